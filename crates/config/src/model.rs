@@ -1,0 +1,868 @@
+//! The typed config model: one tree for everything fulcrum runs, whichever dialect it came from.
+//!
+//! HAProxy files fill `global` and `proxies`; keepalived files fill `keepalived`. Values here are
+//! *resolved*: `defaults` sections and `default-server` lines have been applied, units converted,
+//! and HAProxy's documented defaults filled in, so a subsystem reads a field and never needs to
+//! know the file syntax. Names follow the users' words (frontend, backend, server, bind,
+//! vrrp_instance, virtual_ipaddress, real_server). This module holds data only: no parsing, no I/O.
+
+use crate::diagnostics::Span;
+use serde::Serialize;
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Everything loaded from all `-f` files.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Config {
+    /// The files read, in order, with the dialect each was read as.
+    pub files: Vec<SourceFile>,
+    pub global: Global,
+    /// Frontends, backends and listens in file order (defaults sections are not proxies).
+    pub proxies: Vec<Proxy>,
+    pub keepalived: Keepalived,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceFile {
+    pub path: String,
+    pub dialect: Dialect,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    Haproxy,
+    Keepalived,
+}
+
+impl Config {
+    pub fn proxy(&self, name: &str) -> Option<&Proxy> {
+        self.proxies.iter().find(|p| p.name == name)
+    }
+    /// Proxies that accept connections (`frontend` and `listen`).
+    pub fn frontends(&self) -> impl Iterator<Item = &Proxy> {
+        self.proxies.iter().filter(|p| p.kind.is_frontend())
+    }
+    /// Proxies that hold servers (`backend` and `listen`).
+    pub fn backends(&self) -> impl Iterator<Item = &Proxy> {
+        self.proxies.iter().filter(|p| p.kind.is_backend())
+    }
+    pub fn backend(&self, name: &str) -> Option<&Proxy> {
+        self.backends().find(|p| p.name == name)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HAProxy: global
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Global {
+    pub span: Option<Span>,
+    pub maxconn: Option<u32>,
+    /// None: one thread per CPU (HAProxy 2.x default).
+    pub nbthread: Option<u32>,
+    pub logs: Vec<LogTarget>,
+    pub stats_sockets: Vec<StatsSocket>,
+    pub stats_timeout: Option<Duration>,
+    pub daemon: bool,
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub chroot: Option<String>,
+    pub pidfile: Option<String>,
+    /// `tune.bufsize`, default 16384.
+    pub tune_bufsize: u32,
+    /// `tune.maxrewrite`, default 1024.
+    pub tune_maxrewrite: u32,
+    /// `spread-checks` in percent (0..=50), default 0.
+    pub spread_checks: u32,
+}
+
+impl Default for Global {
+    fn default() -> Self {
+        Global {
+            span: None,
+            maxconn: None,
+            nbthread: None,
+            logs: Vec::new(),
+            stats_sockets: Vec::new(),
+            stats_timeout: None,
+            daemon: false,
+            user: None,
+            group: None,
+            chroot: None,
+            pidfile: None,
+            tune_bufsize: 16384,
+            tune_maxrewrite: 1024,
+            spread_checks: 0,
+        }
+    }
+}
+
+/// `log ADDRESS [len N] [format F] FACILITY [LEVEL [MINLEVEL]]`, or `log global` (expanded).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LogTarget {
+    pub span: Span,
+    /// As written: `127.0.0.1:514`, `/dev/log`, `stderr`, `udp@host:port`, ...
+    pub address: String,
+    pub facility: String,
+    pub level: Option<String>,
+    pub min_level: Option<String>,
+}
+
+/// `stats socket PATH|ADDR [mode M] [level L] ...`
+#[derive(Debug, Clone, Serialize)]
+pub struct StatsSocket {
+    pub span: Span,
+    pub address: String,
+    pub mode: Option<u32>,
+    pub level: StatsLevel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StatsLevel {
+    User,
+    Operator,
+    Admin,
+}
+
+// ---------------------------------------------------------------------------------------------
+// HAProxy: proxies
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxyKind {
+    Frontend,
+    Backend,
+    Listen,
+}
+
+impl ProxyKind {
+    pub fn is_frontend(self) -> bool {
+        matches!(self, ProxyKind::Frontend | ProxyKind::Listen)
+    }
+    pub fn is_backend(self) -> bool {
+        matches!(self, ProxyKind::Backend | ProxyKind::Listen)
+    }
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ProxyKind::Frontend => "frontend",
+            ProxyKind::Backend => "backend",
+            ProxyKind::Listen => "listen",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// HAProxy's default when no `mode` is set.
+    #[default]
+    Tcp,
+    Http,
+}
+
+/// A `frontend`, `backend` or `listen` section with its `defaults` applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct Proxy {
+    pub name: String,
+    pub kind: ProxyKind,
+    pub span: Span,
+    /// Name of the `defaults` section it inherited from, if that section was named.
+    pub defaults: Option<String>,
+    pub mode: Mode,
+    pub binds: Vec<Bind>,
+    pub acls: Vec<Acl>,
+    pub default_backend: Option<Reference>,
+    pub use_backends: Vec<UseBackend>,
+    pub balance: Balance,
+    pub servers: Vec<Server>,
+    pub cookie: Option<CookiePersistence>,
+    pub timeouts: Timeouts,
+    /// `retries`, default 3.
+    pub retries: u32,
+    pub maxconn: Option<u32>,
+    pub fullconn: Option<u32>,
+    pub options: ProxyOptions,
+    pub http_check: HttpCheck,
+    pub http_request: Vec<HttpRule>,
+    pub http_response: Vec<HttpRule>,
+    pub stick_table: Option<StickTable>,
+    pub stick_rules: Vec<StickRule>,
+    pub logs: Vec<LogTarget>,
+    pub errorfiles: Vec<ErrorFile>,
+    pub stats: Option<Stats>,
+}
+
+/// A name that refers to another item, with where it was written (checked by validation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reference {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Bind {
+    pub span: Span,
+    pub address: BindAddress,
+    /// First and last port of `PORT` or `PORT-PORT`.
+    pub port_first: u16,
+    pub port_last: u16,
+    pub transparent: bool,
+    pub freebind: bool,
+    pub v4v6: bool,
+    pub v6only: bool,
+    pub ssl: bool,
+    pub crt: Vec<String>,
+    pub alpn: Option<String>,
+    pub name: Option<String>,
+    /// `accept-proxy`
+    pub accept_proxy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BindAddress {
+    /// `*`, `0.0.0.0` written as `:PORT` or `*:PORT`: every IPv4 address.
+    AnyV4,
+    /// `:::PORT`: every IPv6 (and IPv4 unless v6only) address.
+    AnyV6,
+    Ip(IpAddr),
+    /// A unix socket path (`/path` or `unix@/path`).
+    Unix(String),
+}
+
+/// `acl NAME CRITERION [FLAGS] [OPERATOR] VALUE...`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Acl {
+    pub name: String,
+    pub span: Span,
+    pub fetch: Fetch,
+    /// `-i`
+    pub ignore_case: bool,
+    /// `-m METHOD` when written, e.g. `beg`, `str`, `reg`, `found`.
+    pub match_method: Option<String>,
+    pub patterns: Vec<String>,
+}
+
+/// A sample fetch with its optional argument, e.g. `hdr(host)` → name `hdr`, arg `host`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Fetch {
+    pub name: String,
+    pub arg: Option<String>,
+}
+
+/// `if|unless` followed by ACL terms; OR of AND groups.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Condition {
+    /// `unless` inverts the whole condition.
+    pub unless: bool,
+    /// Terms separated by `||`/`or`: any group true → condition true.
+    pub any_of: Vec<Vec<AclTerm>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AclTerm {
+    pub negate: bool,
+    pub acl: AclRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AclRef {
+    /// A named `acl` of the proxy, or a predefined one (`TRUE`, `FALSE`, `HTTP`, ...).
+    Named(Reference),
+    /// An anonymous ACL written in braces: `{ path /metrics }`.
+    Anonymous(Box<Acl>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UseBackend {
+    pub span: Span,
+    pub backend: Reference,
+    pub condition: Option<Condition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case", tag = "algorithm")]
+pub enum Balance {
+    #[default]
+    Roundrobin,
+    StaticRr,
+    Leastconn,
+    First,
+    Source,
+    Uri {
+        whole: bool,
+        len: Option<u32>,
+        depth: Option<u32>,
+    },
+    UrlParam {
+        param: String,
+    },
+    Hdr {
+        name: String,
+        use_domain_only: bool,
+    },
+    Random {
+        draws: u32,
+    },
+    RdpCookie {
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Server {
+    pub name: String,
+    pub span: Span,
+    pub address: ServerAddress,
+    /// `weight`, 0..=256, default 1.
+    pub weight: u32,
+    pub maxconn: Option<u32>,
+    pub backup: bool,
+    pub disabled: bool,
+    pub check: bool,
+    /// `inter`, default 2s.
+    pub inter: Duration,
+    pub fastinter: Option<Duration>,
+    pub downinter: Option<Duration>,
+    /// `fall`, default 3.
+    pub fall: u32,
+    /// `rise`, default 2.
+    pub rise: u32,
+    /// `port`: where checks go, when not the server's port.
+    pub check_port: Option<u16>,
+    /// `addr`: where checks go, when not the server's address.
+    pub check_addr: Option<IpAddr>,
+    pub cookie: Option<String>,
+    pub observe: Option<Observe>,
+    /// `error-limit`, default 10.
+    pub error_limit: u32,
+    pub on_error: OnError,
+    pub send_proxy: bool,
+}
+
+/// `ADDRESS[:PORT]` of a server. `host` is an IP or a name resolved when the proxy starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerAddress {
+    pub host: String,
+    /// Set when `host` is a literal IP address.
+    pub ip: Option<IpAddr>,
+    pub port: ServerPort,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerPort {
+    /// No port: the connection's destination port is kept.
+    Unset,
+    Fixed(u16),
+    /// `+N` / `-N`: offset from the connection's destination port.
+    Offset(i32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Observe {
+    Layer4,
+    Layer7,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnError {
+    #[default]
+    FailCheck,
+    Fastinter,
+    SuddenDeath,
+    MarkDown,
+}
+
+/// `cookie NAME [rewrite|insert|prefix] [indirect] [nocache] [postonly] [preserve] [httponly]
+/// [secure] [domain D]... [maxidle T] [maxlife T]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CookiePersistence {
+    pub span: Span,
+    pub name: String,
+    pub method: CookieMethod,
+    pub indirect: bool,
+    pub nocache: bool,
+    pub postonly: bool,
+    pub preserve: bool,
+    pub httponly: bool,
+    pub secure: bool,
+    pub domains: Vec<String>,
+    pub maxidle: Option<Duration>,
+    pub maxlife: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CookieMethod {
+    /// HAProxy's default when no method is named.
+    #[default]
+    Rewrite,
+    Insert,
+    Prefix,
+}
+
+/// All `timeout` settings; `None` means not set (HAProxy then waits forever and warns).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Timeouts {
+    pub connect: Option<Duration>,
+    pub client: Option<Duration>,
+    pub server: Option<Duration>,
+    pub http_request: Option<Duration>,
+    pub http_keep_alive: Option<Duration>,
+    pub queue: Option<Duration>,
+    pub check: Option<Duration>,
+    pub tunnel: Option<Duration>,
+    pub client_fin: Option<Duration>,
+    pub server_fin: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProxyOptions {
+    pub redispatch: bool,
+    pub forwardfor: Option<ForwardFor>,
+    pub http_connection: HttpConnectionMode,
+    pub httplog: bool,
+    pub tcplog: bool,
+    pub dontlognull: bool,
+    pub httpchk: Option<HttpChk>,
+    pub allbackups: bool,
+    pub persist: bool,
+    pub abortonclose: bool,
+}
+
+/// `option forwardfor [except NETWORK] [header NAME] [if-none]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ForwardFor {
+    pub except: Option<String>,
+    /// Default `X-Forwarded-For`.
+    pub header: String,
+    pub if_none: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HttpConnectionMode {
+    /// HAProxy 2.x default.
+    #[default]
+    KeepAlive,
+    ServerClose,
+    Close,
+}
+
+/// `option httpchk [METHOD] [URI] [VERSION]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpChk {
+    pub method: String,
+    pub uri: String,
+    pub version: String,
+    /// Anything written after the version (old-style `\r\nHost:\ x` headers).
+    pub extra: Option<String>,
+}
+
+impl Default for HttpChk {
+    fn default() -> Self {
+        HttpChk { method: "OPTIONS".into(), uri: "/".into(), version: "HTTP/1.0".into(), extra: None }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HttpCheck {
+    pub send: Option<HttpCheckSend>,
+    pub expect: Option<HttpCheckExpect>,
+}
+
+/// `http-check send [meth M] [uri U] [ver V] [hdr N V]... [body S]`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HttpCheckSend {
+    pub method: Option<String>,
+    pub uri: Option<String>,
+    pub version: Option<String>,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+/// `http-check expect [!] status|rstatus|string|rstring PATTERN`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpCheckExpect {
+    pub span: Span,
+    pub negate: bool,
+    pub kind: ExpectKind,
+    pub pattern: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExpectKind {
+    Status,
+    Rstatus,
+    String,
+    Rstring,
+}
+
+/// One `http-request` or `http-response` rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpRule {
+    pub span: Span,
+    pub action: HttpAction,
+    pub condition: Option<Condition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+pub enum HttpAction {
+    Allow,
+    Deny {
+        status: Option<u16>,
+    },
+    /// `set-header NAME FMT` (FMT is a HAProxy log-format string, kept as written).
+    SetHeader {
+        name: String,
+        value: String,
+    },
+    AddHeader {
+        name: String,
+        value: String,
+    },
+    DelHeader {
+        name: String,
+    },
+    Redirect {
+        kind: RedirectKind,
+        target: String,
+        code: u16,
+    },
+    /// `return [status N] [content-type T] [string S | file F | errorfile F] [hdr N V]...`
+    Return {
+        status: u16,
+        content_type: Option<String>,
+        body: ReturnBody,
+        headers: Vec<(String, String)>,
+    },
+    /// `use-service NAME`, e.g. `prometheus-exporter`.
+    UseService {
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedirectKind {
+    Location,
+    Prefix,
+    Scheme,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReturnBody {
+    None,
+    String(String),
+    /// `lf-string`: a log-format string, kept as written.
+    LfString(String),
+    File(String),
+    Errorfile(String),
+}
+
+/// `stick-table type ip|ipv6|integer|string|binary [len N] size N [expire T] [nopurge] [store ...]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StickTable {
+    pub span: Span,
+    pub key_type: StickKeyType,
+    pub len: Option<u32>,
+    pub size: u64,
+    pub expire: Option<Duration>,
+    pub nopurge: bool,
+    pub store: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StickKeyType {
+    Ip,
+    Ipv6,
+    Integer,
+    String,
+    Binary,
+}
+
+/// `stick on|match|store-request|store-response PATTERN [table T] [if|unless COND]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StickRule {
+    pub span: Span,
+    pub kind: StickRuleKind,
+    pub fetch: Fetch,
+    pub table: Option<Reference>,
+    pub condition: Option<Condition>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StickRuleKind {
+    On,
+    Match,
+    StoreRequest,
+    StoreResponse,
+}
+
+/// `errorfile CODE FILE`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorFile {
+    pub span: Span,
+    pub status: u16,
+    pub path: String,
+}
+
+/// `stats enable|uri|realm|auth|refresh|admin|hide-version|show-legends|scope` in a proxy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    pub enabled: bool,
+    pub uri: Option<String>,
+    pub realm: Option<String>,
+    pub auth: Vec<(String, String)>,
+    pub refresh: Option<Duration>,
+    pub admin: Option<Condition>,
+    pub hide_version: bool,
+    pub show_legends: bool,
+    pub scope: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// keepalived
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Keepalived {
+    pub global_defs: GlobalDefs,
+    pub vrrp_scripts: Vec<VrrpScript>,
+    pub vrrp_instances: Vec<VrrpInstance>,
+    pub vrrp_sync_groups: Vec<VrrpSyncGroup>,
+    pub virtual_servers: Vec<VirtualServer>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GlobalDefs {
+    pub router_id: Option<String>,
+    /// `vrrp_version`, default 2.
+    pub vrrp_version: Option<u8>,
+    pub enable_script_security: bool,
+    pub script_user: Option<String>,
+    pub notification_email: Vec<String>,
+    pub notification_email_from: Option<String>,
+    pub smtp_server: Option<String>,
+    pub smtp_connect_timeout: Option<Duration>,
+}
+
+/// `vrrp_script NAME { script ... interval ... }`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VrrpScript {
+    pub name: String,
+    pub span: Span,
+    pub script: String,
+    /// Default 1s.
+    pub interval: Duration,
+    pub timeout: Option<Duration>,
+    /// Default 0 (keepalived: -253..=253; 0 means a failing script puts the instance in FAULT).
+    pub weight: i32,
+    /// Default 1.
+    pub fall: u32,
+    /// Default 1.
+    pub rise: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum VrrpState {
+    Master,
+    Backup,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VrrpInstance {
+    pub name: String,
+    pub span: Span,
+    /// Initial state asked for; keepalived starts as BACKUP unless MASTER is named.
+    pub state: Option<VrrpState>,
+    pub interface: Option<String>,
+    pub virtual_router_id: u8,
+    /// Default 100; 255 means address owner.
+    pub priority: u8,
+    /// Default 1s; VRRPv3 allows centiseconds.
+    pub advert_int: Duration,
+    /// Resolved: `version` in the instance, else `vrrp_version` in global_defs, else 2.
+    pub version: u8,
+    pub authentication: Option<VrrpAuth>,
+    pub virtual_ipaddress: Vec<VirtualIp>,
+    pub virtual_ipaddress_excluded: Vec<VirtualIp>,
+    pub nopreempt: bool,
+    pub preempt_delay: Option<Duration>,
+    pub unicast_src_ip: Option<IpAddr>,
+    pub unicast_peer: Vec<IpAddr>,
+    pub track_script: Vec<TrackScript>,
+    pub track_interface: Vec<TrackInterface>,
+    pub notify: Option<String>,
+    pub notify_master: Option<String>,
+    pub notify_backup: Option<String>,
+    pub notify_fault: Option<String>,
+    pub notify_stop: Option<String>,
+    /// Default 5s.
+    pub garp_master_delay: Duration,
+    /// Default 5.
+    pub garp_master_repeat: u32,
+    /// Default: no refresh.
+    pub garp_master_refresh: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VrrpAuth {
+    pub auth_type: VrrpAuthType,
+    pub auth_pass: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum VrrpAuthType {
+    Pass,
+    Ah,
+}
+
+/// One line of `virtual_ipaddress { ADDR[/PREFIX] [brd B] [dev X] [label L] [scope S] }`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VirtualIp {
+    pub span: Span,
+    pub address: IpAddr,
+    /// Default 32 for IPv4, 128 for IPv6 (as keepalived).
+    pub prefix: u8,
+    pub dev: Option<String>,
+    pub label: Option<String>,
+    pub brd: Option<IpAddr>,
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackScript {
+    pub script: Reference,
+    /// Overrides the script's own weight when written.
+    pub weight: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackInterface {
+    pub span: Span,
+    pub interface: String,
+    pub weight: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VrrpSyncGroup {
+    pub name: String,
+    pub span: Span,
+    pub group: Vec<Reference>,
+    pub notify: Option<String>,
+    pub notify_master: Option<String>,
+    pub notify_backup: Option<String>,
+    pub notify_fault: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VirtualServer {
+    pub span: Span,
+    pub address: VirtualServerAddress,
+    /// Default 60s.
+    pub delay_loop: Duration,
+    /// `lb_algo` / `lvs_sched`, e.g. `rr`, `wrr`, `lc`, `wlc`, `sh`, `dh`; default `wlc`.
+    pub lb_algo: String,
+    /// `lb_kind` / `lvs_method`: NAT, DR, TUN; default NAT.
+    pub lb_kind: LbKind,
+    pub persistence_timeout: Option<Duration>,
+    pub protocol: IpProtocol,
+    pub sorry_server: Option<(IpAddr, u16)>,
+    /// Default 1.
+    pub quorum: u32,
+    pub hysteresis: u32,
+    pub real_servers: Vec<RealServer>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VirtualServerAddress {
+    Ip { ip: IpAddr, port: u16 },
+    Fwmark(u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LbKind {
+    #[default]
+    Nat,
+    Dr,
+    Tun,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum IpProtocol {
+    #[default]
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RealServer {
+    pub span: Span,
+    pub ip: IpAddr,
+    pub port: u16,
+    /// Default 1.
+    pub weight: u32,
+    pub inhibit_on_failure: bool,
+    pub checkers: Vec<Checker>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", tag = "type")]
+pub enum Checker {
+    /// `HTTP_GET` (ssl = false) or `SSL_GET` (ssl = true).
+    HttpGet {
+        span: Span,
+        ssl: bool,
+        urls: Vec<CheckUrl>,
+        /// Default 5s.
+        connect_timeout: Duration,
+        connect_port: Option<u16>,
+        /// `retry` / `nb_get_retry`, default 1.
+        retry: u32,
+        /// Default 1s.
+        delay_before_retry: Duration,
+    },
+    TcpCheck {
+        span: Span,
+        connect_timeout: Duration,
+        connect_port: Option<u16>,
+        retry: u32,
+        delay_before_retry: Duration,
+    },
+    MiscCheck {
+        span: Span,
+        misc_path: String,
+        /// Default: the virtual server's delay_loop.
+        misc_timeout: Option<Duration>,
+        misc_dynamic: bool,
+    },
+}
+
+/// `url { path P [status_code N] [digest HEX] }`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckUrl {
+    pub path: String,
+    /// Empty: any 2xx, as keepalived.
+    pub status_code: Vec<u16>,
+    pub digest: Option<String>,
+}
