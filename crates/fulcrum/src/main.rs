@@ -1,1 +1,45 @@
-fn main() {}
+//! The `fulcrum` binary: command line, and dispatch to the commands.
+//!
+//! `fulcrum run|check -f FILE...` is fulcrum's own interface. The binary also answers to its
+//! daemon names (`haproxy`, `keepalived`) so operators can swap it into existing unit files;
+//! that dispatch lives in `cmd/compat.rs`.
+
+mod cmd;
+mod supervisor;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "fulcrum", version, about = "High-availability load balancer: HAProxy and keepalived configs in one binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run in the foreground with the given haproxy.cfg / keepalived.conf files.
+    Run {
+        /// A config file, HAProxy or keepalived syntax (told apart by content). Repeatable.
+        #[arg(short = 'f', long = "file", required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Check config files: every problem as FILE:LINE: message; exit 1 on any error.
+    Check {
+        #[arg(short = 'f', long = "file", required = true)]
+        files: Vec<PathBuf>,
+        /// Print the resolved model (defaults applied) as JSON on stdout.
+        #[arg(long)]
+        dump: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { files, dump } => cmd::check::run(&files, dump),
+        Command::Run { files } => cmd::run::run(files),
+    }
+}

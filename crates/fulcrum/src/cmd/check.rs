@@ -1,0 +1,65 @@
+//! `fulcrum check`: load every file, print every problem, summarize.
+//!
+//! Diagnostics go to stderr as `FILE:LINE: error|warning: message`; the summary line (or the
+//! JSON model with `--dump`) goes to stdout. Exit 1 on any error, else 0.
+
+use fulcrum_config::{load_files, Config};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub fn run(files: &[PathBuf], dump: bool) -> ExitCode {
+    let loaded = load_files(files);
+    for d in loaded.diagnostics.iter() {
+        eprintln!("{d}");
+    }
+    let errors = loaded.diagnostics.errors().count();
+    let warnings = loaded.diagnostics.warnings().count();
+    if errors > 0 {
+        eprintln!(
+            "Configuration is invalid: {errors} error{}, {warnings} warning{}.",
+            plural(errors),
+            plural(warnings)
+        );
+        return ExitCode::from(1);
+    }
+    if dump {
+        match serde_json::to_string_pretty(&loaded.config) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("cannot serialize the model: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        println!("{}", summary(&loaded.config, warnings));
+    }
+    ExitCode::SUCCESS
+}
+
+pub fn summary(config: &Config, warnings: usize) -> String {
+    let frontends = config.frontends().count();
+    let backends = config.backends().count();
+    let servers: usize = config.backends().map(|b| b.servers.len()).sum();
+    let k = &config.keepalived;
+    format!(
+        "Configuration is valid: {frontends} frontend{}, {backends} backend{}, {servers} server{}, {} VRRP instance{}, {} virtual server{} ({} file{}, {warnings} warning{}).",
+        plural(frontends),
+        plural(backends),
+        plural(servers),
+        k.vrrp_instances.len(),
+        plural(k.vrrp_instances.len()),
+        k.virtual_servers.len(),
+        plural(k.virtual_servers.len()),
+        config.files.len(),
+        plural(config.files.len()),
+        plural(warnings),
+    )
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
