@@ -1,7 +1,11 @@
-//! fulcrum's VRRP: floating virtual IPs from keepalived.conf (being written).
+//! fulcrum's VRRP: floating virtual IPs from keepalived.conf.
 //!
 //! Entry points used by the binary's supervisor: `start` runs every `vrrp_instance`; the handle
 //! stops them gracefully (a MASTER sends a priority-0 advert and removes its addresses).
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod machine;
+pub mod packet;
 
 use fulcrum_config::model::Keepalived;
 

@@ -1,0 +1,500 @@
+//! The VRRP state machine of one `vrrp_instance` (RFC 5798 §6.4, RFC 3768 §6.4), sans-IO.
+//!
+//! Fed with events and the current time (`start`, `handle_packet`, `handle_timeout`,
+//! `set_priority`, `set_fault`, `shutdown`), it queues `Action`s for the adapter (send an
+//! advertisement, add/remove the virtual addresses, announce them with gratuitous ARP / NA) and
+//! says when it next needs to be woken (`poll_timeout`). It never touches a socket, a clock or a
+//! thread. Received packets are validated here and every drop is counted by cause; logging the
+//! causes (once each) is the adapter's job.
+
+use crate::packet::{self, Advert, Auth, DecodeError};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// What the machine needs to know about its instance, resolved from the model by the adapter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceConfig {
+    /// 2 or 3.
+    pub version: u8,
+    pub vrid: u8,
+    /// Configured priority; 255 makes this router the address owner.
+    pub priority: u8,
+    pub advert_int: Duration,
+    pub auth: Auth,
+    /// The virtual addresses carried in adverts (and announced when MASTER).
+    pub addresses: Vec<IpAddr>,
+    /// This router's primary address on the interface (or `unicast_src_ip`): the advert source
+    /// and the tie-breaker between equal priorities.
+    pub primary: IpAddr,
+    /// `nopreempt` clears it.
+    pub preempt: bool,
+    pub preempt_delay: Option<Duration>,
+    pub garp: GarpTiming,
+}
+
+/// keepalived's `garp_master_delay`, `garp_master_repeat`, `garp_master_refresh`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GarpTiming {
+    /// Delay before the second burst after becoming MASTER; zero means no second burst.
+    pub delay: Duration,
+    /// Messages per burst.
+    pub repeat: u32,
+    /// Re-announce this often while MASTER (one message each time).
+    pub refresh: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum State {
+    Init,
+    Backup,
+    Master,
+    Fault,
+}
+
+impl State {
+    /// keepalived's word for the state, as passed to notify scripts.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            State::Init => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+            State::Fault => "FAULT",
+        }
+    }
+}
+
+/// What the adapter must do, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Send this advertisement (to the multicast group or every unicast peer).
+    SendAdvert(Advert),
+    /// Add the virtual addresses to the interface.
+    AddAddresses,
+    /// Remove the virtual addresses from the interface.
+    RemoveAddresses,
+    /// Send `count` gratuitous ARPs / unsolicited neighbour advertisements per virtual address.
+    Announce { count: u32 },
+    /// The state changed (notify scripts, logs, sync groups).
+    StateChanged { from: State, to: State },
+}
+
+/// Why a received packet was dropped. Each cause is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DropCause {
+    /// TTL / hop limit not 255.
+    Ttl,
+    Truncated,
+    /// Not VRRP version 2 or 3, or not an advertisement.
+    Malformed,
+    Checksum,
+    /// A valid advert of the other VRRP version than configured.
+    VersionMismatch,
+    /// An advert for another virtual router (another VRID).
+    Vrid,
+    /// VRRPv2 authentication differs (type or password).
+    Authentication,
+    /// Advertisement interval differs from ours.
+    Interval,
+    /// Our own advert, looped back.
+    OwnPacket,
+}
+
+impl DropCause {
+    pub fn describe(self) -> &'static str {
+        match self {
+            DropCause::Ttl => "TTL/hop limit is not 255",
+            DropCause::Truncated => "packet too short",
+            DropCause::Malformed => "not a VRRPv2/v3 advertisement",
+            DropCause::Checksum => "bad checksum",
+            DropCause::VersionMismatch => "VRRP version differs from ours",
+            DropCause::Vrid => "virtual_router_id differs from ours",
+            DropCause::Authentication => "authentication mismatch",
+            DropCause::Interval => "advert_int differs from ours",
+            DropCause::OwnPacket => "our own advert looped back",
+        }
+    }
+}
+
+impl From<DecodeError> for DropCause {
+    fn from(e: DecodeError) -> Self {
+        match e {
+            DecodeError::Truncated => DropCause::Truncated,
+            DecodeError::Checksum => DropCause::Checksum,
+            DecodeError::Version(_) | DecodeError::Type(_) | DecodeError::V2OverIpv6 | DecodeError::MixedFamilies => {
+                DropCause::Malformed
+            }
+        }
+    }
+}
+
+/// A packet as the socket adapter received it.
+#[derive(Debug, Clone, Copy)]
+pub struct Received<'a> {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    /// TTL (IPv4) or hop limit (IPv6) it arrived with.
+    pub ttl: u8,
+    /// The VRRP message (after the IP header).
+    pub bytes: &'a [u8],
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub received: u64,
+    pub accepted: u64,
+    pub dropped: BTreeMap<DropCause, u64>,
+    /// Accepted adverts whose address list differs from ours (keepalived logs these).
+    pub address_list_mismatch: u64,
+    pub sent: u64,
+    pub became_master: u64,
+}
+
+impl Counters {
+    pub fn dropped(&self, cause: DropCause) -> u64 {
+        self.dropped.get(&cause).copied().unwrap_or(0)
+    }
+}
+
+/// One VRRP instance's protocol state.
+pub struct Machine {
+    cfg: InstanceConfig,
+    state: State,
+    /// Current (possibly tracked) priority; `cfg.priority` at start.
+    priority: u8,
+    /// Adver_Timer in MASTER, Master_Down_Timer in BACKUP.
+    timer: Option<Instant>,
+    /// When a BACKUP delaying preemption (`preempt_delay`) will stop deferring to a lower master.
+    preempt_at: Option<Instant>,
+    /// Second gratuitous ARP burst after becoming MASTER.
+    garp_second: Option<Instant>,
+    garp_refresh: Option<Instant>,
+    /// Whether a fault is being reported (track_script weight 0, track_interface down...).
+    fault: bool,
+    actions: VecDeque<Action>,
+    counters: Counters,
+}
+
+impl Machine {
+    pub fn new(cfg: InstanceConfig) -> Machine {
+        let priority = cfg.priority;
+        Machine {
+            cfg,
+            state: State::Init,
+            priority,
+            timer: None,
+            preempt_at: None,
+            garp_second: None,
+            garp_refresh: None,
+            fault: false,
+            actions: VecDeque::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+    pub fn priority(&self) -> u8 {
+        self.priority
+    }
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+    pub fn config(&self) -> &InstanceConfig {
+        &self.cfg
+    }
+
+    /// The next action to perform, if any.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        self.actions.pop_front()
+    }
+
+    /// When `handle_timeout` must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.timer, self.garp_second, self.garp_refresh].into_iter().flatten().min()
+    }
+
+    /// The Startup event (RFC 5798 §6.4.1).
+    pub fn start(&mut self, now: Instant) {
+        if self.state != State::Init {
+            return;
+        }
+        if self.fault {
+            self.transition(State::Fault);
+        } else if self.priority == 255 {
+            self.become_master(now);
+        } else {
+            self.become_backup(now);
+        }
+    }
+
+    /// The Shutdown event: a MASTER sends priority 0 and removes its addresses.
+    pub fn shutdown(&mut self, _now: Instant) {
+        if self.state == State::Master {
+            self.send_advert(0);
+            self.actions.push_back(Action::RemoveAddresses);
+        }
+        self.clear_timers();
+        if self.state != State::Init {
+            self.transition(State::Init);
+        }
+    }
+
+    /// Skew_Time for the current priority and interval.
+    pub fn skew_time(&self) -> Duration {
+        let p = u32::from(self.priority);
+        if self.cfg.version == 2 {
+            Duration::from_secs(1) * (256 - p) / 256
+        } else {
+            self.master_adver_interval() * (256 - p) / 256
+        }
+    }
+
+    /// Master_Down_Interval = 3 × Master_Adver_Interval + Skew_Time.
+    pub fn master_down_interval(&self) -> Duration {
+        self.master_adver_interval() * 3 + self.skew_time()
+    }
+
+    /// Adverts with another interval are dropped, so the master's interval is always ours.
+    fn master_adver_interval(&self) -> Duration {
+        Duration::from_millis(u64::from(self.wire_interval_cs()) * 10)
+    }
+
+    /// The interval as it goes on the wire (v2: whole seconds).
+    fn wire_interval_cs(&self) -> u16 {
+        let cs = packet::interval_to_cs(self.cfg.advert_int);
+        if self.cfg.version == 2 {
+            (cs / 100).clamp(1, 255) * 100
+        } else {
+            cs
+        }
+    }
+
+    /// Validates a received packet; a valid advert drives the state machine.
+    pub fn handle_packet(&mut self, now: Instant, rx: &Received<'_>) -> Result<(), DropCause> {
+        self.counters.received += 1;
+        let result = self.validate(rx);
+        match result {
+            Ok(advert) => {
+                self.counters.accepted += 1;
+                self.handle_advert(now, rx.src, &advert);
+                Ok(())
+            }
+            Err(cause) => {
+                *self.counters.dropped.entry(cause).or_insert(0) += 1;
+                Err(cause)
+            }
+        }
+    }
+
+    fn validate(&mut self, rx: &Received<'_>) -> Result<Advert, DropCause> {
+        if rx.src == self.cfg.primary {
+            return Err(DropCause::OwnPacket);
+        }
+        if rx.ttl != packet::TTL {
+            return Err(DropCause::Ttl);
+        }
+        let advert = packet::decode(rx.bytes, rx.src, rx.dst)?;
+        if advert.version != self.cfg.version {
+            return Err(DropCause::VersionMismatch);
+        }
+        if advert.vrid != self.cfg.vrid {
+            return Err(DropCause::Vrid);
+        }
+        if advert.version == 2 && (advert.auth != self.cfg.auth || advert.auth == Auth::Ah) {
+            return Err(DropCause::Authentication);
+        }
+        if advert.interval_cs != self.wire_interval_cs() {
+            return Err(DropCause::Interval);
+        }
+        let mut theirs = advert.addresses.clone();
+        let mut ours: Vec<IpAddr> =
+            self.cfg.addresses.iter().copied().filter(|a| a.is_ipv4() == rx.src.is_ipv4()).collect();
+        theirs.sort();
+        ours.sort();
+        if theirs != ours {
+            self.counters.address_list_mismatch += 1;
+        }
+        Ok(advert)
+    }
+
+    fn handle_advert(&mut self, now: Instant, from: IpAddr, advert: &Advert) {
+        match self.state {
+            State::Backup => {
+                if advert.priority == 0 {
+                    // The master is leaving: take over after Skew_Time only.
+                    self.timer = Some(now + self.skew_time());
+                } else if !self.cfg.preempt || advert.priority >= self.priority {
+                    self.preempt_at = None;
+                    self.timer = Some(now + self.master_down_interval());
+                } else if let Some(delay) = self.cfg.preempt_delay {
+                    // A lower master: keep deferring to it until preempt_delay has passed.
+                    let at = *self.preempt_at.get_or_insert(now + delay);
+                    if now < at {
+                        self.timer = Some(now + self.master_down_interval());
+                    }
+                }
+                // Otherwise (preempting a lower master) the advert is discarded and the
+                // Master_Down_Timer runs out.
+            }
+            State::Master => {
+                if advert.priority == 0 {
+                    self.send_advert(self.priority);
+                    self.timer = Some(now + self.cfg.advert_int);
+                } else if advert.priority > self.priority
+                    || (advert.priority == self.priority && from > self.cfg.primary)
+                {
+                    self.leave_master_to_backup(now);
+                } else {
+                    // A lower-priority master: answer at once so it steps down quickly (as
+                    // keepalived does) rather than waiting for our next interval.
+                    self.send_advert(self.priority);
+                    self.timer = Some(now + self.cfg.advert_int);
+                }
+            }
+            State::Init | State::Fault => {}
+        }
+    }
+
+    /// Runs the timers that are due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.timer.is_some_and(|t| t <= now) {
+            match self.state {
+                State::Backup => self.become_master(now),
+                State::Master => {
+                    self.send_advert(self.priority);
+                    self.timer = Some(now + self.cfg.advert_int);
+                }
+                State::Init | State::Fault => self.timer = None,
+            }
+        }
+        if self.garp_second.is_some_and(|t| t <= now) {
+            self.garp_second = None;
+            if self.state == State::Master {
+                self.actions.push_back(Action::Announce { count: self.cfg.garp.repeat });
+            }
+        }
+        if self.garp_refresh.is_some_and(|t| t <= now) {
+            self.garp_refresh = None;
+            if self.state == State::Master {
+                self.actions.push_back(Action::Announce { count: 1 });
+                self.garp_refresh = self.cfg.garp.refresh.map(|r| now + r);
+            }
+        }
+    }
+
+    /// A new effective priority from tracking (track_script / track_interface weights).
+    /// The address owner (255) is never changed, as in keepalived.
+    pub fn set_priority(&mut self, now: Instant, priority: u8) {
+        if self.cfg.priority == 255 {
+            return;
+        }
+        let priority = priority.clamp(1, 254);
+        if priority == self.priority {
+            return;
+        }
+        self.priority = priority;
+        if self.state == State::Master {
+            // Tell the backups at once so a higher one can preempt without waiting.
+            self.send_advert(priority);
+            self.timer = Some(now + self.cfg.advert_int);
+        }
+    }
+
+    /// A tracked object failed (`true`) or recovered (`false`).
+    pub fn set_fault(&mut self, now: Instant, fault: bool) {
+        if fault == self.fault {
+            return;
+        }
+        self.fault = fault;
+        match (fault, self.state) {
+            (true, State::Master) => {
+                self.send_advert(0);
+                self.actions.push_back(Action::RemoveAddresses);
+                self.clear_timers();
+                self.transition(State::Fault);
+            }
+            (true, State::Backup) => {
+                self.clear_timers();
+                self.transition(State::Fault);
+            }
+            (false, State::Fault) => {
+                if self.priority == 255 {
+                    self.become_master(now);
+                } else {
+                    self.become_backup(now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `vrrp_sync_group`: another member became MASTER, so this one follows.
+    pub fn force_master(&mut self, now: Instant) {
+        if self.state == State::Backup {
+            self.become_master(now);
+        }
+    }
+
+    /// `vrrp_sync_group`: another member left MASTER, so this one follows.
+    pub fn force_backup(&mut self, now: Instant) {
+        if self.state == State::Master {
+            self.send_advert(0);
+            self.leave_master_to_backup(now);
+        }
+    }
+
+    fn become_master(&mut self, now: Instant) {
+        self.preempt_at = None;
+        self.send_advert(self.priority);
+        self.actions.push_back(Action::AddAddresses);
+        self.actions.push_back(Action::Announce { count: self.cfg.garp.repeat });
+        self.timer = Some(now + self.cfg.advert_int);
+        self.garp_second = (!self.cfg.garp.delay.is_zero()).then(|| now + self.cfg.garp.delay);
+        self.garp_refresh = self.cfg.garp.refresh.filter(|r| !r.is_zero()).map(|r| now + r);
+        self.counters.became_master += 1;
+        self.transition(State::Master);
+    }
+
+    fn become_backup(&mut self, now: Instant) {
+        self.timer = Some(now + self.master_down_interval());
+        self.transition(State::Backup);
+    }
+
+    fn leave_master_to_backup(&mut self, now: Instant) {
+        self.actions.push_back(Action::RemoveAddresses);
+        self.garp_second = None;
+        self.garp_refresh = None;
+        self.become_backup(now);
+    }
+
+    fn clear_timers(&mut self) {
+        self.timer = None;
+        self.preempt_at = None;
+        self.garp_second = None;
+        self.garp_refresh = None;
+    }
+
+    fn send_advert(&mut self, priority: u8) {
+        self.counters.sent += 1;
+        self.actions.push_back(Action::SendAdvert(Advert {
+            version: self.cfg.version,
+            vrid: self.cfg.vrid,
+            priority,
+            interval_cs: self.wire_interval_cs(),
+            auth: if self.cfg.version == 2 { self.cfg.auth } else { Auth::None },
+            addresses: self.cfg.addresses.clone(),
+        }));
+    }
+
+    fn transition(&mut self, to: State) {
+        let from = self.state;
+        self.state = to;
+        self.actions.push_back(Action::StateChanged { from, to });
+    }
+}
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod tests;
