@@ -1,5 +1,215 @@
-//! Semantic checks on the whole model (placeholder; being written).
-use crate::diagnostics::Diagnostics;
-use crate::model::Config;
+//! Semantic checks across the HAProxy part of the model, after parsing.
+//!
+//! References resolve (backends, ACLs, stick tables), names are unique where HAProxy needs them
+//! to be, modes agree, and HAProxy's own warnings (missing timeouts, no bind) are given.
+//! keepalived's semantic checks live in `keepalived/validate.rs`. This module only reports.
 
-pub fn validate(_config: &Config, _diags: &mut Diagnostics) {}
+use crate::diagnostics::Diagnostics;
+use crate::haproxy::PREDEFINED_ACLS;
+use crate::model::{
+    AclRef, Condition, Config, CookieMethod, HttpAction, Mode, Proxy, ProxyKind, Reference,
+};
+use std::collections::HashMap;
+
+pub fn validate(config: &Config, diags: &mut Diagnostics) {
+    unique_proxy_names(config, diags);
+    for p in &config.proxies {
+        unique_server_names(p, diags);
+        acl_references(p, diags);
+        backend_references(config, p, diags);
+        cookies(p, diags);
+        stick(config, p, diags);
+        missing_timeouts(p, diags);
+        if p.kind == ProxyKind::Frontend && p.binds.is_empty() {
+            diags.warning(
+                &p.span,
+                format!("frontend '{}' has no 'bind' directive. Please declare it as a backend if this was intended", p.name),
+            );
+        }
+    }
+}
+
+/// Two proxies may share a name only when their capabilities do not overlap (a frontend and a
+/// backend called the same, as HAProxy allows).
+fn unique_proxy_names(config: &Config, diags: &mut Diagnostics) {
+    let mut seen: HashMap<&str, Vec<&Proxy>> = HashMap::new();
+    for p in &config.proxies {
+        let earlier = seen.entry(p.name.as_str()).or_default();
+        if let Some(prev) = earlier.iter().find(|q| {
+            (q.kind.is_frontend() && p.kind.is_frontend()) || (q.kind.is_backend() && p.kind.is_backend())
+        }) {
+            diags.error(
+                &p.span,
+                format!(
+                    "{} '{}' has the same name as {} '{}' declared at {}",
+                    p.kind.keyword(),
+                    p.name,
+                    prev.kind.keyword(),
+                    prev.name,
+                    prev.span
+                ),
+            );
+        }
+        earlier.push(p);
+    }
+}
+
+fn unique_server_names(p: &Proxy, diags: &mut Diagnostics) {
+    let mut seen: HashMap<&str, &crate::model::Server> = HashMap::new();
+    for s in &p.servers {
+        if let Some(prev) = seen.insert(s.name.as_str(), s) {
+            diags.error(
+                &s.span,
+                format!("{} '{}' has two servers named '{}' (the other at {})", p.kind.keyword(), p.name, s.name, prev.span),
+            );
+        }
+    }
+}
+
+/// Every condition in the proxy names ACLs it declares (or predefined ones).
+fn acl_references(p: &Proxy, diags: &mut Diagnostics) {
+    let mut seen: HashMap<&str, &crate::model::Acl> = HashMap::new();
+    for a in &p.acls {
+        if let Some(first) = seen.get(a.name.as_str()) {
+            if first.fetch != a.fetch {
+                // HAProxy allows repeating an ACL name to add patterns (OR); with another fetch it is
+                // almost always a mistake, but still valid there.
+                diags.warning(
+                    &a.span,
+                    format!("ACL '{}' is declared again with another criterion; both are ORed (first at {})", a.name, first.span),
+                );
+            }
+        } else {
+            seen.insert(a.name.as_str(), a);
+        }
+    }
+    let mut check = |cond: &Condition| {
+        for term in cond.any_of.iter().flatten() {
+            if let AclRef::Named(r) = &term.acl {
+                if !seen.contains_key(r.name.as_str()) && !PREDEFINED_ACLS.contains(&r.name.as_str()) {
+                    diags.error(&r.span, format!("no such ACL: '{}' in {} '{}'", r.name, p.kind.keyword(), p.name));
+                }
+            }
+        }
+    };
+    for u in &p.use_backends {
+        if let Some(c) = &u.condition {
+            check(c);
+        }
+    }
+    for r in p.http_request.iter().chain(&p.http_response) {
+        if let Some(c) = &r.condition {
+            check(c);
+        }
+    }
+    for r in &p.stick_rules {
+        if let Some(c) = &r.condition {
+            check(c);
+        }
+    }
+    if let Some(c) = p.stats.as_ref().and_then(|s| s.admin.as_ref()) {
+        check(c);
+    }
+}
+
+fn backend_references(config: &Config, p: &Proxy, diags: &mut Diagnostics) {
+    if !p.kind.is_frontend() {
+        return;
+    }
+    let refs = p.default_backend.iter().chain(p.use_backends.iter().map(|u| &u.backend));
+    for r in refs {
+        // `use_backend` may name a log-format expression; those are resolved per request.
+        if r.name.contains('%') {
+            continue;
+        }
+        match config.backend(&r.name) {
+            None => diags.error(&r.span, format!("unable to find required backend '{}' for {} '{}'", r.name, p.kind.keyword(), p.name)),
+            Some(b) => mode_agrees(p, b, r, diags),
+        }
+    }
+}
+
+fn mode_agrees(front: &Proxy, back: &Proxy, r: &Reference, diags: &mut Diagnostics) {
+    if front.mode == Mode::Http && back.mode == Mode::Tcp {
+        diags.error(
+            &r.span,
+            format!("{} '{}' is in mode http but uses backend '{}' in mode tcp (expected both in mode http)", front.kind.keyword(), front.name, back.name),
+        );
+    }
+}
+
+fn cookies(p: &Proxy, diags: &mut Diagnostics) {
+    if !p.kind.is_backend() {
+        return;
+    }
+    match &p.cookie {
+        Some(c) => {
+            if p.mode != Mode::Http {
+                diags.warning(&c.span, format!("'cookie' in {} '{}' needs mode http; ignored in mode tcp", p.kind.keyword(), p.name));
+            }
+            if !p.servers.is_empty() && p.servers.iter().all(|s| s.cookie.is_none()) {
+                diags.warning(
+                    &c.span,
+                    format!("cookie persistence '{}' is set but no server has a 'cookie' value: no session will stick", c.name),
+                );
+            }
+            if c.method != CookieMethod::Insert && c.nocache {
+                diags.warning(&c.span, "'nocache' only matters with 'insert'".to_string());
+            }
+        }
+        None => {
+            if let Some(s) = p.servers.iter().find(|s| s.cookie.is_some()) {
+                diags.warning(
+                    &s.span,
+                    format!("server '{}' has a 'cookie' value but {} '{}' has no 'cookie' directive: it is never used", s.name, p.kind.keyword(), p.name),
+                );
+            }
+        }
+    }
+}
+
+fn stick(config: &Config, p: &Proxy, diags: &mut Diagnostics) {
+    for r in &p.stick_rules {
+        match &r.table {
+            Some(t) => {
+                let found = config.proxies.iter().any(|q| q.name == t.name && q.stick_table.is_some());
+                if !found {
+                    diags.error(&t.span, format!("stick rule names table '{}' but no proxy of that name has a 'stick-table'", t.name));
+                }
+            }
+            None if p.stick_table.is_none() => {
+                diags.error(&r.span, format!("stick rule in {} '{}' has no 'stick-table' in the same section (add one or name one with 'table')", p.kind.keyword(), p.name));
+            }
+            None => {}
+        }
+    }
+}
+
+/// HAProxy's warning for proxies without the timeouts they need.
+fn missing_timeouts(p: &Proxy, diags: &mut Diagnostics) {
+    let only_returns = p.kind == ProxyKind::Frontend
+        && p.http_request.iter().any(|r| matches!(r.action, HttpAction::Return { .. }));
+    let mut missing = Vec::new();
+    if p.kind.is_frontend() && p.timeouts.client.is_none() {
+        missing.push("'client'");
+    }
+    if p.kind.is_backend() && !only_returns {
+        if p.timeouts.connect.is_none() {
+            missing.push("'connect'");
+        }
+        if p.timeouts.server.is_none() {
+            missing.push("'server'");
+        }
+    }
+    if !missing.is_empty() {
+        diags.warning(
+            &p.span,
+            format!(
+                "missing timeouts for {} '{}': {} (while not properly invalid, such a proxy may keep connections open forever; set them to a non-zero value)",
+                p.kind.keyword(),
+                p.name,
+                missing.join(", ")
+            ),
+        );
+    }
+}

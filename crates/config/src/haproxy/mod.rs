@@ -1,19 +1,290 @@
-//! haproxy.cfg parser (placeholder API; being written).
-use crate::diagnostics::Diagnostics;
-use crate::model::{Global, Proxy};
+//! haproxy.cfg parser: sections, `defaults` inheritance, and dispatch to keyword parsers.
+//!
+//! Several files are read in order through one `Parser`, as HAProxy does: a `defaults` section
+//! in an earlier file applies to proxies in later ones. Each proxy starts as a copy of the last
+//! `defaults` above it (or of `defaults NAME` named with `from NAME`), then its own lines apply.
+//! Keyword parsing lives in the sibling modules; cross-proxy checks live in `validate.rs`.
 
-#[derive(Default)]
+mod acl;
+mod bind;
+mod global;
+mod lexer;
+mod line;
+mod options;
+mod proxy;
+mod rules;
+mod server;
+mod suggest;
+
+pub use acl::PREDEFINED as PREDEFINED_ACLS;
+pub use lexer::split_line;
+
+use crate::diagnostics::{Diagnostics, Span};
+use crate::model::{Global, Proxy, ProxyKind, Server};
+use line::Line;
+
+/// A `defaults` section: a proxy template and a server template (`default-server`).
+#[derive(Clone)]
+struct Defaults {
+    name: Option<String>,
+    span: Span,
+    proxy: Proxy,
+    server: Server,
+}
+
+impl Defaults {
+    fn builtin() -> Self {
+        Defaults {
+            name: None,
+            span: Span::default(),
+            proxy: proxy::new_proxy(String::new(), ProxyKind::Backend, Span::default()),
+            server: server::default_server(),
+        }
+    }
+}
+
+/// A proxy being parsed, with the `default-server` template its `server` lines start from.
+struct Draft {
+    proxy: Proxy,
+    server: Server,
+}
+
+enum Section {
+    /// Before the first section keyword.
+    None,
+    Global,
+    Defaults(Defaults),
+    Proxy(Draft),
+    /// A section HAProxy has but fulcrum does not run (yet): its lines are skipped.
+    Skipped,
+}
+
 pub struct Parser {
     global: Global,
+    global_seen: bool,
     proxies: Vec<Proxy>,
+    named_defaults: Vec<Defaults>,
+    last_defaults: Defaults,
+    section: Section,
+    env: Box<dyn Fn(&str) -> Option<String>>,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Parser {
+    /// A parser that expands `${VAR}` from the process environment.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_env(Box::new(|name| std::env::var(name).ok()))
     }
-    pub fn parse_file(&mut self, _path: &str, _text: &str, _diags: &mut Diagnostics) {}
-    pub fn finish(self, _diags: &mut Diagnostics) -> (Global, Vec<Proxy>) {
+
+    /// A parser with its own variable lookup (tests).
+    pub fn with_env(env: Box<dyn Fn(&str) -> Option<String>>) -> Self {
+        Parser {
+            global: Global::default(),
+            global_seen: false,
+            proxies: Vec::new(),
+            named_defaults: Vec::new(),
+            last_defaults: Defaults::builtin(),
+            section: Section::None,
+            env,
+        }
+    }
+
+    pub fn parse_file(&mut self, path: &str, text: &str, diags: &mut Diagnostics) {
+        let file: std::sync::Arc<str> = std::sync::Arc::from(path);
+        for (index, raw) in text.lines().enumerate() {
+            let span = Span { file: file.clone(), line: u32::try_from(index + 1).unwrap_or(u32::MAX) };
+            let words = match lexer::split_line(raw, &*self.env) {
+                Ok(w) => w,
+                Err(msg) => {
+                    diags.error(&span, msg);
+                    continue;
+                }
+            };
+            if words.is_empty() {
+                continue;
+            }
+            let line = Line { words: &words, span };
+            self.line(&line, diags);
+        }
+        // A section never continues into the next file.
+        self.close_section();
+    }
+
+    pub fn finish(mut self, _diags: &mut Diagnostics) -> (Global, Vec<Proxy>) {
+        self.close_section();
+        // `log global` stands for the global log targets, wherever `global` was written.
+        for p in &mut self.proxies {
+            if p.logs.iter().any(|l| l.address == "global") {
+                let mut logs = Vec::new();
+                for l in p.logs.drain(..) {
+                    if l.address == "global" {
+                        logs.extend(self.global.logs.iter().cloned());
+                    } else {
+                        logs.push(l);
+                    }
+                }
+                p.logs = logs;
+            }
+        }
         (self.global, self.proxies)
     }
+
+    fn line(&mut self, line: &Line<'_>, diags: &mut Diagnostics) {
+        let kw = line.keyword();
+        if is_section_keyword(kw) {
+            self.close_section();
+            self.open_section(line, diags);
+            return;
+        }
+        match &mut self.section {
+            Section::None => diags.error(
+                &line.span,
+                format!("'{kw}' appears before any section (expected 'global', 'defaults', 'frontend', 'backend' or 'listen' first)"),
+            ),
+            Section::Global => global::keyword(&mut self.global, line, diags),
+            Section::Defaults(d) => proxy::keyword(&mut d.proxy, &mut d.server, None, line, diags),
+            Section::Proxy(draft) => {
+                let kind = draft.proxy.kind;
+                proxy::keyword(&mut draft.proxy, &mut draft.server, Some(kind), line, diags)
+            }
+            Section::Skipped => {}
+        }
+    }
+
+    fn open_section(&mut self, line: &Line<'_>, diags: &mut Diagnostics) {
+        let kw = line.keyword();
+        let span = line.span.clone();
+        match kw {
+            "global" => {
+                if line.words.len() > 1 {
+                    diags.warning(&span, "'global' takes no argument; the rest of the line is ignored");
+                }
+                self.global_seen = true;
+                if self.global.span.is_none() {
+                    self.global.span = Some(span);
+                }
+                self.section = Section::Global;
+            }
+            "defaults" => {
+                let (name, from) = match section_name_and_from(line, false, diags) {
+                    Some(v) => v,
+                    None => {
+                        self.section = Section::Skipped;
+                        return;
+                    }
+                };
+                let mut d = match from {
+                    Some(parent) => match self.find_defaults(&parent) {
+                        Some(p) => p.clone(),
+                        None => {
+                            diags.error(&span, format!("defaults section '{parent}' named by 'from' was not found above this line"));
+                            Defaults::builtin()
+                        }
+                    },
+                    None => Defaults::builtin(),
+                };
+                d.name = name;
+                d.span = span;
+                self.section = Section::Defaults(d);
+            }
+            "frontend" | "backend" | "listen" => {
+                let kind = match kw {
+                    "frontend" => ProxyKind::Frontend,
+                    "backend" => ProxyKind::Backend,
+                    _ => ProxyKind::Listen,
+                };
+                let Some((Some(name), from)) = section_name_and_from(line, true, diags) else {
+                    self.section = Section::Skipped;
+                    return;
+                };
+                let base = match from {
+                    Some(parent) => match self.find_defaults(&parent) {
+                        Some(d) => d.clone(),
+                        None => {
+                            diags.error(&span, format!("defaults section '{parent}' named by 'from' was not found above this line"));
+                            self.last_defaults.clone()
+                        }
+                    },
+                    None => self.last_defaults.clone(),
+                };
+                let mut proxy = proxy::inherit(&base.proxy, name, kind, span);
+                proxy.defaults = base.name.clone();
+                self.section = Section::Proxy(Draft { proxy, server: base.server });
+            }
+            other => {
+                diags.warning(&span, format!("section '{other}' is not supported by fulcrum yet; its lines are ignored"));
+                self.section = Section::Skipped;
+            }
+        }
+    }
+
+    fn find_defaults(&self, name: &str) -> Option<&Defaults> {
+        self.named_defaults.iter().rev().find(|d| d.name.as_deref() == Some(name))
+    }
+
+    fn close_section(&mut self) {
+        match std::mem::replace(&mut self.section, Section::None) {
+            Section::Defaults(d) => {
+                if d.name.is_some() {
+                    self.named_defaults.push(d.clone());
+                }
+                self.last_defaults = d;
+            }
+            Section::Proxy(draft) => self.proxies.push(draft.proxy),
+            Section::None | Section::Global | Section::Skipped => {}
+        }
+    }
 }
+
+const SECTIONS: &[&str] = &[
+    "global", "defaults", "frontend", "backend", "listen", "peers", "resolvers", "userlist",
+    "mailers", "program", "http-errors", "ring", "cache", "fcgi-app", "crt-store", "traces",
+];
+
+fn is_section_keyword(kw: &str) -> bool {
+    SECTIONS.contains(&kw)
+}
+
+/// `SECTION [NAME] [from DEFAULTS]`; `None` when the line is unusable (already reported).
+fn section_name_and_from(
+    line: &Line<'_>,
+    name_required: bool,
+    diags: &mut Diagnostics,
+) -> Option<(Option<String>, Option<String>)> {
+    let kw = line.keyword();
+    let args = &line.words[1..];
+    let (name, rest) = match args.first() {
+        Some(first) if first != "from" => (Some(first.clone()), &args[1..]),
+        _ => (None, args),
+    };
+    if name_required && name.is_none() {
+        diags.error(&line.span, format!("'{kw}' needs a name (expected '{kw} NAME')"));
+        return None;
+    }
+    if let Some(n) = &name {
+        if let Some(bad) = n.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c))) {
+            diags.error(
+                &line.span,
+                format!("character '{bad}' is not permitted in {kw} name '{n}' (letters, digits, '-', '_', '.' and ':' only)"),
+            );
+            return None;
+        }
+    }
+    let from = match rest {
+        [] => None,
+        [f, parent] if f == "from" => Some(parent.clone()),
+        _ => {
+            diags.error(&line.span, format!("unexpected words after '{kw}' (expected '{kw} NAME [from DEFAULTS]')"));
+            return None;
+        }
+    };
+    Some((name, from))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,160 @@
+//! `acl NAME FETCH [FLAGS] VALUES...` and the `if|unless` conditions that use ACLs.
+
+use super::line::Line;
+use super::suggest::did_you_mean;
+use crate::model::{Acl, AclRef, AclTerm, Condition, Fetch, Reference};
+
+/// Sample fetches fulcrum understands in ACLs (HAProxy's names).
+pub const FETCHES: &[&str] = &[
+    "hdr", "hdr_beg", "hdr_end", "hdr_dom", "hdr_sub", "hdr_reg", "hdr_dir", "hdr_len", "hdr_cnt",
+    "hdr_ip", "hdr_val", "hdr_found", "req.hdr", "req.fhdr", "req.hdr_cnt", "res.hdr", "path",
+    "path_beg", "path_end", "path_reg", "path_sub", "path_dir", "path_dom", "path_len", "url",
+    "url_beg", "url_end", "url_reg", "url_sub", "url_dir", "url_dom", "url_param", "urlp",
+    "query", "base", "base_beg", "base_end", "base_reg", "base_sub", "src", "src_port", "dst",
+    "dst_port", "method", "ssl_fc", "ssl_fc_sni", "ssl_fc_has_sni", "nbsrv", "always_true",
+    "always_false", "req.cook", "cook", "cook_beg", "cook_end", "cook_sub", "cook_reg", "req_ssl_sni",
+    "req.ssl_sni", "req_ssl_hello_type", "req.len", "req_len", "status", "res.ver", "req.ver",
+    "req_ver", "http_auth", "http_first_req", "fe_name", "be_name", "srv_id", "int", "str",
+    "var", "sc_http_req_rate", "src_conn_cur", "src_http_req_rate", "capture.req.hdr", "pathq",
+    "req.body", "req.body_len", "req.proto_http", "http.req.method", "queue", "avg_queue",
+    "connslots", "be_conn", "fe_conn", "so_id", "src_is_local", "dst_is_local",
+];
+
+/// ACLs every proxy knows without declaring them.
+pub const PREDEFINED: &[&str] = &[
+    "TRUE", "FALSE", "HTTP", "HTTP_1.0", "HTTP_1.1", "HTTP_2.0", "HTTP_3.0", "HTTP_CONTENT",
+    "HTTP_URL_ABS", "HTTP_URL_SLASH", "HTTP_URL_STAR", "LOCALHOST", "METH_CONNECT", "METH_DELETE",
+    "METH_GET", "METH_HEAD", "METH_OPTIONS", "METH_POST", "METH_PUT", "METH_TRACE", "RDP_COOKIE",
+    "REQ_CONTENT", "WAIT_END",
+];
+
+pub fn parse_named(line: &Line<'_>) -> Result<Acl, String> {
+    let name = line.need(1, "an ACL name")?;
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c))) {
+        return Err(format!("character '{bad}' is not permitted in ACL name '{name}'"));
+    }
+    parse_body(line.args_from(2), name, line)
+}
+
+/// FETCH [FLAGS] [VALUES]: `words` starts at the fetch.
+fn parse_body(words: &[String], name: &str, line: &Line<'_>) -> Result<Acl, String> {
+    let criterion = words.first().ok_or_else(|| format!("ACL '{name}' needs a criterion such as path_beg or hdr(host)"))?;
+    let fetch = parse_fetch(criterion)?;
+    let mut acl = Acl {
+        name: name.to_string(),
+        span: line.span.clone(),
+        fetch,
+        ignore_case: false,
+        match_method: None,
+        patterns: Vec::new(),
+    };
+    let mut i = 1;
+    while let Some(w) = words.get(i) {
+        match w.as_str() {
+            "-i" => acl.ignore_case = true,
+            "-n" | "-u" | "-M" => {
+                if w == "-u" {
+                    i += 1;
+                }
+            }
+            "-m" => {
+                let m = words.get(i + 1).ok_or("'-m' expects a match method such as beg, str, reg or found")?;
+                const METHODS: &[&str] = &["found", "bool", "int", "ip", "bin", "len", "str", "sub", "reg", "beg", "end", "dir", "dom"];
+                if !METHODS.contains(&m.as_str()) {
+                    return Err(format!("unknown match method '{m}' (expected one of {})", METHODS.join(", ")));
+                }
+                acl.match_method = Some(m.clone());
+                i += 1;
+            }
+            "-f" => {
+                let f = words.get(i + 1).ok_or("'-f' expects a file of patterns")?;
+                let text = std::fs::read_to_string(f).map_err(|e| format!("ACL '{name}': cannot read pattern file '{f}': {e}"))?;
+                acl.patterns.extend(
+                    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string),
+                );
+                i += 1;
+            }
+            "--" => {
+                acl.patterns.extend(words[i + 1..].iter().cloned());
+                break;
+            }
+            _ => {
+                acl.patterns.extend(words[i..].iter().cloned());
+                break;
+            }
+        }
+        i += 1;
+    }
+    Ok(acl)
+}
+
+/// `name(arg)` or `name(arg),converter...` (converters are kept in the arg-less name check).
+pub fn parse_fetch(text: &str) -> Result<Fetch, String> {
+    let main = text.split(',').next().unwrap_or(text);
+    let (name, arg) = match main.split_once('(') {
+        Some((n, rest)) => {
+            let a = rest.strip_suffix(')').ok_or_else(|| format!("missing ')' in '{text}'"))?;
+            (n, Some(a.to_string()))
+        }
+        None => (main, None),
+    };
+    if !FETCHES.contains(&name) {
+        return Err(format!("unknown fetch method '{name}' in ACL expression '{text}'{}", did_you_mean(name, FETCHES)));
+    }
+    Ok(Fetch { name: name.to_string(), arg })
+}
+
+/// `if|unless TERM...` starting at word `start`.
+pub fn condition(line: &Line<'_>, start: usize) -> Result<Condition, String> {
+    let unless = match line.need(start, "'if' or 'unless'")? {
+        "if" => false,
+        "unless" => true,
+        other => return Err(format!("expected 'if' or 'unless', found '{other}'")),
+    };
+    let words = line.args_from(start + 1);
+    if words.is_empty() {
+        return Err(format!("'{}' needs a condition after it", if unless { "unless" } else { "if" }));
+    }
+    let mut any_of: Vec<Vec<AclTerm>> = vec![Vec::new()];
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i].as_str();
+        if w == "||" || w == "or" {
+            if any_of.last().map(Vec::is_empty).unwrap_or(true) {
+                return Err(format!("'{w}' must stand between two ACLs"));
+            }
+            any_of.push(Vec::new());
+            i += 1;
+            continue;
+        }
+        let (negate, w) = match w.strip_prefix('!') {
+            Some("") => {
+                i += 1;
+                let next = words.get(i).ok_or("'!' must be followed by an ACL")?;
+                (true, next.as_str())
+            }
+            Some(rest) => (true, rest),
+            None => (false, w),
+        };
+        let acl = if w == "{" {
+            let close = words[i + 1..]
+                .iter()
+                .position(|x| x == "}")
+                .ok_or("anonymous ACL opened with '{' is not closed with '}'")?;
+            let inner = &words[i + 1..i + 1 + close];
+            let acl = parse_body(inner, "", line)?;
+            i += close + 1;
+            AclRef::Anonymous(Box::new(acl))
+        } else {
+            AclRef::Named(Reference { name: w.to_string(), span: line.span.clone() })
+        };
+        if let Some(group) = any_of.last_mut() {
+            group.push(AclTerm { negate, acl });
+        }
+        i += 1;
+    }
+    if any_of.last().map(Vec::is_empty).unwrap_or(true) {
+        return Err("condition ends with '||'".into());
+    }
+    Ok(Condition { unless, any_of })
+}

@@ -1,0 +1,183 @@
+//! `bind ADDR:PORT[-PORT][,ADDR:PORT...] [options]`: addresses and options of a listener.
+
+use super::line::{number, Line};
+use crate::diagnostics::Diagnostics;
+use crate::model::{Bind, BindAddress};
+use std::net::IpAddr;
+
+/// Bind options fulcrum reads but does not act on (yet), with how many values each takes.
+const IGNORED: &[(&str, usize)] = &[
+    ("maxconn", 1), ("process", 1), ("thread", 1), ("defer-accept", 0), ("tfo", 0),
+    ("interface", 1), ("mode", 1), ("user", 1), ("group", 1), ("uid", 1), ("gid", 1),
+    ("level", 1), ("backlog", 1), ("id", 1), ("nice", 1), ("mss", 1), ("namespace", 1),
+    ("severity-output", 1), ("expose-fd", 1), ("tcp-ut", 1), ("shards", 1), ("quic-force-retry", 0),
+];
+
+/// TLS options: parsed so the error names TLS, not an unknown keyword.
+const TLS_OPTIONS: &[(&str, usize)] = &[
+    ("crt-list", 1), ("ca-file", 1), ("verify", 1), ("ciphers", 1), ("ciphersuites", 1),
+    ("npn", 1), ("strict-sni", 0), ("no-sslv3", 0), ("no-tlsv10", 0), ("no-tlsv11", 0),
+    ("no-tlsv12", 0), ("no-tlsv13", 0), ("ssl-min-ver", 1), ("ssl-max-ver", 1), ("curves", 1),
+    ("ecdhe", 1), ("crl-file", 1), ("no-tls-tickets", 0), ("prefer-client-ciphers", 0),
+];
+
+pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, String> {
+    let spec = line.need(1, "an address such as ':80' or '10.0.0.1:443'")?;
+    let mut binds = Vec::new();
+    for part in spec.split(',') {
+        let (address, port_first, port_last) = parse_address(part)?;
+        binds.push(Bind {
+            span: line.span.clone(),
+            address,
+            port_first,
+            port_last,
+            transparent: false,
+            freebind: false,
+            v4v6: false,
+            v6only: false,
+            ssl: false,
+            crt: Vec::new(),
+            alpn: None,
+            name: None,
+            accept_proxy: false,
+        });
+    }
+    let mut i = 2;
+    let mut tls_options = Vec::new();
+    while let Some(opt) = line.arg(i) {
+        let mut consumed = 1;
+        for b in binds.iter_mut() {
+            match opt {
+                "transparent" => b.transparent = true,
+                "freebind" => b.freebind = true,
+                "v4v6" => b.v4v6 = true,
+                "v6only" => b.v6only = true,
+                "ssl" => b.ssl = true,
+                "accept-proxy" => b.accept_proxy = true,
+                "crt" => {
+                    b.crt.push(line.need(i + 1, "a certificate file")?.to_string());
+                    consumed = 2;
+                }
+                "alpn" => {
+                    b.alpn = Some(line.need(i + 1, "a protocol list such as h2,http/1.1")?.to_string());
+                    consumed = 2;
+                }
+                "name" => {
+                    b.name = Some(line.need(i + 1, "a name")?.to_string());
+                    consumed = 2;
+                }
+                _ => {
+                    if let Some((_, n)) = IGNORED.iter().find(|(k, _)| *k == opt) {
+                        for k in 1..=*n {
+                            line.need(i + k, &format!("a value after '{opt}'"))?;
+                        }
+                        consumed = 1 + n;
+                    } else if let Some((_, n)) = TLS_OPTIONS.iter().find(|(k, _)| *k == opt) {
+                        for k in 1..=*n {
+                            line.need(i + k, &format!("a value after '{opt}'"))?;
+                        }
+                        consumed = 1 + n;
+                    } else {
+                        return Err(format!(
+                            "unknown bind option '{opt}' (expected transparent, freebind, v4v6, v6only, ssl, crt, alpn, name, accept-proxy, ...)"
+                        ));
+                    }
+                }
+            }
+        }
+        if IGNORED.iter().any(|(k, _)| *k == opt) {
+            diags.warning(&line.span, format!("bind option '{opt}' is not supported by fulcrum yet and is ignored"));
+        }
+        if TLS_OPTIONS.iter().any(|(k, _)| *k == opt) || matches!(opt, "crt" | "alpn") {
+            tls_options.push(opt);
+        }
+        i += consumed;
+    }
+    if binds.iter().any(|b| b.ssl) {
+        return Err("TLS termination ('ssl' on a bind line) is not supported by fulcrum yet".into());
+    }
+    if let Some(opt) = tls_options.first() {
+        diags.warning(&line.span, format!("bind option '{opt}' only applies with 'ssl'; ignored"));
+    }
+    if binds.iter().any(|b| b.v4v6 && b.v6only) {
+        return Err("'v4v6' and 'v6only' contradict each other".into());
+    }
+    Ok(binds)
+}
+
+/// One address of a bind line: `[ipv4@|ipv6@]ADDR:PORT[-PORT]`, `:PORT`, `*:PORT`, `[v6]:PORT`,
+/// `unix@PATH` or `/PATH`.
+pub fn parse_address(text: &str) -> Result<(BindAddress, u16, u16), String> {
+    if let Some(path) = text.strip_prefix("unix@") {
+        return Ok((BindAddress::Unix(path.to_string()), 0, 0));
+    }
+    if text.starts_with('/') {
+        return Ok((BindAddress::Unix(text.to_string()), 0, 0));
+    }
+    for prefix in ["abns@", "fd@", "sockpair@", "udp@", "udp4@", "udp6@", "quic4@", "quic6@", "uxst@", "uxdg@"] {
+        if text.starts_with(prefix) {
+            return Err(format!("address family '{prefix}' in '{text}' is not supported by fulcrum yet"));
+        }
+    }
+    let (family, rest) = if let Some(r) = text.strip_prefix("ipv4@") {
+        (Some(4), r)
+    } else if let Some(r) = text.strip_prefix("ipv6@") {
+        (Some(6), r)
+    } else {
+        (None, text)
+    };
+    let (host, ports) = if let Some(r) = rest.strip_prefix('[') {
+        let (h, p) = r.split_once(']').ok_or_else(|| format!("missing ']' in address '{text}'"))?;
+        (h, p.strip_prefix(':').unwrap_or(p))
+    } else {
+        rest.rsplit_once(':').ok_or_else(|| format!("missing port in bind address '{text}' (expected ADDRESS:PORT such as ':80')"))?
+    };
+    let (first, last) = parse_port_range(ports, text)?;
+    let address = match host {
+        "" | "*" => {
+            if family == Some(6) {
+                BindAddress::AnyV6
+            } else {
+                BindAddress::AnyV4
+            }
+        }
+        "::" => BindAddress::AnyV6,
+        h => {
+            let ip: IpAddr = h.parse().map_err(|_| {
+                format!("invalid address '{h}' in '{text}' (expected an IPv4 or IPv6 address, '*' or nothing)")
+            })?;
+            if (family == Some(4) && ip.is_ipv6()) || (family == Some(6) && ip.is_ipv4()) {
+                return Err(format!("address '{h}' does not match its family prefix in '{text}'"));
+            }
+            if ip.is_unspecified() {
+                if ip.is_ipv4() {
+                    BindAddress::AnyV4
+                } else {
+                    BindAddress::AnyV6
+                }
+            } else {
+                BindAddress::Ip(ip)
+            }
+        }
+    };
+    Ok((address, first, last))
+}
+
+fn parse_port_range(ports: &str, text: &str) -> Result<(u16, u16), String> {
+    if ports.is_empty() {
+        return Err(format!("missing port in bind address '{text}' (expected ADDRESS:PORT such as ':80')"));
+    }
+    let (a, b) = match ports.split_once('-') {
+        Some((a, b)) => (a, b),
+        None => (ports, ports),
+    };
+    let first: u32 = number(a, &format!("port in '{text}'"))?;
+    let last: u32 = number(b, &format!("port in '{text}'"))?;
+    if first == 0 || first > 65535 || last == 0 || last > 65535 {
+        return Err(format!("invalid port in '{text}': ports must be between 1 and 65535"));
+    }
+    if last < first {
+        return Err(format!("invalid port range in '{text}': {first} is above {last}"));
+    }
+    Ok((first as u16, last as u16))
+}

@@ -1,0 +1,145 @@
+//! Keywords of the `global` section.
+
+use super::line::{number, number_in, time, Line};
+use super::suggest::did_you_mean;
+use crate::diagnostics::Diagnostics;
+use crate::model::{Global, LogTarget, StatsLevel, StatsSocket};
+use crate::units;
+
+/// Real HAProxy global keywords fulcrum reads but does not act on (yet): accepted with a warning.
+const IGNORED: &[&str] = &[
+    "ca-base", "crt-base", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites",
+    "ssl-default-bind-options", "ssl-default-server-ciphers", "ssl-default-server-ciphersuites",
+    "ssl-default-server-options", "tune.ssl.default-dh-param", "ssl-dh-param-file", "ulimit-n",
+    "node", "description", "log-send-hostname", "log-tag", "server-state-file", "server-state-base",
+    "hard-stop-after", "nbproc", "cpu-map", "tune.ssl.cachesize", "tune.ssl.lifetime",
+    "tune.http.logurilen", "tune.h2.initial-window-size", "tune.maxaccept", "lua-load",
+    "localpeer", "h1-case-adjust", "insecure-fork-wanted", "presetenv", "setenv", "resetenv",
+    "unsetenv", "master-worker", "expose-experimental-directives", "set-dumpable", "quiet",
+    "uid", "gid", "noepoll", "nopoll", "nosplice", "tune.idle-pool.shared", "tune.comp.maxlevel",
+    "maxsslconn", "maxcompcpuusage", "maxconnrate", "maxsessrate", "maxsslrate", "maxpipes",
+    "external-check", "unix-bind", "ssl-server-verify", "tune.http.maxhdr",
+];
+
+const KNOWN: &[&str] = &[
+    "maxconn", "nbthread", "log", "stats", "daemon", "user", "group", "chroot", "pidfile",
+    "tune.bufsize", "tune.maxrewrite", "spread-checks", "debug",
+];
+
+pub fn keyword(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) {
+    if let Err(msg) = apply(g, line, diags) {
+        diags.error(&line.span, msg);
+    }
+}
+
+fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(), String> {
+    let kw = line.keyword();
+    match kw {
+        "maxconn" => g.maxconn = Some(number(line.need(1, "a number of connections")?, "maxconn")?),
+        "nbthread" => g.nbthread = Some(number_in(line.need(1, "a number of threads")?, "nbthread", 1, 4096)?),
+        "log" => match line.arg(1) {
+            Some("global") => return Err("'log global' is only meaningful in a proxy or defaults section".into()),
+            _ => g.logs.push(log_target(line)?),
+        },
+        "stats" => stats(g, line)?,
+        "daemon" => {
+            line.no_more(1)?;
+            g.daemon = true;
+        }
+        "user" => g.user = Some(line.need(1, "a user name")?.to_string()),
+        "group" => g.group = Some(line.need(1, "a group name")?.to_string()),
+        "chroot" => g.chroot = Some(line.need(1, "a directory")?.to_string()),
+        "pidfile" => g.pidfile = Some(line.need(1, "a file name")?.to_string()),
+        "tune.bufsize" => {
+            let size = units::parse_size(line.need(1, "a size")?)?;
+            if !(1024..=(1 << 30)).contains(&size) {
+                return Err(format!("tune.bufsize must be between 1024 and 1g, found {size}"));
+            }
+            g.tune_bufsize = size as u32;
+        }
+        "tune.maxrewrite" => g.tune_maxrewrite = units::parse_size(line.need(1, "a size")?)?.min(u64::from(u32::MAX)) as u32,
+        "spread-checks" => g.spread_checks = number_in(line.need(1, "a percentage")?, "spread-checks", 0, 50)?,
+        "debug" => diags.warning(&line.span, "'debug' is ignored (fulcrum logs to stderr; set FULCRUM_LOG=debug)"),
+        _ if IGNORED.contains(&kw) => diags.warning(
+            &line.span,
+            format!("global keyword '{kw}' is not supported by fulcrum yet and is ignored"),
+        ),
+        _ => {
+            return Err(format!(
+                "unknown keyword '{kw}' in 'global' section{}",
+                did_you_mean(kw, KNOWN)
+            ))
+        }
+    }
+    Ok(())
+}
+
+fn stats(g: &mut Global, line: &Line<'_>) -> Result<(), String> {
+    match line.need(1, "'socket', 'timeout' or 'maxconn'")? {
+        "socket" => {
+            let address = line.need(2, "an address or a path")?.to_string();
+            let mut sock = StatsSocket { span: line.span.clone(), address, mode: None, level: StatsLevel::Operator };
+            let mut i = 3;
+            while let Some(opt) = line.arg(i) {
+                match opt {
+                    "mode" => {
+                        let m = line.need(i + 1, "an octal mode such as 600")?;
+                        sock.mode = Some(u32::from_str_radix(m, 8).map_err(|_| format!("'mode' expects an octal number, found '{m}'"))?);
+                        i += 2;
+                    }
+                    "level" => {
+                        sock.level = match line.need(i + 1, "user, operator or admin")? {
+                            "user" => StatsLevel::User,
+                            "operator" => StatsLevel::Operator,
+                            "admin" => StatsLevel::Admin,
+                            other => return Err(format!("'level' expects user, operator or admin, found '{other}'")),
+                        };
+                        i += 2;
+                    }
+                    "user" | "group" | "uid" | "gid" | "expose-fd" | "process" | "name" => {
+                        line.need(i + 1, "a value")?;
+                        i += 2;
+                    }
+                    other => return Err(format!("unknown 'stats socket' option '{other}' (expected mode, level, user, group, uid, gid or expose-fd)")),
+                }
+            }
+            g.stats_sockets.push(sock);
+        }
+        "timeout" => g.stats_timeout = Some(time(line.need(2, "a time")?, "stats timeout")?),
+        "maxconn" => {
+            let _: u32 = number(line.need(2, "a number")?, "stats maxconn")?;
+        }
+        "bind-process" => {}
+        other => return Err(format!("unknown 'stats' keyword '{other}' in 'global' section (expected socket, timeout or maxconn)")),
+    }
+    Ok(())
+}
+
+/// `log ADDRESS [len N] [format F] [sample R:S] FACILITY [LEVEL [MINLEVEL]]`
+pub fn log_target(line: &Line<'_>) -> Result<LogTarget, String> {
+    let address = line.need(1, "an address, a path or 'global'")?.to_string();
+    let mut i = 2;
+    while let Some(opt @ ("len" | "format" | "sample")) = line.arg(i) {
+        line.need(i + 1, &format!("a value after '{opt}'"))?;
+        i += 2;
+    }
+    let facility = line.need(i, "a syslog facility such as local0")?.to_string();
+    const FACILITIES: &[&str] = &[
+        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
+        "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
+        "local5", "local6", "local7",
+    ];
+    if !FACILITIES.contains(&facility.as_str()) {
+        return Err(format!("unknown log facility '{facility}' (expected e.g. local0..local7, daemon, user)"));
+    }
+    const LEVELS: &[&str] = &["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+    let level = line.arg(i + 1).map(str::to_string);
+    let min_level = line.arg(i + 2).map(str::to_string);
+    for l in level.iter().chain(min_level.iter()) {
+        if !LEVELS.contains(&l.as_str()) {
+            return Err(format!("unknown log level '{l}' (expected emerg, alert, crit, err, warning, notice, info or debug)"));
+        }
+    }
+    line.no_more(i + 3)?;
+    Ok(LogTarget { span: line.span.clone(), address, facility, level, min_level })
+}

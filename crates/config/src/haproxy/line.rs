@@ -1,0 +1,58 @@
+//! One parsed config line: its words and where it was, with helpers that turn a missing or
+//! malformed argument into a message saying what was expected.
+
+use crate::diagnostics::Span;
+use crate::units;
+use std::time::Duration;
+
+pub struct Line<'a> {
+    pub words: &'a [String],
+    pub span: Span,
+}
+
+impl<'a> Line<'a> {
+    pub fn keyword(&self) -> &'a str {
+        self.words.first().map(String::as_str).unwrap_or("")
+    }
+
+    pub fn arg(&self, i: usize) -> Option<&'a str> {
+        self.words.get(i).map(String::as_str)
+    }
+
+    /// Argument `i`, or an error naming what was expected there.
+    pub fn need(&self, i: usize, what: &str) -> Result<&'a str, String> {
+        self.arg(i).ok_or_else(|| format!("'{}' expects {what}", self.words[..i].join(" ")))
+    }
+
+    pub fn args_from(&self, i: usize) -> &'a [String] {
+        self.words.get(i..).unwrap_or(&[])
+    }
+
+    /// Errors if there is anything from word `i` on.
+    pub fn no_more(&self, i: usize) -> Result<(), String> {
+        match self.arg(i) {
+            None => Ok(()),
+            Some(extra) => Err(format!(
+                "unexpected '{extra}' after '{}'",
+                self.words[..i].join(" ")
+            )),
+        }
+    }
+}
+
+pub fn time(text: &str, what: &str) -> Result<Duration, String> {
+    units::parse_haproxy_time(text).map_err(|e| format!("{what}: {e}"))
+}
+
+pub fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, String> {
+    text.parse::<T>().map_err(|_| format!("{what} expects a whole number, found '{text}'"))
+}
+
+/// A number that must lie in `min..=max`.
+pub fn number_in(text: &str, what: &str, min: u64, max: u64) -> Result<u32, String> {
+    let n: u64 = number(text, what)?;
+    if n < min || n > max {
+        return Err(format!("{what} must be between {min} and {max}, found {n}"));
+    }
+    u32::try_from(n).map_err(|_| format!("{what} is too large: {n}"))
+}

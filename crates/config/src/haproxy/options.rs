@@ -1,0 +1,337 @@
+//! Proxy keywords with many forms: `option`, `timeout`, `balance`, `cookie`, `http-check`.
+
+use super::line::{number, number_in, time, Line};
+use super::suggest::did_you_mean;
+use crate::diagnostics::Diagnostics;
+use crate::model::{
+    Balance, CookieMethod, CookiePersistence, ExpectKind, ForwardFor, HttpCheck, HttpCheckExpect,
+    HttpCheckSend, HttpChk, HttpConnectionMode, Proxy, Timeouts,
+};
+
+const OPTIONS: &[&str] = &[
+    "redispatch", "forwardfor", "http-server-close", "httpclose", "http-keep-alive", "httplog",
+    "tcplog", "dontlognull", "httpchk", "allbackups", "persist", "abortonclose",
+];
+
+/// Real options fulcrum reads but does not act on (yet): accepted with a warning.
+const IGNORED_OPTIONS: &[&str] = &[
+    "http-buffer-request", "log-health-checks", "tcp-check", "ssl-hello-chk", "mysql-check",
+    "pgsql-check", "redis-check", "smtpchk", "ldap-check", "splice-auto", "splice-request",
+    "splice-response", "tcpka", "clitcpka", "srvtcpka", "http-no-delay", "http-pretend-keepalive",
+    "log-separate-errors", "logasap", "socket-stats", "independent-streams",
+    "accept-invalid-http-request", "accept-invalid-http-response", "nolinger", "originalto",
+    "checkcache", "contstats", "prefer-last-server", "transparent", "http-use-proxy-header",
+    "http-ignore-probes", "dontlog-normal", "h1-case-adjust-bogus-client",
+    "h1-case-adjust-bogus-server", "disable-h2-upgrade", "http-restrict-req-hdr-names",
+    "idle-close-on-response", "spop-check", "external-check", "http-use-htx", "httpslog",
+    "tcp-smart-accept", "tcp-smart-connect", "forwarded",
+];
+
+const REMOVED_OPTIONS: &[(&str, &str)] = &[
+    ("forceclose", "option httpclose"),
+    ("http-tunnel", "option http-keep-alive"),
+];
+
+pub fn option(p: &mut Proxy, line: &Line<'_>, enable: bool, diags: &mut Diagnostics) -> Result<(), String> {
+    // `option X ...` or `no option X`
+    let base = if enable { 1 } else { 2 };
+    let name = line.need(base, "an option name")?;
+    let o = &mut p.options;
+    match name {
+        "redispatch" => o.redispatch = enable,
+        "forwardfor" => {
+            if !enable {
+                o.forwardfor = None;
+                return Ok(());
+            }
+            let mut ff = ForwardFor { except: None, header: "X-Forwarded-For".into(), if_none: false };
+            let mut i = base + 1;
+            while let Some(arg) = line.arg(i) {
+                match arg {
+                    "except" => {
+                        ff.except = Some(line.need(i + 1, "a network such as 127.0.0.0/8")?.to_string());
+                        i += 2;
+                    }
+                    "header" => {
+                        ff.header = line.need(i + 1, "a header name")?.to_string();
+                        i += 2;
+                    }
+                    "if-none" => {
+                        ff.if_none = true;
+                        i += 1;
+                    }
+                    other => return Err(format!("'option forwardfor' expects 'except', 'header' or 'if-none', found '{other}'")),
+                }
+            }
+            o.forwardfor = Some(ff);
+        }
+        "http-server-close" | "httpclose" | "http-keep-alive" => {
+            let mode = match name {
+                "http-server-close" => HttpConnectionMode::ServerClose,
+                "httpclose" => HttpConnectionMode::Close,
+                _ => HttpConnectionMode::KeepAlive,
+            };
+            if enable {
+                o.http_connection = mode;
+            } else if o.http_connection == mode {
+                o.http_connection = HttpConnectionMode::KeepAlive;
+            }
+        }
+        "httplog" => {
+            o.httplog = enable;
+            if let Some(extra) = line.arg(base + 1) {
+                if extra != "clf" {
+                    return Err(format!("'option httplog' expects nothing or 'clf', found '{extra}'"));
+                }
+            }
+        }
+        "tcplog" => o.tcplog = enable,
+        "dontlognull" => o.dontlognull = enable,
+        "allbackups" => o.allbackups = enable,
+        "persist" => o.persist = enable,
+        "abortonclose" => o.abortonclose = enable,
+        "httpchk" => {
+            if !enable {
+                o.httpchk = None;
+                return Ok(());
+            }
+            let args = line.args_from(base + 1);
+            let mut chk = HttpChk::default();
+            match args {
+                [] => {}
+                [uri] => chk.uri = uri.clone(),
+                [meth, uri] => {
+                    chk.method = meth.clone();
+                    chk.uri = uri.clone();
+                }
+                [meth, uri, ver, rest @ ..] => {
+                    chk.method = meth.clone();
+                    chk.uri = uri.clone();
+                    chk.version = ver.clone();
+                    if !rest.is_empty() {
+                        chk.extra = Some(rest.join(" "));
+                    }
+                }
+            }
+            if !chk.method.chars().all(|c| c.is_ascii_uppercase()) || chk.method.is_empty() {
+                return Err(format!("'option httpchk' method must be an HTTP method such as GET, found '{}'", chk.method));
+            }
+            o.httpchk = Some(chk);
+        }
+        _ => {
+            if let Some((_, instead)) = REMOVED_OPTIONS.iter().find(|(k, _)| *k == name) {
+                return Err(format!("'option {name}' was removed in HAProxy 2.x; use '{instead}' instead"));
+            }
+            if IGNORED_OPTIONS.contains(&name) {
+                diags.warning(&line.span, format!("'option {name}' is not supported by fulcrum yet and is ignored"));
+                return Ok(());
+            }
+            return Err(format!("unknown option '{name}'{}", did_you_mean(name, OPTIONS)));
+        }
+    }
+    Ok(())
+}
+
+pub fn timeout(t: &mut Timeouts, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(), String> {
+    let which = line.need(1, "a timeout name such as 'connect', 'client' or 'server'")?;
+    let value = line.need(2, &format!("a time after 'timeout {which}'"))?;
+    let d = time(value, &format!("timeout {which}"))?;
+    line.no_more(3)?;
+    let slot = match which {
+        "connect" => &mut t.connect,
+        "client" => &mut t.client,
+        "server" => &mut t.server,
+        "http-request" => &mut t.http_request,
+        "http-keep-alive" => &mut t.http_keep_alive,
+        "queue" => &mut t.queue,
+        "check" => &mut t.check,
+        "tunnel" => &mut t.tunnel,
+        "client-fin" => &mut t.client_fin,
+        "server-fin" => &mut t.server_fin,
+        "tarpit" => {
+            diags.warning(&line.span, "'timeout tarpit' is not supported by fulcrum yet and is ignored");
+            return Ok(());
+        }
+        other => {
+            const NAMES: &[&str] = &["connect", "client", "server", "http-request", "http-keep-alive", "queue", "check", "tunnel", "client-fin", "server-fin", "tarpit"];
+            return Err(format!("unknown timeout '{other}'{} (expected one of {})", did_you_mean(other, NAMES), NAMES.join(", ")));
+        }
+    };
+    *slot = Some(d);
+    Ok(())
+}
+
+pub fn balance(line: &Line<'_>) -> Result<Balance, String> {
+    let algo = line.need(1, "an algorithm such as roundrobin, leastconn or source")?;
+    let b = match algo {
+        "roundrobin" => Balance::Roundrobin,
+        "static-rr" => Balance::StaticRr,
+        "leastconn" => Balance::Leastconn,
+        "first" => Balance::First,
+        "source" => Balance::Source,
+        "uri" => {
+            let (mut whole, mut len, mut depth) = (false, None, None);
+            let mut i = 2;
+            while let Some(a) = line.arg(i) {
+                match a {
+                    "whole" => whole = true,
+                    "len" => {
+                        len = Some(number(line.need(i + 1, "a length")?, "balance uri len")?);
+                        i += 1;
+                    }
+                    "depth" => {
+                        depth = Some(number(line.need(i + 1, "a depth")?, "balance uri depth")?);
+                        i += 1;
+                    }
+                    "path-only" => {}
+                    other => return Err(format!("'balance uri' expects whole, len N, depth N or path-only, found '{other}'")),
+                }
+                i += 1;
+            }
+            return Ok(Balance::Uri { whole, len, depth });
+        }
+        "url_param" => return Ok(Balance::UrlParam { param: line.need(2, "a parameter name")?.to_string() }),
+        _ => {
+            if let Some(name) = algo.strip_prefix("hdr(").and_then(|r| r.strip_suffix(')')) {
+                if name.is_empty() {
+                    return Err("'balance hdr()' needs a header name, e.g. hdr(host)".into());
+                }
+                let use_domain_only = line.arg(2) == Some("use_domain_only");
+                return Ok(Balance::Hdr { name: name.to_string(), use_domain_only });
+            }
+            if algo == "random" || algo.starts_with("random(") {
+                let draws = match algo.strip_prefix("random(").and_then(|r| r.strip_suffix(')')) {
+                    Some(n) => number_in(n, "random draws", 1, 100)?,
+                    None if algo == "random" => 2,
+                    None => return Err(format!("malformed '{algo}' (expected random or random(N))")),
+                };
+                return Ok(Balance::Random { draws });
+            }
+            if algo == "rdp-cookie" || algo.starts_with("rdp-cookie(") {
+                let name = algo.strip_prefix("rdp-cookie(").and_then(|r| r.strip_suffix(')')).map(str::to_string);
+                return Ok(Balance::RdpCookie { name });
+            }
+            const ALGOS: &[&str] = &["roundrobin", "static-rr", "leastconn", "first", "source", "uri", "url_param", "hdr(NAME)", "random", "rdp-cookie"];
+            return Err(format!("unknown balance algorithm '{algo}'{} (expected one of {})", did_you_mean(algo, ALGOS), ALGOS.join(", ")));
+        }
+    };
+    line.no_more(2)?;
+    Ok(b)
+}
+
+pub fn cookie(line: &Line<'_>) -> Result<CookiePersistence, String> {
+    let name = line.need(1, "a cookie name")?.to_string();
+    let mut c = CookiePersistence {
+        span: line.span.clone(),
+        name,
+        method: CookieMethod::Rewrite,
+        indirect: false,
+        nocache: false,
+        postonly: false,
+        preserve: false,
+        httponly: false,
+        secure: false,
+        domains: Vec::new(),
+        maxidle: None,
+        maxlife: None,
+    };
+    let mut methods = 0;
+    let mut i = 2;
+    while let Some(a) = line.arg(i) {
+        match a {
+            "rewrite" | "insert" | "prefix" => {
+                methods += 1;
+                c.method = match a {
+                    "rewrite" => CookieMethod::Rewrite,
+                    "insert" => CookieMethod::Insert,
+                    _ => CookieMethod::Prefix,
+                };
+            }
+            "indirect" => c.indirect = true,
+            "nocache" => c.nocache = true,
+            "postonly" => c.postonly = true,
+            "preserve" => c.preserve = true,
+            "httponly" => c.httponly = true,
+            "secure" => c.secure = true,
+            "dynamic" => {}
+            "domain" => {
+                c.domains.push(line.need(i + 1, "a domain")?.to_string());
+                i += 1;
+            }
+            "maxidle" | "maxlife" | "attr" => {
+                let v = line.need(i + 1, "a value")?;
+                match a {
+                    "maxidle" => c.maxidle = Some(time(v, "cookie maxidle")?),
+                    "maxlife" => c.maxlife = Some(time(v, "cookie maxlife")?),
+                    _ => {}
+                }
+                i += 1;
+            }
+            other => return Err(format!("unknown 'cookie' option '{other}' (expected rewrite, insert, prefix, indirect, nocache, postonly, preserve, httponly, secure, domain, maxidle or maxlife)")),
+        }
+        i += 1;
+    }
+    if methods > 1 {
+        return Err("'cookie' takes only one of 'rewrite', 'insert' and 'prefix'".into());
+    }
+    if c.method != CookieMethod::Insert && (c.indirect || c.preserve || c.postonly || c.maxidle.is_some() || c.maxlife.is_some()) {
+        if c.indirect && c.method == CookieMethod::Rewrite {
+            // HAProxy accepts rewrite+indirect; nothing to say.
+        } else if c.preserve || c.postonly || c.maxidle.is_some() || c.maxlife.is_some() {
+            return Err("'cookie' options preserve, postonly, maxidle and maxlife need 'insert'".into());
+        }
+    }
+    Ok(c)
+}
+
+pub fn http_check(h: &mut HttpCheck, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(), String> {
+    match line.need(1, "'expect' or 'send'")? {
+        "expect" => {
+            let mut i = 2;
+            let negate = line.arg(i) == Some("!");
+            if negate {
+                i += 1;
+            }
+            let kind = match line.need(i, "status, rstatus, string or rstring")? {
+                "status" => ExpectKind::Status,
+                "rstatus" => ExpectKind::Rstatus,
+                "string" => ExpectKind::String,
+                "rstring" => ExpectKind::Rstring,
+                other => return Err(format!("'http-check expect' expects status, rstatus, string or rstring, found '{other}'")),
+            };
+            let pattern = line.need(i + 1, "a pattern")?.to_string();
+            if kind == ExpectKind::Status
+                && !pattern.split(',').all(|p| p.split('-').all(|n| n.parse::<u16>().is_ok()))
+            {
+                return Err(format!("'http-check expect status' expects a status code (or list/range), found '{pattern}'"));
+            }
+            h.expect = Some(HttpCheckExpect { span: line.span.clone(), negate, kind, pattern });
+        }
+        "send" => {
+            let mut s = HttpCheckSend::default();
+            let mut i = 2;
+            while let Some(a) = line.arg(i) {
+                match a {
+                    "meth" => s.method = Some(line.need(i + 1, "a method")?.to_string()),
+                    "uri" => s.uri = Some(line.need(i + 1, "a URI")?.to_string()),
+                    "ver" => s.version = Some(line.need(i + 1, "a version")?.to_string()),
+                    "body" => s.body = Some(line.need(i + 1, "a body")?.to_string()),
+                    "hdr" => {
+                        let n = line.need(i + 1, "a header name")?.to_string();
+                        let v = line.need(i + 2, "a header value")?.to_string();
+                        s.headers.push((n, v));
+                        i += 1;
+                    }
+                    other => return Err(format!("'http-check send' expects meth, uri, ver, hdr or body, found '{other}'")),
+                }
+                i += 2;
+            }
+            h.send = Some(s);
+        }
+        "disable-on-404" | "send-state" | "connect" | "comment" | "set-var" | "unset-var" => {
+            diags.warning(&line.span, format!("'http-check {}' is not supported by fulcrum yet and is ignored", line.words[1]));
+        }
+        other => return Err(format!("unknown 'http-check' keyword '{other}' (expected expect or send)")),
+    }
+    Ok(())
+}

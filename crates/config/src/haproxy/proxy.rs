@@ -1,0 +1,274 @@
+//! Keywords of `defaults`, `frontend`, `backend` and `listen` sections.
+//!
+//! `keyword` dispatches one line to the field it sets, checking that the section may hold it
+//! (HAProxy's "capabilities": a `bind` needs a frontend, a `server` a backend). Option-like
+//! keywords with many forms live in `options.rs`; servers, binds, ACLs and rules in their files.
+
+use super::line::{number, number_in, Line};
+use super::suggest::did_you_mean;
+use super::{acl, bind, global, options, rules, server};
+use crate::diagnostics::{Diagnostics, Span};
+use crate::model::{
+    ErrorFile, Mode, Proxy, ProxyKind, ProxyOptions, Reference, Server, Stats, Timeouts, UseBackend,
+};
+
+pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
+    Proxy {
+        name,
+        kind,
+        span,
+        defaults: None,
+        mode: Mode::Tcp,
+        binds: Vec::new(),
+        acls: Vec::new(),
+        default_backend: None,
+        use_backends: Vec::new(),
+        balance: Default::default(),
+        servers: Vec::new(),
+        cookie: None,
+        timeouts: Timeouts::default(),
+        retries: 3,
+        maxconn: None,
+        fullconn: None,
+        options: ProxyOptions::default(),
+        http_check: Default::default(),
+        http_request: Vec::new(),
+        http_response: Vec::new(),
+        stick_table: None,
+        stick_rules: Vec::new(),
+        logs: Vec::new(),
+        errorfiles: Vec::new(),
+        stats: None,
+    }
+}
+
+/// A new proxy starting from a `defaults` template: settings are inherited, contents are not.
+pub fn inherit(base: &Proxy, name: String, kind: ProxyKind, span: Span) -> Proxy {
+    let mut p = base.clone();
+    p.name = name;
+    p.kind = kind;
+    p.span = span;
+    p.binds.clear();
+    p.acls.clear();
+    p.use_backends.clear();
+    p.servers.clear();
+    p.http_request.clear();
+    p.http_response.clear();
+    p.stick_rules.clear();
+    p.stick_table = None;
+    p
+}
+
+/// Where a keyword may appear.
+#[derive(Clone, Copy)]
+enum Cap {
+    /// frontend, listen (and defaults when `defaults_ok`).
+    Frontend { defaults_ok: bool },
+    /// backend, listen (and defaults when `defaults_ok`).
+    Backend { defaults_ok: bool },
+    /// Any proxy, not defaults.
+    ProxyOnly,
+    Any,
+}
+
+/// Real HAProxy proxy keywords fulcrum reads but does not act on (yet): accepted with a warning.
+const IGNORED: &[&str] = &[
+    "description", "id", "hash-type", "hash-balance-factor", "http-reuse", "compression",
+    "capture", "tcp-request", "tcp-response", "monitor-uri", "monitor", "unique-id-format",
+    "unique-id-header", "log-format", "log-format-sd", "error-log-format", "log-tag", "rate-limit",
+    "email-alert", "http-after-response", "redirect", "force-persist", "ignore-persist",
+    "filter", "server-template", "dispatch", "source", "external-check", "load-server-state-from-file",
+    "backlog", "grace", "max-keep-alive-queue", "http-send-name-header", "persist", "tcp-check",
+    "declare", "enabled", "disabled", "bind-process", "max-session-srv-conns", "use-server",
+    "http-error", "errorfiles", "errorloc", "errorloc302", "errorloc303", "guid", "log-steps",
+];
+
+const KNOWN: &[&str] = &[
+    "mode", "bind", "default_backend", "use_backend", "acl", "balance", "server",
+    "default-server", "cookie", "timeout", "retries", "maxconn", "fullconn", "option", "no",
+    "http-check", "http-request", "http-response", "stick-table", "stick", "log", "errorfile",
+    "stats",
+];
+
+/// Keywords HAProxy 2.x removed: still an error there, so an error here, with the replacement.
+const REMOVED: &[(&str, &str)] = &[
+    ("contimeout", "timeout connect"),
+    ("clitimeout", "timeout client"),
+    ("srvtimeout", "timeout server"),
+    ("reqadd", "http-request add-header"),
+    ("reqrep", "http-request replace-header"),
+    ("reqdel", "http-request del-header"),
+    ("rspadd", "http-response add-header"),
+    ("rspdel", "http-response del-header"),
+    ("block", "http-request deny"),
+    ("redisp", "option redispatch"),
+];
+
+pub fn keyword(
+    p: &mut Proxy,
+    default_server: &mut Server,
+    section: Option<ProxyKind>,
+    line: &Line<'_>,
+    diags: &mut Diagnostics,
+) {
+    if let Err(msg) = apply(p, default_server, section, line, diags) {
+        diags.error(&line.span, msg);
+    }
+}
+
+fn apply(
+    p: &mut Proxy,
+    default_server: &mut Server,
+    section: Option<ProxyKind>,
+    line: &Line<'_>,
+    diags: &mut Diagnostics,
+) -> Result<(), String> {
+    let kw = line.keyword();
+    let cap = match kw {
+        "bind" | "use_backend" => Cap::Frontend { defaults_ok: false },
+        "default_backend" => Cap::Frontend { defaults_ok: true },
+        "server" => Cap::Backend { defaults_ok: false },
+        "balance" | "default-server" | "cookie" | "http-check" | "retries" | "fullconn" => {
+            Cap::Backend { defaults_ok: true }
+        }
+        "acl" | "http-request" | "http-response" | "stick-table" | "stick" => Cap::ProxyOnly,
+        _ => Cap::Any,
+    };
+    let section_name = section.map(ProxyKind::keyword).unwrap_or("defaults");
+    let allowed = match (cap, section) {
+        (Cap::Any, _) => true,
+        (Cap::ProxyOnly, s) => s.is_some(),
+        (Cap::Frontend { defaults_ok }, None) | (Cap::Backend { defaults_ok }, None) => defaults_ok,
+        (Cap::Frontend { .. }, Some(k)) => k.is_frontend(),
+        (Cap::Backend { .. }, Some(k)) => k.is_backend(),
+    };
+    if !allowed {
+        // HAProxy refuses contents that can never work, and ignores settings with a warning.
+        let hard = matches!(kw, "bind" | "server" | "use_backend" | "acl" | "http-request" | "http-response" | "stick" | "stick-table");
+        let msg = format!("'{kw}' is not allowed in a '{section_name}' section");
+        if hard {
+            return Err(msg);
+        }
+        diags.warning(&line.span, format!("{msg}; ignored"));
+        return Ok(());
+    }
+
+    match kw {
+        "mode" => {
+            p.mode = match line.need(1, "'tcp' or 'http'")? {
+                "tcp" => Mode::Tcp,
+                "http" => Mode::Http,
+                "health" => return Err("'mode health' was removed in HAProxy 2.x; use 'monitor-uri' or a stats page".into()),
+                other => return Err(format!("'mode' expects 'tcp' or 'http', found '{other}'")),
+            };
+            line.no_more(2)?;
+        }
+        "bind" => p.binds.extend(bind::parse(line, diags)?),
+        "default_backend" => {
+            p.default_backend = Some(Reference { name: line.need(1, "a backend name")?.to_string(), span: line.span.clone() });
+            line.no_more(2)?;
+        }
+        "use_backend" => {
+            let name = line.need(1, "a backend name")?.to_string();
+            let condition = match line.arg(2) {
+                None => None,
+                Some(_) => Some(acl::condition(line, 2)?),
+            };
+            p.use_backends.push(UseBackend {
+                span: line.span.clone(),
+                backend: Reference { name, span: line.span.clone() },
+                condition,
+            });
+        }
+        "acl" => p.acls.push(acl::parse_named(line)?),
+        "balance" => p.balance = options::balance(line)?,
+        "server" => p.servers.push(server::parse_server(line, default_server, diags)?),
+        "default-server" => server::parse_default_server(line, default_server, diags)?,
+        "cookie" => p.cookie = Some(options::cookie(line)?),
+        "timeout" => options::timeout(&mut p.timeouts, line, diags)?,
+        "retries" => p.retries = number_in(line.need(1, "a number of retries")?, "retries", 0, 1000)?,
+        "maxconn" => p.maxconn = Some(number(line.need(1, "a number of connections")?, "maxconn")?),
+        "fullconn" => p.fullconn = Some(number(line.need(1, "a number of connections")?, "fullconn")?),
+        "option" => options::option(p, line, true, diags)?,
+        "no" => match line.arg(1) {
+            Some("option") => options::option(p, line, false, diags)?,
+            Some("log") => p.logs.clear(),
+            other => return Err(format!("'no' expects 'option' or 'log', found '{}'", other.unwrap_or(""))),
+        },
+        "http-check" => options::http_check(&mut p.http_check, line, diags)?,
+        "http-request" => p.http_request.push(rules::http_rule(line, true)?),
+        "http-response" => p.http_response.push(rules::http_rule(line, false)?),
+        "stick-table" => p.stick_table = Some(rules::stick_table(line)?),
+        "stick" => p.stick_rules.push(rules::stick_rule(line)?),
+        "log" => match line.arg(1) {
+            Some("global") => {
+                line.no_more(2)?;
+                p.logs.push(crate::model::LogTarget {
+                    span: line.span.clone(),
+                    address: "global".into(),
+                    facility: String::new(),
+                    level: None,
+                    min_level: None,
+                });
+            }
+            _ => p.logs.push(global::log_target(line)?),
+        },
+        "errorfile" => {
+            let status: u16 = number(line.need(1, "an HTTP status code")?, "errorfile")?;
+            const CODES: &[u16] = &[200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504];
+            if !CODES.contains(&status) {
+                return Err(format!("errorfile: status {status} cannot be customized (expected one of {CODES:?})"));
+            }
+            let path = line.need(2, "a file")?.to_string();
+            if let Err(e) = std::fs::metadata(&path) {
+                return Err(format!("errorfile {status}: cannot open '{path}': {e}"));
+            }
+            p.errorfiles.retain(|e| e.status != status);
+            p.errorfiles.push(ErrorFile { span: line.span.clone(), status, path });
+        }
+        "stats" => stats(p.stats.get_or_insert_with(Stats::default), line)?,
+        _ => {
+            if let Some((_, instead)) = REMOVED.iter().find(|(k, _)| *k == kw) {
+                return Err(format!("'{kw}' was removed in HAProxy 2.x; use '{instead}' instead"));
+            }
+            if IGNORED.contains(&kw) {
+                diags.warning(&line.span, format!("'{kw}' is not supported by fulcrum yet and is ignored"));
+                return Ok(());
+            }
+            return Err(format!("unknown keyword '{kw}' in '{section_name}' section{}", did_you_mean(kw, KNOWN)));
+        }
+    }
+    Ok(())
+}
+
+fn stats(s: &mut Stats, line: &Line<'_>) -> Result<(), String> {
+    match line.need(1, "a stats keyword such as 'enable' or 'uri'")? {
+        "enable" => s.enabled = true,
+        "disable" => s.enabled = false,
+        "uri" => {
+            s.uri = Some(line.need(2, "a URI prefix")?.to_string());
+            s.enabled = true;
+        }
+        "realm" => {
+            s.realm = Some(line.need(2, "a realm")?.to_string());
+            s.enabled = true;
+        }
+        "auth" => {
+            let cred = line.need(2, "USER:PASSWORD")?;
+            let (u, pw) = cred.split_once(':').ok_or_else(|| format!("'stats auth' expects USER:PASSWORD, found '{cred}'"))?;
+            s.auth.push((u.to_string(), pw.to_string()));
+            s.enabled = true;
+        }
+        "refresh" => {
+            s.refresh = Some(super::line::time(line.need(2, "a time")?, "stats refresh")?);
+            s.enabled = true;
+        }
+        "admin" => s.admin = Some(acl::condition(line, 2)?),
+        "hide-version" => s.hide_version = true,
+        "show-legends" => s.show_legends = true,
+        "scope" => s.scope.push(line.need(2, "a proxy name")?.to_string()),
+        "show-node" | "show-desc" | "show-modules" | "http-request" | "bind-process" => {}
+        other => return Err(format!("unknown 'stats' keyword '{other}' (expected enable, uri, realm, auth, refresh, admin, hide-version, show-legends or scope)")),
+    }
+    Ok(())
+}

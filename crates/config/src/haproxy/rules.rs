@@ -1,0 +1,230 @@
+//! `http-request` / `http-response` rules and `stick-table` / `stick` persistence lines.
+
+use super::acl::{condition, parse_fetch};
+use super::line::{number, number_in, time, Line};
+use super::suggest::did_you_mean;
+use crate::model::{
+    Condition, HttpAction, HttpRule, RedirectKind, ReturnBody, StickKeyType, StickRule,
+    StickRuleKind, StickTable, Reference,
+};
+use crate::units;
+
+const ACTIONS: &[&str] = &["allow", "deny", "set-header", "add-header", "del-header", "redirect", "return", "use-service"];
+
+/// Real actions fulcrum does not run yet: an error, because skipping them would change behaviour.
+const UNSUPPORTED: &[&str] = &[
+    "auth", "tarpit", "set-var", "unset-var", "capture", "set-path", "set-pathq", "set-query",
+    "set-uri", "set-method", "replace-header", "replace-value", "replace-path", "replace-uri",
+    "set-log-level", "add-acl", "del-acl", "set-map", "del-map", "track-sc0", "track-sc1",
+    "track-sc2", "set-src", "set-dst", "set-status", "silent-drop", "reject", "wait-for-body",
+    "normalize-uri", "set-timeout", "early-hint", "cache-use", "cache-store", "do-resolve",
+    "sc-inc-gpc0", "sc-set-gpt0", "lua", "send-spoe-group", "set-nice", "set-tos", "set-mark",
+];
+
+pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
+    let side = if request { "http-request" } else { "http-response" };
+    let action_word = line.need(1, "an action such as set-header, deny or redirect")?;
+    let (action, next) = match action_word {
+        "allow" => (HttpAction::Allow, 2),
+        "deny" => {
+            let mut status = None;
+            let mut i = 2;
+            while let Some(w) = line.arg(i) {
+                match w {
+                    "deny_status" | "status" => {
+                        status = Some(number_in(line.need(i + 1, "a status code")?, "deny_status", 200, 599)? as u16);
+                        i += 2;
+                    }
+                    "content-type" | "string" | "lf-string" | "file" | "lf-file" | "errorfile" | "errorfiles" | "hdr" => {
+                        i += if w == "hdr" { 3 } else { 2 };
+                    }
+                    _ => break,
+                }
+            }
+            (HttpAction::Deny { status }, i)
+        }
+        "set-header" | "add-header" => {
+            let name = line.need(2, "a header name")?.to_string();
+            let value = line.need(3, "a value (log-format string)")?.to_string();
+            let a = if action_word == "set-header" {
+                HttpAction::SetHeader { name, value }
+            } else {
+                HttpAction::AddHeader { name, value }
+            };
+            (a, 4)
+        }
+        "del-header" => {
+            let name = line.need(2, "a header name")?.to_string();
+            let next = if line.arg(3) == Some("-m") { 5 } else { 3 };
+            (HttpAction::DelHeader { name }, next)
+        }
+        "redirect" => redirect(line)?,
+        "return" => return_action(line)?,
+        "use-service" => {
+            if !request {
+                return Err("'use-service' is only valid in 'http-request'".into());
+            }
+            let name = line.need(2, "a service name such as prometheus-exporter")?.to_string();
+            (HttpAction::UseService { name }, 3)
+        }
+        other if UNSUPPORTED.contains(&other) => {
+            return Err(format!("'{side} {other}' is not supported by fulcrum yet"));
+        }
+        other => return Err(format!("unknown '{side}' action '{other}'{}", did_you_mean(other, ACTIONS))),
+    };
+    let condition = cond_at(line, next)?;
+    Ok(HttpRule { span: line.span.clone(), action, condition })
+}
+
+fn cond_at(line: &Line<'_>, i: usize) -> Result<Option<Condition>, String> {
+    match line.arg(i) {
+        None => Ok(None),
+        Some("if" | "unless") => condition(line, i).map(Some),
+        Some(other) => Err(format!("unexpected '{other}' (expected 'if', 'unless' or the end of the line)")),
+    }
+}
+
+/// `redirect location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [set-cookie X] [clear-cookie X]`
+fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
+    let kind = match line.need(2, "location, prefix or scheme")? {
+        "location" => RedirectKind::Location,
+        "prefix" => RedirectKind::Prefix,
+        "scheme" => RedirectKind::Scheme,
+        other => return Err(format!("'redirect' expects location, prefix or scheme, found '{other}'")),
+    };
+    let target = line.need(3, "a target")?.to_string();
+    let mut code = 302;
+    let mut i = 4;
+    while let Some(w) = line.arg(i) {
+        match w {
+            "code" => {
+                code = number(line.need(i + 1, "a status code")?, "redirect code")?;
+                if ![301, 302, 303, 307, 308].contains(&code) {
+                    return Err(format!("redirect code must be 301, 302, 303, 307 or 308, found {code}"));
+                }
+                i += 2;
+            }
+            "drop-query" | "append-slash" | "ignore-empty" => i += 1,
+            "set-cookie" | "clear-cookie" => i += 2,
+            _ => break,
+        }
+    }
+    Ok((HttpAction::Redirect { kind, target, code }, i))
+}
+
+/// `return [status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F|default-errorfiles] [hdr N V]...`
+fn return_action(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
+    let mut status = 200u16;
+    let mut content_type = None;
+    let mut body = ReturnBody::None;
+    let mut headers = Vec::new();
+    let mut i = 2;
+    while let Some(w) = line.arg(i) {
+        match w {
+            "status" => {
+                status = number_in(line.need(i + 1, "a status code")?, "return status", 200, 599)? as u16;
+                i += 2;
+            }
+            "content-type" => {
+                content_type = Some(line.need(i + 1, "a content type")?.to_string());
+                i += 2;
+            }
+            "string" | "lf-string" | "file" | "lf-file" | "errorfile" => {
+                let v = line.need(i + 1, "a value")?.to_string();
+                if matches!(w, "file" | "lf-file" | "errorfile") {
+                    std::fs::metadata(&v).map_err(|e| format!("'return {w}': cannot open '{v}': {e}"))?;
+                }
+                body = match w {
+                    "string" => ReturnBody::String(v),
+                    "lf-string" => ReturnBody::LfString(v),
+                    "errorfile" => ReturnBody::Errorfile(v),
+                    _ => ReturnBody::File(v),
+                };
+                i += 2;
+            }
+            "default-errorfiles" => i += 1,
+            "hdr" => {
+                let n = line.need(i + 1, "a header name")?.to_string();
+                let v = line.need(i + 2, "a header value")?.to_string();
+                headers.push((n, v));
+                i += 3;
+            }
+            _ => break,
+        }
+    }
+    if !matches!(body, ReturnBody::None) && content_type.is_none() && !matches!(body, ReturnBody::Errorfile(_)) {
+        return Err("'return' with a body needs a 'content-type'".into());
+    }
+    Ok((HttpAction::Return { status, content_type, body, headers }, i))
+}
+
+/// `stick-table type T [len N] size N [expire T] [nopurge] [peers P] [store D,...]`
+pub fn stick_table(line: &Line<'_>) -> Result<StickTable, String> {
+    let mut key_type = None;
+    let mut len = None;
+    let mut size = None;
+    let mut expire = None;
+    let mut nopurge = false;
+    let mut store = Vec::new();
+    let mut i = 1;
+    while let Some(w) = line.arg(i) {
+        match w {
+            "type" => {
+                key_type = Some(match line.need(i + 1, "ip, ipv6, integer, string or binary")? {
+                    "ip" => StickKeyType::Ip,
+                    "ipv6" => StickKeyType::Ipv6,
+                    "integer" => StickKeyType::Integer,
+                    "string" => StickKeyType::String,
+                    "binary" => StickKeyType::Binary,
+                    other => return Err(format!("stick-table type must be ip, ipv6, integer, string or binary, found '{other}'")),
+                });
+                i += 2;
+            }
+            "len" => {
+                len = Some(number(line.need(i + 1, "a length")?, "len")?);
+                i += 2;
+            }
+            "size" => {
+                size = Some(units::parse_size(line.need(i + 1, "a size such as 200k")?)?);
+                i += 2;
+            }
+            "expire" => {
+                expire = Some(time(line.need(i + 1, "a time")?, "expire")?);
+                i += 2;
+            }
+            "nopurge" => {
+                nopurge = true;
+                i += 1;
+            }
+            "peers" | "srvkey" | "write-to" | "recv-only" => i += if w == "recv-only" { 1 } else { 2 },
+            "store" => {
+                store.extend(line.need(i + 1, "data types")?.split(',').map(str::to_string));
+                i += 2;
+            }
+            other => return Err(format!("unknown stick-table option '{other}' (expected type, len, size, expire, nopurge, peers or store)")),
+        }
+    }
+    let key_type = key_type.ok_or("stick-table needs 'type' (ip, ipv6, integer, string or binary)")?;
+    let size = size.ok_or("stick-table needs 'size'")?;
+    Ok(StickTable { span: line.span.clone(), key_type, len, size, expire, nopurge, store })
+}
+
+/// `stick on|match|store-request|store-response PATTERN [table T] [if|unless COND]`
+pub fn stick_rule(line: &Line<'_>) -> Result<StickRule, String> {
+    let kind = match line.need(1, "on, match, store-request or store-response")? {
+        "on" => StickRuleKind::On,
+        "match" => StickRuleKind::Match,
+        "store-request" => StickRuleKind::StoreRequest,
+        "store-response" => StickRuleKind::StoreResponse,
+        other => return Err(format!("'stick' expects on, match, store-request or store-response, found '{other}'")),
+    };
+    let fetch = parse_fetch(line.need(2, "a sample such as src")?)?;
+    let mut i = 3;
+    let mut table = None;
+    if line.arg(i) == Some("table") {
+        table = Some(Reference { name: line.need(i + 1, "a table name")?.to_string(), span: line.span.clone() });
+        i += 2;
+    }
+    let condition = cond_at(line, i)?;
+    Ok(StickRule { span: line.span.clone(), kind, fetch, table, condition })
+}

@@ -1,0 +1,220 @@
+//! `server NAME ADDRESS[:PORT] [options]` and `default-server [options]`.
+//!
+//! A `server` starts as a copy of the proxy's `default-server` template; its own options then
+//! apply. Options that only matter to health checks are reported when `check` is missing.
+
+use super::line::{number_in, time, Line};
+use super::suggest::did_you_mean;
+use crate::diagnostics::Diagnostics;
+use crate::model::{Observe, OnError, Server, ServerAddress, ServerPort};
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// HAProxy's defaults for a server.
+pub fn default_server() -> Server {
+    Server {
+        name: String::new(),
+        span: Default::default(),
+        address: ServerAddress { host: String::new(), ip: None, port: ServerPort::Unset },
+        weight: 1,
+        maxconn: None,
+        backup: false,
+        disabled: false,
+        check: false,
+        inter: Duration::from_secs(2),
+        fastinter: None,
+        downinter: None,
+        fall: 3,
+        rise: 2,
+        check_port: None,
+        check_addr: None,
+        cookie: None,
+        observe: None,
+        error_limit: 10,
+        on_error: OnError::FailCheck,
+        send_proxy: false,
+    }
+}
+
+const KNOWN: &[&str] = &[
+    "weight", "maxconn", "backup", "disabled", "enabled", "check", "no-check", "inter",
+    "fastinter", "downinter", "fall", "rise", "port", "addr", "cookie", "observe", "error-limit",
+    "on-error", "send-proxy", "no-send-proxy", "no-backup",
+];
+
+/// Server options fulcrum reads but does not act on (yet), with how many values each takes.
+const IGNORED: &[(&str, usize)] = &[
+    ("maxqueue", 1), ("minconn", 1), ("slowstart", 1), ("resolvers", 1), ("init-addr", 1),
+    ("id", 1), ("agent-check", 0), ("agent-port", 1), ("agent-inter", 1), ("agent-addr", 1),
+    ("agent-send", 1), ("track", 1), ("redir", 1), ("source", 1), ("tfo", 0), ("pool-max-conn", 1),
+    ("pool-purge-delay", 1), ("pool-low-conn", 1), ("max-reuse", 1), ("on-marked-down", 1),
+    ("on-marked-up", 1), ("proto", 1), ("ws", 1), ("resolve-prefer", 1), ("resolve-net", 1),
+    ("resolve-opts", 1), ("shard", 1), ("namespace", 1), ("tcp-ut", 1), ("check-send-proxy", 0),
+    ("send-proxy-v2", 0), ("check-proto", 1), ("log-proto", 1), ("no-agent-check", 0),
+    ("non-stick", 0), ("stick", 0), ("usesrc", 1), ("hash-key", 1), ("guid", 1),
+];
+
+const TLS: &[(&str, usize)] = &[
+    ("ssl", 0), ("check-ssl", 0), ("verify", 1), ("sni", 1), ("ca-file", 1), ("crt", 1),
+    ("alpn", 1), ("check-sni", 1), ("check-alpn", 1), ("ciphers", 1), ("ssl-min-ver", 1),
+    ("ssl-max-ver", 1), ("verifyhost", 1), ("no-ssl", 0), ("no-ssl-reuse", 0), ("force-tlsv12", 0),
+];
+
+pub fn parse_server(line: &Line<'_>, template: &Server, diags: &mut Diagnostics) -> Result<Server, String> {
+    let name = line.need(1, "a server name")?.to_string();
+    let addr = line.need(2, "an address such as 10.0.0.1:80")?;
+    let mut s = template.clone();
+    s.name = name;
+    s.span = line.span.clone();
+    s.address = parse_address(addr)?;
+    let written = apply_options(&mut s, line, 3, diags)?;
+    if !s.check {
+        let check_only: Vec<&str> = written
+            .iter()
+            .copied()
+            .filter(|o| matches!(*o, "inter" | "fastinter" | "downinter" | "fall" | "rise" | "port" | "addr" | "observe" | "on-error" | "error-limit"))
+            .collect();
+        if let Some(first) = check_only.first() {
+            diags.warning(
+                &line.span,
+                format!("server '{}': '{first}' has no effect without 'check' (add 'check' to enable health checks)", s.name),
+            );
+        }
+    }
+    Ok(s)
+}
+
+pub fn parse_default_server(line: &Line<'_>, template: &mut Server, diags: &mut Diagnostics) -> Result<(), String> {
+    apply_options(template, line, 1, diags).map(|_| ())
+}
+
+/// Applies options from word `start` on; returns the option keywords written.
+fn apply_options<'a>(s: &mut Server, line: &Line<'a>, start: usize, diags: &mut Diagnostics) -> Result<Vec<&'a str>, String> {
+    let mut written = Vec::new();
+    let mut i = start;
+    while let Some(opt) = line.arg(i) {
+        written.push(opt);
+        let value = |what: &str| line.need(i + 1, what);
+        let mut consumed = 2;
+        match opt {
+            "weight" => s.weight = number_in(value("a weight from 0 to 256")?, "weight", 0, 256)?,
+            "maxconn" => s.maxconn = Some(number_in(value("a number")?, "maxconn", 0, u64::from(u32::MAX))?),
+            "inter" => s.inter = positive_time(value("a time")?, "inter")?,
+            "fastinter" => s.fastinter = Some(positive_time(value("a time")?, "fastinter")?),
+            "downinter" => s.downinter = Some(positive_time(value("a time")?, "downinter")?),
+            "fall" => s.fall = number_in(value("a number")?, "fall", 1, 1_000_000)?,
+            "rise" => s.rise = number_in(value("a number")?, "rise", 1, 1_000_000)?,
+            "port" => s.check_port = Some(number_in(value("a port")?, "port", 1, 65535)? as u16),
+            "addr" => {
+                let v = value("an IP address")?;
+                s.check_addr = Some(v.parse::<IpAddr>().map_err(|_| format!("'addr' expects an IP address, found '{v}'"))?);
+            }
+            "cookie" => s.cookie = Some(value("a cookie value")?.to_string()),
+            "observe" => {
+                s.observe = Some(match value("layer4 or layer7")? {
+                    "layer4" => Observe::Layer4,
+                    "layer7" => Observe::Layer7,
+                    other => return Err(format!("'observe' expects layer4 or layer7, found '{other}'")),
+                })
+            }
+            "error-limit" => s.error_limit = number_in(value("a number")?, "error-limit", 1, 1_000_000)?,
+            "on-error" => {
+                s.on_error = match value("fastinter, fail-check, sudden-death or mark-down")? {
+                    "fastinter" => OnError::Fastinter,
+                    "fail-check" => OnError::FailCheck,
+                    "sudden-death" => OnError::SuddenDeath,
+                    "mark-down" => OnError::MarkDown,
+                    other => return Err(format!("'on-error' expects fastinter, fail-check, sudden-death or mark-down, found '{other}'")),
+                }
+            }
+            _ => {
+                consumed = 1;
+                match opt {
+                    "backup" => s.backup = true,
+                    "no-backup" => s.backup = false,
+                    "disabled" => s.disabled = true,
+                    "enabled" => s.disabled = false,
+                    "check" => s.check = true,
+                    "no-check" => s.check = false,
+                    "send-proxy" => s.send_proxy = true,
+                    "no-send-proxy" => s.send_proxy = false,
+                    _ => {
+                        if let Some((_, n)) = IGNORED.iter().find(|(k, _)| *k == opt) {
+                            for k in 1..=*n {
+                                line.need(i + k, &format!("a value after '{opt}'"))?;
+                            }
+                            consumed = 1 + n;
+                            diags.warning(&line.span, format!("server option '{opt}' is not supported by fulcrum yet and is ignored"));
+                        } else if let Some((_, n)) = TLS.iter().find(|(k, _)| *k == opt) {
+                            if matches!(opt, "ssl" | "check-ssl") {
+                                return Err(format!("TLS to servers ('{opt}') is not supported by fulcrum yet"));
+                            }
+                            for k in 1..=*n {
+                                line.need(i + k, &format!("a value after '{opt}'"))?;
+                            }
+                            consumed = 1 + n;
+                            diags.warning(&line.span, format!("server option '{opt}' only applies with 'ssl'; ignored"));
+                        } else {
+                            return Err(format!("unknown server option '{opt}'{}", did_you_mean(opt, KNOWN)));
+                        }
+                    }
+                }
+            }
+        }
+        i += consumed;
+    }
+    Ok(written)
+}
+
+fn positive_time(text: &str, what: &str) -> Result<Duration, String> {
+    let d = time(text, what)?;
+    if d.is_zero() {
+        return Err(format!("'{what}' must be greater than zero"));
+    }
+    Ok(d)
+}
+
+/// `HOST[:PORT]`, `[IPv6]:PORT`, `HOST:+N`/`HOST:-N`; the port is after the last colon.
+pub fn parse_address(text: &str) -> Result<ServerAddress, String> {
+    let text = text.strip_prefix("ipv4@").or_else(|| text.strip_prefix("ipv6@")).unwrap_or(text);
+    if text.starts_with('/') || text.starts_with("unix@") || text.contains('@') {
+        return Err(format!("server address '{text}' uses an address family fulcrum does not support yet (expected HOST:PORT)"));
+    }
+    let (host, port) = if let Some(r) = text.strip_prefix('[') {
+        let (h, p) = r.split_once(']').ok_or_else(|| format!("missing ']' in address '{text}'"))?;
+        (h, p.strip_prefix(':'))
+    } else if let Ok(ip) = text.parse::<IpAddr>() {
+        // A bare IPv4 address, or an IPv6 one that cannot be split into address and port.
+        if ip.is_ipv4() || text.rsplit_once(':').map(|(h, _)| h.parse::<IpAddr>().is_err()).unwrap_or(true) {
+            (text, None)
+        } else {
+            let (h, p) = text.rsplit_once(':').unwrap_or((text, ""));
+            (h, Some(p))
+        }
+    } else {
+        match text.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (text, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("missing host in server address '{text}'"));
+    }
+    let port = match port {
+        None | Some("") => ServerPort::Unset,
+        Some(p) if p.starts_with('+') || p.starts_with('-') => {
+            let n: i32 = p.parse().map_err(|_| format!("invalid port offset '{p}' in '{text}'"))?;
+            ServerPort::Offset(n)
+        }
+        Some(p) => {
+            let n = number_in(p, &format!("port in '{text}'"), 1, 65535)
+                .map_err(|_| format!("invalid port '{p}' in server address '{text}' (expected 1 to 65535)"))?;
+            ServerPort::Fixed(n as u16)
+        }
+    };
+    let ip = host.parse::<IpAddr>().ok();
+    if ip.is_none() && !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_') {
+        return Err(format!("invalid host '{host}' in server address '{text}' (expected an IP address or a DNS name)"));
+    }
+    Ok(ServerAddress { host: host.to_string(), ip, port })
+}
