@@ -1,0 +1,361 @@
+//! Turns keepalived.conf text into a tree of statements and `{ }` blocks.
+//!
+//! Owns what keepalived does before any keyword has a meaning: comments (`#` or `!` anywhere on
+//! a line, except inside double quotes), quoted strings with spaces, `{`/`}` as tokens of their
+//! own wherever they appear (same line, next line, or sharing a line with content), and
+//! `include PATTERN` (glob; relative to the including file's directory; loop- and depth-guarded).
+//! Every word keeps the file and line it was written on, so an included file's problems are
+//! reported against that file. It never interprets keywords.
+
+use crate::diagnostics::{Diagnostics, Span};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// How deep `include` may nest; keepalived has no limit short of running out of file handles.
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+/// How many files one parse may pull in through `include`, all patterns together.
+pub const MAX_INCLUDED_FILES: usize = 1024;
+
+/// One word as written (quotes removed), with where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Word {
+    pub text: String,
+    pub span: Span,
+    pub quoted: bool,
+}
+
+/// A keyword line: its words and, when followed by `{ ... }`, its block.
+#[derive(Debug, Clone)]
+pub struct Stmt {
+    /// Never empty.
+    pub words: Vec<Word>,
+    pub block: Option<Block>,
+}
+
+impl Stmt {
+    pub fn keyword(&self) -> &str {
+        self.words.first().map_or("", |w| w.text.as_str())
+    }
+    pub fn span(&self) -> &Span {
+        &self.words[0].span
+    }
+    pub fn args(&self) -> &[Word] {
+        &self.words[1..]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// Where the `{` was written.
+    pub open: Span,
+    pub stmts: Vec<Stmt>,
+}
+
+#[derive(Debug, Clone)]
+enum Tok {
+    /// `line` is unique per physical line across all files, so words group into statements.
+    Word { word: Word, line: u64 },
+    Open(Span),
+    Close(Span),
+}
+
+/// Reads one file (and everything it includes) into top-level statements.
+pub fn parse_tree(path: &str, text: &str, diags: &mut Diagnostics) -> Vec<Stmt> {
+    let mut lx = Lexer { toks: Vec::new(), next_line: 0, stack: Vec::new(), included: 0 };
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
+    lx.stack.push(canonical);
+    lx.lex_text(path, text, diags);
+    build_tree(lx.toks, diags)
+}
+
+struct Lexer {
+    toks: Vec<Tok>,
+    next_line: u64,
+    /// Files being read, outermost first (canonical paths), to refuse include loops.
+    stack: Vec<PathBuf>,
+    included: usize,
+}
+
+impl Lexer {
+    fn lex_text(&mut self, path: &str, text: &str, diags: &mut Diagnostics) {
+        let file: Arc<str> = Arc::from(path);
+        for (idx, raw) in text.lines().enumerate() {
+            let line_no = u32::try_from(idx + 1).unwrap_or(u32::MAX);
+            let span = Span { file: file.clone(), line: line_no };
+            let line_id = self.next_line;
+            self.next_line += 1;
+            let toks = split_line(raw, &span, diags);
+            if let Some(Tok::Word { word, .. }) = toks.first() {
+                if is_include_keyword(word) {
+                    self.include(path, &toks[1..], &span, diags);
+                    continue;
+                }
+            }
+            self.toks.extend(toks.into_iter().map(|t| match t {
+                Tok::Word { word, .. } => Tok::Word { word, line: line_id },
+                other => other,
+            }));
+        }
+    }
+
+    fn include(&mut self, including: &str, args: &[Tok], span: &Span, diags: &mut Diagnostics) {
+        let words: Vec<&Word> = args
+            .iter()
+            .filter_map(|t| match t {
+                Tok::Word { word, .. } => Some(word),
+                _ => None,
+            })
+            .collect();
+        let Some(pattern) = words.first() else {
+            diags.error(span, "include expects a file name or glob pattern, found nothing");
+            return;
+        };
+        if words.len() > 1 || words.len() != args.len() {
+            diags.warning(span, "include takes one pattern; the rest of the line is ignored");
+        }
+        if self.stack.len() > MAX_INCLUDE_DEPTH {
+            diags.error(
+                span,
+                format!("include of '{}' nests deeper than {MAX_INCLUDE_DEPTH} files; not read", pattern.text),
+            );
+            return;
+        }
+        let base = Path::new(including).parent().unwrap_or(Path::new(""));
+        let full = if Path::new(&pattern.text).is_absolute() {
+            PathBuf::from(&pattern.text)
+        } else {
+            base.join(&pattern.text)
+        };
+        let full_str = full.display().to_string();
+        let paths = match glob::glob(&full_str) {
+            Ok(p) => p,
+            Err(e) => {
+                diags.error(span, format!("include pattern '{}' is not a valid glob: {e}", pattern.text));
+                return;
+            }
+        };
+        let mut matched = 0usize;
+        for entry in paths {
+            let file = match entry {
+                Ok(f) => f,
+                Err(e) => {
+                    diags.warning(span, format!("include '{}': cannot read {e}", pattern.text));
+                    continue;
+                }
+            };
+            if file.is_dir() {
+                continue;
+            }
+            matched += 1;
+            if self.included >= MAX_INCLUDED_FILES {
+                diags.error(span, format!("more than {MAX_INCLUDED_FILES} included files; '{}' not read", file.display()));
+                return;
+            }
+            self.included += 1;
+            let canonical = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+            if self.stack.contains(&canonical) {
+                diags.error(
+                    span,
+                    format!("include loop: '{}' is already being read; not included again", file.display()),
+                );
+                continue;
+            }
+            let name = file.display().to_string();
+            match std::fs::read(&file) {
+                Ok(bytes) => {
+                    let text = String::from_utf8_lossy(&bytes).into_owned();
+                    self.stack.push(canonical);
+                    self.lex_text(&name, &text, diags);
+                    self.stack.pop();
+                }
+                Err(e) => diags.error(span, format!("cannot read included file '{name}': {e}")),
+            }
+        }
+        if matched == 0 {
+            // keepalived's plain `include` does not fail on this either ("Config files missing").
+            diags.warning(span, format!("include '{}' matched no file ({full_str}); nothing included", pattern.text));
+        }
+    }
+}
+
+/// `include` and its checking variants (`includer`, `includem`, ...), read the same way here.
+fn is_include_keyword(w: &Word) -> bool {
+    !w.quoted && matches!(w.text.as_str(), "include" | "includer" | "includem" | "includew" | "includeb" | "includea")
+}
+
+/// Splits one line into words and braces, dropping the comment. `line` ids are filled by the caller.
+fn split_line(raw: &str, span: &Span, diags: &mut Diagnostics) -> Vec<Tok> {
+    let mut toks = Vec::new();
+    let mut chars = raw.chars().peekable();
+    let mut cur = String::new();
+    let flush = |cur: &mut String, toks: &mut Vec<Tok>| {
+        if !cur.is_empty() {
+            let word = Word { text: std::mem::take(cur), span: span.clone(), quoted: false };
+            toks.push(Tok::Word { word, line: 0 });
+        }
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '#' | '!' => break,
+            '{' | '}' => {
+                flush(&mut cur, &mut toks);
+                toks.push(if c == '{' { Tok::Open(span.clone()) } else { Tok::Close(span.clone()) });
+            }
+            '"' if cur.is_empty() => {
+                let mut s = String::new();
+                let mut closed = false;
+                for q in chars.by_ref() {
+                    if q == '"' {
+                        closed = true;
+                        break;
+                    }
+                    s.push(q);
+                }
+                if !closed {
+                    diags.error(span, "unterminated quoted string: expected a closing '\"' on the same line");
+                }
+                let word = Word { text: s, span: span.clone(), quoted: true };
+                toks.push(Tok::Word { word, line: 0 });
+            }
+            c if c.is_whitespace() => flush(&mut cur, &mut toks),
+            c => cur.push(c),
+        }
+    }
+    flush(&mut cur, &mut toks);
+    toks
+}
+
+struct Frame {
+    /// Index of the statement owning the block in the parent's list; None for a stray `{`.
+    owner: Option<usize>,
+    block: Block,
+}
+
+/// Groups tokens into statements (words of one line) and nests `{ }` blocks.
+fn build_tree(toks: Vec<Tok>, diags: &mut Diagnostics) -> Vec<Stmt> {
+    let mut top: Vec<Stmt> = Vec::new();
+    let mut frames: Vec<Frame> = Vec::new();
+    // Words of the statement being built, and the line they are on.
+    let mut cur: Vec<Word> = Vec::new();
+    let mut cur_line = u64::MAX;
+    // Whether the last thing seen was a statement that may still take a block.
+    let mut may_open = false;
+
+    fn current<'a>(top: &'a mut Vec<Stmt>, frames: &'a mut [Frame]) -> &'a mut Vec<Stmt> {
+        match frames.last_mut() {
+            Some(f) => &mut f.block.stmts,
+            None => top,
+        }
+    }
+    fn flush(cur: &mut Vec<Word>, list: &mut Vec<Stmt>) -> bool {
+        if cur.is_empty() {
+            return false;
+        }
+        list.push(Stmt { words: std::mem::take(cur), block: None });
+        true
+    }
+
+    for tok in toks {
+        match tok {
+            Tok::Word { word, line } => {
+                if line != cur_line {
+                    flush(&mut cur, current(&mut top, &mut frames));
+                    cur_line = line;
+                }
+                cur.push(word);
+                may_open = true;
+            }
+            Tok::Open(span) => {
+                flush(&mut cur, current(&mut top, &mut frames));
+                cur_line = u64::MAX;
+                let list = current(&mut top, &mut frames);
+                let owner = if may_open && list.last().is_some_and(|s| s.block.is_none()) {
+                    Some(list.len() - 1)
+                } else {
+                    diags.error(&span, "unexpected '{': expected a keyword such as 'vrrp_instance NAME' before it; block skipped");
+                    None
+                };
+                frames.push(Frame { owner, block: Block { open: span, stmts: Vec::new() } });
+                may_open = false;
+            }
+            Tok::Close(span) => {
+                flush(&mut cur, current(&mut top, &mut frames));
+                cur_line = u64::MAX;
+                may_open = false;
+                match frames.pop() {
+                    Some(frame) => attach(frame, &mut top, &mut frames),
+                    None => diags.error(&span, "unexpected '}': no block is open here"),
+                }
+            }
+        }
+    }
+    flush(&mut cur, current(&mut top, &mut frames));
+    while let Some(frame) = frames.pop() {
+        let owner = frame.owner.and_then(|i| current(&mut top, &mut frames).get(i));
+        let what = owner.map_or_else(|| "'{'".to_string(), |s| format!("'{}' block", describe(s)));
+        diags.error(&frame.block.open, format!("{what} opened here is never closed: expected '}}' before the end of the file"));
+        attach(frame, &mut top, &mut frames);
+    }
+    top
+}
+
+fn attach(frame: Frame, top: &mut Vec<Stmt>, frames: &mut [Frame]) {
+    let parent = match frames.last_mut() {
+        Some(f) => &mut f.block.stmts,
+        None => top,
+    };
+    if let Some(stmt) = frame.owner.and_then(|i| parent.get_mut(i)) {
+        stmt.block = Some(frame.block);
+    }
+}
+
+/// `vrrp_instance VI_1` — the keyword and its first argument, for messages.
+pub fn describe(stmt: &Stmt) -> String {
+    match stmt.words.get(1) {
+        Some(w) => format!("{} {}", stmt.keyword(), w.text),
+        None => stmt.keyword().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(text: &str) -> (Vec<Stmt>, Diagnostics) {
+        let mut d = Diagnostics::new();
+        let t = parse_tree("/nonexistent-dir/t.conf", text, &mut d);
+        (t, d)
+    }
+
+    #[test]
+    fn braces_same_line_next_line_and_shared() {
+        let (t, d) = tree("a x {\n b 1\n}\nc\n{\n d }\ne { f g }\n");
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(t.len(), 3);
+        assert_eq!(t[0].keyword(), "a");
+        assert_eq!(t[0].block.as_ref().map(|b| b.stmts.len()), Some(1));
+        assert_eq!(t[1].block.as_ref().map(|b| b.stmts[0].keyword()), Some("d"));
+        let e = t[2].block.as_ref().map(|b| b.stmts[0].words.len());
+        assert_eq!(e, Some(2));
+    }
+
+    #[test]
+    fn comments_and_quotes() {
+        let (t, d) = tree("s \"/bin/a -b # c\" # x\nt 1!y\n! z\n# w\n");
+        assert!(d.is_empty());
+        assert_eq!(t[0].words[1].text, "/bin/a -b # c");
+        assert!(t[0].words[1].quoted);
+        assert_eq!(t[1].words[1].text, "1");
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn unbalanced_reports_opening_line() {
+        let (_, d) = tree("a {\n b {\n }\n");
+        let e: Vec<_> = d.errors().collect();
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].span.line, 1);
+        let (_, d) = tree("a\n}\n");
+        assert_eq!(d.errors().next().map(|e| e.span.line), Some(2));
+    }
+}
