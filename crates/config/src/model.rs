@@ -696,7 +696,8 @@ pub struct VrrpInstance {
     pub priority: u8,
     /// Default 1s; VRRPv3 allows centiseconds.
     pub advert_int: Duration,
-    /// Resolved: `version` in the instance, else `vrrp_version` in global_defs, else 2.
+    /// Resolved: `version` in the instance, else `vrrp_version` in global_defs, else 2;
+    /// an IPv6 instance always runs 3 (as keepalived).
     pub version: u8,
     pub authentication: Option<VrrpAuth>,
     pub virtual_ipaddress: Vec<VirtualIp>,
@@ -783,6 +784,7 @@ pub struct VirtualServer {
     pub lb_kind: LbKind,
     pub persistence_timeout: Option<Duration>,
     pub protocol: IpProtocol,
+    /// `sorry_server IP [PORT]`; a missing port is the virtual server's.
     pub sorry_server: Option<(IpAddr, u16)>,
     /// Default 1.
     pub quorum: u32,
@@ -819,6 +821,7 @@ pub enum IpProtocol {
 pub struct RealServer {
     pub span: Span,
     pub ip: IpAddr,
+    /// When not written: the virtual server's port (0 for a fwmark service).
     pub port: u16,
     /// Default 1.
     pub weight: u32,
@@ -839,7 +842,7 @@ pub enum Checker {
         connect_port: Option<u16>,
         /// `retry` / `nb_get_retry`, default 1.
         retry: u32,
-        /// Default 1s.
+        /// Default 3s for HTTP_GET/SSL_GET (keepalived.conf(5); 1s is the TCP_CHECK default).
         delay_before_retry: Duration,
     },
     TcpCheck {
