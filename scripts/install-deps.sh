@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite talks to (the real haproxy and keepalived to
+# compare against, iproute2 for network namespaces), when they are missing and we are root.
+# One `apt-get update`, then one `apt-get install -y`. Prints what it does; never fails the
+# caller when not root (tests then skip loudly, unless FULCRUM_REQUIRE_NETNS=1).
+set -u
+need=()
+command -v haproxy    >/dev/null 2>&1 || need+=(haproxy)
+command -v keepalived >/dev/null 2>&1 || need+=(keepalived)
+command -v ip         >/dev/null 2>&1 || need+=(iproute2)
+command -v curl       >/dev/null 2>&1 || need+=(curl)
+for extra in "$@"; do
+    command -v "${extra%%:*}" >/dev/null 2>&1 || need+=("${extra##*:}")
+done
+if [ ${#need[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing ${need[*]} and not root: tests that need them will skip" >&2
+    exit 0
+fi
+echo "install-deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
