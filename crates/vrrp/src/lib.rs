@@ -1,13 +1,29 @@
-//! fulcrum's VRRP: floating virtual IPs from keepalived.conf.
+//! fulcrum's VRRP: floating virtual IPs from keepalived.conf, interoperable with keepalived.
 //!
-//! Entry points used by the binary's supervisor: `start` runs every `vrrp_instance`; the handle
-//! stops them gracefully (a MASTER sends a priority-0 advert and removes its addresses).
+//! Entry points used by the binary's supervisor: `start` runs every `vrrp_instance` (one task
+//! each, see `instance.rs`); the handle reloads a new model and stops gracefully (a MASTER sends
+//! a priority-0 advert and removes its addresses). The protocol itself is the sans-IO
+//! `machine::Machine`; `io/` holds the kernel adapters.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod instance;
+pub mod io;
 pub mod machine;
+pub mod notify;
 pub mod packet;
+pub mod track;
 
-use fulcrum_config::model::Keepalived;
+use fulcrum_config::model::{Keepalived, VrrpAuthType, VrrpInstance};
+use instance::{Command, GroupLink, Status};
+use machine::{GarpTiming, InstanceConfig, Machine, State};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+pub use track::ProxyHealth;
+
+/// How long `shutdown` waits for an instance to send its priority-0 advert and clean up.
+const STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum VrrpError {
@@ -15,18 +31,232 @@ pub enum VrrpError {
     Setup(String),
 }
 
-pub struct VrrpHandle {}
+struct Running {
+    model: VrrpInstance,
+    commands: mpsc::Sender<Command>,
+    status: watch::Receiver<Status>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+pub struct VrrpHandle {
+    instances: tokio::sync::Mutex<Vec<Running>>,
+    scripts: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    current: tokio::sync::Mutex<Keepalived>,
+    proxy: Option<watch::Receiver<ProxyHealth>>,
+}
 
 /// Starts one task per `vrrp_instance`.
-pub async fn start(_keepalived: &Keepalived) -> Result<VrrpHandle, VrrpError> {
-    Ok(VrrpHandle {})
+pub async fn start(keepalived: &Keepalived) -> Result<VrrpHandle, VrrpError> {
+    start_with_proxy(keepalived, None).await
+}
+
+/// Like `start`, with the proxy's health as an extra tracked input: an instance whose virtual
+/// addresses the proxy reports as failing goes to FAULT (gives its addresses away).
+pub async fn start_with_proxy(
+    keepalived: &Keepalived,
+    proxy: Option<watch::Receiver<ProxyHealth>>,
+) -> Result<VrrpHandle, VrrpError> {
+    let handle = VrrpHandle {
+        instances: tokio::sync::Mutex::new(Vec::new()),
+        scripts: tokio::sync::Mutex::new(Vec::new()),
+        current: tokio::sync::Mutex::new(keepalived.clone()),
+        proxy,
+    };
+    let (running, scripts) = spawn_all(keepalived, &keepalived.vrrp_instances, handle.proxy.clone())?;
+    *handle.instances.lock().await = running;
+    *handle.scripts.lock().await = scripts;
+    Ok(handle)
 }
 
 impl VrrpHandle {
-    /// Applies a new, already validated keepalived model (instances added/removed/changed).
-    pub async fn reload(&self, _keepalived: &Keepalived) -> Result<(), VrrpError> {
+    /// Applies a new, already validated keepalived model. Unchanged instances keep running
+    /// undisturbed; removed ones stop (handing over if MASTER); new and changed ones (re)start.
+    /// A change to scripts or sync groups restarts every instance.
+    pub async fn reload(&self, keepalived: &Keepalived) -> Result<(), VrrpError> {
+        let mut current = self.current.lock().await;
+        let mut instances = self.instances.lock().await;
+        let global_change = current.vrrp_scripts != keepalived.vrrp_scripts
+            || current.vrrp_sync_groups != keepalived.vrrp_sync_groups
+            || current.global_defs != keepalived.global_defs;
+        let mut keep = Vec::new();
+        for r in instances.drain(..) {
+            let same = keepalived.vrrp_instances.contains(&r.model);
+            if same && !global_change {
+                keep.push(r);
+            } else {
+                stop(r).await;
+            }
+        }
+        let to_start: Vec<VrrpInstance> = keepalived
+            .vrrp_instances
+            .iter()
+            .filter(|n| !keep.iter().any(|r| r.model == **n))
+            .cloned()
+            .collect();
+        if global_change {
+            for s in self.scripts.lock().await.drain(..) {
+                s.abort();
+            }
+        }
+        let (started, scripts) = spawn_all(keepalived, &to_start, self.proxy.clone())?;
+        keep.extend(started);
+        *instances = keep;
+        self.scripts.lock().await.extend(scripts);
+        *current = keepalived.clone();
         Ok(())
     }
+
+    /// The state of every instance by name.
+    pub async fn states(&self) -> Vec<(String, State)> {
+        self.instances.lock().await.iter().map(|r| (r.model.name.clone(), r.status.borrow().state)).collect()
+    }
+
     /// Leaves MASTER (priority-0 advert, addresses removed) and stops every instance.
-    pub async fn shutdown(self) {}
+    pub async fn shutdown(self) {
+        let mut instances = self.instances.lock().await;
+        let stops: Vec<_> = instances.drain(..).map(stop).collect();
+        for s in stops {
+            s.await;
+        }
+        for s in self.scripts.lock().await.drain(..) {
+            s.abort();
+        }
+    }
+}
+
+async fn stop(r: Running) {
+    let (tx, rx) = oneshot::channel();
+    if r.commands.send(Command::Shutdown(tx)).await.is_ok() && tokio::time::timeout(STOP_TIMEOUT, rx).await.is_err() {
+        tracing::warn!("VRRP_Instance({}) did not stop in {STOP_TIMEOUT:?}", r.model.name);
+    }
+    r.task.abort();
+}
+
+/// Resolves and spawns `instances` of `keepalived` (plus the vrrp_scripts they track).
+fn spawn_all(
+    keepalived: &Keepalived,
+    instances: &[VrrpInstance],
+    proxy: Option<watch::Receiver<ProxyHealth>>,
+) -> Result<(Vec<Running>, Vec<tokio::task::JoinHandle<()>>), VrrpError> {
+    // One runner per vrrp_script, shared by every instance tracking it.
+    let mut script_rx = HashMap::new();
+    let mut script_tasks = Vec::new();
+    for inst in instances {
+        for ts in &inst.track_script {
+            let name = ts.script.name.as_str();
+            if script_rx.contains_key(name) {
+                continue;
+            }
+            let script = keepalived.vrrp_scripts.iter().find(|s| s.name == name).ok_or_else(|| {
+                VrrpError::Setup(format!("{}: track_script {name}: no vrrp_script of that name", ts.script.span))
+            })?;
+            let (rx, task) = track::spawn_script(script);
+            script_rx.insert(name.to_string(), rx);
+            script_tasks.push(task);
+        }
+    }
+    // Sync groups: one broadcast channel each.
+    let mut groups: HashMap<String, (broadcast::Sender<instance::GroupEvent>, Option<notify::Notify>)> = HashMap::new();
+    for g in &keepalived.vrrp_sync_groups {
+        let (tx, _) = broadcast::channel(64);
+        let notify = notify::Notify {
+            kind: "GROUP",
+            name: g.name.clone(),
+            notify: g.notify.clone(),
+            master: g.notify_master.clone(),
+            backup: g.notify_backup.clone(),
+            fault: g.notify_fault.clone(),
+            stop: None,
+        };
+        for (i, member) in g.group.iter().enumerate() {
+            groups.insert(member.name.clone(), (tx.clone(), (i == 0).then(|| notify.clone())));
+        }
+    }
+
+    let mut running = Vec::new();
+    for inst in instances {
+        let scripts = inst
+            .track_script
+            .iter()
+            .filter_map(|ts| {
+                let rx = script_rx.get(&ts.script.name)?.clone();
+                let weight = ts
+                    .weight
+                    .or_else(|| keepalived.vrrp_scripts.iter().find(|s| s.name == ts.script.name).map(|s| s.weight))
+                    .unwrap_or(0);
+                Some((rx, weight))
+            })
+            .collect();
+        let group = groups.get(&inst.name).map(|(tx, n)| GroupLink { tx: tx.clone(), rx: tx.subscribe(), notify: n.clone() });
+        let setup = resolve(inst, scripts, group, proxy.clone())?;
+        let status = setup.status.subscribe();
+        let (ctx, crx) = mpsc::channel(4);
+        let task = tokio::spawn(instance::run(setup, crx));
+        running.push(Running { model: inst.clone(), commands: ctx, status, task });
+    }
+    Ok((running, script_tasks))
+}
+
+/// Checks one instance against what fulcrum supports and opens its sockets.
+fn resolve(
+    inst: &VrrpInstance,
+    scripts: Vec<(watch::Receiver<Option<bool>>, i32)>,
+    group: Option<GroupLink>,
+    proxy: Option<watch::Receiver<ProxyHealth>>,
+) -> Result<instance::Setup, VrrpError> {
+    let err = |what: String| VrrpError::Setup(format!("{}: vrrp_instance {}: {what}", inst.span, inst.name));
+    let ifname = inst.interface.as_deref().ok_or_else(|| err("no interface".into()))?;
+    let iface = io::iface::lookup(ifname).ok_or_else(|| err(format!("interface {ifname} not found")))?;
+    if inst.virtual_router_id == 0 {
+        return Err(err("virtual_router_id must be 1..255".into()));
+    }
+    let ipv6 = inst.unicast_src_ip.map(|a| a.is_ipv6()).unwrap_or_else(|| {
+        inst.virtual_ipaddress.first().is_some_and(|v| v.address.is_ipv6())
+    });
+    if ipv6 && inst.version == 2 {
+        return Err(err("IPv6 virtual addresses need VRRP version 3 (vrrp_version 3)".into()));
+    }
+    let auth = match &inst.authentication {
+        None => packet::Auth::None,
+        Some(a) if a.auth_type == VrrpAuthType::Pass => packet::Auth::pass(&a.auth_pass),
+        Some(_) => return Err(err("auth_type AH is not supported by fulcrum; use PASS".into())),
+    };
+    let vips: Vec<IpAddr> = inst.virtual_ipaddress.iter().map(|v| v.address).collect();
+    let primary = match inst.unicast_src_ip {
+        Some(a) => a,
+        None => iface
+            .primary(ipv6, &vips)
+            .ok_or_else(|| err(format!("interface {ifname} has no {} address", if ipv6 { "link-local IPv6" } else { "IPv4" })))?,
+    };
+    let cfg = InstanceConfig {
+        version: inst.version,
+        vrid: inst.virtual_router_id,
+        priority: inst.priority,
+        advert_int: inst.advert_int,
+        auth: if inst.version == 2 { auth } else { packet::Auth::None },
+        addresses: vips,
+        primary,
+        preempt: !inst.nopreempt,
+        preempt_delay: inst.preempt_delay,
+        garp: GarpTiming {
+            delay: inst.garp_master_delay,
+            repeat: inst.garp_master_repeat,
+            refresh: inst.garp_master_refresh,
+        },
+    };
+    let socket = io::socket::VrrpSocket::open(ifname, iface.index, primary)
+        .map_err(|e| err(format!("cannot open VRRP socket on {ifname}: {e}")))?;
+    let destinations = if inst.unicast_peer.is_empty() { vec![socket.group()] } else { inst.unicast_peer.clone() };
+    let (status, _) = watch::channel(Status { state: State::Init, priority: inst.priority });
+    Ok(instance::Setup {
+        model: inst.clone(),
+        machine: Machine::new(cfg),
+        socket,
+        iface,
+        destinations,
+        scripts,
+        group,
+        proxy,
+        status,
+    })
 }
