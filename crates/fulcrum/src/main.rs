@@ -37,9 +37,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match cmd::compat::personality(&args) {
+        cmd::compat::Personality::Haproxy(rest) => return cmd::compat::haproxy::main(&rest),
+        cmd::compat::Personality::Keepalived(rest) => return cmd::compat::keepalived::main(&rest),
+        cmd::compat::Personality::Fulcrum => {}
+    }
+    let cli = Cli::parse_from(args);
     match cli.command {
         Command::Check { files, dump } => cmd::check::run(&files, dump),
-        Command::Run { files } => cmd::run::run(files),
+        Command::Run { files } => cmd::run::run(cmd::run::RunOptions { files, ..Default::default() }),
     }
 }

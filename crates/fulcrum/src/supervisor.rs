@@ -3,10 +3,13 @@
 //! Reload is "new model → each subsystem applies its part": SIGHUP re-reads the same files; an
 //! invalid config is refused with every error logged and the running one keeps serving.
 //! SIGTERM/SIGINT stop: VRRP first leaves MASTER (priority-0 advert), then the proxy drains.
+//! As HAProxy's master does, SIGUSR2 also reloads and SIGUSR1 is a soft stop.
 
+use crate::cmd::run::RunOptions;
 use anyhow::Context;
 use fulcrum_config::{load_files, Config};
-use std::path::PathBuf;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -14,30 +17,35 @@ use tokio::signal::unix::{signal, SignalKind};
 const GRACE: Duration = Duration::from_secs(10);
 
 pub struct Supervisor {
-    files: Vec<PathBuf>,
+    opts: RunOptions,
 }
 
 impl Supervisor {
-    pub fn new(files: Vec<PathBuf>) -> Self {
-        Supervisor { files }
+    pub fn new(opts: RunOptions) -> Self {
+        Supervisor { opts }
     }
 
     pub async fn run(self, config: Config) -> anyhow::Result<()> {
         let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
         let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
         let mut sighup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+        let mut sigusr1 = signal(SignalKind::user_defined1()).context("installing SIGUSR1 handler")?;
+        let mut sigusr2 = signal(SignalKind::user_defined2()).context("installing SIGUSR2 handler")?;
 
         describe(&config);
         let proxy = fulcrum_proxy::start(&config).await.context("starting the proxy")?;
         let vrrp = fulcrum_vrrp::start(&config.keepalived).await.context("starting VRRP")?;
         tracing::info!("fulcrum started");
+        self.write_pidfiles();
+        self.signal_old_processes();
 
         loop {
             tokio::select! {
                 _ = sigterm.recv() => { tracing::info!("SIGTERM received, stopping"); break; }
                 _ = sigint.recv() => { tracing::info!("SIGINT received, stopping"); break; }
-                _ = sighup.recv() => {
-                    tracing::info!("SIGHUP received, reloading");
+                _ = sigusr1.recv() => { tracing::info!("SIGUSR1 received, finishing and stopping"); break; }
+                _ = async { tokio::select! { _ = sighup.recv() => {}, _ = sigusr2.recv() => {} } } => {
+                    tracing::info!("reload signal received, reloading");
                     if let Some(new) = self.reload_config() {
                         if let Err(e) = proxy.reload(&new).await {
                             tracing::error!("proxy reload failed: {e}");
@@ -51,13 +59,36 @@ impl Supervisor {
         }
         vrrp.shutdown().await;
         proxy.shutdown(GRACE).await;
+        for p in &self.opts.pidfiles {
+            let _ = std::fs::remove_file(p);
+        }
         tracing::info!("fulcrum stopped");
         Ok(())
     }
 
+    fn write_pidfiles(&self) {
+        for p in &self.opts.pidfiles {
+            if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
+                tracing::error!("cannot write pid file {}: {e}", p.display());
+            }
+        }
+    }
+
+    /// HAProxy's -sf/-st: once we serve, the old processes finish (SIGUSR1) or stop (SIGTERM).
+    fn signal_old_processes(&self) {
+        let targets = self.opts.finish_pids.iter().map(|p| (p, Signal::SIGUSR1))
+            .chain(self.opts.terminate_pids.iter().map(|p| (p, Signal::SIGTERM)));
+        for (pid, sig) in targets {
+            let Ok(raw) = i32::try_from(*pid) else { continue };
+            if let Err(e) = kill(Pid::from_raw(raw), sig) {
+                tracing::warn!("cannot send {sig} to old process {pid}: {e}");
+            }
+        }
+    }
+
     /// Re-reads the files; `None` (with every problem logged) when the new config is invalid.
     fn reload_config(&self) -> Option<Config> {
-        let loaded = load_files(&self.files);
+        let loaded = load_files(&self.opts.files);
         for d in loaded.diagnostics.iter() {
             tracing::warn!("{d}");
         }

@@ -5,15 +5,33 @@ use fulcrum_config::load_files;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub fn run(files: Vec<PathBuf>) -> ExitCode {
+/// What a run needs besides the files; the daemon personalities fill the extra fields.
+#[derive(Debug, Default, Clone)]
+pub struct RunOptions {
+    pub files: Vec<PathBuf>,
+    /// Written with our pid once serving; removed on exit.
+    pub pidfiles: Vec<PathBuf>,
+    /// HAProxy's `-N`: the global maxconn when the config sets none.
+    pub default_maxconn: Option<u32>,
+    /// HAProxy's `-sf`: old processes told to finish (SIGUSR1) once we serve.
+    pub finish_pids: Vec<u32>,
+    /// HAProxy's `-st`: old processes told to stop (SIGTERM) once we serve.
+    pub terminate_pids: Vec<u32>,
+}
+
+pub fn run(opts: RunOptions) -> ExitCode {
     init_logging();
-    let loaded = load_files(&files);
+    let loaded = load_files(&opts.files);
     for d in loaded.diagnostics.iter() {
         eprintln!("{d}");
     }
     if !loaded.is_ok() {
         tracing::error!("configuration has errors; not starting");
         return ExitCode::from(1);
+    }
+    let mut config = loaded.config;
+    if config.global.maxconn.is_none() {
+        config.global.maxconn = opts.default_maxconn;
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -22,7 +40,7 @@ pub fn run(files: Vec<PathBuf>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(Supervisor::new(files).run(loaded.config)) {
+    match runtime.block_on(Supervisor::new(opts).run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
