@@ -229,3 +229,79 @@ fn value_missing() {
     let (_, d) = parse(&instance("    priority"));
     assert_eq!(find(&d, Severity::Error, "'priority' expects a value, found nothing").span.line, 7);
 }
+
+#[test]
+fn nopreempt_with_owner_priority_and_preempt_delay_are_reset() {
+    let (k, d) = parse(&instance("    state BACKUP\n    priority 255\n    nopreempt"));
+    assert_eq!(find(&d, Severity::Warning, "nopreempt does not apply to an address owner").span.line, 9);
+    assert!(!k.vrrp_instances[0].nopreempt);
+    let (k, d) = parse(&instance("    state BACKUP\n    nopreempt\n    preempt_delay 10"));
+    assert_eq!(find(&d, Severity::Warning, "preempt_delay has no effect with nopreempt").span.line, 9);
+    assert_eq!(k.vrrp_instances[0].preempt_delay, None);
+}
+
+#[test]
+fn tracking_own_interface_and_duplicates_are_ignored() {
+    let text = format!(
+        "global_defs {{\n enable_script_security\n}}\nvrrp_script chk {{\n script /bin/true\n}}\n{}",
+        instance("    track_interface {\n        eth0\n        eth1\n        eth1 weight 3\n    }\n    track_script {\n        chk\n        chk weight 4\n    }")
+    );
+    let (k, d) = parse(&text);
+    assert!(errors(&d).is_empty(), "{}", show(&d));
+    assert_eq!(find(&d, Severity::Warning, "always tracks its own interface eth0").span.line, 14);
+    assert_eq!(find(&d, Severity::Warning, "track_interface eth1 is listed twice").span.line, 16);
+    assert_eq!(find(&d, Severity::Warning, "track_script 'chk' is listed twice").span.line, 20);
+    let i = &k.vrrp_instances[0];
+    assert_eq!(i.track_interface.len(), 1);
+    assert_eq!(i.track_script.len(), 1);
+    assert_eq!(i.track_script[0].weight, None);
+}
+
+#[test]
+fn weighted_tracking_in_a_sync_group_is_ignored_as_keepalived() {
+    let text = format!(
+        "global_defs {{\n enable_script_security\n}}\nvrrp_script w {{\n script /bin/true\n weight 5\n}}\nvrrp_script z {{\n script /bin/true\n}}\n{}{}vrrp_sync_group G {{\n group {{\n  VI_1\n  VI_2\n }}\n}}\n",
+        instance("    track_script {\n        w\n        z\n    }\n    track_interface {\n        eth1 weight 2\n        eth2\n    }"),
+        instance("").replace("VI_1", "VI_2").replace("virtual_router_id 51", "virtual_router_id 52"),
+    );
+    let (k, d) = parse(&text);
+    assert!(errors(&d).is_empty(), "{}", show(&d));
+    assert_eq!(find(&d, Severity::Warning, "ignores tracked script 'w'").span.line, 18);
+    assert_eq!(find(&d, Severity::Warning, "ignores tracked interface 'eth1'").span.line, 22);
+    let i = &k.vrrp_instances[0];
+    assert_eq!(i.track_script.iter().map(|t| t.script.name.as_str()).collect::<Vec<_>>(), vec!["z"]);
+    assert_eq!(i.track_interface.iter().map(|t| t.interface.as_str()).collect::<Vec<_>>(), vec!["eth2"]);
+}
+
+#[test]
+fn protocol_on_fwmark_is_ignored_and_missing_protocol_warns_on_ip_services() {
+    let (k, d) = parse("virtual_server fwmark 3 {\n protocol UDP\n real_server 10.99.0.1 80 {\n }\n}\n");
+    assert_eq!(find(&d, Severity::Warning, "protocol is ignored for a fwmark virtual_server").span.line, 2);
+    assert_eq!(d.len(), 1, "{}", show(&d));
+    assert_eq!(k.virtual_servers[0].real_servers[0].port, 80);
+    let (_, d) = parse("virtual_server 192.0.2.1 80 {\n real_server 10.99.0.1 80 {\n }\n}\n");
+    assert_eq!(find(&d, Severity::Warning, "has no 'protocol'").span.line, 1);
+}
+
+#[test]
+fn ah_with_initial_master_starts_as_backup() {
+    let (k, d) = parse(&instance("    state MASTER\n    authentication {\n        auth_type AH\n        auth_pass x\n    }"));
+    assert!(errors(&d).is_empty(), "{}", show(&d));
+    assert_eq!(find(&d, Severity::Warning, "initial state MASTER does not work with auth_type AH").span.line, 7);
+    assert_eq!(k.vrrp_instances[0].state, Some(fulcrum_config::model::VrrpState::Backup));
+}
+
+#[test]
+fn scripts_without_script_security_warn() {
+    let (_, d) = parse("vrrp_script chk {\n script /bin/true\n}\n");
+    assert_eq!(find(&d, Severity::Warning, "enable_script_security").span.line, 1);
+}
+
+#[test]
+fn unsupported_real_keywords_warn_in_every_block() {
+    let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n mcast_src_ip 192.0.2.1\n dont_track_primary\n virtual_ipaddress {\n  192.0.2.9 use_vmac\n }\n}\nstatic_ipaddress {\n 192.0.2.50/24 dev eth0\n}\nvirtual_server 192.0.2.9 80 {\n protocol TCP\n alpha\n real_server 10.99.0.1 80 {\n  notify_up /bin/true\n  DNS_CHECK {\n   type A\n  }\n }\n}\n";
+    let (_, d) = parse(text);
+    assert!(errors(&d).is_empty(), "{}", show(&d));
+    let lines: Vec<u32> = warnings(&d).iter().filter(|w| w.message.contains("not supported yet")).map(|w| w.span.line).collect();
+    assert_eq!(lines, vec![4, 5, 7, 10, 15, 17, 18], "{}", show(&d));
+}

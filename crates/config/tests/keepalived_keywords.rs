@@ -179,8 +179,9 @@ fn instance_virtual_ipaddress_ipv6_default_prefix_and_version() {
 
 #[test]
 fn instance_nopreempt_and_preempt_delay() {
-    let i = vi(&instance(" state BACKUP\n nopreempt\n preempt_delay 300"));
+    let i = vi(&instance(" state BACKUP\n nopreempt"));
     assert!(i.nopreempt);
+    let i = vi(&instance(" state BACKUP\n preempt_delay 300"));
     assert_eq!(i.preempt_delay, Some(Duration::from_secs(300)));
     assert!(!vi(&instance(" preempt")).nopreempt);
 }
@@ -284,13 +285,19 @@ fn virtual_server_ip_port_and_settings() {
 
 #[test]
 fn virtual_server_fwmark_and_defaults() {
-    let vs = one_vs(&format!("virtual_server fwmark 7 {{\n    protocol UDP\n{RS}}}\n"));
+    let vs = one_vs(&format!("virtual_server fwmark 7 {{\n{RS}}}\n"));
     assert_eq!(vs.address, VirtualServerAddress::Fwmark(7));
     assert_eq!(vs.delay_loop, Duration::from_secs(60));
     assert_eq!(vs.lb_algo, "wlc");
     assert_eq!(vs.lb_kind, LbKind::Nat);
-    assert_eq!(vs.protocol, IpProtocol::Udp);
+    assert_eq!(vs.protocol, IpProtocol::Tcp);
     assert_eq!((vs.quorum, vs.hysteresis, vs.persistence_timeout), (1, 0, None));
+}
+
+#[test]
+fn virtual_server_protocol_udp_and_sctp() {
+    assert_eq!(one_vs(&format!("virtual_server 192.0.2.10 53 {{\n    protocol UDP\n{RS}}}\n")).protocol, IpProtocol::Udp);
+    assert_eq!(one_vs(&format!("virtual_server 192.0.2.10 53 {{\n    protocol SCTP\n{RS}}}\n")).protocol, IpProtocol::Sctp);
 }
 
 #[test]

@@ -44,6 +44,8 @@ pub(crate) struct InstanceExtra {
     pub auth_pass: Option<Span>,
     pub unicast_src_ip: Option<Span>,
     pub unicast_peer: Vec<Span>,
+    pub nopreempt: Option<Span>,
+    pub preempt_delay: Option<Span>,
     /// A script (`notify*`) is configured, for the script-security check.
     pub has_scripts: bool,
 }

@@ -24,6 +24,7 @@ pub fn resolve_and_check(p: &mut Parser, d: &mut Diagnostics) {
     duplicate_names(p.out.vrrp_sync_groups.iter().map(|g| (g.name.as_str(), &g.span)), "vrrp_sync_group", d);
     duplicate_vrids(&p.instances, d);
     references(p, d);
+    sync_group_tracking(p, d);
     for vs in &p.out.virtual_servers {
         if vs.real_servers.is_empty() {
             d.warning(&vs.span, "virtual_server has no real_server: it will carry no traffic (keepalived ignores it)");
@@ -69,9 +70,77 @@ fn check_instance(inst: &mut VrrpInstance, x: &InstanceExtra, d: &mut Diagnostic
         let span = x.state.clone().unwrap_or_else(|| inst.span.clone());
         d.warning(&span, format!("vrrp_instance {name}: nopreempt only works when the initial state is BACKUP"));
     }
+    if inst.nopreempt && inst.priority == 255 {
+        let span = x.nopreempt.clone().unwrap_or_else(|| inst.span.clone());
+        d.warning(&span, format!("vrrp_instance {name}: nopreempt does not apply to an address owner (priority 255); keepalived resets it, and so does fulcrum"));
+        inst.nopreempt = false;
+    }
+    if inst.nopreempt && inst.preempt_delay.is_some() {
+        let span = x.preempt_delay.clone().unwrap_or_else(|| inst.span.clone());
+        d.warning(&span, format!("vrrp_instance {name}: preempt_delay has no effect with nopreempt; keepalived resets it, and so does fulcrum"));
+        inst.preempt_delay = None;
+    }
     advert_int(inst, x, d);
     authentication(inst, x, d);
     families(inst, x, d);
+    tracking(inst, d);
+}
+
+/// Tracking keepalived drops with a complaint: the instance's own interface (always tracked)
+/// and a script named twice (the first one counts).
+fn tracking(inst: &mut VrrpInstance, d: &mut Diagnostics) {
+    let own = inst.interface.clone();
+    let name = inst.name.clone();
+    inst.track_interface.retain(|t| {
+        let is_own = own.as_deref() == Some(t.interface.as_str());
+        if is_own {
+            d.warning(&t.span, format!("vrrp_instance {name} always tracks its own interface {}; this track_interface line is ignored", t.interface));
+        }
+        !is_own
+    });
+    let mut seen_if = std::collections::HashSet::new();
+    inst.track_interface.retain(|t| {
+        let first = seen_if.insert(t.interface.clone());
+        if !first {
+            d.warning(&t.span, format!("track_interface {} is listed twice in vrrp_instance {name}; keepalived uses the first and ignores this one", t.interface));
+        }
+        first
+    });
+    let mut seen = std::collections::HashSet::new();
+    inst.track_script.retain(|t| {
+        let first = seen.insert(t.script.name.clone());
+        if !first {
+            d.warning(&t.script.span, format!("track_script '{}' is listed twice in vrrp_instance {name}; keepalived uses the first and ignores this one", t.script.name));
+        }
+        first
+    });
+}
+
+/// keepalived ignores weighted tracking for instances in a sync group (a failure there must move
+/// the whole group to FAULT); fulcrum drops the same entries and says so.
+fn sync_group_tracking(p: &mut Parser, d: &mut Diagnostics) {
+    let scripts = &p.out.vrrp_scripts;
+    for g in &p.out.vrrp_sync_groups {
+        for m in &g.group {
+            let Some((inst, _)) = p.instances.iter_mut().find(|(i, _)| i.name == m.name) else { continue };
+            let iname = inst.name.clone();
+            inst.track_script.retain(|t| {
+                let script_weight = scripts.iter().find(|s| s.name == t.script.name).map_or(0, |s| s.weight);
+                let weighted = t.weight.unwrap_or(script_weight) != 0;
+                if weighted {
+                    d.warning(&t.script.span, format!("vrrp_instance {iname} is in vrrp_sync_group {}: keepalived ignores tracked script '{}' because it has a weight; ignored", g.name, t.script.name));
+                }
+                !weighted
+            });
+            inst.track_interface.retain(|t| {
+                let weighted = t.weight.is_some_and(|w| w != 0);
+                if weighted {
+                    d.warning(&t.span, format!("vrrp_instance {iname} is in vrrp_sync_group {}: keepalived ignores tracked interface '{}' because it has a weight; ignored", g.name, t.interface));
+                }
+                !weighted
+            });
+        }
+    }
 }
 
 fn advert_int(inst: &mut VrrpInstance, x: &InstanceExtra, d: &mut Diagnostics) {
@@ -122,6 +191,11 @@ fn authentication(inst: &mut VrrpInstance, x: &InstanceExtra, d: &mut Diagnostic
         };
         d.error(&span, format!("{what} is not available with VRRP version 3 (RFC 5798 has no authentication); remove the authentication block or use version 2"));
         return;
+    }
+    if auth.auth_type == VrrpAuthType::Ah && inst.state == Some(VrrpState::Master) {
+        let at = x.state.clone().unwrap_or_else(|| span.clone());
+        d.warning(&at, format!("vrrp_instance {}: initial state MASTER does not work with auth_type AH; keepalived starts it as BACKUP, and so does fulcrum", inst.name));
+        inst.state = Some(VrrpState::Backup);
     }
     if auth.auth_pass.chars().count() > 8 {
         let truncated: String = auth.auth_pass.chars().take(8).collect();

@@ -91,6 +91,9 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
             "protocol" => {
                 if let Some(w) = args::one(kw, d) {
                     protocol_written = true;
+                    if matches!(vs.address, VirtualServerAddress::Fwmark(_)) {
+                        d.warning(&w.span, "protocol is ignored for a fwmark virtual_server (the mark selects the traffic), as in keepalived");
+                    }
                     match w.text.as_str() {
                         "TCP" => vs.protocol = IpProtocol::Tcp,
                         "UDP" => vs.protocol = IpProtocol::Udp,
@@ -139,7 +142,9 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
             _ => args::unknown(kw, &context, KNOWN, UNSUPPORTED, d),
         }
     }
-    Some((vs, protocol_written))
+    // A fwmark service needs no protocol; only an address/port one is missing it.
+    let protocol_missing = !protocol_written && matches!(vs.address, VirtualServerAddress::Ip { .. });
+    Some((vs, !protocol_missing))
 }
 
 fn address(stmt: &Stmt, d: &mut Diagnostics) -> Option<VirtualServerAddress> {

@@ -139,6 +139,7 @@ fn keyword(kw: &Stmt, i: &mut VrrpInstance, x: &mut InstanceExtra, d: &mut Diagn
         }
         "nopreempt" => {
             args::flag(kw, d);
+            x.nopreempt = Some(kw.span().clone());
             i.nopreempt = true;
         }
         // keepalived keeps `preempt` for backward compatibility: it is the default.
@@ -147,6 +148,7 @@ fn keyword(kw: &Stmt, i: &mut VrrpInstance, x: &mut InstanceExtra, d: &mut Diagn
             i.nopreempt = false;
         }
         "preempt_delay" => {
+            x.preempt_delay = Some(kw.span().clone());
             if let Some(t) = args::one(kw, d).and_then(|w| args::seconds(w, "preempt_delay", d)) {
                 if t > Duration::from_secs(1000) {
                     d.error(kw.span(), format!("preempt_delay must be 0..1000 seconds, found {}", kw.words[1].text));
