@@ -1,0 +1,123 @@
+//! What one health check found: HAProxy's check statuses and their log descriptions.
+//!
+//! The words are HAProxy's own (`Layer4 connection problem`, `Layer7 wrong status`, ...), so a
+//! log line or a stats page reads the same as with HAProxy. keepalived's checkers report with the
+//! same type (a MISC_CHECK script maps to HAProxy's "External check" statuses). Data only.
+
+use std::fmt;
+use std::time::Duration;
+
+/// HAProxy's check status codes (`HCHK_STATUS_*`), the ones fulcrum produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckStatus {
+    /// L4OK: the TCP connection was accepted.
+    L4Ok,
+    /// L4TOUT: the connection did not complete in time.
+    L4Timeout,
+    /// L4CON: refused, reset, unreachable...
+    L4Connection,
+    /// L7OK: the HTTP answer matched the expectation.
+    L7Ok,
+    /// L7TOUT: connected but no complete answer in time.
+    L7Timeout,
+    /// L7RSP: the answer was not HTTP (or was cut).
+    L7Response,
+    /// L7STS: the status (or body) did not match the expectation.
+    L7Status,
+    /// HANA: passive health analysis (observe) found too many errors.
+    HealthAnalyze,
+    /// EXPOK: an external check (keepalived MISC_CHECK) exited 0.
+    ExternalOk,
+    /// EXPERR: an external check exited non-zero or could not be run.
+    ExternalError,
+    /// EXPTOUT: an external check ran past its timeout and was killed.
+    ExternalTimeout,
+    /// The check kind is not available in this build (e.g. SSL_GET without TLS).
+    Unsupported,
+}
+
+impl CheckStatus {
+    /// HAProxy's description, used after "reason:" in log lines.
+    pub fn description(self) -> &'static str {
+        match self {
+            CheckStatus::L4Ok => "Layer4 check passed",
+            CheckStatus::L4Timeout => "Layer4 timeout",
+            CheckStatus::L4Connection => "Layer4 connection problem",
+            CheckStatus::L7Ok => "Layer7 check passed",
+            CheckStatus::L7Timeout => "Layer7 timeout",
+            CheckStatus::L7Response => "Layer7 invalid response",
+            CheckStatus::L7Status => "Layer7 wrong status",
+            CheckStatus::HealthAnalyze => "Health analyze",
+            CheckStatus::ExternalOk => "External check passed",
+            CheckStatus::ExternalError => "External check error",
+            CheckStatus::ExternalTimeout => "External check timeout",
+            CheckStatus::Unsupported => "Check not supported",
+        }
+    }
+    /// HAProxy's short code as shown on the stats page (`L4CON`, `L7STS`, ...).
+    pub fn code(self) -> &'static str {
+        match self {
+            CheckStatus::L4Ok => "L4OK",
+            CheckStatus::L4Timeout => "L4TOUT",
+            CheckStatus::L4Connection => "L4CON",
+            CheckStatus::L7Ok => "L7OK",
+            CheckStatus::L7Timeout => "L7TOUT",
+            CheckStatus::L7Response => "L7RSP",
+            CheckStatus::L7Status => "L7STS",
+            CheckStatus::HealthAnalyze => "HANA",
+            CheckStatus::ExternalOk => "PROCOK",
+            CheckStatus::ExternalError => "PROCERR",
+            CheckStatus::ExternalTimeout => "PROCTOUT",
+            CheckStatus::Unsupported => "UNSUPP",
+        }
+    }
+    pub fn passed(self) -> bool {
+        matches!(self, CheckStatus::L4Ok | CheckStatus::L7Ok | CheckStatus::ExternalOk)
+    }
+}
+
+/// The result of one probe: status, the HTTP code when there was one, free text, duration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckOutcome {
+    pub status: CheckStatus,
+    /// HTTP status code (HAProxy prints it as `code: N`).
+    pub code: Option<u16>,
+    /// Extra detail (HAProxy prints it as `info: "..."`), e.g. "Connection refused".
+    pub info: Option<String>,
+    /// How long the probe took; None for passive health analysis (HAProxy prints none then).
+    pub duration: Option<Duration>,
+}
+
+impl CheckOutcome {
+    pub fn new(status: CheckStatus, duration: Duration) -> Self {
+        CheckOutcome { status, code: None, info: None, duration: Some(duration) }
+    }
+    pub fn with_code(mut self, code: u16) -> Self {
+        self.code = Some(code);
+        self
+    }
+    pub fn with_info(mut self, info: impl Into<String>) -> Self {
+        self.info = Some(info.into());
+        self
+    }
+    pub fn passed(&self) -> bool {
+        self.status.passed()
+    }
+}
+
+impl fmt::Display for CheckOutcome {
+    /// `reason: Layer7 wrong status, code: 500, info: "...", check duration: 3ms` as HAProxy.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "reason: {}", self.status.description())?;
+        if let Some(code) = self.code {
+            write!(f, ", code: {code}")?;
+        }
+        if let Some(info) = &self.info {
+            write!(f, ", info: \"{info}\"")?;
+        }
+        if let Some(d) = self.duration {
+            write!(f, ", check duration: {}ms", d.as_millis())?;
+        }
+        Ok(())
+    }
+}
