@@ -1,29 +1,60 @@
-//! fulcrum's data plane: listeners, HTTP/1 and TCP forwarding, balancing (being written).
+//! fulcrum's data plane: listeners, HTTP/1 and TCP forwarding, balancing, reloads.
 //!
 //! Entry points used by the binary's supervisor: `start` builds the run-time state from the
 //! model and opens every `bind`; the handle applies reloads and stops gracefully.
+//! Layout: `listener` (sockets, accept), `runtime` (worker threads, reload swap), `state`
+//! (compiled config), `backend` (queue, connect, retries), `balance/` (algorithms, pure),
+//! `http/` (HTTP/1 sessions), `tcp` (TCP mode, tunnels), `acl`, `pool`, `log`.
+
+pub mod acl;
+pub mod backend;
+pub mod balance;
+pub mod http;
+pub mod listener;
+pub mod log;
+pub mod net;
+pub mod pool;
+pub mod runtime;
+pub mod server;
+pub mod state;
+pub mod tcp;
 
 use fulcrum_config::Config;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProxyError {
+    /// A `bind` could not be opened (address in use, permission, ...).
     #[error("{0}")]
     Bind(String),
+    /// The configuration cannot be run (unknown backend, unreadable errorfile, bad ACL...).
+    #[error("{0}")]
+    Config(String),
+    /// Worker threads could not be started.
+    #[error("{0}")]
+    Runtime(String),
 }
 
-pub struct ProxyHandle {}
+pub struct ProxyHandle {
+    rt: runtime::Runtime,
+}
 
 /// Opens the listeners of every frontend/listen in `config` and starts serving.
-pub async fn start(_config: &Config) -> Result<ProxyHandle, ProxyError> {
-    Ok(ProxyHandle {})
+pub async fn start(config: &Config) -> Result<ProxyHandle, ProxyError> {
+    Ok(ProxyHandle { rt: runtime::Runtime::start(config)? })
 }
 
 impl ProxyHandle {
-    /// Applies a new, already validated config in place.
-    pub async fn reload(&self, _config: &Config) -> Result<(), ProxyError> {
-        Ok(())
+    /// Applies a new, already validated config in place. On error the running config stays.
+    pub async fn reload(&self, config: &Config) -> Result<(), ProxyError> {
+        self.rt.reload(config).await
     }
     /// Stops accepting, lets in-flight requests finish within `grace`, then returns.
-    pub async fn shutdown(self, _grace: Duration) {}
+    pub async fn shutdown(self, grace: Duration) {
+        self.rt.shutdown(grace).await
+    }
+    /// The running state (tests, health checks: `backends[..].set_server_up`).
+    pub fn generation(&self) -> Option<std::sync::Arc<state::Generation>> {
+        self.rt.generation()
+    }
 }

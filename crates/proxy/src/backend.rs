@@ -1,0 +1,275 @@
+//! A backend at run time: its servers, the balancing state, the queue, and connecting to a
+//! server with `retries` and `option redispatch`.
+//!
+//! Phases of getting a server for a request: pick (balance over the usable group, skipping
+//! servers at `maxconn`) → wait in the backend queue when all are full (bounded by `timeout
+//! queue`, then 503) → connect (bounded by `timeout connect`; on failure retry the same
+//! server after HAProxy's turn-around delay, and with `option redispatch` move to another
+//! server on the last retry). Only connection failures are retried: nothing was sent yet.
+
+use crate::balance::{self, Algorithm, Candidate, PickInput};
+use crate::http::errors::ErrorPages;
+use crate::http::rules::Rule;
+use crate::server::ServerRt;
+use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+pub struct Backend {
+    pub name: String,
+    pub mode: Mode,
+    pub servers: Vec<Arc<ServerRt>>,
+    pub balance: Balance,
+    /// Lower-cased header name of `balance hdr(NAME)`.
+    pub hash_header: Option<Vec<u8>>,
+    lb: Mutex<Lb>,
+    /// Bumped whenever a server's usability changes, so the balancer rebuilds its group.
+    version: AtomicU64,
+    pub timeouts: Timeouts,
+    pub retries: u32,
+    pub options: ProxyOptions,
+    pub http_request: Vec<Rule>,
+    pub http_response: Vec<Rule>,
+    pub errors: ErrorPages,
+    waiters: AtomicUsize,
+    queue: Notify,
+}
+
+struct Lb {
+    version: u64,
+    alg: Option<Box<dyn Algorithm>>,
+}
+
+/// Why no server connection could be had; each maps to HAProxy's status and log flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoServer {
+    /// No usable server at all (503, `SC`).
+    Unavailable,
+    /// Queued for longer than `timeout queue` (503, `sQ`).
+    QueueTimeout,
+    /// Every attempt failed (503, `SC`) or timed out (503, `sC`).
+    ConnectFailed { timeout: bool },
+}
+
+/// Hash inputs of the request being balanced.
+pub struct Hints<'a> {
+    pub src: Option<IpAddr>,
+    pub uri: &'a [u8],
+    pub header: Option<&'a [u8]>,
+}
+
+/// A server assigned to a request: counts in `served` until dropped.
+pub struct Assigned {
+    backend: Arc<Backend>,
+    pub index: usize,
+}
+
+impl Assigned {
+    pub fn server(&self) -> &Arc<ServerRt> {
+        &self.backend.servers[self.index]
+    }
+}
+
+impl Drop for Assigned {
+    fn drop(&mut self) {
+        self.backend.servers[self.index].release();
+        if self.backend.waiters.load(Ordering::Acquire) > 0 {
+            self.backend.queue.notify_one();
+        }
+    }
+}
+
+pub struct BackendParts {
+    pub name: String,
+    pub mode: Mode,
+    pub servers: Vec<Arc<ServerRt>>,
+    pub balance: Balance,
+    pub timeouts: Timeouts,
+    pub retries: u32,
+    pub options: ProxyOptions,
+    pub http_request: Vec<Rule>,
+    pub http_response: Vec<Rule>,
+    pub errors: ErrorPages,
+}
+
+impl Backend {
+    pub fn new(p: BackendParts) -> Self {
+        let hash_header = match &p.balance {
+            Balance::Hdr { name, .. } => Some(name.to_ascii_lowercase().into_bytes()),
+            _ => None,
+        };
+        Backend {
+            name: p.name,
+            mode: p.mode,
+            servers: p.servers,
+            balance: p.balance,
+            hash_header,
+            lb: Mutex::new(Lb { version: u64::MAX, alg: None }),
+            version: AtomicU64::new(0),
+            timeouts: p.timeouts,
+            retries: p.retries,
+            options: p.options,
+            http_request: p.http_request,
+            http_response: p.http_response,
+            errors: p.errors,
+            waiters: AtomicUsize::new(0),
+            queue: Notify::new(),
+        }
+    }
+
+    /// Marks a server up or down (health checks); the balancer rebuilds at the next pick.
+    pub fn set_server_up(&self, index: usize, up: bool) {
+        if let Some(s) = self.servers.get(index) {
+            if s.set_up(up) {
+                self.version.fetch_add(1, Ordering::AcqRel);
+                self.queue.notify_waiters();
+            }
+        }
+    }
+
+    /// HAProxy's usable group: active servers that are up; else the first backup that is up
+    /// (or every backup with `option allbackups`).
+    fn group(&self) -> Vec<Candidate> {
+        let usable = |s: &ServerRt| s.is_up() && s.weight > 0;
+        let act: Vec<Candidate> = self
+            .servers
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.backup && usable(s))
+            .map(|(index, s)| Candidate { index, weight: s.weight })
+            .collect();
+        if !act.is_empty() {
+            return act;
+        }
+        let bck = self
+            .servers
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.backup && usable(s))
+            .map(|(index, s)| Candidate { index, weight: s.weight });
+        if self.options.allbackups {
+            bck.collect()
+        } else {
+            bck.take(1).collect()
+        }
+    }
+
+    fn try_pick(&self, hints: &Hints<'_>, avoid: Option<usize>) -> Result<Option<usize>, NoServer> {
+        let mut lb = match self.lb.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let v = self.version.load(Ordering::Acquire);
+        if lb.version != v || lb.alg.is_none() {
+            let g = self.group();
+            lb.alg = if g.is_empty() { None } else { Some(balance::build(&self.balance, &g)) };
+            lb.version = v;
+        }
+        let Some(alg) = lb.alg.as_mut() else { return Err(NoServer::Unavailable) };
+        let servers = &self.servers;
+        let room = |i: usize| servers[i].has_room();
+        let served = |i: usize| servers[i].served();
+        let changed = |i: usize| servers[i].changed_at();
+        let input = PickInput {
+            src: hints.src,
+            uri: hints.uri,
+            header: hints.header,
+            avoid,
+            has_room: &room,
+            served: &served,
+            changed_at: &changed,
+        };
+        let picked = alg.pick(&input);
+        if let Some(i) = picked {
+            servers[i].take();
+        }
+        Ok(picked)
+    }
+
+    /// Picks a server, waiting in the queue while every usable server is at `maxconn`.
+    pub async fn assign(self: &Arc<Self>, hints: &Hints<'_>, avoid: Option<usize>) -> Result<Assigned, NoServer> {
+        if let Some(index) = self.try_pick(hints, avoid)? {
+            return Ok(Assigned { backend: self.clone(), index });
+        }
+        // HAProxy: `timeout queue` when set, else `timeout connect`.
+        let limit = self.timeouts.queue.or(self.timeouts.connect);
+        let deadline = limit.map(|d| tokio::time::Instant::now() + d);
+        self.waiters.fetch_add(1, Ordering::AcqRel);
+        let result = loop {
+            let notified = self.queue.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.try_pick(hints, avoid) {
+                Ok(Some(index)) => break Ok(Assigned { backend: self.clone(), index }),
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            }
+            match deadline {
+                Some(d) => {
+                    if tokio::time::timeout_at(d, notified).await.is_err() {
+                        break Err(NoServer::QueueTimeout);
+                    }
+                }
+                None => notified.await,
+            }
+        };
+        self.waiters.fetch_sub(1, Ordering::AcqRel);
+        if result.is_err() && self.waiters.load(Ordering::Acquire) > 0 {
+            // Pass on a wake-up this waiter may have consumed.
+            self.queue.notify_one();
+        }
+        result
+    }
+
+    /// Assigns a server and opens a connection to it, with retries and redispatch.
+    /// `reuse` may supply an idle connection for the chosen server (tried first).
+    pub async fn connect(
+        self: &Arc<Self>,
+        hints: &Hints<'_>,
+        dst_port: u16,
+        mut reuse: impl FnMut(&ServerRt) -> Option<TcpStream>,
+        waited: &mut Duration,
+    ) -> Result<(Assigned, TcpStream, bool), (NoServer, Option<Arc<ServerRt>>)> {
+        let t0 = Instant::now();
+        let mut assigned = self.assign(hints, None).await.map_err(|e| (e, None))?;
+        *waited = t0.elapsed();
+        if let Some(s) = reuse(assigned.server()) {
+            return Ok((assigned, s, true));
+        }
+        let mut attempt = 0u32;
+        loop {
+            let addr: SocketAddr = assigned.server().target.resolve(dst_port);
+            let r = match self.timeouts.connect {
+                Some(t) => tokio::time::timeout(t, TcpStream::connect(addr)).await.map_err(|_| true),
+                None => Ok(TcpStream::connect(addr).await),
+            };
+            let timed_out = match r {
+                Ok(Ok(s)) => {
+                    let _ = s.set_nodelay(true);
+                    return Ok((assigned, s, false));
+                }
+                Ok(Err(_)) => false,
+                Err(_) => true,
+            };
+            if attempt >= self.retries {
+                let srv = assigned.server().clone();
+                return Err((NoServer::ConnectFailed { timeout: timed_out }, Some(srv)));
+            }
+            attempt += 1;
+            let redispatch = self.options.redispatch && attempt == self.retries && self.servers.len() > 1;
+            if redispatch {
+                let failed = assigned.index;
+                drop(assigned);
+                assigned = self.assign(hints, Some(failed)).await.map_err(|e| (e, None))?;
+            } else if !timed_out {
+                // HAProxy's turn-around: give a restarting server a moment before retrying.
+                let pause = self.timeouts.connect.unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(1));
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! HAProxy's hashing for `balance source|uri|hdr`: which bytes are hashed and how.
+//!
+//! Map-based hashing (HAProxy's default `hash-type map-based`): `source` XORs the address's
+//! 32-bit words then mixes them with `full_hash`; `uri` and `hdr` use the sdbm hash. The result
+//! indexes the weighted server map modulo its total weight (see `map.rs`).
+
+use super::PickInput;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Source,
+    Uri { whole: bool, len: Option<u32>, depth: Option<u32> },
+    Header { use_domain_only: bool },
+}
+
+/// Thomas Wang's 32-bit integer mix, as HAProxy's `full_hash`.
+pub fn full_hash(mut a: u32) -> u32 {
+    a = a.wrapping_add(0x7ed5_5d16).wrapping_add(a << 12);
+    a = (a ^ 0xc761_c23c) ^ (a >> 19);
+    a = a.wrapping_add(0x1656_67b1).wrapping_add(a << 5);
+    a = a.wrapping_add(0xd3a2_646c) ^ (a << 9);
+    a = a.wrapping_add(0xfd70_46c5).wrapping_add(a << 3);
+    a = (a ^ 0xb55a_4f09) ^ (a >> 16);
+    a
+}
+
+/// The sdbm string hash, HAProxy's default `hash-type` function.
+pub fn sdbm(key: &[u8]) -> u32 {
+    key.iter().fold(0u32, |h, &c| {
+        u32::from(c).wrapping_add(h << 6).wrapping_add(h << 16).wrapping_sub(h)
+    })
+}
+
+pub fn source_hash(ip: IpAddr) -> u32 {
+    let h = match ip {
+        IpAddr::V4(v4) => u32::from(v4),
+        IpAddr::V6(v6) => {
+            let o = v6.octets();
+            o.chunks_exact(4).fold(0u32, |h, w| h ^ u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+        }
+    };
+    full_hash(h)
+}
+
+/// The part of the request target `balance uri` hashes.
+pub fn uri_part(uri: &[u8], whole: bool, len: Option<u32>, depth: Option<u32>) -> &[u8] {
+    let limit = len.filter(|l| *l > 0).map_or(uri.len(), |l| (l as usize).min(uri.len()));
+    let uri = &uri[..limit];
+    let mut slashes = 0u32;
+    for (i, &c) in uri.iter().enumerate() {
+        if c == b'/' {
+            slashes += 1;
+            if let Some(d) = depth.filter(|d| *d > 0) {
+                if slashes == d + 1 {
+                    return &uri[..i];
+                }
+            }
+        } else if c == b'?' && !whole {
+            return &uri[..i];
+        }
+    }
+    uri
+}
+
+/// `use_domain_only`: the label before the top-level domain (`haproxy.1wt.eu` → `1wt`).
+pub fn domain_part(host: &[u8]) -> &[u8] {
+    let host = match host.iter().position(|&c| c == b':') {
+        Some(p) => &host[..p],
+        None => host,
+    };
+    let mut labels = host.rsplit(|&c| c == b'.');
+    let _tld = labels.next();
+    labels.next().unwrap_or(host)
+}
+
+/// The hash for this request, or `None` when the hashed value is missing (→ round robin).
+pub fn hash_of(key: Key, input: &PickInput<'_>) -> Option<u32> {
+    match key {
+        Key::Source => input.src.map(source_hash),
+        Key::Uri { whole, len, depth } => Some(sdbm(uri_part(input.uri, whole, len, depth))),
+        Key::Header { use_domain_only } => {
+            let v = input.header?;
+            Some(sdbm(if use_domain_only { domain_part(v) } else { v }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_stops_at_query_unless_whole() {
+        assert_eq!(uri_part(b"/a/b?x=1", false, None, None), b"/a/b");
+        assert_eq!(uri_part(b"/a/b?x=1", true, None, None), b"/a/b?x=1");
+        assert_eq!(uri_part(b"/a/b/c", false, None, Some(2)), b"/a/b");
+        assert_eq!(uri_part(b"/abcdef", false, Some(3), None), b"/ab");
+    }
+
+    #[test]
+    fn domain_only_takes_the_label_before_the_tld() {
+        assert_eq!(domain_part(b"haproxy.1wt.eu"), b"1wt");
+        assert_eq!(domain_part(b"localhost:80"), b"localhost");
+    }
+
+    #[test]
+    fn sdbm_matches_reference_values() {
+        assert_eq!(sdbm(b""), 0);
+        assert_eq!(sdbm(b"a"), 97);
+        // 'a','b': 98 + (97<<6) + (97<<16) - 97
+        assert_eq!(sdbm(b"ab"), 98 + (97 << 6) + (97 << 16) - 97);
+    }
+}

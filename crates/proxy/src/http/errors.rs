@@ -1,0 +1,184 @@
+//! Responses the proxy writes itself: HAProxy's built-in error pages, `errorfile`, `return`,
+//! `redirect`, byte for byte as HAProxy 2.x sends them.
+//!
+//! HAProxy sends 400 and 408 as raw pre-formatted messages (capitalised header names,
+//! `Connection: close`), and every other generated response through its HTX layer (lower-case
+//! header names). Both are reproduced. `errorfile` replaces a page with the file's raw bytes.
+
+use std::collections::HashMap;
+
+/// The reason phrase HAProxy uses for a status code.
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        410 => "Gone",
+        413 => "Payload Too Large",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        425 => "Too Early",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Unknown",
+    }
+}
+
+/// Status line text and body of HAProxy's built-in page for `status`, if it has one.
+fn builtin(status: u16) -> Option<(&'static str, &'static str)> {
+    Some(match status {
+        200 => ("200 OK", "Service ready."),
+        400 => ("400 Bad request", "Your browser sent an invalid request."),
+        401 => ("401 Unauthorized", "You need a valid user and password to access this content."),
+        403 => ("403 Forbidden", "Request forbidden by administrative rules."),
+        404 => ("404 Not Found", "The resource could not be found."),
+        405 => (
+            "405 Method Not Allowed",
+            "A request was made of a resource using a request method not supported by that resource",
+        ),
+        407 => ("407 Unauthorized", "You need a valid user and password to access this content."),
+        408 => ("408 Request Time-out", "Your browser didn't send a complete request in time."),
+        410 => ("410 Gone", "The resource is no longer available and will not be available again."),
+        413 => ("413 Payload Too Large", "The request entity exceeds the maximum allowed."),
+        421 => ("421 Misdirected Request", "Request sent to a non-authoritative server."),
+        422 => ("422 Unprocessable Content", "The server cannot process the contained instructions."),
+        425 => ("425 Too Early", "Your browser sent early data."),
+        429 => ("429 Too Many Requests", "You have sent too many requests in a given amount of time."),
+        500 => ("500 Internal Server Error", "An internal server error occurred."),
+        501 => (
+            "501 Not Implemented",
+            ".The server does not support the functionality required to fulfill the request.",
+        ),
+        502 => ("502 Bad Gateway", "The server returned an invalid or incomplete response."),
+        503 => ("503 Service Unavailable", "No server is available to handle this request."),
+        504 => ("504 Gateway Time-out", "The server didn't respond in time."),
+        _ => return None,
+    })
+}
+
+/// The full built-in response for `status` (falls back to 500's page for unknown codes).
+pub fn builtin_response(status: u16) -> Vec<u8> {
+    let (line, text) = builtin(status).or_else(|| builtin(500)).unwrap_or(("500 Internal Server Error", ""));
+    let h1 = line.split_once(' ').map_or(line, |(_, r)| r);
+    let body = format!("<html><body><h1>{line}</h1>\n{text}\n</body></html>\n");
+    let _ = h1;
+    if status == 400 || status == 408 {
+        format!(
+            "HTTP/1.1 {line}\r\nContent-length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    } else {
+        format!(
+            "HTTP/1.1 {line}\r\ncontent-length: {}\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+}
+
+/// Error pages of one proxy: built-ins overridden by `errorfile` contents.
+#[derive(Debug, Default)]
+pub struct ErrorPages {
+    files: HashMap<u16, Vec<u8>>,
+    cache: HashMap<u16, Vec<u8>>,
+}
+
+impl ErrorPages {
+    /// `files`: (status, raw file content) pairs already read.
+    pub fn new(files: Vec<(u16, Vec<u8>)>) -> Self {
+        let mut cache = HashMap::new();
+        for s in [400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504] {
+            cache.insert(s, builtin_response(s));
+        }
+        ErrorPages { files: files.into_iter().collect(), cache }
+    }
+    pub fn get(&self, status: u16) -> std::borrow::Cow<'_, [u8]> {
+        if let Some(f) = self.files.get(&status) {
+            return std::borrow::Cow::Borrowed(f);
+        }
+        match self.cache.get(&status) {
+            Some(b) => std::borrow::Cow::Borrowed(b),
+            None => std::borrow::Cow::Owned(builtin_response(status)),
+        }
+    }
+}
+
+/// `http-request return`: HAProxy puts content-length first, then content-type, then `hdr`s.
+pub fn return_response(status: u16, content_type: Option<&str>, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status} {}\r\ncontent-length: {}\r\n", reason(status), body.len());
+    if let Some(ct) = content_type {
+        if !body.is_empty() {
+            out.push_str(&format!("content-type: {ct}\r\n"));
+        }
+    }
+    for (n, v) in headers {
+        out.push_str(&format!("{n}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    let mut v = out.into_bytes();
+    v.extend_from_slice(body);
+    v
+}
+
+/// `redirect`: 302/303/307/308 carry `cache-control: no-cache`, 301 does not (as HAProxy).
+pub fn redirect_response(code: u16, location: &[u8], close: bool) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {code} {}\r\ncontent-length: 0\r\nlocation: ", reason(code)).into_bytes();
+    out.extend_from_slice(location);
+    out.extend_from_slice(b"\r\n");
+    if code != 301 {
+        out.extend_from_slice(b"cache-control: no-cache\r\n");
+    }
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_503_is_haproxys() {
+        let r = builtin_response(503);
+        let want = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 107\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n";
+        assert_eq!(String::from_utf8_lossy(&r), want);
+    }
+
+    #[test]
+    fn builtin_400_is_raw_with_close() {
+        let r = String::from_utf8_lossy(&builtin_response(400)).into_owned();
+        assert!(r.starts_with("HTTP/1.1 400 Bad request\r\nContent-length: 90\r\n"), "{r}");
+        assert!(r.contains("Connection: close\r\n"));
+    }
+
+    #[test]
+    fn return_matches_haproxy_layout() {
+        let r = return_response(200, Some("text/plain"), &[], b"hello world");
+        assert_eq!(r, b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\ncontent-type: text/plain\r\n\r\nhello world");
+    }
+}

@@ -1,0 +1,130 @@
+//! Header rewriting on the way through: hop-by-hop fields (RFC 9110 7.6.1), connection
+//! management between the two sides, and `option forwardfor`.
+
+use super::message::Message;
+use crate::net::Cidr;
+use fulcrum_config::model::{ForwardFor, HttpConnectionMode};
+use std::net::IpAddr;
+
+/// Fields that describe one connection, never forwarded (besides those `Connection` names).
+const HOP_BY_HOP: &[&[u8]] = &[b"connection", b"keep-alive", b"proxy-connection", b"te", b"upgrade", b"trailer"];
+
+/// Removes hop-by-hop fields. With `keep_upgrade` the `Upgrade` field survives for a tunnel.
+pub fn strip_hop_by_hop(m: &mut Message, keep_upgrade: bool) {
+    let mut named: Vec<Vec<u8>> = Vec::new();
+    for v in m.headers(b"connection") {
+        for t in v.split(|&c| c == b',') {
+            let t = super::message::trim(t);
+            if !t.is_empty() && !t.eq_ignore_ascii_case(b"close") && !t.eq_ignore_ascii_case(b"keep-alive") && !t.eq_ignore_ascii_case(b"upgrade") {
+                named.push(t.to_ascii_lowercase());
+            }
+        }
+    }
+    for h in HOP_BY_HOP {
+        if keep_upgrade && *h == b"upgrade" {
+            continue;
+        }
+        m.remove(h);
+    }
+    for n in named {
+        if !(keep_upgrade && n == b"upgrade") {
+            m.remove(&n);
+        }
+    }
+}
+
+/// Whether the client asked to keep its connection open after this request.
+pub fn client_wants_keep_alive(req: &Message) -> bool {
+    if req.minor == 0 {
+        req.has_token(b"connection", b"keep-alive")
+    } else {
+        !req.has_token(b"connection", b"close")
+    }
+}
+
+/// Whether the server lets us reuse its connection after this response.
+pub fn server_allows_reuse(res: &Message) -> bool {
+    if res.minor == 0 {
+        res.has_token(b"connection", b"keep-alive")
+    } else {
+        !res.has_token(b"connection", b"close")
+    }
+}
+
+/// The connection mode in force: `httpclose` on either side wins, then `http-server-close`.
+pub fn effective_mode(fe: HttpConnectionMode, be: HttpConnectionMode) -> HttpConnectionMode {
+    use HttpConnectionMode::*;
+    match (fe, be) {
+        (Close, _) | (_, Close) => Close,
+        (ServerClose, _) | (_, ServerClose) => ServerClose,
+        _ => KeepAlive,
+    }
+}
+
+/// Compiled `option forwardfor`.
+pub struct ForwardForRt {
+    header: Vec<u8>,
+    except: Option<Cidr>,
+    if_none: bool,
+}
+
+impl ForwardForRt {
+    pub fn new(f: &ForwardFor) -> Self {
+        ForwardForRt {
+            header: f.header.clone().into_bytes(),
+            except: f.except.as_deref().and_then(Cidr::parse),
+            if_none: f.if_none,
+        }
+    }
+
+    /// Appends `X-Forwarded-For: <client>` (HAProxy adds a new field, it does not merge).
+    pub fn apply(&self, m: &mut Message, src: IpAddr) {
+        if self.except.is_some_and(|n| n.contains(src)) {
+            return;
+        }
+        if self.if_none && m.has_header(&self.header) {
+            return;
+        }
+        let mut v = [0u8; 64];
+        let len = {
+            use std::io::Write;
+            let mut cur = std::io::Cursor::new(&mut v[..]);
+            let _ = write!(cur, "{src}");
+            cur.position() as usize
+        };
+        let name = self.header.clone();
+        m.append(&name, &v[..len]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_hop_by_hop_and_named_fields() {
+        let mut m = Message::new();
+        let _ = m.parse_request(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Foo\r\nFoo: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nBar: 2\r\n\r\n");
+        strip_hop_by_hop(&mut m, false);
+        let mut out = Vec::new();
+        m.write_request(&mut out);
+        assert_eq!(out, b"GET / HTTP/1.1\r\nHost: a\r\nBar: 2\r\n\r\n");
+    }
+
+    #[test]
+    fn forwardfor_options() {
+        let mut m = Message::new();
+        let _ = m.parse_request(b"GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\n\r\n");
+        let src: IpAddr = [10, 0, 0, 1].into();
+        let f = |except: Option<&str>, if_none| {
+            ForwardForRt::new(&ForwardFor { except: except.map(str::to_string), header: "X-Forwarded-For".into(), if_none })
+        };
+        f(None, true).apply(&mut m, src);
+        assert_eq!(m.headers(b"x-forwarded-for").count(), 1);
+        f(Some("10.0.0.0/8"), false).apply(&mut m, src);
+        assert_eq!(m.headers(b"x-forwarded-for").count(), 1);
+        f(None, false).apply(&mut m, src);
+        let all: Vec<&[u8]> = m.headers(b"x-forwarded-for").collect();
+        assert_eq!(all, vec![&b"1.1.1.1"[..], &b"10.0.0.1"[..]]);
+    }
+}

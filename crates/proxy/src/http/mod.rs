@@ -1,0 +1,9 @@
+//! HTTP/1 mode: message heads, bodies, rules, generated responses, and the session that
+//! forwards requests as a sequence of named phases (see `session.rs`).
+
+pub mod body;
+pub mod errors;
+pub mod headers;
+pub mod message;
+pub mod rules;
+pub mod session;

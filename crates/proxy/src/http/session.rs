@@ -1,0 +1,623 @@
+//! One client connection in `mode http`: requests are served one after another, each through
+//! the phases read request → http-request rules → route (use_backend) → pick server and
+//! connect (balance, queue, retries) → forward request and body → read response →
+//! http-response rules → forward response and body → log. Keep-alive on both sides; the
+//! server connection stays attached to the client connection between requests, and goes to
+//! the thread's idle pool when the next request goes elsewhere (`http-reuse safe`).
+
+use super::body::{self, BodyError, Framing};
+use super::errors;
+use super::headers::{self, ForwardForRt};
+use super::message::{Message, ParseError};
+use super::rules::{self, Env, Verdict};
+use crate::acl::Ctx;
+use crate::backend::{Backend, Hints, NoServer};
+use crate::pool;
+use crate::state::Frontend;
+use bytes::{Buf, BytesMut};
+use fulcrum_config::model::HttpConnectionMode;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+/// Why reading a request head stopped.
+enum HeadError {
+    /// Closed (or stopping) with no byte of a new request received.
+    Idle,
+    Timeout { partial: bool },
+    TooLarge,
+    Invalid,
+}
+
+struct Attached {
+    server_id: u64,
+    stream: TcpStream,
+}
+
+/// Per-request facts for the log line.
+struct Rec {
+    accept: SystemTime,
+    t0: Instant,
+    tr: Option<Duration>,
+    tw: Option<Duration>,
+    tc: Option<Duration>,
+    trs: Option<Duration>,
+    status: u16,
+    bytes: u64,
+    backend: String,
+    server: String,
+    flags: &'static str,
+    retries: u32,
+}
+
+pub struct Session {
+    fe: Arc<Frontend>,
+    client: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    cbuf: BytesMut,
+    sbuf: BytesMut,
+    req: Message,
+    res: Message,
+    out: Vec<u8>,
+    scratch: Vec<u8>,
+    attached: Option<Attached>,
+    stop: watch::Receiver<bool>,
+}
+
+pub async fn serve(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, local: SocketAddr, stop: watch::Receiver<bool>) {
+    let mut s = Session {
+        fe,
+        client,
+        peer,
+        local,
+        cbuf: BytesMut::new(),
+        sbuf: BytesMut::new(),
+        req: Message::default(),
+        res: Message::default(),
+        out: Vec::new(),
+        scratch: Vec::new(),
+        attached: None,
+        stop,
+    };
+    s.run().await;
+    if let Some(a) = s.attached.take() {
+        pool::put(a.server_id, a.stream);
+    }
+}
+
+impl Session {
+    async fn run(&mut self) {
+        let mut first = true;
+        loop {
+            let accept = SystemTime::now();
+            let t0 = Instant::now();
+            let head_len = match self.read_head(first).await {
+                Ok(n) => n,
+                Err(HeadError::Idle) => return,
+                Err(HeadError::Timeout { partial }) => {
+                    if first || partial {
+                        self.answer_raw(errors::builtin_response(408)).await;
+                        self.log_simple(accept, t0, 408, "cR--", None);
+                    }
+                    return;
+                }
+                Err(HeadError::TooLarge) | Err(HeadError::Invalid) => {
+                    let page = self.fe.errors.get(400).into_owned();
+                    self.answer_raw(page).await;
+                    self.log_simple(accept, t0, 400, "PR--", None);
+                    return;
+                }
+            };
+            self.cbuf.advance(head_len);
+            first = false;
+            let mut rec = Rec {
+                accept,
+                t0,
+                tr: Some(t0.elapsed()),
+                tw: None,
+                tc: None,
+                trs: None,
+                status: 0,
+                bytes: 0,
+                backend: String::new(),
+                server: "<NOSRV>".into(),
+                flags: "----",
+                retries: 0,
+            };
+            let keep = self.one_request(&mut rec).await;
+            self.log(&rec);
+            if !keep {
+                return;
+            }
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.borrow() || self.fe.retired.load(Ordering::Relaxed)
+    }
+
+    /// Reads one request head into `self.req`; returns its length in `cbuf`.
+    async fn read_head(&mut self, first: bool) -> Result<usize, HeadError> {
+        let fe = &self.fe;
+        let req_timeout = fe.timeouts.http_request.or(fe.timeouts.client);
+        let idle_timeout = if first { req_timeout } else { fe.timeouts.http_keep_alive.or(req_timeout) };
+        let start = tokio::time::Instant::now();
+        let limit = fe.head_limit;
+        loop {
+            if !self.cbuf.is_empty() {
+                match self.req.parse_request(&self.cbuf) {
+                    Ok(Some(n)) if n <= limit => return Ok(n),
+                    Ok(Some(_)) => return Err(HeadError::TooLarge),
+                    Ok(None) if self.cbuf.len() >= limit => return Err(HeadError::TooLarge),
+                    Ok(None) => {}
+                    Err(ParseError::TooManyHeaders) | Err(ParseError::Invalid) => return Err(HeadError::Invalid),
+                }
+            }
+            let empty = self.cbuf.is_empty();
+            let deadline = if empty { idle_timeout } else { req_timeout }.map(|d| start + d);
+            if empty {
+                // Idle: wait for readability before holding a buffer (memory per idle conn).
+                let ready = self.client.readable();
+                let stop = self.stop.changed();
+                tokio::select! {
+                    r = ready => { if r.is_err() { return Err(HeadError::Idle); } }
+                    _ = stop => return Err(HeadError::Idle),
+                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout { partial: false } } else { HeadError::Idle }),
+                }
+                if self.cbuf.capacity() < fe.bufsize {
+                    self.cbuf.reserve(fe.bufsize);
+                }
+                match self.client.try_read_buf(&mut self.cbuf) {
+                    Ok(0) => return Err(HeadError::Idle),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => return Err(HeadError::Idle),
+                }
+                continue;
+            }
+            let read = body::read_some(&mut self.client, &mut self.cbuf, fe.bufsize, None);
+            tokio::select! {
+                r = read => match r {
+                    Ok(0) | Err(_) => return Err(HeadError::Invalid),
+                    Ok(_) => {}
+                },
+                _ = sleep_opt(deadline) => return Err(HeadError::Timeout { partial: true }),
+            }
+        }
+    }
+
+    async fn answer_raw(&mut self, bytes: Vec<u8>) {
+        let t = self.fe.timeouts.client;
+        let _ = body::write_all(&mut self.client, &bytes, t).await;
+        let _ = self.client.shutdown().await;
+    }
+
+    /// Serves the request in `self.req`; returns whether the client connection stays open.
+    async fn one_request(&mut self, rec: &mut Rec) -> bool {
+        let fe = self.fe.clone();
+        let env = Env { src: self.peer, dst: self.local };
+        let src = crate::net::canonical(self.peer.ip());
+        // Phase: frontend http-request rules.
+        let verdict = rules::apply(&fe.http_request, &env, &mut self.req, None, &mut self.scratch);
+        if let Some(keep) = self.respond_verdict(verdict, rec, &fe.errors).await {
+            return keep;
+        }
+        // Phase: route.
+        let be = {
+            let ctx = Ctx { src, dst_port: self.local.port(), req: Some(&self.req), res: None };
+            fe.use_backends.iter().find(|(c, _)| c.eval(&ctx)).map(|(_, b)| b.clone()).or_else(|| fe.default_backend.clone())
+        };
+        let Some(be) = be else {
+            return self.send_error(503, rec, "PR--", &fe.errors, false).await;
+        };
+        rec.backend = be.name.clone();
+        let verdict = rules::apply(&be.http_request, &env, &mut self.req, None, &mut self.scratch);
+        if let Some(keep) = self.respond_verdict(verdict, rec, &be.errors).await {
+            return keep;
+        }
+        // Phase: request framing and header rewriting.
+        let framing = match body::request_framing(&mut self.req) {
+            Ok(f) => f,
+            Err(_) => return self.send_error(400, rec, "PR--", &fe.errors, false).await,
+        };
+        let mode = headers::effective_mode(fe.options.http_connection, be.options.http_connection);
+        let client_keep = headers::client_wants_keep_alive(&self.req) && mode != HttpConnectionMode::Close;
+        let upgrade = self.req.has_token(b"connection", b"upgrade") && self.req.has_header(b"upgrade");
+        let expect = self.req.header(b"expect").is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
+        headers::strip_hop_by_hop(&mut self.req, upgrade);
+        if let Some(ff) = be.options.forwardfor.as_ref().or(fe.options.forwardfor.as_ref()) {
+            ForwardForRt::new(ff).apply(&mut self.req, src);
+        }
+        let server_keep = mode == HttpConnectionMode::KeepAlive;
+        if upgrade {
+            self.req.append(b"Connection", b"upgrade");
+        } else if !server_keep {
+            self.req.append(b"Connection", b"close");
+        } else if self.req.minor == 0 {
+            self.req.append(b"Connection", b"keep-alive");
+        }
+        // Phase: pick a server and connect.
+        let header_val;
+        let hints = {
+            header_val = be.hash_header.as_ref().and_then(|h| self.req.header(h)).map(<[u8]>::to_vec);
+            Hints { src: Some(src), uri: self.req.uri(), header: header_val.as_deref() }
+        };
+        let attached = self.attached.take();
+        let mut attached_slot = attached;
+        let mut waited = Duration::ZERO;
+        let t_conn = Instant::now();
+        let conn = be
+            .connect(
+                &hints,
+                self.local.port(),
+                |srv| {
+                    if let Some(a) = attached_slot.take() {
+                        if a.server_id == srv.id {
+                            return Some(a.stream);
+                        }
+                        pool::put(a.server_id, a.stream);
+                    }
+                    pool::take(srv.id)
+                },
+                &mut waited,
+            )
+            .await;
+        if let Some(a) = attached_slot.take() {
+            pool::put(a.server_id, a.stream);
+        }
+        rec.tw = Some(waited);
+        let (assigned, server, reused) = match conn {
+            Ok(v) => v,
+            Err((e, srv)) => {
+                if let Some(s) = srv {
+                    rec.server = s.name.clone();
+                    rec.retries = be.retries;
+                }
+                let flags = match e {
+                    NoServer::QueueTimeout => "sQ--",
+                    NoServer::ConnectFailed { timeout: true } => "sC--",
+                    _ => "SC--",
+                };
+                return self.send_error(503, rec, flags, &be.errors, true).await;
+            }
+        };
+        rec.tc = Some(t_conn.elapsed().saturating_sub(waited));
+        rec.server = assigned.server().name.clone();
+        let server_id = assigned.server().id;
+        let srv_timeout = be.timeouts.server;
+        let cli_timeout = fe.timeouts.client;
+
+        // Phase: forward the request head (and body, unless the client waits for 100).
+        self.out.clear();
+        self.req.write_request(&mut self.out);
+        let t_sent = Instant::now();
+        let mut body_sent = framing == Framing::None;
+        let mut server = server;
+        let mut reused = reused;
+        loop {
+            let mut ok = body::write_all(&mut server, &self.out, srv_timeout).await.is_ok();
+            if ok && !expect && !body_sent {
+                match body::forward(framing, &mut self.client, &mut self.cbuf, &mut server, fe.bufsize, cli_timeout, srv_timeout).await {
+                    Ok(_) => body_sent = true,
+                    Err(BodyError::SrcClosed) | Err(BodyError::SrcTimeout) | Err(BodyError::Invalid) => {
+                        rec.flags = "CD--";
+                        rec.status = 0;
+                        return false;
+                    }
+                    Err(_) => ok = false,
+                }
+            }
+            if !ok && reused && framing == Framing::None {
+                // A reused connection the server had closed: nothing was delivered, replay once.
+                reused = false;
+                match self.fresh_connection(&be, &assigned).await {
+                    Some(s) => {
+                        server = s;
+                        continue;
+                    }
+                    None => return self.send_error(503, rec, "SC--", &be.errors, true).await,
+                }
+            }
+            if !ok {
+                return self.send_error(502, rec, "SH--", &be.errors, true).await;
+            }
+            break;
+        }
+        // Phase: read the response head (relaying interim 1xx responses).
+        self.sbuf.clear();
+        loop {
+            match self.read_response_head(&mut server, srv_timeout, be.as_ref()).await {
+                Ok(n) => {
+                    self.sbuf.advance(n);
+                }
+                Err(ResError::Timeout) => return self.send_error(504, rec, "sH--", &be.errors, true).await,
+                Err(ResError::Closed) if reused && body_sent && framing == Framing::None => {
+                    reused = false;
+                    match self.fresh_connection(&be, &assigned).await {
+                        Some(s) => {
+                            server = s;
+                            if body::write_all(&mut server, &self.out, srv_timeout).await.is_err() {
+                                return self.send_error(502, rec, "SH--", &be.errors, true).await;
+                            }
+                            continue;
+                        }
+                        None => return self.send_error(503, rec, "SC--", &be.errors, true).await,
+                    }
+                }
+                Err(_) => return self.send_error(502, rec, "SH--", &be.errors, true).await,
+            }
+            let st = self.res.status;
+            if (100..200).contains(&st) && st != 101 {
+                // Interim response: pass it to the client, then send the body if it waited.
+                self.scratch.clear();
+                self.res.write_response(&mut self.scratch);
+                if body::write_all(&mut self.client, &self.scratch, cli_timeout).await.is_err() {
+                    return false;
+                }
+                if st == 100 && !body_sent {
+                    match body::forward(framing, &mut self.client, &mut self.cbuf, &mut server, fe.bufsize, cli_timeout, srv_timeout).await {
+                        Ok(_) => body_sent = true,
+                        Err(_) => return false,
+                    }
+                }
+                continue;
+            }
+            break;
+        }
+        rec.trs = Some(t_sent.elapsed());
+        rec.status = self.res.status;
+
+        // Phase: upgrade to a tunnel.
+        if self.res.status == 101 && upgrade {
+            self.out.clear();
+            self.res.write_response(&mut self.out);
+            if body::write_all(&mut self.client, &self.out, cli_timeout).await.is_err() {
+                return false;
+            }
+            let t = crate::tcp::Tunnel {
+                idle: be.timeouts.tunnel.or(cli_timeout),
+                client_fin: fe.timeouts.client_fin,
+                server_fin: be.timeouts.server_fin,
+            };
+            let to_server = self.cbuf.split().freeze();
+            let to_client = self.sbuf.split().freeze();
+            let (_, down, _) = crate::tcp::tunnel(&mut self.client, &to_server, &mut server, &to_client, &t).await;
+            rec.bytes = down;
+            drop(assigned);
+            return false;
+        }
+
+        // Phase: http-response rules (backend, then frontend).
+        let head = self.req.is_head();
+        let res_framing = match body::response_framing(&mut self.res, head) {
+            Ok(f) => f,
+            Err(_) => return self.send_error(502, rec, "SH--", &be.errors, true).await,
+        };
+        for rules_set in [&be.http_response, &fe.http_response] {
+            match rules::apply(rules_set, &env, &mut self.req, Some(&mut self.res), &mut self.scratch) {
+                Verdict::Continue => {}
+                Verdict::Error(s) => return self.send_error(s, rec, "PH--", &be.errors, true).await,
+                Verdict::Respond(bytes) => {
+                    rec.status = status_of(&bytes);
+                    let _ = body::write_all(&mut self.client, &bytes, cli_timeout).await;
+                    return false;
+                }
+            }
+        }
+        let server_reuse = server_keep && headers::server_allows_reuse(&self.res) && res_framing != Framing::UntilClose;
+        let client_keep = client_keep && res_framing != Framing::UntilClose && body_sent && !self.stopping();
+        let client_minor = self.req.minor;
+        headers::strip_hop_by_hop(&mut self.res, false);
+        if !client_keep {
+            self.res.append(b"connection", b"close");
+        } else if client_minor == 0 {
+            self.res.append(b"connection", b"keep-alive");
+        }
+        // Phase: forward the response head with as much body as is already here.
+        self.out.clear();
+        self.res.write_response(&mut self.out);
+        let mut res_framing = res_framing;
+        if let Framing::Length(n) = res_framing {
+            let k = (self.sbuf.len() as u64).min(n) as usize;
+            self.out.extend_from_slice(&self.sbuf[..k]);
+            self.sbuf.advance(k);
+            rec.bytes = k as u64;
+            res_framing = if k as u64 == n { Framing::None } else { Framing::Length(n - k as u64) };
+        }
+        if body::write_all(&mut self.client, &self.out, cli_timeout).await.is_err() {
+            rec.flags = "CD--";
+            return false;
+        }
+        match body::forward(res_framing, &mut server, &mut self.sbuf, &mut self.client, fe.bufsize, srv_timeout, cli_timeout).await {
+            Ok(n) => rec.bytes += n,
+            Err(BodyError::DstFailed) | Err(BodyError::DstTimeout) => {
+                rec.flags = "CD--";
+                return false;
+            }
+            Err(_) => {
+                rec.flags = "SD--";
+                return false;
+            }
+        }
+        drop(assigned);
+        if server_reuse && self.sbuf.is_empty() {
+            self.attached = Some(Attached { server_id, stream: server });
+        }
+        if !client_keep {
+            let _ = self.client.shutdown().await;
+        }
+        client_keep
+    }
+
+    async fn fresh_connection(&mut self, be: &Backend, assigned: &crate::backend::Assigned) -> Option<TcpStream> {
+        let addr = assigned.server().target.resolve(self.local.port());
+        let r = match be.timeouts.connect {
+            Some(t) => tokio::time::timeout(t, TcpStream::connect(addr)).await.ok()?,
+            None => TcpStream::connect(addr).await,
+        };
+        let s = r.ok()?;
+        let _ = s.set_nodelay(true);
+        Some(s)
+    }
+
+    async fn read_response_head(&mut self, server: &mut TcpStream, t: Option<Duration>, be: &Backend) -> Result<usize, ResError> {
+        let _ = be;
+        loop {
+            if !self.sbuf.is_empty() {
+                match self.res.parse_response(&self.sbuf) {
+                    Ok(Some(n)) => return Ok(n),
+                    Ok(None) if self.sbuf.len() >= self.fe.bufsize => return Err(ResError::Invalid),
+                    Ok(None) => {}
+                    Err(_) => return Err(ResError::Invalid),
+                }
+            }
+            match body::read_some(server, &mut self.sbuf, self.fe.bufsize, t).await {
+                Ok(0) => return Err(if self.sbuf.is_empty() { ResError::Closed } else { ResError::Invalid }),
+                Ok(_) => {}
+                Err(BodyError::SrcTimeout) => return Err(ResError::Timeout),
+                Err(_) => return Err(if self.sbuf.is_empty() { ResError::Closed } else { ResError::Invalid }),
+            }
+        }
+    }
+
+    /// Sends a deny/return/redirect answer; `None` when the rules let the request through.
+    async fn respond_verdict(&mut self, v: Verdict, rec: &mut Rec, pages: &errors::ErrorPages) -> Option<bool> {
+        match v {
+            Verdict::Continue => None,
+            Verdict::Error(s) => Some(self.send_error(s, rec, "PR--", pages, false).await),
+            Verdict::Respond(bytes) => {
+                rec.status = status_of(&bytes);
+                rec.flags = "PR--";
+                // The request body, if any, was not read: the connection cannot be reused then.
+                let drained = matches!(body::request_framing(&mut self.req), Ok(Framing::None));
+                let keep = drained && headers::client_wants_keep_alive(&self.req) && !self.stopping();
+                let mut bytes = bytes;
+                if !keep {
+                    insert_close(&mut bytes);
+                }
+                rec.bytes = bytes.len() as u64;
+                if body::write_all(&mut self.client, &bytes, self.fe.timeouts.client).await.is_err() {
+                    return Some(false);
+                }
+                if !keep {
+                    let _ = self.client.shutdown().await;
+                }
+                Some(keep)
+            }
+        }
+    }
+
+    /// Sends the proxy's page for `status`; `close` forces the connection closed (as HAProxy
+    /// does after server-side failures).
+    async fn send_error(&mut self, status: u16, rec: &mut Rec, flags: &'static str, pages: &errors::ErrorPages, close: bool) -> bool {
+        rec.status = status;
+        rec.flags = flags;
+        let page = pages.get(status);
+        rec.bytes = page.len() as u64;
+        let drained = matches!(body::request_framing(&mut self.req), Ok(Framing::None));
+        let keep = !close && drained && headers::client_wants_keep_alive(&self.req) && !self.stopping();
+        let ok = body::write_all(&mut self.client, &page, self.fe.timeouts.client).await.is_ok();
+        if !keep || !ok {
+            let _ = self.client.shutdown().await;
+            return false;
+        }
+        true
+    }
+
+    fn log_simple(&self, accept: SystemTime, t0: Instant, status: u16, flags: &'static str, _be: Option<&str>) {
+        let rec = Rec {
+            accept,
+            t0,
+            tr: None,
+            tw: None,
+            tc: None,
+            trs: None,
+            status,
+            bytes: 0,
+            backend: self.fe.name.clone(),
+            server: "<NOSRV>".into(),
+            flags,
+            retries: 0,
+        };
+        self.log(&rec);
+    }
+
+    fn log(&self, r: &Rec) {
+        let Some(log) = &self.fe.log else { return };
+        let ta = r.t0.elapsed();
+        let line = if self.fe.options.httplog {
+            let reqline = if self.req.method().is_empty() {
+                "<BADREQ>".to_string()
+            } else {
+                format!(
+                    "{} {} HTTP/1.{}",
+                    String::from_utf8_lossy(self.req.method()),
+                    String::from_utf8_lossy(self.req.target()),
+                    self.req.minor
+                )
+            };
+            format!(
+                "{}:{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {} {}/{}/0/0/{} 0/0 \"{}\"",
+                crate::net::canonical(self.peer.ip()),
+                self.peer.port(),
+                crate::log::accept_date(r.accept),
+                self.fe.name,
+                if r.backend.is_empty() { &self.fe.name } else { &r.backend },
+                r.server,
+                crate::log::ms(r.tr),
+                crate::log::ms(r.tw),
+                crate::log::ms(r.tc),
+                crate::log::ms(r.trs),
+                ta.as_millis(),
+                r.status,
+                r.bytes,
+                r.flags,
+                crate::runtime::active_connections(),
+                self.fe.conns.load(Ordering::Relaxed),
+                r.retries,
+                reqline,
+            )
+        } else {
+            format!(
+                "Connect from {}:{} to {}:{} ({}/HTTP)",
+                crate::net::canonical(self.peer.ip()),
+                self.peer.port(),
+                crate::net::canonical(self.local.ip()),
+                self.local.port(),
+                self.fe.name
+            )
+        };
+        log.send(&line);
+    }
+}
+
+enum ResError {
+    Timeout,
+    Closed,
+    Invalid,
+}
+
+async fn sleep_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn status_of(resp: &[u8]) -> u16 {
+    resp.get(9..12).and_then(|s| std::str::from_utf8(s).ok()).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Adds `connection: close` to a generated response that ends the connection.
+fn insert_close(resp: &mut Vec<u8>) {
+    if let Some(p) = resp.windows(4).position(|w| w == b"\r\n\r\n") {
+        let tail = resp.split_off(p + 2);
+        resp.extend_from_slice(b"connection: close\r\n");
+        resp.extend_from_slice(&tail);
+    }
+}

@@ -1,0 +1,151 @@
+//! Traffic logs: `option httplog` / `option tcplog` lines in HAProxy's formats.
+//!
+//! A line is built once per request/connection and sent to each `log` target of the proxy:
+//! `stderr`/`stdout` get the raw line; an `IP:PORT` (`udp@` optional) gets an RFC 3164 syslog
+//! datagram; a path (`/dev/log`) gets the same over a unix datagram socket. Sending never
+//! blocks the request path (datagrams are fire-and-forget, stderr writes one line).
+
+use fulcrum_config::model::LogTarget;
+use std::io::Write;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::net::UnixDatagram;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+enum Sink {
+    Stderr,
+    Stdout,
+    Udp(UdpSocket, SocketAddr),
+    Unix(UnixDatagram, String),
+}
+
+struct Out {
+    sink: Sink,
+    pri: u8,
+}
+
+pub struct Logger {
+    outs: Vec<Out>,
+}
+
+fn facility(name: &str) -> u8 {
+    const F: &[&str] = &[
+        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2", "ftp", "ntp",
+        "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+    ];
+    F.iter().position(|f| *f == name).unwrap_or(16) as u8
+}
+
+impl Logger {
+    /// None when the proxy has no `log` target.
+    pub fn new(targets: &[LogTarget]) -> Option<Logger> {
+        let mut outs = Vec::new();
+        for t in targets {
+            let pri = facility(&t.facility) * 8 + 6;
+            let a = t.address.as_str();
+            let sink = if a == "stderr" || a == "fd@2" {
+                Sink::Stderr
+            } else if a == "stdout" || a == "fd@1" {
+                Sink::Stdout
+            } else if a.starts_with('/') || a.starts_with("unix@") {
+                let path = a.trim_start_matches("unix@").to_string();
+                match UnixDatagram::unbound() {
+                    Ok(s) => Sink::Unix(s, path),
+                    Err(_) => continue,
+                }
+            } else {
+                let hostport = a.trim_start_matches("udp@").trim_start_matches("udp4@").trim_start_matches("udp6@");
+                let addr: Option<SocketAddr> = hostport
+                    .parse()
+                    .ok()
+                    .or_else(|| hostport.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, 514)));
+                let Some(addr) = addr else {
+                    tracing::warn!("{}: log target '{a}' is not supported by fulcrum yet", t.span);
+                    continue;
+                };
+                let bind: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
+                match UdpSocket::bind(bind) {
+                    Ok(s) => {
+                        let _ = s.set_nonblocking(true);
+                        Sink::Udp(s, addr)
+                    }
+                    Err(_) => continue,
+                }
+            };
+            outs.push(Out { sink, pri });
+        }
+        if outs.is_empty() {
+            None
+        } else {
+            Some(Logger { outs })
+        }
+    }
+
+    pub fn send(&self, line: &str) {
+        for o in &self.outs {
+            match &o.sink {
+                Sink::Stderr => {
+                    let _ = writeln!(std::io::stderr().lock(), "{line}");
+                }
+                Sink::Stdout => {
+                    let _ = writeln!(std::io::stdout().lock(), "{line}");
+                }
+                Sink::Udp(s, addr) => {
+                    let _ = s.send_to(syslog_frame(o.pri, line).as_bytes(), addr);
+                }
+                Sink::Unix(s, path) => {
+                    let _ = s.send_to(syslog_frame(o.pri, line).as_bytes(), path);
+                }
+            }
+        }
+    }
+}
+
+fn syslog_frame(pri: u8, line: &str) -> String {
+    let (_, mon, day, h, m, s, _) = civil(SystemTime::now());
+    format!("<{pri}>{} {day:2} {h:02}:{m:02}:{s:02} fulcrum[{}]: {line}", MONTHS[mon as usize - 1], std::process::id())
+}
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// (year, month, day, hour, minute, second, millisecond) in UTC.
+fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32, u32) {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400) as u32;
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = if month <= 2 { y + 1 } else { y };
+    (year, month, day, rem / 3600, rem / 60 % 60, rem % 60, d.subsec_millis())
+}
+
+/// HAProxy's accept date: `23/Nov/2026:09:00:00.123`.
+pub fn accept_date(t: SystemTime) -> String {
+    let (y, mo, d, h, m, s, ms) = civil(t);
+    format!("{d:02}/{}/{y}:{h:02}:{m:02}:{s:02}.{ms:03}", MONTHS[mo as usize - 1])
+}
+
+/// Milliseconds for a log field; -1 when the phase never happened, as HAProxy.
+pub fn ms(d: Option<std::time::Duration>) -> i64 {
+    d.map_or(-1, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn dates_format_like_haproxy() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_779_526_800_123);
+        assert_eq!(accept_date(t), "23/May/2026:09:00:00.123");
+    }
+}

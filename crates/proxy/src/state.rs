@@ -1,0 +1,155 @@
+//! The run-time form of a `Config`: frontends and backends with everything compiled (ACLs,
+//! rules, balancers, error pages), built once per (re)load.
+//!
+//! A connection holds the `Arc<Frontend>` it was accepted with, so a reload never changes
+//! the rules under a request in flight. Servers whose definition did not change are carried
+//! over from the previous generation (same `Arc`), keeping their counters and idle pools.
+
+use crate::acl::{self, Cond};
+use crate::backend::{Backend, BackendParts};
+use crate::http::errors::ErrorPages;
+use crate::http::rules::{self, Rule};
+use crate::log::Logger;
+use crate::server::{ServerRt, Target};
+use crate::ProxyError;
+use fulcrum_config::model::{Mode, Proxy, ProxyOptions, ServerPort, Timeouts};
+use fulcrum_config::Config;
+use std::collections::HashMap;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+pub struct Frontend {
+    pub name: String,
+    pub mode: Mode,
+    pub use_backends: Vec<(Cond, Arc<Backend>)>,
+    pub default_backend: Option<Arc<Backend>>,
+    pub http_request: Vec<Rule>,
+    pub http_response: Vec<Rule>,
+    pub timeouts: Timeouts,
+    pub options: ProxyOptions,
+    pub maxconn: Option<Arc<Semaphore>>,
+    pub errors: ErrorPages,
+    pub log: Option<Logger>,
+    /// Request head limit: `tune.bufsize - tune.maxrewrite`, as HAProxy.
+    pub head_limit: usize,
+    pub bufsize: usize,
+    /// Set when a reload replaced this frontend: keep-alive connections close after their
+    /// current request.
+    pub retired: AtomicBool,
+    /// Connections currently open on this frontend (log field `fc`).
+    pub conns: AtomicU64,
+}
+
+pub struct Generation {
+    pub frontends: HashMap<String, Arc<Frontend>>,
+    pub backends: HashMap<String, Arc<Backend>>,
+}
+
+fn cfg_err(p: &Proxy, msg: impl std::fmt::Display) -> ProxyError {
+    ProxyError::Config(format!("{}: {} {}: {msg}", p.span, p.kind.keyword(), p.name))
+}
+
+fn server_target(p: &Proxy, s: &fulcrum_config::model::Server) -> Result<Target, ProxyError> {
+    let ip = match s.address.ip {
+        Some(ip) => ip,
+        None => (s.address.host.as_str(), 0)
+            .to_socket_addrs()
+            .map_err(|e| cfg_err(p, format!("server {}: cannot resolve '{}': {e}", s.name, s.address.host)))?
+            .next()
+            .map(|a| a.ip())
+            .ok_or_else(|| cfg_err(p, format!("server {}: '{}' has no address", s.name, s.address.host)))?,
+    };
+    Ok(match s.address.port {
+        ServerPort::Fixed(port) => Target::Fixed(SocketAddr::new(ip, port)),
+        ServerPort::Unset => Target::SamePort(ip),
+        ServerPort::Offset(o) => Target::Offset(ip, o),
+    })
+}
+
+fn error_pages(p: &Proxy) -> Result<ErrorPages, ProxyError> {
+    let mut files = Vec::new();
+    for e in &p.errorfiles {
+        let bytes = std::fs::read(&e.path).map_err(|err| cfg_err(p, format!("errorfile {} '{}': {err}", e.status, e.path)))?;
+        files.push((e.status, bytes));
+    }
+    Ok(ErrorPages::new(files))
+}
+
+fn build_backend(p: &Proxy, old: Option<&Generation>) -> Result<Backend, ProxyError> {
+    let previous: Vec<Arc<ServerRt>> =
+        old.and_then(|g| g.backends.get(&p.name)).map(|b| b.servers.clone()).unwrap_or_default();
+    let mut servers = Vec::with_capacity(p.servers.len());
+    for s in &p.servers {
+        let fresh = ServerRt::new(s.name.clone(), server_target(p, s)?, s.weight, s.maxconn, s.backup, !s.disabled);
+        let kept = previous
+            .iter()
+            .find(|o| o.same_definition(&fresh) && o.weight == fresh.weight && o.maxconn == fresh.maxconn && o.backup == fresh.backup)
+            .filter(|o| o.is_up() == !s.disabled);
+        servers.push(kept.cloned().unwrap_or_else(|| Arc::new(fresh)));
+    }
+    let http_request = rules::compile(&p.http_request, &p.acls).map_err(|e| cfg_err(p, e))?;
+    let http_response = rules::compile(&p.http_response, &p.acls).map_err(|e| cfg_err(p, e))?;
+    Ok(Backend::new(BackendParts {
+        name: p.name.clone(),
+        mode: p.mode,
+        servers,
+        balance: p.balance.clone(),
+        timeouts: p.timeouts.clone(),
+        retries: p.retries,
+        options: p.options.clone(),
+        http_request: if p.kind.is_frontend() { Vec::new() } else { http_request },
+        http_response: if p.kind.is_frontend() { Vec::new() } else { http_response },
+        errors: error_pages(p)?,
+    }))
+}
+
+/// Builds the run-time state for `config`, carrying servers over from `old`.
+pub fn build(config: &Config, old: Option<&Generation>) -> Result<Generation, ProxyError> {
+    let mut backends = HashMap::new();
+    for p in config.backends() {
+        backends.insert(p.name.clone(), Arc::new(build_backend(p, old)?));
+    }
+    let bufsize = config.global.tune_bufsize.max(1024) as usize;
+    let head_limit = bufsize.saturating_sub(config.global.tune_maxrewrite as usize).max(512);
+    let mut frontends = HashMap::new();
+    for p in config.frontends() {
+        let find = |name: &str| backends.get(name).cloned().ok_or_else(|| cfg_err(p, format!("backend '{name}' not found")));
+        let mut use_backends = Vec::new();
+        for ub in &p.use_backends {
+            let cond = match &ub.condition {
+                Some(c) => acl::compile_condition(c, &p.acls).map_err(|e| cfg_err(p, e))?,
+                None => acl::compile_condition(&fulcrum_config::model::Condition { unless: false, any_of: vec![vec![]] }, &p.acls)
+                    .map_err(|e| cfg_err(p, e))?,
+            };
+            use_backends.push((cond, find(&ub.backend.name)?));
+        }
+        let default_backend = match (&p.default_backend, p.kind.is_backend()) {
+            (Some(r), _) => Some(find(&r.name)?),
+            (None, true) => Some(find(&p.name)?),
+            (None, false) => None,
+        };
+        frontends.insert(
+            p.name.clone(),
+            Arc::new(Frontend {
+                name: p.name.clone(),
+                mode: p.mode,
+                use_backends,
+                default_backend,
+                http_request: rules::compile(&p.http_request, &p.acls).map_err(|e| cfg_err(p, e))?,
+                http_response: rules::compile(&p.http_response, &p.acls).map_err(|e| cfg_err(p, e))?,
+                timeouts: p.timeouts.clone(),
+                options: p.options.clone(),
+                maxconn: p.maxconn.filter(|m| *m > 0).map(|m| Arc::new(Semaphore::new(m as usize))),
+                errors: error_pages(p)?,
+                log: Logger::new(&p.logs),
+                head_limit,
+                bufsize,
+                retired: AtomicBool::new(false),
+                conns: AtomicU64::new(0),
+            }),
+        );
+    }
+    Ok(Generation { frontends, backends })
+}
