@@ -22,7 +22,7 @@ const TLS_OPTIONS: &[(&str, usize)] = &[
 ];
 
 pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, String> {
-    let spec = line.need(1, "an address such as ':80' or '10.0.0.1:443'")?;
+    let spec = line.address(1, "an address such as ':80' or '10.0.0.1:443'")?;
     let mut binds = Vec::new();
     for part in spec.split(',') {
         let (address, port_first, port_last) = parse_address(part)?;

@@ -77,7 +77,7 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
 fn stats(g: &mut Global, line: &Line<'_>) -> Result<(), String> {
     match line.need(1, "'socket', 'timeout' or 'maxconn'")? {
         "socket" => {
-            let address = line.need(2, "an address or a path")?.to_string();
+            let address = line.address(2, "an address or a path")?;
             let mut sock = StatsSocket { span: line.span.clone(), address, mode: None, level: StatsLevel::Operator };
             let mut i = 3;
             while let Some(opt) = line.arg(i) {
@@ -117,7 +117,7 @@ fn stats(g: &mut Global, line: &Line<'_>) -> Result<(), String> {
 
 /// `log ADDRESS [len N] [format F] [sample R:S] FACILITY [LEVEL [MINLEVEL]]`
 pub fn log_target(line: &Line<'_>) -> Result<LogTarget, String> {
-    let address = line.need(1, "an address, a path or 'global'")?.to_string();
+    let address = line.address(1, "an address, a path or 'global'")?;
     let mut i = 2;
     while let Some(opt @ ("len" | "format" | "sample")) = line.arg(i) {
         line.need(i + 1, &format!("a value after '{opt}'"))?;

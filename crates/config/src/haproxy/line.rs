@@ -8,9 +8,22 @@ use std::time::Duration;
 pub struct Line<'a> {
     pub words: &'a [String],
     pub span: Span,
+    /// Variables that were undefined when a word was expanded: (word index, name).
+    pub undefined: &'a [(usize, String)],
+    pub env: super::lexer::EnvLookup<'a>,
 }
 
 impl<'a> Line<'a> {
+    /// Word `i` read as an address: variables still in it are expanded (HAProxy expands them in
+    /// addresses whatever the quoting); an undefined variable is an error, not an empty string.
+    pub fn address(&self, i: usize, what: &str) -> Result<String, String> {
+        let text = self.need(i, what)?;
+        if let Some((_, name)) = self.undefined.iter().find(|(w, _)| *w == i) {
+            return Err(format!("environment variable '{name}' used in address '{text}' is not defined"));
+        }
+        super::lexer::expand_address(text, self.env)
+    }
+
     pub fn keyword(&self) -> &'a str {
         self.words.first().map(String::as_str).unwrap_or("")
     }

@@ -17,7 +17,7 @@ mod server;
 mod suggest;
 
 pub use acl::PREDEFINED as PREDEFINED_ACLS;
-pub use lexer::split_line;
+pub use lexer::{expand_address, split_line, Lexed};
 
 use crate::diagnostics::{Diagnostics, Span};
 use crate::model::{Global, Proxy, ProxyKind, Server};
@@ -66,7 +66,7 @@ pub struct Parser {
     named_defaults: Vec<Defaults>,
     last_defaults: Defaults,
     section: Section,
-    env: Box<dyn Fn(&str) -> Option<String>>,
+    env: std::rc::Rc<dyn Fn(&str) -> Option<String>>,
 }
 
 impl Default for Parser {
@@ -90,25 +90,26 @@ impl Parser {
             named_defaults: Vec::new(),
             last_defaults: Defaults::builtin(),
             section: Section::None,
-            env,
+            env: std::rc::Rc::from(env),
         }
     }
 
     pub fn parse_file(&mut self, path: &str, text: &str, diags: &mut Diagnostics) {
         let file: std::sync::Arc<str> = std::sync::Arc::from(path);
+        let env = self.env.clone();
         for (index, raw) in text.lines().enumerate() {
             let span = Span { file: file.clone(), line: u32::try_from(index + 1).unwrap_or(u32::MAX) };
-            let words = match lexer::split_line(raw, &*self.env) {
-                Ok(w) => w,
+            let lexed = match lexer::split_line(raw, &*env) {
+                Ok(l) => l,
                 Err(msg) => {
                     diags.error(&span, msg);
                     continue;
                 }
             };
-            if words.is_empty() {
+            if lexed.words.is_empty() {
                 continue;
             }
-            let line = Line { words: &words, span };
+            let line = Line { words: &lexed.words, span, undefined: &lexed.undefined, env: &*env };
             self.line(&line, diags);
         }
         // A section never continues into the next file.

@@ -62,11 +62,11 @@ const TLS: &[(&str, usize)] = &[
 
 pub fn parse_server(line: &Line<'_>, template: &Server, diags: &mut Diagnostics) -> Result<Server, String> {
     let name = line.need(1, "a server name")?.to_string();
-    let addr = line.need(2, "an address such as 10.0.0.1:80")?;
+    let addr = line.address(2, "an address such as 10.0.0.1:80")?;
     let mut s = template.clone();
     s.name = name;
     s.span = line.span.clone();
-    s.address = parse_address(addr)?;
+    s.address = parse_address(&addr)?;
     let written = apply_options(&mut s, line, 3, diags)?;
     if !s.check {
         let check_only: Vec<&str> = written

@@ -395,9 +395,18 @@ fn stats_keywords() {
 #[test]
 fn quoting_comments_and_env() {
     std::env::set_var("FULCRUM_TEST_PORT", "8181");
-    // Single quotes keep `${...}` literally, so this port is not a number.
-    let e = errors(&format!("{TIMEOUTS}frontend f # trailing comment\n bind \"127.0.0.1:${{FULCRUM_TEST_PORT}}\"\n bind ':${{NOPE}}x'\n"));
-    assert_eq!(e, vec!["t.cfg:7: error: port in ':${NOPE}x' expects a whole number, found '${NOPE}x'"]);
+    // Addresses expand variables whatever the quoting (as HAProxy's address parser); an
+    // undefined one is an error rather than an empty string.
+    let e = errors(&format!("{TIMEOUTS}frontend f # trailing comment\n bind \"127.0.0.1:${{FULCRUM_TEST_PORT}}\"\n bind ':${{FULCRUM_TEST_PORT}}'\n bind :${{FULCRUM_NOPE}}\n bind \":${{FULCRUM_NOPE}}\"\n"));
+    assert_eq!(e, vec![
+        "t.cfg:8: error: environment variable 'FULCRUM_NOPE' used in address ':${FULCRUM_NOPE}' is not defined",
+        "t.cfg:9: error: environment variable 'FULCRUM_NOPE' used in address ':' is not defined",
+    ]);
+    // Elsewhere, only double quotes expand.
+    let c = ok(&format!("{TIMEOUTS}frontend f\n mode http\n bind :8080\n http-request set-header A ${{FULCRUM_TEST_PORT}}\n http-request set-header B \"${{FULCRUM_TEST_PORT}}\"\n"));
+    let r = &c.proxy("f").unwrap().http_request;
+    assert_eq!(r[0].action, HttpAction::SetHeader { name: "A".into(), value: "${FULCRUM_TEST_PORT}".into() });
+    assert_eq!(r[1].action, HttpAction::SetHeader { name: "B".into(), value: "8181".into() });
     let l = load(&format!("{TIMEOUTS}frontend f\n bind \"127.0.0.1:${{FULCRUM_TEST_PORT}}\"\n mode http\n http-request set-header X-Hash \\#1\n http-request set-header X-Q 'a \"b\"'\n"));
     assert!(l.is_ok(), "{:?}", l.diagnostics);
     let f = l.config.proxy("f").unwrap();
