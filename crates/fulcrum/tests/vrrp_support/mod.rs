@@ -47,6 +47,10 @@ impl Topo {
 
 impl Drop for Topo {
     fn drop(&mut self) {
+        if std::env::var("FULCRUM_KEEP_TEST_LOGS").as_deref() == Ok("1") {
+            eprintln!("logs kept in {}", self.dir.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
