@@ -5,6 +5,7 @@
 //! that dispatch lives in `cmd/compat.rs`.
 
 mod cmd;
+mod sd_notify;
 mod supervisor;
 
 use clap::{Parser, Subcommand};

@@ -6,6 +6,7 @@
 //! As HAProxy's master does, SIGUSR2 also reloads and SIGUSR1 is a soft stop.
 
 use crate::cmd::run::RunOptions;
+use crate::sd_notify::Notifier;
 use anyhow::Context;
 use fulcrum_config::{load_files, Config};
 use nix::sys::signal::{kill, Signal};
@@ -36,7 +37,9 @@ impl Supervisor {
         let proxy = fulcrum_proxy::start(&config).await.context("starting the proxy")?;
         let vrrp = fulcrum_vrrp::start(&config.keepalived).await.context("starting VRRP")?;
         tracing::info!("fulcrum started");
+        let notifier = Notifier::from_env();
         self.write_pidfiles();
+        notifier.ready();
         self.signal_old_processes();
 
         loop {
@@ -46,6 +49,7 @@ impl Supervisor {
                 _ = sigusr1.recv() => { tracing::info!("SIGUSR1 received, finishing and stopping"); break; }
                 _ = async { tokio::select! { _ = sighup.recv() => {}, _ = sigusr2.recv() => {} } } => {
                     tracing::info!("reload signal received, reloading");
+                    notifier.reloading();
                     if let Some(new) = self.reload_config() {
                         if let Err(e) = proxy.reload(&new).await {
                             tracing::error!("proxy reload failed: {e}");
@@ -54,9 +58,11 @@ impl Supervisor {
                             tracing::error!("VRRP reload failed: {e}");
                         }
                     }
+                    notifier.ready();
                 }
             }
         }
+        notifier.stopping();
         vrrp.shutdown().await;
         proxy.shutdown(GRACE).await;
         for p in &self.opts.pidfiles {

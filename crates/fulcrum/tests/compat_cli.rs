@@ -174,3 +174,35 @@ fn haproxy_dash_d_goes_to_the_background() {
     let _ = Command::new("kill").arg(pid.to_string()).status();
     wait_for("the daemon to stop", Duration::from_secs(10), || !alive(pid));
 }
+
+#[test]
+fn systemd_notify_ready_reloading_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let t = TempDir::new("notify");
+    let cfg = t.file("h.cfg", VALID);
+    let sock_path = t.0.join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).expect("bind notify socket");
+    sock.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fulcrum"))
+        .args(["haproxy", "-Ws", "-f", cfg.to_str().unwrap()])
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    let mut buf = [0u8; 512];
+    let mut recv = || {
+        let n = sock.recv(&mut buf).expect("a notification within 10 s");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let ready = recv();
+    assert!(ready.contains("READY=1") && ready.contains(&format!("MAINPID={}", child.id())), "{ready}");
+    let _ = Command::new("kill").args(["-USR2", &child.id().to_string()]).status();
+    let reloading = recv();
+    assert!(reloading.contains("RELOADING=1") && reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    assert!(recv().contains("READY=1"));
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    assert!(recv().contains("STOPPING=1"));
+    let status = child.wait().expect("wait");
+    assert!(status.success());
+}

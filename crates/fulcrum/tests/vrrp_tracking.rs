@@ -1,0 +1,155 @@
+//! Tracking across namespaces: a failing `track_script` (FAULT or lowered priority),
+//! `track_interface`, a `vrrp_sync_group` moving together, notify scripts with keepalived's
+//! arguments, and gratuitous ARP re-pointing a client's neighbour entry after failover.
+
+mod vrrp_support;
+
+use fulcrum_testlab::wait;
+use std::time::Duration;
+use vrrp_support::*;
+
+const SETTLE: Duration = Duration::from_secs(15);
+
+fn chk_script(t: &Topo, node: usize, weight: i32) -> (String, std::path::PathBuf) {
+    let flag = t.dir.join(format!("healthy{node}"));
+    std::fs::write(&flag, "").unwrap();
+    let top = format!(
+        "vrrp_script chk {{\n  script \"/usr/bin/test -f {}\"\n  interval 1\n  fall 1\n  rise 1\n  weight {weight}\n}}\n",
+        flag.display()
+    );
+    (top, flag)
+}
+
+#[test]
+fn failing_track_script_with_weight_0_forces_fault_and_hands_over() {
+    let Some(t) = Topo::new("trackfault", 2) else { return };
+    let a = Daemon::fulcrum(&t, 0, &Inst { priority: 100, ..Inst::default() }.render(&t, 0));
+    let (top, flag) = chk_script(&t, 1, 0);
+    let inst = Inst { priority: 150, top, extra: "  track_script {\n    chk\n  }\n".into(), ..Inst::default() };
+    let b = Daemon::fulcrum(&t, 1, &inst.render(&t, 1));
+    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(wait_vip(&t, 0, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    std::fs::remove_file(&flag).unwrap();
+    assert!(wait_vip(&t, 0, true, SETTLE).is_some(), "script failure hands the VIP over{}", logs(&[&a, &b]));
+    assert!(wait_vip(&t, 1, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(wait::until(SETTLE, || b.log().contains("Entering FAULT")).is_some(), "{}", logs(&[&b]));
+    std::fs::write(&flag, "").unwrap();
+    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "recovered, it preempts again{}", logs(&[&a, &b]));
+    assert!(wait_vip(&t, 0, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+}
+
+#[test]
+fn failing_track_script_with_negative_weight_lowers_priority() {
+    let Some(t) = Topo::new("trackweight", 2) else { return };
+    let a = Daemon::fulcrum(&t, 0, &Inst { priority: 100, ..Inst::default() }.render(&t, 0));
+    let (top, flag) = chk_script(&t, 1, -60);
+    let inst = Inst { priority: 150, top, extra: "  track_script {\n    chk\n  }\n".into(), ..Inst::default() };
+    let b = Daemon::fulcrum(&t, 1, &inst.render(&t, 1));
+    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(wait_vip(&t, 0, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    std::fs::remove_file(&flag).unwrap();
+    // 150 - 60 = 90 < 100: the other router preempts.
+    assert!(wait_vip(&t, 0, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(wait_vip(&t, 1, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(!b.log().contains("Entering FAULT"), "a weighted script lowers priority, no FAULT{}", logs(&[&b]));
+}
+
+#[test]
+fn track_interface_down_means_fault() {
+    let Some(t) = Topo::new("trackif", 2) else { return };
+    let n1 = t.node(1);
+    assert!(n1.run("ip", &["link", "add", "dummy0", "type", "dummy"]).is_some_and(|o| o.status.success()));
+    assert!(n1.run("ip", &["link", "set", "dummy0", "up"]).is_some_and(|o| o.status.success()));
+    let a = Daemon::fulcrum(&t, 0, &Inst { priority: 100, ..Inst::default() }.render(&t, 0));
+    let inst = Inst { priority: 150, extra: "  track_interface {\n    dummy0\n  }\n".into(), ..Inst::default() };
+    let b = Daemon::fulcrum(&t, 1, &inst.render(&t, 1));
+    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(n1.run("ip", &["link", "set", "dummy0", "down"]).is_some_and(|o| o.status.success()));
+    assert!(wait_vip(&t, 0, true, SETTLE).is_some(), "link down hands the VIP over{}", logs(&[&a, &b]));
+    assert!(wait_vip(&t, 1, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(n1.run("ip", &["link", "set", "dummy0", "up"]).is_some_and(|o| o.status.success()));
+    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "link up: back to MASTER by preemption{}", logs(&[&a, &b]));
+}
+
+/// Two instances in one sync group; `fail_vi2` adds a failing-capable script to VI_2 only.
+fn sync_group_conf(t: &Topo, node: usize, priority: u8, script: Option<&str>) -> String {
+    let mut s = String::from("global_defs {\n  router_id n\n}\n");
+    if let Some(top) = script {
+        s.push_str(top);
+    }
+    s.push_str("vrrp_sync_group G1 {\n  group {\n    VI_1\n    VI_2\n  }\n}\n");
+    for (name, vrid, vip) in [("VI_1", 51, VIP), ("VI_2", 52, "10.99.0.101")] {
+        s.push_str(&format!(
+            "vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  priority {priority}\n  advert_int 1\n"
+        ));
+        if name == "VI_2" && script.is_some() {
+            s.push_str("  track_script {\n    chk\n  }\n");
+        }
+        s.push_str(&format!("  virtual_ipaddress {{\n    {vip}/32 dev eth0\n  }}\n}}\n"));
+    }
+    let _ = (t, node);
+    s
+}
+
+#[test]
+fn sync_group_members_fail_over_together() {
+    let Some(t) = Topo::new("syncgroup", 2) else { return };
+    let a = Daemon::fulcrum(&t, 0, &sync_group_conf(&t, 0, 100, None));
+    let (top, flag) = chk_script(&t, 1, 0);
+    let b = Daemon::fulcrum(&t, 1, &sync_group_conf(&t, 1, 150, Some(&top)));
+    let both_on = |n: usize| t.node(n).has_address(VIP) && t.node(n).has_address("10.99.0.101");
+    let none_on = |n: usize| !t.node(n).has_address(VIP) && !t.node(n).has_address("10.99.0.101");
+    assert!(wait::until(SETTLE, || both_on(1) && none_on(0)).is_some(), "{}", logs(&[&a, &b]));
+    // Only VI_2 tracks the script, but the whole group leaves.
+    std::fs::remove_file(&flag).unwrap();
+    assert!(wait::until(SETTLE, || both_on(0) && none_on(1)).is_some(), "the group moves together{}", logs(&[&a, &b]));
+}
+
+#[test]
+fn notify_scripts_get_keepalived_arguments() {
+    let Some(t) = Topo::new("notify", 1) else { return };
+    let out = t.dir.join("notify.out");
+    let script = t.write("notify.sh", &format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display()));
+    let master_out = t.dir.join("master.out");
+    let extra = format!(
+        "  notify \"/bin/sh {}\"\n  notify_master \"/bin/sh -c 'echo master > {}'\"\n",
+        script.display(),
+        master_out.display()
+    );
+    let inst = Inst { priority: 150, extra, ..Inst::default() };
+    let mut a = Daemon::fulcrum(&t, 0, &inst.render(&t, 0));
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
+    assert!(wait::until(SETTLE, || read(&out).contains("INSTANCE VI_1 MASTER 150")).is_some(), "{}{}", read(&out), logs(&[&a]));
+    assert!(read(&out).starts_with("INSTANCE VI_1 BACKUP 150\n"), "BACKUP first, then MASTER: {}", read(&out));
+    assert!(wait::until(SETTLE, || read(&master_out) == "master\n").is_some(), "{}", logs(&[&a]));
+    a.term();
+    assert!(a.child.wait_timeout(Duration::from_secs(10)).is_some());
+}
+
+#[test]
+fn gratuitous_arp_repoints_the_client_after_failover() {
+    let Some(t) = Topo::new("garp", 3) else { return };
+    let client = t.node(2);
+    let a = Daemon::fulcrum(&t, 0, &Inst { priority: 100, ..Inst::default() }.render(&t, 0));
+    let b = Daemon::fulcrum(&t, 1, &Inst { priority: 150, ..Inst::default() }.render(&t, 1));
+    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    let mac_of = |n: usize| {
+        let out = t.node(n).run("cat", &["/sys/class/net/eth0/address"]).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        out.unwrap_or_default()
+    };
+    let (mac_a, mac_b) = (mac_of(0), mac_of(1));
+    assert!(!mac_a.is_empty() && mac_a != mac_b);
+    let neigh = || {
+        client
+            .run("ip", &["neigh", "show", VIP])
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default()
+    };
+    // The client learns the VIP at B.
+    assert!(client.run("ping", &["-c", "1", "-W", "2", VIP]).is_some_and(|o| o.status.success()), "{}", logs(&[&b]));
+    assert!(neigh().contains(&mac_b), "{}", neigh());
+    b.term();
+    assert!(wait_vip(&t, 0, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    // Without sending anything itself, the client's entry now points at A.
+    assert!(wait::until(Duration::from_secs(10), || neigh().contains(&mac_a)).is_some(), "neighbour entry: {}{}", neigh(), logs(&[&a]));
+}
