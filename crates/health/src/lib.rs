@@ -5,6 +5,7 @@
 //! `scheduler` runs them for a whole config and reports every change on a channel.
 
 pub mod keepalived;
+pub mod probe;
 pub mod log;
 pub mod observe;
 pub mod state;

@@ -1,0 +1,148 @@
+//! `http-check expect [!] status|rstatus|string|rstring PATTERN`, and the default expectation
+//! of `option httpchk` ("responses 2xx and 3xx are considered valid"), judged on one response
+//! with HAProxy's outcomes: a status mismatch is "Layer7 wrong status" with the code and the
+//! reason phrase as info; a content mismatch is "Layer7 invalid response" with info "HTTP
+//! content check did not match" (both as haproxy 2.6 logs them). Pure.
+
+use crate::probe::response::CheckResponse;
+use crate::status::{CheckOutcome, CheckStatus};
+use crate::HealthError;
+use fulcrum_config::model::{ExpectKind, HttpCheckExpect};
+use regex::bytes::Regex;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub enum Expect {
+    /// No `http-check expect`: 2xx and 3xx pass.
+    Default,
+    Status { negate: bool, ranges: Vec<(u16, u16)> },
+    Rstatus { negate: bool, re: Regex },
+    String { negate: bool, pattern: Vec<u8> },
+    Rstring { negate: bool, re: Regex },
+}
+
+impl Expect {
+    pub fn from_model(e: Option<&HttpCheckExpect>) -> Result<Self, HealthError> {
+        let Some(e) = e else { return Ok(Expect::Default) };
+        let bad = |detail: String| HealthError::Config { what: format!("http-check expect at {}", e.span), detail };
+        Ok(match e.kind {
+            ExpectKind::Status => Expect::Status { negate: e.negate, ranges: parse_status_list(&e.pattern).map_err(bad)? },
+            ExpectKind::Rstatus => Expect::Rstatus {
+                negate: e.negate,
+                re: Regex::new(&e.pattern).map_err(|err| bad(format!("invalid regex: {err}")))?,
+            },
+            ExpectKind::String => Expect::String { negate: e.negate, pattern: e.pattern.as_bytes().to_vec() },
+            ExpectKind::Rstring => Expect::Rstring {
+                negate: e.negate,
+                re: Regex::new(&e.pattern).map_err(|err| bad(format!("invalid regex: {err}")))?,
+            },
+        })
+    }
+
+    pub fn evaluate(&self, resp: &CheckResponse, elapsed: Duration) -> CheckOutcome {
+        let code = resp.status;
+        let status_result = |matched: bool| {
+            if matched {
+                CheckOutcome::new(CheckStatus::L7Ok, elapsed).with_code(code)
+            } else {
+                CheckOutcome::new(CheckStatus::L7Status, elapsed).with_code(code).with_info(resp.reason.clone())
+            }
+        };
+        let content_result = |found: bool, negate: bool| {
+            if found != negate {
+                CheckOutcome::new(CheckStatus::L7Ok, elapsed).with_code(code)
+            } else if negate {
+                CheckOutcome::new(CheckStatus::L7Response, elapsed).with_info("HTTP content check matched unexpectedly")
+            } else {
+                CheckOutcome::new(CheckStatus::L7Response, elapsed).with_info("HTTP content check did not match")
+            }
+        };
+        match self {
+            Expect::Default => status_result((200..400).contains(&code)),
+            Expect::Status { negate, ranges } => {
+                status_result(ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code)) != *negate)
+            }
+            Expect::Rstatus { negate, re } => status_result(re.is_match(code.to_string().as_bytes()) != *negate),
+            Expect::String { negate, pattern } => {
+                let found = pattern.is_empty() || resp.body.windows(pattern.len()).any(|w| w == pattern.as_slice());
+                content_result(found, *negate)
+            }
+            Expect::Rstring { negate, re } => content_result(re.is_match(&resp.body), *negate),
+        }
+    }
+}
+
+/// `200`, `200,301-302`, `2xx`-free HAProxy status lists.
+pub fn parse_status_list(s: &str) -> Result<Vec<(u16, u16)>, String> {
+    s.split(',')
+        .map(|part| {
+            let part = part.trim();
+            let (lo, hi) = part.split_once('-').unwrap_or((part, part));
+            let lo: u16 = lo.trim().parse().map_err(|_| format!("expected a status code or range, found {part:?}"))?;
+            let hi: u16 = hi.trim().parse().map_err(|_| format!("expected a status code or range, found {part:?}"))?;
+            if lo > hi {
+                return Err(format!("empty range {part:?}"));
+            }
+            Ok((lo, hi))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fulcrum_config::diagnostics::Span;
+
+    fn resp(status: u16, reason: &str, body: &str) -> CheckResponse {
+        CheckResponse { status, reason: reason.into(), body: body.as_bytes().to_vec() }
+    }
+    fn model(negate: bool, kind: ExpectKind, pattern: &str) -> HttpCheckExpect {
+        HttpCheckExpect { span: Span::default(), negate, kind, pattern: pattern.into() }
+    }
+    fn eval(e: Option<HttpCheckExpect>, r: &CheckResponse) -> CheckOutcome {
+        Expect::from_model(e.as_ref()).expect("valid").evaluate(r, Duration::ZERO)
+    }
+
+    #[test]
+    fn default_accepts_2xx_3xx_only() {
+        assert!(eval(None, &resp(200, "OK", "")).passed());
+        assert!(eval(None, &resp(302, "Found", "")).passed());
+        let o = eval(None, &resp(500, "Internal Server Error", ""));
+        assert_eq!(o.to_string(), "reason: Layer7 wrong status, code: 500, info: \"Internal Server Error\", check duration: 0ms");
+        assert!(!eval(None, &resp(404, "Not Found", "")).passed());
+    }
+
+    #[test]
+    fn status_and_negation() {
+        assert!(eval(Some(model(false, ExpectKind::Status, "200")), &resp(200, "OK", "")).passed());
+        assert!(!eval(Some(model(false, ExpectKind::Status, "200")), &resp(204, "", "")).passed());
+        assert!(eval(Some(model(false, ExpectKind::Status, "200,300-399")), &resp(302, "", "")).passed());
+        assert!(!eval(Some(model(true, ExpectKind::Status, "500-599")), &resp(503, "", "")).passed());
+        assert!(eval(Some(model(true, ExpectKind::Status, "500-599")), &resp(404, "", "")).passed());
+        assert!(Expect::from_model(Some(&model(false, ExpectKind::Status, "abc"))).is_err());
+    }
+
+    #[test]
+    fn rstatus_as_in_seed_003() {
+        let e = Some(model(false, ExpectKind::Rstatus, "200"));
+        assert!(eval(e.clone(), &resp(200, "OK", "")).passed());
+        let o = eval(e, &resp(500, "Internal Server Error", ""));
+        assert_eq!(o.status, CheckStatus::L7Status);
+        assert_eq!(o.code, Some(500));
+        assert!(!eval(Some(model(false, ExpectKind::Rstatus, "^3")), &resp(200, "OK", "")).passed());
+    }
+
+    #[test]
+    fn string_and_rstring() {
+        let r = resp(200, "OK", "status: ready\n");
+        assert!(eval(Some(model(false, ExpectKind::String, "ready")), &r).passed());
+        let o = eval(Some(model(false, ExpectKind::String, "nothere")), &r);
+        assert_eq!(o.to_string(), "reason: Layer7 invalid response, info: \"HTTP content check did not match\", check duration: 0ms");
+        assert!(!eval(Some(model(true, ExpectKind::String, "ready")), &r).passed());
+        assert!(eval(Some(model(false, ExpectKind::Rstring, "^status: (ready|ok)")), &r).passed());
+        assert!(!eval(Some(model(false, ExpectKind::Rstring, "maint")), &r).passed());
+        assert!(eval(Some(model(true, ExpectKind::Rstring, "maint")), &r).passed());
+        // content checks do not look at the status
+        assert!(eval(Some(model(false, ExpectKind::String, "ready")), &resp(500, "", "ready")).passed());
+    }
+}

@@ -1,0 +1,133 @@
+//! keepalived's HTTP_GET checker: for each `url { path status_code digest }` send the request
+//! keepalived (and genhash) send, check the status against `status_code` (default 200-299) and
+//! the body against `digest`, the lowercase hex MD5 of the bytes after the response head, as
+//! genhash prints it. Every url must pass. `connect_timeout` bounds connect and read, as in
+//! keepalived. SSL_GET is not supported yet (no TLS dependency in fulcrum): the scheduler
+//! reports it and does not run it.
+
+use crate::probe::response::{self, CheckResponse};
+use crate::status::{CheckOutcome, CheckStatus};
+use fulcrum_config::model::CheckUrl;
+use md5::{Digest, Md5};
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Bodies larger than this are hashed only in part; keepalived pages are small status pages.
+pub const MAX_BODY: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub struct HttpGet {
+    pub addr: SocketAddr,
+    pub urls: Vec<CheckUrl>,
+    pub connect_timeout: Duration,
+    /// `virtualhost`, else the address (keepalived sends `Host: IP[:PORT]`).
+    pub host: String,
+}
+
+impl HttpGet {
+    pub fn new(addr: SocketAddr, urls: Vec<CheckUrl>, connect_timeout: Duration) -> Self {
+        let host = if addr.port() == 80 { addr.ip().to_string() } else { addr.to_string() };
+        HttpGet { addr, urls, connect_timeout, host }
+    }
+
+    /// keepalived's HTTP/1.0 request (its default `http_protocol`).
+    pub fn request(&self, path: &str) -> Vec<u8> {
+        format!("GET {path} HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: {}\r\n\r\n", self.host).into_bytes()
+    }
+
+    pub async fn run(&self) -> CheckOutcome {
+        let start = Instant::now();
+        let mut last = CheckOutcome::new(CheckStatus::L4Ok, Duration::ZERO);
+        for url in &self.urls {
+            let req = self.request(&url.path);
+            let exchanged =
+                response::exchange(self.addr, &req, self.connect_timeout, self.connect_timeout, MAX_BODY).await;
+            last = match exchanged {
+                Ok((resp, _)) => judge(url, &resp, start.elapsed()),
+                Err(outcome) => outcome,
+            };
+            if !last.passed() {
+                return last;
+            }
+        }
+        last
+    }
+}
+
+/// Lowercase hex MD5 of `body`, as genhash prints it and `digest` is written.
+pub fn md5_hex(body: &[u8]) -> String {
+    let sum = Md5::digest(body);
+    let mut s = String::with_capacity(32);
+    for b in sum {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+pub fn judge(url: &CheckUrl, resp: &CheckResponse, elapsed: Duration) -> CheckOutcome {
+    let status_ok = if url.status_code.is_empty() {
+        (200..300).contains(&resp.status)
+    } else {
+        url.status_code.contains(&resp.status)
+    };
+    if !status_ok {
+        return CheckOutcome::new(CheckStatus::L7Status, elapsed)
+            .with_code(resp.status)
+            .with_info(format!("HTTP status code error on url {}", url.path));
+    }
+    if let Some(expected) = &url.digest {
+        let got = md5_hex(&resp.body);
+        if !got.eq_ignore_ascii_case(expected.trim()) {
+            return CheckOutcome::new(CheckStatus::L7Response, elapsed)
+                .with_code(resp.status)
+                .with_info(format!("MD5 digest error on url {}, expected {expected}, got {got}", url.path));
+        }
+    }
+    CheckOutcome::new(CheckStatus::L7Ok, elapsed).with_code(resp.status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(codes: &[u16], digest: Option<&str>) -> CheckUrl {
+        CheckUrl { path: "/".into(), status_code: codes.to_vec(), digest: digest.map(Into::into) }
+    }
+    fn resp(status: u16, body: &str) -> CheckResponse {
+        CheckResponse { status, reason: String::new(), body: body.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn md5_known_vectors() {
+        // RFC 1321 test suite
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(md5_hex(b"abc"), "900150983cd24fb0d6963f7d28e17f72");
+    }
+
+    #[test]
+    fn status_default_is_2xx_and_list_is_exact() {
+        assert!(judge(&url(&[], None), &resp(204, ""), Duration::ZERO).passed());
+        assert!(!judge(&url(&[], None), &resp(301, ""), Duration::ZERO).passed());
+        assert!(judge(&url(&[301], None), &resp(301, ""), Duration::ZERO).passed());
+        assert!(!judge(&url(&[200], None), &resp(500, ""), Duration::ZERO).passed());
+    }
+
+    #[test]
+    fn digest_must_match_body() {
+        let ok = judge(&url(&[200], Some("900150983cd24fb0d6963f7d28e17f72")), &resp(200, "abc"), Duration::ZERO);
+        assert!(ok.passed());
+        let ko = judge(&url(&[200], Some("900150983cd24fb0d6963f7d28e17f72")), &resp(200, "abd"), Duration::ZERO);
+        assert_eq!(ko.status, CheckStatus::L7Response);
+        assert!(ko.info.unwrap_or_default().contains("expected 900150983cd24fb0d6963f7d28e17f72"));
+    }
+
+    #[test]
+    fn request_as_keepalived() {
+        let g = HttpGet::new("127.0.0.1:8080".parse().expect("addr"), vec![], Duration::from_secs(1));
+        assert_eq!(
+            g.request("/health"),
+            b"GET /health HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:8080\r\n\r\n"
+        );
+    }
+}

@@ -1,0 +1,38 @@
+//! Thin async adapters that run one check and turn what happened into a [`CheckOutcome`]
+//! with HAProxy's wording. They own sockets, child processes and timeouts; they decide
+//! nothing about UP or DOWN (that is `state`/`keepalived`).
+
+pub mod expect;
+pub mod http;
+pub mod http_get;
+pub mod misc;
+pub mod response;
+pub mod tcp;
+
+use crate::status::CheckOutcome;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// One runnable check, built from the config by the scheduler.
+#[derive(Debug, Clone)]
+pub enum Probe {
+    /// HAProxy `check` without `option httpchk`, and keepalived TCP_CHECK.
+    Tcp { addr: SocketAddr, connect_timeout: Duration },
+    /// HAProxy `option httpchk` + `http-check send/expect`.
+    Http(http::HttpCheck),
+    /// keepalived HTTP_GET (SSL_GET reports unsupported).
+    HttpGet(http_get::HttpGet),
+    /// keepalived MISC_CHECK.
+    Misc(misc::MiscCheck),
+}
+
+impl Probe {
+    pub async fn run(&self) -> CheckOutcome {
+        match self {
+            Probe::Tcp { addr, connect_timeout } => tcp::check(*addr, *connect_timeout).await,
+            Probe::Http(h) => h.run().await,
+            Probe::HttpGet(h) => h.run().await,
+            Probe::Misc(m) => m.run().await,
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Reads one HTTP/1 response for a check: sends the request, then reads until the server
+//! closes, the announced body is complete, or `limit` bytes are held (HAProxy also judges a
+//! check on its first buffer). Timeouts and protocol errors come back as outcomes.
+
+use crate::probe::tcp;
+use crate::status::{CheckOutcome, CheckStatus};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A parsed check response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResponse {
+    pub status: u16,
+    pub reason: String,
+    pub body: Vec<u8>,
+}
+
+/// Connect (`connect_timeout`), send `request`, read the answer (`read_timeout`).
+pub async fn exchange(
+    addr: SocketAddr,
+    request: &[u8],
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    limit: usize,
+) -> Result<(CheckResponse, Duration), CheckOutcome> {
+    let start = Instant::now();
+    let mut stream = tcp::connect(addr, connect_timeout).await?;
+    let io = async {
+        stream.write_all(request).await?;
+        let mut buf = Vec::with_capacity(4096);
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Ok::<_, std::io::Error>((buf, true));
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.len() >= limit || complete(&buf) {
+                buf.truncate(limit);
+                return Ok((buf, false));
+            }
+        }
+    };
+    let (buf, _closed) = match tokio::time::timeout(read_timeout, io).await {
+        Err(_) => return Err(CheckOutcome::new(CheckStatus::L7Timeout, start.elapsed())),
+        Ok(Err(e)) => {
+            return Err(CheckOutcome::new(CheckStatus::L7Response, start.elapsed()).with_info(tcp::io_error_info(&e)))
+        }
+        Ok(Ok(v)) => v,
+    };
+    let elapsed = start.elapsed();
+    match parse(&buf) {
+        Some(resp) => Ok((resp, elapsed)),
+        None if buf.is_empty() => {
+            Err(CheckOutcome::new(CheckStatus::L7Response, elapsed).with_info("Empty response"))
+        }
+        None => Err(CheckOutcome::new(CheckStatus::L7Response, elapsed).with_info("Invalid HTTP response")),
+    }
+}
+
+/// Head complete and, with a Content-Length, the body too.
+fn complete(buf: &[u8]) -> bool {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(buf) {
+        Ok(httparse::Status::Complete(head)) => match content_length(resp.headers) {
+            Some(len) => buf.len() >= head.saturating_add(len),
+            None => false,
+        },
+        _ => false,
+    }
+}
+
+fn content_length(headers: &[httparse::Header<'_>]) -> Option<usize> {
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .and_then(|h| std::str::from_utf8(h.value).ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Parses status, reason and the raw bytes after the head (not de-chunked: keepalived's
+/// digest is over the bytes as received).
+pub fn parse(buf: &[u8]) -> Option<CheckResponse> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(buf) {
+        Ok(httparse::Status::Complete(head)) => {
+            let status = resp.code?;
+            let reason = resp.reason.unwrap_or("").to_string();
+            let mut body = buf[head..].to_vec();
+            if let Some(len) = content_length(resp.headers) {
+                body.truncate(len);
+            }
+            Some(CheckResponse { status, reason, body })
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_head_and_body() {
+        let r = parse(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 2\r\n\r\nokEXTRA").expect("valid");
+        assert_eq!(r.status, 500);
+        assert_eq!(r.reason, "Internal Server Error");
+        assert_eq!(r.body, b"ok");
+        assert!(parse(b"garbage\r\n\r\n").is_none());
+        assert!(parse(b"HTTP/1.1 200 OK\r\nX: y\r\n").is_none(), "incomplete head");
+    }
+
+    #[test]
+    fn completeness() {
+        assert!(complete(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
+        assert!(!complete(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab"));
+        assert!(!complete(b"HTTP/1.0 200 OK\r\n\r\nbody until close"));
+    }
+}

@@ -1,0 +1,43 @@
+//! TCP connect checks (HAProxy's default check, keepalived TCP_CHECK): connected in time →
+//! "Layer4 check passed", refused/unreachable → "Layer4 connection problem" with the OS error
+//! as info (as HAProxy: `info: "Connection refused"`), no answer in time → "Layer4 timeout".
+
+use crate::status::{CheckOutcome, CheckStatus};
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::TcpStream;
+
+/// Connects within `timeout`; the stream is returned for checks that go on talking.
+pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, CheckOutcome> {
+    let start = Instant::now();
+    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err(e)) => Err(CheckOutcome::new(CheckStatus::L4Connection, start.elapsed()).with_info(io_error_info(&e))),
+        Err(_) => Err(CheckOutcome::new(CheckStatus::L4Timeout, start.elapsed())),
+    }
+}
+
+pub async fn check(addr: SocketAddr, timeout: Duration) -> CheckOutcome {
+    let start = Instant::now();
+    match connect(addr, timeout).await {
+        Ok(_stream) => CheckOutcome::new(CheckStatus::L4Ok, start.elapsed()),
+        Err(outcome) => outcome,
+    }
+}
+
+/// The OS's words for a failed connect, as HAProxy shows them ("Connection refused").
+pub fn io_error_info(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "Connection refused".to_string(),
+        io::ErrorKind::ConnectionReset => "Connection reset by peer".to_string(),
+        _ => {
+            // strip Rust's " (os error N)" suffix
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_string(),
+                None => s,
+            }
+        }
+    }
+}
