@@ -7,7 +7,9 @@
 //! Every word keeps the file and line it was written on, so an included file's problems are
 //! reported against that file. It never interprets keywords.
 
+use super::params::{Line, Params};
 use crate::diagnostics::{Diagnostics, Span};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -59,9 +61,14 @@ enum Tok {
     Close(Span),
 }
 
-/// Reads one file (and everything it includes) into top-level statements.
-pub fn parse_tree(path: &str, text: &str, diags: &mut Diagnostics) -> Vec<Stmt> {
-    let mut lx = Lexer { toks: Vec::new(), next_line: 0, stack: Vec::new(), included: 0 };
+/// Lines one file may expand to through parameter substitution, beyond its own.
+pub const MAX_EXPANDED_LINES: usize = 100_000;
+
+/// Reads one file (and everything it includes) into top-level statements. `config_id` selects
+/// `@ID` conditional lines (keepalived's `-i`).
+pub fn parse_tree(path: &str, text: &str, config_id: Option<String>, diags: &mut Diagnostics) -> Vec<Stmt> {
+    let params = Params::new(config_id);
+    let mut lx = Lexer { toks: Vec::new(), next_line: 0, stack: Vec::new(), included: 0, params };
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
     lx.stack.push(canonical);
     lx.lex_text(path, text, diags);
@@ -74,17 +81,70 @@ struct Lexer {
     /// Files being read, outermost first (canonical paths), to refuse include loops.
     stack: Vec<PathBuf>,
     included: usize,
+    /// `$NAME=VALUE` definitions, shared by a file and what it includes.
+    params: Params,
 }
 
 impl Lexer {
     fn lex_text(&mut self, path: &str, text: &str, diags: &mut Diagnostics) {
         let file: Arc<str> = Arc::from(path);
-        for (idx, raw) in text.lines().enumerate() {
-            let line_no = u32::try_from(idx + 1).unwrap_or(u32::MAX);
+        let pwd = Path::new(path).parent().map(|p| p.display().to_string()).unwrap_or_default();
+        // Lines still to read with their line number; an expanded multi-line parameter puts
+        // its lines back at the front, numbered as the line that used it.
+        let mut queue: VecDeque<(String, u32)> = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (l.to_string(), u32::try_from(i + 1).unwrap_or(u32::MAX)))
+            .collect();
+        let mut budget = queue.len() + MAX_EXPANDED_LINES;
+        while let Some((raw, line_no)) = queue.pop_front() {
             let span = Span { file: file.clone(), line: line_no };
+            if budget == 0 {
+                diags.error(&span, format!("parameter expansion produces more than {MAX_EXPANDED_LINES} extra lines; the rest of the file is not read"));
+                return;
+            }
+            budget -= 1;
+            let stripped = strip_comment(&raw);
+            let body = match self.params.classify(stripped) {
+                Line::Skipped => continue,
+                Line::Define { name, value, continued } => {
+                    let name = name.to_string();
+                    let mut value = value.to_string();
+                    let mut more = continued;
+                    while more {
+                        let Some((next, _)) = queue.pop_front() else { break };
+                        let piece = strip_comment(&next).trim();
+                        let (piece, cont) = match piece.strip_suffix('\\') {
+                            Some(p) => (p.trim_end(), true),
+                            None => (piece, false),
+                        };
+                        if !value.is_empty() {
+                            value.push('\n');
+                        }
+                        value.push_str(piece);
+                        more = cont;
+                    }
+                    self.params.define(&name, value);
+                    continue;
+                }
+                Line::Text(body) => body,
+            };
+            let expanded = match self.params.substitute(body, &pwd) {
+                Ok(e) => e,
+                Err(msg) => {
+                    diags.error(&span, msg);
+                    continue;
+                }
+            };
+            if expanded.contains('\n') {
+                for l in expanded.lines().rev() {
+                    queue.push_front((l.to_string(), line_no));
+                }
+                continue;
+            }
             let line_id = self.next_line;
             self.next_line += 1;
-            let toks = split_line(raw, &span, diags);
+            let toks = split_line(&expanded, &span, diags);
             if let Some(Tok::Word { word, .. }) = toks.first() {
                 if is_include_keyword(word) {
                     self.include(path, &toks[1..], &span, diags);
@@ -110,9 +170,16 @@ impl Lexer {
             diags.error(span, "include expects a file name or glob pattern, found nothing");
             return;
         };
-        if words.len() > 1 || words.len() != args.len() {
+        if words.len() > 1 {
             diags.warning(span, "include takes one pattern; the rest of the line is ignored");
         }
+        // A brace after the pattern still opens or closes a block.
+        let braces: Vec<Tok> = args.iter().filter(|t| !matches!(t, Tok::Word { .. })).cloned().collect();
+        self.include_pattern(including, pattern, span, diags);
+        self.toks.extend(braces);
+    }
+
+    fn include_pattern(&mut self, including: &str, pattern: &Word, span: &Span, diags: &mut Diagnostics) {
         if self.stack.len() > MAX_INCLUDE_DEPTH {
             diags.error(
                 span,
@@ -183,7 +250,27 @@ fn is_include_keyword(w: &Word) -> bool {
     !w.quoted && matches!(w.text.as_str(), "include" | "includer" | "includem" | "includew" | "includeb" | "includea")
 }
 
-/// Splits one line into words and braces, dropping the comment. `line` ids are filled by the caller.
+/// The line without its comment: from an unquoted `#` or `!` to the end, as keepalived.
+/// A `"` opens a quoted string where a word starts, as in `split_line`.
+fn strip_comment(raw: &str) -> &str {
+    let mut in_quote = false;
+    let mut word_start = true;
+    for (i, c) in raw.char_indices() {
+        if in_quote {
+            in_quote = c != '"';
+            word_start = !in_quote;
+            continue;
+        }
+        match c {
+            '#' | '!' => return &raw[..i],
+            '"' if word_start => in_quote = true,
+            c => word_start = c.is_whitespace() || c == '{' || c == '}',
+        }
+    }
+    raw
+}
+
+/// Splits one comment-free line into words and braces. `line` ids are filled by the caller.
 fn split_line(raw: &str, span: &Span, diags: &mut Diagnostics) -> Vec<Tok> {
     let mut toks = Vec::new();
     let mut chars = raw.chars().peekable();
@@ -196,7 +283,6 @@ fn split_line(raw: &str, span: &Span, diags: &mut Diagnostics) -> Vec<Tok> {
     };
     while let Some(c) = chars.next() {
         match c {
-            '#' | '!' => break,
             '{' | '}' => {
                 flush(&mut cur, &mut toks);
                 toks.push(if c == '{' { Tok::Open(span.clone()) } else { Tok::Close(span.clone()) });
@@ -323,7 +409,7 @@ mod tests {
 
     fn tree(text: &str) -> (Vec<Stmt>, Diagnostics) {
         let mut d = Diagnostics::new();
-        let t = parse_tree("/nonexistent-dir/t.conf", text, &mut d);
+        let t = parse_tree("/nonexistent-dir/t.conf", text, Some("main".into()), &mut d);
         (t, d)
     }
 

@@ -3,11 +3,13 @@
 //! `parse_file` reads one file (following its `include`s) and fills the model block by block;
 //! `finish` resolves what needs the whole configuration (VRRP version from `global_defs`,
 //! references between blocks) and runs keepalived's semantic checks (`validate`). Syntax lives in
-//! `lexer`, one file per block family reads keywords, and nothing here touches the network.
+//! `lexer` (with `params` for `@ID` lines and `$NAME` substitution), one file per block family
+//! reads keywords, and nothing here touches the network.
 
 mod args;
 mod global_defs;
 pub mod lexer;
+mod params;
 mod real_server;
 mod validate;
 mod vip;
@@ -57,16 +59,24 @@ pub struct Parser {
     pub(crate) vrrp_version_span: Option<Span>,
     pub(crate) instances: Vec<(VrrpInstance, InstanceExtra)>,
     pub(crate) vs_protocol_missing: Vec<Span>,
+    /// keepalived's config id (`-i`), which selects `@ID` lines.
+    config_id: Option<String>,
 }
 
 impl Parser {
+    /// A parser whose config id is the first label of the host name, as keepalived's default.
     pub fn new() -> Self {
-        Self::default()
+        Parser { config_id: params::default_config_id(), ..Self::default() }
+    }
+
+    /// A parser with an explicit config id (keepalived's `-i ID`), for `@ID` conditional lines.
+    pub fn with_config_id(id: impl Into<String>) -> Self {
+        Parser { config_id: Some(id.into()), ..Self::default() }
     }
 
     /// Reads one file given with `-f` (and whatever it includes).
     pub fn parse_file(&mut self, path: &str, text: &str, diags: &mut Diagnostics) {
-        let tree = lexer::parse_tree(path, text, diags);
+        let tree = lexer::parse_tree(path, text, self.config_id.clone(), diags);
         for stmt in &tree {
             self.top(stmt, diags);
         }
