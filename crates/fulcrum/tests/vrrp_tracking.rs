@@ -58,7 +58,9 @@ fn failing_track_script_with_negative_weight_lowers_priority() {
 fn track_interface_down_means_fault() {
     let Some(t) = Topo::new("trackif", 2) else { return };
     let n1 = t.node(1);
-    assert!(n1.run("ip", &["link", "add", "dummy0", "type", "dummy"]).is_some_and(|o| o.status.success()));
+    // A veth pair inside the node stands for the tracked uplink (no dummy module needed).
+    assert!(n1.run("ip", &["link", "add", "dummy0", "type", "veth", "peer", "name", "dummy1"]).is_some_and(|o| o.status.success()));
+    assert!(n1.run("ip", &["link", "set", "dummy1", "up"]).is_some_and(|o| o.status.success()));
     assert!(n1.run("ip", &["link", "set", "dummy0", "up"]).is_some_and(|o| o.status.success()));
     let a = Daemon::fulcrum(&t, 0, &Inst { priority: 100, ..Inst::default() }.render(&t, 0));
     let inst = Inst { priority: 150, extra: "  track_interface {\n    dummy0\n  }\n".into(), ..Inst::default() };
@@ -145,9 +147,10 @@ fn gratuitous_arp_repoints_the_client_after_failover() {
             .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
             .unwrap_or_default()
     };
-    // The client learns the VIP at B.
-    assert!(client.run("ping", &["-c", "1", "-W", "2", VIP]).is_some_and(|o| o.status.success()), "{}", logs(&[&b]));
-    assert!(neigh().contains(&mac_b), "{}", neigh());
+    // The client learns the VIP at B (one UDP datagram makes it resolve the address).
+    let poke = format!("echo x > /dev/udp/{VIP}/9");
+    let _ = client.run("bash", &["-c", &poke]);
+    assert!(wait::until(Duration::from_secs(5), || neigh().contains(&mac_b)).is_some(), "{}{}", neigh(), logs(&[&b]));
     b.term();
     assert!(wait_vip(&t, 0, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
     // Without sending anything itself, the client's entry now points at A.
