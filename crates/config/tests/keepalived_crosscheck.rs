@@ -160,3 +160,36 @@ fn same_verdict_as_keepalived_t() {
     }
     assert!(disagreements.is_empty(), "verdicts differ:\n{}", disagreements.join("\n"));
 }
+
+/// The sample configs the Debian `keepalived` package ships: real files written for keepalived.
+/// All read without error, except the one keepalived itself rejects (a sync group without its
+/// `group { }` block) and the conditional one, which needs a config id (`-i high`).
+#[test]
+fn keepalived_package_samples_parse() {
+    let dir = Path::new("/usr/share/doc/keepalived/samples");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return skip("the keepalived package's samples (/usr/share/doc/keepalived/samples) are not installed");
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("keepalived.conf.")))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "expected the keepalived samples, found {}", files.len());
+    for f in &files {
+        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let mut d = fulcrum_config::Diagnostics::new();
+        let mut p = fulcrum_config::keepalived::Parser::with_config_id("high");
+        p.parse_file(&f.display().to_string(), &text, &mut d);
+        let k = p.finish(&mut d);
+        let d = d.into_vec();
+        if name == "keepalived.conf.vrrp.lvs_syncd" {
+            assert!(!errors(&d).is_empty(), "{name}: keepalived rejects this sample too");
+        } else {
+            assert!(errors(&d).is_empty(), "{name}:\n{}", show(&d));
+            let blocks = k.vrrp_instances.len() + k.virtual_servers.len();
+            assert!(blocks > 0 || name.contains("virtual_server_group"), "{name}: nothing was read");
+        }
+    }
+}

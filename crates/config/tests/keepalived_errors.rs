@@ -305,3 +305,14 @@ fn unsupported_real_keywords_warn_in_every_block() {
     let lines: Vec<u32> = warnings(&d).iter().filter(|w| w.message.contains("not supported yet")).map(|w| w.span.line).collect();
     assert_eq!(lines, vec![4, 5, 7, 10, 15, 17, 18], "{}", show(&d));
 }
+
+#[test]
+fn same_vrid_allowed_for_unicast_instances_with_different_peers() {
+    let a = instance("    unicast_peer {\n        192.0.2.2\n    }");
+    let b = a.replace("VI_1", "VI_2").replace("192.0.2.2", "192.0.2.3").replace("192.0.2.10/24", "192.0.2.11/24");
+    let (_, d) = parse(&format!("{a}{b}"));
+    assert!(errors(&d).is_empty(), "{}", show(&d));
+    let c = a.replace("VI_1", "VI_3");
+    let (_, d) = parse(&format!("{a}{c}"));
+    assert_eq!(find(&d, Severity::Error, "already used by vrrp_instance VI_1").span.line, 13);
+}

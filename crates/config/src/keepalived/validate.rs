@@ -242,29 +242,33 @@ fn duplicate_names<'a>(items: impl Iterator<Item = (&'a str, &'a Span)>, what: &
     }
 }
 
+/// keepalived refuses two instances with the same VRID on one interface and address family,
+/// except unicast instances whose peer lists do not overlap (keepalived.conf(5)).
 fn duplicate_vrids(instances: &[(VrrpInstance, InstanceExtra)], d: &mut Diagnostics) {
-    let mut seen: HashMap<(&str, u8, bool), &VrrpInstance> = HashMap::new();
+    let mut seen: HashMap<(&str, u8, bool), Vec<&VrrpInstance>> = HashMap::new();
     for (inst, x) in instances {
         let (Some(ifname), vrid) = (inst.interface.as_deref(), inst.virtual_router_id) else { continue };
         if vrid == 0 {
             continue;
         }
-        let key = (ifname, vrid, is_ipv6(inst).unwrap_or(false));
-        match seen.get(&key) {
-            Some(first) => {
-                let span = x.virtual_router_id.clone().unwrap_or_else(|| inst.span.clone());
-                d.error(
-                    &span,
-                    format!(
-                        "vrrp_instance {} uses virtual_router_id {vrid} on interface {ifname}, already used by vrrp_instance {} ({}): each (interface, VRID) pair must be unique",
-                        inst.name, first.name, first.span
-                    ),
-                );
-            }
-            None => {
-                seen.insert(key, inst);
-            }
+        let earlier = seen.entry((ifname, vrid, is_ipv6(inst).unwrap_or(false))).or_default();
+        let clash = earlier.iter().find(|other| {
+            let separate_unicast = !inst.unicast_peer.is_empty()
+                && !other.unicast_peer.is_empty()
+                && !inst.unicast_peer.iter().any(|p| other.unicast_peer.contains(p));
+            !separate_unicast
+        });
+        if let Some(first) = clash {
+            let span = x.virtual_router_id.clone().unwrap_or_else(|| inst.span.clone());
+            d.error(
+                &span,
+                format!(
+                    "vrrp_instance {} uses virtual_router_id {vrid} on interface {ifname}, already used by vrrp_instance {} ({}): each (interface, VRID) pair must be unique unless both are unicast with different peers",
+                    inst.name, first.name, first.span
+                ),
+            );
         }
+        earlier.push(inst);
     }
 }
 
