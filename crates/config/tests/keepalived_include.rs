@@ -116,3 +116,13 @@ fn unreadable_or_missing_literal_include() {
     let (_, d) = parse_files(&[&main]);
     assert_eq!(find(&d, Severity::Warning, "'nothere.conf' matched no file").span.line, 1);
 }
+
+#[test]
+fn glob_characters_in_the_including_directory_are_literal() {
+    let dir = TempDir::new("brack[et]");
+    dir.write("conf.d/a.conf", INSTANCE_A);
+    let main = dir.write("main.conf", "include conf.d/*.conf\n");
+    let (k, d) = parse_files(&[&main]);
+    assert!(d.is_empty(), "{}", show(&d));
+    assert_eq!(k.vrrp_instances.len(), 1);
+}

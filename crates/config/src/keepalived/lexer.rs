@@ -4,6 +4,7 @@
 //! a line, except inside double quotes), quoted strings with spaces, `{`/`}` as tokens of their
 //! own wherever they appear (same line, next line, or sharing a line with content), and
 //! `include PATTERN` (glob; relative to the including file's directory; loop- and depth-guarded).
+//! Conditional lines and `$NAME` parameters are rewritten first (see `params`).
 //! Every word keeps the file and line it was written on, so an included file's problems are
 //! reported against that file. It never interprets keywords.
 
@@ -188,12 +189,13 @@ impl Lexer {
             return;
         }
         let base = Path::new(including).parent().unwrap_or(Path::new(""));
-        let full = if Path::new(&pattern.text).is_absolute() {
-            PathBuf::from(&pattern.text)
+        // The including file's directory is a literal path: escape any glob characters in it.
+        let full_str = if Path::new(&pattern.text).is_absolute() || base.as_os_str().is_empty() {
+            pattern.text.clone()
         } else {
-            base.join(&pattern.text)
+            let dir = glob::Pattern::escape(&base.display().to_string());
+            format!("{}/{}", dir.trim_end_matches('/'), pattern.text)
         };
-        let full_str = full.display().to_string();
         let paths = match glob::glob(&full_str) {
             Ok(p) => p,
             Err(e) => {
