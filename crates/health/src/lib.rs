@@ -6,12 +6,15 @@
 
 pub mod keepalived;
 pub mod probe;
+pub mod scheduler;
+pub mod spec;
 pub mod log;
 pub mod observe;
 pub mod state;
 pub mod status;
 
 pub use observe::Observed;
+pub use scheduler::{HealthEvent, HealthHandle, HealthMonitor};
 pub use state::{CheckTiming, HaproxyCheck, PassiveHealth, StateChange};
 pub use status::{CheckOutcome, CheckStatus};
 

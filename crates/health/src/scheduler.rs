@@ -1,0 +1,337 @@
+//! Runs every check of a config in one tokio task and reports each UP/DOWN change.
+//!
+//! The task is the async driver of the pure machines: it starts the probes that are due
+//! (each in its own task, so a slow server never delays another), sleeps until the earliest
+//! deadline, feeds results and passive observations back, and sends a [`HealthEvent`] with
+//! HAProxy's (or keepalived's) log line on every change.
+//!
+//! First check times are spread as HAProxy's start_checks does: with N checks and `mininter`
+//! the smallest interval of at least 1 s, check i starts at `mininter * i / N`; keepalived
+//! checkers start after a random warmup up to `delay_loop` (its default `warmup`).
+//! `spread-checks` adds ±percent jitter to every later interval.
+
+use crate::keepalived::KeepalivedCheck;
+use crate::log::{no_server_line, server_state_line, BackendCounts};
+use crate::observe::Observed;
+use crate::spec::{self, CheckRules, CheckSpec, MemberSpec};
+use crate::state::{HaproxyCheck, Jitter, StateChange};
+use crate::status::CheckOutcome;
+use fulcrum_config::Config;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+/// A server went UP or DOWN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthEvent {
+    pub backend: String,
+    pub server: String,
+    pub up: bool,
+    /// The check (or analysis) that caused the change.
+    pub reason: CheckOutcome,
+    /// The line HAProxy (or keepalived) would log.
+    pub log_line: String,
+    /// Set when the backend has no usable server left: HAProxy's "has no server available!".
+    pub no_server_line: Option<String>,
+    /// keepalived `inhibit_on_failure`: set weight 0 instead of removing the real server.
+    pub inhibit_on_failure: bool,
+}
+
+enum Command {
+    Observed { backend: String, server: String, event: Observed },
+    Shutdown,
+}
+
+/// Checks running for one config.
+pub struct HealthMonitor;
+
+/// Controls a running monitor. Dropping it stops the checks too.
+pub struct HealthHandle {
+    tx: mpsc::UnboundedSender<Command>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    observed: Arc<HashSet<(String, String)>>,
+    states: Arc<Mutex<HashMap<(String, String), bool>>>,
+    warnings: Vec<String>,
+}
+
+enum Machine {
+    Haproxy(HaproxyCheck),
+    Keepalived(KeepalivedCheck),
+}
+
+impl Machine {
+    fn next_deadline(&self) -> Option<Instant> {
+        match self {
+            Machine::Haproxy(m) => m.next_deadline(),
+            Machine::Keepalived(m) => m.next_deadline(),
+        }
+    }
+    fn poll_start(&mut self, now: Instant) -> bool {
+        match self {
+            Machine::Haproxy(m) => m.poll_start(now),
+            Machine::Keepalived(m) => m.poll_start(now),
+        }
+    }
+    fn on_result(&mut self, now: Instant, o: CheckOutcome) -> Option<StateChange> {
+        match self {
+            Machine::Haproxy(m) => m.on_result(now, o),
+            Machine::Keepalived(m) => m.on_result(now, o),
+        }
+    }
+    fn is_up(&self) -> bool {
+        match self {
+            Machine::Haproxy(m) => m.is_up(),
+            Machine::Keepalived(m) => m.is_up(),
+        }
+    }
+}
+
+struct Running {
+    spec: CheckSpec,
+    machine: Machine,
+}
+
+impl HealthMonitor {
+    /// Plans the checks of `config` and starts them; must be called inside a tokio runtime.
+    /// Returns the handle and the stream of changes.
+    pub fn start(config: &Config) -> (HealthHandle, mpsc::UnboundedReceiver<HealthEvent>) {
+        let plan = spec::plan(config);
+        for w in &plan.warnings {
+            tracing::warn!("{w}");
+        }
+        let seed = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
+        let now = Instant::now();
+        let checks = schedule(plan.checks, now, config.global.spread_checks, seed);
+        let observed: HashSet<(String, String)> = checks
+            .iter()
+            .filter(|c| matches!(c.spec.rules, CheckRules::Haproxy { passive: Some(_), .. }))
+            .map(|c| (c.spec.backend.clone(), c.spec.server.clone()))
+            .collect();
+        let states: HashMap<(String, String), bool> =
+            plan.members.iter().map(|m| ((m.backend.clone(), m.server.clone()), true)).collect();
+        let states = Arc::new(Mutex::new(states));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let driver = Driver { checks, members: plan.members, states: states.clone(), events: events_tx };
+        let task = tokio::spawn(driver.run(rx));
+        let handle =
+            HealthHandle { tx, task: Some(task), observed: Arc::new(observed), states, warnings: plan.warnings };
+        (handle, events_rx)
+    }
+}
+
+/// HAProxy's first-check spread (and keepalived's warmup), then the machines.
+fn schedule(specs: Vec<CheckSpec>, now: Instant, spread_percent: u32, seed: u64) -> Vec<Running> {
+    const SRV_CHK_INTER_THRES: Duration = Duration::from_secs(1);
+    let haproxy_count = specs.iter().filter(|s| matches!(s.rules, CheckRules::Haproxy { .. })).count() as u32;
+    let mininter = specs
+        .iter()
+        .filter_map(|s| match &s.rules {
+            // at start a server is "yet unchecked": fastinter if set
+            CheckRules::Haproxy { timing, .. } => Some(timing.fastinter.unwrap_or(timing.inter)),
+            CheckRules::Keepalived { .. } => None,
+        })
+        .filter(|i| *i >= SRV_CHK_INTER_THRES)
+        .min()
+        .unwrap_or(Duration::ZERO);
+    let mut jitter = Jitter::new(seed);
+    let mut pos = 0u32;
+    specs
+        .into_iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let machine = match &spec.rules {
+                CheckRules::Haproxy { timing, passive } => {
+                    let first = now + mininter * pos / haproxy_count.max(1);
+                    pos += 1;
+                    Machine::Haproxy(
+                        HaproxyCheck::new(*timing, *passive, first).with_spread(spread_percent, seed ^ (i as u64 + 1)),
+                    )
+                }
+                CheckRules::Keepalived { timing } => {
+                    let warmup = timing.delay_loop.mul_f64(jitter.next_unit());
+                    Machine::Keepalived(KeepalivedCheck::new(*timing, now + warmup))
+                }
+            };
+            Running { spec, machine }
+        })
+        .collect()
+}
+
+struct Driver {
+    checks: Vec<Running>,
+    members: Vec<MemberSpec>,
+    states: Arc<Mutex<HashMap<(String, String), bool>>>,
+    events: mpsc::UnboundedSender<HealthEvent>,
+}
+
+impl Driver {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut probes: JoinSet<(usize, CheckOutcome)> = JoinSet::new();
+        loop {
+            let now = Instant::now();
+            for (i, c) in self.checks.iter_mut().enumerate() {
+                if c.machine.poll_start(now) {
+                    let probe = c.spec.probe.clone();
+                    probes.spawn(async move { (i, probe.run().await) });
+                }
+            }
+            let deadline = self.checks.iter().filter_map(|c| c.machine.next_deadline()).min();
+            let sleep = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = sleep => {}
+                Some(joined) = probes.join_next(), if !probes.is_empty() => {
+                    if let Ok((i, outcome)) = joined {
+                        self.feed_result(i, outcome);
+                    }
+                }
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Observed { backend, server, event }) => self.feed_observed(&backend, &server, event),
+                    Some(Command::Shutdown) | None => break,
+                },
+            }
+        }
+        probes.abort_all();
+    }
+
+    fn feed_result(&mut self, i: usize, outcome: CheckOutcome) {
+        let Some(c) = self.checks.get_mut(i) else { return };
+        if let Some(change) = c.machine.on_result(Instant::now(), outcome) {
+            self.publish(i, change);
+        }
+    }
+
+    fn feed_observed(&mut self, backend: &str, server: &str, event: Observed) {
+        let now = Instant::now();
+        let found = self.checks.iter().position(|c| c.spec.backend == backend && c.spec.server == server);
+        let Some(i) = found else { return };
+        let change = match &mut self.checks[i].machine {
+            Machine::Haproxy(m) => m.on_observed(now, event),
+            Machine::Keepalived(_) => None,
+        };
+        if let Some(change) = change {
+            self.publish(i, change);
+        }
+    }
+
+    /// A server's state is the AND of its checkers (keepalived may run several per real server).
+    fn server_up(&self, backend: &str, server: &str) -> bool {
+        self.checks
+            .iter()
+            .filter(|c| c.spec.backend == backend && c.spec.server == server)
+            .all(|c| c.machine.is_up())
+    }
+
+    fn publish(&mut self, i: usize, change: StateChange) {
+        let (backend, server, inhibit, keepalived) = {
+            let s = &self.checks[i].spec;
+            (s.backend.clone(), s.server.clone(), s.inhibit_on_failure, matches!(s.rules, CheckRules::Keepalived { .. }))
+        };
+        let up = self.server_up(&backend, &server);
+        let key = (backend.clone(), server.clone());
+        {
+            let Ok(mut states) = self.states.lock() else { return };
+            if states.get(&key) == Some(&up) {
+                return; // another checker of the same real server still decides
+            }
+            states.insert(key, up);
+        }
+        let counts = self.counts(&backend);
+        let log_line = if keepalived {
+            keepalived_line(&backend, &server, up, inhibit, &change.outcome)
+        } else {
+            server_state_line(&backend, &server, &StateChange { up, outcome: change.outcome.clone() }, counts)
+        };
+        let none_left = !up && counts.active == 0 && counts.backup == 0;
+        let event = HealthEvent {
+            backend: backend.clone(),
+            server,
+            up,
+            reason: change.outcome,
+            log_line,
+            no_server_line: none_left.then(|| no_server_line(&backend)),
+            inhibit_on_failure: inhibit,
+        };
+        if up {
+            tracing::info!("{}", event.log_line);
+        } else {
+            tracing::warn!("{}", event.log_line);
+        }
+        if let Some(l) = &event.no_server_line {
+            tracing::error!("{l}");
+        }
+        let _ = self.events.send(event);
+    }
+
+    fn counts(&self, backend: &str) -> BackendCounts {
+        let Ok(states) = self.states.lock() else { return BackendCounts::default() };
+        let mut counts = BackendCounts::default();
+        for m in self.members.iter().filter(|m| m.backend == backend) {
+            let up = states.get(&(m.backend.clone(), m.server.clone())).copied().unwrap_or(true);
+            if up && m.backup {
+                counts.backup += 1;
+            } else if up {
+                counts.active += 1;
+            }
+        }
+        counts
+    }
+}
+
+/// keepalived's wording when a checker changes a real server.
+fn keepalived_line(vs: &str, rs: &str, up: bool, inhibit: bool, outcome: &CheckOutcome) -> String {
+    let verb = match (up, inhibit) {
+        (true, false) => format!("Adding service [{rs}] to VS [{vs}]"),
+        (true, true) => format!("Enabling service [{rs}] to VS [{vs}]"),
+        (false, false) => format!("Removing service [{rs}] from VS [{vs}]"),
+        (false, true) => format!("Disabling service [{rs}] from VS [{vs}] (inhibit_on_failure: weight 0)"),
+    };
+    format!("{verb}, {outcome}")
+}
+
+impl HealthHandle {
+    /// Passive health: the data plane reports what it saw on a real connection. Cheap; a
+    /// no-op unless the server has `observe`.
+    pub fn report_observed(&self, backend: &str, server: &str, event: Observed) {
+        if !self.observed.contains(&(backend.to_string(), server.to_string())) {
+            return;
+        }
+        let _ = self.tx.send(Command::Observed { backend: backend.into(), server: server.into(), event });
+    }
+
+    /// Whether the data plane should call [`HealthHandle::report_observed`] for this server.
+    pub fn wants_observations(&self, backend: &str, server: &str) -> bool {
+        self.observed.contains(&(backend.to_string(), server.to_string()))
+    }
+
+    /// Current state of a server known to the monitor (unchecked servers are always UP).
+    pub fn is_up(&self, backend: &str, server: &str) -> Option<bool> {
+        self.states.lock().ok()?.get(&(backend.to_string(), server.to_string())).copied()
+    }
+
+    /// What was configured but cannot run (e.g. SSL_GET), in plain words.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Stops every check and waits for the task to end.
+    pub async fn shutdown(mut self) {
+        let _ = self.tx.send(Command::Shutdown);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for HealthHandle {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Command::Shutdown);
+    }
+}
