@@ -13,6 +13,7 @@
 mod keepalived_support;
 
 use keepalived_support::*;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,7 +24,8 @@ fn required() -> bool {
 
 fn skip(why: &str) {
     assert!(!required(), "FULCRUM_REQUIRE_NETNS=1 but {why}");
-    eprintln!("\n*** SKIPPED keepalived cross-check: {why} ***\n");
+    // Straight to stderr, past the test harness's output capture, so the skip is seen.
+    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED keepalived cross-check: {why} ***\n");
 }
 
 fn find_keepalived() -> Option<PathBuf> {
