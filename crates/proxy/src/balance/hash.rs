@@ -1,8 +1,10 @@
 //! HAProxy's hashing for `balance source|uri|hdr`: which bytes are hashed and how.
 //!
 //! Map-based hashing (HAProxy's default `hash-type map-based`): `source` XORs the address's
-//! 32-bit words then mixes them with `full_hash`; `uri` and `hdr` use the sdbm hash. The result
-//! indexes the weighted server map modulo its total weight (see `map.rs`).
+//! 32-bit words (no avalanche mixing, as HAProxy 2.x: 127.0.0.N walks the map in order);
+//! `uri` and `hdr` use the sdbm hash. The result indexes the weighted server map modulo its
+//! total weight (see `map.rs`). `full_hash` is HAProxy's avalanche, kept for `hash-type
+//! ... avalanche`.
 
 use super::PickInput;
 use std::net::IpAddr;
@@ -15,6 +17,7 @@ pub enum Key {
 }
 
 /// Thomas Wang's 32-bit integer mix, as HAProxy's `full_hash`.
+#[allow(dead_code)]
 pub fn full_hash(mut a: u32) -> u32 {
     a = a.wrapping_add(0x7ed5_5d16).wrapping_add(a << 12);
     a = (a ^ 0xc761_c23c) ^ (a >> 19);
@@ -40,7 +43,7 @@ pub fn source_hash(ip: IpAddr) -> u32 {
             o.chunks_exact(4).fold(0u32, |h, w| h ^ u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
         }
     };
-    full_hash(h)
+    h
 }
 
 /// The part of the request target `balance uri` hashes.

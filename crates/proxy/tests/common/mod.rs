@@ -143,6 +143,9 @@ impl Backend {
                         } else if let Some(ms) = path.strip_prefix("/slow/") {
                             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
                             n.clone().into_bytes()
+                        } else if path == "/garbage" {
+                            let _ = s.write_all(b"NOT HTTP AT ALL\r\n\r\n").await;
+                            return;
                         } else if path == "/chunked" {
                             let _ = s.write_all(format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Server: {n}\r\n\r\n3\r\nabc\r\n{:x}\r\n{}\r\n0\r\n\r\n", n.len(), n).as_bytes()).await;
                             continue;
