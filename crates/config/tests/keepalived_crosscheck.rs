@@ -170,7 +170,9 @@ fn same_verdict_as_keepalived_t() {
 fn keepalived_package_samples_parse() {
     let dir = Path::new("/usr/share/doc/keepalived/samples");
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return skip("the keepalived package's samples (/usr/share/doc/keepalived/samples) are not installed");
+        // Not a netns matter (images often drop /usr/share/doc): skip loudly, never fail.
+        let _ = writeln!(std::io::stderr(), "\n*** SKIPPED keepalived samples: /usr/share/doc/keepalived/samples is not installed ***\n");
+        return;
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
