@@ -58,6 +58,22 @@ impl Node {
         text.split_whitespace().any(|w| w.split('/').next() == Some(addr))
     }
 
+    /// Moves the calling thread into this node's namespace (for a dedicated thread of a test:
+    /// sockets it opens afterwards live in the node). Never call it on a shared runtime thread.
+    pub fn enter(&self) -> std::io::Result<()> {
+        let f = std::fs::File::open(format!("/run/netns/{}", self.netns))?;
+        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET).map_err(std::io::Error::from)
+    }
+
+    /// Runs `f` on a new thread inside this node's namespace and returns its result.
+    pub fn in_thread<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+        let node = self.clone();
+        std::thread::spawn(move || {
+            node.enter().unwrap_or_else(|e| panic!("entering netns {}: {e}", node.netns));
+            f()
+        })
+    }
+
     /// Sets the node's eth0 link down or up (track_interface tests).
     pub fn set_link(&self, up: bool) -> bool {
         sh(&["-n", &self.netns, "link", "set", &self.ifname, if up { "up" } else { "down" }])

@@ -209,3 +209,47 @@ pub fn vip_only_on(topo: &Topo, i: usize, n: usize) -> bool {
 pub fn skew_v2(priority: u8) -> f64 {
     f64::from(256 - u32::from(priority)) / 256.0
 }
+
+/// The HAProxy config of a load-balancer node: port 8080 on every address (so on the VIP too),
+/// one server on the app node.
+pub fn lb_haproxy_cfg(app: std::net::Ipv4Addr) -> String {
+    format!(
+        "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\n\
+         frontend www\n    bind *:8080\n    default_backend app\n\n\
+         backend app\n    server app1 {app}:8000 check inter 1s\n"
+    )
+}
+
+/// The app node: fulcrum answering 200 itself on port 8000.
+pub const APP_CFG: &str = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\n\
+     frontend app\n    bind *:8000\n    http-request return status 200 content-type text/plain string \"hello\\n\"\n";
+
+impl Daemon {
+    /// fulcrum with several files (haproxy.cfg + keepalived.conf).
+    pub fn fulcrum_files(topo: &Topo, node: usize, files: &[(&str, &str)]) -> Daemon {
+        let tag = format!("fulcrum{node}-{}", unique());
+        let mut cmd = topo.node(node).command(env!("CARGO_BIN_EXE_fulcrum"));
+        cmd.arg("run").env("FULCRUM_LOG", "info");
+        for (name, text) in files {
+            let file = topo.write(&format!("{tag}-{name}"), text);
+            cmd.arg("-f").arg(file);
+        }
+        let child = Child::spawn(&tag, cmd, topo.dir.join(format!("{tag}.log"))).unwrap();
+        Daemon { child, vrrp_pidfile: None }
+    }
+
+    /// The real HAProxy in the foreground.
+    pub fn haproxy(topo: &Topo, node: usize, cfg: &str) -> Daemon {
+        let tag = format!("haproxy{node}-{}", unique());
+        let file = topo.write(&format!("{tag}.cfg"), cfg);
+        let mut cmd = topo.node(node).command("haproxy");
+        cmd.arg("-db").arg("-f").arg(file);
+        let child = Child::spawn(&tag, cmd, topo.dir.join(format!("{tag}.log"))).unwrap();
+        Daemon { child, vrrp_pidfile: None }
+    }
+}
+
+/// The VIP's HTTP endpoint.
+pub fn vip_http() -> std::net::SocketAddr {
+    format!("{VIP}:8080").parse().unwrap()
+}
