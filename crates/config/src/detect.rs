@@ -2,7 +2,8 @@
 //!
 //! The first significant keyword decides: HAProxy files start sections with `global`,
 //! `defaults`, `frontend`, `backend`, `listen` (and a few others); keepalived files use
-//! brace blocks such as `global_defs {`, `vrrp_instance X {`. Comments (`#`, `!`) are skipped.
+//! brace blocks such as `global_defs {`, `vrrp_instance X {`, and may start with keepalived's
+//! `$NAME=VALUE` parameters or `@ID` conditional lines. Comments (`#`, `!`) are skipped.
 
 use crate::model::Dialect;
 
@@ -17,6 +18,9 @@ pub fn detect(text: &str) -> Dialect {
         let trimmed = line.trim_start();
         if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!') {
             continue;
+        }
+        if trimmed.starts_with('@') || (trimmed.starts_with('$') && trimmed.contains('=')) {
+            return Dialect::Keepalived;
         }
         let first = trimmed.split(|c: char| c.is_whitespace() || c == '{').next().unwrap_or("");
         if HAPROXY_SECTIONS.contains(&first) && !trimmed.contains('{') {
@@ -45,5 +49,7 @@ mod tests {
         assert_eq!(detect("vrrp_instance VI_1 {\n}\n"), Dialect::Keepalived);
         assert_eq!(detect("include /etc/keepalived/*.conf\n"), Dialect::Keepalived);
         assert_eq!(detect(""), Dialect::Haproxy);
+        assert_eq!(detect("$IF=eth0\nvrrp_instance VI_1 {\n}\n"), Dialect::Keepalived);
+        assert_eq!(detect("@node1 global_defs {\n}\n"), Dialect::Keepalived);
     }
 }

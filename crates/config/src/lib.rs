@@ -39,8 +39,20 @@ pub struct Source<'a> {
     pub text: &'a str,
 }
 
+/// Settings of a load that come from the command line rather than the files.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// keepalived's `-i ID`: selects `@ID` conditional lines (default: the host name's first part).
+    pub keepalived_config_id: Option<String>,
+}
+
 /// Reads and parses every file in order. An unreadable file is an error diagnostic, not a panic.
 pub fn load_files<P: AsRef<Path>>(paths: &[P]) -> Loaded {
+    load_files_with(paths, &LoadOptions::default())
+}
+
+/// `load_files` with command-line settings.
+pub fn load_files_with<P: AsRef<Path>>(paths: &[P], options: &LoadOptions) -> Loaded {
     let mut texts = Vec::with_capacity(paths.len());
     let mut read_errors = Diagnostics::new();
     for p in paths {
@@ -52,7 +64,7 @@ pub fn load_files<P: AsRef<Path>>(paths: &[P]) -> Loaded {
     }
     let sources: Vec<Source<'_>> =
         texts.iter().map(|(n, t)| Source { name: n.as_str(), text: t.as_str() }).collect();
-    let mut loaded = load_sources(&sources);
+    let mut loaded = load_sources_with(&sources, options);
     read_errors.extend(loaded.diagnostics);
     loaded.diagnostics = read_errors;
     loaded
@@ -60,9 +72,17 @@ pub fn load_files<P: AsRef<Path>>(paths: &[P]) -> Loaded {
 
 /// Parses in-memory sources in order, as `load_files` does with files.
 pub fn load_sources(sources: &[Source<'_>]) -> Loaded {
+    load_sources_with(sources, &LoadOptions::default())
+}
+
+/// `load_sources` with command-line settings.
+pub fn load_sources_with(sources: &[Source<'_>], options: &LoadOptions) -> Loaded {
     let mut diags = Diagnostics::new();
     let mut haproxy = haproxy::Parser::new();
-    let mut keepalived = keepalived::Parser::new();
+    let mut keepalived = match &options.keepalived_config_id {
+        Some(id) => keepalived::Parser::with_config_id(id.clone()),
+        None => keepalived::Parser::new(),
+    };
     let mut files = Vec::new();
     for src in sources {
         let dialect = detect::detect(src.text);

@@ -8,7 +8,7 @@
 use crate::cmd::run::RunOptions;
 use crate::sd_notify::Notifier;
 use anyhow::Context;
-use fulcrum_config::{load_files, Config};
+use fulcrum_config::{load_files_with, Config};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::time::Duration;
@@ -94,7 +94,7 @@ impl Supervisor {
 
     /// Re-reads the files; `None` (with every problem logged) when the new config is invalid.
     fn reload_config(&self) -> Option<Config> {
-        let loaded = load_files(&self.opts.files);
+        let loaded = load_files_with(&self.opts.files, &self.opts.load);
         for d in loaded.diagnostics.iter() {
             tracing::warn!("{d}");
         }

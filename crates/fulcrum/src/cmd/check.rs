@@ -3,12 +3,16 @@
 //! Diagnostics go to stderr as `FILE:LINE: error|warning: message`; the summary line (or the
 //! JSON model with `--dump`) goes to stdout. Exit 1 on any error, else 0.
 
-use fulcrum_config::{load_files, Config};
+use fulcrum_config::{load_files_with, Config, LoadOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 pub fn run(files: &[PathBuf], dump: bool) -> ExitCode {
-    let loaded = load_files(files);
+    run_with(files, dump, &LoadOptions::default())
+}
+
+pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCode {
+    let loaded = load_files_with(files, options);
     for d in loaded.diagnostics.iter() {
         eprintln!("{d}");
     }

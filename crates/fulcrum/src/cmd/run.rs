@@ -1,7 +1,7 @@
 //! `fulcrum run`: load the files, refuse to start on any error, then hand over to the supervisor.
 
 use crate::supervisor::Supervisor;
-use fulcrum_config::load_files;
+use fulcrum_config::{load_files_with, LoadOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -17,11 +17,13 @@ pub struct RunOptions {
     pub finish_pids: Vec<u32>,
     /// HAProxy's `-st`: old processes told to stop (SIGTERM) once we serve.
     pub terminate_pids: Vec<u32>,
+    /// Command-line settings of every load (the first and each reload).
+    pub load: LoadOptions,
 }
 
 pub fn run(opts: RunOptions) -> ExitCode {
     init_logging();
-    let loaded = load_files(&opts.files);
+    let loaded = load_files_with(&opts.files, &opts.load);
     for d in loaded.diagnostics.iter() {
         eprintln!("{d}");
     }

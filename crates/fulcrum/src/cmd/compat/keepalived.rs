@@ -2,8 +2,7 @@
 //!
 //! Honoured: -f/--use-file, -n/--dont-fork, -t/--config-test, -P/--vrrp (VRRP only: fulcrum
 //! runs no LVS virtual servers anyway), -p/--pid, -r/--vrrp_pid, -c/--checkers_pid (pid files),
-//! -i/--config-id (accepted; fulcrum has no conditional config blocks yet: refused if a file
-//! uses them), -v/--version. Cosmetic (accepted, no effect): -l/--log-console, -D/--log-detail,
+//! -i/--config-id (selects `@ID` conditional lines), -v/--version. Cosmetic (accepted, no effect): -l/--log-console, -D/--log-detail,
 //! -S/--log-facility, -G/--no-syslog, --release-vips, -x/--snmp (refused, see below).
 //! Refused with an error naming the flag: -C/--check (LVS health checking only: not yet),
 //! -x/--snmp, and any unknown flag.
@@ -20,6 +19,7 @@ pub struct KeepalivedArgs {
     pub config_test: bool,
     pub version: bool,
     pub pidfiles: Vec<PathBuf>,
+    pub config_id: Option<String>,
 }
 
 pub fn parse(args: &[String]) -> Result<KeepalivedArgs, String> {
@@ -45,7 +45,8 @@ pub fn parse(args: &[String]) -> Result<KeepalivedArgs, String> {
             "-v" | "--version" => a.version = true,
             "-P" | "--vrrp" => {}
             "-p" | "--pid" | "-r" | "--vrrp_pid" | "-c" | "--checkers_pid" => a.pidfiles.push(PathBuf::from(take(&mut i)?)),
-            "-i" | "--config-id" | "-S" | "--log-facility" => {
+            "-i" | "--config-id" => a.config_id = Some(take(&mut i)?),
+            "-S" | "--log-facility" => {
                 take(&mut i)?;
             }
             "-l" | "--log-console" | "-D" | "--log-detail" | "-G" | "--no-syslog" | "--release-vips" | "-R" | "--dont-respawn" | "-d" | "--dump-conf" => {}
@@ -72,13 +73,14 @@ pub fn main(args: &[String]) -> ExitCode {
     }
     let file = a.file.unwrap_or_else(|| PathBuf::from("/etc/keepalived/keepalived.conf"));
     let files = vec![file];
+    let load = fulcrum_config::LoadOptions { keepalived_config_id: a.config_id.clone() };
     if a.config_test {
-        return crate::cmd::check::run(&files, false);
+        return crate::cmd::check::run_with(&files, false, &load);
     }
     if !a.dont_fork && !super::daemon::is_daemon_child() {
         return super::daemon::detach();
     }
-    crate::cmd::run::run(RunOptions { files, pidfiles: a.pidfiles, ..RunOptions::default() })
+    crate::cmd::run::run(RunOptions { files, pidfiles: a.pidfiles, load, ..RunOptions::default() })
 }
 
 #[cfg(test)]
