@@ -6,7 +6,7 @@
 //! moves events in and actions out, and logs each drop cause once.
 
 use crate::io::{announce, iface, netlink, socket::VrrpSocket};
-use crate::machine::{Action, DropCause, Machine, Received, State};
+use crate::machine::{Action, Counters, DropCause, Machine, Received, State};
 use crate::notify::Notify;
 use crate::packet;
 use crate::track::{self, ProxyHealth, Tracked};
@@ -22,6 +22,8 @@ use tokio::time::Instant;
 pub struct Status {
     pub state: State,
     pub priority: u8,
+    /// Packets received, accepted, dropped by cause.
+    pub counters: Counters,
 }
 
 /// A state change broadcast to the other members of a `vrrp_sync_group`.
@@ -204,7 +206,7 @@ fn perform(s: &mut Setup, notify: &Notify, own_fault: bool) {
             Action::StateChanged { from, to } => {
                 let priority = s.machine.priority();
                 tracing::info!("VRRP_Instance({}) Entering {} STATE (was {}, priority {priority})", s.model.name, to.keyword(), from.keyword());
-                s.status.send_replace(Status { state: to, priority });
+                s.status.send_replace(Status { state: to, priority, counters: s.machine.counters().clone() });
                 drop(notify.run(to, priority));
                 if let Some(group) = &s.group {
                     if let Some(gn) = &group.notify {
@@ -215,7 +217,7 @@ fn perform(s: &mut Setup, notify: &Notify, own_fault: bool) {
             }
         }
     }
-    let status = Status { state: s.machine.state(), priority: s.machine.priority() };
+    let status = Status { state: s.machine.state(), priority: s.machine.priority(), counters: s.machine.counters().clone() };
     s.status.send_if_modified(|cur| {
         let changed = *cur != status;
         *cur = status.clone();

@@ -14,7 +14,8 @@ pub mod packet;
 pub mod track;
 
 use fulcrum_config::model::{Keepalived, VrrpAuthType, VrrpInstance};
-use instance::{Command, GroupLink, Status};
+use instance::{Command, GroupLink};
+pub use instance::Status;
 use machine::{GarpTiming, InstanceConfig, Machine, State};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -109,6 +110,11 @@ impl VrrpHandle {
     /// The state of every instance by name.
     pub async fn states(&self) -> Vec<(String, State)> {
         self.instances.lock().await.iter().map(|r| (r.model.name.clone(), r.status.borrow().state)).collect()
+    }
+
+    /// The status (state, priority, packet counters) of every instance by name.
+    pub async fn status(&self) -> Vec<(String, Status)> {
+        self.instances.lock().await.iter().map(|r| (r.model.name.clone(), r.status.borrow().clone())).collect()
     }
 
     /// Leaves MASTER (priority-0 advert, addresses removed) and stops every instance.
@@ -247,7 +253,7 @@ fn resolve(
     let socket = io::socket::VrrpSocket::open(ifname, iface.index, primary)
         .map_err(|e| err(format!("cannot open VRRP socket on {ifname}: {e}")))?;
     let destinations = if inst.unicast_peer.is_empty() { vec![socket.group()] } else { inst.unicast_peer.clone() };
-    let (status, _) = watch::channel(Status { state: State::Init, priority: inst.priority });
+    let (status, _) = watch::channel(Status { state: State::Init, priority: inst.priority, counters: Default::default() });
     Ok(instance::Setup {
         model: inst.clone(),
         machine: Machine::new(cfg),
