@@ -104,3 +104,21 @@ fn vrrpv3_centisecond_adverts() {
     let bound = Duration::from_secs_f64(0.3 + 0.061 + 0.5);
     assert!(took.is_some_and(|d| d <= bound), "v3 SIGKILL takeover took {took:?}, bound {bound:?}{}", logs(&[&a, &b]));
 }
+
+#[test]
+fn vrrpv3_over_ipv6() {
+    let Some(t) = Topo::new("v3ipv6", 2) else { return };
+    let vip6 = "fd99::100";
+    let inst = |priority| Inst { priority, version: 3, advert_int: "0.5", vip: "fd99::100/64", ..Inst::default() };
+    let a = Daemon::fulcrum(&t, 0, &inst(100).render(&t, 0));
+    let mut b = Daemon::fulcrum(&t, 1, &inst(150).render(&t, 1));
+    assert!(wait_addr(&t, 1, vip6, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(wait_addr(&t, 0, vip6, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!t.node(0).has_address(vip6), "the backup hears the IPv6 adverts{}", logs(&[&a, &b]));
+    let t0 = Instant::now();
+    b.kill();
+    let took = wait_addr(&t, 0, vip6, true, SETTLE).map(|_| t0.elapsed());
+    let bound = Duration::from_secs_f64(1.5 + 0.5 * 156.0 / 256.0 + 0.5);
+    assert!(took.is_some_and(|d| d <= bound), "IPv6 takeover took {took:?}, bound {bound:?}{}", logs(&[&a, &b]));
+}

@@ -133,3 +133,49 @@ fn unicast_peers_with_keepalived() {
     let bound = Duration::from_secs_f64(3.0 + skew_v2(100) + 0.5);
     assert!(took.is_some_and(|d| d <= bound), "unicast takeover took {took:?}{}", logs(&[&f, &k]));
 }
+
+#[test]
+fn vrrpv3_over_ipv6_with_keepalived() {
+    let Some(t) = topo("ka-v3ipv6") else { return };
+    let vip6 = "fd99::100";
+    let inst = |priority| Inst { priority, version: 3, advert_int: "0.5", vip: "fd99::100/64", ..Inst::default() };
+    let f = Daemon::fulcrum(&t, 0, &inst(100).render(&t, 0));
+    let mut k = Daemon::keepalived(&t, 1, &inst(150).render(&t, 1));
+    assert!(wait_addr(&t, 1, vip6, true, SETTLE).is_some(), "{}", logs(&[&f, &k]));
+    assert!(wait_addr(&t, 0, vip6, false, SETTLE).is_some(), "{}", logs(&[&f, &k]));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!t.node(0).has_address(vip6), "fulcrum accepts keepalived's IPv6 adverts{}", logs(&[&f, &k]));
+    let t0 = Instant::now();
+    k.kill();
+    let took = wait_addr(&t, 0, vip6, true, SETTLE).map(|_| t0.elapsed());
+    let bound = Duration::from_secs_f64(1.5 + 0.5 * 156.0 / 256.0 + 0.5);
+    assert!(took.is_some_and(|d| d <= bound), "IPv6 takeover took {took:?}, bound {bound:?}{}", logs(&[&f, &k]));
+}
+
+/// fulcrum as the v3 master: keepalived must accept its adverts (checksum with the IPv4 or IPv6
+/// pseudo-header, centisecond interval) and take over on its priority-0 advert.
+fn keepalived_backs_up_fulcrum_v3(name: &str, vip: &'static str, addr: &str, advert_int: &'static str) {
+    let Some(t) = topo(name) else { return };
+    let inst = |priority| Inst { priority, version: 3, advert_int, vip, ..Inst::default() };
+    let f = Daemon::fulcrum(&t, 0, &inst(150).render(&t, 0));
+    let k = Daemon::keepalived(&t, 1, &inst(100).render(&t, 1));
+    assert!(wait_addr(&t, 0, addr, true, SETTLE).is_some(), "{}", logs(&[&f, &k]));
+    assert!(wait_addr(&t, 1, addr, false, SETTLE).is_some(), "{}", logs(&[&f, &k]));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!t.node(1).has_address(addr), "keepalived accepts fulcrum's v3 adverts{}", logs(&[&f, &k]));
+    assert!(!k.log().contains("checksum"), "no checksum complaint from keepalived{}", logs(&[&k]));
+    let t0 = Instant::now();
+    f.term();
+    let took = wait_addr(&t, 1, addr, true, SETTLE).map(|_| t0.elapsed());
+    assert!(took.is_some_and(|d| d <= Duration::from_secs(2)), "keepalived took {took:?}{}", logs(&[&f, &k]));
+}
+
+#[test]
+fn keepalived_backs_up_fulcrum_v3_ipv4_fast() {
+    keepalived_backs_up_fulcrum_v3("ka-bk-v3", "10.99.0.100/32", VIP, "0.1");
+}
+
+#[test]
+fn keepalived_backs_up_fulcrum_v3_ipv6() {
+    keepalived_backs_up_fulcrum_v3("ka-bk-v3ipv6", "fd99::100/64", "fd99::100", "0.5");
+}

@@ -71,6 +71,8 @@ pub struct Inst {
     pub extra: String,
     /// Extra top-level blocks (vrrp_script ...).
     pub top: String,
+    /// The virtual_ipaddress line.
+    pub vip: &'static str,
 }
 
 impl Default for Inst {
@@ -86,6 +88,7 @@ impl Default for Inst {
             unicast_peers: Vec::new(),
             extra: String::new(),
             top: String::new(),
+            vip: "10.99.0.100/32",
         }
     }
 }
@@ -111,7 +114,7 @@ impl Inst {
             s.push_str("  }\n");
         }
         s.push_str(&self.extra);
-        s.push_str(&format!("  virtual_ipaddress {{\n    {VIP}/32 dev eth0\n  }}\n}}\n"));
+        s.push_str(&format!("  virtual_ipaddress {{\n    {} dev eth0\n  }}\n}}\n", self.vip));
         s
     }
 }
@@ -193,6 +196,12 @@ fn unique() -> u32 {
 pub fn wait_vip(topo: &Topo, node: usize, present: bool, timeout: Duration) -> Option<Duration> {
     let n = topo.node(node);
     wait::until(timeout, || n.has_address(VIP) == present)
+}
+
+/// Waits until `node` has (or lacks) `addr`.
+pub fn wait_addr(topo: &Topo, node: usize, addr: &str, present: bool, timeout: Duration) -> Option<Duration> {
+    let n = topo.node(node);
+    wait::until(timeout, || n.has_address(addr) == present)
 }
 
 /// Formats every daemon's log for a failure message.
