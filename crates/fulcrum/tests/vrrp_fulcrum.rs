@@ -122,3 +122,24 @@ fn vrrpv3_over_ipv6() {
     let bound = Duration::from_secs_f64(1.5 + 0.5 * 156.0 / 256.0 + 0.5);
     assert!(took.is_some_and(|d| d <= bound), "IPv6 takeover took {took:?}, bound {bound:?}{}", logs(&[&a, &b]));
 }
+
+#[test]
+fn reload_applies_a_new_priority_and_leaves_unchanged_instances_alone() {
+    let Some(t) = Topo::new("reload", 2) else { return };
+    let a = Daemon::fulcrum(&t, 0, &Inst { priority: 100, ..Inst::default() }.render(&t, 0));
+    let b = Daemon::fulcrum(&t, 1, &Inst { priority: 150, ..Inst::default() }.render(&t, 1));
+    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(wait_vip(&t, 0, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    // Same config reloaded: the master stays master without a blip.
+    let entered = b.log().matches("Entering").count();
+    b.reload();
+    assert!(fulcrum_testlab::wait::until(SETTLE, || b.log().to_lowercase().contains("reload")).is_some(), "{}", logs(&[&b]));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(b.log().matches("Entering").count(), entered, "unchanged instance untouched{}", logs(&[&b]));
+    assert!(vip_only_on(&t, 1, 2), "{}", logs(&[&a, &b]));
+    // A new priority on the backup: it restarts the instance and preempts.
+    std::fs::write(&a.files[0], Inst { priority: 200, ..Inst::default() }.render(&t, 0)).unwrap();
+    a.reload();
+    assert!(wait_vip(&t, 0, true, SETTLE).is_some(), "reloaded priority 200 preempts{}", logs(&[&a, &b]));
+    assert!(wait_vip(&t, 1, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+}

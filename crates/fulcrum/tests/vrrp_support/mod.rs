@@ -122,6 +122,8 @@ impl Inst {
 /// A VRRP daemon in a node: fulcrum or the real keepalived.
 pub struct Daemon {
     pub child: Child,
+    /// The config files it was started with (rewrite + `reload` to change them).
+    pub files: Vec<PathBuf>,
     /// keepalived's VRRP child process id file (the process that speaks VRRP).
     vrrp_pidfile: Option<PathBuf>,
 }
@@ -133,7 +135,12 @@ impl Daemon {
         let mut cmd = topo.node(node).command(env!("CARGO_BIN_EXE_fulcrum"));
         cmd.args(["run", "-f"]).arg(&file).env("FULCRUM_LOG", "info,fulcrum_vrrp=debug");
         let child = Child::spawn(&tag, cmd, topo.dir.join(format!("{tag}.log"))).unwrap();
-        Daemon { child, vrrp_pidfile: None }
+        Daemon { child, files: vec![file], vrrp_pidfile: None }
+    }
+
+    /// SIGHUP: re-read the config files.
+    pub fn reload(&self) {
+        self.child.signal(Signal::SIGHUP);
     }
 
     pub fn keepalived(topo: &Topo, node: usize, conf: &str) -> Daemon {
@@ -151,7 +158,7 @@ impl Daemon {
             .arg("-c")
             .arg(topo.dir.join(format!("{tag}.chk.pid")));
         let child = Child::spawn(&tag, cmd, topo.dir.join(format!("{tag}.log"))).unwrap();
-        Daemon { child, vrrp_pidfile: Some(vrrp_pid) }
+        Daemon { child, files: vec![file], vrrp_pidfile: Some(vrrp_pid) }
     }
 
     /// SIGTERM: a graceful stop (a master sends priority 0).
@@ -239,12 +246,14 @@ impl Daemon {
         let tag = format!("fulcrum{node}-{}", unique());
         let mut cmd = topo.node(node).command(env!("CARGO_BIN_EXE_fulcrum"));
         cmd.arg("run").env("FULCRUM_LOG", "info");
+        let mut paths = Vec::new();
         for (name, text) in files {
             let file = topo.write(&format!("{tag}-{name}"), text);
-            cmd.arg("-f").arg(file);
+            cmd.arg("-f").arg(&file);
+            paths.push(file);
         }
         let child = Child::spawn(&tag, cmd, topo.dir.join(format!("{tag}.log"))).unwrap();
-        Daemon { child, vrrp_pidfile: None }
+        Daemon { child, files: paths, vrrp_pidfile: None }
     }
 
     /// The real HAProxy in the foreground.
@@ -252,9 +261,9 @@ impl Daemon {
         let tag = format!("haproxy{node}-{}", unique());
         let file = topo.write(&format!("{tag}.cfg"), cfg);
         let mut cmd = topo.node(node).command("haproxy");
-        cmd.arg("-db").arg("-f").arg(file);
+        cmd.arg("-db").arg("-f").arg(&file);
         let child = Child::spawn(&tag, cmd, topo.dir.join(format!("{tag}.log"))).unwrap();
-        Daemon { child, vrrp_pidfile: None }
+        Daemon { child, files: vec![file], vrrp_pidfile: None }
     }
 }
 
