@@ -3,6 +3,7 @@
 //! is stopped while the client sends one request every 10 ms through the VIP; we measure the
 //! takeover time (stop → VIP on the backup) and the client's failed requests and outage window.
 //! Stacks: fulcrum (proxy + VRRP in one process) against keepalived + HAProxy.
+#![allow(clippy::unwrap_used)]
 
 mod vrrp_support;
 

@@ -1,6 +1,7 @@
 //! End to end: a client in its own namespace sends a bounded request loop to the virtual IP
 //! through fulcrum (proxy + VRRP in one process) on two nodes while the master is killed;
 //! failed requests and the outage window are counted and printed.
+#![allow(clippy::unwrap_used)]
 
 mod vrrp_support;
 

@@ -1,5 +1,6 @@
 //! fulcrum with fulcrum across network namespaces: election, preemption, SIGTERM / SIGKILL
 //! takeover, authentication mismatch, nopreempt, unicast peers, VRRPv3 at advert_int 0.1.
+#![allow(clippy::unwrap_used)]
 
 mod vrrp_support;
 

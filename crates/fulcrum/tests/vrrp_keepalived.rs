@@ -1,5 +1,6 @@
 //! fulcrum next to the real keepalived (Debian package) on one segment, in both roles: the
 //! same protocol on the wire, so either can replace the other one node at a time.
+#![allow(clippy::unwrap_used)]
 
 mod vrrp_support;
 

@@ -1,6 +1,7 @@
 //! Tracking across namespaces: a failing `track_script` (FAULT or lowered priority),
 //! `track_interface`, a `vrrp_sync_group` moving together, notify scripts with keepalived's
 //! arguments, and gratuitous ARP re-pointing a client's neighbour entry after failover.
+#![allow(clippy::unwrap_used)]
 
 mod vrrp_support;
 
@@ -126,6 +127,7 @@ fn notify_scripts_get_keepalived_arguments() {
     assert!(wait::until(SETTLE, || read(&master_out) == "master\n").is_some(), "{}", logs(&[&a]));
     a.term();
     assert!(a.child.wait_timeout(Duration::from_secs(10)).is_some());
+    assert!(read(&out).ends_with("INSTANCE VI_1 STOP 150\n"), "stopping runs notify with STOP: {}{}", read(&out), logs(&[&a]));
 }
 
 #[test]

@@ -17,6 +17,9 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::Instant;
 
+/// How long stopping waits for the stop notify scripts.
+const STOP_SCRIPTS_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// What the rest of fulcrum can see of a running instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -59,6 +62,8 @@ pub struct Setup {
     pub group: Option<GroupLink>,
     pub proxy: Option<watch::Receiver<ProxyHealth>>,
     pub status: watch::Sender<Status>,
+    /// notify scripts started when stopping; shutdown waits for them (bounded).
+    pub stop_scripts: Vec<tokio::task::JoinHandle<()>>,
 }
 
 pub async fn run(mut s: Setup, mut commands: mpsc::Receiver<Command>) {
@@ -86,6 +91,7 @@ pub async fn run(mut s: Setup, mut commands: mpsc::Receiver<Command>) {
     loop {
         perform(&mut s, &notify, own_fault);
         if let Some(done) = done.take() {
+            wait_stop_scripts(&mut s).await;
             let _ = done.send(());
             return;
         }
@@ -96,7 +102,10 @@ pub async fn run(mut s: Setup, mut commands: mpsc::Receiver<Command>) {
                 Ok(p) => {
                     let rx = Received { src: p.src, dst: p.dst, ttl: p.ttl, bytes: &p.payload };
                     if let Err(cause) = s.machine.handle_packet(Instant::now().into_std(), &rx) {
-                        if cause != DropCause::OwnPacket && logged.insert(cause) {
+                        // Other virtual routers on the segment are normal: counted, not warned.
+                        if cause == DropCause::Vrid && logged.insert(cause) {
+                            tracing::debug!("VRRP_Instance({name}) ignores adverts for other VRIDs (first from {})", p.src);
+                        } else if cause != DropCause::OwnPacket && logged.insert(cause) {
                             tracing::warn!("VRRP_Instance({name}) dropped an advert from {}: {} (logged once; counted)", p.src, cause.describe());
                         }
                     }
@@ -130,10 +139,24 @@ pub async fn run(mut s: Setup, mut commands: mpsc::Receiver<Command>) {
                 None => {
                     s.machine.shutdown(Instant::now().into_std());
                     perform(&mut s, &notify, own_fault);
+                    wait_stop_scripts(&mut s).await;
                     return;
                 }
             },
         }
+    }
+}
+
+/// Lets `notify_stop` / `notify ... STOP` finish before the process exits, within a bound.
+async fn wait_stop_scripts(s: &mut Setup) {
+    let scripts = std::mem::take(&mut s.stop_scripts);
+    let all = async {
+        for h in scripts {
+            let _ = h.await;
+        }
+    };
+    if tokio::time::timeout(STOP_SCRIPTS_TIMEOUT, all).await.is_err() {
+        tracing::warn!("VRRP_Instance({}) stop notify scripts still running; leaving them", s.model.name);
     }
 }
 
@@ -207,12 +230,15 @@ fn perform(s: &mut Setup, notify: &Notify, own_fault: bool) {
                 let priority = s.machine.priority();
                 tracing::info!("VRRP_Instance({}) Entering {} STATE (was {}, priority {priority})", s.model.name, to.keyword(), from.keyword());
                 s.status.send_replace(Status { state: to, priority, counters: s.machine.counters().clone() });
-                drop(notify.run(to, priority));
+                let mut scripts = notify.run(to, priority);
                 if let Some(group) = &s.group {
                     if let Some(gn) = &group.notify {
-                        drop(gn.run(to, priority));
+                        scripts.extend(gn.run(to, priority));
                     }
                     let _ = group.tx.send(GroupEvent { member: s.model.name.clone(), state: to, own_fault });
+                }
+                if to == State::Init {
+                    s.stop_scripts.extend(scripts);
                 }
             }
         }

@@ -264,5 +264,6 @@ fn resolve(
         group,
         proxy,
         status,
+        stop_scripts: Vec::new(),
     })
 }

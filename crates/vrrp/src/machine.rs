@@ -256,7 +256,8 @@ impl Machine {
         self.master_adver_interval() * 3 + self.skew_time()
     }
 
-    /// Adverts with another interval are dropped, so the master's interval is always ours.
+    /// Adverts with another interval are dropped, so the master's interval is always ours (as it
+    /// goes on the wire: a v2 `advert_int 0.5` is sent and timed as 1 s, the v2 resolution).
     fn master_adver_interval(&self) -> Duration {
         Duration::from_millis(u64::from(self.wire_interval_cs()) * 10)
     }
@@ -341,7 +342,7 @@ impl Machine {
             State::Master => {
                 if advert.priority == 0 {
                     self.send_advert(self.priority);
-                    self.timer = Some(now + self.cfg.advert_int);
+                    self.timer = Some(now + self.master_adver_interval());
                 } else if advert.priority > self.priority
                     || (advert.priority == self.priority && from > self.cfg.primary)
                 {
@@ -350,7 +351,7 @@ impl Machine {
                     // A lower-priority master: answer at once so it steps down quickly (as
                     // keepalived does) rather than waiting for our next interval.
                     self.send_advert(self.priority);
-                    self.timer = Some(now + self.cfg.advert_int);
+                    self.timer = Some(now + self.master_adver_interval());
                 }
             }
             State::Init | State::Fault => {}
@@ -364,7 +365,7 @@ impl Machine {
                 State::Backup => self.become_master(now),
                 State::Master => {
                     self.send_advert(self.priority);
-                    self.timer = Some(now + self.cfg.advert_int);
+                    self.timer = Some(now + self.master_adver_interval());
                 }
                 State::Init | State::Fault => self.timer = None,
             }
@@ -398,7 +399,7 @@ impl Machine {
         if self.state == State::Master {
             // Tell the backups at once so a higher one can preempt without waiting.
             self.send_advert(priority);
-            self.timer = Some(now + self.cfg.advert_int);
+            self.timer = Some(now + self.master_adver_interval());
         }
     }
 
@@ -450,7 +451,7 @@ impl Machine {
         self.send_advert(self.priority);
         self.actions.push_back(Action::AddAddresses);
         self.actions.push_back(Action::Announce { count: self.cfg.garp.repeat });
-        self.timer = Some(now + self.cfg.advert_int);
+        self.timer = Some(now + self.master_adver_interval());
         self.garp_second = (!self.cfg.garp.delay.is_zero()).then(|| now + self.cfg.garp.delay);
         self.garp_refresh = self.cfg.garp.refresh.filter(|r| !r.is_zero()).map(|r| now + r);
         self.counters.became_master += 1;

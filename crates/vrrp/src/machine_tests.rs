@@ -420,3 +420,17 @@ fn sync_group_forcing() {
     s.m.force_master(s.at(40));
     assert_eq!(s.m.state(), State::Fault);
 }
+
+#[test]
+fn v2_interval_is_whole_seconds_on_the_wire_and_in_the_timer() {
+    let mut c = cfg(2, 255);
+    c.advert_int = Duration::from_millis(500);
+    let mut s = Sim::new(c);
+    let a = s.start();
+    match &a[0] {
+        Action::SendAdvert(ad) => assert_eq!(ad.interval_cs, 100),
+        other => panic!("expected an advert first, got {other:?}"),
+    }
+    assert_eq!(sends(&s.advance(999)), Vec::<u8>::new());
+    assert_eq!(sends(&s.advance(1000)), vec![255]);
+}
