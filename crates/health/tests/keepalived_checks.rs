@@ -1,0 +1,178 @@
+//! keepalived checkers over real sockets and real processes: HTTP_GET with a digest computed
+//! independently (by keepalived's own genhash when installed, else md5sum), TCP_CHECK with
+//! retry/delay_before_retry, MISC_CHECK scripts that exit 0, exit 1 and hang past misc_timeout.
+
+mod common;
+
+use common::{closed_port, config, Backend};
+use fulcrum_health::{CheckStatus, HealthEvent, HealthMonitor};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+const WAIT: Duration = Duration::from_secs(6);
+
+async fn next(rx: &mut UnboundedReceiver<HealthEvent>) -> HealthEvent {
+    tokio::time::timeout(WAIT, rx.recv()).await.expect("a health event in time").expect("monitor running")
+}
+
+async fn no_event(rx: &mut UnboundedReceiver<HealthEvent>, d: Duration) {
+    if let Ok(Some(e)) = tokio::time::timeout(d, rx.recv()).await {
+        panic!("unexpected event: {}", e.log_line);
+    }
+}
+
+/// The digest as an independent tool computes it for the live server.
+async fn independent_digest(b: &Backend, body: &[u8]) -> String {
+    let genhash = tokio::process::Command::new("genhash")
+        .args(["-s", "127.0.0.1", "-p", &b.addr.port().to_string(), "-u", "/"])
+        .kill_on_drop(true)
+        .output();
+    if let Ok(Ok(out)) = tokio::time::timeout(Duration::from_secs(5), genhash).await {
+        let text = String::from_utf8_lossy(&out.stdout);
+        // genhash prints the hex digest (with -v, also headers and an MD5SUM line)
+        let hex = text
+            .lines()
+            .filter_map(|l| l.rsplit(['=', ' ']).next())
+            .map(str::trim)
+            .find(|w| w.len() == 32 && w.chars().all(|c| c.is_ascii_hexdigit()));
+        if let Some(hex) = hex {
+            eprintln!("digest from genhash: {hex}");
+            return hex.to_string();
+        }
+    }
+    eprintln!("genhash not available: using md5sum of the body");
+    let dir = std::env::temp_dir().join(format!("fulcrum-health-md5-{}", std::process::id()));
+    std::fs::write(&dir, body).expect("write body");
+    let out = Command::new("md5sum").arg(&dir).output().expect("md5sum runs");
+    let _ = std::fs::remove_file(&dir);
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+}
+
+fn vs(port: u16, checker: &str, inhibit: bool) -> String {
+    format!(
+        "virtual_server 127.0.0.1 {vport} {{\n  delay_loop 0.2\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n\
+         real_server 127.0.0.1 {port} {{\n    weight 1\n{inh}    {checker}\n  }}\n}}\n",
+        vport = closed_port(),
+        inh = if inhibit { "    inhibit_on_failure\n" } else { "" },
+    )
+}
+
+#[tokio::test]
+async fn http_get_digest_matches_genhash_and_a_changed_body_fails() {
+    let body = b"<html>fulcrum health page</html>\n";
+    let b = Backend::start(body).await;
+    let digest = independent_digest(&b, body).await;
+    assert_eq!(digest.len(), 32, "a hex MD5: {digest:?}");
+    let checker = format!(
+        "HTTP_GET {{\n      url {{\n        path /\n        status_code 200\n        digest {digest}\n      }}\n      \
+         connect_timeout 1\n      retry 2\n      delay_before_retry 0.1\n    }}"
+    );
+    let cfg = config("k.conf", &vs(b.addr.port(), &checker, true));
+    let (handle, mut rx) = HealthMonitor::start(&cfg);
+    no_event(&mut rx, Duration::from_millis(700)).await;
+    assert!(b.hits() >= 2, "checked with the right digest and stayed up");
+
+    let before = b.hits();
+    b.set_body(b"<html>defaced</html>\n");
+    let down = next(&mut rx).await;
+    assert!(!down.up);
+    assert_eq!(b.hits() - before, 3, "retry 2: three attempts before the real server is failed");
+    assert_eq!(down.reason.status, CheckStatus::L7Response);
+    assert!(down.reason.info.as_deref().unwrap_or_default().contains(&format!("expected {digest}")));
+    assert!(down.inhibit_on_failure);
+    assert!(down.log_line.starts_with(&format!("Disabling service [127.0.0.1:{}] from VS", b.addr.port())), "{}", down.log_line);
+
+    b.set_body(body);
+    let up = next(&mut rx).await;
+    assert!(up.up, "one good check brings a failed real server back");
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn tcp_check_retry_then_removed() {
+    let port = closed_port();
+    let checker = "TCP_CHECK {\n      connect_timeout 1\n      retry 1\n      delay_before_retry 0.15\n    }";
+    let cfg = config("k.conf", &vs(port, checker, false));
+    let start = Instant::now();
+    let (handle, mut rx) = HealthMonitor::start(&cfg);
+    let down = next(&mut rx).await;
+    assert!(!down.up);
+    assert!(start.elapsed() >= Duration::from_millis(150), "the retry waited delay_before_retry");
+    assert!(down.log_line.starts_with(&format!("Removing service [127.0.0.1:{port}] from VS")), "{}", down.log_line);
+    assert!(down.log_line.contains("Layer4 connection problem"));
+    handle.shutdown().await;
+}
+
+struct Scripts {
+    dir: std::path::PathBuf,
+}
+
+impl Scripts {
+    fn new(tag: &str) -> Scripts {
+        let dir = std::env::temp_dir().join(format!("fulcrum-misc-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("script dir");
+        Scripts { dir }
+    }
+    fn write(&self, name: &str, body: &str) -> String {
+        let p = self.dir.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write script");
+        let _ = Command::new("chmod").arg("+x").arg(&p).status();
+        p.display().to_string()
+    }
+}
+
+impl Drop for Scripts {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn misc(path: &str, timeout: &str) -> String {
+    format!("MISC_CHECK {{\n      misc_path \"{path}\"\n      misc_timeout {timeout}\n    }}")
+}
+
+#[tokio::test]
+async fn misc_check_exit_status_decides() {
+    let s = Scripts::new("exit");
+    let flag = s.dir.join("healthy");
+    std::fs::write(&flag, "").expect("flag");
+    let script = s.write("check.sh", &format!("test -e {}", flag.display()));
+    let cfg = config("k.conf", &vs(closed_port(), &misc(&script, "1"), false));
+    let (handle, mut rx) = HealthMonitor::start(&cfg);
+    no_event(&mut rx, Duration::from_millis(600)).await;
+    std::fs::remove_file(&flag).expect("unflag");
+    let down = next(&mut rx).await;
+    assert!(!down.up);
+    assert_eq!(down.reason.status, CheckStatus::ExternalError);
+    assert_eq!(down.reason.info.as_deref(), Some("exit status 1"));
+    std::fs::write(&flag, "").expect("flag");
+    assert!(next(&mut rx).await.up);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn misc_check_past_timeout_is_killed() {
+    let s = Scripts::new("hang");
+    let pidfile = s.dir.join("pid");
+    let script = s.write("slow.sh", &format!("echo $$ > {}\nexec sleep 30", pidfile.display()));
+    let cfg = config("k.conf", &vs(closed_port(), &misc(&script, "0.3"), false));
+    let (handle, mut rx) = HealthMonitor::start(&cfg);
+    let down = next(&mut rx).await;
+    assert!(!down.up);
+    assert_eq!(down.reason.status, CheckStatus::ExternalTimeout);
+    let took = down.reason.duration.expect("duration");
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    let pid = std::fs::read_to_string(&pidfile).expect("script wrote its pid").trim().to_string();
+    handle.shutdown().await;
+    // killed and reaped: no such process any more (bounded wait)
+    let mut gone = false;
+    for _ in 0..50 {
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            gone = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(gone, "the timed-out script (pid {pid}) was killed");
+}
