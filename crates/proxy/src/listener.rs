@@ -181,7 +181,8 @@ pub async fn accept_loop(
             let _permits = permits;
             match fe.mode {
                 Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop).await,
-                Mode::Tcp => crate::tcp::serve(fe, sock, peer, local).await,
+                // Boxed: keeps the per-connection task as small as the idle HTTP session.
+                Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local)).await,
             }
         });
     }

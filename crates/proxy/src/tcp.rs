@@ -50,31 +50,11 @@ impl Shared {
     }
 }
 
-/// Runs `fut` unless neither direction saw traffic for `idle`.
-async fn with_idle<F: std::future::Future>(fut: F, idle: Option<Duration>, shared: &Shared) -> Option<F::Output> {
-    let Some(d) = idle else { return Some(fut.await) };
-    tokio::pin!(fut);
-    let mut left = d;
-    loop {
-        match tokio::time::timeout(left, &mut fut).await {
-            Ok(v) => return Some(v),
-            Err(_) => {
-                let since = shared.idle_for();
-                if since >= d {
-                    return None;
-                }
-                left = d - since;
-            }
-        }
-    }
-}
-
 async fn pump(
     mut r: ReadHalf<'_>,
     mut w: WriteHalf<'_>,
     pending: &[u8],
     shared: &Shared,
-    idle: Option<Duration>,
     from_client: bool,
 ) -> (u64, Result<(), TunnelEnd>) {
     let mut total = 0u64;
@@ -88,23 +68,17 @@ async fn pump(
     loop {
         if buf.is_empty() {
             // Wait for data before allocating: idle tunnels hold no buffer.
-            match with_idle(r.peek(&mut [0u8; 1]), idle, shared).await {
-                None => return (total, Err(TunnelEnd::Timeout)),
-                Some(Err(_)) => return (total, Err(TunnelEnd::Error { client: from_client })),
-                Some(Ok(_)) => buf.resize(TUNNEL_BUF, 0),
+            match r.peek(&mut [0u8; 1]).await {
+                Err(_) => return (total, Err(TunnelEnd::Error { client: from_client })),
+                Ok(_) => buf.resize(TUNNEL_BUF, 0),
             }
         }
-        let n = match with_idle(r.read(&mut buf), idle, shared).await {
-            None => return (total, Err(TunnelEnd::Timeout)),
-            Some(n) => n,
-        };
-        match n {
+        match r.read(&mut buf).await {
             Ok(0) => {
                 let _ = w.shutdown().await;
                 return (total, Ok(()));
             }
             Ok(n) => {
-                shared.touch();
                 if w.write_all(&buf[..n]).await.is_err() {
                     return (total, Err(TunnelEnd::Error { client: !from_client }));
                 }
@@ -113,6 +87,21 @@ async fn pump(
             }
             Err(_) => return (total, Err(TunnelEnd::Error { client: from_client })),
         }
+    }
+}
+
+/// Resolves when neither direction moved a byte for `idle` (never without a timeout).
+/// One timer per tunnel, re-armed only when it fires: reads and writes pay no timer cost.
+async fn watchdog(shared: &Shared, idle: Option<Duration>) {
+    let Some(d) = idle else { return std::future::pending().await };
+    let mut wait = d;
+    loop {
+        tokio::time::sleep(wait).await;
+        let since = shared.idle_for();
+        if since >= d {
+            return;
+        }
+        wait = d - since;
     }
 }
 
@@ -127,10 +116,12 @@ pub async fn tunnel(
     let shared = Shared { start: Instant::now(), last: AtomicU64::new(0) };
     let (cr, cw) = client.split();
     let (sr, sw) = server.split();
-    let up = pump(cr, sw, to_server, &shared, t.idle, true);
-    let down = pump(sr, cw, to_client, &shared, t.idle, false);
+    let up = pump(cr, sw, to_server, &shared, true);
+    let down = pump(sr, cw, to_client, &shared, false);
+    let dog = watchdog(&shared, t.idle);
     tokio::pin!(up);
     tokio::pin!(down);
+    tokio::pin!(dog);
     // When one direction finishes first, the other continues under the `*-fin` timeout.
     let (mut up_res, mut down_res) = (None, None);
     while up_res.is_none() || down_res.is_none() {
@@ -145,6 +136,10 @@ pub async fn tunnel(
                         Err(_) => down_res = Some((0, Err(TunnelEnd::Timeout))),
                     }
                 }
+            }
+            _ = &mut dog => {
+                up_res.get_or_insert((0, Err(TunnelEnd::Timeout)));
+                down_res.get_or_insert((0, Err(TunnelEnd::Timeout)));
             }
             r = &mut down, if down_res.is_none() => {
                 let failed = r.1.is_err();

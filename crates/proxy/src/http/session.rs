@@ -67,10 +67,26 @@ pub struct Session {
     scratch: Vec<u8>,
     attached: Option<Attached>,
     stop: watch::Receiver<bool>,
+    /// When the connection was accepted: the first request's `timeout http-request` runs from here.
+    started: tokio::time::Instant,
 }
 
-pub async fn serve(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, local: SocketAddr, stop: watch::Receiver<bool>) {
-    let mut s = Session {
+pub async fn serve(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, local: SocketAddr, mut stop: watch::Receiver<bool>) {
+    // A connection that has not sent anything yet holds only this small future: the session
+    // state (buffers, message arenas) is allocated when the first bytes arrive.
+    let started = tokio::time::Instant::now();
+    let deadline = fe.timeouts.http_request.or(fe.timeouts.client).map(|d| started + d);
+    tokio::select! {
+        r = client.readable() => { if r.is_err() { return; } }
+        _ = stop.changed() => return,
+        _ = sleep_opt(deadline) => {
+            let t = fe.timeouts.client;
+            let mut client = client;
+            Box::pin(async move { body::write_all(&mut client, &errors::builtin_response(408), t).await }).await.ok();
+            return;
+        }
+    }
+    let mut s = Box::new(Session {
         fe,
         client,
         peer,
@@ -83,8 +99,9 @@ pub async fn serve(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, local
         scratch: Vec::new(),
         attached: None,
         stop,
-    };
-    s.run().await;
+        started,
+    });
+    Box::pin(s.run()).await;
     if let Some(a) = s.attached.take() {
         pool::put(a.server_id, a.stream);
     }
@@ -129,7 +146,9 @@ impl Session {
                 flags: "----",
                 retries: 0,
             };
-            let keep = self.one_request(&mut rec).await;
+            // Boxed: the request phases' state is large and only exists while a request is in
+            // flight, so an idle keep-alive connection holds just the small session future.
+            let keep = Box::pin(self.one_request(&mut rec)).await;
             self.log(&rec);
             if !keep {
                 return;
@@ -146,7 +165,7 @@ impl Session {
         let fe = &self.fe;
         let req_timeout = fe.timeouts.http_request.or(fe.timeouts.client);
         let idle_timeout = if first { req_timeout } else { fe.timeouts.http_keep_alive.or(req_timeout) };
-        let start = tokio::time::Instant::now();
+        let start = if first { self.started } else { tokio::time::Instant::now() };
         let limit = fe.head_limit;
         loop {
             if !self.cbuf.is_empty() {
@@ -619,5 +638,33 @@ fn insert_close(resp: &mut Vec<u8>) {
         let tail = resp.split_off(p + 2);
         resp.extend_from_slice(b"connection: close\r\n");
         resp.extend_from_slice(&tail);
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn idle_session_future_is_small() {
+        fn size<F: std::future::Future>(_: &F) -> usize {
+            std::mem::size_of::<F>()
+        }
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        rt.block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let a = l.local_addr().expect("addr");
+            let c = tokio::net::TcpStream::connect(a).await.expect("connect");
+            let cfg = fulcrum_config::load_sources(&[fulcrum_config::Source {
+                name: "t",
+                text: "defaults\n  mode http\nfrontend f\n  bind 127.0.0.1:1\n",
+            }])
+            .config;
+            let g = crate::state::build(&cfg, None).expect("build");
+            let fe = g.frontends["f"].clone();
+            let (_tx, rx) = tokio::sync::watch::channel(false);
+            let fut = super::serve(fe, c, a, a, rx);
+            eprintln!("session future: {} bytes", size(&fut));
+            // Debug builds lay futures out larger than release builds.
+            assert!(size(&fut) < 1024, "session future is {} bytes", size(&fut));
+        });
     }
 }

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# fulcrum vs HAProxy, same config, nginx-light as the backend, wrk as the client.
+#
+#   bench/proxy/run.sh            # RUNS=3 DURATION=8 CONNS=50 by default
+#
+# Installs haproxy, nginx-light and wrk when missing (Debian, needs root), builds fulcrum in
+# release mode, then for each scenario alternates A/B runs (HAProxy, fulcrum, HAProxy, ...),
+# each on a freshly started proxy with `nbthread 1`, and prints medians of req/s, p50/p99
+# latency and peak RSS with the ratio fulcrum/HAProxy. Scenarios: small responses with
+# keep-alive, 100 KB responses, a new connection per request, TCP mode, and peak RSS while
+# 5,000 idle client connections are open.
+set -euo pipefail
+
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-8}
+CONNS=${CONNS:-50}
+IDLE=${IDLE:-5000}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/fulcrum-bench-XXXXXX)
+chmod 755 "$WORK"   # nginx workers (www-data) read the files
+NGINX_PORT=${NGINX_PORT:-19080}
+HTTP_PORT=${HTTP_PORT:-19081}
+TCP_PORT=${TCP_PORT:-19082}
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need=()
+command -v haproxy >/dev/null || need+=(haproxy)
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v wrk >/dev/null || need+=(wrk)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+ulimit -n 65536 2>/dev/null || true
+
+echo "building fulcrum (release)" >&2
+(cd "$ROOT" && cargo build --release -q -p fulcrum)
+FULCRUM="$ROOT/target/release/fulcrum"
+
+# --- backend: nginx-light, one worker, small and 100 KB answers ---------------------------
+mkdir -p "$WORK/www"
+head -c 102400 /dev/zero | tr '\0' 'x' > "$WORK/www/big"
+cat > "$WORK/nginx.conf" <<NGX
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$NGINX_PORT reuseport backlog=4096;
+    root $WORK/www;
+    location = /small { return 200 "hello from nginx\n"; }
+    location = /big { }
+  }
+}
+NGX
+nginx -c "$WORK/nginx.conf" -p "$WORK"
+sleep 0.5
+
+# --- the one config both proxies run ---------------------------------------------------------
+cat > "$WORK/lb.cfg" <<CFG
+global
+  nbthread 1
+  maxconn 8000
+defaults
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend web
+  mode http
+  bind 127.0.0.1:$HTTP_PORT
+  default_backend app
+backend app
+  mode http
+  server n1 127.0.0.1:$NGINX_PORT
+listen tcp
+  mode tcp
+  bind 127.0.0.1:$TCP_PORT
+  server n1 127.0.0.1:$NGINX_PORT
+CFG
+
+start_proxy() { # $1 = haproxy|fulcrum → prints pid
+  if [ "$1" = haproxy ]; then
+    haproxy -db -f "$WORK/lb.cfg" >/dev/null 2>&1 &
+  else
+    "$FULCRUM" run -f "$WORK/lb.cfg" >/dev/null 2>&1 &
+  fi
+  local pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 1 100); do
+    if curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT/small" 2>/dev/null; then break; fi
+    sleep 0.05
+  done
+  echo "$pid"
+}
+
+stop_proxy() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+peak_rss_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+to_ms() { # wrk latency like 1.23ms / 850.00us / 1.02s → ms
+  awk -v v="$1" 'BEGIN { n=v; sub(/[a-z]+$/,"",n); u=v; sub(/^[0-9.]+/,"",u);
+    if (u=="us") n/=1000; else if (u=="s") n*=1000; else if (u=="m") n*=60000; printf "%.3f", n }'
+}
+
+run_wrk() { # $1 proxy, $2 url, $3 extra args → "rps p50 p99 rss"
+  local pid out rps p50 p99 rss
+  pid=$(start_proxy "$1")
+  wrk -t1 -c"$CONNS" -d1s $3 "$2" >/dev/null 2>&1 || true   # warm-up
+  out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency $3 "$2" 2>&1)
+  rss=$(peak_rss_kb "$pid")
+  stop_proxy "$pid"
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
+  p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
+  errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
+  [ -n "$errs" ] && echo "  ($1: $errs)" >&2
+  echo "${rps:-0} ${p50:-0} ${p99:-0} ${rss:-0}"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END { if (NR==0) {print 0} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2} }'; }
+
+printf "\n%-24s %-8s %12s %10s %10s %12s\n" "scenario" "proxy" "req/s" "p50 ms" "p99 ms" "peak RSS kB"
+report() { # $1 scenario name, $2 url, $3 wrk args
+  local h=() f=()
+  for i in $(seq 1 "$RUNS"); do
+    h+=("$(run_wrk haproxy "$2" "$3")")
+    f+=("$(run_wrk fulcrum "$2" "$3")")
+  done
+  local hr hp5 hp9 hm fr fp5 fp9 fm
+  hr=$(printf '%s\n' "${h[@]}" | awk '{print $1}' | median); fr=$(printf '%s\n' "${f[@]}" | awk '{print $1}' | median)
+  hp5=$(printf '%s\n' "${h[@]}" | awk '{print $2}' | median); fp5=$(printf '%s\n' "${f[@]}" | awk '{print $2}' | median)
+  hp9=$(printf '%s\n' "${h[@]}" | awk '{print $3}' | median); fp9=$(printf '%s\n' "${f[@]}" | awk '{print $3}' | median)
+  hm=$(printf '%s\n' "${h[@]}" | awk '{print $4}' | median); fm=$(printf '%s\n' "${f[@]}" | awk '{print $4}' | median)
+  printf "%-24s %-8s %12s %10s %10s %12s\n" "$1" haproxy "$hr" "$hp5" "$hp9" "$hm"
+  printf "%-24s %-8s %12s %10s %10s %12s\n" "" fulcrum "$fr" "$fp5" "$fp9" "$fm"
+  awk -v a="$fr" -v b="$hr" -v c="$fp9" -v d="$hp9" -v e="$fm" -v f="$hm" 'BEGIN {
+    printf "%-24s %-8s %12.2f %10s %10.2f %12.2f\n", "", "ratio", (b>0?a/b:0), "", (d>0?c/d:0), (f>0?e/f:0) }'
+}
+
+report "small, keep-alive" "http://127.0.0.1:$HTTP_PORT/small" ""
+report "100 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/big" ""
+report "new conn per request" "http://127.0.0.1:$HTTP_PORT/small" "-H Connection:close"
+report "TCP mode" "http://127.0.0.1:$TCP_PORT/small" ""
+
+# --- idle connections: peak RSS while $IDLE idle client connections are open ---------------
+idle_rss() {
+  local pid out
+  pid=$(start_proxy "$1")
+  local base; base=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+  out=$(python3 "$ROOT/bench/proxy/idle.py" 127.0.0.1 "$HTTP_PORT" "$IDLE" "$pid")
+  stop_proxy "$pid"
+  echo "$out $base"
+}
+hi=$(idle_rss haproxy); fi_=$(idle_rss fulcrum)
+echo
+echo "idle connections (n, RSS kB with them open, peak RSS kB, RSS kB before):"
+echo "  haproxy: $hi"
+echo "  fulcrum: $fi_"
+awk -v h="$hi" -v f="$fi_" 'BEGIN { split(h,a," "); split(f,b," ");
+  hp=(a[2]-a[4])/(a[1]>0?a[1]:1); fp=(b[2]-b[4])/(b[1]>0?b[1]:1);
+  printf "  memory per idle connection: haproxy %.2f kB, fulcrum %.2f kB, ratio %.2f\n", hp, fp, (hp>0?fp/hp:0) }'
