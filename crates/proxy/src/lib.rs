@@ -13,6 +13,7 @@ pub mod http;
 pub mod listener;
 pub mod log;
 pub mod net;
+pub mod persist;
 pub mod pool;
 pub mod runtime;
 pub mod server;

@@ -1,0 +1,167 @@
+//! A stick table (`stick-table type ip size N expire T [nopurge]`) with `stick on KEY`
+//! semantics, pure: the caller passes `now`. `stick on` = match then store: a known key whose
+//! server is usable sends the request there; otherwise the caller balances and stores the
+//! server it picked, so a DOWN server's clients are re-stuck elsewhere. Each store refreshes
+//! the entry's expiry. When full, the entry closest to expiry is evicted (HAProxy purges the
+//! oldest), or with `nopurge` the new key is not stored.
+
+use fulcrum_config::model::StickTable as StickTableModel;
+use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+struct Entry<S> {
+    server: S,
+    expires: Option<Instant>,
+    seq: u64,
+}
+
+/// Keys are e.g. `IpAddr` (`type ip`) or `String` (`type string`); servers e.g. a name.
+#[derive(Debug, Clone)]
+pub struct StickTable<K, S> {
+    size: usize,
+    expire: Option<Duration>,
+    nopurge: bool,
+    entries: HashMap<K, Entry<S>>,
+    /// Eviction order: (expiry or creation order, seq, key).
+    order: BTreeSet<(Option<Instant>, u64, K)>,
+    seq: u64,
+}
+
+/// What `stick on` says for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StickDecision<S> {
+    /// The key is stuck to this usable server.
+    Use(S),
+    /// Unknown, expired, or stuck to an unusable server: balance, then [`StickTable::store`].
+    Balance,
+}
+
+impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
+    pub fn new(size: usize, expire: Option<Duration>, nopurge: bool) -> Self {
+        StickTable { size, expire, nopurge, entries: HashMap::new(), order: BTreeSet::new(), seq: 0 }
+    }
+
+    pub fn from_model(m: &StickTableModel) -> Self {
+        Self::new(usize::try_from(m.size).unwrap_or(usize::MAX), m.expire, m.nopurge)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Drops every entry whose expiry is at or before `now`.
+    pub fn purge_expired(&mut self, now: Instant) {
+        while let Some((Some(exp), _, _)) = self.order.first().cloned() {
+            if exp > now {
+                break;
+            }
+            if let Some((_, _, key)) = self.order.pop_first() {
+                self.entries.remove(&key);
+            }
+        }
+    }
+
+    /// The server stored for `key`, if the entry is still alive.
+    pub fn lookup(&mut self, now: Instant, key: &K) -> Option<&S> {
+        self.purge_expired(now);
+        self.entries.get(key).map(|e| &e.server)
+    }
+
+    /// `stick on`: match part. `usable` says whether a stored server may take traffic.
+    pub fn stick_on(&mut self, now: Instant, key: &K, usable: impl Fn(&S) -> bool) -> StickDecision<S> {
+        match self.lookup(now, key) {
+            Some(s) if usable(s) => {
+                let s = s.clone();
+                self.store(now, key.clone(), s.clone());
+                StickDecision::Use(s)
+            }
+            _ => StickDecision::Balance,
+        }
+    }
+
+    /// `stick on`/`stick store`: store part; creates or refreshes the entry.
+    pub fn store(&mut self, now: Instant, key: K, server: S) {
+        self.purge_expired(now);
+        if let Some(old) = self.entries.remove(&key) {
+            self.order.remove(&(old.expires, old.seq, key.clone()));
+        } else if self.entries.len() >= self.size {
+            if self.nopurge || self.size == 0 {
+                return;
+            }
+            if let Some((_, _, victim)) = self.order.pop_first() {
+                self.entries.remove(&victim);
+            }
+        }
+        self.seq += 1;
+        let expires = self.expire.map(|e| now + e);
+        self.order.insert((expires, self.seq, key.clone()));
+        self.entries.insert(key, Entry { server, expires, seq: self.seq });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn sticks_until_expire_and_refreshes_on_use() {
+        let t0 = Instant::now();
+        let mut t: StickTable<IpAddr, &str> = StickTable::new(10, Some(Duration::from_secs(30)), false);
+        assert_eq!(t.stick_on(t0, &ip("10.0.0.1"), |_| true), StickDecision::Balance);
+        t.store(t0, ip("10.0.0.1"), "s1");
+        assert_eq!(t.stick_on(t0 + Duration::from_secs(20), &ip("10.0.0.1"), |_| true), StickDecision::Use("s1"));
+        // refreshed at 20s: still there at 45s, gone at 51s
+        assert_eq!(t.stick_on(t0 + Duration::from_secs(45), &ip("10.0.0.1"), |_| true), StickDecision::Use("s1"));
+        assert_eq!(t.lookup(t0 + Duration::from_secs(76), &ip("10.0.0.1")), None);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_down_servers_clients_are_re_stuck_elsewhere() {
+        let t0 = Instant::now();
+        let mut t: StickTable<IpAddr, &str> = StickTable::new(10, Some(Duration::from_secs(30)), false);
+        t.store(t0, ip("10.0.0.1"), "s1");
+        let down = |s: &&str| *s != "s1";
+        assert_eq!(t.stick_on(t0, &ip("10.0.0.1"), down), StickDecision::Balance);
+        t.store(t0, ip("10.0.0.1"), "s2");
+        assert_eq!(t.stick_on(t0, &ip("10.0.0.1"), |_| true), StickDecision::Use("s2"));
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn size_limit_evicts_the_oldest_or_refuses_with_nopurge() {
+        let t0 = Instant::now();
+        let mut t: StickTable<IpAddr, u32> = StickTable::new(2, Some(Duration::from_secs(30)), false);
+        t.store(t0, ip("10.0.0.1"), 1);
+        t.store(t0 + Duration::from_secs(1), ip("10.0.0.2"), 2);
+        t.store(t0 + Duration::from_secs(2), ip("10.0.0.3"), 3);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.lookup(t0 + Duration::from_secs(2), &ip("10.0.0.1")), None, "oldest evicted");
+        assert_eq!(t.lookup(t0 + Duration::from_secs(2), &ip("10.0.0.3")), Some(&3));
+        let mut n: StickTable<IpAddr, u32> = StickTable::new(1, None, true);
+        n.store(t0, ip("10.0.0.1"), 1);
+        n.store(t0, ip("10.0.0.2"), 2);
+        assert_eq!(n.lookup(t0, &ip("10.0.0.2")), None, "nopurge: full table keeps old entries");
+        assert_eq!(n.lookup(t0 + Duration::from_secs(100_000), &ip("10.0.0.1")), Some(&1), "no expire: kept");
+    }
+
+    #[test]
+    fn expired_entries_free_room() {
+        let t0 = Instant::now();
+        let mut t: StickTable<IpAddr, u32> = StickTable::new(1, Some(Duration::from_secs(5)), true);
+        t.store(t0, ip("10.0.0.1"), 1);
+        t.store(t0 + Duration::from_secs(6), ip("10.0.0.2"), 2);
+        assert_eq!(t.lookup(t0 + Duration::from_secs(6), &ip("10.0.0.2")), Some(&2));
+    }
+}
