@@ -34,7 +34,14 @@ pub struct KeepalivedCheck {
 
 impl KeepalivedCheck {
     pub fn new(timing: KeepalivedTiming, first_check: Instant) -> Self {
-        KeepalivedCheck { timing, up: true, retry_it: 0, next_check: first_check, running: false, last: None }
+        KeepalivedCheck {
+            timing,
+            up: true,
+            retry_it: 0,
+            next_check: first_check,
+            running: false,
+            last: None,
+        }
     }
 
     pub fn is_up(&self) -> bool {
@@ -62,6 +69,14 @@ impl KeepalivedCheck {
         true
     }
 
+    /// The running probe was abandoned (reload): check again at `now`, state unchanged.
+    pub fn cancel_probe(&mut self, now: Instant) {
+        if self.running {
+            self.running = false;
+            self.next_check = now;
+        }
+    }
+
     pub fn on_result(&mut self, now: Instant, outcome: CheckOutcome) -> Option<StateChange> {
         self.running = false;
         let was_up = self.up;
@@ -78,7 +93,10 @@ impl KeepalivedCheck {
             self.next_check = now + self.timing.delay_loop;
         }
         self.last = Some(outcome.clone());
-        (self.up != was_up).then_some(StateChange { up: self.up, outcome })
+        (self.up != was_up).then_some(StateChange {
+            up: self.up,
+            outcome,
+        })
     }
 }
 
@@ -88,7 +106,11 @@ mod tests {
     use crate::status::CheckStatus;
 
     fn t(retry: u32) -> KeepalivedTiming {
-        KeepalivedTiming { delay_loop: Duration::from_secs(6), retry, delay_before_retry: Duration::from_secs(3) }
+        KeepalivedTiming {
+            delay_loop: Duration::from_secs(6),
+            retry,
+            delay_before_retry: Duration::from_secs(3),
+        }
     }
     fn ok() -> CheckOutcome {
         CheckOutcome::new(CheckStatus::L7Ok, Duration::ZERO).with_code(200)
@@ -123,7 +145,11 @@ mod tests {
         assert_eq!(m.next_deadline(), Some(at + Duration::from_secs(3)));
         let (at, ch) = step(&mut m, ko());
         assert!(!ch.expect("retry + 1 failures").up);
-        assert_eq!(m.next_deadline(), Some(at + Duration::from_secs(6)), "delay_loop once failed");
+        assert_eq!(
+            m.next_deadline(),
+            Some(at + Duration::from_secs(6)),
+            "delay_loop once failed"
+        );
         // no retry series while DOWN
         let (at, ch) = step(&mut m, ko());
         assert_eq!(ch, None);

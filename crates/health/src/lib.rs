@@ -5,11 +5,11 @@
 //! `scheduler` runs them for a whole config and reports every change on a channel.
 
 pub mod keepalived;
+pub mod log;
+pub mod observe;
 pub mod probe;
 pub mod scheduler;
 pub mod spec;
-pub mod log;
-pub mod observe;
 pub mod state;
 pub mod status;
 

@@ -26,14 +26,23 @@ pub struct BackendCounts {
 }
 
 /// The line HAProxy logs (at level WARNING/NOTICE) when `backend/server` goes UP or DOWN.
-pub fn server_state_line(backend: &str, server: &str, change: &StateChange, counts: BackendCounts) -> String {
+pub fn server_state_line(
+    backend: &str,
+    server: &str,
+    change: &StateChange,
+    counts: BackendCounts,
+) -> String {
     if change.up {
         format!(
             "Server {backend}/{server} is UP, {}. {} active and {} backup servers online. {} sessions requeued, {} total in queue.",
             change.outcome, counts.active, counts.backup, counts.requeued, counts.queued
         )
     } else {
-        let on_backup = if counts.active == 0 && counts.backup > 0 { " Running on backup." } else { "" };
+        let on_backup = if counts.active == 0 && counts.backup > 0 {
+            " Running on backup."
+        } else {
+            ""
+        };
         format!(
             "Server {backend}/{server} is DOWN, {}. {} active and {} backup servers left.{on_backup} {} sessions active, {} requeued, {} remaining in queue.",
             change.outcome, counts.active, counts.backup, counts.sessions_active, counts.requeued, counts.queued
@@ -56,14 +65,23 @@ mod tests {
     fn down_line_as_haproxy_2_6() {
         let change = StateChange {
             up: false,
-            outcome: CheckOutcome::new(CheckStatus::L4Connection, Duration::ZERO).with_info("Connection refused"),
+            outcome: CheckOutcome::new(CheckStatus::L4Connection, Duration::ZERO)
+                .with_info("Connection refused"),
         };
-        let counts = BackendCounts { active: 1, backup: 1, ..Default::default() };
+        let counts = BackendCounts {
+            active: 1,
+            backup: 1,
+            ..Default::default()
+        };
         assert_eq!(
             server_state_line("app_pool", "app-1", &change, counts),
             "Server app_pool/app-1 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\", check duration: 0ms. 1 active and 1 backup servers left. 0 sessions active, 0 requeued, 0 remaining in queue."
         );
-        let counts = BackendCounts { active: 0, backup: 1, ..Default::default() };
+        let counts = BackendCounts {
+            active: 0,
+            backup: 1,
+            ..Default::default()
+        };
         assert!(server_state_line("app_pool", "app-2", &change, counts)
             .contains("0 active and 1 backup servers left. Running on backup. 0 sessions active"));
     }
@@ -72,17 +90,32 @@ mod tests {
     fn issue_example_prefix_and_up_line() {
         let change = StateChange {
             up: false,
-            outcome: CheckOutcome::new(CheckStatus::L7Status, Duration::from_millis(3)).with_code(500),
+            outcome: CheckOutcome::new(CheckStatus::L7Status, Duration::from_millis(3))
+                .with_code(500),
         };
-        let line = server_state_line("app_pool", "app-1", &change, BackendCounts { active: 1, ..Default::default() });
+        let line = server_state_line(
+            "app_pool",
+            "app-1",
+            &change,
+            BackendCounts {
+                active: 1,
+                ..Default::default()
+            },
+        );
         assert!(line.starts_with(
             "Server app_pool/app-1 is DOWN, reason: Layer7 wrong status, code: 500, check duration: 3ms. 1 active and 0 backup servers left."
         ));
-        let up = StateChange { up: true, outcome: CheckOutcome::new(CheckStatus::L7Ok, Duration::ZERO).with_code(200) };
+        let up = StateChange {
+            up: true,
+            outcome: CheckOutcome::new(CheckStatus::L7Ok, Duration::ZERO).with_code(200),
+        };
         assert_eq!(
             server_state_line("app_pool", "app-1", &up, BackendCounts { active: 1, backup: 1, ..Default::default() }),
             "Server app_pool/app-1 is UP, reason: Layer7 check passed, code: 200, check duration: 0ms. 1 active and 1 backup servers online. 0 sessions requeued, 0 total in queue."
         );
-        assert_eq!(no_server_line("app_pool"), "backend app_pool has no server available!");
+        assert_eq!(
+            no_server_line("app_pool"),
+            "backend app_pool has no server available!"
+        );
     }
 }

@@ -73,20 +73,50 @@ mod tests {
 
     #[test]
     fn layer7_counts_5xx_but_not_501_505() {
-        assert_eq!(Observed::HttpStatus(500).verdict(Observe::Layer7), Verdict::Error);
-        assert_eq!(Observed::HttpStatus(503).verdict(Observe::Layer7), Verdict::Error);
-        assert_eq!(Observed::HttpStatus(501).verdict(Observe::Layer7), Verdict::Ok);
-        assert_eq!(Observed::HttpStatus(505).verdict(Observe::Layer7), Verdict::Ok);
-        assert_eq!(Observed::HttpStatus(404).verdict(Observe::Layer7), Verdict::Ok);
-        assert_eq!(Observed::ConnectOk.verdict(Observe::Layer7), Verdict::Ignore);
-        assert_eq!(Observed::ConnectError.verdict(Observe::Layer7), Verdict::Error);
+        assert_eq!(
+            Observed::HttpStatus(500).verdict(Observe::Layer7),
+            Verdict::Error
+        );
+        assert_eq!(
+            Observed::HttpStatus(503).verdict(Observe::Layer7),
+            Verdict::Error
+        );
+        assert_eq!(
+            Observed::HttpStatus(501).verdict(Observe::Layer7),
+            Verdict::Ok
+        );
+        assert_eq!(
+            Observed::HttpStatus(505).verdict(Observe::Layer7),
+            Verdict::Ok
+        );
+        assert_eq!(
+            Observed::HttpStatus(404).verdict(Observe::Layer7),
+            Verdict::Ok
+        );
+        assert_eq!(
+            Observed::ConnectOk.verdict(Observe::Layer7),
+            Verdict::Ignore
+        );
+        assert_eq!(
+            Observed::ConnectError.verdict(Observe::Layer7),
+            Verdict::Error
+        );
     }
 
     #[test]
     fn layer4_ignores_http() {
-        assert_eq!(Observed::HttpStatus(500).verdict(Observe::Layer4), Verdict::Ignore);
-        assert_eq!(Observed::HttpReadTimeout.verdict(Observe::Layer4), Verdict::Ignore);
+        assert_eq!(
+            Observed::HttpStatus(500).verdict(Observe::Layer4),
+            Verdict::Ignore
+        );
+        assert_eq!(
+            Observed::HttpReadTimeout.verdict(Observe::Layer4),
+            Verdict::Ignore
+        );
         assert_eq!(Observed::ConnectOk.verdict(Observe::Layer4), Verdict::Ok);
-        assert_eq!(Observed::ConnectError.verdict(Observe::Layer4), Verdict::Error);
+        assert_eq!(
+            Observed::ConnectError.verdict(Observe::Layer4),
+            Verdict::Error
+        );
     }
 }

@@ -37,10 +37,21 @@ pub struct HealthEvent {
     pub no_server_line: Option<String>,
     /// keepalived `inhibit_on_failure`: set weight 0 instead of removing the real server.
     pub inhibit_on_failure: bool,
+    /// Not a change: after a reload, the state of a server that is still DOWN is sent again so
+    /// a freshly built data plane can apply it (log_line is empty then).
+    pub replay: bool,
 }
 
 enum Command {
-    Observed { backend: String, server: String, event: Observed },
+    Observed {
+        backend: String,
+        server: String,
+        event: Observed,
+    },
+    Reload {
+        plan: spec::Plan,
+        spread_percent: u32,
+    },
     Shutdown,
 }
 
@@ -51,7 +62,8 @@ pub struct HealthMonitor;
 pub struct HealthHandle {
     tx: mpsc::UnboundedSender<Command>,
     task: Option<tokio::task::JoinHandle<()>>,
-    observed: Arc<HashSet<(String, String)>>,
+    /// backend → servers with `observe`: looked up by &str on the data plane's hot path.
+    observed: Arc<HashMap<String, HashSet<String>>>,
     states: Arc<Mutex<HashMap<(String, String), bool>>>,
     warnings: Vec<String>,
 }
@@ -86,6 +98,48 @@ impl Machine {
             Machine::Keepalived(m) => m.is_up(),
         }
     }
+    fn cancel_probe(&mut self, now: Instant) {
+        match self {
+            Machine::Haproxy(m) => m.cancel_probe(now),
+            Machine::Keepalived(m) => m.cancel_probe(now),
+        }
+    }
+    fn last_outcome(&self) -> Option<&CheckOutcome> {
+        match self {
+            Machine::Haproxy(m) => m.last_outcome(),
+            Machine::Keepalived(m) => m.last_outcome(),
+        }
+    }
+}
+
+/// Two specs with the same fingerprint are the same check: a reload keeps its state.
+fn fingerprint(spec: &CheckSpec) -> String {
+    format!("{spec:?}")
+}
+
+fn seed_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+}
+
+fn observed_map(checks: &[Running]) -> HashMap<String, HashSet<String>> {
+    let mut observed: HashMap<String, HashSet<String>> = HashMap::new();
+    for c in checks.iter().filter(|c| {
+        matches!(
+            c.spec.rules,
+            CheckRules::Haproxy {
+                passive: Some(_),
+                ..
+            }
+        )
+    }) {
+        observed
+            .entry(c.spec.backend.clone())
+            .or_default()
+            .insert(c.spec.server.clone());
+    }
+    observed
 }
 
 struct Running {
@@ -101,23 +155,31 @@ impl HealthMonitor {
         for w in &plan.warnings {
             tracing::warn!("{w}");
         }
-        let seed = SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
         let now = Instant::now();
-        let checks = schedule(plan.checks, now, config.global.spread_checks, seed);
-        let observed: HashSet<(String, String)> = checks
+        let checks = schedule(plan.checks, now, config.global.spread_checks, seed_now());
+        let observed = observed_map(&checks);
+        let states: HashMap<(String, String), bool> = plan
+            .members
             .iter()
-            .filter(|c| matches!(c.spec.rules, CheckRules::Haproxy { passive: Some(_), .. }))
-            .map(|c| (c.spec.backend.clone(), c.spec.server.clone()))
+            .map(|m| ((m.backend.clone(), m.server.clone()), true))
             .collect();
-        let states: HashMap<(String, String), bool> =
-            plan.members.iter().map(|m| ((m.backend.clone(), m.server.clone()), true)).collect();
         let states = Arc::new(Mutex::new(states));
         let (tx, rx) = mpsc::unbounded_channel();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let driver = Driver { checks, members: plan.members, states: states.clone(), events: events_tx };
+        let driver = Driver {
+            checks,
+            members: plan.members,
+            states: states.clone(),
+            events: events_tx,
+        };
         let task = tokio::spawn(driver.run(rx));
-        let handle =
-            HealthHandle { tx, task: Some(task), observed: Arc::new(observed), states, warnings: plan.warnings };
+        let handle = HealthHandle {
+            tx,
+            task: Some(task),
+            observed: Arc::new(observed),
+            states,
+            warnings: plan.warnings,
+        };
         (handle, events_rx)
     }
 }
@@ -125,7 +187,10 @@ impl HealthMonitor {
 /// HAProxy's first-check spread (and keepalived's warmup), then the machines.
 fn schedule(specs: Vec<CheckSpec>, now: Instant, spread_percent: u32, seed: u64) -> Vec<Running> {
     const SRV_CHK_INTER_THRES: Duration = Duration::from_secs(1);
-    let haproxy_count = specs.iter().filter(|s| matches!(s.rules, CheckRules::Haproxy { .. })).count() as u32;
+    let haproxy_count = specs
+        .iter()
+        .filter(|s| matches!(s.rules, CheckRules::Haproxy { .. }))
+        .count() as u32;
     let mininter = specs
         .iter()
         .filter_map(|s| match &s.rules {
@@ -147,7 +212,8 @@ fn schedule(specs: Vec<CheckSpec>, now: Instant, spread_percent: u32, seed: u64)
                     let first = now + mininter * pos / haproxy_count.max(1);
                     pos += 1;
                     Machine::Haproxy(
-                        HaproxyCheck::new(*timing, *passive, first).with_spread(spread_percent, seed ^ (i as u64 + 1)),
+                        HaproxyCheck::new(*timing, *passive, first)
+                            .with_spread(spread_percent, seed ^ (i as u64 + 1)),
                     )
                 }
                 CheckRules::Keepalived { timing } => {
@@ -178,7 +244,11 @@ impl Driver {
                     probes.spawn(async move { (i, probe.run().await) });
                 }
             }
-            let deadline = self.checks.iter().filter_map(|c| c.machine.next_deadline()).min();
+            let deadline = self
+                .checks
+                .iter()
+                .filter_map(|c| c.machine.next_deadline())
+                .min();
             let sleep = async {
                 match deadline {
                     Some(d) => tokio::time::sleep_until(d.into()).await,
@@ -194,6 +264,10 @@ impl Driver {
                 }
                 cmd = commands.recv() => match cmd {
                     Some(Command::Observed { backend, server, event }) => self.feed_observed(&backend, &server, event),
+                    Some(Command::Reload { plan, spread_percent }) => {
+                        probes = JoinSet::new(); // drops (aborts) the probes of the old plan
+                        self.reload(plan, spread_percent);
+                    }
                     Some(Command::Shutdown) | None => break,
                 },
             }
@@ -201,8 +275,72 @@ impl Driver {
         probes.abort_all();
     }
 
+    /// New plan: checks with the same definition keep their state and schedule; new ones
+    /// start as at startup; servers still DOWN are replayed for the new data plane.
+    fn reload(&mut self, plan: spec::Plan, spread_percent: u32) {
+        let now = Instant::now();
+        let mut old: HashMap<String, Machine> = self
+            .checks
+            .drain(..)
+            .map(|c| (fingerprint(&c.spec), c.machine))
+            .collect();
+        let fresh = schedule(plan.checks, now, spread_percent, seed_now());
+        self.checks = fresh
+            .into_iter()
+            .map(|mut r| {
+                if let Some(mut m) = old.remove(&fingerprint(&r.spec)) {
+                    m.cancel_probe(now);
+                    r.machine = m;
+                }
+                r
+            })
+            .collect();
+        self.members = plan.members;
+        let mut states = HashMap::new();
+        for m in &self.members {
+            let up = !m.checked || self.server_up(&m.backend, &m.server);
+            states.insert((m.backend.clone(), m.server.clone()), up);
+        }
+        let down: Vec<(String, String)> = states
+            .iter()
+            .filter(|(_, up)| !**up)
+            .map(|(k, _)| k.clone())
+            .collect();
+        if let Ok(mut s) = self.states.lock() {
+            *s = states;
+        }
+        for (backend, server) in down {
+            let Some(c) = self
+                .checks
+                .iter()
+                .find(|c| c.spec.backend == backend && c.spec.server == server)
+            else {
+                continue;
+            };
+            let reason = c.machine.last_outcome().cloned().unwrap_or_else(|| {
+                CheckOutcome::new(
+                    crate::status::CheckStatus::L4Connection,
+                    std::time::Duration::ZERO,
+                )
+            });
+            let inhibit_on_failure = c.spec.inhibit_on_failure;
+            let _ = self.events.send(HealthEvent {
+                backend,
+                server,
+                up: false,
+                reason,
+                log_line: String::new(),
+                no_server_line: None,
+                inhibit_on_failure,
+                replay: true,
+            });
+        }
+    }
+
     fn feed_result(&mut self, i: usize, outcome: CheckOutcome) {
-        let Some(c) = self.checks.get_mut(i) else { return };
+        let Some(c) = self.checks.get_mut(i) else {
+            return;
+        };
         if let Some(change) = c.machine.on_result(Instant::now(), outcome) {
             self.publish(i, change);
         }
@@ -210,7 +348,10 @@ impl Driver {
 
     fn feed_observed(&mut self, backend: &str, server: &str, event: Observed) {
         let now = Instant::now();
-        let found = self.checks.iter().position(|c| c.spec.backend == backend && c.spec.server == server);
+        let found = self
+            .checks
+            .iter()
+            .position(|c| c.spec.backend == backend && c.spec.server == server);
         let Some(i) = found else { return };
         let change = match &mut self.checks[i].machine {
             Machine::Haproxy(m) => m.on_observed(now, event),
@@ -232,12 +373,19 @@ impl Driver {
     fn publish(&mut self, i: usize, change: StateChange) {
         let (backend, server, inhibit, keepalived) = {
             let s = &self.checks[i].spec;
-            (s.backend.clone(), s.server.clone(), s.inhibit_on_failure, matches!(s.rules, CheckRules::Keepalived { .. }))
+            (
+                s.backend.clone(),
+                s.server.clone(),
+                s.inhibit_on_failure,
+                matches!(s.rules, CheckRules::Keepalived { .. }),
+            )
         };
         let up = self.server_up(&backend, &server);
         let key = (backend.clone(), server.clone());
         {
-            let Ok(mut states) = self.states.lock() else { return };
+            let Ok(mut states) = self.states.lock() else {
+                return;
+            };
             if states.get(&key) == Some(&up) {
                 return; // another checker of the same real server still decides
             }
@@ -247,7 +395,15 @@ impl Driver {
         let log_line = if keepalived {
             keepalived_line(&backend, &server, up, inhibit, &change.outcome)
         } else {
-            server_state_line(&backend, &server, &StateChange { up, outcome: change.outcome.clone() }, counts)
+            server_state_line(
+                &backend,
+                &server,
+                &StateChange {
+                    up,
+                    outcome: change.outcome.clone(),
+                },
+                counts,
+            )
         };
         let none_left = !up && counts.active == 0 && counts.backup == 0;
         let event = HealthEvent {
@@ -258,6 +414,7 @@ impl Driver {
             log_line,
             no_server_line: none_left.then(|| no_server_line(&backend)),
             inhibit_on_failure: inhibit,
+            replay: false,
         };
         if up {
             tracing::info!("{}", event.log_line);
@@ -271,10 +428,15 @@ impl Driver {
     }
 
     fn counts(&self, backend: &str) -> BackendCounts {
-        let Ok(states) = self.states.lock() else { return BackendCounts::default() };
+        let Ok(states) = self.states.lock() else {
+            return BackendCounts::default();
+        };
         let mut counts = BackendCounts::default();
         for m in self.members.iter().filter(|m| m.backend == backend) {
-            let up = states.get(&(m.backend.clone(), m.server.clone())).copied().unwrap_or(true);
+            let up = states
+                .get(&(m.backend.clone(), m.server.clone()))
+                .copied()
+                .unwrap_or(true);
             if up && m.backup {
                 counts.backup += 1;
             } else if up {
@@ -291,7 +453,9 @@ fn keepalived_line(vs: &str, rs: &str, up: bool, inhibit: bool, outcome: &CheckO
         (true, false) => format!("Adding service [{rs}] to VS [{vs}]"),
         (true, true) => format!("Enabling service [{rs}] to VS [{vs}]"),
         (false, false) => format!("Removing service [{rs}] from VS [{vs}]"),
-        (false, true) => format!("Disabling service [{rs}] from VS [{vs}] (inhibit_on_failure: weight 0)"),
+        (false, true) => {
+            format!("Disabling service [{rs}] from VS [{vs}] (inhibit_on_failure: weight 0)")
+        }
     };
     format!("{verb}, {outcome}")
 }
@@ -300,20 +464,61 @@ impl HealthHandle {
     /// Passive health: the data plane reports what it saw on a real connection. Cheap; a
     /// no-op unless the server has `observe`.
     pub fn report_observed(&self, backend: &str, server: &str, event: Observed) {
-        if !self.observed.contains(&(backend.to_string(), server.to_string())) {
+        if !self.wants_observations(backend, server) {
             return;
         }
-        let _ = self.tx.send(Command::Observed { backend: backend.into(), server: server.into(), event });
+        let _ = self.tx.send(Command::Observed {
+            backend: backend.into(),
+            server: server.into(),
+            event,
+        });
     }
 
     /// Whether the data plane should call [`HealthHandle::report_observed`] for this server.
     pub fn wants_observations(&self, backend: &str, server: &str) -> bool {
-        self.observed.contains(&(backend.to_string(), server.to_string()))
+        self.observed
+            .get(backend)
+            .is_some_and(|servers| servers.contains(server))
+    }
+
+    /// Applies a new, validated config: unchanged checks keep their state and timers, new
+    /// servers start as at startup (UP, one failure away from DOWN), removed ones stop.
+    /// Servers still DOWN are sent again as `replay` events.
+    pub fn reload(&mut self, config: &Config) {
+        let plan = spec::plan(config);
+        for w in &plan.warnings {
+            tracing::warn!("{w}");
+        }
+        let mut observed: HashMap<String, HashSet<String>> = HashMap::new();
+        for c in plan.checks.iter().filter(|c| {
+            matches!(
+                c.rules,
+                CheckRules::Haproxy {
+                    passive: Some(_),
+                    ..
+                }
+            )
+        }) {
+            observed
+                .entry(c.backend.clone())
+                .or_default()
+                .insert(c.server.clone());
+        }
+        self.observed = Arc::new(observed);
+        self.warnings = plan.warnings.clone();
+        let _ = self.tx.send(Command::Reload {
+            plan,
+            spread_percent: config.global.spread_checks,
+        });
     }
 
     /// Current state of a server known to the monitor (unchecked servers are always UP).
     pub fn is_up(&self, backend: &str, server: &str) -> Option<bool> {
-        self.states.lock().ok()?.get(&(backend.to_string(), server.to_string())).copied()
+        self.states
+            .lock()
+            .ok()?
+            .get(&(backend.to_string(), server.to_string()))
+            .copied()
     }
 
     /// What was configured but cannot run (e.g. SSL_GET), in plain words.
@@ -333,5 +538,61 @@ impl HealthHandle {
 impl Drop for HealthHandle {
     fn drop(&mut self) {
         let _ = self.tx.send(Command::Shutdown);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Probe;
+    use crate::state::CheckTiming;
+
+    fn spec(inter_ms: u64) -> CheckSpec {
+        CheckSpec {
+            backend: "be".into(),
+            server: format!("s{inter_ms}"),
+            backup: false,
+            probe: Probe::Tcp {
+                addr: "127.0.0.1:1".parse().expect("addr"),
+                connect_timeout: Duration::from_secs(1),
+            },
+            rules: CheckRules::Haproxy {
+                timing: CheckTiming {
+                    inter: Duration::from_millis(inter_ms),
+                    ..CheckTiming::default()
+                },
+                passive: None,
+            },
+            inhibit_on_failure: false,
+        }
+    }
+
+    #[test]
+    fn first_checks_are_spread_over_the_smallest_interval_as_haproxy() {
+        let now = Instant::now();
+        let checks = schedule(
+            vec![spec(2000), spec(4000), spec(2000), spec(3000)],
+            now,
+            0,
+            7,
+        );
+        let offsets: Vec<Duration> = checks
+            .iter()
+            .map(|c| c.machine.next_deadline().expect("scheduled") - now)
+            .collect();
+        // mininter = 2s, 4 checks: 0, 0.5s, 1s, 1.5s
+        assert_eq!(
+            offsets,
+            [0, 500, 1000, 1500].map(Duration::from_millis).to_vec()
+        );
+    }
+
+    #[test]
+    fn intervals_below_one_second_do_not_dictate_the_spread() {
+        let now = Instant::now();
+        let checks = schedule(vec![spec(100), spec(100)], now, 0, 7);
+        assert!(checks
+            .iter()
+            .all(|c| c.machine.next_deadline() == Some(now)));
     }
 }

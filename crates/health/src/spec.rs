@@ -13,7 +13,9 @@ use crate::probe::http_get::HttpGet;
 use crate::probe::misc::MiscCheck;
 use crate::probe::Probe;
 use crate::state::{CheckTiming, PassiveHealth};
-use fulcrum_config::model::{Checker, Proxy, Server, ServerPort, VirtualServer, VirtualServerAddress};
+use fulcrum_config::model::{
+    Checker, Proxy, Server, ServerPort, VirtualServer, VirtualServerAddress,
+};
 use fulcrum_config::Config;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -21,8 +23,13 @@ use std::time::Duration;
 /// How one check decides.
 #[derive(Debug, Clone)]
 pub enum CheckRules {
-    Haproxy { timing: CheckTiming, passive: Option<PassiveHealth> },
-    Keepalived { timing: KeepalivedTiming },
+    Haproxy {
+        timing: CheckTiming,
+        passive: Option<PassiveHealth>,
+    },
+    Keepalived {
+        timing: KeepalivedTiming,
+    },
 }
 
 /// One check to run.
@@ -89,20 +96,29 @@ pub fn plan(config: &Config) -> Plan {
 
 fn haproxy_check(proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
     let who = format!("server {}/{} ({})", proxy.name, server.name, server.span);
-    let port = match (server.check_port, server.address.port) {
-        (Some(p), _) | (None, ServerPort::Fixed(p)) => p,
-        _ => return Err(format!("{who}: health check needs a port ('port N' or a fixed server port); not checked")),
-    };
+    let port =
+        match (server.check_port, server.address.port) {
+            (Some(p), _) | (None, ServerPort::Fixed(p)) => p,
+            _ => return Err(format!(
+                "{who}: health check needs a port ('port N' or a fixed server port); not checked"
+            )),
+        };
     let ip = match (server.check_addr, server.address.ip) {
         (Some(ip), _) | (None, Some(ip)) => ip,
         (None, None) => resolve(&server.address.host).ok_or_else(|| {
-            format!("{who}: cannot resolve '{}' for health checks; not checked", server.address.host)
+            format!(
+                "{who}: cannot resolve '{}' for health checks; not checked",
+                server.address.host
+            )
         })?,
     };
     let addr = SocketAddr::new(ip, port);
     let inter = server.inter;
     let (connect_timeout, read_timeout) = match proxy.timeouts.check {
-        Some(check) => (proxy.timeouts.connect.map_or(inter, |c| c.min(inter)), check),
+        Some(check) => (
+            proxy.timeouts.connect.map_or(inter, |c| c.min(inter)),
+            check,
+        ),
         None => (inter, inter),
     };
     let probe = match &proxy.options.httpchk {
@@ -110,7 +126,10 @@ fn haproxy_check(proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
             HttpCheck::new(addr, chk, &proxy.http_check, connect_timeout, read_timeout)
                 .map_err(|e| format!("{who}: {e}; not checked"))?,
         ),
-        None => Probe::Tcp { addr, connect_timeout },
+        None => Probe::Tcp {
+            addr,
+            connect_timeout,
+        },
     };
     let timing = CheckTiming {
         inter,
@@ -153,32 +172,66 @@ fn keepalived_checks(vs: &VirtualServer, plan: &mut Plan) {
         let mut checked = false;
         for checker in &rs.checkers {
             let (probe, timing) = match checker {
-                Checker::HttpGet { ssl: true, span, .. } => {
+                Checker::HttpGet {
+                    ssl: true, span, ..
+                } => {
                     plan.warnings.push(format!(
                         "{span}: SSL_GET for real_server {server} of virtual_server {backend} is not supported yet \
                          (fulcrum has no TLS client); this checker is not run"
                     ));
                     continue;
                 }
-                Checker::HttpGet { urls, connect_timeout, connect_port, retry, delay_before_retry, .. } => (
+                Checker::HttpGet {
+                    urls,
+                    connect_timeout,
+                    connect_port,
+                    retry,
+                    delay_before_retry,
+                    ..
+                } => (
                     Probe::HttpGet(HttpGet::new(
                         SocketAddr::new(rs.ip, connect_port.unwrap_or(rs.port)),
                         urls.clone(),
                         *connect_timeout,
                     )),
-                    KeepalivedTiming { delay_loop: vs.delay_loop, retry: *retry, delay_before_retry: *delay_before_retry },
+                    KeepalivedTiming {
+                        delay_loop: vs.delay_loop,
+                        retry: *retry,
+                        delay_before_retry: *delay_before_retry,
+                    },
                 ),
-                Checker::TcpCheck { connect_timeout, connect_port, retry, delay_before_retry, .. } => (
+                Checker::TcpCheck {
+                    connect_timeout,
+                    connect_port,
+                    retry,
+                    delay_before_retry,
+                    ..
+                } => (
                     Probe::Tcp {
                         addr: SocketAddr::new(rs.ip, connect_port.unwrap_or(rs.port)),
                         connect_timeout: *connect_timeout,
                     },
-                    KeepalivedTiming { delay_loop: vs.delay_loop, retry: *retry, delay_before_retry: *delay_before_retry },
+                    KeepalivedTiming {
+                        delay_loop: vs.delay_loop,
+                        retry: *retry,
+                        delay_before_retry: *delay_before_retry,
+                    },
                 ),
-                Checker::MiscCheck { misc_path, misc_timeout, .. } => (
-                    Probe::Misc(MiscCheck { misc_path: misc_path.clone(), timeout: misc_timeout.unwrap_or(vs.delay_loop) }),
+                Checker::MiscCheck {
+                    misc_path,
+                    misc_timeout,
+                    ..
+                } => (
+                    Probe::Misc(MiscCheck {
+                        misc_path: misc_path.clone(),
+                        timeout: misc_timeout.unwrap_or(vs.delay_loop),
+                    }),
                     // keepalived.conf(5): "The retry default is 0" for MISC_CHECK.
-                    KeepalivedTiming { delay_loop: vs.delay_loop, retry: 0, delay_before_retry: Duration::from_secs(1) },
+                    KeepalivedTiming {
+                        delay_loop: vs.delay_loop,
+                        retry: 0,
+                        delay_before_retry: Duration::from_secs(1),
+                    },
                 ),
             };
             checked = true;
@@ -191,6 +244,15 @@ fn keepalived_checks(vs: &VirtualServer, plan: &mut Plan) {
                 inhibit_on_failure: rs.inhibit_on_failure,
             });
         }
-        plan.members.push(MemberSpec { backend: backend.clone(), server, backup: false, checked });
+        plan.members.push(MemberSpec {
+            backend: backend.clone(),
+            server,
+            backup: false,
+            checked,
+        });
     }
 }
+
+#[cfg(test)]
+#[path = "spec_tests.rs"]
+mod tests;

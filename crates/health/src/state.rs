@@ -45,7 +45,13 @@ pub struct CheckTiming {
 impl Default for CheckTiming {
     /// HAProxy's defaults: `inter 2s rise 2 fall 3`.
     fn default() -> Self {
-        CheckTiming { inter: Duration::from_secs(2), fastinter: None, downinter: None, rise: 2, fall: 3 }
+        CheckTiming {
+            inter: Duration::from_secs(2),
+            fastinter: None,
+            downinter: None,
+            rise: 2,
+            fall: 3,
+        }
     }
 }
 
@@ -103,7 +109,11 @@ pub struct HaproxyCheck {
 
 impl HaproxyCheck {
     /// A server at start: UP but one failure away from DOWN, first check at `first_check`.
-    pub fn new(mut timing: CheckTiming, passive: Option<PassiveHealth>, first_check: Instant) -> Self {
+    pub fn new(
+        mut timing: CheckTiming,
+        passive: Option<PassiveHealth>,
+        first_check: Instant,
+    ) -> Self {
         timing.rise = timing.rise.max(1);
         timing.fall = timing.fall.max(1);
         HaproxyCheck {
@@ -145,7 +155,11 @@ impl HaproxyCheck {
     /// HAProxy's stats notation: `3/3 UP`, `1/3 UP` (going down), `1/2 DOWN` (going up).
     pub fn health_display(&self) -> String {
         if self.is_up() {
-            format!("{}/{} UP", self.health - self.timing.rise + 1, self.timing.fall)
+            format!(
+                "{}/{} UP",
+                self.health - self.timing.rise + 1,
+                self.timing.fall
+            )
         } else {
             format!("{}/{} DOWN", self.health, self.timing.rise)
         }
@@ -178,6 +192,14 @@ impl HaproxyCheck {
         true
     }
 
+    /// The running probe was abandoned (reload): check again at `now`, state unchanged.
+    pub fn cancel_probe(&mut self, now: Instant) {
+        if self.running {
+            self.running = false;
+            self.next_check = now;
+        }
+    }
+
     /// Feeds a probe's outcome; returns the change of state when there is one.
     pub fn on_result(&mut self, now: Instant, outcome: CheckOutcome) -> Option<StateChange> {
         self.running = false;
@@ -189,7 +211,10 @@ impl HaproxyCheck {
         }
         self.last = Some(outcome.clone());
         self.next_check = now + self.interval_with_spread();
-        (self.is_up() != was_up).then(|| StateChange { up: self.is_up(), outcome })
+        (self.is_up() != was_up).then(|| StateChange {
+            up: self.is_up(),
+            outcome,
+        })
     }
 
     fn pass(&mut self) {
@@ -265,8 +290,16 @@ impl HaproxyCheck {
                 self.next_check = sooner;
             }
         }
-        let outcome = CheckOutcome { status: CheckStatus::HealthAnalyze, code: None, info: Some(info), duration: None };
-        (self.is_up() != was_up).then(|| StateChange { up: self.is_up(), outcome })
+        let outcome = CheckOutcome {
+            status: CheckStatus::HealthAnalyze,
+            code: None,
+            info: Some(info),
+            duration: None,
+        };
+        (self.is_up() != was_up).then(|| StateChange {
+            up: self.is_up(),
+            outcome,
+        })
     }
 }
 

@@ -41,8 +41,15 @@ fn starts_up_and_one_failure_takes_it_down() {
     let (_, ch) = step(&mut m, ko());
     let ch = ch.expect("first failure marks DOWN");
     assert!(!ch.up);
-    assert_eq!(ch.outcome.to_string(), "reason: Layer7 wrong status, code: 500, check duration: 3ms");
-    assert_eq!(m.current_interval(), Duration::from_secs(5), "downinter while DOWN");
+    assert_eq!(
+        ch.outcome.to_string(),
+        "reason: Layer7 wrong status, code: 500, check duration: 3ms"
+    );
+    assert_eq!(
+        m.current_interval(),
+        Duration::from_secs(5),
+        "downinter while DOWN"
+    );
 }
 
 #[test]
@@ -52,7 +59,11 @@ fn starts_up_and_one_success_makes_it_fully_up() {
     let (at, ch) = step(&mut m, ok());
     assert_eq!(ch, None);
     assert_eq!(m.health_display(), "3/3 UP");
-    assert_eq!(m.next_deadline(), Some(at + Duration::from_secs(2)), "inter at full health");
+    assert_eq!(
+        m.next_deadline(),
+        Some(at + Duration::from_secs(2)),
+        "inter at full health"
+    );
 }
 
 #[test]
@@ -63,14 +74,22 @@ fn fall_consecutive_failures_mark_down_with_fastinter_between() {
     let (at, ch) = step(&mut m, ko());
     assert_eq!(ch, None);
     assert_eq!(m.health_display(), "2/3 UP");
-    assert_eq!(m.next_deadline(), Some(at + Duration::from_millis(500)), "fastinter going down");
+    assert_eq!(
+        m.next_deadline(),
+        Some(at + Duration::from_millis(500)),
+        "fastinter going down"
+    );
     let (_, ch) = step(&mut m, ko());
     assert_eq!(ch, None);
     assert_eq!(m.health_display(), "1/3 UP");
     let (at, ch) = step(&mut m, ko());
     assert!(!ch.expect("third failure").up);
     assert_eq!(m.health_display(), "0/2 DOWN");
-    assert_eq!(m.next_deadline(), Some(at + Duration::from_secs(5)), "downinter once DOWN");
+    assert_eq!(
+        m.next_deadline(),
+        Some(at + Duration::from_secs(5)),
+        "downinter once DOWN"
+    );
 }
 
 #[test]
@@ -96,11 +115,19 @@ fn rise_consecutive_successes_mark_up_and_a_failure_restarts_the_count() {
     let (at, ch) = step(&mut m, ok());
     assert_eq!(ch, None);
     assert_eq!(m.health_display(), "1/3 DOWN");
-    assert_eq!(m.next_deadline(), Some(at + Duration::from_millis(500)), "fastinter going up");
+    assert_eq!(
+        m.next_deadline(),
+        Some(at + Duration::from_millis(500)),
+        "fastinter going up"
+    );
     step(&mut m, ok());
     assert_eq!(m.health_display(), "2/3 DOWN");
     step(&mut m, ko());
-    assert_eq!(m.health_display(), "0/3 DOWN", "a failure while rising starts over");
+    assert_eq!(
+        m.health_display(),
+        "0/3 DOWN",
+        "a failure while rising starts over"
+    );
     step(&mut m, ok());
     step(&mut m, ok());
     let (at, ch) = step(&mut m, ok());
@@ -120,7 +147,10 @@ fn rise_1_fall_1() {
 
 #[test]
 fn without_fastinter_and_downinter_inter_is_used_everywhere() {
-    let t = CheckTiming { inter: Duration::from_millis(100), ..CheckTiming::default() };
+    let t = CheckTiming {
+        inter: Duration::from_millis(100),
+        ..CheckTiming::default()
+    };
     let mut m = HaproxyCheck::new(t, None, Instant::now());
     assert_eq!(m.current_interval(), Duration::from_millis(100));
     step(&mut m, ko());
@@ -138,7 +168,10 @@ fn not_started_before_deadline() {
 #[test]
 fn spread_checks_jitters_within_plus_minus_percent_and_is_deterministic() {
     let t0 = Instant::now();
-    let t = CheckTiming { inter: Duration::from_secs(10), ..CheckTiming::default() };
+    let t = CheckTiming {
+        inter: Duration::from_secs(10),
+        ..CheckTiming::default()
+    };
     let mut a = HaproxyCheck::new(t, None, t0).with_spread(5, 42);
     let mut b = HaproxyCheck::new(t, None, t0).with_spread(5, 42);
     step(&mut a, ok());
@@ -149,7 +182,10 @@ fn spread_checks_jitters_within_plus_minus_percent_and_is_deterministic() {
         let (bt, _) = step(&mut b, ok());
         assert_eq!(at, bt, "same seed, same schedule");
         let gap = a.next_deadline().expect("scheduled") - at;
-        assert!(gap >= Duration::from_millis(9500) && gap <= Duration::from_millis(10500), "{gap:?}");
+        assert!(
+            gap >= Duration::from_millis(9500) && gap <= Duration::from_millis(10500),
+            "{gap:?}"
+        );
         seen_diff |= gap != Duration::from_secs(10);
     }
     assert!(seen_diff, "jitter applied");
@@ -158,7 +194,11 @@ fn spread_checks_jitters_within_plus_minus_percent_and_is_deterministic() {
 }
 
 fn passive(observe: Observe, on_error: OnError, limit: u32) -> Option<PassiveHealth> {
-    Some(PassiveHealth { observe, error_limit: limit, on_error })
+    Some(PassiveHealth {
+        observe,
+        error_limit: limit,
+        on_error,
+    })
 }
 
 fn full_health(p: Option<PassiveHealth>) -> (HaproxyCheck, Instant) {
@@ -173,7 +213,11 @@ fn observe_error_limit_then_fail_check_counts_as_one_failed_check() {
     let (mut m, at) = full_health(passive(Observe::Layer4, OnError::FailCheck, 3));
     assert_eq!(m.on_observed(at, Observed::ConnectError), None);
     assert_eq!(m.on_observed(at, Observed::ConnectError), None);
-    assert_eq!(m.health_display(), "3/3 UP", "below the limit nothing happens");
+    assert_eq!(
+        m.health_display(),
+        "3/3 UP",
+        "below the limit nothing happens"
+    );
     assert_eq!(m.on_observed(at, Observed::ConnectError), None);
     assert_eq!(m.health_display(), "2/3 UP", "one simulated failed check");
     // and the next check is pulled in to fastinter
@@ -189,7 +233,9 @@ fn observe_success_resets_the_error_count() {
     m.on_observed(at, Observed::ConnectError);
     m.on_observed(at, Observed::ConnectError);
     assert!(m.is_up());
-    let ch = m.on_observed(at, Observed::ConnectError).expect("third consecutive");
+    let ch = m
+        .on_observed(at, Observed::ConnectError)
+        .expect("third consecutive");
     assert!(!ch.up);
     assert_eq!(
         ch.outcome.to_string(),
@@ -201,11 +247,17 @@ fn observe_success_resets_the_error_count() {
 fn observe_mark_down_takes_it_down_at_once() {
     let (mut m, at) = full_health(passive(Observe::Layer7, OnError::MarkDown, 2));
     m.on_observed(at, Observed::HttpStatus(503));
-    let ch = m.on_observed(at, Observed::HttpStatus(500)).expect("marked down");
+    let ch = m
+        .on_observed(at, Observed::HttpStatus(500))
+        .expect("marked down");
     assert!(!ch.up);
     assert_eq!(m.health_display(), "0/2 DOWN");
     // then downinter applies, pulled in from the planned inter
-    assert_eq!(m.next_deadline(), Some(at + Duration::from_secs(2)), "5s downinter is not sooner than 2s");
+    assert_eq!(
+        m.next_deadline(),
+        Some(at + Duration::from_secs(2)),
+        "5s downinter is not sooner than 2s"
+    );
 }
 
 #[test]
@@ -221,7 +273,11 @@ fn observe_sudden_death_leaves_one_check_before_down() {
 fn observe_fastinter_only_moves_the_timer() {
     let mut t = timing(2, 3);
     t.inter = Duration::from_secs(20);
-    let mut m = HaproxyCheck::new(t, passive(Observe::Layer7, OnError::Fastinter, 1), Instant::now());
+    let mut m = HaproxyCheck::new(
+        t,
+        passive(Observe::Layer7, OnError::Fastinter, 1),
+        Instant::now(),
+    );
     let (at, _) = step(&mut m, ok());
     assert_eq!(m.on_observed(at, Observed::HttpStatus(502)), None);
     assert_eq!(m.health_display(), "3/3 UP");

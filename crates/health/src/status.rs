@@ -72,7 +72,10 @@ impl CheckStatus {
         }
     }
     pub fn passed(self) -> bool {
-        matches!(self, CheckStatus::L4Ok | CheckStatus::L7Ok | CheckStatus::ExternalOk)
+        matches!(
+            self,
+            CheckStatus::L4Ok | CheckStatus::L7Ok | CheckStatus::ExternalOk
+        )
     }
 }
 
@@ -90,7 +93,12 @@ pub struct CheckOutcome {
 
 impl CheckOutcome {
     pub fn new(status: CheckStatus, duration: Duration) -> Self {
-        CheckOutcome { status, code: None, info: None, duration: Some(duration) }
+        CheckOutcome {
+            status,
+            code: None,
+            info: None,
+            duration: Some(duration),
+        }
     }
     pub fn with_code(mut self, code: u16) -> Self {
         self.code = Some(code);

@@ -13,7 +13,10 @@ use tokio::sync::mpsc::UnboundedReceiver;
 const WAIT: Duration = Duration::from_secs(5);
 
 async fn next(rx: &mut UnboundedReceiver<HealthEvent>) -> HealthEvent {
-    tokio::time::timeout(WAIT, rx.recv()).await.expect("a health event in time").expect("monitor running")
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("a health event in time")
+        .expect("monitor running")
 }
 
 async fn no_event(rx: &mut UnboundedReceiver<HealthEvent>, d: Duration) {
@@ -32,7 +35,10 @@ fn http_cfg(port: u16, extra: &str, server_opts: &str) -> String {
 #[tokio::test]
 async fn http_check_500_then_200_counts_fall_and_rise() {
     let b = Backend::start(b"ok").await;
-    let cfg = config("t.cfg", &http_cfg(b.addr.port(), "", "inter 100 fall 3 rise 2"));
+    let cfg = config(
+        "t.cfg",
+        &http_cfg(b.addr.port(), "", "inter 100 fall 3 rise 2"),
+    );
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     no_event(&mut rx, Duration::from_millis(350)).await;
     assert_eq!(handle.is_up("app_pool", "app-1"), Some(true));
@@ -41,7 +47,11 @@ async fn http_check_500_then_200_counts_fall_and_rise() {
     b.set_mode(ERR500);
     let down = next(&mut rx).await;
     assert!(!down.up);
-    assert_eq!(b.hits() - before, 3, "DOWN after exactly fall=3 failed checks");
+    assert_eq!(
+        b.hits() - before,
+        3,
+        "DOWN after exactly fall=3 failed checks"
+    );
     assert_eq!(
         down.log_line,
         format!(
@@ -55,23 +65,35 @@ async fn http_check_500_then_200_counts_fall_and_rise() {
     b.set_mode(OK);
     let up = next(&mut rx).await;
     assert!(up.up);
-    assert_eq!(b.hits() - before, 2, "UP after exactly rise=2 passed checks");
-    assert!(up.log_line.starts_with("Server app_pool/app-1 is UP, reason: Layer7 check passed, code: 200, check duration: "));
-    assert!(up.log_line.ends_with("1 active and 1 backup servers online. 0 sessions requeued, 0 total in queue."));
+    assert_eq!(
+        b.hits() - before,
+        2,
+        "UP after exactly rise=2 passed checks"
+    );
+    assert!(up.log_line.starts_with(
+        "Server app_pool/app-1 is UP, reason: Layer7 check passed, code: 200, check duration: "
+    ));
+    assert!(up
+        .log_line
+        .ends_with("1 active and 1 backup servers online. 0 sessions requeued, 0 total in queue."));
     handle.shutdown().await;
 }
 
 #[tokio::test]
 async fn killed_and_restarted_server() {
     let mut b = Backend::start(b"ok").await;
-    let cfg = config("t.cfg", &http_cfg(b.addr.port(), "", "inter 80 fall 2 rise 2"));
+    let cfg = config(
+        "t.cfg",
+        &http_cfg(b.addr.port(), "", "inter 80 fall 2 rise 2"),
+    );
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     no_event(&mut rx, Duration::from_millis(250)).await;
     b.kill().await;
     let down = next(&mut rx).await;
     assert!(!down.up);
     assert!(
-        down.log_line.contains("is DOWN, reason: Layer4 connection problem, info: \"Connection refused\""),
+        down.log_line
+            .contains("is DOWN, reason: Layer4 connection problem, info: \"Connection refused\""),
         "{}",
         down.log_line
     );
@@ -84,29 +106,54 @@ async fn killed_and_restarted_server() {
 #[tokio::test]
 async fn hanging_server_is_a_layer7_timeout() {
     let b = Backend::start(b"ok").await;
-    let text = http_cfg(b.addr.port(), "    timeout check 150ms\n", "inter 100 fall 1 rise 1")
-        .replace("defaults\n", "defaults\n    timeout check 150ms\n");
+    let text = http_cfg(
+        b.addr.port(),
+        "    timeout check 150ms\n",
+        "inter 100 fall 1 rise 1",
+    )
+    .replace("defaults\n", "defaults\n    timeout check 150ms\n");
     let cfg = config("t.cfg", &text);
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     no_event(&mut rx, Duration::from_millis(250)).await;
     b.set_mode(HANG);
     let down = next(&mut rx).await;
     assert!(!down.up);
-    assert!(down.log_line.contains("reason: Layer7 timeout, check duration: "), "{}", down.log_line);
+    assert!(
+        down.log_line
+            .contains("reason: Layer7 timeout, check duration: "),
+        "{}",
+        down.log_line
+    );
     let took = down.reason.duration.expect("probe duration");
-    assert!(took >= Duration::from_millis(150), "the read waited for timeout check: {took:?}");
+    assert!(
+        took >= Duration::from_millis(150),
+        "the read waited for timeout check: {took:?}"
+    );
     handle.shutdown().await;
 }
 
 #[tokio::test]
 async fn expect_string_mismatch_is_an_invalid_response() {
     let b = Backend::start(b"status: ready\n").await;
-    let cfg = config("t.cfg", &http_cfg(b.addr.port(), "    http-check expect string ready\n", "inter 80 fall 1 rise 1"));
+    let cfg = config(
+        "t.cfg",
+        &http_cfg(
+            b.addr.port(),
+            "    http-check expect string ready\n",
+            "inter 80 fall 1 rise 1",
+        ),
+    );
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     no_event(&mut rx, Duration::from_millis(250)).await;
     b.set_body(b"status: maintenance\n");
     let down = next(&mut rx).await;
-    assert!(down.log_line.contains("reason: Layer7 invalid response, info: \"HTTP content check did not match\""), "{}", down.log_line);
+    assert!(
+        down.log_line.contains(
+            "reason: Layer7 invalid response, info: \"HTTP content check did not match\""
+        ),
+        "{}",
+        down.log_line
+    );
     b.set_body(b"status: ready\n");
     assert!(next(&mut rx).await.up);
     handle.shutdown().await;
@@ -115,7 +162,10 @@ async fn expect_string_mismatch_is_an_invalid_response() {
 #[tokio::test]
 async fn flapping_server_never_reaches_fall() {
     let b = Backend::start(b"ok").await;
-    let cfg = config("t.cfg", &http_cfg(b.addr.port(), "", "inter 50 fall 3 rise 2"));
+    let cfg = config(
+        "t.cfg",
+        &http_cfg(b.addr.port(), "", "inter 50 fall 3 rise 2"),
+    );
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     // servers start one failure away from DOWN (HAProxy): let one check pass first
     wait_hits(&b, 1).await;
@@ -153,8 +203,13 @@ async fn tcp_check_without_httpchk_and_a_refused_port() {
     let (handle, mut rx) = HealthMonitor::start(&config("t.cfg", &text));
     let down = next(&mut rx).await;
     assert!(!down.up);
-    assert!(down.log_line.starts_with("Server db/db-1 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\""));
-    assert_eq!(down.no_server_line.as_deref(), Some("backend db has no server available!"));
+    assert!(down.log_line.starts_with(
+        "Server db/db-1 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\""
+    ));
+    assert_eq!(
+        down.no_server_line.as_deref(),
+        Some("backend db has no server available!")
+    );
     handle.shutdown().await;
 }
 
@@ -178,7 +233,11 @@ async fn observe_layer7_mark_down_from_the_data_plane() {
     let b = Backend::start(b"ok").await;
     let cfg = config(
         "t.cfg",
-        &http_cfg(b.addr.port(), "", "inter 2s fall 3 rise 2 observe layer7 error-limit 3 on-error mark-down"),
+        &http_cfg(
+            b.addr.port(),
+            "",
+            "inter 2s fall 3 rise 2 observe layer7 error-limit 3 on-error mark-down",
+        ),
     );
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     assert!(handle.wants_observations("app_pool", "app-1"));
@@ -191,5 +250,42 @@ async fn observe_layer7_mark_down_from_the_data_plane() {
     assert!(down.log_line.starts_with(
         "Server app_pool/app-1 is DOWN, reason: Health analyze, info: \"Detected 3 consecutive errors, last one was: Wrong http response\". 0 active and 1 backup"
     ), "{}", down.log_line);
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn reload_keeps_state_and_replays_down_servers() {
+    let port = closed_port();
+    let b = Backend::start(b"ok").await;
+    let text = |extra: &str| {
+        format!(
+            "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+             backend be\n    server dead 127.0.0.1:{port} check inter 60 fall 1\n    server live {} check inter 60\n{extra}",
+            b.addr
+        )
+    };
+    let (mut handle, mut rx) = HealthMonitor::start(&config("t.cfg", &text("")));
+    let down = next(&mut rx).await;
+    assert_eq!(
+        (down.server.as_str(), down.up, down.replay),
+        ("dead", false, false)
+    );
+    handle.reload(&config(
+        "t.cfg",
+        &text(&format!("    server new {} check inter 60\n", b.addr)),
+    ));
+    let replay = next(&mut rx).await;
+    assert_eq!(
+        (replay.server.as_str(), replay.up, replay.replay),
+        ("dead", false, true)
+    );
+    assert!(replay.log_line.is_empty(), "a replay is not logged again");
+    no_event(&mut rx, Duration::from_millis(300)).await;
+    assert_eq!(
+        handle.is_up("be", "dead"),
+        Some(false),
+        "state kept across the reload"
+    );
+    assert_eq!(handle.is_up("be", "new"), Some(true));
     handle.shutdown().await;
 }

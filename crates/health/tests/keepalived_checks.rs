@@ -13,7 +13,10 @@ use tokio::sync::mpsc::UnboundedReceiver;
 const WAIT: Duration = Duration::from_secs(6);
 
 async fn next(rx: &mut UnboundedReceiver<HealthEvent>) -> HealthEvent {
-    tokio::time::timeout(WAIT, rx.recv()).await.expect("a health event in time").expect("monitor running")
+    tokio::time::timeout(WAIT, rx.recv())
+        .await
+        .expect("a health event in time")
+        .expect("monitor running")
 }
 
 async fn no_event(rx: &mut UnboundedReceiver<HealthEvent>, d: Duration) {
@@ -25,7 +28,14 @@ async fn no_event(rx: &mut UnboundedReceiver<HealthEvent>, d: Duration) {
 /// The digest as an independent tool computes it for the live server.
 async fn independent_digest(b: &Backend, body: &[u8]) -> String {
     let genhash = tokio::process::Command::new("genhash")
-        .args(["-s", "127.0.0.1", "-p", &b.addr.port().to_string(), "-u", "/"])
+        .args([
+            "-s",
+            "127.0.0.1",
+            "-p",
+            &b.addr.port().to_string(),
+            "-u",
+            "/",
+        ])
         .kill_on_drop(true)
         .output();
     if let Ok(Ok(out)) = tokio::time::timeout(Duration::from_secs(5), genhash).await {
@@ -44,9 +54,16 @@ async fn independent_digest(b: &Backend, body: &[u8]) -> String {
     eprintln!("genhash not available: using md5sum of the body");
     let dir = std::env::temp_dir().join(format!("fulcrum-health-md5-{}", std::process::id()));
     std::fs::write(&dir, body).expect("write body");
-    let out = Command::new("md5sum").arg(&dir).output().expect("md5sum runs");
+    let out = Command::new("md5sum")
+        .arg(&dir)
+        .output()
+        .expect("md5sum runs");
     let _ = std::fs::remove_file(&dir);
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn vs(port: u16, checker: &str, inhibit: bool) -> String {
@@ -77,11 +94,27 @@ async fn http_get_digest_matches_genhash_and_a_changed_body_fails() {
     b.set_body(b"<html>defaced</html>\n");
     let down = next(&mut rx).await;
     assert!(!down.up);
-    assert_eq!(b.hits() - before, 3, "retry 2: three attempts before the real server is failed");
+    assert_eq!(
+        b.hits() - before,
+        3,
+        "retry 2: three attempts before the real server is failed"
+    );
     assert_eq!(down.reason.status, CheckStatus::L7Response);
-    assert!(down.reason.info.as_deref().unwrap_or_default().contains(&format!("expected {digest}")));
+    assert!(down
+        .reason
+        .info
+        .as_deref()
+        .unwrap_or_default()
+        .contains(&format!("expected {digest}")));
     assert!(down.inhibit_on_failure);
-    assert!(down.log_line.starts_with(&format!("Disabling service [127.0.0.1:{}] from VS", b.addr.port())), "{}", down.log_line);
+    assert!(
+        down.log_line.starts_with(&format!(
+            "Disabling service [127.0.0.1:{}] from VS",
+            b.addr.port()
+        )),
+        "{}",
+        down.log_line
+    );
 
     b.set_body(body);
     let up = next(&mut rx).await;
@@ -92,14 +125,23 @@ async fn http_get_digest_matches_genhash_and_a_changed_body_fails() {
 #[tokio::test]
 async fn tcp_check_retry_then_removed() {
     let port = closed_port();
-    let checker = "TCP_CHECK {\n      connect_timeout 1\n      retry 1\n      delay_before_retry 0.15\n    }";
+    let checker =
+        "TCP_CHECK {\n      connect_timeout 1\n      retry 1\n      delay_before_retry 0.15\n    }";
     let cfg = config("k.conf", &vs(port, checker, false));
     let start = Instant::now();
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     let down = next(&mut rx).await;
     assert!(!down.up);
-    assert!(start.elapsed() >= Duration::from_millis(150), "the retry waited delay_before_retry");
-    assert!(down.log_line.starts_with(&format!("Removing service [127.0.0.1:{port}] from VS")), "{}", down.log_line);
+    assert!(
+        start.elapsed() >= Duration::from_millis(150),
+        "the retry waited delay_before_retry"
+    );
+    assert!(
+        down.log_line
+            .starts_with(&format!("Removing service [127.0.0.1:{port}] from VS")),
+        "{}",
+        down.log_line
+    );
     assert!(down.log_line.contains("Layer4 connection problem"));
     handle.shutdown().await;
 }
@@ -155,7 +197,10 @@ async fn misc_check_exit_status_decides() {
 async fn misc_check_past_timeout_is_killed() {
     let s = Scripts::new("hang");
     let pidfile = s.dir.join("pid");
-    let script = s.write("slow.sh", &format!("echo $$ > {}\nexec sleep 30", pidfile.display()));
+    let script = s.write(
+        "slow.sh",
+        &format!("echo $$ > {}\nexec sleep 30", pidfile.display()),
+    );
     let cfg = config("k.conf", &vs(closed_port(), &misc(&script, "0.3"), false));
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     let down = next(&mut rx).await;
@@ -163,7 +208,10 @@ async fn misc_check_past_timeout_is_killed() {
     assert_eq!(down.reason.status, CheckStatus::ExternalTimeout);
     let took = down.reason.duration.expect("duration");
     assert!(took >= Duration::from_millis(300), "{took:?}");
-    let pid = std::fs::read_to_string(&pidfile).expect("script wrote its pid").trim().to_string();
+    let pid = std::fs::read_to_string(&pidfile)
+        .expect("script wrote its pid")
+        .trim()
+        .to_string();
     handle.shutdown().await;
     // killed and reaped: no such process any more (bounded wait)
     let mut gone = false;

@@ -29,12 +29,19 @@ fn backend_headers(path: &str) -> Vec<(String, String)> {
 }
 
 /// A backend answering with its name and recording the Cookie header it received.
-async fn backend(name: &'static str, seen: Arc<Mutex<Vec<(String, Option<String>)>>>) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+async fn backend(
+    name: &'static str,
+    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind backend");
     let addr = l.local_addr().expect("addr");
     tokio::spawn(async move {
         loop {
-            let Ok((mut s, _)) = l.accept().await else { return };
+            let Ok((mut s, _)) = l.accept().await else {
+                return;
+            };
             let seen = seen.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
@@ -46,7 +53,9 @@ async fn backend(name: &'static str, seen: Arc<Mutex<Vec<(String, Option<String>
                         let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
                         let cookie = head.lines().find_map(|l| {
                             let (n, v) = l.split_once(':')?;
-                            n.trim().eq_ignore_ascii_case("cookie").then(|| v.trim().to_string())
+                            n.trim()
+                                .eq_ignore_ascii_case("cookie")
+                                .then(|| v.trim().to_string())
                         });
                         if path != "/" || cookie.is_some() || !head.starts_with("GET / HTTP/1.0") {
                             if let Ok(mut v) = seen.lock() {
@@ -93,7 +102,10 @@ async fn via_haproxy(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Seen
     req.push_str("\r\n");
     s.write_all(req.as_bytes()).await.expect("send");
     let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut raw)).await.expect("answer in time").expect("read");
+    tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut raw))
+        .await
+        .expect("answer in time")
+        .expect("read");
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").expect("a full response");
     let values = |name: &str| -> Vec<String> {
@@ -103,19 +115,43 @@ async fn via_haproxy(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Seen
             .map(|(_, v)| v.trim().to_string())
             .collect()
     };
-    Seen { server: body.to_string(), set_cookie: values("set-cookie"), cache_control: values("cache-control") }
+    Seen {
+        server: body.to_string(),
+        set_cookie: values("set-cookie"),
+        cache_control: values("cache-control"),
+    }
 }
 
 /// The same request through fulcrum's persist module, balancing round-robin like HAProxy.
-fn via_fulcrum(p: &CookiePersist, rr: &mut usize, path: &str, cookie: Option<&str>, seen: &mut Vec<(String, Option<String>)>) -> Seen {
+fn via_fulcrum(
+    p: &CookiePersist,
+    rr: &mut usize,
+    path: &str,
+    cookie: Option<&str>,
+    seen: &mut Vec<(String, Option<String>)>,
+) -> Seen {
     let names = ["s0", "s1"];
-    let servers = [CookieServer { cookie: Some("0"), usable: true }, CookieServer { cookie: Some("1"), usable: true }];
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let servers = [
+        CookieServer {
+            cookie: Some("0"),
+            usable: true,
+        },
+        CookieServer {
+            cookie: Some("1"),
+            usable: true,
+        },
+    ];
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let mut req: Vec<(String, String)> = vec![("Host".into(), "test".into())];
     if let Some(c) = cookie {
         req.push(("Cookie".into(), c.into()));
     }
-    let view: Vec<(&[u8], &[u8])> = req.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect();
+    let view: Vec<(&[u8], &[u8])> = req
+        .iter()
+        .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+        .collect();
     let decision = p.on_request(now, &view, &servers);
     apply_edits(&mut req, &decision.edits);
     let chosen = decision.server.unwrap_or_else(|| {
@@ -123,16 +159,36 @@ fn via_fulcrum(p: &CookiePersist, rr: &mut usize, path: &str, cookie: Option<&st
         *rr += 1;
         c
     });
-    seen.push((names[chosen].to_string(), req.iter().find(|(n, _)| n == "Cookie").map(|(_, v)| v.clone())));
+    seen.push((
+        names[chosen].to_string(),
+        req.iter()
+            .find(|(n, _)| n == "Cookie")
+            .map(|(_, v)| v.clone()),
+    ));
     let mut resp = backend_headers(path);
-    let view: Vec<(&[u8], &[u8])> = resp.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect();
-    let ctx = CookieResponse { method: b"GET", status: 200, server_cookie: servers[chosen].cookie, direct: decision.server.is_some() };
+    let view: Vec<(&[u8], &[u8])> = resp
+        .iter()
+        .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+        .collect();
+    let ctx = CookieResponse {
+        method: b"GET",
+        status: 200,
+        server_cookie: servers[chosen].cookie,
+        direct: decision.server.is_some(),
+    };
     let edits: Vec<HeaderEdit> = p.on_response(now, &decision, &ctx, &view);
     apply_edits(&mut resp, &edits);
     let values = |name: &str| -> Vec<String> {
-        resp.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).collect()
+        resp.iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
     };
-    Seen { server: names[chosen].to_string(), set_cookie: values("set-cookie"), cache_control: values("cache-control") }
+    Seen {
+        server: names[chosen].to_string(),
+        set_cookie: values("set-cookie"),
+        cache_control: values("cache-control"),
+    }
 }
 
 #[tokio::test]
@@ -150,13 +206,21 @@ async fn seed_003_cookie_walkthrough_matches_haproxy() {
          \x20   server 6d936b4d {s1} weight 100 check inter 30s fall 3 cookie 1\n"
     );
     let listen: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-    let Some(_haproxy) = common::Haproxy::start(&cfg, listen).await else { return };
+    let Some(_haproxy) = common::Haproxy::start(&cfg, listen).await else {
+        return;
+    };
     // the same config parsed by fulcrum gives the cookie settings
-    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source { name: "seed003.cfg", text: &cfg }]);
+    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
+        name: "seed003.cfg",
+        text: &cfg,
+    }]);
     assert!(loaded.is_ok(), "{:?}", loaded.diagnostics);
     let be = loaded.config.backend("be").expect("backend be");
     let ck: CookiePersistence = be.cookie.clone().expect("cookie line");
-    assert_eq!((ck.method, ck.indirect, ck.nocache), (CookieMethod::Insert, true, true));
+    assert_eq!(
+        (ck.method, ck.indirect, ck.nocache),
+        (CookieMethod::Insert, true, true)
+    );
     let p = CookiePersist::new(ck, be.options.persist);
 
     // the curl walk-through of seed 003, plus a cacheable page, a server's own SRV cookie,
@@ -186,5 +250,8 @@ async fn seed_003_cookie_walkthrough_matches_haproxy() {
     let first = via_fulcrum(&p, &mut 0, "/manager/html", None, &mut Vec::new());
     assert_eq!(first.set_cookie, vec!["SRV=0; path=/".to_string()]);
     let hp_seen = hp_seen.lock().map(|v| v.clone()).unwrap_or_default();
-    assert_eq!(fulcrum_seen, hp_seen, "same server and same Cookie header forwarded (indirect)");
+    assert_eq!(
+        fulcrum_seen, hp_seen,
+        "same server and same Cookie header forwarded (indirect)"
+    );
 }

@@ -15,23 +15,46 @@ use std::time::Duration;
 pub enum Expect {
     /// No `http-check expect`: 2xx and 3xx pass.
     Default,
-    Status { negate: bool, ranges: Vec<(u16, u16)> },
-    Rstatus { negate: bool, re: Regex },
-    String { negate: bool, pattern: Vec<u8> },
-    Rstring { negate: bool, re: Regex },
+    Status {
+        negate: bool,
+        ranges: Vec<(u16, u16)>,
+    },
+    Rstatus {
+        negate: bool,
+        re: Regex,
+    },
+    String {
+        negate: bool,
+        pattern: Vec<u8>,
+    },
+    Rstring {
+        negate: bool,
+        re: Regex,
+    },
 }
 
 impl Expect {
     pub fn from_model(e: Option<&HttpCheckExpect>) -> Result<Self, HealthError> {
-        let Some(e) = e else { return Ok(Expect::Default) };
-        let bad = |detail: String| HealthError::Config { what: format!("http-check expect at {}", e.span), detail };
+        let Some(e) = e else {
+            return Ok(Expect::Default);
+        };
+        let bad = |detail: String| HealthError::Config {
+            what: format!("http-check expect at {}", e.span),
+            detail,
+        };
         Ok(match e.kind {
-            ExpectKind::Status => Expect::Status { negate: e.negate, ranges: parse_status_list(&e.pattern).map_err(bad)? },
+            ExpectKind::Status => Expect::Status {
+                negate: e.negate,
+                ranges: parse_status_list(&e.pattern).map_err(bad)?,
+            },
             ExpectKind::Rstatus => Expect::Rstatus {
                 negate: e.negate,
                 re: Regex::new(&e.pattern).map_err(|err| bad(format!("invalid regex: {err}")))?,
             },
-            ExpectKind::String => Expect::String { negate: e.negate, pattern: e.pattern.as_bytes().to_vec() },
+            ExpectKind::String => Expect::String {
+                negate: e.negate,
+                pattern: e.pattern.as_bytes().to_vec(),
+            },
             ExpectKind::Rstring => Expect::Rstring {
                 negate: e.negate,
                 re: Regex::new(&e.pattern).map_err(|err| bad(format!("invalid regex: {err}")))?,
@@ -45,16 +68,20 @@ impl Expect {
             if matched {
                 CheckOutcome::new(CheckStatus::L7Ok, elapsed).with_code(code)
             } else {
-                CheckOutcome::new(CheckStatus::L7Status, elapsed).with_code(code).with_info(resp.reason.clone())
+                CheckOutcome::new(CheckStatus::L7Status, elapsed)
+                    .with_code(code)
+                    .with_info(resp.reason.clone())
             }
         };
         let content_result = |found: bool, negate: bool| {
             if found != negate {
                 CheckOutcome::new(CheckStatus::L7Ok, elapsed).with_code(code)
             } else if negate {
-                CheckOutcome::new(CheckStatus::L7Response, elapsed).with_info("HTTP content check matched unexpectedly")
+                CheckOutcome::new(CheckStatus::L7Response, elapsed)
+                    .with_info("HTTP content check matched unexpectedly")
             } else {
-                CheckOutcome::new(CheckStatus::L7Response, elapsed).with_info("HTTP content check did not match")
+                CheckOutcome::new(CheckStatus::L7Response, elapsed)
+                    .with_info("HTTP content check did not match")
             }
         };
         match self {
@@ -62,9 +89,15 @@ impl Expect {
             Expect::Status { negate, ranges } => {
                 status_result(ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&code)) != *negate)
             }
-            Expect::Rstatus { negate, re } => status_result(re.is_match(code.to_string().as_bytes()) != *negate),
+            Expect::Rstatus { negate, re } => {
+                status_result(re.is_match(code.to_string().as_bytes()) != *negate)
+            }
             Expect::String { negate, pattern } => {
-                let found = pattern.is_empty() || resp.body.windows(pattern.len()).any(|w| w == pattern.as_slice());
+                let found = pattern.is_empty()
+                    || resp
+                        .body
+                        .windows(pattern.len())
+                        .any(|w| w == pattern.as_slice());
                 content_result(found, *negate)
             }
             Expect::Rstring { negate, re } => content_result(re.is_match(&resp.body), *negate),
@@ -78,8 +111,14 @@ pub fn parse_status_list(s: &str) -> Result<Vec<(u16, u16)>, String> {
         .map(|part| {
             let part = part.trim();
             let (lo, hi) = part.split_once('-').unwrap_or((part, part));
-            let lo: u16 = lo.trim().parse().map_err(|_| format!("expected a status code or range, found {part:?}"))?;
-            let hi: u16 = hi.trim().parse().map_err(|_| format!("expected a status code or range, found {part:?}"))?;
+            let lo: u16 = lo
+                .trim()
+                .parse()
+                .map_err(|_| format!("expected a status code or range, found {part:?}"))?;
+            let hi: u16 = hi
+                .trim()
+                .parse()
+                .map_err(|_| format!("expected a status code or range, found {part:?}"))?;
             if lo > hi {
                 return Err(format!("empty range {part:?}"));
             }
@@ -94,13 +133,24 @@ mod tests {
     use fulcrum_config::diagnostics::Span;
 
     fn resp(status: u16, reason: &str, body: &str) -> CheckResponse {
-        CheckResponse { status, reason: reason.into(), body: body.as_bytes().to_vec() }
+        CheckResponse {
+            status,
+            reason: reason.into(),
+            body: body.as_bytes().to_vec(),
+        }
     }
     fn model(negate: bool, kind: ExpectKind, pattern: &str) -> HttpCheckExpect {
-        HttpCheckExpect { span: Span::default(), negate, kind, pattern: pattern.into() }
+        HttpCheckExpect {
+            span: Span::default(),
+            negate,
+            kind,
+            pattern: pattern.into(),
+        }
     }
     fn eval(e: Option<HttpCheckExpect>, r: &CheckResponse) -> CheckOutcome {
-        Expect::from_model(e.as_ref()).expect("valid").evaluate(r, Duration::ZERO)
+        Expect::from_model(e.as_ref())
+            .expect("valid")
+            .evaluate(r, Duration::ZERO)
     }
 
     #[test]
@@ -114,11 +164,31 @@ mod tests {
 
     #[test]
     fn status_and_negation() {
-        assert!(eval(Some(model(false, ExpectKind::Status, "200")), &resp(200, "OK", "")).passed());
-        assert!(!eval(Some(model(false, ExpectKind::Status, "200")), &resp(204, "", "")).passed());
-        assert!(eval(Some(model(false, ExpectKind::Status, "200,300-399")), &resp(302, "", "")).passed());
-        assert!(!eval(Some(model(true, ExpectKind::Status, "500-599")), &resp(503, "", "")).passed());
-        assert!(eval(Some(model(true, ExpectKind::Status, "500-599")), &resp(404, "", "")).passed());
+        assert!(eval(
+            Some(model(false, ExpectKind::Status, "200")),
+            &resp(200, "OK", "")
+        )
+        .passed());
+        assert!(!eval(
+            Some(model(false, ExpectKind::Status, "200")),
+            &resp(204, "", "")
+        )
+        .passed());
+        assert!(eval(
+            Some(model(false, ExpectKind::Status, "200,300-399")),
+            &resp(302, "", "")
+        )
+        .passed());
+        assert!(!eval(
+            Some(model(true, ExpectKind::Status, "500-599")),
+            &resp(503, "", "")
+        )
+        .passed());
+        assert!(eval(
+            Some(model(true, ExpectKind::Status, "500-599")),
+            &resp(404, "", "")
+        )
+        .passed());
         assert!(Expect::from_model(Some(&model(false, ExpectKind::Status, "abc"))).is_err());
     }
 
@@ -129,7 +199,11 @@ mod tests {
         let o = eval(e, &resp(500, "Internal Server Error", ""));
         assert_eq!(o.status, CheckStatus::L7Status);
         assert_eq!(o.code, Some(500));
-        assert!(!eval(Some(model(false, ExpectKind::Rstatus, "^3")), &resp(200, "OK", "")).passed());
+        assert!(!eval(
+            Some(model(false, ExpectKind::Rstatus, "^3")),
+            &resp(200, "OK", "")
+        )
+        .passed());
     }
 
     #[test]
@@ -139,10 +213,18 @@ mod tests {
         let o = eval(Some(model(false, ExpectKind::String, "nothere")), &r);
         assert_eq!(o.to_string(), "reason: Layer7 invalid response, info: \"HTTP content check did not match\", check duration: 0ms");
         assert!(!eval(Some(model(true, ExpectKind::String, "ready")), &r).passed());
-        assert!(eval(Some(model(false, ExpectKind::Rstring, "^status: (ready|ok)")), &r).passed());
+        assert!(eval(
+            Some(model(false, ExpectKind::Rstring, "^status: (ready|ok)")),
+            &r
+        )
+        .passed());
         assert!(!eval(Some(model(false, ExpectKind::Rstring, "maint")), &r).passed());
         assert!(eval(Some(model(true, ExpectKind::Rstring, "maint")), &r).passed());
         // content checks do not look at the status
-        assert!(eval(Some(model(false, ExpectKind::String, "ready")), &resp(500, "", "ready")).passed());
+        assert!(eval(
+            Some(model(false, ExpectKind::String, "ready")),
+            &resp(500, "", "ready")
+        )
+        .passed());
     }
 }

@@ -40,7 +40,15 @@ impl HttpCheck {
     }
 
     pub async fn run(&self) -> CheckOutcome {
-        match response::exchange(self.addr, &self.request, self.connect_timeout, self.read_timeout, CHECK_BUFFER).await {
+        match response::exchange(
+            self.addr,
+            &self.request,
+            self.connect_timeout,
+            self.read_timeout,
+            CHECK_BUFFER,
+        )
+        .await
+        {
             Ok((resp, elapsed)) => self.expect.evaluate(&resp, elapsed),
             Err(outcome) => outcome,
         }
@@ -56,15 +64,22 @@ pub fn build_request(httpchk: &HttpChk, http_check: &HttpCheckModel) -> Vec<u8> 
     let mut req = format!("{method} {uri} {version}\r\n");
     if let Some(extra) = &httpchk.extra {
         // Old style: headers glued after the version with escaped CRLFs ("\r\nHost:\ x").
-        let unescaped = extra.replace("\\r", "\r").replace("\\n", "\n").replace("\\ ", " ");
-        let trimmed = unescaped.trim_start_matches(['\r', '\n']).trim_end_matches(['\r', '\n']);
+        let unescaped = extra
+            .replace("\\r", "\r")
+            .replace("\\n", "\n")
+            .replace("\\ ", " ");
+        let trimmed = unescaped
+            .trim_start_matches(['\r', '\n'])
+            .trim_end_matches(['\r', '\n']);
         if !trimmed.is_empty() {
             req.push_str(trimmed);
             req.push_str("\r\n");
         }
     }
     for (name, value) in &send.headers {
-        if name.eq_ignore_ascii_case("content-length") || name.eq_ignore_ascii_case("transfer-encoding") {
+        if name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding")
+        {
             continue; // the manual: these are ignored, HAProxy computes the length itself
         }
         req.push_str(&format!("{name}: {value}\r\n"));
@@ -91,13 +106,21 @@ mod tests {
 
     #[test]
     fn http_check_send_overrides_and_adds_headers_and_body() {
-        let chk = HttpChk { method: "GET".into(), uri: "/".into(), version: "HTTP/1.0".into(), extra: None };
+        let chk = HttpChk {
+            method: "GET".into(),
+            uri: "/".into(),
+            version: "HTTP/1.0".into(),
+            extra: None,
+        };
         let hc = HttpCheckModel {
             send: Some(HttpCheckSend {
                 method: Some("POST".into()),
                 uri: Some("/health".into()),
                 version: Some("HTTP/1.1".into()),
-                headers: vec![("Host".into(), "example.com".into()), ("Content-Length".into(), "99".into())],
+                headers: vec![
+                    ("Host".into(), "example.com".into()),
+                    ("Content-Length".into(), "99".into()),
+                ],
                 body: Some("ping".into()),
             }),
             expect: None,

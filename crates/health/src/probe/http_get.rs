@@ -27,13 +27,26 @@ pub struct HttpGet {
 
 impl HttpGet {
     pub fn new(addr: SocketAddr, urls: Vec<CheckUrl>, connect_timeout: Duration) -> Self {
-        let host = if addr.port() == 80 { addr.ip().to_string() } else { addr.to_string() };
-        HttpGet { addr, urls, connect_timeout, host }
+        let host = if addr.port() == 80 {
+            addr.ip().to_string()
+        } else {
+            addr.to_string()
+        };
+        HttpGet {
+            addr,
+            urls,
+            connect_timeout,
+            host,
+        }
     }
 
     /// keepalived's HTTP/1.0 request (its default `http_protocol`).
     pub fn request(&self, path: &str) -> Vec<u8> {
-        format!("GET {path} HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: {}\r\n\r\n", self.host).into_bytes()
+        format!(
+            "GET {path} HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: {}\r\n\r\n",
+            self.host
+        )
+        .into_bytes()
     }
 
     pub async fn run(&self) -> CheckOutcome {
@@ -41,8 +54,14 @@ impl HttpGet {
         let mut last = CheckOutcome::new(CheckStatus::L4Ok, Duration::ZERO);
         for url in &self.urls {
             let req = self.request(&url.path);
-            let exchanged =
-                response::exchange(self.addr, &req, self.connect_timeout, self.connect_timeout, MAX_BODY).await;
+            let exchanged = response::exchange(
+                self.addr,
+                &req,
+                self.connect_timeout,
+                self.connect_timeout,
+                MAX_BODY,
+            )
+            .await;
             last = match exchanged {
                 Ok((resp, _)) => judge(url, &resp, start.elapsed()),
                 Err(outcome) => outcome,
@@ -81,7 +100,10 @@ pub fn judge(url: &CheckUrl, resp: &CheckResponse, elapsed: Duration) -> CheckOu
         if !got.eq_ignore_ascii_case(expected.trim()) {
             return CheckOutcome::new(CheckStatus::L7Response, elapsed)
                 .with_code(resp.status)
-                .with_info(format!("MD5 digest error on url {}, expected {expected}, got {got}", url.path));
+                .with_info(format!(
+                    "MD5 digest error on url {}, expected {expected}, got {got}",
+                    url.path
+                ));
         }
     }
     CheckOutcome::new(CheckStatus::L7Ok, elapsed).with_code(resp.status)
@@ -92,10 +114,18 @@ mod tests {
     use super::*;
 
     fn url(codes: &[u16], digest: Option<&str>) -> CheckUrl {
-        CheckUrl { path: "/".into(), status_code: codes.to_vec(), digest: digest.map(Into::into) }
+        CheckUrl {
+            path: "/".into(),
+            status_code: codes.to_vec(),
+            digest: digest.map(Into::into),
+        }
     }
     fn resp(status: u16, body: &str) -> CheckResponse {
-        CheckResponse { status, reason: String::new(), body: body.as_bytes().to_vec() }
+        CheckResponse {
+            status,
+            reason: String::new(),
+            body: body.as_bytes().to_vec(),
+        }
     }
 
     #[test]
@@ -115,16 +145,31 @@ mod tests {
 
     #[test]
     fn digest_must_match_body() {
-        let ok = judge(&url(&[200], Some("900150983cd24fb0d6963f7d28e17f72")), &resp(200, "abc"), Duration::ZERO);
+        let ok = judge(
+            &url(&[200], Some("900150983cd24fb0d6963f7d28e17f72")),
+            &resp(200, "abc"),
+            Duration::ZERO,
+        );
         assert!(ok.passed());
-        let ko = judge(&url(&[200], Some("900150983cd24fb0d6963f7d28e17f72")), &resp(200, "abd"), Duration::ZERO);
+        let ko = judge(
+            &url(&[200], Some("900150983cd24fb0d6963f7d28e17f72")),
+            &resp(200, "abd"),
+            Duration::ZERO,
+        );
         assert_eq!(ko.status, CheckStatus::L7Response);
-        assert!(ko.info.unwrap_or_default().contains("expected 900150983cd24fb0d6963f7d28e17f72"));
+        assert!(ko
+            .info
+            .unwrap_or_default()
+            .contains("expected 900150983cd24fb0d6963f7d28e17f72"));
     }
 
     #[test]
     fn request_as_keepalived() {
-        let g = HttpGet::new("127.0.0.1:8080".parse().expect("addr"), vec![], Duration::from_secs(1));
+        let g = HttpGet::new(
+            "127.0.0.1:8080".parse().expect("addr"),
+            vec![],
+            Duration::from_secs(1),
+        );
         assert_eq!(
             g.request("/health"),
             b"GET /health HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:8080\r\n\r\n"

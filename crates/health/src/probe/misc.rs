@@ -18,7 +18,8 @@ impl MiscCheck {
         let start = Instant::now();
         let words = split_command(&self.misc_path);
         let Some((program, args)) = words.split_first() else {
-            return CheckOutcome::new(CheckStatus::ExternalError, start.elapsed()).with_info("empty misc_path");
+            return CheckOutcome::new(CheckStatus::ExternalError, start.elapsed())
+                .with_info("empty misc_path");
         };
         let spawned = Command::new(program)
             .args(args)
@@ -35,7 +36,9 @@ impl MiscCheck {
             }
         };
         match tokio::time::timeout(self.timeout, child.wait()).await {
-            Ok(Ok(status)) if status.success() => CheckOutcome::new(CheckStatus::ExternalOk, start.elapsed()),
+            Ok(Ok(status)) if status.success() => {
+                CheckOutcome::new(CheckStatus::ExternalOk, start.elapsed())
+            }
             Ok(Ok(status)) => {
                 let info = match status.code() {
                     Some(code) => format!("exit status {code}"),
@@ -43,11 +46,14 @@ impl MiscCheck {
                 };
                 CheckOutcome::new(CheckStatus::ExternalError, start.elapsed()).with_info(info)
             }
-            Ok(Err(e)) => CheckOutcome::new(CheckStatus::ExternalError, start.elapsed()).with_info(e.to_string()),
+            Ok(Err(e)) => CheckOutcome::new(CheckStatus::ExternalError, start.elapsed())
+                .with_info(e.to_string()),
             Err(_) => {
                 let _ = child.kill().await; // kills and reaps
-                CheckOutcome::new(CheckStatus::ExternalTimeout, start.elapsed())
-                    .with_info(format!("misc_timeout {}ms exceeded, killed", self.timeout.as_millis()))
+                CheckOutcome::new(CheckStatus::ExternalTimeout, start.elapsed()).with_info(format!(
+                    "misc_timeout {}ms exceeded, killed",
+                    self.timeout.as_millis()
+                ))
             }
         }
     }
@@ -91,8 +97,14 @@ mod tests {
 
     #[test]
     fn splits_like_a_shell_for_simple_cases() {
-        assert_eq!(split_command("/bin/check.sh 10.0.0.1 80"), vec!["/bin/check.sh", "10.0.0.1", "80"]);
-        assert_eq!(split_command("  /bin/sh -c 'exit 3' "), vec!["/bin/sh", "-c", "exit 3"]);
+        assert_eq!(
+            split_command("/bin/check.sh 10.0.0.1 80"),
+            vec!["/bin/check.sh", "10.0.0.1", "80"]
+        );
+        assert_eq!(
+            split_command("  /bin/sh -c 'exit 3' "),
+            vec!["/bin/sh", "-c", "exit 3"]
+        );
         assert!(split_command("   ").is_empty());
     }
 }

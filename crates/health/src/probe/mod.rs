@@ -17,7 +17,10 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub enum Probe {
     /// HAProxy `check` without `option httpchk`, and keepalived TCP_CHECK.
-    Tcp { addr: SocketAddr, connect_timeout: Duration },
+    Tcp {
+        addr: SocketAddr,
+        connect_timeout: Duration,
+    },
     /// HAProxy `option httpchk` + `http-check send/expect`.
     Http(http::HttpCheck),
     /// keepalived HTTP_GET (SSL_GET reports unsupported).
@@ -29,7 +32,10 @@ pub enum Probe {
 impl Probe {
     pub async fn run(&self) -> CheckOutcome {
         match self {
-            Probe::Tcp { addr, connect_timeout } => tcp::check(*addr, *connect_timeout).await,
+            Probe::Tcp {
+                addr,
+                connect_timeout,
+            } => tcp::check(*addr, *connect_timeout).await,
             Probe::Http(h) => h.run().await,
             Probe::HttpGet(h) => h.run().await,
             Probe::Misc(m) => m.run().await,

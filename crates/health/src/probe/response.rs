@@ -45,7 +45,8 @@ pub async fn exchange(
     let (buf, _closed) = match tokio::time::timeout(read_timeout, io).await {
         Err(_) => return Err(CheckOutcome::new(CheckStatus::L7Timeout, start.elapsed())),
         Ok(Err(e)) => {
-            return Err(CheckOutcome::new(CheckStatus::L7Response, start.elapsed()).with_info(tcp::io_error_info(&e)))
+            return Err(CheckOutcome::new(CheckStatus::L7Response, start.elapsed())
+                .with_info(tcp::io_error_info(&e)))
         }
         Ok(Ok(v)) => v,
     };
@@ -55,7 +56,10 @@ pub async fn exchange(
         None if buf.is_empty() => {
             Err(CheckOutcome::new(CheckStatus::L7Response, elapsed).with_info("Empty response"))
         }
-        None => Err(CheckOutcome::new(CheckStatus::L7Response, elapsed).with_info("Invalid HTTP response")),
+        None => {
+            Err(CheckOutcome::new(CheckStatus::L7Response, elapsed)
+                .with_info("Invalid HTTP response"))
+        }
     }
 }
 
@@ -93,7 +97,11 @@ pub fn parse(buf: &[u8]) -> Option<CheckResponse> {
             if let Some(len) = content_length(resp.headers) {
                 body.truncate(len);
             }
-            Some(CheckResponse { status, reason, body })
+            Some(CheckResponse {
+                status,
+                reason,
+                body,
+            })
         }
         _ => None,
     }
@@ -105,12 +113,16 @@ mod tests {
 
     #[test]
     fn parses_head_and_body() {
-        let r = parse(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 2\r\n\r\nokEXTRA").expect("valid");
+        let r = parse(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 2\r\n\r\nokEXTRA")
+            .expect("valid");
         assert_eq!(r.status, 500);
         assert_eq!(r.reason, "Internal Server Error");
         assert_eq!(r.body, b"ok");
         assert!(parse(b"garbage\r\n\r\n").is_none());
-        assert!(parse(b"HTTP/1.1 200 OK\r\nX: y\r\n").is_none(), "incomplete head");
+        assert!(
+            parse(b"HTTP/1.1 200 OK\r\nX: y\r\n").is_none(),
+            "incomplete head"
+        );
     }
 
     #[test]

@@ -13,7 +13,10 @@ pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, C
     let start = Instant::now();
     match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(Ok(stream)) => Ok(stream),
-        Ok(Err(e)) => Err(CheckOutcome::new(CheckStatus::L4Connection, start.elapsed()).with_info(io_error_info(&e))),
+        Ok(Err(e)) => Err(
+            CheckOutcome::new(CheckStatus::L4Connection, start.elapsed())
+                .with_info(io_error_info(&e)),
+        ),
         Err(_) => Err(CheckOutcome::new(CheckStatus::L4Timeout, start.elapsed())),
     }
 }

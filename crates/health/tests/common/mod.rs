@@ -27,7 +27,9 @@ pub struct Backend {
 
 impl Backend {
     pub async fn start(body: &[u8]) -> Backend {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind test backend");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind test backend");
         let addr = listener.local_addr().expect("local addr");
         let mut b = Backend {
             addr,
@@ -44,7 +46,9 @@ impl Backend {
         let (mode, hits, body) = (self.mode.clone(), self.hits.clone(), self.body.clone());
         self.task = Some(tokio::spawn(async move {
             loop {
-                let Ok((mut s, _)) = listener.accept().await else { return };
+                let Ok((mut s, _)) = listener.accept().await else {
+                    return;
+                };
                 let (mode, hits, body) = (mode.clone(), hits.clone(), body.clone());
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 4096];
@@ -65,7 +69,10 @@ impl Backend {
                         ERR500 => "HTTP/1.0 500 Internal Server Error".to_string(),
                         _ => "HTTP/1.0 200 OK".to_string(),
                     };
-                    let resp = format!("{head}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n", body.len());
+                    let resp = format!(
+                        "{head}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
                     let _ = s.write_all(resp.as_bytes()).await;
                     let _ = s.write_all(&body).await;
                     let _ = s.shutdown().await;
@@ -121,7 +128,11 @@ impl Drop for Backend {
 /// Parses config text (HAProxy or keepalived dialect) and insists it is valid.
 pub fn config(name: &str, text: &str) -> Config {
     let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source { name, text }]);
-    assert!(loaded.is_ok(), "test config must be valid: {:?}", loaded.diagnostics);
+    assert!(
+        loaded.is_ok(),
+        "test config must be valid: {:?}",
+        loaded.diagnostics
+    );
     loaded.config
 }
 

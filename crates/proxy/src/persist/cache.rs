@@ -19,7 +19,10 @@ pub fn response_cacheable(method: &[u8], status: u16, headers: &Headers<'_>) -> 
     if !cacheable_method(method) {
         return false;
     }
-    if !matches!(status, 200 | 203 | 204 | 206 | 300 | 301 | 404 | 405 | 410 | 414 | 501) {
+    if !matches!(
+        status,
+        200 | 203 | 204 | 206 | 300 | 301 | 404 | 405 | 410 | 414 | 501
+    ) {
         return false;
     }
     let mut cc_found = false;
@@ -33,8 +36,12 @@ pub fn response_cacheable(method: &[u8], status: u16, headers: &Headers<'_>) -> 
                 let t = token.trim_ascii();
                 let lower = t.to_ascii_lowercase();
                 match lower.as_slice() {
-                    b"private" | b"no-cache" | b"no-store" | b"max-age=0" | b"s-maxage=0" => return false,
-                    _ if lower.starts_with(b"max-age=") || lower.starts_with(b"s-maxage=") => fresh = true,
+                    b"private" | b"no-cache" | b"no-store" | b"max-age=0" | b"s-maxage=0" => {
+                        return false
+                    }
+                    _ if lower.starts_with(b"max-age=") || lower.starts_with(b"s-maxage=") => {
+                        fresh = true
+                    }
                     _ => {}
                 }
             }
@@ -44,7 +51,8 @@ pub fn response_cacheable(method: &[u8], status: u16, headers: &Headers<'_>) -> 
             }
         } else if name.eq_ignore_ascii_case(b"expires") {
             fresh = true;
-        } else if name.eq_ignore_ascii_case(b"last-modified") || name.eq_ignore_ascii_case(b"etag") {
+        } else if name.eq_ignore_ascii_case(b"last-modified") || name.eq_ignore_ascii_case(b"etag")
+        {
             validator = true;
         }
     }
@@ -59,37 +67,100 @@ mod tests {
     use super::*;
 
     fn h(list: &[(&'static str, &'static str)]) -> Vec<(&'static [u8], &'static [u8])> {
-        list.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())).collect()
+        list.iter()
+            .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
+            .collect()
     }
 
     #[test]
     fn as_observed_on_haproxy_2_6() {
-        assert!(!response_cacheable(b"GET", 200, &h(&[])), "no freshness, no validator");
-        assert!(response_cacheable(b"GET", 200, &h(&[("Cache-Control", "max-age=60")])));
-        assert!(response_cacheable(b"HEAD", 200, &h(&[("Cache-Control", "max-age=60")])));
-        assert!(!response_cacheable(b"POST", 200, &h(&[("Cache-Control", "max-age=60")])));
-        assert!(response_cacheable(b"GET", 200, &h(&[("Expires", "Thu, 01 Dec 2094 16:00:00 GMT")])));
-        assert!(response_cacheable(b"GET", 200, &h(&[("Last-Modified", "Thu, 01 Dec 2014 16:00:00 GMT")])));
+        assert!(
+            !response_cacheable(b"GET", 200, &h(&[])),
+            "no freshness, no validator"
+        );
+        assert!(response_cacheable(
+            b"GET",
+            200,
+            &h(&[("Cache-Control", "max-age=60")])
+        ));
+        assert!(response_cacheable(
+            b"HEAD",
+            200,
+            &h(&[("Cache-Control", "max-age=60")])
+        ));
+        assert!(!response_cacheable(
+            b"POST",
+            200,
+            &h(&[("Cache-Control", "max-age=60")])
+        ));
+        assert!(response_cacheable(
+            b"GET",
+            200,
+            &h(&[("Expires", "Thu, 01 Dec 2094 16:00:00 GMT")])
+        ));
+        assert!(response_cacheable(
+            b"GET",
+            200,
+            &h(&[("Last-Modified", "Thu, 01 Dec 2014 16:00:00 GMT")])
+        ));
         assert!(response_cacheable(b"GET", 404, &h(&[("ETag", "x")])));
         assert!(!response_cacheable(b"GET", 500, &h(&[("ETag", "x")])));
-        assert!(!response_cacheable(b"GET", 500, &h(&[("Cache-Control", "public")])));
-        assert!(!response_cacheable(b"GET", 200, &h(&[("Cache-Control", "public")])));
-        assert!(!response_cacheable(b"GET", 200, &h(&[("Cache-Control", "private")])));
-        assert!(!response_cacheable(b"GET", 200, &h(&[("Cache-Control", "no-cache")])));
-        assert!(!response_cacheable(b"GET", 200, &h(&[("Cache-Control", "no-store")])));
-        assert!(!response_cacheable(b"GET", 200, &h(&[("Cache-Control", "max-age=0")])));
-        assert!(!response_cacheable(b"GET", 200, &h(&[("Cache-Control", "s-maxage=0")])));
-        assert!(response_cacheable(b"GET", 200, &h(&[("Cache-Control", "no-cache=\"set-cookie\", max-age=60")])));
+        assert!(!response_cacheable(
+            b"GET",
+            500,
+            &h(&[("Cache-Control", "public")])
+        ));
         assert!(!response_cacheable(
             b"GET",
             200,
-            &h(&[("Pragma", "no-cache"), ("Expires", "Thu, 01 Dec 2094 16:00:00 GMT")])
+            &h(&[("Cache-Control", "public")])
+        ));
+        assert!(!response_cacheable(
+            b"GET",
+            200,
+            &h(&[("Cache-Control", "private")])
+        ));
+        assert!(!response_cacheable(
+            b"GET",
+            200,
+            &h(&[("Cache-Control", "no-cache")])
+        ));
+        assert!(!response_cacheable(
+            b"GET",
+            200,
+            &h(&[("Cache-Control", "no-store")])
+        ));
+        assert!(!response_cacheable(
+            b"GET",
+            200,
+            &h(&[("Cache-Control", "max-age=0")])
+        ));
+        assert!(!response_cacheable(
+            b"GET",
+            200,
+            &h(&[("Cache-Control", "s-maxage=0")])
+        ));
+        assert!(response_cacheable(
+            b"GET",
+            200,
+            &h(&[("Cache-Control", "no-cache=\"set-cookie\", max-age=60")])
+        ));
+        assert!(!response_cacheable(
+            b"GET",
+            200,
+            &h(&[
+                ("Pragma", "no-cache"),
+                ("Expires", "Thu, 01 Dec 2094 16:00:00 GMT")
+            ])
         ));
         // seed 003: Tomcat's "Cache-Control: private" + Expires → HAProxy adds nothing
         assert!(!response_cacheable(
             b"GET",
             200,
-            &h(&[("Cache-Control", "private"), ("Expires", "Wed, 31 Dec 1969 19:00:00 EST")])
+            &h(&[
+                ("Cache-Control", "private"),
+                ("Expires", "Wed, 31 Dec 1969 19:00:00 EST")
+            ])
         ));
     }
 }

@@ -93,9 +93,19 @@ impl CookiePersist {
         self.cfg.maxidle.is_some() || self.cfg.maxlife.is_some()
     }
 
-    pub fn on_request(&self, now: u64, headers: &Headers<'_>, servers: &[CookieServer<'_>]) -> CookieRequest {
-        let mut out =
-            CookieRequest { server: None, state: CookieState::None, last_date: None, first_date: None, edits: Vec::new() };
+    pub fn on_request(
+        &self,
+        now: u64,
+        headers: &Headers<'_>,
+        servers: &[CookieServer<'_>],
+    ) -> CookieRequest {
+        let mut out = CookieRequest {
+            server: None,
+            state: CookieState::None,
+            last_date: None,
+            first_date: None,
+            edits: Vec::new(),
+        };
         let name = self.cfg.name.as_bytes();
         for (index, (hname, hvalue)) in headers.iter().enumerate() {
             if !hname.eq_ignore_ascii_case(b"cookie") {
@@ -133,7 +143,11 @@ impl CookiePersist {
                 if kept.is_empty() {
                     out.edits.push(HeaderEdit::Remove { index });
                 } else {
-                    let value = kept.iter().map(|p| String::from_utf8_lossy(p).into_owned()).collect::<Vec<_>>().join("; ");
+                    let value = kept
+                        .iter()
+                        .map(|p| String::from_utf8_lossy(p).into_owned())
+                        .collect::<Vec<_>>()
+                        .join("; ");
                     out.edits.push(HeaderEdit::Replace { index, value });
                 }
             }
@@ -143,10 +157,20 @@ impl CookiePersist {
 
     /// Handles one occurrence of the persistence cookie; returns the value to forward
     /// (None: remove the cookie from the request).
-    fn request_cookie(&self, now: u64, value: &[u8], servers: &[CookieServer<'_>], out: &mut CookieRequest) -> Option<Vec<u8>> {
+    fn request_cookie(
+        &self,
+        now: u64,
+        value: &[u8],
+        servers: &[CookieServer<'_>],
+        out: &mut CookieRequest,
+    ) -> Option<Vec<u8>> {
         let prefix = self.cfg.method == CookieMethod::Prefix;
         let delim_char = if prefix { b'~' } else { b'|' };
-        let delim = if prefix || self.dated() { value.iter().position(|&b| b == delim_char) } else { None };
+        let delim = if prefix || self.dated() {
+            value.iter().position(|&b| b == delim_char)
+        } else {
+            None
+        };
         let mut id = &value[..delim.unwrap_or(value.len())];
         if out.server.is_none() {
             if let (Some(d), false) = (delim, prefix) {
@@ -156,15 +180,23 @@ impl CookiePersist {
             }
             let too_far_ahead = |date: u64| date > now + 86400;
             let old = match (self.cfg.maxlife, out.first_date) {
-                (Some(maxlife), Some(first)) => now.saturating_sub(first) > maxlife.as_secs() || too_far_ahead(first),
+                (Some(maxlife), Some(first)) => {
+                    now.saturating_sub(first) > maxlife.as_secs() || too_far_ahead(first)
+                }
                 _ => false,
             };
             let expired = match (self.cfg.maxidle, out.last_date) {
-                (Some(maxidle), Some(last)) => now.saturating_sub(last) > maxidle.as_secs() || too_far_ahead(last),
+                (Some(maxidle), Some(last)) => {
+                    now.saturating_sub(last) > maxidle.as_secs() || too_far_ahead(last)
+                }
                 _ => false,
             };
             if old || expired {
-                out.state = if old { CookieState::Old } else { CookieState::Expired };
+                out.state = if old {
+                    CookieState::Old
+                } else {
+                    CookieState::Expired
+                };
                 out.first_date = None;
                 out.last_date = None;
                 id = b""; // as if absent
@@ -177,13 +209,21 @@ impl CookiePersist {
                     }
                     if s.usable || self.persist {
                         out.server = Some(i);
-                        out.state = if s.usable { CookieState::Valid } else { CookieState::Down };
+                        out.state = if s.usable {
+                            CookieState::Valid
+                        } else {
+                            CookieState::Down
+                        };
                         break;
                     }
                     seen_down = true;
                 }
                 if out.server.is_none() {
-                    out.state = if seen_down { CookieState::Down } else { CookieState::Invalid };
+                    out.state = if seen_down {
+                        CookieState::Down
+                    } else {
+                        CookieState::Invalid
+                    };
                 }
             } else if !(old || expired) {
                 out.state = CookieState::Invalid;
@@ -202,7 +242,13 @@ impl CookiePersist {
     }
 
     /// Response edits: the server's Set-Cookie headers, the inserted cookie, Cache-control.
-    pub fn on_response(&self, now: u64, req: &CookieRequest, resp: &CookieResponse<'_>, headers: &Headers<'_>) -> Vec<HeaderEdit> {
+    pub fn on_response(
+        &self,
+        now: u64,
+        req: &CookieRequest,
+        resp: &CookieResponse<'_>,
+        headers: &Headers<'_>,
+    ) -> Vec<HeaderEdit> {
         let mut edits = Vec::new();
         let insert = self.cfg.method == CookieMethod::Insert;
         let mut found = false;
@@ -210,12 +256,17 @@ impl CookiePersist {
             if !hname.eq_ignore_ascii_case(b"set-cookie") {
                 continue;
             }
-            let Some(eq) = hvalue.iter().position(|&b| b == b'=') else { continue };
+            let Some(eq) = hvalue.iter().position(|&b| b == b'=') else {
+                continue;
+            };
             if hvalue[..eq].trim_ascii() != self.cfg.name.as_bytes() {
                 continue;
             }
             found = true;
-            let value_end = hvalue[eq + 1..].iter().position(|&b| b == b';').map_or(hvalue.len(), |p| eq + 1 + p);
+            let value_end = hvalue[eq + 1..]
+                .iter()
+                .position(|&b| b == b';')
+                .map_or(hvalue.len(), |p| eq + 1 + p);
             let rebuild = |new_value: &str| {
                 let mut v = String::from_utf8_lossy(&hvalue[..eq + 1]).into_owned();
                 v.push_str(new_value);
@@ -229,10 +280,16 @@ impl CookiePersist {
                 edits.push(HeaderEdit::Remove { index });
             } else if let Some(sc) = resp.server_cookie {
                 match self.cfg.method {
-                    CookieMethod::Rewrite => edits.push(HeaderEdit::Replace { index, value: rebuild(sc) }),
+                    CookieMethod::Rewrite => edits.push(HeaderEdit::Replace {
+                        index,
+                        value: rebuild(sc),
+                    }),
                     CookieMethod::Prefix => {
                         let old = String::from_utf8_lossy(&hvalue[eq + 1..value_end]).into_owned();
-                        edits.push(HeaderEdit::Replace { index, value: rebuild(&format!("{sc}~{}", old.trim())) });
+                        edits.push(HeaderEdit::Replace {
+                            index,
+                            value: rebuild(&format!("{sc}~{}", old.trim())),
+                        });
                     }
                     CookieMethod::Insert => {}
                 }
@@ -246,17 +303,21 @@ impl CookiePersist {
         }
         let maxidle = self.cfg.maxidle.is_some();
         let maxlife = self.cfg.maxlife.is_some();
-        let refresh_last = (maxidle || req.last_date.is_some()) && match req.last_date {
-            None => true,
-            Some(d) => d < now,
-        };
+        let refresh_last = (maxidle || req.last_date.is_some())
+            && match req.last_date {
+                None => true,
+                Some(d) => d < now,
+            };
         let set_first = maxlife && req.first_date.is_none();
         let drop_first = !maxlife && req.first_date.is_some();
         if resp.direct && !refresh_last && !set_first && !drop_first {
             return edits;
         }
         let mut value = match resp.server_cookie {
-            None => format!("{}=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/", self.cfg.name),
+            None => format!(
+                "{}=; Expires=Thu, 01-Jan-1970 00:00:01 GMT; path=/",
+                self.cfg.name
+            ),
             Some(sc) => {
                 let mut v = format!("{}={sc}", self.cfg.name);
                 if maxidle || maxlife {
@@ -284,9 +345,15 @@ impl CookiePersist {
         if self.cfg.secure {
             value.push_str("; Secure");
         }
-        edits.push(HeaderEdit::Append { name: SET_COOKIE, value });
+        edits.push(HeaderEdit::Append {
+            name: SET_COOKIE,
+            value,
+        });
         if self.cfg.nocache && response_cacheable(resp.method, resp.status, headers) {
-            edits.push(HeaderEdit::Append { name: CACHE_CONTROL, value: "private".into() });
+            edits.push(HeaderEdit::Append {
+                name: CACHE_CONTROL,
+                value: "private".into(),
+            });
         }
         edits
     }

@@ -16,7 +16,10 @@ pub fn encode_date(date: u64) -> String {
 }
 
 fn encode_raw(v: u64) -> String {
-    (0..5).rev().map(|i| ALPHABET[((v >> (6 * i)) & 63) as usize] as char).collect()
+    (0..5)
+        .rev()
+        .map(|i| ALPHABET[((v >> (6 * i)) & 63) as usize] as char)
+        .collect()
 }
 
 /// Decodes 5 characters into a date in seconds; None when malformed or zero.

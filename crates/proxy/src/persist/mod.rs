@@ -32,8 +32,16 @@ pub fn apply_edits(headers: &mut Vec<(String, String)>, edits: &[HeaderEdit]) {
             }
         }
     }
-    let mut removals: Vec<usize> =
-        edits.iter().filter_map(|e| if let HeaderEdit::Remove { index } = e { Some(*index) } else { None }).collect();
+    let mut removals: Vec<usize> = edits
+        .iter()
+        .filter_map(|e| {
+            if let HeaderEdit::Remove { index } = e {
+                Some(*index)
+            } else {
+                None
+            }
+        })
+        .collect();
     removals.sort_unstable();
     removals.dedup();
     for i in removals.into_iter().rev() {

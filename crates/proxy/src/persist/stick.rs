@@ -40,11 +40,22 @@ pub enum StickDecision<S> {
 
 impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
     pub fn new(size: usize, expire: Option<Duration>, nopurge: bool) -> Self {
-        StickTable { size, expire, nopurge, entries: HashMap::new(), order: BTreeSet::new(), seq: 0 }
+        StickTable {
+            size,
+            expire,
+            nopurge,
+            entries: HashMap::new(),
+            order: BTreeSet::new(),
+            seq: 0,
+        }
     }
 
     pub fn from_model(m: &StickTableModel) -> Self {
-        Self::new(usize::try_from(m.size).unwrap_or(usize::MAX), m.expire, m.nopurge)
+        Self::new(
+            usize::try_from(m.size).unwrap_or(usize::MAX),
+            m.expire,
+            m.nopurge,
+        )
     }
 
     pub fn len(&self) -> usize {
@@ -74,7 +85,12 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
     }
 
     /// `stick on`: match part. `usable` says whether a stored server may take traffic.
-    pub fn stick_on(&mut self, now: Instant, key: &K, usable: impl Fn(&S) -> bool) -> StickDecision<S> {
+    pub fn stick_on(
+        &mut self,
+        now: Instant,
+        key: &K,
+        usable: impl Fn(&S) -> bool,
+    ) -> StickDecision<S> {
         match self.lookup(now, key) {
             Some(s) if usable(s) => {
                 let s = s.clone();
@@ -101,7 +117,14 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
         self.seq += 1;
         let expires = self.expire.map(|e| now + e);
         self.order.insert((expires, self.seq, key.clone()));
-        self.entries.insert(key, Entry { server, expires, seq: self.seq });
+        self.entries.insert(
+            key,
+            Entry {
+                server,
+                expires,
+                seq: self.seq,
+            },
+        );
     }
 }
 
@@ -117,43 +140,79 @@ mod tests {
     #[test]
     fn sticks_until_expire_and_refreshes_on_use() {
         let t0 = Instant::now();
-        let mut t: StickTable<IpAddr, &str> = StickTable::new(10, Some(Duration::from_secs(30)), false);
-        assert_eq!(t.stick_on(t0, &ip("10.0.0.1"), |_| true), StickDecision::Balance);
+        let mut t: StickTable<IpAddr, &str> =
+            StickTable::new(10, Some(Duration::from_secs(30)), false);
+        assert_eq!(
+            t.stick_on(t0, &ip("10.0.0.1"), |_| true),
+            StickDecision::Balance
+        );
         t.store(t0, ip("10.0.0.1"), "s1");
-        assert_eq!(t.stick_on(t0 + Duration::from_secs(20), &ip("10.0.0.1"), |_| true), StickDecision::Use("s1"));
+        assert_eq!(
+            t.stick_on(t0 + Duration::from_secs(20), &ip("10.0.0.1"), |_| true),
+            StickDecision::Use("s1")
+        );
         // refreshed at 20s: still there at 45s, gone at 51s
-        assert_eq!(t.stick_on(t0 + Duration::from_secs(45), &ip("10.0.0.1"), |_| true), StickDecision::Use("s1"));
-        assert_eq!(t.lookup(t0 + Duration::from_secs(76), &ip("10.0.0.1")), None);
+        assert_eq!(
+            t.stick_on(t0 + Duration::from_secs(45), &ip("10.0.0.1"), |_| true),
+            StickDecision::Use("s1")
+        );
+        assert_eq!(
+            t.lookup(t0 + Duration::from_secs(76), &ip("10.0.0.1")),
+            None
+        );
         assert!(t.is_empty());
     }
 
     #[test]
     fn a_down_servers_clients_are_re_stuck_elsewhere() {
         let t0 = Instant::now();
-        let mut t: StickTable<IpAddr, &str> = StickTable::new(10, Some(Duration::from_secs(30)), false);
+        let mut t: StickTable<IpAddr, &str> =
+            StickTable::new(10, Some(Duration::from_secs(30)), false);
         t.store(t0, ip("10.0.0.1"), "s1");
         let down = |s: &&str| *s != "s1";
-        assert_eq!(t.stick_on(t0, &ip("10.0.0.1"), down), StickDecision::Balance);
+        assert_eq!(
+            t.stick_on(t0, &ip("10.0.0.1"), down),
+            StickDecision::Balance
+        );
         t.store(t0, ip("10.0.0.1"), "s2");
-        assert_eq!(t.stick_on(t0, &ip("10.0.0.1"), |_| true), StickDecision::Use("s2"));
+        assert_eq!(
+            t.stick_on(t0, &ip("10.0.0.1"), |_| true),
+            StickDecision::Use("s2")
+        );
         assert_eq!(t.len(), 1);
     }
 
     #[test]
     fn size_limit_evicts_the_oldest_or_refuses_with_nopurge() {
         let t0 = Instant::now();
-        let mut t: StickTable<IpAddr, u32> = StickTable::new(2, Some(Duration::from_secs(30)), false);
+        let mut t: StickTable<IpAddr, u32> =
+            StickTable::new(2, Some(Duration::from_secs(30)), false);
         t.store(t0, ip("10.0.0.1"), 1);
         t.store(t0 + Duration::from_secs(1), ip("10.0.0.2"), 2);
         t.store(t0 + Duration::from_secs(2), ip("10.0.0.3"), 3);
         assert_eq!(t.len(), 2);
-        assert_eq!(t.lookup(t0 + Duration::from_secs(2), &ip("10.0.0.1")), None, "oldest evicted");
-        assert_eq!(t.lookup(t0 + Duration::from_secs(2), &ip("10.0.0.3")), Some(&3));
+        assert_eq!(
+            t.lookup(t0 + Duration::from_secs(2), &ip("10.0.0.1")),
+            None,
+            "oldest evicted"
+        );
+        assert_eq!(
+            t.lookup(t0 + Duration::from_secs(2), &ip("10.0.0.3")),
+            Some(&3)
+        );
         let mut n: StickTable<IpAddr, u32> = StickTable::new(1, None, true);
         n.store(t0, ip("10.0.0.1"), 1);
         n.store(t0, ip("10.0.0.2"), 2);
-        assert_eq!(n.lookup(t0, &ip("10.0.0.2")), None, "nopurge: full table keeps old entries");
-        assert_eq!(n.lookup(t0 + Duration::from_secs(100_000), &ip("10.0.0.1")), Some(&1), "no expire: kept");
+        assert_eq!(
+            n.lookup(t0, &ip("10.0.0.2")),
+            None,
+            "nopurge: full table keeps old entries"
+        );
+        assert_eq!(
+            n.lookup(t0 + Duration::from_secs(100_000), &ip("10.0.0.1")),
+            Some(&1),
+            "no expire: kept"
+        );
     }
 
     #[test]
@@ -162,6 +221,9 @@ mod tests {
         let mut t: StickTable<IpAddr, u32> = StickTable::new(1, Some(Duration::from_secs(5)), true);
         t.store(t0, ip("10.0.0.1"), 1);
         t.store(t0 + Duration::from_secs(6), ip("10.0.0.2"), 2);
-        assert_eq!(t.lookup(t0 + Duration::from_secs(6), &ip("10.0.0.2")), Some(&2));
+        assert_eq!(
+            t.lookup(t0 + Duration::from_secs(6), &ip("10.0.0.2")),
+            Some(&2)
+        );
     }
 }
