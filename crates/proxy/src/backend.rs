@@ -35,6 +35,8 @@ pub struct Backend {
     pub http_request: Vec<Rule>,
     pub http_response: Vec<Rule>,
     pub errors: ErrorPages,
+    /// `option forwardfor`, compiled.
+    pub forwardfor: Option<crate::http::headers::ForwardForRt>,
     waiters: AtomicUsize,
     queue: Notify,
 }
@@ -112,10 +114,11 @@ impl Backend {
             version: AtomicU64::new(0),
             timeouts: p.timeouts,
             retries: p.retries,
-            options: p.options,
+            options: p.options.clone(),
             http_request: p.http_request,
             http_response: p.http_response,
             errors: p.errors,
+            forwardfor: p.options.forwardfor.as_ref().map(crate::http::headers::ForwardForRt::new),
             waiters: AtomicUsize::new(0),
             queue: Notify::new(),
         }

@@ -49,15 +49,42 @@ pub struct Runtime {
     global_maxconn: Option<Arc<Semaphore>>,
 }
 
-fn spawn_workers(n: usize) -> Result<Vec<Worker>, ProxyError> {
-    let mut workers = Vec::with_capacity(n);
-    for i in 0..n {
+/// How worker threads are organised. `PerCore` is the default; `Shared` (one tokio
+/// multi-thread runtime, one socket per address, work stealing) exists to measure the choice:
+/// set `FULCRUM_RUNTIME=shared` (see bench/proxy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    PerCore,
+    Shared,
+}
+
+impl Layout {
+    fn from_env() -> Layout {
+        match std::env::var("FULCRUM_RUNTIME").as_deref() {
+            Ok("shared") | Ok("multi") => Layout::Shared,
+            _ => Layout::PerCore,
+        }
+    }
+}
+
+fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
+    let (runtimes, threads_each) = match layout {
+        Layout::PerCore => (n, 1),
+        Layout::Shared => (1, n),
+    };
+    let mut workers = Vec::with_capacity(runtimes);
+    for i in 0..runtimes {
         let (htx, hrx) = std::sync::mpsc::channel();
         let (stx, srx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name(format!("fulcrum-w{i}"))
             .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                let built = if threads_each == 1 {
+                    tokio::runtime::Builder::new_current_thread().enable_all().build()
+                } else {
+                    tokio::runtime::Builder::new_multi_thread().worker_threads(threads_each).enable_all().build()
+                };
+                let rt = match built {
                     Ok(rt) => rt,
                     Err(e) => {
                         let _ = htx.send(Err(e.to_string()));
@@ -110,7 +137,9 @@ impl Runtime {
             .nbthread
             .map(|n| n.max(1) as usize)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let workers = spawn_workers(n)?;
+        let layout = Layout::from_env();
+        let workers = spawn_workers(n, layout)?;
+        tracing::info!("proxy: {n} thread(s), {layout:?} runtime layout");
         let (stop, _) = watch::channel(false);
         let rt = Runtime {
             workers,

@@ -29,6 +29,8 @@ pub struct Frontend {
     pub http_response: Vec<Rule>,
     pub timeouts: Timeouts,
     pub options: ProxyOptions,
+    /// `option forwardfor`, compiled.
+    pub forwardfor: Option<crate::http::headers::ForwardForRt>,
     pub maxconn: Option<Arc<Semaphore>>,
     pub errors: ErrorPages,
     pub log: Option<Logger>,
@@ -141,6 +143,7 @@ pub fn build(config: &Config, old: Option<&Generation>) -> Result<Generation, Pr
                 http_response: rules::compile(&p.http_response, &p.acls).map_err(|e| cfg_err(p, e))?,
                 timeouts: p.timeouts.clone(),
                 options: p.options.clone(),
+                forwardfor: p.options.forwardfor.as_ref().map(crate::http::headers::ForwardForRt::new),
                 maxconn: p.maxconn.filter(|m| *m > 0).map(|m| Arc::new(Semaphore::new(m as usize))),
                 errors: error_pages(p)?,
                 log: Logger::new(&p.logs),

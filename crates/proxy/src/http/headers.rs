@@ -92,8 +92,7 @@ impl ForwardForRt {
             let _ = write!(cur, "{src}");
             cur.position() as usize
         };
-        let name = self.header.clone();
-        m.append(&name, &v[..len]);
+        m.append(&self.header, &v[..len]);
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::body::{self, BodyError, Framing};
 use super::errors;
-use super::headers::{self, ForwardForRt};
+use super::headers;
 use super::message::{Message, ParseError};
 use super::rules::{self, Env, Verdict};
 use crate::acl::Ctx;
@@ -48,8 +48,8 @@ struct Rec {
     trs: Option<Duration>,
     status: u16,
     bytes: u64,
-    backend: String,
-    server: String,
+    backend: Option<Arc<Backend>>,
+    server: Option<Arc<crate::server::ServerRt>>,
     flags: &'static str,
     retries: u32,
 }
@@ -76,8 +76,10 @@ pub async fn serve(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, local
     // state (buffers, message arenas) is allocated when the first bytes arrive.
     let started = tokio::time::Instant::now();
     let deadline = fe.timeouts.http_request.or(fe.timeouts.client).map(|d| started + d);
+    // `peek` (not `readable`, which may wake spuriously) so no buffer is taken before data.
+    let mut probe = [0u8; 1];
     tokio::select! {
-        r = client.readable() => { if r.is_err() { return; } }
+        r = client.peek(&mut probe) => { if !matches!(r, Ok(n) if n > 0) { return; } }
         _ = stop.changed() => return,
         _ = sleep_opt(deadline) => {
             let t = fe.timeouts.client;
@@ -141,8 +143,8 @@ impl Session {
                 trs: None,
                 status: 0,
                 bytes: 0,
-                backend: String::new(),
-                server: "<NOSRV>".into(),
+                backend: None,
+                server: None,
                 flags: "----",
                 retries: 0,
             };
@@ -181,10 +183,11 @@ impl Session {
             let deadline = if empty { idle_timeout } else { req_timeout }.map(|d| start + d);
             if empty {
                 // Idle: wait for readability before holding a buffer (memory per idle conn).
-                let ready = self.client.readable();
+                let mut probe = [0u8; 1];
+                let ready = self.client.peek(&mut probe);
                 let stop = self.stop.changed();
                 tokio::select! {
-                    r = ready => { if r.is_err() { return Err(HeadError::Idle); } }
+                    r = ready => { if !matches!(r, Ok(n) if n > 0) { return Err(HeadError::Idle); } }
                     _ = stop => return Err(HeadError::Idle),
                     _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout { partial: false } } else { HeadError::Idle }),
                 }
@@ -234,7 +237,7 @@ impl Session {
         let Some(be) = be else {
             return self.send_error(503, rec, "PR--", &fe.errors, false).await;
         };
-        rec.backend = be.name.clone();
+        rec.backend = Some(be.clone());
         let verdict = rules::apply(&be.http_request, &env, &mut self.req, None, &mut self.scratch);
         if let Some(keep) = self.respond_verdict(verdict, rec, &be.errors).await {
             return keep;
@@ -249,8 +252,8 @@ impl Session {
         let upgrade = self.req.has_token(b"connection", b"upgrade") && self.req.has_header(b"upgrade");
         let expect = self.req.header(b"expect").is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
         headers::strip_hop_by_hop(&mut self.req, upgrade);
-        if let Some(ff) = be.options.forwardfor.as_ref().or(fe.options.forwardfor.as_ref()) {
-            ForwardForRt::new(ff).apply(&mut self.req, src);
+        if let Some(ff) = be.forwardfor.as_ref().or(fe.forwardfor.as_ref()) {
+            ff.apply(&mut self.req, src);
         }
         let server_keep = mode == HttpConnectionMode::KeepAlive;
         if upgrade {
@@ -294,7 +297,7 @@ impl Session {
             Ok(v) => v,
             Err((e, srv)) => {
                 if let Some(s) = srv {
-                    rec.server = s.name.clone();
+                    rec.server = Some(s);
                     rec.retries = be.retries;
                 }
                 let flags = match e {
@@ -306,7 +309,7 @@ impl Session {
             }
         };
         rec.tc = Some(t_conn.elapsed().saturating_sub(waited));
-        rec.server = assigned.server().name.clone();
+        rec.server = Some(assigned.server().clone());
         let server_id = assigned.server().id;
         let srv_timeout = be.timeouts.server;
         let cli_timeout = fe.timeouts.client;
@@ -558,8 +561,8 @@ impl Session {
             trs: None,
             status,
             bytes: 0,
-            backend: self.fe.name.clone(),
-            server: "<NOSRV>".into(),
+            backend: None,
+            server: None,
             flags,
             retries: 0,
         };
@@ -586,8 +589,8 @@ impl Session {
                 self.peer.port(),
                 crate::log::accept_date(r.accept),
                 self.fe.name,
-                if r.backend.is_empty() { &self.fe.name } else { &r.backend },
-                r.server,
+                r.backend.as_ref().map_or(self.fe.name.as_str(), |b| b.name.as_str()),
+                r.server.as_ref().map_or("<NOSRV>", |s| s.name.as_str()),
                 crate::log::ms(r.tr),
                 crate::log::ms(r.tw),
                 crate::log::ms(r.tc),
