@@ -180,3 +180,35 @@ fn keepalived_backs_up_fulcrum_v3_ipv4_fast() {
 fn keepalived_backs_up_fulcrum_v3_ipv6() {
     keepalived_backs_up_fulcrum_v3("ka-bk-v3ipv6", "fd99::100/64", "fd99::100", "0.5");
 }
+
+#[test]
+fn nopreempt_fulcrum_leaves_a_lower_keepalived_master_alone() {
+    let Some(t) = topo("ka-nopreempt") else { return };
+    let k = Daemon::keepalived(&t, 1, &Inst { priority: 100, ..Inst::default() }.render(&t, 1));
+    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "{}", logs(&[&k]));
+    let f = Daemon::fulcrum(&t, 0, &Inst { priority: 150, nopreempt: true, ..Inst::default() }.render(&t, 0));
+    assert!(fulcrum_testlab::wait::until(SETTLE, || f.log().contains("Entering BACKUP")).is_some(), "{}", logs(&[&f, &k]));
+    // Longer than fulcrum's Master_Down_Interval (3.4 s at priority 150).
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(vip_only_on(&t, 1, 2), "nopreempt: keepalived keeps the VIP{}", logs(&[&f, &k]));
+    // …until keepalived stops: then fulcrum takes over after its Skew_Time.
+    k.term();
+    assert!(wait_vip(&t, 0, true, SETTLE).is_some(), "{}", logs(&[&f, &k]));
+}
+
+#[test]
+fn vrrpv3_unicast_with_keepalived() {
+    let Some(t) = topo("ka-v3-unicast") else { return };
+    let inst = |priority, peer| Inst { priority, version: 3, advert_int: "0.1", unicast_peers: vec![peer], ..Inst::default() };
+    let f = Daemon::fulcrum(&t, 0, &inst(100, 1).render(&t, 0));
+    let mut k = Daemon::keepalived(&t, 1, &inst(150, 0).render(&t, 1));
+    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "{}", logs(&[&f, &k]));
+    assert!(wait_vip(&t, 0, false, SETTLE).is_some(), "{}", logs(&[&f, &k]));
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(vip_only_on(&t, 1, 2), "v3 unicast checksum (pseudo-header with the unicast destination){}", logs(&[&f, &k]));
+    let t0 = Instant::now();
+    k.kill();
+    let took = wait_vip(&t, 0, true, SETTLE).map(|_| t0.elapsed());
+    let bound = Duration::from_secs_f64(0.3 + 0.061 + 0.5);
+    assert!(took.is_some_and(|d| d <= bound), "takeover took {took:?}, bound {bound:?}{}", logs(&[&f, &k]));
+}
