@@ -59,6 +59,9 @@ enum Section {
     Skipped,
 }
 
+/// Looks up an environment variable by name.
+pub type EnvFn = dyn Fn(&str) -> Option<String>;
+
 pub struct Parser {
     global: Global,
     global_seen: bool,
@@ -66,7 +69,7 @@ pub struct Parser {
     named_defaults: Vec<Defaults>,
     last_defaults: Defaults,
     section: Section,
-    env: std::rc::Rc<dyn Fn(&str) -> Option<String>>,
+    env: std::rc::Rc<EnvFn>,
 }
 
 impl Default for Parser {
@@ -82,7 +85,7 @@ impl Parser {
     }
 
     /// A parser with its own variable lookup (tests).
-    pub fn with_env(env: Box<dyn Fn(&str) -> Option<String>>) -> Self {
+    pub fn with_env(env: Box<EnvFn>) -> Self {
         Parser {
             global: Global::default(),
             global_seen: false,
