@@ -70,10 +70,20 @@ fn complete(buf: &[u8]) -> bool {
     match resp.parse(buf) {
         Ok(httparse::Status::Complete(head)) => match content_length(resp.headers) {
             Some(len) => buf.len() >= head.saturating_add(len),
+            // a chunked body is complete at its last-chunk marker (servers that ignore
+            // "Connection: close" would otherwise hold the check until its timeout)
+            None if chunked(resp.headers) => buf[head..].ends_with(b"0\r\n\r\n"),
             None => false,
         },
         _ => false,
     }
+}
+
+fn chunked(headers: &[httparse::Header<'_>]) -> bool {
+    headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("transfer-encoding")
+            && String::from_utf8_lossy(h.value).to_ascii_lowercase().contains("chunked")
+    })
 }
 
 fn content_length(headers: &[httparse::Header<'_>]) -> Option<usize> {
@@ -130,5 +140,8 @@ mod tests {
         assert!(complete(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"));
         assert!(!complete(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab"));
         assert!(!complete(b"HTTP/1.0 200 OK\r\n\r\nbody until close"));
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n";
+        assert!(!complete(chunked));
+        assert!(complete(&[&chunked[..], b"0\r\n\r\n"].concat()));
     }
 }
