@@ -381,3 +381,42 @@ mod tests {
         assert_eq!(Auth::pass("ab"), Auth::Pass(*b"ab\0\0\0\0\0\0"));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever arrives on the wire, decoding returns and never panics.
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600), v6 in any::<bool>()) {
+            let (src, dst): (IpAddr, IpAddr) = if v6 {
+                ("fe80::1".parse().unwrap(), IpAddr::V6(MULTICAST_V6))
+            } else {
+                ("10.99.0.1".parse().unwrap(), IpAddr::V4(MULTICAST_V4))
+            };
+            let _ = decode(&bytes, src, dst);
+        }
+
+        /// Every advert we encode decodes to itself (v2 PASS, v3 IPv4 and IPv6).
+        #[test]
+        fn round_trip(version in 2u8..=3, vrid in 1u8..=255, priority in any::<u8>(),
+                      interval_cs in 1u16..0x0fff, n in 0usize..20, v6 in any::<bool>(), pass in "[a-z]{0,8}") {
+            let v6 = v6 && version == 3;
+            let addresses: Vec<IpAddr> = (0..n)
+                .map(|i| if v6 { IpAddr::V6(Ipv6Addr::new(0xfd99, 0, 0, 0, 0, 0, 0, i as u16)) } else { IpAddr::V4(Ipv4Addr::new(10, 99, 1, i as u8)) })
+                .collect();
+            let interval_cs = if version == 2 { (interval_cs / 100).clamp(1, 40) * 100 } else { interval_cs };
+            let auth = if version == 2 { Auth::pass(&pass) } else { Auth::None };
+            let a = Advert { version, vrid, priority, interval_cs, auth, addresses };
+            let (src, dst): (IpAddr, IpAddr) = if v6 {
+                ("fe80::1".parse().unwrap(), IpAddr::V6(MULTICAST_V6))
+            } else {
+                ("10.99.0.1".parse().unwrap(), IpAddr::V4(MULTICAST_V4))
+            };
+            let bytes = encode(&a, src, dst);
+            prop_assert_eq!(decode(&bytes, src, dst), Ok(a));
+        }
+    }
+}
