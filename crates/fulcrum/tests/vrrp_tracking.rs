@@ -158,3 +158,18 @@ fn gratuitous_arp_repoints_the_client_after_failover() {
     // Without sending anything itself, the client's entry now points at A.
     assert!(wait::until(Duration::from_secs(10), || neigh().contains(&mac_a)).is_some(), "neighbour entry: {}{}", neigh(), logs(&[&a]));
 }
+
+#[test]
+fn own_interface_down_means_fault_and_the_vip_is_removed() {
+    let Some(t) = Topo::new("ownif", 2) else { return };
+    let a = Daemon::fulcrum(&t, 0, &Inst { priority: 100, ..Inst::default() }.render(&t, 0));
+    let b = Daemon::fulcrum(&t, 1, &Inst { priority: 150, ..Inst::default() }.render(&t, 1));
+    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(t.node(1).set_link(false));
+    assert!(wait::until(SETTLE, || b.log().contains("Entering FAULT")).is_some(), "{}", logs(&[&b]));
+    assert!(wait_vip(&t, 1, false, SETTLE).is_some(), "a FAULT instance removes its VIP{}", logs(&[&b]));
+    assert!(wait_vip(&t, 0, true, SETTLE).is_some(), "the other node takes over{}", logs(&[&a]));
+    assert!(t.node(1).set_link(true));
+    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "link back: it preempts again{}", logs(&[&a, &b]));
+    assert!(wait_vip(&t, 0, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+}
