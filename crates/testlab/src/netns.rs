@@ -119,8 +119,9 @@ impl Lab {
             }
             lab.nodes.push(node.clone());
             // IPv6 link-local usable at once (no DAD wait) for VRRPv3 over IPv6.
-            let _ = node.run("sysctl", &["-qw", "net.ipv6.conf.default.accept_dad=0"]);
-            let _ = node.run("sysctl", &["-qw", "net.ipv6.conf.all.accept_dad=0"]);
+            // (/proc/sys/net is per namespace; written through sh so procps is not needed.)
+            let dad = "echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad; echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad";
+            let _ = node.run("sh", &["-c", dad]);
             let hub_if = format!("v{i}");
             let addr = format!("{}/16", node.addr);
             let ok = sh(&["-n", &hub, "link", "add", &hub_if, "type", "veth", "peer", "name", "eth0", "netns", &node.netns])
