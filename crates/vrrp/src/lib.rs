@@ -4,6 +4,14 @@
 //! each, see `instance.rs`); the handle reloads a new model and stops gracefully (a MASTER sends
 //! a priority-0 advert and removes its addresses). The protocol itself is the sans-IO
 //! `machine::Machine`; `io/` holds the kernel adapters.
+//!
+//! Supported, as keepalived does it: VRRPv2 (PASS or no authentication) and VRRPv3 over IPv4
+//! and IPv6, multicast or `unicast_peer`s from `unicast_src_ip`; `nopreempt`, `preempt_delay`,
+//! priority 255 as address owner; `virtual_ipaddress` (+`_excluded`) with prefix, `dev`, `label`,
+//! `brd`, `scope`; gratuitous ARP / unsolicited NA per `garp_master_delay|repeat|refresh`;
+//! `notify*` scripts; `vrrp_script` + `track_script` weights and FAULT; `track_interface`;
+//! `vrrp_sync_group`. Not supported: `auth_type AH` (refused at start), virtual MACs,
+//! `virtual_routes`/rules. The proxy's health comes in through `start_with_proxy`.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod instance;
