@@ -22,7 +22,9 @@ fn cfg(backend_port: u16, listen_port: u16) -> String {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_or(0, |a| a.port())
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_or(0, |a| a.port())
 }
 
 /// A listener accepting and dropping connections until aborted.
@@ -51,12 +53,18 @@ fn phase(i: u32) -> Duration {
 async fn fulcrum_trial(i: u32) -> Option<Duration> {
     let (port, task) = start_backend().await;
     let text = cfg(port, free_port());
-    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source { name: "bench.cfg", text: &text }]);
+    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
+        name: "bench.cfg",
+        text: &text,
+    }]);
     let (handle, mut rx) = HealthMonitor::start(&loaded.config);
     tokio::time::sleep(Duration::from_millis(3 * INTER_MS) + phase(i)).await;
     let killed = Instant::now();
     task.abort();
-    let ev = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await.ok().flatten()?;
+    let ev = tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .ok()
+        .flatten()?;
     let took = killed.elapsed();
     handle.shutdown().await;
     (!ev.up).then_some(took)
@@ -116,7 +124,10 @@ fn summary(name: &str, mut v: Vec<Duration>) {
 
 #[tokio::main]
 async fn main() {
-    let trials: u32 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10);
+    let trials: u32 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10);
     let mut f = Vec::new();
     let mut h = Vec::new();
     for i in 0..trials {

@@ -15,7 +15,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_or(0, |a| a.port())
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_or(0, |a| a.port())
 }
 
 /// An HTTP backend whose death closes its listener and every open connection at once.
@@ -42,7 +44,10 @@ impl Backend {
                             buf.drain(..end + 4);
                             // a little work so requests are in flight when the kill lands
                             tokio::time::sleep(Duration::from_millis(2)).await;
-                            let resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{name}", name.len());
+                            let resp = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{name}",
+                                name.len()
+                            );
                             if s.write_all(resp.as_bytes()).await.is_err() {
                                 return;
                             }
@@ -55,7 +60,11 @@ impl Backend {
                 });
             }
         });
-        Some(Backend { addr, conns, accept })
+        Some(Backend {
+            addr,
+            conns,
+            accept,
+        })
     }
 
     fn kill(&self) {
@@ -85,7 +94,12 @@ struct Counts {
 }
 
 /// Keep-alive clients sending GETs until `stop`; a failure reconnects.
-async fn client(addr: SocketAddr, stop: Arc<AtomicBool>, down: Arc<AtomicBool>, counts: Arc<Counts>) {
+async fn client(
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    down: Arc<AtomicBool>,
+    counts: Arc<Counts>,
+) {
     let mut conn: Option<TcpStream> = None;
     let mut tmp = [0u8; 4096];
     while !stop.load(Ordering::Relaxed) {
@@ -97,7 +111,9 @@ async fn client(addr: SocketAddr, stop: Arc<AtomicBool>, down: Arc<AtomicBool>, 
             continue;
         };
         let ok = async {
-            s.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n").await.ok()?;
+            s.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+                .await
+                .ok()?;
             let mut got = Vec::new();
             loop {
                 let n = s.read(&mut tmp).await.ok()?;
@@ -128,7 +144,13 @@ async fn client(addr: SocketAddr, stop: Arc<AtomicBool>, down: Arc<AtomicBool>, 
 }
 
 /// Runs the load, kills s1 at one third; `detected` is set by the caller's DOWN watcher.
-async fn load(addr: SocketAddr, secs: u64, clients: usize, backends: &[Backend], down: Arc<AtomicBool>) -> Arc<Counts> {
+async fn load(
+    addr: SocketAddr,
+    secs: u64,
+    clients: usize,
+    backends: &[Backend],
+    down: Arc<AtomicBool>,
+) -> Arc<Counts> {
     let stop = Arc::new(AtomicBool::new(false));
     let counts = Arc::new(Counts::default());
     let mut set = JoinSet::new();
@@ -144,10 +166,17 @@ async fn load(addr: SocketAddr, secs: u64, clients: usize, backends: &[Backend],
 }
 
 async fn fulcrum_run(secs: u64, clients: usize) -> Option<(Arc<Counts>, Option<Duration>)> {
-    let backends = [Backend::start("s1").await?, Backend::start("s2").await?, Backend::start("s3").await?];
+    let backends = [
+        Backend::start("s1").await?,
+        Backend::start("s2").await?,
+        Backend::start("s3").await?,
+    ];
     let port = free_port();
     let text = cfg(port, &backends);
-    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source { name: "bench.cfg", text: &text }]);
+    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
+        name: "bench.cfg",
+        text: &text,
+    }]);
     let proxy = fulcrum_proxy::start(&loaded.config).await.ok()?;
     // --- the wiring the supervisor needs: health events flip the proxy's servers ---
     let (health, mut events) = HealthMonitor::start(&loaded.config);
@@ -174,9 +203,20 @@ async fn fulcrum_run(secs: u64, clients: usize) -> Option<(Arc<Counts>, Option<D
     // ---
     tokio::time::sleep(Duration::from_millis(300)).await;
     let start = Instant::now();
-    let counts = load(SocketAddr::from(([127, 0, 0, 1], port)), secs, clients, &backends, down).await;
+    let counts = load(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        secs,
+        clients,
+        &backends,
+        down,
+    )
+    .await;
     let kill_at = start + Duration::from_secs(secs) / 3;
-    let detect = detected.lock().ok().and_then(|t| *t).map(|t| t.saturating_duration_since(kill_at));
+    let detect = detected
+        .lock()
+        .ok()
+        .and_then(|t| *t)
+        .map(|t| t.saturating_duration_since(kill_at));
     health.shutdown().await;
     applier.abort();
     proxy.shutdown(Duration::from_millis(200)).await;
@@ -184,7 +224,11 @@ async fn fulcrum_run(secs: u64, clients: usize) -> Option<(Arc<Counts>, Option<D
 }
 
 async fn haproxy_run(secs: u64, clients: usize) -> Option<(Arc<Counts>, Option<Duration>)> {
-    let backends = [Backend::start("s1").await?, Backend::start("s2").await?, Backend::start("s3").await?];
+    let backends = [
+        Backend::start("s1").await?,
+        Backend::start("s2").await?,
+        Backend::start("s3").await?,
+    ];
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("fulcrum-kill-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
@@ -218,9 +262,20 @@ async fn haproxy_run(secs: u64, clients: usize) -> Option<(Arc<Counts>, Option<D
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
     let start = Instant::now();
-    let counts = load(SocketAddr::from(([127, 0, 0, 1], port)), secs, clients, &backends, down).await;
+    let counts = load(
+        SocketAddr::from(([127, 0, 0, 1], port)),
+        secs,
+        clients,
+        &backends,
+        down,
+    )
+    .await;
     let kill_at = start + Duration::from_secs(secs) / 3;
-    let detect = detected.lock().ok().and_then(|t| *t).map(|t| t.saturating_duration_since(kill_at));
+    let detect = detected
+        .lock()
+        .ok()
+        .and_then(|t| *t)
+        .map(|t| t.saturating_duration_since(kill_at));
     let _ = child.kill().await;
     watcher.abort();
     let _ = std::fs::remove_dir_all(&dir);
@@ -242,8 +297,14 @@ fn report(name: &str, r: Option<(Arc<Counts>, Option<Duration>)>) {
 
 #[tokio::main]
 async fn main() {
-    let secs: u64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(3);
-    let clients: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(8);
+    let secs: u64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3);
+    let clients: usize = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(8);
     report("fulcrum", fulcrum_run(secs, clients).await);
     report("haproxy", haproxy_run(secs, clients).await);
 }

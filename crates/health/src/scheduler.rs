@@ -40,6 +40,8 @@ pub struct HealthEvent {
     /// Not a change: after a reload, the state of a server that is still DOWN is sent again so
     /// a freshly built data plane can apply it (log_line is empty then).
     pub replay: bool,
+    /// keepalived `misc_dynamic`: the script asked for this weight (`up` is unchanged).
+    pub weight: Option<u32>,
 }
 
 enum Command {
@@ -145,6 +147,8 @@ fn observed_map(checks: &[Running]) -> HashMap<String, HashSet<String>> {
 struct Running {
     spec: CheckSpec,
     machine: Machine,
+    /// keepalived `misc_dynamic`: the weight last asked for by the script.
+    dynamic_weight: Option<u32>,
 }
 
 impl HealthMonitor {
@@ -221,7 +225,11 @@ fn schedule(specs: Vec<CheckSpec>, now: Instant, spread_percent: u32, seed: u64)
                     Machine::Keepalived(KeepalivedCheck::new(*timing, now + warmup))
                 }
             };
-            Running { spec, machine }
+            Running {
+                spec,
+                machine,
+                dynamic_weight: None,
+            }
         })
         .collect()
 }
@@ -333,6 +341,7 @@ impl Driver {
                 no_server_line: None,
                 inhibit_on_failure,
                 replay: true,
+                weight: None,
             });
         }
     }
@@ -341,9 +350,45 @@ impl Driver {
         let Some(c) = self.checks.get_mut(i) else {
             return;
         };
-        if let Some(change) = c.machine.on_result(Instant::now(), outcome) {
+        let dynamic = matches!(&c.spec.probe, crate::probe::Probe::Misc(m) if m.dynamic);
+        let asked = if dynamic {
+            crate::probe::misc::dynamic_weight(&outcome)
+        } else {
+            None
+        };
+        let change = c.machine.on_result(Instant::now(), outcome.clone());
+        if let Some(change) = change {
             self.publish(i, change);
         }
+        if let Some(w) = asked {
+            self.publish_weight(i, w, outcome);
+        }
+    }
+
+    /// keepalived `misc_dynamic`: report a new weight asked for by the script.
+    fn publish_weight(&mut self, i: usize, weight: u32, outcome: CheckOutcome) {
+        let c = &mut self.checks[i];
+        let from = c.dynamic_weight.unwrap_or(c.spec.weight);
+        if from == weight {
+            c.dynamic_weight = Some(weight);
+            return;
+        }
+        c.dynamic_weight = Some(weight);
+        let (backend, server) = (c.spec.backend.clone(), c.spec.server.clone());
+        let log_line = format!("Changing weight from {from} to {weight} on service [{server}] of VS [{backend}], {outcome}");
+        tracing::info!("{log_line}");
+        let up = self.server_up(&backend, &server);
+        let _ = self.events.send(HealthEvent {
+            backend,
+            server,
+            up,
+            reason: outcome,
+            log_line,
+            no_server_line: None,
+            inhibit_on_failure: false,
+            replay: false,
+            weight: Some(weight),
+        });
     }
 
     fn feed_observed(&mut self, backend: &str, server: &str, event: Observed) {
@@ -415,6 +460,7 @@ impl Driver {
             no_server_line: none_left.then(|| no_server_line(&backend)),
             inhibit_on_failure: inhibit,
             replay: false,
+            weight: None,
         };
         if up {
             tracing::info!("{}", event.log_line);
@@ -564,6 +610,7 @@ mod tests {
                 passive: None,
             },
             inhibit_on_failure: false,
+            weight: 1,
         }
     }
 

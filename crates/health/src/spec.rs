@@ -44,6 +44,8 @@ pub struct CheckSpec {
     pub rules: CheckRules,
     /// keepalived `inhibit_on_failure`: a failed real server gets weight 0 instead of removal.
     pub inhibit_on_failure: bool,
+    /// The configured weight (keepalived real_server `weight`, HAProxy server `weight`).
+    pub weight: u32,
 }
 
 /// A server of a checked backend as the log-line counts need it.
@@ -96,13 +98,14 @@ pub fn plan(config: &Config) -> Plan {
 
 fn haproxy_check(proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
     let who = format!("server {}/{} ({})", proxy.name, server.name, server.span);
-    let port =
-        match (server.check_port, server.address.port) {
-            (Some(p), _) | (None, ServerPort::Fixed(p)) => p,
-            _ => return Err(format!(
+    let port = match (server.check_port, server.address.port) {
+        (Some(p), _) | (None, ServerPort::Fixed(p)) => p,
+        _ => {
+            return Err(format!(
                 "{who}: health check needs a port ('port N' or a fixed server port); not checked"
-            )),
-        };
+            ))
+        }
+    };
     let ip = match (server.check_addr, server.address.ip) {
         (Some(ip), _) | (None, Some(ip)) => ip,
         (None, None) => resolve(&server.address.host).ok_or_else(|| {
@@ -150,6 +153,7 @@ fn haproxy_check(proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
         probe,
         rules: CheckRules::Haproxy { timing, passive },
         inhibit_on_failure: false,
+        weight: server.weight,
     })
 }
 
@@ -220,11 +224,13 @@ fn keepalived_checks(vs: &VirtualServer, plan: &mut Plan) {
                 Checker::MiscCheck {
                     misc_path,
                     misc_timeout,
+                    misc_dynamic,
                     ..
                 } => (
                     Probe::Misc(MiscCheck {
                         misc_path: misc_path.clone(),
                         timeout: misc_timeout.unwrap_or(vs.delay_loop),
+                        dynamic: *misc_dynamic,
                     }),
                     // keepalived.conf(5): "The retry default is 0" for MISC_CHECK.
                     KeepalivedTiming {
@@ -242,6 +248,7 @@ fn keepalived_checks(vs: &VirtualServer, plan: &mut Plan) {
                 probe,
                 rules: CheckRules::Keepalived { timing },
                 inhibit_on_failure: rs.inhibit_on_failure,
+                weight: rs.weight,
             });
         }
         plan.members.push(MemberSpec {

@@ -187,7 +187,11 @@ async fn misc_check_exit_status_decides() {
     let down = next(&mut rx).await;
     assert!(!down.up);
     assert_eq!(down.reason.status, CheckStatus::ExternalError);
-    assert_eq!(down.reason.info.as_deref(), Some("exit status 1"));
+    assert_eq!(
+        down.reason.code,
+        Some(1),
+        "the exit status, as HAProxy reports external checks"
+    );
     std::fs::write(&flag, "").expect("flag");
     assert!(next(&mut rx).await.up);
     handle.shutdown().await;
@@ -223,4 +227,38 @@ async fn misc_check_past_timeout_is_killed() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(gone, "the timed-out script (pid {pid}) was killed");
+}
+
+#[tokio::test]
+async fn misc_dynamic_exit_status_sets_the_weight() {
+    let s = Scripts::new("dyn");
+    let status = s.dir.join("status");
+    std::fs::write(&status, "12").expect("status");
+    let script = s.write("dyn.sh", &format!("exit $(cat {})", status.display()));
+    let checker = format!("MISC_CHECK {{\n      misc_path \"{script}\"\n      misc_timeout 1\n      misc_dynamic\n    }}");
+    let cfg = config("k.conf", &vs(closed_port(), &checker, false));
+    let (handle, mut rx) = HealthMonitor::start(&cfg);
+    let ev = next(&mut rx).await;
+    assert_eq!((ev.up, ev.weight), (true, Some(10)), "exit 12 → weight 10");
+    assert!(
+        ev.log_line
+            .starts_with("Changing weight from 1 to 10 on service"),
+        "{}",
+        ev.log_line
+    );
+    std::fs::write(&status, "1").expect("status");
+    let ev = next(&mut rx).await;
+    assert_eq!((ev.up, ev.weight), (false, None), "exit 1 fails the check");
+    std::fs::write(&status, "22").expect("status");
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let ev = next(&mut rx).await;
+        got.push((ev.up, ev.weight));
+    }
+    assert_eq!(
+        got,
+        [(true, None), (true, Some(20))],
+        "back UP, then weight 20"
+    );
+    handle.shutdown().await;
 }

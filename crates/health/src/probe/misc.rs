@@ -1,6 +1,9 @@
 //! keepalived's MISC_CHECK: run `misc_path` (a command line, split on spaces as keepalived
 //! does; quotes group words), exit 0 → alive, anything else → failed; past `misc_timeout` the
-//! process is killed and the check fails. The child is always reaped (kill_on_drop too).
+//! process is killed and the check fails. With `misc_dynamic`, exit 1 is a failure and
+//! 2..=255 a success that sets the weight to status - 2 (keepalived.conf(5)). The exit status
+//! is the outcome's `code`, as HAProxy reports external checks. The child is always reaped
+//! (kill_on_drop too).
 
 use crate::status::{CheckOutcome, CheckStatus};
 use std::process::Stdio;
@@ -11,6 +14,16 @@ use tokio::process::Command;
 pub struct MiscCheck {
     pub misc_path: String,
     pub timeout: Duration,
+    /// `misc_dynamic`
+    pub dynamic: bool,
+}
+
+/// The weight a `misc_dynamic` success asks for (exit status 2..=255 → status - 2).
+pub fn dynamic_weight(outcome: &CheckOutcome) -> Option<u32> {
+    match (outcome.status, outcome.code) {
+        (CheckStatus::ExternalOk, Some(code)) if code >= 2 => Some(u32::from(code) - 2),
+        _ => None,
+    }
 }
 
 impl MiscCheck {
@@ -36,16 +49,17 @@ impl MiscCheck {
             }
         };
         match tokio::time::timeout(self.timeout, child.wait()).await {
-            Ok(Ok(status)) if status.success() => {
-                CheckOutcome::new(CheckStatus::ExternalOk, start.elapsed())
-            }
-            Ok(Ok(status)) => {
-                let info = match status.code() {
-                    Some(code) => format!("exit status {code}"),
-                    None => "killed by a signal".to_string(),
-                };
-                CheckOutcome::new(CheckStatus::ExternalError, start.elapsed()).with_info(info)
-            }
+            Ok(Ok(status)) => match status.code().and_then(|c| u16::try_from(c).ok()) {
+                Some(0) => CheckOutcome::new(CheckStatus::ExternalOk, start.elapsed()).with_code(0),
+                Some(code) if self.dynamic && code >= 2 => {
+                    CheckOutcome::new(CheckStatus::ExternalOk, start.elapsed()).with_code(code)
+                }
+                Some(code) => {
+                    CheckOutcome::new(CheckStatus::ExternalError, start.elapsed()).with_code(code)
+                }
+                None => CheckOutcome::new(CheckStatus::ExternalError, start.elapsed())
+                    .with_info("killed by a signal"),
+            },
             Ok(Err(e)) => CheckOutcome::new(CheckStatus::ExternalError, start.elapsed())
                 .with_info(e.to_string()),
             Err(_) => {

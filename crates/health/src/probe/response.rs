@@ -82,7 +82,9 @@ fn complete(buf: &[u8]) -> bool {
 fn chunked(headers: &[httparse::Header<'_>]) -> bool {
     headers.iter().any(|h| {
         h.name.eq_ignore_ascii_case("transfer-encoding")
-            && String::from_utf8_lossy(h.value).to_ascii_lowercase().contains("chunked")
+            && String::from_utf8_lossy(h.value)
+                .to_ascii_lowercase()
+                .contains("chunked")
     })
 }
 
