@@ -14,6 +14,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// (server name, Cookie header it received), in arrival order.
+type Received = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 /// Response headers a backend sends for a path (the same for HAProxy's and fulcrum's side).
 fn backend_headers(path: &str) -> Vec<(String, String)> {
     match path {
@@ -31,7 +34,7 @@ fn backend_headers(path: &str) -> Vec<(String, String)> {
 /// A backend answering with its name and recording the Cookie header it received.
 async fn backend(
     name: &'static str,
-    seen: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    seen: Received,
 ) -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0")
         .await

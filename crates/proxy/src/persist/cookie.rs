@@ -89,6 +89,13 @@ impl CookiePersist {
         CookiePersist { cfg, persist }
     }
 
+    /// The backend's `cookie` line with its `option persist`, if it has one.
+    pub fn from_proxy(p: &fulcrum_config::model::Proxy) -> Option<Self> {
+        p.cookie
+            .clone()
+            .map(|c| CookiePersist::new(c, p.options.persist))
+    }
+
     fn dated(&self) -> bool {
         self.cfg.maxidle.is_some() || self.cfg.maxlife.is_some()
     }

@@ -5,9 +5,10 @@
 //! the entry's expiry. When full, the entry closest to expiry is evicted (HAProxy purges the
 //! oldest), or with `nopurge` the new key is not stored.
 
-use fulcrum_config::model::StickTable as StickTableModel;
+use fulcrum_config::model::{Proxy, StickRuleKind, StickTable as StickTableModel};
 use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -128,6 +129,38 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
     }
 }
 
+/// The table a backend needs for `stick-table type ip|ipv6 ...` + `stick on src` (the
+/// supported combination so far). `Ok(None)`: no stickiness; `Err`: configured but not
+/// supported yet, said plainly for the startup log.
+pub fn stick_on_src(p: &Proxy) -> Result<Option<StickTable<IpAddr, String>>, String> {
+    if p.stick_rules.is_empty() {
+        return Ok(None);
+    }
+    let Some(table) = &p.stick_table else {
+        return Err(format!(
+            "{}: stick rules without a stick-table in this backend are not supported yet",
+            p.span
+        ));
+    };
+    for r in &p.stick_rules {
+        let supported = r.kind == StickRuleKind::On
+            && r.fetch.name == "src"
+            && r.fetch.arg.is_none()
+            && r.condition.is_none()
+            && match &r.table {
+                None => true,
+                Some(t) => t.name == p.name,
+            };
+        if !supported {
+            return Err(format!(
+                "{}: only 'stick on src' on the backend's own table is supported yet, found '{:?} {}'",
+                r.span, r.kind, r.fetch.name
+            ));
+        }
+    }
+    Ok(Some(StickTable::from_model(table)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +168,28 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("ip")
+    }
+
+    #[test]
+    fn built_from_a_backend_with_stick_on_src() {
+        let text = "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+                    backend db\n    stick-table type ip size 200k expire 30m\n    stick on src\n    server a 127.0.0.1:1\n\
+                    backend plain\n    server a 127.0.0.1:1\n";
+        let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
+            name: "t.cfg",
+            text,
+        }]);
+        assert!(loaded.is_ok(), "{:?}", loaded.diagnostics);
+        let db = loaded.config.backend("db").expect("db");
+        let t = stick_on_src(db).expect("supported").expect("a table");
+        assert_eq!(
+            (t.size, t.expire),
+            (200 * 1024, Some(Duration::from_secs(1800))),
+            "HAProxy's k = 1024"
+        );
+        assert!(stick_on_src(loaded.config.backend("plain").expect("plain"))
+            .expect("ok")
+            .is_none());
     }
 
     #[test]
