@@ -375,7 +375,11 @@ impl Driver {
         }
         c.dynamic_weight = Some(weight);
         let (backend, server) = (c.spec.backend.clone(), c.spec.server.clone());
-        let log_line = format!("Changing weight from {from} to {weight} on service [{server}] of VS [{backend}], {outcome}");
+        let log_line = format!(
+            "Changing weight from {from} to {weight} on service {} of VS {}, {outcome}",
+            keepalived_fmt(&server),
+            keepalived_fmt(&backend)
+        );
         tracing::info!("{log_line}");
         let up = self.server_up(&backend, &server);
         let _ = self.events.send(HealthEvent {
@@ -495,15 +499,24 @@ impl Driver {
 
 /// keepalived's wording when a checker changes a real server.
 fn keepalived_line(vs: &str, rs: &str, up: bool, inhibit: bool, outcome: &CheckOutcome) -> String {
+    let (vs, rs) = (keepalived_fmt(vs), keepalived_fmt(rs));
     let verb = match (up, inhibit) {
-        (true, false) => format!("Adding service [{rs}] to VS [{vs}]"),
-        (true, true) => format!("Enabling service [{rs}] to VS [{vs}]"),
-        (false, false) => format!("Removing service [{rs}] from VS [{vs}]"),
-        (false, true) => {
-            format!("Disabling service [{rs}] from VS [{vs}] (inhibit_on_failure: weight 0)")
-        }
+        (true, false) => format!("Adding service {rs} to VS {vs}"),
+        (true, true) => format!("Enabling service {rs} to VS {vs}"),
+        (false, false) => format!("Removing service {rs} from VS {vs}"),
+        (false, true) => format!("Disabling service {rs} from VS {vs}"),
     };
     format!("{verb}, {outcome}")
+}
+
+/// keepalived's way of naming a service in logs: `[10.0.0.1]:tcp:80` (`FWM 1` for fwmarks).
+fn keepalived_fmt(name: &str) -> String {
+    match name.parse::<std::net::SocketAddr>() {
+        Ok(a) => format!("[{}]:tcp:{}", a.ip(), a.port()),
+        Err(_) => name
+            .strip_prefix("fwmark ")
+            .map_or_else(|| name.to_string(), |m| format!("FWM {m}")),
+    }
 }
 
 impl HealthHandle {

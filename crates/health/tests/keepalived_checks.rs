@@ -109,7 +109,7 @@ async fn http_get_digest_matches_genhash_and_a_changed_body_fails() {
     assert!(down.inhibit_on_failure);
     assert!(
         down.log_line.starts_with(&format!(
-            "Disabling service [127.0.0.1:{}] from VS",
+            "Disabling service [127.0.0.1]:tcp:{} from VS [127.0.0.1]:tcp:",
             b.addr.port()
         )),
         "{}",
@@ -137,8 +137,9 @@ async fn tcp_check_retry_then_removed() {
         "the retry waited delay_before_retry"
     );
     assert!(
-        down.log_line
-            .starts_with(&format!("Removing service [127.0.0.1:{port}] from VS")),
+        down.log_line.starts_with(&format!(
+            "Removing service [127.0.0.1]:tcp:{port} from VS [127.0.0.1]:tcp:"
+        )),
         "{}",
         down.log_line
     );
