@@ -365,3 +365,74 @@ impl CompiledAcl {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fulcrum_config::model::{AclTerm, Fetch, Reference};
+
+    fn acl(name: &str, fetch: &str, arg: Option<&str>, icase: bool, pats: &[&str]) -> Acl {
+        Acl {
+            name: name.into(),
+            span: Default::default(),
+            fetch: Fetch { name: fetch.into(), arg: arg.map(str::to_string) },
+            ignore_case: icase,
+            match_method: None,
+            patterns: pats.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn req(raw: &[u8]) -> Message {
+        let mut m = Message::new();
+        let _ = m.parse_request(raw);
+        m
+    }
+
+    fn eval(a: &Acl, m: &Message, src: &str) -> bool {
+        let c = compile(a).unwrap_or_else(|e| panic!("{e}"));
+        let ctx = Ctx { src: src.parse().unwrap_or([0, 0, 0, 0].into()), dst_port: 80, req: Some(m), res: None };
+        c.eval(&ctx)
+    }
+
+    #[test]
+    fn criteria_from_the_issue() {
+        let m = req(b"POST /api/v1/items.json?x=1 HTTP/1.1\r\nHost: WWW.Example.com:8080\r\nX-List: a, b\r\n\r\n");
+        let s = "10.1.2.3";
+        assert!(eval(&acl("a", "hdr", Some("host"), true, &["www.example.com:8080"]), &m, s));
+        assert!(!eval(&acl("a", "hdr", Some("host"), false, &["www.example.com:8080"]), &m, s));
+        assert!(eval(&acl("a", "hdr_dom", Some("host"), true, &["example"]), &m, s));
+        assert!(!eval(&acl("a", "hdr_dom", Some("host"), true, &["exam"]), &m, s));
+        assert!(eval(&acl("a", "hdr_beg", Some("host"), true, &["www."]), &m, s));
+        assert!(eval(&acl("a", "hdr", Some("x-list"), false, &["b"]), &m, s), "hdr() splits on commas");
+        assert!(eval(&acl("a", "path", None, false, &["/api/v1/items.json"]), &m, s));
+        assert!(eval(&acl("a", "path_beg", None, false, &["/api/"]), &m, s));
+        assert!(eval(&acl("a", "path_end", None, false, &[".json"]), &m, s));
+        assert!(eval(&acl("a", "path_reg", None, false, &["^/api/v[0-9]+/"]), &m, s));
+        assert!(!eval(&acl("a", "path_reg", None, false, &["^/v[0-9]+/"]), &m, s));
+        assert!(eval(&acl("a", "src", None, false, &["10.0.0.0/8"]), &m, s));
+        assert!(!eval(&acl("a", "src", None, false, &["192.168.0.0/16", "10.1.2.4"]), &m, s));
+        assert!(eval(&acl("a", "method", None, false, &["GET", "POST"]), &m, s));
+        assert!(!eval(&acl("a", "ssl_fc", None, false, &[]), &m, s), "no TLS on fulcrum listeners yet");
+    }
+
+    #[test]
+    fn conditions_or_and_negation_unless() {
+        let m = req(b"GET /admin HTTP/1.1\r\nHost: a\r\n\r\n");
+        let acls = vec![
+            acl("is_admin", "path_beg", None, false, &["/admin"]),
+            acl("internal", "src", None, false, &["10.0.0.0/8"]),
+            // Same name twice: OR of both lines.
+            acl("host_ok", "hdr", Some("host"), false, &["b"]),
+            acl("host_ok", "hdr", Some("host"), false, &["a"]),
+        ];
+        let term = |n: &str, negate: bool| AclTerm { negate, acl: AclRef::Named(Reference { name: n.into(), span: Default::default() }) };
+        let cond = |unless, any_of| Condition { unless, any_of };
+        let ctx = Ctx { src: [192, 168, 1, 1].into(), dst_port: 80, req: Some(&m), res: None };
+        let c = |cd: &Condition| compile_condition(cd, &acls).unwrap_or_else(|e| panic!("{e}")).eval(&ctx);
+        assert!(c(&cond(false, vec![vec![term("is_admin", false), term("internal", true)]])), "admin && !internal");
+        assert!(!c(&cond(true, vec![vec![term("is_admin", false), term("internal", true)]])), "unless");
+        assert!(c(&cond(false, vec![vec![term("internal", false)], vec![term("host_ok", false)]])), "||");
+        assert!(c(&cond(false, vec![vec![term("TRUE", false), term("METH_GET", false)]])), "predefined");
+        assert!(compile_condition(&cond(false, vec![vec![term("nope", false)]]), &acls).is_err());
+    }
+}

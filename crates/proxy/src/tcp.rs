@@ -239,7 +239,8 @@ fn log_tcp(
             crate::log::ms(tc),
             tt.as_millis(),
             bytes,
-            flags,
+            // tcplog's termination state is two characters (%ts).
+            &flags[..2.min(flags.len())],
             crate::runtime::active_connections(),
             fc,
         )

@@ -208,3 +208,26 @@ async fn error_statuses_match_haproxy() {
     let Some((h, f)) = both(text, run).await else { return };
     assert_eq!(f, h, "fulcrum (left) vs HAProxy (right)");
 }
+
+#[tokio::test]
+async fn hdr_hash_matches_haproxy() {
+    let (bs, _) = backends(&["s1", "s2", "s3"]).await;
+    let lines = server_lines(&bs, &[1, 1, 1]);
+    let run = |port: u16| async move {
+        let mut out = Vec::new();
+        for i in 0..20 {
+            let mut c = Client::connect(addr(port)).await.expect("connect");
+            let req = if i % 5 == 4 {
+                // No header: HAProxy falls back to round robin.
+                "GET / HTTP/1.1\r\nX-Other: 1\r\n\r\n".to_string()
+            } else {
+                format!("GET / HTTP/1.1\r\nX-Tenant: tenant-{i}\r\n\r\n")
+            };
+            c.send_raw(req.as_bytes()).await.ok();
+            out.push(c.read_response(false).await.map(|r| r.text()).unwrap_or_default());
+        }
+        out
+    };
+    let Some((h, f)) = both(|p| cfg(p, "hdr(X-Tenant)", &lines), run).await else { return };
+    assert_eq!(f, h, "balance hdr: fulcrum (left) vs HAProxy (right)");
+}

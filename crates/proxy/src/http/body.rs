@@ -241,6 +241,10 @@ pub async fn write_all<S: AsyncWrite + Unpin>(s: &mut S, data: &[u8], t: Option<
     r.map_err(|_| BodyError::DstFailed)
 }
 
+/// Read size while streaming a body: larger than `tune.bufsize` so big bodies take fewer
+/// system calls; the memory is only held by connections that are moving a body.
+const BODY_READ: usize = 64 * 1024;
+
 /// Streams one body of `framing` from `src` (with already-read bytes in `buf`) to `dst`.
 /// Bytes after the body stay in `buf`. Returns the number of body bytes forwarded.
 pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
@@ -253,6 +257,7 @@ pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
     dst_timeout: Option<Duration>,
 ) -> Result<u64, BodyError> {
     let mut sent = 0u64;
+    let bufsize = bufsize.max(BODY_READ);
     match framing {
         Framing::None => Ok(0),
         Framing::Length(mut left) => {

@@ -69,6 +69,8 @@ pub struct Session {
     stop: watch::Receiver<bool>,
     /// When the connection was accepted: the first request's `timeout http-request` runs from here.
     started: tokio::time::Instant,
+    /// Requests served on this connection so far.
+    served: u32,
 }
 
 pub async fn serve(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, local: SocketAddr, mut stop: watch::Receiver<bool>) {
@@ -102,6 +104,7 @@ pub async fn serve(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, local
         attached: None,
         stop,
         started,
+        served: 0,
     });
     Box::pin(s.run()).await;
     if let Some(a) = s.attached.take() {
@@ -150,7 +153,8 @@ impl Session {
             };
             // Boxed: the request phases' state is large and only exists while a request is in
             // flight, so an idle keep-alive connection holds just the small session future.
-            let keep = Box::pin(self.one_request(&mut rec)).await;
+            let keep = Box::pin(self.one_request(&mut rec, self.served == 0)).await;
+            self.served += 1;
             self.log(&rec);
             if !keep {
                 return;
@@ -220,7 +224,7 @@ impl Session {
     }
 
     /// Serves the request in `self.req`; returns whether the client connection stays open.
-    async fn one_request(&mut self, rec: &mut Rec) -> bool {
+    async fn one_request(&mut self, rec: &mut Rec, first_request: bool) -> bool {
         let fe = self.fe.clone();
         let env = Env { src: self.peer, dst: self.local };
         let src = crate::net::canonical(self.peer.ip());
@@ -284,7 +288,13 @@ impl Session {
                         }
                         pool::put(a.server_id, a.stream);
                     }
-                    pool::take(srv.id)
+                    // `http-reuse safe`: a connection's first request never rides on another
+                    // client's idle server connection; later requests may.
+                    if first_request {
+                        None
+                    } else {
+                        pool::take(srv.id)
+                    }
                 },
                 &mut waited,
             )

@@ -13,6 +13,21 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
+/// A base port whose next `n - 1` ports were free too when checked (bounded search).
+pub fn free_range(n: u16) -> u16 {
+    for _ in 0..50 {
+        let base = free_port();
+        if base == 0 || base > 65535 - n {
+            continue;
+        }
+        let held: Vec<_> = (base..base + n).filter_map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok()).collect();
+        if held.len() == n as usize {
+            return base;
+        }
+    }
+    free_port()
+}
+
 /// An HTTP/1.1 backend answering every request with its name; it records request heads.
 pub struct Backend {
     pub name: String,
