@@ -82,13 +82,18 @@ pub fn build_request(httpchk: &HttpChk, http_check: &HttpCheckModel) -> Vec<u8> 
         {
             continue; // the manual: these are ignored, HAProxy computes the length itself
         }
-        req.push_str(&format!("{name}: {value}\r\n"));
+        req.push_str(&format!("{}: {value}\r\n", name.to_ascii_lowercase()));
     }
     let body = send.body.unwrap_or_default();
     if !body.is_empty() {
-        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        req.push_str(&format!("content-length: {}\r\n", body.len()));
     }
-    req.push_str("Connection: close\r\n\r\n");
+    // As haproxy 2.6 sends it (captured): header names lowercased, and "connection: close"
+    // only for HTTP/1.1 (1.0 closes by default).
+    if version.starts_with("HTTP/1.1") {
+        req.push_str("connection: close\r\n");
+    }
+    req.push_str("\r\n");
     req.push_str(&body);
     req.into_bytes()
 }
@@ -101,7 +106,7 @@ mod tests {
     #[test]
     fn option_httpchk_default_request() {
         let req = build_request(&HttpChk::default(), &HttpCheckModel::default());
-        assert_eq!(req, b"OPTIONS / HTTP/1.0\r\nConnection: close\r\n\r\n");
+        assert_eq!(req, b"OPTIONS / HTTP/1.0\r\n\r\n");
     }
 
     #[test]
@@ -127,7 +132,7 @@ mod tests {
         };
         assert_eq!(
             String::from_utf8_lossy(&build_request(&chk, &hc)),
-            "POST /health HTTP/1.1\r\nHost: example.com\r\nContent-Length: 4\r\nConnection: close\r\n\r\nping"
+            "POST /health HTTP/1.1\r\nhost: example.com\r\ncontent-length: 4\r\nconnection: close\r\n\r\nping"
         );
     }
 
@@ -141,7 +146,7 @@ mod tests {
         };
         assert_eq!(
             String::from_utf8_lossy(&build_request(&chk, &HttpCheckModel::default())),
-            "HEAD / HTTP/1.1\r\nHost: www.example.com\r\nConnection: close\r\n\r\n"
+            "HEAD / HTTP/1.1\r\nHost: www.example.com\r\nconnection: close\r\n\r\n"
         );
     }
 }
