@@ -580,6 +580,19 @@ impl HealthHandle {
             .copied()
     }
 
+    /// Every known server as (backend, server, up), sorted: for stats pages and logs.
+    pub fn snapshot(&self) -> Vec<(String, String, bool)> {
+        let mut v: Vec<(String, String, bool)> = match self.states.lock() {
+            Ok(states) => states
+                .iter()
+                .map(|((b, s), up)| (b.clone(), s.clone(), *up))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        v.sort();
+        v
+    }
+
     /// What was configured but cannot run (e.g. SSL_GET), in plain words.
     pub fn warnings(&self) -> &[String] {
         &self.warnings

@@ -287,5 +287,14 @@ async fn reload_keeps_state_and_replays_down_servers() {
         "state kept across the reload"
     );
     assert_eq!(handle.is_up("be", "new"), Some(true));
+    let snap = handle.snapshot();
+    assert_eq!(
+        snap,
+        vec![
+            ("be".to_string(), "dead".to_string(), false),
+            ("be".to_string(), "live".to_string(), true),
+            ("be".to_string(), "new".to_string(), true)
+        ]
+    );
     handle.shutdown().await;
 }

@@ -164,6 +164,7 @@ mod tests {
     }
 
     #[test]
+    /// Byte for byte what keepalived's genhash sent when captured on a raw socket.
     fn request_as_keepalived() {
         let g = HttpGet::new(
             "127.0.0.1:8080".parse().expect("addr"),
