@@ -27,6 +27,11 @@ fn backend_headers(path: &str) -> Vec<(String, String)> {
         ],
         "/cacheable" => vec![("Cache-Control".into(), "max-age=60".into())],
         "/app-cookie" => vec![("Set-Cookie".into(), "SRV=app; path=/".into())],
+        "/jsession" => vec![("Set-Cookie".into(), "JSESSIONID=abc123; Path=/".into())],
+        "/logout" => vec![(
+            "Set-Cookie".into(),
+            "SRV=; Expires=Thu, 01-Jan-1970 00:00:01 GMT".into(),
+        )],
         _ => vec![],
     }
 }
@@ -93,12 +98,12 @@ struct Seen {
 }
 
 /// One request through HAProxy; returns the answering server and the persistence headers.
-async fn via_haproxy(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Seen {
+async fn via_haproxy(addr: SocketAddr, method: &str, path: &str, cookie: Option<&str>) -> Seen {
     let mut s = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(addr))
         .await
         .expect("connect in time")
         .expect("connect to haproxy");
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
     if let Some(c) = cookie {
         req.push_str(&format!("Cookie: {c}\r\n"));
     }
@@ -129,6 +134,7 @@ async fn via_haproxy(addr: SocketAddr, path: &str, cookie: Option<&str>) -> Seen
 fn via_fulcrum(
     p: &CookiePersist,
     rr: &mut usize,
+    method: &str,
     path: &str,
     cookie: Option<&str>,
     seen: &mut Vec<(String, Option<String>)>,
@@ -174,7 +180,7 @@ fn via_fulcrum(
         .map(|(n, v)| (n.as_bytes(), v.as_bytes()))
         .collect();
     let ctx = CookieResponse {
-        method: b"GET",
+        method: method.as_bytes(),
         status: 200,
         server_cookie: servers[chosen].cookie,
         direct: decision.server.is_some(),
@@ -194,8 +200,9 @@ fn via_fulcrum(
     }
 }
 
-#[tokio::test]
-async fn seed_003_cookie_walkthrough_matches_haproxy() {
+/// Runs `steps` (method, path, Cookie) through haproxy and through the persist module with
+/// the backend written as `cookie_line`; everything the client and the servers see must match.
+async fn compare(cookie_line: &str, steps: &[(&str, &str, Option<&str>)]) {
     let hp_seen = Arc::new(Mutex::new(Vec::new()));
     let s0 = backend("s0", hp_seen.clone()).await;
     let s1 = backend("s1", hp_seen.clone()).await;
@@ -204,7 +211,7 @@ async fn seed_003_cookie_walkthrough_matches_haproxy() {
         "defaults\n    retries 3\n    option redispatch\n    timeout connect 5000\n    timeout client 50000\n    timeout server 50000\n\
          frontend fe\n    bind 127.0.0.1:{port}\n    mode http\n    default_backend be\n    option forwardfor\n\
          backend be\n    mode http\n    balance roundrobin\n    timeout check 30s\n    option httpchk GET /\n    http-check expect rstatus 200\n\
-         \x20   cookie SRV insert indirect nocache\n\
+         \x20   {cookie_line}\n\
          \x20   server 231f1329 {s0} weight 100 check inter 30s fall 3 cookie 0\n\
          \x20   server 6d936b4d {s1} weight 100 check inter 30s fall 3 cookie 1\n"
     );
@@ -213,48 +220,88 @@ async fn seed_003_cookie_walkthrough_matches_haproxy() {
         return;
     };
     // the same config parsed by fulcrum gives the cookie settings
-    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
-        name: "seed003.cfg",
-        text: &cfg,
-    }]);
+    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source { name: "seed003.cfg", text: &cfg }]);
     assert!(loaded.is_ok(), "{:?}", loaded.diagnostics);
     let be = loaded.config.backend("be").expect("backend be");
-    let ck: CookiePersistence = be.cookie.clone().expect("cookie line");
-    assert_eq!(
-        (ck.method, ck.indirect, ck.nocache),
-        (CookieMethod::Insert, true, true)
-    );
-    let p = CookiePersist::new(ck, be.options.persist);
-
-    // the curl walk-through of seed 003, plus a cacheable page, a server's own SRV cookie,
-    // and other cookies around SRV
-    let steps: &[(&str, Option<&str>)] = &[
-        ("/manager/html", None),
-        ("/manager/html", None),
-        ("/manager/html", None),
-        ("/manager/html", Some("SRV=0")),
-        ("/manager/html", Some("SRV=1")),
-        ("/manager/html", Some("SRV=2")),
-        ("/cacheable", None),
-        ("/cacheable", Some("SRV=1")),
-        ("/app-cookie", None),
-        ("/app-cookie", Some("SRV=0")),
-        ("/", Some("JSESSIONID=abc; SRV=1; lang=en")),
-    ];
+    let p = CookiePersist::from_proxy(be).expect("cookie line");
     let mut rr = 0;
     let mut fulcrum_seen = Vec::new();
-    for (i, (path, cookie)) in steps.iter().enumerate() {
-        let h = via_haproxy(listen, path, *cookie).await;
-        let f = via_fulcrum(&p, &mut rr, path, *cookie, &mut fulcrum_seen);
-        eprintln!("step {i}: {path} {cookie:?} → haproxy {h:?}");
-        assert_eq!(f, h, "step {i}: {path} with cookie {cookie:?}");
+    for (i, (method, path, cookie)) in steps.iter().enumerate() {
+        let h = via_haproxy(listen, method, path, *cookie).await;
+        let f = via_fulcrum(&p, &mut rr, method, path, *cookie, &mut fulcrum_seen);
+        eprintln!("[{cookie_line}] step {i}: {method} {path} {cookie:?} → haproxy {h:?}");
+        assert_eq!(f, h, "[{cookie_line}] step {i}: {method} {path} with cookie {cookie:?}");
     }
-    // the seed's first answer
-    let first = via_fulcrum(&p, &mut 0, "/manager/html", None, &mut Vec::new());
-    assert_eq!(first.set_cookie, vec!["SRV=0; path=/".to_string()]);
     let hp_seen = hp_seen.lock().map(|v| v.clone()).unwrap_or_default();
-    assert_eq!(
-        fulcrum_seen, hp_seen,
-        "same server and same Cookie header forwarded (indirect)"
-    );
+    assert_eq!(fulcrum_seen, hp_seen, "[{cookie_line}] same server and same Cookie header forwarded");
+}
+
+#[tokio::test]
+async fn seed_003_cookie_walkthrough_matches_haproxy() {
+    // the curl walk-through of seed 003, plus a cacheable page, a server's own SRV cookie,
+    // and other cookies around SRV
+    compare(
+        "cookie SRV insert indirect nocache",
+        &[
+            ("GET", "/manager/html", None),
+            ("GET", "/manager/html", None),
+            ("GET", "/manager/html", None),
+            ("GET", "/manager/html", Some("SRV=0")),
+            ("GET", "/manager/html", Some("SRV=1")),
+            ("GET", "/manager/html", Some("SRV=2")),
+            ("GET", "/cacheable", None),
+            ("GET", "/cacheable", Some("SRV=1")),
+            ("GET", "/app-cookie", None),
+            ("GET", "/app-cookie", Some("SRV=0")),
+            ("GET", "/", Some("JSESSIONID=abc; SRV=1; lang=en")),
+        ],
+    )
+    .await;
+    // the seed's first answer, as the issue states it
+    let c = CookiePersistence {
+        span: Default::default(),
+        name: "SRV".into(),
+        method: CookieMethod::Insert,
+        indirect: true,
+        nocache: true,
+        postonly: false,
+        preserve: false,
+        httponly: false,
+        secure: false,
+        domains: vec![],
+        maxidle: None,
+        maxlife: None,
+    };
+    let first = via_fulcrum(&CookiePersist::new(c, false), &mut 0, "GET", "/manager/html", None, &mut Vec::new());
+    assert_eq!(first.set_cookie, vec!["SRV=0; path=/".to_string()]);
+}
+
+#[tokio::test]
+async fn other_cookie_modes_match_haproxy() {
+    let steps: &[(&str, &str, Option<&str>)] = &[
+        ("GET", "/cacheable", None),
+        ("GET", "/app-cookie", None),
+        ("POST", "/cacheable", None),
+        ("GET", "/jsession", None),
+        ("GET", "/", Some("SRV=1; x=y")),
+        ("GET", "/app-cookie", Some("SRV=0")),
+        ("GET", "/", Some("JSESSIONID=1~abc123; x=y")),
+        ("GET", "/jsession", Some("JSESSIONID=0~abc123")),
+        ("GET", "/", Some("JSESSIONID=9~abc123")),
+        ("POST", "/", Some("SRV=7")),
+        ("GET", "/logout", Some("SRV=1")),
+        ("GET", "/logout", None),
+    ];
+    for line in [
+        "cookie SRV insert",
+        "cookie SRV insert indirect nocache httponly secure domain .example.com domain example.org",
+        "cookie SRV insert postonly nocache",
+        "cookie SRV insert indirect preserve",
+        "cookie SRV rewrite",
+        "cookie SRV rewrite nocache",
+        "cookie JSESSIONID prefix",
+        "cookie JSESSIONID prefix indirect",
+    ] {
+        compare(line, steps).await;
+    }
 }
