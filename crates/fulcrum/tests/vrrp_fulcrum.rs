@@ -131,7 +131,9 @@ fn reload_applies_a_new_priority_and_leaves_unchanged_instances_alone() {
     let b = Daemon::fulcrum(&t, 1, &Inst { priority: 150, ..Inst::default() }.render(&t, 1));
     assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
     assert!(wait_vip(&t, 0, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
-    // Same config reloaded: the master stays master without a blip.
+    // Same config reloaded: the master stays master without a blip. (The state is logged just
+    // after the VIP is added: wait for the line before counting.)
+    assert!(fulcrum_testlab::wait::until(SETTLE, || b.log().contains("Entering MASTER")).is_some(), "{}", logs(&[&b]));
     let entered = b.log().matches("Entering").count();
     b.reload();
     assert!(fulcrum_testlab::wait::until(SETTLE, || b.log().to_lowercase().contains("reload")).is_some(), "{}", logs(&[&b]));

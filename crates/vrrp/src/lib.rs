@@ -19,6 +19,7 @@ pub mod io;
 pub mod machine;
 pub mod notify;
 pub mod packet;
+mod runtime;
 pub mod track;
 
 use fulcrum_config::model::{Keepalived, VrrpAuthType, VrrpInstance};
@@ -48,6 +49,8 @@ struct Running {
 }
 
 pub struct VrrpHandle {
+    /// VRRP's own thread; every instance task runs there.
+    runtime: runtime::VrrpRuntime,
     instances: tokio::sync::Mutex<Vec<Running>>,
     scripts: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     current: tokio::sync::Mutex<Keepalived>,
@@ -65,13 +68,18 @@ pub async fn start_with_proxy(
     keepalived: &Keepalived,
     proxy: Option<watch::Receiver<ProxyHealth>>,
 ) -> Result<VrrpHandle, VrrpError> {
+    let runtime = runtime::VrrpRuntime::start().map_err(|e| VrrpError::Setup(format!("cannot start the VRRP thread: {e}")))?;
     let handle = VrrpHandle {
+        runtime,
         instances: tokio::sync::Mutex::new(Vec::new()),
         scripts: tokio::sync::Mutex::new(Vec::new()),
         current: tokio::sync::Mutex::new(keepalived.clone()),
         proxy,
     };
-    let (running, scripts) = spawn_all(keepalived, &keepalived.vrrp_instances, handle.proxy.clone())?;
+    let (running, scripts) = {
+        let _vrrp_runtime = handle.runtime.handle().enter();
+        spawn_all(keepalived, &keepalived.vrrp_instances, handle.proxy.clone())?
+    };
     *handle.instances.lock().await = running;
     *handle.scripts.lock().await = scripts;
     Ok(handle)
@@ -107,7 +115,10 @@ impl VrrpHandle {
                 s.abort();
             }
         }
-        let (started, scripts) = spawn_all(keepalived, &to_start, self.proxy.clone())?;
+        let (started, scripts) = {
+            let _vrrp_runtime = self.runtime.handle().enter();
+            spawn_all(keepalived, &to_start, self.proxy.clone())?
+        };
         keep.extend(started);
         *instances = keep;
         self.scripts.lock().await.extend(scripts);
@@ -146,7 +157,8 @@ async fn stop(r: Running) {
     r.task.abort();
 }
 
-/// Resolves and spawns `instances` of `keepalived` (plus the vrrp_scripts they track).
+/// Resolves and spawns `instances` of `keepalived` (plus the vrrp_scripts they track), on the
+/// runtime the caller has entered (always the VRRP runtime).
 fn spawn_all(
     keepalived: &Keepalived,
     instances: &[VrrpInstance],
