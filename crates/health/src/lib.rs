@@ -14,8 +14,8 @@
 //!     // ev.no_server_line is set when the backend has nothing left;
 //!     // keepalived: ev.inhibit_on_failure → weight 0 instead of removal.
 //! }
-//! // forward path, only when health.wants_observations(backend, server):
-//! health.report_observed(backend, server, Observed::HttpStatus(502));
+//! // forward path (workers get a cloneable `health.observer()`; a no-op without `observe`):
+//! observer.report(backend, server, Observed::HttpStatus(502));
 //! health.reload(&new_config);  health.shutdown().await;
 //! ```
 //! Servers with `check` start UP (HAProxy), so the data plane builds them up and only
@@ -31,7 +31,7 @@ pub mod state;
 pub mod status;
 
 pub use observe::Observed;
-pub use scheduler::{HealthEvent, HealthHandle, HealthMonitor};
+pub use scheduler::{HealthEvent, HealthHandle, HealthMonitor, Observer};
 pub use state::{CheckTiming, HaproxyCheck, PassiveHealth, StateChange};
 pub use status::{CheckOutcome, CheckStatus};
 

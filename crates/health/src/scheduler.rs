@@ -64,10 +64,44 @@ pub struct HealthMonitor;
 pub struct HealthHandle {
     tx: mpsc::UnboundedSender<Command>,
     task: Option<tokio::task::JoinHandle<()>>,
-    /// backend → servers with `observe`: looked up by &str on the data plane's hot path.
-    observed: Arc<HashMap<String, HashSet<String>>>,
+    observer: Observer,
     states: Arc<Mutex<HashMap<(String, String), bool>>>,
     warnings: Vec<String>,
+}
+
+/// backend → servers with `observe`, looked up by &str on the data plane's hot path.
+type ObservedSet = HashMap<String, HashSet<String>>;
+
+/// A cheap, cloneable sender of passive-health observations for the data plane's workers
+/// (from [`HealthHandle::observer`]); it follows reloads.
+#[derive(Clone)]
+pub struct Observer {
+    tx: mpsc::UnboundedSender<Command>,
+    observed: Arc<std::sync::RwLock<ObservedSet>>,
+}
+
+impl Observer {
+    /// Whether this server has `observe` (callers may skip building events otherwise).
+    pub fn wants(&self, backend: &str, server: &str) -> bool {
+        self.observed
+            .read()
+            .map(|o| {
+                o.get(backend)
+                    .is_some_and(|servers| servers.contains(server))
+            })
+            .unwrap_or(false)
+    }
+
+    /// Reports what the data plane saw on a real connection; a no-op without `observe`.
+    pub fn report(&self, backend: &str, server: &str, event: Observed) {
+        if self.wants(backend, server) {
+            let _ = self.tx.send(Command::Observed {
+                backend: backend.into(),
+                server: server.into(),
+                event,
+            });
+        }
+    }
 }
 
 enum Machine {
@@ -178,9 +212,12 @@ impl HealthMonitor {
         };
         let task = tokio::spawn(driver.run(rx));
         let handle = HealthHandle {
-            tx,
+            tx: tx.clone(),
             task: Some(task),
-            observed: Arc::new(observed),
+            observer: Observer {
+                tx,
+                observed: Arc::new(std::sync::RwLock::new(observed)),
+            },
             states,
             warnings: plan.warnings,
         };
@@ -523,21 +560,17 @@ impl HealthHandle {
     /// Passive health: the data plane reports what it saw on a real connection. Cheap; a
     /// no-op unless the server has `observe`.
     pub fn report_observed(&self, backend: &str, server: &str, event: Observed) {
-        if !self.wants_observations(backend, server) {
-            return;
-        }
-        let _ = self.tx.send(Command::Observed {
-            backend: backend.into(),
-            server: server.into(),
-            event,
-        });
+        self.observer.report(backend, server, event);
+    }
+
+    /// A cloneable reporter for the data plane's worker threads.
+    pub fn observer(&self) -> Observer {
+        self.observer.clone()
     }
 
     /// Whether the data plane should call [`HealthHandle::report_observed`] for this server.
     pub fn wants_observations(&self, backend: &str, server: &str) -> bool {
-        self.observed
-            .get(backend)
-            .is_some_and(|servers| servers.contains(server))
+        self.observer.wants(backend, server)
     }
 
     /// Applies a new, validated config: unchanged checks keep their state and timers, new
@@ -563,7 +596,9 @@ impl HealthHandle {
                 .or_default()
                 .insert(c.server.clone());
         }
-        self.observed = Arc::new(observed);
+        if let Ok(mut o) = self.observer.observed.write() {
+            *o = observed;
+        }
         self.warnings = plan.warnings.clone();
         let _ = self.tx.send(Command::Reload {
             plan,

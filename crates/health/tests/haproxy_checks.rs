@@ -242,7 +242,13 @@ async fn observe_layer7_mark_down_from_the_data_plane() {
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     assert!(handle.wants_observations("app_pool", "app-1"));
     assert!(!handle.wants_observations("app_pool", "app-2"));
-    handle.report_observed("app_pool", "app-1", Observed::HttpStatus(502));
+    // from a data-plane worker: a cloneable observer
+    let observer = handle.observer();
+    let worker = std::thread::spawn(move || {
+        observer.report("app_pool", "app-2", Observed::HttpStatus(500)); // no observe: ignored
+        observer.report("app_pool", "app-1", Observed::HttpStatus(502));
+    });
+    assert!(worker.join().is_ok());
     handle.report_observed("app_pool", "app-1", Observed::HttpStatus(503));
     handle.report_observed("app_pool", "app-1", Observed::HttpStatus(500));
     let down = next(&mut rx).await;
