@@ -20,17 +20,11 @@ pub fn strip_hop_by_hop(m: &mut Message, keep_upgrade: bool) {
             }
         }
     }
-    for h in HOP_BY_HOP {
-        if keep_upgrade && *h == b"upgrade" {
-            continue;
-        }
-        m.remove(h);
-    }
-    for n in named {
-        if !(keep_upgrade && n == b"upgrade") {
-            m.remove(&n);
-        }
-    }
+    // One pass over the fields (this runs for every request and response).
+    m.retain(|name| {
+        let hop = HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h)) && !(keep_upgrade && name.eq_ignore_ascii_case(b"upgrade"));
+        !hop && !named.iter().any(|n| name.eq_ignore_ascii_case(n))
+    });
 }
 
 /// Whether the client asked to keep its connection open after this request.

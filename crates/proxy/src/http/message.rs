@@ -165,6 +165,12 @@ impl Message {
         self.fields.retain(|f| !arena[f.name.start as usize..f.name.end as usize].eq_ignore_ascii_case(name));
     }
 
+    /// Keeps the fields whose name `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
+        let arena = &self.arena;
+        self.fields.retain(|f| keep(&arena[f.name.start as usize..f.name.end as usize]));
+    }
+
     pub fn append(&mut self, name: &[u8], value: &[u8]) {
         let name = self.push(name);
         let value = self.push(value);

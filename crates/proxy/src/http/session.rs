@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -185,8 +185,9 @@ impl Session {
             }
             let empty = self.cbuf.is_empty();
             let deadline = if empty { idle_timeout } else { req_timeout }.map(|d| start + d);
-            if empty {
-                // Idle: wait for readability before holding a buffer (memory per idle conn).
+            if empty && self.cbuf.capacity() == 0 {
+                // No buffer yet: wait for data with `peek` before taking one (memory per idle
+                // connection; `readable` may wake spuriously).
                 let mut probe = [0u8; 1];
                 let ready = self.client.peek(&mut probe);
                 let stop = self.stop.changed();
@@ -195,16 +196,22 @@ impl Session {
                     _ = stop => return Err(HeadError::Idle),
                     _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout { partial: false } } else { HeadError::Idle }),
                 }
-                if self.cbuf.capacity() < fe.bufsize {
-                    self.cbuf.reserve(fe.bufsize);
-                }
-                match self.client.try_read_buf(&mut self.cbuf) {
-                    Ok(0) => return Err(HeadError::Idle),
-                    Ok(_) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => return Err(HeadError::Idle),
-                }
+                self.cbuf.reserve(fe.bufsize);
                 continue;
+            }
+            if empty {
+                // Between requests: one read, interrupted by a stop or the keep-alive timeout
+                // (`read_buf` is cancel-safe: nothing is lost when another branch wins).
+                let read = self.client.read_buf(&mut self.cbuf);
+                let stop = self.stop.changed();
+                tokio::select! {
+                    r = read => match r {
+                        Ok(0) | Err(_) => return Err(HeadError::Idle),
+                        Ok(_) => continue,
+                    },
+                    _ = stop => return Err(HeadError::Idle),
+                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout { partial: false } } else { HeadError::Idle }),
+                }
             }
             let read = body::read_some(&mut self.client, &mut self.cbuf, fe.bufsize, None);
             tokio::select! {
