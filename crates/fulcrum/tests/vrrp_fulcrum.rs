@@ -146,3 +146,18 @@ fn reload_applies_a_new_priority_and_leaves_unchanged_instances_alone() {
     assert!(wait_vip(&t, 0, true, SETTLE).is_some(), "reloaded priority 200 preempts{}", logs(&[&a, &b]));
     assert!(wait_vip(&t, 1, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
 }
+
+#[test]
+fn ipv6_starts_while_the_link_local_address_is_still_tentative() {
+    let Some(t) = Topo::new("v6tentative", 1) else { return };
+    let n = t.node(0);
+    // Duplicate address detection on, then a link flap: the link-local address is tentative
+    // for about a second, which is when a daemon started at boot comes up.
+    let dad = "echo 1 > /proc/sys/net/ipv6/conf/eth0/accept_dad";
+    assert!(n.run("sh", &["-c", dad]).is_some_and(|o| o.status.success()));
+    assert!(n.set_link(false) && n.set_link(true));
+    let inst = Inst { priority: 150, version: 3, advert_int: "0.5", vip: "fd99::100/64", ..Inst::default() };
+    let mut a = Daemon::fulcrum(&t, 0, &inst.render(&t, 0));
+    assert!(wait_addr(&t, 0, "fd99::100", true, SETTLE).is_some(), "{}", logs(&[&a]));
+    assert!(a.child.is_running(), "{}", logs(&[&a]));
+}

@@ -62,6 +62,8 @@ pub fn send_nas(ifindex: u32, src: Ipv6Addr, mac: [u8; 6], ips: &[Ipv6Addr], cou
     let s = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))?;
     s.set_multicast_hops_v6(255)?;
     s.set_multicast_if_v6(ifindex)?;
+    // The link-local source may still be tentative just after link up (see socket.rs).
+    s.set_freebind_ipv6(true)?;
     s.bind(&SockAddr::from(SocketAddrV6::new(src, 0, 0, ifindex)))?;
     let to = SockAddr::from(SocketAddrV6::new(ALL_NODES, 0, 0, ifindex));
     for _ in 0..count {

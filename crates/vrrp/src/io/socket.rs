@@ -57,6 +57,9 @@ impl VrrpSocket {
             tx.set_unicast_hops_v6(u32::from(TTL))?;
             tx.set_multicast_loop_v6(false)?;
             tx.set_multicast_if_v6(ifindex)?;
+            // Right after the link comes up the link-local address is still tentative (DAD) and
+            // a plain bind fails; keepalived waits it out, freebind lets us start at once.
+            tx.set_freebind_ipv6(true)?;
             tx.bind(&SockAddr::from(SocketAddrV6::new(v6, 0, 0, ifindex)))?;
         } else if let IpAddr::V4(v4) = src {
             tx.set_multicast_ttl_v4(u32::from(TTL))?;
