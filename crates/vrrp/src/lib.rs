@@ -22,7 +22,8 @@ pub mod packet;
 mod runtime;
 pub mod track;
 
-use fulcrum_config::model::{Keepalived, VrrpAuthType, VrrpInstance};
+use fulcrum_config::diagnostics::Span;
+use fulcrum_config::model::{Keepalived, VrrpAuthType, VrrpInstance, VrrpScript, VrrpSyncGroup};
 use instance::{Command, GroupLink};
 pub use instance::Status;
 use machine::{GarpTiming, InstanceConfig, Machine, State};
@@ -87,41 +88,33 @@ pub async fn start_with_proxy(
 
 impl VrrpHandle {
     /// Applies a new, already validated keepalived model. Unchanged instances keep running
-    /// undisturbed; removed ones stop (handing over if MASTER); new and changed ones (re)start.
-    /// A change to scripts or sync groups restarts every instance.
+    /// undisturbed; removed ones stop (handing over if MASTER); new ones start; an instance
+    /// restarts when it, a vrrp_script it tracks, or its sync group changed (a sync group
+    /// restarts as a whole, so its members share one channel again).
     pub async fn reload(&self, keepalived: &Keepalived) -> Result<(), VrrpError> {
         let mut current = self.current.lock().await;
         let mut instances = self.instances.lock().await;
-        let global_change = current.vrrp_scripts != keepalived.vrrp_scripts
-            || current.vrrp_sync_groups != keepalived.vrrp_sync_groups
-            || current.global_defs != keepalived.global_defs;
+        let restart = restart_set(&current, keepalived);
         let mut keep = Vec::new();
         for r in instances.drain(..) {
-            let same = keepalived.vrrp_instances.contains(&r.model);
-            if same && !global_change {
-                keep.push(r);
-            } else {
+            if restart.contains(r.model.name.as_str()) {
                 stop(r).await;
+            } else {
+                keep.push(r);
             }
         }
-        let to_start: Vec<VrrpInstance> = keepalived
-            .vrrp_instances
-            .iter()
-            .filter(|n| !keep.iter().any(|r| r.model == **n))
-            .cloned()
-            .collect();
-        if global_change {
-            for s in self.scripts.lock().await.drain(..) {
-                s.abort();
-            }
-        }
+        let to_start: Vec<VrrpInstance> =
+            keepalived.vrrp_instances.iter().filter(|n| restart.contains(n.name.as_str())).cloned().collect();
         let (started, scripts) = {
             let _vrrp_runtime = self.runtime.handle().enter();
             spawn_all(keepalived, &to_start, self.proxy.clone())?
         };
         keep.extend(started);
         *instances = keep;
-        self.scripts.lock().await.extend(scripts);
+        // Runners whose instances all stopped end by themselves; forget them once finished.
+        let mut runners = self.scripts.lock().await;
+        runners.retain(|h| !h.is_finished());
+        runners.extend(scripts);
         *current = keepalived.clone();
         Ok(())
     }
@@ -147,6 +140,69 @@ impl VrrpHandle {
             s.abort();
         }
     }
+}
+
+/// Names of the instances a reload from `old` to `new` must (re)start or stop. Settings are
+/// compared without their file positions: a line added above must not restart anything.
+fn restart_set<'a>(old: &'a Keepalived, new: &'a Keepalived) -> std::collections::HashSet<&'a str> {
+    let group_of = |k: &'a Keepalived, name: &str| {
+        k.vrrp_sync_groups.iter().find(|g| g.group.iter().any(|m| m.name == name)).map(unspanned_group)
+    };
+    let script = |k: &'a Keepalived, name: &str| {
+        k.vrrp_scripts.iter().find(|s| s.name == name).map(|s| VrrpScript { span: Span::default(), ..s.clone() })
+    };
+    let mut restart: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    for o in &old.vrrp_instances {
+        if !new.vrrp_instances.iter().any(|n| n.name == o.name) {
+            restart.insert(o.name.as_str());
+        }
+    }
+    for n in &new.vrrp_instances {
+        let changed = match old.vrrp_instances.iter().find(|o| o.name == n.name) {
+            None => true,
+            Some(o) => {
+                unspanned(o) != unspanned(n)
+                    || n.track_script.iter().any(|t| script(old, &t.script.name) != script(new, &t.script.name))
+                    || group_of(old, &n.name) != group_of(new, &n.name)
+            }
+        };
+        if changed {
+            restart.insert(n.name.as_str());
+        }
+    }
+    // A sync group restarts whole: its members must share one fresh channel.
+    for k in [old, new] {
+        for g in &k.vrrp_sync_groups {
+            if g.group.iter().any(|m| restart.contains(m.name.as_str())) {
+                restart.extend(g.group.iter().map(|m| m.name.as_str()));
+            }
+        }
+    }
+    restart
+}
+
+fn unspanned(i: &VrrpInstance) -> VrrpInstance {
+    let mut i = i.clone();
+    i.span = Span::default();
+    for v in i.virtual_ipaddress.iter_mut().chain(i.virtual_ipaddress_excluded.iter_mut()) {
+        v.span = Span::default();
+    }
+    for t in &mut i.track_script {
+        t.script.span = Span::default();
+    }
+    for t in &mut i.track_interface {
+        t.span = Span::default();
+    }
+    i
+}
+
+fn unspanned_group(g: &VrrpSyncGroup) -> VrrpSyncGroup {
+    let mut g = g.clone();
+    g.span = Span::default();
+    for m in &mut g.group {
+        m.span = Span::default();
+    }
+    g
 }
 
 async fn stop(r: Running) {
@@ -287,3 +343,7 @@ fn resolve(
         stop_scripts: Vec::new(),
     })
 }
+
+#[cfg(test)]
+#[path = "reload_tests.rs"]
+mod reload_tests;
