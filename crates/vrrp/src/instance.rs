@@ -64,6 +64,8 @@ pub struct Setup {
     pub status: watch::Sender<Status>,
     /// notify scripts started when stopping; shutdown waits for them (bounded).
     pub stop_scripts: Vec<tokio::task::JoinHandle<()>>,
+    /// Destinations whose last send failed (for logging changes only).
+    pub send_failing: HashSet<IpAddr>,
 }
 
 pub async fn run(mut s: Setup, mut commands: mpsc::Receiver<Command>) {
@@ -82,6 +84,7 @@ pub async fn run(mut s: Setup, mut commands: mpsc::Receiver<Command>) {
     let mut logged: HashSet<DropCause> = HashSet::new();
     let mut group_faulty: BTreeSet<String> = BTreeSet::new();
     let mut own_fault = false;
+    let mut recv_failing = false;
     let mut poll = tokio::time::interval(track::INTERFACE_POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
@@ -100,6 +103,7 @@ pub async fn run(mut s: Setup, mut commands: mpsc::Receiver<Command>) {
         tokio::select! {
             pkt = s.socket.recv() => match pkt {
                 Ok(p) => {
+                    recv_failing = false;
                     let rx = Received { src: p.src, dst: p.dst, ttl: p.ttl, bytes: &p.payload };
                     if let Err(cause) = s.machine.handle_packet(Instant::now().into_std(), &rx) {
                         // Other virtual routers on the segment are normal: counted, not warned.
@@ -111,7 +115,10 @@ pub async fn run(mut s: Setup, mut commands: mpsc::Receiver<Command>) {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!("VRRP_Instance({name}) receive error: {e}");
+                    if !recv_failing {
+                        tracing::warn!("VRRP_Instance({name}) receive error: {e} (logged until a packet arrives)");
+                        recv_failing = true;
+                    }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
             },
@@ -211,8 +218,15 @@ fn perform(s: &mut Setup, notify: &Notify, own_fault: bool) {
             Action::SendAdvert(advert) => {
                 for dst in &s.destinations {
                     let bytes = packet::encode(&advert, s.machine.config().primary, *dst);
-                    if let Err(e) = s.socket.send(&bytes, *dst) {
-                        tracing::warn!("VRRP_Instance({}) cannot send advert to {dst}: {e}", s.model.name);
+                    // Logged when a destination starts failing and when it recovers, not per advert.
+                    match s.socket.send(&bytes, *dst) {
+                        Err(e) if s.send_failing.insert(*dst) => {
+                            tracing::warn!("VRRP_Instance({}) cannot send adverts to {dst}: {e}", s.model.name)
+                        }
+                        Ok(()) if s.send_failing.remove(dst) => {
+                            tracing::info!("VRRP_Instance({}) sending adverts to {dst} again", s.model.name)
+                        }
+                        _ => {}
                     }
                 }
             }

@@ -341,6 +341,7 @@ fn resolve(
         proxy,
         status,
         stop_scripts: Vec::new(),
+        send_failing: Default::default(),
     })
 }
 
