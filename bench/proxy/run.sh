@@ -2,6 +2,7 @@
 # fulcrum vs HAProxy, same config, nginx-light as the backend, wrk as the client.
 #
 #   bench/proxy/run.sh            # RUNS=3 DURATION=8 CONNS=50 by default
+#   ONLY="TCP" IDLE=0 bench/proxy/run.sh   # one scenario (substring of its name), no idle test
 #
 # Installs haproxy, nginx-light and wrk when missing (Debian, needs root), builds fulcrum in
 # release mode, then for each scenario alternates A/B runs (HAProxy, fulcrum, HAProxy, ...),
@@ -130,6 +131,7 @@ median() { sort -g | awk '{a[NR]=$1} END { if (NR==0) {print 0} else if (NR%2) {
 
 printf "\n%-24s %-8s %12s %10s %10s %12s\n" "scenario" "proxy" "req/s" "p50 ms" "p99 ms" "peak RSS kB"
 report() { # $1 scenario name, $2 url, $3 wrk args
+  case "$1" in *${ONLY:-}*) ;; *) return 0 ;; esac
   local h=() f=()
   for i in $(seq 1 "$RUNS"); do
     h+=("$(run_wrk haproxy "$2" "$3")")
@@ -160,6 +162,7 @@ idle_rss() {
   stop_proxy "$pid"
   echo "$out $base"
 }
+[ "$IDLE" -gt 0 ] || exit 0
 hi=$(idle_rss haproxy); fi_=$(idle_rss fulcrum)
 echo
 echo "idle connections (n, RSS kB with them open, peak RSS kB, RSS kB before):"

@@ -51,6 +51,18 @@ async fn non_local_address_is_bound_with_freebind() {
     let h = fulcrum_proxy::start(&load(&text)).await.expect("a non-local bind must succeed (freebind)");
     let text = format!("{}frontend vip\n  bind 192.0.2.11:{port} freebind\n  http-request return status 200\n", defaults());
     h.reload(&load(&text)).await.expect("explicit freebind");
+    // `transparent` needs CAP_NET_ADMIN: checked when running as root, skipped loudly otherwise.
+    let root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+        .unwrap_or(false);
+    if root {
+        let p2 = free_port();
+        let text = format!("{}frontend vip\n  bind 127.0.0.1:{p2} transparent\n  http-request return status 200\n", defaults());
+        h.reload(&load(&text)).await.expect("transparent bind as root");
+        assert_eq!(get(v4(p2), "/").await.expect("served").status, 200);
+    } else {
+        eprintln!("\n*** SKIPPING the `transparent` bind check: needs root (CAP_NET_ADMIN) ***\n");
+    }
     h.shutdown(Duration::from_secs(1)).await;
 }
 
