@@ -88,7 +88,7 @@ fn build_backend(p: &Proxy, old: Option<&Generation>) -> Result<Backend, ProxyEr
         let kept = previous
             .iter()
             .find(|o| o.same_definition(&fresh) && o.weight == fresh.weight && o.maxconn == fresh.maxconn && o.backup == fresh.backup)
-            .filter(|o| o.is_up() == !s.disabled);
+            .filter(|o| o.is_up() != s.disabled);
         servers.push(kept.cloned().unwrap_or_else(|| Arc::new(fresh)));
     }
     let http_request = rules::compile(&p.http_request, &p.acls).map_err(|e| cfg_err(p, e))?;

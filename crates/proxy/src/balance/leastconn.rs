@@ -29,7 +29,7 @@ impl Algorithm for Leastconn {
             let ew = u64::from(c.weight.max(1) * WEIGHT_SCALE);
             let key = (u64::from((input.served)(c.index)) * EWGHT_MAX / ew, (input.changed_at)(c.index));
             let slot = if Some(c.index) == input.avoid { &mut avoided } else { &mut best };
-            if slot.map_or(true, |(k, _)| key < k) {
+            if !slot.is_some_and(|(k, _)| key >= k) {
                 *slot = Some((key, c.index));
             }
         }

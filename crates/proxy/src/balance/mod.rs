@@ -97,7 +97,7 @@ pub(crate) mod testutil {
         pub fn pick(&self, alg: &mut dyn Algorithm, src: Option<IpAddr>, uri: &[u8], avoid: Option<usize>) -> Option<usize> {
             let served = self.served.borrow().clone();
             let changed = self.changed.borrow().clone();
-            let room = |i: usize| self.maxconn[i].map_or(true, |m| served[i] < m);
+            let room = |i: usize| !self.maxconn[i].is_some_and(|m| served[i] >= m);
             let s = |i: usize| served[i];
             let c = |i: usize| changed[i];
             let input = PickInput {

@@ -118,9 +118,9 @@ impl Fwrr {
         self.curr_pos = self.curr_weight;
     }
 
-    fn from_group(&mut self) -> Option<usize> {
+    fn first_in_group(&mut self) -> Option<usize> {
         let first = self.curr.first_key_value().map(|(_, &s)| s);
-        if first.map_or(true, |s| self.srvs[s].npos > self.curr_pos) {
+        if !first.is_some_and(|s| self.srvs[s].npos <= self.curr_pos) {
             if let Some((_, &s)) = self.trees[self.init].first_key_value() {
                 self.srvs[s].npos = 0;
                 self.srvs[s].rweight = 0;
@@ -162,7 +162,7 @@ impl Algorithm for Fwrr {
                 self.curr_pos = self.next_weight;
             }
             let srv = loop {
-                if let Some(s) = self.from_group() {
+                if let Some(s) = self.first_in_group() {
                     break Some(s);
                 }
                 if switched {

@@ -134,10 +134,10 @@ impl Backend {
                         buf.drain(..end + 4);
                         h.lock().map(|mut v| v.push(head.clone())).ok();
                         let path = head.split(' ').nth(1).unwrap_or("/").to_string();
-                        if header(&head, "expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
-                            if s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
-                                return;
-                            }
+                        if header(&head, "expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+                            && s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err()
+                        {
+                            return;
                         }
                         if header(&head, "upgrade").is_some() {
                             let _ = s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n").await;
