@@ -5,6 +5,7 @@
 //! that dispatch lives in `cmd/compat.rs`.
 
 mod cmd;
+mod health_bridge;
 mod sd_notify;
 mod supervisor;
 

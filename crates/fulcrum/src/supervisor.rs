@@ -6,7 +6,9 @@
 //! As HAProxy's master does, SIGUSR2 also reloads and SIGUSR1 is a soft stop.
 
 use crate::cmd::run::RunOptions;
+use crate::health_bridge::Bridge;
 use crate::sd_notify::Notifier;
+use fulcrum_health::HealthMonitor;
 use anyhow::Context;
 use fulcrum_config::{load_files_with, Config};
 use nix::sys::signal::{kill, Signal};
@@ -35,7 +37,14 @@ impl Supervisor {
 
         describe(&config);
         let proxy = fulcrum_proxy::start(&config).await.context("starting the proxy")?;
-        let vrrp = fulcrum_vrrp::start(&config.keepalived).await.context("starting VRRP")?;
+        let (mut health, mut health_events) = HealthMonitor::start(&config);
+        for w in health.warnings() {
+            tracing::warn!("{w}");
+        }
+        let (mut bridge, proxy_health) = Bridge::new(&config);
+        let vrrp = fulcrum_vrrp::start_with_proxy(&config.keepalived, Some(proxy_health))
+            .await
+            .context("starting VRRP")?;
         tracing::info!("fulcrum started");
         let notifier = Notifier::from_env();
         self.write_pidfiles();
@@ -47,15 +56,22 @@ impl Supervisor {
                 _ = sigterm.recv() => { tracing::info!("SIGTERM received, stopping"); break; }
                 _ = sigint.recv() => { tracing::info!("SIGINT received, stopping"); break; }
                 _ = sigusr1.recv() => { tracing::info!("SIGUSR1 received, finishing and stopping"); break; }
+                Some(ev) = health_events.recv() => bridge.apply(&proxy, &ev),
                 _ = async { tokio::select! { _ = sighup.recv() => {}, _ = sigusr2.recv() => {} } } => {
                     tracing::info!("reload signal received, reloading");
                     notifier.reloading();
                     if let Some(new) = self.reload_config() {
-                        if let Err(e) = proxy.reload(&new).await {
-                            tracing::error!("proxy reload failed: {e}");
-                        }
-                        if let Err(e) = vrrp.reload(&new.keepalived).await {
-                            tracing::error!("VRRP reload failed: {e}");
+                        // The proxy applies first: if it refuses (a bind fails), the whole
+                        // reload is refused and every part keeps the running config.
+                        match proxy.reload(&new).await {
+                            Err(e) => tracing::error!("reload refused, the running configuration keeps serving: {e}"),
+                            Ok(()) => {
+                                health.reload(&new);
+                                bridge.reload(&new);
+                                if let Err(e) = vrrp.reload(&new.keepalived).await {
+                                    tracing::error!("VRRP reload failed: {e}");
+                                }
+                            }
                         }
                     }
                     notifier.ready();
@@ -64,6 +80,7 @@ impl Supervisor {
         }
         notifier.stopping();
         vrrp.shutdown().await;
+        health.shutdown().await;
         proxy.shutdown(GRACE).await;
         for p in &self.opts.pidfiles {
             let _ = std::fs::remove_file(p);

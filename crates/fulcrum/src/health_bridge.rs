@@ -1,0 +1,171 @@
+//! Carries health-check results where they matter: servers in and out of the proxy's rotation,
+//! and, for VRRP, which virtual addresses the proxy can no longer serve.
+//!
+//! The second part is the seeds' Pacemaker constraint "VIP with haproxy-clone", built in: a
+//! virtual address whose frontends have every server behind them DOWN is published as failing,
+//! and the VRRP instance carrying it gives it away. `failing_addresses` is pure; `Bridge` holds
+//! the latest server states and applies each event. Listener failures are not published yet.
+
+use fulcrum_config::model::{BindAddress, Config};
+use fulcrum_health::HealthEvent;
+use fulcrum_vrrp::ProxyHealth;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use tokio::sync::watch;
+
+/// (backend, server) → up. Servers not in the map are UP (the proxy starts them UP).
+pub type ServerStates = HashMap<(String, String), bool>;
+
+pub struct Bridge {
+    config: Config,
+    states: ServerStates,
+    vrrp: watch::Sender<ProxyHealth>,
+}
+
+impl Bridge {
+    pub fn new(config: &Config) -> (Bridge, watch::Receiver<ProxyHealth>) {
+        let (tx, rx) = watch::channel(ProxyHealth::default());
+        (Bridge { config: config.clone(), states: ServerStates::new(), vrrp: tx }, rx)
+    }
+
+    /// A new config: states of servers that are gone are forgotten; health replays the rest.
+    pub fn reload(&mut self, config: &Config) {
+        self.config = config.clone();
+        self.states.retain(|(b, s), _| config.backend(b).is_some_and(|be| be.servers.iter().any(|x| &x.name == s)));
+        self.publish();
+    }
+
+    pub fn apply(&mut self, proxy: &fulcrum_proxy::ProxyHandle, ev: &HealthEvent) {
+        if !ev.log_line.is_empty() {
+            if ev.up {
+                tracing::info!("{}", ev.log_line);
+            } else {
+                tracing::warn!("{}", ev.log_line);
+            }
+        }
+        if let Some(line) = &ev.no_server_line {
+            tracing::error!("{line}");
+        }
+        if ev.weight.is_some() {
+            // keepalived misc_dynamic weights only concern LVS virtual servers, not run yet.
+            return;
+        }
+        self.states.insert((ev.backend.clone(), ev.server.clone()), ev.up);
+        match proxy.generation() {
+            Some(generation) => {
+                if let Some(be) = generation.backends.get(&ev.backend) {
+                    if let Some(i) = be.servers.iter().position(|s| s.name == ev.server) {
+                        be.set_server_up(i, ev.up);
+                    }
+                }
+            }
+            None => tracing::warn!("proxy busy reloading; health of {}/{} applied after the reload", ev.backend, ev.server),
+        }
+        self.publish();
+    }
+
+    fn publish(&self) {
+        let failing = failing_addresses(&self.config, &self.states);
+        self.vrrp.send_if_modified(|current| {
+            if current.failing == failing {
+                return false;
+            }
+            tracing::warn!("virtual addresses the proxy cannot serve: {:?}", failing);
+            current.failing = failing;
+            true
+        });
+    }
+}
+
+/// Virtual addresses (of the keepalived instances) whose every frontend has no usable server.
+/// A frontend bound to `*`/`::` serves every virtual address of its family.
+pub fn failing_addresses(config: &Config, states: &ServerStates) -> BTreeSet<IpAddr> {
+    let vips: BTreeSet<IpAddr> = config
+        .keepalived
+        .vrrp_instances
+        .iter()
+        .flat_map(|i| i.virtual_ipaddress.iter().map(|v| v.address))
+        .collect();
+    // For each VIP: does at least one frontend on it still have a usable server?
+    let mut serving: HashMap<IpAddr, bool> = HashMap::new();
+    for fe in config.frontends() {
+        let ok = frontend_can_serve(config, fe, states);
+        for bind in &fe.binds {
+            let covered: Vec<IpAddr> = match &bind.address {
+                BindAddress::Ip(ip) => vec![*ip].into_iter().filter(|ip| vips.contains(ip)).collect(),
+                BindAddress::AnyV4 => vips.iter().copied().filter(IpAddr::is_ipv4).collect(),
+                BindAddress::AnyV6 => vips.iter().copied().filter(|ip| ip.is_ipv6() || !bind.v6only).collect(),
+                BindAddress::Unix(_) => Vec::new(),
+            };
+            for ip in covered {
+                let entry = serving.entry(ip).or_insert(false);
+                *entry = *entry || ok;
+            }
+        }
+    }
+    serving.into_iter().filter(|(_, ok)| !ok).map(|(ip, _)| ip).collect()
+}
+
+/// A frontend can serve when any backend it routes to has a usable server, or when it answers
+/// by itself (no backend at all: `http-request return` and friends).
+fn frontend_can_serve(config: &Config, fe: &fulcrum_config::model::Proxy, states: &ServerStates) -> bool {
+    let mut names: Vec<&str> = fe.use_backends.iter().map(|u| u.backend.name.as_str()).collect();
+    if let Some(d) = &fe.default_backend {
+        names.push(d.name.as_str());
+    }
+    if fe.kind.is_backend() {
+        names.push(fe.name.as_str());
+    }
+    if names.is_empty() {
+        return true;
+    }
+    names.iter().filter_map(|n| config.backend(n)).any(|be| {
+        be.servers.iter().any(|s| !s.disabled && *states.get(&(be.name.clone(), s.name.clone())).unwrap_or(&true))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fulcrum_config::{load_sources, Source};
+
+    const CFG: &str = "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+        frontend web\n bind 10.99.0.100:80\n default_backend app\n\
+        frontend any\n bind :8080\n default_backend other\n\
+        backend app\n server a 10.99.0.1:80 check\n server b 10.99.0.2:80 check\n\
+        backend other\n server c 10.99.0.3:80 check\n";
+    const KA: &str = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.99.0.100\n  10.99.0.101\n }\n}\n";
+
+    fn config() -> Config {
+        let l = load_sources(&[Source { name: "h.cfg", text: CFG }, Source { name: "k.conf", text: KA }]);
+        assert!(l.is_ok(), "{:?}", l.diagnostics);
+        l.config
+    }
+
+    fn down(pairs: &[(&str, &str)]) -> ServerStates {
+        pairs.iter().map(|(b, s)| ((b.to_string(), s.to_string()), false)).collect()
+    }
+
+    #[test]
+    fn all_up_nothing_fails() {
+        assert!(failing_addresses(&config(), &ServerStates::new()).is_empty());
+    }
+
+    #[test]
+    fn one_server_left_keeps_the_vip() {
+        assert!(failing_addresses(&config(), &down(&[("app", "a")])).is_empty());
+    }
+
+    #[test]
+    fn every_server_down_gives_the_address_away_unless_another_frontend_serves_it() {
+        let c = config();
+        // 10.99.0.100 is also served by the `*` frontend, whose backend is fine.
+        assert!(failing_addresses(&c, &down(&[("app", "a"), ("app", "b")])).is_empty());
+        let all = down(&[("app", "a"), ("app", "b"), ("other", "c")]);
+        let f = failing_addresses(&c, &all);
+        assert_eq!(f, ["10.99.0.100".parse().unwrap(), "10.99.0.101".parse().unwrap()].into_iter().collect());
+        // Only the wildcard frontend down: 10.99.0.101 (served by it alone) fails.
+        let f = failing_addresses(&c, &down(&[("other", "c")]));
+        assert_eq!(f, ["10.99.0.101".parse().unwrap()].into_iter().collect());
+    }
+}
