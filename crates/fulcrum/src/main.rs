@@ -5,6 +5,7 @@
 //! that dispatch lives in `cmd/compat.rs`.
 
 mod cmd;
+mod control;
 mod health_bridge;
 mod sd_notify;
 mod supervisor;
@@ -27,6 +28,15 @@ enum Command {
         /// A config file, HAProxy or keepalived syntax (told apart by content). Repeatable.
         #[arg(short = 'f', long = "file", required = true)]
         files: Vec<PathBuf>,
+        /// Control socket for `fulcrum reload` [default: $FULCRUM_CONTROL, /run/fulcrum.sock as root]
+        #[arg(long)]
+        control: Option<PathBuf>,
+    },
+    /// Ask the running fulcrum to re-read its files; exit 1 with every reason if refused.
+    Reload {
+        /// The control socket of the running fulcrum (as given to `fulcrum run --control`).
+        #[arg(long)]
+        control: Option<PathBuf>,
     },
     /// Check config files: every problem as FILE:LINE: message; exit 1 on any error.
     Check {
@@ -48,6 +58,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse_from(args);
     match cli.command {
         Command::Check { files, dump } => cmd::check::run(&files, dump),
-        Command::Run { files } => cmd::run::run(cmd::run::RunOptions { files, ..Default::default() }),
+        Command::Run { files, control } => {
+            let mut opts = cmd::run::RunOptions { files, ..Default::default() };
+            if let Some(c) = control {
+                opts.control = c;
+            }
+            cmd::run::run(opts)
+        }
+        Command::Reload { control } => cmd::reload::run(&control.unwrap_or_else(control::default_path)),
     }
 }

@@ -3,9 +3,11 @@
 //! Reload is "new model → each subsystem applies its part": SIGHUP re-reads the same files; an
 //! invalid config is refused with every error logged and the running one keeps serving.
 //! SIGTERM/SIGINT stop: VRRP first leaves MASTER (priority-0 advert), then the proxy drains.
-//! As HAProxy's master does, SIGUSR2 also reloads and SIGUSR1 is a soft stop.
+//! As HAProxy's master does, SIGUSR2 also reloads and SIGUSR1 is a soft stop; `fulcrum reload`
+//! asks for a reload over the control socket and gets the outcome back.
 
 use crate::cmd::run::RunOptions;
+use crate::control::{ControlServer, Request};
 use crate::health_bridge::Bridge;
 use crate::sd_notify::Notifier;
 use fulcrum_health::HealthMonitor;
@@ -15,12 +17,21 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
 
 /// How long in-flight requests may take to finish after a stop signal.
 const GRACE: Duration = Duration::from_secs(10);
 
 pub struct Supervisor {
     opts: RunOptions,
+}
+
+/// Every running part, owned by the supervisor's loop.
+struct Parts {
+    proxy: fulcrum_proxy::ProxyHandle,
+    health: fulcrum_health::HealthHandle,
+    bridge: Bridge,
+    vrrp: fulcrum_vrrp::VrrpHandle,
 }
 
 impl Supervisor {
@@ -37,14 +48,17 @@ impl Supervisor {
 
         describe(&config);
         let proxy = fulcrum_proxy::start(&config).await.context("starting the proxy")?;
-        let (mut health, mut health_events) = HealthMonitor::start(&config);
+        let (health, mut health_events) = HealthMonitor::start(&config);
         for w in health.warnings() {
             tracing::warn!("{w}");
         }
-        let (mut bridge, proxy_health) = Bridge::new(&config);
+        let (bridge, proxy_health) = Bridge::new(&config);
         let vrrp = fulcrum_vrrp::start_with_proxy(&config.keepalived, Some(proxy_health))
             .await
             .context("starting VRRP")?;
+        let mut parts = Parts { proxy, health, bridge, vrrp };
+        let (control_tx, mut control_rx) = mpsc::channel(8);
+        let _control = ControlServer::start(self.opts.control.clone(), control_tx).await;
         tracing::info!("fulcrum started");
         let notifier = Notifier::from_env();
         self.write_pidfiles();
@@ -56,36 +70,65 @@ impl Supervisor {
                 _ = sigterm.recv() => { tracing::info!("SIGTERM received, stopping"); break; }
                 _ = sigint.recv() => { tracing::info!("SIGINT received, stopping"); break; }
                 _ = sigusr1.recv() => { tracing::info!("SIGUSR1 received, finishing and stopping"); break; }
-                Some(ev) = health_events.recv() => bridge.apply(&proxy, &ev),
+                Some(ev) = health_events.recv() => parts.bridge.apply(&parts.proxy, &ev),
                 _ = async { tokio::select! { _ = sighup.recv() => {}, _ = sigusr2.recv() => {} } } => {
                     tracing::info!("reload signal received, reloading");
                     notifier.reloading();
-                    if let Some(new) = self.reload_config() {
-                        // The proxy applies first: if it refuses (a bind fails), the whole
-                        // reload is refused and every part keeps the running config.
-                        match proxy.reload(&new).await {
-                            Err(e) => tracing::error!("reload refused, the running configuration keeps serving: {e}"),
-                            Ok(()) => {
-                                health.reload(&new);
-                                bridge.reload(&new);
-                                if let Err(e) = vrrp.reload(&new.keepalived).await {
-                                    tracing::error!("VRRP reload failed: {e}");
-                                }
-                            }
-                        }
+                    if let Err(e) = self.reload(&mut parts).await {
+                        tracing::error!("{e}");
                     }
                     notifier.ready();
                 }
+                Some(req) = control_rx.recv() => match req {
+                    Request::Reload(answer) => {
+                        tracing::info!("reload requested on the control socket");
+                        notifier.reloading();
+                        let result = self.reload(&mut parts).await;
+                        if let Err(e) = &result {
+                            tracing::error!("{e}");
+                        }
+                        notifier.ready();
+                        let _ = answer.send(result);
+                    }
+                },
             }
         }
         notifier.stopping();
-        vrrp.shutdown().await;
-        health.shutdown().await;
-        proxy.shutdown(GRACE).await;
+        parts.vrrp.shutdown().await;
+        parts.health.shutdown().await;
+        parts.proxy.shutdown(GRACE).await;
         for p in &self.opts.pidfiles {
             let _ = std::fs::remove_file(p);
         }
         tracing::info!("fulcrum stopped");
+        Ok(())
+    }
+
+    /// Re-reads the files and applies them. The proxy applies first: if the files are invalid
+    /// or the proxy refuses (a bind fails), the whole reload is refused, every reason returned,
+    /// and every part keeps the running config.
+    async fn reload(&self, parts: &mut Parts) -> Result<(), String> {
+        let loaded = load_files_with(&self.opts.files, &self.opts.load);
+        for d in loaded.diagnostics.iter() {
+            tracing::warn!("{d}");
+        }
+        if !loaded.is_ok() {
+            let errors: Vec<String> = loaded.diagnostics.errors().map(ToString::to_string).collect();
+            return Err(format!(
+                "new configuration refused; the running one keeps serving\n{}",
+                errors.join("\n")
+            ));
+        }
+        let new = loaded.config;
+        parts
+            .proxy
+            .reload(&new)
+            .await
+            .map_err(|e| format!("reload refused, the running configuration keeps serving: {e}"))?;
+        parts.health.reload(&new);
+        parts.bridge.reload(&new);
+        parts.vrrp.reload(&new.keepalived).await.map_err(|e| format!("VRRP reload failed: {e}"))?;
+        tracing::info!("configuration reloaded");
         Ok(())
     }
 
@@ -106,20 +149,6 @@ impl Supervisor {
             if let Err(e) = kill(Pid::from_raw(raw), sig) {
                 tracing::warn!("cannot send {sig} to old process {pid}: {e}");
             }
-        }
-    }
-
-    /// Re-reads the files; `None` (with every problem logged) when the new config is invalid.
-    fn reload_config(&self) -> Option<Config> {
-        let loaded = load_files_with(&self.opts.files, &self.opts.load);
-        for d in loaded.diagnostics.iter() {
-            tracing::warn!("{d}");
-        }
-        if loaded.is_ok() {
-            Some(loaded.config)
-        } else {
-            tracing::error!("new configuration refused; the running one keeps serving");
-            None
         }
     }
 }

@@ -1,4 +1,5 @@
 //! One module per subcommand.
 pub mod check;
 pub mod compat;
+pub mod reload;
 pub mod run;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// What a run needs besides the files; the daemon personalities fill the extra fields.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
     pub files: Vec<PathBuf>,
     /// Written with our pid once serving; removed on exit.
@@ -19,6 +19,22 @@ pub struct RunOptions {
     pub terminate_pids: Vec<u32>,
     /// Command-line settings of every load (the first and each reload).
     pub load: LoadOptions,
+    /// Where `fulcrum reload` finds this process.
+    pub control: PathBuf,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            files: Vec::new(),
+            pidfiles: Vec::new(),
+            default_maxconn: None,
+            finish_pids: Vec::new(),
+            terminate_pids: Vec::new(),
+            load: LoadOptions::default(),
+            control: crate::control::default_path(),
+        }
+    }
 }
 
 pub fn run(opts: RunOptions) -> ExitCode {

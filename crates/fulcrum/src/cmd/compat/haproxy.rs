@@ -134,7 +134,7 @@ pub fn main(args: &[String]) -> ExitCode {
         default_maxconn: a.maxconn,
         finish_pids: a.finish_pids,
         terminate_pids: a.terminate_pids,
-        load: Default::default(),
+        ..RunOptions::default()
     };
     crate::cmd::run::run(opts)
 }

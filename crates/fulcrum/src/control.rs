@@ -1,0 +1,111 @@
+//! The local control socket: `fulcrum reload` asks the running process to re-read its files.
+//!
+//! A unix stream socket (mode 0600) speaking one line per request and answering with lines:
+//! `ok` when done, or `error: …` lines then EOF. The server side only forwards requests to the
+//! supervisor's loop (`Request`), which owns every running part; this module does no reloading.
+
+use std::path::{Path, PathBuf};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot};
+
+/// What a control client asked for, with where to send the answer.
+pub enum Request {
+    Reload(oneshot::Sender<Result<(), String>>),
+}
+
+/// The control socket path: `--control`, else `$FULCRUM_CONTROL`, else `/run/fulcrum.sock` for
+/// root and `$XDG_RUNTIME_DIR/fulcrum.sock` (or `/tmp/fulcrum-UID.sock`) for others.
+pub fn default_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("FULCRUM_CONTROL") {
+        return PathBuf::from(p);
+    }
+    let uid = nix::unistd::getuid();
+    if uid.is_root() {
+        return PathBuf::from("/run/fulcrum.sock");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) => Path::new(&d).join("fulcrum.sock"),
+        None => PathBuf::from(format!("/tmp/fulcrum-{uid}.sock")),
+    }
+}
+
+/// The listening side. Dropping it removes the socket file.
+pub struct ControlServer {
+    path: PathBuf,
+}
+
+impl ControlServer {
+    /// Binds `path` (replacing a stale socket) and forwards requests to `to_supervisor`.
+    /// `None`, with a warning, when another live process owns the path.
+    pub async fn start(path: PathBuf, to_supervisor: mpsc::Sender<Request>) -> Option<ControlServer> {
+        if path.exists() {
+            if UnixStream::connect(&path).await.is_ok() {
+                tracing::warn!(
+                    "control socket {} belongs to another running fulcrum; this one has none (`fulcrum reload` will not reach it; use --control)",
+                    path.display()
+                );
+                return None;
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+        let listener = match UnixListener::bind(&path) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("cannot open control socket {}: {e}", path.display());
+                return None;
+            }
+        };
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+            tracing::warn!("cannot restrict control socket {}: {e}", path.display());
+        }
+        tracing::info!("control socket on {}", path.display());
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((conn, _)) => {
+                        tokio::spawn(serve(conn, to_supervisor.clone()));
+                    }
+                    Err(e) => {
+                        tracing::warn!("control socket accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        Some(ControlServer { path })
+    }
+}
+
+impl Drop for ControlServer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+async fn serve(conn: UnixStream, to_supervisor: mpsc::Sender<Request>) {
+    let (read, mut write) = conn.into_split();
+    let mut line = String::new();
+    let mut reader = BufReader::new(read).take(4096);
+    if reader.read_line(&mut line).await.is_err() {
+        return;
+    }
+    let answer = match line.trim() {
+        "reload" => {
+            let (tx, rx) = oneshot::channel();
+            if to_supervisor.send(Request::Reload(tx)).await.is_err() {
+                Err("fulcrum is stopping".to_string())
+            } else {
+                rx.await.unwrap_or_else(|_| Err("fulcrum is stopping".to_string()))
+            }
+        }
+        other => Err(format!("unknown command '{other}' (expected: reload)")),
+    };
+    let text = match answer {
+        Ok(()) => "ok\n".to_string(),
+        Err(msg) => msg.lines().map(|l| format!("error: {l}\n")).collect(),
+    };
+    let _ = write.write_all(text.as_bytes()).await;
+    let _ = write.shutdown().await;
+}
