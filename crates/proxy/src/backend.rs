@@ -6,10 +6,14 @@
 //! queue`, then 503) → connect (bounded by `timeout connect`; on failure retry the same
 //! server after HAProxy's turn-around delay, and with `option redispatch` move to another
 //! server on the last retry). Only connection failures are retried: nothing was sent yet.
+//! A request that persistence (a `cookie`, `stick on src`) sends to a known server skips the
+//! pick (`Hints::prefer`); a redispatch still moves it elsewhere.
 
 use crate::balance::{self, Algorithm, Candidate, PickInput};
 use crate::http::errors::ErrorPages;
 use crate::http::rules::Rule;
+use crate::persist::cookie::{CookiePersist, CookieServer};
+use crate::persist::stick::{StickDecision, StickTable};
 use crate::server::ServerRt;
 use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
 use std::net::{IpAddr, SocketAddr};
@@ -39,6 +43,13 @@ pub struct Backend {
     pub forwardfor: Option<crate::http::headers::ForwardForRt>,
     waiters: AtomicUsize,
     queue: Notify,
+    /// `cookie NAME ...` with `option persist` (None: no cookie persistence, no per-request work).
+    pub cookie: Option<CookiePersist>,
+    /// Each server's `cookie VALUE`, index-aligned with `servers`.
+    pub server_cookies: Vec<Option<String>>,
+    /// `stick-table type ip` + `stick on src`: client address → server name, shared by all
+    /// worker threads.
+    stick: Option<Mutex<StickTable<IpAddr, String>>>,
 }
 
 struct Lb {
@@ -62,6 +73,8 @@ pub struct Hints<'a> {
     pub src: Option<IpAddr>,
     pub uri: &'a [u8],
     pub header: Option<&'a [u8]>,
+    /// A server persistence chose (index in `servers`): used without balancing.
+    pub prefer: Option<usize>,
 }
 
 /// A server assigned to a request: counts in `served` until dropped.
@@ -96,6 +109,9 @@ pub struct BackendParts {
     pub http_request: Vec<Rule>,
     pub http_response: Vec<Rule>,
     pub errors: ErrorPages,
+    pub cookie: Option<CookiePersist>,
+    pub server_cookies: Vec<Option<String>>,
+    pub stick: Option<StickTable<IpAddr, String>>,
 }
 
 impl Backend {
@@ -121,7 +137,47 @@ impl Backend {
             forwardfor: p.options.forwardfor.as_ref().map(crate::http::headers::ForwardForRt::new),
             waiters: AtomicUsize::new(0),
             queue: Notify::new(),
+            cookie: p.cookie,
+            server_cookies: p.server_cookies,
+            stick: p.stick.map(Mutex::new),
         }
+    }
+
+    /// What the cookie's request phase needs to know about each server.
+    pub fn cookie_servers(&self) -> Vec<CookieServer<'_>> {
+        self.servers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| CookieServer { cookie: self.server_cookies.get(i).and_then(|c| c.as_deref()), usable: s.is_up() })
+            .collect()
+    }
+
+    pub fn has_stick_table(&self) -> bool {
+        self.stick.is_some()
+    }
+
+    /// `stick on src`, match part: the server `src` is stuck to, if it is usable.
+    pub fn stick_match(&self, now: Instant, src: IpAddr) -> Option<usize> {
+        let table = self.stick.as_ref()?;
+        let mut t = match table.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let usable = |name: &String| self.servers.iter().any(|s| &s.name == name && s.is_up() && s.weight > 0);
+        match t.stick_on(now, &src, usable) {
+            StickDecision::Use(name) => self.servers.iter().position(|s| s.name == name),
+            StickDecision::Balance => None,
+        }
+    }
+
+    /// `stick on src`, store part: `src` now sticks to server `index` (refreshes expiry).
+    pub fn stick_store(&self, now: Instant, src: IpAddr, index: usize) {
+        let (Some(table), Some(s)) = (self.stick.as_ref(), self.servers.get(index)) else { return };
+        let mut t = match table.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        t.store(now, src, s.name.clone());
     }
 
     /// Marks a server up or down (health checks); the balancer rebuilds at the next pick.
@@ -195,6 +251,12 @@ impl Backend {
 
     /// Picks a server, waiting in the queue while every usable server is at `maxconn`.
     pub async fn assign(self: &Arc<Self>, hints: &Hints<'_>, avoid: Option<usize>) -> Result<Assigned, NoServer> {
+        if let Some(index) = hints.prefer.filter(|i| *i < self.servers.len() && avoid != Some(*i)) {
+            // Persistence: HAProxy queues on the server itself when it is full; fulcrum sends
+            // the request anyway (the server's maxconn is not enforced for persistent requests).
+            self.servers[index].take();
+            return Ok(Assigned { backend: self.clone(), index });
+        }
         if let Some(index) = self.try_pick(hints, avoid)? {
             return Ok(Assigned { backend: self.clone(), index });
         }

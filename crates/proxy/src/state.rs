@@ -93,7 +93,19 @@ fn build_backend(p: &Proxy, old: Option<&Generation>) -> Result<Backend, ProxyEr
     }
     let http_request = rules::compile(&p.http_request, &p.acls).map_err(|e| cfg_err(p, e))?;
     let http_response = rules::compile(&p.http_response, &p.acls).map_err(|e| cfg_err(p, e))?;
+    // Persistence. A reload starts with an empty stick table (HAProxy hands entries over to
+    // the new process only through `peers`).
+    let stick = match crate::persist::stick::stick_on_src(p) {
+        Ok(t) => t,
+        Err(msg) => {
+            tracing::warn!("{msg}; this backend runs without stickiness");
+            None
+        }
+    };
     Ok(Backend::new(BackendParts {
+        cookie: crate::persist::cookie::CookiePersist::from_proxy(p),
+        server_cookies: p.servers.iter().map(|s| s.cookie.clone()).collect(),
+        stick,
         name: p.name.clone(),
         mode: p.mode,
         servers,

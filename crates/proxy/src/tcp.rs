@@ -174,7 +174,9 @@ pub async fn serve(fe: Arc<Frontend>, mut client: TcpStream, peer: SocketAddr, l
         log_tcp(&fe, peer, accept_wall, "<NOSRV>", "<NOSRV>", None, None, accepted.elapsed(), 0, "SC--");
         return;
     };
-    let hints = Hints { src: Some(src), uri: b"", header: None };
+    // `stick on src`: a client stuck to a usable server goes back to it.
+    let prefer = if be.has_stick_table() { be.stick_match(Instant::now(), src) } else { None };
+    let hints = Hints { src: Some(src), uri: b"", header: None, prefer };
     let mut waited = Duration::ZERO;
     let t_connect = Instant::now();
     let (assigned, mut server, _) = match be.connect(&hints, local.port(), |_| None, &mut waited).await {
@@ -191,6 +193,9 @@ pub async fn serve(fe: Arc<Frontend>, mut client: TcpStream, peer: SocketAddr, l
         }
     };
     let tc = t_connect.elapsed().saturating_sub(waited);
+    if be.has_stick_table() {
+        be.stick_store(Instant::now(), src, assigned.index);
+    }
     let idle = be.timeouts.tunnel.or_else(|| match (fe.timeouts.client, be.timeouts.server) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

@@ -177,6 +177,26 @@ impl Message {
         self.fields.push(Field { name, value });
     }
 
+    /// Sets the value of the field at position `i` (no-op when out of range).
+    pub fn set_value_at(&mut self, i: usize, value: &[u8]) {
+        if i < self.fields.len() {
+            let v = self.push(value);
+            self.fields[i].value = v;
+        }
+    }
+
+    /// Removes the fields at the given positions (any order; duplicates and out-of-range
+    /// positions are ignored).
+    pub fn remove_at(&mut self, mut positions: Vec<usize>) {
+        positions.sort_unstable();
+        positions.dedup();
+        for i in positions.into_iter().rev() {
+            if i < self.fields.len() {
+                self.fields.remove(i);
+            }
+        }
+    }
+
     pub fn set(&mut self, name: &[u8], value: &[u8]) {
         self.remove(name);
         self.append(name, value);

@@ -5,5 +5,6 @@ pub mod body;
 pub mod errors;
 pub mod headers;
 pub mod message;
+pub mod persist;
 pub mod rules;
 pub mod session;

@@ -253,6 +253,12 @@ impl Session {
         if let Some(keep) = self.respond_verdict(verdict, rec, &be.errors).await {
             return keep;
         }
+        // Phase: persistence (cookie, then `stick on src`), as HAProxy: a valid cookie wins.
+        let cookie = super::persist::on_request(&be, &mut self.req);
+        let mut prefer = cookie.as_ref().and_then(|c| c.server);
+        if prefer.is_none() && be.has_stick_table() {
+            prefer = be.stick_match(Instant::now(), src);
+        }
         // Phase: request framing and header rewriting.
         let framing = match body::request_framing(&mut self.req) {
             Ok(f) => f,
@@ -278,7 +284,7 @@ impl Session {
         let header_val;
         let hints = {
             header_val = be.hash_header.as_ref().and_then(|h| self.req.header(h)).map(<[u8]>::to_vec);
-            Hints { src: Some(src), uri: self.req.uri(), header: header_val.as_deref() }
+            Hints { src: Some(src), uri: self.req.uri(), header: header_val.as_deref(), prefer }
         };
         let attached = self.attached.take();
         let mut attached_slot = attached;
@@ -328,6 +334,9 @@ impl Session {
         rec.tc = Some(t_conn.elapsed().saturating_sub(waited));
         rec.server = Some(assigned.server().clone());
         let server_id = assigned.server().id;
+        if be.has_stick_table() {
+            be.stick_store(Instant::now(), src, assigned.index);
+        }
         let srv_timeout = be.timeouts.server;
         let cli_timeout = fe.timeouts.client;
 
@@ -447,6 +456,11 @@ impl Session {
                     return false;
                 }
             }
+        }
+        if let Some(c) = &cookie {
+            // SF_DIRECT: the cookie's server answered (false after a redispatch).
+            let direct = c.server == Some(assigned.index);
+            super::persist::on_response(&be, c, self.req.method(), assigned.index, direct, &mut self.res);
         }
         let server_reuse = server_keep && headers::server_allows_reuse(&self.res) && res_framing != Framing::UntilClose;
         let client_keep = client_keep && res_framing != Framing::UntilClose && body_sent && !self.stopping();

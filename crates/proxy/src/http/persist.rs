@@ -1,0 +1,65 @@
+//! The forward path's side of session persistence: shows the request's and the response's
+//! header fields to the pure [`crate::persist`] code as views, and applies the header edits it
+//! returns to the messages. Nothing here runs for a backend without a `cookie` line.
+
+use super::message::Message;
+use crate::backend::Backend;
+use crate::persist::cookie::{CookieRequest, CookieResponse};
+use crate::persist::HeaderEdit;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+fn now_secs() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn view(m: &Message) -> Vec<(&[u8], &[u8])> {
+    m.fields.iter().map(|f| (m.name(f), m.value(f))).collect()
+}
+
+/// Applies edits by position, in [`crate::persist::apply_edits`]'s order: replacements,
+/// removals, then appends.
+fn apply(m: &mut Message, edits: &[HeaderEdit]) {
+    if edits.is_empty() {
+        return;
+    }
+    let mut removals = Vec::new();
+    for e in edits {
+        match e {
+            HeaderEdit::Replace { index, value } => m.set_value_at(*index, value.as_bytes()),
+            HeaderEdit::Remove { index } => removals.push(*index),
+            HeaderEdit::Append { .. } => {}
+        }
+    }
+    m.remove_at(removals);
+    for e in edits {
+        if let HeaderEdit::Append { name, value } = e {
+            m.append(name.as_bytes(), value.as_bytes());
+        }
+    }
+}
+
+/// Cookie request phase: which server the client's cookie names (if usable, or DOWN with
+/// `option persist`), with the request's Cookie headers edited for the server (`indirect`,
+/// `prefix`). `None` when the backend has no `cookie` line.
+pub fn on_request(be: &Backend, req: &mut Message) -> Option<CookieRequest> {
+    let cp = be.cookie.as_ref()?;
+    let servers = be.cookie_servers();
+    let decision = cp.on_request(now_secs(), &view(req), &servers);
+    apply(req, &decision.edits);
+    Some(decision)
+}
+
+/// Cookie response phase: the server's Set-Cookie handled and HAProxy's Set-Cookie /
+/// Cache-control added. `direct`: the server is the one the cookie chose (false after a
+/// redispatch or when balanced).
+pub fn on_response(be: &Backend, decision: &CookieRequest, method: &[u8], server: usize, direct: bool, res: &mut Message) {
+    let Some(cp) = be.cookie.as_ref() else { return };
+    let ctx = CookieResponse {
+        method,
+        status: res.status,
+        server_cookie: be.server_cookies.get(server).and_then(|c| c.as_deref()),
+        direct,
+    };
+    let edits = cp.on_response(now_secs(), decision, &ctx, &view(res));
+    apply(res, &edits);
+}
