@@ -5,13 +5,35 @@
 //! virtual address whose frontends have every server behind them DOWN is published as failing,
 //! and the VRRP instance carrying it gives it away. `failing_addresses` is pure; `Bridge` holds
 //! the latest server states and applies each event. Listener failures are not published yet.
+//! The other way round, `ObserverSink` carries the proxy's passive-health observations
+//! (`observe layer4|layer7`) to the health engine.
 
 use fulcrum_config::model::{BindAddress, Config};
-use fulcrum_health::HealthEvent;
+use fulcrum_health::{HealthEvent, Observed, Observer};
+use fulcrum_proxy::observe::{ObservationSink, ServerEvent};
 use fulcrum_vrrp::ProxyHealth;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use tokio::sync::watch;
+
+/// The proxy's observation sink, forwarding to the health engine's `Observer` (which follows
+/// reloads and ignores servers without `observe`).
+pub struct ObserverSink(pub Observer);
+
+impl ObservationSink for ObserverSink {
+    fn observe(&self, backend: &str, server: &str, event: ServerEvent) {
+        let event = match event {
+            ServerEvent::ConnectOk => Observed::ConnectOk,
+            ServerEvent::ConnectFailed { .. } => Observed::ConnectError,
+            ServerEvent::HttpStatus(s) => Observed::HttpStatus(s),
+            ServerEvent::HttpInvalid => Observed::HttpInvalid,
+            ServerEvent::HttpReadError => Observed::HttpReadError,
+            ServerEvent::HttpReadTimeout => Observed::HttpReadTimeout,
+            ServerEvent::HttpBrokenPipe => Observed::HttpBrokenPipe,
+        };
+        self.0.report(backend, server, event);
+    }
+}
 
 /// (backend, server) → up. Servers not in the map are UP (the proxy starts them UP).
 pub type ServerStates = HashMap<(String, String), bool>;

@@ -52,6 +52,8 @@ impl Supervisor {
         for w in health.warnings() {
             tracing::warn!("{w}");
         }
+        // Passive health: the proxy reports what it sees on real requests to the health engine.
+        proxy.set_observer(Some(std::sync::Arc::new(crate::health_bridge::ObserverSink(health.observer()))));
         let (bridge, proxy_health) = Bridge::new(&config);
         let vrrp = fulcrum_vrrp::start_with_proxy(&config.keepalived, Some(proxy_health))
             .await

@@ -14,6 +14,7 @@ use crate::http::errors::ErrorPages;
 use crate::http::rules::Rule;
 use crate::persist::cookie::{CookiePersist, CookieServer};
 use crate::persist::stick::{StickDecision, StickTable};
+use crate::observe::{ServerEvent, SinkSlot};
 use crate::server::ServerRt;
 use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
 use std::net::{IpAddr, SocketAddr};
@@ -50,6 +51,8 @@ pub struct Backend {
     /// `stick-table type ip` + `stick on src`: client address → server name, shared by all
     /// worker threads.
     stick: Option<Mutex<StickTable<IpAddr, String>>>,
+    /// Passive health's sink (`observe`).
+    sink: Arc<SinkSlot>,
 }
 
 struct Lb {
@@ -112,6 +115,7 @@ pub struct BackendParts {
     pub cookie: Option<CookiePersist>,
     pub server_cookies: Vec<Option<String>>,
     pub stick: Option<StickTable<IpAddr, String>>,
+    pub sink: Arc<SinkSlot>,
 }
 
 impl Backend {
@@ -140,6 +144,18 @@ impl Backend {
             cookie: p.cookie,
             server_cookies: p.server_cookies,
             stick: p.stick.map(Mutex::new),
+            sink: p.sink,
+        }
+    }
+
+    /// Passive health: reports what was seen on `server` when it has `observe` (cheap check
+    /// first) and a sink is set.
+    pub fn observe(&self, server: &ServerRt, event: ServerEvent) {
+        if !server.observed() {
+            return;
+        }
+        if let Some(sink) = self.sink.get() {
+            sink.observe(&self.name, &server.name, event);
         }
     }
 
@@ -315,11 +331,13 @@ impl Backend {
             let timed_out = match r {
                 Ok(Ok(s)) => {
                     let _ = s.set_nodelay(true);
+                    self.observe(assigned.server(), ServerEvent::ConnectOk);
                     return Ok((assigned, s, false));
                 }
                 Ok(Err(_)) => false,
                 Err(_) => true,
             };
+            self.observe(assigned.server(), ServerEvent::ConnectFailed { timeout: timed_out });
             if attempt >= self.retries {
                 let srv = assigned.server().clone();
                 return Err((NoServer::ConnectFailed { timeout: timed_out }, Some(srv)));

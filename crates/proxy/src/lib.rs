@@ -13,6 +13,7 @@ pub mod http;
 pub mod listener;
 pub mod log;
 pub mod net;
+pub mod observe;
 pub mod persist;
 pub mod pool;
 pub mod runtime;
@@ -53,6 +54,11 @@ impl ProxyHandle {
     /// Stops accepting, lets in-flight requests finish within `grace`, then returns.
     pub async fn shutdown(self, grace: Duration) {
         self.rt.shutdown(grace).await
+    }
+    /// Where passive health (`observe`) observations go; `None` stops reporting. Kept across
+    /// reloads.
+    pub fn set_observer(&self, sink: Option<std::sync::Arc<dyn observe::ObservationSink>>) {
+        self.rt.sink.set(sink)
     }
     /// The running state (tests, health checks: `backends[..].set_server_up`).
     pub fn generation(&self) -> Option<std::sync::Arc<state::Generation>> {

@@ -47,6 +47,8 @@ pub struct Runtime {
     stop: watch::Sender<bool>,
     tracker: Arc<AtomicU64>,
     global_maxconn: Option<Arc<Semaphore>>,
+    /// Passive health's sink, shared by every backend of every generation.
+    pub(crate) sink: Arc<crate::observe::SinkSlot>,
 }
 
 /// How worker threads are organised. `PerCore` is the default; `Shared` (one tokio
@@ -131,7 +133,8 @@ fn wanted(config: &Config) -> Result<Vec<(SocketAddr, String, fulcrum_config::mo
 
 impl Runtime {
     pub fn start(config: &Config) -> Result<Runtime, ProxyError> {
-        let gen = Arc::new(state::build(config, None)?);
+        let sink = Arc::new(crate::observe::SinkSlot::default());
+        let gen = Arc::new(state::build_with_sink(config, None, sink.clone())?);
         let n = config
             .global
             .nbthread
@@ -147,6 +150,7 @@ impl Runtime {
             stop,
             tracker: Arc::new(AtomicU64::new(0)),
             global_maxconn: config.global.maxconn.filter(|m| *m > 0).map(|m| Arc::new(Semaphore::new(m as usize))),
+            sink,
         };
         let mut listeners = HashMap::new();
         for (addr, fe_name, bind) in wanted(config)? {
@@ -176,7 +180,7 @@ impl Runtime {
 
     pub async fn reload(&self, config: &Config) -> Result<(), ProxyError> {
         let mut running = self.running.lock().await;
-        let gen = Arc::new(state::build(config, Some(&running.gen))?);
+        let gen = Arc::new(state::build_with_sink(config, Some(&running.gen), self.sink.clone())?);
         let want = wanted(config)?;
         let want_addrs: HashSet<SocketAddr> = want.iter().map(|(a, _, _)| *a).collect();
         // Open new addresses first: if one fails, nothing has changed yet.

@@ -51,6 +51,8 @@ pub struct ServerRt {
     total: AtomicU64,
     /// When `served` last changed (from `CHANGE_SEQ`).
     changed: AtomicU64,
+    /// The server line has `observe`: the data plane reports what it sees (passive health).
+    observed: AtomicBool,
 }
 
 impl ServerRt {
@@ -66,7 +68,15 @@ impl ServerRt {
             served: AtomicU32::new(0),
             total: AtomicU64::new(0),
             changed: AtomicU64::new(CHANGE_SEQ.fetch_add(1, Ordering::Relaxed)),
+            observed: AtomicBool::new(false),
         }
+    }
+    /// Whether passive health wants this server's observations (`observe`).
+    pub fn observed(&self) -> bool {
+        self.observed.load(Ordering::Relaxed)
+    }
+    pub fn set_observed(&self, on: bool) {
+        self.observed.store(on, Ordering::Relaxed)
     }
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)

@@ -10,6 +10,7 @@ use crate::backend::{Backend, BackendParts};
 use crate::http::errors::ErrorPages;
 use crate::http::rules::{self, Rule};
 use crate::log::Logger;
+use crate::observe::SinkSlot;
 use crate::server::{ServerRt, Target};
 use crate::ProxyError;
 use fulcrum_config::model::{Mode, Proxy, ProxyOptions, ServerPort, Timeouts};
@@ -47,6 +48,8 @@ pub struct Frontend {
 pub struct Generation {
     pub frontends: HashMap<String, Arc<Frontend>>,
     pub backends: HashMap<String, Arc<Backend>>,
+    /// Passive health's sink (shared with the runtime and the next generations).
+    pub sink: Arc<SinkSlot>,
 }
 
 fn cfg_err(p: &Proxy, msg: impl std::fmt::Display) -> ProxyError {
@@ -79,7 +82,7 @@ fn error_pages(p: &Proxy) -> Result<ErrorPages, ProxyError> {
     Ok(ErrorPages::new(files))
 }
 
-fn build_backend(p: &Proxy, old: Option<&Generation>) -> Result<Backend, ProxyError> {
+fn build_backend(p: &Proxy, old: Option<&Generation>, sink: &Arc<SinkSlot>) -> Result<Backend, ProxyError> {
     let previous: Vec<Arc<ServerRt>> =
         old.and_then(|g| g.backends.get(&p.name)).map(|b| b.servers.clone()).unwrap_or_default();
     let mut servers = Vec::with_capacity(p.servers.len());
@@ -89,7 +92,9 @@ fn build_backend(p: &Proxy, old: Option<&Generation>) -> Result<Backend, ProxyEr
             .iter()
             .find(|o| o.same_definition(&fresh) && o.weight == fresh.weight && o.maxconn == fresh.maxconn && o.backup == fresh.backup)
             .filter(|o| o.is_up() != s.disabled);
-        servers.push(kept.cloned().unwrap_or_else(|| Arc::new(fresh)));
+        let server = kept.cloned().unwrap_or_else(|| Arc::new(fresh));
+        server.set_observed(s.observe.is_some());
+        servers.push(server);
     }
     let http_request = rules::compile(&p.http_request, &p.acls).map_err(|e| cfg_err(p, e))?;
     let http_response = rules::compile(&p.http_response, &p.acls).map_err(|e| cfg_err(p, e))?;
@@ -106,6 +111,7 @@ fn build_backend(p: &Proxy, old: Option<&Generation>) -> Result<Backend, ProxyEr
         cookie: crate::persist::cookie::CookiePersist::from_proxy(p),
         server_cookies: p.servers.iter().map(|s| s.cookie.clone()).collect(),
         stick,
+        sink: sink.clone(),
         name: p.name.clone(),
         mode: p.mode,
         servers,
@@ -119,11 +125,18 @@ fn build_backend(p: &Proxy, old: Option<&Generation>) -> Result<Backend, ProxyEr
     }))
 }
 
-/// Builds the run-time state for `config`, carrying servers over from `old`.
+/// Builds the run-time state for `config`, carrying servers (and the observation sink) over
+/// from `old`.
 pub fn build(config: &Config, old: Option<&Generation>) -> Result<Generation, ProxyError> {
+    let sink = old.map(|g| g.sink.clone()).unwrap_or_default();
+    build_with_sink(config, old, sink)
+}
+
+/// [`build`], with every backend reporting passive-health observations to `sink`.
+pub fn build_with_sink(config: &Config, old: Option<&Generation>, sink: Arc<SinkSlot>) -> Result<Generation, ProxyError> {
     let mut backends = HashMap::new();
     for p in config.backends() {
-        backends.insert(p.name.clone(), Arc::new(build_backend(p, old)?));
+        backends.insert(p.name.clone(), Arc::new(build_backend(p, old, &sink)?));
     }
     let bufsize = config.global.tune_bufsize.max(1024) as usize;
     let head_limit = bufsize.saturating_sub(config.global.tune_maxrewrite as usize).max(512);
@@ -166,5 +179,5 @@ pub fn build(config: &Config, old: Option<&Generation>) -> Result<Generation, Pr
             }),
         );
     }
-    Ok(Generation { frontends, backends })
+    Ok(Generation { frontends, backends, sink })
 }

@@ -12,6 +12,7 @@ use super::message::{Message, ParseError};
 use super::rules::{self, Env, Verdict};
 use crate::acl::Ctx;
 use crate::backend::{Backend, Hints, NoServer};
+use crate::observe::ServerEvent;
 use crate::pool;
 use crate::state::Frontend;
 use bytes::{Buf, BytesMut};
@@ -383,7 +384,10 @@ impl Session {
                 Ok(n) => {
                     self.sbuf.advance(n);
                 }
-                Err(ResError::Timeout) => return self.send_error(504, rec, "sH--", &be.errors, true).await,
+                Err(ResError::Timeout) => {
+                    be.observe(assigned.server(), ServerEvent::HttpReadTimeout);
+                    return self.send_error(504, rec, "sH--", &be.errors, true).await;
+                }
                 Err(ResError::Closed) if reused && body_sent && framing == Framing::None => {
                     reused = false;
                     match self.fresh_connection(&be, &assigned).await {
@@ -397,7 +401,15 @@ impl Session {
                         None => return self.send_error(503, rec, "SC--", &be.errors, true).await,
                     }
                 }
-                Err(_) => return self.send_error(502, rec, "SH--", &be.errors, true).await,
+                Err(e) => {
+                    let event = match e {
+                        ResError::Invalid => ServerEvent::HttpInvalid,
+                        ResError::Closed => ServerEvent::HttpBrokenPipe,
+                        ResError::Timeout => ServerEvent::HttpReadTimeout,
+                    };
+                    be.observe(assigned.server(), event);
+                    return self.send_error(502, rec, "SH--", &be.errors, true).await;
+                }
             }
             let st = self.res.status;
             if (100..200).contains(&st) && st != 101 {
@@ -417,6 +429,7 @@ impl Session {
             }
             break;
         }
+        be.observe(assigned.server(), ServerEvent::HttpStatus(self.res.status));
         rec.trs = Some(t_sent.elapsed());
         rec.status = self.res.status;
 
@@ -510,12 +523,24 @@ impl Session {
     async fn fresh_connection(&mut self, be: &Backend, assigned: &crate::backend::Assigned) -> Option<TcpStream> {
         let addr = assigned.server().target.resolve(self.local.port());
         let r = match be.timeouts.connect {
-            Some(t) => tokio::time::timeout(t, TcpStream::connect(addr)).await.ok()?,
-            None => TcpStream::connect(addr).await,
+            Some(t) => tokio::time::timeout(t, TcpStream::connect(addr)).await.map_err(|_| true),
+            None => Ok(TcpStream::connect(addr).await),
         };
-        let s = r.ok()?;
-        let _ = s.set_nodelay(true);
-        Some(s)
+        match r {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                be.observe(assigned.server(), ServerEvent::ConnectOk);
+                Some(s)
+            }
+            Ok(Err(_)) => {
+                be.observe(assigned.server(), ServerEvent::ConnectFailed { timeout: false });
+                None
+            }
+            Err(_) => {
+                be.observe(assigned.server(), ServerEvent::ConnectFailed { timeout: true });
+                None
+            }
+        }
     }
 
     async fn read_response_head(&mut self, server: &mut TcpStream, t: Option<Duration>, be: &Backend) -> Result<usize, ResError> {
