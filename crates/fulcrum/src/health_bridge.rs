@@ -58,6 +58,9 @@ impl Bridge {
     }
 
     pub fn apply(&mut self, proxy: &fulcrum_proxy::ProxyHandle, ev: &HealthEvent) {
+        // The proxy's state changes first and the log line follows: whoever reads "is DOWN" in
+        // the log can rely on no new request going to that server any more.
+        self.apply_state(proxy, ev);
         if !ev.log_line.is_empty() {
             if ev.up {
                 tracing::info!("{}", ev.log_line);
@@ -68,6 +71,12 @@ impl Bridge {
         if let Some(line) = &ev.no_server_line {
             tracing::error!("{line}");
         }
+        if ev.weight.is_none() {
+            self.publish();
+        }
+    }
+
+    fn apply_state(&mut self, proxy: &fulcrum_proxy::ProxyHandle, ev: &HealthEvent) {
         if ev.weight.is_some() {
             // keepalived misc_dynamic weights only concern LVS virtual servers, not run yet.
             return;
@@ -83,7 +92,6 @@ impl Bridge {
             }
             None => tracing::warn!("proxy busy reloading; health of {}/{} applied after the reload", ev.backend, ev.server),
         }
-        self.publish();
     }
 
     fn publish(&self) {
