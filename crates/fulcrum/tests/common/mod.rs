@@ -1,0 +1,120 @@
+//! Helpers shared by the integration tests that drive a real `fulcrum run` child: a guard that
+//! kills it, a free port, a one-shot HTTP GET, and a stderr reader to wait for log lines.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A child process killed (SIGKILL) and reaped when dropped.
+pub struct Running(pub Child);
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// One request on a new connection (`Connection: close`); the whole response as text.
+pub fn get(port: u16) -> std::io::Result<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+/// A scratch directory unique to this test process and `tag`, removed when dropped.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("fulcrum-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).expect("write scratch file");
+        p
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `fulcrum run -f cfg` with its stderr lines sent to a channel.
+pub struct Fulcrum {
+    pub child: Running,
+    lines: mpsc::Receiver<(Instant, String)>,
+}
+
+impl Fulcrum {
+    /// Starts `fulcrum run -f cfg` and waits (bounded) for "fulcrum started".
+    pub fn start(cfg: &Path) -> Fulcrum {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fulcrum"))
+            .args(["run", "-f", cfg.to_str().expect("utf-8 path")])
+            .env("FULCRUM_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start fulcrum");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send((Instant::now(), line)).is_err() {
+                    break;
+                }
+            }
+        });
+        let f = Fulcrum { child: Running(child), lines: rx };
+        f.wait_line("fulcrum started", Duration::from_secs(20)).expect("fulcrum started");
+        f
+    }
+
+    /// The first line from now on containing `needle`, with when it was read; None after `within`.
+    pub fn wait_line(&self, needle: &str, within: Duration) -> Option<(Instant, String)> {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok((t, l)) if l.contains(needle) => return Some((t, l)),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
+/// A demo server made by fulcrum itself: every request answered `status` with body `name`
+/// (HAProxy's `http-request return`), on 127.0.0.1:`port`.
+pub fn app_server(scratch: &Scratch, name: &str, port: u16, status: u16) -> Fulcrum {
+    let cfg = scratch.write(
+        &format!("{name}-{status}.cfg"),
+        &format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend {name}\n bind 127.0.0.1:{port}\n\
+             http-request return status {status} content-type text/plain string {name}\n"
+        ),
+    );
+    Fulcrum::start(&cfg)
+}

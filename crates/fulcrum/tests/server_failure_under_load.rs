@@ -1,0 +1,251 @@
+//! A server that dies, answers 500, hangs or flaps while clients keep sending requests through
+//! `fulcrum run` (issue 4 items 2 and 8). The servers are real processes (fulcrum itself with
+//! `http-request return`, or a listener of the test that never answers); the clients are
+//! threads sending real requests on new connections, in a loop bounded in count and time.
+//!
+//! What must hold, as HAProxy users expect with `retries` + `option redispatch` and checks:
+//! - a killed server costs no failed request apart from those it was serving at that instant
+//!   (a refused connection is retried on another server);
+//! - once the check has marked a server DOWN (its log line is printed after the proxy state
+//!   changed), no request that starts afterwards fails;
+//! - a restarted server rejoins rotation after `rise` checks.
+
+mod common;
+
+use common::{app_server, free_port, get, Fulcrum, Scratch};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const CLIENTS: usize = 4;
+
+#[derive(Debug, Clone)]
+struct Sample {
+    start: Instant,
+    /// `Ok(status, body)` or the I/O error.
+    outcome: Result<(u16, String), String>,
+}
+
+impl Sample {
+    fn ok(&self) -> bool {
+        matches!(&self.outcome, Ok((200, _)))
+    }
+    fn from(&self, server: &str) -> bool {
+        matches!(&self.outcome, Ok((200, b)) if b.trim() == server)
+    }
+}
+
+/// Clients looping requests to `port` until stopped (at most 60 s and 50,000 requests each).
+struct Load {
+    stop: Arc<AtomicBool>,
+    samples: Arc<Mutex<Vec<Sample>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(port: u16) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let samples = Arc::new(Mutex::new(Vec::new()));
+        let threads = (0..CLIENTS)
+            .map(|_| {
+                let (stop, samples) = (stop.clone(), samples.clone());
+                std::thread::spawn(move || {
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    for _ in 0..50_000 {
+                        if stop.load(Ordering::Relaxed) || Instant::now() > deadline {
+                            break;
+                        }
+                        let start = Instant::now();
+                        let outcome = get(port).map_err(|e| e.to_string()).map(|r| parse(&r));
+                        if let Ok(mut v) = samples.lock() {
+                            v.push(Sample { start, outcome });
+                        }
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                })
+            })
+            .collect();
+        Load { stop, samples, threads }
+    }
+
+    fn finish(self) -> Vec<Sample> {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            let _ = t.join();
+        }
+        let mut v = self.samples.lock().map(|v| v.clone()).unwrap_or_default();
+        v.sort_by_key(|s| s.start);
+        v
+    }
+}
+
+fn parse(response: &str) -> (u16, String) {
+    let status = response.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+fn failures(samples: &[Sample]) -> Vec<&Sample> {
+    samples.iter().filter(|s| !s.ok()).collect()
+}
+
+/// The proxy in front of app-1 and app-2: HTTP checks every 100 ms, fall 2 rise 2, 3 retries
+/// with redispatch, `timeout server 1s` (a hanging server costs at most that).
+fn proxy(scratch: &Scratch, front: u16, app1: u16, app2: u16) -> Fulcrum {
+    let cfg = scratch.write(
+        "proxy.cfg",
+        &format!(
+            "defaults\n mode http\n retries 3\n option redispatch\n timeout connect 500ms\n timeout client 5s\n\
+             timeout server 1s\n timeout check 300ms\n\
+             frontend www\n bind 127.0.0.1:{front}\n default_backend app_pool\n\
+             backend app_pool\n balance roundrobin\n option httpchk GET /\n\
+             default-server check inter 100 fall 2 rise 2\n\
+             server app-1 127.0.0.1:{app1}\n server app-2 127.0.0.1:{app2}\n"
+        ),
+    );
+    Fulcrum::start(&cfg)
+}
+
+fn settle() {
+    std::thread::sleep(Duration::from_millis(700));
+}
+
+#[test]
+fn a_killed_server_costs_only_its_in_flight_requests_and_rejoins_after_restart() {
+    let scratch = Scratch::new("kill-under-load");
+    let (front, p1, p2) = (free_port(), free_port(), free_port());
+    let app1 = app_server(&scratch, "app-1", p1, 200);
+    let _app2 = app_server(&scratch, "app-2", p2, 200);
+    let lb = proxy(&scratch, front, p1, p2);
+    let load = Load::start(front);
+    settle();
+
+    let killed_at = Instant::now();
+    drop(app1); // SIGKILL
+    let (down_at, line) = lb.wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(5)).expect("app-1 marked DOWN");
+    assert!(line.contains("1 active and 0 backup servers left"), "{line}");
+    settle();
+    let _app1 = app_server(&scratch, "app-1", p1, 200);
+    let (up_at, _) = lb.wait_line("Server app_pool/app-1 is UP", Duration::from_secs(5)).expect("app-1 back UP");
+    settle();
+    let samples = load.finish();
+
+    let failed = failures(&samples);
+    eprintln!(
+        "kill: {} requests, {} failed, DOWN {} ms after the kill",
+        samples.len(),
+        failed.len(),
+        down_at.duration_since(killed_at).as_millis()
+    );
+    eprintln!("kill failures: {failed:?} (kill at {killed_at:?})");
+    // Only requests in flight on app-1 at the kill may fail: at most one per client.
+    assert!(failed.len() <= CLIENTS, "more failures than requests in flight at the kill: {failed:?}");
+    assert!(failed.iter().all(|s| s.start <= killed_at + Duration::from_millis(50)) || failed.is_empty(), "failures after the kill instant: {failed:?}");
+    let before = samples.iter().filter(|s| s.start < killed_at).count();
+    assert!(before > 20 && samples.iter().filter(|s| s.start < killed_at).any(|s| s.from("app-1")), "load reached app-1 before the kill");
+    assert!(samples.iter().any(|s| s.start > down_at && s.from("app-2")), "app-2 served while app-1 was down");
+    assert!(samples.iter().any(|s| s.start > up_at && s.from("app-1")), "app-1 served again once UP");
+}
+
+#[test]
+fn a_server_answering_500_is_removed_and_nothing_fails_after_detection() {
+    let scratch = Scratch::new("500-under-load");
+    let (front, p1, p2) = (free_port(), free_port(), free_port());
+    let app1 = app_server(&scratch, "app-1", p1, 200);
+    let _app2 = app_server(&scratch, "app-2", p2, 200);
+    let lb = proxy(&scratch, front, p1, p2);
+    let load = Load::start(front);
+    settle();
+
+    drop(app1);
+    let broken_at = Instant::now();
+    let _broken = app_server(&scratch, "app-1", p1, 500);
+    let (down_at, line) = lb.wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(5)).expect("app-1 marked DOWN");
+    assert!(line.contains("Layer7 wrong status, code: 500"), "{line}");
+    settle();
+    let samples = load.finish();
+
+    let late: Vec<_> = samples.iter().filter(|s| s.start > down_at && !s.ok()).collect();
+    eprintln!(
+        "500: {} requests, {} failed in all, DOWN {} ms after the 500s began",
+        samples.len(),
+        failures(&samples).len(),
+        down_at.duration_since(broken_at).as_millis()
+    );
+    assert!(late.is_empty(), "requests failed after app-1 was DOWN: {late:?}");
+    assert!(samples.iter().filter(|s| s.start > down_at).count() > 20, "load continued after detection");
+}
+
+#[test]
+fn a_hanging_server_is_removed_and_nothing_fails_after_detection() {
+    let scratch = Scratch::new("hang-under-load");
+    let (front, p1, p2) = (free_port(), free_port(), free_port());
+    let app1 = app_server(&scratch, "app-1", p1, 200);
+    let _app2 = app_server(&scratch, "app-2", p2, 200);
+    let lb = proxy(&scratch, front, p1, p2);
+    let load = Load::start(front);
+    settle();
+
+    // app-1 is replaced by a listener that accepts and never answers.
+    drop(app1);
+    let hang = TcpListener::bind(("127.0.0.1", p1)).expect("rebind app-1's port");
+    let hung_at = Instant::now();
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = held.clone();
+    std::thread::spawn(move || {
+        for c in hang.incoming().flatten().take(5_000) {
+            if let Ok(mut v) = keep.lock() {
+                v.push(c);
+            }
+        }
+    });
+    let (down_at, line) = lb.wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(5)).expect("app-1 marked DOWN");
+    assert!(line.contains("Layer7 timeout"), "{line}");
+    settle();
+    let samples = load.finish();
+
+    let late: Vec<_> = samples.iter().filter(|s| s.start > down_at && !s.ok()).collect();
+    eprintln!(
+        "hang: {} requests, {} failed in all (504 before detection), DOWN {} ms after the hang began",
+        samples.len(),
+        failures(&samples).len(),
+        down_at.duration_since(hung_at).as_millis()
+    );
+    assert!(late.is_empty(), "requests failed after app-1 was DOWN: {late:?}");
+    assert!(samples.iter().filter(|s| s.start > down_at).count() > 20, "load continued after detection");
+}
+
+#[test]
+fn a_flapping_server_costs_at_most_its_in_flight_requests() {
+    let scratch = Scratch::new("flap-under-load");
+    let (front, p1, p2) = (free_port(), free_port(), free_port());
+    let mut app1 = Some(app_server(&scratch, "app-1", p1, 200));
+    let _app2 = app_server(&scratch, "app-2", p2, 200);
+    let lb = proxy(&scratch, front, p1, p2);
+    let load = Load::start(front);
+    settle();
+
+    // Killed and restarted three times, 400 ms apart: refused connections are redispatched.
+    let kills = 3;
+    let mut kill_times = Vec::new();
+    for _ in 0..kills {
+        kill_times.push(Instant::now());
+        drop(app1.take());
+        std::thread::sleep(Duration::from_millis(400));
+        app1 = Some(app_server(&scratch, "app-1", p1, 200));
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    settle();
+    let samples = load.finish();
+    let failed = failures(&samples);
+    eprintln!("flap: {} requests, {} failed over {kills} kills", samples.len(), failed.len());
+    assert!(failed.len() <= CLIENTS * kills, "more failures than requests in flight at the kills: {failed:?}");
+    for f in &failed {
+        assert!(
+            kill_times.iter().any(|k| f.start <= *k + Duration::from_millis(50) && f.start + Duration::from_secs(2) >= *k),
+            "a failure not explained by a kill: {f:?}"
+        );
+    }
+    drop(lb);
+}
