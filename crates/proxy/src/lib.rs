@@ -19,6 +19,7 @@ pub mod pool;
 pub mod runtime;
 pub mod server;
 pub mod state;
+pub mod stream;
 pub mod tcp;
 
 use fulcrum_config::Config;

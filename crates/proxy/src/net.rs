@@ -60,6 +60,35 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The peer address given to sessions for a unix-socket client: `[::]:ID`, where ID is the
+/// listener's number in its frontend (no TCP peer is ever `::`, and IPv4 networks never match it).
+pub fn unix_peer(listener_id: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::new(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED), listener_id)
+}
+
+/// Whether `ip` is the unix-client marker of [`unix_peer`].
+pub fn is_unix_peer(ip: IpAddr) -> bool {
+    ip == IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)
+}
+
+/// The client address in log lines: canonical IP, or `unix` for unix-socket clients, so that
+/// `%ci:%cp` reads `unix:1` as HAProxy writes it.
+pub fn shown(ip: IpAddr) -> Shown {
+    Shown(ip)
+}
+
+pub struct Shown(IpAddr);
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if is_unix_peer(self.0) {
+            f.write_str("unix")
+        } else {
+            canonical(self.0).fmt(f)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,5 +102,9 @@ mod tests {
         assert!(Cidr::parse("::1").is_some_and(|c| c.contains("::1".parse().unwrap_or([0, 0, 0, 0].into()))));
         assert!(Cidr::parse("10.0.0.0/255.0.0.0").is_some_and(|c| c.contains([10, 9, 9, 9].into())));
         assert!(Cidr::parse("nonsense").is_none());
+        let u = unix_peer(2);
+        assert_eq!(format!("{}:{}", shown(u.ip()), u.port()), "unix:2");
+        assert!(!Cidr::parse("0.0.0.0/0").is_some_and(|c| c.contains(u.ip())));
+        assert_eq!(shown([10, 0, 0, 1].into()).to_string(), "10.0.0.1");
     }
 }

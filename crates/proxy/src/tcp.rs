@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{ReadHalf, WriteHalf};
+use crate::stream::{ClientStream, PeekRead};
+use tokio::io::AsyncWrite;
 use tokio::net::TcpStream;
 
 const TUNNEL_BUF: usize = 16 * 1024;
@@ -50,9 +51,9 @@ impl Shared {
     }
 }
 
-async fn pump(
-    mut r: ReadHalf<'_>,
-    mut w: WriteHalf<'_>,
+async fn pump<R: PeekRead, W: AsyncWrite + Unpin>(
+    mut r: R,
+    mut w: W,
     pending: &[u8],
     shared: &Shared,
     from_client: bool,
@@ -68,7 +69,7 @@ async fn pump(
     loop {
         if buf.is_empty() {
             // Wait for data before allocating: idle tunnels hold no buffer.
-            match r.peek(&mut [0u8; 1]).await {
+            match r.peek_byte().await {
                 Err(_) => return (total, Err(TunnelEnd::Error { client: from_client })),
                 Ok(_) => buf.resize(TUNNEL_BUF, 0),
             }
@@ -106,15 +107,15 @@ async fn watchdog(shared: &Shared, idle: Option<Duration>) {
 }
 
 /// Forwards both directions until both are finished; returns (client→server, server→client).
-pub async fn tunnel(
-    client: &mut TcpStream,
+pub async fn tunnel<C: ClientStream>(
+    client: &mut C,
     to_server: &[u8],
     server: &mut TcpStream,
     to_client: &[u8],
     t: &Tunnel,
 ) -> (u64, u64, TunnelEnd) {
     let shared = Shared { start: Instant::now(), last: AtomicU64::new(0) };
-    let (cr, cw) = client.split();
+    let (cr, cw) = client.split_halves();
     let (sr, sw) = server.split();
     let up = pump(cr, sw, to_server, &shared, true);
     let down = pump(sr, cw, to_client, &shared, false);
@@ -164,7 +165,7 @@ pub async fn tunnel(
 }
 
 /// Serves one `mode tcp` connection.
-pub async fn serve(fe: Arc<Frontend>, mut client: TcpStream, peer: SocketAddr, local: SocketAddr) {
+pub async fn serve<C: ClientStream>(fe: Arc<Frontend>, mut client: C, peer: SocketAddr, local: SocketAddr) {
     let accepted = Instant::now();
     let accept_wall = SystemTime::now();
     let src = crate::net::canonical(peer.ip());

@@ -22,6 +22,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use crate::stream::ClientStream;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -55,9 +56,9 @@ struct Rec {
     retries: u32,
 }
 
-pub struct Session {
+pub struct Session<C> {
     fe: Arc<Frontend>,
-    client: TcpStream,
+    client: C,
     peer: SocketAddr,
     local: SocketAddr,
     cbuf: BytesMut,
@@ -74,15 +75,14 @@ pub struct Session {
     served: u32,
 }
 
-pub async fn serve(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, local: SocketAddr, mut stop: watch::Receiver<bool>) {
+pub async fn serve<C: ClientStream>(fe: Arc<Frontend>, client: C, peer: SocketAddr, local: SocketAddr, mut stop: watch::Receiver<bool>) {
     // A connection that has not sent anything yet holds only this small future: the session
     // state (buffers, message arenas) is allocated when the first bytes arrive.
     let started = tokio::time::Instant::now();
     let deadline = fe.timeouts.http_request.or(fe.timeouts.client).map(|d| started + d);
     // `peek` (not `readable`, which may wake spuriously) so no buffer is taken before data.
-    let mut probe = [0u8; 1];
     tokio::select! {
-        r = client.peek(&mut probe) => { if !matches!(r, Ok(n) if n > 0) { return; } }
+        r = client.peek_byte() => { if !matches!(r, Ok(n) if n > 0) { return; } }
         _ = stop.changed() => return,
         _ = sleep_opt(deadline) => {
             let t = fe.timeouts.client;
@@ -113,7 +113,7 @@ pub async fn serve(fe: Arc<Frontend>, client: TcpStream, peer: SocketAddr, local
     }
 }
 
-impl Session {
+impl<C: ClientStream> Session<C> {
     async fn run(&mut self) {
         let mut first = true;
         loop {
@@ -189,8 +189,7 @@ impl Session {
             if empty && self.cbuf.capacity() == 0 {
                 // No buffer yet: wait for data with `peek` before taking one (memory per idle
                 // connection; `readable` may wake spuriously).
-                let mut probe = [0u8; 1];
-                let ready = self.client.peek(&mut probe);
+                let ready = self.client.peek_byte();
                 let stop = self.stop.changed();
                 tokio::select! {
                     r = ready => { if !matches!(r, Ok(n) if n > 0) { return Err(HeadError::Idle); } }
@@ -270,7 +269,7 @@ impl Session {
         let upgrade = self.req.has_token(b"connection", b"upgrade") && self.req.has_header(b"upgrade");
         let expect = self.req.header(b"expect").is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
         headers::strip_hop_by_hop(&mut self.req, upgrade);
-        if let Some(ff) = be.forwardfor.as_ref().or(fe.forwardfor.as_ref()) {
+        if let Some(ff) = be.forwardfor.as_ref().or(fe.forwardfor.as_ref()).filter(|_| !C::UNIX) {
             ff.apply(&mut self.req, src);
         }
         let server_keep = mode == HttpConnectionMode::KeepAlive;
@@ -641,7 +640,7 @@ impl Session {
             };
             format!(
                 "{}:{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {} {}/{}/0/0/{} 0/0 \"{}\"",
-                crate::net::canonical(self.peer.ip()),
+                crate::net::shown(self.peer.ip()),
                 self.peer.port(),
                 crate::log::accept_date(r.accept),
                 self.fe.name,
@@ -663,7 +662,7 @@ impl Session {
         } else {
             format!(
                 "Connect from {}:{} to {}:{} ({}/HTTP)",
-                crate::net::canonical(self.peer.ip()),
+                crate::net::shown(self.peer.ip()),
                 self.peer.port(),
                 crate::net::canonical(self.local.ip()),
                 self.local.port(),

@@ -1,0 +1,98 @@
+//! What a client connection must offer the HTTP and TCP sessions: a TCP stream, or a unix
+//! stream (a `bind` on a path, `abns@`, or an inherited unix socket).
+//!
+//! The sessions are generic over [`ClientStream`], so each kind is compiled on its own and the
+//! TCP path stays exactly what it was (no boxing, no dynamic dispatch per read). `peek` waits
+//! for data without taking a buffer, so idle connections hold no memory; tokio offers it on
+//! TCP only, the unix one is `recv(MSG_PEEK)` through socket2.
+
+use std::future::Future;
+use std::io;
+use std::mem::MaybeUninit;
+use tokio::io::{AsyncRead, AsyncWrite, Interest};
+use tokio::net::{tcp, unix, TcpStream, UnixStream};
+
+/// A read half that can wait for data without consuming it.
+pub trait PeekRead: AsyncRead + Unpin + Send {
+    fn peek_byte(&mut self) -> impl Future<Output = io::Result<usize>> + Send;
+}
+
+pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// A unix-socket client: no IP address (HAProxy logs `unix:ID`, adds no X-Forwarded-For).
+    const UNIX: bool;
+    type Read<'a>: PeekRead + 'a;
+    type Write<'a>: AsyncWrite + Unpin + Send + 'a;
+    /// Waits until at least one byte can be read (0: the peer closed).
+    fn peek_byte(&self) -> impl Future<Output = io::Result<usize>> + Send;
+    fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>);
+}
+
+impl ClientStream for TcpStream {
+    const UNIX: bool = false;
+    type Read<'a> = tcp::ReadHalf<'a>;
+    type Write<'a> = tcp::WriteHalf<'a>;
+    async fn peek_byte(&self) -> io::Result<usize> {
+        self.peek(&mut [0u8; 1]).await
+    }
+    fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
+        self.split()
+    }
+}
+
+impl PeekRead for tcp::ReadHalf<'_> {
+    async fn peek_byte(&mut self) -> io::Result<usize> {
+        self.peek(&mut [0u8; 1]).await
+    }
+}
+
+async fn unix_peek(s: &UnixStream) -> io::Result<usize> {
+    s.async_io(Interest::READABLE, || {
+        let mut b = [MaybeUninit::<u8>::uninit(); 1];
+        socket2::SockRef::from(s).peek(&mut b)
+    })
+    .await
+}
+
+impl ClientStream for UnixStream {
+    const UNIX: bool = true;
+    type Read<'a> = unix::ReadHalf<'a>;
+    type Write<'a> = unix::WriteHalf<'a>;
+    async fn peek_byte(&self) -> io::Result<usize> {
+        unix_peek(self).await
+    }
+    fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
+        self.split()
+    }
+}
+
+impl PeekRead for unix::ReadHalf<'_> {
+    async fn peek_byte(&mut self) -> io::Result<usize> {
+        unix_peek(self.as_ref()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn unix_peek_waits_for_data_and_sees_close() {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        rt.block_on(async {
+            let (mut a, mut b) = UnixStream::pair().expect("pair");
+            b.write_all(b"x").await.expect("write");
+            assert_eq!(a.peek_byte().await.expect("peek"), 1);
+            {
+                // Peeking does not consume, on the stream nor on its read half.
+                let (mut r, _w) = a.split_halves();
+                assert_eq!(r.peek_byte().await.expect("peek half"), 1);
+            }
+            let mut got = [0u8; 1];
+            a.read_exact(&mut got).await.expect("read");
+            assert_eq!(&got, b"x");
+            drop(b);
+            assert_eq!(a.peek_byte().await.expect("peek after close"), 0);
+        });
+    }
+}
