@@ -177,15 +177,7 @@ fn keepalived_checks(vs: &VirtualServer, plan: &mut Plan) {
         for checker in &rs.checkers {
             let (probe, timing) = match checker {
                 Checker::HttpGet {
-                    ssl: true, span, ..
-                } => {
-                    plan.warnings.push(format!(
-                        "{span}: SSL_GET for real_server {server} of virtual_server {backend} is not supported yet \
-                         (fulcrum has no TLS client); this checker is not run"
-                    ));
-                    continue;
-                }
-                Checker::HttpGet {
+                    ssl,
                     urls,
                     connect_timeout,
                     connect_port,
@@ -197,7 +189,8 @@ fn keepalived_checks(vs: &VirtualServer, plan: &mut Plan) {
                         SocketAddr::new(rs.ip, connect_port.unwrap_or(rs.port)),
                         urls.clone(),
                         *connect_timeout,
-                    )),
+                    )
+                    .over_tls(*ssl)),
                     KeepalivedTiming {
                         delay_loop: vs.delay_loop,
                         retry: *retry,

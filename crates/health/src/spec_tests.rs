@@ -106,7 +106,7 @@ fn observe_gives_passive_health() {
 }
 
 #[test]
-fn keepalived_checkers_and_ssl_get_is_reported_not_run() {
+fn keepalived_checkers_including_ssl_get() {
     let cfg = load(
         "virtual_server 10.99.0.10 80 {\n  delay_loop 6\n  lb_algo rr\n  lb_kind DR\n  protocol TCP\n\
          real_server 10.99.0.1 8080 {\n    weight 1\n    inhibit_on_failure\n\
@@ -115,7 +115,7 @@ fn keepalived_checkers_and_ssl_get_is_reported_not_run() {
          real_server 10.99.0.2 8080 {\n    SSL_GET {\n      url {\n        path /\n      }\n    }\n    MISC_CHECK {\n      misc_path \"/bin/true\"\n    }\n  }\n}\n",
     );
     let plan = plan(&cfg);
-    assert_eq!(plan.checks.len(), 3);
+    assert_eq!(plan.checks.len(), 4);
     let CheckRules::Keepalived { timing } = &plan.checks[0].rules else {
         panic!("keepalived rules")
     };
@@ -139,7 +139,15 @@ fn keepalived_checkers_and_ssl_get_is_reported_not_run() {
         panic!("tcp check")
     };
     assert_eq!(addr.to_string(), "10.99.0.1:9000", "connect_port");
-    let Probe::Misc(m) = &plan.checks[2].probe else {
+    let Probe::HttpGet(ssl_get) = &plan.checks[2].probe else {
+        panic!("SSL_GET is an HTTP_GET over TLS")
+    };
+    assert!(ssl_get.ssl);
+    let Probe::HttpGet(http_get) = &plan.checks[0].probe else {
+        panic!("HTTP_GET")
+    };
+    assert!(!http_get.ssl);
+    let Probe::Misc(m) = &plan.checks[3].probe else {
         panic!("misc check")
     };
     assert_eq!(
@@ -147,16 +155,11 @@ fn keepalived_checkers_and_ssl_get_is_reported_not_run() {
         Duration::from_secs(6),
         "misc_timeout defaults to delay_loop"
     );
-    let CheckRules::Keepalived { timing } = &plan.checks[2].rules else {
+    let CheckRules::Keepalived { timing } = &plan.checks[3].rules else {
         panic!("keepalived rules")
     };
     assert_eq!(timing.retry, 0, "MISC_CHECK retry default is 0");
-    assert_eq!(plan.warnings.len(), 1);
-    assert!(
-        plan.warnings[0].contains("SSL_GET") && plan.warnings[0].contains("not supported yet"),
-        "{}",
-        plan.warnings[0]
-    );
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
 }
 
 #[test]

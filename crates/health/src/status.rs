@@ -16,6 +16,10 @@ pub enum CheckStatus {
     L4Timeout,
     /// L4CON: refused, reset, unreachable...
     L4Connection,
+    /// L6TOUT: the TLS handshake did not complete in time (SSL_GET).
+    L6Timeout,
+    /// L6RSP: the TLS handshake failed (SSL_GET).
+    L6Response,
     /// L7OK: the HTTP answer matched the expectation.
     L7Ok,
     /// L7TOUT: connected but no complete answer in time.
@@ -43,6 +47,8 @@ impl CheckStatus {
             CheckStatus::L4Ok => "Layer4 check passed",
             CheckStatus::L4Timeout => "Layer4 timeout",
             CheckStatus::L4Connection => "Layer4 connection problem",
+            CheckStatus::L6Timeout => "Layer6 timeout",
+            CheckStatus::L6Response => "Layer6 invalid response",
             CheckStatus::L7Ok => "Layer7 check passed",
             CheckStatus::L7Timeout => "Layer7 timeout",
             CheckStatus::L7Response => "Layer7 invalid response",
@@ -60,6 +66,8 @@ impl CheckStatus {
             CheckStatus::L4Ok => "L4OK",
             CheckStatus::L4Timeout => "L4TOUT",
             CheckStatus::L4Connection => "L4CON",
+            CheckStatus::L6Timeout => "L6TOUT",
+            CheckStatus::L6Response => "L6RSP",
             CheckStatus::L7Ok => "L7OK",
             CheckStatus::L7Timeout => "L7TOUT",
             CheckStatus::L7Response => "L7RSP",

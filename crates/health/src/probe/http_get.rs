@@ -2,10 +2,11 @@
 //! keepalived (and genhash) send, check the status against `status_code` (default 200-299) and
 //! the body against `digest`, the lowercase hex MD5 of the bytes after the response head, as
 //! genhash prints it. Every url must pass. `connect_timeout` bounds connect and read, as in
-//! keepalived. SSL_GET is not supported yet (no TLS dependency in fulcrum): the scheduler
-//! reports it and does not run it.
+//! keepalived. SSL_GET is the same over TLS (`probe::tls`: no certificate verification, no
+//! SNI, as keepalived without an `ssl` block).
 
 use crate::probe::response::{self, CheckResponse};
+use crate::probe::tls;
 use crate::status::{CheckOutcome, CheckStatus};
 use fulcrum_config::model::CheckUrl;
 use md5::{Digest, Md5};
@@ -21,6 +22,8 @@ pub struct HttpGet {
     pub addr: SocketAddr,
     pub urls: Vec<CheckUrl>,
     pub connect_timeout: Duration,
+    /// SSL_GET: the request goes over TLS.
+    pub ssl: bool,
     /// `virtualhost`, else the address (keepalived sends `Host: IP[:PORT]`).
     pub host: String,
 }
@@ -36,11 +39,18 @@ impl HttpGet {
             addr,
             urls,
             connect_timeout,
+            ssl: false,
             host,
         }
     }
 
     /// keepalived's HTTP/1.0 request (its default `http_protocol`).
+    /// SSL_GET instead of HTTP_GET.
+    pub fn over_tls(mut self, ssl: bool) -> Self {
+        self.ssl = ssl;
+        self
+    }
+
     pub fn request(&self, path: &str) -> Vec<u8> {
         format!(
             "GET {path} HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: {}\r\n\r\n",
@@ -54,14 +64,25 @@ impl HttpGet {
         let mut last = CheckOutcome::new(CheckStatus::L4Ok, Duration::ZERO);
         for url in &self.urls {
             let req = self.request(&url.path);
-            let exchanged = response::exchange(
-                self.addr,
-                &req,
-                self.connect_timeout,
-                self.connect_timeout,
-                MAX_BODY,
-            )
-            .await;
+            let exchanged = if self.ssl {
+                let begun = Instant::now();
+                match tls::connect(self.addr, self.connect_timeout).await {
+                    Ok(stream) => {
+                        response::exchange_on(stream, begun, &req, self.connect_timeout, MAX_BODY)
+                            .await
+                    }
+                    Err(outcome) => Err(outcome),
+                }
+            } else {
+                response::exchange(
+                    self.addr,
+                    &req,
+                    self.connect_timeout,
+                    self.connect_timeout,
+                    MAX_BODY,
+                )
+                .await
+            };
             last = match exchanged {
                 Ok((resp, _)) => judge(url, &resp, start.elapsed()),
                 Err(outcome) => outcome,

@@ -8,6 +8,7 @@ pub mod http_get;
 pub mod misc;
 pub mod response;
 pub mod tcp;
+pub mod tls;
 
 use crate::status::CheckOutcome;
 use std::net::SocketAddr;
@@ -23,7 +24,7 @@ pub enum Probe {
     },
     /// HAProxy `option httpchk` + `http-check send/expect`.
     Http(http::HttpCheck),
-    /// keepalived HTTP_GET (SSL_GET reports unsupported).
+    /// keepalived HTTP_GET and SSL_GET.
     HttpGet(http_get::HttpGet),
     /// keepalived MISC_CHECK.
     Misc(misc::MiscCheck),

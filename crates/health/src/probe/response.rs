@@ -6,7 +6,7 @@ use crate::probe::tcp;
 use crate::status::{CheckOutcome, CheckStatus};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// A parsed check response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,13 +25,29 @@ pub async fn exchange(
     limit: usize,
 ) -> Result<(CheckResponse, Duration), CheckOutcome> {
     let start = Instant::now();
-    let mut stream = tcp::connect(addr, connect_timeout).await?;
+    let stream = tcp::connect(addr, connect_timeout).await?;
+    exchange_on(stream, start, request, read_timeout, limit).await
+}
+
+/// [`exchange`] on a stream already connected (plain TCP, or TLS for SSL_GET) at `start`.
+pub async fn exchange_on<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    start: Instant,
+    request: &[u8],
+    read_timeout: Duration,
+    limit: usize,
+) -> Result<(CheckResponse, Duration), CheckOutcome> {
     let io = async {
         stream.write_all(request).await?;
         let mut buf = Vec::with_capacity(4096);
         let mut chunk = [0u8; 4096];
         loop {
-            let n = stream.read(&mut chunk).await?;
+            // A TLS peer closing without close_notify is the end of the answer too (HTTP/1.0
+            // servers close to end the body, as genhash accepts).
+            let n = match stream.read(&mut chunk).await {
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                r => r?,
+            };
             if n == 0 {
                 return Ok::<_, std::io::Error>((buf, true));
             }
