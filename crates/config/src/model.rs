@@ -220,6 +220,17 @@ pub struct Bind {
     pub name: Option<String>,
     /// `accept-proxy`
     pub accept_proxy: bool,
+    /// `mode` (octal) of a unix socket's file.
+    pub mode: Option<u32>,
+    /// `uid` / `user`: owner of a unix socket's file (a name is looked up when binding).
+    pub uid: Option<u32>,
+    pub user: Option<String>,
+    /// `gid` / `group`: group of a unix socket's file.
+    pub gid: Option<u32>,
+    pub group: Option<String>,
+    /// `id`: the listener's number in its frontend (logged as `unix:ID` for unix clients);
+    /// None: its position among the frontend's listeners, from 1, as HAProxy numbers them.
+    pub id: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -232,6 +243,12 @@ pub enum BindAddress {
     Ip(IpAddr),
     /// A unix socket path (`/path` or `unix@/path`).
     Unix(String),
+    /// `abns@NAME`: a name in Linux's abstract unix socket namespace (no file).
+    Abns(String),
+    /// `fd@N`: an already open socket inherited from the parent (systemd, a wrapper script).
+    Fd(i32),
+    /// `sockpair@N`: connections arrive as file descriptors over the unix socket pair N.
+    Sockpair(i32),
 }
 
 /// `acl NAME CRITERION [FLAGS] [OPERATOR] VALUE...`

@@ -125,7 +125,7 @@ pub fn failing_addresses(config: &Config, states: &ServerStates) -> BTreeSet<IpA
                 BindAddress::Ip(ip) => vec![*ip].into_iter().filter(|ip| vips.contains(ip)).collect(),
                 BindAddress::AnyV4 => vips.iter().copied().filter(IpAddr::is_ipv4).collect(),
                 BindAddress::AnyV6 => vips.iter().copied().filter(|ip| ip.is_ipv6() || !bind.v6only).collect(),
-                BindAddress::Unix(_) => Vec::new(),
+                BindAddress::Unix(_) | BindAddress::Abns(_) | BindAddress::Fd(_) | BindAddress::Sockpair(_) => Vec::new(),
             };
             for ip in covered {
                 let entry = serving.entry(ip).or_insert(false);

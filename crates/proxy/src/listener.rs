@@ -1,15 +1,23 @@
 //! Listening sockets for `bind` lines, and the accept loop that hands connections to sessions.
 //!
-//! Every worker thread owns its own socket per address (SO_REUSEPORT; the kernel spreads
-//! connections). `transparent` and `freebind` are honoured, and an address that is not (yet)
+//! Every worker thread owns its own socket per IP address (SO_REUSEPORT; the kernel spreads
+//! connections). Unix sockets (`/path`, `unix@`, `abns@`) and inherited ones (`fd@N`, systemd
+//! socket activation, see `inherit`) are one socket whose duplicates every worker accepts on.
+//! A unix path is bound under a temporary name, given its `mode`/`user`/`group`, then renamed
+//! over the path, as HAProxy does, so a process taking over (`-sf`) replaces the old socket
+//! file atomically and clients never find the path missing. `abns@NAME` listens on both the
+//! name HAProxy uses (padded with NULs to the full `sun_path`, what `server abns@NAME` of an
+//! HAProxy connects to) and the plain name (what curl, socat and most tools connect to). `transparent` and `freebind` are honoured, and an address that is not (yet)
 //! local — a virtual IP held by another node — is bound with IP_FREEBIND so the proxy can run
 //! everywhere and serve as soon as the address moves here. `maxconn` (global and frontend) is
 //! enforced before `accept()`, so excess connections wait in the kernel backlog.
 
 use crate::state::Frontend;
 use fulcrum_config::model::{Bind, BindAddress, Mode};
-use socket2::{Domain, Protocol, Socket, Type};
+use crate::stream::ClientStream;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -40,18 +48,183 @@ impl Slot {
     }
 }
 
-/// Every address:port a `bind` line stands for.
-pub fn addresses(b: &Bind) -> Result<Vec<SocketAddr>, String> {
+/// What a listener is known by across reloads: a listener whose key stays keeps its sockets.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ListenKey {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+    /// `abns@NAME`; `padded`: HAProxy's form (NUL-padded to the whole `sun_path`).
+    Abns { name: String, padded: bool },
+    Fd(i32),
+    Sockpair(i32),
+}
+
+impl std::fmt::Display for ListenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListenKey::Tcp(a) => write!(f, "{a}"),
+            ListenKey::Unix(p) => write!(f, "unix@{}", p.display()),
+            ListenKey::Abns { name, padded: true } => write!(f, "abns@{name} (padded)"),
+            ListenKey::Abns { name, padded: false } => write!(f, "abns@{name}"),
+            ListenKey::Fd(n) => write!(f, "fd@{n}"),
+            ListenKey::Sockpair(n) => write!(f, "sockpair@{n}"),
+        }
+    }
+}
+
+/// Every listener a `bind` line stands for.
+pub fn keys(b: &Bind) -> Result<Vec<ListenKey>, String> {
     let ip: IpAddr = match &b.address {
         BindAddress::AnyV4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         BindAddress::AnyV6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         BindAddress::Ip(ip) => *ip,
-        BindAddress::Unix(p) => return Err(format!("{}: unix socket bind '{p}' is not supported by fulcrum yet", b.span)),
+        BindAddress::Unix(p) => return Ok(vec![ListenKey::Unix(PathBuf::from(p))]),
+        BindAddress::Abns(n) => {
+            return Ok(vec![ListenKey::Abns { name: n.clone(), padded: true }, ListenKey::Abns { name: n.clone(), padded: false }])
+        }
+        BindAddress::Fd(n) => return Ok(vec![ListenKey::Fd(*n)]),
+        BindAddress::Sockpair(n) => return Ok(vec![ListenKey::Sockpair(*n)]),
     };
     if b.port_last < b.port_first {
         return Err(format!("{}: port range {}-{} is empty", b.span, b.port_first, b.port_last));
     }
-    Ok((b.port_first..=b.port_last).map(|p| SocketAddr::new(ip, p)).collect())
+    Ok((b.port_first..=b.port_last).map(|p| ListenKey::Tcp(SocketAddr::new(ip, p))).collect())
+}
+
+/// Every address:port a `bind` line stands for (IP binds only).
+pub fn addresses(b: &Bind) -> Result<Vec<SocketAddr>, String> {
+    Ok(keys(b)?.into_iter().filter_map(|k| if let ListenKey::Tcp(a) = k { Some(a) } else { None }).collect())
+}
+
+/// The sockets of one listener, before they are spread over the workers.
+pub enum Opened {
+    /// One SO_REUSEPORT socket per worker.
+    PerWorker(Vec<Socket>),
+    /// One listening socket (unix, abstract, inherited) that every worker accepts on.
+    Shared(Socket),
+    /// A unix socket over which connections arrive as descriptors (`sockpair@`).
+    Sockpair(Socket),
+}
+
+/// Opens the listener `key` of bind `b` for `workers` workers.
+pub fn open_key(key: &ListenKey, b: &Bind, workers: usize) -> Result<Opened, String> {
+    let err = |e: std::io::Error| format!("{}: cannot bind {key}: {e}", b.span);
+    match key {
+        ListenKey::Tcp(addr) => {
+            if let Some(s) = crate::inherit::take_tcp(*addr) {
+                let _ = s.set_nonblocking(true);
+                return Ok(Opened::Shared(s));
+            }
+            let mut v = Vec::with_capacity(workers);
+            for _ in 0..workers {
+                v.push(Socket::from(open(*addr, b).map_err(err)?));
+            }
+            Ok(Opened::PerWorker(v))
+        }
+        ListenKey::Unix(path) => {
+            if let Some(s) = crate::inherit::take_unix_path(path) {
+                let _ = s.set_nonblocking(true);
+                return Ok(Opened::Shared(s));
+            }
+            open_unix_path(path, b).map(Opened::Shared).map_err(|e| format!("{}: cannot bind unix socket '{}': {e}", b.span, path.display()))
+        }
+        ListenKey::Abns { name, padded } => {
+            let wire = abns_name(name, *padded);
+            if let Some(s) = crate::inherit::take_abns(&wire[1..]) {
+                let _ = s.set_nonblocking(true);
+                return Ok(Opened::Shared(s));
+            }
+            let s = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(err)?;
+            let addr = SockAddr::unix(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&wire)).map_err(err)?;
+            s.bind(&addr).map_err(err)?;
+            s.listen(BACKLOG).map_err(err)?;
+            s.set_nonblocking(true).map_err(err)?;
+            Ok(Opened::Shared(s))
+        }
+        ListenKey::Fd(n) => {
+            let s = crate::inherit::take_listener(*n).map_err(|m| format!("{}: {m}", b.span))?;
+            s.set_nonblocking(true).map_err(err)?;
+            Ok(Opened::Shared(s))
+        }
+        ListenKey::Sockpair(n) => {
+            let s = crate::inherit::take_socket(*n).map_err(|m| format!("{}: {m}", b.span))?;
+            s.set_nonblocking(true).map_err(err)?;
+            Ok(Opened::Sockpair(s))
+        }
+    }
+}
+
+/// The `sun_path` bytes of `abns@NAME`: a NUL, the name, and for HAProxy's form NULs up to
+/// the full 108 bytes.
+pub fn abns_name(name: &str, padded: bool) -> Vec<u8> {
+    let mut v = Vec::with_capacity(108);
+    v.push(0);
+    v.extend_from_slice(name.as_bytes());
+    if padded && v.len() < 108 {
+        v.resize(108, 0);
+    }
+    v
+}
+
+/// Binds a unix stream socket at `path` the way HAProxy does: under `PATH.PID.tmp` first,
+/// with the bind's mode and owner, then renamed over `path`.
+fn open_unix_path(path: &Path, b: &Bind) -> std::io::Result<Socket> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    let s = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    s.bind(&SockAddr::unix(&tmp)?)?;
+    let done = (|| {
+        apply_owner(&tmp, b)?;
+        if let Some(mode) = b.mode {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
+        }
+        s.listen(BACKLOG)?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = done {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    s.set_nonblocking(true)?;
+    Ok(s)
+}
+
+fn apply_owner(file: &Path, b: &Bind) -> std::io::Result<()> {
+    let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
+    let uid = match (&b.user, b.uid) {
+        (Some(name), _) => Some(
+            nix::unistd::User::from_name(name).ok().flatten().map(|u| u.uid.as_raw()).ok_or_else(|| invalid(format!("unknown user '{name}'")))?,
+        ),
+        (None, uid) => uid,
+    };
+    let gid = match (&b.group, b.gid) {
+        (Some(name), _) => Some(
+            nix::unistd::Group::from_name(name).ok().flatten().map(|g| g.gid.as_raw()).ok_or_else(|| invalid(format!("unknown group '{name}'")))?,
+        ),
+        (None, gid) => gid,
+    };
+    if uid.is_some() || gid.is_some() {
+        std::os::unix::fs::chown(file, uid, gid)?;
+    }
+    Ok(())
+}
+
+/// Removes the socket file of a unix listener if it is still ours (`ino`): a process that
+/// took over may have renamed its own socket onto the path already.
+pub fn remove_unix_path(path: &Path, ino: u64) {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.ino() == ino) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// The inode of the socket file at `path` right after binding it.
+pub fn unix_path_ino(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|m| m.ino())
 }
 
 /// Opens one listening socket for `addr` with the options of `b`.
@@ -123,16 +296,80 @@ async fn permit(sem: &Option<Arc<Semaphore>>) -> Option<tokio::sync::OwnedSemaph
     }
 }
 
-/// Accepts on `std_listener` until `close` turns true; runs inside a worker runtime.
+/// A worker's share of a listener.
+pub enum Incoming {
+    Tcp(std::net::TcpListener),
+    Unix(std::os::unix::net::UnixListener),
+    Sockpair(std::os::unix::net::UnixStream),
+}
+
+impl Incoming {
+    /// A listening socket as TCP or unix, by its family.
+    pub fn listener(s: Socket) -> Incoming {
+        match s.domain() {
+            Ok(d) if d == Domain::UNIX => Incoming::Unix(std::os::unix::net::UnixListener::from(std::os::fd::OwnedFd::from(s))),
+            _ => Incoming::Tcp(s.into()),
+        }
+    }
+}
+
+/// A tokio-registered listener.
+enum Accepting {
+    Tcp(tokio::net::TcpListener),
+    Unix(tokio::net::UnixListener),
+    Sockpair(tokio::net::UnixStream),
+}
+
+/// An accepted connection.
+pub(crate) enum Conn {
+    Tcp(tokio::net::TcpStream, SocketAddr, SocketAddr),
+    Unix(tokio::net::UnixStream),
+}
+
+impl Accepting {
+    async fn accept(&self) -> std::io::Result<Conn> {
+        match self {
+            Accepting::Tcp(l) => {
+                let (s, peer) = l.accept().await?;
+                let _ = s.set_nodelay(true);
+                let local = s.local_addr().unwrap_or(peer);
+                Ok(Conn::Tcp(s, peer, local))
+            }
+            Accepting::Unix(l) => Ok(Conn::Unix(l.accept().await?.0)),
+            Accepting::Sockpair(s) => loop {
+                match s.async_io(tokio::io::Interest::READABLE, || crate::sockpair::recv_fd(s)).await? {
+                    crate::sockpair::Received::Fd(fd) => match crate::sockpair::stream(fd) {
+                        Ok(c) => return Ok(c),
+                        Err(e) => tracing::warn!("sockpair: a received descriptor is not a usable stream socket: {e}"),
+                    },
+                    crate::sockpair::Received::Nothing => {}
+                    crate::sockpair::Received::Closed => {
+                        tracing::info!("sockpair: the sending side closed; no more connections on this listener");
+                        std::future::pending::<()>().await;
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Accepts on `incoming` until `close` turns true; runs inside a worker runtime. `id` is the
+/// listener's number in its frontend (unix clients are logged as `unix:ID`).
 pub async fn accept_loop(
-    std_listener: std::net::TcpListener,
+    incoming: Incoming,
+    id: u16,
     slot: Arc<Slot>,
     global: Option<Arc<Semaphore>>,
     tracker: Arc<AtomicU64>,
     mut close: watch::Receiver<bool>,
     stop: watch::Receiver<bool>,
 ) {
-    let listener = match tokio::net::TcpListener::from_std(std_listener) {
+    let registered = match incoming {
+        Incoming::Tcp(l) => tokio::net::TcpListener::from_std(l).map(Accepting::Tcp),
+        Incoming::Unix(l) => tokio::net::UnixListener::from_std(l).map(Accepting::Unix),
+        Incoming::Sockpair(s) => tokio::net::UnixStream::from_std(s).map(Accepting::Sockpair),
+    };
+    let listener = match registered {
         Ok(l) => l,
         Err(e) => {
             tracing::error!("cannot register listener: {e}");
@@ -159,7 +396,7 @@ pub async fn accept_loop(
             r = listener.accept() => r,
             _ = close.changed() => return,
         };
-        let (sock, peer) = match accepted {
+        let conn = match accepted {
             Ok(v) => v,
             Err(e) => {
                 // EMFILE/ENFILE/ENOBUFS: back off briefly instead of spinning.
@@ -168,22 +405,40 @@ pub async fn accept_loop(
                 continue;
             }
         };
-        let _ = sock.set_nodelay(true);
-        let local = sock.local_addr().unwrap_or(peer);
         let fe = slot.get();
         ACTIVE.fetch_add(1, Ordering::Relaxed);
         fe.conns.fetch_add(1, Ordering::Relaxed);
         tracker.fetch_add(1, Ordering::AcqRel);
         let counted = Counted { fe: fe.clone(), tracker: tracker.clone() };
         let stop = stop.clone();
-        tokio::spawn(async move {
-            let _counted = counted;
-            let _permits = permits;
-            match fe.mode {
-                Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop).await,
-                // Boxed: keeps the per-connection task as small as the idle HTTP session.
-                Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local)).await,
+        match conn {
+            Conn::Tcp(sock, peer, local) => spawn_session(fe, sock, peer, local, stop, counted, permits),
+            Conn::Unix(sock) => {
+                let me = crate::net::unix_peer(id);
+                spawn_session(fe, sock, me, me, stop, counted, permits)
             }
-        });
+        }
     }
+}
+
+type Permits = (Option<tokio::sync::OwnedSemaphorePermit>, Option<tokio::sync::OwnedSemaphorePermit>);
+
+fn spawn_session<C: ClientStream>(
+    fe: Arc<Frontend>,
+    sock: C,
+    peer: SocketAddr,
+    local: SocketAddr,
+    stop: watch::Receiver<bool>,
+    counted: Counted,
+    permits: Permits,
+) {
+    tokio::spawn(async move {
+        let _counted = counted;
+        let _permits = permits;
+        match fe.mode {
+            Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop).await,
+            // Boxed: keeps the per-connection task as small as the idle HTTP session.
+            Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local)).await,
+        }
+    });
 }

@@ -9,12 +9,11 @@
 //! connection is refused), and closes removed addresses. Connections in flight keep the
 //! frontend they were accepted with; keep-alive ones close after their current request.
 
-use crate::listener::{self, Slot};
+use crate::listener::{self, ListenKey, Slot};
 use crate::state::{self, Generation};
 use crate::ProxyError;
 use fulcrum_config::Config;
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,11 +33,22 @@ struct Listening {
     frontend: String,
     slot: Arc<Slot>,
     close: watch::Sender<bool>,
+    /// A unix socket file we created (path, inode): removed when the listener closes.
+    file: Option<(std::path::PathBuf, u64)>,
+}
+
+impl Listening {
+    fn close(&self) {
+        let _ = self.close.send(true);
+        if let Some((path, ino)) = &self.file {
+            listener::remove_unix_path(path, *ino);
+        }
+    }
 }
 
 struct Running {
     gen: Arc<Generation>,
-    listeners: HashMap<SocketAddr, Listening>,
+    listeners: HashMap<ListenKey, Listening>,
 }
 
 pub struct Runtime {
@@ -108,22 +118,43 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
     Ok(workers)
 }
 
-/// Address → frontend name for every bind of `config`.
-fn wanted(config: &Config) -> Result<Vec<(SocketAddr, String, fulcrum_config::model::Bind)>, ProxyError> {
+/// One listener wanted by the configuration.
+struct Wanted {
+    key: ListenKey,
+    frontend: String,
+    bind: fulcrum_config::model::Bind,
+    /// The listener's number in its frontend (HAProxy's `luid`: `id`, or the next free one).
+    id: u16,
+}
+
+/// Every listener of every bind of `config`, numbered as HAProxy numbers them.
+fn wanted(config: &Config) -> Result<Vec<Wanted>, ProxyError> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for p in config.frontends() {
+        let explicit: HashSet<u32> = p.binds.iter().filter_map(|b| b.id).collect();
+        let mut next = 1u32;
         for b in &p.binds {
-            let addrs = match listener::addresses(b) {
+            let keys = match listener::keys(b) {
                 Ok(a) => a,
                 Err(msg) => {
                     tracing::warn!("{msg}; this bind is skipped");
                     continue;
                 }
             };
-            for a in addrs {
-                if seen.insert(a) {
-                    out.push((a, p.name.clone(), b.clone()));
+            for key in keys {
+                let id = match b.id {
+                    Some(id) => id,
+                    None => {
+                        while explicit.contains(&next) {
+                            next += 1;
+                        }
+                        next += 1;
+                        next - 1
+                    }
+                };
+                if seen.insert(key.clone()) {
+                    out.push(Wanted { key, frontend: p.name.clone(), bind: b.clone(), id: id.min(u32::from(u16::MAX)) as u16 });
                 }
             }
         }
@@ -153,65 +184,90 @@ impl Runtime {
             sink,
         };
         let mut listeners = HashMap::new();
-        for (addr, fe_name, bind) in wanted(config)? {
-            let Some(fe) = gen.frontends.get(&fe_name) else { continue };
-            let l = rt.open(addr, &bind, fe.clone())?;
-            listeners.insert(addr, Listening { frontend: fe_name, ..l });
+        for w in wanted(config)? {
+            let Some(fe) = gen.frontends.get(&w.frontend) else { continue };
+            let l = match rt.open(&w, fe.clone()) {
+                Ok(l) => l,
+                Err(e) => {
+                    for l in listeners.values() {
+                        Listening::close(l);
+                    }
+                    return Err(e);
+                }
+            };
+            listeners.insert(w.key, Listening { frontend: w.frontend, ..l });
         }
         rt.running.try_lock().map_err(|_| ProxyError::Runtime("state busy at start".into()))?.listeners = listeners;
+        // Socket activation: what no bind took is closed now, with a warning naming it.
+        crate::inherit::close_unused();
         Ok(rt)
     }
 
-    /// Opens `addr` on every worker.
-    fn open(&self, addr: SocketAddr, bind: &fulcrum_config::model::Bind, fe: Arc<crate::state::Frontend>) -> Result<Listening, ProxyError> {
-        let mut sockets = Vec::with_capacity(self.workers.len());
-        for _ in &self.workers {
-            let s = listener::open(addr, bind).map_err(|e| ProxyError::Bind(format!("{}: cannot bind {addr}: {e}", bind.span)))?;
-            sockets.push(s);
-        }
+    /// Opens listener `w` and has every worker accept on it.
+    fn open(&self, w: &Wanted, fe: Arc<crate::state::Frontend>) -> Result<Listening, ProxyError> {
+        let opened = listener::open_key(&w.key, &w.bind, self.workers.len()).map_err(ProxyError::Bind)?;
+        let file = match &w.key {
+            ListenKey::Unix(p) => listener::unix_path_ino(p).map(|ino| (p.clone(), ino)),
+            _ => None,
+        };
+        let incoming: Vec<listener::Incoming> = match opened {
+            listener::Opened::PerWorker(v) => v.into_iter().map(listener::Incoming::listener).collect(),
+            listener::Opened::Shared(s) => {
+                let mut v = Vec::with_capacity(self.workers.len());
+                for _ in 1..self.workers.len() {
+                    let dup = s.try_clone().map_err(|e| ProxyError::Bind(format!("{}: cannot share {} between threads: {e}", w.bind.span, w.key)))?;
+                    v.push(listener::Incoming::listener(dup));
+                }
+                v.push(listener::Incoming::listener(s));
+                v
+            }
+            // Descriptors arrive one by one over one socket: one worker receives them.
+            listener::Opened::Sockpair(s) => vec![listener::Incoming::Sockpair(std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(s)))],
+        };
         let slot = Arc::new(Slot::new(fe));
         let (close, close_rx) = watch::channel(false);
-        for (w, s) in self.workers.iter().zip(sockets) {
-            let fut = listener::accept_loop(s, slot.clone(), self.global_maxconn.clone(), self.tracker.clone(), close_rx.clone(), self.stop.subscribe());
-            w.handle.spawn(fut);
+        for (worker, inc) in self.workers.iter().zip(incoming) {
+            let fut = listener::accept_loop(inc, w.id, slot.clone(), self.global_maxconn.clone(), self.tracker.clone(), close_rx.clone(), self.stop.subscribe());
+            worker.handle.spawn(fut);
         }
-        Ok(Listening { frontend: String::new(), slot, close })
+        tracing::debug!("listening on {} for frontend {}", w.key, w.frontend);
+        Ok(Listening { frontend: String::new(), slot, close, file })
     }
 
     pub async fn reload(&self, config: &Config) -> Result<(), ProxyError> {
         let mut running = self.running.lock().await;
         let gen = Arc::new(state::build_with_sink(config, Some(&running.gen), self.sink.clone())?);
         let want = wanted(config)?;
-        let want_addrs: HashSet<SocketAddr> = want.iter().map(|(a, _, _)| *a).collect();
+        let want_keys: HashSet<ListenKey> = want.iter().map(|w| w.key.clone()).collect();
         // Open new addresses first: if one fails, nothing has changed yet.
-        let mut opened: Vec<(SocketAddr, Listening)> = Vec::new();
-        for (addr, fe_name, bind) in &want {
-            if running.listeners.contains_key(addr) {
+        let mut opened: Vec<(ListenKey, Listening)> = Vec::new();
+        for w in &want {
+            if running.listeners.contains_key(&w.key) {
                 continue;
             }
-            let Some(fe) = gen.frontends.get(fe_name) else { continue };
-            match self.open(*addr, bind, fe.clone()) {
-                Ok(l) => opened.push((*addr, Listening { frontend: fe_name.clone(), ..l })),
+            let Some(fe) = gen.frontends.get(&w.frontend) else { continue };
+            match self.open(w, fe.clone()) {
+                Ok(l) => opened.push((w.key.clone(), Listening { frontend: w.frontend.clone(), ..l })),
                 Err(e) => {
                     for (_, l) in opened {
-                        let _ = l.close.send(true);
+                        l.close();
                     }
                     return Err(e);
                 }
             }
         }
         // Addresses that stay: swap the frontend behind the open sockets.
-        for (addr, fe_name, _) in &want {
-            if let (Some(l), Some(fe)) = (running.listeners.get_mut(addr), gen.frontends.get(fe_name)) {
+        for w in &want {
+            if let (Some(l), Some(fe)) = (running.listeners.get_mut(&w.key), gen.frontends.get(&w.frontend)) {
                 l.slot.set(fe.clone());
-                l.frontend = fe_name.clone();
+                l.frontend = w.frontend.clone();
             }
         }
         // Removed addresses close.
-        running.listeners.retain(|addr, l| {
-            let keep = want_addrs.contains(addr);
+        running.listeners.retain(|key, l| {
+            let keep = want_keys.contains(key);
             if !keep {
-                let _ = l.close.send(true);
+                l.close();
             }
             keep
         });
@@ -238,7 +294,7 @@ impl Runtime {
         {
             let running = self.running.lock().await;
             for l in running.listeners.values() {
-                let _ = l.close.send(true);
+                l.close();
             }
         }
         let _ = self.stop.send(true);

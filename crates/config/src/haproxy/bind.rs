@@ -1,4 +1,9 @@
 //! `bind ADDR:PORT[-PORT][,ADDR:PORT...] [options]`: addresses and options of a listener.
+//!
+//! Address forms as HAProxy 2.6 writes them: `[ipv4@|ipv6@]ADDR:PORT`, `unix@PATH`, `uxst@PATH`
+//! or a plain `/PATH` (unix stream socket), `abns@NAME` (Linux abstract namespace), `fd@N`
+//! (an inherited listening socket) and `sockpair@N` (connections passed as file descriptors).
+//! Datagram and QUIC families (`udp@`, `quic4@`, ...) are refused: a bind serves streams.
 
 use super::line::{number, Line};
 use crate::diagnostics::Diagnostics;
@@ -8,8 +13,8 @@ use std::net::IpAddr;
 /// Bind options fulcrum reads but does not act on (yet), with how many values each takes.
 const IGNORED: &[(&str, usize)] = &[
     ("maxconn", 1), ("process", 1), ("thread", 1), ("defer-accept", 0), ("tfo", 0),
-    ("interface", 1), ("mode", 1), ("user", 1), ("group", 1), ("uid", 1), ("gid", 1),
-    ("level", 1), ("backlog", 1), ("id", 1), ("nice", 1), ("mss", 1), ("namespace", 1),
+    ("interface", 1),
+    ("level", 1), ("backlog", 1), ("nice", 1), ("mss", 1), ("namespace", 1),
     ("severity-output", 1), ("expose-fd", 1), ("tcp-ut", 1), ("shards", 1), ("quic-force-retry", 0),
 ];
 
@@ -40,6 +45,12 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
             alpn: None,
             name: None,
             accept_proxy: false,
+            mode: None,
+            uid: None,
+            user: None,
+            gid: None,
+            group: None,
+            id: None,
         });
     }
     let mut i = 2;
@@ -64,6 +75,35 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
                 }
                 "name" => {
                     b.name = Some(line.need(i + 1, "a name")?.to_string());
+                    consumed = 2;
+                }
+                "mode" => {
+                    let m = line.need(i + 1, "an octal mode such as 660")?;
+                    b.mode = Some(u32::from_str_radix(m, 8).map_err(|_| format!("bind option 'mode' expects an octal number such as 660, found '{m}'"))?);
+                    consumed = 2;
+                }
+                "uid" => {
+                    b.uid = Some(number(line.need(i + 1, "a numeric user id")?, "uid")?);
+                    consumed = 2;
+                }
+                "gid" => {
+                    b.gid = Some(number(line.need(i + 1, "a numeric group id")?, "gid")?);
+                    consumed = 2;
+                }
+                "user" => {
+                    b.user = Some(line.need(i + 1, "a user name")?.to_string());
+                    consumed = 2;
+                }
+                "group" => {
+                    b.group = Some(line.need(i + 1, "a group name")?.to_string());
+                    consumed = 2;
+                }
+                "id" => {
+                    let id: u32 = number(line.need(i + 1, "a listener id")?, "id")?;
+                    if id == 0 {
+                        return Err("bind option 'id' must be a positive number".into());
+                    }
+                    b.id = Some(id);
                     consumed = 2;
                 }
                 _ => {
@@ -99,6 +139,12 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
     if let Some(opt) = tls_options.first() {
         diags.warning(&line.span, format!("bind option '{opt}' only applies with 'ssl'; ignored"));
     }
+    let file_options = ["mode", "uid", "gid", "user", "group"];
+    if let Some(opt) = file_options.iter().find(|o| line.args_from(2).iter().any(|a| a == *o)) {
+        if !binds.iter().all(|b| matches!(b.address, BindAddress::Unix(_))) {
+            diags.warning(&line.span, format!("bind option '{opt}' only applies to unix socket paths; ignored on this address"));
+        }
+    }
     if binds.iter().any(|b| b.v4v6 && b.v6only) {
         return Err("'v4v6' and 'v6only' contradict each other".into());
     }
@@ -106,17 +152,34 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
 }
 
 /// One address of a bind line: `[ipv4@|ipv6@]ADDR:PORT[-PORT]`, `:PORT`, `*:PORT`, `[v6]:PORT`,
-/// `unix@PATH` or `/PATH`.
+/// `unix@PATH`, `uxst@PATH`, `/PATH`, `abns@NAME`, `fd@N` or `sockpair@N`.
 pub fn parse_address(text: &str) -> Result<(BindAddress, u16, u16), String> {
-    if let Some(path) = text.strip_prefix("unix@") {
+    if let Some(path) = text.strip_prefix("unix@").or_else(|| text.strip_prefix("uxst@")) {
+        if path.is_empty() {
+            return Err(format!("missing path in '{text}'"));
+        }
         return Ok((BindAddress::Unix(path.to_string()), 0, 0));
     }
     if text.starts_with('/') {
         return Ok((BindAddress::Unix(text.to_string()), 0, 0));
     }
-    for prefix in ["abns@", "fd@", "sockpair@", "udp@", "udp4@", "udp6@", "quic4@", "quic6@", "uxst@", "uxdg@"] {
+    if let Some(name) = text.strip_prefix("abns@") {
+        if name.is_empty() {
+            return Err(format!("missing name in '{text}' (expected abns@NAME)"));
+        }
+        return Ok((BindAddress::Abns(name.to_string()), 0, 0));
+    }
+    if let Some(n) = text.strip_prefix("fd@") {
+        return Ok((BindAddress::Fd(fd_number(n, text)?), 0, 0));
+    }
+    if let Some(n) = text.strip_prefix("sockpair@") {
+        return Ok((BindAddress::Sockpair(fd_number(n, text)?), 0, 0));
+    }
+    for prefix in ["udp@", "udp4@", "udp6@", "uxdg@", "quic4@", "quic6@"] {
         if text.starts_with(prefix) {
-            return Err(format!("address family '{prefix}' in '{text}' is not supported by fulcrum yet"));
+            return Err(format!(
+                "address family '{prefix}' in '{text}' is a datagram or QUIC address; a bind needs a stream address (IP:PORT, unix@, abns@, fd@, sockpair@)"
+            ));
         }
     }
     let (family, rest) = if let Some(r) = text.strip_prefix("ipv4@") {
@@ -161,6 +224,14 @@ pub fn parse_address(text: &str) -> Result<(BindAddress, u16, u16), String> {
         }
     };
     Ok((address, first, last))
+}
+
+/// The `N` of `fd@N` / `sockpair@N`.
+pub fn fd_number(n: &str, text: &str) -> Result<i32, String> {
+    n.parse::<i32>()
+        .ok()
+        .filter(|v| *v >= 0)
+        .ok_or_else(|| format!("invalid file descriptor '{n}' in '{text}' (expected fd@NUMBER, e.g. fd@3 or fd@${{LISTEN_FD}})"))
 }
 
 fn parse_port_range(ports: &str, text: &str) -> Result<(u16, u16), String> {

@@ -115,6 +115,29 @@ fn binds() {
 }
 
 #[test]
+fn bind_address_forms() {
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind unix@/run/a.sock mode 660 user nobody group nogroup id 7\n bind abns@fulcrum-test\n bind fd@3\n bind sockpair@4\n bind uxst@/run/b.sock uid 0 gid 0\n bind ipv4@127.0.0.1:80\n"
+    ));
+    let b = &c.proxy("f").unwrap().binds;
+    assert_eq!(b[0].address, BindAddress::Unix("/run/a.sock".into()));
+    assert_eq!(b[0].mode, Some(0o660));
+    assert_eq!((b[0].user.as_deref(), b[0].group.as_deref(), b[0].id), (Some("nobody"), Some("nogroup"), Some(7)));
+    assert_eq!(b[1].address, BindAddress::Abns("fulcrum-test".into()));
+    assert_eq!(b[2].address, BindAddress::Fd(3));
+    assert_eq!(b[3].address, BindAddress::Sockpair(4));
+    assert_eq!(b[4].address, BindAddress::Unix("/run/b.sock".into()));
+    assert_eq!((b[4].uid, b[4].gid), (Some(0), Some(0)));
+    assert_eq!(b[5].address, BindAddress::Ip("127.0.0.1".parse().unwrap()));
+    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind fd@x\n")).len(), 1);
+    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind udp@:514\n")).len(), 1);
+    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind /x.sock mode 999\n")).len(), 1);
+    std::env::set_var("FULCRUM_TEST_LISTEN_FD", "5");
+    let c = ok(&format!("{TIMEOUTS}frontend f\n bind fd@${{FULCRUM_TEST_LISTEN_FD}}\n"));
+    assert_eq!(c.proxy("f").unwrap().binds[0].address, BindAddress::Fd(5));
+}
+
+#[test]
 fn bind_errors() {
     assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind :70000\n")), vec!["t.cfg:6: error: invalid port in ':70000': ports must be between 1 and 65535"]);
     assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind 1.2.3:80\n")).len(), 1);

@@ -39,6 +39,8 @@ impl Default for RunOptions {
 
 pub fn run(opts: RunOptions) -> ExitCode {
     init_logging();
+    // Before any thread: take systemd's activated sockets and clear LISTEN_* (see inherit.rs).
+    fulcrum_proxy::inherit::init();
     let loaded = load_files_with(&opts.files, &opts.load);
     for d in loaded.diagnostics.iter() {
         eprintln!("{d}");
