@@ -34,7 +34,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 (cd "$ROOT" && cargo build --release -q -p fulcrum)
-FULCRUM="$ROOT/target/release/fulcrum"
+FULCRUM="${CARGO_TARGET_DIR:-$ROOT/target}/release/fulcrum"
 
 app_cfg() { # name port
   cat > "$WORK/$1.cfg" <<CFG
