@@ -1,9 +1,13 @@
 //! Traffic logs: `option httplog` / `option tcplog` lines in HAProxy's formats.
 //!
 //! A line is built once per request/connection and sent to each `log` target of the proxy:
-//! `stderr`/`stdout` get the raw line; an `IP:PORT` (`udp@` optional) gets an RFC 3164 syslog
-//! datagram; a path (`/dev/log`) gets the same over a unix datagram socket. Sending never
-//! blocks the request path (datagrams are fire-and-forget, stderr writes one line).
+//! `stderr`/`stdout` (`fd@2`/`fd@1`) get the raw line; `HOST[:PORT]` with an optional `ipv4@`,
+//! `ipv6@`, `udp@`, `udp4@` or `udp6@` prefix (port 514 by default, a name is resolved once
+//! when the configuration loads) gets an RFC 3164 syslog datagram; a path or `unix@PATH`
+//! (`/dev/log`) gets the same over a unix datagram socket, `abns@NAME` over an abstract one;
+//! `fd@N` writes it, newline-terminated, to the inherited descriptor N (a connected socket or a
+//! pipe). Sending never blocks the request path (datagrams are fire-and-forget, stderr writes
+//! one line).
 
 use fulcrum_config::model::LogTarget;
 use std::io::Write;
@@ -16,6 +20,8 @@ enum Sink {
     Stdout,
     Udp(UdpSocket, SocketAddr),
     Unix(UnixDatagram, String),
+    Abns(UnixDatagram, std::os::unix::net::SocketAddr),
+    Fd(std::sync::Arc<std::fs::File>),
 }
 
 struct Out {
@@ -52,14 +58,26 @@ impl Logger {
                     Ok(s) => Sink::Unix(s, path),
                     Err(_) => continue,
                 }
+            } else if let Some(name) = a.strip_prefix("abns@") {
+                use std::os::linux::net::SocketAddrExt;
+                match (UnixDatagram::unbound(), std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())) {
+                    (Ok(s), Ok(addr)) => {
+                        let _ = s.set_nonblocking(true);
+                        Sink::Abns(s, addr)
+                    }
+                    _ => continue,
+                }
+            } else if let Some(n) = a.strip_prefix("fd@") {
+                match n.parse::<i32>().map_err(|_| format!("'{n}' is not a descriptor number")).and_then(crate::inherit::log_fd) {
+                    Ok(f) => Sink::Fd(f),
+                    Err(msg) => {
+                        tracing::warn!("{}: log target '{a}': {msg}; not logging there", t.span);
+                        continue;
+                    }
+                }
             } else {
-                let hostport = a.trim_start_matches("udp@").trim_start_matches("udp4@").trim_start_matches("udp6@");
-                let addr: Option<SocketAddr> = hostport
-                    .parse()
-                    .ok()
-                    .or_else(|| hostport.parse::<std::net::IpAddr>().ok().map(|ip| SocketAddr::new(ip, 514)));
-                let Some(addr) = addr else {
-                    tracing::warn!("{}: log target '{a}' is not supported by fulcrum yet", t.span);
+                let Some(addr) = udp_target(a) else {
+                    tracing::warn!("{}: log target '{a}' is not an address fulcrum can send to (expected [udp@]HOST[:PORT], a path, abns@NAME or fd@N)", t.span);
                     continue;
                 };
                 let bind: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
@@ -95,9 +113,43 @@ impl Logger {
                 Sink::Unix(s, path) => {
                     let _ = s.send_to(syslog_frame(o.pri, line).as_bytes(), path);
                 }
+                Sink::Abns(s, addr) => {
+                    let _ = s.send_to_addr(syslog_frame(o.pri, line).as_bytes(), addr);
+                }
+                Sink::Fd(f) => {
+                    let mut frame = syslog_frame(o.pri, line);
+                    frame.push('\n');
+                    let _ = (&**f).write_all(frame.as_bytes());
+                }
             }
         }
     }
+}
+
+/// `[ipv4@|ipv6@|udp@|udp4@|udp6@]HOST[:PORT]`, port 514 by default; a name is resolved here,
+/// once, keeping the first address of the family asked for.
+pub fn udp_target(text: &str) -> Option<SocketAddr> {
+    let (family, rest) = [("udp4@", Some(true)), ("ipv4@", Some(true)), ("udp6@", Some(false)), ("ipv6@", Some(false)), ("udp@", None)]
+        .iter()
+        .find_map(|(p, v4)| text.strip_prefix(p).map(|r| (*v4, r)))
+        .unwrap_or((None, text));
+    let fits = |a: &SocketAddr| family.map_or(true, |v4| a.is_ipv4() == v4);
+    if let Ok(a) = rest.parse::<SocketAddr>() {
+        return Some(a).filter(fits);
+    }
+    let bare = rest.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return Some(SocketAddr::new(ip, 514)).filter(fits);
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().ok()?),
+        None => (rest, 514),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    use std::net::ToSocketAddrs;
+    (host, port).to_socket_addrs().ok()?.find(fits)
 }
 
 fn syslog_frame(pri: u8, line: &str) -> String {
@@ -147,5 +199,17 @@ mod tests {
     fn dates_format_like_haproxy() {
         let t = UNIX_EPOCH + Duration::from_millis(1_779_526_800_123);
         assert_eq!(accept_date(t), "23/May/2026:09:00:00.123");
+    }
+
+    #[test]
+    fn udp_targets_as_haproxy_writes_them() {
+        let a = |s: &str| udp_target(s).map(|a| a.to_string());
+        assert_eq!(a("127.0.0.1:514").as_deref(), Some("127.0.0.1:514"));
+        assert_eq!(a("udp@127.0.0.1:1514").as_deref(), Some("127.0.0.1:1514"));
+        assert_eq!(a("127.0.0.1").as_deref(), Some("127.0.0.1:514"));
+        assert_eq!(a("udp6@[::1]:600").as_deref(), Some("[::1]:600"));
+        assert_eq!(a("udp4@[::1]:600"), None);
+        assert_eq!(a("udp4@localhost:700").as_deref(), Some("127.0.0.1:700"));
+        assert_eq!(a("udp@"), None);
     }
 }
