@@ -86,6 +86,8 @@ impl Bridge {
             Some(generation) => {
                 if let Some(be) = generation.backends.get(&ev.backend) {
                     if let Some(i) = be.servers.iter().position(|s| s.name == ev.server) {
+                        // The stats page's check columns: the result that caused this state.
+                        be.servers[i].set_check(check_info(&ev.reason));
                         be.set_server_up(i, ev.up);
                     }
                 }
@@ -104,6 +106,17 @@ impl Bridge {
             current.failing = failing;
             true
         });
+    }
+}
+
+/// A check outcome as the stats page shows it (`check_status`, `check_code`, ...).
+fn check_info(o: &fulcrum_health::CheckOutcome) -> fulcrum_proxy::server::CheckInfo {
+    fulcrum_proxy::server::CheckInfo {
+        status: o.status.code().to_string(),
+        code: o.code,
+        duration: o.duration,
+        desc: o.status.description().to_string(),
+        info: o.info.clone().unwrap_or_default(),
     }
 }
 

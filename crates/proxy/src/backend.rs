@@ -15,7 +15,8 @@ use crate::http::rules::Rule;
 use crate::persist::cookie::{CookiePersist, CookieServer};
 use crate::persist::stick::{StickDecision, StickTable};
 use crate::observe::{ServerEvent, SinkSlot};
-use crate::server::ServerRt;
+use crate::server::{AdminState, ServerRt};
+use crate::stats::counters::{Counters, Ctr};
 use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -32,8 +33,9 @@ pub struct Backend {
     /// Lower-cased header name of `balance hdr(NAME)`.
     pub hash_header: Option<Vec<u8>>,
     lb: Mutex<Lb>,
-    /// Bumped whenever a server's usability changes, so the balancer rebuilds its group.
-    version: AtomicU64,
+    /// Bumped whenever a server's usability changes, so the balancer rebuilds its group
+    /// (shared with the servers, which bump it themselves when changed directly).
+    version: Arc<AtomicU64>,
     pub timeouts: Timeouts,
     pub retries: u32,
     pub options: ProxyOptions,
@@ -53,6 +55,26 @@ pub struct Backend {
     stick: Option<Mutex<StickTable<IpAddr, String>>>,
     /// Passive health's sink (`observe`).
     sink: Arc<SinkSlot>,
+    /// The proxy's number (declaration order, from 1): stats `iid`.
+    pub id: u32,
+    /// Activity counters (`stot` counts requests assigned here); carried over on reload.
+    pub counters: Arc<Counters>,
+    /// `stats ...` of this backend/listen, when enabled.
+    pub stats: Option<Arc<crate::stats::serve::StatsRt>>,
+    /// UP/DOWN history of the backend as a whole (stats `lastchg`, `downtime`, `chkdown`).
+    history: Mutex<History>,
+}
+
+/// When the backend last changed between having a usable server and having none.
+struct History {
+    up: bool,
+    since: u64,
+    downtime: u64,
+    downs: u64,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 struct Lb {
@@ -95,6 +117,7 @@ impl Assigned {
 impl Drop for Assigned {
     fn drop(&mut self) {
         self.backend.servers[self.index].release();
+        self.backend.counters.end();
         if self.backend.waiters.load(Ordering::Acquire) > 0 {
             self.backend.queue.notify_one();
         }
@@ -116,6 +139,9 @@ pub struct BackendParts {
     pub server_cookies: Vec<Option<String>>,
     pub stick: Option<StickTable<IpAddr, String>>,
     pub sink: Arc<SinkSlot>,
+    pub id: u32,
+    pub counters: Arc<Counters>,
+    pub stats: Option<Arc<crate::stats::serve::StatsRt>>,
 }
 
 impl Backend {
@@ -124,6 +150,10 @@ impl Backend {
             Balance::Hdr { name, .. } => Some(name.to_ascii_lowercase().into_bytes()),
             _ => None,
         };
+        let version = Arc::new(AtomicU64::new(0));
+        for s in &p.servers {
+            s.set_owner(version.clone());
+        }
         Backend {
             name: p.name,
             mode: p.mode,
@@ -131,7 +161,7 @@ impl Backend {
             balance: p.balance,
             hash_header,
             lb: Mutex::new(Lb { version: u64::MAX, alg: None }),
-            version: AtomicU64::new(0),
+            version,
             timeouts: p.timeouts,
             retries: p.retries,
             options: p.options.clone(),
@@ -145,7 +175,65 @@ impl Backend {
             server_cookies: p.server_cookies,
             stick: p.stick.map(Mutex::new),
             sink: p.sink,
+            id: p.id,
+            counters: p.counters,
+            stats: p.stats,
+            history: Mutex::new(History { up: true, since: unix_now(), downtime: 0, downs: 0 }),
         }
+        .with_history()
+    }
+
+    fn with_history(self) -> Self {
+        self.note_state();
+        self
+    }
+
+    fn history(&self) -> std::sync::MutexGuard<'_, History> {
+        match self.history.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Records a change between "some server usable" and "none" (called after every server
+    /// state change made through the backend, and when stats are read).
+    pub fn note_state(&self) {
+        let up = self.servers.iter().any(|s| s.is_up() && s.admin() != AdminState::Maint);
+        let mut h = self.history();
+        if h.up != up {
+            let now = unix_now();
+            if !up {
+                h.downs += 1;
+            } else {
+                h.downtime += now.saturating_sub(h.since);
+            }
+            h.up = up;
+            h.since = now;
+        }
+    }
+
+    /// Seconds since the backend last went UP or DOWN.
+    pub fn last_change_secs(&self) -> u64 {
+        self.note_state();
+        unix_now().saturating_sub(self.history().since)
+    }
+
+    /// Seconds without any usable server.
+    pub fn downtime_secs(&self) -> u64 {
+        self.note_state();
+        let h = self.history();
+        h.downtime + if h.up { 0 } else { unix_now().saturating_sub(h.since) }
+    }
+
+    /// Times the backend lost its last usable server.
+    pub fn down_transitions(&self) -> u64 {
+        self.note_state();
+        self.history().downs
+    }
+
+    /// Requests waiting in the backend queue (`qcur`).
+    pub fn queued(&self) -> usize {
+        self.waiters.load(Ordering::Relaxed)
     }
 
     /// Passive health: reports what was seen on `server` when it has `observe` (cheap check
@@ -164,7 +252,13 @@ impl Backend {
         self.servers
             .iter()
             .enumerate()
-            .map(|(i, s)| CookieServer { cookie: self.server_cookies.get(i).and_then(|c| c.as_deref()), usable: s.is_up() })
+            .map(|(i, s)| CookieServer {
+                // A server in MAINT takes nothing, even from `option persist`: its cookie names
+                // no server, so the client is balanced elsewhere and gets a new cookie.
+                cookie: if s.admin() == AdminState::Maint { None } else { self.server_cookies.get(i).and_then(|c| c.as_deref()) },
+                // DRAIN keeps its cookie clients.
+                usable: s.persistable(),
+            })
             .collect()
     }
 
@@ -179,7 +273,8 @@ impl Backend {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        let usable = |name: &String| self.servers.iter().any(|s| &s.name == name && s.is_up() && s.weight > 0);
+        // DRAIN (or runtime weight 0) keeps its stuck clients; DOWN and MAINT do not.
+        let usable = |name: &String| self.servers.iter().any(|s| &s.name == name && s.persistable());
         match t.stick_on(now, &src, usable) {
             StickDecision::Use(name) => self.servers.iter().position(|s| s.name == name),
             StickDecision::Balance => None,
@@ -202,20 +297,51 @@ impl Backend {
             if s.set_up(up) {
                 self.version.fetch_add(1, Ordering::AcqRel);
                 self.queue.notify_waiters();
+                self.note_state();
             }
         }
+    }
+
+    /// The index of server `name` in `servers`.
+    pub fn server_index(&self, name: &str) -> Option<usize> {
+        self.servers.iter().position(|s| s.name == name)
+    }
+
+    /// Admin API: sets server `index`'s administrative state (READY, DRAIN, MAINT) and wakes
+    /// queued requests. Returns whether it changed (`false` too for an unknown index).
+    pub fn set_server_admin(&self, index: usize, state: AdminState) -> bool {
+        let Some(s) = self.servers.get(index) else { return false };
+        let changed = s.set_admin(state);
+        if changed {
+            self.version.fetch_add(1, Ordering::AcqRel);
+            self.queue.notify_waiters();
+            self.note_state();
+        }
+        changed
+    }
+
+    /// Admin API: sets server `index`'s runtime weight (0..=256) and wakes queued requests.
+    pub fn set_server_weight(&self, index: usize, weight: u32) -> Result<bool, String> {
+        let s = self.servers.get(index).ok_or_else(|| format!("no server #{index} in backend {}", self.name))?;
+        let changed = s.set_weight(weight)?;
+        if changed {
+            self.version.fetch_add(1, Ordering::AcqRel);
+            self.queue.notify_waiters();
+        }
+        Ok(changed)
     }
 
     /// HAProxy's usable group: active servers that are up; else the first backup that is up
     /// (or every backup with `option allbackups`).
     fn group(&self) -> Vec<Candidate> {
-        let usable = |s: &ServerRt| s.is_up() && s.weight > 0;
+        // UP, READY and a runtime weight above 0: DRAIN and MAINT servers take no new session.
+        let usable = |s: &ServerRt| s.balanceable();
         let act: Vec<Candidate> = self
             .servers
             .iter()
             .enumerate()
             .filter(|(_, s)| !s.backup && usable(s))
-            .map(|(index, s)| Candidate { index, weight: s.weight })
+            .map(|(index, s)| Candidate { index, weight: s.effective_weight() })
             .collect();
         if !act.is_empty() {
             return act;
@@ -225,7 +351,7 @@ impl Backend {
             .iter()
             .enumerate()
             .filter(|(_, s)| s.backup && usable(s))
-            .map(|(index, s)| Candidate { index, weight: s.weight });
+            .map(|(index, s)| Candidate { index, weight: s.effective_weight() });
         if self.options.allbackups {
             bck.collect()
         } else {
@@ -265,27 +391,37 @@ impl Backend {
         Ok(picked)
     }
 
+    /// A server taken for a request: counted in the backend's sessions until dropped.
+    fn assigned(self: &Arc<Self>, index: usize) -> Assigned {
+        self.counters.start();
+        Assigned { backend: self.clone(), index }
+    }
+
     /// Picks a server, waiting in the queue while every usable server is at `maxconn`.
     pub async fn assign(self: &Arc<Self>, hints: &Hints<'_>, avoid: Option<usize>) -> Result<Assigned, NoServer> {
-        if let Some(index) = hints.prefer.filter(|i| *i < self.servers.len() && avoid != Some(*i)) {
+        // MAINT takes nothing; a DOWN server only with `option persist`.
+        let persistable =
+            |i: &usize| self.servers.get(*i).is_some_and(|s| s.admin() != AdminState::Maint && (s.is_up() || self.options.persist));
+        if let Some(index) = hints.prefer.filter(|i| persistable(i) && avoid != Some(*i)) {
             // Persistence: HAProxy queues on the server itself when it is full; fulcrum sends
             // the request anyway (the server's maxconn is not enforced for persistent requests).
             self.servers[index].take();
-            return Ok(Assigned { backend: self.clone(), index });
+            return Ok(self.assigned(index));
         }
         if let Some(index) = self.try_pick(hints, avoid)? {
-            return Ok(Assigned { backend: self.clone(), index });
+            return Ok(self.assigned(index));
         }
         // HAProxy: `timeout queue` when set, else `timeout connect`.
         let limit = self.timeouts.queue.or(self.timeouts.connect);
         let deadline = limit.map(|d| tokio::time::Instant::now() + d);
-        self.waiters.fetch_add(1, Ordering::AcqRel);
+        let queued = self.waiters.fetch_add(1, Ordering::AcqRel) + 1;
+        self.counters.queued(queued as u64);
         let result = loop {
             let notified = self.queue.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             match self.try_pick(hints, avoid) {
-                Ok(Some(index)) => break Ok(Assigned { backend: self.clone(), index }),
+                Ok(Some(index)) => break Ok(self.assigned(index)),
                 Ok(None) => {}
                 Err(e) => break Err(e),
             }
@@ -319,6 +455,8 @@ impl Backend {
         let mut assigned = self.assign(hints, None).await.map_err(|e| (e, None))?;
         *waited = t0.elapsed();
         if let Some(s) = reuse(assigned.server()) {
+            assigned.server().counters.inc(Ctr::Reuse);
+            self.counters.inc(Ctr::Reuse);
             return Ok((assigned, s, true));
         }
         let mut attempt = 0u32;
@@ -332,6 +470,8 @@ impl Backend {
                 Ok(Ok(s)) => {
                     let _ = s.set_nodelay(true);
                     self.observe(assigned.server(), ServerEvent::ConnectOk);
+                    assigned.server().counters.inc(Ctr::Connect);
+                    self.counters.inc(Ctr::Connect);
                     return Ok((assigned, s, false));
                 }
                 Ok(Err(_)) => false,
@@ -340,10 +480,16 @@ impl Backend {
             self.observe(assigned.server(), ServerEvent::ConnectFailed { timeout: timed_out });
             if attempt >= self.retries {
                 let srv = assigned.server().clone();
+                srv.counters.inc(Ctr::ErrConn);
+                self.counters.inc(Ctr::ErrConn);
                 return Err((NoServer::ConnectFailed { timeout: timed_out }, Some(srv)));
             }
             attempt += 1;
             let redispatch = self.options.redispatch && attempt == self.retries && self.servers.len() > 1;
+            // HAProxy counts a redispatch instead of a retry on the attempt that moves.
+            let kind = if redispatch { Ctr::Redispatches } else { Ctr::Retries };
+            assigned.server().counters.inc(kind);
+            self.counters.inc(kind);
             if redispatch {
                 let failed = assigned.index;
                 drop(assigned);

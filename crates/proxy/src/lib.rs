@@ -21,6 +21,7 @@ pub mod runtime;
 pub mod server;
 pub mod sockpair;
 pub mod state;
+pub mod stats;
 pub mod stream;
 pub mod tcp;
 

@@ -1,15 +1,91 @@
 //! Run-time state of one `server` line: where it is, whether it is usable, how busy it is.
 //!
-//! Health checks (a later subsystem) flip `up`; the balancer reads it through the backend's
-//! state version, so a change is seen at the next pick. Counters are atomics because every
-//! worker thread serves the same backends. This module holds state only: no I/O.
+//! Health checks flip `up`; the operator (stats page, runtime socket) sets the administrative
+//! state (READY, DRAIN, MAINT) and the runtime weight. Every such change bumps the state
+//! version of the backend the server belongs to (installed by the backend), so its balancer
+//! rebuilds the group at the next request whoever made the change. Counters are atomics because every worker thread serves
+//! the same backends. This module holds state only: no I/O.
+//!
+//! # Admin API (stats page, runtime socket `set server B/S state|weight`, `disable server`)
+//!
+//! - [`ServerRt::set_admin`]`(AdminState::Ready | Drain | Maint)`: DRAIN takes no new session
+//!   from balancing but keeps clients bound to it by a `cookie` or a stick table; MAINT takes
+//!   nothing (persistence to it is ignored, clients are balanced elsewhere).
+//! - [`ServerRt::set_weight`]`(0..=256)`: the runtime weight (HAProxy's `uweight`); 0 acts like
+//!   DRAIN for balancing; read it with [`ServerRt::uweight`] (the field `weight` is the
+//!   configured one).
+//! - [`ServerRt::effective_weight`]: what balancing uses (0 when DOWN, DRAIN or MAINT).
+//! - Prefer [`crate::backend::Backend::set_server_admin`] / `set_server_weight` when you hold the
+//!   backend: they also wake requests waiting in the backend's queue.
 
+use crate::stats::counters::Counters;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Orders load changes across all servers (leastconn's tie-break: longest unchanged first).
 static CHANGE_SEQ: AtomicU64 = AtomicU64::new(1);
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// HAProxy's administrative state of a server, set by the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AdminState {
+    /// Normal operation.
+    #[default]
+    Ready,
+    /// No new sessions from balancing; clients persisting to it (cookie, stick table) stay.
+    Drain,
+    /// No traffic at all.
+    Maint,
+}
+
+impl AdminState {
+    /// The word HAProxy uses (`set server ... state ready|drain|maint`, stats page actions).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdminState::Ready => "ready",
+            AdminState::Drain => "drain",
+            AdminState::Maint => "maint",
+        }
+    }
+    pub fn parse(s: &str) -> Option<AdminState> {
+        match s.to_ascii_lowercase().as_str() {
+            "ready" => Some(AdminState::Ready),
+            "drain" => Some(AdminState::Drain),
+            "maint" => Some(AdminState::Maint),
+            _ => None,
+        }
+    }
+    fn from_u8(v: u8) -> AdminState {
+        match v {
+            1 => AdminState::Drain,
+            2 => AdminState::Maint,
+            _ => AdminState::Ready,
+        }
+    }
+}
+
+/// The last health check result shown on the stats page (`check_status` and friends).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckInfo {
+    /// HAProxy's short status: `L4OK`, `L7OK`, `L4CON`, `L7STS`, ...
+    pub status: String,
+    /// HTTP status of the check, when there was one.
+    pub code: Option<u16>,
+    pub duration: Option<Duration>,
+    /// The status in words (HAProxy's `check_desc`), e.g. "Layer4 connection problem".
+    pub desc: String,
+    /// What the check saw (HAProxy's `last_chk`), e.g. "Connection refused".
+    pub info: String,
+}
+
+/// The maximum weight HAProxy accepts.
+pub const MAX_WEIGHT: u32 = 256;
 
 /// Where to connect: a fixed address, or the client connection's destination port (+offset).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +129,28 @@ pub struct ServerRt {
     changed: AtomicU64,
     /// The server line has `observe`: the data plane reports what it sees (passive health).
     observed: AtomicBool,
+    /// [`AdminState`] as a number.
+    admin: AtomicU8,
+    /// Runtime weight (HAProxy's `uweight`), starts at `weight`.
+    uweight: AtomicU32,
+    /// The server line has `check` (the stats page says "no check" otherwise).
+    checked: AtomicBool,
+    /// `rise` and `fall` of the server line (stats page).
+    rise_fall: AtomicU64,
+    /// Unix time of the last UP/DOWN/MAINT change (`lastchg`).
+    last_change: AtomicU64,
+    /// Unix time the server stopped (DOWN or MAINT), 0 while running.
+    down_since: AtomicU64,
+    /// Seconds spent stopped before `down_since` (`downtime`).
+    downtime: AtomicU64,
+    /// UP → DOWN transitions (`chkdown`).
+    chkdown: AtomicU64,
+    /// Last health check result (written on every state change the checks report).
+    check: Mutex<CheckInfo>,
+    /// Activity counters; carried over with the server across reloads.
+    pub counters: std::sync::Arc<Counters>,
+    /// The state version of the backend this server is in (bumped on every change).
+    owner: Mutex<Option<std::sync::Arc<AtomicU64>>>,
 }
 
 impl ServerRt {
@@ -69,6 +167,162 @@ impl ServerRt {
             total: AtomicU64::new(0),
             changed: AtomicU64::new(CHANGE_SEQ.fetch_add(1, Ordering::Relaxed)),
             observed: AtomicBool::new(false),
+            admin: AtomicU8::new(AdminState::Ready as u8),
+            uweight: AtomicU32::new(weight),
+            checked: AtomicBool::new(false),
+            rise_fall: AtomicU64::new(0),
+            last_change: AtomicU64::new(unix_now()),
+            down_since: AtomicU64::new(if up { 0 } else { unix_now() }),
+            downtime: AtomicU64::new(0),
+            chkdown: AtomicU64::new(0),
+            check: Mutex::new(CheckInfo::default()),
+            counters: std::sync::Arc::new(Counters::new()),
+            owner: Mutex::new(None),
+        }
+    }
+
+    /// Called by the backend that holds this server (again after a reload): changes to this
+    /// server bump `version`.
+    pub fn set_owner(&self, version: std::sync::Arc<AtomicU64>) {
+        match self.owner.lock() {
+            Ok(mut g) => *g = Some(version),
+            Err(p) => *p.into_inner() = Some(version),
+        }
+    }
+
+    fn bump_owner(&self) {
+        let g = match self.owner.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(v) = g.as_ref() {
+            v.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    /// The administrative state (READY, DRAIN, MAINT).
+    pub fn admin(&self) -> AdminState {
+        AdminState::from_u8(self.admin.load(Ordering::Acquire))
+    }
+
+    /// Sets the administrative state; returns true when it changed. Balancing sees it at the
+    /// next pick; requests already sent finish normally.
+    /// Leaving MAINT on a server without health checks brings it UP, as HAProxy does (nothing
+    /// else would); a checked server stays DOWN until its checks pass.
+    pub fn set_admin(&self, state: AdminState) -> bool {
+        let was_stopped = self.stopped();
+        let changed = self.admin.swap(state as u8, Ordering::AcqRel) != state as u8;
+        if changed {
+            if state != AdminState::Maint && !self.checked() {
+                self.up.store(true, Ordering::Release);
+            }
+            self.note_change(was_stopped);
+        }
+        changed
+    }
+
+    /// The runtime weight (HAProxy's `uweight`).
+    pub fn uweight(&self) -> u32 {
+        self.uweight.load(Ordering::Acquire)
+    }
+
+    /// Sets the runtime weight; more than [`MAX_WEIGHT`] is refused with HAProxy's words.
+    /// Returns whether it changed.
+    pub fn set_weight(&self, weight: u32) -> Result<bool, String> {
+        if weight > MAX_WEIGHT {
+            return Err(format!("weight {weight} is out of range: it must be between 0 and {MAX_WEIGHT}"));
+        }
+        let changed = self.uweight.swap(weight, Ordering::AcqRel) != weight;
+        if changed {
+            self.bump_owner();
+        }
+        Ok(changed)
+    }
+
+    /// The weight balancing uses: the runtime weight when UP and READY, else 0.
+    pub fn effective_weight(&self) -> u32 {
+        if self.is_up() && self.admin() == AdminState::Ready {
+            self.uweight()
+        } else {
+            0
+        }
+    }
+
+    /// Whether balancing may choose this server (UP, READY, weight above 0).
+    pub fn balanceable(&self) -> bool {
+        self.effective_weight() > 0
+    }
+
+    /// Whether a client persisting to this server (cookie, stick table) may still be sent to
+    /// it: UP and not in MAINT (DRAIN keeps them).
+    pub fn persistable(&self) -> bool {
+        self.is_up() && self.admin() != AdminState::Maint
+    }
+
+    /// DOWN or in MAINT: HAProxy's "stopped" for `downtime` and `lastchg`.
+    pub fn stopped(&self) -> bool {
+        !self.is_up() || self.admin() == AdminState::Maint
+    }
+
+    fn note_change(&self, was_stopped: bool) {
+        self.bump_owner();
+        let now = unix_now();
+        self.last_change.store(now, Ordering::Relaxed);
+        let stopped = self.stopped();
+        if stopped && !was_stopped {
+            self.down_since.store(now, Ordering::Relaxed);
+        } else if !stopped && was_stopped {
+            let since = self.down_since.swap(0, Ordering::Relaxed);
+            if since > 0 {
+                self.downtime.fetch_add(now.saturating_sub(since), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Seconds since the last state change (`lastchg`).
+    pub fn last_change_secs(&self) -> u64 {
+        unix_now().saturating_sub(self.last_change.load(Ordering::Relaxed))
+    }
+
+    /// Total seconds stopped, including the current stop (`downtime`).
+    pub fn downtime_secs(&self) -> u64 {
+        let since = self.down_since.load(Ordering::Relaxed);
+        let current = if since > 0 { unix_now().saturating_sub(since) } else { 0 };
+        self.downtime.load(Ordering::Relaxed) + current
+    }
+
+    /// UP → DOWN transitions (`chkdown`).
+    pub fn down_transitions(&self) -> u64 {
+        self.chkdown.load(Ordering::Relaxed)
+    }
+
+    /// Whether the server line has `check`.
+    pub fn checked(&self) -> bool {
+        self.checked.load(Ordering::Relaxed)
+    }
+    pub fn set_checked(&self, on: bool, rise: u32, fall: u32) {
+        self.checked.store(on, Ordering::Relaxed);
+        self.rise_fall.store((u64::from(rise) << 32) | u64::from(fall), Ordering::Relaxed);
+    }
+    /// `rise` and `fall` of the server line.
+    pub fn rise_fall(&self) -> (u32, u32) {
+        let v = self.rise_fall.load(Ordering::Relaxed);
+        ((v >> 32) as u32, v as u32)
+    }
+
+    /// Records the latest health check result (from the health engine's events).
+    pub fn set_check(&self, info: CheckInfo) {
+        match self.check.lock() {
+            Ok(mut g) => *g = info,
+            Err(p) => *p.into_inner() = info,
+        }
+    }
+
+    /// The latest health check result (empty status before the first).
+    pub fn check(&self) -> CheckInfo {
+        match self.check.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
         }
     }
     /// Whether passive health wants this server's observations (`observe`).
@@ -81,9 +335,17 @@ impl ServerRt {
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)
     }
-    /// Returns true when the state changed (the caller bumps the backend's state version).
+    /// Returns true when the state changed (balancers see it at their next pick).
     pub fn set_up(&self, up: bool) -> bool {
-        self.up.swap(up, Ordering::AcqRel) != up
+        let was_stopped = self.stopped();
+        let changed = self.up.swap(up, Ordering::AcqRel) != up;
+        if changed {
+            if !up {
+                self.chkdown.fetch_add(1, Ordering::Relaxed);
+            }
+            self.note_change(was_stopped);
+        }
+        changed
     }
     pub fn served(&self) -> u32 {
         self.served.load(Ordering::Relaxed)
@@ -104,14 +366,50 @@ impl ServerRt {
     pub fn take(&self) {
         self.served.fetch_add(1, Ordering::AcqRel);
         self.total.fetch_add(1, Ordering::Relaxed);
+        self.counters.start();
         self.changed.store(CHANGE_SEQ.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
     }
     pub fn release(&self) {
         self.served.fetch_sub(1, Ordering::AcqRel);
+        self.counters.end();
         self.changed.store(CHANGE_SEQ.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
     }
     /// Same server line across a reload: same name, address and role keep the id and pools.
     pub fn same_definition(&self, other: &ServerRt) -> bool {
         self.name == other.name && self.target == other.target
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn srv() -> ServerRt {
+        ServerRt::new("s".into(), Target::Fixed("127.0.0.1:1".parse().expect("addr")), 3, None, false, true)
+    }
+
+    #[test]
+    fn admin_states_and_weights_decide_balancing_and_persistence() {
+        let s = srv();
+        assert_eq!((s.admin(), s.uweight(), s.effective_weight()), (AdminState::Ready, 3, 3));
+        let v = std::sync::Arc::new(AtomicU64::new(0));
+        s.set_owner(v.clone());
+        assert!(s.set_admin(AdminState::Drain));
+        assert_eq!(v.load(Ordering::Relaxed), 1);
+        assert!(!s.set_admin(AdminState::Drain));
+        assert!(!s.balanceable() && s.persistable() && !s.stopped());
+        assert!(s.set_admin(AdminState::Maint));
+        assert!(!s.balanceable() && !s.persistable() && s.stopped());
+        s.set_admin(AdminState::Ready);
+        assert_eq!(s.set_weight(0), Ok(true));
+        assert!(!s.balanceable() && s.persistable());
+        assert!(s.set_weight(257).is_err());
+        assert_eq!(s.set_weight(7), Ok(true));
+        assert_eq!((s.uweight(), s.weight, s.effective_weight()), (7, 3, 7));
+        s.set_up(false);
+        assert_eq!((s.effective_weight(), s.down_transitions()), (0, 1));
+        assert!(!s.persistable());
+        assert_eq!(AdminState::parse("DRAIN"), Some(AdminState::Drain));
+        assert_eq!(AdminState::parse("x"), None);
     }
 }

@@ -12,6 +12,8 @@ use crate::http::rules::{self, Rule};
 use crate::log::Logger;
 use crate::observe::SinkSlot;
 use crate::server::{ServerRt, Target};
+use crate::stats::counters::Counters;
+use crate::stats::serve::{StatsRt, View};
 use crate::ProxyError;
 use fulcrum_config::model::{Mode, Proxy, ProxyOptions, ServerPort, Timeouts};
 use fulcrum_config::Config;
@@ -43,6 +45,14 @@ pub struct Frontend {
     pub retired: AtomicBool,
     /// Connections currently open on this frontend (log field `fc`).
     pub conns: AtomicU64,
+    /// The proxy's number (declaration order, from 1): stats `iid`.
+    pub id: u32,
+    /// Activity counters; carried over on reload when the frontend keeps its name.
+    pub counters: Arc<Counters>,
+    /// `maxconn` (stats `slim`).
+    pub slim: Option<u64>,
+    /// `stats ...` of this frontend/listen, when enabled.
+    pub stats: Option<Arc<StatsRt>>,
 }
 
 pub struct Generation {
@@ -82,7 +92,19 @@ fn error_pages(p: &Proxy) -> Result<ErrorPages, ProxyError> {
     Ok(ErrorPages::new(files))
 }
 
-fn build_backend(p: &Proxy, old: Option<&Generation>, sink: &Arc<SinkSlot>) -> Result<Backend, ProxyError> {
+/// The proxy's number: its position among the configuration's proxies, from 1 (HAProxy's
+/// default `id`).
+fn proxy_id(config: &Config, p: &Proxy) -> u32 {
+    config.proxies.iter().position(|x| std::ptr::eq(x, p)).map_or(0, |i| i as u32 + 1)
+}
+
+fn build_backend(
+    config: &Config,
+    p: &Proxy,
+    old: Option<&Generation>,
+    sink: &Arc<SinkSlot>,
+    view: &Arc<std::sync::OnceLock<View>>,
+) -> Result<Backend, ProxyError> {
     let previous: Vec<Arc<ServerRt>> =
         old.and_then(|g| g.backends.get(&p.name)).map(|b| b.servers.clone()).unwrap_or_default();
     let mut servers = Vec::with_capacity(p.servers.len());
@@ -92,8 +114,15 @@ fn build_backend(p: &Proxy, old: Option<&Generation>, sink: &Arc<SinkSlot>) -> R
             .iter()
             .find(|o| o.same_definition(&fresh) && o.weight == fresh.weight && o.maxconn == fresh.maxconn && o.backup == fresh.backup)
             .filter(|o| o.is_up() != s.disabled);
+        let kept_any = kept.is_some();
         let server = kept.cloned().unwrap_or_else(|| Arc::new(fresh));
         server.set_observed(s.observe.is_some());
+        server.set_checked(s.check, s.rise, s.fall);
+        if s.disabled && !kept_any {
+            // HAProxy: `disabled` is maintenance (the stats page says MAINT; `enable server` or
+            // the page's READY action brings it back).
+            server.set_admin(crate::server::AdminState::Maint);
+        }
         servers.push(server);
     }
     let http_request = rules::compile(&p.http_request, &p.acls).map_err(|e| cfg_err(p, e))?;
@@ -107,7 +136,12 @@ fn build_backend(p: &Proxy, old: Option<&Generation>, sink: &Arc<SinkSlot>) -> R
             None
         }
     };
+    let counters = old.and_then(|g| g.backends.get(&p.name)).map(|b| b.counters.clone()).unwrap_or_default();
+    let stats = StatsRt::build(p, view).map_err(|e| cfg_err(p, e))?;
     Ok(Backend::new(BackendParts {
+        id: proxy_id(config, p),
+        counters,
+        stats: if p.kind.is_frontend() { None } else { stats },
         cookie: crate::persist::cookie::CookiePersist::from_proxy(p),
         server_cookies: p.servers.iter().map(|s| s.cookie.clone()).collect(),
         stick,
@@ -134,9 +168,10 @@ pub fn build(config: &Config, old: Option<&Generation>) -> Result<Generation, Pr
 
 /// [`build`], with every backend reporting passive-health observations to `sink`.
 pub fn build_with_sink(config: &Config, old: Option<&Generation>, sink: Arc<SinkSlot>) -> Result<Generation, ProxyError> {
+    let view = Arc::new(std::sync::OnceLock::new());
     let mut backends = HashMap::new();
     for p in config.backends() {
-        backends.insert(p.name.clone(), Arc::new(build_backend(p, old, &sink)?));
+        backends.insert(p.name.clone(), Arc::new(build_backend(config, p, old, &sink, &view)?));
     }
     let bufsize = config.global.tune_bufsize.max(1024) as usize;
     let head_limit = bufsize.saturating_sub(config.global.tune_maxrewrite as usize).max(512);
@@ -176,8 +211,14 @@ pub fn build_with_sink(config: &Config, old: Option<&Generation>, sink: Arc<Sink
                 bufsize,
                 retired: AtomicBool::new(false),
                 conns: AtomicU64::new(0),
+                id: proxy_id(config, p),
+                counters: old.and_then(|g| g.frontends.get(&p.name)).map(|f| f.counters.clone()).unwrap_or_default(),
+                slim: p.maxconn.or(config.global.maxconn).filter(|m| *m > 0).map(u64::from),
+                stats: StatsRt::build(p, &view).map_err(|e| cfg_err(p, e))?,
             }),
         );
     }
+    // The stats pages show every proxy of this generation (weakly held: no cycle).
+    let _ = view.set(View::new(&frontends, &backends));
     Ok(Generation { frontends, backends, sink })
 }

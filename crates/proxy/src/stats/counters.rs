@@ -1,0 +1,425 @@
+//! Activity counters of a frontend, backend or server, kept off the data plane's hot path.
+//!
+//! Every counter lives in one shard per group of threads (cache-line aligned, relaxed atomics):
+//! a worker thread only ever touches its own shard, so counting costs an uncontended add and
+//! no cache line bounces between cores. Readers (the stats page, CSV, the runtime socket) sum
+//! the shards. Gauges that must be exact across threads (current sessions, their maximum) are
+//! single atomics. Session and request rates are HAProxy's "events over the last second",
+//! estimated from the current and the previous second as HAProxy's `read_freq_ctr` does.
+//! This module owns counting only: what an event means is decided by the callers.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::Instant;
+
+/// One cumulative counter. The names are HAProxy's CSV columns where one exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Ctr {
+    /// `stot`: sessions (frontend: connections accepted; backend/server: streams assigned).
+    Sessions,
+    /// `bin`: bytes received from clients.
+    BytesIn,
+    /// `bout`: bytes sent to clients.
+    BytesOut,
+    /// `dreq`: requests denied by rules.
+    DeniedReq,
+    /// `dresp`: responses denied by rules.
+    DeniedResp,
+    /// `ereq`: request errors (bad requests, client timeouts before a request).
+    ErrReq,
+    /// `econ`: failed connections to a server.
+    ErrConn,
+    /// `eresp`: response errors (invalid, closed, timed out responses).
+    ErrResp,
+    /// `wretr`: connection retries.
+    Retries,
+    /// `wredis`: redispatches to another server.
+    Redispatches,
+    /// `hrsp_1xx` .. `hrsp_5xx`, `hrsp_other`.
+    Http1xx,
+    Http2xx,
+    Http3xx,
+    Http4xx,
+    Http5xx,
+    HttpOther,
+    /// `req_tot`: HTTP requests.
+    Requests,
+    /// `cli_abrt`, `srv_abrt`: transfers aborted by the client / the server.
+    CliAbort,
+    SrvAbort,
+    /// `intercepted`: requests answered by the proxy itself (stats page, `http-request return`).
+    Intercepted,
+    /// `connect`, `reuse`: new server connections, and requests sent on an idle one.
+    Connect,
+    Reuse,
+    /// Sums for the average times (`qtime ctime rtime ttime`, in ms) and how many were summed.
+    QtimeSum,
+    CtimeSum,
+    RtimeSum,
+    TtimeSum,
+    Timed,
+}
+
+const N: usize = Ctr::Timed as usize + 1;
+
+impl Ctr {
+    /// The `hrsp_*` counter for a status code.
+    pub fn for_status(status: u16) -> Ctr {
+        match status {
+            100..=199 => Ctr::Http1xx,
+            200..=299 => Ctr::Http2xx,
+            300..=399 => Ctr::Http3xx,
+            400..=499 => Ctr::Http4xx,
+            500..=599 => Ctr::Http5xx,
+            _ => Ctr::HttpOther,
+        }
+    }
+}
+
+/// Events per second over the last second (one per shard; summed on read).
+#[derive(Default)]
+struct Freq {
+    /// Second (since the process epoch) `cur` counts; `prev` is the second before it.
+    sec: AtomicU64,
+    cur: AtomicU64,
+    prev: AtomicU64,
+}
+
+#[repr(align(128))]
+struct Shard {
+    c: [AtomicU64; N],
+    sess: Freq,
+    req: Freq,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Shard { c: std::array::from_fn(|_| AtomicU64::new(0)), sess: Freq::default(), req: Freq::default() }
+    }
+}
+
+fn epoch() -> Instant {
+    static E: OnceLock<Instant> = OnceLock::new();
+    *E.get_or_init(Instant::now)
+}
+
+/// Milliseconds since the process epoch (monotonic).
+fn now_ms() -> u64 {
+    epoch().elapsed().as_millis() as u64
+}
+
+fn shard_count() -> usize {
+    static S: OnceLock<usize> = OnceLock::new();
+    *S.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
+        (cores * 2).next_power_of_two().clamp(4, 128)
+    })
+}
+
+/// This thread's shard (threads are numbered on first use, round robin over the shards).
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static IDX: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    IDX.with(|i| {
+        let mut v = i.get();
+        if v == usize::MAX {
+            v = NEXT.fetch_add(1, Ordering::Relaxed);
+            i.set(v);
+        }
+        v & (shard_count() - 1)
+    })
+}
+
+/// The counters of one frontend, backend or server.
+pub struct Counters {
+    shards: Box<[Shard]>,
+    /// `scur`: sessions in progress.
+    cur: AtomicU64,
+    /// `smax`: the highest `scur` seen.
+    max: AtomicU64,
+    rate_max: AtomicU64,
+    req_rate_max: AtomicU64,
+    /// `qmax`: the longest queue seen.
+    qmax: AtomicU64,
+    /// `qtime_max ctime_max rtime_max ttime_max` (ms).
+    tmax: [AtomicU64; 4],
+    /// When the last session started (ms since the process epoch + 1; 0: never).
+    last_sess: AtomicU64,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters::new()
+    }
+}
+
+impl std::fmt::Debug for Counters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counters").field("sessions", &self.get(Ctr::Sessions)).field("cur", &self.current()).finish()
+    }
+}
+
+impl Counters {
+    pub fn new() -> Self {
+        Counters {
+            shards: (0..shard_count()).map(|_| Shard::default()).collect(),
+            cur: AtomicU64::new(0),
+            max: AtomicU64::new(0),
+            rate_max: AtomicU64::new(0),
+            req_rate_max: AtomicU64::new(0),
+            qmax: AtomicU64::new(0),
+            tmax: std::array::from_fn(|_| AtomicU64::new(0)),
+            last_sess: AtomicU64::new(0),
+        }
+    }
+
+    fn shard(&self) -> &Shard {
+        &self.shards[shard_index()]
+    }
+
+    #[inline]
+    pub fn add(&self, c: Ctr, n: u64) {
+        self.shard().c[c as usize].fetch_add(n, Ordering::Relaxed);
+    }
+
+    #[inline]
+    pub fn inc(&self, c: Ctr) {
+        self.add(c, 1)
+    }
+
+    /// The total of a counter over every thread.
+    pub fn get(&self, c: Ctr) -> u64 {
+        self.shards.iter().map(|s| s.c[c as usize].load(Ordering::Relaxed)).sum()
+    }
+
+    /// A session starts: `stot`, `scur`/`smax` and the session rate. Pair with [`Self::end`]
+    /// (or hold a [`SessionGuard`]).
+    pub fn start(&self) {
+        self.inc(Ctr::Sessions);
+        self.begin();
+        let now = self.tick(false);
+        // Written once per second at most: readers only need seconds.
+        if self.last_sess.load(Ordering::Relaxed) / 1000 != now / 1000 {
+            self.last_sess.store(now + 1, Ordering::Relaxed);
+        }
+    }
+
+    /// `lastsess`: seconds since the last session started, `None` before the first.
+    pub fn last_session_secs(&self) -> Option<u64> {
+        match self.last_sess.load(Ordering::Relaxed) {
+            0 => None,
+            t => Some(now_ms().saturating_sub(t - 1) / 1000),
+        }
+    }
+
+    /// `scur` up (and `smax`), without counting a new session (a connection carried over).
+    pub fn begin(&self) {
+        let cur = self.cur.fetch_add(1, Ordering::Relaxed) + 1;
+        if cur > self.max.load(Ordering::Relaxed) {
+            self.max.fetch_max(cur, Ordering::Relaxed);
+        }
+    }
+
+    pub fn end(&self) {
+        let _ = self.cur.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
+    }
+
+    /// An HTTP request: `req_tot` and the request rate.
+    pub fn request(&self) {
+        self.inc(Ctr::Requests);
+        let _ = self.tick(true);
+    }
+
+    /// Records a queue length (`qmax`).
+    pub fn queued(&self, len: u64) {
+        if len > self.qmax.load(Ordering::Relaxed) {
+            self.qmax.fetch_max(len, Ordering::Relaxed);
+        }
+    }
+
+    /// Adds the times of one finished transfer (ms) to the averages.
+    pub fn times(&self, q: u64, c: u64, r: u64, t: u64) {
+        let s = self.shard();
+        s.c[Ctr::QtimeSum as usize].fetch_add(q, Ordering::Relaxed);
+        s.c[Ctr::CtimeSum as usize].fetch_add(c, Ordering::Relaxed);
+        s.c[Ctr::RtimeSum as usize].fetch_add(r, Ordering::Relaxed);
+        s.c[Ctr::TtimeSum as usize].fetch_add(t, Ordering::Relaxed);
+        s.c[Ctr::Timed as usize].fetch_add(1, Ordering::Relaxed);
+        for (m, v) in self.tmax.iter().zip([q, c, r, t]) {
+            if v > m.load(Ordering::Relaxed) {
+                m.fetch_max(v, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The longest `qtime ctime rtime ttime` seen (ms).
+    pub fn time_max(&self) -> [u64; 4] {
+        std::array::from_fn(|i| self.tmax[i].load(Ordering::Relaxed))
+    }
+
+    /// Counts one event in this second's rate; returns the time (ms since the epoch).
+    fn tick(&self, req: bool) -> u64 {
+        let ms = now_ms();
+        let now = ms / 1000;
+        let f = if req { &self.shard().req } else { &self.shard().sess };
+        let sec = f.sec.load(Ordering::Relaxed);
+        if sec != now {
+            if f.sec.compare_exchange(sec, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+                let done = f.cur.swap(0, Ordering::Relaxed);
+                f.prev.store(if now == sec + 1 { done } else { 0 }, Ordering::Relaxed);
+                // The second that just ended, over every thread, for the `*_max` columns.
+                let total = self.second_total(req, sec);
+                let max = if req { &self.req_rate_max } else { &self.rate_max };
+                max.fetch_max(total, Ordering::Relaxed);
+            }
+        }
+        f.cur.fetch_add(1, Ordering::Relaxed);
+        ms
+    }
+
+    /// Events of second `sec` over every shard (shards not rolled over yet still count it in
+    /// `cur`, the others in `prev`).
+    fn second_total(&self, req: bool, sec: u64) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| {
+                let f = if req { &s.req } else { &s.sess };
+                let at = f.sec.load(Ordering::Relaxed);
+                if at == sec {
+                    f.cur.load(Ordering::Relaxed)
+                } else if at == sec + 1 {
+                    f.prev.load(Ordering::Relaxed)
+                } else {
+                    0
+                }
+            })
+            .sum()
+    }
+
+    /// HAProxy's estimate of events over the last second: this second's count plus the part
+    /// of the previous second's that is still within one second.
+    fn rate_of(&self, req: bool) -> u64 {
+        let ms = now_ms();
+        let (now, into) = (ms / 1000, ms % 1000);
+        let cur = self.second_total(req, now);
+        let prev = if now == 0 { 0 } else { self.second_total(req, now - 1) };
+        let r = cur + prev * (1000 - into) / 1000;
+        let max = if req { &self.req_rate_max } else { &self.rate_max };
+        max.fetch_max(r, Ordering::Relaxed);
+        r
+    }
+
+    /// `rate`: sessions over the last second.
+    pub fn rate(&self) -> u64 {
+        self.rate_of(false)
+    }
+    /// `rate_max`.
+    pub fn rate_max(&self) -> u64 {
+        self.rate();
+        self.rate_max.load(Ordering::Relaxed)
+    }
+    /// `req_rate`: HTTP requests over the last second.
+    pub fn req_rate(&self) -> u64 {
+        self.rate_of(true)
+    }
+    pub fn req_rate_max(&self) -> u64 {
+        self.req_rate();
+        self.req_rate_max.load(Ordering::Relaxed)
+    }
+    /// `scur`.
+    pub fn current(&self) -> u64 {
+        self.cur.load(Ordering::Relaxed)
+    }
+    /// `smax`.
+    pub fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
+    }
+    /// `qmax`.
+    pub fn qmax(&self) -> u64 {
+        self.qmax.load(Ordering::Relaxed)
+    }
+    /// Average of one of the time sums (`QtimeSum`..`TtimeSum`) in ms, 0 before any.
+    pub fn avg(&self, sum: Ctr) -> u64 {
+        let n = self.get(Ctr::Timed);
+        self.get(sum).checked_div(n).unwrap_or(0)
+    }
+}
+
+/// Keeps a session counted in `scur` until dropped.
+pub struct SessionGuard(std::sync::Arc<Counters>);
+
+impl SessionGuard {
+    /// Counts a new session on `c` (`stot`, `scur`, rate).
+    pub fn start(c: &std::sync::Arc<Counters>) -> Self {
+        c.start();
+        SessionGuard(c.clone())
+    }
+}
+
+impl Drop for SessionGuard {
+    fn drop(&mut self) {
+        self.0.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn counts_from_many_threads_add_up() {
+        let c = Arc::new(Counters::new());
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..1000 {
+                        c.inc(Ctr::Http2xx);
+                        c.add(Ctr::BytesOut, 10);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        assert_eq!(c.get(Ctr::Http2xx), 8000);
+        assert_eq!(c.get(Ctr::BytesOut), 80_000);
+    }
+
+    #[test]
+    fn sessions_track_current_and_max() {
+        let c = Arc::new(Counters::new());
+        let a = SessionGuard::start(&c);
+        let b = SessionGuard::start(&c);
+        assert_eq!((c.current(), c.max(), c.get(Ctr::Sessions)), (2, 2, 2));
+        drop(a);
+        drop(b);
+        let _d = SessionGuard::start(&c);
+        assert_eq!((c.current(), c.max(), c.get(Ctr::Sessions)), (1, 2, 3));
+        assert!(c.rate() >= 1 && c.rate_max() >= c.rate());
+    }
+
+    #[test]
+    fn status_classes() {
+        assert_eq!(Ctr::for_status(101), Ctr::Http1xx);
+        assert_eq!(Ctr::for_status(204), Ctr::Http2xx);
+        assert_eq!(Ctr::for_status(503), Ctr::Http5xx);
+        assert_eq!(Ctr::for_status(0), Ctr::HttpOther);
+        assert_eq!(Ctr::for_status(600), Ctr::HttpOther);
+    }
+
+    #[test]
+    fn average_times() {
+        let c = Counters::new();
+        assert_eq!(c.avg(Ctr::TtimeSum), 0);
+        c.times(0, 2, 10, 20);
+        c.times(0, 4, 30, 40);
+        assert_eq!((c.avg(Ctr::CtimeSum), c.avg(Ctr::RtimeSum), c.avg(Ctr::TtimeSum)), (3, 20, 30));
+    }
+}
