@@ -1,0 +1,214 @@
+//! HAProxy's address forms on `bind` and `log`, through the real binary: unix sockets (with
+//! `mode`/`user`/`group` checked by stat), `abns@` reached by curl `--abstract-unix-socket`
+//! and by HAProxy's padded name, HTTP and TCP mode over them, unix clients logged as `unix:1`
+//! and given no X-Forwarded-For, a reload that keeps the unix socket (same inode) without
+//! failing a request; `fd@N` binds on sockets this test opened and passed down, `log fd@N`, and
+//! `sockpair@N` receiving a connection as a descriptor.
+
+mod compat_support;
+
+use compat_support::*;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::process::Command;
+use std::time::Duration;
+
+fn have_curl(test: &str) -> bool {
+    if tool("curl").is_none() {
+        skip(test, "curl is not installed (Debian package curl)");
+        return false;
+    }
+    true
+}
+
+#[test]
+fn unix_and_abns_binds_serve_http_and_tcp_and_survive_reload() {
+    if !have_curl("unix_and_abns_binds") {
+        return;
+    }
+    let t = TempDir::new("unixbind");
+    let echo = echo_backend();
+    let web = t.path("web.sock");
+    let tcp = t.path("tcp.sock");
+    let abns = format!("fulcrum-test-{}", std::process::id());
+    // Ownership can only be given away as root.
+    let owner = if is_root() { " user nobody group nogroup" } else { "" };
+    let cfg = |tag: &str| {
+        format!(
+            "global\n  nbthread 2\n{DEFAULTS}  log stderr local0\n  option httplog\n\
+             frontend web\n  bind unix@{web} mode 600{owner}\n  bind abns@{abns}\n  option forwardfor\n  http-response set-header X-Gen {tag}\n  default_backend echo\n\
+             frontend tcpfe\n  mode tcp\n  option tcplog\n  bind {tcp} mode 666\n  default_backend echo\n\
+             backend echo\n  server e {echo}\n",
+            web = web.display(),
+            tcp = tcp.display(),
+        )
+    };
+    let file = t.file("f.cfg", &cfg("one"));
+    let mut cmd = Command::new(fulcrum());
+    cmd.args(["run", "-f"]).arg(&file).env("FULCRUM_CONTROL", t.path("ctl.sock"));
+    let mut f = Running::spawn(cmd, t.path("log"));
+    assert!(wait_until(Duration::from_secs(10), || get_unix(&web)), "no answer on {}: {}", web.display(), f.output());
+
+    // The socket file: a socket, mode 600, owned as asked.
+    let meta = std::fs::metadata(&web).expect("stat web.sock");
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(&tcp).expect("stat tcp.sock").permissions().mode() & 0o777, 0o666);
+    if is_root() {
+        let nobody = nix::unistd::User::from_name("nobody").expect("getpwnam").expect("user nobody");
+        let nogroup = nix::unistd::Group::from_name("nogroup").expect("getgrnam").expect("group nogroup");
+        assert_eq!((meta.uid(), meta.gid()), (nobody.uid.as_raw(), nogroup.gid.as_raw()));
+    }
+
+    // HTTP over the unix socket with curl: served, no X-Forwarded-For (HAProxy adds none for
+    // unix clients), and logged as `unix:1`.
+    let (ok, body) = curl(&["-i", "--unix-socket", web.to_str().expect("utf8"), "http://fulcrum/u"]);
+    assert!(ok && body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(body.contains("x-gen: one") || body.contains("X-Gen: one"), "{body}");
+    assert!(!body.to_ascii_lowercase().contains("x-forwarded-for"), "unix client got X-Forwarded-For: {body}");
+    assert!(wait_until(Duration::from_secs(3), || f.output().contains("unix:1 [")), "no 'unix:1' log line: {}", f.output());
+    assert!(f.output().contains("\"GET /u HTTP/1.1\""), "{}", f.output());
+
+    // abns@: the plain name (curl) and HAProxy's NUL-padded one.
+    let (ok, body) = curl(&["-i", "--abstract-unix-socket", &abns, "http://fulcrum/a"]);
+    assert!(ok && body.starts_with("HTTP/1.1 200"), "abns@ via curl: {body}");
+    let mut padded = abns.as_bytes().to_vec();
+    padded.resize(107, 0);
+    {
+        use std::os::linux::net::SocketAddrExt;
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(&padded).expect("abstract name");
+        let s = UnixStream::connect_addr(&addr).expect("connect to HAProxy's padded abns name");
+        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        assert!(get_over(s), "padded abns@ name not served");
+    }
+
+    // TCP mode over a unix socket.
+    let (ok, body) = curl(&["-i", "--unix-socket", tcp.to_str().expect("utf8"), "http://fulcrum/t"]);
+    assert!(ok && body.starts_with("HTTP/1.1 200") && body.contains("GET /t HTTP/1.1"), "tcp mode over unix: {body}");
+
+    // Reload: the socket file stays the same (same inode) and no request fails meanwhile.
+    let ino = meta.ino();
+    std::fs::write(&file, cfg("two")).expect("rewrite config");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let stop = stop.clone();
+        let web = web.clone();
+        std::thread::spawn(move || {
+            let (mut sent, mut failed) = (0u32, 0u32);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent < 2000 {
+                sent += 1;
+                if !get_unix(&web) {
+                    failed += 1;
+                }
+            }
+            (sent, failed)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    f.signal("HUP");
+    let reloaded = wait_until(Duration::from_secs(10), || {
+        let (ok, body) = curl(&["-i", "--unix-socket", web.to_str().unwrap_or_default(), "http://fulcrum/r"]);
+        ok && (body.contains("x-gen: two") || body.contains("X-Gen: two"))
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sent, failed) = load.join().expect("load thread");
+    assert!(reloaded, "reload not applied: {}", f.output());
+    assert_eq!(failed, 0, "{failed} of {sent} requests over the unix socket failed during reload");
+    assert!(sent > 0);
+    assert_eq!(std::fs::metadata(&web).expect("stat after reload").ino(), ino, "the unix socket was re-created by the reload");
+
+    // Stopping removes the socket files.
+    f.signal("TERM");
+    assert!(f.wait_exit(Duration::from_secs(10)).is_some(), "fulcrum did not stop");
+    assert!(!web.exists() && !tcp.exists(), "socket files left behind");
+}
+
+#[test]
+fn fd_binds_and_log_fd_use_inherited_descriptors() {
+    let t = TempDir::new("fdbind");
+    let echo = echo_backend();
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("tcp listener");
+    let tcp_addr = tcp.local_addr().expect("addr");
+    let ux_path = t.path("passed.sock");
+    let ux = std::os::unix::net::UnixListener::bind(&ux_path).expect("unix listener");
+    let (log_ours, log_theirs) = UnixStream::pair().expect("log pair");
+    let (fd_tcp, fd_ux, fd_log) = (inheritable(&tcp), inheritable(&ux), inheritable(&log_theirs));
+    let cfg = t.file(
+        "f.cfg",
+        &format!(
+            "{DEFAULTS}frontend web\n  bind fd@${{WEB_FD}}\n  bind fd@{fd_ux}\n  log fd@{fd_log} local0\n  option httplog\n  default_backend echo\n\
+             backend echo\n  server e {echo}\n"
+        ),
+    );
+    let mut cmd = Command::new(fulcrum());
+    cmd.args(["run", "-f"]).arg(&cfg).env("WEB_FD", fd_tcp.to_string()).env("FULCRUM_CONTROL", t.path("ctl.sock"));
+    let f = Running::spawn(cmd, t.path("log"));
+    private(&tcp);
+    private(&ux);
+    private(&log_theirs);
+    drop(log_theirs);
+    // Our copies stay open (the kernel queues connections on the shared socket either way),
+    // but only fulcrum accepts on them.
+    assert!(
+        wait_until(Duration::from_secs(10), || testlab_get(tcp_addr)),
+        "fd@ TCP socket not served: {}",
+        f.output()
+    );
+    assert!(get_unix(&ux_path), "fd@ unix socket not served: {}", f.output());
+    // `log fd@N`: syslog lines, newline-terminated, on the descriptor we passed.
+    log_ours.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut r = std::io::BufReader::new(&log_ours);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut r, &mut line).expect("a log line on fd@N");
+    assert!(line.starts_with("<134>") && line.contains(" web echo/e ") && line.ends_with('\n'), "{line:?}");
+    drop(tcp);
+    drop(ux);
+}
+
+fn testlab_get(addr: std::net::SocketAddr) -> bool {
+    fulcrum_testlab::http::get_ok(addr, Duration::from_secs(2))
+}
+
+#[test]
+fn sockpair_bind_receives_connections_as_descriptors() {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    use std::io::IoSlice;
+    use std::os::fd::AsRawFd;
+    let t = TempDir::new("sockpair");
+    let (ours, theirs) = UnixStream::pair().expect("socketpair");
+    let fd = inheritable(&theirs);
+    let cfg = t.file(
+        "f.cfg",
+        &format!("{DEFAULTS}frontend web\n  bind sockpair@{fd}\n  http-request return status 200 content-type text/plain string passed\n"),
+    );
+    let mut cmd = Command::new(fulcrum());
+    cmd.args(["run", "-f"]).arg(&cfg).env("FULCRUM_CONTROL", t.path("ctl.sock"));
+    let f = Running::spawn(cmd, t.path("log"));
+    private(&theirs);
+    drop(theirs);
+    // A client connection whose server side we hand over, as HAProxy's sockpair@ sender does.
+    let mut ok = false;
+    for _ in 0..100 {
+        let (client, server_side) = UnixStream::pair().expect("connection");
+        let fds = [server_side.as_raw_fd()];
+        sendmsg::<()>(ours.as_raw_fd(), &[IoSlice::new(b"\0")], &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None).expect("sendmsg");
+        drop(server_side);
+        client.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        if get_over(client) {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(ok, "no answer on a connection passed over sockpair@: {}", f.output());
+    // A TCP connection passed the same way is served too, with its real peer address.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let client = std::net::TcpStream::connect(l.local_addr().expect("addr")).expect("connect");
+    let (server_side, _) = l.accept().expect("accept");
+    let fds = [server_side.as_raw_fd()];
+    sendmsg::<()>(ours.as_raw_fd(), &[IoSlice::new(b"\0")], &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None).expect("sendmsg");
+    drop(server_side);
+    client.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    assert!(get_over(client), "TCP connection over sockpair@ not served: {}", f.output());
+}
