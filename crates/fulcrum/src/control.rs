@@ -1,8 +1,11 @@
-//! The local control socket: `fulcrum reload` asks the running process to re-read its files.
+//! The local control socket: `fulcrum reload` asks the running process to re-read its files,
+//! `fulcrum status` asks for its state.
 //!
-//! A unix stream socket (mode 0600) speaking one line per request and answering with lines:
-//! `ok` when done, or `error: …` lines then EOF. The server side only forwards requests to the
-//! supervisor's loop (`Request`), which owns every running part; this module does no reloading.
+//! A unix stream socket (mode 0600) speaking one line per request: `reload` is answered with
+//! `ok` when done, or `error: …` lines; `status` with one line of JSON (see `status_report`);
+//! then EOF. The server side only forwards requests to the supervisor's loop (`Request`, also
+//! used by the runtime API's sockets), which owns every running part; this module does no
+//! reloading.
 
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -12,6 +15,10 @@ use tokio::sync::{mpsc, oneshot};
 /// What a control client asked for, with where to send the answer.
 pub enum Request {
     Reload(oneshot::Sender<Result<(), String>>),
+    /// `fulcrum status`: the report as JSON.
+    Status(oneshot::Sender<serde_json::Value>),
+    /// Runtime API commands (`stats socket`), one answer each, in order.
+    Runtime(Vec<crate::runtime_api::command::Command>, oneshot::Sender<Vec<String>>),
 }
 
 /// The control socket path: `--control`, else `$FULCRUM_CONTROL`, else `/run/fulcrum.sock` for
@@ -91,6 +98,20 @@ async fn serve(conn: UnixStream, to_supervisor: mpsc::Sender<Request>) {
     if reader.read_line(&mut line).await.is_err() {
         return;
     }
+    if line.trim() == "status" {
+        let (tx, rx) = oneshot::channel();
+        let text = if to_supervisor.send(Request::Status(tx)).await.is_err() {
+            "error: fulcrum is stopping\n".to_string()
+        } else {
+            match rx.await {
+                Ok(v) => format!("{v}\n"),
+                Err(_) => "error: fulcrum is stopping\n".to_string(),
+            }
+        };
+        let _ = write.write_all(text.as_bytes()).await;
+        let _ = write.shutdown().await;
+        return;
+    }
     let answer = match line.trim() {
         "reload" => {
             let (tx, rx) = oneshot::channel();
@@ -100,7 +121,7 @@ async fn serve(conn: UnixStream, to_supervisor: mpsc::Sender<Request>) {
                 rx.await.unwrap_or_else(|_| Err("fulcrum is stopping".to_string()))
             }
         }
-        other => Err(format!("unknown command '{other}' (expected: reload)")),
+        other => Err(format!("unknown command '{other}' (expected: reload or status)")),
     };
     let text = match answer {
         Ok(()) => "ok\n".to_string(),

@@ -7,7 +7,9 @@
 mod cmd;
 mod control;
 mod health_bridge;
+mod runtime_api;
 mod sd_notify;
+mod status_report;
 mod supervisor;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +36,15 @@ enum Command {
     },
     /// Ask the running fulcrum to re-read its files; exit 1 with every reason if refused.
     Reload {
+        /// The control socket of the running fulcrum (as given to `fulcrum run --control`).
+        #[arg(long)]
+        control: Option<PathBuf>,
+    },
+    /// Show the running fulcrum at a glance: VRRP instances, frontends, servers, last changes.
+    Status {
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
         /// The control socket of the running fulcrum (as given to `fulcrum run --control`).
         #[arg(long)]
         control: Option<PathBuf>,
@@ -66,5 +77,6 @@ fn main() -> ExitCode {
             cmd::run::run(opts)
         }
         Command::Reload { control } => cmd::reload::run(&control.unwrap_or_else(control::default_path)),
+        Command::Status { json, control } => cmd::status::run(&control.unwrap_or_else(control::default_path), json),
     }
 }

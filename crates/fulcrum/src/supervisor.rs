@@ -4,11 +4,14 @@
 //! invalid config is refused with every error logged and the running one keeps serving.
 //! SIGTERM/SIGINT stop: VRRP first leaves MASTER (priority-0 advert), then the proxy drains.
 //! As HAProxy's master does, SIGUSR2 also reloads and SIGUSR1 is a soft stop; `fulcrum reload`
-//! asks for a reload over the control socket and gets the outcome back.
+//! asks for a reload over the control socket and gets the outcome back. The runtime API's
+//! sockets (`stats socket`) and `fulcrum status` are answered here too, from the parts.
 
 use crate::cmd::run::RunOptions;
 use crate::control::{ControlServer, Request};
 use crate::health_bridge::Bridge;
+use crate::runtime_api::listen::RuntimeSockets;
+use crate::status_report::History;
 use crate::sd_notify::Notifier;
 use fulcrum_health::HealthMonitor;
 use anyhow::Context;
@@ -32,6 +35,12 @@ struct Parts {
     health: fulcrum_health::HealthHandle,
     bridge: Bridge,
     vrrp: fulcrum_vrrp::VrrpHandle,
+    /// The running configuration (what the runtime API and `fulcrum status` describe).
+    config: Config,
+    /// Recent state changes for `fulcrum status`.
+    history: History,
+    started: std::time::Instant,
+    stats_sockets: Option<RuntimeSockets>,
 }
 
 impl Supervisor {
@@ -58,9 +67,22 @@ impl Supervisor {
         let vrrp = fulcrum_vrrp::start_with_proxy(&config.keepalived, Some(proxy_health))
             .await
             .context("starting VRRP")?;
-        let mut parts = Parts { proxy, health, bridge, vrrp };
         let (control_tx, mut control_rx) = mpsc::channel(8);
+        let stats_sockets = Some(RuntimeSockets::start(&config.global, control_tx.clone()));
+        let mut parts = Parts {
+            proxy,
+            health,
+            bridge,
+            vrrp,
+            config: config.clone(),
+            history: History::default(),
+            started: std::time::Instant::now(),
+            stats_sockets,
+        };
         let _control = ControlServer::start(self.opts.control.clone(), control_tx).await;
+        // VRRP state changes are sampled for `fulcrum status` (instances report no events).
+        let mut vrrp_tick = tokio::time::interval(Duration::from_millis(500));
+        vrrp_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tracing::info!("fulcrum started");
         let notifier = Notifier::from_env();
         self.write_pidfiles();
@@ -72,7 +94,14 @@ impl Supervisor {
                 _ = sigterm.recv() => { tracing::info!("SIGTERM received, stopping"); break; }
                 _ = sigint.recv() => { tracing::info!("SIGINT received, stopping"); break; }
                 _ = sigusr1.recv() => { tracing::info!("SIGUSR1 received, finishing and stopping"); break; }
-                Some(ev) = health_events.recv() => parts.bridge.apply(&parts.proxy, &ev),
+                Some(ev) = health_events.recv() => {
+                    parts.history.health(&ev);
+                    parts.bridge.apply(&parts.proxy, &ev);
+                }
+                _ = vrrp_tick.tick(), if !parts.config.keepalived.vrrp_instances.is_empty() => {
+                    let statuses = parts.vrrp.status().await;
+                    parts.history.vrrp(&statuses);
+                }
                 _ = async { tokio::select! { _ = sighup.recv() => {}, _ = sigusr2.recv() => {} } } => {
                     tracing::info!("reload signal received, reloading");
                     notifier.reloading();
@@ -92,10 +121,43 @@ impl Supervisor {
                         notifier.ready();
                         let _ = answer.send(result);
                     }
+                    Request::Runtime(commands, answer) => {
+                        let mut live = crate::runtime_api::live::Live {
+                            proxy: &parts.proxy,
+                            health: &parts.health,
+                            config: &parts.config,
+                            history: &mut parts.history,
+                            started: parts.started,
+                        };
+                        let answers = commands.iter().map(|c| crate::runtime_api::exec::execute(c, &mut live)).collect();
+                        let _ = answer.send(answers);
+                    }
+                    Request::Status(answer) => {
+                        let vrrp = parts.vrrp.status().await;
+                        parts.history.vrrp(&vrrp);
+                        let live = crate::runtime_api::live::Live {
+                            proxy: &parts.proxy,
+                            health: &parts.health,
+                            config: &parts.config,
+                            history: &mut parts.history,
+                            started: parts.started,
+                        };
+                        let (backends, frontend_connections) = (live.backend_views(), live.connections());
+                        let report = crate::status_report::build(&crate::status_report::Inputs {
+                            config: &parts.config,
+                            backends,
+                            frontend_connections,
+                            vrrp,
+                            history: &parts.history,
+                            uptime_s: parts.started.elapsed().as_secs(),
+                        });
+                        let _ = answer.send(report);
+                    }
                 },
             }
         }
         notifier.stopping();
+        parts.stats_sockets.take();
         parts.vrrp.shutdown().await;
         parts.health.shutdown().await;
         parts.proxy.shutdown(GRACE).await;
@@ -130,6 +192,10 @@ impl Supervisor {
         parts.health.reload(&new);
         parts.bridge.reload(&new);
         parts.vrrp.reload(&new.keepalived).await.map_err(|e| format!("VRRP reload failed: {e}"))?;
+        if let Some(sockets) = parts.stats_sockets.as_mut() {
+            sockets.reload(&new.global);
+        }
+        parts.config = new;
         tracing::info!("configuration reloaded");
         Ok(())
     }

@@ -54,8 +54,17 @@ enum Command {
         plan: spec::Plan,
         spread_percent: u32,
     },
+    /// `disable health` / `enable health`: pause or resume one server's checks.
+    Pause {
+        backend: String,
+        server: String,
+        paused: bool,
+    },
     Shutdown,
 }
+
+/// Servers whose checks are paused (`disable health`), kept across reloads.
+type PausedSet = Arc<Mutex<HashSet<(String, String)>>>;
 
 /// Checks running for one config.
 pub struct HealthMonitor;
@@ -66,6 +75,7 @@ pub struct HealthHandle {
     task: Option<tokio::task::JoinHandle<()>>,
     observer: Observer,
     states: Arc<Mutex<HashMap<(String, String), bool>>>,
+    paused: PausedSet,
     warnings: Vec<String>,
 }
 
@@ -204,10 +214,12 @@ impl HealthMonitor {
         let states = Arc::new(Mutex::new(states));
         let (tx, rx) = mpsc::unbounded_channel();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let paused: PausedSet = Arc::default();
         let driver = Driver {
             checks,
             members: plan.members,
             states: states.clone(),
+            paused: paused.clone(),
             events: events_tx,
         };
         let task = tokio::spawn(driver.run(rx));
@@ -219,6 +231,7 @@ impl HealthMonitor {
                 observed: Arc::new(std::sync::RwLock::new(observed)),
             },
             states,
+            paused,
             warnings: plan.warnings,
         };
         (handle, events_rx)
@@ -275,6 +288,8 @@ struct Driver {
     checks: Vec<Running>,
     members: Vec<MemberSpec>,
     states: Arc<Mutex<HashMap<(String, String), bool>>>,
+    /// `disable health`: these servers' checks start no probe and their results are dropped.
+    paused: PausedSet,
     events: mpsc::UnboundedSender<HealthEvent>,
 }
 
@@ -283,7 +298,11 @@ impl Driver {
         let mut probes: JoinSet<(usize, CheckOutcome)> = JoinSet::new();
         loop {
             let now = Instant::now();
+            let paused = self.paused_indexes();
             for (i, c) in self.checks.iter_mut().enumerate() {
+                if paused.contains(&i) {
+                    continue;
+                }
                 if c.machine.poll_start(now) {
                     let probe = c.spec.probe.clone();
                     probes.spawn(async move { (i, probe.run().await) });
@@ -292,7 +311,9 @@ impl Driver {
             let deadline = self
                 .checks
                 .iter()
-                .filter_map(|c| c.machine.next_deadline())
+                .enumerate()
+                .filter(|(i, _)| !paused.contains(i))
+                .filter_map(|(_, c)| c.machine.next_deadline())
                 .min();
             let sleep = async {
                 match deadline {
@@ -312,6 +333,15 @@ impl Driver {
                     Some(Command::Reload { plan, spread_percent }) => {
                         probes = JoinSet::new(); // drops (aborts) the probes of the old plan
                         self.reload(plan, spread_percent);
+                    }
+                    Some(Command::Pause { backend, server, paused }) => {
+                        if let Ok(mut p) = self.paused.lock() {
+                            if paused {
+                                p.insert((backend, server));
+                            } else {
+                                p.remove(&(backend, server));
+                            }
+                        }
                     }
                     Some(Command::Shutdown) | None => break,
                 },
@@ -341,6 +371,10 @@ impl Driver {
             })
             .collect();
         self.members = plan.members;
+        if let Ok(mut p) = self.paused.lock() {
+            let members = &self.members;
+            p.retain(|(b, s)| members.iter().any(|m| &m.backend == b && &m.server == s));
+        }
         let mut states = HashMap::new();
         for m in &self.members {
             let up = !m.checked || self.server_up(&m.backend, &m.server);
@@ -383,7 +417,30 @@ impl Driver {
         }
     }
 
+    /// Indexes of the checks of servers whose checks are paused.
+    fn paused_indexes(&self) -> HashSet<usize> {
+        let Ok(p) = self.paused.lock() else {
+            return HashSet::new();
+        };
+        if p.is_empty() {
+            return HashSet::new();
+        }
+        self.checks
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| p.contains(&(c.spec.backend.clone(), c.spec.server.clone())))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     fn feed_result(&mut self, i: usize, outcome: CheckOutcome) {
+        if self.paused_indexes().contains(&i) {
+            // Paused while the probe ran: its result is dropped, the state stays as it was.
+            if let Some(c) = self.checks.get_mut(i) {
+                c.machine.cancel_probe(Instant::now());
+            }
+            return;
+        }
         let Some(c) = self.checks.get_mut(i) else {
             return;
         };
@@ -626,6 +683,41 @@ impl HealthHandle {
         };
         v.sort();
         v
+    }
+
+    /// `disable health B/S` (paused) / `enable health B/S`: no probe starts while paused and
+    /// the server keeps its last state, as HAProxy does; resuming checks at once. Returns
+    /// false when the server has no check.
+    pub fn pause_checks(&self, backend: &str, server: &str, paused: bool) -> bool {
+        let known = self
+            .states
+            .lock()
+            .map(|s| s.contains_key(&(backend.to_string(), server.to_string())))
+            .unwrap_or(false);
+        if known {
+            if let Ok(mut p) = self.paused.lock() {
+                // Recorded here at once too, so a reader right after sees it.
+                if paused {
+                    p.insert((backend.to_string(), server.to_string()));
+                } else {
+                    p.remove(&(backend.to_string(), server.to_string()));
+                }
+            }
+            let _ = self.tx.send(Command::Pause {
+                backend: backend.to_string(),
+                server: server.to_string(),
+                paused,
+            });
+        }
+        known
+    }
+
+    /// Whether `disable health` paused this server's checks.
+    pub fn checks_paused(&self, backend: &str, server: &str) -> bool {
+        self.paused
+            .lock()
+            .map(|p| p.contains(&(backend.to_string(), server.to_string())))
+            .unwrap_or(false)
     }
 
     /// What was configured but cannot run (e.g. SSL_GET), in plain words.

@@ -3,3 +3,4 @@ pub mod check;
 pub mod compat;
 pub mod reload;
 pub mod run;
+pub mod status;

@@ -1,0 +1,312 @@
+//! One runtime API command: its words parsed into a [`Parsed`], with HAProxy's error messages
+//! and the level each command needs (HAProxy 2.6: `show sess` needs operator, anything that
+//! changes a server needs admin, the rest is open to `user`).
+//!
+//! Commands that need the running process become [`Command`]s (run by `exec`); the ones a
+//! session answers by itself (help, prompt, quit, level changes, timeouts, errors) are
+//! answered here. Pure.
+
+use super::help;
+use super::Level;
+use std::time::Duration;
+
+/// What the admin asked of a server's administrative state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminChange {
+    /// `set server B/S state ready`, `enable server B/S`.
+    Ready,
+    /// `set server B/S state drain`.
+    Drain,
+    /// `set server B/S state maint`, `disable server B/S`.
+    Maint,
+}
+
+/// `show stat` options (HAProxy's `[{<iid>|<proxy>} <type> <sid>] [typed|json] [up|no-maint]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatOptions {
+    pub typed: bool,
+    pub json: bool,
+    pub up_only: bool,
+    pub no_maint: bool,
+    /// `iid type sid`: proxy id (-1 all), type bitmask (1 frontends, 2 backends, 4 servers;
+    /// -1 all), server id (-1 all).
+    pub filter: Option<(i64, i64, i64)>,
+}
+
+/// A command that needs the running process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    ShowInfo { typed: bool, json: bool },
+    ShowStat(StatOptions),
+    ShowServersState { backend: Option<String> },
+    ShowBackend,
+    ShowSess,
+    /// `get weight B/S` (the `B/S` word as written; `exec` resolves it).
+    GetWeight(String),
+    /// `set weight B/S W` or `set server B/S weight W` (weight as written: `N` or `N%`).
+    SetWeight(String, String),
+    SetAdmin(String, AdminChange),
+    /// `enable health B/S` (true) / `disable health B/S` (false).
+    SetChecks(String, bool),
+}
+
+/// What a session does with one command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// Answered at once (help, errors, "Permission denied").
+    Answer(String),
+    Prompt,
+    Quit,
+    /// `operator` / `user`: lower the session's level.
+    SetLevel(Level),
+    ShowLevel,
+    /// `set timeout cli <delay>`: the session's idle timeout.
+    SetTimeout(Duration),
+    Run(Command),
+}
+
+pub const PERMISSION_DENIED: &str = "Permission denied\n";
+
+fn need(level: Level, at_least: Level, then: Command) -> Parsed {
+    if level >= at_least {
+        Parsed::Run(then)
+    } else {
+        Parsed::Answer(PERMISSION_DENIED.to_string())
+    }
+}
+
+/// Parses one command (the words of one `;`-separated part of a line) at `level`.
+pub fn parse(words: &[&str], level: Level) -> Parsed {
+    let arg = |i: usize| words.get(i).copied().unwrap_or("");
+    match words {
+        [] => Parsed::Answer(help::unknown_command(words)),
+        ["help", rest @ ..] => Parsed::Answer(help::help(rest)),
+        ["prompt", ..] => Parsed::Prompt,
+        ["quit", ..] => Parsed::Quit,
+        ["user", ..] => Parsed::SetLevel(Level::User),
+        ["operator", ..] => {
+            if level >= Level::Operator {
+                Parsed::SetLevel(Level::Operator)
+            } else {
+                Parsed::Answer(PERMISSION_DENIED.to_string())
+            }
+        }
+        ["show", "cli", "level", ..] => Parsed::ShowLevel,
+        ["set", "timeout", rest @ ..] => set_timeout(rest),
+        ["show", "info", opts @ ..] => {
+            Parsed::Run(Command::ShowInfo { typed: opts.contains(&"typed"), json: opts.contains(&"json") })
+        }
+        ["show", "stat", opts @ ..] => Parsed::Run(Command::ShowStat(stat_options(opts))),
+        ["show", "servers", "state", rest @ ..] => {
+            Parsed::Run(Command::ShowServersState { backend: rest.first().map(|b| b.to_string()) })
+        }
+        ["show", "backend", ..] => Parsed::Run(Command::ShowBackend),
+        ["show", "sess", ..] => need(level, Level::Operator, Command::ShowSess),
+        ["get", "weight", ..] => Parsed::Run(Command::GetWeight(arg(2).to_string())),
+        ["set", "weight", ..] => need(level, Level::Admin, Command::SetWeight(arg(2).to_string(), arg(3).to_string())),
+        ["disable", "server", ..] => need(level, Level::Admin, Command::SetAdmin(arg(2).to_string(), AdminChange::Maint)),
+        ["enable", "server", ..] => need(level, Level::Admin, Command::SetAdmin(arg(2).to_string(), AdminChange::Ready)),
+        ["disable", "health", ..] => need(level, Level::Admin, Command::SetChecks(arg(2).to_string(), false)),
+        ["enable", "health", ..] => need(level, Level::Admin, Command::SetChecks(arg(2).to_string(), true)),
+        ["set", "server", ..] => {
+            if level < Level::Admin {
+                return Parsed::Answer(PERMISSION_DENIED.to_string());
+            }
+            set_server(arg(2), &words[3.min(words.len())..])
+        }
+        _ => Parsed::Answer(help::unknown_command(words)),
+    }
+}
+
+const SET_SERVER_USAGE: &str = "usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n";
+
+fn set_server(target: &str, rest: &[&str]) -> Parsed {
+    let target = target.to_string();
+    match rest {
+        ["state", state, ..] => match *state {
+            "ready" => Parsed::Run(Command::SetAdmin(target, AdminChange::Ready)),
+            "drain" => Parsed::Run(Command::SetAdmin(target, AdminChange::Drain)),
+            "maint" => Parsed::Run(Command::SetAdmin(target, AdminChange::Maint)),
+            _ => Parsed::Answer("'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n".into()),
+        },
+        ["state"] => Parsed::Answer("'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n".into()),
+        ["weight", w, ..] => Parsed::Run(Command::SetWeight(target, w.to_string())),
+        ["weight"] => Parsed::Run(Command::SetWeight(target, String::new())),
+        [what @ ("addr" | "agent" | "agent-addr" | "agent-port" | "agent-send" | "check-addr" | "check-port" | "fqdn"
+        | "health" | "ssl"), ..] => {
+            Parsed::Answer(format!("'set server <srv> {what}' is not supported by fulcrum yet (supported: state, weight).\n"))
+        }
+        _ => Parsed::Answer(SET_SERVER_USAGE.into()),
+    }
+}
+
+fn set_timeout(rest: &[&str]) -> Parsed {
+    match rest {
+        ["cli", delay, ..] => match parse_delay_s(delay) {
+            Some(d) if d >= Duration::from_millis(1) => Parsed::SetTimeout(d),
+            _ => Parsed::Answer("Invalid timeout value.\n".into()),
+        },
+        ["cli"] => Parsed::Answer("Expects an integer value.\n".into()),
+        _ => Parsed::Answer("'set timeout' only supports 'cli'.\n".into()),
+    }
+}
+
+/// HAProxy's time format with seconds as the default unit (`5`, `500ms`, `2m`, `1h`, `1d`).
+fn parse_delay_s(s: &str) -> Option<Duration> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let ms = match unit {
+        "" | "s" => n.checked_mul(1000)?,
+        "us" => n / 1000,
+        "ms" => n,
+        "m" => n.checked_mul(60_000)?,
+        "h" => n.checked_mul(3_600_000)?,
+        "d" => n.checked_mul(86_400_000)?,
+        _ => return None,
+    };
+    Some(Duration::from_millis(ms))
+}
+
+fn stat_options(opts: &[&str]) -> StatOptions {
+    let mut o = StatOptions::default();
+    let mut nums = Vec::new();
+    for w in opts {
+        match *w {
+            "typed" => o.typed = true,
+            "json" => o.json = true,
+            "up" => o.up_only = true,
+            "no-maint" => o.no_maint = true,
+            other => {
+                if let Ok(n) = other.parse::<i64>() {
+                    nums.push(n);
+                }
+            }
+        }
+    }
+    if let [iid, kind, sid, ..] = nums[..] {
+        o.filter = Some((iid, kind, sid));
+    }
+    o
+}
+
+/// Splits `B/S` as HAProxy does: "Require 'backend/server'." when there is no `/` or no server.
+pub fn split_target(target: &str) -> Result<(&str, &str), String> {
+    match target.split_once('/') {
+        Some((b, s)) if !s.is_empty() => Ok((b, s)),
+        _ => Err("Require 'backend/server'.\n".into()),
+    }
+}
+
+/// HAProxy's `server_parse_weight_change_request`: `N` (0..=256) or `N%` of the initial weight;
+/// `static_lb` backends only take `0%`/`100%` (0 or the initial weight).
+pub fn parse_weight(text: &str, iweight: u32, static_lb: bool) -> Result<u32, String> {
+    if text.is_empty() {
+        return Err("Require <weight> or <weight%>.\n".into());
+    }
+    let digits_end = text
+        .char_indices()
+        .find(|(i, c)| !(c.is_ascii_digit() || (*i == 0 && (*c == '-' || *c == '+'))))
+        .map_or(text.len(), |(i, _)| i);
+    let (num, rest) = text.split_at(digits_end);
+    let Ok(mut w) = num.parse::<i64>() else {
+        return Err("Empty weight string empty or preceded by garbage".into());
+    };
+    if rest == "%" {
+        if w < 0 {
+            return Err("Relative weight must be positive.\n".into());
+        }
+        w = w.min(25_600);
+        w = (i64::from(iweight) * w / 100).min(256);
+    } else if !(0..=256).contains(&w) {
+        return Err("Absolute weight can only be between 0 and 256 inclusive.\n".into());
+    } else if !rest.is_empty() {
+        return Err("Trailing garbage in weight string".into());
+    }
+    let w = u32::try_from(w).unwrap_or(0);
+    if w != 0 && w != iweight && static_lb {
+        return Err("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.\n".into());
+    }
+    Ok(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(line: &str, level: Level) -> Parsed {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        parse(&words, level)
+    }
+
+    #[test]
+    fn levels_as_haproxy_2_6() {
+        for cmd in ["disable server app/s1", "enable server app/s1", "set weight app/s1 2", "set server app/s1 state maint",
+            "set server app/s1 weight 3", "disable health app/s1", "enable health app/s1"]
+        {
+            assert_eq!(p(cmd, Level::User), Parsed::Answer(PERMISSION_DENIED.into()), "{cmd}");
+            assert_eq!(p(cmd, Level::Operator), Parsed::Answer(PERMISSION_DENIED.into()), "{cmd}");
+            assert!(matches!(p(cmd, Level::Admin), Parsed::Run(_)), "{cmd}");
+        }
+        assert_eq!(p("show sess", Level::User), Parsed::Answer(PERMISSION_DENIED.into()));
+        assert_eq!(p("show sess", Level::Operator), Parsed::Run(Command::ShowSess));
+        for cmd in ["show info", "show stat", "show servers state", "show backend", "get weight a/b"] {
+            assert!(matches!(p(cmd, Level::User), Parsed::Run(_)), "{cmd}");
+        }
+        assert_eq!(p("operator", Level::User), Parsed::Answer(PERMISSION_DENIED.into()));
+        assert_eq!(p("operator", Level::Admin), Parsed::SetLevel(Level::Operator));
+        assert_eq!(p("user", Level::User), Parsed::SetLevel(Level::User));
+        assert!(matches!(p("admin", Level::User), Parsed::Answer(a) if a.starts_with("Unknown command")));
+    }
+
+    #[test]
+    fn set_server_messages() {
+        assert_eq!(p("set server app/s1", Level::Admin), Parsed::Answer(SET_SERVER_USAGE.into()));
+        assert_eq!(p("set server app/s1 foo", Level::Admin), Parsed::Answer(SET_SERVER_USAGE.into()));
+        assert_eq!(
+            p("set server app/s1 state foo", Level::Admin),
+            Parsed::Answer("'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n".into())
+        );
+        assert_eq!(
+            p("set server app/s1 state drain", Level::Admin),
+            Parsed::Run(Command::SetAdmin("app/s1".into(), AdminChange::Drain))
+        );
+        assert_eq!(p("set server app/s1 weight 7", Level::Admin), Parsed::Run(Command::SetWeight("app/s1".into(), "7".into())));
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(p("set timeout cli 5", Level::User), Parsed::SetTimeout(Duration::from_secs(5)));
+        assert_eq!(p("set timeout cli 200ms", Level::User), Parsed::SetTimeout(Duration::from_millis(200)));
+        assert_eq!(p("set timeout cli x", Level::User), Parsed::Answer("Invalid timeout value.\n".into()));
+        assert_eq!(p("set timeout cli", Level::User), Parsed::Answer("Expects an integer value.\n".into()));
+        assert_eq!(p("set timeout foo 3", Level::User), Parsed::Answer("'set timeout' only supports 'cli'.\n".into()));
+    }
+
+    #[test]
+    fn stat_filter_as_hatop_sends_it() {
+        let Parsed::Run(Command::ShowStat(o)) = p("show stat 3 -1 -1", Level::User) else { panic!() };
+        assert_eq!(o.filter, Some((3, -1, -1)));
+        let Parsed::Run(Command::ShowStat(o)) = p("show stat typed", Level::User) else { panic!() };
+        assert!(o.typed && o.filter.is_none());
+    }
+
+    #[test]
+    fn targets_and_weights_as_haproxy() {
+        assert_eq!(split_target("app/s1"), Ok(("app", "s1")));
+        assert_eq!(split_target("/s1"), Ok(("", "s1")));
+        assert_eq!(split_target("app/"), Err("Require 'backend/server'.\n".into()));
+        assert_eq!(split_target("app"), Err("Require 'backend/server'.\n".into()));
+        assert_eq!(parse_weight("5", 3, false), Ok(5));
+        assert_eq!(parse_weight("50%", 3, false), Ok(1));
+        assert_eq!(parse_weight("0%", 3, true), Ok(0));
+        assert_eq!(parse_weight("100%", 3, true), Ok(3));
+        assert_eq!(parse_weight("1000%", 200, false), Ok(256));
+        assert_eq!(parse_weight("", 3, false), Err("Require <weight> or <weight%>.\n".into()));
+        assert_eq!(parse_weight("abc", 3, false), Err("Empty weight string empty or preceded by garbage".into()));
+        assert_eq!(parse_weight("300", 3, false), Err("Absolute weight can only be between 0 and 256 inclusive.\n".into()));
+        assert_eq!(parse_weight("-1%", 3, false), Err("Relative weight must be positive.\n".into()));
+        assert_eq!(parse_weight("4x", 3, false), Err("Trailing garbage in weight string".into()));
+        assert!(parse_weight("5", 3, true).is_err());
+    }
+}

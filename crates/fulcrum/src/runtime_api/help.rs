@@ -1,0 +1,100 @@
+//! The runtime API's help: HAProxy's own help lines for the commands fulcrum runs, `help`,
+//! and the answer to an unknown command ("maybe one of the following ones is a better match").
+//! Pure.
+
+/// (keyword words, HAProxy's help line) for every command fulcrum answers, in HAProxy's order.
+const ENTRIES: &[(&str, &str)] = &[
+    ("disable health", "  disable health                          : disable health checks"),
+    ("disable server", "  disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)"),
+    ("enable health", "  enable health                           : enable health checks"),
+    ("enable server", "  enable server  (DEPRECATED)             : enable a disabled server (use 'set server' instead)"),
+    ("get weight", "  get weight <bk>/<srv>                   : report a server's current weight"),
+    ("operator", "  operator                                : lower the level of the current CLI session to operator"),
+    ("set server", "  set server <bk>/<srv> [opts]            : change a server's state, weight, address or ssl"),
+    ("set timeout", "  set timeout [cli] <delay>               : change a timeout setting"),
+    ("set weight", "  set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)"),
+    ("show backend", "  show backend                            : list backends in the current running config"),
+    ("show cli level", "  show cli level                          : display the level of the current CLI session"),
+    ("show info", "  show info [desc|json|typed|float]*      : report information about the running process"),
+    ("show servers state", "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)"),
+    ("show sess", "  show sess                               : report a summary of the current sessions"),
+    ("show stat", "  show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server"),
+    ("user", "  user                                    : lower the level of the current CLI session to user"),
+];
+
+/// Always listed last, as HAProxy does.
+const TAIL: &[&str] = &[
+    "  help [<command>]                        : list matching or all commands",
+    "  prompt                                  : toggle interactive mode with prompt",
+    "  quit                                    : disconnect",
+];
+
+fn listing(header: &str, lines: &[&str]) -> String {
+    let mut out = String::from(header);
+    out.push('\n');
+    for l in lines.iter().chain(TAIL) {
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+/// `help [WORD...]`: the entries starting with the words given, or all of them.
+pub fn help(words: &[&str]) -> String {
+    let all: Vec<&str> = ENTRIES.iter().map(|(_, l)| *l).collect();
+    let matching = matching(words);
+    let lines = if words.is_empty() || matching.is_empty() { all } else { matching };
+    listing("The following commands are valid at this level:", &lines)
+}
+
+/// Entries whose keywords start with `words` (as far as both go), else those sharing the first
+/// word.
+fn matching(words: &[&str]) -> Vec<&'static str> {
+    let prefix = |n: usize| {
+        ENTRIES
+            .iter()
+            .filter(|(kw, _)| kw.split(' ').zip(words.iter().take(n)).all(|(a, b)| a == *b) && !words.is_empty())
+            .map(|(_, l)| *l)
+            .collect::<Vec<_>>()
+    };
+    let full = prefix(words.len());
+    if !full.is_empty() {
+        return full;
+    }
+    prefix(1)
+}
+
+/// HAProxy's answer to a command it does not know.
+pub fn unknown_command(words: &[&str]) -> String {
+    let suggestions = matching(words);
+    if suggestions.is_empty() {
+        let all: Vec<&str> = ENTRIES.iter().map(|(_, l)| *l).collect();
+        listing("Unknown command. Please enter one of the following commands only:", &all)
+    } else {
+        listing("Unknown command, but maybe one of the following ones is a better match:", &suggestions)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn help_lists_every_command_then_help_prompt_quit() {
+        let h = help(&[]);
+        assert!(h.starts_with("The following commands are valid at this level:\n"));
+        assert!(h.contains("  get weight <bk>/<srv>                   : report a server's current weight\n"));
+        assert!(h.ends_with("  quit                                    : disconnect\n"));
+    }
+
+    #[test]
+    fn unknown_commands_get_suggestions_by_first_word() {
+        let u = unknown_command(&["show", "foo"]);
+        assert!(u.starts_with("Unknown command, but maybe one of the following ones is a better match:\n"));
+        assert!(u.contains("show info") && u.contains("show stat") && !u.contains("get weight"));
+        let u = unknown_command(&["frobnicate"]);
+        assert!(u.starts_with("Unknown command. Please enter one of the following commands only:\n"));
+        let u = unknown_command(&[]);
+        assert!(u.starts_with("Unknown command. Please enter one of the following commands only:\n"));
+    }
+}

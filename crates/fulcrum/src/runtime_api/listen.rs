@@ -1,0 +1,237 @@
+//! The tokio adapter of the runtime API: listens on every `stats socket` (a unix path with its
+//! `mode`, or `ipv4@`/`ipv6@`/`host:port` TCP), runs a [`Session`] per connection, and sends
+//! the commands that need the running process to the supervisor's loop (`Request::Runtime`),
+//! which owns every part. `RuntimeSockets::reload` re-creates the sockets when their settings
+//! changed.
+
+use super::command::Command;
+use super::session::Session;
+use super::Level;
+use crate::control::Request;
+use fulcrum_config::model::{Global, StatsLevel};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// HAProxy's default `stats timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where a `stats socket` listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SocketAddress {
+    Unix(PathBuf),
+    Tcp(SocketAddr),
+}
+
+/// Reads HAProxy's address forms: `/path`, `unix@/path`, `ipv4@1.2.3.4:port`,
+/// `ipv6@[::1]:port`, `1.2.3.4:port`, `*:port`, `:port`.
+pub fn parse_address(text: &str) -> Result<SocketAddress, String> {
+    if let Some(p) = text.strip_prefix("unix@") {
+        return Ok(SocketAddress::Unix(PathBuf::from(p)));
+    }
+    for refused in ["abns@", "fd@", "sockpair@", "udp@", "udp4@", "udp6@", "quic4@", "quic6@"] {
+        if text.starts_with(refused) {
+            return Err(format!("stats socket '{text}': '{refused}' addresses are not supported by fulcrum yet"));
+        }
+    }
+    let (tcp, rest) = match text.split_once('@') {
+        Some(("ipv4" | "ipv6" | "tcp" | "tcp4" | "tcp6", rest)) => (true, rest),
+        Some((other, _)) => return Err(format!("stats socket '{text}': unknown address family '{other}@'")),
+        None => (false, text),
+    };
+    if !tcp && (rest.starts_with('/') || rest.starts_with('.') || !rest.contains(':')) {
+        return Ok(SocketAddress::Unix(PathBuf::from(rest)));
+    }
+    let (host, port) = rest.rsplit_once(':').ok_or_else(|| format!("stats socket '{text}': missing ':port'"))?;
+    let port: u16 = port.parse().map_err(|_| format!("stats socket '{text}': invalid port '{port}'"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let ip = match host {
+        "" | "*" | "0.0.0.0" => std::net::IpAddr::from([0, 0, 0, 0]),
+        "::" => std::net::IpAddr::from([0u16; 8]),
+        h => h.parse().map_err(|_| format!("stats socket '{text}': '{h}' is not an IP address"))?,
+    };
+    Ok(SocketAddress::Tcp(SocketAddr::new(ip, port)))
+}
+
+/// The settings a running socket was made from (file positions left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Settings {
+    address: String,
+    mode: Option<u32>,
+    level: StatsLevel,
+    timeout: Duration,
+}
+
+fn settings(global: &Global) -> Vec<Settings> {
+    let timeout = global.stats_timeout.unwrap_or(DEFAULT_TIMEOUT);
+    global
+        .stats_sockets
+        .iter()
+        .map(|s| Settings { address: s.address.clone(), mode: s.mode, level: s.level, timeout })
+        .collect()
+}
+
+struct Running {
+    task: JoinHandle<()>,
+    unix_path: Option<PathBuf>,
+}
+
+/// Every `stats socket` of the running config. Dropping it closes them (and removes the unix
+/// socket files).
+pub struct RuntimeSockets {
+    settings: Vec<Settings>,
+    running: Vec<Running>,
+    to_supervisor: mpsc::Sender<Request>,
+}
+
+impl RuntimeSockets {
+    /// Opens every `stats socket` of `global`; one that cannot be opened is logged and skipped.
+    pub fn start(global: &Global, to_supervisor: mpsc::Sender<Request>) -> RuntimeSockets {
+        let mut me = RuntimeSockets { settings: Vec::new(), running: Vec::new(), to_supervisor };
+        me.open(settings(global));
+        me
+    }
+
+    /// A new config: when the sockets' settings changed, close them all and open the new ones.
+    pub fn reload(&mut self, global: &Global) {
+        let new = settings(global);
+        if new == self.settings {
+            return;
+        }
+        self.close();
+        self.open(new);
+    }
+
+    fn open(&mut self, settings: Vec<Settings>) {
+        for s in &settings {
+            match open_one(s, self.to_supervisor.clone()) {
+                Ok(r) => self.running.push(r),
+                Err(e) => tracing::error!("stats socket {}: {e}", s.address),
+            }
+        }
+        self.settings = settings;
+    }
+
+    fn close(&mut self) {
+        for r in self.running.drain(..) {
+            r.task.abort();
+            if let Some(p) = r.unix_path {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+}
+
+impl Drop for RuntimeSockets {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn open_one(s: &Settings, to_supervisor: mpsc::Sender<Request>) -> Result<Running, String> {
+    let level = Level::from(s.level);
+    let timeout = s.timeout;
+    match parse_address(&s.address)? {
+        SocketAddress::Unix(path) => {
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(|e| format!("cannot replace {}: {e}", path.display()))?;
+            }
+            let listener = UnixListener::bind(&path).map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
+            if let Some(mode) = s.mode {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                    .map_err(|e| format!("cannot set mode {mode:o} on {}: {e}", path.display()))?;
+            }
+            tracing::info!("stats socket on {} (level {})", path.display(), level.keyword());
+            let task = tokio::spawn(async move {
+                loop {
+                    match listener.accept().await {
+                        Ok((conn, _)) => {
+                            tokio::spawn(serve(conn, level, timeout, to_supervisor.clone()));
+                        }
+                        Err(e) => {
+                            tracing::warn!("stats socket accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            });
+            Ok(Running { task, unix_path: Some(path) })
+        }
+        SocketAddress::Tcp(addr) => {
+            let std_listener = std::net::TcpListener::bind(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
+            std_listener.set_nonblocking(true).map_err(|e| format!("{addr}: {e}"))?;
+            let listener = TcpListener::from_std(std_listener).map_err(|e| format!("{addr}: {e}"))?;
+            tracing::info!("stats socket on {addr} (level {})", level.keyword());
+            let task = tokio::spawn(async move {
+                loop {
+                    match listener.accept().await {
+                        Ok((conn, _)) => {
+                            tokio::spawn(serve(conn, level, timeout, to_supervisor.clone()));
+                        }
+                        Err(e) => {
+                            tracing::warn!("stats socket accept failed: {e}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            });
+            Ok(Running { task, unix_path: None })
+        }
+    }
+}
+
+/// Runs the commands in the supervisor's loop; one answer per command.
+async fn ask(to_supervisor: &mpsc::Sender<Request>, commands: Vec<Command>) -> Vec<String> {
+    let n = commands.len();
+    let (tx, rx) = oneshot::channel();
+    if to_supervisor.send(Request::Runtime(commands, tx)).await.is_err() {
+        return vec!["fulcrum is stopping.\n".to_string(); n];
+    }
+    rx.await.unwrap_or_else(|_| vec!["fulcrum is stopping.\n".to_string(); n])
+}
+
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut conn: S, level: Level, timeout: Duration, to_supervisor: mpsc::Sender<Request>) {
+    let mut session = Session::new(level, timeout);
+    let mut buf = vec![0u8; 4096];
+    loop {
+        while let Some(step) = session.next_step() {
+            let commands = step.commands();
+            let answers = if commands.is_empty() { Vec::new() } else { ask(&to_supervisor, commands).await };
+            if conn.write_all(&step.render(&answers)).await.is_err() {
+                return;
+            }
+        }
+        if session.should_close() {
+            break;
+        }
+        match tokio::time::timeout(session.timeout(), conn.read(&mut buf)).await {
+            Err(_) => break,
+            Ok(Ok(0)) => session.end_of_input(),
+            Ok(Ok(n)) => session.receive(&buf[..n]),
+            Ok(Err(_)) => return,
+        }
+    }
+    let _ = conn.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn haproxy_address_forms() {
+        assert_eq!(parse_address("/run/haproxy/admin.sock"), Ok(SocketAddress::Unix("/run/haproxy/admin.sock".into())));
+        assert_eq!(parse_address("unix@/tmp/a.sock"), Ok(SocketAddress::Unix("/tmp/a.sock".into())));
+        assert_eq!(parse_address("ipv4@127.0.0.1:9999"), Ok(SocketAddress::Tcp("127.0.0.1:9999".parse().expect("addr"))));
+        assert_eq!(parse_address("127.0.0.1:9999"), Ok(SocketAddress::Tcp("127.0.0.1:9999".parse().expect("addr"))));
+        assert_eq!(parse_address("ipv6@[::1]:9999"), Ok(SocketAddress::Tcp("[::1]:9999".parse().expect("addr"))));
+        assert_eq!(parse_address("*:9999"), Ok(SocketAddress::Tcp("0.0.0.0:9999".parse().expect("addr"))));
+        assert!(parse_address("abns@foo").is_err());
+        assert!(parse_address("ipv4@127.0.0.1:x").is_err());
+    }
+}

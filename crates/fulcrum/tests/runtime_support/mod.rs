@@ -1,0 +1,220 @@
+//! Shared helpers of the runtime socket and `fulcrum status` tests: counting HTTP servers,
+//! a `fulcrum run` child that is always killed, runtime API queries over a plain UnixStream or
+//! `socat`, and the "tool missing: skip loudly unless FULCRUM_REQUIRE_NETNS=1" rule.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Whether Debian tool `tool` (package `package`) is installed; else a loud skip, or a panic
+/// under FULCRUM_REQUIRE_NETNS=1.
+pub fn tool(test: &str, tool: &str, package: &str) -> bool {
+    let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success());
+    if found {
+        return true;
+    }
+    if std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() == Ok("1") {
+        panic!("{test}: FULCRUM_REQUIRE_NETNS=1 but `{tool}` is missing (Debian package {package})");
+    }
+    eprintln!("\n*** SKIPPING {test}: `{tool}` not found (apt-get install {package}); set FULCRUM_REQUIRE_NETNS=1 to fail instead ***\n");
+    false
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 answering its name, counting requests per path
+/// (`/health` for checks, anything else for traffic). Stops when dropped.
+pub struct CountingServer {
+    pub name: String,
+    pub port: u16,
+    counts: Arc<Mutex<HashMap<String, u64>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl CountingServer {
+    pub fn start(name: &str) -> CountingServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        listener.set_nonblocking(true).expect("nonblocking");
+        let counts: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c, s, n) = (counts.clone(), stop.clone(), name.to_string());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((conn, _)) => {
+                        let (c, n) = (c.clone(), n.clone());
+                        std::thread::spawn(move || serve(conn, &n, &c));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        CountingServer { name: name.to_string(), port, counts, stop }
+    }
+
+    pub fn count(&self, path: &str) -> u64 {
+        self.counts.lock().map(|c| c.get(path).copied().unwrap_or(0)).unwrap_or(0)
+    }
+
+    /// Requests other than health checks.
+    pub fn traffic(&self) -> u64 {
+        self.counts.lock().map(|c| c.iter().filter(|(p, _)| p.as_str() != "/health").map(|(_, n)| n).sum()).unwrap_or(0)
+    }
+}
+
+impl Drop for CountingServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn serve(conn: TcpStream, name: &str, counts: &Mutex<HashMap<String, u64>>) {
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    let Ok(mut write) = conn.try_clone() else { return };
+    let mut reader = BufReader::new(conn);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+        let mut close = false;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            if h.to_ascii_lowercase().starts_with("connection: close") {
+                close = true;
+            }
+            if h == "\r\n" || h == "\n" {
+                break;
+            }
+        }
+        if let Ok(mut c) = counts.lock() {
+            *c.entry(path).or_default() += 1;
+        }
+        let resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{name}", name.len());
+        if write.write_all(resp.as_bytes()).is_err() || close {
+            return;
+        }
+    }
+}
+
+/// One request through the proxy; the body (the server's name), or None.
+pub fn get(port: u16) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"GET /app HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    if !out.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    out.split("\r\n\r\n").nth(1).map(str::to_string)
+}
+
+/// `n` requests; how many each server name answered.
+pub fn distribution(port: u16, n: usize) -> HashMap<String, usize> {
+    let mut d = HashMap::new();
+    for _ in 0..n {
+        let who = get(port).unwrap_or_else(|| "<failed>".to_string());
+        *d.entry(who).or_default() += 1;
+    }
+    d
+}
+
+/// A `fulcrum run` child with its own directory; killed and cleaned up on drop.
+pub struct Fulcrum {
+    pub child: fulcrum_testlab::process::Child,
+    pub dir: PathBuf,
+    pub cfg: PathBuf,
+    pub control: PathBuf,
+}
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+impl Fulcrum {
+    pub fn dir(test: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("fulcrum-{test}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
+        std::fs::create_dir_all(&dir).expect("dir");
+        dir
+    }
+
+    /// Starts `fulcrum run -f DIR/h.cfg --control DIR/control.sock`, with `config` written first.
+    pub fn start(dir: PathBuf, config: &str) -> Fulcrum {
+        let cfg = dir.join("h.cfg");
+        std::fs::write(&cfg, config).expect("write config");
+        let control = dir.join("control.sock");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fulcrum"));
+        cmd.args(["run", "-f"]).arg(&cfg).arg("--control").arg(&control);
+        let child = fulcrum_testlab::process::Child::spawn("fulcrum", cmd, dir.join("fulcrum.log")).expect("spawn fulcrum");
+        Fulcrum { child, dir, cfg, control }
+    }
+
+    pub fn log(&self) -> String {
+        self.child.output()
+    }
+
+    /// Waits (bounded) until `path` answers the runtime API.
+    pub fn wait_socket(&self, path: &Path) {
+        let ok = fulcrum_testlab::wait::until(Duration::from_secs(15), || query(path, "show cli level").is_ok());
+        assert!(ok.is_some(), "runtime socket {} never answered\n{}", path.display(), self.log());
+    }
+}
+
+impl Drop for Fulcrum {
+    fn drop(&mut self) {
+        self.child.signal(fulcrum_testlab::process::Sig::SIGKILL);
+        let _ = self.child.wait_timeout(Duration::from_secs(5));
+        if std::env::var("FULCRUM_KEEP_TEST_LOGS").as_deref() != Ok("1") {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// One non-interactive command line over a plain UnixStream: everything until the server closes.
+pub fn query(path: &Path, line: &str) -> std::io::Result<String> {
+    let mut s = UnixStream::connect(path)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(format!("{line}\n").as_bytes())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out)?;
+    Ok(out)
+}
+
+/// The same through `socat` (as operators do: `echo "show info" | socat stdio PATH`).
+pub fn socat(address: &str, line: &str) -> String {
+    let out = Command::new("sh")
+        .args(["-c", &format!("echo '{line}' | timeout 10 socat stdio {address}")])
+        .output()
+        .expect("socat");
+    assert!(out.status.success(), "socat {address} '{line}': {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Reads from an interactive session until the prompt `> ` (bounded).
+pub fn read_prompt(s: &mut UnixStream) -> String {
+    let mut out = Vec::new();
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    while !out.ends_with(b"> ") {
+        assert!(start.elapsed() < Duration::from_secs(10), "no prompt: {:?}", String::from_utf8_lossy(&out));
+        match s.read(&mut buf) {
+            Ok(0) => panic!("closed before the prompt: {:?}", String::from_utf8_lossy(&out)),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("read: {e}; got {:?}", String::from_utf8_lossy(&out)),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
