@@ -100,8 +100,10 @@ pub fn addresses(b: &Bind) -> Result<Vec<SocketAddr>, String> {
 pub enum Opened {
     /// One SO_REUSEPORT socket per worker.
     PerWorker(Vec<Socket>),
-    /// One listening socket (unix, abstract, inherited) that every worker accepts on.
+    /// One listening socket (unix, abstract) that every worker accepts on.
     Shared(Socket),
+    /// The same, inherited (socket activation, `fd@`): its file, if any, is not ours to remove.
+    Inherited(Socket),
     /// A unix socket over which connections arrive as descriptors (`sockpair@`).
     Sockpair(Socket),
 }
@@ -113,7 +115,7 @@ pub fn open_key(key: &ListenKey, b: &Bind, workers: usize) -> Result<Opened, Str
         ListenKey::Tcp(addr) => {
             if let Some(s) = crate::inherit::take_tcp(*addr) {
                 let _ = s.set_nonblocking(true);
-                return Ok(Opened::Shared(s));
+                return Ok(Opened::Inherited(s));
             }
             let mut v = Vec::with_capacity(workers);
             for _ in 0..workers {
@@ -124,7 +126,7 @@ pub fn open_key(key: &ListenKey, b: &Bind, workers: usize) -> Result<Opened, Str
         ListenKey::Unix(path) => {
             if let Some(s) = crate::inherit::take_unix_path(path) {
                 let _ = s.set_nonblocking(true);
-                return Ok(Opened::Shared(s));
+                return Ok(Opened::Inherited(s));
             }
             open_unix_path(path, b).map(Opened::Shared).map_err(|e| format!("{}: cannot bind unix socket '{}': {e}", b.span, path.display()))
         }
@@ -132,7 +134,7 @@ pub fn open_key(key: &ListenKey, b: &Bind, workers: usize) -> Result<Opened, Str
             let wire = abns_name(name, *padded);
             if let Some(s) = crate::inherit::take_abns(&wire[1..]) {
                 let _ = s.set_nonblocking(true);
-                return Ok(Opened::Shared(s));
+                return Ok(Opened::Inherited(s));
             }
             let s = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(err)?;
             let addr = SockAddr::unix(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&wire)).map_err(err)?;
@@ -144,7 +146,7 @@ pub fn open_key(key: &ListenKey, b: &Bind, workers: usize) -> Result<Opened, Str
         ListenKey::Fd(n) => {
             let s = crate::inherit::take_listener(*n).map_err(|m| format!("{}: {m}", b.span))?;
             s.set_nonblocking(true).map_err(err)?;
-            Ok(Opened::Shared(s))
+            Ok(Opened::Inherited(s))
         }
         ListenKey::Sockpair(n) => {
             let s = crate::inherit::take_socket(*n).map_err(|m| format!("{}: {m}", b.span))?;

@@ -206,13 +206,13 @@ impl Runtime {
     /// Opens listener `w` and has every worker accept on it.
     fn open(&self, w: &Wanted, fe: Arc<crate::state::Frontend>) -> Result<Listening, ProxyError> {
         let opened = listener::open_key(&w.key, &w.bind, self.workers.len()).map_err(ProxyError::Bind)?;
-        let file = match &w.key {
-            ListenKey::Unix(p) => listener::unix_path_ino(p).map(|ino| (p.clone(), ino)),
+        let file = match (&w.key, &opened) {
+            (ListenKey::Unix(p), listener::Opened::Shared(_)) => listener::unix_path_ino(p).map(|ino| (p.clone(), ino)),
             _ => None,
         };
         let incoming: Vec<listener::Incoming> = match opened {
             listener::Opened::PerWorker(v) => v.into_iter().map(listener::Incoming::listener).collect(),
-            listener::Opened::Shared(s) => {
+            listener::Opened::Shared(s) | listener::Opened::Inherited(s) => {
                 let mut v = Vec::with_capacity(self.workers.len());
                 for _ in 1..self.workers.len() {
                     let dup = s.try_clone().map_err(|e| ProxyError::Bind(format!("{}: cannot share {} between threads: {e}", w.bind.span, w.key)))?;
