@@ -166,6 +166,7 @@ pub async fn tunnel<C: ClientStream>(
 
 /// Serves one `mode tcp` connection.
 pub async fn serve<C: ClientStream>(fe: Arc<Frontend>, mut client: C, peer: SocketAddr, local: SocketAddr) {
+    let _counted = crate::stats::counters::SessionGuard::start(&fe.counters);
     let accepted = Instant::now();
     let accept_wall = SystemTime::now();
     let src = crate::net::canonical(peer.ip());
@@ -202,7 +203,7 @@ pub async fn serve<C: ClientStream>(fe: Arc<Frontend>, mut client: C, peer: Sock
         (a, b) => a.or(b),
     });
     let t = Tunnel { idle, client_fin: fe.timeouts.client_fin, server_fin: be.timeouts.server_fin };
-    let (_up, down, end) = tunnel(&mut client, b"", &mut server, b"", &t).await;
+    let (up, down, end) = tunnel(&mut client, b"", &mut server, b"", &t).await;
     let flags = match end {
         TunnelEnd::Done => "----",
         TunnelEnd::Timeout => "cD--",
@@ -210,6 +211,7 @@ pub async fn serve<C: ClientStream>(fe: Arc<Frontend>, mut client: C, peer: Sock
         TunnelEnd::Error { client: false } => "SD--",
     };
     let sname = assigned.server().name.clone();
+    crate::stats::record::tcp(&fe.counters, Some(&be), Some(assigned.server()), up, down, flags, Some(waited), Some(tc), accepted.elapsed());
     drop(assigned);
     log_tcp(&fe, peer, accept_wall, &be.name, &sname, Some(waited), Some(tc), accepted.elapsed(), down, flags);
 }

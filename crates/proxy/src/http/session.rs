@@ -54,6 +54,9 @@ struct Rec {
     server: Option<Arc<crate::server::ServerRt>>,
     flags: &'static str,
     retries: u32,
+    /// Stats: bytes received from the client (head and body), response head bytes sent.
+    bytes_in: u64,
+    head_out: u64,
 }
 
 pub struct Session<C> {
@@ -76,6 +79,7 @@ pub struct Session<C> {
 }
 
 pub async fn serve<C: ClientStream>(fe: Arc<Frontend>, client: C, peer: SocketAddr, local: SocketAddr, mut stop: watch::Receiver<bool>) {
+    let _counted = crate::stats::counters::SessionGuard::start(&fe.counters);
     // A connection that has not sent anything yet holds only this small future: the session
     // state (buffers, message arenas) is allocated when the first bytes arrive.
     let started = tokio::time::Instant::now();
@@ -126,6 +130,7 @@ impl<C: ClientStream> Session<C> {
                     if first || partial {
                         self.answer_raw(errors::builtin_response(408)).await;
                         self.log_simple(accept, t0, 408, "cR--", None);
+                        crate::stats::record::bad_request(&self.fe.counters, 408, 0);
                     }
                     return;
                 }
@@ -133,6 +138,7 @@ impl<C: ClientStream> Session<C> {
                     let page = self.fe.errors.get(400).into_owned();
                     self.answer_raw(page).await;
                     self.log_simple(accept, t0, 400, "PR--", None);
+                    crate::stats::record::bad_request(&self.fe.counters, 400, 0);
                     return;
                 }
             };
@@ -151,12 +157,15 @@ impl<C: ClientStream> Session<C> {
                 server: None,
                 flags: "----",
                 retries: 0,
+                bytes_in: head_len as u64,
+                head_out: 0,
             };
             // Boxed: the request phases' state is large and only exists while a request is in
             // flight, so an idle keep-alive connection holds just the small session future.
             let keep = Box::pin(self.one_request(&mut rec, self.served == 0)).await;
             self.served += 1;
             self.log(&rec);
+            self.count(&rec);
             if !keep {
                 return;
             }
@@ -240,6 +249,11 @@ impl<C: ClientStream> Session<C> {
         if let Some(keep) = self.respond_verdict(verdict, rec, &fe.errors).await {
             return keep;
         }
+        if let Some(st) = &fe.stats {
+            if let Some(keep) = self.stats_page(st, rec).await {
+                return keep;
+            }
+        }
         // Phase: route.
         let be = {
             let ctx = Ctx { src, dst_port: self.local.port(), req: Some(&self.req), res: None };
@@ -252,6 +266,11 @@ impl<C: ClientStream> Session<C> {
         let verdict = rules::apply(&be.http_request, &env, &mut self.req, None, &mut self.scratch);
         if let Some(keep) = self.respond_verdict(verdict, rec, &be.errors).await {
             return keep;
+        }
+        if let Some(st) = &be.stats {
+            if let Some(keep) = self.stats_page(st, rec).await {
+                return keep;
+            }
         }
         // Phase: persistence (cookie, then `stick on src`), as HAProxy: a valid cookie wins.
         let cookie = super::persist::on_request(&be, &mut self.req);
@@ -351,7 +370,10 @@ impl<C: ClientStream> Session<C> {
             let mut ok = body::write_all(&mut server, &self.out, srv_timeout).await.is_ok();
             if ok && !expect && !body_sent {
                 match body::forward(framing, &mut self.client, &mut self.cbuf, &mut server, fe.bufsize, cli_timeout, srv_timeout).await {
-                    Ok(_) => body_sent = true,
+                    Ok(n) => {
+                        body_sent = true;
+                        rec.bytes_in += n;
+                    }
                     Err(BodyError::SrcClosed) | Err(BodyError::SrcTimeout) | Err(BodyError::Invalid) => {
                         rec.flags = "CD--";
                         rec.status = 0;
@@ -420,7 +442,10 @@ impl<C: ClientStream> Session<C> {
                 }
                 if st == 100 && !body_sent {
                     match body::forward(framing, &mut self.client, &mut self.cbuf, &mut server, fe.bufsize, cli_timeout, srv_timeout).await {
-                        Ok(_) => body_sent = true,
+                        Ok(n) => {
+                            body_sent = true;
+                            rec.bytes_in += n;
+                        }
                         Err(_) => return false,
                     }
                 }
@@ -446,8 +471,10 @@ impl<C: ClientStream> Session<C> {
             };
             let to_server = self.cbuf.split().freeze();
             let to_client = self.sbuf.split().freeze();
-            let (_, down, _) = crate::tcp::tunnel(&mut self.client, &to_server, &mut server, &to_client, &t).await;
+            rec.head_out = self.out.len() as u64;
+            let (up, down, _) = crate::tcp::tunnel(&mut self.client, &to_server, &mut server, &to_client, &t).await;
             rec.bytes = down;
+            rec.bytes_in += up;
             drop(assigned);
             return false;
         }
@@ -494,6 +521,7 @@ impl<C: ClientStream> Session<C> {
             rec.bytes = k as u64;
             res_framing = if k as u64 == n { Framing::None } else { Framing::Length(n - k as u64) };
         }
+        rec.head_out = self.out.len() as u64 - rec.bytes;
         if body::write_all(&mut self.client, &self.out, cli_timeout).await.is_err() {
             rec.flags = "CD--";
             return false;
@@ -562,6 +590,70 @@ impl<C: ClientStream> Session<C> {
         }
     }
 
+    /// `stats uri`: answers the stats page (CSV, JSON, HTML, admin POST) when the request is
+    /// for it; `None` otherwise. A form body (Content-Length, 64 KiB at most) is read first.
+    async fn stats_page(&mut self, st: &crate::stats::serve::StatsRt, rec: &mut Rec) -> Option<bool> {
+        if !st.matches(self.req.uri()) {
+            return None;
+        }
+        let framing = body::request_framing(&mut self.req).ok();
+        let mut drained = matches!(framing, Some(Framing::None));
+        let mut form = Vec::new();
+        if let Some(Framing::Length(n)) = framing.filter(|f| matches!(f, Framing::Length(n) if *n <= 65536)) {
+            let n = n as usize;
+            while self.cbuf.len() < n {
+                match body::read_some(&mut self.client, &mut self.cbuf, self.fe.bufsize, self.fe.timeouts.client).await {
+                    Ok(0) | Err(_) => return Some(false),
+                    Ok(_) => {}
+                }
+            }
+            form = self.cbuf.split_to(n).to_vec();
+            rec.bytes_in += n as u64;
+            drained = true;
+        }
+        let ctx = Ctx { src: crate::net::canonical(self.peer.ip()), dst_port: self.local.port(), req: Some(&self.req), res: None };
+        let admin_allowed = st.admin.as_ref().is_some_and(|c| c.eval(&ctx));
+        let ans = st.answer(&crate::stats::serve::StatsRequest {
+            method: self.req.method(),
+            uri: self.req.uri(),
+            authorization: self.req.header(b"authorization"),
+            body: &form,
+            admin_allowed,
+        });
+        self.fe.counters.inc(crate::stats::counters::Ctr::Intercepted);
+        rec.status = ans.status;
+        rec.flags = "LR--";
+        let keep = drained && headers::client_wants_keep_alive(&self.req) && !self.stopping();
+        let mut bytes = ans.bytes;
+        if !keep {
+            insert_close(&mut bytes);
+        }
+        rec.bytes = bytes.len() as u64;
+        if body::write_all(&mut self.client, &bytes, self.fe.timeouts.client).await.is_err() {
+            return Some(false);
+        }
+        if !keep {
+            let _ = self.client.shutdown().await;
+        }
+        Some(keep)
+    }
+
+    /// Adds the finished request to its frontend's, backend's and server's counters.
+    fn count(&self, r: &Rec) {
+        let done = crate::stats::record::HttpDone {
+            status: r.status,
+            flags: r.flags,
+            bytes_in: r.bytes_in,
+            bytes_out: r.bytes + r.head_out,
+            server_answered: r.trs.is_some(),
+            tw: r.tw,
+            tc: r.tc,
+            tr: r.trs,
+            tt: r.t0.elapsed(),
+        };
+        crate::stats::record::http(&self.fe.counters, r.backend.as_deref(), r.server.as_deref(), &done);
+    }
+
     /// Sends a deny/return/redirect answer; `None` when the rules let the request through.
     async fn respond_verdict(&mut self, v: Verdict, rec: &mut Rec, pages: &errors::ErrorPages) -> Option<bool> {
         match v {
@@ -620,6 +712,8 @@ impl<C: ClientStream> Session<C> {
             server: None,
             flags,
             retries: 0,
+            bytes_in: 0,
+            head_out: 0,
         };
         self.log(&rec);
     }

@@ -267,15 +267,13 @@ impl Counters {
         let now = ms / 1000;
         let f = if req { &self.shard().req } else { &self.shard().sess };
         let sec = f.sec.load(Ordering::Relaxed);
-        if sec != now {
-            if f.sec.compare_exchange(sec, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
-                let done = f.cur.swap(0, Ordering::Relaxed);
-                f.prev.store(if now == sec + 1 { done } else { 0 }, Ordering::Relaxed);
-                // The second that just ended, over every thread, for the `*_max` columns.
-                let total = self.second_total(req, sec);
-                let max = if req { &self.req_rate_max } else { &self.rate_max };
-                max.fetch_max(total, Ordering::Relaxed);
-            }
+        if sec != now && f.sec.compare_exchange(sec, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+            let done = f.cur.swap(0, Ordering::Relaxed);
+            f.prev.store(if now == sec + 1 { done } else { 0 }, Ordering::Relaxed);
+            // The second that just ended, over every thread, for the `*_max` columns.
+            let total = self.second_total(req, sec);
+            let max = if req { &self.req_rate_max } else { &self.rate_max };
+            max.fetch_max(total, Ordering::Relaxed);
         }
         f.cur.fetch_add(1, Ordering::Relaxed);
         ms

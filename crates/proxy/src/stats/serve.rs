@@ -97,3 +97,240 @@ impl StatsRt {
         self.view.get()
     }
 }
+
+/// How long the process has run (the page's uptime).
+fn started() -> std::time::Instant {
+    static S: OnceLock<std::time::Instant> = OnceLock::new();
+    *S.get_or_init(std::time::Instant::now)
+}
+
+/// What a stats request asked for, from the URI after the `stats uri` prefix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    pub csv: bool,
+    pub json: bool,
+    pub norefresh: bool,
+    pub up: bool,
+    pub st: Option<String>,
+}
+
+/// Parses `;csv;norefresh;up;st=DONE` (unknown options are ignored, as HAProxy does).
+pub fn options(rest: &str) -> Options {
+    let mut o = Options::default();
+    for part in rest.split(';') {
+        match part {
+            "csv" => o.csv = true,
+            "json" => o.json = true,
+            "norefresh" => o.norefresh = true,
+            "up" => o.up = true,
+            p => {
+                if let Some(st) = p.strip_prefix("st=") {
+                    o.st = Some(st.chars().filter(char::is_ascii_alphanumeric).take(8).collect());
+                }
+            }
+        }
+    }
+    o
+}
+
+fn b64_val(c: u8) -> Option<u32> {
+    Some(match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => return None,
+    } as u32)
+}
+
+/// Standard base64 (RFC 4648) decoding; `None` on anything malformed.
+pub fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
+    let s: Vec<u8> = s.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
+    let trimmed = s.strip_suffix(b"==").or_else(|| s.strip_suffix(b"=")).unwrap_or(&s);
+    if s.len() & 3 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(trimmed.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for &c in trimmed {
+        acc = (acc << 6) | b64_val(c)?;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+/// The request facts the stats page needs.
+pub struct StatsRequest<'a> {
+    pub method: &'a [u8],
+    /// The request target (path and query) as written.
+    pub uri: &'a [u8],
+    pub authorization: Option<&'a [u8]>,
+    /// The POST body (x-www-form-urlencoded).
+    pub body: &'a [u8],
+    /// `stats admin` evaluated for this request.
+    pub admin_allowed: bool,
+}
+
+/// A complete HTTP/1.1 response, and what counts it.
+pub struct Answer {
+    pub status: u16,
+    pub bytes: Vec<u8>,
+}
+
+fn response(status: u16, reason: &str, headers: &[(&str, String)], body: &[u8], head_only: bool) -> Answer {
+    let mut out = format!("HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\n", body.len());
+    for (n, v) in headers {
+        out.push_str(n);
+        out.push_str(": ");
+        out.push_str(v);
+        out.push_str("\r\n");
+    }
+    out.push_str("\r\n");
+    let mut bytes = out.into_bytes();
+    if !head_only {
+        bytes.extend_from_slice(body);
+    }
+    Answer { status, bytes }
+}
+
+impl StatsRt {
+    /// Whether `uri` is for this stats page (HAProxy: the request URI starts with `stats uri`).
+    pub fn matches(&self, uri: &[u8]) -> bool {
+        uri.starts_with(self.uri.as_bytes())
+    }
+
+    /// Whether `authorization` (the header's value) carries one of the `stats auth` pairs.
+    pub fn authorized(&self, authorization: Option<&[u8]>) -> bool {
+        if self.auth.is_empty() {
+            return true;
+        }
+        let Some(v) = authorization else { return false };
+        let v = crate::http::message::trim(v);
+        let Some(b64) = v.get(..6).filter(|p| p.eq_ignore_ascii_case(b"basic ")).map(|_| &v[6..]) else { return false };
+        let Some(decoded) = base64_decode(b64) else { return false };
+        self.auth.iter().any(|(u, p)| {
+            let mut want = Vec::with_capacity(u.len() + p.len() + 1);
+            want.extend_from_slice(u.as_bytes());
+            want.push(b':');
+            want.extend_from_slice(p.as_bytes());
+            want == decoded
+        })
+    }
+
+    /// Answers a request for this stats page.
+    pub fn answer(&self, req: &StatsRequest<'_>) -> Answer {
+        let head_only = req.method == b"HEAD";
+        if !self.authorized(req.authorization) {
+            let body = b"<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n";
+            let realm = self.realm.replace('"', "'");
+            return response(
+                401,
+                "Unauthorized",
+                &[
+                    ("cache-control", "no-cache".into()),
+                    ("content-type", "text/html".into()),
+                    ("www-authenticate", format!("Basic realm=\"{realm}\"")),
+                ],
+                body,
+                head_only,
+            );
+        }
+        let rest = String::from_utf8_lossy(&req.uri[self.uri.len().min(req.uri.len())..]).into_owned();
+        let opts = options(&rest);
+        if req.method == b"POST" {
+            let outcome = if !req.admin_allowed {
+                super::admin::Outcome::Denied
+            } else if req.body.len() > 64 * 1024 {
+                super::admin::Outcome::Excess
+            } else {
+                let form = super::admin::parse(req.body);
+                let mut backends = self.view.get().map(View::backends).unwrap_or_default();
+                if !self.scope.is_empty() {
+                    backends.retain(|b| self.scope.contains(&b.name));
+                }
+                super::admin::apply(&form, &backends)
+            };
+            // HAProxy answers the POST with a redirect to the page showing the outcome.
+            let mut loc = self.uri.clone();
+            if opts.norefresh {
+                loc.push_str(";norefresh");
+            }
+            if opts.up {
+                loc.push_str(";up");
+            }
+            loc.push_str(";st=");
+            loc.push_str(outcome.code());
+            return response(303, "See Other", &[("cache-control", "no-cache".into()), ("location", loc)], b"", head_only);
+        }
+        if req.method != b"GET" && !head_only {
+            let body = b"<html><body><h1>405 Method Not Allowed</h1>\nOnly GET, HEAD and POST are allowed here.\n</body></html>\n";
+            return response(405, "Method Not Allowed", &[("content-type", "text/html".into()), ("allow", "GET, HEAD, POST".into())], body, head_only);
+        }
+        let mut rows = self.rows();
+        if !self.show_legends {
+            // HAProxy shows addresses, cookies and algorithms only with `stats show-legends`.
+            for r in &mut rows {
+                r.addr = None;
+                r.cookie = None;
+                r.algo = None;
+            }
+        }
+        if opts.csv {
+            let body = super::csv::render(&rows);
+            return response(200, "OK", &[("cache-control", "no-cache".into()), ("content-type", "text/plain".into())], body.as_bytes(), head_only);
+        }
+        if opts.json {
+            let body = super::json::render(&rows);
+            return response(200, "OK", &[("cache-control", "no-cache".into()), ("content-type", "application/json".into())], body.as_bytes(), head_only);
+        }
+        let refresh = self.refresh.filter(|_| !opts.norefresh).map(|d| d.as_secs().max(1));
+        let page = super::page::render(
+            &rows,
+            &super::page::PageOpts {
+                uri: &self.uri,
+                refresh,
+                admin: req.admin_allowed,
+                hide_version: self.hide_version,
+                show_legends: self.show_legends,
+                up_only: opts.up,
+                status: opts.st.as_deref(),
+                uptime: started().elapsed().as_secs(),
+                pid: std::process::id(),
+            },
+        );
+        let mut headers = vec![("cache-control", "no-cache".to_string()), ("content-type", "text/html".to_string())];
+        if let Some(s) = refresh {
+            headers.push(("refresh", s.to_string()));
+        }
+        response(200, "OK", &headers, page.as_bytes(), head_only)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_options() {
+        assert_eq!(options(";csv;norefresh"), Options { csv: true, norefresh: true, ..Options::default() });
+        assert_eq!(options(";up;st=DONE"), Options { up: true, st: Some("DONE".into()), ..Options::default() });
+        assert_eq!(options(";st=<x>").st.as_deref(), Some("x"));
+        assert!(options(";json").json);
+    }
+
+    #[test]
+    fn base64() {
+        assert_eq!(base64_decode(b"YWRtaW46c2VjcmV0").as_deref(), Some(&b"admin:secret"[..]));
+        assert_eq!(base64_decode(b"YQ==").as_deref(), Some(&b"a"[..]));
+        assert_eq!(base64_decode(b"YWI=").as_deref(), Some(&b"ab"[..]));
+        assert_eq!(base64_decode(b"Y"), None);
+        assert_eq!(base64_decode(b"Y!=="), None);
+    }
+}
