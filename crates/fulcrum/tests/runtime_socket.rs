@@ -85,6 +85,23 @@ fn show_commands_answer_in_haproxy_formats() {
     assert!(unknown.starts_with("Unknown command, but maybe one of the following ones is a better match:\n"), "{unknown}");
     let help = query(&l.user, "help").expect("help");
     assert!(help.contains("  set server <bk>/<srv> [opts]            : change a server's state, weight, address or ssl\n"), "{help}");
+    // show stat: HAProxy's CSV, its filters (hatop's `iid type sid`), typed, and no server
+    // address for a user-level socket, as HAProxy.
+    let stat = query(&l.admin, "show stat").expect("show stat");
+    assert!(stat.starts_with("# pxname,svname,qcur,qmax,scur,smax,slim,stot,"), "{stat}");
+    for s in &l.servers {
+        let row = stat.lines().find(|x| x.starts_with(&format!("app,{},", s.name))).unwrap_or_else(|| panic!("{stat}"));
+        assert!(row.contains(",UP,") && row.contains(&format!(",127.0.0.1:{},", s.port)), "{row}");
+    }
+    assert!(stat.lines().any(|x| x.starts_with("web,FRONTEND,")) && stat.lines().any(|x| x.starts_with("app,BACKEND,")));
+    let user_stat = query(&l.user, "show stat").expect("user stat");
+    assert!(user_stat.contains("app,s1,") && !user_stat.contains("127.0.0.1:"), "{user_stat}");
+    let servers_only = query(&l.admin, "show stat 2 4 -1").expect("filtered");
+    let rows: Vec<&str> = servers_only.lines().filter(|x| !x.is_empty() && !x.starts_with('#')).collect();
+    assert_eq!(rows.len(), 3, "{servers_only}");
+    assert!(rows.iter().all(|x| x.starts_with("app,s")), "{servers_only}");
+    let typed = query(&l.admin, "show stat typed").expect("typed");
+    assert!(typed.lines().any(|x| x == "S.2.1.1.svname.1:KNS:str:s1"), "{typed}");
     // Several commands on one line, as HAProxy.
     assert_eq!(query(&l.admin, "get weight app/s1;show cli level").expect("two"), "1 (initial 1)\n\nadmin\n\n");
 
@@ -228,7 +245,27 @@ fn hatop_shows_the_servers() {
         screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned();
         ["s1", "s2", "s3", "app"].iter().all(|n| screen.contains(n))
     });
-    let _ = tmux(&["kill-server"]);
-    assert!(shown.is_some(), "hatop did not show the servers:\n{screen}\n{}", l.f.log());
+    if shown.is_none() {
+        let _ = tmux(&["kill-server"]);
+        panic!("hatop did not show the servers:\n{screen}\n{}", l.f.log());
+    }
     assert!(screen.contains("UP"), "{screen}");
+    // hatop's embedded CLI (mode 5) drives the admin commands through the same socket.
+    let _ = tmux(&["send-keys", "-t", &session, "5"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = tmux(&["send-keys", "-t", &session, "-l", "disable server app/s2"]);
+    let _ = tmux(&["send-keys", "-t", &session, "Enter"]);
+    let _ = tmux(&["send-keys", "-t", &session, "-l", "get weight app/s1"]);
+    let _ = tmux(&["send-keys", "-t", &session, "Enter"]);
+    let answered = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        screen = String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned();
+        screen.contains("1 (initial 1)")
+    });
+    let _ = tmux(&["kill-server"]);
+    assert!(answered.is_some(), "hatop's CLI got no answer:\n{screen}");
+    let state = query(&l.admin, "show servers state app").expect("state");
+    assert!(state.lines().any(|x| x.starts_with("2 app 2 s2 127.0.0.1 0 1 ")), "hatop's disable server applied: {state}");
+    let before = l.servers[1].traffic();
+    let d = distribution(l.port, 20);
+    assert_eq!(l.servers[1].traffic(), before, "s2 in MAINT from hatop receives nothing: {d:?}");
 }

@@ -31,6 +31,8 @@ pub struct StatOptions {
     /// `iid type sid`: proxy id (-1 all), type bitmask (1 frontends, 2 backends, 4 servers;
     /// -1 all), server id (-1 all).
     pub filter: Option<(i64, i64, i64)>,
+    /// A `user`-level session does not see server addresses (HAProxy hides `addr` there).
+    pub hide_addresses: bool,
 }
 
 /// A command that needs the running process.
@@ -96,7 +98,9 @@ pub fn parse(words: &[&str], level: Level) -> Parsed {
         ["show", "info", opts @ ..] => {
             Parsed::Run(Command::ShowInfo { typed: opts.contains(&"typed"), json: opts.contains(&"json") })
         }
-        ["show", "stat", opts @ ..] => Parsed::Run(Command::ShowStat(stat_options(opts))),
+        ["show", "stat", opts @ ..] => {
+            Parsed::Run(Command::ShowStat(StatOptions { hide_addresses: level == Level::User, ..stat_options(opts) }))
+        }
         ["show", "servers", "state", rest @ ..] => {
             Parsed::Run(Command::ShowServersState { backend: rest.first().map(|b| b.to_string()) })
         }

@@ -135,7 +135,7 @@ impl Live<'_> {
         } else if s.uweight() == 0 {
             ("DRAIN", "runtime weight 0".to_string())
         } else if checked {
-            ("UP", reason.unwrap_or_else(|| "no check has failed yet".into()))
+            ("UP", reason.unwrap_or_else(|| "checks passing".into()))
         } else {
             ("UP", "no check".to_string())
         };
@@ -270,7 +270,10 @@ impl Target for Live<'_> {
             return Err("'show stat json' is not supported by fulcrum yet; use 'show stat typed'.\n".into());
         }
         let generation = self.proxy.generation().ok_or_else(|| "fulcrum is reloading; try again.\n".to_string())?;
-        let rows: Vec<StatRow> = snapshot(&generation).into_iter().filter(|r| keep_row(r, opts)).collect();
+        let mut rows: Vec<StatRow> = snapshot(&generation).into_iter().filter(|r| keep_row(r, opts)).collect();
+        if opts.hide_addresses {
+            rows.iter_mut().for_each(|r| r.addr = None);
+        }
         Ok(if opts.typed { typed_stat(&rows) } else { csv::render(&rows) })
     }
 

@@ -153,13 +153,43 @@ impl Fulcrum {
 
     /// Starts `fulcrum run -f DIR/h.cfg --control DIR/control.sock`, with `config` written first.
     pub fn start(dir: PathBuf, config: &str) -> Fulcrum {
-        let cfg = dir.join("h.cfg");
-        std::fs::write(&cfg, config).expect("write config");
+        Fulcrum::start_files(dir, &[("h.cfg", config)], None)
+    }
+
+    /// Starts `fulcrum run -f FILE... --control DIR/control.sock` with the files written in
+    /// `dir` first (the first one is `cfg`), inside network namespace `netns` if given.
+    pub fn start_files(dir: PathBuf, files: &[(&str, &str)], netns: Option<&str>) -> Fulcrum {
         let control = dir.join("control.sock");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fulcrum"));
-        cmd.args(["run", "-f"]).arg(&cfg).arg("--control").arg(&control);
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, env!("CARGO_BIN_EXE_fulcrum")]);
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_fulcrum")),
+        };
+        cmd.arg("run");
+        let mut paths = Vec::new();
+        for (name, text) in files {
+            let p = dir.join(name);
+            std::fs::write(&p, text).expect("write config");
+            cmd.arg("-f").arg(&p);
+            paths.push(p);
+        }
+        cmd.arg("--control").arg(&control);
         let child = fulcrum_testlab::process::Child::spawn("fulcrum", cmd, dir.join("fulcrum.log")).expect("spawn fulcrum");
-        Fulcrum { child, dir, cfg, control }
+        Fulcrum { child, dir, cfg: paths.swap_remove(0), control }
+    }
+
+    /// `fulcrum status [--json]` against this process: (exit success, stdout, stderr).
+    pub fn status(&self, json: bool) -> (bool, String, String) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fulcrum"));
+        cmd.args(["status", "--control"]).arg(&self.control);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().expect("fulcrum status");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
     }
 
     pub fn log(&self) -> String {
