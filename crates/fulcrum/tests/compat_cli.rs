@@ -96,14 +96,14 @@ fn keepalived_config_test() {
     let out = run(&keepalived, &["-t", "-f", good.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = run(&keepalived, &["--config-test", &format!("--use-file={}", bad.display())]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5), "keepalived -t exits 5 on a configuration error");
     assert!(text(&out.stderr).contains(&format!("{}:3: error:", bad.display())), "{}", text(&out.stderr));
     // -i selects keepalived's `@ID` conditional lines.
     let cond = t.file("cond.conf", "@node1 vrrp_instance VI_1 {\n@node1 interface lo\n@node1 virtual_router_id 9\n@node1 }\n@node2 garbage\n");
     let out = run(&keepalived, &["-t", "-i", "node1", "-f", cond.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = run(&keepalived, &["-t", "-i", "node2", "-f", cond.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "node2 sees only the garbage line");
+    assert_eq!(out.status.code(), Some(5), "node2 sees only the garbage line");
     let out = run(&keepalived, &["-C", "-f", good.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("option '-C'"));

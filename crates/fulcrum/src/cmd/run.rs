@@ -21,6 +21,8 @@ pub struct RunOptions {
     pub load: LoadOptions,
     /// Where `fulcrum reload` finds this process.
     pub control: PathBuf,
+    /// HAProxy's `-S`: the master CLI socket (see compat/master_cli.rs).
+    pub master_cli: Option<String>,
 }
 
 impl Default for RunOptions {
@@ -33,6 +35,7 @@ impl Default for RunOptions {
             terminate_pids: Vec::new(),
             load: LoadOptions::default(),
             control: crate::control::default_path(),
+            master_cli: None,
         }
     }
 }
@@ -60,7 +63,26 @@ pub fn run(opts: RunOptions) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(Supervisor::new(opts).run(config)) {
+    let mut master_file = None;
+    if let Some(spec) = &opts.master_cli {
+        let listener = crate::cmd::compat::master_cli::parse_spec(spec).and_then(|s| crate::cmd::compat::master_cli::bind(&s));
+        match listener {
+            Ok(l) => {
+                master_file = l.file();
+                let _guard = runtime.enter();
+                runtime.spawn(l.serve());
+            }
+            Err(msg) => {
+                tracing::error!("{msg}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+    let result = runtime.block_on(Supervisor::new(opts).run(config));
+    if let Some(f) = &master_file {
+        crate::cmd::compat::master_cli::remove_file(f);
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

@@ -2,8 +2,9 @@
 //!
 //! Honoured: -f (a directory loads its `*.cfg` in lexical order), -c, -v/-vv, -p, -D, -W, -Ws,
 //! -L (sets HAPROXY_LOCALPEER), -C DIR, -N (default maxconn), -sf/-st (the old processes are
-//! told to finish or stop once this one serves). Cosmetic (accepted, no effect): -d, -db, -dM,
-//! -dr, -dV, -dW, -V, -q. Refused with an error naming the flag: -x, -S, -m and any unknown flag.
+//! told to finish or stop once this one serves), -S (the master CLI: `show proc`, `reload`,
+//! see master_cli.rs). Cosmetic (accepted, no effect): -d, -db, -dM, -dr, -dV, -dW, -V, -q.
+//! Refused with an error naming the flag: -x (see below), -m and any unknown flag.
 
 use super::value;
 use crate::cmd::run::RunOptions;
@@ -27,6 +28,7 @@ pub struct HaproxyArgs {
     pub maxconn: Option<u32>,
     pub finish_pids: Vec<u32>,
     pub terminate_pids: Vec<u32>,
+    pub master_cli: Option<String>,
 }
 
 pub fn parse(args: &[String]) -> Result<HaproxyArgs, String> {
@@ -66,7 +68,7 @@ pub fn parse(args: &[String]) -> Result<HaproxyArgs, String> {
             }
             "-d" | "-db" | "-dM" | "-dr" | "-dV" | "-dW" | "-V" | "-q" | "-de" | "-dp" | "-dS" | "-dk" => {}
             "-x" => return Err("option '-x' (receive listening sockets from an old process) is not supported by fulcrum yet; fulcrum reloads in place without dropping connections (SIGUSR2 or SIGHUP)".into()),
-            "-S" => return Err("option '-S' (master CLI socket) is not supported by fulcrum yet".into()),
+            "-S" => a.master_cli = Some(value(args, &mut i, flag)?.to_string()),
             "-m" => return Err("option '-m' (memory limit) is not supported by fulcrum".into()),
             "--" => {
                 a.files.extend(args[i + 1..].iter().map(PathBuf::from));
@@ -134,6 +136,7 @@ pub fn main(args: &[String]) -> ExitCode {
         default_maxconn: a.maxconn,
         finish_pids: a.finish_pids,
         terminate_pids: a.terminate_pids,
+        master_cli: a.master_cli,
         ..RunOptions::default()
     };
     crate::cmd::run::run(opts)
@@ -149,8 +152,10 @@ mod tests {
 
     #[test]
     fn unit_file_command_lines() {
-        let a = parse(&args("-Ws -f /etc/haproxy/haproxy.cfg -p /run/haproxy.pid -S /run/haproxy-master.sock")).unwrap_err();
-        assert!(a.contains("'-S'"));
+        // Debian 12's haproxy.service: ExecStart with EXTRAOPTS="-S /run/haproxy-master.sock".
+        let a = parse(&args("-Ws -f /etc/haproxy/haproxy.cfg -p /run/haproxy.pid -S /run/haproxy-master.sock")).unwrap();
+        assert_eq!(a.master_cli.as_deref(), Some("/run/haproxy-master.sock"));
+        assert!(parse(&args("-Ws -f x.cfg -S")).unwrap_err().contains("'-S' needs a value"));
         let a = parse(&args("-Ws -f /etc/haproxy/haproxy.cfg -f /etc/haproxy/conf.d -p /run/haproxy.pid")).unwrap();
         assert!(a.master_worker && a.systemd);
         assert_eq!(a.files.len(), 2);

@@ -2,7 +2,8 @@
 //!
 //! Honoured: -f/--use-file, -n/--dont-fork, -t/--config-test, -P/--vrrp (VRRP only: fulcrum
 //! runs no LVS virtual servers anyway), -p/--pid, -r/--vrrp_pid, -c/--checkers_pid (pid files),
-//! -i/--config-id (selects `@ID` conditional lines), -v/--version. Cosmetic (accepted, no effect): -l/--log-console, -D/--log-detail,
+//! -i/--config-id (selects `@ID` conditional lines), -v/--version. `-t` exits 5 on an error, as
+//! keepalived does. Cosmetic (accepted, no effect): -l/--log-console, -D/--log-detail,
 //! -S/--log-facility, -G/--no-syslog, --release-vips, -x/--snmp (refused, see below).
 //! Refused with an error naming the flag: -C/--check (LVS health checking only: not yet),
 //! -x/--snmp, and any unknown flag.
@@ -11,6 +12,9 @@ use super::value;
 use crate::cmd::run::RunOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// keepalived's exit status for a configuration that does not pass `-t`.
+pub const KEEPALIVED_EXIT_CONFIG: u8 = 5;
 
 #[derive(Debug, Default, PartialEq)]
 pub struct KeepalivedArgs {
@@ -75,7 +79,9 @@ pub fn main(args: &[String]) -> ExitCode {
     let files = vec![file];
     let load = fulcrum_config::LoadOptions { keepalived_config_id: a.config_id.clone() };
     if a.config_test {
-        return crate::cmd::check::run_with(&files, false, &load);
+        // keepalived -t exits 5 (KEEPALIVED_EXIT_CONFIG) on a configuration error.
+        let code = crate::cmd::check::run_with(&files, false, &load);
+        return if code == ExitCode::SUCCESS { code } else { ExitCode::from(KEEPALIVED_EXIT_CONFIG) };
     }
     if !a.dont_fork && !super::daemon::is_daemon_child() {
         return super::daemon::detach();

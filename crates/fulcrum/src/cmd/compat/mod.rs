@@ -9,6 +9,7 @@
 pub mod daemon;
 pub mod haproxy;
 pub mod keepalived;
+pub mod master_cli;
 
 use std::ffi::OsString;
 use std::path::Path;
