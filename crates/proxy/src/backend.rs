@@ -195,10 +195,17 @@ impl Backend {
         }
     }
 
+    /// Whether the backend as a whole is UP (stats `status`).
+    pub fn is_up(&self) -> bool {
+        self.note_state();
+        self.history().up
+    }
+
     /// Records a change between "some server usable" and "none" (called after every server
     /// state change made through the backend, and when stats are read).
     pub fn note_state(&self) {
-        let up = self.servers.iter().any(|s| s.is_up() && s.admin() != AdminState::Maint);
+        // HAProxy: UP while the usable servers' total weight is above 0, or without servers.
+        let up = self.servers.is_empty() || self.servers.iter().any(|s| s.balanceable());
         let mut h = self.history();
         if h.up != up {
             let now = unix_now();

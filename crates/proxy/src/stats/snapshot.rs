@@ -339,7 +339,7 @@ pub fn backend_row(be: &Backend) -> StatRow {
     let usable = |s: &&std::sync::Arc<ServerRt>| s.is_up() && s.admin() != AdminState::Maint;
     let up_act = be.servers.iter().filter(|s| !s.backup).filter(usable).count() as u32;
     let up_bck = be.servers.iter().filter(|s| s.backup).filter(usable).count() as u32;
-    r.status = if up_act + up_bck > 0 { "UP" } else { "DOWN" }.to_string();
+    r.status = if be.is_up() { "UP" } else { "DOWN" }.to_string();
     let active_weight: u32 = be.servers.iter().filter(|s| !s.backup).map(|s| s.effective_weight()).sum();
     let backup_weight: u32 = be.servers.iter().filter(|s| s.backup).map(|s| s.effective_weight()).sum();
     r.weight = Some(if active_weight > 0 { active_weight } else { backup_weight });
