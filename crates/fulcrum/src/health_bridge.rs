@@ -96,6 +96,16 @@ impl Bridge {
         }
     }
 
+    /// Every probe's outcome, for the stats page's and the exporter's last-check columns.
+    pub fn record_check(&self, proxy: &fulcrum_proxy::ProxyHandle, r: &fulcrum_health::CheckResult) {
+        let Some(generation) = proxy.generation() else { return };
+        if let Some(be) = generation.backends.get(&r.backend) {
+            if let Some(s) = be.servers.iter().find(|s| s.name == r.server) {
+                s.set_check(check_info(&r.outcome));
+            }
+        }
+    }
+
     fn publish(&self) {
         let failing = failing_addresses(&self.config, &self.states);
         self.vrrp.send_if_modified(|current| {

@@ -58,9 +58,13 @@ impl Supervisor {
         describe(&config);
         let proxy = fulcrum_proxy::start(&config).await.context("starting the proxy")?;
         let (health, mut health_events) = HealthMonitor::start(&config);
+        let mut check_results = health.check_results();
         for w in health.warnings() {
             tracing::warn!("{w}");
         }
+        // The prometheus-exporter service adds fulcrum's own families (VRRP) to HAProxy's.
+        let metrics = crate::metrics::FulcrumMetrics::default();
+        fulcrum_proxy::prometheus::Exporter::global().set_source(Some(std::sync::Arc::new(metrics.clone())));
         // Passive health: the proxy reports what it sees on real requests to the health engine.
         proxy.set_observer(Some(std::sync::Arc::new(crate::health_bridge::ObserverSink(health.observer()))));
         let (bridge, proxy_health) = Bridge::new(&config);
@@ -94,6 +98,7 @@ impl Supervisor {
                 _ = sigterm.recv() => { tracing::info!("SIGTERM received, stopping"); break; }
                 _ = sigint.recv() => { tracing::info!("SIGINT received, stopping"); break; }
                 _ = sigusr1.recv() => { tracing::info!("SIGUSR1 received, finishing and stopping"); break; }
+                Some(r) = check_results.recv() => parts.bridge.record_check(&parts.proxy, &r),
                 Some(ev) = health_events.recv() => {
                     parts.history.health(&ev);
                     parts.bridge.apply(&parts.proxy, &ev);
@@ -101,6 +106,7 @@ impl Supervisor {
                 _ = vrrp_tick.tick(), if !parts.config.keepalived.vrrp_instances.is_empty() => {
                     let statuses = parts.vrrp.status().await;
                     parts.history.vrrp(&statuses);
+                    metrics.update_vrrp(statuses);
                 }
                 _ = async { tokio::select! { _ = sighup.recv() => {}, _ = sigusr2.recv() => {} } } => {
                     tracing::info!("reload signal received, reloading");

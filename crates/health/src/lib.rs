@@ -31,7 +31,7 @@ pub mod state;
 pub mod status;
 
 pub use observe::Observed;
-pub use scheduler::{HealthEvent, HealthHandle, HealthMonitor, Observer};
+pub use scheduler::{CheckResult, HealthEvent, HealthHandle, HealthMonitor, Observer};
 pub use state::{CheckTiming, HaproxyCheck, PassiveHealth, StateChange};
 pub use status::{CheckOutcome, CheckStatus};
 

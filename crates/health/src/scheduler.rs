@@ -66,6 +66,17 @@ enum Command {
 /// Servers whose checks are paused (`disable health`), kept across reloads.
 type PausedSet = Arc<Mutex<HashSet<(String, String)>>>;
 
+/// Where every check's outcome goes when someone listens (stats pages show the last one).
+type ResultSink = Arc<Mutex<Option<mpsc::UnboundedSender<CheckResult>>>>;
+
+/// The outcome of one probe of one server (every probe, not only state changes).
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    pub backend: String,
+    pub server: String,
+    pub outcome: CheckOutcome,
+}
+
 /// Checks running for one config.
 pub struct HealthMonitor;
 
@@ -76,6 +87,7 @@ pub struct HealthHandle {
     observer: Observer,
     states: Arc<Mutex<HashMap<(String, String), bool>>>,
     paused: PausedSet,
+    results: ResultSink,
     warnings: Vec<String>,
 }
 
@@ -215,12 +227,14 @@ impl HealthMonitor {
         let (tx, rx) = mpsc::unbounded_channel();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let paused: PausedSet = Arc::default();
+        let results: ResultSink = Arc::default();
         let driver = Driver {
             checks,
             members: plan.members,
             states: states.clone(),
             paused: paused.clone(),
             events: events_tx,
+            results: results.clone(),
         };
         let task = tokio::spawn(driver.run(rx));
         let handle = HealthHandle {
@@ -232,6 +246,7 @@ impl HealthMonitor {
             },
             states,
             paused,
+            results,
             warnings: plan.warnings,
         };
         (handle, events_rx)
@@ -291,6 +306,7 @@ struct Driver {
     /// `disable health`: these servers' checks start no probe and their results are dropped.
     paused: PausedSet,
     events: mpsc::UnboundedSender<HealthEvent>,
+    results: ResultSink,
 }
 
 impl Driver {
@@ -450,6 +466,11 @@ impl Driver {
         } else {
             None
         };
+        if let Ok(sink) = self.results.lock() {
+            if let Some(tx) = sink.as_ref() {
+                let _ = tx.send(CheckResult { backend: c.spec.backend.clone(), server: c.spec.server.clone(), outcome: outcome.clone() });
+            }
+        }
         let change = c.machine.on_result(Instant::now(), outcome.clone());
         if let Some(change) = change {
             self.publish(i, change);
@@ -621,6 +642,17 @@ impl HealthHandle {
     }
 
     /// A cloneable reporter for the data plane's worker threads.
+    /// Every probe's outcome from now on (replaces an earlier receiver). State changes still
+    /// come as [`HealthEvent`]s; this is for showing the last check (stats, metrics).
+    pub fn check_results(&self) -> mpsc::UnboundedReceiver<CheckResult> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        match self.results.lock() {
+            Ok(mut g) => *g = Some(tx),
+            Err(p) => *p.into_inner() = Some(tx),
+        }
+        rx
+    }
+
     pub fn observer(&self) -> Observer {
         self.observer.clone()
     }

@@ -17,6 +17,7 @@ pub mod net;
 pub mod observe;
 pub mod persist;
 pub mod pool;
+pub mod prometheus;
 pub mod runtime;
 pub mod server;
 pub mod sockpair;

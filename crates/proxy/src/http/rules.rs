@@ -149,6 +149,8 @@ enum Action {
     DelHeader(Vec<u8>),
     Redirect { kind: RedirectKind, target: Vec<u8>, code: u16 },
     Return(Vec<u8>),
+    /// `use-service prometheus-exporter`: answer the scrape.
+    Prometheus,
     /// Actions fulcrum does not run yet are skipped (reported when compiling).
     Skip,
 }
@@ -194,8 +196,9 @@ pub fn compile(rules: &[HttpRule], acls: &[Acl]) -> Result<Vec<Rule>, acl::AclEr
                     Action::Return(errors::return_response(*status, content_type.as_deref(), headers, &bytes))
                 }
             }
+            HttpAction::UseService { name } if name == "prometheus-exporter" => Action::Prometheus,
             HttpAction::UseService { name } => {
-                tracing::warn!("{}: use-service {name} is not supported by fulcrum yet; rule skipped", r.span);
+                tracing::warn!("{}: use-service {name} is not a service fulcrum has (only prometheus-exporter); rule skipped", r.span);
                 Action::Skip
             }
         };
@@ -242,6 +245,7 @@ pub fn apply(rules: &[Rule], env: &Env, req: &mut Message, mut res: Option<&mut 
                 }
             }
             Action::Return(bytes) => return Verdict::Respond(bytes.clone()),
+            Action::Prometheus => return Verdict::Respond(crate::prometheus::Exporter::global().scrape()),
             Action::Redirect { kind, target, code } => {
                 let mut loc = Vec::with_capacity(64);
                 match kind {
