@@ -9,6 +9,8 @@ command -v haproxy    >/dev/null 2>&1 || need+=(haproxy)
 command -v keepalived >/dev/null 2>&1 || need+=(keepalived)
 command -v ip         >/dev/null 2>&1 || need+=(iproute2)
 command -v curl       >/dev/null 2>&1 || need+=(curl)
+command -v openssl    >/dev/null 2>&1 || need+=(openssl)      # SSL_GET test's TLS server
+command -v promtool   >/dev/null 2>&1 || need+=(prometheus)   # promtool check metrics
 for extra in "$@"; do
     command -v "${extra%%:*}" >/dev/null 2>&1 || need+=("${extra##*:}")
 done
