@@ -249,3 +249,30 @@ fn a_flapping_server_costs_at_most_its_in_flight_requests() {
     }
     drop(lb);
 }
+
+#[test]
+fn no_usable_server_is_a_503_at_once_not_after_a_timeout() {
+    let scratch = Scratch::new("no-server-503");
+    let (front, p1) = (free_port(), free_port());
+    let app1 = app_server(&scratch, "app-1", p1, 200);
+    // Long connect and queue timeouts: a 503 arriving well before them was not waited for.
+    let cfg = scratch.write(
+        "proxy.cfg",
+        &format!(
+            "defaults\n mode http\n timeout connect 5s\n timeout queue 5s\n timeout client 5s\n timeout server 5s\n\
+             frontend www\n bind 127.0.0.1:{front}\n default_backend app_pool\n\
+             backend app_pool\n option httpchk GET /\n server app-1 127.0.0.1:{p1} check inter 100 fall 2 rise 2\n"
+        ),
+    );
+    let lb = Fulcrum::start(&cfg);
+    assert!(get(front).expect("request").starts_with("HTTP/1.1 200"));
+    drop(app1);
+    let (_, line) = lb.wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(5)).expect("DOWN");
+    assert!(line.contains("0 active and 0 backup servers left"), "{line}");
+    let t = Instant::now();
+    let r = get(front).expect("request");
+    let took = t.elapsed();
+    assert!(r.starts_with("HTTP/1.1 503"), "{r}");
+    assert!(r.contains("No server is available to handle this request."), "{r}");
+    assert!(took < Duration::from_secs(2), "503 after {took:?}: it waited for a timeout");
+}
