@@ -335,7 +335,7 @@ impl<C: ClientStream> Session<C> {
             pool::put(a.server_id, a.stream);
         }
         rec.tw = Some(waited);
-        let (assigned, server, reused) = match conn {
+        let (mut assigned, server, reused) = match conn {
             Ok(v) => v,
             Err((e, srv)) => {
                 if let Some(s) = srv {
@@ -385,9 +385,10 @@ impl<C: ClientStream> Session<C> {
             if !ok && reused && framing == Framing::None {
                 // A reused connection the server had closed: nothing was delivered, replay once.
                 reused = false;
-                match self.fresh_connection(&be, &assigned).await {
+                match self.fresh_connection(&be, &mut assigned).await {
                     Some(s) => {
                         server = s;
+                        rec.server = Some(assigned.server().clone());
                         continue;
                     }
                     None => return self.send_error(503, rec, "SC--", &be.errors, true).await,
@@ -411,9 +412,10 @@ impl<C: ClientStream> Session<C> {
                 }
                 Err(ResError::Closed) if reused && body_sent && framing == Framing::None => {
                     reused = false;
-                    match self.fresh_connection(&be, &assigned).await {
+                    match self.fresh_connection(&be, &mut assigned).await {
                         Some(s) => {
                             server = s;
+                            rec.server = Some(assigned.server().clone());
                             if body::write_all(&mut server, &self.out, srv_timeout).await.is_err() {
                                 return self.send_error(502, rec, "SH--", &be.errors, true).await;
                             }
@@ -547,7 +549,27 @@ impl<C: ClientStream> Session<C> {
         client_keep
     }
 
-    async fn fresh_connection(&mut self, be: &Backend, assigned: &crate::backend::Assigned) -> Option<TcpStream> {
+    /// A new connection for a request whose reused server connection turned out closed before
+    /// anything was answered (nothing was processed, so the request may be replayed): first to
+    /// the same server, then, if that fails too (the server died), through the backend's
+    /// connect with its retries and redispatch, which may assign another server.
+    async fn fresh_connection(&mut self, be: &Arc<Backend>, assigned: &mut crate::backend::Assigned) -> Option<TcpStream> {
+        if let Some(s) = self.same_server_connection(be, assigned).await {
+            return Some(s);
+        }
+        let header = be.hash_header.as_ref().and_then(|h| self.req.header(h)).map(<[u8]>::to_vec);
+        let hints = Hints { src: Some(crate::net::canonical(self.peer.ip())), uri: self.req.uri(), header: header.as_deref(), prefer: None };
+        let mut waited = Duration::ZERO;
+        match be.connect(&hints, self.local.port(), |_| None, &mut waited).await {
+            Ok((a, s, _)) => {
+                *assigned = a;
+                Some(s)
+            }
+            Err(_) => None,
+        }
+    }
+
+    async fn same_server_connection(&mut self, be: &Backend, assigned: &crate::backend::Assigned) -> Option<TcpStream> {
         let addr = assigned.server().target.resolve(self.local.port());
         let r = match be.timeouts.connect {
             Some(t) => tokio::time::timeout(t, TcpStream::connect(addr)).await.map_err(|_| true),
