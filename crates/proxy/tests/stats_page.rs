@@ -303,3 +303,45 @@ async fn admin_form_sets_maint_drain_ready() {
     assert_eq!(rows["app/a"]["status"], "no check");
     proxy.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_mode_sessions_and_bytes_and_up_filter() {
+    let (a, b) = (Backend::start("a").await, Backend::start("b").await);
+    let port = free_range(2);
+    let cfg = format!(
+        "defaults\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+         listen tcpin\n mode tcp\n bind 127.0.0.1:{port}\n server a {}\n server b {} disabled\n\
+         listen st\n mode http\n bind 127.0.0.1:{}\n stats uri /\n",
+        a.addr,
+        b.addr,
+        port + 1
+    );
+    let proxy = start(&cfg).await;
+    assert!(wait_listening(addr(port)).await && wait_listening(addr(port + 1)).await);
+    let req = "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    let mut out = 0;
+    for _ in 0..4 {
+        let r = raw(addr(port), req).await;
+        assert_eq!(r.text(), "a");
+        out += r.head.len() + 4 + r.body.len();
+    }
+    // The tunnel's bytes are counted when it ends.
+    let t = std::time::Instant::now();
+    let mut rows = parse_csv(&stats_get(addr(port + 1), "/;csv", None).await.text()).1;
+    while rows["tcpin/BACKEND"]["bout"] != out.to_string() && t.elapsed() < Duration::from_secs(3) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        rows = parse_csv(&stats_get(addr(port + 1), "/;csv", None).await.text()).1;
+    }
+    let fe = &rows["tcpin/FRONTEND"];
+    assert_eq!(fe["mode"], "tcp");
+    assert_eq!(fe["stot"], "5", "4 sessions and wait_listening's probe");
+    assert_eq!(fe["bin"], (4 * req.len()).to_string());
+    assert_eq!(fe["bout"], out.to_string());
+    assert_eq!(rows["tcpin/a"]["stot"], "5", "the probe was forwarded too");
+    assert_eq!(rows["tcpin/a"]["bout"], out.to_string());
+    assert_eq!(rows["tcpin/b"]["status"], "MAINT", "disabled is maintenance");
+    assert_eq!(rows["tcpin/BACKEND"]["hrsp_2xx"], "0", "no HTTP counting in tcp mode");
+    let up = parse_csv(&stats_get(addr(port + 1), "/;csv;up", None).await.text()).1;
+    assert!(up.contains_key("tcpin/a") && !up.contains_key("tcpin/b"), ";up hides servers not UP");
+    proxy.shutdown(Duration::from_secs(1)).await;
+}

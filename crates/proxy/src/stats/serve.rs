@@ -282,6 +282,10 @@ impl StatsRt {
                 r.algo = None;
             }
         }
+        if opts.up && (opts.csv || opts.json) {
+            // `;up` hides servers that are not UP in every form, as HAProxy.
+            rows.retain(|r| r.kind != snapshot::RowKind::Server || r.is_up());
+        }
         if opts.csv {
             let body = super::csv::render(&rows);
             return response(200, "OK", &[("cache-control", "no-cache".into()), ("content-type", "text/plain".into())], body.as_bytes(), head_only);
