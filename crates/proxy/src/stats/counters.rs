@@ -105,10 +105,26 @@ fn epoch() -> Instant {
     *E.get_or_init(Instant::now)
 }
 
-/// Milliseconds since the process epoch (monotonic).
+/// Milliseconds since the process epoch, to within [`TICK`]: a background thread advances a
+/// shared clock, so counting an event reads one atomic instead of the system clock.
 fn now_ms() -> u64 {
-    epoch().elapsed().as_millis() as u64
+    static CLOCK: AtomicU64 = AtomicU64::new(0);
+    static TICKER: OnceLock<()> = OnceLock::new();
+    TICKER.get_or_init(|| {
+        CLOCK.store(epoch().elapsed().as_millis() as u64, Ordering::Relaxed);
+        let spawned = std::thread::Builder::new().name("fulcrum-clock".into()).spawn(|| loop {
+            std::thread::sleep(TICK);
+            CLOCK.store(epoch().elapsed().as_millis() as u64, Ordering::Relaxed);
+        });
+        if let Err(e) = spawned {
+            tracing::warn!("stats clock thread not started ({e}): session rates will read 0");
+        }
+    });
+    CLOCK.load(Ordering::Relaxed)
 }
+
+/// Resolution of the counters' clock (rates are per second, `lastsess` in seconds).
+const TICK: std::time::Duration = std::time::Duration::from_millis(50);
 
 fn shard_count() -> usize {
     static S: OnceLock<usize> = OnceLock::new();
@@ -224,8 +240,9 @@ impl Counters {
         }
     }
 
+    /// `scur` down; always paired with [`Self::start`]/[`Self::begin`] (guards, `Assigned`).
     pub fn end(&self) {
-        let _ = self.cur.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| v.checked_sub(1));
+        self.cur.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// An HTTP request: `req_tot` and the request rate.
