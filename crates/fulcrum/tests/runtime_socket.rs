@@ -142,6 +142,11 @@ fn admin_commands_change_what_real_requests_reach() {
     assert_eq!((count(&d, "s3"), count(&d, "s1") + count(&d, "s2")), (0, 20), "DRAIN takes no new request: {d:?}");
     assert_eq!(query(&l.admin, "set server app/s3 state maint").expect("maint"), "\n");
     assert_eq!(count(&distribution(l.port, 10), "s3"), 0);
+    // enable server leaves MAINT only: a server in DRAIN stays DRAIN (HAProxy).
+    assert_eq!(query(&l.admin, "set server app/s3 state drain;enable server app/s3").expect("x"), "\n\n");
+    assert_eq!(count(&distribution(l.port, 10), "s3"), 0);
+    let state = query(&l.admin, "show servers state app").expect("state");
+    assert!(state.lines().any(|x| x.starts_with("2 app 3 s3 127.0.0.1 2 8 ")), "s3 running, forced DRAIN: {state}");
     assert_eq!(query(&l.admin, "set server app/s3 state ready").expect("ready"), "\n");
     assert_eq!(count(&distribution(l.port, 30), "s3"), 10);
     assert_eq!(
@@ -211,6 +216,29 @@ fn prompt_mode_timeout_and_reload() {
     let mut rest = Vec::new();
     let closed = s.read_to_end(&mut rest);
     assert!(closed.is_ok(), "the idle session is closed by the server, not by our 10 s read timeout: {closed:?}");
+
+    // At most 10 sessions per socket at once (HAProxy's default `stats maxconn`): the 11th
+    // is answered once one of them ends.
+    let mut held: Vec<UnixStream> = (0..10)
+        .map(|_| {
+            let mut c = UnixStream::connect(&l.admin).expect("connect");
+            c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+            c.write_all(b"prompt\n").expect("write");
+            read_prompt(&mut c);
+            c
+        })
+        .collect();
+    let mut eleventh = UnixStream::connect(&l.admin).expect("connect 11th");
+    eleventh.write_all(b"show cli level\n").expect("write");
+    eleventh.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+    let mut buf = [0u8; 64];
+    assert!(eleventh.read(&mut buf).is_err(), "the 11th session waits for a free slot");
+    held.pop();
+    eleventh.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut answer = String::new();
+    eleventh.read_to_string(&mut answer).expect("answered once a slot is free");
+    assert_eq!(answer, "admin\n\n");
+    drop(held);
 
     // A reload with another set of sockets re-creates them.
     let extra = l.f.dir.join("extra.sock");

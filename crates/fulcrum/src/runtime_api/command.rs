@@ -13,8 +13,11 @@ use std::time::Duration;
 /// What the admin asked of a server's administrative state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AdminChange {
-    /// `set server B/S state ready`, `enable server B/S`.
+    /// `set server B/S state ready`.
     Ready,
+    /// `enable server B/S`: leaves MAINT (a DRAIN server stays DRAIN, as HAProxy; unlike
+    /// HAProxy, DRAIN set before a MAINT is not remembered: the server comes back READY).
+    LeaveMaint,
     /// `set server B/S state drain`.
     Drain,
     /// `set server B/S state maint`, `disable server B/S`.
@@ -109,7 +112,7 @@ pub fn parse(words: &[&str], level: Level) -> Parsed {
         ["get", "weight", ..] => Parsed::Run(Command::GetWeight(arg(2).to_string())),
         ["set", "weight", ..] => need(level, Level::Admin, Command::SetWeight(arg(2).to_string(), arg(3).to_string())),
         ["disable", "server", ..] => need(level, Level::Admin, Command::SetAdmin(arg(2).to_string(), AdminChange::Maint)),
-        ["enable", "server", ..] => need(level, Level::Admin, Command::SetAdmin(arg(2).to_string(), AdminChange::Ready)),
+        ["enable", "server", ..] => need(level, Level::Admin, Command::SetAdmin(arg(2).to_string(), AdminChange::LeaveMaint)),
         ["disable", "health", ..] => need(level, Level::Admin, Command::SetChecks(arg(2).to_string(), false)),
         ["enable", "health", ..] => need(level, Level::Admin, Command::SetChecks(arg(2).to_string(), true)),
         ["set", "server", ..] => {

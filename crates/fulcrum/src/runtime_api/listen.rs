@@ -1,8 +1,9 @@
 //! The tokio adapter of the runtime API: listens on every `stats socket` (a unix path with its
 //! `mode`, or `ipv4@`/`ipv6@`/`host:port` TCP), runs a [`Session`] per connection, and sends
 //! the commands that need the running process to the supervisor's loop (`Request::Runtime`),
-//! which owns every part. `RuntimeSockets::reload` re-creates the sockets when their settings
-//! changed.
+//! which owns every part. At most [`MAX_CONNECTIONS`] sessions per socket run at once (HAProxy's
+//! default `stats maxconn`). `RuntimeSockets::reload` re-creates the sockets when their
+//! settings changed.
 
 use super::command::Command;
 use super::session::Session;
@@ -19,6 +20,10 @@ use tokio::task::JoinHandle;
 
 /// HAProxy's default `stats timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// HAProxy's default `stats maxconn`: connections served at once per socket; more wait in
+/// the listen backlog.
+pub const MAX_CONNECTIONS: usize = 10;
 
 /// Where a `stats socket` listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,11 +152,17 @@ fn open_one(s: &Settings, to_supervisor: mpsc::Sender<Request>) -> Result<Runnin
                     .map_err(|e| format!("cannot set mode {mode:o} on {}: {e}", path.display()))?;
             }
             tracing::info!("stats socket on {} (level {})", path.display(), level.keyword());
+            let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
             let task = tokio::spawn(async move {
                 loop {
                     match listener.accept().await {
                         Ok((conn, _)) => {
-                            tokio::spawn(serve(conn, level, timeout, to_supervisor.clone()));
+                            let permit = slots.clone().acquire_owned().await;
+                            let to_supervisor = to_supervisor.clone();
+                            tokio::spawn(async move {
+                                serve(conn, level, timeout, to_supervisor).await;
+                                drop(permit);
+                            });
                         }
                         Err(e) => {
                             tracing::warn!("stats socket accept failed: {e}");
@@ -167,11 +178,17 @@ fn open_one(s: &Settings, to_supervisor: mpsc::Sender<Request>) -> Result<Runnin
             std_listener.set_nonblocking(true).map_err(|e| format!("{addr}: {e}"))?;
             let listener = TcpListener::from_std(std_listener).map_err(|e| format!("{addr}: {e}"))?;
             tracing::info!("stats socket on {addr} (level {})", level.keyword());
+            let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
             let task = tokio::spawn(async move {
                 loop {
                     match listener.accept().await {
                         Ok((conn, _)) => {
-                            tokio::spawn(serve(conn, level, timeout, to_supervisor.clone()));
+                            let permit = slots.clone().acquire_owned().await;
+                            let to_supervisor = to_supervisor.clone();
+                            tokio::spawn(async move {
+                                serve(conn, level, timeout, to_supervisor).await;
+                                drop(permit);
+                            });
                         }
                         Err(e) => {
                             tracing::warn!("stats socket accept failed: {e}");

@@ -278,20 +278,22 @@ impl Target for Live<'_> {
     }
 
     fn set_admin(&mut self, backend: &str, server: &str, change: AdminChange) -> Result<(), String> {
-        let state = match change {
-            AdminChange::Ready => AdminState::Ready,
-            AdminChange::Drain => AdminState::Drain,
-            AdminChange::Maint => AdminState::Maint,
-        };
-        let changed = self.with_backend(backend, |be| {
+        let (changed, state) = self.with_backend(backend, |be| {
             let i = be.server_index(server).ok_or_else(|| "No such server.\n".to_string())?;
-            Ok(be.set_server_admin(i, state))
+            let state = match change {
+                AdminChange::Ready => AdminState::Ready,
+                AdminChange::LeaveMaint if be.servers[i].admin() == AdminState::Maint => AdminState::Ready,
+                AdminChange::LeaveMaint => be.servers[i].admin(),
+                AdminChange::Drain => AdminState::Drain,
+                AdminChange::Maint => AdminState::Maint,
+            };
+            Ok((be.set_server_admin(i, state), state))
         })?;
         if changed {
-            let word = match change {
-                AdminChange::Ready => "READY",
-                AdminChange::Drain => "DRAIN",
-                AdminChange::Maint => "MAINT",
+            let word = match state {
+                AdminState::Ready => "READY",
+                AdminState::Drain => "DRAIN",
+                AdminState::Maint => "MAINT",
             };
             tracing::warn!("Server {backend}/{server} set to {word} on the runtime API.");
             self.history.record(format!("server {backend}/{server}"), word, "runtime API".into());
