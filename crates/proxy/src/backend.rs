@@ -485,10 +485,11 @@ impl Backend {
                 Err(_) => true,
             };
             self.observe(assigned.server(), ServerEvent::ConnectFailed { timeout: timed_out });
+            // `econ`: every failed attempt, as HAProxy counts them.
+            assigned.server().counters.inc(Ctr::ErrConn);
+            self.counters.inc(Ctr::ErrConn);
             if attempt >= self.retries {
                 let srv = assigned.server().clone();
-                srv.counters.inc(Ctr::ErrConn);
-                self.counters.inc(Ctr::ErrConn);
                 return Err((NoServer::ConnectFailed { timeout: timed_out }, Some(srv)));
             }
             attempt += 1;

@@ -345,3 +345,38 @@ async fn tcp_mode_sessions_and_bytes_and_up_filter() {
     assert!(up.contains_key("tcpin/a") && !up.contains_key("tcpin/b"), ";up hides servers not UP");
     proxy.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_retries_and_redispatches_are_counted() {
+    let good = Backend::start("good").await;
+    let dead = free_port(); // nothing listens there
+    let port = free_range(2);
+    let cfg = format!(
+        "defaults\n mode http\n timeout connect 1s\n timeout client 2s\n timeout server 2s\n retries 2\n\
+         frontend web\n bind 127.0.0.1:{port}\n default_backend app\n\
+         backend app\n balance roundrobin\n option redispatch\n server dead 127.0.0.1:{dead}\n server good {}\n\
+         listen st\n bind 127.0.0.1:{}\n stats uri /\n",
+        good.addr,
+        port + 1
+    );
+    let proxy = start(&cfg).await;
+    assert!(wait_listening(addr(port)).await && wait_listening(addr(port + 1)).await);
+    // Round robin sends both requests to `dead` first: a retry, then (on the last retry) a
+    // redispatch to `good`; each failed attempt is a connection error.
+    for _ in 0..2 {
+        assert_eq!(get(addr(port), "/").await.expect("get").text(), "good");
+    }
+    // A request the proxy cannot parse: 400, counted as a request error.
+    let r = raw(addr(port), "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\nContent-Length: 2\r\n\r\n").await;
+    assert_eq!(r.status, 400);
+    let rows = parse_csv(&stats_get(addr(port + 1), "/;csv", None).await.text()).1;
+    let (d, b, fe) = (&rows["app/dead"], &rows["app/BACKEND"], &rows["web/FRONTEND"]);
+    assert_eq!((d["wretr"].as_str(), d["wredis"].as_str(), d["econ"].as_str()), ("2", "2", "4"), "{d:?}");
+    assert_eq!((b["wretr"].as_str(), b["wredis"].as_str(), b["econ"].as_str()), ("2", "2", "4"));
+    assert!(d["lastsess"].parse::<u64>().is_ok_and(|s| s < 10), "lastsess {}", d["lastsess"]);
+    assert_eq!(d["hrsp_2xx"], "0");
+    assert_eq!(rows["app/good"]["hrsp_2xx"], "2");
+    assert_eq!(fe["ereq"], "1");
+    assert_eq!(fe["hrsp_4xx"], "1");
+    proxy.shutdown(Duration::from_secs(1)).await;
+}

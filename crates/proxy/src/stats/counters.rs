@@ -219,7 +219,8 @@ impl Counters {
         self.begin();
         let now = self.tick(false);
         // Written once per second at most: readers only need seconds.
-        if self.last_sess.load(Ordering::Relaxed) / 1000 != now / 1000 {
+        let last = self.last_sess.load(Ordering::Relaxed);
+        if last == 0 || (last - 1) / 1000 != now / 1000 {
             self.last_sess.store(now + 1, Ordering::Relaxed);
         }
     }
@@ -410,9 +411,11 @@ mod tests {
     #[test]
     fn sessions_track_current_and_max() {
         let c = Arc::new(Counters::new());
+        assert_eq!(c.last_session_secs(), None);
         let a = SessionGuard::start(&c);
         let b = SessionGuard::start(&c);
         assert_eq!((c.current(), c.max(), c.get(Ctr::Sessions)), (2, 2, 2));
+        assert_eq!(c.last_session_secs(), Some(0));
         drop(a);
         drop(b);
         let _d = SessionGuard::start(&c);
