@@ -65,6 +65,8 @@ impl Drop for Scratch {
 pub struct Fulcrum {
     pub child: Running,
     lines: mpsc::Receiver<(Instant, String)>,
+    /// Lines read while waiting for another one, searched first by the next `wait_line`.
+    backlog: std::cell::RefCell<std::collections::VecDeque<(Instant, String)>>,
 }
 
 impl Fulcrum {
@@ -86,19 +88,26 @@ impl Fulcrum {
                 }
             }
         });
-        let f = Fulcrum { child: Running(child), lines: rx };
+        let f = Fulcrum { child: Running(child), lines: rx, backlog: Default::default() };
         f.wait_line("fulcrum started", Duration::from_secs(20)).expect("fulcrum started");
         f
     }
 
-    /// The first line from now on containing `needle`, with when it was read; None after `within`.
+    /// The first line not yet returned containing `needle` (lines passed over while waiting
+    /// for another line count too), with when it was read; None after `within`.
     pub fn wait_line(&self, needle: &str, within: Duration) -> Option<(Instant, String)> {
+        {
+            let mut backlog = self.backlog.borrow_mut();
+            if let Some(i) = backlog.iter().position(|(_, l)| l.contains(needle)) {
+                return backlog.remove(i);
+            }
+        }
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok((t, l)) if l.contains(needle) => return Some((t, l)),
-                Ok(_) => {}
+                Ok(other) => self.backlog.borrow_mut().push_back(other),
                 Err(_) => return None,
             }
         }

@@ -122,7 +122,11 @@ const FRONTEND: &[Family] = &[
     ),
 ];
 
-const BACKEND: &[Family] = &[
+// Backends and servers share most families, in the same order; the lists below are the runs
+// HAProxy's exporter writes for both, with the families only one of them has in between.
+
+/// Queue, sessions and bytes.
+const SHARED_SESSIONS: &[Family] = &[
     fam("current_queue", H_QCUR, Kind::Gauge, |r| o(r.qcur)),
     fam("max_queue", H_QMAX, Kind::Gauge, |r| o(r.qmax)),
     fam("current_sessions", H_CUR, Kind::Gauge, |r| n(r.scur)),
@@ -131,21 +135,29 @@ const BACKEND: &[Family] = &[
     fam("sessions_total", H_TOT, Kind::Counter, |r| n(r.stot)),
     fam("bytes_in_total", H_BIN, Kind::Counter, |r| n(r.bin)),
     fam("bytes_out_total", H_BOUT, Kind::Counter, |r| n(r.bout)),
-    fam("requests_denied_total", H_DREQ, Kind::Counter, |r| o(r.dreq)),
+];
+
+/// Errors, retries and weight.
+const SHARED_ERRORS: &[Family] = &[
     fam("responses_denied_total", H_DRESP, Kind::Counter, |r| n(r.dresp)),
     fam("connection_errors_total", H_ECON, Kind::Counter, |r| o(r.econ)),
     fam("response_errors_total", H_ERESP, Kind::Counter, |r| o(r.eresp)),
     fam("retry_warnings_total", H_WRETR, Kind::Counter, |r| o(r.wretr)),
     fam("redispatch_warnings_total", H_WREDIS, Kind::Counter, |r| o(r.wredis)),
     fam("weight", H_WEIGHT, Kind::Gauge, |r| r.weight.map(f64::from)),
-    fam("active_servers", "Total number of active UP servers with a non-zero weight", Kind::Gauge, |r| r.act.map(f64::from)),
-    fam("backup_servers", "Total number of backup UP servers with a non-zero weight", Kind::Gauge, |r| r.bck.map(f64::from)),
+];
+
+/// Checks' transitions, downtime, balancing.
+const SHARED_CHECKS: &[Family] = &[
     fam("check_up_down_total", H_CHKDOWN, Kind::Counter, |r| o(r.chkdown)),
     fam("check_last_change_seconds", H_LASTCHG, Kind::Gauge, |r| o(r.lastchg)),
     fam("downtime_seconds_total", H_DOWNTIME, Kind::Counter, |r| o(r.downtime)),
     fam("loadbalanced_total", H_LBTOT, Kind::Counter, |r| o(r.lbtot)),
     fam("max_session_rate", H_RATE_MAX, Kind::Gauge, |r| n(r.rate_max)),
-    http("http_requests_total", H_HREQ, Kind::Counter, |r| n(r.req_tot)),
+];
+
+/// Aborts, times, connections, user weight.
+const SHARED_TAIL: &[Family] = &[
     fam("client_aborts_total", H_CLI_ABRT, Kind::Counter, |r| o(r.cli_abrt)),
     fam("server_aborts_total", H_SRV_ABRT, Kind::Counter, |r| o(r.srv_abrt)),
     fam("last_session_seconds", H_LASTSESS, Kind::Gauge, |r| r.lastsess.map(|x| x as f64)),
@@ -162,53 +174,39 @@ const BACKEND: &[Family] = &[
     fam("uweight", H_UWEIGHT, Kind::Gauge, |r| r.uweight.map(f64::from)),
 ];
 
-const SERVER: &[Family] = &[
-    fam("current_queue", H_QCUR, Kind::Gauge, |r| o(r.qcur)),
-    fam("max_queue", H_QMAX, Kind::Gauge, |r| o(r.qmax)),
-    fam("current_sessions", H_CUR, Kind::Gauge, |r| n(r.scur)),
-    fam("max_sessions", H_MAX, Kind::Gauge, |r| n(r.smax)),
-    fam("limit_sessions", H_LIM, Kind::Gauge, |r| o(r.slim)),
-    fam("sessions_total", H_TOT, Kind::Counter, |r| n(r.stot)),
-    fam("bytes_in_total", H_BIN, Kind::Counter, |r| n(r.bin)),
-    fam("bytes_out_total", H_BOUT, Kind::Counter, |r| n(r.bout)),
-    fam("responses_denied_total", H_DRESP, Kind::Counter, |r| n(r.dresp)),
-    fam("connection_errors_total", H_ECON, Kind::Counter, |r| o(r.econ)),
-    fam("response_errors_total", H_ERESP, Kind::Counter, |r| o(r.eresp)),
-    fam("retry_warnings_total", H_WRETR, Kind::Counter, |r| o(r.wretr)),
-    fam("redispatch_warnings_total", H_WREDIS, Kind::Counter, |r| o(r.wredis)),
-    fam("weight", H_WEIGHT, Kind::Gauge, |r| r.weight.map(f64::from)),
-    fam(
+const BACKEND: &[&[Family]] = &[
+    SHARED_SESSIONS,
+    &[fam("requests_denied_total", H_DREQ, Kind::Counter, |r| o(r.dreq))],
+    SHARED_ERRORS,
+    &[
+        fam("active_servers", "Total number of active UP servers with a non-zero weight", Kind::Gauge, |r| r.act.map(f64::from)),
+        fam("backup_servers", "Total number of backup UP servers with a non-zero weight", Kind::Gauge, |r| r.bck.map(f64::from)),
+    ],
+    SHARED_CHECKS,
+    &[http("http_requests_total", H_HREQ, Kind::Counter, |r| n(r.req_tot))],
+    SHARED_TAIL,
+];
+
+const SERVER: &[&[Family]] = &[
+    SHARED_SESSIONS,
+    SHARED_ERRORS,
+    &[fam(
         "check_failures_total",
         "Total number of failed individual health checks per server/backend, since the worker process started",
         Kind::Counter,
         |r| o(r.chkfail),
-    ),
-    fam("check_up_down_total", H_CHKDOWN, Kind::Counter, |r| o(r.chkdown)),
-    fam("check_last_change_seconds", H_LASTCHG, Kind::Gauge, |r| o(r.lastchg)),
-    fam("downtime_seconds_total", H_DOWNTIME, Kind::Counter, |r| o(r.downtime)),
-    fam("loadbalanced_total", H_LBTOT, Kind::Counter, |r| o(r.lbtot)),
-    fam("max_session_rate", H_RATE_MAX, Kind::Gauge, |r| n(r.rate_max)),
-    fam("check_code", "layer5-7 code, if available of the last health check.", Kind::Gauge, |r| r.check_code.map(f64::from)),
-    fam(
-        "check_duration_seconds",
-        "Total duration of the latest server health check, in seconds.",
-        Kind::Gauge,
-        |r| secs(r.check_duration_ms),
-    ),
-    fam("client_aborts_total", H_CLI_ABRT, Kind::Counter, |r| o(r.cli_abrt)),
-    fam("server_aborts_total", H_SRV_ABRT, Kind::Counter, |r| o(r.srv_abrt)),
-    fam("last_session_seconds", H_LASTSESS, Kind::Gauge, |r| r.lastsess.map(|x| x as f64)),
-    fam("queue_time_average_seconds", H_QTIME, Kind::Gauge, |r| secs(r.qtime_ms)),
-    fam("connect_time_average_seconds", H_CTIME, Kind::Gauge, |r| secs(r.ctime_ms)),
-    fam("response_time_average_seconds", H_RTIME, Kind::Gauge, |r| secs(r.rtime_ms)),
-    fam("total_time_average_seconds", H_TTIME, Kind::Gauge, |r| secs(r.ttime_ms)),
-    fam("connection_attempts_total", H_CONNECT, Kind::Counter, |r| o(r.connect)),
-    fam("connection_reuses_total", H_REUSE, Kind::Counter, |r| o(r.reuse)),
-    fam("max_queue_time_seconds", H_QTIME_MAX, Kind::Gauge, |r| tmax(r, 0)),
-    fam("max_connect_time_seconds", H_CTIME_MAX, Kind::Gauge, |r| tmax(r, 1)),
-    fam("max_response_time_seconds", H_RTIME_MAX, Kind::Gauge, |r| tmax(r, 2)),
-    fam("max_total_time_seconds", H_TTIME_MAX, Kind::Gauge, |r| tmax(r, 3)),
-    fam("uweight", H_UWEIGHT, Kind::Gauge, |r| r.uweight.map(f64::from)),
+    )],
+    SHARED_CHECKS,
+    &[
+        fam("check_code", "layer5-7 code, if available of the last health check.", Kind::Gauge, |r| r.check_code.map(f64::from)),
+        fam(
+            "check_duration_seconds",
+            "Total duration of the latest server health check, in seconds.",
+            Kind::Gauge,
+            |r| secs(r.check_duration_ms),
+        ),
+    ],
+    SHARED_TAIL,
 ];
 
 /// HAProxy's server states, in its order.
@@ -262,7 +260,7 @@ pub fn render(out: &mut Exposition, process: &Process, rows: &[StatRow]) {
     let bes: Vec<&StatRow> = rows.iter().filter(|r| r.kind == RowKind::Backend).collect();
     let srvs: Vec<&StatRow> = rows.iter().filter(|r| r.kind == RowKind::Server).collect();
 
-    families(out, "haproxy_frontend_", FRONTEND, &fes, false);
+    families(out, "haproxy_frontend_", &[FRONTEND], &fes, false);
     state_family(out, "haproxy_frontend_status", &fes, false, &["DOWN", "UP"], |r| {
         if r.status == "OPEN" {
             "UP"
@@ -306,8 +304,8 @@ fn labels<'a>(r: &'a StatRow, server: bool) -> Vec<(&'static str, &'a str)> {
     }
 }
 
-fn families(out: &mut Exposition, prefix: &str, list: &[Family], rows: &[&StatRow], server: bool) {
-    for f in list {
+fn families(out: &mut Exposition, prefix: &str, lists: &[&[Family]], rows: &[&StatRow], server: bool) {
+    for f in lists.iter().flat_map(|l| l.iter()) {
         let values: Vec<(&StatRow, f64)> = rows
             .iter()
             .filter(|r| !f.http || r.mode == Mode::Http)
