@@ -294,3 +294,52 @@ fn keepalived_dash_t_on_every_fixture_exits_as_keepalived() {
         }
     }
 }
+
+/// `haproxy -sf OLDPID` (and `-x`, see below) handing over to a new process under a
+/// concurrent load: every request must be answered.
+#[test]
+fn takeover_with_sf_under_load_keeps_every_request() {
+    let t = TempDir::new("sfload");
+    let haproxy = t.path("haproxy");
+    std::os::unix::fs::symlink(fulcrum(), &haproxy).expect("symlink");
+    let (port, demo) = (free_port(), free_port());
+    let cfg = t.file("haproxy.cfg", &config(port, demo, "hello"));
+    let start = |old: Option<u32>, n: u32| {
+        let mut cmd = Command::new(&haproxy);
+        cmd.args(["-db", "-f"]).arg(&cfg).env("FULCRUM_CONTROL", t.path(&format!("control{n}.sock")));
+        if let Some(p) = old {
+            cmd.args(["-x", &t.path("stats.sock").display().to_string(), "-sf", &p.to_string()]);
+        }
+        Running::spawn(cmd, t.path(&format!("log{n}")))
+    };
+    let mut current = start(None, 0);
+    assert!(wait_until(Duration::from_secs(10), || get_body(port).is_some()), "{}", current.output());
+    let stop = Arc::new(AtomicBool::new(false));
+    let loads: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut sent, mut failed) = (0u32, 0u32);
+                while !stop.load(Ordering::Relaxed) && sent < 20_000 {
+                    sent += 1;
+                    if get_body(port).is_none() {
+                        failed += 1;
+                    }
+                }
+                (sent, failed)
+            })
+        })
+        .collect();
+    for n in 1..=8 {
+        std::thread::sleep(Duration::from_millis(150));
+        let mut next = start(Some(current.pid()), n);
+        assert!(current.wait_exit(Duration::from_secs(15)).is_some_and(|s| s.success()), "old process did not finish: {}", current.output());
+        std::mem::swap(&mut current, &mut next);
+    }
+    std::thread::sleep(Duration::from_millis(150));
+    stop.store(true, Ordering::Relaxed);
+    let (sent, failed) = loads.into_iter().map(|h| h.join().expect("load")).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    eprintln!("{sent} requests across 8 takeovers, {failed} failed");
+    assert!(sent > 100);
+    assert_eq!(failed, 0, "{failed} of {sent} requests failed across 8 takeovers");
+}

@@ -7,8 +7,14 @@
 //! activated socket whose local address equals its own (getsockname), and `fd@N` takes the
 //! descriptor N. [`close_unused`] closes, with a warning, activated sockets no bind wanted.
 //!
+//! It also keeps the sockets that change hands between fulcrum processes (see `handover`):
+//! the listening sockets this process exports to a successor, and those it received from a
+//! predecessor (`-sf`/`-st`), which binds take before opening anything, so the same kernel
+//! sockets keep serving and nothing queued on them is reset.
+//!
 //! This file is the only place where a raw descriptor number becomes an owned descriptor
-//! (the one `unsafe` of the proxy, see [`adopt`]); every descriptor is adopted at most once.
+//! (the one `unsafe` of the proxy, see [`adopt_unchecked`]); every descriptor is adopted at
+//! most once.
 
 use socket2::Socket;
 use std::collections::{BTreeMap, HashSet};
@@ -27,6 +33,55 @@ struct Registry {
     adopted: HashSet<RawFd>,
     /// `log fd@N` targets, kept across reloads.
     log_fds: BTreeMap<RawFd, Arc<std::fs::File>>,
+    /// Listening sockets received from the process we take over from.
+    passed: Vec<Socket>,
+    /// Our listening sockets, per listener, for a successor.
+    exports: BTreeMap<u64, Vec<Socket>>,
+    next_export: u64,
+}
+
+/// Set once our sockets went to a successor: their unix socket files are its now.
+static HANDED_OVER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn handed_over() -> bool {
+    HANDED_OVER.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+pub(crate) fn set_handed_over() {
+    HANDED_OVER.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Records listening sockets received from a predecessor.
+pub(crate) fn add_passed(sockets: Vec<Socket>) {
+    with(|r| r.passed.extend(sockets));
+}
+
+/// Takes every received socket `matches` accepts (a predecessor may have several per address).
+pub fn take_passed(matches: impl Fn(&Socket) -> bool) -> Vec<Socket> {
+    with(|r| {
+        let (take, keep): (Vec<Socket>, Vec<Socket>) = std::mem::take(&mut r.passed).into_iter().partition(|s| matches(s));
+        r.passed = keep;
+        take
+    })
+}
+
+/// Keeps duplicates of a listener's sockets for a successor; returns the key to drop them.
+pub(crate) fn export(sockets: &[&Socket]) -> u64 {
+    let dups: Vec<Socket> = sockets.iter().filter_map(|s| s.try_clone().ok()).collect();
+    with(|r| {
+        r.next_export += 1;
+        r.exports.insert(r.next_export, dups);
+        r.next_export
+    })
+}
+
+pub(crate) fn unexport(id: u64) {
+    with(|r| r.exports.remove(&id));
+}
+
+/// Duplicates of every exported listening socket.
+pub(crate) fn exported() -> Vec<Socket> {
+    with(|r| r.exports.values().flatten().filter_map(|s| s.try_clone().ok()).collect())
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
@@ -165,7 +220,12 @@ pub fn log_fd(fd: RawFd) -> Result<Arc<std::fs::File>, String> {
 }
 
 /// Closes (with a warning) the activated sockets no bind took; call after the first start.
+/// Sockets received from a predecessor that no bind wants any more simply close.
 pub fn close_unused() {
+    let passed = with(|r| std::mem::take(&mut r.passed));
+    for s in passed {
+        tracing::debug!("handover: {} is not in this configuration; closed", describe(&s));
+    }
     let left: Vec<(RawFd, String)> = with(|r| std::mem::take(&mut r.activated).into_iter().collect());
     for (fd, name) in left {
         with(|r| r.adopted.insert(fd));

@@ -113,6 +113,15 @@ pub fn open_key(key: &ListenKey, b: &Bind, workers: usize) -> Result<Opened, Str
     let err = |e: std::io::Error| format!("{}: cannot bind {key}: {e}", b.span);
     match key {
         ListenKey::Tcp(addr) => {
+            // From the process we take over from: all its sockets for this address, topped
+            // up to one per worker.
+            let mut v = crate::inherit::take_passed(|s| is_listening_on(s, |a| a.as_socket() == Some(*addr)));
+            if !v.is_empty() {
+                while v.len() < workers {
+                    v.push(Socket::from(open(*addr, b).map_err(err)?));
+                }
+                return Ok(Opened::PerWorker(v));
+            }
             if let Some(s) = crate::inherit::take_tcp(*addr) {
                 let _ = s.set_nonblocking(true);
                 return Ok(Opened::Inherited(s));
@@ -124,6 +133,9 @@ pub fn open_key(key: &ListenKey, b: &Bind, workers: usize) -> Result<Opened, Str
             Ok(Opened::PerWorker(v))
         }
         ListenKey::Unix(path) => {
+            if let Some(s) = crate::inherit::take_passed(|s| is_listening_on(s, |a| a.as_pathname() == Some(path.as_path()))).pop() {
+                return Ok(Opened::Shared(s));
+            }
             if let Some(s) = crate::inherit::take_unix_path(path) {
                 let _ = s.set_nonblocking(true);
                 return Ok(Opened::Inherited(s));
@@ -132,6 +144,9 @@ pub fn open_key(key: &ListenKey, b: &Bind, workers: usize) -> Result<Opened, Str
         }
         ListenKey::Abns { name, padded } => {
             let wire = abns_name(name, *padded);
+            if let Some(s) = crate::inherit::take_passed(|s| is_listening_on(s, |a| a.as_abstract_namespace() == Some(&wire[1..]))).pop() {
+                return Ok(Opened::Shared(s));
+            }
             if let Some(s) = crate::inherit::take_abns(&wire[1..]) {
                 let _ = s.set_nonblocking(true);
                 return Ok(Opened::Inherited(s));
@@ -154,6 +169,10 @@ pub fn open_key(key: &ListenKey, b: &Bind, workers: usize) -> Result<Opened, Str
             Ok(Opened::Sockpair(s))
         }
     }
+}
+
+fn is_listening_on(s: &Socket, want: impl Fn(&SockAddr) -> bool) -> bool {
+    s.is_listener().unwrap_or(false) && s.local_addr().is_ok_and(|a| want(&a))
 }
 
 /// The `sun_path` bytes of `abns@NAME`: a NUL, the name, and for HAProxy's form NULs up to

@@ -35,12 +35,16 @@ struct Listening {
     close: watch::Sender<bool>,
     /// A unix socket file we created (path, inode): removed when the listener closes.
     file: Option<(std::path::PathBuf, u64)>,
+    /// Our sockets as offered to a process taking over (see handover.rs).
+    export: u64,
 }
 
 impl Listening {
     fn close(&self) {
         let _ = self.close.send(true);
-        if let Some((path, ino)) = &self.file {
+        crate::inherit::unexport(self.export);
+        // Once handed over, the socket and its file belong to the successor.
+        if let (Some((path, ino)), false) = (&self.file, crate::inherit::handed_over()) {
             listener::remove_unix_path(path, *ino);
         }
     }
@@ -211,6 +215,11 @@ impl Runtime {
             (ListenKey::Unix(p), listener::Opened::Shared(_)) => listener::unix_path_ino(p).map(|ino| (p.clone(), ino)),
             _ => None,
         };
+        let export = match &opened {
+            listener::Opened::PerWorker(v) => crate::inherit::export(&v.iter().collect::<Vec<_>>()),
+            listener::Opened::Shared(s) | listener::Opened::Inherited(s) => crate::inherit::export(&[s]),
+            listener::Opened::Sockpair(_) => crate::inherit::export(&[]),
+        };
         let incoming: Vec<listener::Incoming> = match opened {
             listener::Opened::PerWorker(v) => v.into_iter().map(listener::Incoming::listener).collect(),
             listener::Opened::Shared(s) | listener::Opened::Inherited(s) => {
@@ -227,12 +236,14 @@ impl Runtime {
         };
         let slot = Arc::new(Slot::new(fe));
         let (close, close_rx) = watch::channel(false);
-        for (worker, inc) in self.workers.iter().zip(incoming) {
+        // More sockets than workers (received from a predecessor with more threads): every
+        // socket is accepted on, some workers take two.
+        for (worker, inc) in self.workers.iter().cycle().zip(incoming) {
             let fut = listener::accept_loop(inc, w.id, slot.clone(), self.global_maxconn.clone(), self.tracker.clone(), close_rx.clone(), self.stop.subscribe());
             worker.handle.spawn(fut);
         }
         tracing::debug!("listening on {} for frontend {}", w.key, w.frontend);
-        Ok(Listening { frontend: String::new(), slot, close, file })
+        Ok(Listening { frontend: String::new(), slot, close, file, export })
     }
 
     pub async fn reload(&self, config: &Config) -> Result<(), ProxyError> {

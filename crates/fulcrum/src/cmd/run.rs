@@ -63,6 +63,17 @@ pub fn run(opts: RunOptions) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // `-sf`/`-st`: take the old processes' listening sockets first (see proxy/handover.rs).
+    for pid in opts.finish_pids.iter().chain(&opts.terminate_pids) {
+        match fulcrum_proxy::handover::fetch(*pid, std::time::Duration::from_secs(5)) {
+            Ok(n) => tracing::info!("handover: received {n} listening socket(s) from process {pid}"),
+            Err(msg) => tracing::warn!("handover: {msg}; binding anew (connections queued on its sockets may be reset when it stops)"),
+        }
+    }
+    {
+        let _guard = runtime.enter();
+        runtime.spawn(fulcrum_proxy::handover::serve());
+    }
     let mut master_file = None;
     if let Some(spec) = &opts.master_cli {
         let listener = crate::cmd::compat::master_cli::parse_spec(spec).and_then(|s| crate::cmd::compat::master_cli::bind(&s));

@@ -78,16 +78,17 @@ pub struct Session<C> {
     served: u32,
 }
 
-pub async fn serve<C: ClientStream>(fe: Arc<Frontend>, client: C, peer: SocketAddr, local: SocketAddr, mut stop: watch::Receiver<bool>) {
+pub async fn serve<C: ClientStream>(fe: Arc<Frontend>, client: C, peer: SocketAddr, local: SocketAddr, stop: watch::Receiver<bool>) {
     let _counted = crate::stats::counters::SessionGuard::start(&fe.counters);
     // A connection that has not sent anything yet holds only this small future: the session
     // state (buffers, message arenas) is allocated when the first bytes arrive.
     let started = tokio::time::Instant::now();
     let deadline = fe.timeouts.http_request.or(fe.timeouts.client).map(|d| started + d);
     // `peek` (not `readable`, which may wake spuriously) so no buffer is taken before data.
+    // A stop (soft stop, `-sf` takeover) does not drop a connection already accepted: its
+    // first request is served, as HAProxy does; only idle keep-alive connections close.
     tokio::select! {
         r = client.peek_byte() => { if !matches!(r, Ok(n) if n > 0) { return; } }
-        _ = stop.changed() => return,
         _ = sleep_opt(deadline) => {
             let t = fe.timeouts.client;
             let mut client = client;
@@ -202,7 +203,7 @@ impl<C: ClientStream> Session<C> {
                 let stop = self.stop.changed();
                 tokio::select! {
                     r = ready => { if !matches!(r, Ok(n) if n > 0) { return Err(HeadError::Idle); } }
-                    _ = stop => return Err(HeadError::Idle),
+                    _ = stop, if !first => return Err(HeadError::Idle),
                     _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout { partial: false } } else { HeadError::Idle }),
                 }
                 self.cbuf.reserve(fe.bufsize);
@@ -218,7 +219,7 @@ impl<C: ClientStream> Session<C> {
                         Ok(0) | Err(_) => return Err(HeadError::Idle),
                         Ok(_) => continue,
                     },
-                    _ = stop => return Err(HeadError::Idle),
+                    _ = stop, if !first => return Err(HeadError::Idle),
                     _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout { partial: false } } else { HeadError::Idle }),
                 }
             }

@@ -3,8 +3,13 @@
 //! Honoured: -f (a directory loads its `*.cfg` in lexical order), -c, -v/-vv, -p, -D, -W, -Ws,
 //! -L (sets HAPROXY_LOCALPEER), -C DIR, -N (default maxconn), -sf/-st (the old processes are
 //! told to finish or stop once this one serves), -S (the master CLI: `show proc`, `reload`,
-//! see master_cli.rs). Cosmetic (accepted, no effect): -d, -db, -dM, -dr, -dV, -dW, -V, -q.
-//! Refused with an error naming the flag: -x (see below), -m and any unknown flag.
+//! see master_cli.rs), -x SOCKET (see below). Cosmetic (accepted, no effect): -d, -db, -dM,
+//! -dr, -dV, -dW, -V, -q. Refused with an error naming the flag: -m and any unknown flag.
+//!
+//! `-x SOCKET` asks HAProxy to fetch the old process's listening sockets from its stats socket
+//! so a `-sf` takeover resets nothing. fulcrum always does that for the `-sf`/`-st` processes,
+//! directly from them (proxy/handover.rs), so SOCKET itself is not needed: it is accepted and
+//! an info line says so.
 
 use super::value;
 use crate::cmd::run::RunOptions;
@@ -29,6 +34,7 @@ pub struct HaproxyArgs {
     pub finish_pids: Vec<u32>,
     pub terminate_pids: Vec<u32>,
     pub master_cli: Option<String>,
+    pub expose_socket: Option<PathBuf>,
 }
 
 pub fn parse(args: &[String]) -> Result<HaproxyArgs, String> {
@@ -67,7 +73,7 @@ pub fn parse(args: &[String]) -> Result<HaproxyArgs, String> {
                 }
             }
             "-d" | "-db" | "-dM" | "-dr" | "-dV" | "-dW" | "-V" | "-q" | "-de" | "-dp" | "-dS" | "-dk" => {}
-            "-x" => return Err("option '-x' (receive listening sockets from an old process) is not supported by fulcrum yet; fulcrum reloads in place without dropping connections (SIGUSR2 or SIGHUP)".into()),
+            "-x" => a.expose_socket = Some(PathBuf::from(value(args, &mut i, flag)?)),
             "-S" => a.master_cli = Some(value(args, &mut i, flag)?.to_string()),
             "-m" => return Err("option '-m' (memory limit) is not supported by fulcrum".into()),
             "--" => {
@@ -129,6 +135,13 @@ pub fn main(args: &[String]) -> ExitCode {
     }
     if a.daemon && !a.master_worker && !super::daemon::is_daemon_child() {
         return super::daemon::detach();
+    }
+    if let Some(x) = &a.expose_socket {
+        // Printed, not logged: logging starts in `run`.
+        eprintln!(
+            "[NOTICE] -x {}: fulcrum takes the listening sockets of the -sf/-st processes directly from them; this socket is not needed",
+            x.display()
+        );
     }
     let opts = RunOptions {
         files,
