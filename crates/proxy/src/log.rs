@@ -133,7 +133,10 @@ pub fn udp_target(text: &str) -> Option<SocketAddr> {
         .iter()
         .find_map(|(p, v4)| text.strip_prefix(p).map(|r| (*v4, r)))
         .unwrap_or((None, text));
-    let fits = |a: &SocketAddr| family.map_or(true, |v4| a.is_ipv4() == v4);
+    let fits = |a: &SocketAddr| match family {
+        Some(v4) => a.is_ipv4() == v4,
+        None => true,
+    };
     if let Ok(a) = rest.parse::<SocketAddr>() {
         return Some(a).filter(fits);
     }

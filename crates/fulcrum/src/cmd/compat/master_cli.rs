@@ -236,13 +236,13 @@ mod tests {
 
     #[test]
     fn specs_as_haproxy_writes_them() {
-        let s = parse_spec("/run/haproxy-master.sock").unwrap();
+        let s = parse_spec("/run/haproxy-master.sock").expect("parsed");
         assert_eq!(s.address, Address::Unix("/run/haproxy-master.sock".into()));
-        let s = parse_spec("unix@/run/m.sock,mode,600,user,root,gid,0").unwrap();
+        let s = parse_spec("unix@/run/m.sock,mode,600,user,root,gid,0").expect("parsed");
         assert_eq!((s.mode, s.user.as_deref(), s.gid), (Some(0o600), Some("root"), Some(0)));
-        assert_eq!(parse_spec("ipv4@127.0.0.1:9999").unwrap().address, Address::Tcp("127.0.0.1:9999".parse().unwrap()));
-        assert!(parse_spec("/x,mode").unwrap_err().contains("needs a value"));
-        assert!(parse_spec("/x,level,admin").unwrap_err().contains("'level'"));
+        assert_eq!(parse_spec("ipv4@127.0.0.1:9999").expect("parsed").address, Address::Tcp("127.0.0.1:9999".parse().expect("parsed")));
+        assert!(parse_spec("/x,mode").expect_err("refused").contains("needs a value"));
+        assert!(parse_spec("/x,level,admin").expect_err("refused").contains("'level'"));
         assert!(parse_spec("nonsense").is_err());
     }
 
