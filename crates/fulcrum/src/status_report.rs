@@ -35,6 +35,9 @@ pub struct History {
     /// (backend, server) → HAProxy's short check status of the last outcome (`L4CON`, ...).
     check_codes: HashMap<(String, String), &'static str>,
     vrrp: HashMap<String, String>,
+    /// Servers that have been stopped (DOWN or MAINT) at least once: HAProxy's health counter
+    /// of an unchecked server drops to 0 then and stays there.
+    stopped_once: std::collections::HashSet<(String, String)>,
 }
 
 fn now_ms() -> u64 {
@@ -55,10 +58,22 @@ impl History {
         let reason = ev.reason.to_string();
         let reason = reason.strip_prefix("reason: ").unwrap_or(&reason).to_string();
         self.check_codes.insert(key.clone(), ev.reason.status.code());
+        if !ev.up {
+            self.stopped_once.insert(key.clone());
+        }
         self.reasons.insert(key, reason.clone());
         if !ev.replay && ev.weight.is_none() {
             self.record(format!("server {}/{}", ev.backend, ev.server), if ev.up { "UP" } else { "DOWN" }, reason);
         }
+    }
+
+    /// A server was set to MAINT (runtime API, stats page).
+    pub fn stopped(&mut self, backend: &str, server: &str) {
+        self.stopped_once.insert((backend.to_string(), server.to_string()));
+    }
+
+    pub fn was_stopped(&self, backend: &str, server: &str) -> bool {
+        self.stopped_once.contains(&(backend.to_string(), server.to_string()))
     }
 
     /// The last health-check reason of a server, if a check changed its state.

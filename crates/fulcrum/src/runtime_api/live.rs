@@ -173,6 +173,7 @@ impl Live<'_> {
                 (true, false) => 2,
             },
             check_health: match (checked, up) {
+                (false, _) if disabled || self.history.was_stopped(&p.name, &s.name) => 0,
                 (false, _) => rise,
                 (true, true) => rise + fall - 1,
                 (true, false) => 0,
@@ -296,6 +297,9 @@ impl Target for Live<'_> {
                 AdminState::Maint => "MAINT",
             };
             tracing::warn!("Server {backend}/{server} set to {word} on the runtime API.");
+            if state == AdminState::Maint {
+                self.history.stopped(backend, server);
+            }
             self.history.record(format!("server {backend}/{server}"), word, "runtime API".into());
         }
         Ok(())
