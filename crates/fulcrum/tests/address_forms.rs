@@ -212,3 +212,43 @@ fn sockpair_bind_receives_connections_as_descriptors() {
     client.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
     assert!(get_over(client), "TCP connection over sockpair@ not served: {}", f.output());
 }
+
+/// `haproxy -sf OLD` with unix and abns binds: the new process takes the old one's sockets
+/// (same inode, no second abstract bind), and the old one leaves the socket file in place.
+#[test]
+fn takeover_keeps_unix_and_abns_sockets() {
+    let t = TempDir::new("unixsf");
+    let web = t.path("web.sock");
+    let abns = format!("fulcrum-sf-{}", std::process::id());
+    let cfg = t.file(
+        "f.cfg",
+        &format!(
+            "{DEFAULTS}frontend web\n  bind {}\n  bind abns@{abns}\n  http-request return status 200 content-type text/plain string served\n",
+            web.display()
+        ),
+    );
+    let haproxy = t.path("haproxy");
+    std::os::unix::fs::symlink(fulcrum(), &haproxy).expect("symlink");
+    let start = |old: Option<u32>, n: u32| {
+        let mut cmd = Command::new(&haproxy);
+        cmd.args(["-db", "-f"]).arg(&cfg).env("FULCRUM_CONTROL", t.path(&format!("control{n}.sock")));
+        if let Some(p) = old {
+            cmd.args(["-sf", &p.to_string()]);
+        }
+        Running::spawn(cmd, t.path(&format!("log{n}")))
+    };
+    let mut a = start(None, 0);
+    assert!(wait_until(Duration::from_secs(10), || get_unix(&web)), "{}", a.output());
+    let ino = std::fs::metadata(&web).expect("stat").ino();
+    let b = start(Some(a.pid()), 1);
+    assert!(a.wait_exit(Duration::from_secs(15)).is_some_and(|s| s.success()), "old process did not finish: {}", a.output());
+    assert!(b.output().contains("handover: received"), "{}", b.output());
+    assert!(get_unix(&web), "not served after the takeover: {}", b.output());
+    assert_eq!(std::fs::metadata(&web).expect("socket file after takeover").ino(), ino, "socket re-created instead of taken over");
+    let (ok, body) = curl(&["--abstract-unix-socket", &abns, "http://x/"]);
+    assert!(!have_curl_quiet() || (ok && body.contains("served")), "abns@ after takeover: {body} {}", b.output());
+}
+
+fn have_curl_quiet() -> bool {
+    tool("curl").is_some()
+}

@@ -154,3 +154,29 @@ fn systemd_socket_activate_runs_the_packaged_unit() {
     assert!(f.wait_exit(Duration::from_secs(15)).is_some(), "fulcrum did not stop: {}", f.output());
     assert!(path.exists(), "fulcrum removed the unix socket file it inherited");
 }
+
+/// `bind fd@3` takes systemd's first socket by number, whatever its address.
+#[test]
+fn activated_socket_taken_by_fd_number() {
+    let Some(activate) = tool("systemd-socket-activate") else {
+        return skip("socket activation (fd@3)", "systemd-socket-activate is not installed (Debian package systemd)");
+    };
+    let t = TempDir::new("sockact-fd");
+    let port = free_port();
+    let cfg = t.file(
+        "f.cfg",
+        &format!("{DEFAULTS}frontend web\n  bind fd@3\n  http-request return status 200 content-type text/plain string \"by number\"\n"),
+    );
+    let mut cmd = Command::new(activate);
+    cmd.args(["-l", &format!("127.0.0.1:{port}"), fulcrum(), "run", "-f"])
+        .arg(&cfg)
+        .arg("--control")
+        .arg(t.path("control.sock"));
+    let f = Running::spawn(cmd, t.path("log"));
+    assert!(
+        wait_until(Duration::from_secs(10), || get_tcp(port, "by number", Duration::from_secs(10))),
+        "fd@3 from socket activation not served: {}",
+        f.output()
+    );
+    assert!(!f.output().contains("matches no 'bind' address"), "{}", f.output());
+}

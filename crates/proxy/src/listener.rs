@@ -133,7 +133,7 @@ pub fn open_key(key: &ListenKey, b: &Bind, workers: usize) -> Result<Opened, Str
             Ok(Opened::PerWorker(v))
         }
         ListenKey::Unix(path) => {
-            if let Some(s) = crate::inherit::take_passed(|s| is_listening_on(s, |a| a.as_pathname() == Some(path.as_path()))).pop() {
+            if let Some(s) = crate::inherit::take_passed(|s| is_listening_on(s, |a| a.as_pathname().is_some_and(|p| bound_as(p, path)))).pop() {
                 return Ok(Opened::Shared(s));
             }
             if let Some(s) = crate::inherit::take_unix_path(path) {
@@ -169,6 +169,19 @@ pub fn open_key(key: &ListenKey, b: &Bind, workers: usize) -> Result<Opened, Str
             Ok(Opened::Sockpair(s))
         }
     }
+}
+
+/// Whether a unix socket bound at `bound` serves `path`: fulcrum binds `PATH.PID.tmp` and
+/// renames it over `PATH`, and getsockname keeps reporting the name it was bound under.
+fn bound_as(bound: &Path, path: &Path) -> bool {
+    if bound == path {
+        return true;
+    }
+    let (b, p) = (bound.as_os_str().as_encoded_bytes(), path.as_os_str().as_encoded_bytes());
+    b.strip_prefix(p)
+        .and_then(|rest| rest.strip_prefix(b"."))
+        .and_then(|rest| rest.strip_suffix(b".tmp"))
+        .is_some_and(|pid| !pid.is_empty() && pid.iter().all(u8::is_ascii_digit))
 }
 
 fn is_listening_on(s: &Socket, want: impl Fn(&SockAddr) -> bool) -> bool {
@@ -462,4 +475,28 @@ fn spawn_session<C: ClientStream>(
             Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local)).await,
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_sockets_are_known_by_their_temporary_name_too() {
+        let p = Path::new("/run/a.sock");
+        assert!(bound_as(Path::new("/run/a.sock"), p));
+        assert!(bound_as(Path::new("/run/a.sock.1234.tmp"), p));
+        assert!(!bound_as(Path::new("/run/a.sock.x.tmp"), p));
+        assert!(!bound_as(Path::new("/run/a.sock..tmp"), p));
+        assert!(!bound_as(Path::new("/run/a.socket"), p));
+    }
+
+    #[test]
+    fn abns_names_as_haproxy_and_as_tools_write_them() {
+        assert_eq!(abns_name("x", false), b"\0x".to_vec());
+        let padded = abns_name("x", true);
+        assert_eq!(padded.len(), 108);
+        assert_eq!(&padded[..2], b"\0x");
+        assert!(padded[2..].iter().all(|b| *b == 0));
+    }
 }
