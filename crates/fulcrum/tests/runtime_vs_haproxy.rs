@@ -146,6 +146,19 @@ fn same_answers_as_haproxy() {
     let htyped = query(&hdir.join("admin.sock"), "show info typed").expect("haproxy");
     let ftyped = query(&fdir.join("admin.sock"), "show info typed").expect("fulcrum");
     assert_eq!(tags(&ftyped), tags(&htyped));
+    // show info json: the same fields, positions, tags and value types.
+    let shape = |t: &str| -> Vec<String> {
+        let v: serde_json::Value = serde_json::from_str(t).expect("json");
+        v.as_array().expect("array").iter().map(|e| format!("{} {} {}", e["field"], e["tags"], e["value"]["type"])).collect()
+    };
+    let hjson = query(&hdir.join("admin.sock"), "show info json").expect("haproxy");
+    let fjson = query(&fdir.join("admin.sock"), "show info json").expect("fulcrum");
+    assert_eq!(shape(&fjson), shape(&hjson));
+    // show stat json: one array per line, as many lines.
+    let lines = |t: &str| serde_json::from_str::<serde_json::Value>(t).expect("json").as_array().map_or(0, Vec::len);
+    let hsj = query(&hdir.join("admin.sock"), "show stat json").expect("haproxy");
+    let fsj = query(&fdir.join("admin.sock"), "show stat json").expect("fulcrum");
+    assert_eq!(lines(&fsj), lines(&hsj));
     // show stat: the same header; the same rows (proxy, server) in the same order.
     let hstat = query(&hdir.join("admin.sock"), "show stat").expect("haproxy");
     let fstat = query(&fdir.join("admin.sock"), "show stat").expect("fulcrum");

@@ -36,7 +36,7 @@ pub fn execute(cmd: &Command, target: &mut dyn Target) -> String {
 
 fn run(cmd: &Command, target: &mut dyn Target) -> Result<String, String> {
     match cmd {
-        Command::ShowInfo { json: true, .. } => Err("'show info json' is not supported by fulcrum yet; use 'show info typed'.\n".into()),
+        Command::ShowInfo { json: true, .. } => Ok(render::info_json(&target.info())),
         Command::ShowInfo { typed, .. } => Ok(render::info(&target.info(), *typed)),
         Command::ShowStat(opts) => target.stat(opts),
         Command::ShowServersState { backend } => {

@@ -267,15 +267,18 @@ impl Target for Live<'_> {
     }
 
     fn stat(&self, opts: &StatOptions) -> Result<String, String> {
-        if opts.json {
-            return Err("'show stat json' is not supported by fulcrum yet; use 'show stat typed'.\n".into());
-        }
         let generation = self.proxy.generation().ok_or_else(|| "fulcrum is reloading; try again.\n".to_string())?;
         let mut rows: Vec<StatRow> = snapshot(&generation).into_iter().filter(|r| keep_row(r, opts)).collect();
         if opts.hide_addresses {
             rows.iter_mut().for_each(|r| r.addr = None);
         }
-        Ok(if opts.typed { typed_stat(&rows) } else { csv::render(&rows) })
+        Ok(if opts.json {
+            format!("{}\n", fulcrum_proxy::stats::json::render(&rows))
+        } else if opts.typed {
+            typed_stat(&rows)
+        } else {
+            csv::render(&rows)
+        })
     }
 
     fn set_admin(&mut self, backend: &str, server: &str, change: AdminChange) -> Result<(), String> {

@@ -78,19 +78,71 @@ fn info_value(v: &InfoView, name: &str) -> String {
     }
 }
 
+/// HAProxy's field number: it skips the fields of features it was built without
+/// (ZlibMemUsage, MaxZlibMemUsage) and `description` when unset.
+fn info_pos(i: usize) -> usize {
+    match i {
+        0..=44 => i,
+        45..=48 => i + 2,
+        _ => i + 3,
+    }
+}
+
+/// The words of HAProxy's one-letter tags (origin, nature, scope), for the JSON form.
+fn tag_words(tags: &str) -> (&'static str, &'static str, &'static str) {
+    let mut c = tags.chars();
+    let origin = match c.next() {
+        Some('P') => "Product",
+        Some('C') => "Config",
+        Some('K') => "Key",
+        Some('S') => "Status",
+        _ => "Metric",
+    };
+    let nature = match c.next() {
+        Some('O') => "Output",
+        Some('D') => "Duration",
+        Some('L') => "Limit",
+        Some('C') => "Counter",
+        Some('M') => "Max",
+        Some('R') => "Rate",
+        Some('a') => "Avg",
+        _ => "Gauge",
+    };
+    let scope = match c.next() {
+        Some('S') => "Service",
+        _ => "Process",
+    };
+    (origin, nature, scope)
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// `show info json`: HAProxy's array of typed fields.
+pub fn info_json(v: &InfoView) -> String {
+    let mut items = Vec::new();
+    for (i, (name, tagtype)) in INFO_FIELDS.iter().enumerate() {
+        let (tags, ty) = tagtype.split_once(':').unwrap_or((tagtype, "str"));
+        let (origin, nature, scope) = tag_words(tags);
+        let raw = info_value(v, name);
+        let value = if ty == "str" { json_string(&raw) } else { raw.parse::<u64>().map_or_else(|_| json_string(&raw), |n| n.to_string()) };
+        items.push(format!(
+            "{{\"field\":{{\"pos\":{},\"name\":{}}},\"processNum\":1,\"tags\":{{\"origin\":\"{origin}\",\"nature\":\"{nature}\",\"scope\":\"{scope}\"}},\"value\":{{\"type\":\"{ty}\",\"value\":{value}}}}}",
+            info_pos(i),
+            json_string(name)
+        ));
+    }
+    format!("[{}]\n", items.join(","))
+}
+
 /// `show info` / `show info typed`.
 pub fn info(v: &InfoView, typed: bool) -> String {
     let mut out = String::new();
     for (i, (name, tags)) in INFO_FIELDS.iter().enumerate() {
         let value = info_value(v, name);
         if typed {
-            // HAProxy's numbering skips the fields of features it was built without
-            // (ZlibMemUsage, MaxZlibMemUsage) and `description` when unset.
-            let i = match i {
-                0..=44 => i,
-                45..=48 => i + 2,
-                _ => i + 3,
-            };
+            let i = info_pos(i);
             let _ = writeln!(out, "{i}.{name}.1:{tags}:{value}");
         } else {
             let _ = writeln!(out, "{name}: {value}");
@@ -222,6 +274,19 @@ mod tests {
         assert!(typed.contains("\n49.Idle_pct.1:MaP:u32:100\n"));
         assert!(typed.contains("\n52.Stopping.1:MGP:u32:0\n"));
         assert!(typed.ends_with("\n71.Tainted.1:SGP:str:0\n"));
+    }
+
+    #[test]
+    fn info_json_as_haproxy() {
+        let v = InfoView { pid: 42, ..Default::default() };
+        let j: serde_json::Value = serde_json::from_str(&info_json(&v)).expect("json");
+        assert_eq!(
+            j[6],
+            serde_json::json!({"field": {"pos": 6, "name": "Pid"}, "processNum": 1,
+                "tags": {"origin": "Status", "nature": "Gauge", "scope": "Process"}, "value": {"type": "u32", "value": 42}})
+        );
+        assert_eq!(j[0]["value"], serde_json::json!({"type": "str", "value": "fulcrum"}));
+        assert_eq!(j[68]["field"], serde_json::json!({"pos": 71, "name": "Tainted"}));
     }
 
     #[test]
