@@ -146,6 +146,21 @@ fn same_answers_as_haproxy() {
     let htyped = query(&hdir.join("admin.sock"), "show info typed").expect("haproxy");
     let ftyped = query(&fdir.join("admin.sock"), "show info typed").expect("fulcrum");
     assert_eq!(tags(&ftyped), tags(&htyped));
+    // An interactive session, byte for byte: the prompt after each answer, leaving with `prompt`.
+    let transcript = |sock: &Path| -> String {
+        use std::io::{Read, Write};
+        let mut c = std::os::unix::net::UnixStream::connect(sock).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let mut out = String::new();
+        for line in ["prompt", "get weight app/s1", "get weight app/s1; show cli level", "set timeout cli 30", "show servers state nope", "operator"] {
+            c.write_all(format!("{line}\n").as_bytes()).expect("write");
+            out.push_str(&read_prompt(&mut c));
+        }
+        c.write_all(b"prompt\n").expect("write");
+        c.read_to_string(&mut out).expect("closed after leaving prompt mode");
+        out
+    };
+    assert_eq!(transcript(&fdir.join("admin.sock")), transcript(&hdir.join("admin.sock")));
     // show info json: the same fields, positions, tags and value types.
     let shape = |t: &str| -> Vec<String> {
         let v: serde_json::Value = serde_json::from_str(t).expect("json");
