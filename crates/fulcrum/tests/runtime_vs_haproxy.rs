@@ -137,6 +137,17 @@ fn same_answers_as_haproxy() {
     });
     assert!(same.is_some(), "show servers state differs:\nfulcrum {got:#?}\nhaproxy {want:#?}");
     assert!(want.iter().any(|l| l.starts_with("ID checked 2 c2 127.0.0.1 0 0 ")), "c2 DOWN: {want:#?}");
+    // disable health: the check is no longer enabled (srv_check_state), the state is kept.
+    for sock in [&hdir, &fdir] {
+        assert_eq!(query(&sock.join("admin.sock"), "disable health checked/c2").expect("disable health"), "\n");
+    }
+    let same = fulcrum_testlab::wait::until(Duration::from_secs(5), || {
+        want = servers_state(&query(&hdir.join("admin.sock"), "show servers state checked").expect("haproxy"));
+        got = servers_state(&query(&fdir.join("admin.sock"), "show servers state checked").expect("fulcrum"));
+        got == want
+    });
+    assert!(same.is_some(), "after disable health:\nfulcrum {got:#?}\nhaproxy {want:#?}");
+    assert!(want.iter().any(|l| l.starts_with("ID checked 2 c2 127.0.0.1 0 0 1 1 T 8 2 0 2 ")), "{want:#?}");
     // show info: the same fields in the same order; typed: the same field numbers and tags.
     let keys = |t: &str| t.lines().map(|l| l.split(':').next().unwrap_or("").to_string()).collect::<Vec<_>>();
     let hinfo = query(&hdir.join("admin.sock"), "show info").expect("haproxy");
