@@ -252,3 +252,35 @@ fn takeover_keeps_unix_and_abns_sockets() {
 fn have_curl_quiet() -> bool {
     tool("curl").is_some()
 }
+
+/// `log udp@HOST:PORT` and `log abns@NAME`: syslog datagrams arrive where the address says.
+#[test]
+fn log_targets_udp_and_abns_receive_syslog_lines() {
+    use std::os::linux::net::SocketAddrExt;
+    let t = TempDir::new("logtargets");
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    udp.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let name = format!("fulcrum-log-{}", std::process::id());
+    let abns = std::os::unix::net::UnixDatagram::bind_addr(&std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).expect("name")).expect("abns");
+    abns.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let port = free_port();
+    let cfg = t.file(
+        "f.cfg",
+        &format!(
+            "{DEFAULTS}  option httplog\n  log udp@localhost:{} local0\n  log abns@{name} local1 info\nfrontend web\n  bind 127.0.0.1:{port}\n  http-request return status 200 content-type text/plain string ok\n",
+            udp.local_addr().expect("addr").port()
+        ),
+    );
+    let mut cmd = Command::new(fulcrum());
+    cmd.args(["run", "-f"]).arg(&cfg).env("FULCRUM_CONTROL", t.path("ctl.sock"));
+    let f = Running::spawn(cmd, t.path("log"));
+    assert!(wait_until(Duration::from_secs(10), || testlab_get(([127, 0, 0, 1], port).into())), "{}", f.output());
+    let mut buf = [0u8; 2048];
+    let n = udp.recv(&mut buf).expect("a syslog datagram on udp@localhost");
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(line.starts_with("<134>") && line.contains(" web web/<NOSRV> "), "{line}");
+    let n = abns.recv(&mut buf).expect("a syslog datagram on abns@");
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // local1 (17) * 8 + info (6)
+    assert!(line.starts_with("<142>") && line.contains("\"GET / HTTP/1.1\""), "{line}");
+}
