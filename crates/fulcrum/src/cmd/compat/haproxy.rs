@@ -169,6 +169,10 @@ mod tests {
         let a = parse(&args("-Ws -f /etc/haproxy/haproxy.cfg -p /run/haproxy.pid -S /run/haproxy-master.sock")).unwrap();
         assert_eq!(a.master_cli.as_deref(), Some("/run/haproxy-master.sock"));
         assert!(parse(&args("-Ws -f x.cfg -S")).unwrap_err().contains("'-S' needs a value"));
+        // Debian's init script: -x with the stats socket when it has `expose-fd listeners`.
+        let a = parse(&args("-f x.cfg -p /run/haproxy.pid -sf 42 -D -x /run/haproxy/admin.sock")).unwrap();
+        assert_eq!((a.finish_pids.as_slice(), a.expose_socket.as_deref()), (&[42][..], Some(std::path::Path::new("/run/haproxy/admin.sock"))));
+        assert!(parse(&args("-m 100")).unwrap_err().contains("'-m'"));
         let a = parse(&args("-Ws -f /etc/haproxy/haproxy.cfg -f /etc/haproxy/conf.d -p /run/haproxy.pid")).unwrap();
         assert!(a.master_worker && a.systemd);
         assert_eq!(a.files.len(), 2);
