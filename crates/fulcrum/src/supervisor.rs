@@ -72,7 +72,7 @@ impl Supervisor {
             .await
             .context("starting VRRP")?;
         let (control_tx, mut control_rx) = mpsc::channel(8);
-        let stats_sockets = Some(RuntimeSockets::start(&config.global, control_tx.clone()));
+        let stats_sockets = Some(RuntimeSockets::start(&config.global, control_tx.clone()).map_err(anyhow::Error::msg)?);
         let mut parts = Parts {
             proxy,
             health,

@@ -39,12 +39,12 @@ fn config(dir: &std::path::Path, port: u16, tcp: u16, servers: &[CountingServer]
 
 fn lab(test: &str) -> Lab {
     let servers: Vec<CountingServer> = ["s1", "s2", "s3"].iter().map(|n| CountingServer::start(n)).collect();
-    let (port, tcp) = (free_port(), free_port());
-    let dir = Fulcrum::dir(test);
-    let text = config(&dir, port, tcp, &servers, "");
-    let f = Fulcrum::start(dir.clone(), &text);
-    let (admin, user) = (dir.join("admin.sock"), dir.join("user.sock"));
-    f.wait_socket(&admin);
+    let (mut port, mut tcp) = (0, 0);
+    let f = Fulcrum::start_bound(test, "admin.sock", |dir| {
+        (port, tcp) = (free_port(), free_port());
+        config(dir, port, tcp, &servers, "")
+    });
+    let (admin, user) = (f.dir.join("admin.sock"), f.dir.join("user.sock"));
     f.wait_socket(&user);
     let all_up = fulcrum_testlab::wait::until(Duration::from_secs(10), || servers.iter().all(|s| s.count("/health") >= 2));
     assert!(all_up.is_some(), "health checks never reached every server\n{}", f.log());
@@ -296,4 +296,21 @@ fn hatop_shows_the_servers() {
     let before = l.servers[1].traffic();
     let d = distribution(l.port, 20);
     assert_eq!(l.servers[1].traffic(), before, "s2 in MAINT from hatop receives nothing: {d:?}");
+}
+
+#[test]
+fn a_stats_socket_that_cannot_be_opened_stops_the_start() {
+    let dir = Fulcrum::dir("rt-nobind");
+    let cfg = format!(
+        "global\n stats socket {}/missing-dir/admin.sock level admin\n\
+         defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+         frontend web\n bind 127.0.0.1:{}\n http-request return status 200\n",
+        dir.display(),
+        free_port()
+    );
+    let mut f = Fulcrum::start(dir.clone(), &cfg);
+    let status = f.child.wait_timeout(Duration::from_secs(15));
+    assert!(status.is_some_and(|s| s.code() == Some(1)), "fulcrum must exit 1: {status:?}\n{}", f.log());
+    let log = f.log();
+    assert!(log.contains(&format!("stats socket {}/missing-dir/admin.sock: cannot bind", dir.display())), "{log}");
 }

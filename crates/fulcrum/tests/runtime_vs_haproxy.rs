@@ -114,9 +114,8 @@ fn same_answers_as_haproxy() {
         hdir.join("haproxy.log"),
     )
     .expect("haproxy");
-    let fdir = Fulcrum::dir("rt-vs-haproxy-f");
-    let f = Fulcrum::start(fdir.clone(), &config(&fdir, free_port(), s1.port, s2.port, dead));
-    f.wait_socket(&fdir.join("admin.sock"));
+    let f = Fulcrum::start_bound("rt-vs-haproxy-f", "admin.sock", |dir| config(dir, free_port(), s1.port, s2.port, dead));
+    let fdir = f.dir.clone();
     let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || query(&hdir.join("admin.sock"), "show cli level").is_ok());
     assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
 

@@ -30,10 +30,12 @@ fn server<'a>(report: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn status_shows_servers_with_reasons_and_the_last_changes() {
-    let (bind, up, down) = (free_port(), free_port(), free_port());
-    let dir = Fulcrum::dir("status");
-    let f = Fulcrum::start(dir.clone(), &proxy_config(&dir, &format!("127.0.0.1:{bind}"), up, down));
-    f.wait_socket(&dir.join("admin.sock"));
+    let mut bind = 0;
+    let f = Fulcrum::start_bound("status", "admin.sock", |dir| {
+        bind = free_port();
+        proxy_config(dir, &format!("127.0.0.1:{bind}"), free_port(), free_port())
+    });
+    let dir = f.dir.clone();
     let mut report = Value::Null;
     let settled = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
         let (ok, out, _) = f.status(true);

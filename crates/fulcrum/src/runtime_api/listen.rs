@@ -94,31 +94,42 @@ pub struct RuntimeSockets {
 }
 
 impl RuntimeSockets {
-    /// Opens every `stats socket` of `global`; one that cannot be opened is logged and skipped.
-    pub fn start(global: &Global, to_supervisor: mpsc::Sender<Request>) -> RuntimeSockets {
+    /// Opens every `stats socket` of `global`. As HAProxy, a socket that cannot be opened
+    /// stops the start: the error names each one.
+    pub fn start(global: &Global, to_supervisor: mpsc::Sender<Request>) -> Result<RuntimeSockets, String> {
         let mut me = RuntimeSockets { settings: Vec::new(), running: Vec::new(), to_supervisor };
-        me.open(settings(global));
-        me
+        let errors = me.open(settings(global));
+        if errors.is_empty() {
+            Ok(me)
+        } else {
+            Err(errors.join("; "))
+        }
     }
 
-    /// A new config: when the sockets' settings changed, close them all and open the new ones.
+    /// A new config: when the sockets' settings changed, close them all and open the new ones
+    /// (one that cannot be opened is logged; the others serve).
     pub fn reload(&mut self, global: &Global) {
         let new = settings(global);
         if new == self.settings {
             return;
         }
         self.close();
-        self.open(new);
+        for e in self.open(new) {
+            tracing::error!("{e}");
+        }
     }
 
-    fn open(&mut self, settings: Vec<Settings>) {
+    /// Opens each socket; returns the errors of those that could not be opened.
+    fn open(&mut self, settings: Vec<Settings>) -> Vec<String> {
+        let mut errors = Vec::new();
         for s in &settings {
             match open_one(s, self.to_supervisor.clone()) {
                 Ok(r) => self.running.push(r),
-                Err(e) => tracing::error!("stats socket {}: {e}", s.address),
+                Err(e) => errors.push(format!("stats socket {}: {e}", s.address)),
             }
         }
         self.settings = settings;
+        errors
     }
 
     fn close(&mut self) {
@@ -137,10 +148,14 @@ impl Drop for RuntimeSockets {
     }
 }
 
+enum Listener {
+    Unix(UnixListener),
+    Tcp(TcpListener),
+}
+
 fn open_one(s: &Settings, to_supervisor: mpsc::Sender<Request>) -> Result<Running, String> {
     let level = Level::from(s.level);
-    let timeout = s.timeout;
-    match parse_address(&s.address)? {
+    let (listener, unix_path) = match parse_address(&s.address)? {
         SocketAddress::Unix(path) => {
             if path.exists() {
                 std::fs::remove_file(&path).map_err(|e| format!("cannot replace {}: {e}", path.display()))?;
@@ -152,52 +167,43 @@ fn open_one(s: &Settings, to_supervisor: mpsc::Sender<Request>) -> Result<Runnin
                     .map_err(|e| format!("cannot set mode {mode:o} on {}: {e}", path.display()))?;
             }
             tracing::info!("stats socket on {} (level {})", path.display(), level.keyword());
-            let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-            let task = tokio::spawn(async move {
-                loop {
-                    match listener.accept().await {
-                        Ok((conn, _)) => {
-                            let permit = slots.clone().acquire_owned().await;
-                            let to_supervisor = to_supervisor.clone();
-                            tokio::spawn(async move {
-                                serve(conn, level, timeout, to_supervisor).await;
-                                drop(permit);
-                            });
-                        }
-                        Err(e) => {
-                            tracing::warn!("stats socket accept failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
-                }
-            });
-            Ok(Running { task, unix_path: Some(path) })
+            (Listener::Unix(listener), Some(path))
         }
         SocketAddress::Tcp(addr) => {
             let std_listener = std::net::TcpListener::bind(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
             std_listener.set_nonblocking(true).map_err(|e| format!("{addr}: {e}"))?;
             let listener = TcpListener::from_std(std_listener).map_err(|e| format!("{addr}: {e}"))?;
             tracing::info!("stats socket on {addr} (level {})", level.keyword());
-            let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-            let task = tokio::spawn(async move {
-                loop {
-                    match listener.accept().await {
-                        Ok((conn, _)) => {
-                            let permit = slots.clone().acquire_owned().await;
-                            let to_supervisor = to_supervisor.clone();
-                            tokio::spawn(async move {
-                                serve(conn, level, timeout, to_supervisor).await;
-                                drop(permit);
-                            });
-                        }
-                        Err(e) => {
-                            tracing::warn!("stats socket accept failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
-                }
-            });
-            Ok(Running { task, unix_path: None })
+            (Listener::Tcp(listener), None)
+        }
+    };
+    let task = tokio::spawn(accept_loop(listener, level, s.timeout, to_supervisor));
+    Ok(Running { task, unix_path })
+}
+
+/// Accepts connections and serves each in its own task, at most [`MAX_CONNECTIONS`] at once.
+async fn accept_loop(listener: Listener, level: Level, timeout: Duration, to_supervisor: mpsc::Sender<Request>) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let to_supervisor = to_supervisor.clone();
+        let accepted = match &listener {
+            Listener::Unix(l) => l.accept().await.map(|(c, _)| {
+                tokio::spawn(async move {
+                    serve(c, level, timeout, to_supervisor).await;
+                    drop(permit);
+                });
+            }),
+            Listener::Tcp(l) => l.accept().await.map(|(c, _)| {
+                tokio::spawn(async move {
+                    serve(c, level, timeout, to_supervisor).await;
+                    drop(permit);
+                });
+            }),
+        };
+        if let Err(e) = accepted {
+            tracing::warn!("stats socket accept failed: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }

@@ -277,6 +277,32 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_bytes_never_panic() {
+        // A small LCG over command-like bytes: words, separators, escapes, control bytes.
+        let alphabet: &[u8] = b"show stat info servers state weight set get app/s1 ;\\ \t\r\n\x00\xff%-0123456789prompt quit user operator";
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2000 {
+            let mut s = Session::new(Level::Admin, Duration::from_secs(10));
+            let len = (seed >> 33) % 200;
+            let mut input = Vec::new();
+            for _ in 0..len {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                input.push(alphabet[((seed >> 33) % alphabet.len() as u64) as usize]);
+            }
+            s.receive(&input);
+            s.end_of_input();
+            let mut steps = 0;
+            while let Some(step) = s.next_step() {
+                let words: Vec<String> = step.commands().iter().map(|c| format!("{c:?}")).collect();
+                let _ = step.render(&words);
+                steps += 1;
+                assert!(steps <= 200, "bounded by the input's lines");
+            }
+            assert!(s.should_close());
+        }
+    }
+
+    #[test]
     fn end_of_input_answers_an_unterminated_line() {
         let mut s = Session::new(Level::User, Duration::from_secs(10));
         s.receive(b"show cli level");

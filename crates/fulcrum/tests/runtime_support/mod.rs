@@ -192,6 +192,27 @@ impl Fulcrum {
         (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
     }
 
+    /// Starts fulcrum with the config `make(dir)` returns (with fresh ports each call), and
+    /// waits for `DIR/socket` to answer; a port taken meanwhile by another process (the
+    /// free-port race) is retried with new ports, twice at most.
+    pub fn start_bound(test: &str, socket: &str, mut make: impl FnMut(&Path) -> String) -> Fulcrum {
+        for attempt in 0..3 {
+            let dir = Fulcrum::dir(test);
+            let text = make(&dir);
+            let mut f = Fulcrum::start(dir.clone(), &text);
+            let sock = dir.join(socket);
+            let ready = fulcrum_testlab::wait::until(Duration::from_secs(15), || {
+                query(&sock, "show cli level").is_ok() || !f.child.is_running()
+            });
+            if ready.is_some() && f.child.is_running() {
+                return f;
+            }
+            let log = f.log();
+            assert!(attempt < 2 && log.contains("Address already in use"), "fulcrum did not start ({test})\n{log}");
+        }
+        unreachable!("three attempts")
+    }
+
     pub fn log(&self) -> String {
         self.child.output()
     }
