@@ -152,7 +152,7 @@ fn same_answers_as_haproxy() {
     let hinfo = query(&hdir.join("admin.sock"), "show info").expect("haproxy");
     let finfo = query(&fdir.join("admin.sock"), "show info").expect("fulcrum");
     assert_eq!(keys(&finfo), keys(&hinfo));
-    let tags = |t: &str| t.lines().map(|l| l.rsplitn(2, ':').nth(1).unwrap_or("").to_string()).collect::<Vec<_>>();
+    let tags = |t: &str| t.lines().map(|l| l.rsplit_once(':').map_or("", |x| x.0).to_string()).collect::<Vec<_>>();
     let htyped = query(&hdir.join("admin.sock"), "show info typed").expect("haproxy");
     let ftyped = query(&fdir.join("admin.sock"), "show info typed").expect("fulcrum");
     assert_eq!(tags(&ftyped), tags(&htyped));
