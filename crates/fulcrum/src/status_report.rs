@@ -233,6 +233,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn report_holds_addresses_only_as_master() {
+        use fulcrum_config::{load_sources, Source};
+        let h = "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+                 frontend web\n bind 10.99.0.100:80\n bind :::8443-8444\n default_backend app\n\
+                 backend app\n server a 10.99.0.1:80 check\n";
+        let k = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 7\n priority 120\n \
+                 virtual_ipaddress {\n  10.99.0.100/24\n }\n}\n";
+        let loaded = load_sources(&[Source { name: "h.cfg", text: h }, Source { name: "k.conf", text: k }]);
+        assert!(loaded.is_ok(), "{:?}", loaded.diagnostics);
+        let mut history = History::default();
+        history.record("server app/a".into(), "DOWN", "Layer4 timeout".into());
+        let status = |state| VrrpStatus { state, priority: 120, counters: Default::default() };
+        let report = |state| {
+            build(&Inputs {
+                config: &loaded.config,
+                backends: Vec::new(),
+                frontend_connections: vec![("web".into(), 3)],
+                vrrp: vec![("VI_1".into(), status(state))],
+                history: &history,
+                uptime_s: 5,
+            })
+        };
+        let master = report(fulcrum_vrrp::machine::State::Master);
+        assert_eq!(master["vrrp_instances"][0]["addresses_held"], json!(["10.99.0.100/24"]));
+        assert_eq!(master["vrrp_instances"][0]["virtual_router_id"], 7);
+        assert_eq!(master["frontends"][0]["binds"], json!(["10.99.0.100:80", "[::]:8443-8444"]));
+        assert_eq!(master["frontends"][0]["current_connections"], 3);
+        assert_eq!(master["recent_changes"][0]["object"], "server app/a");
+        let backup = report(fulcrum_vrrp::machine::State::Backup);
+        assert_eq!(backup["vrrp_instances"][0]["state"], "BACKUP");
+        assert_eq!(backup["vrrp_instances"][0]["addresses_held"], json!([]));
+    }
+
+    #[test]
     fn utc_dates() {
         assert_eq!(utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(utc(1_795_433_093_000), "2026-11-23T11:24:53Z");
