@@ -284,3 +284,38 @@ fn log_targets_udp_and_abns_receive_syslog_lines() {
     // local1 (17) * 8 + info (6)
     assert!(line.starts_with("<142>") && line.contains("\"GET / HTTP/1.1\""), "{line}");
 }
+
+/// `stats socket abns@NAME` (HAProxy's padded name) and `stats socket fd@N` answer the
+/// runtime API.
+#[test]
+fn stats_socket_on_abns_and_inherited_fd() {
+    use std::io::{Read, Write};
+    use std::os::linux::net::SocketAddrExt;
+    let t = TempDir::new("statsaddr");
+    let name = format!("fulcrum-stats-{}", std::process::id());
+    let passed = std::os::unix::net::UnixListener::bind(t.path("passed-stats.sock")).expect("listener");
+    let fd = inheritable(&passed);
+    let cfg = t.file(
+        "f.cfg",
+        &format!("global\n  stats socket abns@{name} level admin\n  stats socket fd@{fd} level admin\n{DEFAULTS}frontend web\n  bind 127.0.0.1:{}\n  http-request return status 200\n", free_port()),
+    );
+    let mut cmd = Command::new(fulcrum());
+    cmd.args(["run", "-f"]).arg(&cfg).env("FULCRUM_CONTROL", t.path("ctl.sock"));
+    let f = Running::spawn(cmd, t.path("log"));
+    private(&passed);
+    let ask = |s: &mut dyn FnMut() -> Option<UnixStream>| -> String {
+        let Some(mut c) = s() else { return String::new() };
+        let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = c.write_all(b"show info\n");
+        let mut out = String::new();
+        let _ = c.read_to_string(&mut out);
+        out
+    };
+    let mut padded = name.as_bytes().to_vec();
+    padded.resize(107, 0);
+    let mut via_abns = || UnixStream::connect_addr(&std::os::unix::net::SocketAddr::from_abstract_name(&padded).ok()?).ok();
+    assert!(wait_until(Duration::from_secs(10), || ask(&mut via_abns).contains("Pid: ")), "stats socket abns@ not answering: {}", f.output());
+    let path = t.path("passed-stats.sock");
+    let mut via_fd = || UnixStream::connect(&path).ok();
+    assert!(ask(&mut via_fd).contains("Pid: "), "stats socket fd@ not answering: {}", f.output());
+}

@@ -184,6 +184,11 @@ fn bound_as(bound: &Path, path: &Path) -> bool {
         .is_some_and(|pid| !pid.is_empty() && pid.iter().all(u8::is_ascii_digit))
 }
 
+/// Whether an (inherited) socket is a unix one.
+pub fn is_unix(fd: &std::os::fd::OwnedFd) -> bool {
+    socket2::SockRef::from(fd).domain().is_ok_and(|d| d == Domain::UNIX)
+}
+
 fn is_listening_on(s: &Socket, want: impl Fn(&SockAddr) -> bool) -> bool {
     s.is_listener().unwrap_or(false) && s.local_addr().is_ok_and(|a| want(&a))
 }

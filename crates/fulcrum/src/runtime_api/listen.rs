@@ -30,6 +30,10 @@ pub const MAX_CONNECTIONS: usize = 10;
 pub enum SocketAddress {
     Unix(PathBuf),
     Tcp(SocketAddr),
+    /// `abns@NAME`: an abstract unix socket under HAProxy's NUL-padded name (proxy/listener.rs).
+    Abns(String),
+    /// `fd@N`: an inherited listening socket (see proxy/inherit.rs).
+    Fd(i32),
 }
 
 /// Reads HAProxy's address forms: `/path`, `unix@/path`, `ipv4@1.2.3.4:port`,
@@ -38,7 +42,13 @@ pub fn parse_address(text: &str) -> Result<SocketAddress, String> {
     if let Some(p) = text.strip_prefix("unix@") {
         return Ok(SocketAddress::Unix(PathBuf::from(p)));
     }
-    for refused in ["abns@", "fd@", "sockpair@", "udp@", "udp4@", "udp6@", "quic4@", "quic6@"] {
+    if let Some(name) = text.strip_prefix("abns@") {
+        return Ok(SocketAddress::Abns(name.to_string()));
+    }
+    if let Some(n) = text.strip_prefix("fd@") {
+        return n.parse().ok().filter(|n: &i32| *n >= 0).map(SocketAddress::Fd).ok_or_else(|| format!("stats socket '{text}': '{n}' is not a descriptor number"));
+    }
+    for refused in ["sockpair@", "udp@", "udp4@", "udp6@", "quic4@", "quic6@"] {
         if text.starts_with(refused) {
             return Err(format!("stats socket '{text}': '{refused}' addresses are not supported by fulcrum yet"));
         }
@@ -176,6 +186,27 @@ fn open_one(s: &Settings, to_supervisor: mpsc::Sender<Request>) -> Result<Runnin
             tracing::info!("stats socket on {addr} (level {})", level.keyword());
             (Listener::Tcp(listener), None)
         }
+        SocketAddress::Abns(name) => {
+            use std::os::linux::net::SocketAddrExt;
+            let wire = fulcrum_proxy::listener::abns_name(&name, true);
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(&wire[1..]).map_err(|e| format!("abns@{name}: {e}"))?;
+            let std_listener = std::os::unix::net::UnixListener::bind_addr(&addr).map_err(|e| format!("cannot bind abns@{name}: {e}"))?;
+            std_listener.set_nonblocking(true).map_err(|e| format!("abns@{name}: {e}"))?;
+            tracing::info!("stats socket on abns@{name} (level {})", level.keyword());
+            (Listener::Unix(UnixListener::from_std(std_listener).map_err(|e| format!("abns@{name}: {e}"))?), None)
+        }
+        SocketAddress::Fd(n) => {
+            let sock = fulcrum_proxy::inherit::take_listener(n)?;
+            sock.set_nonblocking(true).map_err(|e| format!("fd@{n}: {e}"))?;
+            tracing::info!("stats socket on fd@{n} (level {})", level.keyword());
+            let fd = std::os::fd::OwnedFd::from(sock);
+            let unix = fulcrum_proxy::listener::is_unix(&fd);
+            if unix {
+                (Listener::Unix(UnixListener::from_std(std::os::unix::net::UnixListener::from(fd)).map_err(|e| format!("fd@{n}: {e}"))?), None)
+            } else {
+                (Listener::Tcp(TcpListener::from_std(std::net::TcpListener::from(fd)).map_err(|e| format!("fd@{n}: {e}"))?), None)
+            }
+        }
     };
     let task = tokio::spawn(accept_loop(listener, level, s.timeout, to_supervisor));
     Ok(Running { task, unix_path })
@@ -250,11 +281,14 @@ mod tests {
     fn haproxy_address_forms() {
         assert_eq!(parse_address("/run/haproxy/admin.sock"), Ok(SocketAddress::Unix("/run/haproxy/admin.sock".into())));
         assert_eq!(parse_address("unix@/tmp/a.sock"), Ok(SocketAddress::Unix("/tmp/a.sock".into())));
+        assert_eq!(parse_address("abns@stats"), Ok(SocketAddress::Abns("stats".into())));
+        assert_eq!(parse_address("fd@4"), Ok(SocketAddress::Fd(4)));
+        assert!(parse_address("fd@x").is_err());
         assert_eq!(parse_address("ipv4@127.0.0.1:9999"), Ok(SocketAddress::Tcp("127.0.0.1:9999".parse().expect("addr"))));
         assert_eq!(parse_address("127.0.0.1:9999"), Ok(SocketAddress::Tcp("127.0.0.1:9999".parse().expect("addr"))));
         assert_eq!(parse_address("ipv6@[::1]:9999"), Ok(SocketAddress::Tcp("[::1]:9999".parse().expect("addr"))));
         assert_eq!(parse_address("*:9999"), Ok(SocketAddress::Tcp("0.0.0.0:9999".parse().expect("addr"))));
-        assert!(parse_address("abns@foo").is_err());
+        assert!(parse_address("sockpair@3").is_err());
         assert!(parse_address("ipv4@127.0.0.1:x").is_err());
     }
 }
