@@ -45,6 +45,8 @@ fn status_shows_servers_with_reasons_and_the_last_changes() {
     assert!(settled.is_some(), "s2 never reported DOWN: {report}\n{}", f.log());
     assert_eq!(report["pid"], f.child.pid());
     assert_eq!(server(&report, "s1")["status"], "UP");
+    let up_reason = server(&report, "s1")["reason"].as_str().unwrap_or("");
+    assert!(up_reason.starts_with("Layer4 check passed"), "the latest check: {up_reason}");
     let reason = server(&report, "s2")["reason"].as_str().unwrap_or("");
     assert!(reason.starts_with("Layer4 connection problem"), "{reason}");
     assert_eq!(report["frontends"][0]["binds"][0], format!("127.0.0.1:{bind}"));

@@ -12,7 +12,7 @@ use super::exec::Target;
 use super::render::{BackendView, InfoView, ServerView};
 use crate::status_report::History;
 use fulcrum_config::model::{Balance, Config, Proxy, ServerPort};
-use fulcrum_proxy::server::{AdminState, ServerRt};
+use fulcrum_proxy::server::{AdminState, CheckInfo, ServerRt};
 use fulcrum_proxy::stats::csv::{self, Field};
 use fulcrum_proxy::stats::snapshot::{snapshot, RowKind, StatRow};
 use std::time::Instant;
@@ -32,6 +32,8 @@ fn hchk_status(code: &str) -> u32 {
         "L4OK" => 6,
         "L4TOUT" => 7,
         "L4CON" => 8,
+        "L6TOUT" => 10,
+        "L6RSP" => 11,
         "L7TOUT" => 12,
         "L7RSP" => 13,
         "L7OK" => 15,
@@ -105,6 +107,24 @@ fn open_files_limit() -> u64 {
         .unwrap_or(0)
 }
 
+/// The latest probe's outcome in HAProxy's words (`Layer7 check passed, code: 200`).
+fn describe_check(info: &CheckInfo) -> Option<String> {
+    use fulcrum_health::CheckStatus as S;
+    let all = [
+        S::L4Ok, S::L4Timeout, S::L4Connection, S::L6Timeout, S::L6Response, S::L7Ok, S::L7Timeout, S::L7Response,
+        S::L7Status, S::HealthAnalyze, S::ExternalOk, S::ExternalError, S::ExternalTimeout, S::Unsupported,
+    ];
+    let status = all.iter().find(|s| s.code() == info.status)?;
+    let mut text = status.description().to_string();
+    if let Some(code) = info.code {
+        text.push_str(&format!(", code: {code}"));
+    }
+    if !info.desc.is_empty() {
+        text.push_str(&format!(", info: \"{}\"", info.desc));
+    }
+    Some(text)
+}
+
 /// Map-based hashing and static-rr cannot take runtime weights (HAProxy's BE_LB_PROP_DYN).
 fn static_lb(p: &Proxy) -> bool {
     matches!(
@@ -122,20 +142,27 @@ impl Live<'_> {
         let admin = s.admin();
         let disabled = conf.is_some_and(|c| c.disabled);
         let (rise, fall) = conf.map_or((2, 3), |c| (c.rise, c.fall));
-        let code = self.history.check_code(&p.name, &s.name).unwrap_or(if up { "L4OK" } else { "L4CON" });
-        let reason = self.history.reason(&p.name, &s.name).map(str::to_string);
+        let latest = s.check();
+        let code = if latest.status.is_empty() {
+            self.history.check_code(&p.name, &s.name).unwrap_or(if up { "L4OK" } else { "L4CON" }).to_string()
+        } else {
+            latest.status.clone()
+        };
+        // DOWN: the check that took it down; UP: the latest check.
+        let change = self.history.reason(&p.name, &s.name).map(str::to_string);
+        let last = describe_check(&latest);
         let (status, why) = if admin == AdminState::Maint && disabled {
             ("MAINT", "'disabled' in the configuration".to_string())
         } else if admin == AdminState::Maint {
             ("MAINT", "set to maintenance on the runtime API or stats page".to_string())
         } else if !up {
-            ("DOWN", reason.unwrap_or_else(|| "health check failed".into()))
+            ("DOWN", change.or(last).unwrap_or_else(|| "health check failed".into()))
         } else if admin == AdminState::Drain {
             ("DRAIN", "set to drain on the runtime API or stats page".to_string())
         } else if s.uweight() == 0 {
             ("DRAIN", "runtime weight 0".to_string())
         } else if checked {
-            ("UP", reason.unwrap_or_else(|| "checks passing".into()))
+            ("UP", last.or(change).unwrap_or_else(|| "checks passing".into()))
         } else {
             ("UP", "no check".to_string())
         };
@@ -166,7 +193,7 @@ impl Live<'_> {
             uweight: s.uweight(),
             iweight: s.weight,
             since_change_s: s.last_change_secs(),
-            check_status: if checked { hchk_status(code) } else { 1 },
+            check_status: if checked { hchk_status(&code) } else { 1 },
             check_result: match (checked, up) {
                 (false, _) => 0,
                 (true, true) => 3,
