@@ -295,7 +295,9 @@ mod tests {
         let Parsed::Run(Command::ShowStat(o)) = p("show stat 3 -1 -1", Level::User) else { panic!() };
         assert_eq!(o.filter, Some((3, -1, -1)));
         let Parsed::Run(Command::ShowStat(o)) = p("show stat typed", Level::User) else { panic!() };
-        assert!(o.typed && o.filter.is_none());
+        assert!(o.typed && o.filter.is_none() && o.hide_addresses, "a user session sees no address");
+        let Parsed::Run(Command::ShowStat(o)) = p("show stat up no-maint", Level::Operator) else { panic!() };
+        assert!(o.up_only && o.no_maint && !o.hide_addresses);
     }
 
     #[test]
