@@ -132,6 +132,12 @@ fn admin_commands_change_what_real_requests_reach() {
     assert_eq!(s2.traffic(), before, "a server in MAINT receives no request: {d:?}");
     let state = query(&l.admin, "show servers state app").expect("state");
     assert!(state.lines().any(|x| x.starts_with("2 app 2 s2 127.0.0.1 0 1 ")), "s2 stopped, forced MAINT: {state}");
+    let stat = query(&l.admin, "show stat").expect("stat");
+    assert!(stat.lines().any(|x| x.starts_with("app,s2,") && x.contains(",MAINT,")), "{stat}");
+    for filter in ["show stat no-maint", "show stat up"] {
+        let stat = query(&l.admin, filter).expect("stat");
+        assert!(!stat.contains("app,s2,") && stat.contains("app,s1,") && stat.contains("app,BACKEND,"), "{filter}: {stat}");
+    }
     assert_eq!(query(&l.admin, "enable server app/s2").expect("enable"), "\n");
     let d = distribution(l.port, 30);
     assert_eq!(count(&d, "s2"), 10, "back in rotation: {d:?}");
