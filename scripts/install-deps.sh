@@ -11,6 +11,7 @@ command -v ip         >/dev/null 2>&1 || need+=(iproute2)
 command -v curl       >/dev/null 2>&1 || need+=(curl)
 command -v openssl    >/dev/null 2>&1 || need+=(openssl)      # SSL_GET test's TLS server
 command -v promtool   >/dev/null 2>&1 || need+=(prometheus)   # promtool check metrics
+command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)  # socket activation test
 for extra in "$@"; do
     command -v "${extra%%:*}" >/dev/null 2>&1 || need+=("${extra##*:}")
 done
