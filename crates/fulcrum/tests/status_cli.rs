@@ -41,8 +41,9 @@ fn status_shows_servers_with_reasons_and_the_last_changes() {
         let (ok, out, _) = f.status(true);
         report = serde_json::from_str(&out).unwrap_or(Value::Null);
         ok && server(&report, "s2")["status"] == "DOWN"
+            && server(&report, "s1")["reason"].as_str().is_some_and(|r| r.starts_with("Layer4 check passed"))
     });
-    assert!(settled.is_some(), "s2 never reported DOWN: {report}\n{}", f.log());
+    assert!(settled.is_some(), "s2 never reported DOWN, or s1's check never passed: {report}\n{}", f.log());
     assert_eq!(report["pid"], f.child.pid());
     assert_eq!(server(&report, "s1")["status"], "UP");
     let up_reason = server(&report, "s1")["reason"].as_str().unwrap_or("");
