@@ -57,6 +57,8 @@ struct Rec {
     /// Stats: bytes received from the client (head and body), response head bytes sent.
     bytes_in: u64,
     head_out: u64,
+    /// The status was counted (just before the answer was sent).
+    counted: bool,
 }
 
 pub struct Session<C> {
@@ -129,17 +131,18 @@ impl<C: ClientStream> Session<C> {
                 Err(HeadError::Idle) => return,
                 Err(HeadError::Timeout { partial }) => {
                     if first || partial {
-                        self.answer_raw(errors::builtin_response(408)).await;
+                        let page = errors::builtin_response(408);
+                        crate::stats::record::bad_request(&self.fe.counters, 408, page.len() as u64);
+                        self.answer_raw(page).await;
                         self.log_simple(accept, t0, 408, "cR--", None);
-                        crate::stats::record::bad_request(&self.fe.counters, 408, 0);
                     }
                     return;
                 }
                 Err(HeadError::TooLarge) | Err(HeadError::Invalid) => {
                     let page = self.fe.errors.get(400).into_owned();
+                    crate::stats::record::bad_request(&self.fe.counters, 400, page.len() as u64);
                     self.answer_raw(page).await;
                     self.log_simple(accept, t0, 400, "PR--", None);
-                    crate::stats::record::bad_request(&self.fe.counters, 400, 0);
                     return;
                 }
             };
@@ -160,7 +163,9 @@ impl<C: ClientStream> Session<C> {
                 retries: 0,
                 bytes_in: head_len as u64,
                 head_out: 0,
+                counted: false,
             };
+            crate::stats::record::request_received(&self.fe.counters);
             // Boxed: the request phases' state is large and only exists while a request is in
             // flight, so an idle keep-alive connection holds just the small session future.
             let keep = Box::pin(self.one_request(&mut rec, self.served == 0)).await;
@@ -462,6 +467,7 @@ impl<C: ClientStream> Session<C> {
 
         // Phase: upgrade to a tunnel.
         if self.res.status == 101 && upgrade {
+            self.count_status(rec);
             self.out.clear();
             self.res.write_response(&mut self.out);
             if body::write_all(&mut self.client, &self.out, cli_timeout).await.is_err() {
@@ -494,6 +500,7 @@ impl<C: ClientStream> Session<C> {
                 Verdict::Error(s) => return self.send_error(s, rec, "PH--", &be.errors, true).await,
                 Verdict::Respond(bytes) => {
                     rec.status = status_of(&bytes);
+                    self.count_status(rec);
                     let _ = body::write_all(&mut self.client, &bytes, cli_timeout).await;
                     return false;
                 }
@@ -525,6 +532,7 @@ impl<C: ClientStream> Session<C> {
             res_framing = if k as u64 == n { Framing::None } else { Framing::Length(n - k as u64) };
         }
         rec.head_out = self.out.len() as u64 - rec.bytes;
+        self.count_status(rec);
         if body::write_all(&mut self.client, &self.out, cli_timeout).await.is_err() {
             rec.flags = "CD--";
             return false;
@@ -646,6 +654,7 @@ impl<C: ClientStream> Session<C> {
         self.fe.counters.inc(crate::stats::counters::Ctr::Intercepted);
         rec.status = ans.status;
         rec.flags = "LR--";
+        self.count_status(rec);
         let keep = drained && headers::client_wants_keep_alive(&self.req) && !self.stopping();
         let mut bytes = ans.bytes;
         if !keep {
@@ -661,6 +670,14 @@ impl<C: ClientStream> Session<C> {
         Some(keep)
     }
 
+    /// Counts the response's status (`hrsp_*`) before it is sent.
+    fn count_status(&self, r: &mut Rec) {
+        if !r.counted {
+            r.counted = true;
+            crate::stats::record::status(&self.fe.counters, r.backend.as_deref(), r.server.as_deref(), r.status, r.trs.is_some());
+        }
+    }
+
     /// Adds the finished request to its frontend's, backend's and server's counters.
     fn count(&self, r: &Rec) {
         let done = crate::stats::record::HttpDone {
@@ -669,6 +686,7 @@ impl<C: ClientStream> Session<C> {
             bytes_in: r.bytes_in,
             bytes_out: r.bytes + r.head_out,
             server_answered: r.trs.is_some(),
+            status_counted: r.counted,
             tw: r.tw,
             tc: r.tc,
             tr: r.trs,
@@ -685,6 +703,7 @@ impl<C: ClientStream> Session<C> {
             Verdict::Respond(bytes) => {
                 rec.status = status_of(&bytes);
                 rec.flags = "PR--";
+                self.count_status(rec);
                 // The request body, if any, was not read: the connection cannot be reused then.
                 let drained = matches!(body::request_framing(&mut self.req), Ok(Framing::None));
                 let keep = drained && headers::client_wants_keep_alive(&self.req) && !self.stopping();
@@ -709,6 +728,7 @@ impl<C: ClientStream> Session<C> {
     async fn send_error(&mut self, status: u16, rec: &mut Rec, flags: &'static str, pages: &errors::ErrorPages, close: bool) -> bool {
         rec.status = status;
         rec.flags = flags;
+        self.count_status(rec);
         let page = pages.get(status);
         rec.bytes = page.len() as u64;
         let drained = matches!(body::request_framing(&mut self.req), Ok(Framing::None));
@@ -737,6 +757,7 @@ impl<C: ClientStream> Session<C> {
             retries: 0,
             bytes_in: 0,
             head_out: 0,
+            counted: true,
         };
         self.log(&rec);
     }

@@ -1,6 +1,8 @@
-//! What one finished HTTP request or TCP session adds to the counters of its frontend, backend
-//! and server, decided from what the log line already knows (status, termination flags, byte
-//! counts, timers). One call per request, so the forward path stays free of stats code.
+//! What an HTTP request or TCP session adds to the counters of its frontend, backend and
+//! server, decided from what the log line already knows (status, termination flags, byte
+//! counts, timers). As HAProxy, requests are counted when their head is read and responses by
+//! status just before they are sent (so a client never sees an answer its counters lack);
+//! bytes, times and errors when the request is finished.
 //!
 //! The termination flags are HAProxy's: first character who ended it (`C` client, `S` server,
 //! `P` proxy, `s` server-side timeout, `c` client-side timeout, `-` normal), second character
@@ -22,6 +24,8 @@ pub struct HttpDone<'a> {
     pub bytes_out: u64,
     /// Whether the server sent the response (not the proxy).
     pub server_answered: bool,
+    /// [`status`] was already called for this request.
+    pub status_counted: bool,
     /// Queue, connect, server response and total times.
     pub tw: Option<Duration>,
     pub tc: Option<Duration>,
@@ -33,12 +37,37 @@ fn ms(d: Option<Duration>) -> u64 {
     d.map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Counts a request a frontend could not even parse or wait for (`ereq`): 400, 408.
+/// Counts a request a frontend could not even parse or wait for (`ereq`): 400, 408. Call it
+/// before sending the answer.
 pub fn bad_request(fe: &Counters, status: u16, bytes_out: u64) {
     fe.request();
     fe.inc(Ctr::ErrReq);
     fe.inc(Ctr::for_status(status));
     fe.add(Ctr::BytesOut, bytes_out);
+}
+
+/// A request head was read: `req_tot` and the request rate of the frontend.
+pub fn request_received(fe: &Counters) {
+    fe.request();
+}
+
+/// The status the client gets is known, just before it is sent: `hrsp_*` of the frontend, of
+/// the backend if the request was routed, of the server if it answered; the backend's and
+/// server's `req_tot`.
+pub fn status(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, status: u16, server_answered: bool) {
+    if status == 0 {
+        return;
+    }
+    let class = Ctr::for_status(status);
+    fe.inc(class);
+    let Some(be) = be else { return };
+    be.counters.inc(class);
+    let Some(s) = srv else { return };
+    be.counters.request();
+    s.counters.request();
+    if server_answered {
+        s.counters.inc(class);
+    }
 }
 
 /// Counts a finished HTTP request on its frontend, backend (if it was routed) and server (if
@@ -47,12 +76,11 @@ pub fn http(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, d: &Htt
     let mut f = d.flags.chars();
     let who = f.next().unwrap_or('-');
     let phase = f.next().unwrap_or('-');
-    fe.request();
+    if !d.status_counted {
+        status(fe, be, srv, d.status, d.server_answered);
+    }
     fe.add(Ctr::BytesIn, d.bytes_in);
     fe.add(Ctr::BytesOut, d.bytes_out);
-    if d.status != 0 {
-        fe.inc(Ctr::for_status(d.status));
-    }
     let denied = who == 'P' && d.status == 403;
     match (who, phase) {
         ('P', 'R') if denied => fe.inc(Ctr::DeniedReq),
@@ -64,9 +92,6 @@ pub fn http(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, d: &Htt
     let bc = &be.counters;
     bc.add(Ctr::BytesIn, d.bytes_in);
     bc.add(Ctr::BytesOut, d.bytes_out);
-    if d.status != 0 {
-        bc.inc(Ctr::for_status(d.status));
-    }
     let both = |c: Ctr| {
         bc.inc(c);
         if let Some(s) = srv {
@@ -82,15 +107,10 @@ pub fn http(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, d: &Htt
         _ => {}
     }
     let Some(s) = srv else { return };
-    bc.request();
     bc.times(ms(d.tw), ms(d.tc), ms(d.tr), d.tt.as_millis() as u64);
     let sc = &s.counters;
-    sc.request();
     sc.add(Ctr::BytesIn, d.bytes_in);
     sc.add(Ctr::BytesOut, d.bytes_out);
-    if d.server_answered && d.status != 0 {
-        sc.inc(Ctr::for_status(d.status));
-    }
     sc.times(ms(d.tw), ms(d.tc), ms(d.tr), d.tt.as_millis() as u64);
 }
 
