@@ -380,3 +380,29 @@ async fn errors_retries_and_redispatches_are_counted() {
     assert_eq!(fe["hrsp_4xx"], "1");
     proxy.shutdown(Duration::from_secs(1)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_is_counted_before_the_client_sees_it() {
+    let a = Backend::start("a").await;
+    let port = free_range(2);
+    let cfg = format!(
+        "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+         frontend web\n bind 127.0.0.1:{port}\n default_backend app\n backend app\n server a {}\n\
+         listen st\n bind 127.0.0.1:{}\n stats uri /\n",
+        a.addr,
+        port + 1
+    );
+    let proxy = start(&cfg).await;
+    assert!(wait_listening(addr(port)).await && wait_listening(addr(port + 1)).await);
+    for i in 1..=20u32 {
+        let r = raw(addr(port), "GET / HTTP/1.1\r\nHost: t\r\n\r\n").await;
+        assert_eq!(r.status, 200);
+        // No pause: the status and request were counted before the answer left.
+        let rows = parse_csv(&stats_get(addr(port + 1), "/;csv", None).await.text()).1;
+        assert_eq!(rows["web/FRONTEND"]["req_tot"], i.to_string());
+        assert_eq!(rows["web/FRONTEND"]["hrsp_2xx"], i.to_string());
+        assert_eq!(rows["app/BACKEND"]["hrsp_2xx"], i.to_string());
+        assert_eq!(rows["app/a"]["hrsp_2xx"], i.to_string());
+    }
+    proxy.shutdown(Duration::from_secs(1)).await;
+}
