@@ -56,6 +56,15 @@ fn health_checks_show_on_the_page_and_counters_survive_a_reload() {
     assert!(d["lastchg"].parse::<u64>().is_ok() && d["downtime"].parse::<u64>().is_ok(), "{d:?}");
     let l = csv_row(&csv, "pool", "live");
     assert_eq!(l["status"], "UP");
+    // Every probe's result reaches the page: the live server's first check passes (bounded).
+    let t = Instant::now();
+    let mut l = l;
+    while l["check_status"] != "L4OK" && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+        l = csv_row(&fetch(stats, "/s;csv"), "pool", "live");
+    }
+    assert_eq!(l["check_status"], "L4OK", "{l:?}");
+    assert_eq!(l["check_desc"], "Layer4 check passed");
     let page = fetch(stats, "/s");
     assert!(page.contains("data-px=\"pool\" data-sv=\"dead\""));
     assert!(page.contains("L4CON"), "check result on the page");
