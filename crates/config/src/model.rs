@@ -8,7 +8,7 @@
 
 use crate::diagnostics::Span;
 use serde::Serialize;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// Everything loaded from all `-f` files.
@@ -194,6 +194,17 @@ pub struct Proxy {
     pub logs: Vec<LogTarget>,
     pub errorfiles: Vec<ErrorFile>,
     pub stats: Option<Stats>,
+    /// `source ADDR[:PORT]`: the local address connections to this proxy's servers (and their
+    /// health checks) are bound to, unless a server sets its own.
+    pub source: Option<SocketAddr>,
+}
+
+impl Proxy {
+    /// The local address connections to `server` leave from: the server's `source`, else the
+    /// proxy's (`source` in the backend or its `defaults`), else the system's choice.
+    pub fn server_source(&self, server: &Server) -> Option<SocketAddr> {
+        server.source.or(self.source)
+    }
 }
 
 /// A name that refers to another item, with where it was written (checked by validation).
@@ -360,6 +371,8 @@ pub struct Server {
     pub error_limit: u32,
     pub on_error: OnError,
     pub send_proxy: bool,
+    /// `source ADDR[:PORT]` on the server line (port 0: any); see [`Proxy::server_source`].
+    pub source: Option<SocketAddr>,
 }
 
 /// `ADDRESS[:PORT]` of a server. `host` is an IP or a name resolved when the proxy starts.
@@ -369,6 +382,20 @@ pub struct ServerAddress {
     /// Set when `host` is a literal IP address.
     pub ip: Option<IpAddr>,
     pub port: ServerPort,
+    /// `unix@PATH`, `/PATH` or `abns@NAME`: a unix stream socket instead of HOST:PORT (then
+    /// `host` is the address as written, `ip` is None and `port` Unset).
+    pub unix: Option<UnixAddress>,
+}
+
+/// A server reached over a unix stream socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnixAddress {
+    /// `unix@PATH` or `/PATH`: a socket file.
+    Path(String),
+    /// `abns@NAME`: a name in Linux's abstract namespace (HAProxy pads it with NULs to the
+    /// whole `sun_path`).
+    Abns(String),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

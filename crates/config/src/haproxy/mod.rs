@@ -11,9 +11,11 @@ mod global;
 mod lexer;
 mod line;
 mod options;
+mod peers;
 mod proxy;
 mod rules;
 mod server;
+mod source;
 mod suggest;
 
 pub use acl::PREDEFINED as PREDEFINED_ACLS;
@@ -57,6 +59,8 @@ enum Section {
     Proxy(Draft),
     /// A section HAProxy has but fulcrum does not run (yet): its lines are skipped.
     Skipped,
+    /// `peers` or `resolvers`: not run, but its addresses are checked.
+    Addresses(peers::Kind),
 }
 
 /// Looks up an environment variable by name.
@@ -157,6 +161,7 @@ impl Parser {
                 proxy::keyword(&mut draft.proxy, &mut draft.server, Some(kind), line, diags)
             }
             Section::Skipped => {}
+            Section::Addresses(kind) => peers::keyword(*kind, line, diags),
         }
     }
 
@@ -220,6 +225,11 @@ impl Parser {
                 proxy.defaults = base.name.clone();
                 self.section = Section::Proxy(Draft { proxy, server: base.server });
             }
+            "peers" | "resolvers" => {
+                let kind = if kw == "peers" { peers::Kind::Peers } else { peers::Kind::Resolvers };
+                diags.warning(&span, peers::not_run(kind, line.arg(1).unwrap_or("")));
+                self.section = Section::Addresses(kind);
+            }
             other => {
                 diags.warning(&span, format!("section '{other}' is not supported by fulcrum yet; its lines are ignored"));
                 self.section = Section::Skipped;
@@ -240,7 +250,7 @@ impl Parser {
                 self.last_defaults = d;
             }
             Section::Proxy(draft) => self.proxies.push(draft.proxy),
-            Section::None | Section::Global | Section::Skipped => {}
+            Section::None | Section::Global | Section::Skipped | Section::Addresses(_) => {}
         }
     }
 }

@@ -39,6 +39,7 @@ pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
         logs: Vec::new(),
         errorfiles: Vec::new(),
         stats: None,
+        source: None,
     }
 }
 
@@ -77,7 +78,7 @@ const IGNORED: &[&str] = &[
     "capture", "tcp-request", "tcp-response", "monitor-uri", "monitor", "unique-id-format",
     "unique-id-header", "log-format", "log-format-sd", "error-log-format", "log-tag", "rate-limit",
     "email-alert", "http-after-response", "redirect", "force-persist", "ignore-persist",
-    "filter", "server-template", "dispatch", "source", "external-check", "load-server-state-from-file",
+    "filter", "server-template", "dispatch", "external-check", "load-server-state-from-file",
     "backlog", "grace", "max-keep-alive-queue", "http-send-name-header", "persist", "tcp-check",
     "declare", "enabled", "disabled", "bind-process", "max-session-srv-conns", "use-server",
     "http-error", "errorfiles", "errorloc", "errorloc302", "errorloc303", "guid", "log-steps",
@@ -87,7 +88,7 @@ const KNOWN: &[&str] = &[
     "mode", "bind", "default_backend", "use_backend", "acl", "balance", "server",
     "default-server", "cookie", "timeout", "retries", "maxconn", "fullconn", "option", "no",
     "http-check", "http-request", "http-response", "stick-table", "stick", "log", "errorfile",
-    "stats",
+    "stats", "source",
 ];
 
 /// Keywords HAProxy 2.x removed: still an error there, so an error here, with the replacement.
@@ -128,7 +129,7 @@ fn apply(
         "bind" | "use_backend" => Cap::Frontend { defaults_ok: false },
         "default_backend" => Cap::Frontend { defaults_ok: true },
         "server" => Cap::Backend { defaults_ok: false },
-        "balance" | "default-server" | "cookie" | "http-check" | "retries" | "fullconn" => {
+        "balance" | "default-server" | "cookie" | "http-check" | "retries" | "fullconn" | "source" => {
             Cap::Backend { defaults_ok: true }
         }
         "acl" | "http-request" | "http-response" | "stick-table" | "stick" => Cap::ProxyOnly,
@@ -227,6 +228,7 @@ fn apply(
             p.errorfiles.push(ErrorFile { span: line.span.clone(), status, path });
         }
         "stats" => stats(p.stats.get_or_insert_with(Stats::default), line)?,
+        "source" => p.source = Some(super::source::parse(line, 1, false)?.0),
         _ => {
             if let Some((_, instead)) = REMOVED.iter().find(|(k, _)| *k == kw) {
                 return Err(format!("'{kw}' was removed in HAProxy 2.x; use '{instead}' instead"));

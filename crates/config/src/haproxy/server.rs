@@ -6,7 +6,7 @@
 use super::line::{number_in, time, Line};
 use super::suggest::did_you_mean;
 use crate::diagnostics::Diagnostics;
-use crate::model::{Observe, OnError, Server, ServerAddress, ServerPort};
+use crate::model::{Observe, OnError, Server, ServerAddress, ServerPort, UnixAddress};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ pub fn default_server() -> Server {
     Server {
         name: String::new(),
         span: Default::default(),
-        address: ServerAddress { host: String::new(), ip: None, port: ServerPort::Unset },
+        address: ServerAddress { host: String::new(), ip: None, port: ServerPort::Unset, unix: None },
         weight: 1,
         maxconn: None,
         backup: false,
@@ -33,25 +33,26 @@ pub fn default_server() -> Server {
         error_limit: 10,
         on_error: OnError::FailCheck,
         send_proxy: false,
+        source: None,
     }
 }
 
 const KNOWN: &[&str] = &[
     "weight", "maxconn", "backup", "disabled", "enabled", "check", "no-check", "inter",
     "fastinter", "downinter", "fall", "rise", "port", "addr", "cookie", "observe", "error-limit",
-    "on-error", "send-proxy", "no-send-proxy", "no-backup",
+    "on-error", "send-proxy", "no-send-proxy", "no-backup", "source",
 ];
 
 /// Server options fulcrum reads but does not act on (yet), with how many values each takes.
 const IGNORED: &[(&str, usize)] = &[
     ("maxqueue", 1), ("minconn", 1), ("slowstart", 1), ("resolvers", 1), ("init-addr", 1),
     ("id", 1), ("agent-check", 0), ("agent-port", 1), ("agent-inter", 1), ("agent-addr", 1),
-    ("agent-send", 1), ("track", 1), ("redir", 1), ("source", 1), ("tfo", 0), ("pool-max-conn", 1),
+    ("agent-send", 1), ("track", 1), ("redir", 1), ("tfo", 0), ("pool-max-conn", 1),
     ("pool-purge-delay", 1), ("pool-low-conn", 1), ("max-reuse", 1), ("on-marked-down", 1),
     ("on-marked-up", 1), ("proto", 1), ("ws", 1), ("resolve-prefer", 1), ("resolve-net", 1),
     ("resolve-opts", 1), ("shard", 1), ("namespace", 1), ("tcp-ut", 1), ("check-send-proxy", 0),
     ("send-proxy-v2", 0), ("check-proto", 1), ("log-proto", 1), ("no-agent-check", 0),
-    ("non-stick", 0), ("stick", 0), ("usesrc", 1), ("hash-key", 1), ("guid", 1),
+    ("non-stick", 0), ("stick", 0), ("hash-key", 1), ("guid", 1),
 ];
 
 const TLS: &[(&str, usize)] = &[
@@ -110,6 +111,11 @@ fn apply_options<'a>(s: &mut Server, line: &Line<'a>, start: usize, diags: &mut 
                 s.check_addr = Some(v.parse::<IpAddr>().map_err(|_| format!("'addr' expects an IP address, found '{v}'"))?);
             }
             "cookie" => s.cookie = Some(value("a cookie value")?.to_string()),
+            "source" => {
+                let (addr, n) = super::source::parse(line, i + 1, true)?;
+                s.source = Some(addr);
+                consumed = 1 + n;
+            }
             "observe" => {
                 s.observe = Some(match value("layer4 or layer7")? {
                     "layer4" => Observe::Layer4,
@@ -174,11 +180,38 @@ fn positive_time(text: &str, what: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
-/// `HOST[:PORT]`, `[IPv6]:PORT`, `HOST:+N`/`HOST:-N`; the port is after the last colon.
-pub fn parse_address(text: &str) -> Result<ServerAddress, String> {
-    let text = text.strip_prefix("ipv4@").or_else(|| text.strip_prefix("ipv6@")).unwrap_or(text);
-    if text.starts_with('/') || text.starts_with("unix@") || text.contains('@') {
-        return Err(format!("server address '{text}' uses an address family fulcrum does not support yet (expected HOST:PORT)"));
+/// `HOST[:PORT]`, `[IPv6]:PORT`, `HOST:+N`/`HOST:-N` (the port is after the last colon), with
+/// an optional `ipv4@`/`ipv6@` prefix; or a unix stream socket: `unix@PATH`, `/PATH`, `abns@NAME`.
+pub fn parse_address(written: &str) -> Result<ServerAddress, String> {
+    let unix = if let Some(path) = written.strip_prefix("unix@").or_else(|| written.strip_prefix("uxst@")) {
+        if path.is_empty() {
+            return Err(format!("missing path in server address '{written}' (expected unix@/PATH)"));
+        }
+        Some(UnixAddress::Path(path.to_string()))
+    } else if written.starts_with('/') {
+        Some(UnixAddress::Path(written.to_string()))
+    } else if let Some(name) = written.strip_prefix("abns@") {
+        if name.is_empty() {
+            return Err(format!("missing name in server address '{written}' (expected abns@NAME)"));
+        }
+        Some(UnixAddress::Abns(name.to_string()))
+    } else {
+        None
+    };
+    if let Some(unix) = unix {
+        return Ok(ServerAddress { host: written.to_string(), ip: None, port: ServerPort::Unset, unix: Some(unix) });
+    }
+    let (family, text) = if let Some(r) = written.strip_prefix("ipv4@") {
+        (Some(4), r)
+    } else if let Some(r) = written.strip_prefix("ipv6@") {
+        (Some(6), r)
+    } else {
+        (None, written)
+    };
+    if let Some((prefix, _)) = text.split_once('@') {
+        return Err(format!(
+            "server address '{written}': address family '{prefix}@' cannot reach a server (expected HOST:PORT, ipv4@, ipv6@, unix@PATH, /PATH or abns@NAME)"
+        ));
     }
     let (host, port) = if let Some(r) = text.strip_prefix('[') {
         let (h, p) = r.split_once(']').ok_or_else(|| format!("missing ']' in address '{text}'"))?;
@@ -213,8 +246,11 @@ pub fn parse_address(text: &str) -> Result<ServerAddress, String> {
         }
     };
     let ip = host.parse::<IpAddr>().ok();
+    if ip.is_some_and(|ip| (family == Some(4) && ip.is_ipv6()) || (family == Some(6) && ip.is_ipv4())) {
+        return Err(format!("server address '{written}': address '{host}' does not match its family prefix"));
+    }
     if ip.is_none() && !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_') {
         return Err(format!("invalid host '{host}' in server address '{text}' (expected an IP address or a DNS name)"));
     }
-    Ok(ServerAddress { host: host.to_string(), ip, port })
+    Ok(ServerAddress { host: host.to_string(), ip, port, unix: None })
 }

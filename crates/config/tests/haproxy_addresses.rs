@@ -1,0 +1,159 @@
+//! Server address forms (`unix@`, `/PATH`, `abns@`, `ipv4@`, `ipv6@`), `source` in proxies and
+//! on server lines, and the `peers`/`resolvers` sections fulcrum checks but does not run:
+//! exact FILE:LINE messages as `fulcrum check` prints them.
+
+use fulcrum_config::model::{ServerPort, UnixAddress};
+use fulcrum_config::{load_sources, Loaded, Source};
+use std::net::SocketAddr;
+
+fn load(text: &str) -> Loaded {
+    load_sources(&[Source { name: "t.cfg", text }])
+}
+
+fn errors(text: &str) -> Vec<String> {
+    load(text).diagnostics.errors().map(|d| d.to_string()).collect()
+}
+
+fn warnings(text: &str) -> Vec<String> {
+    load(text).diagnostics.warnings().map(|d| d.to_string()).collect()
+}
+
+const HEAD: &str = "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n";
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().expect("literal")
+}
+
+#[test]
+fn unix_and_abns_servers() {
+    let l = load(&format!(
+        "{HEAD}backend b\n server u unix@/run/app.sock\n server p /run/p.sock check\n server a abns@app\n server v4 ipv4@127.0.0.1:80\n server v6 ipv6@::1:81\n"
+    ));
+    assert!(l.is_ok(), "{:#?}", l.diagnostics.errors().collect::<Vec<_>>());
+    let s = &l.config.proxy("b").expect("b").servers;
+    assert_eq!(s[0].address.unix, Some(UnixAddress::Path("/run/app.sock".into())));
+    assert_eq!(s[1].address.unix, Some(UnixAddress::Path("/run/p.sock".into())));
+    assert_eq!(s[2].address.unix, Some(UnixAddress::Abns("app".into())));
+    assert_eq!(s[2].address.host, "abns@app");
+    assert_eq!((s[3].address.unix.as_ref(), s[3].address.ip, s[3].address.port), (None, Some("127.0.0.1".parse().expect("ip")), ServerPort::Fixed(80)));
+    assert_eq!((s[4].address.ip, s[4].address.port), (Some("::1".parse().expect("ip")), ServerPort::Fixed(81)));
+}
+
+#[test]
+fn server_address_errors() {
+    assert_eq!(errors(&format!("{HEAD}backend b\n server u unix@\n")), vec!["t.cfg:7: error: missing path in server address 'unix@' (expected unix@/PATH)"]);
+    assert_eq!(errors(&format!("{HEAD}backend b\n server a abns@\n")), vec!["t.cfg:7: error: missing name in server address 'abns@' (expected abns@NAME)"]);
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n server a udp@127.0.0.1:80\n")),
+        vec!["t.cfg:7: error: server address 'udp@127.0.0.1:80': address family 'udp@' cannot reach a server (expected HOST:PORT, ipv4@, ipv6@, unix@PATH, /PATH or abns@NAME)"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n server a ipv4@::1:80\n")),
+        vec!["t.cfg:7: error: server address 'ipv4@::1:80': address '::1' does not match its family prefix"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n server a unix@${{FULCRUM_H1B_UNDEFINED}}\n")),
+        vec!["t.cfg:7: error: environment variable 'FULCRUM_H1B_UNDEFINED' used in address 'unix@${FULCRUM_H1B_UNDEFINED}' is not defined"]
+    );
+}
+
+#[test]
+fn source_in_defaults_backend_and_server() {
+    let l = load(&format!(
+        "{HEAD} source 127.0.0.2\nbackend b\n server s1 127.0.0.1:80\n server s2 127.0.0.1:81 source 127.0.0.3:2000 check\nbackend c\n source ipv6@::1\n server s 127.0.0.1:80\n server t 127.0.0.1:80 source [::1]:7000\n"
+    ));
+    assert!(l.is_ok(), "{:#?}", l.diagnostics.errors().collect::<Vec<_>>());
+    let b = l.config.proxy("b").expect("b");
+    assert_eq!(b.source, Some(sa("127.0.0.2:0")));
+    assert_eq!(b.server_source(&b.servers[0]), Some(sa("127.0.0.2:0")));
+    assert_eq!(b.server_source(&b.servers[1]), Some(sa("127.0.0.3:2000")));
+    assert!(b.servers[1].check, "the option after source is read");
+    let c = l.config.proxy("c").expect("c");
+    assert_eq!(c.server_source(&c.servers[0]), Some(sa("[::1]:0")));
+    assert_eq!(c.server_source(&c.servers[1]), Some(sa("[::1]:7000")));
+}
+
+#[test]
+fn source_errors() {
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n source 0.0.0.0 usesrc clientip\n server s 127.0.0.1:80\n")),
+        vec!["t.cfg:7: error: 'source ... usesrc clientip' (transparent proxying: connecting from the client's address) is not supported by fulcrum yet"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n server s 127.0.0.1:80 source 0.0.0.0 usesrc client\n")),
+        vec!["t.cfg:7: error: 'source ... usesrc client' (transparent proxying: connecting from the client's address) is not supported by fulcrum yet"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n source 127.0.0.2 interface eth0\n")),
+        vec!["t.cfg:7: error: 'source ... interface eth0' (binding to a network device) is not supported by fulcrum yet"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n source foo\n")),
+        vec!["t.cfg:7: error: 'source foo': invalid address 'foo' (expected an IPv4 or IPv6 address)"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n source\n")),
+        vec!["t.cfg:7: error: 'source' expects <addr>[:<port>], and optionally 'usesrc' <addr>, and 'interface' <name>"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n source 127.0.0.2 foo\n")),
+        vec!["t.cfg:7: error: 'source' only supports optional keywords 'interface' and 'usesrc', found 'foo'"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n source 127.0.0.2:1-2\n")),
+        vec!["t.cfg:7: error: 'source 127.0.0.2:1-2': port range not permitted here (only on a server line)"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n server s 127.0.0.1:80 source 127.0.0.2:5-4\n")),
+        vec!["t.cfg:7: error: 'source 127.0.0.2:5-4': invalid port range '5-4'"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n server s 127.0.0.1:80 source 127.0.0.2:1024-2048\n")),
+        vec!["t.cfg:7: error: 'source 127.0.0.2:1024-2048': a source port range is not supported by fulcrum yet (write one port, or none)"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n source ${{FULCRUM_H1B_UNDEFINED}}\n")),
+        vec!["t.cfg:7: error: environment variable 'FULCRUM_H1B_UNDEFINED' used in address '${FULCRUM_H1B_UNDEFINED}' is not defined"]
+    );
+    // A frontend has no servers: HAProxy ignores it there with a warning, so does fulcrum.
+    let w = warnings(&format!("{HEAD}frontend f\n bind :80\n source 127.0.0.2\n"));
+    assert!(w.iter().any(|w| w == "t.cfg:8: warning: 'source' is not allowed in a 'frontend' section; ignored"), "{w:?}");
+}
+
+#[test]
+fn peers_and_resolvers_are_checked_but_not_run() {
+    let text = "peers mypeers\n peer a 127.0.0.1:10000\n peer b unix@/run/p.sock\n peer c abns@p\n server d ipv6@::1:10001\n table t type ip size 1k\nresolvers dns\n nameserver n1 127.0.0.1:53\n nameserver n2 udp@[::1]:53\n nameserver n3 tcp@127.0.0.1:53\n hold valid 10s\n";
+    let l = load(text);
+    assert!(l.is_ok(), "{:#?}", l.diagnostics.errors().collect::<Vec<_>>());
+    let w = warnings(text);
+    assert!(
+        w.contains(&"t.cfg:1: warning: section 'peers mypeers' is not run by fulcrum yet (no stick-table replication between peers); its addresses are checked, the rest is ignored".to_string()),
+        "{w:?}"
+    );
+    assert!(
+        w.contains(&"t.cfg:7: warning: section 'resolvers dns' is not run by fulcrum yet (server names are resolved once at start); its addresses are checked, the rest is ignored".to_string()),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn peer_and_nameserver_address_errors() {
+    let e = errors(
+        "peers p\n peer a ${FULCRUM_H1B_UNDEFINED}:10000\n peer b 127.0.0.1:99999\n peer c 127.0.0.1:1000-1002\n peer d ipv6@127.0.0.1:1\n bind unix@\nresolvers r\n nameserver n1 ${FULCRUM_H1B_UNDEFINED}:53\n nameserver n2 127.0.0.1\n nameserver n3 unix@/x\n nameserver n4 bad!host:53\n nameserver n5\n",
+    );
+    assert_eq!(
+        e,
+        vec![
+            "t.cfg:2: error: environment variable 'FULCRUM_H1B_UNDEFINED' used in address '${FULCRUM_H1B_UNDEFINED}:10000' is not defined",
+            "t.cfg:3: error: invalid port '99999' in peer address '127.0.0.1:99999' (expected 1 to 65535)",
+            "t.cfg:4: error: invalid port '1000-1002' in peer address '127.0.0.1:1000-1002' (expected 1 to 65535)",
+            "t.cfg:5: error: peer address 'ipv6@127.0.0.1:1': address '127.0.0.1' does not match its family prefix",
+            "t.cfg:6: error: missing path in 'unix@'",
+            "t.cfg:8: error: environment variable 'FULCRUM_H1B_UNDEFINED' used in address '${FULCRUM_H1B_UNDEFINED}:53' is not defined",
+            "t.cfg:9: error: nameserver address '127.0.0.1': missing port (expected ADDRESS:PORT such as 10.0.0.53:53)",
+            "t.cfg:10: error: nameserver address 'unix@/x': a nameserver is reached over IP (expected ADDRESS:PORT)",
+            "t.cfg:11: error: invalid host 'bad!host' in nameserver address 'bad!host:53' (expected an IP address or a DNS name)",
+            "t.cfg:12: error: 'nameserver n5' expects an address such as 10.0.0.53:53",
+        ]
+    );
+}
