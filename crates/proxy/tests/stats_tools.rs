@@ -4,6 +4,7 @@
 //!   requests, bytes) with no parse failure;
 //! - headless Chromium (Debian `chromium`) loads the HTML page twice under a bounded load and
 //!   the frontend's session total has grown; a screenshot is saved to `target/stats-page.png`.
+//!
 //! A missing tool skips loudly, unless FULCRUM_REQUIRE_NETNS=1 (CI), where it fails.
 
 mod common;
