@@ -263,5 +263,5 @@ fn no_usable_server_is_a_503_at_once_not_after_a_timeout() {
     let took = t.elapsed();
     assert!(r.starts_with("HTTP/1.1 503"), "{r}");
     assert!(r.contains("No server is available to handle this request."), "{r}");
-    assert!(took < Duration::from_secs(2), "503 after {took:?}: it waited for a timeout");
+    assert!(took < Duration::from_secs(2), "503 after {took:?}: it waited for a timeout\n{}", lb.log_text());
 }

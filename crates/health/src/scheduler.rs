@@ -495,7 +495,6 @@ impl Driver {
             keepalived_fmt(&server),
             keepalived_fmt(&backend)
         );
-        tracing::info!("{log_line}");
         let up = self.server_up(&backend, &server);
         let _ = self.events.send(HealthEvent {
             backend,
@@ -581,14 +580,8 @@ impl Driver {
             replay: false,
             weight: None,
         };
-        if up {
-            tracing::info!("{}", event.log_line);
-        } else {
-            tracing::warn!("{}", event.log_line);
-        }
-        if let Some(l) = &event.no_server_line {
-            tracing::error!("{l}");
-        }
+        // Not logged here: whoever receives the event logs it once it has acted on it (the
+        // binary's health bridge logs after the proxy changed, so the log never runs ahead).
         let _ = self.events.send(event);
     }
 

@@ -67,6 +67,8 @@ pub struct Fulcrum {
     lines: mpsc::Receiver<(Instant, String)>,
     /// Lines read while waiting for another one, searched first by the next `wait_line`.
     backlog: std::cell::RefCell<std::collections::VecDeque<(Instant, String)>>,
+    /// Every line read so far, for failure messages.
+    all: std::cell::RefCell<Vec<String>>,
 }
 
 impl Fulcrum {
@@ -88,9 +90,18 @@ impl Fulcrum {
                 }
             }
         });
-        let f = Fulcrum { child: Running(child), lines: rx, backlog: Default::default() };
+        let f = Fulcrum { child: Running(child), lines: rx, backlog: Default::default(), all: Default::default() };
         f.wait_line("fulcrum started", Duration::from_secs(20)).expect("fulcrum started");
         f
+    }
+
+    /// Every line fulcrum wrote so far (for failure messages).
+    pub fn log_text(&self) -> String {
+        while let Ok(l) = self.lines.try_recv() {
+            self.all.borrow_mut().push(l.1.clone());
+            self.backlog.borrow_mut().push_back(l);
+        }
+        self.all.borrow().join("\n")
     }
 
     /// The first line not yet returned containing `needle` (lines passed over while waiting
@@ -106,8 +117,14 @@ impl Fulcrum {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok((t, l)) if l.contains(needle) => return Some((t, l)),
-                Ok(other) => self.backlog.borrow_mut().push_back(other),
+                Ok((t, l)) if l.contains(needle) => {
+                    self.all.borrow_mut().push(l.clone());
+                    return Some((t, l));
+                }
+                Ok(other) => {
+                    self.all.borrow_mut().push(other.1.clone());
+                    self.backlog.borrow_mut().push_back(other);
+                }
                 Err(_) => return None,
             }
         }
