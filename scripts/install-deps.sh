@@ -12,6 +12,9 @@ command -v curl       >/dev/null 2>&1 || need+=(curl)
 command -v openssl    >/dev/null 2>&1 || need+=(openssl)      # SSL_GET test's TLS server
 command -v promtool   >/dev/null 2>&1 || need+=(prometheus)   # promtool check metrics
 command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)  # socket activation test
+command -v socat      >/dev/null 2>&1 || need+=(socat)        # runtime socket tests
+command -v hatop      >/dev/null 2>&1 || need+=(hatop)        # hatop against the stats socket
+command -v tmux       >/dev/null 2>&1 || need+=(tmux)         # hatop runs inside tmux
 for extra in "$@"; do
     command -v "${extra%%:*}" >/dev/null 2>&1 || need+=("${extra##*:}")
 done
