@@ -18,11 +18,11 @@ use crate::observe::{ServerEvent, SinkSlot};
 use crate::server::{AdminState, ServerRt};
 use crate::stats::counters::{Counters, Ctr};
 use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
-use std::net::{IpAddr, SocketAddr};
+use crate::connect::ServerConn;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 pub struct Backend {
@@ -455,9 +455,9 @@ impl Backend {
         self: &Arc<Self>,
         hints: &Hints<'_>,
         dst_port: u16,
-        mut reuse: impl FnMut(&ServerRt) -> Option<TcpStream>,
+        mut reuse: impl FnMut(&ServerRt) -> Option<ServerConn>,
         waited: &mut Duration,
-    ) -> Result<(Assigned, TcpStream, bool), (NoServer, Option<Arc<ServerRt>>)> {
+    ) -> Result<(Assigned, ServerConn, bool), (NoServer, Option<Arc<ServerRt>>)> {
         let t0 = Instant::now();
         let mut assigned = self.assign(hints, None).await.map_err(|e| (e, None))?;
         *waited = t0.elapsed();
@@ -468,14 +468,14 @@ impl Backend {
         }
         let mut attempt = 0u32;
         loop {
-            let addr: SocketAddr = assigned.server().target.resolve(dst_port);
+            let srv = assigned.server();
+            let open = crate::connect::open(&srv.target, srv.source, dst_port);
             let r = match self.timeouts.connect {
-                Some(t) => tokio::time::timeout(t, TcpStream::connect(addr)).await.map_err(|_| true),
-                None => Ok(TcpStream::connect(addr).await),
+                Some(t) => tokio::time::timeout(t, open).await.map_err(|_| true),
+                None => Ok(open.await),
             };
             let timed_out = match r {
                 Ok(Ok(s)) => {
-                    let _ = s.set_nodelay(true);
                     self.observe(assigned.server(), ServerEvent::ConnectOk);
                     assigned.server().counters.inc(Ctr::Connect);
                     self.counters.inc(Ctr::Connect);

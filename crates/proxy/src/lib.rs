@@ -9,6 +9,7 @@
 pub mod acl;
 pub mod backend;
 pub mod balance;
+pub mod connect;
 pub mod handover;
 pub mod http;
 pub mod inherit;

@@ -87,26 +87,33 @@ pub struct CheckInfo {
 /// The maximum weight HAProxy accepts.
 pub const MAX_WEIGHT: u32 = 256;
 
-/// Where to connect: a fixed address, or the client connection's destination port (+offset).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where to connect: a fixed address, the client connection's destination port (+offset), or
+/// a unix stream socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     Fixed(SocketAddr),
     /// No port written: keep the destination port of the client connection.
     SamePort(IpAddr),
     /// `+N`/`-N`: offset from the destination port.
     Offset(IpAddr, i32),
+    /// `unix@PATH` / `/PATH`.
+    Unix(std::sync::Arc<str>),
+    /// `abns@NAME`.
+    Abns(std::sync::Arc<str>),
 }
 
 impl Target {
-    pub fn resolve(&self, dst_port: u16) -> SocketAddr {
-        match *self {
+    /// The IP address and port to connect to; None for a unix socket.
+    pub fn resolve(&self, dst_port: u16) -> Option<SocketAddr> {
+        Some(match *self {
             Target::Fixed(a) => a,
             Target::SamePort(ip) => SocketAddr::new(ip, dst_port),
             Target::Offset(ip, off) => {
                 let port = (i32::from(dst_port) + off).clamp(1, 65535);
                 SocketAddr::new(ip, u16::try_from(port).unwrap_or(dst_port))
             }
-        }
+            Target::Unix(_) | Target::Abns(_) => return None,
+        })
     }
 }
 
@@ -116,6 +123,8 @@ pub struct ServerRt {
     pub id: u64,
     pub name: String,
     pub target: Target,
+    /// `source`: the local address connections (and health checks) leave from.
+    pub source: Option<SocketAddr>,
     pub weight: u32,
     pub maxconn: Option<u32>,
     pub backup: bool,
@@ -159,6 +168,7 @@ impl ServerRt {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             name,
             target,
+            source: None,
             weight,
             maxconn: maxconn.filter(|m| *m > 0),
             backup,
@@ -179,6 +189,12 @@ impl ServerRt {
             counters: std::sync::Arc::new(Counters::new()),
             owner: Mutex::new(None),
         }
+    }
+
+    /// Sets the `source` address (before the server is shared).
+    pub fn with_source(mut self, source: Option<SocketAddr>) -> Self {
+        self.source = source;
+        self
     }
 
     /// Called by the backend that holds this server (again after a reload): changes to this
@@ -376,7 +392,7 @@ impl ServerRt {
     }
     /// Same server line across a reload: same name, address and role keep the id and pools.
     pub fn same_definition(&self, other: &ServerRt) -> bool {
-        self.name == other.name && self.target == other.target
+        self.name == other.name && self.target == other.target && self.source == other.source
     }
 }
 

@@ -15,7 +15,7 @@ use crate::server::{ServerRt, Target};
 use crate::stats::counters::Counters;
 use crate::stats::serve::{StatsRt, View};
 use crate::ProxyError;
-use fulcrum_config::model::{Mode, Proxy, ProxyOptions, ServerPort, Timeouts};
+use fulcrum_config::model::{Mode, Proxy, ProxyOptions, ServerPort, Timeouts, UnixAddress};
 use fulcrum_config::Config;
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -67,6 +67,11 @@ fn cfg_err(p: &Proxy, msg: impl std::fmt::Display) -> ProxyError {
 }
 
 fn server_target(p: &Proxy, s: &fulcrum_config::model::Server) -> Result<Target, ProxyError> {
+    match &s.address.unix {
+        Some(UnixAddress::Path(path)) => return Ok(Target::Unix(path.as_str().into())),
+        Some(UnixAddress::Abns(name)) => return Ok(Target::Abns(name.as_str().into())),
+        None => {}
+    }
     let ip = match s.address.ip {
         Some(ip) => ip,
         None => (s.address.host.as_str(), 0)
@@ -109,7 +114,8 @@ fn build_backend(
         old.and_then(|g| g.backends.get(&p.name)).map(|b| b.servers.clone()).unwrap_or_default();
     let mut servers = Vec::with_capacity(p.servers.len());
     for s in &p.servers {
-        let fresh = ServerRt::new(s.name.clone(), server_target(p, s)?, s.weight, s.maxconn, s.backup, !s.disabled);
+        let fresh = ServerRt::new(s.name.clone(), server_target(p, s)?, s.weight, s.maxconn, s.backup, !s.disabled)
+            .with_source(p.server_source(s));
         let kept = previous
             .iter()
             .find(|o| o.same_definition(&fresh) && o.weight == fresh.weight && o.maxconn == fresh.maxconn && o.backup == fresh.backup)

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::stream::{ClientStream, PeekRead};
+use crate::connect::ServerConn;
 use tokio::io::AsyncWrite;
-use tokio::net::TcpStream;
 
 const TUNNEL_BUF: usize = 16 * 1024;
 
@@ -107,16 +107,16 @@ async fn watchdog(shared: &Shared, idle: Option<Duration>) {
 }
 
 /// Forwards both directions until both are finished; returns (client→server, server→client).
-pub async fn tunnel<C: ClientStream>(
+pub async fn tunnel<C: ClientStream, S: ClientStream>(
     client: &mut C,
     to_server: &[u8],
-    server: &mut TcpStream,
+    server: &mut S,
     to_client: &[u8],
     t: &Tunnel,
 ) -> (u64, u64, TunnelEnd) {
     let shared = Shared { start: Instant::now(), last: AtomicU64::new(0) };
     let (cr, cw) = client.split_halves();
-    let (sr, sw) = server.split();
+    let (sr, sw) = server.split_halves();
     let up = pump(cr, sw, to_server, &shared, true);
     let down = pump(sr, cw, to_client, &shared, false);
     let dog = watchdog(&shared, t.idle);
@@ -203,7 +203,11 @@ pub async fn serve<C: ClientStream>(fe: Arc<Frontend>, mut client: C, peer: Sock
         (a, b) => a.or(b),
     });
     let t = Tunnel { idle, client_fin: fe.timeouts.client_fin, server_fin: be.timeouts.server_fin };
-    let (up, down, end) = tunnel(&mut client, b"", &mut server, b"", &t).await;
+    // Compiled once per kind of server connection (TCP, unix).
+    let (up, down, end) = match &mut server {
+        ServerConn::Tcp(s) => tunnel(&mut client, b"", s, b"", &t).await,
+        ServerConn::Unix(s) => tunnel(&mut client, b"", s, b"", &t).await,
+    };
     let flags = match end {
         TunnelEnd::Done => "----",
         TunnelEnd::Timeout => "cD--",

@@ -22,8 +22,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use crate::connect::{ServerConn, ServerStream};
 use crate::stream::ClientStream;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 /// Why reading a request head stopped.
@@ -37,7 +37,27 @@ enum HeadError {
 
 struct Attached {
     server_id: u64,
-    stream: TcpStream,
+    stream: ServerConn,
+}
+
+/// What the server exchange of one request needs from the phases before it.
+struct Exchange<'a> {
+    be: &'a Arc<Backend>,
+    env: &'a Env,
+    framing: Framing,
+    expect: bool,
+    upgrade: bool,
+    client_keep: bool,
+    server_keep: bool,
+    cookie: Option<&'a crate::persist::cookie::CookieRequest>,
+}
+
+/// How a server exchange ended.
+enum Step {
+    /// Finished; whether the client connection stays open.
+    Done(bool),
+    /// The reused connection was closed before any answer: replay on a fresh connection.
+    Replay,
 }
 
 /// Per-request facts for the log line.
@@ -358,10 +378,46 @@ impl<C: ClientStream> Session<C> {
         };
         rec.tc = Some(t_conn.elapsed().saturating_sub(waited));
         rec.server = Some(assigned.server().clone());
-        let server_id = assigned.server().id;
         if be.has_stick_table() {
             be.stick_store(Instant::now(), src, assigned.index);
         }
+        // Phase: exchange with the server, compiled once per kind of connection (TCP, unix);
+        // a reused connection found closed before any answer is replayed on a fresh one.
+        let x = Exchange { be: &be, env: &env, framing, expect, upgrade, client_keep, server_keep, cookie: cookie.as_ref() };
+        let (mut server, mut reused) = (server, reused);
+        loop {
+            let step = match server {
+                ServerConn::Tcp(s) => self.exchange(&x, rec, &mut assigned, s, reused).await,
+                ServerConn::Unix(s) => self.exchange(&x, rec, &mut assigned, s, reused).await,
+            };
+            match step {
+                Step::Done(keep) => return keep,
+                Step::Replay => match self.fresh_connection(&be, &mut assigned).await {
+                    Some(s) => {
+                        server = s;
+                        reused = false;
+                        rec.server = Some(assigned.server().clone());
+                    }
+                    None => return self.send_error(503, rec, "SC--", &be.errors, true).await,
+                },
+            }
+        }
+    }
+
+    /// Sends the request on `server` and relays the answer (or a tunnel after a 101); returns
+    /// whether the client connection stays open, or asks for a fresh server connection when a
+    /// reused one turned out closed before anything was answered.
+    async fn exchange<S: ServerStream>(
+        &mut self,
+        x: &Exchange<'_>,
+        rec: &mut Rec,
+        assigned: &mut crate::backend::Assigned,
+        mut server: S,
+        reused: bool,
+    ) -> Step {
+        let fe = self.fe.clone();
+        let be = x.be;
+        let (env, framing, expect, upgrade, client_keep, server_keep) = (x.env, x.framing, x.expect, x.upgrade, x.client_keep, x.server_keep);
         let srv_timeout = be.timeouts.server;
         let cli_timeout = fe.timeouts.client;
 
@@ -370,8 +426,6 @@ impl<C: ClientStream> Session<C> {
         self.req.write_request(&mut self.out);
         let t_sent = Instant::now();
         let mut body_sent = framing == Framing::None;
-        let mut server = server;
-        let mut reused = reused;
         loop {
             let mut ok = body::write_all(&mut server, &self.out, srv_timeout).await.is_ok();
             if ok && !expect && !body_sent {
@@ -383,53 +437,32 @@ impl<C: ClientStream> Session<C> {
                     Err(BodyError::SrcClosed) | Err(BodyError::SrcTimeout) | Err(BodyError::Invalid) => {
                         rec.flags = "CD--";
                         rec.status = 0;
-                        return false;
+                        return Step::Done(false);
                     }
                     Err(_) => ok = false,
                 }
             }
             if !ok && reused && framing == Framing::None {
                 // A reused connection the server had closed: nothing was delivered, replay once.
-                reused = false;
-                match self.fresh_connection(&be, &mut assigned).await {
-                    Some(s) => {
-                        server = s;
-                        rec.server = Some(assigned.server().clone());
-                        continue;
-                    }
-                    None => return self.send_error(503, rec, "SC--", &be.errors, true).await,
-                }
+                return Step::Replay;
             }
             if !ok {
-                return self.send_error(502, rec, "SH--", &be.errors, true).await;
+                return Step::Done(self.send_error(502, rec, "SH--", &be.errors, true).await);
             }
             break;
         }
         // Phase: read the response head (relaying interim 1xx responses).
         self.sbuf.clear();
         loop {
-            match self.read_response_head(&mut server, srv_timeout, be.as_ref()).await {
+            match self.read_response_head(&mut server, srv_timeout, be).await {
                 Ok(n) => {
                     self.sbuf.advance(n);
                 }
                 Err(ResError::Timeout) => {
                     be.observe(assigned.server(), ServerEvent::HttpReadTimeout);
-                    return self.send_error(504, rec, "sH--", &be.errors, true).await;
+                    return Step::Done(self.send_error(504, rec, "sH--", &be.errors, true).await);
                 }
-                Err(ResError::Closed) if reused && body_sent && framing == Framing::None => {
-                    reused = false;
-                    match self.fresh_connection(&be, &mut assigned).await {
-                        Some(s) => {
-                            server = s;
-                            rec.server = Some(assigned.server().clone());
-                            if body::write_all(&mut server, &self.out, srv_timeout).await.is_err() {
-                                return self.send_error(502, rec, "SH--", &be.errors, true).await;
-                            }
-                            continue;
-                        }
-                        None => return self.send_error(503, rec, "SC--", &be.errors, true).await,
-                    }
-                }
+                Err(ResError::Closed) if reused && body_sent && framing == Framing::None => return Step::Replay,
                 Err(e) => {
                     let event = match e {
                         ResError::Invalid => ServerEvent::HttpInvalid,
@@ -437,7 +470,7 @@ impl<C: ClientStream> Session<C> {
                         ResError::Timeout => ServerEvent::HttpReadTimeout,
                     };
                     be.observe(assigned.server(), event);
-                    return self.send_error(502, rec, "SH--", &be.errors, true).await;
+                    return Step::Done(self.send_error(502, rec, "SH--", &be.errors, true).await);
                 }
             }
             let st = self.res.status;
@@ -446,7 +479,7 @@ impl<C: ClientStream> Session<C> {
                 self.scratch.clear();
                 self.res.write_response(&mut self.scratch);
                 if body::write_all(&mut self.client, &self.scratch, cli_timeout).await.is_err() {
-                    return false;
+                    return Step::Done(false);
                 }
                 if st == 100 && !body_sent {
                     match body::forward(framing, &mut self.client, &mut self.cbuf, &mut server, fe.bufsize, cli_timeout, srv_timeout).await {
@@ -454,7 +487,7 @@ impl<C: ClientStream> Session<C> {
                             body_sent = true;
                             rec.bytes_in += n;
                         }
-                        Err(_) => return false,
+                        Err(_) => return Step::Done(false),
                     }
                 }
                 continue;
@@ -471,7 +504,7 @@ impl<C: ClientStream> Session<C> {
             self.out.clear();
             self.res.write_response(&mut self.out);
             if body::write_all(&mut self.client, &self.out, cli_timeout).await.is_err() {
-                return false;
+                return Step::Done(false);
             }
             let t = crate::tcp::Tunnel {
                 idle: be.timeouts.tunnel.or(cli_timeout),
@@ -484,32 +517,31 @@ impl<C: ClientStream> Session<C> {
             let (up, down, _) = crate::tcp::tunnel(&mut self.client, &to_server, &mut server, &to_client, &t).await;
             rec.bytes = down;
             rec.bytes_in += up;
-            drop(assigned);
-            return false;
+                return Step::Done(false);
         }
 
         // Phase: http-response rules (backend, then frontend).
         let head = self.req.is_head();
         let res_framing = match body::response_framing(&mut self.res, head) {
             Ok(f) => f,
-            Err(_) => return self.send_error(502, rec, "SH--", &be.errors, true).await,
+            Err(_) => return Step::Done(self.send_error(502, rec, "SH--", &be.errors, true).await),
         };
         for rules_set in [&be.http_response, &fe.http_response] {
             match rules::apply(rules_set, &env, &mut self.req, Some(&mut self.res), &mut self.scratch) {
                 Verdict::Continue => {}
-                Verdict::Error(s) => return self.send_error(s, rec, "PH--", &be.errors, true).await,
+                Verdict::Error(s) => return Step::Done(self.send_error(s, rec, "PH--", &be.errors, true).await),
                 Verdict::Respond(bytes) => {
                     rec.status = status_of(&bytes);
                     self.count_status(rec);
                     let _ = body::write_all(&mut self.client, &bytes, cli_timeout).await;
-                    return false;
+                    return Step::Done(false);
                 }
             }
         }
-        if let Some(c) = &cookie {
+        if let Some(c) = x.cookie {
             // SF_DIRECT: the cookie's server answered (false after a redispatch).
             let direct = c.server == Some(assigned.index);
-            super::persist::on_response(&be, c, self.req.method(), assigned.index, direct, &mut self.res);
+            super::persist::on_response(be, c, self.req.method(), assigned.index, direct, &mut self.res);
         }
         let server_reuse = server_keep && headers::server_allows_reuse(&self.res) && res_framing != Framing::UntilClose;
         let client_keep = client_keep && res_framing != Framing::UntilClose && body_sent && !self.stopping();
@@ -535,34 +567,33 @@ impl<C: ClientStream> Session<C> {
         self.count_status(rec);
         if body::write_all(&mut self.client, &self.out, cli_timeout).await.is_err() {
             rec.flags = "CD--";
-            return false;
+            return Step::Done(false);
         }
         match body::forward(res_framing, &mut server, &mut self.sbuf, &mut self.client, fe.bufsize, srv_timeout, cli_timeout).await {
             Ok(n) => rec.bytes += n,
             Err(BodyError::DstFailed) | Err(BodyError::DstTimeout) => {
                 rec.flags = "CD--";
-                return false;
+                return Step::Done(false);
             }
             Err(_) => {
                 rec.flags = "SD--";
-                return false;
+                return Step::Done(false);
             }
         }
-        drop(assigned);
         if server_reuse && self.sbuf.is_empty() {
-            self.attached = Some(Attached { server_id, stream: server });
+            self.attached = Some(Attached { server_id: assigned.server().id, stream: server.into_conn() });
         }
         if !client_keep {
             let _ = self.client.shutdown().await;
         }
-        client_keep
+        Step::Done(client_keep)
     }
 
     /// A new connection for a request whose reused server connection turned out closed before
     /// anything was answered (nothing was processed, so the request may be replayed): first to
     /// the same server, then, if that fails too (the server died), through the backend's
     /// connect with its retries and redispatch, which may assign another server.
-    async fn fresh_connection(&mut self, be: &Arc<Backend>, assigned: &mut crate::backend::Assigned) -> Option<TcpStream> {
+    async fn fresh_connection(&mut self, be: &Arc<Backend>, assigned: &mut crate::backend::Assigned) -> Option<ServerConn> {
         if let Some(s) = self.same_server_connection(be, assigned).await {
             return Some(s);
         }
@@ -578,15 +609,15 @@ impl<C: ClientStream> Session<C> {
         }
     }
 
-    async fn same_server_connection(&mut self, be: &Backend, assigned: &crate::backend::Assigned) -> Option<TcpStream> {
-        let addr = assigned.server().target.resolve(self.local.port());
+    async fn same_server_connection(&mut self, be: &Backend, assigned: &crate::backend::Assigned) -> Option<ServerConn> {
+        let srv = assigned.server();
+        let open = crate::connect::open(&srv.target, srv.source, self.local.port());
         let r = match be.timeouts.connect {
-            Some(t) => tokio::time::timeout(t, TcpStream::connect(addr)).await.map_err(|_| true),
-            None => Ok(TcpStream::connect(addr).await),
+            Some(t) => tokio::time::timeout(t, open).await.map_err(|_| true),
+            None => Ok(open.await),
         };
         match r {
             Ok(Ok(s)) => {
-                let _ = s.set_nodelay(true);
                 be.observe(assigned.server(), ServerEvent::ConnectOk);
                 Some(s)
             }
@@ -601,7 +632,7 @@ impl<C: ClientStream> Session<C> {
         }
     }
 
-    async fn read_response_head(&mut self, server: &mut TcpStream, t: Option<Duration>, be: &Backend) -> Result<usize, ResError> {
+    async fn read_response_head<S: ServerStream>(&mut self, server: &mut S, t: Option<Duration>, be: &Backend) -> Result<usize, ResError> {
         let _ = be;
         loop {
             if !self.sbuf.is_empty() {

@@ -302,6 +302,8 @@ pub fn server_row(be: &Backend, index: usize) -> Option<StatRow> {
         crate::server::Target::Fixed(a) => a.to_string(),
         crate::server::Target::SamePort(ip) => ip.to_string(),
         crate::server::Target::Offset(ip, o) => format!("{ip}:{o:+}"),
+        // HAProxy shows "unix" for servers on unix sockets.
+        crate::server::Target::Unix(_) | crate::server::Target::Abns(_) => "unix".to_string(),
     });
     r.cookie = be.server_cookies.get(index).cloned().flatten();
     r.connect = Some(c.get(Ctr::Connect));

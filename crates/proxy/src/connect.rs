@@ -1,0 +1,166 @@
+//! Opening a connection to a server: TCP, bound first to the `source` address when one is set,
+//! or a unix stream socket (`unix@PATH`, `/PATH`, `abns@NAME`); and the two kinds of server
+//! connection the pools and sessions hold.
+//!
+//! A session gets a [`ServerConn`] from [`open`] (or from a pool) and matches on it once per
+//! request; everything after runs monomorphised over the [`ServerStream`] inside, so neither
+//! kind pays a dispatch per read or write, and the TCP path is what it was.
+//!
+//! `source ADDR` without a port binds with IP_BIND_ADDRESS_NO_PORT, as HAProxy does: the port
+//! is chosen at connect time per destination, so one source address does not cap the
+//! connections to all servers at its ephemeral port range. No IP_FREEBIND: as with HAProxy, a
+//! source address that is not local fails the connection (its answers could not come back).
+//! `abns@NAME` is tried under HAProxy's padded name first (what an HAProxy or fulcrum `bind
+//! abns@NAME` listens on), then under the plain name most other tools listen on.
+
+use crate::server::Target;
+use crate::stream::ClientStream;
+use std::io;
+use std::net::SocketAddr;
+use tokio::net::{TcpSocket, TcpStream, UnixStream};
+
+/// A connection to a server, of either kind.
+#[derive(Debug)]
+pub enum ServerConn {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+/// A server stream as the sessions use it (the same operations as a client's).
+pub trait ServerStream: ClientStream {
+    fn into_conn(self) -> ServerConn;
+}
+
+impl ServerStream for TcpStream {
+    fn into_conn(self) -> ServerConn {
+        ServerConn::Tcp(self)
+    }
+}
+
+impl ServerStream for UnixStream {
+    fn into_conn(self) -> ServerConn {
+        ServerConn::Unix(self)
+    }
+}
+
+impl ServerConn {
+    /// Whether an idle connection is still open: a non-blocking read would block (no EOF, no
+    /// unexpected data).
+    pub fn alive(&self) -> bool {
+        let mut b = [0u8; 1];
+        let r = match self {
+            ServerConn::Tcp(s) => s.try_read(&mut b),
+            ServerConn::Unix(s) => s.try_read(&mut b),
+        };
+        matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
+/// Connects to `target` (`dst_port`: the client connection's destination port, for servers
+/// written without one), from `source` when set.
+pub async fn open(target: &Target, source: Option<SocketAddr>, dst_port: u16) -> io::Result<ServerConn> {
+    match target {
+        Target::Unix(path) => Ok(ServerConn::Unix(UnixStream::connect(&**path).await?)),
+        Target::Abns(name) => match abns(name, true).await {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(ServerConn::Unix(abns(name, false).await?)),
+            r => r.map(ServerConn::Unix),
+        },
+        _ => {
+            let addr = target.resolve(dst_port).ok_or_else(|| io::Error::other("not an IP target"))?;
+            let s = match source {
+                None => TcpStream::connect(addr).await?,
+                Some(src) => tcp_from(src, addr).await?,
+            };
+            let _ = s.set_nodelay(true);
+            Ok(ServerConn::Tcp(s))
+        }
+    }
+}
+
+/// A TCP connection to `dst` leaving from `src` (port 0: any).
+pub async fn tcp_from(src: SocketAddr, dst: SocketAddr) -> io::Result<TcpStream> {
+    let sock = if dst.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    if src.port() == 0 {
+        // Best effort: without it the bind reserves a port for this socket alone.
+        let _ = nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::IpBindAddressNoPort, &true);
+    } else {
+        sock.set_reuseaddr(true)?;
+    }
+    sock.bind(src)?;
+    sock.connect(dst).await
+}
+
+/// A connection to the abstract unix socket `name`, under HAProxy's padded name or the plain one.
+async fn abns(name: &str, padded: bool) -> io::Result<UnixStream> {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let wire = crate::listener::abns_name(name, padded);
+    let addr = SockAddr::unix(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&wire))?;
+    let s = Socket::new(Domain::UNIX, Type::STREAM, None)?;
+    s.set_nonblocking(true)?;
+    let pending = match s.connect(&addr) {
+        Ok(()) => false,
+        Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => true,
+        Err(e) => return Err(e),
+    };
+    let stream = UnixStream::from_std(std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(s)))?;
+    if pending {
+        stream.writable().await?;
+        if let Some(e) = stream.take_error()? {
+            return Err(e);
+        }
+    }
+    Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::linux::net::SocketAddrExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt")
+    }
+
+    #[test]
+    fn abns_reaches_padded_and_plain_listeners() {
+        rt().block_on(async {
+            for padded in [true, false] {
+                let name = format!("fulcrum-connect-test-{}-{padded}", std::process::id());
+                let wire = crate::listener::abns_name(&name, padded);
+                let addr = std::os::unix::net::SocketAddr::from_abstract_name(&wire[1..]).expect("addr");
+                let l = std::os::unix::net::UnixListener::bind_addr(&addr).expect("bind");
+                let conn = open(&Target::Abns(name.as_str().into()), None, 0).await.expect("connect");
+                let ServerConn::Unix(mut c) = conn else { panic!("a unix connection") };
+                let (mut a, _) = l.accept().expect("accept");
+                c.write_all(b"x").await.expect("write");
+                let mut got = [0u8; 1];
+                std::io::Read::read_exact(&mut a, &mut got).expect("read");
+                assert_eq!(&got, b"x");
+            }
+            let e = open(&Target::Abns("fulcrum-connect-test-nobody".into()), None, 0).await.expect_err("nobody listens");
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        });
+    }
+
+    #[test]
+    fn source_address_is_the_servers_peer_address() {
+        rt().block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let dst = l.local_addr().expect("addr");
+            let target = Target::Fixed(dst);
+            for src in ["127.0.0.2:0", "127.0.0.3:0"] {
+                let src: SocketAddr = src.parse().expect("literal");
+                let conn = open(&target, Some(src), 0).await.expect("connect");
+                let (mut a, peer) = l.accept().await.expect("accept");
+                assert_eq!(peer.ip(), src.ip());
+                let ServerConn::Tcp(mut c) = conn else { panic!("a TCP connection") };
+                c.write_all(b"y").await.expect("write");
+                assert_eq!(a.read_u8().await.expect("read"), b'y');
+            }
+            // A source that is not a local address fails the connection.
+            let e = open(&target, Some("192.0.2.1:0".parse().expect("literal")), 0).await.expect_err("not local");
+            assert_eq!(e.raw_os_error(), Some(nix::libc::EADDRNOTAVAIL));
+        });
+    }
+}
