@@ -11,10 +11,10 @@ use crate::keepalived::KeepalivedTiming;
 use crate::probe::http::HttpCheck;
 use crate::probe::http_get::HttpGet;
 use crate::probe::misc::MiscCheck;
-use crate::probe::Probe;
+use crate::probe::{CheckAddr, Dest, Probe};
 use crate::state::{CheckTiming, PassiveHealth};
 use fulcrum_config::model::{
-    Checker, Proxy, Server, ServerPort, VirtualServer, VirtualServerAddress,
+    Checker, Proxy, Server, ServerPort, UnixAddress, VirtualServer, VirtualServerAddress,
 };
 use fulcrum_config::Config;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -98,24 +98,12 @@ pub fn plan(config: &Config) -> Plan {
 
 fn haproxy_check(proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
     let who = format!("server {}/{} ({})", proxy.name, server.name, server.span);
-    let port = match (server.check_port, server.address.port) {
-        (Some(p), _) | (None, ServerPort::Fixed(p)) => p,
-        _ => {
-            return Err(format!(
-                "{who}: health check needs a port ('port N' or a fixed server port); not checked"
-            ))
-        }
+    let addr = match (&server.address.unix, server.check_addr) {
+        // A server on a unix socket is checked there, unless `addr` sends checks elsewhere.
+        (Some(UnixAddress::Path(p)), None) => CheckAddr { dest: Dest::Unix(p.into()), source: None },
+        (Some(UnixAddress::Abns(n)), None) => CheckAddr { dest: Dest::Abns(n.clone()), source: None },
+        _ => CheckAddr { dest: Dest::Ip(ip_check_addr(server, &who)?), source: proxy.server_source(server) },
     };
-    let ip = match (server.check_addr, server.address.ip) {
-        (Some(ip), _) | (None, Some(ip)) => ip,
-        (None, None) => resolve(&server.address.host).ok_or_else(|| {
-            format!(
-                "{who}: cannot resolve '{}' for health checks; not checked",
-                server.address.host
-            )
-        })?,
-    };
-    let addr = SocketAddr::new(ip, port);
     let inter = server.inter;
     let (connect_timeout, read_timeout) = match proxy.timeouts.check {
         Some(check) => (
@@ -155,6 +143,29 @@ fn haproxy_check(proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
         inhibit_on_failure: false,
         weight: server.weight,
     })
+}
+
+/// The IP address and port an IP server's checks go to: `addr`/`port` when written, else the
+/// server's own (a name is resolved now).
+fn ip_check_addr(server: &Server, who: &str) -> Result<SocketAddr, String> {
+    let port = match (server.check_port, server.address.port) {
+        (Some(p), _) | (None, ServerPort::Fixed(p)) => p,
+        _ => {
+            return Err(format!(
+                "{who}: health check needs a port ('port N' or a fixed server port); not checked"
+            ))
+        }
+    };
+    let ip = match (server.check_addr, server.address.ip) {
+        (Some(ip), _) | (None, Some(ip)) => ip,
+        (None, None) => resolve(&server.address.host).ok_or_else(|| {
+            format!(
+                "{who}: cannot resolve '{}' for health checks; not checked",
+                server.address.host
+            )
+        })?,
+    };
+    Ok(SocketAddr::new(ip, port))
 }
 
 fn resolve(host: &str) -> Option<IpAddr> {
@@ -205,7 +216,7 @@ fn keepalived_checks(vs: &VirtualServer, plan: &mut Plan) {
                     ..
                 } => (
                     Probe::Tcp {
-                        addr: SocketAddr::new(rs.ip, connect_port.unwrap_or(rs.port)),
+                        addr: SocketAddr::new(rs.ip, connect_port.unwrap_or(rs.port)).into(),
                         connect_timeout: *connect_timeout,
                     },
                     KeepalivedTiming {

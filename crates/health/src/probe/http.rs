@@ -2,12 +2,12 @@
 //! (meth/uri/ver override, hdr lines, body with its Content-Length) and `http-check expect`.
 //! Builds the request once; each run connects, sends, reads one response and judges it.
 
+use crate::probe::addr::CheckAddr;
 use crate::probe::expect::Expect;
 use crate::probe::response;
 use crate::status::CheckOutcome;
 use crate::HealthError;
 use fulcrum_config::model::{HttpCheck as HttpCheckModel, HttpChk};
-use std::net::SocketAddr;
 use std::time::Duration;
 
 /// HAProxy judges checks on its first buffer; keep the same order of size.
@@ -15,7 +15,7 @@ pub const CHECK_BUFFER: usize = 16384;
 
 #[derive(Debug, Clone)]
 pub struct HttpCheck {
-    pub addr: SocketAddr,
+    pub addr: CheckAddr,
     pub request: Vec<u8>,
     pub expect: Expect,
     pub connect_timeout: Duration,
@@ -24,7 +24,7 @@ pub struct HttpCheck {
 
 impl HttpCheck {
     pub fn new(
-        addr: SocketAddr,
+        addr: CheckAddr,
         httpchk: &HttpChk,
         http_check: &HttpCheckModel,
         connect_timeout: Duration,
@@ -41,7 +41,7 @@ impl HttpCheck {
 
     pub async fn run(&self) -> CheckOutcome {
         match response::exchange(
-            self.addr,
+            &self.addr,
             &self.request,
             self.connect_timeout,
             self.read_timeout,

@@ -75,7 +75,7 @@ impl HttpGet {
                 }
             } else {
                 response::exchange(
-                    self.addr,
+                    &self.addr.into(),
                     &req,
                     self.connect_timeout,
                     self.connect_timeout,

@@ -2,6 +2,7 @@
 //! with HAProxy's wording. They own sockets, child processes and timeouts; they decide
 //! nothing about UP or DOWN (that is `state`/`keepalived`).
 
+pub mod addr;
 pub mod expect;
 pub mod http;
 pub mod http_get;
@@ -11,7 +12,7 @@ pub mod tcp;
 pub mod tls;
 
 use crate::status::CheckOutcome;
-use std::net::SocketAddr;
+pub use addr::{CheckAddr, Dest};
 use std::time::Duration;
 
 /// One runnable check, built from the config by the scheduler.
@@ -19,7 +20,7 @@ use std::time::Duration;
 pub enum Probe {
     /// HAProxy `check` without `option httpchk`, and keepalived TCP_CHECK.
     Tcp {
-        addr: SocketAddr,
+        addr: CheckAddr,
         connect_timeout: Duration,
     },
     /// HAProxy `option httpchk` + `http-check send/expect`.
@@ -36,7 +37,7 @@ impl Probe {
             Probe::Tcp {
                 addr,
                 connect_timeout,
-            } => tcp::check(*addr, *connect_timeout).await,
+            } => tcp::check(addr, *connect_timeout).await,
             Probe::Http(h) => h.run().await,
             Probe::HttpGet(h) => h.run().await,
             Probe::Misc(m) => m.run().await,

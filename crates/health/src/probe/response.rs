@@ -2,9 +2,9 @@
 //! closes, the announced body is complete, or `limit` bytes are held (HAProxy also judges a
 //! check on its first buffer). Timeouts and protocol errors come back as outcomes.
 
+use crate::probe::addr::{CheckAddr, Conn};
 use crate::probe::tcp;
 use crate::status::{CheckOutcome, CheckStatus};
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -18,15 +18,17 @@ pub struct CheckResponse {
 
 /// Connect (`connect_timeout`), send `request`, read the answer (`read_timeout`).
 pub async fn exchange(
-    addr: SocketAddr,
+    addr: &CheckAddr,
     request: &[u8],
     connect_timeout: Duration,
     read_timeout: Duration,
     limit: usize,
 ) -> Result<(CheckResponse, Duration), CheckOutcome> {
     let start = Instant::now();
-    let stream = tcp::connect(addr, connect_timeout).await?;
-    exchange_on(stream, start, request, read_timeout, limit).await
+    match tcp::connect_to(addr, connect_timeout).await? {
+        Conn::Tcp(s) => exchange_on(s, start, request, read_timeout, limit).await,
+        Conn::Unix(s) => exchange_on(s, start, request, read_timeout, limit).await,
+    }
 }
 
 /// [`exchange`] on a stream already connected (plain TCP, or TLS for SSL_GET) at `start`.

@@ -1,7 +1,9 @@
 //! TCP connect checks (HAProxy's default check, keepalived TCP_CHECK): connected in time →
 //! "Layer4 check passed", refused/unreachable → "Layer4 connection problem" with the OS error
 //! as info (as HAProxy: `info: "Connection refused"`), no answer in time → "Layer4 timeout".
+//! A server on a unix socket is checked by connecting to it the same way.
 
+use super::addr::{CheckAddr, Conn};
 use crate::status::{CheckOutcome, CheckStatus};
 use std::io;
 use std::net::SocketAddr;
@@ -21,9 +23,19 @@ pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, C
     }
 }
 
-pub async fn check(addr: SocketAddr, timeout: Duration) -> CheckOutcome {
+/// [`connect`] to any check address: IP (from a `source`), unix path or abstract name.
+pub async fn connect_to(addr: &CheckAddr, timeout: Duration) -> Result<Conn, CheckOutcome> {
     let start = Instant::now();
-    match connect(addr, timeout).await {
+    match tokio::time::timeout(timeout, super::addr::connect(addr)).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => Err(CheckOutcome::new(CheckStatus::L4Connection, start.elapsed()).with_info(io_error_info(&e))),
+        Err(_) => Err(CheckOutcome::new(CheckStatus::L4Timeout, start.elapsed())),
+    }
+}
+
+pub async fn check(addr: &CheckAddr, timeout: Duration) -> CheckOutcome {
+    let start = Instant::now();
+    match connect_to(addr, timeout).await {
         Ok(_stream) => CheckOutcome::new(CheckStatus::L4Ok, start.elapsed()),
         Err(outcome) => outcome,
     }
