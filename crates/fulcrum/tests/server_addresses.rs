@@ -92,9 +92,12 @@ fn http_and_tcp_to_unix_and_abns_servers_with_checks() {
     served(ta, "via-abns");
 }
 
+/// What a recording server saw: each connection's peer address and first request line.
+type Seen = Arc<Mutex<Vec<(IpAddr, String)>>>;
+
 /// A server on 127.0.0.1 recording each connection's peer address and first request line
 /// (empty for a connection that sent nothing, such as a TCP connect check).
-fn recording_server() -> (u16, Arc<Mutex<Vec<(IpAddr, String)>>>) {
+fn recording_server() -> (u16, Seen) {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = l.local_addr().expect("addr").port();
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -147,7 +150,7 @@ fn source_is_the_peer_address_of_requests_and_checks() {
         assert!(r.starts_with("HTTP/1.1 200") && r.ends_with("ok"), "port {port}: {r}\n{}", lb.log_text());
     }
     // Let a few checks run.
-    let enough = |seen: &Arc<Mutex<Vec<(IpAddr, String)>>>, check: &dyn Fn(&str) -> bool| {
+    let enough = |seen: &Seen, check: &dyn Fn(&str) -> bool| {
         common_wait(Duration::from_secs(10), || seen.lock().expect("seen").iter().filter(|(_, l)| check(l)).count() >= 2)
     };
     assert!(enough(&seen1, &|l| l.starts_with("GET /health")), "no httpchk seen: {:?}", seen1.lock().expect("seen"));

@@ -426,30 +426,27 @@ impl<C: ClientStream> Session<C> {
         self.req.write_request(&mut self.out);
         let t_sent = Instant::now();
         let mut body_sent = framing == Framing::None;
-        loop {
-            let mut ok = body::write_all(&mut server, &self.out, srv_timeout).await.is_ok();
-            if ok && !expect && !body_sent {
-                match body::forward(framing, &mut self.client, &mut self.cbuf, &mut server, fe.bufsize, cli_timeout, srv_timeout).await {
-                    Ok(n) => {
-                        body_sent = true;
-                        rec.bytes_in += n;
-                    }
-                    Err(BodyError::SrcClosed) | Err(BodyError::SrcTimeout) | Err(BodyError::Invalid) => {
-                        rec.flags = "CD--";
-                        rec.status = 0;
-                        return Step::Done(false);
-                    }
-                    Err(_) => ok = false,
+        let mut ok = body::write_all(&mut server, &self.out, srv_timeout).await.is_ok();
+        if ok && !expect && !body_sent {
+            match body::forward(framing, &mut self.client, &mut self.cbuf, &mut server, fe.bufsize, cli_timeout, srv_timeout).await {
+                Ok(n) => {
+                    body_sent = true;
+                    rec.bytes_in += n;
                 }
+                Err(BodyError::SrcClosed) | Err(BodyError::SrcTimeout) | Err(BodyError::Invalid) => {
+                    rec.flags = "CD--";
+                    rec.status = 0;
+                    return Step::Done(false);
+                }
+                Err(_) => ok = false,
             }
-            if !ok && reused && framing == Framing::None {
-                // A reused connection the server had closed: nothing was delivered, replay once.
-                return Step::Replay;
-            }
-            if !ok {
-                return Step::Done(self.send_error(502, rec, "SH--", &be.errors, true).await);
-            }
-            break;
+        }
+        if !ok && reused && framing == Framing::None {
+            // A reused connection the server had closed: nothing was delivered, replay once.
+            return Step::Replay;
+        }
+        if !ok {
+            return Step::Done(self.send_error(502, rec, "SH--", &be.errors, true).await);
         }
         // Phase: read the response head (relaying interim 1xx responses).
         self.sbuf.clear();
@@ -527,7 +524,7 @@ impl<C: ClientStream> Session<C> {
             Err(_) => return Step::Done(self.send_error(502, rec, "SH--", &be.errors, true).await),
         };
         for rules_set in [&be.http_response, &fe.http_response] {
-            match rules::apply(rules_set, &env, &mut self.req, Some(&mut self.res), &mut self.scratch) {
+            match rules::apply(rules_set, env, &mut self.req, Some(&mut self.res), &mut self.scratch) {
                 Verdict::Continue => {}
                 Verdict::Error(s) => return Step::Done(self.send_error(s, rec, "PH--", &be.errors, true).await),
                 Verdict::Respond(bytes) => {
