@@ -17,8 +17,10 @@ fn config(dir: &Path, port: u16, s1: u16, s2: u16, dead: u16) -> String {
          frontend web\n bind 127.0.0.1:{port}\n default_backend app\n\
          backend app\n balance roundrobin\n server s1 127.0.0.1:{s1}\n server s2 127.0.0.1:{s2} weight 3\n\
          backend fixed\n balance static-rr\n server f1 127.0.0.1:{s1} weight 2\n\
-         backend checked\n server c1 127.0.0.1:{s1} check inter 100ms\n server c2 127.0.0.1:{dead} check inter 100ms\n",
+         backend checked\n server c1 127.0.0.1:{s1} check inter 100ms\n server c2 127.0.0.1:{dead} check inter 100ms\n\
+         backend unixes\n server u unix@{unix}\n server a abns@fulcrum-rt-vs-haproxy-none\n",
         admin = dir.join("admin.sock").display(),
+        unix = dir.join("no-server.sock").display(),
         user = dir.join("user.sock").display(),
     )
 }
@@ -136,6 +138,7 @@ fn same_answers_as_haproxy() {
     });
     assert!(same.is_some(), "show servers state differs:\nfulcrum {got:#?}\nhaproxy {want:#?}");
     assert!(want.iter().any(|l| l.starts_with("ID checked 2 c2 127.0.0.1 0 0 ")), "c2 DOWN: {want:#?}");
+    assert!(want.iter().any(|l| l.starts_with("ID unixes 1 u - 2 0 ")), "a server on a unix socket: {want:#?}");
     // disable health: the check is no longer enabled (srv_check_state), the state is kept.
     for sock in [&hdir, &fdir] {
         assert_eq!(query(&sock.join("admin.sock"), "disable health checked/c2").expect("disable health"), "\n");

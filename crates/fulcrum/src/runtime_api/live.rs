@@ -167,6 +167,8 @@ impl Live<'_> {
             ("UP", "no check".to_string())
         };
         let (addr, port) = match &conf.map(|c| &c.address) {
+            // HAProxy writes `-` for a server on a unix socket.
+            Some(a) if a.unix.is_some() => ("-".to_string(), 0),
             Some(a) => (
                 a.ip.map_or_else(|| a.host.clone(), |ip| ip.to_string()),
                 match a.port {
