@@ -398,14 +398,23 @@ impl Backend {
         Ok(picked)
     }
 
-    /// A server taken for a request: counted in the backend's sessions until dropped.
-    fn assigned(self: &Arc<Self>, index: usize) -> Assigned {
-        self.counters.start();
+    /// A server taken for a request: counted in the backend's current sessions until dropped,
+    /// and in its total unless it is the same request moving on (redispatch).
+    fn assigned(self: &Arc<Self>, index: usize, new_session: bool) -> Assigned {
+        if new_session {
+            self.counters.start();
+        } else {
+            self.counters.begin();
+        }
         Assigned { backend: self.clone(), index }
     }
 
     /// Picks a server, waiting in the queue while every usable server is at `maxconn`.
     pub async fn assign(self: &Arc<Self>, hints: &Hints<'_>, avoid: Option<usize>) -> Result<Assigned, NoServer> {
+        self.assign_for(hints, avoid, true).await
+    }
+
+    async fn assign_for(self: &Arc<Self>, hints: &Hints<'_>, avoid: Option<usize>, new_session: bool) -> Result<Assigned, NoServer> {
         // MAINT takes nothing; a DOWN server only with `option persist`.
         let persistable =
             |i: &usize| self.servers.get(*i).is_some_and(|s| s.admin() != AdminState::Maint && (s.is_up() || self.options.persist));
@@ -413,10 +422,10 @@ impl Backend {
             // Persistence: HAProxy queues on the server itself when it is full; fulcrum sends
             // the request anyway (the server's maxconn is not enforced for persistent requests).
             self.servers[index].take();
-            return Ok(self.assigned(index));
+            return Ok(self.assigned(index, new_session));
         }
         if let Some(index) = self.try_pick(hints, avoid)? {
-            return Ok(self.assigned(index));
+            return Ok(self.assigned(index, new_session));
         }
         // HAProxy: `timeout queue` when set, else `timeout connect`.
         let limit = self.timeouts.queue.or(self.timeouts.connect);
@@ -428,7 +437,7 @@ impl Backend {
             tokio::pin!(notified);
             notified.as_mut().enable();
             match self.try_pick(hints, avoid) {
-                Ok(Some(index)) => break Ok(self.assigned(index)),
+                Ok(Some(index)) => break Ok(self.assigned(index, new_session)),
                 Ok(None) => {}
                 Err(e) => break Err(e),
             }
@@ -501,7 +510,7 @@ impl Backend {
             if redispatch {
                 let failed = assigned.index;
                 drop(assigned);
-                assigned = self.assign(hints, Some(failed)).await.map_err(|e| (e, None))?;
+                assigned = self.assign_for(hints, Some(failed), false).await.map_err(|e| (e, None))?;
             } else if !timed_out {
                 // HAProxy's turn-around: give a restarting server a moment before retrying.
                 let pause = self.timeouts.connect.unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(1));

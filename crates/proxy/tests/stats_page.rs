@@ -373,6 +373,8 @@ async fn errors_retries_and_redispatches_are_counted() {
     let (d, b, fe) = (&rows["app/dead"], &rows["app/BACKEND"], &rows["web/FRONTEND"]);
     assert_eq!((d["wretr"].as_str(), d["wredis"].as_str(), d["econ"].as_str()), ("2", "2", "4"), "{d:?}");
     assert_eq!((b["wretr"].as_str(), b["wredis"].as_str(), b["econ"].as_str()), ("2", "2", "4"));
+    assert_eq!(b["stot"], "2", "a redispatched request is one backend session");
+    assert_eq!((d["stot"].as_str(), rows["app/good"]["stot"].as_str()), ("2", "2"));
     assert!(d["lastsess"].parse::<u64>().is_ok_and(|s| s < 10), "lastsess {}", d["lastsess"]);
     assert_eq!(d["hrsp_2xx"], "0");
     assert_eq!(rows["app/good"]["hrsp_2xx"], "2");
