@@ -60,7 +60,7 @@ fn server_address_errors() {
 #[test]
 fn source_in_defaults_backend_and_server() {
     let l = load(&format!(
-        "{HEAD} source 127.0.0.2\nbackend b\n server s1 127.0.0.1:80\n server s2 127.0.0.1:81 source 127.0.0.3:2000 check\nbackend c\n source ipv6@::1\n server s 127.0.0.1:80\n server t 127.0.0.1:80 source [::1]:7000\n"
+        "{HEAD} source 127.0.0.2\nbackend b\n server s1 127.0.0.1:80\n server s2 127.0.0.1:81 source 127.0.0.3:2000 check\nbackend c\n source ipv6@::1\n server s 127.0.0.1:80\n server t 127.0.0.1:80 source [::1]:7000\nbackend d\n default-server source 127.0.0.6 check\n server s 127.0.0.1:80\n"
     ));
     assert!(l.is_ok(), "{:#?}", l.diagnostics.errors().collect::<Vec<_>>());
     let b = l.config.proxy("b").expect("b");
@@ -71,6 +71,8 @@ fn source_in_defaults_backend_and_server() {
     let c = l.config.proxy("c").expect("c");
     assert_eq!(c.server_source(&c.servers[0]), Some(sa("[::1]:0")));
     assert_eq!(c.server_source(&c.servers[1]), Some(sa("[::1]:7000")));
+    let d = l.config.proxy("d").expect("d");
+    assert_eq!((d.server_source(&d.servers[0]), d.servers[0].check), (Some(sa("127.0.0.6:0")), true), "default-server source");
 }
 
 #[test]
