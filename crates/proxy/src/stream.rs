@@ -1,5 +1,6 @@
 //! What a client connection must offer the HTTP and TCP sessions: a TCP stream, or a unix
-//! stream (a `bind` on a path, `abns@`, or an inherited unix socket).
+//! stream (a `bind` on a path, `abns@`, or an inherited unix socket). Server connections offer
+//! the same (`connect::ServerStream`), for servers on `unix@`/`abns@` addresses.
 //!
 //! The sessions are generic over [`ClientStream`], so each kind is compiled on its own and the
 //! TCP path stays exactly what it was (no boxing, no dynamic dispatch per read). `peek` waits
