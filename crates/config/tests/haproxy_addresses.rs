@@ -2,7 +2,7 @@
 //! on server lines, and the `peers`/`resolvers` sections fulcrum checks but does not run:
 //! exact FILE:LINE messages as `fulcrum check` prints them.
 
-use fulcrum_config::model::{ServerPort, UnixAddress};
+use fulcrum_config::model::{BindAddress, ServerPort, UnixAddress};
 use fulcrum_config::{load_sources, Loaded, Source};
 use std::net::SocketAddr;
 
@@ -25,9 +25,9 @@ fn sa(s: &str) -> SocketAddr {
 }
 
 #[test]
-fn unix_and_abns_servers() {
+fn unix_abns_and_tcp_prefixed_servers_and_binds() {
     let l = load(&format!(
-        "{HEAD}backend b\n server u unix@/run/app.sock\n server p /run/p.sock check\n server a abns@app\n server v4 ipv4@127.0.0.1:80\n server v6 ipv6@::1:81\n"
+        "{HEAD}backend b\n server u unix@/run/app.sock\n server p /run/p.sock check\n server a abns@app\n server v4 ipv4@127.0.0.1:80\n server v6 ipv6@::1:81\n server t tcp@127.0.0.1:82\n server t4 tcp4@127.0.0.1:83 source tcp4@127.0.0.2\n server t6 tcp6@[::1]:84\nfrontend f\n bind tcp@127.0.0.1:8080\n bind tcp4@:8081\n bind tcp6@[::1]:8082\n default_backend b\n"
     ));
     assert!(l.is_ok(), "{:#?}", l.diagnostics.errors().collect::<Vec<_>>());
     let s = &l.config.proxy("b").expect("b").servers;
@@ -37,6 +37,12 @@ fn unix_and_abns_servers() {
     assert_eq!(s[2].address.host, "abns@app");
     assert_eq!((s[3].address.unix.as_ref(), s[3].address.ip, s[3].address.port), (None, Some("127.0.0.1".parse().expect("ip")), ServerPort::Fixed(80)));
     assert_eq!((s[4].address.ip, s[4].address.port), (Some("::1".parse().expect("ip")), ServerPort::Fixed(81)));
+    assert_eq!((s[5].address.ip, s[5].address.port), (Some("127.0.0.1".parse().expect("ip")), ServerPort::Fixed(82)));
+    assert_eq!((s[6].address.port, s[6].source), (ServerPort::Fixed(83), Some(sa("127.0.0.2:0"))));
+    assert_eq!((s[7].address.ip, s[7].address.port), (Some("::1".parse().expect("ip")), ServerPort::Fixed(84)));
+    let b = &l.config.proxy("f").expect("f").binds;
+    assert_eq!((b[0].port_first, b[1].address.clone(), b[2].port_first), (8080, BindAddress::AnyV4, 8082));
+    assert_eq!(b[2].address, BindAddress::Ip("::1".parse().expect("ip")));
 }
 
 #[test]
@@ -45,7 +51,15 @@ fn server_address_errors() {
     assert_eq!(errors(&format!("{HEAD}backend b\n server a abns@\n")), vec!["t.cfg:7: error: missing name in server address 'abns@' (expected abns@NAME)"]);
     assert_eq!(
         errors(&format!("{HEAD}backend b\n server a udp@127.0.0.1:80\n")),
-        vec!["t.cfg:7: error: server address 'udp@127.0.0.1:80': address family 'udp@' cannot reach a server (expected HOST:PORT, ipv4@, ipv6@, unix@PATH, /PATH or abns@NAME)"]
+        vec!["t.cfg:7: error: server address 'udp@127.0.0.1:80': address family 'udp@' cannot reach a server (expected HOST:PORT, ipv4@, ipv6@, tcp@, unix@PATH, /PATH or abns@NAME)"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n server a sockpair@3\n")),
+        vec!["t.cfg:7: error: server address 'sockpair@3': passing connections over a socket pair (sockpair@) is not supported by fulcrum yet"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n server a tcp6@127.0.0.1:80\n")),
+        vec!["t.cfg:7: error: server address 'tcp6@127.0.0.1:80': address '127.0.0.1' does not match its family prefix"]
     );
     assert_eq!(
         errors(&format!("{HEAD}backend b\n server a ipv4@::1:80\n")),

@@ -1,6 +1,6 @@
 //! `bind ADDR:PORT[-PORT][,ADDR:PORT...] [options]`: addresses and options of a listener.
 //!
-//! Address forms as HAProxy 2.6 writes them: `[ipv4@|ipv6@]ADDR:PORT`, `unix@PATH`, `uxst@PATH`
+//! Address forms as HAProxy 2.6 writes them: `[ipv4@|ipv6@|tcp@|tcp4@|tcp6@]ADDR:PORT`, `unix@PATH`, `uxst@PATH`
 //! or a plain `/PATH` (unix stream socket), `abns@NAME` (Linux abstract namespace), `fd@N`
 //! (an inherited listening socket) and `sockpair@N` (connections passed as file descriptors).
 //! Datagram and QUIC families (`udp@`, `quic4@`, ...) are refused: a bind serves streams.
@@ -182,13 +182,7 @@ pub fn parse_address(text: &str) -> Result<(BindAddress, u16, u16), String> {
             ));
         }
     }
-    let (family, rest) = if let Some(r) = text.strip_prefix("ipv4@") {
-        (Some(4), r)
-    } else if let Some(r) = text.strip_prefix("ipv6@") {
-        (Some(6), r)
-    } else {
-        (None, text)
-    };
+    let (family, rest) = super::line::ip_family(text);
     let (host, ports) = if let Some(r) = rest.strip_prefix('[') {
         let (h, p) = r.split_once(']').ok_or_else(|| format!("missing ']' in address '{text}'"))?;
         (h, p.strip_prefix(':').unwrap_or(p))

@@ -69,3 +69,13 @@ pub fn number_in(text: &str, what: &str, min: u64, max: u64) -> Result<u32, Stri
     }
     u32::try_from(n).map_err(|_| format!("{what} is too large: {n}"))
 }
+
+/// Strips a stream IP family prefix: `ipv4@`/`tcp4@` (4), `ipv6@`/`tcp6@` (6), `tcp@` (either).
+pub fn ip_family(text: &str) -> (Option<u8>, &str) {
+    for (prefix, family) in [("ipv4@", Some(4)), ("tcp4@", Some(4)), ("ipv6@", Some(6)), ("tcp6@", Some(6)), ("tcp@", None)] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            return (family, rest);
+        }
+    }
+    (None, text)
+}

@@ -181,7 +181,7 @@ fn positive_time(text: &str, what: &str) -> Result<Duration, String> {
 }
 
 /// `HOST[:PORT]`, `[IPv6]:PORT`, `HOST:+N`/`HOST:-N` (the port is after the last colon), with
-/// an optional `ipv4@`/`ipv6@` prefix; or a unix stream socket: `unix@PATH`, `/PATH`, `abns@NAME`.
+/// an optional `ipv4@`/`ipv6@`/`tcp@`/`tcp4@`/`tcp6@` prefix; or a unix stream socket: `unix@PATH`, `/PATH`, `abns@NAME`.
 pub fn parse_address(written: &str) -> Result<ServerAddress, String> {
     let unix = if let Some(path) = written.strip_prefix("unix@").or_else(|| written.strip_prefix("uxst@")) {
         if path.is_empty() {
@@ -201,16 +201,13 @@ pub fn parse_address(written: &str) -> Result<ServerAddress, String> {
     if let Some(unix) = unix {
         return Ok(ServerAddress { host: written.to_string(), ip: None, port: ServerPort::Unset, unix: Some(unix) });
     }
-    let (family, text) = if let Some(r) = written.strip_prefix("ipv4@") {
-        (Some(4), r)
-    } else if let Some(r) = written.strip_prefix("ipv6@") {
-        (Some(6), r)
-    } else {
-        (None, written)
-    };
+    let (family, text) = super::line::ip_family(written);
+    if text.starts_with("sockpair@") {
+        return Err(format!("server address '{written}': passing connections over a socket pair (sockpair@) is not supported by fulcrum yet"));
+    }
     if let Some((prefix, _)) = text.split_once('@') {
         return Err(format!(
-            "server address '{written}': address family '{prefix}@' cannot reach a server (expected HOST:PORT, ipv4@, ipv6@, unix@PATH, /PATH or abns@NAME)"
+            "server address '{written}': address family '{prefix}@' cannot reach a server (expected HOST:PORT, ipv4@, ipv6@, tcp@, unix@PATH, /PATH or abns@NAME)"
         ));
     }
     let (host, port) = if let Some(r) = text.strip_prefix('[') {

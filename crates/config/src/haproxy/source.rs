@@ -32,15 +32,9 @@ pub fn parse(line: &Line<'_>, i: usize, server_line: bool) -> Result<(SocketAddr
     Ok((addr, 1))
 }
 
-/// `[ipv4@|ipv6@]ADDR[:PORT]` or `[ADDR]:PORT`; a missing port (or 0) lets the system choose.
+/// `[ipv4@|ipv6@|tcp@|tcp4@|tcp6@]ADDR[:PORT]` or `[ADDR]:PORT`; a missing port (or 0) lets the system choose.
 pub fn address(text: &str, server_line: bool) -> Result<SocketAddr, String> {
-    let (family, rest) = if let Some(r) = text.strip_prefix("ipv4@") {
-        (Some(4), r)
-    } else if let Some(r) = text.strip_prefix("ipv6@") {
-        (Some(6), r)
-    } else {
-        (None, text)
-    };
+    let (family, rest) = super::line::ip_family(text);
     if rest.contains('@') || rest.starts_with('/') {
         return Err(format!("'source {text}': a source address must be an IPv4 or IPv6 address (with an optional port)"));
     }
