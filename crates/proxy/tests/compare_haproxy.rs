@@ -132,6 +132,28 @@ async fn uri_hash_matches_haproxy() {
     assert_eq!(f, h, "balance uri: fulcrum (left) vs HAProxy (right)");
 }
 
+#[tokio::test]
+async fn url_param_hash_matches_haproxy() {
+    let (bs, _) = backends(&["s1", "s2", "s3"]).await;
+    let lines = server_lines(&bs, &[1, 2, 1]);
+    let run = |port: u16| async move {
+        let mut out = Vec::new();
+        for i in 0..24 {
+            // With the parameter (first, later, empty), and without it (round robin on the map).
+            let target = match i % 4 {
+                0 => format!("/cart?user=u{i}"),
+                1 => format!("/cart?x=1&user=u{i}&y=2"),
+                2 => "/cart?user=".to_string(),
+                _ => format!("/cart?username=u{i}"),
+            };
+            out.push(get(addr(port), &target).await.map(|r| r.text()).unwrap_or_default());
+        }
+        out
+    };
+    let Some((h, f)) = both(|p| cfg(p, "url_param user", &lines), run).await else { return };
+    assert_eq!(f, h, "balance url_param: fulcrum (left) vs HAProxy (right)");
+}
+
 /// The X-Forwarded-For values a backend received, header name case aside.
 fn xff_of(head: &str) -> Vec<String> {
     head.lines()

@@ -9,7 +9,7 @@ use super::suggest::did_you_mean;
 use super::{acl, bind, global, options, rules, server};
 use crate::diagnostics::{Diagnostics, Span};
 use crate::model::{
-    ErrorFile, Mode, Proxy, ProxyKind, ProxyOptions, Reference, Server, Stats, Timeouts, UseBackend,
+    Balance, ErrorFile, Mode, Proxy, ProxyKind, ProxyOptions, Reference, Server, Stats, Timeouts, UseBackend,
 };
 
 pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
@@ -182,7 +182,20 @@ fn apply(
             });
         }
         "acl" => p.acls.push(acl::parse_named(line)?),
-        "balance" => p.balance = options::balance(line)?,
+        "balance" => {
+            p.balance = options::balance(line)?;
+            match &p.balance {
+                Balance::RdpCookie { .. } => diags.warning(
+                    &line.span,
+                    "'balance rdp-cookie' is not run by fulcrum yet: connections are balanced round robin (as HAProxy does when the cookie is absent)",
+                ),
+                Balance::UrlParam { .. } if line.args_from(2).iter().any(|a| a == "check_post") => diags.warning(
+                    &line.span,
+                    "'balance url_param ... check_post' is not run by fulcrum yet: only the query string is looked at",
+                ),
+                _ => {}
+            }
+        }
         "server" => p.servers.push(server::parse_server(line, default_server, diags)?),
         "default-server" => server::parse_default_server(line, default_server, diags)?,
         "cookie" => p.cookie = Some(options::cookie(line)?),

@@ -254,6 +254,12 @@ fn balance_algorithms() {
     assert_eq!(algo("random(3)"), Balance::Random { draws: 3 });
     assert_eq!(ok(&format!("{TIMEOUTS}backend b\n")).proxy("b").unwrap().balance, Balance::Roundrobin);
     assert_eq!(errors(&format!("{TIMEOUTS}backend b\n balance roundrobbin\n")).len(), 1);
+    // What fulcrum does not run is said.
+    let w = warnings(&format!("{TIMEOUTS}backend b\n balance rdp-cookie\n"));
+    assert!(w.len() == 1 && w[0].contains("rdp-cookie' is not run by fulcrum yet"), "{w:?}");
+    let w = warnings(&format!("{TIMEOUTS}backend b\n balance url_param userid check_post\n"));
+    assert!(w.len() == 1 && w[0].contains("check_post"), "{w:?}");
+    assert!(warnings(&format!("{TIMEOUTS}backend b\n balance url_param userid\n")).is_empty());
 }
 
 #[test]

@@ -116,7 +116,7 @@ impl Algorithm for Hashed {
         if input.avoid.is_some() {
             return self.rr.pick(input);
         }
-        let h = if self.single { Some(0) } else { hash::hash_of(self.key, input) };
+        let h = if self.single { Some(0) } else { hash::hash_of(&self.key, input) };
         match h {
             Some(h) => Some(self.rr.map[h as usize % self.rr.map.len()]),
             None => self.rr.pick(input),

@@ -61,9 +61,12 @@ pub fn build(balance: &Balance, group: &[Candidate]) -> Box<dyn Algorithm> {
         Balance::Hdr { use_domain_only, .. } => {
             Box::new(map::Hashed::new(group, hash::Key::Header { use_domain_only: *use_domain_only }))
         }
-        Balance::UrlParam { .. } | Balance::RdpCookie { .. } => {
-            // Parameters are not extracted yet: HAProxy falls back to round robin on the map
-            // when the hashed value is absent, which is what this does for every request.
+        Balance::UrlParam { param } => {
+            Box::new(map::Hashed::new(group, hash::Key::UrlParam(param.as_bytes().to_vec().into_boxed_slice())))
+        }
+        Balance::RdpCookie { .. } => {
+            // The RDP cookie is not extracted yet: HAProxy falls back to round robin on the map
+            // when the hashed value is absent, which is what this does for every connection.
             Box::new(map::StaticRr::new(group))
         }
         Balance::Random { draws } => Box::new(random::Random::new(group, *draws)),
