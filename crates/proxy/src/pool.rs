@@ -3,17 +3,26 @@
 //!
 //! A socket belongs to the worker runtime that registered it, so pools are thread-local: no
 //! lock on the request path. A pooled connection that the server closed meanwhile is noticed
-//! when taken (a non-blocking read sees EOF) and dropped.
+//! when taken (a non-blocking read sees EOF) and dropped. A connection idle for longer than
+//! [`PURGE_DELAY`] (HAProxy's default `pool-purge-delay`, 5 s) is closed: when a later `take`
+//! meets it, and by the worker's periodic [`purge`], so servers nobody sends to any more are not
+//! left holding idle connections (HAProxy closes part of them per period; fulcrum closes those
+//! idle for a whole period).
 
 use crate::connect::ServerConn;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 /// Idle connections kept per server and thread.
 const MAX_IDLE_PER_SERVER: usize = 128;
 
+/// How long an idle server connection is kept.
+pub const PURGE_DELAY: Duration = Duration::from_secs(5);
+
 thread_local! {
-    static POOL: RefCell<HashMap<u64, Vec<ServerConn>>> = RefCell::new(HashMap::new());
+    /// Per server: idle connections with the time each became idle, oldest first.
+    static POOL: RefCell<HashMap<u64, Vec<(ServerConn, Instant)>>> = RefCell::new(HashMap::new());
 }
 
 /// An idle connection to server `id`, most recently used first.
@@ -21,7 +30,13 @@ pub fn take(id: u64) -> Option<ServerConn> {
     POOL.with(|p| {
         let mut p = p.borrow_mut();
         let list = p.get_mut(&id)?;
-        while let Some(s) = list.pop() {
+        let now = Instant::now();
+        while let Some((s, since)) = list.pop() {
+            if now.duration_since(since) >= PURGE_DELAY {
+                // The rest of the list is older still.
+                list.clear();
+                return None;
+            }
             if s.alive() {
                 return Some(s);
             }
@@ -36,7 +51,7 @@ pub fn put(id: u64, s: ServerConn) {
         let mut p = p.borrow_mut();
         let list = p.entry(id).or_default();
         if list.len() < MAX_IDLE_PER_SERVER {
-            list.push(s);
+            list.push((s, Instant::now()));
         }
     });
 }
@@ -44,4 +59,23 @@ pub fn put(id: u64, s: ServerConn) {
 /// Drops idle connections to servers that no longer exist (after a reload).
 pub fn retain(keep: &dyn Fn(u64) -> bool) {
     POOL.with(|p| p.borrow_mut().retain(|id, _| keep(*id)));
+}
+
+/// Closes this thread's connections idle for [`PURGE_DELAY`] or more (run periodically by each
+/// worker).
+pub fn purge(now: Instant) {
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        for list in p.values_mut() {
+            // Oldest first: drop the leading run of expired ones.
+            let expired = list.iter().take_while(|(_, since)| now.duration_since(*since) >= PURGE_DELAY).count();
+            list.drain(..expired);
+        }
+        p.retain(|_, list| !list.is_empty());
+    });
+}
+
+/// Idle connections this thread holds (tests).
+pub fn idle_count() -> usize {
+    POOL.with(|p| p.borrow().values().map(Vec::len).sum())
 }

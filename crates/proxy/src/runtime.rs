@@ -109,7 +109,17 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
                 };
                 let _ = htx.send(Ok(rt.handle().clone()));
                 rt.block_on(async {
-                    let _ = srx.await;
+                    // Until stopped, close this worker's idle server connections past their
+                    // purge delay (pool.rs).
+                    let mut srx = srx;
+                    let mut tick = tokio::time::interval(crate::pool::PURGE_DELAY / 5);
+                    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    loop {
+                        tokio::select! {
+                            _ = &mut srx => break,
+                            _ = tick.tick() => crate::pool::purge(std::time::Instant::now()),
+                        }
+                    }
                 });
             })
             .map_err(|e| ProxyError::Runtime(format!("cannot start worker thread: {e}")))?;
