@@ -4,7 +4,7 @@
 
 use super::message::Message;
 use crate::backend::Backend;
-use crate::persist::cookie::{CookieRequest, CookieResponse};
+use crate::persist::cookie::{CookieRequest, CookieResponse, CookieState};
 use crate::persist::HeaderEdit;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -49,11 +49,49 @@ pub fn on_request(be: &Backend, req: &mut Message) -> Option<CookieRequest> {
     Some(decision)
 }
 
+/// The third character of HAProxy's termination state in `option httplog`: what the request's
+/// persistence cookie was.
+pub fn request_flag(decision: &CookieRequest) -> u8 {
+    match decision.state {
+        CookieState::None => b'N',
+        CookieState::Valid => b'V',
+        CookieState::Down => b'D',
+        CookieState::Invalid => b'I',
+        CookieState::Expired => b'E',
+        CookieState::Old => b'O',
+    }
+}
+
+/// The fourth character: what became of the persistence cookie in the response — `I`
+/// inserted, `U` updated (a valid cookie's dates refreshed), `R` rewritten, `D` the server's
+/// one deleted, `P` the server's one passed as is, `N` none.
+fn response_flag(edits: &[HeaderEdit], decision: &CookieRequest, direct: bool, server_set: bool) -> u8 {
+    if edits.iter().any(|e| matches!(e, HeaderEdit::Append { name, .. } if name.eq_ignore_ascii_case("set-cookie"))) {
+        if direct && decision.state == CookieState::Valid {
+            b'U'
+        } else {
+            b'I'
+        }
+    } else if edits.iter().any(|e| matches!(e, HeaderEdit::Replace { .. })) {
+        b'R'
+    } else if edits.iter().any(|e| matches!(e, HeaderEdit::Remove { .. })) {
+        b'D'
+    } else if server_set {
+        b'P'
+    } else {
+        b'N'
+    }
+}
+
 /// Cookie response phase: the server's Set-Cookie handled and HAProxy's Set-Cookie /
 /// Cache-control added. `direct`: the server is the one the cookie chose (false after a
-/// redispatch or when balanced).
-pub fn on_response(be: &Backend, decision: &CookieRequest, method: &[u8], server: usize, direct: bool, res: &mut Message) {
-    let Some(cp) = be.cookie.as_ref() else { return };
+/// redispatch or when balanced). Returns the log's response cookie flag.
+pub fn on_response(be: &Backend, decision: &CookieRequest, method: &[u8], server: usize, direct: bool, res: &mut Message) -> u8 {
+    let Some(cp) = be.cookie.as_ref() else { return b'-' };
+    let name = cp.cfg.name.as_bytes();
+    let server_set = view(res).iter().any(|(n, v)| {
+        n.eq_ignore_ascii_case(b"set-cookie") && v.split(|&b| b == b'=').next().is_some_and(|k| k.trim_ascii() == name)
+    });
     let ctx = CookieResponse {
         method,
         status: res.status,
@@ -62,4 +100,5 @@ pub fn on_response(be: &Backend, decision: &CookieRequest, method: &[u8], server
     };
     let edits = cp.on_response(now_secs(), decision, &ctx, &view(res));
     apply(res, &edits);
+    response_flag(&edits, decision, direct, server_set)
 }

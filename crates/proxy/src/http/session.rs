@@ -73,6 +73,8 @@ struct Rec {
     backend: Option<Arc<Backend>>,
     server: Option<Arc<crate::server::ServerRt>>,
     flags: &'static str,
+    /// The termination state's cookie characters (3rd and 4th): `--` without `cookie`.
+    cookie: [u8; 2],
     retries: u32,
     /// Stats: bytes received from the client (head and body), response head bytes sent.
     bytes_in: u64,
@@ -180,6 +182,7 @@ impl<C: ClientStream> Session<C> {
                 backend: None,
                 server: None,
                 flags: "----",
+                cookie: *b"--",
                 retries: 0,
                 bytes_in: head_len as u64,
                 head_out: 0,
@@ -300,6 +303,9 @@ impl<C: ClientStream> Session<C> {
         }
         // Phase: persistence (cookie, then `stick on src`), as HAProxy: a valid cookie wins.
         let cookie = super::persist::on_request(&be, &mut self.req);
+        if let Some(c) = &cookie {
+            rec.cookie = [super::persist::request_flag(c), b'-'];
+        }
         let mut prefer = cookie.as_ref().and_then(|c| c.server);
         if prefer.is_none() && be.has_stick_table() {
             prefer = be.stick_match(Instant::now(), src);
@@ -538,7 +544,11 @@ impl<C: ClientStream> Session<C> {
         if let Some(c) = x.cookie {
             // SF_DIRECT: the cookie's server answered (false after a redispatch).
             let direct = c.server == Some(assigned.index);
-            super::persist::on_response(be, c, self.req.method(), assigned.index, direct, &mut self.res);
+            rec.cookie[1] = super::persist::on_response(be, c, self.req.method(), assigned.index, direct, &mut self.res);
+            if c.server.is_some() && !direct {
+                // HAProxy: the cookie's server failed and the request was redispatched (TX_CK_DOWN).
+                rec.cookie[0] = b'D';
+            }
         }
         let server_reuse = server_keep && headers::server_allows_reuse(&self.res) && res_framing != Framing::UntilClose;
         let client_keep = client_keep && res_framing != Framing::UntilClose && body_sent && !self.stopping();
@@ -782,6 +792,7 @@ impl<C: ClientStream> Session<C> {
             backend: None,
             server: None,
             flags,
+            cookie: *b"--",
             retries: 0,
             bytes_in: 0,
             head_out: 0,
@@ -819,7 +830,7 @@ impl<C: ClientStream> Session<C> {
                 ta.as_millis(),
                 r.status,
                 r.bytes,
-                r.flags,
+                format_args!("{}{}{}", r.flags.get(..2).unwrap_or("--"), char::from(r.cookie[0]), char::from(r.cookie[1])),
                 crate::runtime::active_connections(),
                 self.fe.conns.load(Ordering::Relaxed),
                 r.retries,
