@@ -273,6 +273,15 @@ impl Backend {
         self.stick.is_some()
     }
 
+    /// A copy of the stick table (a reload hands the entries to the next generation).
+    pub fn stick_table(&self) -> Option<StickTable<IpAddr, String>> {
+        let table = self.stick.as_ref()?;
+        Some(match table.lock() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        })
+    }
+
     /// `stick on src`, match part: the server `src` is stuck to, if it is usable.
     pub fn stick_match(&self, now: Instant, src: IpAddr) -> Option<usize> {
         let table = self.stick.as_ref()?;

@@ -133,15 +133,18 @@ fn build_backend(
     }
     let http_request = rules::compile(&p.http_request, &p.acls).map_err(|e| cfg_err(p, e))?;
     let http_response = rules::compile(&p.http_response, &p.acls).map_err(|e| cfg_err(p, e))?;
-    // Persistence. A reload starts with an empty stick table (HAProxy hands entries over to
-    // the new process only through `peers`).
-    let stick = match crate::persist::stick::stick_on_src(p) {
+    // Persistence. A reload keeps the stick table's entries (HAProxy loses them unless a
+    // `peers` section hands them to the new process; fulcrum reloads in place).
+    let mut stick = match crate::persist::stick::stick_on_src(p) {
         Ok(t) => t,
         Err(msg) => {
             tracing::warn!("{msg}; this backend runs without stickiness");
             None
         }
     };
+    if let (Some(table), Some(previous)) = (stick.as_mut(), old.and_then(|g| g.backends.get(&p.name)).and_then(|b| b.stick_table())) {
+        table.adopt(std::time::Instant::now(), &previous);
+    }
     let counters = old.and_then(|g| g.backends.get(&p.name)).map(|b| b.counters.clone()).unwrap_or_default();
     let stats = StatsRt::build(p, view).map_err(|e| cfg_err(p, e))?;
     Ok(Backend::new(BackendParts {

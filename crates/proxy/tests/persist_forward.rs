@@ -201,6 +201,42 @@ async fn from(to: SocketAddr, ip: IpAddr) -> String {
 }
 
 #[tokio::test]
+async fn stick_table_entries_survive_a_reload() {
+    let s0 = Backend::start("s0").await;
+    let s1 = Backend::start("s1").await;
+    let s2 = Backend::start("s2").await;
+    let port = free_port();
+    let text = |extra: &str| {
+        format!(
+            "global\n    nbthread 1\ndefaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+             frontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n{extra}\
+             backend be\n    balance roundrobin\n    stick-table type ip size 1k expire 30s\n    stick on src\n\
+             \x20   server s0 {}\n    server s1 {}\n    server s2 {}\n",
+            s0.addr, s1.addr, s2.addr
+        )
+    };
+    let h = start(&text("")).await;
+    let clients: Vec<IpAddr> = (2..=7).map(|i| IpAddr::from([127, 0, 0, i])).collect();
+    let mut stuck = Vec::new();
+    for ip in &clients {
+        stuck.push(from(addr(port), *ip).await);
+    }
+    // A reload (here: one more frontend) restarts round robin; the stuck clients must not
+    // notice: each goes back to its server, even asked in another order (which round robin
+    // alone would spread differently).
+    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
+        name: "r.cfg",
+        text: &text(&format!("frontend other\n    bind 127.0.0.1:{}\n    default_backend be\n", free_port())),
+    }]);
+    assert!(loaded.is_ok(), "{:?}", loaded.diagnostics);
+    h.reload(&loaded.config).await.expect("reload");
+    for (ip, before) in clients.iter().zip(&stuck).rev() {
+        assert_eq!(&from(addr(port), *ip).await, before, "client {ip} moved off its server across the reload");
+    }
+    h.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
 async fn stick_on_src_keeps_each_client_on_one_server() {
     let s0 = Backend::start("s0").await;
     let s1 = Backend::start("s1").await;

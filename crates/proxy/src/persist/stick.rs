@@ -102,6 +102,36 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
         }
     }
 
+    /// Takes over `old`'s live entries (a reload): each keeps its server and its expiry date
+    /// (this table's `expire` applies from the next store), oldest first, so when this table
+    /// is smaller the most recently used entries are the ones kept.
+    pub fn adopt(&mut self, now: Instant, old: &Self) {
+        for (exp, _, key) in &old.order {
+            if exp.is_some_and(|e| e <= now) {
+                continue;
+            }
+            let Some(entry) = old.entries.get(key) else { continue };
+            if let Some(prev) = self.entries.remove(key) {
+                self.order.remove(&(prev.expires, prev.seq, key.clone()));
+            } else if self.entries.len() >= self.size {
+                if self.size == 0 {
+                    return;
+                }
+                if let Some((_, _, victim)) = self.order.pop_first() {
+                    self.entries.remove(&victim);
+                }
+            }
+            self.seq += 1;
+            let expires = match (*exp, self.expire) {
+                (Some(e), _) => Some(e),
+                (None, Some(d)) => Some(now + d),
+                (None, None) => None,
+            };
+            self.order.insert((expires, self.seq, key.clone()));
+            self.entries.insert(key.clone(), Entry { server: entry.server.clone(), expires, seq: self.seq });
+        }
+    }
+
     /// `stick on`/`stick store`: store part; creates or refreshes the entry.
     pub fn store(&mut self, now: Instant, key: K, server: S) {
         self.purge_expired(now);
@@ -168,6 +198,28 @@ mod tests {
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("ip")
+    }
+
+    #[test]
+    fn adopt_keeps_live_entries_newest_first_when_smaller() {
+        let t0 = Instant::now();
+        let mut old: StickTable<IpAddr, &str> = StickTable::new(10, Some(Duration::from_secs(10)), false);
+        old.store(t0, ip("10.99.0.1"), "a");
+        old.store(t0 + Duration::from_secs(5), ip("10.99.0.2"), "b");
+        old.store(t0 + Duration::from_secs(6), ip("10.99.0.3"), "c");
+        // At t0+12 the first entry has expired; a table of 1 keeps the most recent.
+        let now = t0 + Duration::from_secs(12);
+        let mut small: StickTable<IpAddr, &str> = StickTable::new(1, Some(Duration::from_secs(10)), false);
+        small.adopt(now, &old);
+        assert_eq!(small.len(), 1);
+        assert_eq!(small.lookup(now, &ip("10.99.0.3")), Some(&"c"));
+        let mut big: StickTable<IpAddr, &str> = StickTable::new(10, Some(Duration::from_secs(10)), false);
+        big.adopt(now, &old);
+        assert_eq!(big.len(), 2, "the expired entry is not carried over");
+        assert_eq!(big.lookup(now, &ip("10.99.0.2")), Some(&"b"));
+        // Entries keep their expiry dates.
+        assert_eq!(big.lookup(t0 + Duration::from_secs(15), &ip("10.99.0.2")), None);
+        assert_eq!(big.lookup(t0 + Duration::from_secs(15), &ip("10.99.0.3")), Some(&"c"));
     }
 
     #[test]
