@@ -380,14 +380,14 @@ impl ServerRt {
         self.changed.load(Ordering::Relaxed)
     }
     pub fn take(&self) {
-        self.served.fetch_add(1, Ordering::AcqRel);
+        let now = self.served.fetch_add(1, Ordering::AcqRel) + 1;
         self.total.fetch_add(1, Ordering::Relaxed);
-        self.counters.start();
+        // `served` is the server's `scur`: the counters only record the session and `smax`.
+        self.counters.start_counted(u64::from(now));
         self.changed.store(CHANGE_SEQ.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
     }
     pub fn release(&self) {
         self.served.fetch_sub(1, Ordering::AcqRel);
-        self.counters.end();
         self.changed.store(CHANGE_SEQ.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
     }
     /// Same server line across a reload: same name, address and role keep the id and pools.

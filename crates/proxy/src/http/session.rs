@@ -712,7 +712,7 @@ impl<C: ClientStream> Session<C> {
     fn count_status(&self, r: &mut Rec) {
         if !r.counted {
             r.counted = true;
-            crate::stats::record::status(&self.fe.counters, r.backend.as_deref(), r.server.as_deref(), r.status, r.trs.is_some());
+            crate::stats::record::status(&self.fe.counters, r.backend.as_deref(), r.server.as_deref(), r.status, r.flags, r.trs.is_some());
         }
     }
 

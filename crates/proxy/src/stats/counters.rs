@@ -1,9 +1,10 @@
 //! Activity counters of a frontend, backend or server, kept off the data plane's hot path.
 //!
-//! Every counter lives in one shard per group of threads (cache-line aligned, relaxed atomics):
-//! a worker thread only ever touches its own shard, so counting costs an uncontended add and
-//! no cache line bounces between cores. Readers (the stats page, CSV, the runtime socket) sum
-//! the shards. Gauges that must be exact across threads (current sessions, their maximum) are
+//! Every counter lives in one shard per thread (cache-line aligned atomics): the first threads
+//! that count (the proxy's workers) each own a shard and add to it with a plain load and store
+//! (a single writer needs no locked instruction), so counting costs a few cycles and no cache
+//! line bounces between cores; any further thread adds with `fetch_add` to one shared shard.
+//! Readers (the stats page, CSV, the runtime socket) sum the shards. Gauges that must be exact across threads (current sessions, their maximum) are
 //! single atomics. Session and request rates are HAProxy's "events over the last second",
 //! estimated from the current and the previous second as HAProxy's `read_freq_ctr` does.
 //! This module owns counting only: what an event means is decided by the callers.
@@ -126,28 +127,39 @@ fn now_ms() -> u64 {
 /// Resolution of the counters' clock (rates are per second, `lastsess` in seconds).
 const TICK: std::time::Duration = std::time::Duration::from_millis(50);
 
-fn shard_count() -> usize {
+/// Threads that get a shard of their own (one per core, at least 2, at most 64); the shard
+/// after them is shared by any further thread.
+fn owned_shards() -> usize {
     static S: OnceLock<usize> = OnceLock::new();
-    *S.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(4, |n| n.get());
-        (cores * 2).next_power_of_two().clamp(4, 128)
+    *S.get_or_init(|| std::thread::available_parallelism().map_or(4, |n| n.get()).clamp(2, 64))
+}
+
+/// This thread's shard and whether it is the only writer there. Threads are numbered on
+/// first use; numbers are never reused (worker threads live as long as the process).
+#[inline]
+fn slot() -> (usize, bool) {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    SLOT.with(|s| {
+        let mut v = s.get();
+        if v == usize::MAX {
+            v = NEXT.fetch_add(1, Ordering::Relaxed).min(owned_shards());
+            s.set(v);
+        }
+        (v, v < owned_shards())
     })
 }
 
-/// This thread's shard (threads are numbered on first use, round robin over the shards).
-fn shard_index() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static IDX: Cell<usize> = const { Cell::new(usize::MAX) };
+/// Adds `n` to `a`: a plain load and store when this thread is the shard's only writer.
+#[inline]
+fn bump(a: &AtomicU64, n: u64, owned: bool) {
+    if owned {
+        a.store(a.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    } else {
+        a.fetch_add(n, Ordering::Relaxed);
     }
-    IDX.with(|i| {
-        let mut v = i.get();
-        if v == usize::MAX {
-            v = NEXT.fetch_add(1, Ordering::Relaxed);
-            i.set(v);
-        }
-        v & (shard_count() - 1)
-    })
 }
 
 /// The counters of one frontend, backend or server.
@@ -182,7 +194,7 @@ impl std::fmt::Debug for Counters {
 impl Counters {
     pub fn new() -> Self {
         Counters {
-            shards: (0..shard_count()).map(|_| Shard::default()).collect(),
+            shards: (0..=owned_shards()).map(|_| Shard::default()).collect(),
             cur: AtomicU64::new(0),
             max: AtomicU64::new(0),
             rate_max: AtomicU64::new(0),
@@ -193,13 +205,16 @@ impl Counters {
         }
     }
 
-    fn shard(&self) -> &Shard {
-        &self.shards[shard_index()]
+    #[inline]
+    fn shard(&self) -> (&Shard, bool) {
+        let (i, owned) = slot();
+        (&self.shards[i], owned)
     }
 
     #[inline]
     pub fn add(&self, c: Ctr, n: u64) {
-        self.shard().c[c as usize].fetch_add(n, Ordering::Relaxed);
+        let (s, owned) = self.shard();
+        bump(&s.c[c as usize], n, owned);
     }
 
     #[inline]
@@ -218,11 +233,7 @@ impl Counters {
         self.inc(Ctr::Sessions);
         self.begin();
         let now = self.tick(false);
-        // Written once per second at most: readers only need seconds.
-        let last = self.last_sess.load(Ordering::Relaxed);
-        if last == 0 || (last - 1) / 1000 != now / 1000 {
-            self.last_sess.store(now + 1, Ordering::Relaxed);
-        }
+        self.stamp(now);
     }
 
     /// `lastsess`: seconds since the last session started, `None` before the first.
@@ -230,6 +241,24 @@ impl Counters {
         match self.last_sess.load(Ordering::Relaxed) {
             0 => None,
             t => Some(now_ms().saturating_sub(t - 1) / 1000),
+        }
+    }
+
+    /// A session starts on an object that keeps its own current count (a server's `served`):
+    /// `stot`, `smax` from `current`, the rate; `scur` here is not touched.
+    pub fn start_counted(&self, current: u64) {
+        self.inc(Ctr::Sessions);
+        if current > self.max.load(Ordering::Relaxed) {
+            self.max.fetch_max(current, Ordering::Relaxed);
+        }
+        self.stamp(self.tick(false));
+    }
+
+    fn stamp(&self, now: u64) {
+        // Written once per second at most: readers only need seconds.
+        let last = self.last_sess.load(Ordering::Relaxed);
+        if last == 0 || (last - 1) / 1000 != now / 1000 {
+            self.last_sess.store(now + 1, Ordering::Relaxed);
         }
     }
 
@@ -261,12 +290,12 @@ impl Counters {
 
     /// Adds the times of one finished transfer (ms) to the averages.
     pub fn times(&self, q: u64, c: u64, r: u64, t: u64) {
-        let s = self.shard();
-        s.c[Ctr::QtimeSum as usize].fetch_add(q, Ordering::Relaxed);
-        s.c[Ctr::CtimeSum as usize].fetch_add(c, Ordering::Relaxed);
-        s.c[Ctr::RtimeSum as usize].fetch_add(r, Ordering::Relaxed);
-        s.c[Ctr::TtimeSum as usize].fetch_add(t, Ordering::Relaxed);
-        s.c[Ctr::Timed as usize].fetch_add(1, Ordering::Relaxed);
+        let (s, owned) = self.shard();
+        bump(&s.c[Ctr::QtimeSum as usize], q, owned);
+        bump(&s.c[Ctr::CtimeSum as usize], c, owned);
+        bump(&s.c[Ctr::RtimeSum as usize], r, owned);
+        bump(&s.c[Ctr::TtimeSum as usize], t, owned);
+        bump(&s.c[Ctr::Timed as usize], 1, owned);
         for (m, v) in self.tmax.iter().zip([q, c, r, t]) {
             if v > m.load(Ordering::Relaxed) {
                 m.fetch_max(v, Ordering::Relaxed);
@@ -283,7 +312,8 @@ impl Counters {
     fn tick(&self, req: bool) -> u64 {
         let ms = now_ms();
         let now = ms / 1000;
-        let f = if req { &self.shard().req } else { &self.shard().sess };
+        let (s, owned) = self.shard();
+        let f = if req { &s.req } else { &s.sess };
         let sec = f.sec.load(Ordering::Relaxed);
         if sec != now && f.sec.compare_exchange(sec, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
             let done = f.cur.swap(0, Ordering::Relaxed);
@@ -293,7 +323,7 @@ impl Counters {
             let max = if req { &self.req_rate_max } else { &self.rate_max };
             max.fetch_max(total, Ordering::Relaxed);
         }
-        f.cur.fetch_add(1, Ordering::Relaxed);
+        bump(&f.cur, 1, owned);
         ms
     }
 

@@ -53,17 +53,41 @@ pub fn request_received(fe: &Counters) {
 
 /// The status the client gets is known, just before it is sent: `hrsp_*` of the frontend, of
 /// the backend if the request was routed, of the server if it answered; the backend's and
-/// server's `req_tot`.
-pub fn status(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, status: u16, server_answered: bool) {
+/// server's `req_tot`; denied requests and request/response errors, from the termination
+/// flags set so far.
+pub fn status(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, status: u16, flags: &str, server_answered: bool) {
     if status == 0 {
         return;
+    }
+    let mut f = flags.chars();
+    let who = f.next().unwrap_or('-');
+    let phase = f.next().unwrap_or('-');
+    let denied = who == 'P' && status == 403;
+    match (who, phase) {
+        ('P', 'R') if denied => fe.inc(Ctr::DeniedReq),
+        ('P', 'H') if denied => fe.inc(Ctr::DeniedResp),
+        ('P' | 'c' | 'C', 'R') if status == 400 || status == 408 => fe.inc(Ctr::ErrReq),
+        _ => {}
     }
     let class = Ctr::for_status(status);
     fe.inc(class);
     let Some(be) = be else { return };
-    be.counters.inc(class);
+    let bc = &be.counters;
+    bc.inc(class);
+    let both = |c: Ctr| {
+        bc.inc(c);
+        if let Some(s) = srv {
+            s.counters.inc(c);
+        }
+    };
+    match (who, phase) {
+        ('P', 'R') if denied => bc.inc(Ctr::DeniedReq),
+        ('P', 'H') if denied => both(Ctr::DeniedResp),
+        ('S' | 's', 'H') => both(Ctr::ErrResp),
+        _ => {}
+    }
     let Some(s) = srv else { return };
-    be.counters.request();
+    bc.request();
     s.counters.request();
     if server_answered {
         s.counters.inc(class);
@@ -77,17 +101,10 @@ pub fn http(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, d: &Htt
     let who = f.next().unwrap_or('-');
     let phase = f.next().unwrap_or('-');
     if !d.status_counted {
-        status(fe, be, srv, d.status, d.server_answered);
+        status(fe, be, srv, d.status, d.flags, d.server_answered);
     }
     fe.add(Ctr::BytesIn, d.bytes_in);
     fe.add(Ctr::BytesOut, d.bytes_out);
-    let denied = who == 'P' && d.status == 403;
-    match (who, phase) {
-        ('P', 'R') if denied => fe.inc(Ctr::DeniedReq),
-        ('P', 'H') if denied => fe.inc(Ctr::DeniedResp),
-        ('P' | 'c' | 'C', 'R') if d.status == 400 || d.status == 408 => fe.inc(Ctr::ErrReq),
-        _ => {}
-    }
     let Some(be) = be else { return };
     let bc = &be.counters;
     bc.add(Ctr::BytesIn, d.bytes_in);
@@ -98,10 +115,8 @@ pub fn http(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, d: &Htt
             s.counters.inc(c);
         }
     };
+    // Aborts happen while the body flows, after the status was counted.
     match (who, phase) {
-        ('P', 'R') if denied => bc.inc(Ctr::DeniedReq),
-        ('P', 'H') if denied => both(Ctr::DeniedResp),
-        ('S' | 's', 'H') => both(Ctr::ErrResp),
         ('C', 'D') => both(Ctr::CliAbort),
         ('S' | 's', 'D') => both(Ctr::SrvAbort),
         _ => {}
