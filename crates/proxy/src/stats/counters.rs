@@ -162,11 +162,17 @@ fn bump(a: &AtomicU64, n: u64, owned: bool) {
     }
 }
 
+/// An atomic alone on its cache line: written by every thread, it must not slow down reads of
+/// its neighbours.
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded(AtomicU64);
+
 /// The counters of one frontend, backend or server.
 pub struct Counters {
     shards: Box<[Shard]>,
     /// `scur`: sessions in progress.
-    cur: AtomicU64,
+    cur: Padded,
     /// `smax`: the highest `scur` seen.
     max: AtomicU64,
     rate_max: AtomicU64,
@@ -195,7 +201,7 @@ impl Counters {
     pub fn new() -> Self {
         Counters {
             shards: (0..=owned_shards()).map(|_| Shard::default()).collect(),
-            cur: AtomicU64::new(0),
+            cur: Padded::default(),
             max: AtomicU64::new(0),
             rate_max: AtomicU64::new(0),
             req_rate_max: AtomicU64::new(0),
@@ -264,7 +270,7 @@ impl Counters {
 
     /// `scur` up (and `smax`), without counting a new session (a connection carried over).
     pub fn begin(&self) {
-        let cur = self.cur.fetch_add(1, Ordering::Relaxed) + 1;
+        let cur = self.cur.0.fetch_add(1, Ordering::Relaxed) + 1;
         if cur > self.max.load(Ordering::Relaxed) {
             self.max.fetch_max(cur, Ordering::Relaxed);
         }
@@ -272,7 +278,7 @@ impl Counters {
 
     /// `scur` down; always paired with [`Self::start`]/[`Self::begin`] (guards, `Assigned`).
     pub fn end(&self) {
-        self.cur.fetch_sub(1, Ordering::Relaxed);
+        self.cur.0.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// An HTTP request: `req_tot` and the request rate.
@@ -378,7 +384,7 @@ impl Counters {
     }
     /// `scur`.
     pub fn current(&self) -> u64 {
-        self.cur.load(Ordering::Relaxed)
+        self.cur.0.load(Ordering::Relaxed)
     }
     /// `smax`.
     pub fn max(&self) -> u64 {
