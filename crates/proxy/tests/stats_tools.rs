@@ -176,9 +176,20 @@ async fn headless_chromium_sees_the_numbers_move() {
     let t2 = cell(&second, "app", "BACKEND", "hrsp_2xx").expect("backend 2xx");
     assert!(t2 >= n1, "backend 2xx {t2}");
     assert!(second.contains("<form method=\"post\""), "stats admin if LOCALHOST shows the form");
-    // The screenshot, for people.
+    // The page asks for no favicon (it would reach the listen's empty backend: a 503).
+    assert_eq!(cell(&second, "stats", "BACKEND", "hrsp_5xx"), Some(0), "a browser's extra request failed");
+    // The screenshot, for people: with one server draining, through the page's own form.
+    let form = "s=b&action=drain&b=app";
+    let post = format!(
+        "POST /stats HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
+    let mut c = Client::connect(addr(port + 1)).await.expect("connect");
+    c.send_raw(post.as_bytes()).await.expect("post");
+    let r = Box::pin(c.read_response(false)).await.expect("answer");
+    assert_eq!(r.header("location"), Some("/stats;st=DONE"));
     let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/stats-page.png");
-    let (u, p, s) = (url.clone(), dir.0.clone(), shot.clone());
+    let (u, p, s) = (format!("{url};st=DONE"), dir.0.clone(), shot.clone());
     tokio::task::spawn_blocking(move || chromium(&u, &p, Some(&s))).await.expect("chromium screenshot");
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
     assert!(size > 10_000, "screenshot {} is {size} bytes", shot.display());

@@ -227,7 +227,7 @@ fn link(out: &mut String, uri: &str, opts: &str, text: &str) {
 /// The whole page.
 pub fn render(rows: &[StatRow], o: &PageOpts<'_>) -> String {
     let mut out = String::with_capacity(4096 + rows.len() * 900);
-    out.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Statistics Report for fulcrum</title><style>");
+    out.push_str("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Statistics Report for fulcrum</title><link rel=\"icon\" href=\"data:,\"><style>");
     out.push_str(CSS);
     out.push_str("</style></head><body>\n<h1>fulcrum");
     if !o.hide_version {
