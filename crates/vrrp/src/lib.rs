@@ -269,26 +269,89 @@ fn spawn_all(
                 Some((rx, weight))
             })
             .collect();
-        let group = groups.get(&inst.name).map(|(tx, n)| GroupLink { tx: tx.clone(), rx: tx.subscribe(), notify: n.clone() });
-        let setup = resolve(inst, scripts, group, proxy.clone())?;
-        let status = setup.status.subscribe();
+        let mut group = groups.get(&inst.name).map(|(tx, n)| GroupLink { tx: tx.clone(), rx: tx.subscribe(), notify: n.clone() });
+        let mut scripts = scripts;
+        let (status_tx, status) = watch::channel(Status { state: State::Init, priority: inst.priority, counters: Default::default() });
         let (ctx, crx) = mpsc::channel(4);
-        let task = tokio::spawn(instance::run(setup, crx));
+        let task = match resolve(inst, &mut scripts, &mut group, proxy.clone(), status_tx.clone()) {
+            Ok(setup) => tokio::spawn(instance::run(setup, crx)),
+            Err(Unready::Fatal(e)) => return Err(e),
+            Err(Unready::NotYet(why)) => {
+                // keepalived: the instance is in FAULT until its interface is usable.
+                tracing::warn!("{why}; vrrp_instance {} stays in FAULT until it is", inst.name);
+                status_tx.send_modify(|s| s.state = State::Fault);
+                let waiting = Waiting { inst: inst.clone(), scripts, group, proxy: proxy.clone(), status: status_tx };
+                tokio::spawn(wait_for_interface(waiting, crx))
+            }
+        };
         running.push(Running { model: inst.clone(), commands: ctx, status, task });
     }
     Ok((running, script_tasks))
 }
 
-/// Checks one instance against what fulcrum supports and opens its sockets.
-fn resolve(
-    inst: &VrrpInstance,
+/// Why an instance cannot start now.
+enum Unready {
+    /// The configuration asks for something fulcrum cannot do: start is refused.
+    Fatal(VrrpError),
+    /// The interface is missing, has no usable address, or refuses the socket: retried.
+    NotYet(String),
+}
+
+/// What an instance waiting for its interface holds until it can start.
+struct Waiting {
+    inst: VrrpInstance,
     scripts: Vec<(watch::Receiver<Option<bool>>, i32)>,
     group: Option<GroupLink>,
     proxy: Option<watch::Receiver<ProxyHealth>>,
-) -> Result<instance::Setup, VrrpError> {
-    let err = |what: String| VrrpError::Setup(format!("{}: vrrp_instance {}: {what}", inst.span, inst.name));
+    status: watch::Sender<Status>,
+}
+
+/// How often a waiting instance looks at its interface again.
+const INTERFACE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// An instance whose interface is not usable yet (keepalived keeps it in FAULT and starts it
+/// when the interface comes): retries until it can run, or until asked to stop.
+async fn wait_for_interface(mut w: Waiting, mut commands: mpsc::Receiver<instance::Command>) {
+    let mut tick = tokio::time::interval(INTERFACE_RETRY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            cmd = commands.recv() => {
+                if let Some(instance::Command::Shutdown(done)) = cmd {
+                    let _ = done.send(());
+                }
+                return;
+            }
+            _ = tick.tick() => {
+                match resolve(&w.inst, &mut w.scripts, &mut w.group, w.proxy.clone(), w.status.clone()) {
+                    Ok(setup) => {
+                        tracing::info!("vrrp_instance {}: its interface is usable now, starting", w.inst.name);
+                        return instance::run(setup, commands).await;
+                    }
+                    Err(Unready::NotYet(_)) => {}
+                    Err(Unready::Fatal(e)) => {
+                        tracing::error!("{e}; the instance stays in FAULT");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Checks one instance against what fulcrum supports and opens its sockets. The scripts and
+/// the group link are taken only when it succeeds.
+fn resolve(
+    inst: &VrrpInstance,
+    scripts: &mut Vec<(watch::Receiver<Option<bool>>, i32)>,
+    group: &mut Option<GroupLink>,
+    proxy: Option<watch::Receiver<ProxyHealth>>,
+    status: watch::Sender<Status>,
+) -> Result<instance::Setup, Unready> {
+    let err = |what: String| Unready::Fatal(VrrpError::Setup(format!("{}: vrrp_instance {}: {what}", inst.span, inst.name)));
+    let not_yet = |what: String| Unready::NotYet(format!("{}: vrrp_instance {}: {what}", inst.span, inst.name));
     let ifname = inst.interface.as_deref().ok_or_else(|| err("no interface".into()))?;
-    let iface = io::iface::lookup(ifname).ok_or_else(|| err(format!("interface {ifname} not found")))?;
     if inst.virtual_router_id == 0 {
         return Err(err("virtual_router_id must be 1..255".into()));
     }
@@ -304,11 +367,12 @@ fn resolve(
         Some(_) => return Err(err("auth_type AH is not supported by fulcrum; use PASS".into())),
     };
     let vips: Vec<IpAddr> = inst.virtual_ipaddress.iter().map(|v| v.address).collect();
+    let iface = io::iface::lookup(ifname).ok_or_else(|| not_yet(format!("interface {ifname} not found")))?;
     let primary = match inst.unicast_src_ip {
         Some(a) => a,
         None => iface
             .primary(ipv6, &vips)
-            .ok_or_else(|| err(format!("interface {ifname} has no {} address", if ipv6 { "link-local IPv6" } else { "IPv4" })))?,
+            .ok_or_else(|| not_yet(format!("interface {ifname} has no {} address", if ipv6 { "link-local IPv6" } else { "IPv4" })))?,
     };
     let cfg = InstanceConfig {
         version: inst.version,
@@ -327,17 +391,16 @@ fn resolve(
         },
     };
     let socket = io::socket::VrrpSocket::open(ifname, iface.index, primary)
-        .map_err(|e| err(format!("cannot open VRRP socket on {ifname}: {e}")))?;
+        .map_err(|e| not_yet(format!("cannot open VRRP socket on {ifname}: {e}")))?;
     let destinations = if inst.unicast_peer.is_empty() { vec![socket.group()] } else { inst.unicast_peer.clone() };
-    let (status, _) = watch::channel(Status { state: State::Init, priority: inst.priority, counters: Default::default() });
     Ok(instance::Setup {
         model: inst.clone(),
         machine: Machine::new(cfg),
         socket,
         iface,
         destinations,
-        scripts,
-        group,
+        scripts: std::mem::take(scripts),
+        group: group.take(),
         proxy,
         status,
         stop_scripts: Vec::new(),

@@ -1,5 +1,7 @@
 //! `start` refuses, with a message naming the instance and what was expected, what fulcrum
 //! cannot run. These checks happen before any socket is opened, so they need no privileges.
+//! An interface that does not exist (yet) is not a refusal: as keepalived, the instance waits
+//! for it in FAULT.
 #![allow(clippy::unwrap_used)]
 
 use fulcrum_config::model::{Keepalived, VirtualIp, VrrpAuth, VrrpAuthType, VrrpInstance};
@@ -52,9 +54,13 @@ async fn start_err(inst: VrrpInstance) -> String {
 }
 
 #[tokio::test]
-async fn unknown_interface() {
-    let e = start_err(instance("nosuchif9", "10.99.0.100")).await;
-    assert!(e.contains("VI_X") && e.contains("interface nosuchif9 not found"), "{e}");
+async fn unknown_interface_waits_in_fault() {
+    let k = Keepalived { vrrp_instances: vec![instance("nosuchif9", "10.99.0.100")], ..Keepalived::default() };
+    let h = fulcrum_vrrp::start(&k).await.expect("an instance waits for its interface");
+    let status = h.status().await;
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].1.state, fulcrum_vrrp::machine::State::Fault, "{status:?}");
+    tokio::time::timeout(Duration::from_secs(5), h.shutdown()).await.expect("a waiting instance stops at once");
 }
 
 #[tokio::test]
