@@ -1,5 +1,6 @@
 //! The README's example serves real traffic: examples/quickstart.cfg balances two demo servers
-//! made by fulcrum itself, answering in turn.
+//! made by fulcrum itself, answering in turn, and its stats listener shows them (stats CSV and
+//! Prometheus metrics).
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -16,9 +17,13 @@ impl Drop for Running {
 }
 
 fn get(addr: &str) -> std::io::Result<String> {
+    get_path(addr, "/")
+}
+
+fn get_path(addr: &str, path: &str) -> std::io::Result<String> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n")?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n").as_bytes())?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
     Ok(out)
@@ -59,4 +64,16 @@ fn quickstart_example_balances_its_demo_servers() {
     assert_ne!(who[0], who[1]);
     assert_eq!(who[0], who[2]);
     assert_eq!(who[1], who[3]);
+
+    // The stats listener: both servers in the CSV, the four answers in the metrics.
+    let csv = get_path("127.0.0.1:8404", "/stats;csv").expect("stats csv");
+    assert!(csv.starts_with("HTTP/1.1 200"), "{csv}");
+    assert!(csv.contains("# pxname,svname,qcur"), "{csv}");
+    assert!(csv.contains("\napp_pool,app-1,") && csv.contains("\napp_pool,app-2,"), "{csv}");
+    let metrics = get_path("127.0.0.1:8404", "/metrics").expect("metrics");
+    let twoxx = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("haproxy_backend_http_responses_total{proxy=\"app_pool\",code=\"2xx\"} "))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    assert_eq!(twoxx, Some(4), "{metrics}");
 }
