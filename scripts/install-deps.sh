@@ -15,6 +15,8 @@ command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)  # socket 
 command -v socat      >/dev/null 2>&1 || need+=(socat)        # runtime socket tests
 command -v hatop      >/dev/null 2>&1 || need+=(hatop)        # hatop against the stats socket
 command -v tmux       >/dev/null 2>&1 || need+=(tmux)         # hatop runs inside tmux
+command -v chromium   >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)  # the stats page in a real browser (with a font to draw it)
+command -v prometheus-haproxy-exporter >/dev/null 2>&1 || need+=(prometheus-haproxy-exporter)  # reads the stats CSV
 for extra in "$@"; do
     command -v "${extra%%:*}" >/dev/null 2>&1 || need+=("${extra##*:}")
 done

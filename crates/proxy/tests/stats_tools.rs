@@ -3,7 +3,7 @@
 //!   `stats uri;csv` produces the expected metrics (server up/down, HTTP responses by class,
 //!   requests, bytes) with no parse failure;
 //! - headless Chromium (Debian `chromium`) loads the HTML page twice under a bounded load and
-//!   the frontend's session total has grown; a screenshot is saved to `target/stats-page.png`.
+//!   the frontend's session total has grown; a screenshot is saved to `target/tmp/stats-page.png`.
 //!
 //! A missing tool skips loudly, unless FULCRUM_REQUIRE_NETNS=1 (CI), where it fails.
 
@@ -188,7 +188,8 @@ async fn headless_chromium_sees_the_numbers_move() {
     c.send_raw(post.as_bytes()).await.expect("post");
     let r = Box::pin(c.read_response(false)).await.expect("answer");
     assert_eq!(r.header("location"), Some("/stats;st=DONE"));
-    let shot = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/stats-page.png");
+    // Cargo's scratch directory for integration tests (target/tmp, wherever the target is).
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("stats-page.png");
     let (u, p, s) = (format!("{url};st=DONE"), dir.0.clone(), shot.clone());
     tokio::task::spawn_blocking(move || chromium(&u, &p, Some(&s))).await.expect("chromium screenshot");
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
