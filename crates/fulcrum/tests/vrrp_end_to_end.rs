@@ -24,6 +24,12 @@ fn failover_through_the_proxy(name: &str, version: u8, advert_int: &'static str,
     let c = t.node(client).clone();
     let ready = c.in_thread(|| wait::until(SETTLE, || http::get_ok(vip_http(), Duration::from_millis(500))).is_some());
     assert!(ready.join().unwrap(), "no answer through the VIP{}", logs(&[&backup, &master]));
+    // The backup must be ready to take over: until its own check has seen the app UP, it tracks
+    // its proxy in FAULT (the first check can run before the app listens).
+    let backup_ready = wait::until(SETTLE, || {
+        backup.log().lines().filter(|l| l.contains("Entering ")).last().is_some_and(|l| l.contains("Entering BACKUP STATE"))
+    });
+    assert!(backup_ready.is_some(), "the backup never reached BACKUP{}", logs(&[&backup, &master]));
 
     let (kill_tx, kill_rx) = std::sync::mpsc::channel::<()>();
     let looped = c.in_thread(move || {
