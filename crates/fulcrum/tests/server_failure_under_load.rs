@@ -111,16 +111,33 @@ fn settle() {
     std::thread::sleep(Duration::from_millis(700));
 }
 
+/// Two demo servers behind the proxy, the load running and settled.
+struct Rig {
+    scratch: Scratch,
+    /// app-1's port (it is killed and restarted there).
+    p1: u16,
+    app1: Fulcrum,
+    _app2: Fulcrum,
+    lb: Fulcrum,
+    load: Load,
+}
+
+impl Rig {
+    fn start(tag: &str) -> Rig {
+        let scratch = Scratch::new(tag);
+        let (front, p1, p2) = (free_port(), free_port(), free_port());
+        let app1 = app_server(&scratch, "app-1", p1, 200);
+        let _app2 = app_server(&scratch, "app-2", p2, 200);
+        let lb = proxy(&scratch, front, p1, p2);
+        let load = Load::start(front);
+        settle();
+        Rig { scratch, p1, app1, _app2, lb, load }
+    }
+}
+
 #[test]
 fn a_killed_server_costs_only_its_in_flight_requests_and_rejoins_after_restart() {
-    let scratch = Scratch::new("kill-under-load");
-    let (front, p1, p2) = (free_port(), free_port(), free_port());
-    let app1 = app_server(&scratch, "app-1", p1, 200);
-    let _app2 = app_server(&scratch, "app-2", p2, 200);
-    let lb = proxy(&scratch, front, p1, p2);
-    let load = Load::start(front);
-    settle();
-
+    let Rig { scratch, p1, app1, _app2, lb, load } = Rig::start("kill-under-load");
     let killed_at = Instant::now();
     drop(app1); // SIGKILL
     let (down_at, line) = lb.wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(5)).expect("app-1 marked DOWN");
@@ -152,14 +169,7 @@ fn a_killed_server_costs_only_its_in_flight_requests_and_rejoins_after_restart()
 /// returns is kept alive until the end) while the load runs; the check must take it out with
 /// `reason` in HAProxy's log line, and no request starting after that may fail.
 fn removed_and_nothing_fails_after_detection(tag: &str, reason: &str, breaks: impl FnOnce(&Scratch, Fulcrum, u16) -> Box<dyn std::any::Any>) {
-    let scratch = Scratch::new(tag);
-    let (front, p1, p2) = (free_port(), free_port(), free_port());
-    let app1 = app_server(&scratch, "app-1", p1, 200);
-    let _app2 = app_server(&scratch, "app-2", p2, 200);
-    let lb = proxy(&scratch, front, p1, p2);
-    let load = Load::start(front);
-    settle();
-
+    let Rig { scratch, p1, app1, _app2, lb, load } = Rig::start(tag);
     let broken_at = Instant::now();
     let _broken = breaks(&scratch, app1, p1);
     let (down_at, line) = lb.wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(5)).expect("app-1 marked DOWN");
@@ -207,13 +217,8 @@ fn a_hanging_server_is_removed_and_nothing_fails_after_detection() {
 
 #[test]
 fn a_flapping_server_costs_at_most_its_in_flight_requests() {
-    let scratch = Scratch::new("flap-under-load");
-    let (front, p1, p2) = (free_port(), free_port(), free_port());
-    let mut app1 = Some(app_server(&scratch, "app-1", p1, 200));
-    let _app2 = app_server(&scratch, "app-2", p2, 200);
-    let lb = proxy(&scratch, front, p1, p2);
-    let load = Load::start(front);
-    settle();
+    let Rig { scratch, p1, app1, _app2, lb, load } = Rig::start("flap-under-load");
+    let mut app1 = Some(app1);
 
     // Killed and restarted three times, 400 ms apart: refused connections are redispatched.
     let kills = 3;

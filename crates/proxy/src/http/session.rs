@@ -693,19 +693,25 @@ impl<C: ClientStream> Session<C> {
         rec.status = ans.status;
         rec.flags = "LR--";
         self.count_status(rec);
+        Some(self.send_local(rec, ans.bytes, drained).await)
+    }
+
+    /// Sends an answer the proxy made itself (stats page, deny, return, redirect); the
+    /// connection stays open when the request had no unread body (`drained`) and the client
+    /// wants keep-alive. Returns whether it stays open.
+    async fn send_local(&mut self, rec: &mut Rec, mut bytes: Vec<u8>, drained: bool) -> bool {
         let keep = drained && headers::client_wants_keep_alive(&self.req) && !self.stopping();
-        let mut bytes = ans.bytes;
         if !keep {
             insert_close(&mut bytes);
         }
         rec.bytes = bytes.len() as u64;
         if body::write_all(&mut self.client, &bytes, self.fe.timeouts.client).await.is_err() {
-            return Some(false);
+            return false;
         }
         if !keep {
             let _ = self.client.shutdown().await;
         }
-        Some(keep)
+        keep
     }
 
     /// Counts the response's status (`hrsp_*`) before it is sent.
@@ -744,19 +750,7 @@ impl<C: ClientStream> Session<C> {
                 self.count_status(rec);
                 // The request body, if any, was not read: the connection cannot be reused then.
                 let drained = matches!(body::request_framing(&mut self.req), Ok(Framing::None));
-                let keep = drained && headers::client_wants_keep_alive(&self.req) && !self.stopping();
-                let mut bytes = bytes;
-                if !keep {
-                    insert_close(&mut bytes);
-                }
-                rec.bytes = bytes.len() as u64;
-                if body::write_all(&mut self.client, &bytes, self.fe.timeouts.client).await.is_err() {
-                    return Some(false);
-                }
-                if !keep {
-                    let _ = self.client.shutdown().await;
-                }
-                Some(keep)
+                Some(self.send_local(rec, bytes, drained).await)
             }
         }
     }

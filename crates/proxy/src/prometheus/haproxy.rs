@@ -84,13 +84,23 @@ fn tmax(r: &StatRow, i: usize) -> Option<f64> {
     r.time_max_ms.map(|t| t[i] as f64 / 1000.0)
 }
 
-const FRONTEND: &[Family] = &[
+/// Sessions and bytes, for every kind of proxy.
+const SESSIONS: &[Family] = &[
     fam("current_sessions", H_CUR, Kind::Gauge, |r| n(r.scur)),
     fam("max_sessions", H_MAX, Kind::Gauge, |r| n(r.smax)),
     fam("limit_sessions", H_LIM, Kind::Gauge, |r| o(r.slim)),
     fam("sessions_total", H_TOT, Kind::Counter, |r| n(r.stot)),
     fam("bytes_in_total", H_BIN, Kind::Counter, |r| n(r.bin)),
     fam("bytes_out_total", H_BOUT, Kind::Counter, |r| n(r.bout)),
+];
+
+/// Queue, for backends and servers.
+const QUEUE: &[Family] = &[
+    fam("current_queue", H_QCUR, Kind::Gauge, |r| o(r.qcur)),
+    fam("max_queue", H_QMAX, Kind::Gauge, |r| o(r.qmax)),
+];
+
+const FRONTEND_REST: &[Family] = &[
     fam("requests_denied_total", H_DREQ, Kind::Counter, |r| o(r.dreq)),
     fam("responses_denied_total", H_DRESP, Kind::Counter, |r| n(r.dresp)),
     fam("request_errors_total", "Total number of invalid requests since process started", Kind::Counter, |r| o(r.ereq)),
@@ -124,18 +134,6 @@ const FRONTEND: &[Family] = &[
 
 // Backends and servers share most families, in the same order; the lists below are the runs
 // HAProxy's exporter writes for both, with the families only one of them has in between.
-
-/// Queue, sessions and bytes.
-const SHARED_SESSIONS: &[Family] = &[
-    fam("current_queue", H_QCUR, Kind::Gauge, |r| o(r.qcur)),
-    fam("max_queue", H_QMAX, Kind::Gauge, |r| o(r.qmax)),
-    fam("current_sessions", H_CUR, Kind::Gauge, |r| n(r.scur)),
-    fam("max_sessions", H_MAX, Kind::Gauge, |r| n(r.smax)),
-    fam("limit_sessions", H_LIM, Kind::Gauge, |r| o(r.slim)),
-    fam("sessions_total", H_TOT, Kind::Counter, |r| n(r.stot)),
-    fam("bytes_in_total", H_BIN, Kind::Counter, |r| n(r.bin)),
-    fam("bytes_out_total", H_BOUT, Kind::Counter, |r| n(r.bout)),
-];
 
 /// Errors, retries and weight.
 const SHARED_ERRORS: &[Family] = &[
@@ -175,7 +173,8 @@ const SHARED_TAIL: &[Family] = &[
 ];
 
 const BACKEND: &[&[Family]] = &[
-    SHARED_SESSIONS,
+    QUEUE,
+    SESSIONS,
     &[fam("requests_denied_total", H_DREQ, Kind::Counter, |r| o(r.dreq))],
     SHARED_ERRORS,
     &[
@@ -188,7 +187,8 @@ const BACKEND: &[&[Family]] = &[
 ];
 
 const SERVER: &[&[Family]] = &[
-    SHARED_SESSIONS,
+    QUEUE,
+    SESSIONS,
     SHARED_ERRORS,
     &[fam(
         "check_failures_total",
@@ -260,7 +260,7 @@ pub fn render(out: &mut Exposition, process: &Process, rows: &[StatRow]) {
     let bes: Vec<&StatRow> = rows.iter().filter(|r| r.kind == RowKind::Backend).collect();
     let srvs: Vec<&StatRow> = rows.iter().filter(|r| r.kind == RowKind::Server).collect();
 
-    families(out, "haproxy_frontend_", &[FRONTEND], &fes, false);
+    families(out, "haproxy_frontend_", &[SESSIONS, FRONTEND_REST], &fes, false);
     state_family(out, "haproxy_frontend_status", &fes, false, &["DOWN", "UP"], |r| {
         if r.status == "OPEN" {
             "UP"
