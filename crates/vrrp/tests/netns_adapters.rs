@@ -159,6 +159,8 @@ fn broken_adverts_are_dropped_and_counted_valid_ones_obeyed() {
         }
     });
     let gone = wait::until(Duration::from_secs(5), || !n0.has_address(VIP));
+    // The address goes before the published state changes: wait for the state too.
+    let _ = wait::until(Duration::from_secs(2), || status(&ask).state == State::Backup);
     let st = status(&ask);
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     sender.join().unwrap();
@@ -181,11 +183,12 @@ fn proxy_health_failure_gives_the_vip_away_and_back() {
     // Every server behind the frontend on the VIP is DOWN.
     health_tx.send_replace(ProxyHealth { failing: [VIP.parse().unwrap()].into_iter().collect() });
     assert!(wait::until(Duration::from_secs(5), || !n0.has_address(VIP)).is_some(), "{:?}", status(&ask));
-    assert_eq!(status(&ask).state, State::Fault);
+    // The address changes before the published state does: wait for the state too.
+    assert!(wait::until(Duration::from_secs(2), || status(&ask).state == State::Fault).is_some(), "{:?}", status(&ask));
     // A failure on some other address does not concern this instance.
     health_tx.send_replace(ProxyHealth { failing: ["10.99.9.9".parse().unwrap()].into_iter().collect() });
     assert!(wait::until(Duration::from_secs(10), || n0.has_address(VIP)).is_some(), "{:?}", status(&ask));
-    assert_eq!(status(&ask).state, State::Master);
+    assert!(wait::until(Duration::from_secs(2), || status(&ask).state == State::Master).is_some(), "{:?}", status(&ask));
     // Shutdown removes the VIP.
     ask.send(Ask::Stop).unwrap();
     handle.join().unwrap();
