@@ -101,6 +101,9 @@ impl Bridge {
         let Some(generation) = proxy.generation() else { return };
         if let Some(be) = generation.backends.get(&r.backend) {
             if let Some(s) = be.servers.iter().find(|s| s.name == r.server) {
+                if r.was_up && !r.outcome.status.passed() {
+                    s.check_failed();
+                }
                 s.set_check(check_info(&r.outcome));
             }
         }

@@ -182,3 +182,43 @@ fn metrics_follow_traffic_and_match_haproxys_exporter() {
     }
     eprintln!("{} of haproxy's {} families are served by fulcrum", ours.len(), theirs.len());
 }
+
+/// `chkfail` and `chkdown` of a server that dies, through both exporters at once: HAProxy
+/// counts the checks that failed while the server was UP (`fall` of them), not the ones after.
+#[test]
+fn failed_checks_are_counted_as_haproxy_counts_them() {
+    let scratch = Scratch::new("prometheus-chkfail");
+    let (front, hfront, p1, p2) = (free_port(), free_port(), free_port(), free_port());
+    let app1 = app_server(&scratch, "app-1", p1, 200);
+    let _app2 = app_server(&scratch, "app-2", p2, 200);
+    let lb = Fulcrum::start(&scratch.write("lb.cfg", &config(front, p1, p2)));
+    let ha = if have("haproxy") {
+        let hcfg = scratch.write("ha.cfg", &config(hfront, p1, p2));
+        let child = Command::new("haproxy").args(["-db", "-f"]).arg(&hcfg).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("haproxy");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", hfront)).is_err() {
+            assert!(Instant::now() < deadline, "haproxy listening");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(common::Running(child))
+    } else {
+        assert!(!required(), "haproxy is required under FULCRUM_REQUIRE_NETNS=1");
+        eprintln!("SKIPPED the haproxy half: haproxy not installed");
+        None
+    };
+    // Both see app-1 pass its checks, then it dies.
+    std::thread::sleep(Duration::from_millis(800));
+    drop(app1);
+    lb.wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(10)).expect("fulcrum marks app-1 DOWN");
+    // More failed checks while DOWN (not counted), for both.
+    std::thread::sleep(Duration::from_millis(1500));
+    let key = |m: &str| format!("haproxy_server_{m}{{proxy=\"app_pool\",server=\"app-1\"}}");
+    let ours = samples(&scrape(front));
+    assert_eq!(ours.get(&key("check_failures_total")), Some(&3.0), "fall 3: three failed checks while UP");
+    assert_eq!(ours.get(&key("check_up_down_total")), Some(&1.0));
+    if ha.is_some() {
+        let theirs = samples(&scrape(hfront));
+        assert_eq!(ours.get(&key("check_failures_total")), theirs.get(&key("check_failures_total")), "chkfail: fulcrum vs haproxy");
+        assert_eq!(ours.get(&key("check_up_down_total")), theirs.get(&key("check_up_down_total")), "chkdown: fulcrum vs haproxy");
+    }
+}

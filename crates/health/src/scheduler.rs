@@ -75,6 +75,9 @@ pub struct CheckResult {
     pub backend: String,
     pub server: String,
     pub outcome: CheckOutcome,
+    /// The server was UP when this probe's result came (HAProxy's `chkfail` counts failed
+    /// checks of UP servers only).
+    pub was_up: bool,
 }
 
 /// Checks running for one config.
@@ -468,7 +471,12 @@ impl Driver {
         };
         if let Ok(sink) = self.results.lock() {
             if let Some(tx) = sink.as_ref() {
-                let _ = tx.send(CheckResult { backend: c.spec.backend.clone(), server: c.spec.server.clone(), outcome: outcome.clone() });
+                let _ = tx.send(CheckResult {
+                    backend: c.spec.backend.clone(),
+                    server: c.spec.server.clone(),
+                    outcome: outcome.clone(),
+                    was_up: c.machine.is_up(),
+                });
             }
         }
         let change = c.machine.on_result(Instant::now(), outcome.clone());

@@ -154,6 +154,8 @@ pub struct ServerRt {
     downtime: AtomicU64,
     /// UP → DOWN transitions (`chkdown`).
     chkdown: AtomicU64,
+    /// Checks failed while the server was UP (`chkfail`).
+    chkfail: AtomicU64,
     /// Last health check result (written on every state change the checks report).
     check: Mutex<CheckInfo>,
     /// Activity counters; carried over with the server across reloads.
@@ -185,6 +187,7 @@ impl ServerRt {
             down_since: AtomicU64::new(if up { 0 } else { unix_now() }),
             downtime: AtomicU64::new(0),
             chkdown: AtomicU64::new(0),
+            chkfail: AtomicU64::new(0),
             check: Mutex::new(CheckInfo::default()),
             counters: std::sync::Arc::new(Counters::new()),
             owner: Mutex::new(None),
@@ -310,6 +313,15 @@ impl ServerRt {
     /// UP → DOWN transitions (`chkdown`).
     pub fn down_transitions(&self) -> u64 {
         self.chkdown.load(Ordering::Relaxed)
+    }
+
+    /// A check failed while the server was UP (HAProxy's `chkfail`).
+    pub fn check_failed(&self) {
+        self.chkfail.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Checks failed while UP (`chkfail`).
+    pub fn failed_checks(&self) -> u64 {
+        self.chkfail.load(Ordering::Relaxed)
     }
 
     /// Whether the server line has `check`.

@@ -279,7 +279,7 @@ pub fn server_row(be: &Backend, index: usize) -> Option<StatRow> {
     if s.checked() {
         let chk = s.check();
         let (rise, fall) = s.rise_fall();
-        r.chkfail = Some(s.down_transitions());
+        r.chkfail = Some(s.failed_checks());
         r.chkdown = Some(s.down_transitions());
         r.downtime = Some(s.downtime_secs());
         r.check_status = Some(if chk.status.is_empty() { "INI".to_string() } else { chk.status.clone() });
