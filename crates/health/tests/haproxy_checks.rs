@@ -5,25 +5,11 @@
 
 mod common;
 
-use common::{closed_port, config, Backend, ERR500, HANG, OK};
-use fulcrum_health::{HealthEvent, HealthMonitor, Observed};
+use common::{closed_port, config, next_event, no_event, Backend, ERR500, HANG, OK};
+use fulcrum_health::{HealthMonitor, Observed};
 use std::time::Duration;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 const WAIT: Duration = Duration::from_secs(5);
-
-async fn next(rx: &mut UnboundedReceiver<HealthEvent>) -> HealthEvent {
-    tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .expect("a health event in time")
-        .expect("monitor running")
-}
-
-async fn no_event(rx: &mut UnboundedReceiver<HealthEvent>, d: Duration) {
-    if let Ok(Some(e)) = tokio::time::timeout(d, rx.recv()).await {
-        panic!("unexpected event: {}", e.log_line);
-    }
-}
 
 fn http_cfg(port: u16, extra: &str, server_opts: &str) -> String {
     format!(
@@ -45,7 +31,7 @@ async fn http_check_500_then_200_counts_fall_and_rise() {
 
     let before = b.hits();
     b.set_mode(ERR500);
-    let down = next(&mut rx).await;
+    let down = next_event(&mut rx, WAIT).await;
     assert!(!down.up);
     assert_eq!(
         b.hits() - before,
@@ -63,7 +49,7 @@ async fn http_check_500_then_200_counts_fall_and_rise() {
 
     let before = b.hits();
     b.set_mode(OK);
-    let up = next(&mut rx).await;
+    let up = next_event(&mut rx, WAIT).await;
     assert!(up.up);
     assert_eq!(
         b.hits() - before,
@@ -89,7 +75,7 @@ async fn killed_and_restarted_server() {
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     no_event(&mut rx, Duration::from_millis(250)).await;
     b.kill().await;
-    let down = next(&mut rx).await;
+    let down = next_event(&mut rx, WAIT).await;
     assert!(!down.up);
     assert!(
         down.log_line
@@ -98,7 +84,7 @@ async fn killed_and_restarted_server() {
         down.log_line
     );
     b.restart().await;
-    let up = next(&mut rx).await;
+    let up = next_event(&mut rx, WAIT).await;
     assert!(up.up, "{}", up.log_line);
     handle.shutdown().await;
 }
@@ -116,7 +102,7 @@ async fn hanging_server_is_a_layer7_timeout() {
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     no_event(&mut rx, Duration::from_millis(250)).await;
     b.set_mode(HANG);
-    let down = next(&mut rx).await;
+    let down = next_event(&mut rx, WAIT).await;
     assert!(!down.up);
     assert!(
         down.log_line
@@ -146,7 +132,7 @@ async fn expect_string_mismatch_is_an_invalid_response() {
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     no_event(&mut rx, Duration::from_millis(250)).await;
     b.set_body(b"status: maintenance\n");
-    let down = next(&mut rx).await;
+    let down = next_event(&mut rx, WAIT).await;
     assert!(
         down.log_line.contains(
             "reason: Layer7 invalid response, info: \"HTTP content check did not match\""
@@ -155,7 +141,7 @@ async fn expect_string_mismatch_is_an_invalid_response() {
         down.log_line
     );
     b.set_body(b"status: ready\n");
-    assert!(next(&mut rx).await.up);
+    assert!(next_event(&mut rx, WAIT).await.up);
     handle.shutdown().await;
 }
 
@@ -201,7 +187,7 @@ async fn tcp_check_without_httpchk_and_a_refused_port() {
          backend db\n    server db-1 127.0.0.1:{port} check inter 60 fall 2 rise 1\n"
     );
     let (handle, mut rx) = HealthMonitor::start(&config("t.cfg", &text));
-    let down = next(&mut rx).await;
+    let down = next_event(&mut rx, WAIT).await;
     assert!(!down.up);
     assert!(down.log_line.starts_with(
         "Server db/db-1 is DOWN, reason: Layer4 connection problem, info: \"Connection refused\""
@@ -251,7 +237,7 @@ async fn observe_layer7_mark_down_from_the_data_plane() {
     assert!(worker.join().is_ok());
     handle.report_observed("app_pool", "app-1", Observed::HttpStatus(503));
     handle.report_observed("app_pool", "app-1", Observed::HttpStatus(500));
-    let down = next(&mut rx).await;
+    let down = next_event(&mut rx, WAIT).await;
     assert!(!down.up);
     assert!(down.log_line.starts_with(
         "Server app_pool/app-1 is DOWN, reason: Health analyze, info: \"Detected 3 consecutive errors, last one was: Wrong http response\". 0 active and 1 backup"
@@ -271,7 +257,7 @@ async fn reload_keeps_state_and_replays_down_servers() {
         )
     };
     let (mut handle, mut rx) = HealthMonitor::start(&config("t.cfg", &text("")));
-    let down = next(&mut rx).await;
+    let down = next_event(&mut rx, WAIT).await;
     assert_eq!(
         (down.server.as_str(), down.up, down.replay),
         ("dead", false, false)
@@ -280,7 +266,7 @@ async fn reload_keeps_state_and_replays_down_servers() {
         "t.cfg",
         &text(&format!("    server new {} check inter 60\n", b.addr)),
     ));
-    let replay = next(&mut rx).await;
+    let replay = next_event(&mut rx, WAIT).await;
     assert_eq!(
         (replay.server.as_str(), replay.up, replay.replay),
         ("dead", false, true)

@@ -4,26 +4,12 @@
 
 mod common;
 
-use common::{closed_port, config, Backend};
-use fulcrum_health::{CheckStatus, HealthEvent, HealthMonitor};
+use common::{closed_port, config, genhash_digest, md5sum, next_event, no_event, Backend};
+use fulcrum_health::{CheckStatus, HealthMonitor};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedReceiver;
 
 const WAIT: Duration = Duration::from_secs(6);
-
-async fn next(rx: &mut UnboundedReceiver<HealthEvent>) -> HealthEvent {
-    tokio::time::timeout(WAIT, rx.recv())
-        .await
-        .expect("a health event in time")
-        .expect("monitor running")
-}
-
-async fn no_event(rx: &mut UnboundedReceiver<HealthEvent>, d: Duration) {
-    if let Ok(Some(e)) = tokio::time::timeout(d, rx.recv()).await {
-        panic!("unexpected event: {}", e.log_line);
-    }
-}
 
 /// The digest as an independent tool computes it for the live server.
 async fn independent_digest(b: &Backend, body: &[u8]) -> String {
@@ -39,31 +25,17 @@ async fn independent_digest(b: &Backend, body: &[u8]) -> String {
         .kill_on_drop(true)
         .output();
     if let Ok(Ok(out)) = tokio::time::timeout(Duration::from_secs(5), genhash).await {
-        let text = String::from_utf8_lossy(&out.stdout);
-        // genhash prints the hex digest (with -v, also headers and an MD5SUM line)
-        let hex = text
-            .lines()
-            .filter_map(|l| l.rsplit(['=', ' ']).next())
-            .map(str::trim)
-            .find(|w| w.len() == 32 && w.chars().all(|c| c.is_ascii_hexdigit()));
-        if let Some(hex) = hex {
+        if let Some(hex) = genhash_digest(&String::from_utf8_lossy(&out.stdout)) {
             eprintln!("digest from genhash: {hex}");
-            return hex.to_string();
+            return hex;
         }
     }
     eprintln!("genhash not available: using md5sum of the body");
-    let dir = std::env::temp_dir().join(format!("fulcrum-health-md5-{}", std::process::id()));
-    std::fs::write(&dir, body).expect("write body");
-    let out = Command::new("md5sum")
-        .arg(&dir)
-        .output()
-        .expect("md5sum runs");
-    let _ = std::fs::remove_file(&dir);
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap_or_default()
-        .to_string()
+    let file = std::env::temp_dir().join(format!("fulcrum-health-md5-{}", std::process::id()));
+    std::fs::write(&file, body).expect("write body");
+    let hex = md5sum(&file);
+    let _ = std::fs::remove_file(&file);
+    hex
 }
 
 fn vs(port: u16, checker: &str, inhibit: bool) -> String {
@@ -92,7 +64,7 @@ async fn http_get_digest_matches_genhash_and_a_changed_body_fails() {
 
     let before = b.hits();
     b.set_body(b"<html>defaced</html>\n");
-    let down = next(&mut rx).await;
+    let down = next_event(&mut rx, WAIT).await;
     assert!(!down.up);
     assert_eq!(
         b.hits() - before,
@@ -117,7 +89,7 @@ async fn http_get_digest_matches_genhash_and_a_changed_body_fails() {
     );
 
     b.set_body(body);
-    let up = next(&mut rx).await;
+    let up = next_event(&mut rx, WAIT).await;
     assert!(up.up, "one good check brings a failed real server back");
     handle.shutdown().await;
 }
@@ -130,7 +102,7 @@ async fn tcp_check_retry_then_removed() {
     let cfg = config("k.conf", &vs(port, checker, false));
     let start = Instant::now();
     let (handle, mut rx) = HealthMonitor::start(&cfg);
-    let down = next(&mut rx).await;
+    let down = next_event(&mut rx, WAIT).await;
     assert!(!down.up);
     assert!(
         start.elapsed() >= Duration::from_millis(150),
@@ -185,7 +157,7 @@ async fn misc_check_exit_status_decides() {
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     no_event(&mut rx, Duration::from_millis(600)).await;
     std::fs::remove_file(&flag).expect("unflag");
-    let down = next(&mut rx).await;
+    let down = next_event(&mut rx, WAIT).await;
     assert!(!down.up);
     assert_eq!(down.reason.status, CheckStatus::ExternalError);
     assert_eq!(
@@ -194,7 +166,7 @@ async fn misc_check_exit_status_decides() {
         "the exit status, as HAProxy reports external checks"
     );
     std::fs::write(&flag, "").expect("flag");
-    assert!(next(&mut rx).await.up);
+    assert!(next_event(&mut rx, WAIT).await.up);
     handle.shutdown().await;
 }
 
@@ -208,7 +180,7 @@ async fn misc_check_past_timeout_is_killed() {
     );
     let cfg = config("k.conf", &vs(closed_port(), &misc(&script, "0.3"), false));
     let (handle, mut rx) = HealthMonitor::start(&cfg);
-    let down = next(&mut rx).await;
+    let down = next_event(&mut rx, WAIT).await;
     assert!(!down.up);
     assert_eq!(down.reason.status, CheckStatus::ExternalTimeout);
     let took = down.reason.duration.expect("duration");
@@ -239,7 +211,7 @@ async fn misc_dynamic_exit_status_sets_the_weight() {
     let checker = format!("MISC_CHECK {{\n      misc_path \"{script}\"\n      misc_timeout 1\n      misc_dynamic\n    }}");
     let cfg = config("k.conf", &vs(closed_port(), &checker, false));
     let (handle, mut rx) = HealthMonitor::start(&cfg);
-    let ev = next(&mut rx).await;
+    let ev = next_event(&mut rx, WAIT).await;
     assert_eq!((ev.up, ev.weight), (true, Some(10)), "exit 12 → weight 10");
     assert!(
         ev.log_line
@@ -248,12 +220,12 @@ async fn misc_dynamic_exit_status_sets_the_weight() {
         ev.log_line
     );
     std::fs::write(&status, "1").expect("status");
-    let ev = next(&mut rx).await;
+    let ev = next_event(&mut rx, WAIT).await;
     assert_eq!((ev.up, ev.weight), (false, None), "exit 1 fails the check");
     std::fs::write(&status, "22").expect("status");
     let mut got = Vec::new();
     for _ in 0..2 {
-        let ev = next(&mut rx).await;
+        let ev = next_event(&mut rx, WAIT).await;
         got.push((ev.up, ev.weight));
     }
     assert_eq!(

@@ -7,12 +7,11 @@
 
 mod common;
 
-use common::{closed_port, config};
-use fulcrum_health::{CheckStatus, HealthEvent, HealthMonitor};
+use common::{closed_port, config, genhash_digest, md5sum, next_event};
+use fulcrum_health::{CheckStatus, HealthMonitor};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedReceiver;
 
 struct Server(Child, PathBuf);
 impl Drop for Server {
@@ -74,25 +73,17 @@ fn expected_digest(port: u16, path: &str, file: &Path) -> String {
             .output()
             .expect("genhash runs");
         let text = String::from_utf8_lossy(&out.stdout);
-        if let Some(hex) = text
-            .lines()
-            .filter_map(|l| l.rsplit(['=', ' ']).next())
-            .map(str::trim)
-            .find(|w| w.len() == 32 && w.chars().all(|c| c.is_ascii_hexdigit()))
-        {
+        if let Some(hex) = genhash_digest(&text) {
             eprintln!("digest from genhash --use-ssl: {hex}");
-            return hex.to_lowercase();
+            return hex;
         }
         panic!("genhash gave no digest: {text} {}", String::from_utf8_lossy(&out.stderr));
     }
     eprintln!("genhash not installed: md5 of the served file");
-    let out = Command::new("md5sum").arg(file).output().expect("md5sum runs");
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+    md5sum(file)
 }
 
-async fn next(rx: &mut UnboundedReceiver<HealthEvent>) -> HealthEvent {
-    tokio::time::timeout(Duration::from_secs(6), rx.recv()).await.expect("a health event in time").expect("monitor running")
-}
+const WAIT: Duration = Duration::from_secs(6);
 
 fn ssl_get(port: u16, digest: &str) -> String {
     format!(
@@ -126,13 +117,13 @@ async fn ssl_get_checks_a_real_tls_server_with_genhash_digest() {
     }
     // The page changes: MD5 mismatch, the real server is removed.
     std::fs::write(&page, "<html>defaced</html>\n").expect("page");
-    let down = next(&mut rx).await;
+    let down = next_event(&mut rx, WAIT).await;
     assert!(!down.up);
     assert_eq!(down.reason.status, CheckStatus::L7Response, "{}", down.log_line);
     assert!(down.reason.info.as_deref().unwrap_or_default().contains("MD5 digest error"), "{:?}", down.reason);
     // And back.
     std::fs::write(&page, "<html>served over TLS</html>\n").expect("page");
-    assert!(next(&mut rx).await.up);
+    assert!(next_event(&mut rx, WAIT).await.up);
     handle.shutdown().await;
     drop(server);
 }
@@ -143,7 +134,7 @@ async fn ssl_get_against_plain_http_is_a_layer6_failure() {
     let plain = common::Backend::start(b"plain\n").await;
     let cfg = config("k.conf", &ssl_get(plain.addr.port(), "0123456789abcdef0123456789abcdef"));
     let (handle, mut rx) = HealthMonitor::start(&cfg);
-    let down = next(&mut rx).await;
+    let down = next_event(&mut rx, WAIT).await;
     assert!(!down.up);
     assert!(
         matches!(down.reason.status, CheckStatus::L6Response | CheckStatus::L6Timeout),

@@ -141,3 +141,32 @@ pub fn closed_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
+
+/// The next health event, within `within`.
+pub async fn next_event(rx: &mut tokio::sync::mpsc::UnboundedReceiver<fulcrum_health::HealthEvent>, within: Duration) -> fulcrum_health::HealthEvent {
+    tokio::time::timeout(within, rx.recv()).await.expect("a health event in time").expect("monitor running")
+}
+
+/// No health event for `d`.
+pub async fn no_event(rx: &mut tokio::sync::mpsc::UnboundedReceiver<fulcrum_health::HealthEvent>, d: Duration) {
+    if let Ok(Some(e)) = tokio::time::timeout(d, rx.recv()).await {
+        panic!("unexpected event: {}", e.log_line);
+    }
+}
+
+/// The hex MD5 in keepalived's `genhash` output (with `-v` it also prints headers and an
+/// MD5SUM line): the first 32-hex-digit word ending a line, lowercase.
+pub fn genhash_digest(stdout: &str) -> Option<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.rsplit(['=', ' ']).next())
+        .map(str::trim)
+        .find(|w| w.len() == 32 && w.chars().all(|c| c.is_ascii_hexdigit()))
+        .map(str::to_lowercase)
+}
+
+/// `md5sum FILE`'s hex digest (the stand-in for genhash when keepalived is not installed).
+pub fn md5sum(file: &std::path::Path) -> String {
+    let out = std::process::Command::new("md5sum").arg(file).output().expect("md5sum runs");
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+}
