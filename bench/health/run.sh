@@ -9,6 +9,8 @@
 # SIGKILLed. Measured per run: the time from the kill to the proxy's "Server app_pool/app-1 is
 # DOWN" line (both print it on stderr), against inter × fall, and the failed requests (non-2xx
 # + socket errors) wrk saw. Runs alternate HAProxy, fulcrum, HAProxy, ...; medians are printed.
+# (Through the real `fulcrum run`, so it replaces the health crate's former detect_bench and
+# kill_under_load examples, which wired health into the proxy by hand.)
 set -euo pipefail
 
 RUNS=${RUNS:-5}
