@@ -184,12 +184,13 @@ impl Runtime {
     pub fn start(config: &Config) -> Result<Runtime, ProxyError> {
         let sink = Arc::new(crate::observe::SinkSlot::default());
         let gen = Arc::new(state::build_with_sink(config, None, sink.clone())?);
-        crate::prometheus::Exporter::global().serve(&gen, config.global.nbthread.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32)));
+        crate::prometheus::Exporter::global().serve(&gen);
         let n = config
             .global
             .nbthread
             .map(|n| n.max(1) as usize)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        crate::prometheus::Exporter::global().set_threads(n);
         let layout = Layout::from_env();
         let workers = spawn_workers(n, layout)?;
         tracing::info!("proxy: {n} thread(s), {layout:?} runtime layout");
@@ -263,7 +264,7 @@ impl Runtime {
     pub async fn reload(&self, config: &Config) -> Result<(), ProxyError> {
         let mut running = self.running.lock().await;
         let gen = Arc::new(state::build_with_sink(config, Some(&running.gen), self.sink.clone())?);
-        crate::prometheus::Exporter::global().serve(&gen, config.global.nbthread.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32)));
+        crate::prometheus::Exporter::global().serve(&gen);
         let want = wanted(config)?;
         let want_keys: HashSet<ListenKey> = want.iter().map(|w| w.key.clone()).collect();
         // Open new addresses first: if one fails, nothing has changed yet.

@@ -43,9 +43,13 @@ impl Exporter {
         })
     }
 
+    /// The worker threads the proxy started (`haproxy_process_nbthread`; fixed until restart).
+    pub fn set_threads(&self, n: usize) {
+        self.nbthread.store(u32::try_from(n.max(1)).unwrap_or(u32::MAX), std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The generation scrapes describe from now on (the runtime calls this at start and reload).
-    pub fn serve(&self, gen: &Arc<Generation>, nbthread: u32) {
-        self.nbthread.store(nbthread.max(1), std::sync::atomic::Ordering::Relaxed);
+    pub fn serve(&self, gen: &Arc<Generation>) {
         match self.generation.write() {
             Ok(mut g) => *g = Arc::downgrade(gen),
             Err(p) => *p.into_inner() = Arc::downgrade(gen),
