@@ -467,6 +467,32 @@ impl Backend {
         result
     }
 
+    /// One connection attempt to `server` within `timeout connect`, reported to passive health
+    /// and counted (`connect`, or `econ`: every failed attempt, as HAProxy counts them).
+    /// `Err(timed_out)` when it failed.
+    pub async fn attempt(&self, server: &ServerRt, dst_port: u16) -> Result<ServerConn, bool> {
+        let open = crate::connect::open(&server.target, server.source, dst_port);
+        let r = match self.timeouts.connect {
+            Some(t) => tokio::time::timeout(t, open).await.map_err(|_| true),
+            None => Ok(open.await),
+        };
+        match r {
+            Ok(Ok(s)) => {
+                self.observe(server, ServerEvent::ConnectOk);
+                server.counters.inc(Ctr::Connect);
+                self.counters.inc(Ctr::Connect);
+                Ok(s)
+            }
+            Ok(Err(_)) | Err(_) => {
+                let timed_out = r.is_err();
+                self.observe(server, ServerEvent::ConnectFailed { timeout: timed_out });
+                server.counters.inc(Ctr::ErrConn);
+                self.counters.inc(Ctr::ErrConn);
+                Err(timed_out)
+            }
+        }
+    }
+
     /// Assigns a server and opens a connection to it, with retries and redispatch.
     /// `reuse` may supply an idle connection for the chosen server (tried first).
     pub async fn connect(
@@ -486,26 +512,10 @@ impl Backend {
         }
         let mut attempt = 0u32;
         loop {
-            let srv = assigned.server();
-            let open = crate::connect::open(&srv.target, srv.source, dst_port);
-            let r = match self.timeouts.connect {
-                Some(t) => tokio::time::timeout(t, open).await.map_err(|_| true),
-                None => Ok(open.await),
+            let timed_out = match self.attempt(assigned.server(), dst_port).await {
+                Ok(s) => return Ok((assigned, s, false)),
+                Err(timed_out) => timed_out,
             };
-            let timed_out = match r {
-                Ok(Ok(s)) => {
-                    self.observe(assigned.server(), ServerEvent::ConnectOk);
-                    assigned.server().counters.inc(Ctr::Connect);
-                    self.counters.inc(Ctr::Connect);
-                    return Ok((assigned, s, false));
-                }
-                Ok(Err(_)) => false,
-                Err(_) => true,
-            };
-            self.observe(assigned.server(), ServerEvent::ConnectFailed { timeout: timed_out });
-            // `econ`: every failed attempt, as HAProxy counts them.
-            assigned.server().counters.inc(Ctr::ErrConn);
-            self.counters.inc(Ctr::ErrConn);
             if attempt >= self.retries {
                 let srv = assigned.server().clone();
                 return Err((NoServer::ConnectFailed { timeout: timed_out }, Some(srv)));

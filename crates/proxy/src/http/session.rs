@@ -601,7 +601,7 @@ impl<C: ClientStream> Session<C> {
     /// the same server, then, if that fails too (the server died), through the backend's
     /// connect with its retries and redispatch, which may assign another server.
     async fn fresh_connection(&mut self, be: &Arc<Backend>, assigned: &mut crate::backend::Assigned) -> Option<ServerConn> {
-        if let Some(s) = self.same_server_connection(be, assigned).await {
+        if let Ok(s) = be.attempt(assigned.server(), self.local.port()).await {
             return Some(s);
         }
         let header = be.hash_header.as_ref().and_then(|h| self.req.header(h)).map(<[u8]>::to_vec);
@@ -613,29 +613,6 @@ impl<C: ClientStream> Session<C> {
                 Some(s)
             }
             Err(_) => None,
-        }
-    }
-
-    async fn same_server_connection(&mut self, be: &Backend, assigned: &crate::backend::Assigned) -> Option<ServerConn> {
-        let srv = assigned.server();
-        let open = crate::connect::open(&srv.target, srv.source, self.local.port());
-        let r = match be.timeouts.connect {
-            Some(t) => tokio::time::timeout(t, open).await.map_err(|_| true),
-            None => Ok(open.await),
-        };
-        match r {
-            Ok(Ok(s)) => {
-                be.observe(assigned.server(), ServerEvent::ConnectOk);
-                Some(s)
-            }
-            Ok(Err(_)) => {
-                be.observe(assigned.server(), ServerEvent::ConnectFailed { timeout: false });
-                None
-            }
-            Err(_) => {
-                be.observe(assigned.server(), ServerEvent::ConnectFailed { timeout: true });
-                None
-            }
         }
     }
 
