@@ -28,15 +28,15 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
-fn config(port: u16, gen: u32) -> String {
+/// `port` for the proxy, `p1`/`p2` for its two demo servers (each a free port of its own: the
+/// ports next to a free one may be held by other tests' connections).
+fn config((port, p1, p2): (u16, u16, u16), gen: u32) -> String {
     format!(
         "global\n  nbthread 2\ndefaults\n  mode http\n  timeout client 5s\n  timeout connect 1s\n  timeout server 5s\n\
          frontend web\n  bind 127.0.0.1:{port}\n  default_backend demo\n\
          backend demo\n  server d1 127.0.0.1:{p1}\n  server d2 127.0.0.1:{p2}\n\
          frontend demo1\n  bind 127.0.0.1:{p1}\n  http-request return status 200 content-type text/plain string \"gen{gen} d1\"\n\
          frontend demo2\n  bind 127.0.0.1:{p2}\n  http-request return status 200 content-type text/plain string \"gen{gen} d2\"\n",
-        p1 = port + 1,
-        p2 = port + 2
     )
 }
 
@@ -93,8 +93,9 @@ fn sighup_reloads_twenty_times_under_load_without_a_failed_request() {
     let dir = TempDir(std::env::temp_dir().join(format!("fulcrum-proxy-reload-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).expect("temp dir");
     let file = dir.0.join("haproxy.cfg");
-    let port = free_port();
-    std::fs::write(&file, config(port, 0)).expect("write config");
+    let ports = (free_port(), free_port(), free_port());
+    let port = ports.0;
+    std::fs::write(&file, config(ports, 0)).expect("write config");
     let child = Command::new(env!("CARGO_BIN_EXE_fulcrum"))
         .args(["run", "-f", file.to_str().expect("path")])
         .stdout(Stdio::null())
@@ -142,7 +143,7 @@ fn sighup_reloads_twenty_times_under_load_without_a_failed_request() {
     }
     for gen in 1..=20 {
         std::thread::sleep(Duration::from_millis(150));
-        std::fs::write(&file, config(port, gen)).expect("write config");
+        std::fs::write(&file, config(ports, gen)).expect("write config");
         let st = Command::new("kill").args(["-HUP", &pid]).status().expect("kill -HUP");
         assert!(st.success());
     }
