@@ -8,8 +8,20 @@
 use crate::model::Dialect;
 
 const HAPROXY_SECTIONS: &[&str] = &[
-    "global", "defaults", "frontend", "backend", "listen", "peers", "resolvers", "userlist",
-    "mailers", "program", "http-errors", "ring", "cache", "fcgi-app",
+    "global",
+    "defaults",
+    "frontend",
+    "backend",
+    "listen",
+    "peers",
+    "resolvers",
+    "userlist",
+    "mailers",
+    "program",
+    "http-errors",
+    "ring",
+    "cache",
+    "fcgi-app",
 ];
 
 pub fn detect(text: &str) -> Dialect {
@@ -22,7 +34,10 @@ pub fn detect(text: &str) -> Dialect {
         if trimmed.starts_with('@') || (trimmed.starts_with('$') && trimmed.contains('=')) {
             return Dialect::Keepalived;
         }
-        let first = trimmed.split(|c: char| c.is_whitespace() || c == '{').next().unwrap_or("");
+        let first = trimmed
+            .split(|c: char| c.is_whitespace() || c == '{')
+            .next()
+            .unwrap_or("");
         if HAPROXY_SECTIONS.contains(&first) && !trimmed.contains('{') {
             return Dialect::Haproxy;
         }
@@ -47,9 +62,15 @@ mod tests {
         assert_eq!(detect("# c\nfrontend x\n bind :80\n"), Dialect::Haproxy);
         assert_eq!(detect("! c\nglobal_defs {\n}\n"), Dialect::Keepalived);
         assert_eq!(detect("vrrp_instance VI_1 {\n}\n"), Dialect::Keepalived);
-        assert_eq!(detect("include /etc/keepalived/*.conf\n"), Dialect::Keepalived);
+        assert_eq!(
+            detect("include /etc/keepalived/*.conf\n"),
+            Dialect::Keepalived
+        );
         assert_eq!(detect(""), Dialect::Haproxy);
-        assert_eq!(detect("$IF=eth0\nvrrp_instance VI_1 {\n}\n"), Dialect::Keepalived);
+        assert_eq!(
+            detect("$IF=eth0\nvrrp_instance VI_1 {\n}\n"),
+            Dialect::Keepalived
+        );
         assert_eq!(detect("@node1 global_defs {\n}\n"), Dialect::Keepalived);
     }
 }

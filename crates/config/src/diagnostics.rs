@@ -17,13 +17,19 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: impl Into<Arc<str>>, line: u32) -> Self {
-        Span { file: file.into(), line }
+        Span {
+            file: file.into(),
+            line,
+        }
     }
 }
 
 impl Default for Span {
     fn default() -> Self {
-        Span { file: Arc::from("<builtin>"), line: 0 }
+        Span {
+            file: Arc::from("<builtin>"),
+            line: 0,
+        }
     }
 }
 
@@ -77,7 +83,11 @@ impl Diagnostics {
     }
 
     fn push(&mut self, severity: Severity, span: &Span, message: String) {
-        self.items.push(Diagnostic { severity, span: span.clone(), message });
+        self.items.push(Diagnostic {
+            severity,
+            span: span.clone(),
+            message,
+        });
     }
 
     pub fn extend(&mut self, other: Diagnostics) {
@@ -93,7 +103,9 @@ impl Diagnostics {
     }
 
     pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
-        self.items.iter().filter(|d| d.severity == Severity::Warning)
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {

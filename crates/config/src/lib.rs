@@ -62,8 +62,13 @@ pub fn load_files_with<P: AsRef<Path>>(paths: &[P], options: &LoadOptions) -> Lo
             Err(e) => read_errors.error(&Span::new(name, 0), format!("cannot read file: {e}")),
         }
     }
-    let sources: Vec<Source<'_>> =
-        texts.iter().map(|(n, t)| Source { name: n.as_str(), text: t.as_str() }).collect();
+    let sources: Vec<Source<'_>> = texts
+        .iter()
+        .map(|(n, t)| Source {
+            name: n.as_str(),
+            text: t.as_str(),
+        })
+        .collect();
     let mut loaded = load_sources_with(&sources, options);
     read_errors.extend(loaded.diagnostics);
     loaded.diagnostics = read_errors;
@@ -86,7 +91,10 @@ pub fn load_sources_with(sources: &[Source<'_>], options: &LoadOptions) -> Loade
     let mut files = Vec::new();
     for src in sources {
         let dialect = detect::detect(src.text);
-        files.push(SourceFile { path: src.name.to_string(), dialect });
+        files.push(SourceFile {
+            path: src.name.to_string(),
+            dialect,
+        });
         match dialect {
             Dialect::Haproxy => haproxy.parse_file(src.name, src.text, &mut diags),
             Dialect::Keepalived => keepalived.parse_file(src.name, src.text, &mut diags),
@@ -94,7 +102,15 @@ pub fn load_sources_with(sources: &[Source<'_>], options: &LoadOptions) -> Loade
     }
     let (global, proxies) = haproxy.finish(&mut diags);
     let keepalived = keepalived.finish(&mut diags);
-    let config = Config { files, global, proxies, keepalived };
+    let config = Config {
+        files,
+        global,
+        proxies,
+        keepalived,
+    };
     validate::validate(&config, &mut diags);
-    Loaded { config, diagnostics: diags }
+    Loaded {
+        config,
+        diagnostics: diags,
+    }
 }

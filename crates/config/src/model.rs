@@ -513,7 +513,12 @@ pub struct HttpChk {
 
 impl Default for HttpChk {
     fn default() -> Self {
-        HttpChk { method: "OPTIONS".into(), uri: "/".into(), version: "HTTP/1.0".into(), extra: None }
+        HttpChk {
+            method: "OPTIONS".into(),
+            uri: "/".into(),
+            version: "HTTP/1.0".into(),
+            extra: None,
+        }
     }
 }
 

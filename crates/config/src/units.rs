@@ -9,7 +9,9 @@ use std::time::Duration;
 /// HAProxy time: `100`, `100ms`, `5s`, `1m`, `2h`, `1d`, `50us`. A bare number is in `default_unit_ms`
 /// milliseconds (HAProxy: 1 for timeouts).
 pub fn parse_haproxy_time(text: &str) -> Result<Duration, String> {
-    let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (num, unit) = text.split_at(digits_end);
     let value: u64 = num
         .parse()
@@ -35,18 +37,27 @@ pub fn parse_haproxy_time(text: &str) -> Result<Duration, String> {
 
 /// HAProxy size: `16384`, `16k`, `1m`, `1g` (powers of 1024).
 pub fn parse_size(text: &str) -> Result<u64, String> {
-    let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (num, unit) = text.split_at(digits_end);
-    let value: u64 =
-        num.parse().map_err(|_| format!("expected a size such as '16384' or '16k', found '{text}'"))?;
+    let value: u64 = num
+        .parse()
+        .map_err(|_| format!("expected a size such as '16384' or '16k', found '{text}'"))?;
     let mult: u64 = match unit.to_ascii_lowercase().as_str() {
         "" => 1,
         "k" => 1 << 10,
         "m" => 1 << 20,
         "g" => 1 << 30,
-        _ => return Err(format!("unknown size unit '{unit}' in '{text}' (expected k, m or g)")),
+        _ => {
+            return Err(format!(
+                "unknown size unit '{unit}' in '{text}' (expected k, m or g)"
+            ))
+        }
     };
-    value.checked_mul(mult).ok_or_else(|| format!("size '{text}' is too large"))
+    value
+        .checked_mul(mult)
+        .ok_or_else(|| format!("size '{text}' is too large"))
 }
 
 /// keepalived time in seconds, integer or fractional (`1`, `0.1`, `2.5`), at microsecond precision.
@@ -62,7 +73,11 @@ pub fn parse_seconds(text: &str) -> Result<Duration, String> {
     if !int.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
         return Err(bad());
     }
-    let secs: u64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| bad())? };
+    let secs: u64 = if int.is_empty() {
+        0
+    } else {
+        int.parse().map_err(|_| bad())?
+    };
     let mut micros: u64 = 0;
     for (i, c) in frac.chars().take(6).enumerate() {
         micros += u64::from(c as u8 - b'0') * 10u64.pow(5 - i as u32);

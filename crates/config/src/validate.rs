@@ -36,7 +36,8 @@ fn unique_proxy_names(config: &Config, diags: &mut Diagnostics) {
     for p in &config.proxies {
         let earlier = seen.entry(p.name.as_str()).or_default();
         if let Some(prev) = earlier.iter().find(|q| {
-            (q.kind.is_frontend() && p.kind.is_frontend()) || (q.kind.is_backend() && p.kind.is_backend())
+            (q.kind.is_frontend() && p.kind.is_frontend())
+                || (q.kind.is_backend() && p.kind.is_backend())
         }) {
             diags.error(
                 &p.span,
@@ -60,7 +61,13 @@ fn unique_server_names(p: &Proxy, diags: &mut Diagnostics) {
         if let Some(prev) = seen.insert(s.name.as_str(), s) {
             diags.error(
                 &s.span,
-                format!("{} '{}' has two servers named '{}' (the other at {})", p.kind.keyword(), p.name, s.name, prev.span),
+                format!(
+                    "{} '{}' has two servers named '{}' (the other at {})",
+                    p.kind.keyword(),
+                    p.name,
+                    s.name,
+                    prev.span
+                ),
             );
         }
     }
@@ -86,8 +93,18 @@ fn acl_references(p: &Proxy, diags: &mut Diagnostics) {
     let mut check = |cond: &Condition| {
         for term in cond.any_of.iter().flatten() {
             if let AclRef::Named(r) = &term.acl {
-                if !seen.contains_key(r.name.as_str()) && !PREDEFINED_ACLS.contains(&r.name.as_str()) {
-                    diags.error(&r.span, format!("no such ACL: '{}' in {} '{}'", r.name, p.kind.keyword(), p.name));
+                if !seen.contains_key(r.name.as_str())
+                    && !PREDEFINED_ACLS.contains(&r.name.as_str())
+                {
+                    diags.error(
+                        &r.span,
+                        format!(
+                            "no such ACL: '{}' in {} '{}'",
+                            r.name,
+                            p.kind.keyword(),
+                            p.name
+                        ),
+                    );
                 }
             }
         }
@@ -116,14 +133,25 @@ fn backend_references(config: &Config, p: &Proxy, diags: &mut Diagnostics) {
     if !p.kind.is_frontend() {
         return;
     }
-    let refs = p.default_backend.iter().chain(p.use_backends.iter().map(|u| &u.backend));
+    let refs = p
+        .default_backend
+        .iter()
+        .chain(p.use_backends.iter().map(|u| &u.backend));
     for r in refs {
         // `use_backend` may name a log-format expression; those are resolved per request.
         if r.name.contains('%') {
             continue;
         }
         match config.backend(&r.name) {
-            None => diags.error(&r.span, format!("unable to find required backend '{}' for {} '{}'", r.name, p.kind.keyword(), p.name)),
+            None => diags.error(
+                &r.span,
+                format!(
+                    "unable to find required backend '{}' for {} '{}'",
+                    r.name,
+                    p.kind.keyword(),
+                    p.name
+                ),
+            ),
             Some(b) => mode_agrees(p, b, r, diags),
         }
     }
@@ -145,7 +173,14 @@ fn cookies(p: &Proxy, diags: &mut Diagnostics) {
     match &p.cookie {
         Some(c) => {
             if p.mode != Mode::Http {
-                diags.warning(&c.span, format!("'cookie' in {} '{}' needs mode http; ignored in mode tcp", p.kind.keyword(), p.name));
+                diags.warning(
+                    &c.span,
+                    format!(
+                        "'cookie' in {} '{}' needs mode http; ignored in mode tcp",
+                        p.kind.keyword(),
+                        p.name
+                    ),
+                );
             }
             if !p.servers.is_empty() && p.servers.iter().all(|s| s.cookie.is_none()) {
                 diags.warning(
@@ -172,7 +207,10 @@ fn stick(config: &Config, p: &Proxy, diags: &mut Diagnostics) {
     for r in &p.stick_rules {
         match &r.table {
             Some(t) => {
-                let found = config.proxies.iter().any(|q| q.name == t.name && q.stick_table.is_some());
+                let found = config
+                    .proxies
+                    .iter()
+                    .any(|q| q.name == t.name && q.stick_table.is_some());
                 if !found {
                     diags.error(&t.span, format!("stick rule names table '{}' but no proxy of that name has a 'stick-table'", t.name));
                 }
@@ -188,7 +226,9 @@ fn stick(config: &Config, p: &Proxy, diags: &mut Diagnostics) {
 /// HAProxy's warning for proxies without the timeouts they need.
 fn missing_timeouts(p: &Proxy, diags: &mut Diagnostics) {
     let only_returns = p.kind == ProxyKind::Frontend
-        && p.http_request.iter().any(|r| matches!(r.action, HttpAction::Return { .. }));
+        && p.http_request
+            .iter()
+            .any(|r| matches!(r.action, HttpAction::Return { .. }));
     let mut missing = Vec::new();
     if p.kind.is_frontend() && p.timeouts.client.is_none() {
         missing.push("'client'");

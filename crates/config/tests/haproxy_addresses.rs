@@ -7,18 +7,30 @@ use fulcrum_config::{load_sources, Loaded, Source};
 use std::net::SocketAddr;
 
 fn load(text: &str) -> Loaded {
-    load_sources(&[Source { name: "t.cfg", text }])
+    load_sources(&[Source {
+        name: "t.cfg",
+        text,
+    }])
 }
 
 fn errors(text: &str) -> Vec<String> {
-    load(text).diagnostics.errors().map(|d| d.to_string()).collect()
+    load(text)
+        .diagnostics
+        .errors()
+        .map(|d| d.to_string())
+        .collect()
 }
 
 fn warnings(text: &str) -> Vec<String> {
-    load(text).diagnostics.warnings().map(|d| d.to_string()).collect()
+    load(text)
+        .diagnostics
+        .warnings()
+        .map(|d| d.to_string())
+        .collect()
 }
 
-const HEAD: &str = "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n";
+const HEAD: &str =
+    "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n";
 
 fn sa(s: &str) -> SocketAddr {
     s.parse().expect("literal")
@@ -29,26 +41,71 @@ fn unix_abns_and_tcp_prefixed_servers_and_binds() {
     let l = load(&format!(
         "{HEAD}backend b\n server u unix@/run/app.sock\n server p /run/p.sock check\n server a abns@app\n server v4 ipv4@127.0.0.1:80\n server v6 ipv6@::1:81\n server t tcp@127.0.0.1:82\n server t4 tcp4@127.0.0.1:83 source tcp4@127.0.0.2\n server t6 tcp6@[::1]:84\nfrontend f\n bind tcp@127.0.0.1:8080\n bind tcp4@:8081\n bind tcp6@[::1]:8082\n default_backend b\n"
     ));
-    assert!(l.is_ok(), "{:#?}", l.diagnostics.errors().collect::<Vec<_>>());
+    assert!(
+        l.is_ok(),
+        "{:#?}",
+        l.diagnostics.errors().collect::<Vec<_>>()
+    );
     let s = &l.config.proxy("b").expect("b").servers;
-    assert_eq!(s[0].address.unix, Some(UnixAddress::Path("/run/app.sock".into())));
-    assert_eq!(s[1].address.unix, Some(UnixAddress::Path("/run/p.sock".into())));
+    assert_eq!(
+        s[0].address.unix,
+        Some(UnixAddress::Path("/run/app.sock".into()))
+    );
+    assert_eq!(
+        s[1].address.unix,
+        Some(UnixAddress::Path("/run/p.sock".into()))
+    );
     assert_eq!(s[2].address.unix, Some(UnixAddress::Abns("app".into())));
     assert_eq!(s[2].address.host, "abns@app");
-    assert_eq!((s[3].address.unix.as_ref(), s[3].address.ip, s[3].address.port), (None, Some("127.0.0.1".parse().expect("ip")), ServerPort::Fixed(80)));
-    assert_eq!((s[4].address.ip, s[4].address.port), (Some("::1".parse().expect("ip")), ServerPort::Fixed(81)));
-    assert_eq!((s[5].address.ip, s[5].address.port), (Some("127.0.0.1".parse().expect("ip")), ServerPort::Fixed(82)));
-    assert_eq!((s[6].address.port, s[6].source), (ServerPort::Fixed(83), Some(sa("127.0.0.2:0"))));
-    assert_eq!((s[7].address.ip, s[7].address.port), (Some("::1".parse().expect("ip")), ServerPort::Fixed(84)));
+    assert_eq!(
+        (
+            s[3].address.unix.as_ref(),
+            s[3].address.ip,
+            s[3].address.port
+        ),
+        (
+            None,
+            Some("127.0.0.1".parse().expect("ip")),
+            ServerPort::Fixed(80)
+        )
+    );
+    assert_eq!(
+        (s[4].address.ip, s[4].address.port),
+        (Some("::1".parse().expect("ip")), ServerPort::Fixed(81))
+    );
+    assert_eq!(
+        (s[5].address.ip, s[5].address.port),
+        (
+            Some("127.0.0.1".parse().expect("ip")),
+            ServerPort::Fixed(82)
+        )
+    );
+    assert_eq!(
+        (s[6].address.port, s[6].source),
+        (ServerPort::Fixed(83), Some(sa("127.0.0.2:0")))
+    );
+    assert_eq!(
+        (s[7].address.ip, s[7].address.port),
+        (Some("::1".parse().expect("ip")), ServerPort::Fixed(84))
+    );
     let b = &l.config.proxy("f").expect("f").binds;
-    assert_eq!((b[0].port_first, b[1].address.clone(), b[2].port_first), (8080, BindAddress::AnyV4, 8082));
+    assert_eq!(
+        (b[0].port_first, b[1].address.clone(), b[2].port_first),
+        (8080, BindAddress::AnyV4, 8082)
+    );
     assert_eq!(b[2].address, BindAddress::Ip("::1".parse().expect("ip")));
 }
 
 #[test]
 fn server_address_errors() {
-    assert_eq!(errors(&format!("{HEAD}backend b\n server u unix@\n")), vec!["t.cfg:7: error: missing path in server address 'unix@' (expected unix@/PATH)"]);
-    assert_eq!(errors(&format!("{HEAD}backend b\n server a abns@\n")), vec!["t.cfg:7: error: missing name in server address 'abns@' (expected abns@NAME)"]);
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n server u unix@\n")),
+        vec!["t.cfg:7: error: missing path in server address 'unix@' (expected unix@/PATH)"]
+    );
+    assert_eq!(
+        errors(&format!("{HEAD}backend b\n server a abns@\n")),
+        vec!["t.cfg:7: error: missing name in server address 'abns@' (expected abns@NAME)"]
+    );
     assert_eq!(
         errors(&format!("{HEAD}backend b\n server a udp@127.0.0.1:80\n")),
         vec!["t.cfg:7: error: server address 'udp@127.0.0.1:80': address family 'udp@' cannot reach a server (expected HOST:PORT, ipv4@, ipv6@, tcp@, unix@PATH, /PATH or abns@NAME)"]
@@ -76,7 +133,11 @@ fn source_in_defaults_backend_and_server() {
     let l = load(&format!(
         "{HEAD} source 127.0.0.2\nbackend b\n server s1 127.0.0.1:80\n server s2 127.0.0.1:81 source 127.0.0.3:2000 check\nbackend c\n source ipv6@::1\n server s 127.0.0.1:80\n server t 127.0.0.1:80 source [::1]:7000\nbackend d\n default-server source 127.0.0.6 check\n server s 127.0.0.1:80\n"
     ));
-    assert!(l.is_ok(), "{:#?}", l.diagnostics.errors().collect::<Vec<_>>());
+    assert!(
+        l.is_ok(),
+        "{:#?}",
+        l.diagnostics.errors().collect::<Vec<_>>()
+    );
     let b = l.config.proxy("b").expect("b");
     assert_eq!(b.source, Some(sa("127.0.0.2:0")));
     assert_eq!(b.server_source(&b.servers[0]), Some(sa("127.0.0.2:0")));
@@ -86,7 +147,11 @@ fn source_in_defaults_backend_and_server() {
     assert_eq!(c.server_source(&c.servers[0]), Some(sa("[::1]:0")));
     assert_eq!(c.server_source(&c.servers[1]), Some(sa("[::1]:7000")));
     let d = l.config.proxy("d").expect("d");
-    assert_eq!((d.server_source(&d.servers[0]), d.servers[0].check), (Some(sa("127.0.0.6:0")), true), "default-server source");
+    assert_eq!(
+        (d.server_source(&d.servers[0]), d.servers[0].check),
+        (Some(sa("127.0.0.6:0")), true),
+        "default-server source"
+    );
 }
 
 #[test]
@@ -120,7 +185,9 @@ fn source_errors() {
         vec!["t.cfg:7: error: 'source 127.0.0.2:1-2': port range not permitted here (only on a server line)"]
     );
     assert_eq!(
-        errors(&format!("{HEAD}backend b\n server s 127.0.0.1:80 source 127.0.0.2:5-4\n")),
+        errors(&format!(
+            "{HEAD}backend b\n server s 127.0.0.1:80 source 127.0.0.2:5-4\n"
+        )),
         vec!["t.cfg:7: error: 'source 127.0.0.2:5-4': invalid port range '5-4'"]
     );
     assert_eq!(
@@ -133,14 +200,23 @@ fn source_errors() {
     );
     // A frontend has no servers: HAProxy ignores it there with a warning, so does fulcrum.
     let w = warnings(&format!("{HEAD}frontend f\n bind :80\n source 127.0.0.2\n"));
-    assert!(w.iter().any(|w| w == "t.cfg:8: warning: 'source' is not allowed in a 'frontend' section; ignored"), "{w:?}");
+    assert!(
+        w.iter()
+            .any(|w| w
+                == "t.cfg:8: warning: 'source' is not allowed in a 'frontend' section; ignored"),
+        "{w:?}"
+    );
 }
 
 #[test]
 fn peers_and_resolvers_are_checked_but_not_run() {
     let text = "peers mypeers\n peer a 127.0.0.1:10000\n peer b unix@/run/p.sock\n peer c abns@p\n server d ipv6@::1:10001\n table t type ip size 1k\nresolvers dns\n nameserver n1 127.0.0.1:53\n nameserver n2 udp@[::1]:53\n nameserver n3 tcp@127.0.0.1:53\n hold valid 10s\n";
     let l = load(text);
-    assert!(l.is_ok(), "{:#?}", l.diagnostics.errors().collect::<Vec<_>>());
+    assert!(
+        l.is_ok(),
+        "{:#?}",
+        l.diagnostics.errors().collect::<Vec<_>>()
+    );
     let w = warnings(text);
     assert!(
         w.contains(&"t.cfg:1: warning: section 'peers mypeers' is not run by fulcrum yet (no stick-table replication between peers); its addresses are checked, the rest is ignored".to_string()),

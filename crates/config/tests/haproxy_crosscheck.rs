@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn cases(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/haproxy_cases").join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/haproxy_cases")
+        .join(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -20,13 +22,21 @@ fn cases(kind: &str) -> Vec<PathBuf> {
 }
 
 fn haproxy_verdict(file: &Path) -> Option<bool> {
-    let out = Command::new("haproxy").arg("-c").arg("-f").arg(file).output().ok()?;
+    let out = Command::new("haproxy")
+        .arg("-c")
+        .arg("-f")
+        .arg(file)
+        .output()
+        .ok()?;
     Some(out.status.success())
 }
 
 fn fulcrum_verdict(file: &Path) -> (bool, Vec<String>) {
     let loaded = fulcrum_config::load_files(&[file]);
-    (loaded.is_ok(), loaded.diagnostics.iter().map(|d| d.to_string()).collect())
+    (
+        loaded.is_ok(),
+        loaded.diagnostics.iter().map(|d| d.to_string()).collect(),
+    )
 }
 
 fn require_tools() -> bool {
@@ -37,24 +47,39 @@ fn require_tools() -> bool {
 fn same_verdict_as_haproxy() {
     let have_haproxy = haproxy_verdict(Path::new("/dev/null")).is_some();
     if !have_haproxy {
-        assert!(!require_tools(), "haproxy is not installed but FULCRUM_REQUIRE_NETNS=1 requires the comparison");
+        assert!(
+            !require_tools(),
+            "haproxy is not installed but FULCRUM_REQUIRE_NETNS=1 requires the comparison"
+        );
         eprintln!("\n*** SKIPPING the comparison with the real haproxy: `haproxy` is not installed (apt-get install haproxy) ***\n");
     }
     let mut compared = 0;
     for (kind, expect_ok) in [("valid", true), ("invalid", false)] {
         for file in cases(kind) {
             let (ok, diags) = fulcrum_verdict(&file);
-            assert_eq!(ok, expect_ok, "{}: fulcrum says valid={ok}, expected {expect_ok}: {diags:#?}", file.display());
+            assert_eq!(
+                ok,
+                expect_ok,
+                "{}: fulcrum says valid={ok}, expected {expect_ok}: {diags:#?}",
+                file.display()
+            );
             if !expect_ok {
                 let name = file.display().to_string();
                 assert!(
-                    diags.iter().any(|d| d.starts_with(&format!("{name}:")) && d.contains(": error: ")),
+                    diags
+                        .iter()
+                        .any(|d| d.starts_with(&format!("{name}:")) && d.contains(": error: ")),
                     "{name}: errors must be FILE:LINE: error: ...: {diags:#?}"
                 );
             }
             if have_haproxy {
                 let theirs = haproxy_verdict(&file);
-                assert_eq!(theirs, Some(ok), "{}: haproxy -c says valid={theirs:?}, fulcrum says {ok}: {diags:#?}", file.display());
+                assert_eq!(
+                    theirs,
+                    Some(ok),
+                    "{}: haproxy -c says valid={theirs:?}, fulcrum says {ok}: {diags:#?}",
+                    file.display()
+                );
                 compared += 1;
             }
         }

@@ -25,13 +25,20 @@ fn required() -> bool {
 fn skip(why: &str) {
     assert!(!required(), "FULCRUM_REQUIRE_NETNS=1 but {why}");
     // Straight to stderr, past the test harness's output capture, so the skip is seen.
-    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED keepalived cross-check: {why} ***\n");
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** SKIPPED keepalived cross-check: {why} ***\n"
+    );
 }
 
 fn find_keepalived() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin"), PathBuf::from("/usr/local/sbin")])
+        .chain([
+            PathBuf::from("/usr/sbin"),
+            PathBuf::from("/sbin"),
+            PathBuf::from("/usr/local/sbin"),
+        ])
         .map(|d| d.join("keepalived"))
         .find(|p| p.is_file())
 }
@@ -39,16 +46,26 @@ fn find_keepalived() -> Option<PathBuf> {
 fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip").args(args).output().map_err(|e| format!("ip {args:?}: {e}"))?;
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {args:?}: {e}"))?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("ip {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }
 
@@ -61,7 +78,9 @@ impl Netns {
         let _ = ip(&["netns", "del", &name]);
         ip(&["netns", "add", &name])?;
         let ns = Netns(name);
-        ip(&["-n", &ns.0, "link", "add", "ka0", "type", "veth", "peer", "name", "ka1"])?;
+        ip(&[
+            "-n", &ns.0, "link", "add", "ka0", "type", "veth", "peer", "name", "ka1",
+        ])?;
         Ok(ns)
     }
 }
@@ -91,14 +110,26 @@ fn keepalived_accepts(ns: &Netns, bin: &Path, file: &Path) -> (bool, String) {
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("keepalived -t on {} did not finish within 30 s", file.display());
+                panic!(
+                    "keepalived -t on {} did not finish within 30 s",
+                    file.display()
+                );
             }
             Err(e) => panic!("waiting for keepalived: {e}"),
         }
     }
-    let out = child.wait_with_output().unwrap_or_else(|e| panic!("keepalived output: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code() == Some(0), format!("exit {:?}: {}", out.status.code(), text.trim()))
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("keepalived output: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.code() == Some(0),
+        format!("exit {:?}: {}", out.status.code(), text.trim()),
+    )
 }
 
 fn cases() -> Vec<PathBuf> {
@@ -116,19 +147,44 @@ fn cases() -> Vec<PathBuf> {
 fn case_files_are_all_judged_by_fulcrum_as_named() {
     // Runs without keepalived: fulcrum's own verdicts on the case files.
     let files = cases();
-    assert!(files.len() >= 20, "expected the case files, found {}", files.len());
+    assert!(
+        files.len() >= 20,
+        "expected the case files, found {}",
+        files.len()
+    );
     for f in &files {
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let (_, d) = parse_files(&[f]);
         let errs = errors(&d);
         if name.starts_with("invalid-") {
-            assert!(!errs.is_empty(), "{name}: fulcrum accepted a file keepalived rejects:\n{}", show(&d));
+            assert!(
+                !errs.is_empty(),
+                "{name}: fulcrum accepted a file keepalived rejects:\n{}",
+                show(&d)
+            );
         } else if name.starts_with("valid-") {
-            assert!(errs.is_empty(), "{name}: fulcrum rejected a valid file:\n{}", show(&d));
+            assert!(
+                errs.is_empty(),
+                "{name}: fulcrum rejected a valid file:\n{}",
+                show(&d)
+            );
         } else {
-            assert!(name.starts_with("lenient-"), "{name}: case names start with valid-, invalid- or lenient-");
-            assert!(errs.is_empty(), "{name}: fulcrum should accept this with warnings:\n{}", show(&d));
-            assert!(!warnings(&d).is_empty(), "{name}: a lenient file must get a warning");
+            assert!(
+                name.starts_with("lenient-"),
+                "{name}: case names start with valid-, invalid- or lenient-"
+            );
+            assert!(
+                errs.is_empty(),
+                "{name}: fulcrum should accept this with warnings:\n{}",
+                show(&d)
+            );
+            assert!(
+                !warnings(&d).is_empty(),
+                "{name}: a lenient file must get a warning"
+            );
         }
     }
 }
@@ -147,20 +203,38 @@ fn same_verdict_as_keepalived_t() {
     };
     let mut disagreements = Vec::new();
     for f in cases() {
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let (_, d) = parse_files(&[&f]);
         let fulcrum_accepts = errors(&d).is_empty();
         let (ka_accepts, ka_says) = keepalived_accepts(&ns, &bin, &f);
         let expected_ka = name.starts_with("valid-");
         if ka_accepts != expected_ka {
-            disagreements.push(format!("{name}: keepalived -t {} ({ka_says})", if ka_accepts { "accepts" } else { "rejects" }));
+            disagreements.push(format!(
+                "{name}: keepalived -t {} ({ka_says})",
+                if ka_accepts { "accepts" } else { "rejects" }
+            ));
         }
         let expected_fulcrum = !name.starts_with("invalid-");
         if fulcrum_accepts != expected_fulcrum {
-            disagreements.push(format!("{name}: fulcrum {}:\n{}", if fulcrum_accepts { "accepts" } else { "rejects" }, show(&d)));
+            disagreements.push(format!(
+                "{name}: fulcrum {}:\n{}",
+                if fulcrum_accepts {
+                    "accepts"
+                } else {
+                    "rejects"
+                },
+                show(&d)
+            ));
         }
     }
-    assert!(disagreements.is_empty(), "verdicts differ:\n{}", disagreements.join("\n"));
+    assert!(
+        disagreements.is_empty(),
+        "verdicts differ:\n{}",
+        disagreements.join("\n")
+    );
 }
 
 /// The sample configs the Debian `keepalived` package ships: real files written for keepalived.
@@ -176,12 +250,22 @@ fn keepalived_package_samples_parse() {
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("keepalived.conf.")))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("keepalived.conf."))
+        })
         .collect();
     files.sort();
-    assert!(files.len() >= 10, "expected the keepalived samples, found {}", files.len());
+    assert!(
+        files.len() >= 10,
+        "expected the keepalived samples, found {}",
+        files.len()
+    );
     for f in &files {
-        let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let text = std::fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         let mut d = fulcrum_config::Diagnostics::new();
         let mut p = fulcrum_config::keepalived::Parser::with_config_id("high");
@@ -189,11 +273,17 @@ fn keepalived_package_samples_parse() {
         let k = p.finish(&mut d);
         let d = d.into_vec();
         if name == "keepalived.conf.vrrp.lvs_syncd" {
-            assert!(!errors(&d).is_empty(), "{name}: keepalived rejects this sample too");
+            assert!(
+                !errors(&d).is_empty(),
+                "{name}: keepalived rejects this sample too"
+            );
         } else {
             assert!(errors(&d).is_empty(), "{name}:\n{}", show(&d));
             let blocks = k.vrrp_instances.len() + k.virtual_servers.len();
-            assert!(blocks > 0 || name.contains("virtual_server_group"), "{name}: nothing was read");
+            assert!(
+                blocks > 0 || name.contains("virtual_server_group"),
+                "{name}: nothing was read"
+            );
         }
     }
 }

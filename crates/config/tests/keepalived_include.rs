@@ -15,11 +15,18 @@ fn glob_include_relative_to_the_including_file() {
     dir.write("conf.d/10-a.conf", INSTANCE_A);
     dir.write("conf.d/20-b.conf", INSTANCE_B);
     dir.write("conf.d/ignored.txt", "this is not matched {");
-    let main = dir.write("keepalived.conf", "global_defs {\n    router_id R1\n}\ninclude conf.d/*.conf\n");
+    let main = dir.write(
+        "keepalived.conf",
+        "global_defs {\n    router_id R1\n}\ninclude conf.d/*.conf\n",
+    );
     let (k, d) = parse_files(&[&main]);
     assert!(d.is_empty(), "{}", show(&d));
     let names: Vec<&str> = k.vrrp_instances.iter().map(|i| i.name.as_str()).collect();
-    assert_eq!(names, vec!["VI_A", "VI_B"], "glob matches come in sorted order");
+    assert_eq!(
+        names,
+        vec!["VI_A", "VI_B"],
+        "glob matches come in sorted order"
+    );
     assert!(k.vrrp_instances[1].span.file.ends_with("conf.d/20-b.conf"));
     assert_eq!(k.vrrp_instances[1].span.line, 1);
 }
@@ -44,10 +51,17 @@ fn absolute_include_and_include_inside_a_block() {
 #[test]
 fn diagnostics_in_included_files_name_that_file_and_line() {
     let dir = TempDir::new("diag");
-    let bad = dir.write("sub/bad.conf", "\n\nvrrp_instance VI_X {\n    interface eth0\n    virtual_router_id 300\n}\n");
+    let bad = dir.write(
+        "sub/bad.conf",
+        "\n\nvrrp_instance VI_X {\n    interface eth0\n    virtual_router_id 300\n}\n",
+    );
     let main = dir.write("main.conf", "! main\ninclude sub/bad.conf\n");
     let (_, d) = parse_files(&[&main]);
-    let e = find(&d, Severity::Error, "virtual_router_id must be 1..255, found 300");
+    let e = find(
+        &d,
+        Severity::Error,
+        "virtual_router_id must be 1..255, found 300",
+    );
     assert_eq!(e.span.file.as_ref(), bad.display().to_string());
     assert_eq!(e.span.line, 5);
 }
@@ -114,7 +128,12 @@ fn unreadable_or_missing_literal_include() {
     let dir = TempDir::new("missing");
     let main = dir.write("main.conf", "include nothere.conf\n");
     let (_, d) = parse_files(&[&main]);
-    assert_eq!(find(&d, Severity::Warning, "'nothere.conf' matched no file").span.line, 1);
+    assert_eq!(
+        find(&d, Severity::Warning, "'nothere.conf' matched no file")
+            .span
+            .line,
+        1
+    );
 }
 
 #[test]

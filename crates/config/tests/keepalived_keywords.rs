@@ -47,16 +47,23 @@ fn global_defs_smtp_server_with_port() {
 
 #[test]
 fn global_defs_vrrp_version_applies_to_instances() {
-    let k = parse_clean(&format!("global_defs {{\n vrrp_version 3\n}}\n{}", instance("")));
+    let k = parse_clean(&format!(
+        "global_defs {{\n vrrp_version 3\n}}\n{}",
+        instance("")
+    ));
     assert_eq!(k.global_defs.vrrp_version, Some(3));
     assert_eq!(k.vrrp_instances[0].version, 3);
 }
 
 #[test]
 fn global_defs_script_security_and_user() {
-    let k = parse_clean("global_defs {\n enable_script_security\n script_user keepalived_script\n}\n");
+    let k =
+        parse_clean("global_defs {\n enable_script_security\n script_user keepalived_script\n}\n");
     assert!(k.global_defs.enable_script_security);
-    assert_eq!(k.global_defs.script_user.as_deref(), Some("keepalived_script"));
+    assert_eq!(
+        k.global_defs.script_user.as_deref(),
+        Some("keepalived_script")
+    );
 }
 
 #[test]
@@ -67,7 +74,9 @@ fn global_defs_real_but_unsupported_keywords_warn() {
     assert!(errors(&d).is_empty(), "{}", show(&d));
     let w = warnings(&d);
     assert_eq!(w.len(), 6, "{}", show(&d));
-    assert!(w.iter().all(|x| x.message.contains("not supported yet, ignored")));
+    assert!(w
+        .iter()
+        .all(|x| x.message.contains("not supported yet, ignored")));
     assert_eq!(w[0].span.line, 3);
     assert_eq!(k.global_defs.router_id.as_deref(), Some("R"));
 }
@@ -101,7 +110,12 @@ fn vrrp_script_defaults_and_unquoted_command() {
 #[test]
 fn vrrp_script_weight_out_of_range() {
     let (_, d) = parse("vrrp_script c {\n script /bin/true\n weight 300\n}\n");
-    assert_eq!(find(&d, Severity::Error, "weight must be -253..253, found 300").span.line, 3);
+    assert_eq!(
+        find(&d, Severity::Error, "weight must be -253..253, found 300")
+            .span
+            .line,
+        3
+    );
 }
 
 // ---------------------------------------------------------------- vrrp_instance
@@ -132,12 +146,18 @@ fn instance_defaults() {
 
 #[test]
 fn instance_state_backup() {
-    assert_eq!(vi(&instance(" state BACKUP")).state, Some(VrrpState::Backup));
+    assert_eq!(
+        vi(&instance(" state BACKUP")).state,
+        Some(VrrpState::Backup)
+    );
 }
 
 #[test]
 fn instance_advert_int_whole_and_fractional_v3() {
-    assert_eq!(vi(&instance(" advert_int 3")).advert_int, Duration::from_secs(3));
+    assert_eq!(
+        vi(&instance(" advert_int 3")).advert_int,
+        Duration::from_secs(3)
+    );
     let i = vi(&instance(" version 3\n advert_int 0.1"));
     assert_eq!(i.advert_int, Duration::from_millis(100));
     assert_eq!(i.version, 3);
@@ -145,10 +165,23 @@ fn instance_advert_int_whole_and_fractional_v3() {
 
 #[test]
 fn instance_authentication_pass_and_ah() {
-    let i = vi(&instance(" authentication {\n  auth_type PASS\n  auth_pass secret\n }"));
-    assert_eq!(i.authentication, Some(VrrpAuth { auth_type: VrrpAuthType::Pass, auth_pass: "secret".into() }));
-    let i = vi(&instance(" authentication {\n  auth_type AH\n  auth_pass s2\n }"));
-    assert_eq!(i.authentication.map(|a| a.auth_type), Some(VrrpAuthType::Ah));
+    let i = vi(&instance(
+        " authentication {\n  auth_type PASS\n  auth_pass secret\n }",
+    ));
+    assert_eq!(
+        i.authentication,
+        Some(VrrpAuth {
+            auth_type: VrrpAuthType::Pass,
+            auth_pass: "secret".into()
+        })
+    );
+    let i = vi(&instance(
+        " authentication {\n  auth_type AH\n  auth_pass s2\n }",
+    ));
+    assert_eq!(
+        i.authentication.map(|a| a.auth_type),
+        Some(VrrpAuthType::Ah)
+    );
 }
 
 #[test]
@@ -188,7 +221,9 @@ fn instance_nopreempt_and_preempt_delay() {
 
 #[test]
 fn instance_unicast_src_and_peers() {
-    let i = vi(&instance(" unicast_src_ip 192.0.2.1\n unicast_peer {\n  192.0.2.2\n  192.0.2.3\n }"));
+    let i = vi(&instance(
+        " unicast_src_ip 192.0.2.1\n unicast_peer {\n  192.0.2.2\n  192.0.2.3\n }",
+    ));
     assert_eq!(i.unicast_src_ip, Some(ip("192.0.2.1")));
     assert_eq!(i.unicast_peer, vec![ip("192.0.2.2"), ip("192.0.2.3")]);
 }
@@ -208,7 +243,9 @@ fn instance_track_script_with_weight() {
 
 #[test]
 fn instance_track_interface_with_weight() {
-    let i = vi(&instance(" track_interface {\n  eth1 weight 10\n  eth2\n }"));
+    let i = vi(&instance(
+        " track_interface {\n  eth1 weight 10\n  eth2\n }",
+    ));
     assert_eq!(i.track_interface.len(), 2);
     assert_eq!(i.track_interface[0].interface, "eth1");
     assert_eq!(i.track_interface[0].weight, Some(10));
@@ -232,7 +269,9 @@ fn instance_notify_scripts() {
 
 #[test]
 fn instance_garp_settings() {
-    let i = vi(&instance(" garp_master_delay 10\n garp_master_repeat 3\n garp_master_refresh 60"));
+    let i = vi(&instance(
+        " garp_master_delay 10\n garp_master_repeat 3\n garp_master_refresh 60",
+    ));
     assert_eq!(i.garp_master_delay, Duration::from_secs(10));
     assert_eq!(i.garp_master_repeat, 3);
     assert_eq!(i.garp_master_refresh, Some(Duration::from_secs(60)));
@@ -240,7 +279,10 @@ fn instance_garp_settings() {
 
 #[test]
 fn instance_version_overrides_global() {
-    let k = parse_clean(&format!("global_defs {{\n vrrp_version 3\n}}\n{}", instance(" version 2")));
+    let k = parse_clean(&format!(
+        "global_defs {{\n vrrp_version 3\n}}\n{}",
+        instance(" version 2")
+    ));
     assert_eq!(k.vrrp_instances[0].version, 2);
 }
 
@@ -272,7 +314,13 @@ fn virtual_server_ip_port_and_settings() {
     let vs = one_vs(&format!(
         "virtual_server 192.0.2.10 80 {{\n    delay_loop 6\n    lvs_sched rr\n    lvs_method DR\n    persistence_timeout 50\n    protocol TCP\n    sorry_server 10.99.0.9 8080\n    quorum 2\n    hysteresis 1\n{RS}}}\n"
     ));
-    assert_eq!(vs.address, VirtualServerAddress::Ip { ip: ip("192.0.2.10"), port: 80 });
+    assert_eq!(
+        vs.address,
+        VirtualServerAddress::Ip {
+            ip: ip("192.0.2.10"),
+            port: 80
+        }
+    );
     assert_eq!(vs.delay_loop, Duration::from_secs(6));
     assert_eq!(vs.lb_algo, "rr");
     assert_eq!(vs.lb_kind, LbKind::Dr);
@@ -291,18 +339,35 @@ fn virtual_server_fwmark_and_defaults() {
     assert_eq!(vs.lb_algo, "wlc");
     assert_eq!(vs.lb_kind, LbKind::Nat);
     assert_eq!(vs.protocol, IpProtocol::Tcp);
-    assert_eq!((vs.quorum, vs.hysteresis, vs.persistence_timeout), (1, 0, None));
+    assert_eq!(
+        (vs.quorum, vs.hysteresis, vs.persistence_timeout),
+        (1, 0, None)
+    );
 }
 
 #[test]
 fn virtual_server_protocol_udp_and_sctp() {
-    assert_eq!(one_vs(&format!("virtual_server 192.0.2.10 53 {{\n    protocol UDP\n{RS}}}\n")).protocol, IpProtocol::Udp);
-    assert_eq!(one_vs(&format!("virtual_server 192.0.2.10 53 {{\n    protocol SCTP\n{RS}}}\n")).protocol, IpProtocol::Sctp);
+    assert_eq!(
+        one_vs(&format!(
+            "virtual_server 192.0.2.10 53 {{\n    protocol UDP\n{RS}}}\n"
+        ))
+        .protocol,
+        IpProtocol::Udp
+    );
+    assert_eq!(
+        one_vs(&format!(
+            "virtual_server 192.0.2.10 53 {{\n    protocol SCTP\n{RS}}}\n"
+        ))
+        .protocol,
+        IpProtocol::Sctp
+    );
 }
 
 #[test]
 fn virtual_server_persistence_timeout_without_value_is_six_minutes() {
-    let vs = one_vs(&format!("virtual_server 192.0.2.10 443 {{\n    protocol TCP\n    persistence_timeout\n{RS}}}\n"));
+    let vs = one_vs(&format!(
+        "virtual_server 192.0.2.10 443 {{\n    protocol TCP\n    persistence_timeout\n{RS}}}\n"
+    ));
     assert_eq!(vs.persistence_timeout, Some(Duration::from_secs(360)));
 }
 
@@ -310,8 +375,26 @@ fn virtual_server_persistence_timeout_without_value_is_six_minutes() {
 fn virtual_server_old_names_lb_algo_lb_kind_warn() {
     let (k, d) = parse(&format!("virtual_server 192.0.2.10 80 {{\n    protocol TCP\n    lb_algo sh\n    lb_kind TUN\n{RS}}}\n"));
     assert!(errors(&d).is_empty(), "{}", show(&d));
-    assert_eq!(find(&d, Severity::Warning, "'lb_algo' is the old name of 'lvs_sched'").span.line, 3);
-    assert_eq!(find(&d, Severity::Warning, "'lb_kind' is the old name of 'lvs_method'").span.line, 4);
+    assert_eq!(
+        find(
+            &d,
+            Severity::Warning,
+            "'lb_algo' is the old name of 'lvs_sched'"
+        )
+        .span
+        .line,
+        3
+    );
+    assert_eq!(
+        find(
+            &d,
+            Severity::Warning,
+            "'lb_kind' is the old name of 'lvs_method'"
+        )
+        .span
+        .line,
+        4
+    );
     assert_eq!(k.virtual_servers[0].lb_algo, "sh");
     assert_eq!(k.virtual_servers[0].lb_kind, LbKind::Tun);
 }
@@ -323,7 +406,10 @@ fn real_server_inhibit_on_failure_and_port() {
     assert_eq!(rs[0].port, 8080);
     assert!(rs[0].inhibit_on_failure);
     assert_eq!(rs[0].weight, 1);
-    assert_eq!(rs[1].port, 80, "a real_server without port takes the virtual server's");
+    assert_eq!(
+        rs[1].port, 80,
+        "a real_server without port takes the virtual server's"
+    );
     assert!(!rs[1].inhibit_on_failure);
 }
 
@@ -331,13 +417,24 @@ fn real_server_inhibit_on_failure_and_port() {
 fn real_server_http_get_full() {
     let vs = one_vs("virtual_server 192.0.2.10 80 {\n    protocol TCP\n    real_server 10.99.0.2 80 {\n        HTTP_GET {\n            url {\n                path /health\n                status_code 200 204\n                digest 9b3a0c85a887a256d6939da88aabd8cd\n            }\n            url {\n                path /ready\n            }\n            connect_timeout 3\n            connect_port 8080\n            retry 4\n            delay_before_retry 2\n        }\n    }\n}\n");
     match &vs.real_servers[0].checkers[0] {
-        Checker::HttpGet { span, ssl, urls, connect_timeout, connect_port, retry, delay_before_retry } => {
+        Checker::HttpGet {
+            span,
+            ssl,
+            urls,
+            connect_timeout,
+            connect_port,
+            retry,
+            delay_before_retry,
+        } => {
             assert_eq!(span.line, 4);
             assert!(!ssl);
             assert_eq!(urls.len(), 2);
             assert_eq!(urls[0].path, "/health");
             assert_eq!(urls[0].status_code, vec![200, 204]);
-            assert_eq!(urls[0].digest.as_deref(), Some("9b3a0c85a887a256d6939da88aabd8cd"));
+            assert_eq!(
+                urls[0].digest.as_deref(),
+                Some("9b3a0c85a887a256d6939da88aabd8cd")
+            );
             assert!(urls[1].status_code.is_empty());
             assert_eq!(*connect_timeout, Duration::from_secs(3));
             assert_eq!(*connect_port, Some(8080));
@@ -352,12 +449,24 @@ fn real_server_http_get_full() {
 fn real_server_ssl_get_defaults_and_status_range() {
     let vs = one_vs("virtual_server 192.0.2.10 443 {\n    protocol TCP\n    real_server 10.99.0.2 443 {\n        SSL_GET {\n            url {\n                path /\n                status_code 200-202\n            }\n        }\n    }\n}\n");
     match &vs.real_servers[0].checkers[0] {
-        Checker::HttpGet { ssl, urls, connect_timeout, retry, delay_before_retry, connect_port, .. } => {
+        Checker::HttpGet {
+            ssl,
+            urls,
+            connect_timeout,
+            retry,
+            delay_before_retry,
+            connect_port,
+            ..
+        } => {
             assert!(ssl);
             assert_eq!(urls[0].status_code, vec![200, 201, 202]);
             assert_eq!(*connect_timeout, Duration::from_secs(5));
             assert_eq!(*retry, 1);
-            assert_eq!(*delay_before_retry, Duration::from_secs(3), "keepalived.conf(5): 3s for HTTP_GET/SSL_GET");
+            assert_eq!(
+                *delay_before_retry,
+                Duration::from_secs(3),
+                "keepalived.conf(5): 3s for HTTP_GET/SSL_GET"
+            );
             assert_eq!(*connect_port, None);
         }
         other => panic!("expected SSL_GET, got {other:?}"),
@@ -370,11 +479,28 @@ fn real_server_tcp_check_and_inherited_defaults() {
     let c = &vs.real_servers[0].checkers;
     match (&c[0], &c[1]) {
         (
-            Checker::TcpCheck { connect_timeout: t0, connect_port: p0, retry: r0, delay_before_retry: d0, .. },
-            Checker::TcpCheck { connect_timeout: t1, retry: r1, delay_before_retry: d1, .. },
+            Checker::TcpCheck {
+                connect_timeout: t0,
+                connect_port: p0,
+                retry: r0,
+                delay_before_retry: d0,
+                ..
+            },
+            Checker::TcpCheck {
+                connect_timeout: t1,
+                retry: r1,
+                delay_before_retry: d1,
+                ..
+            },
         ) => {
-            assert_eq!((*t0, *p0, *r0, *d0), (Duration::from_secs(7), Some(81), 5, Duration::from_secs(1)));
-            assert_eq!((*t1, *r1, *d1), (Duration::from_secs(2), 0, Duration::from_millis(500)));
+            assert_eq!(
+                (*t0, *p0, *r0, *d0),
+                (Duration::from_secs(7), Some(81), 5, Duration::from_secs(1))
+            );
+            assert_eq!(
+                (*t1, *r1, *d1),
+                (Duration::from_secs(2), 0, Duration::from_millis(500))
+            );
         }
         other => panic!("expected two TCP_CHECKs, got {other:?}"),
     }
@@ -394,7 +520,11 @@ fn real_server_misc_check() {
         }
     );
     match &c[1] {
-        Checker::MiscCheck { misc_timeout, misc_dynamic, .. } => assert_eq!((*misc_timeout, *misc_dynamic), (None, false)),
+        Checker::MiscCheck {
+            misc_timeout,
+            misc_dynamic,
+            ..
+        } => assert_eq!((*misc_timeout, *misc_dynamic), (None, false)),
         other => panic!("expected MISC_CHECK, got {other:?}"),
     }
 }
@@ -405,7 +535,9 @@ trait SpanForTest {
 impl SpanForTest for Checker {
     fn span_for_test(&self) -> fulcrum_config::Span {
         match self {
-            Checker::HttpGet { span, .. } | Checker::TcpCheck { span, .. } | Checker::MiscCheck { span, .. } => span.clone(),
+            Checker::HttpGet { span, .. }
+            | Checker::TcpCheck { span, .. }
+            | Checker::MiscCheck { span, .. } => span.clone(),
         }
     }
 }
@@ -425,7 +557,9 @@ fn nb_get_retry_is_retry_with_a_warning() {
 
 #[test]
 fn nat_mask_is_ignored_with_a_warning() {
-    let (_, d) = parse(&format!("virtual_server 192.0.2.10 80 {{\n    protocol TCP\n    nat_mask 255.255.0.0\n{RS}}}\n"));
+    let (_, d) = parse(&format!(
+        "virtual_server 192.0.2.10 80 {{\n    protocol TCP\n    nat_mask 255.255.0.0\n{RS}}}\n"
+    ));
     assert!(errors(&d).is_empty(), "{}", show(&d));
     assert_eq!(find(&d, Severity::Warning, "nat_mask").span.line, 3);
 }

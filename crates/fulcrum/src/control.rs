@@ -18,7 +18,10 @@ pub enum Request {
     /// `fulcrum status`: the report as JSON.
     Status(oneshot::Sender<serde_json::Value>),
     /// Runtime API commands (`stats socket`), one answer each, in order.
-    Runtime(Vec<crate::runtime_api::command::Command>, oneshot::Sender<Vec<String>>),
+    Runtime(
+        Vec<crate::runtime_api::command::Command>,
+        oneshot::Sender<Vec<String>>,
+    ),
 }
 
 /// The control socket path: `--control`, else `$FULCRUM_CONTROL`, else `/run/fulcrum.sock` for
@@ -45,7 +48,10 @@ pub struct ControlServer {
 impl ControlServer {
     /// Binds `path` (replacing a stale socket) and forwards requests to `to_supervisor`.
     /// `None`, with a warning, when another live process owns the path.
-    pub async fn start(path: PathBuf, to_supervisor: mpsc::Sender<Request>) -> Option<ControlServer> {
+    pub async fn start(
+        path: PathBuf,
+        to_supervisor: mpsc::Sender<Request>,
+    ) -> Option<ControlServer> {
         if path.exists() {
             if UnixStream::connect(&path).await.is_ok() {
                 tracing::warn!(
@@ -118,10 +124,13 @@ async fn serve(conn: UnixStream, to_supervisor: mpsc::Sender<Request>) {
             if to_supervisor.send(Request::Reload(tx)).await.is_err() {
                 Err("fulcrum is stopping".to_string())
             } else {
-                rx.await.unwrap_or_else(|_| Err("fulcrum is stopping".to_string()))
+                rx.await
+                    .unwrap_or_else(|_| Err("fulcrum is stopping".to_string()))
             }
         }
-        other => Err(format!("unknown command '{other}' (expected: reload or status)")),
+        other => Err(format!(
+            "unknown command '{other}' (expected: reload or status)"
+        )),
     };
     let text = match answer {
         Ok(()) => "ok\n".to_string(),

@@ -47,13 +47,24 @@ pub struct Bridge {
 impl Bridge {
     pub fn new(config: &Config) -> (Bridge, watch::Receiver<ProxyHealth>) {
         let (tx, rx) = watch::channel(ProxyHealth::default());
-        (Bridge { config: config.clone(), states: ServerStates::new(), vrrp: tx }, rx)
+        (
+            Bridge {
+                config: config.clone(),
+                states: ServerStates::new(),
+                vrrp: tx,
+            },
+            rx,
+        )
     }
 
     /// A new config: states of servers that are gone are forgotten; health replays the rest.
     pub fn reload(&mut self, config: &Config) {
         self.config = config.clone();
-        self.states.retain(|(b, s), _| config.backend(b).is_some_and(|be| be.servers.iter().any(|x| &x.name == s)));
+        self.states.retain(|(b, s), _| {
+            config
+                .backend(b)
+                .is_some_and(|be| be.servers.iter().any(|x| &x.name == s))
+        });
         self.publish();
     }
 
@@ -81,7 +92,8 @@ impl Bridge {
             // keepalived misc_dynamic weights only concern LVS virtual servers, not run yet.
             return;
         }
-        self.states.insert((ev.backend.clone(), ev.server.clone()), ev.up);
+        self.states
+            .insert((ev.backend.clone(), ev.server.clone()), ev.up);
         match proxy.generation() {
             Some(generation) => {
                 if let Some(be) = generation.backends.get(&ev.backend) {
@@ -92,13 +104,23 @@ impl Bridge {
                     }
                 }
             }
-            None => tracing::warn!("proxy busy reloading; health of {}/{} applied after the reload", ev.backend, ev.server),
+            None => tracing::warn!(
+                "proxy busy reloading; health of {}/{} applied after the reload",
+                ev.backend,
+                ev.server
+            ),
         }
     }
 
     /// Every probe's outcome, for the stats page's and the exporter's last-check columns.
-    pub fn record_check(&self, proxy: &fulcrum_proxy::ProxyHandle, r: &fulcrum_health::CheckResult) {
-        let Some(generation) = proxy.generation() else { return };
+    pub fn record_check(
+        &self,
+        proxy: &fulcrum_proxy::ProxyHandle,
+        r: &fulcrum_health::CheckResult,
+    ) {
+        let Some(generation) = proxy.generation() else {
+            return;
+        };
         if let Some(be) = generation.backends.get(&r.backend) {
             if let Some(s) = be.servers.iter().find(|s| s.name == r.server) {
                 if r.was_up && !r.outcome.status.passed() {
@@ -148,10 +170,20 @@ pub fn failing_addresses(config: &Config, states: &ServerStates) -> BTreeSet<IpA
         let ok = frontend_can_serve(config, fe, states);
         for bind in &fe.binds {
             let covered: Vec<IpAddr> = match &bind.address {
-                BindAddress::Ip(ip) => vec![*ip].into_iter().filter(|ip| vips.contains(ip)).collect(),
+                BindAddress::Ip(ip) => vec![*ip]
+                    .into_iter()
+                    .filter(|ip| vips.contains(ip))
+                    .collect(),
                 BindAddress::AnyV4 => vips.iter().copied().filter(IpAddr::is_ipv4).collect(),
-                BindAddress::AnyV6 => vips.iter().copied().filter(|ip| ip.is_ipv6() || !bind.v6only).collect(),
-                BindAddress::Unix(_) | BindAddress::Abns(_) | BindAddress::Fd(_) | BindAddress::Sockpair(_) => Vec::new(),
+                BindAddress::AnyV6 => vips
+                    .iter()
+                    .copied()
+                    .filter(|ip| ip.is_ipv6() || !bind.v6only)
+                    .collect(),
+                BindAddress::Unix(_)
+                | BindAddress::Abns(_)
+                | BindAddress::Fd(_)
+                | BindAddress::Sockpair(_) => Vec::new(),
             };
             for ip in covered {
                 let entry = serving.entry(ip).or_insert(false);
@@ -159,13 +191,25 @@ pub fn failing_addresses(config: &Config, states: &ServerStates) -> BTreeSet<IpA
             }
         }
     }
-    serving.into_iter().filter(|(_, ok)| !ok).map(|(ip, _)| ip).collect()
+    serving
+        .into_iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(ip, _)| ip)
+        .collect()
 }
 
 /// A frontend can serve when any backend it routes to has a usable server, or when it answers
 /// by itself (no backend at all: `http-request return` and friends).
-fn frontend_can_serve(config: &Config, fe: &fulcrum_config::model::Proxy, states: &ServerStates) -> bool {
-    let mut names: Vec<&str> = fe.use_backends.iter().map(|u| u.backend.name.as_str()).collect();
+fn frontend_can_serve(
+    config: &Config,
+    fe: &fulcrum_config::model::Proxy,
+    states: &ServerStates,
+) -> bool {
+    let mut names: Vec<&str> = fe
+        .use_backends
+        .iter()
+        .map(|u| u.backend.name.as_str())
+        .collect();
     if let Some(d) = &fe.default_backend {
         names.push(d.name.as_str());
     }
@@ -176,7 +220,12 @@ fn frontend_can_serve(config: &Config, fe: &fulcrum_config::model::Proxy, states
         return true;
     }
     names.iter().filter_map(|n| config.backend(n)).any(|be| {
-        be.servers.iter().any(|s| !s.disabled && *states.get(&(be.name.clone(), s.name.clone())).unwrap_or(&true))
+        be.servers.iter().any(|s| {
+            !s.disabled
+                && *states
+                    .get(&(be.name.clone(), s.name.clone()))
+                    .unwrap_or(&true)
+        })
     })
 }
 
@@ -185,7 +234,8 @@ mod tests {
     use super::*;
     use fulcrum_config::{load_sources, Source};
 
-    const CFG: &str = "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+    const CFG: &str =
+        "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
         frontend web\n bind 10.99.0.100:80\n default_backend app\n\
         frontend any\n bind :8080\n default_backend other\n\
         backend app\n server a 10.99.0.1:80 check\n server b 10.99.0.2:80 check\n\
@@ -193,13 +243,25 @@ mod tests {
     const KA: &str = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n virtual_ipaddress {\n  10.99.0.100\n  10.99.0.101\n }\n}\n";
 
     fn config() -> Config {
-        let l = load_sources(&[Source { name: "h.cfg", text: CFG }, Source { name: "k.conf", text: KA }]);
+        let l = load_sources(&[
+            Source {
+                name: "h.cfg",
+                text: CFG,
+            },
+            Source {
+                name: "k.conf",
+                text: KA,
+            },
+        ]);
         assert!(l.is_ok(), "{:?}", l.diagnostics);
         l.config
     }
 
     fn down(pairs: &[(&str, &str)]) -> ServerStates {
-        pairs.iter().map(|(b, s)| ((b.to_string(), s.to_string()), false)).collect()
+        pairs
+            .iter()
+            .map(|(b, s)| ((b.to_string(), s.to_string()), false))
+            .collect()
     }
 
     #[test]
@@ -219,7 +281,15 @@ mod tests {
         assert!(failing_addresses(&c, &down(&[("app", "a"), ("app", "b")])).is_empty());
         let all = down(&[("app", "a"), ("app", "b"), ("other", "c")]);
         let f = failing_addresses(&c, &all);
-        assert_eq!(f, ["10.99.0.100".parse().unwrap(), "10.99.0.101".parse().unwrap()].into_iter().collect());
+        assert_eq!(
+            f,
+            [
+                "10.99.0.100".parse().unwrap(),
+                "10.99.0.101".parse().unwrap()
+            ]
+            .into_iter()
+            .collect()
+        );
         // Only the wildcard frontend down: 10.99.0.101 (served by it alone) fails.
         let f = failing_addresses(&c, &down(&[("other", "c")]));
         assert_eq!(f, ["10.99.0.101".parse().unwrap()].into_iter().collect());

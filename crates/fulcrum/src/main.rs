@@ -18,7 +18,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "fulcrum", version, about = "High-availability load balancer: HAProxy and keepalived configs in one binary")]
+#[command(
+    name = "fulcrum",
+    version,
+    about = "High-availability load balancer: HAProxy and keepalived configs in one binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -71,13 +75,20 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { files, dump } => cmd::check::run(&files, dump),
         Command::Run { files, control } => {
-            let mut opts = cmd::run::RunOptions { files, ..Default::default() };
+            let mut opts = cmd::run::RunOptions {
+                files,
+                ..Default::default()
+            };
             if let Some(c) = control {
                 opts.control = c;
             }
             cmd::run::run(opts)
         }
-        Command::Reload { control } => cmd::reload::run(&control.unwrap_or_else(control::default_path)),
-        Command::Status { json, control } => cmd::status::run(&control.unwrap_or_else(control::default_path), json),
+        Command::Reload { control } => {
+            cmd::reload::run(&control.unwrap_or_else(control::default_path))
+        }
+        Command::Status { json, control } => {
+            cmd::status::run(&control.unwrap_or_else(control::default_path), json)
+        }
     }
 }

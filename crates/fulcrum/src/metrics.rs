@@ -53,7 +53,11 @@ pub fn render_vrrp(out: &mut Exposition, instances: &[(String, Status)]) {
         return;
     }
     let name = "fulcrum_vrrp_state";
-    out.family(name, "Current state of the VRRP instance, per state label value.", Kind::Gauge);
+    out.family(
+        name,
+        "Current state of the VRRP instance, per state label value.",
+        Kind::Gauge,
+    );
     for (inst, st) in instances {
         for s in STATES {
             let v = if st.state == s { 1.0 } else { 0.0 };
@@ -61,11 +65,36 @@ pub fn render_vrrp(out: &mut Exposition, instances: &[(String, Status)]) {
         }
     }
     let simple: [(&str, &str, Kind, fn(&Status) -> u64); 5] = [
-        ("fulcrum_vrrp_priority", "Current priority of the VRRP instance (after tracking weights).", Kind::Gauge, |s| u64::from(s.priority)),
-        ("fulcrum_vrrp_became_master_total", "Transitions to MASTER since the instance started.", Kind::Counter, |s| s.counters.became_master),
-        ("fulcrum_vrrp_adverts_sent_total", "VRRP advertisements sent.", Kind::Counter, |s| s.counters.sent),
-        ("fulcrum_vrrp_adverts_received_total", "VRRP packets received.", Kind::Counter, |s| s.counters.received),
-        ("fulcrum_vrrp_adverts_accepted_total", "VRRP advertisements received and accepted.", Kind::Counter, |s| s.counters.accepted),
+        (
+            "fulcrum_vrrp_priority",
+            "Current priority of the VRRP instance (after tracking weights).",
+            Kind::Gauge,
+            |s| u64::from(s.priority),
+        ),
+        (
+            "fulcrum_vrrp_became_master_total",
+            "Transitions to MASTER since the instance started.",
+            Kind::Counter,
+            |s| s.counters.became_master,
+        ),
+        (
+            "fulcrum_vrrp_adverts_sent_total",
+            "VRRP advertisements sent.",
+            Kind::Counter,
+            |s| s.counters.sent,
+        ),
+        (
+            "fulcrum_vrrp_adverts_received_total",
+            "VRRP packets received.",
+            Kind::Counter,
+            |s| s.counters.received,
+        ),
+        (
+            "fulcrum_vrrp_adverts_accepted_total",
+            "VRRP advertisements received and accepted.",
+            Kind::Counter,
+            |s| s.counters.accepted,
+        ),
     ];
     for (name, help, kind, get) in simple {
         out.family(name, help, kind);
@@ -74,10 +103,18 @@ pub fn render_vrrp(out: &mut Exposition, instances: &[(String, Status)]) {
         }
     }
     let name = "fulcrum_vrrp_adverts_dropped_total";
-    out.family(name, "VRRP packets received and dropped, per cause.", Kind::Counter);
+    out.family(
+        name,
+        "VRRP packets received and dropped, per cause.",
+        Kind::Counter,
+    );
     for (inst, st) in instances {
         for (cause, word) in CAUSES {
-            out.sample(name, &[("instance", inst), ("cause", word)], st.counters.dropped(cause) as f64);
+            out.sample(
+                name,
+                &[("instance", inst), ("cause", word)],
+                st.counters.dropped(cause) as f64,
+            );
         }
     }
 }
@@ -89,18 +126,45 @@ mod tests {
 
     #[test]
     fn vrrp_families_one_hot_state_and_drop_causes() {
-        let mut counters = Counters { sent: 7, received: 5, accepted: 3, became_master: 1, ..Default::default() };
+        let mut counters = Counters {
+            sent: 7,
+            received: 5,
+            accepted: 3,
+            became_master: 1,
+            ..Default::default()
+        };
         counters.dropped.insert(DropCause::Authentication, 2);
-        let st = Status { state: State::Master, priority: 150, counters };
+        let st = Status {
+            state: State::Master,
+            priority: 150,
+            counters,
+        };
         let mut out = Exposition::new();
         render_vrrp(&mut out, &[("VI_1".to_string(), st)]);
         let text = out.finish();
-        assert!(text.contains("fulcrum_vrrp_state{instance=\"VI_1\",state=\"MASTER\"} 1\n"), "{text}");
-        assert!(text.contains("fulcrum_vrrp_state{instance=\"VI_1\",state=\"BACKUP\"} 0\n"), "{text}");
-        assert!(text.contains("fulcrum_vrrp_priority{instance=\"VI_1\"} 150\n"), "{text}");
-        assert!(text.contains("fulcrum_vrrp_adverts_sent_total{instance=\"VI_1\"} 7\n"), "{text}");
+        assert!(
+            text.contains("fulcrum_vrrp_state{instance=\"VI_1\",state=\"MASTER\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("fulcrum_vrrp_state{instance=\"VI_1\",state=\"BACKUP\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("fulcrum_vrrp_priority{instance=\"VI_1\"} 150\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("fulcrum_vrrp_adverts_sent_total{instance=\"VI_1\"} 7\n"),
+            "{text}"
+        );
         assert!(text.contains("fulcrum_vrrp_adverts_dropped_total{instance=\"VI_1\",cause=\"authentication\"} 2\n"), "{text}");
-        assert!(text.contains("fulcrum_vrrp_adverts_dropped_total{instance=\"VI_1\",cause=\"ttl\"} 0\n"), "{text}");
+        assert!(
+            text.contains(
+                "fulcrum_vrrp_adverts_dropped_total{instance=\"VI_1\",cause=\"ttl\"} 0\n"
+            ),
+            "{text}"
+        );
         assert_eq!(text.matches("# TYPE").count(), 7);
     }
 

@@ -11,18 +11,27 @@ pub struct Notifier {
 
 impl Notifier {
     pub fn from_env() -> Self {
-        Notifier { target: std::env::var("NOTIFY_SOCKET").ok().filter(|s| !s.is_empty()) }
+        Notifier {
+            target: std::env::var("NOTIFY_SOCKET")
+                .ok()
+                .filter(|s| !s.is_empty()),
+        }
     }
 
     pub fn ready(&self) {
-        self.send(&format!("READY=1\nMAINPID={}\nSTATUS=serving", std::process::id()));
+        self.send(&format!(
+            "READY=1\nMAINPID={}\nSTATUS=serving",
+            std::process::id()
+        ));
     }
 
     pub fn reloading(&self) {
         let usec = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
             .map(|t| t.tv_sec() as u64 * 1_000_000 + t.tv_nsec() as u64 / 1_000)
             .unwrap_or(0);
-        self.send(&format!("RELOADING=1\nMONOTONIC_USEC={usec}\nSTATUS=reloading"));
+        self.send(&format!(
+            "RELOADING=1\nMONOTONIC_USEC={usec}\nSTATUS=reloading"
+        ));
     }
 
     pub fn stopping(&self) {

@@ -41,7 +41,9 @@ pub struct History {
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl History {
@@ -49,41 +51,60 @@ impl History {
         if self.changes.len() == KEEP {
             self.changes.pop_front();
         }
-        self.changes.push_back(Change { at_ms: now_ms(), object, state: state.to_string(), reason });
+        self.changes.push_back(Change {
+            at_ms: now_ms(),
+            object,
+            state: state.to_string(),
+            reason,
+        });
     }
 
     /// A health-check event (replays after a reload are not changes).
     pub fn health(&mut self, ev: &HealthEvent) {
         let key = (ev.backend.clone(), ev.server.clone());
         let reason = ev.reason.to_string();
-        let reason = reason.strip_prefix("reason: ").unwrap_or(&reason).to_string();
-        self.check_codes.insert(key.clone(), ev.reason.status.code());
+        let reason = reason
+            .strip_prefix("reason: ")
+            .unwrap_or(&reason)
+            .to_string();
+        self.check_codes
+            .insert(key.clone(), ev.reason.status.code());
         if !ev.up {
             self.stopped_once.insert(key.clone());
         }
         self.reasons.insert(key, reason.clone());
         if !ev.replay && ev.weight.is_none() {
-            self.record(format!("server {}/{}", ev.backend, ev.server), if ev.up { "UP" } else { "DOWN" }, reason);
+            self.record(
+                format!("server {}/{}", ev.backend, ev.server),
+                if ev.up { "UP" } else { "DOWN" },
+                reason,
+            );
         }
     }
 
     /// A server was set to MAINT (runtime API, stats page).
     pub fn stopped(&mut self, backend: &str, server: &str) {
-        self.stopped_once.insert((backend.to_string(), server.to_string()));
+        self.stopped_once
+            .insert((backend.to_string(), server.to_string()));
     }
 
     pub fn was_stopped(&self, backend: &str, server: &str) -> bool {
-        self.stopped_once.contains(&(backend.to_string(), server.to_string()))
+        self.stopped_once
+            .contains(&(backend.to_string(), server.to_string()))
     }
 
     /// The last health-check reason of a server, if a check changed its state.
     pub fn reason(&self, backend: &str, server: &str) -> Option<&str> {
-        self.reasons.get(&(backend.to_string(), server.to_string())).map(String::as_str)
+        self.reasons
+            .get(&(backend.to_string(), server.to_string()))
+            .map(String::as_str)
     }
 
     /// HAProxy's short status of the last check that changed the server's state.
     pub fn check_code(&self, backend: &str, server: &str) -> Option<&'static str> {
-        self.check_codes.get(&(backend.to_string(), server.to_string())).copied()
+        self.check_codes
+            .get(&(backend.to_string(), server.to_string()))
+            .copied()
     }
 
     /// The VRRP instances' current states: records each change of state.
@@ -92,7 +113,11 @@ impl History {
             let state = st.state.keyword().to_string();
             if self.vrrp.get(name) != Some(&state) {
                 self.vrrp.insert(name.clone(), state.clone());
-                self.record(format!("vrrp_instance {name}"), &state, format!("priority {}", st.priority));
+                self.record(
+                    format!("vrrp_instance {name}"),
+                    &state,
+                    format!("priority {}", st.priority),
+                );
             }
         }
     }
@@ -117,7 +142,12 @@ pub fn utc(ms: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem / 60) % 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
 }
 
 fn bind_text(address: &BindAddress, first: u16, last: u16) -> String {
@@ -157,9 +187,16 @@ pub fn build(i: &Inputs<'_>) -> Value {
         .map(|inst| {
             let st = i.vrrp.iter().find(|(n, _)| n == &inst.name).map(|(_, s)| s);
             let state = st.map_or("UNKNOWN", |s| s.state.keyword());
-            let addresses: Vec<String> =
-                inst.virtual_ipaddress.iter().map(|v| format!("{}/{}", v.address, v.prefix)).collect();
-            let held = if state == "MASTER" { addresses.clone() } else { Vec::new() };
+            let addresses: Vec<String> = inst
+                .virtual_ipaddress
+                .iter()
+                .map(|v| format!("{}/{}", v.address, v.prefix))
+                .collect();
+            let held = if state == "MASTER" {
+                addresses.clone()
+            } else {
+                Vec::new()
+            };
             json!({
                 "name": inst.name,
                 "state": state,
@@ -176,8 +213,16 @@ pub fn build(i: &Inputs<'_>) -> Value {
         .config
         .frontends()
         .map(|p| {
-            let binds: Vec<String> = p.binds.iter().map(|b| bind_text(&b.address, b.port_first, b.port_last)).collect();
-            let conns = i.frontend_connections.iter().find(|(n, _)| n == &p.name).map_or(0, |(_, c)| *c);
+            let binds: Vec<String> = p
+                .binds
+                .iter()
+                .map(|b| bind_text(&b.address, b.port_first, b.port_last))
+                .collect();
+            let conns = i
+                .frontend_connections
+                .iter()
+                .find(|(n, _)| n == &p.name)
+                .map_or(0, |(_, c)| *c);
             json!({
                 "name": p.name,
                 "kind": p.kind.keyword(),
@@ -235,16 +280,30 @@ mod tests {
     #[test]
     fn report_holds_addresses_only_as_master() {
         use fulcrum_config::{load_sources, Source};
-        let h = "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+        let h =
+            "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
                  frontend web\n bind 10.99.0.100:80\n bind :::8443-8444\n default_backend app\n\
                  backend app\n server a 10.99.0.1:80 check\n";
         let k = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 7\n priority 120\n \
                  virtual_ipaddress {\n  10.99.0.100/24\n }\n}\n";
-        let loaded = load_sources(&[Source { name: "h.cfg", text: h }, Source { name: "k.conf", text: k }]);
+        let loaded = load_sources(&[
+            Source {
+                name: "h.cfg",
+                text: h,
+            },
+            Source {
+                name: "k.conf",
+                text: k,
+            },
+        ]);
         assert!(loaded.is_ok(), "{:?}", loaded.diagnostics);
         let mut history = History::default();
         history.record("server app/a".into(), "DOWN", "Layer4 timeout".into());
-        let status = |state| VrrpStatus { state, priority: 120, counters: Default::default() };
+        let status = |state| VrrpStatus {
+            state,
+            priority: 120,
+            counters: Default::default(),
+        };
         let report = |state| {
             build(&Inputs {
                 config: &loaded.config,
@@ -256,9 +315,15 @@ mod tests {
             })
         };
         let master = report(fulcrum_vrrp::machine::State::Master);
-        assert_eq!(master["vrrp_instances"][0]["addresses_held"], json!(["10.99.0.100/24"]));
+        assert_eq!(
+            master["vrrp_instances"][0]["addresses_held"],
+            json!(["10.99.0.100/24"])
+        );
         assert_eq!(master["vrrp_instances"][0]["virtual_router_id"], 7);
-        assert_eq!(master["frontends"][0]["binds"], json!(["10.99.0.100:80", "[::]:8443-8444"]));
+        assert_eq!(
+            master["frontends"][0]["binds"],
+            json!(["10.99.0.100:80", "[::]:8443-8444"])
+        );
         assert_eq!(master["frontends"][0]["current_connections"], 3);
         assert_eq!(master["recent_changes"][0]["object"], "server app/a");
         let backup = report(fulcrum_vrrp::machine::State::Backup);
@@ -280,12 +345,23 @@ mod tests {
             h.record(format!("server a/s{i}"), "DOWN", String::new());
         }
         assert_eq!(h.changes().count(), KEEP);
-        assert_eq!(h.changes().next().map(|c| c.object.as_str()), Some("server a/s5"));
-        let st = |state| VrrpStatus { state, priority: 100, counters: Default::default() };
+        assert_eq!(
+            h.changes().next().map(|c| c.object.as_str()),
+            Some("server a/s5")
+        );
+        let st = |state| VrrpStatus {
+            state,
+            priority: 100,
+            counters: Default::default(),
+        };
         h.vrrp(&[("VI_1".into(), st(fulcrum_vrrp::machine::State::Backup))]);
         h.vrrp(&[("VI_1".into(), st(fulcrum_vrrp::machine::State::Backup))]);
         h.vrrp(&[("VI_1".into(), st(fulcrum_vrrp::machine::State::Master))]);
-        let v: Vec<&str> = h.changes().filter(|c| c.object == "vrrp_instance VI_1").map(|c| c.state.as_str()).collect();
+        let v: Vec<&str> = h
+            .changes()
+            .filter(|c| c.object == "vrrp_instance VI_1")
+            .map(|c| c.state.as_str())
+            .collect();
         assert_eq!(v, ["BACKUP", "MASTER"]);
     }
 }

@@ -11,11 +11,11 @@ use crate::cmd::run::RunOptions;
 use crate::control::{ControlServer, Request};
 use crate::health_bridge::Bridge;
 use crate::runtime_api::listen::RuntimeSockets;
-use crate::status_report::History;
 use crate::sd_notify::Notifier;
-use fulcrum_health::HealthMonitor;
+use crate::status_report::History;
 use anyhow::Context;
 use fulcrum_config::{load_files_with, Config};
+use fulcrum_health::HealthMonitor;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::time::Duration;
@@ -52,11 +52,15 @@ impl Supervisor {
         let mut sigterm = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
         let mut sigint = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
         let mut sighup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
-        let mut sigusr1 = signal(SignalKind::user_defined1()).context("installing SIGUSR1 handler")?;
-        let mut sigusr2 = signal(SignalKind::user_defined2()).context("installing SIGUSR2 handler")?;
+        let mut sigusr1 =
+            signal(SignalKind::user_defined1()).context("installing SIGUSR1 handler")?;
+        let mut sigusr2 =
+            signal(SignalKind::user_defined2()).context("installing SIGUSR2 handler")?;
 
         describe(&config);
-        let proxy = fulcrum_proxy::start(&config).await.context("starting the proxy")?;
+        let proxy = fulcrum_proxy::start(&config)
+            .await
+            .context("starting the proxy")?;
         let (health, mut health_events) = HealthMonitor::start(&config);
         let mut check_results = health.check_results();
         for w in health.warnings() {
@@ -64,15 +68,21 @@ impl Supervisor {
         }
         // The prometheus-exporter service adds fulcrum's own families (VRRP) to HAProxy's.
         let metrics = crate::metrics::FulcrumMetrics::default();
-        fulcrum_proxy::prometheus::Exporter::global().set_source(Some(std::sync::Arc::new(metrics.clone())));
+        fulcrum_proxy::prometheus::Exporter::global()
+            .set_source(Some(std::sync::Arc::new(metrics.clone())));
         // Passive health: the proxy reports what it sees on real requests to the health engine.
-        proxy.set_observer(Some(std::sync::Arc::new(crate::health_bridge::ObserverSink(health.observer()))));
+        proxy.set_observer(Some(std::sync::Arc::new(
+            crate::health_bridge::ObserverSink(health.observer()),
+        )));
         let (bridge, proxy_health) = Bridge::new(&config);
         let vrrp = fulcrum_vrrp::start_with_proxy(&config.keepalived, Some(proxy_health))
             .await
             .context("starting VRRP")?;
         let (control_tx, mut control_rx) = mpsc::channel(8);
-        let stats_sockets = Some(RuntimeSockets::start(&config.global, control_tx.clone()).map_err(anyhow::Error::msg)?);
+        let stats_sockets = Some(
+            RuntimeSockets::start(&config.global, control_tx.clone())
+                .map_err(anyhow::Error::msg)?,
+        );
         let mut parts = Parts {
             proxy,
             health,
@@ -183,7 +193,11 @@ impl Supervisor {
             tracing::warn!("{d}");
         }
         if !loaded.is_ok() {
-            let errors: Vec<String> = loaded.diagnostics.errors().map(ToString::to_string).collect();
+            let errors: Vec<String> = loaded
+                .diagnostics
+                .errors()
+                .map(ToString::to_string)
+                .collect();
             return Err(format!(
                 "new configuration refused; the running one keeps serving\n{}",
                 errors.join("\n")
@@ -197,7 +211,11 @@ impl Supervisor {
             .map_err(|e| format!("reload refused, the running configuration keeps serving: {e}"))?;
         parts.health.reload(&new);
         parts.bridge.reload(&new);
-        parts.vrrp.reload(&new.keepalived).await.map_err(|e| format!("VRRP reload failed: {e}"))?;
+        parts
+            .vrrp
+            .reload(&new.keepalived)
+            .await
+            .map_err(|e| format!("VRRP reload failed: {e}"))?;
         if let Some(sockets) = parts.stats_sockets.as_mut() {
             sockets.reload(&new.global);
         }
@@ -216,10 +234,21 @@ impl Supervisor {
 
     /// HAProxy's -sf/-st: once we serve, the old processes finish (SIGUSR1) or stop (SIGTERM).
     fn signal_old_processes(&self) {
-        let targets = self.opts.finish_pids.iter().map(|p| (p, Signal::SIGUSR1))
-            .chain(self.opts.terminate_pids.iter().map(|p| (p, Signal::SIGTERM)));
+        let targets = self
+            .opts
+            .finish_pids
+            .iter()
+            .map(|p| (p, Signal::SIGUSR1))
+            .chain(
+                self.opts
+                    .terminate_pids
+                    .iter()
+                    .map(|p| (p, Signal::SIGTERM)),
+            );
         for (pid, sig) in targets {
-            let Ok(raw) = i32::try_from(*pid) else { continue };
+            let Ok(raw) = i32::try_from(*pid) else {
+                continue;
+            };
             if let Err(e) = kill(Pid::from_raw(raw), sig) {
                 tracing::warn!("cannot send {sig} to old process {pid}: {e}");
             }
@@ -230,16 +259,32 @@ impl Supervisor {
 fn describe(config: &Config) {
     for p in config.frontends() {
         for b in &p.binds {
-            tracing::info!("{} {}: bind {:?} port {}-{}", p.kind.keyword(), p.name, b.address, b.port_first, b.port_last);
+            tracing::info!(
+                "{} {}: bind {:?} port {}-{}",
+                p.kind.keyword(),
+                p.name,
+                b.address,
+                b.port_first,
+                b.port_last
+            );
         }
     }
     for b in config.backends() {
         tracing::info!("backend {}: {} server(s)", b.name, b.servers.len());
     }
     for v in &config.keepalived.vrrp_instances {
-        tracing::info!("vrrp_instance {}: VRID {} priority {}", v.name, v.virtual_router_id, v.priority);
+        tracing::info!(
+            "vrrp_instance {}: VRID {} priority {}",
+            v.name,
+            v.virtual_router_id,
+            v.priority
+        );
     }
     for vs in &config.keepalived.virtual_servers {
-        tracing::info!("virtual_server {:?}: {} real server(s)", vs.address, vs.real_servers.len());
+        tracing::info!(
+            "virtual_server {:?}: {} real server(s)",
+            vs.address,
+            vs.real_servers.len()
+        );
     }
 }

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn fulcrum(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fulcrum")).args(args).output().expect("run fulcrum")
+    Command::new(env!("CARGO_BIN_EXE_fulcrum"))
+        .args(args)
+        .output()
+        .expect("run fulcrum")
 }
 
 fn fixtures() -> PathBuf {
@@ -38,10 +41,18 @@ impl Drop for TempDir {
 fn every_shared_fixture_passes_check() {
     let dir = fixtures();
     let mut n = 0;
-    for entry in std::fs::read_dir(&dir).expect("../shared/fixtures must exist beside the repo").flatten() {
+    for entry in std::fs::read_dir(&dir)
+        .expect("../shared/fixtures must exist beside the repo")
+        .flatten()
+    {
         let path = entry.path();
         let out = fulcrum(&["check", "-f", &path.display().to_string()]);
-        assert!(out.status.success(), "{}: {}", path.display(), text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            text(&out.stderr)
+        );
         let stdout = text(&out.stdout);
         assert!(stdout.starts_with("Configuration is valid:"), "{stdout}");
         assert_eq!(stdout.lines().count(), 1, "one summary line: {stdout}");
@@ -55,28 +66,46 @@ fn seed_fixture_summaries_count_what_is_in_them() {
     let f = fixtures().join("seed000-openstack-controllers.haproxy.cfg");
     let out = fulcrum(&["check", "-f", &f.display().to_string()]);
     let s = text(&out.stdout);
-    assert!(s.contains("3 frontends, 3 backends, 9 servers, 0 VRRP instances, 0 virtual servers"), "{s}");
+    assert!(
+        s.contains("3 frontends, 3 backends, 9 servers, 0 VRRP instances, 0 virtual servers"),
+        "{s}"
+    );
     let k = fixtures().join("seed001-lvs-dr.keepalived.conf");
     let out = fulcrum(&["check", "-f", &k.display().to_string()]);
     let s = text(&out.stdout);
-    assert!(s.contains("0 frontends, 0 backends, 0 servers, 1 VRRP instance, 1 virtual server"), "{s}");
+    assert!(
+        s.contains("0 frontends, 0 backends, 0 servers, 1 VRRP instance, 1 virtual server"),
+        "{s}"
+    );
     // Deprecated keywords are accepted with a warning that names the file and line.
     let e = text(&out.stderr);
     let name = k.display().to_string();
-    assert!(e.contains(&format!("{name}:33: warning:")) && e.contains("nat_mask"), "{e}");
-    assert!(e.contains(&format!("{name}:45: warning:")) && e.contains("nb_get_retry"), "{e}");
+    assert!(
+        e.contains(&format!("{name}:33: warning:")) && e.contains("nat_mask"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!("{name}:45: warning:")) && e.contains("nb_get_retry"),
+        "{e}"
+    );
 }
 
 #[test]
 fn several_files_are_read_in_order_and_mixed_dialects_combine() {
     let t = TempDir::new("multi");
-    let a = t.file("a.cfg", "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n");
+    let a = t.file(
+        "a.cfg",
+        "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n",
+    );
     let b = t.file("b.cfg", "frontend f\n bind 127.0.0.1:18400\n default_backend b\nbackend b\n server s 127.0.0.1:18401\n");
     let k = t.file("k.conf", "vrrp_instance VI_1 {\n state MASTER\n interface lo\n virtual_router_id 7\n priority 150\n virtual_ipaddress {\n  10.99.7.1/24\n }\n}\n");
     let out = fulcrum(&["check", "-f", &a, "-f", &b, "-f", &k, "--dump"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--dump prints JSON");
-    assert_eq!(json["proxies"][0]["mode"], "http", "defaults of a.cfg apply to b.cfg");
+    assert_eq!(
+        json["proxies"][0]["mode"], "http",
+        "defaults of a.cfg apply to b.cfg"
+    );
     assert_eq!(json["files"][2]["dialect"], "keepalived");
     assert_eq!(json["keepalived"]["vrrp_instances"][0]["priority"], 150);
     // The dump is deterministic.
@@ -112,7 +141,10 @@ fn unreadable_file_is_an_error_not_a_panic() {
     let out = fulcrum(&["check", "-f", "/nonexistent/fulcrum.cfg"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("/nonexistent/fulcrum.cfg:0: error: cannot read file"), "{err}");
+    assert!(
+        err.contains("/nonexistent/fulcrum.cfg:0: error: cannot read file"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -54,19 +54,34 @@ fn haproxy_dash_c_like_haproxy() {
     assert!(text(&out.stdout).contains("Configuration file is valid"));
     let out = run(&haproxy, &["-c", "-f", bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains(&format!("{}:2: error: weight must be between 0 and 256", bad.display())));
+    assert!(text(&out.stderr).contains(&format!(
+        "{}:2: error: weight must be between 0 and 256",
+        bad.display()
+    )));
     // The same through `fulcrum haproxy ARGS`.
-    let out = run(Path::new(env!("CARGO_BIN_EXE_fulcrum")), &["haproxy", "-c", "-q", "-f", good.to_str().unwrap()]);
+    let out = run(
+        Path::new(env!("CARGO_BIN_EXE_fulcrum")),
+        &["haproxy", "-c", "-q", "-f", good.to_str().unwrap()],
+    );
     assert!(out.status.success());
 }
 
 #[test]
 fn haproxy_dash_f_directory_loads_cfg_files_in_lexical_order() {
     let t = TempDir::new("dir");
-    t.file("conf.d/10-defaults.cfg", "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n");
-    t.file("conf.d/20-backend.cfg", "backend b\n server s 127.0.0.1:9\n");
+    t.file(
+        "conf.d/10-defaults.cfg",
+        "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n",
+    );
+    t.file(
+        "conf.d/20-backend.cfg",
+        "backend b\n server s 127.0.0.1:9\n",
+    );
     t.file("conf.d/README", "not a config");
-    let out = run(Path::new(env!("CARGO_BIN_EXE_fulcrum")), &["haproxy", "-c", "-f", t.0.join("conf.d").to_str().unwrap()]);
+    let out = run(
+        Path::new(env!("CARGO_BIN_EXE_fulcrum")),
+        &["haproxy", "-c", "-f", t.0.join("conf.d").to_str().unwrap()],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     // 20-backend.cfg inherits mode http from 10-defaults.cfg only if read second: no mode warning.
     assert!(!text(&out.stderr).contains("error"));
@@ -92,18 +107,42 @@ fn keepalived_config_test() {
     let t = TempDir::new("k");
     let keepalived = t.link("keepalived");
     let good = t.file("k.conf", "vrrp_instance VI_1 {\n interface lo\n virtual_router_id 9\n virtual_ipaddress {\n  10.99.9.1\n }\n}\n");
-    let bad = t.file("bad.conf", "vrrp_instance VI_1 {\n interface lo\n virtual_router_id 300\n}\n");
+    let bad = t.file(
+        "bad.conf",
+        "vrrp_instance VI_1 {\n interface lo\n virtual_router_id 300\n}\n",
+    );
     let out = run(&keepalived, &["-t", "-f", good.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = run(&keepalived, &["--config-test", &format!("--use-file={}", bad.display())]);
-    assert_eq!(out.status.code(), Some(5), "keepalived -t exits 5 on a configuration error");
-    assert!(text(&out.stderr).contains(&format!("{}:3: error:", bad.display())), "{}", text(&out.stderr));
+    let out = run(
+        &keepalived,
+        &["--config-test", &format!("--use-file={}", bad.display())],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "keepalived -t exits 5 on a configuration error"
+    );
+    assert!(
+        text(&out.stderr).contains(&format!("{}:3: error:", bad.display())),
+        "{}",
+        text(&out.stderr)
+    );
     // -i selects keepalived's `@ID` conditional lines.
     let cond = t.file("cond.conf", "@node1 vrrp_instance VI_1 {\n@node1 interface lo\n@node1 virtual_router_id 9\n@node1 }\n@node2 garbage\n");
-    let out = run(&keepalived, &["-t", "-i", "node1", "-f", cond.to_str().unwrap()]);
+    let out = run(
+        &keepalived,
+        &["-t", "-i", "node1", "-f", cond.to_str().unwrap()],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = run(&keepalived, &["-t", "-i", "node2", "-f", cond.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(5), "node2 sees only the garbage line");
+    let out = run(
+        &keepalived,
+        &["-t", "-i", "node2", "-f", cond.to_str().unwrap()],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "node2 sees only the garbage line"
+    );
     let out = run(&keepalived, &["-C", "-f", good.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("option '-C'"));
@@ -132,14 +171,32 @@ fn pidfile_and_takeover_with_sf() {
     let pid_b = t.0.join("b.pid");
     let exe = env!("CARGO_BIN_EXE_fulcrum");
     let mut a = Command::new(exe)
-        .args(["haproxy", "-db", "-f", cfg.to_str().unwrap(), "-p", pid_a.to_str().unwrap()])
+        .args([
+            "haproxy",
+            "-db",
+            "-f",
+            cfg.to_str().unwrap(),
+            "-p",
+            pid_a.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start a");
-    wait_for("a's pid file", Duration::from_secs(10), || std::fs::read_to_string(&pid_a).is_ok_and(|s| s.trim() == a.id().to_string()));
+    wait_for("a's pid file", Duration::from_secs(10), || {
+        std::fs::read_to_string(&pid_a).is_ok_and(|s| s.trim() == a.id().to_string())
+    });
     let mut b = Command::new(exe)
-        .args(["haproxy", "-db", "-f", cfg.to_str().unwrap(), "-p", pid_b.to_str().unwrap(), "-sf", &a.id().to_string()])
+        .args([
+            "haproxy",
+            "-db",
+            "-f",
+            cfg.to_str().unwrap(),
+            "-p",
+            pid_b.to_str().unwrap(),
+            "-sf",
+            &a.id().to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -150,7 +207,10 @@ fn pidfile_and_takeover_with_sf() {
         if let Some(s) = a.try_wait().expect("wait a") {
             break s;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "old process did not finish after -sf");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "old process did not finish after -sf"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success());
@@ -167,18 +227,30 @@ fn haproxy_dash_d_goes_to_the_background() {
     let cfg = t.file("h.cfg", VALID);
     let pidfile = t.0.join("d.pid");
     let out = Command::new(env!("CARGO_BIN_EXE_fulcrum"))
-        .args(["haproxy", "-D", "-f", cfg.to_str().unwrap(), "-p", pidfile.to_str().unwrap()])
+        .args([
+            "haproxy",
+            "-D",
+            "-f",
+            cfg.to_str().unwrap(),
+            "-p",
+            pidfile.to_str().unwrap(),
+        ])
         .output()
         .expect("run -D");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let mut pid = 0u32;
     wait_for("the daemon's pid file", Duration::from_secs(10), || {
-        pid = std::fs::read_to_string(&pidfile).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+        pid = std::fs::read_to_string(&pidfile)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0);
         pid != 0
     });
     assert!(alive(pid), "daemon {pid} is running");
     let _ = Command::new("kill").arg(pid.to_string()).status();
-    wait_for("the daemon to stop", Duration::from_secs(10), || !alive(pid));
+    wait_for("the daemon to stop", Duration::from_secs(10), || {
+        !alive(pid)
+    });
 }
 
 #[test]
@@ -188,7 +260,8 @@ fn systemd_notify_ready_reloading_stopping() {
     let cfg = t.file("h.cfg", VALID);
     let sock_path = t.0.join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).expect("bind notify socket");
-    sock.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
     let mut child = Command::new(env!("CARGO_BIN_EXE_fulcrum"))
         .args(["haproxy", "-Ws", "-f", cfg.to_str().unwrap()])
         .env("NOTIFY_SOCKET", &sock_path)
@@ -202,10 +275,18 @@ fn systemd_notify_ready_reloading_stopping() {
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
     let ready = recv();
-    assert!(ready.contains("READY=1") && ready.contains(&format!("MAINPID={}", child.id())), "{ready}");
-    let _ = Command::new("kill").args(["-USR2", &child.id().to_string()]).status();
+    assert!(
+        ready.contains("READY=1") && ready.contains(&format!("MAINPID={}", child.id())),
+        "{ready}"
+    );
+    let _ = Command::new("kill")
+        .args(["-USR2", &child.id().to_string()])
+        .status();
     let reloading = recv();
-    assert!(reloading.contains("RELOADING=1") && reloading.contains("MONOTONIC_USEC="), "{reloading}");
+    assert!(
+        reloading.contains("RELOADING=1") && reloading.contains("MONOTONIC_USEC="),
+        "{reloading}"
+    );
     assert!(recv().contains("READY=1"));
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     assert!(recv().contains("STOPPING=1"));

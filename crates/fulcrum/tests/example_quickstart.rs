@@ -23,7 +23,9 @@ fn get(addr: &str) -> std::io::Result<String> {
 fn get_path(addr: &str, path: &str) -> std::io::Result<String> {
     let mut s = TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n").as_bytes())?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: example\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
     Ok(out)
@@ -44,7 +46,9 @@ fn quickstart_example_balances_its_demo_servers() {
     let first = loop {
         match get("127.0.0.1:8080") {
             Ok(r) => break r,
-            Err(_) if start.elapsed() < Duration::from_secs(10) => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) if start.elapsed() < Duration::from_secs(10) => {
+                std::thread::sleep(Duration::from_millis(50))
+            }
             Err(e) => panic!("example did not start serving within 10 s: {e}"),
         }
     };
@@ -57,7 +61,15 @@ fn quickstart_example_balances_its_demo_servers() {
     }
     let who: Vec<&str> = answers
         .iter()
-        .map(|a| if a.contains("hello from app-1") { "app-1" } else if a.contains("hello from app-2") { "app-2" } else { "?" })
+        .map(|a| {
+            if a.contains("hello from app-1") {
+                "app-1"
+            } else if a.contains("hello from app-2") {
+                "app-2"
+            } else {
+                "?"
+            }
+        })
         .collect();
     assert!(!who.contains(&"?"), "{answers:?}");
     // roundrobin over two equal servers alternates.
@@ -69,11 +81,16 @@ fn quickstart_example_balances_its_demo_servers() {
     let csv = get_path("127.0.0.1:8404", "/stats;csv").expect("stats csv");
     assert!(csv.starts_with("HTTP/1.1 200"), "{csv}");
     assert!(csv.contains("# pxname,svname,qcur"), "{csv}");
-    assert!(csv.contains("\napp_pool,app-1,") && csv.contains("\napp_pool,app-2,"), "{csv}");
+    assert!(
+        csv.contains("\napp_pool,app-1,") && csv.contains("\napp_pool,app-2,"),
+        "{csv}"
+    );
     let metrics = get_path("127.0.0.1:8404", "/metrics").expect("metrics");
     let twoxx = metrics
         .lines()
-        .find_map(|l| l.strip_prefix("haproxy_backend_http_responses_total{proxy=\"app_pool\",code=\"2xx\"} "))
+        .find_map(|l| {
+            l.strip_prefix("haproxy_backend_http_responses_total{proxy=\"app_pool\",code=\"2xx\"} ")
+        })
         .and_then(|v| v.trim().parse::<u64>().ok());
     assert_eq!(twoxx, Some(4), "{metrics}");
 }

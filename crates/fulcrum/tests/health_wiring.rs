@@ -16,7 +16,9 @@ fn serve_app2(listener: TcpListener) {
             let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
             let mut buf = [0u8; 4096];
             let _ = conn.read(&mut buf);
-            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\nconnection: close\r\n\r\nfrom app-2\n");
+            let _ = conn.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\nconnection: close\r\n\r\nfrom app-2\n",
+            );
         }
     });
 }
@@ -36,19 +38,33 @@ fn a_dead_server_leaves_rotation_and_comes_back() {
     );
     let lb = Fulcrum::start(&cfg);
     let wait_line = |needle: &str| {
-        lb.wait_line(needle, Duration::from_secs(15)).map(|(_, l)| l).unwrap_or_else(|| panic!("no log line containing {needle:?} within 15 s"))
+        lb.wait_line(needle, Duration::from_secs(15))
+            .map(|(_, l)| l)
+            .unwrap_or_else(|| panic!("no log line containing {needle:?} within 15 s"))
     };
     // app-2 has nothing listening: checks take it DOWN, with HAProxy's line.
     let line = wait_line("Server app_pool/app-2 is DOWN");
-    assert!(line.contains("1 active and 0 backup servers left"), "{line}");
+    assert!(
+        line.contains("1 active and 0 backup servers left"),
+        "{line}"
+    );
     for _ in 0..6 {
         let r = get(front).expect("request");
-        assert!(r.starts_with("HTTP/1.1 200") && r.contains("from app-1"), "only app-1 serves now: {r}");
+        assert!(
+            r.starts_with("HTTP/1.1 200") && r.contains("from app-1"),
+            "only app-1 serves now: {r}"
+        );
     }
     // app-2 starts answering: `rise` successes bring it back into rotation.
     serve_app2(TcpListener::bind(("127.0.0.1", app2)).expect("bind app-2"));
     wait_line("Server app_pool/app-2 is UP");
     let answers: Vec<String> = (0..4).map(|_| get(front).expect("request")).collect();
-    assert!(answers.iter().any(|a| a.contains("from app-2")), "{answers:?}");
-    assert!(answers.iter().any(|a| a.contains("from app-1")), "{answers:?}");
+    assert!(
+        answers.iter().any(|a| a.contains("from app-2")),
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().any(|a| a.contains("from app-1")),
+        "{answers:?}"
+    );
 }

@@ -24,7 +24,11 @@ fn serve(listener: TcpListener, status: &'static str, body: &'static str) -> Arc
             let mut buf = [0u8; 4096];
             if matches!(conn.read(&mut buf), Ok(n) if n > 0) {
                 seen.fetch_add(1, Ordering::SeqCst);
-                let _ = write!(conn, "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
             }
         }
     });
@@ -34,8 +38,16 @@ fn serve(listener: TcpListener, status: &'static str, body: &'static str) -> Arc
 #[test]
 fn a_server_answering_500_is_marked_down_by_observe_layer7() {
     let (front, app1, app2) = (free_port(), free_port(), free_port());
-    let bad = serve(TcpListener::bind(("127.0.0.1", app1)).expect("bind app-1"), "500 Internal Server Error", "broken app-1\n");
-    let good = serve(TcpListener::bind(("127.0.0.1", app2)).expect("bind app-2"), "200 OK", "from app-2\n");
+    let bad = serve(
+        TcpListener::bind(("127.0.0.1", app1)).expect("bind app-1"),
+        "500 Internal Server Error",
+        "broken app-1\n",
+    );
+    let good = serve(
+        TcpListener::bind(("127.0.0.1", app2)).expect("bind app-2"),
+        "200 OK",
+        "from app-2\n",
+    );
     let scratch = Scratch::new("passive-health");
     let cfg = scratch.write(
         "p.cfg",
@@ -66,15 +78,28 @@ fn a_server_answering_500_is_marked_down_by_observe_layer7() {
     }
     let line = line.expect("app-1 marked DOWN by passive health after 2 errors");
     assert!(line.contains("reason: Health analyze"), "{line}");
-    assert!(line.contains("Detected 2 consecutive errors, last one was: Wrong http response"), "{line}");
-    assert!(line.contains("1 active and 0 backup servers left"), "{line}");
-    assert_eq!(bad.load(Ordering::SeqCst), 2, "app-1 saw exactly the two failing requests");
+    assert!(
+        line.contains("Detected 2 consecutive errors, last one was: Wrong http response"),
+        "{line}"
+    );
+    assert!(
+        line.contains("1 active and 0 backup servers left"),
+        "{line}"
+    );
+    assert_eq!(
+        bad.load(Ordering::SeqCst),
+        2,
+        "app-1 saw exactly the two failing requests"
+    );
 
     // From now on every request goes to app-2.
     let before = good.load(Ordering::SeqCst);
     for _ in 0..8 {
         let r = get(front).expect("request");
-        assert!(r.starts_with("HTTP/1.1 200") && r.contains("from app-2"), "only app-2 serves now: {r}");
+        assert!(
+            r.starts_with("HTTP/1.1 200") && r.contains("from app-2"),
+            "only app-2 serves now: {r}"
+        );
     }
     assert_eq!(good.load(Ordering::SeqCst), before + 8);
     assert_eq!(bad.load(Ordering::SeqCst), 2, "app-1 gets no more requests");

@@ -18,17 +18,27 @@ fn required() -> bool {
 }
 
 fn have(tool: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {tool}")]).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn scrape(port: u16) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").expect("send");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .expect("send");
     let mut out = String::new();
     s.read_to_string(&mut out).expect("read");
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    assert!(out.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"), "{out}");
+    assert!(
+        out.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{out}"
+    );
     out.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
 }
 
@@ -87,25 +97,49 @@ fn metrics_follow_traffic_and_match_haproxys_exporter() {
     let deadline = Instant::now() + Duration::from_secs(5);
     let text = loop {
         let t = scrape(front);
-        if t.contains("haproxy_server_check_status{proxy=\"app_pool\",server=\"app-2\",state=\"L7OK\"} 1") || Instant::now() > deadline {
+        if t.contains(
+            "haproxy_server_check_status{proxy=\"app_pool\",server=\"app-2\",state=\"L7OK\"} 1",
+        ) || Instant::now() > deadline
+        {
             break t;
         }
         std::thread::sleep(Duration::from_millis(100));
     };
     let after = samples(&text);
-    let delta = |k: &str| after.get(k).copied().unwrap_or(f64::NAN) - before.get(k).copied().unwrap_or(0.0);
-    assert_eq!(delta("haproxy_backend_http_responses_total{proxy=\"app_pool\",code=\"2xx\"}"), n as f64, "{text}");
+    let delta =
+        |k: &str| after.get(k).copied().unwrap_or(f64::NAN) - before.get(k).copied().unwrap_or(0.0);
+    assert_eq!(
+        delta("haproxy_backend_http_responses_total{proxy=\"app_pool\",code=\"2xx\"}"),
+        n as f64,
+        "{text}"
+    );
     assert_eq!(
         delta("haproxy_server_sessions_total{proxy=\"app_pool\",server=\"app-1\"}")
             + delta("haproxy_server_sessions_total{proxy=\"app_pool\",server=\"app-2\"}"),
         n as f64,
         "{text}"
     );
-    assert_eq!(delta("haproxy_server_sessions_total{proxy=\"app_pool\",server=\"app-1\"}"), (n / 2) as f64, "round robin");
+    assert_eq!(
+        delta("haproxy_server_sessions_total{proxy=\"app_pool\",server=\"app-1\"}"),
+        (n / 2) as f64,
+        "round robin"
+    );
     assert!(delta("haproxy_frontend_bytes_out_total{proxy=\"www\"}") > 0.0);
-    assert_eq!(after.get("haproxy_server_status{proxy=\"app_pool\",server=\"app-1\",state=\"UP\"}"), Some(&1.0), "{text}");
-    assert_eq!(after.get("haproxy_server_status{proxy=\"app_pool\",server=\"app-1\",state=\"DOWN\"}"), Some(&0.0));
-    assert_eq!(after.get("haproxy_server_check_status{proxy=\"app_pool\",server=\"app-2\",state=\"L7OK\"}"), Some(&1.0), "{text}");
+    assert_eq!(
+        after.get("haproxy_server_status{proxy=\"app_pool\",server=\"app-1\",state=\"UP\"}"),
+        Some(&1.0),
+        "{text}"
+    );
+    assert_eq!(
+        after.get("haproxy_server_status{proxy=\"app_pool\",server=\"app-1\",state=\"DOWN\"}"),
+        Some(&0.0)
+    );
+    assert_eq!(
+        after
+            .get("haproxy_server_check_status{proxy=\"app_pool\",server=\"app-2\",state=\"L7OK\"}"),
+        Some(&1.0),
+        "{text}"
+    );
     assert_eq!(after.get("haproxy_process_nbthread"), Some(&2.0));
 
     // promtool (the Prometheus project's own linter) accepts the exposition.
@@ -117,7 +151,12 @@ fn metrics_follow_traffic_and_match_haproxys_exporter() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("promtool starts");
-        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("feed promtool");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(text.as_bytes())
+            .expect("feed promtool");
         let out = child.wait_with_output().expect("promtool runs");
         assert!(
             out.status.success(),
@@ -126,14 +165,20 @@ fn metrics_follow_traffic_and_match_haproxys_exporter() {
             String::from_utf8_lossy(&out.stderr)
         );
     } else {
-        assert!(!required(), "promtool is required under FULCRUM_REQUIRE_NETNS=1 (Debian package prometheus)");
+        assert!(
+            !required(),
+            "promtool is required under FULCRUM_REQUIRE_NETNS=1 (Debian package prometheus)"
+        );
         eprintln!("SKIPPED promtool check: promtool not installed (Debian package prometheus)");
     }
 
     // The real haproxy, same config: every family fulcrum writes exists there with the same
     // type and HELP, and the main families dashboards use are present in both.
     if !have("haproxy") {
-        assert!(!required(), "haproxy is required under FULCRUM_REQUIRE_NETNS=1");
+        assert!(
+            !required(),
+            "haproxy is required under FULCRUM_REQUIRE_NETNS=1"
+        );
         eprintln!("SKIPPED haproxy comparison: haproxy not installed");
         return;
     }
@@ -141,12 +186,21 @@ fn metrics_follow_traffic_and_match_haproxys_exporter() {
     let hfront = free_port();
     let hcfg = scratch.write("ha.cfg", &config(hfront, p1, p2));
     let mut ha = common::Running(
-        Command::new("haproxy").args(["-db", "-f"]).arg(&hcfg).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("haproxy"),
+        Command::new("haproxy")
+            .args(["-db", "-f"])
+            .arg(&hcfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("haproxy"),
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", hfront)).is_err() {
         assert!(Instant::now() < deadline, "haproxy listening");
-        assert!(ha.0.try_wait().ok().flatten().is_none(), "haproxy exited early");
+        assert!(
+            ha.0.try_wait().ok().flatten().is_none(),
+            "haproxy exited early"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let theirs = families(&scrape(hfront));
@@ -180,7 +234,11 @@ fn metrics_follow_traffic_and_match_haproxys_exporter() {
         assert!(theirs.contains_key(must), "haproxy has {must}");
         assert!(ours.contains_key(must), "fulcrum has {must}");
     }
-    eprintln!("{} of haproxy's {} families are served by fulcrum", ours.len(), theirs.len());
+    eprintln!(
+        "{} of haproxy's {} families are served by fulcrum",
+        ours.len(),
+        theirs.len()
+    );
 }
 
 /// `chkfail` and `chkdown` of a server that dies, through both exporters at once: HAProxy
@@ -194,7 +252,13 @@ fn failed_checks_are_counted_as_haproxy_counts_them() {
     let lb = Fulcrum::start(&scratch.write("lb.cfg", &config(front, p1, p2)));
     let ha = if have("haproxy") {
         let hcfg = scratch.write("ha.cfg", &config(hfront, p1, p2));
-        let child = Command::new("haproxy").args(["-db", "-f"]).arg(&hcfg).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("haproxy");
+        let child = Command::new("haproxy")
+            .args(["-db", "-f"])
+            .arg(&hcfg)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("haproxy");
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", hfront)).is_err() {
             assert!(Instant::now() < deadline, "haproxy listening");
@@ -202,23 +266,39 @@ fn failed_checks_are_counted_as_haproxy_counts_them() {
         }
         Some(common::Running(child))
     } else {
-        assert!(!required(), "haproxy is required under FULCRUM_REQUIRE_NETNS=1");
+        assert!(
+            !required(),
+            "haproxy is required under FULCRUM_REQUIRE_NETNS=1"
+        );
         eprintln!("SKIPPED the haproxy half: haproxy not installed");
         None
     };
     // Both see app-1 pass its checks, then it dies.
     std::thread::sleep(Duration::from_millis(800));
     drop(app1);
-    lb.wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(10)).expect("fulcrum marks app-1 DOWN");
+    lb.wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(10))
+        .expect("fulcrum marks app-1 DOWN");
     // More failed checks while DOWN (not counted), for both.
     std::thread::sleep(Duration::from_millis(1500));
     let key = |m: &str| format!("haproxy_server_{m}{{proxy=\"app_pool\",server=\"app-1\"}}");
     let ours = samples(&scrape(front));
-    assert_eq!(ours.get(&key("check_failures_total")), Some(&3.0), "fall 3: three failed checks while UP");
+    assert_eq!(
+        ours.get(&key("check_failures_total")),
+        Some(&3.0),
+        "fall 3: three failed checks while UP"
+    );
     assert_eq!(ours.get(&key("check_up_down_total")), Some(&1.0));
     if ha.is_some() {
         let theirs = samples(&scrape(hfront));
-        assert_eq!(ours.get(&key("check_failures_total")), theirs.get(&key("check_failures_total")), "chkfail: fulcrum vs haproxy");
-        assert_eq!(ours.get(&key("check_up_down_total")), theirs.get(&key("check_up_down_total")), "chkdown: fulcrum vs haproxy");
+        assert_eq!(
+            ours.get(&key("check_failures_total")),
+            theirs.get(&key("check_failures_total")),
+            "chkfail: fulcrum vs haproxy"
+        );
+        assert_eq!(
+            ours.get(&key("check_up_down_total")),
+            theirs.get(&key("check_up_down_total")),
+            "chkdown: fulcrum vs haproxy"
+        );
     }
 }

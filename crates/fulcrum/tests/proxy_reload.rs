@@ -25,7 +25,10 @@ impl Drop for TempDir {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
 }
 
 /// `port` for the proxy, `p1`/`p2` for its two demo servers (each a free port of its own: the
@@ -42,7 +45,11 @@ fn config((port, p1, p2): (u16, u16, u16), gen: u32) -> String {
 
 /// One request; `Ok((status, body, server_closes))`.
 fn request(s: &mut BufReader<TcpStream>, close: bool) -> std::io::Result<(u16, String, bool)> {
-    let req = if close { "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" } else { "GET / HTTP/1.1\r\nHost: t\r\n\r\n" };
+    let req = if close {
+        "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    } else {
+        "GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+    };
     s.get_mut().write_all(req.as_bytes())?;
     let mut line = String::new();
     s.read_line(&mut line)?;
@@ -51,7 +58,10 @@ fn request(s: &mut BufReader<TcpStream>, close: bool) -> std::io::Result<(u16, S
     loop {
         let mut h = String::new();
         if s.read_line(&mut h)? == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "eof in head"));
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "eof in head",
+            ));
         }
         let h = h.trim_end();
         if h.is_empty() {
@@ -80,7 +90,10 @@ fn connect(port: u16) -> std::io::Result<BufReader<TcpStream>> {
 fn wait_serving(port: u16) -> bool {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(10) {
-        if connect(port).and_then(|mut c| request(&mut c, true)).is_ok_and(|r| r.0 == 200) {
+        if connect(port)
+            .and_then(|mut c| request(&mut c, true))
+            .is_ok_and(|r| r.0 == 200)
+        {
             return true;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -90,7 +103,8 @@ fn wait_serving(port: u16) -> bool {
 
 #[test]
 fn sighup_reloads_twenty_times_under_load_without_a_failed_request() {
-    let dir = TempDir(std::env::temp_dir().join(format!("fulcrum-proxy-reload-{}", std::process::id())));
+    let dir =
+        TempDir(std::env::temp_dir().join(format!("fulcrum-proxy-reload-{}", std::process::id())));
     std::fs::create_dir_all(&dir.0).expect("temp dir");
     let file = dir.0.join("haproxy.cfg");
     let ports = (free_port(), free_port(), free_port());
@@ -144,12 +158,19 @@ fn sighup_reloads_twenty_times_under_load_without_a_failed_request() {
     for gen in 1..=20 {
         std::thread::sleep(Duration::from_millis(150));
         std::fs::write(&file, config(ports, gen)).expect("write config");
-        let st = Command::new("kill").args(["-HUP", &pid]).status().expect("kill -HUP");
+        let st = Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill -HUP");
         assert!(st.success());
     }
     std::thread::sleep(Duration::from_millis(300));
     // An invalid config is refused; the running one keeps serving.
-    std::fs::write(&file, "frontend broken\n  bind 127.0.0.1:notaport\n  default_backend nowhere\n").expect("write");
+    std::fs::write(
+        &file,
+        "frontend broken\n  bind 127.0.0.1:notaport\n  default_backend nowhere\n",
+    )
+    .expect("write");
     let _ = Command::new("kill").args(["-HUP", &pid]).status();
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
@@ -160,7 +181,11 @@ fn sighup_reloads_twenty_times_under_load_without_a_failed_request() {
     eprintln!("{ok} requests succeeded, {failed} failed across 20 SIGHUP reloads");
     assert_eq!(failed, 0, "no request may fail during reloads");
     assert!(ok > 200, "the load ran ({ok} requests)");
-    let (status, body, _) = request(&mut connect(port).expect("connect"), true).expect("after reloads");
+    let (status, body, _) =
+        request(&mut connect(port).expect("connect"), true).expect("after reloads");
     assert_eq!(status, 200);
-    assert!(body.starts_with("gen20 "), "the last valid config serves: {body}");
+    assert!(
+        body.starts_with("gen20 "),
+        "the last valid config serves: {body}"
+    );
 }

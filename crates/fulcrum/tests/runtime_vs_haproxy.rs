@@ -116,9 +116,13 @@ fn same_answers_as_haproxy() {
         hdir.join("haproxy.log"),
     )
     .expect("haproxy");
-    let f = Fulcrum::start_bound("rt-vs-haproxy-f", "admin.sock", |dir| config(dir, free_port(), s1.port, s2.port, dead));
+    let f = Fulcrum::start_bound("rt-vs-haproxy-f", "admin.sock", |dir| {
+        config(dir, free_port(), s1.port, s2.port, dead)
+    });
     let fdir = f.dir.clone();
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || query(&hdir.join("admin.sock"), "show cli level").is_ok());
+    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        query(&hdir.join("admin.sock"), "show cli level").is_ok()
+    });
     assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
 
     for (sock, lines) in [("admin.sock", ADMIN_LINES), ("user.sock", USER_LINES)] {
@@ -132,30 +136,64 @@ fn same_answers_as_haproxy() {
     // second at `inter 100ms`.
     let (mut want, mut got) = (Vec::new(), Vec::new());
     let same = fulcrum_testlab::wait::until(Duration::from_secs(5), || {
-        want = servers_state(&query(&hdir.join("admin.sock"), "show servers state").expect("haproxy"));
-        got = servers_state(&query(&fdir.join("admin.sock"), "show servers state").expect("fulcrum"));
+        want =
+            servers_state(&query(&hdir.join("admin.sock"), "show servers state").expect("haproxy"));
+        got =
+            servers_state(&query(&fdir.join("admin.sock"), "show servers state").expect("fulcrum"));
         got == want
     });
-    assert!(same.is_some(), "show servers state differs:\nfulcrum {got:#?}\nhaproxy {want:#?}");
-    assert!(want.iter().any(|l| l.starts_with("ID checked 2 c2 127.0.0.1 0 0 ")), "c2 DOWN: {want:#?}");
-    assert!(want.iter().any(|l| l.starts_with("ID unixes 1 u - 2 0 ")), "a server on a unix socket: {want:#?}");
+    assert!(
+        same.is_some(),
+        "show servers state differs:\nfulcrum {got:#?}\nhaproxy {want:#?}"
+    );
+    assert!(
+        want.iter()
+            .any(|l| l.starts_with("ID checked 2 c2 127.0.0.1 0 0 ")),
+        "c2 DOWN: {want:#?}"
+    );
+    assert!(
+        want.iter().any(|l| l.starts_with("ID unixes 1 u - 2 0 ")),
+        "a server on a unix socket: {want:#?}"
+    );
     // disable health: the check is no longer enabled (srv_check_state), the state is kept.
     for sock in [&hdir, &fdir] {
-        assert_eq!(query(&sock.join("admin.sock"), "disable health checked/c2").expect("disable health"), "\n");
+        assert_eq!(
+            query(&sock.join("admin.sock"), "disable health checked/c2").expect("disable health"),
+            "\n"
+        );
     }
     let same = fulcrum_testlab::wait::until(Duration::from_secs(5), || {
-        want = servers_state(&query(&hdir.join("admin.sock"), "show servers state checked").expect("haproxy"));
-        got = servers_state(&query(&fdir.join("admin.sock"), "show servers state checked").expect("fulcrum"));
+        want = servers_state(
+            &query(&hdir.join("admin.sock"), "show servers state checked").expect("haproxy"),
+        );
+        got = servers_state(
+            &query(&fdir.join("admin.sock"), "show servers state checked").expect("fulcrum"),
+        );
         got == want
     });
-    assert!(same.is_some(), "after disable health:\nfulcrum {got:#?}\nhaproxy {want:#?}");
-    assert!(want.iter().any(|l| l.starts_with("ID checked 2 c2 127.0.0.1 0 0 1 1 T 8 2 0 2 ")), "{want:#?}");
+    assert!(
+        same.is_some(),
+        "after disable health:\nfulcrum {got:#?}\nhaproxy {want:#?}"
+    );
+    assert!(
+        want.iter()
+            .any(|l| l.starts_with("ID checked 2 c2 127.0.0.1 0 0 1 1 T 8 2 0 2 ")),
+        "{want:#?}"
+    );
     // show info: the same fields in the same order; typed: the same field numbers and tags.
-    let keys = |t: &str| t.lines().map(|l| l.split(':').next().unwrap_or("").to_string()).collect::<Vec<_>>();
+    let keys = |t: &str| {
+        t.lines()
+            .map(|l| l.split(':').next().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
     let hinfo = query(&hdir.join("admin.sock"), "show info").expect("haproxy");
     let finfo = query(&fdir.join("admin.sock"), "show info").expect("fulcrum");
     assert_eq!(keys(&finfo), keys(&hinfo));
-    let tags = |t: &str| t.lines().map(|l| l.rsplit_once(':').map_or("", |x| x.0).to_string()).collect::<Vec<_>>();
+    let tags = |t: &str| {
+        t.lines()
+            .map(|l| l.rsplit_once(':').map_or("", |x| x.0).to_string())
+            .collect::<Vec<_>>()
+    };
     let htyped = query(&hdir.join("admin.sock"), "show info typed").expect("haproxy");
     let ftyped = query(&fdir.join("admin.sock"), "show info typed").expect("fulcrum");
     assert_eq!(tags(&ftyped), tags(&htyped));
@@ -163,27 +201,48 @@ fn same_answers_as_haproxy() {
     let transcript = |sock: &Path| -> String {
         use std::io::{Read, Write};
         let mut c = std::os::unix::net::UnixStream::connect(sock).expect("connect");
-        c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        c.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
         let mut out = String::new();
-        for line in ["prompt", "get weight app/s1", "get weight app/s1; show cli level", "set timeout cli 30", "show servers state nope", "operator"] {
+        for line in [
+            "prompt",
+            "get weight app/s1",
+            "get weight app/s1; show cli level",
+            "set timeout cli 30",
+            "show servers state nope",
+            "operator",
+        ] {
             c.write_all(format!("{line}\n").as_bytes()).expect("write");
             out.push_str(&read_prompt(&mut c));
         }
         c.write_all(b"prompt\n").expect("write");
-        c.read_to_string(&mut out).expect("closed after leaving prompt mode");
+        c.read_to_string(&mut out)
+            .expect("closed after leaving prompt mode");
         out
     };
-    assert_eq!(transcript(&fdir.join("admin.sock")), transcript(&hdir.join("admin.sock")));
+    assert_eq!(
+        transcript(&fdir.join("admin.sock")),
+        transcript(&hdir.join("admin.sock"))
+    );
     // show info json: the same fields, positions, tags and value types.
     let shape = |t: &str| -> Vec<String> {
         let v: serde_json::Value = serde_json::from_str(t).expect("json");
-        v.as_array().expect("array").iter().map(|e| format!("{} {} {}", e["field"], e["tags"], e["value"]["type"])).collect()
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|e| format!("{} {} {}", e["field"], e["tags"], e["value"]["type"]))
+            .collect()
     };
     let hjson = query(&hdir.join("admin.sock"), "show info json").expect("haproxy");
     let fjson = query(&fdir.join("admin.sock"), "show info json").expect("fulcrum");
     assert_eq!(shape(&fjson), shape(&hjson));
     // show stat json: one array per line, as many lines.
-    let lines = |t: &str| serde_json::from_str::<serde_json::Value>(t).expect("json").as_array().map_or(0, Vec::len);
+    let lines = |t: &str| {
+        serde_json::from_str::<serde_json::Value>(t)
+            .expect("json")
+            .as_array()
+            .map_or(0, Vec::len)
+    };
     let hsj = query(&hdir.join("admin.sock"), "show stat json").expect("haproxy");
     let fsj = query(&fdir.join("admin.sock"), "show stat json").expect("fulcrum");
     assert_eq!(lines(&fsj), lines(&hsj));
@@ -191,13 +250,21 @@ fn same_answers_as_haproxy() {
     let hstat = query(&hdir.join("admin.sock"), "show stat").expect("haproxy");
     let fstat = query(&fdir.join("admin.sock"), "show stat").expect("fulcrum");
     assert_eq!(fstat.lines().next(), hstat.lines().next());
-    let names = |t: &str| t.lines().skip(1).map(|l| l.split(',').take(2).collect::<Vec<_>>().join(",")).collect::<Vec<_>>();
+    let names = |t: &str| {
+        t.lines()
+            .skip(1)
+            .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(names(&fstat), names(&hstat));
     // help: every line fulcrum prints is HAProxy's own (but for show sess, a summary here).
     let hhelp = query(&hdir.join("admin.sock"), "help").expect("haproxy");
     let fhelp = query(&fdir.join("admin.sock"), "help").expect("fulcrum");
     for l in fhelp.lines().filter(|l| !l.starts_with("  show sess")) {
-        assert!(hhelp.lines().any(|h| h == l), "not HAProxy's help line: {l:?}");
+        assert!(
+            hhelp.lines().any(|h| h == l),
+            "not HAProxy's help line: {l:?}"
+        );
     }
     drop(haproxy);
     let _ = std::fs::remove_dir_all(&hdir);

@@ -52,7 +52,11 @@ fn http_and_tcp_to_unix_and_abns_servers_with_checks() {
     let lb = Fulcrum::start(&cfg);
     let served = |port: u16, body: &str| {
         let r = get_through_tcp(port);
-        assert!(r.starts_with("HTTP/1.1 200") && r.ends_with(body), "port {port}: expected 200 {body}: {r}\n{}", lb.log_text());
+        assert!(
+            r.starts_with("HTTP/1.1 200") && r.ends_with(body),
+            "port {port}: expected 200 {body}: {r}\n{}",
+            lb.log_text()
+        );
     };
     served(wu, "via-unix");
     served(wa, "via-abns");
@@ -61,13 +65,18 @@ fn http_and_tcp_to_unix_and_abns_servers_with_checks() {
     // Keep-alive on the client side, server connections reused from the pool: several requests
     // on one connection all answered.
     let mut c = TcpStream::connect(("127.0.0.1", wu)).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    c.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     for i in 0..3 {
-        c.write_all(format!("GET /k{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes()).expect("write");
+        c.write_all(format!("GET /k{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
+            .expect("write");
         let mut buf = [0u8; 512];
         let n = c.read(&mut buf).expect("read");
         let text = String::from_utf8_lossy(&buf[..n]);
-        assert!(text.starts_with("HTTP/1.1 200") && text.ends_with("via-unix"), "request {i}: {text}");
+        assert!(
+            text.starts_with("HTTP/1.1 200") && text.ends_with("via-unix"),
+            "request {i}: {text}"
+        );
     }
     drop(c);
 
@@ -107,7 +116,10 @@ fn recording_server() -> (u16, Seen) {
             let record = record.clone();
             std::thread::spawn(move || {
                 let mut conn = conn;
-                let peer = conn.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+                let peer = conn
+                    .peer_addr()
+                    .map(|a| a.ip())
+                    .unwrap_or(IpAddr::from([0, 0, 0, 0]));
                 let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
                 let mut buf = Vec::new();
                 let mut chunk = [0u8; 1024];
@@ -117,10 +129,16 @@ fn recording_server() -> (u16, Seen) {
                         Ok(n) => buf.extend_from_slice(&chunk[..n]),
                     }
                 }
-                let first = String::from_utf8_lossy(&buf).lines().next().unwrap_or("").to_string();
+                let first = String::from_utf8_lossy(&buf)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
                 record.lock().expect("record").push((peer, first.clone()));
                 if !first.is_empty() {
-                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+                    let _ = conn.write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    );
                 }
             });
         }
@@ -147,22 +165,47 @@ fn source_is_the_peer_address_of_requests_and_checks() {
     let lb = Fulcrum::start(&cfg);
     for port in [f1, f2] {
         let r = get(port).expect("request");
-        assert!(r.starts_with("HTTP/1.1 200") && r.ends_with("ok"), "port {port}: {r}\n{}", lb.log_text());
+        assert!(
+            r.starts_with("HTTP/1.1 200") && r.ends_with("ok"),
+            "port {port}: {r}\n{}",
+            lb.log_text()
+        );
     }
     // Let a few checks run.
     let enough = |seen: &Seen, check: &dyn Fn(&str) -> bool| {
-        common_wait(Duration::from_secs(10), || seen.lock().expect("seen").iter().filter(|(_, l)| check(l)).count() >= 2)
+        common_wait(Duration::from_secs(10), || {
+            seen.lock()
+                .expect("seen")
+                .iter()
+                .filter(|(_, l)| check(l))
+                .count()
+                >= 2
+        })
     };
-    assert!(enough(&seen1, &|l| l.starts_with("GET /health")), "no httpchk seen: {:?}", seen1.lock().expect("seen"));
-    assert!(enough(&seen2, &|l| l.is_empty()), "no TCP check seen: {:?}", seen2.lock().expect("seen"));
+    assert!(
+        enough(&seen1, &|l| l.starts_with("GET /health")),
+        "no httpchk seen: {:?}",
+        seen1.lock().expect("seen")
+    );
+    assert!(
+        enough(&seen2, &|l| l.is_empty()),
+        "no TCP check seen: {:?}",
+        seen2.lock().expect("seen")
+    );
     // The defaults' source for b_http: its request and its checks.
     let s1 = seen1.lock().expect("seen").clone();
     assert!(s1.iter().any(|(_, l)| l.starts_with("GET / ")), "{s1:?}");
-    assert!(s1.iter().all(|(ip, _)| ip.to_string() == "127.0.0.2"), "{s1:?}");
+    assert!(
+        s1.iter().all(|(ip, _)| ip.to_string() == "127.0.0.2"),
+        "{s1:?}"
+    );
     // The server's own source wins over its backend's.
     let s2 = seen2.lock().expect("seen").clone();
     assert!(s2.iter().any(|(_, l)| l.starts_with("GET / ")), "{s2:?}");
-    assert!(s2.iter().all(|(ip, _)| ip.to_string() == "127.0.0.3"), "{s2:?}");
+    assert!(
+        s2.iter().all(|(ip, _)| ip.to_string() == "127.0.0.3"),
+        "{s2:?}"
+    );
 }
 
 fn common_wait(limit: Duration, mut f: impl FnMut() -> bool) -> bool {

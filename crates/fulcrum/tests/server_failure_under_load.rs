@@ -66,7 +66,11 @@ impl Load {
                 })
             })
             .collect();
-        Load { stop, samples, threads }
+        Load {
+            stop,
+            samples,
+            threads,
+        }
     }
 
     fn finish(self) -> Vec<Sample> {
@@ -81,7 +85,10 @@ impl Load {
 }
 
 fn parse(response: &str) -> (u16, String) {
-    let status = response.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = response
+        .get(9..12)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
     (status, body)
 }
@@ -131,20 +138,41 @@ impl Rig {
         let lb = proxy(&scratch, front, p1, p2);
         let load = Load::start(front);
         settle();
-        Rig { scratch, p1, app1, _app2, lb, load }
+        Rig {
+            scratch,
+            p1,
+            app1,
+            _app2,
+            lb,
+            load,
+        }
     }
 }
 
 #[test]
 fn a_killed_server_costs_only_its_in_flight_requests_and_rejoins_after_restart() {
-    let Rig { scratch, p1, app1, _app2, lb, load } = Rig::start("kill-under-load");
+    let Rig {
+        scratch,
+        p1,
+        app1,
+        _app2,
+        lb,
+        load,
+    } = Rig::start("kill-under-load");
     let killed_at = Instant::now();
     drop(app1); // SIGKILL
-    let (down_at, line) = lb.wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(5)).expect("app-1 marked DOWN");
-    assert!(line.contains("1 active and 0 backup servers left"), "{line}");
+    let (down_at, line) = lb
+        .wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(5))
+        .expect("app-1 marked DOWN");
+    assert!(
+        line.contains("1 active and 0 backup servers left"),
+        "{line}"
+    );
     settle();
     let _app1 = app_server(&scratch, "app-1", p1, 200);
-    let (up_at, _) = lb.wait_line("Server app_pool/app-1 is UP", Duration::from_secs(5)).expect("app-1 back UP");
+    let (up_at, _) = lb
+        .wait_line("Server app_pool/app-1 is UP", Duration::from_secs(5))
+        .expect("app-1 back UP");
     settle();
     let samples = load.finish();
 
@@ -157,67 +185,126 @@ fn a_killed_server_costs_only_its_in_flight_requests_and_rejoins_after_restart()
     );
     eprintln!("kill failures: {failed:?} (kill at {killed_at:?})");
     // Only requests in flight on app-1 at the kill may fail: at most one per client.
-    assert!(failed.len() <= CLIENTS, "more failures than requests in flight at the kill: {failed:?}");
-    assert!(failed.iter().all(|s| s.start <= killed_at + Duration::from_millis(50)) || failed.is_empty(), "failures after the kill instant: {failed:?}");
+    assert!(
+        failed.len() <= CLIENTS,
+        "more failures than requests in flight at the kill: {failed:?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|s| s.start <= killed_at + Duration::from_millis(50))
+            || failed.is_empty(),
+        "failures after the kill instant: {failed:?}"
+    );
     let before = samples.iter().filter(|s| s.start < killed_at).count();
-    assert!(before > 20 && samples.iter().filter(|s| s.start < killed_at).any(|s| s.from("app-1")), "load reached app-1 before the kill");
-    assert!(samples.iter().any(|s| s.start > down_at && s.from("app-2")), "app-2 served while app-1 was down");
-    assert!(samples.iter().any(|s| s.start > up_at && s.from("app-1")), "app-1 served again once UP");
+    assert!(
+        before > 20
+            && samples
+                .iter()
+                .filter(|s| s.start < killed_at)
+                .any(|s| s.from("app-1")),
+        "load reached app-1 before the kill"
+    );
+    assert!(
+        samples.iter().any(|s| s.start > down_at && s.from("app-2")),
+        "app-2 served while app-1 was down"
+    );
+    assert!(
+        samples.iter().any(|s| s.start > up_at && s.from("app-1")),
+        "app-1 served again once UP"
+    );
 }
 
 /// app-1 serves, then is broken by `breaks` (given the running app-1 and its port; what it
 /// returns is kept alive until the end) while the load runs; the check must take it out with
 /// `reason` in HAProxy's log line, and no request starting after that may fail.
-fn removed_and_nothing_fails_after_detection(tag: &str, reason: &str, breaks: impl FnOnce(&Scratch, Fulcrum, u16) -> Box<dyn std::any::Any>) {
-    let Rig { scratch, p1, app1, _app2, lb, load } = Rig::start(tag);
+fn removed_and_nothing_fails_after_detection(
+    tag: &str,
+    reason: &str,
+    breaks: impl FnOnce(&Scratch, Fulcrum, u16) -> Box<dyn std::any::Any>,
+) {
+    let Rig {
+        scratch,
+        p1,
+        app1,
+        _app2,
+        lb,
+        load,
+    } = Rig::start(tag);
     let broken_at = Instant::now();
     let _broken = breaks(&scratch, app1, p1);
-    let (down_at, line) = lb.wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(5)).expect("app-1 marked DOWN");
+    let (down_at, line) = lb
+        .wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(5))
+        .expect("app-1 marked DOWN");
     assert!(line.contains(reason), "{line}");
     settle();
     let samples = load.finish();
 
-    let late: Vec<_> = samples.iter().filter(|s| s.start > down_at && !s.ok()).collect();
+    let late: Vec<_> = samples
+        .iter()
+        .filter(|s| s.start > down_at && !s.ok())
+        .collect();
     eprintln!(
         "{tag}: {} requests, {} failed in all (before detection), DOWN {} ms after the failure began",
         samples.len(),
         failures(&samples).len(),
         down_at.duration_since(broken_at).as_millis()
     );
-    assert!(late.is_empty(), "requests failed after app-1 was DOWN: {late:?}");
-    assert!(samples.iter().filter(|s| s.start > down_at).count() > 20, "load continued after detection");
+    assert!(
+        late.is_empty(),
+        "requests failed after app-1 was DOWN: {late:?}"
+    );
+    assert!(
+        samples.iter().filter(|s| s.start > down_at).count() > 20,
+        "load continued after detection"
+    );
 }
 
 #[test]
 fn a_server_answering_500_is_removed_and_nothing_fails_after_detection() {
-    removed_and_nothing_fails_after_detection("500-under-load", "Layer7 wrong status, code: 500", |scratch, app1, p1| {
-        drop(app1);
-        Box::new(app_server(scratch, "app-1", p1, 500))
-    });
+    removed_and_nothing_fails_after_detection(
+        "500-under-load",
+        "Layer7 wrong status, code: 500",
+        |scratch, app1, p1| {
+            drop(app1);
+            Box::new(app_server(scratch, "app-1", p1, 500))
+        },
+    );
 }
 
 #[test]
 fn a_hanging_server_is_removed_and_nothing_fails_after_detection() {
     // app-1 is replaced by a listener that accepts and never answers.
-    removed_and_nothing_fails_after_detection("hang-under-load", "Layer7 timeout", |_, app1, p1| {
-        drop(app1);
-        let hang = TcpListener::bind(("127.0.0.1", p1)).expect("rebind app-1's port");
-        let held = Arc::new(Mutex::new(Vec::new()));
-        let keep = held.clone();
-        std::thread::spawn(move || {
-            for c in hang.incoming().flatten().take(5_000) {
-                if let Ok(mut v) = keep.lock() {
-                    v.push(c);
+    removed_and_nothing_fails_after_detection(
+        "hang-under-load",
+        "Layer7 timeout",
+        |_, app1, p1| {
+            drop(app1);
+            let hang = TcpListener::bind(("127.0.0.1", p1)).expect("rebind app-1's port");
+            let held = Arc::new(Mutex::new(Vec::new()));
+            let keep = held.clone();
+            std::thread::spawn(move || {
+                for c in hang.incoming().flatten().take(5_000) {
+                    if let Ok(mut v) = keep.lock() {
+                        v.push(c);
+                    }
                 }
-            }
-        });
-        Box::new(held)
-    });
+            });
+            Box::new(held)
+        },
+    );
 }
 
 #[test]
 fn a_flapping_server_costs_at_most_its_in_flight_requests() {
-    let Rig { scratch, p1, app1, _app2, lb, load } = Rig::start("flap-under-load");
+    let Rig {
+        scratch,
+        p1,
+        app1,
+        _app2,
+        lb,
+        load,
+    } = Rig::start("flap-under-load");
     let mut app1 = Some(app1);
 
     // Killed and restarted three times, 400 ms apart: refused connections are redispatched.
@@ -233,11 +320,21 @@ fn a_flapping_server_costs_at_most_its_in_flight_requests() {
     settle();
     let samples = load.finish();
     let failed = failures(&samples);
-    eprintln!("flap: {} requests, {} failed over {kills} kills", samples.len(), failed.len());
-    assert!(failed.len() <= CLIENTS * kills, "more failures than requests in flight at the kills: {failed:?}");
+    eprintln!(
+        "flap: {} requests, {} failed over {kills} kills",
+        samples.len(),
+        failed.len()
+    );
+    assert!(
+        failed.len() <= CLIENTS * kills,
+        "more failures than requests in flight at the kills: {failed:?}"
+    );
     for f in &failed {
         assert!(
-            kill_times.iter().any(|k| f.start <= *k + Duration::from_millis(50) && f.start + Duration::from_secs(2) >= *k),
+            kill_times
+                .iter()
+                .any(|k| f.start <= *k + Duration::from_millis(50)
+                    && f.start + Duration::from_secs(2) >= *k),
             "a failure not explained by a kill: {f:?}"
         );
     }
@@ -261,12 +358,24 @@ fn no_usable_server_is_a_503_at_once_not_after_a_timeout() {
     let lb = Fulcrum::start(&cfg);
     assert!(get(front).expect("request").starts_with("HTTP/1.1 200"));
     drop(app1);
-    let (_, line) = lb.wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(5)).expect("DOWN");
-    assert!(line.contains("0 active and 0 backup servers left"), "{line}");
+    let (_, line) = lb
+        .wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(5))
+        .expect("DOWN");
+    assert!(
+        line.contains("0 active and 0 backup servers left"),
+        "{line}"
+    );
     let t = Instant::now();
     let r = get(front).expect("request");
     let took = t.elapsed();
     assert!(r.starts_with("HTTP/1.1 503"), "{r}");
-    assert!(r.contains("No server is available to handle this request."), "{r}");
-    assert!(took < Duration::from_secs(2), "503 after {took:?}: it waited for a timeout\n{}", lb.log_text());
+    assert!(
+        r.contains("No server is available to handle this request."),
+        "{r}"
+    );
+    assert!(
+        took < Duration::from_secs(2),
+        "503 after {took:?}: it waited for a timeout\n{}",
+        lb.log_text()
+    );
 }

@@ -16,12 +16,20 @@ use std::process::Command;
 use std::time::Duration;
 
 fn repo(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
 }
 
 /// The `KEY=` lines of a unit file, in order.
 fn unit_lines(text: &str, key: &str) -> Vec<String> {
-    text.lines().filter_map(|l| l.trim().strip_prefix(&format!("{key}=")).map(str::to_string)).collect()
+    text.lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix(&format!("{key}="))
+                .map(str::to_string)
+        })
+        .collect()
 }
 
 /// A unit command line with `$FILES` / `$CONTROL` expanded and the binary swapped for ours.
@@ -29,7 +37,13 @@ fn command_line(line: &str, files: &str, control: &str) -> Vec<String> {
     line.replace("$FILES", files)
         .replace("$CONTROL", control)
         .split_whitespace()
-        .map(|w| if w == "/usr/bin/fulcrum" { fulcrum().to_string() } else { w.to_string() })
+        .map(|w| {
+            if w == "/usr/bin/fulcrum" {
+                fulcrum().to_string()
+            } else {
+                w.to_string()
+            }
+        })
         .collect()
 }
 
@@ -37,7 +51,8 @@ fn command_line(line: &str, files: &str, control: &str) -> Vec<String> {
 fn get_body(port: u16, timeout: Duration) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     let _ = s.set_read_timeout(Some(timeout));
-    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").ok()?;
+    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .ok()?;
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf).into_owned();
@@ -67,12 +82,16 @@ fn recv_until(sock: &UnixDatagram, what: &str) -> Option<String> {
 #[test]
 fn systemd_socket_activate_runs_the_packaged_unit() {
     let Some(activate) = tool("systemd-socket-activate") else {
-        return skip("socket activation", "systemd-socket-activate is not installed (Debian package systemd)");
+        return skip(
+            "socket activation",
+            "systemd-socket-activate is not installed (Debian package systemd)",
+        );
     };
     let t = TempDir::new("sockact");
     let (port, demo, spare) = (free_port(), free_port(), free_port());
     let path = t.path("web.sock");
-    let example = std::fs::read_to_string(repo("examples/socket-activated.cfg")).expect("example config");
+    let example =
+        std::fs::read_to_string(repo("examples/socket-activated.cfg")).expect("example config");
     let cfg_text = |greeting: &str| {
         example
             .replace("127.0.0.1:8480", &format!("127.0.0.1:{port}"))
@@ -81,9 +100,14 @@ fn systemd_socket_activate_runs_the_packaged_unit() {
             .replace("hello from a socket-activated fulcrum", greeting)
     };
     let cfg = t.file("haproxy.cfg", &cfg_text("generation one"));
-    let service = std::fs::read_to_string(repo("packaging/fulcrum.service")).expect("packaging/fulcrum.service");
-    let socket = std::fs::read_to_string(repo("packaging/fulcrum.socket")).expect("packaging/fulcrum.socket");
-    assert!(!unit_lines(&socket, "ListenStream").is_empty(), "fulcrum.socket listens on nothing");
+    let service = std::fs::read_to_string(repo("packaging/fulcrum.service"))
+        .expect("packaging/fulcrum.service");
+    let socket = std::fs::read_to_string(repo("packaging/fulcrum.socket"))
+        .expect("packaging/fulcrum.socket");
+    assert!(
+        !unit_lines(&socket, "ListenStream").is_empty(),
+        "fulcrum.socket listens on nothing"
+    );
     assert_eq!(unit_lines(&service, "Type"), vec!["notify"]);
     let files = format!("-f {}", cfg.display());
     let control = t.path("control.sock");
@@ -93,19 +117,35 @@ fn systemd_socket_activate_runs_the_packaged_unit() {
     let reload = command_line(&unit_lines(&service, "ExecReload")[0], &files, control);
 
     // ExecStartPre: the configuration check passes.
-    let out = Command::new(&pre[0]).args(&pre[1..]).output().expect("ExecStartPre");
-    assert!(out.status.success(), "ExecStartPre failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(&pre[0])
+        .args(&pre[1..])
+        .output()
+        .expect("ExecStartPre");
+    assert!(
+        out.status.success(),
+        "ExecStartPre failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let notify_path = t.path("notify.sock");
     let notify = UnixDatagram::bind(&notify_path).expect("notify socket");
-    notify.set_read_timeout(Some(Duration::from_secs(15))).expect("timeout");
+    notify
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("timeout");
     let mut cmd = Command::new(activate);
-    cmd.args(["-l", &format!("127.0.0.1:{port}"), "-l", path.to_str().expect("utf8"), "-l", &format!("127.0.0.1:{spare}")])
-        .arg("--fdname=http:local:spare")
-        // The activator passes its children only LISTEN_* and what -E names (systemd itself
-        // sets NOTIFY_SOCKET for a Type=notify service).
-        .arg(format!("--setenv=NOTIFY_SOCKET={}", notify_path.display()))
-        .args(&start);
+    cmd.args([
+        "-l",
+        &format!("127.0.0.1:{port}"),
+        "-l",
+        path.to_str().expect("utf8"),
+        "-l",
+        &format!("127.0.0.1:{spare}"),
+    ])
+    .arg("--fdname=http:local:spare")
+    // The activator passes its children only LISTEN_* and what -E names (systemd itself
+    // sets NOTIFY_SOCKET for a Type=notify service).
+    .arg(format!("--setenv=NOTIFY_SOCKET={}", notify_path.display()))
+    .args(&start);
     let mut f = Running::spawn(cmd, t.path("log"));
     // Wait for the activator's sockets, then the first request starts fulcrum and is answered.
     assert!(
@@ -113,19 +153,42 @@ fn systemd_socket_activate_runs_the_packaged_unit() {
         "systemd-socket-activate did not listen: {}",
         f.output()
     );
-    assert!(get_tcp(port, "generation one", Duration::from_secs(15)), "first request not served: {}", f.output());
-    let ready = recv_until(&notify, "READY=1").unwrap_or_default();
-    assert!(ready.contains(&format!("MAINPID={}", f.pid())), "no READY=1 from the activated process: {ready:?}");
-    assert!(get_unix(&path), "the activated unix socket is not served: {}", f.output());
-    let log = f.output();
-    assert!(log.contains("socket activation: 3 socket(s) received"), "{log}");
     assert!(
-        log.contains(&format!("('spare', 127.0.0.1:{spare}) matches no 'bind' address; closing it")),
+        get_tcp(port, "generation one", Duration::from_secs(15)),
+        "first request not served: {}",
+        f.output()
+    );
+    let ready = recv_until(&notify, "READY=1").unwrap_or_default();
+    assert!(
+        ready.contains(&format!("MAINPID={}", f.pid())),
+        "no READY=1 from the activated process: {ready:?}"
+    );
+    assert!(
+        get_unix(&path),
+        "the activated unix socket is not served: {}",
+        f.output()
+    );
+    let log = f.output();
+    assert!(
+        log.contains("socket activation: 3 socket(s) received"),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "('spare', 127.0.0.1:{spare}) matches no 'bind' address; closing it"
+        )),
         "no warning for the unused socket: {log}"
     );
     // fulcrum took over the activated socket instead of binding its own.
     assert!(!log.contains("cannot bind"), "{log}");
-    assert!(wait_until(Duration::from_secs(5), || TcpStream::connect(("127.0.0.1", spare)).is_err()), "the unused socket is still open");
+    assert!(
+        wait_until(Duration::from_secs(5), || TcpStream::connect((
+            "127.0.0.1",
+            spare
+        ))
+        .is_err()),
+        "the unused socket is still open"
+    );
 
     // ExecReload under a bounded load on the activated socket: zero failed requests.
     std::fs::write(&cfg, cfg_text("generation two")).expect("rewrite");
@@ -142,24 +205,53 @@ fn systemd_socket_activate_runs_the_packaged_unit() {
         (sent, failed, two)
     });
     std::thread::sleep(Duration::from_millis(100));
-    let out = Command::new(&reload[0]).args(&reload[1..]).output().expect("ExecReload");
-    assert!(out.status.success(), "ExecReload failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(recv_until(&notify, "RELOADING=1").is_some(), "no RELOADING=1");
+    let out = Command::new(&reload[0])
+        .args(&reload[1..])
+        .output()
+        .expect("ExecReload");
+    assert!(
+        out.status.success(),
+        "ExecReload failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        recv_until(&notify, "RELOADING=1").is_some(),
+        "no RELOADING=1"
+    );
     let (sent, failed, two) = load.join().expect("load");
-    assert_eq!(failed, 0, "{failed} of {sent} requests failed across the reload");
-    assert_eq!(two, 50, "the reloaded configuration was not served: {}", f.output());
+    assert_eq!(
+        failed, 0,
+        "{failed} of {sent} requests failed across the reload"
+    );
+    assert_eq!(
+        two,
+        50,
+        "the reloaded configuration was not served: {}",
+        f.output()
+    );
 
     // Stop: fulcrum exits; the socket file systemd made is not removed by fulcrum.
     f.signal("TERM");
-    assert!(f.wait_exit(Duration::from_secs(15)).is_some(), "fulcrum did not stop: {}", f.output());
-    assert!(path.exists(), "fulcrum removed the unix socket file it inherited");
+    assert!(
+        f.wait_exit(Duration::from_secs(15)).is_some(),
+        "fulcrum did not stop: {}",
+        f.output()
+    );
+    assert!(
+        path.exists(),
+        "fulcrum removed the unix socket file it inherited"
+    );
 }
 
 /// `bind fd@3` takes systemd's first socket by number, whatever its address.
 #[test]
 fn activated_socket_taken_by_fd_number() {
     let Some(activate) = tool("systemd-socket-activate") else {
-        return skip("socket activation (fd@3)", "systemd-socket-activate is not installed (Debian package systemd)");
+        return skip(
+            "socket activation (fd@3)",
+            "systemd-socket-activate is not installed (Debian package systemd)",
+        );
     };
     let t = TempDir::new("sockact-fd");
     let port = free_port();
@@ -174,9 +266,17 @@ fn activated_socket_taken_by_fd_number() {
         .arg(t.path("control.sock"));
     let f = Running::spawn(cmd, t.path("log"));
     assert!(
-        wait_until(Duration::from_secs(10), || get_tcp(port, "by number", Duration::from_secs(10))),
+        wait_until(Duration::from_secs(10), || get_tcp(
+            port,
+            "by number",
+            Duration::from_secs(10)
+        )),
         "fd@3 from socket activation not served: {}",
         f.output()
     );
-    assert!(!f.output().contains("matches no 'bind' address"), "{}", f.output());
+    assert!(
+        !f.output().contains("matches no 'bind' address"),
+        "{}",
+        f.output()
+    );
 }

@@ -34,29 +34,56 @@ struct Row {
 fn start_lb(t: &Topo, node: usize, stack: Stack, ka: &str) -> Vec<Daemon> {
     let lb = lb_haproxy_cfg(t.node(2).addr);
     match stack {
-        Stack::Fulcrum => vec![Daemon::fulcrum_files(t, node, &[("lb.cfg", &lb), ("ka.conf", ka)])],
-        Stack::KeepalivedHaproxy => vec![Daemon::haproxy(t, node, &lb), Daemon::keepalived(t, node, ka)],
+        Stack::Fulcrum => vec![Daemon::fulcrum_files(
+            t,
+            node,
+            &[("lb.cfg", &lb), ("ka.conf", ka)],
+        )],
+        Stack::KeepalivedHaproxy => vec![
+            Daemon::haproxy(t, node, &lb),
+            Daemon::keepalived(t, node, ka),
+        ],
     }
 }
 
 /// One run; `None` when the topology could not be brought up (printed).
-fn run_once(stack: Stack, stop: Stop, version: u8, advert_int: &'static str) -> Option<(Duration, http::LoopReport)> {
+fn run_once(
+    stack: Stack,
+    stop: Stop,
+    version: u8,
+    advert_int: &'static str,
+) -> Option<(Duration, http::LoopReport)> {
     let t = Topo::new("bench", 4)?;
     let _app = Daemon::fulcrum_files(&t, 2, &[("app.cfg", APP_CFG)]);
-    let inst = |priority| Inst { priority, version, advert_int, ..Inst::default() };
+    let inst = |priority| Inst {
+        priority,
+        version,
+        advert_int,
+        ..Inst::default()
+    };
     let _backup = start_lb(&t, 0, stack, &inst(100).render(&t, 0));
     let mut master = start_lb(&t, 1, stack, &inst(150).render(&t, 1));
     wait_vip(&t, 1, true, Duration::from_secs(20))?;
     let c = t.node(3).clone();
-    let ready = c.in_thread(|| wait::until(Duration::from_secs(20), || http::get_ok(vip_http(), Duration::from_millis(500))));
+    let ready = c.in_thread(|| {
+        wait::until(Duration::from_secs(20), || {
+            http::get_ok(vip_http(), Duration::from_millis(500))
+        })
+    });
     ready.join().ok()??;
     // Let the backup settle into BACKUP with the master's adverts flowing.
     std::thread::sleep(Duration::from_secs(2));
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let looped = c.in_thread(move || {
-        http::request_loop(vip_http(), Duration::from_millis(10), Duration::from_secs(10), 2000, move || {
-            let _ = tx.send(());
-        })
+        http::request_loop(
+            vip_http(),
+            Duration::from_millis(10),
+            Duration::from_secs(10),
+            2000,
+            move || {
+                let _ = tx.send(());
+            },
+        )
     });
     rx.recv_timeout(Duration::from_secs(10)).ok()?;
     std::thread::sleep(Duration::from_millis(500));
@@ -84,18 +111,64 @@ fn failover_benchmark() {
     if !fulcrum_testlab::netns::available("failover_benchmark") {
         return;
     }
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3).clamp(1, 20);
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .clamp(1, 20);
     let cases = [
-        ("fulcrum+fulcrum       v2 advert_int 1   SIGKILL", Stack::Fulcrum, Stop::Kill, 2, "1"),
-        ("keepalived+HAProxy    v2 advert_int 1   SIGKILL", Stack::KeepalivedHaproxy, Stop::Kill, 2, "1"),
-        ("fulcrum+fulcrum       v2 advert_int 1   SIGTERM", Stack::Fulcrum, Stop::Term, 2, "1"),
-        ("keepalived+HAProxy    v2 advert_int 1   SIGTERM", Stack::KeepalivedHaproxy, Stop::Term, 2, "1"),
-        ("fulcrum+fulcrum       v3 advert_int 0.1 SIGKILL", Stack::Fulcrum, Stop::Kill, 3, "0.1"),
-        ("keepalived+HAProxy    v3 advert_int 0.1 SIGKILL", Stack::KeepalivedHaproxy, Stop::Kill, 3, "0.1"),
+        (
+            "fulcrum+fulcrum       v2 advert_int 1   SIGKILL",
+            Stack::Fulcrum,
+            Stop::Kill,
+            2,
+            "1",
+        ),
+        (
+            "keepalived+HAProxy    v2 advert_int 1   SIGKILL",
+            Stack::KeepalivedHaproxy,
+            Stop::Kill,
+            2,
+            "1",
+        ),
+        (
+            "fulcrum+fulcrum       v2 advert_int 1   SIGTERM",
+            Stack::Fulcrum,
+            Stop::Term,
+            2,
+            "1",
+        ),
+        (
+            "keepalived+HAProxy    v2 advert_int 1   SIGTERM",
+            Stack::KeepalivedHaproxy,
+            Stop::Term,
+            2,
+            "1",
+        ),
+        (
+            "fulcrum+fulcrum       v3 advert_int 0.1 SIGKILL",
+            Stack::Fulcrum,
+            Stop::Kill,
+            3,
+            "0.1",
+        ),
+        (
+            "keepalived+HAProxy    v3 advert_int 0.1 SIGKILL",
+            Stack::KeepalivedHaproxy,
+            Stop::Kill,
+            3,
+            "0.1",
+        ),
     ];
     let mut rows = Vec::new();
     for (label, stack, stop, version, adv) in cases {
-        let mut row = Row { label: label.into(), takeover: vec![], failed: vec![], sent: vec![], outage: vec![] };
+        let mut row = Row {
+            label: label.into(),
+            takeover: vec![],
+            failed: vec![],
+            sent: vec![],
+            outage: vec![],
+        };
         for _ in 0..runs {
             match run_once(stack, stop, version, adv) {
                 Some((takeover, rep)) => {
@@ -113,14 +186,23 @@ fn failover_benchmark() {
     println!("| case | takeover (stop -> VIP on backup) | failed requests | outage (first failure -> next success) |");
     println!("|---|---|---|---|");
     for r in &rows {
-        let ms = |d: Option<Duration>| d.map(|d| format!("{} ms", d.as_millis())).unwrap_or("-".into());
+        let ms = |d: Option<Duration>| {
+            d.map(|d| format!("{} ms", d.as_millis()))
+                .unwrap_or("-".into())
+        };
         println!(
             "| {} | {} [{}] | {} [{}] of ~{} | {} [{}] |",
             r.label.trim(),
             ms(median(&r.takeover)),
             ms(r.takeover.iter().max().copied()),
-            median(&r.failed).map(|v| v.to_string()).unwrap_or("-".into()),
-            r.failed.iter().max().map(|v| v.to_string()).unwrap_or("-".into()),
+            median(&r.failed)
+                .map(|v| v.to_string())
+                .unwrap_or("-".into()),
+            r.failed
+                .iter()
+                .max()
+                .map(|v| v.to_string())
+                .unwrap_or("-".into()),
             median(&r.sent).unwrap_or(0),
             ms(median(&r.outage)),
             ms(r.outage.iter().max().copied()),

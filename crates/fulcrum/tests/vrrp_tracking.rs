@@ -23,55 +23,176 @@ fn chk_script(t: &Topo, node: usize, weight: i32) -> (String, std::path::PathBuf
 
 #[test]
 fn failing_track_script_with_weight_0_forces_fault_and_hands_over() {
-    let Some(t) = Topo::new("trackfault", 2) else { return };
-    let a = Daemon::fulcrum(&t, 0, &Inst { priority: 100, ..Inst::default() }.render(&t, 0));
+    let Some(t) = Topo::new("trackfault", 2) else {
+        return;
+    };
+    let a = Daemon::fulcrum(
+        &t,
+        0,
+        &Inst {
+            priority: 100,
+            ..Inst::default()
+        }
+        .render(&t, 0),
+    );
     let (top, flag) = chk_script(&t, 1, 0);
-    let inst = Inst { priority: 150, top, extra: "  track_script {\n    chk\n  }\n".into(), ..Inst::default() };
+    let inst = Inst {
+        priority: 150,
+        top,
+        extra: "  track_script {\n    chk\n  }\n".into(),
+        ..Inst::default()
+    };
     let b = Daemon::fulcrum(&t, 1, &inst.render(&t, 1));
-    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
-    assert!(wait_vip(&t, 0, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(
+        wait_vip(&t, 1, true, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
+    assert!(
+        wait_vip(&t, 0, false, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
     std::fs::remove_file(&flag).unwrap();
-    assert!(wait_vip(&t, 0, true, SETTLE).is_some(), "script failure hands the VIP over{}", logs(&[&a, &b]));
-    assert!(wait_vip(&t, 1, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
-    assert!(wait::until(SETTLE, || b.log().contains("Entering FAULT")).is_some(), "{}", logs(&[&b]));
+    assert!(
+        wait_vip(&t, 0, true, SETTLE).is_some(),
+        "script failure hands the VIP over{}",
+        logs(&[&a, &b])
+    );
+    assert!(
+        wait_vip(&t, 1, false, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
+    assert!(
+        wait::until(SETTLE, || b.log().contains("Entering FAULT")).is_some(),
+        "{}",
+        logs(&[&b])
+    );
     std::fs::write(&flag, "").unwrap();
-    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "recovered, it preempts again{}", logs(&[&a, &b]));
-    assert!(wait_vip(&t, 0, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(
+        wait_vip(&t, 1, true, SETTLE).is_some(),
+        "recovered, it preempts again{}",
+        logs(&[&a, &b])
+    );
+    assert!(
+        wait_vip(&t, 0, false, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
 }
 
 #[test]
 fn failing_track_script_with_negative_weight_lowers_priority() {
-    let Some(t) = Topo::new("trackweight", 2) else { return };
-    let a = Daemon::fulcrum(&t, 0, &Inst { priority: 100, ..Inst::default() }.render(&t, 0));
+    let Some(t) = Topo::new("trackweight", 2) else {
+        return;
+    };
+    let a = Daemon::fulcrum(
+        &t,
+        0,
+        &Inst {
+            priority: 100,
+            ..Inst::default()
+        }
+        .render(&t, 0),
+    );
     let (top, flag) = chk_script(&t, 1, -60);
-    let inst = Inst { priority: 150, top, extra: "  track_script {\n    chk\n  }\n".into(), ..Inst::default() };
+    let inst = Inst {
+        priority: 150,
+        top,
+        extra: "  track_script {\n    chk\n  }\n".into(),
+        ..Inst::default()
+    };
     let b = Daemon::fulcrum(&t, 1, &inst.render(&t, 1));
-    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
-    assert!(wait_vip(&t, 0, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(
+        wait_vip(&t, 1, true, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
+    assert!(
+        wait_vip(&t, 0, false, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
     std::fs::remove_file(&flag).unwrap();
     // 150 - 60 = 90 < 100: the other router preempts.
-    assert!(wait_vip(&t, 0, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
-    assert!(wait_vip(&t, 1, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
-    assert!(!b.log().contains("Entering FAULT"), "a weighted script lowers priority, no FAULT{}", logs(&[&b]));
+    assert!(
+        wait_vip(&t, 0, true, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
+    assert!(
+        wait_vip(&t, 1, false, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
+    assert!(
+        !b.log().contains("Entering FAULT"),
+        "a weighted script lowers priority, no FAULT{}",
+        logs(&[&b])
+    );
 }
 
 #[test]
 fn track_interface_down_means_fault() {
-    let Some(t) = Topo::new("trackif", 2) else { return };
+    let Some(t) = Topo::new("trackif", 2) else {
+        return;
+    };
     let n1 = t.node(1);
     // A veth pair inside the node stands for the tracked uplink (no dummy module needed).
-    assert!(n1.run("ip", &["link", "add", "dummy0", "type", "veth", "peer", "name", "dummy1"]).is_some_and(|o| o.status.success()));
-    assert!(n1.run("ip", &["link", "set", "dummy1", "up"]).is_some_and(|o| o.status.success()));
-    assert!(n1.run("ip", &["link", "set", "dummy0", "up"]).is_some_and(|o| o.status.success()));
-    let a = Daemon::fulcrum(&t, 0, &Inst { priority: 100, ..Inst::default() }.render(&t, 0));
-    let inst = Inst { priority: 150, extra: "  track_interface {\n    dummy0\n  }\n".into(), ..Inst::default() };
+    assert!(n1
+        .run(
+            "ip",
+            &["link", "add", "dummy0", "type", "veth", "peer", "name", "dummy1"]
+        )
+        .is_some_and(|o| o.status.success()));
+    assert!(n1
+        .run("ip", &["link", "set", "dummy1", "up"])
+        .is_some_and(|o| o.status.success()));
+    assert!(n1
+        .run("ip", &["link", "set", "dummy0", "up"])
+        .is_some_and(|o| o.status.success()));
+    let a = Daemon::fulcrum(
+        &t,
+        0,
+        &Inst {
+            priority: 100,
+            ..Inst::default()
+        }
+        .render(&t, 0),
+    );
+    let inst = Inst {
+        priority: 150,
+        extra: "  track_interface {\n    dummy0\n  }\n".into(),
+        ..Inst::default()
+    };
     let b = Daemon::fulcrum(&t, 1, &inst.render(&t, 1));
-    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
-    assert!(n1.run("ip", &["link", "set", "dummy0", "down"]).is_some_and(|o| o.status.success()));
-    assert!(wait_vip(&t, 0, true, SETTLE).is_some(), "link down hands the VIP over{}", logs(&[&a, &b]));
-    assert!(wait_vip(&t, 1, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
-    assert!(n1.run("ip", &["link", "set", "dummy0", "up"]).is_some_and(|o| o.status.success()));
-    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "link up: back to MASTER by preemption{}", logs(&[&a, &b]));
+    assert!(
+        wait_vip(&t, 1, true, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
+    assert!(n1
+        .run("ip", &["link", "set", "dummy0", "down"])
+        .is_some_and(|o| o.status.success()));
+    assert!(
+        wait_vip(&t, 0, true, SETTLE).is_some(),
+        "link down hands the VIP over{}",
+        logs(&[&a, &b])
+    );
+    assert!(
+        wait_vip(&t, 1, false, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
+    assert!(n1
+        .run("ip", &["link", "set", "dummy0", "up"])
+        .is_some_and(|o| o.status.success()));
+    assert!(
+        wait_vip(&t, 1, true, SETTLE).is_some(),
+        "link up: back to MASTER by preemption{}",
+        logs(&[&a, &b])
+    );
 }
 
 /// Two instances in one sync group; `fail_vi2` adds a failing-capable script to VI_2 only.
@@ -88,7 +209,9 @@ fn sync_group_conf(t: &Topo, node: usize, priority: u8, script: Option<&str>) ->
         if name == "VI_2" && script.is_some() {
             s.push_str("  track_script {\n    chk\n  }\n");
         }
-        s.push_str(&format!("  virtual_ipaddress {{\n    {vip}/32 dev eth0\n  }}\n}}\n"));
+        s.push_str(&format!(
+            "  virtual_ipaddress {{\n    {vip}/32 dev eth0\n  }}\n}}\n"
+        ));
     }
     let _ = (t, node);
     s
@@ -96,49 +219,111 @@ fn sync_group_conf(t: &Topo, node: usize, priority: u8, script: Option<&str>) ->
 
 #[test]
 fn sync_group_members_fail_over_together() {
-    let Some(t) = Topo::new("syncgroup", 2) else { return };
+    let Some(t) = Topo::new("syncgroup", 2) else {
+        return;
+    };
     let a = Daemon::fulcrum(&t, 0, &sync_group_conf(&t, 0, 100, None));
     let (top, flag) = chk_script(&t, 1, 0);
     let b = Daemon::fulcrum(&t, 1, &sync_group_conf(&t, 1, 150, Some(&top)));
     let both_on = |n: usize| t.node(n).has_address(VIP) && t.node(n).has_address("10.99.0.101");
     let none_on = |n: usize| !t.node(n).has_address(VIP) && !t.node(n).has_address("10.99.0.101");
-    assert!(wait::until(SETTLE, || both_on(1) && none_on(0)).is_some(), "{}", logs(&[&a, &b]));
+    assert!(
+        wait::until(SETTLE, || both_on(1) && none_on(0)).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
     // Only VI_2 tracks the script, but the whole group leaves.
     std::fs::remove_file(&flag).unwrap();
-    assert!(wait::until(SETTLE, || both_on(0) && none_on(1)).is_some(), "the group moves together{}", logs(&[&a, &b]));
+    assert!(
+        wait::until(SETTLE, || both_on(0) && none_on(1)).is_some(),
+        "the group moves together{}",
+        logs(&[&a, &b])
+    );
 }
 
 #[test]
 fn notify_scripts_get_keepalived_arguments() {
-    let Some(t) = Topo::new("notify", 1) else { return };
+    let Some(t) = Topo::new("notify", 1) else {
+        return;
+    };
     let out = t.dir.join("notify.out");
-    let script = t.write("notify.sh", &format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display()));
+    let script = t.write(
+        "notify.sh",
+        &format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display()),
+    );
     let master_out = t.dir.join("master.out");
     let extra = format!(
         "  notify \"/bin/sh {}\"\n  notify_master \"/bin/sh -c 'echo master > {}'\"\n",
         script.display(),
         master_out.display()
     );
-    let inst = Inst { priority: 150, extra, ..Inst::default() };
+    let inst = Inst {
+        priority: 150,
+        extra,
+        ..Inst::default()
+    };
     let mut a = Daemon::fulcrum(&t, 0, &inst.render(&t, 0));
     let read = |p: &std::path::Path| std::fs::read_to_string(p).unwrap_or_default();
-    assert!(wait::until(SETTLE, || read(&out).contains("INSTANCE VI_1 MASTER 150")).is_some(), "{}{}", read(&out), logs(&[&a]));
-    assert!(read(&out).starts_with("INSTANCE VI_1 BACKUP 150\n"), "BACKUP first, then MASTER: {}", read(&out));
-    assert!(wait::until(SETTLE, || read(&master_out) == "master\n").is_some(), "{}", logs(&[&a]));
+    assert!(
+        wait::until(SETTLE, || read(&out).contains("INSTANCE VI_1 MASTER 150")).is_some(),
+        "{}{}",
+        read(&out),
+        logs(&[&a])
+    );
+    assert!(
+        read(&out).starts_with("INSTANCE VI_1 BACKUP 150\n"),
+        "BACKUP first, then MASTER: {}",
+        read(&out)
+    );
+    assert!(
+        wait::until(SETTLE, || read(&master_out) == "master\n").is_some(),
+        "{}",
+        logs(&[&a])
+    );
     a.term();
     assert!(a.child.wait_timeout(Duration::from_secs(10)).is_some());
-    assert!(read(&out).ends_with("INSTANCE VI_1 STOP 150\n"), "stopping runs notify with STOP: {}{}", read(&out), logs(&[&a]));
+    assert!(
+        read(&out).ends_with("INSTANCE VI_1 STOP 150\n"),
+        "stopping runs notify with STOP: {}{}",
+        read(&out),
+        logs(&[&a])
+    );
 }
 
 #[test]
 fn gratuitous_arp_repoints_the_client_after_failover() {
-    let Some(t) = Topo::new("garp", 3) else { return };
+    let Some(t) = Topo::new("garp", 3) else {
+        return;
+    };
     let client = t.node(2);
-    let a = Daemon::fulcrum(&t, 0, &Inst { priority: 100, ..Inst::default() }.render(&t, 0));
-    let b = Daemon::fulcrum(&t, 1, &Inst { priority: 150, ..Inst::default() }.render(&t, 1));
-    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    let a = Daemon::fulcrum(
+        &t,
+        0,
+        &Inst {
+            priority: 100,
+            ..Inst::default()
+        }
+        .render(&t, 0),
+    );
+    let b = Daemon::fulcrum(
+        &t,
+        1,
+        &Inst {
+            priority: 150,
+            ..Inst::default()
+        }
+        .render(&t, 1),
+    );
+    assert!(
+        wait_vip(&t, 1, true, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
     let mac_of = |n: usize| {
-        let out = t.node(n).run("cat", &["/sys/class/net/eth0/address"]).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        let out = t
+            .node(n)
+            .run("cat", &["/sys/class/net/eth0/address"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
         out.unwrap_or_default()
     };
     let (mac_a, mac_b) = (mac_of(0), mac_of(1));
@@ -152,24 +337,80 @@ fn gratuitous_arp_repoints_the_client_after_failover() {
     // The client learns the VIP at B (one UDP datagram makes it resolve the address).
     let poke = format!("echo x > /dev/udp/{VIP}/9");
     let _ = client.run("bash", &["-c", &poke]);
-    assert!(wait::until(Duration::from_secs(5), || neigh().contains(&mac_b)).is_some(), "{}{}", neigh(), logs(&[&b]));
+    assert!(
+        wait::until(Duration::from_secs(5), || neigh().contains(&mac_b)).is_some(),
+        "{}{}",
+        neigh(),
+        logs(&[&b])
+    );
     b.term();
-    assert!(wait_vip(&t, 0, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(
+        wait_vip(&t, 0, true, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
     // Without sending anything itself, the client's entry now points at A.
-    assert!(wait::until(Duration::from_secs(10), || neigh().contains(&mac_a)).is_some(), "neighbour entry: {}{}", neigh(), logs(&[&a]));
+    assert!(
+        wait::until(Duration::from_secs(10), || neigh().contains(&mac_a)).is_some(),
+        "neighbour entry: {}{}",
+        neigh(),
+        logs(&[&a])
+    );
 }
 
 #[test]
 fn own_interface_down_means_fault_and_the_vip_is_removed() {
-    let Some(t) = Topo::new("ownif", 2) else { return };
-    let a = Daemon::fulcrum(&t, 0, &Inst { priority: 100, ..Inst::default() }.render(&t, 0));
-    let b = Daemon::fulcrum(&t, 1, &Inst { priority: 150, ..Inst::default() }.render(&t, 1));
-    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    let Some(t) = Topo::new("ownif", 2) else {
+        return;
+    };
+    let a = Daemon::fulcrum(
+        &t,
+        0,
+        &Inst {
+            priority: 100,
+            ..Inst::default()
+        }
+        .render(&t, 0),
+    );
+    let b = Daemon::fulcrum(
+        &t,
+        1,
+        &Inst {
+            priority: 150,
+            ..Inst::default()
+        }
+        .render(&t, 1),
+    );
+    assert!(
+        wait_vip(&t, 1, true, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
     assert!(t.node(1).set_link(false));
-    assert!(wait::until(SETTLE, || b.log().contains("Entering FAULT")).is_some(), "{}", logs(&[&b]));
-    assert!(wait_vip(&t, 1, false, SETTLE).is_some(), "a FAULT instance removes its VIP{}", logs(&[&b]));
-    assert!(wait_vip(&t, 0, true, SETTLE).is_some(), "the other node takes over{}", logs(&[&a]));
+    assert!(
+        wait::until(SETTLE, || b.log().contains("Entering FAULT")).is_some(),
+        "{}",
+        logs(&[&b])
+    );
+    assert!(
+        wait_vip(&t, 1, false, SETTLE).is_some(),
+        "a FAULT instance removes its VIP{}",
+        logs(&[&b])
+    );
+    assert!(
+        wait_vip(&t, 0, true, SETTLE).is_some(),
+        "the other node takes over{}",
+        logs(&[&a])
+    );
     assert!(t.node(1).set_link(true));
-    assert!(wait_vip(&t, 1, true, SETTLE).is_some(), "link back: it preempts again{}", logs(&[&a, &b]));
-    assert!(wait_vip(&t, 0, false, SETTLE).is_some(), "{}", logs(&[&a, &b]));
+    assert!(
+        wait_vip(&t, 1, true, SETTLE).is_some(),
+        "link back: it preempts again{}",
+        logs(&[&a, &b])
+    );
+    assert!(
+        wait_vip(&t, 0, false, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
 }

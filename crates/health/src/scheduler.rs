@@ -785,7 +785,10 @@ mod tests {
             server: format!("s{inter_ms}"),
             backup: false,
             probe: Probe::Tcp {
-                addr: "127.0.0.1:1".parse::<std::net::SocketAddr>().expect("addr").into(),
+                addr: "127.0.0.1:1"
+                    .parse::<std::net::SocketAddr>()
+                    .expect("addr")
+                    .into(),
                 connect_timeout: Duration::from_secs(1),
             },
             rules: CheckRules::Haproxy {

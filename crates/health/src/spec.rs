@@ -100,9 +100,18 @@ fn haproxy_check(proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
     let who = format!("server {}/{} ({})", proxy.name, server.name, server.span);
     let addr = match (&server.address.unix, server.check_addr) {
         // A server on a unix socket is checked there, unless `addr` sends checks elsewhere.
-        (Some(UnixAddress::Path(p)), None) => CheckAddr { dest: Dest::Unix(p.into()), source: None },
-        (Some(UnixAddress::Abns(n)), None) => CheckAddr { dest: Dest::Abns(n.clone()), source: None },
-        _ => CheckAddr { dest: Dest::Ip(ip_check_addr(server, &who)?), source: proxy.server_source(server) },
+        (Some(UnixAddress::Path(p)), None) => CheckAddr {
+            dest: Dest::Unix(p.into()),
+            source: None,
+        },
+        (Some(UnixAddress::Abns(n)), None) => CheckAddr {
+            dest: Dest::Abns(n.clone()),
+            source: None,
+        },
+        _ => CheckAddr {
+            dest: Dest::Ip(ip_check_addr(server, &who)?),
+            source: proxy.server_source(server),
+        },
     };
     let inter = server.inter;
     let (connect_timeout, read_timeout) = match proxy.timeouts.check {
@@ -196,12 +205,14 @@ fn keepalived_checks(vs: &VirtualServer, plan: &mut Plan) {
                     delay_before_retry,
                     ..
                 } => (
-                    Probe::HttpGet(HttpGet::new(
-                        SocketAddr::new(rs.ip, connect_port.unwrap_or(rs.port)),
-                        urls.clone(),
-                        *connect_timeout,
-                    )
-                    .over_tls(*ssl)),
+                    Probe::HttpGet(
+                        HttpGet::new(
+                            SocketAddr::new(rs.ip, connect_port.unwrap_or(rs.port)),
+                            urls.clone(),
+                            *connect_timeout,
+                        )
+                        .over_tls(*ssl),
+                    ),
                     KeepalivedTiming {
                         delay_loop: vs.delay_loop,
                         retry: *retry,

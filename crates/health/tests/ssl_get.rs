@@ -27,13 +27,27 @@ fn required() -> bool {
 }
 
 fn have(tool: &str) -> bool {
-    Command::new("sh").args(["-c", &format!("command -v {tool}")]).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// `openssl s_server -WWW` on a free port, serving `dir`; waits (bounded) until it accepts.
 fn tls_server(dir: &Path) -> (Server, u16) {
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=fulcrum-test"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=fulcrum-test",
+        ])
         .arg("-keyout")
         .arg(dir.join("key.pem"))
         .arg("-out")
@@ -45,7 +59,13 @@ fn tls_server(dir: &Path) -> (Server, u16) {
     assert!(made.success(), "self-signed certificate made");
     let port = closed_port();
     let child = Command::new("openssl")
-        .args(["s_server", "-quiet", "-WWW", "-accept", &format!("127.0.0.1:{port}")])
+        .args([
+            "s_server",
+            "-quiet",
+            "-WWW",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+        ])
         .arg("-cert")
         .arg(dir.join("cert.pem"))
         .arg("-key")
@@ -69,7 +89,17 @@ fn tls_server(dir: &Path) -> (Server, u16) {
 fn expected_digest(port: u16, path: &str, file: &Path) -> String {
     if have("genhash") {
         let out = Command::new("timeout")
-            .args(["10", "genhash", "-S", "-s", "127.0.0.1", "-p", &port.to_string(), "-u", path])
+            .args([
+                "10",
+                "genhash",
+                "-S",
+                "-s",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-u",
+                path,
+            ])
             .output()
             .expect("genhash runs");
         let text = String::from_utf8_lossy(&out.stdout);
@@ -77,7 +107,10 @@ fn expected_digest(port: u16, path: &str, file: &Path) -> String {
             eprintln!("digest from genhash --use-ssl: {hex}");
             return hex;
         }
-        panic!("genhash gave no digest: {text} {}", String::from_utf8_lossy(&out.stderr));
+        panic!(
+            "genhash gave no digest: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     eprintln!("genhash not installed: md5 of the served file");
     md5sum(file)
@@ -97,7 +130,10 @@ fn ssl_get(port: u16, digest: &str) -> String {
 #[tokio::test]
 async fn ssl_get_checks_a_real_tls_server_with_genhash_digest() {
     if !have("openssl") {
-        assert!(!required(), "openssl is required under FULCRUM_REQUIRE_NETNS=1 (Debian package openssl)");
+        assert!(
+            !required(),
+            "openssl is required under FULCRUM_REQUIRE_NETNS=1 (Debian package openssl)"
+        );
         eprintln!("SKIPPED ssl_get: the openssl tool is not installed");
         return;
     }
@@ -113,14 +149,30 @@ async fn ssl_get_checks_a_real_tls_server_with_genhash_digest() {
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     // Healthy: no event for several delay_loops.
     if let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(1200), rx.recv()).await {
-        panic!("the TLS real server with the right digest must stay up: {}", e.log_line);
+        panic!(
+            "the TLS real server with the right digest must stay up: {}",
+            e.log_line
+        );
     }
     // The page changes: MD5 mismatch, the real server is removed.
     std::fs::write(&page, "<html>defaced</html>\n").expect("page");
     let down = next_event(&mut rx, WAIT).await;
     assert!(!down.up);
-    assert_eq!(down.reason.status, CheckStatus::L7Response, "{}", down.log_line);
-    assert!(down.reason.info.as_deref().unwrap_or_default().contains("MD5 digest error"), "{:?}", down.reason);
+    assert_eq!(
+        down.reason.status,
+        CheckStatus::L7Response,
+        "{}",
+        down.log_line
+    );
+    assert!(
+        down.reason
+            .info
+            .as_deref()
+            .unwrap_or_default()
+            .contains("MD5 digest error"),
+        "{:?}",
+        down.reason
+    );
     // And back.
     std::fs::write(&page, "<html>served over TLS</html>\n").expect("page");
     assert!(next_event(&mut rx, WAIT).await.up);
@@ -132,12 +184,18 @@ async fn ssl_get_checks_a_real_tls_server_with_genhash_digest() {
 async fn ssl_get_against_plain_http_is_a_layer6_failure() {
     // A plain HTTP server: the TLS handshake cannot succeed.
     let plain = common::Backend::start(b"plain\n").await;
-    let cfg = config("k.conf", &ssl_get(plain.addr.port(), "0123456789abcdef0123456789abcdef"));
+    let cfg = config(
+        "k.conf",
+        &ssl_get(plain.addr.port(), "0123456789abcdef0123456789abcdef"),
+    );
     let (handle, mut rx) = HealthMonitor::start(&cfg);
     let down = next_event(&mut rx, WAIT).await;
     assert!(!down.up);
     assert!(
-        matches!(down.reason.status, CheckStatus::L6Response | CheckStatus::L6Timeout),
+        matches!(
+            down.reason.status,
+            CheckStatus::L6Response | CheckStatus::L6Timeout
+        ),
         "a failed handshake is a Layer6 status: {:?}",
         down.reason
     );

@@ -16,7 +16,10 @@ use std::time::{Duration, Instant};
 fn main() {
     let text = "defaults\n mode http\n timeout client 5s\n timeout server 5s\n timeout connect 5s\n\
                 frontend web\n bind 127.0.0.1:1\n default_backend app\n backend app\n server n1 127.0.0.1:2\n";
-    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source { name: "bench.cfg", text }]);
+    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
+        name: "bench.cfg",
+        text,
+    }]);
     let gen = match fulcrum_proxy::state::build(&loaded.config, None) {
         Ok(g) => Arc::new(g),
         Err(e) => {
@@ -24,7 +27,10 @@ fn main() {
             return;
         }
     };
-    let n: u64 = std::env::var("N").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
+    let n: u64 = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000_000);
     // BASE=1: only what existed before the stats counters (the server's served/total/changed
     // bookkeeping in take/release), to tell the counters' own share.
     let base = std::env::var("BASE").is_ok();
@@ -64,7 +70,12 @@ fn main() {
                             tr: Some(Duration::from_micros(300)),
                             tt: Duration::from_micros(400),
                         };
-                        record::http(&fe.counters, Some(&be), Some(&srv), std::hint::black_box(&d));
+                        record::http(
+                            &fe.counters,
+                            Some(&be),
+                            Some(&srv),
+                            std::hint::black_box(&d),
+                        );
                         srv.release();
                         be.counters.end();
                     }
@@ -78,5 +89,9 @@ fn main() {
         println!("{threads} thread(s): {per:.1} ns of wall time per request per thread (includes the server's pre-existing served/total/leastconn counters)");
     }
     let rows = fulcrum_proxy::stats::snapshot::snapshot(&gen);
-    println!("check: frontend req_tot {} (expected {})", rows[0].req_tot, 3 * n);
+    println!(
+        "check: frontend req_tot {} (expected {})",
+        rows[0].req_tot,
+        3 * n
+    );
 }

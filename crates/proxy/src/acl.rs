@@ -22,7 +22,11 @@ pub struct Ctx<'a> {
 
 #[derive(Debug)]
 enum Sample {
-    Hdr { name: Vec<u8>, split: bool, response: bool },
+    Hdr {
+        name: Vec<u8>,
+        split: bool,
+        response: bool,
+    },
     Path,
     Url,
     Method,
@@ -73,11 +77,31 @@ pub struct AclError(pub String);
 
 fn int_range(p: &str) -> Option<(i64, i64)> {
     if let Some((a, b)) = p.split_once(':') {
-        let a = if a.is_empty() { i64::MIN } else { a.parse().ok()? };
-        let b = if b.is_empty() { i64::MAX } else { b.parse().ok()? };
+        let a = if a.is_empty() {
+            i64::MIN
+        } else {
+            a.parse().ok()?
+        };
+        let b = if b.is_empty() {
+            i64::MAX
+        } else {
+            b.parse().ok()?
+        };
         return Some((a, b));
     }
-    let (op, n) = if let Some(r) = p.strip_prefix("ge") { ("ge", r) } else if let Some(r) = p.strip_prefix("gt") { ("gt", r) } else if let Some(r) = p.strip_prefix("le") { ("le", r) } else if let Some(r) = p.strip_prefix("lt") { ("lt", r) } else if let Some(r) = p.strip_prefix("eq") { ("eq", r) } else { ("eq", p) };
+    let (op, n) = if let Some(r) = p.strip_prefix("ge") {
+        ("ge", r)
+    } else if let Some(r) = p.strip_prefix("gt") {
+        ("gt", r)
+    } else if let Some(r) = p.strip_prefix("le") {
+        ("le", r)
+    } else if let Some(r) = p.strip_prefix("lt") {
+        ("lt", r)
+    } else if let Some(r) = p.strip_prefix("eq") {
+        ("eq", r)
+    } else {
+        ("eq", p)
+    };
     let v: i64 = n.trim().parse().ok()?;
     Some(match op {
         "ge" => (v, i64::MAX),
@@ -93,14 +117,39 @@ pub fn compile(acl: &Acl) -> Result<CompiledAcl, AclError> {
     let arg = acl.fetch.arg.clone().unwrap_or_default();
     // Split derived fetch names (`hdr_beg`, `path_reg`, ...) into fetch and match method.
     let (base, suffix) = match name.rsplit_once('_') {
-        Some((b, s)) if ["beg", "end", "sub", "dom", "dir", "reg", "len", "cnt", "ip", "str", "val", "found"].contains(&s) && b != "ssl" && b != "dst" => (b, Some(s)),
+        Some((b, s))
+            if [
+                "beg", "end", "sub", "dom", "dir", "reg", "len", "cnt", "ip", "str", "val", "found",
+            ]
+            .contains(&s)
+                && b != "ssl"
+                && b != "dst" =>
+        {
+            (b, Some(s))
+        }
         _ => (name, None),
     };
     let sample = match base {
-        "hdr" | "req.hdr" => Sample::Hdr { name: arg.to_ascii_lowercase().into_bytes(), split: true, response: false },
-        "fhdr" | "req.fhdr" => Sample::Hdr { name: arg.to_ascii_lowercase().into_bytes(), split: false, response: false },
-        "res.hdr" | "shdr" => Sample::Hdr { name: arg.to_ascii_lowercase().into_bytes(), split: true, response: true },
-        "res.fhdr" => Sample::Hdr { name: arg.to_ascii_lowercase().into_bytes(), split: false, response: true },
+        "hdr" | "req.hdr" => Sample::Hdr {
+            name: arg.to_ascii_lowercase().into_bytes(),
+            split: true,
+            response: false,
+        },
+        "fhdr" | "req.fhdr" => Sample::Hdr {
+            name: arg.to_ascii_lowercase().into_bytes(),
+            split: false,
+            response: false,
+        },
+        "res.hdr" | "shdr" => Sample::Hdr {
+            name: arg.to_ascii_lowercase().into_bytes(),
+            split: true,
+            response: true,
+        },
+        "res.fhdr" => Sample::Hdr {
+            name: arg.to_ascii_lowercase().into_bytes(),
+            split: false,
+            response: true,
+        },
         "path" => Sample::Path,
         "url" => Sample::Url,
         "method" => Sample::Method,
@@ -112,18 +161,32 @@ pub fn compile(acl: &Acl) -> Result<CompiledAcl, AclError> {
         "query" => Sample::Query,
         "always_true" => Sample::Const(true),
         "always_false" => Sample::Const(false),
-        other => return Err(AclError(format!("ACL criterion '{other}' is not supported by fulcrum yet"))),
+        other => {
+            return Err(AclError(format!(
+                "ACL criterion '{other}' is not supported by fulcrum yet"
+            )))
+        }
     };
-    let method = acl.match_method.as_deref().or(suffix).unwrap_or(match sample {
-        Sample::Src => "ip",
-        Sample::DstPort | Sample::Status => "int",
-        Sample::Ssl | Sample::Const(_) | Sample::HttpVersion(_) => "bool",
-        _ => "str",
-    });
+    let method = acl
+        .match_method
+        .as_deref()
+        .or(suffix)
+        .unwrap_or(match sample {
+            Sample::Src => "ip",
+            Sample::DstPort | Sample::Status => "int",
+            Sample::Ssl | Sample::Const(_) | Sample::HttpVersion(_) => "bool",
+            _ => "str",
+        });
     let pats: Vec<Vec<u8>> = acl
         .patterns
         .iter()
-        .map(|p| if acl.ignore_case { p.to_ascii_lowercase().into_bytes() } else { p.clone().into_bytes() })
+        .map(|p| {
+            if acl.ignore_case {
+                p.to_ascii_lowercase().into_bytes()
+            } else {
+                p.clone().into_bytes()
+            }
+        })
         .collect();
     let matcher = match method {
         "str" | "val" => Matcher::Str(pats),
@@ -137,36 +200,68 @@ pub fn compile(acl: &Acl) -> Result<CompiledAcl, AclError> {
         "reg" => Matcher::Reg(
             acl.patterns
                 .iter()
-                .map(|p| RegexBuilder::new(p).case_insensitive(acl.ignore_case).build())
+                .map(|p| {
+                    RegexBuilder::new(p)
+                        .case_insensitive(acl.ignore_case)
+                        .build()
+                })
                 .collect::<Result<_, _>>()
-                .map_err(|e| AclError(format!("invalid regular expression in ACL '{}': {e}", acl.name)))?,
+                .map_err(|e| {
+                    AclError(format!(
+                        "invalid regular expression in ACL '{}': {e}",
+                        acl.name
+                    ))
+                })?,
         ),
         "ip" => Matcher::Ip(
             acl.patterns
                 .iter()
-                .map(|p| Cidr::parse(p).ok_or_else(|| AclError(format!("'{p}' is not an address or network"))))
+                .map(|p| {
+                    Cidr::parse(p)
+                        .ok_or_else(|| AclError(format!("'{p}' is not an address or network")))
+                })
                 .collect::<Result<_, _>>()?,
         ),
         "int" | "cnt" => Matcher::Int(
             acl.patterns
                 .iter()
-                .map(|p| int_range(p).ok_or_else(|| AclError(format!("'{p}' is not an integer or range"))))
+                .map(|p| {
+                    int_range(p)
+                        .ok_or_else(|| AclError(format!("'{p}' is not an integer or range")))
+                })
                 .collect::<Result<_, _>>()?,
         ),
         "len" => Matcher::Len(
             acl.patterns
                 .iter()
-                .map(|p| int_range(p).ok_or_else(|| AclError(format!("'{p}' is not an integer or range"))))
+                .map(|p| {
+                    int_range(p)
+                        .ok_or_else(|| AclError(format!("'{p}' is not an integer or range")))
+                })
                 .collect::<Result<_, _>>()?,
         ),
-        other => return Err(AclError(format!("ACL match method '{other}' is not supported by fulcrum yet"))),
+        other => {
+            return Err(AclError(format!(
+                "ACL match method '{other}' is not supported by fulcrum yet"
+            )))
+        }
     };
-    Ok(CompiledAcl { sample, matcher, icase: acl.ignore_case })
+    Ok(CompiledAcl {
+        sample,
+        matcher,
+        icase: acl.ignore_case,
+    })
 }
 
 /// HAProxy's predefined ACLs.
 fn predefined(name: &str) -> Option<CompiledAcl> {
-    let mk = |sample, matcher| Some(CompiledAcl { sample, matcher, icase: false });
+    let mk = |sample, matcher| {
+        Some(CompiledAcl {
+            sample,
+            matcher,
+            icase: false,
+        })
+    };
     let meth = |m: &[&str]| Matcher::Str(m.iter().map(|s| s.as_bytes().to_vec()).collect());
     match name {
         "TRUE" => mk(Sample::Const(true), Matcher::Bool),
@@ -182,10 +277,16 @@ fn predefined(name: &str) -> Option<CompiledAcl> {
         "METH_OPTIONS" => mk(Sample::Method, meth(&["OPTIONS"])),
         "METH_CONNECT" => mk(Sample::Method, meth(&["CONNECT"])),
         "METH_TRACE" => mk(Sample::Method, meth(&["TRACE"])),
-        "LOCALHOST" => mk(Sample::Src, Matcher::Ip(vec![Cidr::parse("127.0.0.0/8")?, Cidr::parse("::1")?])),
+        "LOCALHOST" => mk(
+            Sample::Src,
+            Matcher::Ip(vec![Cidr::parse("127.0.0.0/8")?, Cidr::parse("::1")?]),
+        ),
         "HTTP_URL_SLASH" => mk(Sample::Url, Matcher::Beg(vec![b"/".to_vec()])),
         "HTTP_URL_STAR" => mk(Sample::Url, Matcher::Str(vec![b"*".to_vec()])),
-        "HTTP_URL_ABS" => mk(Sample::Url, Matcher::Reg(vec![Regex::new("^[^/:]*://").ok()?])),
+        "HTTP_URL_ABS" => mk(
+            Sample::Url,
+            Matcher::Reg(vec![Regex::new("^[^/:]*://").ok()?]),
+        ),
         "HTTP_CONTENT" | "REQ_CONTENT" | "WAIT_END" => mk(Sample::Const(true), Matcher::Bool),
         _ => None,
     }
@@ -203,9 +304,13 @@ pub fn compile_condition(cond: &Condition, acls: &[Acl]) -> Result<Cond, AclErro
                 AclRef::Named(r) => {
                     let named: Vec<&Acl> = acls.iter().filter(|a| a.name == r.name).collect();
                     if named.is_empty() {
-                        vec![predefined(&r.name).ok_or_else(|| AclError(format!("ACL '{}' is not defined", r.name)))?]
+                        vec![predefined(&r.name)
+                            .ok_or_else(|| AclError(format!("ACL '{}' is not defined", r.name)))?]
                     } else {
-                        named.iter().map(|a| compile(a)).collect::<Result<Vec<_>, _>>()?
+                        named
+                            .iter()
+                            .map(|a| compile(a))
+                            .collect::<Result<Vec<_>, _>>()?
                     }
                 }
             };
@@ -213,15 +318,18 @@ pub fn compile_condition(cond: &Condition, acls: &[Acl]) -> Result<Cond, AclErro
         }
         any_of.push(all);
     }
-    Ok(Cond { unless: cond.unless, any_of })
+    Ok(Cond {
+        unless: cond.unless,
+        any_of,
+    })
 }
 
 impl Cond {
     pub fn eval(&self, ctx: &Ctx<'_>) -> bool {
-        let r = self
-            .any_of
-            .iter()
-            .any(|all| all.iter().all(|(neg, acls)| acls.iter().any(|a| a.eval(ctx)) != *neg));
+        let r = self.any_of.iter().any(|all| {
+            all.iter()
+                .all(|(neg, acls)| acls.iter().any(|a| a.eval(ctx)) != *neg)
+        });
         r != self.unless
     }
 }
@@ -275,8 +383,12 @@ impl CompiledAcl {
         let mut tmp = Vec::new();
         match &self.matcher {
             Matcher::Str(p) => p.iter().any(|p| eq(v, p, self.icase)),
-            Matcher::Beg(p) => p.iter().any(|p| v.len() >= p.len() && eq(&v[..p.len()], p, self.icase)),
-            Matcher::End(p) => p.iter().any(|p| v.len() >= p.len() && eq(&v[v.len() - p.len()..], p, self.icase)),
+            Matcher::Beg(p) => p
+                .iter()
+                .any(|p| v.len() >= p.len() && eq(&v[..p.len()], p, self.icase)),
+            Matcher::End(p) => p
+                .iter()
+                .any(|p| v.len() >= p.len() && eq(&v[v.len() - p.len()..], p, self.icase)),
             Matcher::Sub(p) => {
                 let v = lower_if(v, self.icase, &mut tmp);
                 p.iter().any(|p| find(v, p).is_some())
@@ -340,8 +452,14 @@ impl CompiledAcl {
                 b.extend_from_slice(r.path());
                 self.match_bytes(&b)
             }),
-            Sample::Hdr { name, split, response } => {
-                let Some(m) = (if *response { ctx.res } else { ctx.req }) else { return false };
+            Sample::Hdr {
+                name,
+                split,
+                response,
+            } => {
+                let Some(m) = (if *response { ctx.res } else { ctx.req }) else {
+                    return false;
+                };
                 let mut values = m.headers(name).peekable();
                 if matches!(self.matcher, Matcher::Found) {
                     return values.peek().is_some();
@@ -353,7 +471,9 @@ impl CompiledAcl {
                 }
                 for v in values {
                     if *split {
-                        if v.split(|&c| c == b',').any(|part| self.match_bytes(trim(part))) {
+                        if v.split(|&c| c == b',')
+                            .any(|part| self.match_bytes(trim(part)))
+                        {
                             return true;
                         }
                     } else if self.match_bytes(trim(v)) {
@@ -375,7 +495,10 @@ mod tests {
         Acl {
             name: name.into(),
             span: Default::default(),
-            fetch: Fetch { name: fetch.into(), arg: arg.map(str::to_string) },
+            fetch: Fetch {
+                name: fetch.into(),
+                arg: arg.map(str::to_string),
+            },
             ignore_case: icase,
             match_method: None,
             patterns: pats.iter().map(|s| s.to_string()).collect(),
@@ -390,7 +513,12 @@ mod tests {
 
     fn eval(a: &Acl, m: &Message, src: &str) -> bool {
         let c = compile(a).unwrap_or_else(|e| panic!("{e}"));
-        let ctx = Ctx { src: src.parse().unwrap_or([0, 0, 0, 0].into()), dst_port: 80, req: Some(m), res: None };
+        let ctx = Ctx {
+            src: src.parse().unwrap_or([0, 0, 0, 0].into()),
+            dst_port: 80,
+            req: Some(m),
+            res: None,
+        };
         c.eval(&ctx)
     }
 
@@ -398,21 +526,67 @@ mod tests {
     fn criteria_from_the_issue() {
         let m = req(b"POST /api/v1/items.json?x=1 HTTP/1.1\r\nHost: WWW.Example.com:8080\r\nX-List: a, b\r\n\r\n");
         let s = "10.1.2.3";
-        assert!(eval(&acl("a", "hdr", Some("host"), true, &["www.example.com:8080"]), &m, s));
-        assert!(!eval(&acl("a", "hdr", Some("host"), false, &["www.example.com:8080"]), &m, s));
-        assert!(eval(&acl("a", "hdr_dom", Some("host"), true, &["example"]), &m, s));
-        assert!(!eval(&acl("a", "hdr_dom", Some("host"), true, &["exam"]), &m, s));
-        assert!(eval(&acl("a", "hdr_beg", Some("host"), true, &["www."]), &m, s));
-        assert!(eval(&acl("a", "hdr", Some("x-list"), false, &["b"]), &m, s), "hdr() splits on commas");
-        assert!(eval(&acl("a", "path", None, false, &["/api/v1/items.json"]), &m, s));
+        assert!(eval(
+            &acl("a", "hdr", Some("host"), true, &["www.example.com:8080"]),
+            &m,
+            s
+        ));
+        assert!(!eval(
+            &acl("a", "hdr", Some("host"), false, &["www.example.com:8080"]),
+            &m,
+            s
+        ));
+        assert!(eval(
+            &acl("a", "hdr_dom", Some("host"), true, &["example"]),
+            &m,
+            s
+        ));
+        assert!(!eval(
+            &acl("a", "hdr_dom", Some("host"), true, &["exam"]),
+            &m,
+            s
+        ));
+        assert!(eval(
+            &acl("a", "hdr_beg", Some("host"), true, &["www."]),
+            &m,
+            s
+        ));
+        assert!(
+            eval(&acl("a", "hdr", Some("x-list"), false, &["b"]), &m, s),
+            "hdr() splits on commas"
+        );
+        assert!(eval(
+            &acl("a", "path", None, false, &["/api/v1/items.json"]),
+            &m,
+            s
+        ));
         assert!(eval(&acl("a", "path_beg", None, false, &["/api/"]), &m, s));
         assert!(eval(&acl("a", "path_end", None, false, &[".json"]), &m, s));
-        assert!(eval(&acl("a", "path_reg", None, false, &["^/api/v[0-9]+/"]), &m, s));
-        assert!(!eval(&acl("a", "path_reg", None, false, &["^/v[0-9]+/"]), &m, s));
+        assert!(eval(
+            &acl("a", "path_reg", None, false, &["^/api/v[0-9]+/"]),
+            &m,
+            s
+        ));
+        assert!(!eval(
+            &acl("a", "path_reg", None, false, &["^/v[0-9]+/"]),
+            &m,
+            s
+        ));
         assert!(eval(&acl("a", "src", None, false, &["10.0.0.0/8"]), &m, s));
-        assert!(!eval(&acl("a", "src", None, false, &["192.168.0.0/16", "10.1.2.4"]), &m, s));
-        assert!(eval(&acl("a", "method", None, false, &["GET", "POST"]), &m, s));
-        assert!(!eval(&acl("a", "ssl_fc", None, false, &[]), &m, s), "no TLS on fulcrum listeners yet");
+        assert!(!eval(
+            &acl("a", "src", None, false, &["192.168.0.0/16", "10.1.2.4"]),
+            &m,
+            s
+        ));
+        assert!(eval(
+            &acl("a", "method", None, false, &["GET", "POST"]),
+            &m,
+            s
+        ));
+        assert!(
+            !eval(&acl("a", "ssl_fc", None, false, &[]), &m, s),
+            "no TLS on fulcrum listeners yet"
+        );
     }
 
     #[test]
@@ -425,14 +599,53 @@ mod tests {
             acl("host_ok", "hdr", Some("host"), false, &["b"]),
             acl("host_ok", "hdr", Some("host"), false, &["a"]),
         ];
-        let term = |n: &str, negate: bool| AclTerm { negate, acl: AclRef::Named(Reference { name: n.into(), span: Default::default() }) };
+        let term = |n: &str, negate: bool| AclTerm {
+            negate,
+            acl: AclRef::Named(Reference {
+                name: n.into(),
+                span: Default::default(),
+            }),
+        };
         let cond = |unless, any_of| Condition { unless, any_of };
-        let ctx = Ctx { src: [192, 168, 1, 1].into(), dst_port: 80, req: Some(&m), res: None };
-        let c = |cd: &Condition| compile_condition(cd, &acls).unwrap_or_else(|e| panic!("{e}")).eval(&ctx);
-        assert!(c(&cond(false, vec![vec![term("is_admin", false), term("internal", true)]])), "admin && !internal");
-        assert!(!c(&cond(true, vec![vec![term("is_admin", false), term("internal", true)]])), "unless");
-        assert!(c(&cond(false, vec![vec![term("internal", false)], vec![term("host_ok", false)]])), "||");
-        assert!(c(&cond(false, vec![vec![term("TRUE", false), term("METH_GET", false)]])), "predefined");
+        let ctx = Ctx {
+            src: [192, 168, 1, 1].into(),
+            dst_port: 80,
+            req: Some(&m),
+            res: None,
+        };
+        let c = |cd: &Condition| {
+            compile_condition(cd, &acls)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .eval(&ctx)
+        };
+        assert!(
+            c(&cond(
+                false,
+                vec![vec![term("is_admin", false), term("internal", true)]]
+            )),
+            "admin && !internal"
+        );
+        assert!(
+            !c(&cond(
+                true,
+                vec![vec![term("is_admin", false), term("internal", true)]]
+            )),
+            "unless"
+        );
+        assert!(
+            c(&cond(
+                false,
+                vec![vec![term("internal", false)], vec![term("host_ok", false)]]
+            )),
+            "||"
+        );
+        assert!(
+            c(&cond(
+                false,
+                vec![vec![term("TRUE", false), term("METH_GET", false)]]
+            )),
+            "predefined"
+        );
         assert!(compile_condition(&cond(false, vec![vec![term("nope", false)]]), &acls).is_err());
     }
 }

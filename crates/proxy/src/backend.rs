@@ -10,15 +10,15 @@
 //! pick (`Hints::prefer`); a redispatch still moves it elsewhere.
 
 use crate::balance::{self, Algorithm, Candidate, PickInput};
+use crate::connect::ServerConn;
 use crate::http::errors::ErrorPages;
 use crate::http::rules::Rule;
+use crate::observe::{ServerEvent, SinkSlot};
 use crate::persist::cookie::{CookiePersist, CookieServer};
 use crate::persist::stick::{StickDecision, StickTable};
-use crate::observe::{ServerEvent, SinkSlot};
 use crate::server::{AdminState, ServerRt};
 use crate::stats::counters::{Counters, Ctr};
 use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
-use crate::connect::ServerConn;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -74,7 +74,9 @@ struct History {
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 struct Lb {
@@ -160,7 +162,10 @@ impl Backend {
             servers: p.servers,
             balance: p.balance,
             hash_header,
-            lb: Mutex::new(Lb { version: u64::MAX, alg: None }),
+            lb: Mutex::new(Lb {
+                version: u64::MAX,
+                alg: None,
+            }),
             version,
             timeouts: p.timeouts,
             retries: p.retries,
@@ -168,7 +173,11 @@ impl Backend {
             http_request: p.http_request,
             http_response: p.http_response,
             errors: p.errors,
-            forwardfor: p.options.forwardfor.as_ref().map(crate::http::headers::ForwardForRt::new),
+            forwardfor: p
+                .options
+                .forwardfor
+                .as_ref()
+                .map(crate::http::headers::ForwardForRt::new),
             waiters: AtomicUsize::new(0),
             queue: Notify::new(),
             cookie: p.cookie,
@@ -178,7 +187,12 @@ impl Backend {
             id: p.id,
             counters: p.counters,
             stats: p.stats,
-            history: Mutex::new(History { up: true, since: unix_now(), downtime: 0, downs: 0 }),
+            history: Mutex::new(History {
+                up: true,
+                since: unix_now(),
+                downtime: 0,
+                downs: 0,
+            }),
         }
         .with_history()
     }
@@ -229,7 +243,12 @@ impl Backend {
     pub fn downtime_secs(&self) -> u64 {
         self.note_state();
         let h = self.history();
-        h.downtime + if h.up { 0 } else { unix_now().saturating_sub(h.since) }
+        h.downtime
+            + if h.up {
+                0
+            } else {
+                unix_now().saturating_sub(h.since)
+            }
     }
 
     /// Times the backend lost its last usable server.
@@ -262,7 +281,11 @@ impl Backend {
             .map(|(i, s)| CookieServer {
                 // A server in MAINT takes nothing, even from `option persist`: its cookie names
                 // no server, so the client is balanced elsewhere and gets a new cookie.
-                cookie: if s.admin() == AdminState::Maint { None } else { self.server_cookies.get(i).and_then(|c| c.as_deref()) },
+                cookie: if s.admin() == AdminState::Maint {
+                    None
+                } else {
+                    self.server_cookies.get(i).and_then(|c| c.as_deref())
+                },
                 // DRAIN keeps its cookie clients.
                 usable: s.persistable(),
             })
@@ -290,7 +313,11 @@ impl Backend {
             Err(p) => p.into_inner(),
         };
         // DRAIN (or runtime weight 0) keeps its stuck clients; DOWN and MAINT do not.
-        let usable = |name: &String| self.servers.iter().any(|s| &s.name == name && s.persistable());
+        let usable = |name: &String| {
+            self.servers
+                .iter()
+                .any(|s| &s.name == name && s.persistable())
+        };
         match t.stick_on(now, &src, usable) {
             StickDecision::Use(name) => self.servers.iter().position(|s| s.name == name),
             StickDecision::Balance => None,
@@ -299,7 +326,9 @@ impl Backend {
 
     /// `stick on src`, store part: `src` now sticks to server `index` (refreshes expiry).
     pub fn stick_store(&self, now: Instant, src: IpAddr, index: usize) {
-        let (Some(table), Some(s)) = (self.stick.as_ref(), self.servers.get(index)) else { return };
+        let (Some(table), Some(s)) = (self.stick.as_ref(), self.servers.get(index)) else {
+            return;
+        };
         let mut t = match table.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -326,7 +355,9 @@ impl Backend {
     /// Admin API: sets server `index`'s administrative state (READY, DRAIN, MAINT) and wakes
     /// queued requests. Returns whether it changed (`false` too for an unknown index).
     pub fn set_server_admin(&self, index: usize, state: AdminState) -> bool {
-        let Some(s) = self.servers.get(index) else { return false };
+        let Some(s) = self.servers.get(index) else {
+            return false;
+        };
         let changed = s.set_admin(state);
         if changed {
             self.version.fetch_add(1, Ordering::AcqRel);
@@ -338,7 +369,10 @@ impl Backend {
 
     /// Admin API: sets server `index`'s runtime weight (0..=256) and wakes queued requests.
     pub fn set_server_weight(&self, index: usize, weight: u32) -> Result<bool, String> {
-        let s = self.servers.get(index).ok_or_else(|| format!("no server #{index} in backend {}", self.name))?;
+        let s = self
+            .servers
+            .get(index)
+            .ok_or_else(|| format!("no server #{index} in backend {}", self.name))?;
         let changed = s.set_weight(weight)?;
         if changed {
             self.version.fetch_add(1, Ordering::AcqRel);
@@ -357,7 +391,10 @@ impl Backend {
             .iter()
             .enumerate()
             .filter(|(_, s)| !s.backup && usable(s))
-            .map(|(index, s)| Candidate { index, weight: s.effective_weight() })
+            .map(|(index, s)| Candidate {
+                index,
+                weight: s.effective_weight(),
+            })
             .collect();
         if !act.is_empty() {
             return act;
@@ -367,7 +404,10 @@ impl Backend {
             .iter()
             .enumerate()
             .filter(|(_, s)| s.backup && usable(s))
-            .map(|(index, s)| Candidate { index, weight: s.effective_weight() });
+            .map(|(index, s)| Candidate {
+                index,
+                weight: s.effective_weight(),
+            });
         if self.options.allbackups {
             bck.collect()
         } else {
@@ -383,10 +423,16 @@ impl Backend {
         let v = self.version.load(Ordering::Acquire);
         if lb.version != v || lb.alg.is_none() {
             let g = self.group();
-            lb.alg = if g.is_empty() { None } else { Some(balance::build(&self.balance, &g)) };
+            lb.alg = if g.is_empty() {
+                None
+            } else {
+                Some(balance::build(&self.balance, &g))
+            };
             lb.version = v;
         }
-        let Some(alg) = lb.alg.as_mut() else { return Err(NoServer::Unavailable) };
+        let Some(alg) = lb.alg.as_mut() else {
+            return Err(NoServer::Unavailable);
+        };
         let servers = &self.servers;
         let room = |i: usize| servers[i].has_room();
         let served = |i: usize| servers[i].served();
@@ -415,18 +461,33 @@ impl Backend {
         } else {
             self.counters.begin();
         }
-        Assigned { backend: self.clone(), index }
+        Assigned {
+            backend: self.clone(),
+            index,
+        }
     }
 
     /// Picks a server, waiting in the queue while every usable server is at `maxconn`.
-    pub async fn assign(self: &Arc<Self>, hints: &Hints<'_>, avoid: Option<usize>) -> Result<Assigned, NoServer> {
+    pub async fn assign(
+        self: &Arc<Self>,
+        hints: &Hints<'_>,
+        avoid: Option<usize>,
+    ) -> Result<Assigned, NoServer> {
         self.assign_for(hints, avoid, true).await
     }
 
-    async fn assign_for(self: &Arc<Self>, hints: &Hints<'_>, avoid: Option<usize>, new_session: bool) -> Result<Assigned, NoServer> {
+    async fn assign_for(
+        self: &Arc<Self>,
+        hints: &Hints<'_>,
+        avoid: Option<usize>,
+        new_session: bool,
+    ) -> Result<Assigned, NoServer> {
         // MAINT takes nothing; a DOWN server only with `option persist`.
-        let persistable =
-            |i: &usize| self.servers.get(*i).is_some_and(|s| s.admin() != AdminState::Maint && (s.is_up() || self.options.persist));
+        let persistable = |i: &usize| {
+            self.servers.get(*i).is_some_and(|s| {
+                s.admin() != AdminState::Maint && (s.is_up() || self.options.persist)
+            })
+        };
         if let Some(index) = hints.prefer.filter(|i| persistable(i) && avoid != Some(*i)) {
             // Persistence: HAProxy queues on the server itself when it is full; fulcrum sends
             // the request anyway (the server's maxconn is not enforced for persistent requests).
@@ -521,18 +582,30 @@ impl Backend {
                 return Err((NoServer::ConnectFailed { timeout: timed_out }, Some(srv)));
             }
             attempt += 1;
-            let redispatch = self.options.redispatch && attempt == self.retries && self.servers.len() > 1;
+            let redispatch =
+                self.options.redispatch && attempt == self.retries && self.servers.len() > 1;
             // HAProxy counts a redispatch instead of a retry on the attempt that moves.
-            let kind = if redispatch { Ctr::Redispatches } else { Ctr::Retries };
+            let kind = if redispatch {
+                Ctr::Redispatches
+            } else {
+                Ctr::Retries
+            };
             assigned.server().counters.inc(kind);
             self.counters.inc(kind);
             if redispatch {
                 let failed = assigned.index;
                 drop(assigned);
-                assigned = self.assign_for(hints, Some(failed), false).await.map_err(|e| (e, None))?;
+                assigned = self
+                    .assign_for(hints, Some(failed), false)
+                    .await
+                    .map_err(|e| (e, None))?;
             } else if !timed_out {
                 // HAProxy's turn-around: give a restarting server a moment before retrying.
-                let pause = self.timeouts.connect.unwrap_or(Duration::from_secs(1)).min(Duration::from_secs(1));
+                let pause = self
+                    .timeouts
+                    .connect
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(Duration::from_secs(1));
                 tokio::time::sleep(pause).await;
             }
         }

@@ -58,15 +58,23 @@ impl ServerConn {
 
 /// Connects to `target` (`dst_port`: the client connection's destination port, for servers
 /// written without one), from `source` when set.
-pub async fn open(target: &Target, source: Option<SocketAddr>, dst_port: u16) -> io::Result<ServerConn> {
+pub async fn open(
+    target: &Target,
+    source: Option<SocketAddr>,
+    dst_port: u16,
+) -> io::Result<ServerConn> {
     match target {
         Target::Unix(path) => Ok(ServerConn::Unix(UnixStream::connect(&**path).await?)),
         Target::Abns(name) => match abns(name, true).await {
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(ServerConn::Unix(abns(name, false).await?)),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                Ok(ServerConn::Unix(abns(name, false).await?))
+            }
             r => r.map(ServerConn::Unix),
         },
         _ => {
-            let addr = target.resolve(dst_port).ok_or_else(|| io::Error::other("not an IP target"))?;
+            let addr = target
+                .resolve(dst_port)
+                .ok_or_else(|| io::Error::other("not an IP target"))?;
             let s = match source {
                 None => TcpStream::connect(addr).await?,
                 Some(src) => tcp_from(src, addr).await?,
@@ -79,10 +87,18 @@ pub async fn open(target: &Target, source: Option<SocketAddr>, dst_port: u16) ->
 
 /// A TCP connection to `dst` leaving from `src` (port 0: any).
 pub async fn tcp_from(src: SocketAddr, dst: SocketAddr) -> io::Result<TcpStream> {
-    let sock = if dst.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    let sock = if dst.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
     if src.port() == 0 {
         // Best effort: without it the bind reserves a port for this socket alone.
-        let _ = nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::IpBindAddressNoPort, &true);
+        let _ = nix::sys::socket::setsockopt(
+            &sock,
+            nix::sys::socket::sockopt::IpBindAddressNoPort,
+            &true,
+        );
     } else {
         sock.set_reuseaddr(true)?;
     }
@@ -94,7 +110,8 @@ pub async fn tcp_from(src: SocketAddr, dst: SocketAddr) -> io::Result<TcpStream>
 async fn abns(name: &str, padded: bool) -> io::Result<UnixStream> {
     use socket2::{Domain, SockAddr, Socket, Type};
     let wire = crate::listener::abns_name(name, padded);
-    let addr = SockAddr::unix(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&wire))?;
+    let addr =
+        SockAddr::unix(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&wire))?;
     let s = Socket::new(Domain::UNIX, Type::STREAM, None)?;
     s.set_nonblocking(true)?;
     let pending = match s.connect(&addr) {
@@ -102,7 +119,9 @@ async fn abns(name: &str, padded: bool) -> io::Result<UnixStream> {
         Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => true,
         Err(e) => return Err(e),
     };
-    let stream = UnixStream::from_std(std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(s)))?;
+    let stream = UnixStream::from_std(std::os::unix::net::UnixStream::from(
+        std::os::fd::OwnedFd::from(s),
+    ))?;
     if pending {
         stream.writable().await?;
         if let Some(e) = stream.take_error()? {
@@ -119,7 +138,10 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn rt() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt")
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt")
     }
 
     #[test]
@@ -128,17 +150,24 @@ mod tests {
             for padded in [true, false] {
                 let name = format!("fulcrum-connect-test-{}-{padded}", std::process::id());
                 let wire = crate::listener::abns_name(&name, padded);
-                let addr = std::os::unix::net::SocketAddr::from_abstract_name(&wire[1..]).expect("addr");
+                let addr =
+                    std::os::unix::net::SocketAddr::from_abstract_name(&wire[1..]).expect("addr");
                 let l = std::os::unix::net::UnixListener::bind_addr(&addr).expect("bind");
-                let conn = open(&Target::Abns(name.as_str().into()), None, 0).await.expect("connect");
-                let ServerConn::Unix(mut c) = conn else { panic!("a unix connection") };
+                let conn = open(&Target::Abns(name.as_str().into()), None, 0)
+                    .await
+                    .expect("connect");
+                let ServerConn::Unix(mut c) = conn else {
+                    panic!("a unix connection")
+                };
                 let (mut a, _) = l.accept().expect("accept");
                 c.write_all(b"x").await.expect("write");
                 let mut got = [0u8; 1];
                 std::io::Read::read_exact(&mut a, &mut got).expect("read");
                 assert_eq!(&got, b"x");
             }
-            let e = open(&Target::Abns("fulcrum-connect-test-nobody".into()), None, 0).await.expect_err("nobody listens");
+            let e = open(&Target::Abns("fulcrum-connect-test-nobody".into()), None, 0)
+                .await
+                .expect_err("nobody listens");
             assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
         });
     }
@@ -146,7 +175,9 @@ mod tests {
     #[test]
     fn source_address_is_the_servers_peer_address() {
         rt().block_on(async {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
             let dst = l.local_addr().expect("addr");
             let target = Target::Fixed(dst);
             for src in ["127.0.0.2:0", "127.0.0.3:0"] {
@@ -154,12 +185,16 @@ mod tests {
                 let conn = open(&target, Some(src), 0).await.expect("connect");
                 let (mut a, peer) = l.accept().await.expect("accept");
                 assert_eq!(peer.ip(), src.ip());
-                let ServerConn::Tcp(mut c) = conn else { panic!("a TCP connection") };
+                let ServerConn::Tcp(mut c) = conn else {
+                    panic!("a TCP connection")
+                };
                 c.write_all(b"y").await.expect("write");
                 assert_eq!(a.read_u8().await.expect("read"), b'y');
             }
             // A source that is not a local address fails the connection.
-            let e = open(&target, Some("192.0.2.1:0".parse().expect("literal")), 0).await.expect_err("not local");
+            let e = open(&target, Some("192.0.2.1:0".parse().expect("literal")), 0)
+                .await
+                .expect_err("not local");
             assert_eq!(e.raw_os_error(), Some(nix::libc::EADDRNOTAVAIL));
         });
     }

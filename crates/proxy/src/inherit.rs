@@ -59,7 +59,9 @@ pub(crate) fn add_passed(sockets: Vec<Socket>) {
 /// Takes every received socket `matches` accepts (a predecessor may have several per address).
 pub fn take_passed(matches: impl Fn(&Socket) -> bool) -> Vec<Socket> {
     with(|r| {
-        let (take, keep): (Vec<Socket>, Vec<Socket>) = std::mem::take(&mut r.passed).into_iter().partition(|s| matches(s));
+        let (take, keep): (Vec<Socket>, Vec<Socket>) = std::mem::take(&mut r.passed)
+            .into_iter()
+            .partition(|s| matches(s));
         r.passed = keep;
         take
     })
@@ -81,7 +83,13 @@ pub(crate) fn unexport(id: u64) {
 
 /// Duplicates of every exported listening socket.
 pub(crate) fn exported() -> Vec<Socket> {
-    with(|r| r.exports.values().flatten().filter_map(|s| s.try_clone().ok()).collect())
+    with(|r| {
+        r.exports
+            .values()
+            .flatten()
+            .filter_map(|s| s.try_clone().ok())
+            .collect()
+    })
 }
 
 static REGISTRY: Mutex<Option<Registry>> = Mutex::new(None);
@@ -95,8 +103,15 @@ fn with<T>(f: impl FnOnce(&mut Registry) -> T) -> T {
 }
 
 /// What the environment says systemd passed: descriptor numbers and names. Pure, for tests.
-pub fn parse_listen_env(fds: Option<&str>, pid: Option<&str>, names: Option<&str>, me: u32) -> Result<Vec<(RawFd, String)>, String> {
-    let Some(fds) = fds else { return Ok(Vec::new()) };
+pub fn parse_listen_env(
+    fds: Option<&str>,
+    pid: Option<&str>,
+    names: Option<&str>,
+    me: u32,
+) -> Result<Vec<(RawFd, String)>, String> {
+    let Some(fds) = fds else {
+        return Ok(Vec::new());
+    };
     if let Some(pid) = pid {
         match pid.trim().parse::<u32>() {
             Ok(p) if p == me => {}
@@ -105,15 +120,32 @@ pub fn parse_listen_env(fds: Option<&str>, pid: Option<&str>, names: Option<&str
             Err(_) => return Err(format!("LISTEN_PID='{pid}' is not a process id")),
         }
     }
-    let n: RawFd = fds.trim().parse().ok().filter(|n| (0..=4096).contains(n)).ok_or_else(|| format!("LISTEN_FDS='{fds}' is not a number of descriptors"))?;
+    let n: RawFd = fds
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| (0..=4096).contains(n))
+        .ok_or_else(|| format!("LISTEN_FDS='{fds}' is not a number of descriptors"))?;
     let names: Vec<&str> = names.map(|s| s.split(':').collect()).unwrap_or_default();
-    Ok((0..n).map(|i| (LISTEN_FDS_START + i, names.get(i as usize).map_or("unknown", |s| s).to_string())).collect())
+    Ok((0..n)
+        .map(|i| {
+            (
+                LISTEN_FDS_START + i,
+                names.get(i as usize).map_or("unknown", |s| s).to_string(),
+            )
+        })
+        .collect())
 }
 
 /// Records systemd's activated sockets; call once, before threads start.
 pub fn init() {
     let get = |k: &str| std::env::var(k).ok();
-    let parsed = parse_listen_env(get("LISTEN_FDS").as_deref(), get("LISTEN_PID").as_deref(), get("LISTEN_FDNAMES").as_deref(), std::process::id());
+    let parsed = parse_listen_env(
+        get("LISTEN_FDS").as_deref(),
+        get("LISTEN_PID").as_deref(),
+        get("LISTEN_FDNAMES").as_deref(),
+        std::process::id(),
+    );
     for k in ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"] {
         std::env::remove_var(k);
     }
@@ -128,14 +160,19 @@ pub fn init() {
         for (fd, name) in list {
             let open = fd_is_open(fd);
             if !open {
-                tracing::warn!("socket activation: descriptor {fd} ('{name}') is not open; ignored");
+                tracing::warn!(
+                    "socket activation: descriptor {fd} ('{name}') is not open; ignored"
+                );
                 continue;
             }
             set_cloexec(fd);
             r.activated.insert(fd, name);
         }
         if !r.activated.is_empty() {
-            tracing::info!("socket activation: {} socket(s) received from systemd", r.activated.len());
+            tracing::info!(
+                "socket activation: {} socket(s) received from systemd",
+                r.activated.len()
+            );
         }
     });
 }
@@ -147,19 +184,29 @@ pub fn take_tcp(addr: SocketAddr) -> Option<Socket> {
 
 /// Takes the activated unix socket bound to `path`.
 pub fn take_unix_path(path: &std::path::Path) -> Option<Socket> {
-    take_matching(|s| s.local_addr().ok().is_some_and(|a| a.as_pathname() == Some(path)))
+    take_matching(|s| {
+        s.local_addr()
+            .ok()
+            .is_some_and(|a| a.as_pathname() == Some(path))
+    })
 }
 
 /// Takes the activated unix socket bound to the abstract name `name`.
 pub fn take_abns(name: &[u8]) -> Option<Socket> {
-    take_matching(|s| s.local_addr().ok().is_some_and(|a| a.as_abstract_namespace() == Some(name)))
+    take_matching(|s| {
+        s.local_addr()
+            .ok()
+            .is_some_and(|a| a.as_abstract_namespace() == Some(name))
+    })
 }
 
 fn take_matching(matches: impl Fn(&Socket) -> bool) -> Option<Socket> {
     with(|r| {
         let found = r.activated.keys().copied().find(|fd| {
             // Borrow without owning: adopt, test, and give the descriptor back untouched.
-            let Some(owned) = adopt_unchecked(*fd) else { return false };
+            let Some(owned) = adopt_unchecked(*fd) else {
+                return false;
+            };
             let s = Socket::from(owned);
             let ok = s.is_listener().unwrap_or(false) && matches(&s);
             std::mem::forget(s);
@@ -168,7 +215,10 @@ fn take_matching(matches: impl Fn(&Socket) -> bool) -> Option<Socket> {
         r.activated.remove(&found);
         r.adopted.insert(found);
         let s = Socket::from(adopt_unchecked(found)?);
-        tracing::info!("socket activation: taking over {} (descriptor {found})", describe(&s));
+        tracing::info!(
+            "socket activation: taking over {} (descriptor {found})",
+            describe(&s)
+        );
         Some(s)
     })
 }
@@ -178,7 +228,9 @@ pub fn take_listener(fd: RawFd) -> Result<Socket, String> {
     let s = take_any(fd)?;
     match s.is_listener() {
         Ok(true) => Ok(s),
-        Ok(false) => Err(format!("fd@{fd} is a socket but not a listening one (it must be bound and listening)")),
+        Ok(false) => Err(format!(
+            "fd@{fd} is a socket but not a listening one (it must be bound and listening)"
+        )),
         Err(e) => Err(format!("fd@{fd} is not a socket: {e}")),
     }
 }
@@ -186,7 +238,8 @@ pub fn take_listener(fd: RawFd) -> Result<Socket, String> {
 /// `sockpair@N`: the inherited unix socket N over which connections are passed.
 pub fn take_socket(fd: RawFd) -> Result<Socket, String> {
     let s = take_any(fd)?;
-    s.r#type().map_err(|e| format!("sockpair@{fd} is not a socket: {e}"))?;
+    s.r#type()
+        .map_err(|e| format!("sockpair@{fd} is not a socket: {e}"))?;
     Ok(s)
 }
 
@@ -196,7 +249,9 @@ fn take_any(fd: RawFd) -> Result<Socket, String> {
             return Err(format!("descriptor {fd} is already used by another address (or was closed on an earlier reload)"));
         }
         if fd <= 2 {
-            return Err(format!("descriptor {fd} is standard input/output/error, not a socket"));
+            return Err(format!(
+                "descriptor {fd} is standard input/output/error, not a socket"
+            ));
         }
         if !fd_is_open(fd) {
             return Err(format!("descriptor {fd} is not open in this process (was it passed without close-on-exec cleared?)"));
@@ -204,7 +259,9 @@ fn take_any(fd: RawFd) -> Result<Socket, String> {
         r.activated.remove(&fd);
         r.adopted.insert(fd);
         set_cloexec(fd);
-        adopt_unchecked(fd).map(Socket::from).ok_or_else(|| format!("descriptor {fd} is not open"))
+        adopt_unchecked(fd)
+            .map(Socket::from)
+            .ok_or_else(|| format!("descriptor {fd} is not open"))
     })
 }
 
@@ -224,9 +281,13 @@ pub fn log_fd(fd: RawFd) -> Result<Arc<std::fs::File>, String> {
 pub fn close_unused() {
     let passed = with(|r| std::mem::take(&mut r.passed));
     for s in passed {
-        tracing::debug!("handover: {} is not in this configuration; closed", describe(&s));
+        tracing::debug!(
+            "handover: {} is not in this configuration; closed",
+            describe(&s)
+        );
     }
-    let left: Vec<(RawFd, String)> = with(|r| std::mem::take(&mut r.activated).into_iter().collect());
+    let left: Vec<(RawFd, String)> =
+        with(|r| std::mem::take(&mut r.activated).into_iter().collect());
     for (fd, name) in left {
         with(|r| r.adopted.insert(fd));
         if let Some(owned) = adopt_unchecked(fd) {
@@ -304,7 +365,10 @@ mod tests {
         );
         // For another process: ignored.
         assert_eq!(parse_listen_env(Some("2"), Some("8"), None, 7), Ok(vec![]));
-        assert_eq!(parse_listen_env(Some("1"), None, None, 7), Ok(vec![(3, "unknown".to_string())]));
+        assert_eq!(
+            parse_listen_env(Some("1"), None, None, 7),
+            Ok(vec![(3, "unknown".to_string())])
+        );
         assert!(parse_listen_env(Some("x"), Some("7"), None, 7).is_err());
         assert!(parse_listen_env(Some("1"), Some("y"), None, 7).is_err());
     }

@@ -50,7 +50,9 @@ pub struct ProxyHandle {
 
 /// Opens the listeners of every frontend/listen in `config` and starts serving.
 pub async fn start(config: &Config) -> Result<ProxyHandle, ProxyError> {
-    Ok(ProxyHandle { rt: runtime::Runtime::start(config)? })
+    Ok(ProxyHandle {
+        rt: runtime::Runtime::start(config)?,
+    })
 }
 
 impl ProxyHandle {

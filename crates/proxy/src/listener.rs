@@ -13,8 +13,8 @@
 //! enforced before `accept()`, so excess connections wait in the kernel backlog.
 
 use crate::state::Frontend;
-use fulcrum_config::model::{Bind, BindAddress, Mode};
 use crate::stream::ClientStream;
+use fulcrum_config::model::{Bind, BindAddress, Mode};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -32,7 +32,9 @@ pub struct Slot {
 
 impl Slot {
     pub fn new(fe: Arc<Frontend>) -> Self {
-        Slot { current: RwLock::new(fe) }
+        Slot {
+            current: RwLock::new(fe),
+        }
     }
     pub fn get(&self) -> Arc<Frontend> {
         match self.current.read() {
@@ -54,7 +56,10 @@ pub enum ListenKey {
     Tcp(SocketAddr),
     Unix(PathBuf),
     /// `abns@NAME`; `padded`: HAProxy's form (NUL-padded to the whole `sun_path`).
-    Abns { name: String, padded: bool },
+    Abns {
+        name: String,
+        padded: bool,
+    },
     Fd(i32),
     Sockpair(i32),
 }
@@ -65,7 +70,10 @@ impl std::fmt::Display for ListenKey {
             ListenKey::Tcp(a) => write!(f, "{a}"),
             ListenKey::Unix(p) => write!(f, "unix@{}", p.display()),
             ListenKey::Abns { name, padded: true } => write!(f, "abns@{name} (padded)"),
-            ListenKey::Abns { name, padded: false } => write!(f, "abns@{name}"),
+            ListenKey::Abns {
+                name,
+                padded: false,
+            } => write!(f, "abns@{name}"),
             ListenKey::Fd(n) => write!(f, "fd@{n}"),
             ListenKey::Sockpair(n) => write!(f, "sockpair@{n}"),
         }
@@ -80,20 +88,43 @@ pub fn keys(b: &Bind) -> Result<Vec<ListenKey>, String> {
         BindAddress::Ip(ip) => *ip,
         BindAddress::Unix(p) => return Ok(vec![ListenKey::Unix(PathBuf::from(p))]),
         BindAddress::Abns(n) => {
-            return Ok(vec![ListenKey::Abns { name: n.clone(), padded: true }, ListenKey::Abns { name: n.clone(), padded: false }])
+            return Ok(vec![
+                ListenKey::Abns {
+                    name: n.clone(),
+                    padded: true,
+                },
+                ListenKey::Abns {
+                    name: n.clone(),
+                    padded: false,
+                },
+            ])
         }
         BindAddress::Fd(n) => return Ok(vec![ListenKey::Fd(*n)]),
         BindAddress::Sockpair(n) => return Ok(vec![ListenKey::Sockpair(*n)]),
     };
     if b.port_last < b.port_first {
-        return Err(format!("{}: port range {}-{} is empty", b.span, b.port_first, b.port_last));
+        return Err(format!(
+            "{}: port range {}-{} is empty",
+            b.span, b.port_first, b.port_last
+        ));
     }
-    Ok((b.port_first..=b.port_last).map(|p| ListenKey::Tcp(SocketAddr::new(ip, p))).collect())
+    Ok((b.port_first..=b.port_last)
+        .map(|p| ListenKey::Tcp(SocketAddr::new(ip, p)))
+        .collect())
 }
 
 /// Every address:port a `bind` line stands for (IP binds only).
 pub fn addresses(b: &Bind) -> Result<Vec<SocketAddr>, String> {
-    Ok(keys(b)?.into_iter().filter_map(|k| if let ListenKey::Tcp(a) = k { Some(a) } else { None }).collect())
+    Ok(keys(b)?
+        .into_iter()
+        .filter_map(|k| {
+            if let ListenKey::Tcp(a) = k {
+                Some(a)
+            } else {
+                None
+            }
+        })
+        .collect())
 }
 
 /// The sockets of one listener, before they are spread over the workers.
@@ -115,7 +146,9 @@ pub fn open_key(key: &ListenKey, b: &Bind, workers: usize) -> Result<Opened, Str
         ListenKey::Tcp(addr) => {
             // From the process we take over from: all its sockets for this address, topped
             // up to one per worker.
-            let mut v = crate::inherit::take_passed(|s| is_listening_on(s, |a| a.as_socket() == Some(*addr)));
+            let mut v = crate::inherit::take_passed(|s| {
+                is_listening_on(s, |a| a.as_socket() == Some(*addr))
+            });
             if !v.is_empty() {
                 while v.len() < workers {
                     v.push(Socket::from(open(*addr, b).map_err(err)?));
@@ -133,18 +166,32 @@ pub fn open_key(key: &ListenKey, b: &Bind, workers: usize) -> Result<Opened, Str
             Ok(Opened::PerWorker(v))
         }
         ListenKey::Unix(path) => {
-            if let Some(s) = crate::inherit::take_passed(|s| is_listening_on(s, |a| a.as_pathname().is_some_and(|p| bound_as(p, path)))).pop() {
+            if let Some(s) = crate::inherit::take_passed(|s| {
+                is_listening_on(s, |a| a.as_pathname().is_some_and(|p| bound_as(p, path)))
+            })
+            .pop()
+            {
                 return Ok(Opened::Shared(s));
             }
             if let Some(s) = crate::inherit::take_unix_path(path) {
                 let _ = s.set_nonblocking(true);
                 return Ok(Opened::Inherited(s));
             }
-            open_unix_path(path, b).map(Opened::Shared).map_err(|e| format!("{}: cannot bind unix socket '{}': {e}", b.span, path.display()))
+            open_unix_path(path, b).map(Opened::Shared).map_err(|e| {
+                format!(
+                    "{}: cannot bind unix socket '{}': {e}",
+                    b.span,
+                    path.display()
+                )
+            })
         }
         ListenKey::Abns { name, padded } => {
             let wire = abns_name(name, *padded);
-            if let Some(s) = crate::inherit::take_passed(|s| is_listening_on(s, |a| a.as_abstract_namespace() == Some(&wire[1..]))).pop() {
+            if let Some(s) = crate::inherit::take_passed(|s| {
+                is_listening_on(s, |a| a.as_abstract_namespace() == Some(&wire[1..]))
+            })
+            .pop()
+            {
                 return Ok(Opened::Shared(s));
             }
             if let Some(s) = crate::inherit::take_abns(&wire[1..]) {
@@ -152,7 +199,10 @@ pub fn open_key(key: &ListenKey, b: &Bind, workers: usize) -> Result<Opened, Str
                 return Ok(Opened::Inherited(s));
             }
             let s = Socket::new(Domain::UNIX, Type::STREAM, None).map_err(err)?;
-            let addr = SockAddr::unix(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&wire)).map_err(err)?;
+            let addr = SockAddr::unix(
+                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&wire),
+            )
+            .map_err(err)?;
             s.bind(&addr).map_err(err)?;
             s.listen(BACKLOG).map_err(err)?;
             s.set_nonblocking(true).map_err(err)?;
@@ -177,7 +227,10 @@ fn bound_as(bound: &Path, path: &Path) -> bool {
     if bound == path {
         return true;
     }
-    let (b, p) = (bound.as_os_str().as_encoded_bytes(), path.as_os_str().as_encoded_bytes());
+    let (b, p) = (
+        bound.as_os_str().as_encoded_bytes(),
+        path.as_os_str().as_encoded_bytes(),
+    );
     b.strip_prefix(p)
         .and_then(|rest| rest.strip_prefix(b"."))
         .and_then(|rest| rest.strip_suffix(b".tmp"))
@@ -186,7 +239,9 @@ fn bound_as(bound: &Path, path: &Path) -> bool {
 
 /// Whether an (inherited) socket is a unix one.
 pub fn is_unix(fd: &std::os::fd::OwnedFd) -> bool {
-    socket2::SockRef::from(fd).domain().is_ok_and(|d| d == Domain::UNIX)
+    socket2::SockRef::from(fd)
+        .domain()
+        .is_ok_and(|d| d == Domain::UNIX)
 }
 
 fn is_listening_on(s: &Socket, want: impl Fn(&SockAddr) -> bool) -> bool {
@@ -235,13 +290,21 @@ fn apply_owner(file: &Path, b: &Bind) -> std::io::Result<()> {
     let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, m);
     let uid = match (&b.user, b.uid) {
         (Some(name), _) => Some(
-            nix::unistd::User::from_name(name).ok().flatten().map(|u| u.uid.as_raw()).ok_or_else(|| invalid(format!("unknown user '{name}'")))?,
+            nix::unistd::User::from_name(name)
+                .ok()
+                .flatten()
+                .map(|u| u.uid.as_raw())
+                .ok_or_else(|| invalid(format!("unknown user '{name}'")))?,
         ),
         (None, uid) => uid,
     };
     let gid = match (&b.group, b.gid) {
         (Some(name), _) => Some(
-            nix::unistd::Group::from_name(name).ok().flatten().map(|g| g.gid.as_raw()).ok_or_else(|| invalid(format!("unknown group '{name}'")))?,
+            nix::unistd::Group::from_name(name)
+                .ok()
+                .flatten()
+                .map(|g| g.gid.as_raw())
+                .ok_or_else(|| invalid(format!("unknown group '{name}'")))?,
         ),
         (None, gid) => gid,
     };
@@ -268,7 +331,11 @@ pub fn unix_path_ino(path: &Path) -> Option<u64> {
 
 /// Opens one listening socket for `addr` with the options of `b`.
 pub fn open(addr: SocketAddr, b: &Bind) -> std::io::Result<std::net::TcpListener> {
-    let domain = if addr.is_ipv4() { Domain::IPV4 } else { Domain::IPV6 };
+    let domain = if addr.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
     let s = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
     s.set_reuse_port(true)?;
@@ -346,7 +413,9 @@ impl Incoming {
     /// A listening socket as TCP or unix, by its family.
     pub fn listener(s: Socket) -> Incoming {
         match s.domain() {
-            Ok(d) if d == Domain::UNIX => Incoming::Unix(std::os::unix::net::UnixListener::from(std::os::fd::OwnedFd::from(s))),
+            Ok(d) if d == Domain::UNIX => Incoming::Unix(std::os::unix::net::UnixListener::from(
+                std::os::fd::OwnedFd::from(s),
+            )),
             _ => Incoming::Tcp(s.into()),
         }
     }
@@ -375,8 +444,9 @@ impl Accepting {
                 Ok(Conn::Tcp(s, peer, local))
             }
             Accepting::Unix(l) => Ok(Conn::Unix(l.accept().await?.0)),
-            Accepting::Sockpair(s) => loop {
-                match s.async_io(tokio::io::Interest::READABLE, || crate::sockpair::recv_fd(s)).await? {
+            Accepting::Sockpair(s) => {
+                loop {
+                    match s.async_io(tokio::io::Interest::READABLE, || crate::sockpair::recv_fd(s)).await? {
                     crate::sockpair::Received::Fd(fd) => match crate::sockpair::stream(fd) {
                         Ok(c) => return Ok(c),
                         Err(e) => tracing::warn!("sockpair: a received descriptor is not a usable stream socket: {e}"),
@@ -387,7 +457,8 @@ impl Accepting {
                         std::future::pending::<()>().await;
                     }
                 }
-            },
+                }
+            }
         }
     }
 }
@@ -448,10 +519,15 @@ pub async fn accept_loop(
         ACTIVE.fetch_add(1, Ordering::Relaxed);
         fe.conns.fetch_add(1, Ordering::Relaxed);
         tracker.fetch_add(1, Ordering::AcqRel);
-        let counted = Counted { fe: fe.clone(), tracker: tracker.clone() };
+        let counted = Counted {
+            fe: fe.clone(),
+            tracker: tracker.clone(),
+        };
         let stop = stop.clone();
         match conn {
-            Conn::Tcp(sock, peer, local) => spawn_session(fe, sock, peer, local, stop, counted, permits),
+            Conn::Tcp(sock, peer, local) => {
+                spawn_session(fe, sock, peer, local, stop, counted, permits)
+            }
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);
                 spawn_session(fe, sock, me, me, stop, counted, permits)
@@ -460,7 +536,10 @@ pub async fn accept_loop(
     }
 }
 
-type Permits = (Option<tokio::sync::OwnedSemaphorePermit>, Option<tokio::sync::OwnedSemaphorePermit>);
+type Permits = (
+    Option<tokio::sync::OwnedSemaphorePermit>,
+    Option<tokio::sync::OwnedSemaphorePermit>,
+);
 
 fn spawn_session<C: ClientStream>(
     fe: Arc<Frontend>,

@@ -35,8 +35,9 @@ pub struct Logger {
 
 fn facility(name: &str) -> u8 {
     const F: &[&str] = &[
-        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2", "ftp", "ntp",
-        "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+        "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
+        "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
+        "local5", "local6", "local7",
     ];
     F.iter().position(|f| *f == name).unwrap_or(16) as u8
 }
@@ -60,7 +61,10 @@ impl Logger {
                 }
             } else if let Some(name) = a.strip_prefix("abns@") {
                 use std::os::linux::net::SocketAddrExt;
-                match (UnixDatagram::unbound(), std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())) {
+                match (
+                    UnixDatagram::unbound(),
+                    std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()),
+                ) {
                     (Ok(s), Ok(addr)) => {
                         let _ = s.set_nonblocking(true);
                         Sink::Abns(s, addr)
@@ -68,7 +72,11 @@ impl Logger {
                     _ => continue,
                 }
             } else if let Some(n) = a.strip_prefix("fd@") {
-                match n.parse::<i32>().map_err(|_| format!("'{n}' is not a descriptor number")).and_then(crate::inherit::log_fd) {
+                match n
+                    .parse::<i32>()
+                    .map_err(|_| format!("'{n}' is not a descriptor number"))
+                    .and_then(crate::inherit::log_fd)
+                {
                     Ok(f) => Sink::Fd(f),
                     Err(msg) => {
                         tracing::warn!("{}: log target '{a}': {msg}; not logging there", t.span);
@@ -80,7 +88,11 @@ impl Logger {
                     tracing::warn!("{}: log target '{a}' is not an address fulcrum can send to (expected [udp@]HOST[:PORT], a path, abns@NAME or fd@N)", t.span);
                     continue;
                 };
-                let bind: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
+                let bind: SocketAddr = if addr.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                };
                 match UdpSocket::bind(bind) {
                     Ok(s) => {
                         let _ = s.set_nonblocking(true);
@@ -129,10 +141,16 @@ impl Logger {
 /// `[ipv4@|ipv6@|udp@|udp4@|udp6@]HOST[:PORT]`, port 514 by default; a name is resolved here,
 /// once, keeping the first address of the family asked for.
 pub fn udp_target(text: &str) -> Option<SocketAddr> {
-    let (family, rest) = [("udp4@", Some(true)), ("ipv4@", Some(true)), ("udp6@", Some(false)), ("ipv6@", Some(false)), ("udp@", None)]
-        .iter()
-        .find_map(|(p, v4)| text.strip_prefix(p).map(|r| (*v4, r)))
-        .unwrap_or((None, text));
+    let (family, rest) = [
+        ("udp4@", Some(true)),
+        ("ipv4@", Some(true)),
+        ("udp6@", Some(false)),
+        ("ipv6@", Some(false)),
+        ("udp@", None),
+    ]
+    .iter()
+    .find_map(|(p, v4)| text.strip_prefix(p).map(|r| (*v4, r)))
+    .unwrap_or((None, text));
     let fits = |a: &SocketAddr| match family {
         Some(v4) => a.is_ipv4() == v4,
         None => true,
@@ -157,10 +175,16 @@ pub fn udp_target(text: &str) -> Option<SocketAddr> {
 
 fn syslog_frame(pri: u8, line: &str) -> String {
     let (_, mon, day, h, m, s, _) = civil(SystemTime::now());
-    format!("<{pri}>{} {day:2} {h:02}:{m:02}:{s:02} fulcrum[{}]: {line}", MONTHS[mon as usize - 1], std::process::id())
+    format!(
+        "<{pri}>{} {day:2} {h:02}:{m:02}:{s:02} fulcrum[{}]: {line}",
+        MONTHS[mon as usize - 1],
+        std::process::id()
+    )
 }
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// (year, month, day, hour, minute, second, millisecond) in UTC.
 fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32, u32) {
@@ -179,13 +203,24 @@ fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32, u32) {
     let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = if month <= 2 { y + 1 } else { y };
-    (year, month, day, rem / 3600, rem / 60 % 60, rem % 60, d.subsec_millis())
+    (
+        year,
+        month,
+        day,
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_millis(),
+    )
 }
 
 /// HAProxy's accept date: `23/Nov/2026:09:00:00.123`.
 pub fn accept_date(t: SystemTime) -> String {
     let (y, mo, d, h, m, s, ms) = civil(t);
-    format!("{d:02}/{}/{y}:{h:02}:{m:02}:{s:02}.{ms:03}", MONTHS[mo as usize - 1])
+    format!(
+        "{d:02}/{}/{y}:{h:02}:{m:02}:{s:02}.{ms:03}",
+        MONTHS[mo as usize - 1]
+    )
 }
 
 /// Milliseconds for a log field; -1 when the phase never happened, as HAProxy.

@@ -40,11 +40,19 @@ impl Cidr {
         };
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix)) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix))
+                };
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.prefix))
+                };
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -95,11 +103,15 @@ mod tests {
 
     #[test]
     fn matches_networks() {
-        let n = Cidr::parse("10.0.0.0/8").unwrap_or(Cidr { addr: [0, 0, 0, 0].into(), prefix: 32 });
+        let n = Cidr::parse("10.0.0.0/8").unwrap_or(Cidr {
+            addr: [0, 0, 0, 0].into(),
+            prefix: 32,
+        });
         assert!(n.contains("10.1.2.3".parse().unwrap_or([0, 0, 0, 0].into())));
         assert!(!n.contains("11.1.2.3".parse().unwrap_or([0, 0, 0, 0].into())));
         assert!(Cidr::parse("127.0.0.1").is_some_and(|c| c.contains([127, 0, 0, 1].into())));
-        assert!(Cidr::parse("::1").is_some_and(|c| c.contains("::1".parse().unwrap_or([0, 0, 0, 0].into()))));
+        assert!(Cidr::parse("::1")
+            .is_some_and(|c| c.contains("::1".parse().unwrap_or([0, 0, 0, 0].into()))));
         assert!(Cidr::parse("10.0.0.0/255.0.0.0").is_some_and(|c| c.contains([10, 9, 9, 9].into())));
         assert!(Cidr::parse("nonsense").is_none());
         let u = unix_peer(2);

@@ -75,6 +75,13 @@ mod tests {
         slot.set(None);
         assert!(slot.get().is_none());
         let seen = rec.0.lock().map(|v| v.clone()).unwrap_or_default();
-        assert_eq!(seen, vec![("be".to_string(), "s1".to_string(), ServerEvent::HttpStatus(500))]);
+        assert_eq!(
+            seen,
+            vec![(
+                "be".to_string(),
+                "s1".to_string(),
+                ServerEvent::HttpStatus(500)
+            )]
+        );
     }
 }

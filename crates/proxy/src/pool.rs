@@ -68,7 +68,10 @@ pub fn purge(now: Instant) {
         let mut p = p.borrow_mut();
         for list in p.values_mut() {
             // Oldest first: drop the leading run of expired ones.
-            let expired = list.iter().take_while(|(_, since)| now.duration_since(*since) >= PURGE_DELAY).count();
+            let expired = list
+                .iter()
+                .take_while(|(_, since)| now.duration_since(*since) >= PURGE_DELAY)
+                .count();
             list.drain(..expired);
         }
         p.retain(|_, list| !list.is_empty());

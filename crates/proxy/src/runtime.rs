@@ -96,9 +96,14 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
             .name(format!("fulcrum-w{i}"))
             .spawn(move || {
                 let built = if threads_each == 1 {
-                    tokio::runtime::Builder::new_current_thread().enable_all().build()
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
                 } else {
-                    tokio::runtime::Builder::new_multi_thread().worker_threads(threads_each).enable_all().build()
+                    tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(threads_each)
+                        .enable_all()
+                        .build()
                 };
                 let rt = match built {
                     Ok(rt) => rt,
@@ -127,7 +132,11 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
             .recv()
             .map_err(|e| ProxyError::Runtime(format!("worker thread failed: {e}")))?
             .map_err(ProxyError::Runtime)?;
-        workers.push(Worker { handle, stop: Some(stx), thread: Some(thread) });
+        workers.push(Worker {
+            handle,
+            stop: Some(stx),
+            thread: Some(thread),
+        });
     }
     Ok(workers)
 }
@@ -172,7 +181,12 @@ fn wanted(config: &Config) -> Result<Vec<Wanted>, ProxyError> {
                 };
                 last_id = id;
                 if seen.insert(key.clone()) {
-                    out.push(Wanted { key, frontend: p.name.clone(), bind: b.clone(), id: id.min(u32::from(u16::MAX)) as u16 });
+                    out.push(Wanted {
+                        key,
+                        frontend: p.name.clone(),
+                        bind: b.clone(),
+                        id: id.min(u32::from(u16::MAX)) as u16,
+                    });
                 }
             }
         }
@@ -197,15 +211,24 @@ impl Runtime {
         let (stop, _) = watch::channel(false);
         let rt = Runtime {
             workers,
-            running: tokio::sync::Mutex::new(Running { gen: gen.clone(), listeners: HashMap::new() }),
+            running: tokio::sync::Mutex::new(Running {
+                gen: gen.clone(),
+                listeners: HashMap::new(),
+            }),
             stop,
             tracker: Arc::new(AtomicU64::new(0)),
-            global_maxconn: config.global.maxconn.filter(|m| *m > 0).map(|m| Arc::new(Semaphore::new(m as usize))),
+            global_maxconn: config
+                .global
+                .maxconn
+                .filter(|m| *m > 0)
+                .map(|m| Arc::new(Semaphore::new(m as usize))),
             sink,
         };
         let mut listeners = HashMap::new();
         for w in wanted(config)? {
-            let Some(fe) = gen.frontends.get(&w.frontend) else { continue };
+            let Some(fe) = gen.frontends.get(&w.frontend) else {
+                continue;
+            };
             let l = match rt.open(&w, fe.clone()) {
                 Ok(l) => l,
                 Err(e) => {
@@ -215,9 +238,18 @@ impl Runtime {
                     return Err(e);
                 }
             };
-            listeners.insert(w.key, Listening { frontend: w.frontend, ..l });
+            listeners.insert(
+                w.key,
+                Listening {
+                    frontend: w.frontend,
+                    ..l
+                },
+            );
         }
-        rt.running.try_lock().map_err(|_| ProxyError::Runtime("state busy at start".into()))?.listeners = listeners;
+        rt.running
+            .try_lock()
+            .map_err(|_| ProxyError::Runtime("state busy at start".into()))?
+            .listeners = listeners;
         // Socket activation: what no bind took is closed now, with a warning naming it.
         crate::inherit::close_unused();
         Ok(rt)
@@ -225,45 +257,77 @@ impl Runtime {
 
     /// Opens listener `w` and has every worker accept on it.
     fn open(&self, w: &Wanted, fe: Arc<crate::state::Frontend>) -> Result<Listening, ProxyError> {
-        let opened = listener::open_key(&w.key, &w.bind, self.workers.len()).map_err(ProxyError::Bind)?;
+        let opened =
+            listener::open_key(&w.key, &w.bind, self.workers.len()).map_err(ProxyError::Bind)?;
         let file = match (&w.key, &opened) {
-            (ListenKey::Unix(p), listener::Opened::Shared(_)) => listener::unix_path_ino(p).map(|ino| (p.clone(), ino)),
+            (ListenKey::Unix(p), listener::Opened::Shared(_)) => {
+                listener::unix_path_ino(p).map(|ino| (p.clone(), ino))
+            }
             _ => None,
         };
         let export = match &opened {
             listener::Opened::PerWorker(v) => crate::inherit::export(&v.iter().collect::<Vec<_>>()),
-            listener::Opened::Shared(s) | listener::Opened::Inherited(s) => crate::inherit::export(&[s]),
+            listener::Opened::Shared(s) | listener::Opened::Inherited(s) => {
+                crate::inherit::export(&[s])
+            }
             listener::Opened::Sockpair(_) => crate::inherit::export(&[]),
         };
         let incoming: Vec<listener::Incoming> = match opened {
-            listener::Opened::PerWorker(v) => v.into_iter().map(listener::Incoming::listener).collect(),
+            listener::Opened::PerWorker(v) => {
+                v.into_iter().map(listener::Incoming::listener).collect()
+            }
             listener::Opened::Shared(s) | listener::Opened::Inherited(s) => {
                 let mut v = Vec::with_capacity(self.workers.len());
                 for _ in 1..self.workers.len() {
-                    let dup = s.try_clone().map_err(|e| ProxyError::Bind(format!("{}: cannot share {} between threads: {e}", w.bind.span, w.key)))?;
+                    let dup = s.try_clone().map_err(|e| {
+                        ProxyError::Bind(format!(
+                            "{}: cannot share {} between threads: {e}",
+                            w.bind.span, w.key
+                        ))
+                    })?;
                     v.push(listener::Incoming::listener(dup));
                 }
                 v.push(listener::Incoming::listener(s));
                 v
             }
             // Descriptors arrive one by one over one socket: one worker receives them.
-            listener::Opened::Sockpair(s) => vec![listener::Incoming::Sockpair(std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(s)))],
+            listener::Opened::Sockpair(s) => vec![listener::Incoming::Sockpair(
+                std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(s)),
+            )],
         };
         let slot = Arc::new(Slot::new(fe));
         let (close, close_rx) = watch::channel(false);
         // More sockets than workers (received from a predecessor with more threads): every
         // socket is accepted on, some workers take two.
         for (worker, inc) in self.workers.iter().cycle().zip(incoming) {
-            let fut = listener::accept_loop(inc, w.id, slot.clone(), self.global_maxconn.clone(), self.tracker.clone(), close_rx.clone(), self.stop.subscribe());
+            let fut = listener::accept_loop(
+                inc,
+                w.id,
+                slot.clone(),
+                self.global_maxconn.clone(),
+                self.tracker.clone(),
+                close_rx.clone(),
+                self.stop.subscribe(),
+            );
             worker.handle.spawn(fut);
         }
         tracing::debug!("listening on {} for frontend {}", w.key, w.frontend);
-        Ok(Listening { frontend: String::new(), slot, close, file, export })
+        Ok(Listening {
+            frontend: String::new(),
+            slot,
+            close,
+            file,
+            export,
+        })
     }
 
     pub async fn reload(&self, config: &Config) -> Result<(), ProxyError> {
         let mut running = self.running.lock().await;
-        let gen = Arc::new(state::build_with_sink(config, Some(&running.gen), self.sink.clone())?);
+        let gen = Arc::new(state::build_with_sink(
+            config,
+            Some(&running.gen),
+            self.sink.clone(),
+        )?);
         crate::prometheus::Exporter::global().serve(&gen);
         let want = wanted(config)?;
         let want_keys: HashSet<ListenKey> = want.iter().map(|w| w.key.clone()).collect();
@@ -273,9 +337,17 @@ impl Runtime {
             if running.listeners.contains_key(&w.key) {
                 continue;
             }
-            let Some(fe) = gen.frontends.get(&w.frontend) else { continue };
+            let Some(fe) = gen.frontends.get(&w.frontend) else {
+                continue;
+            };
             match self.open(w, fe.clone()) {
-                Ok(l) => opened.push((w.key.clone(), Listening { frontend: w.frontend.clone(), ..l })),
+                Ok(l) => opened.push((
+                    w.key.clone(),
+                    Listening {
+                        frontend: w.frontend.clone(),
+                        ..l
+                    },
+                )),
                 Err(e) => {
                     for (_, l) in opened {
                         l.close();
@@ -286,7 +358,10 @@ impl Runtime {
         }
         // Addresses that stay: swap the frontend behind the open sockets.
         for w in &want {
-            if let (Some(l), Some(fe)) = (running.listeners.get_mut(&w.key), gen.frontends.get(&w.frontend)) {
+            if let (Some(l), Some(fe)) = (
+                running.listeners.get_mut(&w.key),
+                gen.frontends.get(&w.frontend),
+            ) {
                 l.slot.set(fe.clone());
                 l.frontend = w.frontend.clone();
             }
@@ -304,13 +379,22 @@ impl Runtime {
             fe.retired.store(true, Ordering::Relaxed);
         }
         // Idle server connections to servers that are gone are dropped on every worker.
-        let alive: Arc<HashSet<u64>> = Arc::new(gen.backends.values().flat_map(|b| b.servers.iter().map(|s| s.id)).collect());
+        let alive: Arc<HashSet<u64>> = Arc::new(
+            gen.backends
+                .values()
+                .flat_map(|b| b.servers.iter().map(|s| s.id))
+                .collect(),
+        );
         for w in &self.workers {
             let alive = alive.clone();
-            w.handle.spawn(async move { crate::pool::retain(&|id| alive.contains(&id)) });
+            w.handle
+                .spawn(async move { crate::pool::retain(&|id| alive.contains(&id)) });
         }
         running.gen = gen;
-        tracing::info!("proxy configuration reloaded ({} listening addresses)", running.listeners.len());
+        tracing::info!(
+            "proxy configuration reloaded ({} listening addresses)",
+            running.listeners.len()
+        );
         Ok(())
     }
 
@@ -335,7 +419,11 @@ impl Runtime {
                 let _ = s.send(());
             }
         }
-        let threads: Vec<_> = self.workers.iter_mut().filter_map(|w| w.thread.take()).collect();
+        let threads: Vec<_> = self
+            .workers
+            .iter_mut()
+            .filter_map(|w| w.thread.take())
+            .collect();
         let _ = tokio::task::spawn_blocking(move || {
             for t in threads {
                 let _ = t.join();

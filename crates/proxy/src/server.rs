@@ -29,7 +29,9 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static CHANGE_SEQ: AtomicU64 = AtomicU64::new(1);
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// HAProxy's administrative state of a server, set by the operator.
@@ -165,7 +167,14 @@ pub struct ServerRt {
 }
 
 impl ServerRt {
-    pub fn new(name: String, target: Target, weight: u32, maxconn: Option<u32>, backup: bool, up: bool) -> Self {
+    pub fn new(
+        name: String,
+        target: Target,
+        weight: u32,
+        maxconn: Option<u32>,
+        backup: bool,
+        up: bool,
+    ) -> Self {
         ServerRt {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             name,
@@ -249,7 +258,9 @@ impl ServerRt {
     /// Returns whether it changed.
     pub fn set_weight(&self, weight: u32) -> Result<bool, String> {
         if weight > MAX_WEIGHT {
-            return Err(format!("weight {weight} is out of range: it must be between 0 and {MAX_WEIGHT}"));
+            return Err(format!(
+                "weight {weight} is out of range: it must be between 0 and {MAX_WEIGHT}"
+            ));
         }
         let changed = self.uweight.swap(weight, Ordering::AcqRel) != weight;
         if changed {
@@ -293,7 +304,8 @@ impl ServerRt {
         } else if !stopped && was_stopped {
             let since = self.down_since.swap(0, Ordering::Relaxed);
             if since > 0 {
-                self.downtime.fetch_add(now.saturating_sub(since), Ordering::Relaxed);
+                self.downtime
+                    .fetch_add(now.saturating_sub(since), Ordering::Relaxed);
             }
         }
     }
@@ -306,7 +318,11 @@ impl ServerRt {
     /// Total seconds stopped, including the current stop (`downtime`).
     pub fn downtime_secs(&self) -> u64 {
         let since = self.down_since.load(Ordering::Relaxed);
-        let current = if since > 0 { unix_now().saturating_sub(since) } else { 0 };
+        let current = if since > 0 {
+            unix_now().saturating_sub(since)
+        } else {
+            0
+        };
         self.downtime.load(Ordering::Relaxed) + current
     }
 
@@ -330,7 +346,8 @@ impl ServerRt {
     }
     pub fn set_checked(&self, on: bool, rise: u32, fall: u32) {
         self.checked.store(on, Ordering::Relaxed);
-        self.rise_fall.store((u64::from(rise) << 32) | u64::from(fall), Ordering::Relaxed);
+        self.rise_fall
+            .store((u64::from(rise) << 32) | u64::from(fall), Ordering::Relaxed);
     }
     /// `rise` and `fall` of the server line.
     pub fn rise_fall(&self) -> (u32, u32) {
@@ -396,11 +413,17 @@ impl ServerRt {
         self.total.fetch_add(1, Ordering::Relaxed);
         // `served` is the server's `scur`: the counters only record the session and `smax`.
         self.counters.start_counted(u64::from(now));
-        self.changed.store(CHANGE_SEQ.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        self.changed.store(
+            CHANGE_SEQ.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
     }
     pub fn release(&self) {
         self.served.fetch_sub(1, Ordering::AcqRel);
-        self.changed.store(CHANGE_SEQ.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        self.changed.store(
+            CHANGE_SEQ.fetch_add(1, Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
     }
     /// Same server line across a reload: same name, address and role keep the id and pools.
     pub fn same_definition(&self, other: &ServerRt) -> bool {
@@ -413,13 +436,23 @@ mod tests {
     use super::*;
 
     fn srv() -> ServerRt {
-        ServerRt::new("s".into(), Target::Fixed("127.0.0.1:1".parse().expect("addr")), 3, None, false, true)
+        ServerRt::new(
+            "s".into(),
+            Target::Fixed("127.0.0.1:1".parse().expect("addr")),
+            3,
+            None,
+            false,
+            true,
+        )
     }
 
     #[test]
     fn admin_states_and_weights_decide_balancing_and_persistence() {
         let s = srv();
-        assert_eq!((s.admin(), s.uweight(), s.effective_weight()), (AdminState::Ready, 3, 3));
+        assert_eq!(
+            (s.admin(), s.uweight(), s.effective_weight()),
+            (AdminState::Ready, 3, 3)
+        );
         let v = std::sync::Arc::new(AtomicU64::new(0));
         s.set_owner(v.clone());
         assert!(s.set_admin(AdminState::Drain));

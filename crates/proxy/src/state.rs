@@ -63,7 +63,12 @@ pub struct Generation {
 }
 
 fn cfg_err(p: &Proxy, msg: impl std::fmt::Display) -> ProxyError {
-    ProxyError::Config(format!("{}: {} {}: {msg}", p.span, p.kind.keyword(), p.name))
+    ProxyError::Config(format!(
+        "{}: {} {}: {msg}",
+        p.span,
+        p.kind.keyword(),
+        p.name
+    ))
 }
 
 fn server_target(p: &Proxy, s: &fulcrum_config::model::Server) -> Result<Target, ProxyError> {
@@ -76,10 +81,23 @@ fn server_target(p: &Proxy, s: &fulcrum_config::model::Server) -> Result<Target,
         Some(ip) => ip,
         None => (s.address.host.as_str(), 0)
             .to_socket_addrs()
-            .map_err(|e| cfg_err(p, format!("server {}: cannot resolve '{}': {e}", s.name, s.address.host)))?
+            .map_err(|e| {
+                cfg_err(
+                    p,
+                    format!(
+                        "server {}: cannot resolve '{}': {e}",
+                        s.name, s.address.host
+                    ),
+                )
+            })?
             .next()
             .map(|a| a.ip())
-            .ok_or_else(|| cfg_err(p, format!("server {}: '{}' has no address", s.name, s.address.host)))?,
+            .ok_or_else(|| {
+                cfg_err(
+                    p,
+                    format!("server {}: '{}' has no address", s.name, s.address.host),
+                )
+            })?,
     };
     Ok(match s.address.port {
         ServerPort::Fixed(port) => Target::Fixed(SocketAddr::new(ip, port)),
@@ -91,7 +109,8 @@ fn server_target(p: &Proxy, s: &fulcrum_config::model::Server) -> Result<Target,
 fn error_pages(p: &Proxy) -> Result<ErrorPages, ProxyError> {
     let mut files = Vec::new();
     for e in &p.errorfiles {
-        let bytes = std::fs::read(&e.path).map_err(|err| cfg_err(p, format!("errorfile {} '{}': {err}", e.status, e.path)))?;
+        let bytes = std::fs::read(&e.path)
+            .map_err(|err| cfg_err(p, format!("errorfile {} '{}': {err}", e.status, e.path)))?;
         files.push((e.status, bytes));
     }
     Ok(ErrorPages::new(files))
@@ -100,7 +119,11 @@ fn error_pages(p: &Proxy) -> Result<ErrorPages, ProxyError> {
 /// The proxy's number: its position among the configuration's proxies, from 1 (HAProxy's
 /// default `id`).
 fn proxy_id(config: &Config, p: &Proxy) -> u32 {
-    config.proxies.iter().position(|x| std::ptr::eq(x, p)).map_or(0, |i| i as u32 + 1)
+    config
+        .proxies
+        .iter()
+        .position(|x| std::ptr::eq(x, p))
+        .map_or(0, |i| i as u32 + 1)
 }
 
 fn build_backend(
@@ -110,15 +133,29 @@ fn build_backend(
     sink: &Arc<SinkSlot>,
     view: &Arc<std::sync::OnceLock<View>>,
 ) -> Result<Backend, ProxyError> {
-    let previous: Vec<Arc<ServerRt>> =
-        old.and_then(|g| g.backends.get(&p.name)).map(|b| b.servers.clone()).unwrap_or_default();
+    let previous: Vec<Arc<ServerRt>> = old
+        .and_then(|g| g.backends.get(&p.name))
+        .map(|b| b.servers.clone())
+        .unwrap_or_default();
     let mut servers = Vec::with_capacity(p.servers.len());
     for s in &p.servers {
-        let fresh = ServerRt::new(s.name.clone(), server_target(p, s)?, s.weight, s.maxconn, s.backup, !s.disabled)
-            .with_source(p.server_source(s));
+        let fresh = ServerRt::new(
+            s.name.clone(),
+            server_target(p, s)?,
+            s.weight,
+            s.maxconn,
+            s.backup,
+            !s.disabled,
+        )
+        .with_source(p.server_source(s));
         let kept = previous
             .iter()
-            .find(|o| o.same_definition(&fresh) && o.weight == fresh.weight && o.maxconn == fresh.maxconn && o.backup == fresh.backup)
+            .find(|o| {
+                o.same_definition(&fresh)
+                    && o.weight == fresh.weight
+                    && o.maxconn == fresh.maxconn
+                    && o.backup == fresh.backup
+            })
             .filter(|o| o.is_up() != s.disabled);
         let kept_any = kept.is_some();
         let server = kept.cloned().unwrap_or_else(|| Arc::new(fresh));
@@ -142,10 +179,17 @@ fn build_backend(
             None
         }
     };
-    if let (Some(table), Some(previous)) = (stick.as_mut(), old.and_then(|g| g.backends.get(&p.name)).and_then(|b| b.stick_table())) {
+    if let (Some(table), Some(previous)) = (
+        stick.as_mut(),
+        old.and_then(|g| g.backends.get(&p.name))
+            .and_then(|b| b.stick_table()),
+    ) {
         table.adopt(std::time::Instant::now(), &previous);
     }
-    let counters = old.and_then(|g| g.backends.get(&p.name)).map(|b| b.counters.clone()).unwrap_or_default();
+    let counters = old
+        .and_then(|g| g.backends.get(&p.name))
+        .map(|b| b.counters.clone())
+        .unwrap_or_default();
     let stats = StatsRt::build(p, view).map_err(|e| cfg_err(p, e))?;
     Ok(Backend::new(BackendParts {
         id: proxy_id(config, p),
@@ -162,8 +206,16 @@ fn build_backend(
         timeouts: p.timeouts.clone(),
         retries: p.retries,
         options: p.options.clone(),
-        http_request: if p.kind.is_frontend() { Vec::new() } else { http_request },
-        http_response: if p.kind.is_frontend() { Vec::new() } else { http_response },
+        http_request: if p.kind.is_frontend() {
+            Vec::new()
+        } else {
+            http_request
+        },
+        http_response: if p.kind.is_frontend() {
+            Vec::new()
+        } else {
+            http_response
+        },
         errors: error_pages(p)?,
     }))
 }
@@ -176,23 +228,43 @@ pub fn build(config: &Config, old: Option<&Generation>) -> Result<Generation, Pr
 }
 
 /// [`build`], with every backend reporting passive-health observations to `sink`.
-pub fn build_with_sink(config: &Config, old: Option<&Generation>, sink: Arc<SinkSlot>) -> Result<Generation, ProxyError> {
+pub fn build_with_sink(
+    config: &Config,
+    old: Option<&Generation>,
+    sink: Arc<SinkSlot>,
+) -> Result<Generation, ProxyError> {
     let view = Arc::new(std::sync::OnceLock::new());
     let mut backends = HashMap::new();
     for p in config.backends() {
-        backends.insert(p.name.clone(), Arc::new(build_backend(config, p, old, &sink, &view)?));
+        backends.insert(
+            p.name.clone(),
+            Arc::new(build_backend(config, p, old, &sink, &view)?),
+        );
     }
     let bufsize = config.global.tune_bufsize.max(1024) as usize;
-    let head_limit = bufsize.saturating_sub(config.global.tune_maxrewrite as usize).max(512);
+    let head_limit = bufsize
+        .saturating_sub(config.global.tune_maxrewrite as usize)
+        .max(512);
     let mut frontends = HashMap::new();
     for p in config.frontends() {
-        let find = |name: &str| backends.get(name).cloned().ok_or_else(|| cfg_err(p, format!("backend '{name}' not found")));
+        let find = |name: &str| {
+            backends
+                .get(name)
+                .cloned()
+                .ok_or_else(|| cfg_err(p, format!("backend '{name}' not found")))
+        };
         let mut use_backends = Vec::new();
         for ub in &p.use_backends {
             let cond = match &ub.condition {
                 Some(c) => acl::compile_condition(c, &p.acls).map_err(|e| cfg_err(p, e))?,
-                None => acl::compile_condition(&fulcrum_config::model::Condition { unless: false, any_of: vec![vec![]] }, &p.acls)
-                    .map_err(|e| cfg_err(p, e))?,
+                None => acl::compile_condition(
+                    &fulcrum_config::model::Condition {
+                        unless: false,
+                        any_of: vec![vec![]],
+                    },
+                    &p.acls,
+                )
+                .map_err(|e| cfg_err(p, e))?,
             };
             use_backends.push((cond, find(&ub.backend.name)?));
         }
@@ -208,12 +280,21 @@ pub fn build_with_sink(config: &Config, old: Option<&Generation>, sink: Arc<Sink
                 mode: p.mode,
                 use_backends,
                 default_backend,
-                http_request: rules::compile(&p.http_request, &p.acls).map_err(|e| cfg_err(p, e))?,
-                http_response: rules::compile(&p.http_response, &p.acls).map_err(|e| cfg_err(p, e))?,
+                http_request: rules::compile(&p.http_request, &p.acls)
+                    .map_err(|e| cfg_err(p, e))?,
+                http_response: rules::compile(&p.http_response, &p.acls)
+                    .map_err(|e| cfg_err(p, e))?,
                 timeouts: p.timeouts.clone(),
                 options: p.options.clone(),
-                forwardfor: p.options.forwardfor.as_ref().map(crate::http::headers::ForwardForRt::new),
-                maxconn: p.maxconn.filter(|m| *m > 0).map(|m| Arc::new(Semaphore::new(m as usize))),
+                forwardfor: p
+                    .options
+                    .forwardfor
+                    .as_ref()
+                    .map(crate::http::headers::ForwardForRt::new),
+                maxconn: p
+                    .maxconn
+                    .filter(|m| *m > 0)
+                    .map(|m| Arc::new(Semaphore::new(m as usize))),
                 errors: error_pages(p)?,
                 log: Logger::new(&p.logs),
                 head_limit,
@@ -221,13 +302,24 @@ pub fn build_with_sink(config: &Config, old: Option<&Generation>, sink: Arc<Sink
                 retired: AtomicBool::new(false),
                 conns: AtomicU64::new(0),
                 id: proxy_id(config, p),
-                counters: old.and_then(|g| g.frontends.get(&p.name)).map(|f| f.counters.clone()).unwrap_or_default(),
-                slim: p.maxconn.or(config.global.maxconn).filter(|m| *m > 0).map(u64::from),
+                counters: old
+                    .and_then(|g| g.frontends.get(&p.name))
+                    .map(|f| f.counters.clone())
+                    .unwrap_or_default(),
+                slim: p
+                    .maxconn
+                    .or(config.global.maxconn)
+                    .filter(|m| *m > 0)
+                    .map(u64::from),
                 stats: StatsRt::build(p, &view).map_err(|e| cfg_err(p, e))?,
             }),
         );
     }
     // The stats pages show every proxy of this generation (weakly held: no cycle).
     let _ = view.set(View::new(&frontends, &backends));
-    Ok(Generation { frontends, backends, sink })
+    Ok(Generation {
+        frontends,
+        backends,
+        sink,
+    })
 }

@@ -79,7 +79,10 @@ mod tests {
 
     #[test]
     fn unix_peek_waits_for_data_and_sees_close() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
         rt.block_on(async {
             let (mut a, mut b) = UnixStream::pair().expect("pair");
             b.write_all(b"x").await.expect("write");

@@ -8,15 +8,15 @@
 
 use crate::acl::Ctx;
 use crate::backend::{Hints, NoServer};
+use crate::connect::ServerConn;
 use crate::state::Frontend;
+use crate::stream::{ClientStream, PeekRead};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use crate::stream::{ClientStream, PeekRead};
-use crate::connect::ServerConn;
 use tokio::io::AsyncWrite;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TUNNEL_BUF: usize = 16 * 1024;
 
@@ -44,10 +44,14 @@ struct Shared {
 
 impl Shared {
     fn touch(&self) {
-        self.last.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last
+            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
     fn idle_for(&self) -> Duration {
-        Duration::from_millis((self.start.elapsed().as_millis() as u64).saturating_sub(self.last.load(Ordering::Relaxed)))
+        Duration::from_millis(
+            (self.start.elapsed().as_millis() as u64)
+                .saturating_sub(self.last.load(Ordering::Relaxed)),
+        )
     }
 }
 
@@ -61,7 +65,12 @@ async fn pump<R: PeekRead, W: AsyncWrite + Unpin>(
     let mut total = 0u64;
     if !pending.is_empty() {
         if w.write_all(pending).await.is_err() {
-            return (0, Err(TunnelEnd::Error { client: !from_client }));
+            return (
+                0,
+                Err(TunnelEnd::Error {
+                    client: !from_client,
+                }),
+            );
         }
         total += pending.len() as u64;
     }
@@ -70,7 +79,14 @@ async fn pump<R: PeekRead, W: AsyncWrite + Unpin>(
         if buf.is_empty() {
             // Wait for data before allocating: idle tunnels hold no buffer.
             match r.peek_byte().await {
-                Err(_) => return (total, Err(TunnelEnd::Error { client: from_client })),
+                Err(_) => {
+                    return (
+                        total,
+                        Err(TunnelEnd::Error {
+                            client: from_client,
+                        }),
+                    )
+                }
                 Ok(_) => buf.resize(TUNNEL_BUF, 0),
             }
         }
@@ -81,12 +97,24 @@ async fn pump<R: PeekRead, W: AsyncWrite + Unpin>(
             }
             Ok(n) => {
                 if w.write_all(&buf[..n]).await.is_err() {
-                    return (total, Err(TunnelEnd::Error { client: !from_client }));
+                    return (
+                        total,
+                        Err(TunnelEnd::Error {
+                            client: !from_client,
+                        }),
+                    );
                 }
                 total += n as u64;
                 shared.touch();
             }
-            Err(_) => return (total, Err(TunnelEnd::Error { client: from_client })),
+            Err(_) => {
+                return (
+                    total,
+                    Err(TunnelEnd::Error {
+                        client: from_client,
+                    }),
+                )
+            }
         }
     }
 }
@@ -94,7 +122,9 @@ async fn pump<R: PeekRead, W: AsyncWrite + Unpin>(
 /// Resolves when neither direction moved a byte for `idle` (never without a timeout).
 /// One timer per tunnel, re-armed only when it fires: reads and writes pay no timer cost.
 async fn watchdog(shared: &Shared, idle: Option<Duration>) {
-    let Some(d) = idle else { return std::future::pending().await };
+    let Some(d) = idle else {
+        return std::future::pending().await;
+    };
     let mut wait = d;
     loop {
         tokio::time::sleep(wait).await;
@@ -114,7 +144,10 @@ pub async fn tunnel<C: ClientStream, S: ClientStream>(
     to_client: &[u8],
     t: &Tunnel,
 ) -> (u64, u64, TunnelEnd) {
-    let shared = Shared { start: Instant::now(), last: AtomicU64::new(0) };
+    let shared = Shared {
+        start: Instant::now(),
+        last: AtomicU64::new(0),
+    };
     let (cr, cw) = client.split_halves();
     let (sr, sw) = server.split_halves();
     let up = pump(cr, sw, to_server, &shared, true);
@@ -165,23 +198,61 @@ pub async fn tunnel<C: ClientStream, S: ClientStream>(
 }
 
 /// Serves one `mode tcp` connection.
-pub async fn serve<C: ClientStream>(fe: Arc<Frontend>, mut client: C, peer: SocketAddr, local: SocketAddr) {
+pub async fn serve<C: ClientStream>(
+    fe: Arc<Frontend>,
+    mut client: C,
+    peer: SocketAddr,
+    local: SocketAddr,
+) {
     let _counted = crate::stats::counters::SessionGuard::start(&fe.counters);
     let accepted = Instant::now();
     let accept_wall = SystemTime::now();
     let src = crate::net::canonical(peer.ip());
-    let ctx = Ctx { src, dst_port: local.port(), req: None, res: None };
-    let be = fe.use_backends.iter().find(|(c, _)| c.eval(&ctx)).map(|(_, b)| b.clone()).or_else(|| fe.default_backend.clone());
+    let ctx = Ctx {
+        src,
+        dst_port: local.port(),
+        req: None,
+        res: None,
+    };
+    let be = fe
+        .use_backends
+        .iter()
+        .find(|(c, _)| c.eval(&ctx))
+        .map(|(_, b)| b.clone())
+        .or_else(|| fe.default_backend.clone());
     let Some(be) = be else {
-        log_tcp(&fe, peer, accept_wall, "<NOSRV>", "<NOSRV>", None, None, accepted.elapsed(), 0, "SC--");
+        log_tcp(
+            &fe,
+            peer,
+            accept_wall,
+            "<NOSRV>",
+            "<NOSRV>",
+            None,
+            None,
+            accepted.elapsed(),
+            0,
+            "SC--",
+        );
         return;
     };
     // `stick on src`: a client stuck to a usable server goes back to it.
-    let prefer = if be.has_stick_table() { be.stick_match(Instant::now(), src) } else { None };
-    let hints = Hints { src: Some(src), uri: b"", header: None, prefer };
+    let prefer = if be.has_stick_table() {
+        be.stick_match(Instant::now(), src)
+    } else {
+        None
+    };
+    let hints = Hints {
+        src: Some(src),
+        uri: b"",
+        header: None,
+        prefer,
+    };
     let mut waited = Duration::ZERO;
     let t_connect = Instant::now();
-    let (assigned, mut server, _) = match be.connect(&hints, local.port(), |_| None, &mut waited).await {
+    let (assigned, mut server, _) = match be
+        .connect(&hints, local.port(), |_| None, &mut waited)
+        .await
+    {
         Ok(v) => v,
         Err((e, srv)) => {
             let flags = match e {
@@ -189,8 +260,21 @@ pub async fn serve<C: ClientStream>(fe: Arc<Frontend>, mut client: C, peer: Sock
                 NoServer::ConnectFailed { timeout: true } => "sC--",
                 _ => "SC--",
             };
-            let sname = srv.as_ref().map_or("<NOSRV>".to_string(), |s| s.name.clone());
-            log_tcp(&fe, peer, accept_wall, &be.name, &sname, Some(waited), None, accepted.elapsed(), 0, flags);
+            let sname = srv
+                .as_ref()
+                .map_or("<NOSRV>".to_string(), |s| s.name.clone());
+            log_tcp(
+                &fe,
+                peer,
+                accept_wall,
+                &be.name,
+                &sname,
+                Some(waited),
+                None,
+                accepted.elapsed(),
+                0,
+                flags,
+            );
             return;
         }
     };
@@ -198,11 +282,18 @@ pub async fn serve<C: ClientStream>(fe: Arc<Frontend>, mut client: C, peer: Sock
     if be.has_stick_table() {
         be.stick_store(Instant::now(), src, assigned.index);
     }
-    let idle = be.timeouts.tunnel.or_else(|| match (fe.timeouts.client, be.timeouts.server) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    });
-    let t = Tunnel { idle, client_fin: fe.timeouts.client_fin, server_fin: be.timeouts.server_fin };
+    let idle = be
+        .timeouts
+        .tunnel
+        .or_else(|| match (fe.timeouts.client, be.timeouts.server) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        });
+    let t = Tunnel {
+        idle,
+        client_fin: fe.timeouts.client_fin,
+        server_fin: be.timeouts.server_fin,
+    };
     // Compiled once per kind of server connection (TCP, unix).
     let (up, down, end) = match &mut server {
         ServerConn::Tcp(s) => tunnel(&mut client, b"", s, b"", &t).await,
@@ -215,9 +306,30 @@ pub async fn serve<C: ClientStream>(fe: Arc<Frontend>, mut client: C, peer: Sock
         TunnelEnd::Error { client: false } => "SD--",
     };
     let sname = assigned.server().name.clone();
-    crate::stats::record::tcp(&fe.counters, Some(&be), Some(assigned.server()), up, down, flags, Some(waited), Some(tc), accepted.elapsed());
+    crate::stats::record::tcp(
+        &fe.counters,
+        Some(&be),
+        Some(assigned.server()),
+        up,
+        down,
+        flags,
+        Some(waited),
+        Some(tc),
+        accepted.elapsed(),
+    );
     drop(assigned);
-    log_tcp(&fe, peer, accept_wall, &be.name, &sname, Some(waited), Some(tc), accepted.elapsed(), down, flags);
+    log_tcp(
+        &fe,
+        peer,
+        accept_wall,
+        &be.name,
+        &sname,
+        Some(waited),
+        Some(tc),
+        accepted.elapsed(),
+        down,
+        flags,
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -257,7 +369,13 @@ fn log_tcp(
             fc,
         )
     } else {
-        format!("Connect from {}:{} to {} ({}/TCP)", crate::net::canonical(peer.ip()), peer.port(), srv, fe.name)
+        format!(
+            "Connect from {}:{} to {} ({}/TCP)",
+            crate::net::canonical(peer.ip()),
+            peer.port(),
+            srv,
+            fe.name
+        )
     };
     log.send(&line);
 }

@@ -38,7 +38,12 @@ fn cfg(port: u16, balance: &str, servers: &str) -> String {
 async fn sequence(port: u16, n: usize) -> Vec<String> {
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        out.push(get(addr(port), "/").await.map(|r| r.text()).unwrap_or_else(|e| format!("error: {e}")));
+        out.push(
+            get(addr(port), "/")
+                .await
+                .map(|r| r.text())
+                .unwrap_or_else(|e| format!("error: {e}")),
+        );
     }
     out
 }
@@ -52,7 +57,10 @@ async fn backends(names: &[&str]) -> (Vec<Backend>, String) {
 }
 
 fn server_lines(bs: &[Backend], weights: &[u32]) -> String {
-    bs.iter().zip(weights).map(|(b, w)| format!("  server {} {} weight {w}\n", b.name, b.addr)).collect()
+    bs.iter()
+        .zip(weights)
+        .map(|(b, w)| format!("  server {} {} weight {w}\n", b.name, b.addr))
+        .collect()
 }
 
 async fn compare_balance(balance: &str, weights: &[u32], n: usize) {
@@ -60,10 +68,15 @@ async fn compare_balance(balance: &str, weights: &[u32], n: usize) {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let (bs, _) = backends(&refs).await;
     let lines = server_lines(&bs, weights);
-    let Some((h, f)) = both(|p| cfg(p, balance, &lines), |p| sequence(p, n)).await else { return };
+    let Some((h, f)) = both(|p| cfg(p, balance, &lines), |p| sequence(p, n)).await else {
+        return;
+    };
     assert_eq!(h.len(), n);
     assert!(h.iter().all(|s| !s.starts_with("error")), "haproxy: {h:?}");
-    assert_eq!(f, h, "balance {balance} weights {weights:?}: fulcrum (left) differs from HAProxy (right)");
+    assert_eq!(
+        f, h,
+        "balance {balance} weights {weights:?}: fulcrum (left) differs from HAProxy (right)"
+    );
 }
 
 #[tokio::test]
@@ -106,14 +119,20 @@ async fn source_matches_haproxy() {
         for last in 1..=24u8 {
             let from = IpAddr::from([127, 0, 0, last]);
             let r = match Client::connect_from(addr(port), from).await {
-                Ok(mut c) => c.get("/").await.map(|r| r.text()).unwrap_or_else(|e| format!("error: {e}")),
+                Ok(mut c) => c
+                    .get("/")
+                    .await
+                    .map(|r| r.text())
+                    .unwrap_or_else(|e| format!("error: {e}")),
                 Err(e) => format!("connect error: {e}"),
             };
             out.push(r);
         }
         out
     };
-    let Some((h, f)) = both(|p| cfg(p, "source", &lines), run).await else { return };
+    let Some((h, f)) = both(|p| cfg(p, "source", &lines), run).await else {
+        return;
+    };
     assert_eq!(f, h, "balance source: fulcrum (left) vs HAProxy (right)");
 }
 
@@ -124,11 +143,18 @@ async fn uri_hash_matches_haproxy() {
     let run = |port: u16| async move {
         let mut out = Vec::new();
         for i in 0..20 {
-            out.push(get(addr(port), &format!("/path/{i}?q={i}")).await.map(|r| r.text()).unwrap_or_default());
+            out.push(
+                get(addr(port), &format!("/path/{i}?q={i}"))
+                    .await
+                    .map(|r| r.text())
+                    .unwrap_or_default(),
+            );
         }
         out
     };
-    let Some((h, f)) = both(|p| cfg(p, "uri", &lines), run).await else { return };
+    let Some((h, f)) = both(|p| cfg(p, "uri", &lines), run).await else {
+        return;
+    };
     assert_eq!(f, h, "balance uri: fulcrum (left) vs HAProxy (right)");
 }
 
@@ -146,11 +172,18 @@ async fn url_param_hash_matches_haproxy() {
                 2 => "/cart?user=".to_string(),
                 _ => format!("/cart?username=u{i}"),
             };
-            out.push(get(addr(port), &target).await.map(|r| r.text()).unwrap_or_default());
+            out.push(
+                get(addr(port), &target)
+                    .await
+                    .map(|r| r.text())
+                    .unwrap_or_default(),
+            );
         }
         out
     };
-    let Some((h, f)) = both(|p| cfg(p, "url_param user", &lines), run).await else { return };
+    let Some((h, f)) = both(|p| cfg(p, "url_param user", &lines), run).await else {
+        return;
+    };
     assert_eq!(f, h, "balance url_param: fulcrum (left) vs HAProxy (right)");
 }
 
@@ -165,7 +198,12 @@ fn xff_of(head: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn forwardfor_matches_haproxy() {
-    for opt in ["option forwardfor", "option forwardfor if-none", "option forwardfor except 127.0.0.0/8", "option forwardfor header X-Client"] {
+    for opt in [
+        "option forwardfor",
+        "option forwardfor if-none",
+        "option forwardfor except 127.0.0.0/8",
+        "option forwardfor header X-Client",
+    ] {
         let b = Backend::start("s1").await;
         let text = |p: u16| {
             format!(
@@ -180,9 +218,14 @@ async fn forwardfor_matches_haproxy() {
             async move {
                 let mut c = Client::connect(addr(port)).await.expect("connect");
                 let _ = c.get("/").await;
-                c.send_raw(b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 9.9.9.9\r\n\r\n").await.ok();
+                c.send_raw(b"GET / HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 9.9.9.9\r\n\r\n")
+                    .await
+                    .ok();
                 let _ = c.read_response(false).await;
-                let hs = heads.lock().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default();
+                let hs = heads
+                    .lock()
+                    .map(|mut v| std::mem::take(&mut *v))
+                    .unwrap_or_default();
                 let client_hdr: Vec<Vec<String>> = hs
                     .iter()
                     .map(|h| {
@@ -196,7 +239,9 @@ async fn forwardfor_matches_haproxy() {
                 (hs.iter().map(|h| xff_of(h)).collect::<Vec<_>>(), client_hdr)
             }
         };
-        let Some((h, f)) = both(text, run).await else { return };
+        let Some((h, f)) = both(text, run).await else {
+            return;
+        };
         assert_eq!(f, h, "{opt}: fulcrum (left) vs HAProxy (right)");
     }
 }
@@ -216,9 +261,16 @@ async fn error_statuses_match_haproxy() {
     let run = |port: u16| async move {
         let mut out = Vec::new();
         for path in ["/", "/deny", "/dead", "/slow/1000", "/garbage"] {
-            out.push((path.to_string(), get(addr(port), path).await.map(|r| r.status).unwrap_or(0)));
+            out.push((
+                path.to_string(),
+                get(addr(port), path).await.map(|r| r.status).unwrap_or(0),
+            ));
         }
-        let raws: [&[u8]; 3] = [b"BLAH\r\n\r\n", b"GET / HTTP/1.1\r\nHost: x\r\n", b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"];
+        let raws: [&[u8]; 3] = [
+            b"BLAH\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        ];
         for raw in raws {
             let mut c = Client::connect(addr(port)).await.expect("connect");
             let _ = c.send_raw(raw).await;
@@ -227,7 +279,9 @@ async fn error_statuses_match_haproxy() {
         }
         out
     };
-    let Some((h, f)) = both(text, run).await else { return };
+    let Some((h, f)) = both(text, run).await else {
+        return;
+    };
     assert_eq!(f, h, "fulcrum (left) vs HAProxy (right)");
 }
 
@@ -246,10 +300,17 @@ async fn hdr_hash_matches_haproxy() {
                 format!("GET / HTTP/1.1\r\nX-Tenant: tenant-{i}\r\n\r\n")
             };
             c.send_raw(req.as_bytes()).await.ok();
-            out.push(c.read_response(false).await.map(|r| r.text()).unwrap_or_default());
+            out.push(
+                c.read_response(false)
+                    .await
+                    .map(|r| r.text())
+                    .unwrap_or_default(),
+            );
         }
         out
     };
-    let Some((h, f)) = both(|p| cfg(p, "hdr(X-Tenant)", &lines), run).await else { return };
+    let Some((h, f)) = both(|p| cfg(p, "hdr(X-Tenant)", &lines), run).await else {
+        return;
+    };
     assert_eq!(f, h, "balance hdr: fulcrum (left) vs HAProxy (right)");
 }

@@ -21,7 +21,13 @@ fn addr(port: u16) -> SocketAddr {
 async fn forwards_with_keep_alive_and_forwardfor() {
     let b = Backend::start("alpha").await;
     let port = free_port();
-    let h = start(&cfg(port, &format!("  server s1 {}", b.addr), "  option forwardfor", "")).await;
+    let h = start(&cfg(
+        port,
+        &format!("  server s1 {}", b.addr),
+        "  option forwardfor",
+        "",
+    ))
+    .await;
     let mut c = Client::connect(addr(port)).await.expect("connect");
     for _ in 0..3 {
         let r = c.get("/hello").await.expect("response");
@@ -30,7 +36,11 @@ async fn forwards_with_keep_alive_and_forwardfor() {
     }
     let heads = b.heads();
     assert_eq!(heads.len(), 3);
-    assert!(heads[0].contains("X-Forwarded-For: 127.0.0.1"), "{}", heads[0]);
+    assert!(
+        heads[0].contains("X-Forwarded-For: 127.0.0.1"),
+        "{}",
+        heads[0]
+    );
     h.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -55,7 +65,13 @@ async fn return_rule_serves_without_a_server() {
 async fn no_server_gives_haproxys_503_page() {
     let port = free_port();
     let dead = free_port();
-    let h = start(&cfg(port, &format!("  server s1 127.0.0.1:{dead}"), "", "  timeout connect 200ms")).await;
+    let h = start(&cfg(
+        port,
+        &format!("  server s1 127.0.0.1:{dead}"),
+        "",
+        "  timeout connect 200ms",
+    ))
+    .await;
     let r = get(addr(port), "/").await.expect("response");
     assert_eq!(r.status, 503);
     assert_eq!(
@@ -71,12 +87,17 @@ async fn malformed_and_oversized_requests_get_400_and_close() {
     let port = free_port();
     let h = start(&cfg(port, &format!("  server s1 {}", b.addr), "", "")).await;
     let mut c = Client::connect(addr(port)).await.expect("connect");
-    c.send_raw(b"\x16\x03\x01 not http\r\n\r\n").await.expect("send");
+    c.send_raw(b"\x16\x03\x01 not http\r\n\r\n")
+        .await
+        .expect("send");
     let r = c.read_response(false).await.expect("response");
     assert_eq!(r.status, 400);
     assert!(c.closed_within(Duration::from_secs(2)).await);
     let mut c = Client::connect(addr(port)).await.expect("connect");
-    let big = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(20000));
+    let big = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20000)
+    );
     let _ = c.send_raw(big.as_bytes()).await;
     let r = c.read_response(false).await.expect("response");
     assert_eq!(r.status, 400);
@@ -90,7 +111,9 @@ async fn slow_client_gets_408() {
     let port = free_port();
     let h = start(&cfg(port, &format!("  server s1 {}", b.addr), "", "")).await;
     let mut c = Client::connect(addr(port)).await.expect("connect");
-    c.send_raw(b"GET / HTTP/1.1\r\nHost: x\r\n").await.expect("send");
+    c.send_raw(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("send");
     let r = c.read_response(false).await.expect("response");
     assert_eq!(r.status, 408);
     h.shutdown(Duration::from_secs(1)).await;
@@ -132,7 +155,11 @@ async fn expect_100_continue_is_relayed() {
     let port = free_port();
     let h = start(&cfg(port, &format!("  server s1 {}", b.addr), "", "")).await;
     let mut c = Client::connect(addr(port)).await.expect("connect");
-    c.send_raw(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n").await.expect("send");
+    c.send_raw(
+        b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .await
+    .expect("send");
     let interim = c.read_response(false).await.expect("100");
     assert_eq!(interim.status, 100);
     c.send_raw(b"hello").await.expect("body");
@@ -147,15 +174,20 @@ async fn upgrade_becomes_a_tunnel() {
     let port = free_port();
     let h = start(&cfg(port, &format!("  server s1 {}", b.addr), "", "")).await;
     let mut c = Client::connect(addr(port)).await.expect("connect");
-    c.send_raw(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n").await.expect("send");
+    c.send_raw(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+        .await
+        .expect("send");
     let r = c.read_response(true).await.expect("101");
     assert_eq!(r.status, 101);
     c.send_raw(b"ping through the tunnel").await.expect("send");
     let mut got = vec![0u8; 23];
-    tokio::time::timeout(Duration::from_secs(3), tokio::io::AsyncReadExt::read_exact(&mut c.s, &mut got))
-        .await
-        .expect("echo in time")
-        .expect("echo");
+    tokio::time::timeout(
+        Duration::from_secs(3),
+        tokio::io::AsyncReadExt::read_exact(&mut c.s, &mut got),
+    )
+    .await
+    .expect("echo in time")
+    .expect("echo");
     assert_eq!(&got, b"ping through the tunnel");
     h.shutdown(Duration::from_secs(1)).await;
 }
@@ -181,15 +213,22 @@ async fn rules_and_acl_routing() {
     let mut c = Client::connect(addr(port)).await.expect("connect");
     assert_eq!(c.get("/x").await.expect("x").text(), "alpha");
     assert_eq!(c.get("/api/v1").await.expect("api").text(), "zeta");
-    c.send_raw(b"GET / HTTP/1.1\r\nHost: Z.example\r\nX-Secret: 1\r\n\r\n").await.expect("send");
+    c.send_raw(b"GET / HTTP/1.1\r\nHost: Z.example\r\nX-Secret: 1\r\n\r\n")
+        .await
+        .expect("send");
     let r = c.read_response(false).await.expect("host");
     assert_eq!(r.text(), "zeta");
     assert_eq!(r.header("x-resp"), Some("yes"));
     let last = z.heads().pop().unwrap_or_default();
-    assert!(last.contains("X-Via: fulcrum") && !last.contains("X-Secret"), "{last}");
+    assert!(
+        last.contains("X-Via: fulcrum") && !last.contains("X-Secret"),
+        "{last}"
+    );
     let r = c.get("/forbidden").await.expect("deny");
     assert_eq!(r.status, 403);
-    assert!(r.text().contains("Request forbidden by administrative rules."));
+    assert!(r
+        .text()
+        .contains("Request forbidden by administrative rules."));
     let r = c.get("/old").await.expect("redirect");
     assert_eq!((r.status, r.header("location")), (301, Some("/new")));
     h.shutdown(Duration::from_secs(1)).await;
@@ -199,7 +238,11 @@ async fn rules_and_acl_routing() {
 async fn errorfile_replaces_the_page() {
     let dir = TempDir::new("errorfile");
     let f = dir.0.join("503.http");
-    std::fs::write(&f, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nmine").expect("write");
+    std::fs::write(
+        &f,
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nmine",
+    )
+    .expect("write");
     let port = free_port();
     let dead = free_port();
     let text = format!(
@@ -217,7 +260,13 @@ async fn errorfile_replaces_the_page() {
 async fn maxconn_queues_then_times_out_with_503() {
     let b = Backend::start("alpha").await;
     let port = free_port();
-    let h = start(&cfg(port, &format!("  server s1 {} maxconn 1", b.addr), "", "  timeout queue 300ms")).await;
+    let h = start(&cfg(
+        port,
+        &format!("  server s1 {} maxconn 1", b.addr),
+        "",
+        "  timeout queue 300ms",
+    ))
+    .await;
     // One slow request holds the only slot; a second one waits in the queue and times out.
     let slow = tokio::spawn(async move { get(addr(port), "/slow/1500").await });
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -235,7 +284,13 @@ async fn retries_redispatch_to_a_live_server() {
     let port = free_port();
     let dead = free_port();
     let servers = format!("  server dead 127.0.0.1:{dead}\n  server live {}", b.addr);
-    let h = start(&cfg(port, &servers, "", "  option redispatch\n  retries 1\n  balance first")).await;
+    let h = start(&cfg(
+        port,
+        &servers,
+        "",
+        "  option redispatch\n  retries 1\n  balance first",
+    ))
+    .await;
     let r = get(addr(port), "/").await.expect("response");
     assert_eq!((r.status, r.text().as_str()), (200, "alive"));
     h.shutdown(Duration::from_secs(1)).await;

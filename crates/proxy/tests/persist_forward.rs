@@ -60,7 +60,11 @@ async fn request(to: SocketAddr, cookie: Option<&str>) -> Seen {
         .expect("answer in time")
         .expect("response");
     assert_eq!(r.status, 200, "{}", r.head);
-    Seen { server: r.text(), set_cookie: values(&r.head, "set-cookie"), cache_control: values(&r.head, "cache-control") }
+    Seen {
+        server: r.text(),
+        set_cookie: values(&r.head, "set-cookie"),
+        cache_control: values(&r.head, "cache-control"),
+    }
 }
 
 fn cookie_of(server: &str) -> String {
@@ -88,16 +92,30 @@ async fn seed_003_cookie_walkthrough_through_the_proxy() {
 
     // First answer: a fresh cookie naming the server that answered (seed 003: SRV=0).
     let first = request(addr(port), None).await;
-    assert_eq!(first.set_cookie, vec![cookie_of(&first.server)], "{first:?}");
-    assert_eq!(first.set_cookie, vec!["SRV=0; path=/".to_string()], "roundrobin starts at s0, as HAProxy");
+    assert_eq!(
+        first.set_cookie,
+        vec![cookie_of(&first.server)],
+        "{first:?}"
+    );
+    assert_eq!(
+        first.set_cookie,
+        vec!["SRV=0; path=/".to_string()],
+        "roundrobin starts at s0, as HAProxy"
+    );
 
     // A valid cookie: always its server, and no new cookie.
     let mut c = Client::connect(addr(port)).await.expect("connect");
     for i in 0..6 {
-        c.send_raw(b"GET /manager/html HTTP/1.1\r\nHost: test\r\nCookie: SRV=1\r\n\r\n").await.expect("send");
+        c.send_raw(b"GET /manager/html HTTP/1.1\r\nHost: test\r\nCookie: SRV=1\r\n\r\n")
+            .await
+            .expect("send");
         let r = c.read_response(false).await.expect("response");
         assert_eq!(r.text(), "s1", "request {i} with SRV=1");
-        assert!(values(&r.head, "set-cookie").is_empty(), "no new cookie on a valid one: {}", r.head);
+        assert!(
+            values(&r.head, "set-cookie").is_empty(),
+            "no new cookie on a valid one: {}",
+            r.head
+        );
     }
     // Other cookies reach the server, SRV does not (`indirect`).
     c.send_raw(b"GET /manager/html HTTP/1.1\r\nHost: test\r\nCookie: JSESSIONID=abc; SRV=1; lang=en\r\n\r\n").await.expect("send");
@@ -105,9 +123,16 @@ async fn seed_003_cookie_walkthrough_through_the_proxy() {
     assert_eq!(r.text(), "s1");
     let heads1 = s1.heads();
     let last = heads1.last().expect("s1 saw requests");
-    assert_eq!(values(last, "cookie"), vec!["JSESSIONID=abc; lang=en".to_string()], "{last}");
+    assert_eq!(
+        values(last, "cookie"),
+        vec!["JSESSIONID=abc; lang=en".to_string()],
+        "{last}"
+    );
     for head in s0.heads().iter().chain(heads1.iter()) {
-        assert!(!head.contains("SRV="), "the server saw the persistence cookie:\n{head}");
+        assert!(
+            !head.contains("SRV="),
+            "the server saw the persistence cookie:\n{head}"
+        );
     }
     assert!(heads1.len() >= 7);
 
@@ -120,7 +145,11 @@ async fn seed_003_cookie_walkthrough_through_the_proxy() {
     }
     servers.sort();
     servers.dedup();
-    assert_eq!(servers, vec!["s0".to_string(), "s1".to_string()], "unknown cookies are balanced");
+    assert_eq!(
+        servers,
+        vec!["s0".to_string(), "s1".to_string()],
+        "unknown cookies are balanced"
+    );
     h.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -131,7 +160,8 @@ async fn same_choices_and_cookies_as_haproxy() {
     let fport = free_port();
     let hport = free_port();
     let h = start(&seed003_cfg(fport, s0.addr, s1.addr)).await;
-    let Some(_haproxy) = Haproxy::start(&seed003_cfg(hport, s0.addr, s1.addr), addr(hport)).await else {
+    let Some(_haproxy) = Haproxy::start(&seed003_cfg(hport, s0.addr, s1.addr), addr(hport)).await
+    else {
         assert!(
             std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
             "haproxy is required (FULCRUM_REQUIRE_NETNS=1) but not installed"
@@ -147,7 +177,10 @@ async fn same_choices_and_cookies_as_haproxy() {
         assert_eq!(via_f, via_h, "step {i} with Cookie {cookie:?}");
     }
     for head in s0.heads().iter().chain(s1.heads().iter()) {
-        assert!(!head.contains("SRV="), "a server saw the persistence cookie:\n{head}");
+        assert!(
+            !head.contains("SRV="),
+            "a server saw the persistence cookie:\n{head}"
+        );
     }
     h.shutdown(Duration::from_secs(1)).await;
     drop(_haproxy);
@@ -157,10 +190,14 @@ async fn same_choices_and_cookies_as_haproxy() {
     let fport = free_port();
     let hport = free_port();
     let h = start(&seed003_cfg(fport, s0.addr, dead)).await;
-    let Some(_haproxy) = Haproxy::start(&seed003_cfg(hport, s0.addr, dead), addr(hport)).await else {
+    let Some(_haproxy) = Haproxy::start(&seed003_cfg(hport, s0.addr, dead), addr(hport)).await
+    else {
         panic!("haproxy ran a moment ago");
     };
-    for (i, cookie) in [Some("SRV=1"), Some("SRV=0"), Some("SRV=1; lang=en")].iter().enumerate() {
+    for (i, cookie) in [Some("SRV=1"), Some("SRV=0"), Some("SRV=1; lang=en")]
+        .iter()
+        .enumerate()
+    {
         let via_h = request(addr(hport), *cookie).await;
         let via_f = request(addr(fport), *cookie).await;
         eprintln!("dead s1, step {i}: Cookie {cookie:?}: haproxy {via_h:?}");
@@ -180,13 +217,20 @@ async fn a_cookie_naming_a_dead_server_is_redispatched_and_reset() {
     for _ in 0..3 {
         let r = request(addr(port), Some("SRV=1")).await;
         assert_eq!(r.server, "s0");
-        assert_eq!(r.set_cookie, vec!["SRV=0; path=/".to_string()], "after a redispatch a fresh cookie is set");
+        assert_eq!(
+            r.set_cookie,
+            vec!["SRV=0; path=/".to_string()],
+            "after a redispatch a fresh cookie is set"
+        );
     }
     // And a server marked DOWN is not honoured: balanced among the usable ones.
     let g = h.generation().expect("generation");
     g.backends["be"].set_server_up(1, false);
     let r = request(addr(port), Some("SRV=1")).await;
-    assert_eq!((r.server.as_str(), r.set_cookie), ("s0", vec!["SRV=0; path=/".to_string()]));
+    assert_eq!(
+        (r.server.as_str(), r.set_cookie),
+        ("s0", vec!["SRV=0; path=/".to_string()])
+    );
     h.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -195,7 +239,10 @@ async fn from(to: SocketAddr, ip: IpAddr) -> String {
         .await
         .expect("connect in time")
         .expect("connect from a 127.0.0.x address");
-    let r = tokio::time::timeout(Duration::from_secs(5), c.get("/")).await.expect("answer in time").expect("response");
+    let r = tokio::time::timeout(Duration::from_secs(5), c.get("/"))
+        .await
+        .expect("answer in time")
+        .expect("response");
     assert_eq!(r.status, 200);
     r.text()
 }
@@ -226,12 +273,19 @@ async fn stick_table_entries_survive_a_reload() {
     // alone would spread differently).
     let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
         name: "r.cfg",
-        text: &text(&format!("frontend other\n    bind 127.0.0.1:{}\n    default_backend be\n", free_port())),
+        text: &text(&format!(
+            "frontend other\n    bind 127.0.0.1:{}\n    default_backend be\n",
+            free_port()
+        )),
     }]);
     assert!(loaded.is_ok(), "{:?}", loaded.diagnostics);
     h.reload(&loaded.config).await.expect("reload");
     for (ip, before) in clients.iter().zip(&stuck).rev() {
-        assert_eq!(&from(addr(port), *ip).await, before, "client {ip} moved off its server across the reload");
+        assert_eq!(
+            &from(addr(port), *ip).await,
+            before,
+            "client {ip} moved off its server across the reload"
+        );
     }
     h.shutdown(Duration::from_secs(1)).await;
 }
@@ -255,26 +309,41 @@ async fn stick_on_src_keeps_each_client_on_one_server() {
     for ip in &clients {
         let first = from(addr(port), *ip).await;
         for i in 0..4 {
-            assert_eq!(from(addr(port), *ip).await, first, "client {ip}, request {i}: moved off its server");
+            assert_eq!(
+                from(addr(port), *ip).await,
+                first,
+                "client {ip}, request {i}: moved off its server"
+            );
         }
         stuck.push(first);
     }
     let mut spread = stuck.clone();
     spread.sort();
     spread.dedup();
-    assert_eq!(spread.len(), 3, "new clients are balanced round-robin over the servers: {stuck:?}");
+    assert_eq!(
+        spread.len(),
+        3,
+        "new clients are balanced round-robin over the servers: {stuck:?}"
+    );
 
     // The first client's server goes DOWN: it is re-stuck elsewhere, and stays there when
     // its old server comes back.
     let g = h.generation().expect("generation");
     let be = &g.backends["be"];
-    let old: usize = stuck[0].trim_start_matches('s').parse().expect("server index");
+    let old: usize = stuck[0]
+        .trim_start_matches('s')
+        .parse()
+        .expect("server index");
     be.set_server_up(old, false);
     let moved = from(addr(port), clients[0]).await;
     assert_ne!(moved, stuck[0]);
     be.set_server_up(old, true);
     for _ in 0..3 {
-        assert_eq!(from(addr(port), clients[0]).await, moved, "re-stuck to its new server");
+        assert_eq!(
+            from(addr(port), clients[0]).await,
+            moved,
+            "re-stuck to its new server"
+        );
     }
     h.shutdown(Duration::from_secs(1)).await;
 }
@@ -283,11 +352,15 @@ async fn stick_on_src_keeps_each_client_on_one_server() {
 /// shared cache could keep (`Cache-Control: max-age=60`), so `nocache` has work to do.
 async fn cacheable_backend(name: &'static str) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind backend");
     let a = l.local_addr().expect("addr");
     let task = tokio::spawn(async move {
         loop {
-            let Ok((mut s, _)) = l.accept().await else { return };
+            let Ok((mut s, _)) = l.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut tmp = [0u8; 4096];
@@ -295,8 +368,15 @@ async fn cacheable_backend(name: &'static str) -> (SocketAddr, tokio::task::Join
                     while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                         let head = String::from_utf8_lossy(&buf[..end]).into_owned();
                         buf.drain(..end + 4);
-                        let extra = if head.split_whitespace().nth(1) == Some("/cacheable") { "Cache-Control: max-age=60\r\n" } else { "" };
-                        let resp = format!("HTTP/1.1 200 OK\r\n{extra}Content-Length: {}\r\n\r\n{name}", name.len());
+                        let extra = if head.split_whitespace().nth(1) == Some("/cacheable") {
+                            "Cache-Control: max-age=60\r\n"
+                        } else {
+                            ""
+                        };
+                        let resp = format!(
+                            "HTTP/1.1 200 OK\r\n{extra}Content-Length: {}\r\n\r\n{name}",
+                            name.len()
+                        );
                         if s.write_all(resp.as_bytes()).await.is_err() {
                             return;
                         }
@@ -313,15 +393,25 @@ async fn cacheable_backend(name: &'static str) -> (SocketAddr, tokio::task::Join
 }
 
 async fn get_path(to: SocketAddr, path: &str, cookie: Option<&str>) -> Seen {
-    let mut c = tokio::time::timeout(Duration::from_secs(3), Client::connect(to)).await.expect("connect in time").expect("connect");
+    let mut c = tokio::time::timeout(Duration::from_secs(3), Client::connect(to))
+        .await
+        .expect("connect in time")
+        .expect("connect");
     let mut req = format!("GET {path} HTTP/1.1\r\nHost: test\r\n");
     if let Some(v) = cookie {
         req.push_str(&format!("Cookie: {v}\r\n"));
     }
     req.push_str("\r\n");
     c.send_raw(req.as_bytes()).await.expect("send");
-    let r = tokio::time::timeout(Duration::from_secs(5), c.read_response(false)).await.expect("answer in time").expect("response");
-    Seen { server: r.text(), set_cookie: values(&r.head, "set-cookie"), cache_control: values(&r.head, "cache-control") }
+    let r = tokio::time::timeout(Duration::from_secs(5), c.read_response(false))
+        .await
+        .expect("answer in time")
+        .expect("response");
+    Seen {
+        server: r.text(),
+        set_cookie: values(&r.head, "set-cookie"),
+        cache_control: values(&r.head, "cache-control"),
+    }
 }
 
 #[tokio::test]
@@ -333,16 +423,28 @@ async fn nocache_marks_cacheable_responses_private_like_haproxy() {
     let h = start(&seed003_cfg(fport, a0, a1)).await;
     let f = get_path(addr(fport), "/cacheable", None).await;
     assert_eq!(f.set_cookie, vec!["SRV=0; path=/".to_string()]);
-    assert_eq!(f.cache_control, vec!["max-age=60".to_string(), "private".to_string()], "{f:?}");
+    assert_eq!(
+        f.cache_control,
+        vec!["max-age=60".to_string(), "private".to_string()],
+        "{f:?}"
+    );
     let Some(_haproxy) = Haproxy::start(&seed003_cfg(hport, a0, a1), addr(hport)).await else {
-        assert!(std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"), "haproxy is required but not installed");
+        assert!(
+            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
+            "haproxy is required but not installed"
+        );
         eprintln!("\n*** SKIPPING the HAProxy half of the nocache comparison: haproxy is not installed ***\n");
         h.shutdown(Duration::from_secs(1)).await;
         return;
     };
     let hp = get_path(addr(hport), "/cacheable", None).await;
     assert_eq!(f, hp, "first cacheable answer");
-    for (path, cookie) in [("/cacheable", None), ("/cacheable", Some("SRV=1")), ("/", None), ("/cacheable", Some("SRV=9"))] {
+    for (path, cookie) in [
+        ("/cacheable", None),
+        ("/cacheable", Some("SRV=1")),
+        ("/", None),
+        ("/cacheable", Some("SRV=9")),
+    ] {
         let via_h = get_path(addr(hport), path, cookie).await;
         let via_f = get_path(addr(fport), path, cookie).await;
         eprintln!("{path} {cookie:?}: haproxy {via_h:?}");
@@ -356,11 +458,15 @@ async fn nocache_marks_cacheable_responses_private_like_haproxy() {
 /// A `mode tcp` server that writes its name and closes.
 async fn tcp_named(name: &'static str) -> (SocketAddr, tokio::task::JoinHandle<()>) {
     use tokio::io::AsyncWriteExt;
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let a = l.local_addr().expect("addr");
     let task = tokio::spawn(async move {
         loop {
-            let Ok((mut s, _)) = l.accept().await else { return };
+            let Ok((mut s, _)) = l.accept().await else {
+                return;
+            };
             let _ = s.write_all(name.as_bytes()).await;
             let _ = s.shutdown().await;
         }
@@ -382,10 +488,17 @@ async fn stick_on_src_in_tcp_mode() {
     let h = start(&text).await;
     let read_from = |ip: IpAddr| async move {
         let sock = tokio::net::TcpSocket::new_v4().expect("socket");
-        sock.bind(SocketAddr::new(ip, 0)).expect("bind client address");
-        let mut s = tokio::time::timeout(Duration::from_secs(3), sock.connect(addr(port))).await.expect("in time").expect("connect");
+        sock.bind(SocketAddr::new(ip, 0))
+            .expect("bind client address");
+        let mut s = tokio::time::timeout(Duration::from_secs(3), sock.connect(addr(port)))
+            .await
+            .expect("in time")
+            .expect("connect");
         let mut out = String::new();
-        tokio::time::timeout(Duration::from_secs(3), s.read_to_string(&mut out)).await.expect("in time").expect("read");
+        tokio::time::timeout(Duration::from_secs(3), s.read_to_string(&mut out))
+            .await
+            .expect("in time")
+            .expect("read");
         out
     };
     let mut seen = Vec::new();

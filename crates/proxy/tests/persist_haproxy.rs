@@ -37,10 +37,7 @@ fn backend_headers(path: &str) -> Vec<(String, String)> {
 }
 
 /// A backend answering with its name and recording the Cookie header it received.
-async fn backend(
-    name: &'static str,
-    seen: Received,
-) -> SocketAddr {
+async fn backend(name: &'static str, seen: Received) -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind backend");
@@ -220,7 +217,10 @@ async fn compare(cookie_line: &str, steps: &[(&str, &str, Option<&str>)]) {
         return;
     };
     // the same config parsed by fulcrum gives the cookie settings
-    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source { name: "seed003.cfg", text: &cfg }]);
+    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
+        name: "seed003.cfg",
+        text: &cfg,
+    }]);
     assert!(loaded.is_ok(), "{:?}", loaded.diagnostics);
     let be = loaded.config.backend("be").expect("backend be");
     let p = CookiePersist::from_proxy(be).expect("cookie line");
@@ -230,10 +230,16 @@ async fn compare(cookie_line: &str, steps: &[(&str, &str, Option<&str>)]) {
         let h = via_haproxy(listen, method, path, *cookie).await;
         let f = via_fulcrum(&p, &mut rr, method, path, *cookie, &mut fulcrum_seen);
         eprintln!("[{cookie_line}] step {i}: {method} {path} {cookie:?} → haproxy {h:?}");
-        assert_eq!(f, h, "[{cookie_line}] step {i}: {method} {path} with cookie {cookie:?}");
+        assert_eq!(
+            f, h,
+            "[{cookie_line}] step {i}: {method} {path} with cookie {cookie:?}"
+        );
     }
     let hp_seen = hp_seen.lock().map(|v| v.clone()).unwrap_or_default();
-    assert_eq!(fulcrum_seen, hp_seen, "[{cookie_line}] same server and same Cookie header forwarded");
+    assert_eq!(
+        fulcrum_seen, hp_seen,
+        "[{cookie_line}] same server and same Cookie header forwarded"
+    );
 }
 
 #[tokio::test]
@@ -272,7 +278,14 @@ async fn seed_003_cookie_walkthrough_matches_haproxy() {
         maxidle: None,
         maxlife: None,
     };
-    let first = via_fulcrum(&CookiePersist::new(c, false), &mut 0, "GET", "/manager/html", None, &mut Vec::new());
+    let first = via_fulcrum(
+        &CookiePersist::new(c, false),
+        &mut 0,
+        "GET",
+        "/manager/html",
+        None,
+        &mut Vec::new(),
+    );
     assert_eq!(first.set_cookie, vec!["SRV=0; path=/".to_string()]);
 }
 

@@ -26,7 +26,15 @@ fn cfg(port: u16, syslog: u16, s0: SocketAddr, s1: SocketAddr, dead: SocketAddr)
 }
 
 /// Cookie headers sent, one request each on a new connection.
-const STEPS: &[Option<&str>] = &[None, Some("SRV=1"), Some("SRV=0"), Some("SRV=7"), Some("JSESSIONID=x; SRV=1"), Some("SRV=2"), None];
+const STEPS: &[Option<&str>] = &[
+    None,
+    Some("SRV=1"),
+    Some("SRV=0"),
+    Some("SRV=7"),
+    Some("JSESSIONID=x; SRV=1"),
+    Some("SRV=2"),
+    None,
+];
 
 /// Runs the steps against `port`; the termination state of each logged line, in order.
 async fn flags(port: u16, syslog: &tokio::net::UdpSocket) -> Vec<String> {
@@ -43,14 +51,20 @@ async fn flags(port: u16, syslog: &tokio::net::UdpSocket) -> Vec<String> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; 8192];
     while out.len() < STEPS.len() {
-        let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(5), syslog.recv(&mut buf)).await else { break };
+        let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(5), syslog.recv(&mut buf)).await
+        else {
+            break;
+        };
         let line = String::from_utf8_lossy(&buf[..n]).into_owned();
         if line.contains("<BADREQ>") {
             continue; // a readiness probe's connection, not one of the steps
         }
         // "... STATUS BYTES - - TERM CONNS ..."
         let words: Vec<&str> = line.split_whitespace().collect();
-        if let Some(i) = words.windows(3).position(|w| w[0] == "-" && w[1] == "-" && w[2].len() == 4) {
+        if let Some(i) = words
+            .windows(3)
+            .position(|w| w[0] == "-" && w[1] == "-" && w[2].len() == 4)
+        {
             out.push(words[i + 2].to_string());
         }
     }
@@ -62,26 +76,43 @@ async fn cookie_termination_flags_match_haproxy() {
     let s0 = Backend::start("s0").await;
     let s1 = Backend::start("s1").await;
     let dead = addr(free_port());
-    let syslog = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("syslog socket");
+    let syslog = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("syslog socket");
     let sport = syslog.local_addr().expect("addr").port();
 
     let fport = free_port();
     let h = start(&cfg(fport, sport, s0.addr, s1.addr, dead)).await;
     let ours = flags(fport, &syslog).await;
     h.shutdown(Duration::from_secs(1)).await;
-    assert_eq!(ours.len(), STEPS.len(), "one log line per request: {ours:?}");
+    assert_eq!(
+        ours.len(),
+        STEPS.len(),
+        "one log line per request: {ours:?}"
+    );
     // Without HAProxy at hand, at least HAProxy's documented meaning.
     assert_eq!(ours[0], "--NI", "no cookie, one inserted");
     assert_eq!(ours[1], "--VN", "valid cookie, nothing set");
     assert_eq!(ours[3], "--II", "invalid cookie, a fresh one inserted");
-    assert_eq!(ours[5], "--DI", "the cookie's server is dead: redispatched, a fresh cookie");
+    assert_eq!(
+        ours[5], "--DI",
+        "the cookie's server is dead: redispatched, a fresh cookie"
+    );
 
     let hport = free_port();
-    let Some(haproxy) = Haproxy::start(&cfg(hport, sport, s0.addr, s1.addr, dead), addr(hport)).await else {
-        assert!(std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"), "haproxy is required under FULCRUM_REQUIRE_NETNS=1");
+    let Some(haproxy) =
+        Haproxy::start(&cfg(hport, sport, s0.addr, s1.addr, dead), addr(hport)).await
+    else {
+        assert!(
+            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
+            "haproxy is required under FULCRUM_REQUIRE_NETNS=1"
+        );
         return;
     };
     let theirs = flags(hport, &syslog).await;
     drop(haproxy);
-    assert_eq!(ours, theirs, "termination states: fulcrum (left) vs HAProxy (right)");
+    assert_eq!(
+        ours, theirs,
+        "termination states: fulcrum (left) vs HAProxy (right)"
+    );
 }

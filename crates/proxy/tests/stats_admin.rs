@@ -17,14 +17,20 @@ fn addr(port: u16) -> SocketAddr {
 
 /// One GET on a fresh connection; returns (server name, Set-Cookie).
 async fn hit(to: SocketAddr, cookie: Option<&str>) -> (String, Option<String>) {
-    let mut c = tokio::time::timeout(Duration::from_secs(3), Client::connect(to)).await.expect("connect in time").expect("connect");
+    let mut c = tokio::time::timeout(Duration::from_secs(3), Client::connect(to))
+        .await
+        .expect("connect in time")
+        .expect("connect");
     let mut req = "GET / HTTP/1.1\r\nHost: t\r\n".to_string();
     if let Some(v) = cookie {
         req.push_str(&format!("Cookie: {v}\r\n"));
     }
     req.push_str("\r\n");
     c.send_raw(req.as_bytes()).await.expect("send");
-    let r = tokio::time::timeout(Duration::from_secs(5), c.read_response(false)).await.expect("in time").expect("response");
+    let r = tokio::time::timeout(Duration::from_secs(5), c.read_response(false))
+        .await
+        .expect("in time")
+        .expect("response");
     assert_eq!(r.status, 200, "{}", r.head);
     (r.text(), r.header("set-cookie").map(str::to_string))
 }
@@ -70,10 +76,18 @@ async fn maint_gets_nothing_drain_keeps_its_cookie_clients_ready_returns() {
     for _ in 0..5 {
         let (srv, set) = hit(addr(port), Some("SRV=A")).await;
         assert_eq!(srv, "b");
-        assert_eq!(set.as_deref().map(|s| s.starts_with("SRV=B")), Some(true), "{set:?}");
+        assert_eq!(
+            set.as_deref().map(|s| s.starts_with("SRV=B")),
+            Some(true),
+            "{set:?}"
+        );
     }
     assert_eq!(tally(addr(port), 6, None).await.get("b"), Some(&6));
-    assert_eq!(a.heads().len(), before, "a server in MAINT received a request");
+    assert_eq!(
+        a.heads().len(),
+        before,
+        "a server in MAINT received a request"
+    );
 
     // READY: a is balanced again.
     assert!(be.set_server_admin(ia, AdminState::Ready));
@@ -111,7 +125,11 @@ async fn drain_keeps_stick_table_clients() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runtime_weight_changes_the_distribution_and_disabled_starts_in_maint() {
-    let (a, b, c) = (Backend::start("a").await, Backend::start("b").await, Backend::start("c").await);
+    let (a, b, c) = (
+        Backend::start("a").await,
+        Backend::start("b").await,
+        Backend::start("c").await,
+    );
     let port = free_port();
     let cfg = format!(
         "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
@@ -123,7 +141,11 @@ async fn runtime_weight_changes_the_distribution_and_disabled_starts_in_maint() 
     assert!(wait_listening(addr(port)).await);
     let be = proxy.generation().expect("gen").backends["be"].clone();
     let t = tally(addr(port), 8, None).await;
-    assert_eq!((t.get("a"), t.get("b"), t.get("c")), (Some(&4), Some(&4), None), "{t:?}");
+    assert_eq!(
+        (t.get("a"), t.get("b"), t.get("c")),
+        (Some(&4), Some(&4), None),
+        "{t:?}"
+    );
     assert_eq!(be.servers[2].admin(), AdminState::Maint);
     // Through the ServerRt directly (no backend call): the next pick sees it.
     assert_eq!(be.servers[0].set_weight(3), Ok(true));
@@ -136,6 +158,10 @@ async fn runtime_weight_changes_the_distribution_and_disabled_starts_in_maint() 
     be.set_server_weight(0, 1).expect("weight");
     assert!(be.set_server_admin(2, AdminState::Ready));
     let t = tally(addr(port), 9, None).await;
-    assert_eq!((t.get("a"), t.get("b"), t.get("c")), (Some(&3), Some(&3), Some(&3)), "{t:?}");
+    assert_eq!(
+        (t.get("a"), t.get("b"), t.get("c")),
+        (Some(&3), Some(&3), Some(&3)),
+        "{t:?}"
+    );
     proxy.shutdown(Duration::from_secs(1)).await;
 }

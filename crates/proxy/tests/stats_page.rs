@@ -25,9 +25,18 @@ fn require_tools() -> bool {
 async fn raw(to: SocketAddr, req: &str) -> Response {
     let req = req.to_string();
     Box::pin(async move {
-        let mut c = tokio::time::timeout(Duration::from_secs(3), Client::connect(to)).await.expect("connect in time").expect("connect");
+        let mut c = tokio::time::timeout(Duration::from_secs(3), Client::connect(to))
+            .await
+            .expect("connect in time")
+            .expect("connect");
         c.send_raw(req.as_bytes()).await.expect("send");
-        tokio::time::timeout(Duration::from_secs(5), c.read_response(req.starts_with("HEAD"))).await.expect("answer in time").expect("response")
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            c.read_response(req.starts_with("HEAD")),
+        )
+        .await
+        .expect("answer in time")
+        .expect("response")
     })
     .await
 }
@@ -38,18 +47,30 @@ async fn get(to: SocketAddr, path: &str) -> std::io::Result<Response> {
 }
 
 async fn stats_get(to: SocketAddr, path: &str, auth: Option<&str>) -> Response {
-    let a = auth.map(|a| format!("Authorization: Basic {a}\r\n")).unwrap_or_default();
+    let a = auth
+        .map(|a| format!("Authorization: Basic {a}\r\n"))
+        .unwrap_or_default();
     raw(to, &format!("GET {path} HTTP/1.1\r\nHost: t\r\n{a}\r\n")).await
 }
 
 /// CSV → list of (column → value) maps, keyed by "pxname/svname".
 fn parse_csv(text: &str) -> (Vec<String>, HashMap<String, HashMap<String, String>>) {
     let mut lines = text.lines();
-    let header: Vec<String> = lines.next().expect("header").trim_start_matches("# ").split(',').map(str::to_string).collect();
+    let header: Vec<String> = lines
+        .next()
+        .expect("header")
+        .trim_start_matches("# ")
+        .split(',')
+        .map(str::to_string)
+        .collect();
     let mut rows = HashMap::new();
     for l in lines.filter(|l| !l.is_empty()) {
         let vals: Vec<&str> = l.split(',').collect();
-        let m: HashMap<String, String> = header.iter().cloned().zip(vals.iter().map(|v| v.to_string())).collect();
+        let m: HashMap<String, String> = header
+            .iter()
+            .cloned()
+            .zip(vals.iter().map(|v| v.to_string()))
+            .collect();
         rows.insert(format!("{}/{}", m["pxname"], m["svname"]), m);
     }
     (header, rows)
@@ -71,7 +92,10 @@ async fn csv_header_and_layout_match_haproxy() {
     let (b1, b2) = (Backend::start("one").await, Backend::start("two").await);
     let hport = free_range(2);
     let Some(_h) = Haproxy::start(&layout_cfg(hport, b1.addr, b2.addr), addr(hport)).await else {
-        assert!(!require_tools(), "haproxy is required (FULCRUM_REQUIRE_NETNS=1)");
+        assert!(
+            !require_tools(),
+            "haproxy is required (FULCRUM_REQUIRE_NETNS=1)"
+        );
         return;
     };
     let theirs = stats_get(addr(hport), "/stats;csv", None).await;
@@ -83,11 +107,24 @@ async fn csv_header_and_layout_match_haproxy() {
     assert_eq!(ours.status, 200, "{}", ours.head);
     assert_eq!(ours.header("content-type"), theirs.header("content-type"));
     let (theirs_t, ours_t) = (theirs.text(), ours.text());
-    assert_eq!(ours_t.lines().next(), theirs_t.lines().next(), "CSV header differs from HAProxy's");
+    assert_eq!(
+        ours_t.lines().next(),
+        theirs_t.lines().next(),
+        "CSV header differs from HAProxy's"
+    );
     let (header, theirs_rows) = parse_csv(&theirs_t);
     let (_, ours_rows) = parse_csv(&ours_t);
-    let order = |t: &str| t.lines().skip(1).map(|l| l.split(',').take(2).collect::<Vec<_>>().join("/")).collect::<Vec<_>>();
-    assert_eq!(order(&ours_t), order(&theirs_t), "lines are not in HAProxy's order");
+    let order = |t: &str| {
+        t.lines()
+            .skip(1)
+            .map(|l| l.split(',').take(2).collect::<Vec<_>>().join("/"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        order(&ours_t),
+        order(&theirs_t),
+        "lines are not in HAProxy's order"
+    );
     // Which columns each line fills: HAProxy's, except where fulcrum knows a value HAProxy
     // leaves empty or the reverse, listed here with the reason.
     let allowed: &[(&str, &str)] = &[
@@ -101,7 +138,9 @@ async fn csv_header_and_layout_match_haproxy() {
         ("s1", "chkfail"),
     ];
     for (key, t) in &theirs_rows {
-        let o = ours_rows.get(key).unwrap_or_else(|| panic!("fulcrum has no line {key}"));
+        let o = ours_rows
+            .get(key)
+            .unwrap_or_else(|| panic!("fulcrum has no line {key}"));
         for col in &header {
             let sv = key.split('/').nth(1).unwrap_or("");
             if allowed.iter().any(|(s, c)| *c == col && (*s == sv)) {
@@ -115,7 +154,10 @@ async fn csv_header_and_layout_match_haproxy() {
                 t[col]
             );
         }
-        for col in ["pxname", "svname", "iid", "sid", "type", "mode", "act", "bck", "status", "weight", "uweight"] {
+        for col in [
+            "pxname", "svname", "iid", "sid", "type", "mode", "act", "bck", "status", "weight",
+            "uweight",
+        ] {
             if col == "status" && key.ends_with("/s1") {
                 continue; // depends on check timing
             }
@@ -154,22 +196,37 @@ async fn numbers_after_requests_auth_json_and_refresh() {
         bytes_seen += (r.head.len() + 4 + r.body.len()) as u64;
     }
     for _ in 0..2 {
-        assert_eq!(get(addr(port), "/forbidden").await.expect("get").status, 403);
+        assert_eq!(
+            get(addr(port), "/forbidden").await.expect("get").status,
+            403
+        );
     }
     let st = addr(port + 1);
     // Authentication.
     let r = stats_get(st, "/st;csv", None).await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.header("www-authenticate"), Some("Basic realm=\"Fulcrum Stats\""));
-    assert_eq!(stats_get(st, "/st;csv", Some("YWRtaW46d3Jvbmc=")).await.status, 401, "admin:wrong accepted");
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some("Basic realm=\"Fulcrum Stats\"")
+    );
+    assert_eq!(
+        stats_get(st, "/st;csv", Some("YWRtaW46d3Jvbmc="))
+            .await
+            .status,
+        401,
+        "admin:wrong accepted"
+    );
     let auth = Some("YWRtaW46c2VjcmV0"); // admin:secret
-    // Give the last request's counting a moment (it is done after the response is sent).
+                                         // Give the last request's counting a moment (it is done after the response is sent).
     tokio::time::sleep(Duration::from_millis(100)).await;
     let r = stats_get(st, "/st;csv", auth).await;
     assert_eq!(r.status, 200);
     let (_, rows) = parse_csv(&r.text());
     let fe = &rows["web/FRONTEND"];
-    assert_eq!(fe["stot"], "7", "sessions: wait_listening's probe + 1 keep-alive + 3 + 2 connections");
+    assert_eq!(
+        fe["stot"], "7",
+        "sessions: wait_listening's probe + 1 keep-alive + 3 + 2 connections"
+    );
     assert_eq!(fe["req_tot"], "15");
     assert_eq!(fe["hrsp_2xx"], "13");
     assert_eq!(fe["hrsp_4xx"], "2");
@@ -178,9 +235,17 @@ async fn numbers_after_requests_auth_json_and_refresh() {
     let be = &rows["app/BACKEND"];
     assert_eq!(be["stot"], "13");
     assert_eq!(be["hrsp_2xx"], "13");
-    assert_eq!(be["bout"].parse::<u64>().expect("bout"), bytes_seen, "backend bytes out = what the client received");
+    assert_eq!(
+        be["bout"].parse::<u64>().expect("bout"),
+        bytes_seen,
+        "backend bytes out = what the client received"
+    );
     assert_eq!(be["algo"], "roundrobin", "stats show-legends");
-    assert_eq!(rows["app/a"]["addr"], a.addr.to_string(), "stats show-legends");
+    assert_eq!(
+        rows["app/a"]["addr"],
+        a.addr.to_string(),
+        "stats show-legends"
+    );
     let (sa, sb) = (&rows["app/a"], &rows["app/b"]);
     let tot: u64 = sa["stot"].parse::<u64>().expect("a") + sb["stot"].parse::<u64>().expect("b");
     assert_eq!(tot, 13);
@@ -189,7 +254,10 @@ async fn numbers_after_requests_auth_json_and_refresh() {
     assert_eq!(sa["status"], "no check");
     let bin: u64 = sa["bin"].parse().expect("bin");
     assert!(bin >= 6 * 16, "server a bytes in: {bin}");
-    assert!(fe["bout"].parse::<u64>().expect("fe bout") > bytes_seen, "frontend bytes out include the 403 pages");
+    assert!(
+        fe["bout"].parse::<u64>().expect("fe bout") > bytes_seen,
+        "frontend bytes out include the 403 pages"
+    );
     // JSON: valid, same numbers.
     let j = stats_get(st, "/st;json", auth).await;
     assert_eq!(j.header("content-type"), Some("application/json"));
@@ -208,18 +276,30 @@ async fn numbers_after_requests_auth_json_and_refresh() {
     assert_eq!(h.status, 200);
     assert_eq!(h.header("refresh"), Some("3"));
     let page = h.text();
-    assert!(page.contains("data-px=\"web\" data-sv=\"FRONTEND\""), "{page}");
+    assert!(
+        page.contains("data-px=\"web\" data-sv=\"FRONTEND\""),
+        "{page}"
+    );
     assert!(!page.contains("version"), "hide-version");
     assert!(!page.contains("<form"), "no admin without `stats admin`");
-    assert_eq!(stats_get(st, "/st;norefresh", auth).await.header("refresh"), None);
+    assert_eq!(
+        stats_get(st, "/st;norefresh", auth).await.header("refresh"),
+        None
+    );
     // Not the stats URI: the listen has no server, so 503.
     assert_eq!(stats_get(st, "/other", auth).await.status, 503);
     // HEAD and keep-alive.
     let mut c = Client::connect(st).await.expect("connect");
-    c.send_raw(b"HEAD /st;csv HTTP/1.1\r\nHost: t\r\nAuthorization: Basic YWRtaW46c2VjcmV0\r\n\r\n").await.expect("send");
+    c.send_raw(
+        b"HEAD /st;csv HTTP/1.1\r\nHost: t\r\nAuthorization: Basic YWRtaW46c2VjcmV0\r\n\r\n",
+    )
+    .await
+    .expect("send");
     let r = Box::pin(c.read_response(true)).await.expect("head");
     assert_eq!(r.status, 200);
-    let r = Box::pin(c.get("/st;csv")).await.expect("second request on the same connection");
+    let r = Box::pin(c.get("/st;csv"))
+        .await
+        .expect("second request on the same connection");
     assert_eq!(r.status, 401, "no credentials on the second request");
     proxy.shutdown(Duration::from_secs(1)).await;
 }
@@ -258,7 +338,10 @@ async fn admin_form_sets_maint_drain_ready() {
     let page = stats_get(st, "/", None).await.text();
     assert!(page.contains("<form method=\"post\""), "admin form shown");
     assert!(page.contains("name=\"s\" value=\"a\""));
-    assert!(!page.contains("data-px=\"web\""), "stats scope app hides web");
+    assert!(
+        !page.contains("data-px=\"web\""),
+        "stats scope app hides web"
+    );
     // MAINT a (by backend name, as scripts do).
     let r = post(st, "/", "s=a&action=maint&b=app").await;
     assert_eq!(r.status, 303);
@@ -267,38 +350,94 @@ async fn admin_form_sets_maint_drain_ready() {
     for _ in 0..6 {
         assert_eq!(get(addr(port), "/").await.expect("get").text(), "b");
     }
-    assert_eq!(a.heads().len(), before, "a server in MAINT received a request");
+    assert_eq!(
+        a.heads().len(),
+        before,
+        "a server in MAINT received a request"
+    );
     let (_, rows) = parse_csv(&stats_get(st, "/;csv", None).await.text());
     assert_eq!(rows["app/a"]["status"], "MAINT");
-    assert!(stats_get(st, "/;st=DONE", None).await.text().contains("Action processed successfully."));
+    assert!(stats_get(st, "/;st=DONE", None)
+        .await
+        .text()
+        .contains("Action processed successfully."));
     // DRAIN a (by HAProxy's #id, as the page's form does): cookie clients stay, new ones don't.
     let id = &rows["app/BACKEND"]["iid"];
-    assert_eq!(post(st, "/", &format!("s=a&action=drain&b=%23{id}")).await.header("location"), Some("/;st=DONE"));
+    assert_eq!(
+        post(st, "/", &format!("s=a&action=drain&b=%23{id}"))
+            .await
+            .header("location"),
+        Some("/;st=DONE")
+    );
     for _ in 0..4 {
-        assert_eq!(get(addr(port), "/").await.expect("get").text(), "b", "DRAIN took a new client");
+        assert_eq!(
+            get(addr(port), "/").await.expect("get").text(),
+            "b",
+            "DRAIN took a new client"
+        );
     }
-    let r = raw(addr(port), "GET / HTTP/1.1\r\nHost: t\r\nCookie: SRV=A\r\n\r\n").await;
+    let r = raw(
+        addr(port),
+        "GET / HTTP/1.1\r\nHost: t\r\nCookie: SRV=A\r\n\r\n",
+    )
+    .await;
     assert_eq!(r.text(), "a", "DRAIN lost its cookie client");
     let (_, rows) = parse_csv(&stats_get(st, "/;csv", None).await.text());
     assert_eq!(rows["app/a"]["status"], "DRAIN");
     assert_eq!(rows["app/a"]["weight"], "0");
     // Nothing to change, unknown server, bad action.
-    assert_eq!(post(st, "/", "s=a&action=drain&b=app").await.header("location"), Some("/;st=NONE"));
-    assert_eq!(post(st, "/", "s=zz&action=drain&b=app").await.header("location"), Some("/;st=ERRP"));
-    assert_eq!(post(st, "/", "s=a&action=explode&b=app").await.header("location"), Some("/;st=ERRP"));
+    assert_eq!(
+        post(st, "/", "s=a&action=drain&b=app")
+            .await
+            .header("location"),
+        Some("/;st=NONE")
+    );
+    assert_eq!(
+        post(st, "/", "s=zz&action=drain&b=app")
+            .await
+            .header("location"),
+        Some("/;st=ERRP")
+    );
+    assert_eq!(
+        post(st, "/", "s=a&action=explode&b=app")
+            .await
+            .header("location"),
+        Some("/;st=ERRP")
+    );
     // Out of scope: the web frontend is not a backend; an unknown backend is refused.
-    assert_eq!(post(st, "/", "s=a&action=maint&b=web").await.header("location"), Some("/;st=ERRP"));
+    assert_eq!(
+        post(st, "/", "s=a&action=maint&b=web")
+            .await
+            .header("location"),
+        Some("/;st=ERRP")
+    );
     // READY: balanced again.
-    assert_eq!(post(st, "/", "s=a&action=ready&b=app").await.header("location"), Some("/;st=DONE"));
+    assert_eq!(
+        post(st, "/", "s=a&action=ready&b=app")
+            .await
+            .header("location"),
+        Some("/;st=DONE")
+    );
     let mut seen = HashMap::new();
     for _ in 0..4 {
-        *seen.entry(get(addr(port), "/").await.expect("get").text()).or_insert(0) += 1;
+        *seen
+            .entry(get(addr(port), "/").await.expect("get").text())
+            .or_insert(0) += 1;
     }
-    assert_eq!((seen.get("a"), seen.get("b")), (Some(&2), Some(&2)), "{seen:?}");
+    assert_eq!(
+        (seen.get("a"), seen.get("b")),
+        (Some(&2), Some(&2)),
+        "{seen:?}"
+    );
     // `stats admin if FALSE`: no form, POST denied, nothing changes.
     let ro = addr(port + 2);
     assert!(!stats_get(ro, "/", None).await.text().contains("<form"));
-    assert_eq!(post(ro, "/", "s=a&action=maint&b=app").await.header("location"), Some("/;st=DENY"));
+    assert_eq!(
+        post(ro, "/", "s=a&action=maint&b=app")
+            .await
+            .header("location"),
+        Some("/;st=DENY")
+    );
     let (_, rows) = parse_csv(&stats_get(ro, "/;csv", None).await.text());
     assert_eq!(rows["app/a"]["status"], "no check");
     proxy.shutdown(Duration::from_secs(1)).await;
@@ -339,10 +478,19 @@ async fn tcp_mode_sessions_and_bytes_and_up_filter() {
     assert_eq!(fe["bout"], out.to_string());
     assert_eq!(rows["tcpin/a"]["stot"], "5", "the probe was forwarded too");
     assert_eq!(rows["tcpin/a"]["bout"], out.to_string());
-    assert_eq!(rows["tcpin/b"]["status"], "MAINT", "disabled is maintenance");
-    assert_eq!(rows["tcpin/BACKEND"]["hrsp_2xx"], "0", "no HTTP counting in tcp mode");
+    assert_eq!(
+        rows["tcpin/b"]["status"], "MAINT",
+        "disabled is maintenance"
+    );
+    assert_eq!(
+        rows["tcpin/BACKEND"]["hrsp_2xx"], "0",
+        "no HTTP counting in tcp mode"
+    );
     let up = parse_csv(&stats_get(addr(port + 1), "/;csv;up", None).await.text()).1;
-    assert!(up.contains_key("tcpin/a") && !up.contains_key("tcpin/b"), ";up hides servers not UP");
+    assert!(
+        up.contains_key("tcpin/a") && !up.contains_key("tcpin/b"),
+        ";up hides servers not UP"
+    );
     proxy.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -367,15 +515,48 @@ async fn errors_retries_and_redispatches_are_counted() {
         assert_eq!(get(addr(port), "/").await.expect("get").text(), "good");
     }
     // A request the proxy cannot parse: 400, counted as a request error.
-    let r = raw(addr(port), "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\nContent-Length: 2\r\n\r\n").await;
+    let r = raw(
+        addr(port),
+        "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\nContent-Length: 2\r\n\r\n",
+    )
+    .await;
     assert_eq!(r.status, 400);
     let rows = parse_csv(&stats_get(addr(port + 1), "/;csv", None).await.text()).1;
-    let (d, b, fe) = (&rows["app/dead"], &rows["app/BACKEND"], &rows["web/FRONTEND"]);
-    assert_eq!((d["wretr"].as_str(), d["wredis"].as_str(), d["econ"].as_str()), ("2", "2", "4"), "{d:?}");
-    assert_eq!((b["wretr"].as_str(), b["wredis"].as_str(), b["econ"].as_str()), ("2", "2", "4"));
-    assert_eq!(b["stot"], "2", "a redispatched request is one backend session");
-    assert_eq!((d["stot"].as_str(), rows["app/good"]["stot"].as_str()), ("2", "2"));
-    assert!(d["lastsess"].parse::<u64>().is_ok_and(|s| s < 10), "lastsess {}", d["lastsess"]);
+    let (d, b, fe) = (
+        &rows["app/dead"],
+        &rows["app/BACKEND"],
+        &rows["web/FRONTEND"],
+    );
+    assert_eq!(
+        (
+            d["wretr"].as_str(),
+            d["wredis"].as_str(),
+            d["econ"].as_str()
+        ),
+        ("2", "2", "4"),
+        "{d:?}"
+    );
+    assert_eq!(
+        (
+            b["wretr"].as_str(),
+            b["wredis"].as_str(),
+            b["econ"].as_str()
+        ),
+        ("2", "2", "4")
+    );
+    assert_eq!(
+        b["stot"], "2",
+        "a redispatched request is one backend session"
+    );
+    assert_eq!(
+        (d["stot"].as_str(), rows["app/good"]["stot"].as_str()),
+        ("2", "2")
+    );
+    assert!(
+        d["lastsess"].parse::<u64>().is_ok_and(|s| s < 10),
+        "lastsess {}",
+        d["lastsess"]
+    );
     assert_eq!(d["hrsp_2xx"], "0");
     assert_eq!(rows["app/good"]["hrsp_2xx"], "2");
     assert_eq!(fe["ereq"], "1");

@@ -22,7 +22,12 @@ fn addr(port: u16) -> SocketAddr {
 
 /// Whether `tool` runs; when not, skips loudly (or fails under FULCRUM_REQUIRE_NETNS=1).
 fn have(tool: &str, package: &str) -> bool {
-    let ok = Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
+    let ok = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
     if !ok {
         assert!(
             std::env::var("FULCRUM_REQUIRE_NETNS").map_or(true, |v| v != "1"),
@@ -53,7 +58,10 @@ fn cfg(port: u16, a: SocketAddr, b: SocketAddr) -> String {
 
 /// The value of a metric line `name{labels} value` in Prometheus text output.
 fn metric(text: &str, name_and_labels: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(name_and_labels).and_then(|v| v.trim().parse().ok()))
+    text.lines().find_map(|l| {
+        l.strip_prefix(name_and_labels)
+            .and_then(|v| v.trim().parse().ok())
+    })
 }
 
 async fn get_boxed(to: SocketAddr, path: &str) -> std::io::Result<Response> {
@@ -81,7 +89,10 @@ async fn prometheus_haproxy_exporter_reads_the_csv() {
     let eport = free_port();
     let child = Command::new("prometheus-haproxy-exporter")
         .arg(format!("--web.listen-address=127.0.0.1:{eport}"))
-        .arg(format!("--haproxy.scrape-uri=http://127.0.0.1:{}/stats;csv", port + 1))
+        .arg(format!(
+            "--haproxy.scrape-uri=http://127.0.0.1:{}/stats;csv",
+            port + 1
+        ))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -95,32 +106,92 @@ async fn prometheus_haproxy_exporter_reads_the_csv() {
         eprintln!("{t}");
     }
     assert_eq!(metric(&t, "haproxy_up "), Some(1.0), "{t}");
-    assert_eq!(metric(&t, "haproxy_exporter_csv_parse_failures_total "), Some(0.0));
-    assert_eq!(metric(&t, "haproxy_server_up{backend=\"app\",server=\"a\"}"), Some(1.0), "{t}");
-    assert_eq!(metric(&t, "haproxy_server_up{backend=\"app\",server=\"b\"}"), Some(0.0));
+    assert_eq!(
+        metric(&t, "haproxy_exporter_csv_parse_failures_total "),
+        Some(0.0)
+    );
+    assert_eq!(
+        metric(&t, "haproxy_server_up{backend=\"app\",server=\"a\"}"),
+        Some(1.0),
+        "{t}"
+    );
+    assert_eq!(
+        metric(&t, "haproxy_server_up{backend=\"app\",server=\"b\"}"),
+        Some(0.0)
+    );
     assert_eq!(metric(&t, "haproxy_backend_up{backend=\"app\"}"), Some(1.0));
-    assert_eq!(metric(&t, "haproxy_backend_http_responses_total{backend=\"app\",code=\"2xx\"}"), Some(14.0));
-    assert_eq!(metric(&t, "haproxy_frontend_http_responses_total{code=\"2xx\",frontend=\"web\"}"), Some(14.0));
-    assert_eq!(metric(&t, "haproxy_frontend_http_requests_total{frontend=\"web\"}"), Some(14.0));
-    assert_eq!(metric(&t, "haproxy_server_http_responses_total{backend=\"app\",code=\"2xx\",server=\"a\"}"), Some(9.0));
-    assert_eq!(metric(&t, "haproxy_server_http_responses_total{backend=\"app\",code=\"2xx\",server=\"b\"}"), Some(5.0));
-    assert_eq!(metric(&t, "haproxy_backend_sessions_total{backend=\"app\"}"), Some(14.0));
-    assert!(metric(&t, "haproxy_server_bytes_out_total{backend=\"app\",server=\"a\"}").is_some_and(|v| v > 9.0 * 40.0));
-    assert!(metric(&t, "haproxy_frontend_bytes_in_total{frontend=\"web\"}").is_some_and(|v| v > 14.0 * 20.0));
-    assert_eq!(metric(&t, "haproxy_backend_current_queue{backend=\"app\"}"), Some(0.0));
+    assert_eq!(
+        metric(
+            &t,
+            "haproxy_backend_http_responses_total{backend=\"app\",code=\"2xx\"}"
+        ),
+        Some(14.0)
+    );
+    assert_eq!(
+        metric(
+            &t,
+            "haproxy_frontend_http_responses_total{code=\"2xx\",frontend=\"web\"}"
+        ),
+        Some(14.0)
+    );
+    assert_eq!(
+        metric(&t, "haproxy_frontend_http_requests_total{frontend=\"web\"}"),
+        Some(14.0)
+    );
+    assert_eq!(
+        metric(
+            &t,
+            "haproxy_server_http_responses_total{backend=\"app\",code=\"2xx\",server=\"a\"}"
+        ),
+        Some(9.0)
+    );
+    assert_eq!(
+        metric(
+            &t,
+            "haproxy_server_http_responses_total{backend=\"app\",code=\"2xx\",server=\"b\"}"
+        ),
+        Some(5.0)
+    );
+    assert_eq!(
+        metric(&t, "haproxy_backend_sessions_total{backend=\"app\"}"),
+        Some(14.0)
+    );
+    assert!(metric(
+        &t,
+        "haproxy_server_bytes_out_total{backend=\"app\",server=\"a\"}"
+    )
+    .is_some_and(|v| v > 9.0 * 40.0));
+    assert!(
+        metric(&t, "haproxy_frontend_bytes_in_total{frontend=\"web\"}")
+            .is_some_and(|v| v > 14.0 * 20.0)
+    );
+    assert_eq!(
+        metric(&t, "haproxy_backend_current_queue{backend=\"app\"}"),
+        Some(0.0)
+    );
     proxy.shutdown(Duration::from_secs(1)).await;
 }
 
 /// Runs headless Chromium on `url`: the DOM, and a screenshot when `shot` is given.
 fn chromium(url: &str, profile: &std::path::Path, shot: Option<&std::path::Path>) -> String {
     let mut cmd = Command::new("chromium");
-    cmd.args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1500,700"])
-        .arg(format!("--user-data-dir={}", profile.display()));
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--window-size=1500,700",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()));
     match shot {
         Some(p) => cmd.arg(format!("--screenshot={}", p.display())),
         None => cmd.arg("--dump-dom"),
     };
-    let out = cmd.arg(url).stderr(Stdio::null()).output().expect("run chromium");
+    let out = cmd
+        .arg(url)
+        .stderr(Stdio::null())
+        .output()
+        .expect("run chromium");
     assert!(out.status.success(), "chromium failed: {:?}", out.status);
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -150,7 +221,10 @@ async fn headless_chromium_sees_the_numbers_move() {
         let (stop, sent) = (stop.clone(), sent.clone());
         tokio::spawn(async move {
             let t = Instant::now();
-            while !stop.load(Ordering::Relaxed) && sent.load(Ordering::Relaxed) < 3000 && t.elapsed() < Duration::from_secs(30) {
+            while !stop.load(Ordering::Relaxed)
+                && sent.load(Ordering::Relaxed) < 3000
+                && t.elapsed() < Duration::from_secs(30)
+            {
                 if get_boxed(addr(port), "/").await.is_ok() {
                     sent.fetch_add(1, Ordering::Relaxed);
                 }
@@ -161,8 +235,11 @@ async fn headless_chromium_sees_the_numbers_move() {
     let url = format!("http://127.0.0.1:{}/stats", port + 1);
     let u = url.clone();
     let p = dir.0.clone();
-    let first = tokio::task::spawn_blocking(move || chromium(&u, &p, None)).await.expect("chromium");
-    let n1 = cell(&first, "web", "FRONTEND", "stot").unwrap_or_else(|| panic!("no web FRONTEND stot in the page:\n{first}"));
+    let first = tokio::task::spawn_blocking(move || chromium(&u, &p, None))
+        .await
+        .expect("chromium");
+    let n1 = cell(&first, "web", "FRONTEND", "stot")
+        .unwrap_or_else(|| panic!("no web FRONTEND stot in the page:\n{first}"));
     // Let the load move the numbers on.
     let t = Instant::now();
     let at = sent.load(Ordering::Relaxed);
@@ -170,14 +247,26 @@ async fn headless_chromium_sees_the_numbers_move() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let (u, p) = (url.clone(), dir.0.clone());
-    let second = tokio::task::spawn_blocking(move || chromium(&u, &p, None)).await.expect("chromium");
+    let second = tokio::task::spawn_blocking(move || chromium(&u, &p, None))
+        .await
+        .expect("chromium");
     let n2 = cell(&second, "web", "FRONTEND", "stot").expect("stot on the second load");
-    assert!(n2 > n1, "the page's session total did not grow under load: {n1} then {n2}");
+    assert!(
+        n2 > n1,
+        "the page's session total did not grow under load: {n1} then {n2}"
+    );
     let t2 = cell(&second, "app", "BACKEND", "hrsp_2xx").expect("backend 2xx");
     assert!(t2 >= n1, "backend 2xx {t2}");
-    assert!(second.contains("<form method=\"post\""), "stats admin if LOCALHOST shows the form");
+    assert!(
+        second.contains("<form method=\"post\""),
+        "stats admin if LOCALHOST shows the form"
+    );
     // The page asks for no favicon (it would reach the listen's empty backend: a 503).
-    assert_eq!(cell(&second, "stats", "BACKEND", "hrsp_5xx"), Some(0), "a browser's extra request failed");
+    assert_eq!(
+        cell(&second, "stats", "BACKEND", "hrsp_5xx"),
+        Some(0),
+        "a browser's extra request failed"
+    );
     // The screenshot, for people: with one server draining, through the page's own form.
     let form = "s=b&action=drain&b=app";
     let post = format!(
@@ -191,9 +280,15 @@ async fn headless_chromium_sees_the_numbers_move() {
     // Cargo's scratch directory for integration tests (target/tmp, wherever the target is).
     let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("stats-page.png");
     let (u, p, s) = (format!("{url};st=DONE"), dir.0.clone(), shot.clone());
-    tokio::task::spawn_blocking(move || chromium(&u, &p, Some(&s))).await.expect("chromium screenshot");
+    tokio::task::spawn_blocking(move || chromium(&u, &p, Some(&s)))
+        .await
+        .expect("chromium screenshot");
     let size = std::fs::metadata(&shot).map(|m| m.len()).unwrap_or(0);
-    assert!(size > 10_000, "screenshot {} is {size} bytes", shot.display());
+    assert!(
+        size > 10_000,
+        "screenshot {} is {size} bytes",
+        shot.display()
+    );
     eprintln!("stats page screenshot: {}", shot.display());
     stop.store(true, Ordering::Relaxed);
     let _ = load.await;

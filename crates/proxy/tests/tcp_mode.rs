@@ -48,7 +48,10 @@ async fn half_close_and_roundrobin() {
         s.write_all(b"hello").await.expect("write");
         s.shutdown().await.expect("half-close");
         let mut out = Vec::new();
-        tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out)).await.expect("in time").expect("read");
+        tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut out))
+            .await
+            .expect("in time")
+            .expect("read");
         got.push(String::from_utf8_lossy(&out).into_owned());
     }
     assert_eq!(got, vec!["a:olleh", "b:olleh", "a:olleh", "b:olleh"]);
@@ -69,8 +72,13 @@ async fn idle_tunnel_is_closed_after_timeout_tunnel() {
     let mut s = TcpStream::connect(addr(port)).await.expect("connect");
     s.write_all(b"x").await.expect("write");
     let mut buf = [0u8; 16];
-    let r = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await.expect("closed well before 5s");
-    assert!(matches!(r, Ok(0) | Err(_)), "connection closed by the proxy");
+    let r = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("closed well before 5s");
+    assert!(
+        matches!(r, Ok(0) | Err(_)),
+        "connection closed by the proxy"
+    );
     h.shutdown(Duration::from_secs(1)).await;
     ta.abort();
 }
@@ -101,7 +109,10 @@ async fn large_transfer_both_ways() {
         w.shutdown().await.expect("shutdown");
     });
     let mut got = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), r.read_to_end(&mut got)).await.expect("in time").expect("read");
+    tokio::time::timeout(Duration::from_secs(20), r.read_to_end(&mut got))
+        .await
+        .expect("in time")
+        .expect("read");
     writer.await.expect("writer");
     assert_eq!(got.len(), want.len());
     assert!(got == want);

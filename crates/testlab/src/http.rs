@@ -6,10 +6,14 @@ use std::time::{Duration, Instant};
 
 /// One GET with short timeouts; true on any `HTTP/1.x 200` answer.
 pub fn get_ok(addr: SocketAddr, timeout: Duration) -> bool {
-    let Ok(mut s) = TcpStream::connect_timeout(&addr, timeout) else { return false };
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, timeout) else {
+        return false;
+    };
     let _ = s.set_read_timeout(Some(timeout));
     let _ = s.set_write_timeout(Some(timeout));
-    if s.write_all(b"GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n").is_err() {
+    if s.write_all(b"GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut buf = [0u8; 64];
@@ -34,7 +38,13 @@ pub struct LoopReport {
 
 /// Sends one request every `every` to `addr` for at most `total` (and at most `max` requests),
 /// calling `at_start` once the first request succeeded (e.g. to kill the master then).
-pub fn request_loop(addr: SocketAddr, every: Duration, total: Duration, max: u32, at_start: impl FnOnce()) -> LoopReport {
+pub fn request_loop(
+    addr: SocketAddr,
+    every: Duration,
+    total: Duration,
+    max: u32,
+    at_start: impl FnOnce(),
+) -> LoopReport {
     let timeout = Duration::from_millis(250);
     let mut report = LoopReport::default();
     let start = Instant::now();

@@ -16,11 +16,18 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 /// returns false, unless FULCRUM_REQUIRE_NETNS=1, in which case it panics so the test fails.
 pub fn available(test: &str) -> bool {
     let root = nix::unistd::geteuid().is_root();
-    let ip = Command::new("ip").arg("-V").output().is_ok_and(|o| o.status.success());
+    let ip = Command::new("ip")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if root && ip {
         return true;
     }
-    let why = if !root { "not running as root" } else { "`ip` (iproute2) not found" };
+    let why = if !root {
+        "not running as root"
+    } else {
+        "`ip` (iproute2) not found"
+    };
     if std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() == Ok("1") {
         panic!("{test}: FULCRUM_REQUIRE_NETNS=1 but {why}");
     }
@@ -51,11 +58,15 @@ impl Node {
 
     /// Whether `addr` is currently configured on any interface of this node.
     pub fn has_address(&self, addr: &str) -> bool {
-        let Ok(out) = Command::new("ip").args(["-n", &self.netns, "-o", "addr", "show"]).output() else {
+        let Ok(out) = Command::new("ip")
+            .args(["-n", &self.netns, "-o", "addr", "show"])
+            .output()
+        else {
             return false;
         };
         let text = String::from_utf8_lossy(&out.stdout);
-        text.split_whitespace().any(|w| w.split('/').next() == Some(addr))
+        text.split_whitespace()
+            .any(|w| w.split('/').next() == Some(addr))
     }
 
     /// Moves the calling thread into this node's namespace (for a dedicated thread of a test:
@@ -66,17 +77,28 @@ impl Node {
     }
 
     /// Runs `f` on a new thread inside this node's namespace and returns its result.
-    pub fn in_thread<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> std::thread::JoinHandle<T> {
+    pub fn in_thread<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
         let node = self.clone();
         std::thread::spawn(move || {
-            node.enter().unwrap_or_else(|e| panic!("entering netns {}: {e}", node.netns));
+            node.enter()
+                .unwrap_or_else(|e| panic!("entering netns {}: {e}", node.netns));
             f()
         })
     }
 
     /// Sets the node's eth0 link down or up (track_interface tests).
     pub fn set_link(&self, up: bool) -> bool {
-        sh(&["-n", &self.netns, "link", "set", &self.ifname, if up { "up" } else { "down" }])
+        sh(&[
+            "-n",
+            &self.netns,
+            "link",
+            "set",
+            &self.ifname,
+            if up { "up" } else { "down" },
+        ])
     }
 }
 
@@ -87,7 +109,10 @@ pub struct Lab {
 }
 
 fn sh(args: &[&str]) -> bool {
-    Command::new("ip").args(args).status().is_ok_and(|s| s.success())
+    Command::new("ip")
+        .args(args)
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 impl Lab {
@@ -96,14 +121,27 @@ impl Lab {
         let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let pid = std::process::id();
         let hub = format!("fh{pid}x{n}");
-        let mut lab = Lab { hub: hub.clone(), nodes: Vec::new() };
+        let mut lab = Lab {
+            hub: hub.clone(),
+            nodes: Vec::new(),
+        };
         let fail = |what: &str| format!("testlab: {what} failed");
         if !sh(&["netns", "add", &hub]) {
             return Err(fail("creating hub netns"));
         }
         // From here on, Drop cleans up whatever exists.
         let ok = sh(&["-n", &hub, "link", "add", "br0", "type", "bridge"])
-            && sh(&["-n", &hub, "link", "set", "br0", "type", "bridge", "forward_delay", "0"])
+            && sh(&[
+                "-n",
+                &hub,
+                "link",
+                "set",
+                "br0",
+                "type",
+                "bridge",
+                "forward_delay",
+                "0",
+            ])
             && sh(&["-n", &hub, "link", "set", "br0", "up"]);
         if !ok {
             return Err(fail("creating the bridge"));
@@ -124,8 +162,20 @@ impl Lab {
             let _ = node.run("sh", &["-c", dad]);
             let hub_if = format!("v{i}");
             let addr = format!("{}/16", node.addr);
-            let ok = sh(&["-n", &hub, "link", "add", &hub_if, "type", "veth", "peer", "name", "eth0", "netns", &node.netns])
-                && sh(&["-n", &hub, "link", "set", &hub_if, "master", "br0"])
+            let ok = sh(&[
+                "-n",
+                &hub,
+                "link",
+                "add",
+                &hub_if,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                "eth0",
+                "netns",
+                &node.netns,
+            ]) && sh(&["-n", &hub, "link", "set", &hub_if, "master", "br0"])
                 && sh(&["-n", &hub, "link", "set", &hub_if, "up"])
                 && sh(&["-n", &node.netns, "link", "set", "lo", "up"])
                 && sh(&["-n", &node.netns, "addr", "add", &addr, "dev", "eth0"])
@@ -145,8 +195,12 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         for node in &self.nodes {
-            let _ = Command::new("ip").args(["netns", "del", &node.netns]).status();
+            let _ = Command::new("ip")
+                .args(["netns", "del", &node.netns])
+                .status();
         }
-        let _ = Command::new("ip").args(["netns", "del", &self.hub]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.hub])
+            .status();
     }
 }

@@ -19,7 +19,11 @@ impl Child {
         let err = out.try_clone()?;
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
         let inner = cmd.spawn()?;
-        Ok(Child { name: name.to_string(), inner, log })
+        Ok(Child {
+            name: name.to_string(),
+            inner,
+            log,
+        })
     }
 
     pub fn pid(&self) -> u32 {

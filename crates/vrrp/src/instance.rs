@@ -162,8 +162,14 @@ async fn wait_stop_scripts(s: &mut Setup) {
             let _ = h.await;
         }
     };
-    if tokio::time::timeout(STOP_SCRIPTS_TIMEOUT, all).await.is_err() {
-        tracing::warn!("VRRP_Instance({}) stop notify scripts still running; leaving them", s.model.name);
+    if tokio::time::timeout(STOP_SCRIPTS_TIMEOUT, all)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "VRRP_Instance({}) stop notify scripts still running; leaving them",
+            s.model.name
+        );
     }
 }
 
@@ -191,23 +197,44 @@ fn retrack(s: &mut Setup, group_faulty: &BTreeSet<String>, was: bool) -> bool {
     let mut tracked: Vec<Tracked> = Vec::new();
     for (rx, weight) in &s.scripts {
         // Before its first result a script counts as good.
-        tracked.push(Tracked { weight: *weight, ok: rx.borrow().unwrap_or(true) });
+        tracked.push(Tracked {
+            weight: *weight,
+            ok: rx.borrow().unwrap_or(true),
+        });
     }
-    tracked.push(Tracked { weight: 0, ok: track::interface_up(&s.iface.name) });
+    tracked.push(Tracked {
+        weight: 0,
+        ok: track::interface_up(&s.iface.name),
+    });
     for ti in &s.model.track_interface {
-        tracked.push(Tracked { weight: ti.weight.unwrap_or(0), ok: track::interface_up(&ti.interface) });
+        tracked.push(Tracked {
+            weight: ti.weight.unwrap_or(0),
+            ok: track::interface_up(&ti.interface),
+        });
     }
     if let Some(proxy) = &s.proxy {
         let health = proxy.borrow();
-        let failing = s.model.virtual_ipaddress.iter().any(|v| health.failing.contains(&v.address));
-        tracked.push(Tracked { weight: 0, ok: !failing });
+        let failing = s
+            .model
+            .virtual_ipaddress
+            .iter()
+            .any(|v| health.failing.contains(&v.address));
+        tracked.push(Tracked {
+            weight: 0,
+            ok: !failing,
+        });
     }
     let (priority, own_fault) = track::effective(s.model.priority, &tracked);
     let now = Instant::now().into_std();
     s.machine.set_priority(now, priority);
-    s.machine.set_fault(now, own_fault || !group_faulty.is_empty());
+    s.machine
+        .set_fault(now, own_fault || !group_faulty.is_empty());
     if own_fault != was {
-        tracing::info!("VRRP_Instance({}) tracking reports {}", s.model.name, if own_fault { "a fault" } else { "no fault" });
+        tracing::info!(
+            "VRRP_Instance({}) tracking reports {}",
+            s.model.name,
+            if own_fault { "a fault" } else { "no fault" }
+        );
     }
     own_fault
 }
@@ -221,10 +248,16 @@ fn perform(s: &mut Setup, notify: &Notify, own_fault: bool) {
                     // Logged when a destination starts failing and when it recovers, not per advert.
                     match s.socket.send(&bytes, *dst) {
                         Err(e) if s.send_failing.insert(*dst) => {
-                            tracing::warn!("VRRP_Instance({}) cannot send adverts to {dst}: {e}", s.model.name)
+                            tracing::warn!(
+                                "VRRP_Instance({}) cannot send adverts to {dst}: {e}",
+                                s.model.name
+                            )
                         }
                         Ok(()) if s.send_failing.remove(dst) => {
-                            tracing::info!("VRRP_Instance({}) sending adverts to {dst} again", s.model.name)
+                            tracing::info!(
+                                "VRRP_Instance({}) sending adverts to {dst} again",
+                                s.model.name
+                            )
                         }
                         _ => {}
                     }
@@ -234,7 +267,12 @@ fn perform(s: &mut Setup, notify: &Notify, own_fault: bool) {
                 for vip in all_addresses(&s.model) {
                     let index = device_index(s, vip);
                     if let Err(e) = netlink::add_address(index, vip) {
-                        tracing::error!("VRRP_Instance({}) cannot add {}/{}: {e}", s.model.name, vip.address, vip.prefix);
+                        tracing::error!(
+                            "VRRP_Instance({}) cannot add {}/{}: {e}",
+                            s.model.name,
+                            vip.address,
+                            vip.prefix
+                        );
                     }
                 }
             }
@@ -242,14 +280,27 @@ fn perform(s: &mut Setup, notify: &Notify, own_fault: bool) {
             Action::Announce { count } => announce_all(s, count),
             Action::StateChanged { from, to } => {
                 let priority = s.machine.priority();
-                tracing::info!("VRRP_Instance({}) Entering {} STATE (was {}, priority {priority})", s.model.name, to.keyword(), from.keyword());
-                s.status.send_replace(Status { state: to, priority, counters: s.machine.counters().clone() });
+                tracing::info!(
+                    "VRRP_Instance({}) Entering {} STATE (was {}, priority {priority})",
+                    s.model.name,
+                    to.keyword(),
+                    from.keyword()
+                );
+                s.status.send_replace(Status {
+                    state: to,
+                    priority,
+                    counters: s.machine.counters().clone(),
+                });
                 let mut scripts = notify.run(to, priority);
                 if let Some(group) = &s.group {
                     if let Some(gn) = &group.notify {
                         scripts.extend(gn.run(to, priority));
                     }
-                    let _ = group.tx.send(GroupEvent { member: s.model.name.clone(), state: to, own_fault });
+                    let _ = group.tx.send(GroupEvent {
+                        member: s.model.name.clone(),
+                        state: to,
+                        own_fault,
+                    });
                 }
                 if to == State::Init {
                     s.stop_scripts.extend(scripts);
@@ -257,7 +308,11 @@ fn perform(s: &mut Setup, notify: &Notify, own_fault: bool) {
             }
         }
     }
-    let status = Status { state: s.machine.state(), priority: s.machine.priority(), counters: s.machine.counters().clone() };
+    let status = Status {
+        state: s.machine.state(),
+        priority: s.machine.priority(),
+        counters: s.machine.counters().clone(),
+    };
     s.status.send_if_modified(|cur| {
         let changed = *cur != status;
         *cur = status.clone();
@@ -266,12 +321,17 @@ fn perform(s: &mut Setup, notify: &Notify, own_fault: bool) {
 }
 
 fn all_addresses(model: &VrrpInstance) -> impl Iterator<Item = &VirtualIp> {
-    model.virtual_ipaddress.iter().chain(model.virtual_ipaddress_excluded.iter())
+    model
+        .virtual_ipaddress
+        .iter()
+        .chain(model.virtual_ipaddress_excluded.iter())
 }
 
 fn device_index(s: &Setup, vip: &VirtualIp) -> u32 {
     match &vip.dev {
-        Some(dev) if *dev != s.iface.name => nix::net::if_::if_nametoindex(dev.as_str()).unwrap_or(s.iface.index),
+        Some(dev) if *dev != s.iface.name => {
+            nix::net::if_::if_nametoindex(dev.as_str()).unwrap_or(s.iface.index)
+        }
         _ => s.iface.index,
     }
 }
@@ -280,7 +340,12 @@ fn remove_addresses(s: &Setup) {
     for vip in all_addresses(&s.model) {
         let index = device_index(s, vip);
         if let Err(e) = netlink::del_address(index, vip) {
-            tracing::error!("VRRP_Instance({}) cannot remove {}/{}: {e}", s.model.name, vip.address, vip.prefix);
+            tracing::error!(
+                "VRRP_Instance({}) cannot remove {}/{}: {e}",
+                s.model.name,
+                vip.address,
+                vip.prefix
+            );
         }
     }
 }

@@ -24,8 +24,8 @@ pub mod track;
 
 use fulcrum_config::diagnostics::Span;
 use fulcrum_config::model::{Keepalived, VrrpAuthType, VrrpInstance, VrrpScript, VrrpSyncGroup};
-use instance::{Command, GroupLink};
 pub use instance::Status;
+use instance::{Command, GroupLink};
 use machine::{GarpTiming, InstanceConfig, Machine, State};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -69,7 +69,8 @@ pub async fn start_with_proxy(
     keepalived: &Keepalived,
     proxy: Option<watch::Receiver<ProxyHealth>>,
 ) -> Result<VrrpHandle, VrrpError> {
-    let runtime = runtime::VrrpRuntime::start().map_err(|e| VrrpError::Setup(format!("cannot start the VRRP thread: {e}")))?;
+    let runtime = runtime::VrrpRuntime::start()
+        .map_err(|e| VrrpError::Setup(format!("cannot start the VRRP thread: {e}")))?;
     let handle = VrrpHandle {
         runtime,
         instances: tokio::sync::Mutex::new(Vec::new()),
@@ -103,8 +104,12 @@ impl VrrpHandle {
                 keep.push(r);
             }
         }
-        let to_start: Vec<VrrpInstance> =
-            keepalived.vrrp_instances.iter().filter(|n| restart.contains(n.name.as_str())).cloned().collect();
+        let to_start: Vec<VrrpInstance> = keepalived
+            .vrrp_instances
+            .iter()
+            .filter(|n| restart.contains(n.name.as_str()))
+            .cloned()
+            .collect();
         let (started, scripts) = {
             let _vrrp_runtime = self.runtime.handle().enter();
             spawn_all(keepalived, &to_start, self.proxy.clone())?
@@ -121,12 +126,22 @@ impl VrrpHandle {
 
     /// The state of every instance by name.
     pub async fn states(&self) -> Vec<(String, State)> {
-        self.instances.lock().await.iter().map(|r| (r.model.name.clone(), r.status.borrow().state)).collect()
+        self.instances
+            .lock()
+            .await
+            .iter()
+            .map(|r| (r.model.name.clone(), r.status.borrow().state))
+            .collect()
     }
 
     /// The status (state, priority, packet counters) of every instance by name.
     pub async fn status(&self) -> Vec<(String, Status)> {
-        self.instances.lock().await.iter().map(|r| (r.model.name.clone(), r.status.borrow().clone())).collect()
+        self.instances
+            .lock()
+            .await
+            .iter()
+            .map(|r| (r.model.name.clone(), r.status.borrow().clone()))
+            .collect()
     }
 
     /// Leaves MASTER (priority-0 advert, addresses removed) and stops every instance.
@@ -146,10 +161,19 @@ impl VrrpHandle {
 /// compared without their file positions: a line added above must not restart anything.
 fn restart_set<'a>(old: &'a Keepalived, new: &'a Keepalived) -> std::collections::HashSet<&'a str> {
     let group_of = |k: &'a Keepalived, name: &str| {
-        k.vrrp_sync_groups.iter().find(|g| g.group.iter().any(|m| m.name == name)).map(unspanned_group)
+        k.vrrp_sync_groups
+            .iter()
+            .find(|g| g.group.iter().any(|m| m.name == name))
+            .map(unspanned_group)
     };
     let script = |k: &'a Keepalived, name: &str| {
-        k.vrrp_scripts.iter().find(|s| s.name == name).map(|s| VrrpScript { span: Span::default(), ..s.clone() })
+        k.vrrp_scripts
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| VrrpScript {
+                span: Span::default(),
+                ..s.clone()
+            })
     };
     let mut restart: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for o in &old.vrrp_instances {
@@ -162,7 +186,9 @@ fn restart_set<'a>(old: &'a Keepalived, new: &'a Keepalived) -> std::collections
             None => true,
             Some(o) => {
                 unspanned(o) != unspanned(n)
-                    || n.track_script.iter().any(|t| script(old, &t.script.name) != script(new, &t.script.name))
+                    || n.track_script
+                        .iter()
+                        .any(|t| script(old, &t.script.name) != script(new, &t.script.name))
                     || group_of(old, &n.name) != group_of(new, &n.name)
             }
         };
@@ -184,7 +210,11 @@ fn restart_set<'a>(old: &'a Keepalived, new: &'a Keepalived) -> std::collections
 fn unspanned(i: &VrrpInstance) -> VrrpInstance {
     let mut i = i.clone();
     i.span = Span::default();
-    for v in i.virtual_ipaddress.iter_mut().chain(i.virtual_ipaddress_excluded.iter_mut()) {
+    for v in i
+        .virtual_ipaddress
+        .iter_mut()
+        .chain(i.virtual_ipaddress_excluded.iter_mut())
+    {
         v.span = Span::default();
     }
     for t in &mut i.track_script {
@@ -207,8 +237,13 @@ fn unspanned_group(g: &VrrpSyncGroup) -> VrrpSyncGroup {
 
 async fn stop(r: Running) {
     let (tx, rx) = oneshot::channel();
-    if r.commands.send(Command::Shutdown(tx)).await.is_ok() && tokio::time::timeout(STOP_TIMEOUT, rx).await.is_err() {
-        tracing::warn!("VRRP_Instance({}) did not stop in {STOP_TIMEOUT:?}", r.model.name);
+    if r.commands.send(Command::Shutdown(tx)).await.is_ok()
+        && tokio::time::timeout(STOP_TIMEOUT, rx).await.is_err()
+    {
+        tracing::warn!(
+            "VRRP_Instance({}) did not stop in {STOP_TIMEOUT:?}",
+            r.model.name
+        );
     }
     r.task.abort();
 }
@@ -229,16 +264,29 @@ fn spawn_all(
             if script_rx.contains_key(name) {
                 continue;
             }
-            let script = keepalived.vrrp_scripts.iter().find(|s| s.name == name).ok_or_else(|| {
-                VrrpError::Setup(format!("{}: track_script {name}: no vrrp_script of that name", ts.script.span))
-            })?;
+            let script = keepalived
+                .vrrp_scripts
+                .iter()
+                .find(|s| s.name == name)
+                .ok_or_else(|| {
+                    VrrpError::Setup(format!(
+                        "{}: track_script {name}: no vrrp_script of that name",
+                        ts.script.span
+                    ))
+                })?;
             let (rx, task) = track::spawn_script(script);
             script_rx.insert(name.to_string(), rx);
             script_tasks.push(task);
         }
     }
     // Sync groups: one broadcast channel each.
-    let mut groups: HashMap<String, (broadcast::Sender<instance::GroupEvent>, Option<notify::Notify>)> = HashMap::new();
+    let mut groups: HashMap<
+        String,
+        (
+            broadcast::Sender<instance::GroupEvent>,
+            Option<notify::Notify>,
+        ),
+    > = HashMap::new();
     for g in &keepalived.vrrp_sync_groups {
         let (tx, _) = broadcast::channel(64);
         let notify = notify::Notify {
@@ -251,7 +299,10 @@ fn spawn_all(
             stop: None,
         };
         for (i, member) in g.group.iter().enumerate() {
-            groups.insert(member.name.clone(), (tx.clone(), (i == 0).then(|| notify.clone())));
+            groups.insert(
+                member.name.clone(),
+                (tx.clone(), (i == 0).then(|| notify.clone())),
+            );
         }
     }
 
@@ -264,27 +315,61 @@ fn spawn_all(
                 let rx = script_rx.get(&ts.script.name)?.clone();
                 let weight = ts
                     .weight
-                    .or_else(|| keepalived.vrrp_scripts.iter().find(|s| s.name == ts.script.name).map(|s| s.weight))
+                    .or_else(|| {
+                        keepalived
+                            .vrrp_scripts
+                            .iter()
+                            .find(|s| s.name == ts.script.name)
+                            .map(|s| s.weight)
+                    })
                     .unwrap_or(0);
                 Some((rx, weight))
             })
             .collect();
-        let mut group = groups.get(&inst.name).map(|(tx, n)| GroupLink { tx: tx.clone(), rx: tx.subscribe(), notify: n.clone() });
+        let mut group = groups.get(&inst.name).map(|(tx, n)| GroupLink {
+            tx: tx.clone(),
+            rx: tx.subscribe(),
+            notify: n.clone(),
+        });
         let mut scripts = scripts;
-        let (status_tx, status) = watch::channel(Status { state: State::Init, priority: inst.priority, counters: Default::default() });
+        let (status_tx, status) = watch::channel(Status {
+            state: State::Init,
+            priority: inst.priority,
+            counters: Default::default(),
+        });
         let (ctx, crx) = mpsc::channel(4);
-        let task = match resolve(inst, &mut scripts, &mut group, proxy.clone(), status_tx.clone()) {
+        let task = match resolve(
+            inst,
+            &mut scripts,
+            &mut group,
+            proxy.clone(),
+            status_tx.clone(),
+        ) {
             Ok(setup) => tokio::spawn(instance::run(setup, crx)),
             Err(Unready::Fatal(e)) => return Err(e),
             Err(Unready::NotYet(why)) => {
                 // keepalived: the instance is in FAULT until its interface is usable.
-                tracing::warn!("{why}; vrrp_instance {} stays in FAULT until it is", inst.name);
+                tracing::warn!(
+                    "{why}; vrrp_instance {} stays in FAULT until it is",
+                    inst.name
+                );
                 status_tx.send_modify(|s| s.state = State::Fault);
-                let waiting = Waiting { inst: inst.clone(), scripts, group, proxy: proxy.clone(), status: status_tx };
+                let waiting = Waiting {
+                    inst: inst.clone(),
+                    scripts,
+                    group,
+                    proxy: proxy.clone(),
+                    status: status_tx,
+                };
                 tokio::spawn(wait_for_interface(waiting, crx))
             }
         };
-        running.push(Running { model: inst.clone(), commands: ctx, status, task });
+        running.push(Running {
+            model: inst.clone(),
+            commands: ctx,
+            status,
+            task,
+        });
     }
     Ok((running, script_tasks))
 }
@@ -349,37 +434,66 @@ fn resolve(
     proxy: Option<watch::Receiver<ProxyHealth>>,
     status: watch::Sender<Status>,
 ) -> Result<instance::Setup, Unready> {
-    let err = |what: String| Unready::Fatal(VrrpError::Setup(format!("{}: vrrp_instance {}: {what}", inst.span, inst.name)));
-    let not_yet = |what: String| Unready::NotYet(format!("{}: vrrp_instance {}: {what}", inst.span, inst.name));
-    let ifname = inst.interface.as_deref().ok_or_else(|| err("no interface".into()))?;
+    let err = |what: String| {
+        Unready::Fatal(VrrpError::Setup(format!(
+            "{}: vrrp_instance {}: {what}",
+            inst.span, inst.name
+        )))
+    };
+    let not_yet = |what: String| {
+        Unready::NotYet(format!(
+            "{}: vrrp_instance {}: {what}",
+            inst.span, inst.name
+        ))
+    };
+    let ifname = inst
+        .interface
+        .as_deref()
+        .ok_or_else(|| err("no interface".into()))?;
     if inst.virtual_router_id == 0 {
         return Err(err("virtual_router_id must be 1..255".into()));
     }
     let ipv6 = inst.unicast_src_ip.map(|a| a.is_ipv6()).unwrap_or_else(|| {
-        inst.virtual_ipaddress.first().is_some_and(|v| v.address.is_ipv6())
+        inst.virtual_ipaddress
+            .first()
+            .is_some_and(|v| v.address.is_ipv6())
     });
     if ipv6 && inst.version == 2 {
-        return Err(err("IPv6 virtual addresses need VRRP version 3 (vrrp_version 3)".into()));
+        return Err(err(
+            "IPv6 virtual addresses need VRRP version 3 (vrrp_version 3)".into(),
+        ));
     }
     let auth = match &inst.authentication {
         None => packet::Auth::None,
         Some(a) if a.auth_type == VrrpAuthType::Pass => packet::Auth::pass(&a.auth_pass),
-        Some(_) => return Err(err("auth_type AH is not supported by fulcrum; use PASS".into())),
+        Some(_) => {
+            return Err(err(
+                "auth_type AH is not supported by fulcrum; use PASS".into()
+            ))
+        }
     };
     let vips: Vec<IpAddr> = inst.virtual_ipaddress.iter().map(|v| v.address).collect();
-    let iface = io::iface::lookup(ifname).ok_or_else(|| not_yet(format!("interface {ifname} not found")))?;
+    let iface = io::iface::lookup(ifname)
+        .ok_or_else(|| not_yet(format!("interface {ifname} not found")))?;
     let primary = match inst.unicast_src_ip {
         Some(a) => a,
-        None => iface
-            .primary(ipv6, &vips)
-            .ok_or_else(|| not_yet(format!("interface {ifname} has no {} address", if ipv6 { "link-local IPv6" } else { "IPv4" })))?,
+        None => iface.primary(ipv6, &vips).ok_or_else(|| {
+            not_yet(format!(
+                "interface {ifname} has no {} address",
+                if ipv6 { "link-local IPv6" } else { "IPv4" }
+            ))
+        })?,
     };
     let cfg = InstanceConfig {
         version: inst.version,
         vrid: inst.virtual_router_id,
         priority: inst.priority,
         advert_int: inst.advert_int,
-        auth: if inst.version == 2 { auth } else { packet::Auth::None },
+        auth: if inst.version == 2 {
+            auth
+        } else {
+            packet::Auth::None
+        },
         addresses: vips,
         primary,
         preempt: !inst.nopreempt,
@@ -392,7 +506,11 @@ fn resolve(
     };
     let socket = io::socket::VrrpSocket::open(ifname, iface.index, primary)
         .map_err(|e| not_yet(format!("cannot open VRRP socket on {ifname}: {e}")))?;
-    let destinations = if inst.unicast_peer.is_empty() { vec![socket.group()] } else { inst.unicast_peer.clone() };
+    let destinations = if inst.unicast_peer.is_empty() {
+        vec![socket.group()]
+    } else {
+        inst.unicast_peer.clone()
+    };
     Ok(instance::Setup {
         model: inst.clone(),
         machine: Machine::new(cfg),

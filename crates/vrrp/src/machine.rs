@@ -121,9 +121,10 @@ impl From<DecodeError> for DropCause {
         match e {
             DecodeError::Truncated => DropCause::Truncated,
             DecodeError::Checksum => DropCause::Checksum,
-            DecodeError::Version(_) | DecodeError::Type(_) | DecodeError::V2OverIpv6 | DecodeError::MixedFamilies => {
-                DropCause::Malformed
-            }
+            DecodeError::Version(_)
+            | DecodeError::Type(_)
+            | DecodeError::V2OverIpv6
+            | DecodeError::MixedFamilies => DropCause::Malformed,
         }
     }
 }
@@ -212,7 +213,10 @@ impl Machine {
 
     /// When `handle_timeout` must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.timer, self.garp_second, self.garp_refresh].into_iter().flatten().min()
+        [self.timer, self.garp_second, self.garp_refresh]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The Startup event (RFC 5798 §6.4.1).
@@ -310,8 +314,13 @@ impl Machine {
             return Err(DropCause::Interval);
         }
         let mut theirs = advert.addresses.clone();
-        let mut ours: Vec<IpAddr> =
-            self.cfg.addresses.iter().copied().filter(|a| a.is_ipv4() == rx.src.is_ipv4()).collect();
+        let mut ours: Vec<IpAddr> = self
+            .cfg
+            .addresses
+            .iter()
+            .copied()
+            .filter(|a| a.is_ipv4() == rx.src.is_ipv4())
+            .collect();
         theirs.sort();
         ours.sort();
         if theirs != ours {
@@ -373,7 +382,9 @@ impl Machine {
         if self.garp_second.is_some_and(|t| t <= now) {
             self.garp_second = None;
             if self.state == State::Master {
-                self.actions.push_back(Action::Announce { count: self.cfg.garp.repeat });
+                self.actions.push_back(Action::Announce {
+                    count: self.cfg.garp.repeat,
+                });
             }
         }
         if self.garp_refresh.is_some_and(|t| t <= now) {
@@ -450,10 +461,17 @@ impl Machine {
         self.preempt_at = None;
         self.send_advert(self.priority);
         self.actions.push_back(Action::AddAddresses);
-        self.actions.push_back(Action::Announce { count: self.cfg.garp.repeat });
+        self.actions.push_back(Action::Announce {
+            count: self.cfg.garp.repeat,
+        });
         self.timer = Some(now + self.master_adver_interval());
         self.garp_second = (!self.cfg.garp.delay.is_zero()).then(|| now + self.cfg.garp.delay);
-        self.garp_refresh = self.cfg.garp.refresh.filter(|r| !r.is_zero()).map(|r| now + r);
+        self.garp_refresh = self
+            .cfg
+            .garp
+            .refresh
+            .filter(|r| !r.is_zero())
+            .map(|r| now + r);
         self.counters.became_master += 1;
         self.transition(State::Master);
     }
@@ -484,7 +502,11 @@ impl Machine {
             vrid: self.cfg.vrid,
             priority,
             interval_cs: self.wire_interval_cs(),
-            auth: if self.cfg.version == 2 { self.cfg.auth } else { Auth::None },
+            auth: if self.cfg.version == 2 {
+                self.cfg.auth
+            } else {
+                Auth::None
+            },
             addresses: self.cfg.addresses.clone(),
         }));
     }

@@ -17,12 +17,20 @@ fn cfg(version: u8, priority: u8) -> InstanceConfig {
         vrid: 51,
         priority,
         advert_int: Duration::from_secs(1),
-        auth: if version == 2 { Auth::pass("secret") } else { Auth::None },
+        auth: if version == 2 {
+            Auth::pass("secret")
+        } else {
+            Auth::None
+        },
         addresses: vec![ip("10.99.0.100")],
         primary: ip(ME),
         preempt: true,
         preempt_delay: None,
-        garp: GarpTiming { delay: Duration::from_secs(5), repeat: 5, refresh: None },
+        garp: GarpTiming {
+            delay: Duration::from_secs(5),
+            repeat: 5,
+            refresh: None,
+        },
     }
 }
 
@@ -33,7 +41,10 @@ struct Sim {
 
 impl Sim {
     fn new(cfg: InstanceConfig) -> Sim {
-        Sim { m: Machine::new(cfg), t0: Instant::now() }
+        Sim {
+            m: Machine::new(cfg),
+            t0: Instant::now(),
+        }
     }
     fn at(&self, ms: u64) -> Instant {
         self.t0 + Duration::from_millis(ms)
@@ -58,8 +69,19 @@ impl Sim {
         let bytes = encode(&a, ip(from), IpAddr::V4(MULTICAST_V4));
         self.packet(ms, from, 255, &bytes)
     }
-    fn packet(&mut self, ms: u64, from: &str, ttl: u8, bytes: &[u8]) -> Result<Vec<Action>, DropCause> {
-        let rx = Received { src: ip(from), dst: IpAddr::V4(MULTICAST_V4), ttl, bytes };
+    fn packet(
+        &mut self,
+        ms: u64,
+        from: &str,
+        ttl: u8,
+        bytes: &[u8],
+    ) -> Result<Vec<Action>, DropCause> {
+        let rx = Received {
+            src: ip(from),
+            dst: IpAddr::V4(MULTICAST_V4),
+            ttl,
+            bytes,
+        };
         self.m.handle_packet(self.at(ms), &rx)?;
         Ok(self.drain())
     }
@@ -71,7 +93,11 @@ fn advert_bytes(version: u8, priority: u8) -> Advert {
         vrid: 51,
         priority,
         interval_cs: 100,
-        auth: if version == 2 { Auth::pass("secret") } else { Auth::None },
+        auth: if version == 2 {
+            Auth::pass("secret")
+        } else {
+            Auth::None
+        },
         addresses: vec![ip("10.99.0.100")],
     }
 }
@@ -103,16 +129,31 @@ fn timing_formulas_v2_and_v3() {
     c.advert_int = Duration::from_millis(100);
     let m = Machine::new(c);
     // v3 scales skew by the interval: (256 - 100) × 100 ms / 256.
-    assert_eq!(m.skew_time(), Duration::from_micros(60_937) + Duration::from_nanos(500));
-    assert_eq!(m.master_down_interval(), Duration::from_millis(300) + m.skew_time());
+    assert_eq!(
+        m.skew_time(),
+        Duration::from_micros(60_937) + Duration::from_nanos(500)
+    );
+    assert_eq!(
+        m.master_down_interval(),
+        Duration::from_millis(300) + m.skew_time()
+    );
 }
 
 #[test]
 fn startup_goes_backup_then_master_after_master_down_interval() {
     let mut s = Sim::new(cfg(2, 100));
     let a = s.start();
-    assert_eq!(a, vec![Action::StateChanged { from: State::Init, to: State::Backup }]);
-    assert_eq!(s.m.poll_timeout(), Some(s.at(3609) + Duration::from_micros(375)));
+    assert_eq!(
+        a,
+        vec![Action::StateChanged {
+            from: State::Init,
+            to: State::Backup
+        }]
+    );
+    assert_eq!(
+        s.m.poll_timeout(),
+        Some(s.at(3609) + Duration::from_micros(375))
+    );
     assert!(s.advance(3609).is_empty(), "not yet");
     let a = s.advance(3610);
     assert_eq!(sends(&a), vec![100]);
@@ -191,7 +232,11 @@ fn nopreempt_backup_defers_to_lower_master() {
     }
     assert!(s.advance(9000 + 3609).is_empty());
     assert_eq!(s.m.state(), State::Backup);
-    assert_eq!(changed_to(&s.advance(9000 + 3610)), Some(State::Master), "…until it goes silent");
+    assert_eq!(
+        changed_to(&s.advance(9000 + 3610)),
+        Some(State::Master),
+        "…until it goes silent"
+    );
 }
 
 #[test]
@@ -204,7 +249,10 @@ fn preempt_delay_defers_then_preempts() {
     // are discarded and Master_Down_Timer (last reset at t=4 s) runs out.
     for k in 0..=6 {
         s.advert_from(k * 1000, LOWER_PEER, 50).unwrap();
-        assert!(s.advance(k * 1000 + 999).is_empty(), "still deferring at {k} s");
+        assert!(
+            s.advance(k * 1000 + 999).is_empty(),
+            "still deferring at {k} s"
+        );
     }
     s.advert_from(7000, LOWER_PEER, 50).unwrap();
     assert!(s.advance(7609).is_empty());
@@ -223,8 +271,20 @@ fn master_at_100() -> Sim {
 fn master_steps_down_for_higher_priority() {
     let mut s = master_at_100();
     let a = s.advert_from(4000, LOWER_PEER, 150).unwrap();
-    assert_eq!(a, vec![Action::RemoveAddresses, Action::StateChanged { from: State::Master, to: State::Backup }]);
-    assert_eq!(s.m.poll_timeout(), Some(s.at(4000 + 3609) + Duration::from_micros(375)));
+    assert_eq!(
+        a,
+        vec![
+            Action::RemoveAddresses,
+            Action::StateChanged {
+                from: State::Master,
+                to: State::Backup
+            }
+        ]
+    );
+    assert_eq!(
+        s.m.poll_timeout(),
+        Some(s.at(4000 + 3609) + Duration::from_micros(375))
+    );
 }
 
 #[test]
@@ -268,7 +328,13 @@ fn backup_shutdown_is_silent() {
     s.start();
     s.m.shutdown(s.at(100));
     let a = s.drain();
-    assert_eq!(a, vec![Action::StateChanged { from: State::Backup, to: State::Init }]);
+    assert_eq!(
+        a,
+        vec![Action::StateChanged {
+            from: State::Backup,
+            to: State::Init
+        }]
+    );
 }
 
 #[test]
@@ -289,7 +355,13 @@ fn fault_from_master_and_backup_and_recovery() {
     let mut s = Sim::new(cfg(2, 100));
     s.start();
     s.m.set_fault(s.at(100), true);
-    assert_eq!(s.drain(), vec![Action::StateChanged { from: State::Backup, to: State::Fault }]);
+    assert_eq!(
+        s.drain(),
+        vec![Action::StateChanged {
+            from: State::Backup,
+            to: State::Fault
+        }]
+    );
 }
 
 #[test]
@@ -315,12 +387,22 @@ fn lowered_priority_is_advertised_at_once_and_lets_a_backup_preempt() {
 fn drops_are_counted_by_cause() {
     let mut s = Sim::new(cfg(2, 100));
     s.start();
-    let good = encode(&advert_bytes(2, 150), ip(HIGHER_PEER), IpAddr::V4(MULTICAST_V4));
+    let good = encode(
+        &advert_bytes(2, 150),
+        ip(HIGHER_PEER),
+        IpAddr::V4(MULTICAST_V4),
+    );
     assert_eq!(s.packet(10, HIGHER_PEER, 64, &good), Err(DropCause::Ttl));
     let mut bad = good.clone();
     bad[7] ^= 0xff;
-    assert_eq!(s.packet(20, HIGHER_PEER, 255, &bad), Err(DropCause::Checksum));
-    assert_eq!(s.packet(30, HIGHER_PEER, 255, &good[..5]), Err(DropCause::Truncated));
+    assert_eq!(
+        s.packet(20, HIGHER_PEER, 255, &bad),
+        Err(DropCause::Checksum)
+    );
+    assert_eq!(
+        s.packet(30, HIGHER_PEER, 255, &good[..5]),
+        Err(DropCause::Truncated)
+    );
     let mut other = advert_bytes(2, 150);
     other.vrid = 52;
     let b = encode(&other, ip(HIGHER_PEER), IpAddr::V4(MULTICAST_V4));
@@ -328,22 +410,44 @@ fn drops_are_counted_by_cause() {
     let mut other = advert_bytes(2, 150);
     other.auth = Auth::pass("wrong");
     let b = encode(&other, ip(HIGHER_PEER), IpAddr::V4(MULTICAST_V4));
-    assert_eq!(s.packet(50, HIGHER_PEER, 255, &b), Err(DropCause::Authentication));
+    assert_eq!(
+        s.packet(50, HIGHER_PEER, 255, &b),
+        Err(DropCause::Authentication)
+    );
     other.auth = Auth::None;
     let b = encode(&other, ip(HIGHER_PEER), IpAddr::V4(MULTICAST_V4));
-    assert_eq!(s.packet(55, HIGHER_PEER, 255, &b), Err(DropCause::Authentication));
+    assert_eq!(
+        s.packet(55, HIGHER_PEER, 255, &b),
+        Err(DropCause::Authentication)
+    );
     let mut other = advert_bytes(2, 150);
     other.interval_cs = 200;
     let b = encode(&other, ip(HIGHER_PEER), IpAddr::V4(MULTICAST_V4));
     assert_eq!(s.packet(60, HIGHER_PEER, 255, &b), Err(DropCause::Interval));
-    let b = encode(&advert_bytes(3, 150), ip(HIGHER_PEER), IpAddr::V4(MULTICAST_V4));
-    assert_eq!(s.packet(70, HIGHER_PEER, 255, &b), Err(DropCause::VersionMismatch));
+    let b = encode(
+        &advert_bytes(3, 150),
+        ip(HIGHER_PEER),
+        IpAddr::V4(MULTICAST_V4),
+    );
+    assert_eq!(
+        s.packet(70, HIGHER_PEER, 255, &b),
+        Err(DropCause::VersionMismatch)
+    );
     assert_eq!(s.packet(80, ME, 255, &good), Err(DropCause::OwnPacket));
-    assert_eq!(s.packet(90, HIGHER_PEER, 255, &[0x11, 0, 0, 0, 0, 0, 0, 0]), Err(DropCause::Malformed));
+    assert_eq!(
+        s.packet(90, HIGHER_PEER, 255, &[0x11, 0, 0, 0, 0, 0, 0, 0]),
+        Err(DropCause::Malformed)
+    );
     let c = s.m.counters();
     assert_eq!(c.received, 10);
     assert_eq!(c.accepted, 0);
-    for cause in [DropCause::Ttl, DropCause::Checksum, DropCause::Truncated, DropCause::Vrid, DropCause::Interval] {
+    for cause in [
+        DropCause::Ttl,
+        DropCause::Checksum,
+        DropCause::Truncated,
+        DropCause::Vrid,
+        DropCause::Interval,
+    ] {
         assert_eq!(c.dropped(cause), 1, "{cause:?}");
     }
     assert_eq!(c.dropped(DropCause::Authentication), 2);
@@ -380,15 +484,33 @@ fn v3_centisecond_interval() {
 #[test]
 fn garp_bursts_follow_delay_repeat_refresh() {
     let mut c = cfg(2, 255);
-    c.garp = GarpTiming { delay: Duration::from_secs(5), repeat: 3, refresh: Some(Duration::from_secs(2)) };
+    c.garp = GarpTiming {
+        delay: Duration::from_secs(5),
+        repeat: 3,
+        refresh: Some(Duration::from_secs(2)),
+    };
     let mut s = Sim::new(c);
     let a = s.start();
     assert!(a.contains(&Action::Announce { count: 3 }));
-    let announces = |a: &[Action]| a.iter().filter(|x| matches!(x, Action::Announce { .. })).cloned().collect::<Vec<_>>();
+    let announces = |a: &[Action]| {
+        a.iter()
+            .filter(|x| matches!(x, Action::Announce { .. }))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
     assert_eq!(announces(&s.advance(1999)), vec![]);
-    assert_eq!(announces(&s.advance(2000)), vec![Action::Announce { count: 1 }]);
-    assert_eq!(announces(&s.advance(4000)), vec![Action::Announce { count: 1 }]);
-    assert_eq!(announces(&s.advance(5000)), vec![Action::Announce { count: 3 }]);
+    assert_eq!(
+        announces(&s.advance(2000)),
+        vec![Action::Announce { count: 1 }]
+    );
+    assert_eq!(
+        announces(&s.advance(4000)),
+        vec![Action::Announce { count: 1 }]
+    );
+    assert_eq!(
+        announces(&s.advance(5000)),
+        vec![Action::Announce { count: 3 }]
+    );
     // Leaving MASTER stops both.
     s.m.shutdown(s.at(5100));
     s.drain();
@@ -398,7 +520,11 @@ fn garp_bursts_follow_delay_repeat_refresh() {
 #[test]
 fn garp_without_second_burst_when_delay_is_zero() {
     let mut c = cfg(2, 255);
-    c.garp = GarpTiming { delay: Duration::ZERO, repeat: 1, refresh: None };
+    c.garp = GarpTiming {
+        delay: Duration::ZERO,
+        repeat: 1,
+        refresh: None,
+    };
     let mut s = Sim::new(c);
     s.start();
     assert_eq!(s.m.poll_timeout(), Some(s.at(1000)), "only the Adver_Timer");

@@ -40,9 +40,18 @@ impl Notify {
             out.push(split_command(cmd));
         }
         if let Some(cmd) = &self.notify {
-            let state_word = if state == State::Init { "STOP" } else { state.keyword() };
+            let state_word = if state == State::Init {
+                "STOP"
+            } else {
+                state.keyword()
+            };
             let mut argv = split_command(cmd);
-            argv.extend([self.kind.to_string(), self.name.clone(), state_word.to_string(), priority.to_string()]);
+            argv.extend([
+                self.kind.to_string(),
+                self.name.clone(),
+                state_word.to_string(),
+                priority.to_string(),
+            ]);
             out.push(argv);
         }
         out.retain(|argv| !argv.is_empty());
@@ -52,15 +61,22 @@ impl Notify {
     /// Starts the scripts for `state` in the background; returns their join handles (tests and
     /// shutdown wait on them, the protocol never does).
     pub fn run(&self, state: State, priority: u8) -> Vec<tokio::task::JoinHandle<()>> {
-        self.commands(state, priority).into_iter().map(|argv| tokio::spawn(run_script(argv, SCRIPT_TIMEOUT))).collect()
+        self.commands(state, priority)
+            .into_iter()
+            .map(|argv| tokio::spawn(run_script(argv, SCRIPT_TIMEOUT)))
+            .collect()
     }
 }
 
 /// Runs one script to completion or until `timeout`, logging failures; never panics.
 pub async fn run_script(argv: Vec<String>, timeout: Duration) {
-    let Some((program, args)) = argv.split_first() else { return };
+    let Some((program, args)) = argv.split_first() else {
+        return;
+    };
     let mut cmd = Command::new(program);
-    cmd.args(args).stdin(std::process::Stdio::null()).kill_on_drop(true);
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -129,16 +145,37 @@ mod tests {
     fn keepalived_arguments() {
         let cmds = n().commands(State::Master, 150);
         assert_eq!(cmds[0], vec!["/bin/echo", "became master"]);
-        assert_eq!(cmds[1], vec!["/etc/keepalived/notify.sh", "INSTANCE", "VI_1", "MASTER", "150"]);
+        assert_eq!(
+            cmds[1],
+            vec![
+                "/etc/keepalived/notify.sh",
+                "INSTANCE",
+                "VI_1",
+                "MASTER",
+                "150"
+            ]
+        );
         let cmds = n().commands(State::Backup, 100);
-        assert_eq!(cmds, vec![vec!["/etc/keepalived/notify.sh", "INSTANCE", "VI_1", "BACKUP", "100"]]);
+        assert_eq!(
+            cmds,
+            vec![vec![
+                "/etc/keepalived/notify.sh",
+                "INSTANCE",
+                "VI_1",
+                "BACKUP",
+                "100"
+            ]]
+        );
         let cmds = n().commands(State::Init, 100);
         assert_eq!(cmds[0][3], "STOP");
     }
 
     #[test]
     fn splitting() {
-        assert_eq!(split_command("  a  \"b c\" d'e f'  "), vec!["a", "b c", "de f"]);
+        assert_eq!(
+            split_command("  a  \"b c\" d'e f'  "),
+            vec!["a", "b c", "de f"]
+        );
         assert_eq!(split_command(""), Vec::<String>::new());
         assert_eq!(split_command("x ''"), vec!["x", ""]);
     }
@@ -149,7 +186,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("out");
         let script = dir.join("notify.sh");
-        std::fs::write(&script, format!("#!/bin/sh\necho \"$@\" > {}\n", out.display())).unwrap();
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$@\" > {}\n", out.display()),
+        )
+        .unwrap();
         let notify = Notify {
             kind: "GROUP",
             name: "G1".into(),
@@ -162,7 +203,11 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "GROUP G1 FAULT 0\n");
         // A script that hangs is killed at the timeout.
         let started = std::time::Instant::now();
-        run_script(vec!["/bin/sleep".into(), "30".into()], Duration::from_millis(200)).await;
+        run_script(
+            vec!["/bin/sleep".into(), "30".into()],
+            Duration::from_millis(200),
+        )
+        .await;
         assert!(started.elapsed() < Duration::from_secs(5));
         // A missing script is logged, not a panic.
         run_script(vec!["/no/such/script".into()], Duration::from_secs(1)).await;

@@ -92,8 +92,13 @@ pub fn interval_to_cs(interval: Duration) -> u16 {
 /// Encodes `advert` sent from `src` to `dst` (both needed for the v3 pseudo-header checksum).
 /// Addresses of the other family than `src` are skipped (a VRRP message carries one family).
 pub fn encode(advert: &Advert, src: IpAddr, dst: IpAddr) -> Vec<u8> {
-    let addresses: Vec<IpAddr> =
-        advert.addresses.iter().copied().filter(|a| a.is_ipv4() == src.is_ipv4()).take(255).collect();
+    let addresses: Vec<IpAddr> = advert
+        .addresses
+        .iter()
+        .copied()
+        .filter(|a| a.is_ipv4() == src.is_ipv4())
+        .take(255)
+        .collect();
     let mut out = Vec::with_capacity(HEADER_LEN + addresses.len() * 16 + V2_AUTH_LEN);
     out.push((advert.version << 4) | TYPE_ADVERTISEMENT);
     out.push(advert.vrid);
@@ -125,7 +130,11 @@ pub fn encode(advert: &Advert, src: IpAddr, dst: IpAddr) -> Vec<u8> {
             _ => out.extend_from_slice(&[0u8; V2_AUTH_LEN]),
         }
     }
-    let sum = if advert.version == 3 { checksum_v3(&out, src, dst) } else { checksum(&[&out]) };
+    let sum = if advert.version == 3 {
+        checksum_v3(&out, src, dst)
+    } else {
+        checksum(&[&out])
+    };
     out[6..8].copy_from_slice(&sum.to_be_bytes());
     out
 }
@@ -157,7 +166,11 @@ pub fn decode(bytes: &[u8], src: IpAddr, dst: IpAddr) -> Result<Advert, DecodeEr
         return Err(DecodeError::Truncated);
     }
     let message = &bytes[..needed];
-    let ok = if version == 3 { checksum_v3(message, src, dst) == 0 } else { checksum(&[message]) == 0 };
+    let ok = if version == 3 {
+        checksum_v3(message, src, dst) == 0
+    } else {
+        checksum(&[message]) == 0
+    };
     if !ok {
         return Err(DecodeError::Checksum);
     }
@@ -173,7 +186,10 @@ pub fn decode(bytes: &[u8], src: IpAddr, dst: IpAddr) -> Result<Advert, DecodeEr
         };
         (u16::from(bytes[5]) * 100, auth)
     } else {
-        (u16::from_be_bytes([bytes[4], bytes[5]]) & 0x0fff, Auth::None)
+        (
+            u16::from_be_bytes([bytes[4], bytes[5]]) & 0x0fff,
+            Auth::None,
+        )
     };
     let addresses = message[HEADER_LEN..HEADER_LEN + count * addr_len]
         .chunks_exact(addr_len)
@@ -182,7 +198,14 @@ pub fn decode(bytes: &[u8], src: IpAddr, dst: IpAddr) -> Result<Advert, DecodeEr
             Err(_) => IpAddr::V4(Ipv4Addr::new(c[0], c[1], c[2], c[3])),
         })
         .collect();
-    Ok(Advert { version, vrid: bytes[1], priority: bytes[2], interval_cs, auth, addresses })
+    Ok(Advert {
+        version,
+        vrid: bytes[1],
+        priority: bytes[2],
+        interval_cs,
+        auth,
+        addresses,
+    })
 }
 
 /// The v3 checksum: the message plus the IPv4 or IPv6 pseudo-header (RFC 5798 §5.2.8; keepalived
@@ -244,7 +267,11 @@ mod tests {
             vrid: 51,
             priority: 150,
             interval_cs: 100,
-            auth: if version == 2 { Auth::pass("secret") } else { Auth::None },
+            auth: if version == 2 {
+                Auth::pass("secret")
+            } else {
+                Auth::None
+            },
             addresses: vec![v4("10.99.0.100"), v4("10.99.0.101")],
         }
     }
@@ -263,7 +290,10 @@ mod tests {
     fn v2_round_trip() {
         let a = sample(2);
         let bytes = encode(&a, v4("10.99.0.1"), IpAddr::V4(MULTICAST_V4));
-        assert_eq!(decode(&bytes, v4("10.99.0.1"), IpAddr::V4(MULTICAST_V4)), Ok(a));
+        assert_eq!(
+            decode(&bytes, v4("10.99.0.1"), IpAddr::V4(MULTICAST_V4)),
+            Ok(a)
+        );
     }
 
     #[test]
@@ -277,9 +307,15 @@ mod tests {
         assert_eq!(bytes.len(), 16, "no authentication trailer in v3");
         assert_eq!(decode(&bytes, src, dst), Ok(a));
         // The pseudo-header covers the addresses: another source fails the checksum.
-        assert_eq!(decode(&bytes, v4("10.99.0.2"), dst), Err(DecodeError::Checksum));
+        assert_eq!(
+            decode(&bytes, v4("10.99.0.2"), dst),
+            Err(DecodeError::Checksum)
+        );
         // ...and so does a unicast destination.
-        assert_eq!(decode(&bytes, src, v4("10.99.0.2")), Err(DecodeError::Checksum));
+        assert_eq!(
+            decode(&bytes, src, v4("10.99.0.2")),
+            Err(DecodeError::Checksum)
+        );
     }
 
     #[test]
@@ -297,7 +333,10 @@ mod tests {
         let bytes = encode(&a, src, dst);
         assert_eq!(bytes.len(), 8 + 16);
         assert_eq!(decode(&bytes, src, dst), Ok(a));
-        assert_eq!(decode(&bytes, "fe80::2".parse().unwrap(), dst), Err(DecodeError::Checksum));
+        assert_eq!(
+            decode(&bytes, "fe80::2".parse().unwrap(), dst),
+            Err(DecodeError::Checksum)
+        );
     }
 
     #[test]
@@ -313,9 +352,11 @@ mod tests {
             addresses: vec![v4("10.99.0.100")],
         };
         let bytes = encode(&a, v4("10.99.0.1"), IpAddr::V4(MULTICAST_V4));
-        let words: u32 = [0x0a63, 0x0001, 0xe000, 0x0012, 0x0070, 0x000c, 0x3101, 0x6401, 0x0064, 0x0a63, 0x0064]
-            .iter()
-            .sum();
+        let words: u32 = [
+            0x0a63, 0x0001, 0xe000, 0x0012, 0x0070, 0x000c, 0x3101, 0x6401, 0x0064, 0x0a63, 0x0064,
+        ]
+        .iter()
+        .sum();
         let folded = (words & 0xffff) + (words >> 16);
         let expected = !((folded & 0xffff) + (folded >> 16)) as u16;
         assert_eq!(u16::from_be_bytes([bytes[6], bytes[7]]), expected);
@@ -328,7 +369,11 @@ mod tests {
         for version in [2, 3] {
             let mut bytes = encode(&sample(version), src, dst);
             bytes[2] ^= 0x01;
-            assert_eq!(decode(&bytes, src, dst), Err(DecodeError::Checksum), "v{version}");
+            assert_eq!(
+                decode(&bytes, src, dst),
+                Err(DecodeError::Checksum),
+                "v{version}"
+            );
         }
     }
 
@@ -337,17 +382,32 @@ mod tests {
         let src = v4("10.99.0.1");
         let dst = IpAddr::V4(MULTICAST_V4);
         assert_eq!(decode(&[], src, dst), Err(DecodeError::Truncated));
-        assert_eq!(decode(&[0x21, 1, 100], src, dst), Err(DecodeError::Truncated));
-        assert_eq!(decode(&[0x11, 1, 100, 0, 0, 1, 0, 0], src, dst), Err(DecodeError::Version(1)));
-        assert_eq!(decode(&[0x22, 1, 100, 0, 0, 1, 0, 0], src, dst), Err(DecodeError::Type(2)));
+        assert_eq!(
+            decode(&[0x21, 1, 100], src, dst),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            decode(&[0x11, 1, 100, 0, 0, 1, 0, 0], src, dst),
+            Err(DecodeError::Version(1))
+        );
+        assert_eq!(
+            decode(&[0x22, 1, 100, 0, 0, 1, 0, 0], src, dst),
+            Err(DecodeError::Type(2))
+        );
         // Count says 200 addresses, only one present.
         let mut bytes = encode(&sample(2), src, dst);
         bytes[3] = 200;
         assert_eq!(decode(&bytes, src, dst), Err(DecodeError::Truncated));
         let bytes = encode(&sample(2), src, dst);
         let v6: IpAddr = "fe80::1".parse().unwrap();
-        assert_eq!(decode(&bytes, v6, IpAddr::V6(MULTICAST_V6)), Err(DecodeError::V2OverIpv6));
-        assert_eq!(decode(&bytes, src, IpAddr::V6(MULTICAST_V6)), Err(DecodeError::MixedFamilies));
+        assert_eq!(
+            decode(&bytes, v6, IpAddr::V6(MULTICAST_V6)),
+            Err(DecodeError::V2OverIpv6)
+        );
+        assert_eq!(
+            decode(&bytes, src, IpAddr::V6(MULTICAST_V6)),
+            Err(DecodeError::MixedFamilies)
+        );
         // Every truncation of a valid packet is an error, never a panic.
         for version in [2, 3] {
             let bytes = encode(&sample(version), src, dst);

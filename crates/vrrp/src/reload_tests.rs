@@ -2,7 +2,9 @@
 
 use super::restart_set;
 use fulcrum_config::diagnostics::Span;
-use fulcrum_config::model::{Keepalived, Reference, TrackScript, VrrpInstance, VrrpScript, VrrpSyncGroup};
+use fulcrum_config::model::{
+    Keepalived, Reference, TrackScript, VrrpInstance, VrrpScript, VrrpSyncGroup,
+};
 use std::time::Duration;
 
 fn inst(name: &str, line: u32) -> VrrpInstance {
@@ -49,7 +51,10 @@ fn script(name: &str, weight: i32) -> VrrpScript {
 }
 
 fn refer(name: &str, line: u32) -> Reference {
-    Reference { name: name.into(), span: Span::new("k.conf", line) }
+    Reference {
+        name: name.into(),
+        span: Span::new("k.conf", line),
+    }
 }
 
 fn names(k1: &Keepalived, k2: &Keepalived) -> Vec<String> {
@@ -60,24 +65,47 @@ fn names(k1: &Keepalived, k2: &Keepalived) -> Vec<String> {
 
 #[test]
 fn moved_lines_restart_nothing_and_changes_restart_only_what_changed() {
-    let old = Keepalived { vrrp_instances: vec![inst("A", 10), inst("B", 20)], ..Keepalived::default() };
-    let shifted = Keepalived { vrrp_instances: vec![inst("A", 12), inst("B", 22)], ..Keepalived::default() };
+    let old = Keepalived {
+        vrrp_instances: vec![inst("A", 10), inst("B", 20)],
+        ..Keepalived::default()
+    };
+    let shifted = Keepalived {
+        vrrp_instances: vec![inst("A", 12), inst("B", 22)],
+        ..Keepalived::default()
+    };
     assert!(names(&old, &shifted).is_empty());
     let mut changed = shifted.clone();
     changed.vrrp_instances[1].priority = 200;
     assert_eq!(names(&old, &changed), vec!["B"]);
-    let removed = Keepalived { vrrp_instances: vec![inst("A", 10)], ..Keepalived::default() };
+    let removed = Keepalived {
+        vrrp_instances: vec![inst("A", 10)],
+        ..Keepalived::default()
+    };
     assert_eq!(names(&old, &removed), vec!["B"]);
-    let added = Keepalived { vrrp_instances: vec![inst("A", 10), inst("B", 20), inst("C", 30)], ..Keepalived::default() };
+    let added = Keepalived {
+        vrrp_instances: vec![inst("A", 10), inst("B", 20), inst("C", 30)],
+        ..Keepalived::default()
+    };
     assert_eq!(names(&old, &added), vec!["C"]);
 }
 
 #[test]
 fn a_changed_script_restarts_the_instances_tracking_it() {
     let mut a = inst("A", 10);
-    a.track_script.push(TrackScript { script: refer("chk", 11), weight: None });
-    let old = Keepalived { vrrp_scripts: vec![script("chk", 0)], vrrp_instances: vec![a.clone(), inst("B", 20)], ..Keepalived::default() };
-    let new = Keepalived { vrrp_scripts: vec![script("chk", -20)], vrrp_instances: vec![a, inst("B", 20)], ..Keepalived::default() };
+    a.track_script.push(TrackScript {
+        script: refer("chk", 11),
+        weight: None,
+    });
+    let old = Keepalived {
+        vrrp_scripts: vec![script("chk", 0)],
+        vrrp_instances: vec![a.clone(), inst("B", 20)],
+        ..Keepalived::default()
+    };
+    let new = Keepalived {
+        vrrp_scripts: vec![script("chk", -20)],
+        vrrp_instances: vec![a, inst("B", 20)],
+        ..Keepalived::default()
+    };
     assert_eq!(names(&old, &new), vec!["A"]);
 }
 
@@ -101,5 +129,9 @@ fn a_sync_group_restarts_whole() {
     new.vrrp_sync_groups = vec![group(3)];
     assert!(names(&old, &new).is_empty(), "moved lines only");
     new.vrrp_instances[0].priority = 150;
-    assert_eq!(names(&old, &new), vec!["A", "B"], "one member changed: the group restarts");
+    assert_eq!(
+        names(&old, &new),
+        vec!["A", "B"],
+        "one member changed: the group restarts"
+    );
 }

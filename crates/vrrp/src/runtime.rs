@@ -21,23 +21,32 @@ impl VrrpRuntime {
     pub fn start() -> io::Result<VrrpRuntime> {
         let (handle_tx, handle_rx) = std::sync::mpsc::channel();
         let (stop, stop_rx) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new().name("vrrp".into()).spawn(move || {
-            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(rt) => {
-                    let _ = handle_tx.send(Ok(rt.handle().clone()));
-                    rt.block_on(async {
-                        let _ = stop_rx.await;
-                    });
+        let thread = std::thread::Builder::new()
+            .name("vrrp".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => {
+                        let _ = handle_tx.send(Ok(rt.handle().clone()));
+                        rt.block_on(async {
+                            let _ = stop_rx.await;
+                        });
+                    }
+                    Err(e) => {
+                        let _ = handle_tx.send(Err(e));
+                    }
                 }
-                Err(e) => {
-                    let _ = handle_tx.send(Err(e));
-                }
-            }
-        })?;
-        let handle = handle_rx
-            .recv()
-            .map_err(|_| io::Error::other("the VRRP thread exited before starting its runtime"))??;
-        Ok(VrrpRuntime { handle, stop: Some(stop), thread: Some(thread) })
+            })?;
+        let handle = handle_rx.recv().map_err(|_| {
+            io::Error::other("the VRRP thread exited before starting its runtime")
+        })??;
+        Ok(VrrpRuntime {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
 
     /// The runtime to spawn on or `enter()` before opening sockets.

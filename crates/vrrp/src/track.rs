@@ -37,7 +37,12 @@ pub struct ScriptCheck {
 
 impl ScriptCheck {
     pub fn new(rise: u32, fall: u32) -> ScriptCheck {
-        ScriptCheck { rise: rise.max(1), fall: fall.max(1), ok: None, streak: 0 }
+        ScriptCheck {
+            rise: rise.max(1),
+            fall: fall.max(1),
+            ok: None,
+            streak: 0,
+        }
     }
 
     /// `None` until the first result; the first result decides at once.
@@ -99,11 +104,16 @@ pub fn effective(base: u8, tracked: &[Tracked]) -> (u8, bool) {
 
 /// Runs a `vrrp_script` every `interval` for as long as the returned receiver's sender lives;
 /// publishes `Some(ok)` after rise/fall (`None` before the first result).
-pub fn spawn_script(script: &VrrpScript) -> (watch::Receiver<Option<bool>>, tokio::task::JoinHandle<()>) {
+pub fn spawn_script(
+    script: &VrrpScript,
+) -> (watch::Receiver<Option<bool>>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel(None);
     let argv = split_command(&script.script);
     let interval = script.interval.max(Duration::from_millis(10));
-    let timeout = script.timeout.unwrap_or(interval).max(Duration::from_millis(10));
+    let timeout = script
+        .timeout
+        .unwrap_or(interval)
+        .max(Duration::from_millis(10));
     let mut check = ScriptCheck::new(script.rise, script.fall);
     let name = script.name.clone();
     let handle = tokio::spawn(async move {
@@ -116,7 +126,10 @@ pub fn spawn_script(script: &VrrpScript) -> (watch::Receiver<Option<bool>>, toki
             }
             let success = run_check(&argv, timeout).await;
             if let Some(now_ok) = check.record(success) {
-                tracing::info!("vrrp_script {name}: {}", if now_ok { "succeeded" } else { "failed" });
+                tracing::info!(
+                    "vrrp_script {name}: {}",
+                    if now_ok { "succeeded" } else { "failed" }
+                );
                 tx.send_replace(Some(now_ok));
             }
         }
@@ -126,14 +139,18 @@ pub fn spawn_script(script: &VrrpScript) -> (watch::Receiver<Option<bool>>, toki
 
 /// One run: success is exit status 0 within `timeout`; a script that cannot start fails.
 async fn run_check(argv: &[String], timeout: Duration) -> bool {
-    let Some((program, args)) = argv.split_first() else { return false };
+    let Some((program, args)) = argv.split_first() else {
+        return false;
+    };
     let mut cmd = Command::new(program);
     cmd.args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true);
-    let Ok(mut child) = cmd.spawn() else { return false };
+    let Ok(mut child) = cmd.spawn() else {
+        return false;
+    };
     match tokio::time::timeout(timeout, child.wait()).await {
         Ok(Ok(status)) => status.success(),
         _ => {
@@ -195,9 +212,15 @@ mod tests {
             fall: 1,
             rise: 1,
         };
-        for (cmd, expected) in [("/bin/true", true), ("/bin/false", false), ("/bin/sleep 5", false), ("/no/such", false)] {
+        for (cmd, expected) in [
+            ("/bin/true", true),
+            ("/bin/false", false),
+            ("/bin/sleep 5", false),
+            ("/no/such", false),
+        ] {
             let (mut rx, handle) = spawn_script(&script(cmd));
-            let got = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|v| v.is_some())).await;
+            let got =
+                tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|v| v.is_some())).await;
             let value = *got.expect("a result within 5 s").expect("runner alive");
             assert_eq!(value, Some(expected), "{cmd}");
             handle.abort();

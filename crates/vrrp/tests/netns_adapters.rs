@@ -67,16 +67,23 @@ fn run_in(
 ) -> (mpsc::Sender<Ask>, std::thread::JoinHandle<()>) {
     let (tx, rx) = mpsc::channel::<Ask>();
     let handle = node.in_thread(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
-            let vrrp = fulcrum_vrrp::start_with_proxy(&keepalived, proxy).await.unwrap();
+            let vrrp = fulcrum_vrrp::start_with_proxy(&keepalived, proxy)
+                .await
+                .unwrap();
             loop {
                 match rx.try_recv() {
                     Ok(Ask::Status(reply)) => {
                         let _ = reply.send(vrrp.status().await);
                     }
                     Ok(Ask::Stop) | Err(mpsc::TryRecvError::Disconnected) => break,
-                    Err(mpsc::TryRecvError::Empty) => tokio::time::sleep(Duration::from_millis(10)).await,
+                    Err(mpsc::TryRecvError::Empty) => {
+                        tokio::time::sleep(Duration::from_millis(10)).await
+                    }
                 }
             }
             vrrp.shutdown().await;
@@ -92,7 +99,10 @@ fn status(ask: &mpsc::Sender<Ask>) -> fulcrum_vrrp::Status {
 }
 
 fn keepalived(inst: VrrpInstance) -> Keepalived {
-    Keepalived { vrrp_instances: vec![inst], ..Keepalived::default() }
+    Keepalived {
+        vrrp_instances: vec![inst],
+        ..Keepalived::default()
+    }
 }
 
 /// Sends `advert` from node 1 to the VRRP group with the given TTL, optionally corrupted.
@@ -102,7 +112,11 @@ fn inject(sock: &Socket, advert: &Advert, src: IpAddr, ttl: u32, corrupt: bool) 
     if corrupt {
         bytes[7] ^= 0x5a;
     }
-    sock.send_to(&bytes, &SockAddr::from(SocketAddr::new(IpAddr::V4(MULTICAST_V4), 0))).unwrap();
+    sock.send_to(
+        &bytes,
+        &SockAddr::from(SocketAddr::new(IpAddr::V4(MULTICAST_V4), 0)),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -113,14 +127,25 @@ fn broken_adverts_are_dropped_and_counted_valid_ones_obeyed() {
     let lab = Lab::new(2).unwrap();
     let (ask, handle) = run_in(lab.node(0), keepalived(instance(100)), None);
     let n0 = lab.node(0).clone();
-    assert!(wait::until(Duration::from_secs(10), || n0.has_address(VIP)).is_some(), "alone, it becomes MASTER");
+    assert!(
+        wait::until(Duration::from_secs(10), || n0.has_address(VIP)).is_some(),
+        "alone, it becomes MASTER"
+    );
 
     let src = IpAddr::V4(lab.node(1).addr);
-    let good = Advert { version: 2, vrid: 51, priority: 254, interval_cs: 100, auth: Auth::None, addresses: vec![VIP.parse().unwrap()] };
+    let good = Advert {
+        version: 2,
+        vrid: 51,
+        priority: 254,
+        interval_cs: 100,
+        auth: Auth::None,
+        addresses: vec![VIP.parse().unwrap()],
+    };
     let good2 = good.clone();
     let injector = lab.node(1).in_thread(move || {
         let sock = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(112))).unwrap();
-        sock.set_multicast_if_v4(&"10.99.0.2".parse().unwrap()).unwrap();
+        sock.set_multicast_if_v4(&"10.99.0.2".parse().unwrap())
+            .unwrap();
         let mut other_vrid = good.clone();
         other_vrid.vrid = 52;
         let mut other_int = good.clone();
@@ -140,9 +165,23 @@ fn broken_adverts_are_dropped_and_counted_valid_ones_obeyed() {
     });
     let sock = injector.join().unwrap();
     let st = status(&ask);
-    assert_eq!(st.state, State::Master, "none of them may dethrone the master: {st:?}");
-    for cause in [DropCause::Ttl, DropCause::Checksum, DropCause::Vrid, DropCause::Interval, DropCause::Authentication] {
-        assert!(st.counters.dropped(cause) >= 25, "{cause:?} counted: {:?}", st.counters);
+    assert_eq!(
+        st.state,
+        State::Master,
+        "none of them may dethrone the master: {st:?}"
+    );
+    for cause in [
+        DropCause::Ttl,
+        DropCause::Checksum,
+        DropCause::Vrid,
+        DropCause::Interval,
+        DropCause::Authentication,
+    ] {
+        assert!(
+            st.counters.dropped(cause) >= 25,
+            "{cause:?} counted: {:?}",
+            st.counters
+        );
     }
     assert!(n0.has_address(VIP));
 
@@ -160,11 +199,16 @@ fn broken_adverts_are_dropped_and_counted_valid_ones_obeyed() {
     });
     let gone = wait::until(Duration::from_secs(5), || !n0.has_address(VIP));
     // The address goes before the published state changes: wait for the state too.
-    let _ = wait::until(Duration::from_secs(2), || status(&ask).state == State::Backup);
+    let _ = wait::until(Duration::from_secs(2), || {
+        status(&ask).state == State::Backup
+    });
     let st = status(&ask);
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     sender.join().unwrap();
-    assert!(gone.is_some(), "a valid higher advert makes it BACKUP: {st:?}");
+    assert!(
+        gone.is_some(),
+        "a valid higher advert makes it BACKUP: {st:?}"
+    );
     assert_eq!(st.state, State::Backup);
     ask.send(Ask::Stop).unwrap();
     handle.join().unwrap();
@@ -181,14 +225,38 @@ fn proxy_health_failure_gives_the_vip_away_and_back() {
     let n0 = lab.node(0).clone();
     assert!(wait::until(Duration::from_secs(10), || n0.has_address(VIP)).is_some());
     // Every server behind the frontend on the VIP is DOWN.
-    health_tx.send_replace(ProxyHealth { failing: [VIP.parse().unwrap()].into_iter().collect() });
-    assert!(wait::until(Duration::from_secs(5), || !n0.has_address(VIP)).is_some(), "{:?}", status(&ask));
+    health_tx.send_replace(ProxyHealth {
+        failing: [VIP.parse().unwrap()].into_iter().collect(),
+    });
+    assert!(
+        wait::until(Duration::from_secs(5), || !n0.has_address(VIP)).is_some(),
+        "{:?}",
+        status(&ask)
+    );
     // The address changes before the published state does: wait for the state too.
-    assert!(wait::until(Duration::from_secs(2), || status(&ask).state == State::Fault).is_some(), "{:?}", status(&ask));
+    assert!(
+        wait::until(Duration::from_secs(2), || status(&ask).state
+            == State::Fault)
+        .is_some(),
+        "{:?}",
+        status(&ask)
+    );
     // A failure on some other address does not concern this instance.
-    health_tx.send_replace(ProxyHealth { failing: ["10.99.9.9".parse().unwrap()].into_iter().collect() });
-    assert!(wait::until(Duration::from_secs(10), || n0.has_address(VIP)).is_some(), "{:?}", status(&ask));
-    assert!(wait::until(Duration::from_secs(2), || status(&ask).state == State::Master).is_some(), "{:?}", status(&ask));
+    health_tx.send_replace(ProxyHealth {
+        failing: ["10.99.9.9".parse().unwrap()].into_iter().collect(),
+    });
+    assert!(
+        wait::until(Duration::from_secs(10), || n0.has_address(VIP)).is_some(),
+        "{:?}",
+        status(&ask)
+    );
+    assert!(
+        wait::until(Duration::from_secs(2), || status(&ask).state
+            == State::Master)
+        .is_some(),
+        "{:?}",
+        status(&ask)
+    );
     // Shutdown removes the VIP.
     ask.send(Ask::Stop).unwrap();
     handle.join().unwrap();

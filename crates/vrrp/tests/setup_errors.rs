@@ -46,7 +46,10 @@ fn instance(interface: &str, vip: &str) -> VrrpInstance {
 }
 
 async fn start_err(inst: VrrpInstance) -> String {
-    let k = Keepalived { vrrp_instances: vec![inst], ..Keepalived::default() };
+    let k = Keepalived {
+        vrrp_instances: vec![inst],
+        ..Keepalived::default()
+    };
     match fulcrum_vrrp::start(&k).await {
         Ok(_) => panic!("start should have refused"),
         Err(e) => e.to_string(),
@@ -55,18 +58,32 @@ async fn start_err(inst: VrrpInstance) -> String {
 
 #[tokio::test]
 async fn unknown_interface_waits_in_fault() {
-    let k = Keepalived { vrrp_instances: vec![instance("nosuchif9", "10.99.0.100")], ..Keepalived::default() };
-    let h = fulcrum_vrrp::start(&k).await.expect("an instance waits for its interface");
+    let k = Keepalived {
+        vrrp_instances: vec![instance("nosuchif9", "10.99.0.100")],
+        ..Keepalived::default()
+    };
+    let h = fulcrum_vrrp::start(&k)
+        .await
+        .expect("an instance waits for its interface");
     let status = h.status().await;
     assert_eq!(status.len(), 1);
-    assert_eq!(status[0].1.state, fulcrum_vrrp::machine::State::Fault, "{status:?}");
-    tokio::time::timeout(Duration::from_secs(5), h.shutdown()).await.expect("a waiting instance stops at once");
+    assert_eq!(
+        status[0].1.state,
+        fulcrum_vrrp::machine::State::Fault,
+        "{status:?}"
+    );
+    tokio::time::timeout(Duration::from_secs(5), h.shutdown())
+        .await
+        .expect("a waiting instance stops at once");
 }
 
 #[tokio::test]
 async fn ah_authentication_is_refused_by_name() {
     let mut i = instance("lo", "10.99.0.100");
-    i.authentication = Some(VrrpAuth { auth_type: VrrpAuthType::Ah, auth_pass: "x".into() });
+    i.authentication = Some(VrrpAuth {
+        auth_type: VrrpAuthType::Ah,
+        auth_pass: "x".into(),
+    });
     let e = start_err(i).await;
     assert!(e.contains("AH is not supported"), "{e}");
 }
@@ -89,7 +106,10 @@ async fn vrid_zero_is_refused() {
 async fn unknown_track_script() {
     let mut i = instance("lo", "10.99.0.100");
     i.track_script.push(fulcrum_config::model::TrackScript {
-        script: fulcrum_config::model::Reference { name: "nope".into(), span: Default::default() },
+        script: fulcrum_config::model::Reference {
+            name: "nope".into(),
+            span: Default::default(),
+        },
         weight: None,
     });
     let e = start_err(i).await;

@@ -6,39 +6,143 @@ use crate::model::{Acl, AclRef, AclTerm, Condition, Fetch, Reference};
 
 /// Sample fetches fulcrum understands in ACLs (HAProxy's names).
 pub const FETCHES: &[&str] = &[
-    "hdr", "hdr_beg", "hdr_end", "hdr_dom", "hdr_sub", "hdr_reg", "hdr_dir", "hdr_len", "hdr_cnt",
-    "hdr_ip", "hdr_val", "hdr_found", "req.hdr", "req.fhdr", "req.hdr_cnt", "res.hdr", "path",
-    "path_beg", "path_end", "path_reg", "path_sub", "path_dir", "path_dom", "path_len", "url",
-    "url_beg", "url_end", "url_reg", "url_sub", "url_dir", "url_dom", "url_param", "urlp",
-    "query", "base", "base_beg", "base_end", "base_reg", "base_sub", "src", "src_port", "dst",
-    "dst_port", "method", "ssl_fc", "ssl_fc_sni", "ssl_fc_has_sni", "nbsrv", "always_true",
-    "always_false", "req.cook", "cook", "cook_beg", "cook_end", "cook_sub", "cook_reg", "req_ssl_sni",
-    "req.ssl_sni", "req_ssl_hello_type", "req.len", "req_len", "status", "res.ver", "req.ver",
-    "req_ver", "http_auth", "http_first_req", "fe_name", "be_name", "srv_id", "int", "str",
-    "var", "sc_http_req_rate", "src_conn_cur", "src_http_req_rate", "capture.req.hdr", "pathq",
-    "req.body", "req.body_len", "req.proto_http", "http.req.method", "queue", "avg_queue",
-    "connslots", "be_conn", "fe_conn", "so_id", "src_is_local", "dst_is_local",
+    "hdr",
+    "hdr_beg",
+    "hdr_end",
+    "hdr_dom",
+    "hdr_sub",
+    "hdr_reg",
+    "hdr_dir",
+    "hdr_len",
+    "hdr_cnt",
+    "hdr_ip",
+    "hdr_val",
+    "hdr_found",
+    "req.hdr",
+    "req.fhdr",
+    "req.hdr_cnt",
+    "res.hdr",
+    "path",
+    "path_beg",
+    "path_end",
+    "path_reg",
+    "path_sub",
+    "path_dir",
+    "path_dom",
+    "path_len",
+    "url",
+    "url_beg",
+    "url_end",
+    "url_reg",
+    "url_sub",
+    "url_dir",
+    "url_dom",
+    "url_param",
+    "urlp",
+    "query",
+    "base",
+    "base_beg",
+    "base_end",
+    "base_reg",
+    "base_sub",
+    "src",
+    "src_port",
+    "dst",
+    "dst_port",
+    "method",
+    "ssl_fc",
+    "ssl_fc_sni",
+    "ssl_fc_has_sni",
+    "nbsrv",
+    "always_true",
+    "always_false",
+    "req.cook",
+    "cook",
+    "cook_beg",
+    "cook_end",
+    "cook_sub",
+    "cook_reg",
+    "req_ssl_sni",
+    "req.ssl_sni",
+    "req_ssl_hello_type",
+    "req.len",
+    "req_len",
+    "status",
+    "res.ver",
+    "req.ver",
+    "req_ver",
+    "http_auth",
+    "http_first_req",
+    "fe_name",
+    "be_name",
+    "srv_id",
+    "int",
+    "str",
+    "var",
+    "sc_http_req_rate",
+    "src_conn_cur",
+    "src_http_req_rate",
+    "capture.req.hdr",
+    "pathq",
+    "req.body",
+    "req.body_len",
+    "req.proto_http",
+    "http.req.method",
+    "queue",
+    "avg_queue",
+    "connslots",
+    "be_conn",
+    "fe_conn",
+    "so_id",
+    "src_is_local",
+    "dst_is_local",
 ];
 
 /// ACLs every proxy knows without declaring them.
 pub const PREDEFINED: &[&str] = &[
-    "TRUE", "FALSE", "HTTP", "HTTP_1.0", "HTTP_1.1", "HTTP_2.0", "HTTP_3.0", "HTTP_CONTENT",
-    "HTTP_URL_ABS", "HTTP_URL_SLASH", "HTTP_URL_STAR", "LOCALHOST", "METH_CONNECT", "METH_DELETE",
-    "METH_GET", "METH_HEAD", "METH_OPTIONS", "METH_POST", "METH_PUT", "METH_TRACE", "RDP_COOKIE",
-    "REQ_CONTENT", "WAIT_END",
+    "TRUE",
+    "FALSE",
+    "HTTP",
+    "HTTP_1.0",
+    "HTTP_1.1",
+    "HTTP_2.0",
+    "HTTP_3.0",
+    "HTTP_CONTENT",
+    "HTTP_URL_ABS",
+    "HTTP_URL_SLASH",
+    "HTTP_URL_STAR",
+    "LOCALHOST",
+    "METH_CONNECT",
+    "METH_DELETE",
+    "METH_GET",
+    "METH_HEAD",
+    "METH_OPTIONS",
+    "METH_POST",
+    "METH_PUT",
+    "METH_TRACE",
+    "RDP_COOKIE",
+    "REQ_CONTENT",
+    "WAIT_END",
 ];
 
 pub fn parse_named(line: &Line<'_>) -> Result<Acl, String> {
     let name = line.need(1, "an ACL name")?;
-    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c))) {
-        return Err(format!("character '{bad}' is not permitted in ACL name '{name}'"));
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c)))
+    {
+        return Err(format!(
+            "character '{bad}' is not permitted in ACL name '{name}'"
+        ));
     }
     parse_body(line.args_from(2), name, line)
 }
 
 /// FETCH [FLAGS] [VALUES]: `words` starts at the fetch.
 fn parse_body(words: &[String], name: &str, line: &Line<'_>) -> Result<Acl, String> {
-    let criterion = words.first().ok_or_else(|| format!("ACL '{name}' needs a criterion such as path_beg or hdr(host)"))?;
+    let criterion = words
+        .first()
+        .ok_or_else(|| format!("ACL '{name}' needs a criterion such as path_beg or hdr(host)"))?;
     let fetch = parse_fetch(criterion)?;
     let mut acl = Acl {
         name: name.to_string(),
@@ -58,19 +162,31 @@ fn parse_body(words: &[String], name: &str, line: &Line<'_>) -> Result<Acl, Stri
                 }
             }
             "-m" => {
-                let m = words.get(i + 1).ok_or("'-m' expects a match method such as beg, str, reg or found")?;
-                const METHODS: &[&str] = &["found", "bool", "int", "ip", "bin", "len", "str", "sub", "reg", "beg", "end", "dir", "dom"];
+                let m = words
+                    .get(i + 1)
+                    .ok_or("'-m' expects a match method such as beg, str, reg or found")?;
+                const METHODS: &[&str] = &[
+                    "found", "bool", "int", "ip", "bin", "len", "str", "sub", "reg", "beg", "end",
+                    "dir", "dom",
+                ];
                 if !METHODS.contains(&m.as_str()) {
-                    return Err(format!("unknown match method '{m}' (expected one of {})", METHODS.join(", ")));
+                    return Err(format!(
+                        "unknown match method '{m}' (expected one of {})",
+                        METHODS.join(", ")
+                    ));
                 }
                 acl.match_method = Some(m.clone());
                 i += 1;
             }
             "-f" => {
                 let f = words.get(i + 1).ok_or("'-f' expects a file of patterns")?;
-                let text = std::fs::read_to_string(f).map_err(|e| format!("ACL '{name}': cannot read pattern file '{f}': {e}"))?;
+                let text = std::fs::read_to_string(f)
+                    .map_err(|e| format!("ACL '{name}': cannot read pattern file '{f}': {e}"))?;
                 acl.patterns.extend(
-                    text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string),
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                        .map(str::to_string),
                 );
                 i += 1;
             }
@@ -93,15 +209,23 @@ pub fn parse_fetch(text: &str) -> Result<Fetch, String> {
     let main = text.split(',').next().unwrap_or(text);
     let (name, arg) = match main.split_once('(') {
         Some((n, rest)) => {
-            let a = rest.strip_suffix(')').ok_or_else(|| format!("missing ')' in '{text}'"))?;
+            let a = rest
+                .strip_suffix(')')
+                .ok_or_else(|| format!("missing ')' in '{text}'"))?;
             (n, Some(a.to_string()))
         }
         None => (main, None),
     };
     if !FETCHES.contains(&name) {
-        return Err(format!("unknown fetch method '{name}' in ACL expression '{text}'{}", did_you_mean(name, FETCHES)));
+        return Err(format!(
+            "unknown fetch method '{name}' in ACL expression '{text}'{}",
+            did_you_mean(name, FETCHES)
+        ));
     }
-    Ok(Fetch { name: name.to_string(), arg })
+    Ok(Fetch {
+        name: name.to_string(),
+        arg,
+    })
 }
 
 /// `if|unless TERM...` starting at word `start`.
@@ -113,7 +237,10 @@ pub fn condition(line: &Line<'_>, start: usize) -> Result<Condition, String> {
     };
     let words = line.args_from(start + 1);
     if words.is_empty() {
-        return Err(format!("'{}' needs a condition after it", if unless { "unless" } else { "if" }));
+        return Err(format!(
+            "'{}' needs a condition after it",
+            if unless { "unless" } else { "if" }
+        ));
     }
     let mut any_of: Vec<Vec<AclTerm>> = vec![Vec::new()];
     let mut i = 0;
@@ -146,7 +273,10 @@ pub fn condition(line: &Line<'_>, start: usize) -> Result<Condition, String> {
             i += close + 1;
             AclRef::Anonymous(Box::new(acl))
         } else {
-            AclRef::Named(Reference { name: w.to_string(), span: line.span.clone() })
+            AclRef::Named(Reference {
+                name: w.to_string(),
+                span: line.span.clone(),
+            })
         };
         if let Some(group) = any_of.last_mut() {
             group.push(AclTerm { negate, acl });

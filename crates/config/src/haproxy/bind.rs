@@ -12,18 +12,45 @@ use std::net::IpAddr;
 
 /// Bind options fulcrum reads but does not act on (yet), with how many values each takes.
 const IGNORED: &[(&str, usize)] = &[
-    ("maxconn", 1), ("process", 1), ("thread", 1), ("defer-accept", 0), ("tfo", 0),
+    ("maxconn", 1),
+    ("process", 1),
+    ("thread", 1),
+    ("defer-accept", 0),
+    ("tfo", 0),
     ("interface", 1),
-    ("level", 1), ("backlog", 1), ("nice", 1), ("mss", 1), ("namespace", 1),
-    ("severity-output", 1), ("expose-fd", 1), ("tcp-ut", 1), ("shards", 1), ("quic-force-retry", 0),
+    ("level", 1),
+    ("backlog", 1),
+    ("nice", 1),
+    ("mss", 1),
+    ("namespace", 1),
+    ("severity-output", 1),
+    ("expose-fd", 1),
+    ("tcp-ut", 1),
+    ("shards", 1),
+    ("quic-force-retry", 0),
 ];
 
 /// TLS options: parsed so the error names TLS, not an unknown keyword.
 const TLS_OPTIONS: &[(&str, usize)] = &[
-    ("crt-list", 1), ("ca-file", 1), ("verify", 1), ("ciphers", 1), ("ciphersuites", 1),
-    ("npn", 1), ("strict-sni", 0), ("no-sslv3", 0), ("no-tlsv10", 0), ("no-tlsv11", 0),
-    ("no-tlsv12", 0), ("no-tlsv13", 0), ("ssl-min-ver", 1), ("ssl-max-ver", 1), ("curves", 1),
-    ("ecdhe", 1), ("crl-file", 1), ("no-tls-tickets", 0), ("prefer-client-ciphers", 0),
+    ("crt-list", 1),
+    ("ca-file", 1),
+    ("verify", 1),
+    ("ciphers", 1),
+    ("ciphersuites", 1),
+    ("npn", 1),
+    ("strict-sni", 0),
+    ("no-sslv3", 0),
+    ("no-tlsv10", 0),
+    ("no-tlsv11", 0),
+    ("no-tlsv12", 0),
+    ("no-tlsv13", 0),
+    ("ssl-min-ver", 1),
+    ("ssl-max-ver", 1),
+    ("curves", 1),
+    ("ecdhe", 1),
+    ("crl-file", 1),
+    ("no-tls-tickets", 0),
+    ("prefer-client-ciphers", 0),
 ];
 
 pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, String> {
@@ -66,11 +93,15 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
                 "ssl" => b.ssl = true,
                 "accept-proxy" => b.accept_proxy = true,
                 "crt" => {
-                    b.crt.push(line.need(i + 1, "a certificate file")?.to_string());
+                    b.crt
+                        .push(line.need(i + 1, "a certificate file")?.to_string());
                     consumed = 2;
                 }
                 "alpn" => {
-                    b.alpn = Some(line.need(i + 1, "a protocol list such as h2,http/1.1")?.to_string());
+                    b.alpn = Some(
+                        line.need(i + 1, "a protocol list such as h2,http/1.1")?
+                            .to_string(),
+                    );
                     consumed = 2;
                 }
                 "name" => {
@@ -79,7 +110,11 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
                 }
                 "mode" => {
                     let m = line.need(i + 1, "an octal mode such as 660")?;
-                    b.mode = Some(u32::from_str_radix(m, 8).map_err(|_| format!("bind option 'mode' expects an octal number such as 660, found '{m}'"))?);
+                    b.mode = Some(u32::from_str_radix(m, 8).map_err(|_| {
+                        format!(
+                            "bind option 'mode' expects an octal number such as 660, found '{m}'"
+                        )
+                    })?);
                     consumed = 2;
                 }
                 "uid" => {
@@ -126,7 +161,10 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
             }
         }
         if IGNORED.iter().any(|(k, _)| *k == opt) {
-            diags.warning(&line.span, format!("bind option '{opt}' is not supported by fulcrum yet and is ignored"));
+            diags.warning(
+                &line.span,
+                format!("bind option '{opt}' is not supported by fulcrum yet and is ignored"),
+            );
         }
         if TLS_OPTIONS.iter().any(|(k, _)| *k == opt) || matches!(opt, "crt" | "alpn") {
             tls_options.push(opt);
@@ -134,14 +172,25 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
         i += consumed;
     }
     if binds.iter().any(|b| b.ssl) {
-        return Err("TLS termination ('ssl' on a bind line) is not supported by fulcrum yet".into());
+        return Err(
+            "TLS termination ('ssl' on a bind line) is not supported by fulcrum yet".into(),
+        );
     }
     if let Some(opt) = tls_options.first() {
-        diags.warning(&line.span, format!("bind option '{opt}' only applies with 'ssl'; ignored"));
+        diags.warning(
+            &line.span,
+            format!("bind option '{opt}' only applies with 'ssl'; ignored"),
+        );
     }
     let file_options = ["mode", "uid", "gid", "user", "group"];
-    if let Some(opt) = file_options.iter().find(|o| line.args_from(2).iter().any(|a| a == *o)) {
-        if !binds.iter().all(|b| matches!(b.address, BindAddress::Unix(_))) {
+    if let Some(opt) = file_options
+        .iter()
+        .find(|o| line.args_from(2).iter().any(|a| a == *o))
+    {
+        if !binds
+            .iter()
+            .all(|b| matches!(b.address, BindAddress::Unix(_)))
+        {
             diags.warning(&line.span, format!("bind option '{opt}' only applies to unix socket paths; ignored on this address"));
         }
     }
@@ -154,7 +203,10 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
 /// One address of a bind line: `[ipv4@|ipv6@]ADDR:PORT[-PORT]`, `:PORT`, `*:PORT`, `[v6]:PORT`,
 /// `unix@PATH`, `uxst@PATH`, `/PATH`, `abns@NAME`, `fd@N` or `sockpair@N`.
 pub fn parse_address(text: &str) -> Result<(BindAddress, u16, u16), String> {
-    if let Some(path) = text.strip_prefix("unix@").or_else(|| text.strip_prefix("uxst@")) {
+    if let Some(path) = text
+        .strip_prefix("unix@")
+        .or_else(|| text.strip_prefix("uxst@"))
+    {
         if path.is_empty() {
             return Err(format!("missing path in '{text}'"));
         }
@@ -184,10 +236,14 @@ pub fn parse_address(text: &str) -> Result<(BindAddress, u16, u16), String> {
     }
     let (family, rest) = super::line::ip_family(text);
     let (host, ports) = if let Some(r) = rest.strip_prefix('[') {
-        let (h, p) = r.split_once(']').ok_or_else(|| format!("missing ']' in address '{text}'"))?;
+        let (h, p) = r
+            .split_once(']')
+            .ok_or_else(|| format!("missing ']' in address '{text}'"))?;
         (h, p.strip_prefix(':').unwrap_or(p))
     } else {
-        rest.rsplit_once(':').ok_or_else(|| format!("missing port in bind address '{text}' (expected ADDRESS:PORT such as ':80')"))?
+        rest.rsplit_once(':').ok_or_else(|| {
+            format!("missing port in bind address '{text}' (expected ADDRESS:PORT such as ':80')")
+        })?
     };
     let (first, last) = parse_port_range(ports, text)?;
     let address = match host {
@@ -204,7 +260,9 @@ pub fn parse_address(text: &str) -> Result<(BindAddress, u16, u16), String> {
                 format!("invalid address '{h}' in '{text}' (expected an IPv4 or IPv6 address, '*' or nothing)")
             })?;
             if (family == Some(4) && ip.is_ipv6()) || (family == Some(6) && ip.is_ipv4()) {
-                return Err(format!("address '{h}' does not match its family prefix in '{text}'"));
+                return Err(format!(
+                    "address '{h}' does not match its family prefix in '{text}'"
+                ));
             }
             if ip.is_unspecified() {
                 if ip.is_ipv4() {
@@ -230,7 +288,9 @@ pub fn fd_number(n: &str, text: &str) -> Result<i32, String> {
 
 fn parse_port_range(ports: &str, text: &str) -> Result<(u16, u16), String> {
     if ports.is_empty() {
-        return Err(format!("missing port in bind address '{text}' (expected ADDRESS:PORT such as ':80')"));
+        return Err(format!(
+            "missing port in bind address '{text}' (expected ADDRESS:PORT such as ':80')"
+        ));
     }
     let (a, b) = match ports.split_once('-') {
         Some((a, b)) => (a, b),
@@ -239,10 +299,14 @@ fn parse_port_range(ports: &str, text: &str) -> Result<(u16, u16), String> {
     let first: u32 = number(a, &format!("port in '{text}'"))?;
     let last: u32 = number(b, &format!("port in '{text}'"))?;
     if first == 0 || first > 65535 || last == 0 || last > 65535 {
-        return Err(format!("invalid port in '{text}': ports must be between 1 and 65535"));
+        return Err(format!(
+            "invalid port in '{text}': ports must be between 1 and 65535"
+        ));
     }
     if last < first {
-        return Err(format!("invalid port range in '{text}': {first} is above {last}"));
+        return Err(format!(
+            "invalid port range in '{text}': {first} is above {last}"
+        ));
     }
     Ok((first as u16, last as u16))
 }

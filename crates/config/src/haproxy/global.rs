@@ -8,22 +8,76 @@ use crate::units;
 
 /// Real HAProxy global keywords fulcrum reads but does not act on (yet): accepted with a warning.
 const IGNORED: &[&str] = &[
-    "ca-base", "crt-base", "ssl-default-bind-ciphers", "ssl-default-bind-ciphersuites",
-    "ssl-default-bind-options", "ssl-default-server-ciphers", "ssl-default-server-ciphersuites",
-    "ssl-default-server-options", "tune.ssl.default-dh-param", "ssl-dh-param-file", "ulimit-n",
-    "node", "description", "log-send-hostname", "log-tag", "server-state-file", "server-state-base",
-    "hard-stop-after", "nbproc", "cpu-map", "tune.ssl.cachesize", "tune.ssl.lifetime",
-    "tune.http.logurilen", "tune.h2.initial-window-size", "tune.maxaccept", "lua-load",
-    "localpeer", "h1-case-adjust", "insecure-fork-wanted", "presetenv", "setenv", "resetenv",
-    "unsetenv", "master-worker", "expose-experimental-directives", "set-dumpable", "quiet",
-    "uid", "gid", "noepoll", "nopoll", "nosplice", "tune.idle-pool.shared", "tune.comp.maxlevel",
-    "maxsslconn", "maxcompcpuusage", "maxconnrate", "maxsessrate", "maxsslrate", "maxpipes",
-    "external-check", "unix-bind", "ssl-server-verify", "tune.http.maxhdr",
+    "ca-base",
+    "crt-base",
+    "ssl-default-bind-ciphers",
+    "ssl-default-bind-ciphersuites",
+    "ssl-default-bind-options",
+    "ssl-default-server-ciphers",
+    "ssl-default-server-ciphersuites",
+    "ssl-default-server-options",
+    "tune.ssl.default-dh-param",
+    "ssl-dh-param-file",
+    "ulimit-n",
+    "node",
+    "description",
+    "log-send-hostname",
+    "log-tag",
+    "server-state-file",
+    "server-state-base",
+    "hard-stop-after",
+    "nbproc",
+    "cpu-map",
+    "tune.ssl.cachesize",
+    "tune.ssl.lifetime",
+    "tune.http.logurilen",
+    "tune.h2.initial-window-size",
+    "tune.maxaccept",
+    "lua-load",
+    "localpeer",
+    "h1-case-adjust",
+    "insecure-fork-wanted",
+    "presetenv",
+    "setenv",
+    "resetenv",
+    "unsetenv",
+    "master-worker",
+    "expose-experimental-directives",
+    "set-dumpable",
+    "quiet",
+    "uid",
+    "gid",
+    "noepoll",
+    "nopoll",
+    "nosplice",
+    "tune.idle-pool.shared",
+    "tune.comp.maxlevel",
+    "maxsslconn",
+    "maxcompcpuusage",
+    "maxconnrate",
+    "maxsessrate",
+    "maxsslrate",
+    "maxpipes",
+    "external-check",
+    "unix-bind",
+    "ssl-server-verify",
+    "tune.http.maxhdr",
 ];
 
 const KNOWN: &[&str] = &[
-    "maxconn", "nbthread", "log", "stats", "daemon", "user", "group", "chroot", "pidfile",
-    "tune.bufsize", "tune.maxrewrite", "spread-checks", "debug",
+    "maxconn",
+    "nbthread",
+    "log",
+    "stats",
+    "daemon",
+    "user",
+    "group",
+    "chroot",
+    "pidfile",
+    "tune.bufsize",
+    "tune.maxrewrite",
+    "spread-checks",
+    "debug",
 ];
 
 pub fn keyword(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) {
@@ -36,9 +90,18 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
     let kw = line.keyword();
     match kw {
         "maxconn" => g.maxconn = Some(number(line.need(1, "a number of connections")?, "maxconn")?),
-        "nbthread" => g.nbthread = Some(number_in(line.need(1, "a number of threads")?, "nbthread", 1, 4096)?),
+        "nbthread" => {
+            g.nbthread = Some(number_in(
+                line.need(1, "a number of threads")?,
+                "nbthread",
+                1,
+                4096,
+            )?)
+        }
         "log" => match line.arg(1) {
-            Some("global") => return Err("'log global' is only meaningful in a proxy or defaults section".into()),
+            Some("global") => {
+                return Err("'log global' is only meaningful in a proxy or defaults section".into())
+            }
             _ => g.logs.push(log_target(line)?),
         },
         "stats" => stats(g, line)?,
@@ -53,13 +116,23 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
         "tune.bufsize" => {
             let size = units::parse_size(line.need(1, "a size")?)?;
             if !(1024..=(1 << 30)).contains(&size) {
-                return Err(format!("tune.bufsize must be between 1024 and 1g, found {size}"));
+                return Err(format!(
+                    "tune.bufsize must be between 1024 and 1g, found {size}"
+                ));
             }
             g.tune_bufsize = size as u32;
         }
-        "tune.maxrewrite" => g.tune_maxrewrite = units::parse_size(line.need(1, "a size")?)?.min(u64::from(u32::MAX)) as u32,
-        "spread-checks" => g.spread_checks = number_in(line.need(1, "a percentage")?, "spread-checks", 0, 50)?,
-        "debug" => diags.warning(&line.span, "'debug' is ignored (fulcrum logs to stderr; set FULCRUM_LOG=debug)"),
+        "tune.maxrewrite" => {
+            g.tune_maxrewrite =
+                units::parse_size(line.need(1, "a size")?)?.min(u64::from(u32::MAX)) as u32
+        }
+        "spread-checks" => {
+            g.spread_checks = number_in(line.need(1, "a percentage")?, "spread-checks", 0, 50)?
+        }
+        "debug" => diags.warning(
+            &line.span,
+            "'debug' is ignored (fulcrum logs to stderr; set FULCRUM_LOG=debug)",
+        ),
         _ if IGNORED.contains(&kw) => diags.warning(
             &line.span,
             format!("global keyword '{kw}' is not supported by fulcrum yet and is ignored"),
@@ -123,16 +196,22 @@ pub fn log_target(line: &Line<'_>) -> Result<LogTarget, String> {
         line.need(i + 1, &format!("a value after '{opt}'"))?;
         i += 2;
     }
-    let facility = line.need(i, "a syslog facility such as local0")?.to_string();
+    let facility = line
+        .need(i, "a syslog facility such as local0")?
+        .to_string();
     const FACILITIES: &[&str] = &[
         "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "auth2",
         "ftp", "ntp", "audit", "alert", "cron2", "local0", "local1", "local2", "local3", "local4",
         "local5", "local6", "local7",
     ];
     if !FACILITIES.contains(&facility.as_str()) {
-        return Err(format!("unknown log facility '{facility}' (expected e.g. local0..local7, daemon, user)"));
+        return Err(format!(
+            "unknown log facility '{facility}' (expected e.g. local0..local7, daemon, user)"
+        ));
     }
-    const LEVELS: &[&str] = &["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"];
+    const LEVELS: &[&str] = &[
+        "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+    ];
     let level = line.arg(i + 1).map(str::to_string);
     let min_level = line.arg(i + 2).map(str::to_string);
     for l in level.iter().chain(min_level.iter()) {
@@ -141,5 +220,11 @@ pub fn log_target(line: &Line<'_>) -> Result<LogTarget, String> {
         }
     }
     line.no_more(i + 3)?;
-    Ok(LogTarget { span: line.span.clone(), address, facility, level, min_level })
+    Ok(LogTarget {
+        span: line.span.clone(),
+        address,
+        facility,
+        level,
+        min_level,
+    })
 }

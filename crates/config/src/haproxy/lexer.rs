@@ -104,7 +104,9 @@ pub fn split_line(line: &str, env: EnvLookup<'_>) -> Result<Lexed, String> {
         }
     }
     if let Some(q) = quote {
-        return Err(format!("unmatched quote ({q}): the quoted text runs to the end of the line"));
+        return Err(format!(
+            "unmatched quote ({q}): the quoted text runs to the end of the line"
+        ));
     }
     if in_word {
         words.push(cur);
@@ -120,7 +122,9 @@ struct Variable {
 }
 
 /// After a `$`: `{NAME[-default][[*]]}` or `NAME`; `None` when no name follows (a lone `$`).
-fn read_variable(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<Option<Variable>, String> {
+fn read_variable(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+) -> Result<Option<Variable>, String> {
     if chars.peek() == Some(&'{') {
         chars.next();
         let mut inner = String::new();
@@ -133,7 +137,9 @@ fn read_variable(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result
             inner.push(n);
         }
         if !closed {
-            return Err(format!("unterminated '${{{inner}' (expected a closing '}}')"));
+            return Err(format!(
+                "unterminated '${{{inner}' (expected a closing '}}')"
+            ));
         }
         let (inner, split) = match inner.strip_suffix("[*]") {
             Some(i) => (i.to_string(), true),
@@ -146,7 +152,11 @@ fn read_variable(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result
         if !valid_name(&name) {
             return Err(format!("invalid variable name '{name}' (letters, digits and '_', not starting with a digit)"));
         }
-        return Ok(Some(Variable { name, default, split }));
+        return Ok(Some(Variable {
+            name,
+            default,
+            split,
+        }));
     }
     let mut name = String::new();
     while let Some(&c) = chars.peek() {
@@ -161,9 +171,15 @@ fn read_variable(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result
         return Ok(None);
     }
     if !valid_name(&name) {
-        return Err(format!("invalid variable name '{name}' (letters, digits and '_', not starting with a digit)"));
+        return Err(format!(
+            "invalid variable name '{name}' (letters, digits and '_', not starting with a digit)"
+        ));
     }
-    Ok(Some(Variable { name, default: None, split: false }))
+    Ok(Some(Variable {
+        name,
+        default: None,
+        split: false,
+    }))
 }
 
 fn valid_name(name: &str) -> bool {
@@ -189,7 +205,12 @@ pub fn expand_address(text: &str, env: EnvLookup<'_>) -> Result<String, String> 
             None => out.push('$'),
             Some(v) => match env(&v.name).or(v.default) {
                 Some(value) => out.push_str(&value),
-                None => return Err(format!("environment variable '{}' used in address '{text}' is not defined", v.name)),
+                None => {
+                    return Err(format!(
+                        "environment variable '{}' used in address '{text}' is not defined",
+                        v.name
+                    ))
+                }
             },
         }
     }
@@ -223,7 +244,10 @@ mod tests {
 
     #[test]
     fn quotes_and_escapes() {
-        assert_eq!(split(r#"string "hello world""#).unwrap(), vec!["string", "hello world"]);
+        assert_eq!(
+            split(r#"string "hello world""#).unwrap(),
+            vec!["string", "hello world"]
+        );
         assert_eq!(split(r"a\ b c").unwrap(), vec!["a b", "c"]);
         assert_eq!(split(r"a\#b").unwrap(), vec!["a#b"]);
         assert_eq!(split(r#""a#b""#).unwrap(), vec!["a#b"]);
@@ -241,7 +265,10 @@ mod tests {
         assert_eq!(split(r"bind :${PORT}").unwrap(), vec!["bind", ":${PORT}"]);
         assert_eq!(split(r#""${NOPE-9000}""#).unwrap(), vec!["9000"]);
         assert_eq!(split(r#""\$PORT $ x""#).unwrap(), vec!["$PORT $ x"]);
-        assert_eq!(split(r#"a "${LIST[*]}" b"#).unwrap(), vec!["a", "x", "y", "z", "b"]);
+        assert_eq!(
+            split(r#"a "${LIST[*]}" b"#).unwrap(),
+            vec!["a", "x", "y", "z", "b"]
+        );
         let l = split_line(r#"x "${NOPE}" "$PORT""#, &env).unwrap();
         assert_eq!(l.words, vec!["x", "", "8080"]);
         assert_eq!(l.undefined, vec![(1, "NOPE".to_string())]);
@@ -251,7 +278,10 @@ mod tests {
     #[test]
     fn addresses_expand_whatever_the_quoting() {
         assert_eq!(expand_address(":${PORT}", &env).unwrap(), ":8080");
-        assert_eq!(expand_address("127.0.0.1:$PORT", &env).unwrap(), "127.0.0.1:8080");
+        assert_eq!(
+            expand_address("127.0.0.1:$PORT", &env).unwrap(),
+            "127.0.0.1:8080"
+        );
         assert_eq!(expand_address(":${NOPE-81}", &env).unwrap(), ":81");
         assert_eq!(
             expand_address("${NOPE}:80", &env).unwrap_err(),

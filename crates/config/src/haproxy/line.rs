@@ -19,7 +19,9 @@ impl<'a> Line<'a> {
     pub fn address(&self, i: usize, what: &str) -> Result<String, String> {
         let text = self.need(i, what)?;
         if let Some((_, name)) = self.undefined.iter().find(|(w, _)| *w == i) {
-            return Err(format!("environment variable '{name}' used in address '{text}' is not defined"));
+            return Err(format!(
+                "environment variable '{name}' used in address '{text}' is not defined"
+            ));
         }
         super::lexer::expand_address(text, self.env)
     }
@@ -34,7 +36,8 @@ impl<'a> Line<'a> {
 
     /// Argument `i`, or an error naming what was expected there.
     pub fn need(&self, i: usize, what: &str) -> Result<&'a str, String> {
-        self.arg(i).ok_or_else(|| format!("'{}' expects {what}", self.words[..i].join(" ")))
+        self.arg(i)
+            .ok_or_else(|| format!("'{}' expects {what}", self.words[..i].join(" ")))
     }
 
     pub fn args_from(&self, i: usize) -> &'a [String] {
@@ -58,7 +61,8 @@ pub fn time(text: &str, what: &str) -> Result<Duration, String> {
 }
 
 pub fn number<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, String> {
-    text.parse::<T>().map_err(|_| format!("{what} expects a whole number, found '{text}'"))
+    text.parse::<T>()
+        .map_err(|_| format!("{what} expects a whole number, found '{text}'"))
 }
 
 /// A number that must lie in `min..=max`.
@@ -72,7 +76,13 @@ pub fn number_in(text: &str, what: &str, min: u64, max: u64) -> Result<u32, Stri
 
 /// Strips a stream IP family prefix: `ipv4@`/`tcp4@` (4), `ipv6@`/`tcp6@` (6), `tcp@` (either).
 pub fn ip_family(text: &str) -> (Option<u8>, &str) {
-    for (prefix, family) in [("ipv4@", Some(4)), ("tcp4@", Some(4)), ("ipv6@", Some(6)), ("tcp6@", Some(6)), ("tcp@", None)] {
+    for (prefix, family) in [
+        ("ipv4@", Some(4)),
+        ("tcp4@", Some(4)),
+        ("ipv6@", Some(6)),
+        ("tcp6@", Some(6)),
+        ("tcp@", None),
+    ] {
         if let Some(rest) = text.strip_prefix(prefix) {
             return (family, rest);
         }

@@ -105,7 +105,10 @@ impl Parser {
         let file: std::sync::Arc<str> = std::sync::Arc::from(path);
         let env = self.env.clone();
         for (index, raw) in text.lines().enumerate() {
-            let span = Span { file: file.clone(), line: u32::try_from(index + 1).unwrap_or(u32::MAX) };
+            let span = Span {
+                file: file.clone(),
+                line: u32::try_from(index + 1).unwrap_or(u32::MAX),
+            };
             let lexed = match lexer::split_line(raw, &*env) {
                 Ok(l) => l,
                 Err(msg) => {
@@ -116,7 +119,12 @@ impl Parser {
             if lexed.words.is_empty() {
                 continue;
             }
-            let line = Line { words: &lexed.words, span, undefined: &lexed.undefined, env: &*env };
+            let line = Line {
+                words: &lexed.words,
+                span,
+                undefined: &lexed.undefined,
+                env: &*env,
+            };
             self.line(&line, diags);
         }
         // A section never continues into the next file.
@@ -171,7 +179,10 @@ impl Parser {
         match kw {
             "global" => {
                 if line.words.len() > 1 {
-                    diags.warning(&span, "'global' takes no argument; the rest of the line is ignored");
+                    diags.warning(
+                        &span,
+                        "'global' takes no argument; the rest of the line is ignored",
+                    );
                 }
                 self.global_seen = true;
                 if self.global.span.is_none() {
@@ -223,22 +234,37 @@ impl Parser {
                 };
                 let mut proxy = proxy::inherit(&base.proxy, name, kind, span);
                 proxy.defaults = base.name.clone();
-                self.section = Section::Proxy(Draft { proxy, server: base.server });
+                self.section = Section::Proxy(Draft {
+                    proxy,
+                    server: base.server,
+                });
             }
             "peers" | "resolvers" => {
-                let kind = if kw == "peers" { peers::Kind::Peers } else { peers::Kind::Resolvers };
+                let kind = if kw == "peers" {
+                    peers::Kind::Peers
+                } else {
+                    peers::Kind::Resolvers
+                };
                 diags.warning(&span, peers::not_run(kind, line.arg(1).unwrap_or("")));
                 self.section = Section::Addresses(kind);
             }
             other => {
-                diags.warning(&span, format!("section '{other}' is not supported by fulcrum yet; its lines are ignored"));
+                diags.warning(
+                    &span,
+                    format!(
+                        "section '{other}' is not supported by fulcrum yet; its lines are ignored"
+                    ),
+                );
                 self.section = Section::Skipped;
             }
         }
     }
 
     fn find_defaults(&self, name: &str) -> Option<&Defaults> {
-        self.named_defaults.iter().rev().find(|d| d.name.as_deref() == Some(name))
+        self.named_defaults
+            .iter()
+            .rev()
+            .find(|d| d.name.as_deref() == Some(name))
     }
 
     fn close_section(&mut self) {
@@ -256,8 +282,22 @@ impl Parser {
 }
 
 const SECTIONS: &[&str] = &[
-    "global", "defaults", "frontend", "backend", "listen", "peers", "resolvers", "userlist",
-    "mailers", "program", "http-errors", "ring", "cache", "fcgi-app", "crt-store", "traces",
+    "global",
+    "defaults",
+    "frontend",
+    "backend",
+    "listen",
+    "peers",
+    "resolvers",
+    "userlist",
+    "mailers",
+    "program",
+    "http-errors",
+    "ring",
+    "cache",
+    "fcgi-app",
+    "crt-store",
+    "traces",
 ];
 
 fn is_section_keyword(kw: &str) -> bool {
@@ -277,11 +317,17 @@ fn section_name_and_from(
         _ => (None, args),
     };
     if name_required && name.is_none() {
-        diags.error(&line.span, format!("'{kw}' needs a name (expected '{kw} NAME')"));
+        diags.error(
+            &line.span,
+            format!("'{kw}' needs a name (expected '{kw} NAME')"),
+        );
         return None;
     }
     if let Some(n) = &name {
-        if let Some(bad) = n.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c))) {
+        if let Some(bad) = n
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c)))
+        {
             diags.error(
                 &line.span,
                 format!("character '{bad}' is not permitted in {kw} name '{n}' (letters, digits, '-', '_', '.' and ':' only)"),
@@ -293,7 +339,10 @@ fn section_name_and_from(
         [] => None,
         [f, parent] if f == "from" => Some(parent.clone()),
         _ => {
-            diags.error(&line.span, format!("unexpected words after '{kw}' (expected '{kw} NAME [from DEFAULTS]')"));
+            diags.error(
+                &line.span,
+                format!("unexpected words after '{kw}' (expected '{kw} NAME [from DEFAULTS]')"),
+            );
             return None;
         }
     };

@@ -9,22 +9,66 @@ use crate::model::{
 };
 
 const OPTIONS: &[&str] = &[
-    "redispatch", "forwardfor", "http-server-close", "httpclose", "http-keep-alive", "httplog",
-    "tcplog", "dontlognull", "httpchk", "allbackups", "persist", "abortonclose",
+    "redispatch",
+    "forwardfor",
+    "http-server-close",
+    "httpclose",
+    "http-keep-alive",
+    "httplog",
+    "tcplog",
+    "dontlognull",
+    "httpchk",
+    "allbackups",
+    "persist",
+    "abortonclose",
 ];
 
 /// Real options fulcrum reads but does not act on (yet): accepted with a warning.
 const IGNORED_OPTIONS: &[&str] = &[
-    "http-buffer-request", "log-health-checks", "tcp-check", "ssl-hello-chk", "mysql-check",
-    "pgsql-check", "redis-check", "smtpchk", "ldap-check", "splice-auto", "splice-request",
-    "splice-response", "tcpka", "clitcpka", "srvtcpka", "http-no-delay", "http-pretend-keepalive",
-    "log-separate-errors", "logasap", "socket-stats", "independent-streams",
-    "accept-invalid-http-request", "accept-invalid-http-response", "nolinger", "originalto",
-    "checkcache", "contstats", "prefer-last-server", "transparent", "http-use-proxy-header",
-    "http-ignore-probes", "dontlog-normal", "h1-case-adjust-bogus-client",
-    "h1-case-adjust-bogus-server", "disable-h2-upgrade", "http-restrict-req-hdr-names",
-    "idle-close-on-response", "spop-check", "external-check", "http-use-htx", "httpslog",
-    "tcp-smart-accept", "tcp-smart-connect", "forwarded",
+    "http-buffer-request",
+    "log-health-checks",
+    "tcp-check",
+    "ssl-hello-chk",
+    "mysql-check",
+    "pgsql-check",
+    "redis-check",
+    "smtpchk",
+    "ldap-check",
+    "splice-auto",
+    "splice-request",
+    "splice-response",
+    "tcpka",
+    "clitcpka",
+    "srvtcpka",
+    "http-no-delay",
+    "http-pretend-keepalive",
+    "log-separate-errors",
+    "logasap",
+    "socket-stats",
+    "independent-streams",
+    "accept-invalid-http-request",
+    "accept-invalid-http-response",
+    "nolinger",
+    "originalto",
+    "checkcache",
+    "contstats",
+    "prefer-last-server",
+    "transparent",
+    "http-use-proxy-header",
+    "http-ignore-probes",
+    "dontlog-normal",
+    "h1-case-adjust-bogus-client",
+    "h1-case-adjust-bogus-server",
+    "disable-h2-upgrade",
+    "http-restrict-req-hdr-names",
+    "idle-close-on-response",
+    "spop-check",
+    "external-check",
+    "http-use-htx",
+    "httpslog",
+    "tcp-smart-accept",
+    "tcp-smart-connect",
+    "forwarded",
 ];
 
 const REMOVED_OPTIONS: &[(&str, &str)] = &[
@@ -32,7 +76,12 @@ const REMOVED_OPTIONS: &[(&str, &str)] = &[
     ("http-tunnel", "option http-keep-alive"),
 ];
 
-pub fn option(p: &mut Proxy, line: &Line<'_>, enable: bool, diags: &mut Diagnostics) -> Result<(), String> {
+pub fn option(
+    p: &mut Proxy,
+    line: &Line<'_>,
+    enable: bool,
+    diags: &mut Diagnostics,
+) -> Result<(), String> {
     // `option X ...` or `no option X`
     let base = if enable { 1 } else { 2 };
     let name = line.need(base, "an option name")?;
@@ -44,7 +93,11 @@ pub fn option(p: &mut Proxy, line: &Line<'_>, enable: bool, diags: &mut Diagnost
                 o.forwardfor = None;
                 return Ok(());
             }
-            let mut ff = ForwardFor { except: None, header: "X-Forwarded-For".into(), if_none: false };
+            let mut ff = ForwardFor {
+                except: None,
+                header: "X-Forwarded-For".into(),
+                if_none: false,
+            };
             let mut i = base + 1;
             while let Some(arg) = line.arg(i) {
                 match arg {
@@ -81,7 +134,9 @@ pub fn option(p: &mut Proxy, line: &Line<'_>, enable: bool, diags: &mut Diagnost
             o.httplog = enable;
             if let Some(extra) = line.arg(base + 1) {
                 if extra != "clf" {
-                    return Err(format!("'option httplog' expects nothing or 'clf', found '{extra}'"));
+                    return Err(format!(
+                        "'option httplog' expects nothing or 'clf', found '{extra}'"
+                    ));
                 }
             }
         }
@@ -114,19 +169,30 @@ pub fn option(p: &mut Proxy, line: &Line<'_>, enable: bool, diags: &mut Diagnost
                 }
             }
             if !chk.method.chars().all(|c| c.is_ascii_uppercase()) || chk.method.is_empty() {
-                return Err(format!("'option httpchk' method must be an HTTP method such as GET, found '{}'", chk.method));
+                return Err(format!(
+                    "'option httpchk' method must be an HTTP method such as GET, found '{}'",
+                    chk.method
+                ));
             }
             o.httpchk = Some(chk);
         }
         _ => {
             if let Some((_, instead)) = REMOVED_OPTIONS.iter().find(|(k, _)| *k == name) {
-                return Err(format!("'option {name}' was removed in HAProxy 2.x; use '{instead}' instead"));
+                return Err(format!(
+                    "'option {name}' was removed in HAProxy 2.x; use '{instead}' instead"
+                ));
             }
             if IGNORED_OPTIONS.contains(&name) {
-                diags.warning(&line.span, format!("'option {name}' is not supported by fulcrum yet and is ignored"));
+                diags.warning(
+                    &line.span,
+                    format!("'option {name}' is not supported by fulcrum yet and is ignored"),
+                );
                 return Ok(());
             }
-            return Err(format!("unknown option '{name}'{}", did_you_mean(name, OPTIONS)));
+            return Err(format!(
+                "unknown option '{name}'{}",
+                did_you_mean(name, OPTIONS)
+            ));
         }
     }
     Ok(())
@@ -149,12 +215,31 @@ pub fn timeout(t: &mut Timeouts, line: &Line<'_>, diags: &mut Diagnostics) -> Re
         "client-fin" => &mut t.client_fin,
         "server-fin" => &mut t.server_fin,
         "tarpit" => {
-            diags.warning(&line.span, "'timeout tarpit' is not supported by fulcrum yet and is ignored");
+            diags.warning(
+                &line.span,
+                "'timeout tarpit' is not supported by fulcrum yet and is ignored",
+            );
             return Ok(());
         }
         other => {
-            const NAMES: &[&str] = &["connect", "client", "server", "http-request", "http-keep-alive", "queue", "check", "tunnel", "client-fin", "server-fin", "tarpit"];
-            return Err(format!("unknown timeout '{other}'{} (expected one of {})", did_you_mean(other, NAMES), NAMES.join(", ")));
+            const NAMES: &[&str] = &[
+                "connect",
+                "client",
+                "server",
+                "http-request",
+                "http-keep-alive",
+                "queue",
+                "check",
+                "tunnel",
+                "client-fin",
+                "server-fin",
+                "tarpit",
+            ];
+            return Err(format!(
+                "unknown timeout '{other}'{} (expected one of {})",
+                did_you_mean(other, NAMES),
+                NAMES.join(", ")
+            ));
         }
     };
     *slot = Some(d);
@@ -184,35 +269,67 @@ pub fn balance(line: &Line<'_>) -> Result<Balance, String> {
                         i += 1;
                     }
                     "path-only" => {}
-                    other => return Err(format!("'balance uri' expects whole, len N, depth N or path-only, found '{other}'")),
+                    other => return Err(format!(
+                        "'balance uri' expects whole, len N, depth N or path-only, found '{other}'"
+                    )),
                 }
                 i += 1;
             }
             return Ok(Balance::Uri { whole, len, depth });
         }
-        "url_param" => return Ok(Balance::UrlParam { param: line.need(2, "a parameter name")?.to_string() }),
+        "url_param" => {
+            return Ok(Balance::UrlParam {
+                param: line.need(2, "a parameter name")?.to_string(),
+            })
+        }
         _ => {
             if let Some(name) = algo.strip_prefix("hdr(").and_then(|r| r.strip_suffix(')')) {
                 if name.is_empty() {
                     return Err("'balance hdr()' needs a header name, e.g. hdr(host)".into());
                 }
                 let use_domain_only = line.arg(2) == Some("use_domain_only");
-                return Ok(Balance::Hdr { name: name.to_string(), use_domain_only });
+                return Ok(Balance::Hdr {
+                    name: name.to_string(),
+                    use_domain_only,
+                });
             }
             if algo == "random" || algo.starts_with("random(") {
-                let draws = match algo.strip_prefix("random(").and_then(|r| r.strip_suffix(')')) {
+                let draws = match algo
+                    .strip_prefix("random(")
+                    .and_then(|r| r.strip_suffix(')'))
+                {
                     Some(n) => number_in(n, "random draws", 1, 100)?,
                     None if algo == "random" => 2,
-                    None => return Err(format!("malformed '{algo}' (expected random or random(N))")),
+                    None => {
+                        return Err(format!("malformed '{algo}' (expected random or random(N))"))
+                    }
                 };
                 return Ok(Balance::Random { draws });
             }
             if algo == "rdp-cookie" || algo.starts_with("rdp-cookie(") {
-                let name = algo.strip_prefix("rdp-cookie(").and_then(|r| r.strip_suffix(')')).map(str::to_string);
+                let name = algo
+                    .strip_prefix("rdp-cookie(")
+                    .and_then(|r| r.strip_suffix(')'))
+                    .map(str::to_string);
                 return Ok(Balance::RdpCookie { name });
             }
-            const ALGOS: &[&str] = &["roundrobin", "static-rr", "leastconn", "first", "source", "uri", "url_param", "hdr(NAME)", "random", "rdp-cookie"];
-            return Err(format!("unknown balance algorithm '{algo}'{} (expected one of {})", did_you_mean(algo, ALGOS), ALGOS.join(", ")));
+            const ALGOS: &[&str] = &[
+                "roundrobin",
+                "static-rr",
+                "leastconn",
+                "first",
+                "source",
+                "uri",
+                "url_param",
+                "hdr(NAME)",
+                "random",
+                "rdp-cookie",
+            ];
+            return Err(format!(
+                "unknown balance algorithm '{algo}'{} (expected one of {})",
+                did_you_mean(algo, ALGOS),
+                ALGOS.join(", ")
+            ));
         }
     };
     line.no_more(2)?;
@@ -274,17 +391,25 @@ pub fn cookie(line: &Line<'_>) -> Result<CookiePersistence, String> {
     if methods > 1 {
         return Err("'cookie' takes only one of 'rewrite', 'insert' and 'prefix'".into());
     }
-    if c.method != CookieMethod::Insert && (c.indirect || c.preserve || c.postonly || c.maxidle.is_some() || c.maxlife.is_some()) {
+    if c.method != CookieMethod::Insert
+        && (c.indirect || c.preserve || c.postonly || c.maxidle.is_some() || c.maxlife.is_some())
+    {
         if c.indirect && c.method == CookieMethod::Rewrite {
             // HAProxy accepts rewrite+indirect; nothing to say.
         } else if c.preserve || c.postonly || c.maxidle.is_some() || c.maxlife.is_some() {
-            return Err("'cookie' options preserve, postonly, maxidle and maxlife need 'insert'".into());
+            return Err(
+                "'cookie' options preserve, postonly, maxidle and maxlife need 'insert'".into(),
+            );
         }
     }
     Ok(c)
 }
 
-pub fn http_check(h: &mut HttpCheck, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(), String> {
+pub fn http_check(
+    h: &mut HttpCheck,
+    line: &Line<'_>,
+    diags: &mut Diagnostics,
+) -> Result<(), String> {
     match line.need(1, "'expect' or 'send'")? {
         "expect" => {
             let mut i = 2;
@@ -301,11 +426,18 @@ pub fn http_check(h: &mut HttpCheck, line: &Line<'_>, diags: &mut Diagnostics) -
             };
             let pattern = line.need(i + 1, "a pattern")?.to_string();
             if kind == ExpectKind::Status
-                && !pattern.split(',').all(|p| p.split('-').all(|n| n.parse::<u16>().is_ok()))
+                && !pattern
+                    .split(',')
+                    .all(|p| p.split('-').all(|n| n.parse::<u16>().is_ok()))
             {
                 return Err(format!("'http-check expect status' expects a status code (or list/range), found '{pattern}'"));
             }
-            h.expect = Some(HttpCheckExpect { span: line.span.clone(), negate, kind, pattern });
+            h.expect = Some(HttpCheckExpect {
+                span: line.span.clone(),
+                negate,
+                kind,
+                pattern,
+            });
         }
         "send" => {
             let mut s = HttpCheckSend::default();
@@ -322,16 +454,28 @@ pub fn http_check(h: &mut HttpCheck, line: &Line<'_>, diags: &mut Diagnostics) -
                         s.headers.push((n, v));
                         i += 1;
                     }
-                    other => return Err(format!("'http-check send' expects meth, uri, ver, hdr or body, found '{other}'")),
+                    other => return Err(format!(
+                        "'http-check send' expects meth, uri, ver, hdr or body, found '{other}'"
+                    )),
                 }
                 i += 2;
             }
             h.send = Some(s);
         }
         "disable-on-404" | "send-state" | "connect" | "comment" | "set-var" | "unset-var" => {
-            diags.warning(&line.span, format!("'http-check {}' is not supported by fulcrum yet and is ignored", line.words[1]));
+            diags.warning(
+                &line.span,
+                format!(
+                    "'http-check {}' is not supported by fulcrum yet and is ignored",
+                    line.words[1]
+                ),
+            );
         }
-        other => return Err(format!("unknown 'http-check' keyword '{other}' (expected expect or send)")),
+        other => {
+            return Err(format!(
+                "unknown 'http-check' keyword '{other}' (expected expect or send)"
+            ))
+        }
     }
     Ok(())
 }

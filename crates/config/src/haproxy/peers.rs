@@ -58,7 +58,9 @@ fn check(kind: Kind, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(), Str
 fn peer_address(text: &str) -> Result<(), String> {
     let a = server::parse_address(text).map_err(|e| e.replace("server address", "peer address"))?;
     if matches!(a.port, crate::model::ServerPort::Offset(_)) {
-        return Err(format!("peer address '{text}': a port offset is not permitted here (expected HOST:PORT)"));
+        return Err(format!(
+            "peer address '{text}': a port offset is not permitted here (expected HOST:PORT)"
+        ));
     }
     Ok(())
 }
@@ -70,9 +72,12 @@ fn nameserver_address(text: &str) -> Result<(), String> {
         .find_map(|p| text.strip_prefix(p))
         .unwrap_or(text);
     if rest.starts_with('/') || rest.starts_with("unix@") || rest.starts_with("abns@") {
-        return Err(format!("nameserver address '{text}': a nameserver is reached over IP (expected ADDRESS:PORT)"));
+        return Err(format!(
+            "nameserver address '{text}': a nameserver is reached over IP (expected ADDRESS:PORT)"
+        ));
     }
-    let a = server::parse_address(rest).map_err(|e| e.replace("server address", "nameserver address"))?;
+    let a = server::parse_address(rest)
+        .map_err(|e| e.replace("server address", "nameserver address"))?;
     match a.port {
         crate::model::ServerPort::Fixed(_) => Ok(()),
         _ => Err(format!("nameserver address '{text}': missing port (expected ADDRESS:PORT such as 10.0.0.53:53)")),

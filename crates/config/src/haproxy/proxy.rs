@@ -9,7 +9,8 @@ use super::suggest::did_you_mean;
 use super::{acl, bind, global, options, rules, server};
 use crate::diagnostics::{Diagnostics, Span};
 use crate::model::{
-    Balance, ErrorFile, Mode, Proxy, ProxyKind, ProxyOptions, Reference, Server, Stats, Timeouts, UseBackend,
+    Balance, ErrorFile, Mode, Proxy, ProxyKind, ProxyOptions, Reference, Server, Stats, Timeouts,
+    UseBackend,
 };
 
 pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
@@ -64,9 +65,13 @@ pub fn inherit(base: &Proxy, name: String, kind: ProxyKind, span: Span) -> Proxy
 #[derive(Clone, Copy)]
 enum Cap {
     /// frontend, listen (and defaults when `defaults_ok`).
-    Frontend { defaults_ok: bool },
+    Frontend {
+        defaults_ok: bool,
+    },
     /// backend, listen (and defaults when `defaults_ok`).
-    Backend { defaults_ok: bool },
+    Backend {
+        defaults_ok: bool,
+    },
     /// Any proxy, not defaults.
     ProxyOnly,
     Any,
@@ -74,21 +79,80 @@ enum Cap {
 
 /// Real HAProxy proxy keywords fulcrum reads but does not act on (yet): accepted with a warning.
 const IGNORED: &[&str] = &[
-    "description", "id", "hash-type", "hash-balance-factor", "http-reuse", "compression",
-    "capture", "tcp-request", "tcp-response", "monitor-uri", "monitor", "unique-id-format",
-    "unique-id-header", "log-format", "log-format-sd", "error-log-format", "log-tag", "rate-limit",
-    "email-alert", "http-after-response", "redirect", "force-persist", "ignore-persist",
-    "filter", "server-template", "dispatch", "external-check", "load-server-state-from-file",
-    "backlog", "grace", "max-keep-alive-queue", "http-send-name-header", "persist", "tcp-check",
-    "declare", "enabled", "disabled", "bind-process", "max-session-srv-conns", "use-server",
-    "http-error", "errorfiles", "errorloc", "errorloc302", "errorloc303", "guid", "log-steps",
+    "description",
+    "id",
+    "hash-type",
+    "hash-balance-factor",
+    "http-reuse",
+    "compression",
+    "capture",
+    "tcp-request",
+    "tcp-response",
+    "monitor-uri",
+    "monitor",
+    "unique-id-format",
+    "unique-id-header",
+    "log-format",
+    "log-format-sd",
+    "error-log-format",
+    "log-tag",
+    "rate-limit",
+    "email-alert",
+    "http-after-response",
+    "redirect",
+    "force-persist",
+    "ignore-persist",
+    "filter",
+    "server-template",
+    "dispatch",
+    "external-check",
+    "load-server-state-from-file",
+    "backlog",
+    "grace",
+    "max-keep-alive-queue",
+    "http-send-name-header",
+    "persist",
+    "tcp-check",
+    "declare",
+    "enabled",
+    "disabled",
+    "bind-process",
+    "max-session-srv-conns",
+    "use-server",
+    "http-error",
+    "errorfiles",
+    "errorloc",
+    "errorloc302",
+    "errorloc303",
+    "guid",
+    "log-steps",
 ];
 
 const KNOWN: &[&str] = &[
-    "mode", "bind", "default_backend", "use_backend", "acl", "balance", "server",
-    "default-server", "cookie", "timeout", "retries", "maxconn", "fullconn", "option", "no",
-    "http-check", "http-request", "http-response", "stick-table", "stick", "log", "errorfile",
-    "stats", "source",
+    "mode",
+    "bind",
+    "default_backend",
+    "use_backend",
+    "acl",
+    "balance",
+    "server",
+    "default-server",
+    "cookie",
+    "timeout",
+    "retries",
+    "maxconn",
+    "fullconn",
+    "option",
+    "no",
+    "http-check",
+    "http-request",
+    "http-response",
+    "stick-table",
+    "stick",
+    "log",
+    "errorfile",
+    "stats",
+    "source",
 ];
 
 /// Keywords HAProxy 2.x removed: still an error there, so an error here, with the replacement.
@@ -129,9 +193,8 @@ fn apply(
         "bind" | "use_backend" => Cap::Frontend { defaults_ok: false },
         "default_backend" => Cap::Frontend { defaults_ok: true },
         "server" => Cap::Backend { defaults_ok: false },
-        "balance" | "default-server" | "cookie" | "http-check" | "retries" | "fullconn" | "source" => {
-            Cap::Backend { defaults_ok: true }
-        }
+        "balance" | "default-server" | "cookie" | "http-check" | "retries" | "fullconn"
+        | "source" => Cap::Backend { defaults_ok: true },
         "acl" | "http-request" | "http-response" | "stick-table" | "stick" => Cap::ProxyOnly,
         _ => Cap::Any,
     };
@@ -145,7 +208,17 @@ fn apply(
     };
     if !allowed {
         // HAProxy refuses contents that can never work, and ignores settings with a warning.
-        let hard = matches!(kw, "bind" | "server" | "use_backend" | "acl" | "http-request" | "http-response" | "stick" | "stick-table");
+        let hard = matches!(
+            kw,
+            "bind"
+                | "server"
+                | "use_backend"
+                | "acl"
+                | "http-request"
+                | "http-response"
+                | "stick"
+                | "stick-table"
+        );
         let msg = format!("'{kw}' is not allowed in a '{section_name}' section");
         if hard {
             return Err(msg);
@@ -159,14 +232,20 @@ fn apply(
             p.mode = match line.need(1, "'tcp' or 'http'")? {
                 "tcp" => Mode::Tcp,
                 "http" => Mode::Http,
-                "health" => return Err("'mode health' was removed in HAProxy 2.x; use 'monitor-uri' or a stats page".into()),
+                "health" => return Err(
+                    "'mode health' was removed in HAProxy 2.x; use 'monitor-uri' or a stats page"
+                        .into(),
+                ),
                 other => return Err(format!("'mode' expects 'tcp' or 'http', found '{other}'")),
             };
             line.no_more(2)?;
         }
         "bind" => p.binds.extend(bind::parse(line, diags)?),
         "default_backend" => {
-            p.default_backend = Some(Reference { name: line.need(1, "a backend name")?.to_string(), span: line.span.clone() });
+            p.default_backend = Some(Reference {
+                name: line.need(1, "a backend name")?.to_string(),
+                span: line.span.clone(),
+            });
             line.no_more(2)?;
         }
         "use_backend" => {
@@ -177,7 +256,10 @@ fn apply(
             };
             p.use_backends.push(UseBackend {
                 span: line.span.clone(),
-                backend: Reference { name, span: line.span.clone() },
+                backend: Reference {
+                    name,
+                    span: line.span.clone(),
+                },
                 condition,
             });
         }
@@ -196,18 +278,32 @@ fn apply(
                 _ => {}
             }
         }
-        "server" => p.servers.push(server::parse_server(line, default_server, diags)?),
+        "server" => p
+            .servers
+            .push(server::parse_server(line, default_server, diags)?),
         "default-server" => server::parse_default_server(line, default_server, diags)?,
         "cookie" => p.cookie = Some(options::cookie(line)?),
         "timeout" => options::timeout(&mut p.timeouts, line, diags)?,
-        "retries" => p.retries = number_in(line.need(1, "a number of retries")?, "retries", 0, 1000)?,
+        "retries" => {
+            p.retries = number_in(line.need(1, "a number of retries")?, "retries", 0, 1000)?
+        }
         "maxconn" => p.maxconn = Some(number(line.need(1, "a number of connections")?, "maxconn")?),
-        "fullconn" => p.fullconn = Some(number(line.need(1, "a number of connections")?, "fullconn")?),
+        "fullconn" => {
+            p.fullconn = Some(number(
+                line.need(1, "a number of connections")?,
+                "fullconn",
+            )?)
+        }
         "option" => options::option(p, line, true, diags)?,
         "no" => match line.arg(1) {
             Some("option") => options::option(p, line, false, diags)?,
             Some("log") => p.logs.clear(),
-            other => return Err(format!("'no' expects 'option' or 'log', found '{}'", other.unwrap_or(""))),
+            other => {
+                return Err(format!(
+                    "'no' expects 'option' or 'log', found '{}'",
+                    other.unwrap_or("")
+                ))
+            }
         },
         "http-check" => options::http_check(&mut p.http_check, line, diags)?,
         "http-request" => p.http_request.push(rules::http_rule(line, true)?),
@@ -229,28 +325,44 @@ fn apply(
         },
         "errorfile" => {
             let status: u16 = number(line.need(1, "an HTTP status code")?, "errorfile")?;
-            const CODES: &[u16] = &[200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504];
+            const CODES: &[u16] = &[
+                200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+            ];
             if !CODES.contains(&status) {
-                return Err(format!("errorfile: status {status} cannot be customized (expected one of {CODES:?})"));
+                return Err(format!(
+                    "errorfile: status {status} cannot be customized (expected one of {CODES:?})"
+                ));
             }
             let path = line.need(2, "a file")?.to_string();
             if let Err(e) = std::fs::metadata(&path) {
                 return Err(format!("errorfile {status}: cannot open '{path}': {e}"));
             }
             p.errorfiles.retain(|e| e.status != status);
-            p.errorfiles.push(ErrorFile { span: line.span.clone(), status, path });
+            p.errorfiles.push(ErrorFile {
+                span: line.span.clone(),
+                status,
+                path,
+            });
         }
         "stats" => stats(p.stats.get_or_insert_with(Stats::default), line)?,
         "source" => p.source = Some(super::source::parse(line, 1, false)?.0),
         _ => {
             if let Some((_, instead)) = REMOVED.iter().find(|(k, _)| *k == kw) {
-                return Err(format!("'{kw}' was removed in HAProxy 2.x; use '{instead}' instead"));
+                return Err(format!(
+                    "'{kw}' was removed in HAProxy 2.x; use '{instead}' instead"
+                ));
             }
             if IGNORED.contains(&kw) {
-                diags.warning(&line.span, format!("'{kw}' is not supported by fulcrum yet and is ignored"));
+                diags.warning(
+                    &line.span,
+                    format!("'{kw}' is not supported by fulcrum yet and is ignored"),
+                );
                 return Ok(());
             }
-            return Err(format!("unknown keyword '{kw}' in '{section_name}' section{}", did_you_mean(kw, KNOWN)));
+            return Err(format!(
+                "unknown keyword '{kw}' in '{section_name}' section{}",
+                did_you_mean(kw, KNOWN)
+            ));
         }
     }
     Ok(())

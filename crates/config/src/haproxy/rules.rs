@@ -4,25 +4,73 @@ use super::acl::{condition, parse_fetch};
 use super::line::{number, number_in, time, Line};
 use super::suggest::did_you_mean;
 use crate::model::{
-    Condition, HttpAction, HttpRule, RedirectKind, ReturnBody, StickKeyType, StickRule,
-    StickRuleKind, StickTable, Reference,
+    Condition, HttpAction, HttpRule, RedirectKind, Reference, ReturnBody, StickKeyType, StickRule,
+    StickRuleKind, StickTable,
 };
 use crate::units;
 
-const ACTIONS: &[&str] = &["allow", "deny", "set-header", "add-header", "del-header", "redirect", "return", "use-service"];
+const ACTIONS: &[&str] = &[
+    "allow",
+    "deny",
+    "set-header",
+    "add-header",
+    "del-header",
+    "redirect",
+    "return",
+    "use-service",
+];
 
 /// Real actions fulcrum does not run yet: an error, because skipping them would change behaviour.
 const UNSUPPORTED: &[&str] = &[
-    "auth", "tarpit", "set-var", "unset-var", "capture", "set-path", "set-pathq", "set-query",
-    "set-uri", "set-method", "replace-header", "replace-value", "replace-path", "replace-uri",
-    "set-log-level", "add-acl", "del-acl", "set-map", "del-map", "track-sc0", "track-sc1",
-    "track-sc2", "set-src", "set-dst", "set-status", "silent-drop", "reject", "wait-for-body",
-    "normalize-uri", "set-timeout", "early-hint", "cache-use", "cache-store", "do-resolve",
-    "sc-inc-gpc0", "sc-set-gpt0", "lua", "send-spoe-group", "set-nice", "set-tos", "set-mark",
+    "auth",
+    "tarpit",
+    "set-var",
+    "unset-var",
+    "capture",
+    "set-path",
+    "set-pathq",
+    "set-query",
+    "set-uri",
+    "set-method",
+    "replace-header",
+    "replace-value",
+    "replace-path",
+    "replace-uri",
+    "set-log-level",
+    "add-acl",
+    "del-acl",
+    "set-map",
+    "del-map",
+    "track-sc0",
+    "track-sc1",
+    "track-sc2",
+    "set-src",
+    "set-dst",
+    "set-status",
+    "silent-drop",
+    "reject",
+    "wait-for-body",
+    "normalize-uri",
+    "set-timeout",
+    "early-hint",
+    "cache-use",
+    "cache-store",
+    "do-resolve",
+    "sc-inc-gpc0",
+    "sc-set-gpt0",
+    "lua",
+    "send-spoe-group",
+    "set-nice",
+    "set-tos",
+    "set-mark",
 ];
 
 pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
-    let side = if request { "http-request" } else { "http-response" };
+    let side = if request {
+        "http-request"
+    } else {
+        "http-response"
+    };
     let action_word = line.need(1, "an action such as set-header, deny or redirect")?;
     let (action, next) = match action_word {
         "allow" => (HttpAction::Allow, 2),
@@ -32,10 +80,16 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             while let Some(w) = line.arg(i) {
                 match w {
                     "deny_status" | "status" => {
-                        status = Some(number_in(line.need(i + 1, "a status code")?, "deny_status", 200, 599)? as u16);
+                        status = Some(number_in(
+                            line.need(i + 1, "a status code")?,
+                            "deny_status",
+                            200,
+                            599,
+                        )? as u16);
                         i += 2;
                     }
-                    "content-type" | "string" | "lf-string" | "file" | "lf-file" | "errorfile" | "errorfiles" | "hdr" => {
+                    "content-type" | "string" | "lf-string" | "file" | "lf-file" | "errorfile"
+                    | "errorfiles" | "hdr" => {
                         i += if w == "hdr" { 3 } else { 2 };
                     }
                     _ => break,
@@ -64,23 +118,36 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             if !request {
                 return Err("'use-service' is only valid in 'http-request'".into());
             }
-            let name = line.need(2, "a service name such as prometheus-exporter")?.to_string();
+            let name = line
+                .need(2, "a service name such as prometheus-exporter")?
+                .to_string();
             (HttpAction::UseService { name }, 3)
         }
         other if UNSUPPORTED.contains(&other) => {
             return Err(format!("'{side} {other}' is not supported by fulcrum yet"));
         }
-        other => return Err(format!("unknown '{side}' action '{other}'{}", did_you_mean(other, ACTIONS))),
+        other => {
+            return Err(format!(
+                "unknown '{side}' action '{other}'{}",
+                did_you_mean(other, ACTIONS)
+            ))
+        }
     };
     let condition = cond_at(line, next)?;
-    Ok(HttpRule { span: line.span.clone(), action, condition })
+    Ok(HttpRule {
+        span: line.span.clone(),
+        action,
+        condition,
+    })
 }
 
 fn cond_at(line: &Line<'_>, i: usize) -> Result<Option<Condition>, String> {
     match line.arg(i) {
         None => Ok(None),
         Some("if" | "unless") => condition(line, i).map(Some),
-        Some(other) => Err(format!("unexpected '{other}' (expected 'if', 'unless' or the end of the line)")),
+        Some(other) => Err(format!(
+            "unexpected '{other}' (expected 'if', 'unless' or the end of the line)"
+        )),
     }
 }
 
@@ -90,7 +157,11 @@ fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
         "location" => RedirectKind::Location,
         "prefix" => RedirectKind::Prefix,
         "scheme" => RedirectKind::Scheme,
-        other => return Err(format!("'redirect' expects location, prefix or scheme, found '{other}'")),
+        other => {
+            return Err(format!(
+                "'redirect' expects location, prefix or scheme, found '{other}'"
+            ))
+        }
     };
     let target = line.need(3, "a target")?.to_string();
     let mut code = 302;
@@ -100,7 +171,9 @@ fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
             "code" => {
                 code = number(line.need(i + 1, "a status code")?, "redirect code")?;
                 if ![301, 302, 303, 307, 308].contains(&code) {
-                    return Err(format!("redirect code must be 301, 302, 303, 307 or 308, found {code}"));
+                    return Err(format!(
+                        "redirect code must be 301, 302, 303, 307 or 308, found {code}"
+                    ));
                 }
                 i += 2;
             }
@@ -122,7 +195,12 @@ fn return_action(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
     while let Some(w) = line.arg(i) {
         match w {
             "status" => {
-                status = number_in(line.need(i + 1, "a status code")?, "return status", 200, 599)? as u16;
+                status = number_in(
+                    line.need(i + 1, "a status code")?,
+                    "return status",
+                    200,
+                    599,
+                )? as u16;
                 i += 2;
             }
             "content-type" => {
@@ -132,7 +210,8 @@ fn return_action(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
             "string" | "lf-string" | "file" | "lf-file" | "errorfile" => {
                 let v = line.need(i + 1, "a value")?.to_string();
                 if matches!(w, "file" | "lf-file" | "errorfile") {
-                    std::fs::metadata(&v).map_err(|e| format!("'return {w}': cannot open '{v}': {e}"))?;
+                    std::fs::metadata(&v)
+                        .map_err(|e| format!("'return {w}': cannot open '{v}': {e}"))?;
                 }
                 body = match w {
                     "string" => ReturnBody::String(v),
@@ -152,10 +231,21 @@ fn return_action(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
             _ => break,
         }
     }
-    if !matches!(body, ReturnBody::None) && content_type.is_none() && !matches!(body, ReturnBody::Errorfile(_)) {
+    if !matches!(body, ReturnBody::None)
+        && content_type.is_none()
+        && !matches!(body, ReturnBody::Errorfile(_))
+    {
         return Err("'return' with a body needs a 'content-type'".into());
     }
-    Ok((HttpAction::Return { status, content_type, body, headers }, i))
+    Ok((
+        HttpAction::Return {
+            status,
+            content_type,
+            body,
+            headers,
+        },
+        i,
+    ))
 }
 
 /// `stick-table type T [len N] size N [expire T] [nopurge] [peers P] [store D,...]`
@@ -204,9 +294,18 @@ pub fn stick_table(line: &Line<'_>) -> Result<StickTable, String> {
             other => return Err(format!("unknown stick-table option '{other}' (expected type, len, size, expire, nopurge, peers or store)")),
         }
     }
-    let key_type = key_type.ok_or("stick-table needs 'type' (ip, ipv6, integer, string or binary)")?;
+    let key_type =
+        key_type.ok_or("stick-table needs 'type' (ip, ipv6, integer, string or binary)")?;
     let size = size.ok_or("stick-table needs 'size'")?;
-    Ok(StickTable { span: line.span.clone(), key_type, len, size, expire, nopurge, store })
+    Ok(StickTable {
+        span: line.span.clone(),
+        key_type,
+        len,
+        size,
+        expire,
+        nopurge,
+        store,
+    })
 }
 
 /// `stick on|match|store-request|store-response PATTERN [table T] [if|unless COND]`
@@ -216,15 +315,28 @@ pub fn stick_rule(line: &Line<'_>) -> Result<StickRule, String> {
         "match" => StickRuleKind::Match,
         "store-request" => StickRuleKind::StoreRequest,
         "store-response" => StickRuleKind::StoreResponse,
-        other => return Err(format!("'stick' expects on, match, store-request or store-response, found '{other}'")),
+        other => {
+            return Err(format!(
+                "'stick' expects on, match, store-request or store-response, found '{other}'"
+            ))
+        }
     };
     let fetch = parse_fetch(line.need(2, "a sample such as src")?)?;
     let mut i = 3;
     let mut table = None;
     if line.arg(i) == Some("table") {
-        table = Some(Reference { name: line.need(i + 1, "a table name")?.to_string(), span: line.span.clone() });
+        table = Some(Reference {
+            name: line.need(i + 1, "a table name")?.to_string(),
+            span: line.span.clone(),
+        });
         i += 2;
     }
     let condition = cond_at(line, i)?;
-    Ok(StickRule { span: line.span.clone(), kind, fetch, table, condition })
+    Ok(StickRule {
+        span: line.span.clone(),
+        kind,
+        fetch,
+        table,
+        condition,
+    })
 }

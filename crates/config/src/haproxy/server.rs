@@ -15,7 +15,12 @@ pub fn default_server() -> Server {
     Server {
         name: String::new(),
         span: Default::default(),
-        address: ServerAddress { host: String::new(), ip: None, port: ServerPort::Unset, unix: None },
+        address: ServerAddress {
+            host: String::new(),
+            ip: None,
+            port: ServerPort::Unset,
+            unix: None,
+        },
         weight: 1,
         maxconn: None,
         backup: false,
@@ -38,30 +43,95 @@ pub fn default_server() -> Server {
 }
 
 const KNOWN: &[&str] = &[
-    "weight", "maxconn", "backup", "disabled", "enabled", "check", "no-check", "inter",
-    "fastinter", "downinter", "fall", "rise", "port", "addr", "cookie", "observe", "error-limit",
-    "on-error", "send-proxy", "no-send-proxy", "no-backup", "source",
+    "weight",
+    "maxconn",
+    "backup",
+    "disabled",
+    "enabled",
+    "check",
+    "no-check",
+    "inter",
+    "fastinter",
+    "downinter",
+    "fall",
+    "rise",
+    "port",
+    "addr",
+    "cookie",
+    "observe",
+    "error-limit",
+    "on-error",
+    "send-proxy",
+    "no-send-proxy",
+    "no-backup",
+    "source",
 ];
 
 /// Server options fulcrum reads but does not act on (yet), with how many values each takes.
 const IGNORED: &[(&str, usize)] = &[
-    ("maxqueue", 1), ("minconn", 1), ("slowstart", 1), ("resolvers", 1), ("init-addr", 1),
-    ("id", 1), ("agent-check", 0), ("agent-port", 1), ("agent-inter", 1), ("agent-addr", 1),
-    ("agent-send", 1), ("track", 1), ("redir", 1), ("tfo", 0), ("pool-max-conn", 1),
-    ("pool-purge-delay", 1), ("pool-low-conn", 1), ("max-reuse", 1), ("on-marked-down", 1),
-    ("on-marked-up", 1), ("proto", 1), ("ws", 1), ("resolve-prefer", 1), ("resolve-net", 1),
-    ("resolve-opts", 1), ("shard", 1), ("namespace", 1), ("tcp-ut", 1), ("check-send-proxy", 0),
-    ("send-proxy-v2", 0), ("check-proto", 1), ("log-proto", 1), ("no-agent-check", 0),
-    ("non-stick", 0), ("stick", 0), ("hash-key", 1), ("guid", 1),
+    ("maxqueue", 1),
+    ("minconn", 1),
+    ("slowstart", 1),
+    ("resolvers", 1),
+    ("init-addr", 1),
+    ("id", 1),
+    ("agent-check", 0),
+    ("agent-port", 1),
+    ("agent-inter", 1),
+    ("agent-addr", 1),
+    ("agent-send", 1),
+    ("track", 1),
+    ("redir", 1),
+    ("tfo", 0),
+    ("pool-max-conn", 1),
+    ("pool-purge-delay", 1),
+    ("pool-low-conn", 1),
+    ("max-reuse", 1),
+    ("on-marked-down", 1),
+    ("on-marked-up", 1),
+    ("proto", 1),
+    ("ws", 1),
+    ("resolve-prefer", 1),
+    ("resolve-net", 1),
+    ("resolve-opts", 1),
+    ("shard", 1),
+    ("namespace", 1),
+    ("tcp-ut", 1),
+    ("check-send-proxy", 0),
+    ("send-proxy-v2", 0),
+    ("check-proto", 1),
+    ("log-proto", 1),
+    ("no-agent-check", 0),
+    ("non-stick", 0),
+    ("stick", 0),
+    ("hash-key", 1),
+    ("guid", 1),
 ];
 
 const TLS: &[(&str, usize)] = &[
-    ("ssl", 0), ("check-ssl", 0), ("verify", 1), ("sni", 1), ("ca-file", 1), ("crt", 1),
-    ("alpn", 1), ("check-sni", 1), ("check-alpn", 1), ("ciphers", 1), ("ssl-min-ver", 1),
-    ("ssl-max-ver", 1), ("verifyhost", 1), ("no-ssl", 0), ("no-ssl-reuse", 0), ("force-tlsv12", 0),
+    ("ssl", 0),
+    ("check-ssl", 0),
+    ("verify", 1),
+    ("sni", 1),
+    ("ca-file", 1),
+    ("crt", 1),
+    ("alpn", 1),
+    ("check-sni", 1),
+    ("check-alpn", 1),
+    ("ciphers", 1),
+    ("ssl-min-ver", 1),
+    ("ssl-max-ver", 1),
+    ("verifyhost", 1),
+    ("no-ssl", 0),
+    ("no-ssl-reuse", 0),
+    ("force-tlsv12", 0),
 ];
 
-pub fn parse_server(line: &Line<'_>, template: &Server, diags: &mut Diagnostics) -> Result<Server, String> {
+pub fn parse_server(
+    line: &Line<'_>,
+    template: &Server,
+    diags: &mut Diagnostics,
+) -> Result<Server, String> {
     let name = line.need(1, "a server name")?.to_string();
     let addr = line.address(2, "an address such as 10.0.0.1:80")?;
     let mut s = template.clone();
@@ -73,7 +143,21 @@ pub fn parse_server(line: &Line<'_>, template: &Server, diags: &mut Diagnostics)
         let check_only: Vec<&str> = written
             .iter()
             .copied()
-            .filter(|o| matches!(*o, "inter" | "fastinter" | "downinter" | "fall" | "rise" | "port" | "addr" | "observe" | "on-error" | "error-limit"))
+            .filter(|o| {
+                matches!(
+                    *o,
+                    "inter"
+                        | "fastinter"
+                        | "downinter"
+                        | "fall"
+                        | "rise"
+                        | "port"
+                        | "addr"
+                        | "observe"
+                        | "on-error"
+                        | "error-limit"
+                )
+            })
             .collect();
         if let Some(first) = check_only.first() {
             diags.warning(
@@ -85,12 +169,21 @@ pub fn parse_server(line: &Line<'_>, template: &Server, diags: &mut Diagnostics)
     Ok(s)
 }
 
-pub fn parse_default_server(line: &Line<'_>, template: &mut Server, diags: &mut Diagnostics) -> Result<(), String> {
+pub fn parse_default_server(
+    line: &Line<'_>,
+    template: &mut Server,
+    diags: &mut Diagnostics,
+) -> Result<(), String> {
     apply_options(template, line, 1, diags).map(|_| ())
 }
 
 /// Applies options from word `start` on; returns the option keywords written.
-fn apply_options<'a>(s: &mut Server, line: &Line<'a>, start: usize, diags: &mut Diagnostics) -> Result<Vec<&'a str>, String> {
+fn apply_options<'a>(
+    s: &mut Server,
+    line: &Line<'a>,
+    start: usize,
+    diags: &mut Diagnostics,
+) -> Result<Vec<&'a str>, String> {
     let mut written = Vec::new();
     let mut i = start;
     while let Some(opt) = line.arg(i) {
@@ -183,23 +276,35 @@ fn positive_time(text: &str, what: &str) -> Result<Duration, String> {
 /// `HOST[:PORT]`, `[IPv6]:PORT`, `HOST:+N`/`HOST:-N` (the port is after the last colon), with
 /// an optional `ipv4@`/`ipv6@`/`tcp@`/`tcp4@`/`tcp6@` prefix; or a unix stream socket: `unix@PATH`, `/PATH`, `abns@NAME`.
 pub fn parse_address(written: &str) -> Result<ServerAddress, String> {
-    let unix = if let Some(path) = written.strip_prefix("unix@").or_else(|| written.strip_prefix("uxst@")) {
+    let unix = if let Some(path) = written
+        .strip_prefix("unix@")
+        .or_else(|| written.strip_prefix("uxst@"))
+    {
         if path.is_empty() {
-            return Err(format!("missing path in server address '{written}' (expected unix@/PATH)"));
+            return Err(format!(
+                "missing path in server address '{written}' (expected unix@/PATH)"
+            ));
         }
         Some(UnixAddress::Path(path.to_string()))
     } else if written.starts_with('/') {
         Some(UnixAddress::Path(written.to_string()))
     } else if let Some(name) = written.strip_prefix("abns@") {
         if name.is_empty() {
-            return Err(format!("missing name in server address '{written}' (expected abns@NAME)"));
+            return Err(format!(
+                "missing name in server address '{written}' (expected abns@NAME)"
+            ));
         }
         Some(UnixAddress::Abns(name.to_string()))
     } else {
         None
     };
     if let Some(unix) = unix {
-        return Ok(ServerAddress { host: written.to_string(), ip: None, port: ServerPort::Unset, unix: Some(unix) });
+        return Ok(ServerAddress {
+            host: written.to_string(),
+            ip: None,
+            port: ServerPort::Unset,
+            unix: Some(unix),
+        });
     }
     let (family, text) = super::line::ip_family(written);
     if text.starts_with("sockpair@") {
@@ -211,11 +316,18 @@ pub fn parse_address(written: &str) -> Result<ServerAddress, String> {
         ));
     }
     let (host, port) = if let Some(r) = text.strip_prefix('[') {
-        let (h, p) = r.split_once(']').ok_or_else(|| format!("missing ']' in address '{text}'"))?;
+        let (h, p) = r
+            .split_once(']')
+            .ok_or_else(|| format!("missing ']' in address '{text}'"))?;
         (h, p.strip_prefix(':'))
     } else if let Ok(ip) = text.parse::<IpAddr>() {
         // A bare IPv4 address, or an IPv6 one that cannot be split into address and port.
-        if ip.is_ipv4() || text.rsplit_once(':').map(|(h, _)| h.parse::<IpAddr>().is_err()).unwrap_or(true) {
+        if ip.is_ipv4()
+            || text
+                .rsplit_once(':')
+                .map(|(h, _)| h.parse::<IpAddr>().is_err())
+                .unwrap_or(true)
+        {
             (text, None)
         } else {
             let (h, p) = text.rsplit_once(':').unwrap_or((text, ""));
@@ -233,21 +345,37 @@ pub fn parse_address(written: &str) -> Result<ServerAddress, String> {
     let port = match port {
         None | Some("") => ServerPort::Unset,
         Some(p) if p.starts_with('+') || p.starts_with('-') => {
-            let n: i32 = p.parse().map_err(|_| format!("invalid port offset '{p}' in '{text}'"))?;
+            let n: i32 = p
+                .parse()
+                .map_err(|_| format!("invalid port offset '{p}' in '{text}'"))?;
             ServerPort::Offset(n)
         }
         Some(p) => {
-            let n = number_in(p, &format!("port in '{text}'"), 1, 65535)
-                .map_err(|_| format!("invalid port '{p}' in server address '{text}' (expected 1 to 65535)"))?;
+            let n = number_in(p, &format!("port in '{text}'"), 1, 65535).map_err(|_| {
+                format!("invalid port '{p}' in server address '{text}' (expected 1 to 65535)")
+            })?;
             ServerPort::Fixed(n as u16)
         }
     };
     let ip = host.parse::<IpAddr>().ok();
-    if ip.is_some_and(|ip| (family == Some(4) && ip.is_ipv6()) || (family == Some(6) && ip.is_ipv4())) {
-        return Err(format!("server address '{written}': address '{host}' does not match its family prefix"));
+    if ip.is_some_and(|ip| {
+        (family == Some(4) && ip.is_ipv6()) || (family == Some(6) && ip.is_ipv4())
+    }) {
+        return Err(format!(
+            "server address '{written}': address '{host}' does not match its family prefix"
+        ));
     }
-    if ip.is_none() && !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_') {
+    if ip.is_none()
+        && !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
+    {
         return Err(format!("invalid host '{host}' in server address '{text}' (expected an IP address or a DNS name)"));
     }
-    Ok(ServerAddress { host: host.to_string(), ip, port, unix: None })
+    Ok(ServerAddress {
+        host: host.to_string(),
+        ip,
+        port,
+        unix: None,
+    })
 }

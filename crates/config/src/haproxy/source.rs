@@ -11,12 +11,18 @@ use std::net::{IpAddr, SocketAddr};
 /// Reads the `source` words from word `i` (the address) on; returns the address and how many
 /// words it takes (one: `usesrc` and `interface` are refused). `server_line`: a server's `source` (HAProxy allows a port range there).
 pub fn parse(line: &Line<'_>, i: usize, server_line: bool) -> Result<(SocketAddr, usize), String> {
-    let text = line.address(i, "<addr>[:<port>], and optionally 'usesrc' <addr>, and 'interface' <name>")?;
+    let text = line.address(
+        i,
+        "<addr>[:<port>], and optionally 'usesrc' <addr>, and 'interface' <name>",
+    )?;
     let addr = address(&text, server_line)?;
     match line.arg(i + 1) {
         None => {}
         Some("usesrc") => {
-            let what = line.need(i + 2, "an address, 'client', 'clientip' or 'hdr_ip(NAME)' after 'usesrc'")?;
+            let what = line.need(
+                i + 2,
+                "an address, 'client', 'clientip' or 'hdr_ip(NAME)' after 'usesrc'",
+            )?;
             return Err(format!(
                 "'source ... usesrc {what}' (transparent proxying: connecting from the client's address) is not supported by fulcrum yet"
             ));
@@ -27,7 +33,9 @@ pub fn parse(line: &Line<'_>, i: usize, server_line: bool) -> Result<(SocketAddr
         }
         // On a server line the next word is the next server option.
         Some(_) if server_line => {}
-        Some(other) => return Err(format!("'source' only supports optional keywords 'interface' and 'usesrc', found '{other}'")),
+        Some(other) => return Err(format!(
+            "'source' only supports optional keywords 'interface' and 'usesrc', found '{other}'"
+        )),
     }
     Ok((addr, 1))
 }
@@ -39,13 +47,17 @@ pub fn address(text: &str, server_line: bool) -> Result<SocketAddr, String> {
         return Err(format!("'source {text}': a source address must be an IPv4 or IPv6 address (with an optional port)"));
     }
     let (host, port) = if let Some(r) = rest.strip_prefix('[') {
-        let (h, p) = r.split_once(']').ok_or_else(|| format!("missing ']' in source address '{text}'"))?;
+        let (h, p) = r
+            .split_once(']')
+            .ok_or_else(|| format!("missing ']' in source address '{text}'"))?;
         (h, p.strip_prefix(':'))
     } else {
         // The port is after the last colon (as HAProxy reads `::1:80`), unless what is before
         // it is no address while the whole is one (`::1`, `fe80::1`).
         match rest.rsplit_once(':') {
-            Some((h, _)) if h.parse::<IpAddr>().is_err() && rest.parse::<IpAddr>().is_ok() => (rest, None),
+            Some((h, _)) if h.parse::<IpAddr>().is_err() && rest.parse::<IpAddr>().is_ok() => {
+                (rest, None)
+            }
             Some((h, p)) => (h, Some(p)),
             None => (rest, None),
         }
@@ -53,17 +65,23 @@ pub fn address(text: &str, server_line: bool) -> Result<SocketAddr, String> {
     let ip: IpAddr = match host {
         "" | "*" if family == Some(6) => IpAddr::from([0u16; 8]),
         "" | "*" => IpAddr::from([0u8; 4]),
-        h => h.parse().map_err(|_| format!("'source {text}': invalid address '{h}' (expected an IPv4 or IPv6 address)"))?,
+        h => h.parse().map_err(|_| {
+            format!("'source {text}': invalid address '{h}' (expected an IPv4 or IPv6 address)")
+        })?,
     };
     if (family == Some(4) && ip.is_ipv6()) || (family == Some(6) && ip.is_ipv4()) {
-        return Err(format!("'source {text}': address '{host}' does not match its family prefix"));
+        return Err(format!(
+            "'source {text}': address '{host}' does not match its family prefix"
+        ));
     }
     let port = match port {
         None | Some("") => 0,
         Some(p) => {
             if let Some((lo, hi)) = p.split_once('-') {
                 if !server_line {
-                    return Err(format!("'source {text}': port range not permitted here (only on a server line)"));
+                    return Err(format!(
+                        "'source {text}': port range not permitted here (only on a server line)"
+                    ));
                 }
                 let (lo, hi): (u16, u16) = (number(lo, "source port")?, number(hi, "source port")?);
                 if lo == 0 || hi < lo {

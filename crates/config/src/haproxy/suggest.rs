@@ -33,7 +33,10 @@ mod tests {
 
     #[test]
     fn suggests_close_words_only() {
-        assert_eq!(did_you_mean("defualt_backend", &["default_backend", "bind"]), " (did you mean 'default_backend'?)");
+        assert_eq!(
+            did_you_mean("defualt_backend", &["default_backend", "bind"]),
+            " (did you mean 'default_backend'?)"
+        );
         assert_eq!(did_you_mean("zzzzzz", &["bind", "mode"]), "");
         assert_eq!(distance("kitten", "sitting"), 3);
     }

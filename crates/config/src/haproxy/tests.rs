@@ -5,22 +5,37 @@ use crate::{load_sources, Loaded, Source};
 use std::time::Duration;
 
 fn load(text: &str) -> Loaded {
-    load_sources(&[Source { name: "t.cfg", text }])
+    load_sources(&[Source {
+        name: "t.cfg",
+        text,
+    }])
 }
 
 fn ok(text: &str) -> Config {
     let l = load(text);
-    assert!(l.is_ok(), "unexpected errors: {:#?}", l.diagnostics.errors().collect::<Vec<_>>());
+    assert!(
+        l.is_ok(),
+        "unexpected errors: {:#?}",
+        l.diagnostics.errors().collect::<Vec<_>>()
+    );
     l.config
 }
 
 /// Every error message, as `fulcrum check` prints it.
 fn errors(text: &str) -> Vec<String> {
-    load(text).diagnostics.errors().map(|d| d.to_string()).collect()
+    load(text)
+        .diagnostics
+        .errors()
+        .map(|d| d.to_string())
+        .collect()
 }
 
 fn warnings(text: &str) -> Vec<String> {
-    load(text).diagnostics.warnings().map(|d| d.to_string()).collect()
+    load(text)
+        .diagnostics
+        .warnings()
+        .map(|d| d.to_string())
+        .collect()
 }
 
 const TIMEOUTS: &str = "defaults\n timeout connect 5s\n timeout client 50s\n timeout server 50s\n";
@@ -51,8 +66,14 @@ fn global_keywords() {
 
 #[test]
 fn global_errors_have_lines() {
-    assert_eq!(errors("global\n maxconn many\n"), vec!["t.cfg:2: error: maxconn expects a whole number, found 'many'"]);
-    assert_eq!(errors("global\n\n spread-checks 80\n"), vec!["t.cfg:3: error: spread-checks must be between 0 and 50, found 80"]);
+    assert_eq!(
+        errors("global\n maxconn many\n"),
+        vec!["t.cfg:2: error: maxconn expects a whole number, found 'many'"]
+    );
+    assert_eq!(
+        errors("global\n\n spread-checks 80\n"),
+        vec!["t.cfg:3: error: spread-checks must be between 0 and 50, found 80"]
+    );
     let e = errors("global\n maxcon 10\n");
     assert_eq!(e, vec!["t.cfg:2: error: unknown keyword 'maxcon' in 'global' section (did you mean 'maxconn'?)"]);
     assert_eq!(errors("global\n log 1.2.3.4 local9\n").len(), 1);
@@ -65,7 +86,10 @@ fn defaults_are_inherited_by_the_last_one_above() {
     assert_eq!(a.mode, Mode::Http);
     assert_eq!(a.retries, 5);
     assert!(a.options.redispatch);
-    assert_eq!(a.options.forwardfor.as_ref().unwrap().header, "X-Forwarded-For");
+    assert_eq!(
+        a.options.forwardfor.as_ref().unwrap().header,
+        "X-Forwarded-For"
+    );
     assert_eq!(a.timeouts.connect, Some(Duration::from_secs(5)));
     let b = c.proxy("b").unwrap();
     // A new defaults section starts from HAProxy's built-in values, not from the previous one.
@@ -81,7 +105,12 @@ fn named_defaults_and_from() {
     assert_eq!(c.proxy("f").unwrap().mode, Mode::Http);
     assert_eq!(c.proxy("f").unwrap().defaults.as_deref(), Some("web"));
     assert_eq!(c.proxy("t").unwrap().mode, Mode::Tcp);
-    assert_eq!(errors("frontend f from nope\n bind :80\n"), vec!["t.cfg:1: error: defaults section 'nope' named by 'from' was not found above this line"]);
+    assert_eq!(
+        errors("frontend f from nope\n bind :80\n"),
+        vec![
+            "t.cfg:1: error: defaults section 'nope' named by 'from' was not found above this line"
+        ]
+    );
 }
 
 #[test]
@@ -122,30 +151,61 @@ fn bind_address_forms() {
     let b = &c.proxy("f").unwrap().binds;
     assert_eq!(b[0].address, BindAddress::Unix("/run/a.sock".into()));
     assert_eq!(b[0].mode, Some(0o660));
-    assert_eq!((b[0].user.as_deref(), b[0].group.as_deref(), b[0].id), (Some("nobody"), Some("nogroup"), Some(7)));
+    assert_eq!(
+        (b[0].user.as_deref(), b[0].group.as_deref(), b[0].id),
+        (Some("nobody"), Some("nogroup"), Some(7))
+    );
     assert_eq!(b[1].address, BindAddress::Abns("fulcrum-test".into()));
     assert_eq!(b[2].address, BindAddress::Fd(3));
     assert_eq!(b[3].address, BindAddress::Sockpair(4));
     assert_eq!(b[4].address, BindAddress::Unix("/run/b.sock".into()));
     assert_eq!((b[4].uid, b[4].gid), (Some(0), Some(0)));
     assert_eq!(b[5].address, BindAddress::Ip("127.0.0.1".parse().unwrap()));
-    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind fd@x\n")).len(), 1);
-    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind udp@:514\n")).len(), 1);
-    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind /x.sock mode 999\n")).len(), 1);
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}frontend f\n bind fd@x\n")).len(),
+        1
+    );
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}frontend f\n bind udp@:514\n")).len(),
+        1
+    );
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}frontend f\n bind /x.sock mode 999\n")).len(),
+        1
+    );
     std::env::set_var("FULCRUM_TEST_LISTEN_FD", "5");
-    let c = ok(&format!("{TIMEOUTS}frontend f\n bind fd@${{FULCRUM_TEST_LISTEN_FD}}\n"));
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind fd@${{FULCRUM_TEST_LISTEN_FD}}\n"
+    ));
     assert_eq!(c.proxy("f").unwrap().binds[0].address, BindAddress::Fd(5));
 }
 
 #[test]
 fn bind_errors() {
-    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind :70000\n")), vec!["t.cfg:6: error: invalid port in ':70000': ports must be between 1 and 65535"]);
-    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind 1.2.3:80\n")).len(), 1);
-    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind :90-80\n")), vec!["t.cfg:6: error: invalid port range in ':90-80': 90 is above 80"]);
-    let e = errors(&format!("{TIMEOUTS}frontend f\n bind :443 ssl crt /etc/x.pem alpn h2\n"));
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}frontend f\n bind :70000\n")),
+        vec!["t.cfg:6: error: invalid port in ':70000': ports must be between 1 and 65535"]
+    );
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}frontend f\n bind 1.2.3:80\n")).len(),
+        1
+    );
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}frontend f\n bind :90-80\n")),
+        vec!["t.cfg:6: error: invalid port range in ':90-80': 90 is above 80"]
+    );
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :443 ssl crt /etc/x.pem alpn h2\n"
+    ));
     assert_eq!(e, vec!["t.cfg:6: error: TLS termination ('ssl' on a bind line) is not supported by fulcrum yet"]);
-    assert_eq!(errors(&format!("{TIMEOUTS}backend b\n bind :80\n")), vec!["t.cfg:6: error: 'bind' is not allowed in a 'backend' section"]);
-    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind :80 bogus\n")).len(), 1);
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}backend b\n bind :80\n")),
+        vec!["t.cfg:6: error: 'bind' is not allowed in a 'backend' section"]
+    );
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}frontend f\n bind :80 bogus\n")).len(),
+        1
+    );
 }
 
 #[test]
@@ -179,17 +239,40 @@ fn servers_and_default_server() {
 
 #[test]
 fn server_errors_and_warnings() {
-    assert_eq!(errors(&format!("{TIMEOUTS}backend b\n server a 10.0.0.1:80 weight 300\n")), vec!["t.cfg:6: error: weight must be between 0 and 256, found 300"]);
-    assert_eq!(errors(&format!("{TIMEOUTS}backend b\n server a 10.0.0.1:99999\n")).len(), 1);
     assert_eq!(
-        errors(&format!("{TIMEOUTS}backend b\n server a 10.0.0.1:80 chek\n")),
+        errors(&format!(
+            "{TIMEOUTS}backend b\n server a 10.0.0.1:80 weight 300\n"
+        )),
+        vec!["t.cfg:6: error: weight must be between 0 and 256, found 300"]
+    );
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}backend b\n server a 10.0.0.1:99999\n")).len(),
+        1
+    );
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}backend b\n server a 10.0.0.1:80 chek\n"
+        )),
         vec!["t.cfg:6: error: unknown server option 'chek' (did you mean 'check'?)"]
     );
-    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind :80\n server a 10.0.0.1:80\n")), vec!["t.cfg:7: error: 'server' is not allowed in a 'frontend' section"]);
-    let w = warnings(&format!("{TIMEOUTS}backend b\n server a 10.0.0.1:80 inter 1s\n"));
-    assert!(w.iter().any(|w| w.contains("t.cfg:6") && w.contains("'inter' has no effect without 'check'")), "{w:?}");
     assert_eq!(
-        errors(&format!("{TIMEOUTS}backend b\n server a 10.0.0.1:80\n server a 10.0.0.2:80\n")),
+        errors(&format!(
+            "{TIMEOUTS}frontend f\n bind :80\n server a 10.0.0.1:80\n"
+        )),
+        vec!["t.cfg:7: error: 'server' is not allowed in a 'frontend' section"]
+    );
+    let w = warnings(&format!(
+        "{TIMEOUTS}backend b\n server a 10.0.0.1:80 inter 1s\n"
+    ));
+    assert!(
+        w.iter()
+            .any(|w| w.contains("t.cfg:6") && w.contains("'inter' has no effect without 'check'")),
+        "{w:?}"
+    );
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}backend b\n server a 10.0.0.1:80\n server a 10.0.0.2:80\n"
+        )),
         vec!["t.cfg:7: error: backend 'b' has two servers named 'a' (the other at t.cfg:6)"]
     );
 }
@@ -215,49 +298,127 @@ fn timeouts_all_of_them() {
 
 #[test]
 fn missing_timeouts_warn_like_haproxy() {
-    let w = warnings("frontend f\n bind :80\n default_backend b\nbackend b\n server s 127.0.0.1:80\n");
+    let w =
+        warnings("frontend f\n bind :80\n default_backend b\nbackend b\n server s 127.0.0.1:80\n");
     assert!(w.iter().any(|w| w.starts_with("t.cfg:1: warning: missing timeouts for frontend 'f': 'client'")), "{w:?}");
-    assert!(w.iter().any(|w| w.starts_with("t.cfg:4: warning: missing timeouts for backend 'b': 'connect', 'server'")), "{w:?}");
+    assert!(
+        w.iter().any(|w| w.starts_with(
+            "t.cfg:4: warning: missing timeouts for backend 'b': 'connect', 'server'"
+        )),
+        "{w:?}"
+    );
 }
 
 #[test]
 fn options() {
     let c = ok(&format!("{TIMEOUTS}backend b\n mode http\n option redispatch\n option forwardfor except 127.0.0.0/8 header X-Real-IP if-none\n option http-server-close\n option httplog\n option tcplog\n option dontlognull\n option httpchk GET /health HTTP/1.1\n option allbackups\n option persist\n option abortonclose\n"));
     let o = &c.proxy("b").unwrap().options;
-    assert!(o.redispatch && o.httplog && o.tcplog && o.dontlognull && o.allbackups && o.persist && o.abortonclose);
-    assert_eq!(o.forwardfor, Some(ForwardFor { except: Some("127.0.0.0/8".into()), header: "X-Real-IP".into(), if_none: true }));
+    assert!(
+        o.redispatch
+            && o.httplog
+            && o.tcplog
+            && o.dontlognull
+            && o.allbackups
+            && o.persist
+            && o.abortonclose
+    );
+    assert_eq!(
+        o.forwardfor,
+        Some(ForwardFor {
+            except: Some("127.0.0.0/8".into()),
+            header: "X-Real-IP".into(),
+            if_none: true
+        })
+    );
     assert_eq!(o.http_connection, HttpConnectionMode::ServerClose);
-    assert_eq!(o.httpchk, Some(HttpChk { method: "GET".into(), uri: "/health".into(), version: "HTTP/1.1".into(), extra: None }));
-    let c = ok(&format!("{TIMEOUTS}backend b\n option httpclose\n option httpchk /ping\n"));
+    assert_eq!(
+        o.httpchk,
+        Some(HttpChk {
+            method: "GET".into(),
+            uri: "/health".into(),
+            version: "HTTP/1.1".into(),
+            extra: None
+        })
+    );
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n option httpclose\n option httpchk /ping\n"
+    ));
     let o = &c.proxy("b").unwrap().options;
     assert_eq!(o.http_connection, HttpConnectionMode::Close);
     assert_eq!(o.httpchk.as_ref().unwrap().method, "OPTIONS");
     assert_eq!(o.httpchk.as_ref().unwrap().uri, "/ping");
     let c = ok(&format!("{TIMEOUTS} option http-server-close\nbackend b\n option http-keep-alive\nbackend c\n no option http-server-close\n"));
-    assert_eq!(c.proxy("b").unwrap().options.http_connection, HttpConnectionMode::KeepAlive);
-    assert_eq!(c.proxy("c").unwrap().options.http_connection, HttpConnectionMode::KeepAlive);
-    assert_eq!(errors(&format!("{TIMEOUTS}backend b\n option redispath\n")), vec!["t.cfg:6: error: unknown option 'redispath' (did you mean 'redispatch'?)"]);
+    assert_eq!(
+        c.proxy("b").unwrap().options.http_connection,
+        HttpConnectionMode::KeepAlive
+    );
+    assert_eq!(
+        c.proxy("c").unwrap().options.http_connection,
+        HttpConnectionMode::KeepAlive
+    );
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}backend b\n option redispath\n")),
+        vec!["t.cfg:6: error: unknown option 'redispath' (did you mean 'redispatch'?)"]
+    );
 }
 
 #[test]
 fn balance_algorithms() {
-    let algo = |a: &str| ok(&format!("{TIMEOUTS}backend b\n balance {a}\n")).proxy("b").unwrap().balance.clone();
+    let algo = |a: &str| {
+        ok(&format!("{TIMEOUTS}backend b\n balance {a}\n"))
+            .proxy("b")
+            .unwrap()
+            .balance
+            .clone()
+    };
     assert_eq!(algo("roundrobin"), Balance::Roundrobin);
     assert_eq!(algo("static-rr"), Balance::StaticRr);
     assert_eq!(algo("leastconn"), Balance::Leastconn);
     assert_eq!(algo("first"), Balance::First);
     assert_eq!(algo("source"), Balance::Source);
-    assert_eq!(algo("uri whole depth 3"), Balance::Uri { whole: true, len: None, depth: Some(3) });
-    assert_eq!(algo("url_param userid"), Balance::UrlParam { param: "userid".into() });
-    assert_eq!(algo("hdr(Host) use_domain_only"), Balance::Hdr { name: "Host".into(), use_domain_only: true });
+    assert_eq!(
+        algo("uri whole depth 3"),
+        Balance::Uri {
+            whole: true,
+            len: None,
+            depth: Some(3)
+        }
+    );
+    assert_eq!(
+        algo("url_param userid"),
+        Balance::UrlParam {
+            param: "userid".into()
+        }
+    );
+    assert_eq!(
+        algo("hdr(Host) use_domain_only"),
+        Balance::Hdr {
+            name: "Host".into(),
+            use_domain_only: true
+        }
+    );
     assert_eq!(algo("random"), Balance::Random { draws: 2 });
     assert_eq!(algo("random(3)"), Balance::Random { draws: 3 });
-    assert_eq!(ok(&format!("{TIMEOUTS}backend b\n")).proxy("b").unwrap().balance, Balance::Roundrobin);
-    assert_eq!(errors(&format!("{TIMEOUTS}backend b\n balance roundrobbin\n")).len(), 1);
+    assert_eq!(
+        ok(&format!("{TIMEOUTS}backend b\n"))
+            .proxy("b")
+            .unwrap()
+            .balance,
+        Balance::Roundrobin
+    );
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}backend b\n balance roundrobbin\n")).len(),
+        1
+    );
     // What fulcrum does not run is said.
     let w = warnings(&format!("{TIMEOUTS}backend b\n balance rdp-cookie\n"));
-    assert!(w.len() == 1 && w[0].contains("rdp-cookie' is not run by fulcrum yet"), "{w:?}");
-    let w = warnings(&format!("{TIMEOUTS}backend b\n balance url_param userid check_post\n"));
+    assert!(
+        w.len() == 1 && w[0].contains("rdp-cookie' is not run by fulcrum yet"),
+        "{w:?}"
+    );
+    let w = warnings(&format!(
+        "{TIMEOUTS}backend b\n balance url_param userid check_post\n"
+    ));
     assert!(w.len() == 1 && w[0].contains("check_post"), "{w:?}");
     assert!(warnings(&format!("{TIMEOUTS}backend b\n balance url_param userid\n")).is_empty());
 }
@@ -273,10 +434,22 @@ fn cookie_persistence() {
     assert_eq!(k.maxidle, Some(Duration::from_secs(1800)));
     assert_eq!(k.maxlife, Some(Duration::from_secs(8 * 3600)));
     let c = ok(&format!("{TIMEOUTS}backend b\n mode http\n cookie JSESSIONID prefix\n server a 127.0.0.1:80 cookie s1\n"));
-    assert_eq!(c.proxy("b").unwrap().cookie.as_ref().unwrap().method, CookieMethod::Prefix);
-    assert_eq!(errors(&format!("{TIMEOUTS}backend b\n cookie S insert prefix\n")).len(), 1);
-    let w = warnings(&format!("{TIMEOUTS}backend b\n mode http\n cookie SRV insert\n server a 127.0.0.1:80\n"));
-    assert!(w.iter().any(|w| w.contains("t.cfg:7") && w.contains("no server has a 'cookie' value")), "{w:?}");
+    assert_eq!(
+        c.proxy("b").unwrap().cookie.as_ref().unwrap().method,
+        CookieMethod::Prefix
+    );
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}backend b\n cookie S insert prefix\n")).len(),
+        1
+    );
+    let w = warnings(&format!(
+        "{TIMEOUTS}backend b\n mode http\n cookie SRV insert\n server a 127.0.0.1:80\n"
+    ));
+    assert!(
+        w.iter()
+            .any(|w| w.contains("t.cfg:7") && w.contains("no server has a 'cookie' value")),
+        "{w:?}"
+    );
 }
 
 #[test]
@@ -284,10 +457,22 @@ fn acls_and_use_backend() {
     let c = ok(&format!("{TIMEOUTS}frontend f\n mode http\n bind :80\n acl is_api path_beg -i /api /v2\n acl host_a hdr(host) -i a.example.com\n acl dom hdr_dom(host) example.com\n acl beg hdr_beg(host) www.\n acl p path /x\n acl e path_end .jpg\n acl r path_reg ^/img/[0-9]+$\n acl local src 10.0.0.0/8 127.0.0.1\n acl post method POST\n acl tls ssl_fc\n use_backend api if is_api host_a || !local\n use_backend img if {{ path_beg /img }} !post\n use_backend api unless tls\n default_backend web\nbackend api\n mode http\nbackend img\n mode http\nbackend web\n mode http\n"));
     let f = c.proxy("f").unwrap();
     assert_eq!(f.acls.len(), 10);
-    assert_eq!(f.acls[0].fetch, Fetch { name: "path_beg".into(), arg: None });
+    assert_eq!(
+        f.acls[0].fetch,
+        Fetch {
+            name: "path_beg".into(),
+            arg: None
+        }
+    );
     assert!(f.acls[0].ignore_case);
     assert_eq!(f.acls[0].patterns, vec!["/api", "/v2"]);
-    assert_eq!(f.acls[1].fetch, Fetch { name: "hdr".into(), arg: Some("host".into()) });
+    assert_eq!(
+        f.acls[1].fetch,
+        Fetch {
+            name: "hdr".into(),
+            arg: Some("host".into())
+        }
+    );
     let u = &f.use_backends[0];
     assert_eq!(u.backend.name, "api");
     let cond = u.condition.as_ref().unwrap();
@@ -296,7 +481,9 @@ fn acls_and_use_backend() {
     assert_eq!(cond.any_of[0].len(), 2);
     assert!(cond.any_of[1][0].negate);
     let anon = &f.use_backends[1].condition.as_ref().unwrap().any_of[0];
-    assert!(matches!(&anon[0].acl, AclRef::Anonymous(a) if a.fetch.name == "path_beg" && a.patterns == vec!["/img"]));
+    assert!(
+        matches!(&anon[0].acl, AclRef::Anonymous(a) if a.fetch.name == "path_beg" && a.patterns == vec!["/img"])
+    );
     assert!(anon[1].negate);
     assert!(f.use_backends[2].condition.as_ref().unwrap().unless);
     assert_eq!(f.default_backend.as_ref().unwrap().name, "web");
@@ -305,24 +492,39 @@ fn acls_and_use_backend() {
 #[test]
 fn acl_and_backend_reference_errors() {
     let e = errors(&format!("{TIMEOUTS}frontend f\n bind :80\n use_backend b if nope\n default_backend missing\nbackend b\n"));
-    assert_eq!(e, vec![
-        "t.cfg:7: error: no such ACL: 'nope' in frontend 'f'",
-        "t.cfg:8: error: unable to find required backend 'missing' for frontend 'f'",
-        "t.cfg:7: error: unable to find required backend 'b' for frontend 'f'"
-    ].into_iter().filter(|s| !s.contains("'b'")).collect::<Vec<_>>());
+    assert_eq!(
+        e,
+        vec![
+            "t.cfg:7: error: no such ACL: 'nope' in frontend 'f'",
+            "t.cfg:8: error: unable to find required backend 'missing' for frontend 'f'",
+            "t.cfg:7: error: unable to find required backend 'b' for frontend 'f'"
+        ]
+        .into_iter()
+        .filter(|s| !s.contains("'b'"))
+        .collect::<Vec<_>>()
+    );
     assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind :80\n acl x pth_beg /a\n")), vec!["t.cfg:7: error: unknown fetch method 'pth_beg' in ACL expression 'pth_beg' (did you mean 'path_beg'?)"]);
-    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind :80\n use_backend b when x\nbackend b\n")), vec!["t.cfg:7: error: expected 'if' or 'unless', found 'when'"]);
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}frontend f\n bind :80\n use_backend b when x\nbackend b\n"
+        )),
+        vec!["t.cfg:7: error: expected 'if' or 'unless', found 'when'"]
+    );
     assert_eq!(
         errors(&format!("{TIMEOUTS}frontend f\n mode http\n bind :80\n default_backend b\nbackend b\n")),
         vec!["t.cfg:8: error: frontend 'f' is in mode http but uses backend 'b' in mode tcp (expected both in mode http)"]
     );
     // Predefined ACLs need no declaration.
-    ok(&format!("{TIMEOUTS}frontend f\n mode http\n bind :80\n http-request deny if METH_TRACE\n"));
+    ok(&format!(
+        "{TIMEOUTS}frontend f\n mode http\n bind :80\n http-request deny if METH_TRACE\n"
+    ));
 }
 
 #[test]
 fn duplicate_proxy_names() {
-    ok(&format!("{TIMEOUTS}frontend x\n bind :80\n default_backend x\nbackend x\n"));
+    ok(&format!(
+        "{TIMEOUTS}frontend x\n bind :80\n default_backend x\nbackend x\n"
+    ));
     assert_eq!(
         errors(&format!("{TIMEOUTS}backend x\nlisten x\n bind :80\n")),
         vec!["t.cfg:6: error: listen 'x' has the same name as backend 'x' declared at t.cfg:5"]
@@ -336,20 +538,93 @@ fn http_rules() {
     let a: Vec<&HttpAction> = f.http_request.iter().map(|r| &r.action).collect();
     assert_eq!(a[0], &HttpAction::Deny { status: Some(403) });
     assert!(f.http_request[0].condition.is_some());
-    assert_eq!(a[1], &HttpAction::SetHeader { name: "X-Proto".into(), value: "http".into() });
-    assert_eq!(a[2], &HttpAction::AddHeader { name: "X-A".into(), value: "a b".into() });
-    assert_eq!(a[3], &HttpAction::DelHeader { name: "X-Secret".into() });
-    assert_eq!(a[4], &HttpAction::Redirect { kind: RedirectKind::Scheme, target: "https".into(), code: 301 });
-    assert_eq!(a[5], &HttpAction::Redirect { kind: RedirectKind::Location, target: "/new".into(), code: 302 });
-    assert_eq!(a[6], &HttpAction::Redirect { kind: RedirectKind::Prefix, target: "/p".into(), code: 308 });
-    assert_eq!(a[7], &HttpAction::Return { status: 200, content_type: Some("text/plain".into()), body: ReturnBody::String("hello world".into()), headers: vec![("X-A".into(), "b".into())] });
-    assert_eq!(a[8], &HttpAction::UseService { name: "prometheus-exporter".into() });
+    assert_eq!(
+        a[1],
+        &HttpAction::SetHeader {
+            name: "X-Proto".into(),
+            value: "http".into()
+        }
+    );
+    assert_eq!(
+        a[2],
+        &HttpAction::AddHeader {
+            name: "X-A".into(),
+            value: "a b".into()
+        }
+    );
+    assert_eq!(
+        a[3],
+        &HttpAction::DelHeader {
+            name: "X-Secret".into()
+        }
+    );
+    assert_eq!(
+        a[4],
+        &HttpAction::Redirect {
+            kind: RedirectKind::Scheme,
+            target: "https".into(),
+            code: 301
+        }
+    );
+    assert_eq!(
+        a[5],
+        &HttpAction::Redirect {
+            kind: RedirectKind::Location,
+            target: "/new".into(),
+            code: 302
+        }
+    );
+    assert_eq!(
+        a[6],
+        &HttpAction::Redirect {
+            kind: RedirectKind::Prefix,
+            target: "/p".into(),
+            code: 308
+        }
+    );
+    assert_eq!(
+        a[7],
+        &HttpAction::Return {
+            status: 200,
+            content_type: Some("text/plain".into()),
+            body: ReturnBody::String("hello world".into()),
+            headers: vec![("X-A".into(), "b".into())]
+        }
+    );
+    assert_eq!(
+        a[8],
+        &HttpAction::UseService {
+            name: "prometheus-exporter".into()
+        }
+    );
     assert_eq!(a[9], &HttpAction::Allow);
-    assert_eq!(f.http_response[0].action, HttpAction::SetHeader { name: "X-Served-By".into(), value: "fulcrum".into() });
-    assert_eq!(f.http_response[1].action, HttpAction::DelHeader { name: "Server".into() });
+    assert_eq!(
+        f.http_response[0].action,
+        HttpAction::SetHeader {
+            name: "X-Served-By".into(),
+            value: "fulcrum".into()
+        }
+    );
+    assert_eq!(
+        f.http_response[1].action,
+        HttpAction::DelHeader {
+            name: "Server".into()
+        }
+    );
     assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind :80\n http-request set-haeder X y\n")), vec!["t.cfg:7: error: unknown 'http-request' action 'set-haeder' (did you mean 'set-header'?)"]);
-    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind :80\n http-request redirect scheme https code 305\n")).len(), 1);
-    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind :80\n http-request tarpit\n")), vec!["t.cfg:7: error: 'http-request tarpit' is not supported by fulcrum yet"]);
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}frontend f\n bind :80\n http-request redirect scheme https code 305\n"
+        ))
+        .len(),
+        1
+    );
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}frontend f\n bind :80\n http-request tarpit\n"
+        )),
+        vec!["t.cfg:7: error: 'http-request tarpit' is not supported by fulcrum yet"]
+    );
 }
 
 #[test]
@@ -360,20 +635,48 @@ fn http_check() {
     assert_eq!(s.method.as_deref(), Some("GET"));
     assert_eq!(s.uri.as_deref(), Some("/health"));
     assert_eq!(s.version.as_deref(), Some("HTTP/1.1"));
-    assert_eq!(s.headers, vec![("Host".to_string(), "www.example.com".to_string())]);
+    assert_eq!(
+        s.headers,
+        vec![("Host".to_string(), "www.example.com".to_string())]
+    );
     let e = h.expect.as_ref().unwrap();
     assert!(e.negate);
     assert_eq!(e.kind, ExpectKind::Rstatus);
     assert_eq!(e.pattern, "^5");
-    let c = ok(&format!("{TIMEOUTS}backend b\n http-check expect status 200\n"));
-    assert_eq!(c.proxy("b").unwrap().http_check.expect.as_ref().unwrap().kind, ExpectKind::Status);
-    assert_eq!(errors(&format!("{TIMEOUTS}backend b\n http-check expect status ok\n")).len(), 1);
-    assert_eq!(errors(&format!("{TIMEOUTS}backend b\n http-check expect code 200\n")).len(), 1);
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n http-check expect status 200\n"
+    ));
+    assert_eq!(
+        c.proxy("b")
+            .unwrap()
+            .http_check
+            .expect
+            .as_ref()
+            .unwrap()
+            .kind,
+        ExpectKind::Status
+    );
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}backend b\n http-check expect status ok\n"
+        ))
+        .len(),
+        1
+    );
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}backend b\n http-check expect code 200\n"
+        ))
+        .len(),
+        1
+    );
 }
 
 #[test]
 fn stick_tables() {
-    let c = ok(&format!("{TIMEOUTS}backend b\n stick-table type ip size 200k expire 30m\n stick on src\n"));
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n stick-table type ip size 200k expire 30m\n stick on src\n"
+    ));
     let b = c.proxy("b").unwrap();
     let t = b.stick_table.as_ref().unwrap();
     assert_eq!(t.key_type, StickKeyType::Ip);
@@ -381,9 +684,18 @@ fn stick_tables() {
     assert_eq!(t.expire, Some(Duration::from_secs(1800)));
     assert_eq!(b.stick_rules[0].kind, StickRuleKind::On);
     assert_eq!(b.stick_rules[0].fetch.name, "src");
-    assert_eq!(errors(&format!("{TIMEOUTS}backend b\n stick on src\n")).len(), 1);
-    assert_eq!(errors(&format!("{TIMEOUTS}backend b\n stick on src table nope\n")).len(), 1);
-    assert_eq!(errors(&format!("{TIMEOUTS}backend b\n stick-table size 1k\n")), vec!["t.cfg:6: error: stick-table needs 'type' (ip, ipv6, integer, string or binary)"]);
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}backend b\n stick on src\n")).len(),
+        1
+    );
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}backend b\n stick on src table nope\n")).len(),
+        1
+    );
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}backend b\n stick-table size 1k\n")),
+        vec!["t.cfg:6: error: stick-table needs 'type' (ip, ipv6, integer, string or binary)"]
+    );
 }
 
 #[test]
@@ -403,8 +715,21 @@ fn logs_maxconn_fullconn_retries_errorfile() {
     let cc = c.proxy("c").unwrap();
     assert_eq!(cc.logs.len(), 1);
     assert_eq!(cc.logs[0].facility, "local2");
-    assert_eq!(errors(&format!("{TIMEOUTS}backend b\n errorfile 503 /nonexistent/x.http\n")).len(), 1);
-    assert_eq!(errors(&format!("{TIMEOUTS}backend b\n errorfile 999 {}\n", ef.display())).len(), 1);
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}backend b\n errorfile 503 /nonexistent/x.http\n"
+        ))
+        .len(),
+        1
+    );
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}backend b\n errorfile 999 {}\n",
+            ef.display()
+        ))
+        .len(),
+        1
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -434,22 +759,53 @@ fn quoting_comments_and_env() {
     // Elsewhere, only double quotes expand.
     let c = ok(&format!("{TIMEOUTS}frontend f\n mode http\n bind :8080\n http-request set-header A ${{FULCRUM_TEST_PORT}}\n http-request set-header B \"${{FULCRUM_TEST_PORT}}\"\n"));
     let r = &c.proxy("f").unwrap().http_request;
-    assert_eq!(r[0].action, HttpAction::SetHeader { name: "A".into(), value: "${FULCRUM_TEST_PORT}".into() });
-    assert_eq!(r[1].action, HttpAction::SetHeader { name: "B".into(), value: "8181".into() });
+    assert_eq!(
+        r[0].action,
+        HttpAction::SetHeader {
+            name: "A".into(),
+            value: "${FULCRUM_TEST_PORT}".into()
+        }
+    );
+    assert_eq!(
+        r[1].action,
+        HttpAction::SetHeader {
+            name: "B".into(),
+            value: "8181".into()
+        }
+    );
     let l = load(&format!("{TIMEOUTS}frontend f\n bind \"127.0.0.1:${{FULCRUM_TEST_PORT}}\"\n mode http\n http-request set-header X-Hash \\#1\n http-request set-header X-Q 'a \"b\"'\n"));
     assert!(l.is_ok(), "{:?}", l.diagnostics);
     let f = l.config.proxy("f").unwrap();
     assert_eq!(f.binds[0].port_first, 8181);
-    assert_eq!(f.http_request[0].action, HttpAction::SetHeader { name: "X-Hash".into(), value: "#1".into() });
-    assert_eq!(f.http_request[1].action, HttpAction::SetHeader { name: "X-Q".into(), value: "a \"b\"".into() });
-    assert_eq!(errors("global\n user \"nobody\n"), vec!["t.cfg:2: error: unmatched quote (\"): the quoted text runs to the end of the line"]);
+    assert_eq!(
+        f.http_request[0].action,
+        HttpAction::SetHeader {
+            name: "X-Hash".into(),
+            value: "#1".into()
+        }
+    );
+    assert_eq!(
+        f.http_request[1].action,
+        HttpAction::SetHeader {
+            name: "X-Q".into(),
+            value: "a \"b\"".into()
+        }
+    );
+    assert_eq!(
+        errors("global\n user \"nobody\n"),
+        vec!["t.cfg:2: error: unmatched quote (\"): the quoted text runs to the end of the line"]
+    );
 }
 
 #[test]
 fn every_problem_is_reported_not_only_the_first() {
     let e = errors("global\n maxconn x\n nbthread 0\ndefaults\n timeout client 1q\nfrontend f\n bind :0\n bogus\nbackend b\n server s 1.2.3.4:80 weight 999\n");
     let lines: Vec<&str> = e.iter().map(|m| m.split(": ").next().unwrap()).collect();
-    assert_eq!(lines, vec!["t.cfg:2", "t.cfg:3", "t.cfg:5", "t.cfg:7", "t.cfg:8", "t.cfg:10"], "{e:#?}");
+    assert_eq!(
+        lines,
+        vec!["t.cfg:2", "t.cfg:3", "t.cfg:5", "t.cfg:7", "t.cfg:8", "t.cfg:10"],
+        "{e:#?}"
+    );
 }
 
 #[test]
@@ -459,7 +815,9 @@ fn keyword_before_any_section() {
 
 #[test]
 fn listen_is_frontend_and_backend() {
-    let c = ok(&format!("{TIMEOUTS}listen web\n bind :80\n balance leastconn\n server a 127.0.0.1:8080\n"));
+    let c = ok(&format!(
+        "{TIMEOUTS}listen web\n bind :80\n balance leastconn\n server a 127.0.0.1:8080\n"
+    ));
     assert_eq!(c.frontends().count(), 1);
     assert_eq!(c.backends().count(), 1);
     assert_eq!(c.proxy("web").unwrap().balance, Balance::Leastconn);

@@ -16,7 +16,10 @@ pub fn one<'a>(stmt: &'a Stmt, d: &mut Diagnostics) -> Option<&'a Word> {
     let args = stmt.args();
     match args.len() {
         0 => {
-            d.error(stmt.span(), format!("'{}' expects a value, found nothing", stmt.keyword()));
+            d.error(
+                stmt.span(),
+                format!("'{}' expects a value, found nothing", stmt.keyword()),
+            );
             None
         }
         1 => Some(&args[0]),
@@ -24,7 +27,11 @@ pub fn one<'a>(stmt: &'a Stmt, d: &mut Diagnostics) -> Option<&'a Word> {
             let extra: Vec<&str> = args[1..].iter().map(|w| w.text.as_str()).collect();
             d.warning(
                 stmt.span(),
-                format!("'{}' takes one value; ignoring extra '{}'", stmt.keyword(), extra.join(" ")),
+                format!(
+                    "'{}' takes one value; ignoring extra '{}'",
+                    stmt.keyword(),
+                    extra.join(" ")
+                ),
             );
             Some(&args[0])
         }
@@ -36,7 +43,14 @@ pub fn flag(stmt: &Stmt, d: &mut Diagnostics) {
     no_block(stmt, d);
     if !stmt.args().is_empty() {
         let extra: Vec<&str> = stmt.args().iter().map(|w| w.text.as_str()).collect();
-        d.warning(stmt.span(), format!("'{}' takes no value; ignoring '{}'", stmt.keyword(), extra.join(" ")));
+        d.warning(
+            stmt.span(),
+            format!(
+                "'{}' takes no value; ignoring '{}'",
+                stmt.keyword(),
+                extra.join(" ")
+            ),
+        );
     }
 }
 
@@ -50,7 +64,11 @@ pub fn opt_bool(stmt: &Stmt, d: &mut Diagnostics) -> bool {
             None => {
                 d.error(
                     &w.span,
-                    format!("'{}' expects on|off|true|false|yes|no, found '{}'", stmt.keyword(), w.text),
+                    format!(
+                        "'{}' expects on|off|true|false|yes|no, found '{}'",
+                        stmt.keyword(),
+                        w.text
+                    ),
                 );
                 true
             }
@@ -69,7 +87,13 @@ pub fn parse_bool(text: &str) -> Option<bool> {
 /// An error when a keyword that takes no block was given one (the block is skipped).
 pub fn no_block(stmt: &Stmt, d: &mut Diagnostics) {
     if let Some(b) = &stmt.block {
-        d.error(&b.open, format!("'{}' does not take a '{{ }}' block; block skipped", stmt.keyword()));
+        d.error(
+            &b.open,
+            format!(
+                "'{}' does not take a '{{ }}' block; block skipped",
+                stmt.keyword()
+            ),
+        );
     }
 }
 
@@ -78,7 +102,13 @@ pub fn block<'a>(stmt: &'a Stmt, d: &mut Diagnostics) -> Option<&'a [Stmt]> {
     match &stmt.block {
         Some(b) => Some(&b.stmts),
         None => {
-            d.error(stmt.span(), format!("'{}' expects a block '{{ ... }}' after it, found none", describe(stmt)));
+            d.error(
+                stmt.span(),
+                format!(
+                    "'{}' expects a block '{{ ... }}' after it, found none",
+                    describe(stmt)
+                ),
+            );
             None
         }
     }
@@ -92,7 +122,13 @@ pub fn int_in(word: &Word, what: &str, lo: i64, hi: i64, d: &mut Diagnostics) ->
             None
         }
         Err(_) => {
-            d.error(&word.span, format!("{what} expects a whole number {lo}..{hi}, found '{}'", word.text));
+            d.error(
+                &word.span,
+                format!(
+                    "{what} expects a whole number {lo}..{hi}, found '{}'",
+                    word.text
+                ),
+            );
             None
         }
     }
@@ -120,7 +156,13 @@ pub fn ip(word: &Word, what: &str, d: &mut Diagnostics) -> Option<IpAddr> {
     match word.text.parse::<IpAddr>() {
         Ok(ip) => Some(ip),
         Err(_) => {
-            d.error(&word.span, format!("{what} expects an IPv4 or IPv6 address, found '{}'", word.text));
+            d.error(
+                &word.span,
+                format!(
+                    "{what} expects an IPv4 or IPv6 address, found '{}'",
+                    word.text
+                ),
+            );
             None
         }
     }
@@ -142,7 +184,13 @@ pub fn script_with_user(stmt: &Stmt, d: &mut Diagnostics) -> Option<String> {
     no_block(stmt, d);
     let args = stmt.args();
     let Some(first) = args.first() else {
-        d.error(stmt.span(), format!("'{}' expects a script path or a quoted command, found nothing", stmt.keyword()));
+        d.error(
+            stmt.span(),
+            format!(
+                "'{}' expects a script path or a quoted command, found nothing",
+                stmt.keyword()
+            ),
+        );
         return None;
     };
     if args.len() > 1 {
@@ -162,38 +210,72 @@ pub fn script_with_user(stmt: &Stmt, d: &mut Diagnostics) -> Option<String> {
 pub fn command(stmt: &Stmt, d: &mut Diagnostics) -> Option<String> {
     no_block(stmt, d);
     if stmt.args().is_empty() {
-        d.error(stmt.span(), format!("'{}' expects a command, found nothing", stmt.keyword()));
+        d.error(
+            stmt.span(),
+            format!("'{}' expects a command, found nothing", stmt.keyword()),
+        );
         return None;
     }
     let parts: Vec<String> = stmt
         .args()
         .iter()
-        .map(|w| if w.quoted && stmt.args().len() > 1 { format!("\"{}\"", w.text) } else { w.text.clone() })
+        .map(|w| {
+            if w.quoted && stmt.args().len() > 1 {
+                format!("\"{}\"", w.text)
+            } else {
+                w.text.clone()
+            }
+        })
         .collect();
     Some(parts.join(" "))
 }
 
 /// Reports a keyword a block does not know. Real keepalived keywords fulcrum does not implement
 /// yet are a warning; anything else is an error with a spelling suggestion.
-pub fn unknown(stmt: &Stmt, context: &str, known: &[&str], unsupported: &[&str], d: &mut Diagnostics) {
+pub fn unknown(
+    stmt: &Stmt,
+    context: &str,
+    known: &[&str],
+    unsupported: &[&str],
+    d: &mut Diagnostics,
+) {
     let kw = stmt.keyword();
     if unsupported.contains(&kw) {
-        let what = if stmt.block.is_some() { "block" } else { "keyword" };
-        d.warning(stmt.span(), format!("{what} '{kw}' in {context} is not supported yet, ignored"));
+        let what = if stmt.block.is_some() {
+            "block"
+        } else {
+            "keyword"
+        };
+        d.warning(
+            stmt.span(),
+            format!("{what} '{kw}' in {context} is not supported yet, ignored"),
+        );
         return;
     }
-    let skipped = if stmt.block.is_some() { "; its block is skipped" } else { "" };
+    let skipped = if stmt.block.is_some() {
+        "; its block is skipped"
+    } else {
+        ""
+    };
     let hint = suggest(kw, known.iter().chain(unsupported.iter()).copied())
         .map(|s| format!(" (did you mean '{s}'?)"))
         .unwrap_or_default();
-    d.error(stmt.span(), format!("unknown keyword '{kw}' in {context}{hint}{skipped}"));
+    d.error(
+        stmt.span(),
+        format!("unknown keyword '{kw}' in {context}{hint}{skipped}"),
+    );
 }
 
 /// The closest candidate within a small edit distance, if any.
 pub fn suggest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).clamp(1, 3);
     candidates
-        .map(|c| (edit_distance(&word.to_ascii_lowercase(), &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            (
+                edit_distance(&word.to_ascii_lowercase(), &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(dist, _)| *dist <= limit)
         .min_by_key(|(dist, _)| *dist)
         .map(|(_, c)| c)
@@ -218,7 +300,13 @@ pub fn first_arg_or_error(stmt: &Stmt, what: &str, d: &mut Diagnostics) -> Optio
     match stmt.args().first() {
         Some(w) => {
             if stmt.args().len() > 1 {
-                d.warning(stmt.span(), format!("{what} takes one name; ignoring the words after '{}'", w.text));
+                d.warning(
+                    stmt.span(),
+                    format!(
+                        "{what} takes one name; ignoring the words after '{}'",
+                        w.text
+                    ),
+                );
             }
             Some((w.text.clone(), w.span.clone()))
         }

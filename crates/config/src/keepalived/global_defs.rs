@@ -9,42 +9,139 @@ use crate::diagnostics::{Diagnostics, Span};
 use crate::model::GlobalDefs;
 
 const KNOWN: &[&str] = &[
-    "router_id", "vrrp_version", "enable_script_security", "script_user", "notification_email",
-    "notification_email_from", "smtp_server", "smtp_connect_timeout",
+    "router_id",
+    "vrrp_version",
+    "enable_script_security",
+    "script_user",
+    "notification_email",
+    "notification_email_from",
+    "smtp_server",
+    "smtp_connect_timeout",
 ];
 
 /// Real keepalived global_defs keywords (keepalived.conf(5)) that fulcrum does not apply yet.
 const UNSUPPORTED: &[&str] = &[
-    "vrrp_skip_check_adv_addr", "vrrp_strict", "vrrp_garp_interval", "vrrp_gna_interval", "lvs_id",
-    "enable_traps", "smtp_helo_name", "smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker",
-    "checker_log_all_failures", "no_email_faults", "vrrp_mcast_group4", "vrrp_mcast_group6",
-    "default_interface", "lvs_sync_daemon", "lvs_flush", "lvs_flush_on_stop", "lvs_timeouts",
-    "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_lower_prio_delay",
-    "vrrp_garp_lower_prio_repeat", "vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat",
-    "vrrp_min_garp", "vrrp_garp_extra_if", "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert",
-    "vrrp_down_timer_adverts", "vrrp_iptables", "vrrp_ipsets", "vrrp_nftables", "nftables",
-    "vrrp_check_unicast_src", "vrrp_priority", "checker_priority", "bfd_priority", "vrrp_no_swap",
-    "checker_no_swap", "bfd_no_swap", "vrrp_rt_priority", "checker_rt_priority", "bfd_rt_priority",
-    "vrrp_rlimit_rttime", "checker_rlimit_rttime", "bfd_rlimit_rttime", "snmp_socket", "enable_snmp_vrrp",
-    "enable_snmp_keepalived", "enable_snmp_rfcv2", "enable_snmp_rfcv3", "enable_snmp_checker",
-    "enable_snmp_rfc", "enable_dbus", "dbus_service_name", "script_security", "notify_fifo",
-    "notify_fifo_script", "vrrp_notify_fifo", "vrrp_notify_fifo_script", "lvs_notify_fifo",
-    "lvs_notify_fifo_script", "vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force",
-    "vrrp_netlink_monitor_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs_force", "lvs_netlink_cmd_rcv_bufs",
-    "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs", "lvs_netlink_monitor_rcv_bufs_force",
-    "process_monitor_rcv_bufs", "process_monitor_rcv_bufs_force", "rs_init_notifies", "no_checker_emails",
-    "vrrp_rx_bufs_policy", "vrrp_rx_bufs_multiplier", "vrrp_startup_delay", "log_unknown_vrids",
-    "vmac_prefix", "vmac_addr_prefix", "random_seed", "umask", "instance", "net_namespace",
-    "namespace_with_ipsets", "use_pid_dir", "linkbeat_use_polling", "vrrp_dont_use_vmac",
-    "dynamic_interfaces", "process_names", "process_name", "vrrp_process_name", "checker_process_name",
-    "bfd_process_name", "max_auto_priority", "min_auto_priority_delay", "vrrp_track_process",
-    "config_save_dir", "config_copy_directory", "tmp_config_directory", "reload_check_config",
-    "reload_time_file", "reload_repeat", "reload_file", "data_use_instance", "startup_script",
-    "startup_script_timeout", "shutdown_script", "shutdown_script_timeout", "vrrp_strict_mode",
-    "checker_process_monitor", "vrrp_socket_priority",
+    "vrrp_skip_check_adv_addr",
+    "vrrp_strict",
+    "vrrp_garp_interval",
+    "vrrp_gna_interval",
+    "lvs_id",
+    "enable_traps",
+    "smtp_helo_name",
+    "smtp_alert",
+    "smtp_alert_vrrp",
+    "smtp_alert_checker",
+    "checker_log_all_failures",
+    "no_email_faults",
+    "vrrp_mcast_group4",
+    "vrrp_mcast_group6",
+    "default_interface",
+    "lvs_sync_daemon",
+    "lvs_flush",
+    "lvs_flush_on_stop",
+    "lvs_timeouts",
+    "vrrp_garp_master_delay",
+    "vrrp_garp_master_repeat",
+    "vrrp_garp_lower_prio_delay",
+    "vrrp_garp_lower_prio_repeat",
+    "vrrp_garp_master_refresh",
+    "vrrp_garp_master_refresh_repeat",
+    "vrrp_min_garp",
+    "vrrp_garp_extra_if",
+    "vrrp_lower_prio_no_advert",
+    "vrrp_higher_prio_send_advert",
+    "vrrp_down_timer_adverts",
+    "vrrp_iptables",
+    "vrrp_ipsets",
+    "vrrp_nftables",
+    "nftables",
+    "vrrp_check_unicast_src",
+    "vrrp_priority",
+    "checker_priority",
+    "bfd_priority",
+    "vrrp_no_swap",
+    "checker_no_swap",
+    "bfd_no_swap",
+    "vrrp_rt_priority",
+    "checker_rt_priority",
+    "bfd_rt_priority",
+    "vrrp_rlimit_rttime",
+    "checker_rlimit_rttime",
+    "bfd_rlimit_rttime",
+    "snmp_socket",
+    "enable_snmp_vrrp",
+    "enable_snmp_keepalived",
+    "enable_snmp_rfcv2",
+    "enable_snmp_rfcv3",
+    "enable_snmp_checker",
+    "enable_snmp_rfc",
+    "enable_dbus",
+    "dbus_service_name",
+    "script_security",
+    "notify_fifo",
+    "notify_fifo_script",
+    "vrrp_notify_fifo",
+    "vrrp_notify_fifo_script",
+    "lvs_notify_fifo",
+    "lvs_notify_fifo_script",
+    "vrrp_netlink_cmd_rcv_bufs",
+    "vrrp_netlink_cmd_rcv_bufs_force",
+    "vrrp_netlink_monitor_rcv_bufs",
+    "vrrp_netlink_monitor_rcv_bufs_force",
+    "lvs_netlink_cmd_rcv_bufs",
+    "lvs_netlink_cmd_rcv_bufs_force",
+    "lvs_netlink_monitor_rcv_bufs",
+    "lvs_netlink_monitor_rcv_bufs_force",
+    "process_monitor_rcv_bufs",
+    "process_monitor_rcv_bufs_force",
+    "rs_init_notifies",
+    "no_checker_emails",
+    "vrrp_rx_bufs_policy",
+    "vrrp_rx_bufs_multiplier",
+    "vrrp_startup_delay",
+    "log_unknown_vrids",
+    "vmac_prefix",
+    "vmac_addr_prefix",
+    "random_seed",
+    "umask",
+    "instance",
+    "net_namespace",
+    "namespace_with_ipsets",
+    "use_pid_dir",
+    "linkbeat_use_polling",
+    "vrrp_dont_use_vmac",
+    "dynamic_interfaces",
+    "process_names",
+    "process_name",
+    "vrrp_process_name",
+    "checker_process_name",
+    "bfd_process_name",
+    "max_auto_priority",
+    "min_auto_priority_delay",
+    "vrrp_track_process",
+    "config_save_dir",
+    "config_copy_directory",
+    "tmp_config_directory",
+    "reload_check_config",
+    "reload_time_file",
+    "reload_repeat",
+    "reload_file",
+    "data_use_instance",
+    "startup_script",
+    "startup_script_timeout",
+    "shutdown_script",
+    "shutdown_script_timeout",
+    "vrrp_strict_mode",
+    "checker_process_monitor",
+    "vrrp_socket_priority",
 ];
 
-pub fn parse(stmts: &[Stmt], g: &mut GlobalDefs, version_span: &mut Option<Span>, d: &mut Diagnostics) {
+pub fn parse(
+    stmts: &[Stmt],
+    g: &mut GlobalDefs,
+    version_span: &mut Option<Span>,
+    d: &mut Diagnostics,
+) {
     for stmt in stmts {
         match stmt.keyword() {
             "router_id" => g.router_id = args::one(stmt, d).map(|w| w.text.clone()),
@@ -63,35 +160,57 @@ pub fn parse(stmts: &[Stmt], g: &mut GlobalDefs, version_span: &mut Option<Span>
             "script_user" => {
                 args::no_block(stmt, d);
                 match stmt.args() {
-                    [] => d.error(stmt.span(), "'script_user' expects USERNAME [GROUPNAME], found nothing"),
+                    [] => d.error(
+                        stmt.span(),
+                        "'script_user' expects USERNAME [GROUPNAME], found nothing",
+                    ),
                     [user] => g.script_user = Some(user.text.clone()),
                     [user, group, ..] => {
                         d.warning(
                             stmt.span(),
-                            format!("script_user group '{}' is not supported yet, ignored", group.text),
+                            format!(
+                                "script_user group '{}' is not supported yet, ignored",
+                                group.text
+                            ),
                         );
                         g.script_user = Some(user.text.clone());
                     }
                 }
             }
             "notification_email" => {
-                args::flag(&Stmt { words: stmt.words.clone(), block: None }, d);
+                args::flag(
+                    &Stmt {
+                        words: stmt.words.clone(),
+                        block: None,
+                    },
+                    d,
+                );
                 if let Some(b) = args::block(stmt, d) {
                     for line in b {
                         args::no_block(line, d);
-                        g.notification_email.extend(line.words.iter().map(|w| w.text.clone()));
+                        g.notification_email
+                            .extend(line.words.iter().map(|w| w.text.clone()));
                     }
                 }
             }
-            "notification_email_from" => g.notification_email_from = args::one(stmt, d).map(|w| w.text.clone()),
+            "notification_email_from" => {
+                g.notification_email_from = args::one(stmt, d).map(|w| w.text.clone())
+            }
             "smtp_server" => {
                 args::no_block(stmt, d);
                 match stmt.args() {
-                    [] => d.error(stmt.span(), "'smtp_server' expects an address [PORT], found nothing"),
+                    [] => d.error(
+                        stmt.span(),
+                        "'smtp_server' expects an address [PORT], found nothing",
+                    ),
                     [addr] => g.smtp_server = Some(addr.text.clone()),
                     [addr, port, ..] => {
                         if let Some(p) = args::port(port, "smtp_server port", false, d) {
-                            let host = if addr.text.contains(':') { format!("[{}]", addr.text) } else { addr.text.clone() };
+                            let host = if addr.text.contains(':') {
+                                format!("[{}]", addr.text)
+                            } else {
+                                addr.text.clone()
+                            };
                             g.smtp_server = Some(format!("{host}:{p}"));
                         }
                     }

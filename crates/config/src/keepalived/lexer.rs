@@ -57,7 +57,10 @@ pub struct Block {
 #[derive(Debug, Clone)]
 enum Tok {
     /// `line` is unique per physical line across all files, so words group into statements.
-    Word { word: Word, line: u64 },
+    Word {
+        word: Word,
+        line: u64,
+    },
     Open(Span),
     Close(Span),
 }
@@ -67,9 +70,20 @@ pub const MAX_EXPANDED_LINES: usize = 100_000;
 
 /// Reads one file (and everything it includes) into top-level statements. `config_id` selects
 /// `@ID` conditional lines (keepalived's `-i`).
-pub fn parse_tree(path: &str, text: &str, config_id: Option<String>, diags: &mut Diagnostics) -> Vec<Stmt> {
+pub fn parse_tree(
+    path: &str,
+    text: &str,
+    config_id: Option<String>,
+    diags: &mut Diagnostics,
+) -> Vec<Stmt> {
     let params = Params::new(config_id);
-    let mut lx = Lexer { toks: Vec::new(), next_line: 0, stack: Vec::new(), included: 0, params };
+    let mut lx = Lexer {
+        toks: Vec::new(),
+        next_line: 0,
+        stack: Vec::new(),
+        included: 0,
+        params,
+    };
     let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| PathBuf::from(path));
     lx.stack.push(canonical);
     lx.lex_text(path, text, diags);
@@ -89,7 +103,10 @@ struct Lexer {
 impl Lexer {
     fn lex_text(&mut self, path: &str, text: &str, diags: &mut Diagnostics) {
         let file: Arc<str> = Arc::from(path);
-        let pwd = Path::new(path).parent().map(|p| p.display().to_string()).unwrap_or_default();
+        let pwd = Path::new(path)
+            .parent()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         // Lines still to read with their line number; an expanded multi-line parameter puts
         // its lines back at the front, numbered as the line that used it.
         let mut queue: VecDeque<(String, u32)> = text
@@ -99,7 +116,10 @@ impl Lexer {
             .collect();
         let mut budget = queue.len() + MAX_EXPANDED_LINES;
         while let Some((raw, line_no)) = queue.pop_front() {
-            let span = Span { file: file.clone(), line: line_no };
+            let span = Span {
+                file: file.clone(),
+                line: line_no,
+            };
             if budget == 0 {
                 diags.error(&span, format!("parameter expansion produces more than {MAX_EXPANDED_LINES} extra lines; the rest of the file is not read"));
                 return;
@@ -108,12 +128,18 @@ impl Lexer {
             let stripped = strip_comment(&raw);
             let body = match self.params.classify(stripped) {
                 Line::Skipped => continue,
-                Line::Define { name, value, continued } => {
+                Line::Define {
+                    name,
+                    value,
+                    continued,
+                } => {
                     let name = name.to_string();
                     let mut value = value.to_string();
                     let mut more = continued;
                     while more {
-                        let Some((next, _)) = queue.pop_front() else { break };
+                        let Some((next, _)) = queue.pop_front() else {
+                            break;
+                        };
                         let piece = strip_comment(&next).trim();
                         let (piece, cont) = match piece.strip_suffix('\\') {
                             Some(p) => (p.trim_end(), true),
@@ -153,7 +179,10 @@ impl Lexer {
                 }
             }
             self.toks.extend(toks.into_iter().map(|t| match t {
-                Tok::Word { word, .. } => Tok::Word { word, line: line_id },
+                Tok::Word { word, .. } => Tok::Word {
+                    word,
+                    line: line_id,
+                },
                 other => other,
             }));
         }
@@ -168,23 +197,42 @@ impl Lexer {
             })
             .collect();
         let Some(pattern) = words.first() else {
-            diags.error(span, "include expects a file name or glob pattern, found nothing");
+            diags.error(
+                span,
+                "include expects a file name or glob pattern, found nothing",
+            );
             return;
         };
         if words.len() > 1 {
-            diags.warning(span, "include takes one pattern; the rest of the line is ignored");
+            diags.warning(
+                span,
+                "include takes one pattern; the rest of the line is ignored",
+            );
         }
         // A brace after the pattern still opens or closes a block.
-        let braces: Vec<Tok> = args.iter().filter(|t| !matches!(t, Tok::Word { .. })).cloned().collect();
+        let braces: Vec<Tok> = args
+            .iter()
+            .filter(|t| !matches!(t, Tok::Word { .. }))
+            .cloned()
+            .collect();
         self.include_pattern(including, pattern, span, diags);
         self.toks.extend(braces);
     }
 
-    fn include_pattern(&mut self, including: &str, pattern: &Word, span: &Span, diags: &mut Diagnostics) {
+    fn include_pattern(
+        &mut self,
+        including: &str,
+        pattern: &Word,
+        span: &Span,
+        diags: &mut Diagnostics,
+    ) {
         if self.stack.len() > MAX_INCLUDE_DEPTH {
             diags.error(
                 span,
-                format!("include of '{}' nests deeper than {MAX_INCLUDE_DEPTH} files; not read", pattern.text),
+                format!(
+                    "include of '{}' nests deeper than {MAX_INCLUDE_DEPTH} files; not read",
+                    pattern.text
+                ),
             );
             return;
         }
@@ -199,7 +247,13 @@ impl Lexer {
         let paths = match glob::glob(&full_str) {
             Ok(p) => p,
             Err(e) => {
-                diags.error(span, format!("include pattern '{}' is not a valid glob: {e}", pattern.text));
+                diags.error(
+                    span,
+                    format!(
+                        "include pattern '{}' is not a valid glob: {e}",
+                        pattern.text
+                    ),
+                );
                 return;
             }
         };
@@ -217,7 +271,13 @@ impl Lexer {
             }
             matched += 1;
             if self.included >= MAX_INCLUDED_FILES {
-                diags.error(span, format!("more than {MAX_INCLUDED_FILES} included files; '{}' not read", file.display()));
+                diags.error(
+                    span,
+                    format!(
+                        "more than {MAX_INCLUDED_FILES} included files; '{}' not read",
+                        file.display()
+                    ),
+                );
                 return;
             }
             self.included += 1;
@@ -225,7 +285,10 @@ impl Lexer {
             if self.stack.contains(&canonical) {
                 diags.error(
                     span,
-                    format!("include loop: '{}' is already being read; not included again", file.display()),
+                    format!(
+                        "include loop: '{}' is already being read; not included again",
+                        file.display()
+                    ),
                 );
                 continue;
             }
@@ -242,14 +305,24 @@ impl Lexer {
         }
         if matched == 0 {
             // keepalived's plain `include` does not fail on this either ("Config files missing").
-            diags.warning(span, format!("include '{}' matched no file ({full_str}); nothing included", pattern.text));
+            diags.warning(
+                span,
+                format!(
+                    "include '{}' matched no file ({full_str}); nothing included",
+                    pattern.text
+                ),
+            );
         }
     }
 }
 
 /// `include` and its checking variants (`includer`, `includem`, ...), read the same way here.
 fn is_include_keyword(w: &Word) -> bool {
-    !w.quoted && matches!(w.text.as_str(), "include" | "includer" | "includem" | "includew" | "includeb" | "includea")
+    !w.quoted
+        && matches!(
+            w.text.as_str(),
+            "include" | "includer" | "includem" | "includew" | "includeb" | "includea"
+        )
 }
 
 /// The line without its comment: from an unquoted `#` or `!` to the end, as keepalived.
@@ -279,7 +352,11 @@ fn split_line(raw: &str, span: &Span, diags: &mut Diagnostics) -> Vec<Tok> {
     let mut cur = String::new();
     let flush = |cur: &mut String, toks: &mut Vec<Tok>| {
         if !cur.is_empty() {
-            let word = Word { text: std::mem::take(cur), span: span.clone(), quoted: false };
+            let word = Word {
+                text: std::mem::take(cur),
+                span: span.clone(),
+                quoted: false,
+            };
             toks.push(Tok::Word { word, line: 0 });
         }
     };
@@ -287,7 +364,11 @@ fn split_line(raw: &str, span: &Span, diags: &mut Diagnostics) -> Vec<Tok> {
         match c {
             '{' | '}' => {
                 flush(&mut cur, &mut toks);
-                toks.push(if c == '{' { Tok::Open(span.clone()) } else { Tok::Close(span.clone()) });
+                toks.push(if c == '{' {
+                    Tok::Open(span.clone())
+                } else {
+                    Tok::Close(span.clone())
+                });
             }
             '"' if cur.is_empty() => {
                 let mut s = String::new();
@@ -300,9 +381,16 @@ fn split_line(raw: &str, span: &Span, diags: &mut Diagnostics) -> Vec<Tok> {
                     s.push(q);
                 }
                 if !closed {
-                    diags.error(span, "unterminated quoted string: expected a closing '\"' on the same line");
+                    diags.error(
+                        span,
+                        "unterminated quoted string: expected a closing '\"' on the same line",
+                    );
                 }
-                let word = Word { text: s, span: span.clone(), quoted: true };
+                let word = Word {
+                    text: s,
+                    span: span.clone(),
+                    quoted: true,
+                };
                 toks.push(Tok::Word { word, line: 0 });
             }
             c if c.is_whitespace() => flush(&mut cur, &mut toks),
@@ -339,7 +427,10 @@ fn build_tree(toks: Vec<Tok>, diags: &mut Diagnostics) -> Vec<Stmt> {
         if cur.is_empty() {
             return false;
         }
-        list.push(Stmt { words: std::mem::take(cur), block: None });
+        list.push(Stmt {
+            words: std::mem::take(cur),
+            block: None,
+        });
         true
     }
 
@@ -363,7 +454,13 @@ fn build_tree(toks: Vec<Tok>, diags: &mut Diagnostics) -> Vec<Stmt> {
                     diags.error(&span, "unexpected '{': expected a keyword such as 'vrrp_instance NAME' before it; block skipped");
                     None
                 };
-                frames.push(Frame { owner, block: Block { open: span, stmts: Vec::new() } });
+                frames.push(Frame {
+                    owner,
+                    block: Block {
+                        open: span,
+                        stmts: Vec::new(),
+                    },
+                });
                 may_open = false;
             }
             Tok::Close(span) => {
@@ -379,9 +476,14 @@ fn build_tree(toks: Vec<Tok>, diags: &mut Diagnostics) -> Vec<Stmt> {
     }
     flush(&mut cur, current(&mut top, &mut frames));
     while let Some(frame) = frames.pop() {
-        let owner = frame.owner.and_then(|i| current(&mut top, &mut frames).get(i));
+        let owner = frame
+            .owner
+            .and_then(|i| current(&mut top, &mut frames).get(i));
         let what = owner.map_or_else(|| "'{'".to_string(), |s| format!("'{}' block", describe(s)));
-        diags.error(&frame.block.open, format!("{what} opened here is never closed: expected '}}' before the end of the file"));
+        diags.error(
+            &frame.block.open,
+            format!("{what} opened here is never closed: expected '}}' before the end of the file"),
+        );
         attach(frame, &mut top, &mut frames);
     }
     top

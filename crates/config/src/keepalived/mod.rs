@@ -24,13 +24,32 @@ use lexer::Stmt;
 
 /// Top-level blocks keepalived has that fulcrum does not run yet: accepted with a warning.
 const UNSUPPORTED_TOP: &[&str] = &[
-    "static_ipaddress", "static_routes", "static_rules", "virtual_server_group", "vrrp_track_process",
-    "vrrp_track_file", "track_file", "bfd_instance", "garp_group", "linkbeat_interfaces", "net_namespace",
-    "net_namespace_ipvs", "namespace_with_ipsets", "instance", "use_pid_dir", "child_wait_time",
-    "vrrp_track_interface", "track_process",
+    "static_ipaddress",
+    "static_routes",
+    "static_rules",
+    "virtual_server_group",
+    "vrrp_track_process",
+    "vrrp_track_file",
+    "track_file",
+    "bfd_instance",
+    "garp_group",
+    "linkbeat_interfaces",
+    "net_namespace",
+    "net_namespace_ipvs",
+    "namespace_with_ipsets",
+    "instance",
+    "use_pid_dir",
+    "child_wait_time",
+    "vrrp_track_interface",
+    "track_process",
 ];
 const TOP: &[&str] = &[
-    "global_defs", "vrrp_script", "vrrp_instance", "vrrp_sync_group", "virtual_server", "include",
+    "global_defs",
+    "vrrp_script",
+    "vrrp_instance",
+    "vrrp_sync_group",
+    "virtual_server",
+    "include",
 ];
 
 /// Where instance settings were written and what needs resolving in `finish`.
@@ -66,12 +85,18 @@ pub struct Parser {
 impl Parser {
     /// A parser whose config id is the first label of the host name, as keepalived's default.
     pub fn new() -> Self {
-        Parser { config_id: params::default_config_id(), ..Self::default() }
+        Parser {
+            config_id: params::default_config_id(),
+            ..Self::default()
+        }
     }
 
     /// A parser with an explicit config id (keepalived's `-i ID`), for `@ID` conditional lines.
     pub fn with_config_id(id: impl Into<String>) -> Self {
-        Parser { config_id: Some(id.into()), ..Self::default() }
+        Parser {
+            config_id: Some(id.into()),
+            ..Self::default()
+        }
     }
 
     /// Reads one file given with `-f` (and whatever it includes).
@@ -87,7 +112,12 @@ impl Parser {
             "global_defs" => {
                 args::flag(&strip_block(stmt), d);
                 if let Some(b) = args::block(stmt, d) {
-                    global_defs::parse(b, &mut self.out.global_defs, &mut self.vrrp_version_span, d);
+                    global_defs::parse(
+                        b,
+                        &mut self.out.global_defs,
+                        &mut self.vrrp_version_span,
+                        d,
+                    );
                 }
             }
             "vrrp_script" => {
@@ -113,14 +143,22 @@ impl Parser {
                     self.out.virtual_servers.push(vs);
                 }
             }
-            _ => args::unknown(stmt, "the top level of keepalived.conf", TOP, UNSUPPORTED_TOP, d),
+            _ => args::unknown(
+                stmt,
+                "the top level of keepalived.conf",
+                TOP,
+                UNSUPPORTED_TOP,
+                d,
+            ),
         }
     }
 
     /// Resolves defaults and references across all files, checks the whole, returns the model.
     pub fn finish(mut self, diags: &mut Diagnostics) -> Keepalived {
         validate::resolve_and_check(&mut self, diags);
-        let Parser { mut out, instances, .. } = self;
+        let Parser {
+            mut out, instances, ..
+        } = self;
         out.vrrp_instances = instances.into_iter().map(|(i, _)| i).collect();
         out
     }
@@ -128,5 +166,8 @@ impl Parser {
 
 /// The statement without its block, for checking the words alone.
 fn strip_block(stmt: &Stmt) -> Stmt {
-    Stmt { words: stmt.words.clone(), block: None }
+    Stmt {
+        words: stmt.words.clone(),
+        block: None,
+    }
 }

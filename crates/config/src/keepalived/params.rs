@@ -25,13 +25,20 @@ pub enum Line<'a> {
     /// `@ID` that does not select this node: drop the line.
     Skipped,
     /// `$NAME=VALUE`; `continued` when the value goes on with the next lines (trailing `\`).
-    Define { name: &'a str, value: &'a str, continued: bool },
+    Define {
+        name: &'a str,
+        value: &'a str,
+        continued: bool,
+    },
     Text(&'a str),
 }
 
 impl Params {
     pub fn new(config_id: Option<String>) -> Params {
-        Params { defs: HashMap::new(), config_id }
+        Params {
+            defs: HashMap::new(),
+            config_id,
+        }
     }
 
     pub fn define(&mut self, name: &str, value: String) {
@@ -57,14 +64,24 @@ impl Params {
             None => trimmed,
         };
         if let Some(rest) = body.strip_prefix('$') {
-            let name_end = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+            let name_end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
             let name = &rest[..name_end];
             if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
                 if let Some(value) = rest[name_end..].strip_prefix('=') {
                     let value = value.trim();
                     return match value.strip_suffix('\\') {
-                        Some(v) => Line::Define { name, value: v.trim_end(), continued: true },
-                        None => Line::Define { name, value, continued: false },
+                        Some(v) => Line::Define {
+                            name,
+                            value: v.trim_end(),
+                            continued: true,
+                        },
+                        None => Line::Define {
+                            name,
+                            value,
+                            continued: false,
+                        },
                     };
                 }
             }
@@ -81,7 +98,9 @@ impl Params {
         for _ in 0..MAX_ROUNDS {
             let (next, changed) = self.one_round(&cur, pwd);
             if next.len() > MAX_EXPANDED_LEN {
-                return Err(format!("parameter substitution makes this line longer than {MAX_EXPANDED_LEN} bytes"));
+                return Err(format!(
+                    "parameter substitution makes this line longer than {MAX_EXPANDED_LEN} bytes"
+                ));
             }
             if !changed {
                 return Ok(next);
@@ -117,8 +136,11 @@ impl Params {
                     }
                 }
             } else {
-                let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
-                let followed_by_space = !matches!(after[end..].chars().next(), Some(c) if !c.is_whitespace());
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                let followed_by_space =
+                    !matches!(after[end..].chars().next(), Some(c) if !c.is_whitespace());
                 if end > 0 && followed_by_space {
                     if let Some(v) = self.lookup(&after[..end], pwd) {
                         out.push_str(&v);
@@ -159,14 +181,40 @@ mod tests {
     #[test]
     fn definitions_and_recursive_substitution() {
         let mut p = Params::new(None);
-        assert_eq!(p.classify("$A=10.2.${B}"), Line::Define { name: "A", value: "10.2.${B}", continued: false });
-        assert_eq!(p.classify("$M= \\"), Line::Define { name: "M", value: "", continued: true });
+        assert_eq!(
+            p.classify("$A=10.2.${B}"),
+            Line::Define {
+                name: "A",
+                value: "10.2.${B}",
+                continued: false
+            }
+        );
+        assert_eq!(
+            p.classify("$M= \\"),
+            Line::Define {
+                name: "M",
+                value: "",
+                continued: true
+            }
+        );
         p.define("A", "10.2.${B}".into());
         p.define("B", "0".into());
-        assert_eq!(p.substitute("${A}.100/32", "/d").as_deref(), Ok("10.2.0.100/32"));
-        assert_eq!(p.substitute("priority $B", "/d").as_deref(), Ok("priority 0"));
-        assert_eq!(p.substitute("x $Bx ${UNDEF} $", "/d").as_deref(), Ok("x $Bx ${UNDEF} $"));
-        assert_eq!(p.substitute("${_PWD}/s ${_HASH}", "/d").as_deref(), Ok("/d/s #"));
+        assert_eq!(
+            p.substitute("${A}.100/32", "/d").as_deref(),
+            Ok("10.2.0.100/32")
+        );
+        assert_eq!(
+            p.substitute("priority $B", "/d").as_deref(),
+            Ok("priority 0")
+        );
+        assert_eq!(
+            p.substitute("x $Bx ${UNDEF} $", "/d").as_deref(),
+            Ok("x $Bx ${UNDEF} $")
+        );
+        assert_eq!(
+            p.substitute("${_PWD}/s ${_HASH}", "/d").as_deref(),
+            Ok("/d/s #")
+        );
         p.define("L", "${L}${L}".into());
         assert!(p.substitute("${L}", "/d").is_err());
     }

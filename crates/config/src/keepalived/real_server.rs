@@ -12,24 +12,70 @@ use crate::model::{CheckUrl, Checker, RealServer};
 use std::time::Duration;
 
 const KNOWN: &[&str] = &[
-    "weight", "inhibit_on_failure", "HTTP_GET", "SSL_GET", "TCP_CHECK", "MISC_CHECK", "connect_timeout",
-    "retry", "delay_before_retry",
+    "weight",
+    "inhibit_on_failure",
+    "HTTP_GET",
+    "SSL_GET",
+    "TCP_CHECK",
+    "MISC_CHECK",
+    "connect_timeout",
+    "retry",
+    "delay_before_retry",
 ];
 const UNSUPPORTED: &[&str] = &[
-    "lvs_method", "notify_up", "notify_down", "uthreshold", "lthreshold", "smtp_alert", "virtualhost",
-    "snmp_name", "alpha", "warmup", "delay_loop", "SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "PING_CHECK",
-    "FILE_CHECK", "BFD_CHECK", "rs_init_notifies",
+    "lvs_method",
+    "notify_up",
+    "notify_down",
+    "uthreshold",
+    "lthreshold",
+    "smtp_alert",
+    "virtualhost",
+    "snmp_name",
+    "alpha",
+    "warmup",
+    "delay_loop",
+    "SMTP_CHECK",
+    "DNS_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "FILE_CHECK",
+    "BFD_CHECK",
+    "rs_init_notifies",
 ];
 const CHECK_KNOWN: &[&str] = &[
-    "url", "connect_timeout", "connect_port", "retry", "nb_get_retry", "delay_before_retry", "misc_path",
-    "misc_timeout", "misc_dynamic",
+    "url",
+    "connect_timeout",
+    "connect_port",
+    "retry",
+    "nb_get_retry",
+    "delay_before_retry",
+    "misc_path",
+    "misc_timeout",
+    "misc_dynamic",
 ];
 const CHECK_UNSUPPORTED: &[&str] = &[
-    "connect_ip", "bindto", "bind_if", "bind_port", "fwmark", "alpha", "warmup", "delay_loop",
-    "log_all_failures", "http_protocol", "fast_recovery", "enable_sni", "virtualhost", "user",
+    "connect_ip",
+    "bindto",
+    "bind_if",
+    "bind_port",
+    "fwmark",
+    "alpha",
+    "warmup",
+    "delay_loop",
+    "log_all_failures",
+    "http_protocol",
+    "fast_recovery",
+    "enable_sni",
+    "virtualhost",
+    "user",
 ];
 const URL_UNSUPPORTED: &[&str] = &[
-    "virtualhost", "regex", "regex_no_match", "regex_options", "regex_stack", "regex_min_offset",
+    "virtualhost",
+    "regex",
+    "regex_no_match",
+    "regex_options",
+    "regex_stack",
+    "regex_min_offset",
     "regex_max_offset",
 ];
 
@@ -62,17 +108,23 @@ impl CheckDefaults {
     fn apply(&mut self, kw: &Stmt, d: &mut Diagnostics) {
         match kw.keyword() {
             "connect_timeout" => {
-                if let Some(t) = args::one(kw, d).and_then(|w| args::seconds(w, "connect_timeout", d)) {
+                if let Some(t) =
+                    args::one(kw, d).and_then(|w| args::seconds(w, "connect_timeout", d))
+                {
                     self.connect_timeout = Some(t);
                 }
             }
             "retry" | "nb_get_retry" => {
-                if let Some(v) = args::one(kw, d).and_then(|w| args::u32_in(w, kw.keyword(), 0, u32::MAX, d)) {
+                if let Some(v) =
+                    args::one(kw, d).and_then(|w| args::u32_in(w, kw.keyword(), 0, u32::MAX, d))
+                {
                     self.retry = Some(v);
                 }
             }
             "delay_before_retry" => {
-                if let Some(t) = args::one(kw, d).and_then(|w| args::seconds(w, "delay_before_retry", d)) {
+                if let Some(t) =
+                    args::one(kw, d).and_then(|w| args::seconds(w, "delay_before_retry", d))
+                {
                     self.delay_before_retry = Some(t);
                 }
             }
@@ -82,10 +134,18 @@ impl CheckDefaults {
     }
 }
 
-pub fn parse(stmt: &Stmt, vs_port: u16, vs_defaults: &CheckDefaults, d: &mut Diagnostics) -> Option<RealServer> {
+pub fn parse(
+    stmt: &Stmt,
+    vs_port: u16,
+    vs_defaults: &CheckDefaults,
+    d: &mut Diagnostics,
+) -> Option<RealServer> {
     let (ip, port) = match stmt.args() {
         [] => {
-            d.error(stmt.span(), "real_server expects 'IP [PORT]', found nothing");
+            d.error(
+                stmt.span(),
+                "real_server expects 'IP [PORT]', found nothing",
+            );
             return None;
         }
         [ip, rest @ ..] => {
@@ -94,7 +154,10 @@ pub fn parse(stmt: &Stmt, vs_port: u16, vs_defaults: &CheckDefaults, d: &mut Dia
                 None => vs_port,
             };
             if rest.len() > 1 {
-                d.warning(stmt.span(), "real_server takes 'IP PORT'; ignoring the words after the port");
+                d.warning(
+                    stmt.span(),
+                    "real_server takes 'IP PORT'; ignoring the words after the port",
+                );
             }
             (args::ip(ip, "real_server", d)?, port)
         }
@@ -108,15 +171,26 @@ pub fn parse(stmt: &Stmt, vs_port: u16, vs_defaults: &CheckDefaults, d: &mut Dia
         checkers: Vec::new(),
     };
     // `real_server IP PORT` with no block is a server without checks: keepalived accepts it.
-    let Some(block) = &stmt.block else { return Some(rs) };
+    let Some(block) = &stmt.block else {
+        return Some(rs);
+    };
     let body = &block.stmts;
     let defaults = CheckDefaults::scan(body, vs_defaults);
     rs.inhibit_on_failure = defaults.inhibit_on_failure.unwrap_or(false);
-    let context = format!("real_server {}", stmt.args().iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "));
+    let context = format!(
+        "real_server {}",
+        stmt.args()
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     for kw in body {
         match kw.keyword() {
             "weight" => {
-                if let Some(v) = args::one(kw, d).and_then(|w| args::u32_in(w, "real_server weight", 0, 65535, d)) {
+                if let Some(v) = args::one(kw, d)
+                    .and_then(|w| args::u32_in(w, "real_server weight", 0, 65535, d))
+                {
                     rs.weight = v;
                 }
             }
@@ -125,10 +199,15 @@ pub fn parse(stmt: &Stmt, vs_port: u16, vs_defaults: &CheckDefaults, d: &mut Dia
                     rs.checkers.push(c);
                 }
             }
-            "connect_timeout" | "retry" | "delay_before_retry" | "inhibit_on_failure" => CheckDefaults::report(kw, d),
+            "connect_timeout" | "retry" | "delay_before_retry" | "inhibit_on_failure" => {
+                CheckDefaults::report(kw, d)
+            }
             "lvs_method" => {
                 lb_kind(kw, d);
-                d.warning(kw.span(), "a per-real_server 'lvs_method' is not supported yet, ignored");
+                d.warning(
+                    kw.span(),
+                    "a per-real_server 'lvs_method' is not supported yet, ignored",
+                );
             }
             _ => args::unknown(kw, &context, KNOWN, UNSUPPORTED, d),
         }
@@ -137,7 +216,13 @@ pub fn parse(stmt: &Stmt, vs_port: u16, vs_defaults: &CheckDefaults, d: &mut Dia
 }
 
 fn checker(stmt: &Stmt, parent: &CheckDefaults, d: &mut Diagnostics) -> Option<Checker> {
-    args::flag(&Stmt { words: stmt.words.clone(), block: None }, d);
+    args::flag(
+        &Stmt {
+            words: stmt.words.clone(),
+            block: None,
+        },
+        d,
+    );
     let body = args::block(stmt, d)?;
     let kind = stmt.keyword();
     let is_http = matches!(kind, "HTTP_GET" | "SSL_GET");
@@ -157,11 +242,15 @@ fn checker(stmt: &Stmt, parent: &CheckDefaults, d: &mut Diagnostics) -> Option<C
             }
             ("connect_timeout" | "retry" | "delay_before_retry", _, false) => own.apply(kw, d),
             ("nb_get_retry", _, false) => {
-                d.warning(kw.span(), "'nb_get_retry' is deprecated; it is the old name of 'retry' (accepted)");
+                d.warning(
+                    kw.span(),
+                    "'nb_get_retry' is deprecated; it is the old name of 'retry' (accepted)",
+                );
                 own.apply(kw, d);
             }
             ("connect_port", _, false) => {
-                connect_port = args::one(kw, d).and_then(|w| args::port(w, "connect_port", false, d));
+                connect_port =
+                    args::one(kw, d).and_then(|w| args::port(w, "connect_port", false, d));
             }
             ("misc_path", _, true) => misc_path = args::command(kw, d),
             ("misc_timeout", _, true) => {
@@ -175,12 +264,18 @@ fn checker(stmt: &Stmt, parent: &CheckDefaults, d: &mut Diagnostics) -> Option<C
         }
     }
     let span = stmt.span().clone();
-    let connect_timeout = own.connect_timeout.or(parent.connect_timeout).unwrap_or(Duration::from_secs(5));
+    let connect_timeout = own
+        .connect_timeout
+        .or(parent.connect_timeout)
+        .unwrap_or(Duration::from_secs(5));
     let retry = own.retry.or(parent.retry).unwrap_or(1);
     match kind {
         "HTTP_GET" | "SSL_GET" => {
             if urls.is_empty() {
-                d.error(&span, format!("{kind} has no 'url {{ path ... }}': expected at least one"));
+                d.error(
+                    &span,
+                    format!("{kind} has no 'url {{ path ... }}': expected at least one"),
+                );
             }
             Some(Checker::HttpGet {
                 span,
@@ -189,7 +284,10 @@ fn checker(stmt: &Stmt, parent: &CheckDefaults, d: &mut Diagnostics) -> Option<C
                 connect_timeout,
                 connect_port,
                 retry,
-                delay_before_retry: own.delay_before_retry.or(parent.delay_before_retry).unwrap_or(Duration::from_secs(3)),
+                delay_before_retry: own
+                    .delay_before_retry
+                    .or(parent.delay_before_retry)
+                    .unwrap_or(Duration::from_secs(3)),
             })
         }
         "TCP_CHECK" => Some(Checker::TcpCheck {
@@ -197,14 +295,25 @@ fn checker(stmt: &Stmt, parent: &CheckDefaults, d: &mut Diagnostics) -> Option<C
             connect_timeout,
             connect_port,
             retry,
-            delay_before_retry: own.delay_before_retry.or(parent.delay_before_retry).unwrap_or(Duration::from_secs(1)),
+            delay_before_retry: own
+                .delay_before_retry
+                .or(parent.delay_before_retry)
+                .unwrap_or(Duration::from_secs(1)),
         }),
         _ => {
             let Some(misc_path) = misc_path else {
-                d.error(&span, "MISC_CHECK has no 'misc_path': expected the script to run");
+                d.error(
+                    &span,
+                    "MISC_CHECK has no 'misc_path': expected the script to run",
+                );
                 return None;
             };
-            Some(Checker::MiscCheck { span, misc_path, misc_timeout, misc_dynamic })
+            Some(Checker::MiscCheck {
+                span,
+                misc_path,
+                misc_timeout,
+                misc_dynamic,
+            })
         }
     }
 }
@@ -231,17 +340,36 @@ fn url(stmt: &Stmt, d: &mut Diagnostics) -> Option<CheckUrl> {
                     if w.text.len() == 32 && w.text.chars().all(|c| c.is_ascii_hexdigit()) {
                         digest = Some(w.text.to_ascii_lowercase());
                     } else {
-                        d.error(&w.span, format!("digest expects 32 hex digits (an MD5 from genhash), found '{}'", w.text));
+                        d.error(
+                            &w.span,
+                            format!(
+                                "digest expects 32 hex digits (an MD5 from genhash), found '{}'",
+                                w.text
+                            ),
+                        );
                     }
                 }
             }
-            _ => args::unknown(kw, "url", &["path", "status_code", "digest"], URL_UNSUPPORTED, d),
+            _ => args::unknown(
+                kw,
+                "url",
+                &["path", "status_code", "digest"],
+                URL_UNSUPPORTED,
+                d,
+            ),
         }
     }
     match path {
-        Some(path) => Some(CheckUrl { path, status_code, digest }),
+        Some(path) => Some(CheckUrl {
+            path,
+            status_code,
+            digest,
+        }),
         None => {
-            d.error(stmt.span(), "url has no 'path': expected e.g. 'path /health'");
+            d.error(
+                stmt.span(),
+                "url has no 'path': expected e.g. 'path /health'",
+            );
             None
         }
     }
@@ -249,9 +377,14 @@ fn url(stmt: &Stmt, d: &mut Diagnostics) -> Option<CheckUrl> {
 
 /// `200` or `200-299`, HTTP codes 100..599.
 fn status_codes(text: &str, out: &mut Vec<u16>) -> Result<(), String> {
-    let bad = || format!("status_code expects a code 100..599 or a range such as 200-299, found '{text}'");
+    let bad = || {
+        format!("status_code expects a code 100..599 or a range such as 200-299, found '{text}'")
+    };
     let (lo, hi) = match text.split_once('-') {
-        Some((a, b)) => (a.parse::<u16>().map_err(|_| bad())?, b.parse::<u16>().map_err(|_| bad())?),
+        Some((a, b)) => (
+            a.parse::<u16>().map_err(|_| bad())?,
+            b.parse::<u16>().map_err(|_| bad())?,
+        ),
         None => {
             let v = text.parse::<u16>().map_err(|_| bad())?;
             (v, v)

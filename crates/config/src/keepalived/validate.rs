@@ -19,9 +19,27 @@ pub fn resolve_and_check(p: &mut Parser, d: &mut Diagnostics) {
         resolve_version(inst, extra, global_version, d);
         check_instance(inst, extra, d);
     }
-    duplicate_names(p.out.vrrp_scripts.iter().map(|s| (s.name.as_str(), &s.span)), "vrrp_script", d);
-    duplicate_names(p.instances.iter().map(|(i, _)| (i.name.as_str(), &i.span)), "vrrp_instance", d);
-    duplicate_names(p.out.vrrp_sync_groups.iter().map(|g| (g.name.as_str(), &g.span)), "vrrp_sync_group", d);
+    duplicate_names(
+        p.out
+            .vrrp_scripts
+            .iter()
+            .map(|s| (s.name.as_str(), &s.span)),
+        "vrrp_script",
+        d,
+    );
+    duplicate_names(
+        p.instances.iter().map(|(i, _)| (i.name.as_str(), &i.span)),
+        "vrrp_instance",
+        d,
+    );
+    duplicate_names(
+        p.out
+            .vrrp_sync_groups
+            .iter()
+            .map(|g| (g.name.as_str(), &g.span)),
+        "vrrp_sync_group",
+        d,
+    );
     duplicate_vrids(&p.instances, d);
     references(p, d);
     sync_group_tracking(p, d);
@@ -44,7 +62,12 @@ fn is_ipv6(inst: &VrrpInstance) -> Option<bool> {
         .or_else(|| inst.unicast_src_ip.map(|ip| ip.is_ipv6()))
 }
 
-fn resolve_version(inst: &mut VrrpInstance, x: &InstanceExtra, global: Option<u8>, d: &mut Diagnostics) {
+fn resolve_version(
+    inst: &mut VrrpInstance,
+    x: &InstanceExtra,
+    global: Option<u8>,
+    d: &mut Diagnostics,
+) {
     inst.version = x.version.as_ref().map(|(v, _)| *v).or(global).unwrap_or(2);
     if is_ipv6(inst) == Some(true) && inst.version == 2 {
         if let Some((_, span)) = &x.version {
@@ -60,7 +83,10 @@ fn check_instance(inst: &mut VrrpInstance, x: &InstanceExtra, d: &mut Diagnostic
         d.error(&inst.span, format!("vrrp_instance {name} has no 'interface': keepalived requires the interface to run VRRP on"));
     }
     if inst.virtual_router_id == 0 && x.virtual_router_id.is_none() {
-        d.error(&inst.span, format!("vrrp_instance {name} has no 'virtual_router_id': expected a number 1..255"));
+        d.error(
+            &inst.span,
+            format!("vrrp_instance {name} has no 'virtual_router_id': expected a number 1..255"),
+        );
     }
     if inst.priority == 255 && inst.state == Some(VrrpState::Backup) {
         let span = x.priority.clone().unwrap_or_else(|| inst.span.clone());
@@ -68,7 +94,10 @@ fn check_instance(inst: &mut VrrpInstance, x: &InstanceExtra, d: &mut Diagnostic
     }
     if inst.nopreempt && inst.state == Some(VrrpState::Master) {
         let span = x.state.clone().unwrap_or_else(|| inst.span.clone());
-        d.warning(&span, format!("vrrp_instance {name}: nopreempt only works when the initial state is BACKUP"));
+        d.warning(
+            &span,
+            format!("vrrp_instance {name}: nopreempt only works when the initial state is BACKUP"),
+        );
     }
     if inst.nopreempt && inst.priority == 255 {
         let span = x.nopreempt.clone().unwrap_or_else(|| inst.span.clone());
@@ -122,7 +151,9 @@ fn sync_group_tracking(p: &mut Parser, d: &mut Diagnostics) {
     let scripts = &p.out.vrrp_scripts;
     for g in &p.out.vrrp_sync_groups {
         for m in &g.group {
-            let Some((inst, _)) = p.instances.iter_mut().find(|(i, _)| i.name == m.name) else { continue };
+            let Some((inst, _)) = p.instances.iter_mut().find(|(i, _)| i.name == m.name) else {
+                continue;
+            };
             let iname = inst.name.clone();
             inst.track_script.retain(|t| {
                 let script_weight = scripts.iter().find(|s| s.name == t.script.name).map_or(0, |s| s.weight);
@@ -150,7 +181,13 @@ fn advert_int(inst: &mut VrrpInstance, x: &InstanceExtra, d: &mut Diagnostics) {
     let (sub_second, sub_centi) = (micros.rem_euclid(1_000_000), micros.rem_euclid(10_000));
     if inst.version == 2 {
         if micros >= 256_000_000 {
-            d.error(&span, format!("advert_int must be less than 256 seconds for VRRPv2, found {:?}", inst.advert_int));
+            d.error(
+                &span,
+                format!(
+                    "advert_int must be less than 256 seconds for VRRPv2, found {:?}",
+                    inst.advert_int
+                ),
+            );
         } else if sub_second > 0 {
             let rounded = ((micros + 500_000) / 1_000_000).max(1) as u64;
             d.warning(
@@ -163,9 +200,21 @@ fn advert_int(inst: &mut VrrpInstance, x: &InstanceExtra, d: &mut Diagnostics) {
             inst.advert_int = Duration::from_secs(rounded);
         }
     } else if micros > 40_950_000 {
-        d.error(&span, format!("advert_int must be at most 40.95 seconds for VRRPv3, found {}s", inst.advert_int.as_secs_f64()));
+        d.error(
+            &span,
+            format!(
+                "advert_int must be at most 40.95 seconds for VRRPv3, found {}s",
+                inst.advert_int.as_secs_f64()
+            ),
+        );
     } else if micros < 10_000 {
-        d.error(&span, format!("advert_int must be at least 0.01 seconds for VRRPv3, found {}s", inst.advert_int.as_secs_f64()));
+        d.error(
+            &span,
+            format!(
+                "advert_int must be at least 0.01 seconds for VRRPv3, found {}s",
+                inst.advert_int.as_secs_f64()
+            ),
+        );
     } else if sub_centi > 0 {
         let centis = ((micros + 5_000) / 10_000) as u64;
         d.warning(
@@ -182,8 +231,13 @@ fn advert_int(inst: &mut VrrpInstance, x: &InstanceExtra, d: &mut Diagnostics) {
 
 fn authentication(inst: &mut VrrpInstance, x: &InstanceExtra, d: &mut Diagnostics) {
     let version = inst.version;
-    let Some(auth) = inst.authentication.as_mut() else { return };
-    let span = x.authentication.clone().unwrap_or_else(|| inst.span.clone());
+    let Some(auth) = inst.authentication.as_mut() else {
+        return;
+    };
+    let span = x
+        .authentication
+        .clone()
+        .unwrap_or_else(|| inst.span.clone());
     if version == 3 {
         let what = match auth.auth_type {
             VrrpAuthType::Ah => "auth_type AH",
@@ -225,12 +279,19 @@ fn families(inst: &VrrpInstance, x: &InstanceExtra, d: &mut Diagnostics) {
         }
     }
     if inst.unicast_src_ip.is_some() && inst.unicast_peer.is_empty() {
-        let span = x.unicast_src_ip.clone().unwrap_or_else(|| inst.span.clone());
+        let span = x
+            .unicast_src_ip
+            .clone()
+            .unwrap_or_else(|| inst.span.clone());
         d.warning(&span, format!("vrrp_instance {}: unicast_src_ip without any unicast_peer; adverts go to multicast", inst.name));
     }
 }
 
-fn duplicate_names<'a>(items: impl Iterator<Item = (&'a str, &'a Span)>, what: &str, d: &mut Diagnostics) {
+fn duplicate_names<'a>(
+    items: impl Iterator<Item = (&'a str, &'a Span)>,
+    what: &str,
+    d: &mut Diagnostics,
+) {
     let mut seen: HashMap<&str, &Span> = HashMap::new();
     for (name, span) in items {
         match seen.get(name) {
@@ -247,19 +308,29 @@ fn duplicate_names<'a>(items: impl Iterator<Item = (&'a str, &'a Span)>, what: &
 fn duplicate_vrids(instances: &[(VrrpInstance, InstanceExtra)], d: &mut Diagnostics) {
     let mut seen: HashMap<(&str, u8, bool), Vec<&VrrpInstance>> = HashMap::new();
     for (inst, x) in instances {
-        let (Some(ifname), vrid) = (inst.interface.as_deref(), inst.virtual_router_id) else { continue };
+        let (Some(ifname), vrid) = (inst.interface.as_deref(), inst.virtual_router_id) else {
+            continue;
+        };
         if vrid == 0 {
             continue;
         }
-        let earlier = seen.entry((ifname, vrid, is_ipv6(inst).unwrap_or(false))).or_default();
+        let earlier = seen
+            .entry((ifname, vrid, is_ipv6(inst).unwrap_or(false)))
+            .or_default();
         let clash = earlier.iter().find(|other| {
             let separate_unicast = !inst.unicast_peer.is_empty()
                 && !other.unicast_peer.is_empty()
-                && !inst.unicast_peer.iter().any(|p| other.unicast_peer.contains(p));
+                && !inst
+                    .unicast_peer
+                    .iter()
+                    .any(|p| other.unicast_peer.contains(p));
             !separate_unicast
         });
         if let Some(first) = clash {
-            let span = x.virtual_router_id.clone().unwrap_or_else(|| inst.span.clone());
+            let span = x
+                .virtual_router_id
+                .clone()
+                .unwrap_or_else(|| inst.span.clone());
             d.error(
                 &span,
                 format!(
@@ -276,10 +347,19 @@ fn references(p: &Parser, d: &mut Diagnostics) {
     for (inst, _) in &p.instances {
         for t in &inst.track_script {
             if !p.out.vrrp_scripts.iter().any(|s| s.name == t.script.name) {
-                let hint = super::args::suggest(&t.script.name, p.out.vrrp_scripts.iter().map(|s| s.name.as_str()))
-                    .map(|s| format!(" (did you mean '{s}'?)"))
-                    .unwrap_or_default();
-                d.error(&t.script.span, format!("track_script '{}' in vrrp_instance {} names no vrrp_script{hint}", t.script.name, inst.name));
+                let hint = super::args::suggest(
+                    &t.script.name,
+                    p.out.vrrp_scripts.iter().map(|s| s.name.as_str()),
+                )
+                .map(|s| format!(" (did you mean '{s}'?)"))
+                .unwrap_or_default();
+                d.error(
+                    &t.script.span,
+                    format!(
+                        "track_script '{}' in vrrp_instance {} names no vrrp_script{hint}",
+                        t.script.name, inst.name
+                    ),
+                );
             }
         }
     }
@@ -287,7 +367,13 @@ fn references(p: &Parser, d: &mut Diagnostics) {
     for g in &p.out.vrrp_sync_groups {
         for m in &g.group {
             if !p.instances.iter().any(|(i, _)| i.name == m.name) {
-                d.error(&m.span, format!("vrrp_sync_group {} lists '{}', which is no vrrp_instance", g.name, m.name));
+                d.error(
+                    &m.span,
+                    format!(
+                        "vrrp_sync_group {} lists '{}', which is no vrrp_instance",
+                        g.name, m.name
+                    ),
+                );
             } else if let Some(other) = member_of.insert(m.name.as_str(), g.name.as_str()) {
                 d.error(&m.span, format!("vrrp_instance {} is already in vrrp_sync_group {other}; an instance can be in one group only", m.name));
             }
@@ -306,7 +392,10 @@ fn script_security(p: &Parser, d: &mut Diagnostics) {
         return;
     }
     let first = p.out.vrrp_scripts.first().map(|s| &s.span).or_else(|| {
-        p.instances.iter().find(|(_, x)| x.has_scripts).map(|(i, _)| &i.span)
+        p.instances
+            .iter()
+            .find(|(_, x)| x.has_scripts)
+            .map(|(i, _)| &i.span)
     });
     if let Some(span) = first {
         d.warning(span, "scripts are configured but global_defs has no 'enable_script_security': keepalived reports this as a security violation");

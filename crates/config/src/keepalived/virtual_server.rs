@@ -12,15 +12,49 @@ use crate::model::{IpProtocol, LbKind, VirtualServer, VirtualServerAddress};
 use std::time::Duration;
 
 const KNOWN: &[&str] = &[
-    "delay_loop", "lvs_sched", "lb_algo", "lvs_method", "lb_kind", "persistence_timeout", "protocol",
-    "sorry_server", "quorum", "hysteresis", "real_server", "nat_mask", "connect_timeout", "retry",
-    "delay_before_retry", "inhibit_on_failure",
+    "delay_loop",
+    "lvs_sched",
+    "lb_algo",
+    "lvs_method",
+    "lb_kind",
+    "persistence_timeout",
+    "protocol",
+    "sorry_server",
+    "quorum",
+    "hysteresis",
+    "real_server",
+    "nat_mask",
+    "connect_timeout",
+    "retry",
+    "delay_before_retry",
+    "inhibit_on_failure",
 ];
 const UNSUPPORTED: &[&str] = &[
-    "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port", "mh-fallback", "ops",
-    "persistence_engine", "persistence_granularity", "ha_suspend", "smtp_alert", "virtualhost",
-    "snmp_name", "alpha", "omega", "quorum_up", "quorum_down", "ip_family", "sorry_server_inhibit",
-    "sorry_server_lvs_method", "warmup", "lvs_flags", "hashed", "real_server_group",
+    "flag-1",
+    "flag-2",
+    "flag-3",
+    "sh-port",
+    "sh-fallback",
+    "mh-port",
+    "mh-fallback",
+    "ops",
+    "persistence_engine",
+    "persistence_granularity",
+    "ha_suspend",
+    "smtp_alert",
+    "virtualhost",
+    "snmp_name",
+    "alpha",
+    "omega",
+    "quorum_up",
+    "quorum_down",
+    "ip_family",
+    "sorry_server_inhibit",
+    "sorry_server_lvs_method",
+    "warmup",
+    "lvs_flags",
+    "hashed",
+    "real_server_group",
 ];
 
 /// The virtual server, and whether `protocol` was written (keepalived warns when it is not).
@@ -44,7 +78,14 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
         hysteresis: 0,
         real_servers: Vec::new(),
     };
-    let context = format!("virtual_server {}", stmt.args().iter().map(|w| w.text.as_str()).collect::<Vec<_>>().join(" "));
+    let context = format!(
+        "virtual_server {}",
+        stmt.args()
+            .iter()
+            .map(|w| w.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     // Checker defaults may be written after the real servers: read them first, quietly (the
     // main pass below reports their problems once).
     let defaults = CheckDefaults::scan(body, &CheckDefaults::default());
@@ -62,20 +103,35 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
             }
             "lvs_sched" | "lb_algo" => {
                 if kw.keyword() == "lb_algo" {
-                    d.warning(kw.span(), "'lb_algo' is the old name of 'lvs_sched'; accepted");
+                    d.warning(
+                        kw.span(),
+                        "'lb_algo' is the old name of 'lvs_sched'; accepted",
+                    );
                 }
                 if let Some(w) = args::one(kw, d) {
                     vs.lb_algo = w.text.clone();
-                    const SCHEDULERS: &[&str] =
-                        &["rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr", "sed", "nq", "twos"];
+                    const SCHEDULERS: &[&str] = &[
+                        "rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr",
+                        "sed", "nq", "twos",
+                    ];
                     if !SCHEDULERS.contains(&w.text.as_str()) {
-                        d.error(&w.span, format!("unknown LVS scheduler '{}' (expected one of {})", w.text, SCHEDULERS.join(", ")));
+                        d.error(
+                            &w.span,
+                            format!(
+                                "unknown LVS scheduler '{}' (expected one of {})",
+                                w.text,
+                                SCHEDULERS.join(", ")
+                            ),
+                        );
                     }
                 }
             }
             "lvs_method" | "lb_kind" => {
                 if kw.keyword() == "lb_kind" {
-                    d.warning(kw.span(), "'lb_kind' is the old name of 'lvs_method'; accepted");
+                    d.warning(
+                        kw.span(),
+                        "'lb_kind' is the old name of 'lvs_method'; accepted",
+                    );
                 }
                 if let Some(kind) = lb_kind(kw, d) {
                     vs.lb_kind = kind;
@@ -85,7 +141,8 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
                 args::no_block(kw, d);
                 vs.persistence_timeout = match kw.args().first() {
                     None => Some(Duration::from_secs(360)),
-                    Some(w) => args::u32_in(w, "persistence_timeout", 1, u32::MAX, d).map(|s| Duration::from_secs(u64::from(s))),
+                    Some(w) => args::u32_in(w, "persistence_timeout", 1, u32::MAX, d)
+                        .map(|s| Duration::from_secs(u64::from(s))),
                 };
             }
             "protocol" => {
@@ -98,7 +155,10 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
                         "TCP" => vs.protocol = IpProtocol::Tcp,
                         "UDP" => vs.protocol = IpProtocol::Udp,
                         "SCTP" => vs.protocol = IpProtocol::Sctp,
-                        other => d.error(&w.span, format!("protocol must be TCP, UDP or SCTP, found '{other}'")),
+                        other => d.error(
+                            &w.span,
+                            format!("protocol must be TCP, UDP or SCTP, found '{other}'"),
+                        ),
                     }
                 }
             }
@@ -118,12 +178,16 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
                 }
             }
             "quorum" => {
-                if let Some(v) = args::one(kw, d).and_then(|w| args::u32_in(w, "quorum", 1, u32::MAX, d)) {
+                if let Some(v) =
+                    args::one(kw, d).and_then(|w| args::u32_in(w, "quorum", 1, u32::MAX, d))
+                {
                     vs.quorum = v;
                 }
             }
             "hysteresis" => {
-                if let Some(v) = args::one(kw, d).and_then(|w| args::u32_in(w, "hysteresis", 0, u32::MAX, d)) {
+                if let Some(v) =
+                    args::one(kw, d).and_then(|w| args::u32_in(w, "hysteresis", 0, u32::MAX, d))
+                {
                     vs.hysteresis = v;
                 }
             }
@@ -134,7 +198,10 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
             }
             "nat_mask" => {
                 args::one(kw, d);
-                d.warning(kw.span(), "'nat_mask' is obsolete (keepalived 2.x no longer accepts it) and ignored");
+                d.warning(
+                    kw.span(),
+                    "'nat_mask' is obsolete (keepalived 2.x no longer accepts it) and ignored",
+                );
             }
             "connect_timeout" | "retry" | "delay_before_retry" | "inhibit_on_failure" => {
                 CheckDefaults::report(kw, d);
@@ -143,20 +210,27 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
         }
     }
     // A fwmark service needs no protocol; only an address/port one is missing it.
-    let protocol_missing = !protocol_written && matches!(vs.address, VirtualServerAddress::Ip { .. });
+    let protocol_missing =
+        !protocol_written && matches!(vs.address, VirtualServerAddress::Ip { .. });
     Some((vs, !protocol_missing))
 }
 
 fn address(stmt: &Stmt, d: &mut Diagnostics) -> Option<VirtualServerAddress> {
     match stmt.args() {
         [] => {
-            d.error(stmt.span(), "virtual_server expects 'IP PORT' or 'fwmark N', found nothing");
+            d.error(
+                stmt.span(),
+                "virtual_server expects 'IP PORT' or 'fwmark N', found nothing",
+            );
             None
         }
         [kind, name, ..] if kind.text == "group" => {
             d.warning(
                 stmt.span(),
-                format!("'virtual_server group {}' is not supported yet, ignored (with its block)", name.text),
+                format!(
+                    "'virtual_server group {}' is not supported yet, ignored (with its block)",
+                    name.text
+                ),
             );
             None
         }
@@ -165,7 +239,10 @@ fn address(stmt: &Stmt, d: &mut Diagnostics) -> Option<VirtualServerAddress> {
         }
         [ip, rest @ ..] => {
             if rest.len() > 1 {
-                d.warning(stmt.span(), "virtual_server takes 'IP PORT'; ignoring the words after the port");
+                d.warning(
+                    stmt.span(),
+                    "virtual_server takes 'IP PORT'; ignoring the words after the port",
+                );
             }
             let port = match rest.first() {
                 Some(p) => args::port(p, "virtual_server port", false, d)?,
@@ -181,7 +258,10 @@ fn address(stmt: &Stmt, d: &mut Diagnostics) -> Option<VirtualServerAddress> {
 pub fn lb_kind(kw: &Stmt, d: &mut Diagnostics) -> Option<LbKind> {
     args::no_block(kw, d);
     let Some(w) = kw.args().first() else {
-        d.error(kw.span(), format!("'{}' expects NAT, DR or TUN, found nothing", kw.keyword()));
+        d.error(
+            kw.span(),
+            format!("'{}' expects NAT, DR or TUN, found nothing", kw.keyword()),
+        );
         return None;
     };
     let kind = match w.text.as_str() {
@@ -189,12 +269,21 @@ pub fn lb_kind(kw: &Stmt, d: &mut Diagnostics) -> Option<LbKind> {
         "DR" => LbKind::Dr,
         "TUN" => LbKind::Tun,
         other => {
-            d.error(&w.span, format!("{} must be NAT, DR or TUN (upper case), found '{other}'", kw.keyword()));
+            d.error(
+                &w.span,
+                format!(
+                    "{} must be NAT, DR or TUN (upper case), found '{other}'",
+                    kw.keyword()
+                ),
+            );
             return None;
         }
     };
     if kw.args().len() > 1 {
-        d.warning(kw.span(), "tunnel options after the method are not supported yet, ignored");
+        d.warning(
+            kw.span(),
+            "tunnel options after the method are not supported yet, ignored",
+        );
     }
     Some(kind)
 }

@@ -9,28 +9,81 @@ use super::lexer::Stmt;
 use super::vip;
 use super::InstanceExtra;
 use crate::diagnostics::Diagnostics;
-use crate::model::{Reference, TrackInterface, TrackScript, VrrpAuth, VrrpAuthType, VrrpInstance, VrrpState};
+use crate::model::{
+    Reference, TrackInterface, TrackScript, VrrpAuth, VrrpAuthType, VrrpInstance, VrrpState,
+};
 use std::time::Duration;
 
 const KNOWN: &[&str] = &[
-    "state", "interface", "virtual_router_id", "priority", "advert_int", "authentication",
-    "virtual_ipaddress", "virtual_ipaddress_excluded", "nopreempt", "preempt", "preempt_delay",
-    "unicast_src_ip", "unicast_peer", "track_script", "track_interface", "notify", "notify_master",
-    "notify_backup", "notify_fault", "notify_stop", "garp_master_delay", "garp_master_repeat",
-    "garp_master_refresh", "version",
+    "state",
+    "interface",
+    "virtual_router_id",
+    "priority",
+    "advert_int",
+    "authentication",
+    "virtual_ipaddress",
+    "virtual_ipaddress_excluded",
+    "nopreempt",
+    "preempt",
+    "preempt_delay",
+    "unicast_src_ip",
+    "unicast_peer",
+    "track_script",
+    "track_interface",
+    "notify",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "garp_master_delay",
+    "garp_master_repeat",
+    "garp_master_refresh",
+    "version",
 ];
 
 /// Real keepalived vrrp_instance keywords fulcrum does not apply yet.
 const UNSUPPORTED: &[&str] = &[
-    "mcast_src_ip", "mcast_dst_ip", "dont_track_primary", "use_vmac", "vmac_xmit_base", "native_ipv6",
-    "accept", "no_accept", "strict_mode", "skip_check_adv_addr", "smtp_alert", "debug",
-    "lvs_sync_daemon_interface", "garp_lower_prio_delay", "garp_lower_prio_repeat",
-    "garp_master_refresh_repeat", "garp_extra_if", "garp_extra_if_vmac", "down_timer_adverts",
-    "lower_prio_no_advert", "higher_prio_send_advert", "virtual_routes", "virtual_rules", "track_file",
-    "track_process", "track_bfd", "notify_master_rx_lower_pri", "notify_priority_changes",
-    "notify_deleted", "kernel_rx_buf_size", "linkbeat_use_polling", "unicast_fault_no_peer",
-    "unicast_ttl", "old_unicast_checksum", "check_unicast_src", "track_src_ip", "promote_secondaries",
-    "no_preempt", "sync_group_tracking_weight", "vrrp_linkbeat_use_polling", "use_vmac_addr",
+    "mcast_src_ip",
+    "mcast_dst_ip",
+    "dont_track_primary",
+    "use_vmac",
+    "vmac_xmit_base",
+    "native_ipv6",
+    "accept",
+    "no_accept",
+    "strict_mode",
+    "skip_check_adv_addr",
+    "smtp_alert",
+    "debug",
+    "lvs_sync_daemon_interface",
+    "garp_lower_prio_delay",
+    "garp_lower_prio_repeat",
+    "garp_master_refresh_repeat",
+    "garp_extra_if",
+    "garp_extra_if_vmac",
+    "down_timer_adverts",
+    "lower_prio_no_advert",
+    "higher_prio_send_advert",
+    "virtual_routes",
+    "virtual_rules",
+    "track_file",
+    "track_process",
+    "track_bfd",
+    "notify_master_rx_lower_pri",
+    "notify_priority_changes",
+    "notify_deleted",
+    "kernel_rx_buf_size",
+    "linkbeat_use_polling",
+    "unicast_fault_no_peer",
+    "unicast_ttl",
+    "old_unicast_checksum",
+    "check_unicast_src",
+    "track_src_ip",
+    "promote_secondaries",
+    "no_preempt",
+    "sync_group_tracking_weight",
+    "vrrp_linkbeat_use_polling",
+    "use_vmac_addr",
 ];
 
 pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VrrpInstance, InstanceExtra)> {
@@ -79,7 +132,10 @@ fn keyword(kw: &Stmt, i: &mut VrrpInstance, x: &mut InstanceExtra, d: &mut Diagn
                 match w.text.as_str() {
                     "MASTER" => i.state = Some(VrrpState::Master),
                     "BACKUP" => i.state = Some(VrrpState::Backup),
-                    other => d.error(&w.span, format!("state must be MASTER or BACKUP (upper case), found '{other}'")),
+                    other => d.error(
+                        &w.span,
+                        format!("state must be MASTER or BACKUP (upper case), found '{other}'"),
+                    ),
                 }
             }
         }
@@ -120,14 +176,26 @@ fn keyword(kw: &Stmt, i: &mut VrrpInstance, x: &mut InstanceExtra, d: &mut Diagn
             }
         }
         "authentication" => {
-            args::flag(&Stmt { words: kw.words.clone(), block: None }, d);
+            args::flag(
+                &Stmt {
+                    words: kw.words.clone(),
+                    block: None,
+                },
+                d,
+            );
             if let Some(b) = args::block(kw, d) {
                 x.authentication = Some(kw.span().clone());
                 i.authentication = authentication(b, &context, x, d);
             }
         }
         "virtual_ipaddress" | "virtual_ipaddress_excluded" => {
-            args::flag(&Stmt { words: kw.words.clone(), block: None }, d);
+            args::flag(
+                &Stmt {
+                    words: kw.words.clone(),
+                    block: None,
+                },
+                d,
+            );
             if let Some(b) = args::block(kw, d) {
                 let out = if kw.keyword() == "virtual_ipaddress" {
                     &mut i.virtual_ipaddress
@@ -151,7 +219,13 @@ fn keyword(kw: &Stmt, i: &mut VrrpInstance, x: &mut InstanceExtra, d: &mut Diagn
             x.preempt_delay = Some(kw.span().clone());
             if let Some(t) = args::one(kw, d).and_then(|w| args::seconds(w, "preempt_delay", d)) {
                 if t > Duration::from_secs(1000) {
-                    d.error(kw.span(), format!("preempt_delay must be 0..1000 seconds, found {}", kw.words[1].text));
+                    d.error(
+                        kw.span(),
+                        format!(
+                            "preempt_delay must be 0..1000 seconds, found {}",
+                            kw.words[1].text
+                        ),
+                    );
                 } else {
                     i.preempt_delay = Some(t);
                 }
@@ -172,7 +246,13 @@ fn keyword(kw: &Stmt, i: &mut VrrpInstance, x: &mut InstanceExtra, d: &mut Diagn
             if let Some(b) = args::block(kw, d) {
                 for line in b {
                     if let Some((name, weight)) = tracked(line, -253, 253, d) {
-                        i.track_script.push(TrackScript { script: Reference { name, span: line.span().clone() }, weight });
+                        i.track_script.push(TrackScript {
+                            script: Reference {
+                                name,
+                                span: line.span().clone(),
+                            },
+                            weight,
+                        });
                     }
                 }
             }
@@ -181,7 +261,11 @@ fn keyword(kw: &Stmt, i: &mut VrrpInstance, x: &mut InstanceExtra, d: &mut Diagn
             if let Some(b) = args::block(kw, d) {
                 for line in b {
                     if let Some((name, weight)) = tracked(line, -254, 254, d) {
-                        i.track_interface.push(TrackInterface { span: line.span().clone(), interface: name, weight });
+                        i.track_interface.push(TrackInterface {
+                            span: line.span().clone(),
+                            interface: name,
+                            weight,
+                        });
                     }
                 }
             }
@@ -201,17 +285,22 @@ fn keyword(kw: &Stmt, i: &mut VrrpInstance, x: &mut InstanceExtra, d: &mut Diagn
             }
         }
         "garp_master_delay" => {
-            if let Some(t) = args::one(kw, d).and_then(|w| args::seconds(w, "garp_master_delay", d)) {
+            if let Some(t) = args::one(kw, d).and_then(|w| args::seconds(w, "garp_master_delay", d))
+            {
                 i.garp_master_delay = t;
             }
         }
         "garp_master_repeat" => {
-            if let Some(v) = args::one(kw, d).and_then(|w| args::u32_in(w, "garp_master_repeat", 1, 255, d)) {
+            if let Some(v) =
+                args::one(kw, d).and_then(|w| args::u32_in(w, "garp_master_repeat", 1, 255, d))
+            {
                 i.garp_master_repeat = v;
             }
         }
         "garp_master_refresh" => {
-            if let Some(t) = args::one(kw, d).and_then(|w| args::seconds(w, "garp_master_refresh", d)) {
+            if let Some(t) =
+                args::one(kw, d).and_then(|w| args::seconds(w, "garp_master_refresh", d))
+            {
                 i.garp_master_refresh = if t.is_zero() { None } else { Some(t) };
             }
         }
@@ -219,7 +308,12 @@ fn keyword(kw: &Stmt, i: &mut VrrpInstance, x: &mut InstanceExtra, d: &mut Diagn
     }
 }
 
-fn authentication(stmts: &[Stmt], context: &str, x: &mut InstanceExtra, d: &mut Diagnostics) -> Option<VrrpAuth> {
+fn authentication(
+    stmts: &[Stmt],
+    context: &str,
+    x: &mut InstanceExtra,
+    d: &mut Diagnostics,
+) -> Option<VrrpAuth> {
     let mut auth_type = None;
     let mut pass = None;
     for kw in stmts {
@@ -229,7 +323,10 @@ fn authentication(stmts: &[Stmt], context: &str, x: &mut InstanceExtra, d: &mut 
                     match w.text.as_str() {
                         "PASS" => auth_type = Some(VrrpAuthType::Pass),
                         "AH" => auth_type = Some(VrrpAuthType::Ah),
-                        other => d.error(&w.span, format!("auth_type must be PASS or AH, found '{other}'")),
+                        other => d.error(
+                            &w.span,
+                            format!("auth_type must be PASS or AH, found '{other}'"),
+                        ),
                     }
                 }
             }
@@ -239,14 +336,28 @@ fn authentication(stmts: &[Stmt], context: &str, x: &mut InstanceExtra, d: &mut 
                     pass = Some(w.text.clone());
                 }
             }
-            _ => args::unknown(kw, &format!("authentication of {context}"), &["auth_type", "auth_pass"], &[], d),
+            _ => args::unknown(
+                kw,
+                &format!("authentication of {context}"),
+                &["auth_type", "auth_pass"],
+                &[],
+                d,
+            ),
         }
     }
     match (auth_type, pass) {
-        (Some(auth_type), Some(auth_pass)) => Some(VrrpAuth { auth_type, auth_pass }),
+        (Some(auth_type), Some(auth_pass)) => Some(VrrpAuth {
+            auth_type,
+            auth_pass,
+        }),
         (Some(_), None) => {
-            let span = stmts.first().map_or_else(Default::default, |s| s.span().clone());
-            d.error(&span, "authentication has auth_type but no auth_pass: expected 'auth_pass SECRET'");
+            let span = stmts
+                .first()
+                .map_or_else(Default::default, |s| s.span().clone());
+            d.error(
+                &span,
+                "authentication has auth_type but no auth_pass: expected 'auth_pass SECRET'",
+            );
             None
         }
         (None, Some(_)) => {
@@ -268,7 +379,10 @@ fn tracked(line: &Stmt, lo: i32, hi: i32, d: &mut Diagnostics) -> Option<(String
         match w.text.as_str() {
             "weight" => match rest.next() {
                 Some(v) => weight = args::i32_in(v, "weight", lo, hi, d),
-                None => d.error(&w.span, format!("'weight' expects a number {lo}..{hi}, found nothing")),
+                None => d.error(
+                    &w.span,
+                    format!("'weight' expects a number {lo}..{hi}, found nothing"),
+                ),
             },
             "reverse" => d.warning(&w.span, "'reverse' is not supported yet, ignored"),
             "noreverse" => {}

@@ -36,7 +36,10 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<VrrpScript> {
             "interval" => {
                 if let Some(t) = args::one(kw, d).and_then(|w| args::seconds(w, "interval", d)) {
                     if t.is_zero() {
-                        d.error(kw.span(), "vrrp_script interval must be greater than 0, found 0");
+                        d.error(
+                            kw.span(),
+                            "vrrp_script interval must be greater than 0, found 0",
+                        );
                     } else {
                         s.interval = t;
                     }
@@ -50,14 +53,20 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<VrrpScript> {
             "weight" => {
                 args::no_block(kw, d);
                 match kw.args() {
-                    [] => d.error(kw.span(), "'weight' expects a number -253..253, found nothing"),
+                    [] => d.error(
+                        kw.span(),
+                        "'weight' expects a number -253..253, found nothing",
+                    ),
                     [w, rest @ ..] => {
                         if let Some(v) = args::i32_in(w, "vrrp_script weight", -253, 253, d) {
                             s.weight = v;
                         }
                         if let Some(r) = rest.first() {
                             if r.text == "reverse" {
-                                d.warning(&r.span, "weight 'reverse' is not supported yet, ignored");
+                                d.warning(
+                                    &r.span,
+                                    "weight 'reverse' is not supported yet, ignored",
+                                );
                             } else {
                                 d.error(&r.span, format!("after the weight expected 'reverse' or nothing, found '{}'", r.text));
                             }
@@ -66,7 +75,9 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<VrrpScript> {
                 }
             }
             "rise" | "fall" => {
-                if let Some(v) = args::one(kw, d).and_then(|w| args::u32_in(w, kw.keyword(), 1, u32::MAX, d)) {
+                if let Some(v) =
+                    args::one(kw, d).and_then(|w| args::u32_in(w, kw.keyword(), 1, u32::MAX, d))
+                {
                     if kw.keyword() == "rise" {
                         s.rise = v;
                     } else {
@@ -74,7 +85,13 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<VrrpScript> {
                     }
                 }
             }
-            _ => args::unknown(kw, &format!("vrrp_script {}", s.name), KNOWN, UNSUPPORTED, d),
+            _ => args::unknown(
+                kw,
+                &format!("vrrp_script {}", s.name),
+                KNOWN,
+                UNSUPPORTED,
+                d,
+            ),
         }
     }
     if !have_script {

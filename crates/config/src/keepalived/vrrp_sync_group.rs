@@ -6,10 +6,24 @@ use super::lexer::Stmt;
 use crate::diagnostics::Diagnostics;
 use crate::model::{Reference, VrrpSyncGroup};
 
-const KNOWN: &[&str] = &["group", "notify", "notify_master", "notify_backup", "notify_fault"];
+const KNOWN: &[&str] = &[
+    "group",
+    "notify",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+];
 const UNSUPPORTED: &[&str] = &[
-    "notify_stop", "smtp_alert", "global_tracking", "sync_group_tracking_weight", "track_script",
-    "track_interface", "track_file", "track_process", "track_bfd", "notify_priority_changes",
+    "notify_stop",
+    "smtp_alert",
+    "global_tracking",
+    "sync_group_tracking_weight",
+    "track_script",
+    "track_interface",
+    "track_file",
+    "track_process",
+    "track_bfd",
+    "notify_priority_changes",
 ];
 
 pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<VrrpSyncGroup> {
@@ -32,9 +46,10 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<VrrpSyncGroup> {
                     have_group = true;
                     for line in b {
                         args::no_block(line, d);
-                        g.group.extend(
-                            line.words.iter().map(|w| Reference { name: w.text.clone(), span: w.span.clone() }),
-                        );
+                        g.group.extend(line.words.iter().map(|w| Reference {
+                            name: w.text.clone(),
+                            span: w.span.clone(),
+                        }));
                     }
                 }
             }
@@ -50,11 +65,23 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<VrrpSyncGroup> {
                     *slot = script;
                 }
             }
-            _ => args::unknown(kw, &format!("vrrp_sync_group {}", g.name), KNOWN, UNSUPPORTED, d),
+            _ => args::unknown(
+                kw,
+                &format!("vrrp_sync_group {}", g.name),
+                KNOWN,
+                UNSUPPORTED,
+                d,
+            ),
         }
     }
     if !have_group {
-        d.error(stmt.span(), format!("vrrp_sync_group {} has no 'group {{ ... }}' listing its vrrp_instances", g.name));
+        d.error(
+            stmt.span(),
+            format!(
+                "vrrp_sync_group {} has no 'group {{ ... }}' listing its vrrp_instances",
+                g.name
+            ),
+        );
     }
     Some(g)
 }

@@ -25,7 +25,8 @@ pub fn parse_files(paths: &[&Path]) -> (Keepalived, Vec<Diagnostic>) {
     let mut d = Diagnostics::new();
     let mut p = Parser::new();
     for path in paths {
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("test file {}: {e}", path.display()));
+        let text = std::fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("test file {}: {e}", path.display()));
         p.parse_file(&path.display().to_string(), &text, &mut d);
     }
     let k = p.finish(&mut d);
@@ -44,7 +45,9 @@ pub fn errors(d: &[Diagnostic]) -> Vec<&Diagnostic> {
 }
 
 pub fn warnings(d: &[Diagnostic]) -> Vec<&Diagnostic> {
-    d.iter().filter(|x| x.severity == Severity::Warning).collect()
+    d.iter()
+        .filter(|x| x.severity == Severity::Warning)
+        .collect()
 }
 
 pub fn show(d: &[Diagnostic]) -> String {
@@ -53,9 +56,16 @@ pub fn show(d: &[Diagnostic]) -> String {
 
 /// The one diagnostic of `severity` whose message contains `needle`; panics with all of them otherwise.
 pub fn find<'a>(d: &'a [Diagnostic], severity: Severity, needle: &str) -> &'a Diagnostic {
-    let found: Vec<&Diagnostic> =
-        d.iter().filter(|x| x.severity == severity && x.message.contains(needle)).collect();
-    assert_eq!(found.len(), 1, "expected one {severity:?} containing {needle:?}, got:\n{}", show(d));
+    let found: Vec<&Diagnostic> = d
+        .iter()
+        .filter(|x| x.severity == severity && x.message.contains(needle))
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "expected one {severity:?} containing {needle:?}, got:\n{}",
+        show(d)
+    );
     found[0]
 }
 
@@ -79,7 +89,8 @@ impl TempDir {
     pub fn write(&self, rel: &str, text: &str) -> PathBuf {
         let p = self.0.join(rel);
         if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent).unwrap_or_else(|e| panic!("mkdir {}: {e}", parent.display()));
+            std::fs::create_dir_all(parent)
+                .unwrap_or_else(|e| panic!("mkdir {}: {e}", parent.display()));
         }
         std::fs::write(&p, text).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
         p

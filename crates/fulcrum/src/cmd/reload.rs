@@ -11,7 +11,10 @@ pub fn run(control: &Path) -> ExitCode {
     let mut conn = match UnixStream::connect(control) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("cannot reach fulcrum at {}: {e} (is it running? see `fulcrum run --control`)", control.display());
+            eprintln!(
+                "cannot reach fulcrum at {}: {e} (is it running? see `fulcrum run --control`)",
+                control.display()
+            );
             return ExitCode::from(1);
         }
     };

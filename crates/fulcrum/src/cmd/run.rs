@@ -56,7 +56,10 @@ pub fn run(opts: RunOptions) -> ExitCode {
     if config.global.maxconn.is_none() {
         config.global.maxconn = opts.default_maxconn;
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!("cannot start the runtime: {e}");
@@ -76,7 +79,8 @@ pub fn run(opts: RunOptions) -> ExitCode {
     }
     let mut master_file = None;
     if let Some(spec) = &opts.master_cli {
-        let listener = crate::cmd::compat::master_cli::parse_spec(spec).and_then(|s| crate::cmd::compat::master_cli::bind(&s));
+        let listener = crate::cmd::compat::master_cli::parse_spec(spec)
+            .and_then(|s| crate::cmd::compat::master_cli::bind(&s));
         match listener {
             Ok(l) => {
                 master_file = l.file();
@@ -106,5 +110,9 @@ fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FULCRUM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

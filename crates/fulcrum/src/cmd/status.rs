@@ -24,7 +24,10 @@ pub fn run(control: &Path, json: bool) -> ExitCode {
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_else(|_| report.to_string()));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_else(|_| report.to_string())
+        );
     } else {
         print!("{}", render(&report));
     }
@@ -32,16 +35,23 @@ pub fn run(control: &Path, json: bool) -> ExitCode {
 }
 
 fn fetch(control: &Path) -> Result<Value, String> {
-    let mut conn = UnixStream::connect(control)
-        .map_err(|e| format!("cannot reach fulcrum at {}: {e} (is it running? see `fulcrum run --control`)", control.display()))?;
+    let mut conn = UnixStream::connect(control).map_err(|e| {
+        format!(
+            "cannot reach fulcrum at {}: {e} (is it running? see `fulcrum run --control`)",
+            control.display()
+        )
+    })?;
     let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
-    conn.write_all(b"status\n").map_err(|e| format!("cannot send the status request: {e}"))?;
+    conn.write_all(b"status\n")
+        .map_err(|e| format!("cannot send the status request: {e}"))?;
     let mut text = String::new();
-    conn.read_to_string(&mut text).map_err(|e| format!("no answer from fulcrum: {e}"))?;
+    conn.read_to_string(&mut text)
+        .map_err(|e| format!("no answer from fulcrum: {e}"))?;
     if let Some(err) = text.strip_prefix("error: ") {
         return Err(err.trim().to_string());
     }
-    serde_json::from_str(text.trim()).map_err(|e| format!("unreadable answer from fulcrum ({e}): {}", text.trim()))
+    serde_json::from_str(text.trim())
+        .map_err(|e| format!("unreadable answer from fulcrum ({e}): {}", text.trim()))
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
@@ -49,11 +59,17 @@ fn s<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    v.get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 fn strings(v: &Value, key: &str) -> Vec<String> {
-    list(v, key).iter().filter_map(Value::as_str).map(str::to_string).collect()
+    list(v, key)
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
 }
 
 /// The text view of a report.
@@ -74,17 +90,26 @@ pub fn render(r: &Value) -> String {
     if !vrrp.is_empty() {
         out.push_str("\nVRRP instances:\n");
         for v in vrrp {
-            let prio = v.get("priority").and_then(Value::as_u64).map_or("-".to_string(), |p| p.to_string());
+            let prio = v
+                .get("priority")
+                .and_then(Value::as_u64)
+                .map_or("-".to_string(), |p| p.to_string());
             let held = strings(v, "addresses_held");
             let _ = writeln!(
                 out,
                 "  {} (VRID {} on {}): {}, priority {}, {}",
                 s(v, "name"),
-                v.get("virtual_router_id").and_then(Value::as_u64).unwrap_or(0),
+                v.get("virtual_router_id")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0),
                 v.get("interface").and_then(Value::as_str).unwrap_or("-"),
                 s(v, "state"),
                 prio,
-                if held.is_empty() { "holds no address".to_string() } else { format!("holds {}", held.join(" ")) }
+                if held.is_empty() {
+                    "holds no address".to_string()
+                } else {
+                    format!("holds {}", held.join(" "))
+                }
             );
         }
     }
@@ -99,7 +124,9 @@ pub fn render(r: &Value) -> String {
                 s(f, "kind"),
                 s(f, "mode"),
                 strings(f, "binds").join(" "),
-                f.get("current_connections").and_then(Value::as_u64).unwrap_or(0)
+                f.get("current_connections")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
             );
         }
     }
@@ -110,8 +137,16 @@ pub fn render(r: &Value) -> String {
             let servers = list(b, "servers");
             let up = servers.iter().filter(|x| s(x, "status") == "UP").count();
             let _ = writeln!(out, "  {}: {}/{} UP", s(b, "name"), up, servers.len());
-            let width = servers.iter().map(|x| s(x, "name").len()).max().unwrap_or(0);
-            let awidth = servers.iter().map(|x| s(x, "address").len()).max().unwrap_or(0);
+            let width = servers
+                .iter()
+                .map(|x| s(x, "name").len())
+                .max()
+                .unwrap_or(0);
+            let awidth = servers
+                .iter()
+                .map(|x| s(x, "address").len())
+                .max()
+                .unwrap_or(0);
             for x in servers {
                 let _ = writeln!(
                     out,
@@ -137,7 +172,11 @@ pub fn render(r: &Value) -> String {
                 s(c, "time"),
                 s(c, "object"),
                 s(c, "state"),
-                if reason.is_empty() { String::new() } else { format!("  ({reason})") }
+                if reason.is_empty() {
+                    String::new()
+                } else {
+                    format!("  ({reason})")
+                }
             );
         }
     }
@@ -161,11 +200,30 @@ mod tests {
             "recent_changes": [{"time": "2026-11-23T11:40:01Z", "object": "server app/s2", "state": "DOWN", "reason": "Layer4 connection problem"}]
         });
         let text = render(&r);
-        assert!(text.starts_with("fulcrum 0.1.0 (pid 7), up 0d 0h01m05s\n"), "{text}");
-        assert!(text.contains("  VI_1 (VRID 51 on veth0): MASTER, priority 100, holds 10.99.0.100/24\n"), "{text}");
-        assert!(text.contains("  web (frontend http): 10.99.0.100:80; 1 connection(s)\n"), "{text}");
+        assert!(
+            text.starts_with("fulcrum 0.1.0 (pid 7), up 0d 0h01m05s\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  VI_1 (VRID 51 on veth0): MASTER, priority 100, holds 10.99.0.100/24\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  web (frontend http): 10.99.0.100:80; 1 connection(s)\n"),
+            "{text}"
+        );
         assert!(text.contains("  app: 1/2 UP\n"), "{text}");
-        assert!(text.contains("    s2  127.0.0.1:8082  DOWN   weight 1/1  Layer4 connection problem\n"), "{text}");
-        assert!(text.contains("  2026-11-23T11:40:01Z  server app/s2  DOWN  (Layer4 connection problem)\n"), "{text}");
+        assert!(
+            text.contains("    s2  127.0.0.1:8082  DOWN   weight 1/1  Layer4 connection problem\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  2026-11-23T11:40:01Z  server app/s2  DOWN  (Layer4 connection problem)\n"
+            ),
+            "{text}"
+        );
     }
 }

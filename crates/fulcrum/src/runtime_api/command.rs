@@ -41,9 +41,14 @@ pub struct StatOptions {
 /// A command that needs the running process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    ShowInfo { typed: bool, json: bool },
+    ShowInfo {
+        typed: bool,
+        json: bool,
+    },
     ShowStat(StatOptions),
-    ShowServersState { backend: Option<String> },
+    ShowServersState {
+        backend: Option<String>,
+    },
     ShowBackend,
     ShowSess,
     /// `get weight B/S` (the `B/S` word as written; `exec` resolves it).
@@ -98,23 +103,45 @@ pub fn parse(words: &[&str], level: Level) -> Parsed {
         }
         ["show", "cli", "level", ..] => Parsed::ShowLevel,
         ["set", "timeout", rest @ ..] => set_timeout(rest),
-        ["show", "info", opts @ ..] => {
-            Parsed::Run(Command::ShowInfo { typed: opts.contains(&"typed"), json: opts.contains(&"json") })
-        }
-        ["show", "stat", opts @ ..] => {
-            Parsed::Run(Command::ShowStat(StatOptions { hide_addresses: level == Level::User, ..stat_options(opts) }))
-        }
-        ["show", "servers", "state", rest @ ..] => {
-            Parsed::Run(Command::ShowServersState { backend: rest.first().map(|b| b.to_string()) })
-        }
+        ["show", "info", opts @ ..] => Parsed::Run(Command::ShowInfo {
+            typed: opts.contains(&"typed"),
+            json: opts.contains(&"json"),
+        }),
+        ["show", "stat", opts @ ..] => Parsed::Run(Command::ShowStat(StatOptions {
+            hide_addresses: level == Level::User,
+            ..stat_options(opts)
+        })),
+        ["show", "servers", "state", rest @ ..] => Parsed::Run(Command::ShowServersState {
+            backend: rest.first().map(|b| b.to_string()),
+        }),
         ["show", "backend", ..] => Parsed::Run(Command::ShowBackend),
         ["show", "sess", ..] => need(level, Level::Operator, Command::ShowSess),
         ["get", "weight", ..] => Parsed::Run(Command::GetWeight(arg(2).to_string())),
-        ["set", "weight", ..] => need(level, Level::Admin, Command::SetWeight(arg(2).to_string(), arg(3).to_string())),
-        ["disable", "server", ..] => need(level, Level::Admin, Command::SetAdmin(arg(2).to_string(), AdminChange::Maint)),
-        ["enable", "server", ..] => need(level, Level::Admin, Command::SetAdmin(arg(2).to_string(), AdminChange::LeaveMaint)),
-        ["disable", "health", ..] => need(level, Level::Admin, Command::SetChecks(arg(2).to_string(), false)),
-        ["enable", "health", ..] => need(level, Level::Admin, Command::SetChecks(arg(2).to_string(), true)),
+        ["set", "weight", ..] => need(
+            level,
+            Level::Admin,
+            Command::SetWeight(arg(2).to_string(), arg(3).to_string()),
+        ),
+        ["disable", "server", ..] => need(
+            level,
+            Level::Admin,
+            Command::SetAdmin(arg(2).to_string(), AdminChange::Maint),
+        ),
+        ["enable", "server", ..] => need(
+            level,
+            Level::Admin,
+            Command::SetAdmin(arg(2).to_string(), AdminChange::LeaveMaint),
+        ),
+        ["disable", "health", ..] => need(
+            level,
+            Level::Admin,
+            Command::SetChecks(arg(2).to_string(), false),
+        ),
+        ["enable", "health", ..] => need(
+            level,
+            Level::Admin,
+            Command::SetChecks(arg(2).to_string(), true),
+        ),
         ["set", "server", ..] => {
             if level < Level::Admin {
                 return Parsed::Answer(PERMISSION_DENIED.to_string());
@@ -232,7 +259,10 @@ pub fn parse_weight(text: &str, iweight: u32, static_lb: bool) -> Result<u32, St
     }
     let w = u32::try_from(w).unwrap_or(0);
     if w != 0 && w != iweight && static_lb {
-        return Err("Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.\n".into());
+        return Err(
+            "Backend is using a static LB algorithm and only accepts weights '0%' and '100%'.\n"
+                .into(),
+        );
     }
     Ok(w)
 }
@@ -248,55 +278,124 @@ mod tests {
 
     #[test]
     fn levels_as_haproxy_2_6() {
-        for cmd in ["disable server app/s1", "enable server app/s1", "set weight app/s1 2", "set server app/s1 state maint",
-            "set server app/s1 weight 3", "disable health app/s1", "enable health app/s1"]
-        {
-            assert_eq!(p(cmd, Level::User), Parsed::Answer(PERMISSION_DENIED.into()), "{cmd}");
-            assert_eq!(p(cmd, Level::Operator), Parsed::Answer(PERMISSION_DENIED.into()), "{cmd}");
+        for cmd in [
+            "disable server app/s1",
+            "enable server app/s1",
+            "set weight app/s1 2",
+            "set server app/s1 state maint",
+            "set server app/s1 weight 3",
+            "disable health app/s1",
+            "enable health app/s1",
+        ] {
+            assert_eq!(
+                p(cmd, Level::User),
+                Parsed::Answer(PERMISSION_DENIED.into()),
+                "{cmd}"
+            );
+            assert_eq!(
+                p(cmd, Level::Operator),
+                Parsed::Answer(PERMISSION_DENIED.into()),
+                "{cmd}"
+            );
             assert!(matches!(p(cmd, Level::Admin), Parsed::Run(_)), "{cmd}");
         }
-        assert_eq!(p("show sess", Level::User), Parsed::Answer(PERMISSION_DENIED.into()));
-        assert_eq!(p("show sess", Level::Operator), Parsed::Run(Command::ShowSess));
-        for cmd in ["show info", "show stat", "show servers state", "show backend", "get weight a/b"] {
+        assert_eq!(
+            p("show sess", Level::User),
+            Parsed::Answer(PERMISSION_DENIED.into())
+        );
+        assert_eq!(
+            p("show sess", Level::Operator),
+            Parsed::Run(Command::ShowSess)
+        );
+        for cmd in [
+            "show info",
+            "show stat",
+            "show servers state",
+            "show backend",
+            "get weight a/b",
+        ] {
             assert!(matches!(p(cmd, Level::User), Parsed::Run(_)), "{cmd}");
         }
-        assert_eq!(p("operator", Level::User), Parsed::Answer(PERMISSION_DENIED.into()));
-        assert_eq!(p("operator", Level::Admin), Parsed::SetLevel(Level::Operator));
+        assert_eq!(
+            p("operator", Level::User),
+            Parsed::Answer(PERMISSION_DENIED.into())
+        );
+        assert_eq!(
+            p("operator", Level::Admin),
+            Parsed::SetLevel(Level::Operator)
+        );
         assert_eq!(p("user", Level::User), Parsed::SetLevel(Level::User));
-        assert!(matches!(p("admin", Level::User), Parsed::Answer(a) if a.starts_with("Unknown command")));
+        assert!(
+            matches!(p("admin", Level::User), Parsed::Answer(a) if a.starts_with("Unknown command"))
+        );
     }
 
     #[test]
     fn set_server_messages() {
-        assert_eq!(p("set server app/s1", Level::Admin), Parsed::Answer(SET_SERVER_USAGE.into()));
-        assert_eq!(p("set server app/s1 foo", Level::Admin), Parsed::Answer(SET_SERVER_USAGE.into()));
+        assert_eq!(
+            p("set server app/s1", Level::Admin),
+            Parsed::Answer(SET_SERVER_USAGE.into())
+        );
+        assert_eq!(
+            p("set server app/s1 foo", Level::Admin),
+            Parsed::Answer(SET_SERVER_USAGE.into())
+        );
         assert_eq!(
             p("set server app/s1 state foo", Level::Admin),
-            Parsed::Answer("'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n".into())
+            Parsed::Answer(
+                "'set server <srv> state' expects 'ready', 'drain' and 'maint'.\n".into()
+            )
         );
         assert_eq!(
             p("set server app/s1 state drain", Level::Admin),
             Parsed::Run(Command::SetAdmin("app/s1".into(), AdminChange::Drain))
         );
-        assert_eq!(p("set server app/s1 weight 7", Level::Admin), Parsed::Run(Command::SetWeight("app/s1".into(), "7".into())));
+        assert_eq!(
+            p("set server app/s1 weight 7", Level::Admin),
+            Parsed::Run(Command::SetWeight("app/s1".into(), "7".into()))
+        );
     }
 
     #[test]
     fn timeouts() {
-        assert_eq!(p("set timeout cli 5", Level::User), Parsed::SetTimeout(Duration::from_secs(5)));
-        assert_eq!(p("set timeout cli 200ms", Level::User), Parsed::SetTimeout(Duration::from_millis(200)));
-        assert_eq!(p("set timeout cli x", Level::User), Parsed::Answer("Invalid timeout value.\n".into()));
-        assert_eq!(p("set timeout cli", Level::User), Parsed::Answer("Expects an integer value.\n".into()));
-        assert_eq!(p("set timeout foo 3", Level::User), Parsed::Answer("'set timeout' only supports 'cli'.\n".into()));
+        assert_eq!(
+            p("set timeout cli 5", Level::User),
+            Parsed::SetTimeout(Duration::from_secs(5))
+        );
+        assert_eq!(
+            p("set timeout cli 200ms", Level::User),
+            Parsed::SetTimeout(Duration::from_millis(200))
+        );
+        assert_eq!(
+            p("set timeout cli x", Level::User),
+            Parsed::Answer("Invalid timeout value.\n".into())
+        );
+        assert_eq!(
+            p("set timeout cli", Level::User),
+            Parsed::Answer("Expects an integer value.\n".into())
+        );
+        assert_eq!(
+            p("set timeout foo 3", Level::User),
+            Parsed::Answer("'set timeout' only supports 'cli'.\n".into())
+        );
     }
 
     #[test]
     fn stat_filter_as_hatop_sends_it() {
-        let Parsed::Run(Command::ShowStat(o)) = p("show stat 3 -1 -1", Level::User) else { panic!() };
+        let Parsed::Run(Command::ShowStat(o)) = p("show stat 3 -1 -1", Level::User) else {
+            panic!()
+        };
         assert_eq!(o.filter, Some((3, -1, -1)));
-        let Parsed::Run(Command::ShowStat(o)) = p("show stat typed", Level::User) else { panic!() };
-        assert!(o.typed && o.filter.is_none() && o.hide_addresses, "a user session sees no address");
-        let Parsed::Run(Command::ShowStat(o)) = p("show stat up no-maint", Level::Operator) else { panic!() };
+        let Parsed::Run(Command::ShowStat(o)) = p("show stat typed", Level::User) else {
+            panic!()
+        };
+        assert!(
+            o.typed && o.filter.is_none() && o.hide_addresses,
+            "a user session sees no address"
+        );
+        let Parsed::Run(Command::ShowStat(o)) = p("show stat up no-maint", Level::Operator) else {
+            panic!()
+        };
         assert!(o.up_only && o.no_maint && !o.hide_addresses);
     }
 
@@ -304,18 +403,39 @@ mod tests {
     fn targets_and_weights_as_haproxy() {
         assert_eq!(split_target("app/s1"), Ok(("app", "s1")));
         assert_eq!(split_target("/s1"), Ok(("", "s1")));
-        assert_eq!(split_target("app/"), Err("Require 'backend/server'.\n".into()));
-        assert_eq!(split_target("app"), Err("Require 'backend/server'.\n".into()));
+        assert_eq!(
+            split_target("app/"),
+            Err("Require 'backend/server'.\n".into())
+        );
+        assert_eq!(
+            split_target("app"),
+            Err("Require 'backend/server'.\n".into())
+        );
         assert_eq!(parse_weight("5", 3, false), Ok(5));
         assert_eq!(parse_weight("50%", 3, false), Ok(1));
         assert_eq!(parse_weight("0%", 3, true), Ok(0));
         assert_eq!(parse_weight("100%", 3, true), Ok(3));
         assert_eq!(parse_weight("1000%", 200, false), Ok(256));
-        assert_eq!(parse_weight("", 3, false), Err("Require <weight> or <weight%>.\n".into()));
-        assert_eq!(parse_weight("abc", 3, false), Err("Empty weight string empty or preceded by garbage".into()));
-        assert_eq!(parse_weight("300", 3, false), Err("Absolute weight can only be between 0 and 256 inclusive.\n".into()));
-        assert_eq!(parse_weight("-1%", 3, false), Err("Relative weight must be positive.\n".into()));
-        assert_eq!(parse_weight("4x", 3, false), Err("Trailing garbage in weight string".into()));
+        assert_eq!(
+            parse_weight("", 3, false),
+            Err("Require <weight> or <weight%>.\n".into())
+        );
+        assert_eq!(
+            parse_weight("abc", 3, false),
+            Err("Empty weight string empty or preceded by garbage".into())
+        );
+        assert_eq!(
+            parse_weight("300", 3, false),
+            Err("Absolute weight can only be between 0 and 256 inclusive.\n".into())
+        );
+        assert_eq!(
+            parse_weight("-1%", 3, false),
+            Err("Relative weight must be positive.\n".into())
+        );
+        assert_eq!(
+            parse_weight("4x", 3, false),
+            Err("Trailing garbage in weight string".into())
+        );
         assert!(parse_weight("5", 3, true).is_err());
     }
 }

@@ -14,7 +14,8 @@ pub trait Target {
     fn frontend_connections(&self) -> Vec<(String, u64)>;
     /// `show stat` as HAProxy prints it (CSV or typed).
     fn stat(&self, opts: &StatOptions) -> Result<String, String>;
-    fn set_admin(&mut self, backend: &str, server: &str, change: AdminChange) -> Result<(), String>;
+    fn set_admin(&mut self, backend: &str, server: &str, change: AdminChange)
+        -> Result<(), String>;
     fn set_weight(&mut self, backend: &str, server: &str, weight: u32) -> Result<(), String>;
     /// `enable health` / `disable health`: resume or pause the server's health checks.
     fn set_checks(&mut self, backend: &str, server: &str, enabled: bool) -> Result<(), String>;
@@ -23,8 +24,15 @@ pub trait Target {
 /// Resolves `B/S` to its backend and server views, with HAProxy's messages.
 fn find(backends: &[BackendView], target: &str) -> Result<(BackendView, ServerView), String> {
     let (b, s) = split_target(target)?;
-    let be = backends.iter().find(|x| x.name == b).ok_or_else(|| "No such backend.\n".to_string())?;
-    let srv = be.servers.iter().find(|x| x.name == s).ok_or_else(|| "No such server.\n".to_string())?;
+    let be = backends
+        .iter()
+        .find(|x| x.name == b)
+        .ok_or_else(|| "No such backend.\n".to_string())?;
+    let srv = be
+        .servers
+        .iter()
+        .find(|x| x.name == s)
+        .ok_or_else(|| "No such server.\n".to_string())?;
     Ok((be.clone(), srv.clone()))
 }
 
@@ -50,7 +58,10 @@ fn run(cmd: &Command, target: &mut dyn Target) -> Result<String, String> {
             Ok(render::servers_state(&all))
         }
         Command::ShowBackend => Ok(render::backend_list(&target.backends())),
-        Command::ShowSess => Ok(render::sessions(&target.frontend_connections(), &target.backends())),
+        Command::ShowSess => Ok(render::sessions(
+            &target.frontend_connections(),
+            &target.backends(),
+        )),
         Command::GetWeight(t) => {
             let (_, s) = find(&target.backends(), t)?;
             Ok(format!("{} (initial {})\n", s.uweight, s.iweight))
@@ -112,32 +123,84 @@ mod tests {
     }
 
     fn fake() -> Fake {
-        let s2 = ServerView { id: 2, name: "s2".into(), uweight: 7, iweight: 3, ..Default::default() };
-        Fake { backends: vec![BackendView { id: 3, name: "app".into(), static_lb: false, servers: vec![s2] }], log: Vec::new() }
+        let s2 = ServerView {
+            id: 2,
+            name: "s2".into(),
+            uweight: 7,
+            iweight: 3,
+            ..Default::default()
+        };
+        Fake {
+            backends: vec![BackendView {
+                id: 3,
+                name: "app".into(),
+                static_lb: false,
+                servers: vec![s2],
+            }],
+            log: Vec::new(),
+        }
     }
 
     #[test]
     fn answers_and_errors_as_haproxy() {
         let mut f = fake();
-        assert_eq!(execute(&Command::GetWeight("app/s2".into()), &mut f), "7 (initial 3)\n");
-        assert_eq!(execute(&Command::GetWeight("app/s9".into()), &mut f), "No such server.\n");
-        assert_eq!(execute(&Command::GetWeight("foo/s2".into()), &mut f), "No such backend.\n");
-        assert_eq!(execute(&Command::GetWeight("app".into()), &mut f), "Require 'backend/server'.\n");
+        assert_eq!(
+            execute(&Command::GetWeight("app/s2".into()), &mut f),
+            "7 (initial 3)\n"
+        );
+        assert_eq!(
+            execute(&Command::GetWeight("app/s9".into()), &mut f),
+            "No such server.\n"
+        );
+        assert_eq!(
+            execute(&Command::GetWeight("foo/s2".into()), &mut f),
+            "No such backend.\n"
+        );
+        assert_eq!(
+            execute(&Command::GetWeight("app".into()), &mut f),
+            "Require 'backend/server'.\n"
+        );
         assert_eq!(execute(&Command::ShowBackend, &mut f), "# name\napp\n");
-        assert_eq!(execute(&Command::ShowServersState { backend: Some("nope".into()) }, &mut f), "Can't find backend.\n");
-        assert_eq!(execute(&Command::ShowSess, &mut f), "# frontend current_connections\nweb 2\n# backend/server current_sessions\napp/s2 0\n");
+        assert_eq!(
+            execute(
+                &Command::ShowServersState {
+                    backend: Some("nope".into())
+                },
+                &mut f
+            ),
+            "Can't find backend.\n"
+        );
+        assert_eq!(
+            execute(&Command::ShowSess, &mut f),
+            "# frontend current_connections\nweb 2\n# backend/server current_sessions\napp/s2 0\n"
+        );
     }
 
     #[test]
     fn changes_reach_the_target() {
         let mut f = fake();
-        assert_eq!(execute(&Command::SetAdmin("app/s2".into(), AdminChange::Maint), &mut f), "");
-        assert_eq!(execute(&Command::SetWeight("app/s2".into(), "50%".into()), &mut f), "");
-        assert_eq!(execute(&Command::SetChecks("app/s2".into(), false), &mut f), "");
+        assert_eq!(
+            execute(
+                &Command::SetAdmin("app/s2".into(), AdminChange::Maint),
+                &mut f
+            ),
+            ""
+        );
+        assert_eq!(
+            execute(&Command::SetWeight("app/s2".into(), "50%".into()), &mut f),
+            ""
+        );
+        assert_eq!(
+            execute(&Command::SetChecks("app/s2".into(), false), &mut f),
+            ""
+        );
         assert_eq!(
             execute(&Command::SetWeight("app/s2".into(), "999".into()), &mut f),
             "Absolute weight can only be between 0 and 256 inclusive.\n"
         );
-        assert_eq!(f.log, ["app/s2 Maint", "app/s2 weight 1", "app/s2 checks false"]);
+        assert_eq!(
+            f.log,
+            ["app/s2 Maint", "app/s2 weight 1", "app/s2 checks false"]
+        );
     }
 }

@@ -43,7 +43,11 @@ fn listing(header: &str, lines: &[&str]) -> String {
 pub fn help(words: &[&str]) -> String {
     let all: Vec<&str> = ENTRIES.iter().map(|(_, l)| *l).collect();
     let matching = matching(words);
-    let lines = if words.is_empty() || matching.is_empty() { all } else { matching };
+    let lines = if words.is_empty() || matching.is_empty() {
+        all
+    } else {
+        matching
+    };
     listing("The following commands are valid at this level:", &lines)
 }
 
@@ -53,7 +57,12 @@ fn matching(words: &[&str]) -> Vec<&'static str> {
     let prefix = |n: usize| {
         ENTRIES
             .iter()
-            .filter(|(kw, _)| kw.split(' ').zip(words.iter().take(n)).all(|(a, b)| a == *b) && !words.is_empty())
+            .filter(|(kw, _)| {
+                kw.split(' ')
+                    .zip(words.iter().take(n))
+                    .all(|(a, b)| a == *b)
+                    && !words.is_empty()
+            })
             .map(|(_, l)| *l)
             .collect::<Vec<_>>()
     };
@@ -69,9 +78,15 @@ pub fn unknown_command(words: &[&str]) -> String {
     let suggestions = matching(words);
     if suggestions.is_empty() {
         let all: Vec<&str> = ENTRIES.iter().map(|(_, l)| *l).collect();
-        listing("Unknown command. Please enter one of the following commands only:", &all)
+        listing(
+            "Unknown command. Please enter one of the following commands only:",
+            &all,
+        )
     } else {
-        listing("Unknown command, but maybe one of the following ones is a better match:", &suggestions)
+        listing(
+            "Unknown command, but maybe one of the following ones is a better match:",
+            &suggestions,
+        )
     }
 }
 
@@ -83,18 +98,26 @@ mod tests {
     fn help_lists_every_command_then_help_prompt_quit() {
         let h = help(&[]);
         assert!(h.starts_with("The following commands are valid at this level:\n"));
-        assert!(h.contains("  get weight <bk>/<srv>                   : report a server's current weight\n"));
+        assert!(h.contains(
+            "  get weight <bk>/<srv>                   : report a server's current weight\n"
+        ));
         assert!(h.ends_with("  quit                                    : disconnect\n"));
     }
 
     #[test]
     fn unknown_commands_get_suggestions_by_first_word() {
         let u = unknown_command(&["show", "foo"]);
-        assert!(u.starts_with("Unknown command, but maybe one of the following ones is a better match:\n"));
+        assert!(u.starts_with(
+            "Unknown command, but maybe one of the following ones is a better match:\n"
+        ));
         assert!(u.contains("show info") && u.contains("show stat") && !u.contains("get weight"));
         let u = unknown_command(&["frobnicate"]);
-        assert!(u.starts_with("Unknown command. Please enter one of the following commands only:\n"));
+        assert!(
+            u.starts_with("Unknown command. Please enter one of the following commands only:\n")
+        );
         let u = unknown_command(&[]);
-        assert!(u.starts_with("Unknown command. Please enter one of the following commands only:\n"));
+        assert!(
+            u.starts_with("Unknown command. Please enter one of the following commands only:\n")
+        );
     }
 }

@@ -46,28 +46,45 @@ pub fn parse_address(text: &str) -> Result<SocketAddress, String> {
         return Ok(SocketAddress::Abns(name.to_string()));
     }
     if let Some(n) = text.strip_prefix("fd@") {
-        return n.parse().ok().filter(|n: &i32| *n >= 0).map(SocketAddress::Fd).ok_or_else(|| format!("stats socket '{text}': '{n}' is not a descriptor number"));
+        return n
+            .parse()
+            .ok()
+            .filter(|n: &i32| *n >= 0)
+            .map(SocketAddress::Fd)
+            .ok_or_else(|| format!("stats socket '{text}': '{n}' is not a descriptor number"));
     }
     for refused in ["sockpair@", "udp@", "udp4@", "udp6@", "quic4@", "quic6@"] {
         if text.starts_with(refused) {
-            return Err(format!("stats socket '{text}': '{refused}' addresses are not supported by fulcrum yet"));
+            return Err(format!(
+                "stats socket '{text}': '{refused}' addresses are not supported by fulcrum yet"
+            ));
         }
     }
     let (tcp, rest) = match text.split_once('@') {
         Some(("ipv4" | "ipv6" | "tcp" | "tcp4" | "tcp6", rest)) => (true, rest),
-        Some((other, _)) => return Err(format!("stats socket '{text}': unknown address family '{other}@'")),
+        Some((other, _)) => {
+            return Err(format!(
+                "stats socket '{text}': unknown address family '{other}@'"
+            ))
+        }
         None => (false, text),
     };
     if !tcp && (rest.starts_with('/') || rest.starts_with('.') || !rest.contains(':')) {
         return Ok(SocketAddress::Unix(PathBuf::from(rest)));
     }
-    let (host, port) = rest.rsplit_once(':').ok_or_else(|| format!("stats socket '{text}': missing ':port'"))?;
-    let port: u16 = port.parse().map_err(|_| format!("stats socket '{text}': invalid port '{port}'"))?;
+    let (host, port) = rest
+        .rsplit_once(':')
+        .ok_or_else(|| format!("stats socket '{text}': missing ':port'"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("stats socket '{text}': invalid port '{port}'"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let ip = match host {
         "" | "*" | "0.0.0.0" => std::net::IpAddr::from([0, 0, 0, 0]),
         "::" => std::net::IpAddr::from([0u16; 8]),
-        h => h.parse().map_err(|_| format!("stats socket '{text}': '{h}' is not an IP address"))?,
+        h => h
+            .parse()
+            .map_err(|_| format!("stats socket '{text}': '{h}' is not an IP address"))?,
     };
     Ok(SocketAddress::Tcp(SocketAddr::new(ip, port)))
 }
@@ -86,7 +103,12 @@ fn settings(global: &Global) -> Vec<Settings> {
     global
         .stats_sockets
         .iter()
-        .map(|s| Settings { address: s.address.clone(), mode: s.mode, level: s.level, timeout })
+        .map(|s| Settings {
+            address: s.address.clone(),
+            mode: s.mode,
+            level: s.level,
+            timeout,
+        })
         .collect()
 }
 
@@ -106,8 +128,15 @@ pub struct RuntimeSockets {
 impl RuntimeSockets {
     /// Opens every `stats socket` of `global`. As HAProxy, a socket that cannot be opened
     /// stops the start: the error names each one.
-    pub fn start(global: &Global, to_supervisor: mpsc::Sender<Request>) -> Result<RuntimeSockets, String> {
-        let mut me = RuntimeSockets { settings: Vec::new(), running: Vec::new(), to_supervisor };
+    pub fn start(
+        global: &Global,
+        to_supervisor: mpsc::Sender<Request>,
+    ) -> Result<RuntimeSockets, String> {
+        let mut me = RuntimeSockets {
+            settings: Vec::new(),
+            running: Vec::new(),
+            to_supervisor,
+        };
         let errors = me.open(settings(global));
         if errors.is_empty() {
             Ok(me)
@@ -168,43 +197,76 @@ fn open_one(s: &Settings, to_supervisor: mpsc::Sender<Request>) -> Result<Runnin
     let (listener, unix_path) = match parse_address(&s.address)? {
         SocketAddress::Unix(path) => {
             if path.exists() {
-                std::fs::remove_file(&path).map_err(|e| format!("cannot replace {}: {e}", path.display()))?;
+                std::fs::remove_file(&path)
+                    .map_err(|e| format!("cannot replace {}: {e}", path.display()))?;
             }
-            let listener = UnixListener::bind(&path).map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
+            let listener = UnixListener::bind(&path)
+                .map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
             if let Some(mode) = s.mode {
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
                     .map_err(|e| format!("cannot set mode {mode:o} on {}: {e}", path.display()))?;
             }
-            tracing::info!("stats socket on {} (level {})", path.display(), level.keyword());
+            tracing::info!(
+                "stats socket on {} (level {})",
+                path.display(),
+                level.keyword()
+            );
             (Listener::Unix(listener), Some(path))
         }
         SocketAddress::Tcp(addr) => {
-            let std_listener = std::net::TcpListener::bind(addr).map_err(|e| format!("cannot bind {addr}: {e}"))?;
-            std_listener.set_nonblocking(true).map_err(|e| format!("{addr}: {e}"))?;
-            let listener = TcpListener::from_std(std_listener).map_err(|e| format!("{addr}: {e}"))?;
+            let std_listener = std::net::TcpListener::bind(addr)
+                .map_err(|e| format!("cannot bind {addr}: {e}"))?;
+            std_listener
+                .set_nonblocking(true)
+                .map_err(|e| format!("{addr}: {e}"))?;
+            let listener =
+                TcpListener::from_std(std_listener).map_err(|e| format!("{addr}: {e}"))?;
             tracing::info!("stats socket on {addr} (level {})", level.keyword());
             (Listener::Tcp(listener), None)
         }
         SocketAddress::Abns(name) => {
             use std::os::linux::net::SocketAddrExt;
             let wire = fulcrum_proxy::listener::abns_name(&name, true);
-            let addr = std::os::unix::net::SocketAddr::from_abstract_name(&wire[1..]).map_err(|e| format!("abns@{name}: {e}"))?;
-            let std_listener = std::os::unix::net::UnixListener::bind_addr(&addr).map_err(|e| format!("cannot bind abns@{name}: {e}"))?;
-            std_listener.set_nonblocking(true).map_err(|e| format!("abns@{name}: {e}"))?;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(&wire[1..])
+                .map_err(|e| format!("abns@{name}: {e}"))?;
+            let std_listener = std::os::unix::net::UnixListener::bind_addr(&addr)
+                .map_err(|e| format!("cannot bind abns@{name}: {e}"))?;
+            std_listener
+                .set_nonblocking(true)
+                .map_err(|e| format!("abns@{name}: {e}"))?;
             tracing::info!("stats socket on abns@{name} (level {})", level.keyword());
-            (Listener::Unix(UnixListener::from_std(std_listener).map_err(|e| format!("abns@{name}: {e}"))?), None)
+            (
+                Listener::Unix(
+                    UnixListener::from_std(std_listener)
+                        .map_err(|e| format!("abns@{name}: {e}"))?,
+                ),
+                None,
+            )
         }
         SocketAddress::Fd(n) => {
             let sock = fulcrum_proxy::inherit::take_listener(n)?;
-            sock.set_nonblocking(true).map_err(|e| format!("fd@{n}: {e}"))?;
+            sock.set_nonblocking(true)
+                .map_err(|e| format!("fd@{n}: {e}"))?;
             tracing::info!("stats socket on fd@{n} (level {})", level.keyword());
             let fd = std::os::fd::OwnedFd::from(sock);
             let unix = fulcrum_proxy::listener::is_unix(&fd);
             if unix {
-                (Listener::Unix(UnixListener::from_std(std::os::unix::net::UnixListener::from(fd)).map_err(|e| format!("fd@{n}: {e}"))?), None)
+                (
+                    Listener::Unix(
+                        UnixListener::from_std(std::os::unix::net::UnixListener::from(fd))
+                            .map_err(|e| format!("fd@{n}: {e}"))?,
+                    ),
+                    None,
+                )
             } else {
-                (Listener::Tcp(TcpListener::from_std(std::net::TcpListener::from(fd)).map_err(|e| format!("fd@{n}: {e}"))?), None)
+                (
+                    Listener::Tcp(
+                        TcpListener::from_std(std::net::TcpListener::from(fd))
+                            .map_err(|e| format!("fd@{n}: {e}"))?,
+                    ),
+                    None,
+                )
             }
         }
     };
@@ -213,10 +275,17 @@ fn open_one(s: &Settings, to_supervisor: mpsc::Sender<Request>) -> Result<Runnin
 }
 
 /// Accepts connections and serves each in its own task, at most [`MAX_CONNECTIONS`] at once.
-async fn accept_loop(listener: Listener, level: Level, timeout: Duration, to_supervisor: mpsc::Sender<Request>) {
+async fn accept_loop(
+    listener: Listener,
+    level: Level,
+    timeout: Duration,
+    to_supervisor: mpsc::Sender<Request>,
+) {
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let to_supervisor = to_supervisor.clone();
         let accepted = match &listener {
             Listener::Unix(l) => l.accept().await.map(|(c, _)| {
@@ -243,19 +312,33 @@ async fn accept_loop(listener: Listener, level: Level, timeout: Duration, to_sup
 async fn ask(to_supervisor: &mpsc::Sender<Request>, commands: Vec<Command>) -> Vec<String> {
     let n = commands.len();
     let (tx, rx) = oneshot::channel();
-    if to_supervisor.send(Request::Runtime(commands, tx)).await.is_err() {
+    if to_supervisor
+        .send(Request::Runtime(commands, tx))
+        .await
+        .is_err()
+    {
         return vec!["fulcrum is stopping.\n".to_string(); n];
     }
-    rx.await.unwrap_or_else(|_| vec!["fulcrum is stopping.\n".to_string(); n])
+    rx.await
+        .unwrap_or_else(|_| vec!["fulcrum is stopping.\n".to_string(); n])
 }
 
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut conn: S, level: Level, timeout: Duration, to_supervisor: mpsc::Sender<Request>) {
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+    mut conn: S,
+    level: Level,
+    timeout: Duration,
+    to_supervisor: mpsc::Sender<Request>,
+) {
     let mut session = Session::new(level, timeout);
     let mut buf = vec![0u8; 4096];
     loop {
         while let Some(step) = session.next_step() {
             let commands = step.commands();
-            let answers = if commands.is_empty() { Vec::new() } else { ask(&to_supervisor, commands).await };
+            let answers = if commands.is_empty() {
+                Vec::new()
+            } else {
+                ask(&to_supervisor, commands).await
+            };
             if conn.write_all(&step.render(&answers)).await.is_err() {
                 return;
             }
@@ -279,15 +362,36 @@ mod tests {
 
     #[test]
     fn haproxy_address_forms() {
-        assert_eq!(parse_address("/run/haproxy/admin.sock"), Ok(SocketAddress::Unix("/run/haproxy/admin.sock".into())));
-        assert_eq!(parse_address("unix@/tmp/a.sock"), Ok(SocketAddress::Unix("/tmp/a.sock".into())));
-        assert_eq!(parse_address("abns@stats"), Ok(SocketAddress::Abns("stats".into())));
+        assert_eq!(
+            parse_address("/run/haproxy/admin.sock"),
+            Ok(SocketAddress::Unix("/run/haproxy/admin.sock".into()))
+        );
+        assert_eq!(
+            parse_address("unix@/tmp/a.sock"),
+            Ok(SocketAddress::Unix("/tmp/a.sock".into()))
+        );
+        assert_eq!(
+            parse_address("abns@stats"),
+            Ok(SocketAddress::Abns("stats".into()))
+        );
         assert_eq!(parse_address("fd@4"), Ok(SocketAddress::Fd(4)));
         assert!(parse_address("fd@x").is_err());
-        assert_eq!(parse_address("ipv4@127.0.0.1:9999"), Ok(SocketAddress::Tcp("127.0.0.1:9999".parse().expect("addr"))));
-        assert_eq!(parse_address("127.0.0.1:9999"), Ok(SocketAddress::Tcp("127.0.0.1:9999".parse().expect("addr"))));
-        assert_eq!(parse_address("ipv6@[::1]:9999"), Ok(SocketAddress::Tcp("[::1]:9999".parse().expect("addr"))));
-        assert_eq!(parse_address("*:9999"), Ok(SocketAddress::Tcp("0.0.0.0:9999".parse().expect("addr"))));
+        assert_eq!(
+            parse_address("ipv4@127.0.0.1:9999"),
+            Ok(SocketAddress::Tcp("127.0.0.1:9999".parse().expect("addr")))
+        );
+        assert_eq!(
+            parse_address("127.0.0.1:9999"),
+            Ok(SocketAddress::Tcp("127.0.0.1:9999".parse().expect("addr")))
+        );
+        assert_eq!(
+            parse_address("ipv6@[::1]:9999"),
+            Ok(SocketAddress::Tcp("[::1]:9999".parse().expect("addr")))
+        );
+        assert_eq!(
+            parse_address("*:9999"),
+            Ok(SocketAddress::Tcp("0.0.0.0:9999".parse().expect("addr")))
+        );
         assert!(parse_address("sockpair@3").is_err());
         assert!(parse_address("ipv4@127.0.0.1:x").is_err());
     }

@@ -91,7 +91,11 @@ fn typed_stat(rows: &[StatRow]) -> String {
                 Field::U(v, false) => ("MGP", "u32", v.to_string()),
                 Field::S(v) => ("MGP", "s32", v.to_string()),
             };
-            let _ = writeln!(out, "{obj}.{}.{}.{i}.{col}.1:{tags}:{ty}:{value}", r.iid, r.sid);
+            let _ = writeln!(
+                out,
+                "{obj}.{}.{}.{i}.{col}.1:{tags}:{ty}:{value}",
+                r.iid, r.sid
+            );
         }
     }
     out
@@ -111,8 +115,20 @@ fn open_files_limit() -> u64 {
 fn describe_check(info: &CheckInfo) -> Option<String> {
     use fulcrum_health::CheckStatus as S;
     let all = [
-        S::L4Ok, S::L4Timeout, S::L4Connection, S::L6Timeout, S::L6Response, S::L7Ok, S::L7Timeout, S::L7Response,
-        S::L7Status, S::HealthAnalyze, S::ExternalOk, S::ExternalError, S::ExternalTimeout, S::Unsupported,
+        S::L4Ok,
+        S::L4Timeout,
+        S::L4Connection,
+        S::L6Timeout,
+        S::L6Response,
+        S::L7Ok,
+        S::L7Timeout,
+        S::L7Response,
+        S::L7Status,
+        S::HealthAnalyze,
+        S::ExternalOk,
+        S::ExternalError,
+        S::ExternalTimeout,
+        S::Unsupported,
     ];
     let status = all.iter().find(|s| s.code() == info.status)?;
     let mut text = status.description().to_string();
@@ -129,7 +145,12 @@ fn describe_check(info: &CheckInfo) -> Option<String> {
 fn static_lb(p: &Proxy) -> bool {
     matches!(
         p.balance,
-        Balance::StaticRr | Balance::Source | Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. } | Balance::RdpCookie { .. }
+        Balance::StaticRr
+            | Balance::Source
+            | Balance::Uri { .. }
+            | Balance::UrlParam { .. }
+            | Balance::Hdr { .. }
+            | Balance::RdpCookie { .. }
     )
 }
 
@@ -144,7 +165,10 @@ impl Live<'_> {
         let (rise, fall) = conf.map_or((2, 3), |c| (c.rise, c.fall));
         let latest = s.check();
         let code = if latest.status.is_empty() {
-            self.history.check_code(&p.name, &s.name).unwrap_or(if up { "L4OK" } else { "L4CON" }).to_string()
+            self.history
+                .check_code(&p.name, &s.name)
+                .unwrap_or(if up { "L4OK" } else { "L4CON" })
+                .to_string()
         } else {
             latest.status.clone()
         };
@@ -154,15 +178,29 @@ impl Live<'_> {
         let (status, why) = if admin == AdminState::Maint && disabled {
             ("MAINT", "'disabled' in the configuration".to_string())
         } else if admin == AdminState::Maint {
-            ("MAINT", "set to maintenance on the runtime API or stats page".to_string())
+            (
+                "MAINT",
+                "set to maintenance on the runtime API or stats page".to_string(),
+            )
         } else if !up {
-            ("DOWN", change.or(last).unwrap_or_else(|| "health check failed".into()))
+            (
+                "DOWN",
+                change
+                    .or(last)
+                    .unwrap_or_else(|| "health check failed".into()),
+            )
         } else if admin == AdminState::Drain {
-            ("DRAIN", "set to drain on the runtime API or stats page".to_string())
+            (
+                "DRAIN",
+                "set to drain on the runtime API or stats page".to_string(),
+            )
         } else if s.uweight() == 0 {
             ("DRAIN", "runtime weight 0".to_string())
         } else if checked {
-            ("UP", last.or(change).unwrap_or_else(|| "checks passing".into()))
+            (
+                "UP",
+                last.or(change).unwrap_or_else(|| "checks passing".into()),
+            )
         } else {
             ("UP", "no check".to_string())
         };
@@ -190,7 +228,11 @@ impl Live<'_> {
             name: s.name.clone(),
             addr,
             port,
-            op_state: if up && admin != AdminState::Maint { 2 } else { 0 },
+            op_state: if up && admin != AdminState::Maint {
+                2
+            } else {
+                0
+            },
             admin_state: admin_bits,
             uweight: s.uweight(),
             iweight: s.weight,
@@ -215,14 +257,20 @@ impl Live<'_> {
             },
             check_port: conf.and_then(|c| c.check_port).unwrap_or(0),
             status: status.to_string(),
-            reason: if paused { format!("{why} (health checks disabled)") } else { why },
+            reason: if paused {
+                format!("{why} (health checks disabled)")
+            } else {
+                why
+            },
             served: s.served(),
         }
     }
 
     /// Every backend in config order with its servers' current state.
     pub fn backend_views(&self) -> Vec<BackendView> {
-        let Some(generation) = self.proxy.generation() else { return Vec::new() };
+        let Some(generation) = self.proxy.generation() else {
+            return Vec::new();
+        };
         self.config
             .backends()
             .filter_map(|p| {
@@ -231,7 +279,12 @@ impl Live<'_> {
                     id: be.id,
                     name: p.name.clone(),
                     static_lb: static_lb(p),
-                    servers: be.servers.iter().enumerate().map(|(i, s)| self.server_view(p, i, s)).collect(),
+                    servers: be
+                        .servers
+                        .iter()
+                        .enumerate()
+                        .map(|(i, s)| self.server_view(p, i, s))
+                        .collect(),
                 })
             })
             .collect()
@@ -239,19 +292,34 @@ impl Live<'_> {
 
     /// Open connections per frontend, in config order.
     pub fn connections(&self) -> Vec<(String, u64)> {
-        let Some(generation) = self.proxy.generation() else { return Vec::new() };
+        let Some(generation) = self.proxy.generation() else {
+            return Vec::new();
+        };
         self.config
             .frontends()
             .map(|p| {
-                let conns = generation.frontends.get(&p.name).map_or(0, |f| f.conns.load(std::sync::atomic::Ordering::Relaxed));
+                let conns = generation
+                    .frontends
+                    .get(&p.name)
+                    .map_or(0, |f| f.conns.load(std::sync::atomic::Ordering::Relaxed));
                 (p.name.clone(), conns)
             })
             .collect()
     }
 
-    fn with_backend<T>(&self, backend: &str, f: impl FnOnce(&fulcrum_proxy::backend::Backend) -> Result<T, String>) -> Result<T, String> {
-        let generation = self.proxy.generation().ok_or_else(|| "fulcrum is reloading; try again.\n".to_string())?;
-        let be = generation.backends.get(backend).ok_or_else(|| "No such backend.\n".to_string())?;
+    fn with_backend<T>(
+        &self,
+        backend: &str,
+        f: impl FnOnce(&fulcrum_proxy::backend::Backend) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let generation = self
+            .proxy
+            .generation()
+            .ok_or_else(|| "fulcrum is reloading; try again.\n".to_string())?;
+        let be = generation
+            .backends
+            .get(backend)
+            .ok_or_else(|| "No such backend.\n".to_string())?;
         f(be)
     }
 }
@@ -259,7 +327,11 @@ impl Live<'_> {
 impl Target for Live<'_> {
     fn info(&self) -> InfoView {
         let conns: u64 = self.connections().iter().map(|(_, c)| c).sum();
-        let rows = self.proxy.generation().map(|g| snapshot(&g)).unwrap_or_default();
+        let rows = self
+            .proxy
+            .generation()
+            .map(|g| snapshot(&g))
+            .unwrap_or_default();
         let frontends = rows.iter().filter(|r| r.kind == RowKind::Frontend);
         let (cum_conns, cum_req) = frontends.fold((0, 0), |(c, q), r| (c + r.stot, q + r.req_tot));
         let ulimit_n = open_files_limit();
@@ -282,7 +354,8 @@ impl Target for Live<'_> {
             cum_req,
             listeners: self.config.frontends().map(|p| p.binds.len() as u64).sum(),
             jobs: conns,
-            node: std::fs::read_to_string("/proc/sys/kernel/hostname").map_or_else(|_| "-".to_string(), |h| h.trim().to_string()),
+            node: std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map_or_else(|_| "-".to_string(), |h| h.trim().to_string()),
             stopping: false,
         }
     }
@@ -296,8 +369,14 @@ impl Target for Live<'_> {
     }
 
     fn stat(&self, opts: &StatOptions) -> Result<String, String> {
-        let generation = self.proxy.generation().ok_or_else(|| "fulcrum is reloading; try again.\n".to_string())?;
-        let mut rows: Vec<StatRow> = snapshot(&generation).into_iter().filter(|r| keep_row(r, opts)).collect();
+        let generation = self
+            .proxy
+            .generation()
+            .ok_or_else(|| "fulcrum is reloading; try again.\n".to_string())?;
+        let mut rows: Vec<StatRow> = snapshot(&generation)
+            .into_iter()
+            .filter(|r| keep_row(r, opts))
+            .collect();
         if opts.hide_addresses {
             rows.iter_mut().for_each(|r| r.addr = None);
         }
@@ -310,12 +389,21 @@ impl Target for Live<'_> {
         })
     }
 
-    fn set_admin(&mut self, backend: &str, server: &str, change: AdminChange) -> Result<(), String> {
+    fn set_admin(
+        &mut self,
+        backend: &str,
+        server: &str,
+        change: AdminChange,
+    ) -> Result<(), String> {
         let (changed, state) = self.with_backend(backend, |be| {
-            let i = be.server_index(server).ok_or_else(|| "No such server.\n".to_string())?;
+            let i = be
+                .server_index(server)
+                .ok_or_else(|| "No such server.\n".to_string())?;
             let state = match change {
                 AdminChange::Ready => AdminState::Ready,
-                AdminChange::LeaveMaint if be.servers[i].admin() == AdminState::Maint => AdminState::Ready,
+                AdminChange::LeaveMaint if be.servers[i].admin() == AdminState::Maint => {
+                    AdminState::Ready
+                }
                 AdminChange::LeaveMaint => be.servers[i].admin(),
                 AdminChange::Drain => AdminState::Drain,
                 AdminChange::Maint => AdminState::Maint,
@@ -332,19 +420,30 @@ impl Target for Live<'_> {
             if state == AdminState::Maint {
                 self.history.stopped(backend, server);
             }
-            self.history.record(format!("server {backend}/{server}"), word, "runtime API".into());
+            self.history.record(
+                format!("server {backend}/{server}"),
+                word,
+                "runtime API".into(),
+            );
         }
         Ok(())
     }
 
     fn set_weight(&mut self, backend: &str, server: &str, weight: u32) -> Result<(), String> {
         let changed = self.with_backend(backend, |be| {
-            let i = be.server_index(server).ok_or_else(|| "No such server.\n".to_string())?;
-            be.set_server_weight(i, weight).map_err(|e| format!("{e}\n"))
+            let i = be
+                .server_index(server)
+                .ok_or_else(|| "No such server.\n".to_string())?;
+            be.set_server_weight(i, weight)
+                .map_err(|e| format!("{e}\n"))
         })?;
         if changed {
             tracing::info!("Server {backend}/{server} weight set to {weight} on the runtime API.");
-            self.history.record(format!("server {backend}/{server}"), &format!("weight {weight}"), "runtime API".into());
+            self.history.record(
+                format!("server {backend}/{server}"),
+                &format!("weight {weight}"),
+                "runtime API".into(),
+            );
         }
         Ok(())
     }
@@ -353,9 +452,17 @@ impl Target for Live<'_> {
         let was_paused = self.health.checks_paused(backend, server);
         self.health.pause_checks(backend, server, !enabled);
         if was_paused == enabled {
-            let word = if enabled { "checks enabled" } else { "checks disabled" };
+            let word = if enabled {
+                "checks enabled"
+            } else {
+                "checks disabled"
+            };
             tracing::info!("Server {backend}/{server}: health {word} on the runtime API.");
-            self.history.record(format!("server {backend}/{server}"), word, "runtime API".into());
+            self.history.record(
+                format!("server {backend}/{server}"),
+                word,
+                "runtime API".into(),
+            );
         }
         Ok(())
     }

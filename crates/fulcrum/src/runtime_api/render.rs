@@ -27,30 +27,87 @@ pub struct InfoView {
 
 /// HAProxy 2.6's `show info` fields in order, with their `typed` tags.
 const INFO_FIELDS: &[(&str, &str)] = &[
-    ("Name", "POS:str"), ("Version", "POS:str"), ("Release_date", "POS:str"), ("Nbthread", "CGS:u32"),
-    ("Nbproc", "CGS:u32"), ("Process_num", "KGP:u32"), ("Pid", "SGP:u32"), ("Uptime", "MDP:str"),
-    ("Uptime_sec", "MDP:u32"), ("Memmax_MB", "CLP:u32"), ("PoolAlloc_MB", "MGP:u32"), ("PoolUsed_MB", "MGP:u32"),
-    ("PoolFailed", "MCP:u32"), ("Ulimit-n", "CLP:u32"), ("Maxsock", "CLP:u32"), ("Maxconn", "CLP:u32"),
-    ("Hard_maxconn", "CLP:u32"), ("CurrConns", "MGP:u32"), ("CumConns", "MCP:u32"), ("CumReq", "MCP:u32"),
-    ("MaxSslConns", "MMP:u32"), ("CurrSslConns", "MGP:u32"), ("CumSslConns", "MCP:u32"), ("Maxpipes", "CLP:u32"),
-    ("PipesUsed", "MGP:u32"), ("PipesFree", "MGP:u32"), ("ConnRate", "MRP:u32"), ("ConnRateLimit", "CLP:u32"),
-    ("MaxConnRate", "MMP:u32"), ("SessRate", "MRP:u32"), ("SessRateLimit", "CLP:u32"), ("MaxSessRate", "MRP:u32"),
-    ("SslRate", "MRP:u32"), ("SslRateLimit", "CLP:u32"), ("MaxSslRate", "MMP:u32"), ("SslFrontendKeyRate", "MGP:u32"),
-    ("SslFrontendMaxKeyRate", "MMP:u32"), ("SslFrontendSessionReuse_pct", "MGP:u32"), ("SslBackendKeyRate", "MRP:u32"),
-    ("SslBackendMaxKeyRate", "MMP:u32"), ("SslCacheLookups", "MCP:u32"), ("SslCacheMisses", "MCP:u32"),
-    ("CompressBpsIn", "MRP:u32"), ("CompressBpsOut", "MRP:u32"), ("CompressBpsRateLim", "CLP:u32"), ("Tasks", "MGP:u32"),
-    ("Run_queue", "MGP:u32"), ("Idle_pct", "MaP:u32"), ("node", "COS:str"), ("Stopping", "MGP:u32"), ("Jobs", "MGP:u32"),
-    ("Unstoppable Jobs", "MGP:u32"), ("Listeners", "MGP:u32"), ("ActivePeers", "MGP:u32"), ("ConnectedPeers", "MGP:u32"),
-    ("DroppedLogs", "MGP:u32"), ("BusyPolling", "MGP:u32"), ("FailedResolutions", "MGP:u32"), ("TotalBytesOut", "MGP:u64"),
-    ("TotalSplicdedBytesOut", "MGP:u64"), ("BytesOutRate", "MRP:u64"), ("DebugCommandsIssued", "MGP:u32"),
-    ("CumRecvLogs", "MCP:u32"), ("Build info", "POS:str"), ("Memmax_bytes", "CLP:u32"), ("PoolAlloc_bytes", "MGP:u64"),
-    ("PoolUsed_bytes", "MGP:u64"), ("Start_time_sec", "MDP:u32"), ("Tainted", "SGP:str"),
+    ("Name", "POS:str"),
+    ("Version", "POS:str"),
+    ("Release_date", "POS:str"),
+    ("Nbthread", "CGS:u32"),
+    ("Nbproc", "CGS:u32"),
+    ("Process_num", "KGP:u32"),
+    ("Pid", "SGP:u32"),
+    ("Uptime", "MDP:str"),
+    ("Uptime_sec", "MDP:u32"),
+    ("Memmax_MB", "CLP:u32"),
+    ("PoolAlloc_MB", "MGP:u32"),
+    ("PoolUsed_MB", "MGP:u32"),
+    ("PoolFailed", "MCP:u32"),
+    ("Ulimit-n", "CLP:u32"),
+    ("Maxsock", "CLP:u32"),
+    ("Maxconn", "CLP:u32"),
+    ("Hard_maxconn", "CLP:u32"),
+    ("CurrConns", "MGP:u32"),
+    ("CumConns", "MCP:u32"),
+    ("CumReq", "MCP:u32"),
+    ("MaxSslConns", "MMP:u32"),
+    ("CurrSslConns", "MGP:u32"),
+    ("CumSslConns", "MCP:u32"),
+    ("Maxpipes", "CLP:u32"),
+    ("PipesUsed", "MGP:u32"),
+    ("PipesFree", "MGP:u32"),
+    ("ConnRate", "MRP:u32"),
+    ("ConnRateLimit", "CLP:u32"),
+    ("MaxConnRate", "MMP:u32"),
+    ("SessRate", "MRP:u32"),
+    ("SessRateLimit", "CLP:u32"),
+    ("MaxSessRate", "MRP:u32"),
+    ("SslRate", "MRP:u32"),
+    ("SslRateLimit", "CLP:u32"),
+    ("MaxSslRate", "MMP:u32"),
+    ("SslFrontendKeyRate", "MGP:u32"),
+    ("SslFrontendMaxKeyRate", "MMP:u32"),
+    ("SslFrontendSessionReuse_pct", "MGP:u32"),
+    ("SslBackendKeyRate", "MRP:u32"),
+    ("SslBackendMaxKeyRate", "MMP:u32"),
+    ("SslCacheLookups", "MCP:u32"),
+    ("SslCacheMisses", "MCP:u32"),
+    ("CompressBpsIn", "MRP:u32"),
+    ("CompressBpsOut", "MRP:u32"),
+    ("CompressBpsRateLim", "CLP:u32"),
+    ("Tasks", "MGP:u32"),
+    ("Run_queue", "MGP:u32"),
+    ("Idle_pct", "MaP:u32"),
+    ("node", "COS:str"),
+    ("Stopping", "MGP:u32"),
+    ("Jobs", "MGP:u32"),
+    ("Unstoppable Jobs", "MGP:u32"),
+    ("Listeners", "MGP:u32"),
+    ("ActivePeers", "MGP:u32"),
+    ("ConnectedPeers", "MGP:u32"),
+    ("DroppedLogs", "MGP:u32"),
+    ("BusyPolling", "MGP:u32"),
+    ("FailedResolutions", "MGP:u32"),
+    ("TotalBytesOut", "MGP:u64"),
+    ("TotalSplicdedBytesOut", "MGP:u64"),
+    ("BytesOutRate", "MRP:u64"),
+    ("DebugCommandsIssued", "MGP:u32"),
+    ("CumRecvLogs", "MCP:u32"),
+    ("Build info", "POS:str"),
+    ("Memmax_bytes", "CLP:u32"),
+    ("PoolAlloc_bytes", "MGP:u64"),
+    ("PoolUsed_bytes", "MGP:u64"),
+    ("Start_time_sec", "MDP:u32"),
+    ("Tainted", "SGP:str"),
 ];
 
 /// HAProxy's uptime form: `0d 0h00m01s`.
 pub fn uptime(d: Duration) -> String {
     let s = d.as_secs();
-    format!("{}d {}h{:02}m{:02}s", s / 86_400, (s / 3600) % 24, (s / 60) % 60, s % 60)
+    format!(
+        "{}d {}h{:02}m{:02}s",
+        s / 86_400,
+        (s / 3600) % 24,
+        (s / 60) % 60,
+        s % 60
+    )
 }
 
 fn info_value(v: &InfoView, name: &str) -> String {
@@ -126,7 +183,12 @@ pub fn info_json(v: &InfoView) -> String {
         let (tags, ty) = tagtype.split_once(':').unwrap_or((tagtype, "str"));
         let (origin, nature, scope) = tag_words(tags);
         let raw = info_value(v, name);
-        let value = if ty == "str" { json_string(&raw) } else { raw.parse::<u64>().map_or_else(|_| json_string(&raw), |n| n.to_string()) };
+        let value = if ty == "str" {
+            json_string(&raw)
+        } else {
+            raw.parse::<u64>()
+                .map_or_else(|_| json_string(&raw), |n| n.to_string())
+        };
         items.push(format!(
             "{{\"field\":{{\"pos\":{},\"name\":{}}},\"processNum\":1,\"tags\":{{\"origin\":\"{origin}\",\"nature\":\"{nature}\",\"scope\":\"{scope}\"}},\"value\":{{\"type\":\"{ty}\",\"value\":{value}}}}}",
             info_pos(i),
@@ -261,11 +323,30 @@ mod tests {
 
     #[test]
     fn info_has_what_hatop_requires() {
-        let v = InfoView { pid: 42, maxconn: 100, node: "vm".into(), version: "0.1.0".into(), ..Default::default() };
+        let v = InfoView {
+            pid: 42,
+            maxconn: 100,
+            node: "vm".into(),
+            version: "0.1.0".into(),
+            ..Default::default()
+        };
         let text = info(&v, false);
-        for key in ["Name: ", "Version: ", "Release_date: ", "Nbproc: 1", "Process_num: 1", "Pid: 42", "Uptime: 0d 0h00m00s",
-            "Maxconn: 100", "CurrConns: 0", "Maxpipes: 0", "PipesUsed: 0", "Tasks: 0", "Run_queue: 0", "node: vm"]
-        {
+        for key in [
+            "Name: ",
+            "Version: ",
+            "Release_date: ",
+            "Nbproc: 1",
+            "Process_num: 1",
+            "Pid: 42",
+            "Uptime: 0d 0h00m00s",
+            "Maxconn: 100",
+            "CurrConns: 0",
+            "Maxpipes: 0",
+            "PipesUsed: 0",
+            "Tasks: 0",
+            "Run_queue: 0",
+            "node: vm",
+        ] {
             assert!(text.lines().any(|l| l.starts_with(key)), "{key}");
         }
         let typed = info(&v, true);
@@ -278,15 +359,24 @@ mod tests {
 
     #[test]
     fn info_json_as_haproxy() {
-        let v = InfoView { pid: 42, ..Default::default() };
+        let v = InfoView {
+            pid: 42,
+            ..Default::default()
+        };
         let j: serde_json::Value = serde_json::from_str(&info_json(&v)).expect("json");
         assert_eq!(
             j[6],
             serde_json::json!({"field": {"pos": 6, "name": "Pid"}, "processNum": 1,
                 "tags": {"origin": "Status", "nature": "Gauge", "scope": "Process"}, "value": {"type": "u32", "value": 42}})
         );
-        assert_eq!(j[0]["value"], serde_json::json!({"type": "str", "value": "fulcrum"}));
-        assert_eq!(j[68]["field"], serde_json::json!({"pos": 71, "name": "Tainted"}));
+        assert_eq!(
+            j[0]["value"],
+            serde_json::json!({"type": "str", "value": "fulcrum"})
+        );
+        assert_eq!(
+            j[68]["field"],
+            serde_json::json!({"pos": 71, "name": "Tainted"})
+        );
     }
 
     #[test]
@@ -314,7 +404,10 @@ mod tests {
         };
         let text = servers_state(&[b]);
         // The line real haproxy 2.6 printed for a DOWN server (L4CON) with default check settings.
-        assert!(text.ends_with("\n3 app 1 s1 127.0.0.1 0 0 1 1 2 8 2 0 6 0 0 0 - 18081 - 0 0 - - 0\n"), "{text}");
+        assert!(
+            text.ends_with("\n3 app 1 s1 127.0.0.1 0 0 1 1 2 8 2 0 6 0 0 0 - 18081 - 0 0 - - 0\n"),
+            "{text}"
+        );
         assert!(text.starts_with("1\n# be_id be_name srv_id"));
     }
 }

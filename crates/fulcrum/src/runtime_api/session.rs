@@ -66,7 +66,15 @@ impl Step {
 
 impl Session {
     pub fn new(level: Level, timeout: Duration) -> Self {
-        Session { level, prompt: false, input: Vec::new(), timeout, eof: false, quit: false, answered: false }
+        Session {
+            level,
+            prompt: false,
+            input: Vec::new(),
+            timeout,
+            eof: false,
+            quit: false,
+            answered: false,
+        }
     }
 
     /// How long to wait for the next line before closing.
@@ -104,14 +112,18 @@ impl Session {
             None if self.input.len() > MAX_LINE => {
                 self.input.clear();
                 self.quit = true;
-                return Some(Step { parts: vec![(Item::Text("Command line too long.\n".into()), "\n")] });
+                return Some(Step {
+                    parts: vec![(Item::Text("Command line too long.\n".into()), "\n")],
+                });
             }
             None if self.eof && !self.input.is_empty() => std::mem::take(&mut self.input),
             None => return None,
         };
         if line.len() > MAX_LINE {
             self.quit = true;
-            return Some(Step { parts: vec![(Item::Text("Command line too long.\n".into()), "\n")] });
+            return Some(Step {
+                parts: vec![(Item::Text("Command line too long.\n".into()), "\n")],
+            });
         }
         self.answered = true;
         let text = String::from_utf8_lossy(&line);
@@ -221,7 +233,10 @@ mod tests {
     fn several_commands_and_lines_received_together() {
         let mut s = Session::new(Level::Admin, Duration::from_secs(10));
         s.receive(b"get weight a/b;show cli level\nshow backend\n");
-        assert_eq!(run(&mut s, "1 (initial 1)\n"), ["1 (initial 1)\n\nadmin\n\n", "1 (initial 1)\n\n"]);
+        assert_eq!(
+            run(&mut s, "1 (initial 1)\n"),
+            ["1 (initial 1)\n\nadmin\n\n", "1 (initial 1)\n\n"]
+        );
         assert!(s.should_close());
     }
 
@@ -262,7 +277,10 @@ mod tests {
 
     #[test]
     fn escapes_and_crlf() {
-        assert_eq!(split_commands("a\\;b c"), vec![vec!["a;b".to_string(), "c".to_string()]]);
+        assert_eq!(
+            split_commands("a\\;b c"),
+            vec![vec!["a;b".to_string(), "c".to_string()]]
+        );
         let mut s = Session::new(Level::User, Duration::from_secs(10));
         s.receive(b"show cli level\r\n");
         assert_eq!(run(&mut s, ""), ["user\n\n"]);
@@ -286,7 +304,9 @@ mod tests {
             let len = (seed >> 33) % 200;
             let mut input = Vec::new();
             for _ in 0..len {
-                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
                 input.push(alphabet[((seed >> 33) % alphabet.len() as u64) as usize]);
             }
             s.receive(&input);

@@ -26,7 +26,10 @@ impl Drop for Running {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// One request on a new connection (`Connection: close`); the whole response as text.
@@ -90,8 +93,14 @@ impl Fulcrum {
                 }
             }
         });
-        let f = Fulcrum { child: Running(child), lines: rx, backlog: Default::default(), all: Default::default() };
-        f.wait_line("fulcrum started", Duration::from_secs(20)).expect("fulcrum started");
+        let f = Fulcrum {
+            child: Running(child),
+            lines: rx,
+            backlog: Default::default(),
+            all: Default::default(),
+        };
+        f.wait_line("fulcrum started", Duration::from_secs(20))
+            .expect("fulcrum started");
         f
     }
 

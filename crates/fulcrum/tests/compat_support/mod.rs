@@ -34,7 +34,11 @@ pub fn tool(name: &str) -> Option<PathBuf> {
 pub fn is_root() -> bool {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(|l| l.split_whitespace().nth(1) == Some("0")))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .map(|l| l.split_whitespace().nth(1) == Some("0"))
+        })
         .unwrap_or(false)
 }
 
@@ -73,7 +77,12 @@ impl Running {
     pub fn spawn(mut cmd: Command, log: PathBuf) -> Running {
         let f = std::fs::File::create(&log).expect("log file");
         let f2 = f.try_clone().expect("log file");
-        let child = cmd.stdin(Stdio::null()).stdout(f).stderr(f2).spawn().expect("spawn");
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(f)
+            .stderr(f2)
+            .spawn()
+            .expect("spawn");
         Running { child, log }
     }
     pub fn output(&self) -> String {
@@ -83,7 +92,9 @@ impl Running {
         self.child.id()
     }
     pub fn signal(&self, sig: &str) {
-        let _ = Command::new("kill").args([&format!("-{sig}"), &self.pid().to_string()]).status();
+        let _ = Command::new("kill")
+            .args([&format!("-{sig}"), &self.pid().to_string()])
+            .status();
     }
     /// Waits up to `limit` for the process to exit.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
@@ -117,7 +128,10 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// An HTTP server answering every request with 200 and the request head as the body.
@@ -153,7 +167,10 @@ fn echo_conn(s: TcpStream) {
             }
             head.push_str(&line);
         }
-        let resp = format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{head}", head.len());
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{head}",
+            head.len()
+        );
         if w.write_all(resp.as_bytes()).is_err() {
             return;
         }
@@ -162,13 +179,22 @@ fn echo_conn(s: TcpStream) {
 
 /// Runs curl with a bounded time; returns (exit ok, body).
 pub fn curl(args: &[&str]) -> (bool, String) {
-    let out: Output = Command::new("curl").args(["-sS", "--max-time", "5"]).args(args).output().expect("run curl");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    let out: Output = Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .args(args)
+        .output()
+        .expect("run curl");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
 }
 
 /// One `GET /` over an already connected stream; true on a 200.
 pub fn get_over<S: Read + Write>(mut s: S) -> bool {
-    if s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").is_err() {
+    if s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut buf = Vec::new();
@@ -189,13 +215,21 @@ pub fn get_unix(path: &Path) -> bool {
 
 /// Clears close-on-exec so a child inherits the descriptor; returns its number.
 pub fn inheritable<F: AsFd + std::os::fd::AsRawFd>(f: &F) -> i32 {
-    nix::fcntl::fcntl(f.as_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty())).expect("clear FD_CLOEXEC");
+    nix::fcntl::fcntl(
+        f.as_fd(),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .expect("clear FD_CLOEXEC");
     f.as_raw_fd()
 }
 
 /// Sets close-on-exec again, once the child is started.
 pub fn private<F: AsFd>(f: &F) {
-    let _ = nix::fcntl::fcntl(f.as_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    let _ = nix::fcntl::fcntl(
+        f.as_fd(),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+    );
 }
 
-pub const DEFAULTS: &str = "defaults\n  mode http\n  timeout client 5s\n  timeout connect 1s\n  timeout server 5s\n";
+pub const DEFAULTS: &str =
+    "defaults\n  mode http\n  timeout client 5s\n  timeout connect 1s\n  timeout server 5s\n";

@@ -14,18 +14,26 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// Whether Debian tool `tool` (package `package`) is installed; else a loud skip, or a panic
 /// under FULCRUM_REQUIRE_NETNS=1.
 pub fn tool(test: &str, tool: &str, package: &str) -> bool {
-    let found = Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success());
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if found {
         return true;
     }
     if std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() == Ok("1") {
-        panic!("{test}: FULCRUM_REQUIRE_NETNS=1 but `{tool}` is missing (Debian package {package})");
+        panic!(
+            "{test}: FULCRUM_REQUIRE_NETNS=1 but `{tool}` is missing (Debian package {package})"
+        );
     }
     eprintln!("\n*** SKIPPING {test}: `{tool}` not found (apt-get install {package}); set FULCRUM_REQUIRE_NETNS=1 to fail instead ***\n");
     false
@@ -59,16 +67,32 @@ impl CountingServer {
                 }
             }
         });
-        CountingServer { name: name.to_string(), port, counts, stop }
+        CountingServer {
+            name: name.to_string(),
+            port,
+            counts,
+            stop,
+        }
     }
 
     pub fn count(&self, path: &str) -> u64 {
-        self.counts.lock().map(|c| c.get(path).copied().unwrap_or(0)).unwrap_or(0)
+        self.counts
+            .lock()
+            .map(|c| c.get(path).copied().unwrap_or(0))
+            .unwrap_or(0)
     }
 
     /// Requests other than health checks.
     pub fn traffic(&self) -> u64 {
-        self.counts.lock().map(|c| c.iter().filter(|(p, _)| p.as_str() != "/health").map(|(_, n)| n).sum()).unwrap_or(0)
+        self.counts
+            .lock()
+            .map(|c| {
+                c.iter()
+                    .filter(|(p, _)| p.as_str() != "/health")
+                    .map(|(_, n)| n)
+                    .sum()
+            })
+            .unwrap_or(0)
     }
 }
 
@@ -80,7 +104,9 @@ impl Drop for CountingServer {
 
 fn serve(conn: TcpStream, name: &str, counts: &Mutex<HashMap<String, u64>>) {
     let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
-    let Ok(mut write) = conn.try_clone() else { return };
+    let Ok(mut write) = conn.try_clone() else {
+        return;
+    };
     let mut reader = BufReader::new(conn);
     loop {
         let mut line = String::new();
@@ -104,7 +130,10 @@ fn serve(conn: TcpStream, name: &str, counts: &Mutex<HashMap<String, u64>>) {
         if let Ok(mut c) = counts.lock() {
             *c.entry(path).or_default() += 1;
         }
-        let resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{name}", name.len());
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n{name}",
+            name.len()
+        );
         if write.write_all(resp.as_bytes()).is_err() || close {
             return;
         }
@@ -115,7 +144,8 @@ fn serve(conn: TcpStream, name: &str, counts: &Mutex<HashMap<String, u64>>) {
 pub fn get(port: u16) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(b"GET /app HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").ok()?;
+    s.write_all(b"GET /app HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;
     if !out.starts_with("HTTP/1.1 200") {
@@ -146,7 +176,11 @@ static SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl Fulcrum {
     pub fn dir(test: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("fulcrum-{test}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed)));
+        let dir = std::env::temp_dir().join(format!(
+            "fulcrum-{test}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&dir).expect("dir");
         dir
     }
@@ -177,8 +211,14 @@ impl Fulcrum {
             paths.push(p);
         }
         cmd.arg("--control").arg(&control);
-        let child = fulcrum_testlab::process::Child::spawn("fulcrum", cmd, dir.join("fulcrum.log")).expect("spawn fulcrum");
-        Fulcrum { child, dir, cfg: paths.swap_remove(0), control }
+        let child = fulcrum_testlab::process::Child::spawn("fulcrum", cmd, dir.join("fulcrum.log"))
+            .expect("spawn fulcrum");
+        Fulcrum {
+            child,
+            dir,
+            cfg: paths.swap_remove(0),
+            control,
+        }
     }
 
     /// `fulcrum status [--json]` against this process: (exit success, stdout, stderr).
@@ -189,7 +229,11 @@ impl Fulcrum {
             cmd.arg("--json");
         }
         let out = cmd.output().expect("fulcrum status");
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Starts fulcrum with the config `make(dir)` returns (with fresh ports each call), and
@@ -208,7 +252,10 @@ impl Fulcrum {
                 return f;
             }
             let log = f.log();
-            assert!(attempt < 2 && log.contains("Address already in use"), "fulcrum did not start ({test})\n{log}");
+            assert!(
+                attempt < 2 && log.contains("Address already in use"),
+                "fulcrum did not start ({test})\n{log}"
+            );
         }
         unreachable!("three attempts")
     }
@@ -219,8 +266,15 @@ impl Fulcrum {
 
     /// Waits (bounded) until `path` answers the runtime API.
     pub fn wait_socket(&self, path: &Path) {
-        let ok = fulcrum_testlab::wait::until(Duration::from_secs(15), || query(path, "show cli level").is_ok());
-        assert!(ok.is_some(), "runtime socket {} never answered\n{}", path.display(), self.log());
+        let ok = fulcrum_testlab::wait::until(Duration::from_secs(15), || {
+            query(path, "show cli level").is_ok()
+        });
+        assert!(
+            ok.is_some(),
+            "runtime socket {} never answered\n{}",
+            path.display(),
+            self.log()
+        );
     }
 }
 
@@ -247,10 +301,17 @@ pub fn query(path: &Path, line: &str) -> std::io::Result<String> {
 /// The same through `socat` (as operators do: `echo "show info" | socat stdio PATH`).
 pub fn socat(address: &str, line: &str) -> String {
     let out = Command::new("sh")
-        .args(["-c", &format!("echo '{line}' | timeout 10 socat stdio {address}")])
+        .args([
+            "-c",
+            &format!("echo '{line}' | timeout 10 socat stdio {address}"),
+        ])
         .output()
         .expect("socat");
-    assert!(out.status.success(), "socat {address} '{line}': {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "socat {address} '{line}': {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -260,9 +321,16 @@ pub fn read_prompt(s: &mut UnixStream) -> String {
     let start = Instant::now();
     let mut buf = [0u8; 4096];
     while !out.ends_with(b"> ") {
-        assert!(start.elapsed() < Duration::from_secs(10), "no prompt: {:?}", String::from_utf8_lossy(&out));
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no prompt: {:?}",
+            String::from_utf8_lossy(&out)
+        );
         match s.read(&mut buf) {
-            Ok(0) => panic!("closed before the prompt: {:?}", String::from_utf8_lossy(&out)),
+            Ok(0) => panic!(
+                "closed before the prompt: {:?}",
+                String::from_utf8_lossy(&out)
+            ),
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e) => panic!("read: {e}; got {:?}", String::from_utf8_lossy(&out)),
         }

@@ -4,8 +4,8 @@
 
 use fulcrum_testlab::netns::{self, Lab, Node};
 use fulcrum_testlab::process::Child;
-use fulcrum_testlab::wait;
 use fulcrum_testlab::process::{signal_pid, Sig as Signal};
+use fulcrum_testlab::wait;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -31,7 +31,11 @@ impl Topo {
         let lab = Lab::new(nodes).unwrap();
         let dir = std::env::temp_dir().join(format!("{}-{}", lab.hub, test));
         std::fs::create_dir_all(&dir).unwrap();
-        Some(Topo { lab, dir, _serial: serial })
+        Some(Topo {
+            lab,
+            dir,
+            _serial: serial,
+        })
     }
 
     pub fn node(&self, i: usize) -> &Node {
@@ -95,26 +99,43 @@ impl Default for Inst {
 
 impl Inst {
     pub fn render(&self, topo: &Topo, node: usize) -> String {
-        let mut s = format!("global_defs {{\n  router_id node{node}\n  vrrp_version {}\n}}\n", self.version);
+        let mut s = format!(
+            "global_defs {{\n  router_id node{node}\n  vrrp_version {}\n}}\n",
+            self.version
+        );
         s.push_str(&self.top);
         s.push_str("vrrp_instance VI_1 {\n");
-        s.push_str(&format!("  state {}\n  interface eth0\n  virtual_router_id {}\n", self.state, self.vrid));
-        s.push_str(&format!("  priority {}\n  advert_int {}\n", self.priority, self.advert_int));
+        s.push_str(&format!(
+            "  state {}\n  interface eth0\n  virtual_router_id {}\n",
+            self.state, self.vrid
+        ));
+        s.push_str(&format!(
+            "  priority {}\n  advert_int {}\n",
+            self.priority, self.advert_int
+        ));
         if self.nopreempt {
             s.push_str("  nopreempt\n");
         }
         if let Some(pass) = self.auth.filter(|_| self.version == 2) {
-            s.push_str(&format!("  authentication {{\n    auth_type PASS\n    auth_pass {pass}\n  }}\n"));
+            s.push_str(&format!(
+                "  authentication {{\n    auth_type PASS\n    auth_pass {pass}\n  }}\n"
+            ));
         }
         if !self.unicast_peers.is_empty() {
-            s.push_str(&format!("  unicast_src_ip {}\n  unicast_peer {{\n", topo.node(node).addr));
+            s.push_str(&format!(
+                "  unicast_src_ip {}\n  unicast_peer {{\n",
+                topo.node(node).addr
+            ));
             for p in &self.unicast_peers {
                 s.push_str(&format!("    {}\n", topo.node(*p).addr));
             }
             s.push_str("  }\n");
         }
         s.push_str(&self.extra);
-        s.push_str(&format!("  virtual_ipaddress {{\n    {} dev eth0\n  }}\n}}\n", self.vip));
+        s.push_str(&format!(
+            "  virtual_ipaddress {{\n    {} dev eth0\n  }}\n}}\n",
+            self.vip
+        ));
         s
     }
 }
@@ -133,9 +154,15 @@ impl Daemon {
         let tag = format!("fulcrum{node}-{}", unique());
         let file = topo.write(&format!("{tag}.conf"), conf);
         let mut cmd = topo.node(node).command(env!("CARGO_BIN_EXE_fulcrum"));
-        cmd.args(["run", "-f"]).arg(&file).env("FULCRUM_LOG", "info,fulcrum_vrrp=debug");
+        cmd.args(["run", "-f"])
+            .arg(&file)
+            .env("FULCRUM_LOG", "info,fulcrum_vrrp=debug");
         let child = Child::spawn(&tag, cmd, topo.dir.join(format!("{tag}.log"))).unwrap();
-        Daemon { child, files: vec![file], vrrp_pidfile: None }
+        Daemon {
+            child,
+            files: vec![file],
+            vrrp_pidfile: None,
+        }
     }
 
     /// SIGHUP: re-read the config files.
@@ -158,7 +185,11 @@ impl Daemon {
             .arg("-c")
             .arg(topo.dir.join(format!("{tag}.chk.pid")));
         let child = Child::spawn(&tag, cmd, topo.dir.join(format!("{tag}.log"))).unwrap();
-        Daemon { child, files: vec![file], vrrp_pidfile: Some(vrrp_pid) }
+        Daemon {
+            child,
+            files: vec![file],
+            vrrp_pidfile: Some(vrrp_pid),
+        }
     }
 
     /// SIGTERM: a graceful stop (a master sends priority 0).
@@ -206,14 +237,23 @@ pub fn wait_vip(topo: &Topo, node: usize, present: bool, timeout: Duration) -> O
 }
 
 /// Waits until `node` has (or lacks) `addr`.
-pub fn wait_addr(topo: &Topo, node: usize, addr: &str, present: bool, timeout: Duration) -> Option<Duration> {
+pub fn wait_addr(
+    topo: &Topo,
+    node: usize,
+    addr: &str,
+    present: bool,
+    timeout: Duration,
+) -> Option<Duration> {
     let n = topo.node(node);
     wait::until(timeout, || n.has_address(addr) == present)
 }
 
 /// Formats every daemon's log for a failure message.
 pub fn logs(daemons: &[&Daemon]) -> String {
-    daemons.iter().map(|d| format!("\n----- {} -----\n{}", d.child.name, d.log())).collect()
+    daemons
+        .iter()
+        .map(|d| format!("\n----- {} -----\n{}", d.child.name, d.log()))
+        .collect()
 }
 
 /// Whether the VIP is on exactly node `i` of `n` nodes.
@@ -253,7 +293,11 @@ impl Daemon {
             paths.push(file);
         }
         let child = Child::spawn(&tag, cmd, topo.dir.join(format!("{tag}.log"))).unwrap();
-        Daemon { child, files: paths, vrrp_pidfile: None }
+        Daemon {
+            child,
+            files: paths,
+            vrrp_pidfile: None,
+        }
     }
 
     /// The real HAProxy in the foreground.
@@ -263,7 +307,11 @@ impl Daemon {
         let mut cmd = topo.node(node).command("haproxy");
         cmd.arg("-db").arg("-f").arg(&file);
         let child = Child::spawn(&tag, cmd, topo.dir.join(format!("{tag}.log"))).unwrap();
-        Daemon { child, files: vec![file], vrrp_pidfile: None }
+        Daemon {
+            child,
+            files: vec![file],
+            vrrp_pidfile: None,
+        }
     }
 }
 

@@ -25,7 +25,10 @@ pub struct CheckAddr {
 
 impl From<SocketAddr> for CheckAddr {
     fn from(a: SocketAddr) -> Self {
-        CheckAddr { dest: Dest::Ip(a), source: None }
+        CheckAddr {
+            dest: Dest::Ip(a),
+            source: None,
+        }
     }
 }
 
@@ -50,7 +53,11 @@ pub async fn connect(addr: &CheckAddr) -> io::Result<Conn> {
         Dest::Ip(dst) => match addr.source {
             None => TcpStream::connect(dst).await.map(Conn::Tcp),
             Some(src) => {
-                let sock = if dst.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+                let sock = if dst.is_ipv4() {
+                    TcpSocket::new_v4()?
+                } else {
+                    TcpSocket::new_v6()?
+                };
                 if src.port() != 0 {
                     sock.set_reuseaddr(true)?;
                 }
@@ -60,7 +67,9 @@ pub async fn connect(addr: &CheckAddr) -> io::Result<Conn> {
         },
         Dest::Unix(path) => UnixStream::connect(path).await.map(Conn::Unix),
         Dest::Abns(name) => match abns(name, true) {
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => abns(name, false).map(Conn::Unix),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                abns(name, false).map(Conn::Unix)
+            }
             r => r.map(Conn::Unix),
         },
     }
@@ -75,11 +84,14 @@ fn abns(name: &str, padded: bool) -> io::Result<UnixStream> {
     if padded && wire.len() < 108 {
         wire.resize(108, 0);
     }
-    let addr = SockAddr::unix(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&wire))?;
+    let addr =
+        SockAddr::unix(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&wire))?;
     let s = Socket::new(Domain::UNIX, Type::STREAM, None)?;
     s.set_nonblocking(true)?;
     s.connect(&addr)?;
-    UnixStream::from_std(std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(s)))
+    UnixStream::from_std(std::os::unix::net::UnixStream::from(
+        std::os::fd::OwnedFd::from(s),
+    ))
 }
 
 #[cfg(test)]
@@ -91,14 +103,24 @@ mod tests {
 
     #[test]
     fn checks_reach_unix_paths_abstract_names_and_leave_from_source() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
         rt.block_on(async {
             let t = Duration::from_secs(2);
-            let path = std::env::temp_dir().join(format!("fulcrum-check-addr-{}.sock", std::process::id()));
+            let path = std::env::temp_dir()
+                .join(format!("fulcrum-check-addr-{}.sock", std::process::id()));
             let _ = std::fs::remove_file(&path);
-            let unix = CheckAddr { dest: Dest::Unix(path.clone()), source: None };
+            let unix = CheckAddr {
+                dest: Dest::Unix(path.clone()),
+                source: None,
+            };
             let down = tcp::check(&unix, t).await;
-            assert_eq!((down.status, down.info.as_deref()), (CheckStatus::L4Connection, Some("No such file or directory")));
+            assert_eq!(
+                (down.status, down.info.as_deref()),
+                (CheckStatus::L4Connection, Some("No such file or directory"))
+            );
             let l = tokio::net::UnixListener::bind(&path).expect("bind");
             assert_eq!(tcp::check(&unix, t).await.status, CheckStatus::L4Ok);
             drop(l);
@@ -107,7 +129,10 @@ mod tests {
             // An abstract name as HAProxy binds it (padded) and as other tools do (plain).
             use std::os::linux::net::SocketAddrExt;
             let name = format!("fulcrum-check-addr-{}", std::process::id());
-            let abns = CheckAddr { dest: Dest::Abns(name.clone()), source: None };
+            let abns = CheckAddr {
+                dest: Dest::Abns(name.clone()),
+                source: None,
+            };
             assert_eq!(tcp::check(&abns, t).await.status, CheckStatus::L4Connection);
             let mut padded = name.as_bytes().to_vec();
             padded.resize(107, 0);
@@ -119,8 +144,13 @@ mod tests {
             }
 
             // `source`: the server sees the check come from that address.
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-            let ip = CheckAddr { dest: Dest::Ip(l.local_addr().expect("addr")), source: Some("127.0.0.2:0".parse().expect("literal")) };
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let ip = CheckAddr {
+                dest: Dest::Ip(l.local_addr().expect("addr")),
+                source: Some("127.0.0.2:0".parse().expect("literal")),
+            };
             assert_eq!(tcp::check(&ip, t).await.status, CheckStatus::L4Ok);
             let (_, peer) = l.accept().await.expect("accept");
             assert_eq!(peer.ip().to_string(), "127.0.0.2");

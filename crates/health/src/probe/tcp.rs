@@ -28,7 +28,10 @@ pub async fn connect_to(addr: &CheckAddr, timeout: Duration) -> Result<Conn, Che
     let start = Instant::now();
     match tokio::time::timeout(timeout, super::addr::connect(addr)).await {
         Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(e)) => Err(CheckOutcome::new(CheckStatus::L4Connection, start.elapsed()).with_info(io_error_info(&e))),
+        Ok(Err(e)) => Err(
+            CheckOutcome::new(CheckStatus::L4Connection, start.elapsed())
+                .with_info(io_error_info(&e)),
+        ),
         Err(_) => Err(CheckOutcome::new(CheckStatus::L4Timeout, start.elapsed())),
     }
 }

@@ -39,7 +39,12 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -47,7 +52,12 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
@@ -71,16 +81,23 @@ fn connector() -> Result<TlsConnector, String> {
 }
 
 /// TCP connect then TLS handshake, together within `timeout`.
-pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TlsStream<TcpStream>, CheckOutcome> {
+pub async fn connect(
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Result<TlsStream<TcpStream>, CheckOutcome> {
     let start = Instant::now();
     let tcp = tcp::connect(addr, timeout).await?;
-    let connector = connector().map_err(|e| CheckOutcome::new(CheckStatus::L6Response, start.elapsed()).with_info(e))?;
+    let connector = connector()
+        .map_err(|e| CheckOutcome::new(CheckStatus::L6Response, start.elapsed()).with_info(e))?;
     // An IP address as the server name: rustls sends no SNI for it.
     let name = ServerName::IpAddress(addr.ip().into());
     let left = timeout.saturating_sub(start.elapsed());
     match tokio::time::timeout(left, connector.connect(name, tcp)).await {
         Ok(Ok(tls)) => Ok(tls),
-        Ok(Err(e)) => Err(CheckOutcome::new(CheckStatus::L6Response, start.elapsed()).with_info(e.to_string())),
+        Ok(Err(e)) => {
+            Err(CheckOutcome::new(CheckStatus::L6Response, start.elapsed())
+                .with_info(e.to_string()))
+        }
         Err(_) => Err(CheckOutcome::new(CheckStatus::L6Timeout, start.elapsed())),
     }
 }

@@ -143,12 +143,21 @@ pub fn closed_port() -> u16 {
 }
 
 /// The next health event, within `within`.
-pub async fn next_event(rx: &mut tokio::sync::mpsc::UnboundedReceiver<fulcrum_health::HealthEvent>, within: Duration) -> fulcrum_health::HealthEvent {
-    tokio::time::timeout(within, rx.recv()).await.expect("a health event in time").expect("monitor running")
+pub async fn next_event(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<fulcrum_health::HealthEvent>,
+    within: Duration,
+) -> fulcrum_health::HealthEvent {
+    tokio::time::timeout(within, rx.recv())
+        .await
+        .expect("a health event in time")
+        .expect("monitor running")
 }
 
 /// No health event for `d`.
-pub async fn no_event(rx: &mut tokio::sync::mpsc::UnboundedReceiver<fulcrum_health::HealthEvent>, d: Duration) {
+pub async fn no_event(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<fulcrum_health::HealthEvent>,
+    d: Duration,
+) {
     if let Ok(Some(e)) = tokio::time::timeout(d, rx.recv()).await {
         panic!("unexpected event: {}", e.log_line);
     }
@@ -167,6 +176,13 @@ pub fn genhash_digest(stdout: &str) -> Option<String> {
 
 /// `md5sum FILE`'s hex digest (the stand-in for genhash when keepalived is not installed).
 pub fn md5sum(file: &std::path::Path) -> String {
-    let out = std::process::Command::new("md5sum").arg(file).output().expect("md5sum runs");
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap_or_default().to_string()
+    let out = std::process::Command::new("md5sum")
+        .arg(file)
+        .output()
+        .expect("md5sum runs");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }

@@ -8,7 +8,9 @@ pub struct First {
 
 impl First {
     pub fn new(group: &[Candidate]) -> Self {
-        First { order: group.iter().map(|c| c.index).collect() }
+        First {
+            order: group.iter().map(|c| c.index).collect(),
+        }
     }
 }
 

@@ -12,10 +12,16 @@ use std::net::IpAddr;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Key {
     Source,
-    Uri { whole: bool, len: Option<u32>, depth: Option<u32> },
+    Uri {
+        whole: bool,
+        len: Option<u32>,
+        depth: Option<u32>,
+    },
     /// `balance url_param NAME`: the value of NAME in the query string.
     UrlParam(Box<[u8]>),
-    Header { use_domain_only: bool },
+    Header {
+        use_domain_only: bool,
+    },
 }
 
 /// Thomas Wang's 32-bit integer mix, as HAProxy's `full_hash`.
@@ -33,7 +39,10 @@ pub fn full_hash(mut a: u32) -> u32 {
 /// The sdbm string hash, HAProxy's default `hash-type` function.
 pub fn sdbm(key: &[u8]) -> u32 {
     key.iter().fold(0u32, |h, &c| {
-        u32::from(c).wrapping_add(h << 6).wrapping_add(h << 16).wrapping_sub(h)
+        u32::from(c)
+            .wrapping_add(h << 6)
+            .wrapping_add(h << 16)
+            .wrapping_sub(h)
     })
 }
 
@@ -42,7 +51,9 @@ pub fn source_hash(ip: IpAddr) -> u32 {
         IpAddr::V4(v4) => u32::from(v4),
         IpAddr::V6(v6) => {
             let o = v6.octets();
-            o.chunks_exact(4).fold(0u32, |h, w| h ^ u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+            o.chunks_exact(4).fold(0u32, |h, w| {
+                h ^ u32::from_be_bytes([w[0], w[1], w[2], w[3]])
+            })
         }
     };
     h
@@ -50,7 +61,9 @@ pub fn source_hash(ip: IpAddr) -> u32 {
 
 /// The part of the request target `balance uri` hashes.
 pub fn uri_part(uri: &[u8], whole: bool, len: Option<u32>, depth: Option<u32>) -> &[u8] {
-    let limit = len.filter(|l| *l > 0).map_or(uri.len(), |l| (l as usize).min(uri.len()));
+    let limit = len
+        .filter(|l| *l > 0)
+        .map_or(uri.len(), |l| (l as usize).min(uri.len()));
     let uri = &uri[..limit];
     let mut slashes = 0u32;
     for (i, &c) in uri.iter().enumerate() {
@@ -73,7 +86,10 @@ pub fn uri_part(uri: &[u8], whole: bool, len: Option<u32>, depth: Option<u32>) -
 /// `None` when there is no query string or no such parameter.
 pub fn url_param<'a>(uri: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     let q = uri.iter().position(|&c| c == b'?')?;
-    uri[q + 1..].split(|&c| c == b'&').find_map(|p| p.strip_prefix(name).and_then(|rest| rest.strip_prefix(b"=")))
+    uri[q + 1..].split(|&c| c == b'&').find_map(|p| {
+        p.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix(b"="))
+    })
 }
 
 /// `use_domain_only`: the label before the top-level domain (`haproxy.1wt.eu` → `1wt`).
@@ -117,9 +133,17 @@ mod tests {
         assert_eq!(url_param(b"/a?user=bob&x=1", b"user"), Some(&b"bob"[..]));
         assert_eq!(url_param(b"/a?x=1&user=bob", b"user"), Some(&b"bob"[..]));
         assert_eq!(url_param(b"/a?user=", b"user"), Some(&b""[..]));
-        assert_eq!(url_param(b"/a?username=bob", b"user"), None, "the whole name must match");
+        assert_eq!(
+            url_param(b"/a?username=bob", b"user"),
+            None,
+            "the whole name must match"
+        );
         assert_eq!(url_param(b"/a?xuser=bob", b"user"), None);
-        assert_eq!(url_param(b"/user=bob", b"user"), None, "only the query string");
+        assert_eq!(
+            url_param(b"/user=bob", b"user"),
+            None,
+            "only the query string"
+        );
         assert_eq!(url_param(b"/a?user", b"user"), None, "no '='");
     }
 

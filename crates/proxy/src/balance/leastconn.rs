@@ -14,7 +14,9 @@ pub struct Leastconn {
 
 impl Leastconn {
     pub fn new(group: &[Candidate]) -> Self {
-        Leastconn { group: group.to_vec() }
+        Leastconn {
+            group: group.to_vec(),
+        }
     }
 }
 
@@ -27,8 +29,15 @@ impl Algorithm for Leastconn {
                 continue;
             }
             let ew = u64::from(c.weight.max(1) * WEIGHT_SCALE);
-            let key = (u64::from((input.served)(c.index)) * EWGHT_MAX / ew, (input.changed_at)(c.index));
-            let slot = if Some(c.index) == input.avoid { &mut avoided } else { &mut best };
+            let key = (
+                u64::from((input.served)(c.index)) * EWGHT_MAX / ew,
+                (input.changed_at)(c.index),
+            );
+            let slot = if Some(c.index) == input.avoid {
+                &mut avoided
+            } else {
+                &mut best
+            };
             if !slot.is_some_and(|(k, _)| key >= k) {
                 *slot = Some((key, c.index));
             }

@@ -26,8 +26,10 @@ pub fn build_map(group: &[Candidate]) -> Vec<usize> {
         return group.iter().map(|c| c.index).collect();
     }
     let div = weighted.iter().fold(0u32, |g, c| gcd(g, c.weight)).max(1);
-    let eweights: Vec<i64> =
-        weighted.iter().map(|c| i64::from((c.weight * WEIGHT_SCALE).div_ceil(div))).collect();
+    let eweights: Vec<i64> = weighted
+        .iter()
+        .map(|c| i64::from((c.weight * WEIGHT_SCALE).div_ceil(div)))
+        .collect();
     let tot: i64 = eweights.iter().sum();
     if weighted.len() == 1 {
         return vec![weighted[0].index; 1];
@@ -61,7 +63,10 @@ pub struct StaticRr {
 
 impl StaticRr {
     pub fn new(group: &[Candidate]) -> Self {
-        StaticRr { map: build_map(group), next: 0 }
+        StaticRr {
+            map: build_map(group),
+            next: 0,
+        }
     }
 }
 
@@ -103,7 +108,11 @@ pub struct Hashed {
 
 impl Hashed {
     pub fn new(group: &[Candidate], key: Key) -> Self {
-        Hashed { key, rr: StaticRr::new(group), single: group.len() == 1 }
+        Hashed {
+            key,
+            rr: StaticRr::new(group),
+            single: group.len() == 1,
+        }
     }
 }
 
@@ -116,7 +125,11 @@ impl Algorithm for Hashed {
         if input.avoid.is_some() {
             return self.rr.pick(input);
         }
-        let h = if self.single { Some(0) } else { hash::hash_of(&self.key, input) };
+        let h = if self.single {
+            Some(0)
+        } else {
+            hash::hash_of(&self.key, input)
+        };
         match h {
             Some(h) => Some(self.rr.map[h as usize % self.rr.map.len()]),
             None => self.rr.pick(input),

@@ -56,14 +56,24 @@ pub fn build(balance: &Balance, group: &[Candidate]) -> Box<dyn Algorithm> {
         Balance::Source => Box::new(map::Hashed::new(group, hash::Key::Source)),
         Balance::Uri { whole, len, depth } => Box::new(map::Hashed::new(
             group,
-            hash::Key::Uri { whole: *whole, len: *len, depth: *depth },
+            hash::Key::Uri {
+                whole: *whole,
+                len: *len,
+                depth: *depth,
+            },
         )),
-        Balance::Hdr { use_domain_only, .. } => {
-            Box::new(map::Hashed::new(group, hash::Key::Header { use_domain_only: *use_domain_only }))
-        }
-        Balance::UrlParam { param } => {
-            Box::new(map::Hashed::new(group, hash::Key::UrlParam(param.as_bytes().to_vec().into_boxed_slice())))
-        }
+        Balance::Hdr {
+            use_domain_only, ..
+        } => Box::new(map::Hashed::new(
+            group,
+            hash::Key::Header {
+                use_domain_only: *use_domain_only,
+            },
+        )),
+        Balance::UrlParam { param } => Box::new(map::Hashed::new(
+            group,
+            hash::Key::UrlParam(param.as_bytes().to_vec().into_boxed_slice()),
+        )),
         Balance::RdpCookie { .. } => {
             // The RDP cookie is not extracted yet: HAProxy falls back to round robin on the map
             // when the hashed value is absent, which is what this does for every connection.
@@ -97,7 +107,13 @@ pub(crate) mod testutil {
                 maxconn: vec![None; n],
             }
         }
-        pub fn pick(&self, alg: &mut dyn Algorithm, src: Option<IpAddr>, uri: &[u8], avoid: Option<usize>) -> Option<usize> {
+        pub fn pick(
+            &self,
+            alg: &mut dyn Algorithm,
+            src: Option<IpAddr>,
+            uri: &[u8],
+            avoid: Option<usize>,
+        ) -> Option<usize> {
             let served = self.served.borrow().clone();
             let changed = self.changed.borrow().clone();
             let room = |i: usize| !self.maxconn[i].is_some_and(|m| served[i] >= m);
@@ -130,6 +146,10 @@ pub(crate) mod testutil {
     }
 
     pub fn group(weights: &[u32]) -> Vec<Candidate> {
-        weights.iter().enumerate().map(|(index, &weight)| Candidate { index, weight }).collect()
+        weights
+            .iter()
+            .enumerate()
+            .map(|(index, &weight)| Candidate { index, weight })
+            .collect()
     }
 }

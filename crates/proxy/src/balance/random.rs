@@ -18,7 +18,12 @@ impl Random {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_usize(group.len());
         let total = group.iter().map(|c| u64::from(c.weight.max(1))).sum();
-        Random { group: group.to_vec(), total, draws: draws.max(1), state: h.finish() | 1 }
+        Random {
+            group: group.to_vec(),
+            total,
+            draws: draws.max(1),
+            state: h.finish() | 1,
+        }
     }
 
     fn next(&mut self) -> u64 {

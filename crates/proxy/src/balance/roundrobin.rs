@@ -102,7 +102,11 @@ impl Fwrr {
     }
 
     fn queue_srv(&mut self, s: usize) {
-        let (npos, ew, rw) = (self.srvs[s].npos, self.srvs[s].eweight, self.srvs[s].rweight);
+        let (npos, ew, rw) = (
+            self.srvs[s].npos,
+            self.srvs[s].eweight,
+            self.srvs[s].rweight,
+        );
         if npos >= 2 * self.curr_weight || npos >= self.curr_weight + self.next_weight {
             self.srvs[s].npos -= self.curr_weight;
             self.queue_by_weight(1 - self.init, s);
@@ -210,7 +214,9 @@ mod tests {
     fn sequence(weights: &[u32], n: usize) -> Vec<usize> {
         let mut alg = Fwrr::new(&group(weights));
         let sim = Sim::new(weights.len());
-        (0..n).map(|_| sim.pick(&mut alg, None, b"/", None).unwrap_or(99)).collect()
+        (0..n)
+            .map(|_| sim.pick(&mut alg, None, b"/", None).unwrap_or(99))
+            .collect()
     }
 
     #[test]

@@ -29,7 +29,10 @@ fn content_length(m: &Message) -> Result<Option<u64>, BadFraming> {
             if p.is_empty() || p.len() > 19 || !p.iter().all(u8::is_ascii_digit) {
                 return Err(BadFraming);
             }
-            let n: u64 = std::str::from_utf8(p).ok().and_then(|s| s.parse().ok()).ok_or(BadFraming)?;
+            let n: u64 = std::str::from_utf8(p)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or(BadFraming)?;
             match found {
                 Some(f) if f != n => return Err(BadFraming),
                 _ => found = Some(n),
@@ -111,7 +114,11 @@ pub struct Chunked {
 
 impl Default for Chunked {
     fn default() -> Self {
-        Chunked { st: St::Size, size: 0, digits: 0 }
+        Chunked {
+            st: St::Size,
+            size: 0,
+            digits: 0,
+        }
     }
 }
 
@@ -226,16 +233,24 @@ pub async fn read_some<S: AsyncRead + Unpin>(
     }
     let fut = s.read_buf(buf);
     let r = match t {
-        Some(d) => tokio::time::timeout(d, fut).await.map_err(|_| BodyError::SrcTimeout)?,
+        Some(d) => tokio::time::timeout(d, fut)
+            .await
+            .map_err(|_| BodyError::SrcTimeout)?,
         None => fut.await,
     };
     r.map_err(|_| BodyError::SrcClosed)
 }
 
-pub async fn write_all<S: AsyncWrite + Unpin>(s: &mut S, data: &[u8], t: Option<Duration>) -> Result<(), BodyError> {
+pub async fn write_all<S: AsyncWrite + Unpin>(
+    s: &mut S,
+    data: &[u8],
+    t: Option<Duration>,
+) -> Result<(), BodyError> {
     let fut = s.write_all(data);
     let r = match t {
-        Some(d) => tokio::time::timeout(d, fut).await.map_err(|_| BodyError::DstTimeout)?,
+        Some(d) => tokio::time::timeout(d, fut)
+            .await
+            .map_err(|_| BodyError::DstTimeout)?,
         None => fut.await,
     };
     r.map_err(|_| BodyError::DstFailed)
@@ -260,23 +275,21 @@ pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
     let bufsize = bufsize.max(BODY_READ);
     match framing {
         Framing::None => Ok(0),
-        Framing::Length(mut left) => {
-            loop {
-                let n = (buf.len() as u64).min(left) as usize;
-                if n > 0 {
-                    write_all(dst, &buf[..n], dst_timeout).await?;
-                    buf.advance(n);
-                    left -= n as u64;
-                    sent += n as u64;
-                }
-                if left == 0 {
-                    return Ok(sent);
-                }
-                if read_some(src, buf, bufsize, src_timeout).await? == 0 {
-                    return Err(BodyError::SrcClosed);
-                }
+        Framing::Length(mut left) => loop {
+            let n = (buf.len() as u64).min(left) as usize;
+            if n > 0 {
+                write_all(dst, &buf[..n], dst_timeout).await?;
+                buf.advance(n);
+                left -= n as u64;
+                sent += n as u64;
             }
-        }
+            if left == 0 {
+                return Ok(sent);
+            }
+            if read_some(src, buf, bufsize, src_timeout).await? == 0 {
+                return Err(BodyError::SrcClosed);
+            }
+        },
         Framing::Chunked => {
             let mut ch = Chunked::default();
             loop {
@@ -329,16 +342,21 @@ mod tests {
     #[test]
     fn chunked_rejects_garbage_sizes() {
         assert!(Chunked::default().advance(b"zz\r\n").is_err());
-        assert!(Chunked::default().advance(b"ffffffffffffffffff\r\n").is_err());
+        assert!(Chunked::default()
+            .advance(b"ffffffffffffffffff\r\n")
+            .is_err());
     }
 
     #[test]
     fn framing_rules() {
         let mut m = Message::new();
-        let _ = m.parse_request(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
+        let _ = m.parse_request(
+            b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+        );
         assert_eq!(request_framing(&mut m), Ok(Framing::Chunked));
         assert!(!m.has_header(b"content-length"));
-        let _ = m.parse_request(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
+        let _ =
+            m.parse_request(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
         assert_eq!(request_framing(&mut m), Err(BadFraming));
         let _ = m.parse_request(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n");
         assert_eq!(request_framing(&mut m), Err(BadFraming));

@@ -80,7 +80,9 @@ fn builtin(status: u16) -> Option<(&'static str, &'static str)> {
 
 /// The full built-in response for `status` (falls back to 500's page for unknown codes).
 pub fn builtin_response(status: u16) -> Vec<u8> {
-    let (line, text) = builtin(status).or_else(|| builtin(500)).unwrap_or(("500 Internal Server Error", ""));
+    let (line, text) = builtin(status)
+        .or_else(|| builtin(500))
+        .unwrap_or(("500 Internal Server Error", ""));
     let h1 = line.split_once(' ').map_or(line, |(_, r)| r);
     let body = format!("<html><body><h1>{line}</h1>\n{text}\n</body></html>\n");
     let _ = h1;
@@ -110,10 +112,16 @@ impl ErrorPages {
     /// `files`: (status, raw file content) pairs already read.
     pub fn new(files: Vec<(u16, Vec<u8>)>) -> Self {
         let mut cache = HashMap::new();
-        for s in [400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504] {
+        for s in [
+            400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503,
+            504,
+        ] {
             cache.insert(s, builtin_response(s));
         }
-        ErrorPages { files: files.into_iter().collect(), cache }
+        ErrorPages {
+            files: files.into_iter().collect(),
+            cache,
+        }
     }
     pub fn get(&self, status: u16) -> std::borrow::Cow<'_, [u8]> {
         if let Some(f) = self.files.get(&status) {
@@ -127,8 +135,17 @@ impl ErrorPages {
 }
 
 /// `http-request return`: HAProxy puts content-length first, then content-type, then `hdr`s.
-pub fn return_response(status: u16, content_type: Option<&str>, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status} {}\r\ncontent-length: {}\r\n", reason(status), body.len());
+pub fn return_response(
+    status: u16,
+    content_type: Option<&str>,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\ncontent-length: {}\r\n",
+        reason(status),
+        body.len()
+    );
     if let Some(ct) = content_type {
         if !body.is_empty() {
             out.push_str(&format!("content-type: {ct}\r\n"));
@@ -145,7 +162,11 @@ pub fn return_response(status: u16, content_type: Option<&str>, headers: &[(Stri
 
 /// `redirect`: 302/303/307/308 carry `cache-control: no-cache`, 301 does not (as HAProxy).
 pub fn redirect_response(code: u16, location: &[u8], close: bool) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {code} {}\r\ncontent-length: 0\r\nlocation: ", reason(code)).into_bytes();
+    let mut out = format!(
+        "HTTP/1.1 {code} {}\r\ncontent-length: 0\r\nlocation: ",
+        reason(code)
+    )
+    .into_bytes();
     out.extend_from_slice(location);
     out.extend_from_slice(b"\r\n");
     if code != 301 {
@@ -172,13 +193,19 @@ mod tests {
     #[test]
     fn builtin_400_is_raw_with_close() {
         let r = String::from_utf8_lossy(&builtin_response(400)).into_owned();
-        assert!(r.starts_with("HTTP/1.1 400 Bad request\r\nContent-length: 90\r\n"), "{r}");
+        assert!(
+            r.starts_with("HTTP/1.1 400 Bad request\r\nContent-length: 90\r\n"),
+            "{r}"
+        );
         assert!(r.contains("Connection: close\r\n"));
     }
 
     #[test]
     fn return_matches_haproxy_layout() {
         let r = return_response(200, Some("text/plain"), &[], b"hello world");
-        assert_eq!(r, b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\ncontent-type: text/plain\r\n\r\nhello world");
+        assert_eq!(
+            r,
+            b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\ncontent-type: text/plain\r\n\r\nhello world"
+        );
     }
 }

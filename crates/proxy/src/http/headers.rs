@@ -7,7 +7,14 @@ use fulcrum_config::model::{ForwardFor, HttpConnectionMode};
 use std::net::IpAddr;
 
 /// Fields that describe one connection, never forwarded (besides those `Connection` names).
-const HOP_BY_HOP: &[&[u8]] = &[b"connection", b"keep-alive", b"proxy-connection", b"te", b"upgrade", b"trailer"];
+const HOP_BY_HOP: &[&[u8]] = &[
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"te",
+    b"upgrade",
+    b"trailer",
+];
 
 /// Removes hop-by-hop fields. With `keep_upgrade` the `Upgrade` field survives for a tunnel.
 pub fn strip_hop_by_hop(m: &mut Message, keep_upgrade: bool) {
@@ -15,14 +22,19 @@ pub fn strip_hop_by_hop(m: &mut Message, keep_upgrade: bool) {
     for v in m.headers(b"connection") {
         for t in v.split(|&c| c == b',') {
             let t = super::message::trim(t);
-            if !t.is_empty() && !t.eq_ignore_ascii_case(b"close") && !t.eq_ignore_ascii_case(b"keep-alive") && !t.eq_ignore_ascii_case(b"upgrade") {
+            if !t.is_empty()
+                && !t.eq_ignore_ascii_case(b"close")
+                && !t.eq_ignore_ascii_case(b"keep-alive")
+                && !t.eq_ignore_ascii_case(b"upgrade")
+            {
                 named.push(t.to_ascii_lowercase());
             }
         }
     }
     // One pass over the fields (this runs for every request and response).
     m.retain(|name| {
-        let hop = HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h)) && !(keep_upgrade && name.eq_ignore_ascii_case(b"upgrade"));
+        let hop = HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
+            && !(keep_upgrade && name.eq_ignore_ascii_case(b"upgrade"));
         !hop && !named.iter().any(|n| name.eq_ignore_ascii_case(n))
     });
 }
@@ -110,7 +122,11 @@ mod tests {
         let _ = m.parse_request(b"GET / HTTP/1.1\r\nX-Forwarded-For: 1.1.1.1\r\n\r\n");
         let src: IpAddr = [10, 0, 0, 1].into();
         let f = |except: Option<&str>, if_none| {
-            ForwardForRt::new(&ForwardFor { except: except.map(str::to_string), header: "X-Forwarded-For".into(), if_none })
+            ForwardForRt::new(&ForwardFor {
+                except: except.map(str::to_string),
+                header: "X-Forwarded-For".into(),
+                if_none,
+            })
         };
         f(None, true).apply(&mut m, src);
         assert_eq!(m.headers(b"x-forwarded-for").count(), 1);

@@ -43,13 +43,20 @@ pub struct Message {
 
 impl Message {
     pub fn new() -> Self {
-        Message { arena: Vec::with_capacity(1024), fields: Vec::with_capacity(32), ..Default::default() }
+        Message {
+            arena: Vec::with_capacity(1024),
+            fields: Vec::with_capacity(32),
+            ..Default::default()
+        }
     }
 
     fn push(&mut self, bytes: &[u8]) -> R {
         let start = self.arena.len() as u32;
         self.arena.extend_from_slice(bytes);
-        R { start, end: self.arena.len() as u32 }
+        R {
+            start,
+            end: self.arena.len() as u32,
+        }
     }
 
     pub fn get(&self, r: R) -> &[u8] {
@@ -143,32 +150,46 @@ impl Message {
 
     /// First value of header `name` (case-insensitive).
     pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
-        self.fields.iter().find(|f| self.get(f.name).eq_ignore_ascii_case(name)).map(|f| self.get(f.value))
+        self.fields
+            .iter()
+            .find(|f| self.get(f.name).eq_ignore_ascii_case(name))
+            .map(|f| self.get(f.value))
     }
 
     /// Every value of header `name`, in order.
     pub fn headers<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields.iter().filter(move |f| self.get(f.name).eq_ignore_ascii_case(name)).map(move |f| self.get(f.value))
+        self.fields
+            .iter()
+            .filter(move |f| self.get(f.name).eq_ignore_ascii_case(name))
+            .map(move |f| self.get(f.value))
     }
 
     pub fn has_header(&self, name: &[u8]) -> bool {
-        self.fields.iter().any(|f| self.get(f.name).eq_ignore_ascii_case(name))
+        self.fields
+            .iter()
+            .any(|f| self.get(f.name).eq_ignore_ascii_case(name))
     }
 
     /// Whether a comma-separated token appears in any `name` header (e.g. `Connection: close`).
     pub fn has_token(&self, name: &[u8], token: &[u8]) -> bool {
-        self.headers(name).any(|v| v.split(|&c| c == b',').any(|t| trim(t).eq_ignore_ascii_case(token)))
+        self.headers(name).any(|v| {
+            v.split(|&c| c == b',')
+                .any(|t| trim(t).eq_ignore_ascii_case(token))
+        })
     }
 
     pub fn remove(&mut self, name: &[u8]) {
         let arena = &self.arena;
-        self.fields.retain(|f| !arena[f.name.start as usize..f.name.end as usize].eq_ignore_ascii_case(name));
+        self.fields.retain(|f| {
+            !arena[f.name.start as usize..f.name.end as usize].eq_ignore_ascii_case(name)
+        });
     }
 
     /// Keeps the fields whose name `keep` accepts.
     pub fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
         let arena = &self.arena;
-        self.fields.retain(|f| keep(&arena[f.name.start as usize..f.name.end as usize]));
+        self.fields
+            .retain(|f| keep(&arena[f.name.start as usize..f.name.end as usize]));
     }
 
     pub fn append(&mut self, name: &[u8], value: &[u8]) {
@@ -207,13 +228,21 @@ impl Message {
         out.extend_from_slice(self.method());
         out.push(b' ');
         out.extend_from_slice(self.target());
-        out.extend_from_slice(if self.minor == 0 { b" HTTP/1.0\r\n" } else { b" HTTP/1.1\r\n" });
+        out.extend_from_slice(if self.minor == 0 {
+            b" HTTP/1.0\r\n"
+        } else {
+            b" HTTP/1.1\r\n"
+        });
         self.write_fields(out);
     }
 
     /// Serialises a response head with the status line as received.
     pub fn write_response(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(if self.minor == 0 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
+        out.extend_from_slice(if self.minor == 0 {
+            b"HTTP/1.0 "
+        } else {
+            b"HTTP/1.1 "
+        });
         let mut code = [b'0'; 3];
         let s = self.status.min(999);
         code[0] = b'0' + (s / 100) as u8;
@@ -253,8 +282,14 @@ fn strip_authority(t: &[u8]) -> &[u8] {
 }
 
 pub fn trim(v: &[u8]) -> &[u8] {
-    let s = v.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(v.len());
-    let e = v.iter().rposition(|c| !c.is_ascii_whitespace()).map_or(s, |p| p + 1);
+    let s = v
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let e = v
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(s, |p| p + 1);
     &v[s..e.max(s)]
 }
 
@@ -275,13 +310,19 @@ mod tests {
         m.append(b"X-Forwarded-For", b"1.2.3.4");
         let mut out = Vec::new();
         m.write_request(&mut out);
-        assert_eq!(out, b"GET http://x.example/a/b?q=1 HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n");
+        assert_eq!(
+            out,
+            b"GET http://x.example/a/b?q=1 HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n"
+        );
     }
 
     #[test]
     fn partial_and_garbage() {
         let mut m = Message::new();
         assert_eq!(m.parse_request(b"GET / HTTP/1.1\r\nHost"), Ok(None));
-        assert_eq!(m.parse_request(b"\x00\x01 garbage\r\n\r\n"), Err(ParseError::Invalid));
+        assert_eq!(
+            m.parse_request(b"\x00\x01 garbage\r\n\r\n"),
+            Err(ParseError::Invalid)
+        );
     }
 }

@@ -9,7 +9,9 @@ use crate::persist::HeaderEdit;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn view(m: &Message) -> Vec<(&[u8], &[u8])> {
@@ -65,14 +67,24 @@ pub fn request_flag(decision: &CookieRequest) -> u8 {
 /// The fourth character: what became of the persistence cookie in the response — `I`
 /// inserted, `U` updated (a valid cookie's dates refreshed), `R` rewritten, `D` the server's
 /// one deleted, `P` the server's one passed as is, `N` none.
-fn response_flag(edits: &[HeaderEdit], decision: &CookieRequest, direct: bool, server_set: bool) -> u8 {
-    if edits.iter().any(|e| matches!(e, HeaderEdit::Append { name, .. } if name.eq_ignore_ascii_case("set-cookie"))) {
+fn response_flag(
+    edits: &[HeaderEdit],
+    decision: &CookieRequest,
+    direct: bool,
+    server_set: bool,
+) -> u8 {
+    if edits.iter().any(
+        |e| matches!(e, HeaderEdit::Append { name, .. } if name.eq_ignore_ascii_case("set-cookie")),
+    ) {
         if direct && decision.state == CookieState::Valid {
             b'U'
         } else {
             b'I'
         }
-    } else if edits.iter().any(|e| matches!(e, HeaderEdit::Replace { .. })) {
+    } else if edits
+        .iter()
+        .any(|e| matches!(e, HeaderEdit::Replace { .. }))
+    {
         b'R'
     } else if edits.iter().any(|e| matches!(e, HeaderEdit::Remove { .. })) {
         b'D'
@@ -86,11 +98,23 @@ fn response_flag(edits: &[HeaderEdit], decision: &CookieRequest, direct: bool, s
 /// Cookie response phase: the server's Set-Cookie handled and HAProxy's Set-Cookie /
 /// Cache-control added. `direct`: the server is the one the cookie chose (false after a
 /// redispatch or when balanced). Returns the log's response cookie flag.
-pub fn on_response(be: &Backend, decision: &CookieRequest, method: &[u8], server: usize, direct: bool, res: &mut Message) -> u8 {
-    let Some(cp) = be.cookie.as_ref() else { return b'-' };
+pub fn on_response(
+    be: &Backend,
+    decision: &CookieRequest,
+    method: &[u8],
+    server: usize,
+    direct: bool,
+    res: &mut Message,
+) -> u8 {
+    let Some(cp) = be.cookie.as_ref() else {
+        return b'-';
+    };
     let name = cp.cfg.name.as_bytes();
     let server_set = view(res).iter().any(|(n, v)| {
-        n.eq_ignore_ascii_case(b"set-cookie") && v.split(|&b| b == b'=').next().is_some_and(|k| k.trim_ascii() == name)
+        n.eq_ignore_ascii_case(b"set-cookie")
+            && v.split(|&b| b == b'=')
+                .next()
+                .is_some_and(|k| k.trim_ascii() == name)
     });
     let ctx = CookieResponse {
         method,

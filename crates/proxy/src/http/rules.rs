@@ -83,7 +83,14 @@ impl Fmt {
         Fmt(out)
     }
 
-    pub fn render(&self, out: &mut Vec<u8>, src: SocketAddr, dst: SocketAddr, req: Option<&Message>, res: Option<&Message>) {
+    pub fn render(
+        &self,
+        out: &mut Vec<u8>,
+        src: SocketAddr,
+        dst: SocketAddr,
+        req: Option<&Message>,
+        res: Option<&Message>,
+    ) {
         use std::io::Write;
         for p in &self.0 {
             match p {
@@ -100,8 +107,12 @@ impl Fmt {
                 Piece::DstPort => {
                     let _ = write!(out, "{}", dst.port());
                 }
-                Piece::ReqHdr(n) => out.extend_from_slice(req.and_then(|r| r.header(n)).unwrap_or(b"")),
-                Piece::ResHdr(n) => out.extend_from_slice(res.and_then(|r| r.header(n)).unwrap_or(b"")),
+                Piece::ReqHdr(n) => {
+                    out.extend_from_slice(req.and_then(|r| r.header(n)).unwrap_or(b""))
+                }
+                Piece::ResHdr(n) => {
+                    out.extend_from_slice(res.and_then(|r| r.header(n)).unwrap_or(b""))
+                }
                 Piece::Path => out.extend_from_slice(req.map_or(&b""[..], |r| r.path())),
                 Piece::Url => out.extend_from_slice(req.map_or(&b""[..], |r| r.target())),
                 Piece::Method => out.extend_from_slice(req.map_or(&b""[..], |r| r.method())),
@@ -117,7 +128,9 @@ impl Fmt {
 
 fn sample_piece(expr: &str) -> Option<Piece> {
     let arg = |prefix: &str| {
-        expr.strip_prefix(prefix).and_then(|r| r.strip_suffix(')')).map(|a| a.to_ascii_lowercase().into_bytes())
+        expr.strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix(')'))
+            .map(|a| a.to_ascii_lowercase().into_bytes())
     };
     Some(match expr {
         "src" => Piece::Src,
@@ -129,7 +142,10 @@ fn sample_piece(expr: &str) -> Option<Piece> {
         "method" => Piece::Method,
         "status" => Piece::Status,
         _ => {
-            if let Some(a) = arg("req.hdr(").or_else(|| arg("hdr(")).or_else(|| arg("req.fhdr(")) {
+            if let Some(a) = arg("req.hdr(")
+                .or_else(|| arg("hdr("))
+                .or_else(|| arg("req.fhdr("))
+            {
                 Piece::ReqHdr(a)
             } else if let Some(a) = arg("res.hdr(").or_else(|| arg("res.fhdr(")) {
                 Piece::ResHdr(a)
@@ -147,7 +163,11 @@ enum Action {
     SetHeader(Vec<u8>, Fmt),
     AddHeader(Vec<u8>, Fmt),
     DelHeader(Vec<u8>),
-    Redirect { kind: RedirectKind, target: Vec<u8>, code: u16 },
+    Redirect {
+        kind: RedirectKind,
+        target: Vec<u8>,
+        code: u16,
+    },
     Return(Vec<u8>),
     /// `use-service prometheus-exporter`: answer the scrape.
     Prometheus,
@@ -173,27 +193,53 @@ pub enum Verdict {
 pub fn compile(rules: &[HttpRule], acls: &[Acl]) -> Result<Vec<Rule>, acl::AclError> {
     let mut out = Vec::with_capacity(rules.len());
     for r in rules {
-        let cond = r.condition.as_ref().map(|c| acl::compile_condition(c, acls)).transpose()?;
+        let cond = r
+            .condition
+            .as_ref()
+            .map(|c| acl::compile_condition(c, acls))
+            .transpose()?;
         let action = match &r.action {
             HttpAction::Allow => Action::Allow,
             HttpAction::Deny { status } => Action::Deny(status.unwrap_or(403)),
-            HttpAction::SetHeader { name, value } => Action::SetHeader(name.clone().into_bytes(), Fmt::parse(value)),
-            HttpAction::AddHeader { name, value } => Action::AddHeader(name.clone().into_bytes(), Fmt::parse(value)),
-            HttpAction::DelHeader { name } => Action::DelHeader(name.clone().into_bytes()),
-            HttpAction::Redirect { kind, target, code } => {
-                Action::Redirect { kind: *kind, target: target.clone().into_bytes(), code: *code }
+            HttpAction::SetHeader { name, value } => {
+                Action::SetHeader(name.clone().into_bytes(), Fmt::parse(value))
             }
-            HttpAction::Return { status, content_type, body, headers } => {
+            HttpAction::AddHeader { name, value } => {
+                Action::AddHeader(name.clone().into_bytes(), Fmt::parse(value))
+            }
+            HttpAction::DelHeader { name } => Action::DelHeader(name.clone().into_bytes()),
+            HttpAction::Redirect { kind, target, code } => Action::Redirect {
+                kind: *kind,
+                target: target.clone().into_bytes(),
+                code: *code,
+            },
+            HttpAction::Return {
+                status,
+                content_type,
+                body,
+                headers,
+            } => {
                 let bytes = match body {
                     ReturnBody::None => Vec::new(),
                     ReturnBody::String(s) | ReturnBody::LfString(s) => s.clone().into_bytes(),
-                    ReturnBody::File(f) | ReturnBody::Errorfile(f) => std::fs::read(f)
-                        .map_err(|e| acl::AclError(format!("{}: cannot read '{f}' for http-request return: {e}", r.span)))?,
+                    ReturnBody::File(f) | ReturnBody::Errorfile(f) => {
+                        std::fs::read(f).map_err(|e| {
+                            acl::AclError(format!(
+                                "{}: cannot read '{f}' for http-request return: {e}",
+                                r.span
+                            ))
+                        })?
+                    }
                 };
                 if matches!(body, ReturnBody::Errorfile(_)) {
                     Action::Return(bytes)
                 } else {
-                    Action::Return(errors::return_response(*status, content_type.as_deref(), headers, &bytes))
+                    Action::Return(errors::return_response(
+                        *status,
+                        content_type.as_deref(),
+                        headers,
+                        &bytes,
+                    ))
                 }
             }
             HttpAction::UseService { name } if name == "prometheus-exporter" => Action::Prometheus,
@@ -214,10 +260,21 @@ pub struct Env {
 }
 
 /// Applies request rules to `req` (or response rules to `res` when given).
-pub fn apply(rules: &[Rule], env: &Env, req: &mut Message, mut res: Option<&mut Message>, scratch: &mut Vec<u8>) -> Verdict {
+pub fn apply(
+    rules: &[Rule],
+    env: &Env,
+    req: &mut Message,
+    mut res: Option<&mut Message>,
+    scratch: &mut Vec<u8>,
+) -> Verdict {
     for rule in rules {
         if let Some(c) = &rule.cond {
-            let ctx = Ctx { src: crate::net::canonical(env.src.ip()), dst_port: env.dst.port(), req: Some(req), res: res.as_deref() };
+            let ctx = Ctx {
+                src: crate::net::canonical(env.src.ip()),
+                dst_port: env.dst.port(),
+                req: Some(req),
+                res: res.as_deref(),
+            };
             if !c.eval(&ctx) {
                 continue;
             }
@@ -245,7 +302,9 @@ pub fn apply(rules: &[Rule], env: &Env, req: &mut Message, mut res: Option<&mut 
                 }
             }
             Action::Return(bytes) => return Verdict::Respond(bytes.clone()),
-            Action::Prometheus => return Verdict::Respond(crate::prometheus::Exporter::global().scrape()),
+            Action::Prometheus => {
+                return Verdict::Respond(crate::prometheus::Exporter::global().scrape())
+            }
             Action::Redirect { kind, target, code } => {
                 let mut loc = Vec::with_capacity(64);
                 match kind {
@@ -282,6 +341,9 @@ mod tests {
         let mut out = Vec::new();
         let src: SocketAddr = ([10, 0, 0, 1], 1234).into();
         f.render(&mut out, src, src, Some(&m), None);
-        assert_eq!(String::from_utf8_lossy(&out), "ip=10.0.0.1 host=h 100% 10.0.0.1:1234 %x");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "ip=10.0.0.1 host=h 100% 10.0.0.1:1234 %x"
+        );
     }
 }

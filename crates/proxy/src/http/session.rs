@@ -12,9 +12,11 @@ use super::message::{Message, ParseError};
 use super::rules::{self, Env, Verdict};
 use crate::acl::Ctx;
 use crate::backend::{Backend, Hints, NoServer};
+use crate::connect::{ServerConn, ServerStream};
 use crate::observe::ServerEvent;
 use crate::pool;
 use crate::state::Frontend;
+use crate::stream::ClientStream;
 use bytes::{Buf, BytesMut};
 use fulcrum_config::model::HttpConnectionMode;
 use std::net::SocketAddr;
@@ -22,15 +24,15 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use crate::connect::{ServerConn, ServerStream};
-use crate::stream::ClientStream;
 use tokio::sync::watch;
 
 /// Why reading a request head stopped.
 enum HeadError {
     /// Closed (or stopping) with no byte of a new request received.
     Idle,
-    Timeout { partial: bool },
+    Timeout {
+        partial: bool,
+    },
     TooLarge,
     Invalid,
 }
@@ -102,12 +104,22 @@ pub struct Session<C> {
     served: u32,
 }
 
-pub async fn serve<C: ClientStream>(fe: Arc<Frontend>, client: C, peer: SocketAddr, local: SocketAddr, stop: watch::Receiver<bool>) {
+pub async fn serve<C: ClientStream>(
+    fe: Arc<Frontend>,
+    client: C,
+    peer: SocketAddr,
+    local: SocketAddr,
+    stop: watch::Receiver<bool>,
+) {
     let _counted = crate::stats::counters::SessionGuard::start(&fe.counters);
     // A connection that has not sent anything yet holds only this small future: the session
     // state (buffers, message arenas) is allocated when the first bytes arrive.
     let started = tokio::time::Instant::now();
-    let deadline = fe.timeouts.http_request.or(fe.timeouts.client).map(|d| started + d);
+    let deadline = fe
+        .timeouts
+        .http_request
+        .or(fe.timeouts.client)
+        .map(|d| started + d);
     // `peek` (not `readable`, which may wake spuriously) so no buffer is taken before data.
     // A stop (soft stop, `-sf` takeover) does not drop a connection already accepted: its
     // first request is served, as HAProxy does; only idle keep-alive connections close.
@@ -154,7 +166,11 @@ impl<C: ClientStream> Session<C> {
                 Err(HeadError::Timeout { partial }) => {
                     if first || partial {
                         let page = errors::builtin_response(408);
-                        crate::stats::record::bad_request(&self.fe.counters, 408, page.len() as u64);
+                        crate::stats::record::bad_request(
+                            &self.fe.counters,
+                            408,
+                            page.len() as u64,
+                        );
                         self.answer_raw(page).await;
                         self.log_simple(accept, t0, 408, "cR--", None);
                     }
@@ -209,8 +225,16 @@ impl<C: ClientStream> Session<C> {
     async fn read_head(&mut self, first: bool) -> Result<usize, HeadError> {
         let fe = &self.fe;
         let req_timeout = fe.timeouts.http_request.or(fe.timeouts.client);
-        let idle_timeout = if first { req_timeout } else { fe.timeouts.http_keep_alive.or(req_timeout) };
-        let start = if first { self.started } else { tokio::time::Instant::now() };
+        let idle_timeout = if first {
+            req_timeout
+        } else {
+            fe.timeouts.http_keep_alive.or(req_timeout)
+        };
+        let start = if first {
+            self.started
+        } else {
+            tokio::time::Instant::now()
+        };
         let limit = fe.head_limit;
         loop {
             if !self.cbuf.is_empty() {
@@ -219,7 +243,9 @@ impl<C: ClientStream> Session<C> {
                     Ok(Some(_)) => return Err(HeadError::TooLarge),
                     Ok(None) if self.cbuf.len() >= limit => return Err(HeadError::TooLarge),
                     Ok(None) => {}
-                    Err(ParseError::TooManyHeaders) | Err(ParseError::Invalid) => return Err(HeadError::Invalid),
+                    Err(ParseError::TooManyHeaders) | Err(ParseError::Invalid) => {
+                        return Err(HeadError::Invalid)
+                    }
                 }
             }
             let empty = self.cbuf.is_empty();
@@ -271,10 +297,19 @@ impl<C: ClientStream> Session<C> {
     /// Serves the request in `self.req`; returns whether the client connection stays open.
     async fn one_request(&mut self, rec: &mut Rec, first_request: bool) -> bool {
         let fe = self.fe.clone();
-        let env = Env { src: self.peer, dst: self.local };
+        let env = Env {
+            src: self.peer,
+            dst: self.local,
+        };
         let src = crate::net::canonical(self.peer.ip());
         // Phase: frontend http-request rules.
-        let verdict = rules::apply(&fe.http_request, &env, &mut self.req, None, &mut self.scratch);
+        let verdict = rules::apply(
+            &fe.http_request,
+            &env,
+            &mut self.req,
+            None,
+            &mut self.scratch,
+        );
         if let Some(keep) = self.respond_verdict(verdict, rec, &fe.errors).await {
             return keep;
         }
@@ -285,14 +320,29 @@ impl<C: ClientStream> Session<C> {
         }
         // Phase: route.
         let be = {
-            let ctx = Ctx { src, dst_port: self.local.port(), req: Some(&self.req), res: None };
-            fe.use_backends.iter().find(|(c, _)| c.eval(&ctx)).map(|(_, b)| b.clone()).or_else(|| fe.default_backend.clone())
+            let ctx = Ctx {
+                src,
+                dst_port: self.local.port(),
+                req: Some(&self.req),
+                res: None,
+            };
+            fe.use_backends
+                .iter()
+                .find(|(c, _)| c.eval(&ctx))
+                .map(|(_, b)| b.clone())
+                .or_else(|| fe.default_backend.clone())
         };
         let Some(be) = be else {
             return self.send_error(503, rec, "PR--", &fe.errors, false).await;
         };
         rec.backend = Some(be.clone());
-        let verdict = rules::apply(&be.http_request, &env, &mut self.req, None, &mut self.scratch);
+        let verdict = rules::apply(
+            &be.http_request,
+            &env,
+            &mut self.req,
+            None,
+            &mut self.scratch,
+        );
         if let Some(keep) = self.respond_verdict(verdict, rec, &be.errors).await {
             return keep;
         }
@@ -316,11 +366,21 @@ impl<C: ClientStream> Session<C> {
             Err(_) => return self.send_error(400, rec, "PR--", &fe.errors, false).await,
         };
         let mode = headers::effective_mode(fe.options.http_connection, be.options.http_connection);
-        let client_keep = headers::client_wants_keep_alive(&self.req) && mode != HttpConnectionMode::Close;
-        let upgrade = self.req.has_token(b"connection", b"upgrade") && self.req.has_header(b"upgrade");
-        let expect = self.req.header(b"expect").is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
+        let client_keep =
+            headers::client_wants_keep_alive(&self.req) && mode != HttpConnectionMode::Close;
+        let upgrade =
+            self.req.has_token(b"connection", b"upgrade") && self.req.has_header(b"upgrade");
+        let expect = self
+            .req
+            .header(b"expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
         headers::strip_hop_by_hop(&mut self.req, upgrade);
-        if let Some(ff) = be.forwardfor.as_ref().or(fe.forwardfor.as_ref()).filter(|_| !C::UNIX) {
+        if let Some(ff) = be
+            .forwardfor
+            .as_ref()
+            .or(fe.forwardfor.as_ref())
+            .filter(|_| !C::UNIX)
+        {
             ff.apply(&mut self.req, src);
         }
         let server_keep = mode == HttpConnectionMode::KeepAlive;
@@ -334,8 +394,17 @@ impl<C: ClientStream> Session<C> {
         // Phase: pick a server and connect.
         let header_val;
         let hints = {
-            header_val = be.hash_header.as_ref().and_then(|h| self.req.header(h)).map(<[u8]>::to_vec);
-            Hints { src: Some(src), uri: self.req.uri(), header: header_val.as_deref(), prefer }
+            header_val = be
+                .hash_header
+                .as_ref()
+                .and_then(|h| self.req.header(h))
+                .map(<[u8]>::to_vec);
+            Hints {
+                src: Some(src),
+                uri: self.req.uri(),
+                header: header_val.as_deref(),
+                prefer,
+            }
         };
         let attached = self.attached.take();
         let mut attached_slot = attached;
@@ -389,7 +458,16 @@ impl<C: ClientStream> Session<C> {
         }
         // Phase: exchange with the server, compiled once per kind of connection (TCP, unix);
         // a reused connection found closed before any answer is replayed on a fresh one.
-        let x = Exchange { be: &be, env: &env, framing, expect, upgrade, client_keep, server_keep, cookie: cookie.as_ref() };
+        let x = Exchange {
+            be: &be,
+            env: &env,
+            framing,
+            expect,
+            upgrade,
+            client_keep,
+            server_keep,
+            cookie: cookie.as_ref(),
+        };
         let (mut server, mut reused) = (server, reused);
         loop {
             let step = match server {
@@ -423,7 +501,14 @@ impl<C: ClientStream> Session<C> {
     ) -> Step {
         let fe = self.fe.clone();
         let be = x.be;
-        let (env, framing, expect, upgrade, client_keep, server_keep) = (x.env, x.framing, x.expect, x.upgrade, x.client_keep, x.server_keep);
+        let (env, framing, expect, upgrade, client_keep, server_keep) = (
+            x.env,
+            x.framing,
+            x.expect,
+            x.upgrade,
+            x.client_keep,
+            x.server_keep,
+        );
         let srv_timeout = be.timeouts.server;
         let cli_timeout = fe.timeouts.client;
 
@@ -432,14 +517,28 @@ impl<C: ClientStream> Session<C> {
         self.req.write_request(&mut self.out);
         let t_sent = Instant::now();
         let mut body_sent = framing == Framing::None;
-        let mut ok = body::write_all(&mut server, &self.out, srv_timeout).await.is_ok();
+        let mut ok = body::write_all(&mut server, &self.out, srv_timeout)
+            .await
+            .is_ok();
         if ok && !expect && !body_sent {
-            match body::forward(framing, &mut self.client, &mut self.cbuf, &mut server, fe.bufsize, cli_timeout, srv_timeout).await {
+            match body::forward(
+                framing,
+                &mut self.client,
+                &mut self.cbuf,
+                &mut server,
+                fe.bufsize,
+                cli_timeout,
+                srv_timeout,
+            )
+            .await
+            {
                 Ok(n) => {
                     body_sent = true;
                     rec.bytes_in += n;
                 }
-                Err(BodyError::SrcClosed) | Err(BodyError::SrcTimeout) | Err(BodyError::Invalid) => {
+                Err(BodyError::SrcClosed)
+                | Err(BodyError::SrcTimeout)
+                | Err(BodyError::Invalid) => {
                     rec.flags = "CD--";
                     rec.status = 0;
                     return Step::Done(false);
@@ -465,7 +564,9 @@ impl<C: ClientStream> Session<C> {
                     be.observe(assigned.server(), ServerEvent::HttpReadTimeout);
                     return Step::Done(self.send_error(504, rec, "sH--", &be.errors, true).await);
                 }
-                Err(ResError::Closed) if reused && body_sent && framing == Framing::None => return Step::Replay,
+                Err(ResError::Closed) if reused && body_sent && framing == Framing::None => {
+                    return Step::Replay
+                }
                 Err(e) => {
                     let event = match e {
                         ResError::Invalid => ServerEvent::HttpInvalid,
@@ -481,11 +582,24 @@ impl<C: ClientStream> Session<C> {
                 // Interim response: pass it to the client, then send the body if it waited.
                 self.scratch.clear();
                 self.res.write_response(&mut self.scratch);
-                if body::write_all(&mut self.client, &self.scratch, cli_timeout).await.is_err() {
+                if body::write_all(&mut self.client, &self.scratch, cli_timeout)
+                    .await
+                    .is_err()
+                {
                     return Step::Done(false);
                 }
                 if st == 100 && !body_sent {
-                    match body::forward(framing, &mut self.client, &mut self.cbuf, &mut server, fe.bufsize, cli_timeout, srv_timeout).await {
+                    match body::forward(
+                        framing,
+                        &mut self.client,
+                        &mut self.cbuf,
+                        &mut server,
+                        fe.bufsize,
+                        cli_timeout,
+                        srv_timeout,
+                    )
+                    .await
+                    {
                         Ok(n) => {
                             body_sent = true;
                             rec.bytes_in += n;
@@ -506,7 +620,10 @@ impl<C: ClientStream> Session<C> {
             self.count_status(rec);
             self.out.clear();
             self.res.write_response(&mut self.out);
-            if body::write_all(&mut self.client, &self.out, cli_timeout).await.is_err() {
+            if body::write_all(&mut self.client, &self.out, cli_timeout)
+                .await
+                .is_err()
+            {
                 return Step::Done(false);
             }
             let t = crate::tcp::Tunnel {
@@ -517,10 +634,11 @@ impl<C: ClientStream> Session<C> {
             let to_server = self.cbuf.split().freeze();
             let to_client = self.sbuf.split().freeze();
             rec.head_out = self.out.len() as u64;
-            let (up, down, _) = crate::tcp::tunnel(&mut self.client, &to_server, &mut server, &to_client, &t).await;
+            let (up, down, _) =
+                crate::tcp::tunnel(&mut self.client, &to_server, &mut server, &to_client, &t).await;
             rec.bytes = down;
             rec.bytes_in += up;
-                return Step::Done(false);
+            return Step::Done(false);
         }
 
         // Phase: http-response rules (backend, then frontend).
@@ -530,9 +648,17 @@ impl<C: ClientStream> Session<C> {
             Err(_) => return Step::Done(self.send_error(502, rec, "SH--", &be.errors, true).await),
         };
         for rules_set in [&be.http_response, &fe.http_response] {
-            match rules::apply(rules_set, env, &mut self.req, Some(&mut self.res), &mut self.scratch) {
+            match rules::apply(
+                rules_set,
+                env,
+                &mut self.req,
+                Some(&mut self.res),
+                &mut self.scratch,
+            ) {
                 Verdict::Continue => {}
-                Verdict::Error(s) => return Step::Done(self.send_error(s, rec, "PH--", &be.errors, true).await),
+                Verdict::Error(s) => {
+                    return Step::Done(self.send_error(s, rec, "PH--", &be.errors, true).await)
+                }
                 Verdict::Respond(bytes) => {
                     rec.status = status_of(&bytes);
                     self.count_status(rec);
@@ -544,14 +670,24 @@ impl<C: ClientStream> Session<C> {
         if let Some(c) = x.cookie {
             // SF_DIRECT: the cookie's server answered (false after a redispatch).
             let direct = c.server == Some(assigned.index);
-            rec.cookie[1] = super::persist::on_response(be, c, self.req.method(), assigned.index, direct, &mut self.res);
+            rec.cookie[1] = super::persist::on_response(
+                be,
+                c,
+                self.req.method(),
+                assigned.index,
+                direct,
+                &mut self.res,
+            );
             if c.server.is_some() && !direct {
                 // HAProxy: the cookie's server failed and the request was redispatched (TX_CK_DOWN).
                 rec.cookie[0] = b'D';
             }
         }
-        let server_reuse = server_keep && headers::server_allows_reuse(&self.res) && res_framing != Framing::UntilClose;
-        let client_keep = client_keep && res_framing != Framing::UntilClose && body_sent && !self.stopping();
+        let server_reuse = server_keep
+            && headers::server_allows_reuse(&self.res)
+            && res_framing != Framing::UntilClose;
+        let client_keep =
+            client_keep && res_framing != Framing::UntilClose && body_sent && !self.stopping();
         let client_minor = self.req.minor;
         headers::strip_hop_by_hop(&mut self.res, false);
         if !client_keep {
@@ -568,15 +704,32 @@ impl<C: ClientStream> Session<C> {
             self.out.extend_from_slice(&self.sbuf[..k]);
             self.sbuf.advance(k);
             rec.bytes = k as u64;
-            res_framing = if k as u64 == n { Framing::None } else { Framing::Length(n - k as u64) };
+            res_framing = if k as u64 == n {
+                Framing::None
+            } else {
+                Framing::Length(n - k as u64)
+            };
         }
         rec.head_out = self.out.len() as u64 - rec.bytes;
         self.count_status(rec);
-        if body::write_all(&mut self.client, &self.out, cli_timeout).await.is_err() {
+        if body::write_all(&mut self.client, &self.out, cli_timeout)
+            .await
+            .is_err()
+        {
             rec.flags = "CD--";
             return Step::Done(false);
         }
-        match body::forward(res_framing, &mut server, &mut self.sbuf, &mut self.client, fe.bufsize, srv_timeout, cli_timeout).await {
+        match body::forward(
+            res_framing,
+            &mut server,
+            &mut self.sbuf,
+            &mut self.client,
+            fe.bufsize,
+            srv_timeout,
+            cli_timeout,
+        )
+        .await
+        {
             Ok(n) => rec.bytes += n,
             Err(BodyError::DstFailed) | Err(BodyError::DstTimeout) => {
                 rec.flags = "CD--";
@@ -588,7 +741,10 @@ impl<C: ClientStream> Session<C> {
             }
         }
         if server_reuse && self.sbuf.is_empty() {
-            self.attached = Some(Attached { server_id: assigned.server().id, stream: server.into_conn() });
+            self.attached = Some(Attached {
+                server_id: assigned.server().id,
+                stream: server.into_conn(),
+            });
         }
         if !client_keep {
             let _ = self.client.shutdown().await;
@@ -600,14 +756,30 @@ impl<C: ClientStream> Session<C> {
     /// anything was answered (nothing was processed, so the request may be replayed): first to
     /// the same server, then, if that fails too (the server died), through the backend's
     /// connect with its retries and redispatch, which may assign another server.
-    async fn fresh_connection(&mut self, be: &Arc<Backend>, assigned: &mut crate::backend::Assigned) -> Option<ServerConn> {
+    async fn fresh_connection(
+        &mut self,
+        be: &Arc<Backend>,
+        assigned: &mut crate::backend::Assigned,
+    ) -> Option<ServerConn> {
         if let Ok(s) = be.attempt(assigned.server(), self.local.port()).await {
             return Some(s);
         }
-        let header = be.hash_header.as_ref().and_then(|h| self.req.header(h)).map(<[u8]>::to_vec);
-        let hints = Hints { src: Some(crate::net::canonical(self.peer.ip())), uri: self.req.uri(), header: header.as_deref(), prefer: None };
+        let header = be
+            .hash_header
+            .as_ref()
+            .and_then(|h| self.req.header(h))
+            .map(<[u8]>::to_vec);
+        let hints = Hints {
+            src: Some(crate::net::canonical(self.peer.ip())),
+            uri: self.req.uri(),
+            header: header.as_deref(),
+            prefer: None,
+        };
         let mut waited = Duration::ZERO;
-        match be.connect(&hints, self.local.port(), |_| None, &mut waited).await {
+        match be
+            .connect(&hints, self.local.port(), |_| None, &mut waited)
+            .await
+        {
             Ok((a, s, _)) => {
                 *assigned = a;
                 Some(s)
@@ -616,39 +788,71 @@ impl<C: ClientStream> Session<C> {
         }
     }
 
-    async fn read_response_head<S: ServerStream>(&mut self, server: &mut S, t: Option<Duration>, be: &Backend) -> Result<usize, ResError> {
+    async fn read_response_head<S: ServerStream>(
+        &mut self,
+        server: &mut S,
+        t: Option<Duration>,
+        be: &Backend,
+    ) -> Result<usize, ResError> {
         let _ = be;
         loop {
             if !self.sbuf.is_empty() {
                 match self.res.parse_response(&self.sbuf) {
                     Ok(Some(n)) => return Ok(n),
-                    Ok(None) if self.sbuf.len() >= self.fe.bufsize => return Err(ResError::Invalid),
+                    Ok(None) if self.sbuf.len() >= self.fe.bufsize => {
+                        return Err(ResError::Invalid)
+                    }
                     Ok(None) => {}
                     Err(_) => return Err(ResError::Invalid),
                 }
             }
             match body::read_some(server, &mut self.sbuf, self.fe.bufsize, t).await {
-                Ok(0) => return Err(if self.sbuf.is_empty() { ResError::Closed } else { ResError::Invalid }),
+                Ok(0) => {
+                    return Err(if self.sbuf.is_empty() {
+                        ResError::Closed
+                    } else {
+                        ResError::Invalid
+                    })
+                }
                 Ok(_) => {}
                 Err(BodyError::SrcTimeout) => return Err(ResError::Timeout),
-                Err(_) => return Err(if self.sbuf.is_empty() { ResError::Closed } else { ResError::Invalid }),
+                Err(_) => {
+                    return Err(if self.sbuf.is_empty() {
+                        ResError::Closed
+                    } else {
+                        ResError::Invalid
+                    })
+                }
             }
         }
     }
 
     /// `stats uri`: answers the stats page (CSV, JSON, HTML, admin POST) when the request is
     /// for it; `None` otherwise. A form body (Content-Length, 64 KiB at most) is read first.
-    async fn stats_page(&mut self, st: &crate::stats::serve::StatsRt, rec: &mut Rec) -> Option<bool> {
+    async fn stats_page(
+        &mut self,
+        st: &crate::stats::serve::StatsRt,
+        rec: &mut Rec,
+    ) -> Option<bool> {
         if !st.matches(self.req.uri()) {
             return None;
         }
         let framing = body::request_framing(&mut self.req).ok();
         let mut drained = matches!(framing, Some(Framing::None));
         let mut form = Vec::new();
-        if let Some(Framing::Length(n)) = framing.filter(|f| matches!(f, Framing::Length(n) if *n <= 65536)) {
+        if let Some(Framing::Length(n)) =
+            framing.filter(|f| matches!(f, Framing::Length(n) if *n <= 65536))
+        {
             let n = n as usize;
             while self.cbuf.len() < n {
-                match body::read_some(&mut self.client, &mut self.cbuf, self.fe.bufsize, self.fe.timeouts.client).await {
+                match body::read_some(
+                    &mut self.client,
+                    &mut self.cbuf,
+                    self.fe.bufsize,
+                    self.fe.timeouts.client,
+                )
+                .await
+                {
                     Ok(0) | Err(_) => return Some(false),
                     Ok(_) => {}
                 }
@@ -657,7 +861,12 @@ impl<C: ClientStream> Session<C> {
             rec.bytes_in += n as u64;
             drained = true;
         }
-        let ctx = Ctx { src: crate::net::canonical(self.peer.ip()), dst_port: self.local.port(), req: Some(&self.req), res: None };
+        let ctx = Ctx {
+            src: crate::net::canonical(self.peer.ip()),
+            dst_port: self.local.port(),
+            req: Some(&self.req),
+            res: None,
+        };
         let admin_allowed = st.admin.as_ref().is_some_and(|c| c.eval(&ctx));
         let ans = st.answer(&crate::stats::serve::StatsRequest {
             method: self.req.method(),
@@ -666,7 +875,9 @@ impl<C: ClientStream> Session<C> {
             body: &form,
             admin_allowed,
         });
-        self.fe.counters.inc(crate::stats::counters::Ctr::Intercepted);
+        self.fe
+            .counters
+            .inc(crate::stats::counters::Ctr::Intercepted);
         rec.status = ans.status;
         rec.flags = "LR--";
         self.count_status(rec);
@@ -682,7 +893,10 @@ impl<C: ClientStream> Session<C> {
             insert_close(&mut bytes);
         }
         rec.bytes = bytes.len() as u64;
-        if body::write_all(&mut self.client, &bytes, self.fe.timeouts.client).await.is_err() {
+        if body::write_all(&mut self.client, &bytes, self.fe.timeouts.client)
+            .await
+            .is_err()
+        {
             return false;
         }
         if !keep {
@@ -695,7 +909,14 @@ impl<C: ClientStream> Session<C> {
     fn count_status(&self, r: &mut Rec) {
         if !r.counted {
             r.counted = true;
-            crate::stats::record::status(&self.fe.counters, r.backend.as_deref(), r.server.as_deref(), r.status, r.flags, r.trs.is_some());
+            crate::stats::record::status(
+                &self.fe.counters,
+                r.backend.as_deref(),
+                r.server.as_deref(),
+                r.status,
+                r.flags,
+                r.trs.is_some(),
+            );
         }
     }
 
@@ -713,11 +934,21 @@ impl<C: ClientStream> Session<C> {
             tr: r.trs,
             tt: r.t0.elapsed(),
         };
-        crate::stats::record::http(&self.fe.counters, r.backend.as_deref(), r.server.as_deref(), &done);
+        crate::stats::record::http(
+            &self.fe.counters,
+            r.backend.as_deref(),
+            r.server.as_deref(),
+            &done,
+        );
     }
 
     /// Sends a deny/return/redirect answer; `None` when the rules let the request through.
-    async fn respond_verdict(&mut self, v: Verdict, rec: &mut Rec, pages: &errors::ErrorPages) -> Option<bool> {
+    async fn respond_verdict(
+        &mut self,
+        v: Verdict,
+        rec: &mut Rec,
+        pages: &errors::ErrorPages,
+    ) -> Option<bool> {
         match v {
             Verdict::Continue => None,
             Verdict::Error(s) => Some(self.send_error(s, rec, "PR--", pages, false).await),
@@ -734,15 +965,25 @@ impl<C: ClientStream> Session<C> {
 
     /// Sends the proxy's page for `status`; `close` forces the connection closed (as HAProxy
     /// does after server-side failures).
-    async fn send_error(&mut self, status: u16, rec: &mut Rec, flags: &'static str, pages: &errors::ErrorPages, close: bool) -> bool {
+    async fn send_error(
+        &mut self,
+        status: u16,
+        rec: &mut Rec,
+        flags: &'static str,
+        pages: &errors::ErrorPages,
+        close: bool,
+    ) -> bool {
         rec.status = status;
         rec.flags = flags;
         self.count_status(rec);
         let page = pages.get(status);
         rec.bytes = page.len() as u64;
         let drained = matches!(body::request_framing(&mut self.req), Ok(Framing::None));
-        let keep = !close && drained && headers::client_wants_keep_alive(&self.req) && !self.stopping();
-        let ok = body::write_all(&mut self.client, &page, self.fe.timeouts.client).await.is_ok();
+        let keep =
+            !close && drained && headers::client_wants_keep_alive(&self.req) && !self.stopping();
+        let ok = body::write_all(&mut self.client, &page, self.fe.timeouts.client)
+            .await
+            .is_ok();
         if !keep || !ok {
             let _ = self.client.shutdown().await;
             return false;
@@ -750,7 +991,14 @@ impl<C: ClientStream> Session<C> {
         true
     }
 
-    fn log_simple(&self, accept: SystemTime, t0: Instant, status: u16, flags: &'static str, _be: Option<&str>) {
+    fn log_simple(
+        &self,
+        accept: SystemTime,
+        t0: Instant,
+        status: u16,
+        flags: &'static str,
+        _be: Option<&str>,
+    ) {
         let rec = Rec {
             accept,
             t0,
@@ -792,7 +1040,9 @@ impl<C: ClientStream> Session<C> {
                 self.peer.port(),
                 crate::log::accept_date(r.accept),
                 self.fe.name,
-                r.backend.as_ref().map_or(self.fe.name.as_str(), |b| b.name.as_str()),
+                r.backend
+                    .as_ref()
+                    .map_or(self.fe.name.as_str(), |b| b.name.as_str()),
                 r.server.as_ref().map_or("<NOSRV>", |s| s.name.as_str()),
                 crate::log::ms(r.tr),
                 crate::log::ms(r.tw),
@@ -801,7 +1051,12 @@ impl<C: ClientStream> Session<C> {
                 ta.as_millis(),
                 r.status,
                 r.bytes,
-                format_args!("{}{}{}", r.flags.get(..2).unwrap_or("--"), char::from(r.cookie[0]), char::from(r.cookie[1])),
+                format_args!(
+                    "{}{}{}",
+                    r.flags.get(..2).unwrap_or("--"),
+                    char::from(r.cookie[0]),
+                    char::from(r.cookie[1])
+                ),
                 crate::runtime::active_connections(),
                 self.fe.conns.load(Ordering::Relaxed),
                 r.retries,
@@ -835,7 +1090,10 @@ async fn sleep_opt(deadline: Option<tokio::time::Instant>) {
 }
 
 fn status_of(resp: &[u8]) -> u16 {
-    resp.get(9..12).and_then(|s| std::str::from_utf8(s).ok()).and_then(|s| s.parse().ok()).unwrap_or(0)
+    resp.get(9..12)
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Adds `connection: close` to a generated response that ends the connection.
@@ -854,9 +1112,14 @@ mod size_tests {
         fn size<F: std::future::Future>(_: &F) -> usize {
             std::mem::size_of::<F>()
         }
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
         rt.block_on(async {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
             let a = l.local_addr().expect("addr");
             let c = tokio::net::TcpStream::connect(a).await.expect("connect");
             let cfg = fulcrum_config::load_sources(&[fulcrum_config::Source {

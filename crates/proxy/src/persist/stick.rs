@@ -110,7 +110,9 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
             if exp.is_some_and(|e| e <= now) {
                 continue;
             }
-            let Some(entry) = old.entries.get(key) else { continue };
+            let Some(entry) = old.entries.get(key) else {
+                continue;
+            };
             if let Some(prev) = self.entries.remove(key) {
                 self.order.remove(&(prev.expires, prev.seq, key.clone()));
             } else if self.entries.len() >= self.size {
@@ -128,7 +130,14 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
                 (None, None) => None,
             };
             self.order.insert((expires, self.seq, key.clone()));
-            self.entries.insert(key.clone(), Entry { server: entry.server.clone(), expires, seq: self.seq });
+            self.entries.insert(
+                key.clone(),
+                Entry {
+                    server: entry.server.clone(),
+                    expires,
+                    seq: self.seq,
+                },
+            );
         }
     }
 
@@ -203,23 +212,32 @@ mod tests {
     #[test]
     fn adopt_keeps_live_entries_newest_first_when_smaller() {
         let t0 = Instant::now();
-        let mut old: StickTable<IpAddr, &str> = StickTable::new(10, Some(Duration::from_secs(10)), false);
+        let mut old: StickTable<IpAddr, &str> =
+            StickTable::new(10, Some(Duration::from_secs(10)), false);
         old.store(t0, ip("10.99.0.1"), "a");
         old.store(t0 + Duration::from_secs(5), ip("10.99.0.2"), "b");
         old.store(t0 + Duration::from_secs(6), ip("10.99.0.3"), "c");
         // At t0+12 the first entry has expired; a table of 1 keeps the most recent.
         let now = t0 + Duration::from_secs(12);
-        let mut small: StickTable<IpAddr, &str> = StickTable::new(1, Some(Duration::from_secs(10)), false);
+        let mut small: StickTable<IpAddr, &str> =
+            StickTable::new(1, Some(Duration::from_secs(10)), false);
         small.adopt(now, &old);
         assert_eq!(small.len(), 1);
         assert_eq!(small.lookup(now, &ip("10.99.0.3")), Some(&"c"));
-        let mut big: StickTable<IpAddr, &str> = StickTable::new(10, Some(Duration::from_secs(10)), false);
+        let mut big: StickTable<IpAddr, &str> =
+            StickTable::new(10, Some(Duration::from_secs(10)), false);
         big.adopt(now, &old);
         assert_eq!(big.len(), 2, "the expired entry is not carried over");
         assert_eq!(big.lookup(now, &ip("10.99.0.2")), Some(&"b"));
         // Entries keep their expiry dates.
-        assert_eq!(big.lookup(t0 + Duration::from_secs(15), &ip("10.99.0.2")), None);
-        assert_eq!(big.lookup(t0 + Duration::from_secs(15), &ip("10.99.0.3")), Some(&"c"));
+        assert_eq!(
+            big.lookup(t0 + Duration::from_secs(15), &ip("10.99.0.2")),
+            None
+        );
+        assert_eq!(
+            big.lookup(t0 + Duration::from_secs(15), &ip("10.99.0.3")),
+            Some(&"c")
+        );
     }
 
     #[test]

@@ -36,7 +36,10 @@ impl Exporter {
         static E: OnceLock<Exporter> = OnceLock::new();
         E.get_or_init(|| Exporter {
             started: Instant::now(),
-            start_unix: SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0),
+            start_unix: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0),
             nbthread: std::sync::atomic::AtomicU32::new(1),
             extra: RwLock::new(None),
             generation: RwLock::new(Weak::new()),
@@ -45,7 +48,10 @@ impl Exporter {
 
     /// The worker threads the proxy started (`haproxy_process_nbthread`; fixed until restart).
     pub fn set_threads(&self, n: usize) {
-        self.nbthread.store(u32::try_from(n.max(1)).unwrap_or(u32::MAX), std::sync::atomic::Ordering::Relaxed);
+        self.nbthread.store(
+            u32::try_from(n.max(1)).unwrap_or(u32::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// The generation scrapes describe from now on (the runtime calls this at start and reload).

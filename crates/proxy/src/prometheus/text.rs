@@ -32,7 +32,9 @@ pub struct Exposition {
 
 impl Exposition {
     pub fn new() -> Self {
-        Exposition { out: String::with_capacity(16 * 1024) }
+        Exposition {
+            out: String::with_capacity(16 * 1024),
+        }
     }
 
     /// Starts a family; the samples that follow belong to it until the next `family`.
@@ -109,10 +111,27 @@ mod tests {
     #[test]
     fn families_samples_and_escaping() {
         let mut e = Exposition::new();
-        e.family("haproxy_server_up", "Current status of the server.", Kind::Gauge)
-            .sample("haproxy_server_up", &[("proxy", "app"), ("server", "a\"b\\c\nd")], 1.0)
-            .sample("haproxy_server_up", &[("proxy", "app"), ("server", "s2")], 0.0);
-        e.single("haproxy_process_uptime_seconds", "Up\ntime", Kind::Gauge, 12.5);
+        e.family(
+            "haproxy_server_up",
+            "Current status of the server.",
+            Kind::Gauge,
+        )
+        .sample(
+            "haproxy_server_up",
+            &[("proxy", "app"), ("server", "a\"b\\c\nd")],
+            1.0,
+        )
+        .sample(
+            "haproxy_server_up",
+            &[("proxy", "app"), ("server", "s2")],
+            0.0,
+        );
+        e.single(
+            "haproxy_process_uptime_seconds",
+            "Up\ntime",
+            Kind::Gauge,
+            12.5,
+        );
         e.single("x_total", "big", Kind::Counter, 12345678901.0);
         assert_eq!(
             e.finish(),

@@ -41,7 +41,10 @@ impl Outcome {
     pub fn message(code: &str) -> Option<(&'static str, bool)> {
         Some(match code {
             "DONE" => ("Action processed successfully.", true),
-            "PART" => ("Action partially processed: some servers could not be changed.", false),
+            "PART" => (
+                "Action partially processed: some servers could not be changed.",
+                false,
+            ),
             "NONE" => ("Nothing has changed.", true),
             "ERRP" => ("Action not processed because of invalid parameters.", false),
             "EXCD" => ("Action not processed: the request was too large.", false),
@@ -120,13 +123,21 @@ pub fn action_state(action: &str) -> Option<AdminState> {
 
 /// Applies `form` to `backends` (the page's scope already applied by the caller).
 pub fn apply(form: &Form, backends: &[Arc<Backend>]) -> Outcome {
-    let (Some(b), Some(action)) = (form.backend.as_deref(), form.action.as_deref()) else { return Outcome::ErrorParam };
-    let Some(state) = action_state(action) else { return Outcome::ErrorParam };
+    let (Some(b), Some(action)) = (form.backend.as_deref(), form.action.as_deref()) else {
+        return Outcome::ErrorParam;
+    };
+    let Some(state) = action_state(action) else {
+        return Outcome::ErrorParam;
+    };
     let be = match b.strip_prefix('#') {
-        Some(id) => backends.iter().find(|be| id.parse::<u32>().is_ok_and(|id| id == be.id)),
+        Some(id) => backends
+            .iter()
+            .find(|be| id.parse::<u32>().is_ok_and(|id| id == be.id)),
         None => backends.iter().find(|be| be.name == b),
     };
-    let Some(be) = be else { return Outcome::ErrorParam };
+    let Some(be) = be else {
+        return Outcome::ErrorParam;
+    };
     if form.servers.is_empty() {
         return Outcome::None;
     }
@@ -135,7 +146,12 @@ pub fn apply(form: &Form, backends: &[Arc<Backend>]) -> Outcome {
         match be.server_index(name) {
             Some(i) => {
                 if be.set_server_admin(i, state) {
-                    tracing::warn!("Server {}/{} set to {} from the stats page", be.name, name, state.as_str().to_ascii_uppercase());
+                    tracing::warn!(
+                        "Server {}/{} set to {} from the stats page",
+                        be.name,
+                        name,
+                        state.as_str().to_ascii_uppercase()
+                    );
                     changed += 1;
                 }
             }
@@ -157,7 +173,14 @@ mod tests {
     #[test]
     fn parses_haproxys_form() {
         let f = parse(b"s=web%201&s=web2&action=drain&b=%233");
-        assert_eq!(f, Form { backend: Some("#3".into()), action: Some("drain".into()), servers: vec!["web 1".into(), "web2".into()] });
+        assert_eq!(
+            f,
+            Form {
+                backend: Some("#3".into()),
+                action: Some("drain".into()),
+                servers: vec!["web 1".into(), "web2".into()]
+            }
+        );
         assert_eq!(url_decode(b"a+b%2"), "a b%2");
         assert_eq!(url_decode(b"%zz"), "%zz");
         assert_eq!(action_state("maint"), Some(AdminState::Maint));

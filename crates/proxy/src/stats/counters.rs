@@ -97,7 +97,11 @@ struct Shard {
 
 impl Default for Shard {
     fn default() -> Self {
-        Shard { c: std::array::from_fn(|_| AtomicU64::new(0)), sess: Freq::default(), req: Freq::default() }
+        Shard {
+            c: std::array::from_fn(|_| AtomicU64::new(0)),
+            sess: Freq::default(),
+            req: Freq::default(),
+        }
     }
 }
 
@@ -113,10 +117,12 @@ fn now_ms() -> u64 {
     static TICKER: OnceLock<()> = OnceLock::new();
     TICKER.get_or_init(|| {
         CLOCK.store(epoch().elapsed().as_millis() as u64, Ordering::Relaxed);
-        let spawned = std::thread::Builder::new().name("fulcrum-clock".into()).spawn(|| loop {
-            std::thread::sleep(TICK);
-            CLOCK.store(epoch().elapsed().as_millis() as u64, Ordering::Relaxed);
-        });
+        let spawned = std::thread::Builder::new()
+            .name("fulcrum-clock".into())
+            .spawn(|| loop {
+                std::thread::sleep(TICK);
+                CLOCK.store(epoch().elapsed().as_millis() as u64, Ordering::Relaxed);
+            });
         if let Err(e) = spawned {
             tracing::warn!("stats clock thread not started ({e}): session rates will read 0");
         }
@@ -131,7 +137,11 @@ const TICK: std::time::Duration = std::time::Duration::from_millis(50);
 /// after them is shared by any further thread.
 fn owned_shards() -> usize {
     static S: OnceLock<usize> = OnceLock::new();
-    *S.get_or_init(|| std::thread::available_parallelism().map_or(4, |n| n.get()).clamp(2, 64))
+    *S.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map_or(4, |n| n.get())
+            .clamp(2, 64)
+    })
 }
 
 /// This thread's shard and whether it is the only writer there. Threads are numbered on
@@ -193,7 +203,10 @@ impl Default for Counters {
 
 impl std::fmt::Debug for Counters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Counters").field("sessions", &self.get(Ctr::Sessions)).field("cur", &self.current()).finish()
+        f.debug_struct("Counters")
+            .field("sessions", &self.get(Ctr::Sessions))
+            .field("cur", &self.current())
+            .finish()
     }
 }
 
@@ -230,7 +243,10 @@ impl Counters {
 
     /// The total of a counter over every thread.
     pub fn get(&self, c: Ctr) -> u64 {
-        self.shards.iter().map(|s| s.c[c as usize].load(Ordering::Relaxed)).sum()
+        self.shards
+            .iter()
+            .map(|s| s.c[c as usize].load(Ordering::Relaxed))
+            .sum()
     }
 
     /// A session starts: `stot`, `scur`/`smax` and the session rate. Pair with [`Self::end`]
@@ -321,12 +337,21 @@ impl Counters {
         let (s, owned) = self.shard();
         let f = if req { &s.req } else { &s.sess };
         let sec = f.sec.load(Ordering::Relaxed);
-        if sec != now && f.sec.compare_exchange(sec, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        if sec != now
+            && f.sec
+                .compare_exchange(sec, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
             let done = f.cur.swap(0, Ordering::Relaxed);
-            f.prev.store(if now == sec + 1 { done } else { 0 }, Ordering::Relaxed);
+            f.prev
+                .store(if now == sec + 1 { done } else { 0 }, Ordering::Relaxed);
             // The second that just ended, over every thread, for the `*_max` columns.
             let total = self.second_total(req, sec);
-            let max = if req { &self.req_rate_max } else { &self.rate_max };
+            let max = if req {
+                &self.req_rate_max
+            } else {
+                &self.rate_max
+            };
             max.fetch_max(total, Ordering::Relaxed);
         }
         bump(&f.cur, 1, owned);
@@ -358,9 +383,17 @@ impl Counters {
         let ms = now_ms();
         let (now, into) = (ms / 1000, ms % 1000);
         let cur = self.second_total(req, now);
-        let prev = if now == 0 { 0 } else { self.second_total(req, now - 1) };
+        let prev = if now == 0 {
+            0
+        } else {
+            self.second_total(req, now - 1)
+        };
         let r = cur + prev * (1000 - into) / 1000;
-        let max = if req { &self.req_rate_max } else { &self.rate_max };
+        let max = if req {
+            &self.req_rate_max
+        } else {
+            &self.rate_max
+        };
         max.fetch_max(r, Ordering::Relaxed);
         r
     }
@@ -474,6 +507,13 @@ mod tests {
         assert_eq!(c.avg(Ctr::TtimeSum), 0);
         c.times(0, 2, 10, 20);
         c.times(0, 4, 30, 40);
-        assert_eq!((c.avg(Ctr::CtimeSum), c.avg(Ctr::RtimeSum), c.avg(Ctr::TtimeSum)), (3, 20, 30));
+        assert_eq!(
+            (
+                c.avg(Ctr::CtimeSum),
+                c.avg(Ctr::RtimeSum),
+                c.avg(Ctr::TtimeSum)
+            ),
+            (3, 20, 30)
+        );
     }
 }

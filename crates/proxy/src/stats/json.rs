@@ -34,10 +34,14 @@ fn tags(col: &str) -> (&'static str, &'static str, &'static str) {
         "status" | "check_status" | "last_chk" | "check_desc" => ("Status", "Output", "Process"),
         "mode" | "type" | "algo" | "addr" | "cookie" => ("Config", "Output", "Service"),
         "slim" | "rate_lim" | "qlimit" => ("Config", "Limit", "Process"),
-        "smax" | "qmax" | "rate_max" | "req_rate_max" | "conn_rate_max" => ("Metric", "Max", "Process"),
+        "smax" | "qmax" | "rate_max" | "req_rate_max" | "conn_rate_max" => {
+            ("Metric", "Max", "Process")
+        }
         "lastchg" | "lastsess" => ("Metric", "Age", "Process"),
         "rate" | "req_rate" | "conn_rate" => ("Metric", "Rate", "Process"),
-        "weight" | "uweight" | "qtime" | "ctime" | "rtime" | "ttime" => ("Metric", "Avg", "Process"),
+        "weight" | "uweight" | "qtime" | "ctime" | "rtime" | "ttime" => {
+            ("Metric", "Avg", "Process")
+        }
         "check_duration" => ("Metric", "Duration", "Process"),
         "qcur" | "scur" | "act" | "bck" => ("Metric", "Gauge", "Process"),
         _ => ("Metric", "Counter", "Process"),

@@ -156,7 +156,11 @@ fn line(out: &mut String, r: &StatRow, o: &PageOpts<'_>) {
         Some(_) => Some("never".to_string()),
         None => None,
     };
-    let _ = write!(out, "<td data-col=\"lastsess\">{}</td>", last.unwrap_or_default());
+    let _ = write!(
+        out,
+        "<td data-col=\"lastsess\">{}</td>",
+        last.unwrap_or_default()
+    );
     num(out, "bin", Some(r.bin));
     num(out, "bout", Some(r.bout));
     num(out, "dreq", r.dreq);
@@ -166,7 +170,17 @@ fn line(out: &mut String, r: &StatRow, o: &PageOpts<'_>) {
     num(out, "eresp", r.eresp);
     num(out, "wretr", r.wretr);
     num(out, "wredis", r.wredis);
-    for (i, c) in ["hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"].iter().enumerate() {
+    for (i, c) in [
+        "hrsp_1xx",
+        "hrsp_2xx",
+        "hrsp_3xx",
+        "hrsp_4xx",
+        "hrsp_5xx",
+        "hrsp_other",
+    ]
+    .iter()
+    .enumerate()
+    {
         num(out, c, Some(r.hrsp[i]));
     }
     // Server columns.
@@ -198,11 +212,23 @@ fn line(out: &mut String, r: &StatRow, o: &PageOpts<'_>) {
     }
     out.push_str("</td>");
     num(out, "weight", r.weight.map(u64::from));
-    num(out, "act", if sv { r.act.map(|a| u64::from(a == 1)) } else { r.act.map(u64::from) });
+    num(
+        out,
+        "act",
+        if sv {
+            r.act.map(|a| u64::from(a == 1))
+        } else {
+            r.act.map(u64::from)
+        },
+    );
     num(out, "bck", r.bck.map(u64::from));
     num(out, "chkfail", r.chkfail);
     num(out, "chkdown", r.chkdown);
-    let _ = write!(out, "<td data-col=\"downtime\">{}</td>", r.downtime.map(human_secs).unwrap_or_default());
+    let _ = write!(
+        out,
+        "<td data-col=\"downtime\">{}</td>",
+        r.downtime.map(human_secs).unwrap_or_default()
+    );
     out.push_str("</tr>");
 }
 
@@ -233,10 +259,26 @@ pub fn render(rows: &[StatRow], o: &PageOpts<'_>) -> String {
     if !o.hide_version {
         let _ = write!(out, " <span>version {}</span>", env!("CARGO_PKG_VERSION"));
     }
-    let _ = write!(out, "</h1><h2>Statistics Report for pid {}</h2>\n<div class=\"top\"><table>", o.pid);
-    let _ = write!(out, "<tr><td>pid</td><td data-col=\"pid\">{}</td></tr>", o.pid);
-    let _ = write!(out, "<tr><td>uptime</td><td data-col=\"uptime\">{}</td></tr>", human_secs(o.uptime));
-    let cur: u64 = rows.iter().filter(|r| r.kind == RowKind::Frontend).map(|r| r.scur).sum();
+    let _ = write!(
+        out,
+        "</h1><h2>Statistics Report for pid {}</h2>\n<div class=\"top\"><table>",
+        o.pid
+    );
+    let _ = write!(
+        out,
+        "<tr><td>pid</td><td data-col=\"pid\">{}</td></tr>",
+        o.pid
+    );
+    let _ = write!(
+        out,
+        "<tr><td>uptime</td><td data-col=\"uptime\">{}</td></tr>",
+        human_secs(o.uptime)
+    );
+    let cur: u64 = rows
+        .iter()
+        .filter(|r| r.kind == RowKind::Frontend)
+        .map(|r| r.scur)
+        .sum();
     let _ = write!(out, "<tr><td>current sessions</td><td>{cur}</td></tr>");
     match o.refresh {
         Some(s) => {
@@ -253,7 +295,10 @@ pub fn render(rows: &[StatRow], o: &PageOpts<'_>) -> String {
         ("maint", "MAINT (maintenance)"),
         ("nochk", "not checked"),
     ] {
-        let _ = write!(out, "<tr class=\"{class}\"><td class=\"sw\"></td><td>{text}</td></tr>");
+        let _ = write!(
+            out,
+            "<tr class=\"{class}\"><td class=\"sw\"></td><td>{text}</td></tr>"
+        );
     }
     out.push_str("</table><div class=\"links\">");
     let mut keep = String::new();
@@ -264,24 +309,46 @@ pub fn render(rows: &[StatRow], o: &PageOpts<'_>) -> String {
         link(&mut out, o.uri, &keep, "Show all servers");
         keep.push_str(";up");
     } else {
-        link(&mut out, o.uri, &format!("{keep};up"), "Hide servers that are not UP");
+        link(
+            &mut out,
+            o.uri,
+            &format!("{keep};up"),
+            "Hide servers that are not UP",
+        );
     }
     link(&mut out, o.uri, &keep, "Refresh now");
     if o.refresh.is_some() {
-        link(&mut out, o.uri, &format!("{keep};norefresh"), "Disable refresh");
+        link(
+            &mut out,
+            o.uri,
+            &format!("{keep};norefresh"),
+            "Disable refresh",
+        );
     } else {
-        link(&mut out, o.uri, &keep.replace(";norefresh", ""), "Enable refresh");
+        link(
+            &mut out,
+            o.uri,
+            &keep.replace(";norefresh", ""),
+            "Enable refresh",
+        );
     }
     link(&mut out, o.uri, ";csv", "CSV export");
     link(&mut out, o.uri, ";json", "JSON export");
     out.push_str("</div></div>\n");
     if let Some((text, ok)) = o.status.and_then(Outcome::message) {
-        let _ = writeln!(out, "<div class=\"msg {}\">{text}</div>", if ok { "ok" } else { "ko" });
+        let _ = writeln!(
+            out,
+            "<div class=\"msg {}\">{text}</div>",
+            if ok { "ok" } else { "ko" }
+        );
     }
     let mut i = 0;
     while i < rows.len() {
         let iid = rows[i].iid;
-        let j = rows[i..].iter().position(|r| r.iid != iid).map_or(rows.len(), |k| i + k);
+        let j = rows[i..]
+            .iter()
+            .position(|r| r.iid != iid)
+            .map_or(rows.len(), |k| i + k);
         let group = &rows[i..j];
         i = j;
         let name = &group[0].pxname;

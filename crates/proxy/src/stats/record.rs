@@ -55,7 +55,14 @@ pub fn request_received(fe: &Counters) {
 /// the backend if the request was routed, of the server if it answered; the backend's and
 /// server's `req_tot`; denied requests and request/response errors, from the termination
 /// flags set so far.
-pub fn status(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, status: u16, flags: &str, server_answered: bool) {
+pub fn status(
+    fe: &Counters,
+    be: Option<&Backend>,
+    srv: Option<&ServerRt>,
+    status: u16,
+    flags: &str,
+    server_answered: bool,
+) {
     if status == 0 {
         return;
     }
@@ -132,7 +139,17 @@ pub fn http(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, d: &Htt
 /// Counts a finished TCP session's bytes, times and aborts (its sessions were counted when it
 /// started and when its server was assigned).
 #[allow(clippy::too_many_arguments)]
-pub fn tcp(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, bytes_in: u64, bytes_out: u64, flags: &str, tw: Option<Duration>, tc: Option<Duration>, tt: Duration) {
+pub fn tcp(
+    fe: &Counters,
+    be: Option<&Backend>,
+    srv: Option<&ServerRt>,
+    bytes_in: u64,
+    bytes_out: u64,
+    flags: &str,
+    tw: Option<Duration>,
+    tc: Option<Duration>,
+    tt: Duration,
+) {
     fe.add(Ctr::BytesIn, bytes_in);
     fe.add(Ctr::BytesOut, bytes_out);
     let Some(be) = be else { return };

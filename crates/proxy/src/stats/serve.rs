@@ -22,7 +22,10 @@ pub struct View {
 }
 
 impl View {
-    pub fn new(frontends: &HashMap<String, Arc<Frontend>>, backends: &HashMap<String, Arc<Backend>>) -> View {
+    pub fn new(
+        frontends: &HashMap<String, Arc<Frontend>>,
+        backends: &HashMap<String, Arc<Backend>>,
+    ) -> View {
         View {
             frontends: frontends.values().map(Arc::downgrade).collect(),
             backends: backends.values().map(Arc::downgrade).collect(),
@@ -38,7 +41,10 @@ impl View {
     pub fn rows(&self) -> Vec<StatRow> {
         let fes = self.frontends();
         let bes = self.backends();
-        snapshot::rows(fes.iter().map(|f| f.as_ref()), bes.iter().map(|b| b.as_ref()))
+        snapshot::rows(
+            fes.iter().map(|f| f.as_ref()),
+            bes.iter().map(|b| b.as_ref()),
+        )
     }
 }
 
@@ -65,21 +71,35 @@ pub struct StatsRt {
 impl StatsRt {
     /// Compiles `p`'s `stats` lines; `None` when stats are not enabled there.
     pub fn build(p: &Proxy, view: &Arc<OnceLock<View>>) -> Result<Option<Arc<StatsRt>>, String> {
-        let Some(st) = p.stats.as_ref().filter(|s| s.enabled) else { return Ok(None) };
+        let Some(st) = p.stats.as_ref().filter(|s| s.enabled) else {
+            return Ok(None);
+        };
         let admin = match &st.admin {
-            Some(c) => Some(acl::compile_condition(c, &p.acls).map_err(|e| format!("stats admin: {e}"))?),
+            Some(c) => {
+                Some(acl::compile_condition(c, &p.acls).map_err(|e| format!("stats admin: {e}"))?)
+            }
             None => None,
         };
         Ok(Some(Arc::new(StatsRt {
             proxy: p.name.clone(),
-            uri: st.uri.clone().unwrap_or_else(|| "/haproxy?stats".to_string()),
-            realm: st.realm.clone().unwrap_or_else(|| "HAProxy Statistics".to_string()),
+            uri: st
+                .uri
+                .clone()
+                .unwrap_or_else(|| "/haproxy?stats".to_string()),
+            realm: st
+                .realm
+                .clone()
+                .unwrap_or_else(|| "HAProxy Statistics".to_string()),
             auth: st.auth.clone(),
             refresh: st.refresh,
             admin,
             hide_version: st.hide_version,
             show_legends: st.show_legends,
-            scope: st.scope.iter().map(|s| if s == "." { p.name.clone() } else { s.clone() }).collect(),
+            scope: st
+                .scope
+                .iter()
+                .map(|s| if s == "." { p.name.clone() } else { s.clone() })
+                .collect(),
             view: view.clone(),
         })))
     }
@@ -125,7 +145,12 @@ pub fn options(rest: &str) -> Options {
             "up" => o.up = true,
             p => {
                 if let Some(st) = p.strip_prefix("st=") {
-                    o.st = Some(st.chars().filter(char::is_ascii_alphanumeric).take(8).collect());
+                    o.st = Some(
+                        st.chars()
+                            .filter(char::is_ascii_alphanumeric)
+                            .take(8)
+                            .collect(),
+                    );
                 }
             }
         }
@@ -146,8 +171,15 @@ fn b64_val(c: u8) -> Option<u32> {
 
 /// Standard base64 (RFC 4648) decoding; `None` on anything malformed.
 pub fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
-    let s: Vec<u8> = s.iter().copied().filter(|c| !c.is_ascii_whitespace()).collect();
-    let trimmed = s.strip_suffix(b"==").or_else(|| s.strip_suffix(b"=")).unwrap_or(&s);
+    let s: Vec<u8> = s
+        .iter()
+        .copied()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let trimmed = s
+        .strip_suffix(b"==")
+        .or_else(|| s.strip_suffix(b"="))
+        .unwrap_or(&s);
     if s.len() & 3 != 0 {
         return None;
     }
@@ -184,8 +216,17 @@ pub struct Answer {
     pub bytes: Vec<u8>,
 }
 
-fn response(status: u16, reason: &str, headers: &[(&str, String)], body: &[u8], head_only: bool) -> Answer {
-    let mut out = format!("HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\n", body.len());
+fn response(
+    status: u16,
+    reason: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+    head_only: bool,
+) -> Answer {
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\n",
+        body.len()
+    );
     for (n, v) in headers {
         out.push_str(n);
         out.push_str(": ");
@@ -213,8 +254,16 @@ impl StatsRt {
         }
         let Some(v) = authorization else { return false };
         let v = crate::http::message::trim(v);
-        let Some(b64) = v.get(..6).filter(|p| p.eq_ignore_ascii_case(b"basic ")).map(|_| &v[6..]) else { return false };
-        let Some(decoded) = base64_decode(b64) else { return false };
+        let Some(b64) = v
+            .get(..6)
+            .filter(|p| p.eq_ignore_ascii_case(b"basic "))
+            .map(|_| &v[6..])
+        else {
+            return false;
+        };
+        let Some(decoded) = base64_decode(b64) else {
+            return false;
+        };
         self.auth.iter().any(|(u, p)| {
             let mut want = Vec::with_capacity(u.len() + p.len() + 1);
             want.extend_from_slice(u.as_bytes());
@@ -242,7 +291,8 @@ impl StatsRt {
                 head_only,
             );
         }
-        let rest = String::from_utf8_lossy(&req.uri[self.uri.len().min(req.uri.len())..]).into_owned();
+        let rest =
+            String::from_utf8_lossy(&req.uri[self.uri.len().min(req.uri.len())..]).into_owned();
         let opts = options(&rest);
         if req.method == b"POST" {
             let outcome = if !req.admin_allowed {
@@ -267,11 +317,26 @@ impl StatsRt {
             }
             loc.push_str(";st=");
             loc.push_str(outcome.code());
-            return response(303, "See Other", &[("cache-control", "no-cache".into()), ("location", loc)], b"", head_only);
+            return response(
+                303,
+                "See Other",
+                &[("cache-control", "no-cache".into()), ("location", loc)],
+                b"",
+                head_only,
+            );
         }
         if req.method != b"GET" && !head_only {
             let body = b"<html><body><h1>405 Method Not Allowed</h1>\nOnly GET, HEAD and POST are allowed here.\n</body></html>\n";
-            return response(405, "Method Not Allowed", &[("content-type", "text/html".into()), ("allow", "GET, HEAD, POST".into())], body, head_only);
+            return response(
+                405,
+                "Method Not Allowed",
+                &[
+                    ("content-type", "text/html".into()),
+                    ("allow", "GET, HEAD, POST".into()),
+                ],
+                body,
+                head_only,
+            );
         }
         let mut rows = self.rows();
         if !self.show_legends {
@@ -288,13 +353,34 @@ impl StatsRt {
         }
         if opts.csv {
             let body = super::csv::render(&rows);
-            return response(200, "OK", &[("cache-control", "no-cache".into()), ("content-type", "text/plain".into())], body.as_bytes(), head_only);
+            return response(
+                200,
+                "OK",
+                &[
+                    ("cache-control", "no-cache".into()),
+                    ("content-type", "text/plain".into()),
+                ],
+                body.as_bytes(),
+                head_only,
+            );
         }
         if opts.json {
             let body = super::json::render(&rows);
-            return response(200, "OK", &[("cache-control", "no-cache".into()), ("content-type", "application/json".into())], body.as_bytes(), head_only);
+            return response(
+                200,
+                "OK",
+                &[
+                    ("cache-control", "no-cache".into()),
+                    ("content-type", "application/json".into()),
+                ],
+                body.as_bytes(),
+                head_only,
+            );
         }
-        let refresh = self.refresh.filter(|_| !opts.norefresh).map(|d| d.as_secs().max(1));
+        let refresh = self
+            .refresh
+            .filter(|_| !opts.norefresh)
+            .map(|d| d.as_secs().max(1));
         let page = super::page::render(
             &rows,
             &super::page::PageOpts {
@@ -309,7 +395,10 @@ impl StatsRt {
                 pid: std::process::id(),
             },
         );
-        let mut headers = vec![("cache-control", "no-cache".to_string()), ("content-type", "text/html".to_string())];
+        let mut headers = vec![
+            ("cache-control", "no-cache".to_string()),
+            ("content-type", "text/html".to_string()),
+        ];
         if let Some(s) = refresh {
             headers.push(("refresh", s.to_string()));
         }
@@ -323,15 +412,32 @@ mod tests {
 
     #[test]
     fn page_options() {
-        assert_eq!(options(";csv;norefresh"), Options { csv: true, norefresh: true, ..Options::default() });
-        assert_eq!(options(";up;st=DONE"), Options { up: true, st: Some("DONE".into()), ..Options::default() });
+        assert_eq!(
+            options(";csv;norefresh"),
+            Options {
+                csv: true,
+                norefresh: true,
+                ..Options::default()
+            }
+        );
+        assert_eq!(
+            options(";up;st=DONE"),
+            Options {
+                up: true,
+                st: Some("DONE".into()),
+                ..Options::default()
+            }
+        );
         assert_eq!(options(";st=<x>").st.as_deref(), Some("x"));
         assert!(options(";json").json);
     }
 
     #[test]
     fn base64() {
-        assert_eq!(base64_decode(b"YWRtaW46c2VjcmV0").as_deref(), Some(&b"admin:secret"[..]));
+        assert_eq!(
+            base64_decode(b"YWRtaW46c2VjcmV0").as_deref(),
+            Some(&b"admin:secret"[..])
+        );
         assert_eq!(base64_decode(b"YQ==").as_deref(), Some(&b"a"[..]));
         assert_eq!(base64_decode(b"YWI=").as_deref(), Some(&b"ab"[..]));
         assert_eq!(base64_decode(b"Y"), None);

@@ -190,7 +190,15 @@ impl StatRow {
 }
 
 fn hrsp(c: &Counters) -> HttpResponses {
-    [Ctr::Http1xx, Ctr::Http2xx, Ctr::Http3xx, Ctr::Http4xx, Ctr::Http5xx, Ctr::HttpOther].map(|k| c.get(k))
+    [
+        Ctr::Http1xx,
+        Ctr::Http2xx,
+        Ctr::Http3xx,
+        Ctr::Http4xx,
+        Ctr::Http5xx,
+        Ctr::HttpOther,
+    ]
+    .map(|k| c.get(k))
 }
 
 /// HAProxy's name of a `balance` algorithm (`algo` column).
@@ -222,7 +230,12 @@ pub fn frontend_row(fe: &Frontend) -> StatRow {
     r.dreq = Some(c.get(Ctr::DeniedReq));
     r.dresp = c.get(Ctr::DeniedResp);
     r.ereq = Some(c.get(Ctr::ErrReq));
-    r.status = if fe.retired.load(std::sync::atomic::Ordering::Relaxed) { "STOP" } else { "OPEN" }.to_string();
+    r.status = if fe.retired.load(std::sync::atomic::Ordering::Relaxed) {
+        "STOP"
+    } else {
+        "OPEN"
+    }
+    .to_string();
     r.rate = c.rate();
     r.rate_max = c.rate_max();
     r.hrsp = hrsp(c);
@@ -252,7 +265,14 @@ pub fn server_status(s: &ServerRt) -> &'static str {
 pub fn server_row(be: &Backend, index: usize) -> Option<StatRow> {
     let s = be.servers.get(index)?;
     let c = &s.counters;
-    let mut r = StatRow::new(RowKind::Server, &be.name, &s.name, be.id, index as u32 + 1, be.mode);
+    let mut r = StatRow::new(
+        RowKind::Server,
+        &be.name,
+        &s.name,
+        be.id,
+        index as u32 + 1,
+        be.mode,
+    );
     r.qcur = Some(0);
     r.qmax = Some(0);
     r.scur = u64::from(s.served());
@@ -268,7 +288,11 @@ pub fn server_row(be: &Backend, index: usize) -> Option<StatRow> {
     r.wredis = Some(c.get(Ctr::Redispatches));
     r.status = server_status(s).to_string();
     r.admin = Some(s.admin());
-    r.weight = Some(if s.admin() == AdminState::Drain { 0 } else { s.uweight() });
+    r.weight = Some(if s.admin() == AdminState::Drain {
+        0
+    } else {
+        s.uweight()
+    });
     r.uweight = Some(s.uweight());
     r.act = Some(u32::from(!s.backup));
     r.bck = Some(u32::from(s.backup));
@@ -282,10 +306,18 @@ pub fn server_row(be: &Backend, index: usize) -> Option<StatRow> {
         r.chkfail = Some(s.failed_checks());
         r.chkdown = Some(s.down_transitions());
         r.downtime = Some(s.downtime_secs());
-        r.check_status = Some(if chk.status.is_empty() { "INI".to_string() } else { chk.status.clone() });
+        r.check_status = Some(if chk.status.is_empty() {
+            "INI".to_string()
+        } else {
+            chk.status.clone()
+        });
         r.check_code = chk.code;
         r.check_duration_ms = Some(chk.duration.map_or(0, |d| d.as_millis() as u64));
-        r.check_desc = Some(if chk.desc.is_empty() { "Initializing".to_string() } else { chk.desc.clone() });
+        r.check_desc = Some(if chk.desc.is_empty() {
+            "Initializing".to_string()
+        } else {
+            chk.desc.clone()
+        });
         r.last_chk = Some(chk.info.clone()).filter(|i| !i.is_empty());
         r.check_rise = Some(rise);
         r.check_fall = Some(fall);
@@ -339,12 +371,36 @@ pub fn backend_row(be: &Backend) -> StatRow {
     r.wretr = Some(c.get(Ctr::Retries));
     r.wredis = Some(c.get(Ctr::Redispatches));
     let usable = |s: &&std::sync::Arc<ServerRt>| s.is_up() && s.admin() != AdminState::Maint;
-    let up_act = be.servers.iter().filter(|s| !s.backup).filter(usable).count() as u32;
-    let up_bck = be.servers.iter().filter(|s| s.backup).filter(usable).count() as u32;
+    let up_act = be
+        .servers
+        .iter()
+        .filter(|s| !s.backup)
+        .filter(usable)
+        .count() as u32;
+    let up_bck = be
+        .servers
+        .iter()
+        .filter(|s| s.backup)
+        .filter(usable)
+        .count() as u32;
     r.status = if be.is_up() { "UP" } else { "DOWN" }.to_string();
-    let active_weight: u32 = be.servers.iter().filter(|s| !s.backup).map(|s| s.effective_weight()).sum();
-    let backup_weight: u32 = be.servers.iter().filter(|s| s.backup).map(|s| s.effective_weight()).sum();
-    r.weight = Some(if active_weight > 0 { active_weight } else { backup_weight });
+    let active_weight: u32 = be
+        .servers
+        .iter()
+        .filter(|s| !s.backup)
+        .map(|s| s.effective_weight())
+        .sum();
+    let backup_weight: u32 = be
+        .servers
+        .iter()
+        .filter(|s| s.backup)
+        .map(|s| s.effective_weight())
+        .sum();
+    r.weight = Some(if active_weight > 0 {
+        active_weight
+    } else {
+        backup_weight
+    });
     r.uweight = r.weight;
     r.act = Some(up_act);
     r.bck = Some(up_bck);
@@ -369,12 +425,19 @@ pub fn backend_row(be: &Backend) -> StatRow {
 
 /// Every row of the given proxies, HAProxy's order: proxies by number; in each, `FRONTEND`,
 /// the servers, then `BACKEND`.
-pub fn rows<'a>(frontends: impl IntoIterator<Item = &'a Frontend>, backends: impl IntoIterator<Item = &'a Backend>) -> Vec<StatRow> {
+pub fn rows<'a>(
+    frontends: impl IntoIterator<Item = &'a Frontend>,
+    backends: impl IntoIterator<Item = &'a Backend>,
+) -> Vec<StatRow> {
     let mut fes: Vec<&Frontend> = frontends.into_iter().collect();
     let mut bes: Vec<&Backend> = backends.into_iter().collect();
     fes.sort_by_key(|f| f.id);
     bes.sort_by_key(|b| b.id);
-    let mut ids: Vec<u32> = fes.iter().map(|f| f.id).chain(bes.iter().map(|b| b.id)).collect();
+    let mut ids: Vec<u32> = fes
+        .iter()
+        .map(|f| f.id)
+        .chain(bes.iter().map(|b| b.id))
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     let mut out = Vec::new();
@@ -392,5 +455,8 @@ pub fn rows<'a>(frontends: impl IntoIterator<Item = &'a Frontend>, backends: imp
 
 /// Every row of a running configuration.
 pub fn snapshot(gen: &Generation) -> Vec<StatRow> {
-    rows(gen.frontends.values().map(|f| f.as_ref()), gen.backends.values().map(|b| b.as_ref()))
+    rows(
+        gen.frontends.values().map(|f| f.as_ref()),
+        gen.backends.values().map(|b| b.as_ref()),
+    )
 }

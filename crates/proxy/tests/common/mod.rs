@@ -10,7 +10,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(0)
 }
 
 /// A base port whose next `n - 1` ports were free too when checked (bounded search).
@@ -20,7 +23,9 @@ pub fn free_range(n: u16) -> u16 {
         if base == 0 || base > 65535 - n {
             continue;
         }
-        let held: Vec<_> = (base..base + n).filter_map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok()).collect();
+        let held: Vec<_> = (base..base + n)
+            .filter_map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok())
+            .collect();
         if held.len() == n as usize {
             return base;
         }
@@ -80,7 +85,15 @@ async fn read_body(s: &mut TcpStream, buf: &mut Vec<u8>, head: &str) -> Option<V
                 }
                 buf.extend_from_slice(&tmp[..n]);
             };
-            let size = usize::from_str_radix(std::str::from_utf8(&buf[..line_end]).ok()?.split(';').next()?.trim(), 16).ok()?;
+            let size = usize::from_str_radix(
+                std::str::from_utf8(&buf[..line_end])
+                    .ok()?
+                    .split(';')
+                    .next()?
+                    .trim(),
+                16,
+            )
+            .ok()?;
             buf.drain(..line_end + 2);
             while buf.len() < size + 2 {
                 let mut tmp = [0u8; 65536];
@@ -115,7 +128,9 @@ impl Backend {
         let (n, h) = (name.to_string(), heads.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut s, _)) = l.accept().await else { continue };
+                let Ok((mut s, _)) = l.accept().await else {
+                    continue;
+                };
                 let (n, h) = (n.clone(), h.clone());
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
@@ -134,7 +149,8 @@ impl Backend {
                         buf.drain(..end + 4);
                         h.lock().map(|mut v| v.push(head.clone())).ok();
                         let path = head.split(' ').nth(1).unwrap_or("/").to_string();
-                        if header(&head, "expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
+                        if header(&head, "expect")
+                            .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"))
                             && s.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err()
                         {
                             return;
@@ -149,14 +165,18 @@ impl Backend {
                             let _ = tokio::io::copy(&mut r, &mut w).await;
                             return;
                         }
-                        let Some(body) = read_body(&mut s, &mut buf, &head).await else { return };
-                        let close = header(&head, "connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+                        let Some(body) = read_body(&mut s, &mut buf, &head).await else {
+                            return;
+                        };
+                        let close = header(&head, "connection")
+                            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
                         let payload: Vec<u8> = if path == "/echo" {
                             body
                         } else if let Some(n) = path.strip_prefix("/big/") {
                             vec![b'x'; n.parse().unwrap_or(0)]
                         } else if let Some(ms) = path.strip_prefix("/slow/") {
-                            tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+                            tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0)))
+                                .await;
                             n.clone().into_bytes()
                         } else if path == "/garbage" {
                             let _ = s.write_all(b"NOT HTTP AT ALL\r\n\r\n").await;
@@ -167,7 +187,11 @@ impl Backend {
                         } else {
                             n.clone().into_bytes()
                         };
-                        let resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Server: {n}\r\n{}\r\n", payload.len(), if close { "Connection: close\r\n" } else { "" });
+                        let resp = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nX-Server: {n}\r\n{}\r\n",
+                            payload.len(),
+                            if close { "Connection: close\r\n" } else { "" }
+                        );
                         let mut all = resp.into_bytes();
                         all.extend_from_slice(&payload);
                         if s.write_all(&all).await.is_err() || close {
@@ -177,7 +201,12 @@ impl Backend {
                 });
             }
         });
-        Backend { name: name.to_string(), addr, heads, task }
+        Backend {
+            name: name.to_string(),
+            addr,
+            heads,
+            task,
+        }
     }
 
     pub fn heads(&self) -> Vec<String> {
@@ -228,13 +257,19 @@ impl Client {
     }
 
     pub async fn get(&mut self, path: &str) -> std::io::Result<Response> {
-        self.send_raw(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes()).await?;
+        self.send_raw(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
+            .await?;
         self.read_response(false).await
     }
 
     /// Reads one response (interim 1xx responses are returned too).
     pub async fn read_response(&mut self, head_req: bool) -> std::io::Result<Response> {
-        let eof = || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed before a full response");
+        let eof = || {
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "closed before a full response",
+            )
+        };
         let end = loop {
             if let Some(p) = find(&self.buf, b"\r\n\r\n") {
                 break p;
@@ -251,9 +286,13 @@ impl Client {
         let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
         let body = if head_req || (100..200).contains(&status) || status == 204 || status == 304 {
             Vec::new()
-        } else if header(&head, "content-length").is_some() || header(&head, "transfer-encoding").is_some() {
+        } else if header(&head, "content-length").is_some()
+            || header(&head, "transfer-encoding").is_some()
+        {
             let mut buf = std::mem::take(&mut self.buf);
-            let b = read_body(&mut self.s, &mut buf, &head).await.ok_or_else(eof)?;
+            let b = read_body(&mut self.s, &mut buf, &head)
+                .await
+                .ok_or_else(eof)?;
             self.buf = buf;
             b
         } else {
@@ -267,7 +306,10 @@ impl Client {
     /// True when the server closed the connection (EOF within `wait`).
     pub async fn closed_within(&mut self, wait: Duration) -> bool {
         let mut tmp = [0u8; 1];
-        matches!(tokio::time::timeout(wait, self.s.read(&mut tmp)).await, Ok(Ok(0)) | Ok(Err(_)))
+        matches!(
+            tokio::time::timeout(wait, self.s.read(&mut tmp)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
     }
 }
 
@@ -278,7 +320,10 @@ pub async fn get(addr: SocketAddr, path: &str) -> std::io::Result<Response> {
 }
 
 pub fn load(text: &str) -> fulcrum_config::Config {
-    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source { name: "test.cfg", text }]);
+    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
+        name: "test.cfg",
+        text,
+    }]);
     for d in loaded.diagnostics.iter() {
         eprintln!("{d}");
     }
@@ -287,7 +332,9 @@ pub fn load(text: &str) -> fulcrum_config::Config {
 }
 
 pub async fn start(text: &str) -> fulcrum_proxy::ProxyHandle {
-    fulcrum_proxy::start(&load(text)).await.expect("proxy start")
+    fulcrum_proxy::start(&load(text))
+        .await
+        .expect("proxy start")
 }
 
 /// Waits until something accepts on `addr` (bounded).
@@ -319,7 +366,11 @@ impl Drop for Haproxy {
 pub struct TempDir(pub std::path::PathBuf);
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let p = std::env::temp_dir().join(format!("fulcrum-proxy-{tag}-{}-{}", std::process::id(), free_port()));
+        let p = std::env::temp_dir().join(format!(
+            "fulcrum-proxy-{tag}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
         let _ = std::fs::create_dir_all(&p);
         TempDir(p)
     }
@@ -332,16 +383,31 @@ impl Drop for TempDir {
 
 impl Haproxy {
     pub async fn start(cfg: &str, listen: SocketAddr) -> Option<Haproxy> {
-        if Command::new("haproxy").arg("-v").stdout(Stdio::null()).status().is_err() {
+        if Command::new("haproxy")
+            .arg("-v")
+            .stdout(Stdio::null())
+            .status()
+            .is_err()
+        {
             eprintln!("\n*** SKIPPING HAProxy comparison: `haproxy` is not installed (apt-get install -y haproxy) ***\n");
             return None;
         }
         let dir = TempDir::new("haproxy");
         let path = dir.0.join("haproxy.cfg");
         std::fs::write(&path, cfg).ok()?;
-        let child = Command::new("haproxy").arg("-db").arg("-f").arg(&path).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+        let child = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&path)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
         let h = Haproxy { child, _dir: dir };
-        assert!(wait_listening(listen).await, "haproxy did not start listening on {listen}");
+        assert!(
+            wait_listening(listen).await,
+            "haproxy did not start listening on {listen}"
+        );
         Some(h)
     }
 }

@@ -43,19 +43,41 @@ pub fn send_garps(ifname: &str, mac: [u8; 6], ips: &[Ipv4Addr], count: u32) -> i
     if ips.is_empty() || count == 0 {
         return Ok(());
     }
-    let link: LinkAddr = super::iface::link_addr(ifname)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no link address for {ifname}")))?;
-    let fd = socket(AddressFamily::Packet, SockType::Raw, SockFlag::SOCK_CLOEXEC, None).map_err(io::Error::from)?;
+    let link: LinkAddr = super::iface::link_addr(ifname).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no link address for {ifname}"),
+        )
+    })?;
+    let fd = socket(
+        AddressFamily::Packet,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(io::Error::from)?;
     for _ in 0..count {
         for ip in ips {
-            sendto(fd.as_raw_fd(), &garp_frame(mac, *ip), &link, MsgFlags::empty()).map_err(io::Error::from)?;
+            sendto(
+                fd.as_raw_fd(),
+                &garp_frame(mac, *ip),
+                &link,
+                MsgFlags::empty(),
+            )
+            .map_err(io::Error::from)?;
         }
     }
     Ok(())
 }
 
 /// Sends `count` unsolicited neighbour advertisements for each of `ips` from `src` (link-local).
-pub fn send_nas(ifindex: u32, src: Ipv6Addr, mac: [u8; 6], ips: &[Ipv6Addr], count: u32) -> io::Result<()> {
+pub fn send_nas(
+    ifindex: u32,
+    src: Ipv6Addr,
+    mac: [u8; 6],
+    ips: &[Ipv6Addr],
+    count: u32,
+) -> io::Result<()> {
     if ips.is_empty() || count == 0 {
         return Ok(());
     }

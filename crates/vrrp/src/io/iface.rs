@@ -25,7 +25,10 @@ impl Interface {
         if ipv6 {
             self.ipv6_link_local.first().map(|a| IpAddr::V6(*a))
         } else {
-            self.ipv4.iter().map(|a| IpAddr::V4(*a)).find(|a| !exclude.contains(a))
+            self.ipv4
+                .iter()
+                .map(|a| IpAddr::V4(*a))
+                .find(|a| !exclude.contains(a))
         }
     }
 }
@@ -33,10 +36,15 @@ impl Interface {
 /// Looks `name` up; `None` when no such interface exists (yet).
 pub fn lookup(name: &str) -> Option<Interface> {
     let index = nix::net::if_::if_nametoindex(name).ok()?;
-    let mut iface = Interface { name: name.to_string(), index, ..Interface::default() };
+    let mut iface = Interface {
+        name: name.to_string(),
+        index,
+        ..Interface::default()
+    };
     let addrs = nix::ifaddrs::getifaddrs().ok()?;
     for ifa in addrs.filter(|a| a.interface_name == name) {
-        iface.running = ifa.flags.contains(InterfaceFlags::IFF_UP) && ifa.flags.contains(InterfaceFlags::IFF_RUNNING);
+        iface.running = ifa.flags.contains(InterfaceFlags::IFF_UP)
+            && ifa.flags.contains(InterfaceFlags::IFF_RUNNING);
         let Some(addr) = ifa.address else { continue };
         if let Some(v4) = addr.as_sockaddr_in() {
             iface.ipv4.push(v4.ip());
@@ -55,7 +63,9 @@ pub fn lookup(name: &str) -> Option<Interface> {
 /// The AF_PACKET address of `name` as getifaddrs(3) reports it (used to send raw frames).
 pub fn link_addr(name: &str) -> Option<nix::sys::socket::LinkAddr> {
     let addrs = nix::ifaddrs::getifaddrs().ok()?;
-    addrs.filter(|a| a.interface_name == name).find_map(|a| a.address.and_then(|s| s.as_link_addr().copied()))
+    addrs
+        .filter(|a| a.interface_name == name)
+        .find_map(|a| a.address.and_then(|s| s.as_link_addr().copied()))
 }
 
 #[cfg(test)]

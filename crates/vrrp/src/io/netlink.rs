@@ -6,7 +6,8 @@
 
 use fulcrum_config::model::VirtualIp;
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE, NLM_F_REQUEST,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_REPLACE,
+    NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage, AddressScope};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
@@ -22,7 +23,10 @@ const ENODEV: i32 = 19;
 /// `scope`; IPv6 without duplicate address detection, as keepalived does).
 pub fn add_address(ifindex: u32, vip: &VirtualIp) -> io::Result<()> {
     let msg = address_message(ifindex, vip);
-    match request(RouteNetlinkMessage::NewAddress(msg), NLM_F_CREATE | NLM_F_REPLACE) {
+    match request(
+        RouteNetlinkMessage::NewAddress(msg),
+        NLM_F_CREATE | NLM_F_REPLACE,
+    ) {
         Err(e) if e.raw_os_error() == Some(EEXIST) => Ok(()),
         other => other,
     }
@@ -39,7 +43,11 @@ pub fn del_address(ifindex: u32, vip: &VirtualIp) -> io::Result<()> {
 
 fn address_message(ifindex: u32, vip: &VirtualIp) -> AddressMessage {
     let mut msg = AddressMessage::default();
-    msg.header.family = if vip.address.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
+    msg.header.family = if vip.address.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
     msg.header.prefix_len = vip.prefix;
     msg.header.index = ifindex;
     msg.header.scope = match vip.scope.as_deref() {
@@ -60,7 +68,8 @@ fn address_message(ifindex: u32, vip: &VirtualIp) -> AddressMessage {
         msg.attributes.push(AddressAttribute::Broadcast(brd));
     }
     if vip.address.is_ipv6() {
-        msg.attributes.push(AddressAttribute::Flags(AddressFlags::Nodad));
+        msg.attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
     }
     msg
 }
@@ -97,5 +106,8 @@ fn request(payload: RouteNetlinkMessage, extra_flags: u16) -> io::Result<()> {
             offset += len;
         }
     }
-    Err(io::Error::new(io::ErrorKind::TimedOut, "no netlink acknowledgement"))
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "no netlink acknowledgement",
+    ))
 }

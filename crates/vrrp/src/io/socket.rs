@@ -72,7 +72,12 @@ impl VrrpSocket {
         // else closing the fd) cannot arise; the replacement, `register`, is `unsafe`.
         #[allow(deprecated)]
         let rx = AsyncFd::new(rx)?;
-        Ok(VrrpSocket { rx, tx, ipv6, ifindex })
+        Ok(VrrpSocket {
+            rx,
+            tx,
+            ipv6,
+            ifindex,
+        })
     }
 
     /// Sends one VRRP message to `dst` (the multicast group or a unicast peer).
@@ -97,7 +102,13 @@ impl VrrpSocket {
     pub async fn recv(&self) -> io::Result<Packet> {
         loop {
             let mut guard = self.rx.readable().await?;
-            let got = guard.try_io(|s| if self.ipv6 { recv_v6(s.get_ref()) } else { recv_v4(s.get_ref()) });
+            let got = guard.try_io(|s| {
+                if self.ipv6 {
+                    recv_v6(s.get_ref())
+                } else {
+                    recv_v4(s.get_ref())
+                }
+            });
             match got {
                 Ok(Ok(Some(p))) => return Ok(p),
                 Ok(Ok(None)) => continue,
@@ -138,19 +149,30 @@ fn recv_v6(s: &Socket) -> io::Result<Option<Packet>> {
     let mut iov = [IoSliceMut::new(&mut buf)];
     let msg = recvmsg::<SockaddrIn6>(s.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())
         .map_err(io::Error::from)?;
-    let Some(src) = msg.address else { return Ok(None) };
+    let Some(src) = msg.address else {
+        return Ok(None);
+    };
     let mut ttl = None;
     let mut dst = None;
     for c in msg.cmsgs().map_err(io::Error::from)? {
         match c {
             ControlMessageOwned::Ipv6HopLimit(h) => ttl = u8::try_from(h).ok(),
-            ControlMessageOwned::Ipv6PacketInfo(info) => dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr)),
+            ControlMessageOwned::Ipv6PacketInfo(info) => {
+                dst = Some(Ipv6Addr::from(info.ipi6_addr.s6_addr))
+            }
             _ => {}
         }
     }
     let n = msg.bytes;
-    let (Some(ttl), Some(dst)) = (ttl, dst) else { return Ok(None) };
-    Ok(Some(Packet { src: IpAddr::V6(src.ip()), dst: IpAddr::V6(dst), ttl, payload: buf[..n].to_vec() }))
+    let (Some(ttl), Some(dst)) = (ttl, dst) else {
+        return Ok(None);
+    };
+    Ok(Some(Packet {
+        src: IpAddr::V6(src.ip()),
+        dst: IpAddr::V6(dst),
+        ttl,
+        payload: buf[..n].to_vec(),
+    }))
 }
 
 #[cfg(test)]
@@ -159,7 +181,9 @@ mod tests {
 
     #[test]
     fn ipv4_header_is_split() {
-        let mut d = vec![0x45, 0, 0, 28, 0, 0, 0, 0, 255, 112, 0, 0, 10, 99, 0, 1, 224, 0, 0, 18];
+        let mut d = vec![
+            0x45, 0, 0, 28, 0, 0, 0, 0, 255, 112, 0, 0, 10, 99, 0, 1, 224, 0, 0, 18,
+        ];
         d.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8, 9, 9]); // 2 bytes beyond total length
         let p = parse_ipv4(&d).unwrap();
         assert_eq!(p.ttl, 255);

@@ -58,7 +58,10 @@ pub fn parse(args: &[String]) -> Result<HaproxyArgs, String> {
             "-C" => a.chdir = Some(PathBuf::from(value(args, &mut i, flag)?)),
             "-N" => {
                 let v = value(args, &mut i, flag)?;
-                a.maxconn = Some(v.parse().map_err(|_| format!("option '-N' expects a number, found '{v}'"))?);
+                a.maxconn = Some(
+                    v.parse()
+                        .map_err(|_| format!("option '-N' expects a number, found '{v}'"))?,
+                );
             }
             "-sf" | "-st" => {
                 let mut pids = Vec::new();
@@ -72,7 +75,8 @@ pub fn parse(args: &[String]) -> Result<HaproxyArgs, String> {
                     a.terminate_pids.extend(pids);
                 }
             }
-            "-d" | "-db" | "-dM" | "-dr" | "-dV" | "-dW" | "-V" | "-q" | "-de" | "-dp" | "-dS" | "-dk" => {}
+            "-d" | "-db" | "-dM" | "-dr" | "-dV" | "-dW" | "-V" | "-q" | "-de" | "-dp" | "-dS"
+            | "-dk" => {}
             "-x" => a.expose_socket = Some(PathBuf::from(value(args, &mut i, flag)?)),
             "-S" => a.master_cli = Some(value(args, &mut i, flag)?.to_string()),
             "-m" => return Err("option '-m' (memory limit) is not supported by fulcrum".into()),
@@ -81,7 +85,11 @@ pub fn parse(args: &[String]) -> Result<HaproxyArgs, String> {
                 break;
             }
             other if other.starts_with('-') => return Err(format!("unknown option '{other}'")),
-            other => return Err(format!("unexpected argument '{other}' (configuration files are given with -f)")),
+            other => {
+                return Err(format!(
+                    "unexpected argument '{other}' (configuration files are given with -f)"
+                ))
+            }
         }
         i += 1;
     }
@@ -97,16 +105,28 @@ pub fn main(args: &[String]) -> ExitCode {
         }
     };
     if a.version > 0 {
-        println!("fulcrum version {} (HAProxy-compatible)", env!("CARGO_PKG_VERSION"));
-        println!("Implements HAProxy {HAPROXY_LANGUAGE}'s configuration language and command line.");
+        println!(
+            "fulcrum version {} (HAProxy-compatible)",
+            env!("CARGO_PKG_VERSION")
+        );
+        println!(
+            "Implements HAProxy {HAPROXY_LANGUAGE}'s configuration language and command line."
+        );
         if a.version > 1 {
-            println!("Running on: {} {}", std::env::consts::OS, std::env::consts::ARCH);
+            println!(
+                "Running on: {} {}",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            );
         }
         return ExitCode::SUCCESS;
     }
     if let Some(dir) = &a.chdir {
         if let Err(e) = std::env::set_current_dir(dir) {
-            eprintln!("[ALERT] cannot change to directory '{}': {e}", dir.display());
+            eprintln!(
+                "[ALERT] cannot change to directory '{}': {e}",
+                dir.display()
+            );
             return ExitCode::from(1);
         }
     }
@@ -166,14 +186,31 @@ mod tests {
     #[test]
     fn unit_file_command_lines() {
         // Debian 12's haproxy.service: ExecStart with EXTRAOPTS="-S /run/haproxy-master.sock".
-        let a = parse(&args("-Ws -f /etc/haproxy/haproxy.cfg -p /run/haproxy.pid -S /run/haproxy-master.sock")).unwrap();
+        let a = parse(&args(
+            "-Ws -f /etc/haproxy/haproxy.cfg -p /run/haproxy.pid -S /run/haproxy-master.sock",
+        ))
+        .unwrap();
         assert_eq!(a.master_cli.as_deref(), Some("/run/haproxy-master.sock"));
-        assert!(parse(&args("-Ws -f x.cfg -S")).unwrap_err().contains("'-S' needs a value"));
+        assert!(parse(&args("-Ws -f x.cfg -S"))
+            .unwrap_err()
+            .contains("'-S' needs a value"));
         // Debian's init script: -x with the stats socket when it has `expose-fd listeners`.
-        let a = parse(&args("-f x.cfg -p /run/haproxy.pid -sf 42 -D -x /run/haproxy/admin.sock")).unwrap();
-        assert_eq!((a.finish_pids.as_slice(), a.expose_socket.as_deref()), (&[42][..], Some(std::path::Path::new("/run/haproxy/admin.sock"))));
+        let a = parse(&args(
+            "-f x.cfg -p /run/haproxy.pid -sf 42 -D -x /run/haproxy/admin.sock",
+        ))
+        .unwrap();
+        assert_eq!(
+            (a.finish_pids.as_slice(), a.expose_socket.as_deref()),
+            (
+                &[42][..],
+                Some(std::path::Path::new("/run/haproxy/admin.sock"))
+            )
+        );
         assert!(parse(&args("-m 100")).unwrap_err().contains("'-m'"));
-        let a = parse(&args("-Ws -f /etc/haproxy/haproxy.cfg -f /etc/haproxy/conf.d -p /run/haproxy.pid")).unwrap();
+        let a = parse(&args(
+            "-Ws -f /etc/haproxy/haproxy.cfg -f /etc/haproxy/conf.d -p /run/haproxy.pid",
+        ))
+        .unwrap();
         assert!(a.master_worker && a.systemd);
         assert_eq!(a.files.len(), 2);
         assert_eq!(a.pidfile, Some(PathBuf::from("/run/haproxy.pid")));
@@ -182,8 +219,12 @@ mod tests {
         let a = parse(&args("-D -f x.cfg -sf 10 11 -st 12")).unwrap();
         assert_eq!(a.finish_pids, vec![10, 11]);
         assert_eq!(a.terminate_pids, vec![12]);
-        assert!(parse(&args("-f")).unwrap_err().contains("'-f' needs a value"));
-        assert!(parse(&args("-Z")).unwrap_err().contains("unknown option '-Z'"));
+        assert!(parse(&args("-f"))
+            .unwrap_err()
+            .contains("'-f' needs a value"));
+        assert!(parse(&args("-Z"))
+            .unwrap_err()
+            .contains("unknown option '-Z'"));
         assert_eq!(parse(&args("-vv")).unwrap().version, 2);
     }
 }

@@ -48,14 +48,22 @@ pub fn parse(args: &[String]) -> Result<KeepalivedArgs, String> {
             "-t" | "--config-test" => a.config_test = true,
             "-v" | "--version" => a.version = true,
             "-P" | "--vrrp" => {}
-            "-p" | "--pid" | "-r" | "--vrrp_pid" | "-c" | "--checkers_pid" => a.pidfiles.push(PathBuf::from(take(&mut i)?)),
+            "-p" | "--pid" | "-r" | "--vrrp_pid" | "-c" | "--checkers_pid" => {
+                a.pidfiles.push(PathBuf::from(take(&mut i)?))
+            }
             "-i" | "--config-id" => a.config_id = Some(take(&mut i)?),
             "-S" | "--log-facility" => {
                 take(&mut i)?;
             }
-            "-l" | "--log-console" | "-D" | "--log-detail" | "-G" | "--no-syslog" | "--release-vips" | "-R" | "--dont-respawn" | "-d" | "--dump-conf" => {}
-            "-C" | "--check" => return Err("option '-C' (run only the LVS health checkers) is not supported by fulcrum yet".into()),
-            "-x" | "--snmp" => return Err("option '-x' (SNMP subsystem) is not supported by fulcrum".into()),
+            "-l" | "--log-console" | "-D" | "--log-detail" | "-G" | "--no-syslog"
+            | "--release-vips" | "-R" | "--dont-respawn" | "-d" | "--dump-conf" => {}
+            "-C" | "--check" => return Err(
+                "option '-C' (run only the LVS health checkers) is not supported by fulcrum yet"
+                    .into(),
+            ),
+            "-x" | "--snmp" => {
+                return Err("option '-x' (SNMP subsystem) is not supported by fulcrum".into())
+            }
             other => return Err(format!("unknown option '{other}'")),
         }
         i += 1;
@@ -72,21 +80,37 @@ pub fn main(args: &[String]) -> ExitCode {
         }
     };
     if a.version {
-        println!("fulcrum v{} (keepalived-compatible: keepalived.conf VRRP and virtual_server syntax)", env!("CARGO_PKG_VERSION"));
+        println!(
+            "fulcrum v{} (keepalived-compatible: keepalived.conf VRRP and virtual_server syntax)",
+            env!("CARGO_PKG_VERSION")
+        );
         return ExitCode::SUCCESS;
     }
-    let file = a.file.unwrap_or_else(|| PathBuf::from("/etc/keepalived/keepalived.conf"));
+    let file = a
+        .file
+        .unwrap_or_else(|| PathBuf::from("/etc/keepalived/keepalived.conf"));
     let files = vec![file];
-    let load = fulcrum_config::LoadOptions { keepalived_config_id: a.config_id.clone() };
+    let load = fulcrum_config::LoadOptions {
+        keepalived_config_id: a.config_id.clone(),
+    };
     if a.config_test {
         // keepalived -t exits 5 (KEEPALIVED_EXIT_CONFIG) on a configuration error.
         let code = crate::cmd::check::run_with(&files, false, &load);
-        return if code == ExitCode::SUCCESS { code } else { ExitCode::from(KEEPALIVED_EXIT_CONFIG) };
+        return if code == ExitCode::SUCCESS {
+            code
+        } else {
+            ExitCode::from(KEEPALIVED_EXIT_CONFIG)
+        };
     }
     if !a.dont_fork && !super::daemon::is_daemon_child() {
         return super::daemon::detach();
     }
-    crate::cmd::run::run(RunOptions { files, pidfiles: a.pidfiles, load, ..RunOptions::default() })
+    crate::cmd::run::run(RunOptions {
+        files,
+        pidfiles: a.pidfiles,
+        load,
+        ..RunOptions::default()
+    })
 }
 
 #[cfg(test)]
@@ -101,8 +125,14 @@ mod tests {
     fn debian_unit_file_command_lines() {
         let a = parse(&args("--dont-fork -D -f /etc/keepalived/keepalived.conf")).unwrap();
         assert!(a.dont_fork);
-        assert_eq!(a.file, Some(PathBuf::from("/etc/keepalived/keepalived.conf")));
-        let a = parse(&args("-n -l -D -t --use-file=/tmp/k.conf -p /run/k.pid -r /run/v.pid")).unwrap();
+        assert_eq!(
+            a.file,
+            Some(PathBuf::from("/etc/keepalived/keepalived.conf"))
+        );
+        let a = parse(&args(
+            "-n -l -D -t --use-file=/tmp/k.conf -p /run/k.pid -r /run/v.pid",
+        ))
+        .unwrap();
         assert!(a.config_test);
         assert_eq!(a.file, Some(PathBuf::from("/tmp/k.conf")));
         assert_eq!(a.pidfiles.len(), 2);

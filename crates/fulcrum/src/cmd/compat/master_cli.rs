@@ -43,14 +43,35 @@ pub fn parse_spec(text: &str) -> Result<Spec, String> {
     } else if addr.starts_with('/') {
         Address::Unix(PathBuf::from(addr))
     } else {
-        let rest = addr.strip_prefix("ipv4@").or_else(|| addr.strip_prefix("ipv6@")).unwrap_or(addr);
-        let rest = if rest.starts_with(':') { format!("0.0.0.0{rest}") } else { rest.to_string() };
-        Address::Tcp(rest.parse().map_err(|_| format!("option '-S': '{addr}' is not a unix socket path or an IP:PORT address"))?)
+        let rest = addr
+            .strip_prefix("ipv4@")
+            .or_else(|| addr.strip_prefix("ipv6@"))
+            .unwrap_or(addr);
+        let rest = if rest.starts_with(':') {
+            format!("0.0.0.0{rest}")
+        } else {
+            rest.to_string()
+        };
+        Address::Tcp(rest.parse().map_err(|_| {
+            format!("option '-S': '{addr}' is not a unix socket path or an IP:PORT address")
+        })?)
     };
-    let mut spec = Spec { address, mode: None, user: None, group: None, uid: None, gid: None };
+    let mut spec = Spec {
+        address,
+        mode: None,
+        user: None,
+        group: None,
+        uid: None,
+        gid: None,
+    };
     while let Some(opt) = parts.next() {
-        let value = parts.next().ok_or_else(|| format!("option '-S': '{opt}' needs a value (write {opt},VALUE)"))?;
-        let num = |v: &str| v.parse::<u32>().map_err(|_| format!("option '-S': '{opt}' expects a number, found '{v}'"));
+        let value = parts
+            .next()
+            .ok_or_else(|| format!("option '-S': '{opt}' needs a value (write {opt},VALUE)"))?;
+        let num = |v: &str| {
+            v.parse::<u32>()
+                .map_err(|_| format!("option '-S': '{opt}' expects a number, found '{v}'"))
+        };
         match opt {
             "mode" => spec.mode = Some(u32::from_str_radix(value, 8).map_err(|_| format!("option '-S': 'mode' expects an octal number, found '{value}'"))?),
             "user" => spec.user = Some(value.to_string()),
@@ -72,13 +93,16 @@ pub enum Listener {
 pub fn bind(spec: &Spec) -> Result<Listener, String> {
     match &spec.address {
         Address::Tcp(a) => {
-            let l = std::net::TcpListener::bind(a).map_err(|e| format!("cannot bind master CLI socket {a}: {e}"))?;
+            let l = std::net::TcpListener::bind(a)
+                .map_err(|e| format!("cannot bind master CLI socket {a}: {e}"))?;
             l.set_nonblocking(true).map_err(|e| e.to_string())?;
             Ok(Listener::Tcp(l))
         }
         Address::Unix(path) => {
             use std::os::unix::fs::{MetadataExt, PermissionsExt};
-            let err = |e: std::io::Error| format!("cannot bind master CLI socket '{}': {e}", path.display());
+            let err = |e: std::io::Error| {
+                format!("cannot bind master CLI socket '{}': {e}", path.display())
+            };
             let mut tmp = path.as_os_str().to_owned();
             tmp.push(format!(".{}.tmp", std::process::id()));
             let tmp = PathBuf::from(tmp);
@@ -86,18 +110,33 @@ pub fn bind(spec: &Spec) -> Result<Listener, String> {
             let l = std::os::unix::net::UnixListener::bind(&tmp).map_err(err)?;
             let done = (|| -> Result<(), String> {
                 let uid = match &spec.user {
-                    Some(n) => Some(nix::unistd::User::from_name(n).ok().flatten().ok_or_else(|| format!("option '-S': unknown user '{n}'"))?.uid.as_raw()),
+                    Some(n) => Some(
+                        nix::unistd::User::from_name(n)
+                            .ok()
+                            .flatten()
+                            .ok_or_else(|| format!("option '-S': unknown user '{n}'"))?
+                            .uid
+                            .as_raw(),
+                    ),
                     None => spec.uid,
                 };
                 let gid = match &spec.group {
-                    Some(n) => Some(nix::unistd::Group::from_name(n).ok().flatten().ok_or_else(|| format!("option '-S': unknown group '{n}'"))?.gid.as_raw()),
+                    Some(n) => Some(
+                        nix::unistd::Group::from_name(n)
+                            .ok()
+                            .flatten()
+                            .ok_or_else(|| format!("option '-S': unknown group '{n}'"))?
+                            .gid
+                            .as_raw(),
+                    ),
                     None => spec.gid,
                 };
                 if uid.is_some() || gid.is_some() {
                     std::os::unix::fs::chown(&tmp, uid, gid).map_err(err)?;
                 }
                 if let Some(m) = spec.mode {
-                    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m)).map_err(err)?;
+                    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(m))
+                        .map_err(err)?;
                 }
                 std::fs::rename(&tmp, path).map_err(err)
             })();
@@ -126,13 +165,17 @@ impl Listener {
         let started = Instant::now();
         match self {
             Listener::Tcp(l) => {
-                let Ok(l) = tokio::net::TcpListener::from_std(l) else { return };
+                let Ok(l) = tokio::net::TcpListener::from_std(l) else {
+                    return;
+                };
                 while let Ok((s, _)) = l.accept().await {
                     tokio::spawn(session(s, started));
                 }
             }
             Listener::Unix(l, _, _) => {
-                let Ok(l) = tokio::net::UnixListener::from_std(l) else { return };
+                let Ok(l) = tokio::net::UnixListener::from_std(l) else {
+                    return;
+                };
                 while let Ok((s, _)) = l.accept().await {
                     tokio::spawn(session(s, started));
                 }
@@ -159,13 +202,23 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(s: S, started: Instant) {
         }
         line.clear();
         // Bounded: a command line is short.
-        match tokio::time::timeout(std::time::Duration::from_secs(600), (&mut s).take(64 * 1024).read_line(&mut line)).await {
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(600),
+            (&mut s).take(64 * 1024).read_line(&mut line),
+        )
+        .await
+        {
             Ok(Ok(n)) if n > 0 => {}
             _ => return,
         }
         let mut out = String::new();
         let mut close = !interactive;
-        for cmd in line.trim().split(';').map(str::trim).filter(|c| !c.is_empty()) {
+        for cmd in line
+            .trim()
+            .split(';')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
             match answer(cmd, started) {
                 Answer::Text(t) => out.push_str(&t),
                 Answer::Prompt => {
@@ -177,7 +230,10 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(s: S, started: Instant) {
                     // As HAProxy 2.6's master: reload and close the connection.
                     let _ = s.get_mut().write_all(out.as_bytes()).await;
                     RELOADS.fetch_add(1, Ordering::Relaxed);
-                    let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGUSR2);
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::this(),
+                        nix::sys::signal::Signal::SIGUSR2,
+                    );
                     return;
                 }
             }
@@ -218,7 +274,13 @@ fn answer(cmd: &str, started: Instant) -> Answer {
 
 /// `show proc` in HAProxy 2.6's layout; fulcrum is its own (only) worker.
 pub fn show_proc(uptime_secs: u64) -> String {
-    let up = format!("{}d{:02}h{:02}m{:02}s", uptime_secs / 86400, uptime_secs / 3600 % 24, uptime_secs / 60 % 60, uptime_secs % 60);
+    let up = format!(
+        "{}d{:02}h{:02}m{:02}s",
+        uptime_secs / 86400,
+        uptime_secs / 3600 % 24,
+        uptime_secs / 60 % 60,
+        uptime_secs % 60
+    );
     let pid = std::process::id();
     let version = env!("CARGO_PKG_VERSION");
     let reloads = RELOADS.load(Ordering::Relaxed);
@@ -239,10 +301,20 @@ mod tests {
         let s = parse_spec("/run/haproxy-master.sock").expect("parsed");
         assert_eq!(s.address, Address::Unix("/run/haproxy-master.sock".into()));
         let s = parse_spec("unix@/run/m.sock,mode,600,user,root,gid,0").expect("parsed");
-        assert_eq!((s.mode, s.user.as_deref(), s.gid), (Some(0o600), Some("root"), Some(0)));
-        assert_eq!(parse_spec("ipv4@127.0.0.1:9999").expect("parsed").address, Address::Tcp("127.0.0.1:9999".parse().expect("parsed")));
-        assert!(parse_spec("/x,mode").expect_err("refused").contains("needs a value"));
-        assert!(parse_spec("/x,level,admin").expect_err("refused").contains("'level'"));
+        assert_eq!(
+            (s.mode, s.user.as_deref(), s.gid),
+            (Some(0o600), Some("root"), Some(0))
+        );
+        assert_eq!(
+            parse_spec("ipv4@127.0.0.1:9999").expect("parsed").address,
+            Address::Tcp("127.0.0.1:9999".parse().expect("parsed"))
+        );
+        assert!(parse_spec("/x,mode")
+            .expect_err("refused")
+            .contains("needs a value"));
+        assert!(parse_spec("/x,level,admin")
+            .expect_err("refused")
+            .contains("'level'"));
         assert!(parse_spec("nonsense").is_err());
     }
 

@@ -27,7 +27,12 @@ pub fn personality(args: &[OsString]) -> Personality {
         .and_then(|a| Path::new(a).file_name())
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let rest = |skip: usize| args.iter().skip(skip).map(|a| a.to_string_lossy().into_owned()).collect();
+    let rest = |skip: usize| {
+        args.iter()
+            .skip(skip)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    };
     if name == "haproxy" {
         return Personality::Haproxy(rest(1));
     }
@@ -44,5 +49,7 @@ pub fn personality(args: &[OsString]) -> Personality {
 /// Takes the value after a flag, or says which flag lacks one.
 pub fn value<'a>(args: &'a [String], i: &mut usize, flag: &str) -> Result<&'a str, String> {
     *i += 1;
-    args.get(*i).map(String::as_str).ok_or_else(|| format!("option '{flag}' needs a value"))
+    args.get(*i)
+        .map(String::as_str)
+        .ok_or_else(|| format!("option '{flag}' needs a value"))
 }
