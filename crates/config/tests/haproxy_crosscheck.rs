@@ -91,9 +91,9 @@ fn same_verdict_as_haproxy() {
 
 #[test]
 fn shared_fixtures_pass_like_haproxy() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
     let Ok(entries) = std::fs::read_dir(&dir) else {
-        assert!(!require_tools(), "../shared/fixtures is missing");
+        assert!(!require_tools(), "tests/fixtures is missing");
         eprintln!("*** SKIPPING: {} not found ***", dir.display());
         return;
     };

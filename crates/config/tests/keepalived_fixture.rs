@@ -12,7 +12,7 @@ use std::time::Duration;
 #[test]
 fn seed001_lvs_dr_parses_with_warnings_and_no_error() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/seed001-lvs-dr.keepalived.conf");
+        .join("../../tests/fixtures/seed001-lvs-dr.keepalived.conf");
     let (k, d) = parse_files(&[&path]);
     assert!(errors(&d).is_empty(), "{}", show(&d));
     let w = warnings(&d);
@@ -83,7 +83,7 @@ fn seed001_lvs_dr_parses_with_warnings_and_no_error() {
 #[test]
 fn seed001_through_load_files_is_detected_as_keepalived() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/seed001-lvs-dr.keepalived.conf");
+        .join("../../tests/fixtures/seed001-lvs-dr.keepalived.conf");
     let loaded = fulcrum_config::load_files(&[&path]);
     let errs: Vec<String> = loaded.diagnostics.errors().map(|e| e.to_string()).collect();
     assert!(errs.is_empty(), "{errs:?}");

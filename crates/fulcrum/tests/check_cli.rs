@@ -11,7 +11,7 @@ fn fulcrum(args: &[&str]) -> Output {
 }
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
 }
 
 fn text(b: &[u8]) -> String {
@@ -42,7 +42,7 @@ fn every_shared_fixture_passes_check() {
     let dir = fixtures();
     let mut n = 0;
     for entry in std::fs::read_dir(&dir)
-        .expect("../shared/fixtures must exist beside the repo")
+        .expect("tests/fixtures must exist in the repo")
         .flatten()
     {
         let path = entry.path();

@@ -7,7 +7,7 @@
 //!   as systemd does them (`haproxy -c` first, then `kill -USR2 $MAINPID`) under a bounded
 //!   load, with zero failed requests; a broken file stops at the `-c` step while the running
 //!   configuration keeps serving; the master CLI answers `show proc` and `reload`.
-//! - `haproxy -c -f` and `keepalived -t -f` on every fixture of ../shared/fixtures exit as the
+//! - `haproxy -c -f` and `keepalived -t -f` on every fixture of tests/fixtures exit as the
 //!   real daemons do (keepalived checks interfaces, so it runs in a network namespace holding
 //!   veth interfaces named as the fixtures name them; root needed).
 
@@ -262,7 +262,7 @@ fn debian_haproxy_service_runs_fulcrum_unchanged() {
 const LENIENT: &[(&str, &str)] = &[("seed001-lvs-dr.keepalived.conf", "'nat_mask' is obsolete")];
 
 fn fixtures() -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
     let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
@@ -286,7 +286,7 @@ fn haproxy_dash_c_on_every_fixture_exits_as_haproxy() {
         .filter(|p| p.to_string_lossy().ends_with(".cfg"))
         .collect();
     if files.is_empty() {
-        return skip("haproxy -c cross-check", "no *.cfg in ../shared/fixtures");
+        return skip("haproxy -c cross-check", "no *.cfg in tests/fixtures");
     }
     for f in files {
         let a = Command::new(&real)
@@ -379,7 +379,7 @@ fn keepalived_dash_t_on_every_fixture_exits_as_keepalived() {
     if files.is_empty() {
         return skip(
             "keepalived -t cross-check",
-            "no *.conf in ../shared/fixtures",
+            "no *.conf in tests/fixtures",
         );
     }
     let t = TempDir::new("kcx");
