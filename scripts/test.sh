@@ -9,4 +9,7 @@ bash scripts/install-deps.sh
 if [ "$(id -u)" = 0 ] && command -v systemctl >/dev/null 2>&1; then
     systemctl stop haproxy keepalived >/dev/null 2>&1 || true
 fi
+# The tree stays formatted and clippy-clean (issue 12): checked before any test runs.
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace "$@"

@@ -64,7 +64,7 @@ pub fn render_vrrp(out: &mut Exposition, instances: &[(String, Status)]) {
             out.sample(name, &[("instance", inst), ("state", s.keyword())], v);
         }
     }
-    let simple: [(&str, &str, Kind, fn(&Status) -> u64); 5] = [
+    let simple: [Simple; 5] = [
         (
             "fulcrum_vrrp_priority",
             "Current priority of the VRRP instance (after tracking weights).",
@@ -118,6 +118,9 @@ pub fn render_vrrp(out: &mut Exposition, instances: &[(String, Status)]) {
         }
     }
 }
+
+/// A family written from one number of each instance: name, HELP, type, how to read it.
+type Simple = (&'static str, &'static str, Kind, fn(&Status) -> u64);
 
 #[cfg(test)]
 mod tests {

@@ -377,10 +377,7 @@ fn keepalived_dash_t_on_every_fixture_exits_as_keepalived() {
         .filter(|p| p.to_string_lossy().ends_with(".conf"))
         .collect();
     if files.is_empty() {
-        return skip(
-            "keepalived -t cross-check",
-            "no *.conf in tests/fixtures",
-        );
+        return skip("keepalived -t cross-check", "no *.conf in tests/fixtures");
     }
     let t = TempDir::new("kcx");
     let ours = t.path("keepalived");

@@ -56,8 +56,7 @@ fn failover_through_the_proxy(name: &str, version: u8, advert_int: &'static str,
         backup
             .log()
             .lines()
-            .filter(|l| l.contains("Entering "))
-            .last()
+            .rfind(|l| l.contains("Entering "))
             .is_some_and(|l| l.contains("Entering BACKUP STATE"))
     });
     assert!(

@@ -269,9 +269,11 @@ pub fn balance(line: &Line<'_>) -> Result<Balance, String> {
                         i += 1;
                     }
                     "path-only" => {}
-                    other => return Err(format!(
+                    other => {
+                        return Err(format!(
                         "'balance uri' expects whole, len N, depth N or path-only, found '{other}'"
-                    )),
+                    ))
+                    }
                 }
                 i += 1;
             }
@@ -454,9 +456,11 @@ pub fn http_check(
                         s.headers.push((n, v));
                         i += 1;
                     }
-                    other => return Err(format!(
+                    other => {
+                        return Err(format!(
                         "'http-check send' expects meth, uri, ver, hdr or body, found '{other}'"
-                    )),
+                    ))
+                    }
                 }
                 i += 2;
             }

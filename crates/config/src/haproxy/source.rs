@@ -33,9 +33,11 @@ pub fn parse(line: &Line<'_>, i: usize, server_line: bool) -> Result<(SocketAddr
         }
         // On a server line the next word is the next server option.
         Some(_) if server_line => {}
-        Some(other) => return Err(format!(
+        Some(other) => {
+            return Err(format!(
             "'source' only supports optional keywords 'interface' and 'usesrc', found '{other}'"
-        )),
+        ))
+        }
     }
     Ok((addr, 1))
 }

@@ -116,7 +116,7 @@ pub(crate) mod testutil {
         ) -> Option<usize> {
             let served = self.served.borrow().clone();
             let changed = self.changed.borrow().clone();
-            let room = |i: usize| !self.maxconn[i].is_some_and(|m| served[i] >= m);
+            let room = |i: usize| self.maxconn[i].is_none_or(|m| served[i] < m);
             let s = |i: usize| served[i];
             let c = |i: usize| changed[i];
             let input = PickInput {

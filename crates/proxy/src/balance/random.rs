@@ -56,7 +56,7 @@ impl Algorithm for Random {
             if !(input.has_room)(s) || Some(s) == input.avoid {
                 continue;
             }
-            if !best.is_some_and(|b| (input.served)(s) >= (input.served)(b)) {
+            if best.is_none_or(|b| (input.served)(s) < (input.served)(b)) {
                 best = Some(s);
             }
         }

@@ -124,7 +124,7 @@ impl Fwrr {
 
     fn first_in_group(&mut self) -> Option<usize> {
         let first = self.curr.first_key_value().map(|(_, &s)| s);
-        if !first.is_some_and(|s| self.srvs[s].npos <= self.curr_pos) {
+        if first.is_none_or(|s| self.srvs[s].npos > self.curr_pos) {
             if let Some((_, &s)) = self.trees[self.init].first_key_value() {
                 self.srvs[s].npos = 0;
                 self.srvs[s].rweight = 0;

@@ -427,7 +427,7 @@ pub fn render(out: &mut Exposition, process: &Process, rows: &[StatRow]) {
     responses(out, "haproxy_server_http_responses_total", &srvs, true);
 }
 
-fn labels<'a>(r: &'a StatRow, server: bool) -> Vec<(&'static str, &'a str)> {
+fn labels(r: &StatRow, server: bool) -> Vec<(&'static str, &str)> {
     if server {
         vec![("proxy", r.pxname.as_str()), ("server", r.svname.as_str())]
     } else {
