@@ -203,6 +203,19 @@ fn metrics_follow_traffic_and_match_haproxys_exporter() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // Its check families appear once both servers' first checks are done (as fulcrum's did).
+    let checked = |st: &str| {
+        ["app-1", "app-2"].iter().all(|s| {
+            samples(st).get(&format!(
+                "haproxy_server_check_status{{proxy=\"app_pool\",server=\"{s}\",state=\"L7OK\"}}"
+            )) == Some(&1.0)
+        })
+    };
+    assert!(
+        fulcrum_testlab::wait::until(Duration::from_secs(10), || checked(&scrape(hfront)))
+            .is_some(),
+        "haproxy never finished its first checks"
+    );
     let theirs = families(&scrape(hfront));
     let ours = families(&text);
     let fulcrum_own: Vec<&String> = ours.keys().filter(|k| k.starts_with("fulcrum_")).collect();
@@ -273,14 +286,35 @@ fn failed_checks_are_counted_as_haproxy_counts_them() {
         eprintln!("SKIPPED the haproxy half: haproxy not installed");
         None
     };
-    // Both see app-1 pass its checks, then it dies.
-    std::thread::sleep(Duration::from_millis(800));
+    let key = |m: &str| format!("haproxy_server_{m}{{proxy=\"app_pool\",server=\"app-1\"}}");
+    let state = |st: &str| {
+        format!("haproxy_server_check_status{{proxy=\"app_pool\",server=\"app-1\",state=\"{st}\"}}")
+    };
+    let fronts: Vec<u16> = std::iter::once(front)
+        .chain(ha.as_ref().map(|_| hfront))
+        .collect();
+    // Both see app-1 pass a check (last check L7OK), then it dies.
+    for &p in &fronts {
+        let passed = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+            samples(&scrape(p)).get(&state("L7OK")) == Some(&1.0)
+        });
+        assert!(
+            passed.is_some(),
+            "app-1 never passed a check behind port {p}"
+        );
+    }
     drop(app1);
     lb.wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(10))
         .expect("fulcrum marks app-1 DOWN");
-    // More failed checks while DOWN (not counted), for both.
-    std::thread::sleep(Duration::from_millis(1500));
-    let key = |m: &str| format!("haproxy_server_{m}{{proxy=\"app_pool\",server=\"app-1\"}}");
+    for &p in &fronts {
+        let down = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+            samples(&scrape(p)).get(&key("check_up_down_total")) == Some(&1.0)
+        });
+        assert!(down.is_some(), "app-1 never went DOWN behind port {p}");
+    }
+    // An observation window, not a synchronisation: more checks fail while DOWN (inter 200ms),
+    // and neither proxy may count them.
+    std::thread::sleep(Duration::from_millis(1000));
     let ours = samples(&scrape(front));
     assert_eq!(
         ours.get(&key("check_failures_total")),

@@ -2,6 +2,7 @@
 //! load (new connection per request and keep-alive clients), then an invalid config that is
 //! refused while the running one keeps serving.
 
+use fulcrum_testlab::ports::free_port;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -22,13 +23,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
 }
 
 /// `port` for the proxy, `p1`/`p2` for its two demo servers (each a free port of its own: the

@@ -83,7 +83,10 @@ async fn non_local_address_is_bound_with_freebind() {
             .expect("transparent bind as root");
         assert_eq!(get(v4(p2), "/").await.expect("served").status, 200);
     } else {
-        eprintln!("\n*** SKIPPING the `transparent` bind check: needs root (CAP_NET_ADMIN) ***\n");
+        fulcrum_testlab::require::skip(
+            "the `transparent` bind check",
+            "it needs root (CAP_NET_ADMIN)",
+        );
     }
     h.shutdown(Duration::from_secs(1)).await;
 }

@@ -7,5 +7,7 @@
 
 pub mod http;
 pub mod netns;
+pub mod ports;
 pub mod process;
+pub mod require;
 pub mod wait;

@@ -13,12 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+#[allow(unused_imports)]
+pub use fulcrum_testlab::ports::free_port;
 
 /// Whether Debian tool `tool` (package `package`) is installed; else a loud skip, or a panic
 /// under FULCRUM_REQUIRE_NETNS=1.

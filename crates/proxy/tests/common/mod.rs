@@ -9,29 +9,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
-
-/// A base port whose next `n - 1` ports were free too when checked (bounded search).
-pub fn free_range(n: u16) -> u16 {
-    for _ in 0..50 {
-        let base = free_port();
-        if base == 0 || base > 65535 - n {
-            continue;
-        }
-        let held: Vec<_> = (base..base + n)
-            .filter_map(|p| std::net::TcpListener::bind(("127.0.0.1", p)).ok())
-            .collect();
-        if held.len() == n as usize {
-            return base;
-        }
-    }
-    free_port()
-}
+#[allow(unused_imports)]
+pub use fulcrum_testlab::ports::{free_port, free_range};
 
 /// An HTTP/1.1 backend answering every request with its name; it records request heads.
 pub struct Backend {
@@ -382,19 +361,16 @@ impl Drop for TempDir {
 }
 
 impl Haproxy {
+    /// The real haproxy on `cfg`, listening on `listen`. `None` (after a loud skip) only when
+    /// haproxy is not installed and FULCRUM_REQUIRE_NETNS is not set; under it a missing
+    /// haproxy fails the test. An installed haproxy that does not start always fails it.
     pub async fn start(cfg: &str, listen: SocketAddr) -> Option<Haproxy> {
-        if Command::new("haproxy")
-            .arg("-v")
-            .stdout(Stdio::null())
-            .status()
-            .is_err()
-        {
-            eprintln!("\n*** SKIPPING HAProxy comparison: `haproxy` is not installed (apt-get install -y haproxy) ***\n");
+        if !fulcrum_testlab::require::tool("HAProxy comparison", "haproxy", "haproxy") {
             return None;
         }
         let dir = TempDir::new("haproxy");
         let path = dir.0.join("haproxy.cfg");
-        std::fs::write(&path, cfg).ok()?;
+        std::fs::write(&path, cfg).expect("write haproxy.cfg");
         let child = Command::new("haproxy")
             .arg("-db")
             .arg("-f")
@@ -402,7 +378,7 @@ impl Haproxy {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .ok()?;
+            .expect("spawn haproxy");
         let h = Haproxy { child, _dir: dir };
         assert!(
             wait_listening(listen).await,
