@@ -73,6 +73,15 @@ impl Load {
         }
     }
 
+    /// Waits (10 s at most, else fails the test) until the samples so far satisfy `enough`:
+    /// the load has observably done what the next step needs, instead of a fixed sleep.
+    fn until(&self, what: &str, enough: impl Fn(&[Sample]) -> bool) {
+        let done = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+            self.samples.lock().is_ok_and(|v| enough(&v))
+        });
+        assert!(done.is_some(), "the load never reached: {what}");
+    }
+
     fn finish(self) -> Vec<Sample> {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads {
@@ -114,8 +123,14 @@ fn proxy(scratch: &Scratch, front: u16, app1: u16, app2: u16) -> Fulcrum {
     Fulcrum::start(&cfg)
 }
 
-fn settle() {
-    std::thread::sleep(Duration::from_millis(700));
+/// How many requests make "served" in a waiting step: enough that a stray success is not it.
+const SERVED: usize = 20;
+
+fn served_by(samples: &[Sample], name: &str, after: Instant) -> usize {
+    samples
+        .iter()
+        .filter(|s| s.start > after && s.from(name))
+        .count()
 }
 
 /// Two demo servers behind the proxy, the load running and settled.
@@ -136,8 +151,11 @@ impl Rig {
         let app1 = app_server(&scratch, "app-1", p1, 200);
         let _app2 = app_server(&scratch, "app-2", p2, 200);
         let lb = proxy(&scratch, front, p1, p2);
+        let t0 = Instant::now();
         let load = Load::start(front);
-        settle();
+        load.until("both servers serving", |s| {
+            served_by(s, "app-1", t0) >= SERVED && served_by(s, "app-2", t0) >= SERVED
+        });
         Rig {
             scratch,
             p1,
@@ -168,12 +186,16 @@ fn a_killed_server_costs_only_its_in_flight_requests_and_rejoins_after_restart()
         line.contains("1 active and 0 backup servers left"),
         "{line}"
     );
-    settle();
+    load.until("app-2 serving alone after the DOWN", |s| {
+        served_by(s, "app-2", down_at) >= SERVED
+    });
     let _app1 = app_server(&scratch, "app-1", p1, 200);
     let (up_at, _) = lb
         .wait_line("Server app_pool/app-1 is UP", Duration::from_secs(5))
         .expect("app-1 back UP");
-    settle();
+    load.until("app-1 serving again after the UP", |s| {
+        served_by(s, "app-1", up_at) >= SERVED
+    });
     let samples = load.finish();
 
     let failed = failures(&samples);
@@ -237,7 +259,9 @@ fn removed_and_nothing_fails_after_detection(
         .wait_line("Server app_pool/app-1 is DOWN", Duration::from_secs(5))
         .expect("app-1 marked DOWN");
     assert!(line.contains(reason), "{line}");
-    settle();
+    load.until("requests after the detection", |s| {
+        s.iter().filter(|x| x.start > down_at).count() > 2 * SERVED
+    });
     let samples = load.finish();
 
     let late: Vec<_> = samples
@@ -317,7 +341,10 @@ fn a_flapping_server_costs_at_most_its_in_flight_requests() {
         app1 = Some(app_server(&scratch, "app-1", p1, 200));
         std::thread::sleep(Duration::from_millis(400));
     }
-    settle();
+    let last_restart = Instant::now();
+    load.until("app-1 serving after its last restart", |s| {
+        served_by(s, "app-1", last_restart) >= SERVED
+    });
     let samples = load.finish();
     let failed = failures(&samples);
     eprintln!(
