@@ -142,22 +142,11 @@ fn unix_and_abns_binds_serve_http_and_tcp_and_survive_reload() {
     // Reload: the socket file stays the same (same inode) and no request fails meanwhile.
     let ino = meta.ino();
     std::fs::write(&file, cfg("two")).expect("rewrite config");
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let load = {
-        let stop = stop.clone();
         let web = web.clone();
-        std::thread::spawn(move || {
-            let (mut sent, mut failed) = (0u32, 0u32);
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) && sent < 2000 {
-                sent += 1;
-                if !get_unix(&web) {
-                    failed += 1;
-                }
-            }
-            (sent, failed)
-        })
+        fulcrum_testlab::load::Load::start(2000, move || get_unix(&web))
     };
-    std::thread::sleep(Duration::from_millis(200));
+    load.wait_more(20);
     f.signal("HUP");
     let reloaded = wait_until(Duration::from_secs(10), || {
         let (ok, body) = curl(&[
@@ -168,9 +157,8 @@ fn unix_and_abns_binds_serve_http_and_tcp_and_survive_reload() {
         ]);
         ok && (body.contains("x-gen: two") || body.contains("X-Gen: two"))
     });
-    std::thread::sleep(Duration::from_millis(200));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let (sent, failed) = load.join().expect("load thread");
+    load.wait_more(20);
+    let (sent, failed) = load.finish();
     assert!(reloaded, "reload not applied: {}", f.output());
     assert_eq!(
         failed, 0,

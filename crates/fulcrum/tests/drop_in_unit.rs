@@ -20,8 +20,6 @@ use std::net::TcpStream;
 use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 const UNIT: &str = "/lib/systemd/system/haproxy.service";
@@ -185,20 +183,8 @@ fn debian_haproxy_service_runs_fulcrum_unchanged() {
     );
 
     // systemctl reload, five times, under a bounded load loop.
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let (mut sent, mut failed) = (0u32, 0u32);
-            while !stop.load(Ordering::Relaxed) && sent < 20_000 {
-                sent += 1;
-                if get_body(port).is_none() {
-                    failed += 1;
-                }
-            }
-            (sent, failed)
-        })
-    };
+    let load = fulcrum_testlab::load::Load::start(20_000, move || get_body(port).is_some());
+    load.wait_more(20);
     for gen in 1..=5 {
         std::fs::write(&cfg, config(port, demo, &format!("generation {gen}"))).expect("rewrite");
         let check = run(&expand(&reloads[0], &env, &haproxy));
@@ -238,9 +224,8 @@ fn debian_haproxy_service_runs_fulcrum_unchanged() {
     );
     assert!(wait_until(Duration::from_secs(5), || get_body(port)
         .is_some_and(|b| b.contains("generation 6"))));
-    std::thread::sleep(Duration::from_millis(200));
-    stop.store(true, Ordering::Relaxed);
-    let (sent, failed) = load.join().expect("load");
+    load.wait_more(20);
+    let (sent, failed) = load.finish();
     eprintln!("{sent} requests across 6 reloads, {failed} failed");
     assert!(sent > 50, "load loop too short ({sent})");
     assert_eq!(
@@ -473,24 +458,14 @@ fn takeover_with_sf_under_load_keeps_every_request() {
         "{}",
         current.output()
     );
-    let stop = Arc::new(AtomicBool::new(false));
     let loads: Vec<_> = (0..4)
-        .map(|_| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let (mut sent, mut failed) = (0u32, 0u32);
-                while !stop.load(Ordering::Relaxed) && sent < 20_000 {
-                    sent += 1;
-                    if get_body(port).is_none() {
-                        failed += 1;
-                    }
-                }
-                (sent, failed)
-            })
-        })
+        .map(|_| fulcrum_testlab::load::Load::start(20_000, move || get_body(port).is_some()))
         .collect();
     for n in 1..=8 {
-        std::thread::sleep(Duration::from_millis(150));
+        // Every takeover happens under load that has observably reached the current process.
+        for l in &loads {
+            l.wait_more(5);
+        }
         let mut next = start(Some(current.pid()), n);
         assert!(
             current
@@ -501,11 +476,12 @@ fn takeover_with_sf_under_load_keeps_every_request() {
         );
         std::mem::swap(&mut current, &mut next);
     }
-    std::thread::sleep(Duration::from_millis(150));
-    stop.store(true, Ordering::Relaxed);
+    for l in &loads {
+        l.wait_more(5);
+    }
     let (sent, failed) = loads
         .into_iter()
-        .map(|h| h.join().expect("load"))
+        .map(|l| l.finish())
         .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     eprintln!("{sent} requests across 8 takeovers, {failed} failed");
     assert!(sent > 100);

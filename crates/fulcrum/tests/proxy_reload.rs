@@ -149,8 +149,18 @@ fn sighup_reloads_twenty_times_under_load_without_a_failed_request() {
             }
         }));
     }
+    // Each step waits until the workers have observably completed `n` more requests.
+    let advance = |n: u64| {
+        let target = ok.load(Ordering::Relaxed) + n;
+        assert!(
+            fulcrum_testlab::wait::until(Duration::from_secs(10), || ok.load(Ordering::Relaxed)
+                >= target)
+            .is_some(),
+            "the load stalled"
+        );
+    };
     for gen in 1..=20 {
-        std::thread::sleep(Duration::from_millis(150));
+        advance(10);
         std::fs::write(&file, config(ports, gen)).expect("write config");
         let st = Command::new("kill")
             .args(["-HUP", &pid])
@@ -158,7 +168,7 @@ fn sighup_reloads_twenty_times_under_load_without_a_failed_request() {
             .expect("kill -HUP");
         assert!(st.success());
     }
-    std::thread::sleep(Duration::from_millis(300));
+    advance(20);
     // An invalid config is refused; the running one keeps serving.
     std::fs::write(
         &file,
@@ -166,7 +176,7 @@ fn sighup_reloads_twenty_times_under_load_without_a_failed_request() {
     )
     .expect("write");
     let _ = Command::new("kill").args(["-HUP", &pid]).status();
-    std::thread::sleep(Duration::from_millis(300));
+    advance(20);
     stop.store(true, Ordering::Relaxed);
     for w in workers {
         let _ = w.join();

@@ -192,10 +192,13 @@ fn systemd_socket_activate_runs_the_packaged_unit() {
 
     // ExecReload under a bounded load on the activated socket: zero failed requests.
     std::fs::write(&cfg, cfg_text("generation two")).expect("rewrite");
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let seen = progress.clone();
     let load = std::thread::spawn(move || {
         let (mut sent, mut failed, mut two) = (0u32, 0u32, 0u32);
         while sent < 3000 && two < 50 {
             sent += 1;
+            seen.store(sent, std::sync::atomic::Ordering::Relaxed);
             match get_body(port, Duration::from_secs(5)) {
                 Some(b) if b.contains("generation two") => two += 1,
                 Some(b) if b.contains("generation one") => {}
@@ -204,7 +207,13 @@ fn systemd_socket_activate_runs_the_packaged_unit() {
         }
         (sent, failed, two)
     });
-    std::thread::sleep(Duration::from_millis(100));
+    // The reload happens under load that has observably started.
+    assert!(
+        wait_until(Duration::from_secs(10), || progress
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 10),
+        "the load loop did not start"
+    );
     let out = Command::new(&reload[0])
         .args(&reload[1..])
         .output()

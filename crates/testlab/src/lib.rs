@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod http;
+pub mod load;
 pub mod netns;
 pub mod ports;
 pub mod process;
