@@ -2,11 +2,19 @@
 //! made by fulcrum itself, answering in turn, and its stats listener shows them (stats CSV and
 //! Prometheus metrics).
 
+use fulcrum_testlab::ports::free_port;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+struct Cleanup(PathBuf);
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 struct Running(Child);
 impl Drop for Running {
@@ -31,9 +39,31 @@ fn get_path(addr: &str, path: &str) -> std::io::Result<String> {
     Ok(out)
 }
 
+/// The example as shipped, with its four fixed ports (8080 8081 8082 8404) moved to free ones,
+/// so the test does not depend on what else the machine runs; every other line is unchanged.
+/// Returns the config's path and the new "www" and "stats" addresses.
+fn example_on_free_ports() -> (PathBuf, String, String) {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart.cfg");
+    let mut text = std::fs::read_to_string(&shipped).expect("examples/quickstart.cfg");
+    let mut moved = Vec::new();
+    for fixed in [8080u16, 8081, 8082, 8404] {
+        let from = format!("127.0.0.1:{fixed}");
+        assert!(text.contains(&from), "the example no longer uses {from}");
+        let to = format!("127.0.0.1:{}", free_port());
+        text = text.replace(&from, &to);
+        moved.push(to);
+    }
+    let dir = std::env::temp_dir().join(format!("fulcrum-quickstart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let cfg = dir.join("quickstart.cfg");
+    std::fs::write(&cfg, text).expect("write the example");
+    (cfg, moved[0].clone(), moved[3].clone())
+}
+
 #[test]
 fn quickstart_example_balances_its_demo_servers() {
-    let cfg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/quickstart.cfg");
+    let (cfg, www, stats) = example_on_free_ports();
+    let _cleanup = Cleanup(cfg.parent().expect("dir").to_path_buf());
     let _fulcrum = Running(
         Command::new(env!("CARGO_BIN_EXE_fulcrum"))
             .args(["run", "-f", cfg.to_str().expect("path")])
@@ -44,7 +74,7 @@ fn quickstart_example_balances_its_demo_servers() {
     );
     let start = Instant::now();
     let first = loop {
-        match get("127.0.0.1:8080") {
+        match get(&www) {
             Ok(r) => break r,
             Err(_) if start.elapsed() < Duration::from_secs(10) => {
                 std::thread::sleep(Duration::from_millis(50))
@@ -54,7 +84,7 @@ fn quickstart_example_balances_its_demo_servers() {
     };
     let mut answers = vec![first];
     for _ in 0..3 {
-        answers.push(get("127.0.0.1:8080").expect("request"));
+        answers.push(get(&www).expect("request"));
     }
     for a in &answers {
         assert!(a.starts_with("HTTP/1.1 200"), "{a}");
@@ -78,14 +108,14 @@ fn quickstart_example_balances_its_demo_servers() {
     assert_eq!(who[1], who[3]);
 
     // The stats listener: both servers in the CSV, the four answers in the metrics.
-    let csv = get_path("127.0.0.1:8404", "/stats;csv").expect("stats csv");
+    let csv = get_path(&stats, "/stats;csv").expect("stats csv");
     assert!(csv.starts_with("HTTP/1.1 200"), "{csv}");
     assert!(csv.contains("# pxname,svname,qcur"), "{csv}");
     assert!(
         csv.contains("\napp_pool,app-1,") && csv.contains("\napp_pool,app-2,"),
         "{csv}"
     );
-    let metrics = get_path("127.0.0.1:8404", "/metrics").expect("metrics");
+    let metrics = get_path(&stats, "/metrics").expect("metrics");
     let twoxx = metrics
         .lines()
         .find_map(|l| {
