@@ -16,15 +16,8 @@ pub fn fulcrum() -> &'static str {
     env!("CARGO_BIN_EXE_fulcrum")
 }
 
-pub fn required() -> bool {
-    std::env::var("FULCRUM_REQUIRE_NETNS").is_ok_and(|v| v == "1")
-}
-
-/// Skips loudly (past the harness's capture), or fails under FULCRUM_REQUIRE_NETNS=1.
-pub fn skip(test: &str, why: &str) {
-    assert!(!required(), "FULCRUM_REQUIRE_NETNS=1 but {why}");
-    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED {test}: {why} ***\n");
-}
+#[allow(unused_imports)]
+pub use fulcrum_testlab::require::{required, skip};
 
 pub fn tool(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();

@@ -16,24 +16,8 @@ use std::time::{Duration, Instant};
 #[allow(unused_imports)]
 pub use fulcrum_testlab::ports::free_port;
 
-/// Whether Debian tool `tool` (package `package`) is installed; else a loud skip, or a panic
-/// under FULCRUM_REQUIRE_NETNS=1.
-pub fn tool(test: &str, tool: &str, package: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return true;
-    }
-    if std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() == Ok("1") {
-        panic!(
-            "{test}: FULCRUM_REQUIRE_NETNS=1 but `{tool}` is missing (Debian package {package})"
-        );
-    }
-    eprintln!("\n*** SKIPPING {test}: `{tool}` not found (apt-get install {package}); set FULCRUM_REQUIRE_NETNS=1 to fail instead ***\n");
-    false
-}
+#[allow(unused_imports)]
+pub use fulcrum_testlab::require::tool;
 
 /// An HTTP/1.1 server on 127.0.0.1 answering its name, counting requests per path
 /// (`/health` for checks, anything else for traffic). Stops when dropped.
