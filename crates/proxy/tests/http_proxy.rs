@@ -269,7 +269,14 @@ async fn maxconn_queues_then_times_out_with_503() {
     .await;
     // One slow request holds the only slot; a second one waits in the queue and times out.
     let slow = tokio::spawn(async move { get(addr(port), "/slow/1500").await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        wait_for(|| {
+            let seen = b.heads().iter().any(|h| h.contains("/slow/1500"));
+            async move { seen }
+        })
+        .await,
+        "the slow request never reached the server"
+    );
     let r = get(addr(port), "/").await.expect("queued");
     assert_eq!(r.status, 503);
     assert_eq!(slow.await.expect("join").expect("slow").status, 200);

@@ -99,13 +99,28 @@ async fn twenty_reloads_under_load_fail_nothing() {
             i % 2 == 0,
         )));
     }
+    // Each reload happens under load that has observably completed requests since the last.
+    let advance = |n: u64| {
+        let ok = ok.clone();
+        let target = ok.load(Ordering::Relaxed) + n;
+        async move {
+            assert!(
+                wait_for(|| {
+                    let now = ok.load(Ordering::Relaxed);
+                    async move { now >= target }
+                })
+                .await,
+                "the load stalled"
+            );
+        }
+    };
     for i in 1..=20 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        advance(10).await;
         h.reload(&load_cfg(&cfg(port, None, &a, &b, &i.to_string())))
             .await
             .expect("reload");
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    advance(20).await;
     stop.store(true, Ordering::Relaxed);
     for t in tasks {
         let _ = t.await;
@@ -144,9 +159,8 @@ async fn reload_opens_new_binds_and_closes_removed_ones() {
     h.reload(&load_cfg(&cfg(port, None, &a, &b, "3")))
         .await
         .expect("reload");
-    tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(
-        get(addr(extra), "/").await.is_err(),
+        wait_for(|| async { get(addr(extra), "/").await.is_err() }).await,
         "removed bind is closed"
     );
     assert_eq!(

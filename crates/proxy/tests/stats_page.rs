@@ -217,8 +217,16 @@ async fn numbers_after_requests_auth_json_and_refresh() {
         "admin:wrong accepted"
     );
     let auth = Some("YWRtaW46c2VjcmV0"); // admin:secret
-                                         // Give the last request's counting a moment (it is done after the response is sent).
-    tokio::time::sleep(Duration::from_millis(100)).await;
+                                         // The last request is counted after its response left: wait until the counters show it.
+    assert!(
+        wait_for(|| async {
+            let (_, rows) = parse_csv(&stats_get(st, "/st;csv", auth).await.text());
+            rows.get("web/FRONTEND")
+                .is_some_and(|fe| fe["req_tot"] == "15" && fe["stot"] == "7")
+        })
+        .await,
+        "the web frontend's counters never reached 15 requests in 7 sessions"
+    );
     let r = stats_get(st, "/st;csv", auth).await;
     assert_eq!(r.status, 200);
     let (_, rows) = parse_csv(&r.text());

@@ -317,6 +317,19 @@ pub async fn start(text: &str) -> fulcrum_proxy::ProxyHandle {
 }
 
 /// Waits until something accepts on `addr` (bounded).
+/// Polls `f` every 10 ms until it holds, 10 s at most; whether it held. For waiting on
+/// observable state instead of sleeping.
+pub async fn wait_for<F: std::future::Future<Output = bool>>(mut f: impl FnMut() -> F) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
 pub async fn wait_listening(addr: SocketAddr) -> bool {
     let t = Instant::now();
     while t.elapsed() < Duration::from_secs(10) {
