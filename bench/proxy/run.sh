@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # fulcrum vs HAProxy, same config, nginx-light as the backend, wrk as the client.
 #
-#   bench/proxy/run.sh            # RUNS=3 DURATION=8 CONNS=50 by default
+#   bench/proxy/run.sh            # RUNS=4 DURATION=8 CONNS=50 IDLE="5000 20000" by default
 #   ONLY="TCP" IDLE=0 bench/proxy/run.sh   # one scenario (substring of its name), no idle test
 #
-# Installs haproxy, nginx-light and wrk when missing (Debian, needs root), builds fulcrum in
-# release mode, then for each scenario alternates A/B runs (HAProxy, fulcrum, HAProxy, ...),
-# each on a freshly started proxy with `nbthread 1`, and prints medians of req/s, p50/p99
-# latency and peak RSS with the ratio fulcrum/HAProxy. Scenarios: small responses with
-# keep-alive, 100 KB responses, a new connection per request, TCP mode, and peak RSS while
-# 5,000 idle client connections are open.
+# Measures per core: the proxy is pinned to CPU $PROXY_CPU (default 0), wrk and the nginx
+# backend to CPU $LOAD_CPU (default 1), and the output says so. Installs haproxy, nginx-light
+# and wrk when missing (Debian, needs root), builds fulcrum in release mode, then for each
+# scenario alternates rounds (HAProxy then fulcrum, RUNS times), each on a freshly started proxy
+# with `nbthread 1`, and prints medians of req/s, p50/p99 latency and peak RSS, and the median
+# of the per-round ratios fulcrum/HAProxy (each round's pair ran back to back, so a slow
+# moment of the machine hits both). Scenarios: small, 1 KB and 100 KB responses with keep-alive,
+# a new connection per request, TCP mode; then memory per idle keep-alive client connection
+# (RSS growth over N idle clients, each after one request) for each N in $IDLE.
 set -euo pipefail
 
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-4}
 DURATION=${DURATION:-8}
 CONNS=${CONNS:-50}
-IDLE=${IDLE:-5000}
+IDLE=${IDLE:-5000 20000}
+PROXY_CPU=${PROXY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+PIN_PROXY="taskset -c $PROXY_CPU"
+PIN_LOAD="taskset -c $LOAD_CPU"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/fulcrum-bench-XXXXXX)
 chmod 755 "$WORK"   # nginx workers (www-data) read the files
@@ -38,7 +45,12 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-ulimit -n 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# HAProxy refuses to start when maxconn needs more descriptors than the limit (about two per
+# connection): size maxconn to the machine, and say so when an idle count does not fit.
+FDS=$(ulimit -n)
+MAXCONN=$(( (FDS - 200) / 2 )); [ "$MAXCONN" -gt 50000 ] && MAXCONN=50000
+echo "pinning: proxy on CPU $PROXY_CPU; wrk and nginx on CPU $LOAD_CPU ($(nproc) CPUs)" >&2
 
 echo "building fulcrum (release)" >&2
 (cd "$ROOT" && cargo build --release -q -p fulcrum)
@@ -47,6 +59,7 @@ FULCRUM="$ROOT/target/release/fulcrum"
 # --- backend: nginx-light, one worker, small and 100 KB answers ---------------------------
 mkdir -p "$WORK/www"
 head -c 102400 /dev/zero | tr '\0' 'x' > "$WORK/www/big"
+head -c 1024 /dev/zero | tr '\0' 'x' > "$WORK/www/1k"
 cat > "$WORK/nginx.conf" <<NGX
 worker_processes 1;
 pid $WORK/nginx.pid;
@@ -60,17 +73,18 @@ http {
     root $WORK/www;
     location = /small { return 200 "hello from nginx\n"; }
     location = /big { }
+    location = /1k { }
   }
 }
 NGX
-nginx -c "$WORK/nginx.conf" -p "$WORK"
+$PIN_LOAD nginx -c "$WORK/nginx.conf" -p "$WORK"
 sleep 0.5
 
 # --- the one config both proxies run ---------------------------------------------------------
 cat > "$WORK/lb.cfg" <<CFG
 global
   nbthread 1
-  maxconn 8000
+  maxconn $MAXCONN
 defaults
   timeout connect 5s
   timeout client 30s
@@ -90,9 +104,9 @@ CFG
 
 start_proxy() { # $1 = haproxy|fulcrum → prints pid
   if [ "$1" = haproxy ]; then
-    haproxy -db -f "$WORK/lb.cfg" >/dev/null 2>&1 &
+    $PIN_PROXY haproxy -db -f "$WORK/lb.cfg" >/dev/null 2>&1 &
   else
-    "$FULCRUM" run -f "$WORK/lb.cfg" >/dev/null 2>&1 &
+    $PIN_PROXY "$FULCRUM" run -f "$WORK/lb.cfg" >/dev/null 2>&1 &
   fi
   local pid=$!
   PIDS+=("$pid")
@@ -115,8 +129,8 @@ to_ms() { # wrk latency like 1.23ms / 850.00us / 1.02s → ms
 run_wrk() { # $1 proxy, $2 url, $3 extra args → "rps p50 p99 rss"
   local pid out rps p50 p99 rss
   pid=$(start_proxy "$1")
-  wrk -t1 -c"$CONNS" -d1s $3 "$2" >/dev/null 2>&1 || true   # warm-up
-  out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency $3 "$2" 2>&1)
+  $PIN_LOAD wrk -t1 -c"$CONNS" -d1s $3 "$2" >/dev/null 2>&1 || true   # warm-up
+  out=$($PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency $3 "$2" 2>&1)
   rss=$(peak_rss_kb "$pid")
   stop_proxy "$pid"
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -130,6 +144,10 @@ run_wrk() { # $1 proxy, $2 url, $3 extra args → "rps p50 p99 rss"
 median() { sort -g | awk '{a[NR]=$1} END { if (NR==0) {print 0} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2} }'; }
 
 printf "\n%-24s %-8s %12s %10s %10s %12s\n" "scenario" "proxy" "req/s" "p50 ms" "p99 ms" "peak RSS kB"
+# Median over the rounds of fulcrum/HAProxy for column $1 of the paired results.
+round_ratio() { paste -d' ' <(printf '%s\n' "${f[@]}" | awk -v c="$1" '{print $c}') \
+                            <(printf '%s\n' "${h[@]}" | awk -v c="$1" '{print $c}') |
+                awk '{ if ($2 > 0) printf "%.4f\n", $1/$2 }' | median; }
 report() { # $1 scenario name, $2 url, $3 wrk args
   case "$1" in *${ONLY:-}*) ;; *) return 0 ;; esac
   local h=() f=()
@@ -144,30 +162,36 @@ report() { # $1 scenario name, $2 url, $3 wrk args
   hm=$(printf '%s\n' "${h[@]}" | awk '{print $4}' | median); fm=$(printf '%s\n' "${f[@]}" | awk '{print $4}' | median)
   printf "%-24s %-8s %12s %10s %10s %12s\n" "$1" haproxy "$hr" "$hp5" "$hp9" "$hm"
   printf "%-24s %-8s %12s %10s %10s %12s\n" "" fulcrum "$fr" "$fp5" "$fp9" "$fm"
-  awk -v a="$fr" -v b="$hr" -v c="$fp9" -v d="$hp9" -v e="$fm" -v f="$hm" 'BEGIN {
-    printf "%-24s %-8s %12.2f %10s %10.2f %12.2f\n", "", "ratio", (b>0?a/b:0), "", (d>0?c/d:0), (f>0?e/f:0) }'
+  printf "%-24s %-8s %12.2f %10.2f %10.2f %12.2f\n" "" "ratio" "$(round_ratio 1)" "$(round_ratio 2)" "$(round_ratio 3)" "$(round_ratio 4)"
 }
 
 report "small, keep-alive" "http://127.0.0.1:$HTTP_PORT/small" ""
+report "1 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/1k" ""
 report "100 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/big" ""
 report "new conn per request" "http://127.0.0.1:$HTTP_PORT/small" "-H Connection:close"
 report "TCP mode" "http://127.0.0.1:$TCP_PORT/small" ""
 
-# --- idle connections: peak RSS while $IDLE idle client connections are open ---------------
-idle_rss() {
-  local pid out
+# --- idle connections: RSS growth per idle keep-alive client (one request each) ------------
+idle_rss() { # $1 proxy, $2 n → "opened rss_with peak rss_before"
+  local pid out base
   pid=$(start_proxy "$1")
-  local base; base=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-  out=$(python3 "$ROOT/bench/proxy/idle.py" 127.0.0.1 "$HTTP_PORT" "$IDLE" "$pid")
+  base=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
+  out=$($PIN_LOAD python3 "$ROOT/bench/proxy/idle.py" 127.0.0.1 "$HTTP_PORT" "$2" "$pid")
   stop_proxy "$pid"
   echo "$out $base"
 }
-[ "$IDLE" -gt 0 ] || exit 0
-hi=$(idle_rss haproxy); fi_=$(idle_rss fulcrum)
-echo
-echo "idle connections (n, RSS kB with them open, peak RSS kB, RSS kB before):"
-echo "  haproxy: $hi"
-echo "  fulcrum: $fi_"
-awk -v h="$hi" -v f="$fi_" 'BEGIN { split(h,a," "); split(f,b," ");
-  hp=(a[2]-a[4])/(a[1]>0?a[1]:1); fp=(b[2]-b[4])/(b[1]>0?b[1]:1);
-  printf "  memory per idle connection: haproxy %.2f kB, fulcrum %.2f kB, ratio %.2f\n", hp, fp, (hp>0?fp/hp:0) }'
+for n in $IDLE; do
+  [ "$n" -gt 0 ] || continue
+  if [ "$n" -gt $((MAXCONN - 100)) ]; then
+    echo; echo "$n idle clients need about $((2 * n + 200)) descriptors; this machine allows $FDS: measuring $((MAXCONN - 100)) instead"
+    n=$((MAXCONN - 100))
+  fi
+  hi=$(idle_rss haproxy "$n"); fi_=$(idle_rss fulcrum "$n")
+  echo
+  echo "$n idle keep-alive clients (opened, RSS kB with them open, peak RSS kB, RSS kB before):"
+  echo "  haproxy: $hi"
+  echo "  fulcrum: $fi_"
+  awk -v h="$hi" -v f="$fi_" 'BEGIN { split(h,a," "); split(f,b," ");
+    hp=(a[2]-a[4])*1024/(a[1]>0?a[1]:1); fp=(b[2]-b[4])*1024/(b[1]>0?b[1]:1);
+    printf "  memory per idle connection: haproxy %.0f B, fulcrum %.0f B, ratio %.2f\n", hp, fp, (hp>0?fp/hp:0) }'
+done
