@@ -1,0 +1,511 @@
+//! Converters: their keywords (input type, arguments, output type) and implementations, after
+//! HAProxy 2.6's configuration manual (section 7.3.1). Each is a plain function of the value,
+//! its compiled arguments and the environment (for variables and stick tables).
+
+use crate::env::Env;
+use crate::fetch::{Arg, ArgKind};
+use crate::map::Map;
+use crate::value::{Type, Value};
+use regex::bytes::Regex;
+use std::sync::{Arc, RwLock};
+
+/// A compiled converter: its keyword, arguments and what compiling them built.
+#[derive(Debug, Clone)]
+pub struct Conv {
+    pub kw: &'static ConvKw,
+    pub args: Vec<Arg>,
+    pub regex: Option<Regex>,
+    pub map: Option<Arc<RwLock<Map>>>,
+}
+
+pub type ConvFn = fn(Value, &Conv, &dyn Env) -> Option<Value>;
+
+#[derive(Debug)]
+pub struct ConvKw {
+    pub name: &'static str,
+    pub input: Type,
+    pub args: &'static [ArgKind],
+    pub min: usize,
+    pub out: Type,
+    pub run: ConvFn,
+}
+
+const S: ArgKind = ArgKind::Str;
+const I: ArgKind = ArgKind::Int;
+/// An integer or a variable name (`add(3)`, `add(txn.n)`).
+const N: ArgKind = ArgKind::Var;
+
+macro_rules! kw {
+    ($name:expr, $in:ident, [$($a:expr),*], $min:expr, $out:ident, $f:expr) => {
+        ConvKw { name: $name, input: Type::$in, args: &[$($a),*], min: $min, out: Type::$out, run: $f }
+    };
+}
+
+pub static CONVERTERS: &[ConvKw] = &[
+    kw!("lower", Str, [], 0, Str, |v, _, _| bytes_map(v, |s| s
+        .to_ascii_lowercase())),
+    kw!("upper", Str, [], 0, Str, |v, _, _| bytes_map(v, |s| s
+        .to_ascii_uppercase())),
+    kw!("length", Str, [], 0, Sint, |v, _, _| Some(Value::Sint(
+        bytes(&v)?.len() as i64
+    ))),
+    kw!("field", Str, [I, S, I], 2, Str, |v, c, _| field(
+        v, c, false
+    )),
+    kw!("word", Str, [I, S, I], 2, Str, |v, c, _| field(v, c, true)),
+    kw!("regsub", Str, [S, S, S], 2, Str, regsub),
+    kw!("url_dec", Str, [I], 0, Str, url_dec),
+    kw!("url_enc", Str, [S], 0, Str, |v, _, _| bytes_map(v, url_enc)),
+    kw!("base64", Bin, [], 0, Str, |v, _, _| bytes_map(v, base64)),
+    kw!("b64dec", Str, [], 0, Bin, |v, _, _| Some(Value::Bin(
+        unbase64(&bytes(&v)?)?
+    ))),
+    kw!("hex", Bin, [], 0, Str, |v, _, _| bytes_map(v, |s| s
+        .iter()
+        .flat_map(|b| format!("{b:02X}").into_bytes())
+        .collect())),
+    kw!("hex2i", Str, [], 0, Sint, |v, _, _| i64::from_str_radix(
+        std::str::from_utf8(&bytes(&v)?).ok()?,
+        16
+    )
+    .ok()
+    .map(Value::Sint)),
+    kw!("json", Str, [S], 0, Str, |v, _, _| bytes_map(v, json)),
+    kw!("bytes", Bin, [I, I], 1, Bin, |v, c, _| {
+        let s = bytes(&v)?;
+        let off = usize::try_from(c.args[0].as_int()).ok()?;
+        let len = c
+            .args
+            .get(1)
+            .map(|a| usize::try_from(a.as_int()).unwrap_or(0));
+        let rest = s.get(off..)?;
+        Some(Value::Bin(
+            rest[..len.unwrap_or(rest.len()).min(rest.len())].to_vec(),
+        ))
+    }),
+    kw!("strcmp", Str, [N], 1, Sint, |v, c, e| {
+        let other = var_arg(&c.args[0], e)?.to_bytes();
+        Some(Value::Sint(
+            match bytes(&v)?.as_slice().cmp(other.as_slice()) {
+                std::cmp::Ordering::Less => -1,
+                std::cmp::Ordering::Equal => 0,
+                std::cmp::Ordering::Greater => 1,
+            },
+        ))
+    }),
+    kw!("concat", Str, [S, N, S], 0, Str, |v, c, e| {
+        let mut out = bytes(&v)?;
+        out.extend_from_slice(c.args.first().map_or(&b""[..], Arg::as_bytes));
+        if let Some(a) = c.args.get(1) {
+            if let Some(val) = var_arg(a, e) {
+                out.extend(val.to_bytes());
+            }
+        }
+        out.extend_from_slice(c.args.get(2).map_or(&b""[..], Arg::as_bytes));
+        Some(Value::Str(out))
+    }),
+    kw!("add", Sint, [N], 1, Sint, |v, c, e| arith(
+        v,
+        c,
+        e,
+        |a, b| Some(a.wrapping_add(b))
+    )),
+    kw!("sub", Sint, [N], 1, Sint, |v, c, e| arith(
+        v,
+        c,
+        e,
+        |a, b| Some(a.wrapping_sub(b))
+    )),
+    kw!("mul", Sint, [N], 1, Sint, |v, c, e| arith(
+        v,
+        c,
+        e,
+        |a, b| Some(a.wrapping_mul(b))
+    )),
+    kw!("div", Sint, [N], 1, Sint, |v, c, e| arith(
+        v,
+        c,
+        e,
+        |a, b| Some(if b == 0 { i64::MAX } else { a.wrapping_div(b) })
+    )),
+    kw!("mod", Sint, [N], 1, Sint, |v, c, e| arith(
+        v,
+        c,
+        e,
+        |a, b| Some(if b == 0 { 0 } else { a.wrapping_rem(b) })
+    )),
+    kw!("and", Sint, [N], 1, Sint, |v, c, e| arith(
+        v,
+        c,
+        e,
+        |a, b| Some(a & b)
+    )),
+    kw!("or", Sint, [N], 1, Sint, |v, c, e| arith(
+        v,
+        c,
+        e,
+        |a, b| Some(a | b)
+    )),
+    kw!("xor", Sint, [N], 1, Sint, |v, c, e| arith(
+        v,
+        c,
+        e,
+        |a, b| Some(a ^ b)
+    )),
+    kw!("neg", Sint, [], 0, Sint, |v, _, _| Some(Value::Sint(
+        int(&v)?.wrapping_neg()
+    ))),
+    kw!("cpl", Sint, [], 0, Sint, |v, _, _| Some(Value::Sint(!int(
+        &v
+    )?))),
+    kw!("not", Sint, [], 0, Bool, |v, _, _| Some(Value::Bool(
+        int(&v)? == 0
+    ))),
+    kw!("bool", Sint, [], 0, Bool, |v, _, _| Some(Value::Bool(
+        int(&v)? != 0
+    ))),
+    kw!("odd", Sint, [], 0, Bool, |v, _, _| Some(Value::Bool(
+        int(&v)? & 1 == 1
+    ))),
+    kw!("even", Sint, [], 0, Bool, |v, _, _| Some(Value::Bool(
+        int(&v)? & 1 == 0
+    ))),
+    kw!("ipmask", Addr, [S, S], 1, Addr, ipmask),
+    kw!("sdbm", Bin, [I], 0, Sint, |v, c, _| hashed(
+        v,
+        c,
+        crate::hash::sdbm
+    )),
+    kw!("djb2", Bin, [I], 0, Sint, |v, c, _| hashed(
+        v,
+        c,
+        crate::hash::djb2
+    )),
+    kw!("wt6", Bin, [I], 0, Sint, |v, c, _| hashed(
+        v,
+        c,
+        crate::hash::wt6
+    )),
+    kw!("crc32", Bin, [I], 0, Sint, |v, c, _| hashed(
+        v,
+        c,
+        crate::hash::crc32
+    )),
+    kw!("utime", Sint, [S, I], 1, Str, |v, c, _| {
+        let t = int(&v)?.checked_add(c.args.get(1).map_or(0, Arg::as_int))?;
+        Some(Value::Str(crate::time::strftime_utc(
+            c.args[0].as_bytes(),
+            t,
+        )))
+    }),
+    kw!("map", Str, [S, S], 1, Str, map_lookup),
+];
+
+/// Map converters: `map_<match>[_<output>]`, all compiled through this one table entry
+/// shape; their input type follows the match (`ip` → address, `int` → integer).
+pub fn map_kw(name: &str) -> Option<&'static ConvKw> {
+    MAP_CONVERTERS.iter().find(|k| k.name == name)
+}
+
+macro_rules! maps {
+    ($($name:expr => $in:ident, $out:ident;)*) => {
+        pub static MAP_CONVERTERS: &[ConvKw] = &[
+            $(ConvKw { name: $name, input: Type::$in, args: &[S, S], min: 1, out: Type::$out, run: map_lookup },)*
+        ];
+    };
+}
+
+maps! {
+    "map_str" => Str, Str; "map_str_int" => Str, Sint; "map_str_ip" => Str, Addr;
+    "map_beg" => Str, Str; "map_beg_int" => Str, Sint; "map_beg_ip" => Str, Addr;
+    "map_sub" => Str, Str; "map_sub_int" => Str, Sint; "map_sub_ip" => Str, Addr;
+    "map_dir" => Str, Str; "map_dir_int" => Str, Sint; "map_dir_ip" => Str, Addr;
+    "map_dom" => Str, Str; "map_dom_int" => Str, Sint; "map_dom_ip" => Str, Addr;
+    "map_end" => Str, Str; "map_end_int" => Str, Sint; "map_end_ip" => Str, Addr;
+    "map_reg" => Str, Str; "map_reg_int" => Str, Sint; "map_reg_ip" => Str, Addr;
+    "map_regm" => Str, Str; "map_regm_int" => Str, Sint; "map_regm_ip" => Str, Addr;
+    "map_ip" => Addr, Str; "map_ip_int" => Addr, Sint; "map_ip_ip" => Addr, Addr;
+    "map_int" => Sint, Str; "map_int_int" => Sint, Sint; "map_int_ip" => Sint, Addr;
+}
+
+/// The keyword named `name`, if fulcrum runs it.
+pub fn lookup(name: &str) -> Option<&'static ConvKw> {
+    CONVERTERS
+        .iter()
+        .find(|k| k.name == name)
+        .or_else(|| map_kw(name))
+}
+
+fn bytes(v: &Value) -> Option<Vec<u8>> {
+    match v {
+        Value::Str(s) | Value::Bin(s) | Value::Meth(s) => Some(s.clone()),
+        other => Some(other.to_bytes()),
+    }
+}
+
+fn int(v: &Value) -> Option<i64> {
+    match crate::cast::cast(v.clone(), Type::Sint)? {
+        Value::Sint(n) => Some(n),
+        _ => None,
+    }
+}
+
+fn bytes_map(v: Value, f: impl FnOnce(&[u8]) -> Vec<u8>) -> Option<Value> {
+    Some(Value::Str(f(&bytes(&v)?)))
+}
+
+/// An argument that is an integer literal or a variable (`add(txn.n)`).
+fn var_arg(a: &Arg, env: &dyn Env) -> Option<Value> {
+    match a {
+        Arg::Int(n) => Some(Value::Sint(*n)),
+        Arg::Var(scope, name) => env.var(*scope, name),
+        Arg::Str(s) => Some(Value::Str(s.clone())),
+    }
+}
+
+fn arith(v: Value, c: &Conv, env: &dyn Env, f: fn(i64, i64) -> Option<i64>) -> Option<Value> {
+    let b = int(&var_arg(&c.args[0], env)?)?;
+    Some(Value::Sint(f(int(&v)?, b)?))
+}
+
+fn hashed(v: Value, c: &Conv, f: fn(&[u8]) -> u32) -> Option<Value> {
+    let h = f(&bytes(&v)?);
+    let avalanche = c.args.first().is_some_and(|a| a.as_int() != 0);
+    Some(Value::Sint(i64::from(if avalanche {
+        crate::hash::full_hash(h)
+    } else {
+        h
+    })))
+}
+
+/// `field` and `word`: 1-based index (negative: from the end), delimiters, field count.
+/// `word` skips empty words (consecutive delimiters).
+fn field(v: Value, c: &Conv, words: bool) -> Option<Value> {
+    let s = bytes(&v)?;
+    let index = c.args[0].as_int();
+    let delims = c.args[1].as_bytes();
+    let count = c.args.get(2).map_or(1, Arg::as_int);
+    let mut parts: Vec<&[u8]> = s.split(|b| delims.contains(b)).collect();
+    if words {
+        parts.retain(|p| !p.is_empty());
+    }
+    let n = parts.len() as i64;
+    let (from, to) = if index > 0 {
+        let from = index - 1;
+        let to = if count <= 0 { n } else { (from + count).min(n) };
+        (from, to)
+    } else if index < 0 {
+        let to = n + index + 1;
+        let from = if count <= 0 { 0 } else { (to - count).max(0) };
+        (from, to)
+    } else {
+        return None;
+    };
+    if from >= n || to <= from {
+        return Some(Value::Str(Vec::new()));
+    }
+    let sep = if words { None } else { delims.first().copied() };
+    let mut out = Vec::new();
+    for (i, p) in parts[from as usize..to as usize].iter().enumerate() {
+        if i > 0 {
+            // HAProxy keeps the original text between the fields: with one delimiter this is it.
+            if let Some(d) = sep {
+                out.push(d);
+            } else {
+                out.push(delims.first().copied().unwrap_or(b' '));
+            }
+        }
+        out.extend_from_slice(p);
+    }
+    Some(Value::Str(out))
+}
+
+fn regsub(v: Value, c: &Conv, _: &dyn Env) -> Option<Value> {
+    let s = bytes(&v)?;
+    let re = c.regex.as_ref()?;
+    let subst = c.args[1].as_bytes();
+    let global = c.args.get(2).is_some_and(|f| f.as_bytes().contains(&b'g'));
+    let mut out = Vec::new();
+    let mut last = 0;
+    for caps in re.captures_iter(&s) {
+        let Some(m) = caps.get(0) else { break };
+        out.extend_from_slice(&s[last..m.start()]);
+        let mut i = 0;
+        while i < subst.len() {
+            if subst[i] == b'\\' && i + 1 < subst.len() && subst[i + 1].is_ascii_digit() {
+                let g = usize::from(subst[i + 1] - b'0');
+                if let Some(m) = caps.get(g) {
+                    out.extend_from_slice(m.as_bytes());
+                }
+                i += 2;
+            } else {
+                out.push(subst[i]);
+                i += 1;
+            }
+        }
+        last = m.end();
+        if !global {
+            break;
+        }
+    }
+    out.extend_from_slice(&s[last..]);
+    Some(Value::Str(out))
+}
+
+fn url_dec(v: Value, c: &Conv, _: &dyn Env) -> Option<Value> {
+    let s = bytes(&v)?;
+    let mut in_query = c.args.first().is_some_and(|a| a.as_int() != 0);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+                i += 3;
+                continue;
+            }
+            b'?' => {
+                in_query = true;
+                out.push(b'?');
+            }
+            b'+' if in_query => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Some(Value::Str(out))
+}
+
+/// Everything but RFC 3986's unreserved characters is %-encoded (HAProxy's `query` map).
+fn url_enc(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for &b in s {
+        if !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')) {
+            out.extend_from_slice(format!("%{b:02X}").as_bytes());
+        } else {
+            out.push(b);
+        }
+    }
+    out
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len().div_ceil(3) * 4);
+    for chunk in s.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize]);
+            } else {
+                out.push(b'=');
+            }
+        }
+    }
+    out
+}
+
+fn unbase64(s: &[u8]) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(s.len() / 4 * 3);
+    for chunk in s.chunks(4) {
+        let mut n = 0u32;
+        let mut pad = 0;
+        for &c in chunk {
+            let v = match c {
+                b'=' => {
+                    pad += 1;
+                    0
+                }
+                _ if pad > 0 => return None,
+                _ => B64.iter().position(|&x| x == c)? as u32,
+            };
+            n = (n << 6) | v;
+        }
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad.min(2)]);
+    }
+    Some(out)
+}
+
+/// Hex text to bytes (`bin(...)` fetch).
+pub fn unhex(s: &[u8]) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    s.chunks(2)
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+        .collect()
+}
+
+fn json(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    for &b in s {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'/' => out.extend_from_slice(b"\\/"),
+            b'\x08' => out.extend_from_slice(b"\\b"),
+            b'\x0c' => out.extend_from_slice(b"\\f"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b if !(0x20..0x7f).contains(&b) => {
+                out.extend_from_slice(format!("\\u{b:04x}").as_bytes())
+            }
+            b => out.push(b),
+        }
+    }
+    out
+}
+
+fn ipmask(v: Value, c: &Conv, _: &dyn Env) -> Option<Value> {
+    fn mask4(a: &[u8]) -> Option<u32> {
+        let t = std::str::from_utf8(a).ok()?;
+        if let Ok(bits) = t.parse::<u32>() {
+            return (bits <= 32).then(|| {
+                if bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - bits)
+                }
+            });
+        }
+        t.parse::<std::net::Ipv4Addr>().ok().map(u32::from)
+    }
+    match v {
+        Value::Ipv4(a) => Some(Value::Ipv4(
+            (u32::from(a) & mask4(c.args[0].as_bytes())?).into(),
+        )),
+        Value::Ipv6(a) => {
+            let bits: u32 = std::str::from_utf8(c.args.get(1)?.as_bytes())
+                .ok()?
+                .parse()
+                .ok()?;
+            let m = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits.min(128))
+            };
+            Some(Value::Ipv6((u128::from(a) & m).into()))
+        }
+        _ => None,
+    }
+}
+
+fn map_lookup(v: Value, c: &Conv, _: &dyn Env) -> Option<Value> {
+    let map = c.map.as_ref()?;
+    let found = map.read().ok()?.lookup(&v);
+    // No key matched: the default value, when there is one.
+    let out = Value::Str(found.or_else(|| Some(c.args.get(1)?.as_bytes().to_vec()))?);
+    crate::cast::cast(out, c.kw.out)
+}

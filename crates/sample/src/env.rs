@@ -1,0 +1,80 @@
+//! What an expression is evaluated against: the caller's fetches and variables.
+//!
+//! The data plane implements [`Env`] for a stream (its connection, request, response, server
+//! choice); tests implement it with fixed answers. Variables live in [`Vars`], one map per
+//! scope; `proc` variables are the caller's to share across streams.
+
+use crate::fetch::Fetch;
+use crate::value::Value;
+use std::collections::HashMap;
+
+/// HAProxy's variable scopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Proc,
+    Sess,
+    Txn,
+    Req,
+    Res,
+    Check,
+}
+
+impl Scope {
+    pub fn parse(s: &str) -> Option<Scope> {
+        Some(match s {
+            "proc" => Scope::Proc,
+            "sess" => Scope::Sess,
+            "txn" => Scope::Txn,
+            "req" => Scope::Req,
+            "res" => Scope::Res,
+            "check" => Scope::Check,
+            _ => return None,
+        })
+    }
+}
+
+/// The caller's side of an evaluation.
+pub trait Env {
+    /// The value of a fetch that reads the stream (`src`, `path`, `req.hdr(host)`...); `None`
+    /// when there is none (no such header, no response yet).
+    fn fetch(&self, fetch: &Fetch) -> Option<Value>;
+
+    /// A variable, `None` when unset.
+    fn var(&self, scope: Scope, name: &str) -> Option<Value>;
+
+    /// Seconds since the Unix epoch, for `date` (the caller's clock: tests fix it).
+    fn now_unix(&self) -> i64;
+
+    /// A pseudo-random 32-bit number, for `rand` and `uuid`.
+    fn random(&self) -> u32;
+
+    /// An environment variable, for `env(NAME)`.
+    fn env_var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+/// Variables of one scope set, keyed by name.
+#[derive(Debug, Default, Clone)]
+pub struct Vars {
+    maps: HashMap<(Scope, String), Value>,
+}
+
+impl Vars {
+    pub fn get(&self, scope: Scope, name: &str) -> Option<&Value> {
+        self.maps.get(&(scope, name.to_string()))
+    }
+
+    pub fn set(&mut self, scope: Scope, name: &str, v: Value) {
+        self.maps.insert((scope, name.to_string()), v);
+    }
+
+    pub fn unset(&mut self, scope: Scope, name: &str) {
+        self.maps.remove(&(scope, name.to_string()));
+    }
+
+    /// Forgets one scope (a transaction ended: `txn`, `req`, `res`).
+    pub fn clear(&mut self, scope: Scope) {
+        self.maps.retain(|(s, _), _| *s != scope);
+    }
+}

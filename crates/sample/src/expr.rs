@@ -1,0 +1,345 @@
+//! Sample expressions: `fetch(args),conv(args),...` parsed, type-checked and compiled once.
+//!
+//! Type checking happens here, where HAProxy finds many mistakes only at run time: a converter
+//! whose input type the previous step's output cannot be cast to, a wrong argument count or an
+//! argument that is not an integer, an unknown variable scope, a map file that does not
+//! exist. Each error says the column.
+
+use crate::cast::can_cast;
+use crate::conv::{self, Conv};
+use crate::env::{Env, Scope};
+use crate::error::CompileError;
+use crate::fetch::{self, Arg, ArgKind, Fetch};
+use crate::map::{Map, Match};
+use crate::value::{Type, Value};
+use regex::bytes::Regex;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+/// A compiled expression.
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub fetch: Fetch,
+    pub convs: Vec<Conv>,
+    /// The type of what it returns.
+    pub out: Type,
+}
+
+/// What compiling needs beyond the text: where relative map files are, and the maps already
+/// loaded (a file used by several converters is one shared map, as in HAProxy).
+#[derive(Debug)]
+pub struct Compiler {
+    pub base_dir: PathBuf,
+    /// What the rule being compiled can read: an `http-request` rule has the request but no
+    /// response yet, a `tcp-request connection` rule only the connection.
+    pub available: fetch::Needs,
+    /// Loaded maps by file and match method (one file read by `map_reg` and `map_regm` is two
+    /// pattern sets, as in HAProxy).
+    pub maps: HashMap<(PathBuf, Match), Arc<RwLock<Map>>>,
+}
+
+impl Compiler {
+    pub fn new(base_dir: impl Into<PathBuf>) -> Compiler {
+        Compiler {
+            base_dir: base_dir.into(),
+            available: fetch::Needs::Response,
+            maps: HashMap::new(),
+        }
+    }
+
+    /// The same compiler for rules that can read only up to `available`.
+    pub fn with_available(mut self, available: fetch::Needs) -> Compiler {
+        self.available = available;
+        self
+    }
+
+    fn map(&mut self, file: &str, how: Match) -> Result<Arc<RwLock<Map>>, String> {
+        let path = if Path::new(file).is_absolute() {
+            PathBuf::from(file)
+        } else {
+            self.base_dir.join(file)
+        };
+        if let Some(m) = self.maps.get(&(path.clone(), how)) {
+            return Ok(m.clone());
+        }
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("map file '{}': {e}", path.display()))?;
+        let map = Map::parse(how, &text)
+            .map_err(|(line, e)| format!("map file '{}' line {line}: {e}", path.display()))?;
+        let map = Arc::new(RwLock::new(map));
+        self.maps.insert((path, how), map.clone());
+        Ok(map)
+    }
+}
+
+/// Compiles `text` (no map files relative to anything: `Compiler::default()`).
+pub fn compile(text: &str) -> Result<Expr, CompileError> {
+    compile_with(text, &mut Compiler::default())
+}
+
+impl Default for Compiler {
+    fn default() -> Self {
+        Compiler::new(PathBuf::new())
+    }
+}
+
+/// One `name(args)` step and where it starts.
+struct Step<'a> {
+    col: usize,
+    name: &'a str,
+    args: Vec<(usize, Vec<u8>)>,
+}
+
+/// Splits `text` into steps at top-level commas, and each step's arguments, honouring
+/// quotes ('...', "...") and backslash escapes inside parentheses.
+fn steps(text: &str) -> Result<Vec<Step<'_>>, CompileError> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        let start = i;
+        while i < b.len() && b[i] != b'(' && b[i] != b',' {
+            if b[i].is_ascii_whitespace() {
+                return Err(CompileError::at(
+                    i + 1,
+                    "unexpected space in a sample expression",
+                ));
+            }
+            i += 1;
+        }
+        let name = &text[start..i];
+        if name.is_empty() {
+            return Err(CompileError::at(
+                start + 1,
+                "expected a fetch or converter name",
+            ));
+        }
+        let mut args = Vec::new();
+        if i < b.len() && b[i] == b'(' {
+            i += 1;
+            let mut cur = Vec::new();
+            let mut cur_col = i + 1;
+            let mut quote: Option<u8> = None;
+            loop {
+                let Some(&c) = b.get(i) else {
+                    return Err(CompileError::at(
+                        start + 1,
+                        format!("missing ')' after '{name}('"),
+                    ));
+                };
+                match (quote, c) {
+                    // Inside single quotes everything is literal, backslashes included.
+                    (q, b'\\') if q != Some(b'\'') && i + 1 < b.len() => {
+                        cur.push(b[i + 1]);
+                        i += 2;
+                        continue;
+                    }
+                    (Some(q), c) if c == q => quote = None,
+                    (Some(_), c) => cur.push(c),
+                    (None, b'\'' | b'"') => quote = Some(c),
+                    (None, b',') => {
+                        args.push((cur_col, std::mem::take(&mut cur)));
+                        cur_col = i + 2;
+                    }
+                    (None, b')') => {
+                        if !(cur.is_empty() && args.is_empty()) {
+                            args.push((cur_col, cur));
+                        }
+                        i += 1;
+                        break;
+                    }
+                    (None, c) => cur.push(c),
+                }
+                i += 1;
+            }
+        }
+        out.push(Step {
+            col: start + 1,
+            name,
+            args,
+        });
+        match b.get(i) {
+            None => return Ok(out),
+            Some(b',') => i += 1,
+            Some(_) => {
+                return Err(CompileError::at(
+                    i + 1,
+                    format!("unexpected '{}' after '{name}(...)'", &text[i..=i]),
+                ))
+            }
+        }
+    }
+}
+
+fn compile_args(
+    what: &str,
+    kinds: &[ArgKind],
+    min: usize,
+    col: usize,
+    raw: &[(usize, Vec<u8>)],
+) -> Result<Vec<Arg>, CompileError> {
+    if raw.len() < min {
+        return Err(CompileError::at(
+            col,
+            format!(
+                "'{what}' expects at least {min} argument(s), got {}",
+                raw.len()
+            ),
+        ));
+    }
+    if raw.len() > kinds.len() {
+        return Err(CompileError::at(
+            col,
+            format!(
+                "'{what}' expects at most {} argument(s), got {}",
+                kinds.len(),
+                raw.len()
+            ),
+        ));
+    }
+    raw.iter()
+        .zip(kinds)
+        .map(|((acol, a), kind)| {
+            let text = String::from_utf8_lossy(a);
+            match kind {
+                ArgKind::Str => Ok(Arg::Str(a.clone())),
+                ArgKind::Int => text.trim().parse::<i64>().map(Arg::Int).map_err(|_| {
+                    CompileError::at(*acol, format!("'{what}': '{text}' is not an integer"))
+                }),
+                ArgKind::Var => {
+                    if let Ok(n) = text.trim().parse::<i64>() {
+                        return Ok(Arg::Int(n));
+                    }
+                    let (scope, name) = text.split_once('.').ok_or_else(|| {
+                        CompileError::at(*acol, format!("'{what}': '{text}' is neither an integer nor a variable (scope.name)"))
+                    })?;
+                    let scope = Scope::parse(scope).ok_or_else(|| {
+                        CompileError::at(*acol, format!("'{what}': unknown variable scope '{scope}' (expected proc, sess, txn, req, res or check)"))
+                    })?;
+                    if name.is_empty() {
+                        return Err(CompileError::at(*acol, format!("'{what}': empty variable name")));
+                    }
+                    Ok(Arg::Var(scope, name.to_string()))
+                }
+            }
+        })
+        .collect()
+}
+
+/// Compiles `text` with `c` (map files, shared maps).
+pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> {
+    let mut steps = steps(text)?.into_iter();
+    let first = steps
+        .next()
+        .ok_or_else(|| CompileError::at(1, "empty sample expression"))?;
+    let kw = fetch::lookup(first.name).ok_or_else(|| {
+        let hint = if conv::lookup(first.name).is_some() {
+            " (it is a converter: it follows a fetch after a comma)"
+        } else {
+            ""
+        };
+        CompileError::at(first.col, format!("unknown fetch '{}'{hint}", first.name))
+    })?;
+    if kw.needs > c.available {
+        let what = match kw.needs {
+            fetch::Needs::Response => "the response",
+            fetch::Needs::Request => "the request",
+            _ => "the connection",
+        };
+        return Err(CompileError::at(
+            first.col,
+            format!(
+                "fetch '{}' reads {what}, which is not available where it is used",
+                first.name
+            ),
+        ));
+    }
+    let args = compile_args(first.name, kw.args, kw.min, first.col, &first.args)?;
+    if kw.name == "var" && !matches!(args.first(), Some(Arg::Var(..))) {
+        return Err(CompileError::at(
+            first.col,
+            "'var' expects a variable name (scope.name)",
+        ));
+    }
+    let fetch = Fetch { kw, args };
+    let mut ty = kw.out;
+    let mut convs = Vec::new();
+    for st in steps {
+        let ckw = conv::lookup(st.name).ok_or_else(|| {
+            let hint = if fetch::lookup(st.name).is_some() {
+                " (it is a fetch: a converter must follow the first step)"
+            } else {
+                ""
+            };
+            CompileError::at(st.col, format!("unknown converter '{}'{hint}", st.name))
+        })?;
+        if !can_cast(ty, ckw.input) {
+            return Err(CompileError::at(
+                st.col,
+                format!(
+                    "converter '{}' takes {} but the value before it is {}, which cannot be cast to it",
+                    st.name,
+                    ckw.input.name(),
+                    ty.name()
+                ),
+            ));
+        }
+        let args = compile_args(st.name, ckw.args, ckw.min, st.col, &st.args)?;
+        let regex = if ckw.name == "regsub" {
+            let icase = args.get(2).is_some_and(|f| f.as_bytes().contains(&b'i'));
+            let pat = String::from_utf8_lossy(args[0].as_bytes()).into_owned();
+            let pat = if icase { format!("(?i){pat}") } else { pat };
+            Some(Regex::new(&pat).map_err(|e| {
+                CompileError::at(
+                    st.args[0].0,
+                    format!("regsub: invalid regular expression: {e}"),
+                )
+            })?)
+        } else {
+            None
+        };
+        let map = if ckw.name.starts_with("map") {
+            let how = Match::of_converter(ckw.name).ok_or_else(|| {
+                CompileError::at(st.col, format!("unknown map converter '{}'", st.name))
+            })?;
+            let file = String::from_utf8_lossy(args[0].as_bytes()).into_owned();
+            Some(
+                c.map(&file, how)
+                    .map_err(|e| CompileError::at(st.args[0].0, e))?,
+            )
+        } else {
+            None
+        };
+        ty = ckw.out;
+        convs.push(Conv {
+            kw: ckw,
+            args,
+            regex,
+            map,
+        });
+    }
+    Ok(Expr {
+        fetch,
+        convs,
+        out: ty,
+    })
+}
+
+impl Expr {
+    /// The expression's value, or `None` where HAProxy's would have none (a missing header, a
+    /// failed cast, a converter that fails).
+    pub fn eval(&self, env: &dyn Env) -> Option<Value> {
+        let mut v = fetch::eval(&self.fetch, env)?;
+        for c in &self.convs {
+            v = crate::cast::cast(v, c.kw.input)?;
+            v = (c.kw.run)(v, c, env)?;
+        }
+        Some(v)
+    }
+
+    /// Whether it reads nothing of the stream (a constant for the life of the config).
+    pub fn needs(&self) -> fetch::Needs {
+        self.fetch.kw.needs
+    }
+}

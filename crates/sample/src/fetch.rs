@@ -1,0 +1,277 @@
+//! Fetch keywords: their names, arguments and output types, and the ones this crate answers
+//! itself (process-level: `str int bool env date rand var uuid always_true always_false`).
+//! Every other fetch reads the stream and is answered by the caller's [`crate::Env`].
+
+use crate::env::{Env, Scope};
+use crate::value::{Type, Value};
+
+/// A compiled argument of a fetch or converter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    Str(Vec<u8>),
+    Int(i64),
+    /// A variable reference `scope.name`.
+    Var(Scope, String),
+}
+
+impl Arg {
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Arg::Str(s) => s,
+            _ => b"",
+        }
+    }
+    pub fn as_int(&self) -> i64 {
+        match self {
+            Arg::Int(n) => *n,
+            _ => 0,
+        }
+    }
+}
+
+/// What an argument must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgKind {
+    Str,
+    Int,
+    Var,
+}
+
+/// Which part of a stream a fetch needs: rules that run before it exists cannot use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Needs {
+    /// Nothing of the stream (process-level, constants).
+    Nothing,
+    /// The connection (addresses, ports, frontend).
+    Connection,
+    /// The HTTP request (or TCP content).
+    Request,
+    /// The response.
+    Response,
+}
+
+/// A fetch keyword.
+#[derive(Debug)]
+pub struct FetchKw {
+    pub name: &'static str,
+    pub args: &'static [ArgKind],
+    /// How many of `args` are mandatory.
+    pub min: usize,
+    pub out: Type,
+    pub needs: Needs,
+}
+
+/// A compiled fetch: its keyword and arguments.
+#[derive(Debug, Clone)]
+pub struct Fetch {
+    pub kw: &'static FetchKw,
+    pub args: Vec<Arg>,
+}
+
+const S: ArgKind = ArgKind::Str;
+const I: ArgKind = ArgKind::Int;
+const V: ArgKind = ArgKind::Var;
+
+macro_rules! kw {
+    ($name:expr, [$($a:expr),*], $min:expr, $out:ident, $needs:ident) => {
+        FetchKw { name: $name, args: &[$($a),*], min: $min, out: Type::$out, needs: Needs::$needs }
+    };
+}
+
+/// Every fetch keyword fulcrum knows (HAProxy 2.6's names).
+pub static FETCHES: &[FetchKw] = &[
+    // process-level, answered here
+    kw!("always_true", [], 0, Bool, Nothing),
+    kw!("always_false", [], 0, Bool, Nothing),
+    kw!("str", [S], 1, Str, Nothing),
+    kw!("int", [I], 1, Sint, Nothing),
+    kw!("bool", [I], 1, Bool, Nothing),
+    kw!("ipv4", [S], 1, Ipv4, Nothing),
+    kw!("ipv6", [S], 1, Ipv6, Nothing),
+    kw!("meth", [S], 1, Meth, Nothing),
+    kw!("bin", [S], 1, Bin, Nothing),
+    kw!("env", [S], 1, Str, Nothing),
+    kw!("date", [I, S], 0, Sint, Nothing),
+    kw!("rand", [I], 0, Sint, Nothing),
+    kw!("uuid", [I], 0, Str, Nothing),
+    kw!("var", [V, S], 1, Any, Nothing),
+    kw!("pid", [], 0, Sint, Nothing),
+    kw!("nbproc", [], 0, Sint, Nothing),
+    kw!("thread", [], 0, Sint, Nothing),
+    kw!("hostname", [], 0, Str, Nothing),
+    kw!("proc", [], 0, Sint, Nothing),
+    // connection
+    kw!("src", [], 0, Addr, Connection),
+    kw!("src_port", [], 0, Sint, Connection),
+    kw!("dst", [], 0, Addr, Connection),
+    kw!("dst_port", [], 0, Sint, Connection),
+    kw!("so_name", [], 0, Str, Connection),
+    kw!("so_id", [], 0, Sint, Connection),
+    kw!("fc_http_major", [], 0, Sint, Connection),
+    kw!("fc_rcvd_proxy", [], 0, Bool, Connection),
+    kw!("fc_src", [], 0, Addr, Connection),
+    kw!("fc_src_port", [], 0, Sint, Connection),
+    kw!("fc_dst", [], 0, Addr, Connection),
+    kw!("fc_dst_port", [], 0, Sint, Connection),
+    kw!("fe_name", [], 0, Str, Connection),
+    kw!("fe_id", [], 0, Sint, Connection),
+    kw!("ssl_fc", [], 0, Bool, Connection),
+    kw!("ssl_fc_sni", [], 0, Str, Connection),
+    kw!("ssl_fc_protocol", [], 0, Str, Connection),
+    kw!("ssl_fc_cipher", [], 0, Str, Connection),
+    kw!("ssl_fc_alpn", [], 0, Str, Connection),
+    kw!("ssl_fc_has_crt", [], 0, Bool, Connection),
+    kw!("ssl_c_used", [], 0, Bool, Connection),
+    kw!("ssl_c_verify", [], 0, Sint, Connection),
+    kw!("ssl_c_s_dn", [S], 0, Str, Connection),
+    kw!("ssl_c_i_dn", [S], 0, Str, Connection),
+    kw!("ssl_c_serial", [], 0, Bin, Connection),
+    kw!("sc0_conn_rate", [S], 0, Sint, Connection),
+    kw!("sc1_conn_rate", [S], 0, Sint, Connection),
+    kw!("sc2_conn_rate", [S], 0, Sint, Connection),
+    kw!("sc0_conn_cur", [S], 0, Sint, Connection),
+    kw!("sc0_conn_cnt", [S], 0, Sint, Connection),
+    kw!("sc0_http_req_rate", [S], 0, Sint, Connection),
+    kw!("sc1_http_req_rate", [S], 0, Sint, Connection),
+    kw!("sc2_http_req_rate", [S], 0, Sint, Connection),
+    kw!("sc0_http_err_rate", [S], 0, Sint, Connection),
+    kw!("sc0_get_gpc0", [S], 0, Sint, Connection),
+    kw!("sc0_inc_gpc0", [S], 0, Sint, Connection),
+    kw!("sc_conn_rate", [I, S], 1, Sint, Connection),
+    kw!("sc_conn_cur", [I, S], 1, Sint, Connection),
+    kw!("sc_http_req_rate", [I, S], 1, Sint, Connection),
+    kw!("sc_http_err_rate", [I, S], 1, Sint, Connection),
+    kw!("sc_get_gpc0", [I, S], 1, Sint, Connection),
+    kw!("sc_inc_gpc0", [I, S], 1, Sint, Connection),
+    kw!("src_conn_rate", [S], 0, Sint, Connection),
+    kw!("src_conn_cur", [S], 0, Sint, Connection),
+    kw!("src_conn_cnt", [S], 0, Sint, Connection),
+    kw!("src_http_req_rate", [S], 0, Sint, Connection),
+    kw!("src_http_err_rate", [S], 0, Sint, Connection),
+    kw!("src_get_gpc0", [S], 0, Sint, Connection),
+    kw!("src_inc_gpc0", [S], 0, Sint, Connection),
+    // backend and servers
+    kw!("be_name", [], 0, Str, Request),
+    kw!("be_id", [], 0, Sint, Request),
+    kw!("srv_id", [], 0, Sint, Response),
+    kw!("srv_name", [], 0, Str, Response),
+    kw!("nbsrv", [S], 0, Sint, Nothing),
+    kw!("srv_is_up", [S], 1, Bool, Nothing),
+    kw!("connslots", [S], 0, Sint, Nothing),
+    kw!("bc_http_major", [], 0, Sint, Response),
+    kw!("bc_src", [], 0, Addr, Response),
+    kw!("bc_src_port", [], 0, Sint, Response),
+    kw!("bc_dst", [], 0, Addr, Response),
+    kw!("bc_dst_port", [], 0, Sint, Response),
+    // request
+    kw!("method", [], 0, Meth, Request),
+    kw!("path", [], 0, Str, Request),
+    kw!("pathq", [], 0, Str, Request),
+    kw!("url", [], 0, Str, Request),
+    kw!("query", [], 0, Str, Request),
+    kw!("base", [], 0, Str, Request),
+    kw!("url_param", [S, S], 0, Str, Request),
+    kw!("urlp", [S, S], 0, Str, Request),
+    kw!("req.ver", [], 0, Str, Request),
+    kw!("req_ver", [], 0, Str, Request),
+    kw!("req.hdr", [S, I], 0, Str, Request),
+    kw!("hdr", [S, I], 0, Str, Request),
+    kw!("req.fhdr", [S, I], 0, Str, Request),
+    kw!("fhdr", [S, I], 0, Str, Request),
+    kw!("req.hdr_cnt", [S], 0, Sint, Request),
+    kw!("hdr_cnt", [S], 0, Sint, Request),
+    kw!("req.cook", [S], 0, Str, Request),
+    kw!("cook", [S], 0, Str, Request),
+    kw!("req.cook_cnt", [S], 0, Sint, Request),
+    kw!("cook_cnt", [S], 0, Sint, Request),
+    kw!("req.body", [], 0, Bin, Request),
+    kw!("req.len", [], 0, Sint, Request),
+    kw!("req_len", [], 0, Sint, Request),
+    kw!("capture.req.hdr", [I], 1, Str, Request),
+    kw!("capture.req.method", [], 0, Str, Request),
+    kw!("capture.req.uri", [], 0, Str, Request),
+    kw!("unique-id", [], 0, Str, Request),
+    kw!("req.ssl_sni", [], 0, Str, Request),
+    kw!("req.ssl_hello_type", [], 0, Sint, Request),
+    kw!("req_ssl_sni", [], 0, Str, Request),
+    // response
+    kw!("status", [], 0, Sint, Response),
+    kw!("res.hdr", [S, I], 0, Str, Response),
+    kw!("shdr", [S, I], 0, Str, Response),
+    kw!("res.fhdr", [S, I], 0, Str, Response),
+    kw!("res.hdr_cnt", [S], 0, Sint, Response),
+    kw!("res.cook", [S], 0, Str, Response),
+    kw!("res.ver", [], 0, Str, Response),
+    kw!("capture.res.hdr", [I], 1, Str, Response),
+];
+
+/// The keyword named `name`, if fulcrum knows it.
+pub fn lookup(name: &str) -> Option<&'static FetchKw> {
+    FETCHES.iter().find(|k| k.name == name)
+}
+
+/// Evaluates a process-level fetch here, or asks the caller for a stream-level one.
+pub fn eval(f: &Fetch, env: &dyn Env) -> Option<Value> {
+    let arg = |i: usize| f.args.get(i);
+    match f.kw.name {
+        "always_true" => Some(Value::Bool(true)),
+        "always_false" => Some(Value::Bool(false)),
+        "str" => Some(Value::Str(arg(0)?.as_bytes().to_vec())),
+        "int" => Some(Value::Sint(arg(0)?.as_int())),
+        "bool" => Some(Value::Bool(arg(0)?.as_int() != 0)),
+        "ipv4" | "ipv6" | "meth" => {
+            crate::cast::cast(Value::Str(arg(0)?.as_bytes().to_vec()), f.kw.out)
+        }
+        "bin" => crate::conv::unhex(arg(0)?.as_bytes()).map(Value::Bin),
+        "env" => {
+            let name = std::str::from_utf8(arg(0)?.as_bytes()).ok()?;
+            env.env_var(name).map(|v| Value::Str(v.into_bytes()))
+        }
+        "date" => {
+            let offset = arg(0).map_or(0, Arg::as_int);
+            let unit = arg(1).map_or(&b"s"[..], Arg::as_bytes);
+            let now = env.now_unix();
+            Some(Value::Sint(match unit {
+                b"ms" => now * 1000 + offset,
+                b"us" => now * 1_000_000 + offset,
+                _ => now + offset,
+            }))
+        }
+        "rand" => {
+            let r = u64::from(env.random());
+            Some(Value::Sint(match arg(0) {
+                Some(Arg::Int(range)) if *range > 0 => ((r * (*range as u64)) >> 32) as i64,
+                _ => r as i64,
+            }))
+        }
+        "uuid" => Some(Value::Str(uuid4(env).into_bytes())),
+        "var" => match arg(0)? {
+            Arg::Var(scope, name) => env
+                .var(*scope, name)
+                .or_else(|| arg(1).map(|d| Value::Str(d.as_bytes().to_vec()))),
+            _ => None,
+        },
+        "pid" => Some(Value::Sint(i64::from(std::process::id()))),
+        "nbproc" | "proc" => Some(Value::Sint(1)),
+        _ => env.fetch(f),
+    }
+}
+
+/// A version 4 UUID from the caller's random source, as HAProxy's `uuid` writes it.
+fn uuid4(env: &dyn Env) -> String {
+    let mut b = [0u8; 16];
+    for chunk in b.chunks_mut(4) {
+        chunk.copy_from_slice(&env.random().to_be_bytes());
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}

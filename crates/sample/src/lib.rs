@@ -1,0 +1,31 @@
+//! HAProxy's sample language, compiled once per configuration and evaluated per request.
+//!
+//! A sample expression is `fetch(args),converter(args),converter…`: a fetch takes a typed
+//! value from the request, the connection or the process, and each converter turns it into
+//! another. Values carry HAProxy's types (boolean, integer, IPv4, IPv6, string, binary,
+//! method) and are cast implicitly where HAProxy casts them. The same compiled expressions
+//! serve ACLs, `%[...]` in log-format strings, header values and rule arguments.
+//!
+//! This crate is sans-IO: it knows nothing of sockets or HTTP messages. What a fetch reads
+//! comes from the caller through [`Env`]; the crate evaluates the process-level fetches
+//! (`str`, `int`, `env`, `date`, `rand`, `var`...) and every converter itself.
+//! Compile errors carry the column (1-based) where the expression went wrong, so the config
+//! layer can say `FILE:LINE:COL`.
+
+pub mod cast;
+pub mod conv;
+pub mod env;
+pub mod error;
+pub mod expr;
+pub mod fetch;
+pub mod hash;
+pub mod logformat;
+pub mod map;
+pub mod time;
+pub mod value;
+
+pub use env::{Env, Scope, Vars};
+pub use error::CompileError;
+pub use expr::{compile, Expr};
+pub use logformat::{compile_format, Format};
+pub use value::{Type, Value};

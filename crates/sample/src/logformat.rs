@@ -1,0 +1,214 @@
+//! Log-format strings (`log-format`, `unique-id-format`, `%[...]` in header values and
+//! `lf-string`): literal text, `%[expr]` sample expressions and HAProxy's `%` variables
+//! (configuration manual 8.2.4), each with optional `%{+Q,+X,+E}` flags. `option httplog` and
+//! `option tcplog` are the predefined formats below, compiled by the same code.
+//! A literal `%[` never survives compilation: it is an expression or an error.
+
+use crate::env::Env;
+use crate::error::CompileError;
+use crate::expr::{compile_with, Compiler, Expr};
+
+/// HAProxy 2.6's `option httplog` format.
+pub const HTTP_LOG: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r";
+/// `option httplog clf`.
+pub const CLF_HTTP_LOG: &str = "%{+Q}o %{-Q}ci - - [%trg] %r %ST %B \"\" \"\" %cp %ms %ft %b %s %TR %Tw %Tc %Tr %Ta %tsc %ac %fc %bc %sc %rc %sq %bq %CC %CS %hrl %hsl";
+/// `option tcplog`.
+pub const TCP_LOG: &str = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc/%sc/%rc %sq/%bq";
+
+/// Every `%` variable of the manual's table 8.2.4 (`o` only sets flags for what follows).
+pub static VARIABLES: &[&str] = &[
+    "o", "B", "CC", "CS", "H", "HM", "HP", "HPO", "HQ", "HU", "HV", "ID", "ST", "T", "TR", "Ta",
+    "Tc", "Td", "Th", "Ti", "Tq", "Tr", "Ts", "Tt", "Tw", "U", "ac", "b", "bc", "bi", "bp", "bq",
+    "ci", "cp", "f", "fc", "fi", "fp", "ft", "hr", "hrl", "hs", "hsl", "lc", "ms", "pid", "r",
+    "rc", "rt", "s", "sc", "si", "sp", "sq", "sslc", "sslv", "t", "tr", "trg", "trl", "ts", "tsc",
+];
+
+/// `+Q` quote, `+X` hexadecimal, `+E` escape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags {
+    pub quote: bool,
+    pub hex: bool,
+    pub escape: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Node {
+    Lit(Vec<u8>),
+    Expr(Box<Expr>, Flags),
+    Var(&'static str, Flags),
+}
+
+/// A compiled log-format string.
+#[derive(Debug, Clone, Default)]
+pub struct Format {
+    pub nodes: Vec<Node>,
+}
+
+/// Compiles a log-format string (map files relative to nothing).
+pub fn compile_format(text: &str) -> Result<Format, CompileError> {
+    compile_format_with(text, &mut Compiler::default())
+}
+
+fn parse_flags(text: &str, col: usize, mut f: Flags) -> Result<Flags, CompileError> {
+    for flag in text.split(',').filter(|s| !s.is_empty()) {
+        let on = match flag.as_bytes().first() {
+            Some(b'+') => true,
+            Some(b'-') => false,
+            _ => {
+                return Err(CompileError::at(
+                    col,
+                    format!("flag '{flag}' must start with '+' or '-'"),
+                ))
+            }
+        };
+        match &flag[1..] {
+            "Q" => f.quote = on,
+            "X" => f.hex = on,
+            "E" => f.escape = on,
+            other => {
+                return Err(CompileError::at(
+                    col,
+                    format!("unknown log-format flag '{other}' (expected Q, X or E)"),
+                ))
+            }
+        }
+    }
+    Ok(f)
+}
+
+pub fn compile_format_with(text: &str, c: &mut Compiler) -> Result<Format, CompileError> {
+    let b = text.as_bytes();
+    let mut nodes = Vec::new();
+    let mut lit = Vec::new();
+    let mut defaults = Flags::default();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'%' {
+            lit.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        if b.get(i) == Some(&b'%') {
+            lit.push(b'%');
+            i += 1;
+            continue;
+        }
+        let mut flags = defaults;
+        if b.get(i) == Some(&b'{') {
+            let close = text[i..]
+                .find('}')
+                .map(|n| i + n)
+                .ok_or_else(|| CompileError::at(i + 1, "missing '}' after '%{'"))?;
+            flags = parse_flags(&text[i + 1..close], i + 2, flags)?;
+            i = close + 1;
+        }
+        if !lit.is_empty() {
+            nodes.push(Node::Lit(std::mem::take(&mut lit)));
+        }
+        if b.get(i) == Some(&b'[') {
+            // The expression ends at the first ']' outside parentheses and quotes.
+            let (mut depth, mut quote, mut j) = (0usize, None::<u8>, i + 1);
+            let end = loop {
+                let Some(&ch) = b.get(j) else {
+                    return Err(CompileError::at(i + 1, "missing ']' after '%['"));
+                };
+                match (quote, ch) {
+                    (_, b'\\') => j += 1,
+                    (Some(q), ch) if ch == q => quote = None,
+                    (Some(_), _) => {}
+                    (None, b'\'' | b'"') => quote = Some(ch),
+                    (None, b'(') => depth += 1,
+                    (None, b')') => depth = depth.saturating_sub(1),
+                    (None, b']') if depth == 0 => break j,
+                    _ => {}
+                }
+                j += 1;
+            };
+            let expr = compile_with(&text[i + 1..end], c).map_err(|e| e.shifted(i + 1))?;
+            nodes.push(Node::Expr(Box::new(expr), flags));
+            i = end + 1;
+            continue;
+        }
+        let name_end = b[i..]
+            .iter()
+            .position(|ch| !ch.is_ascii_alphanumeric())
+            .map_or(b.len(), |n| i + n);
+        let name = &text[i..name_end];
+        if name.is_empty() {
+            return Err(CompileError::at(
+                start + 1,
+                "'%' must be followed by a variable, '[expression]' or '%'",
+            ));
+        }
+        let var = VARIABLES.iter().find(|v| **v == name).ok_or_else(|| {
+            CompileError::at(i + 1, format!("no such log-format variable '%{name}'"))
+        })?;
+        if *var == "o" {
+            defaults = flags;
+        } else {
+            nodes.push(Node::Var(var, flags));
+        }
+        i = name_end;
+    }
+    if !lit.is_empty() {
+        nodes.push(Node::Lit(lit));
+    }
+    Ok(Format { nodes })
+}
+
+impl Format {
+    /// Whether the string is only literal text (nothing to evaluate).
+    pub fn is_literal(&self) -> bool {
+        self.nodes.iter().all(|n| matches!(n, Node::Lit(_)))
+    }
+
+    /// Appends the rendered string to `out`. `var` writes a `%` variable's value and returns
+    /// false when it has none. A missing value is written as `absent`: HAProxy writes `-` in
+    /// log lines and nothing in header values and `lf-string` bodies (`""` when quoted).
+    pub fn render(
+        &self,
+        env: &dyn Env,
+        var: &mut dyn FnMut(&str, &mut Vec<u8>) -> bool,
+        absent: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        for n in &self.nodes {
+            match n {
+                Node::Lit(l) => out.extend_from_slice(l),
+                Node::Expr(e, f) => {
+                    let v = e.eval(env).map(|v| v.to_bytes());
+                    emit(v.as_deref(), *f, absent, out);
+                }
+                Node::Var(name, f) => {
+                    let mut tmp = Vec::new();
+                    let has = var(name, &mut tmp);
+                    emit(has.then_some(&tmp[..]), *f, absent, out);
+                }
+            }
+        }
+    }
+}
+
+fn emit(v: Option<&[u8]>, f: Flags, absent: &[u8], out: &mut Vec<u8>) {
+    if f.quote {
+        out.push(b'"');
+    }
+    match v {
+        None if f.quote => {}
+        None => out.extend_from_slice(absent),
+        Some(v) if f.escape => {
+            for &b in v {
+                if matches!(b, b'"' | b'\\' | b']') {
+                    out.push(b'\\');
+                }
+                out.push(b);
+            }
+        }
+        Some(v) => out.extend_from_slice(v),
+    }
+    if f.quote {
+        out.push(b'"');
+    }
+}

@@ -1,0 +1,117 @@
+//! `strftime` for the `utime` converter and the log's date fields, in UTC, for the
+//! conversions HAProxy's users write (`%Y %m %d %H %M %S %y %e %j %a %A %b %B %h %p %Z %z %s
+//! %T %D %F %R %n %t %%`). An unknown conversion is copied as it is, as glibc does.
+
+const DAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+/// Civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+pub fn strftime_utc(fmt: &[u8], t: i64) -> Vec<u8> {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let (y, m, d) = civil(days);
+    let (hh, mm, ss) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let wday = (days + 4).rem_euclid(7) as usize;
+    let cum = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    let yday = cum[(m - 1) as usize] + d as usize + usize::from(m > 2 && leap(y));
+    let mut out = Vec::new();
+    let mut it = fmt.iter().copied();
+    while let Some(c) = it.next() {
+        if c != b'%' {
+            out.push(c);
+            continue;
+        }
+        let Some(k) = it.next() else {
+            out.push(b'%');
+            break;
+        };
+        let s = match k {
+            b'Y' => y.to_string(),
+            b'y' => format!("{:02}", y.rem_euclid(100)),
+            b'm' => format!("{m:02}"),
+            b'd' => format!("{d:02}"),
+            b'e' => format!("{d:2}"),
+            b'H' => format!("{hh:02}"),
+            b'I' => format!("{:02}", if hh % 12 == 0 { 12 } else { hh % 12 }),
+            b'M' => format!("{mm:02}"),
+            b'S' => format!("{ss:02}"),
+            b'j' => format!("{yday:03}"),
+            b'a' => DAYS[wday][..3].to_string(),
+            b'A' => DAYS[wday].to_string(),
+            b'b' | b'h' => MONTHS[(m - 1) as usize][..3].to_string(),
+            b'B' => MONTHS[(m - 1) as usize].to_string(),
+            b'p' => (if hh < 12 { "AM" } else { "PM" }).to_string(),
+            b'Z' => "GMT".to_string(),
+            b'z' => "+0000".to_string(),
+            b's' => t.to_string(),
+            b'u' => (if wday == 0 { 7 } else { wday }).to_string(),
+            b'w' => wday.to_string(),
+            b'T' => format!("{hh:02}:{mm:02}:{ss:02}"),
+            b'R' => format!("{hh:02}:{mm:02}"),
+            b'D' => format!("{m:02}/{d:02}/{:02}", y.rem_euclid(100)),
+            b'F' => format!("{y}-{m:02}-{d:02}"),
+            b'n' => "\n".to_string(),
+            b't' => "\t".to_string(),
+            b'%' => "%".to_string(),
+            other => format!("%{}", other as char),
+        };
+        out.extend_from_slice(s.as_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_dates() {
+        assert_eq!(
+            strftime_utc(b"%Y-%m-%d %H:%M:%S", 0),
+            b"1970-01-01 00:00:00"
+        );
+        assert_eq!(
+            strftime_utc(b"%d/%b/%Y:%H:%M:%S %z %a %j", 1_700_000_000),
+            b"14/Nov/2023:22:13:20 +0000 Tue 318"
+        );
+        assert_eq!(strftime_utc(b"%F %T", 951_782_400), b"2000-02-29 00:00:00");
+    }
+}
