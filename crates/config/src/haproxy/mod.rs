@@ -10,6 +10,7 @@ mod bind;
 mod global;
 mod lexer;
 mod line;
+pub mod logformat;
 mod options;
 mod peers;
 mod proxy;

@@ -100,6 +100,7 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
         "set-header" | "add-header" => {
             let name = line.need(2, "a header name")?.to_string();
             let value = line.need(3, "a value (log-format string)")?.to_string();
+            super::logformat::check_rule_value(&value, request, "the header value")?;
             let a = if action_word == "set-header" {
                 HttpAction::SetHeader { name, value }
             } else {
@@ -113,7 +114,7 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             (HttpAction::DelHeader { name }, next)
         }
         "redirect" => redirect(line)?,
-        "return" => return_action(line)?,
+        "return" => return_action(line, request)?,
         "use-service" => {
             if !request {
                 return Err("'use-service' is only valid in 'http-request'".into());
@@ -164,6 +165,12 @@ fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
         }
     };
     let target = line.need(3, "a target")?.to_string();
+    if target.contains('%') {
+        return Err(format!(
+            "'redirect {}' with a log-format target ('{target}') is not run by fulcrum yet",
+            line.words[2]
+        ));
+    }
     let mut code = 302;
     let mut i = 4;
     while let Some(w) = line.arg(i) {
@@ -186,7 +193,7 @@ fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
 }
 
 /// `return [status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F|default-errorfiles] [hdr N V]...`
-fn return_action(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
+fn return_action(line: &Line<'_>, request: bool) -> Result<(HttpAction, usize), String> {
     let mut status = 200u16;
     let mut content_type = None;
     let mut body = ReturnBody::None;
@@ -215,7 +222,17 @@ fn return_action(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
                 }
                 body = match w {
                     "string" => ReturnBody::String(v),
-                    "lf-string" => ReturnBody::LfString(v),
+                    "lf-string" => {
+                        super::logformat::check_rule_value(&v, request, "the lf-string")?;
+                        ReturnBody::LfString(v)
+                    }
+                    // An lf-file is a log-format string kept in a file: read it now.
+                    "lf-file" => {
+                        let text = std::fs::read_to_string(&v)
+                            .map_err(|e| format!("'return lf-file': cannot read '{v}': {e}"))?;
+                        super::logformat::check_rule_value(&text, request, "the lf-file")?;
+                        ReturnBody::LfString(text)
+                    }
                     "errorfile" => ReturnBody::Errorfile(v),
                     _ => ReturnBody::File(v),
                 };
@@ -225,6 +242,11 @@ fn return_action(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
             "hdr" => {
                 let n = line.need(i + 1, "a header name")?.to_string();
                 let v = line.need(i + 2, "a header value")?.to_string();
+                if v.contains('%') {
+                    return Err(format!(
+                        "'return hdr {n} {v}': log-format in return header values is not run by fulcrum yet"
+                    ));
+                }
                 headers.push((n, v));
                 i += 3;
             }

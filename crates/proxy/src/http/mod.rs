@@ -7,4 +7,5 @@ pub mod headers;
 pub mod message;
 pub mod persist;
 pub mod rules;
+pub mod sample_env;
 pub mod session;

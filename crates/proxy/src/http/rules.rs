@@ -1,86 +1,27 @@
 //! `http-request` / `http-response` rules: compiled once per config, applied in order.
 //!
-//! Header values are HAProxy log-format strings; the common sample expressions are expanded
-//! (`%[src]`, `%[req.hdr(NAME)]`, `%[path]`, `%ci`, ...), anything else is kept literal text.
+//! Header values and `lf-string` bodies are HAProxy log-format strings, compiled by the
+//! sample-language crate and rendered per request.
 //! A rule that answers (deny, redirect, return) stops the evaluation, as in HAProxy.
 
 use super::errors;
 use super::message::Message;
+use super::sample_env::HttpEnv;
 use crate::acl::{self, Cond, Ctx};
 use fulcrum_config::model::{Acl, HttpAction, HttpRule, RedirectKind, ReturnBody};
 use std::net::SocketAddr;
 
+/// A compiled log-format string: HAProxy's sample language (fulcrum-sample), rendered
+/// against the exchange by `sample_env`. The config layer has already refused what the data
+/// plane does not answer, so nothing is ever sent as literal `%[...]` text.
 #[derive(Debug)]
-enum Piece {
-    Lit(Vec<u8>),
-    Src,
-    SrcPort,
-    Dst,
-    DstPort,
-    ReqHdr(Vec<u8>),
-    ResHdr(Vec<u8>),
-    Path,
-    Url,
-    Method,
-    Status,
-}
-
-/// A compiled log-format string.
-#[derive(Debug)]
-pub struct Fmt(Vec<Piece>);
+pub struct Fmt(fulcrum_sample::Format);
 
 impl Fmt {
-    pub fn parse(s: &str) -> Fmt {
-        let mut out = Vec::new();
-        let mut lit = Vec::new();
-        let b = s.as_bytes();
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] == b'%' && i + 1 < b.len() {
-                if b[i + 1] == b'%' {
-                    lit.push(b'%');
-                    i += 2;
-                    continue;
-                }
-                let (piece, len) = if b[i + 1] == b'[' {
-                    match s[i + 2..].find(']') {
-                        Some(end) => (sample_piece(&s[i + 2..i + 2 + end]), end + 3),
-                        None => (None, 1),
-                    }
-                } else {
-                    let code: String = s[i + 1..].chars().take(2).collect();
-                    match code.as_str() {
-                        "ci" => (Some(Piece::Src), 3),
-                        "cp" => (Some(Piece::SrcPort), 3),
-                        "fi" => (Some(Piece::Dst), 3),
-                        "fp" => (Some(Piece::DstPort), 3),
-                        "ST" => (Some(Piece::Status), 3),
-                        _ => (None, 1),
-                    }
-                };
-                match piece {
-                    Some(p) => {
-                        if !lit.is_empty() {
-                            out.push(Piece::Lit(std::mem::take(&mut lit)));
-                        }
-                        out.push(p);
-                        i += len;
-                        continue;
-                    }
-                    None => {
-                        lit.push(b'%');
-                        i += 1;
-                        continue;
-                    }
-                }
-            }
-            lit.push(b[i]);
-            i += 1;
-        }
-        if !lit.is_empty() {
-            out.push(Piece::Lit(lit));
-        }
-        Fmt(out)
+    pub fn parse(s: &str) -> Result<Fmt, String> {
+        fulcrum_sample::compile_format(s)
+            .map(Fmt)
+            .map_err(|e| format!("log-format '{s}': column {}: {}", e.col, e.msg))
     }
 
     pub fn render(
@@ -91,69 +32,11 @@ impl Fmt {
         req: Option<&Message>,
         res: Option<&Message>,
     ) {
-        use std::io::Write;
-        for p in &self.0 {
-            match p {
-                Piece::Lit(l) => out.extend_from_slice(l),
-                Piece::Src => {
-                    let _ = write!(out, "{}", crate::net::canonical(src.ip()));
-                }
-                Piece::SrcPort => {
-                    let _ = write!(out, "{}", src.port());
-                }
-                Piece::Dst => {
-                    let _ = write!(out, "{}", crate::net::canonical(dst.ip()));
-                }
-                Piece::DstPort => {
-                    let _ = write!(out, "{}", dst.port());
-                }
-                Piece::ReqHdr(n) => {
-                    out.extend_from_slice(req.and_then(|r| r.header(n)).unwrap_or(b""))
-                }
-                Piece::ResHdr(n) => {
-                    out.extend_from_slice(res.and_then(|r| r.header(n)).unwrap_or(b""))
-                }
-                Piece::Path => out.extend_from_slice(req.map_or(&b""[..], |r| r.path())),
-                Piece::Url => out.extend_from_slice(req.map_or(&b""[..], |r| r.target())),
-                Piece::Method => out.extend_from_slice(req.map_or(&b""[..], |r| r.method())),
-                Piece::Status => {
-                    if let Some(r) = res {
-                        let _ = write!(out, "{}", r.status);
-                    }
-                }
-            }
-        }
+        let env = HttpEnv { src, dst, req, res };
+        // A missing value is empty in header values and bodies (HAProxy writes `-` only in logs).
+        self.0
+            .render(&env, &mut |name, out| env.var_into(name, out), b"", out);
     }
-}
-
-fn sample_piece(expr: &str) -> Option<Piece> {
-    let arg = |prefix: &str| {
-        expr.strip_prefix(prefix)
-            .and_then(|r| r.strip_suffix(')'))
-            .map(|a| a.to_ascii_lowercase().into_bytes())
-    };
-    Some(match expr {
-        "src" => Piece::Src,
-        "src_port" => Piece::SrcPort,
-        "dst" => Piece::Dst,
-        "dst_port" => Piece::DstPort,
-        "path" => Piece::Path,
-        "url" => Piece::Url,
-        "method" => Piece::Method,
-        "status" => Piece::Status,
-        _ => {
-            if let Some(a) = arg("req.hdr(")
-                .or_else(|| arg("hdr("))
-                .or_else(|| arg("req.fhdr("))
-            {
-                Piece::ReqHdr(a)
-            } else if let Some(a) = arg("res.hdr(").or_else(|| arg("res.fhdr(")) {
-                Piece::ResHdr(a)
-            } else {
-                return None;
-            }
-        }
-    })
 }
 
 #[derive(Debug)]
@@ -169,6 +52,13 @@ enum Action {
         code: u16,
     },
     Return(Vec<u8>),
+    /// `return ... lf-string`: the body is rendered per request.
+    ReturnLf {
+        status: u16,
+        content_type: Option<String>,
+        headers: Vec<(String, String)>,
+        body: Fmt,
+    },
     /// `use-service prometheus-exporter`: answer the scrape.
     Prometheus,
     /// Actions fulcrum does not run yet are skipped (reported when compiling).
@@ -201,12 +91,25 @@ pub fn compile(rules: &[HttpRule], acls: &[Acl]) -> Result<Vec<Rule>, acl::AclEr
         let action = match &r.action {
             HttpAction::Allow => Action::Allow,
             HttpAction::Deny { status } => Action::Deny(status.unwrap_or(403)),
-            HttpAction::SetHeader { name, value } => {
-                Action::SetHeader(name.clone().into_bytes(), Fmt::parse(value))
-            }
-            HttpAction::AddHeader { name, value } => {
-                Action::AddHeader(name.clone().into_bytes(), Fmt::parse(value))
-            }
+            HttpAction::SetHeader { name, value } => Action::SetHeader(
+                name.clone().into_bytes(),
+                Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            ),
+            HttpAction::AddHeader { name, value } => Action::AddHeader(
+                name.clone().into_bytes(),
+                Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            ),
+            HttpAction::Return {
+                status,
+                content_type,
+                body: ReturnBody::LfString(text),
+                headers,
+            } => Action::ReturnLf {
+                status: *status,
+                content_type: content_type.clone(),
+                headers: headers.clone(),
+                body: Fmt::parse(text).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            },
             HttpAction::DelHeader { name } => Action::DelHeader(name.clone().into_bytes()),
             HttpAction::Redirect { kind, target, code } => Action::Redirect {
                 kind: *kind,
@@ -302,6 +205,21 @@ pub fn apply(
                 }
             }
             Action::Return(bytes) => return Verdict::Respond(bytes.clone()),
+            Action::ReturnLf {
+                status,
+                content_type,
+                headers,
+                body,
+            } => {
+                scratch.clear();
+                body.render(scratch, env.src, env.dst, Some(req), res.as_deref());
+                return Verdict::Respond(errors::return_response(
+                    *status,
+                    content_type.as_deref(),
+                    headers,
+                    scratch,
+                ));
+            }
             Action::Prometheus => {
                 return Verdict::Respond(crate::prometheus::Exporter::global().scrape())
             }
@@ -335,7 +253,7 @@ mod tests {
 
     #[test]
     fn format_strings_expand_samples() {
-        let f = Fmt::parse("ip=%[src] host=%[req.hdr(Host)] 100%% %ci:%cp %x");
+        let f = Fmt::parse("ip=%[src] host=%[req.hdr(Host)] 100%% %ci:%cp").expect("compiles");
         let mut m = Message::new();
         let _ = m.parse_request(b"GET /p HTTP/1.1\r\nHost: h\r\n\r\n");
         let mut out = Vec::new();
@@ -343,7 +261,10 @@ mod tests {
         f.render(&mut out, src, src, Some(&m), None);
         assert_eq!(
             String::from_utf8_lossy(&out),
-            "ip=10.0.0.1 host=h 100% 10.0.0.1:1234 %x"
+            "ip=10.0.0.1 host=h 100% 10.0.0.1:1234"
         );
+        // What is not a variable or an expression is refused, never sent as text.
+        assert!(Fmt::parse("%x").is_err());
+        assert!(Fmt::parse("%[url").is_err());
     }
 }

@@ -1,0 +1,126 @@
+//! Log-format strings in rule values (`set-header`/`add-header` values, `return lf-string`):
+//! compiled by the sample-language crate when the file is read, so a mistake is a `FILE:LINE`
+//! error with its column, and checked against what fulcrum's data plane answers, so a fetch
+//! or `%` variable it does not run is refused instead of reaching the wire as text.
+
+use fulcrum_sample::expr::Compiler;
+use fulcrum_sample::fetch::Needs;
+use fulcrum_sample::logformat::{compile_format_with, Node};
+
+/// The stream fetches the HTTP data plane answers in rule values (the process-level ones,
+/// `str int env date rand uuid var ...`, are answered by the sample crate itself). The proxy
+/// has a test that each of these is answered.
+pub const HTTP_FETCHES: &[&str] = &[
+    "src",
+    "src_port",
+    "dst",
+    "dst_port",
+    "method",
+    "path",
+    "pathq",
+    "url",
+    "query",
+    "base",
+    "url_param",
+    "urlp",
+    "req.ver",
+    "req_ver",
+    "req.hdr",
+    "hdr",
+    "req.fhdr",
+    "fhdr",
+    "req.hdr_cnt",
+    "hdr_cnt",
+    "req.cook",
+    "cook",
+    "req.cook_cnt",
+    "cook_cnt",
+    "res.hdr",
+    "shdr",
+    "res.fhdr",
+    "res.hdr_cnt",
+    "res.cook",
+    "res.ver",
+    "status",
+    "ssl_fc",
+];
+
+/// The process-level fetches the sample crate answers itself.
+const PROCESS_FETCHES: &[&str] = &[
+    "always_true",
+    "always_false",
+    "str",
+    "int",
+    "bool",
+    "ipv4",
+    "ipv6",
+    "meth",
+    "bin",
+    "env",
+    "date",
+    "rand",
+    "uuid",
+    "var",
+    "pid",
+    "nbproc",
+    "proc",
+];
+
+/// The `%` variables the HTTP data plane writes in rule values.
+pub const HTTP_VARS: &[&str] = &[
+    "ci", "cp", "fi", "fp", "ST", "HM", "HU", "HP", "HQ", "HV", "r",
+];
+
+/// Checks a log-format string used in a rule value; `request`: an `http-request` rule (no
+/// response to read). `what` names the value in the message.
+pub fn check_rule_value(text: &str, request: bool, what: &str) -> Result<(), String> {
+    let available = if request {
+        Needs::Request
+    } else {
+        Needs::Response
+    };
+    let mut compiler = Compiler::default().with_available(available);
+    let format = compile_format_with(text, &mut compiler)
+        .map_err(|e| format!("{what} '{text}': column {}: {}", e.col, e.msg))?;
+    for node in &format.nodes {
+        match node {
+            Node::Lit(_) => {}
+            Node::Expr(e, _) => {
+                let name = e.fetch.kw.name;
+                if !HTTP_FETCHES.contains(&name) && !PROCESS_FETCHES.contains(&name) {
+                    return Err(format!(
+                        "{what} '{text}': fetch '{name}' is not run by fulcrum in rule values yet"
+                    ));
+                }
+            }
+            Node::Var(v, _) => {
+                if !HTTP_VARS.contains(v) {
+                    return Err(format!(
+                        "{what} '{text}': log-format variable '%{v}' is not run by fulcrum in rule values yet"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_checked() {
+        assert!(check_rule_value("%[src] %ci %[req.hdr(host),lower]", true, "v").is_ok());
+        assert!(check_rule_value("plain text", true, "v").is_ok());
+        let e = check_rule_value("%[status]", true, "v").expect_err("no response yet");
+        assert!(e.contains("column 3"), "{e}");
+        assert!(check_rule_value("%[status]", false, "v").is_ok());
+        let e = check_rule_value("%[sc0_conn_rate]", true, "v").expect_err("not run");
+        assert!(e.contains("not run by fulcrum"), "{e}");
+        let e = check_rule_value("%[url", true, "v").expect_err("unclosed");
+        assert!(e.contains("missing ']'"), "{e}");
+        let e = check_rule_value("%Tt", true, "v").expect_err("timers");
+        assert!(e.contains("%Tt"), "{e}");
+    }
+}

@@ -1,0 +1,266 @@
+//! What HAProxy's sample language reads from an HTTP exchange: the fetches and `%` variables
+//! of rule values (`set-header X %[req.hdr(host),lower]`, `return lf-string ...`), answered
+//! from the connection's addresses and the parsed request and response heads.
+//! The list of what is answered here is fulcrum-config's `logformat::HTTP_FETCHES` /
+//! `HTTP_VARS` (checked when the file is read); a test keeps the two in step.
+
+use super::message::Message;
+use fulcrum_sample::fetch::{Arg, Fetch};
+use fulcrum_sample::{Scope, Value};
+use std::net::{IpAddr, SocketAddr};
+
+/// One exchange as the sample language sees it.
+pub struct HttpEnv<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
+    pub req: Option<&'a Message>,
+    pub res: Option<&'a Message>,
+}
+
+fn ip(a: IpAddr) -> Value {
+    match crate::net::canonical(a) {
+        IpAddr::V4(v4) => Value::Ipv4(v4),
+        IpAddr::V6(v6) => Value::Ipv6(v6),
+    }
+}
+
+/// The `occ`-th value (1-based; negative from the end; 0 or none: the last), as HAProxy's
+/// header fetches pick it outside ACLs.
+fn pick<'a>(values: impl Iterator<Item = &'a [u8]>, occ: Option<i64>) -> Option<&'a [u8]> {
+    let v: Vec<&[u8]> = values.collect();
+    let n = v.len() as i64;
+    let i = match occ.unwrap_or(-1) {
+        0 | -1 => n - 1,
+        k if k > 0 => k - 1,
+        k => n + k,
+    };
+    usize::try_from(i).ok().and_then(|i| v.get(i).copied())
+}
+
+/// Header values split on commas (`hdr`), or whole lines (`fhdr`).
+fn values<'a>(m: &'a Message, name: &'a [u8], split: bool) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    for line in m.headers(name) {
+        if split {
+            out.extend(line.split(|&b| b == b',').map(super::message::trim));
+        } else {
+            out.push(line);
+        }
+    }
+    out
+}
+
+/// Cookie `name`'s values in `Cookie` (request) or `Set-Cookie` (response) headers.
+fn cookies<'a>(m: &'a Message, header: &'a [u8], name: &'a [u8]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    for line in m.headers(header) {
+        for pair in line.split(|&b| b == b';') {
+            let pair = super::message::trim(pair);
+            let (k, v) = match pair.iter().position(|&b| b == b'=') {
+                Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+                None => (pair, &b""[..]),
+            };
+            if k == name {
+                out.push(v);
+            }
+            if header.eq_ignore_ascii_case(b"set-cookie") {
+                break; // attributes follow the first pair
+            }
+        }
+    }
+    out
+}
+
+fn query(target: &[u8]) -> Option<&[u8]> {
+    target
+        .iter()
+        .position(|&b| b == b'?')
+        .map(|q| &target[q + 1..])
+}
+
+fn str_arg(f: &Fetch, i: usize) -> &[u8] {
+    f.args.get(i).map_or(&b""[..], Arg::as_bytes)
+}
+
+fn int_arg(f: &Fetch, i: usize) -> Option<i64> {
+    f.args.get(i).map(Arg::as_int)
+}
+
+fn version(m: &Message) -> Value {
+    Value::str(format!("1.{}", m.minor))
+}
+
+impl fulcrum_sample::Env for HttpEnv<'_> {
+    fn fetch(&self, f: &Fetch) -> Option<Value> {
+        let req = self.req;
+        let res = self.res;
+        let s = |b: &[u8]| Some(Value::Str(b.to_vec()));
+        match f.kw.name {
+            "src" => Some(ip(self.src.ip())),
+            "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
+            "dst" => Some(ip(self.dst.ip())),
+            "dst_port" => Some(Value::Sint(i64::from(self.dst.port()))),
+            "ssl_fc" => Some(Value::Bool(false)),
+            "method" => Some(Value::Meth(req?.method().to_vec())),
+            "path" => s(req?.path()),
+            "pathq" => s(req?.uri()),
+            "url" => s(req?.target()),
+            "query" => s(query(req?.target())?),
+            "base" => {
+                let r = req?;
+                let mut b = r.header(b"host").unwrap_or(b"").to_vec();
+                b.extend_from_slice(r.path());
+                Some(Value::Str(b))
+            }
+            "url_param" | "urlp" => {
+                let q = query(req?.target())?;
+                let name = str_arg(f, 0);
+                let delim = str_arg(f, 1).first().copied().unwrap_or(b'&');
+                q.split(|&b| b == delim).find_map(|p| {
+                    let (k, v) = match p.iter().position(|&b| b == b'=') {
+                        Some(eq) => (&p[..eq], &p[eq + 1..]),
+                        None => (p, &b""[..]),
+                    };
+                    (name.is_empty() || k == name).then(|| Value::Str(v.to_vec()))
+                })
+            }
+            "req.ver" | "req_ver" => Some(version(req?)),
+            "res.ver" => Some(version(res?)),
+            "status" => Some(Value::Sint(i64::from(res?.status))),
+            "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
+                let split = matches!(f.kw.name, "req.hdr" | "hdr");
+                let v = values(req?, str_arg(f, 0), split);
+                s(pick(v.into_iter(), int_arg(f, 1))?)
+            }
+            "res.hdr" | "shdr" | "res.fhdr" => {
+                let split = f.kw.name != "res.fhdr";
+                let v = values(res?, str_arg(f, 0), split);
+                s(pick(v.into_iter(), int_arg(f, 1))?)
+            }
+            "req.hdr_cnt" | "hdr_cnt" => {
+                Some(Value::Sint(values(req?, str_arg(f, 0), true).len() as i64))
+            }
+            "res.hdr_cnt" => Some(Value::Sint(values(res?, str_arg(f, 0), true).len() as i64)),
+            "req.cook" | "cook" => s(pick(
+                cookies(req?, b"cookie", str_arg(f, 0)).into_iter(),
+                None,
+            )?),
+            "req.cook_cnt" | "cook_cnt" => Some(Value::Sint(
+                cookies(req?, b"cookie", str_arg(f, 0)).len() as i64,
+            )),
+            "res.cook" => s(pick(
+                cookies(res?, b"set-cookie", str_arg(f, 0)).into_iter(),
+                None,
+            )?),
+            _ => None,
+        }
+    }
+
+    fn var(&self, _: Scope, _: &str) -> Option<Value> {
+        // No rule sets variables yet (set-var is refused when the file is read).
+        None
+    }
+
+    fn now_unix(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+    }
+
+    fn random(&self) -> u32 {
+        // std's per-use random hash keys: unpredictable enough for `rand` and `uuid`.
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(self.src.port().into());
+        h.finish() as u32
+    }
+}
+
+impl HttpEnv<'_> {
+    /// Writes a `%` variable of rule values; false when it has no value here.
+    pub fn var_into(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        use std::io::Write;
+        let req = self.req;
+        match name {
+            "ci" => write!(out, "{}", crate::net::canonical(self.src.ip())).is_ok(),
+            "cp" => write!(out, "{}", self.src.port()).is_ok(),
+            "fi" => write!(out, "{}", crate::net::canonical(self.dst.ip())).is_ok(),
+            "fp" => write!(out, "{}", self.dst.port()).is_ok(),
+            "ST" => match self.res {
+                Some(r) => write!(out, "{}", r.status).is_ok(),
+                None => false,
+            },
+            "HM" => req.is_some_and(|r| {
+                out.extend_from_slice(r.method());
+                true
+            }),
+            "HU" => req.is_some_and(|r| {
+                out.extend_from_slice(r.uri());
+                true
+            }),
+            "HP" => req.is_some_and(|r| {
+                out.extend_from_slice(r.path());
+                true
+            }),
+            "HQ" => req.is_some_and(|r| {
+                if let Some(q) = query(r.target()) {
+                    out.push(b'?');
+                    out.extend_from_slice(q);
+                }
+                true
+            }),
+            "HV" => req.is_some_and(|r| write!(out, "HTTP/1.{}", r.minor).is_ok()),
+            "r" => req.is_some_and(|r| {
+                out.extend_from_slice(r.method());
+                out.push(b' ');
+                out.extend_from_slice(r.target());
+                write!(out, " HTTP/1.{}", r.minor).is_ok()
+            }),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fulcrum_config::haproxy::logformat::{HTTP_FETCHES, HTTP_VARS};
+    use fulcrum_sample::Env;
+
+    /// Every fetch and variable the config layer lets through is answered here.
+    #[test]
+    fn answers_everything_the_config_layer_accepts() {
+        let mut req = Message::new();
+        let raw = b"GET /p?id=1 HTTP/1.1\r\nHost: h\r\nCookie: SID=s\r\n\r\n";
+        assert!(matches!(req.parse_request(raw), Ok(Some(_))));
+        let mut res = Message::new();
+        let raw = b"HTTP/1.1 200 OK\r\nSet-Cookie: SID=s; Path=/\r\nX-A: b\r\n\r\n";
+        assert!(matches!(res.parse_response(raw), Ok(Some(_))));
+        let env = HttpEnv {
+            src: SocketAddr::from(([127, 0, 0, 1], 1234)),
+            dst: SocketAddr::from(([127, 0, 0, 2], 80)),
+            req: Some(&req),
+            res: Some(&res),
+        };
+        for name in HTTP_FETCHES {
+            let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
+            let arg = match *name {
+                "url_param" | "urlp" => "id",
+                n if n.contains("cook") => "SID",
+                n if n.starts_with("res.") || n == "shdr" => "x-a",
+                _ => "host",
+            };
+            let args = if kw.args.is_empty() {
+                vec![]
+            } else {
+                vec![Arg::Str(arg.as_bytes().to_vec())]
+            };
+            let f = Fetch { kw, args };
+            assert!(env.fetch(&f).is_some(), "fetch {name} not answered");
+        }
+        for v in HTTP_VARS {
+            let mut out = Vec::new();
+            assert!(env.var_into(v, &mut out), "variable %{v} not answered");
+        }
+    }
+}
