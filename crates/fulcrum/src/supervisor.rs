@@ -41,6 +41,7 @@ struct Parts {
     history: History,
     started: std::time::Instant,
     stats_sockets: Option<RuntimeSockets>,
+    cluster: crate::cluster_bridge::ClusterPart,
 }
 
 impl Supervisor {
@@ -75,6 +76,7 @@ impl Supervisor {
             crate::health_bridge::ObserverSink(health.observer()),
         )));
         let (bridge, proxy_health) = Bridge::new(&config);
+        let cluster = crate::cluster_bridge::ClusterPart::start(&config, proxy_health.clone());
         let vrrp = fulcrum_vrrp::start_with_proxy(&config.keepalived, Some(proxy_health))
             .await
             .context("starting VRRP")?;
@@ -92,6 +94,7 @@ impl Supervisor {
             history: History::default(),
             started: std::time::Instant::now(),
             stats_sockets,
+            cluster,
         };
         let _control = ControlServer::start(self.opts.control.clone(), control_tx).await;
         // VRRP state changes are sampled for `fulcrum status` (instances report no events).
@@ -137,6 +140,9 @@ impl Supervisor {
                         notifier.ready();
                         let _ = answer.send(result);
                     }
+                    Request::Cluster(words, answer) => {
+                        let _ = answer.send(parts.cluster.command(&words).await);
+                    }
                     Request::Runtime(commands, answer) => {
                         let mut live = crate::runtime_api::live::Live {
                             proxy: &parts.proxy,
@@ -159,7 +165,7 @@ impl Supervisor {
                             started: parts.started,
                         };
                         let (backends, frontend_connections) = (live.backend_views(), live.connections());
-                        let report = crate::status_report::build(&crate::status_report::Inputs {
+                        let mut report = crate::status_report::build(&crate::status_report::Inputs {
                             config: &parts.config,
                             backends,
                             frontend_connections,
@@ -167,6 +173,7 @@ impl Supervisor {
                             history: &parts.history,
                             uptime_s: parts.started.elapsed().as_secs(),
                         });
+                        report["cluster"] = parts.cluster.status_json();
                         let _ = answer.send(report);
                     }
                 },
@@ -174,6 +181,7 @@ impl Supervisor {
         }
         notifier.stopping();
         parts.stats_sockets.take();
+        parts.cluster.shutdown().await;
         parts.vrrp.shutdown().await;
         parts.health.shutdown().await;
         parts.proxy.shutdown(GRACE).await;
@@ -216,6 +224,7 @@ impl Supervisor {
             .reload(&new.keepalived)
             .await
             .map_err(|e| format!("VRRP reload failed: {e}"))?;
+        parts.cluster.reload(&new).await;
         if let Some(sockets) = parts.stats_sockets.as_mut() {
             sockets.reload(&new.global);
         }

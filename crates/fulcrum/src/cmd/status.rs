@@ -86,6 +86,7 @@ pub fn render(r: &Value) -> String {
         (up / 60) % 60,
         up % 60
     );
+    out.push_str(&crate::cluster_bridge::render(r));
     let vrrp = list(r, "vrrp_instances");
     if !vrrp.is_empty() {
         out.push_str("\nVRRP instances:\n");
