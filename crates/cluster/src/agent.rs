@@ -19,6 +19,9 @@ pub struct AgentConfig {
     pub vips: Vec<placement::Vip>,
     pub anti_affinity: Vec<Vec<String>>,
     pub rebalance_after: Duration,
+    /// A fresh cluster (no assignment yet) is first placed once membership has not changed for
+    /// this long, so nodes starting together share the VIPs (placement is sticky after).
+    pub settle: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +161,9 @@ impl Agent {
         self.first_seen.retain(|n, _| online.contains(n));
         for n in &online {
             self.first_seen.entry(n.clone()).or_insert(now);
+        }
+        if snap.assign.is_empty() && now.saturating_sub(self.last_change) < self.cfg.settle {
+            return None;
         }
         let names: BTreeSet<&String> = snap.known.iter().chain(online.iter()).collect();
         let nodes = names

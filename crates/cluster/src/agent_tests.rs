@@ -108,6 +108,7 @@ fn agents(n: usize, vips: usize) -> Vec<Agent> {
                     .collect(),
                 anti_affinity: Vec::new(),
                 rebalance_after: Duration::from_secs(30),
+                settle: Duration::from_millis(500),
             })
         })
         .collect()

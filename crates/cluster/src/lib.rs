@@ -52,6 +52,7 @@ pub fn start(config: &Cluster, proxy: watch::Receiver<fulcrum_vrrp::ProxyHealth>
             .map(|g| g.vips.clone())
             .collect(),
         rebalance_after: config.rebalance_after,
+        settle: config.lease_ttl,
     });
     let (status_tx, status_rx) = watch::channel(Status::default());
     let runner = runner::Runner {

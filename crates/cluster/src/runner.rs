@@ -32,7 +32,11 @@ pub type CommandRequest = (Command, oneshot::Sender<Result<String, String>>);
 
 enum Exit {
     Stop,
+    /// The lease is gone: a new session on the same client.
     Lost,
+    /// No acknowledgement for so long that the lease has surely expired: a new client too
+    /// (its connections may be stuck after a partition).
+    Reconnect,
 }
 
 pub struct Runner {
@@ -73,6 +77,10 @@ impl Runner {
     ) {
         self.failing = failing.borrow().failing.clone();
         self.update_serves();
+        // Addresses a crashed predecessor left behind belong to a lease that is not ours.
+        for v in &self.cfg.vips {
+            let _ = address::del(v);
+        }
         loop {
             let client = match connect(&self.cfg).await {
                 Ok(c) => c,
@@ -85,10 +93,17 @@ impl Runner {
                     }
                 }
             };
+            let mut grant_failures = 0;
             loop {
                 let session = match Session::open(&client, self.cfg.lease_ttl).await {
-                    Ok(s) => s,
+                    Ok(s) => {
+                        grant_failures = 0;
+                        s
+                    }
+                    // A fresh client after repeated failures (connections stuck after a cut).
+                    Err(_) if grant_failures >= 3 => break,
                     Err(e) => {
+                        grant_failures += 1;
                         self.fail(format!("etcd lease: {e}"));
                         self.publish();
                         tokio::select! {
@@ -123,12 +138,18 @@ impl Runner {
                         self.publish();
                         return;
                     }
-                    Exit::Lost => {
+                    Exit::Lost | Exit::Reconnect => {
                         for a in self.agent.drop_all() {
                             self.perform(&client, &session, a).await;
                         }
                         self.quorum = false;
                         self.publish();
+                        if matches!(exit, Exit::Reconnect) {
+                            tracing::info!(
+                                "cluster: no answer from etcd for a lease TTL: reconnecting"
+                            );
+                            break;
+                        }
                     }
                 }
             }
@@ -157,11 +178,28 @@ impl Runner {
                     self.update_serves();
                 }
                 _ = tick.tick() => {
-                    if let Some(exit) = self.round(client, session).await {
-                        return exit;
+                    // A round waits on etcd; the deadline must not wait for it: past the
+                    // deadline the round is abandoned wherever it is and every address goes.
+                    let left = session
+                        .deadline()
+                        .map_or(Duration::ZERO, |d| d.saturating_sub(boottime()));
+                    let finished = {
+                        let deadline = tokio::time::sleep(left);
+                        tokio::select! {
+                            r = self.round(client, session) => Some(r),
+                            _ = deadline => None,
+                        }
+                    };
+                    match finished {
+                        Some(Some(exit)) => return exit,
+                        Some(None) => {}
+                        None => {
+                            if let Err(exit) = self.check_deadline(session) {
+                                return exit;
+                            }
+                        }
                     }
                 }
-                // The deadline has its own timer, not only the next round.
                 _ = tokio::time::sleep(session.deadline().map_or(Duration::ZERO, |d| d.saturating_sub(boottime()))), if self.quorum => {
                     if let Err(exit) = self.check_deadline(session) {
                         return exit;
@@ -181,8 +219,13 @@ impl Runner {
             self.drop_everything("etcd says the lease is gone");
             return Err(Exit::Lost);
         };
-        if boottime() < deadline {
+        let now = boottime();
+        if now < deadline {
             return Ok(true);
+        }
+        if now >= deadline + margin(self.cfg.lease_ttl) + self.cfg.lease_ttl {
+            self.quorum = false;
+            return Err(Exit::Reconnect);
         }
         if self.quorum {
             self.quorum = false;
@@ -202,13 +245,13 @@ impl Runner {
         Ok(false)
     }
 
+    /// Removes every configured VIP's address, held or not: an abandoned round may have added
+    /// one the agent was not yet told about.
     fn drop_everything(&mut self, why: &str) {
-        let mut n = 0;
-        for a in self.agent.drop_all() {
-            if let Action::Drop(v) = a {
-                self.del_address(&v);
-                n += 1;
-            }
+        let n = self.agent.drop_all().len();
+        let names: Vec<String> = self.cfg.vips.iter().map(|v| v.name.clone()).collect();
+        for v in names {
+            self.del_address(&v);
         }
         self.fail(format!(
             "{why}: dropped {n} VIP(s) before the lease can expire"

@@ -307,7 +307,10 @@ fn cluster_commands_backends_partition_and_etcd_leader_loss() {
         rig.logs()
     );
     assert!(
-        rig.status_text(cut).contains("Online: [ c1 c2 c3 ]"),
+        wait::until(SETTLE, || rig
+            .status_text(cut)
+            .contains("Online: [ c1 c2 c3 ]"))
+        .is_some(),
         "{}",
         rig.status_text(cut)
     );
