@@ -10,8 +10,10 @@
 pub mod address;
 pub mod agent;
 pub mod clock;
+mod commands;
 pub mod keys;
 pub mod placement;
+mod report;
 pub mod runner;
 pub mod session;
 pub mod status;

@@ -11,7 +11,7 @@ use crate::agent::{Action, Agent};
 use crate::clock::{boottime, unix_ms};
 use crate::keys::{self, Kv, Snapshot};
 use crate::session::{margin, Session};
-use crate::status::{Command, Member, NodeStatus, Status, VipStatus};
+use crate::status::{Command, Member, Status};
 use etcd_client::{
     Certificate, Client, Compare, CompareOp, ConnectOptions, GetOptions, Identity, PutOptions,
     TlsOptions, Txn, TxnOp,
@@ -57,7 +57,7 @@ pub struct Runner {
 }
 
 impl Runner {
-    fn op_timeout(&self) -> Duration {
+    pub(crate) fn op_timeout(&self) -> Duration {
         (self.cfg.lease_ttl / 4).max(Duration::from_millis(300))
     }
 
@@ -301,11 +301,11 @@ impl Runner {
         None
     }
 
-    fn vip(&self, name: &str) -> Option<&fulcrum_config::model::ClusterVip> {
+    pub(crate) fn vip(&self, name: &str) -> Option<&fulcrum_config::model::ClusterVip> {
         self.cfg.vips.iter().find(|v| v.name == name)
     }
 
-    fn key(&self, kind: &str, name: &str) -> String {
+    pub(crate) fn key(&self, kind: &str, name: &str) -> String {
         format!("{}{kind}/{name}", self.prefix)
     }
 
@@ -500,129 +500,6 @@ impl Runner {
                 })
                 .collect();
         }
-    }
-
-    async fn command(&mut self, client: &Client, cmd: Command) -> Result<String, String> {
-        let mut c = client.clone();
-        let t = self.op_timeout() * 2;
-        let check = |r: Result<Result<(), etcd_client::Error>, tokio::time::error::Elapsed>| match r
-        {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("etcd: {e}")),
-            Err(_) => Err("etcd did not answer in time".to_string()),
-        };
-        match cmd {
-            Command::Standby { node, on } => {
-                let k = self.key("standby", &node);
-                let r = if on {
-                    timeout(t, async { c.put(k, "on", None).await.map(|_| ()) }).await
-                } else {
-                    timeout(t, async { c.delete(k, None).await.map(|_| ()) }).await
-                };
-                check(r)?;
-                Ok(format!(
-                    "node {node} {}",
-                    if on { "in standby" } else { "out of standby" }
-                ))
-            }
-            Command::Move {
-                vip,
-                node,
-                lifetime,
-            } => {
-                if self.vip(&vip).is_none() {
-                    return Err(format!("no vip '{vip}' in the cluster section"));
-                }
-                let k = self.key("move", &vip);
-                let r = timeout(t, async {
-                    let opts = match lifetime {
-                        Some(l) => {
-                            let secs = i64::try_from(l.as_secs()).unwrap_or(i64::MAX);
-                            Some(
-                                PutOptions::new().with_lease(c.lease_grant(secs, None).await?.id()),
-                            )
-                        }
-                        None => None,
-                    };
-                    c.put(k, node.as_str(), opts).await.map(|_| ())
-                })
-                .await;
-                check(r)?;
-                Ok(match lifetime {
-                    Some(l) => format!("{vip} moves to {node} (preference for {}s)", l.as_secs()),
-                    None => format!("{vip} moves to {node} (until 'clear {vip}')"),
-                })
-            }
-            Command::Clear { vip } => {
-                let k = self.key("move", &vip);
-                check(timeout(t, async { c.delete(k, None).await.map(|_| ()) }).await)?;
-                Ok(format!("move preference of {vip} cleared"))
-            }
-        }
-    }
-
-    pub(crate) fn publish(&self) {
-        let me = &self.cfg.node;
-        let snap = &self.snap;
-        let names: BTreeSet<&String> = snap
-            .known
-            .iter()
-            .chain(snap.nodes.keys())
-            .chain(std::iter::once(me))
-            .collect();
-        let nodes = names
-            .into_iter()
-            .map(|n| {
-                let state = if n == me && !self.quorum {
-                    "online (without quorum)"
-                } else if !snap.nodes.contains_key(n) {
-                    "offline"
-                } else if snap.standby.contains(n) {
-                    "standby"
-                } else {
-                    "online"
-                };
-                NodeStatus {
-                    name: n.clone(),
-                    state: state.to_string(),
-                }
-            })
-            .collect();
-        let vips = self
-            .cfg
-            .vips
-            .iter()
-            .map(|v| {
-                let owner = snap.owners.get(&v.name);
-                VipStatus {
-                    name: v.name.clone(),
-                    address: format!("{}/{}", v.address, v.prefix),
-                    dev: v.dev.clone(),
-                    holder: owner.map(|o| o.node.clone()),
-                    since_ms: owner.map(|o| o.since_ms),
-                    assigned: snap.assign.get(&v.name).cloned(),
-                    moved_to: snap.moves.get(&v.name).cloned(),
-                }
-            })
-            .collect();
-        let status = Status {
-            cluster: self.cfg.name.clone(),
-            node: me.clone(),
-            quorum: self.quorum,
-            leader: snap.leader.as_ref().map(|(n, _)| n.clone()),
-            lease_ttl_s: self.cfg.lease_ttl.as_secs(),
-            nodes,
-            vips,
-            etcd_members: self.members.clone(),
-            failed_actions: self.failed.iter().cloned().collect(),
-        };
-        self.status.send_if_modified(|s| {
-            if *s == status {
-                return false;
-            }
-            *s = status;
-            true
-        });
     }
 }
 

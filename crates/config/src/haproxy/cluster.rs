@@ -82,6 +82,12 @@ fn parse(d: &mut Draft, line: &Line<'_>) -> Result<(), String> {
     match line.keyword() {
         "node" => {
             // Expanded whatever the quoting, as an address is: `node ${NODE}` is the usual form.
+            line.need(1, "this node's name")?;
+            if let Some((_, var)) = line.undefined.iter().find(|(w, _)| *w == 1) {
+                return Err(format!(
+                    "environment variable '{var}' used in 'node' is not defined (set it, or write the node's name)"
+                ));
+            }
             let n = line.address(1, "this node's name")?;
             line.no_more(2)?;
             if n.is_empty() {
