@@ -139,8 +139,12 @@ impl Runner {
                         return;
                     }
                     Exit::Lost | Exit::Reconnect => {
-                        for a in self.agent.drop_all() {
-                            self.perform(&client, &session, a).await;
+                        // freeze keeps what is held until etcd answers again: the next
+                        // session's first round drops whatever is no longer ours.
+                        if self.cfg.no_quorum_policy == NoQuorumPolicy::Stop {
+                            for a in self.agent.drop_all() {
+                                self.perform(&client, &session, a).await;
+                            }
                         }
                         self.quorum = false;
                         self.publish();
