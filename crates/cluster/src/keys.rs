@@ -10,6 +10,7 @@
 //! PREFIX assign/VIP     NODE                      written by the leader (guarded by leadership)
 //! PREFIX owner/VIP      {"node":N,"since_ms":T}   created by N on its own lease: N holds VIP
 //! PREFIX move/VIP       NODE                      by `fulcrum cluster move`, on a lease = lifetime
+//! PREFIX config         haproxy.cfg text          with `config-from-etcd`: the shared proxy config
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -47,6 +48,8 @@ pub struct Snapshot {
     pub assign: BTreeMap<String, String>,
     pub owners: BTreeMap<String, Owner>,
     pub moves: BTreeMap<String, String>,
+    /// `config`: (mod revision, text) of the shared proxy config.
+    pub config: Option<(i64, String)>,
 }
 
 /// One key as read: the key without the prefix, the value, its lease and create revision.
@@ -55,6 +58,7 @@ pub struct Kv<'a> {
     pub value: &'a [u8],
     pub lease: i64,
     pub create_revision: i64,
+    pub mod_revision: i64,
 }
 
 impl Snapshot {
@@ -67,6 +71,7 @@ impl Snapshot {
             let (kind, name) = kv.key.split_once('/').unwrap_or((kv.key, ""));
             match (kind, name) {
                 ("leader", "") => s.leader = Some((text, kv.create_revision)),
+                ("config", "") => s.config = Some((kv.mod_revision, text)),
                 ("nodes", n) if !n.is_empty() => match serde_json::from_slice(kv.value) {
                     Ok(r) => {
                         s.nodes.insert(n.to_string(), r);
@@ -121,6 +126,7 @@ mod tests {
             value: v.as_bytes(),
             lease: *l,
             create_revision: *r,
+            mod_revision: *r,
         }));
         assert_eq!(bad, 2);
         assert_eq!(s.leader, Some(("c1".into(), 7)));

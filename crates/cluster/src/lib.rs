@@ -36,7 +36,12 @@ pub struct ClusterHandle {
 /// Starts this node of the cluster. Never fails: etcd is reached in the background (and
 /// again after any loss), which `status()` shows. `proxy` says which addresses the local
 /// proxy cannot serve (the colocation constraint).
-pub fn start(config: &Cluster, proxy: watch::Receiver<fulcrum_vrrp::ProxyHealth>) -> ClusterHandle {
+/// With `config-from-etcd`, every new revision of the shared proxy config goes to `shared`.
+pub fn start(
+    config: &Cluster,
+    proxy: watch::Receiver<fulcrum_vrrp::ProxyHealth>,
+    shared: Option<watch::Sender<runner::SharedConfig>>,
+) -> ClusterHandle {
     let vips = config
         .vips
         .iter()
@@ -70,6 +75,7 @@ pub fn start(config: &Cluster, proxy: watch::Receiver<fulcrum_vrrp::ProxyHealth>
         members_at: None,
         snap: Default::default(),
         quorum: false,
+        config_tx: shared,
     };
     runner.publish();
     let (cmd_tx, cmd_rx) = mpsc::channel(8);

@@ -54,7 +54,12 @@ pub struct Runner {
     pub(crate) members_at: Option<Duration>,
     pub(crate) snap: Snapshot,
     pub(crate) quorum: bool,
+    /// Where the shared proxy config (revision, text) goes, with `config-from-etcd`.
+    pub(crate) config_tx: Option<watch::Sender<SharedConfig>>,
 }
+
+/// The shared proxy config as last read: (mod revision, text).
+pub type SharedConfig = Option<(i64, String)>;
 
 impl Runner {
     pub(crate) fn op_timeout(&self) -> Duration {
@@ -289,12 +294,24 @@ impl Runner {
                 value: kv.value(),
                 lease: kv.lease(),
                 create_revision: kv.create_revision(),
+                mod_revision: kv.mod_revision(),
             })
         }));
         match self.check_deadline(session) {
             Err(exit) => return Some(exit),
             Ok(false) => return None,
             Ok(true) => {}
+        }
+        if self.cfg.config_from_etcd {
+            if let Some(tx) = &self.config_tx {
+                tx.send_if_modified(|cur| {
+                    if *cur == snap.config {
+                        return false;
+                    }
+                    cur.clone_from(&snap.config);
+                    true
+                });
+            }
         }
         let actions = self.agent.round(boottime(), &snap, session.lease);
         self.snap = snap;

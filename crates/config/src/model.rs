@@ -951,6 +951,9 @@ pub struct Cluster {
     pub vips: Vec<ClusterVip>,
     /// `anti-affinity NAME VIP VIP...`: no two VIPs of a group on one node.
     pub anti_affinity: Vec<AntiAffinity>,
+    /// `config-from-etcd`: the proxy config also comes from the key `/fulcrum/NAME/config`
+    /// (read after the local files; every change applied with the in-process reload).
+    pub config_from_etcd: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

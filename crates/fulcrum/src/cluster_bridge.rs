@@ -4,8 +4,9 @@
 //! renders the cluster part of `fulcrum status` as `pcs status` shows it.
 
 use crate::status_report::utc;
+use fulcrum_cluster::runner::SharedConfig;
 use fulcrum_cluster::{ClusterHandle, Command};
-use fulcrum_config::Config;
+use fulcrum_config::{Config, LoadOptions, Loaded, Source};
 use fulcrum_vrrp::ProxyHealth;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -15,15 +16,27 @@ use tokio::sync::watch;
 pub struct ClusterPart {
     handle: Option<ClusterHandle>,
     proxy: watch::Receiver<ProxyHealth>,
+    /// The shared proxy config read from etcd (`config-from-etcd`), across cluster restarts.
+    shared: watch::Sender<SharedConfig>,
 }
 
 impl ClusterPart {
     pub fn start(config: &Config, proxy: watch::Receiver<ProxyHealth>) -> ClusterPart {
+        let (shared, _) = watch::channel(None);
         let handle = config
             .cluster
             .as_ref()
-            .map(|c| fulcrum_cluster::start(c, proxy.clone()));
-        ClusterPart { handle, proxy }
+            .map(|c| fulcrum_cluster::start(c, proxy.clone(), Some(shared.clone())));
+        ClusterPart {
+            handle,
+            proxy,
+            shared,
+        }
+    }
+
+    /// Changes of the shared proxy config (the supervisor reloads on each).
+    pub fn shared_config(&self) -> watch::Receiver<SharedConfig> {
+        self.shared.subscribe()
     }
 
     /// A changed section restarts the node (its VIPs are released and taken again by
@@ -39,7 +52,7 @@ impl ClusterPart {
         self.handle = config
             .cluster
             .as_ref()
-            .map(|c| fulcrum_cluster::start(c, self.proxy.clone()));
+            .map(|c| fulcrum_cluster::start(c, self.proxy.clone(), Some(self.shared.clone())));
     }
 
     pub async fn shutdown(&mut self) {
@@ -64,6 +77,35 @@ impl ClusterPart {
         let words: Vec<&str> = words.iter().map(String::as_str).collect();
         h.command(Command::parse(&words)?).await
     }
+}
+
+/// Loads the `-f` files, then the shared proxy config from etcd when there is one (after the
+/// files, so their `defaults` apply to it), as one configuration.
+pub fn load(files: &[std::path::PathBuf], options: &LoadOptions, shared: &SharedConfig) -> Loaded {
+    let Some((revision, text)) = shared else {
+        return fulcrum_config::load_files_with(files, options);
+    };
+    let mut texts = Vec::new();
+    let mut unreadable = fulcrum_config::Diagnostics::new();
+    for p in files {
+        let name = p.display().to_string();
+        match std::fs::read(p) {
+            Ok(b) => texts.push((name, String::from_utf8_lossy(&b).into_owned())),
+            Err(e) => unreadable.error(
+                &fulcrum_config::Span::new(name, 0),
+                format!("cannot read file: {e}"),
+            ),
+        }
+    }
+    texts.push((format!("etcd:config@{revision}"), text.clone()));
+    let sources: Vec<Source<'_>> = texts
+        .iter()
+        .map(|(name, text)| Source { name, text })
+        .collect();
+    let mut loaded = fulcrum_config::load_sources_with(&sources, options);
+    unreadable.extend(loaded.diagnostics);
+    loaded.diagnostics = unreadable;
+    loaded
 }
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {

@@ -14,7 +14,7 @@ use crate::runtime_api::listen::RuntimeSockets;
 use crate::sd_notify::Notifier;
 use crate::status_report::History;
 use anyhow::Context;
-use fulcrum_config::{load_files_with, Config};
+use fulcrum_config::Config;
 use fulcrum_health::HealthMonitor;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -42,6 +42,8 @@ struct Parts {
     started: std::time::Instant,
     stats_sockets: Option<RuntimeSockets>,
     cluster: crate::cluster_bridge::ClusterPart,
+    /// The shared proxy config from etcd (`config-from-etcd`), read by every reload.
+    shared_config: tokio::sync::watch::Receiver<fulcrum_cluster::runner::SharedConfig>,
 }
 
 impl Supervisor {
@@ -77,6 +79,8 @@ impl Supervisor {
         )));
         let (bridge, proxy_health) = Bridge::new(&config);
         let cluster = crate::cluster_bridge::ClusterPart::start(&config, proxy_health.clone());
+        let mut shared_changes = cluster.shared_config();
+        let shared_config = cluster.shared_config();
         let vrrp = fulcrum_vrrp::start_with_proxy(&config.keepalived, Some(proxy_health))
             .await
             .context("starting VRRP")?;
@@ -95,6 +99,7 @@ impl Supervisor {
             started: std::time::Instant::now(),
             stats_sockets,
             cluster,
+            shared_config,
         };
         let _control = ControlServer::start(self.opts.control.clone(), control_tx).await;
         // VRRP state changes are sampled for `fulcrum status` (instances report no events).
@@ -120,6 +125,16 @@ impl Supervisor {
                     let statuses = parts.vrrp.status().await;
                     parts.history.vrrp(&statuses);
                     metrics.update_vrrp(statuses);
+                }
+                Ok(()) = shared_changes.changed() => {
+                    let revision = shared_changes.borrow_and_update().as_ref().map(|(r, _)| *r);
+                    tracing::info!("proxy config from etcd: revision {revision:?}, reloading");
+                    notifier.reloading();
+                    match self.reload(&mut parts).await {
+                        Ok(()) => tracing::info!("proxy config from etcd revision {revision:?} applied"),
+                        Err(e) => tracing::error!("proxy config from etcd revision {revision:?} refused: {e}"),
+                    }
+                    notifier.ready();
                 }
                 _ = async { tokio::select! { _ = sighup.recv() => {}, _ = sigusr2.recv() => {} } } => {
                     tracing::info!("reload signal received, reloading");
@@ -196,7 +211,8 @@ impl Supervisor {
     /// or the proxy refuses (a bind fails), the whole reload is refused, every reason returned,
     /// and every part keeps the running config.
     async fn reload(&self, parts: &mut Parts) -> Result<(), String> {
-        let loaded = load_files_with(&self.opts.files, &self.opts.load);
+        let shared = parts.shared_config.borrow().clone();
+        let loaded = crate::cluster_bridge::load(&self.opts.files, &self.opts.load, &shared);
         for d in loaded.diagnostics.iter() {
             tracing::warn!("{d}");
         }

@@ -349,3 +349,74 @@ fn cluster_commands_backends_partition_and_etcd_leader_loss() {
     rig.start_etcd(leader);
     assert!(etcd::wait_healthy(rig.client(), &rig.endpoints(), SETTLE));
 }
+
+/// GET http://ADDR:9000/ from the client: the body.
+fn body_9000(rig: &Rig, addr: std::net::Ipv4Addr) -> Option<String> {
+    rig.client()
+        .in_thread(move || {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect_timeout(
+                &std::net::SocketAddr::from((addr, 9000)),
+                Duration::from_millis(300),
+            )
+            .ok()?;
+            s.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+            s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .ok()?;
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            buf.split("\r\n\r\n").nth(1).map(|b| b.trim().to_string())
+        })
+        .join()
+        .unwrap()
+}
+
+#[test]
+fn cluster_proxy_config_from_an_etcd_key() {
+    let Some(rig) = Rig::new("cluster-config", "    config-from-etcd\n") else {
+        return;
+    };
+    rig.wait_spread_any(SETTLE);
+    let put = |text: &str| {
+        etcd::ctl(
+            rig.client(),
+            &rig.endpoints(),
+            &["put", "/fulcrum/lab/config", text],
+        )
+        .unwrap_or_else(|| panic!("etcdctl put failed"));
+    };
+    let listen = |answer: &str| {
+        format!("frontend shared\n    bind *:9000\n    http-request return status 200 content-type text/plain string \"{answer}\"\n")
+    };
+    // Every node applies the shared config (the local files' defaults apply to it).
+    for answer in ["revision-a", "revision-b"] {
+        put(&listen(answer));
+        for i in 0..NODES {
+            let addr = rig.node(i).addr;
+            let ok = wait::until(Duration::from_secs(15), || {
+                body_9000(&rig, addr).as_deref() == Some(answer)
+            });
+            assert!(
+                ok.is_some(),
+                "{} never served {answer}{}",
+                node_name(i),
+                rig.logs()
+            );
+        }
+    }
+    // A broken revision is refused everywhere; the running one keeps serving.
+    put("frontend shared\n    bind *:9000\n    default_backend nowhere\n");
+    let refused = wait::until(Duration::from_secs(15), || {
+        rig.fulcrum
+            .iter()
+            .flatten()
+            .all(|c| c.output().contains("refused"))
+    });
+    assert!(refused.is_some(), "{}", rig.logs());
+    for i in 0..NODES {
+        assert_eq!(
+            body_9000(&rig, rig.node(i).addr).as_deref(),
+            Some("revision-b")
+        );
+    }
+}

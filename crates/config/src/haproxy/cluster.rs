@@ -61,6 +61,7 @@ pub fn open(line: &Line<'_>, diags: &mut Diagnostics) -> Draft {
             garp_repeat: 5,
             vips: Vec::new(),
             anti_affinity: Vec::new(),
+            config_from_etcd: false,
         },
         node_given: false,
     }
@@ -149,6 +150,10 @@ fn parse(d: &mut Draft, line: &Line<'_>) -> Result<(), String> {
             c.garp_repeat = line::number_in(&single("a count")?, "garp-repeat", 1, 100)?
         }
         "vip" => c.vips.push(vip(line)?),
+        "config-from-etcd" => {
+            line.no_more(1)?;
+            c.config_from_etcd = true;
+        }
         "anti-affinity" => {
             let name = line.need(1, "a group name and at least two VIP names")?;
             let vips: Vec<String> = line.args_from(2).to_vec();
@@ -179,6 +184,7 @@ fn parse(d: &mut Draft, line: &Line<'_>) -> Result<(), String> {
                 "garp-repeat",
                 "vip",
                 "anti-affinity",
+                "config-from-etcd",
             ];
             return Err(format!(
                 "unknown keyword '{other}' in 'cluster' section (expected one of: {})",

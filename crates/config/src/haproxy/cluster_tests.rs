@@ -53,7 +53,7 @@ fn the_issue_example_parses() {
 
 #[test]
 fn every_option() {
-    let l = load("cluster prod\n node n1\n etcd https://e1:2379\n etcd-ca-file /etc/ca.pem\n etcd-cert /etc/c.pem\n etcd-key /etc/c.key\n etcd-user fulcrum\n etcd-password s3cret\n lease-ttl 3s\n no-quorum-policy freeze\n rebalance-after 0\n colocation none\n garp-repeat 3\n vip a 10.1.0.1/24 dev eth0\n vip b 10.1.0.2 dev eth1\n vip c fd00::1/64 dev eth0 prefer n2\n anti-affinity spread a b c\n");
+    let l = load("cluster prod\n node n1\n etcd https://e1:2379\n etcd-ca-file /etc/ca.pem\n etcd-cert /etc/c.pem\n etcd-key /etc/c.key\n etcd-user fulcrum\n etcd-password s3cret\n lease-ttl 3s\n no-quorum-policy freeze\n rebalance-after 0\n colocation none\n garp-repeat 3\n vip a 10.1.0.1/24 dev eth0\n vip b 10.1.0.2 dev eth1\n vip c fd00::1/64 dev eth0 prefer n2\n anti-affinity spread a b c\n config-from-etcd\n");
     assert!(l.is_ok(), "{:?}", l.diagnostics);
     let c = l.config.cluster.unwrap();
     assert_eq!(c.name, "prod");
@@ -68,6 +68,7 @@ fn every_option() {
     assert_eq!(c.vips[1].prefix, 32);
     assert_eq!(c.vips[2].prefix, 64);
     assert_eq!(c.anti_affinity[0].vips, ["a", "b", "c"]);
+    assert!(c.config_from_etcd);
     // The password never appears in `fulcrum check --dump`.
     let dump = serde_json::to_string(&c).unwrap();
     assert!(!dump.contains("s3cret"), "{dump}");
