@@ -3,6 +3,7 @@
 //! changes the section, runs the runtime commands (`fulcrum cluster standby|move|clear`), and
 //! renders the cluster part of `fulcrum status` as `pcs status` shows it.
 
+use crate::cmd::status::{list, s};
 use crate::status_report::utc;
 use fulcrum_cluster::runner::SharedConfig;
 use fulcrum_cluster::{ClusterHandle, Command};
@@ -106,16 +107,6 @@ pub fn load(files: &[std::path::PathBuf], options: &LoadOptions, shared: &Shared
     unreadable.extend(loaded.diagnostics);
     loaded.diagnostics = unreadable;
     loaded
-}
-
-fn s<'a>(v: &'a Value, key: &str) -> &'a str {
-    v.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
 }
 
 /// The text view of the report's `cluster` member (empty when there is none).

@@ -42,6 +42,16 @@ pub fn default_path() -> PathBuf {
     }
 }
 
+/// The client side (`fulcrum reload`, `status`, `cluster`): a connection to a running fulcrum.
+pub fn connect(control: &Path) -> Result<std::os::unix::net::UnixStream, String> {
+    std::os::unix::net::UnixStream::connect(control).map_err(|e| {
+        format!(
+            "cannot reach fulcrum at {}: {e} (is it running? see `fulcrum run --control`)",
+            control.display()
+        )
+    })
+}
+
 /// The listening side. Dropping it removes the socket file.
 pub struct ControlServer {
     path: PathBuf,

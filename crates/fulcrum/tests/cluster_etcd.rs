@@ -277,11 +277,7 @@ fn cluster_commands_backends_partition_and_etcd_leader_loss() {
         rig.holders(),
         rig.logs()
     );
-    assert!(
-        report.doubles.is_empty(),
-        "two holders: {:?}",
-        &report.doubles[..report.doubles.len().min(5)]
-    );
+    report.assert_never_twice();
     let dropped_at = report
         .timeline
         .iter()
@@ -335,11 +331,7 @@ fn cluster_commands_backends_partition_and_etcd_leader_loss() {
         rig.holders(),
         rig.logs()
     );
-    assert!(
-        report.doubles.is_empty(),
-        "two holders: {:?}",
-        &report.doubles[..report.doubles.len().min(5)]
-    );
+    report.assert_never_twice();
     eprintln!(
         "etcd leader e{} killed during the move of {}: done after {:?}",
         leader + 1,

@@ -6,11 +6,12 @@
 //! answers through its VIP.
 #![allow(clippy::unwrap_used)]
 
+mod cluster_support;
+
 use fulcrum_testlab::netns::{self, Lab};
 use fulcrum_testlab::process::Child;
 use fulcrum_testlab::{etcd, wait};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
@@ -32,24 +33,6 @@ const SERVICES: &[(&str, u8, u16)] = &[
 const PORTS: &[u16] = &[
     3306, 5672, 35357, 5000, 9292, 9191, 8776, 8080, 9696, 8774, 6080, 80, 8004, 8777,
 ];
-
-fn get(addr: SocketAddr) -> Option<String> {
-    let t = Duration::from_millis(500);
-    let mut s = TcpStream::connect_timeout(&addr, t).ok()?;
-    s.set_read_timeout(Some(t)).ok()?;
-    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .ok()?;
-    let mut buf = Vec::new();
-    let _ = s.take(4096).read_to_end(&mut buf);
-    let text = String::from_utf8_lossy(&buf);
-    text.starts_with("HTTP/1.1 200").then(|| {
-        text.split("\r\n\r\n")
-            .nth(1)
-            .unwrap_or("")
-            .trim()
-            .to_string()
-    })
-}
 
 #[test]
 fn openstack_cluster_example_places_twelve_vips_over_three_controllers() {
@@ -205,7 +188,8 @@ fn openstack_cluster_example_places_twelve_vips_over_three_controllers() {
                 .iter()
                 .filter(|(addr, who)| {
                     wait::until(Duration::from_secs(10), || {
-                        get(*addr).as_deref() == Some(who.as_str())
+                        cluster_support::probe_addr(*addr, Duration::from_millis(500)).as_deref()
+                            == Some(who.as_str())
                     })
                     .is_none()
                 })

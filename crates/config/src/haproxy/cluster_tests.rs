@@ -19,6 +19,17 @@ fn errors(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every message of `want` starts one of `e`, and there are no others.
+fn exactly(e: &[String], want: &[&str]) {
+    for w in want {
+        assert!(
+            e.iter().any(|x| x.starts_with(w)),
+            "missing {w:?} in {e:#?}"
+        );
+    }
+    assert_eq!(e.len(), want.len(), "{e:#?}");
+}
+
 const ISSUE: &str = "cluster\n    node controller1                  # this node\n    etcd http://10.0.0.1:2379,http://10.0.0.2:2379,http://10.0.0.3:2379\n    lease-ttl 2s\n    no-quorum-policy stop\n    vip vip-db       192.168.142.100/24 dev eth0\n    vip vip-keystone 192.168.142.102/24 dev eth0 prefer controller2\n";
 
 #[test]
@@ -108,13 +119,7 @@ fn errors_name_file_and_line() {
         "c.cfg:11: error: anti-affinity 'g' needs at least two VIP names",
         "c.cfg:1: error: cluster needs 'etcd URL[,URL...]'",
     ];
-    for w in want {
-        assert!(
-            e.iter().any(|x| x.starts_with(w)),
-            "missing {w:?} in {e:#?}"
-        );
-    }
-    assert_eq!(e.len(), want.len(), "{e:#?}");
+    exactly(&e, &want);
 }
 
 #[test]
@@ -128,13 +133,7 @@ fn cross_checks() {
         "c.cfg:7: error: vip 'b' has the address 10.1.0.1 of vip 'a' (at c.cfg:5)",
         "c.cfg:8: error: anti-affinity 'g' names vip 'nope'",
     ];
-    for w in want {
-        assert!(
-            e.iter().any(|x| x.starts_with(w)),
-            "missing {w:?} in {e:#?}"
-        );
-    }
-    assert_eq!(e.len(), want.len(), "{e:#?}");
+    exactly(&e, &want);
 }
 
 #[test]

@@ -3,19 +3,15 @@
 //! writes it to etcd, so every node sees it). Exit 0 with its answer, 1 with the reason.
 
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 pub fn run(control: &Path, words: &[String]) -> ExitCode {
-    let mut conn = match UnixStream::connect(control) {
+    let mut conn = match crate::control::connect(control) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!(
-                "cannot reach fulcrum at {}: {e} (is it running? see `fulcrum run --control`)",
-                control.display()
-            );
+            eprintln!("{e}");
             return ExitCode::from(1);
         }
     };

@@ -391,6 +391,16 @@ pub struct MonitorReport {
     pub timeline: Vec<(Duration, Vec<Vec<usize>>)>,
 }
 
+impl MonitorReport {
+    pub fn assert_never_twice(&self) {
+        assert!(
+            self.doubles.is_empty(),
+            "two holders: {:?}",
+            &self.doubles[..self.doubles.len().min(5)]
+        );
+    }
+}
+
 impl Monitor {
     pub fn start(rig: &Rig, max: Duration) -> Monitor {
         let nodes = rig.lab.nodes[..NODES].to_vec();
@@ -427,7 +437,11 @@ impl Monitor {
 
 /// One GET to `vip`:80 from the calling thread's namespace: the answering node's name.
 pub fn probe(vip: &str, timeout: Duration) -> Option<String> {
-    let addr: SocketAddr = format!("{vip}:80").parse().ok()?;
+    probe_addr(format!("{vip}:80").parse().ok()?, timeout)
+}
+
+/// One GET to `addr`: the body of a 200 answer.
+pub fn probe_addr(addr: SocketAddr, timeout: Duration) -> Option<String> {
     let mut s = TcpStream::connect_timeout(&addr, timeout).ok()?;
     s.set_read_timeout(Some(timeout)).ok()?;
     s.write_all(b"GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n")
