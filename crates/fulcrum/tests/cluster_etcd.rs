@@ -352,6 +352,44 @@ fn cluster_commands_backends_partition_and_etcd_leader_loss() {
     );
     rig.start_etcd(leader);
     assert!(etcd::wait_healthy(rig.client(), &rig.endpoints(), SETTLE));
+
+    // A graceful stop (SIGTERM) hands the VIPs over at once: the lease is revoked, not waited for.
+    let h = rig.wait_spread_any(SETTLE);
+    let stopping = (0..NODES).max_by_key(|n| held_by(&h, *n).len()).unwrap();
+    let moving = held_by(&h, stopping);
+    let mon = Monitor::start(&rig, Duration::from_secs(20));
+    let t0 = Instant::now();
+    if let Some(c) = &rig.fulcrum[stopping] {
+        c.signal(fulcrum_testlab::process::Sig::SIGTERM);
+    }
+    let moved = wait::until(SETTLE, || {
+        let h = rig.holders();
+        moving
+            .iter()
+            .all(|v| h[*v].len() == 1 && h[*v][0] != stopping)
+    });
+    let report = mon.finish();
+    assert!(
+        moved.is_some(),
+        "SIGTERM: {:?}{}",
+        rig.holders(),
+        rig.logs()
+    );
+    report.assert_never_twice();
+    eprintln!(
+        "SIGTERM {}: its {} VIPs held elsewhere after {:?}",
+        node_name(stopping),
+        moving.len(),
+        t0.elapsed()
+    );
+    assert!(
+        rig.fulcrum[stopping]
+            .as_mut()
+            .unwrap()
+            .wait_timeout(Duration::from_secs(15))
+            .is_some(),
+        "fulcrum did not stop on SIGTERM"
+    );
 }
 
 /// GET http://ADDR:9000/ from the client: the body.
