@@ -23,6 +23,7 @@ impl Runner {
         };
         match cmd {
             Command::Standby { node, on } => {
+                self.known_node(&node)?;
                 let k = self.key("standby", &node);
                 let r = if on {
                     timeout(t, async { c.put(k, "on", None).await.map(|_| ()) }).await
@@ -43,6 +44,7 @@ impl Runner {
                 if self.vip(&vip).is_none() {
                     return Err(format!("no vip '{vip}' in the cluster section"));
                 }
+                self.known_node(&node)?;
                 let k = self.key("move", &vip);
                 let r = timeout(t, async {
                     let opts = match lifetime {
@@ -69,5 +71,20 @@ impl Runner {
                 Ok(format!("move preference of {vip} cleared"))
             }
         }
+    }
+
+    /// A node this cluster has seen (online now, or once: `known/NODE`).
+    fn known_node(&self, node: &str) -> Result<(), String> {
+        if self.snap.known.contains(node) || self.snap.nodes.contains_key(node) {
+            return Ok(());
+        }
+        let mut names: Vec<&str> = self.snap.known.iter().map(String::as_str).collect();
+        names.extend(self.snap.nodes.keys().map(String::as_str));
+        names.sort_unstable();
+        names.dedup();
+        Err(format!(
+            "no node '{node}' in this cluster (known: {})",
+            names.join(", ")
+        ))
     }
 }

@@ -67,6 +67,12 @@ impl Runner {
     }
 
     fn fail(&mut self, what: String) {
+        // The same failure again (etcd still unreachable): one entry, its time refreshed.
+        if let Some(last) = self.failed.back_mut().filter(|(_, w)| *w == what) {
+            last.0 = unix_ms();
+            tracing::debug!("cluster: {what} (again)");
+            return;
+        }
         tracing::warn!("cluster: {what}");
         if self.failed.len() == FAILED_KEPT {
             self.failed.pop_front();
@@ -257,10 +263,25 @@ impl Runner {
     /// Removes every configured VIP's address, held or not: an abandoned round may have added
     /// one the agent was not yet told about.
     fn drop_everything(&mut self, why: &str) {
-        let n = self.agent.drop_all().len();
-        let names: Vec<String> = self.cfg.vips.iter().map(|v| v.name.clone()).collect();
-        for v in names {
-            self.del_address(&v);
+        let held: Vec<String> = self
+            .agent
+            .drop_all()
+            .into_iter()
+            .filter_map(|a| match a {
+                Action::Drop(v) => Some(v),
+                _ => None,
+            })
+            .collect();
+        let n = held.len();
+        for v in &held {
+            self.del_address(v);
+        }
+        // The others too, quietly: an abandoned round may have added one.
+        for v in self.cfg.vips.clone() {
+            if !held.contains(&v.name) {
+                self.garp.remove(&v.name);
+                let _ = address::del(&v);
+            }
         }
         self.fail(format!(
             "{why}: dropped {n} VIP(s) before the lease can expire"

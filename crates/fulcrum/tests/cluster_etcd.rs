@@ -251,6 +251,11 @@ fn cluster_commands_backends_partition_and_etcd_leader_loss() {
         [target],
         "the VIP stays after the move expires"
     );
+    let (ok, out) = rig.cluster_cmd(0, &["standby", "c9"]);
+    assert!(
+        !ok && out.contains("no node 'c9' in this cluster (known: c1, c2, c3)"),
+        "{out}"
+    );
     let (ok, out) = rig.cluster_cmd(0, &["move", "vip-99", "c1"]);
     assert!(!ok && out.contains("no vip 'vip-99'"), "{out}");
 
