@@ -17,6 +17,10 @@ command -v hatop      >/dev/null 2>&1 || need+=(hatop)        # hatop against th
 command -v tmux       >/dev/null 2>&1 || need+=(tmux)         # hatop runs inside tmux
 command -v chromium   >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)  # the stats page in a real browser (with a font to draw it)
 command -v prometheus-haproxy-exporter >/dev/null 2>&1 || need+=(prometheus-haproxy-exporter)  # reads the stats CSV
+command -v protoc     >/dev/null 2>&1 || need+=(protobuf-compiler)  # etcd-client's build script (cluster mode)
+command -v etcd       >/dev/null 2>&1 || need+=(etcd-server)  # cluster mode's etcd members in the tests
+command -v etcdctl    >/dev/null 2>&1 || need+=(etcd-client)  # the cluster tests find the etcd leader
+command -v arping     >/dev/null 2>&1 || need+=(iputils-arping)  # cluster tests: who answers ARP for a VIP
 for extra in "$@"; do
     command -v "${extra%%:*}" >/dev/null 2>&1 || need+=("${extra##*:}")
 done

@@ -22,6 +22,7 @@ const HAPROXY_SECTIONS: &[&str] = &[
     "ring",
     "cache",
     "fcgi-app",
+    "cluster",
 ];
 
 pub fn detect(text: &str) -> Dialect {

@@ -20,6 +20,8 @@ pub struct Config {
     /// Frontends, backends and listens in file order (defaults sections are not proxies).
     pub proxies: Vec<Proxy>,
     pub keepalived: Keepalived,
+    /// The `cluster` section (VIPs placed over N nodes through etcd), if any.
+    pub cluster: Option<Cluster>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -917,4 +919,76 @@ pub struct CheckUrl {
     /// Empty: any 2xx, as keepalived.
     pub status_code: Vec<u16>,
     pub digest: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// cluster: service VIPs placed over N nodes through etcd (Pacemaker's role in the seeds)
+
+/// The `cluster` section of a HAProxy-syntax file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cluster {
+    pub span: Span,
+    /// `cluster NAME`: names the cluster's keys in etcd (default `fulcrum`).
+    pub name: String,
+    /// `node NAME`: this node (default: the host name).
+    pub node: String,
+    /// `etcd URL[,URL...]`.
+    pub etcd: Vec<String>,
+    /// `etcd-ca-file`, `etcd-cert`, `etcd-key`, `etcd-user`, `etcd-password`.
+    pub etcd_auth: EtcdAuth,
+    /// `lease-ttl TIME` (default 2s): a dead node's VIPs move within about twice this.
+    pub lease_ttl: Duration,
+    pub no_quorum_policy: NoQuorumPolicy,
+    /// `rebalance-after TIME` (default 30s): how long a node must be stable before VIPs move
+    /// back to it to even the spread; 0 disables rebalancing.
+    pub rebalance_after: Duration,
+    /// `colocation frontends|none` (default frontends): a VIP only on a node whose frontends
+    /// bound to its address have a server UP.
+    pub colocation_frontends: bool,
+    /// `garp-repeat COUNT` (default 5): gratuitous ARPs / unsolicited NAs sent on take-over,
+    /// one per second.
+    pub garp_repeat: u32,
+    pub vips: Vec<ClusterVip>,
+    /// `anti-affinity NAME VIP VIP...`: no two VIPs of a group on one node.
+    pub anti_affinity: Vec<AntiAffinity>,
+    /// `config-from-etcd`: the proxy config also comes from the key `/fulcrum/NAME/config`
+    /// (read after the local files; every change applied with the in-process reload).
+    pub config_from_etcd: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct EtcdAuth {
+    pub ca_file: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub user: Option<String>,
+    #[serde(skip_serializing)]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NoQuorumPolicy {
+    /// Drop every VIP when etcd cannot be reached (the default, as Pacemaker's).
+    Stop,
+    /// Keep the VIPs already held (never take new ones).
+    Freeze,
+}
+
+/// `vip NAME ADDR/PREFIX dev IF [prefer NODE]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterVip {
+    pub span: Span,
+    pub name: String,
+    pub address: IpAddr,
+    pub prefix: u8,
+    pub dev: String,
+    pub prefer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AntiAffinity {
+    pub span: Span,
+    pub name: String,
+    pub vips: Vec<String>,
 }

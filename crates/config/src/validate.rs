@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 pub fn validate(config: &Config, diags: &mut Diagnostics) {
     unique_proxy_names(config, diags);
+    crate::haproxy::cluster::validate(config, diags);
     for p in &config.proxies {
         unique_server_names(p, diags);
         acl_references(p, diags);

@@ -17,6 +17,8 @@ pub enum Request {
     Reload(oneshot::Sender<Result<(), String>>),
     /// `fulcrum status`: the report as JSON.
     Status(oneshot::Sender<serde_json::Value>),
+    /// `fulcrum cluster WORDS...`: a cluster command's answer, or why it failed.
+    Cluster(Vec<String>, oneshot::Sender<Result<String, String>>),
     /// Runtime API commands (`stats socket`), one answer each, in order.
     Runtime(
         Vec<crate::runtime_api::command::Command>,
@@ -38,6 +40,16 @@ pub fn default_path() -> PathBuf {
         Some(d) => Path::new(&d).join("fulcrum.sock"),
         None => PathBuf::from(format!("/tmp/fulcrum-{uid}.sock")),
     }
+}
+
+/// The client side (`fulcrum reload`, `status`, `cluster`): a connection to a running fulcrum.
+pub fn connect(control: &Path) -> Result<std::os::unix::net::UnixStream, String> {
+    std::os::unix::net::UnixStream::connect(control).map_err(|e| {
+        format!(
+            "cannot reach fulcrum at {}: {e} (is it running? see `fulcrum run --control`)",
+            control.display()
+        )
+    })
 }
 
 /// The listening side. Dropping it removes the socket file.
@@ -119,6 +131,31 @@ async fn serve(conn: UnixStream, to_supervisor: mpsc::Sender<Request>) {
         return;
     }
     let answer = match line.trim() {
+        cluster if cluster.starts_with("cluster ") => {
+            let words = cluster
+                .split_whitespace()
+                .skip(1)
+                .map(str::to_string)
+                .collect();
+            let (tx, rx) = oneshot::channel();
+            let answer = if to_supervisor
+                .send(Request::Cluster(words, tx))
+                .await
+                .is_err()
+            {
+                Err("fulcrum is stopping".to_string())
+            } else {
+                rx.await
+                    .unwrap_or_else(|_| Err("fulcrum is stopping".to_string()))
+            };
+            let text = match answer {
+                Ok(msg) => format!("ok: {msg}\n"),
+                Err(msg) => format!("error: {msg}\n"),
+            };
+            let _ = write.write_all(text.as_bytes()).await;
+            let _ = write.shutdown().await;
+            return;
+        }
         "reload" => {
             let (tx, rx) = oneshot::channel();
             if to_supervisor.send(Request::Reload(tx)).await.is_err() {

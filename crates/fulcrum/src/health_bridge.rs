@@ -155,7 +155,7 @@ fn check_info(o: &fulcrum_health::CheckOutcome) -> fulcrum_proxy::server::CheckI
     }
 }
 
-/// Virtual addresses (of the keepalived instances) whose every frontend has no usable server.
+/// Virtual addresses (of the keepalived instances and the cluster section) whose every frontend has no usable server.
 /// A frontend bound to `*`/`::` serves every virtual address of its family.
 pub fn failing_addresses(config: &Config, states: &ServerStates) -> BTreeSet<IpAddr> {
     let vips: BTreeSet<IpAddr> = config
@@ -163,6 +163,12 @@ pub fn failing_addresses(config: &Config, states: &ServerStates) -> BTreeSet<IpA
         .vrrp_instances
         .iter()
         .flat_map(|i| i.virtual_ipaddress.iter().map(|v| v.address))
+        .chain(
+            config
+                .cluster
+                .iter()
+                .flat_map(|c| c.vips.iter().map(|v| v.address)),
+        )
         .collect();
     // For each VIP: does at least one frontend on it still have a usable server?
     let mut serving: HashMap<IpAddr, bool> = HashMap::new();

@@ -4,6 +4,7 @@
 //! daemon names (`haproxy`, `keepalived`) so operators can swap it into existing unit files;
 //! that dispatch lives in `cmd/compat.rs`.
 
+mod cluster_bridge;
 mod cmd;
 mod control;
 mod health_bridge;
@@ -54,6 +55,16 @@ enum Command {
         #[arg(long)]
         control: Option<PathBuf>,
     },
+    /// Cluster mode at run time: `standby NODE`, `unstandby NODE`, `move VIP NODE [LIFETIME]`
+    /// (a preference for LIFETIME, as `pcs resource move --lifetime`), `clear VIP`.
+    Cluster {
+        /// The control socket of the running fulcrum (as given to `fulcrum run --control`).
+        #[arg(long)]
+        control: Option<PathBuf>,
+        /// The command and its arguments.
+        #[arg(required = true, num_args = 1..)]
+        words: Vec<String>,
+    },
     /// Check config files: every problem as FILE:LINE: message; exit 1 on any error.
     Check {
         #[arg(short = 'f', long = "file", required = true)]
@@ -86,6 +97,9 @@ fn main() -> ExitCode {
         }
         Command::Reload { control } => {
             cmd::reload::run(&control.unwrap_or_else(control::default_path))
+        }
+        Command::Cluster { control, words } => {
+            cmd::cluster::run(&control.unwrap_or_else(control::default_path), &words)
         }
         Command::Status { json, control } => {
             cmd::status::run(&control.unwrap_or_else(control::default_path), json)

@@ -14,7 +14,7 @@ use crate::runtime_api::listen::RuntimeSockets;
 use crate::sd_notify::Notifier;
 use crate::status_report::History;
 use anyhow::Context;
-use fulcrum_config::{load_files_with, Config};
+use fulcrum_config::Config;
 use fulcrum_health::HealthMonitor;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -41,6 +41,9 @@ struct Parts {
     history: History,
     started: std::time::Instant,
     stats_sockets: Option<RuntimeSockets>,
+    cluster: crate::cluster_bridge::ClusterPart,
+    /// The shared proxy config from etcd (`config-from-etcd`), read by every reload.
+    shared_config: tokio::sync::watch::Receiver<fulcrum_cluster::runner::SharedConfig>,
 }
 
 impl Supervisor {
@@ -75,6 +78,9 @@ impl Supervisor {
             crate::health_bridge::ObserverSink(health.observer()),
         )));
         let (bridge, proxy_health) = Bridge::new(&config);
+        let cluster = crate::cluster_bridge::ClusterPart::start(&config, proxy_health.clone());
+        let mut shared_changes = cluster.shared_config();
+        let shared_config = cluster.shared_config();
         let vrrp = fulcrum_vrrp::start_with_proxy(&config.keepalived, Some(proxy_health))
             .await
             .context("starting VRRP")?;
@@ -92,6 +98,8 @@ impl Supervisor {
             history: History::default(),
             started: std::time::Instant::now(),
             stats_sockets,
+            cluster,
+            shared_config,
         };
         let _control = ControlServer::start(self.opts.control.clone(), control_tx).await;
         // VRRP state changes are sampled for `fulcrum status` (instances report no events).
@@ -118,6 +126,16 @@ impl Supervisor {
                     parts.history.vrrp(&statuses);
                     metrics.update_vrrp(statuses);
                 }
+                Ok(()) = shared_changes.changed() => {
+                    let revision = shared_changes.borrow_and_update().as_ref().map(|(r, _)| *r);
+                    tracing::info!("proxy config from etcd: revision {revision:?}, reloading");
+                    notifier.reloading();
+                    match self.reload(&mut parts).await {
+                        Ok(()) => tracing::info!("proxy config from etcd revision {revision:?} applied"),
+                        Err(e) => tracing::error!("proxy config from etcd revision {revision:?} refused: {e}"),
+                    }
+                    notifier.ready();
+                }
                 _ = async { tokio::select! { _ = sighup.recv() => {}, _ = sigusr2.recv() => {} } } => {
                     tracing::info!("reload signal received, reloading");
                     notifier.reloading();
@@ -136,6 +154,9 @@ impl Supervisor {
                         }
                         notifier.ready();
                         let _ = answer.send(result);
+                    }
+                    Request::Cluster(words, answer) => {
+                        let _ = answer.send(parts.cluster.command(&words).await);
                     }
                     Request::Runtime(commands, answer) => {
                         let mut live = crate::runtime_api::live::Live {
@@ -159,7 +180,7 @@ impl Supervisor {
                             started: parts.started,
                         };
                         let (backends, frontend_connections) = (live.backend_views(), live.connections());
-                        let report = crate::status_report::build(&crate::status_report::Inputs {
+                        let mut report = crate::status_report::build(&crate::status_report::Inputs {
                             config: &parts.config,
                             backends,
                             frontend_connections,
@@ -167,6 +188,7 @@ impl Supervisor {
                             history: &parts.history,
                             uptime_s: parts.started.elapsed().as_secs(),
                         });
+                        report["cluster"] = parts.cluster.status_json();
                         let _ = answer.send(report);
                     }
                 },
@@ -174,6 +196,7 @@ impl Supervisor {
         }
         notifier.stopping();
         parts.stats_sockets.take();
+        parts.cluster.shutdown().await;
         parts.vrrp.shutdown().await;
         parts.health.shutdown().await;
         parts.proxy.shutdown(GRACE).await;
@@ -188,7 +211,8 @@ impl Supervisor {
     /// or the proxy refuses (a bind fails), the whole reload is refused, every reason returned,
     /// and every part keeps the running config.
     async fn reload(&self, parts: &mut Parts) -> Result<(), String> {
-        let loaded = load_files_with(&self.opts.files, &self.opts.load);
+        let shared = parts.shared_config.borrow().clone();
+        let loaded = crate::cluster_bridge::load(&self.opts.files, &self.opts.load, &shared);
         for d in loaded.diagnostics.iter() {
             tracing::warn!("{d}");
         }
@@ -216,6 +240,7 @@ impl Supervisor {
             .reload(&new.keepalived)
             .await
             .map_err(|e| format!("VRRP reload failed: {e}"))?;
+        parts.cluster.reload(&new).await;
         if let Some(sockets) = parts.stats_sockets.as_mut() {
             sockets.reload(&new.global);
         }

@@ -74,3 +74,10 @@ pub use nix::sys::signal::Signal as Sig;
 pub fn signal_pid(pid: i32, sig: Signal) {
     let _ = kill(Pid::from_raw(pid), sig);
 }
+
+/// A number unique in this process (log file names).
+pub fn unique() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}

@@ -7,6 +7,7 @@
 
 mod acl;
 mod bind;
+pub mod cluster;
 mod global;
 mod lexer;
 mod line;
@@ -62,6 +63,8 @@ enum Section {
     Skipped,
     /// `peers` or `resolvers`: not run, but its addresses are checked.
     Addresses(peers::Kind),
+    /// `cluster`: VIPs placed over N nodes through etcd.
+    Cluster(Box<cluster::Draft>),
 }
 
 /// Looks up an environment variable by name.
@@ -75,6 +78,7 @@ pub struct Parser {
     last_defaults: Defaults,
     section: Section,
     env: std::rc::Rc<EnvFn>,
+    cluster: Option<crate::model::Cluster>,
 }
 
 impl Default for Parser {
@@ -99,6 +103,7 @@ impl Parser {
             last_defaults: Defaults::builtin(),
             section: Section::None,
             env: std::rc::Rc::from(env),
+            cluster: None,
         }
     }
 
@@ -151,6 +156,11 @@ impl Parser {
         (self.global, self.proxies)
     }
 
+    /// The `cluster` section, once every file is read.
+    pub fn take_cluster(&mut self) -> Option<crate::model::Cluster> {
+        self.cluster.take()
+    }
+
     fn line(&mut self, line: &Line<'_>, diags: &mut Diagnostics) {
         let kw = line.keyword();
         if is_section_keyword(kw) {
@@ -171,6 +181,7 @@ impl Parser {
             }
             Section::Skipped => {}
             Section::Addresses(kind) => peers::keyword(*kind, line, diags),
+            Section::Cluster(d) => cluster::keyword(d, line, diags),
         }
     }
 
@@ -249,6 +260,18 @@ impl Parser {
                 diags.warning(&span, peers::not_run(kind, line.arg(1).unwrap_or("")));
                 self.section = Section::Addresses(kind);
             }
+            "cluster" => {
+                if let Some(first) = &self.cluster {
+                    diags.error(
+                        &span,
+                        format!(
+                            "only one 'cluster' section is allowed (the first is at {})",
+                            first.span
+                        ),
+                    );
+                }
+                self.section = Section::Cluster(Box::new(cluster::open(line, diags)));
+            }
             other => {
                 diags.warning(
                     &span,
@@ -277,6 +300,11 @@ impl Parser {
                 self.last_defaults = d;
             }
             Section::Proxy(draft) => self.proxies.push(draft.proxy),
+            Section::Cluster(d) => {
+                if self.cluster.is_none() {
+                    self.cluster = Some(cluster::close(*d));
+                }
+            }
             Section::None | Section::Global | Section::Skipped | Section::Addresses(_) => {}
         }
     }
@@ -299,6 +327,7 @@ const SECTIONS: &[&str] = &[
     "fcgi-app",
     "crt-store",
     "traces",
+    "cluster",
 ];
 
 fn is_section_keyword(kw: &str) -> bool {

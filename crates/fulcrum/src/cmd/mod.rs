@@ -1,5 +1,6 @@
 //! One module per subcommand.
 pub mod check;
+pub mod cluster;
 pub mod compat;
 pub mod reload;
 pub mod run;

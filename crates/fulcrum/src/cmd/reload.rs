@@ -2,19 +2,15 @@
 //! Exit 0 when the new configuration serves; 1 with every reason when it was refused.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
 pub fn run(control: &Path) -> ExitCode {
-    let mut conn = match UnixStream::connect(control) {
+    let mut conn = match crate::control::connect(control) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!(
-                "cannot reach fulcrum at {}: {e} (is it running? see `fulcrum run --control`)",
-                control.display()
-            );
+            eprintln!("{e}");
             return ExitCode::from(1);
         }
     };

@@ -7,7 +7,6 @@
 use serde_json::Value;
 use std::fmt::Write as _;
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -35,12 +34,7 @@ pub fn run(control: &Path, json: bool) -> ExitCode {
 }
 
 fn fetch(control: &Path) -> Result<Value, String> {
-    let mut conn = UnixStream::connect(control).map_err(|e| {
-        format!(
-            "cannot reach fulcrum at {}: {e} (is it running? see `fulcrum run --control`)",
-            control.display()
-        )
-    })?;
+    let mut conn = crate::control::connect(control)?;
     let _ = conn.set_read_timeout(Some(Duration::from_secs(30)));
     conn.write_all(b"status\n")
         .map_err(|e| format!("cannot send the status request: {e}"))?;
@@ -54,11 +48,11 @@ fn fetch(control: &Path) -> Result<Value, String> {
         .map_err(|e| format!("unreadable answer from fulcrum ({e}): {}", text.trim()))
 }
 
-fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+pub(crate) fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
 }
 
-fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+pub(crate) fn list<'a>(v: &'a Value, key: &str) -> &'a [Value] {
     v.get(key)
         .and_then(Value::as_array)
         .map_or(&[], Vec::as_slice)
@@ -86,6 +80,7 @@ pub fn render(r: &Value) -> String {
         (up / 60) % 60,
         up % 60
     );
+    out.push_str(&crate::cluster_bridge::render(r));
     let vrrp = list(r, "vrrp_instances");
     if !vrrp.is_empty() {
         out.push_str("\nVRRP instances:\n");
