@@ -100,6 +100,7 @@ pub fn load_sources_with(sources: &[Source<'_>], options: &LoadOptions) -> Loade
             Dialect::Keepalived => keepalived.parse_file(src.name, src.text, &mut diags),
         }
     }
+    let api = haproxy.take_api(&mut diags);
     let (global, proxies) = haproxy.finish(&mut diags);
     let keepalived = keepalived.finish(&mut diags);
     let config = Config {
@@ -107,6 +108,7 @@ pub fn load_sources_with(sources: &[Source<'_>], options: &LoadOptions) -> Loade
         global,
         proxies,
         keepalived,
+        api,
     };
     validate::validate(&config, &mut diags);
     Loaded {

@@ -20,6 +20,8 @@ pub struct Config {
     /// Frontends, backends and listens in file order (defaults sections are not proxies).
     pub proxies: Vec<Proxy>,
     pub keepalived: Keepalived,
+    /// The `api` section, when one is written (the LBaaS REST API).
+    pub api: Option<Api>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -917,4 +919,37 @@ pub struct CheckUrl {
     /// Empty: any 2xx, as keepalived.
     pub status_code: Vec<u16>,
     pub digest: Option<String>,
+}
+
+/// The `api` section: fulcrum's LBaaS REST API (Octavia v2 compatible). See `haproxy/api.rs`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Api {
+    pub span: Span,
+    /// `bind IP:PORT`: where the API listens (required).
+    pub bind: Option<SocketAddr>,
+    pub auth: ApiAuth,
+    /// `store PATH`: the embedded database; without it the API keeps its state in memory only.
+    pub store: Option<std::path::PathBuf>,
+    /// `subnet ID CIDR`: Neutron subnets answered to lookups when auth is not `noauth`.
+    pub subnets: Vec<ApiSubnet>,
+}
+
+/// `auth noauth | token SECRET | keystone URL`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiAuth {
+    NoAuth,
+    #[serde(serialize_with = "hidden_secret")]
+    Token(String),
+    Keystone(String),
+}
+
+fn hidden_secret<S: serde::Serializer>(_: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("<hidden>")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiSubnet {
+    pub id: String,
+    pub cidr: String,
 }

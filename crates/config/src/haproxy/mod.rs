@@ -6,6 +6,7 @@
 //! Keyword parsing lives in the sibling modules; cross-proxy checks live in `validate.rs`.
 
 mod acl;
+mod api;
 mod bind;
 mod global;
 mod lexer;
@@ -22,7 +23,7 @@ pub use acl::PREDEFINED as PREDEFINED_ACLS;
 pub use lexer::{expand_address, split_line, Lexed};
 
 use crate::diagnostics::{Diagnostics, Span};
-use crate::model::{Global, Proxy, ProxyKind, Server};
+use crate::model::{Api, Global, Proxy, ProxyKind, Server};
 use line::Line;
 
 /// A `defaults` section: a proxy template and a server template (`default-server`).
@@ -61,6 +62,8 @@ enum Section {
     Skipped,
     /// `peers` or `resolvers`: not run, but its addresses are checked.
     Addresses(peers::Kind),
+    /// The `api` section (fulcrum's LBaaS REST API).
+    Api,
 }
 
 /// Looks up an environment variable by name.
@@ -73,6 +76,7 @@ pub struct Parser {
     named_defaults: Vec<Defaults>,
     last_defaults: Defaults,
     section: Section,
+    api: Option<Api>,
     env: std::rc::Rc<EnvFn>,
 }
 
@@ -97,6 +101,7 @@ impl Parser {
             named_defaults: Vec::new(),
             last_defaults: Defaults::builtin(),
             section: Section::None,
+            api: None,
             env: std::rc::Rc::from(env),
         }
     }
@@ -129,6 +134,16 @@ impl Parser {
         }
         // A section never continues into the next file.
         self.close_section();
+    }
+
+    /// The `api` section, if one was written (checked once closed).
+    pub fn take_api(&mut self, diags: &mut Diagnostics) -> Option<Api> {
+        self.close_section();
+        let api = self.api.take();
+        if let Some(a) = &api {
+            api::close(a, diags);
+        }
+        api
     }
 
     pub fn finish(mut self, _diags: &mut Diagnostics) -> (Global, Vec<Proxy>) {
@@ -170,6 +185,10 @@ impl Parser {
             }
             Section::Skipped => {}
             Section::Addresses(kind) => peers::keyword(*kind, line, diags),
+            Section::Api => match self.api.as_mut() {
+                Some(a) => api::keyword(a, line, diags),
+                None => {}
+            },
         }
     }
 
@@ -248,6 +267,13 @@ impl Parser {
                 diags.warning(&span, peers::not_run(kind, line.arg(1).unwrap_or("")));
                 self.section = Section::Addresses(kind);
             }
+            "api" => {
+                self.section = if api::open(&mut self.api, line, diags) {
+                    Section::Api
+                } else {
+                    Section::Skipped
+                };
+            }
             other => {
                 diags.warning(
                     &span,
@@ -276,7 +302,11 @@ impl Parser {
                 self.last_defaults = d;
             }
             Section::Proxy(draft) => self.proxies.push(draft.proxy),
-            Section::None | Section::Global | Section::Skipped | Section::Addresses(_) => {}
+            Section::None
+            | Section::Global
+            | Section::Skipped
+            | Section::Addresses(_)
+            | Section::Api => {}
         }
     }
 }
@@ -298,6 +328,7 @@ const SECTIONS: &[&str] = &[
     "fcgi-app",
     "crt-store",
     "traces",
+    "api",
 ];
 
 fn is_section_keyword(kw: &str) -> bool {
