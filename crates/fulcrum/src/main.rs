@@ -4,6 +4,7 @@
 //! daemon names (`haproxy`, `keepalived`) so operators can swap it into existing unit files;
 //! that dispatch lives in `cmd/compat.rs`.
 
+mod api_bridge;
 mod cmd;
 mod control;
 mod health_bridge;

@@ -14,7 +14,7 @@ use crate::runtime_api::listen::RuntimeSockets;
 use crate::sd_notify::Notifier;
 use crate::status_report::History;
 use anyhow::Context;
-use fulcrum_config::{load_files_with, Config};
+use fulcrum_config::Config;
 use fulcrum_health::HealthMonitor;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -41,6 +41,8 @@ struct Parts {
     history: History,
     started: std::time::Instant,
     stats_sockets: Option<RuntimeSockets>,
+    /// The LBaaS API's rendered config, loaded after the files on every reload (api_bridge).
+    api_text: String,
 }
 
 impl Supervisor {
@@ -92,7 +94,9 @@ impl Supervisor {
             history: History::default(),
             started: std::time::Instant::now(),
             stats_sockets,
+            api_text: String::new(),
         };
+        let mut api = crate::api_bridge::start(&config).await?;
         let _control = ControlServer::start(self.opts.control.clone(), control_tx).await;
         // VRRP state changes are sampled for `fulcrum status` (instances report no events).
         let mut vrrp_tick = tokio::time::interval(Duration::from_millis(500));
@@ -126,6 +130,26 @@ impl Supervisor {
                     }
                     notifier.ready();
                 }
+                Some(msg) = crate::api_bridge::recv(&mut api) => match msg {
+                    fulcrum_api::ToFulcrum::Apply(text, answer) => {
+                        let old = std::mem::replace(&mut parts.api_text, text);
+                        let result = self.reload(&mut parts).await;
+                        if result.is_err() {
+                            parts.api_text = old;
+                        }
+                        let _ = answer.send(result);
+                    }
+                    fulcrum_api::ToFulcrum::ShowStat(answer) => {
+                        let mut live = crate::runtime_api::live::Live {
+                            proxy: &parts.proxy,
+                            health: &parts.health,
+                            config: &parts.config,
+                            history: &mut parts.history,
+                            started: parts.started,
+                        };
+                        let _ = answer.send(crate::api_bridge::show_stat(&mut live));
+                    }
+                },
                 Some(req) = control_rx.recv() => match req {
                     Request::Reload(answer) => {
                         tracing::info!("reload requested on the control socket");
@@ -188,7 +212,7 @@ impl Supervisor {
     /// or the proxy refuses (a bind fails), the whole reload is refused, every reason returned,
     /// and every part keeps the running config.
     async fn reload(&self, parts: &mut Parts) -> Result<(), String> {
-        let loaded = load_files_with(&self.opts.files, &self.opts.load);
+        let loaded = crate::api_bridge::load(&self.opts.files, &self.opts.load, &parts.api_text);
         for d in loaded.diagnostics.iter() {
             tracing::warn!("{d}");
         }
