@@ -1,0 +1,506 @@
+//! The LBaaS API end to end through `fulcrum run`: seed 003's walk-through (pool, members on
+//! real demo servers, VIP with HTTP_COOKIE persistence, HTTP monitor; curl through the VIP, the
+//! cookie keeps the client on one member, a stopped member goes ERROR in the status tree), the
+//! rendered haproxy.cfg accepted by the real haproxy, restart persistence, Octavia's errors,
+//! and a load loop while members change 100 times with no failed request.
+
+mod api_support;
+mod common;
+
+use api_support::{call, fetch, vip};
+use common::{app_server, free_port, Scratch};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// LB + HTTP listener + ROUND_ROBIN pool (HTTP_COOKIE) with `members` and an HTTP monitor.
+fn build(
+    api: &api_support::Api,
+    vip: &str,
+    port: u16,
+    members: &[u16],
+) -> (String, String, String, Vec<String>) {
+    let lb = api.create(
+        "loadbalancers",
+        "loadbalancer",
+        json!({"name": "tomcat_lb", "vip_address": vip, "vip_subnet_id": "lb-subnet"}),
+    );
+    api.wait_active(&lb);
+    let l = api.create("listeners", "listener", json!({"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": port.to_string(), "connection_limit": "1000"}));
+    api.wait_active(&lb);
+    let p = api.create("pools", "pool", json!({"listener_id": l, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "session_persistence": {"type": "HTTP_COOKIE"}}));
+    api.wait_active(&lb);
+    let mut ids = Vec::new();
+    for m in members {
+        ids.push(api.create(
+            &format!("pools/{p}/members"),
+            "member",
+            json!({"address": "127.0.0.1", "protocol_port": m, "weight": 100}),
+        ));
+        api.wait_active(&lb);
+    }
+    api.create("healthmonitors", "healthmonitor", json!({"pool_id": p, "type": "HTTP", "delay": 1, "timeout": 1, "max_retries": 1, "max_retries_down": 1, "url_path": "/", "expected_codes": "200"}));
+    api.wait_active(&lb);
+    (lb, l, p, ids)
+}
+
+fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < within, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn seed003_walkthrough_cookie_persistence_and_status() {
+    let scratch = Scratch::new("api-seed003");
+    let (p1, p2) = (free_port(), free_port());
+    let _m1 = app_server(&scratch, "member0", p1, 200);
+    let m2 = app_server(&scratch, "member1", p2, 200);
+    let api = api_support::start(&scratch, api_support::port(), "");
+    let vip = vip(1);
+    let port = free_port();
+    let (lb, _l, pool, ids) = build(&api, &vip, port, &[p1, p2]);
+    let url = format!("http://{vip}:{port}/manager/html");
+
+    // Round robin: SRV alternates between the two members, as in the seed.
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let (code, body, srv) = fetch(&url, None);
+        assert_eq!(code, 200, "{body}\n{}", api.fulcrum.log_text());
+        let srv = srv.expect("Set-Cookie: SRV");
+        assert!(ids.contains(&srv), "cookie {srv} names a member");
+        seen.push((srv, body));
+    }
+    assert_ne!(seen[0].0, seen[1].0, "round robin alternates: {seen:?}");
+    assert_eq!(seen[0].0, seen[2].0);
+    // With the cookie, every request stays on its member (and no new cookie is set).
+    let (stuck, body) = seen[1].clone();
+    for _ in 0..6 {
+        let (code, b, srv) = fetch(&url, Some(&format!("SRV={stuck}")));
+        assert_eq!((code, b.as_str(), srv), (200, body.as_str(), None));
+    }
+    // An unknown cookie value is balanced and given a valid cookie.
+    let (_, _, srv) = fetch(&url, Some("SRV=2"));
+    assert!(srv.is_some_and(|s| ids.contains(&s)));
+
+    // The status tree is ONLINE; stopping member1 turns it ERROR and the pool DEGRADED.
+    let member_status = |id: &str| {
+        let (_, v) = api.get(&format!("loadbalancers/{lb}/status"));
+        let members = v["statuses"]["loadbalancer"]["listeners"][0]["pools"][0]["members"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let m = members
+            .into_iter()
+            .find(|m| m["id"] == id)
+            .unwrap_or_default();
+        (m["operating_status"].as_str().unwrap_or("").to_string(), v)
+    };
+    wait_for("members ONLINE", Duration::from_secs(10), || {
+        member_status(&ids[1]).0 == "ONLINE"
+    });
+    drop(m2);
+    wait_for("member1 ERROR", Duration::from_secs(10), || {
+        member_status(&ids[1]).0 == "ERROR"
+    });
+    let (_, tree) = member_status(&ids[1]);
+    let l0 = &tree["statuses"]["loadbalancer"]["listeners"][0];
+    assert_eq!(l0["pools"][0]["operating_status"], "DEGRADED", "{tree}");
+    assert_eq!(l0["operating_status"], "DEGRADED", "{tree}");
+    assert_eq!(
+        tree["statuses"]["loadbalancer"]["operating_status"],
+        "DEGRADED"
+    );
+    assert_eq!(member_status(&ids[0]).0, "ONLINE");
+    // The client stuck on the stopped member is sent to the live one.
+    let (code, b, _) = fetch(&url, Some(&format!("SRV={}", ids[1])));
+    assert_eq!((code, b.as_str()), (200, "member0"));
+    // Disabling a member (admin_state_up false) shows it OFFLINE.
+    let (code, _) = api.put(
+        &format!("pools/{pool}/members/{}", ids[1]),
+        json!({"member": {"admin_state_up": false}}),
+    );
+    assert_eq!(code, 200);
+    api.wait_active(&lb);
+    wait_for("member1 OFFLINE", Duration::from_secs(5), || {
+        member_status(&ids[1]).0 == "OFFLINE"
+    });
+
+    // Stats count what went through.
+    let (_, stats) = api.get(&format!("loadbalancers/{lb}/stats"));
+    assert!(
+        stats["stats"]["total_connections"].as_u64().unwrap_or(0) >= 11,
+        "{stats}"
+    );
+
+    // The rendered haproxy.cfg is accepted by the real haproxy.
+    let (code, cfg) = api.get(&format!("loadbalancers/{lb}/haproxy.cfg"));
+    assert_eq!(code, 200);
+    let cfg = cfg.as_str().expect("text").to_string();
+    assert!(cfg.contains("cookie SRV insert indirect nocache"), "{cfg}");
+    assert!(cfg.contains("option httpchk GET /"), "{cfg}");
+    if let Some(haproxy) = api_support::haproxy() {
+        let path = scratch.write("rendered.cfg", &cfg);
+        let out = std::process::Command::new(haproxy)
+            .args(["-c", "-f"])
+            .arg(&path)
+            .output()
+            .expect("haproxy -c");
+        assert!(
+            out.status.success(),
+            "haproxy -c refused:\n{cfg}\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Cascade delete removes everything; the VIP stops answering.
+    let (code, v) = api.delete(&format!("loadbalancers/{lb}"));
+    assert_eq!(
+        code, 400,
+        "delete without cascade refused while it has children: {v}"
+    );
+    let (code, _) = call(
+        "DELETE",
+        &api.url(&format!("loadbalancers/{lb}?cascade=true")),
+        None,
+        &[],
+    );
+    assert_eq!(code, 204);
+    wait_for("LB gone", Duration::from_secs(5), || {
+        api.get(&format!("loadbalancers/{lb}")).0 == 404
+    });
+    assert_eq!(api.get(&format!("pools/{pool}")).0, 404);
+    assert_ne!(fetch(&url, None).0, 200);
+}
+
+#[test]
+fn restart_keeps_load_balancers_and_ids() {
+    let scratch = Scratch::new("api-restart");
+    let p1 = free_port();
+    let _m1 = app_server(&scratch, "member0", p1, 200);
+    let api_port = api_support::port();
+    let vip = vip(2);
+    let port = free_port();
+    let (lb, l, pool, ids) = {
+        let api = api_support::start(&scratch, api_port, "");
+        let built = build(&api, &vip, port, &[p1]);
+        let url = format!("http://{vip}:{port}/");
+        assert_eq!(fetch(&url, None).0, 200);
+        built
+        // dropped: SIGKILL, as a crash
+    };
+    let api = api_support::start(&scratch, api_port, "");
+    let url = format!("http://{vip}:{port}/");
+    wait_for(
+        "the VIP serves after restart",
+        Duration::from_secs(10),
+        || fetch(&url, None).0 == 200,
+    );
+    let (_, v) = api.get("loadbalancers");
+    assert_eq!(v["loadbalancers"][0]["id"], lb.as_str(), "{v}");
+    assert_eq!(v["loadbalancers"][0]["provisioning_status"], "ACTIVE");
+    assert_eq!(v["loadbalancers"][0]["listeners"][0]["id"], l.as_str());
+    let (_, v) = api.get(&format!("pools/{pool}/members"));
+    assert_eq!(v["members"][0]["id"], ids[0].as_str(), "{v}");
+    let (code, body, _) = fetch(&url, None);
+    assert_eq!((code, body.as_str()), (200, "member0"));
+}
+
+#[test]
+fn octavia_errors_and_listing() {
+    let scratch = Scratch::new("api-errors");
+    let api = api_support::start(&scratch, api_support::port(), "");
+    // Versions document for discovery.
+    let (code, v) = call("GET", &format!("{}/", api.base), None, &[]);
+    assert_eq!(code, 200);
+    assert!(
+        v["versions"]
+            .as_array()
+            .is_some_and(|vs| vs.iter().any(|x| x["id"] == "v2.0")),
+        "{v}"
+    );
+    assert_eq!(v["versions"][1]["status"], "CURRENT");
+    // 404 with faultcode/faultstring.
+    let (code, v) = api.get("loadbalancers/nope");
+    assert_eq!(code, 404);
+    assert_eq!(v["faultcode"], "Client");
+    assert_eq!(v["faultstring"], "Load Balancer nope not found.");
+    // 400: missing field, bad range, bad enum, unknown attribute, missing VIP.
+    for (body, want) in [
+        (json!({"vip_subnet_id": "s"}), "vip_address"),
+        (
+            json!({"vip_address": "not-an-ip", "vip_subnet_id": "s"}),
+            "IPv4 or IPv6",
+        ),
+        (
+            json!({"vip_address": "127.0.0.9", "vip_subnet_id": "s", "colour": "red"}),
+            "colour",
+        ),
+        (json!({"vip_address": "127.0.0.9"}), "vip_subnet_id"),
+    ] {
+        let (code, v) = api.post("loadbalancers", json!({"loadbalancer": body}));
+        assert_eq!(code, 400, "{v}");
+        assert!(
+            v["faultstring"].as_str().unwrap_or("").contains(want),
+            "{v}"
+        );
+    }
+    let vip = vip(3);
+    let lb = api.create(
+        "loadbalancers",
+        "loadbalancer",
+        json!({"name": "a", "vip_address": vip, "vip_subnet_id": "s"}),
+    );
+    api.wait_active(&lb);
+    let port = free_port();
+    for (body, want) in [
+        (
+            json!({"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": 0}),
+            "greater or equal to 1",
+        ),
+        (
+            json!({"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": "70000"}),
+            "lower or equal to 65535",
+        ),
+        (
+            json!({"loadbalancer_id": lb, "protocol": "FTP", "protocol_port": port}),
+            "one of",
+        ),
+        (
+            json!({"loadbalancer_id": lb, "protocol_port": port}),
+            "Mandatory field missing",
+        ),
+    ] {
+        let (code, v) = api.post("listeners", json!({"listener": body}));
+        assert_eq!(code, 400, "{v}");
+        assert!(
+            v["faultstring"].as_str().unwrap_or("").contains(want),
+            "{want}: {v}"
+        );
+    }
+    let l = api.create(
+        "listeners",
+        "listener",
+        json!({"loadbalancer_id": lb, "protocol": "TCP", "protocol_port": port}),
+    );
+    api.wait_active(&lb);
+    let (code, v) = api.post(
+        "listeners",
+        json!({"listener": {"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": port}}),
+    );
+    assert_eq!(code, 409, "duplicate port: {v}");
+    let p = api.create(
+        "pools",
+        "pool",
+        json!({"listener_id": l, "protocol": "TCP", "lb_algorithm": "LEAST_CONNECTIONS"}),
+    );
+    api.wait_active(&lb);
+    let (code, v) = api.post(
+        &format!("pools/{p}/members"),
+        json!({"member": {"address": "127.0.0.1", "protocol_port": 1, "weight": 257}}),
+    );
+    assert_eq!(code, 400, "{v}");
+    let m = api.create(
+        &format!("pools/{p}/members"),
+        "member",
+        json!({"address": "127.0.0.1", "protocol_port": "1"}),
+    );
+    api.wait_active(&lb);
+    let (code, _) = api.post(
+        &format!("pools/{p}/members"),
+        json!({"member": {"address": "127.0.0.1", "protocol_port": 1}}),
+    );
+    assert_eq!(code, 409, "duplicate member");
+    let (code, v) = api.post("healthmonitors", json!({"healthmonitor": {"pool_id": p, "type": "TCP", "delay": 1, "timeout": 5, "max_retries": 3}}));
+    assert_eq!(code, 400, "timeout > delay: {v}");
+    api.create(
+        "healthmonitors",
+        "healthmonitor",
+        json!({"pool_id": p, "type": "TCP", "delay": "5", "timeout": "1", "max_retries": "3"}),
+    );
+    api.wait_active(&lb);
+    let (code, _) = api.post("healthmonitors", json!({"healthmonitor": {"pool_id": p, "type": "TCP", "delay": 5, "timeout": 1, "max_retries": 3}}));
+    assert_eq!(code, 409, "a pool has one monitor");
+    // Immutable fields; a member under a wrong pool is 404.
+    let (code, _) = api.put(
+        &format!("listeners/{l}"),
+        json!({"listener": {"protocol_port": 1}}),
+    );
+    assert_eq!(code, 400);
+    assert_eq!(api.get(&format!("pools/other/members/{m}")).0, 404);
+    // Listing: filters, fields, limit/marker, links.
+    for n in 0..3 {
+        api.create(
+            &format!("pools/{p}/members"),
+            "member",
+            json!({"address": "127.0.0.1", "protocol_port": 10 + n, "name": format!("m{n}")}),
+        );
+        api.wait_active(&lb);
+    }
+    let (_, v) = api.get(&format!(
+        "pools/{p}/members?name=m1&fields=name,protocol_port"
+    ));
+    assert_eq!(
+        v["members"],
+        json!([{"name": "m1", "protocol_port": 11}]),
+        "{v}"
+    );
+    let (_, v) = api.get(&format!(
+        "pools/{p}/members?limit=2&sort=protocol_port:desc"
+    ));
+    assert_eq!(v["members"][0]["protocol_port"], 12);
+    assert_eq!(v["members_links"][0]["rel"], "next");
+    let (_, v) = api.get("loadbalancers?provisioning_status=ACTIVE&fields=id");
+    assert_eq!(v["loadbalancers"], json!([{"id": lb}]));
+    // Batch member update: additive_only keeps the others; without it the list replaces.
+    let (code, _) = api.put(
+        &format!("pools/{p}/members?additive_only=true"),
+        json!({"members": [{"address": "127.0.0.1", "protocol_port": 20}]}),
+    );
+    assert_eq!(code, 202);
+    api.wait_active(&lb);
+    assert_eq!(
+        api.get(&format!("pools/{p}/members")).1["members"]
+            .as_array()
+            .map(Vec::len),
+        Some(5)
+    );
+    let (code, _) = api.put(
+        &format!("pools/{p}/members"),
+        json!({"members": [{"address": "127.0.0.1", "protocol_port": 20, "weight": 5}]}),
+    );
+    assert_eq!(code, 202);
+    api.wait_active(&lb);
+    let (_, v) = api.get(&format!("pools/{p}/members"));
+    assert_eq!(v["members"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["members"][0]["weight"], 5);
+    // Quotas, providers, flavors, Neutron look-ups.
+    assert_eq!(api.get("quotas/defaults").1["quota"]["loadbalancer"], -1);
+    let (code, _) = api.put("quotas/proj1", json!({"quota": {"loadbalancer": 0}}));
+    assert_eq!(code, 202);
+    let (code, v) = call(
+        "POST",
+        &api.url("loadbalancers"),
+        Some(&json!({"loadbalancer": {"vip_address": "127.0.0.9", "vip_subnet_id": "s"}})),
+        &["X-Project-Id: proj1"],
+    );
+    assert_eq!(code, 403, "quota met: {v}");
+    // Per-project isolation: proj1 sees none of the default project's objects.
+    let (_, v) = call(
+        "GET",
+        &api.url("loadbalancers"),
+        None,
+        &["X-Project-Id: proj1"],
+    );
+    assert_eq!(v["loadbalancers"], json!([]));
+    let (code, _) = call(
+        "GET",
+        &api.url(&format!("loadbalancers/{lb}")),
+        None,
+        &["X-Project-Id: proj1"],
+    );
+    assert_eq!(code, 403);
+    assert_eq!(api.get("providers").1["providers"][0]["name"], "amphora");
+    assert_eq!(api.get("flavors").1["flavors"], json!([]));
+    let (code, v) = call(
+        "GET",
+        &format!("{}/v2.0/subnets?id=abc", api.base),
+        None,
+        &[],
+    );
+    assert_eq!((code, v["subnets"][0]["id"].as_str()), (200, Some("abc")));
+    // L7 policy and rule render and apply.
+    let p2 = api.create(
+        "pools",
+        "pool",
+        json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}),
+    );
+    api.wait_active(&lb);
+    let hl = api.create("listeners", "listener", json!({"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": free_port(), "default_pool_id": p2}));
+    api.wait_active(&lb);
+    let pol = api.create(
+        "l7policies",
+        "l7policy",
+        json!({"listener_id": hl, "action": "REJECT"}),
+    );
+    api.wait_active(&lb);
+    api.create(
+        &format!("l7policies/{pol}/rules"),
+        "rule",
+        json!({"type": "PATH", "compare_type": "STARTS_WITH", "value": "/admin"}),
+    );
+    api.wait_active(&lb);
+    let cfg = api.get(&format!("loadbalancers/{lb}/haproxy.cfg")).1;
+    assert!(
+        cfg.as_str().unwrap_or("").contains("http-request deny if"),
+        "{cfg}"
+    );
+}
+
+#[test]
+fn load_loop_during_100_member_changes_loses_nothing() {
+    let scratch = Scratch::new("api-load");
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let _apps: Vec<_> = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| app_server(&scratch, &format!("app{i}"), *p, 200))
+        .collect();
+    let api = api_support::start(&scratch, api_support::port(), "");
+    let vip = vip(4);
+    let port = free_port();
+    let (lb, _l, pool, ids) = build(&api, &vip, port, &ports[..1]);
+    let addr: std::net::SocketAddr = format!("{vip}:{port}").parse().expect("addr");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop2 = stop.clone();
+    let load = std::thread::spawn(move || {
+        let (mut sent, mut failed) = (0u32, 0u32);
+        let start = Instant::now();
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed)
+            && start.elapsed() < Duration::from_secs(120)
+            && sent < 200_000
+        {
+            if !fulcrum_testlab::http::get_ok(addr, Duration::from_secs(2)) {
+                failed += 1;
+            }
+            sent += 1;
+        }
+        (sent, failed)
+    });
+    // 100 changes: add app1/app2, reweight, remove, re-add; app0 always stays.
+    let mut changes = 0;
+    let mut extra: Vec<String> = Vec::new();
+    while changes < 100 {
+        match changes % 4 {
+            0 | 1 => {
+                let p = ports[1 + (changes % 4)];
+                extra.push(api.create(
+                    &format!("pools/{pool}/members"),
+                    "member",
+                    json!({"address": "127.0.0.1", "protocol_port": p}),
+                ));
+            }
+            2 => {
+                let (code, _) = api.put(
+                    &format!("pools/{pool}/members/{}", ids[0]),
+                    json!({"member": {"weight": 1 + changes}}),
+                );
+                assert_eq!(code, 200);
+            }
+            _ => {
+                for m in extra.drain(..) {
+                    assert_eq!(api.delete(&format!("pools/{pool}/members/{m}")).0, 204);
+                    api.wait_active(&lb);
+                }
+            }
+        }
+        api.wait_active(&lb);
+        changes += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (sent, failed) = load.join().expect("load thread");
+    eprintln!("load loop: {sent} requests during 100 member changes, {failed} failed");
+    assert!(sent > 100, "the load loop ran ({sent})");
+    assert_eq!(failed, 0, "{}", api.fulcrum.log_text());
+}
