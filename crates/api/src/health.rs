@@ -20,10 +20,13 @@ pub struct Row {
     pub ereq: u64,
 }
 
+/// `show stat` rows by (pxname, svname).
+pub type Rows = std::sync::Arc<HashMap<(String, String), Row>>;
+
 /// `show stat` by (pxname, svname), fetched at most every 200 ms.
 #[derive(Default)]
 pub struct StatCache {
-    inner: std::sync::Mutex<Option<(Instant, std::sync::Arc<HashMap<(String, String), Row>>)>>,
+    inner: std::sync::Mutex<Option<(Instant, Rows)>>,
 }
 
 impl StatCache {

@@ -163,6 +163,15 @@ async fn dispatch(
 
 type Answer = Result<(u16, Value), ApiError>;
 
+/// (plural, kind, parent (field, id), object id, what follows the id).
+type Route<'a> = (
+    &'a str,
+    &'a str,
+    Option<(&'a str, String)>,
+    Option<&'a str>,
+    &'a [&'a str],
+);
+
 fn envelope(kind: &str, o: Value) -> Value {
     let mut m = Map::new();
     m.insert(kind.to_string(), o);
@@ -252,13 +261,7 @@ async fn lbaas(
         _ => {}
     }
     // Collections: (kind, parent filter, id)
-    let (plural, kind, parent, id, tail): (
-        &str,
-        &str,
-        Option<(&str, String)>,
-        Option<&str>,
-        &[&str],
-    ) = match rest {
+    let (plural, kind, parent, id, tail): Route<'_> = match rest {
         ["pools", pid, "members", more @ ..] => (
             "members",
             "member",

@@ -59,7 +59,7 @@ fn matches(v: Option<&Value>, want: &str) -> bool {
         Some(Value::Array(items)) => items
             .iter()
             .any(|i| i.as_str() == Some(want) || i.get("id").and_then(Value::as_str) == Some(want)),
-        Some(other) => other.to_string() == want,
+        Some(other) => *other == want,
     }
 }
 

@@ -208,21 +208,7 @@ pub fn create(
                     ),
                 ));
             }
-            if let Some(sp) = o.get("session_persistence").and_then(Value::as_object) {
-                let t = s(sp, "type");
-                match t {
-                    "SOURCE_IP" => {}
-                    "HTTP_COOKIE" if sp.get("cookie_name").is_some_and(|c| !c.is_null()) => {
-                        return Err(err(400, "Validation failure: Cookie names are not supported for HTTP_COOKIE pools."))
-                    }
-                    "HTTP_COOKIE" => {}
-                    "APP_COOKIE" if s(sp, "cookie_name").is_empty() => {
-                        return Err(err(400, "Validation failure: Cookie names are required for APP_COOKIE pools."))
-                    }
-                    "APP_COOKIE" => {}
-                    other => return Err(err(400, format!("Invalid input for field/attribute type. Value: '{other}'. Value should be one of: APP_COOKIE, HTTP_COOKIE, SOURCE_IP"))),
-                }
-            }
+            check_persistence(&o)?;
             lb
         }
         "member" => {
@@ -252,7 +238,7 @@ pub fn create(
             let p = visible(st, "pool", &pid, who)?;
             let lb = s(p, "loadbalancer_id").to_string();
             if !st.children("healthmonitor", "pool_id", &pid).is_empty() {
-                return Err(err(409, format!("This Pool already has a Health Monitor")));
+                return Err(err(409, "This Pool already has a Health Monitor"));
             }
             check_monitor(&mut o)?;
             lb
@@ -315,6 +301,27 @@ pub fn create(
     Ok((o, changed))
 }
 
+fn check_persistence(o: &Obj) -> Result<(), ApiError> {
+    if let Some(sp) = o.get("session_persistence").and_then(Value::as_object) {
+        let t = s(sp, "type");
+        match t {
+            "SOURCE_IP" => {}
+            "HTTP_COOKIE" if sp.get("cookie_name").is_some_and(|c| !c.is_null()) => {
+                return Err(err(400, "Validation failure: Cookie names are not supported for HTTP_COOKIE pools."))
+            }
+            "HTTP_COOKIE" => {}
+            "APP_COOKIE" if s(sp, "cookie_name").is_empty() => {
+                return Err(err(400, "Validation failure: Cookie names are required for APP_COOKIE pools."))
+            }
+            "APP_COOKIE" => {
+            return Err(err(400, "Validation failure: APP_COOKIE persistence is not supported by fulcrum yet (its parser has no res.cook fetch); use HTTP_COOKIE or SOURCE_IP."))
+        }
+            other => return Err(err(400, format!("Invalid input for field/attribute type. Value: '{other}'. Value should be one of: APP_COOKIE, HTTP_COOKIE, SOURCE_IP"))),
+        }
+    }
+    Ok(())
+}
+
 fn check_monitor(o: &mut Obj) -> Result<(), ApiError> {
     let (delay, timeout) = (crate::state::i(o, "delay"), crate::state::i(o, "timeout"));
     if delay < timeout {
@@ -337,7 +344,7 @@ fn check_monitor(o: &mut Obj) -> Result<(), ApiError> {
         }
         let codes = s(o, "expected_codes");
         let ok = codes
-            .split(|c| c == ',' || c == '-')
+            .split([',', '-'])
             .all(|c| c.parse::<u16>().is_ok_and(|n| (100..=599).contains(&n)));
         if !ok {
             return Err(err(400, format!("Invalid input for field/attribute expected_codes. Value: '{codes}'. Value should match the pattern ^(\\d{{3}}(\\s*,\\s*\\d{{3}})*)$|^(\\d{{3}}-\\d{{3}})$")));
@@ -346,6 +353,9 @@ fn check_monitor(o: &mut Obj) -> Result<(), ApiError> {
         || o.get("url_path").is_some_and(|v| !v.is_null())
     {
         return Err(err(400, format!("Validation failure: http_method and url_path are only valid for HTTP and HTTPS health monitors (type {t}).")));
+    }
+    if t == "PING" {
+        return Err(err(400, "Validation failure: PING health monitors are not supported by fulcrum yet (no ICMP check); use TCP."));
     }
     if t == "UDP-CONNECT" || t == "SCTP" {
         return Err(err(400, format!("Validation failure: health monitor type {t} is not supported by fulcrum yet (no UDP listener).")));
@@ -401,6 +411,7 @@ pub fn update(
     schema::update(title(kind), fields(kind), &mut o, body).map_err(|m| err(400, m))?;
     match kind {
         "healthmonitor" => check_monitor(&mut o)?,
+        "pool" => check_persistence(&o)?,
         "l7policy" => check_policy(st, &o, &lb, who)?,
         "listener" => {
             if let Some(pid) = o.get("default_pool_id").and_then(Value::as_str) {

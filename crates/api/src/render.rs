@@ -156,7 +156,7 @@ fn l7policy(state: &State, lid: &str, p: &Obj) -> String {
         let Some(cond) = rule_condition(r) else {
             continue;
         };
-        let name = format!("{rid}");
+        let name = rid.clone();
         let _ = writeln!(o, "    acl {name} {cond}");
         names.push(if b(r, "invert") {
             format!("!{name}")

@@ -185,10 +185,11 @@ impl Parser {
             }
             Section::Skipped => {}
             Section::Addresses(kind) => peers::keyword(*kind, line, diags),
-            Section::Api => match self.api.as_mut() {
-                Some(a) => api::keyword(a, line, diags),
-                None => {}
-            },
+            Section::Api => {
+                if let Some(a) = self.api.as_mut() {
+                    api::keyword(a, line, diags);
+                }
+            }
         }
     }
 
