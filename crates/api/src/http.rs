@@ -516,6 +516,9 @@ async fn quotas(
                 }
             }
         }
+        // The older spellings python-octaviaclient shows.
+        m.insert("load_balancer".into(), m["loadbalancer"].clone());
+        m.insert("health_monitor".into(), m["healthmonitor"].clone());
         m
     };
     match (method.as_str(), rest) {
@@ -531,7 +534,7 @@ async fn quotas(
                 .collect();
             Ok((200, json!({"quotas": list, "quotas_links": []})))
         }
-        ("GET", ["defaults"]) => Ok((200, json!({"quota": defaults()}))),
+        ("GET", ["defaults"]) => Ok((200, json!({"quota": show(&State::default(), "")}))),
         ("GET", [project]) => {
             if !who.admin && *project != who.project {
                 return Err(err(
@@ -555,7 +558,12 @@ async fn quotas(
                     .strip_suffix("s")
                     .filter(|k| crate::schema::QUOTA_FIELDS.contains(k))
                     .unwrap_or(k);
-                let kk = if k == "l7policies" { "l7policy" } else { kk };
+                let kk = match k.as_str() {
+                    "l7policies" => "l7policy",
+                    "load_balancer" => "loadbalancer",
+                    "health_monitor" => "healthmonitor",
+                    _ => kk,
+                };
                 if !crate::schema::QUOTA_FIELDS.contains(&kk) {
                     return Err(err(
                         400,
