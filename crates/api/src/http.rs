@@ -147,6 +147,9 @@ async fn dispatch(
         ["v2.0" | "v2", "lbaas", rest @ ..] => {
             lbaas(&shared, &method, rest, &query, body, &who, &base).await
         }
+        ["v2.0", "lb", rest @ ..] => {
+            return lbaas_v1(&shared, &method, rest, &query, body, &who).await
+        }
         ["v2.0" | "v2"] => Ok((200, json!({"version": versions(&host)["versions"][1]}))),
         ["v2.0", "subnets" | "networks" | "ports", rest @ ..] => {
             Ok(crate::neutron::answer(&shared, segs[1], rest, &query))
@@ -162,6 +165,47 @@ async fn dispatch(
 }
 
 type Answer = Result<(u16, Value), ApiError>;
+
+async fn lbaas_v1(
+    shared: &Handle,
+    method: &Method,
+    rest: &[&str],
+    query: &[(String, String)],
+    body: Option<Map<String, Value>>,
+    who: &Caller,
+) -> Response {
+    // LBaaS v1 had no PENDING_* immutability: a change waits (bounded) for the previous
+    // one to be applied instead of answering 409.
+    let mut st = shared.state.lock().await;
+    if *method != Method::GET {
+        for _ in 0..500 {
+            if st.pending_lbs().is_empty() {
+                break;
+            }
+            drop(st);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            st = shared.state.lock().await;
+        }
+    }
+    fresh(shared, &mut st).await;
+    match crate::v1::handle(&mut st, method, rest, query, body, who) {
+        Ok((code, v, changed)) => {
+            if !changed.is_empty() {
+                if let Err(e) = shared.store.save(&st, &changed) {
+                    return fault(err(500, format!("store: {e}")));
+                }
+                drop(st);
+                shared.dirty.notify_one();
+            }
+            if code == 204 {
+                StatusCode::NO_CONTENT.into_response()
+            } else {
+                reply(code, v)
+            }
+        }
+        Err(e) => reply(e.code, crate::v1::neutron_error(&e)),
+    }
+}
 
 /// (plural, kind, parent (field, id), object id, what follows the id).
 type Route<'a> = (

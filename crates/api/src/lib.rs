@@ -20,6 +20,7 @@ pub mod render;
 pub mod schema;
 pub mod state;
 pub mod store;
+pub mod v1;
 
 use fulcrum_config::model::{Api as ApiConfig, ApiAuth};
 use state::State;

@@ -96,7 +96,7 @@ fn check_quota(st: &State, kind: &str, project: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn new_id() -> String {
+pub fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
@@ -107,6 +107,18 @@ pub fn create(
     parent: Option<&str>,
     body: &Map<String, Value>,
     who: &Caller,
+) -> Result<(Obj, Changed), ApiError> {
+    create_with_id(st, kind, parent, body, who, None)
+}
+
+/// `create` with the id chosen by the caller (LBaaS v1 objects keep their v1 ids).
+pub fn create_with_id(
+    st: &mut State,
+    kind: &str,
+    parent: Option<&str>,
+    body: &Map<String, Value>,
+    who: &Caller,
+    id: Option<String>,
 ) -> Result<(Obj, Changed), ApiError> {
     let mut o = schema::create(title(kind), fields(kind), body).map_err(|m| err(400, m))?;
     let project = match o.get("project_id").and_then(Value::as_str) {
@@ -120,7 +132,7 @@ pub fn create(
         _ => who.project.clone(),
     };
     o.insert("project_id".into(), Value::from(project.clone()));
-    let id = new_id();
+    let id = id.unwrap_or_else(new_id);
     o.insert("id".into(), Value::from(id.clone()));
     let lb = match kind {
         "loadbalancer" => {

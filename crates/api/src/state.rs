@@ -17,6 +17,7 @@ pub const KINDS: &[&str] = &[
     "l7policy",
     "l7rule",
     "quota",
+    "v1monitor",
 ];
 
 /// Fields kept internally but not shown (Octavia shows relationships as lists instead).
@@ -152,7 +153,9 @@ impl State {
     /// The object as Octavia shows it: relationship lists added, internal fields removed.
     pub fn view(&self, kind: &str, obj: &Obj) -> Obj {
         let mut v = obj.clone();
-        v.remove("_seq");
+        for internal in ["_seq", "v1", "v1_subnet_id"] {
+            v.remove(internal);
+        }
         let id = s(obj, "id").to_string();
         let ids = |list: Vec<String>| {
             Value::Array(

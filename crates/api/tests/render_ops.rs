@@ -145,7 +145,7 @@ fn cascade_delete_and_quota_and_isolation() {
     assert_eq!(e.code, 400);
     ops::delete(&mut st, "loadbalancer", &lb, true, &admin()).expect("cascade");
     assert!(render::render_all(&st).is_empty());
-    st.settle(&[lb.clone()], true, "");
+    st.settle(std::slice::from_ref(&lb), true, "");
     assert!(st.get("loadbalancer", &lb).is_none());
     assert_eq!(st.all("member").count(), 0);
 
@@ -186,7 +186,7 @@ fn batch_members_replace_or_add() {
         json!({"address": "10.0.1.9", "protocol_port": 80}),
     ];
     ops::batch_members(&mut st, &p, &list, false, &admin()).expect("batch");
-    st.settle(&[lb.clone()], true, "");
+    st.settle(std::slice::from_ref(&lb), true, "");
     let mut members: Vec<(String, i64)> = st
         .all("member")
         .map(|m| {

@@ -504,3 +504,104 @@ fn load_loop_during_100_member_changes_loses_nothing() {
     assert!(sent > 100, "the load loop ran ({sent})");
     assert_eq!(failed, 0, "{}", api.fulcrum.log_text());
 }
+
+/// Seed 003 as it was written: Neutron LBaaS v1 (`/v2.0/lb/...`): pool, VIP with HTTP_COOKIE,
+/// members, a monitor associated with the pool; the cookie keeps the client on one member.
+#[test]
+fn seed003_through_lbaas_v1() {
+    let scratch = Scratch::new("api-v1");
+    let (p1, p2) = (free_port(), free_port());
+    let _m1 = app_server(&scratch, "member0", p1, 200);
+    let _m2 = app_server(&scratch, "member1", p2, 200);
+    let api = api_support::start(&scratch, api_support::port(), "");
+    let v1 = |m: &str, path: &str, body: Option<serde_json::Value>| {
+        call(
+            m,
+            &format!("{}/v2.0/lb/{path}", api.base),
+            body.as_ref(),
+            &[],
+        )
+    };
+    let (code, v) = v1(
+        "POST",
+        "pools",
+        Some(
+            json!({"pool": {"name": "tomcat_lb", "subnet_id": "lb-subnet", "protocol": "HTTP", "lb_method": "ROUND_ROBIN"}}),
+        ),
+    );
+    assert_eq!(code, 201, "{v}");
+    let pool = v["pool"]["id"].as_str().expect("id").to_string();
+    let vip = vip(6);
+    let port = free_port();
+    let (code, v) = v1(
+        "POST",
+        "vips",
+        Some(
+            json!({"vip": {"name": "tomcat_vip", "pool_id": pool, "subnet_id": "lb-subnet", "address": vip, "protocol": "HTTP", "protocol_port": port, "session_persistence": {"type": "HTTP_COOKIE"}}}),
+        ),
+    );
+    assert_eq!(code, 201, "{v}");
+    assert_eq!(v["vip"]["address"], vip.as_str());
+    let mut members = Vec::new();
+    for p in [p1, p2] {
+        let (code, v) = v1(
+            "POST",
+            "members",
+            Some(
+                json!({"member": {"pool_id": pool, "address": "127.0.0.1", "protocol_port": p, "weight": 100}}),
+            ),
+        );
+        assert_eq!(code, 201, "{v}");
+        members.push(v["member"]["id"].as_str().expect("id").to_string());
+    }
+    let (code, v) = v1(
+        "POST",
+        "health_monitors",
+        Some(
+            json!({"health_monitor": {"type": "HTTP", "delay": 1, "timeout": 1, "max_retries": 3, "http_method": "GET", "url_path": "/", "expected_codes": "200"}}),
+        ),
+    );
+    assert_eq!(code, 201, "{v}");
+    let mon = v["health_monitor"]["id"].as_str().expect("id").to_string();
+    let (code, v) = v1(
+        "POST",
+        &format!("pools/{pool}/health_monitors"),
+        Some(json!({"health_monitor": {"id": mon}})),
+    );
+    assert_eq!(code, 201, "{v}");
+    wait_for("pool ACTIVE", Duration::from_secs(10), || {
+        v1("GET", &format!("pools/{pool}"), None).1["pool"]["status"] == "ACTIVE"
+    });
+    let (_, v) = v1("GET", &format!("pools/{pool}"), None);
+    assert_eq!(v["pool"]["health_monitors"], json!([mon]), "{v}");
+    assert_eq!(v["pool"]["members"].as_array().map(Vec::len), Some(2));
+    let url = format!("http://{vip}:{port}/manager/html");
+    let (a, b) = (fetch(&url, None), fetch(&url, None));
+    assert_eq!((a.0, b.0), (200, 200));
+    let (sa, sb) = (a.2.expect("SRV"), b.2.expect("SRV"));
+    assert_ne!(sa, sb, "round robin between the two members");
+    assert!(members.contains(&sa) && members.contains(&sb));
+    for _ in 0..5 {
+        let (code, body, srv) = fetch(&url, Some(&format!("SRV={sa}")));
+        assert_eq!((code, body.as_str(), srv), (200, a.1.as_str(), None));
+    }
+    // The same objects through v2: one load balancer with the VIP.
+    let (_, v2) = api.get(&format!("pools/{pool}"));
+    assert_eq!(v2["pool"]["session_persistence"]["type"], "HTTP_COOKIE");
+    // Errors in Neutron's shape.
+    let (code, v) = v1("GET", "pools/nope", None);
+    assert_eq!(code, 404);
+    assert_eq!(v["NeutronError"]["type"], "NotFound");
+    let (code, _) = v1("DELETE", &format!("pools/{pool}"), None);
+    assert_eq!(code, 409, "pool still has a VIP");
+    let vip_id = v1("GET", "vips", None).1["vips"][0]["id"]
+        .as_str()
+        .expect("vip")
+        .to_string();
+    assert_eq!(v1("DELETE", &format!("vips/{vip_id}"), None).0, 204);
+    assert_eq!(v1("DELETE", &format!("pools/{pool}"), None).0, 204);
+    wait_for("pool gone", Duration::from_secs(5), || {
+        v1("GET", &format!("pools/{pool}"), None).0 == 404
+    });
+    assert_eq!(v1("DELETE", &format!("health_monitors/{mon}"), None).0, 204);
+}
