@@ -471,6 +471,7 @@ fn load_loop_during_100_member_changes_loses_nothing() {
     // 100 changes: add app1/app2, reweight, remove, re-add; app0 always stays.
     let mut changes = 0;
     let mut extra: Vec<String> = Vec::new();
+    let mut slowest = Duration::ZERO;
     while changes < 100 {
         match changes % 4 {
             0 | 1 => {
@@ -478,8 +479,16 @@ fn load_loop_during_100_member_changes_loses_nothing() {
                 extra.push(api.create(
                     &format!("pools/{pool}/members"),
                     "member",
-                    json!({"address": "127.0.0.1", "protocol_port": p}),
+                    json!({"address": "127.0.0.1", "protocol_port": p, "weight": 256}),
                 ));
+                // The new member takes traffic (after its first check).
+                api.wait_active(&lb);
+                let name = format!("app{}", 1 + (changes % 4));
+                let t = Instant::now();
+                wait_for("the new member serves", Duration::from_secs(10), || {
+                    fetch(&format!("http://{addr}/"), None).1 == name
+                });
+                slowest = slowest.max(t.elapsed());
             }
             2 => {
                 let (code, _) = api.put(
@@ -500,7 +509,7 @@ fn load_loop_during_100_member_changes_loses_nothing() {
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (sent, failed) = load.join().expect("load thread");
-    eprintln!("load loop: {sent} requests during 100 member changes, {failed} failed");
+    eprintln!("load loop: {sent} requests during 100 member changes, {failed} failed; slowest new member to serve after ACTIVE: {slowest:?}");
     assert!(sent > 100, "the load loop ran ({sent})");
     assert_eq!(failed, 0, "{}", api.fulcrum.log_text());
 }
@@ -604,4 +613,78 @@ fn seed003_through_lbaas_v1() {
         v1("GET", &format!("pools/{pool}"), None).0 == 404
     });
     assert_eq!(v1("DELETE", &format!("health_monitors/{mon}"), None).0, 204);
+}
+
+/// A change the process refuses (a VIP it cannot bind) puts that load balancer in ERROR with
+/// the reason; the others keep serving and keep taking changes.
+#[test]
+fn refused_change_is_error_with_reason_and_others_keep_serving() {
+    let scratch = Scratch::new("api-refused");
+    let p1 = free_port();
+    let _m1 = app_server(&scratch, "member0", p1, 200);
+    let api = api_support::start(&scratch, api_support::port(), "");
+    let vip = vip(7);
+    let port = free_port();
+    let (_lb, _l, pool, _) = build(&api, &vip, port, &[p1]);
+    let url = format!("http://{vip}:{port}/");
+    // A port another process holds (without SO_REUSEPORT): the bind fails.
+    let bad_vip = api_support::vip(8);
+    let holder = std::net::TcpListener::bind(format!("{bad_vip}:0")).expect("hold a port");
+    let held = holder.local_addr().expect("addr").port();
+    let bad = api.create(
+        "loadbalancers",
+        "loadbalancer",
+        json!({"vip_address": bad_vip, "vip_subnet_id": "s"}),
+    );
+    api.wait_active(&bad);
+    api.create(
+        "listeners",
+        "listener",
+        json!({"loadbalancer_id": bad, "protocol": "TCP", "protocol_port": held}),
+    );
+    let start = Instant::now();
+    let v = loop {
+        let (_, v) = api.get(&format!("loadbalancers/{bad}"));
+        if v["loadbalancer"]["provisioning_status"] == "ERROR" {
+            break v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "never ERROR: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let reason = v["loadbalancer"]["provisioning_status_reason"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        reason.contains(&format!("{bad_vip}:{held}")),
+        "the reason names the address: {v}"
+    );
+    assert_eq!(
+        fetch(&url, None).0,
+        200,
+        "the other load balancer still serves"
+    );
+    let p2 = free_port();
+    let _m2 = app_server(&scratch, "member1", p2, 200);
+    let lb = _lb;
+    api.create(
+        &format!("pools/{pool}/members"),
+        "member",
+        json!({"address": "127.0.0.1", "protocol_port": p2, "weight": 100}),
+    );
+    api.wait_active(&lb);
+    // It takes its share of traffic (bounded wait).
+    wait_for("member1 serves", Duration::from_secs(10), || {
+        fetch(&url, None).1 == "member1"
+    });
+    // The load balancer in ERROR can be deleted.
+    let (code, _) = call(
+        "DELETE",
+        &api.url(&format!("loadbalancers/{bad}?cascade=true")),
+        None,
+        &[],
+    );
+    assert_eq!(code, 204);
 }
