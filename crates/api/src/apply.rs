@@ -5,11 +5,13 @@
 use crate::{render, Handle, ToFulcrum};
 use tokio::sync::oneshot;
 
-async fn apply(shared: &Handle, text: String) -> Result<(), String> {
+async fn apply(shared: &Handle, state: &crate::state::State) -> Result<(), String> {
+    let text = render::render_all(state);
+    let vips = render::vips(state);
     let (tx, rx) = oneshot::channel();
     shared
         .to_fulcrum
-        .send(ToFulcrum::Apply(text, tx))
+        .send(ToFulcrum::Apply(text, vips, tx))
         .await
         .map_err(|_| "fulcrum is stopping".to_string())?;
     rx.await.map_err(|_| "fulcrum is stopping".to_string())?
@@ -22,15 +24,14 @@ pub async fn worker(shared: Handle) {
         // settled are exactly the ones rendered.
         let mut state = shared.state.lock().await;
         let pending = state.pending_lbs();
-        let text = render::render_all(&state);
-        let result = apply(&shared, text).await;
+        let result = apply(&shared, &state).await;
         let changed = match &result {
             Ok(()) => state.settle(&pending, true, ""),
             Err(e) => {
                 tracing::error!("api: change refused: {e}");
                 let changed = state.settle(&pending, false, e);
                 // Bring the others back without the load balancers now in ERROR.
-                if let Err(e) = apply(&shared, render::render_all(&state)).await {
+                if let Err(e) = apply(&shared, &state).await {
                     tracing::error!("api: re-apply without the failed load balancers: {e}");
                 }
                 changed

@@ -29,8 +29,13 @@ use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 
 /// What the API asks of the running fulcrum.
 pub enum ToFulcrum {
-    /// Run the files plus this rendered text (an in-process reload); answer with the outcome.
-    Apply(String, oneshot::Sender<Result<(), String>>),
+    /// Run the files plus this rendered text (an in-process reload), with the VIPs of the load
+    /// balancers it holds; answer with the outcome.
+    Apply(
+        String,
+        Vec<std::net::IpAddr>,
+        oneshot::Sender<Result<(), String>>,
+    ),
     /// The runtime API's `show stat` CSV.
     ShowStat(oneshot::Sender<String>),
 }

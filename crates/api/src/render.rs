@@ -25,6 +25,19 @@ pub fn render_all(state: &State) -> String {
     out
 }
 
+/// The VIP addresses of the load balancers `render_all` runs.
+pub fn vips(state: &State) -> Vec<std::net::IpAddr> {
+    let mut out: Vec<std::net::IpAddr> = state
+        .all("loadbalancer")
+        .filter(|o| !matches!(s(o, "provisioning_status"), "ERROR" | "PENDING_DELETE"))
+        .filter(|o| b(o, "admin_state_up"))
+        .filter_map(|o| s(o, "vip_address").parse().ok())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// One load balancer with a `global` section, as Octavia writes its haproxy.cfg.
 pub fn render_standalone(state: &State, lb: &str) -> String {
     format!(

@@ -932,6 +932,9 @@ pub struct Api {
     pub store: Option<std::path::PathBuf>,
     /// `subnet ID CIDR`: Neutron subnets answered to lookups when auth is not `noauth`.
     pub subnets: Vec<ApiSubnet>,
+    /// `vip_interface IFACE`: load balancers' VIPs are added to this interface (unless a
+    /// vrrp_instance holds them); without it, VIPs must already be local (or come by VRRP).
+    pub vip_interface: Option<String>,
 }
 
 /// `auth noauth | token SECRET | keystone URL`.

@@ -7,6 +7,7 @@ use crate::runtime_api::command::{self, Command, Parsed};
 use crate::runtime_api::Level;
 use fulcrum_api::ToFulcrum;
 use fulcrum_config::{load_sources_with, Config, LoadOptions, Loaded, Source};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use tokio::sync::mpsc;
 
@@ -15,6 +16,10 @@ pub const SOURCE_NAME: &str = "<lbaas-api>";
 
 pub struct ApiBridge {
     rx: mpsc::Receiver<ToFulcrum>,
+    /// `vip_interface`: where the load balancers' VIPs are added.
+    vip_interface: Option<String>,
+    /// VIPs this process added (removed when their load balancer goes, and at stop).
+    held: std::collections::BTreeSet<IpAddr>,
 }
 
 /// Starts the API (its listener bound before this returns) when the config has an `api`
@@ -33,7 +38,11 @@ pub async fn start(config: &Config) -> anyhow::Result<Option<ApiBridge>> {
         .map_err(|e| anyhow::anyhow!("api: cannot bind {bind}: {e}"))?;
     tracing::info!("LBaaS API listening on {bind}");
     fulcrum_api::spawn(shared, listener);
-    Ok(Some(ApiBridge { rx }))
+    Ok(Some(ApiBridge {
+        rx,
+        vip_interface: api.vip_interface.clone(),
+        held: Default::default(),
+    }))
 }
 
 /// The next request from the API (never, without an API).
@@ -77,4 +86,76 @@ pub fn show_stat(live: &mut crate::runtime_api::live::Live<'_>) -> String {
         Parsed::Run(c @ Command::ShowStat(_)) => crate::runtime_api::exec::execute(&c, live),
         _ => String::new(),
     }
+}
+
+fn virtual_ip(address: IpAddr) -> fulcrum_config::model::VirtualIp {
+    fulcrum_config::model::VirtualIp {
+        span: fulcrum_config::Span::new(SOURCE_NAME, 0),
+        address,
+        prefix: if address.is_ipv4() { 32 } else { 128 },
+        dev: None,
+        label: None,
+        brd: None,
+        scope: None,
+    }
+}
+
+/// After an applied change: adds the VIPs now wanted to `vip_interface` (with gratuitous ARP
+/// so neighbours learn the address at once) and removes those no load balancer has any more.
+/// A VIP a vrrp_instance lists is left to VRRP (its listener is bound with IP_FREEBIND, so it
+/// serves wherever VRRP puts the address). Without `vip_interface`, nothing is added.
+pub fn sync_vips(bridge: &mut Option<ApiBridge>, config: &Config, wanted: &[IpAddr]) {
+    let Some(b) = bridge.as_mut() else { return };
+    let Some(ifname) = b.vip_interface.clone() else {
+        return;
+    };
+    let Some(iface) = fulcrum_vrrp::io::iface::lookup(&ifname) else {
+        tracing::warn!("api: vip_interface {ifname} does not exist; VIPs not added");
+        return;
+    };
+    let by_vrrp = |a: &IpAddr| {
+        config
+            .keepalived
+            .vrrp_instances
+            .iter()
+            .any(|v| v.virtual_ipaddress.iter().any(|x| x.address == *a))
+    };
+    let new: Vec<IpAddr> = wanted
+        .iter()
+        .filter(|a| !by_vrrp(a) && !b.held.contains(*a))
+        .copied()
+        .collect();
+    for a in &new {
+        match fulcrum_vrrp::io::netlink::add_address(iface.index, &virtual_ip(*a)) {
+            Ok(()) => {
+                tracing::info!("api: VIP {a} added to {ifname}");
+                b.held.insert(*a);
+                if let (IpAddr::V4(v4), Some(mac)) = (a, iface.mac) {
+                    if let Err(e) = fulcrum_vrrp::io::announce::send_garps(&ifname, mac, &[*v4], 1)
+                    {
+                        tracing::warn!("api: gratuitous ARP for {a} on {ifname}: {e}");
+                    }
+                }
+            }
+            Err(e) => tracing::error!("api: cannot add VIP {a} to {ifname}: {e}"),
+        }
+    }
+    let gone: Vec<IpAddr> = b
+        .held
+        .iter()
+        .filter(|a| !wanted.contains(a))
+        .copied()
+        .collect();
+    for a in gone {
+        match fulcrum_vrrp::io::netlink::del_address(iface.index, &virtual_ip(a)) {
+            Ok(()) => tracing::info!("api: VIP {a} removed from {ifname}"),
+            Err(e) => tracing::error!("api: cannot remove VIP {a} from {ifname}: {e}"),
+        }
+        b.held.remove(&a);
+    }
+}
+
+/// At stop: the VIPs this process added are removed (as keepalived removes its own).
+pub fn release_vips(bridge: &mut Option<ApiBridge>, config: &Config) {
+    sync_vips(bridge, config, &[]);
 }

@@ -131,11 +131,13 @@ impl Supervisor {
                     notifier.ready();
                 }
                 Some(msg) = crate::api_bridge::recv(&mut api) => match msg {
-                    fulcrum_api::ToFulcrum::Apply(text, answer) => {
+                    fulcrum_api::ToFulcrum::Apply(text, vips, answer) => {
                         let old = std::mem::replace(&mut parts.api_text, text);
                         let result = self.reload(&mut parts).await;
                         if result.is_err() {
                             parts.api_text = old;
+                        } else {
+                            crate::api_bridge::sync_vips(&mut api, &parts.config, &vips);
                         }
                         let _ = answer.send(result);
                     }
@@ -197,6 +199,7 @@ impl Supervisor {
             }
         }
         notifier.stopping();
+        crate::api_bridge::release_vips(&mut api, &parts.config);
         parts.stats_sockets.take();
         parts.vrrp.shutdown().await;
         parts.health.shutdown().await;

@@ -7,6 +7,7 @@
 //!     auth noauth                      # noauth | token SECRET | keystone URL
 //!     store /var/lib/fulcrum/lbaas.db
 //!     subnet ID CIDR                   # a Neutron subnet answered to lookups (any id under noauth)
+//!     vip_interface eth0               # add the load balancers' VIPs to this interface
 //! ```
 //!
 //! A file with only this section (no frontend yet) is a valid config: the API adds the rest.
@@ -37,6 +38,7 @@ pub fn open(existing: &mut Option<Api>, line: &Line<'_>, diags: &mut Diagnostics
         auth: ApiAuth::NoAuth,
         store: None,
         subnets: Vec::new(),
+        vip_interface: None,
     });
     true
 }
@@ -91,6 +93,11 @@ fn parse(api: &mut Api, line: &Line<'_>) -> Result<(), String> {
             line.no_more(2)?;
             api.store = Some(path.into());
         }
+        "vip_interface" => {
+            let name = line.need(1, "an interface name such as eth0")?;
+            line.no_more(2)?;
+            api.vip_interface = Some(name.to_string());
+        }
         "subnet" => {
             let id = line.need(1, "a subnet id")?;
             let cidr = line.need(2, "the subnet's CIDR such as 10.0.0.0/24")?;
@@ -117,7 +124,7 @@ fn parse(api: &mut Api, line: &Line<'_>) -> Result<(), String> {
         }
         other => {
             return Err(format!(
-                "unknown keyword '{other}' in 'api' section (expected bind, auth, store or subnet)"
+                "unknown keyword '{other}' in 'api' section (expected bind, auth, store, subnet or vip_interface)"
             ))
         }
     }

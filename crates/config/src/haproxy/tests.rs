@@ -838,7 +838,11 @@ fn api_section_alone_is_valid() {
 
 #[test]
 fn api_section_auth_modes_and_errors() {
-    let cfg = ok("api\n bind [::1]:9876\n auth token s3cret\n");
+    let cfg = ok("api\n bind [::1]:9876\n auth token s3cret\n vip_interface eth0\n");
+    assert_eq!(
+        cfg.api.as_ref().and_then(|a| a.vip_interface.as_deref()),
+        Some("eth0")
+    );
     assert_eq!(
         cfg.api.expect("api").auth,
         crate::model::ApiAuth::Token("s3cret".into())
