@@ -172,6 +172,7 @@ pub fn create_with_id(
             }) {
                 return Err(err(409, format!("Another Listener on this Load Balancer is already using protocol_port {port}")));
             }
+            check_cidrs(&o)?;
             if matches!(
                 s(&o, "protocol"),
                 "UDP" | "SCTP" | "TERMINATED_HTTPS" | "PROMETHEUS"
@@ -334,6 +335,34 @@ fn check_persistence(o: &Obj) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `allowed_cidrs`: valid CIDRs, and only on HTTP listeners (fulcrum runs no `tcp-request
+/// connection` rules yet, so a TCP listener could not enforce them).
+fn check_cidrs(o: &Obj) -> Result<(), ApiError> {
+    let Some(list) = o.get("allowed_cidrs").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    if list.is_empty() {
+        return Ok(());
+    }
+    for c in list {
+        let text = c.as_str().unwrap_or("");
+        let ok = match text.split_once('/') {
+            Some((ip, len)) => ip.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+                len.parse::<u8>()
+                    .is_ok_and(|n| n <= if ip.is_ipv4() { 32 } else { 128 })
+            }),
+            None => false,
+        };
+        if !ok {
+            return Err(err(400, format!("Invalid input for field/attribute allowed_cidrs. Value: '{text}'. Value should be a CIDR")));
+        }
+    }
+    if s(o, "protocol") != "HTTP" {
+        return Err(err(400, format!("Validation failure: allowed_cidrs on a {} listener is not supported by fulcrum yet (HTTP listeners only).", s(o, "protocol"))));
+    }
+    Ok(())
+}
+
 fn check_monitor(o: &mut Obj) -> Result<(), ApiError> {
     let (delay, timeout) = (crate::state::i(o, "delay"), crate::state::i(o, "timeout"));
     if delay < timeout {
@@ -365,6 +394,9 @@ fn check_monitor(o: &mut Obj) -> Result<(), ApiError> {
         || o.get("url_path").is_some_and(|v| !v.is_null())
     {
         return Err(err(400, format!("Validation failure: http_method and url_path are only valid for HTTP and HTTPS health monitors (type {t}).")));
+    }
+    if matches!(t.as_str(), "HTTPS" | "TLS-HELLO") {
+        return Err(err(400, format!("Validation failure: {t} health monitors are not supported by fulcrum yet (no TLS to servers); use HTTP or TCP.")));
     }
     if t == "PING" {
         return Err(err(400, "Validation failure: PING health monitors are not supported by fulcrum yet (no ICMP check); use TCP."));
@@ -426,6 +458,7 @@ pub fn update(
         "pool" => check_persistence(&o)?,
         "l7policy" => check_policy(st, &o, &lb, who)?,
         "listener" => {
+            check_cidrs(&o)?;
             if let Some(pid) = o.get("default_pool_id").and_then(Value::as_str) {
                 let p = visible(st, "pool", pid, who)?;
                 if s(p, "loadbalancer_id") != lb {

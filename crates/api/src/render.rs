@@ -121,8 +121,10 @@ fn frontend(state: &State, vip: &str, l: &Obj) -> String {
     if let Some(cidrs) = l.get("allowed_cidrs").and_then(|v| v.as_array()) {
         let list: Vec<&str> = cidrs.iter().filter_map(|c| c.as_str()).collect();
         if !list.is_empty() {
+            // fulcrum runs no `tcp-request connection` rules yet: HTTP listeners deny with 403
+            // (TCP listeners with allowed_cidrs are refused by the API).
             let _ = writeln!(o, "    acl allowed-cidr src {}", list.join(" "));
-            let _ = writeln!(o, "    tcp-request connection reject unless allowed-cidr");
+            let _ = writeln!(o, "    http-request deny if !allowed-cidr");
         }
     }
     if m == "http" {
@@ -192,7 +194,7 @@ fn l7policy(state: &State, lid: &str, p: &Obj) -> String {
                 .unwrap_or(302);
             let _ = writeln!(
                 o,
-                "    redirect code {code} location {} if {cond}",
+                "    http-request redirect location {} code {code} if {cond}",
                 s(p, "redirect_url")
             );
         }
@@ -203,7 +205,7 @@ fn l7policy(state: &State, lid: &str, p: &Obj) -> String {
                 .unwrap_or(302);
             let _ = writeln!(
                 o,
-                "    redirect code {code} prefix {} if {cond}",
+                "    http-request redirect prefix {} code {code} if {cond}",
                 s(p, "redirect_prefix")
             );
         }
