@@ -268,6 +268,10 @@ pub fn handle(
                 ],
             );
             hm.insert("pool_id".into(), Value::from(*pool));
+            // Neutron's haproxy driver wrote `fall max_retries` (no separate rise/fall).
+            if let Some(r) = m.get("max_retries") {
+                hm.insert("max_retries_down".into(), r.clone());
+            }
             let id = if st.get("healthmonitor", &mid).is_some() {
                 None
             } else {
@@ -498,6 +502,10 @@ fn create_vip(
             "protocol_port",
         ],
     );
+    if protocol == "HTTP" {
+        // Neutron's haproxy driver always added X-Forwarded-For to HTTP VIPs.
+        lb_body.insert("insert_headers".into(), json!({"X-Forwarded-For": "true"}));
+    }
     lb_body.insert("protocol".into(), Value::from(protocol));
     lb_body.insert("loadbalancer_id".into(), Value::from(lb.clone()));
     lb_body.insert("default_pool_id".into(), Value::from(pool.clone()));

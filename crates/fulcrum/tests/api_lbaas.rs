@@ -567,7 +567,7 @@ fn seed003_through_lbaas_v1() {
         "POST",
         "health_monitors",
         Some(
-            json!({"health_monitor": {"type": "HTTP", "delay": 1, "timeout": 1, "max_retries": 3, "http_method": "GET", "url_path": "/", "expected_codes": "200"}}),
+            json!({"health_monitor": {"type": "HTTP", "delay": 30, "timeout": 30, "max_retries": 3, "http_method": "GET", "url_path": "/", "expected_codes": "200"}}),
         ),
     );
     assert_eq!(code, 201, "{v}");
@@ -597,6 +597,40 @@ fn seed003_through_lbaas_v1() {
     // The same objects through v2: one load balancer with the VIP.
     let (_, v2) = api.get(&format!("pools/{pool}"));
     assert_eq!(v2["pool"]["session_persistence"]["type"], "HTTP_COOKIE");
+    // Rendered as the seed's Neutron haproxy.cfg was (ids and addresses aside).
+    let lb = v2["pool"]["loadbalancers"][0]["id"]
+        .as_str()
+        .expect("lb")
+        .to_string();
+    let cfg = api.get(&format!("loadbalancers/{lb}/haproxy.cfg")).1;
+    let cfg = cfg.as_str().expect("text");
+    let seed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/seed003-neutron-lbaas.haproxy.cfg"
+    ))
+    .expect("seed fixture");
+    let backend = seed.split("\nbackend ").nth(1).expect("seed backend");
+    for line in backend
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        let want = match line.strip_prefix("server ") {
+            // "server ID ADDR:PORT weight 100 check inter 30s fall 3 cookie N": the options.
+            Some(rest) => rest
+                .split_whitespace()
+                .skip(2)
+                .take(6)
+                .collect::<Vec<_>>()
+                .join(" "),
+            None => line.to_string(),
+        };
+        assert!(
+            cfg.contains(&want),
+            "seed line {line:?} ({want:?}) missing from\n{cfg}"
+        );
+    }
     // Errors in Neutron's shape.
     let (code, v) = v1("GET", "pools/nope", None);
     assert_eq!(code, 404);
