@@ -438,6 +438,48 @@ fn octavia_errors_and_listing() {
     );
 }
 
+/// An echo server on 127.0.0.1 (a thread per connection), for a long TCP session.
+fn echo_server() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for c in l.incoming().take(16).flatten() {
+            std::thread::spawn(move || {
+                let mut r = c.try_clone().expect("clone");
+                let mut w = c;
+                let _ = std::io::copy(&mut r, &mut w);
+            });
+        }
+    });
+    port
+}
+
+/// One established TCP session through the load balancer: each `round` sends a line and reads
+/// its echo.
+struct Session(std::io::BufReader<std::net::TcpStream>);
+
+impl Session {
+    fn open(addr: std::net::SocketAddr) -> Session {
+        let s =
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        Session(std::io::BufReader::new(s))
+    }
+
+    fn round(&mut self, n: u32) -> std::io::Result<()> {
+        use std::io::{BufRead, Write};
+        let line = format!("ping {n}\n");
+        self.0.get_mut().write_all(line.as_bytes())?;
+        let mut back = String::new();
+        self.0.read_line(&mut back)?;
+        if back != line {
+            return Err(std::io::Error::other(format!("echo {back:?}")));
+        }
+        Ok(())
+    }
+}
+
 #[test]
 fn load_loop_during_100_member_changes_loses_nothing() {
     let scratch = Scratch::new("api-load");
@@ -468,14 +510,33 @@ fn load_loop_during_100_member_changes_loses_nothing() {
         }
         (sent, failed)
     });
+    // An established TCP session (a TCP listener on the same load balancer, echo member) stays
+    // open and working through all the changes.
+    let tcp_port = free_port();
+    let tl = api.create("listeners", "listener", json!({"loadbalancer_id": lb, "protocol": "TCP", "protocol_port": tcp_port, "timeout_client_data": 600000, "timeout_member_data": 600000}));
+    api.wait_active(&lb);
+    let tp = api.create(
+        "pools",
+        "pool",
+        json!({"listener_id": tl, "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}),
+    );
+    api.wait_active(&lb);
+    api.create(
+        &format!("pools/{tp}/members"),
+        "member",
+        json!({"address": "127.0.0.1", "protocol_port": echo_server()}),
+    );
+    api.wait_active(&lb);
+    let mut kept = Session::open(format!("{vip}:{tcp_port}").parse().expect("addr"));
+    kept.round(0).expect("the session works");
     // 100 changes: add app1/app2, reweight, remove, re-add; app0 always stays.
-    let mut changes = 0;
+    let mut changes: u32 = 0;
     let mut extra: Vec<String> = Vec::new();
     let mut slowest = Duration::ZERO;
     while changes < 100 {
         match changes % 4 {
             0 | 1 => {
-                let p = ports[1 + (changes % 4)];
+                let p = ports[1 + (changes % 4) as usize];
                 extra.push(api.create(
                     &format!("pools/{pool}/members"),
                     "member",
@@ -505,6 +566,9 @@ fn load_loop_during_100_member_changes_loses_nothing() {
             }
         }
         api.wait_active(&lb);
+        kept.round(changes + 1).unwrap_or_else(|e| {
+            panic!("the established session failed after change {changes}: {e}")
+        });
         changes += 1;
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
