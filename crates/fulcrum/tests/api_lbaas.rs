@@ -312,6 +312,31 @@ fn octavia_errors_and_listing() {
         json!({"member": {"address": "127.0.0.1", "protocol_port": 1}}),
     );
     assert_eq!(code, 409, "duplicate member");
+    // Without a monitor a member is NO_MONITOR; weight 0 makes it DRAINING.
+    let member = |m: &str| api.get(&format!("pools/{p}/members/{m}")).1["member"].clone();
+    assert_eq!(
+        member(&m)["operating_status"],
+        "NO_MONITOR",
+        "{}",
+        member(&m)
+    );
+    let (code, _) = api.put(
+        &format!("pools/{p}/members/{m}"),
+        json!({"member": {"weight": "0"}}),
+    );
+    assert_eq!(code, 200);
+    api.wait_active(&lb);
+    assert_eq!(member(&m)["operating_status"], "DRAINING", "{}", member(&m));
+    // Failover is accepted (202) and settles; listener stats answer.
+    assert_eq!(
+        api.put(&format!("loadbalancers/{lb}/failover"), json!({}))
+            .0,
+        202
+    );
+    api.wait_active(&lb);
+    let (code, v) = api.get(&format!("listeners/{l}/stats"));
+    assert_eq!(code, 200);
+    assert!(v["stats"]["total_connections"].is_u64(), "{v}");
     let (code, v) = api.post("healthmonitors", json!({"healthmonitor": {"pool_id": p, "type": "TCP", "delay": 1, "timeout": 5, "max_retries": 3}}));
     assert_eq!(code, 400, "timeout > delay: {v}");
     api.create(
