@@ -55,6 +55,20 @@ enum Command {
         #[arg(long)]
         control: Option<PathBuf>,
     },
+    /// Print the haproxy.cfg the LBaaS API renders for a load balancer (all without an id).
+    LbaasConfig {
+        /// A running fulcrum's API, e.g. http://127.0.0.1:9876 (needs the id).
+        #[arg(long)]
+        url: Option<String>,
+        /// The admin token, for `auth token` or `auth keystone`.
+        #[arg(long)]
+        token: Option<String>,
+        /// The API's store, read directly while fulcrum is stopped.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// The load balancer's id.
+        id: Option<String>,
+    },
     /// Check config files: every problem as FILE:LINE: message; exit 1 on any error.
     Check {
         #[arg(short = 'f', long = "file", required = true)]
@@ -85,6 +99,17 @@ fn main() -> ExitCode {
             }
             cmd::run::run(opts)
         }
+        Command::LbaasConfig {
+            url,
+            token,
+            store,
+            id,
+        } => cmd::lbaas::run(
+            url.as_deref(),
+            token.as_deref(),
+            store.as_deref(),
+            id.as_deref(),
+        ),
         Command::Reload { control } => {
             cmd::reload::run(&control.unwrap_or_else(control::default_path))
         }

@@ -190,7 +190,36 @@ fn restart_keeps_load_balancers_and_ids() {
         built
         // dropped: SIGKILL, as a crash
     };
+    // While fulcrum is down, the CLI prints the rendering straight from the store.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fulcrum"))
+        .args(["lbaas-config", "--store"])
+        .arg(scratch.0.join("lbaas.db"))
+        .arg(&lb)
+        .output()
+        .expect("fulcrum lbaas-config");
+    let offline = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        offline.contains(&format!("frontend {l}"))
+            && offline.contains(&format!("server {}", ids[0])),
+        "{offline}"
+    );
     let api = api_support::start(&scratch, api_port, "");
+    // Running, the CLI asks the API, and both agree.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fulcrum"))
+        .args(["lbaas-config", "--url", &api.base, &lb])
+        .output()
+        .expect("fulcrum lbaas-config");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), offline);
     let url = format!("http://{vip}:{port}/");
     wait_for(
         "the VIP serves after restart",
