@@ -98,12 +98,12 @@ const COLLECTIONS: &[(&str, &str)] = &[
     ("l7policies", "l7policy"),
 ];
 
+/// The versions document: one `v2.0`, CURRENT (Octavia's v2 API, and Neutron's v2.0 for the
+/// look-ups answered on the same endpoint), reachable under `/v2.0` and `/v2`.
 fn versions(host: &str) -> Value {
     json!({"versions": [
-        {"id": "v2.0", "status": "SUPPORTED", "updated": "2016-12-11T00:00:00Z",
-         "links": [{"href": format!("http://{host}/v2.0"), "rel": "self"}]},
-        {"id": "v2.27", "status": "CURRENT", "updated": "2023-05-05T00:00:00Z",
-         "links": [{"href": format!("http://{host}/v2"), "rel": "self"}]}
+        {"id": "v2.0", "status": "CURRENT", "updated": "2016-12-11T00:00:00Z",
+         "links": [{"href": format!("http://{host}/v2.0"), "rel": "self"}]}
     ]})
 }
 
@@ -150,7 +150,7 @@ async fn dispatch(
         ["v2.0", "lb", rest @ ..] => {
             return lbaas_v1(&shared, &method, rest, &query, body, &who).await
         }
-        ["v2.0" | "v2"] => Ok((200, json!({"version": versions(&host)["versions"][1]}))),
+        ["v2.0" | "v2"] => Ok((200, json!({"version": versions(&host)["versions"][0]}))),
         ["v2.0", "subnets" | "networks" | "ports", rest @ ..] => {
             Ok(crate::neutron::answer(&shared, segs[1], rest, &query))
         }

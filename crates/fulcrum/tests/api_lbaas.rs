@@ -249,7 +249,7 @@ fn octavia_errors_and_listing() {
             .is_some_and(|vs| vs.iter().any(|x| x["id"] == "v2.0")),
         "{v}"
     );
-    assert_eq!(v["versions"][1]["status"], "CURRENT");
+    assert_eq!(v["versions"][0]["status"], "CURRENT");
     // 404 with faultcode/faultstring.
     let (code, v) = api.get("loadbalancers/nope");
     assert_eq!(code, 404);
