@@ -222,6 +222,7 @@ pub fn create_with_id(
                 ));
             }
             check_persistence(&o)?;
+            check_algorithm(&o)?;
             lb
         }
         "member" => {
@@ -312,6 +313,14 @@ pub fn create_with_id(
     changed.push(("loadbalancer".into(), lb));
     let o = st.get(kind, &id).cloned().unwrap_or_default();
     Ok((o, changed))
+}
+
+/// SOURCE_IP_PORT is an OVN-provider algorithm: the amphora (haproxy) provider refuses it too.
+fn check_algorithm(o: &Obj) -> Result<(), ApiError> {
+    if s(o, "lb_algorithm") == "SOURCE_IP_PORT" {
+        return Err(err(400, "Validation failure: lb_algorithm SOURCE_IP_PORT is not supported by this provider (use ROUND_ROBIN, LEAST_CONNECTIONS or SOURCE_IP)."));
+    }
+    Ok(())
 }
 
 fn check_persistence(o: &Obj) -> Result<(), ApiError> {
@@ -455,7 +464,10 @@ pub fn update(
     schema::update(title(kind), fields(kind), &mut o, body).map_err(|m| err(400, m))?;
     match kind {
         "healthmonitor" => check_monitor(&mut o)?,
-        "pool" => check_persistence(&o)?,
+        "pool" => {
+            check_persistence(&o)?;
+            check_algorithm(&o)?;
+        }
         "l7policy" => check_policy(st, &o, &lb, who)?,
         "listener" => {
             check_cidrs(&o)?;

@@ -167,6 +167,46 @@ fn renders_like_octavia_and_fulcrum_accepts_it() {
 }
 
 #[test]
+fn https_passthrough_is_tcp_mode() {
+    let mut st = State::default();
+    let lb = create(
+        &mut st,
+        "loadbalancer",
+        None,
+        json!({"vip_address": "10.0.0.10", "vip_subnet_id": "s"}),
+    );
+    let l = create(
+        &mut st,
+        "listener",
+        None,
+        json!({"loadbalancer_id": lb, "protocol": "HTTPS", "protocol_port": 443}),
+    );
+    let p = create(
+        &mut st,
+        "pool",
+        None,
+        json!({"listener_id": l, "protocol": "HTTPS", "lb_algorithm": "LEAST_CONNECTIONS"}),
+    );
+    create(
+        &mut st,
+        "member",
+        Some(&p),
+        json!({"address": "10.0.1.1", "protocol_port": 443}),
+    );
+    let text = render::render_lb(&st, &lb);
+    assert_eq!(text.matches("    mode tcp\n").count(), 2, "{text}");
+    assert!(text.contains("balance leastconn"), "{text}");
+    let bad =
+        body(json!({"loadbalancer_id": lb, "protocol": "TCP", "lb_algorithm": "SOURCE_IP_PORT"}));
+    assert_eq!(
+        ops::create(&mut st, "pool", None, &bad, &admin())
+            .expect_err("refused")
+            .code,
+        400
+    );
+}
+
+#[test]
 fn expected_codes_forms() {
     assert_eq!(render::expected_codes("200"), "200");
     assert_eq!(render::expected_codes("200,202"), "(200|202)");
