@@ -140,7 +140,14 @@ fn frontend(state: &State, vip: &str, l: &Obj) -> String {
             }
         }
     }
-    for pid in state.children("l7policy", "listener_id", lid) {
+    // Octavia applies policies by `position` (creation order among equals).
+    let mut policies = state.children("l7policy", "listener_id", lid);
+    policies.sort_by_key(|p| {
+        state
+            .get("l7policy", p)
+            .map_or(i64::MAX, |o| i(o, "position"))
+    });
+    for pid in policies {
         if let Some(p) = state
             .get("l7policy", &pid)
             .filter(|p| live(p) && b(p, "admin_state_up"))

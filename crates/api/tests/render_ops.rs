@@ -207,6 +207,41 @@ fn https_passthrough_is_tcp_mode() {
 }
 
 #[test]
+fn l7_policies_apply_by_position() {
+    let (mut st, lb, l, _p) = sample();
+    let late = create(
+        &mut st,
+        "l7policy",
+        None,
+        json!({"listener_id": l, "action": "REJECT", "position": 5}),
+    );
+    create(
+        &mut st,
+        "l7rule",
+        Some(&late),
+        json!({"type": "PATH", "compare_type": "EQUAL_TO", "value": "/late"}),
+    );
+    let first = create(
+        &mut st,
+        "l7policy",
+        None,
+        json!({"listener_id": l, "action": "REDIRECT_TO_URL", "redirect_url": "http://x/", "position": 1}),
+    );
+    create(
+        &mut st,
+        "l7rule",
+        Some(&first),
+        json!({"type": "PATH", "compare_type": "EQUAL_TO", "value": "/first"}),
+    );
+    let text = render::render_lb(&st, &lb);
+    let (a, z) = (
+        text.find("/first").expect("first"),
+        text.find("/late").expect("late"),
+    );
+    assert!(a < z, "{text}");
+}
+
+#[test]
 fn expected_codes_forms() {
     assert_eq!(render::expected_codes("200"), "200");
     assert_eq!(render::expected_codes("200,202"), "(200|202)");
