@@ -164,7 +164,7 @@ async fn dispatch(
     }
 }
 
-type Answer = Result<(u16, Value), ApiError>;
+pub(crate) type Answer = Result<(u16, Value), ApiError>;
 
 async fn lbaas_v1(
     shared: &Handle,
@@ -222,7 +222,7 @@ fn envelope(kind: &str, o: Value) -> Value {
     Value::Object(m)
 }
 
-fn unwrap_body(
+pub(crate) fn unwrap_body(
     kind: &str,
     body: Option<Map<String, Value>>,
 ) -> Result<Map<String, Value>, ApiError> {
@@ -301,7 +301,9 @@ async fn lbaas(
         ["flavors", id] | ["flavorprofiles", id] => {
             return Err(err(404, format!("Flavor {id} not found.")))
         }
-        ["quotas", ..] => return quotas(shared, method, &rest[1..], body, who).await,
+        ["quotas", ..] => {
+            return crate::quotas::quotas(shared, method, &rest[1..], body, who).await
+        }
         _ => {}
     }
     // Collections: (kind, parent filter, id)
@@ -374,7 +376,7 @@ async fn lbaas(
             let additive = query
                 .iter()
                 .any(|(k, v)| k == "additive_only" && v.eq_ignore_ascii_case("true"));
-            let changed = ops::batch_members(
+            let changed = crate::batch::batch_members(
                 &mut st,
                 parent_id.unwrap_or_default(),
                 members,
@@ -418,7 +420,7 @@ async fn lbaas(
         ("GET", Some(id), ["status"]) if kind == "loadbalancer" => {
             fresh(shared, &mut st).await;
             ops::visible(&st, kind, id, who)?;
-            return Ok((200, status_tree(&st, id)));
+            return Ok((200, crate::status::status_tree(&st, id)));
         }
         ("GET", Some(id), ["stats"]) if kind == "loadbalancer" || kind == "listener" => {
             ops::visible(&st, kind, id, who)?;
@@ -486,167 +488,5 @@ fn check_parent(
             Err(err(404, format!("{} {id} not found.", ops::title(kind))))
         }
         _ => Ok(()),
-    }
-}
-
-fn status_tree(st: &State, lb: &str) -> Value {
-    let o = st.get("loadbalancer", lb).cloned().unwrap_or_default();
-    let pick = |o: &crate::state::Obj, extra: &[&str]| {
-        let mut m = Map::new();
-        for k in ["id", "name", "operating_status", "provisioning_status"]
-            .iter()
-            .chain(extra)
-        {
-            m.insert(k.to_string(), o.get(*k).cloned().unwrap_or(Value::Null));
-        }
-        m
-    };
-    let mut listeners = Vec::new();
-    for lid in st.children("listener", "loadbalancer_id", lb) {
-        let Some(l) = st.get("listener", &lid) else {
-            continue;
-        };
-        let mut lv = pick(l, &[]);
-        let mut pools = Vec::new();
-        if let Some(pid) = l.get("default_pool_id").and_then(Value::as_str) {
-            if let Some(p) = st.get("pool", pid) {
-                let mut pv = pick(p, &[]);
-                let members: Vec<Value> = st
-                    .children("member", "pool_id", pid)
-                    .iter()
-                    .filter_map(|m| st.get("member", m))
-                    .map(|m| Value::Object(pick(m, &["address", "protocol_port"])))
-                    .collect();
-                pv.insert("members".into(), Value::Array(members));
-                if let Some(h) = st
-                    .children("healthmonitor", "pool_id", pid)
-                    .first()
-                    .and_then(|h| st.get("healthmonitor", h))
-                {
-                    pv.insert("health_monitor".into(), Value::Object(pick(h, &["type"])));
-                }
-                pools.push(Value::Object(pv));
-            }
-        }
-        lv.insert("pools".into(), Value::Array(pools));
-        listeners.push(Value::Object(lv));
-    }
-    let mut lbv = pick(&o, &[]);
-    lbv.insert("listeners".into(), Value::Array(listeners));
-    json!({"statuses": {"loadbalancer": lbv}})
-}
-
-async fn quotas(
-    shared: &Handle,
-    method: &Method,
-    rest: &[&str],
-    body: Option<Map<String, Value>>,
-    who: &Caller,
-) -> Answer {
-    let defaults = || {
-        let mut m = Map::new();
-        for k in crate::schema::QUOTA_FIELDS {
-            m.insert(k.to_string(), Value::from(-1));
-        }
-        m
-    };
-    let mut st = shared.state.lock().await;
-    let show = |st: &State, project: &str| {
-        let mut m = defaults();
-        if let Some(q) = st.get("quota", project) {
-            for k in crate::schema::QUOTA_FIELDS {
-                if let Some(v) = q.get(*k) {
-                    m.insert(k.to_string(), v.clone());
-                }
-            }
-        }
-        // The older spellings python-octaviaclient shows.
-        m.insert("load_balancer".into(), m["loadbalancer"].clone());
-        m.insert("health_monitor".into(), m["healthmonitor"].clone());
-        m
-    };
-    match (method.as_str(), rest) {
-        ("GET", []) => {
-            let list: Vec<Value> = st
-                .all("quota")
-                .filter(|q| who.admin || s(q, "project_id") == who.project)
-                .map(|q| {
-                    let mut m = show(&st, s(q, "project_id"));
-                    m.insert("project_id".into(), q["project_id"].clone());
-                    Value::Object(m)
-                })
-                .collect();
-            Ok((200, json!({"quotas": list, "quotas_links": []})))
-        }
-        ("GET", ["defaults"]) => Ok((200, json!({"quota": show(&State::default(), "")}))),
-        ("GET", [project]) => {
-            if !who.admin && *project != who.project {
-                return Err(err(
-                    403,
-                    "Policy does not allow this request to be performed.",
-                ));
-            }
-            Ok((200, json!({"quota": show(&st, project)})))
-        }
-        ("PUT", [project]) => {
-            if !who.admin {
-                return Err(err(
-                    403,
-                    "Policy does not allow this request to be performed.",
-                ));
-            }
-            let b = unwrap_body("quota", body)?;
-            let mut q = st.get("quota", project).cloned().unwrap_or_default();
-            for (k, v) in &b {
-                let kk = k
-                    .strip_suffix("s")
-                    .filter(|k| crate::schema::QUOTA_FIELDS.contains(k))
-                    .unwrap_or(k);
-                let kk = match k.as_str() {
-                    "l7policies" => "l7policy",
-                    "load_balancer" => "loadbalancer",
-                    "health_monitor" => "healthmonitor",
-                    _ => kk,
-                };
-                if !crate::schema::QUOTA_FIELDS.contains(&kk) {
-                    return Err(err(
-                        400,
-                        format!("Invalid input for field/attribute {k}. unknown attribute"),
-                    ));
-                }
-                let f = crate::schema::Field {
-                    name: "quota",
-                    kind: crate::schema::Kind::OptInt(-1, i32::MAX as i64),
-                    required: false,
-                    mutable: true,
-                    default: || Value::Null,
-                };
-                let v = crate::schema::check_value("Quota", &f, v)
-                    .map_err(|m| err(400, m.replace("quota", kk)))?;
-                q.insert(kk.to_string(), v);
-            }
-            q.insert("project_id".into(), Value::from(*project));
-            st.insert("quota", project, q);
-            shared
-                .store
-                .save(&st, &[("quota".into(), project.to_string())])
-                .map_err(|e| err(500, e))?;
-            Ok((202, json!({"quota": show(&st, project)})))
-        }
-        ("DELETE", [project]) => {
-            if !who.admin {
-                return Err(err(
-                    403,
-                    "Policy does not allow this request to be performed.",
-                ));
-            }
-            st.remove("quota", project);
-            shared
-                .store
-                .save(&st, &[("quota".into(), project.to_string())])
-                .map_err(|e| err(500, e))?;
-            Ok((204, Value::Null))
-        }
-        _ => Err(err(405, "The method is not allowed for the requested URL.")),
     }
 }

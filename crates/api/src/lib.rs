@@ -10,15 +10,19 @@
 //! (`health.rs`), mapped as Octavia maps HAProxy's states.
 
 pub mod apply;
+pub mod batch;
+pub mod checks;
 pub mod health;
 pub mod http;
 pub mod keystone;
 pub mod listing;
 pub mod neutron;
 pub mod ops;
+pub mod quotas;
 pub mod render;
 pub mod schema;
 pub mod state;
+pub mod status;
 pub mod store;
 pub mod v1;
 

@@ -2,6 +2,7 @@
 //! load balancer, duplicates are 409, a load balancer that is applying a change (PENDING_*) is
 //! immutable (409), quotas are enforced per project. Pure functions of the state.
 
+use crate::checks;
 use crate::schema::{self, Field};
 use crate::state::{b, s, Obj, State};
 use serde_json::{Map, Value};
@@ -67,7 +68,7 @@ pub fn visible<'a>(st: &'a State, kind: &str, id: &str, who: &Caller) -> Result<
     }
 }
 
-fn lb_mutable(st: &State, lb: &str) -> Result<(), ApiError> {
+pub(crate) fn lb_mutable(st: &State, lb: &str) -> Result<(), ApiError> {
     match st.get("loadbalancer", lb) {
         Some(o) if s(o, "provisioning_status").starts_with("PENDING_") => Err(err(
             409,
@@ -172,7 +173,7 @@ pub fn create_with_id(
             }) {
                 return Err(err(409, format!("Another Listener on this Load Balancer is already using protocol_port {port}")));
             }
-            check_cidrs(&o)?;
+            checks::check_cidrs(&o)?;
             if matches!(
                 s(&o, "protocol"),
                 "UDP" | "SCTP" | "TERMINATED_HTTPS" | "PROMETHEUS"
@@ -221,8 +222,8 @@ pub fn create_with_id(
                     ),
                 ));
             }
-            check_persistence(&o)?;
-            check_algorithm(&o)?;
+            checks::check_persistence(&o)?;
+            checks::check_algorithm(&o)?;
             lb
         }
         "member" => {
@@ -254,14 +255,14 @@ pub fn create_with_id(
             if !st.children("healthmonitor", "pool_id", &pid).is_empty() {
                 return Err(err(409, "This Pool already has a Health Monitor"));
             }
-            check_monitor(&mut o)?;
+            checks::check_monitor(&mut o)?;
             lb
         }
         "l7policy" => {
             let lid = s(&o, "listener_id").to_string();
             let l = visible(st, "listener", &lid, who)?;
             let lb = s(l, "loadbalancer_id").to_string();
-            check_policy(st, &o, &lb, who)?;
+            checks::check_policy(st, &o, &lb, who)?;
             if o.get("position").is_none_or(Value::is_null) {
                 let n = st.children("l7policy", "listener_id", &lid).len() + 1;
                 o.insert("position".into(), Value::from(n));
@@ -315,142 +316,6 @@ pub fn create_with_id(
     Ok((o, changed))
 }
 
-/// SOURCE_IP_PORT is an OVN-provider algorithm: the amphora (haproxy) provider refuses it too.
-fn check_algorithm(o: &Obj) -> Result<(), ApiError> {
-    if s(o, "lb_algorithm") == "SOURCE_IP_PORT" {
-        return Err(err(400, "Validation failure: lb_algorithm SOURCE_IP_PORT is not supported by this provider (use ROUND_ROBIN, LEAST_CONNECTIONS or SOURCE_IP)."));
-    }
-    Ok(())
-}
-
-fn check_persistence(o: &Obj) -> Result<(), ApiError> {
-    if let Some(sp) = o.get("session_persistence").and_then(Value::as_object) {
-        let t = s(sp, "type");
-        match t {
-            "SOURCE_IP" => {}
-            "HTTP_COOKIE" if sp.get("cookie_name").is_some_and(|c| !c.is_null()) => {
-                return Err(err(400, "Validation failure: Cookie names are not supported for HTTP_COOKIE pools."))
-            }
-            "HTTP_COOKIE" => {}
-            "APP_COOKIE" if s(sp, "cookie_name").is_empty() => {
-                return Err(err(400, "Validation failure: Cookie names are required for APP_COOKIE pools."))
-            }
-            "APP_COOKIE" => {
-            return Err(err(400, "Validation failure: APP_COOKIE persistence is not supported by fulcrum yet (its parser has no res.cook fetch); use HTTP_COOKIE or SOURCE_IP."))
-        }
-            other => return Err(err(400, format!("Invalid input for field/attribute type. Value: '{other}'. Value should be one of: APP_COOKIE, HTTP_COOKIE, SOURCE_IP"))),
-        }
-    }
-    Ok(())
-}
-
-/// `allowed_cidrs`: valid CIDRs, and only on HTTP listeners (fulcrum runs no `tcp-request
-/// connection` rules yet, so a TCP listener could not enforce them).
-fn check_cidrs(o: &Obj) -> Result<(), ApiError> {
-    let Some(list) = o.get("allowed_cidrs").and_then(Value::as_array) else {
-        return Ok(());
-    };
-    if list.is_empty() {
-        return Ok(());
-    }
-    for c in list {
-        let text = c.as_str().unwrap_or("");
-        let ok = match text.split_once('/') {
-            Some((ip, len)) => ip.parse::<std::net::IpAddr>().is_ok_and(|ip| {
-                len.parse::<u8>()
-                    .is_ok_and(|n| n <= if ip.is_ipv4() { 32 } else { 128 })
-            }),
-            None => false,
-        };
-        if !ok {
-            return Err(err(400, format!("Invalid input for field/attribute allowed_cidrs. Value: '{text}'. Value should be a CIDR")));
-        }
-    }
-    if s(o, "protocol") != "HTTP" {
-        return Err(err(400, format!("Validation failure: allowed_cidrs on a {} listener is not supported by fulcrum yet (HTTP listeners only).", s(o, "protocol"))));
-    }
-    Ok(())
-}
-
-fn check_monitor(o: &mut Obj) -> Result<(), ApiError> {
-    let (delay, timeout) = (crate::state::i(o, "delay"), crate::state::i(o, "timeout"));
-    if delay < timeout {
-        return Err(err(400, format!("Validation failure: The request delay value {delay} should be larger than the request timeout value {timeout}.")));
-    }
-    let t = s(o, "type").to_string();
-    if matches!(t.as_str(), "HTTP" | "HTTPS") {
-        for (k, v) in [
-            ("http_method", "GET"),
-            ("url_path", "/"),
-            ("expected_codes", "200"),
-        ] {
-            if o.get(k).is_none_or(Value::is_null) {
-                o.insert(k.into(), Value::from(v));
-            }
-        }
-        let url = s(o, "url_path");
-        if !url.starts_with('/') || url.contains(char::is_whitespace) {
-            return Err(err(400, format!("Invalid input for field/attribute url_path. Value: '{url}'. Not a valid URL path")));
-        }
-        let codes = s(o, "expected_codes");
-        let ok = codes
-            .split([',', '-'])
-            .all(|c| c.parse::<u16>().is_ok_and(|n| (100..=599).contains(&n)));
-        if !ok {
-            return Err(err(400, format!("Invalid input for field/attribute expected_codes. Value: '{codes}'. Value should match the pattern ^(\\d{{3}}(\\s*,\\s*\\d{{3}})*)$|^(\\d{{3}}-\\d{{3}})$")));
-        }
-    } else if o.get("http_method").is_some_and(|v| !v.is_null())
-        || o.get("url_path").is_some_and(|v| !v.is_null())
-    {
-        return Err(err(400, format!("Validation failure: http_method and url_path are only valid for HTTP and HTTPS health monitors (type {t}).")));
-    }
-    if matches!(t.as_str(), "HTTPS" | "TLS-HELLO") {
-        return Err(err(400, format!("Validation failure: {t} health monitors are not supported by fulcrum yet (no TLS to servers); use HTTP or TCP.")));
-    }
-    if t == "PING" {
-        return Err(err(400, "Validation failure: PING health monitors are not supported by fulcrum yet (no ICMP check); use TCP."));
-    }
-    if t == "UDP-CONNECT" || t == "SCTP" {
-        return Err(err(400, format!("Validation failure: health monitor type {t} is not supported by fulcrum yet (no UDP listener).")));
-    }
-    Ok(())
-}
-
-fn check_policy(st: &State, o: &Obj, lb: &str, who: &Caller) -> Result<(), ApiError> {
-    match s(o, "action") {
-        "REDIRECT_TO_POOL" => {
-            let pid = s(o, "redirect_pool_id");
-            if pid.is_empty() {
-                return Err(err(
-                    400,
-                    "Validation failure: redirect_pool_id is required for REDIRECT_TO_POOL.",
-                ));
-            }
-            let p = visible(st, "pool", pid, who)?;
-            if s(p, "loadbalancer_id") != lb {
-                return Err(err(
-                    400,
-                    format!("Pool {pid} is not on Load Balancer {lb}."),
-                ));
-            }
-        }
-        "REDIRECT_TO_URL" if s(o, "redirect_url").is_empty() => {
-            return Err(err(
-                400,
-                "Validation failure: redirect_url is required for REDIRECT_TO_URL.",
-            ))
-        }
-        "REDIRECT_PREFIX" if s(o, "redirect_prefix").is_empty() => {
-            return Err(err(
-                400,
-                "Validation failure: redirect_prefix is required for REDIRECT_PREFIX.",
-            ))
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
 pub fn update(
     st: &mut State,
     kind: &str,
@@ -463,14 +328,14 @@ pub fn update(
     lb_mutable(st, &lb)?;
     schema::update(title(kind), fields(kind), &mut o, body).map_err(|m| err(400, m))?;
     match kind {
-        "healthmonitor" => check_monitor(&mut o)?,
+        "healthmonitor" => checks::check_monitor(&mut o)?,
         "pool" => {
-            check_persistence(&o)?;
-            check_algorithm(&o)?;
+            checks::check_persistence(&o)?;
+            checks::check_algorithm(&o)?;
         }
-        "l7policy" => check_policy(st, &o, &lb, who)?,
+        "l7policy" => checks::check_policy(st, &o, &lb, who)?,
         "listener" => {
-            check_cidrs(&o)?;
+            checks::check_cidrs(&o)?;
             if let Some(pid) = o.get("default_pool_id").and_then(Value::as_str) {
                 let p = visible(st, "pool", pid, who)?;
                 if s(p, "loadbalancer_id") != lb {
@@ -566,82 +431,6 @@ pub fn delete(
         st.mark_pending("loadbalancer", &lb, "PENDING_UPDATE");
         changed.push(("loadbalancer".into(), lb));
     }
-    Ok(changed)
-}
-
-/// The batch member update (`PUT /pools/{id}/members`): the list becomes the pool's members
-/// (matched by address and port); with `additive_only`, members not listed stay.
-pub fn batch_members(
-    st: &mut State,
-    pool: &str,
-    members: &[Value],
-    additive_only: bool,
-    who: &Caller,
-) -> Result<Changed, ApiError> {
-    let p = visible(st, "pool", pool, who)?;
-    let lb = s(p, "loadbalancer_id").to_string();
-    lb_mutable(st, &lb)?;
-    let mut scratch = st.clone();
-    let mut changed = Vec::new();
-    let mut keep = Vec::new();
-    for m in members {
-        let Some(body) = m.as_object() else {
-            return Err(err(
-                400,
-                "Invalid input for field/attribute members. Value should be a list of objects",
-            ));
-        };
-        let addr = body.get("address").cloned().unwrap_or(Value::Null);
-        let port = body
-            .get("protocol_port")
-            .and_then(|v| schema::check_value("Member", &schema::MEMBER[4], v).ok())
-            .unwrap_or(Value::Null);
-        let existing = scratch
-            .children("member", "pool_id", pool)
-            .into_iter()
-            .find(|mid| {
-                scratch
-                    .get("member", mid)
-                    .is_some_and(|o| o["address"] == addr && o["protocol_port"] == port)
-            });
-        match existing {
-            Some(mid) => {
-                let mut upd = body.clone();
-                upd.remove("address");
-                upd.remove("protocol_port");
-                upd.remove("subnet_id");
-                let mut o = scratch.get("member", &mid).cloned().unwrap_or_default();
-                schema::update("Member", schema::MEMBER, &mut o, &upd).map_err(|m| err(400, m))?;
-                o.insert("provisioning_status".into(), Value::from("PENDING_UPDATE"));
-                scratch.insert("member", &mid, o);
-                changed.push(("member".to_string(), mid.clone()));
-                keep.push(mid);
-            }
-            None => {
-                if let Some(lbo) = scratch.get_mut("loadbalancer", &lb) {
-                    lbo.insert("provisioning_status".into(), Value::from("ACTIVE"));
-                }
-                let (o, _) = create(&mut scratch, "member", Some(pool), body, who)?;
-                let mid = s(&o, "id").to_string();
-                changed.push(("member".to_string(), mid.clone()));
-                keep.push(mid);
-            }
-        }
-    }
-    if !additive_only {
-        for mid in scratch.children("member", "pool_id", pool) {
-            if !keep.contains(&mid) {
-                if let Some(o) = scratch.get_mut("member", &mid) {
-                    o.insert("provisioning_status".into(), Value::from("PENDING_DELETE"));
-                }
-                changed.push(("member".into(), mid));
-            }
-        }
-    }
-    scratch.mark_pending("pool", pool, "PENDING_UPDATE");
-    changed.push(("pool".into(), pool.to_string()));
-    changed.push(("loadbalancer".into(), lb));
-    *st = scratch;
     Ok(changed)
 }
 

@@ -332,7 +332,7 @@ fn batch_members_replace_or_add() {
         json!({"address": "10.0.1.1", "protocol_port": 8080, "weight": 9}),
         json!({"address": "10.0.1.9", "protocol_port": 80}),
     ];
-    ops::batch_members(&mut st, &p, &list, false, &admin()).expect("batch");
+    fulcrum_api::batch::batch_members(&mut st, &p, &list, false, &admin()).expect("batch");
     st.settle(std::slice::from_ref(&lb), true, "");
     let mut members: Vec<(String, i64)> = st
         .all("member")
@@ -348,7 +348,7 @@ fn batch_members_replace_or_add() {
         members,
         [("10.0.1.1".to_string(), 9), ("10.0.1.9".to_string(), 1)]
     );
-    ops::batch_members(
+    fulcrum_api::batch::batch_members(
         &mut st,
         &p,
         &[json!({"address": "10.0.1.5", "protocol_port": 80})],
