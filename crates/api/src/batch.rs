@@ -3,7 +3,7 @@
 
 use crate::ops::{create, err, lb_mutable, visible, ApiError, Caller, Changed};
 use crate::schema;
-use crate::state::{s, State};
+use crate::state::{g, s, State};
 use serde_json::Value;
 
 /// The batch member update (`PUT /pools/{id}/members`): the list becomes the pool's members
@@ -39,7 +39,7 @@ pub fn batch_members(
             .find(|mid| {
                 scratch
                     .get("member", mid)
-                    .is_some_and(|o| o["address"] == addr && o["protocol_port"] == port)
+                    .is_some_and(|o| g(o, "address") == addr && g(o, "protocol_port") == port)
             });
         match existing {
             Some(mid) => {

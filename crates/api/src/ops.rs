@@ -4,7 +4,7 @@
 
 use crate::checks;
 use crate::schema::{self, Field};
-use crate::state::{b, s, Obj, State};
+use crate::state::{b, g, s, Obj, State};
 use serde_json::{Map, Value};
 
 /// An error answered as `{"faultcode", "faultstring", "debuginfo"}` with its status code.
@@ -165,10 +165,10 @@ pub fn create_with_id(
         "listener" => {
             let lb = s(&o, "loadbalancer_id").to_string();
             visible(st, "loadbalancer", &lb, who)?;
-            let port = o["protocol_port"].clone();
+            let port = g(&o, "protocol_port");
             if st.all("listener").any(|l| {
                 s(l, "loadbalancer_id") == lb
-                    && l["protocol_port"] == port
+                    && g(l, "protocol_port") == port
                     && s(l, "provisioning_status") != "PENDING_DELETE"
             }) {
                 return Err(err(409, format!("Another Listener on this Load Balancer is already using protocol_port {port}")));
@@ -232,8 +232,8 @@ pub fn create_with_id(
             let lb = s(p, "loadbalancer_id").to_string();
             if st.all("member").any(|m| {
                 s(m, "pool_id") == pid
-                    && m["address"] == o["address"]
-                    && m["protocol_port"] == o["protocol_port"]
+                    && g(m, "address") == g(&o, "address")
+                    && g(m, "protocol_port") == g(&o, "protocol_port")
                     && s(m, "provisioning_status") != "PENDING_DELETE"
             }) {
                 return Err(err(
@@ -241,7 +241,7 @@ pub fn create_with_id(
                     format!(
                         "Another member on this pool is already using ip {} on protocol_port {}",
                         s(&o, "address"),
-                        o["protocol_port"]
+                        g(&o, "protocol_port")
                     ),
                 ));
             }

@@ -4,7 +4,7 @@
 
 use crate::http::{unwrap_body, Answer};
 use crate::ops::{err, Caller};
-use crate::state::{s, State};
+use crate::state::{g, s, State};
 use crate::Handle;
 use axum::http::Method;
 use serde_json::{json, Map, Value};
@@ -34,8 +34,9 @@ pub async fn quotas(
             }
         }
         // The older spellings python-octaviaclient shows.
-        m.insert("load_balancer".into(), m["loadbalancer"].clone());
-        m.insert("health_monitor".into(), m["healthmonitor"].clone());
+        let (lb, hm) = (g(&m, "loadbalancer"), g(&m, "healthmonitor"));
+        m.insert("load_balancer".into(), lb);
+        m.insert("health_monitor".into(), hm);
         m
     };
     match (method.as_str(), rest) {
@@ -45,7 +46,7 @@ pub async fn quotas(
                 .filter(|q| who.admin || s(q, "project_id") == who.project)
                 .map(|q| {
                     let mut m = show(&st, s(q, "project_id"));
-                    m.insert("project_id".into(), q["project_id"].clone());
+                    m.insert("project_id".into(), g(q, "project_id"));
                     Value::Object(m)
                 })
                 .collect();

@@ -40,6 +40,11 @@ pub fn s<'a>(o: &'a Obj, k: &str) -> &'a str {
     o.get(k).and_then(Value::as_str).unwrap_or("")
 }
 
+/// Field `k` of an object, or null (a `Map` index would panic on a missing key).
+pub fn g(o: &Obj, k: &str) -> Value {
+    o.get(k).cloned().unwrap_or(Value::Null)
+}
+
 pub fn i(o: &Obj, k: &str) -> i64 {
     o.get(k).and_then(Value::as_i64).unwrap_or(0)
 }

@@ -12,7 +12,7 @@
 //! Errors use Neutron's `{"NeutronError": {"type", "message", "detail"}}` body.
 
 use crate::ops::{self, err, ApiError, Caller};
-use crate::state::{i, s, Obj, State};
+use crate::state::{g, i, s, Obj, State};
 use axum::http::Method;
 use serde_json::{json, Map, Value};
 
@@ -55,9 +55,9 @@ fn pool_view(st: &State, p: &Obj) -> Value {
         .next();
     let monitors: Vec<String> = st.children("healthmonitor", "pool_id", id);
     json!({
-        "id": id, "name": p["name"], "description": p["description"], "tenant_id": p["project_id"],
+        "id": id, "name": g(p, "name"), "description": g(p, "description"), "tenant_id": g(p, "project_id"),
         "subnet_id": p.get("v1_subnet_id").cloned().unwrap_or(Value::Null),
-        "protocol": p["protocol"], "lb_method": p["lb_algorithm"], "admin_state_up": p["admin_state_up"],
+        "protocol": g(p, "protocol"), "lb_method": g(p, "lb_algorithm"), "admin_state_up": g(p, "admin_state_up"),
         "status": v1_status(p), "status_description": p.get("provisioning_status_reason").cloned().unwrap_or(Value::Null),
         "vip_id": vip, "members": st.children("member", "pool_id", id), "health_monitors": monitors.clone(),
         "health_monitors_status": monitors.iter().map(|m| json!({"monitor_id": m, "status": "ACTIVE", "status_description": null})).collect::<Vec<_>>(),
@@ -75,19 +75,19 @@ fn vip_view(st: &State, l: &Obj) -> Value {
         .cloned()
         .unwrap_or_default();
     json!({
-        "id": l["id"], "name": l["name"], "description": l["description"], "tenant_id": l["project_id"],
-        "address": lb["vip_address"], "subnet_id": lb["vip_subnet_id"], "port_id": lb["vip_port_id"],
-        "protocol": l["protocol"], "protocol_port": l["protocol_port"], "pool_id": l["default_pool_id"],
+        "id": g(l, "id"), "name": g(l, "name"), "description": g(l, "description"), "tenant_id": g(l, "project_id"),
+        "address": g(&lb, "vip_address"), "subnet_id": g(&lb, "vip_subnet_id"), "port_id": g(&lb, "vip_port_id"),
+        "protocol": g(l, "protocol"), "protocol_port": g(l, "protocol_port"), "pool_id": g(l, "default_pool_id"),
         "session_persistence": pool.get("session_persistence").cloned().unwrap_or(Value::Null),
-        "connection_limit": l["connection_limit"], "admin_state_up": l["admin_state_up"], "status": v1_status(l),
+        "connection_limit": g(l, "connection_limit"), "admin_state_up": g(l, "admin_state_up"), "status": v1_status(l),
         "status_description": null,
     })
 }
 
 fn member_view(m: &Obj) -> Value {
     json!({
-        "id": m["id"], "tenant_id": m["project_id"], "pool_id": m["pool_id"], "address": m["address"],
-        "protocol_port": m["protocol_port"], "weight": m["weight"], "admin_state_up": m["admin_state_up"],
+        "id": g(m, "id"), "tenant_id": g(m, "project_id"), "pool_id": g(m, "pool_id"), "address": g(m, "address"),
+        "protocol_port": g(m, "protocol_port"), "weight": g(m, "weight"), "admin_state_up": g(m, "admin_state_up"),
         "status": v1_status(m), "status_description": null,
     })
 }
@@ -97,11 +97,11 @@ fn monitor_view(st: &State, m: &Obj) -> Value {
     let pools: Vec<Value> = st
         .all("healthmonitor")
         .filter(|h| s(h, "id") == id)
-        .map(|h| json!({"pool_id": h["pool_id"], "status": s(h, "provisioning_status"), "status_description": null}))
+        .map(|h| json!({"pool_id": g(h, "pool_id"), "status": s(h, "provisioning_status"), "status_description": null}))
         .collect();
     let mut v = m.clone();
     v.remove("_seq");
-    v.insert("tenant_id".into(), m["project_id"].clone());
+    v.insert("tenant_id".into(), g(m, "project_id"));
     v.insert("pools".into(), Value::Array(pools));
     Value::Object(v)
 }
