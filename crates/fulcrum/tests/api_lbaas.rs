@@ -234,6 +234,30 @@ fn restart_keeps_load_balancers_and_ids() {
     assert_eq!(v["members"][0]["id"], ids[0].as_str(), "{v}");
     let (code, body, _) = fetch(&url, None);
     assert_eq!((code, body.as_str()), (200, "member0"));
+    // A SIGHUP re-reads the files and keeps the API's load balancers (same reload path).
+    let reloads = |api: &api_support::Api| {
+        api.fulcrum
+            .log_text()
+            .matches("configuration reloaded")
+            .count()
+    };
+    let before = reloads(&api);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(api.fulcrum.child.pid() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .expect("SIGHUP");
+    wait_for("the SIGHUP reload", Duration::from_secs(10), || {
+        reloads(&api) > before
+    });
+    assert!(api.fulcrum.log_text().contains("reload signal received"));
+    let (code, body, _) = fetch(&url, None);
+    assert_eq!(
+        (code, body.as_str()),
+        (200, "member0"),
+        "{}",
+        api.fulcrum.log_text()
+    );
 }
 
 #[test]
