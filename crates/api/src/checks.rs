@@ -37,6 +37,35 @@ pub fn check_persistence(o: &Obj) -> Result<(), ApiError> {
 
 /// `allowed_cidrs`: valid CIDRs, and only on HTTP listeners (fulcrum runs no `tcp-request
 /// connection` rules yet, so a TCP listener could not enforce them).
+/// `insert_headers`: the ones rendered (X-Forwarded-For/-Port/-Proto, "true" or "false");
+/// the X-SSL-* family needs TLS termination, which fulcrum does not run yet.
+pub fn check_insert_headers(o: &Obj) -> Result<(), ApiError> {
+    let Some(h) = o.get("insert_headers").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    for (k, v) in h {
+        if !matches!(
+            k.as_str(),
+            "X-Forwarded-For" | "X-Forwarded-Port" | "X-Forwarded-Proto"
+        ) {
+            return Err(err(400, format!("Validation failure: insert_headers {k} is not supported by fulcrum yet (X-Forwarded-For, X-Forwarded-Port, X-Forwarded-Proto).")));
+        }
+        if !matches!(v.as_str(), Some("true" | "True" | "false" | "False")) {
+            return Err(err(400, format!("Invalid input for field/attribute insert_headers. Value: '{v}'. {k} takes \"true\" or \"false\"")));
+        }
+    }
+    if !h.is_empty() && s(o, "protocol") != "HTTP" {
+        return Err(err(
+            400,
+            format!(
+                "Validation failure: insert_headers are only valid for HTTP listeners (not {}).",
+                s(o, "protocol")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn check_cidrs(o: &Obj) -> Result<(), ApiError> {
     let Some(list) = o.get("allowed_cidrs").and_then(Value::as_array) else {
         return Ok(());

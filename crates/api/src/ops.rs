@@ -174,6 +174,7 @@ pub fn create_with_id(
                 return Err(err(409, format!("Another Listener on this Load Balancer is already using protocol_port {port}")));
             }
             checks::check_cidrs(&o)?;
+            checks::check_insert_headers(&o)?;
             if matches!(
                 s(&o, "protocol"),
                 "UDP" | "SCTP" | "TERMINATED_HTTPS" | "PROMETHEUS"
@@ -336,6 +337,7 @@ pub fn update(
         "l7policy" => checks::check_policy(st, &o, &lb, who)?,
         "listener" => {
             checks::check_cidrs(&o)?;
+            checks::check_insert_headers(&o)?;
             if let Some(pid) = o.get("default_pool_id").and_then(Value::as_str) {
                 let p = visible(st, "pool", pid, who)?;
                 if s(p, "loadbalancer_id") != lb {

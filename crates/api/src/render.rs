@@ -129,10 +129,22 @@ fn frontend(state: &State, vip: &str, l: &Obj) -> String {
     }
     if m == "http" {
         if let Some(h) = l.get("insert_headers").and_then(|v| v.as_object()) {
-            if h.get("X-Forwarded-For").and_then(|v| v.as_str()) == Some("true") {
+            if h.get("X-Forwarded-For")
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            {
                 let _ = writeln!(o, "    option forwardfor");
             }
-            if h.get("X-Forwarded-Port").and_then(|v| v.as_str()) == Some("true") {
+            if h.get("X-Forwarded-Proto")
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            {
+                let _ = writeln!(o, "    http-request set-header X-Forwarded-Proto http");
+            }
+            if h.get("X-Forwarded-Port")
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            {
                 let _ = writeln!(
                     o,
                     "    http-request set-header X-Forwarded-Port %[dst_port]"

@@ -37,7 +37,7 @@ fn sample() -> (State, String, String, String) {
         &mut st,
         "listener",
         None,
-        json!({"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": 80, "allowed_cidrs": ["10.0.0.0/8"], "insert_headers": {"X-Forwarded-For": "true"}}),
+        json!({"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": 80, "allowed_cidrs": ["10.0.0.0/8"], "insert_headers": {"X-Forwarded-For": "true", "X-Forwarded-Proto": "True"}}),
     );
     let p = create(
         &mut st,
@@ -112,6 +112,7 @@ fn renders_like_octavia_and_fulcrum_accepts_it() {
         format!("use_backend {p2}:{l} if "),
         format!("backend {p2}:{l}"),
         "http-request deny if !allowed-cidr".into(),
+        "http-request set-header X-Forwarded-Proto http".into(),
     ] {
         assert!(text.contains(&want), "missing {want:?} in\n{text}");
     }
@@ -239,6 +240,26 @@ fn l7_policies_apply_by_position() {
         text.find("/late").expect("late"),
     );
     assert!(a < z, "{text}");
+}
+
+#[test]
+fn unsupported_insert_headers_refused() {
+    let (mut st, lb, _l, _p) = sample();
+    for (protocol, headers) in [
+        ("HTTP", json!({"X-SSL-Client-Verify": "true"})),
+        ("TCP", json!({"X-Forwarded-For": "true"})),
+        ("HTTP", json!({"X-Forwarded-For": "yes"})),
+    ] {
+        let b = body(
+            json!({"loadbalancer_id": lb, "protocol": protocol, "protocol_port": 81, "insert_headers": headers}),
+        );
+        assert_eq!(
+            ops::create(&mut st, "listener", None, &b, &admin())
+                .expect_err("refused")
+                .code,
+            400
+        );
+    }
 }
 
 #[test]
