@@ -66,6 +66,42 @@ pub fn check_insert_headers(o: &Obj) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Fields fulcrum accepts but cannot honour yet (TLS, inspection delay, custom check request):
+/// refused with 400 when set, rather than stored and silently not applied.
+pub fn check_not_run(kind: &str, o: &Obj) -> Result<(), ApiError> {
+    let set = |k: &str| match o.get(k) {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::String(t)) => !t.is_empty(),
+        Some(Value::Number(n)) => n.as_i64() != Some(0),
+        Some(_) => true,
+    };
+    let fields: &[&str] = match kind {
+        "listener" => &[
+            "default_tls_container_ref",
+            "sni_container_refs",
+            "client_ca_tls_container_ref",
+            "timeout_tcp_inspect",
+        ],
+        "pool" => &[
+            "tls_enabled",
+            "tls_container_ref",
+            "ca_tls_container_ref",
+            "crl_container_ref",
+        ],
+        "healthmonitor" => &["http_version", "domain_name"],
+        _ => &[],
+    };
+    match fields.iter().find(|f| set(f)) {
+        Some(f) => Err(err(
+            400,
+            format!("Validation failure: {f} is not supported by fulcrum yet."),
+        )),
+        None => Ok(()),
+    }
+}
+
 pub fn check_cidrs(o: &Obj) -> Result<(), ApiError> {
     let Some(list) = o.get("allowed_cidrs").and_then(Value::as_array) else {
         return Ok(());

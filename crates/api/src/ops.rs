@@ -175,6 +175,7 @@ pub fn create_with_id(
             }
             checks::check_cidrs(&o)?;
             checks::check_insert_headers(&o)?;
+            checks::check_not_run("listener", &o)?;
             if matches!(
                 s(&o, "protocol"),
                 "UDP" | "SCTP" | "TERMINATED_HTTPS" | "PROMETHEUS"
@@ -224,6 +225,7 @@ pub fn create_with_id(
                 ));
             }
             checks::check_persistence(&o)?;
+            checks::check_not_run("pool", &o)?;
             checks::check_algorithm(&o)?;
             lb
         }
@@ -257,6 +259,7 @@ pub fn create_with_id(
                 return Err(err(409, "This Pool already has a Health Monitor"));
             }
             checks::check_monitor(&mut o)?;
+            checks::check_not_run("healthmonitor", &o)?;
             lb
         }
         "l7policy" => {
@@ -329,15 +332,20 @@ pub fn update(
     lb_mutable(st, &lb)?;
     schema::update(title(kind), fields(kind), &mut o, body).map_err(|m| err(400, m))?;
     match kind {
-        "healthmonitor" => checks::check_monitor(&mut o)?,
+        "healthmonitor" => {
+            checks::check_monitor(&mut o)?;
+            checks::check_not_run("healthmonitor", &o)?;
+        }
         "pool" => {
             checks::check_persistence(&o)?;
+            checks::check_not_run("pool", &o)?;
             checks::check_algorithm(&o)?;
         }
         "l7policy" => checks::check_policy(st, &o, &lb, who)?,
         "listener" => {
             checks::check_cidrs(&o)?;
             checks::check_insert_headers(&o)?;
+            checks::check_not_run("listener", &o)?;
             if let Some(pid) = o.get("default_pool_id").and_then(Value::as_str) {
                 let p = visible(st, "pool", pid, who)?;
                 if s(p, "loadbalancer_id") != lb {

@@ -263,6 +263,42 @@ fn unsupported_insert_headers_refused() {
 }
 
 #[test]
+fn fields_not_run_are_refused() {
+    let (mut st, lb, _l, p) = sample();
+    let b = body(
+        json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "tls_enabled": true}),
+    );
+    assert_eq!(
+        ops::create(&mut st, "pool", None, &b, &admin())
+            .expect_err("tls")
+            .code,
+        400
+    );
+    let b = body(
+        json!({"loadbalancer_id": lb, "protocol": "TCP", "protocol_port": 82, "timeout_tcp_inspect": 100}),
+    );
+    assert_eq!(
+        ops::create(&mut st, "listener", None, &b, &admin())
+            .expect_err("inspect")
+            .code,
+        400
+    );
+    st.remove(
+        "healthmonitor",
+        &st.children("healthmonitor", "pool_id", &p)[0],
+    );
+    let b = body(
+        json!({"pool_id": p, "type": "HTTP", "delay": 5, "timeout": 1, "max_retries": 2, "http_version": "1.1", "domain_name": "example.com"}),
+    );
+    assert_eq!(
+        ops::create(&mut st, "healthmonitor", None, &b, &admin())
+            .expect_err("domain")
+            .code,
+        400
+    );
+}
+
+#[test]
 fn expected_codes_forms() {
     assert_eq!(render::expected_codes("200"), "200");
     assert_eq!(render::expected_codes("200,202"), "(200|202)");
