@@ -53,31 +53,42 @@ pub async fn recv(bridge: &mut Option<ApiBridge>) -> Option<ToFulcrum> {
     }
 }
 
-/// The files, then the API's rendered text, as one load.
-pub fn load(files: &[PathBuf], options: &LoadOptions, api_text: &str) -> Loaded {
+/// The API's rendered text as an extra source (none while the API has nothing).
+pub fn sources(api_text: &str) -> Vec<(String, String)> {
     if api_text.is_empty() {
+        return Vec::new();
+    }
+    vec![(SOURCE_NAME.to_string(), api_text.to_string())]
+}
+
+/// The `-f` files, then `extra` sources (name, text) in order, as one load: what every reload
+/// runs. (The cluster's config-from-etcd is another such source: merge it here as one more
+/// entry before the API's, so the files' `defaults` apply to it.)
+pub fn load(files: &[PathBuf], options: &LoadOptions, extra: &[(String, String)]) -> Loaded {
+    if extra.is_empty() {
         return fulcrum_config::load_files_with(files, options);
     }
     let mut texts = Vec::new();
+    let mut unreadable = fulcrum_config::Diagnostics::new();
     for p in files {
+        let name = p.display().to_string();
         match std::fs::read(p) {
-            Ok(b) => texts.push((
-                p.display().to_string(),
-                String::from_utf8_lossy(&b).into_owned(),
-            )),
-            // Unreadable now: the files-only load reports it as every reload does.
-            Err(_) => return fulcrum_config::load_files_with(files, options),
+            Ok(b) => texts.push((name, String::from_utf8_lossy(&b).into_owned())),
+            Err(e) => unreadable.error(
+                &fulcrum_config::Span::new(name, 0),
+                format!("cannot read file: {e}"),
+            ),
         }
     }
     let mut sources: Vec<Source<'_>> = texts
         .iter()
         .map(|(n, t)| Source { name: n, text: t })
         .collect();
-    sources.push(Source {
-        name: SOURCE_NAME,
-        text: api_text,
-    });
-    load_sources_with(&sources, options)
+    sources.extend(extra.iter().map(|(n, t)| Source { name: n, text: t }));
+    let mut loaded = load_sources_with(&sources, options);
+    unreadable.extend(loaded.diagnostics);
+    loaded.diagnostics = unreadable;
+    loaded
 }
 
 /// `show stat` as the runtime API answers it.

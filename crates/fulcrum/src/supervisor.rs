@@ -215,7 +215,8 @@ impl Supervisor {
     /// or the proxy refuses (a bind fails), the whole reload is refused, every reason returned,
     /// and every part keeps the running config.
     async fn reload(&self, parts: &mut Parts) -> Result<(), String> {
-        let loaded = crate::api_bridge::load(&self.opts.files, &self.opts.load, &parts.api_text);
+        let extra = crate::api_bridge::sources(&parts.api_text);
+        let loaded = crate::api_bridge::load(&self.opts.files, &self.opts.load, &extra);
         for d in loaded.diagnostics.iter() {
             tracing::warn!("{d}");
         }
