@@ -15,6 +15,7 @@ const HAPROXY_SECTIONS: &[&str] = &[
     "listen",
     "peers",
     "resolvers",
+    "api",
     "userlist",
     "mailers",
     "program",

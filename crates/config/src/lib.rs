@@ -101,6 +101,7 @@ pub fn load_sources_with(sources: &[Source<'_>], options: &LoadOptions) -> Loade
         }
     }
     let cluster = haproxy.take_cluster();
+    let api = haproxy.take_api(&mut diags);
     let (global, proxies) = haproxy.finish(&mut diags);
     let keepalived = keepalived.finish(&mut diags);
     let config = Config {
@@ -109,6 +110,7 @@ pub fn load_sources_with(sources: &[Source<'_>], options: &LoadOptions) -> Loade
         proxies,
         keepalived,
         cluster,
+        api,
     };
     validate::validate(&config, &mut diags);
     Loaded {

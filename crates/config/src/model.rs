@@ -22,6 +22,8 @@ pub struct Config {
     pub keepalived: Keepalived,
     /// The `cluster` section (VIPs placed over N nodes through etcd), if any.
     pub cluster: Option<Cluster>,
+    /// The `api` section, when one is written (the LBaaS REST API).
+    pub api: Option<Api>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -991,4 +993,40 @@ pub struct AntiAffinity {
     pub span: Span,
     pub name: String,
     pub vips: Vec<String>,
+}
+
+/// The `api` section: fulcrum's LBaaS REST API (Octavia v2 compatible). See `haproxy/api.rs`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Api {
+    pub span: Span,
+    /// `bind IP:PORT`: where the API listens (required).
+    pub bind: Option<SocketAddr>,
+    pub auth: ApiAuth,
+    /// `store PATH`: the embedded database; without it the API keeps its state in memory only.
+    pub store: Option<std::path::PathBuf>,
+    /// `subnet ID CIDR`: Neutron subnets answered to lookups when auth is not `noauth`.
+    pub subnets: Vec<ApiSubnet>,
+    /// `vip_interface IFACE`: load balancers' VIPs are added to this interface (unless a
+    /// vrrp_instance holds them); without it, VIPs must already be local (or come by VRRP).
+    pub vip_interface: Option<String>,
+}
+
+/// `auth noauth | token SECRET | keystone URL`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiAuth {
+    NoAuth,
+    #[serde(serialize_with = "hidden_secret")]
+    Token(String),
+    Keystone(String),
+}
+
+fn hidden_secret<S: serde::Serializer>(_: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("<hidden>")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiSubnet {
+    pub id: String,
+    pub cidr: String,
 }

@@ -7,7 +7,7 @@ use crate::cmd::status::{list, s};
 use crate::status_report::utc;
 use fulcrum_cluster::runner::SharedConfig;
 use fulcrum_cluster::{ClusterHandle, Command};
-use fulcrum_config::{Config, LoadOptions, Loaded, Source};
+use fulcrum_config::Config;
 use fulcrum_vrrp::ProxyHealth;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -80,33 +80,13 @@ impl ClusterPart {
     }
 }
 
-/// Loads the `-f` files, then the shared proxy config from etcd when there is one (after the
-/// files, so their `defaults` apply to it), as one configuration.
-pub fn load(files: &[std::path::PathBuf], options: &LoadOptions, shared: &SharedConfig) -> Loaded {
-    let Some((revision, text)) = shared else {
-        return fulcrum_config::load_files_with(files, options);
-    };
-    let mut texts = Vec::new();
-    let mut unreadable = fulcrum_config::Diagnostics::new();
-    for p in files {
-        let name = p.display().to_string();
-        match std::fs::read(p) {
-            Ok(b) => texts.push((name, String::from_utf8_lossy(&b).into_owned())),
-            Err(e) => unreadable.error(
-                &fulcrum_config::Span::new(name, 0),
-                format!("cannot read file: {e}"),
-            ),
-        }
-    }
-    texts.push((format!("etcd:config@{revision}"), text.clone()));
-    let sources: Vec<Source<'_>> = texts
+/// The shared config from etcd as one more source of the reload (named by its revision),
+/// read after the local files so their `defaults` apply to it.
+pub fn sources(shared: &SharedConfig) -> Vec<(String, String)> {
+    shared
         .iter()
-        .map(|(name, text)| Source { name, text })
-        .collect();
-    let mut loaded = fulcrum_config::load_sources_with(&sources, options);
-    unreadable.extend(loaded.diagnostics);
-    loaded.diagnostics = unreadable;
-    loaded
+        .map(|(revision, text)| (format!("etcd:config@{revision}"), text.clone()))
+        .collect()
 }
 
 /// The text view of the report's `cluster` member (empty when there is none).

@@ -4,6 +4,7 @@
 //! daemon names (`haproxy`, `keepalived`) so operators can swap it into existing unit files;
 //! that dispatch lives in `cmd/compat.rs`.
 
+mod api_bridge;
 mod cluster_bridge;
 mod cmd;
 mod control;
@@ -65,6 +66,20 @@ enum Command {
         #[arg(required = true, num_args = 1..)]
         words: Vec<String>,
     },
+    /// Print the haproxy.cfg the LBaaS API renders for a load balancer (all without an id).
+    LbaasConfig {
+        /// A running fulcrum's API, e.g. http://127.0.0.1:9876 (needs the id).
+        #[arg(long)]
+        url: Option<String>,
+        /// The admin token, for `auth token` or `auth keystone`.
+        #[arg(long)]
+        token: Option<String>,
+        /// The API's store, read directly while fulcrum is stopped.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// The load balancer's id.
+        id: Option<String>,
+    },
     /// Check config files: every problem as FILE:LINE: message; exit 1 on any error.
     Check {
         #[arg(short = 'f', long = "file", required = true)]
@@ -95,6 +110,17 @@ fn main() -> ExitCode {
             }
             cmd::run::run(opts)
         }
+        Command::LbaasConfig {
+            url,
+            token,
+            store,
+            id,
+        } => cmd::lbaas::run(
+            url.as_deref(),
+            token.as_deref(),
+            store.as_deref(),
+            id.as_deref(),
+        ),
         Command::Reload { control } => {
             cmd::reload::run(&control.unwrap_or_else(control::default_path))
         }

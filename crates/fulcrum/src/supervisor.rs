@@ -44,6 +44,8 @@ struct Parts {
     cluster: crate::cluster_bridge::ClusterPart,
     /// The shared proxy config from etcd (`config-from-etcd`), read by every reload.
     shared_config: tokio::sync::watch::Receiver<fulcrum_cluster::runner::SharedConfig>,
+    /// The LBaaS API's rendered config, loaded after the files on every reload (api_bridge).
+    api_text: String,
 }
 
 impl Supervisor {
@@ -100,7 +102,9 @@ impl Supervisor {
             stats_sockets,
             cluster,
             shared_config,
+            api_text: String::new(),
         };
+        let mut api = crate::api_bridge::start(&config).await?;
         let _control = ControlServer::start(self.opts.control.clone(), control_tx).await;
         // VRRP state changes are sampled for `fulcrum status` (instances report no events).
         let mut vrrp_tick = tokio::time::interval(Duration::from_millis(500));
@@ -144,6 +148,28 @@ impl Supervisor {
                     }
                     notifier.ready();
                 }
+                Some(msg) = crate::api_bridge::recv(&mut api) => match msg {
+                    fulcrum_api::ToFulcrum::Apply(text, vips, answer) => {
+                        let old = std::mem::replace(&mut parts.api_text, text);
+                        let result = self.reload(&mut parts).await;
+                        if result.is_err() {
+                            parts.api_text = old;
+                        } else {
+                            crate::api_bridge::sync_vips(&mut api, &parts.config, &vips);
+                        }
+                        let _ = answer.send(result);
+                    }
+                    fulcrum_api::ToFulcrum::ShowStat(answer) => {
+                        let mut live = crate::runtime_api::live::Live {
+                            proxy: &parts.proxy,
+                            health: &parts.health,
+                            config: &parts.config,
+                            history: &mut parts.history,
+                            started: parts.started,
+                        };
+                        let _ = answer.send(crate::api_bridge::show_stat(&mut live));
+                    }
+                },
                 Some(req) = control_rx.recv() => match req {
                     Request::Reload(answer) => {
                         tracing::info!("reload requested on the control socket");
@@ -195,6 +221,7 @@ impl Supervisor {
             }
         }
         notifier.stopping();
+        crate::api_bridge::release_vips(&mut api, &parts.config);
         parts.stats_sockets.take();
         parts.cluster.shutdown().await;
         parts.vrrp.shutdown().await;
@@ -211,8 +238,11 @@ impl Supervisor {
     /// or the proxy refuses (a bind fails), the whole reload is refused, every reason returned,
     /// and every part keeps the running config.
     async fn reload(&self, parts: &mut Parts) -> Result<(), String> {
+        // The files, then the cluster's config from etcd, then the LBaaS API's rendering.
         let shared = parts.shared_config.borrow().clone();
-        let loaded = crate::cluster_bridge::load(&self.opts.files, &self.opts.load, &shared);
+        let mut extra = crate::cluster_bridge::sources(&shared);
+        extra.extend(crate::api_bridge::sources(&parts.api_text));
+        let loaded = crate::api_bridge::load(&self.opts.files, &self.opts.load, &extra);
         for d in loaded.diagnostics.iter() {
             tracing::warn!("{d}");
         }

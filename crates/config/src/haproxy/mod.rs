@@ -6,6 +6,7 @@
 //! Keyword parsing lives in the sibling modules; cross-proxy checks live in `validate.rs`.
 
 mod acl;
+mod api;
 mod bind;
 pub mod cluster;
 mod global;
@@ -24,7 +25,7 @@ pub use acl::PREDEFINED as PREDEFINED_ACLS;
 pub use lexer::{expand_address, split_line, Lexed};
 
 use crate::diagnostics::{Diagnostics, Span};
-use crate::model::{Global, Proxy, ProxyKind, Server};
+use crate::model::{Api, Global, Proxy, ProxyKind, Server};
 use line::Line;
 
 /// A `defaults` section: a proxy template and a server template (`default-server`).
@@ -65,6 +66,8 @@ enum Section {
     Addresses(peers::Kind),
     /// `cluster`: VIPs placed over N nodes through etcd.
     Cluster(Box<cluster::Draft>),
+    /// The `api` section (fulcrum's LBaaS REST API).
+    Api,
 }
 
 /// Looks up an environment variable by name.
@@ -77,6 +80,7 @@ pub struct Parser {
     named_defaults: Vec<Defaults>,
     last_defaults: Defaults,
     section: Section,
+    api: Option<Api>,
     env: std::rc::Rc<EnvFn>,
     cluster: Option<crate::model::Cluster>,
 }
@@ -102,6 +106,7 @@ impl Parser {
             named_defaults: Vec::new(),
             last_defaults: Defaults::builtin(),
             section: Section::None,
+            api: None,
             env: std::rc::Rc::from(env),
             cluster: None,
         }
@@ -135,6 +140,16 @@ impl Parser {
         }
         // A section never continues into the next file.
         self.close_section();
+    }
+
+    /// The `api` section, if one was written (checked once closed).
+    pub fn take_api(&mut self, diags: &mut Diagnostics) -> Option<Api> {
+        self.close_section();
+        let api = self.api.take();
+        if let Some(a) = &api {
+            api::close(a, diags);
+        }
+        api
     }
 
     pub fn finish(mut self, _diags: &mut Diagnostics) -> (Global, Vec<Proxy>) {
@@ -182,6 +197,11 @@ impl Parser {
             Section::Skipped => {}
             Section::Addresses(kind) => peers::keyword(*kind, line, diags),
             Section::Cluster(d) => cluster::keyword(d, line, diags),
+            Section::Api => {
+                if let Some(a) = self.api.as_mut() {
+                    api::keyword(a, line, diags);
+                }
+            }
         }
     }
 
@@ -272,6 +292,13 @@ impl Parser {
                 }
                 self.section = Section::Cluster(Box::new(cluster::open(line, diags)));
             }
+            "api" => {
+                self.section = if api::open(&mut self.api, line, diags) {
+                    Section::Api
+                } else {
+                    Section::Skipped
+                };
+            }
             other => {
                 diags.warning(
                     &span,
@@ -305,7 +332,11 @@ impl Parser {
                     self.cluster = Some(cluster::close(*d));
                 }
             }
-            Section::None | Section::Global | Section::Skipped | Section::Addresses(_) => {}
+            Section::None
+            | Section::Global
+            | Section::Skipped
+            | Section::Addresses(_)
+            | Section::Api => {}
         }
     }
 }
@@ -328,6 +359,7 @@ const SECTIONS: &[&str] = &[
     "crt-store",
     "traces",
     "cluster",
+    "api",
 ];
 
 fn is_section_keyword(kw: &str) -> bool {

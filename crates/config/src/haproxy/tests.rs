@@ -822,3 +822,68 @@ fn listen_is_frontend_and_backend() {
     assert_eq!(c.backends().count(), 1);
     assert_eq!(c.proxy("web").unwrap().balance, Balance::Leastconn);
 }
+
+#[test]
+fn api_section_alone_is_valid() {
+    let cfg = ok(
+        "api\n    bind 127.0.0.1:9876\n    auth noauth\n    store /tmp/lbaas.db\n    subnet s1 10.0.0.0/24\n",
+    );
+    let api = cfg.api.expect("api");
+    assert_eq!(api.bind, Some("127.0.0.1:9876".parse().expect("addr")));
+    assert_eq!(api.auth, crate::model::ApiAuth::NoAuth);
+    assert_eq!(api.store, Some("/tmp/lbaas.db".into()));
+    assert_eq!(api.subnets.len(), 1);
+    assert!(cfg.proxies.is_empty());
+}
+
+#[test]
+fn api_section_auth_modes_and_errors() {
+    let cfg = ok("api\n bind [::1]:9876\n auth token s3cret\n vip_interface eth0\n");
+    assert_eq!(
+        cfg.api.as_ref().and_then(|a| a.vip_interface.as_deref()),
+        Some("eth0")
+    );
+    assert_eq!(
+        cfg.api.expect("api").auth,
+        crate::model::ApiAuth::Token("s3cret".into())
+    );
+    let cfg = ok("api\n bind 127.0.0.1:1\n auth keystone http://127.0.0.1:5000/\n");
+    assert_eq!(
+        cfg.api.expect("api").auth,
+        crate::model::ApiAuth::Keystone("http://127.0.0.1:5000".into())
+    );
+    for (text, line, want) in [
+        ("api\n bind nowhere\n", 2, "expected IP:PORT"),
+        ("api\n bind 127.0.0.1:1\n auth magic\n", 3, "unknown mode"),
+        ("api\n bind 127.0.0.1:1\n auth token\n", 3, "admin token"),
+        (
+            "api\n bind 127.0.0.1:1\n auth keystone ftp://x\n",
+            3,
+            "http://",
+        ),
+        (
+            "api\n bind 127.0.0.1:1\n port 1\n",
+            3,
+            "unknown keyword 'port' in 'api'",
+        ),
+        (
+            "api\n bind 127.0.0.1:1\n subnet s 10.0.0.0/40\n",
+            3,
+            "prefix",
+        ),
+        ("api\n auth noauth\n", 1, "has no 'bind'"),
+        (
+            "api\n bind 127.0.0.1:1\napi\n bind 127.0.0.1:2\n",
+            3,
+            "second 'api'",
+        ),
+    ] {
+        let errs = errors(text);
+        assert!(
+            !errs.is_empty()
+                && errs[0].starts_with(&format!("t.cfg:{line}:"))
+                && errs[0].contains(want),
+            "{text:?}: {errs:?}"
+        );
+    }
+}

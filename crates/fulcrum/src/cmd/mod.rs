@@ -2,6 +2,7 @@
 pub mod check;
 pub mod cluster;
 pub mod compat;
+pub mod lbaas;
 pub mod reload;
 pub mod run;
 pub mod status;

@@ -1,0 +1,45 @@
+//! The apply worker: after each accepted change, renders every load balancer, hands the text to
+//! the running fulcrum (an in-process reload) and settles PENDING_* to ACTIVE, or to ERROR with
+//! the reason; a load balancer in ERROR is left out and the others are applied again.
+
+use crate::{render, Handle, ToFulcrum};
+use tokio::sync::oneshot;
+
+async fn apply(shared: &Handle, state: &crate::state::State) -> Result<(), String> {
+    let text = render::render_all(state);
+    let vips = render::vips(state);
+    let (tx, rx) = oneshot::channel();
+    shared
+        .to_fulcrum
+        .send(ToFulcrum::Apply(text, vips, tx))
+        .await
+        .map_err(|_| "fulcrum is stopping".to_string())?;
+    rx.await.map_err(|_| "fulcrum is stopping".to_string())?
+}
+
+pub async fn worker(shared: Handle) {
+    loop {
+        shared.dirty.notified().await;
+        // The state stays locked while the change is applied (milliseconds), so the objects
+        // settled are exactly the ones rendered.
+        let mut state = shared.state.lock().await;
+        let pending = state.pending_lbs();
+        let result = apply(&shared, &state).await;
+        let changed = match &result {
+            Ok(()) => state.settle(&pending, true, ""),
+            Err(e) => {
+                tracing::error!("api: change refused: {e}");
+                let changed = state.settle(&pending, false, e);
+                // Bring the others back without the load balancers now in ERROR.
+                if let Err(e) = apply(&shared, &state).await {
+                    tracing::error!("api: re-apply without the failed load balancers: {e}");
+                }
+                changed
+            }
+        };
+        if let Err(e) = shared.store.save(&state, &changed) {
+            tracing::error!("api store: {e}");
+        }
+        shared.stats.invalidate();
+    }
+}

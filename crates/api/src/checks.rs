@@ -1,0 +1,208 @@
+//! Octavia's validation of one object beyond field types: persistence, algorithm, allowed
+//! CIDRs, health monitor timings and codes, L7 policy targets; and what fulcrum refuses because
+//! it does not run it yet (rather than rendering something that would silently differ).
+
+use crate::ops::{err, visible, ApiError, Caller};
+use crate::state::{s, Obj, State};
+use serde_json::Value;
+
+/// SOURCE_IP_PORT is an OVN-provider algorithm: the amphora (haproxy) provider refuses it too.
+pub fn check_algorithm(o: &Obj) -> Result<(), ApiError> {
+    if s(o, "lb_algorithm") == "SOURCE_IP_PORT" {
+        return Err(err(400, "Validation failure: lb_algorithm SOURCE_IP_PORT is not supported by this provider (use ROUND_ROBIN, LEAST_CONNECTIONS or SOURCE_IP)."));
+    }
+    Ok(())
+}
+
+pub fn check_persistence(o: &Obj) -> Result<(), ApiError> {
+    if let Some(sp) = o.get("session_persistence").and_then(Value::as_object) {
+        let t = s(sp, "type");
+        match t {
+            "SOURCE_IP" => {}
+            "HTTP_COOKIE" if sp.get("cookie_name").is_some_and(|c| !c.is_null()) => {
+                return Err(err(400, "Validation failure: Cookie names are not supported for HTTP_COOKIE pools."))
+            }
+            "HTTP_COOKIE" => {}
+            "APP_COOKIE" if s(sp, "cookie_name").is_empty() => {
+                return Err(err(400, "Validation failure: Cookie names are required for APP_COOKIE pools."))
+            }
+            "APP_COOKIE" => {
+            return Err(err(400, "Validation failure: APP_COOKIE persistence is not supported by fulcrum yet (its parser has no res.cook fetch); use HTTP_COOKIE or SOURCE_IP."))
+        }
+            other => return Err(err(400, format!("Invalid input for field/attribute type. Value: '{other}'. Value should be one of: APP_COOKIE, HTTP_COOKIE, SOURCE_IP"))),
+        }
+    }
+    Ok(())
+}
+
+/// `allowed_cidrs`: valid CIDRs, and only on HTTP listeners (fulcrum runs no `tcp-request
+/// connection` rules yet, so a TCP listener could not enforce them).
+/// `insert_headers`: the ones rendered (X-Forwarded-For/-Port/-Proto, "true" or "false");
+/// the X-SSL-* family needs TLS termination, which fulcrum does not run yet.
+pub fn check_insert_headers(o: &Obj) -> Result<(), ApiError> {
+    let Some(h) = o.get("insert_headers").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    for (k, v) in h {
+        if !matches!(
+            k.as_str(),
+            "X-Forwarded-For" | "X-Forwarded-Port" | "X-Forwarded-Proto"
+        ) {
+            return Err(err(400, format!("Validation failure: insert_headers {k} is not supported by fulcrum yet (X-Forwarded-For, X-Forwarded-Port, X-Forwarded-Proto).")));
+        }
+        if !matches!(v.as_str(), Some("true" | "True" | "false" | "False")) {
+            return Err(err(400, format!("Invalid input for field/attribute insert_headers. Value: '{v}'. {k} takes \"true\" or \"false\"")));
+        }
+    }
+    if !h.is_empty() && s(o, "protocol") != "HTTP" {
+        return Err(err(
+            400,
+            format!(
+                "Validation failure: insert_headers are only valid for HTTP listeners (not {}).",
+                s(o, "protocol")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Fields fulcrum accepts but cannot honour yet (TLS, inspection delay, custom check request):
+/// refused with 400 when set, rather than stored and silently not applied.
+pub fn check_not_run(kind: &str, o: &Obj) -> Result<(), ApiError> {
+    let set = |k: &str| match o.get(k) {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(Value::String(t)) => !t.is_empty(),
+        Some(Value::Number(n)) => n.as_i64() != Some(0),
+        Some(_) => true,
+    };
+    let fields: &[&str] = match kind {
+        "listener" => &[
+            "default_tls_container_ref",
+            "sni_container_refs",
+            "client_ca_tls_container_ref",
+            "timeout_tcp_inspect",
+        ],
+        "pool" => &[
+            "tls_enabled",
+            "tls_container_ref",
+            "ca_tls_container_ref",
+            "crl_container_ref",
+        ],
+        "healthmonitor" => &["http_version", "domain_name"],
+        _ => &[],
+    };
+    match fields.iter().find(|f| set(f)) {
+        Some(f) => Err(err(
+            400,
+            format!("Validation failure: {f} is not supported by fulcrum yet."),
+        )),
+        None => Ok(()),
+    }
+}
+
+pub fn check_cidrs(o: &Obj) -> Result<(), ApiError> {
+    let Some(list) = o.get("allowed_cidrs").and_then(Value::as_array) else {
+        return Ok(());
+    };
+    if list.is_empty() {
+        return Ok(());
+    }
+    for c in list {
+        let text = c.as_str().unwrap_or("");
+        let ok = match text.split_once('/') {
+            Some((ip, len)) => ip.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+                len.parse::<u8>()
+                    .is_ok_and(|n| n <= if ip.is_ipv4() { 32 } else { 128 })
+            }),
+            None => false,
+        };
+        if !ok {
+            return Err(err(400, format!("Invalid input for field/attribute allowed_cidrs. Value: '{text}'. Value should be a CIDR")));
+        }
+    }
+    if s(o, "protocol") != "HTTP" {
+        return Err(err(400, format!("Validation failure: allowed_cidrs on a {} listener is not supported by fulcrum yet (HTTP listeners only).", s(o, "protocol"))));
+    }
+    Ok(())
+}
+
+pub fn check_monitor(o: &mut Obj) -> Result<(), ApiError> {
+    let (delay, timeout) = (crate::state::i(o, "delay"), crate::state::i(o, "timeout"));
+    if delay < timeout {
+        return Err(err(400, format!("Validation failure: The request delay value {delay} should be larger than the request timeout value {timeout}.")));
+    }
+    let t = s(o, "type").to_string();
+    if matches!(t.as_str(), "HTTP" | "HTTPS") {
+        for (k, v) in [
+            ("http_method", "GET"),
+            ("url_path", "/"),
+            ("expected_codes", "200"),
+        ] {
+            if o.get(k).is_none_or(Value::is_null) {
+                o.insert(k.into(), Value::from(v));
+            }
+        }
+        let url = s(o, "url_path");
+        if !url.starts_with('/') || url.contains(char::is_whitespace) {
+            return Err(err(400, format!("Invalid input for field/attribute url_path. Value: '{url}'. Not a valid URL path")));
+        }
+        let codes = s(o, "expected_codes");
+        let ok = codes
+            .split([',', '-'])
+            .all(|c| c.parse::<u16>().is_ok_and(|n| (100..=599).contains(&n)));
+        if !ok {
+            return Err(err(400, format!("Invalid input for field/attribute expected_codes. Value: '{codes}'. Value should match the pattern ^(\\d{{3}}(\\s*,\\s*\\d{{3}})*)$|^(\\d{{3}}-\\d{{3}})$")));
+        }
+    } else if o.get("http_method").is_some_and(|v| !v.is_null())
+        || o.get("url_path").is_some_and(|v| !v.is_null())
+    {
+        return Err(err(400, format!("Validation failure: http_method and url_path are only valid for HTTP and HTTPS health monitors (type {t}).")));
+    }
+    if matches!(t.as_str(), "HTTPS" | "TLS-HELLO") {
+        return Err(err(400, format!("Validation failure: {t} health monitors are not supported by fulcrum yet (no TLS to servers); use HTTP or TCP.")));
+    }
+    if t == "PING" {
+        return Err(err(400, "Validation failure: PING health monitors are not supported by fulcrum yet (no ICMP check); use TCP."));
+    }
+    if t == "UDP-CONNECT" || t == "SCTP" {
+        return Err(err(400, format!("Validation failure: health monitor type {t} is not supported by fulcrum yet (no UDP listener).")));
+    }
+    Ok(())
+}
+
+pub fn check_policy(st: &State, o: &Obj, lb: &str, who: &Caller) -> Result<(), ApiError> {
+    match s(o, "action") {
+        "REDIRECT_TO_POOL" => {
+            let pid = s(o, "redirect_pool_id");
+            if pid.is_empty() {
+                return Err(err(
+                    400,
+                    "Validation failure: redirect_pool_id is required for REDIRECT_TO_POOL.",
+                ));
+            }
+            let p = visible(st, "pool", pid, who)?;
+            if s(p, "loadbalancer_id") != lb {
+                return Err(err(
+                    400,
+                    format!("Pool {pid} is not on Load Balancer {lb}."),
+                ));
+            }
+        }
+        "REDIRECT_TO_URL" if s(o, "redirect_url").is_empty() => {
+            return Err(err(
+                400,
+                "Validation failure: redirect_url is required for REDIRECT_TO_URL.",
+            ))
+        }
+        "REDIRECT_PREFIX" if s(o, "redirect_prefix").is_empty() => {
+            return Err(err(
+                400,
+                "Validation failure: redirect_prefix is required for REDIRECT_PREFIX.",
+            ))
+        }
+        _ => {}
+    }
+    Ok(())
+}

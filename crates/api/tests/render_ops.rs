@@ -1,0 +1,418 @@
+//! The pure parts: Octavia's rules in `ops` (immutable while PENDING_*, cascade, quotas,
+//! batch members) and the haproxy.cfg rendering, checked by fulcrum's own parser.
+
+use fulcrum_api::ops::{self, Caller};
+use fulcrum_api::render;
+use fulcrum_api::state::{s, State};
+use serde_json::{json, Value};
+
+fn admin() -> Caller {
+    Caller {
+        project: "p".into(),
+        admin: true,
+    }
+}
+
+fn body(v: Value) -> serde_json::Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+fn create(st: &mut State, kind: &str, parent: Option<&str>, v: Value) -> String {
+    let (o, _) = ops::create(st, kind, parent, &body(v), &admin()).expect("create");
+    let id = s(&o, "id").to_string();
+    let lbs = st.pending_lbs();
+    st.settle(&lbs, true, "");
+    id
+}
+
+fn sample() -> (State, String, String, String) {
+    let mut st = State::default();
+    let lb = create(
+        &mut st,
+        "loadbalancer",
+        None,
+        json!({"vip_address": "10.0.0.10", "vip_subnet_id": "s"}),
+    );
+    let l = create(
+        &mut st,
+        "listener",
+        None,
+        json!({"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": 80, "allowed_cidrs": ["10.0.0.0/8"], "insert_headers": {"X-Forwarded-For": "true", "X-Forwarded-Proto": "True"}}),
+    );
+    let p = create(
+        &mut st,
+        "pool",
+        None,
+        json!({"listener_id": l, "protocol": "HTTP", "lb_algorithm": "SOURCE_IP", "session_persistence": {"type": "SOURCE_IP"}}),
+    );
+    create(
+        &mut st,
+        "member",
+        Some(&p),
+        json!({"address": "10.0.1.1", "protocol_port": 8080, "weight": 3, "backup": true, "monitor_port": 9000}),
+    );
+    create(
+        &mut st,
+        "member",
+        Some(&p),
+        json!({"address": "10.0.1.2", "protocol_port": 8080, "admin_state_up": false}),
+    );
+    create(
+        &mut st,
+        "healthmonitor",
+        None,
+        json!({"pool_id": p, "type": "HTTP", "delay": 5, "timeout": 2, "max_retries": 2, "expected_codes": "200-202", "http_method": "HEAD", "url_path": "/health"}),
+    );
+    (st, lb, l, p)
+}
+
+#[test]
+fn renders_like_octavia_and_fulcrum_accepts_it() {
+    let (mut st, lb, l, p) = sample();
+    let p2 = create(
+        &mut st,
+        "pool",
+        None,
+        json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}),
+    );
+    for (action, extra, rule) in [
+        (
+            "REJECT",
+            json!({}),
+            json!({"type": "PATH", "compare_type": "STARTS_WITH", "value": "/admin"}),
+        ),
+        (
+            "REDIRECT_TO_URL",
+            json!({"redirect_url": "https://example.com/", "redirect_http_code": 301}),
+            json!({"type": "FILE_TYPE", "compare_type": "EQUAL_TO", "value": "jpg"}),
+        ),
+        (
+            "REDIRECT_PREFIX",
+            json!({"redirect_prefix": "https://example.com"}),
+            json!({"type": "COOKIE", "key": "a", "compare_type": "CONTAINS", "value": "b", "invert": true}),
+        ),
+        (
+            "REDIRECT_TO_POOL",
+            json!({"redirect_pool_id": p2}),
+            json!({"type": "HOST_NAME", "compare_type": "ENDS_WITH", "value": ".example.com"}),
+        ),
+    ] {
+        let mut body = json!({"listener_id": l, "action": action});
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            body[k] = v;
+        }
+        let pol = create(&mut st, "l7policy", None, body);
+        create(&mut st, "l7rule", Some(&pol), rule);
+    }
+    let text = render::render_standalone(&st, &lb);
+    for want in [
+        "http-request deny if ".to_string(),
+        "http-request redirect location https://example.com/ code 301 if ".into(),
+        "http-request redirect prefix https://example.com code 302 if !".into(),
+        format!("use_backend {p2}:{l} if "),
+        format!("backend {p2}:{l}"),
+        "http-request deny if !allowed-cidr".into(),
+        "http-request set-header X-Forwarded-Proto http".into(),
+    ] {
+        assert!(text.contains(&want), "missing {want:?} in\n{text}");
+    }
+    for want in [
+        format!("frontend {l}"),
+        "bind 10.0.0.10:80".to_string(),
+        format!("default_backend {p}:{l}"),
+        "acl allowed-cidr src 10.0.0.0/8".into(),
+        "option forwardfor".into(),
+        "balance source".into(),
+        "stick on src".into(),
+        "option httpchk HEAD /health".into(),
+        "http-check expect rstatus 200|201|202".into(),
+        "timeout check 2s".into(),
+        "check inter 5s fall 3 rise 2 port 9000 backup".into(),
+        " disabled".into(),
+    ] {
+        assert!(text.contains(&want), "missing {want:?} in\n{text}");
+    }
+    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
+        name: "r.cfg",
+        text: &text,
+    }]);
+    // No error, and no warning either: a warning would mean a keyword fulcrum does not run.
+    let problems: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(problems.is_empty(), "{problems:?}\n{text}");
+    // And the real haproxy accepts it (fails, never skips, under FULCRUM_REQUIRE_NETNS=1).
+    match std::process::Command::new("haproxy").arg("-v").output() {
+        Ok(o) if o.status.success() => {
+            let path =
+                std::env::temp_dir().join(format!("fulcrum-render-{}.cfg", std::process::id()));
+            std::fs::write(&path, &text).expect("write");
+            let out = std::process::Command::new("haproxy")
+                .args(["-c", "-f"])
+                .arg(&path)
+                .output()
+                .expect("haproxy -c");
+            let _ = std::fs::remove_file(&path);
+            assert!(
+                out.status.success(),
+                "haproxy -c:\n{text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        _ => {
+            assert!(
+                std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
+                "haproxy missing under FULCRUM_REQUIRE_NETNS=1"
+            );
+            eprintln!("SKIPPED: haproxy not installed; the rendering was not checked by it");
+        }
+    }
+}
+
+#[test]
+fn https_passthrough_is_tcp_mode() {
+    let mut st = State::default();
+    let lb = create(
+        &mut st,
+        "loadbalancer",
+        None,
+        json!({"vip_address": "10.0.0.10", "vip_subnet_id": "s"}),
+    );
+    let l = create(
+        &mut st,
+        "listener",
+        None,
+        json!({"loadbalancer_id": lb, "protocol": "HTTPS", "protocol_port": 443}),
+    );
+    let p = create(
+        &mut st,
+        "pool",
+        None,
+        json!({"listener_id": l, "protocol": "HTTPS", "lb_algorithm": "LEAST_CONNECTIONS"}),
+    );
+    create(
+        &mut st,
+        "member",
+        Some(&p),
+        json!({"address": "10.0.1.1", "protocol_port": 443}),
+    );
+    let text = render::render_lb(&st, &lb);
+    assert_eq!(text.matches("    mode tcp\n").count(), 2, "{text}");
+    assert!(text.contains("balance leastconn"), "{text}");
+    let bad =
+        body(json!({"loadbalancer_id": lb, "protocol": "TCP", "lb_algorithm": "SOURCE_IP_PORT"}));
+    assert_eq!(
+        ops::create(&mut st, "pool", None, &bad, &admin())
+            .expect_err("refused")
+            .code,
+        400
+    );
+}
+
+#[test]
+fn l7_policies_apply_by_position() {
+    let (mut st, lb, l, _p) = sample();
+    let late = create(
+        &mut st,
+        "l7policy",
+        None,
+        json!({"listener_id": l, "action": "REJECT", "position": 5}),
+    );
+    create(
+        &mut st,
+        "l7rule",
+        Some(&late),
+        json!({"type": "PATH", "compare_type": "EQUAL_TO", "value": "/late"}),
+    );
+    let first = create(
+        &mut st,
+        "l7policy",
+        None,
+        json!({"listener_id": l, "action": "REDIRECT_TO_URL", "redirect_url": "http://x/", "position": 1}),
+    );
+    create(
+        &mut st,
+        "l7rule",
+        Some(&first),
+        json!({"type": "PATH", "compare_type": "EQUAL_TO", "value": "/first"}),
+    );
+    let text = render::render_lb(&st, &lb);
+    let (a, z) = (
+        text.find("/first").expect("first"),
+        text.find("/late").expect("late"),
+    );
+    assert!(a < z, "{text}");
+}
+
+#[test]
+fn unsupported_insert_headers_refused() {
+    let (mut st, lb, _l, _p) = sample();
+    for (protocol, headers) in [
+        ("HTTP", json!({"X-SSL-Client-Verify": "true"})),
+        ("TCP", json!({"X-Forwarded-For": "true"})),
+        ("HTTP", json!({"X-Forwarded-For": "yes"})),
+    ] {
+        let b = body(
+            json!({"loadbalancer_id": lb, "protocol": protocol, "protocol_port": 81, "insert_headers": headers}),
+        );
+        assert_eq!(
+            ops::create(&mut st, "listener", None, &b, &admin())
+                .expect_err("refused")
+                .code,
+            400
+        );
+    }
+}
+
+#[test]
+fn fields_not_run_are_refused() {
+    let (mut st, lb, _l, p) = sample();
+    let b = body(
+        json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "tls_enabled": true}),
+    );
+    assert_eq!(
+        ops::create(&mut st, "pool", None, &b, &admin())
+            .expect_err("tls")
+            .code,
+        400
+    );
+    let b = body(
+        json!({"loadbalancer_id": lb, "protocol": "TCP", "protocol_port": 82, "timeout_tcp_inspect": 100}),
+    );
+    assert_eq!(
+        ops::create(&mut st, "listener", None, &b, &admin())
+            .expect_err("inspect")
+            .code,
+        400
+    );
+    st.remove(
+        "healthmonitor",
+        &st.children("healthmonitor", "pool_id", &p)[0],
+    );
+    let b = body(
+        json!({"pool_id": p, "type": "HTTP", "delay": 5, "timeout": 1, "max_retries": 2, "http_version": "1.1", "domain_name": "example.com"}),
+    );
+    assert_eq!(
+        ops::create(&mut st, "healthmonitor", None, &b, &admin())
+            .expect_err("domain")
+            .code,
+        400
+    );
+}
+
+#[test]
+fn expected_codes_forms() {
+    assert_eq!(render::expected_codes("200"), "200");
+    assert_eq!(render::expected_codes("200,202"), "(200|202)");
+    assert_eq!(render::expected_codes("200-203"), "200|201|202|203");
+}
+
+#[test]
+fn pending_load_balancer_is_immutable_and_settles() {
+    let (mut st, lb, _l, p) = sample();
+    ops::create(
+        &mut st,
+        "member",
+        Some(&p),
+        &body(json!({"address": "10.0.1.3", "protocol_port": 1})),
+        &admin(),
+    )
+    .expect("create");
+    assert_eq!(
+        s(
+            st.get("loadbalancer", &lb).expect("lb"),
+            "provisioning_status"
+        ),
+        "PENDING_UPDATE"
+    );
+    let e = ops::create(
+        &mut st,
+        "member",
+        Some(&p),
+        &body(json!({"address": "10.0.1.4", "protocol_port": 1})),
+        &admin(),
+    )
+    .expect_err("immutable");
+    assert_eq!(e.code, 409);
+    assert!(e.msg.contains("is immutable"), "{}", e.msg);
+    let lbs = st.pending_lbs();
+    st.settle(&lbs, false, "bind failed");
+    let lbo = st.get("loadbalancer", &lb).expect("lb");
+    assert_eq!(s(lbo, "provisioning_status"), "ERROR");
+    assert_eq!(s(lbo, "provisioning_status_reason"), "bind failed");
+    // An LB in ERROR is left out of what runs.
+    assert!(!render::render_all(&st).contains(&lb));
+}
+
+#[test]
+fn cascade_delete_and_quota_and_isolation() {
+    let (mut st, lb, _l, _p) = sample();
+    let e = ops::delete(&mut st, "loadbalancer", &lb, false, &admin()).expect_err("children");
+    assert_eq!(e.code, 400);
+    ops::delete(&mut st, "loadbalancer", &lb, true, &admin()).expect("cascade");
+    assert!(render::render_all(&st).is_empty());
+    st.settle(std::slice::from_ref(&lb), true, "");
+    assert!(st.get("loadbalancer", &lb).is_none());
+    assert_eq!(st.all("member").count(), 0);
+
+    st.insert(
+        "quota",
+        "q",
+        body(json!({"project_id": "q", "loadbalancer": 1})),
+    );
+    let who = Caller {
+        project: "q".into(),
+        admin: false,
+    };
+    let lbb = body(json!({"vip_address": "10.0.0.11", "vip_subnet_id": "s"}));
+    let (o, _) = ops::create(&mut st, "loadbalancer", None, &lbb, &who).expect("first");
+    assert_eq!(
+        ops::create(&mut st, "loadbalancer", None, &lbb, &who)
+            .expect_err("quota")
+            .code,
+        403
+    );
+    let other = Caller {
+        project: "x".into(),
+        admin: false,
+    };
+    assert_eq!(
+        ops::visible(&st, "loadbalancer", s(&o, "id"), &other)
+            .expect_err("isolated")
+            .code,
+        403
+    );
+}
+
+#[test]
+fn batch_members_replace_or_add() {
+    let (mut st, lb, _l, p) = sample();
+    let list = [
+        json!({"address": "10.0.1.1", "protocol_port": 8080, "weight": 9}),
+        json!({"address": "10.0.1.9", "protocol_port": 80}),
+    ];
+    fulcrum_api::batch::batch_members(&mut st, &p, &list, false, &admin()).expect("batch");
+    st.settle(std::slice::from_ref(&lb), true, "");
+    let mut members: Vec<(String, i64)> = st
+        .all("member")
+        .map(|m| {
+            (
+                s(m, "address").to_string(),
+                m["weight"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    members.sort();
+    assert_eq!(
+        members,
+        [("10.0.1.1".to_string(), 9), ("10.0.1.9".to_string(), 1)]
+    );
+    fulcrum_api::batch::batch_members(
+        &mut st,
+        &p,
+        &[json!({"address": "10.0.1.5", "protocol_port": 80})],
+        true,
+        &admin(),
+    )
+    .expect("additive");
+    st.settle(&[lb], true, "");
+    assert_eq!(st.all("member").count(), 3);
+}

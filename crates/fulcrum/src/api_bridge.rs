@@ -1,0 +1,172 @@
+//! Wires the LBaaS API (crates/api) into the running process: starts it when the config has an
+//! `api` section, and answers what it asks of the supervisor. An accepted API change becomes
+//! rendered haproxy.cfg text that is loaded after the `-f` files through the same in-process
+//! reload as SIGHUP (`load`), so a SIGHUP keeps the API's load balancers too.
+
+use crate::runtime_api::command::{self, Command, Parsed};
+use crate::runtime_api::Level;
+use fulcrum_api::ToFulcrum;
+use fulcrum_config::{load_sources_with, Config, LoadOptions, Loaded, Source};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use tokio::sync::mpsc;
+
+/// The name the API's text carries in diagnostics.
+pub const SOURCE_NAME: &str = "<lbaas-api>";
+
+pub struct ApiBridge {
+    rx: mpsc::Receiver<ToFulcrum>,
+    /// `vip_interface`: where the load balancers' VIPs are added.
+    vip_interface: Option<String>,
+    /// VIPs this process added (removed when their load balancer goes, and at stop).
+    held: std::collections::BTreeSet<IpAddr>,
+}
+
+/// Starts the API (its listener bound before this returns) when the config has an `api`
+/// section; the API's first apply brings back what its store holds.
+pub async fn start(config: &Config) -> anyhow::Result<Option<ApiBridge>> {
+    let Some(api) = &config.api else {
+        return Ok(None);
+    };
+    let Some(bind) = api.bind else {
+        anyhow::bail!("api section without bind");
+    };
+    let (tx, rx) = mpsc::channel(16);
+    let shared = fulcrum_api::open(api, tx).map_err(anyhow::Error::msg)?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("api: cannot bind {bind}: {e}"))?;
+    tracing::info!("LBaaS API listening on {bind}");
+    fulcrum_api::spawn(shared, listener);
+    Ok(Some(ApiBridge {
+        rx,
+        vip_interface: api.vip_interface.clone(),
+        held: Default::default(),
+    }))
+}
+
+/// The next request from the API (never, without an API).
+pub async fn recv(bridge: &mut Option<ApiBridge>) -> Option<ToFulcrum> {
+    match bridge {
+        Some(b) => b.rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The API's rendered text as an extra source (none while the API has nothing).
+pub fn sources(api_text: &str) -> Vec<(String, String)> {
+    if api_text.is_empty() {
+        return Vec::new();
+    }
+    vec![(SOURCE_NAME.to_string(), api_text.to_string())]
+}
+
+/// The `-f` files, then `extra` sources (name, text) in order, as one load: what every reload
+/// runs. (The cluster's config-from-etcd is another such source: merge it here as one more
+/// entry before the API's, so the files' `defaults` apply to it.)
+pub fn load(files: &[PathBuf], options: &LoadOptions, extra: &[(String, String)]) -> Loaded {
+    if extra.is_empty() {
+        return fulcrum_config::load_files_with(files, options);
+    }
+    let mut texts = Vec::new();
+    let mut unreadable = fulcrum_config::Diagnostics::new();
+    for p in files {
+        let name = p.display().to_string();
+        match std::fs::read(p) {
+            Ok(b) => texts.push((name, String::from_utf8_lossy(&b).into_owned())),
+            Err(e) => unreadable.error(
+                &fulcrum_config::Span::new(name, 0),
+                format!("cannot read file: {e}"),
+            ),
+        }
+    }
+    let mut sources: Vec<Source<'_>> = texts
+        .iter()
+        .map(|(n, t)| Source { name: n, text: t })
+        .collect();
+    sources.extend(extra.iter().map(|(n, t)| Source { name: n, text: t }));
+    let mut loaded = load_sources_with(&sources, options);
+    unreadable.extend(loaded.diagnostics);
+    loaded.diagnostics = unreadable;
+    loaded
+}
+
+/// `show stat` as the runtime API answers it.
+pub fn show_stat(live: &mut crate::runtime_api::live::Live<'_>) -> String {
+    match command::parse(&["show", "stat"], Level::Admin) {
+        Parsed::Run(c @ Command::ShowStat(_)) => crate::runtime_api::exec::execute(&c, live),
+        _ => String::new(),
+    }
+}
+
+fn virtual_ip(address: IpAddr) -> fulcrum_config::model::VirtualIp {
+    fulcrum_config::model::VirtualIp {
+        span: fulcrum_config::Span::new(SOURCE_NAME, 0),
+        address,
+        prefix: if address.is_ipv4() { 32 } else { 128 },
+        dev: None,
+        label: None,
+        brd: None,
+        scope: None,
+    }
+}
+
+/// After an applied change: adds the VIPs now wanted to `vip_interface` (with gratuitous ARP
+/// so neighbours learn the address at once) and removes those no load balancer has any more.
+/// A VIP a vrrp_instance lists is left to VRRP (its listener is bound with IP_FREEBIND, so it
+/// serves wherever VRRP puts the address). Without `vip_interface`, nothing is added.
+pub fn sync_vips(bridge: &mut Option<ApiBridge>, config: &Config, wanted: &[IpAddr]) {
+    let Some(b) = bridge.as_mut() else { return };
+    let Some(ifname) = b.vip_interface.clone() else {
+        return;
+    };
+    let Some(iface) = fulcrum_vrrp::io::iface::lookup(&ifname) else {
+        tracing::warn!("api: vip_interface {ifname} does not exist; VIPs not added");
+        return;
+    };
+    let by_vrrp = |a: &IpAddr| {
+        config
+            .keepalived
+            .vrrp_instances
+            .iter()
+            .any(|v| v.virtual_ipaddress.iter().any(|x| x.address == *a))
+    };
+    let new: Vec<IpAddr> = wanted
+        .iter()
+        .filter(|a| !by_vrrp(a) && !b.held.contains(*a))
+        .copied()
+        .collect();
+    for a in &new {
+        match fulcrum_vrrp::io::netlink::add_address(iface.index, &virtual_ip(*a)) {
+            Ok(()) => {
+                tracing::info!("api: VIP {a} added to {ifname}");
+                b.held.insert(*a);
+                if let (IpAddr::V4(v4), Some(mac)) = (a, iface.mac) {
+                    if let Err(e) = fulcrum_vrrp::io::announce::send_garps(&ifname, mac, &[*v4], 1)
+                    {
+                        tracing::warn!("api: gratuitous ARP for {a} on {ifname}: {e}");
+                    }
+                }
+            }
+            Err(e) => tracing::error!("api: cannot add VIP {a} to {ifname}: {e}"),
+        }
+    }
+    let gone: Vec<IpAddr> = b
+        .held
+        .iter()
+        .filter(|a| !wanted.contains(a))
+        .copied()
+        .collect();
+    for a in gone {
+        match fulcrum_vrrp::io::netlink::del_address(iface.index, &virtual_ip(a)) {
+            Ok(()) => tracing::info!("api: VIP {a} removed from {ifname}"),
+            Err(e) => tracing::error!("api: cannot remove VIP {a} from {ifname}: {e}"),
+        }
+        b.held.remove(&a);
+    }
+}
+
+/// At stop: the VIPs this process added are removed (as keepalived removes its own).
+pub fn release_vips(bridge: &mut Option<ApiBridge>, config: &Config) {
+    sync_vips(bridge, config, &[]);
+}
