@@ -11,13 +11,13 @@
 
 use crate::balance::{self, Algorithm, Candidate, PickInput};
 use crate::connect::ServerConn;
+use crate::counters::{Counters, Ctr};
 use crate::http::errors::ErrorPages;
 use crate::http::rules::Rule;
 use crate::observe::{ServerEvent, SinkSlot};
 use crate::persist::cookie::{CookiePersist, CookieServer};
 use crate::persist::stick::{StickDecision, StickTable};
 use crate::server::{AdminState, ServerRt};
-use crate::stats::counters::{Counters, Ctr};
 use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -60,7 +60,7 @@ pub struct Backend {
     /// Activity counters (`stot` counts requests assigned here); carried over on reload.
     pub counters: Arc<Counters>,
     /// `stats ...` of this backend/listen, when enabled.
-    pub stats: Option<Arc<crate::stats::serve::StatsRt>>,
+    pub stats: Option<Arc<dyn crate::applet::Applet>>,
     /// UP/DOWN history of the backend as a whole (stats `lastchg`, `downtime`, `chkdown`).
     history: Mutex<History>,
 }
@@ -143,7 +143,7 @@ pub struct BackendParts {
     pub sink: Arc<SinkSlot>,
     pub id: u32,
     pub counters: Arc<Counters>,
-    pub stats: Option<Arc<crate::stats::serve::StatsRt>>,
+    pub stats: Option<Arc<dyn crate::applet::Applet>>,
 }
 
 impl Backend {

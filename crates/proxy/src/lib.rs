@@ -4,12 +4,16 @@
 //! model and opens every `bind`; the handle applies reloads and stops gracefully.
 //! Layout: `listener` (sockets, accept), `runtime` (worker threads, reload swap), `state`
 //! (compiled config), `backend` (queue, connect, retries), `balance/` (algorithms, pure),
-//! `http/` (HTTP/1 sessions), `tcp` (TCP mode, tunnels), `acl`, `pool`, `log`.
+//! `http/` (HTTP/1 sessions), `tcp` (TCP mode, tunnels), `acl`, `pool`, `log`, `counters`
+//! and `record` (activity counters), `applet` (the interface of answers the proxy makes
+//! itself: stats pages and services live above, in `fulcrum-stats`).
 
 pub mod acl;
+pub mod applet;
 pub mod backend;
 pub mod balance;
 pub mod connect;
+pub mod counters;
 pub mod handover;
 pub mod http;
 pub mod inherit;
@@ -19,12 +23,11 @@ pub mod net;
 pub mod observe;
 pub mod persist;
 pub mod pool;
-pub mod prometheus;
+pub mod record;
 pub mod runtime;
 pub mod server;
 pub mod sockpair;
 pub mod state;
-pub mod stats;
 pub mod stream;
 pub mod tcp;
 
@@ -48,10 +51,20 @@ pub struct ProxyHandle {
     rt: runtime::Runtime,
 }
 
-/// Opens the listeners of every frontend/listen in `config` and starts serving.
+/// Opens the listeners of every frontend/listen in `config` and starts serving, without
+/// applets (a `use-service` or `stats enable` is then a configuration error).
 pub async fn start(config: &Config) -> Result<ProxyHandle, ProxyError> {
+    start_with(config, std::sync::Arc::new(state::NoServices)).await
+}
+
+/// [`start`], resolving `use-service` and `stats` pages with `services` (the binary passes
+/// the `fulcrum-stats` crate's), now and at every reload.
+pub async fn start_with(
+    config: &Config,
+    services: std::sync::Arc<dyn state::Services>,
+) -> Result<ProxyHandle, ProxyError> {
     Ok(ProxyHandle {
-        rt: runtime::Runtime::start(config)?,
+        rt: runtime::Runtime::start(config, services)?,
     })
 }
 
@@ -72,5 +85,9 @@ impl ProxyHandle {
     /// The running state (tests, health checks: `backends[..].set_server_up`).
     pub fn generation(&self) -> Option<std::sync::Arc<state::Generation>> {
         self.rt.generation()
+    }
+    /// The generation being served, updated at every reload.
+    pub fn serving(&self) -> tokio::sync::watch::Receiver<state::Serving> {
+        self.rt.serving()
     }
 }

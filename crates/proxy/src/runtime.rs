@@ -10,7 +10,7 @@
 //! frontend they were accepted with; keep-alive ones close after their current request.
 
 use crate::listener::{self, ListenKey, Slot};
-use crate::state::{self, Generation};
+use crate::state::{self, Generation, Services, Serving};
 use crate::ProxyError;
 use fulcrum_config::Config;
 use std::collections::{HashMap, HashSet};
@@ -63,6 +63,10 @@ pub struct Runtime {
     global_maxconn: Option<Arc<Semaphore>>,
     /// Passive health's sink, shared by every backend of every generation.
     pub(crate) sink: Arc<crate::observe::SinkSlot>,
+    /// Resolves `use-service` and stats pages at start and at each reload.
+    services: Arc<dyn Services>,
+    /// The generation being served, for applets that describe the current one.
+    serving: watch::Sender<Serving>,
 }
 
 /// How worker threads are organised. `PerCore` is the default; `Shared` (one tokio
@@ -195,16 +199,25 @@ fn wanted(config: &Config) -> Result<Vec<Wanted>, ProxyError> {
 }
 
 impl Runtime {
-    pub fn start(config: &Config) -> Result<Runtime, ProxyError> {
+    pub fn start(config: &Config, services: Arc<dyn Services>) -> Result<Runtime, ProxyError> {
         let sink = Arc::new(crate::observe::SinkSlot::default());
-        let gen = Arc::new(state::build_with_sink(config, None, sink.clone())?);
-        crate::prometheus::Exporter::global().serve(&gen);
         let n = config
             .global
             .nbthread
             .map(|n| n.max(1) as usize)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        crate::prometheus::Exporter::global().set_threads(n);
+        let (serving, serving_rx) = watch::channel(Serving {
+            generation: std::sync::Weak::new(),
+            threads: u32::try_from(n).unwrap_or(u32::MAX),
+        });
+        let gen = Arc::new(state::build_with(
+            config,
+            None,
+            sink.clone(),
+            services.as_ref(),
+            &serving_rx,
+        )?);
+        serving.send_modify(|s| s.generation = Arc::downgrade(&gen));
         let layout = Layout::from_env();
         let workers = spawn_workers(n, layout)?;
         tracing::info!("proxy: {n} thread(s), {layout:?} runtime layout");
@@ -223,6 +236,8 @@ impl Runtime {
                 .filter(|m| *m > 0)
                 .map(|m| Arc::new(Semaphore::new(m as usize))),
             sink,
+            services,
+            serving,
         };
         let mut listeners = HashMap::new();
         for w in wanted(config)? {
@@ -323,12 +338,15 @@ impl Runtime {
 
     pub async fn reload(&self, config: &Config) -> Result<(), ProxyError> {
         let mut running = self.running.lock().await;
-        let gen = Arc::new(state::build_with_sink(
+        let gen = Arc::new(state::build_with(
             config,
             Some(&running.gen),
             self.sink.clone(),
+            self.services.as_ref(),
+            &self.serving.subscribe(),
         )?);
-        crate::prometheus::Exporter::global().serve(&gen);
+        self.serving
+            .send_modify(|s| s.generation = Arc::downgrade(&gen));
         let want = wanted(config)?;
         let want_keys: HashSet<ListenKey> = want.iter().map(|w| w.key.clone()).collect();
         // Open new addresses first: if one fails, nothing has changed yet.
@@ -396,6 +414,10 @@ impl Runtime {
             running.listeners.len()
         );
         Ok(())
+    }
+
+    pub fn serving(&self) -> watch::Receiver<Serving> {
+        self.serving.subscribe()
     }
 
     pub fn generation(&self) -> Option<Arc<Generation>> {

@@ -18,7 +18,7 @@
 //! - Prefer [`crate::backend::Backend::set_server_admin`] / `set_server_weight` when you hold the
 //!   backend: they also wake requests waiting in the backend's queue.
 
-use crate::stats::counters::Counters;
+use crate::counters::Counters;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;

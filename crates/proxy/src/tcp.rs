@@ -204,7 +204,7 @@ pub async fn serve<C: ClientStream>(
     peer: SocketAddr,
     local: SocketAddr,
 ) {
-    let _counted = crate::stats::counters::SessionGuard::start(&fe.counters);
+    let _counted = crate::counters::SessionGuard::start(&fe.counters);
     let accepted = Instant::now();
     let accept_wall = SystemTime::now();
     let src = crate::net::canonical(peer.ip());
@@ -306,10 +306,10 @@ pub async fn serve<C: ClientStream>(
         TunnelEnd::Error { client: false } => "SD--",
     };
     let sname = assigned.server().name.clone();
-    crate::stats::record::tcp(
+    crate::record::tcp(
         &fe.counters,
-        Some(&be),
-        Some(assigned.server()),
+        Some(&be.counters),
+        Some(&assigned.server().counters),
         up,
         down,
         flags,

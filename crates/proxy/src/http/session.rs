@@ -11,6 +11,7 @@ use super::headers;
 use super::message::{Message, ParseError};
 use super::rules::{self, Env, Verdict};
 use crate::acl::Ctx;
+use crate::applet::{self, Applet, AppletRequest};
 use crate::backend::{Backend, Hints, NoServer};
 use crate::connect::{ServerConn, ServerStream};
 use crate::observe::ServerEvent;
@@ -111,7 +112,7 @@ pub async fn serve<C: ClientStream>(
     local: SocketAddr,
     stop: watch::Receiver<bool>,
 ) {
-    let _counted = crate::stats::counters::SessionGuard::start(&fe.counters);
+    let _counted = crate::counters::SessionGuard::start(&fe.counters);
     // A connection that has not sent anything yet holds only this small future: the session
     // state (buffers, message arenas) is allocated when the first bytes arrive.
     let started = tokio::time::Instant::now();
@@ -166,11 +167,7 @@ impl<C: ClientStream> Session<C> {
                 Err(HeadError::Timeout { partial }) => {
                     if first || partial {
                         let page = errors::builtin_response(408);
-                        crate::stats::record::bad_request(
-                            &self.fe.counters,
-                            408,
-                            page.len() as u64,
-                        );
+                        crate::record::bad_request(&self.fe.counters, 408, page.len() as u64);
                         self.answer_raw(page).await;
                         self.log_simple(accept, t0, 408, "cR--", None);
                     }
@@ -178,7 +175,7 @@ impl<C: ClientStream> Session<C> {
                 }
                 Err(HeadError::TooLarge) | Err(HeadError::Invalid) => {
                     let page = self.fe.errors.get(400).into_owned();
-                    crate::stats::record::bad_request(&self.fe.counters, 400, page.len() as u64);
+                    crate::record::bad_request(&self.fe.counters, 400, page.len() as u64);
                     self.answer_raw(page).await;
                     self.log_simple(accept, t0, 400, "PR--", None);
                     return;
@@ -204,7 +201,7 @@ impl<C: ClientStream> Session<C> {
                 head_out: 0,
                 counted: false,
             };
-            crate::stats::record::request_received(&self.fe.counters);
+            crate::record::request_received(&self.fe.counters);
             // Boxed: the request phases' state is large and only exists while a request is in
             // flight, so an idle keep-alive connection holds just the small session future.
             let keep = Box::pin(self.one_request(&mut rec, self.served == 0)).await;
@@ -313,10 +310,8 @@ impl<C: ClientStream> Session<C> {
         if let Some(keep) = self.respond_verdict(verdict, rec, &fe.errors).await {
             return keep;
         }
-        if let Some(st) = &fe.stats {
-            if let Some(keep) = self.stats_page(st, rec).await {
-                return keep;
-            }
+        if let Some(st) = fe.stats.as_ref().filter(|a| a.matches(&self.req)) {
+            return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
         }
         // Phase: route.
         let be = {
@@ -346,10 +341,8 @@ impl<C: ClientStream> Session<C> {
         if let Some(keep) = self.respond_verdict(verdict, rec, &be.errors).await {
             return keep;
         }
-        if let Some(st) = &be.stats {
-            if let Some(keep) = self.stats_page(st, rec).await {
-                return keep;
-            }
+        if let Some(st) = be.stats.as_ref().filter(|a| a.matches(&self.req)) {
+            return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
         }
         // Phase: persistence (cookie, then `stick on src`), as HAProxy: a valid cookie wins.
         let cookie = super::persist::on_request(&be, &mut self.req);
@@ -655,7 +648,8 @@ impl<C: ClientStream> Session<C> {
                 Some(&mut self.res),
                 &mut self.scratch,
             ) {
-                Verdict::Continue => {}
+                // `use-service` is only valid in `http-request` (the parser rejects it here).
+                Verdict::Continue | Verdict::Service(_) => {}
                 Verdict::Error(s) => {
                     return Step::Done(self.send_error(s, rec, "PH--", &be.errors, true).await)
                 }
@@ -827,21 +821,15 @@ impl<C: ClientStream> Session<C> {
         }
     }
 
-    /// `stats uri`: answers the stats page (CSV, JSON, HTML, admin POST) when the request is
-    /// for it; `None` otherwise. A form body (Content-Length, 64 KiB at most) is read first.
-    async fn stats_page(
-        &mut self,
-        st: &crate::stats::serve::StatsRt,
-        rec: &mut Rec,
-    ) -> Option<bool> {
-        if !st.matches(self.req.uri()) {
-            return None;
-        }
+    /// Phase: an applet answers (a proxy's `stats uri`, or `use-service`). A body the applet
+    /// wants (a form, [`applet::MAX_BODY`] at most) is read first.
+    async fn applet(&mut self, applet: &dyn Applet, how: Invocation, rec: &mut Rec) -> bool {
         let framing = body::request_framing(&mut self.req).ok();
         let mut drained = matches!(framing, Some(Framing::None));
         let mut form = Vec::new();
-        if let Some(Framing::Length(n)) =
-            framing.filter(|f| matches!(f, Framing::Length(n) if *n <= 65536))
+        if let Some(Framing::Length(n)) = framing
+            .filter(|f| matches!(f, Framing::Length(n) if *n <= applet::MAX_BODY))
+            .filter(|_| applet.wants_body())
         {
             let n = n as usize;
             while self.cbuf.len() < n {
@@ -853,7 +841,7 @@ impl<C: ClientStream> Session<C> {
                 )
                 .await
                 {
-                    Ok(0) | Err(_) => return Some(false),
+                    Ok(0) | Err(_) => return false,
                     Ok(_) => {}
                 }
             }
@@ -867,21 +855,23 @@ impl<C: ClientStream> Session<C> {
             req: Some(&self.req),
             res: None,
         };
-        let admin_allowed = st.admin.as_ref().is_some_and(|c| c.eval(&ctx));
-        let ans = st.answer(&crate::stats::serve::StatsRequest {
+        let ans = applet.answer(&AppletRequest {
             method: self.req.method(),
             uri: self.req.uri(),
-            authorization: self.req.header(b"authorization"),
+            head: &self.req,
             body: &form,
-            admin_allowed,
+            ctx: &ctx,
         });
-        self.fe
-            .counters
-            .inc(crate::stats::counters::Ctr::Intercepted);
         rec.status = ans.status;
-        rec.flags = "LR--";
+        rec.flags = match how {
+            Invocation::StatsUri => {
+                self.fe.counters.inc(crate::counters::Ctr::Intercepted);
+                "LR--"
+            }
+            Invocation::UseService => "PR--",
+        };
         self.count_status(rec);
-        Some(self.send_local(rec, ans.bytes, drained).await)
+        self.send_local(rec, ans.bytes, drained).await
     }
 
     /// Sends an answer the proxy made itself (stats page, deny, return, redirect); the
@@ -909,10 +899,10 @@ impl<C: ClientStream> Session<C> {
     fn count_status(&self, r: &mut Rec) {
         if !r.counted {
             r.counted = true;
-            crate::stats::record::status(
+            crate::record::status(
                 &self.fe.counters,
-                r.backend.as_deref(),
-                r.server.as_deref(),
+                r.backend.as_deref().map(|b| &*b.counters),
+                r.server.as_deref().map(|s| &*s.counters),
                 r.status,
                 r.flags,
                 r.trs.is_some(),
@@ -922,7 +912,7 @@ impl<C: ClientStream> Session<C> {
 
     /// Adds the finished request to its frontend's, backend's and server's counters.
     fn count(&self, r: &Rec) {
-        let done = crate::stats::record::HttpDone {
+        let done = crate::record::HttpDone {
             status: r.status,
             flags: r.flags,
             bytes_in: r.bytes_in,
@@ -934,10 +924,10 @@ impl<C: ClientStream> Session<C> {
             tr: r.trs,
             tt: r.t0.elapsed(),
         };
-        crate::stats::record::http(
+        crate::record::http(
             &self.fe.counters,
-            r.backend.as_deref(),
-            r.server.as_deref(),
+            r.backend.as_deref().map(|b| &*b.counters),
+            r.server.as_deref().map(|s| &*s.counters),
             &done,
         );
     }
@@ -951,6 +941,7 @@ impl<C: ClientStream> Session<C> {
     ) -> Option<bool> {
         match v {
             Verdict::Continue => None,
+            Verdict::Service(a) => Some(self.applet(a.as_ref(), Invocation::UseService, rec).await),
             Verdict::Error(s) => Some(self.send_error(s, rec, "PR--", pages, false).await),
             Verdict::Respond(bytes) => {
                 rec.status = status_of(&bytes);
@@ -1074,6 +1065,14 @@ impl<C: ClientStream> Session<C> {
         };
         log.send(&line);
     }
+}
+
+/// Why an applet answers: HAProxy logs the stats page as a local answer (`L`), a service
+/// chosen by a rule as the proxy's (`P`), and counts only the former as intercepted.
+#[derive(Clone, Copy)]
+enum Invocation {
+    StatsUri,
+    UseService,
 }
 
 enum ResError {

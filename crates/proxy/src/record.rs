@@ -8,9 +8,7 @@
 //! `P` proxy, `s` server-side timeout, `c` client-side timeout, `-` normal), second character
 //! the phase (`R` request, `Q` queue, `C` connect, `H` response headers, `D` data).
 
-use super::counters::{Counters, Ctr};
-use crate::backend::Backend;
-use crate::server::ServerRt;
+use crate::counters::{Counters, Ctr};
 use std::time::Duration;
 
 /// The facts of one finished HTTP request.
@@ -57,8 +55,8 @@ pub fn request_received(fe: &Counters) {
 /// flags set so far.
 pub fn status(
     fe: &Counters,
-    be: Option<&Backend>,
-    srv: Option<&ServerRt>,
+    be: Option<&Counters>,
+    srv: Option<&Counters>,
     status: u16,
     flags: &str,
     server_answered: bool,
@@ -79,12 +77,12 @@ pub fn status(
     let class = Ctr::for_status(status);
     fe.inc(class);
     let Some(be) = be else { return };
-    let bc = &be.counters;
+    let bc = be;
     bc.inc(class);
     let both = |c: Ctr| {
         bc.inc(c);
         if let Some(s) = srv {
-            s.counters.inc(c);
+            s.inc(c);
         }
     };
     match (who, phase) {
@@ -95,15 +93,15 @@ pub fn status(
     }
     let Some(s) = srv else { return };
     bc.request();
-    s.counters.request();
+    s.request();
     if server_answered {
-        s.counters.inc(class);
+        s.inc(class);
     }
 }
 
 /// Counts a finished HTTP request on its frontend, backend (if it was routed) and server (if
 /// one was assigned).
-pub fn http(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, d: &HttpDone<'_>) {
+pub fn http(fe: &Counters, be: Option<&Counters>, srv: Option<&Counters>, d: &HttpDone<'_>) {
     let mut f = d.flags.chars();
     let who = f.next().unwrap_or('-');
     let phase = f.next().unwrap_or('-');
@@ -113,13 +111,13 @@ pub fn http(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, d: &Htt
     fe.add(Ctr::BytesIn, d.bytes_in);
     fe.add(Ctr::BytesOut, d.bytes_out);
     let Some(be) = be else { return };
-    let bc = &be.counters;
+    let bc = be;
     bc.add(Ctr::BytesIn, d.bytes_in);
     bc.add(Ctr::BytesOut, d.bytes_out);
     let both = |c: Ctr| {
         bc.inc(c);
         if let Some(s) = srv {
-            s.counters.inc(c);
+            s.inc(c);
         }
     };
     // Aborts happen while the body flows, after the status was counted.
@@ -130,7 +128,7 @@ pub fn http(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, d: &Htt
     }
     let Some(s) = srv else { return };
     bc.times(ms(d.tw), ms(d.tc), ms(d.tr), d.tt.as_millis() as u64);
-    let sc = &s.counters;
+    let sc = s;
     sc.add(Ctr::BytesIn, d.bytes_in);
     sc.add(Ctr::BytesOut, d.bytes_out);
     sc.times(ms(d.tw), ms(d.tc), ms(d.tr), d.tt.as_millis() as u64);
@@ -141,8 +139,8 @@ pub fn http(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, d: &Htt
 #[allow(clippy::too_many_arguments)]
 pub fn tcp(
     fe: &Counters,
-    be: Option<&Backend>,
-    srv: Option<&ServerRt>,
+    be: Option<&Counters>,
+    srv: Option<&Counters>,
     bytes_in: u64,
     bytes_out: u64,
     flags: &str,
@@ -158,7 +156,7 @@ pub fn tcp(
         Some(b'S') => Some(Ctr::SrvAbort),
         _ => None,
     };
-    for c in std::iter::once(&be.counters).chain(srv.map(|s| &s.counters)) {
+    for c in std::iter::once(be).chain(srv) {
         c.add(Ctr::BytesIn, bytes_in);
         c.add(Ctr::BytesOut, bytes_out);
         if let Some(a) = abort {
