@@ -9,11 +9,16 @@
 //! itself: stats pages and services live above, in `fulcrum-stats`).
 
 pub mod acl;
+pub mod addr;
 pub mod applet;
 pub mod backend;
 pub mod balance;
+pub mod bind;
+pub mod clock;
 pub mod connect;
 pub mod counters;
+pub mod error;
+pub mod farm;
 pub mod handover;
 pub mod http;
 pub mod inherit;
@@ -34,18 +39,7 @@ pub mod tcp;
 use fulcrum_config::Config;
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ProxyError {
-    /// A `bind` could not be opened (address in use, permission, ...).
-    #[error("{0}")]
-    Bind(String),
-    /// The configuration cannot be run (unknown backend, unreadable errorfile, bad ACL...).
-    #[error("{0}")]
-    Config(String),
-    /// Worker threads could not be started.
-    #[error("{0}")]
-    Runtime(String),
-}
+pub use error::ProxyError;
 
 pub struct ProxyHandle {
     rt: runtime::Runtime,

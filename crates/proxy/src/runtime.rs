@@ -9,19 +9,17 @@
 //! connection is refused), and closes removed addresses. Connections in flight keep the
 //! frontend they were accepted with; keep-alive ones close after their current request.
 
-use crate::listener::{self, ListenKey, Slot};
+use crate::addr::{self, ListenKey};
+use crate::bind::{self, Opened};
+use crate::error::ProxyError;
+use crate::listener::{self, Slot};
 use crate::state::{self, Generation, Services, Serving};
-use crate::ProxyError;
 use fulcrum_config::Config;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
-
-pub fn active_connections() -> u64 {
-    listener::ACTIVE.load(Ordering::Relaxed)
-}
 
 struct Worker {
     handle: tokio::runtime::Handle,
@@ -45,7 +43,7 @@ impl Listening {
         crate::inherit::unexport(self.export);
         // Once handed over, the socket and its file belong to the successor.
         if let (Some((path, ino)), false) = (&self.file, crate::inherit::handed_over()) {
-            listener::remove_unix_path(path, *ino);
+            bind::remove_unix_path(path, *ino);
         }
     }
 }
@@ -162,7 +160,7 @@ fn wanted(config: &Config) -> Result<Vec<Wanted>, ProxyError> {
         let explicit: HashSet<u32> = p.binds.iter().filter_map(|b| b.id).collect();
         let mut next = 1u32;
         for b in &p.binds {
-            let keys = match listener::keys(b) {
+            let keys = match addr::keys(b) {
                 Ok(a) => a,
                 Err(msg) => {
                     tracing::warn!("{msg}; this bind is skipped");
@@ -273,25 +271,21 @@ impl Runtime {
     /// Opens listener `w` and has every worker accept on it.
     fn open(&self, w: &Wanted, fe: Arc<crate::state::Frontend>) -> Result<Listening, ProxyError> {
         let opened =
-            listener::open_key(&w.key, &w.bind, self.workers.len()).map_err(ProxyError::Bind)?;
+            bind::open_key(&w.key, &w.bind, self.workers.len()).map_err(ProxyError::Bind)?;
         let file = match (&w.key, &opened) {
-            (ListenKey::Unix(p), listener::Opened::Shared(_)) => {
-                listener::unix_path_ino(p).map(|ino| (p.clone(), ino))
+            (ListenKey::Unix(p), Opened::Shared(_)) => {
+                bind::unix_path_ino(p).map(|ino| (p.clone(), ino))
             }
             _ => None,
         };
         let export = match &opened {
-            listener::Opened::PerWorker(v) => crate::inherit::export(&v.iter().collect::<Vec<_>>()),
-            listener::Opened::Shared(s) | listener::Opened::Inherited(s) => {
-                crate::inherit::export(&[s])
-            }
-            listener::Opened::Sockpair(_) => crate::inherit::export(&[]),
+            Opened::PerWorker(v) => crate::inherit::export(&v.iter().collect::<Vec<_>>()),
+            Opened::Shared(s) | Opened::Inherited(s) => crate::inherit::export(&[s]),
+            Opened::Sockpair(_) => crate::inherit::export(&[]),
         };
         let incoming: Vec<listener::Incoming> = match opened {
-            listener::Opened::PerWorker(v) => {
-                v.into_iter().map(listener::Incoming::listener).collect()
-            }
-            listener::Opened::Shared(s) | listener::Opened::Inherited(s) => {
+            Opened::PerWorker(v) => v.into_iter().map(listener::Incoming::listener).collect(),
+            Opened::Shared(s) | Opened::Inherited(s) => {
                 let mut v = Vec::with_capacity(self.workers.len());
                 for _ in 1..self.workers.len() {
                     let dup = s.try_clone().map_err(|e| {
@@ -306,7 +300,7 @@ impl Runtime {
                 v
             }
             // Descriptors arrive one by one over one socket: one worker receives them.
-            listener::Opened::Sockpair(s) => vec![listener::Incoming::Sockpair(
+            Opened::Sockpair(s) => vec![listener::Incoming::Sockpair(
                 std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(s)),
             )],
         };

@@ -7,14 +7,16 @@
 
 use crate::acl::{self, Cond};
 use crate::applet::Applet;
-use crate::backend::{Backend, BackendParts};
+use crate::backend::{Backend, FarmParts};
 use crate::counters::Counters;
+use crate::error::ProxyError;
 use crate::http::errors::ErrorPages;
+use crate::http::headers::ForwardForRt;
+use crate::http::policy::HttpPolicy;
 use crate::http::rules::{self, Rule};
 use crate::log::Logger;
 use crate::observe::SinkSlot;
 use crate::server::{ServerRt, Target};
-use crate::ProxyError;
 use fulcrum_config::model::{Mode, Proxy, ProxyOptions, ServerPort, Timeouts, UnixAddress};
 use fulcrum_config::Config;
 use std::collections::HashMap;
@@ -33,7 +35,7 @@ pub struct Frontend {
     pub timeouts: Timeouts,
     pub options: ProxyOptions,
     /// `option forwardfor`, compiled.
-    pub forwardfor: Option<crate::http::headers::ForwardForRt>,
+    pub forwardfor: Option<ForwardForRt>,
     pub maxconn: Option<Arc<Semaphore>>,
     pub errors: ErrorPages,
     pub log: Option<Logger>,
@@ -309,11 +311,26 @@ fn build_backend(
     } else {
         cx.stats(p)?
     };
-    Ok(Backend::new(BackendParts {
+    let frontend_only = p.kind.is_frontend();
+    let policy = HttpPolicy {
+        http_request: if frontend_only {
+            Vec::new()
+        } else {
+            http_request
+        },
+        http_response: if frontend_only {
+            Vec::new()
+        } else {
+            http_response
+        },
+        errors: error_pages(p)?,
+        forwardfor: p.options.forwardfor.as_ref().map(ForwardForRt::new),
+        cookie: crate::persist::cookie::CookiePersist::from_proxy(p),
+        stats,
+    };
+    let parts = FarmParts {
         id: proxy_id(config, p),
         counters,
-        stats,
-        cookie: crate::persist::cookie::CookiePersist::from_proxy(p),
         server_cookies: p.servers.iter().map(|s| s.cookie.clone()).collect(),
         stick,
         sink: cx.sink.clone(),
@@ -324,18 +341,8 @@ fn build_backend(
         timeouts: p.timeouts.clone(),
         retries: p.retries,
         options: p.options.clone(),
-        http_request: if p.kind.is_frontend() {
-            Vec::new()
-        } else {
-            http_request
-        },
-        http_response: if p.kind.is_frontend() {
-            Vec::new()
-        } else {
-            http_response
-        },
-        errors: error_pages(p)?,
-    }))
+    };
+    Ok(Backend::new(parts, policy))
 }
 
 /// Builds the run-time state for `config` without applets (no `use-service`, no stats
@@ -414,11 +421,7 @@ pub fn build_with(
                 http_response: cx.rules(p, &p.http_response)?,
                 timeouts: p.timeouts.clone(),
                 options: p.options.clone(),
-                forwardfor: p
-                    .options
-                    .forwardfor
-                    .as_ref()
-                    .map(crate::http::headers::ForwardForRt::new),
+                forwardfor: p.options.forwardfor.as_ref().map(ForwardForRt::new),
                 maxconn: p
                     .maxconn
                     .filter(|m| *m > 0)

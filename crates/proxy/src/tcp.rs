@@ -365,7 +365,7 @@ fn log_tcp(
             bytes,
             // tcplog's termination state is two characters (%ts).
             &flags[..2.min(flags.len())],
-            crate::runtime::active_connections(),
+            crate::counters::active_connections(),
             fc,
         )
     } else {

@@ -418,7 +418,7 @@ pub fn backend_row(be: &Backend) -> StatRow {
     r.srv_abrt = Some(c.get(Ctr::SrvAbort));
     r.lastsess = Some(c.last_session_secs().map_or(-1, |s| s as i64));
     times(&mut r, c);
-    r.cookie = be.cookie.as_ref().map(|cp| cp.cfg.name.clone());
+    r.cookie = be.policy.cookie.as_ref().map(|cp| cp.cfg.name.clone());
     r.algo = Some(algo_name(&be.balance).to_string());
     r.connect = Some(c.get(Ctr::Connect));
     r.reuse = Some(c.get(Ctr::Reuse));

@@ -6,5 +6,6 @@ pub mod errors;
 pub mod headers;
 pub mod message;
 pub mod persist;
+pub mod policy;
 pub mod rules;
 pub mod session;

@@ -332,16 +332,16 @@ impl<C: ClientStream> Session<C> {
         };
         rec.backend = Some(be.clone());
         let verdict = rules::apply(
-            &be.http_request,
+            &be.policy.http_request,
             &env,
             &mut self.req,
             None,
             &mut self.scratch,
         );
-        if let Some(keep) = self.respond_verdict(verdict, rec, &be.errors).await {
+        if let Some(keep) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
             return keep;
         }
-        if let Some(st) = be.stats.as_ref().filter(|a| a.matches(&self.req)) {
+        if let Some(st) = be.policy.stats.as_ref().filter(|a| a.matches(&self.req)) {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
         }
         // Phase: persistence (cookie, then `stick on src`), as HAProxy: a valid cookie wins.
@@ -369,6 +369,7 @@ impl<C: ClientStream> Session<C> {
             .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
         headers::strip_hop_by_hop(&mut self.req, upgrade);
         if let Some(ff) = be
+            .policy
             .forwardfor
             .as_ref()
             .or(fe.forwardfor.as_ref())
@@ -441,7 +442,9 @@ impl<C: ClientStream> Session<C> {
                     NoServer::ConnectFailed { timeout: true } => "sC--",
                     _ => "SC--",
                 };
-                return self.send_error(503, rec, flags, &be.errors, true).await;
+                return self
+                    .send_error(503, rec, flags, &be.policy.errors, true)
+                    .await;
             }
         };
         rec.tc = Some(t_conn.elapsed().saturating_sub(waited));
@@ -475,7 +478,11 @@ impl<C: ClientStream> Session<C> {
                         reused = false;
                         rec.server = Some(assigned.server().clone());
                     }
-                    None => return self.send_error(503, rec, "SC--", &be.errors, true).await,
+                    None => {
+                        return self
+                            .send_error(503, rec, "SC--", &be.policy.errors, true)
+                            .await
+                    }
                 },
             }
         }
@@ -544,7 +551,10 @@ impl<C: ClientStream> Session<C> {
             return Step::Replay;
         }
         if !ok {
-            return Step::Done(self.send_error(502, rec, "SH--", &be.errors, true).await);
+            return Step::Done(
+                self.send_error(502, rec, "SH--", &be.policy.errors, true)
+                    .await,
+            );
         }
         // Phase: read the response head (relaying interim 1xx responses).
         self.sbuf.clear();
@@ -555,7 +565,10 @@ impl<C: ClientStream> Session<C> {
                 }
                 Err(ResError::Timeout) => {
                     be.observe(assigned.server(), ServerEvent::HttpReadTimeout);
-                    return Step::Done(self.send_error(504, rec, "sH--", &be.errors, true).await);
+                    return Step::Done(
+                        self.send_error(504, rec, "sH--", &be.policy.errors, true)
+                            .await,
+                    );
                 }
                 Err(ResError::Closed) if reused && body_sent && framing == Framing::None => {
                     return Step::Replay
@@ -567,7 +580,10 @@ impl<C: ClientStream> Session<C> {
                         ResError::Timeout => ServerEvent::HttpReadTimeout,
                     };
                     be.observe(assigned.server(), event);
-                    return Step::Done(self.send_error(502, rec, "SH--", &be.errors, true).await);
+                    return Step::Done(
+                        self.send_error(502, rec, "SH--", &be.policy.errors, true)
+                            .await,
+                    );
                 }
             }
             let st = self.res.status;
@@ -638,9 +654,14 @@ impl<C: ClientStream> Session<C> {
         let head = self.req.is_head();
         let res_framing = match body::response_framing(&mut self.res, head) {
             Ok(f) => f,
-            Err(_) => return Step::Done(self.send_error(502, rec, "SH--", &be.errors, true).await),
+            Err(_) => {
+                return Step::Done(
+                    self.send_error(502, rec, "SH--", &be.policy.errors, true)
+                        .await,
+                )
+            }
         };
-        for rules_set in [&be.http_response, &fe.http_response] {
+        for rules_set in [&be.policy.http_response, &fe.http_response] {
             match rules::apply(
                 rules_set,
                 env,
@@ -651,7 +672,10 @@ impl<C: ClientStream> Session<C> {
                 // `use-service` is only valid in `http-request` (the parser rejects it here).
                 Verdict::Continue | Verdict::Service(_) => {}
                 Verdict::Error(s) => {
-                    return Step::Done(self.send_error(s, rec, "PH--", &be.errors, true).await)
+                    return Step::Done(
+                        self.send_error(s, rec, "PH--", &be.policy.errors, true)
+                            .await,
+                    )
                 }
                 Verdict::Respond(bytes) => {
                     rec.status = status_of(&bytes);
@@ -1048,7 +1072,7 @@ impl<C: ClientStream> Session<C> {
                     char::from(r.cookie[0]),
                     char::from(r.cookie[1])
                 ),
-                crate::runtime::active_connections(),
+                crate::counters::active_connections(),
                 self.fe.conns.load(Ordering::Relaxed),
                 r.retries,
                 reqline,
