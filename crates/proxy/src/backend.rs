@@ -7,7 +7,7 @@
 
 use crate::http::policy::HttpPolicy;
 
-pub use crate::farm::{FarmParts, Hints, NoServer};
+pub use crate::farm::{ConnectFailure, FarmParts, Hints, NoServer, Origin};
 
 /// A backend or the backend side of a `listen`.
 pub type Backend = crate::farm::Farm<HttpPolicy>;

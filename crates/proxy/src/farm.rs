@@ -18,6 +18,7 @@ use crate::counters::{Counters, Ctr};
 use crate::observe::{ServerEvent, SinkSlot};
 use crate::persist::stick::StickTable;
 use crate::server::{AdminState, ServerRt};
+use crate::termination::{Cause, Phase, Termination};
 use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -77,7 +78,40 @@ pub enum NoServer {
     /// Queued for longer than `timeout queue` (503, `sQ`).
     QueueTimeout,
     /// Every attempt failed (503, `SC`) or timed out (503, `sC`).
-    ConnectFailed { timeout: bool },
+    ConnectFailed(ConnectFailure),
+}
+
+impl NoServer {
+    /// The termination state a session ends with when it got no server connection.
+    pub fn termination(self) -> Termination {
+        match self {
+            NoServer::QueueTimeout => Termination::new(Cause::ServerTimeout, Phase::Queue),
+            NoServer::ConnectFailed(ConnectFailure::TimedOut) => {
+                Termination::new(Cause::ServerTimeout, Phase::Connect)
+            }
+            NoServer::Unavailable | NoServer::ConnectFailed(ConnectFailure::Refused) => {
+                Termination::new(Cause::Server, Phase::Connect)
+            }
+        }
+    }
+}
+
+/// How one connection attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// Refused, reset, unreachable.
+    Refused,
+    /// No answer within `timeout connect`.
+    TimedOut,
+}
+
+/// Where a server connection came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Opened for this request.
+    Fresh,
+    /// An idle connection reused (`http-reuse`).
+    Reused,
 }
 
 /// Hash inputs of the request being balanced.
@@ -417,8 +451,11 @@ impl<P> Farm<P> {
 
     /// One connection attempt to `server` within `timeout connect`, reported to passive health
     /// and counted (`connect`, or `econ`: every failed attempt, as HAProxy counts them).
-    /// `Err(timed_out)` when it failed.
-    pub async fn attempt(&self, server: &ServerRt, dst_port: u16) -> Result<ServerConn, bool> {
+    pub async fn attempt(
+        &self,
+        server: &ServerRt,
+        dst_port: u16,
+    ) -> Result<ServerConn, ConnectFailure> {
         let open = crate::connect::open(&server.target, server.source, dst_port);
         let r = match self.timeouts.connect {
             Some(t) => tokio::time::timeout(t, open).await.map_err(|_| true),
@@ -436,7 +473,11 @@ impl<P> Farm<P> {
                 self.observe(server, ServerEvent::ConnectFailed { timeout: timed_out });
                 server.counters.inc(Ctr::ErrConn);
                 self.counters.inc(Ctr::ErrConn);
-                Err(timed_out)
+                Err(if timed_out {
+                    ConnectFailure::TimedOut
+                } else {
+                    ConnectFailure::Refused
+                })
             }
         }
     }
@@ -449,24 +490,24 @@ impl<P> Farm<P> {
         dst_port: u16,
         mut reuse: impl FnMut(&ServerRt) -> Option<ServerConn>,
         waited: &mut Duration,
-    ) -> Result<(Assigned<P>, ServerConn, bool), (NoServer, Option<Arc<ServerRt>>)> {
+    ) -> Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)> {
         let t0 = Instant::now();
         let mut assigned = self.assign(hints, None).await.map_err(|e| (e, None))?;
         *waited = t0.elapsed();
         if let Some(s) = reuse(assigned.server()) {
             assigned.server().counters.inc(Ctr::Reuse);
             self.counters.inc(Ctr::Reuse);
-            return Ok((assigned, s, true));
+            return Ok((assigned, s, Origin::Reused));
         }
         let mut attempt = 0u32;
         loop {
-            let timed_out = match self.attempt(assigned.server(), dst_port).await {
-                Ok(s) => return Ok((assigned, s, false)),
-                Err(timed_out) => timed_out,
+            let failure = match self.attempt(assigned.server(), dst_port).await {
+                Ok(s) => return Ok((assigned, s, Origin::Fresh)),
+                Err(f) => f,
             };
             if attempt >= self.retries {
                 let srv = assigned.server().clone();
-                return Err((NoServer::ConnectFailed { timeout: timed_out }, Some(srv)));
+                return Err((NoServer::ConnectFailed(failure), Some(srv)));
             }
             attempt += 1;
             let redispatch =
@@ -486,7 +527,7 @@ impl<P> Farm<P> {
                     .assign_for(hints, Some(failed), false)
                     .await
                     .map_err(|e| (e, None))?;
-            } else if !timed_out {
+            } else if failure == ConnectFailure::Refused {
                 // HAProxy's turn-around: give a restarting server a moment before retrying.
                 let pause = self
                     .timeouts

@@ -62,12 +62,12 @@ fn main() {
                             Some(&be.counters),
                             Some(&srv.counters),
                             200,
-                            "----",
+                            fulcrum_proxy::termination::Termination::NORMAL,
                             true,
                         );
                         let d = HttpDone {
                             status: 200,
-                            flags: "----",
+                            term: fulcrum_proxy::termination::Termination::NORMAL,
                             bytes_in: 80,
                             bytes_out: 180,
                             server_answered: true,

@@ -72,4 +72,18 @@ impl<P> Farm<P> {
         };
         t.store(now, src, s.name.clone());
     }
+
+    /// `stick on src`, as a session calls it before balancing: the usable server `src` is
+    /// stuck to (none without a stick table).
+    pub fn stuck_server(&self, src: IpAddr) -> Option<usize> {
+        self.stick.as_ref()?;
+        self.stick_match(Instant::now(), src)
+    }
+
+    /// `stick on src`, as a session calls it once connected: `src` now sticks to `index`.
+    pub fn remember_server(&self, src: IpAddr, index: usize) {
+        if self.stick.is_some() {
+            self.stick_store(Instant::now(), src, index);
+        }
+    }
 }
