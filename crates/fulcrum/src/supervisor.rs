@@ -260,12 +260,10 @@ fn describe(config: &Config) {
     for p in config.frontends() {
         for b in &p.binds {
             tracing::info!(
-                "{} {}: bind {:?} port {}-{}",
+                "{} {}: bind {}",
                 p.kind.keyword(),
                 p.name,
-                b.address,
-                b.port_first,
-                b.port_last
+                fulcrum_proxy::addr::bind_text(b)
             );
         }
     }

@@ -36,6 +36,26 @@ impl std::fmt::Display for ListenKey {
     }
 }
 
+/// A `bind` line's address as HAProxy users write it: `127.0.0.1:8080`, `*:80`, `:::443`,
+/// `[::1]:8080-8081`, `/run/lb.sock`, `abns@name`, `fd@3` (for logs and messages).
+pub fn bind_text(b: &Bind) -> String {
+    let ports = if b.port_last > b.port_first {
+        format!("{}-{}", b.port_first, b.port_last)
+    } else {
+        b.port_first.to_string()
+    };
+    match &b.address {
+        BindAddress::AnyV4 => format!("*:{ports}"),
+        BindAddress::AnyV6 => format!(":::{ports}"),
+        BindAddress::Ip(IpAddr::V4(ip)) => format!("{ip}:{ports}"),
+        BindAddress::Ip(IpAddr::V6(ip)) => format!("[{ip}]:{ports}"),
+        BindAddress::Unix(p) => p.clone(),
+        BindAddress::Abns(n) => format!("abns@{n}"),
+        BindAddress::Fd(n) => format!("fd@{n}"),
+        BindAddress::Sockpair(n) => format!("sockpair@{n}"),
+    }
+}
+
 /// Every listener a `bind` line stands for.
 pub fn keys(b: &Bind) -> Result<Vec<ListenKey>, String> {
     let ip: IpAddr = match &b.address {
@@ -98,6 +118,28 @@ pub fn abns_name(name: &str, padded: bool) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn binds_are_shown_as_written() {
+        let cfg = fulcrum_config::load_sources(&[fulcrum_config::Source {
+            name: "t",
+            text: "frontend f\n  mode tcp\n  bind 127.0.0.1:8080\n  bind :80\n  bind :::443\n  bind ::1:9000-9001\n  bind /run/x.sock\n  bind abns@n\n  bind fd@3\n",
+        }])
+        .config;
+        let shown: Vec<String> = cfg.proxies[0].binds.iter().map(bind_text).collect();
+        assert_eq!(
+            shown,
+            [
+                "127.0.0.1:8080",
+                "*:80",
+                ":::443",
+                "[::1]:9000-9001",
+                "/run/x.sock",
+                "abns@n",
+                "fd@3"
+            ]
+        );
+    }
 
     #[test]
     fn abns_names_as_haproxy_and_as_tools_write_them() {

@@ -2,11 +2,13 @@
 //!
 //! Entry points used by the binary's supervisor: `start` builds the run-time state from the
 //! model and opens every `bind`; the handle applies reloads and stops gracefully.
-//! Layout: `listener` (sockets, accept), `runtime` (worker threads, reload swap), `state`
-//! (compiled config), `backend` (queue, connect, retries), `balance/` (algorithms, pure),
-//! `http/` (HTTP/1 sessions), `tcp` (TCP mode, tunnels), `acl`, `pool`, `log`, `counters`
-//! and `record` (activity counters), `applet` (the interface of answers the proxy makes
-//! itself: stats pages and services live above, in `fulcrum-stats`).
+//! Layout, bottom to top (a module only uses lower ones; `tests/layers.rs` keeps it so):
+//! leaves (`termination`, `counters`, `addr`, `stream`, `clock`, `error`, `balance/`,
+//! `persist/`) → `record`, `server`, `bind`, `acl`, `http/` framing, `tunnel` → `connect`,
+//! `applet` (what admin pages implement; they live in `fulcrum-stats`), `logline` →
+//! `http/rules` → `farm` (servers, selection, queue, retries; no HTTP) and `http/policy` →
+//! `backend` (= `Farm<HttpPolicy>`) → `state` (the compiled generation) → `route` → `tcp` →
+//! `http/session` (named phases) → `listener` → `runtime`.
 
 pub mod acl;
 pub mod addr;

@@ -218,7 +218,11 @@ impl Runtime {
         serving.send_modify(|s| s.generation = Arc::downgrade(&gen));
         let layout = Layout::from_env();
         let workers = spawn_workers(n, layout)?;
-        tracing::info!("proxy: {n} thread(s), {layout:?} runtime layout");
+        let layout_name = match layout {
+            Layout::PerCore => "one runtime per thread",
+            Layout::Shared => "one shared runtime",
+        };
+        tracing::info!("proxy: {n} thread(s), {layout_name}");
         let (stop, _) = watch::channel(false);
         let rt = Runtime {
             workers,
