@@ -110,3 +110,45 @@ fn the_exporter_follows_the_served_generation() {
     drop(gen);
     assert!(!scrape(&exporter).contains(fe_line));
 }
+
+#[test]
+fn the_page_uptime_counts_from_the_process_start() {
+    use fulcrum_proxy::state::Services as _;
+    // A process that started 100 s ago shows 1m40s at its first page view (it showed 0s when
+    // the uptime counted from the first view).
+    let started = std::time::Instant::now()
+        .checked_sub(std::time::Duration::from_secs(100))
+        .expect("the clock goes back 100 s");
+    let stats = fulcrum_stats::Stats::new(started);
+    let cfg = load(&format!("{HEAD} stats enable\n stats uri /s\n"));
+    let (_tx, rx) = watch::channel(Serving::default());
+    let proxies = Arc::new(std::sync::OnceLock::new());
+    let env = state::ServiceEnv {
+        proxies: &proxies,
+        serving: &rx,
+    };
+    let page = stats
+        .stats(&cfg.proxies[0], &env)
+        .expect("compiles")
+        .expect("stats enabled");
+    let head = fulcrum_proxy::http::message::Message::default();
+    let ctx = fulcrum_proxy::acl::Ctx {
+        src: "127.0.0.1".parse().expect("ip"),
+        dst_port: 1,
+        req: None,
+        res: None,
+    };
+    let a = page.answer(&fulcrum_proxy::applet::AppletRequest {
+        method: b"GET",
+        uri: b"/s",
+        head: &head,
+        body: b"",
+        ctx: &ctx,
+    });
+    assert_eq!(a.status, 200);
+    let body = String::from_utf8_lossy(&a.bytes);
+    assert!(
+        body.contains("data-col=\"uptime\">1m40s") || body.contains("data-col=\"uptime\">1m41s"),
+        "{body}"
+    );
+}

@@ -40,6 +40,26 @@ mod local;
 use exchange::{Exchange, Step};
 use local::{AfterError, Invocation};
 
+/// What happens to the client connection after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Next {
+    /// It stays open for the next request.
+    KeepAlive,
+    /// It is closed.
+    Close,
+}
+
+impl Next {
+    /// `KeepAlive` when `keep` holds.
+    pub(super) fn keep_if(keep: bool) -> Next {
+        if keep {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+}
+
 /// Why reading a request head stopped.
 enum HeadError {
     /// Closed (or stopping) with no byte of a new request received.
@@ -198,11 +218,11 @@ impl<C: ClientStream> Session<C> {
             crate::record::request_received(&self.fe.counters);
             // Boxed: the request phases' state is large and only exists while a request is in
             // flight, so an idle keep-alive connection holds just the small session future.
-            let keep = Box::pin(self.one_request(&mut rec, self.served == 0)).await;
+            let next = Box::pin(self.one_request(&mut rec, self.served == 0)).await;
             self.served += 1;
             self.log(&rec);
             self.count(&rec);
-            if !keep {
+            if next == Next::Close {
                 return;
             }
         }
@@ -286,7 +306,7 @@ impl<C: ClientStream> Session<C> {
     }
 
     /// Serves the request in `self.req`; returns whether the client connection stays open.
-    async fn one_request(&mut self, rec: &mut Rec, first_request: bool) -> bool {
+    async fn one_request(&mut self, rec: &mut Rec, first_request: bool) -> Next {
         let fe = self.fe.clone();
         let env = Env {
             src: self.peer,
@@ -301,8 +321,8 @@ impl<C: ClientStream> Session<C> {
             None,
             &mut self.scratch,
         );
-        if let Some(keep) = self.respond_verdict(verdict, rec, &fe.errors).await {
-            return keep;
+        if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
+            return next;
         }
         if let Some(st) = fe.stats.as_ref().filter(|a| a.matches(&self.req)) {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
@@ -337,8 +357,8 @@ impl<C: ClientStream> Session<C> {
             None,
             &mut self.scratch,
         );
-        if let Some(keep) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
-            return keep;
+        if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
+            return next;
         }
         if let Some(st) = be.policy.stats.as_ref().filter(|a| a.matches(&self.req)) {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
@@ -479,7 +499,7 @@ impl<C: ClientStream> Session<C> {
                 ServerConn::Unix(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
             };
             match step {
-                Step::Done(keep) => return keep,
+                Step::Done(next) => return next,
                 Step::Replay => match self.fresh_connection(&be, &mut assigned).await {
                     Some(s) => {
                         server = s;

@@ -6,7 +6,7 @@
 //! dispatch per byte.
 
 use super::local::AfterError;
-use super::{Attached, Rec, Session};
+use super::{Attached, Next, Rec, Session};
 use crate::backend::{Backend, Hints, Origin};
 use crate::connect::{ServerConn, ServerStream};
 use crate::http::body::{self, BodyError, Framing};
@@ -35,7 +35,7 @@ pub(super) struct Exchange<'a> {
 /// How a server exchange ended.
 pub(super) enum Step {
     /// Finished; whether the client connection stays open.
-    Done(bool),
+    Done(Next),
     /// The reused connection was closed before any answer: replay on a fresh connection.
     Replay,
 }
@@ -100,7 +100,7 @@ impl<C: ClientStream> Session<C> {
                 | Err(BodyError::Invalid) => {
                     rec.term = Termination::CLIENT_DATA;
                     rec.status = 0;
-                    return Step::Done(false);
+                    return Step::Done(Next::Close);
                 }
                 Err(_) => ok = false,
             }
@@ -173,7 +173,7 @@ impl<C: ClientStream> Session<C> {
                     .await
                     .is_err()
                 {
-                    return Step::Done(false);
+                    return Step::Done(Next::Close);
                 }
                 if st == 100 && !body_sent {
                     match body::forward(
@@ -191,7 +191,7 @@ impl<C: ClientStream> Session<C> {
                             body_sent = true;
                             rec.bytes_in += n;
                         }
-                        Err(_) => return Step::Done(false),
+                        Err(_) => return Step::Done(Next::Close),
                     }
                 }
                 continue;
@@ -211,7 +211,7 @@ impl<C: ClientStream> Session<C> {
                 .await
                 .is_err()
             {
-                return Step::Done(false);
+                return Step::Done(Next::Close);
             }
             let t = crate::tunnel::Tunnel {
                 idle: be.timeouts.tunnel.or(cli_timeout),
@@ -226,7 +226,7 @@ impl<C: ClientStream> Session<C> {
                     .await;
             rec.bytes = down;
             rec.bytes_in += up;
-            return Step::Done(false);
+            return Step::Done(Next::Close);
         }
 
         // Phase: http-response rules (backend, then frontend).
@@ -272,7 +272,7 @@ impl<C: ClientStream> Session<C> {
                     rec.status = super::local::status_of(&bytes);
                     self.count_status(rec);
                     let _ = body::write_all(&mut self.client, &bytes, cli_timeout).await;
-                    return Step::Done(false);
+                    return Step::Done(Next::Close);
                 }
             }
         }
@@ -326,7 +326,7 @@ impl<C: ClientStream> Session<C> {
             .is_err()
         {
             rec.term = Termination::CLIENT_DATA;
-            return Step::Done(false);
+            return Step::Done(Next::Close);
         }
         match body::forward(
             res_framing,
@@ -342,11 +342,11 @@ impl<C: ClientStream> Session<C> {
             Ok(n) => rec.bytes += n,
             Err(BodyError::DstFailed) | Err(BodyError::DstTimeout) => {
                 rec.term = Termination::CLIENT_DATA;
-                return Step::Done(false);
+                return Step::Done(Next::Close);
             }
             Err(_) => {
                 rec.term = Termination::SERVER_DATA;
-                return Step::Done(false);
+                return Step::Done(Next::Close);
             }
         }
         if server_reuse && self.sbuf.is_empty() {
@@ -358,7 +358,7 @@ impl<C: ClientStream> Session<C> {
         if !client_keep {
             let _ = self.client.shutdown().await;
         }
-        Step::Done(client_keep)
+        Step::Done(Next::keep_if(client_keep))
     }
 
     /// A new connection for a request whose reused server connection turned out closed before

@@ -2,7 +2,7 @@
 //! `use-service`), a rule's deny/return/redirect, an error page; and whether the client
 //! connection stays open after them.
 
-use super::{Rec, Session};
+use super::{Next, Rec, Session};
 use crate::acl::Ctx;
 use crate::applet::{self, Applet, AppletRequest};
 use crate::http::body::{self, Framing};
@@ -38,7 +38,7 @@ impl<C: ClientStream> Session<C> {
         applet: &dyn Applet,
         how: Invocation,
         rec: &mut Rec,
-    ) -> bool {
+    ) -> Next {
         let framing = body::request_framing(&mut self.req).ok();
         let mut drained = matches!(framing, Some(Framing::None));
         let mut form = Vec::new();
@@ -56,7 +56,7 @@ impl<C: ClientStream> Session<C> {
                 )
                 .await
                 {
-                    Ok(0) | Err(_) => return false,
+                    Ok(0) | Err(_) => return Next::Close,
                     Ok(_) => {}
                 }
             }
@@ -91,13 +91,13 @@ impl<C: ClientStream> Session<C> {
 
     /// Sends an answer the proxy made itself (stats page, deny, return, redirect); the
     /// connection stays open when the request had no unread body (`drained`) and the client
-    /// wants keep-alive. Returns whether it stays open.
+    /// wants keep-alive.
     pub(super) async fn send_local(
         &mut self,
         rec: &mut Rec,
         mut bytes: Vec<u8>,
         drained: bool,
-    ) -> bool {
+    ) -> Next {
         let keep = drained && headers::client_wants_keep_alive(&self.req) && !self.stopping();
         if !keep {
             insert_close(&mut bytes);
@@ -107,12 +107,12 @@ impl<C: ClientStream> Session<C> {
             .await
             .is_err()
         {
-            return false;
+            return Next::Close;
         }
         if !keep {
             let _ = self.client.shutdown().await;
         }
-        keep
+        Next::keep_if(keep)
     }
 
     /// Sends a deny/return/redirect answer; `None` when the rules let the request through.
@@ -121,7 +121,7 @@ impl<C: ClientStream> Session<C> {
         v: Verdict,
         rec: &mut Rec,
         pages: &errors::ErrorPages,
-    ) -> Option<bool> {
+    ) -> Option<Next> {
         match v {
             Verdict::Continue => None,
             Verdict::Service(a) => Some(self.applet(a.as_ref(), Invocation::UseService, rec).await),
@@ -146,8 +146,8 @@ impl<C: ClientStream> Session<C> {
         }
     }
 
-    /// Sends the proxy's page for `status`; `close` forces the connection closed (as HAProxy
-    /// does after server-side failures).
+    /// Sends the proxy's page for `status`; `AfterError::Close` closes the connection (as
+    /// HAProxy does after server-side failures).
     pub(super) async fn send_error(
         &mut self,
         status: u16,
@@ -155,7 +155,7 @@ impl<C: ClientStream> Session<C> {
         term: Termination,
         pages: &errors::ErrorPages,
         after: AfterError,
-    ) -> bool {
+    ) -> Next {
         rec.status = status;
         rec.term = term;
         self.count_status(rec);
@@ -171,9 +171,9 @@ impl<C: ClientStream> Session<C> {
             .is_ok();
         if !keep || !ok {
             let _ = self.client.shutdown().await;
-            return false;
+            return Next::Close;
         }
-        true
+        Next::KeepAlive
     }
 }
 
