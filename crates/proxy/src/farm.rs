@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
+mod admin;
 mod history;
 mod persistence;
 
@@ -255,51 +256,6 @@ impl<P> Farm<P> {
         if let Some(sink) = self.sink.get() {
             sink.observe(&self.name, &server.name, event);
         }
-    }
-
-    /// Marks a server up or down (health checks); the balancer rebuilds at the next pick.
-    pub fn set_server_up(&self, index: usize, up: bool) {
-        if let Some(s) = self.servers.get(index) {
-            if s.set_up(up) {
-                self.version.fetch_add(1, Ordering::AcqRel);
-                self.queue.notify_waiters();
-                self.note_state();
-            }
-        }
-    }
-
-    /// The index of server `name` in `servers`.
-    pub fn server_index(&self, name: &str) -> Option<usize> {
-        self.servers.iter().position(|s| s.name == name)
-    }
-
-    /// Admin API: sets server `index`'s administrative state (READY, DRAIN, MAINT) and wakes
-    /// queued requests. Returns whether it changed (`false` too for an unknown index).
-    pub fn set_server_admin(&self, index: usize, state: AdminState) -> bool {
-        let Some(s) = self.servers.get(index) else {
-            return false;
-        };
-        let changed = s.set_admin(state);
-        if changed {
-            self.version.fetch_add(1, Ordering::AcqRel);
-            self.queue.notify_waiters();
-            self.note_state();
-        }
-        changed
-    }
-
-    /// Admin API: sets server `index`'s runtime weight (0..=256) and wakes queued requests.
-    pub fn set_server_weight(&self, index: usize, weight: u32) -> Result<bool, String> {
-        let s = self
-            .servers
-            .get(index)
-            .ok_or_else(|| format!("no server #{index} in backend {}", self.name))?;
-        let changed = s.set_weight(weight)?;
-        if changed {
-            self.version.fetch_add(1, Ordering::AcqRel);
-            self.queue.notify_waiters();
-        }
-        Ok(changed)
     }
 
     /// HAProxy's usable group: active servers that are up; else the first backup that is up

@@ -57,8 +57,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["pool", "farm", "http::policy"],
     ),
     (
-        "backend: farm + HTTP policy; the farm's persistence hooks",
-        &["backend", "farm::persistence"],
+        "backend: farm + HTTP policy; the farm's persistence hooks and admin API",
+        &["backend", "farm::persistence", "farm::admin"],
     ),
     (
         "compiled configuration, HTTP persistence",
