@@ -5,7 +5,8 @@
 //!
 //! Covers the two formats a TCP frontend writes: `option tcplog` (`backend/server`, a unix
 //! client as `unix:ID`) and the default one (`Connect from SRC:PORT to DST:PORT`, where DST
-//! is the address the client connected to, and `Connect to unix:ID` for a unix client).
+//! is the address the client connected to, and `Connect to unix:ID` for a unix client), and
+//! a TCP frontend without a backend (`fe/<NOSRV>`, `SC`).
 
 mod common;
 use common::*;
@@ -19,13 +20,15 @@ fn v4(port: u16) -> SocketAddr {
 }
 
 /// The config both proxies run; only the ports, paths and syslog port differ.
-fn cfg(syslog: u16, plain: u16, logged: u16, dir: &Path, server: SocketAddr) -> String {
+fn cfg(syslog: u16, ports: [u16; 3], dir: &Path, server: SocketAddr) -> String {
+    let [plain, logged, nob] = ports;
     let d = dir.display();
     format!(
         "global\n  log 127.0.0.1:{syslog} local0\n\
          defaults\n  mode tcp\n  log global\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
          listen plain\n  bind 127.0.0.1:{plain}\n  bind {d}/plain.sock\n  server s1 {server}\n\
-         listen logged\n  option tcplog\n  bind 127.0.0.1:{logged}\n  bind {d}/logged.sock\n  server s1 {server}\n"
+         listen logged\n  option tcplog\n  bind 127.0.0.1:{logged}\n  bind {d}/logged.sock\n  server s1 {server}\n\
+         frontend nob\n  option tcplog\n  bind 127.0.0.1:{nob}\n"
     )
 }
 
@@ -93,7 +96,8 @@ fn mask(line: &str, plain: u16, logged: u16) -> String {
 
 /// Runs the four sessions against a proxy listening on (`plain`, `logged`, `dir`) and returns
 /// the masked log lines, in order, after the line of the readiness probe.
-async fn lines(sys: &tokio::net::UdpSocket, plain: u16, logged: u16, dir: &Path) -> Vec<String> {
+async fn lines(sys: &tokio::net::UdpSocket, ports: [u16; 3], dir: &Path) -> Vec<String> {
+    let [plain, logged, nob] = ports;
     // The readiness probe (a connection to `logged` that sends nothing) is logged first.
     let probe = mask(&recv_line(sys).await, plain, logged);
     let mut out = vec![probe];
@@ -111,6 +115,13 @@ async fn lines(sys: &tokio::net::UdpSocket, plain: u16, logged: u16, dir: &Path)
         }
         out.push(mask(&recv_line(sys).await, plain, logged));
     }
+    // A frontend without a backend: the connection is closed, logged `nob/<NOSRV>`.
+    let mut c = tokio::net::TcpStream::connect(v4(nob)).await.expect("tcp");
+    let _ = c.write_all(b"hello").await;
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), c.read_to_end(&mut rest)).await;
+    assert!(rest.is_empty());
+    out.push(mask(&recv_line(sys).await, plain, logged));
     out
 }
 
@@ -129,20 +140,22 @@ async fn tcp_log_lines_match_haproxy() {
     );
     let hdir = TempDir::new("tcplog-h");
     let fdir = TempDir::new("tcplog-f");
-    let (hp, hl, fp, fl) = (free_port(), free_port(), free_port(), free_port());
+    let hports = [free_port(), free_port(), free_port()];
+    let fports = [free_port(), free_port(), free_port()];
+    let (hl, fl) = (hports[1], fports[1]);
 
-    let Some(_h) = Haproxy::start(&cfg(hsport, hp, hl, &hdir.0, srv), v4(hl)).await else {
+    let Some(_h) = Haproxy::start(&cfg(hsport, hports, &hdir.0, srv), v4(hl)).await else {
         assert!(
             std::env::var("FULCRUM_REQUIRE_NETNS").is_err(),
             "haproxy is required for this comparison under FULCRUM_REQUIRE_NETNS=1"
         );
         return;
     };
-    let want = lines(&hsys, hp, hl, &hdir.0).await;
+    let want = lines(&hsys, hports, &hdir.0).await;
 
-    let f = start(&cfg(fsport, fp, fl, &fdir.0, srv)).await;
+    let f = start(&cfg(fsport, fports, &fdir.0, srv)).await;
     assert!(wait_listening(v4(fl)).await);
-    let got = lines(&fsys, fp, fl, &fdir.0).await;
+    let got = lines(&fsys, fports, &fdir.0).await;
     f.shutdown(Duration::from_secs(1)).await;
 
     // Not vacuous: the lines say what the formats say.
@@ -163,6 +176,10 @@ async fn tcp_log_lines_match_haproxy() {
         want[3].starts_with("unix:2 [DATE] logged logged/s1 TW/TC/TT 5 -- "),
         "{}",
         want[3]
+    );
+    assert_eq!(
+        want[4],
+        "127.0.0.1:CPORT [DATE] nob nob/<NOSRV> TW/TC/TT 0 SC 1/1/0/0/0 0/0"
     );
     assert_eq!(want.len(), got.len());
     for (h, f) in want.iter().zip(got) {
