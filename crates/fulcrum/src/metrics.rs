@@ -4,7 +4,7 @@
 //! by cause. The supervisor refreshes the instances' status on its VRRP tick; a scrape reads
 //! the latest copy (at most one tick old) without waiting on the VRRP engine.
 
-use fulcrum_proxy::prometheus::{Exposition, Kind, MetricsSource};
+use fulcrum_stats::prometheus::{Exposition, Kind, MetricsSource};
 use fulcrum_vrrp::machine::{DropCause, State};
 use fulcrum_vrrp::Status;
 use std::sync::{Arc, Mutex};

@@ -63,7 +63,8 @@ impl Supervisor {
             signal(SignalKind::user_defined2()).context("installing SIGUSR2 handler")?;
 
         describe(&config);
-        let proxy = fulcrum_proxy::start(&config)
+        let stats = fulcrum_stats::Stats::new(std::time::Instant::now());
+        let proxy = fulcrum_proxy::start_with(&config, std::sync::Arc::new(stats.clone()))
             .await
             .context("starting the proxy")?;
         let (health, mut health_events) = HealthMonitor::start(&config);
@@ -73,8 +74,7 @@ impl Supervisor {
         }
         // The prometheus-exporter service adds fulcrum's own families (VRRP) to HAProxy's.
         let metrics = crate::metrics::FulcrumMetrics::default();
-        fulcrum_proxy::prometheus::Exporter::global()
-            .set_source(Some(std::sync::Arc::new(metrics.clone())));
+        stats.set_source(Some(std::sync::Arc::new(metrics.clone())));
         // Passive health: the proxy reports what it sees on real requests to the health engine.
         proxy.set_observer(Some(std::sync::Arc::new(
             crate::health_bridge::ObserverSink(health.observer()),
@@ -315,12 +315,10 @@ fn describe(config: &Config) {
     for p in config.frontends() {
         for b in &p.binds {
             tracing::info!(
-                "{} {}: bind {:?} port {}-{}",
+                "{} {}: bind {}",
                 p.kind.keyword(),
                 p.name,
-                b.address,
-                b.port_first,
-                b.port_last
+                fulcrum_proxy::addr::bind_text(b)
             );
         }
     }

@@ -155,3 +155,21 @@ fn run_refuses_an_invalid_config() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains(&format!("{f}:2: error:")));
 }
+
+#[test]
+fn an_unknown_service_is_a_check_error_at_its_line() {
+    let dir = TempDir::new("service");
+    let cfg = "defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\nfrontend web\n  bind 127.0.0.1:8080\n  http-request use-service prometheus-exporter if { path /metrics }\n  http-request use-service no-such-thing if { path /x }\n  default_backend app\nbackend app\n  server a 127.0.0.1:8081\n";
+    let path = dir.file("service.cfg", cfg);
+    let out = fulcrum(&["check", "-f", &path]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{path}:9: error: use-service 'no-such-thing': no such service"
+        )),
+        "{stderr}"
+    );
+    // The known service on line 8 is fine.
+    assert!(!stderr.contains(":8:"), "{stderr}");
+}

@@ -109,7 +109,7 @@ pub async fn tcp_from(src: SocketAddr, dst: SocketAddr) -> io::Result<TcpStream>
 /// A connection to the abstract unix socket `name`, under HAProxy's padded name or the plain one.
 async fn abns(name: &str, padded: bool) -> io::Result<UnixStream> {
     use socket2::{Domain, SockAddr, Socket, Type};
-    let wire = crate::listener::abns_name(name, padded);
+    let wire = crate::addr::abns_name(name, padded);
     let addr =
         SockAddr::unix(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&wire))?;
     let s = Socket::new(Domain::UNIX, Type::STREAM, None)?;
@@ -149,7 +149,7 @@ mod tests {
         rt().block_on(async {
             for padded in [true, false] {
                 let name = format!("fulcrum-connect-test-{}-{padded}", std::process::id());
-                let wire = crate::listener::abns_name(&name, padded);
+                let wire = crate::addr::abns_name(&name, padded);
                 let addr =
                     std::os::unix::net::SocketAddr::from_abstract_name(&wire[1..]).expect("addr");
                 let l = std::os::unix::net::UnixListener::bind_addr(&addr).expect("bind");

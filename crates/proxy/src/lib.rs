@@ -2,56 +2,69 @@
 //!
 //! Entry points used by the binary's supervisor: `start` builds the run-time state from the
 //! model and opens every `bind`; the handle applies reloads and stops gracefully.
-//! Layout: `listener` (sockets, accept), `runtime` (worker threads, reload swap), `state`
-//! (compiled config), `backend` (queue, connect, retries), `balance/` (algorithms, pure),
-//! `http/` (HTTP/1 sessions), `tcp` (TCP mode, tunnels), `acl`, `pool`, `log`.
+//! Layout, bottom to top (a module only uses lower ones; `tests/layers.rs` keeps it so):
+//! leaves (`termination`, `counters`, `addr`, `stream`, `clock`, `error`, `balance/`,
+//! `persist/`) → `record`, `server`, `bind`, `acl`, `http/` framing, `tunnel` → `connect`,
+//! `applet` (what admin pages implement; they live in `fulcrum-stats`), `logline` →
+//! `http/rules` → `farm` (servers, selection, queue, retries; no HTTP) and `http/policy` →
+//! `backend` (= `Farm<HttpPolicy>`) → `state` (the compiled generation) → `route` → `tcp` →
+//! `http/session` (named phases) → `listener` → `runtime`.
 
 pub mod acl;
+pub mod addr;
+pub mod applet;
 pub mod backend;
 pub mod balance;
+pub mod bind;
+pub mod clock;
 pub mod connect;
+pub mod counters;
+pub mod error;
+pub mod farm;
 pub mod handover;
 pub mod http;
 pub mod inherit;
 pub mod listener;
 pub mod log;
+pub mod logline;
 pub mod net;
 pub mod observe;
 pub mod persist;
 pub mod pool;
-pub mod prometheus;
+pub mod record;
+pub mod route;
 pub mod runtime;
 pub mod server;
 pub mod sockpair;
 pub mod state;
-pub mod stats;
 pub mod stream;
 pub mod tcp;
+pub mod termination;
+pub mod tunnel;
 
 use fulcrum_config::Config;
 use std::time::Duration;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ProxyError {
-    /// A `bind` could not be opened (address in use, permission, ...).
-    #[error("{0}")]
-    Bind(String),
-    /// The configuration cannot be run (unknown backend, unreadable errorfile, bad ACL...).
-    #[error("{0}")]
-    Config(String),
-    /// Worker threads could not be started.
-    #[error("{0}")]
-    Runtime(String),
-}
+pub use error::ProxyError;
 
 pub struct ProxyHandle {
     rt: runtime::Runtime,
 }
 
-/// Opens the listeners of every frontend/listen in `config` and starts serving.
+/// Opens the listeners of every frontend/listen in `config` and starts serving, without
+/// applets (a `use-service` or `stats enable` is then a configuration error).
 pub async fn start(config: &Config) -> Result<ProxyHandle, ProxyError> {
+    start_with(config, std::sync::Arc::new(state::NoServices)).await
+}
+
+/// [`start`], resolving `use-service` and `stats` pages with `services` (the binary passes
+/// the `fulcrum-stats` crate's), now and at every reload.
+pub async fn start_with(
+    config: &Config,
+    services: std::sync::Arc<dyn state::Services>,
+) -> Result<ProxyHandle, ProxyError> {
     Ok(ProxyHandle {
-        rt: runtime::Runtime::start(config)?,
+        rt: runtime::Runtime::start(config, services)?,
     })
 }
 
@@ -72,5 +85,9 @@ impl ProxyHandle {
     /// The running state (tests, health checks: `backends[..].set_server_up`).
     pub fn generation(&self) -> Option<std::sync::Arc<state::Generation>> {
         self.rt.generation()
+    }
+    /// The generation being served, updated at every reload.
+    pub fn serving(&self) -> tokio::sync::watch::Receiver<state::Serving> {
+        self.rt.serving()
     }
 }

@@ -9,19 +9,17 @@
 //! connection is refused), and closes removed addresses. Connections in flight keep the
 //! frontend they were accepted with; keep-alive ones close after their current request.
 
-use crate::listener::{self, ListenKey, Slot};
-use crate::state::{self, Generation};
-use crate::ProxyError;
+use crate::addr::{self, ListenKey};
+use crate::bind::{self, Opened};
+use crate::error::ProxyError;
+use crate::listener::{self, Slot};
+use crate::state::{self, Generation, Services, Serving};
 use fulcrum_config::Config;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
-
-pub fn active_connections() -> u64 {
-    listener::ACTIVE.load(Ordering::Relaxed)
-}
 
 struct Worker {
     handle: tokio::runtime::Handle,
@@ -45,7 +43,7 @@ impl Listening {
         crate::inherit::unexport(self.export);
         // Once handed over, the socket and its file belong to the successor.
         if let (Some((path, ino)), false) = (&self.file, crate::inherit::handed_over()) {
-            listener::remove_unix_path(path, *ino);
+            bind::remove_unix_path(path, *ino);
         }
     }
 }
@@ -63,6 +61,10 @@ pub struct Runtime {
     global_maxconn: Option<Arc<Semaphore>>,
     /// Passive health's sink, shared by every backend of every generation.
     pub(crate) sink: Arc<crate::observe::SinkSlot>,
+    /// Resolves `use-service` and stats pages at start and at each reload.
+    services: Arc<dyn Services>,
+    /// The generation being served, for applets that describe the current one.
+    serving: watch::Sender<Serving>,
 }
 
 /// How worker threads are organised. `PerCore` is the default; `Shared` (one tokio
@@ -158,7 +160,7 @@ fn wanted(config: &Config) -> Result<Vec<Wanted>, ProxyError> {
         let explicit: HashSet<u32> = p.binds.iter().filter_map(|b| b.id).collect();
         let mut next = 1u32;
         for b in &p.binds {
-            let keys = match listener::keys(b) {
+            let keys = match addr::keys(b) {
                 Ok(a) => a,
                 Err(msg) => {
                     tracing::warn!("{msg}; this bind is skipped");
@@ -195,19 +197,32 @@ fn wanted(config: &Config) -> Result<Vec<Wanted>, ProxyError> {
 }
 
 impl Runtime {
-    pub fn start(config: &Config) -> Result<Runtime, ProxyError> {
+    pub fn start(config: &Config, services: Arc<dyn Services>) -> Result<Runtime, ProxyError> {
         let sink = Arc::new(crate::observe::SinkSlot::default());
-        let gen = Arc::new(state::build_with_sink(config, None, sink.clone())?);
-        crate::prometheus::Exporter::global().serve(&gen);
         let n = config
             .global
             .nbthread
             .map(|n| n.max(1) as usize)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        crate::prometheus::Exporter::global().set_threads(n);
+        let (serving, serving_rx) = watch::channel(Serving {
+            generation: std::sync::Weak::new(),
+            threads: u32::try_from(n).unwrap_or(u32::MAX),
+        });
+        let gen = Arc::new(state::build_with(
+            config,
+            None,
+            sink.clone(),
+            services.as_ref(),
+            &serving_rx,
+        )?);
+        serving.send_modify(|s| s.generation = Arc::downgrade(&gen));
         let layout = Layout::from_env();
         let workers = spawn_workers(n, layout)?;
-        tracing::info!("proxy: {n} thread(s), {layout:?} runtime layout");
+        let layout_name = match layout {
+            Layout::PerCore => "one runtime per thread",
+            Layout::Shared => "one shared runtime",
+        };
+        tracing::info!("proxy: {n} thread(s), {layout_name}");
         let (stop, _) = watch::channel(false);
         let rt = Runtime {
             workers,
@@ -223,6 +238,8 @@ impl Runtime {
                 .filter(|m| *m > 0)
                 .map(|m| Arc::new(Semaphore::new(m as usize))),
             sink,
+            services,
+            serving,
         };
         let mut listeners = HashMap::new();
         for w in wanted(config)? {
@@ -258,25 +275,21 @@ impl Runtime {
     /// Opens listener `w` and has every worker accept on it.
     fn open(&self, w: &Wanted, fe: Arc<crate::state::Frontend>) -> Result<Listening, ProxyError> {
         let opened =
-            listener::open_key(&w.key, &w.bind, self.workers.len()).map_err(ProxyError::Bind)?;
+            bind::open_key(&w.key, &w.bind, self.workers.len()).map_err(ProxyError::Bind)?;
         let file = match (&w.key, &opened) {
-            (ListenKey::Unix(p), listener::Opened::Shared(_)) => {
-                listener::unix_path_ino(p).map(|ino| (p.clone(), ino))
+            (ListenKey::Unix(p), Opened::Shared(_)) => {
+                bind::unix_path_ino(p).map(|ino| (p.clone(), ino))
             }
             _ => None,
         };
         let export = match &opened {
-            listener::Opened::PerWorker(v) => crate::inherit::export(&v.iter().collect::<Vec<_>>()),
-            listener::Opened::Shared(s) | listener::Opened::Inherited(s) => {
-                crate::inherit::export(&[s])
-            }
-            listener::Opened::Sockpair(_) => crate::inherit::export(&[]),
+            Opened::PerWorker(v) => crate::inherit::export(&v.iter().collect::<Vec<_>>()),
+            Opened::Shared(s) | Opened::Inherited(s) => crate::inherit::export(&[s]),
+            Opened::Sockpair(_) => crate::inherit::export(&[]),
         };
         let incoming: Vec<listener::Incoming> = match opened {
-            listener::Opened::PerWorker(v) => {
-                v.into_iter().map(listener::Incoming::listener).collect()
-            }
-            listener::Opened::Shared(s) | listener::Opened::Inherited(s) => {
+            Opened::PerWorker(v) => v.into_iter().map(listener::Incoming::listener).collect(),
+            Opened::Shared(s) | Opened::Inherited(s) => {
                 let mut v = Vec::with_capacity(self.workers.len());
                 for _ in 1..self.workers.len() {
                     let dup = s.try_clone().map_err(|e| {
@@ -291,7 +304,7 @@ impl Runtime {
                 v
             }
             // Descriptors arrive one by one over one socket: one worker receives them.
-            listener::Opened::Sockpair(s) => vec![listener::Incoming::Sockpair(
+            Opened::Sockpair(s) => vec![listener::Incoming::Sockpair(
                 std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(s)),
             )],
         };
@@ -323,12 +336,15 @@ impl Runtime {
 
     pub async fn reload(&self, config: &Config) -> Result<(), ProxyError> {
         let mut running = self.running.lock().await;
-        let gen = Arc::new(state::build_with_sink(
+        let gen = Arc::new(state::build_with(
             config,
             Some(&running.gen),
             self.sink.clone(),
+            self.services.as_ref(),
+            &self.serving.subscribe(),
         )?);
-        crate::prometheus::Exporter::global().serve(&gen);
+        self.serving
+            .send_modify(|s| s.generation = Arc::downgrade(&gen));
         let want = wanted(config)?;
         let want_keys: HashSet<ListenKey> = want.iter().map(|w| w.key.clone()).collect();
         // Open new addresses first: if one fails, nothing has changed yet.
@@ -396,6 +412,10 @@ impl Runtime {
             running.listeners.len()
         );
         Ok(())
+    }
+
+    pub fn serving(&self) -> watch::Receiver<Serving> {
+        self.serving.subscribe()
     }
 
     pub fn generation(&self) -> Option<Arc<Generation>> {

@@ -18,21 +18,15 @@
 //! - Prefer [`crate::backend::Backend::set_server_admin`] / `set_server_weight` when you hold the
 //!   backend: they also wake requests waiting in the backend's queue.
 
-use crate::stats::counters::Counters;
+use crate::counters::Counters;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Orders load changes across all servers (leastconn's tie-break: longest unchanged first).
 static CHANGE_SEQ: AtomicU64 = AtomicU64::new(1);
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 /// HAProxy's administrative state of a server, set by the operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -192,8 +186,8 @@ impl ServerRt {
             uweight: AtomicU32::new(weight),
             checked: AtomicBool::new(false),
             rise_fall: AtomicU64::new(0),
-            last_change: AtomicU64::new(unix_now()),
-            down_since: AtomicU64::new(if up { 0 } else { unix_now() }),
+            last_change: AtomicU64::new(crate::clock::unix_now()),
+            down_since: AtomicU64::new(if up { 0 } else { crate::clock::unix_now() }),
             downtime: AtomicU64::new(0),
             chkdown: AtomicU64::new(0),
             chkfail: AtomicU64::new(0),
@@ -296,7 +290,7 @@ impl ServerRt {
 
     fn note_change(&self, was_stopped: bool) {
         self.bump_owner();
-        let now = unix_now();
+        let now = crate::clock::unix_now();
         self.last_change.store(now, Ordering::Relaxed);
         let stopped = self.stopped();
         if stopped && !was_stopped {
@@ -312,14 +306,14 @@ impl ServerRt {
 
     /// Seconds since the last state change (`lastchg`).
     pub fn last_change_secs(&self) -> u64 {
-        unix_now().saturating_sub(self.last_change.load(Ordering::Relaxed))
+        crate::clock::unix_now().saturating_sub(self.last_change.load(Ordering::Relaxed))
     }
 
     /// Total seconds stopped, including the current stop (`downtime`).
     pub fn downtime_secs(&self) -> u64 {
         let since = self.down_since.load(Ordering::Relaxed);
         let current = if since > 0 {
-            unix_now().saturating_sub(since)
+            crate::clock::unix_now().saturating_sub(since)
         } else {
             0
         };

@@ -4,7 +4,7 @@
 //! Only the receiving side: [`recv_fd`] reads one message, [`stream`] turns the descriptor
 //! into a TCP or unix client connection by its family.
 
-use crate::listener::Conn;
+use crate::stream::Conn;
 use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
 use socket2::{Domain, Socket};
 use std::io::{self, IoSliceMut};

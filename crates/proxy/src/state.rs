@@ -6,22 +6,24 @@
 //! over from the previous generation (same `Arc`), keeping their counters and idle pools.
 
 use crate::acl::{self, Cond};
-use crate::backend::{Backend, BackendParts};
+use crate::applet::Applet;
+use crate::backend::{Backend, FarmParts};
+use crate::counters::Counters;
+use crate::error::ProxyError;
 use crate::http::errors::ErrorPages;
+use crate::http::headers::ForwardForRt;
+use crate::http::policy::HttpPolicy;
 use crate::http::rules::{self, Rule};
 use crate::log::Logger;
 use crate::observe::SinkSlot;
 use crate::server::{ServerRt, Target};
-use crate::stats::counters::Counters;
-use crate::stats::serve::{StatsRt, View};
-use crate::ProxyError;
 use fulcrum_config::model::{Mode, Proxy, ProxyOptions, ServerPort, Timeouts, UnixAddress};
 use fulcrum_config::Config;
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::sync::{Arc, OnceLock, Weak};
+use tokio::sync::{watch, Semaphore};
 
 pub struct Frontend {
     pub name: String,
@@ -33,7 +35,7 @@ pub struct Frontend {
     pub timeouts: Timeouts,
     pub options: ProxyOptions,
     /// `option forwardfor`, compiled.
-    pub forwardfor: Option<crate::http::headers::ForwardForRt>,
+    pub forwardfor: Option<ForwardForRt>,
     pub maxconn: Option<Arc<Semaphore>>,
     pub errors: ErrorPages,
     pub log: Option<Logger>,
@@ -51,8 +53,8 @@ pub struct Frontend {
     pub counters: Arc<Counters>,
     /// `maxconn` (stats `slim`).
     pub slim: Option<u64>,
-    /// `stats ...` of this frontend/listen, when enabled.
-    pub stats: Option<Arc<StatsRt>>,
+    /// `stats ...` of this frontend/listen, when enabled: the stats page applet.
+    pub stats: Option<Arc<dyn Applet>>,
 }
 
 pub struct Generation {
@@ -60,6 +62,121 @@ pub struct Generation {
     pub backends: HashMap<String, Arc<Backend>>,
     /// Passive health's sink (shared with the runtime and the next generations).
     pub sink: Arc<SinkSlot>,
+}
+
+/// Every proxy of one configuration generation (held weakly so a generation is freed when it
+/// retires), filled once that generation is built. A stats page shows the generation it
+/// belongs to.
+#[derive(Default)]
+pub struct Proxies {
+    pub frontends: Vec<Weak<Frontend>>,
+    pub backends: Vec<Weak<Backend>>,
+}
+
+impl Proxies {
+    pub fn frontends(&self) -> Vec<Arc<Frontend>> {
+        self.frontends.iter().filter_map(Weak::upgrade).collect()
+    }
+    pub fn backends(&self) -> Vec<Arc<Backend>> {
+        self.backends.iter().filter_map(Weak::upgrade).collect()
+    }
+}
+
+/// What the runtime publishes on its watch channel: the generation it serves now.
+#[derive(Clone, Default)]
+pub struct Serving {
+    pub generation: Weak<Generation>,
+    /// Worker threads (fixed until restart).
+    pub threads: u32,
+}
+
+impl Serving {
+    pub fn generation(&self) -> Option<Arc<Generation>> {
+        self.generation.upgrade()
+    }
+}
+
+/// What a service is built with.
+pub struct ServiceEnv<'a> {
+    /// The proxies of the generation being built (set once it is built).
+    pub proxies: &'a Arc<OnceLock<Proxies>>,
+    /// The generation the runtime serves, published at start and at each reload.
+    pub serving: &'a watch::Receiver<Serving>,
+}
+
+/// Resolves applets when a configuration is compiled.
+pub trait Services: Send + Sync {
+    /// `use-service NAME`: the applet, or `None` when there is no such service.
+    fn service(&self, name: &str, env: &ServiceEnv<'_>) -> Option<Arc<dyn Applet>>;
+    /// A proxy's `stats ...` lines: its stats page, `None` when stats are not enabled there.
+    fn stats(
+        &self,
+        proxy: &fulcrum_config::model::Proxy,
+        env: &ServiceEnv<'_>,
+    ) -> Result<Option<Arc<dyn Applet>>, String>;
+}
+
+/// No applets: `use-service` and `stats enable` are configuration errors.
+pub struct NoServices;
+
+impl Services for NoServices {
+    fn service(&self, _: &str, _: &ServiceEnv<'_>) -> Option<Arc<dyn Applet>> {
+        None
+    }
+    fn stats(
+        &self,
+        p: &fulcrum_config::model::Proxy,
+        _: &ServiceEnv<'_>,
+    ) -> Result<Option<Arc<dyn Applet>>, String> {
+        if p.stats.as_ref().is_some_and(|s| s.enabled) {
+            return Err("stats pages are not available in this build".into());
+        }
+        Ok(None)
+    }
+}
+
+/// What compiling a generation needs besides the configuration.
+struct Ctx<'a> {
+    sink: &'a Arc<SinkSlot>,
+    services: &'a dyn Services,
+    env: ServiceEnv<'a>,
+}
+
+impl Ctx<'_> {
+    /// Compiles `http-request`/`http-response` rules, resolving `use-service` names.
+    fn rules(
+        &self,
+        p: &Proxy,
+        list: &[fulcrum_config::model::HttpRule],
+    ) -> Result<Vec<Rule>, ProxyError> {
+        let resolve = |name: &str| self.services.service(name, &self.env);
+        rules::compile(list, &p.acls, &resolve).map_err(|e| cfg_err(p, e))
+    }
+    fn stats(&self, p: &Proxy) -> Result<Option<Arc<dyn Applet>>, ProxyError> {
+        self.services.stats(p, &self.env).map_err(|e| cfg_err(p, e))
+    }
+}
+
+/// Every `use-service` of `config` that `services` does not have, as (`FILE:LINE`, message)
+/// (`fulcrum check` reports them; a start or reload fails on the first).
+pub fn unknown_services(config: &Config, services: &dyn Services) -> Vec<(String, String)> {
+    let (_tx, rx) = watch::channel(Serving::default());
+    let proxies = Arc::new(OnceLock::new());
+    let env = ServiceEnv {
+        proxies: &proxies,
+        serving: &rx,
+    };
+    let mut out = Vec::new();
+    for p in &config.proxies {
+        for r in p.http_request.iter().chain(&p.http_response) {
+            if let fulcrum_config::model::HttpAction::UseService { name } = &r.action {
+                if services.service(name, &env).is_none() {
+                    out.push((r.span.to_string(), rules::unknown_service(name)));
+                }
+            }
+        }
+    }
+    out
 }
 
 fn cfg_err(p: &Proxy, msg: impl std::fmt::Display) -> ProxyError {
@@ -130,8 +247,7 @@ fn build_backend(
     config: &Config,
     p: &Proxy,
     old: Option<&Generation>,
-    sink: &Arc<SinkSlot>,
-    view: &Arc<std::sync::OnceLock<View>>,
+    cx: &Ctx<'_>,
 ) -> Result<Backend, ProxyError> {
     let previous: Vec<Arc<ServerRt>> = old
         .and_then(|g| g.backends.get(&p.name))
@@ -168,8 +284,8 @@ fn build_backend(
         }
         servers.push(server);
     }
-    let http_request = rules::compile(&p.http_request, &p.acls).map_err(|e| cfg_err(p, e))?;
-    let http_response = rules::compile(&p.http_response, &p.acls).map_err(|e| cfg_err(p, e))?;
+    let http_request = cx.rules(p, &p.http_request)?;
+    let http_response = cx.rules(p, &p.http_response)?;
     // Persistence. A reload keeps the stick table's entries (HAProxy loses them unless a
     // `peers` section hands them to the new process; fulcrum reloads in place).
     let mut stick = match crate::persist::stick::stick_on_src(p) {
@@ -190,15 +306,34 @@ fn build_backend(
         .and_then(|g| g.backends.get(&p.name))
         .map(|b| b.counters.clone())
         .unwrap_or_default();
-    let stats = StatsRt::build(p, view).map_err(|e| cfg_err(p, e))?;
-    Ok(Backend::new(BackendParts {
+    let stats = if p.kind.is_frontend() {
+        None
+    } else {
+        cx.stats(p)?
+    };
+    let frontend_only = p.kind.is_frontend();
+    let policy = HttpPolicy {
+        http_request: if frontend_only {
+            Vec::new()
+        } else {
+            http_request
+        },
+        http_response: if frontend_only {
+            Vec::new()
+        } else {
+            http_response
+        },
+        errors: error_pages(p)?,
+        forwardfor: p.options.forwardfor.as_ref().map(ForwardForRt::new),
+        cookie: crate::persist::cookie::CookiePersist::from_proxy(p),
+        stats,
+    };
+    let parts = FarmParts {
         id: proxy_id(config, p),
         counters,
-        stats: if p.kind.is_frontend() { None } else { stats },
-        cookie: crate::persist::cookie::CookiePersist::from_proxy(p),
         server_cookies: p.servers.iter().map(|s| s.cookie.clone()).collect(),
         stick,
-        sink: sink.clone(),
+        sink: cx.sink.clone(),
         name: p.name.clone(),
         mode: p.mode,
         servers,
@@ -206,39 +341,41 @@ fn build_backend(
         timeouts: p.timeouts.clone(),
         retries: p.retries,
         options: p.options.clone(),
-        http_request: if p.kind.is_frontend() {
-            Vec::new()
-        } else {
-            http_request
-        },
-        http_response: if p.kind.is_frontend() {
-            Vec::new()
-        } else {
-            http_response
-        },
-        errors: error_pages(p)?,
-    }))
+    };
+    Ok(Backend::new(parts, policy))
 }
 
-/// Builds the run-time state for `config`, carrying servers (and the observation sink) over
-/// from `old`.
+/// Builds the run-time state for `config` without applets (no `use-service`, no stats
+/// pages), carrying servers (and the observation sink) over from `old`.
 pub fn build(config: &Config, old: Option<&Generation>) -> Result<Generation, ProxyError> {
     let sink = old.map(|g| g.sink.clone()).unwrap_or_default();
-    build_with_sink(config, old, sink)
+    let (_tx, rx) = watch::channel(Serving::default());
+    build_with(config, old, sink, &NoServices, &rx)
 }
 
-/// [`build`], with every backend reporting passive-health observations to `sink`.
-pub fn build_with_sink(
+/// [`build`], with every backend reporting passive-health observations to `sink` and the
+/// applets of `services` (which may watch `serving`).
+pub fn build_with(
     config: &Config,
     old: Option<&Generation>,
     sink: Arc<SinkSlot>,
+    services: &dyn Services,
+    serving: &watch::Receiver<Serving>,
 ) -> Result<Generation, ProxyError> {
-    let view = Arc::new(std::sync::OnceLock::new());
+    let proxies = Arc::new(OnceLock::new());
+    let cx = Ctx {
+        sink: &sink,
+        services,
+        env: ServiceEnv {
+            proxies: &proxies,
+            serving,
+        },
+    };
     let mut backends = HashMap::new();
     for p in config.backends() {
         backends.insert(
             p.name.clone(),
-            Arc::new(build_backend(config, p, old, &sink, &view)?),
+            Arc::new(build_backend(config, p, old, &cx)?),
         );
     }
     let bufsize = config.global.tune_bufsize.max(1024) as usize;
@@ -280,17 +417,11 @@ pub fn build_with_sink(
                 mode: p.mode,
                 use_backends,
                 default_backend,
-                http_request: rules::compile(&p.http_request, &p.acls)
-                    .map_err(|e| cfg_err(p, e))?,
-                http_response: rules::compile(&p.http_response, &p.acls)
-                    .map_err(|e| cfg_err(p, e))?,
+                http_request: cx.rules(p, &p.http_request)?,
+                http_response: cx.rules(p, &p.http_response)?,
                 timeouts: p.timeouts.clone(),
                 options: p.options.clone(),
-                forwardfor: p
-                    .options
-                    .forwardfor
-                    .as_ref()
-                    .map(crate::http::headers::ForwardForRt::new),
+                forwardfor: p.options.forwardfor.as_ref().map(ForwardForRt::new),
                 maxconn: p
                     .maxconn
                     .filter(|m| *m > 0)
@@ -311,12 +442,15 @@ pub fn build_with_sink(
                     .or(config.global.maxconn)
                     .filter(|m| *m > 0)
                     .map(u64::from),
-                stats: StatsRt::build(p, &view).map_err(|e| cfg_err(p, e))?,
+                stats: cx.stats(p)?,
             }),
         );
     }
     // The stats pages show every proxy of this generation (weakly held: no cycle).
-    let _ = view.set(View::new(&frontends, &backends));
+    let _ = proxies.set(Proxies {
+        frontends: frontends.values().map(Arc::downgrade).collect(),
+        backends: backends.values().map(Arc::downgrade).collect(),
+    });
     Ok(Generation {
         frontends,
         backends,

@@ -13,6 +13,12 @@ use std::mem::MaybeUninit;
 use tokio::io::{AsyncRead, AsyncWrite, Interest};
 use tokio::net::{tcp, unix, TcpStream, UnixStream};
 
+/// An accepted client connection: TCP with its peer and local addresses, or unix.
+pub(crate) enum Conn {
+    Tcp(TcpStream, std::net::SocketAddr, std::net::SocketAddr),
+    Unix(UnixStream),
+}
+
 /// A read half that can wait for data without consuming it.
 pub trait PeekRead: AsyncRead + Unpin + Send {
     fn peek_byte(&mut self) -> impl Future<Output = io::Result<usize>> + Send;

@@ -16,7 +16,13 @@ pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCod
     for d in loaded.diagnostics.iter() {
         eprintln!("{d}");
     }
-    let errors = loaded.diagnostics.errors().count();
+    // `use-service NAME` resolves against the services fulcrum has (the stats crate's).
+    let stats = fulcrum_stats::Stats::new(std::time::Instant::now());
+    let unknown = fulcrum_proxy::state::unknown_services(&loaded.config, &stats);
+    for (span, msg) in &unknown {
+        eprintln!("{span}: error: {msg}");
+    }
+    let errors = loaded.diagnostics.errors().count() + unknown.len();
     let warnings = loaded.diagnostics.warnings().count();
     if errors > 0 {
         eprintln!(

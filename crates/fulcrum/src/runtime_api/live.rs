@@ -13,8 +13,8 @@ use super::render::{BackendView, InfoView, ServerView};
 use crate::status_report::History;
 use fulcrum_config::model::{Balance, Config, Proxy, ServerPort};
 use fulcrum_proxy::server::{AdminState, CheckInfo, ServerRt};
-use fulcrum_proxy::stats::csv::{self, Field};
-use fulcrum_proxy::stats::snapshot::{snapshot, RowKind, StatRow};
+use fulcrum_stats::csv::{self, Field};
+use fulcrum_stats::snapshot::{snapshot, RowKind, StatRow};
 use std::time::Instant;
 
 pub struct Live<'a> {
@@ -381,7 +381,7 @@ impl Target for Live<'_> {
             rows.iter_mut().for_each(|r| r.addr = None);
         }
         Ok(if opts.json {
-            format!("{}\n", fulcrum_proxy::stats::json::render(&rows))
+            format!("{}\n", fulcrum_stats::json::render(&rows))
         } else if opts.typed {
             typed_stat(&rows)
         } else {

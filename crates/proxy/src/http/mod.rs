@@ -6,6 +6,7 @@ pub mod errors;
 pub mod headers;
 pub mod message;
 pub mod persist;
+pub mod policy;
 pub mod rules;
 pub mod sample_env;
 pub mod session;

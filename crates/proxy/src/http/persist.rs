@@ -44,7 +44,7 @@ fn apply(m: &mut Message, edits: &[HeaderEdit]) {
 /// `option persist`), with the request's Cookie headers edited for the server (`indirect`,
 /// `prefix`). `None` when the backend has no `cookie` line.
 pub fn on_request(be: &Backend, req: &mut Message) -> Option<CookieRequest> {
-    let cp = be.cookie.as_ref()?;
+    let cp = be.policy.cookie.as_ref()?;
     let servers = be.cookie_servers();
     let decision = cp.on_request(now_secs(), &view(req), &servers);
     apply(req, &decision.edits);
@@ -106,7 +106,7 @@ pub fn on_response(
     direct: bool,
     res: &mut Message,
 ) -> u8 {
-    let Some(cp) = be.cookie.as_ref() else {
+    let Some(cp) = be.policy.cookie.as_ref() else {
         return b'-';
     };
     let name = cp.cfg.name.as_bytes();

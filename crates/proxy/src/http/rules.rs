@@ -8,8 +8,10 @@ use super::errors;
 use super::message::Message;
 use super::sample_env::HttpEnv;
 use crate::acl::{self, Cond, Ctx};
+use crate::applet::Applet;
 use fulcrum_config::model::{Acl, HttpAction, HttpRule, RedirectKind, ReturnBody};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// A compiled log-format string: HAProxy's sample language (fulcrum-sample), rendered
 /// against the exchange by `sample_env`. The config layer has already refused what the data
@@ -59,10 +61,8 @@ enum Action {
         headers: Vec<(String, String)>,
         body: Fmt,
     },
-    /// `use-service prometheus-exporter`: answer the scrape.
-    Prometheus,
-    /// Actions fulcrum does not run yet are skipped (reported when compiling).
-    Skip,
+    /// `use-service NAME`: the applet answers (resolved when compiled).
+    Service(Arc<dyn Applet>),
 }
 
 #[derive(Debug)]
@@ -78,9 +78,21 @@ pub enum Verdict {
     Respond(Vec<u8>),
     /// Answer with the proxy's error page for this status.
     Error(u16),
+    /// `use-service`: the applet answers.
+    Service(Arc<dyn Applet>),
 }
 
-pub fn compile(rules: &[HttpRule], acls: &[Acl]) -> Result<Vec<Rule>, acl::AclError> {
+/// The message for a `use-service` naming no service.
+pub fn unknown_service(name: &str) -> String {
+    format!("use-service '{name}': no such service (fulcrum has prometheus-exporter)")
+}
+
+/// Compiles rules; `service` resolves `use-service NAME` (an unknown name is an error).
+pub fn compile(
+    rules: &[HttpRule],
+    acls: &[Acl],
+    service: &dyn Fn(&str) -> Option<Arc<dyn Applet>>,
+) -> Result<Vec<Rule>, acl::AclError> {
     let mut out = Vec::with_capacity(rules.len());
     for r in rules {
         let cond = r
@@ -145,11 +157,16 @@ pub fn compile(rules: &[HttpRule], acls: &[Acl]) -> Result<Vec<Rule>, acl::AclEr
                     ))
                 }
             }
-            HttpAction::UseService { name } if name == "prometheus-exporter" => Action::Prometheus,
-            HttpAction::UseService { name } => {
-                tracing::warn!("{}: use-service {name} is not a service fulcrum has (only prometheus-exporter); rule skipped", r.span);
-                Action::Skip
-            }
+            HttpAction::UseService { name } => match service(name) {
+                Some(a) => Action::Service(a),
+                None => {
+                    return Err(acl::AclError(format!(
+                        "{}: {}",
+                        r.span,
+                        unknown_service(name)
+                    )))
+                }
+            },
         };
         out.push(Rule { action, cond });
     }
@@ -184,7 +201,6 @@ pub fn apply(
         }
         match &rule.action {
             Action::Allow => return Verdict::Continue,
-            Action::Skip => {}
             Action::Deny(s) => return Verdict::Error(*s),
             Action::DelHeader(n) => match res.as_deref_mut() {
                 Some(r) => r.remove(n),
@@ -220,9 +236,7 @@ pub fn apply(
                     scratch,
                 ));
             }
-            Action::Prometheus => {
-                return Verdict::Respond(crate::prometheus::Exporter::global().scrape())
-            }
+            Action::Service(a) => return Verdict::Service(a.clone()),
             Action::Redirect { kind, target, code } => {
                 let mut loc = Vec::with_capacity(64);
                 match kind {

@@ -1,30 +1,65 @@
 //! One client connection in `mode http`: requests are served one after another, each through
-//! the phases read request → http-request rules → route (use_backend) → pick server and
-//! connect (balance, queue, retries) → forward request and body → read response →
-//! http-response rules → forward response and body → log. Keep-alive on both sides; the
-//! server connection stays attached to the client connection between requests, and goes to
-//! the thread's idle pool when the next request goes elsewhere (`http-reuse safe`).
+//! named phases (marked `// Phase:` in the code): accept → read head → frontend rules
+//! (`http-request`, then an applet: `use-service`, `stats uri`) → route (`route`, shared
+//! with TCP) → backend rules (and the backend's applet) → persistence (cookie, `stick on
+//! src`) → assign and connect (the farm: balance, queue, retries, redispatch) → exchange
+//! (`session/exchange.rs`: request, response head, response rules, response) → count and
+//! log (`session/account.rs`: `record` and `logline`, shared with TCP). Local answers
+//! (applets, rules' answers, error pages) are `session/local.rs`. The termination states
+//! are `termination`'s, the same as TCP's.
+//!
+//! HTTP/1 is parsed and written at the edge (`message`, `body`); keep-alive on both sides;
+//! the server connection stays attached to the client connection between requests, and goes
+//! to the thread's idle pool when the next request goes elsewhere (`http-reuse safe`).
 
-use super::body::{self, BodyError, Framing};
+use super::body;
 use super::errors;
 use super::headers;
-use super::message::{Message, ParseError};
-use super::rules::{self, Env, Verdict};
+use super::message::Message;
+use super::rules::{self, Env};
 use crate::acl::Ctx;
-use crate::backend::{Backend, Hints, NoServer};
-use crate::connect::{ServerConn, ServerStream};
-use crate::observe::ServerEvent;
+use crate::backend::{Backend, Hints, Origin};
+use crate::connect::ServerConn;
 use crate::pool;
 use crate::state::Frontend;
 use crate::stream::ClientStream;
+use crate::termination::Termination;
 use bytes::{Buf, BytesMut};
 use fulcrum_config::model::HttpConnectionMode;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
+
+mod account;
+mod exchange;
+mod head;
+mod local;
+
+use exchange::{Exchange, Step};
+use local::{AfterError, Invocation};
+
+/// What happens to the client connection after a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Next {
+    /// It stays open for the next request.
+    KeepAlive,
+    /// It is closed.
+    Close,
+}
+
+impl Next {
+    /// `KeepAlive` when `keep` holds.
+    pub(super) fn keep_if(keep: bool) -> Next {
+        if keep {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        }
+    }
+}
 
 /// Why reading a request head stopped.
 enum HeadError {
@@ -42,26 +77,6 @@ struct Attached {
     stream: ServerConn,
 }
 
-/// What the server exchange of one request needs from the phases before it.
-struct Exchange<'a> {
-    be: &'a Arc<Backend>,
-    env: &'a Env,
-    framing: Framing,
-    expect: bool,
-    upgrade: bool,
-    client_keep: bool,
-    server_keep: bool,
-    cookie: Option<&'a crate::persist::cookie::CookieRequest>,
-}
-
-/// How a server exchange ended.
-enum Step {
-    /// Finished; whether the client connection stays open.
-    Done(bool),
-    /// The reused connection was closed before any answer: replay on a fresh connection.
-    Replay,
-}
-
 /// Per-request facts for the log line.
 struct Rec {
     accept: SystemTime,
@@ -74,7 +89,7 @@ struct Rec {
     bytes: u64,
     backend: Option<Arc<Backend>>,
     server: Option<Arc<crate::server::ServerRt>>,
-    flags: &'static str,
+    term: Termination,
     /// The termination state's cookie characters (3rd and 4th): `--` without `cookie`.
     cookie: [u8; 2],
     retries: u32,
@@ -111,7 +126,7 @@ pub async fn serve<C: ClientStream>(
     local: SocketAddr,
     stop: watch::Receiver<bool>,
 ) {
-    let _counted = crate::stats::counters::SessionGuard::start(&fe.counters);
+    let _counted = crate::counters::SessionGuard::start(&fe.counters);
     // A connection that has not sent anything yet holds only this small future: the session
     // state (buffers, message arenas) is allocated when the first bytes arrive.
     let started = tokio::time::Instant::now();
@@ -160,27 +175,24 @@ impl<C: ClientStream> Session<C> {
         loop {
             let accept = SystemTime::now();
             let t0 = Instant::now();
+            // Phase: read head.
             let head_len = match self.read_head(first).await {
                 Ok(n) => n,
                 Err(HeadError::Idle) => return,
                 Err(HeadError::Timeout { partial }) => {
                     if first || partial {
                         let page = errors::builtin_response(408);
-                        crate::stats::record::bad_request(
-                            &self.fe.counters,
-                            408,
-                            page.len() as u64,
-                        );
+                        crate::record::bad_request(&self.fe.counters, 408, page.len() as u64);
                         self.answer_raw(page).await;
-                        self.log_simple(accept, t0, 408, "cR--", None);
+                        self.log_simple(accept, t0, 408, Termination::CLIENT_TIMEOUT_REQUEST);
                     }
                     return;
                 }
                 Err(HeadError::TooLarge) | Err(HeadError::Invalid) => {
                     let page = self.fe.errors.get(400).into_owned();
-                    crate::stats::record::bad_request(&self.fe.counters, 400, page.len() as u64);
+                    crate::record::bad_request(&self.fe.counters, 400, page.len() as u64);
                     self.answer_raw(page).await;
-                    self.log_simple(accept, t0, 400, "PR--", None);
+                    self.log_simple(accept, t0, 400, Termination::PROXY_REQUEST);
                     return;
                 }
             };
@@ -197,21 +209,21 @@ impl<C: ClientStream> Session<C> {
                 bytes: 0,
                 backend: None,
                 server: None,
-                flags: "----",
+                term: Termination::NORMAL,
                 cookie: *b"--",
                 retries: 0,
                 bytes_in: head_len as u64,
                 head_out: 0,
                 counted: false,
             };
-            crate::stats::record::request_received(&self.fe.counters);
+            crate::record::request_received(&self.fe.counters);
             // Boxed: the request phases' state is large and only exists while a request is in
             // flight, so an idle keep-alive connection holds just the small session future.
-            let keep = Box::pin(self.one_request(&mut rec, self.served == 0)).await;
+            let next = Box::pin(self.one_request(&mut rec, self.served == 0)).await;
             self.served += 1;
             self.log(&rec);
             self.count(&rec);
-            if !keep {
+            if next == Next::Close {
                 return;
             }
         }
@@ -221,73 +233,6 @@ impl<C: ClientStream> Session<C> {
         *self.stop.borrow() || self.fe.retired.load(Ordering::Relaxed)
     }
 
-    /// Reads one request head into `self.req`; returns its length in `cbuf`.
-    async fn read_head(&mut self, first: bool) -> Result<usize, HeadError> {
-        let fe = &self.fe;
-        let req_timeout = fe.timeouts.http_request.or(fe.timeouts.client);
-        let idle_timeout = if first {
-            req_timeout
-        } else {
-            fe.timeouts.http_keep_alive.or(req_timeout)
-        };
-        let start = if first {
-            self.started
-        } else {
-            tokio::time::Instant::now()
-        };
-        let limit = fe.head_limit;
-        loop {
-            if !self.cbuf.is_empty() {
-                match self.req.parse_request(&self.cbuf) {
-                    Ok(Some(n)) if n <= limit => return Ok(n),
-                    Ok(Some(_)) => return Err(HeadError::TooLarge),
-                    Ok(None) if self.cbuf.len() >= limit => return Err(HeadError::TooLarge),
-                    Ok(None) => {}
-                    Err(ParseError::TooManyHeaders) | Err(ParseError::Invalid) => {
-                        return Err(HeadError::Invalid)
-                    }
-                }
-            }
-            let empty = self.cbuf.is_empty();
-            let deadline = if empty { idle_timeout } else { req_timeout }.map(|d| start + d);
-            if empty && self.cbuf.capacity() == 0 {
-                // No buffer yet: wait for data with `peek` before taking one (memory per idle
-                // connection; `readable` may wake spuriously).
-                let ready = self.client.peek_byte();
-                let stop = self.stop.changed();
-                tokio::select! {
-                    r = ready => { if !matches!(r, Ok(n) if n > 0) { return Err(HeadError::Idle); } }
-                    _ = stop, if !first => return Err(HeadError::Idle),
-                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout { partial: false } } else { HeadError::Idle }),
-                }
-                self.cbuf.reserve(fe.bufsize);
-                continue;
-            }
-            if empty {
-                // Between requests: one read, interrupted by a stop or the keep-alive timeout
-                // (`read_buf` is cancel-safe: nothing is lost when another branch wins).
-                let read = self.client.read_buf(&mut self.cbuf);
-                let stop = self.stop.changed();
-                tokio::select! {
-                    r = read => match r {
-                        Ok(0) | Err(_) => return Err(HeadError::Idle),
-                        Ok(_) => continue,
-                    },
-                    _ = stop, if !first => return Err(HeadError::Idle),
-                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout { partial: false } } else { HeadError::Idle }),
-                }
-            }
-            let read = body::read_some(&mut self.client, &mut self.cbuf, fe.bufsize, None);
-            tokio::select! {
-                r = read => match r {
-                    Ok(0) | Err(_) => return Err(HeadError::Invalid),
-                    Ok(_) => {}
-                },
-                _ = sleep_opt(deadline) => return Err(HeadError::Timeout { partial: true }),
-            }
-        }
-    }
-
     async fn answer_raw(&mut self, bytes: Vec<u8>) {
         let t = self.fe.timeouts.client;
         let _ = body::write_all(&mut self.client, &bytes, t).await;
@@ -295,14 +240,14 @@ impl<C: ClientStream> Session<C> {
     }
 
     /// Serves the request in `self.req`; returns whether the client connection stays open.
-    async fn one_request(&mut self, rec: &mut Rec, first_request: bool) -> bool {
+    async fn one_request(&mut self, rec: &mut Rec, first_request: bool) -> Next {
         let fe = self.fe.clone();
         let env = Env {
             src: self.peer,
             dst: self.local,
         };
         let src = crate::net::canonical(self.peer.ip());
-        // Phase: frontend http-request rules.
+        // Phase: frontend rules (`http-request`), then the frontend's applet.
         let verdict = rules::apply(
             &fe.http_request,
             &env,
@@ -310,13 +255,11 @@ impl<C: ClientStream> Session<C> {
             None,
             &mut self.scratch,
         );
-        if let Some(keep) = self.respond_verdict(verdict, rec, &fe.errors).await {
-            return keep;
+        if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
+            return next;
         }
-        if let Some(st) = &fe.stats {
-            if let Some(keep) = self.stats_page(st, rec).await {
-                return keep;
-            }
+        if let Some(st) = fe.stats.as_ref().filter(|a| a.matches(&self.req)) {
+            return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
         }
         // Phase: route.
         let be = {
@@ -326,30 +269,33 @@ impl<C: ClientStream> Session<C> {
                 req: Some(&self.req),
                 res: None,
             };
-            fe.use_backends
-                .iter()
-                .find(|(c, _)| c.eval(&ctx))
-                .map(|(_, b)| b.clone())
-                .or_else(|| fe.default_backend.clone())
+            crate::route::backend_for(&fe, &ctx)
         };
         let Some(be) = be else {
-            return self.send_error(503, rec, "PR--", &fe.errors, false).await;
+            return self
+                .send_error(
+                    503,
+                    rec,
+                    Termination::PROXY_REQUEST,
+                    &fe.errors,
+                    AfterError::KeepIfClean,
+                )
+                .await;
         };
         rec.backend = Some(be.clone());
+        // Phase: backend rules (`http-request`), then the backend's applet.
         let verdict = rules::apply(
-            &be.http_request,
+            &be.policy.http_request,
             &env,
             &mut self.req,
             None,
             &mut self.scratch,
         );
-        if let Some(keep) = self.respond_verdict(verdict, rec, &be.errors).await {
-            return keep;
+        if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
+            return next;
         }
-        if let Some(st) = &be.stats {
-            if let Some(keep) = self.stats_page(st, rec).await {
-                return keep;
-            }
+        if let Some(st) = be.policy.stats.as_ref().filter(|a| a.matches(&self.req)) {
+            return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
         }
         // Phase: persistence (cookie, then `stick on src`), as HAProxy: a valid cookie wins.
         let cookie = super::persist::on_request(&be, &mut self.req);
@@ -357,13 +303,23 @@ impl<C: ClientStream> Session<C> {
             rec.cookie = [super::persist::request_flag(c), b'-'];
         }
         let mut prefer = cookie.as_ref().and_then(|c| c.server);
-        if prefer.is_none() && be.has_stick_table() {
-            prefer = be.stick_match(Instant::now(), src);
+        if prefer.is_none() {
+            prefer = be.stuck_server(src);
         }
         // Phase: request framing and header rewriting.
         let framing = match body::request_framing(&mut self.req) {
             Ok(f) => f,
-            Err(_) => return self.send_error(400, rec, "PR--", &fe.errors, false).await,
+            Err(_) => {
+                return self
+                    .send_error(
+                        400,
+                        rec,
+                        Termination::PROXY_REQUEST,
+                        &fe.errors,
+                        AfterError::KeepIfClean,
+                    )
+                    .await
+            }
         };
         let mode = headers::effective_mode(fe.options.http_connection, be.options.http_connection);
         let client_keep =
@@ -376,6 +332,7 @@ impl<C: ClientStream> Session<C> {
             .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
         headers::strip_hop_by_hop(&mut self.req, upgrade);
         if let Some(ff) = be
+            .policy
             .forwardfor
             .as_ref()
             .or(fe.forwardfor.as_ref())
@@ -391,7 +348,7 @@ impl<C: ClientStream> Session<C> {
         } else if self.req.minor == 0 {
             self.req.append(b"Connection", b"keep-alive");
         }
-        // Phase: pick a server and connect.
+        // Phase: assign a server and connect.
         let header_val;
         let hints = {
             header_val = be
@@ -436,26 +393,27 @@ impl<C: ClientStream> Session<C> {
             pool::put(a.server_id, a.stream);
         }
         rec.tw = Some(waited);
-        let (mut assigned, server, reused) = match conn {
+        let (mut assigned, server, origin) = match conn {
             Ok(v) => v,
             Err((e, srv)) => {
                 if let Some(s) = srv {
                     rec.server = Some(s);
                     rec.retries = be.retries;
                 }
-                let flags = match e {
-                    NoServer::QueueTimeout => "sQ--",
-                    NoServer::ConnectFailed { timeout: true } => "sC--",
-                    _ => "SC--",
-                };
-                return self.send_error(503, rec, flags, &be.errors, true).await;
+                return self
+                    .send_error(
+                        503,
+                        rec,
+                        e.termination(),
+                        &be.policy.errors,
+                        AfterError::Close,
+                    )
+                    .await;
             }
         };
         rec.tc = Some(t_conn.elapsed().saturating_sub(waited));
         rec.server = Some(assigned.server().clone());
-        if be.has_stick_table() {
-            be.stick_store(Instant::now(), src, assigned.index);
-        }
+        be.remember_server(src, assigned.index);
         // Phase: exchange with the server, compiled once per kind of connection (TCP, unix);
         // a reused connection found closed before any answer is replayed on a fresh one.
         let x = Exchange {
@@ -468,640 +426,41 @@ impl<C: ClientStream> Session<C> {
             server_keep,
             cookie: cookie.as_ref(),
         };
-        let (mut server, mut reused) = (server, reused);
+        let (mut server, mut origin) = (server, origin);
         loop {
             let step = match server {
-                ServerConn::Tcp(s) => self.exchange(&x, rec, &mut assigned, s, reused).await,
-                ServerConn::Unix(s) => self.exchange(&x, rec, &mut assigned, s, reused).await,
+                ServerConn::Tcp(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
+                ServerConn::Unix(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
             };
             match step {
-                Step::Done(keep) => return keep,
+                Step::Done(next) => return next,
                 Step::Replay => match self.fresh_connection(&be, &mut assigned).await {
                     Some(s) => {
                         server = s;
-                        reused = false;
+                        origin = Origin::Fresh;
                         rec.server = Some(assigned.server().clone());
                     }
-                    None => return self.send_error(503, rec, "SC--", &be.errors, true).await,
+                    None => {
+                        return self
+                            .send_error(
+                                503,
+                                rec,
+                                Termination::SERVER_CONNECT,
+                                &be.policy.errors,
+                                AfterError::Close,
+                            )
+                            .await
+                    }
                 },
             }
         }
     }
-
-    /// Sends the request on `server` and relays the answer (or a tunnel after a 101); returns
-    /// whether the client connection stays open, or asks for a fresh server connection when a
-    /// reused one turned out closed before anything was answered.
-    async fn exchange<S: ServerStream>(
-        &mut self,
-        x: &Exchange<'_>,
-        rec: &mut Rec,
-        assigned: &mut crate::backend::Assigned,
-        mut server: S,
-        reused: bool,
-    ) -> Step {
-        let fe = self.fe.clone();
-        let be = x.be;
-        let (env, framing, expect, upgrade, client_keep, server_keep) = (
-            x.env,
-            x.framing,
-            x.expect,
-            x.upgrade,
-            x.client_keep,
-            x.server_keep,
-        );
-        let srv_timeout = be.timeouts.server;
-        let cli_timeout = fe.timeouts.client;
-
-        // Phase: forward the request head (and body, unless the client waits for 100).
-        self.out.clear();
-        self.req.write_request(&mut self.out);
-        let t_sent = Instant::now();
-        let mut body_sent = framing == Framing::None;
-        let mut ok = body::write_all(&mut server, &self.out, srv_timeout)
-            .await
-            .is_ok();
-        if ok && !expect && !body_sent {
-            match body::forward(
-                framing,
-                &mut self.client,
-                &mut self.cbuf,
-                &mut server,
-                fe.bufsize,
-                cli_timeout,
-                srv_timeout,
-            )
-            .await
-            {
-                Ok(n) => {
-                    body_sent = true;
-                    rec.bytes_in += n;
-                }
-                Err(BodyError::SrcClosed)
-                | Err(BodyError::SrcTimeout)
-                | Err(BodyError::Invalid) => {
-                    rec.flags = "CD--";
-                    rec.status = 0;
-                    return Step::Done(false);
-                }
-                Err(_) => ok = false,
-            }
-        }
-        if !ok && reused && framing == Framing::None {
-            // A reused connection the server had closed: nothing was delivered, replay once.
-            return Step::Replay;
-        }
-        if !ok {
-            return Step::Done(self.send_error(502, rec, "SH--", &be.errors, true).await);
-        }
-        // Phase: read the response head (relaying interim 1xx responses).
-        self.sbuf.clear();
-        loop {
-            match self.read_response_head(&mut server, srv_timeout, be).await {
-                Ok(n) => {
-                    self.sbuf.advance(n);
-                }
-                Err(ResError::Timeout) => {
-                    be.observe(assigned.server(), ServerEvent::HttpReadTimeout);
-                    return Step::Done(self.send_error(504, rec, "sH--", &be.errors, true).await);
-                }
-                Err(ResError::Closed) if reused && body_sent && framing == Framing::None => {
-                    return Step::Replay
-                }
-                Err(e) => {
-                    let event = match e {
-                        ResError::Invalid => ServerEvent::HttpInvalid,
-                        ResError::Closed => ServerEvent::HttpBrokenPipe,
-                        ResError::Timeout => ServerEvent::HttpReadTimeout,
-                    };
-                    be.observe(assigned.server(), event);
-                    return Step::Done(self.send_error(502, rec, "SH--", &be.errors, true).await);
-                }
-            }
-            let st = self.res.status;
-            if (100..200).contains(&st) && st != 101 {
-                // Interim response: pass it to the client, then send the body if it waited.
-                self.scratch.clear();
-                self.res.write_response(&mut self.scratch);
-                if body::write_all(&mut self.client, &self.scratch, cli_timeout)
-                    .await
-                    .is_err()
-                {
-                    return Step::Done(false);
-                }
-                if st == 100 && !body_sent {
-                    match body::forward(
-                        framing,
-                        &mut self.client,
-                        &mut self.cbuf,
-                        &mut server,
-                        fe.bufsize,
-                        cli_timeout,
-                        srv_timeout,
-                    )
-                    .await
-                    {
-                        Ok(n) => {
-                            body_sent = true;
-                            rec.bytes_in += n;
-                        }
-                        Err(_) => return Step::Done(false),
-                    }
-                }
-                continue;
-            }
-            break;
-        }
-        be.observe(assigned.server(), ServerEvent::HttpStatus(self.res.status));
-        rec.trs = Some(t_sent.elapsed());
-        rec.status = self.res.status;
-
-        // Phase: upgrade to a tunnel.
-        if self.res.status == 101 && upgrade {
-            self.count_status(rec);
-            self.out.clear();
-            self.res.write_response(&mut self.out);
-            if body::write_all(&mut self.client, &self.out, cli_timeout)
-                .await
-                .is_err()
-            {
-                return Step::Done(false);
-            }
-            let t = crate::tcp::Tunnel {
-                idle: be.timeouts.tunnel.or(cli_timeout),
-                client_fin: fe.timeouts.client_fin,
-                server_fin: be.timeouts.server_fin,
-            };
-            let to_server = self.cbuf.split().freeze();
-            let to_client = self.sbuf.split().freeze();
-            rec.head_out = self.out.len() as u64;
-            let (up, down, _) =
-                crate::tcp::tunnel(&mut self.client, &to_server, &mut server, &to_client, &t).await;
-            rec.bytes = down;
-            rec.bytes_in += up;
-            return Step::Done(false);
-        }
-
-        // Phase: http-response rules (backend, then frontend).
-        let head = self.req.is_head();
-        let res_framing = match body::response_framing(&mut self.res, head) {
-            Ok(f) => f,
-            Err(_) => return Step::Done(self.send_error(502, rec, "SH--", &be.errors, true).await),
-        };
-        for rules_set in [&be.http_response, &fe.http_response] {
-            match rules::apply(
-                rules_set,
-                env,
-                &mut self.req,
-                Some(&mut self.res),
-                &mut self.scratch,
-            ) {
-                Verdict::Continue => {}
-                Verdict::Error(s) => {
-                    return Step::Done(self.send_error(s, rec, "PH--", &be.errors, true).await)
-                }
-                Verdict::Respond(bytes) => {
-                    rec.status = status_of(&bytes);
-                    self.count_status(rec);
-                    let _ = body::write_all(&mut self.client, &bytes, cli_timeout).await;
-                    return Step::Done(false);
-                }
-            }
-        }
-        if let Some(c) = x.cookie {
-            // SF_DIRECT: the cookie's server answered (false after a redispatch).
-            let direct = c.server == Some(assigned.index);
-            rec.cookie[1] = super::persist::on_response(
-                be,
-                c,
-                self.req.method(),
-                assigned.index,
-                direct,
-                &mut self.res,
-            );
-            if c.server.is_some() && !direct {
-                // HAProxy: the cookie's server failed and the request was redispatched (TX_CK_DOWN).
-                rec.cookie[0] = b'D';
-            }
-        }
-        let server_reuse = server_keep
-            && headers::server_allows_reuse(&self.res)
-            && res_framing != Framing::UntilClose;
-        let client_keep =
-            client_keep && res_framing != Framing::UntilClose && body_sent && !self.stopping();
-        let client_minor = self.req.minor;
-        headers::strip_hop_by_hop(&mut self.res, false);
-        if !client_keep {
-            self.res.append(b"connection", b"close");
-        } else if client_minor == 0 {
-            self.res.append(b"connection", b"keep-alive");
-        }
-        // Phase: forward the response head with as much body as is already here.
-        self.out.clear();
-        self.res.write_response(&mut self.out);
-        let mut res_framing = res_framing;
-        if let Framing::Length(n) = res_framing {
-            let k = (self.sbuf.len() as u64).min(n) as usize;
-            self.out.extend_from_slice(&self.sbuf[..k]);
-            self.sbuf.advance(k);
-            rec.bytes = k as u64;
-            res_framing = if k as u64 == n {
-                Framing::None
-            } else {
-                Framing::Length(n - k as u64)
-            };
-        }
-        rec.head_out = self.out.len() as u64 - rec.bytes;
-        self.count_status(rec);
-        if body::write_all(&mut self.client, &self.out, cli_timeout)
-            .await
-            .is_err()
-        {
-            rec.flags = "CD--";
-            return Step::Done(false);
-        }
-        match body::forward(
-            res_framing,
-            &mut server,
-            &mut self.sbuf,
-            &mut self.client,
-            fe.bufsize,
-            srv_timeout,
-            cli_timeout,
-        )
-        .await
-        {
-            Ok(n) => rec.bytes += n,
-            Err(BodyError::DstFailed) | Err(BodyError::DstTimeout) => {
-                rec.flags = "CD--";
-                return Step::Done(false);
-            }
-            Err(_) => {
-                rec.flags = "SD--";
-                return Step::Done(false);
-            }
-        }
-        if server_reuse && self.sbuf.is_empty() {
-            self.attached = Some(Attached {
-                server_id: assigned.server().id,
-                stream: server.into_conn(),
-            });
-        }
-        if !client_keep {
-            let _ = self.client.shutdown().await;
-        }
-        Step::Done(client_keep)
-    }
-
-    /// A new connection for a request whose reused server connection turned out closed before
-    /// anything was answered (nothing was processed, so the request may be replayed): first to
-    /// the same server, then, if that fails too (the server died), through the backend's
-    /// connect with its retries and redispatch, which may assign another server.
-    async fn fresh_connection(
-        &mut self,
-        be: &Arc<Backend>,
-        assigned: &mut crate::backend::Assigned,
-    ) -> Option<ServerConn> {
-        if let Ok(s) = be.attempt(assigned.server(), self.local.port()).await {
-            return Some(s);
-        }
-        let header = be
-            .hash_header
-            .as_ref()
-            .and_then(|h| self.req.header(h))
-            .map(<[u8]>::to_vec);
-        let hints = Hints {
-            src: Some(crate::net::canonical(self.peer.ip())),
-            uri: self.req.uri(),
-            header: header.as_deref(),
-            prefer: None,
-        };
-        let mut waited = Duration::ZERO;
-        match be
-            .connect(&hints, self.local.port(), |_| None, &mut waited)
-            .await
-        {
-            Ok((a, s, _)) => {
-                *assigned = a;
-                Some(s)
-            }
-            Err(_) => None,
-        }
-    }
-
-    async fn read_response_head<S: ServerStream>(
-        &mut self,
-        server: &mut S,
-        t: Option<Duration>,
-        be: &Backend,
-    ) -> Result<usize, ResError> {
-        let _ = be;
-        loop {
-            if !self.sbuf.is_empty() {
-                match self.res.parse_response(&self.sbuf) {
-                    Ok(Some(n)) => return Ok(n),
-                    Ok(None) if self.sbuf.len() >= self.fe.bufsize => {
-                        return Err(ResError::Invalid)
-                    }
-                    Ok(None) => {}
-                    Err(_) => return Err(ResError::Invalid),
-                }
-            }
-            match body::read_some(server, &mut self.sbuf, self.fe.bufsize, t).await {
-                Ok(0) => {
-                    return Err(if self.sbuf.is_empty() {
-                        ResError::Closed
-                    } else {
-                        ResError::Invalid
-                    })
-                }
-                Ok(_) => {}
-                Err(BodyError::SrcTimeout) => return Err(ResError::Timeout),
-                Err(_) => {
-                    return Err(if self.sbuf.is_empty() {
-                        ResError::Closed
-                    } else {
-                        ResError::Invalid
-                    })
-                }
-            }
-        }
-    }
-
-    /// `stats uri`: answers the stats page (CSV, JSON, HTML, admin POST) when the request is
-    /// for it; `None` otherwise. A form body (Content-Length, 64 KiB at most) is read first.
-    async fn stats_page(
-        &mut self,
-        st: &crate::stats::serve::StatsRt,
-        rec: &mut Rec,
-    ) -> Option<bool> {
-        if !st.matches(self.req.uri()) {
-            return None;
-        }
-        let framing = body::request_framing(&mut self.req).ok();
-        let mut drained = matches!(framing, Some(Framing::None));
-        let mut form = Vec::new();
-        if let Some(Framing::Length(n)) =
-            framing.filter(|f| matches!(f, Framing::Length(n) if *n <= 65536))
-        {
-            let n = n as usize;
-            while self.cbuf.len() < n {
-                match body::read_some(
-                    &mut self.client,
-                    &mut self.cbuf,
-                    self.fe.bufsize,
-                    self.fe.timeouts.client,
-                )
-                .await
-                {
-                    Ok(0) | Err(_) => return Some(false),
-                    Ok(_) => {}
-                }
-            }
-            form = self.cbuf.split_to(n).to_vec();
-            rec.bytes_in += n as u64;
-            drained = true;
-        }
-        let ctx = Ctx {
-            src: crate::net::canonical(self.peer.ip()),
-            dst_port: self.local.port(),
-            req: Some(&self.req),
-            res: None,
-        };
-        let admin_allowed = st.admin.as_ref().is_some_and(|c| c.eval(&ctx));
-        let ans = st.answer(&crate::stats::serve::StatsRequest {
-            method: self.req.method(),
-            uri: self.req.uri(),
-            authorization: self.req.header(b"authorization"),
-            body: &form,
-            admin_allowed,
-        });
-        self.fe
-            .counters
-            .inc(crate::stats::counters::Ctr::Intercepted);
-        rec.status = ans.status;
-        rec.flags = "LR--";
-        self.count_status(rec);
-        Some(self.send_local(rec, ans.bytes, drained).await)
-    }
-
-    /// Sends an answer the proxy made itself (stats page, deny, return, redirect); the
-    /// connection stays open when the request had no unread body (`drained`) and the client
-    /// wants keep-alive. Returns whether it stays open.
-    async fn send_local(&mut self, rec: &mut Rec, mut bytes: Vec<u8>, drained: bool) -> bool {
-        let keep = drained && headers::client_wants_keep_alive(&self.req) && !self.stopping();
-        if !keep {
-            insert_close(&mut bytes);
-        }
-        rec.bytes = bytes.len() as u64;
-        if body::write_all(&mut self.client, &bytes, self.fe.timeouts.client)
-            .await
-            .is_err()
-        {
-            return false;
-        }
-        if !keep {
-            let _ = self.client.shutdown().await;
-        }
-        keep
-    }
-
-    /// Counts the response's status (`hrsp_*`) before it is sent.
-    fn count_status(&self, r: &mut Rec) {
-        if !r.counted {
-            r.counted = true;
-            crate::stats::record::status(
-                &self.fe.counters,
-                r.backend.as_deref(),
-                r.server.as_deref(),
-                r.status,
-                r.flags,
-                r.trs.is_some(),
-            );
-        }
-    }
-
-    /// Adds the finished request to its frontend's, backend's and server's counters.
-    fn count(&self, r: &Rec) {
-        let done = crate::stats::record::HttpDone {
-            status: r.status,
-            flags: r.flags,
-            bytes_in: r.bytes_in,
-            bytes_out: r.bytes + r.head_out,
-            server_answered: r.trs.is_some(),
-            status_counted: r.counted,
-            tw: r.tw,
-            tc: r.tc,
-            tr: r.trs,
-            tt: r.t0.elapsed(),
-        };
-        crate::stats::record::http(
-            &self.fe.counters,
-            r.backend.as_deref(),
-            r.server.as_deref(),
-            &done,
-        );
-    }
-
-    /// Sends a deny/return/redirect answer; `None` when the rules let the request through.
-    async fn respond_verdict(
-        &mut self,
-        v: Verdict,
-        rec: &mut Rec,
-        pages: &errors::ErrorPages,
-    ) -> Option<bool> {
-        match v {
-            Verdict::Continue => None,
-            Verdict::Error(s) => Some(self.send_error(s, rec, "PR--", pages, false).await),
-            Verdict::Respond(bytes) => {
-                rec.status = status_of(&bytes);
-                rec.flags = "PR--";
-                self.count_status(rec);
-                // The request body, if any, was not read: the connection cannot be reused then.
-                let drained = matches!(body::request_framing(&mut self.req), Ok(Framing::None));
-                Some(self.send_local(rec, bytes, drained).await)
-            }
-        }
-    }
-
-    /// Sends the proxy's page for `status`; `close` forces the connection closed (as HAProxy
-    /// does after server-side failures).
-    async fn send_error(
-        &mut self,
-        status: u16,
-        rec: &mut Rec,
-        flags: &'static str,
-        pages: &errors::ErrorPages,
-        close: bool,
-    ) -> bool {
-        rec.status = status;
-        rec.flags = flags;
-        self.count_status(rec);
-        let page = pages.get(status);
-        rec.bytes = page.len() as u64;
-        let drained = matches!(body::request_framing(&mut self.req), Ok(Framing::None));
-        let keep =
-            !close && drained && headers::client_wants_keep_alive(&self.req) && !self.stopping();
-        let ok = body::write_all(&mut self.client, &page, self.fe.timeouts.client)
-            .await
-            .is_ok();
-        if !keep || !ok {
-            let _ = self.client.shutdown().await;
-            return false;
-        }
-        true
-    }
-
-    fn log_simple(
-        &self,
-        accept: SystemTime,
-        t0: Instant,
-        status: u16,
-        flags: &'static str,
-        _be: Option<&str>,
-    ) {
-        let rec = Rec {
-            accept,
-            t0,
-            tr: None,
-            tw: None,
-            tc: None,
-            trs: None,
-            status,
-            bytes: 0,
-            backend: None,
-            server: None,
-            flags,
-            cookie: *b"--",
-            retries: 0,
-            bytes_in: 0,
-            head_out: 0,
-            counted: true,
-        };
-        self.log(&rec);
-    }
-
-    fn log(&self, r: &Rec) {
-        let Some(log) = &self.fe.log else { return };
-        let ta = r.t0.elapsed();
-        let line = if self.fe.options.httplog {
-            let reqline = if self.req.method().is_empty() {
-                "<BADREQ>".to_string()
-            } else {
-                format!(
-                    "{} {} HTTP/1.{}",
-                    String::from_utf8_lossy(self.req.method()),
-                    String::from_utf8_lossy(self.req.target()),
-                    self.req.minor
-                )
-            };
-            format!(
-                "{}:{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {} {}/{}/0/0/{} 0/0 \"{}\"",
-                crate::net::shown(self.peer.ip()),
-                self.peer.port(),
-                crate::log::accept_date(r.accept),
-                self.fe.name,
-                r.backend
-                    .as_ref()
-                    .map_or(self.fe.name.as_str(), |b| b.name.as_str()),
-                r.server.as_ref().map_or("<NOSRV>", |s| s.name.as_str()),
-                crate::log::ms(r.tr),
-                crate::log::ms(r.tw),
-                crate::log::ms(r.tc),
-                crate::log::ms(r.trs),
-                ta.as_millis(),
-                r.status,
-                r.bytes,
-                format_args!(
-                    "{}{}{}",
-                    r.flags.get(..2).unwrap_or("--"),
-                    char::from(r.cookie[0]),
-                    char::from(r.cookie[1])
-                ),
-                crate::runtime::active_connections(),
-                self.fe.conns.load(Ordering::Relaxed),
-                r.retries,
-                reqline,
-            )
-        } else {
-            format!(
-                "Connect from {}:{} to {}:{} ({}/HTTP)",
-                crate::net::shown(self.peer.ip()),
-                self.peer.port(),
-                crate::net::canonical(self.local.ip()),
-                self.local.port(),
-                self.fe.name
-            )
-        };
-        log.send(&line);
-    }
-}
-
-enum ResError {
-    Timeout,
-    Closed,
-    Invalid,
 }
 
 async fn sleep_opt(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
-    }
-}
-
-fn status_of(resp: &[u8]) -> u16 {
-    resp.get(9..12)
-        .and_then(|s| std::str::from_utf8(s).ok())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Adds `connection: close` to a generated response that ends the connection.
-fn insert_close(resp: &mut Vec<u8>) {
-    if let Some(p) = resp.windows(4).position(|w| w == b"\r\n\r\n") {
-        let tail = resp.split_off(p + 2);
-        resp.extend_from_slice(b"connection: close\r\n");
-        resp.extend_from_slice(&tail);
     }
 }
 

@@ -7,7 +7,7 @@
 //! Pure: rows in, text out.
 
 use super::text::{Exposition, Kind};
-use crate::stats::snapshot::{RowKind, StatRow};
+use crate::snapshot::{RowKind, StatRow};
 use fulcrum_config::model::Mode;
 
 type Get = fn(&StatRow) -> Option<f64>;

@@ -6,8 +6,17 @@
 //! to MAINT (it then receives no request), DRAIN (keeps its cookie clients, no new ones) and
 //! READY, and is refused (`;st=DENY`) when `stats admin` does not allow it.
 
+#[path = "../../proxy/tests/common/mod.rs"]
 mod common;
 use common::*;
+
+/// The proxy with the stats crate's applets (the shared helper starts it without any).
+async fn start(text: &str) -> fulcrum_proxy::ProxyHandle {
+    let stats = fulcrum_stats::Stats::new(std::time::Instant::now());
+    fulcrum_proxy::start_with(&load(text), std::sync::Arc::new(stats))
+        .await
+        .expect("proxy start")
+}
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;

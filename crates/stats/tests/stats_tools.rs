@@ -7,8 +7,17 @@
 //!
 //! A missing tool skips loudly, unless FULCRUM_REQUIRE_NETNS=1 (CI), where it fails.
 
+#[path = "../../proxy/tests/common/mod.rs"]
 mod common;
 use common::*;
+
+/// The proxy with the stats crate's applets (the shared helper starts it without any).
+async fn start(text: &str) -> fulcrum_proxy::ProxyHandle {
+    let stats = fulcrum_stats::Stats::new(std::time::Instant::now());
+    fulcrum_proxy::start_with(&load(text), std::sync::Arc::new(stats))
+        .await
+        .expect("proxy start")
+}
 use fulcrum_proxy::server::AdminState;
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};

@@ -4,8 +4,17 @@
 //! ones; READY brings it back; a runtime weight change changes the distribution; a disabled
 //! server starts in MAINT and READY brings it in.
 
+#[path = "../../proxy/tests/common/mod.rs"]
 mod common;
 use common::*;
+
+/// The proxy with the stats crate's applets (the shared helper starts it without any).
+async fn start(text: &str) -> fulcrum_proxy::ProxyHandle {
+    let stats = fulcrum_stats::Stats::new(std::time::Instant::now());
+    fulcrum_proxy::start_with(&load(text), std::sync::Arc::new(stats))
+        .await
+        .expect("proxy start")
+}
 use fulcrum_proxy::server::AdminState;
 use std::collections::HashMap;
 use std::net::SocketAddr;

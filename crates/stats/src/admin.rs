@@ -5,8 +5,8 @@
 //! `b` is a backend name or HAProxy's `#ID`. Parsing is pure; applying goes through the
 //! backend's admin API.
 
-use crate::backend::Backend;
-use crate::server::AdminState;
+use fulcrum_proxy::backend::Backend;
+use fulcrum_proxy::server::AdminState;
 use std::sync::Arc;
 
 /// HAProxy's outcome of a stats admin POST.

@@ -3,22 +3,18 @@
 //! counts, timers). As HAProxy, requests are counted when their head is read and responses by
 //! status just before they are sent (so a client never sees an answer its counters lack);
 //! bytes, times and errors when the request is finished.
-//!
-//! The termination flags are HAProxy's: first character who ended it (`C` client, `S` server,
-//! `P` proxy, `s` server-side timeout, `c` client-side timeout, `-` normal), second character
-//! the phase (`R` request, `Q` queue, `C` connect, `H` response headers, `D` data).
+//! The termination state is HAProxy's (see `termination`).
 
-use super::counters::{Counters, Ctr};
-use crate::backend::Backend;
-use crate::server::ServerRt;
+use crate::counters::{Counters, Ctr};
+use crate::termination::{Cause, Phase, Termination};
 use std::time::Duration;
 
 /// The facts of one finished HTTP request.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct HttpDone<'a> {
+pub struct HttpDone {
     /// Status sent to the client (0: none).
     pub status: u16,
-    pub flags: &'a str,
+    pub term: Termination,
     /// Bytes received from the client (head and body) and sent to it (head and body).
     pub bytes_in: u64,
     pub bytes_out: u64,
@@ -57,80 +53,80 @@ pub fn request_received(fe: &Counters) {
 /// flags set so far.
 pub fn status(
     fe: &Counters,
-    be: Option<&Backend>,
-    srv: Option<&ServerRt>,
+    be: Option<&Counters>,
+    srv: Option<&Counters>,
     status: u16,
-    flags: &str,
+    term: Termination,
     server_answered: bool,
 ) {
     if status == 0 {
         return;
     }
-    let mut f = flags.chars();
-    let who = f.next().unwrap_or('-');
-    let phase = f.next().unwrap_or('-');
-    let denied = who == 'P' && status == 403;
+    let (who, phase) = (term.cause, term.phase);
+    let denied = who == Cause::Proxy && status == 403;
     match (who, phase) {
-        ('P', 'R') if denied => fe.inc(Ctr::DeniedReq),
-        ('P', 'H') if denied => fe.inc(Ctr::DeniedResp),
-        ('P' | 'c' | 'C', 'R') if status == 400 || status == 408 => fe.inc(Ctr::ErrReq),
+        (Cause::Proxy, Phase::Request) if denied => fe.inc(Ctr::DeniedReq),
+        (Cause::Proxy, Phase::Headers) if denied => fe.inc(Ctr::DeniedResp),
+        (Cause::Proxy | Cause::ClientTimeout | Cause::Client, Phase::Request)
+            if status == 400 || status == 408 =>
+        {
+            fe.inc(Ctr::ErrReq)
+        }
         _ => {}
     }
     let class = Ctr::for_status(status);
     fe.inc(class);
     let Some(be) = be else { return };
-    let bc = &be.counters;
+    let bc = be;
     bc.inc(class);
     let both = |c: Ctr| {
         bc.inc(c);
         if let Some(s) = srv {
-            s.counters.inc(c);
+            s.inc(c);
         }
     };
     match (who, phase) {
-        ('P', 'R') if denied => bc.inc(Ctr::DeniedReq),
-        ('P', 'H') if denied => both(Ctr::DeniedResp),
-        ('S' | 's', 'H') => both(Ctr::ErrResp),
+        (Cause::Proxy, Phase::Request) if denied => bc.inc(Ctr::DeniedReq),
+        (Cause::Proxy, Phase::Headers) if denied => both(Ctr::DeniedResp),
+        (Cause::Server | Cause::ServerTimeout, Phase::Headers) => both(Ctr::ErrResp),
         _ => {}
     }
     let Some(s) = srv else { return };
     bc.request();
-    s.counters.request();
+    s.request();
     if server_answered {
-        s.counters.inc(class);
+        s.inc(class);
     }
 }
 
 /// Counts a finished HTTP request on its frontend, backend (if it was routed) and server (if
 /// one was assigned).
-pub fn http(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, d: &HttpDone<'_>) {
-    let mut f = d.flags.chars();
-    let who = f.next().unwrap_or('-');
-    let phase = f.next().unwrap_or('-');
+pub fn http(fe: &Counters, be: Option<&Counters>, srv: Option<&Counters>, d: &HttpDone) {
+    let (who, phase) = (d.term.cause, d.term.phase);
     if !d.status_counted {
-        status(fe, be, srv, d.status, d.flags, d.server_answered);
+        status(fe, be, srv, d.status, d.term, d.server_answered);
     }
     fe.add(Ctr::BytesIn, d.bytes_in);
     fe.add(Ctr::BytesOut, d.bytes_out);
     let Some(be) = be else { return };
-    let bc = &be.counters;
+    let bc = be;
     bc.add(Ctr::BytesIn, d.bytes_in);
     bc.add(Ctr::BytesOut, d.bytes_out);
     let both = |c: Ctr| {
         bc.inc(c);
         if let Some(s) = srv {
-            s.counters.inc(c);
+            s.inc(c);
         }
     };
     // Aborts happen while the body flows, after the status was counted.
     match (who, phase) {
-        ('C', 'D') => both(Ctr::CliAbort),
-        ('S' | 's', 'D') => both(Ctr::SrvAbort),
+        (Cause::Client, Phase::Data) => both(Ctr::CliAbort),
+        (Cause::Server | Cause::ServerTimeout, Phase::Data) => both(Ctr::SrvAbort),
         _ => {}
     }
     let Some(s) = srv else { return };
     bc.times(ms(d.tw), ms(d.tc), ms(d.tr), d.tt.as_millis() as u64);
-    let sc = &s.counters;
+    let sc = s;
     sc.add(Ctr::BytesIn, d.bytes_in);
     sc.add(Ctr::BytesOut, d.bytes_out);
     sc.times(ms(d.tw), ms(d.tc), ms(d.tr), d.tt.as_millis() as u64);
@@ -141,11 +137,11 @@ pub fn http(fe: &Counters, be: Option<&Backend>, srv: Option<&ServerRt>, d: &Htt
 #[allow(clippy::too_many_arguments)]
 pub fn tcp(
     fe: &Counters,
-    be: Option<&Backend>,
-    srv: Option<&ServerRt>,
+    be: Option<&Counters>,
+    srv: Option<&Counters>,
     bytes_in: u64,
     bytes_out: u64,
-    flags: &str,
+    term: Termination,
     tw: Option<Duration>,
     tc: Option<Duration>,
     tt: Duration,
@@ -153,12 +149,12 @@ pub fn tcp(
     fe.add(Ctr::BytesIn, bytes_in);
     fe.add(Ctr::BytesOut, bytes_out);
     let Some(be) = be else { return };
-    let abort = match flags.as_bytes().first() {
-        Some(b'C') => Some(Ctr::CliAbort),
-        Some(b'S') => Some(Ctr::SrvAbort),
+    let abort = match term.cause {
+        Cause::Client => Some(Ctr::CliAbort),
+        Cause::Server => Some(Ctr::SrvAbort),
         _ => None,
     };
-    for c in std::iter::once(&be.counters).chain(srv.map(|s| &s.counters)) {
+    for c in std::iter::once(be).chain(srv) {
         c.add(Ctr::BytesIn, bytes_in);
         c.add(Ctr::BytesOut, bytes_out);
         if let Some(a) = abort {

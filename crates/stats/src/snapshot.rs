@@ -6,11 +6,11 @@
 //! and states (relaxed loads, summed over the per-thread shards); it never blocks the data
 //! plane. Fields that HAProxy leaves empty for a kind of row are `None` here.
 
-use super::counters::{Counters, Ctr};
-use crate::backend::Backend;
-use crate::server::{AdminState, ServerRt};
-use crate::state::{Frontend, Generation};
 use fulcrum_config::model::{Balance, Mode};
+use fulcrum_proxy::backend::Backend;
+use fulcrum_proxy::counters::{Counters, Ctr};
+use fulcrum_proxy::server::{AdminState, ServerRt};
+use fulcrum_proxy::state::{Frontend, Generation};
 
 /// HAProxy's object types (`type` column): 0 frontend, 1 backend, 2 server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,11 +331,13 @@ pub fn server_row(be: &Backend, index: usize) -> Option<StatRow> {
     r.lastsess = Some(c.last_session_secs().map_or(-1, |s| s as i64));
     times(&mut r, c);
     r.addr = Some(match s.target {
-        crate::server::Target::Fixed(a) => a.to_string(),
-        crate::server::Target::SamePort(ip) => ip.to_string(),
-        crate::server::Target::Offset(ip, o) => format!("{ip}:{o:+}"),
+        fulcrum_proxy::server::Target::Fixed(a) => a.to_string(),
+        fulcrum_proxy::server::Target::SamePort(ip) => ip.to_string(),
+        fulcrum_proxy::server::Target::Offset(ip, o) => format!("{ip}:{o:+}"),
         // HAProxy shows "unix" for servers on unix sockets.
-        crate::server::Target::Unix(_) | crate::server::Target::Abns(_) => "unix".to_string(),
+        fulcrum_proxy::server::Target::Unix(_) | fulcrum_proxy::server::Target::Abns(_) => {
+            "unix".to_string()
+        }
     });
     r.cookie = be.server_cookies.get(index).cloned().flatten();
     r.connect = Some(c.get(Ctr::Connect));
@@ -416,7 +418,7 @@ pub fn backend_row(be: &Backend) -> StatRow {
     r.srv_abrt = Some(c.get(Ctr::SrvAbort));
     r.lastsess = Some(c.last_session_secs().map_or(-1, |s| s as i64));
     times(&mut r, c);
-    r.cookie = be.cookie.as_ref().map(|cp| cp.cfg.name.clone());
+    r.cookie = be.policy.cookie.as_ref().map(|cp| cp.cfg.name.clone());
     r.algo = Some(algo_name(&be.balance).to_string());
     r.connect = Some(c.get(Ctr::Connect));
     r.reuse = Some(c.get(Ctr::Reuse));

@@ -4,48 +4,26 @@
 //!
 //! Pure: the HTTP session hands over the parsed request (and a POST's body) and writes the
 //! bytes returned. The proxies shown are those of the configuration generation the stats
-//! proxy belongs to ([`View`], held weakly so a generation is freed when it retires).
+//! proxy belongs to (`fulcrum_proxy::state::Proxies`, held weakly so a generation is freed when it retires).
 
-use super::snapshot::{self, StatRow};
-use crate::acl::{self, Cond};
-use crate::backend::Backend;
-use crate::state::Frontend;
+use crate::services::Process;
+use crate::snapshot::{self, StatRow};
 use fulcrum_config::model::Proxy;
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, Weak};
+use fulcrum_proxy::acl::{self, Cond};
+use fulcrum_proxy::applet::{Answer, Applet, AppletRequest};
+use fulcrum_proxy::http::message::Message;
+use fulcrum_proxy::state::Proxies;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// Every proxy of one configuration generation, for its stats pages.
-pub struct View {
-    frontends: Vec<Weak<Frontend>>,
-    backends: Vec<Weak<Backend>>,
-}
-
-impl View {
-    pub fn new(
-        frontends: &HashMap<String, Arc<Frontend>>,
-        backends: &HashMap<String, Arc<Backend>>,
-    ) -> View {
-        View {
-            frontends: frontends.values().map(Arc::downgrade).collect(),
-            backends: backends.values().map(Arc::downgrade).collect(),
-        }
-    }
-    pub fn frontends(&self) -> Vec<Arc<Frontend>> {
-        self.frontends.iter().filter_map(Weak::upgrade).collect()
-    }
-    pub fn backends(&self) -> Vec<Arc<Backend>> {
-        self.backends.iter().filter_map(Weak::upgrade).collect()
-    }
-    /// The rows of every proxy still alive.
-    pub fn rows(&self) -> Vec<StatRow> {
-        let fes = self.frontends();
-        let bes = self.backends();
-        snapshot::rows(
-            fes.iter().map(|f| f.as_ref()),
-            bes.iter().map(|b| b.as_ref()),
-        )
-    }
+/// The rows of every proxy of a generation still alive.
+fn rows_of(p: &Proxies) -> Vec<StatRow> {
+    let fes = p.frontends();
+    let bes = p.backends();
+    snapshot::rows(
+        fes.iter().map(|f| f.as_ref()),
+        bes.iter().map(|b| b.as_ref()),
+    )
 }
 
 /// A proxy's compiled `stats` lines.
@@ -65,12 +43,17 @@ pub struct StatsRt {
     pub show_legends: bool,
     /// `stats scope`: the proxies shown (empty: all).
     pub scope: Vec<String>,
-    view: Arc<OnceLock<View>>,
+    proxies: Arc<OnceLock<Proxies>>,
+    process: Arc<Process>,
 }
 
 impl StatsRt {
     /// Compiles `p`'s `stats` lines; `None` when stats are not enabled there.
-    pub fn build(p: &Proxy, view: &Arc<OnceLock<View>>) -> Result<Option<Arc<StatsRt>>, String> {
+    pub fn build(
+        p: &Proxy,
+        proxies: &Arc<OnceLock<Proxies>>,
+        process: &Arc<Process>,
+    ) -> Result<Option<Arc<StatsRt>>, String> {
         let Some(st) = p.stats.as_ref().filter(|s| s.enabled) else {
             return Ok(None);
         };
@@ -100,28 +83,23 @@ impl StatsRt {
                 .iter()
                 .map(|s| if s == "." { p.name.clone() } else { s.clone() })
                 .collect(),
-            view: view.clone(),
+            proxies: proxies.clone(),
+            process: process.clone(),
         })))
     }
 
     /// The rows this page shows (`stats scope` applied).
     pub fn rows(&self) -> Vec<StatRow> {
-        let mut rows = self.view.get().map(View::rows).unwrap_or_default();
+        let mut rows = self.proxies.get().map(rows_of).unwrap_or_default();
         if !self.scope.is_empty() {
             rows.retain(|r| self.scope.iter().any(|s| s == &r.pxname));
         }
         rows
     }
 
-    pub fn view(&self) -> Option<&View> {
-        self.view.get()
+    pub fn proxies(&self) -> Option<&Proxies> {
+        self.proxies.get()
     }
-}
-
-/// How long the process has run (the page's uptime).
-fn started() -> std::time::Instant {
-    static S: OnceLock<std::time::Instant> = OnceLock::new();
-    *S.get_or_init(std::time::Instant::now)
 }
 
 /// What a stats request asked for, from the URI after the `stats uri` prefix.
@@ -198,24 +176,6 @@ pub fn base64_decode(s: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// The request facts the stats page needs.
-pub struct StatsRequest<'a> {
-    pub method: &'a [u8],
-    /// The request target (path and query) as written.
-    pub uri: &'a [u8],
-    pub authorization: Option<&'a [u8]>,
-    /// The POST body (x-www-form-urlencoded).
-    pub body: &'a [u8],
-    /// `stats admin` evaluated for this request.
-    pub admin_allowed: bool,
-}
-
-/// A complete HTTP/1.1 response, and what counts it.
-pub struct Answer {
-    pub status: u16,
-    pub bytes: Vec<u8>,
-}
-
 fn response(
     status: u16,
     reason: &str,
@@ -253,7 +213,7 @@ impl StatsRt {
             return true;
         }
         let Some(v) = authorization else { return false };
-        let v = crate::http::message::trim(v);
+        let v = fulcrum_proxy::http::message::trim(v);
         let Some(b64) = v
             .get(..6)
             .filter(|p| p.eq_ignore_ascii_case(b"basic "))
@@ -273,10 +233,10 @@ impl StatsRt {
         })
     }
 
-    /// Answers a request for this stats page.
-    pub fn answer(&self, req: &StatsRequest<'_>) -> Answer {
+    /// Answers a request for this stats page; `admin_allowed`: `stats admin` held for it.
+    pub fn answer_page(&self, req: &AppletRequest<'_>, admin_allowed: bool) -> Answer {
         let head_only = req.method == b"HEAD";
-        if !self.authorized(req.authorization) {
+        if !self.authorized(req.head.header(b"authorization")) {
             let body = b"<html><body><h1>401 Unauthorized</h1>\nYou need a valid user and password to access this content.\n</body></html>\n";
             let realm = self.realm.replace('"', "'");
             return response(
@@ -295,13 +255,17 @@ impl StatsRt {
             String::from_utf8_lossy(&req.uri[self.uri.len().min(req.uri.len())..]).into_owned();
         let opts = options(&rest);
         if req.method == b"POST" {
-            let outcome = if !req.admin_allowed {
+            let outcome = if !admin_allowed {
                 super::admin::Outcome::Denied
             } else if req.body.len() > 64 * 1024 {
                 super::admin::Outcome::Excess
             } else {
                 let form = super::admin::parse(req.body);
-                let mut backends = self.view.get().map(View::backends).unwrap_or_default();
+                let mut backends = self
+                    .proxies
+                    .get()
+                    .map(Proxies::backends)
+                    .unwrap_or_default();
                 if !self.scope.is_empty() {
                     backends.retain(|b| self.scope.contains(&b.name));
                 }
@@ -386,12 +350,12 @@ impl StatsRt {
             &super::page::PageOpts {
                 uri: &self.uri,
                 refresh,
-                admin: req.admin_allowed,
+                admin: admin_allowed,
                 hide_version: self.hide_version,
                 show_legends: self.show_legends,
                 up_only: opts.up,
                 status: opts.st.as_deref(),
-                uptime: started().elapsed().as_secs(),
+                uptime: self.process.uptime().as_secs(),
                 pid: std::process::id(),
             },
         );
@@ -403,6 +367,23 @@ impl StatsRt {
             headers.push(("refresh", s.to_string()));
         }
         response(200, "OK", &headers, page.as_bytes(), head_only)
+    }
+}
+
+/// The stats page as an applet: called for requests under its `stats uri`.
+impl Applet for StatsRt {
+    fn name(&self) -> &str {
+        "stats"
+    }
+    fn matches(&self, req: &Message) -> bool {
+        StatsRt::matches(self, req.uri())
+    }
+    fn wants_body(&self) -> bool {
+        true
+    }
+    fn answer(&self, req: &AppletRequest<'_>) -> Answer {
+        let admin_allowed = self.admin.as_ref().is_some_and(|c| c.eval(req.ctx));
+        self.answer_page(req, admin_allowed)
     }
 }
 

@@ -14,6 +14,14 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::Instant;
 
+/// Connections open through this process (log field `ac`), counted by the listeners.
+pub static ACTIVE: AtomicU64 = AtomicU64::new(0);
+
+/// Connections open through this process now.
+pub fn active_connections() -> u64 {
+    ACTIVE.load(Ordering::Relaxed)
+}
+
 /// One cumulative counter. The names are HAProxy's CSV columns where one exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]

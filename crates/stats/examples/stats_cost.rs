@@ -3,13 +3,13 @@
 //! server sessions, status, bytes and times) in a tight loop, on 1 thread and on 2 threads
 //! sharing the same frontend, backend and server (the contended case).
 //!
-//!   cargo run --release -p fulcrum-proxy --example stats_cost
+//!   cargo run --release -p fulcrum-stats --example stats_cost
 //!
 //! Compare the result with the proxy's CPU time per request (bench/proxy: ~20 us for a small
 //! keep-alive request on one core) to get the share counting takes.
 
-use fulcrum_proxy::stats::counters::SessionGuard;
-use fulcrum_proxy::stats::record::{self, HttpDone};
+use fulcrum_proxy::counters::SessionGuard;
+use fulcrum_proxy::record::{self, HttpDone};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,10 +57,17 @@ fn main() {
                         record::request_received(&fe.counters);
                         be.counters.start();
                         srv.take();
-                        record::status(&fe.counters, Some(&be), Some(&srv), 200, "----", true);
+                        record::status(
+                            &fe.counters,
+                            Some(&be.counters),
+                            Some(&srv.counters),
+                            200,
+                            fulcrum_proxy::termination::Termination::NORMAL,
+                            true,
+                        );
                         let d = HttpDone {
                             status: 200,
-                            flags: "----",
+                            term: fulcrum_proxy::termination::Termination::NORMAL,
                             bytes_in: 80,
                             bytes_out: 180,
                             server_answered: true,
@@ -72,8 +79,8 @@ fn main() {
                         };
                         record::http(
                             &fe.counters,
-                            Some(&be),
-                            Some(&srv),
+                            Some(&be.counters),
+                            Some(&srv.counters),
                             std::hint::black_box(&d),
                         );
                         srv.release();
@@ -88,7 +95,7 @@ fn main() {
         let per = start.elapsed().as_nanos() as f64 / n as f64;
         println!("{threads} thread(s): {per:.1} ns of wall time per request per thread (includes the server's pre-existing served/total/leastconn counters)");
     }
-    let rows = fulcrum_proxy::stats::snapshot::snapshot(&gen);
+    let rows = fulcrum_stats::snapshot::snapshot(&gen);
     println!(
         "check: frontend req_tot {} (expected {})",
         rows[0].req_tot,

@@ -1,0 +1,497 @@
+//! A backend's server farm: its servers, the balancing state, the queue, connecting to a
+//! server with `retries` and `option redispatch`, the persistence hooks (stick table, server
+//! cookies), and the backend's UP/DOWN history. Protocol-neutral: the farm never imports
+//! HTTP; the backend's HTTP policy rides beside it as `policy` (see `backend`).
+//!
+//! Phases of getting a server for a request: pick (balance over the usable group, skipping
+//! servers at `maxconn`) → wait in the backend queue when all are full (bounded by `timeout
+//! queue`, then 503) → connect (bounded by `timeout connect`; on failure retry the same
+//! server after HAProxy's turn-around delay, and with `option redispatch` move to another
+//! server on the last retry). Only connection failures are retried: nothing was sent yet.
+//! A request that persistence (a `cookie`, `stick on src`) sends to a known server skips the
+//! pick (`Hints::prefer`); a redispatch still moves it elsewhere.
+
+use crate::balance::{self, Algorithm, Candidate, PickInput};
+use crate::clock::unix_now;
+use crate::connect::ServerConn;
+use crate::counters::{Counters, Ctr};
+use crate::observe::{ServerEvent, SinkSlot};
+use crate::persist::stick::StickTable;
+use crate::server::{AdminState, ServerRt};
+use crate::termination::{Cause, Phase, Termination};
+use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+mod admin;
+mod history;
+mod persistence;
+
+use history::History;
+
+/// A server farm; `P` is the protocol policy beside it (the backend's HTTP rules and pages).
+pub struct Farm<P> {
+    pub name: String,
+    pub mode: Mode,
+    pub servers: Vec<Arc<ServerRt>>,
+    pub balance: Balance,
+    /// Lower-cased header name of `balance hdr(NAME)`.
+    pub hash_header: Option<Vec<u8>>,
+    lb: Mutex<Lb>,
+    /// Bumped whenever a server's usability changes, so the balancer rebuilds its group
+    /// (shared with the servers, which bump it themselves when changed directly).
+    version: Arc<AtomicU64>,
+    pub timeouts: Timeouts,
+    pub retries: u32,
+    pub options: ProxyOptions,
+    waiters: AtomicUsize,
+    queue: Notify,
+    /// Each server's `cookie VALUE`, index-aligned with `servers`.
+    pub server_cookies: Vec<Option<String>>,
+    /// `stick-table type ip` + `stick on src`: client address → server name, shared by all
+    /// worker threads.
+    stick: Option<Mutex<StickTable<IpAddr, String>>>,
+    /// Passive health's sink (`observe`).
+    sink: Arc<SinkSlot>,
+    /// The proxy's number (declaration order, from 1): stats `iid`.
+    pub id: u32,
+    /// Activity counters (`stot` counts requests assigned here); carried over on reload.
+    pub counters: Arc<Counters>,
+    /// UP/DOWN history of the backend as a whole (stats `lastchg`, `downtime`, `chkdown`).
+    history: Mutex<History>,
+    /// What the protocol above does with requests routed here (rules, error pages, ...).
+    pub policy: P,
+}
+
+struct Lb {
+    version: u64,
+    alg: Option<Box<dyn Algorithm>>,
+}
+
+/// Why no server connection could be had; each maps to HAProxy's status and log flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoServer {
+    /// No usable server at all (503, `SC`).
+    Unavailable,
+    /// Queued for longer than `timeout queue` (503, `sQ`).
+    QueueTimeout,
+    /// Every attempt failed (503, `SC`) or timed out (503, `sC`).
+    ConnectFailed(ConnectFailure),
+}
+
+impl NoServer {
+    /// The termination state a session ends with when it got no server connection.
+    pub fn termination(self) -> Termination {
+        match self {
+            NoServer::QueueTimeout => Termination::new(Cause::ServerTimeout, Phase::Queue),
+            NoServer::ConnectFailed(ConnectFailure::TimedOut) => {
+                Termination::new(Cause::ServerTimeout, Phase::Connect)
+            }
+            NoServer::Unavailable | NoServer::ConnectFailed(ConnectFailure::Refused) => {
+                Termination::new(Cause::Server, Phase::Connect)
+            }
+        }
+    }
+}
+
+/// How one connection attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectFailure {
+    /// Refused, reset, unreachable.
+    Refused,
+    /// No answer within `timeout connect`.
+    TimedOut,
+}
+
+/// Where a server connection came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Opened for this request.
+    Fresh,
+    /// An idle connection reused (`http-reuse`).
+    Reused,
+}
+
+/// Hash inputs of the request being balanced.
+pub struct Hints<'a> {
+    pub src: Option<IpAddr>,
+    pub uri: &'a [u8],
+    pub header: Option<&'a [u8]>,
+    /// A server persistence chose (index in `servers`): used without balancing.
+    pub prefer: Option<usize>,
+}
+
+/// A server assigned to a request: counts in `served` until dropped.
+pub struct Assigned<P> {
+    backend: Arc<Farm<P>>,
+    pub index: usize,
+}
+
+impl<P> Assigned<P> {
+    pub fn server(&self) -> &Arc<ServerRt> {
+        &self.backend.servers[self.index]
+    }
+}
+
+impl<P> Drop for Assigned<P> {
+    fn drop(&mut self) {
+        self.backend.servers[self.index].release();
+        self.backend.counters.end();
+        if self.backend.waiters.load(Ordering::Acquire) > 0 {
+            self.backend.queue.notify_one();
+        }
+    }
+}
+
+pub struct FarmParts {
+    pub name: String,
+    pub mode: Mode,
+    pub servers: Vec<Arc<ServerRt>>,
+    pub balance: Balance,
+    pub timeouts: Timeouts,
+    pub retries: u32,
+    pub options: ProxyOptions,
+    pub server_cookies: Vec<Option<String>>,
+    pub stick: Option<StickTable<IpAddr, String>>,
+    pub sink: Arc<SinkSlot>,
+    pub id: u32,
+    pub counters: Arc<Counters>,
+}
+
+impl<P> Farm<P> {
+    pub fn new(p: FarmParts, policy: P) -> Self {
+        let hash_header = match &p.balance {
+            Balance::Hdr { name, .. } => Some(name.to_ascii_lowercase().into_bytes()),
+            _ => None,
+        };
+        let version = Arc::new(AtomicU64::new(0));
+        for s in &p.servers {
+            s.set_owner(version.clone());
+        }
+        Farm {
+            name: p.name,
+            mode: p.mode,
+            servers: p.servers,
+            balance: p.balance,
+            hash_header,
+            lb: Mutex::new(Lb {
+                version: u64::MAX,
+                alg: None,
+            }),
+            version,
+            timeouts: p.timeouts,
+            retries: p.retries,
+            options: p.options,
+            waiters: AtomicUsize::new(0),
+            queue: Notify::new(),
+            server_cookies: p.server_cookies,
+            stick: p.stick.map(Mutex::new),
+            sink: p.sink,
+            id: p.id,
+            counters: p.counters,
+            policy,
+            history: Mutex::new(History::new(unix_now())),
+        }
+        .with_history()
+    }
+
+    fn with_history(self) -> Self {
+        self.note_state();
+        self
+    }
+
+    fn history(&self) -> std::sync::MutexGuard<'_, History> {
+        match self.history.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Whether the backend as a whole is UP (stats `status`).
+    pub fn is_up(&self) -> bool {
+        self.note_state();
+        self.history().up()
+    }
+
+    /// Records a change between "some server usable" and "none" (called after every server
+    /// state change made through the backend, and when stats are read).
+    pub fn note_state(&self) {
+        // HAProxy: UP while the usable servers' total weight is above 0, or without servers.
+        let up = self.servers.is_empty() || self.servers.iter().any(|s| s.balanceable());
+        self.history().note(up, unix_now());
+    }
+
+    /// Seconds since the backend last went UP or DOWN.
+    pub fn last_change_secs(&self) -> u64 {
+        self.note_state();
+        self.history().last_change_secs(unix_now())
+    }
+
+    /// Seconds without any usable server.
+    pub fn downtime_secs(&self) -> u64 {
+        self.note_state();
+        self.history().downtime_secs(unix_now())
+    }
+
+    /// Times the backend lost its last usable server.
+    pub fn down_transitions(&self) -> u64 {
+        self.note_state();
+        self.history().downs()
+    }
+
+    /// Requests waiting in the backend queue (`qcur`).
+    pub fn queued(&self) -> usize {
+        self.waiters.load(Ordering::Relaxed)
+    }
+
+    /// Passive health: reports what was seen on `server` when it has `observe` (cheap check
+    /// first) and a sink is set.
+    pub fn observe(&self, server: &ServerRt, event: ServerEvent) {
+        if !server.observed() {
+            return;
+        }
+        if let Some(sink) = self.sink.get() {
+            sink.observe(&self.name, &server.name, event);
+        }
+    }
+
+    /// HAProxy's usable group: active servers that are up; else the first backup that is up
+    /// (or every backup with `option allbackups`).
+    fn group(&self) -> Vec<Candidate> {
+        // UP, READY and a runtime weight above 0: DRAIN and MAINT servers take no new session.
+        let usable = |s: &ServerRt| s.balanceable();
+        let act: Vec<Candidate> = self
+            .servers
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.backup && usable(s))
+            .map(|(index, s)| Candidate {
+                index,
+                weight: s.effective_weight(),
+            })
+            .collect();
+        if !act.is_empty() {
+            return act;
+        }
+        let bck = self
+            .servers
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.backup && usable(s))
+            .map(|(index, s)| Candidate {
+                index,
+                weight: s.effective_weight(),
+            });
+        if self.options.allbackups {
+            bck.collect()
+        } else {
+            bck.take(1).collect()
+        }
+    }
+
+    fn try_pick(&self, hints: &Hints<'_>, avoid: Option<usize>) -> Result<Option<usize>, NoServer> {
+        let mut lb = match self.lb.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let v = self.version.load(Ordering::Acquire);
+        if lb.version != v || lb.alg.is_none() {
+            let g = self.group();
+            lb.alg = if g.is_empty() {
+                None
+            } else {
+                Some(balance::build(&self.balance, &g))
+            };
+            lb.version = v;
+        }
+        let Some(alg) = lb.alg.as_mut() else {
+            return Err(NoServer::Unavailable);
+        };
+        let servers = &self.servers;
+        let room = |i: usize| servers[i].has_room();
+        let served = |i: usize| servers[i].served();
+        let changed = |i: usize| servers[i].changed_at();
+        let input = PickInput {
+            src: hints.src,
+            uri: hints.uri,
+            header: hints.header,
+            avoid,
+            has_room: &room,
+            served: &served,
+            changed_at: &changed,
+        };
+        let picked = alg.pick(&input);
+        if let Some(i) = picked {
+            servers[i].take();
+        }
+        Ok(picked)
+    }
+
+    /// A server taken for a request: counted in the backend's current sessions until dropped,
+    /// and in its total unless it is the same request moving on (redispatch).
+    fn assigned(self: &Arc<Self>, index: usize, new_session: bool) -> Assigned<P> {
+        if new_session {
+            self.counters.start();
+        } else {
+            self.counters.begin();
+        }
+        Assigned {
+            backend: self.clone(),
+            index,
+        }
+    }
+
+    /// Picks a server, waiting in the queue while every usable server is at `maxconn`.
+    pub async fn assign(
+        self: &Arc<Self>,
+        hints: &Hints<'_>,
+        avoid: Option<usize>,
+    ) -> Result<Assigned<P>, NoServer> {
+        self.assign_for(hints, avoid, true).await
+    }
+
+    async fn assign_for(
+        self: &Arc<Self>,
+        hints: &Hints<'_>,
+        avoid: Option<usize>,
+        new_session: bool,
+    ) -> Result<Assigned<P>, NoServer> {
+        // MAINT takes nothing; a DOWN server only with `option persist`.
+        let persistable = |i: &usize| {
+            self.servers.get(*i).is_some_and(|s| {
+                s.admin() != AdminState::Maint && (s.is_up() || self.options.persist)
+            })
+        };
+        if let Some(index) = hints.prefer.filter(|i| persistable(i) && avoid != Some(*i)) {
+            // Persistence: HAProxy queues on the server itself when it is full; fulcrum sends
+            // the request anyway (the server's maxconn is not enforced for persistent requests).
+            self.servers[index].take();
+            return Ok(self.assigned(index, new_session));
+        }
+        if let Some(index) = self.try_pick(hints, avoid)? {
+            return Ok(self.assigned(index, new_session));
+        }
+        // HAProxy: `timeout queue` when set, else `timeout connect`.
+        let limit = self.timeouts.queue.or(self.timeouts.connect);
+        let deadline = limit.map(|d| tokio::time::Instant::now() + d);
+        let queued = self.waiters.fetch_add(1, Ordering::AcqRel) + 1;
+        self.counters.queued(queued as u64);
+        let result = loop {
+            let notified = self.queue.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match self.try_pick(hints, avoid) {
+                Ok(Some(index)) => break Ok(self.assigned(index, new_session)),
+                Ok(None) => {}
+                Err(e) => break Err(e),
+            }
+            match deadline {
+                Some(d) => {
+                    if tokio::time::timeout_at(d, notified).await.is_err() {
+                        break Err(NoServer::QueueTimeout);
+                    }
+                }
+                None => notified.await,
+            }
+        };
+        self.waiters.fetch_sub(1, Ordering::AcqRel);
+        if result.is_err() && self.waiters.load(Ordering::Acquire) > 0 {
+            // Pass on a wake-up this waiter may have consumed.
+            self.queue.notify_one();
+        }
+        result
+    }
+
+    /// One connection attempt to `server` within `timeout connect`, reported to passive health
+    /// and counted (`connect`, or `econ`: every failed attempt, as HAProxy counts them).
+    pub async fn attempt(
+        &self,
+        server: &ServerRt,
+        dst_port: u16,
+    ) -> Result<ServerConn, ConnectFailure> {
+        let open = crate::connect::open(&server.target, server.source, dst_port);
+        let r = match self.timeouts.connect {
+            Some(t) => tokio::time::timeout(t, open).await.map_err(|_| true),
+            None => Ok(open.await),
+        };
+        match r {
+            Ok(Ok(s)) => {
+                self.observe(server, ServerEvent::ConnectOk);
+                server.counters.inc(Ctr::Connect);
+                self.counters.inc(Ctr::Connect);
+                Ok(s)
+            }
+            Ok(Err(_)) | Err(_) => {
+                let timed_out = r.is_err();
+                self.observe(server, ServerEvent::ConnectFailed { timeout: timed_out });
+                server.counters.inc(Ctr::ErrConn);
+                self.counters.inc(Ctr::ErrConn);
+                Err(if timed_out {
+                    ConnectFailure::TimedOut
+                } else {
+                    ConnectFailure::Refused
+                })
+            }
+        }
+    }
+
+    /// Assigns a server and opens a connection to it, with retries and redispatch.
+    /// `reuse` may supply an idle connection for the chosen server (tried first).
+    pub async fn connect(
+        self: &Arc<Self>,
+        hints: &Hints<'_>,
+        dst_port: u16,
+        mut reuse: impl FnMut(&ServerRt) -> Option<ServerConn>,
+        waited: &mut Duration,
+    ) -> Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)> {
+        let t0 = Instant::now();
+        let mut assigned = self.assign(hints, None).await.map_err(|e| (e, None))?;
+        *waited = t0.elapsed();
+        if let Some(s) = reuse(assigned.server()) {
+            assigned.server().counters.inc(Ctr::Reuse);
+            self.counters.inc(Ctr::Reuse);
+            return Ok((assigned, s, Origin::Reused));
+        }
+        let mut attempt = 0u32;
+        loop {
+            let failure = match self.attempt(assigned.server(), dst_port).await {
+                Ok(s) => return Ok((assigned, s, Origin::Fresh)),
+                Err(f) => f,
+            };
+            if attempt >= self.retries {
+                let srv = assigned.server().clone();
+                return Err((NoServer::ConnectFailed(failure), Some(srv)));
+            }
+            attempt += 1;
+            let redispatch =
+                self.options.redispatch && attempt == self.retries && self.servers.len() > 1;
+            // HAProxy counts a redispatch instead of a retry on the attempt that moves.
+            let kind = if redispatch {
+                Ctr::Redispatches
+            } else {
+                Ctr::Retries
+            };
+            assigned.server().counters.inc(kind);
+            self.counters.inc(kind);
+            if redispatch {
+                let failed = assigned.index;
+                drop(assigned);
+                assigned = self
+                    .assign_for(hints, Some(failed), false)
+                    .await
+                    .map_err(|e| (e, None))?;
+            } else if failure == ConnectFailure::Refused {
+                // HAProxy's turn-around: give a restarting server a moment before retrying.
+                let pause = self
+                    .timeouts
+                    .connect
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(Duration::from_secs(1));
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! A backend's HTTP policy, beside its server farm: `http-request`/`http-response` rules,
+//! error pages, `option forwardfor`, cookie persistence and the stats page.
+
+use super::errors::ErrorPages;
+use super::headers::ForwardForRt;
+use super::rules::Rule;
+use crate::applet::Applet;
+use crate::persist::cookie::CookiePersist;
+use std::sync::Arc;
+
+pub struct HttpPolicy {
+    pub http_request: Vec<Rule>,
+    pub http_response: Vec<Rule>,
+    pub errors: ErrorPages,
+    /// `option forwardfor`, compiled.
+    pub forwardfor: Option<ForwardForRt>,
+    /// `cookie NAME ...` with `option persist` (None: no cookie persistence, no per-request work).
+    pub cookie: Option<CookiePersist>,
+    /// `stats ...` of this backend/listen, when enabled: the stats page applet.
+    pub stats: Option<Arc<dyn Applet>>,
+}

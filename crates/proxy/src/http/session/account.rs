@@ -1,0 +1,116 @@
+//! The end of every HTTP request: what it adds to the counters (`record`) and its log line
+//! (`logline`, shared with the TCP sessions).
+
+use super::{Rec, Session};
+use crate::logline::{Entry, Format, Timers};
+use crate::stream::ClientStream;
+use crate::termination::Termination;
+use std::sync::atomic::Ordering;
+use std::time::{Instant, SystemTime};
+
+impl<C: ClientStream> Session<C> {
+    /// Counts the response's status (`hrsp_*`) before it is sent.
+    pub(super) fn count_status(&self, r: &mut Rec) {
+        if !r.counted {
+            r.counted = true;
+            crate::record::status(
+                &self.fe.counters,
+                r.backend.as_deref().map(|b| &*b.counters),
+                r.server.as_deref().map(|s| &*s.counters),
+                r.status,
+                r.term,
+                r.trs.is_some(),
+            );
+        }
+    }
+
+    /// Adds the finished request to its frontend's, backend's and server's counters.
+    pub(super) fn count(&self, r: &Rec) {
+        let done = crate::record::HttpDone {
+            status: r.status,
+            term: r.term,
+            bytes_in: r.bytes_in,
+            bytes_out: r.bytes + r.head_out,
+            server_answered: r.trs.is_some(),
+            status_counted: r.counted,
+            tw: r.tw,
+            tc: r.tc,
+            tr: r.trs,
+            tt: r.t0.elapsed(),
+        };
+        crate::record::http(
+            &self.fe.counters,
+            r.backend.as_deref().map(|b| &*b.counters),
+            r.server.as_deref().map(|s| &*s.counters),
+            &done,
+        );
+    }
+
+    /// Logs a request that ended before it had a head (timeout, bad request).
+    pub(super) fn log_simple(
+        &self,
+        accept: SystemTime,
+        t0: Instant,
+        status: u16,
+        term: Termination,
+    ) {
+        let rec = Rec {
+            accept,
+            t0,
+            tr: None,
+            tw: None,
+            tc: None,
+            trs: None,
+            status,
+            bytes: 0,
+            backend: None,
+            server: None,
+            term,
+            cookie: *b"--",
+            retries: 0,
+            bytes_in: 0,
+            head_out: 0,
+            counted: true,
+        };
+        self.log(&rec);
+    }
+
+    /// Phase "log": the request's line in the frontend's format.
+    pub(super) fn log(&self, r: &Rec) {
+        let Some(log) = &self.fe.log else { return };
+        let entry = Entry {
+            mode: self.fe.mode,
+            frontend: &self.fe.name,
+            peer: self.peer,
+            local: self.local,
+            accept: r.accept,
+            backend: r.backend.as_ref().map(|b| b.name.as_str()),
+            server: r.server.as_ref().map(|s| s.name.as_str()),
+            timers: Timers {
+                request: r.tr,
+                queue: r.tw,
+                connect: r.tc,
+                response: r.trs,
+                total: r.t0.elapsed(),
+            },
+            status: r.status,
+            bytes: r.bytes,
+            term: r.term,
+            cookie: r.cookie,
+            active: crate::counters::active_connections(),
+            frontend_conns: self.fe.conns.load(Ordering::Relaxed),
+            retries: r.retries,
+        };
+        let line = entry.line(Format::of(self.fe.mode, &self.fe.options), || {
+            (!self.req.method().is_empty()).then(|| {
+                format!(
+                    "{} {} HTTP/1.{}",
+                    String::from_utf8_lossy(self.req.method()),
+                    String::from_utf8_lossy(self.req.target()),
+                    self.req.minor
+                )
+            })
+        });
+        log.send(&line);
+    }
+}

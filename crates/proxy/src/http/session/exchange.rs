@@ -1,0 +1,438 @@
+//! Phase "exchange" of an HTTP request: send the request (head, then body unless the client
+//! waits for `100 Continue`) on the server connection, read the response head (relaying
+//! interim 1xx), apply the `http-response` rules and the cookie's response part, then relay
+//! the response (or a tunnel after `101`). A reused connection found closed before any answer
+//! is replayed once on a fresh one. Generic over the server stream (TCP, unix): no dynamic
+//! dispatch per byte.
+
+use super::local::AfterError;
+use super::{Attached, Next, Rec, Session};
+use crate::backend::{Backend, Hints, Origin};
+use crate::connect::{ServerConn, ServerStream};
+use crate::http::body::{self, BodyError, Framing};
+use crate::http::headers;
+use crate::http::rules::{self, Env, Verdict};
+use crate::observe::ServerEvent;
+use crate::stream::ClientStream;
+use crate::termination::Termination;
+use bytes::Buf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::AsyncWriteExt;
+
+/// What the server exchange of one request needs from the phases before it.
+pub(super) struct Exchange<'a> {
+    pub(super) be: &'a Arc<Backend>,
+    pub(super) env: &'a Env,
+    pub(super) framing: Framing,
+    pub(super) expect: bool,
+    pub(super) upgrade: bool,
+    pub(super) client_keep: bool,
+    pub(super) server_keep: bool,
+    pub(super) cookie: Option<&'a crate::persist::cookie::CookieRequest>,
+}
+
+/// How a server exchange ended.
+pub(super) enum Step {
+    /// Finished; whether the client connection stays open.
+    Done(Next),
+    /// The reused connection was closed before any answer: replay on a fresh connection.
+    Replay,
+}
+
+enum ResError {
+    Timeout,
+    Closed,
+    Invalid,
+}
+
+impl<C: ClientStream> Session<C> {
+    /// Sends the request on `server` and relays the answer (or a tunnel after a 101); returns
+    /// whether the client connection stays open, or asks for a fresh server connection when a
+    /// reused one turned out closed before anything was answered.
+    pub(super) async fn exchange<S: ServerStream>(
+        &mut self,
+        x: &Exchange<'_>,
+        rec: &mut Rec,
+        assigned: &mut crate::backend::Assigned,
+        mut server: S,
+        origin: Origin,
+    ) -> Step {
+        let fe = self.fe.clone();
+        let be = x.be;
+        let (env, framing, expect, upgrade, client_keep, server_keep) = (
+            x.env,
+            x.framing,
+            x.expect,
+            x.upgrade,
+            x.client_keep,
+            x.server_keep,
+        );
+        let srv_timeout = be.timeouts.server;
+        let cli_timeout = fe.timeouts.client;
+
+        // Phase: forward the request head (and body, unless the client waits for 100).
+        self.out.clear();
+        self.req.write_request(&mut self.out);
+        let t_sent = Instant::now();
+        let mut body_sent = framing == Framing::None;
+        let mut ok = body::write_all(&mut server, &self.out, srv_timeout)
+            .await
+            .is_ok();
+        if ok && !expect && !body_sent {
+            match body::forward(
+                framing,
+                &mut self.client,
+                &mut self.cbuf,
+                &mut server,
+                fe.bufsize,
+                cli_timeout,
+                srv_timeout,
+            )
+            .await
+            {
+                Ok(n) => {
+                    body_sent = true;
+                    rec.bytes_in += n;
+                }
+                Err(BodyError::SrcClosed)
+                | Err(BodyError::SrcTimeout)
+                | Err(BodyError::Invalid) => {
+                    rec.term = Termination::CLIENT_DATA;
+                    rec.status = 0;
+                    return Step::Done(Next::Close);
+                }
+                Err(_) => ok = false,
+            }
+        }
+        let reused = origin == Origin::Reused;
+        if !ok && reused && framing == Framing::None {
+            // A reused connection the server had closed: nothing was delivered, replay once.
+            return Step::Replay;
+        }
+        if !ok {
+            return Step::Done(
+                self.send_error(
+                    502,
+                    rec,
+                    Termination::SERVER_HEADERS,
+                    &be.policy.errors,
+                    AfterError::Close,
+                )
+                .await,
+            );
+        }
+        // Phase: read the response head (relaying interim 1xx responses).
+        self.sbuf.clear();
+        loop {
+            match self.read_response_head(&mut server, srv_timeout, be).await {
+                Ok(n) => {
+                    self.sbuf.advance(n);
+                }
+                Err(ResError::Timeout) => {
+                    be.observe(assigned.server(), ServerEvent::HttpReadTimeout);
+                    return Step::Done(
+                        self.send_error(
+                            504,
+                            rec,
+                            Termination::SERVER_TIMEOUT_HEADERS,
+                            &be.policy.errors,
+                            AfterError::Close,
+                        )
+                        .await,
+                    );
+                }
+                Err(ResError::Closed) if reused && body_sent && framing == Framing::None => {
+                    return Step::Replay
+                }
+                Err(e) => {
+                    let event = match e {
+                        ResError::Invalid => ServerEvent::HttpInvalid,
+                        ResError::Closed => ServerEvent::HttpBrokenPipe,
+                        ResError::Timeout => ServerEvent::HttpReadTimeout,
+                    };
+                    be.observe(assigned.server(), event);
+                    return Step::Done(
+                        self.send_error(
+                            502,
+                            rec,
+                            Termination::SERVER_HEADERS,
+                            &be.policy.errors,
+                            AfterError::Close,
+                        )
+                        .await,
+                    );
+                }
+            }
+            let st = self.res.status;
+            if (100..200).contains(&st) && st != 101 {
+                // Interim response: pass it to the client, then send the body if it waited.
+                self.scratch.clear();
+                self.res.write_response(&mut self.scratch);
+                if body::write_all(&mut self.client, &self.scratch, cli_timeout)
+                    .await
+                    .is_err()
+                {
+                    return Step::Done(Next::Close);
+                }
+                if st == 100 && !body_sent {
+                    match body::forward(
+                        framing,
+                        &mut self.client,
+                        &mut self.cbuf,
+                        &mut server,
+                        fe.bufsize,
+                        cli_timeout,
+                        srv_timeout,
+                    )
+                    .await
+                    {
+                        Ok(n) => {
+                            body_sent = true;
+                            rec.bytes_in += n;
+                        }
+                        Err(_) => return Step::Done(Next::Close),
+                    }
+                }
+                continue;
+            }
+            break;
+        }
+        be.observe(assigned.server(), ServerEvent::HttpStatus(self.res.status));
+        rec.trs = Some(t_sent.elapsed());
+        rec.status = self.res.status;
+
+        // Phase: upgrade to a tunnel.
+        if self.res.status == 101 && upgrade {
+            self.count_status(rec);
+            self.out.clear();
+            self.res.write_response(&mut self.out);
+            if body::write_all(&mut self.client, &self.out, cli_timeout)
+                .await
+                .is_err()
+            {
+                return Step::Done(Next::Close);
+            }
+            let t = crate::tunnel::Tunnel {
+                idle: be.timeouts.tunnel.or(cli_timeout),
+                client_fin: fe.timeouts.client_fin,
+                server_fin: be.timeouts.server_fin,
+            };
+            let to_server = self.cbuf.split().freeze();
+            let to_client = self.sbuf.split().freeze();
+            rec.head_out = self.out.len() as u64;
+            let (up, down, _) =
+                crate::tunnel::tunnel(&mut self.client, &to_server, &mut server, &to_client, &t)
+                    .await;
+            rec.bytes = down;
+            rec.bytes_in += up;
+            return Step::Done(Next::Close);
+        }
+
+        // Phase: http-response rules (backend, then frontend).
+        let head = self.req.is_head();
+        let res_framing = match body::response_framing(&mut self.res, head) {
+            Ok(f) => f,
+            Err(_) => {
+                return Step::Done(
+                    self.send_error(
+                        502,
+                        rec,
+                        Termination::SERVER_HEADERS,
+                        &be.policy.errors,
+                        AfterError::Close,
+                    )
+                    .await,
+                )
+            }
+        };
+        for rules_set in [&be.policy.http_response, &fe.http_response] {
+            match rules::apply(
+                rules_set,
+                env,
+                &mut self.req,
+                Some(&mut self.res),
+                &mut self.scratch,
+            ) {
+                // `use-service` is only valid in `http-request` (the parser rejects it here).
+                Verdict::Continue | Verdict::Service(_) => {}
+                Verdict::Error(s) => {
+                    return Step::Done(
+                        self.send_error(
+                            s,
+                            rec,
+                            Termination::PROXY_HEADERS,
+                            &be.policy.errors,
+                            AfterError::Close,
+                        )
+                        .await,
+                    )
+                }
+                Verdict::Respond(bytes) => {
+                    rec.status = super::local::status_of(&bytes);
+                    self.count_status(rec);
+                    let _ = body::write_all(&mut self.client, &bytes, cli_timeout).await;
+                    return Step::Done(Next::Close);
+                }
+            }
+        }
+        if let Some(c) = x.cookie {
+            // SF_DIRECT: the cookie's server answered (false after a redispatch).
+            let direct = c.server == Some(assigned.index);
+            rec.cookie[1] = crate::http::persist::on_response(
+                be,
+                c,
+                self.req.method(),
+                assigned.index,
+                direct,
+                &mut self.res,
+            );
+            if c.server.is_some() && !direct {
+                // HAProxy: the cookie's server failed and the request was redispatched (TX_CK_DOWN).
+                rec.cookie[0] = b'D';
+            }
+        }
+        let server_reuse = server_keep
+            && headers::server_allows_reuse(&self.res)
+            && res_framing != Framing::UntilClose;
+        let client_keep =
+            client_keep && res_framing != Framing::UntilClose && body_sent && !self.stopping();
+        let client_minor = self.req.minor;
+        headers::strip_hop_by_hop(&mut self.res, false);
+        if !client_keep {
+            self.res.append(b"connection", b"close");
+        } else if client_minor == 0 {
+            self.res.append(b"connection", b"keep-alive");
+        }
+        // Phase: forward the response head with as much body as is already here.
+        self.out.clear();
+        self.res.write_response(&mut self.out);
+        let mut res_framing = res_framing;
+        if let Framing::Length(n) = res_framing {
+            let k = (self.sbuf.len() as u64).min(n) as usize;
+            self.out.extend_from_slice(&self.sbuf[..k]);
+            self.sbuf.advance(k);
+            rec.bytes = k as u64;
+            res_framing = if k as u64 == n {
+                Framing::None
+            } else {
+                Framing::Length(n - k as u64)
+            };
+        }
+        rec.head_out = self.out.len() as u64 - rec.bytes;
+        self.count_status(rec);
+        if body::write_all(&mut self.client, &self.out, cli_timeout)
+            .await
+            .is_err()
+        {
+            rec.term = Termination::CLIENT_DATA;
+            return Step::Done(Next::Close);
+        }
+        match body::forward(
+            res_framing,
+            &mut server,
+            &mut self.sbuf,
+            &mut self.client,
+            fe.bufsize,
+            srv_timeout,
+            cli_timeout,
+        )
+        .await
+        {
+            Ok(n) => rec.bytes += n,
+            Err(BodyError::DstFailed) | Err(BodyError::DstTimeout) => {
+                rec.term = Termination::CLIENT_DATA;
+                return Step::Done(Next::Close);
+            }
+            Err(_) => {
+                rec.term = Termination::SERVER_DATA;
+                return Step::Done(Next::Close);
+            }
+        }
+        if server_reuse && self.sbuf.is_empty() {
+            self.attached = Some(Attached {
+                server_id: assigned.server().id,
+                stream: server.into_conn(),
+            });
+        }
+        if !client_keep {
+            let _ = self.client.shutdown().await;
+        }
+        Step::Done(Next::keep_if(client_keep))
+    }
+
+    /// A new connection for a request whose reused server connection turned out closed before
+    /// anything was answered (nothing was processed, so the request may be replayed): first to
+    /// the same server, then, if that fails too (the server died), through the backend's
+    /// connect with its retries and redispatch, which may assign another server.
+    pub(super) async fn fresh_connection(
+        &mut self,
+        be: &Arc<Backend>,
+        assigned: &mut crate::backend::Assigned,
+    ) -> Option<ServerConn> {
+        if let Ok(s) = be.attempt(assigned.server(), self.local.port()).await {
+            return Some(s);
+        }
+        let header = be
+            .hash_header
+            .as_ref()
+            .and_then(|h| self.req.header(h))
+            .map(<[u8]>::to_vec);
+        let hints = Hints {
+            src: Some(crate::net::canonical(self.peer.ip())),
+            uri: self.req.uri(),
+            header: header.as_deref(),
+            prefer: None,
+        };
+        let mut waited = Duration::ZERO;
+        match be
+            .connect(&hints, self.local.port(), |_| None, &mut waited)
+            .await
+        {
+            Ok((a, s, _)) => {
+                *assigned = a;
+                Some(s)
+            }
+            Err(_) => None,
+        }
+    }
+
+    async fn read_response_head<S: ServerStream>(
+        &mut self,
+        server: &mut S,
+        t: Option<Duration>,
+        be: &Backend,
+    ) -> Result<usize, ResError> {
+        let _ = be;
+        loop {
+            if !self.sbuf.is_empty() {
+                match self.res.parse_response(&self.sbuf) {
+                    Ok(Some(n)) => return Ok(n),
+                    Ok(None) if self.sbuf.len() >= self.fe.bufsize => {
+                        return Err(ResError::Invalid)
+                    }
+                    Ok(None) => {}
+                    Err(_) => return Err(ResError::Invalid),
+                }
+            }
+            match body::read_some(server, &mut self.sbuf, self.fe.bufsize, t).await {
+                Ok(0) => {
+                    return Err(if self.sbuf.is_empty() {
+                        ResError::Closed
+                    } else {
+                        ResError::Invalid
+                    })
+                }
+                Ok(_) => {}
+                Err(BodyError::SrcTimeout) => return Err(ResError::Timeout),
+                Err(_) => {
+                    return Err(if self.sbuf.is_empty() {
+                        ResError::Closed
+                    } else {
+                        ResError::Invalid
+                    })
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Phase "read head" of an HTTP request: wait for the client (without a buffer while idle),
+//! read and parse the request head within `timeout http-request` (the first request, from
+//! the accept) or `timeout http-keep-alive` (later ones), and tell apart an idle close, a
+//! timeout, a head too large and an invalid one.
+
+use super::{sleep_opt, HeadError, Session};
+use crate::http::body;
+use crate::http::message::ParseError;
+use crate::stream::ClientStream;
+use tokio::io::AsyncReadExt;
+
+impl<C: ClientStream> Session<C> {
+    /// Reads one request head into `self.req`; returns its length in `cbuf`.
+    pub(super) async fn read_head(&mut self, first: bool) -> Result<usize, HeadError> {
+        let fe = &self.fe;
+        let req_timeout = fe.timeouts.http_request.or(fe.timeouts.client);
+        let idle_timeout = if first {
+            req_timeout
+        } else {
+            fe.timeouts.http_keep_alive.or(req_timeout)
+        };
+        let start = if first {
+            self.started
+        } else {
+            tokio::time::Instant::now()
+        };
+        let limit = fe.head_limit;
+        loop {
+            if !self.cbuf.is_empty() {
+                match self.req.parse_request(&self.cbuf) {
+                    Ok(Some(n)) if n <= limit => return Ok(n),
+                    Ok(Some(_)) => return Err(HeadError::TooLarge),
+                    Ok(None) if self.cbuf.len() >= limit => return Err(HeadError::TooLarge),
+                    Ok(None) => {}
+                    Err(ParseError::TooManyHeaders) | Err(ParseError::Invalid) => {
+                        return Err(HeadError::Invalid)
+                    }
+                }
+            }
+            let empty = self.cbuf.is_empty();
+            let deadline = if empty { idle_timeout } else { req_timeout }.map(|d| start + d);
+            if empty && self.cbuf.capacity() == 0 {
+                // No buffer yet: wait for data with `peek` before taking one (memory per idle
+                // connection; `readable` may wake spuriously).
+                let ready = self.client.peek_byte();
+                let stop = self.stop.changed();
+                tokio::select! {
+                    r = ready => { if !matches!(r, Ok(n) if n > 0) { return Err(HeadError::Idle); } }
+                    _ = stop, if !first => return Err(HeadError::Idle),
+                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout { partial: false } } else { HeadError::Idle }),
+                }
+                self.cbuf.reserve(fe.bufsize);
+                continue;
+            }
+            if empty {
+                // Between requests: one read, interrupted by a stop or the keep-alive timeout
+                // (`read_buf` is cancel-safe: nothing is lost when another branch wins).
+                let read = self.client.read_buf(&mut self.cbuf);
+                let stop = self.stop.changed();
+                tokio::select! {
+                    r = read => match r {
+                        Ok(0) | Err(_) => return Err(HeadError::Idle),
+                        Ok(_) => continue,
+                    },
+                    _ = stop, if !first => return Err(HeadError::Idle),
+                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout { partial: false } } else { HeadError::Idle }),
+                }
+            }
+            let read = body::read_some(&mut self.client, &mut self.cbuf, fe.bufsize, None);
+            tokio::select! {
+                r = read => match r {
+                    Ok(0) | Err(_) => return Err(HeadError::Invalid),
+                    Ok(_) => {}
+                },
+                _ = sleep_opt(deadline) => return Err(HeadError::Timeout { partial: true }),
+            }
+        }
+    }
+}

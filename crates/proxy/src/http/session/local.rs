@@ -1,0 +1,194 @@
+//! Answers the proxy makes itself in an HTTP session: an applet (a `stats uri`, a
+//! `use-service`), a rule's deny/return/redirect, an error page; and whether the client
+//! connection stays open after them.
+
+use super::{Next, Rec, Session};
+use crate::acl::Ctx;
+use crate::applet::{self, Applet, AppletRequest};
+use crate::http::body::{self, Framing};
+use crate::http::errors;
+use crate::http::headers;
+use crate::http::rules::Verdict;
+use crate::stream::ClientStream;
+use crate::termination::Termination;
+use tokio::io::AsyncWriteExt;
+
+/// Why an applet answers: HAProxy logs the stats page as a local answer (`L`), a service
+/// chosen by a rule as the proxy's (`P`), and counts only the former as intercepted.
+#[derive(Clone, Copy)]
+pub(super) enum Invocation {
+    StatsUri,
+    UseService,
+}
+
+/// What happens to the client connection after an error page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AfterError {
+    /// Closed (HAProxy closes after server-side failures).
+    Close,
+    /// Kept open when the request had no unread body and the client wants keep-alive.
+    KeepIfClean,
+}
+
+impl<C: ClientStream> Session<C> {
+    /// Phase: an applet answers (a proxy's `stats uri`, or `use-service`). A body the applet
+    /// wants (a form, [`applet::MAX_BODY`] at most) is read first.
+    pub(super) async fn applet(
+        &mut self,
+        applet: &dyn Applet,
+        how: Invocation,
+        rec: &mut Rec,
+    ) -> Next {
+        let framing = body::request_framing(&mut self.req).ok();
+        let mut drained = matches!(framing, Some(Framing::None));
+        let mut form = Vec::new();
+        if let Some(Framing::Length(n)) = framing
+            .filter(|f| matches!(f, Framing::Length(n) if *n <= applet::MAX_BODY))
+            .filter(|_| applet.wants_body())
+        {
+            let n = n as usize;
+            while self.cbuf.len() < n {
+                match body::read_some(
+                    &mut self.client,
+                    &mut self.cbuf,
+                    self.fe.bufsize,
+                    self.fe.timeouts.client,
+                )
+                .await
+                {
+                    Ok(0) | Err(_) => return Next::Close,
+                    Ok(_) => {}
+                }
+            }
+            form = self.cbuf.split_to(n).to_vec();
+            rec.bytes_in += n as u64;
+            drained = true;
+        }
+        let ctx = Ctx {
+            src: crate::net::canonical(self.peer.ip()),
+            dst_port: self.local.port(),
+            req: Some(&self.req),
+            res: None,
+        };
+        let ans = applet.answer(&AppletRequest {
+            method: self.req.method(),
+            uri: self.req.uri(),
+            head: &self.req,
+            body: &form,
+            ctx: &ctx,
+        });
+        rec.status = ans.status;
+        rec.term = match how {
+            Invocation::StatsUri => {
+                self.fe.counters.inc(crate::counters::Ctr::Intercepted);
+                Termination::LOCAL
+            }
+            Invocation::UseService => Termination::PROXY_REQUEST,
+        };
+        self.count_status(rec);
+        self.send_local(rec, ans.bytes, drained).await
+    }
+
+    /// Sends an answer the proxy made itself (stats page, deny, return, redirect); the
+    /// connection stays open when the request had no unread body (`drained`) and the client
+    /// wants keep-alive.
+    pub(super) async fn send_local(
+        &mut self,
+        rec: &mut Rec,
+        mut bytes: Vec<u8>,
+        drained: bool,
+    ) -> Next {
+        let keep = drained && headers::client_wants_keep_alive(&self.req) && !self.stopping();
+        if !keep {
+            insert_close(&mut bytes);
+        }
+        rec.bytes = bytes.len() as u64;
+        if body::write_all(&mut self.client, &bytes, self.fe.timeouts.client)
+            .await
+            .is_err()
+        {
+            return Next::Close;
+        }
+        if !keep {
+            let _ = self.client.shutdown().await;
+        }
+        Next::keep_if(keep)
+    }
+
+    /// Sends a deny/return/redirect answer; `None` when the rules let the request through.
+    pub(super) async fn respond_verdict(
+        &mut self,
+        v: Verdict,
+        rec: &mut Rec,
+        pages: &errors::ErrorPages,
+    ) -> Option<Next> {
+        match v {
+            Verdict::Continue => None,
+            Verdict::Service(a) => Some(self.applet(a.as_ref(), Invocation::UseService, rec).await),
+            Verdict::Error(s) => Some(
+                self.send_error(
+                    s,
+                    rec,
+                    Termination::PROXY_REQUEST,
+                    pages,
+                    AfterError::KeepIfClean,
+                )
+                .await,
+            ),
+            Verdict::Respond(bytes) => {
+                rec.status = status_of(&bytes);
+                rec.term = Termination::PROXY_REQUEST;
+                self.count_status(rec);
+                // The request body, if any, was not read: the connection cannot be reused then.
+                let drained = matches!(body::request_framing(&mut self.req), Ok(Framing::None));
+                Some(self.send_local(rec, bytes, drained).await)
+            }
+        }
+    }
+
+    /// Sends the proxy's page for `status`; `AfterError::Close` closes the connection (as
+    /// HAProxy does after server-side failures).
+    pub(super) async fn send_error(
+        &mut self,
+        status: u16,
+        rec: &mut Rec,
+        term: Termination,
+        pages: &errors::ErrorPages,
+        after: AfterError,
+    ) -> Next {
+        rec.status = status;
+        rec.term = term;
+        self.count_status(rec);
+        let page = pages.get(status);
+        rec.bytes = page.len() as u64;
+        let drained = matches!(body::request_framing(&mut self.req), Ok(Framing::None));
+        let keep = after == AfterError::KeepIfClean
+            && drained
+            && headers::client_wants_keep_alive(&self.req)
+            && !self.stopping();
+        let ok = body::write_all(&mut self.client, &page, self.fe.timeouts.client)
+            .await
+            .is_ok();
+        if !keep || !ok {
+            let _ = self.client.shutdown().await;
+            return Next::Close;
+        }
+        Next::KeepAlive
+    }
+}
+
+pub(super) fn status_of(resp: &[u8]) -> u16 {
+    resp.get(9..12)
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Adds `connection: close` to a generated response that ends the connection.
+fn insert_close(resp: &mut Vec<u8>) {
+    if let Some(p) = resp.windows(4).position(|w| w == b"\r\n\r\n") {
+        let tail = resp.split_off(p + 2);
+        resp.extend_from_slice(b"connection: close\r\n");
+        resp.extend_from_slice(&tail);
+    }
+}

@@ -1,0 +1,306 @@
+//! The proxy crate's modules form layers with no import cycle, and this test keeps it so.
+//!
+//! Every module file under `src/` is read; its `crate::...` and `super::...` paths (outside
+//! comments and `#[cfg(test)] mod` blocks) are its edges. `balance/`, `persist/` and the HTTP
+//! session's files count as one module each ([`COLLAPSED`]). Each module must be placed in [`LAYERS`], and
+//! may only use modules of lower layers: a new module, a new upward edge or a cycle fails here
+//! with the offending edge named. Move the shared piece down (or the caller up) instead of
+//! widening the table. (A parent's plain `child::Item` paths to its own submodules are not
+//! edges: the parent declares them; their own `crate::`/`super::` uses are.)
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+/// Bottom to top.
+const LAYERS: &[(&str, &[&str])] = &[
+    (
+        "leaves: errors, clocks, counters, addresses, client streams, pure algorithms",
+        &[
+            "error",
+            "clock",
+            "net",
+            "counters",
+            "stream",
+            "addr",
+            "inherit",
+            "observe",
+            "balance",
+            "persist",
+            "http::message",
+            "http::errors",
+            "farm::history",
+            "termination",
+        ],
+    ),
+    (
+        "recording, servers, logs, sockets, ACLs, HTTP framing",
+        &[
+            "record",
+            "server",
+            "log",
+            "handover",
+            "sockpair",
+            "bind",
+            "acl",
+            "http::body",
+            "http::headers",
+            // On main since the sample-language merge (uses http::message, net).
+            "http::sample_env",
+            "tunnel",
+        ],
+    ),
+    (
+        "server connections, applets, log lines",
+        &["connect", "applet", "logline"],
+    ),
+    ("HTTP rules", &["http::rules"]),
+    (
+        "server farm (no HTTP), idle pools, the backend's HTTP policy",
+        &["pool", "farm", "http::policy"],
+    ),
+    (
+        "backend: farm + HTTP policy; the farm's persistence hooks and admin API",
+        &["backend", "farm::persistence", "farm::admin"],
+    ),
+    (
+        "compiled configuration, HTTP persistence",
+        &["state", "http::persist"],
+    ),
+    ("routing", &["route"]),
+    ("TCP sessions", &["tcp"]),
+    ("HTTP sessions", &["http::session"]),
+    ("accepting connections", &["listener"]),
+    ("worker threads, reloads", &["runtime"]),
+    ("crate root", &["lib", "http"]),
+];
+
+/// Module trees that count as one module: pure sub-libraries, and the HTTP session with
+/// its phase files (`http/session/*.rs` are methods of the session).
+const COLLAPSED: &[&str] = &["balance", "persist", "http::session"];
+
+/// Module name of a file relative to `src/` (`http/session.rs` → `http::session`).
+fn module_name(rel: &Path) -> String {
+    let mut parts: Vec<String> = rel
+        .with_extension("")
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod") {
+        parts.pop();
+    }
+    if parts == ["lib"] {
+        return "lib".into();
+    }
+    parts.join("::")
+}
+
+/// The code of a file without comments and without its `#[cfg(test)] mod` blocks (which
+/// stand at the end of a file).
+fn code(text: &str) -> String {
+    let mut end = text.len();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("#[cfg(test)]") {
+        let at = from + i;
+        let after = text[at + "#[cfg(test)]".len()..].trim_start();
+        let after = after
+            .strip_prefix("pub(crate) ")
+            .or_else(|| after.strip_prefix("pub "))
+            .unwrap_or(after);
+        if after.starts_with("mod ") {
+            end = at;
+            break;
+        }
+        from = at + 1;
+    }
+    let text = &text[..end];
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn idents_after<'a>(code: &'a str, prefix: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut rest = code;
+    while let Some(i) = rest.find(prefix) {
+        let before = rest[..i].chars().last();
+        let after = &rest[i + prefix.len()..];
+        rest = after;
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        let end = after
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':' || c == '{'))
+            .unwrap_or(after.len());
+        out.push(&after[..end]);
+    }
+    out
+}
+
+/// The module (among `modules`) a path such as `a::b::Item` names: its longest module prefix,
+/// or the crate root.
+fn resolve(modules: &BTreeSet<String>, path: &str) -> String {
+    let path = path.split('{').next().unwrap_or("").trim_end_matches(':');
+    let parts: Vec<&str> = path.split("::").filter(|p| !p.is_empty()).collect();
+    for n in (1..=parts.len()).rev() {
+        let cand = parts[..n].join("::");
+        if modules.contains(&cand) {
+            return cand;
+        }
+    }
+    "lib".into()
+}
+
+fn node(m: &str) -> String {
+    for c in COLLAPSED {
+        if m == *c || m.starts_with(&format!("{c}::")) {
+            return c.to_string();
+        }
+    }
+    m.to_string()
+}
+
+/// Module → modules it uses, from (module name, is `mod.rs`, source) triples.
+fn edges(files: &[(String, bool, String)]) -> BTreeMap<String, BTreeSet<String>> {
+    let modules: BTreeSet<String> = files.iter().map(|f| f.0.clone()).collect();
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (m, is_mod, text) in files {
+        let code = code(text);
+        let mut used = BTreeSet::new();
+        for p in idents_after(&code, "crate::") {
+            used.insert(resolve(&modules, p));
+        }
+        // `super::` from `a/b.rs` is `a`; from `a/b/mod.rs` it is also `a`.
+        let _ = is_mod;
+        let parent = m.rsplit_once("::").map_or("", |(p, _)| p);
+        for p in idents_after(&code, "super::") {
+            let full = if parent.is_empty() {
+                p.to_string()
+            } else {
+                format!("{parent}::{p}")
+            };
+            used.insert(if p.starts_with('{') || p.is_empty() {
+                if parent.is_empty() {
+                    "lib".into()
+                } else {
+                    parent.to_string()
+                }
+            } else {
+                resolve(&modules, &full)
+            });
+        }
+        let from = node(m);
+        let entry = out.entry(from.clone()).or_default();
+        for u in used {
+            let to = node(&u);
+            if to != from {
+                entry.insert(to);
+            }
+        }
+    }
+    out
+}
+
+/// Every violation: unplaced modules, edges that do not go down a layer.
+fn violations(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let layer = |m: &str| LAYERS.iter().position(|(_, ms)| ms.contains(&m));
+    let mut out = Vec::new();
+    for (from, tos) in graph {
+        let Some(lf) = layer(from) else {
+            out.push(format!(
+                "module `{from}` is in no layer: place it in LAYERS"
+            ));
+            continue;
+        };
+        for to in tos {
+            match layer(to) {
+                None => out.push(format!("module `{to}` (used by `{from}`) is in no layer")),
+                Some(lt) if lt >= lf => out.push(format!(
+                    "`{from}` ({}) uses `{to}` ({}): a module may only use lower layers",
+                    LAYERS[lf].0, LAYERS[lt].0
+                )),
+                Some(_) => {}
+            }
+        }
+    }
+    out
+}
+
+fn read_src(dir: &Path, root: &Path, out: &mut Vec<(String, bool, String)>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("read src")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            read_src(&p, root, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            let rel = p.strip_prefix(root).expect("under src");
+            let text = std::fs::read_to_string(&p).expect("read module");
+            let is_mod = p.file_name().is_some_and(|n| n == "mod.rs");
+            out.push((module_name(rel), is_mod, text));
+        }
+    }
+}
+
+#[test]
+fn modules_form_layers_without_cycles() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    read_src(&root, &root, &mut files);
+    let graph = edges(&files);
+    // Not vacuous: the parser sees the edges everyone knows are there.
+    let has = |a: &str, b: &str| graph.get(a).is_some_and(|t| t.contains(b));
+    assert!(
+        has("backend", "farm") && has("backend", "http::policy"),
+        "{graph:#?}"
+    );
+    assert!(
+        has("http::session", "state") && has("runtime", "listener"),
+        "{graph:#?}"
+    );
+    assert!(has("balance", "server") || graph.contains_key("balance"));
+    assert!(
+        graph.values().map(BTreeSet::len).sum::<usize>() > 40,
+        "{graph:#?}"
+    );
+    let bad = violations(&graph);
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    // The server farm never imports HTTP, and nothing below the sessions imports them.
+    let farm = &graph["farm"];
+    assert!(
+        farm.iter().all(|m| !m.starts_with("http")),
+        "farm uses {farm:?}"
+    );
+}
+
+#[test]
+fn a_cycle_or_an_upward_edge_is_reported() {
+    let f = |m: &str, text: &str| (m.to_string(), false, text.to_string());
+    // `farm` using the HTTP session: upward. `addr` using `bind`: same-layer cycle material.
+    let files = vec![
+        f("farm", "use crate::http::session::Session;\nuse crate::server::ServerRt;"),
+        f("http::session", "use crate::farm::Farm;"),
+        f("server", "// use crate::farm::Farm; (a comment is no edge)\n#[cfg(test)]\npub(crate) mod t { use crate::farm::Farm; }"),
+        f("addr", "fn f() { crate::bind::open(); }"),
+        f("bind", "use crate::addr::ListenKey;"),
+        f("newmod", "use crate::addr::ListenKey;"),
+    ];
+    let graph = edges(&files);
+    assert!(graph["server"].is_empty(), "{graph:?}");
+    let bad = violations(&graph);
+    let joined = bad.join("\n");
+    assert!(joined.contains("`farm` (server farm"), "{joined}");
+    assert!(joined.contains("uses `http::session`"), "{joined}");
+    assert!(joined.contains("`addr` (leaves"), "{joined}");
+    assert!(
+        joined.contains("module `newmod` is in no layer"),
+        "{joined}"
+    );
+    assert!(
+        !joined.contains("`http::session` (HTTP sessions) uses `farm`"),
+        "{joined}"
+    );
+}
