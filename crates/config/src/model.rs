@@ -480,6 +480,8 @@ pub struct ProxyOptions {
     pub allbackups: bool,
     pub persist: bool,
     pub abortonclose: bool,
+    /// `option log-health-checks`
+    pub log_health_checks: bool,
 }
 
 /// `option forwardfor [except NETWORK] [header NAME] [if-none]`

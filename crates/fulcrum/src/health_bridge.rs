@@ -118,6 +118,10 @@ impl Bridge {
         proxy: &fulcrum_proxy::ProxyHandle,
         r: &fulcrum_health::CheckResult,
     ) {
+        // `option log-health-checks`: HAProxy logs this at NOTICE level (a warning on stderr).
+        if let Some(line) = &r.log_line {
+            tracing::warn!("{line}");
+        }
         let Some(generation) = proxy.generation() else {
             return;
         };

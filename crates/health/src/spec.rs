@@ -21,7 +21,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 /// How one check decides.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckRules {
     Haproxy {
         timing: CheckTiming,
@@ -33,7 +33,7 @@ pub enum CheckRules {
 }
 
 /// One check to run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckSpec {
     /// HAProxy backend name, or keepalived virtual server as `IP:PORT` / `fwmark N`.
     pub backend: String,
@@ -46,6 +46,8 @@ pub struct CheckSpec {
     pub inhibit_on_failure: bool,
     /// The configured weight (keepalived real_server `weight`, HAProxy server `weight`).
     pub weight: u32,
+    /// HAProxy `option log-health-checks`.
+    pub log_health_checks: bool,
 }
 
 /// A server of a checked backend as the log-line counts need it.
@@ -151,6 +153,7 @@ fn haproxy_check(proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
         rules: CheckRules::Haproxy { timing, passive },
         inhibit_on_failure: false,
         weight: server.weight,
+        log_health_checks: proxy.options.log_health_checks,
     })
 }
 
@@ -264,6 +267,7 @@ fn keepalived_checks(vs: &VirtualServer, plan: &mut Plan) {
                 rules: CheckRules::Keepalived { timing },
                 inhibit_on_failure: rs.inhibit_on_failure,
                 weight: rs.weight,
+                log_health_checks: false,
             });
         }
         plan.members.push(MemberSpec {

@@ -21,12 +21,12 @@ const OPTIONS: &[&str] = &[
     "allbackups",
     "persist",
     "abortonclose",
+    "log-health-checks",
 ];
 
 /// Real options fulcrum reads but does not act on (yet): accepted with a warning.
 const IGNORED_OPTIONS: &[&str] = &[
     "http-buffer-request",
-    "log-health-checks",
     "tcp-check",
     "ssl-hello-chk",
     "mysql-check",
@@ -145,6 +145,7 @@ pub fn option(
         "allbackups" => o.allbackups = enable,
         "persist" => o.persist = enable,
         "abortonclose" => o.abortonclose = enable,
+        "log-health-checks" => o.log_health_checks = enable,
         "httpchk" => {
             if !enable {
                 o.httpchk = None;

@@ -11,7 +11,31 @@ use fulcrum_config::model::{ExpectKind, HttpCheckExpect};
 use regex::bytes::Regex;
 use std::time::Duration;
 
+/// A compiled regex compared by its source, so a check's definition can be compared on reload.
 #[derive(Debug, Clone)]
+pub struct Re(pub Regex);
+
+impl Re {
+    pub fn new(pattern: &str) -> Result<Re, regex::Error> {
+        Regex::new(pattern).map(Re)
+    }
+}
+
+impl PartialEq for Re {
+    fn eq(&self, other: &Re) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+impl Eq for Re {}
+
+impl std::ops::Deref for Re {
+    type Target = Regex;
+    fn deref(&self) -> &Regex {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
     /// No `http-check expect`: 2xx and 3xx pass.
     Default,
@@ -21,7 +45,7 @@ pub enum Expect {
     },
     Rstatus {
         negate: bool,
-        re: Regex,
+        re: Re,
     },
     String {
         negate: bool,
@@ -29,7 +53,7 @@ pub enum Expect {
     },
     Rstring {
         negate: bool,
-        re: Regex,
+        re: Re,
     },
 }
 
@@ -49,7 +73,7 @@ impl Expect {
             },
             ExpectKind::Rstatus => Expect::Rstatus {
                 negate: e.negate,
-                re: Regex::new(&e.pattern).map_err(|err| bad(format!("invalid regex: {err}")))?,
+                re: Re::new(&e.pattern).map_err(|err| bad(format!("invalid regex: {err}")))?,
             },
             ExpectKind::String => Expect::String {
                 negate: e.negate,
@@ -57,7 +81,7 @@ impl Expect {
             },
             ExpectKind::Rstring => Expect::Rstring {
                 negate: e.negate,
-                re: Regex::new(&e.pattern).map_err(|err| bad(format!("invalid regex: {err}")))?,
+                re: Re::new(&e.pattern).map_err(|err| bad(format!("invalid regex: {err}")))?,
             },
         })
     }

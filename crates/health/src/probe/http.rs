@@ -13,7 +13,7 @@ use std::time::Duration;
 /// HAProxy judges checks on its first buffer; keep the same order of size.
 pub const CHECK_BUFFER: usize = 16384;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpCheck {
     pub addr: CheckAddr,
     pub request: Vec<u8>,

@@ -16,7 +16,7 @@ pub use addr::{CheckAddr, Dest};
 use std::time::Duration;
 
 /// One runnable check, built from the config by the scheduler.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
     /// HAProxy `check` without `option httpchk`, and keepalived TCP_CHECK.
     Tcp {

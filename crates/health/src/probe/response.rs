@@ -24,7 +24,7 @@ pub async fn exchange(
     read_timeout: Duration,
     limit: usize,
 ) -> Result<(CheckResponse, Duration), CheckOutcome> {
-    let start = Instant::now();
+    let start = crate::clock::now();
     match tcp::connect_to(addr, connect_timeout).await? {
         Conn::Tcp(s) => exchange_on(s, start, request, read_timeout, limit).await,
         Conn::Unix(s) => exchange_on(s, start, request, read_timeout, limit).await,

@@ -7,12 +7,12 @@ use super::addr::{CheckAddr, Conn};
 use crate::status::{CheckOutcome, CheckStatus};
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpStream;
 
 /// Connects within `timeout`; the stream is returned for checks that go on talking.
 pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, CheckOutcome> {
-    let start = Instant::now();
+    let start = crate::clock::now();
     match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(Ok(stream)) => Ok(stream),
         Ok(Err(e)) => Err(
@@ -25,7 +25,7 @@ pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, C
 
 /// [`connect`] to any check address: IP (from a `source`), unix path or abstract name.
 pub async fn connect_to(addr: &CheckAddr, timeout: Duration) -> Result<Conn, CheckOutcome> {
-    let start = Instant::now();
+    let start = crate::clock::now();
     match tokio::time::timeout(timeout, super::addr::connect(addr)).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(
@@ -37,7 +37,7 @@ pub async fn connect_to(addr: &CheckAddr, timeout: Duration) -> Result<Conn, Che
 }
 
 pub async fn check(addr: &CheckAddr, timeout: Duration) -> CheckOutcome {
-    let start = Instant::now();
+    let start = crate::clock::now();
     match connect_to(addr, timeout).await {
         Ok(_stream) => CheckOutcome::new(CheckStatus::L4Ok, start.elapsed()),
         Err(outcome) => outcome,

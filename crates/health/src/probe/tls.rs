@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -85,7 +85,7 @@ pub async fn connect(
     addr: SocketAddr,
     timeout: Duration,
 ) -> Result<TlsStream<TcpStream>, CheckOutcome> {
-    let start = Instant::now();
+    let start = crate::clock::now();
     let tcp = tcp::connect(addr, timeout).await?;
     let connector = connector()
         .map_err(|e| CheckOutcome::new(CheckStatus::L6Response, start.elapsed()).with_info(e))?;

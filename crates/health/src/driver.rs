@@ -1,0 +1,336 @@
+//! The async driver of the pure machines: one tokio task starts the probes that are due (each
+//! in its own task, so a slow server never delays another), sleeps until the earliest deadline
+//! on the one [`clock`](crate::clock), feeds results and passive observations back, and sends
+//! a [`HealthEvent`] with HAProxy's (or keepalived's) log line on every change. Reloads go
+//! through the pure [`reconcile`](crate::reconcile::reconcile).
+
+use crate::clock;
+use crate::events::{keepalived_line, keepalived_weight_line, CheckResult, HealthEvent};
+use crate::log::{no_server_line, server_state_line, BackendCounts};
+use crate::observe::Observed;
+use crate::reconcile::{self, Running};
+use crate::spec::{self, CheckRules, MemberSpec};
+use crate::state::StateChange;
+use crate::status::CheckOutcome;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+pub(crate) enum Command {
+    Observed {
+        backend: String,
+        server: String,
+        event: Observed,
+    },
+    Reload {
+        plan: spec::Plan,
+        spread_percent: u32,
+    },
+    /// `disable health` / `enable health`: pause or resume one server's checks.
+    Pause {
+        backend: String,
+        server: String,
+        paused: bool,
+    },
+    Shutdown,
+}
+
+pub(crate) type ServerKey = (String, String);
+
+/// What the driver publishes for readers of the handle (stats pages, the runtime socket).
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub states: Mutex<HashMap<ServerKey, bool>>,
+    /// `disable health`: these servers' checks start no probe and their results are dropped.
+    pub paused: Mutex<HashSet<ServerKey>>,
+    /// Where every check's outcome goes when someone listens.
+    pub results: Mutex<Option<mpsc::UnboundedSender<CheckResult>>>,
+    /// The last outcome of each server's (first) check: check_status/code/desc.
+    pub last: Mutex<HashMap<ServerKey, CheckOutcome>>,
+}
+
+pub(crate) fn seed_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
+}
+
+pub(crate) struct Driver {
+    pub checks: Vec<Running>,
+    pub members: Vec<MemberSpec>,
+    pub shared: Arc<Shared>,
+    pub events: mpsc::UnboundedSender<HealthEvent>,
+}
+
+impl Driver {
+    pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut probes: JoinSet<(usize, CheckOutcome)> = JoinSet::new();
+        loop {
+            let now = clock::now();
+            let paused = self.paused_indexes();
+            for (i, c) in self.checks.iter_mut().enumerate() {
+                if !paused.contains(&i) && c.machine.poll_start(now) {
+                    let probe = c.spec.probe.clone();
+                    probes.spawn(async move { (i, probe.run().await) });
+                }
+            }
+            let deadline = self
+                .checks
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !paused.contains(i))
+                .filter_map(|(_, c)| c.machine.next_deadline())
+                .min();
+            let sleep = async {
+                match deadline {
+                    Some(d) => clock::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = sleep => {}
+                Some(joined) = probes.join_next(), if !probes.is_empty() => {
+                    if let Ok((i, outcome)) = joined {
+                        self.feed_result(i, outcome);
+                    }
+                }
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Observed { backend, server, event }) => self.feed_observed(&backend, &server, event),
+                    Some(Command::Reload { plan, spread_percent }) => {
+                        probes = JoinSet::new(); // drops (aborts) the probes of the old plan
+                        self.reload(plan, spread_percent);
+                    }
+                    Some(Command::Pause { backend, server, paused }) => {
+                        if let Ok(mut p) = self.shared.paused.lock() {
+                            if paused {
+                                p.insert((backend, server));
+                            } else {
+                                p.remove(&(backend, server));
+                            }
+                        }
+                    }
+                    Some(Command::Shutdown) | None => break,
+                },
+            }
+        }
+        probes.abort_all();
+    }
+
+    fn reload(&mut self, plan: spec::Plan, spread_percent: u32) {
+        let old = std::mem::take(&mut self.checks);
+        let r = reconcile::reconcile(old, plan, clock::now(), spread_percent, seed_now());
+        self.checks = r.checks;
+        self.members = r.members;
+        if let Ok(mut p) = self.shared.paused.lock() {
+            p.retain(|k| r.states.contains_key(k));
+        }
+        if let Ok(mut last) = self.shared.last.lock() {
+            last.retain(|k, _| r.states.contains_key(k));
+        }
+        if let Ok(mut s) = self.shared.states.lock() {
+            *s = r.states;
+        }
+        for ev in r.replay {
+            let _ = self.events.send(ev);
+        }
+    }
+
+    /// Indexes of the checks of servers whose checks are paused.
+    fn paused_indexes(&self) -> HashSet<usize> {
+        let Ok(p) = self.shared.paused.lock() else {
+            return HashSet::new();
+        };
+        if p.is_empty() {
+            return HashSet::new();
+        }
+        self.checks
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| p.contains(&(c.key.backend.clone(), c.key.server.clone())))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn feed_result(&mut self, i: usize, outcome: CheckOutcome) {
+        if self.paused_indexes().contains(&i) {
+            // Paused while the probe ran: its result is dropped, the state stays as it was.
+            if let Some(c) = self.checks.get_mut(i) {
+                c.machine.cancel_probe(clock::now());
+            }
+            return;
+        }
+        let Some(c) = self.checks.get_mut(i) else {
+            return;
+        };
+        let dynamic = matches!(&c.spec.probe, crate::probe::Probe::Misc(m) if m.dynamic);
+        let asked = if dynamic {
+            crate::probe::misc::dynamic_weight(&outcome)
+        } else {
+            None
+        };
+        let was_up = c.machine.is_up();
+        let change = c.machine.on_result(clock::now(), outcome.clone());
+        let log_line = c
+            .machine
+            .health_report()
+            .filter(|_| c.spec.log_health_checks)
+            .map(|status| health_check_line(&c.spec, &outcome, &status));
+        let key = (c.key.backend.clone(), c.key.server.clone());
+        if c.key.rank == 0 {
+            if let Ok(mut last) = self.shared.last.lock() {
+                last.insert(key.clone(), outcome.clone());
+            }
+        }
+        if let Ok(sink) = self.shared.results.lock() {
+            if let Some(tx) = sink.as_ref() {
+                let _ = tx.send(CheckResult {
+                    backend: key.0,
+                    server: key.1,
+                    outcome: outcome.clone(),
+                    was_up,
+                    log_line,
+                });
+            }
+        }
+        if let Some(change) = change {
+            self.publish(i, change);
+        }
+        if let Some(w) = asked {
+            self.publish_weight(i, w, outcome);
+        }
+    }
+
+    /// keepalived `misc_dynamic`: report a new weight asked for by the script.
+    fn publish_weight(&mut self, i: usize, weight: u32, outcome: CheckOutcome) {
+        let c = &mut self.checks[i];
+        let from = c.dynamic_weight.unwrap_or(c.spec.weight);
+        c.dynamic_weight = Some(weight);
+        if from == weight {
+            return;
+        }
+        let (backend, server) = (c.key.backend.clone(), c.key.server.clone());
+        let log_line = keepalived_weight_line(&backend, &server, from, weight, &outcome);
+        let up = self.server_up(&backend, &server);
+        let _ = self.events.send(HealthEvent {
+            backend,
+            server,
+            up,
+            reason: outcome,
+            log_line,
+            no_server_line: None,
+            inhibit_on_failure: false,
+            replay: false,
+            weight: Some(weight),
+        });
+    }
+
+    fn feed_observed(&mut self, backend: &str, server: &str, event: Observed) {
+        let found = self
+            .checks
+            .iter()
+            .position(|c| c.key.backend == backend && c.key.server == server);
+        let Some(i) = found else { return };
+        if let Some(change) = self.checks[i].machine.on_observed(clock::now(), event) {
+            self.publish(i, change);
+        }
+    }
+
+    /// A server's state is the AND of its checkers (keepalived may run several per real server).
+    fn server_up(&self, backend: &str, server: &str) -> bool {
+        self.checks
+            .iter()
+            .filter(|c| c.key.backend == backend && c.key.server == server)
+            .all(|c| c.machine.is_up())
+    }
+
+    fn publish(&mut self, i: usize, change: StateChange) {
+        let (backend, server, inhibit, keepalived) = {
+            let s = &self.checks[i].spec;
+            (
+                s.backend.clone(),
+                s.server.clone(),
+                s.inhibit_on_failure,
+                matches!(s.rules, CheckRules::Keepalived { .. }),
+            )
+        };
+        let up = self.server_up(&backend, &server);
+        let key = (backend.clone(), server.clone());
+        {
+            let Ok(mut states) = self.shared.states.lock() else {
+                return;
+            };
+            if states.get(&key) == Some(&up) {
+                return; // another checker of the same real server still decides
+            }
+            states.insert(key, up);
+        }
+        let counts = self.counts(&backend);
+        let log_line = if keepalived {
+            keepalived_line(&backend, &server, up, inhibit, &change.outcome)
+        } else {
+            server_state_line(
+                &backend,
+                &server,
+                &StateChange {
+                    up,
+                    outcome: change.outcome.clone(),
+                },
+                counts,
+            )
+        };
+        let none_left = !up && counts.active == 0 && counts.backup == 0;
+        // Not logged here: whoever receives the event logs it once it has acted on it (the
+        // binary's health bridge logs after the proxy changed, so the log never runs ahead).
+        let _ = self.events.send(HealthEvent {
+            backend: backend.clone(),
+            server,
+            up,
+            reason: change.outcome,
+            log_line,
+            no_server_line: none_left.then(|| no_server_line(&backend)),
+            inhibit_on_failure: inhibit,
+            replay: false,
+            weight: None,
+        });
+    }
+
+    fn counts(&self, backend: &str) -> BackendCounts {
+        let Ok(states) = self.shared.states.lock() else {
+            return BackendCounts::default();
+        };
+        let mut counts = BackendCounts::default();
+        for m in self.members.iter().filter(|m| m.backend == backend) {
+            let up = states
+                .get(&(m.backend.clone(), m.server.clone()))
+                .copied()
+                .unwrap_or(true);
+            if up && m.backup {
+                counts.backup += 1;
+            } else if up {
+                counts.active += 1;
+            }
+        }
+        counts
+    }
+}
+
+/// HAProxy's `option log-health-checks` line (check.c, set_server_check_status).
+fn health_check_line(
+    spec: &crate::spec::CheckSpec,
+    outcome: &CheckOutcome,
+    status: &str,
+) -> String {
+    format!(
+        "Health check for {}server {}/{} {}, {outcome}, status: {status}.",
+        if spec.backup { "backup " } else { "" },
+        spec.backend,
+        spec.server,
+        if outcome.passed() {
+            "succeeded"
+        } else {
+            "failed"
+        },
+    )
+}
