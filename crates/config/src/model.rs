@@ -11,6 +11,8 @@ use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+pub use crate::model_checks::*;
+
 /// Everything loaded from all `-f` files.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Config {
@@ -187,6 +189,8 @@ pub struct Proxy {
     pub fullconn: Option<u32>,
     pub options: ProxyOptions,
     pub http_check: HttpCheck,
+    /// `tcp-check` rules, run with `option tcp-check`.
+    pub tcp_check: Vec<TcpCheckRule>,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
     pub stick_table: Option<StickTable>,
@@ -371,6 +375,8 @@ pub struct Server {
     pub error_limit: u32,
     pub on_error: OnError,
     pub send_proxy: bool,
+    /// `check-send-proxy`: checks start with a PROXY protocol header.
+    pub check_send_proxy: bool,
     /// `source ADDR[:PORT]` on the server line (port 0: any); see [`Proxy::server_source`].
     pub source: Option<SocketAddr>,
 }
@@ -482,6 +488,8 @@ pub struct ProxyOptions {
     pub abortonclose: bool,
     /// `option log-health-checks`
     pub log_health_checks: bool,
+    /// `option tcp-check`, `option redis-check`, ... (None: `option httpchk` or a connect).
+    pub check_protocol: Option<CheckProtocol>,
 }
 
 /// `option forwardfor [except NETWORK] [header NAME] [if-none]`

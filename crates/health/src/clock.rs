@@ -14,3 +14,8 @@ pub fn now() -> Instant {
 pub async fn sleep_until(deadline: Instant) {
     tokio::time::sleep_until(deadline.into()).await
 }
+
+/// Time passed since `start` on the same clock (zero if the clock was moved back).
+pub fn since(start: Instant) -> std::time::Duration {
+    now().saturating_duration_since(start)
+}

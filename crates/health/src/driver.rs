@@ -6,7 +6,7 @@
 
 use crate::clock;
 use crate::events::{keepalived_line, keepalived_weight_line, CheckResult, HealthEvent};
-use crate::log::{no_server_line, server_state_line, BackendCounts};
+use crate::log::{no_server_line, server_state_line_as, BackendCounts};
 use crate::observe::Observed;
 use crate::reconcile::{self, Running};
 use crate::spec::{self, CheckRules, MemberSpec};
@@ -47,9 +47,17 @@ pub(crate) struct Shared {
     pub paused: Mutex<HashSet<ServerKey>>,
     /// Where every check's outcome goes when someone listens.
     pub results: Mutex<Option<mpsc::UnboundedSender<CheckResult>>>,
+    /// The results since start, until the first [`check_results`] takes them (so the first
+    /// checks, which may end before anyone subscribes, are not lost; bounded).
+    ///
+    /// [`check_results`]: crate::HealthHandle::check_results
+    pub pending: Mutex<Option<mpsc::UnboundedReceiver<CheckResult>>>,
     /// The last outcome of each server's (first) check: check_status/code/desc.
     pub last: Mutex<HashMap<ServerKey, CheckOutcome>>,
 }
+
+/// How many results are kept for a subscriber that has not come yet.
+const PENDING_LIMIT: usize = 4096;
 
 pub(crate) fn seed_now() -> u64 {
     SystemTime::now()
@@ -183,6 +191,15 @@ impl Driver {
                 last.insert(key.clone(), outcome.clone());
             }
         }
+        if let Ok(mut pending) = self.shared.pending.lock() {
+            if pending.as_ref().is_some_and(|p| p.len() >= PENDING_LIMIT) {
+                // Nobody subscribed: stop buffering.
+                *pending = None;
+                if let Ok(mut sink) = self.shared.results.lock() {
+                    *sink = None;
+                }
+            }
+        }
         if let Ok(sink) = self.shared.results.lock() {
             if let Some(tx) = sink.as_ref() {
                 let _ = tx.send(CheckResult {
@@ -246,13 +263,14 @@ impl Driver {
     }
 
     fn publish(&mut self, i: usize, change: StateChange) {
-        let (backend, server, inhibit, keepalived) = {
+        let (backend, server, inhibit, keepalived, logged) = {
             let s = &self.checks[i].spec;
             (
                 s.backend.clone(),
                 s.server.clone(),
                 s.inhibit_on_failure,
                 matches!(s.rules, CheckRules::Keepalived { .. }),
+                s.log_health_checks,
             )
         };
         let up = self.server_up(&backend, &server);
@@ -270,7 +288,7 @@ impl Driver {
         let log_line = if keepalived {
             keepalived_line(&backend, &server, up, inhibit, &change.outcome)
         } else {
-            server_state_line(
+            server_state_line_as(
                 &backend,
                 &server,
                 &StateChange {
@@ -278,6 +296,8 @@ impl Driver {
                     outcome: change.outcome.clone(),
                 },
                 counts,
+                // a passive-health change is not a check: its reason is always given
+                !logged || change.outcome.status == crate::status::CheckStatus::HealthAnalyze,
             )
         };
         let none_left = !up && counts.active == 0 && counts.backup == 0;

@@ -92,6 +92,11 @@ impl HealthMonitor {
         let observed = observed_map(&plan.checks);
         let r = reconcile::start(plan, clock::now(), config.global.spread_checks, seed_now());
         let shared = Arc::new(Shared::default());
+        let (results_tx, results_rx) = mpsc::unbounded_channel();
+        if let (Ok(mut sink), Ok(mut pending)) = (shared.results.lock(), shared.pending.lock()) {
+            *sink = Some(results_tx);
+            *pending = Some(results_rx);
+        }
         if let Ok(mut s) = shared.states.lock() {
             *s = r.states;
         }
@@ -128,7 +133,11 @@ impl HealthHandle {
     /// Every probe's outcome from now on (replaces an earlier receiver). State changes still
     /// come as [`HealthEvent`]s; this is for showing the last check (stats, metrics) and for
     /// `option log-health-checks` lines ([`CheckResult::log_line`]).
+    /// The first call also gets every result since start.
     pub fn check_results(&self) -> mpsc::UnboundedReceiver<CheckResult> {
+        if let Some(rx) = self.shared.pending.lock().ok().and_then(|mut p| p.take()) {
+            return rx;
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         match self.shared.results.lock() {
             Ok(mut g) => *g = Some(tx),

@@ -11,10 +11,14 @@ use crate::keepalived::KeepalivedTiming;
 use crate::probe::http::HttpCheck;
 use crate::probe::http_get::HttpGet;
 use crate::probe::misc::MiscCheck;
+use crate::probe::protocols;
+use crate::probe::script::Flavor;
+use crate::probe::script_run::ScriptCheck;
 use crate::probe::{CheckAddr, Dest, Probe};
 use crate::state::{CheckTiming, PassiveHealth};
 use fulcrum_config::model::{
-    Checker, Proxy, Server, ServerPort, UnixAddress, VirtualServer, VirtualServerAddress,
+    CheckProtocol, Checker, Proxy, Server, ServerPort, UnixAddress, VirtualServer,
+    VirtualServerAddress,
 };
 use fulcrum_config::Config;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
@@ -123,12 +127,33 @@ fn haproxy_check(proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
         ),
         None => (inter, inter),
     };
-    let probe = match &proxy.options.httpchk {
-        Some(chk) => Probe::Http(
+    let script = |script| {
+        Probe::Script(ScriptCheck {
+            addr: addr.clone(),
+            script,
+            connect_timeout,
+            read_timeout,
+        })
+    };
+    let probe = match (&proxy.options.httpchk, &proxy.options.check_protocol) {
+        (Some(chk), _) => Probe::Http(
             HttpCheck::new(addr, chk, &proxy.http_check, connect_timeout, read_timeout)
                 .map_err(|e| format!("{who}: {e}; not checked"))?,
         ),
-        None => Probe::Tcp {
+        (None, Some(p)) => script(
+            protocols::script(p, &proxy.tcp_check, server.check_send_proxy)
+                .map_err(|e| format!("{who}: {e}; not checked"))?,
+        ),
+        // `check-send-proxy` on a plain connect check: a script of the one connect.
+        (None, None) if server.check_send_proxy => script(
+            protocols::script(&CheckProtocol::TcpCheck, &[], true)
+                .map(|mut s| {
+                    s.flavor = Flavor::Protocol;
+                    s
+                })
+                .map_err(|e| format!("{who}: {e}; not checked"))?,
+        ),
+        (None, None) => Probe::Tcp {
             addr,
             connect_timeout,
         },

@@ -17,9 +17,11 @@ mod rules;
 mod server;
 mod source;
 mod suggest;
+mod tcp_check;
 
 pub use acl::PREDEFINED as PREDEFINED_ACLS;
 pub use lexer::{expand_address, split_line, Lexed};
+pub use tcp_check::hex;
 
 use crate::diagnostics::{Diagnostics, Span};
 use crate::model::{Global, Proxy, ProxyKind, Server};

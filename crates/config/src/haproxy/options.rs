@@ -27,13 +27,7 @@ const OPTIONS: &[&str] = &[
 /// Real options fulcrum reads but does not act on (yet): accepted with a warning.
 const IGNORED_OPTIONS: &[&str] = &[
     "http-buffer-request",
-    "tcp-check",
     "ssl-hello-chk",
-    "mysql-check",
-    "pgsql-check",
-    "redis-check",
-    "smtpchk",
-    "ldap-check",
     "splice-auto",
     "splice-request",
     "splice-response",
@@ -176,8 +170,18 @@ pub fn option(
                 ));
             }
             o.httpchk = Some(chk);
+            o.check_protocol = None; // the last check option wins, as in HAProxy
         }
         _ => {
+            if let Some(protocol) = super::tcp_check::protocol_option(name, line, base) {
+                if enable {
+                    o.check_protocol = Some(protocol?);
+                    o.httpchk = None;
+                } else {
+                    o.check_protocol = None;
+                }
+                return Ok(());
+            }
             if let Some((_, instead)) = REMOVED_OPTIONS.iter().find(|(k, _)| *k == name) {
                 return Err(format!(
                     "'option {name}' was removed in HAProxy 2.x; use '{instead}' instead"

@@ -33,6 +33,7 @@ pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
         fullconn: None,
         options: ProxyOptions::default(),
         http_check: Default::default(),
+        tcp_check: Vec::new(),
         http_request: Vec::new(),
         http_response: Vec::new(),
         stick_table: None,
@@ -112,7 +113,6 @@ const IGNORED: &[&str] = &[
     "max-keep-alive-queue",
     "http-send-name-header",
     "persist",
-    "tcp-check",
     "declare",
     "enabled",
     "disabled",
@@ -145,6 +145,7 @@ const KNOWN: &[&str] = &[
     "option",
     "no",
     "http-check",
+    "tcp-check",
     "http-request",
     "http-response",
     "stick-table",
@@ -193,8 +194,8 @@ fn apply(
         "bind" | "use_backend" => Cap::Frontend { defaults_ok: false },
         "default_backend" => Cap::Frontend { defaults_ok: true },
         "server" => Cap::Backend { defaults_ok: false },
-        "balance" | "default-server" | "cookie" | "http-check" | "retries" | "fullconn"
-        | "source" => Cap::Backend { defaults_ok: true },
+        "balance" | "default-server" | "cookie" | "http-check" | "tcp-check" | "retries"
+        | "fullconn" | "source" => Cap::Backend { defaults_ok: true },
         "acl" | "http-request" | "http-response" | "stick-table" | "stick" => Cap::ProxyOnly,
         _ => Cap::Any,
     };
@@ -306,6 +307,7 @@ fn apply(
             }
         },
         "http-check" => options::http_check(&mut p.http_check, line, diags)?,
+        "tcp-check" => super::tcp_check::tcp_check(&mut p.tcp_check, line)?,
         "http-request" => p.http_request.push(rules::http_rule(line, true)?),
         "http-response" => p.http_response.push(rules::http_rule(line, false)?),
         "stick-table" => p.stick_table = Some(rules::stick_table(line)?),

@@ -38,6 +38,7 @@ pub fn default_server() -> Server {
         error_limit: 10,
         on_error: OnError::FailCheck,
         send_proxy: false,
+        check_send_proxy: false,
         source: None,
     }
 }
@@ -63,6 +64,8 @@ const KNOWN: &[&str] = &[
     "on-error",
     "send-proxy",
     "no-send-proxy",
+    "check-send-proxy",
+    "no-check-send-proxy",
     "no-backup",
     "source",
 ];
@@ -97,7 +100,6 @@ const IGNORED: &[(&str, usize)] = &[
     ("shard", 1),
     ("namespace", 1),
     ("tcp-ut", 1),
-    ("check-send-proxy", 0),
     ("send-proxy-v2", 0),
     ("check-proto", 1),
     ("log-proto", 1),
@@ -237,6 +239,8 @@ fn apply_options<'a>(
                     "no-check" => s.check = false,
                     "send-proxy" => s.send_proxy = true,
                     "no-send-proxy" => s.send_proxy = false,
+                    "check-send-proxy" => s.check_send_proxy = true,
+                    "no-check-send-proxy" => s.check_send_proxy = false,
                     _ => {
                         if let Some((_, n)) = IGNORED.iter().find(|(k, _)| *k == opt) {
                             for k in 1..=*n {

@@ -84,7 +84,7 @@ impl HttpGet {
                 .await
             };
             last = match exchanged {
-                Ok((resp, _)) => judge(url, &resp, start.elapsed()),
+                Ok((resp, _)) => judge(url, &resp, crate::clock::since(start)),
                 Err(outcome) => outcome,
             };
             if !last.passed() {

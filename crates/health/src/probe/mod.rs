@@ -7,7 +7,10 @@ pub mod expect;
 pub mod http;
 pub mod http_get;
 pub mod misc;
+pub mod protocols;
 pub mod response;
+pub mod script;
+pub mod script_run;
 pub mod tcp;
 pub mod tls;
 
@@ -29,6 +32,8 @@ pub enum Probe {
     HttpGet(http_get::HttpGet),
     /// keepalived MISC_CHECK.
     Misc(misc::MiscCheck),
+    /// `tcp-check` sequences and HAProxy's protocol checks (one engine).
+    Script(script_run::ScriptCheck),
 }
 
 impl Probe {
@@ -41,6 +46,7 @@ impl Probe {
             Probe::Http(h) => h.run().await,
             Probe::HttpGet(h) => h.run().await,
             Probe::Misc(m) => m.run().await,
+            Probe::Script(s) => s.run().await,
         }
     }
 }

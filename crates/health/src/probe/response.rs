@@ -61,14 +61,21 @@ pub async fn exchange_on<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     let (buf, _closed) = match tokio::time::timeout(read_timeout, io).await {
-        Err(_) => return Err(CheckOutcome::new(CheckStatus::L7Timeout, start.elapsed())),
+        Err(_) => {
+            return Err(CheckOutcome::new(
+                CheckStatus::L7Timeout,
+                crate::clock::since(start),
+            ))
+        }
         Ok(Err(e)) => {
-            return Err(CheckOutcome::new(CheckStatus::L7Response, start.elapsed())
-                .with_info(tcp::io_error_info(&e)))
+            return Err(
+                CheckOutcome::new(CheckStatus::L7Response, crate::clock::since(start))
+                    .with_info(tcp::io_error_info(&e)),
+            )
         }
         Ok(Ok(v)) => v,
     };
-    let elapsed = start.elapsed();
+    let elapsed = crate::clock::since(start);
     match parse(&buf) {
         Some(resp) => Ok((resp, elapsed)),
         None if buf.is_empty() => {

@@ -16,10 +16,13 @@ pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, C
     match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(Ok(stream)) => Ok(stream),
         Ok(Err(e)) => Err(
-            CheckOutcome::new(CheckStatus::L4Connection, start.elapsed())
+            CheckOutcome::new(CheckStatus::L4Connection, crate::clock::since(start))
                 .with_info(io_error_info(&e)),
         ),
-        Err(_) => Err(CheckOutcome::new(CheckStatus::L4Timeout, start.elapsed())),
+        Err(_) => Err(CheckOutcome::new(
+            CheckStatus::L4Timeout,
+            crate::clock::since(start),
+        )),
     }
 }
 
@@ -29,17 +32,20 @@ pub async fn connect_to(addr: &CheckAddr, timeout: Duration) -> Result<Conn, Che
     match tokio::time::timeout(timeout, super::addr::connect(addr)).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(
-            CheckOutcome::new(CheckStatus::L4Connection, start.elapsed())
+            CheckOutcome::new(CheckStatus::L4Connection, crate::clock::since(start))
                 .with_info(io_error_info(&e)),
         ),
-        Err(_) => Err(CheckOutcome::new(CheckStatus::L4Timeout, start.elapsed())),
+        Err(_) => Err(CheckOutcome::new(
+            CheckStatus::L4Timeout,
+            crate::clock::since(start),
+        )),
     }
 }
 
 pub async fn check(addr: &CheckAddr, timeout: Duration) -> CheckOutcome {
     let start = crate::clock::now();
     match connect_to(addr, timeout).await {
-        Ok(_stream) => CheckOutcome::new(CheckStatus::L4Ok, start.elapsed()),
+        Ok(_stream) => CheckOutcome::new(CheckStatus::L4Ok, crate::clock::since(start)),
         Err(outcome) => outcome,
     }
 }
