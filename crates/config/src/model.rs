@@ -532,10 +532,19 @@ impl Default for HttpChk {
     }
 }
 
+/// The `http-check` rules of a backend, in order (several connect/send/expect in one check).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HttpCheck {
-    pub send: Option<HttpCheckSend>,
-    pub expect: Option<HttpCheckExpect>,
+    pub rules: Vec<HttpCheckRule>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HttpCheckRule {
+    Connect(TcpCheckConnect),
+    Send(HttpCheckSend),
+    Expect(HttpCheckExpect),
+    Comment(String),
 }
 
 /// `http-check send [meth M] [uri U] [ver V] [hdr N V]... [body S]`
@@ -555,6 +564,26 @@ pub struct HttpCheckExpect {
     pub negate: bool,
     pub kind: ExpectKind,
     pub pattern: String,
+    /// `hdr|fhdr name [-m METH] NAME [value [-m METH] VALUE]`
+    pub header: Option<HeaderMatch>,
+}
+
+/// How `http-check expect hdr|fhdr` matches a header name and value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeaderMatch {
+    pub name_method: MatchMethod,
+    pub name: String,
+    pub value: Option<(MatchMethod, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchMethod {
+    Str,
+    Beg,
+    End,
+    Sub,
+    Reg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -564,6 +593,10 @@ pub enum ExpectKind {
     Rstatus,
     String,
     Rstring,
+    /// A header, its value split at commas.
+    Hdr,
+    /// A header, its full value.
+    Fhdr,
 }
 
 /// One `http-request` or `http-response` rule.

@@ -8,7 +8,7 @@
 //! Pure apart from name resolution of non-literal server hosts at build time.
 
 use crate::keepalived::KeepalivedTiming;
-use crate::probe::http::HttpCheck;
+use crate::probe::http;
 use crate::probe::http_get::HttpGet;
 use crate::probe::misc::MiscCheck;
 use crate::probe::protocols;
@@ -136,8 +136,8 @@ fn haproxy_check(proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
         })
     };
     let probe = match (&proxy.options.httpchk, &proxy.options.check_protocol) {
-        (Some(chk), _) => Probe::Http(
-            HttpCheck::new(addr, chk, &proxy.http_check, connect_timeout, read_timeout)
+        (Some(chk), _) => script(
+            http::script(chk, &proxy.http_check, server.check_send_proxy)
                 .map_err(|e| format!("{who}: {e}; not checked"))?,
         ),
         (None, Some(p)) => script(

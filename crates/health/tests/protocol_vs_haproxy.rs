@@ -33,6 +33,7 @@ enum Kind {
     LdapOk,
     LdapInvalidCredentials,
     ProxyPong,
+    Http,
 }
 
 async fn read_some(s: &mut tokio::net::TcpStream, min: usize) -> Vec<u8> {
@@ -87,6 +88,17 @@ async fn scripted(kind: Kind, seen: Seen) -> u16 {
                         };
                         let _ = s.write_all(answer).await;
                     }
+                    Kind::Http => loop {
+                        let req = read_until(&mut s, b"\r\n\r\n").await;
+                        if req.is_empty() {
+                            break;
+                        }
+                        record(req);
+                        let answer = b"HTTP/1.1 200 OK\r\nX-Ok: yes\r\nX-List: a, b,c\r\nContent-Length: 5\r\n\r\nhello";
+                        if s.write_all(answer).await.is_err() {
+                            break;
+                        }
+                    },
                     Kind::ProxyPong => {
                         let got = read_until(&mut s, b"PING\r\n").await;
                         let ok = got.ends_with(b"PING\r\n");
@@ -196,6 +208,11 @@ const SERVERS: &[(&str, Kind)] = &[
     ("ldap_ok", Kind::LdapOk),
     ("ldap_bad", Kind::LdapInvalidCredentials),
     ("proxy_pong", Kind::ProxyPong),
+    ("http1", Kind::Http),
+    ("http2", Kind::Http),
+    ("http4", Kind::Http),
+    ("http5", Kind::Http),
+    ("http6", Kind::Http),
 ];
 
 impl Lab {
@@ -287,6 +304,16 @@ impl Lab {
         c += &srv("bad", "ldap_bad", "");
         c += "backend proxied\n    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n";
         c += &srv("pp", "proxy_pong", " check-send-proxy");
+        c += "backend h1\n    option httpchk\n    http-check send meth OPTIONS uri /a ver HTTP/1.1 hdr Host x\n    http-check expect hdr name X-Ok value yes\n";
+        c += &srv("s", "http1", "");
+        c += "backend h2\n    option httpchk\n    http-check send meth GET uri /a\n    http-check expect hdr name X-Ok value no\n";
+        c += &srv("s", "http2", "");
+        c += "backend h4\n    option httpchk\n    http-check connect\n    http-check send meth GET uri /a\n    http-check expect status 200\n    http-check connect\n    http-check send meth GET uri /b\n    http-check expect string nothere\n";
+        c += &srv("s", "http4", "");
+        c += "backend h5\n    option httpchk HEAD /five\n    http-check expect fhdr name X-List value -m str b\n";
+        c += &srv("s", "http5", "");
+        c += "backend h6\n    option httpchk\n    http-check expect ! hdr name -m beg X-O\n";
+        c += &srv("s", "http6", "");
         c
     }
 }
@@ -339,7 +366,7 @@ fn haproxy_available() -> bool {
     found
 }
 
-const SERVER_COUNT: usize = 19;
+const SERVER_COUNT: usize = 24;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protocol_checks_talk_and_log_like_haproxy() {
@@ -430,23 +457,24 @@ async fn protocol_checks_talk_and_log_like_haproxy() {
     for (name, _) in SERVERS {
         let (a, b) = (&theirs_seen[name], &ours_seen[name]);
         assert!(!a.is_empty() && !b.is_empty(), "{name} was checked by both");
-        // the first request of a check is the same bytes (the PROXY line names the check's own
-        // source port, so only its words before the ports are compared)
-        let norm = |v: &Vec<u8>| {
-            let s = String::from_utf8_lossy(v).to_string();
-            match s.strip_prefix("PROXY ") {
-                Some(rest) => {
-                    format!(
-                        "PROXY {}",
-                        rest.split(' ').take(3).collect::<Vec<_>>().join(" ")
-                    ) + &s[s.find("\r\n").unwrap_or(0)..]
-                }
-                None => s,
-            }
+        // the same requests (the PROXY line names the check's own source port: ports aside)
+        let norm = |v: &Vec<Vec<u8>>| -> std::collections::BTreeSet<String> {
+            v.iter()
+                .map(|r| {
+                    let s = String::from_utf8_lossy(r).to_string();
+                    match (s.strip_prefix("PROXY "), s.find("\r\n")) {
+                        (Some(rest), Some(end)) => {
+                            let words: Vec<&str> = rest.split(' ').take(3).collect();
+                            format!("PROXY {}{}", words.join(" "), &s[end..])
+                        }
+                        _ => s,
+                    }
+                })
+                .collect()
         };
         assert_eq!(
-            norm(&b[0]),
-            norm(&a[0]),
+            norm(b),
+            norm(a),
             "{name}: same bytes from fulcrum as from haproxy"
         );
     }

@@ -8,6 +8,7 @@
 mod acl;
 mod bind;
 mod global;
+mod http_check;
 mod lexer;
 mod line;
 mod options;

@@ -1,11 +1,11 @@
-//! Proxy keywords with many forms: `option`, `timeout`, `balance`, `cookie`, `http-check`.
+//! Proxy keywords with many forms: `option`, `timeout`, `balance`, `cookie`.
 
 use super::line::{number, number_in, time, Line};
 use super::suggest::did_you_mean;
 use crate::diagnostics::Diagnostics;
 use crate::model::{
-    Balance, CookieMethod, CookiePersistence, ExpectKind, ForwardFor, HttpCheck, HttpCheckExpect,
-    HttpCheckSend, HttpChk, HttpConnectionMode, Proxy, Timeouts,
+    Balance, CookieMethod, CookiePersistence, ForwardFor, HttpChk, HttpConnectionMode, Proxy,
+    Timeouts,
 };
 
 const OPTIONS: &[&str] = &[
@@ -410,81 +410,4 @@ pub fn cookie(line: &Line<'_>) -> Result<CookiePersistence, String> {
         }
     }
     Ok(c)
-}
-
-pub fn http_check(
-    h: &mut HttpCheck,
-    line: &Line<'_>,
-    diags: &mut Diagnostics,
-) -> Result<(), String> {
-    match line.need(1, "'expect' or 'send'")? {
-        "expect" => {
-            let mut i = 2;
-            let negate = line.arg(i) == Some("!");
-            if negate {
-                i += 1;
-            }
-            let kind = match line.need(i, "status, rstatus, string or rstring")? {
-                "status" => ExpectKind::Status,
-                "rstatus" => ExpectKind::Rstatus,
-                "string" => ExpectKind::String,
-                "rstring" => ExpectKind::Rstring,
-                other => return Err(format!("'http-check expect' expects status, rstatus, string or rstring, found '{other}'")),
-            };
-            let pattern = line.need(i + 1, "a pattern")?.to_string();
-            if kind == ExpectKind::Status
-                && !pattern
-                    .split(',')
-                    .all(|p| p.split('-').all(|n| n.parse::<u16>().is_ok()))
-            {
-                return Err(format!("'http-check expect status' expects a status code (or list/range), found '{pattern}'"));
-            }
-            h.expect = Some(HttpCheckExpect {
-                span: line.span.clone(),
-                negate,
-                kind,
-                pattern,
-            });
-        }
-        "send" => {
-            let mut s = HttpCheckSend::default();
-            let mut i = 2;
-            while let Some(a) = line.arg(i) {
-                match a {
-                    "meth" => s.method = Some(line.need(i + 1, "a method")?.to_string()),
-                    "uri" => s.uri = Some(line.need(i + 1, "a URI")?.to_string()),
-                    "ver" => s.version = Some(line.need(i + 1, "a version")?.to_string()),
-                    "body" => s.body = Some(line.need(i + 1, "a body")?.to_string()),
-                    "hdr" => {
-                        let n = line.need(i + 1, "a header name")?.to_string();
-                        let v = line.need(i + 2, "a header value")?.to_string();
-                        s.headers.push((n, v));
-                        i += 1;
-                    }
-                    other => {
-                        return Err(format!(
-                        "'http-check send' expects meth, uri, ver, hdr or body, found '{other}'"
-                    ))
-                    }
-                }
-                i += 2;
-            }
-            h.send = Some(s);
-        }
-        "disable-on-404" | "send-state" | "connect" | "comment" | "set-var" | "unset-var" => {
-            diags.warning(
-                &line.span,
-                format!(
-                    "'http-check {}' is not supported by fulcrum yet and is ignored",
-                    line.words[1]
-                ),
-            );
-        }
-        other => {
-            return Err(format!(
-                "unknown 'http-check' keyword '{other}' (expected expect or send)"
-            ))
-        }
-    }
-    Ok(())
 }

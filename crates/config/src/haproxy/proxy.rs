@@ -306,7 +306,7 @@ fn apply(
                 ))
             }
         },
-        "http-check" => options::http_check(&mut p.http_check, line, diags)?,
+        "http-check" => super::http_check::http_check(&mut p.http_check, line)?,
         "tcp-check" => super::tcp_check::tcp_check(&mut p.tcp_check, line)?,
         "http-request" => p.http_request.push(rules::http_rule(line, true)?),
         "http-response" => p.http_response.push(rules::http_rule(line, false)?),

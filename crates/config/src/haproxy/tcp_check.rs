@@ -124,7 +124,7 @@ pub fn tcp_check(rules: &mut Vec<TcpCheckRule>, line: &Line<'_>) -> Result<(), S
     Ok(())
 }
 
-fn connect(line: &Line<'_>) -> Result<TcpCheckConnect, String> {
+pub(super) fn connect(line: &Line<'_>) -> Result<TcpCheckConnect, String> {
     let mut c = TcpCheckConnect::default();
     let mut i = 2;
     while let Some(a) = line.arg(i) {
@@ -147,9 +147,9 @@ fn connect(line: &Line<'_>) -> Result<TcpCheckConnect, String> {
                 i += 1;
             }
             "ssl" | "sni" | "alpn" | "via-socks4" | "proto" => {
-                return Err(format!("'tcp-check connect {a}' is not supported by fulcrum yet"))
+                return Err(format!("'{} connect {a}' is not supported by fulcrum yet", line.words[0]))
             }
-            other => return Err(format!("'tcp-check connect' expects default, port, addr, send-proxy, via-socks4, ssl, sni, alpn, proto, linger or comment, found '{other}'")),
+            other => return Err(format!("'{} connect' expects default, port, addr, send-proxy, via-socks4, ssl, sni, alpn, proto, linger or comment, found '{other}'", line.words[0])),
         }
         i += 1;
     }

@@ -143,6 +143,7 @@ mod tests {
     }
     fn resp(status: u16, body: &str) -> CheckResponse {
         CheckResponse {
+            headers: Vec::new(),
             status,
             reason: String::new(),
             body: body.as_bytes().to_vec(),

@@ -26,8 +26,6 @@ pub enum Probe {
         addr: CheckAddr,
         connect_timeout: Duration,
     },
-    /// HAProxy `option httpchk` + `http-check send/expect`.
-    Http(http::HttpCheck),
     /// keepalived HTTP_GET and SSL_GET.
     HttpGet(http_get::HttpGet),
     /// keepalived MISC_CHECK.
@@ -43,7 +41,6 @@ impl Probe {
                 addr,
                 connect_timeout,
             } => tcp::check(addr, *connect_timeout).await,
-            Probe::Http(h) => h.run().await,
             Probe::HttpGet(h) => h.run().await,
             Probe::Misc(m) => m.run().await,
             Probe::Script(s) => s.run().await,

@@ -13,6 +13,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub struct CheckResponse {
     pub status: u16,
     pub reason: String,
+    /// Header lines as received (name, value), for `http-check expect hdr|fhdr`.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
@@ -89,7 +91,7 @@ pub async fn exchange_on<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Head complete and, with a Content-Length, the body too.
-fn complete(buf: &[u8]) -> bool {
+pub fn complete(buf: &[u8]) -> bool {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
     match resp.parse(buf) {
@@ -134,9 +136,20 @@ pub fn parse(buf: &[u8]) -> Option<CheckResponse> {
             if let Some(len) = content_length(resp.headers) {
                 body.truncate(len);
             }
+            let headers = resp
+                .headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.name.to_string(),
+                        String::from_utf8_lossy(h.value).trim().to_string(),
+                    )
+                })
+                .collect();
             Some(CheckResponse {
                 status,
                 reason,
+                headers,
                 body,
             })
         }

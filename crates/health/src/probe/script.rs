@@ -42,6 +42,8 @@ pub enum Action {
     Connect(Connect),
     Send(Vec<u8>),
     Expect(Expect),
+    /// `http-check expect` (and `option httpchk`'s default): one complete HTTP response.
+    ExpectHttp(crate::probe::expect::Expect),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -217,6 +219,10 @@ pub fn success(
                 info,
             )
         }
+        Some(Action::ExpectHttp(_)) => {
+            let (code, _) = pass.unwrap_or_default();
+            CheckOutcome::new(CheckStatus::L7Ok, elapsed).with_code(code.unwrap_or(0))
+        }
         Some(Action::Connect(c)) if c.implicit => CheckOutcome::new(CheckStatus::L4Ok, elapsed),
         Some(Action::Connect(_)) => {
             CheckOutcome::new(CheckStatus::L4Ok, elapsed).with_info("(tcp-check)")
@@ -246,6 +252,7 @@ pub fn where_info(flavor: Flavor, step: &Step) -> String {
             None => s.push_str(" (connect)"),
         },
         Action::Send(_) => s.push_str(" (send)"),
+        Action::ExpectHttp(_) => s.push_str(" (expect)"),
         Action::Expect(e) => match &e.matcher {
             Matcher::String(p) => {
                 let _ = write!(s, " (expect string '{}')", String::from_utf8_lossy(p));

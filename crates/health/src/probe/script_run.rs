@@ -6,7 +6,7 @@
 use crate::clock;
 use crate::probe::addr::{CheckAddr, Conn, Dest};
 use crate::probe::script::{self, Action, Script, Step, Verdict};
-use crate::probe::tcp;
+use crate::probe::{response, tcp};
 use crate::status::{CheckOutcome, CheckStatus};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -149,6 +149,37 @@ impl ScriptCheck {
                     }
                     buf.clear();
                     closed = false;
+                }
+                Action::ExpectHttp(x) => {
+                    loop {
+                        if closed || response::complete(&buf) {
+                            break;
+                        }
+                        let Some(c) = conn.as_mut() else {
+                            break;
+                        };
+                        match tokio::time::timeout_at(deadline.into(), read(c, &mut buf)).await {
+                            Ok(Ok(0)) => closed = true,
+                            Ok(Ok(_)) => closed = buf.len() >= CHECK_BUFFER,
+                            Ok(Err(_)) if !buf.is_empty() => closed = true,
+                            Ok(Err(err)) => return self.socket_error(start, step, &err),
+                            Err(_) => return self.timeout(start, step, CheckStatus::L7Timeout),
+                        }
+                    }
+                    let elapsed = clock::since(start);
+                    let Some(resp) = response::parse(&buf) else {
+                        let info = if buf.is_empty() {
+                            "Empty response"
+                        } else {
+                            "Invalid HTTP response"
+                        };
+                        return outcome(CheckStatus::L7Response, None, info.into(), elapsed);
+                    };
+                    let judged = x.evaluate(&resp, elapsed);
+                    if !judged.passed() {
+                        return judged;
+                    }
+                    pass = Some((Some(resp.status), String::new()));
                 }
                 Action::Expect(e) => loop {
                     match script::evaluate(flavor, step, e, &buf, closed) {
