@@ -191,6 +191,8 @@ pub struct Proxy {
     pub http_check: HttpCheck,
     /// `tcp-check` rules, run with `option tcp-check`.
     pub tcp_check: Vec<TcpCheckRule>,
+    /// `external-check command|path`, run with `option external-check`.
+    pub external_check: ExternalCheck,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
     pub stick_table: Option<StickTable>,
@@ -377,6 +379,8 @@ pub struct Server {
     pub send_proxy: bool,
     /// `check-send-proxy`: checks start with a PROXY protocol header.
     pub check_send_proxy: bool,
+    /// `agent-check` with `agent-port`, `agent-addr`, `agent-inter`, `agent-send`.
+    pub agent: Agent,
     /// `source ADDR[:PORT]` on the server line (port 0: any); see [`Proxy::server_source`].
     pub source: Option<SocketAddr>,
 }

@@ -23,6 +23,15 @@ pub enum CheckProtocol {
     Ldap,
     /// `option smtpchk [HELO|EHLO domain]`: the command line sent (default `HELO localhost`).
     Smtp { command: String },
+    /// `option external-check`: runs the proxy's `external-check command`.
+    External,
+}
+
+/// `external-check command CMD` and `external-check path PATH` of a proxy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExternalCheck {
+    pub command: Option<String>,
+    pub path: Option<String>,
 }
 
 /// One `tcp-check` line.
@@ -80,4 +89,17 @@ pub struct TcpCheckExpect {
     pub on_success: Option<String>,
     pub on_error: Option<String>,
     pub comment: Option<String>,
+}
+
+/// A server's agent check (`agent-check`): a TCP agent whose one-line replies set the state,
+/// weight and admin mode, as HAProxy applies them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Agent {
+    pub enabled: bool,
+    pub port: Option<u16>,
+    pub addr: Option<IpAddr>,
+    /// `agent-inter` (default: the server's `inter`).
+    pub inter: Option<std::time::Duration>,
+    /// `agent-send`: sent once connected.
+    pub send: Option<String>,
 }

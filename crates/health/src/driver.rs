@@ -12,9 +12,10 @@ use crate::reconcile::{self, Running};
 use crate::spec::{self, CheckRules, MemberSpec};
 use crate::state::StateChange;
 use crate::status::CheckOutcome;
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
@@ -67,6 +68,14 @@ pub(crate) fn seed_now() -> u64 {
 
 pub(crate) struct Driver {
     pub checks: Vec<Running>,
+    /// When each check is due, earliest first (entries go stale when a check is rescheduled;
+    /// they are checked against the machine when popped).
+    pub deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Indexes of the checks whose server's checks are paused (`disable health`).
+    pub paused_keys: HashSet<usize>,
+    /// Servers an agent set to weight 0, DRAIN or MAINT: not counted as usable in log lines
+    /// (HAProxy counts usable servers only).
+    pub unusable: HashSet<ServerKey>,
     pub members: Vec<MemberSpec>,
     pub shared: Arc<Shared>,
     pub events: mpsc::UnboundedSender<HealthEvent>,
@@ -75,22 +84,28 @@ pub(crate) struct Driver {
 impl Driver {
     pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut probes: JoinSet<(usize, CheckOutcome)> = JoinSet::new();
+        self.rebuild_deadlines();
         loop {
             let now = clock::now();
-            let paused = self.paused_indexes();
-            for (i, c) in self.checks.iter_mut().enumerate() {
-                if !paused.contains(&i) && c.machine.poll_start(now) {
+            // Start what is due: O(log N) per check, not a scan of every check per wake.
+            while let Some(Reverse((at, i))) = self.deadlines.peek().copied() {
+                if at > now {
+                    break;
+                }
+                self.deadlines.pop();
+                let Some(c) = self.checks.get_mut(i) else {
+                    continue;
+                };
+                // a stale entry (the check was rescheduled) or a paused server: skip
+                if c.machine.next_deadline() != Some(at) || self.paused_keys.contains(&i) {
+                    continue;
+                }
+                if c.machine.poll_start(now) {
                     let probe = c.spec.probe.clone();
                     probes.spawn(async move { (i, probe.run().await) });
                 }
             }
-            let deadline = self
-                .checks
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !paused.contains(i))
-                .filter_map(|(_, c)| c.machine.next_deadline())
-                .min();
+            let deadline = self.deadlines.peek().map(|Reverse((at, _))| *at);
             let sleep = async {
                 match deadline {
                     Some(d) => clock::sleep_until(d).await,
@@ -102,6 +117,7 @@ impl Driver {
                 Some(joined) = probes.join_next(), if !probes.is_empty() => {
                     if let Ok((i, outcome)) = joined {
                         self.feed_result(i, outcome);
+                        self.schedule(i);
                     }
                 }
                 cmd = commands.recv() => match cmd {
@@ -109,6 +125,7 @@ impl Driver {
                     Some(Command::Reload { plan, spread_percent }) => {
                         probes = JoinSet::new(); // drops (aborts) the probes of the old plan
                         self.reload(plan, spread_percent);
+                        self.rebuild_deadlines();
                     }
                     Some(Command::Pause { backend, server, paused }) => {
                         if let Ok(mut p) = self.shared.paused.lock() {
@@ -118,12 +135,31 @@ impl Driver {
                                 p.remove(&(backend, server));
                             }
                         }
+                        self.rebuild_deadlines();
                     }
                     Some(Command::Shutdown) | None => break,
                 },
             }
         }
         probes.abort_all();
+    }
+
+    /// Queues check `i`'s next deadline (after a result or a change of its timer).
+    fn schedule(&mut self, i: usize) {
+        if let Some(at) = self.checks.get(i).and_then(|c| c.machine.next_deadline()) {
+            self.deadlines.push(Reverse((at, i)));
+        }
+    }
+
+    /// Every check's deadline again, and the paused set (after a reload or a pause).
+    fn rebuild_deadlines(&mut self) {
+        self.paused_keys = self.paused_indexes();
+        self.deadlines = self
+            .checks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.machine.next_deadline().map(|at| Reverse((at, i))))
+            .collect();
     }
 
     fn reload(&mut self, plan: spec::Plan, spread_percent: u32) {
@@ -162,7 +198,7 @@ impl Driver {
     }
 
     fn feed_result(&mut self, i: usize, outcome: CheckOutcome) {
-        if self.paused_indexes().contains(&i) {
+        if self.paused_keys.contains(&i) {
             // Paused while the probe ran: its result is dropped, the state stays as it was.
             if let Some(c) = self.checks.get_mut(i) {
                 c.machine.cancel_probe(clock::now());
@@ -172,6 +208,27 @@ impl Driver {
         let Some(c) = self.checks.get_mut(i) else {
             return;
         };
+        let (outcome, agent) = match &c.spec.probe {
+            crate::probe::Probe::Agent(_) => crate::probe::agent::judge(outcome),
+            _ => (outcome, None),
+        };
+        if let Some(p) = agent.as_ref().and_then(|a| a.weight_percent) {
+            c.dynamic_weight = Some(c.spec.weight * p.min(256) / 100);
+        }
+        if let Some(reply) = &agent {
+            use crate::probe::agent::AgentAdmin;
+            let key = (c.key.backend.clone(), c.key.server.clone());
+            let drained = match reply.admin {
+                Some(AgentAdmin::Drain | AgentAdmin::Maint) => true,
+                Some(AgentAdmin::Ready) => false,
+                None => self.unusable.contains(&key) && c.dynamic_weight != Some(0),
+            };
+            if drained || c.dynamic_weight == Some(0) {
+                self.unusable.insert(key);
+            } else {
+                self.unusable.remove(&key);
+            }
+        }
         let dynamic = matches!(&c.spec.probe, crate::probe::Probe::Misc(m) if m.dynamic);
         let asked = if dynamic {
             crate::probe::misc::dynamic_weight(&outcome)
@@ -184,7 +241,14 @@ impl Driver {
             .machine
             .health_report()
             .filter(|_| c.spec.log_health_checks)
-            .map(|status| health_check_line(&c.spec, &outcome, &status));
+            .map(|status| {
+                // HAProxy shows a server whose weight an agent set to 0 as DRAIN
+                let status = match (status.strip_suffix(" UP"), c.dynamic_weight) {
+                    (Some(head), Some(0)) => format!("{head} DRAIN"),
+                    _ => status,
+                };
+                health_check_line(&c.spec, &outcome, &status)
+            });
         let key = (c.key.backend.clone(), c.key.server.clone());
         if c.key.rank == 0 {
             if let Ok(mut last) = self.shared.last.lock() {
@@ -208,6 +272,7 @@ impl Driver {
                     outcome: outcome.clone(),
                     was_up,
                     log_line,
+                    agent,
                 });
             }
         }
@@ -249,7 +314,9 @@ impl Driver {
             .iter()
             .position(|c| c.key.backend == backend && c.key.server == server);
         let Some(i) = found else { return };
-        if let Some(change) = self.checks[i].machine.on_observed(clock::now(), event) {
+        let change = self.checks[i].machine.on_observed(clock::now(), event);
+        self.schedule(i); // the timer may have been pulled in
+        if let Some(change) = change {
             self.publish(i, change);
         }
     }
@@ -322,6 +389,12 @@ impl Driver {
         };
         let mut counts = BackendCounts::default();
         for m in self.members.iter().filter(|m| m.backend == backend) {
+            if self
+                .unusable
+                .contains(&(m.backend.clone(), m.server.clone()))
+            {
+                continue;
+            }
             let up = states
                 .get(&(m.backend.clone(), m.server.clone()))
                 .copied()
@@ -343,7 +416,12 @@ fn health_check_line(
     status: &str,
 ) -> String {
     format!(
-        "Health check for {}server {}/{} {}, {outcome}, status: {status}.",
+        "{} check for {}server {}/{} {}, {outcome}, status: {status}.",
+        if matches!(spec.probe, crate::probe::Probe::Agent(_)) {
+            "Agent"
+        } else {
+            "Health"
+        },
         if spec.backup { "backup " } else { "" },
         spec.backend,
         spec.server,

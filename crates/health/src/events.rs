@@ -37,6 +37,8 @@ pub struct CheckResult {
     /// `option log-health-checks`: HAProxy's "Health check for server B/S succeeded|failed,
     /// ..." line when this result changed the check's status or health (else None).
     pub log_line: Option<String>,
+    /// An agent check's reply: weight, admin state, maxconn to apply.
+    pub agent: Option<crate::probe::agent::AgentReply>,
 }
 
 /// keepalived's wording when a checker changes a real server.

@@ -103,6 +103,9 @@ impl HealthMonitor {
         let (tx, rx) = mpsc::unbounded_channel();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let driver = Driver {
+            deadlines: Default::default(),
+            paused_keys: HashSet::new(),
+            unusable: HashSet::new(),
             checks: r.checks,
             members: r.members,
             shared: shared.clone(),

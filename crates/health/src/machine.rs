@@ -78,3 +78,39 @@ impl CheckMachine for KeepalivedCheck {
         KeepalivedCheck::last_outcome(self)
     }
 }
+
+/// HAProxy's agent check: the same health counter (rise 1, fall 1), but only the agent's
+/// own verdicts (`up`, `down`, `fail`, `stopped`) count; an agent that cannot be reached or
+/// replies without a state changes nothing.
+#[derive(Debug)]
+pub struct AgentMachine(pub HaproxyCheck);
+
+impl CheckMachine for AgentMachine {
+    fn next_deadline(&self) -> Option<Instant> {
+        self.0.next_deadline()
+    }
+    fn poll_start(&mut self, now: Instant) -> bool {
+        self.0.poll_start(now)
+    }
+    fn on_result(&mut self, now: Instant, outcome: CheckOutcome) -> Option<StateChange> {
+        use crate::status::CheckStatus as S;
+        if matches!(outcome.status, S::L7Ok | S::L7OkConditional | S::L7Status) {
+            self.0.on_result(now, outcome)
+        } else {
+            self.0.skip(now, outcome);
+            None
+        }
+    }
+    fn is_up(&self) -> bool {
+        self.0.is_up()
+    }
+    fn cancel_probe(&mut self, now: Instant) {
+        self.0.cancel_probe(now)
+    }
+    fn last_outcome(&self) -> Option<&CheckOutcome> {
+        self.0.last_outcome()
+    }
+    fn health_report(&self) -> Option<String> {
+        self.0.reported().then(|| self.0.health_display())
+    }
+}

@@ -159,10 +159,13 @@ pub fn schedule(
                 CheckRules::Haproxy { timing, passive } => {
                     let first = now + mininter * pos / haproxy_count.max(1);
                     pos += 1;
-                    Box::new(
-                        HaproxyCheck::new(*timing, *passive, first)
-                            .with_spread(spread_percent, seed ^ (i as u64 + 1)),
-                    )
+                    let m = HaproxyCheck::new(*timing, *passive, first)
+                        .with_spread(spread_percent, seed ^ (i as u64 + 1));
+                    if matches!(spec.probe, crate::probe::Probe::Agent(_)) {
+                        Box::new(crate::machine::AgentMachine(m))
+                    } else {
+                        Box::new(m)
+                    }
                 }
                 CheckRules::Keepalived { timing } => {
                     let warmup = timing.delay_loop.mul_f64(jitter.next_unit());

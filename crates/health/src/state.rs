@@ -229,6 +229,17 @@ impl HaproxyCheck {
         })
     }
 
+    /// A result that does not count (an agent that could not be reached, or replied without a
+    /// state): health unchanged, next check after the current interval.
+    pub fn skip(&mut self, now: Instant, outcome: CheckOutcome) {
+        self.running = false;
+        // an agent reply without a state is not logged (HAProxy's CHECKED)
+        self.reported = outcome.status != CheckStatus::Checked
+            && self.last.as_ref().map(|l| l.status) != Some(outcome.status);
+        self.last = Some(outcome);
+        self.next_check = now + self.interval_with_spread();
+    }
+
     fn pass(&mut self) {
         if self.health < self.full() {
             self.health += 1;

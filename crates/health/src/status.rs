@@ -26,6 +26,8 @@ pub enum CheckStatus {
     L7Ok,
     /// L7OKC: conditionally passed (an expect's `ok-status L7OKC`).
     L7OkConditional,
+    /// CHECKED: an agent replied without a state word (`* CHECKED`, "No status change").
+    Checked,
     /// SOCKERR: an I/O error on an established check connection.
     SocketError,
     /// L7TOUT: connected but no complete answer in time.
@@ -57,6 +59,7 @@ impl CheckStatus {
             CheckStatus::L6Timeout => "Layer6 timeout",
             CheckStatus::L7OkConditional => "Layer7 check conditionally passed",
             CheckStatus::SocketError => "Socket error",
+            CheckStatus::Checked => "No status change",
             CheckStatus::L6Response => "Layer6 invalid response",
             CheckStatus::L7Ok => "Layer7 check passed",
             CheckStatus::L7Timeout => "Layer7 timeout",
@@ -79,6 +82,7 @@ impl CheckStatus {
             CheckStatus::L6Timeout => "L6TOUT",
             CheckStatus::L7OkConditional => "L7OKC",
             CheckStatus::SocketError => "SOCKERR",
+            CheckStatus::Checked => "CHECKED",
             CheckStatus::L6Response => "L6RSP",
             CheckStatus::L7Ok => "L7OK",
             CheckStatus::L7Timeout => "L7TOUT",

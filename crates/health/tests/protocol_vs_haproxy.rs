@@ -34,6 +34,7 @@ enum Kind {
     LdapInvalidCredentials,
     ProxyPong,
     Http,
+    Agent(&'static [u8]),
 }
 
 async fn read_some(s: &mut tokio::net::TcpStream, min: usize) -> Vec<u8> {
@@ -87,6 +88,10 @@ async fn scripted(kind: Kind, seen: Seen) -> u16 {
                             b"-ERR loading\r\n"
                         };
                         let _ = s.write_all(answer).await;
+                    }
+                    Kind::Agent(reply) => {
+                        record(read_until(&mut s, b"\n").await);
+                        let _ = s.write_all(reply).await;
                     }
                     Kind::Http => loop {
                         let req = read_until(&mut s, b"\r\n\r\n").await;
@@ -213,6 +218,11 @@ const SERVERS: &[(&str, Kind)] = &[
     ("http4", Kind::Http),
     ("http5", Kind::Http),
     ("http6", Kind::Http),
+    ("plain", Kind::Pong),
+    ("agent_up50", Kind::Agent(b"up 50% maxconn:30\n")),
+    ("agent_w75", Kind::Agent(b"75%\n")),
+    ("agent_drain", Kind::Agent(b"drain\n")),
+    ("agent_down", Kind::Agent(b"down\n")),
 ];
 
 impl Lab {
@@ -314,6 +324,19 @@ impl Lab {
         c += &srv("s", "http5", "");
         c += "backend h6\n    option httpchk\n    http-check expect ! hdr name -m beg X-O\n";
         c += &srv("s", "http6", "");
+        c += "backend agents\n";
+        let agent = |name: &str, target: &str, extra: &str| {
+            format!(
+                "    server {name} 127.0.0.1:{} check inter 300 fall 2 rise 1 agent-check agent-port {} agent-inter 300 agent-send hello\\n{extra}\n",
+                p("plain"),
+                p(target)
+            )
+        };
+        c += &agent("up50", "agent_up50", "");
+        c += &agent("w75", "agent_w75", " weight 20");
+        c += &agent("drain", "agent_drain", "");
+        c += &agent("down", "agent_down", "");
+        c += &agent("refused", "refused", "");
         c
     }
 }
@@ -332,12 +355,23 @@ fn state_lines(lines: &[String]) -> Vec<String> {
     v
 }
 
-/// `Health check for server B/S ...` lines, first per server, durations blanked.
+/// `Health check for server B/S ...` lines, first per server, durations blanked (the agents
+/// backend aside: its check lines race with its agents' weights).
 fn first_lines(lines: &[String]) -> BTreeMap<String, String> {
+    let mut m = first_lines_of(lines, "Health check for server ");
+    m.retain(|k, _| !k.starts_with("agents/"));
+    m
+}
+
+fn agent_lines(lines: &[String]) -> BTreeMap<String, String> {
+    first_lines_of(lines, "Agent check for server ")
+}
+
+fn first_lines_of(lines: &[String], prefix: &str) -> BTreeMap<String, String> {
     let dur = regex::Regex::new(r"check duration: [0-9]+ms").expect("re");
     let mut out = BTreeMap::new();
     for l in lines {
-        let Some(rest) = l.strip_prefix("Health check for server ") else {
+        let Some(rest) = l.strip_prefix(prefix) else {
             continue;
         };
         let server = rest
@@ -367,6 +401,8 @@ fn haproxy_available() -> bool {
 }
 
 const SERVER_COUNT: usize = 24;
+/// up50 (succeeded, DRAIN at 50% of weight 1), down (failed), refused (failed, still UP).
+const AGENT_LINES: usize = 3;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protocol_checks_talk_and_log_like_haproxy() {
@@ -392,7 +428,10 @@ async fn protocol_checks_talk_and_log_like_haproxy() {
     let mut theirs_raw = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(8);
     let mut buf = [0u8; 4096];
-    while first_lines(&theirs_raw).len() < SERVER_COUNT && Instant::now() < deadline {
+    while (first_lines(&theirs_raw).len() < SERVER_COUNT
+        || agent_lines(&theirs_raw).len() < AGENT_LINES)
+        && Instant::now() < deadline
+    {
         if let Ok(n) = syslog.recv(&mut buf) {
             let msg = String::from_utf8_lossy(&buf[..n]).to_string();
             if let Some((_, text)) = msg.split_once("]: ") {
@@ -427,7 +466,8 @@ async fn protocol_checks_talk_and_log_like_haproxy() {
     let mut results = handle.check_results();
     let mut ours_raw = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
-    while first_lines(&ours_raw).len() < SERVER_COUNT {
+    while first_lines(&ours_raw).len() < SERVER_COUNT || agent_lines(&ours_raw).len() < AGENT_LINES
+    {
         match tokio::time::timeout_at(deadline, results.recv()).await {
             Ok(Some(r)) => ours_raw.extend(r.log_line),
             _ => break,
@@ -444,17 +484,26 @@ async fn protocol_checks_talk_and_log_like_haproxy() {
     let ours_seen = lab.take_seen();
     let ours = first_lines(&ours_raw);
     assert_eq!(ours, theirs, "the same log-health-checks lines");
+    assert_eq!(
+        agent_lines(&ours_raw),
+        agent_lines(&theirs_raw),
+        "the same agent lines"
+    );
     // The same UP/DOWN decisions, logged without a reason after a log-health-checks line.
-    // (proxied/pp flaps with haproxy when its PROXY line and PING arrive apart: left out.)
+    // (proxied/pp flaps with haproxy when its PROXY line and PING arrive apart, and the
+    // agents backend counts depend on which agent answers first: both left out.)
     let settled = |v: Vec<String>| -> Vec<String> {
-        v.into_iter().filter(|l| !l.contains("proxied")).collect()
+        v.into_iter()
+            .filter(|l| !l.contains("proxied") && !l.contains("agents"))
+            .collect()
     };
     assert_eq!(
         settled(state_lines(&ours_events)),
         settled(state_lines(&theirs_raw)),
         "the same state changes"
     );
-    for (name, _) in SERVERS {
+    // `plain` only takes the agents backend's connect checks (nothing to compare)
+    for (name, _) in SERVERS.iter().filter(|(n, _)| *n != "plain") {
         let (a, b) = (&theirs_seen[name], &ours_seen[name]);
         assert!(!a.is_empty() && !b.is_empty(), "{name} was checked by both");
         // the same requests (the PROXY line names the check's own source port: ports aside)

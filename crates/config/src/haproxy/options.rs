@@ -57,7 +57,6 @@ const IGNORED_OPTIONS: &[&str] = &[
     "http-restrict-req-hdr-names",
     "idle-close-on-response",
     "spop-check",
-    "external-check",
     "http-use-htx",
     "httpslog",
     "tcp-smart-accept",

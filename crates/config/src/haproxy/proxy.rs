@@ -34,6 +34,7 @@ pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
         options: ProxyOptions::default(),
         http_check: Default::default(),
         tcp_check: Vec::new(),
+        external_check: Default::default(),
         http_request: Vec::new(),
         http_response: Vec::new(),
         stick_table: None,
@@ -106,7 +107,6 @@ const IGNORED: &[&str] = &[
     "filter",
     "server-template",
     "dispatch",
-    "external-check",
     "load-server-state-from-file",
     "backlog",
     "grace",
@@ -146,6 +146,7 @@ const KNOWN: &[&str] = &[
     "no",
     "http-check",
     "tcp-check",
+    "external-check",
     "http-request",
     "http-response",
     "stick-table",
@@ -194,8 +195,8 @@ fn apply(
         "bind" | "use_backend" => Cap::Frontend { defaults_ok: false },
         "default_backend" => Cap::Frontend { defaults_ok: true },
         "server" => Cap::Backend { defaults_ok: false },
-        "balance" | "default-server" | "cookie" | "http-check" | "tcp-check" | "retries"
-        | "fullconn" | "source" => Cap::Backend { defaults_ok: true },
+        "balance" | "default-server" | "cookie" | "http-check" | "tcp-check" | "external-check"
+        | "retries" | "fullconn" | "source" => Cap::Backend { defaults_ok: true },
         "acl" | "http-request" | "http-response" | "stick-table" | "stick" => Cap::ProxyOnly,
         _ => Cap::Any,
     };
@@ -308,6 +309,15 @@ fn apply(
         },
         "http-check" => super::http_check::http_check(&mut p.http_check, line)?,
         "tcp-check" => super::tcp_check::tcp_check(&mut p.tcp_check, line)?,
+        "external-check" => match line.need(1, "'command' or 'path'")? {
+            "command" => p.external_check.command = Some(line.need(2, "a command")?.to_string()),
+            "path" => p.external_check.path = Some(line.need(2, "a PATH")?.to_string()),
+            other => {
+                return Err(format!(
+                    "'external-check' expects 'command' or 'path', found '{other}'"
+                ))
+            }
+        },
         "http-request" => p.http_request.push(rules::http_rule(line, true)?),
         "http-response" => p.http_response.push(rules::http_rule(line, false)?),
         "stick-table" => p.stick_table = Some(rules::stick_table(line)?),

@@ -20,6 +20,7 @@ pub fn protocol_option(
         "tcp-check" => Ok(CheckProtocol::TcpCheck),
         "redis-check" => Ok(CheckProtocol::Redis),
         "ldap-check" => Ok(CheckProtocol::Ldap),
+        "external-check" => Ok(CheckProtocol::External),
         "mysql-check" => match (arg(1), arg(2), arg(3)) {
             (None, _, _) => Ok(CheckProtocol::Mysql {
                 user: None,

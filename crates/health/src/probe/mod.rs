@@ -3,7 +3,9 @@
 //! nothing about UP or DOWN (that is `state`/`keepalived`).
 
 pub mod addr;
+pub mod agent;
 pub mod expect;
+pub mod external;
 pub mod http;
 pub mod http_get;
 pub mod misc;
@@ -30,6 +32,10 @@ pub enum Probe {
     HttpGet(http_get::HttpGet),
     /// keepalived MISC_CHECK.
     Misc(misc::MiscCheck),
+    /// HAProxy `agent-check`: the reply line as info, judged by [`agent::judge`].
+    Agent(agent::AgentCheck),
+    /// HAProxy `option external-check`.
+    External(external::ExternalCheck),
     /// `tcp-check` sequences and HAProxy's protocol checks (one engine).
     Script(script_run::ScriptCheck),
 }
@@ -44,6 +50,8 @@ impl Probe {
             Probe::HttpGet(h) => h.run().await,
             Probe::Misc(m) => m.run().await,
             Probe::Script(s) => s.run().await,
+            Probe::Agent(a) => a.run().await,
+            Probe::External(e) => e.run().await,
         }
     }
 }

@@ -134,6 +134,9 @@ pub fn script(
 ) -> Result<Script, String> {
     Ok(match p {
         CheckProtocol::TcpCheck => tcp_check(rules, send_proxy)?,
+        CheckProtocol::External => {
+            return Err("an external check is not a script".into());
+        }
         CheckProtocol::Redis => {
             let mut e = Expect::new(false, Matcher::String(b"+PONG\r\n".to_vec()));
             e.error_status = CheckStatus::L7Status;
