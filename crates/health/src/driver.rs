@@ -1,5 +1,5 @@
-//! The async driver of the pure machines: one tokio task starts the probes that are due (each
-//! in its own task, so a slow server never delays another), sleeps until the earliest deadline
+//! The async driver of the pure machines: one tokio task starts the probes that are due (all
+//! polled concurrently inside this task, so a slow server never delays another), sleeps until the earliest deadline
 //! on the one [`clock`](crate::clock), feeds results and passive observations back, and sends
 //! a [`HealthEvent`] with HAProxy's (or keepalived's) log line on every change. Reloads go
 //! through the pure [`reconcile`](crate::reconcile::reconcile).
@@ -12,12 +12,17 @@ use crate::reconcile::{self, Running};
 use crate::spec::{self, CheckRules, MemberSpec};
 use crate::state::StateChange;
 use crate::status::CheckOutcome;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+
+/// The probes in flight: (check index, outcome) when done.
+type Probes = FuturesUnordered<Pin<Box<dyn Future<Output = (usize, CheckOutcome)> + Send>>>;
 
 pub(crate) enum Command {
     Observed {
@@ -83,7 +88,8 @@ pub(crate) struct Driver {
 
 impl Driver {
     pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let mut probes: JoinSet<(usize, CheckOutcome)> = JoinSet::new();
+        // The probes run inside this task (no task and no cross-thread wakeup per check).
+        let mut probes: Probes = FuturesUnordered::new();
         self.rebuild_deadlines();
         loop {
             let now = clock::now();
@@ -102,7 +108,7 @@ impl Driver {
                 }
                 if c.machine.poll_start(now) {
                     let probe = c.spec.probe.clone();
-                    probes.spawn(async move { (i, probe.run().await) });
+                    probes.push(Box::pin(async move { (i, probe.run().await) }));
                 }
             }
             let deadline = self.deadlines.peek().map(|Reverse((at, _))| *at);
@@ -114,16 +120,14 @@ impl Driver {
             };
             tokio::select! {
                 _ = sleep => {}
-                Some(joined) = probes.join_next(), if !probes.is_empty() => {
-                    if let Ok((i, outcome)) = joined {
-                        self.feed_result(i, outcome);
-                        self.schedule(i);
-                    }
+                Some((i, outcome)) = probes.next(), if !probes.is_empty() => {
+                    self.feed_result(i, outcome);
+                    self.schedule(i);
                 }
                 cmd = commands.recv() => match cmd {
                     Some(Command::Observed { backend, server, event }) => self.feed_observed(&backend, &server, event),
                     Some(Command::Reload { plan, spread_percent }) => {
-                        probes = JoinSet::new(); // drops (aborts) the probes of the old plan
+                        probes = FuturesUnordered::new(); // drops (cancels) the old plan's probes
                         self.reload(plan, spread_percent);
                         self.rebuild_deadlines();
                     }
@@ -141,7 +145,6 @@ impl Driver {
                 },
             }
         }
-        probes.abort_all();
     }
 
     /// Queues check `i`'s next deadline (after a result or a change of its timer).
