@@ -27,7 +27,6 @@ const OPTIONS: &[&str] = &[
 /// Real options fulcrum reads but does not act on (yet): accepted with a warning.
 const IGNORED_OPTIONS: &[&str] = &[
     "http-buffer-request",
-    "ssl-hello-chk",
     "splice-auto",
     "splice-request",
     "splice-response",
@@ -56,7 +55,6 @@ const IGNORED_OPTIONS: &[&str] = &[
     "disable-h2-upgrade",
     "http-restrict-req-hdr-names",
     "idle-close-on-response",
-    "spop-check",
     "http-use-htx",
     "httpslog",
     "tcp-smart-accept",
