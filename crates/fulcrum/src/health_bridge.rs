@@ -129,6 +129,11 @@ impl Bridge {
             if let (Some(reply), Some(i)) = (&r.agent, be.server_index(&r.server)) {
                 self.apply_agent(be, i, &r.backend, &r.server, reply);
             }
+            if r.is_agent {
+                // the agent columns of the stats are not shown yet: an agent's result must not
+                // overwrite the health check's
+                return;
+            }
             if let Some(s) = be.servers.iter().find(|s| s.name == r.server) {
                 if r.was_up && !r.outcome.status.passed() {
                     s.check_failed();

@@ -211,6 +211,7 @@ impl Driver {
         let Some(c) = self.checks.get_mut(i) else {
             return;
         };
+        let is_agent = matches!(c.spec.probe, crate::probe::Probe::Agent(_));
         let (outcome, agent) = match &c.spec.probe {
             crate::probe::Probe::Agent(_) => crate::probe::agent::judge(outcome),
             _ => (outcome, None),
@@ -253,7 +254,7 @@ impl Driver {
                 health_check_line(&c.spec, &outcome, &status)
             });
         let key = (c.key.backend.clone(), c.key.server.clone());
-        if c.key.rank == 0 {
+        if c.key.rank == 0 && !is_agent {
             if let Ok(mut last) = self.shared.last.lock() {
                 last.insert(key.clone(), outcome.clone());
             }
@@ -275,6 +276,7 @@ impl Driver {
                     outcome: outcome.clone(),
                     was_up,
                     log_line,
+                    is_agent,
                     agent,
                 });
             }

@@ -37,6 +37,9 @@ pub struct CheckResult {
     /// `option log-health-checks`: HAProxy's "Health check for server B/S succeeded|failed,
     /// ..." line when this result changed the check's status or health (else None).
     pub log_line: Option<String>,
+    /// The result is an agent check's (`agent-check`), not the health check's: stats show
+    /// it in the agent columns (`agent_status`, `agent_code`, `agent_desc`, ...).
+    pub is_agent: bool,
     /// An agent check's reply: weight, admin state, maxconn to apply.
     pub agent: Option<crate::probe::agent::AgentReply>,
 }

@@ -48,5 +48,21 @@ async fn checks_follow_paused_time_inter_fall_rise_downinter() {
         handle.last_check("b", "s1").map(|o| o.status),
         Some(CheckStatus::L4Connection)
     );
+    // `disable health`: no check for a long (virtual) while; `enable health`: one at once.
+    assert!(handle.pause_checks("b", "s1", true));
+    let paused_at = Instant::now();
+    assert!(
+        tokio::time::timeout(Duration::from_secs(300), results.recv())
+            .await
+            .is_err(),
+        "no check while paused"
+    );
+    assert!(handle.pause_checks("b", "s1", false));
+    results.recv().await.expect("a check after resuming");
+    assert_eq!(
+        Instant::now() - paused_at,
+        Duration::from_secs(300),
+        "resumed checks start at once"
+    );
     handle.shutdown().await;
 }
