@@ -62,6 +62,9 @@ pub(crate) struct Shared {
     pub last: Mutex<HashMap<ServerKey, CheckOutcome>>,
 }
 
+/// How long check results wait to be sent together (state changes are never delayed).
+pub const RESULT_BATCH: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// How many results are kept for a subscriber that has not come yet.
 const PENDING_LIMIT: usize = 4096;
 
@@ -78,6 +81,9 @@ pub(crate) struct Driver {
     pub deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Indexes of the checks whose server's checks are paused (`disable health`).
     pub paused_keys: HashSet<usize>,
+    /// Check results not sent yet, and when they go.
+    pub batch: Vec<CheckResult>,
+    pub flush_at: Option<Instant>,
     /// Servers an agent set to weight 0, DRAIN or MAINT: not counted as usable in log lines
     /// (HAProxy counts usable servers only).
     pub unusable: HashSet<ServerKey>,
@@ -118,8 +124,16 @@ impl Driver {
                     None => std::future::pending().await,
                 }
             };
+            let flush_at = self.flush_at;
+            let flush = async {
+                match flush_at {
+                    Some(d) => clock::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = sleep => {}
+                _ = flush => self.flush(),
                 Some((i, outcome)) = probes.next(), if !probes.is_empty() => {
                     self.feed_result(i, outcome);
                     self.schedule(i);
@@ -143,6 +157,20 @@ impl Driver {
                     }
                     Some(Command::Shutdown) | None => break,
                 },
+            }
+        }
+        self.flush();
+    }
+
+    /// Sends the batched check results.
+    fn flush(&mut self) {
+        self.flush_at = None;
+        let batch = std::mem::take(&mut self.batch);
+        if let Ok(sink) = self.shared.results.lock() {
+            if let Some(tx) = sink.as_ref() {
+                for r in batch {
+                    let _ = tx.send(r);
+                }
             }
         }
     }
@@ -268,18 +296,18 @@ impl Driver {
                 }
             }
         }
-        if let Ok(sink) = self.shared.results.lock() {
-            if let Some(tx) = sink.as_ref() {
-                let _ = tx.send(CheckResult {
-                    backend: key.0,
-                    server: key.1,
-                    outcome: outcome.clone(),
-                    was_up,
-                    log_line,
-                    is_agent,
-                    agent,
-                });
-            }
+        // Batched: the listener (stats, logs) wakes once per RESULT_BATCH, not once per check.
+        self.batch.push(CheckResult {
+            backend: key.0,
+            server: key.1,
+            outcome: outcome.clone(),
+            was_up,
+            log_line,
+            is_agent,
+            agent,
+        });
+        if self.flush_at.is_none() {
+            self.flush_at = Some(clock::now() + RESULT_BATCH);
         }
         if let Some(change) = change {
             self.publish(i, change);

@@ -104,6 +104,8 @@ impl HealthMonitor {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let driver = Driver {
             deadlines: Default::default(),
+            batch: Vec::new(),
+            flush_at: None,
             paused_keys: HashSet::new(),
             unusable: HashSet::new(),
             checks: r.checks,

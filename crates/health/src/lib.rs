@@ -41,6 +41,7 @@ pub mod spec;
 pub mod state;
 pub mod status;
 
+pub use driver::RESULT_BATCH;
 pub use events::{CheckResult, HealthEvent};
 pub use handle::{HealthHandle, HealthMonitor, Observer};
 pub use observe::Observed;
