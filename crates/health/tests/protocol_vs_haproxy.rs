@@ -386,6 +386,18 @@ fn first_lines_of(lines: &[String], prefix: &str) -> BTreeMap<String, String> {
 }
 
 fn haproxy_available() -> bool {
+    let redis = std::process::Command::new("redis-server")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !redis {
+        assert!(
+            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
+            "redis-server is required under FULCRUM_REQUIRE_NETNS=1 (scripts/install-deps.sh installs it)"
+        );
+        eprintln!("SKIPPED: redis-server is not installed");
+        return false;
+    }
     let found = std::process::Command::new("haproxy")
         .arg("-v")
         .output()
