@@ -540,6 +540,10 @@ impl Default for HttpChk {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HttpCheck {
     pub rules: Vec<HttpCheckRule>,
+    /// The rules came from `defaults`: a proxy's own first rule replaces them (HAProxy
+    /// inherits a defaults ruleset only when the proxy has none).
+    #[serde(skip)]
+    pub inherited: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

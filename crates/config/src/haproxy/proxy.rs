@@ -60,6 +60,7 @@ pub fn inherit(base: &Proxy, name: String, kind: ProxyKind, span: Span) -> Proxy
     p.http_response.clear();
     p.stick_rules.clear();
     p.stick_table = None;
+    p.http_check.inherited = !p.http_check.rules.is_empty();
     p
 }
 
@@ -307,8 +308,23 @@ fn apply(
                 ))
             }
         },
-        "http-check" => super::http_check::http_check(&mut p.http_check, line)?,
-        "tcp-check" => super::tcp_check::tcp_check(&mut p.tcp_check, line)?,
+        "http-check" => {
+            if std::mem::take(&mut p.http_check.inherited) {
+                p.http_check.rules.clear();
+            }
+            super::http_check::http_check(&mut p.http_check, line)?
+        }
+        "tcp-check" => {
+            // rules from `defaults` give way to the proxy's own (HAProxy inherits a defaults
+            // ruleset only when the proxy has none)
+            if p.tcp_check
+                .first()
+                .is_some_and(|r| r.span.file != p.span.file || r.span.line < p.span.line)
+            {
+                p.tcp_check.clear();
+            }
+            super::tcp_check::tcp_check(&mut p.tcp_check, line)?
+        }
         "external-check" => match line.need(1, "'command' or 'path'")? {
             "command" => p.external_check.command = Some(line.need(2, "a command")?.to_string()),
             "path" => p.external_check.path = Some(line.need(2, "a PATH")?.to_string()),

@@ -667,6 +667,26 @@ fn http_check() {
             ..
         })
     ));
+    // a backend's own rules replace the ones of defaults
+    let c = ok(&format!(
+        "{TIMEOUTS} option httpchk\n http-check send uri /d\n tcp-check send d\nbackend b\n http-check send uri /b\n tcp-check send b\nbackend c\n"
+    ));
+    let uris = |name: &str| -> Vec<Option<String>> {
+        c.proxy(name)
+            .unwrap()
+            .http_check
+            .rules
+            .iter()
+            .map(|r| match r {
+                HttpCheckRule::Send(s) => s.uri.clone(),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(uris("b"), vec![Some("/b".to_string())]);
+    assert_eq!(uris("c"), vec![Some("/d".to_string())]);
+    assert_eq!(c.proxy("b").unwrap().tcp_check.len(), 1);
+    assert_eq!(c.proxy("c").unwrap().tcp_check.len(), 1);
     for (text, words) in [
         (
             " http-check send uri /a\n http-check send uri /b\n",
