@@ -13,6 +13,7 @@ command -v openssl    >/dev/null 2>&1 || need+=(openssl)      # SSL_GET test's T
 command -v promtool   >/dev/null 2>&1 || need+=(prometheus)   # promtool check metrics
 command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)  # socket activation test
 command -v socat      >/dev/null 2>&1 || need+=(socat)        # runtime socket tests
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)  # protocol checks against a real redis
 command -v hatop      >/dev/null 2>&1 || need+=(hatop)        # hatop against the stats socket
 command -v tmux       >/dev/null 2>&1 || need+=(tmux)         # hatop runs inside tmux
 command -v chromium   >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)  # the stats page in a real browser (with a font to draw it)

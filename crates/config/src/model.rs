@@ -11,6 +11,8 @@ use serde::Serialize;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+pub use crate::model_checks::*;
+
 /// Everything loaded from all `-f` files.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Config {
@@ -191,6 +193,10 @@ pub struct Proxy {
     pub fullconn: Option<u32>,
     pub options: ProxyOptions,
     pub http_check: HttpCheck,
+    /// `tcp-check` rules, run with `option tcp-check`.
+    pub tcp_check: Vec<TcpCheckRule>,
+    /// `external-check command|path`, run with `option external-check`.
+    pub external_check: ExternalCheck,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
     pub stick_table: Option<StickTable>,
@@ -375,6 +381,10 @@ pub struct Server {
     pub error_limit: u32,
     pub on_error: OnError,
     pub send_proxy: bool,
+    /// `check-send-proxy`: checks start with a PROXY protocol header.
+    pub check_send_proxy: bool,
+    /// `agent-check` with `agent-port`, `agent-addr`, `agent-inter`, `agent-send`.
+    pub agent: Agent,
     /// `source ADDR[:PORT]` on the server line (port 0: any); see [`Proxy::server_source`].
     pub source: Option<SocketAddr>,
 }
@@ -484,6 +494,10 @@ pub struct ProxyOptions {
     pub allbackups: bool,
     pub persist: bool,
     pub abortonclose: bool,
+    /// `option log-health-checks`
+    pub log_health_checks: bool,
+    /// `option tcp-check`, `option redis-check`, ... (None: `option httpchk` or a connect).
+    pub check_protocol: Option<CheckProtocol>,
 }
 
 /// `option forwardfor [except NETWORK] [header NAME] [if-none]`
@@ -526,10 +540,23 @@ impl Default for HttpChk {
     }
 }
 
+/// The `http-check` rules of a backend, in order (several connect/send/expect in one check).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HttpCheck {
-    pub send: Option<HttpCheckSend>,
-    pub expect: Option<HttpCheckExpect>,
+    pub rules: Vec<HttpCheckRule>,
+    /// The rules came from `defaults`: a proxy's own first rule replaces them (HAProxy
+    /// inherits a defaults ruleset only when the proxy has none).
+    #[serde(skip)]
+    pub inherited: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HttpCheckRule {
+    Connect(TcpCheckConnect),
+    Send(HttpCheckSend),
+    Expect(HttpCheckExpect),
+    Comment(String),
 }
 
 /// `http-check send [meth M] [uri U] [ver V] [hdr N V]... [body S]`
@@ -549,6 +576,26 @@ pub struct HttpCheckExpect {
     pub negate: bool,
     pub kind: ExpectKind,
     pub pattern: String,
+    /// `hdr|fhdr name [-m METH] NAME [value [-m METH] VALUE]`
+    pub header: Option<HeaderMatch>,
+}
+
+/// How `http-check expect hdr|fhdr` matches a header name and value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeaderMatch {
+    pub name_method: MatchMethod,
+    pub name: String,
+    pub value: Option<(MatchMethod, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchMethod {
+    Str,
+    Beg,
+    End,
+    Sub,
+    Reg,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -558,6 +605,10 @@ pub enum ExpectKind {
     Rstatus,
     String,
     Rstring,
+    /// A header, its value split at commas.
+    Hdr,
+    /// A header, its full value.
+    Fhdr,
 }
 
 /// One `http-request` or `http-response` rule.

@@ -118,15 +118,61 @@ impl Bridge {
         proxy: &fulcrum_proxy::ProxyHandle,
         r: &fulcrum_health::CheckResult,
     ) {
+        // `option log-health-checks`: HAProxy logs this at NOTICE level (a warning on stderr).
+        if let Some(line) = &r.log_line {
+            tracing::warn!("{line}");
+        }
         let Some(generation) = proxy.generation() else {
             return;
         };
         if let Some(be) = generation.backends.get(&r.backend) {
+            if let (Some(reply), Some(i)) = (&r.agent, be.server_index(&r.server)) {
+                self.apply_agent(be, i, &r.backend, &r.server, reply);
+            }
+            if r.is_agent {
+                // the agent columns of the stats are not shown yet: an agent's result must not
+                // overwrite the health check's
+                return;
+            }
             if let Some(s) = be.servers.iter().find(|s| s.name == r.server) {
                 if r.was_up && !r.outcome.status.passed() {
                     s.check_failed();
                 }
                 s.set_check(check_info(&r.outcome));
+            }
+        }
+    }
+
+    /// An agent's reply as HAProxy applies it: weight in percent of the configured weight,
+    /// READY / DRAIN / MAINT. (`maxconn:N` is not applied: the proxy has no run-time maxconn.)
+    fn apply_agent(
+        &self,
+        be: &fulcrum_proxy::backend::Backend,
+        i: usize,
+        backend: &str,
+        server: &str,
+        reply: &fulcrum_health::probe::agent::AgentReply,
+    ) {
+        use fulcrum_health::probe::agent::AgentAdmin;
+        use fulcrum_proxy::server::AdminState;
+        if let Some(pct) = reply.weight_percent {
+            let configured = self
+                .config
+                .backend(backend)
+                .and_then(|b| b.servers.iter().find(|s| s.name == server))
+                .map_or(1, |s| s.weight);
+            if let Err(e) = be.set_server_weight(i, (configured * pct.min(256) / 100).min(256)) {
+                tracing::warn!("agent of {backend}/{server}: {e}");
+            }
+        }
+        if let Some(admin) = reply.admin {
+            let state = match admin {
+                AgentAdmin::Ready => AdminState::Ready,
+                AgentAdmin::Drain => AdminState::Drain,
+                AgentAdmin::Maint => AdminState::Maint,
+            };
+            if be.set_server_admin(i, state) {
+                tracing::warn!("Server {backend}/{server} is set to {admin:?} by its agent");
             }
         }
     }

@@ -1,8 +1,14 @@
 //! fulcrum's health checks: HAProxy `check` servers and keepalived real-server checkers.
 //!
-//! Pure machines decide (`state` for HAProxy's rise/fall, `keepalived` for retry/delay_loop,
-//! `observe` for passive health); `probe` holds the thin async adapters that do one check;
-//! `scheduler` runs them for a whole config and reports every change on a channel.
+//! Layers, bottom up:
+//! - data: `status` (HAProxy's check statuses), `spec` (the plan: which checks, how, how often);
+//! - pure machines that decide: `state` (HAProxy's rise/fall), `keepalived` (retry/delay_loop),
+//!   `observe` (passive health), all behind the one `machine::CheckMachine` trait;
+//!   `reconcile` (plan + old checks + now → checks + replayed events), also pure;
+//! - `probe`: the thin async adapters that run one check (`probe::script` is the one engine
+//!   of tcp-check sequences and HAProxy's protocol checks);
+//! - `clock` (tokio's time, so paused time drives everything), `driver` (the task that feeds
+//!   the machines) and `handle` (start, reload, pause, read states).
 //!
 //! Wiring (data plane side):
 //! ```text
@@ -21,17 +27,24 @@
 //! Servers with `check` start UP (HAProxy), so the data plane builds them up and only
 //! applies events.
 
+pub mod clock;
+mod driver;
+pub mod events;
+pub mod handle;
 pub mod keepalived;
 pub mod log;
+pub mod machine;
 pub mod observe;
 pub mod probe;
-pub mod scheduler;
+pub mod reconcile;
 pub mod spec;
 pub mod state;
 pub mod status;
 
+pub use driver::RESULT_BATCH;
+pub use events::{CheckResult, HealthEvent};
+pub use handle::{HealthHandle, HealthMonitor, Observer};
 pub use observe::Observed;
-pub use scheduler::{CheckResult, HealthEvent, HealthHandle, HealthMonitor, Observer};
 pub use state::{CheckTiming, HaproxyCheck, PassiveHealth, StateChange};
 pub use status::{CheckOutcome, CheckStatus};
 

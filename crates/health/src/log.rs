@@ -32,10 +32,27 @@ pub fn server_state_line(
     change: &StateChange,
     counts: BackendCounts,
 ) -> String {
+    server_state_line_as(backend, server, change, counts, true)
+}
+
+/// [`server_state_line`]; without the reason when `option log-health-checks` already logged
+/// it (`Server b/s is DOWN. 2 active ...`, as HAProxy).
+pub fn server_state_line_as(
+    backend: &str,
+    server: &str,
+    change: &StateChange,
+    counts: BackendCounts,
+    with_reason: bool,
+) -> String {
+    let reason = if with_reason {
+        format!(", {}", change.outcome)
+    } else {
+        String::new()
+    };
     if change.up {
         format!(
-            "Server {backend}/{server} is UP, {}. {} active and {} backup servers online. {} sessions requeued, {} total in queue.",
-            change.outcome, counts.active, counts.backup, counts.requeued, counts.queued
+            "Server {backend}/{server} is UP{reason}. {} active and {} backup servers online. {} sessions requeued, {} total in queue.",
+            counts.active, counts.backup, counts.requeued, counts.queued
         )
     } else {
         let on_backup = if counts.active == 0 && counts.backup > 0 {
@@ -44,8 +61,8 @@ pub fn server_state_line(
             ""
         };
         format!(
-            "Server {backend}/{server} is DOWN, {}. {} active and {} backup servers left.{on_backup} {} sessions active, {} requeued, {} remaining in queue.",
-            change.outcome, counts.active, counts.backup, counts.sessions_active, counts.requeued, counts.queued
+            "Server {backend}/{server} is DOWN{reason}. {} active and {} backup servers left.{on_backup} {} sessions active, {} requeued, {} remaining in queue.",
+            counts.active, counts.backup, counts.sessions_active, counts.requeued, counts.queued
         )
     }
 }

@@ -8,20 +8,26 @@
 //! Pure apart from name resolution of non-literal server hosts at build time.
 
 use crate::keepalived::KeepalivedTiming;
-use crate::probe::http::HttpCheck;
+use crate::probe::agent::AgentCheck;
+use crate::probe::external::ExternalCheck;
+use crate::probe::http;
 use crate::probe::http_get::HttpGet;
 use crate::probe::misc::MiscCheck;
+use crate::probe::protocols;
+use crate::probe::script::Flavor;
+use crate::probe::script_run::ScriptCheck;
 use crate::probe::{CheckAddr, Dest, Probe};
 use crate::state::{CheckTiming, PassiveHealth};
 use fulcrum_config::model::{
-    Checker, Proxy, Server, ServerPort, UnixAddress, VirtualServer, VirtualServerAddress,
+    CheckProtocol, Checker, Proxy, Server, ServerPort, UnixAddress, VirtualServer,
+    VirtualServerAddress,
 };
 use fulcrum_config::Config;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
 /// How one check decides.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CheckRules {
     Haproxy {
         timing: CheckTiming,
@@ -33,7 +39,7 @@ pub enum CheckRules {
 }
 
 /// One check to run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckSpec {
     /// HAProxy backend name, or keepalived virtual server as `IP:PORT` / `fwmark N`.
     pub backend: String,
@@ -46,6 +52,8 @@ pub struct CheckSpec {
     pub inhibit_on_failure: bool,
     /// The configured weight (keepalived real_server `weight`, HAProxy server `weight`).
     pub weight: u32,
+    /// HAProxy `option log-health-checks`.
+    pub log_health_checks: bool,
 }
 
 /// A server of a checked backend as the log-line counts need it.
@@ -67,14 +75,30 @@ pub struct Plan {
 
 pub fn plan(config: &Config) -> Plan {
     let mut plan = Plan::default();
-    for proxy in config.backends() {
-        for server in &proxy.servers {
+    for (p, proxy) in config.proxies.iter().enumerate() {
+        if !proxy.kind.is_backend() {
+            continue;
+        }
+        for (s, server) in proxy.servers.iter().enumerate() {
+            let ids = Ids {
+                proxy: p + 1,
+                server: s + 1,
+            };
             if server.disabled {
                 continue;
             }
             let mut checked = false;
             if server.check {
-                match haproxy_check(proxy, server) {
+                match haproxy_check(ids, proxy, server) {
+                    Ok(spec) => {
+                        plan.checks.push(spec);
+                        checked = true;
+                    }
+                    Err(w) => plan.warnings.push(w),
+                }
+            }
+            if server.agent.enabled {
+                match agent_check(proxy, server) {
                     Ok(spec) => {
                         plan.checks.push(spec);
                         checked = true;
@@ -96,7 +120,14 @@ pub fn plan(config: &Config) -> Plan {
     plan
 }
 
-fn haproxy_check(proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
+/// HAProxy's numeric ids: proxies in config order from 1, servers in their backend from 1.
+#[derive(Clone, Copy)]
+struct Ids {
+    proxy: usize,
+    server: usize,
+}
+
+fn haproxy_check(config_ids: Ids, proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
     let who = format!("server {}/{} ({})", proxy.name, server.name, server.span);
     let addr = match (&server.address.unix, server.check_addr) {
         // A server on a unix socket is checked there, unless `addr` sends checks elsewhere.
@@ -121,12 +152,36 @@ fn haproxy_check(proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
         ),
         None => (inter, inter),
     };
-    let probe = match &proxy.options.httpchk {
-        Some(chk) => Probe::Http(
-            HttpCheck::new(addr, chk, &proxy.http_check, connect_timeout, read_timeout)
+    let script = |script| {
+        Probe::Script(ScriptCheck {
+            addr: addr.clone(),
+            script,
+            connect_timeout,
+            read_timeout,
+        })
+    };
+    let probe = match (&proxy.options.httpchk, &proxy.options.check_protocol) {
+        (Some(chk), _) => script(
+            http::script(chk, &proxy.http_check, server.check_send_proxy)
                 .map_err(|e| format!("{who}: {e}; not checked"))?,
         ),
-        None => Probe::Tcp {
+        (None, Some(CheckProtocol::External)) => {
+            external_check(config_ids, proxy, server, &addr, read_timeout)?
+        }
+        (None, Some(p)) => script(
+            protocols::script(p, &proxy.tcp_check, server.check_send_proxy)
+                .map_err(|e| format!("{who}: {e}; not checked"))?,
+        ),
+        // `check-send-proxy` on a plain connect check: a script of the one connect.
+        (None, None) if server.check_send_proxy => script(
+            protocols::script(&CheckProtocol::TcpCheck, &[], true)
+                .map(|mut s| {
+                    s.flavor = Flavor::Protocol;
+                    s
+                })
+                .map_err(|e| format!("{who}: {e}; not checked"))?,
+        ),
+        (None, None) => Probe::Tcp {
             addr,
             connect_timeout,
         },
@@ -151,6 +206,128 @@ fn haproxy_check(proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
         rules: CheckRules::Haproxy { timing, passive },
         inhibit_on_failure: false,
         weight: server.weight,
+        log_health_checks: proxy.options.log_health_checks,
+    })
+}
+
+/// `option external-check`: `external-check command` with HAProxy's arguments and
+/// environment; bounded by the read timeout (`timeout check`, else `inter`).
+fn external_check(
+    ids: Ids,
+    proxy: &Proxy,
+    server: &Server,
+    addr: &CheckAddr,
+    timeout: std::time::Duration,
+) -> Result<Probe, String> {
+    let who = format!("server {}/{} ({})", proxy.name, server.name, server.span);
+    let command = proxy.external_check.command.clone().ok_or_else(|| {
+        format!("{who}: 'option external-check' needs 'external-check command'; not checked")
+    })?;
+    let (server_addr, server_port) = match &addr.dest {
+        Dest::Ip(a) => (a.ip().to_string(), a.port().to_string()),
+        other => (
+            CheckAddr {
+                dest: other.clone(),
+                source: None,
+            }
+            .to_string(),
+            String::new(),
+        ),
+    };
+    // the first listener of the proxy; a backend has none
+    let (proxy_addr, proxy_port) = match proxy.binds.first() {
+        Some(b) => (
+            match &b.address {
+                fulcrum_config::model::BindAddress::Ip(ip) => ip.to_string(),
+                fulcrum_config::model::BindAddress::AnyV4 => "0.0.0.0".to_string(),
+                fulcrum_config::model::BindAddress::AnyV6 => "::".to_string(),
+                _ => "NOT_USED".to_string(),
+            },
+            b.port_first.to_string(),
+        ),
+        None => ("NOT_USED".to_string(), "NOT_USED".to_string()),
+    };
+    // in the environment, a backend's missing listener is empty (the arguments say NOT_USED)
+    let env_value = |v: &String| {
+        if v == "NOT_USED" {
+            String::new()
+        } else {
+            v.clone()
+        }
+    };
+    let env = vec![
+        (
+            "PATH".to_string(),
+            proxy.external_check.path.clone().unwrap_or_default(),
+        ),
+        ("HAPROXY_PROXY_ADDR".to_string(), env_value(&proxy_addr)),
+        ("HAPROXY_PROXY_ID".to_string(), ids.proxy.to_string()),
+        ("HAPROXY_PROXY_NAME".to_string(), proxy.name.clone()),
+        ("HAPROXY_PROXY_PORT".to_string(), env_value(&proxy_port)),
+        ("HAPROXY_SERVER_ADDR".to_string(), server_addr.clone()),
+        ("HAPROXY_SERVER_CURCONN".to_string(), "0".to_string()),
+        ("HAPROXY_SERVER_ID".to_string(), ids.server.to_string()),
+        (
+            "HAPROXY_SERVER_MAXCONN".to_string(),
+            server.maxconn.unwrap_or(0).to_string(),
+        ),
+        ("HAPROXY_SERVER_NAME".to_string(), server.name.clone()),
+        ("HAPROXY_SERVER_PORT".to_string(), server_port.clone()),
+        ("HAPROXY_SERVER_PROTO".to_string(), "tcp".to_string()),
+        ("HAPROXY_SERVER_SSL".to_string(), "0".to_string()),
+    ];
+    Ok(Probe::External(ExternalCheck {
+        command,
+        args: [proxy_addr, proxy_port, server_addr, server_port],
+        env,
+        timeout,
+    }))
+}
+
+/// `agent-check`: to `agent-addr` (else `addr`, else the server's address) and `agent-port`,
+/// every `agent-inter` (else `inter`); HAProxy's agent health is rise 1, fall 1.
+fn agent_check(proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
+    let who = format!("server {}/{} ({})", proxy.name, server.name, server.span);
+    let port = server
+        .agent
+        .port
+        .ok_or_else(|| format!("{who}: 'agent-check' needs 'agent-port'; agent not run"))?;
+    let ip = match (server.agent.addr, server.check_addr, server.address.ip) {
+        (Some(ip), _, _) | (None, Some(ip), _) | (None, None, Some(ip)) => ip,
+        _ => resolve(&server.address.host).ok_or_else(|| {
+            format!(
+                "{who}: cannot resolve '{}' for the agent check",
+                server.address.host
+            )
+        })?,
+    };
+    let inter = server.agent.inter.unwrap_or(server.inter);
+    let timeout = proxy.timeouts.check.unwrap_or(inter).min(inter);
+    Ok(CheckSpec {
+        backend: proxy.name.clone(),
+        server: server.name.clone(),
+        backup: server.backup,
+        probe: Probe::Agent(AgentCheck {
+            addr: CheckAddr {
+                dest: Dest::Ip(SocketAddr::new(ip, port)),
+                source: proxy.server_source(server),
+            },
+            send: server.agent.send.as_ref().map(|s| s.as_bytes().to_vec()),
+            timeout,
+        }),
+        rules: CheckRules::Haproxy {
+            timing: CheckTiming {
+                inter,
+                fastinter: None,
+                downinter: None,
+                rise: 1,
+                fall: 1,
+            },
+            passive: None,
+        },
+        inhibit_on_failure: false,
+        weight: server.weight,
+        log_health_checks: proxy.options.log_health_checks,
     })
 }
 
@@ -264,6 +441,7 @@ fn keepalived_checks(vs: &VirtualServer, plan: &mut Plan) {
                 rules: CheckRules::Keepalived { timing },
                 inhibit_on_failure: rs.inhibit_on_failure,
                 weight: rs.weight,
+                log_health_checks: false,
             });
         }
         plan.members.push(MemberSpec {

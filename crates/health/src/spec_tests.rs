@@ -69,7 +69,7 @@ fn timeout_check_bounds_read_and_connect_is_min_of_connect_and_inter() {
          \x20   server b 127.0.0.1:82 check inter 4s\n"
     ));
     let plan = plan(&cfg);
-    let Probe::Http(a) = &plan.checks[0].probe else {
+    let Probe::Script(a) = &plan.checks[0].probe else {
         panic!("http check")
     };
     assert_eq!(a.addr.to_string(), "127.0.0.2:9000");
@@ -77,8 +77,11 @@ fn timeout_check_bounds_read_and_connect_is_min_of_connect_and_inter() {
         (a.connect_timeout, a.read_timeout),
         (Duration::from_millis(500), Duration::from_secs(7))
     );
-    assert!(String::from_utf8_lossy(&a.request).starts_with("GET /health HTTP/1.0\r\n"));
-    let Probe::Http(b) = &plan.checks[1].probe else {
+    let crate::probe::script::Action::Send(request) = &a.script.steps[1].action else {
+        panic!("connect then send: {:?}", a.script.steps)
+    };
+    assert!(String::from_utf8_lossy(request).starts_with("GET /health HTTP/1.0\r\n"));
+    let Probe::Script(b) = &plan.checks[1].probe else {
         panic!("http check")
     };
     assert_eq!(

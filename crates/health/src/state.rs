@@ -105,6 +105,8 @@ pub struct HaproxyCheck {
     spread_percent: u32,
     jitter: Jitter,
     last: Option<CheckOutcome>,
+    /// The last result changed the status or the health (`option log-health-checks` logs it).
+    reported: bool,
 }
 
 impl HaproxyCheck {
@@ -126,6 +128,7 @@ impl HaproxyCheck {
             spread_percent: 0,
             jitter: Jitter::new(1),
             last: None,
+            reported: false,
         }
     }
 
@@ -150,6 +153,12 @@ impl HaproxyCheck {
 
     pub fn last_outcome(&self) -> Option<&CheckOutcome> {
         self.last.as_ref()
+    }
+
+    /// Whether the last result changed the check's status or health: HAProxy logs those with
+    /// `option log-health-checks`.
+    pub fn reported(&self) -> bool {
+        self.reported
     }
 
     /// HAProxy's stats notation: `3/3 UP`, `1/3 UP` (going down), `1/2 DOWN` (going up).
@@ -204,17 +213,31 @@ impl HaproxyCheck {
     pub fn on_result(&mut self, now: Instant, outcome: CheckOutcome) -> Option<StateChange> {
         self.running = false;
         let was_up = self.is_up();
+        let health = self.health;
         if outcome.passed() {
             self.pass();
         } else {
             self.fail();
         }
+        self.reported =
+            health != self.health || self.last.as_ref().map(|l| l.status) != Some(outcome.status);
         self.last = Some(outcome.clone());
         self.next_check = now + self.interval_with_spread();
         (self.is_up() != was_up).then(|| StateChange {
             up: self.is_up(),
             outcome,
         })
+    }
+
+    /// A result that does not count (an agent that could not be reached, or replied without a
+    /// state): health unchanged, next check after the current interval.
+    pub fn skip(&mut self, now: Instant, outcome: CheckOutcome) {
+        self.running = false;
+        // an agent reply without a state is not logged (HAProxy's CHECKED)
+        self.reported = outcome.status != CheckStatus::Checked
+            && self.last.as_ref().map(|l| l.status) != Some(outcome.status);
+        self.last = Some(outcome);
+        self.next_check = now + self.interval_with_spread();
     }
 
     fn pass(&mut self) {

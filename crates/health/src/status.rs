@@ -16,12 +16,20 @@ pub enum CheckStatus {
     L4Timeout,
     /// L4CON: refused, reset, unreachable...
     L4Connection,
+    /// L6OK: the TLS handshake of a check's connect completed.
+    L6Ok,
     /// L6TOUT: the TLS handshake did not complete in time (SSL_GET).
     L6Timeout,
     /// L6RSP: the TLS handshake failed (SSL_GET).
     L6Response,
     /// L7OK: the HTTP answer matched the expectation.
     L7Ok,
+    /// L7OKC: conditionally passed (an expect's `ok-status L7OKC`).
+    L7OkConditional,
+    /// CHECKED: an agent replied without a state word (`* CHECKED`, "No status change").
+    Checked,
+    /// SOCKERR: an I/O error on an established check connection.
+    SocketError,
     /// L7TOUT: connected but no complete answer in time.
     L7Timeout,
     /// L7RSP: the answer was not HTTP (or was cut).
@@ -47,7 +55,11 @@ impl CheckStatus {
             CheckStatus::L4Ok => "Layer4 check passed",
             CheckStatus::L4Timeout => "Layer4 timeout",
             CheckStatus::L4Connection => "Layer4 connection problem",
+            CheckStatus::L6Ok => "Layer6 check passed",
             CheckStatus::L6Timeout => "Layer6 timeout",
+            CheckStatus::L7OkConditional => "Layer7 check conditionally passed",
+            CheckStatus::SocketError => "Socket error",
+            CheckStatus::Checked => "No status change",
             CheckStatus::L6Response => "Layer6 invalid response",
             CheckStatus::L7Ok => "Layer7 check passed",
             CheckStatus::L7Timeout => "Layer7 timeout",
@@ -66,7 +78,11 @@ impl CheckStatus {
             CheckStatus::L4Ok => "L4OK",
             CheckStatus::L4Timeout => "L4TOUT",
             CheckStatus::L4Connection => "L4CON",
+            CheckStatus::L6Ok => "L6OK",
             CheckStatus::L6Timeout => "L6TOUT",
+            CheckStatus::L7OkConditional => "L7OKC",
+            CheckStatus::SocketError => "SOCKERR",
+            CheckStatus::Checked => "CHECKED",
             CheckStatus::L6Response => "L6RSP",
             CheckStatus::L7Ok => "L7OK",
             CheckStatus::L7Timeout => "L7TOUT",
@@ -82,8 +98,34 @@ impl CheckStatus {
     pub fn passed(self) -> bool {
         matches!(
             self,
-            CheckStatus::L4Ok | CheckStatus::L7Ok | CheckStatus::ExternalOk
+            CheckStatus::L4Ok
+                | CheckStatus::L6Ok
+                | CheckStatus::L7Ok
+                | CheckStatus::L7OkConditional
+                | CheckStatus::ExternalOk
         )
+    }
+
+    /// A status by its HAProxy code (`L7OK`, `L4CON`, ...), as `tcp-check expect ok-status`
+    /// and friends write it.
+    pub fn from_code(code: &str) -> Option<CheckStatus> {
+        use CheckStatus::*;
+        [
+            L4Ok,
+            L4Timeout,
+            L4Connection,
+            L6Ok,
+            L6Timeout,
+            L6Response,
+            L7Ok,
+            L7OkConditional,
+            L7Timeout,
+            L7Response,
+            L7Status,
+            SocketError,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
     }
 }
 

@@ -4,7 +4,7 @@
 //! blanks and expands environment variables (`$VAR`, `${VAR}`, `${VAR-default}`, and
 //! `${VAR[*]}` which splits the value into several words); `'…'` keeps everything literally;
 //! a backslash escapes the next character (`\ `, `\#`, `\"`, `\'`, `\\`, `\$`) or writes one
-//! (`\t`, `\n`, `\r`, `\xNN`). As in HAProxy 2.6, variables outside double quotes are left as
+//! (`\t`, `\n`, `\r`, `\xNN`); before any other character it stays (`\.` in a regex). As in HAProxy 2.6, variables outside double quotes are left as
 //! written; addresses expand them later (`expand_address`), as HAProxy's address parser does.
 //! An undefined variable becomes empty, and is recorded so address parsers can refuse it.
 //! This module knows nothing about sections or keywords.
@@ -61,7 +61,13 @@ pub fn split_line(line: &str, env: EnvLookup<'_>) -> Result<Lexed, String> {
                             None => return Err("'\\x' must be followed by two hex digits".into()),
                         }
                     }
-                    Some(other) => cur.push(other),
+                    Some(c @ (' ' | '#' | '"' | '\'' | '\\' | '$')) => cur.push(c),
+                    // Any other backslash is kept with its character, as HAProxy does, so
+                    // regexes such as `^\+PONG` or `\.example` reach their matcher intact.
+                    Some(other) => {
+                        cur.push('\\');
+                        cur.push(other);
+                    }
                 }
             }
             (Some('"'), '$') => {

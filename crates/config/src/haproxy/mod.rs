@@ -10,6 +10,7 @@ mod api;
 mod bind;
 pub mod cluster;
 mod global;
+mod http_check;
 mod lexer;
 mod line;
 pub mod logformat;
@@ -20,9 +21,11 @@ mod rules;
 mod server;
 mod source;
 mod suggest;
+mod tcp_check;
 
 pub use acl::PREDEFINED as PREDEFINED_ACLS;
 pub use lexer::{expand_address, split_line, Lexed};
+pub use tcp_check::hex;
 
 use crate::diagnostics::{Diagnostics, Span};
 use crate::model::{Api, Global, Proxy, ProxyKind, Server};

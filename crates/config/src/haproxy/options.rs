@@ -1,11 +1,11 @@
-//! Proxy keywords with many forms: `option`, `timeout`, `balance`, `cookie`, `http-check`.
+//! Proxy keywords with many forms: `option`, `timeout`, `balance`, `cookie`.
 
 use super::line::{number, number_in, time, Line};
 use super::suggest::did_you_mean;
 use crate::diagnostics::Diagnostics;
 use crate::model::{
-    Balance, CookieMethod, CookiePersistence, ExpectKind, ForwardFor, HttpCheck, HttpCheckExpect,
-    HttpCheckSend, HttpChk, HttpConnectionMode, Proxy, Timeouts,
+    Balance, CookieMethod, CookiePersistence, ForwardFor, HttpChk, HttpConnectionMode, Proxy,
+    Timeouts,
 };
 
 const OPTIONS: &[&str] = &[
@@ -21,19 +21,12 @@ const OPTIONS: &[&str] = &[
     "allbackups",
     "persist",
     "abortonclose",
+    "log-health-checks",
 ];
 
 /// Real options fulcrum reads but does not act on (yet): accepted with a warning.
 const IGNORED_OPTIONS: &[&str] = &[
     "http-buffer-request",
-    "log-health-checks",
-    "tcp-check",
-    "ssl-hello-chk",
-    "mysql-check",
-    "pgsql-check",
-    "redis-check",
-    "smtpchk",
-    "ldap-check",
     "splice-auto",
     "splice-request",
     "splice-response",
@@ -62,8 +55,6 @@ const IGNORED_OPTIONS: &[&str] = &[
     "disable-h2-upgrade",
     "http-restrict-req-hdr-names",
     "idle-close-on-response",
-    "spop-check",
-    "external-check",
     "http-use-htx",
     "httpslog",
     "tcp-smart-accept",
@@ -145,6 +136,7 @@ pub fn option(
         "allbackups" => o.allbackups = enable,
         "persist" => o.persist = enable,
         "abortonclose" => o.abortonclose = enable,
+        "log-health-checks" => o.log_health_checks = enable,
         "httpchk" => {
             if !enable {
                 o.httpchk = None;
@@ -175,8 +167,18 @@ pub fn option(
                 ));
             }
             o.httpchk = Some(chk);
+            o.check_protocol = None; // the last check option wins, as in HAProxy
         }
         _ => {
+            if let Some(protocol) = super::tcp_check::protocol_option(name, line, base) {
+                if enable {
+                    o.check_protocol = Some(protocol?);
+                    o.httpchk = None;
+                } else {
+                    o.check_protocol = None;
+                }
+                return Ok(());
+            }
             if let Some((_, instead)) = REMOVED_OPTIONS.iter().find(|(k, _)| *k == name) {
                 return Err(format!(
                     "'option {name}' was removed in HAProxy 2.x; use '{instead}' instead"
@@ -405,81 +407,4 @@ pub fn cookie(line: &Line<'_>) -> Result<CookiePersistence, String> {
         }
     }
     Ok(c)
-}
-
-pub fn http_check(
-    h: &mut HttpCheck,
-    line: &Line<'_>,
-    diags: &mut Diagnostics,
-) -> Result<(), String> {
-    match line.need(1, "'expect' or 'send'")? {
-        "expect" => {
-            let mut i = 2;
-            let negate = line.arg(i) == Some("!");
-            if negate {
-                i += 1;
-            }
-            let kind = match line.need(i, "status, rstatus, string or rstring")? {
-                "status" => ExpectKind::Status,
-                "rstatus" => ExpectKind::Rstatus,
-                "string" => ExpectKind::String,
-                "rstring" => ExpectKind::Rstring,
-                other => return Err(format!("'http-check expect' expects status, rstatus, string or rstring, found '{other}'")),
-            };
-            let pattern = line.need(i + 1, "a pattern")?.to_string();
-            if kind == ExpectKind::Status
-                && !pattern
-                    .split(',')
-                    .all(|p| p.split('-').all(|n| n.parse::<u16>().is_ok()))
-            {
-                return Err(format!("'http-check expect status' expects a status code (or list/range), found '{pattern}'"));
-            }
-            h.expect = Some(HttpCheckExpect {
-                span: line.span.clone(),
-                negate,
-                kind,
-                pattern,
-            });
-        }
-        "send" => {
-            let mut s = HttpCheckSend::default();
-            let mut i = 2;
-            while let Some(a) = line.arg(i) {
-                match a {
-                    "meth" => s.method = Some(line.need(i + 1, "a method")?.to_string()),
-                    "uri" => s.uri = Some(line.need(i + 1, "a URI")?.to_string()),
-                    "ver" => s.version = Some(line.need(i + 1, "a version")?.to_string()),
-                    "body" => s.body = Some(line.need(i + 1, "a body")?.to_string()),
-                    "hdr" => {
-                        let n = line.need(i + 1, "a header name")?.to_string();
-                        let v = line.need(i + 2, "a header value")?.to_string();
-                        s.headers.push((n, v));
-                        i += 1;
-                    }
-                    other => {
-                        return Err(format!(
-                        "'http-check send' expects meth, uri, ver, hdr or body, found '{other}'"
-                    ))
-                    }
-                }
-                i += 2;
-            }
-            h.send = Some(s);
-        }
-        "disable-on-404" | "send-state" | "connect" | "comment" | "set-var" | "unset-var" => {
-            diags.warning(
-                &line.span,
-                format!(
-                    "'http-check {}' is not supported by fulcrum yet and is ignored",
-                    line.words[1]
-                ),
-            );
-        }
-        other => {
-            return Err(format!(
-                "unknown 'http-check' keyword '{other}' (expected expect or send)"
-            ))
-        }
-    }
-    Ok(())
 }

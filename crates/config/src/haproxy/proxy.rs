@@ -33,6 +33,8 @@ pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
         fullconn: None,
         options: ProxyOptions::default(),
         http_check: Default::default(),
+        tcp_check: Vec::new(),
+        external_check: Default::default(),
         http_request: Vec::new(),
         http_response: Vec::new(),
         stick_table: None,
@@ -58,6 +60,7 @@ pub fn inherit(base: &Proxy, name: String, kind: ProxyKind, span: Span) -> Proxy
     p.http_response.clear();
     p.stick_rules.clear();
     p.stick_table = None;
+    p.http_check.inherited = !p.http_check.rules.is_empty();
     p
 }
 
@@ -105,14 +108,12 @@ const IGNORED: &[&str] = &[
     "filter",
     "server-template",
     "dispatch",
-    "external-check",
     "load-server-state-from-file",
     "backlog",
     "grace",
     "max-keep-alive-queue",
     "http-send-name-header",
     "persist",
-    "tcp-check",
     "declare",
     "enabled",
     "disabled",
@@ -145,6 +146,8 @@ const KNOWN: &[&str] = &[
     "option",
     "no",
     "http-check",
+    "tcp-check",
+    "external-check",
     "http-request",
     "http-response",
     "stick-table",
@@ -193,8 +196,8 @@ fn apply(
         "bind" | "use_backend" => Cap::Frontend { defaults_ok: false },
         "default_backend" => Cap::Frontend { defaults_ok: true },
         "server" => Cap::Backend { defaults_ok: false },
-        "balance" | "default-server" | "cookie" | "http-check" | "retries" | "fullconn"
-        | "source" => Cap::Backend { defaults_ok: true },
+        "balance" | "default-server" | "cookie" | "http-check" | "tcp-check" | "external-check"
+        | "retries" | "fullconn" | "source" => Cap::Backend { defaults_ok: true },
         "acl" | "http-request" | "http-response" | "stick-table" | "stick" => Cap::ProxyOnly,
         _ => Cap::Any,
     };
@@ -305,7 +308,32 @@ fn apply(
                 ))
             }
         },
-        "http-check" => options::http_check(&mut p.http_check, line, diags)?,
+        "http-check" => {
+            if std::mem::take(&mut p.http_check.inherited) {
+                p.http_check.rules.clear();
+            }
+            super::http_check::http_check(&mut p.http_check, line)?
+        }
+        "tcp-check" => {
+            // rules from `defaults` give way to the proxy's own (HAProxy inherits a defaults
+            // ruleset only when the proxy has none)
+            if p.tcp_check
+                .first()
+                .is_some_and(|r| r.span.file != p.span.file || r.span.line < p.span.line)
+            {
+                p.tcp_check.clear();
+            }
+            super::tcp_check::tcp_check(&mut p.tcp_check, line)?
+        }
+        "external-check" => match line.need(1, "'command' or 'path'")? {
+            "command" => p.external_check.command = Some(line.need(2, "a command")?.to_string()),
+            "path" => p.external_check.path = Some(line.need(2, "a PATH")?.to_string()),
+            other => {
+                return Err(format!(
+                    "'external-check' expects 'command' or 'path', found '{other}'"
+                ))
+            }
+        },
         "http-request" => p.http_request.push(rules::http_rule(line, true)?),
         "http-response" => p.http_response.push(rules::http_rule(line, false)?),
         "stick-table" => p.stick_table = Some(rules::stick_table(line)?),

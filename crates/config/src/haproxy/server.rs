@@ -38,6 +38,8 @@ pub fn default_server() -> Server {
         error_limit: 10,
         on_error: OnError::FailCheck,
         send_proxy: false,
+        check_send_proxy: false,
+        agent: Default::default(),
         source: None,
     }
 }
@@ -63,6 +65,14 @@ const KNOWN: &[&str] = &[
     "on-error",
     "send-proxy",
     "no-send-proxy",
+    "check-send-proxy",
+    "agent-check",
+    "no-agent-check",
+    "agent-port",
+    "agent-inter",
+    "agent-addr",
+    "agent-send",
+    "no-check-send-proxy",
     "no-backup",
     "source",
 ];
@@ -75,11 +85,6 @@ const IGNORED: &[(&str, usize)] = &[
     ("resolvers", 1),
     ("init-addr", 1),
     ("id", 1),
-    ("agent-check", 0),
-    ("agent-port", 1),
-    ("agent-inter", 1),
-    ("agent-addr", 1),
-    ("agent-send", 1),
     ("track", 1),
     ("redir", 1),
     ("tfo", 0),
@@ -97,11 +102,9 @@ const IGNORED: &[(&str, usize)] = &[
     ("shard", 1),
     ("namespace", 1),
     ("tcp-ut", 1),
-    ("check-send-proxy", 0),
     ("send-proxy-v2", 0),
     ("check-proto", 1),
     ("log-proto", 1),
-    ("no-agent-check", 0),
     ("non-stick", 0),
     ("stick", 0),
     ("hash-key", 1),
@@ -192,6 +195,13 @@ fn apply_options<'a>(
         let mut consumed = 2;
         match opt {
             "weight" => s.weight = number_in(value("a weight from 0 to 256")?, "weight", 0, 256)?,
+            "agent-port" => s.agent.port = Some(number_in(value("a port")?, "agent-port", 1, 65535)? as u16),
+            "agent-inter" => s.agent.inter = Some(positive_time(value("a time")?, "agent-inter")?),
+            "agent-addr" => {
+                let v = value("an IP address")?;
+                s.agent.addr = Some(v.parse().map_err(|_| format!("'agent-addr' expects an IP address, found '{v}'"))?);
+            }
+            "agent-send" => s.agent.send = Some(value("a string")?.to_string()),
             "maxconn" => s.maxconn = Some(number_in(value("a number")?, "maxconn", 0, u64::from(u32::MAX))?),
             "inter" => s.inter = positive_time(value("a time")?, "inter")?,
             "fastinter" => s.fastinter = Some(positive_time(value("a time")?, "fastinter")?),
@@ -237,6 +247,10 @@ fn apply_options<'a>(
                     "no-check" => s.check = false,
                     "send-proxy" => s.send_proxy = true,
                     "no-send-proxy" => s.send_proxy = false,
+                    "check-send-proxy" => s.check_send_proxy = true,
+                    "agent-check" => s.agent.enabled = true,
+                    "no-agent-check" => s.agent.enabled = false,
+                    "no-check-send-proxy" => s.check_send_proxy = false,
                     _ => {
                         if let Some((_, n)) = IGNORED.iter().find(|(k, _)| *k == opt) {
                             for k in 1..=*n {

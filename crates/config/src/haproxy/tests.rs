@@ -631,7 +631,9 @@ fn http_rules() {
 fn http_check() {
     let c = ok(&format!("{TIMEOUTS}backend b\n option httpchk\n http-check send meth GET uri /health ver HTTP/1.1 hdr Host www.example.com\n http-check expect ! rstatus ^5\n"));
     let h = &c.proxy("b").unwrap().http_check;
-    let s = h.send.as_ref().unwrap();
+    let [HttpCheckRule::Send(s), HttpCheckRule::Expect(e)] = &h.rules[..] else {
+        panic!("send then expect: {:?}", h.rules);
+    };
     assert_eq!(s.method.as_deref(), Some("GET"));
     assert_eq!(s.uri.as_deref(), Some("/health"));
     assert_eq!(s.version.as_deref(), Some("HTTP/1.1"));
@@ -639,23 +641,70 @@ fn http_check() {
         s.headers,
         vec![("Host".to_string(), "www.example.com".to_string())]
     );
-    let e = h.expect.as_ref().unwrap();
     assert!(e.negate);
     assert_eq!(e.kind, ExpectKind::Rstatus);
     assert_eq!(e.pattern, "^5");
     let c = ok(&format!(
         "{TIMEOUTS}backend b\n http-check expect status 200\n"
     ));
-    assert_eq!(
-        c.proxy("b")
+    assert!(matches!(
+        &c.proxy("b").unwrap().http_check.rules[..],
+        [HttpCheckRule::Expect(e)] if e.kind == ExpectKind::Status
+    ));
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n option httpchk\n http-check connect\n http-check send meth OPTIONS uri /a\n http-check expect hdr name -m beg X-O value -m sub yes\n http-check connect port 81\n http-check send uri /b\n http-check expect ! fhdr name X-List\n"
+    ));
+    let rules = &c.proxy("b").unwrap().http_check.rules;
+    assert_eq!(rules.len(), 6);
+    assert!(
+        matches!(&rules[2], HttpCheckRule::Expect(HttpCheckExpect { kind: ExpectKind::Hdr, header: Some(HeaderMatch { name_method: MatchMethod::Beg, name, value: Some((MatchMethod::Sub, v)) }), .. }) if name == "X-O" && v == "yes")
+    );
+    assert!(matches!(
+        &rules[5],
+        HttpCheckRule::Expect(HttpCheckExpect {
+            negate: true,
+            kind: ExpectKind::Fhdr,
+            ..
+        })
+    ));
+    // a backend's own rules replace the ones of defaults
+    let c = ok(&format!(
+        "{TIMEOUTS} option httpchk\n http-check send uri /d\n tcp-check send d\nbackend b\n http-check send uri /b\n tcp-check send b\nbackend c\n"
+    ));
+    let uris = |name: &str| -> Vec<Option<String>> {
+        c.proxy(name)
             .unwrap()
             .http_check
-            .expect
-            .as_ref()
-            .unwrap()
-            .kind,
-        ExpectKind::Status
-    );
+            .rules
+            .iter()
+            .map(|r| match r {
+                HttpCheckRule::Send(s) => s.uri.clone(),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(uris("b"), vec![Some("/b".to_string())]);
+    assert_eq!(uris("c"), vec![Some("/d".to_string())]);
+    assert_eq!(c.proxy("b").unwrap().tcp_check.len(), 1);
+    assert_eq!(c.proxy("c").unwrap().tcp_check.len(), 1);
+    for (text, words) in [
+        (
+            " http-check send uri /a\n http-check send uri /b\n",
+            "missing connect rule",
+        ),
+        (
+            " http-check disable-on-404\n",
+            "'http-check disable-on-404' is not supported",
+        ),
+        (
+            " http-check send-state\n",
+            "'http-check send-state' is not supported",
+        ),
+        (" http-check expect hdr value x\n", "expects 'name' first"),
+    ] {
+        let e = errors(&format!("{TIMEOUTS}backend b\n option httpchk\n{text}"));
+        assert!(e.len() == 1 && e[0].contains(words), "{text}: {e:?}");
+    }
     assert_eq!(
         errors(&format!(
             "{TIMEOUTS}backend b\n http-check expect status ok\n"

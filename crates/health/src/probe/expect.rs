@@ -7,11 +7,35 @@
 use crate::probe::response::CheckResponse;
 use crate::status::{CheckOutcome, CheckStatus};
 use crate::HealthError;
-use fulcrum_config::model::{ExpectKind, HttpCheckExpect};
+use fulcrum_config::model::{ExpectKind, HttpCheckExpect, MatchMethod};
 use regex::bytes::Regex;
 use std::time::Duration;
 
+/// A compiled regex compared by its source, so a check's definition can be compared on reload.
 #[derive(Debug, Clone)]
+pub struct Re(pub Regex);
+
+impl Re {
+    pub fn new(pattern: &str) -> Result<Re, regex::Error> {
+        Regex::new(pattern).map(Re)
+    }
+}
+
+impl PartialEq for Re {
+    fn eq(&self, other: &Re) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+impl Eq for Re {}
+
+impl std::ops::Deref for Re {
+    type Target = Regex;
+    fn deref(&self) -> &Regex {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
     /// No `http-check expect`: 2xx and 3xx pass.
     Default,
@@ -21,7 +45,7 @@ pub enum Expect {
     },
     Rstatus {
         negate: bool,
-        re: Regex,
+        re: Re,
     },
     String {
         negate: bool,
@@ -29,8 +53,53 @@ pub enum Expect {
     },
     Rstring {
         negate: bool,
-        re: Regex,
+        re: Re,
     },
+    /// `hdr` (`full: false`: each comma-separated value) or `fhdr` (the whole value).
+    Header {
+        negate: bool,
+        full: bool,
+        name: Text,
+        value: Option<Text>,
+    },
+}
+
+/// A header name or value matcher: `-m str|beg|end|sub|reg`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Text {
+    Str(String),
+    Beg(String),
+    End(String),
+    Sub(String),
+    Reg(Re),
+}
+
+impl Text {
+    fn new(m: MatchMethod, s: &str, case_insensitive: bool) -> Result<Text, regex::Error> {
+        let s = if case_insensitive {
+            s.to_ascii_lowercase()
+        } else {
+            s.to_string()
+        };
+        Ok(match m {
+            MatchMethod::Str => Text::Str(s),
+            MatchMethod::Beg => Text::Beg(s),
+            MatchMethod::End => Text::End(s),
+            MatchMethod::Sub => Text::Sub(s),
+            MatchMethod::Reg if case_insensitive => Text::Reg(Re::new(&format!("(?i){s}"))?),
+            MatchMethod::Reg => Text::Reg(Re::new(&s)?),
+        })
+    }
+
+    fn matches(&self, v: &str) -> bool {
+        match self {
+            Text::Str(p) => v == p,
+            Text::Beg(p) => v.starts_with(p.as_str()),
+            Text::End(p) => v.ends_with(p.as_str()),
+            Text::Sub(p) => v.contains(p.as_str()),
+            Text::Reg(re) => re.is_match(v.as_bytes()),
+        }
+    }
 }
 
 impl Expect {
@@ -49,7 +118,7 @@ impl Expect {
             },
             ExpectKind::Rstatus => Expect::Rstatus {
                 negate: e.negate,
-                re: Regex::new(&e.pattern).map_err(|err| bad(format!("invalid regex: {err}")))?,
+                re: Re::new(&e.pattern).map_err(|err| bad(format!("invalid regex: {err}")))?,
             },
             ExpectKind::String => Expect::String {
                 negate: e.negate,
@@ -57,8 +126,27 @@ impl Expect {
             },
             ExpectKind::Rstring => Expect::Rstring {
                 negate: e.negate,
-                re: Regex::new(&e.pattern).map_err(|err| bad(format!("invalid regex: {err}")))?,
+                re: Re::new(&e.pattern).map_err(|err| bad(format!("invalid regex: {err}")))?,
             },
+            ExpectKind::Hdr | ExpectKind::Fhdr => {
+                let h = e
+                    .header
+                    .as_ref()
+                    .ok_or_else(|| bad("a header name is needed".into()))?;
+                let re_err = |err: regex::Error| bad(format!("invalid regex: {err}"));
+                Expect::Header {
+                    negate: e.negate,
+                    full: e.kind == ExpectKind::Fhdr,
+                    // header names compare without case, values as written
+                    name: Text::new(h.name_method, &h.name, true).map_err(re_err)?,
+                    value: h
+                        .value
+                        .as_ref()
+                        .map(|(m, v)| Text::new(*m, v, false))
+                        .transpose()
+                        .map_err(re_err)?,
+                }
+            }
         })
     }
 
@@ -101,6 +189,24 @@ impl Expect {
                 content_result(found, *negate)
             }
             Expect::Rstring { negate, re } => content_result(re.is_match(&resp.body), *negate),
+            Expect::Header {
+                negate,
+                full,
+                name,
+                value,
+            } => {
+                let found = resp
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| name.matches(&n.to_ascii_lowercase()))
+                    .any(|(_, v)| match value {
+                        None => true,
+                        Some(want) if *full => want.matches(v),
+                        Some(want) => v.split(',').any(|part| want.matches(part.trim())),
+                    });
+                // as haproxy 2.6: a header mismatch reads like a wrong status
+                status_result(found != *negate)
+            }
         }
     }
 }
@@ -136,6 +242,10 @@ mod tests {
         CheckResponse {
             status,
             reason: reason.into(),
+            headers: vec![
+                ("X-Ok".into(), "yes".into()),
+                ("X-List".into(), "a, b,c".into()),
+            ],
             body: body.as_bytes().to_vec(),
         }
     }
@@ -145,6 +255,7 @@ mod tests {
             negate,
             kind,
             pattern: pattern.into(),
+            header: None,
         }
     }
     fn eval(e: Option<HttpCheckExpect>, r: &CheckResponse) -> CheckOutcome {
@@ -204,6 +315,66 @@ mod tests {
             &resp(200, "OK", "")
         )
         .passed());
+    }
+
+    #[test]
+    fn hdr_splits_values_fhdr_does_not_names_ignore_case() {
+        use fulcrum_config::model::HeaderMatch;
+        let hdr = |kind, negate, name: &str, value: Option<(MatchMethod, &str)>| {
+            let mut e = model(negate, kind, "");
+            e.header = Some(HeaderMatch {
+                name_method: MatchMethod::Str,
+                name: name.into(),
+                value: value.map(|(m, v)| (m, v.to_string())),
+            });
+            Some(e)
+        };
+        let r = resp(200, "OK", "");
+        assert!(eval(
+            hdr(
+                ExpectKind::Hdr,
+                false,
+                "x-ok",
+                Some((MatchMethod::Str, "yes"))
+            ),
+            &r
+        )
+        .passed());
+        assert!(eval(
+            hdr(
+                ExpectKind::Hdr,
+                false,
+                "X-List",
+                Some((MatchMethod::Str, "b"))
+            ),
+            &r
+        )
+        .passed());
+        let o = eval(
+            hdr(
+                ExpectKind::Fhdr,
+                false,
+                "X-List",
+                Some((MatchMethod::Str, "b")),
+            ),
+            &r,
+        );
+        assert_eq!(
+            o.to_string(),
+            "reason: Layer7 wrong status, code: 200, info: \"OK\", check duration: 0ms"
+        );
+        assert!(eval(
+            hdr(
+                ExpectKind::Fhdr,
+                false,
+                "X-List",
+                Some((MatchMethod::Sub, "b,"))
+            ),
+            &r
+        )
+        .passed());
+        assert!(eval(hdr(ExpectKind::Hdr, true, "X-Missing", None), &r).passed());
+        assert!(!eval(hdr(ExpectKind::Hdr, true, "X-Ok", None), &r).passed());
     }
 
     #[test]

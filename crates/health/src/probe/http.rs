@@ -1,63 +1,79 @@
-//! HAProxy's HTTP check: `option httpchk [METHOD] [URI] [VERSION]` with `http-check send`
-//! (meth/uri/ver override, hdr lines, body with its Content-Length) and `http-check expect`.
-//! Builds the request once; each run connects, sends, reads one response and judges it.
+//! HAProxy's HTTP check as a script of the one engine (`probe::script`): `option httpchk
+//! [METHOD] [URI] [VERSION]` gives the first request; `http-check connect|send|expect` rules
+//! run in order (several send/expect pairs, each send after its own connect, as HAProxy
+//! requires); without an expect after the last send, the default one (2xx/3xx) applies.
 
-use crate::probe::addr::CheckAddr;
 use crate::probe::expect::Expect;
-use crate::probe::response;
-use crate::status::CheckOutcome;
+use crate::probe::script::{Action, Connect, Flavor, Script, Step};
 use crate::HealthError;
-use fulcrum_config::model::{HttpCheck as HttpCheckModel, HttpChk};
-use std::time::Duration;
+use fulcrum_config::model::{HttpCheck as HttpCheckModel, HttpCheckRule, HttpCheckSend, HttpChk};
 
-/// HAProxy judges checks on its first buffer; keep the same order of size.
-pub const CHECK_BUFFER: usize = 16384;
-
-#[derive(Debug, Clone)]
-pub struct HttpCheck {
-    pub addr: CheckAddr,
-    pub request: Vec<u8>,
-    pub expect: Expect,
-    pub connect_timeout: Duration,
-    pub read_timeout: Duration,
-}
-
-impl HttpCheck {
-    pub fn new(
-        addr: CheckAddr,
-        httpchk: &HttpChk,
-        http_check: &HttpCheckModel,
-        connect_timeout: Duration,
-        read_timeout: Duration,
-    ) -> Result<Self, HealthError> {
-        Ok(HttpCheck {
-            addr,
-            request: build_request(httpchk, http_check),
-            expect: Expect::from_model(http_check.expect.as_ref())?,
-            connect_timeout,
-            read_timeout,
-        })
-    }
-
-    pub async fn run(&self) -> CheckOutcome {
-        match response::exchange(
-            &self.addr,
-            &self.request,
-            self.connect_timeout,
-            self.read_timeout,
-            CHECK_BUFFER,
-        )
-        .await
-        {
-            Ok((resp, elapsed)) => self.expect.evaluate(&resp, elapsed),
-            Err(outcome) => outcome,
+/// The steps of a backend's HTTP check.
+pub fn script(
+    httpchk: &HttpChk,
+    http_check: &HttpCheckModel,
+    send_proxy: bool,
+) -> Result<Script, HealthError> {
+    let mut actions: Vec<Action> = Vec::new();
+    let has_send = http_check
+        .rules
+        .iter()
+        .any(|r| matches!(r, HttpCheckRule::Send(_)));
+    for rule in &http_check.rules {
+        match rule {
+            HttpCheckRule::Connect(c) => actions.push(Action::Connect(Connect {
+                port: c.port,
+                addr: c.addr,
+                send_proxy: c.send_proxy,
+                linger: c.linger,
+                implicit: false,
+            })),
+            HttpCheckRule::Send(s) => actions.push(Action::Send(build_request(httpchk, Some(s)))),
+            HttpCheckRule::Expect(e) => {
+                if !has_send && !actions.iter().any(|a| matches!(a, Action::Send(_))) {
+                    actions.push(Action::Send(build_request(httpchk, None)));
+                }
+                actions.push(Action::ExpectHttp(Expect::from_model(Some(e))?));
+            }
+            HttpCheckRule::Comment(_) => {}
         }
     }
+    if !actions.iter().any(|a| matches!(a, Action::Send(_))) {
+        actions.push(Action::Send(build_request(httpchk, None)));
+    }
+    if matches!(
+        actions.last(),
+        Some(Action::Send(_)) | Some(Action::Connect(_))
+    ) {
+        actions.push(Action::ExpectHttp(Expect::Default));
+    }
+    if !matches!(actions.first(), Some(Action::Connect(_))) {
+        actions.insert(
+            0,
+            Action::Connect(Connect {
+                send_proxy,
+                implicit: true,
+                ..Connect::default()
+            }),
+        );
+    }
+    Ok(Script {
+        flavor: Flavor::Protocol,
+        steps: actions
+            .into_iter()
+            .enumerate()
+            .map(|(i, action)| Step {
+                number: i as u32,
+                action,
+                comment: None,
+            })
+            .collect(),
+    })
 }
 
-/// The bytes sent on the wire for one check.
-pub fn build_request(httpchk: &HttpChk, http_check: &HttpCheckModel) -> Vec<u8> {
-    let send = http_check.send.clone().unwrap_or_default();
+/// The bytes sent on the wire for one `http-check send` (or the option's request alone).
+pub fn build_request(httpchk: &HttpChk, send: Option<&HttpCheckSend>) -> Vec<u8> {
+    let send = send.cloned().unwrap_or_default();
     let method = send.method.as_deref().unwrap_or(&httpchk.method);
     let uri = send.uri.as_deref().unwrap_or(&httpchk.uri);
     let version = send.version.as_deref().unwrap_or(&httpchk.version);
@@ -101,11 +117,10 @@ pub fn build_request(httpchk: &HttpChk, http_check: &HttpCheckModel) -> Vec<u8> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fulcrum_config::model::HttpCheckSend;
 
     #[test]
     fn option_httpchk_default_request() {
-        let req = build_request(&HttpChk::default(), &HttpCheckModel::default());
+        let req = build_request(&HttpChk::default(), None);
         assert_eq!(req, b"OPTIONS / HTTP/1.0\r\n\r\n");
     }
 
@@ -117,21 +132,18 @@ mod tests {
             version: "HTTP/1.0".into(),
             extra: None,
         };
-        let hc = HttpCheckModel {
-            send: Some(HttpCheckSend {
-                method: Some("POST".into()),
-                uri: Some("/health".into()),
-                version: Some("HTTP/1.1".into()),
-                headers: vec![
-                    ("Host".into(), "example.com".into()),
-                    ("Content-Length".into(), "99".into()),
-                ],
-                body: Some("ping".into()),
-            }),
-            expect: None,
-        };
+        let hc = Some(HttpCheckSend {
+            method: Some("POST".into()),
+            uri: Some("/health".into()),
+            version: Some("HTTP/1.1".into()),
+            headers: vec![
+                ("Host".into(), "example.com".into()),
+                ("Content-Length".into(), "99".into()),
+            ],
+            body: Some("ping".into()),
+        });
         assert_eq!(
-            String::from_utf8_lossy(&build_request(&chk, &hc)),
+            String::from_utf8_lossy(&build_request(&chk, hc.as_ref())),
             "POST /health HTTP/1.1\r\nhost: example.com\r\ncontent-length: 4\r\nconnection: close\r\n\r\nping"
         );
     }
@@ -145,7 +157,7 @@ mod tests {
             extra: Some("\\r\\nHost:\\ www.example.com".into()),
         };
         assert_eq!(
-            String::from_utf8_lossy(&build_request(&chk, &HttpCheckModel::default())),
+            String::from_utf8_lossy(&build_request(&chk, None)),
             "HEAD / HTTP/1.1\r\nHost: www.example.com\r\nconnection: close\r\n\r\n"
         );
     }

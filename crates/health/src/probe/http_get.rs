@@ -12,12 +12,12 @@ use fulcrum_config::model::CheckUrl;
 use md5::{Digest, Md5};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Bodies larger than this are hashed only in part; keepalived pages are small status pages.
 pub const MAX_BODY: usize = 1 << 20;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpGet {
     pub addr: SocketAddr,
     pub urls: Vec<CheckUrl>,
@@ -60,12 +60,12 @@ impl HttpGet {
     }
 
     pub async fn run(&self) -> CheckOutcome {
-        let start = Instant::now();
+        let start = crate::clock::now();
         let mut last = CheckOutcome::new(CheckStatus::L4Ok, Duration::ZERO);
         for url in &self.urls {
             let req = self.request(&url.path);
             let exchanged = if self.ssl {
-                let begun = Instant::now();
+                let begun = crate::clock::now();
                 match tls::connect(self.addr, self.connect_timeout).await {
                     Ok(stream) => {
                         response::exchange_on(stream, begun, &req, self.connect_timeout, MAX_BODY)
@@ -84,7 +84,7 @@ impl HttpGet {
                 .await
             };
             last = match exchanged {
-                Ok((resp, _)) => judge(url, &resp, start.elapsed()),
+                Ok((resp, _)) => judge(url, &resp, crate::clock::since(start)),
                 Err(outcome) => outcome,
             };
             if !last.passed() {
@@ -143,6 +143,7 @@ mod tests {
     }
     fn resp(status: u16, body: &str) -> CheckResponse {
         CheckResponse {
+            headers: Vec::new(),
             status,
             reason: String::new(),
             body: body.as_bytes().to_vec(),

@@ -3,11 +3,16 @@
 //! nothing about UP or DOWN (that is `state`/`keepalived`).
 
 pub mod addr;
+pub mod agent;
 pub mod expect;
+pub mod external;
 pub mod http;
 pub mod http_get;
 pub mod misc;
+pub mod protocols;
 pub mod response;
+pub mod script;
+pub mod script_run;
 pub mod tcp;
 pub mod tls;
 
@@ -16,19 +21,23 @@ pub use addr::{CheckAddr, Dest};
 use std::time::Duration;
 
 /// One runnable check, built from the config by the scheduler.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
     /// HAProxy `check` without `option httpchk`, and keepalived TCP_CHECK.
     Tcp {
         addr: CheckAddr,
         connect_timeout: Duration,
     },
-    /// HAProxy `option httpchk` + `http-check send/expect`.
-    Http(http::HttpCheck),
     /// keepalived HTTP_GET and SSL_GET.
     HttpGet(http_get::HttpGet),
     /// keepalived MISC_CHECK.
     Misc(misc::MiscCheck),
+    /// HAProxy `agent-check`: the reply line as info, judged by [`agent::judge`].
+    Agent(agent::AgentCheck),
+    /// HAProxy `option external-check`.
+    External(external::ExternalCheck),
+    /// `tcp-check` sequences and HAProxy's protocol checks (one engine).
+    Script(script_run::ScriptCheck),
 }
 
 impl Probe {
@@ -38,9 +47,11 @@ impl Probe {
                 addr,
                 connect_timeout,
             } => tcp::check(addr, *connect_timeout).await,
-            Probe::Http(h) => h.run().await,
             Probe::HttpGet(h) => h.run().await,
             Probe::Misc(m) => m.run().await,
+            Probe::Script(s) => s.run().await,
+            Probe::Agent(a) => a.run().await,
+            Probe::External(e) => e.run().await,
         }
     }
 }

@@ -13,6 +13,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub struct CheckResponse {
     pub status: u16,
     pub reason: String,
+    /// Header lines as received (name, value), for `http-check expect hdr|fhdr`.
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
@@ -24,7 +26,7 @@ pub async fn exchange(
     read_timeout: Duration,
     limit: usize,
 ) -> Result<(CheckResponse, Duration), CheckOutcome> {
-    let start = Instant::now();
+    let start = crate::clock::now();
     match tcp::connect_to(addr, connect_timeout).await? {
         Conn::Tcp(s) => exchange_on(s, start, request, read_timeout, limit).await,
         Conn::Unix(s) => exchange_on(s, start, request, read_timeout, limit).await,
@@ -61,14 +63,21 @@ pub async fn exchange_on<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     let (buf, _closed) = match tokio::time::timeout(read_timeout, io).await {
-        Err(_) => return Err(CheckOutcome::new(CheckStatus::L7Timeout, start.elapsed())),
+        Err(_) => {
+            return Err(CheckOutcome::new(
+                CheckStatus::L7Timeout,
+                crate::clock::since(start),
+            ))
+        }
         Ok(Err(e)) => {
-            return Err(CheckOutcome::new(CheckStatus::L7Response, start.elapsed())
-                .with_info(tcp::io_error_info(&e)))
+            return Err(
+                CheckOutcome::new(CheckStatus::L7Response, crate::clock::since(start))
+                    .with_info(tcp::io_error_info(&e)),
+            )
         }
         Ok(Ok(v)) => v,
     };
-    let elapsed = start.elapsed();
+    let elapsed = crate::clock::since(start);
     match parse(&buf) {
         Some(resp) => Ok((resp, elapsed)),
         None if buf.is_empty() => {
@@ -82,7 +91,7 @@ pub async fn exchange_on<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// Head complete and, with a Content-Length, the body too.
-fn complete(buf: &[u8]) -> bool {
+pub fn complete(buf: &[u8]) -> bool {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
     match resp.parse(buf) {
@@ -127,9 +136,20 @@ pub fn parse(buf: &[u8]) -> Option<CheckResponse> {
             if let Some(len) = content_length(resp.headers) {
                 body.truncate(len);
             }
+            let headers = resp
+                .headers
+                .iter()
+                .map(|h| {
+                    (
+                        h.name.to_string(),
+                        String::from_utf8_lossy(h.value).trim().to_string(),
+                    )
+                })
+                .collect();
             Some(CheckResponse {
                 status,
                 reason,
+                headers,
                 body,
             })
         }

@@ -7,39 +7,45 @@ use super::addr::{CheckAddr, Conn};
 use crate::status::{CheckOutcome, CheckStatus};
 use std::io;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpStream;
 
 /// Connects within `timeout`; the stream is returned for checks that go on talking.
 pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, CheckOutcome> {
-    let start = Instant::now();
+    let start = crate::clock::now();
     match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
         Ok(Ok(stream)) => Ok(stream),
         Ok(Err(e)) => Err(
-            CheckOutcome::new(CheckStatus::L4Connection, start.elapsed())
+            CheckOutcome::new(CheckStatus::L4Connection, crate::clock::since(start))
                 .with_info(io_error_info(&e)),
         ),
-        Err(_) => Err(CheckOutcome::new(CheckStatus::L4Timeout, start.elapsed())),
+        Err(_) => Err(CheckOutcome::new(
+            CheckStatus::L4Timeout,
+            crate::clock::since(start),
+        )),
     }
 }
 
 /// [`connect`] to any check address: IP (from a `source`), unix path or abstract name.
 pub async fn connect_to(addr: &CheckAddr, timeout: Duration) -> Result<Conn, CheckOutcome> {
-    let start = Instant::now();
+    let start = crate::clock::now();
     match tokio::time::timeout(timeout, super::addr::connect(addr)).await {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(e)) => Err(
-            CheckOutcome::new(CheckStatus::L4Connection, start.elapsed())
+            CheckOutcome::new(CheckStatus::L4Connection, crate::clock::since(start))
                 .with_info(io_error_info(&e)),
         ),
-        Err(_) => Err(CheckOutcome::new(CheckStatus::L4Timeout, start.elapsed())),
+        Err(_) => Err(CheckOutcome::new(
+            CheckStatus::L4Timeout,
+            crate::clock::since(start),
+        )),
     }
 }
 
 pub async fn check(addr: &CheckAddr, timeout: Duration) -> CheckOutcome {
-    let start = Instant::now();
+    let start = crate::clock::now();
     match connect_to(addr, timeout).await {
-        Ok(_stream) => CheckOutcome::new(CheckStatus::L4Ok, start.elapsed()),
+        Ok(_stream) => CheckOutcome::new(CheckStatus::L4Ok, crate::clock::since(start)),
         Err(outcome) => outcome,
     }
 }

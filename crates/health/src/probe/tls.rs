@@ -12,7 +12,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
@@ -85,19 +85,23 @@ pub async fn connect(
     addr: SocketAddr,
     timeout: Duration,
 ) -> Result<TlsStream<TcpStream>, CheckOutcome> {
-    let start = Instant::now();
+    let start = crate::clock::now();
     let tcp = tcp::connect(addr, timeout).await?;
-    let connector = connector()
-        .map_err(|e| CheckOutcome::new(CheckStatus::L6Response, start.elapsed()).with_info(e))?;
+    let connector = connector().map_err(|e| {
+        CheckOutcome::new(CheckStatus::L6Response, crate::clock::since(start)).with_info(e)
+    })?;
     // An IP address as the server name: rustls sends no SNI for it.
     let name = ServerName::IpAddress(addr.ip().into());
-    let left = timeout.saturating_sub(start.elapsed());
+    let left = timeout.saturating_sub(crate::clock::since(start));
     match tokio::time::timeout(left, connector.connect(name, tcp)).await {
         Ok(Ok(tls)) => Ok(tls),
-        Ok(Err(e)) => {
-            Err(CheckOutcome::new(CheckStatus::L6Response, start.elapsed())
-                .with_info(e.to_string()))
-        }
-        Err(_) => Err(CheckOutcome::new(CheckStatus::L6Timeout, start.elapsed())),
+        Ok(Err(e)) => Err(
+            CheckOutcome::new(CheckStatus::L6Response, crate::clock::since(start))
+                .with_info(e.to_string()),
+        ),
+        Err(_) => Err(CheckOutcome::new(
+            CheckStatus::L6Timeout,
+            crate::clock::since(start),
+        )),
     }
 }

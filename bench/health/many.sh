@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Many servers checked: fulcrum vs HAProxy doing the same health checks, same servers.
+#
+#   bench/health/many.sh        # N=1000 SECS=10 RUNS=3 KIND=tcp by default
+#
+# N loopback listeners (one Python asyncio process that answers "+PONG\r\n" to anything, so
+# KIND=redis runs `option redis-check`, KIND=tcp a plain connect check) sit behind one backend
+# with `check inter 1s` on every server. Each run starts the checker (HAProxy or `fulcrum run`,
+# alternating), lets it settle 2 s, then samples its CPU time (utime+stime from /proc) over
+# SECS seconds and its RSS at the end. Printed: medians per checker and the fulcrum/HAProxy
+# ratios. The machine may be shared: keep runs short and read ratios, not absolute numbers.
+set -euo pipefail
+
+N=${N:-1000}
+SECS=${SECS:-10}
+RUNS=${RUNS:-3}
+KIND=${KIND:-tcp}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/fulcrum-bench-many-XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+command -v haproxy >/dev/null || { echo "haproxy is needed (scripts/install-deps.sh)"; exit 1; }
+(cd "$ROOT" && cargo build --release -q -p fulcrum)
+FULCRUM="${CARGO_TARGET_DIR:-$ROOT/target}/release/fulcrum"
+
+# The servers: N listeners on free loopback ports, ports written to a file once all listen.
+cat > "$WORK/servers.py" <<'PY'
+import asyncio, socket, sys
+n, out = int(sys.argv[1]), sys.argv[2]
+async def handle(r, w):
+    try:
+        while await r.read(4096):
+            w.write(b"+PONG\r\n")
+            await w.drain()
+    except Exception:
+        pass
+    w.close()
+async def main():
+    ports = []
+    for _ in range(n):
+        s = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=64)
+        ports.append(s.sockets[0].getsockname()[1])
+    open(out + ".tmp", "w").write("\n".join(map(str, ports)))
+    import os; os.rename(out + ".tmp", out)
+    await asyncio.Event().wait()
+asyncio.run(main())
+PY
+python3 "$WORK/servers.py" "$N" "$WORK/ports" & PIDS+=($!)
+for _ in $(seq 100); do [ -f "$WORK/ports" ] && break; sleep 0.1; done
+[ -f "$WORK/ports" ] || { echo "servers did not start"; exit 1; }
+FRONT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+{
+  echo "global"
+  echo "  nbthread 1"
+  echo "defaults"
+  echo "  mode tcp"
+  echo "  timeout connect 1s"
+  echo "  timeout client 10s"
+  echo "  timeout server 10s"
+  echo "  timeout check 1s"
+  echo "frontend fe"
+  echo "  bind 127.0.0.1:$FRONT"
+  echo "  default_backend pool"
+  echo "backend pool"
+  [ "$KIND" = redis ] && echo "  option redis-check"
+  i=0
+  while read -r port; do
+    echo "  server s$i 127.0.0.1:$port check inter 1s"
+    i=$((i + 1))
+  done < "$WORK/ports"
+} > "$WORK/lb.cfg"
+
+ticks=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+measure() { # name cmd...
+  local name=$1; shift
+  "$@" > "$WORK/$name.log" 2>&1 & local pid=$!
+  PIDS+=("$pid")
+  sleep 2
+  local t0; t0=$(cpu_ticks "$pid")
+  sleep "$SECS"
+  local t1; t1=$(cpu_ticks "$pid")
+  local rss; rss=$(rss_kb "$pid")
+  kill -9 "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  # CPU as percent of one core over the window; RSS in MiB
+  echo "$name $(awk -v d=$((t1 - t0)) -v t="$ticks" -v s="$SECS" 'BEGIN{printf "%.2f", 100*d/t/s}') $(awk -v r="$rss" 'BEGIN{printf "%.1f", r/1024}')"
+}
+
+: > "$WORK/results"
+for r in $(seq "$RUNS"); do
+  measure haproxy haproxy -db -f "$WORK/lb.cfg" >> "$WORK/results"
+  measure fulcrum "$FULCRUM" run -f "$WORK/lb.cfg" >> "$WORK/results"
+done
+
+median() { sort -n | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
+hc=$(awk '$1=="haproxy"{print $2}' "$WORK/results" | median)
+fc=$(awk '$1=="fulcrum"{print $2}' "$WORK/results" | median)
+hr=$(awk '$1=="haproxy"{print $3}' "$WORK/results" | median)
+fr=$(awk '$1=="fulcrum"{print $3}' "$WORK/results" | median)
+echo "servers=$N inter=1s kind=$KIND window=${SECS}s runs=$RUNS (alternating)"
+cat "$WORK/results"
+printf "%-8s %10s %10s\n" "" "CPU %" "RSS MiB"
+printf "%-8s %10s %10s\n" haproxy "$hc" "$hr"
+printf "%-8s %10s %10s\n" fulcrum "$fc" "$fr"
+printf "%-8s %10s %10s\n" ratio "$(awk -v a="$fc" -v b="$hc" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')" \
+  "$(awk -v a="$fr" -v b="$hr" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')"

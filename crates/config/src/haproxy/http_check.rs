@@ -1,0 +1,202 @@
+//! `http-check` rules as HAProxy 2.6 has them: `connect`, `send` (meth uri ver hdr body),
+//! `expect` (`status rstatus string rstring hdr fhdr`, `!`), `comment`, several send/expect
+//! pairs in one check. `disable-on-404`, `send-state`, variables and log-format forms are not
+//! run by fulcrum and are errors naming the keyword.
+
+use super::line::Line;
+use crate::model::{
+    ExpectKind, HeaderMatch, HttpCheck, HttpCheckExpect, HttpCheckRule, HttpCheckSend, MatchMethod,
+};
+
+pub fn http_check(h: &mut HttpCheck, line: &Line<'_>) -> Result<(), String> {
+    let rule = match line.need(1, "connect, send, expect or comment")? {
+        "expect" => HttpCheckRule::Expect(expect(line)?),
+        "send" => {
+            // HAProxy: a second send needs its own connect.
+            let sent_since_connect = h
+                .rules
+                .iter()
+                .rev()
+                .take_while(|r| !matches!(r, HttpCheckRule::Connect(_)))
+                .any(|r| matches!(r, HttpCheckRule::Send(_)));
+            if sent_since_connect {
+                return Err(format!(
+                    "'http-check send' : unable to add http-check send rule at step {} (missing connect rule)",
+                    h.rules.len() + 1
+                ));
+            }
+            HttpCheckRule::Send(send(line)?)
+        }
+        "connect" => {
+            if !h.rules.is_empty()
+                && !h.rules.iter().any(|r| matches!(r, HttpCheckRule::Connect(_)))
+                && h.rules.iter().any(|r| !matches!(r, HttpCheckRule::Comment(_)))
+            {
+                return Err("'http-check connect': first step MUST also be a 'connect', optionally preceded by a 'set-var', an 'unset-var' or a 'comment', when there is a 'connect' step in the tcp-check ruleset".into());
+            }
+            HttpCheckRule::Connect(super::tcp_check::connect(line)?)
+        }
+        "comment" => HttpCheckRule::Comment(line.need(2, "a comment")?.to_string()),
+        kw @ ("disable-on-404" | "send-state") => {
+            return Err(format!("'http-check {kw}' is not supported by fulcrum yet"))
+        }
+        kw if kw.starts_with("set-var") || kw.starts_with("unset-var") => {
+            return Err(format!("'http-check {kw}' (variables) is not supported by fulcrum yet"))
+        }
+        other => {
+            return Err(format!(
+                "unknown 'http-check' keyword '{other}' (expected connect, send, expect, comment, disable-on-404, send-state, set-var or unset-var)"
+            ))
+        }
+    };
+    h.rules.push(rule);
+    Ok(())
+}
+
+fn send(line: &Line<'_>) -> Result<HttpCheckSend, String> {
+    let mut s = HttpCheckSend::default();
+    let mut i = 2;
+    while let Some(a) = line.arg(i) {
+        match a {
+            "meth" => s.method = Some(line.need(i + 1, "a method")?.to_string()),
+            "uri" => s.uri = Some(line.need(i + 1, "a URI")?.to_string()),
+            "ver" => s.version = Some(line.need(i + 1, "a version")?.to_string()),
+            "body" => s.body = Some(line.need(i + 1, "a body")?.to_string()),
+            "hdr" => {
+                let n = line.need(i + 1, "a header name")?.to_string();
+                let v = line.need(i + 2, "a header value")?.to_string();
+                s.headers.push((n, v));
+                i += 1;
+            }
+            "uri-lf" | "body-lf" => {
+                let v = line.need(i + 1, "a value")?;
+                if v.contains('%') {
+                    return Err(format!("'http-check send {a}' with log-format expressions is not supported by fulcrum yet"));
+                }
+                if a == "uri-lf" {
+                    s.uri = Some(v.to_string());
+                } else {
+                    s.body = Some(v.to_string());
+                }
+            }
+            "comment" => {}
+            other => {
+                return Err(format!(
+                    "'http-check send' expects meth, uri, uri-lf, ver, hdr, body, body-lf or comment, found '{other}'"
+                ))
+            }
+        }
+        i += 2;
+    }
+    Ok(s)
+}
+
+fn method(line: &Line<'_>, i: &mut usize) -> Result<MatchMethod, String> {
+    if line.arg(*i) != Some("-m") {
+        return Ok(MatchMethod::Str);
+    }
+    let m = match line.need(*i + 1, "a match method (str, beg, end, sub, reg)")? {
+        "str" => MatchMethod::Str,
+        "beg" => MatchMethod::Beg,
+        "end" => MatchMethod::End,
+        "sub" => MatchMethod::Sub,
+        "reg" => MatchMethod::Reg,
+        other => {
+            return Err(format!(
+            "'http-check expect' match method must be str, beg, end, sub or reg, found '{other}'"
+        ))
+        }
+    };
+    *i += 2;
+    Ok(m)
+}
+
+fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
+    let mut i = 2;
+    let mut negate = false;
+    loop {
+        match line.arg(i) {
+            Some("!") => negate = true,
+            Some("comment") => i += 1,
+            Some(
+                "min-recv" | "ok-status" | "error-status" | "tout-status" | "on-success"
+                | "on-error" | "status-code",
+            ) => {
+                return Err(format!(
+                    "'http-check expect {}' is not supported by fulcrum yet",
+                    line.words[i]
+                ))
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    let word = line.need(i, "status, rstatus, string, rstring, hdr or fhdr")?;
+    let (negate, word) = match word.strip_prefix('!') {
+        Some(w) => (true, w),
+        None => (negate, word),
+    };
+    let kind = match word {
+        "status" => ExpectKind::Status,
+        "rstatus" => ExpectKind::Rstatus,
+        "string" => ExpectKind::String,
+        "rstring" => ExpectKind::Rstring,
+        "hdr" => ExpectKind::Hdr,
+        "fhdr" => ExpectKind::Fhdr,
+        "string-lf" | "status-lf" => return Err(format!("'http-check expect {word}' (log-format patterns) is not supported by fulcrum yet")),
+        other => return Err(format!("'http-check expect' expects status, rstatus, string, rstring, hdr or fhdr, found '{other}'")),
+    };
+    let mut e = HttpCheckExpect {
+        span: line.span.clone(),
+        negate,
+        kind,
+        pattern: String::new(),
+        header: None,
+    };
+    if matches!(kind, ExpectKind::Hdr | ExpectKind::Fhdr) {
+        i += 1;
+        if line.need(i, "'name'")? != "name" {
+            return Err(format!(
+                "'http-check expect {word}' expects 'name' first, found '{}'",
+                line.words[i]
+            ));
+        }
+        i += 1;
+        let name_method = method(line, &mut i)?;
+        let name = line.need(i, "a header name")?.to_string();
+        i += 1;
+        let mut value = None;
+        if line.arg(i) == Some("value") {
+            i += 1;
+            let m = method(line, &mut i)?;
+            value = Some((m, line.need(i, "a header value")?.to_string()));
+            i += 1;
+        }
+        if let Some(extra) = line.arg(i) {
+            if extra != "comment" {
+                return Err(format!(
+                    "unexpected '{extra}' after 'http-check expect {word}'"
+                ));
+            }
+        }
+        e.header = Some(HeaderMatch {
+            name_method,
+            name,
+            value,
+        });
+        return Ok(e);
+    }
+    e.pattern = line.need(i + 1, "a pattern")?.to_string();
+    if kind == ExpectKind::Status
+        && !e
+            .pattern
+            .split(',')
+            .all(|p| p.split('-').all(|n| n.parse::<u16>().is_ok()))
+    {
+        return Err(format!(
+            "'http-check expect status' expects a status code (or list/range), found '{}'",
+            e.pattern
+        ));
+    }
+    Ok(e)
+}

@@ -1,0 +1,432 @@
+//! `tcp-check` rules and the protocol-check options (`option tcp-check`, `redis-check`,
+//! `mysql-check`, `pgsql-check`, `ldap-check`, `smtpchk`), as HAProxy 2.6 spells them. What
+//! fulcrum does not run (TLS connects, SOCKS4, log-format `%[...]` expressions, variables) is
+//! an error naming the keyword, never silently dropped.
+
+use super::line::{number, Line};
+use crate::model::{
+    CheckProtocol, TcpCheckAction, TcpCheckConnect, TcpCheckExpect, TcpCheckRule, TcpExpectKind,
+};
+use std::net::IpAddr;
+
+/// `option NAME ...` for the check options; None when `name` is not one of them.
+pub fn protocol_option(
+    name: &str,
+    line: &Line<'_>,
+    base: usize,
+) -> Option<Result<CheckProtocol, String>> {
+    let arg = |i: usize| line.arg(base + i);
+    let r = match name {
+        "tcp-check" => Ok(CheckProtocol::TcpCheck),
+        "redis-check" => Ok(CheckProtocol::Redis),
+        "ldap-check" => Ok(CheckProtocol::Ldap),
+        "external-check" => Ok(CheckProtocol::External),
+        // a check that would silently become a plain connect: refused
+        "ssl-hello-chk" | "spop-check" => {
+            Err(format!("'option {name}' is not supported by fulcrum yet"))
+        }
+        "mysql-check" => match (arg(1), arg(2), arg(3)) {
+            (None, _, _) => Ok(CheckProtocol::Mysql {
+                user: None,
+                pre41: false,
+            }),
+            (Some("user"), Some(u), v) => match v {
+                None | Some("post-41") => Ok(CheckProtocol::Mysql {
+                    user: Some(u.into()),
+                    pre41: false,
+                }),
+                Some("pre-41") => Ok(CheckProtocol::Mysql {
+                    user: Some(u.into()),
+                    pre41: true,
+                }),
+                Some(o) => Err(format!(
+                    "'option mysql-check user' only supports 'post-41' and 'pre-41' (got '{o}')"
+                )),
+            },
+            (Some("user"), None, _) => {
+                Err("'option mysql-check user' expects <username> as argument".into())
+            }
+            (Some(o), _, _) => Err(format!(
+                "'option mysql-check' only supports optional values: 'user' (got '{o}')"
+            )),
+        },
+        "pgsql-check" => match (arg(1), arg(2)) {
+            (Some("user"), Some(u)) => Ok(CheckProtocol::Pgsql { user: u.into() }),
+            _ => Err("'option pgsql-check' expects 'user <username>' as argument".into()),
+        },
+        "smtpchk" => match (arg(1), arg(2)) {
+            (None, _) => Ok(CheckProtocol::Smtp {
+                command: "HELO localhost".into(),
+            }),
+            (Some(c), Some(d))
+                if c.eq_ignore_ascii_case("HELO") || c.eq_ignore_ascii_case("EHLO") =>
+            {
+                Ok(CheckProtocol::Smtp {
+                    command: format!("{c} {d}"),
+                })
+            }
+            // HAProxy falls back to HELO localhost for anything else.
+            _ => Ok(CheckProtocol::Smtp {
+                command: "HELO localhost".into(),
+            }),
+        },
+        _ => return None,
+    };
+    Some(r)
+}
+
+/// HAProxy's status names an expect rule may set.
+const OK_STATUS: &[&str] = &["L7OK", "L7OKC", "L6OK", "L4OK"];
+const ERROR_STATUS: &[&str] = &["L7RSP", "L7STS", "L6RSP", "L4CON"];
+const TOUT_STATUS: &[&str] = &["L7TOUT", "L6TOUT", "L4TOUT"];
+
+pub fn tcp_check(rules: &mut Vec<TcpCheckRule>, line: &Line<'_>) -> Result<(), String> {
+    let action = match line.need(1, "connect, send, send-binary, expect or comment")? {
+        "connect" => TcpCheckAction::Connect(connect(line)?),
+        kw @ ("send" | "send-lf" | "send-binary" | "send-binary-lf") => {
+            let data = line.need(2, "the data to send")?;
+            if kw.ends_with("-lf") && data.contains('%') {
+                return Err(format!("'tcp-check {kw}' with log-format expressions is not supported by fulcrum yet"));
+            }
+            let data = if kw.starts_with("send-binary") {
+                hex(data).map_err(|e| format!("'tcp-check {kw}': {e}"))?
+            } else {
+                data.as_bytes().to_vec()
+            };
+            let comment = match (line.arg(3), line.arg(4)) {
+                (None, _) => None,
+                (Some("comment"), Some(c)) => Some(c.to_string()),
+                (Some(o), _) => return Err(format!("'tcp-check {kw}' expects only 'comment' after the data, found '{o}'")),
+            };
+            if line.arg(5).is_some() {
+                return Err(format!("too many arguments to 'tcp-check {kw}'"));
+            }
+            TcpCheckAction::Send { data, comment }
+        }
+        "expect" => TcpCheckAction::Expect(expect(line)?),
+        "comment" => TcpCheckAction::Comment(line.need(2, "a comment")?.to_string()),
+        kw if kw.starts_with("set-var") || kw.starts_with("unset-var") => {
+            return Err(format!("'tcp-check {kw}' (variables) is not supported by fulcrum yet"))
+        }
+        other => {
+            return Err(format!(
+                "unknown 'tcp-check' action '{other}' (expected connect, send, send-lf, send-binary, send-binary-lf, expect, comment, set-var or unset-var)"
+            ))
+        }
+    };
+    let first = rules
+        .iter()
+        .find(|r| !matches!(r.action, TcpCheckAction::Comment(_)));
+    if matches!(action, TcpCheckAction::Connect(_))
+        && first.is_some_and(|r| !matches!(r.action, TcpCheckAction::Connect(_)))
+    {
+        return Err("'tcp-check connect': first step MUST also be a 'connect', optionally preceded by a 'set-var', an 'unset-var' or a 'comment', when there is a 'connect' step in the tcp-check ruleset".into());
+    }
+    rules.push(TcpCheckRule {
+        span: line.span.clone(),
+        action,
+    });
+    Ok(())
+}
+
+pub(super) fn connect(line: &Line<'_>) -> Result<TcpCheckConnect, String> {
+    let mut c = TcpCheckConnect::default();
+    let mut i = 2;
+    while let Some(a) = line.arg(i) {
+        match a {
+            "default" => {}
+            "port" => {
+                let p = line.need(i + 1, "a port")?;
+                c.port = Some(number(p, "tcp-check connect port").map_err(|_| format!("'tcp-check connect port' expects a port number, found '{p}' (expressions are not supported by fulcrum yet)"))?);
+                i += 1;
+            }
+            "addr" => {
+                let v = line.need(i + 1, "an IP address")?;
+                c.addr = Some(v.parse::<IpAddr>().map_err(|_| format!("'tcp-check connect addr' expects an IP address, found '{v}'"))?);
+                i += 1;
+            }
+            "send-proxy" => c.send_proxy = true,
+            "linger" => c.linger = true,
+            "comment" => {
+                c.comment = Some(line.need(i + 1, "a comment")?.to_string());
+                i += 1;
+            }
+            "ssl" | "sni" | "alpn" | "via-socks4" | "proto" => {
+                return Err(format!("'{} connect {a}' is not supported by fulcrum yet", line.words[0]))
+            }
+            other => return Err(format!("'{} connect' expects default, port, addr, send-proxy, via-socks4, ssl, sni, alpn, proto, linger or comment, found '{other}'", line.words[0])),
+        }
+        i += 1;
+    }
+    Ok(c)
+}
+
+fn expect(line: &Line<'_>) -> Result<TcpCheckExpect, String> {
+    let mut e = TcpCheckExpect {
+        negate: false,
+        kind: TcpExpectKind::String,
+        pattern: String::new(),
+        min_recv: None,
+        ok_status: None,
+        error_status: None,
+        tout_status: None,
+        on_success: None,
+        on_error: None,
+        comment: None,
+    };
+    let mut i = 2;
+    loop {
+        let a = line.need(i, "a match type (string, rstring, binary, rbinary)")?;
+        let value = || line.need(i + 1, &format!("a value after '{a}'"));
+        match a {
+            "!" => e.negate = true,
+            "min-recv" => {
+                let v = value()?;
+                e.min_recv = Some(number(v, "min-recv")?);
+                i += 1;
+            }
+            "ok-status" => {
+                e.ok_status = Some(status(value()?, OK_STATUS, a)?);
+                i += 1;
+            }
+            "error-status" => {
+                e.error_status = Some(status(value()?, ERROR_STATUS, a)?);
+                i += 1;
+            }
+            "tout-status" => {
+                e.tout_status = Some(status(value()?, TOUT_STATUS, a)?);
+                i += 1;
+            }
+            "on-success" | "on-error" => {
+                let v = value()?;
+                if v.contains('%') {
+                    return Err(format!("'tcp-check expect {a}' with log-format expressions is not supported by fulcrum yet"));
+                }
+                if a == "on-success" {
+                    e.on_success = Some(v.to_string());
+                } else {
+                    e.on_error = Some(v.to_string());
+                }
+                i += 1;
+            }
+            "comment" => {
+                e.comment = Some(value()?.to_string());
+                i += 1;
+            }
+            "status-code" => return Err("'tcp-check expect status-code' (sample expressions) is not supported by fulcrum yet".into()),
+            kind => {
+                let (negate, kind) = match kind.strip_prefix('!') {
+                    Some(k) => (true, k),
+                    None => (false, kind),
+                };
+                e.negate |= negate;
+                e.kind = match kind {
+                    "string" => TcpExpectKind::String,
+                    "rstring" => TcpExpectKind::Rstring,
+                    "binary" => TcpExpectKind::Binary,
+                    "rbinary" => TcpExpectKind::Rbinary,
+                    "string-lf" | "binary-lf" => return Err(format!("'tcp-check expect {kind}' (log-format patterns) is not supported by fulcrum yet")),
+                    other => return Err(format!("'tcp-check expect' expects string, rstring, binary, rbinary, min-recv, ok-status, error-status, tout-status, on-success, on-error, status-code, comment or '!', found '{other}'")),
+                };
+                e.pattern = line.need(i + 1, &format!("a pattern after '{kind}'"))?.to_string();
+                if e.kind == TcpExpectKind::Binary {
+                    hex(&e.pattern).map_err(|err| format!("'tcp-check expect binary': {err}"))?;
+                }
+                if matches!(e.kind, TcpExpectKind::Rstring | TcpExpectKind::Rbinary) {
+                    regex_check(&e.pattern)?;
+                }
+                // options may follow the pattern too
+                let mut j = i + 2;
+                while let Some(o) = line.arg(j) {
+                    match o {
+                        "comment" | "on-success" | "on-error" | "min-recv" | "ok-status" | "error-status" | "tout-status" => {
+                            j = expect_option(line, j, &mut e)?;
+                        }
+                        other => return Err(format!("unexpected '{other}' after the 'tcp-check expect' pattern")),
+                    }
+                }
+                return Ok(e);
+            }
+        }
+        i += 1;
+    }
+}
+
+fn status(v: &str, allowed: &[&str], kw: &str) -> Result<String, String> {
+    if allowed.contains(&v) {
+        Ok(v.to_string())
+    } else {
+        Err(format!(
+            "'tcp-check expect {kw}' expects {}, found '{v}'",
+            allowed.join(", ")
+        ))
+    }
+}
+
+/// One `KEY VALUE` option after the pattern; returns the index after it.
+fn expect_option(line: &Line<'_>, j: usize, e: &mut TcpCheckExpect) -> Result<usize, String> {
+    let k = line.need(j, "an option")?;
+    let v = line.need(j + 1, &format!("a value after '{k}'"))?;
+    match k {
+        "comment" => e.comment = Some(v.to_string()),
+        "min-recv" => e.min_recv = Some(number(v, "min-recv")?),
+        "ok-status" => e.ok_status = Some(status(v, OK_STATUS, k)?),
+        "error-status" => e.error_status = Some(status(v, ERROR_STATUS, k)?),
+        "tout-status" => e.tout_status = Some(status(v, TOUT_STATUS, k)?),
+        _ => {
+            if v.contains('%') {
+                return Err(format!("'tcp-check expect {k}' with log-format expressions is not supported by fulcrum yet"));
+            }
+            if k == "on-success" {
+                e.on_success = Some(v.to_string());
+            } else {
+                e.on_error = Some(v.to_string());
+            }
+        }
+    }
+    Ok(j + 2)
+}
+
+fn regex_check(p: &str) -> Result<(), String> {
+    // The health crate compiles it; here only the syntax a FILE:LINE error can point at.
+    if p.is_empty() {
+        return Err("empty regex".into());
+    }
+    Ok(())
+}
+
+/// `send-binary` / `expect binary` hex strings.
+pub fn hex(s: &str) -> Result<Vec<u8>, String> {
+    if !s.len().is_multiple_of(2) {
+        return Err(format!("'{s}' is not an even number of hex digits"));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| format!("'{s}' is not a hex string"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::*;
+    use crate::{load_sources, Source};
+
+    fn load(text: &str) -> crate::Loaded {
+        load_sources(&[Source {
+            name: "t.cfg",
+            text,
+        }])
+    }
+    const HEAD: &str =
+        "defaults\n timeout connect 5s\n timeout client 50s\n timeout server 50s\nbackend b\n";
+
+    #[test]
+    fn tcp_check_rules_and_protocol_options() {
+        let l = load(&format!(
+            "{HEAD} option tcp-check\n tcp-check comment hello\n tcp-check connect port 6379 send-proxy linger\n tcp-check send PING\\r\\n\n tcp-check send-binary 0d0a comment crlf\n tcp-check expect min-recv 3 error-status L7STS ! rstring ^-ERR\\s\n tcp-check expect string +PONG on-success ok comment pong\n"
+        ));
+        assert!(l.is_ok(), "{:?}", l.diagnostics);
+        let b = l.config.proxy("b").expect("b");
+        assert_eq!(b.options.check_protocol, Some(CheckProtocol::TcpCheck));
+        let r: Vec<&TcpCheckAction> = b.tcp_check.iter().map(|r| &r.action).collect();
+        assert_eq!(r[0], &TcpCheckAction::Comment("hello".into()));
+        assert!(
+            matches!(r[1], TcpCheckAction::Connect(c) if c.port == Some(6379) && c.send_proxy && c.linger)
+        );
+        assert_eq!(
+            r[2],
+            &TcpCheckAction::Send {
+                data: b"PING\r\n".to_vec(),
+                comment: None
+            }
+        );
+        assert_eq!(
+            r[3],
+            &TcpCheckAction::Send {
+                data: b"\r\n".to_vec(),
+                comment: Some("crlf".into())
+            }
+        );
+        assert!(
+            matches!(r[4], TcpCheckAction::Expect(e) if e.negate && e.kind == TcpExpectKind::Rstring
+            && e.pattern == "^-ERR\\s" && e.min_recv == Some(3) && e.error_status.as_deref() == Some("L7STS"))
+        );
+        assert!(
+            matches!(r[5], TcpCheckAction::Expect(e) if e.on_success.as_deref() == Some("ok") && e.comment.as_deref() == Some("pong"))
+        );
+
+        let l = load(&format!(
+            "{HEAD} option httpchk\n option mysql-check user haproxy pre-41\n"
+        ));
+        let b = l.config.proxy("b").expect("b");
+        assert_eq!(b.options.httpchk, None, "the last check option wins");
+        assert_eq!(
+            b.options.check_protocol,
+            Some(CheckProtocol::Mysql {
+                user: Some("haproxy".into()),
+                pre41: true
+            })
+        );
+        let l = load(&format!("{HEAD} option smtpchk EHLO mx.test\n"));
+        assert_eq!(
+            l.config.proxy("b").expect("b").options.check_protocol,
+            Some(CheckProtocol::Smtp {
+                command: "EHLO mx.test".into()
+            })
+        );
+    }
+
+    #[test]
+    fn what_fulcrum_does_not_run_is_an_error_with_its_line() {
+        for (rule, words) in [
+            (
+                "tcp-check connect ssl",
+                "'tcp-check connect ssl' is not supported",
+            ),
+            ("tcp-check send-lf %[var(x)]", "log-format expressions"),
+            ("tcp-check set-var(check.x) int(1)", "variables"),
+            (
+                "tcp-check expect string-lf %[var(x)]",
+                "log-format patterns",
+            ),
+            (
+                "tcp-check expect status-code res.payload(0,3) string x",
+                "status-code",
+            ),
+            (
+                "tcp-check expect ok-status L7BAD string x",
+                "expects L7OK, L7OKC, L6OK, L4OK",
+            ),
+            ("tcp-check send-binary 0g", "not a hex string"),
+            ("tcp-check frobnicate", "unknown 'tcp-check' action"),
+            ("option pgsql-check", "expects 'user <username>'"),
+            (
+                "option ssl-hello-chk",
+                "'option ssl-hello-chk' is not supported",
+            ),
+            ("option spop-check", "'option spop-check' is not supported"),
+        ] {
+            let errs: Vec<String> = load(&format!("{HEAD} {rule}\n"))
+                .diagnostics
+                .errors()
+                .map(|d| d.to_string())
+                .collect();
+            assert!(
+                errs.len() == 1 && errs[0].starts_with("t.cfg:6: ") && errs[0].contains(words),
+                "{rule}: {errs:?}"
+            );
+        }
+        let errs: Vec<String> = load(&format!("{HEAD} tcp-check send x\n tcp-check connect\n"))
+            .diagnostics
+            .errors()
+            .map(|d| d.to_string())
+            .collect();
+        assert!(
+            errs[0].starts_with("t.cfg:7: ")
+                && errs[0].contains("first step MUST also be a 'connect'"),
+            "{errs:?}"
+        );
+    }
+}

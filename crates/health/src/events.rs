@@ -1,0 +1,88 @@
+//! What the monitor tells the outside: state changes ([`HealthEvent`]) with the log line
+//! HAProxy or keepalived would write, and every probe's outcome ([`CheckResult`]). Data and
+//! wording only.
+
+use crate::status::CheckOutcome;
+
+/// A server went UP or DOWN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthEvent {
+    pub backend: String,
+    pub server: String,
+    pub up: bool,
+    /// The check (or analysis) that caused the change.
+    pub reason: CheckOutcome,
+    /// The line HAProxy (or keepalived) would log.
+    pub log_line: String,
+    /// Set when the backend has no usable server left: HAProxy's "has no server available!".
+    pub no_server_line: Option<String>,
+    /// keepalived `inhibit_on_failure`: set weight 0 instead of removing the real server.
+    pub inhibit_on_failure: bool,
+    /// Not a change: after a reload, the state of a server that is still DOWN is sent again so
+    /// a freshly built data plane can apply it (log_line is empty then).
+    pub replay: bool,
+    /// keepalived `misc_dynamic`: the script asked for this weight (`up` is unchanged).
+    pub weight: Option<u32>,
+}
+
+/// The outcome of one probe of one server (every probe, not only state changes).
+#[derive(Debug, Clone)]
+pub struct CheckResult {
+    pub backend: String,
+    pub server: String,
+    pub outcome: CheckOutcome,
+    /// The server was UP when this probe's result came (HAProxy's `chkfail` counts failed
+    /// checks of UP servers only).
+    pub was_up: bool,
+    /// `option log-health-checks`: HAProxy's "Health check for server B/S succeeded|failed,
+    /// ..." line when this result changed the check's status or health (else None).
+    pub log_line: Option<String>,
+    /// The result is an agent check's (`agent-check`), not the health check's: stats show
+    /// it in the agent columns (`agent_status`, `agent_code`, `agent_desc`, ...).
+    pub is_agent: bool,
+    /// An agent check's reply: weight, admin state, maxconn to apply.
+    pub agent: Option<crate::probe::agent::AgentReply>,
+}
+
+/// keepalived's wording when a checker changes a real server.
+pub fn keepalived_line(
+    vs: &str,
+    rs: &str,
+    up: bool,
+    inhibit: bool,
+    outcome: &CheckOutcome,
+) -> String {
+    let (vs, rs) = (keepalived_fmt(vs), keepalived_fmt(rs));
+    let verb = match (up, inhibit) {
+        (true, false) => format!("Adding service {rs} to VS {vs}"),
+        (true, true) => format!("Enabling service {rs} to VS {vs}"),
+        (false, false) => format!("Removing service {rs} from VS {vs}"),
+        (false, true) => format!("Disabling service {rs} from VS {vs}"),
+    };
+    format!("{verb}, {outcome}")
+}
+
+/// keepalived's `misc_dynamic` wording.
+pub fn keepalived_weight_line(
+    vs: &str,
+    rs: &str,
+    from: u32,
+    to: u32,
+    outcome: &CheckOutcome,
+) -> String {
+    format!(
+        "Changing weight from {from} to {to} on service {} of VS {}, {outcome}",
+        keepalived_fmt(rs),
+        keepalived_fmt(vs)
+    )
+}
+
+/// keepalived's way of naming a service in logs: `[10.0.0.1]:tcp:80` (`FWM 1` for fwmarks).
+pub fn keepalived_fmt(name: &str) -> String {
+    match name.parse::<std::net::SocketAddr>() {
+        Ok(a) => format!("[{}]:tcp:{}", a.ip(), a.port()),
+        Err(_) => name
+            .strip_prefix("fwmark ")
+            .map_or_else(|| name.to_string(), |m| format!("FWM {m}")),
+    }
+}

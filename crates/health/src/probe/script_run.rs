@@ -1,0 +1,237 @@
+//! The one driver of check scripts (`probe::script`): connects, sends and reads as the steps
+//! say, asks the pure judge after every read, and turns the first failure — or the success of
+//! the last step — into HAProxy's outcome. `connect_timeout` bounds each connect;
+//! `read_timeout` bounds everything after a connect (HAProxy's `timeout check`).
+
+use crate::clock;
+use crate::probe::addr::{CheckAddr, Conn, Dest};
+use crate::probe::script::{self, Action, Script, Step, Verdict};
+use crate::probe::{response, tcp};
+use crate::status::{CheckOutcome, CheckStatus};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// HAProxy judges on its first buffer: a check reads at most this much.
+pub const CHECK_BUFFER: usize = 16384;
+
+/// The PROXY protocol v1 header of a check connection: there is no client, so HAProxy names
+/// the check's own connection (its local address as source, the server as destination);
+/// `PROXY UNKNOWN` on a unix socket.
+pub fn proxy_v1(conn: &Conn) -> Vec<u8> {
+    let ends = match conn {
+        Conn::Tcp(s) => s.local_addr().ok().zip(s.peer_addr().ok()),
+        Conn::Unix(_) => None,
+    };
+    match ends {
+        Some((src, dst)) if src.is_ipv4() == dst.is_ipv4() => format!(
+            "PROXY {} {} {} {} {}\r\n",
+            if src.is_ipv4() { "TCP4" } else { "TCP6" },
+            src.ip(),
+            dst.ip(),
+            src.port(),
+            dst.port()
+        )
+        .into_bytes(),
+        _ => b"PROXY UNKNOWN\r\n".to_vec(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptCheck {
+    pub addr: CheckAddr,
+    pub script: Script,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+}
+
+/// HAProxy prints `code: N` for the statuses past layer 6 (L7OK, L7OKC, L7STS).
+fn outcome(
+    status: CheckStatus,
+    code: Option<u16>,
+    info: String,
+    elapsed: Duration,
+) -> CheckOutcome {
+    let mut o = CheckOutcome::new(status, elapsed);
+    if matches!(
+        status,
+        CheckStatus::L7Ok | CheckStatus::L7OkConditional | CheckStatus::L7Status
+    ) {
+        o = o.with_code(code.unwrap_or(0));
+    }
+    if !info.is_empty() {
+        o = o.with_info(info);
+    }
+    o
+}
+
+async fn write(conn: &mut Conn, data: &[u8]) -> std::io::Result<()> {
+    match conn {
+        Conn::Tcp(s) => s.write_all(data).await,
+        Conn::Unix(s) => s.write_all(data).await,
+    }
+}
+
+async fn read(conn: &mut Conn, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    let room = CHECK_BUFFER.saturating_sub(buf.len());
+    let mut chunk = vec![0u8; room.min(4096)];
+    let n = match conn {
+        Conn::Tcp(s) => s.read(&mut chunk).await?,
+        Conn::Unix(s) => s.read(&mut chunk).await?,
+    };
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n)
+}
+
+impl ScriptCheck {
+    pub async fn run(&self) -> CheckOutcome {
+        let start = clock::now();
+        let flavor = self.script.flavor;
+        let mut conn: Option<Conn> = None;
+        let mut deadline = start + self.read_timeout;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut closed = false;
+        let mut pass = None;
+        for step in &self.script.steps {
+            match &step.action {
+                Action::Connect(c) => {
+                    drop(conn.take()); // the previous connection ends before the next
+                    let mut addr = self.addr.clone();
+                    if let Dest::Ip(a) = &mut addr.dest {
+                        if let Some(p) = c.port {
+                            a.set_port(p);
+                        }
+                        if let Some(ip) = c.addr {
+                            a.set_ip(ip);
+                        }
+                    }
+                    let mut new = match tcp::connect_to(&addr, self.connect_timeout).await {
+                        Ok(new) => new,
+                        Err(mut o) => {
+                            let info = format!(
+                                "{}{}",
+                                o.info.take().unwrap_or_default(),
+                                script::where_info(flavor, step)
+                            );
+                            if !info.is_empty() {
+                                o.info = Some(info);
+                            }
+                            o.duration = Some(clock::since(start));
+                            return o;
+                        }
+                    };
+                    if let (true, Conn::Tcp(s)) = (c.linger, &new) {
+                        // linger 0: closing resets at once (never blocks)
+                        let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
+                    }
+                    if c.send_proxy {
+                        let header = proxy_v1(&new);
+                        if let Err(e) = write(&mut new, &header).await {
+                            return self.socket_error(start, step, &e);
+                        }
+                    }
+                    conn = Some(new);
+                    deadline = clock::now() + self.read_timeout;
+                    buf.clear();
+                    closed = false;
+                }
+                Action::Send(data) => {
+                    let Some(c) = conn.as_mut() else {
+                        return self.socket_error(
+                            start,
+                            step,
+                            &std::io::ErrorKind::NotConnected.into(),
+                        );
+                    };
+                    match tokio::time::timeout_at(deadline.into(), write(c, data)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return self.socket_error(start, step, &e),
+                        Err(_) => return self.timeout(start, step, CheckStatus::L7Timeout),
+                    }
+                    buf.clear();
+                    closed = false;
+                }
+                Action::ExpectHttp(x) => {
+                    loop {
+                        if closed || response::complete(&buf) {
+                            break;
+                        }
+                        let Some(c) = conn.as_mut() else {
+                            break;
+                        };
+                        match tokio::time::timeout_at(deadline.into(), read(c, &mut buf)).await {
+                            Ok(Ok(0)) => closed = true,
+                            Ok(Ok(_)) => closed = buf.len() >= CHECK_BUFFER,
+                            Ok(Err(_)) if !buf.is_empty() => closed = true,
+                            Ok(Err(err)) => return self.socket_error(start, step, &err),
+                            Err(_) => return self.timeout(start, step, CheckStatus::L7Timeout),
+                        }
+                    }
+                    let elapsed = clock::since(start);
+                    let Some(resp) = response::parse(&buf) else {
+                        let info = if buf.is_empty() {
+                            "Empty response"
+                        } else {
+                            "Invalid HTTP response"
+                        };
+                        return outcome(CheckStatus::L7Response, None, info.into(), elapsed);
+                    };
+                    let judged = x.evaluate(&resp, elapsed);
+                    if !judged.passed() {
+                        return judged;
+                    }
+                    pass = Some((Some(resp.status), String::new()));
+                }
+                Action::Expect(e) => loop {
+                    match script::evaluate(flavor, step, e, &buf, closed) {
+                        Verdict::Pass { code, info } => {
+                            pass = Some((code, info));
+                            break;
+                        }
+                        Verdict::Fail { status, code, info } => {
+                            return outcome(status, code, info, clock::since(start));
+                        }
+                        Verdict::Wait => {
+                            let Some(c) = conn.as_mut() else {
+                                closed = true;
+                                continue;
+                            };
+                            match tokio::time::timeout_at(deadline.into(), read(c, &mut buf)).await
+                            {
+                                Ok(Ok(0)) => closed = true,
+                                Ok(Ok(_)) => closed = buf.len() >= CHECK_BUFFER,
+                                // a reset after the answer: judge what came
+                                Ok(Err(_)) if !buf.is_empty() => closed = true,
+                                Ok(Err(err)) => return self.socket_error(start, step, &err),
+                                Err(_) => return self.timeout(start, step, e.tout_status),
+                            }
+                        }
+                    }
+                },
+            }
+        }
+        drop(conn);
+        script::success(flavor, self.script.steps.last(), pass, clock::since(start))
+    }
+
+    fn timeout(&self, start: Instant, step: &Step, status: CheckStatus) -> CheckOutcome {
+        outcome(
+            status,
+            None,
+            script::where_info(self.script.flavor, step),
+            clock::since(start),
+        )
+    }
+
+    fn socket_error(&self, start: Instant, step: &Step, e: &std::io::Error) -> CheckOutcome {
+        outcome(
+            CheckStatus::SocketError,
+            None,
+            format!(
+                "{}{}",
+                tcp::io_error_info(e),
+                script::where_info(self.script.flavor, step)
+            ),
+            clock::since(start),
+        )
+    }
+}
