@@ -17,6 +17,7 @@ command -v hatop      >/dev/null 2>&1 || need+=(hatop)        # hatop against th
 command -v tmux       >/dev/null 2>&1 || need+=(tmux)         # hatop runs inside tmux
 command -v chromium   >/dev/null 2>&1 || need+=(chromium fonts-dejavu-core)  # the stats page in a real browser (with a font to draw it)
 command -v prometheus-haproxy-exporter >/dev/null 2>&1 || need+=(prometheus-haproxy-exporter)  # reads the stats CSV
+command -v nft        >/dev/null 2>&1 || need+=(nftables)     # LVS virtual servers (fulcrum-lvs programs nft)
 for extra in "$@"; do
     command -v "${extra%%:*}" >/dev/null 2>&1 || need+=("${extra##*:}")
 done

@@ -839,6 +839,11 @@ pub struct VirtualServer {
     pub quorum: u32,
     pub hysteresis: u32,
     pub real_servers: Vec<RealServer>,
+    /// `persistence_granularity MASK`: persistence per source network.
+    pub persistence_granularity: Option<IpAddr>,
+    /// Scripts run when the quorum is gained / lost.
+    pub quorum_up: Option<String>,
+    pub quorum_down: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

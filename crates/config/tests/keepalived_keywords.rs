@@ -373,7 +373,7 @@ fn virtual_server_persistence_timeout_without_value_is_six_minutes() {
 
 #[test]
 fn virtual_server_old_names_lb_algo_lb_kind_warn() {
-    let (k, d) = parse(&format!("virtual_server 192.0.2.10 80 {{\n    protocol TCP\n    lb_algo sh\n    lb_kind TUN\n{RS}}}\n"));
+    let (k, d) = parse(&format!("virtual_server 192.0.2.10 80 {{\n    protocol TCP\n    lb_algo sh\n    lb_kind DR\n{RS}}}\n"));
     assert!(errors(&d).is_empty(), "{}", show(&d));
     assert_eq!(
         find(
@@ -396,7 +396,7 @@ fn virtual_server_old_names_lb_algo_lb_kind_warn() {
         4
     );
     assert_eq!(k.virtual_servers[0].lb_algo, "sh");
-    assert_eq!(k.virtual_servers[0].lb_kind, LbKind::Tun);
+    assert_eq!(k.virtual_servers[0].lb_kind, LbKind::Dr);
 }
 
 #[test]
@@ -592,4 +592,26 @@ fn multiple_files_share_one_model() {
     assert!(d.is_empty(), "{:?}", d);
     assert_eq!(k.vrrp_instances[0].version, 3);
     assert_eq!(k.vrrp_instances[0].span.file.as_ref(), "b.conf");
+}
+
+#[test]
+fn virtual_server_tun_is_refused_with_its_line() {
+    let (_, d) = parse(&format!(
+        "virtual_server 192.0.2.10 80 {{\n    protocol TCP\n    lvs_method TUN\n{RS}}}\n"
+    ));
+    let e = find(&d, Severity::Error, "lb_kind TUN is not supported");
+    assert_eq!(e.span.line, 3);
+}
+
+#[test]
+fn virtual_server_quorum_scripts_and_granularity() {
+    let vs = one_vs(&format!(
+        "virtual_server 192.0.2.10 80 {{\n    protocol TCP\n    quorum_up \"/bin/true up\"\n    quorum_down /bin/false\n    persistence_granularity 255.255.255.0\n{RS}}}\n"
+    ));
+    assert_eq!(vs.quorum_up.as_deref(), Some("/bin/true up"));
+    assert_eq!(vs.quorum_down.as_deref(), Some("/bin/false"));
+    assert_eq!(
+        vs.persistence_granularity,
+        Some("255.255.255.0".parse().unwrap())
+    );
 }

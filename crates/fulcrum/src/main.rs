@@ -7,6 +7,7 @@
 mod cmd;
 mod control;
 mod health_bridge;
+mod lvs_bridge;
 mod metrics;
 mod runtime_api;
 mod sd_notify;

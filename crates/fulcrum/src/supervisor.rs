@@ -41,6 +41,7 @@ struct Parts {
     history: History,
     started: std::time::Instant,
     stats_sockets: Option<RuntimeSockets>,
+    lvs: crate::lvs_bridge::LvsBridge,
 }
 
 impl Supervisor {
@@ -92,6 +93,7 @@ impl Supervisor {
             history: History::default(),
             started: std::time::Instant::now(),
             stats_sockets,
+            lvs: crate::lvs_bridge::LvsBridge::start(&config),
         };
         let _control = ControlServer::start(self.opts.control.clone(), control_tx).await;
         // VRRP state changes are sampled for `fulcrum status` (instances report no events).
@@ -111,6 +113,7 @@ impl Supervisor {
                 Some(r) = check_results.recv() => parts.bridge.record_check(&parts.proxy, &r),
                 Some(ev) = health_events.recv() => {
                     parts.history.health(&ev);
+                    parts.lvs.apply(&ev);
                     parts.bridge.apply(&parts.proxy, &ev);
                 }
                 _ = vrrp_tick.tick(), if !parts.config.keepalived.vrrp_instances.is_empty() => {
@@ -159,7 +162,7 @@ impl Supervisor {
                             started: parts.started,
                         };
                         let (backends, frontend_connections) = (live.backend_views(), live.connections());
-                        let report = crate::status_report::build(&crate::status_report::Inputs {
+                        let mut report = crate::status_report::build(&crate::status_report::Inputs {
                             config: &parts.config,
                             backends,
                             frontend_connections,
@@ -167,6 +170,7 @@ impl Supervisor {
                             history: &parts.history,
                             uptime_s: parts.started.elapsed().as_secs(),
                         });
+                        report["virtual_servers"] = parts.lvs.status();
                         let _ = answer.send(report);
                     }
                 },
@@ -177,6 +181,7 @@ impl Supervisor {
         parts.vrrp.shutdown().await;
         parts.health.shutdown().await;
         parts.proxy.shutdown(GRACE).await;
+        parts.lvs.shutdown();
         for p in &self.opts.pidfiles {
             let _ = std::fs::remove_file(p);
         }
@@ -211,6 +216,7 @@ impl Supervisor {
             .map_err(|e| format!("reload refused, the running configuration keeps serving: {e}"))?;
         parts.health.reload(&new);
         parts.bridge.reload(&new);
+        parts.lvs.reload(&new);
         parts
             .vrrp
             .reload(&new.keepalived)

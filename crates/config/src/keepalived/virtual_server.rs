@@ -28,6 +28,9 @@ const KNOWN: &[&str] = &[
     "retry",
     "delay_before_retry",
     "inhibit_on_failure",
+    "persistence_granularity",
+    "quorum_up",
+    "quorum_down",
 ];
 const UNSUPPORTED: &[&str] = &[
     "flag-1",
@@ -39,15 +42,12 @@ const UNSUPPORTED: &[&str] = &[
     "mh-fallback",
     "ops",
     "persistence_engine",
-    "persistence_granularity",
     "ha_suspend",
     "smtp_alert",
     "virtualhost",
     "snmp_name",
     "alpha",
     "omega",
-    "quorum_up",
-    "quorum_down",
     "ip_family",
     "sorry_server_inhibit",
     "sorry_server_lvs_method",
@@ -77,6 +77,9 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
         quorum: 1,
         hysteresis: 0,
         real_servers: Vec::new(),
+        persistence_granularity: None,
+        quorum_up: None,
+        quorum_down: None,
     };
     let context = format!(
         "virtual_server {}",
@@ -114,6 +117,19 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
                         "rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr",
                         "sed", "nq", "twos",
                     ];
+                    if [
+                        "lc", "wlc", "sed", "nq", "lblc", "lblcr", "fo", "ovf", "twos",
+                    ]
+                    .contains(&w.text.as_str())
+                    {
+                        d.warning(
+                            &w.span,
+                            format!(
+                                "LVS scheduler '{}' is run as 'wrr' over the real servers' weights (fulcrum's nftables data plane does not count connections per real server)",
+                                w.text
+                            ),
+                        );
+                    }
                     if !SCHEDULERS.contains(&w.text.as_str()) {
                         d.error(
                             &w.span,
@@ -134,6 +150,12 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
                     );
                 }
                 if let Some(kind) = lb_kind(kw, d) {
+                    if kind == LbKind::Tun {
+                        d.error(
+                            kw.span(),
+                            "lb_kind TUN is not supported: fulcrum forwards with nftables, which has no ipip encapsulation (and this kernel has no IPVS); use NAT or DR",
+                        );
+                    }
                     vs.lb_kind = kind;
                 }
             }
@@ -177,6 +199,13 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
                     }
                 }
             }
+            "persistence_granularity" => {
+                if let Some(w) = args::one(kw, d) {
+                    vs.persistence_granularity = args::ip(w, "persistence_granularity", d);
+                }
+            }
+            "quorum_up" => vs.quorum_up = args::command(kw, d),
+            "quorum_down" => vs.quorum_down = args::command(kw, d),
             "quorum" => {
                 if let Some(v) =
                     args::one(kw, d).and_then(|w| args::u32_in(w, "quorum", 1, u32::MAX, d))
@@ -207,6 +236,19 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
                 CheckDefaults::report(kw, d);
             }
             _ => args::unknown(kw, &context, KNOWN, UNSUPPORTED, d),
+        }
+    }
+    if vs.lb_kind == LbKind::Dr {
+        for rs in &vs.real_servers {
+            if rs.port != vs_port && vs_port != 0 {
+                d.warning(
+                    &rs.span,
+                    format!(
+                        "lb_kind DR cannot change the port: real server port {} is ignored, packets keep port {vs_port} (as LVS)",
+                        rs.port
+                    ),
+                );
+            }
         }
     }
     // A fwmark service needs no protocol; only an address/port one is missing it.

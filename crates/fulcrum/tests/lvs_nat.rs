@@ -1,0 +1,298 @@
+//! LVS NAT through nftables, across namespaces: client (node 0), director (node 1) and three
+//! real servers (nodes 2-4). fulcrum runs a keepalived.conf with `virtual_server` blocks.
+#![allow(clippy::unwrap_used)]
+
+mod lvs_support;
+mod vrrp_support;
+
+use lvs_support::*;
+use std::time::Duration;
+use vrrp_support::Topo;
+
+fn real_servers(topo: &Topo, weights: &[u32], extra_rs: &str) -> String {
+    let mut rs = String::new();
+    for (i, w) in weights.iter().enumerate() {
+        rs.push_str(&format!(
+            "    real_server {} 80 {{\n        weight {w}\n{extra_rs}        TCP_CHECK {{\n            connect_timeout 1\n            retry 0\n        }}\n    }}\n",
+            topo.node(2 + i).addr
+        ));
+    }
+    rs
+}
+
+fn nat_conf(topo: &Topo, extra_vs: &str, weights: &[u32]) -> String {
+    format!(
+        "virtual_server {VIP} 80 {{\n    delay_loop 1\n    lvs_sched wrr\n    lvs_method NAT\n    protocol TCP\n{extra_vs}{}}}\n",
+        real_servers(topo, weights, "")
+    )
+}
+
+fn start(test: &str) -> Option<(Topo, Vec<Option<RealServer>>)> {
+    let topo = Topo::new(test, 5)?;
+    if !nft_available(test) {
+        return None;
+    }
+    let (c, d) = (topo.node(0).clone(), topo.node(1).clone());
+    let rss: Vec<_> = (2..5).map(|i| topo.node(i).clone()).collect();
+    setup_nat(&d, &rss.iter().collect::<Vec<_>>(), &c);
+    let servers = rss
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Some(RealServer::start(n, &format!("rs{}", i + 1))))
+        .collect();
+    Some((topo, servers))
+}
+
+fn wait_answer(topo: &Topo, fulcrum: &Director, want: Option<&'static str>) {
+    let c = topo.node(0).clone();
+    let ok = fulcrum_testlab::wait::until(Duration::from_secs(15), || {
+        let c = c.clone();
+        c.in_thread(move || match (ask(80), want) {
+            (Ok(n), Some(w)) => n == w,
+            (Ok(_), None) => true,
+            _ => false,
+        })
+        .join()
+        .unwrap()
+    });
+    assert!(
+        ok.is_some(),
+        "NAT never answered ({want:?})\n{}",
+        fulcrum.log()
+    );
+}
+
+#[test]
+fn nat_spreads_by_weight_a_killed_server_leaves_and_stop_keeps_foreign_tables() {
+    let Some((topo, mut servers)) = start("lvs_nat_weight") else {
+        return;
+    };
+    let d = topo.node(1).clone();
+    // A table of the host's own: fulcrum must never touch it.
+    sh(&d, "nft add table ip host_filter; nft add chain ip host_filter input '{ type filter hook input priority 0; policy accept; }'; nft add rule ip host_filter input counter");
+    let mut fulcrum = Director::start(&topo.dir, &d, "fulcrum", &nat_conf(&topo, "", &[3, 2, 1]));
+    wait_answer(&topo, &fulcrum, None);
+    // wrr with numgen inc: exactly 3:2:1 over whole rounds.
+    let (counts, errors) = spread(topo.node(0), 60);
+    assert!(errors.is_empty(), "{errors:?}\n{}", fulcrum.log());
+    assert_eq!(counts.get("rs1"), Some(&30), "{counts:?}");
+    assert_eq!(counts.get("rs2"), Some(&20), "{counts:?}");
+    assert_eq!(counts.get("rs3"), Some(&10), "{counts:?}");
+    let tables = nft_tables(&d);
+    assert!(tables.contains("table inet fulcrum_lvs"), "{tables}");
+
+    // `fulcrum status` lists the virtual server, its real servers and their connections.
+    let status = fulcrum.status(false);
+    assert!(status.contains("TCP 10.99.0.100:80 NAT wrr"), "{status}");
+    assert!(status.contains("10.99.0.3:80"), "{status}");
+    let json: serde_json::Value = serde_json::from_str(&fulcrum.status(true)).unwrap();
+    let rs1 = &json["virtual_servers"][0]["real_servers"][0];
+    assert_eq!(rs1["weight"], 3, "{json}");
+    assert!(rs1["connections"].as_u64().unwrap() >= 30, "{json}");
+
+    // Kill rs2 under load: once its checker notices, no new connection goes to it.
+    let load = Load::start(topo.node(0), 4000, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_millis(300));
+    servers[1] = None;
+    let down = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        fulcrum
+            .log()
+            .contains("Removing service [10.99.0.4]:tcp:80")
+    });
+    assert!(
+        down.is_some(),
+        "checker never saw rs2 down\n{}",
+        fulcrum.log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let answers = load.finish();
+    let tail: Vec<_> = answers.iter().rev().take(40).collect();
+    assert!(
+        tail.iter().all(|a| a.as_ref().is_ok_and(|n| n != "rs2")),
+        "after the checker's DOWN, connections still went to rs2: {tail:?}"
+    );
+    let (counts, errors) = spread(topo.node(0), 40);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(counts.get("rs2"), None, "{counts:?}");
+    assert_eq!(counts.get("rs1"), Some(&30), "{counts:?}");
+    assert_eq!(counts.get("rs3"), Some(&10), "{counts:?}");
+
+    // Back up: it rejoins.
+    servers[1] = Some(RealServer::start(topo.node(3), "rs2"));
+    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        fulcrum.log().contains("Adding service [10.99.0.4]:tcp:80")
+    });
+    assert!(up.is_some(), "rs2 never came back\n{}", fulcrum.log());
+    let (counts, _) = spread(topo.node(0), 60);
+    assert_eq!(counts.get("rs2"), Some(&20), "{counts:?}");
+
+    // Stop: fulcrum's table goes, the host's stays.
+    fulcrum.stop();
+    let tables = nft_tables(&d);
+    assert!(!tables.contains("fulcrum_lvs"), "left after stop: {tables}");
+    assert!(
+        tables.contains("table ip host_filter"),
+        "host table removed: {tables}"
+    );
+}
+
+#[test]
+fn nat_inhibit_on_failure_sorry_server_and_quorum_scripts() {
+    let Some((topo, mut servers)) = start("lvs_nat_quorum") else {
+        return;
+    };
+    let d = topo.node(1).clone();
+    let up_file = topo.dir.join("quorum_up");
+    let down_file = topo.dir.join("quorum_down");
+    // Two real servers (rs1, rs2) with quorum 2; rs3 is the sorry server.
+    let extra = format!(
+        "    quorum 2\n    hysteresis 0\n    sorry_server {} 80\n    quorum_up \"/bin/touch {}\"\n    quorum_down \"/bin/touch {}\"\n",
+        topo.node(4).addr,
+        up_file.display(),
+        down_file.display()
+    );
+    let conf = format!(
+        "virtual_server {VIP} 80 {{\n    delay_loop 1\n    lvs_sched rr\n    lvs_method NAT\n    protocol TCP\n{extra}{}}}\n",
+        real_servers(&topo, &[1, 1], "        inhibit_on_failure\n")
+    );
+    let fulcrum = Director::start(&topo.dir, &d, "fulcrum", &conf);
+    wait_answer(&topo, &fulcrum, None);
+    let (counts, _) = spread(topo.node(0), 20);
+    assert_eq!(counts.get("rs1"), Some(&10), "{counts:?}");
+    assert_eq!(
+        counts.get("rs3"),
+        None,
+        "sorry server used with quorum: {counts:?}"
+    );
+    // rs1 fails: inhibit_on_failure keeps it at weight 0; quorum (2) is lost → sorry server.
+    servers[0] = None;
+    assert!(
+        fulcrum_testlab::wait::until(Duration::from_secs(10), || down_file.exists()).is_some(),
+        "quorum_down never ran\n{}",
+        fulcrum.log()
+    );
+    let json: serde_json::Value = serde_json::from_str(&fulcrum.status(true)).unwrap();
+    let rs1 = &json["virtual_servers"][0]["real_servers"][0];
+    assert_eq!(rs1["weight"], 0, "{json}");
+    assert!(
+        rs1["state"].as_str().unwrap().contains("inhibited"),
+        "{json}"
+    );
+    let (counts, errors) = spread(topo.node(0), 20);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(counts.get("rs1"), None, "{counts:?}");
+    assert_eq!(counts.get("rs2"), Some(&10), "{counts:?}");
+    assert_eq!(counts.get("rs3"), Some(&10), "{counts:?}");
+    // rs1 back: quorum regained, quorum_up runs, the sorry server leaves.
+    servers[0] = Some(RealServer::start(topo.node(2), "rs1"));
+    assert!(
+        fulcrum_testlab::wait::until(Duration::from_secs(10), || up_file.exists()).is_some(),
+        "quorum_up never ran\n{}",
+        fulcrum.log()
+    );
+    let (counts, _) = spread(topo.node(0), 20);
+    assert_eq!(counts.get("rs3"), None, "{counts:?}");
+    assert_eq!(counts.get("rs1"), Some(&10), "{counts:?}");
+}
+
+#[test]
+fn nat_persistence_holds_a_client_until_its_server_fails() {
+    let Some((topo, mut servers)) = start("lvs_nat_persist") else {
+        return;
+    };
+    let d = topo.node(1).clone();
+    let conf = nat_conf(&topo, "    persistence_timeout 30\n", &[1, 1, 1]);
+    let fulcrum = Director::start(&topo.dir, &d, "fulcrum", &conf);
+    wait_answer(&topo, &fulcrum, None);
+    let (counts, errors) = spread(topo.node(0), 30);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(counts.len(), 1, "persistence did not hold: {counts:?}");
+    let held = counts.keys().next().unwrap().clone();
+    // Its server fails: the persistence entry goes with it, the client moves and sticks.
+    let idx: usize = held[2..].parse::<usize>().unwrap() - 1;
+    servers[idx] = None;
+    let addr = topo.node(2 + idx).addr;
+    assert!(
+        fulcrum_testlab::wait::until(Duration::from_secs(10), || fulcrum
+            .log()
+            .contains(&format!("Removing service [{addr}]:tcp:80")))
+        .is_some(),
+        "{}",
+        fulcrum.log()
+    );
+    let (counts, errors) = spread(topo.node(0), 30);
+    assert!(errors.is_empty(), "{errors:?}\n{}", fulcrum.log());
+    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert!(!counts.contains_key(&held), "{counts:?}");
+}
+
+#[test]
+fn nat_reload_under_load_resets_nothing_and_touches_only_elements() {
+    let Some((topo, _servers)) = start("lvs_nat_reload") else {
+        return;
+    };
+    let d = topo.node(1).clone();
+    let fulcrum = Director::start(&topo.dir, &d, "fulcrum", &nat_conf(&topo, "", &[1, 1, 1]));
+    wait_answer(&topo, &fulcrum, None);
+    let load = Load::start(topo.node(0), 5000, Duration::from_secs(30));
+    // Reweight, remove rs3, add it back, each under load.
+    for (i, weights) in [&[2u32, 1, 1][..], &[2, 1], &[1, 1, 1]].iter().enumerate() {
+        std::thread::sleep(Duration::from_millis(400));
+        fulcrum.reload(&nat_conf(&topo, "", weights));
+        let n = i + 1;
+        assert!(
+            fulcrum_testlab::wait::until(Duration::from_secs(10), || fulcrum
+                .log()
+                .matches("configuration reloaded")
+                .count()
+                >= n)
+            .is_some(),
+            "{}",
+            fulcrum.log()
+        );
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    let answers = load.finish();
+    let failed: Vec<_> = answers.iter().filter(|a| a.is_err()).collect();
+    assert!(answers.len() > 50, "too little load: {}", answers.len());
+    assert!(
+        failed.is_empty(),
+        "{} of {} failed: {failed:?}",
+        failed.len(),
+        answers.len()
+    );
+    // The reweight touched elements and the one-rule chain of the virtual server only.
+    let log = fulcrum.log();
+    assert!(!log.contains("rebuilding"), "{log}");
+}
+
+#[test]
+fn nat_udp_echo() {
+    let Some((topo, _servers)) = start("lvs_nat_udp") else {
+        return;
+    };
+    let d = topo.node(1).clone();
+    let mut rs = String::new();
+    for i in 2..5 {
+        rs.push_str(&format!(
+            "    real_server {} 53 {{\n        weight 1\n    }}\n",
+            topo.node(i).addr
+        ));
+    }
+    let conf = format!("virtual_server {VIP} 53 {{\n    lvs_sched rr\n    lvs_method NAT\n    protocol UDP\n{rs}}}\n");
+    let fulcrum = Director::start(&topo.dir, &d, "fulcrum", &conf);
+    let c = topo.node(0).clone();
+    assert!(
+        fulcrum_testlab::wait::until(Duration::from_secs(10), || udp_ask(&c, "x").is_some())
+            .is_some(),
+        "{}",
+        fulcrum.log()
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..9 {
+        let a = udp_ask(&c, "query").unwrap();
+        assert!(a.ends_with(" query"), "{a}");
+        seen.insert(a);
+    }
+    assert_eq!(seen.len(), 3, "UDP flows not spread: {seen:?}");
+}
