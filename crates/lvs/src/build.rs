@@ -414,7 +414,12 @@ fn add_dr(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Stri
         hook: Some(format!(
             "type filter hook ingress device \"{dev}\" priority -500; policy accept;"
         )),
-        rules: DISPATCH.iter().map(|s| s.to_string()).collect(),
+        // Only frames addressed to this director: a bridge floods unknown unicast, and a
+        // BACKUP director must not forward what was meant for the MASTER's MAC.
+        rules: DISPATCH
+            .iter()
+            .map(|s| format!("meta pkttype host {s}"))
+            .collect(),
     });
     let f = fam(vip);
     let p = proto(vs.protocol);
