@@ -16,7 +16,7 @@
 
 use crate::names::{self, fam, proto, target, TABLE};
 use crate::ruleset::{Chain, Map, Ruleset, Table, TableId};
-use crate::sched::{slots, Algo};
+use crate::sched::{slots_stable, Algo};
 use fulcrum_config::model::{IpProtocol, LbKind, VirtualServer, VirtualServerAddress};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -54,6 +54,8 @@ pub struct Inputs<'a> {
     pub quorum_lost: &'a std::collections::HashSet<String>,
     /// The device each DR virtual address is served on.
     pub dr_devices: &'a HashMap<IpAddr, String>,
+    /// The ruleset applied now: slot assignments are patched, not recomputed.
+    pub previous: &'a Ruleset,
 }
 
 /// A real server's place in the ruleset: in rotation with a weight (0 = quiescent).
@@ -275,6 +277,7 @@ fn add_nat(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Str
     let members = members(vs, inputs);
     let mut vs_rules = Vec::new();
     let persist = format!("{chain}_persist");
+    let prev = previous_slots(inputs, "inet", &chain, &members);
     if let Some(timeout) = vs.persistence_timeout {
         let value = if with_port {
             format!("{addr_type} . inet_service")
@@ -302,7 +305,7 @@ fn add_nat(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Str
             source_key(family_ip, vs)
         ));
     }
-    let table = slots(&members, Algo::parse(&vs.lb_algo));
+    let table = slots_stable(&members, Algo::parse(&vs.lb_algo), &prev);
     let slots_map = format!("{chain}_slots");
     if !table.is_empty() {
         let pick = match Algo::parse(&vs.lb_algo) {
@@ -368,6 +371,40 @@ fn add_nat(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Str
         },
     );
     Ok(())
+}
+
+/// The previous slot map of `chain` as member indices of `members`.
+fn previous_slots(
+    inputs: &Inputs,
+    family: &'static str,
+    chain: &str,
+    members: &[Member],
+) -> Vec<Option<usize>> {
+    let id = TableId {
+        family,
+        name: TABLE.into(),
+    };
+    let Some(map) = inputs
+        .previous
+        .tables
+        .get(&id)
+        .and_then(|t| t.maps.get(&format!("{chain}_slots")))
+    else {
+        return Vec::new();
+    };
+    let names: Vec<String> = members
+        .iter()
+        .map(|m| format!("goto {}", member_chain(chain, m)))
+        .collect();
+    let mut out = vec![None; map.elems.len()];
+    for (k, v) in &map.elems {
+        if let Ok(i) = k.parse::<usize>() {
+            if i < out.len() {
+                out[i] = names.iter().position(|n| n == v);
+            }
+        }
+    }
+    out
 }
 
 fn member_chain(vs_chain: &str, m: &Member) -> String {
@@ -445,7 +482,8 @@ fn add_dr(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Stri
         },
     );
     let members = members(vs, inputs);
-    let table = slots(&members, Algo::parse(&vs.lb_algo));
+    let prev = previous_slots(inputs, "netdev", &chain, &members);
+    let table = slots_stable(&members, Algo::parse(&vs.lb_algo), &prev);
     let slots_map = format!("{chain}_slots");
     let mut vs_rules = vec![format!(
         "meta l4proto {p} fwd {f} to {f} saddr . {p} sport map @{flows} device \"{dev}\""

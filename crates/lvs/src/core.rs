@@ -135,6 +135,7 @@ impl Core {
             live: &self.live,
             quorum_lost,
             dr_devices: &self.dr_devices,
+            previous: &self.applied,
         }
     }
 

@@ -80,6 +80,51 @@ pub fn slots(members: &[Member], algo: Algo) -> Vec<usize> {
     out
 }
 
+/// Like `slots`, but starting from the previous assignment (`prev[slot]` = the member now at
+/// that index, None if it left): a member keeps the slots it had as far as its new count
+/// allows, and only freed or new slots are (re)assigned — so removing one of 1,000 real
+/// servers rewrites two elements, not a thousand. Each member still holds exactly its count
+/// of the T slots, so `numgen inc mod T` keeps the weights exact over every T flows.
+pub fn slots_stable(members: &[Member], algo: Algo, prev: &[Option<usize>]) -> Vec<usize> {
+    let ideal = slots(members, algo);
+    if prev.is_empty() {
+        return ideal;
+    }
+    let total = ideal.len();
+    let mut want = vec![0usize; members.len()];
+    for &m in &ideal {
+        want[m] += 1;
+    }
+    let mut have = vec![0usize; members.len()];
+    let mut out: Vec<Option<usize>> = (0..total).map(|i| prev.get(i).copied().flatten()).collect();
+    for s in &mut out {
+        if let Some(m) = *s {
+            if m < want.len() && have[m] < want[m] {
+                have[m] += 1;
+            } else {
+                *s = None;
+            }
+        }
+    }
+    // Holes are filled in the ideal (interleaved) order by members still short of slots.
+    let mut holes = out
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.is_none())
+        .map(|(i, _)| i)
+        .collect::<Vec<_>>()
+        .into_iter();
+    for &m in &ideal {
+        if have[m] < want[m] {
+            have[m] += 1;
+            if let Some(h) = holes.next() {
+                out[h] = Some(m);
+            }
+        }
+    }
+    out.into_iter().map(|s| s.unwrap_or(0)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +156,36 @@ mod tests {
     fn rr_ignores_weights_but_not_zero() {
         assert_eq!(slots(&m(&[3, 1, 0]), Algo::RoundRobin), vec![0, 1]);
         assert!(slots(&m(&[0, 0]), Algo::Weighted).is_empty());
+    }
+
+    #[test]
+    fn stable_slots_move_only_what_must_move() {
+        let ms = m(&[1; 10]);
+        let first = slots_stable(&ms, Algo::Weighted, &[]);
+        assert_eq!(first, (0..10).collect::<Vec<_>>());
+        // Member 3 leaves: its slot is taken by the member of the last slot, which goes.
+        let mut gone = ms.clone();
+        gone.remove(3);
+        // Member indices shift in `gone`: prev maps old slot -> new member index.
+        let prev: Vec<Option<usize>> = first
+            .iter()
+            .map(|&i| match i {
+                3 => None,
+                i if i > 3 => Some(i - 1),
+                i => Some(i),
+            })
+            .collect();
+        let next = slots_stable(&gone, Algo::Weighted, &prev);
+        assert_eq!(next.len(), 9);
+        let changed = (0..9).filter(|&i| Some(next[i]) != prev[i]).count();
+        assert_eq!(changed, 1, "{next:?}");
+        // A weight raised: one slot appended, nothing else moves.
+        let mut heavier = ms.clone();
+        heavier[5].weight = 2;
+        let prev: Vec<Option<usize>> = first.iter().map(|&i| Some(i)).collect();
+        let next = slots_stable(&heavier, Algo::Weighted, &prev);
+        assert_eq!(&next[..10], &first[..]);
+        assert_eq!(next[10], 5);
     }
 
     #[test]
