@@ -296,3 +296,28 @@ fn nat_udp_echo() {
     }
     assert_eq!(seen.len(), 3, "UDP flows not spread: {seen:?}");
 }
+
+#[test]
+fn nat_fwmark_virtual_server() {
+    let Some((topo, _servers)) = start("lvs_nat_fwmark") else {
+        return;
+    };
+    let d = topo.node(1).clone();
+    // The host marks the traffic (as iptables -t mangle ... -j MARK would); fulcrum serves the mark.
+    sh(&d, &format!("nft add table ip host_mangle; nft add chain ip host_mangle pre '{{ type filter hook prerouting priority mangle; }}'; nft add rule ip host_mangle pre ip daddr {VIP} tcp dport 80 meta mark set 7"));
+    let mut rs = String::new();
+    for i in 2..5 {
+        rs.push_str(&format!(
+            "    real_server {} 80 {{\n        weight 1\n    }}\n",
+            topo.node(i).addr
+        ));
+    }
+    let conf =
+        format!("virtual_server fwmark 7 {{\n    lvs_sched rr\n    lvs_method NAT\n{rs}}}\n");
+    let fulcrum = Director::start(&topo.dir, &d, "fulcrum", &conf);
+    wait_answer(&topo, &fulcrum, None);
+    let (counts, errors) = spread(topo.node(0), 30);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(counts.len(), 3, "{counts:?}");
+    assert!(counts.values().all(|&n| n == 10), "{counts:?}");
+}

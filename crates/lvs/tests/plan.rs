@@ -303,3 +303,45 @@ fn a_thousand_real_servers_and_one_reweight() {
     let p = c.plan();
     assert!(p.script.lines().count() <= 8, "{}", p.script);
 }
+
+#[test]
+fn ipv6_nat_uses_ip6_statements() {
+    let text = "virtual_server 2001:db8::100 80 {\n lvs_sched rr\n protocol TCP\n real_server 2001:db8::3 8080 {\n }\n}\n";
+    let mut c = Core::new(vss(text), HashMap::new());
+    let p = c.plan();
+    assert!(p.notes.is_empty(), "{:?}", p.notes);
+    assert!(
+        p.script
+            .contains("services6 { 2001:db8::100 . tcp . 80 : goto vs_tcp_2001_db8__100_80 }"),
+        "{}",
+        p.script
+    );
+    assert!(
+        p.script.contains("dnat ip6 to [2001:db8::3]:8080"),
+        "{}",
+        p.script
+    );
+}
+
+#[test]
+fn fwmark_and_hash_schedulers() {
+    let text = "virtual_server fwmark 7 {\n lvs_sched sh\n real_server 10.99.0.3 80 {\n }\n real_server 10.99.0.4 80 {\n }\n}\n";
+    let mut c = Core::new(vss(text), HashMap::new());
+    let p = c.plan();
+    assert!(
+        p.script
+            .contains("add element inet fulcrum_lvs fwmarks { 0x7 : goto vs_fwmark_7 }"),
+        "{}",
+        p.script
+    );
+    assert!(
+        p.script.contains("jhash ip saddr mod 2 seed"),
+        "{}",
+        p.script
+    );
+    assert!(
+        p.script.contains("counter dnat ip to 10.99.0.3\n"),
+        "{}",
+        p.script
+    );
+}

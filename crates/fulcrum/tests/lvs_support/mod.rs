@@ -249,6 +249,17 @@ pub struct Director {
 
 impl Director {
     pub fn start(dir: &std::path::Path, node: &Node, tag: &str, conf: &str) -> Director {
+        Director::start_with(dir, node, tag, conf, None)
+    }
+
+    /// With an haproxy.cfg next to the keepalived.conf (reloads rewrite the keepalived.conf).
+    pub fn start_with(
+        dir: &std::path::Path,
+        node: &Node,
+        tag: &str,
+        conf: &str,
+        haproxy_cfg: Option<&str>,
+    ) -> Director {
         let path = dir.join(format!("{tag}.conf"));
         std::fs::write(&path, conf).unwrap();
         let control = dir.join(format!("{tag}.sock"));
@@ -258,6 +269,11 @@ impl Director {
             .arg("-f")
             .arg(&path)
             .env("FULCRUM_LOG", "info,fulcrum::lvs_bridge=debug");
+        if let Some(h) = haproxy_cfg {
+            let hp = dir.join(format!("{tag}.cfg"));
+            std::fs::write(&hp, h).unwrap();
+            cmd.arg("-f").arg(hp);
+        }
         let child =
             fulcrum_testlab::process::Child::spawn(tag, cmd, dir.join(format!("{tag}.log")))
                 .unwrap();
