@@ -844,6 +844,10 @@ pub struct VirtualServer {
     /// Scripts run when the quorum is gained / lost.
     pub quorum_up: Option<String>,
     pub quorum_down: Option<String>,
+    /// `virtual_server group NAME`: the group's name; `address` is its first address and
+    /// `also` the others.
+    pub group: Option<String>,
+    pub also: Vec<VirtualServerAddress>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -615,3 +615,13 @@ fn virtual_server_quorum_scripts_and_granularity() {
         Some("255.255.255.0".parse().unwrap())
     );
 }
+
+#[test]
+fn virtual_server_group_unknown_is_an_error_with_its_line() {
+    let (k, d) = parse(&format!(
+        "virtual_server group nope {{\n    protocol TCP\n{RS}}}\n"
+    ));
+    let e = find(&d, Severity::Error, "no virtual_server_group of that name");
+    assert_eq!(e.span.line, 1);
+    assert!(k.virtual_servers.is_empty());
+}

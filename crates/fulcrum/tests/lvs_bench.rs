@@ -55,8 +55,8 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn many_real_servers(n: usize, weight_of_first: u32) -> String {
-    let mut s = format!(
-        "virtual_server 10.99.0.102 80 {{\n    lvs_sched wrr\n    lvs_method NAT\n    protocol TCP\n"
+    let mut s = String::from(
+        "virtual_server 10.99.0.102 80 {\n    lvs_sched wrr\n    lvs_method NAT\n    protocol TCP\n",
     );
     for i in 0..n {
         let w = if i == 0 { weight_of_first } else { 1 };

@@ -215,9 +215,26 @@ fn dr_skeleton() -> Table {
     t
 }
 
-/// Adds the `services` element for an IP virtual server; fwmark ones go to `fwmarks`.
+/// Adds the `services` (or `fwmarks`) elements of every address of the virtual server (a
+/// `virtual_server group` has several); returns the address family's representative.
 fn add_service(t: &mut Table, vs: &VirtualServer, chain: &str) -> Result<IpAddr, String> {
-    match vs.address {
+    let first = add_address(t, vs, vs.address, chain)?;
+    for a in &vs.also {
+        let ip = add_address(t, vs, *a, chain)?;
+        if ip.is_ipv4() != first.is_ipv4() {
+            return Err("a virtual_server_group mixing IPv4 and IPv6 is not supported".into());
+        }
+    }
+    Ok(first)
+}
+
+fn add_address(
+    t: &mut Table,
+    vs: &VirtualServer,
+    address: VirtualServerAddress,
+    chain: &str,
+) -> Result<IpAddr, String> {
+    match address {
         VirtualServerAddress::Ip { ip, port } => {
             if port == 0 {
                 return Err("a virtual_server without a port (all ports) is not run yet".into());

@@ -345,3 +345,23 @@ fn fwmark_and_hash_schedulers() {
         p.script
     );
 }
+
+#[test]
+fn a_virtual_server_group_serves_every_address_with_one_rotation() {
+    let text = "virtual_server_group web {\n 10.99.0.100-101 80\n 10.99.0.110 8080\n fwmark 9\n}\n\
+        virtual_server group web {\n lvs_sched rr\n protocol TCP\n real_server 10.99.0.3 80 {\n }\n}\n";
+    let vss = vss(text);
+    assert_eq!(vss.len(), 1);
+    assert_eq!(vss[0].also.len(), 3);
+    let mut c = Core::new(vss, HashMap::new());
+    let p = c.plan();
+    assert!(p.notes.is_empty(), "{:?}", p.notes);
+    for e in [
+        "services4 { 10.99.0.100 . tcp . 80 : goto vs_tcp_10_99_0_100_80 }",
+        "services4 { 10.99.0.101 . tcp . 80 : goto vs_tcp_10_99_0_100_80 }",
+        "services4 { 10.99.0.110 . tcp . 8080 : goto vs_tcp_10_99_0_100_80 }",
+        "fwmarks { 0x9 : goto vs_tcp_10_99_0_100_80 }",
+    ] {
+        assert!(p.script.contains(e), "{e}\n{}", p.script);
+    }
+}

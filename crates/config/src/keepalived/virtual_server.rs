@@ -80,6 +80,11 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
         persistence_granularity: None,
         quorum_up: None,
         quorum_down: None,
+        group: match stmt.args() {
+            [kind, name, ..] if kind.text == "group" => Some(name.text.clone()),
+            _ => None,
+        },
+        also: Vec::new(),
     };
     let context = format!(
         "virtual_server {}",
@@ -266,16 +271,8 @@ fn address(stmt: &Stmt, d: &mut Diagnostics) -> Option<VirtualServerAddress> {
             );
             None
         }
-        [kind, name, ..] if kind.text == "group" => {
-            d.warning(
-                stmt.span(),
-                format!(
-                    "'virtual_server group {}' is not supported yet, ignored (with its block)",
-                    name.text
-                ),
-            );
-            None
-        }
+        // Resolved at the end of the load (virtual_server_group::resolve).
+        [kind, _name, ..] if kind.text == "group" => Some(VirtualServerAddress::Fwmark(0)),
         [kind, mark, ..] if kind.text == "fwmark" => {
             args::u32_in(mark, "fwmark", 1, u32::MAX, d).map(VirtualServerAddress::Fwmark)
         }
