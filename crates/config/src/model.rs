@@ -848,6 +848,10 @@ pub struct VirtualServer {
     /// `also` the others.
     pub group: Option<String>,
     pub also: Vec<VirtualServerAddress>,
+    /// `alpha`: real servers with checkers start DOWN until a check passes.
+    pub alpha: bool,
+    /// `omega`: on shutdown, the quorum_down script runs (if the quorum was up).
+    pub omega: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -151,6 +151,24 @@ impl LvsBridge {
         }
     }
 
+    /// Every probe's outcome (for `alpha`: the first passing check brings a server in).
+    pub fn record_check(&mut self, r: &fulcrum_health::CheckResult) {
+        if self.idle || !self.core.knows(&r.backend) {
+            return;
+        }
+        if self
+            .core
+            .record_check(&r.backend, &r.server, r.outcome.status.passed())
+        {
+            self.sync();
+            tracing::info!(
+                "LVS: virtual_server {}: real server {} in rotation (alpha: first check passed)",
+                r.backend,
+                r.server
+            );
+        }
+    }
+
     pub fn reload(&mut self, config: &Config) {
         let vss = config.keepalived.virtual_servers.clone();
         if self.idle && vss.is_empty() {
@@ -168,6 +186,26 @@ impl LvsBridge {
     pub fn shutdown(&mut self) {
         if self.idle {
             return;
+        }
+        // omega: the quorum_down scripts, waited for (bounded) before the rules go.
+        for s in self.core.shutdown_scripts() {
+            tracing::info!(
+                "virtual_server {}: omega, running quorum_down",
+                s.virtual_server
+            );
+            if let Ok(mut child) = std::process::Command::new("/bin/sh")
+                .args(["-c", &s.command])
+                .spawn()
+            {
+                let start = std::time::Instant::now();
+                while matches!(child.try_wait(), Ok(None))
+                    && start.elapsed() < std::time::Duration::from_secs(5)
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
         match nft::remove_tables() {
             Ok(()) => tracing::info!("LVS: fulcrum's nftables tables removed"),

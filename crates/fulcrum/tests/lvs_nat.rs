@@ -321,3 +321,27 @@ fn nat_fwmark_virtual_server() {
     assert_eq!(counts.len(), 3, "{counts:?}");
     assert!(counts.values().all(|&n| n == 10), "{counts:?}");
 }
+
+#[test]
+fn nat_alpha_waits_for_the_first_passing_check() {
+    let Some((topo, _servers)) = start("lvs_nat_alpha") else {
+        return;
+    };
+    let d = topo.node(1).clone();
+    let conf = nat_conf(&topo, "    alpha\n", &[1, 1, 1]);
+    let fulcrum = Director::start(&topo.dir, &d, "fulcrum", &conf);
+    // Every real server comes in through its first passing check, none before.
+    assert!(
+        fulcrum_testlab::wait::until(Duration::from_secs(15), || fulcrum
+            .log()
+            .matches("(alpha: first check passed)")
+            .count()
+            == 3)
+        .is_some(),
+        "{}",
+        fulcrum.log()
+    );
+    let (counts, errors) = spread(topo.node(0), 30);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(counts.len(), 3, "{counts:?}");
+}

@@ -17,6 +17,8 @@ pub struct Core {
     quorum_lost: HashSet<String>,
     dr_devices: HashMap<IpAddr, String>,
     applied: Ruleset,
+    /// `alpha`: real servers DOWN until their first passing check.
+    alpha_pending: HashSet<(String, String)>,
 }
 
 /// A script to run: keepalived's `quorum_up` / `quorum_down`.
@@ -57,6 +59,7 @@ impl Core {
             dr_devices,
             ..Core::default()
         };
+        c.start_alpha(&HashSet::new());
         // Initial quorum: keepalived starts with real servers up (without `alpha`).
         let lost: HashSet<String> = c
             .vss
@@ -81,7 +84,64 @@ impl Core {
         self.vss.iter().any(|v| names::health_vs(v) == vs)
     }
 
+    /// Real servers (with checkers) of `alpha` virtual servers that were not configured
+    /// before start DOWN, waiting for a passing check.
+    fn start_alpha(&mut self, before: &HashSet<(String, String)>) {
+        for vs in &self.vss {
+            if !vs.alpha {
+                continue;
+            }
+            let v = names::health_vs(vs);
+            for rs in vs.real_servers.iter().filter(|rs| !rs.checkers.is_empty()) {
+                let key = (v.clone(), names::health_rs(rs.ip, rs.port));
+                if !before.contains(&key) {
+                    self.live.entry(key.clone()).or_default().up = false;
+                    self.alpha_pending.insert(key);
+                }
+            }
+        }
+    }
+
+    fn configured(&self) -> HashSet<(String, String)> {
+        self.vss
+            .iter()
+            .flat_map(|vs| {
+                let v = names::health_vs(vs);
+                vs.real_servers
+                    .iter()
+                    .map(move |rs| (v.clone(), names::health_rs(rs.ip, rs.port)))
+            })
+            .collect()
+    }
+
+    /// A probe's outcome: under `alpha`, the first passing check brings the server UP (the
+    /// health engine, which starts servers UP, reports no change then). True if it changed.
+    pub fn record_check(&mut self, vs: &str, rs: &str, passed: bool) -> bool {
+        let key = (vs.to_string(), rs.to_string());
+        if passed && self.alpha_pending.remove(&key) {
+            self.live.entry(key).or_default().up = true;
+            return true;
+        }
+        false
+    }
+
+    /// `omega`: the quorum_down scripts to run when fulcrum stops.
+    pub fn shutdown_scripts(&self) -> Vec<ScriptRun> {
+        self.vss
+            .iter()
+            .filter(|vs| vs.omega && !self.quorum_lost.contains(&names::health_vs(vs)))
+            .filter_map(|vs| {
+                vs.quorum_down.as_ref().map(|c| ScriptRun {
+                    virtual_server: names::health_vs(vs),
+                    up: false,
+                    command: c.clone(),
+                })
+            })
+            .collect()
+    }
+
     pub fn set_up(&mut self, vs: &str, rs: &str, up: bool) {
+        self.alpha_pending.remove(&(vs.to_string(), rs.to_string()));
         self.live
             .entry((vs.to_string(), rs.to_string()))
             .or_default()
@@ -117,11 +177,14 @@ impl Core {
                     .map(move |rs| (v.clone(), names::health_rs(rs.ip, rs.port)))
             })
             .collect();
+        let before = self.configured();
         self.live.retain(|k, _| keep.contains(k));
+        self.alpha_pending.retain(|k| keep.contains(k));
         let names: HashSet<String> = vss.iter().map(names::health_vs).collect();
         self.quorum_lost.retain(|v| names.contains(v));
         self.vss = vss;
         self.dr_devices = dr_devices;
+        self.start_alpha(&before);
     }
 
     fn alive(&self, vs: &VirtualServer) -> u64 {

@@ -365,3 +365,22 @@ fn a_virtual_server_group_serves_every_address_with_one_rotation() {
         assert!(p.script.contains(e), "{e}\n{}", p.script);
     }
 }
+
+#[test]
+fn alpha_starts_checked_servers_down_until_a_check_passes_and_omega_runs_quorum_down() {
+    let text = "virtual_server 10.99.0.100 80 {\n alpha\n omega\n quorum_down /bin/down\n lvs_sched rr\n protocol TCP\n\
+        real_server 10.99.0.3 80 {\n  TCP_CHECK {\n  }\n }\n real_server 10.99.0.4 80 {\n }\n}\n";
+    let mut c = Core::new(vss(text), HashMap::new());
+    let p = c.plan();
+    // Only the unchecked server is in; the checked one waits.
+    assert!(p.script.contains("numgen inc mod 1"), "{}", p.script);
+    assert!(!p.script.contains("rs_10_99_0_3_80"), "{}", p.script);
+    c.applied(p.desired);
+    assert!(!c.record_check(VS1, "10.99.0.3:80", false));
+    assert!(c.record_check(VS1, "10.99.0.3:80", true));
+    assert!(!c.record_check(VS1, "10.99.0.3:80", true));
+    let p = c.plan();
+    assert!(p.script.contains("numgen inc mod 2"), "{}", p.script);
+    assert_eq!(c.shutdown_scripts().len(), 1);
+    assert_eq!(c.shutdown_scripts()[0].command, "/bin/down");
+}

@@ -31,6 +31,8 @@ const KNOWN: &[&str] = &[
     "persistence_granularity",
     "quorum_up",
     "quorum_down",
+    "alpha",
+    "omega",
 ];
 const UNSUPPORTED: &[&str] = &[
     "flag-1",
@@ -46,8 +48,6 @@ const UNSUPPORTED: &[&str] = &[
     "smtp_alert",
     "virtualhost",
     "snmp_name",
-    "alpha",
-    "omega",
     "ip_family",
     "sorry_server_inhibit",
     "sorry_server_lvs_method",
@@ -85,6 +85,8 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
             _ => None,
         },
         also: Vec::new(),
+        alpha: false,
+        omega: false,
     };
     let context = format!(
         "virtual_server {}",
@@ -209,6 +211,8 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
                     vs.persistence_granularity = args::ip(w, "persistence_granularity", d);
                 }
             }
+            "alpha" => vs.alpha = args::opt_bool(kw, d),
+            "omega" => vs.omega = args::opt_bool(kw, d),
             "quorum_up" => vs.quorum_up = args::command(kw, d),
             "quorum_down" => vs.quorum_down = args::command(kw, d),
             "quorum" => {
