@@ -87,7 +87,7 @@ impl RealServer {
                                 .as_bytes(),
                             );
                         }
-                        Err(_) => std::thread::sleep(Duration::from_millis(2)),
+                        Err(_) => std::thread::sleep(Duration::from_micros(200)),
                     }
                 }
             }));
@@ -129,7 +129,12 @@ impl Drop for RealServer {
 
 /// One TCP request to the VIP (from the calling thread's namespace): the server's name.
 pub fn ask(port: u16) -> Result<String, String> {
-    let addr: SocketAddr = format!("{VIP}:{port}").parse().unwrap();
+    ask_to(VIP, port)
+}
+
+/// One TCP request to `vip:port`.
+pub fn ask_to(vip: &str, port: u16) -> Result<String, String> {
+    let addr: SocketAddr = format!("{vip}:{port}").parse().unwrap();
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(1000))
         .map_err(|e| format!("connect: {e}"))?;
     s.set_read_timeout(Some(Duration::from_millis(1000)))
@@ -147,11 +152,16 @@ pub fn ask(port: u16) -> Result<String, String> {
 
 /// `ask` from a given local source address (extra client addresses on the client node).
 pub fn ask_from(src: std::net::IpAddr, port: u16) -> Result<String, String> {
+    ask_from_to(src, VIP, port)
+}
+
+/// `ask_to` from a given local source address.
+pub fn ask_from_to(src: std::net::IpAddr, vip: &str, port: u16) -> Result<String, String> {
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
         .map_err(|e| e.to_string())?;
     sock.bind(&SocketAddr::new(src, 0).into())
         .map_err(|e| format!("bind: {e}"))?;
-    let addr: SocketAddr = format!("{VIP}:{port}").parse().unwrap();
+    let addr: SocketAddr = format!("{vip}:{port}").parse().unwrap();
     sock.connect_timeout(&addr.into(), Duration::from_millis(1000))
         .map_err(|e| format!("connect: {e}"))?;
     let mut s: TcpStream = sock.into();
