@@ -90,9 +90,6 @@ impl LvsBridge {
                 tracing::warn!("virtual_server {vs}: quorum lost");
             }
         }
-        for s in &plan.scripts {
-            run_script(&s.command);
-        }
         let started = std::time::Instant::now();
         match nft::apply(&plan.script) {
             Ok(()) => {
@@ -113,6 +110,10 @@ impl LvsBridge {
                     Err(e) => tracing::error!("LVS: rebuilding failed: {e}"),
                 }
             }
+        }
+        // The scripts run once the kernel has the new rules (what they announce is true).
+        for s in &plan.scripts {
+            run_script(&s.command);
         }
         if !plan.purge.is_empty() {
             match nft::purge(&plan.purge) {
