@@ -17,6 +17,7 @@ pub struct LvsBridge {
     core: Core,
     /// Nothing to do: no virtual_server in the configuration (nft is never run then).
     idle: bool,
+    metrics: crate::lvs_metrics::LvsMetrics,
 }
 
 /// The interface each DR virtual address is served on: the `interface` (or the address's
@@ -60,12 +61,13 @@ fn route_device(addr: IpAddr) -> Option<String> {
 }
 
 impl LvsBridge {
-    pub fn start(config: &Config) -> LvsBridge {
+    pub fn start(config: &Config, metrics: crate::lvs_metrics::LvsMetrics) -> LvsBridge {
         let vss = config.keepalived.virtual_servers.clone();
         let idle = vss.is_empty();
         let mut b = LvsBridge {
             core: Core::new(vss, dr_devices(config)),
             idle,
+            metrics,
         };
         if !idle {
             // A previous run may have left its tables: start from a clean slate.
@@ -111,6 +113,7 @@ impl LvsBridge {
                 }
             }
         }
+        self.publish_metrics();
         // The scripts run once the kernel has the new rules (what they announce is true).
         for s in &plan.scripts {
             run_script(&s.command);
@@ -124,6 +127,36 @@ impl LvsBridge {
                 Err(e) => tracing::warn!("LVS: {e}"),
             }
         }
+    }
+
+    /// The Prometheus snapshot: weights, states, quorum (counters are read at scrape time).
+    fn publish_metrics(&self) {
+        use fulcrum_lvs::names;
+        let mut snap = crate::lvs_metrics::Snapshot {
+            tables: self.core.applied_ruleset().tables.keys().cloned().collect(),
+            ..Default::default()
+        };
+        for vs in self.core.virtual_servers() {
+            let v = names::health_vs(vs);
+            let chain = names::vs_chain(vs);
+            snap.quorum.push((v.clone(), !self.core.quorum_lost(&v)));
+            for rs in &vs.real_servers {
+                let r = names::health_rs(rs.ip, rs.port);
+                let live = self.core.live(&v, &r);
+                snap.rows.push(crate::lvs_metrics::Row {
+                    virtual_server: v.clone(),
+                    real_server: r,
+                    weight: if live.up {
+                        live.weight.unwrap_or(rs.weight)
+                    } else {
+                        0
+                    },
+                    up: live.up,
+                    chain: names::rs_chain(&chain, rs.ip, rs.port),
+                });
+            }
+        }
+        self.metrics.update(snap);
     }
 
     /// A health event; ignored unless it names one of our virtual servers.

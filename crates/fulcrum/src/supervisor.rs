@@ -93,7 +93,7 @@ impl Supervisor {
             history: History::default(),
             started: std::time::Instant::now(),
             stats_sockets,
-            lvs: crate::lvs_bridge::LvsBridge::start(&config),
+            lvs: crate::lvs_bridge::LvsBridge::start(&config, metrics.lvs.clone()),
         };
         let _control = ControlServer::start(self.opts.control.clone(), control_tx).await;
         // VRRP state changes are sampled for `fulcrum status` (instances report no events).

@@ -27,6 +27,22 @@ fn nat_conf(topo: &Topo, extra_vs: &str, weights: &[u32]) -> String {
     )
 }
 
+/// GET /metrics on the director's exporter, from the client.
+fn scrape(client: &fulcrum_testlab::netns::Node, director: std::net::Ipv4Addr) -> String {
+    use std::io::{Read, Write};
+    client
+        .in_thread(move || {
+            let mut s = std::net::TcpStream::connect((director, 9101)).unwrap();
+            s.write_all(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        })
+        .join()
+        .unwrap()
+}
+
 fn start(test: &str) -> Option<(Topo, Vec<Option<RealServer>>)> {
     let topo = Topo::new(test, 5)?;
     if !nft_available(test) {
@@ -70,7 +86,15 @@ fn nat_spreads_by_weight_a_killed_server_leaves_and_stop_keeps_foreign_tables() 
     let d = topo.node(1).clone();
     // A table of the host's own: fulcrum must never touch it.
     sh(&d, "nft add table ip host_filter; nft add chain ip host_filter input '{ type filter hook input priority 0; policy accept; }'; nft add rule ip host_filter input counter");
-    let mut fulcrum = Director::start(&topo.dir, &d, "fulcrum", &nat_conf(&topo, "", &[3, 2, 1]));
+    let metrics_cfg = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+        frontend metrics\n    bind *:9101\n    http-request use-service prometheus-exporter if { path /metrics }\n";
+    let mut fulcrum = Director::start_with(
+        &topo.dir,
+        &d,
+        "fulcrum",
+        &nat_conf(&topo, "", &[3, 2, 1]),
+        Some(metrics_cfg),
+    );
     wait_answer(&topo, &fulcrum, None);
     // wrr with numgen inc: exactly 3:2:1 over whole rounds.
     let (counts, errors) = spread(topo.node(0), 60);
@@ -89,6 +113,21 @@ fn nat_spreads_by_weight_a_killed_server_leaves_and_stop_keeps_foreign_tables() 
     let rs1 = &json["virtual_servers"][0]["real_servers"][0];
     assert_eq!(rs1["weight"], 3, "{json}");
     assert!(rs1["connections"].as_u64().unwrap() >= 30, "{json}");
+    // Prometheus: the same through the exporter.
+    let metrics = scrape(topo.node(0), d.addr);
+    assert!(metrics.contains("fulcrum_lvs_real_server_weight{virtual_server=\"10.99.0.100:80\",real_server=\"10.99.0.3:80\"} 3"), "{metrics}");
+    assert!(
+        metrics
+            .contains("fulcrum_lvs_virtual_server_quorum_up{virtual_server=\"10.99.0.100:80\"} 1"),
+        "{metrics}"
+    );
+    let conns: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("fulcrum_lvs_real_server_connections_total{virtual_server=\"10.99.0.100:80\",real_server=\"10.99.0.4:80\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(conns >= 20.0, "{metrics}");
 
     // Kill rs2 under load: once its checker notices, no new connection goes to it.
     let load = Load::start(topo.node(0), 4000, Duration::from_secs(30));
