@@ -48,13 +48,18 @@ impl LvsMetrics {
     }
 }
 
+/// chain → (packets, bytes).
+type Counters = HashMap<String, (u64, u64)>;
+/// name, help, kind, value of a row.
+type Family = (&'static str, &'static str, Kind, fn(&Row, &Counters) -> f64);
+
 /// Writes the families (nothing without virtual servers).
 pub fn render(out: &mut Exposition, m: &LvsMetrics) {
     let s = m.get();
     if s.rows.is_empty() && s.quorum.is_empty() {
         return;
     }
-    let mut counters: HashMap<String, (u64, u64)> = HashMap::new();
+    let mut counters: Counters = HashMap::new();
     for t in &s.tables {
         if let Ok(Some(h)) = nft::read_table(t) {
             counters.extend(h.counters);
@@ -66,7 +71,7 @@ pub fn render(out: &mut Exposition, m: &LvsMetrics) {
             ("real_server", r.real_server.clone()),
         ]
     };
-    let families: [(&str, &str, Kind, fn(&Row, &HashMap<String, (u64, u64)>) -> f64); 3] = [
+    let families: [Family; 3] = [
         (
             "fulcrum_lvs_real_server_weight",
             "Current weight of the LVS real server (0: out of rotation or inhibited).",
