@@ -222,3 +222,74 @@ fn dr_wrr_spreads_flows_and_udp_and_a_killed_server_leaves() {
     assert!(errors.is_empty(), "{errors:?}");
     assert!(!counts.contains_key("rs2"), "{counts:?}");
 }
+
+#[test]
+fn dr_reload_keeps_established_flows_on_their_real_server() {
+    let Some((topo, _servers)) = start("lvs_dr_reload") else {
+        return;
+    };
+    let conf = |weights: &[u32]| {
+        let mut rs = String::new();
+        for (i, w) in weights.iter().enumerate() {
+            rs.push_str(&format!(
+                "    real_server {} 80 {{\n        weight {w}\n    }}\n",
+                topo.node(3 + i).addr
+            ));
+        }
+        format!(
+            "vrrp_instance VI_1 {{\n    state MASTER\n    interface eth0\n    virtual_router_id 53\n    priority 100\n    advert_int 1\n    virtual_ipaddress {{\n        {VIP}\n    }}\n}}\n\
+             virtual_server {VIP} 80 {{\n    lvs_sched wrr\n    lvs_method DR\n    protocol TCP\n{rs}}}\n"
+        )
+    };
+    let d = Director::start(&topo.dir, topo.node(1), "director", &conf(&[1, 1, 1]));
+    wait_answer(&topo, &d);
+    // 60 connections established (no request sent yet), spread over the three servers.
+    let (tx_go, rx_go) = std::sync::mpsc::channel::<()>();
+    let (tx_ready, rx_ready) = std::sync::mpsc::channel::<()>();
+    let held = topo.node(0).in_thread(move || {
+        use std::io::{Read, Write};
+        let addr: std::net::SocketAddr = format!("{VIP}:80").parse().unwrap();
+        let mut conns: Vec<_> = (0..60)
+            .map(|_| std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(1)).unwrap())
+            .collect();
+        tx_ready.send(()).unwrap();
+        rx_go.recv().unwrap();
+        let mut answers = Vec::new();
+        for c in &mut conns {
+            c.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let r = c.write_all(b"GET / HTTP/1.0\r\n\r\n").and_then(|_| {
+                let mut out = String::new();
+                c.read_to_string(&mut out).map(|_| out)
+            });
+            answers.push(r.map_err(|e| e.to_string()));
+        }
+        answers
+    });
+    rx_ready.recv().unwrap();
+    // Reweight (1,1,1 → 3,1) and remove rs3: every slot assignment changes.
+    d.reload(&conf(&[3, 1]));
+    assert!(
+        fulcrum_testlab::wait::until(Duration::from_secs(10), || d
+            .log()
+            .contains("configuration reloaded"))
+        .is_some(),
+        "{}",
+        d.log()
+    );
+    tx_go.send(()).unwrap();
+    let answers = held.join().unwrap();
+    let failed: Vec<_> = answers
+        .iter()
+        .filter(|a| !a.as_ref().is_ok_and(|t| t.contains("200 OK")))
+        .collect();
+    assert!(failed.is_empty(), "flows reset by the reload: {failed:?}\n{}", d.log());
+    // Some of them were on rs3 (removed): they finished there, as LVS lets them.
+    assert!(
+        answers.iter().any(|a| a.as_ref().is_ok_and(|t| t.contains("rs3"))),
+        "no held flow was on rs3: {answers:?}"
+    );
+    // New flows: never rs3.
+    let (counts, errors) = spread(topo.node(0), 60);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(!counts.contains_key("rs3"), "{counts:?}");
+}

@@ -67,25 +67,29 @@ impl RealServer {
                 while !stop.load(Ordering::Relaxed) {
                     match l.accept() {
                         Ok((mut s, _)) => {
-                            // An HTTP/1.0 answer (HTTP_GET checks it) naming the server.
-                            let _ = s.set_nonblocking(false);
-                            let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
-                            let mut req = Vec::new();
-                            let mut buf = [0u8; 1024];
-                            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                                match s.read(&mut buf) {
-                                    Ok(0) | Err(_) => break,
-                                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                            // An HTTP/1.0 answer (HTTP_GET checks it) naming the server, each
+                            // connection on its own thread (a client may hold one open).
+                            let name = name.clone();
+                            std::thread::spawn(move || {
+                                let _ = s.set_nonblocking(false);
+                                let _ = s.set_read_timeout(Some(Duration::from_millis(5000)));
+                                let mut req = Vec::new();
+                                let mut buf = [0u8; 1024];
+                                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                                    match s.read(&mut buf) {
+                                        Ok(0) | Err(_) => break,
+                                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                                    }
                                 }
-                            }
-                            let body = format!("{name}\n");
-                            let _ = s.write_all(
-                                format!(
-                                    "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
-                                    body.len()
-                                )
-                                .as_bytes(),
-                            );
+                                let body = format!("{name}\n");
+                                let _ = s.write_all(
+                                    format!(
+                                        "HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                                        body.len()
+                                    )
+                                    .as_bytes(),
+                                );
+                            });
                         }
                         Err(_) => std::thread::sleep(Duration::from_micros(200)),
                     }
