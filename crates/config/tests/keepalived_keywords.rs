@@ -625,3 +625,20 @@ fn virtual_server_group_unknown_is_an_error_with_its_line() {
     assert_eq!(e.span.line, 1);
     assert!(k.virtual_servers.is_empty());
 }
+
+#[test]
+fn fwmark_with_dr_and_portless_virtual_servers_are_refused_with_their_line() {
+    let (_, d) = parse(&format!(
+        "virtual_server fwmark 5 {{\n    lvs_method DR\n{RS}}}\n"
+    ));
+    assert_eq!(
+        find(&d, Severity::Error, "fwmark virtual_server with lb_kind DR")
+            .span
+            .line,
+        1
+    );
+    let (_, d) = parse(&format!(
+        "\nvirtual_server 192.0.2.10 {{\n    protocol TCP\n{RS}}}\n"
+    ));
+    assert_eq!(find(&d, Severity::Error, "without a port").span.line, 2);
+}

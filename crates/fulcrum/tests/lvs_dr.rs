@@ -282,10 +282,16 @@ fn dr_reload_keeps_established_flows_on_their_real_server() {
         .iter()
         .filter(|a| !a.as_ref().is_ok_and(|t| t.contains("200 OK")))
         .collect();
-    assert!(failed.is_empty(), "flows reset by the reload: {failed:?}\n{}", d.log());
+    assert!(
+        failed.is_empty(),
+        "flows reset by the reload: {failed:?}\n{}",
+        d.log()
+    );
     // Some of them were on rs3 (removed): they finished there, as LVS lets them.
     assert!(
-        answers.iter().any(|a| a.as_ref().is_ok_and(|t| t.contains("rs3"))),
+        answers
+            .iter()
+            .any(|a| a.as_ref().is_ok_and(|t| t.contains("rs3"))),
         "no held flow was on rs3: {answers:?}"
     );
     // New flows: never rs3.

@@ -247,6 +247,21 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
             _ => args::unknown(kw, &context, KNOWN, UNSUPPORTED, d),
         }
     }
+    if vs.lb_kind == LbKind::Dr
+        && matches!(vs.address, VirtualServerAddress::Fwmark(_))
+        && vs.group.is_none()
+    {
+        d.error(
+            stmt.span(),
+            "a fwmark virtual_server with lb_kind DR is not supported: fulcrum forwards DR at the netdev ingress hook, before any rule can set the mark; use NAT, or an address and port",
+        );
+    }
+    if matches!(vs.address, VirtualServerAddress::Ip { port: 0, .. }) {
+        d.error(
+            stmt.span(),
+            "a virtual_server without a port (all ports) is not supported yet: write the port",
+        );
+    }
     if vs.lb_kind == LbKind::Dr {
         for rs in &vs.real_servers {
             if rs.port != vs_port && vs_port != 0 {
