@@ -247,6 +247,49 @@ fn nat_persistence_holds_a_client_until_its_server_fails() {
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(counts.len(), 1, "persistence did not hold: {counts:?}");
     let held = counts.keys().next().unwrap().clone();
+    // The entry is refreshed by every packet of the client's flows, not only by new ones:
+    // after 2s of an open connection, a packet brings its expiry back to ~30s.
+    let expires = |d: &fulcrum_testlab::netns::Node| -> u64 {
+        let out = d
+            .run(
+                "nft",
+                &[
+                    "-j",
+                    "list",
+                    "map",
+                    "inet",
+                    "fulcrum_lvs",
+                    "vs_tcp_10_99_0_100_80_persist",
+                ],
+            )
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["nftables"][1]["map"]["elem"][0][0]["elem"]["expires"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{v}"))
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let (tx2, rx2) = std::sync::mpsc::channel::<()>();
+    let conn = topo.node(0).in_thread(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect((VIP, 80)).unwrap();
+        tx2.send(()).unwrap();
+        rx.recv().unwrap();
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    });
+    rx2.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let before = expires(&d);
+    tx.send(()).unwrap();
+    assert!(conn.join().unwrap().contains(&held));
+    let after = expires(&d);
+    assert!(
+        before <= 28 && after >= 29,
+        "expiry {before}s before the packet, {after}s after"
+    );
     // Its server fails: the persistence entry goes with it, the client moves and sticks.
     let idx: usize = held[2..].parse::<usize>().unwrap() - 1;
     servers[idx] = None;

@@ -195,6 +195,15 @@ fn nat_skeleton() -> Table {
     );
     let mut rules: Vec<String> = DISPATCH.iter().map(|s| s.to_string()).collect();
     rules.push("meta mark vmap @fwmarks".into());
+    // Persistence entries are refreshed by every packet of a client's flows (as LVS's
+    // templates live while their connections do): one rule per persistent virtual server.
+    t.chains.insert(
+        "persist_refresh".into(),
+        Chain {
+            hook: Some("type filter hook prerouting priority -90; policy accept;".into()),
+            rules: Vec::new(),
+        },
+    );
     for hook in ["prerouting", "output"] {
         t.chains.insert(
             hook.into(),
@@ -321,6 +330,34 @@ fn add_nat(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Str
             "{l4}dnat {f} to {} map @{persist}",
             source_key(family_ip, vs)
         ));
+        if let VirtualServerAddress::Ip {
+            ip: vip,
+            port: vport,
+        } = vs.address
+        {
+            // Refreshed per packet, towards servers still in the rotation only (a flow that
+            // finishes on a departed server must not bring its clients back to it).
+            let members_set = format!("{chain}_members");
+            t.maps.insert(
+                members_set.clone(),
+                Map {
+                    decl: format!("type {addr_type} . inet_service;"),
+                    is_set: true,
+                    elems: members
+                        .iter()
+                        .filter(|m| !m.sorry)
+                        .map(|m| (format!("{} . {}", m.ip, m.port), String::new()))
+                        .collect(),
+                    dynamic: false,
+                },
+            );
+            if let Some(c) = t.chains.get_mut("persist_refresh") {
+                c.rules.push(format!(
+                    "meta l4proto {p} ct direction original ct status dnat ct original {f} daddr {vip} ct original proto-dst {vport} {f} daddr . {p} dport @{members_set} update @{persist} {{ {} : {f} daddr . {p} dport }}",
+                    source_key(family_ip, vs)
+                ));
+            }
+        }
     }
     let table = slots_stable(&members, Algo::parse(&vs.lb_algo), &prev);
     let slots_map = format!("{chain}_slots");
@@ -347,6 +384,7 @@ fn add_nat(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Str
             decl: "typeof numgen inc mod 2 : verdict;".into(),
             elems: slot_elems(&chain, &table, &members),
             dynamic: false,
+            is_set: false,
         },
     );
     for m in &members {
@@ -527,6 +565,7 @@ fn add_dr(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Stri
             decl: "typeof numgen inc mod 2 : verdict;".into(),
             elems: slot_elems(&chain, &table, &members),
             dynamic: false,
+            is_set: false,
         },
     );
     for m in &members {

@@ -49,8 +49,20 @@ pub struct Map {
     pub decl: String,
     /// Learned by the kernel (persistence, flows): elements are not managed.
     pub dynamic: bool,
-    /// key → value, as nft text.
+    /// key → value, as nft text (an empty value for a set's element).
     pub elems: BTreeMap<String, String>,
+    /// A set (elements without values) rather than a map.
+    pub is_set: bool,
+}
+
+impl Map {
+    fn keyword(&self) -> &'static str {
+        if self.is_set {
+            "set"
+        } else {
+            "map"
+        }
+    }
 }
 
 impl Ruleset {
@@ -114,9 +126,14 @@ pub fn diff(current: &Ruleset, desired: &Ruleset) -> String {
             if old.is_none() || recreate {
                 if recreate {
                     // Rare (a timeout or size changed): the map is replaced with its elements.
-                    let _ = writeln!(create, "delete map {t} {name}");
+                    let _ = writeln!(create, "delete {} {t} {name}", map.keyword());
                 }
-                let _ = writeln!(create, "add map {t} {name} {{ {} }}", map.decl);
+                let _ = writeln!(
+                    create,
+                    "add {} {t} {name} {{ {} }}",
+                    map.keyword(),
+                    map.decl
+                );
             }
             let none = BTreeMap::new();
             let old_elems = match old {
@@ -133,7 +150,11 @@ pub fn diff(current: &Ruleset, desired: &Ruleset) -> String {
             }
             for (k, v) in &map.elems {
                 if old_elems.get(k) != Some(v) {
-                    let _ = writeln!(add_elems, "add element {t} {name} {{ {k} : {v} }}");
+                    if map.is_set {
+                        let _ = writeln!(add_elems, "add element {t} {name} {{ {k} }}");
+                    } else {
+                        let _ = writeln!(add_elems, "add element {t} {name} {{ {k} : {v} }}");
+                    }
                 }
             }
         }
@@ -146,9 +167,9 @@ pub fn diff(current: &Ruleset, desired: &Ruleset) -> String {
                 let _ = writeln!(deletes, "delete chain {t} {name}");
             }
         }
-        for name in have.maps.keys() {
+        for (name, old) in &have.maps {
             if !want.maps.contains_key(name) {
-                let _ = writeln!(deletes, "delete map {t} {name}");
+                let _ = writeln!(deletes, "delete {} {t} {name}", old.keyword());
             }
         }
         remove.push_str(&flushes);
