@@ -259,8 +259,19 @@ impl LvsBridge {
                 counters.extend(h.counters);
             }
         }
+        let tracked = fulcrum_lvs::conntrack::read();
         let members_of = |vs: &fulcrum_config::model::VirtualServer| {
             let vs_name = fulcrum_lvs::names::health_vs(vs);
+            let proto = fulcrum_lvs::names::proto(vs.protocol);
+            let addresses: Vec<_> = std::iter::once(vs.address)
+                .chain(vs.also.iter().copied())
+                .filter_map(|a| match a {
+                    fulcrum_config::model::VirtualServerAddress::Ip { ip, port } => {
+                        Some((ip, port))
+                    }
+                    fulcrum_config::model::VirtualServerAddress::Fwmark(_) => None,
+                })
+                .collect();
             let chain = fulcrum_lvs::names::vs_chain(vs);
             vs.real_servers
                 .iter()
@@ -277,8 +288,19 @@ impl LvsBridge {
                         .get(&fulcrum_lvs::names::rs_chain(&chain, rs.ip, rs.port))
                         .copied()
                         .unwrap_or_default();
+                    // ipvsadm's ActiveConn / InActConn, from conntrack (NAT only).
+                    let (mut active, mut inactive) = (0, 0);
+                    for (vip, vport) in &addresses {
+                        if let Some(n) =
+                            tracked.get(&(proto.to_string(), *vip, *vport, rs.ip, rs.port))
+                        {
+                            active += n.active;
+                            inactive += n.inactive;
+                        }
+                    }
                     json!({"real_server": rs_name, "weight": weight, "state": state,
-                           "connections": c.0, "bytes_first_packets": c.1})
+                           "connections": c.0, "bytes_first_packets": c.1,
+                           "active_connections": active, "inactive_connections": inactive})
                 })
                 .collect::<Vec<_>>()
         };
@@ -345,10 +367,12 @@ pub fn render(vss: &[Value]) -> String {
         {
             let _ = writeln!(
                 out,
-                "    -> {:<24} weight {:<5} {:<28} {} connection(s) scheduled",
+                "    -> {:<24} weight {:<5} {:<28} active {:<6} inactive {:<6} {} connection(s) scheduled",
                 s(rs, "real_server"),
                 n(rs, "weight"),
                 s(rs, "state"),
+                n(rs, "active_connections"),
+                n(rs, "inactive_connections"),
                 n(rs, "connections")
             );
         }

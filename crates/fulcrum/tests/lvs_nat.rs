@@ -113,6 +113,9 @@ fn nat_spreads_by_weight_a_killed_server_leaves_and_stop_keeps_foreign_tables() 
     let rs1 = &json["virtual_servers"][0]["real_servers"][0];
     assert_eq!(rs1["weight"], 3, "{json}");
     assert!(rs1["connections"].as_u64().unwrap() >= 30, "{json}");
+    // The 30 closed connections linger in conntrack (TIME_WAIT): inactive, as ipvsadm shows.
+    assert!(rs1["inactive_connections"].as_u64().unwrap() >= 1, "{json}");
+    assert_eq!(rs1["active_connections"], 0, "{json}");
     // Prometheus: the same through the exporter.
     let metrics = scrape(topo.node(0), d.addr);
     assert!(metrics.contains("fulcrum_lvs_real_server_weight{virtual_server=\"10.99.0.100:80\",real_server=\"10.99.0.3:80\"} 3"), "{metrics}");

@@ -6,12 +6,14 @@
 //! - `sched` (pure): LVS schedulers as slot tables.
 //! - `core` (pure): the state machine — checker results, weights, quorum/hysteresis — that
 //!   yields plans.
+//! - `conntrack`: active/inactive connections per NAT real server (parser + file read).
 //! - `nft`: the adapter running `nft` (one transaction per plan) and reading the kernel back.
 //!
 //! IPVS is not used: the kernels fulcrum targets (its own CI machines) have no IPVS, while
 //! every current kernel has nf_tables.
 
 pub mod build;
+pub mod conntrack;
 pub mod core;
 pub mod names;
 pub mod nft;
