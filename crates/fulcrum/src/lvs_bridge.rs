@@ -185,6 +185,41 @@ impl LvsBridge {
         }
     }
 
+    /// Whether `refresh_load` has work (a NAT virtual server with lc/wlc/sed/nq).
+    pub fn wants_load(&self) -> bool {
+        !self.idle && self.core.wants_load()
+    }
+
+    /// lc/wlc/sed/nq: reads conntrack's active connections and reweights the slots.
+    pub fn refresh_load(&mut self) {
+        let tracked = fulcrum_lvs::conntrack::read();
+        let mut changed = false;
+        let vss: Vec<_> = self.core.virtual_servers().to_vec();
+        for vs in vss.iter().filter(|vs| {
+            vs.lb_kind == fulcrum_config::model::LbKind::Nat
+                && matches!(vs.lb_algo.as_str(), "lc" | "wlc" | "sed" | "nq")
+        }) {
+            let v = fulcrum_lvs::names::health_vs(vs);
+            let proto = fulcrum_lvs::names::proto(vs.protocol);
+            for rs in &vs.real_servers {
+                let mut active = 0;
+                for a in std::iter::once(vs.address).chain(vs.also.iter().copied()) {
+                    if let fulcrum_config::model::VirtualServerAddress::Ip { ip, port } = a {
+                        if let Some(n) = tracked.get(&(proto.to_string(), ip, port, rs.ip, rs.port))
+                        {
+                            active += n.active;
+                        }
+                    }
+                }
+                let r = fulcrum_lvs::names::health_rs(rs.ip, rs.port);
+                changed |= self.core.set_active(&v, &r, active);
+            }
+        }
+        if changed {
+            self.sync();
+        }
+    }
+
     /// Every probe's outcome (for `alpha`: the first passing check brings a server in).
     pub fn record_check(&mut self, r: &fulcrum_health::CheckResult) {
         if self.idle || !self.core.knows(&r.backend) {

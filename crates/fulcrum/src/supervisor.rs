@@ -99,6 +99,9 @@ impl Supervisor {
         // VRRP state changes are sampled for `fulcrum status` (instances report no events).
         let mut vrrp_tick = tokio::time::interval(Duration::from_millis(500));
         vrrp_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // LVS lc/wlc/sed/nq: connection counts are sampled from conntrack.
+        let mut lvs_tick = tokio::time::interval(Duration::from_millis(500));
+        lvs_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tracing::info!("fulcrum started");
         let notifier = Notifier::from_env();
         self.write_pidfiles();
@@ -124,6 +127,7 @@ impl Supervisor {
                     parts.history.vrrp(&statuses);
                     metrics.update_vrrp(statuses);
                 }
+                _ = lvs_tick.tick(), if parts.lvs.wants_load() => parts.lvs.refresh_load(),
                 _ = async { tokio::select! { _ = sighup.recv() => {}, _ = sigusr2.recv() => {} } } => {
                     tracing::info!("reload signal received, reloading");
                     notifier.reloading();

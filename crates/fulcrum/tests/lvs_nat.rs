@@ -430,3 +430,68 @@ fn nat_alpha_waits_for_the_first_passing_check() {
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(counts.len(), 3, "{counts:?}");
 }
+
+#[test]
+fn nat_wlc_sends_new_connections_to_the_least_loaded_server() {
+    let Some((topo, _servers)) = start("lvs_nat_wlc") else {
+        return;
+    };
+    let d = topo.node(1).clone();
+    let conf = |n: usize| {
+        let mut rs = String::new();
+        for i in 0..n {
+            rs.push_str(&format!(
+                "    real_server {} 80 {{\n        weight 1\n    }}\n",
+                topo.node(2 + i).addr
+            ));
+        }
+        format!("virtual_server {VIP} 80 {{\n    lvs_sched wlc\n    lvs_method NAT\n    protocol TCP\n{rs}}}\n")
+    };
+    let fulcrum = Director::start(&topo.dir, &d, "fulcrum", &conf(2));
+    wait_answer(&topo, &fulcrum, None);
+    // 20 connections held open on rs1 and rs2 (the servers wait up to 5s for the request).
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let holder = topo.node(0).in_thread(move || {
+        let held: Vec<_> = (0..20)
+            .map(|_| std::net::TcpStream::connect((VIP, 80)).unwrap())
+            .collect();
+        rx.recv().unwrap();
+        drop(held);
+    });
+    // rs3 joins, idle: once conntrack's counts are sampled, nearly every new flow goes there.
+    fulcrum.reload(&conf(3));
+    let slots_to_rs3 = || {
+        let out = d
+            .run(
+                "nft",
+                &[
+                    "-j",
+                    "list",
+                    "map",
+                    "inet",
+                    "fulcrum_lvs",
+                    "vs_tcp_10_99_0_100_80_slots",
+                ],
+            )
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let rs3 = text.matches("rs_10_99_0_5_80").count();
+        let all = text.matches("\"goto\"").count();
+        (rs3, all)
+    };
+    let ok = fulcrum_testlab::wait::until(Duration::from_secs(4), || {
+        let (rs3, all) = slots_to_rs3();
+        all > 0 && rs3 * 10 >= all * 8
+    });
+    assert!(
+        ok.is_some(),
+        "slots {:?}\n{}",
+        slots_to_rs3(),
+        fulcrum.log()
+    );
+    let (counts, errors) = spread(topo.node(0), 18);
+    tx.send(()).unwrap();
+    holder.join().unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(counts.get("rs3").copied().unwrap_or(0) >= 14, "{counts:?}");
+}

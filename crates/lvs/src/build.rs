@@ -3,7 +3,7 @@
 //! NAT (`table inet fulcrum_lvs`): base chains at the `dstnat` priority of prerouting and
 //! output look the packet up in `services4`/`services6` (address . protocol . port) or
 //! `fwmarks` and `goto` its virtual server's chain. That chain picks a slot — `numgen inc`
-//! for rr/wrr (and lc/wlc/sed/nq, scheduled as wrr), `jhash` of the source for `sh`, of the
+//! for rr/wrr (and lc/wlc/sed/nq, as wrr over load-divided weights), `jhash` of the source for `sh`, of the
 //! destination for `dh`, of source address and port for `mh` — from `<vs>_slots`, whose
 //! elements jump to one chain per real server that dnats (conntrack keeps the flow there).
 //!
@@ -35,6 +35,8 @@ pub struct RsLive {
     pub up: bool,
     /// MISC_CHECK misc_dynamic (or an admin) asked for this weight.
     pub weight: Option<u32>,
+    /// Active connections (conntrack), for the least-connection schedulers (NAT).
+    pub active: u64,
 }
 
 impl Default for RsLive {
@@ -42,6 +44,7 @@ impl Default for RsLive {
         RsLive {
             up: true,
             weight: None,
+            active: 0,
         }
     }
 }
@@ -359,7 +362,11 @@ fn add_nat(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Str
             }
         }
     }
-    let table = slots_stable(&members, Algo::parse(&vs.lb_algo), &prev);
+    let table = slots_stable(
+        &least_conn(vs, &members, inputs),
+        Algo::parse(&vs.lb_algo),
+        &prev,
+    );
     let slots_map = format!("{chain}_slots");
     if !table.is_empty() {
         let pick = match Algo::parse(&vs.lb_algo) {
@@ -426,6 +433,44 @@ fn add_nat(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Str
         },
     );
     Ok(())
+}
+
+/// `lc`/`wlc`/`sed`/`nq` approximated: the slot weights are the configured weights divided
+/// by (1 + active connections), from conntrack, so a loaded server takes fewer new flows;
+/// `lc` ignores the configured weights, `nq` sends new flows to idle servers while any is.
+fn least_conn(vs: &VirtualServer, members: &[Member], inputs: &Inputs) -> Vec<Member> {
+    let algo = vs.lb_algo.as_str();
+    if !matches!(algo, "lc" | "wlc" | "sed" | "nq") {
+        return members.to_vec();
+    }
+    let vs_name = names::health_vs(vs);
+    let active = |m: &Member| {
+        inputs
+            .live
+            .get(&(vs_name.clone(), names::health_rs(m.ip, m.port)))
+            .map_or(0, |l| l.active)
+    };
+    let any_idle = members.iter().any(|m| m.weight > 0 && active(m) == 0);
+    members
+        .iter()
+        .map(|m| {
+            let w = u64::from(if algo == "lc" {
+                m.weight.min(1)
+            } else {
+                m.weight
+            });
+            let a = active(m);
+            let weight = if w == 0 || (algo == "nq" && any_idle && a > 0) {
+                0
+            } else {
+                (w * 64 / (1 + a)).clamp(1, 65535)
+            };
+            Member {
+                weight: weight as u32,
+                ..m.clone()
+            }
+        })
+        .collect()
 }
 
 /// The previous slot map of `chain` as member indices of `members`.

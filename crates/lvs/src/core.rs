@@ -155,6 +155,25 @@ impl Core {
             .weight = Some(weight);
     }
 
+    /// Active connections of a real server (conntrack); true if it changed.
+    pub fn set_active(&mut self, vs: &str, rs: &str, active: u64) -> bool {
+        let l = self
+            .live
+            .entry((vs.to_string(), rs.to_string()))
+            .or_default();
+        let changed = l.active != active;
+        l.active = active;
+        changed
+    }
+
+    /// Whether some NAT virtual server schedules by connection counts.
+    pub fn wants_load(&self) -> bool {
+        self.vss.iter().any(|vs| {
+            vs.lb_kind == fulcrum_config::model::LbKind::Nat
+                && matches!(vs.lb_algo.as_str(), "lc" | "wlc" | "sed" | "nq")
+        })
+    }
+
     pub fn live(&self, vs: &str, rs: &str) -> RsLive {
         self.live
             .get(&(vs.to_string(), rs.to_string()))

@@ -3,8 +3,8 @@
 //! `rr`: every member with a weight once. `wrr`: LVS's interleaved weighted sequence (the
 //! current weight steps down by the gcd from the maximum; each round takes every member at
 //! least that heavy), so 3:1 gives a,a,a,b and 2:4 gives b,a,b. `lc`/`wlc`/`sed`/`nq` are
-//! scheduled as `wrr` over the configured weights (the least-connection family is not
-//! approximated yet). `sh`/`dh`/`mh` hash into the same weighted table. Weight 0 takes no slot.
+//! `wrr` over weights divided by (1 + active connections) (see build::least_conn).
+//! `sh`/`dh`/`mh` hash into the same weighted table. Weight 0 takes no slot.
 
 use crate::build::Member;
 

@@ -384,3 +384,35 @@ fn alpha_starts_checked_servers_down_until_a_check_passes_and_omega_runs_quorum_
     assert_eq!(c.shutdown_scripts().len(), 1);
     assert_eq!(c.shutdown_scripts()[0].command, "/bin/down");
 }
+
+#[test]
+fn wlc_divides_weights_by_active_connections() {
+    let text = vs(
+        "10.99.0.100 80",
+        "NAT",
+        "wlc",
+        "",
+        &[("10.99.0.3", 1), ("10.99.0.4", 1), ("10.99.0.5", 2)],
+    );
+    let mut c = applied(&text);
+    assert!(c.wants_load());
+    // Idle: the configured weights (1:1:2 → 4 slots).
+    assert!(c.applied_ruleset().element_count() > 0);
+    assert!(c.set_active(VS1, "10.99.0.3:80", 15));
+    assert!(!c.set_active(VS1, "10.99.0.3:80", 15));
+    let p = c.plan();
+    // 64/16 : 64 : 128 = 4 : 64 : 128 → /4 = 1 : 16 : 32 → 49 slots.
+    assert!(p.script.contains("numgen inc mod 49"), "{}", p.script);
+    c.applied(p.desired);
+    let slots =
+        &c.applied_ruleset().tables.values().next().unwrap().maps["vs_tcp_10_99_0_100_80_slots"];
+    let to = |rs: &str| slots.elems.values().filter(|v| v.contains(rs)).count();
+    assert_eq!(
+        (
+            to("rs_10_99_0_3_80"),
+            to("rs_10_99_0_4_80"),
+            to("rs_10_99_0_5_80")
+        ),
+        (1, 16, 32)
+    );
+}

@@ -124,15 +124,20 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
                         "rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr",
                         "sed", "nq", "twos",
                     ];
-                    if [
-                        "lc", "wlc", "sed", "nq", "lblc", "lblcr", "fo", "ovf", "twos",
-                    ]
-                    .contains(&w.text.as_str())
-                    {
+                    if ["lblc", "lblcr", "fo", "ovf", "twos"].contains(&w.text.as_str()) {
                         d.warning(
                             &w.span,
                             format!(
-                                "LVS scheduler '{}' is run as 'wrr' over the real servers' weights (fulcrum's nftables data plane does not count connections per real server)",
+                                "LVS scheduler '{}' is run as 'wrr' over the real servers' weights",
+                                w.text
+                            ),
+                        );
+                    }
+                    if ["lc", "wlc", "sed", "nq"].contains(&w.text.as_str()) {
+                        d.warning(
+                            &w.span,
+                            format!(
+                                "LVS scheduler '{}' is approximated: under NAT the weights are divided by (1 + the real server's active connections, sampled from conntrack twice a second); under DR, which has no connection table on the director, it runs as 'wrr'",
                                 w.text
                             ),
                         );
