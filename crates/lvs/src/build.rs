@@ -417,13 +417,8 @@ fn add_nat(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Str
             ));
         }
         rule.push_str(&format!("counter dnat {f} to {}", target(m.ip, port)));
-        t.chains.insert(
-            member_chain(&chain, m),
-            Chain {
-                hook: None,
-                rules: vec![rule],
-            },
-        );
+        t.chains
+            .insert(member_chain(&chain, m), one_rule_chain(rule));
     }
     t.chains.insert(
         chain,
@@ -624,13 +619,8 @@ fn add_dr(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Stri
             "meta l4proto {p} update @{flows} {{ {f} saddr . {p} sport : {} }} counter fwd {f} to {} device \"{dev}\"",
             m.ip, m.ip
         );
-        t.chains.insert(
-            member_chain(&chain, m),
-            Chain {
-                hook: None,
-                rules: vec![rule],
-            },
-        );
+        t.chains
+            .insert(member_chain(&chain, m), one_rule_chain(rule));
     }
     t.chains.insert(
         chain,
@@ -640,4 +630,11 @@ fn add_dr(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Stri
         },
     );
     Ok(())
+}
+
+fn one_rule_chain(rule: String) -> Chain {
+    Chain {
+        hook: None,
+        rules: vec![rule],
+    }
 }

@@ -103,15 +103,7 @@ impl Core {
     }
 
     fn configured(&self) -> HashSet<(String, String)> {
-        self.vss
-            .iter()
-            .flat_map(|vs| {
-                let v = names::health_vs(vs);
-                vs.real_servers
-                    .iter()
-                    .map(move |rs| (v.clone(), names::health_rs(rs.ip, rs.port)))
-            })
-            .collect()
+        configured(&self.vss)
     }
 
     /// A probe's outcome: under `alpha`, the first passing check brings the server UP (the
@@ -187,15 +179,7 @@ impl Core {
 
     /// A new model: states of real servers still configured are kept, the rest forgotten.
     pub fn reload(&mut self, vss: Vec<VirtualServer>, dr_devices: HashMap<IpAddr, String>) {
-        let keep: HashSet<(String, String)> = vss
-            .iter()
-            .flat_map(|vs| {
-                let v = names::health_vs(vs);
-                vs.real_servers
-                    .iter()
-                    .map(move |rs| (v.clone(), names::health_rs(rs.ip, rs.port)))
-            })
-            .collect();
+        let keep = configured(&vss);
         let before = self.configured();
         self.live.retain(|k, _| keep.contains(k));
         self.alpha_pending.retain(|k| keep.contains(k));
@@ -310,4 +294,16 @@ impl Core {
     pub fn reset_applied(&mut self) {
         self.applied = Ruleset::default();
     }
+}
+
+/// (virtual server, real server) names of every configured real server.
+fn configured(vss: &[VirtualServer]) -> HashSet<(String, String)> {
+    vss.iter()
+        .flat_map(|vs| {
+            let v = names::health_vs(vs);
+            vs.real_servers
+                .iter()
+                .map(move |rs| (v.clone(), names::health_rs(rs.ip, rs.port)))
+        })
+        .collect()
 }

@@ -139,8 +139,13 @@ pub fn ask(port: u16) -> Result<String, String> {
 /// One TCP request to `vip:port`.
 pub fn ask_to(vip: &str, port: u16) -> Result<String, String> {
     let addr: SocketAddr = format!("{vip}:{port}").parse().unwrap();
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(1000))
+    let s = TcpStream::connect_timeout(&addr, Duration::from_millis(1000))
         .map_err(|e| format!("connect: {e}"))?;
+    request(s)
+}
+
+/// GET / on a connected stream: the body (the server's name).
+fn request(mut s: TcpStream) -> Result<String, String> {
     s.set_read_timeout(Some(Duration::from_millis(1000)))
         .unwrap();
     s.write_all(b"GET / HTTP/1.0\r\n\r\n")
@@ -168,18 +173,7 @@ pub fn ask_from_to(src: std::net::IpAddr, vip: &str, port: u16) -> Result<String
     let addr: SocketAddr = format!("{vip}:{port}").parse().unwrap();
     sock.connect_timeout(&addr.into(), Duration::from_millis(1000))
         .map_err(|e| format!("connect: {e}"))?;
-    let mut s: TcpStream = sock.into();
-    s.set_read_timeout(Some(Duration::from_millis(1000)))
-        .unwrap();
-    s.write_all(b"GET / HTTP/1.0\r\n\r\n")
-        .map_err(|e| format!("write: {e}"))?;
-    let mut out = String::new();
-    s.read_to_string(&mut out)
-        .map_err(|e| format!("read: {e}"))?;
-    match out.split("\r\n\r\n").nth(1) {
-        Some(body) if !body.trim().is_empty() => Ok(body.trim().to_string()),
-        _ => Err(format!("bad answer {out:?}")),
-    }
+    request(sock.into())
 }
 
 /// `n` requests from the client's namespace; counts answers per server and failures.
