@@ -121,7 +121,7 @@ impl LvsBridge {
         if !plan.purge.is_empty() {
             match nft::purge(&plan.purge) {
                 Ok(n) if n > 0 => {
-                    tracing::info!("LVS: {n} persistence entries of departed real servers removed")
+                    tracing::info!("LVS: {n} persistence or flow entries of failed or departed real servers removed")
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!("LVS: {e}"),

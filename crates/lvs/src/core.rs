@@ -254,6 +254,10 @@ impl Core {
     fn purges(&self, desired: &Ruleset) -> Vec<Purge> {
         let mut out = Vec::new();
         for vs in &self.vss {
+            if vs.lb_kind == fulcrum_config::model::LbKind::Dr {
+                out.extend(self.dr_purges(vs, desired));
+                continue;
+            }
             let Some(_) = vs.persistence_timeout else {
                 continue;
             };
@@ -283,6 +287,36 @@ impl Core {
             }
         }
         out
+    }
+
+    /// DR: the remembered flows of a real server its checker took out (not of one a reload
+    /// removed, whose flows may finish there): a client reusing a source port must be hashed
+    /// afresh rather than sent to a dead server.
+    fn dr_purges(&self, vs: &VirtualServer, desired: &Ruleset) -> Vec<Purge> {
+        let id = TableId {
+            family: "netdev",
+            name: TABLE.into(),
+        };
+        let (Some(old), Some(new)) = (self.applied.tables.get(&id), desired.tables.get(&id)) else {
+            return Vec::new();
+        };
+        let chain = names::vs_chain(vs);
+        let v = names::health_vs(vs);
+        vs.real_servers
+            .iter()
+            .filter(|rs| {
+                let c = names::rs_chain(&chain, rs.ip, rs.port);
+                old.chains.contains_key(&c)
+                    && !new.chains.contains_key(&c)
+                    && !self.live(&v, &names::health_rs(rs.ip, rs.port)).up
+            })
+            .map(|rs| Purge {
+                table: id.clone(),
+                map: format!("{chain}_flows"),
+                address: rs.ip,
+                port: None,
+            })
+            .collect()
     }
 
     /// The kernel holds `desired` now.

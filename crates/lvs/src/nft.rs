@@ -165,11 +165,25 @@ fn keys_pointing_at(map: &Value, address: IpAddr, port: Option<u16>) -> Vec<Stri
             continue;
         }
         let key = key.get("elem").and_then(|e| e.get("val")).unwrap_or(key);
-        if let Some(k) = key.as_str() {
-            out.push(k.to_string());
+        if let Some(k) = nft_text(key) {
+            out.push(k);
         }
     }
     out
+}
+
+/// A key as nft text: `1.2.3.4`, or `1.2.3.4 . 40000` for a concatenation.
+fn nft_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Object(o) => {
+            let parts: Option<Vec<String>> =
+                o.get("concat")?.as_array()?.iter().map(nft_text).collect();
+            parts.map(|p| p.join(" . "))
+        }
+        _ => None,
+    }
 }
 
 /// Deletes the persistence entries that point at real servers which left; returns how many.
@@ -216,5 +230,8 @@ mod tests {
         assert!(keys_pointing_at(&m, a, Some(81)).is_empty());
         let m: Value = serde_json::from_str(r#"{"elem":[["1.2.3.4","10.0.0.5"]]}"#).unwrap();
         assert_eq!(keys_pointing_at(&m, a, None), vec!["1.2.3.4"]);
+        // DR flows: concatenated keys.
+        let m: Value = serde_json::from_str(r#"{"elem":[[{"elem":{"val":{"concat":["10.99.0.1",40000]},"expires":800}},"10.0.0.5"]]}"#).unwrap();
+        assert_eq!(keys_pointing_at(&m, a, None), vec!["10.99.0.1 . 40000"]);
     }
 }

@@ -416,3 +416,30 @@ fn wlc_divides_weights_by_active_connections() {
         (1, 16, 32)
     );
 }
+
+#[test]
+fn dr_forgets_the_flows_of_a_failed_server_not_of_a_removed_one() {
+    let text = vs(
+        "10.99.0.100 80",
+        "DR",
+        "rr",
+        "",
+        &[("10.99.0.3", 1), ("10.99.0.4", 1)],
+    );
+    let devices: HashMap<_, _> = [("10.99.0.100".parse().unwrap(), "eth0".to_string())].into();
+    let mut c = Core::new(vss(&text), devices.clone());
+    let p = c.plan();
+    c.applied(p.desired);
+    c.set_up(VS1, "10.99.0.3:80", false);
+    let p = c.plan();
+    assert_eq!(p.purge.len(), 1);
+    assert_eq!(p.purge[0].map, "vs_tcp_10_99_0_100_80_flows");
+    assert_eq!(p.purge[0].port, None);
+    c.applied(p.desired);
+    c.reload(
+        vss(&vs("10.99.0.100 80", "DR", "rr", "", &[("10.99.0.3", 1)])),
+        devices,
+    );
+    let p = c.plan();
+    assert!(p.purge.is_empty(), "{:?}", p.purge);
+}
