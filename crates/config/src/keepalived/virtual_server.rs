@@ -270,7 +270,7 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
     if vs.lb_kind == LbKind::Dr && vs.persistence_timeout.is_some() {
         d.warning(
             stmt.span(),
-            "with lb_kind DR, persistence is a hash of the client address over the real servers: a client keeps its server with no timeout, until that server leaves the rotation (persistence_granularity is not applied)",
+            "under DR forwarding, persistence is a hash of the client address over the real servers: a client keeps its server with no timeout, until that server leaves the rotation (persistence_granularity is not applied)",
         );
     }
     if vs.lb_kind == LbKind::Dr {
