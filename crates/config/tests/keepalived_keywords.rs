@@ -312,7 +312,7 @@ const RS: &str = "    real_server 10.99.0.2 80 {\n        weight 2\n    }\n";
 #[test]
 fn virtual_server_ip_port_and_settings() {
     let vs = one_vs(&format!(
-        "virtual_server 192.0.2.10 80 {{\n    delay_loop 6\n    lvs_sched rr\n    lvs_method DR\n    persistence_timeout 50\n    protocol TCP\n    sorry_server 10.99.0.9 8080\n    quorum 2\n    hysteresis 1\n{RS}}}\n"
+        "virtual_server 192.0.2.10 80 {{\n    delay_loop 6\n    lvs_sched rr\n    lvs_method NAT\n    persistence_timeout 50\n    protocol TCP\n    sorry_server 10.99.0.9 8080\n    quorum 2\n    hysteresis 1\n{RS}}}\n"
     ));
     assert_eq!(
         vs.address,
@@ -323,7 +323,7 @@ fn virtual_server_ip_port_and_settings() {
     );
     assert_eq!(vs.delay_loop, Duration::from_secs(6));
     assert_eq!(vs.lb_algo, "rr");
-    assert_eq!(vs.lb_kind, LbKind::Dr);
+    assert_eq!(vs.lb_kind, LbKind::Nat);
     assert_eq!(vs.persistence_timeout, Some(Duration::from_secs(50)));
     assert_eq!(vs.protocol, IpProtocol::Tcp);
     assert_eq!(vs.sorry_server, Some((ip("10.99.0.9"), 8080)));
