@@ -23,6 +23,7 @@ command -v etcd       >/dev/null 2>&1 || need+=(etcd-server)  # cluster mode's e
 command -v etcdctl    >/dev/null 2>&1 || need+=(etcd-client)  # the cluster tests find the etcd leader
 command -v arping     >/dev/null 2>&1 || need+=(iputils-arping)  # cluster tests: who answers ARP for a VIP
 command -v openstack  >/dev/null 2>&1 || need+=(python3-openstackclient python3-octaviaclient)  # `openstack loadbalancer ...` against the LBaaS API
+command -v nft        >/dev/null 2>&1 || need+=(nftables)     # LVS virtual servers (fulcrum-lvs programs nft)
 for extra in "$@"; do
     command -v "${extra%%:*}" >/dev/null 2>&1 || need+=("${extra##*:}")
 done

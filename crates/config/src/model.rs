@@ -894,6 +894,19 @@ pub struct VirtualServer {
     pub quorum: u32,
     pub hysteresis: u32,
     pub real_servers: Vec<RealServer>,
+    /// `persistence_granularity MASK`: persistence per source network.
+    pub persistence_granularity: Option<IpAddr>,
+    /// Scripts run when the quorum is gained / lost.
+    pub quorum_up: Option<String>,
+    pub quorum_down: Option<String>,
+    /// `virtual_server group NAME`: the group's name; `address` is its first address and
+    /// `also` the others.
+    pub group: Option<String>,
+    pub also: Vec<VirtualServerAddress>,
+    /// `alpha`: real servers with checkers start DOWN until a check passes.
+    pub alpha: bool,
+    /// `omega`: on shutdown, the quorum_down script runs (if the quorum was up).
+    pub omega: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -580,7 +580,7 @@ fn scripts_without_script_security_warn() {
 
 #[test]
 fn unsupported_real_keywords_warn_in_every_block() {
-    let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n mcast_src_ip 192.0.2.1\n dont_track_primary\n virtual_ipaddress {\n  192.0.2.9 use_vmac\n }\n}\nstatic_ipaddress {\n 192.0.2.50/24 dev eth0\n}\nvirtual_server 192.0.2.9 80 {\n protocol TCP\n alpha\n real_server 10.99.0.1 80 {\n  notify_up /bin/true\n  DNS_CHECK {\n   type A\n  }\n }\n}\n";
+    let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n mcast_src_ip 192.0.2.1\n dont_track_primary\n virtual_ipaddress {\n  192.0.2.9 use_vmac\n }\n}\nstatic_ipaddress {\n 192.0.2.50/24 dev eth0\n}\nvirtual_server 192.0.2.9 80 {\n protocol TCP\n ha_suspend\n real_server 10.99.0.1 80 {\n  notify_up /bin/true\n  DNS_CHECK {\n   type A\n  }\n }\n}\n";
     let (_, d) = parse(text);
     assert!(errors(&d).is_empty(), "{}", show(&d));
     let lines: Vec<u32> = warnings(&d)

@@ -312,7 +312,7 @@ const RS: &str = "    real_server 10.99.0.2 80 {\n        weight 2\n    }\n";
 #[test]
 fn virtual_server_ip_port_and_settings() {
     let vs = one_vs(&format!(
-        "virtual_server 192.0.2.10 80 {{\n    delay_loop 6\n    lvs_sched rr\n    lvs_method DR\n    persistence_timeout 50\n    protocol TCP\n    sorry_server 10.99.0.9 8080\n    quorum 2\n    hysteresis 1\n{RS}}}\n"
+        "virtual_server 192.0.2.10 80 {{\n    delay_loop 6\n    lvs_sched rr\n    lvs_method NAT\n    persistence_timeout 50\n    protocol TCP\n    sorry_server 10.99.0.9 8080\n    quorum 2\n    hysteresis 1\n{RS}}}\n"
     ));
     assert_eq!(
         vs.address,
@@ -323,7 +323,7 @@ fn virtual_server_ip_port_and_settings() {
     );
     assert_eq!(vs.delay_loop, Duration::from_secs(6));
     assert_eq!(vs.lb_algo, "rr");
-    assert_eq!(vs.lb_kind, LbKind::Dr);
+    assert_eq!(vs.lb_kind, LbKind::Nat);
     assert_eq!(vs.persistence_timeout, Some(Duration::from_secs(50)));
     assert_eq!(vs.protocol, IpProtocol::Tcp);
     assert_eq!(vs.sorry_server, Some((ip("10.99.0.9"), 8080)));
@@ -373,7 +373,7 @@ fn virtual_server_persistence_timeout_without_value_is_six_minutes() {
 
 #[test]
 fn virtual_server_old_names_lb_algo_lb_kind_warn() {
-    let (k, d) = parse(&format!("virtual_server 192.0.2.10 80 {{\n    protocol TCP\n    lb_algo sh\n    lb_kind TUN\n{RS}}}\n"));
+    let (k, d) = parse(&format!("virtual_server 192.0.2.10 80 {{\n    protocol TCP\n    lb_algo sh\n    lb_kind DR\n{RS}}}\n"));
     assert!(errors(&d).is_empty(), "{}", show(&d));
     assert_eq!(
         find(
@@ -396,7 +396,7 @@ fn virtual_server_old_names_lb_algo_lb_kind_warn() {
         4
     );
     assert_eq!(k.virtual_servers[0].lb_algo, "sh");
-    assert_eq!(k.virtual_servers[0].lb_kind, LbKind::Tun);
+    assert_eq!(k.virtual_servers[0].lb_kind, LbKind::Dr);
 }
 
 #[test]
@@ -592,4 +592,70 @@ fn multiple_files_share_one_model() {
     assert!(d.is_empty(), "{:?}", d);
     assert_eq!(k.vrrp_instances[0].version, 3);
     assert_eq!(k.vrrp_instances[0].span.file.as_ref(), "b.conf");
+}
+
+#[test]
+fn virtual_server_tun_is_refused_with_its_line() {
+    let (_, d) = parse(&format!(
+        "virtual_server 192.0.2.10 80 {{\n    protocol TCP\n    lvs_method TUN\n{RS}}}\n"
+    ));
+    let e = find(&d, Severity::Error, "lb_kind TUN is not supported");
+    assert_eq!(e.span.line, 3);
+}
+
+#[test]
+fn virtual_server_quorum_scripts_and_granularity() {
+    let vs = one_vs(&format!(
+        "virtual_server 192.0.2.10 80 {{\n    protocol TCP\n    quorum_up \"/bin/true up\"\n    quorum_down /bin/false\n    persistence_granularity 255.255.255.0\n{RS}}}\n"
+    ));
+    assert_eq!(vs.quorum_up.as_deref(), Some("/bin/true up"));
+    assert_eq!(vs.quorum_down.as_deref(), Some("/bin/false"));
+    assert_eq!(
+        vs.persistence_granularity,
+        Some("255.255.255.0".parse().unwrap())
+    );
+}
+
+#[test]
+fn virtual_server_group_unknown_is_an_error_with_its_line() {
+    let (k, d) = parse(&format!(
+        "virtual_server group nope {{\n    protocol TCP\n{RS}}}\n"
+    ));
+    let e = find(&d, Severity::Error, "no virtual_server_group of that name");
+    assert_eq!(e.span.line, 1);
+    assert!(k.virtual_servers.is_empty());
+}
+
+#[test]
+fn fwmark_with_dr_and_portless_virtual_servers_are_refused_with_their_line() {
+    let (_, d) = parse(&format!(
+        "virtual_server fwmark 5 {{\n    lvs_method DR\n{RS}}}\n"
+    ));
+    assert_eq!(
+        find(&d, Severity::Error, "fwmark virtual_server with lb_kind DR")
+            .span
+            .line,
+        1
+    );
+    let (_, d) = parse(&format!(
+        "\nvirtual_server 192.0.2.10 {{\n    protocol TCP\n{RS}}}\n"
+    ));
+    assert_eq!(find(&d, Severity::Error, "without a port").span.line, 2);
+}
+
+#[test]
+fn dr_persistence_says_how_it_differs() {
+    let (_, d) = parse(&format!(
+        "virtual_server 192.0.2.10 80 {{\n    protocol TCP\n    lvs_method DR\n    persistence_timeout 50\n{RS}}}\n"
+    ));
+    assert_eq!(
+        find(
+            &d,
+            Severity::Warning,
+            "persistence is a hash of the client address"
+        )
+        .span
+        .line,
+        1
+    );
 }

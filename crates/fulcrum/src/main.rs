@@ -9,6 +9,8 @@ mod cluster_bridge;
 mod cmd;
 mod control;
 mod health_bridge;
+mod lvs_bridge;
+mod lvs_metrics;
 mod metrics;
 mod runtime_api;
 mod sd_notify;

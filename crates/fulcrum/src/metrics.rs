@@ -26,6 +26,8 @@ const CAUSES: [(DropCause, &str); 9] = [
 #[derive(Clone, Default)]
 pub struct FulcrumMetrics {
     vrrp: Arc<Mutex<Vec<(String, Status)>>>,
+    /// The `fulcrum_lvs_*` families (see lvs_metrics.rs).
+    pub lvs: crate::lvs_metrics::LvsMetrics,
 }
 
 impl FulcrumMetrics {
@@ -44,6 +46,7 @@ impl MetricsSource for FulcrumMetrics {
             Err(p) => p.into_inner().clone(),
         };
         render_vrrp(out, &vrrp);
+        crate::lvs_metrics::render(out, &self.lvs);
     }
 }
 

@@ -46,6 +46,7 @@ struct Parts {
     shared_config: tokio::sync::watch::Receiver<fulcrum_cluster::runner::SharedConfig>,
     /// The LBaaS API's rendered config, loaded after the files on every reload (api_bridge).
     api_text: String,
+    lvs: crate::lvs_bridge::LvsBridge,
 }
 
 impl Supervisor {
@@ -103,12 +104,16 @@ impl Supervisor {
             cluster,
             shared_config,
             api_text: String::new(),
+            lvs: crate::lvs_bridge::LvsBridge::start(&config, metrics.lvs.clone()),
         };
         let mut api = crate::api_bridge::start(&config).await?;
         let _control = ControlServer::start(self.opts.control.clone(), control_tx).await;
         // VRRP state changes are sampled for `fulcrum status` (instances report no events).
         let mut vrrp_tick = tokio::time::interval(Duration::from_millis(500));
         vrrp_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // LVS lc/wlc/sed/nq: connection counts are sampled from conntrack.
+        let mut lvs_tick = tokio::time::interval(Duration::from_millis(500));
+        lvs_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tracing::info!("fulcrum started");
         let notifier = Notifier::from_env();
         self.write_pidfiles();
@@ -120,9 +125,13 @@ impl Supervisor {
                 _ = sigterm.recv() => { tracing::info!("SIGTERM received, stopping"); break; }
                 _ = sigint.recv() => { tracing::info!("SIGINT received, stopping"); break; }
                 _ = sigusr1.recv() => { tracing::info!("SIGUSR1 received, finishing and stopping"); break; }
-                Some(r) = check_results.recv() => parts.bridge.record_check(&parts.proxy, &r),
+                Some(r) = check_results.recv() => {
+                    parts.lvs.record_check(&r);
+                    parts.bridge.record_check(&parts.proxy, &r);
+                }
                 Some(ev) = health_events.recv() => {
                     parts.history.health(&ev);
+                    parts.lvs.apply(&ev);
                     parts.bridge.apply(&parts.proxy, &ev);
                 }
                 _ = vrrp_tick.tick(), if !parts.config.keepalived.vrrp_instances.is_empty() => {
@@ -140,6 +149,7 @@ impl Supervisor {
                     }
                     notifier.ready();
                 }
+                _ = lvs_tick.tick(), if parts.lvs.wants_load() => parts.lvs.refresh_load(),
                 _ = async { tokio::select! { _ = sighup.recv() => {}, _ = sigusr2.recv() => {} } } => {
                     tracing::info!("reload signal received, reloading");
                     notifier.reloading();
@@ -215,6 +225,7 @@ impl Supervisor {
                             uptime_s: parts.started.elapsed().as_secs(),
                         });
                         report["cluster"] = parts.cluster.status_json();
+                        report["virtual_servers"] = parts.lvs.status();
                         let _ = answer.send(report);
                     }
                 },
@@ -227,6 +238,7 @@ impl Supervisor {
         parts.vrrp.shutdown().await;
         parts.health.shutdown().await;
         parts.proxy.shutdown(GRACE).await;
+        parts.lvs.shutdown();
         for p in &self.opts.pidfiles {
             let _ = std::fs::remove_file(p);
         }
@@ -265,6 +277,7 @@ impl Supervisor {
             .map_err(|e| format!("reload refused, the running configuration keeps serving: {e}"))?;
         parts.health.reload(&new);
         parts.bridge.reload(&new);
+        parts.lvs.reload(&new);
         parts
             .vrrp
             .reload(&new.keepalived)

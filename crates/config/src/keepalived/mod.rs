@@ -14,6 +14,7 @@ mod real_server;
 mod validate;
 mod vip;
 mod virtual_server;
+mod virtual_server_group;
 mod vrrp_instance;
 mod vrrp_script;
 mod vrrp_sync_group;
@@ -27,7 +28,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "static_ipaddress",
     "static_routes",
     "static_rules",
-    "virtual_server_group",
     "vrrp_track_process",
     "vrrp_track_file",
     "track_file",
@@ -49,6 +49,7 @@ const TOP: &[&str] = &[
     "vrrp_instance",
     "vrrp_sync_group",
     "virtual_server",
+    "virtual_server_group",
     "include",
 ];
 
@@ -80,6 +81,7 @@ pub struct Parser {
     pub(crate) vs_protocol_missing: Vec<Span>,
     /// keepalived's config id (`-i`), which selects `@ID` lines.
     config_id: Option<String>,
+    groups: virtual_server_group::Groups,
 }
 
 impl Parser {
@@ -135,6 +137,7 @@ impl Parser {
                     self.out.vrrp_sync_groups.push(g);
                 }
             }
+            "virtual_server_group" => virtual_server_group::parse(stmt, &mut self.groups, d),
             "virtual_server" => {
                 if let Some((vs, protocol_written)) = virtual_server::parse(stmt, d) {
                     if !protocol_written {
@@ -155,6 +158,7 @@ impl Parser {
 
     /// Resolves defaults and references across all files, checks the whole, returns the model.
     pub fn finish(mut self, diags: &mut Diagnostics) -> Keepalived {
+        virtual_server_group::resolve(&mut self.out.virtual_servers, &self.groups, diags);
         validate::resolve_and_check(&mut self, diags);
         let Parser {
             mut out, instances, ..

@@ -28,6 +28,11 @@ const KNOWN: &[&str] = &[
     "retry",
     "delay_before_retry",
     "inhibit_on_failure",
+    "persistence_granularity",
+    "quorum_up",
+    "quorum_down",
+    "alpha",
+    "omega",
 ];
 const UNSUPPORTED: &[&str] = &[
     "flag-1",
@@ -39,15 +44,10 @@ const UNSUPPORTED: &[&str] = &[
     "mh-fallback",
     "ops",
     "persistence_engine",
-    "persistence_granularity",
     "ha_suspend",
     "smtp_alert",
     "virtualhost",
     "snmp_name",
-    "alpha",
-    "omega",
-    "quorum_up",
-    "quorum_down",
     "ip_family",
     "sorry_server_inhibit",
     "sorry_server_lvs_method",
@@ -77,6 +77,16 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
         quorum: 1,
         hysteresis: 0,
         real_servers: Vec::new(),
+        persistence_granularity: None,
+        quorum_up: None,
+        quorum_down: None,
+        group: match stmt.args() {
+            [kind, name, ..] if kind.text == "group" => Some(name.text.clone()),
+            _ => None,
+        },
+        also: Vec::new(),
+        alpha: false,
+        omega: false,
     };
     let context = format!(
         "virtual_server {}",
@@ -114,6 +124,24 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
                         "rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo", "ovf", "lblcr",
                         "sed", "nq", "twos",
                     ];
+                    if ["lblc", "lblcr", "fo", "ovf", "twos"].contains(&w.text.as_str()) {
+                        d.warning(
+                            &w.span,
+                            format!(
+                                "LVS scheduler '{}' is run as 'wrr' over the real servers' weights",
+                                w.text
+                            ),
+                        );
+                    }
+                    if ["lc", "wlc", "sed", "nq"].contains(&w.text.as_str()) {
+                        d.warning(
+                            &w.span,
+                            format!(
+                                "LVS scheduler '{}' is approximated: under NAT the weights are divided by (1 + the real server's active connections, sampled from conntrack twice a second); under DR, which has no connection table on the director, it runs as 'wrr'",
+                                w.text
+                            ),
+                        );
+                    }
                     if !SCHEDULERS.contains(&w.text.as_str()) {
                         d.error(
                             &w.span,
@@ -134,6 +162,12 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
                     );
                 }
                 if let Some(kind) = lb_kind(kw, d) {
+                    if kind == LbKind::Tun {
+                        d.error(
+                            kw.span(),
+                            "lb_kind TUN is not supported: fulcrum forwards with nftables, which has no ipip encapsulation (and this kernel has no IPVS); use NAT or DR",
+                        );
+                    }
                     vs.lb_kind = kind;
                 }
             }
@@ -177,6 +211,15 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
                     }
                 }
             }
+            "persistence_granularity" => {
+                if let Some(w) = args::one(kw, d) {
+                    vs.persistence_granularity = args::ip(w, "persistence_granularity", d);
+                }
+            }
+            "alpha" => vs.alpha = args::opt_bool(kw, d),
+            "omega" => vs.omega = args::opt_bool(kw, d),
+            "quorum_up" => vs.quorum_up = args::command(kw, d),
+            "quorum_down" => vs.quorum_down = args::command(kw, d),
             "quorum" => {
                 if let Some(v) =
                     args::one(kw, d).and_then(|w| args::u32_in(w, "quorum", 1, u32::MAX, d))
@@ -209,6 +252,40 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
             _ => args::unknown(kw, &context, KNOWN, UNSUPPORTED, d),
         }
     }
+    if vs.lb_kind == LbKind::Dr
+        && matches!(vs.address, VirtualServerAddress::Fwmark(_))
+        && vs.group.is_none()
+    {
+        d.error(
+            stmt.span(),
+            "a fwmark virtual_server with lb_kind DR is not supported: fulcrum forwards DR at the netdev ingress hook, before any rule can set the mark; use NAT, or an address and port",
+        );
+    }
+    if matches!(vs.address, VirtualServerAddress::Ip { port: 0, .. }) {
+        d.error(
+            stmt.span(),
+            "a virtual_server without a port (all ports) is not supported yet: write the port",
+        );
+    }
+    if vs.lb_kind == LbKind::Dr && vs.persistence_timeout.is_some() {
+        d.warning(
+            stmt.span(),
+            "under DR forwarding, persistence is a hash of the client address over the real servers: a client keeps its server with no timeout, until that server leaves the rotation (persistence_granularity is not applied)",
+        );
+    }
+    if vs.lb_kind == LbKind::Dr {
+        for rs in &vs.real_servers {
+            if rs.port != vs_port && vs_port != 0 {
+                d.warning(
+                    &rs.span,
+                    format!(
+                        "lb_kind DR cannot change the port: real server port {} is ignored, packets keep port {vs_port} (as LVS)",
+                        rs.port
+                    ),
+                );
+            }
+        }
+    }
     // A fwmark service needs no protocol; only an address/port one is missing it.
     let protocol_missing =
         !protocol_written && matches!(vs.address, VirtualServerAddress::Ip { .. });
@@ -224,16 +301,8 @@ fn address(stmt: &Stmt, d: &mut Diagnostics) -> Option<VirtualServerAddress> {
             );
             None
         }
-        [kind, name, ..] if kind.text == "group" => {
-            d.warning(
-                stmt.span(),
-                format!(
-                    "'virtual_server group {}' is not supported yet, ignored (with its block)",
-                    name.text
-                ),
-            );
-            None
-        }
+        // Resolved at the end of the load (virtual_server_group::resolve).
+        [kind, _name, ..] if kind.text == "group" => Some(VirtualServerAddress::Fwmark(0)),
         [kind, mark, ..] if kind.text == "fwmark" => {
             args::u32_in(mark, "fwmark", 1, u32::MAX, d).map(VirtualServerAddress::Fwmark)
         }

@@ -108,6 +108,7 @@ pub fn render(r: &Value) -> String {
             );
         }
     }
+    out.push_str(&crate::lvs_bridge::render(list(r, "virtual_servers")));
     let frontends = list(r, "frontends");
     if !frontends.is_empty() {
         out.push_str("\nFrontends:\n");
