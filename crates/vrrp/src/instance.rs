@@ -66,6 +66,8 @@ pub struct Setup {
     pub stop_scripts: Vec<tokio::task::JoinHandle<()>>,
     /// Destinations whose last send failed (for logging changes only).
     pub send_failing: HashSet<IpAddr>,
+    /// `script_user` / `enable_script_security` for the notify scripts.
+    pub policy: fulcrum_script::Policy,
 }
 
 pub async fn run(mut s: Setup, mut commands: mpsc::Receiver<Command>) {
@@ -78,6 +80,7 @@ pub async fn run(mut s: Setup, mut commands: mpsc::Receiver<Command>) {
         backup: s.model.notify_backup.clone(),
         fault: s.model.notify_fault.clone(),
         stop: s.model.notify_stop.clone(),
+        policy: s.policy.clone(),
     };
     // A killed predecessor may have left our addresses behind: start clean, as keepalived does.
     remove_addresses(&s);

@@ -255,6 +255,7 @@ fn spawn_all(
     instances: &[VrrpInstance],
     proxy: Option<watch::Receiver<ProxyHealth>>,
 ) -> Result<(Vec<Running>, Vec<tokio::task::JoinHandle<()>>), VrrpError> {
+    let policy = fulcrum_script::Policy::from_global_defs(&keepalived.global_defs);
     // One runner per vrrp_script, shared by every instance tracking it.
     let mut script_rx = HashMap::new();
     let mut script_tasks = Vec::new();
@@ -274,7 +275,7 @@ fn spawn_all(
                         ts.script.span
                     ))
                 })?;
-            let (rx, task) = track::spawn_script(script);
+            let (rx, task) = track::spawn_script(script, &policy);
             script_rx.insert(name.to_string(), rx);
             script_tasks.push(task);
         }
@@ -297,6 +298,7 @@ fn spawn_all(
             backup: g.notify_backup.clone(),
             fault: g.notify_fault.clone(),
             stop: None,
+            policy: policy.clone(),
         };
         for (i, member) in g.group.iter().enumerate() {
             groups.insert(
@@ -344,6 +346,7 @@ fn spawn_all(
             &mut group,
             proxy.clone(),
             status_tx.clone(),
+            &policy,
         ) {
             Ok(setup) => tokio::spawn(instance::run(setup, crx)),
             Err(Unready::Fatal(e)) => return Err(e),
@@ -360,6 +363,7 @@ fn spawn_all(
                     group,
                     proxy: proxy.clone(),
                     status: status_tx,
+                    policy: policy.clone(),
                 };
                 tokio::spawn(wait_for_interface(waiting, crx))
             }
@@ -389,6 +393,7 @@ struct Waiting {
     group: Option<GroupLink>,
     proxy: Option<watch::Receiver<ProxyHealth>>,
     status: watch::Sender<Status>,
+    policy: fulcrum_script::Policy,
 }
 
 /// How often a waiting instance looks at its interface again.
@@ -409,7 +414,7 @@ async fn wait_for_interface(mut w: Waiting, mut commands: mpsc::Receiver<instanc
                 return;
             }
             _ = tick.tick() => {
-                match resolve(&w.inst, &mut w.scripts, &mut w.group, w.proxy.clone(), w.status.clone()) {
+                match resolve(&w.inst, &mut w.scripts, &mut w.group, w.proxy.clone(), w.status.clone(), &w.policy) {
                     Ok(setup) => {
                         tracing::info!("vrrp_instance {}: its interface is usable now, starting", w.inst.name);
                         return instance::run(setup, commands).await;
@@ -433,6 +438,7 @@ fn resolve(
     group: &mut Option<GroupLink>,
     proxy: Option<watch::Receiver<ProxyHealth>>,
     status: watch::Sender<Status>,
+    policy: &fulcrum_script::Policy,
 ) -> Result<instance::Setup, Unready> {
     let err = |what: String| {
         Unready::Fatal(VrrpError::Setup(format!(
@@ -523,6 +529,7 @@ fn resolve(
         status,
         stop_scripts: Vec::new(),
         send_failing: Default::default(),
+        policy: policy.clone(),
     })
 }
 

@@ -12,7 +12,9 @@ pub fn run(files: &[PathBuf], dump: bool) -> ExitCode {
 }
 
 pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCode {
-    let loaded = load_files_with(files, options);
+    let mut loaded = load_files_with(files, options);
+    // Scripts are checked against the file system as `keepalived -t` checks them.
+    fulcrum_script::audit(&loaded.config.keepalived, &mut loaded.diagnostics);
     for d in loaded.diagnostics.iter() {
         eprintln!("{d}");
     }
