@@ -66,8 +66,12 @@ pub struct Global {
     pub stats_sockets: Vec<StatsSocket>,
     pub stats_timeout: Option<Duration>,
     pub daemon: bool,
+    /// `user` / `uid`: who the process runs as once its sockets are open (see the binary's
+    /// privileges.rs); `uid` wins over `user` as in HAProxy when both are written.
     pub user: Option<String>,
     pub group: Option<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
     pub chroot: Option<String>,
     pub pidfile: Option<String>,
     /// `tune.bufsize`, default 16384.
@@ -90,6 +94,8 @@ impl Default for Global {
             daemon: false,
             user: None,
             group: None,
+            uid: None,
+            gid: None,
             chroot: None,
             pidfile: None,
             tune_bufsize: 16384,
@@ -117,6 +123,11 @@ pub struct StatsSocket {
     pub address: String,
     pub mode: Option<u32>,
     pub level: StatsLevel,
+    /// `user`/`uid`, `group`/`gid`: owner of a unix socket's file.
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -14,7 +14,7 @@ use crate::runtime_api::listen::RuntimeSockets;
 use crate::sd_notify::Notifier;
 use crate::status_report::History;
 use anyhow::Context;
-use fulcrum_config::{load_files_with, Config};
+use fulcrum_config::Config;
 use fulcrum_health::HealthMonitor;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -100,6 +100,8 @@ impl Supervisor {
         tracing::info!("fulcrum started");
         let notifier = Notifier::from_env();
         self.write_pidfiles();
+        // global user/group/chroot, now that what needs root is open (privileges/).
+        crate::privileges::apply(&config.global, &self.opts.files).map_err(anyhow::Error::msg)?;
         notifier.ready();
         self.signal_old_processes();
 
@@ -188,7 +190,7 @@ impl Supervisor {
     /// or the proxy refuses (a bind fails), the whole reload is refused, every reason returned,
     /// and every part keeps the running config.
     async fn reload(&self, parts: &mut Parts) -> Result<(), String> {
-        let loaded = load_files_with(&self.opts.files, &self.opts.load);
+        let loaded = crate::privileges::load(&self.opts.files, &self.opts.load);
         for d in loaded.diagnostics.iter() {
             tracing::warn!("{d}");
         }
