@@ -718,6 +718,12 @@ pub struct GlobalDefs {
     pub notification_email_from: Option<String>,
     pub smtp_server: Option<String>,
     pub smtp_connect_timeout: Option<Duration>,
+    /// `smtp_helo_name`, default the host name.
+    pub smtp_helo_name: Option<String>,
+    /// `smtp_alert [BOOL]`: the default for every instance (and checker) without its own.
+    pub smtp_alert: Option<bool>,
+    /// `smtp_alert_vrrp [BOOL]`: the default for VRRP instances, over `smtp_alert`.
+    pub smtp_alert_vrrp: Option<bool>,
 }
 
 /// `vrrp_script NAME { script ... interval ... }`
@@ -779,6 +785,8 @@ pub struct VrrpInstance {
     pub garp_master_repeat: u32,
     /// Default: no refresh.
     pub garp_master_refresh: Option<Duration>,
+    /// `smtp_alert [BOOL]`: mail on state changes (None: global_defs decides).
+    pub smtp_alert: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -830,6 +838,8 @@ pub struct VrrpSyncGroup {
     pub notify_master: Option<String>,
     pub notify_backup: Option<String>,
     pub notify_fault: Option<String>,
+    /// `smtp_alert [BOOL]`: mail on the group's state changes.
+    pub smtp_alert: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -160,8 +160,13 @@ fn failover_benchmark() {
             "0.1",
         ),
     ];
+    // BENCH_FILTER=SIGTERM runs only the cases whose label contains it.
+    let filter = std::env::var("BENCH_FILTER").unwrap_or_default();
     let mut rows = Vec::new();
     for (label, stack, stop, version, adv) in cases {
+        if !label.contains(filter.as_str()) {
+            continue;
+        }
         let mut row = Row {
             label: label.into(),
             takeover: vec![],

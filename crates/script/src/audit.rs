@@ -1,10 +1,10 @@
 //! `fulcrum check`'s view of the scripts: every script line of a keepalived model prepared
 //! under its `global_defs` policy, as `keepalived -t` checks them. With
 //! `enable_script_security`, a script that would be refused at run time is an error at its
-//! FILE:LINE (keepalived -t exits non-zero: "Disabling track script X due to insecure");
-//! without it, scripts run as root earn keepalived's warning.
+//! FILE:LINE (keepalived -t exits non-zero: "Disabling track script X due to insecure").
+//! (The warning for scripts without `enable_script_security` is the config crate's.)
 
-use crate::policy::{Policy, RunAs};
+use crate::policy::Policy;
 use crate::run::prepare;
 use fulcrum_config::diagnostics::{Diagnostics, Span};
 use fulcrum_config::model::{Checker, Keepalived};
@@ -60,14 +60,5 @@ pub fn audit(k: &Keepalived, diags: &mut Diagnostics) {
         if let Err(refused) = prepare(&policy, line) {
             diags.error(span, format!("{what}: {refused}"));
         }
-    }
-    if !policy.security && policy.run_as == RunAs::Root {
-        let span = lines[0].0;
-        diags.warning(
-            span,
-            "scripts run as root without enable_script_security (keepalived: \"SECURITY \
-             VIOLATION - scripts are being executed but script_security not enabled\"); set \
-             script_user and enable_script_security in global_defs",
-        );
     }
 }

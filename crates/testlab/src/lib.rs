@@ -8,4 +8,5 @@
 pub mod http;
 pub mod netns;
 pub mod process;
+pub mod smtp;
 pub mod wait;

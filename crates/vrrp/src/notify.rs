@@ -25,6 +25,8 @@ pub struct Notify {
     pub stop: Option<String>,
     /// `script_user` / `enable_script_security`.
     pub policy: Policy,
+    /// keepalived's mail alerts, when `smtp_alert` is on for this instance or group.
+    pub mail: Option<crate::mail::Alerts>,
 }
 
 impl Notify {
@@ -62,6 +64,14 @@ impl Notify {
     /// Starts the scripts for `state` in the background; returns their join handles (tests and
     /// shutdown wait on them, the protocol never does).
     pub fn run(&self, state: State, priority: u8) -> Vec<tokio::task::JoinHandle<()>> {
+        if let Some(alerts) = &self.mail {
+            let kind = if self.kind == "GROUP" {
+                "Group"
+            } else {
+                "Instance"
+            };
+            crate::mail::spawn_alert(alerts, kind, &self.name, state);
+        }
         self.commands(state, priority)
             .into_iter()
             .filter_map(|argv| match prepare_argv(&self.policy, argv) {
