@@ -187,6 +187,9 @@ pub struct Machine {
     handover: Option<Instant>,
     /// The new master seen during a handover (the addresses go `HANDOVER_LINGER` later).
     successor: Option<IpAddr>,
+    /// A MASTER that stepped down for a higher-priority advert (e.g. after its own priority
+    /// dropped) removes its addresses at this time, `HANDOVER_LINGER` after that advert.
+    remove_at: Option<Instant>,
     actions: VecDeque<Action>,
     counters: Counters,
 }
@@ -205,6 +208,7 @@ impl Machine {
             fault: false,
             handover: None,
             successor: None,
+            remove_at: None,
             actions: VecDeque::new(),
             counters: Counters::default(),
         }
@@ -241,6 +245,7 @@ impl Machine {
             self.garp_second,
             self.garp_refresh,
             self.handover,
+            self.remove_at,
         ]
         .into_iter()
         .flatten()
@@ -432,7 +437,12 @@ impl Machine {
                 } else if advert.priority > self.priority
                     || (advert.priority == self.priority && from > self.cfg.primary)
                 {
-                    self.leave_master_to_backup(now);
+                    // A new master: keep the addresses HANDOVER_LINGER more, while clients
+                    // follow its gratuitous ARPs (zero loss when our priority was lowered).
+                    self.garp_second = None;
+                    self.garp_refresh = None;
+                    self.remove_at = Some(now + HANDOVER_LINGER);
+                    self.become_backup(now);
                 } else {
                     // A lower-priority master: answer at once so it steps down quickly (as
                     // keepalived does) rather than waiting for our next interval.
@@ -446,6 +456,10 @@ impl Machine {
 
     /// Runs the timers that are due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.remove_at.is_some_and(|t| t <= now) {
+            self.remove_at = None;
+            self.actions.push_back(Action::RemoveAddresses);
+        }
         if let Some(until) = self.handover {
             if until <= now {
                 self.release(self.successor);
@@ -550,6 +564,7 @@ impl Machine {
 
     fn become_master(&mut self, now: Instant) {
         self.preempt_at = None;
+        self.remove_at = None;
         self.send_advert(self.priority);
         self.actions.push_back(Action::AddAddresses);
         self.actions.push_back(Action::Announce {
@@ -580,6 +595,9 @@ impl Machine {
     }
 
     fn clear_timers(&mut self) {
+        if self.remove_at.take().is_some() {
+            self.actions.push_back(Action::RemoveAddresses);
+        }
         self.timer = None;
         self.preempt_at = None;
         self.garp_second = None;

@@ -273,14 +273,15 @@ fn master_steps_down_for_higher_priority() {
     let a = s.advert_from(4000, LOWER_PEER, 150).unwrap();
     assert_eq!(
         a,
-        vec![
-            Action::RemoveAddresses,
-            Action::StateChanged {
-                from: State::Master,
-                to: State::Backup
-            }
-        ]
+        vec![Action::StateChanged {
+            from: State::Master,
+            to: State::Backup
+        }]
     );
+    // The addresses stay HANDOVER_LINGER more, while clients follow the new master's ARPs.
+    assert_eq!(s.m.poll_timeout(), Some(s.at(4200)));
+    assert_eq!(s.advance(4199), vec![]);
+    assert_eq!(s.advance(4200), vec![Action::RemoveAddresses]);
     assert_eq!(
         s.m.poll_timeout(),
         Some(s.at(4000 + 3609) + Duration::from_micros(375))
@@ -297,7 +298,7 @@ fn equal_priority_is_broken_by_the_higher_primary_address() {
     // From a higher address: we step down.
     let a = s.advert_from(4100, HIGHER_PEER, 100).unwrap();
     assert_eq!(changed_to(&a), Some(State::Backup));
-    assert!(a.contains(&Action::RemoveAddresses));
+    assert!(s.advance(4300).contains(&Action::RemoveAddresses));
 }
 
 #[test]
@@ -406,6 +407,19 @@ fn a_fault_or_an_immediate_stop_ends_a_handover_at_once() {
     assert!(a.contains(&Action::RemoveAddresses));
     assert!(a.contains(&Action::HandedOver { new_master: None }));
     assert_eq!(sends(&a), Vec::<u8>::new(), "priority 0 was already sent");
+}
+
+#[test]
+fn a_pending_removal_is_flushed_by_a_stop_or_a_fault() {
+    let mut s = master_at_100();
+    s.advert_from(4000, LOWER_PEER, 150).unwrap();
+    s.m.shutdown(s.at(4050));
+    let a = s.drain();
+    assert_eq!(a[0], Action::RemoveAddresses, "{a:?}");
+    let mut s = master_at_100();
+    s.advert_from(4000, LOWER_PEER, 150).unwrap();
+    s.m.set_fault(s.at(4050), true);
+    assert!(s.drain().contains(&Action::RemoveAddresses));
 }
 
 #[test]
