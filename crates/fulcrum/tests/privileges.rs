@@ -162,3 +162,55 @@ fn user_group_chroot_are_applied_and_reload_still_works() {
         child.output()
     );
 }
+
+/// An unknown `user` or `group` is refused by `fulcrum check` at FILE:LINE, as `haproxy -c`
+/// refuses it ("cannot find user id for ...").
+#[test]
+fn unknown_user_is_refused_like_haproxy() {
+    let dir = Dir(std::env::temp_dir().join(format!("fulcrum-privck-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let cfg = dir.0.join("u.cfg");
+    let body = "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\nfrontend f\n  bind 127.0.0.1:18099\n  http-request return status 200\n";
+    let check = |global: &str| {
+        std::fs::write(&cfg, format!("global\n{global}{body}")).unwrap();
+        let f = std::process::Command::new(env!("CARGO_BIN_EXE_fulcrum"))
+            .args(["check", "-f"])
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let h = std::process::Command::new("haproxy")
+            .args(["-c", "-f"])
+            .arg(&cfg)
+            .output();
+        let h = match h {
+            Ok(o) => Some(o.status.success()),
+            Err(_) if std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() == Ok("1") => {
+                panic!("haproxy is not installed but FULCRUM_REQUIRE_NETNS=1")
+            }
+            Err(_) => {
+                eprintln!("*** haproxy not installed: fulcrum's verdict only ***");
+                None
+            }
+        };
+        (
+            f.status.success(),
+            h,
+            String::from_utf8_lossy(&f.stderr).into_owned(),
+        )
+    };
+    let (ok, h, err) = check("  user nosuchuser-fulcrum\n");
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:1: error: global user 'nosuchuser-fulcrum': no such user",
+            cfg.display()
+        )),
+        "{err}"
+    );
+    assert_ne!(h, Some(true), "haproxy -c refuses it too");
+    let (ok, h, err) = check("  group nosuchgroup-fulcrum\n");
+    assert!(!ok && h != Some(true), "{err}");
+    let (ok, h, err) = check("  user nobody\n  group nogroup\n");
+    assert!(ok, "{err}");
+    assert_ne!(h, Some(false), "haproxy -c accepts it");
+}

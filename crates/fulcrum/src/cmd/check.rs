@@ -15,6 +15,10 @@ pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCod
     let mut loaded = load_files_with(files, options);
     // Scripts are checked against the file system as `keepalived -t` checks them.
     fulcrum_script::audit(&loaded.config.keepalived, &mut loaded.diagnostics);
+    if let Err(e) = crate::privileges::check(&loaded.config.global) {
+        let span = loaded.config.global.span.clone().unwrap_or_default();
+        loaded.diagnostics.error(&span, e);
+    }
     for d in loaded.diagnostics.iter() {
         eprintln!("{d}");
     }

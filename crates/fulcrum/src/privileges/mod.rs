@@ -43,6 +43,12 @@ pub fn load(files: &[PathBuf], options: &LoadOptions) -> Loaded {
     }
 }
 
+/// `fulcrum check` and the start: the `global` user and group must exist (HAProxy refuses the
+/// file otherwise: "cannot find user id for ...").
+pub fn check(global: &Global) -> Result<(), String> {
+    target(global).map(|_| ())
+}
+
 /// Who the process becomes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Target {
