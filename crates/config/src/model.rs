@@ -741,6 +741,8 @@ pub struct VrrpScript {
     pub fall: u32,
     /// Default 1.
     pub rise: u32,
+    /// `user USER [GROUP]`: runs as that user instead of `script_user`.
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -196,5 +196,20 @@ fn script_security_verdicts_match_keepalived() {
             refused_at: Some(5),
         });
     }
+    // A `user` inside the vrrp_script block overrides the default user.
+    let own_user = |path: &Path| {
+        tracked("  enable_script_security\n", path)
+            .replace("  interval 1\n}", "  interval 1\n  user root\n}")
+    };
+    cases.push(Case {
+        name: "script_with_own_user_secure",
+        text: own_user(&good),
+        refused_at: None,
+    });
+    cases.push(Case {
+        name: "script_with_own_user_insecure",
+        text: own_user(&world),
+        refused_at: Some(5),
+    });
     run_cases(&dir.0, &cases);
 }

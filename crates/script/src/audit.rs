@@ -11,8 +11,16 @@ use fulcrum_config::model::{Checker, Keepalived};
 
 /// Checks every script of `k`; problems go to `diags`.
 pub fn audit(k: &Keepalived, diags: &mut Diagnostics) {
+    let policy = Policy::from_global_defs(&k.global_defs);
+    // vrrp_script with its own `user`: checked under that user.
+    for s in k.vrrp_scripts.iter().filter(|s| s.user.is_some()) {
+        let own = Policy::resolve(s.user.as_deref(), policy.security);
+        if let Err(refused) = prepare(&own, &s.script) {
+            diags.error(&s.span, format!("vrrp_script {}: {refused}", s.name));
+        }
+    }
     let mut lines: Vec<(&Span, String, &str)> = Vec::new();
-    for s in &k.vrrp_scripts {
+    for s in k.vrrp_scripts.iter().filter(|s| s.user.is_none()) {
         lines.push((&s.span, format!("vrrp_script {}", s.name), &s.script));
     }
     for i in &k.vrrp_instances {
@@ -52,10 +60,6 @@ pub fn audit(k: &Keepalived, diags: &mut Diagnostics) {
             }
         }
     }
-    if lines.is_empty() {
-        return;
-    }
-    let policy = Policy::from_global_defs(&k.global_defs);
     for (span, what, line) in &lines {
         if let Err(refused) = prepare(&policy, line) {
             diags.error(span, format!("{what}: {refused}"));

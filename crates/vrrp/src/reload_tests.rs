@@ -48,6 +48,7 @@ fn script(name: &str, weight: i32) -> VrrpScript {
         weight,
         fall: 1,
         rise: 1,
+        user: None,
     }
 }
 

@@ -110,6 +110,15 @@ pub fn spawn_script(
     policy: &Policy,
 ) -> (watch::Receiver<Option<bool>>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel(None);
+    // A `user` in the vrrp_script block overrides script_user, as in keepalived.
+    let own;
+    let policy = match &script.user {
+        Some(u) => {
+            own = Policy::resolve(Some(u), policy.security);
+            &own
+        }
+        None => policy,
+    };
     let prepared = match prepare(policy, &script.script) {
         Ok(p) => p,
         Err(refused) => {
@@ -199,6 +208,7 @@ mod tests {
             weight: 0,
             fall: 1,
             rise: 1,
+            user: None,
         };
         for (cmd, expected) in [
             ("/bin/true", true),
