@@ -724,6 +724,8 @@ pub struct GlobalDefs {
     pub smtp_alert: Option<bool>,
     /// `smtp_alert_vrrp [BOOL]`: the default for VRRP instances, over `smtp_alert`.
     pub smtp_alert_vrrp: Option<bool>,
+    /// `smtp_alert_checker [BOOL]`: the default for checkers, over `smtp_alert`.
+    pub smtp_alert_checker: Option<bool>,
 }
 
 /// `vrrp_script NAME { script ... interval ... }`
@@ -862,6 +864,8 @@ pub struct VirtualServer {
     pub quorum: u32,
     pub hysteresis: u32,
     pub real_servers: Vec<RealServer>,
+    /// `smtp_alert [BOOL]`: mail on its real servers' changes (None: global_defs decides).
+    pub smtp_alert: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -899,6 +903,8 @@ pub struct RealServer {
     pub weight: u32,
     pub inhibit_on_failure: bool,
     pub checkers: Vec<Checker>,
+    /// `smtp_alert [BOOL]`: mail on this server's changes (None: the virtual server decides).
+    pub smtp_alert: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

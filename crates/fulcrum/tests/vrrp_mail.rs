@@ -52,7 +52,8 @@ fn becoming_master_sends_keepalived_mail_alert() {
     let mut child = Child::spawn("fulcrum-mail", cmd, dir.0.join("fulcrum.log")).unwrap();
     let subject = "Subject: [lb1] VRRP Instance VI_1 - Entering MASTER state";
     let got = sink.wait_for(Duration::from_secs(20), |m| {
-        m.iter().any(|x| x.data.contains(subject))
+        m.iter()
+            .any(|x| x.data.replace("\r\n ", " ").contains(subject))
     });
     assert!(
         got.is_some(),
@@ -63,7 +64,7 @@ fn becoming_master_sends_keepalived_mail_alert() {
     let m = sink
         .mails()
         .into_iter()
-        .find(|x| x.data.contains(subject))
+        .find(|x| x.data.replace("\r\n ", " ").contains(subject))
         .unwrap();
     assert_eq!(m.from, "keepalived@lb1.example.com");
     assert_eq!(m.to, vec!["ops@example.com"]);
@@ -83,4 +84,46 @@ fn becoming_master_sends_keepalived_mail_alert() {
         "{}",
         child.output()
     );
+}
+
+/// keepalived's checker alert: a real server with `smtp_alert` whose TCP_CHECK fails is mailed
+/// as DOWN (no namespace needed: everything on 127.0.0.1).
+#[test]
+fn a_failing_real_server_is_mailed_as_down() {
+    let sink = SmtpSink::start("127.0.0.1:0").unwrap();
+    let dir = Dir(std::env::temp_dir().join(format!("fulcrum-mailck-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    // A port nothing listens on (bound, then released).
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let conf = dir.0.join("keepalived.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "global_defs {{\n  router_id lb1\n  notification_email {{\n    ops@example.com\n  }}\n  smtp_server 127.0.0.1 {}\n}}\nvirtual_server 127.0.0.1 18098 {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n  real_server 127.0.0.1 {dead_port} {{\n    smtp_alert\n    TCP_CHECK {{\n      connect_timeout 1\n      retry 1\n      delay_before_retry 1\n    }}\n  }}\n}}\n",
+            sink.addr.port()
+        ),
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fulcrum"));
+    cmd.args(["run", "-f"]).arg(&conf);
+    cmd.env("FULCRUM_CONTROL", dir.0.join("control.sock"));
+    let child = Child::spawn("fulcrum-mailck", cmd, dir.0.join("fulcrum.log")).unwrap();
+    let subject = format!("Subject: [lb1] Realserver [127.0.0.1]:tcp:{dead_port} - DOWN");
+    // Long headers are folded (RFC 5322): compare unfolded.
+    let got = sink.wait_for(Duration::from_secs(20), |m| {
+        m.iter()
+            .any(|x| x.data.replace("\r\n ", " ").contains(&subject))
+    });
+    assert!(
+        got.is_some(),
+        "no checker alert; mails {:?}; log:\n{}",
+        sink.mails(),
+        child.output()
+    );
+    assert!(got.unwrap().iter().any(|m| m
+        .data
+        .contains("=> CHECK failed on service <=\r\nVirtual server [127.0.0.1]:tcp:18098")));
+    child.signal(Signal::SIGTERM);
 }

@@ -103,6 +103,40 @@ pub fn compose(router_id: &str, kind: &str, name: &str, state: State) -> Option<
     ))
 }
 
+/// Whether a real server's changes are mailed: its own `smtp_alert`, else its virtual
+/// server's, else `smtp_alert_checker`, else `smtp_alert`.
+pub fn checker_enabled(rs: Option<bool>, vs: Option<bool>, g: &GlobalDefs) -> bool {
+    rs.or(vs)
+        .or(g.smtp_alert_checker)
+        .or(g.smtp_alert)
+        .unwrap_or(false)
+}
+
+/// keepalived's checker alert: `[ROUTER_ID] Realserver [RIP]:tcp:PORT - UP|DOWN` (`real` and
+/// `virt` written as keepalived logs them, e.g. `[192.0.2.1]:tcp:80`).
+pub fn compose_checker(router_id: &str, real: &str, virt: &str, up: bool) -> (String, String) {
+    let (word, body) = if up {
+        ("UP", "=> CHECK succeed on service <=")
+    } else {
+        ("DOWN", "=> CHECK failed on service <=")
+    };
+    (
+        format!("[{router_id}] Realserver {real} - {word}"),
+        format!("{body}\r\nVirtual server {virt}\r\n"),
+    )
+}
+
+/// Sends an already composed alert in the background, logging the outcome.
+pub fn spawn_mail(a: &Alerts, subject: String, body: String) {
+    let a = a.clone();
+    tokio::spawn(async move {
+        match send(&a, &subject, &body).await {
+            Ok(()) => tracing::info!("mail alert sent: {subject}"),
+            Err(e) => tracing::warn!("mail alert not sent ({subject}): {e}"),
+        }
+    });
+}
+
 /// Sends one alert; errors are returned for the caller to log.
 pub async fn send(a: &Alerts, subject: &str, body: &str) -> Result<(), String> {
     let from: Mailbox = a
@@ -165,6 +199,16 @@ mod tests {
         let (s, _) = compose("lb1", "Group", "G", State::Fault).unwrap();
         assert_eq!(s, "[lb1] VRRP Group G - Entering FAULT state");
         assert!(compose("lb1", "Instance", "VI_1", State::Init).is_none());
+        let (s, b) = compose_checker("lb1", "[192.0.2.1]:tcp:80", "[192.0.2.9]:tcp:80", false);
+        assert_eq!(s, "[lb1] Realserver [192.0.2.1]:tcp:80 - DOWN");
+        assert!(b.starts_with("=> CHECK failed on service <="));
+        let g = GlobalDefs {
+            smtp_alert_checker: Some(true),
+            ..GlobalDefs::default()
+        };
+        assert!(checker_enabled(None, None, &g));
+        assert!(!checker_enabled(None, Some(false), &g));
+        assert!(checker_enabled(Some(true), Some(false), &g));
     }
 
     #[test]

@@ -28,7 +28,6 @@ const UNSUPPORTED: &[&str] = &[
     "vrrp_gna_interval",
     "lvs_id",
     "enable_traps",
-    "smtp_alert_checker",
     "checker_log_all_failures",
     "no_email_faults",
     "vrrp_mcast_group4",
@@ -226,6 +225,7 @@ pub fn parse(
             "smtp_helo_name" => g.smtp_helo_name = args::one(stmt, d).map(|w| w.text.clone()),
             "smtp_alert" => g.smtp_alert = Some(args::opt_bool(stmt, d)),
             "smtp_alert_vrrp" => g.smtp_alert_vrrp = Some(args::opt_bool(stmt, d)),
+            "smtp_alert_checker" => g.smtp_alert_checker = Some(args::opt_bool(stmt, d)),
             "vrrp_garp_master_delay" => {
                 if let Some(w) = args::one(stmt, d) {
                     garp.delay = args::seconds(w, "vrrp_garp_master_delay", d);

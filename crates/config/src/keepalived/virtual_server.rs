@@ -12,6 +12,7 @@ use crate::model::{IpProtocol, LbKind, VirtualServer, VirtualServerAddress};
 use std::time::Duration;
 
 const KNOWN: &[&str] = &[
+    "smtp_alert",
     "delay_loop",
     "lvs_sched",
     "lb_algo",
@@ -41,7 +42,6 @@ const UNSUPPORTED: &[&str] = &[
     "persistence_engine",
     "persistence_granularity",
     "ha_suspend",
-    "smtp_alert",
     "virtualhost",
     "snmp_name",
     "alpha",
@@ -77,6 +77,7 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
         quorum: 1,
         hysteresis: 0,
         real_servers: Vec::new(),
+        smtp_alert: None,
     };
     let context = format!(
         "virtual_server {}",
@@ -92,6 +93,7 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
     let mut protocol_written = false;
     for kw in body {
         match kw.keyword() {
+            "smtp_alert" => vs.smtp_alert = Some(args::opt_bool(kw, d)),
             "delay_loop" => {
                 if let Some(t) = args::one(kw, d).and_then(|w| args::seconds(w, "delay_loop", d)) {
                     if t.is_zero() {
