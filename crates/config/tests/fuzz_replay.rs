@@ -5,22 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 use fulcrum_config::diagnostics::Diagnostics;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 fn files(kind: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-    let mut out = Vec::new();
-    for dir in ["seeds", "corpus", "artifacts"] {
-        if let Ok(rd) = std::fs::read_dir(root.join(dir).join(kind)) {
-            out.extend(
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.path())
-                    .filter(|p| p.is_file()),
-            );
-        }
-    }
-    out.sort();
-    out
+    fulcrum_testlab::fuzz_inputs(kind)
 }
 
 #[test]
