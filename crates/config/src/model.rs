@@ -72,8 +72,12 @@ pub struct Global {
     pub stats_sockets: Vec<StatsSocket>,
     pub stats_timeout: Option<Duration>,
     pub daemon: bool,
+    /// `user` / `uid`: who the process runs as once its sockets are open (see the binary's
+    /// privileges.rs); `uid` wins over `user` as in HAProxy when both are written.
     pub user: Option<String>,
     pub group: Option<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
     pub chroot: Option<String>,
     pub pidfile: Option<String>,
     /// `tune.bufsize`, default 16384.
@@ -96,6 +100,8 @@ impl Default for Global {
             daemon: false,
             user: None,
             group: None,
+            uid: None,
+            gid: None,
             chroot: None,
             pidfile: None,
             tune_bufsize: 16384,
@@ -123,6 +129,11 @@ pub struct StatsSocket {
     pub address: String,
     pub mode: Option<u32>,
     pub level: StatsLevel,
+    /// `user`/`uid`, `group`/`gid`: owner of a unix socket's file.
+    pub user: Option<String>,
+    pub group: Option<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -762,6 +773,14 @@ pub struct GlobalDefs {
     pub notification_email_from: Option<String>,
     pub smtp_server: Option<String>,
     pub smtp_connect_timeout: Option<Duration>,
+    /// `smtp_helo_name`, default the host name.
+    pub smtp_helo_name: Option<String>,
+    /// `smtp_alert [BOOL]`: the default for every instance (and checker) without its own.
+    pub smtp_alert: Option<bool>,
+    /// `smtp_alert_vrrp [BOOL]`: the default for VRRP instances, over `smtp_alert`.
+    pub smtp_alert_vrrp: Option<bool>,
+    /// `smtp_alert_checker [BOOL]`: the default for checkers, over `smtp_alert`.
+    pub smtp_alert_checker: Option<bool>,
 }
 
 /// `vrrp_script NAME { script ... interval ... }`
@@ -779,6 +798,8 @@ pub struct VrrpScript {
     pub fall: u32,
     /// Default 1.
     pub rise: u32,
+    /// `user USER [GROUP]`: runs as that user instead of `script_user`.
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -823,6 +844,8 @@ pub struct VrrpInstance {
     pub garp_master_repeat: u32,
     /// Default: no refresh.
     pub garp_master_refresh: Option<Duration>,
+    /// `smtp_alert [BOOL]`: mail on state changes (None: global_defs decides).
+    pub smtp_alert: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -874,6 +897,8 @@ pub struct VrrpSyncGroup {
     pub notify_master: Option<String>,
     pub notify_backup: Option<String>,
     pub notify_fault: Option<String>,
+    /// `smtp_alert [BOOL]`: mail on the group's state changes.
+    pub smtp_alert: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -907,6 +932,8 @@ pub struct VirtualServer {
     pub alpha: bool,
     /// `omega`: on shutdown, the quorum_down script runs (if the quorum was up).
     pub omega: bool,
+    /// `smtp_alert [BOOL]`: mail on its real servers' changes (None: global_defs decides).
+    pub smtp_alert: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -944,6 +971,8 @@ pub struct RealServer {
     pub weight: u32,
     pub inhibit_on_failure: bool,
     pub checkers: Vec<Checker>,
+    /// `smtp_alert [BOOL]`: mail on this server's changes (None: the virtual server decides).
+    pub smtp_alert: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

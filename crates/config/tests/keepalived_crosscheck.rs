@@ -1,7 +1,8 @@
 //! Cross-check against the real keepalived: every config in `tests/keepalived_cases/` is judged
 //! by `keepalived -t` and by fulcrum, and the verdicts must agree.
 //!
-//! File names say what is expected: `valid-*` both accept, `invalid-*` both reject, and
+//! File names say what is expected: `valid-*` both accept, `invalid-*` both reject (a
+//! `! error at line N` comment makes fulcrum name that line), and
 //! `lenient-*` are files keepalived 2.x's `-t` flags but still runs (or older keepalived ran):
 //! fulcrum accepts them with warnings on purpose, and the test checks keepalived still rejects
 //! them, so the list of deliberate differences stays true.
@@ -165,6 +166,19 @@ fn case_files_are_all_judged_by_fulcrum_as_named() {
                 "{name}: fulcrum accepted a file keepalived rejects:\n{}",
                 show(&d)
             );
+            // `! error at line N` in a case file: fulcrum must name that line.
+            let text = std::fs::read_to_string(f).unwrap_or_default();
+            for want in text
+                .lines()
+                .filter_map(|l| l.strip_prefix("! error at line "))
+                .filter_map(|n| n.trim().parse::<u32>().ok())
+            {
+                assert!(
+                    errs.iter().any(|e| e.span.line == want),
+                    "{name}: no error at line {want}:\n{}",
+                    show(&d)
+                );
+            }
         } else if name.starts_with("valid-") {
             assert!(
                 errs.is_empty(),

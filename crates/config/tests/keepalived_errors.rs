@@ -42,7 +42,7 @@ fn every_problem_is_reported_not_only_the_first() {
     let text = "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 0\n priority 256\n advert_int fast\n state master\n}\nvirtual_server 192.0.2.1 70000 {\n}\n";
     let (_, d) = parse(text);
     let lines: Vec<u32> = errors(&d).iter().map(|e| e.span.line).collect();
-    assert_eq!(lines, vec![3, 4, 5, 6, 8], "{}", show(&d));
+    assert_eq!(lines, vec![3, 4, 5, 6, 8, 1], "{}", show(&d));
     assert!(show(&d).contains("priority must be 1..255, found 256"));
     assert!(show(&d).contains("state must be MASTER or BACKUP (upper case), found 'master'"));
     assert!(show(&d).contains("virtual_server port must be 1..65535, found 70000"));

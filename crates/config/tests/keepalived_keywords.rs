@@ -69,7 +69,7 @@ fn global_defs_script_security_and_user() {
 #[test]
 fn global_defs_real_but_unsupported_keywords_warn() {
     let (k, d) = parse(
-        "global_defs {\n router_id R\n vrrp_skip_check_adv_addr\n vrrp_strict\n vrrp_garp_interval 0\n vrrp_gna_interval 0\n lvs_id LVS1\n enable_traps\n}\n",
+        "global_defs {\n router_id R\n vrrp_skip_check_adv_addr\n vrrp_strict\n vrrp_garp_interval 0.001\n vrrp_gna_interval 0.001\n lvs_id LVS1\n enable_traps\n}\n",
     );
     assert!(errors(&d).is_empty(), "{}", show(&d));
     let w = warnings(&d);
@@ -79,6 +79,34 @@ fn global_defs_real_but_unsupported_keywords_warn() {
         .all(|x| x.message.contains("not supported yet, ignored")));
     assert_eq!(w[0].span.line, 3);
     assert_eq!(k.global_defs.router_id.as_deref(), Some("R"));
+}
+
+#[test]
+fn global_garp_settings_are_instance_defaults() {
+    let vip = |id| {
+        format!(
+            " interface eth0\n virtual_router_id {id}\n virtual_ipaddress {{\n  10.0.0.{id}\n }}\n"
+        )
+    };
+    let (k, d) = parse(&format!(
+        "global_defs {{\n vrrp_garp_master_delay 2\n vrrp_garp_master_repeat 3\n vrrp_garp_master_refresh 60\n}}\nvrrp_instance A {{\n{}}}\nvrrp_instance B {{\n{} garp_master_delay 7\n garp_master_refresh 0\n}}\n",
+        vip(5),
+        vip(6)
+    ));
+    assert!(errors(&d).is_empty(), "{}", show(&d));
+    let (a, b) = (&k.vrrp_instances[0], &k.vrrp_instances[1]);
+    assert_eq!(a.garp_master_delay, Duration::from_secs(2));
+    assert_eq!(a.garp_master_repeat, 3);
+    assert_eq!(a.garp_master_refresh, Some(Duration::from_secs(60)));
+    assert_eq!(
+        b.garp_master_delay,
+        Duration::from_secs(7),
+        "the instance's own value wins"
+    );
+    assert_eq!(b.garp_master_repeat, 3);
+    assert_eq!(b.garp_master_refresh, None);
+    let (_, d) = parse("global_defs {\n vrrp_garp_master_refresh\n}\n");
+    assert_eq!(errors(&d)[0].span.line, 2, "{}", show(&d));
 }
 
 // ---------------------------------------------------------------- vrrp_script

@@ -6,9 +6,8 @@
 use crate::runtime_api::command::{self, Command, Parsed};
 use crate::runtime_api::Level;
 use fulcrum_api::ToFulcrum;
-use fulcrum_config::{load_sources_with, Config, LoadOptions, Loaded, Source};
+use fulcrum_config::Config;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use tokio::sync::mpsc;
 
 /// The name the API's text carries in diagnostics.
@@ -59,36 +58,6 @@ pub fn sources(api_text: &str) -> Vec<(String, String)> {
         return Vec::new();
     }
     vec![(SOURCE_NAME.to_string(), api_text.to_string())]
-}
-
-/// The `-f` files, then `extra` sources (name, text) in order, as one load: what every reload
-/// runs. (The cluster's config-from-etcd is another such source: merge it here as one more
-/// entry before the API's, so the files' `defaults` apply to it.)
-pub fn load(files: &[PathBuf], options: &LoadOptions, extra: &[(String, String)]) -> Loaded {
-    if extra.is_empty() {
-        return fulcrum_config::load_files_with(files, options);
-    }
-    let mut texts = Vec::new();
-    let mut unreadable = fulcrum_config::Diagnostics::new();
-    for p in files {
-        let name = p.display().to_string();
-        match std::fs::read(p) {
-            Ok(b) => texts.push((name, String::from_utf8_lossy(&b).into_owned())),
-            Err(e) => unreadable.error(
-                &fulcrum_config::Span::new(name, 0),
-                format!("cannot read file: {e}"),
-            ),
-        }
-    }
-    let mut sources: Vec<Source<'_>> = texts
-        .iter()
-        .map(|(n, t)| Source { name: n, text: t })
-        .collect();
-    sources.extend(extra.iter().map(|(n, t)| Source { name: n, text: t }));
-    let mut loaded = load_sources_with(&sources, options);
-    unreadable.extend(loaded.diagnostics);
-    loaded.diagnostics = unreadable;
-    loaded
 }
 
 /// `show stat` as the runtime API answers it.

@@ -85,6 +85,43 @@ impl Bridge {
         if ev.weight.is_none() {
             self.publish();
         }
+        if !ev.replay && ev.weight.is_none() {
+            self.mail_alert(ev);
+        }
+    }
+
+    /// keepalived's checker mail (`smtp_alert` on the real or virtual server, else
+    /// `smtp_alert_checker` / `smtp_alert` in global_defs) for a real server going UP or DOWN.
+    fn mail_alert(&self, ev: &HealthEvent) {
+        let g = &self.config.keepalived.global_defs;
+        let Some(alerts) = fulcrum_vrrp::mail::Alerts::from_global_defs(g) else {
+            return;
+        };
+        for vs in &self.config.keepalived.virtual_servers {
+            if fulcrum_health::spec::virtual_server_name(vs) != ev.backend {
+                continue;
+            }
+            for rs in &vs.real_servers {
+                let name = std::net::SocketAddr::new(rs.ip, rs.port).to_string();
+                if name == ev.server
+                    && fulcrum_vrrp::mail::checker_enabled(rs.smtp_alert, vs.smtp_alert, g)
+                {
+                    let proto = format!("{:?}", vs.protocol).to_lowercase();
+                    let real = format!("[{}]:{proto}:{}", rs.ip, rs.port);
+                    let virt = match vs.address {
+                        fulcrum_config::model::VirtualServerAddress::Ip { ip, port } => {
+                            format!("[{ip}]:{proto}:{port}")
+                        }
+                        fulcrum_config::model::VirtualServerAddress::Fwmark(m) => {
+                            format!("FWM {m}")
+                        }
+                    };
+                    let (subject, body) =
+                        fulcrum_vrrp::mail::compose_checker(&alerts.router_id, &real, &virt, ev.up);
+                    fulcrum_vrrp::mail::spawn_mail(&alerts, subject, body);
+                }
+            }
+        }
     }
 
     fn apply_state(&mut self, proxy: &fulcrum_proxy::ProxyHandle, ev: &HealthEvent) {

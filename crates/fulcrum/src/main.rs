@@ -12,6 +12,7 @@ mod health_bridge;
 mod lvs_bridge;
 mod lvs_metrics;
 mod metrics;
+mod privileges;
 mod runtime_api;
 mod sd_notify;
 mod status_report;
@@ -93,6 +94,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // The reader a chrooted fulcrum keeps outside for reloads (privileges/reader.rs).
+    if privileges::reader_main() {
+        return ExitCode::SUCCESS;
+    }
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     match cmd::compat::personality(&args) {
         cmd::compat::Personality::Haproxy(rest) => return cmd::compat::haproxy::main(&rest),

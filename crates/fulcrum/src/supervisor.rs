@@ -117,6 +117,8 @@ impl Supervisor {
         tracing::info!("fulcrum started");
         let notifier = Notifier::from_env();
         self.write_pidfiles();
+        // global user/group/chroot, now that what needs root is open (privileges/).
+        crate::privileges::apply(&config.global, &self.opts.files).map_err(anyhow::Error::msg)?;
         notifier.ready();
         self.signal_old_processes();
 
@@ -254,7 +256,7 @@ impl Supervisor {
         let shared = parts.shared_config.borrow().clone();
         let mut extra = crate::cluster_bridge::sources(&shared);
         extra.extend(crate::api_bridge::sources(&parts.api_text));
-        let loaded = crate::api_bridge::load(&self.opts.files, &self.opts.load, &extra);
+        let loaded = crate::privileges::load(&self.opts.files, &self.opts.load, &extra);
         for d in loaded.diagnostics.iter() {
             tracing::warn!("{d}");
         }

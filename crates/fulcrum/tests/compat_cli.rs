@@ -128,7 +128,7 @@ fn keepalived_config_test() {
         text(&out.stderr)
     );
     // -i selects keepalived's `@ID` conditional lines.
-    let cond = t.file("cond.conf", "@node1 vrrp_instance VI_1 {\n@node1 interface lo\n@node1 virtual_router_id 9\n@node1 }\n@node2 garbage\n");
+    let cond = t.file("cond.conf", "@node1 vrrp_instance VI_1 {\n@node1 interface lo\n@node1 virtual_router_id 9\n@node1 virtual_ipaddress {\n@node1 192.0.2.9\n@node1 }\n@node1 }\n@node2 garbage\n");
     let out = run(
         &keepalived,
         &["-t", "-i", "node1", "-f", cond.to_str().unwrap()],

@@ -21,6 +21,9 @@ enum Stack {
 enum Stop {
     Kill,
     Term,
+    /// The master's tracked script starts failing (weight -100): its priority drops below the
+    /// backup's, which takes over; a planned failover without stopping anything.
+    PriorityDrop,
 }
 
 struct Row {
@@ -55,14 +58,25 @@ fn run_once(
 ) -> Option<(Duration, http::LoopReport)> {
     let t = Topo::new("bench", 4)?;
     let _app = Daemon::fulcrum_files(&t, 2, &[("app.cfg", APP_CFG)]);
-    let inst = |priority| Inst {
-        priority,
-        version,
-        advert_int,
-        ..Inst::default()
+    let flag = |node: usize| t.dir.join(format!("drop{node}"));
+    let inst = |priority, node: usize| {
+        let mut i = Inst {
+            priority,
+            version,
+            advert_int,
+            ..Inst::default()
+        };
+        if stop == Stop::PriorityDrop {
+            i.top = format!(
+                "vrrp_script chk {{\n  script \"/bin/sh -c 'test ! -e {}'\"\n  interval 1\n  fall 1\n  rise 1\n  weight -100\n}}\n",
+                flag(node).display()
+            );
+            i.extra = "  track_script {\n    chk\n  }\n".into();
+        }
+        i
     };
-    let _backup = start_lb(&t, 0, stack, &inst(100).render(&t, 0));
-    let mut master = start_lb(&t, 1, stack, &inst(150).render(&t, 1));
+    let _backup = start_lb(&t, 0, stack, &inst(100, 0).render(&t, 0));
+    let mut master = start_lb(&t, 1, stack, &inst(150, 1).render(&t, 1));
     wait_vip(&t, 1, true, Duration::from_secs(20))?;
     let c = t.node(3).clone();
     let ready = c.in_thread(|| {
@@ -88,10 +102,14 @@ fn run_once(
     rx.recv_timeout(Duration::from_secs(10)).ok()?;
     std::thread::sleep(Duration::from_millis(500));
     let t0 = Instant::now();
+    if stop == Stop::PriorityDrop {
+        std::fs::write(flag(1), "").unwrap();
+    }
     for d in master.iter_mut() {
         match stop {
             Stop::Kill => d.kill(),
             Stop::Term => d.term(),
+            Stop::PriorityDrop => {}
         }
     }
     let takeover = wait_vip(&t, 0, true, Duration::from_secs(15)).map(|_| t0.elapsed());
@@ -146,6 +164,20 @@ fn failover_benchmark() {
             "1",
         ),
         (
+            "fulcrum+fulcrum       v2 advert_int 1   priority drop",
+            Stack::Fulcrum,
+            Stop::PriorityDrop,
+            2,
+            "1",
+        ),
+        (
+            "keepalived+HAProxy    v2 advert_int 1   priority drop",
+            Stack::KeepalivedHaproxy,
+            Stop::PriorityDrop,
+            2,
+            "1",
+        ),
+        (
             "fulcrum+fulcrum       v3 advert_int 0.1 SIGKILL",
             Stack::Fulcrum,
             Stop::Kill,
@@ -160,8 +192,13 @@ fn failover_benchmark() {
             "0.1",
         ),
     ];
+    // BENCH_FILTER=SIGTERM runs only the cases whose label contains it.
+    let filter = std::env::var("BENCH_FILTER").unwrap_or_default();
     let mut rows = Vec::new();
     for (label, stack, stop, version, adv) in cases {
+        if !label.contains(filter.as_str()) {
+            continue;
+        }
         let mut row = Row {
             label: label.into(),
             takeover: vec![],

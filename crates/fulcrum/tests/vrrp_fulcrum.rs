@@ -428,3 +428,71 @@ fn ipv6_starts_while_the_link_local_address_is_still_tentative() {
     );
     assert!(a.child.is_running(), "{}", logs(&[&a]));
 }
+
+/// The planned handover (issue 19 item 4): after SIGTERM the old master keeps the VIP until the
+/// new master holds it (sampled every few milliseconds, the VIP is never on neither node), then
+/// releases it once it has seen the new master's advert.
+#[test]
+fn sigterm_keeps_the_vip_until_the_new_master_holds_it() {
+    let Some(t) = Topo::new("handover", 2) else {
+        return;
+    };
+    let low = Inst {
+        priority: 100,
+        ..Inst::default()
+    };
+    let high = Inst {
+        priority: 150,
+        ..Inst::default()
+    };
+    let a = Daemon::fulcrum(&t, 0, &low.render(&t, 0));
+    let mut b = Daemon::fulcrum(&t, 1, &high.render(&t, 1));
+    assert!(
+        wait_vip(&t, 1, true, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
+    assert!(
+        wait_vip(&t, 0, false, SETTLE).is_some(),
+        "{}",
+        logs(&[&a, &b])
+    );
+    b.term();
+    let t0 = Instant::now();
+    let mut samples = 0;
+    let mut overlap = false;
+    loop {
+        let (on_a, on_b) = (t.node(0).has_address(VIP), t.node(1).has_address(VIP));
+        samples += 1;
+        assert!(
+            on_a || on_b,
+            "the VIP was on neither node {:?} after SIGTERM (sample {samples}){}",
+            t0.elapsed(),
+            logs(&[&a, &b])
+        );
+        overlap |= on_a && on_b;
+        if on_a && !on_b {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no handover in 10 s{}",
+            logs(&[&a, &b])
+        );
+    }
+    assert!(
+        samples > 5,
+        "too few samples ({samples}) to see the handover"
+    );
+    assert!(
+        overlap,
+        "the old master released before the new one held the VIP"
+    );
+    assert!(b.child.wait_timeout(Duration::from_secs(10)).is_some());
+    let log = b.log();
+    assert!(
+        log.contains("keeping the addresses until a new master advertises")
+            && log.contains("new master 10.99.0.1 advertises; addresses released"),
+        "{log}"
+    );
+}

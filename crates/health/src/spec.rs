@@ -114,8 +114,9 @@ pub fn plan(config: &Config) -> Plan {
             });
         }
     }
+    let policy = fulcrum_script::Policy::from_global_defs(&config.keepalived.global_defs);
     for vs in &config.keepalived.virtual_servers {
-        keepalived_checks(vs, &mut plan);
+        keepalived_checks(vs, &policy, &mut plan);
     }
     plan
 }
@@ -366,7 +367,7 @@ pub fn virtual_server_name(vs: &VirtualServer) -> String {
     }
 }
 
-fn keepalived_checks(vs: &VirtualServer, plan: &mut Plan) {
+fn keepalived_checks(vs: &VirtualServer, policy: &fulcrum_script::Policy, plan: &mut Plan) {
     let backend = virtual_server_name(vs);
     for rs in &vs.real_servers {
         let server = SocketAddr::new(rs.ip, rs.port).to_string();
@@ -423,6 +424,7 @@ fn keepalived_checks(vs: &VirtualServer, plan: &mut Plan) {
                         misc_path: misc_path.clone(),
                         timeout: misc_timeout.unwrap_or(vs.delay_loop),
                         dynamic: *misc_dynamic,
+                        policy: policy.clone(),
                     }),
                     // keepalived.conf(5): "The retry default is 0" for MISC_CHECK.
                     KeepalivedTiming {

@@ -66,6 +66,10 @@ pub struct Setup {
     pub stop_scripts: Vec<tokio::task::JoinHandle<()>>,
     /// Destinations whose last send failed (for logging changes only).
     pub send_failing: HashSet<IpAddr>,
+    /// `script_user` / `enable_script_security` for the notify scripts.
+    pub policy: fulcrum_script::Policy,
+    /// Mail alerts on state changes (`smtp_alert`), when on.
+    pub mail: Option<crate::mail::Alerts>,
 }
 
 pub async fn run(mut s: Setup, mut commands: mpsc::Receiver<Command>) {
@@ -78,6 +82,8 @@ pub async fn run(mut s: Setup, mut commands: mpsc::Receiver<Command>) {
         backup: s.model.notify_backup.clone(),
         fault: s.model.notify_fault.clone(),
         stop: s.model.notify_stop.clone(),
+        policy: s.policy.clone(),
+        mail: s.mail.clone(),
     };
     // A killed predecessor may have left our addresses behind: start clean, as keepalived does.
     remove_addresses(&s);
@@ -93,7 +99,9 @@ pub async fn run(mut s: Setup, mut commands: mpsc::Receiver<Command>) {
     let mut done: Option<oneshot::Sender<()>> = None;
     loop {
         perform(&mut s, &notify, own_fault);
-        if let Some(done) = done.take() {
+        // A planned stop runs until the handover has ended (the machine is in INIT).
+        if done.is_some() && s.machine.state() == State::Init {
+            let Some(done) = done.take() else { continue };
             wait_stop_scripts(&mut s).await;
             let _ = done.send(());
             return;
@@ -141,10 +149,16 @@ pub async fn run(mut s: Setup, mut commands: mpsc::Receiver<Command>) {
             cmd = commands.recv() => match cmd {
                 Some(Command::Shutdown(tx)) => {
                     s.machine.shutdown(Instant::now().into_std());
+                    if s.machine.handing_over() {
+                        tracing::info!(
+                            "VRRP_Instance({name}) leaving MASTER: sent priority 0, keeping the addresses until a new master advertises (at most {:?})",
+                            s.machine.handover_timeout()
+                        );
+                    }
                     done = Some(tx);
                 }
                 None => {
-                    s.machine.shutdown(Instant::now().into_std());
+                    s.machine.shutdown_now(Instant::now().into_std());
                     perform(&mut s, &notify, own_fault);
                     wait_stop_scripts(&mut s).await;
                     return;
@@ -277,6 +291,17 @@ fn perform(s: &mut Setup, notify: &Notify, own_fault: bool) {
                 }
             }
             Action::RemoveAddresses => remove_addresses(s),
+            Action::HandedOver { new_master } => match new_master {
+                Some(m) => tracing::info!(
+                    "VRRP_Instance({}) new master {m} advertises; addresses released",
+                    s.model.name
+                ),
+                None => tracing::warn!(
+                    "VRRP_Instance({}) no new master advertised in {:?}; addresses released",
+                    s.model.name,
+                    s.machine.handover_timeout()
+                ),
+            },
             Action::Announce { count } => announce_all(s, count),
             Action::StateChanged { from, to } => {
                 let priority = s.machine.priority();

@@ -2,7 +2,8 @@
 //!
 //! Entry points used by the binary's supervisor: `start` runs every `vrrp_instance` (one task
 //! each, see `instance.rs`); the handle reloads a new model and stops gracefully (a MASTER sends
-//! a priority-0 advert and removes its addresses). The protocol itself is the sans-IO
+//! a priority-0 advert and keeps its addresses until the new master advertises, see
+//! `Machine::shutdown`; all instances hand over at once). The protocol itself is the sans-IO
 //! `machine::Machine`; `io/` holds the kernel adapters.
 //!
 //! Supported, as keepalived does it: VRRPv2 (PASS or no authentication) and VRRPv3 over IPv4
@@ -14,9 +15,12 @@
 //! `virtual_routes`/rules. The proxy's health comes in through `start_with_proxy`.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod instance;
 pub mod io;
 pub mod machine;
+pub mod mail;
 pub mod notify;
 pub mod packet;
 mod runtime;
@@ -33,8 +37,9 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 pub use track::ProxyHealth;
 
-/// How long `shutdown` waits for an instance to send its priority-0 advert and clean up.
-const STOP_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `shutdown` waits for an instance to hand over (at most `machine::HANDOVER_MAX`)
+/// and clean up.
+const STOP_TIMEOUT: Duration = Duration::from_secs(6);
 
 #[derive(Debug, thiserror::Error)]
 pub enum VrrpError {
@@ -147,9 +152,13 @@ impl VrrpHandle {
     /// Leaves MASTER (priority-0 advert, addresses removed) and stops every instance.
     pub async fn shutdown(self) {
         let mut instances = self.instances.lock().await;
-        let stops: Vec<_> = instances.drain(..).map(stop).collect();
-        for s in stops {
-            s.await;
+        // Every instance hands over at the same time (each may wait for a new master).
+        let mut pending = Vec::new();
+        for r in instances.drain(..) {
+            pending.push(tokio::spawn(stop(r)));
+        }
+        for p in pending {
+            let _ = p.await;
         }
         for s in self.scripts.lock().await.drain(..) {
             s.abort();
@@ -255,6 +264,13 @@ fn spawn_all(
     instances: &[VrrpInstance],
     proxy: Option<watch::Receiver<ProxyHealth>>,
 ) -> Result<(Vec<Running>, Vec<tokio::task::JoinHandle<()>>), VrrpError> {
+    let policy = fulcrum_script::Policy::from_global_defs(&keepalived.global_defs);
+    let alerts = mail::Alerts::from_global_defs(&keepalived.global_defs);
+    let mail_for = |own: Option<bool>| {
+        alerts
+            .as_ref()
+            .filter(|_| mail::enabled(own, &keepalived.global_defs))
+    };
     // One runner per vrrp_script, shared by every instance tracking it.
     let mut script_rx = HashMap::new();
     let mut script_tasks = Vec::new();
@@ -274,7 +290,7 @@ fn spawn_all(
                         ts.script.span
                     ))
                 })?;
-            let (rx, task) = track::spawn_script(script);
+            let (rx, task) = track::spawn_script(script, &policy);
             script_rx.insert(name.to_string(), rx);
             script_tasks.push(task);
         }
@@ -297,6 +313,8 @@ fn spawn_all(
             backup: g.notify_backup.clone(),
             fault: g.notify_fault.clone(),
             stop: None,
+            policy: policy.clone(),
+            mail: mail_for(g.smtp_alert).cloned(),
         };
         for (i, member) in g.group.iter().enumerate() {
             groups.insert(
@@ -344,6 +362,8 @@ fn spawn_all(
             &mut group,
             proxy.clone(),
             status_tx.clone(),
+            &policy,
+            mail_for(inst.smtp_alert),
         ) {
             Ok(setup) => tokio::spawn(instance::run(setup, crx)),
             Err(Unready::Fatal(e)) => return Err(e),
@@ -360,6 +380,8 @@ fn spawn_all(
                     group,
                     proxy: proxy.clone(),
                     status: status_tx,
+                    policy: policy.clone(),
+                    mail: mail_for(inst.smtp_alert).cloned(),
                 };
                 tokio::spawn(wait_for_interface(waiting, crx))
             }
@@ -389,6 +411,8 @@ struct Waiting {
     group: Option<GroupLink>,
     proxy: Option<watch::Receiver<ProxyHealth>>,
     status: watch::Sender<Status>,
+    policy: fulcrum_script::Policy,
+    mail: Option<mail::Alerts>,
 }
 
 /// How often a waiting instance looks at its interface again.
@@ -409,7 +433,7 @@ async fn wait_for_interface(mut w: Waiting, mut commands: mpsc::Receiver<instanc
                 return;
             }
             _ = tick.tick() => {
-                match resolve(&w.inst, &mut w.scripts, &mut w.group, w.proxy.clone(), w.status.clone()) {
+                match resolve(&w.inst, &mut w.scripts, &mut w.group, w.proxy.clone(), w.status.clone(), &w.policy, w.mail.as_ref()) {
                     Ok(setup) => {
                         tracing::info!("vrrp_instance {}: its interface is usable now, starting", w.inst.name);
                         return instance::run(setup, commands).await;
@@ -433,6 +457,8 @@ fn resolve(
     group: &mut Option<GroupLink>,
     proxy: Option<watch::Receiver<ProxyHealth>>,
     status: watch::Sender<Status>,
+    policy: &fulcrum_script::Policy,
+    mail: Option<&mail::Alerts>,
 ) -> Result<instance::Setup, Unready> {
     let err = |what: String| {
         Unready::Fatal(VrrpError::Setup(format!(
@@ -523,6 +549,8 @@ fn resolve(
         status,
         stop_scripts: Vec::new(),
         send_failing: Default::default(),
+        policy: policy.clone(),
+        mail: mail.cloned(),
     })
 }
 

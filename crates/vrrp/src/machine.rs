@@ -1,7 +1,7 @@
 //! The VRRP state machine of one `vrrp_instance` (RFC 5798 §6.4, RFC 3768 §6.4), sans-IO.
 //!
 //! Fed with events and the current time (`start`, `handle_packet`, `handle_timeout`,
-//! `set_priority`, `set_fault`, `shutdown`), it queues `Action`s for the adapter (send an
+//! `set_priority`, `set_fault`, `shutdown`, `shutdown_now`), it queues `Action`s for the adapter (send an
 //! advertisement, add/remove the virtual addresses, announce them with gratuitous ARP / NA) and
 //! says when it next needs to be woken (`poll_timeout`). It never touches a socket, a clock or a
 //! thread. Received packets are validated here and every drop is counted by cause; logging the
@@ -77,7 +77,18 @@ pub enum Action {
     Announce { count: u32 },
     /// The state changed (notify scripts, logs, sync groups).
     StateChanged { from: State, to: State },
+    /// A planned handover ended: the addresses were released because `new_master` advertised
+    /// (None: nobody did before the bound).
+    HandedOver { new_master: Option<IpAddr> },
 }
+
+/// The longest a leaving MASTER keeps its addresses waiting for a new master's advert.
+pub const HANDOVER_MAX: Duration = Duration::from_secs(4);
+
+/// How long a leaving MASTER still holds its addresses after the new master's first advert: the
+/// new master adds the addresses and sends its gratuitous ARPs just after that advert, and
+/// clients that still resolve the address to us must find it here until they have switched.
+pub const HANDOVER_LINGER: Duration = Duration::from_millis(200);
 
 /// Why a received packet was dropped. Each cause is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -172,6 +183,13 @@ pub struct Machine {
     garp_refresh: Option<Instant>,
     /// Whether a fault is being reported (track_script weight 0, track_interface down...).
     fault: bool,
+    /// A MASTER leaving on a planned stop: until when it keeps its addresses (see `shutdown`).
+    handover: Option<Instant>,
+    /// The new master seen during a handover (the addresses go `HANDOVER_LINGER` later).
+    successor: Option<IpAddr>,
+    /// A MASTER that stepped down for a higher-priority advert (e.g. after its own priority
+    /// dropped) removes its addresses at this time, `HANDOVER_LINGER` after that advert.
+    remove_at: Option<Instant>,
     actions: VecDeque<Action>,
     counters: Counters,
 }
@@ -188,6 +206,9 @@ impl Machine {
             garp_second: None,
             garp_refresh: None,
             fault: false,
+            handover: None,
+            successor: None,
+            remove_at: None,
             actions: VecDeque::new(),
             counters: Counters::default(),
         }
@@ -211,12 +232,24 @@ impl Machine {
         self.actions.pop_front()
     }
 
+    /// Whether a planned handover is under way (the adapter keeps the instance running until
+    /// the state is INIT).
+    pub fn handing_over(&self) -> bool {
+        self.handover.is_some()
+    }
+
     /// When `handle_timeout` must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.timer, self.garp_second, self.garp_refresh]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.timer,
+            self.garp_second,
+            self.garp_refresh,
+            self.handover,
+            self.remove_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The Startup event (RFC 5798 §6.4.1).
@@ -233,8 +266,50 @@ impl Machine {
         }
     }
 
-    /// The Shutdown event: a MASTER sends priority 0 and removes its addresses.
-    pub fn shutdown(&mut self, _now: Instant) {
+    /// A planned stop (SIGTERM, an instance removed or restarted by a reload). A MASTER sends
+    /// priority 0 so a backup takes over after its Skew_Time, but keeps its addresses and keeps
+    /// answering on them until it sees the new master's first advert (any advert with a
+    /// priority above 0) and `HANDOVER_LINGER` more, then removes them and goes to INIT.
+    /// Nobody taking over within
+    /// `handover_timeout` releases them anyway. The priority-0 advert is repeated every
+    /// interval meanwhile, in case one is lost. keepalived (and RFC 5798) remove the addresses
+    /// at once, which loses the requests that arrive during the Skew_Time.
+    pub fn shutdown(&mut self, now: Instant) {
+        if self.state == State::Master && self.handover.is_none() {
+            self.send_advert(0);
+            self.timer = Some(now + self.master_adver_interval());
+            self.garp_second = None;
+            self.garp_refresh = None;
+            self.handover = Some(now + self.handover_timeout());
+            return;
+        }
+        if self.handover.is_none() {
+            self.shutdown_now(now);
+        }
+    }
+
+    /// How long a planned handover may take: Master_Down_Interval (a backup that missed the
+    /// priority-0 advert takes over by then), at most `HANDOVER_MAX`.
+    pub fn handover_timeout(&self) -> Duration {
+        self.master_down_interval().min(HANDOVER_MAX)
+    }
+
+    fn release(&mut self, new_master: Option<IpAddr>) {
+        self.handover = None;
+        self.successor = None;
+        self.actions.push_back(Action::RemoveAddresses);
+        self.actions.push_back(Action::HandedOver { new_master });
+        self.clear_timers();
+        self.transition(State::Init);
+    }
+
+    /// The Shutdown event as RFC 5798 has it: a MASTER sends priority 0 and removes its
+    /// addresses at once (a handover under way ends now).
+    pub fn shutdown_now(&mut self, _now: Instant) {
+        if self.handover.is_some() {
+            self.release(self.successor);
+            return;
+        }
         if self.state == State::Master {
             self.send_advert(0);
             self.actions.push_back(Action::RemoveAddresses);
@@ -348,6 +423,13 @@ impl Machine {
                 // Otherwise (preempting a lower master) the advert is discarded and the
                 // Master_Down_Timer runs out.
             }
+            State::Master if self.handover.is_some() => {
+                if advert.priority > 0 && self.successor.is_none() {
+                    self.successor = Some(from);
+                    self.timer = None;
+                    self.handover = Some(now + HANDOVER_LINGER);
+                }
+            }
             State::Master => {
                 if advert.priority == 0 {
                     self.send_advert(self.priority);
@@ -355,7 +437,12 @@ impl Machine {
                 } else if advert.priority > self.priority
                     || (advert.priority == self.priority && from > self.cfg.primary)
                 {
-                    self.leave_master_to_backup(now);
+                    // A new master: keep the addresses HANDOVER_LINGER more, while clients
+                    // follow its gratuitous ARPs (zero loss when our priority was lowered).
+                    self.garp_second = None;
+                    self.garp_refresh = None;
+                    self.remove_at = Some(now + HANDOVER_LINGER);
+                    self.become_backup(now);
                 } else {
                     // A lower-priority master: answer at once so it steps down quickly (as
                     // keepalived does) rather than waiting for our next interval.
@@ -369,6 +456,19 @@ impl Machine {
 
     /// Runs the timers that are due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.remove_at.is_some_and(|t| t <= now) {
+            self.remove_at = None;
+            self.actions.push_back(Action::RemoveAddresses);
+        }
+        if let Some(until) = self.handover {
+            if until <= now {
+                self.release(self.successor);
+            } else if self.timer.is_some_and(|t| t <= now) {
+                self.send_advert(0);
+                self.timer = Some(now + self.master_adver_interval());
+            }
+            return;
+        }
         if self.timer.is_some_and(|t| t <= now) {
             match self.state {
                 State::Backup => self.become_master(now),
@@ -403,7 +503,7 @@ impl Machine {
             return;
         }
         let priority = priority.clamp(1, 254);
-        if priority == self.priority {
+        if priority == self.priority || self.handover.is_some() {
             return;
         }
         self.priority = priority;
@@ -420,6 +520,11 @@ impl Machine {
             return;
         }
         self.fault = fault;
+        if fault && self.handover.is_some() {
+            // Leaving anyway, and now unable to serve: release at once.
+            self.release(None);
+            return;
+        }
         match (fault, self.state) {
             (true, State::Master) => {
                 self.send_advert(0);
@@ -444,14 +549,14 @@ impl Machine {
 
     /// `vrrp_sync_group`: another member became MASTER, so this one follows.
     pub fn force_master(&mut self, now: Instant) {
-        if self.state == State::Backup {
+        if self.state == State::Backup && self.handover.is_none() {
             self.become_master(now);
         }
     }
 
     /// `vrrp_sync_group`: another member left MASTER, so this one follows.
     pub fn force_backup(&mut self, now: Instant) {
-        if self.state == State::Master {
+        if self.state == State::Master && self.handover.is_none() {
             self.send_advert(0);
             self.leave_master_to_backup(now);
         }
@@ -459,6 +564,7 @@ impl Machine {
 
     fn become_master(&mut self, now: Instant) {
         self.preempt_at = None;
+        self.remove_at = None;
         self.send_advert(self.priority);
         self.actions.push_back(Action::AddAddresses);
         self.actions.push_back(Action::Announce {
@@ -489,6 +595,9 @@ impl Machine {
     }
 
     fn clear_timers(&mut self) {
+        if self.remove_at.take().is_some() {
+            self.actions.push_back(Action::RemoveAddresses);
+        }
         self.timer = None;
         self.preempt_at = None;
         self.garp_second = None;

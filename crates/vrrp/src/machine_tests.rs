@@ -273,14 +273,15 @@ fn master_steps_down_for_higher_priority() {
     let a = s.advert_from(4000, LOWER_PEER, 150).unwrap();
     assert_eq!(
         a,
-        vec![
-            Action::RemoveAddresses,
-            Action::StateChanged {
-                from: State::Master,
-                to: State::Backup
-            }
-        ]
+        vec![Action::StateChanged {
+            from: State::Master,
+            to: State::Backup
+        }]
     );
+    // The addresses stay HANDOVER_LINGER more, while clients follow the new master's ARPs.
+    assert_eq!(s.m.poll_timeout(), Some(s.at(4200)));
+    assert_eq!(s.advance(4199), vec![]);
+    assert_eq!(s.advance(4200), vec![Action::RemoveAddresses]);
     assert_eq!(
         s.m.poll_timeout(),
         Some(s.at(4000 + 3609) + Duration::from_micros(375))
@@ -297,7 +298,7 @@ fn equal_priority_is_broken_by_the_higher_primary_address() {
     // From a higher address: we step down.
     let a = s.advert_from(4100, HIGHER_PEER, 100).unwrap();
     assert_eq!(changed_to(&a), Some(State::Backup));
-    assert!(a.contains(&Action::RemoveAddresses));
+    assert!(s.advance(4300).contains(&Action::RemoveAddresses));
 }
 
 #[test]
@@ -312,14 +313,113 @@ fn master_answers_priority_zero_with_an_advert() {
 }
 
 #[test]
-fn master_shutdown_sends_priority_zero_and_removes_addresses() {
+fn master_shutdown_now_sends_priority_zero_and_removes_addresses() {
     let mut s = master_at_100();
-    s.m.shutdown(s.at(5000));
+    s.m.shutdown_now(s.at(5000));
     let a = s.drain();
     assert_eq!(sends(&a), vec![0]);
     assert!(a.contains(&Action::RemoveAddresses));
     assert_eq!(changed_to(&a), Some(State::Init));
     assert_eq!(s.m.poll_timeout(), None);
+}
+
+#[test]
+fn planned_stop_keeps_the_addresses_until_the_new_master_advertises() {
+    let mut s = master_at_100();
+    s.m.shutdown(s.at(5000));
+    let a = s.drain();
+    assert_eq!(sends(&a), vec![0], "priority 0 at once");
+    assert!(
+        !a.contains(&Action::RemoveAddresses),
+        "addresses kept: {a:?}"
+    );
+    assert_eq!(changed_to(&a), None);
+    assert_eq!(s.m.state(), State::Master);
+    assert!(s.m.handing_over());
+    // Our own tracking changes and another leaving router change nothing meanwhile.
+    s.m.set_priority(s.at(5100), 50);
+    assert_eq!(s.drain(), vec![]);
+    assert_eq!(s.advert_from(5200, HIGHER_PEER, 0).unwrap(), vec![]);
+    // The backup takes over after its Skew_Time and advertises: the addresses go
+    // HANDOVER_LINGER later, once clients have followed its gratuitous ARPs.
+    assert_eq!(s.advert_from(5600, LOWER_PEER, 90).unwrap(), vec![]);
+    assert_eq!(s.advert_from(5650, HIGHER_PEER, 200).unwrap(), vec![]);
+    assert_eq!(s.advance(5799), vec![]);
+    let a = s.advance(5800);
+    assert_eq!(
+        a,
+        vec![
+            Action::RemoveAddresses,
+            Action::HandedOver {
+                new_master: Some(ip(LOWER_PEER))
+            },
+            Action::StateChanged {
+                from: State::Master,
+                to: State::Init
+            }
+        ]
+    );
+    assert!(!s.m.handing_over());
+    assert_eq!(s.m.poll_timeout(), None);
+    // A second stop does nothing more.
+    s.m.shutdown(s.at(5700));
+    assert_eq!(s.drain(), vec![]);
+}
+
+#[test]
+fn planned_stop_repeats_priority_zero_and_is_bounded() {
+    let mut s = master_at_100();
+    s.m.shutdown(s.at(5000));
+    s.drain();
+    let bound = s.m.handover_timeout();
+    assert_eq!(bound, s.m.master_down_interval(), "1 s adverts: 3 s + skew");
+    // Nobody answers: priority 0 again every interval, never our own priority.
+    assert_eq!(sends(&s.advance(6000)), vec![0]);
+    assert_eq!(sends(&s.advance(7000)), vec![0]);
+    let end = 5000 + bound.as_millis() as u64;
+    let a = s.advance(end - 1);
+    assert!(!a.contains(&Action::RemoveAddresses));
+    let a = s.advance(end + 1);
+    assert!(a.contains(&Action::RemoveAddresses), "{a:?}");
+    assert!(a.contains(&Action::HandedOver { new_master: None }));
+    assert_eq!(changed_to(&a), Some(State::Init));
+    // Long adverts: capped.
+    let mut c = cfg(3, 100);
+    c.advert_int = Duration::from_secs(10);
+    assert_eq!(Machine::new(c).handover_timeout(), HANDOVER_MAX);
+}
+
+#[test]
+fn a_fault_or_an_immediate_stop_ends_a_handover_at_once() {
+    let mut s = master_at_100();
+    s.m.shutdown(s.at(5000));
+    s.drain();
+    s.m.set_fault(s.at(5100), true);
+    let a = s.drain();
+    assert!(a.contains(&Action::RemoveAddresses));
+    assert_eq!(changed_to(&a), Some(State::Init));
+
+    let mut s = master_at_100();
+    s.m.shutdown(s.at(5000));
+    s.drain();
+    s.m.shutdown_now(s.at(5100));
+    let a = s.drain();
+    assert!(a.contains(&Action::RemoveAddresses));
+    assert!(a.contains(&Action::HandedOver { new_master: None }));
+    assert_eq!(sends(&a), Vec::<u8>::new(), "priority 0 was already sent");
+}
+
+#[test]
+fn a_pending_removal_is_flushed_by_a_stop_or_a_fault() {
+    let mut s = master_at_100();
+    s.advert_from(4000, LOWER_PEER, 150).unwrap();
+    s.m.shutdown(s.at(4050));
+    let a = s.drain();
+    assert_eq!(a[0], Action::RemoveAddresses, "{a:?}");
+    let mut s = master_at_100();
+    s.advert_from(4000, LOWER_PEER, 150).unwrap();
+    s.m.set_fault(s.at(4050), true);
+    assert!(s.drain().contains(&Action::RemoveAddresses));
 }
 
 #[test]

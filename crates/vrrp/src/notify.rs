@@ -2,13 +2,12 @@
 //!
 //! On a state change keepalived runs `notify_master` / `notify_backup` / `notify_fault` /
 //! `notify_stop` as written, then `notify` with "INSTANCE|GROUP NAME STATE PRIORITY" appended.
-//! Each script runs in its own task and is killed after `SCRIPT_TIMEOUT`. The command line is
-//! split like keepalived does (whitespace, with single or double quotes grouping words), and is
-//! executed directly, not through a shell.
+//! Each script runs in its own task and is killed after `SCRIPT_TIMEOUT`. Splitting, the script
+//! user and `enable_script_security` are the shared runner's (crates/script).
 
 use crate::machine::State;
+use fulcrum_script::{prepare_argv, split_command, Policy};
 use std::time::Duration;
-use tokio::process::Command;
 
 /// How long a notify script may run before it is killed.
 pub const SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -24,6 +23,10 @@ pub struct Notify {
     pub backup: Option<String>,
     pub fault: Option<String>,
     pub stop: Option<String>,
+    /// `script_user` / `enable_script_security`.
+    pub policy: Policy,
+    /// keepalived's mail alerts, when `smtp_alert` is on for this instance or group.
+    pub mail: Option<crate::mail::Alerts>,
 }
 
 impl Notify {
@@ -61,70 +64,49 @@ impl Notify {
     /// Starts the scripts for `state` in the background; returns their join handles (tests and
     /// shutdown wait on them, the protocol never does).
     pub fn run(&self, state: State, priority: u8) -> Vec<tokio::task::JoinHandle<()>> {
+        if let Some(alerts) = &self.mail {
+            let kind = if self.kind == "GROUP" {
+                "Group"
+            } else {
+                "Instance"
+            };
+            crate::mail::spawn_alert(alerts, kind, &self.name, state);
+        }
         self.commands(state, priority)
             .into_iter()
-            .map(|argv| tokio::spawn(run_script(argv, SCRIPT_TIMEOUT)))
+            .filter_map(|argv| match prepare_argv(&self.policy, argv) {
+                Ok(script) => Some(tokio::spawn(run_script(script, SCRIPT_TIMEOUT))),
+                Err(refused) => {
+                    tracing::error!("{} {}: notify {refused}", self.kind, self.name);
+                    None
+                }
+            })
             .collect()
     }
 }
 
 /// Runs one script to completion or until `timeout`, logging failures; never panics.
-pub async fn run_script(argv: Vec<String>, timeout: Duration) {
-    let Some((program, args)) = argv.split_first() else {
-        return;
-    };
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::warn!("notify script {program}: cannot start: {e}");
-            return;
+pub async fn run_script(script: fulcrum_script::Prepared, timeout: Duration) {
+    use fulcrum_script::Outcome;
+    let program = script.argv.first().cloned().unwrap_or_default();
+    match fulcrum_script::run(&script, timeout).await {
+        Outcome::Exited(status) if status.success() => {}
+        Outcome::Exited(status) => {
+            tracing::warn!(
+                "notify script {program} (as {}) exited with {status}",
+                script.user
+            )
         }
-    };
-    match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(status)) if status.success() => {}
-        Ok(Ok(status)) => tracing::warn!("notify script {program} exited with {status}"),
-        Ok(Err(e)) => tracing::warn!("notify script {program}: {e}"),
-        Err(_) => {
-            tracing::warn!("notify script {program} still running after {timeout:?}; killing it");
-            let _ = child.kill().await;
+        Outcome::CannotStart(e) => {
+            tracing::warn!(
+                "notify script {program} (as {}): cannot start: {e}",
+                script.user
+            )
+        }
+        Outcome::TimedOut => {
+            tracing::warn!("notify script {program} still running after {timeout:?}; killed")
         }
     }
-}
-
-/// Splits a script line into words: whitespace separates, quotes group.
-pub fn split_command(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut quote: Option<char> = None;
-    for ch in line.chars() {
-        match quote {
-            Some(q) if ch == q => quote = None,
-            Some(_) => cur.push(ch),
-            None if ch == '"' || ch == '\'' => {
-                quote = Some(ch);
-                in_word = true;
-            }
-            None if ch.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            None => {
-                cur.push(ch);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    words
 }
 
 #[cfg(test)]
@@ -170,16 +152,6 @@ mod tests {
         assert_eq!(cmds[0][3], "STOP");
     }
 
-    #[test]
-    fn splitting() {
-        assert_eq!(
-            split_command("  a  \"b c\" d'e f'  "),
-            vec!["a", "b c", "de f"]
-        );
-        assert_eq!(split_command(""), Vec::<String>::new());
-        assert_eq!(split_command("x ''"), vec!["x", ""]);
-    }
-
     #[tokio::test]
     async fn scripts_run_with_arguments_and_are_bounded() {
         let dir = std::env::temp_dir().join(format!("fulcrum-notify-{}", std::process::id()));
@@ -203,14 +175,13 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "GROUP G1 FAULT 0\n");
         // A script that hangs is killed at the timeout.
         let started = std::time::Instant::now();
-        run_script(
-            vec!["/bin/sleep".into(), "30".into()],
-            Duration::from_millis(200),
-        )
-        .await;
+        let policy = Policy::default();
+        let sleep = fulcrum_script::prepare(&policy, "/bin/sleep 30").unwrap();
+        run_script(sleep, Duration::from_millis(200)).await;
         assert!(started.elapsed() < Duration::from_secs(5));
         // A missing script is logged, not a panic.
-        run_script(vec!["/no/such/script".into()], Duration::from_secs(1)).await;
+        let missing = fulcrum_script::prepare(&policy, "/no/such/script").unwrap();
+        run_script(missing, Duration::from_secs(1)).await;
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

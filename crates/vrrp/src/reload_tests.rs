@@ -34,6 +34,7 @@ fn inst(name: &str, line: u32) -> VrrpInstance {
         garp_master_delay: Duration::from_secs(5),
         garp_master_repeat: 5,
         garp_master_refresh: None,
+        smtp_alert: None,
     }
 }
 
@@ -47,6 +48,7 @@ fn script(name: &str, weight: i32) -> VrrpScript {
         weight,
         fall: 1,
         rise: 1,
+        user: None,
     }
 }
 
@@ -119,6 +121,7 @@ fn a_sync_group_restarts_whole() {
         notify_master: None,
         notify_backup: None,
         notify_fault: None,
+        smtp_alert: None,
     };
     let old = Keepalived {
         vrrp_sync_groups: vec![group(1)],

@@ -7,12 +7,11 @@
 //! parts (`ScriptCheck`, `effective`) are unit-tested; the runners are thin tasks around them.
 
 use crate::io::iface;
-use crate::notify::split_command;
 use fulcrum_config::model::VrrpScript;
+use fulcrum_script::{prepare, Policy};
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::time::Duration;
-use tokio::process::Command;
 use tokio::sync::watch;
 
 /// How often tracked interfaces are looked at.
@@ -103,12 +102,33 @@ pub fn effective(base: u8, tracked: &[Tracked]) -> (u8, bool) {
 }
 
 /// Runs a `vrrp_script` every `interval` for as long as the returned receiver's sender lives;
-/// publishes `Some(ok)` after rise/fall (`None` before the first result).
+/// publishes `Some(ok)` after rise/fall (`None` before the first result). A script the
+/// policy refuses is disabled as keepalived disables it: it never reports, so the instances
+/// tracking it ignore it (a `None` counts as good).
 pub fn spawn_script(
     script: &VrrpScript,
+    policy: &Policy,
 ) -> (watch::Receiver<Option<bool>>, tokio::task::JoinHandle<()>) {
     let (tx, rx) = watch::channel(None);
-    let argv = split_command(&script.script);
+    // A `user` in the vrrp_script block overrides script_user, as in keepalived.
+    let own;
+    let policy = match &script.user {
+        Some(u) => {
+            own = Policy::resolve(Some(u), policy.security);
+            &own
+        }
+        None => policy,
+    };
+    let prepared = match prepare(policy, &script.script) {
+        Ok(p) => p,
+        Err(refused) => {
+            tracing::error!(
+                "vrrp_script {}: {refused}; disabling the track script, as keepalived does",
+                script.name
+            );
+            return (rx, tokio::spawn(async move { tx.closed().await }));
+        }
+    };
     let interval = script.interval.max(Duration::from_millis(10));
     let timeout = script
         .timeout
@@ -124,7 +144,7 @@ pub fn spawn_script(
             if tx.is_closed() {
                 return;
             }
-            let success = run_check(&argv, timeout).await;
+            let success = fulcrum_script::run(&prepared, timeout).await.success();
             if let Some(now_ok) = check.record(success) {
                 tracing::info!(
                     "vrrp_script {name}: {}",
@@ -135,29 +155,6 @@ pub fn spawn_script(
         }
     });
     (rx, handle)
-}
-
-/// One run: success is exit status 0 within `timeout`; a script that cannot start fails.
-async fn run_check(argv: &[String], timeout: Duration) -> bool {
-    let Some((program, args)) = argv.split_first() else {
-        return false;
-    };
-    let mut cmd = Command::new(program);
-    cmd.args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
-    let Ok(mut child) = cmd.spawn() else {
-        return false;
-    };
-    match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(Ok(status)) => status.success(),
-        _ => {
-            let _ = child.kill().await;
-            false
-        }
-    }
 }
 
 /// Whether interface `name` exists and its link is running.
@@ -211,6 +208,7 @@ mod tests {
             weight: 0,
             fall: 1,
             rise: 1,
+            user: None,
         };
         for (cmd, expected) in [
             ("/bin/true", true),
@@ -218,7 +216,7 @@ mod tests {
             ("/bin/sleep 5", false),
             ("/no/such", false),
         ] {
-            let (mut rx, handle) = spawn_script(&script(cmd));
+            let (mut rx, handle) = spawn_script(&script(cmd), &Policy::default());
             let got =
                 tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|v| v.is_some())).await;
             let value = *got.expect("a result within 5 s").expect("runner alive");

@@ -51,6 +51,7 @@ fn instance(priority: u8) -> VrrpInstance {
         garp_master_delay: Duration::from_secs(5),
         garp_master_repeat: 1,
         garp_master_refresh: None,
+        smtp_alert: None,
     }
 }
 

@@ -42,6 +42,7 @@ fn instance(interface: &str, vip: &str) -> VrrpInstance {
         garp_master_delay: Duration::from_secs(5),
         garp_master_repeat: 5,
         garp_master_refresh: None,
+        smtp_alert: None,
     }
 }
 

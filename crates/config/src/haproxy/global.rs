@@ -45,8 +45,6 @@ const IGNORED: &[&str] = &[
     "expose-experimental-directives",
     "set-dumpable",
     "quiet",
-    "uid",
-    "gid",
     "noepoll",
     "nopoll",
     "nosplice",
@@ -73,6 +71,8 @@ const KNOWN: &[&str] = &[
     "user",
     "group",
     "chroot",
+    "uid",
+    "gid",
     "pidfile",
     "tune.bufsize",
     "tune.maxrewrite",
@@ -111,6 +111,8 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
         }
         "user" => g.user = Some(line.need(1, "a user name")?.to_string()),
         "group" => g.group = Some(line.need(1, "a group name")?.to_string()),
+        "uid" => g.uid = Some(number(line.need(1, "a numeric user id")?, "uid")?),
+        "gid" => g.gid = Some(number(line.need(1, "a numeric group id")?, "gid")?),
         "chroot" => g.chroot = Some(line.need(1, "a directory")?.to_string()),
         "pidfile" => g.pidfile = Some(line.need(1, "a file name")?.to_string()),
         "tune.bufsize" => {
@@ -151,7 +153,7 @@ fn stats(g: &mut Global, line: &Line<'_>) -> Result<(), String> {
     match line.need(1, "'socket', 'timeout' or 'maxconn'")? {
         "socket" => {
             let address = line.address(2, "an address or a path")?;
-            let mut sock = StatsSocket { span: line.span.clone(), address, mode: None, level: StatsLevel::Operator };
+            let mut sock = StatsSocket { span: line.span.clone(), address, mode: None, level: StatsLevel::Operator, user: None, group: None, uid: None, gid: None };
             let mut i = 3;
             while let Some(opt) = line.arg(i) {
                 match opt {
@@ -169,7 +171,23 @@ fn stats(g: &mut Global, line: &Line<'_>) -> Result<(), String> {
                         };
                         i += 2;
                     }
-                    "user" | "group" | "uid" | "gid" | "expose-fd" | "process" | "name" => {
+                    "user" => {
+                        sock.user = Some(line.need(i + 1, "a user name")?.to_string());
+                        i += 2;
+                    }
+                    "group" => {
+                        sock.group = Some(line.need(i + 1, "a group name")?.to_string());
+                        i += 2;
+                    }
+                    "uid" => {
+                        sock.uid = Some(number(line.need(i + 1, "a numeric user id")?, "uid")?);
+                        i += 2;
+                    }
+                    "gid" => {
+                        sock.gid = Some(number(line.need(i + 1, "a numeric group id")?, "gid")?);
+                        i += 2;
+                    }
+                    "expose-fd" | "process" | "name" => {
                         line.need(i + 1, "a value")?;
                         i += 2;
                     }

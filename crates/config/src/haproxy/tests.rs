@@ -41,6 +41,16 @@ fn warnings(text: &str) -> Vec<String> {
 const TIMEOUTS: &str = "defaults\n timeout connect 5s\n timeout client 50s\n timeout server 50s\n";
 
 #[test]
+fn privilege_keywords() {
+    let c = ok("global\n uid 99\n gid 98\n stats socket /run/h.sock mode 640 user haproxy group adm uid 7 gid 8 level admin\n");
+    assert_eq!((c.global.uid, c.global.gid), (Some(99), Some(98)));
+    let s = &c.global.stats_sockets[0];
+    assert_eq!(s.user.as_deref(), Some("haproxy"));
+    assert_eq!(s.group.as_deref(), Some("adm"));
+    assert_eq!((s.uid, s.gid), (Some(7), Some(8)));
+}
+
+#[test]
 fn global_keywords() {
     let c = ok("global\n maxconn 4000\n nbthread 2\n log 127.0.0.1:514 local0 info\n stats socket /run/h.sock mode 660 level admin\n stats timeout 30s\n daemon\n user haproxy\n group haproxy\n chroot /var/lib/haproxy\n pidfile /run/h.pid\n tune.bufsize 32k\n tune.maxrewrite 2048\n spread-checks 5\n");
     let g = &c.global;

@@ -203,7 +203,31 @@ pub fn script_with_user(stmt: &Stmt, d: &mut Diagnostics) -> Option<String> {
             ),
         );
     }
+    balanced_single_quotes(stmt, &first.text, d);
     Some(first.text.clone())
+}
+
+/// keepalived refuses a script line whose single quotes do not pair up ("missing terminating
+/// '"): the command would run with a different split than written.
+fn balanced_single_quotes(stmt: &Stmt, command: &str, d: &mut Diagnostics) {
+    let mut in_double = false;
+    let mut singles = 0;
+    for c in command.chars() {
+        match c {
+            '"' => in_double = !in_double,
+            '\'' if !in_double => singles += 1,
+            _ => {}
+        }
+    }
+    if singles % 2 == 1 {
+        d.error(
+            stmt.span(),
+            format!(
+                "'{}': unterminated single quote in '{command}' (keepalived refuses it too)",
+                stmt.keyword()
+            ),
+        );
+    }
 }
 
 /// `script ...` of a vrrp_script / `misc_path ...`: the whole rest of the line is the command.
@@ -227,7 +251,9 @@ pub fn command(stmt: &Stmt, d: &mut Diagnostics) -> Option<String> {
             }
         })
         .collect();
-    Some(parts.join(" "))
+    let command = parts.join(" ");
+    balanced_single_quotes(stmt, &command, d);
+    Some(command)
 }
 
 /// Reports a keyword a block does not know. Real keepalived keywords fulcrum does not implement

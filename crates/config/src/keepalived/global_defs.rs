@@ -5,6 +5,7 @@
 
 use super::args;
 use super::lexer::Stmt;
+use super::GarpDefaults;
 use crate::diagnostics::{Diagnostics, Span};
 use crate::model::GlobalDefs;
 
@@ -27,10 +28,6 @@ const UNSUPPORTED: &[&str] = &[
     "vrrp_gna_interval",
     "lvs_id",
     "enable_traps",
-    "smtp_helo_name",
-    "smtp_alert",
-    "smtp_alert_vrrp",
-    "smtp_alert_checker",
     "checker_log_all_failures",
     "no_email_faults",
     "vrrp_mcast_group4",
@@ -40,11 +37,8 @@ const UNSUPPORTED: &[&str] = &[
     "lvs_flush",
     "lvs_flush_on_stop",
     "lvs_timeouts",
-    "vrrp_garp_master_delay",
-    "vrrp_garp_master_repeat",
     "vrrp_garp_lower_prio_delay",
     "vrrp_garp_lower_prio_repeat",
-    "vrrp_garp_master_refresh",
     "vrrp_garp_master_refresh_repeat",
     "vrrp_min_garp",
     "vrrp_garp_extra_if",
@@ -140,6 +134,7 @@ pub fn parse(
     stmts: &[Stmt],
     g: &mut GlobalDefs,
     version_span: &mut Option<Span>,
+    garp: &mut GarpDefaults,
     d: &mut Diagnostics,
 ) {
     for stmt in stmts {
@@ -166,14 +161,7 @@ pub fn parse(
                     ),
                     [user] => g.script_user = Some(user.text.clone()),
                     [user, group, ..] => {
-                        d.warning(
-                            stmt.span(),
-                            format!(
-                                "script_user group '{}' is not supported yet, ignored",
-                                group.text
-                            ),
-                        );
-                        g.script_user = Some(user.text.clone());
+                        g.script_user = Some(format!("{} {}", user.text, group.text));
                     }
                 }
             }
@@ -186,6 +174,12 @@ pub fn parse(
                     d,
                 );
                 if let Some(b) = args::block(stmt, d) {
+                    if b.is_empty() {
+                        d.warning(
+                            stmt.span(),
+                            "empty notification_email block: no mail is sent (keepalived warns too)",
+                        );
+                    }
                     for line in b {
                         args::no_block(line, d);
                         g.notification_email
@@ -219,6 +213,70 @@ pub fn parse(
             "smtp_connect_timeout" => {
                 if let Some(w) = args::one(stmt, d) {
                     g.smtp_connect_timeout = args::seconds(w, "smtp_connect_timeout", d);
+                    if g.smtp_connect_timeout.is_some_and(|t| t.is_zero()) {
+                        d.warning(
+                            &w.span,
+                            "smtp_connect_timeout must be greater than 0; using 1 s, as keepalived",
+                        );
+                        g.smtp_connect_timeout = Some(std::time::Duration::from_secs(1));
+                    }
+                }
+            }
+            "smtp_helo_name" => g.smtp_helo_name = args::one(stmt, d).map(|w| w.text.clone()),
+            "smtp_alert" => g.smtp_alert = Some(args::opt_bool(stmt, d)),
+            "smtp_alert_vrrp" => g.smtp_alert_vrrp = Some(args::opt_bool(stmt, d)),
+            "smtp_alert_checker" => g.smtp_alert_checker = Some(args::opt_bool(stmt, d)),
+            "vrrp_garp_master_delay" => {
+                if let Some(w) = args::one(stmt, d) {
+                    garp.delay = args::seconds(w, "vrrp_garp_master_delay", d);
+                }
+            }
+            "vrrp_garp_master_repeat" => {
+                if let Some(w) = args::one(stmt, d) {
+                    garp.repeat = args::u32_in(w, "vrrp_garp_master_repeat", 1, u32::MAX, d);
+                }
+            }
+            "vrrp_garp_master_refresh" => {
+                if let Some(w) = args::one(stmt, d) {
+                    garp.refresh = args::seconds(w, "vrrp_garp_master_refresh", d)
+                        .map(|t| (!t.is_zero()).then_some(t));
+                }
+            }
+            // Checked as keepalived checks them (a value, in range), then ignored with the
+            // "not supported yet" warning: they only pace or repeat gratuitous ARPs.
+            kw @ ("vrrp_garp_interval" | "vrrp_gna_interval") => {
+                if let Some(w) = args::one(stmt, d) {
+                    let ok = w
+                        .text
+                        .parse::<f64>()
+                        .is_ok_and(|v| (0.000_001..=4_294.967_295).contains(&v));
+                    if ok {
+                        args::unknown(stmt, "global_defs", KNOWN, UNSUPPORTED, d);
+                    } else {
+                        d.error(
+                            &w.span,
+                            format!("{kw} must be a number of seconds in 0.000001..4294.967295, found '{}'", w.text),
+                        );
+                    }
+                }
+            }
+            kw @ ("vrrp_garp_master_refresh_repeat" | "vrrp_garp_lower_prio_repeat") => {
+                if let Some(w) = args::one(stmt, d) {
+                    let lo = if kw == "vrrp_garp_master_refresh_repeat" {
+                        1
+                    } else {
+                        0
+                    };
+                    if args::u32_in(w, kw, lo, u32::MAX, d).is_some() {
+                        args::unknown(stmt, "global_defs", KNOWN, UNSUPPORTED, d);
+                    }
+                }
+            }
+            "vrrp_garp_lower_prio_delay" => {
+                if let Some(w) = args::one(stmt, d) {
+                    if args::seconds(w, "vrrp_garp_lower_prio_delay", d).is_some() {
+                        args::unknown(stmt, "global_defs", KNOWN, UNSUPPORTED, d);
+                    }
                 }
             }
             _ => args::unknown(stmt, "global_defs", KNOWN, UNSUPPORTED, d),

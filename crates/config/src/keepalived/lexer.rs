@@ -394,6 +394,14 @@ fn split_line(raw: &str, span: &Span, diags: &mut Diagnostics) -> Vec<Tok> {
                 toks.push(Tok::Word { word, line: 0 });
             }
             c if c.is_whitespace() => flush(&mut cur, &mut toks),
+            '"' => {
+                // keepalived: "Unmatched quote" (a quote only opens a string at a word start).
+                diags.error(
+                    span,
+                    "unmatched '\"' inside a word: a quoted string must start at a word boundary",
+                );
+                cur.push('"');
+            }
             c => cur.push(c),
         }
     }

@@ -70,6 +70,21 @@ pub(crate) struct InstanceExtra {
     pub preempt_delay: Option<Span>,
     /// A script (`notify*`) is configured, for the script-security check.
     pub has_scripts: bool,
+    /// `garp_master_delay|repeat|refresh` written in the instance (else the global default).
+    pub garp_delay_set: bool,
+    pub garp_repeat_set: bool,
+    pub garp_refresh_set: bool,
+    /// A `unicast_peer { }` block, for the empty-block check.
+    pub unicast_peer_block: Option<Span>,
+}
+
+/// `vrrp_garp_master_delay|repeat|refresh` of global_defs: defaults for every instance.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GarpDefaults {
+    pub delay: Option<std::time::Duration>,
+    pub repeat: Option<u32>,
+    /// Some(None): refresh disabled (0).
+    pub refresh: Option<Option<std::time::Duration>>,
 }
 
 /// Accumulates the model across every keepalived file of one load.
@@ -79,6 +94,7 @@ pub struct Parser {
     pub(crate) vrrp_version_span: Option<Span>,
     pub(crate) instances: Vec<(VrrpInstance, InstanceExtra)>,
     pub(crate) vs_protocol_missing: Vec<Span>,
+    pub(crate) garp_defaults: GarpDefaults,
     /// keepalived's config id (`-i`), which selects `@ID` lines.
     config_id: Option<String>,
     groups: virtual_server_group::Groups,
@@ -118,6 +134,7 @@ impl Parser {
                         b,
                         &mut self.out.global_defs,
                         &mut self.vrrp_version_span,
+                        &mut self.garp_defaults,
                         d,
                     );
                 }

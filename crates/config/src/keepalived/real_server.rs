@@ -12,6 +12,7 @@ use crate::model::{CheckUrl, Checker, RealServer};
 use std::time::Duration;
 
 const KNOWN: &[&str] = &[
+    "smtp_alert",
     "weight",
     "inhibit_on_failure",
     "HTTP_GET",
@@ -28,7 +29,6 @@ const UNSUPPORTED: &[&str] = &[
     "notify_down",
     "uthreshold",
     "lthreshold",
-    "smtp_alert",
     "virtualhost",
     "snmp_name",
     "alpha",
@@ -169,6 +169,7 @@ pub fn parse(
         weight: 1,
         inhibit_on_failure: vs_defaults.inhibit_on_failure.unwrap_or(false),
         checkers: Vec::new(),
+        smtp_alert: None,
     };
     // `real_server IP PORT` with no block is a server without checks: keepalived accepts it.
     let Some(block) = &stmt.block else {
@@ -187,6 +188,7 @@ pub fn parse(
     );
     for kw in body {
         match kw.keyword() {
+            "smtp_alert" => rs.smtp_alert = Some(args::opt_bool(kw, d)),
             "weight" => {
                 if let Some(v) = args::one(kw, d)
                     .and_then(|w| args::u32_in(w, "real_server weight", 0, 65535, d))

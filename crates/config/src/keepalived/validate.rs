@@ -15,7 +15,17 @@ use std::time::Duration;
 
 pub fn resolve_and_check(p: &mut Parser, d: &mut Diagnostics) {
     let global_version = p.out.global_defs.vrrp_version;
+    let garp = p.garp_defaults.clone();
     for (inst, extra) in &mut p.instances {
+        if let (false, Some(t)) = (extra.garp_delay_set, garp.delay) {
+            inst.garp_master_delay = t;
+        }
+        if let (false, Some(n)) = (extra.garp_repeat_set, garp.repeat) {
+            inst.garp_master_repeat = n;
+        }
+        if let (false, Some(r)) = (extra.garp_refresh_set, garp.refresh) {
+            inst.garp_master_refresh = r;
+        }
         resolve_version(inst, extra, global_version, d);
         check_instance(inst, extra, d);
     }
@@ -86,6 +96,18 @@ fn check_instance(inst: &mut VrrpInstance, x: &InstanceExtra, d: &mut Diagnostic
         d.error(
             &inst.span,
             format!("vrrp_instance {name} has no 'virtual_router_id': expected a number 1..255"),
+        );
+    }
+    if inst.virtual_ipaddress.is_empty() {
+        d.error(
+            &inst.span,
+            format!("vrrp_instance {name} has no virtual_ipaddress: keepalived -t refuses it (\"No VIP specified\")"),
+        );
+    }
+    if let (Some(span), true) = (&x.unicast_peer_block, inst.unicast_peer.is_empty()) {
+        d.warning(
+            span,
+            format!("vrrp_instance {name}: empty unicast_peer block: multicast is used, as keepalived does (it calls this deprecated)"),
         );
     }
     if inst.priority == 255 && inst.state == Some(VrrpState::Backup) {

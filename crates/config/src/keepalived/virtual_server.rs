@@ -12,6 +12,7 @@ use crate::model::{IpProtocol, LbKind, VirtualServer, VirtualServerAddress};
 use std::time::Duration;
 
 const KNOWN: &[&str] = &[
+    "smtp_alert",
     "delay_loop",
     "lvs_sched",
     "lb_algo",
@@ -45,7 +46,6 @@ const UNSUPPORTED: &[&str] = &[
     "ops",
     "persistence_engine",
     "ha_suspend",
-    "smtp_alert",
     "virtualhost",
     "snmp_name",
     "ip_family",
@@ -87,6 +87,7 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
         also: Vec::new(),
         alpha: false,
         omega: false,
+        smtp_alert: None,
     };
     let context = format!(
         "virtual_server {}",
@@ -102,6 +103,7 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
     let mut protocol_written = false;
     for kw in body {
         match kw.keyword() {
+            "smtp_alert" => vs.smtp_alert = Some(args::opt_bool(kw, d)),
             "delay_loop" => {
                 if let Some(t) = args::one(kw, d).and_then(|w| args::seconds(w, "delay_loop", d)) {
                     if t.is_zero() {

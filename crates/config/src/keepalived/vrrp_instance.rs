@@ -15,6 +15,7 @@ use crate::model::{
 use std::time::Duration;
 
 const KNOWN: &[&str] = &[
+    "smtp_alert",
     "state",
     "interface",
     "virtual_router_id",
@@ -53,7 +54,6 @@ const UNSUPPORTED: &[&str] = &[
     "no_accept",
     "strict_mode",
     "skip_check_adv_addr",
-    "smtp_alert",
     "debug",
     "lvs_sync_daemon_interface",
     "garp_lower_prio_delay",
@@ -115,6 +115,7 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VrrpInstance, Instance
         garp_master_delay: Duration::from_secs(5),
         garp_master_repeat: 5,
         garp_master_refresh: None,
+        smtp_alert: None,
     };
     let mut x = InstanceExtra::default();
     for kw in body {
@@ -238,6 +239,7 @@ fn keyword(kw: &Stmt, i: &mut VrrpInstance, x: &mut InstanceExtra, d: &mut Diagn
             }
         }
         "unicast_peer" => {
+            x.unicast_peer_block = Some(kw.span().clone());
             if let Some(b) = args::block(kw, d) {
                 vip::unicast_peer(b, &mut i.unicast_peer, &mut x.unicast_peer, d);
             }
@@ -284,10 +286,12 @@ fn keyword(kw: &Stmt, i: &mut VrrpInstance, x: &mut InstanceExtra, d: &mut Diagn
                 *slot = script;
             }
         }
+        "smtp_alert" => i.smtp_alert = Some(args::opt_bool(kw, d)),
         "garp_master_delay" => {
             if let Some(t) = args::one(kw, d).and_then(|w| args::seconds(w, "garp_master_delay", d))
             {
                 i.garp_master_delay = t;
+                x.garp_delay_set = true;
             }
         }
         "garp_master_repeat" => {
@@ -295,6 +299,7 @@ fn keyword(kw: &Stmt, i: &mut VrrpInstance, x: &mut InstanceExtra, d: &mut Diagn
                 args::one(kw, d).and_then(|w| args::u32_in(w, "garp_master_repeat", 1, 255, d))
             {
                 i.garp_master_repeat = v;
+                x.garp_repeat_set = true;
             }
         }
         "garp_master_refresh" => {
@@ -302,6 +307,7 @@ fn keyword(kw: &Stmt, i: &mut VrrpInstance, x: &mut InstanceExtra, d: &mut Diagn
                 args::one(kw, d).and_then(|w| args::seconds(w, "garp_master_refresh", d))
             {
                 i.garp_master_refresh = if t.is_zero() { None } else { Some(t) };
+                x.garp_refresh_set = true;
             }
         }
         _ => args::unknown(kw, &context, KNOWN, UNSUPPORTED, d),

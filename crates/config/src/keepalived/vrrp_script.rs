@@ -8,8 +8,10 @@ use crate::diagnostics::Diagnostics;
 use crate::model::VrrpScript;
 use std::time::Duration;
 
-const KNOWN: &[&str] = &["script", "interval", "timeout", "weight", "rise", "fall"];
-const UNSUPPORTED: &[&str] = &["user", "init_fail"];
+const KNOWN: &[&str] = &[
+    "script", "interval", "timeout", "weight", "rise", "fall", "user",
+];
+const UNSUPPORTED: &[&str] = &["init_fail"];
 
 pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<VrrpScript> {
     let (name, span) = args::first_arg_or_error(stmt, "vrrp_script", d)?;
@@ -23,10 +25,22 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<VrrpScript> {
         weight: 0,
         fall: 1,
         rise: 1,
+        user: None,
     };
     let mut have_script = false;
     for kw in body {
         match kw.keyword() {
+            "user" => {
+                args::no_block(kw, d);
+                match kw.args() {
+                    [] => d.error(
+                        kw.span(),
+                        "'user' expects USERNAME [GROUPNAME], found nothing",
+                    ),
+                    [u] => s.user = Some(u.text.clone()),
+                    [u, g, ..] => s.user = Some(format!("{} {}", u.text, g.text)),
+                }
+            }
             "script" => {
                 if let Some(c) = args::command(kw, d) {
                     s.script = c;

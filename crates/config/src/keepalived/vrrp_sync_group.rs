@@ -7,6 +7,7 @@ use crate::diagnostics::Diagnostics;
 use crate::model::{Reference, VrrpSyncGroup};
 
 const KNOWN: &[&str] = &[
+    "smtp_alert",
     "group",
     "notify",
     "notify_master",
@@ -15,7 +16,6 @@ const KNOWN: &[&str] = &[
 ];
 const UNSUPPORTED: &[&str] = &[
     "notify_stop",
-    "smtp_alert",
     "global_tracking",
     "sync_group_tracking_weight",
     "track_script",
@@ -37,6 +37,7 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<VrrpSyncGroup> {
         notify_master: None,
         notify_backup: None,
         notify_fault: None,
+        smtp_alert: None,
     };
     let mut have_group = false;
     for kw in body {
@@ -53,6 +54,7 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<VrrpSyncGroup> {
                     }
                 }
             }
+            "smtp_alert" => g.smtp_alert = Some(args::opt_bool(kw, d)),
             "notify" | "notify_master" | "notify_backup" | "notify_fault" => {
                 let script = args::script_with_user(kw, d);
                 let slot = match kw.keyword() {

@@ -12,7 +12,13 @@ pub fn run(files: &[PathBuf], dump: bool) -> ExitCode {
 }
 
 pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCode {
-    let loaded = load_files_with(files, options);
+    let mut loaded = load_files_with(files, options);
+    // Scripts are checked against the file system as `keepalived -t` checks them.
+    fulcrum_script::audit(&loaded.config.keepalived, &mut loaded.diagnostics);
+    if let Err(e) = crate::privileges::check(&loaded.config.global) {
+        let span = loaded.config.global.span.clone().unwrap_or_default();
+        loaded.diagnostics.error(&span, e);
+    }
     for d in loaded.diagnostics.iter() {
         eprintln!("{d}");
     }

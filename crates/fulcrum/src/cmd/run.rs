@@ -52,6 +52,10 @@ pub fn run(opts: RunOptions) -> ExitCode {
         tracing::error!("configuration has errors; not starting");
         return ExitCode::from(1);
     }
+    if let Err(e) = crate::privileges::check(&loaded.config.global) {
+        tracing::error!("{e}; not starting");
+        return ExitCode::from(1);
+    }
     let mut config = loaded.config;
     if config.global.maxconn.is_none() {
         config.global.maxconn = opts.default_maxconn;

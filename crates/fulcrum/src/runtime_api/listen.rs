@@ -96,6 +96,11 @@ struct Settings {
     mode: Option<u32>,
     level: StatsLevel,
     timeout: Duration,
+    /// `user`/`uid`, `group`/`gid` of a unix socket's file (numbers win, as in HAProxy).
+    user: Option<String>,
+    group: Option<String>,
+    uid: Option<u32>,
+    gid: Option<u32>,
 }
 
 fn settings(global: &Global) -> Vec<Settings> {
@@ -108,6 +113,10 @@ fn settings(global: &Global) -> Vec<Settings> {
             mode: s.mode,
             level: s.level,
             timeout,
+            user: s.user.clone(),
+            group: s.group.clone(),
+            uid: s.uid,
+            gid: s.gid,
         })
         .collect()
 }
@@ -192,6 +201,41 @@ enum Listener {
     Tcp(TcpListener),
 }
 
+/// Applies the socket's `user`/`uid` and `group`/`gid` to its file.
+fn set_owner(s: &Settings, path: &std::path::Path) -> Result<(), String> {
+    let uid = match (s.uid, &s.user) {
+        (Some(uid), _) => Some(uid),
+        (None, Some(name)) => match nix::unistd::User::from_name(name) {
+            Ok(Some(u)) => Some(u.uid.as_raw()),
+            _ => {
+                return Err(format!(
+                    "stats socket {}: unknown user '{name}'",
+                    path.display()
+                ))
+            }
+        },
+        (None, None) => None,
+    };
+    let gid = match (s.gid, &s.group) {
+        (Some(gid), _) => Some(gid),
+        (None, Some(name)) => match nix::unistd::Group::from_name(name) {
+            Ok(Some(g)) => Some(g.gid.as_raw()),
+            _ => {
+                return Err(format!(
+                    "stats socket {}: unknown group '{name}'",
+                    path.display()
+                ))
+            }
+        },
+        (None, None) => None,
+    };
+    if uid.is_none() && gid.is_none() {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(path, uid, gid)
+        .map_err(|e| format!("cannot set the owner of {}: {e}", path.display()))
+}
+
 fn open_one(s: &Settings, to_supervisor: mpsc::Sender<Request>) -> Result<Running, String> {
     let level = Level::from(s.level);
     let (listener, unix_path) = match parse_address(&s.address)? {
@@ -207,6 +251,7 @@ fn open_one(s: &Settings, to_supervisor: mpsc::Sender<Request>) -> Result<Runnin
                 std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
                     .map_err(|e| format!("cannot set mode {mode:o} on {}: {e}", path.display()))?;
             }
+            set_owner(s, &path)?;
             tracing::info!(
                 "stats socket on {} (level {})",
                 path.display(),
