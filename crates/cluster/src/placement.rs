@@ -169,9 +169,18 @@ pub fn place(input: &Input) -> Assignment {
     // 4: the rest.
     place_rest(&mut st, &vips, cap);
     // 5: bounded rebalancing (a move may free room for a VIP anti-affinity kept out).
+    // Repeated until nothing moves: a VIP placed after a move can take a node over the cap
+    // again (the only node its constraints allow), and the next round must not find more to do.
+    // Each pass only moves VIPs off nodes above the cap, so it ends; the bound guards that.
     if !input.rebalance_after.is_zero() && input.quiet_for >= input.rebalance_after {
-        rebalance(&mut st, &vips, cap);
-        place_rest(&mut st, &vips, cap);
+        for _ in 0..=vips.len() {
+            let before = st.out.clone();
+            rebalance(&mut st, &vips, cap);
+            place_rest(&mut st, &vips, cap);
+            if st.out == before {
+                break;
+            }
+        }
     }
     st.out
 }

@@ -26,8 +26,9 @@ const MONTHS: [&str; 12] = [
     "December",
 ];
 
-/// Civil date of a day count since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, u32, u32) {
+/// Civil date (year, month, day) of a day count since 1970-01-01 (Howard Hinnant's
+/// algorithm): the one calendar of the workspace (log dates, API timestamps, `utime`).
+pub fn civil(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -3,7 +3,7 @@
 //! Map-based hashing (HAProxy's default `hash-type map-based`): `source` XORs the address's
 //! 32-bit words (no avalanche mixing, as HAProxy 2.x: 127.0.0.N walks the map in order);
 //! `uri`, `url_param` and `hdr` use the sdbm hash. The result indexes the weighted server map modulo its
-//! total weight (see `map.rs`). `full_hash` is HAProxy's avalanche, kept for `hash-type
+//! total weight (see `map.rs`). `full_hash` (fulcrum_sample::hash) is HAProxy's avalanche, for `hash-type
 //! ... avalanche`.
 
 use super::PickInput;
@@ -24,27 +24,9 @@ pub enum Key {
     },
 }
 
-/// Thomas Wang's 32-bit integer mix, as HAProxy's `full_hash`.
-#[allow(dead_code)]
-pub fn full_hash(mut a: u32) -> u32 {
-    a = a.wrapping_add(0x7ed5_5d16).wrapping_add(a << 12);
-    a = (a ^ 0xc761_c23c) ^ (a >> 19);
-    a = a.wrapping_add(0x1656_67b1).wrapping_add(a << 5);
-    a = a.wrapping_add(0xd3a2_646c) ^ (a << 9);
-    a = a.wrapping_add(0xfd70_46c5).wrapping_add(a << 3);
-    a = (a ^ 0xb55a_4f09) ^ (a >> 16);
-    a
-}
-
-/// The sdbm string hash, HAProxy's default `hash-type` function.
-pub fn sdbm(key: &[u8]) -> u32 {
-    key.iter().fold(0u32, |h, &c| {
-        u32::from(c)
-            .wrapping_add(h << 6)
-            .wrapping_add(h << 16)
-            .wrapping_sub(h)
-    })
-}
+/// HAProxy's hash functions live in the sample-language crate (its `sdbm` converter is
+/// the same function): one copy, tested against haproxy there.
+pub use fulcrum_sample::hash::sdbm;
 
 pub fn source_hash(ip: IpAddr) -> u32 {
     let h = match ip {
