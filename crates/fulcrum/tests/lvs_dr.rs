@@ -91,7 +91,13 @@ fn seed001_dr_with_two_directors_persistence_and_failover() {
     let mut a = Director::start(&topo.dir, topo.node(1), "director-a", &seed_conf(true));
     let b = Director::start(&topo.dir, topo.node(2), "director-b", &seed_conf(false));
     wait_answer(&topo, &a);
-    assert!(topo.node(1).has_address(VIP), "{}", a.log());
+    // Both directors start at once: B may answer first, until A (higher priority) preempts.
+    assert!(
+        fulcrum_testlab::wait::until(Duration::from_secs(15), || topo.node(1).has_address(VIP))
+            .is_some(),
+        "{}",
+        a.log()
+    );
     // As keepalived: both directors hold the rules (the BACKUP receives no VIP traffic).
     for n in [1, 2] {
         let t = nft_tables(topo.node(n));
@@ -276,6 +282,22 @@ fn dr_reload_keeps_established_flows_on_their_real_server() {
         "{}",
         d.log()
     );
+    // The kernel's ruleset, not only the log, no longer names rs3 (observable state).
+    let rs3 = topo.node(5).addr.to_string();
+    let ruleset = |n: &fulcrum_testlab::netns::Node| {
+        n.run("nft", &["list", "table", "netdev", "fulcrum_lvs"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default()
+    };
+    assert!(
+        fulcrum_testlab::wait::until(Duration::from_secs(10), || !ruleset(topo.node(1))
+            .contains(&format!("fwd ip to {rs3} "))
+            && !ruleset(topo.node(1)).contains(&format!("to {rs3} device")))
+        .is_some(),
+        "rs3 still in the director's rules after the reload:\n{}\n{}",
+        ruleset(topo.node(1)),
+        d.log()
+    );
     tx_go.send(()).unwrap();
     let answers = held.join().unwrap();
     let failed: Vec<_> = answers
@@ -301,5 +323,10 @@ fn dr_reload_keeps_established_flows_on_their_real_server() {
     assert!(errors.is_empty(), "{errors:?}");
     let all: Vec<&String> = seen.values().flatten().collect();
     assert_eq!(all.len(), 60);
-    assert!(all.iter().all(|s| *s != "rs3"), "{seen:?}");
+    assert!(
+        all.iter().all(|s| *s != "rs3"),
+        "{seen:?}\n{}\n{}",
+        ruleset(topo.node(1)),
+        d.log()
+    );
 }
