@@ -191,7 +191,7 @@ async fn lbaas_v1(
     match crate::v1::handle(&mut st, method, rest, query, body, who) {
         Ok((code, v, changed)) => {
             if !changed.is_empty() {
-                if let Err(e) = shared.store.save(&st, &changed) {
+                if let Err(e) = shared.store.save(&st, &changed).await {
                     return fault(err(500, format!("store: {e}")));
                 }
                 drop(st);
@@ -471,6 +471,7 @@ async fn lbaas(
     shared
         .store
         .save(&st, &changed)
+        .await
         .map_err(|e| err(500, format!("store: {e}")))?;
     drop(st);
     shared.dirty.notify_one();

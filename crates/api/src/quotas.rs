@@ -104,6 +104,7 @@ pub async fn quotas(
             shared
                 .store
                 .save(&st, &[("quota".into(), project.to_string())])
+                .await
                 .map_err(|e| err(500, e))?;
             Ok((202, json!({"quota": show(&st, project)})))
         }
@@ -118,6 +119,7 @@ pub async fn quotas(
             shared
                 .store
                 .save(&st, &[("quota".into(), project.to_string())])
+                .await
                 .map_err(|e| err(500, e))?;
             Ok((204, Value::Null))
         }

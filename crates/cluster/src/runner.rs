@@ -545,7 +545,9 @@ impl Runner {
     }
 }
 
-async fn connect(cfg: &Cluster) -> Result<Client, String> {
+/// A client for the cluster's etcd (endpoints, TLS, user from the `cluster` section); the LBaaS
+/// API's etcd store uses it too.
+pub async fn connect(cfg: &Cluster) -> Result<Client, String> {
     let mut opts = ConnectOptions::new()
         .with_connect_timeout(Duration::from_secs(1))
         .with_timeout(cfg.lease_ttl)

@@ -142,3 +142,51 @@ pub fn leader(from: &Node, members: &[Node]) -> Option<usize> {
 pub fn wait_healthy(from: &Node, endpoints: &str, timeout: Duration) -> bool {
     crate::wait::until(timeout, || healthy(from, endpoints)).is_some()
 }
+
+/// A one-member etcd on loopback (no namespace, no root): client and peer ports from
+/// `free_port`, data under `dir`. Stopped (SIGKILL) when the `Local` is dropped.
+pub struct Local {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+/// Starts a loopback etcd and waits (bounded, 30 s) until it takes a write; panics otherwise.
+/// Callers check `available` first.
+pub fn start_local(dir: &Path) -> Local {
+    let (client, peer) = (crate::ports::free_port(), crate::ports::free_port());
+    let endpoint = format!("http://127.0.0.1:{client}");
+    let peer_url = format!("http://127.0.0.1:{peer}");
+    let data = dir.join(format!("etcd-local-{client}"));
+    let mut cmd = Command::new("etcd");
+    cmd.args(["--name", "local"])
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "--listen-client-urls",
+            &endpoint,
+            "--advertise-client-urls",
+            &endpoint,
+            "--listen-peer-urls",
+            &peer_url,
+            "--initial-advertise-peer-urls",
+            &peer_url,
+            "--initial-cluster",
+            &format!("local={peer_url}"),
+            "--log-level",
+            "warn",
+        ]);
+    let log = dir.join(format!("etcd-local-{client}.log"));
+    let child = Child::spawn("etcd", cmd, log).expect("spawning etcd");
+    let put = || {
+        Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--dial-timeout", "1s", "--command-timeout", "2s"])
+            .args(["--endpoints", &endpoint, "put", "/lab/health", "ok"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let up = crate::wait::until(Duration::from_secs(30), put).is_some();
+    assert!(up, "local etcd never took a write:\n{}", child.output());
+    Local { child, endpoint }
+}
