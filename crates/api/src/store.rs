@@ -38,10 +38,13 @@ impl dyn Store {
     }
 }
 
-/// The keys and values of the changed objects.
+/// The keys and values of the changed objects, each key once (etcd refuses a transaction
+/// naming a key twice).
 pub fn writes(state: &State, changed: &[(String, String)]) -> Result<Vec<Write>, String> {
+    let mut seen = std::collections::BTreeSet::new();
     changed
         .iter()
+        .filter(|k| seen.insert(*k))
         .map(|(kind, id)| {
             let value = match state.get(kind, id) {
                 Some(obj) => Some(serde_json::to_string(obj).map_err(|e| e.to_string())?),
