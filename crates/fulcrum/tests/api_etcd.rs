@@ -2,7 +2,8 @@
 //! etcd on loopback: load balancer, listener, pool and member created through one node's API
 //! are listed with the same ids by a second fulcrum on the same etcd, which applies them live
 //! (it serves the member's traffic once the first is gone); the first, restarted, reads them
-//! back and serves them too. The keys are in etcd under the cluster's prefix.
+//! back and serves them too. The keys are in etcd under the cluster's prefix; with etcd gone, a
+//! change is refused (500) and not kept.
 
 mod api_support;
 mod common;
@@ -191,4 +192,13 @@ fn lbaas_objects_shared_through_etcd_and_read_back_after_restart() {
         "member still in etcd:\n{keys}"
     );
     assert!(keys.contains(&format!("loadbalancer/{lb}")), "{keys}");
+
+    // etcd gone: a change cannot be stored, is answered 500 and is not kept in memory.
+    drop(local);
+    let (code, v) = a.post(
+        "loadbalancers",
+        json!({"loadbalancer": {"name": "lost", "vip_address": vip, "vip_subnet_id": "lab"}}),
+    );
+    assert_eq!(code, 500, "{v}");
+    assert_eq!(ids(&a, "loadbalancers", "loadbalancers"), vec![lb.clone()]);
 }
