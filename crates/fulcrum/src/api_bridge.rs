@@ -49,8 +49,8 @@ pub async fn start(config: &Config) -> anyhow::Result<Option<ApiBridge>> {
 }
 
 /// The API's store: etcd under the cluster's prefix when the config has a `cluster` section
-/// (every node serves the same load balancers), else the embedded one. etcd must answer when
-/// the API starts: its load balancers are read before the API serves.
+/// (every node serves the same load balancers), else the embedded one. etcd must answer within
+/// `ETCD_WAIT` when the API starts: its load balancers are read before the API serves.
 async fn store(config: &Config) -> Result<Box<dyn fulcrum_api::store::Store>, String> {
     let (Some(api), Some(cluster)) = (&config.api, &config.cluster) else {
         return match &config.api {
@@ -69,10 +69,26 @@ async fn store(config: &Config) -> Result<Box<dyn fulcrum_api::store::Store>, St
         "api store: etcd, keys under {}",
         fulcrum_api::store_etcd::lbaas_prefix(&prefix)
     );
-    Ok(Box::new(fulcrum_api::store_etcd::Etcd::new(
-        client, &prefix,
-    )))
+    let store: Box<dyn fulcrum_api::store::Store> =
+        Box::new(fulcrum_api::store_etcd::Etcd::new(client, &prefix));
+    // etcd may be coming up with this node (a rack's power back): a bounded wait for it.
+    let deadline = std::time::Instant::now() + ETCD_WAIT;
+    loop {
+        match store.load().await {
+            Ok(_) => return Ok(store),
+            Err(e) if std::time::Instant::now() >= deadline => {
+                return Err(format!("{e} (waited {}s)", ETCD_WAIT.as_secs()))
+            }
+            Err(e) => {
+                tracing::warn!("{e}; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        }
+    }
 }
+
+/// How long a starting fulcrum waits for etcd to answer before it gives up.
+const ETCD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The next request from the API (never, without an API).
 pub async fn recv(bridge: &mut Option<ApiBridge>) -> Option<ToFulcrum> {
