@@ -61,7 +61,8 @@ async fn store(config: &Config) -> Result<Box<dyn fulcrum_api::store::Store>, St
     if api.store.is_some() {
         tracing::warn!("api: `store` is not used in cluster mode: the store is etcd");
     }
-    let client = fulcrum_cluster::runner::connect(cluster)
+    let secs = std::time::Duration::from_secs;
+    let client = fulcrum_cluster::runner::connect_with(cluster, secs(5), (secs(10), secs(5)))
         .await
         .map_err(|e| format!("api store: etcd {}: {e}", cluster.etcd.join(",")))?;
     let prefix = fulcrum_cluster::runner::prefix_of(cluster);
