@@ -129,16 +129,23 @@ async fn follow(
     tx: mpsc::UnboundedSender<()>,
 ) {
     let retry = Duration::from_millis(500);
+    // Logged once per outage, not at every retry.
+    let mut failing = false;
     while !tx.is_closed() {
         let opts = WatchOptions::new().with_prefix().with_start_revision(from);
         let (_watcher, mut stream) = match client.watch(prefix.as_str(), Some(opts)).await {
             Ok(w) => w,
             Err(e) => {
-                tracing::warn!("api store: etcd watch: {e}");
+                if !std::mem::replace(&mut failing, true) {
+                    tracing::warn!("api store: etcd watch: {e} (retrying)");
+                }
                 tokio::time::sleep(retry).await;
                 continue;
             }
         };
+        if std::mem::take(&mut failing) {
+            tracing::info!("api store: etcd watch resumed at revision {from}");
+        }
         loop {
             let resp = match stream.message().await {
                 Ok(Some(r)) => r,

@@ -1,7 +1,7 @@
 //! The etcd store against a real etcd (Debian's /usr/bin/etcd on loopback ports): one change
 //! written in one transaction is read back whole, with the same ids, by a second store (another
 //! node); removals are removed; a change by another writer is signalled by the watch, one's
-//! own writes are not.
+//! own writes are not; after etcd restarts, the watch resumes.
 
 use fulcrum_api::state::{Obj, State};
 use fulcrum_api::store::Store;
@@ -72,6 +72,24 @@ async fn etcd_store_round_trip_and_watch() {
     assert!(matches!(first, Ok(Some(()))), "a saw no change by b");
     let more = tokio::time::timeout(Duration::from_millis(500), own.recv()).await;
     assert!(more.is_err(), "a was signalled again (its own write?)");
+
+    // etcd restarted: the watch resumes where it was and signals the next change.
+    let mut local = local;
+    local.restart();
+    st.insert("pool", "p-1", obj("p-1", "after-restart"));
+    let mut saved = false;
+    for _ in 0..50 {
+        // The clients reconnect on their own; a write may fail while they do.
+        if b.save(&st, &[("pool".into(), "p-1".into())]).await.is_ok() {
+            saved = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(saved, "no write after etcd's restart");
+    let after = tokio::time::timeout(Duration::from_secs(10), own.recv()).await;
+    assert!(matches!(after, Ok(Some(()))), "a's watch did not resume");
+    assert!(a.load().await.expect("load").get("pool", "p-1").is_some());
 
     // Another prefix (another cluster) sees nothing of it.
     let other = Etcd::new(client(&local.endpoint).await, "/fulcrum/other/");
