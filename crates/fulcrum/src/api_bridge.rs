@@ -52,15 +52,13 @@ pub async fn start(config: &Config) -> anyhow::Result<Option<ApiBridge>> {
 /// (every node serves the same load balancers), else the embedded one. etcd must answer within
 /// `ETCD_WAIT` when the API starts: its load balancers are read before the API serves.
 async fn store(config: &Config) -> Result<Box<dyn fulcrum_api::store::Store>, String> {
-    let (Some(api), Some(cluster)) = (&config.api, &config.cluster) else {
+    // A `store` line is not used then (a config warning says so at `fulcrum check` and start).
+    let (Some(_), Some(cluster)) = (&config.api, &config.cluster) else {
         return match &config.api {
             Some(api) => fulcrum_api::local_store(api),
             None => Ok(Box::new(fulcrum_api::store::Memory)),
         };
     };
-    if api.store.is_some() {
-        tracing::warn!("api: `store` is not used in cluster mode: the store is etcd");
-    }
     let secs = std::time::Duration::from_secs;
     let client = fulcrum_cluster::runner::connect_with(cluster, secs(5), (secs(10), secs(5)))
         .await
