@@ -37,7 +37,7 @@ pub async fn worker(shared: Handle) {
                 changed
             }
         };
-        if let Err(e) = shared.store.save(&state, &changed) {
+        if let Err(e) = shared.store.save(&state, &changed).await {
             tracing::error!("api store: {e}");
         }
         shared.stats.invalidate();

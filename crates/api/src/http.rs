@@ -188,10 +188,12 @@ async fn lbaas_v1(
         }
     }
     fresh(shared, &mut st).await;
+    let before = st.clone();
     match crate::v1::handle(&mut st, method, rest, query, body, who) {
         Ok((code, v, changed)) => {
             if !changed.is_empty() {
-                if let Err(e) = shared.store.save(&st, &changed) {
+                if let Err(e) = shared.store.save(&st, &changed).await {
+                    *st = before;
                     return fault(err(500, format!("store: {e}")));
                 }
                 drop(st);
@@ -344,6 +346,8 @@ async fn lbaas(
         ops::visible(&st, pkind, pid, who)?;
     }
     let parent_id = parent.as_ref().map(|(_, p)| p.as_str());
+    // What memory goes back to when the change cannot be stored (etcd unreachable).
+    let before = (*method != Method::GET).then(|| st.clone());
     let answer = match (method.as_str(), id, tail) {
         ("GET", None, _) => {
             fresh(shared, &mut st).await;
@@ -468,10 +472,12 @@ async fn lbaas(
         _ => return Err(err(405, "The method is not allowed for the requested URL.")),
     };
     let (code, v, changed) = answer;
-    shared
-        .store
-        .save(&st, &changed)
-        .map_err(|e| err(500, format!("store: {e}")))?;
+    if let Err(e) = shared.store.save(&st, &changed).await {
+        if let Some(before) = before {
+            *st = before;
+        }
+        return Err(err(500, format!("store: {e}")));
+    }
     drop(st);
     shared.dirty.notify_one();
     Ok((code, v))

@@ -2,7 +2,8 @@
 //! that configures the running fulcrum live.
 //!
 //! Data flow: an HTTP request (axum, `http.rs`) is checked against the resource schemas
-//! (`schema.rs`), changes the in-memory state (`state.rs`) and is persisted (`store.rs`, redb)
+//! (`schema.rs`), changes the in-memory state (`state.rs`) and is persisted (`store.rs`: redb
+//! by default, etcd in cluster mode, where `follow.rs` reloads what other nodes change)
 //! before it is answered with the object in PENDING_*; the apply worker (`apply.rs`) then
 //! renders every load balancer as haproxy.cfg text (`render.rs`), hands it to the running
 //! process (`ToFulcrum::Apply`, the same in-process reload as SIGHUP) and moves the objects to
@@ -12,6 +13,7 @@
 pub mod apply;
 pub mod batch;
 pub mod checks;
+pub mod follow;
 pub mod health;
 pub mod http;
 pub mod keystone;
@@ -24,6 +26,8 @@ pub mod schema;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod store_embedded;
+pub mod store_etcd;
 pub mod v1;
 
 use fulcrum_config::model::{Api as ApiConfig, ApiAuth};
@@ -47,7 +51,7 @@ pub enum ToFulcrum {
 /// Everything the handlers and the apply worker share.
 pub struct Shared {
     pub state: Mutex<State>,
-    pub store: store::Store,
+    pub store: Box<dyn store::Store>,
     pub to_fulcrum: mpsc::Sender<ToFulcrum>,
     /// Woken after every accepted change.
     pub dirty: Notify,
@@ -59,13 +63,21 @@ pub struct Shared {
 
 pub type Handle = Arc<Shared>;
 
-/// Opens the store and builds the shared state (no I/O beyond the store).
-pub fn open(config: &ApiConfig, to_fulcrum: mpsc::Sender<ToFulcrum>) -> Result<Handle, String> {
-    let store = match &config.store {
-        Some(p) => store::Store::open(p)?,
-        None => store::Store::memory(),
-    };
-    let state = store.load()?;
+/// The store without a cluster: the embedded database at `store PATH`, or memory only.
+pub fn local_store(config: &ApiConfig) -> Result<Box<dyn store::Store>, String> {
+    Ok(match &config.store {
+        Some(p) => Box::new(store_embedded::Embedded::open(p)?),
+        None => Box::new(store::Memory),
+    })
+}
+
+/// Loads what `store` holds and builds the shared state.
+pub async fn open(
+    config: &ApiConfig,
+    store: Box<dyn store::Store>,
+    to_fulcrum: mpsc::Sender<ToFulcrum>,
+) -> Result<Handle, String> {
+    let state = store.load().await?;
     Ok(Arc::new(Shared {
         state: Mutex::new(state),
         store,
@@ -82,6 +94,9 @@ pub fn open(config: &ApiConfig, to_fulcrum: mpsc::Sender<ToFulcrum>) -> Result<H
 /// store holds.
 pub fn spawn(shared: Handle, listener: tokio::net::TcpListener) {
     tokio::spawn(apply::worker(shared.clone()));
+    if let Some(changes) = shared.store.watch() {
+        tokio::spawn(follow::follow(shared.clone(), changes));
+    }
     shared.dirty.notify_one();
     let app = http::router(shared);
     tokio::spawn(async move {

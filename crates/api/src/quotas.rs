@@ -3,7 +3,7 @@
 //! `health_monitor`). Only an admin changes them; they are enforced in `ops::create`.
 
 use crate::http::{unwrap_body, Answer};
-use crate::ops::{err, Caller};
+use crate::ops::{err, ApiError, Caller};
 use crate::state::{g, s, State};
 use crate::Handle;
 use axum::http::Method;
@@ -100,11 +100,9 @@ pub async fn quotas(
                 q.insert(kk.to_string(), v);
             }
             q.insert("project_id".into(), Value::from(*project));
+            let old = st.get("quota", project).cloned();
             st.insert("quota", project, q);
-            shared
-                .store
-                .save(&st, &[("quota".into(), project.to_string())])
-                .map_err(|e| err(500, e))?;
+            store(shared, &mut st, project, old).await?;
             Ok((202, json!({"quota": show(&st, project)})))
         }
         ("DELETE", [project]) => {
@@ -114,13 +112,30 @@ pub async fn quotas(
                     "Policy does not allow this request to be performed.",
                 ));
             }
-            st.remove("quota", project);
-            shared
-                .store
-                .save(&st, &[("quota".into(), project.to_string())])
-                .map_err(|e| err(500, e))?;
+            let old = st.remove("quota", project);
+            store(shared, &mut st, project, old).await?;
             Ok((204, Value::Null))
         }
         _ => Err(err(405, "The method is not allowed for the requested URL.")),
     }
+}
+
+/// Persists `project`'s quota; when the store fails, memory goes back to `old`.
+async fn store(
+    shared: &Handle,
+    st: &mut State,
+    project: &str,
+    old: Option<crate::state::Obj>,
+) -> Result<(), ApiError> {
+    let key = [("quota".to_string(), project.to_string())];
+    if let Err(e) = shared.store.save(st, &key).await {
+        match old {
+            Some(o) => st.insert("quota", project, o),
+            None => {
+                st.remove("quota", project);
+            }
+        }
+        return Err(err(500, format!("store: {e}")));
+    }
+    Ok(())
 }

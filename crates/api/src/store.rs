@@ -1,84 +1,107 @@
-//! The embedded store (`store PATH`): every object as one JSON value under `KIND/ID` in a redb
-//! table. redb is a pure-Rust, crash-safe (copy-on-write B-trees, fsync on commit) embedded
-//! database: a change is on disk when its transaction commits, before the API answers.
-//! Without `store`, state lives in memory only.
+//! Where the API's state is persisted, behind one small trait (`Store`) with two
+//! implementations: the embedded redb database (`store_embedded.rs`, the default, or memory
+//! only without `store PATH`) and etcd (`store_etcd.rs`, when the config has a `cluster`
+//! section), so every node of a cluster serves the same load balancers.
+//!
+//! Both keep every object as one JSON value under `KIND/ID`, and write one accepted change
+//! (every object it touched) in one transaction before the API answers.
 
-use crate::state::{State, KINDS};
-use redb::{Database, ReadableTable, TableDefinition};
-use std::path::Path;
+use crate::state::{Obj, State, KINDS};
+use std::future::Future;
+use std::pin::Pin;
+use tokio::sync::mpsc;
 
-const OBJECTS: TableDefinition<&str, &str> = TableDefinition::new("objects");
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-pub struct Store {
-    db: Option<Database>,
+/// One key written: `KIND/ID` and its JSON text, or `None` to remove it.
+pub type Write = (String, Option<String>);
+
+pub trait Store: Send + Sync {
+    /// Everything stored, as the in-memory state.
+    fn load(&self) -> BoxFuture<'_, Result<State, String>>;
+    /// Writes every key of one change in one transaction.
+    fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), String>>;
+    /// Signals a change written by someone else (another node); `None` when nobody else
+    /// writes this store. Called once, when the API starts.
+    fn watch(&self) -> Option<mpsc::UnboundedReceiver<()>> {
+        None
+    }
 }
 
-impl Store {
-    pub fn memory() -> Self {
-        Store { db: None }
-    }
-
-    pub fn open(path: &Path) -> Result<Self, String> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("api store {}: {e}", dir.display()))?;
-        }
-        let db =
-            Database::create(path).map_err(|e| format!("api store {}: {e}", path.display()))?;
-        Ok(Store { db: Some(db) })
-    }
-
-    /// Everything stored, as the in-memory state.
-    pub fn load(&self) -> Result<State, String> {
-        let mut state = State::default();
-        let Some(db) = &self.db else {
-            return Ok(state);
-        };
-        let tx = db.begin_read().map_err(|e| e.to_string())?;
-        let table = match tx.open_table(OBJECTS) {
-            Ok(t) => t,
-            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(state),
-            Err(e) => return Err(e.to_string()),
-        };
-        for row in table.iter().map_err(|e| e.to_string())? {
-            let (k, v) = row.map_err(|e| e.to_string())?;
-            let key = k.value();
-            let Some((kind, id)) = key.split_once('/') else {
-                continue;
-            };
-            if !KINDS.contains(&kind) {
-                continue;
-            }
-            let obj: crate::state::Obj = serde_json::from_str(v.value())
-                .map_err(|e| format!("api store: object {key} is not valid JSON: {e}"))?;
-            state.insert(kind, id, obj);
-        }
-        Ok(state)
-    }
-
+impl dyn Store {
     /// Writes (or removes, when gone from `state`) each changed object in one transaction.
-    pub fn save(&self, state: &State, changed: &[(String, String)]) -> Result<(), String> {
-        let Some(db) = &self.db else {
+    pub async fn save(&self, state: &State, changed: &[(String, String)]) -> Result<(), String> {
+        if changed.is_empty() {
             return Ok(());
-        };
-        let tx = db.begin_write().map_err(|e| e.to_string())?;
-        {
-            let mut table = tx.open_table(OBJECTS).map_err(|e| e.to_string())?;
-            for (kind, id) in changed {
-                let key = format!("{kind}/{id}");
-                match state.get(kind, id) {
-                    Some(obj) => {
-                        let text = serde_json::to_string(obj).map_err(|e| e.to_string())?;
-                        table
-                            .insert(key.as_str(), text.as_str())
-                            .map_err(|e| e.to_string())?;
-                    }
-                    None => {
-                        table.remove(key.as_str()).map_err(|e| e.to_string())?;
-                    }
-                }
-            }
         }
-        tx.commit().map_err(|e| e.to_string())
+        self.commit(writes(state, changed)?).await
+    }
+}
+
+/// The keys and values of the changed objects, each key once (etcd refuses a transaction
+/// naming a key twice).
+pub fn writes(state: &State, changed: &[(String, String)]) -> Result<Vec<Write>, String> {
+    let mut seen = std::collections::BTreeSet::new();
+    changed
+        .iter()
+        .filter(|k| seen.insert(*k))
+        .map(|(kind, id)| {
+            let value = match state.get(kind, id) {
+                Some(obj) => Some(serde_json::to_string(obj).map_err(|e| e.to_string())?),
+                None => None,
+            };
+            Ok((format!("{kind}/{id}"), value))
+        })
+        .collect()
+}
+
+/// Adds one stored key/value to `state` (keys of unknown kinds are skipped).
+pub fn decode(state: &mut State, key: &str, value: &str) -> Result<(), String> {
+    let Some((kind, id)) = key.split_once('/') else {
+        return Ok(());
+    };
+    if !KINDS.contains(&kind) {
+        return Ok(());
+    }
+    let obj: Obj = serde_json::from_str(value)
+        .map_err(|e| format!("api store: object {key} is not valid JSON: {e}"))?;
+    state.insert(kind, id, obj);
+    Ok(())
+}
+
+/// State in memory only (no `store PATH`, no cluster).
+pub struct Memory;
+
+impl Store for Memory {
+    fn load(&self) -> BoxFuture<'_, Result<State, String>> {
+        Box::pin(async { Ok(State::default()) })
+    }
+    fn commit(&self, _: Vec<Write>) -> BoxFuture<'_, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_and_decode_round_trip() {
+        let mut st = State::default();
+        let mut o = Obj::new();
+        o.insert("id".into(), "a".into());
+        st.insert("pool", "a", o);
+        let w = writes(
+            &st,
+            &[("pool".into(), "a".into()), ("pool".into(), "gone".into())],
+        )
+        .expect("writes");
+        assert_eq!(w[0].0, "pool/a");
+        assert_eq!(w[1], ("pool/gone".to_string(), None));
+        let mut back = State::default();
+        decode(&mut back, &w[0].0, w[0].1.as_deref().unwrap_or("")).expect("decode");
+        decode(&mut back, "other/x", "not json").expect("unknown kind skipped");
+        assert_eq!(back.get("pool", "a"), st.get("pool", "a"));
+        assert!(decode(&mut back, "pool/b", "{").is_err());
     }
 }

@@ -546,10 +546,24 @@ impl Runner {
 }
 
 async fn connect(cfg: &Cluster) -> Result<Client, String> {
+    // Pings every second: a dead connection is noticed well inside a lease TTL.
+    let keep_alive = (Duration::from_secs(1), Duration::from_secs(1));
+    connect_with(cfg, cfg.lease_ttl, keep_alive).await
+}
+
+/// A client for the cluster's etcd (endpoints, TLS, user from the `cluster` section), with this
+/// request timeout and HTTP/2 keep-alive (interval, timeout); the LBaaS API's etcd store uses
+/// it too. etcd ends connections that ping more often than every 5 s while a long watch is open
+/// (`--grpc-keepalive-min-time`), so a client that watches pings less often.
+pub async fn connect_with(
+    cfg: &Cluster,
+    request_timeout: Duration,
+    keep_alive: (Duration, Duration),
+) -> Result<Client, String> {
     let mut opts = ConnectOptions::new()
         .with_connect_timeout(Duration::from_secs(1))
-        .with_timeout(cfg.lease_ttl)
-        .with_keep_alive(Duration::from_secs(1), Duration::from_secs(1));
+        .with_timeout(request_timeout)
+        .with_keep_alive(keep_alive.0, keep_alive.1);
     let a = &cfg.etcd_auth;
     if let (Some(u), Some(p)) = (&a.user, &a.password) {
         opts = opts.with_user(u.clone(), p.clone());

@@ -1,7 +1,8 @@
 //! Wires the LBaaS API (crates/api) into the running process: starts it when the config has an
 //! `api` section, and answers what it asks of the supervisor. An accepted API change becomes
 //! rendered haproxy.cfg text that is loaded after the `-f` files through the same in-process
-//! reload as SIGHUP (`load`), so a SIGHUP keeps the API's load balancers too.
+//! reload as SIGHUP (`load`), so a SIGHUP keeps the API's load balancers too. With a `cluster`
+//! section the API's store is the cluster's etcd.
 
 use crate::runtime_api::command::{self, Command, Parsed};
 use crate::runtime_api::Level;
@@ -31,7 +32,10 @@ pub async fn start(config: &Config) -> anyhow::Result<Option<ApiBridge>> {
         anyhow::bail!("api section without bind");
     };
     let (tx, rx) = mpsc::channel(16);
-    let shared = fulcrum_api::open(api, tx).map_err(anyhow::Error::msg)?;
+    let store = store(config).await.map_err(anyhow::Error::msg)?;
+    let shared = fulcrum_api::open(api, store, tx)
+        .await
+        .map_err(anyhow::Error::msg)?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| anyhow::anyhow!("api: cannot bind {bind}: {e}"))?;
@@ -43,6 +47,47 @@ pub async fn start(config: &Config) -> anyhow::Result<Option<ApiBridge>> {
         held: Default::default(),
     }))
 }
+
+/// The API's store: etcd under the cluster's prefix when the config has a `cluster` section
+/// (every node serves the same load balancers), else the embedded one. etcd must answer within
+/// `ETCD_WAIT` when the API starts: its load balancers are read before the API serves.
+async fn store(config: &Config) -> Result<Box<dyn fulcrum_api::store::Store>, String> {
+    // A `store` line is not used then (a config warning says so at `fulcrum check` and start).
+    let (Some(_), Some(cluster)) = (&config.api, &config.cluster) else {
+        return match &config.api {
+            Some(api) => fulcrum_api::local_store(api),
+            None => Ok(Box::new(fulcrum_api::store::Memory)),
+        };
+    };
+    let secs = std::time::Duration::from_secs;
+    let client = fulcrum_cluster::runner::connect_with(cluster, secs(5), (secs(10), secs(5)))
+        .await
+        .map_err(|e| format!("api store: etcd {}: {e}", cluster.etcd.join(",")))?;
+    let prefix = fulcrum_cluster::runner::prefix_of(cluster);
+    tracing::info!(
+        "api store: etcd, keys under {}",
+        fulcrum_api::store_etcd::lbaas_prefix(&prefix)
+    );
+    let store: Box<dyn fulcrum_api::store::Store> =
+        Box::new(fulcrum_api::store_etcd::Etcd::new(client, &prefix));
+    // etcd may be coming up with this node (a rack's power back): a bounded wait for it.
+    let deadline = std::time::Instant::now() + ETCD_WAIT;
+    loop {
+        match store.load().await {
+            Ok(_) => return Ok(store),
+            Err(e) if std::time::Instant::now() >= deadline => {
+                return Err(format!("{e} (waited {}s)", ETCD_WAIT.as_secs()))
+            }
+            Err(e) => {
+                tracing::warn!("{e}; retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// How long a starting fulcrum waits for etcd to answer before it gives up.
+const ETCD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The next request from the API (never, without an API).
 pub async fn recv(bridge: &mut Option<ApiBridge>) -> Option<ToFulcrum> {

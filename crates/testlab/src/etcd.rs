@@ -142,3 +142,73 @@ pub fn leader(from: &Node, members: &[Node]) -> Option<usize> {
 pub fn wait_healthy(from: &Node, endpoints: &str, timeout: Duration) -> bool {
     crate::wait::until(timeout, || healthy(from, endpoints)).is_some()
 }
+
+/// A one-member etcd on loopback (no namespace, no root): client and peer ports from
+/// `free_port`, data under `dir`. Stopped (SIGKILL) when the `Local` is dropped.
+pub struct Local {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    peer: String,
+    data: PathBuf,
+}
+
+/// Starts a loopback etcd and waits (bounded, 30 s) until it takes a write; panics otherwise.
+/// Callers check `available` first.
+pub fn start_local(dir: &Path) -> Local {
+    let (client, peer) = (crate::ports::free_port(), crate::ports::free_port());
+    let endpoint = format!("http://127.0.0.1:{client}");
+    let peer = format!("http://127.0.0.1:{peer}");
+    let data = dir.join(format!("etcd-local-{client}"));
+    let child = spawn_local(&endpoint, &peer, &data);
+    Local {
+        child,
+        endpoint,
+        peer,
+        data,
+    }
+}
+
+impl Local {
+    /// Kills etcd and starts it again on the same ports and data (a restart), waiting
+    /// (bounded) until it takes a write.
+    pub fn restart(&mut self) {
+        self.child.signal(nix::sys::signal::Signal::SIGKILL);
+        let _ = self.child.wait_timeout(Duration::from_secs(10));
+        self.child = spawn_local(&self.endpoint, &self.peer, &self.data);
+    }
+}
+
+fn spawn_local(endpoint: &str, peer_url: &str, data: &Path) -> Child {
+    let mut cmd = Command::new("etcd");
+    cmd.args(["--name", "local"])
+        .arg("--data-dir")
+        .arg(data)
+        .args([
+            "--listen-client-urls",
+            endpoint,
+            "--advertise-client-urls",
+            endpoint,
+            "--listen-peer-urls",
+            peer_url,
+            "--initial-advertise-peer-urls",
+            peer_url,
+            "--initial-cluster",
+            &format!("local={peer_url}"),
+            "--log-level",
+            "warn",
+        ]);
+    let log = data.with_extension(format!("{}.log", crate::process::unique()));
+    let child = Child::spawn("etcd", cmd, log).expect("spawning etcd");
+    let put = || {
+        Command::new("etcdctl")
+            .env("ETCDCTL_API", "3")
+            .args(["--dial-timeout", "1s", "--command-timeout", "2s"])
+            .args(["--endpoints", endpoint, "put", "/lab/health", "ok"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let up = crate::wait::until(Duration::from_secs(30), put).is_some();
+    assert!(up, "local etcd never took a write:\n{}", child.output());
+    child
+}

@@ -335,6 +335,15 @@ fn host_name() -> Option<String> {
 pub fn validate(config: &Config, diags: &mut Diagnostics) {
     let Some(c) = &config.cluster else { return };
     required(c, diags);
+    if let Some(api) = config.api.as_ref().filter(|a| a.store.is_some()) {
+        diags.warning(
+            &api.span,
+            format!(
+                "api: 'store' is not used with a 'cluster' section: the LBaaS API's store is the cluster's etcd (/fulcrum/{}/lbaas/)",
+                c.name
+            ),
+        );
+    }
     let mut names: HashMap<&str, &Span> = HashMap::new();
     let mut addrs: HashMap<IpAddr, (&str, &Span)> = HashMap::new();
     for v in &c.vips {

@@ -167,3 +167,24 @@ fn a_file_that_starts_with_cluster_is_haproxy_syntax() {
         Dialect::Haproxy
     );
 }
+
+#[test]
+fn api_store_is_etcd_with_a_cluster_section() {
+    let text = "cluster lab\n    node n1\n    etcd http://127.0.0.1:2379\n    colocation none\n\napi\n    bind 127.0.0.1:9876\n    store /tmp/lbaas.db\n";
+    let l = load(text);
+    assert!(l.is_ok(), "{:?}", l.diagnostics);
+    let w: Vec<String> = l.diagnostics.warnings().map(|d| d.to_string()).collect();
+    assert!(
+        w.iter().any(
+            |w| w.starts_with("c.cfg:6: warning: api: 'store' is not used")
+                && w.contains("/fulcrum/lab/lbaas/")
+        ),
+        "{w:#?}"
+    );
+    // Without `store`, nothing to say about it.
+    let l = load(&text.replace("    store /tmp/lbaas.db\n", ""));
+    assert!(!l
+        .diagnostics
+        .warnings()
+        .any(|d| d.to_string().contains("'store'")));
+}

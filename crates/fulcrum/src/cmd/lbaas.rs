@@ -34,7 +34,7 @@ pub fn run(
 }
 
 fn offline(store: &Path, id: Option<&str>) -> Result<String, String> {
-    let st = fulcrum_api::store::Store::open(store)?.load()?;
+    let st = fulcrum_api::store_embedded::Embedded::open(store)?.load_now()?;
     match id {
         Some(id) if st.get("loadbalancer", id).is_none() => {
             Err(format!("no load balancer {id} in {}", store.display()))
