@@ -127,6 +127,17 @@ impl LvsBridge {
                 Err(e) => tracing::warn!("LVS: {e}"),
             }
         }
+        // `expire_nodest_conn`: after the persistence entries, so no packet is sent back to
+        // the dead server by a remembered client.
+        for f in &plan.flush {
+            match fulcrum_lvs::conntrack::delete(f) {
+                Ok(n) => tracing::info!(
+                    "LVS: expire_nodest_conn: {n} flows of real server {} deleted",
+                    f.address
+                ),
+                Err(e) => tracing::warn!("LVS: expire_nodest_conn: {e}"),
+            }
+        }
     }
 
     /// The Prometheus snapshot: weights, states, quorum (counters are read at scrape time).

@@ -495,3 +495,70 @@ fn nat_wlc_sends_new_connections_to_the_least_loaded_server() {
     assert!(errors.is_empty(), "{errors:?}");
     assert!(counts.get("rs3").copied().unwrap_or(0) >= 14, "{counts:?}");
 }
+
+/// Conntrack entries on `node` whose replies come from `rs` (the NAT flows to that server).
+fn flows_to(node: &fulcrum_testlab::netns::Node, rs: std::net::Ipv4Addr) -> usize {
+    let out = node.run("cat", &["/proc/net/nf_conntrack"]).unwrap();
+    let reply_src = format!("src={rs}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .filter(|w| w.starts_with("src="))
+                .nth(1)
+                .is_some_and(|w| w == reply_src)
+        })
+        .count()
+}
+
+#[test]
+fn nat_expire_nodest_conn_deletes_a_dead_servers_flows_at_once() {
+    let Some((topo, _servers)) = start("lvs_nat_expire") else {
+        return;
+    };
+    let d = topo.node(1).clone();
+    // MISC_CHECKs the test flips by a file: the real servers keep running, so only
+    // expire_nodest_conn can remove their flows (TIME_WAIT entries last 120 s otherwise).
+    let mut rs = String::new();
+    for i in 0..2 {
+        rs.push_str(&format!(
+            "    real_server {} 80 {{\n        weight 1\n        MISC_CHECK {{\n            misc_path \"/usr/bin/test ! -e {}/rs{}.down\"\n        }}\n    }}\n",
+            topo.node(2 + i).addr,
+            topo.dir.display(),
+            i + 1
+        ));
+    }
+    let conf = format!(
+        "virtual_server {VIP} 80 {{\n    delay_loop 1\n    lvs_sched rr\n    lvs_method NAT\n    protocol TCP\n    expire_nodest_conn\n{rs}}}\n"
+    );
+    let fulcrum = Director::start(&topo.dir, &d, "fulcrum", &conf);
+    wait_answer(&topo, &fulcrum, None);
+    let (counts, errors) = spread(topo.node(0), 20);
+    assert!(errors.is_empty(), "{errors:?}\n{}", fulcrum.log());
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    let (rs1, rs2) = (topo.node(2).addr, topo.node(3).addr);
+    assert!(flows_to(&d, rs1) >= 10, "{}", flows_to(&d, rs1));
+    let rs2_before = flows_to(&d, rs2);
+    assert!(rs2_before >= 10, "{rs2_before}");
+    // rs1's checker fails: its flows go at once, rs2's stay.
+    std::fs::write(topo.dir.join("rs1.down"), "").unwrap();
+    let gone = fulcrum_testlab::wait::until(Duration::from_secs(10), || flows_to(&d, rs1) == 0);
+    assert!(
+        gone.is_some(),
+        "{} flows to rs1 left\n{}",
+        flows_to(&d, rs1),
+        fulcrum.log()
+    );
+    assert!(
+        flows_to(&d, rs2) >= rs2_before,
+        "rs2's flows were deleted too"
+    );
+    assert!(
+        fulcrum.log().contains("expire_nodest_conn: "),
+        "{}",
+        fulcrum.log()
+    );
+    let (counts, errors) = spread(topo.node(0), 10);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(counts.get("rs2"), Some(&10), "{counts:?}");
+}

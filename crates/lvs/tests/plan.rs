@@ -443,3 +443,39 @@ fn dr_forgets_the_flows_of_a_failed_server_not_of_a_removed_one() {
     let p = c.plan();
     assert!(p.purge.is_empty(), "{:?}", p.purge);
 }
+
+#[test]
+fn expire_nodest_conn_flushes_a_server_that_goes_down_once_and_only_when_on() {
+    use fulcrum_lvs::core::Flush;
+    // Off (LVS's default): no flow is deleted.
+    let off = "virtual_server 10.99.0.100 80 {\n lvs_sched wrr\n protocol TCP\n persistence_timeout 60\n real_server 10.99.0.3 80 {\n  inhibit_on_failure\n }\n real_server 10.99.0.4 80 {\n }\n}\n";
+    let mut c = applied(off);
+    c.set_up(VS1, "10.99.0.3:80", false);
+    assert!(c.plan().flush.is_empty());
+    // On: the server's flows, and its persistence entries though its chain stays (inhibit).
+    let on = off.replace(" protocol TCP\n", " protocol TCP\n expire_nodest_conn\n");
+    let mut c = applied(&on);
+    c.set_up(VS1, "10.99.0.3:80", false);
+    let p = c.plan();
+    assert_eq!(
+        p.flush,
+        vec![Flush {
+            protocol: fulcrum_config::model::IpProtocol::Tcp,
+            virtual_address: Some(("10.99.0.100".parse().unwrap(), 80)),
+            address: "10.99.0.3".parse().unwrap(),
+            port: 80,
+        }]
+    );
+    assert_eq!(p.purge.len(), 1, "{:?}", p.purge);
+    assert_eq!(p.purge[0].map, "vs_tcp_10_99_0_100_80_persist");
+    c.applied(p.desired);
+    // Once: a second DOWN report or another change flushes nothing more.
+    c.set_up(VS1, "10.99.0.3:80", false);
+    c.set_up(VS1, "10.99.0.4:80", true);
+    assert!(c.plan().flush.is_empty());
+    // Back UP, then DOWN again: flushed again.
+    c.set_up(VS1, "10.99.0.3:80", true);
+    c.plan();
+    c.set_up(VS1, "10.99.0.3:80", false);
+    assert_eq!(c.plan().flush.len(), 1);
+}
