@@ -151,19 +151,34 @@ impl LvsBridge {
             let v = names::health_vs(vs);
             let chain = names::vs_chain(vs);
             snap.quorum.push((v.clone(), !self.core.quorum_lost(&v)));
+            snap.virtual_servers
+                .push(crate::lvs_metrics::VirtualServerInfo {
+                    name: v.clone(),
+                    protocol: names::proto(vs.protocol),
+                    lb_kind: format!("{:?}", vs.lb_kind).to_uppercase(),
+                    lb_algo: vs.lb_algo.clone(),
+                    addresses: std::iter::once(vs.address)
+                        .chain(vs.also.iter().copied())
+                        .filter_map(|a| match a {
+                            fulcrum_config::model::VirtualServerAddress::Ip { ip, port } => {
+                                Some((ip, port))
+                            }
+                            fulcrum_config::model::VirtualServerAddress::Fwmark(_) => None,
+                        })
+                        .collect(),
+                });
             for rs in &vs.real_servers {
                 let r = names::health_rs(rs.ip, rs.port);
                 let live = self.core.live(&v, &r);
+                let (state, weight) = rs_state(live, rs);
                 snap.rows.push(crate::lvs_metrics::Row {
                     virtual_server: v.clone(),
                     real_server: r,
-                    weight: if live.up {
-                        live.weight.unwrap_or(rs.weight)
-                    } else {
-                        0
-                    },
+                    weight,
                     up: live.up,
                     chain: names::rs_chain(&chain, rs.ip, rs.port),
+                    address: Some((rs.ip, rs.port)),
+                    state,
                 });
             }
         }
@@ -323,13 +338,7 @@ impl LvsBridge {
                 .iter()
                 .map(|rs| {
                     let rs_name = fulcrum_lvs::names::health_rs(rs.ip, rs.port);
-                    let live = self.core.live(&vs_name, &rs_name);
-                    let weight = live.weight.unwrap_or(rs.weight);
-                    let (state, weight) = match (live.up, rs.inhibit_on_failure) {
-                        (true, _) => ("UP", weight),
-                        (false, true) => ("DOWN (inhibited, weight 0)", 0),
-                        (false, false) => ("DOWN (removed)", 0),
-                    };
+                    let (state, weight) = rs_state(self.core.live(&vs_name, &rs_name), rs);
                     let c = counters
                         .get(&fulcrum_lvs::names::rs_chain(&chain, rs.ip, rs.port))
                         .copied()
@@ -367,6 +376,18 @@ impl LvsBridge {
                 })
                 .collect(),
         )
+    }
+}
+
+/// A real server's state as `fulcrum status` and the stats page show it, and its weight now.
+fn rs_state(
+    live: fulcrum_lvs::RsLive,
+    rs: &fulcrum_config::model::RealServer,
+) -> (&'static str, u32) {
+    match (live.up, rs.inhibit_on_failure) {
+        (true, _) => ("UP", live.weight.unwrap_or(rs.weight)),
+        (false, true) => ("DOWN (inhibited, weight 0)", 0),
+        (false, false) => ("DOWN (removed)", 0),
     }
 }
 
