@@ -9,9 +9,10 @@
 //!
 //! DR (`table netdev fulcrum_lvs`): an ingress chain per device does the same lookup; the
 //! virtual server's chain first forwards packets of known flows (`<vs>_flows`, learned by the
-//! real-server chains), then hashes new ones (`jhash` of source address and port, or of the
-//! source address alone under persistence) into the slots; the real-server chain learns the
-//! flow and does `fwd ip to <rs> device <dev>` — the packet keeps the VIP, the kernel resolves
+//! real-server chains), then, under persistence, sends a client found in a real server's
+//! timed set (`<rs chain>_persist`) to it, then hashes new ones (`jhash` of source address and
+//! port, or of the source key alone under persistence) into the slots; the real-server chain
+//! learns the flow (and the client) and does `fwd ip to <rs> device <dev>` — the packet keeps the VIP, the kernel resolves
 //! the real server's MAC. No conntrack is involved, so both directors hash alike.
 
 use crate::names::{self, fam, proto, target, TABLE};
@@ -580,20 +581,63 @@ fn add_dr(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Stri
     let prev = previous_slots(inputs, "netdev", &chain, &members);
     let table = slots_stable(&members, Algo::parse(&vs.lb_algo), &prev);
     let slots_map = format!("{chain}_slots");
-    let mut vs_rules = vec![format!(
+    // Persistence: one dynamic timed set of clients (`source_key`) per real server, refreshed
+    // by every packet of the client (as the NAT map is), consulted before the hash; a real
+    // server that leaves the rotation takes its set with it.
+    let persist = vs.persistence_timeout.map(|timeout| {
+        let key = source_key(vip, vs);
+        let sets: Vec<(String, String)> = members
+            .iter()
+            .filter(|m| !m.sorry)
+            .map(|m| {
+                let c = member_chain(&chain, m);
+                (format!("{c}_persist"), c)
+            })
+            .collect();
+        for (set, _) in &sets {
+            t.maps.insert(
+                set.clone(),
+                Map {
+                    decl: format!(
+                        "type {addr_type}; flags dynamic,timeout; timeout {}s; size {DYNAMIC_SIZE};",
+                        timeout.as_secs().max(1)
+                    ),
+                    dynamic: true,
+                    is_set: true,
+                    ..Map::default()
+                },
+            );
+        }
+        (key, sets)
+    });
+    let mut vs_rules = Vec::new();
+    if let Some((key, sets)) = &persist {
+        for (set, _) in sets {
+            vs_rules.push(format!(
+                "meta l4proto {p} {key} @{set} update @{set} {{ {key} }}"
+            ));
+        }
+    }
+    vs_rules.push(format!(
         "meta l4proto {p} fwd {f} to {f} saddr . {p} sport map @{flows} device \"{dev}\""
-    )];
+    ));
+    if let Some((key, sets)) = &persist {
+        for (set, member) in sets {
+            vs_rules.push(format!("meta l4proto {p} {key} @{set} goto {member}"));
+        }
+    }
     if !table.is_empty() {
         // Per flow, never per packet: a hash of the flow (or of the client under persistence
         // or `sh`) picks the slot; numgen would scatter one connection's packets.
-        let key =
-            if vs.persistence_timeout.is_some() || Algo::parse(&vs.lb_algo) == Algo::SourceHash {
-                format!("{f} saddr")
-            } else if Algo::parse(&vs.lb_algo) == Algo::DestinationHash {
-                format!("{f} daddr")
-            } else {
-                format!("{f} saddr . {p} sport")
-            };
+        let key = if vs.persistence_timeout.is_some() {
+            source_key(vip, vs)
+        } else if Algo::parse(&vs.lb_algo) == Algo::SourceHash {
+            format!("{f} saddr")
+        } else if Algo::parse(&vs.lb_algo) == Algo::DestinationHash {
+            format!("{f} daddr")
+        } else {
+            format!("{f} saddr . {p} sport")
+        };
         vs_rules.push(format!(
             "meta l4proto {p} jhash {key} mod {} seed {SEED} vmap @{slots_map}",
             table.len()
@@ -615,8 +659,14 @@ fn add_dr(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Stri
                 m.ip
             ));
         }
+        let remember = match &persist {
+            Some((key, _)) if !m.sorry => {
+                format!(" update @{}_persist {{ {key} }}", member_chain(&chain, m))
+            }
+            _ => String::new(),
+        };
         let rule = format!(
-            "meta l4proto {p} update @{flows} {{ {f} saddr . {p} sport : {} }} counter fwd {f} to {} device \"{dev}\"",
+            "meta l4proto {p} update @{flows} {{ {f} saddr . {p} sport : {} }}{remember} counter fwd {f} to {} device \"{dev}\"",
             m.ip, m.ip
         );
         t.chains

@@ -50,6 +50,8 @@ pub struct Purge {
     /// The element's value as nft prints it in JSON (`10.99.0.3 . 80` → address and port).
     pub address: IpAddr,
     pub port: Option<u16>,
+    /// A DR real server's own persistence set: flushed whole.
+    pub whole: bool,
 }
 
 #[derive(Debug, Default)]
@@ -294,28 +296,51 @@ impl Core {
                     });
                 }
                 // With `inhibit_on_failure` the server keeps its chain (weight 0), so the
-                // persistence entries were not purged with it: purge them now.
-                let (family, map) = match vs.lb_kind {
-                    LbKind::Dr => ("netdev", format!("{chain}_flows")),
-                    _ => ("inet", format!("{chain}_persist")),
-                };
-                if vs.lb_kind != LbKind::Dr && vs.persistence_timeout.is_none() {
-                    continue;
-                }
-                let purge = Purge {
-                    table: TableId {
-                        family,
+                // persistence entries were not purged with it: purge them now (DR: its flows
+                // too, and its own persistence set).
+                let mut purges = Vec::new();
+                let rs_chain = names::rs_chain(&chain, rs.ip, rs.port);
+                if vs.lb_kind == LbKind::Dr {
+                    let table = TableId {
+                        family: "netdev",
                         name: TABLE.into(),
-                    },
-                    map,
-                    address: rs.ip,
-                    port: match (vs.lb_kind, vs.address) {
-                        (LbKind::Dr, _) | (_, VirtualServerAddress::Fwmark(_)) => None,
-                        _ => Some(rs.port),
-                    },
-                };
-                if !plan.purge.contains(&purge) {
-                    plan.purge.push(purge);
+                    };
+                    purges.push(Purge {
+                        table: table.clone(),
+                        map: format!("{chain}_flows"),
+                        address: rs.ip,
+                        port: None,
+                        whole: false,
+                    });
+                    // A removed server's set went with it; an inhibited one keeps it.
+                    if vs.persistence_timeout.is_some() && rs.inhibit_on_failure {
+                        purges.push(Purge {
+                            table,
+                            map: format!("{rs_chain}_persist"),
+                            address: rs.ip,
+                            port: None,
+                            whole: true,
+                        });
+                    }
+                } else if vs.persistence_timeout.is_some() {
+                    purges.push(Purge {
+                        table: TableId {
+                            family: "inet",
+                            name: TABLE.into(),
+                        },
+                        map: format!("{chain}_persist"),
+                        address: rs.ip,
+                        port: match vs.address {
+                            VirtualServerAddress::Fwmark(_) => None,
+                            _ => Some(rs.port),
+                        },
+                        whole: false,
+                    });
+                }
+                for purge in purges {
+                    if !plan.purge.contains(&purge) {
+                        plan.purge.push(purge);
+                    }
                 }
             }
         }
@@ -354,6 +379,7 @@ impl Core {
                         map: format!("{chain}_persist"),
                         address: rs.ip,
                         port: with_port.then_some(rs.port),
+                        whole: false,
                     });
                 }
             }
@@ -387,6 +413,7 @@ impl Core {
                 map: format!("{chain}_flows"),
                 address: rs.ip,
                 port: None,
+                whole: false,
             })
             .collect()
     }

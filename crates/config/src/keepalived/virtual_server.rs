@@ -272,12 +272,6 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
             "a virtual_server without a port (all ports) is not supported yet: write the port",
         );
     }
-    if vs.lb_kind == LbKind::Dr && vs.persistence_timeout.is_some() {
-        d.warning(
-            stmt.span(),
-            "under DR forwarding, persistence is a hash of the client address over the real servers: a client keeps its server with no timeout, until that server leaves the rotation (persistence_granularity is not applied)",
-        );
-    }
     if vs.lb_kind == LbKind::Dr {
         for rs in &vs.real_servers {
             if rs.port != vs_port && vs_port != 0 {
