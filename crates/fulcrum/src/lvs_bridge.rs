@@ -308,70 +308,35 @@ impl LvsBridge {
         }
     }
 
-    /// For `fulcrum status`: each virtual server with its real servers, their weight, state
-    /// and the connections the kernel scheduled to them (nft counters).
+    /// For `fulcrum status`: each virtual server with its real servers, their weight, state,
+    /// active/inactive connections (conntrack, NAT) and the connections the kernel scheduled
+    /// to them (nft counters) — the stats page's LVS table, as JSON.
     pub fn status(&self) -> Value {
         if self.idle {
             return Value::Array(Vec::new());
         }
-        let mut counters = HashMap::new();
-        for id in self.core.applied_ruleset().tables.keys() {
-            if let Ok(Some(h)) = nft::read_table(id) {
-                counters.extend(h.counters);
-            }
-        }
-        let tracked = fulcrum_lvs::conntrack::read();
-        let members_of = |vs: &fulcrum_config::model::VirtualServer| {
-            let vs_name = fulcrum_lvs::names::health_vs(vs);
-            let proto = fulcrum_lvs::names::proto(vs.protocol);
-            let addresses: Vec<_> = std::iter::once(vs.address)
-                .chain(vs.also.iter().copied())
-                .filter_map(|a| match a {
-                    fulcrum_config::model::VirtualServerAddress::Ip { ip, port } => {
-                        Some((ip, port))
-                    }
-                    fulcrum_config::model::VirtualServerAddress::Fwmark(_) => None,
-                })
-                .collect();
-            let chain = fulcrum_lvs::names::vs_chain(vs);
-            vs.real_servers
-                .iter()
-                .map(|rs| {
-                    let rs_name = fulcrum_lvs::names::health_rs(rs.ip, rs.port);
-                    let (state, weight) = rs_state(self.core.live(&vs_name, &rs_name), rs);
-                    let c = counters
-                        .get(&fulcrum_lvs::names::rs_chain(&chain, rs.ip, rs.port))
-                        .copied()
-                        .unwrap_or_default();
-                    // ipvsadm's ActiveConn / InActConn, from conntrack (NAT only).
-                    let (mut active, mut inactive) = (0, 0);
-                    for (vip, vport) in &addresses {
-                        if let Some(n) =
-                            tracked.get(&(proto.to_string(), *vip, *vport, rs.ip, rs.port))
-                        {
-                            active += n.active;
-                            inactive += n.inactive;
-                        }
-                    }
-                    json!({"real_server": rs_name, "weight": weight, "state": state,
-                           "connections": c.0, "bytes_first_packets": c.1,
-                           "active_connections": active, "inactive_connections": inactive})
-                })
-                .collect::<Vec<_>>()
-        };
+        self.publish_metrics();
         Value::Array(
-            self.core
-                .virtual_servers()
-                .iter()
+            crate::lvs_metrics::table(&self.metrics)
+                .into_iter()
                 .map(|vs| {
-                    let name = fulcrum_lvs::names::health_vs(vs);
+                    let rss: Vec<Value> = vs
+                        .real_servers
+                        .iter()
+                        .map(|rs| {
+                            json!({"real_server": rs.name, "weight": rs.weight, "state": rs.state,
+                                   "connections": rs.scheduled,
+                                   "active_connections": rs.active,
+                                   "inactive_connections": rs.inactive})
+                        })
+                        .collect();
                     json!({
-                        "virtual_server": name,
-                        "protocol": fulcrum_lvs::names::proto(vs.protocol),
-                        "lb_kind": format!("{:?}", vs.lb_kind).to_uppercase(),
+                        "virtual_server": vs.name,
+                        "protocol": vs.protocol,
+                        "lb_kind": vs.lb_kind,
                         "lb_algo": vs.lb_algo,
-                        "quorum": if self.core.quorum_lost(&name) { "lost" } else { "up" },
-                        "real_servers": members_of(vs),
+                        "quorum": if vs.quorum_up { "up" } else { "lost" },
+                        "real_servers": rss,
                     })
                 })
                 .collect(),
