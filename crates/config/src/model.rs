@@ -934,6 +934,10 @@ pub struct VirtualServer {
     pub omega: bool,
     /// `smtp_alert [BOOL]`: mail on its real servers' changes (None: global_defs decides).
     pub smtp_alert: Option<bool>,
+    /// `expire_nodest_conn [BOOL]` (fulcrum's keyword for LVS's sysctl of that name, off by
+    /// default as in LVS): a real server that goes DOWN loses its flows at once (conntrack
+    /// entries and persistence entries), so its clients reconnect elsewhere immediately.
+    pub expire_nodest_conn: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -340,7 +340,7 @@ const RS: &str = "    real_server 10.99.0.2 80 {\n        weight 2\n    }\n";
 #[test]
 fn virtual_server_ip_port_and_settings() {
     let vs = one_vs(&format!(
-        "virtual_server 192.0.2.10 80 {{\n    delay_loop 6\n    lvs_sched rr\n    lvs_method NAT\n    persistence_timeout 50\n    protocol TCP\n    sorry_server 10.99.0.9 8080\n    quorum 2\n    hysteresis 1\n{RS}}}\n"
+        "virtual_server 192.0.2.10 80 {{\n    delay_loop 6\n    lvs_sched rr\n    lvs_method NAT\n    persistence_timeout 50\n    protocol TCP\n    sorry_server 10.99.0.9 8080\n    quorum 2\n    hysteresis 1\n    expire_nodest_conn\n{RS}}}\n"
     ));
     assert_eq!(
         vs.address,
@@ -357,6 +357,7 @@ fn virtual_server_ip_port_and_settings() {
     assert_eq!(vs.sorry_server, Some((ip("10.99.0.9"), 8080)));
     assert_eq!((vs.quorum, vs.hysteresis), (2, 1));
     assert_eq!(vs.real_servers[0].weight, 2);
+    assert!(vs.expire_nodest_conn);
 }
 
 #[test]
@@ -371,6 +372,7 @@ fn virtual_server_fwmark_and_defaults() {
         (vs.quorum, vs.hysteresis, vs.persistence_timeout),
         (1, 0, None)
     );
+    assert!(!vs.expire_nodest_conn, "off by default, as LVS's sysctl");
 }
 
 #[test]
@@ -672,18 +674,12 @@ fn fwmark_with_dr_and_portless_virtual_servers_are_refused_with_their_line() {
 }
 
 #[test]
-fn dr_persistence_says_how_it_differs() {
+fn dr_persistence_runs_with_its_timeout_without_warning() {
     let (_, d) = parse(&format!(
         "virtual_server 192.0.2.10 80 {{\n    protocol TCP\n    lvs_method DR\n    persistence_timeout 50\n{RS}}}\n"
     ));
-    assert_eq!(
-        find(
-            &d,
-            Severity::Warning,
-            "persistence is a hash of the client address"
-        )
-        .span
-        .line,
-        1
+    assert!(
+        !d.iter().any(|x| x.message.contains("persistence")),
+        "{d:?}"
     );
 }

@@ -127,6 +127,17 @@ impl LvsBridge {
                 Err(e) => tracing::warn!("LVS: {e}"),
             }
         }
+        // `expire_nodest_conn`: after the persistence entries, so no packet is sent back to
+        // the dead server by a remembered client.
+        for f in &plan.flush {
+            match fulcrum_lvs::conntrack::delete(f) {
+                Ok(n) => tracing::info!(
+                    "LVS: expire_nodest_conn: {n} flows of real server {} deleted",
+                    f.address
+                ),
+                Err(e) => tracing::warn!("LVS: expire_nodest_conn: {e}"),
+            }
+        }
     }
 
     /// The Prometheus snapshot: weights, states, quorum (counters are read at scrape time).
@@ -140,19 +151,34 @@ impl LvsBridge {
             let v = names::health_vs(vs);
             let chain = names::vs_chain(vs);
             snap.quorum.push((v.clone(), !self.core.quorum_lost(&v)));
+            snap.virtual_servers
+                .push(crate::lvs_metrics::VirtualServerInfo {
+                    name: v.clone(),
+                    protocol: names::proto(vs.protocol),
+                    lb_kind: format!("{:?}", vs.lb_kind).to_uppercase(),
+                    lb_algo: vs.lb_algo.clone(),
+                    addresses: std::iter::once(vs.address)
+                        .chain(vs.also.iter().copied())
+                        .filter_map(|a| match a {
+                            fulcrum_config::model::VirtualServerAddress::Ip { ip, port } => {
+                                Some((ip, port))
+                            }
+                            fulcrum_config::model::VirtualServerAddress::Fwmark(_) => None,
+                        })
+                        .collect(),
+                });
             for rs in &vs.real_servers {
                 let r = names::health_rs(rs.ip, rs.port);
                 let live = self.core.live(&v, &r);
+                let (state, weight) = rs_state(live, rs);
                 snap.rows.push(crate::lvs_metrics::Row {
                     virtual_server: v.clone(),
                     real_server: r,
-                    weight: if live.up {
-                        live.weight.unwrap_or(rs.weight)
-                    } else {
-                        0
-                    },
+                    weight,
                     up: live.up,
                     chain: names::rs_chain(&chain, rs.ip, rs.port),
+                    address: Some((rs.ip, rs.port)),
+                    state,
                 });
             }
         }
@@ -282,80 +308,51 @@ impl LvsBridge {
         }
     }
 
-    /// For `fulcrum status`: each virtual server with its real servers, their weight, state
-    /// and the connections the kernel scheduled to them (nft counters).
+    /// For `fulcrum status`: each virtual server with its real servers, their weight, state,
+    /// active/inactive connections (conntrack, NAT) and the connections the kernel scheduled
+    /// to them (nft counters) — the stats page's LVS table, as JSON.
     pub fn status(&self) -> Value {
         if self.idle {
             return Value::Array(Vec::new());
         }
-        let mut counters = HashMap::new();
-        for id in self.core.applied_ruleset().tables.keys() {
-            if let Ok(Some(h)) = nft::read_table(id) {
-                counters.extend(h.counters);
-            }
-        }
-        let tracked = fulcrum_lvs::conntrack::read();
-        let members_of = |vs: &fulcrum_config::model::VirtualServer| {
-            let vs_name = fulcrum_lvs::names::health_vs(vs);
-            let proto = fulcrum_lvs::names::proto(vs.protocol);
-            let addresses: Vec<_> = std::iter::once(vs.address)
-                .chain(vs.also.iter().copied())
-                .filter_map(|a| match a {
-                    fulcrum_config::model::VirtualServerAddress::Ip { ip, port } => {
-                        Some((ip, port))
-                    }
-                    fulcrum_config::model::VirtualServerAddress::Fwmark(_) => None,
-                })
-                .collect();
-            let chain = fulcrum_lvs::names::vs_chain(vs);
-            vs.real_servers
-                .iter()
-                .map(|rs| {
-                    let rs_name = fulcrum_lvs::names::health_rs(rs.ip, rs.port);
-                    let live = self.core.live(&vs_name, &rs_name);
-                    let weight = live.weight.unwrap_or(rs.weight);
-                    let (state, weight) = match (live.up, rs.inhibit_on_failure) {
-                        (true, _) => ("UP", weight),
-                        (false, true) => ("DOWN (inhibited, weight 0)", 0),
-                        (false, false) => ("DOWN (removed)", 0),
-                    };
-                    let c = counters
-                        .get(&fulcrum_lvs::names::rs_chain(&chain, rs.ip, rs.port))
-                        .copied()
-                        .unwrap_or_default();
-                    // ipvsadm's ActiveConn / InActConn, from conntrack (NAT only).
-                    let (mut active, mut inactive) = (0, 0);
-                    for (vip, vport) in &addresses {
-                        if let Some(n) =
-                            tracked.get(&(proto.to_string(), *vip, *vport, rs.ip, rs.port))
-                        {
-                            active += n.active;
-                            inactive += n.inactive;
-                        }
-                    }
-                    json!({"real_server": rs_name, "weight": weight, "state": state,
-                           "connections": c.0, "bytes_first_packets": c.1,
-                           "active_connections": active, "inactive_connections": inactive})
-                })
-                .collect::<Vec<_>>()
-        };
+        self.publish_metrics();
         Value::Array(
-            self.core
-                .virtual_servers()
-                .iter()
+            crate::lvs_metrics::table(&self.metrics)
+                .into_iter()
                 .map(|vs| {
-                    let name = fulcrum_lvs::names::health_vs(vs);
+                    let rss: Vec<Value> = vs
+                        .real_servers
+                        .iter()
+                        .map(|rs| {
+                            json!({"real_server": rs.name, "weight": rs.weight, "state": rs.state,
+                                   "connections": rs.scheduled,
+                                   "active_connections": rs.active,
+                                   "inactive_connections": rs.inactive})
+                        })
+                        .collect();
                     json!({
-                        "virtual_server": name,
-                        "protocol": fulcrum_lvs::names::proto(vs.protocol),
-                        "lb_kind": format!("{:?}", vs.lb_kind).to_uppercase(),
+                        "virtual_server": vs.name,
+                        "protocol": vs.protocol,
+                        "lb_kind": vs.lb_kind,
                         "lb_algo": vs.lb_algo,
-                        "quorum": if self.core.quorum_lost(&name) { "lost" } else { "up" },
-                        "real_servers": members_of(vs),
+                        "quorum": if vs.quorum_up { "up" } else { "lost" },
+                        "real_servers": rss,
                     })
                 })
                 .collect(),
         )
+    }
+}
+
+/// A real server's state as `fulcrum status` and the stats page show it, and its weight now.
+fn rs_state(
+    live: fulcrum_lvs::RsLive,
+    rs: &fulcrum_config::model::RealServer,
+) -> (&'static str, u32) {
+    match (live.up, rs.inhibit_on_failure) {
+        (true, _) => ("UP", live.weight.unwrap_or(rs.weight)),
+        (false, true) => ("DOWN (inhibited, weight 0)", 0),
+        (false, false) => ("DOWN (removed)", 0),
     }
 }
 

@@ -2,7 +2,9 @@
 //! `prometheus-exporter` service (through `metrics::FulcrumMetrics`): per real server its
 //! weight, whether it is in the rotation, and the connections the kernel scheduled to it (the
 //! counter of its nftables chain, read at scrape time); per virtual server whether its quorum
-//! is up. The LVS bridge refreshes the snapshot each time it applies a change.
+//! is up. The LVS bridge refreshes the snapshot each time it applies a change. The same
+//! snapshot gives the stats page its LVS table (`table`), with ipvsadm's active/inactive
+//! connections read from conntrack when the page is built.
 
 use fulcrum_lvs::nft;
 use fulcrum_lvs::ruleset::TableId;
@@ -18,11 +20,26 @@ pub struct Row {
     pub up: bool,
     /// The nftables chain whose counter counts this real server's connections.
     pub chain: String,
+    pub address: Option<(std::net::IpAddr, u16)>,
+    /// `UP`, `DOWN (removed)`, `DOWN (inhibited, weight 0)`.
+    pub state: &'static str,
+}
+
+/// What the stats page shows of a virtual server besides its rows.
+#[derive(Debug, Clone, Default)]
+pub struct VirtualServerInfo {
+    pub name: String,
+    pub protocol: &'static str,
+    pub lb_kind: String,
+    pub lb_algo: String,
+    /// Its virtual addresses and ports (none for fwmark services), to match conntrack flows.
+    pub addresses: Vec<(std::net::IpAddr, u16)>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub rows: Vec<Row>,
+    pub virtual_servers: Vec<VirtualServerInfo>,
     /// (virtual server, quorum up).
     pub quorum: Vec<(String, bool)>,
     pub tables: Vec<TableId>,
@@ -46,6 +63,59 @@ impl LvsMetrics {
             Err(p) => p.into_inner().clone(),
         }
     }
+}
+
+/// The stats page's LVS table: the snapshot with the nft counters and conntrack's
+/// active/inactive counts (NAT) read now.
+pub fn table(m: &LvsMetrics) -> Vec<fulcrum_stats::lvs::LvsVirtualServer> {
+    use fulcrum_stats::lvs::{LvsRealServer, LvsVirtualServer};
+    let s = m.get();
+    if s.virtual_servers.is_empty() {
+        return Vec::new();
+    }
+    let mut counters: Counters = HashMap::new();
+    for t in &s.tables {
+        if let Ok(Some(h)) = nft::read_table(t) {
+            counters.extend(h.counters);
+        }
+    }
+    let tracked = fulcrum_lvs::conntrack::read();
+    s.virtual_servers
+        .iter()
+        .map(|vs| LvsVirtualServer {
+            name: vs.name.clone(),
+            protocol: vs.protocol.to_string(),
+            lb_kind: vs.lb_kind.clone(),
+            lb_algo: vs.lb_algo.clone(),
+            quorum_up: s.quorum.iter().any(|(v, up)| *v == vs.name && *up),
+            real_servers: s
+                .rows
+                .iter()
+                .filter(|r| r.virtual_server == vs.name)
+                .map(|r| {
+                    let (mut active, mut inactive) = (0, 0);
+                    if let Some((ip, port)) = r.address {
+                        for (vip, vport) in &vs.addresses {
+                            let key = (vs.protocol.to_string(), *vip, *vport, ip, port);
+                            if let Some(n) = tracked.get(&key) {
+                                active += n.active;
+                                inactive += n.inactive;
+                            }
+                        }
+                    }
+                    LvsRealServer {
+                        name: r.real_server.clone(),
+                        weight: r.weight,
+                        state: r.state.to_string(),
+                        up: r.up,
+                        active,
+                        inactive,
+                        scheduled: counters.get(&r.chain).map_or(0, |c| c.0),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// chain → (packets, bytes).

@@ -48,6 +48,10 @@ impl MetricsSource for FulcrumMetrics {
         render_vrrp(out, &vrrp);
         crate::lvs_metrics::render(out, &self.lvs);
     }
+
+    fn lvs(&self) -> Vec<fulcrum_stats::lvs::LvsVirtualServer> {
+        crate::lvs_metrics::table(&self.lvs)
+    }
 }
 
 /// Writes the `fulcrum_vrrp_*` families for `instances` (nothing when there are none).

@@ -330,3 +330,148 @@ fn dr_reload_keeps_established_flows_on_their_real_server() {
         d.log()
     );
 }
+
+#[test]
+fn dr_persistence_holds_a_client_for_its_timeout_then_lets_it_go() {
+    let Some((topo, _servers)) = start("lvs_dr_persist") else {
+        return;
+    };
+    let conf = |weights: &[u32]| {
+        let mut rs = String::new();
+        for (i, w) in weights.iter().enumerate() {
+            rs.push_str(&format!(
+                "    real_server {} 80 {{\n        weight {w}\n    }}\n",
+                topo.node(3 + i).addr
+            ));
+        }
+        format!(
+            "vrrp_instance VI_1 {{\n    state MASTER\n    interface eth0\n    virtual_router_id 54\n    priority 100\n    advert_int 1\n    virtual_ipaddress {{\n        {VIP}\n    }}\n}}\n\
+             virtual_server {VIP} 80 {{\n    lvs_sched rr\n    lvs_method DR\n    protocol TCP\n    persistence_timeout 3\n{rs}}}\n"
+        )
+    };
+    let d = Director::start(&topo.dir, topo.node(1), "director", &conf(&[1, 1, 1]));
+    wait_answer(&topo, &d);
+    let (seen, errors) = per_client(&topo, 2);
+    assert!(errors.is_empty(), "{errors:?}\n{}", d.log());
+    for (c, answers) in &seen {
+        assert!(
+            answers.iter().all(|s| s == &answers[0]),
+            "{c} moved: {answers:?}"
+        );
+    }
+    let c0: IpAddr = "10.99.0.200".parse().unwrap();
+    let held = seen[&c0][0].clone();
+    let idx: usize = held[2..].parse::<usize>().unwrap() - 1;
+    // Its server is set to weight 0 (quiesced): new clients never go there, but the client
+    // keeps it as long as it keeps sending (each packet refreshes its entry, as LVS's
+    // templates), here for 5 s, longer than the 3 s timeout.
+    let mut weights = [1, 1, 1];
+    weights[idx] = 0;
+    d.reload(&conf(&weights));
+    assert!(
+        fulcrum_testlab::wait::until(Duration::from_secs(10), || d
+            .log()
+            .contains("configuration reloaded"))
+        .is_some(),
+        "{}",
+        d.log()
+    );
+    let answers = topo
+        .node(0)
+        .in_thread(move || {
+            let mut out = Vec::new();
+            for _ in 0..10 {
+                out.push(ask_from(c0, 80));
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            out
+        })
+        .join()
+        .unwrap();
+    assert!(
+        answers.iter().all(|a| a.as_deref() == Ok(held.as_str())),
+        "{c0} left {held} while persistent: {answers:?}\n{}",
+        d.log()
+    );
+    // Silent, the client's entry expires after the timeout; it then goes elsewhere.
+    let set = format!(
+        "vs_tcp_10_99_0_100_80_rs_{}_80_persist",
+        topo.node(3 + idx).addr.to_string().replace('.', "_")
+    );
+    let listed = |d: &fulcrum_testlab::netns::Node| {
+        let out = d
+            .run("nft", &["list", "set", "netdev", "fulcrum_lvs", &set])
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let dnode = topo.node(1).clone();
+    assert!(listed(&dnode).contains("10.99.0.200"), "{}", listed(&dnode));
+    assert!(
+        fulcrum_testlab::wait::until(Duration::from_secs(10), || !listed(&dnode)
+            .contains("10.99.0.200"))
+        .is_some(),
+        "the entry never expired: {}",
+        listed(&dnode)
+    );
+    let after = topo
+        .node(0)
+        .in_thread(move || ask_from(c0, 80))
+        .join()
+        .unwrap();
+    assert!(
+        after.as_ref().is_ok_and(|s| *s != held),
+        "{c0} still on {held} after its timeout: {after:?}"
+    );
+}
+
+#[test]
+fn dr_expire_nodest_conn_releases_the_persistent_clients_of_an_inhibited_server() {
+    let Some((topo, _servers)) = start("lvs_dr_expire") else {
+        return;
+    };
+    // MISC_CHECKs flipped by a file (the real servers keep answering): with
+    // inhibit_on_failure a failed server stays at weight 0 and, as in LVS, would keep its
+    // persistent clients for the 60 s; expire_nodest_conn lets them go at once.
+    let mut rs = String::new();
+    for i in 0..2 {
+        rs.push_str(&format!(
+            "    real_server {} 80 {{\n        weight 1\n        inhibit_on_failure\n        MISC_CHECK {{\n            misc_path \"/usr/bin/test ! -e {}/rs{}.down\"\n        }}\n    }}\n",
+            topo.node(3 + i).addr,
+            topo.dir.display(),
+            i + 1
+        ));
+    }
+    let conf = format!(
+        "vrrp_instance VI_1 {{\n    state MASTER\n    interface eth0\n    virtual_router_id 55\n    priority 100\n    advert_int 1\n    virtual_ipaddress {{\n        {VIP}\n    }}\n}}\n\
+         virtual_server {VIP} 80 {{\n    delay_loop 1\n    lvs_sched rr\n    lvs_method DR\n    protocol TCP\n    persistence_timeout 60\n    expire_nodest_conn\n{rs}}}\n"
+    );
+    let d = Director::start(&topo.dir, topo.node(1), "director", &conf);
+    wait_answer(&topo, &d);
+    let (seen, errors) = per_client(&topo, 2);
+    assert!(errors.is_empty(), "{errors:?}\n{}", d.log());
+    let c0: IpAddr = "10.99.0.200".parse().unwrap();
+    let held = seen[&c0][0].clone();
+    assert!(seen[&c0].iter().all(|s| *s == held), "{seen:?}");
+    std::fs::write(topo.dir.join(format!("{held}.down")), "").unwrap();
+    let inhibited = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        let json: serde_json::Value =
+            serde_json::from_str(&d.status(true)).unwrap_or(serde_json::Value::Null);
+        json["virtual_servers"][0]["real_servers"]
+            .as_array()
+            .is_some_and(|a| {
+                a.iter()
+                    .any(|r| r["state"].as_str().is_some_and(|s| s.contains("inhibited")))
+            })
+    });
+    assert!(inhibited.is_some(), "{}", d.log());
+    let after = topo
+        .node(0)
+        .in_thread(move || ask_from(c0, 80))
+        .join()
+        .unwrap();
+    assert!(
+        after.as_ref().is_ok_and(|s| *s != held),
+        "{c0} still sent to the failed {held}: {after:?}\n{}",
+        d.log()
+    );
+}

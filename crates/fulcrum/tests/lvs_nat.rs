@@ -495,3 +495,144 @@ fn nat_wlc_sends_new_connections_to_the_least_loaded_server() {
     assert!(errors.is_empty(), "{errors:?}");
     assert!(counts.get("rs3").copied().unwrap_or(0) >= 14, "{counts:?}");
 }
+
+/// Conntrack entries on `node` whose replies come from `rs` (the NAT flows to that server).
+fn flows_to(node: &fulcrum_testlab::netns::Node, rs: std::net::Ipv4Addr) -> usize {
+    let out = node.run("cat", &["/proc/net/nf_conntrack"]).unwrap();
+    let reply_src = format!("src={rs}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .filter(|w| w.starts_with("src="))
+                .nth(1)
+                .is_some_and(|w| w == reply_src)
+        })
+        .count()
+}
+
+#[test]
+fn nat_expire_nodest_conn_deletes_a_dead_servers_flows_and_the_stats_page_shows_it() {
+    let Some((topo, _servers)) = start("lvs_nat_expire") else {
+        return;
+    };
+    let d = topo.node(1).clone();
+    // MISC_CHECKs the test flips by a file: the real servers keep running, so only
+    // expire_nodest_conn can remove their flows (TIME_WAIT entries last 120 s otherwise).
+    let mut rs = String::new();
+    for i in 0..2 {
+        rs.push_str(&format!(
+            "    real_server {} 80 {{\n        weight 1\n        MISC_CHECK {{\n            misc_path \"/usr/bin/test ! -e {}/rs{}.down\"\n        }}\n    }}\n",
+            topo.node(2 + i).addr,
+            topo.dir.display(),
+            i + 1
+        ));
+    }
+    let conf = format!(
+        "virtual_server {VIP} 80 {{\n    delay_loop 1\n    lvs_sched rr\n    lvs_method NAT\n    protocol TCP\n    expire_nodest_conn\n{rs}}}\n"
+    );
+    // The stats page (HTTP GET on a `stats uri` listener) shows the LVS table.
+    let stats_cfg = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+        listen stats\n    bind *:9102\n    stats uri /stats\n";
+    let fulcrum = Director::start_with(&topo.dir, &d, "fulcrum", &conf, Some(stats_cfg));
+    wait_answer(&topo, &fulcrum, None);
+    let (counts, errors) = spread(topo.node(0), 20);
+    assert!(errors.is_empty(), "{errors:?}\n{}", fulcrum.log());
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    let (rs1, rs2) = (topo.node(2).addr, topo.node(3).addr);
+    assert!(flows_to(&d, rs1) >= 10, "{}", flows_to(&d, rs1));
+    let rs2_before = flows_to(&d, rs2);
+    assert!(rs2_before >= 10, "{rs2_before}");
+    // One connection held open (ESTABLISHED: active) while the page is read.
+    let (hold_tx, hold_rx) = std::sync::mpsc::channel::<()>();
+    let (open_tx, open_rx) = std::sync::mpsc::channel::<()>();
+    let held = topo.node(0).in_thread(move || {
+        let s = std::net::TcpStream::connect((VIP, 80)).unwrap();
+        open_tx.send(()).unwrap();
+        let _ = hold_rx.recv_timeout(Duration::from_secs(4));
+        drop(s);
+    });
+    open_rx.recv().unwrap();
+    let page = get(topo.node(0), d.addr, 9102, "/stats");
+    hold_tx.send(()).unwrap();
+    held.join().unwrap();
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("<table class=\"tbl\" id=\"lvs\">"), "{page}");
+    assert!(
+        page.contains("TCP 10.99.0.100:80</td><td class=\"st\" data-col=\"method\">NAT rr</td>"),
+        "{page}"
+    );
+    let cell = |page: &str, rs: std::net::Ipv4Addr, col: &str| -> String {
+        let line = page
+            .lines()
+            .find(|l| l.contains(&format!("data-rs=\"{rs}:80\"")))
+            .unwrap_or_else(|| panic!("no line for {rs}\n{page}"));
+        let at = line.find(&format!("data-col=\"{col}\">")).unwrap() + col.len() + 12;
+        line[at..].split('<').next().unwrap().to_string()
+    };
+    for rs in [rs1, rs2] {
+        assert_eq!(cell(&page, rs, "state"), "UP", "{page}");
+        assert_eq!(cell(&page, rs, "weight"), "1", "{page}");
+        let inactive: u64 = cell(&page, rs, "inactconn").parse().unwrap();
+        assert!(inactive >= 10, "{rs}: {inactive} inactive\n{page}");
+        let scheduled: u64 = cell(&page, rs, "scheduled").parse().unwrap();
+        assert!(scheduled >= 10, "{rs}: {scheduled} scheduled\n{page}");
+    }
+    let active: u64 = [rs1, rs2]
+        .iter()
+        .map(|rs| cell(&page, *rs, "activeconn").parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(active, 1, "the held connection\n{page}");
+    // rs1's checker fails: its flows go at once, rs2's stay.
+    std::fs::write(topo.dir.join("rs1.down"), "").unwrap();
+    let gone = fulcrum_testlab::wait::until(Duration::from_secs(10), || flows_to(&d, rs1) == 0);
+    assert!(
+        gone.is_some(),
+        "{} flows to rs1 left\n{}",
+        flows_to(&d, rs1),
+        fulcrum.log()
+    );
+    assert!(
+        flows_to(&d, rs2) >= rs2_before,
+        "rs2's flows were deleted too"
+    );
+    assert!(
+        fulcrum.log().contains("expire_nodest_conn: "),
+        "{}",
+        fulcrum.log()
+    );
+    let (counts, errors) = spread(topo.node(0), 10);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(counts.get("rs2"), Some(&10), "{counts:?}");
+    // The page follows: rs1 DOWN at weight 0 with no flow left.
+    let page = get(topo.node(0), d.addr, 9102, "/stats");
+    assert_eq!(cell(&page, rs1, "state"), "DOWN (removed)", "{page}");
+    assert_eq!(cell(&page, rs1, "weight"), "0", "{page}");
+    assert_eq!(cell(&page, rs1, "inactconn"), "0", "{page}");
+    assert_eq!(cell(&page, rs1, "activeconn"), "0", "{page}");
+}
+
+/// GET `path` on the director's `port`, from the client: the whole answer.
+fn get(
+    client: &fulcrum_testlab::netns::Node,
+    director: std::net::Ipv4Addr,
+    port: u16,
+    path: &'static str,
+) -> String {
+    use std::io::{Read, Write};
+    client
+        .in_thread(move || {
+            let mut s = std::net::TcpStream::connect((director, port)).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            write!(
+                s,
+                "GET {path} HTTP/1.1\r\nHost: d\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        })
+        .join()
+        .unwrap()
+}

@@ -9,10 +9,13 @@
 //!
 //! DR (`table netdev fulcrum_lvs`): an ingress chain per device does the same lookup; the
 //! virtual server's chain first forwards packets of known flows (`<vs>_flows`, learned by the
-//! real-server chains), then hashes new ones (`jhash` of source address and port, or of the
-//! source address alone under persistence) into the slots; the real-server chain learns the
-//! flow and does `fwd ip to <rs> device <dev>` — the packet keeps the VIP, the kernel resolves
+//! real-server chains), then, under persistence, sends a client found in a real server's
+//! timed set (`<rs chain>_persist`) to it, then hashes new ones (`jhash` of source address and
+//! port, or of the source key alone under persistence) into the slots; the real-server chain
+//! learns the flow (and the client) and does `fwd ip to <rs> device <dev>` — the packet keeps the VIP, the kernel resolves
 //! the real server's MAC. No conntrack is involved, so both directors hash alike.
+
+mod dr;
 
 use crate::names::{self, fam, proto, target, TABLE};
 use crate::ruleset::{Chain, Map, Ruleset, Table, TableId};
@@ -135,7 +138,7 @@ pub fn build(inputs: &Inputs) -> (Ruleset, Vec<String>) {
             }
             LbKind::Dr => {
                 let t = dr.get_or_insert_with(dr_skeleton);
-                if let Err(e) = add_dr(t, vs, inputs) {
+                if let Err(e) = dr::add_dr(t, vs, inputs) {
                     notes.push(format!("{}: {e}", names::health_vs(vs)));
                 }
             }
@@ -525,111 +528,6 @@ fn slot_elems(
             )
         })
         .collect()
-}
-
-fn add_dr(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), String> {
-    let VirtualServerAddress::Ip { ip: vip, .. } = vs.address else {
-        return Err(
-            "fwmark virtual servers need lb_kind NAT (the mark is set after netdev ingress)".into(),
-        );
-    };
-    let dev = inputs.dr_devices.get(&vip).ok_or_else(|| {
-        format!("no interface known for DR virtual address {vip} (no vrrp_instance holds it and no route was found)")
-    })?;
-    let chain = names::vs_chain(vs);
-    add_service(t, vs, &chain)?;
-    let base = format!(
-        "ingress_{}",
-        dev.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
-    );
-    t.chains.entry(base).or_insert_with(|| Chain {
-        hook: Some(format!(
-            "type filter hook ingress device \"{dev}\" priority -500; policy accept;"
-        )),
-        // Only frames addressed to this director: a bridge floods unknown unicast, and a
-        // BACKUP director must not forward what was meant for the MASTER's MAC.
-        rules: DISPATCH
-            .iter()
-            .map(|s| format!("meta pkttype host {s}"))
-            .collect(),
-    });
-    let f = fam(vip);
-    let p = proto(vs.protocol);
-    let addr_type = if vip.is_ipv4() {
-        "ipv4_addr"
-    } else {
-        "ipv6_addr"
-    };
-    let flows = format!("{chain}_flows");
-    let timeout = if vs.protocol == IpProtocol::Udp {
-        DR_FLOW_TIMEOUT_UDP
-    } else {
-        DR_FLOW_TIMEOUT_TCP
-    };
-    t.maps.insert(
-        flows.clone(),
-        Map {
-            decl: format!(
-                "type {addr_type} . inet_service : {addr_type}; flags dynamic,timeout; timeout {timeout}s; size {DYNAMIC_SIZE};"
-            ),
-            dynamic: true,
-            ..Map::default()
-        },
-    );
-    let members = members(vs, inputs);
-    let prev = previous_slots(inputs, "netdev", &chain, &members);
-    let table = slots_stable(&members, Algo::parse(&vs.lb_algo), &prev);
-    let slots_map = format!("{chain}_slots");
-    let mut vs_rules = vec![format!(
-        "meta l4proto {p} fwd {f} to {f} saddr . {p} sport map @{flows} device \"{dev}\""
-    )];
-    if !table.is_empty() {
-        // Per flow, never per packet: a hash of the flow (or of the client under persistence
-        // or `sh`) picks the slot; numgen would scatter one connection's packets.
-        let key =
-            if vs.persistence_timeout.is_some() || Algo::parse(&vs.lb_algo) == Algo::SourceHash {
-                format!("{f} saddr")
-            } else if Algo::parse(&vs.lb_algo) == Algo::DestinationHash {
-                format!("{f} daddr")
-            } else {
-                format!("{f} saddr . {p} sport")
-            };
-        vs_rules.push(format!(
-            "meta l4proto {p} jhash {key} mod {} seed {SEED} vmap @{slots_map}",
-            table.len()
-        ));
-    }
-    t.maps.insert(
-        slots_map,
-        Map {
-            decl: "typeof numgen inc mod 2 : verdict;".into(),
-            elems: slot_elems(&chain, &table, &members),
-            dynamic: false,
-            is_set: false,
-        },
-    );
-    for m in &members {
-        if m.ip.is_ipv4() != vip.is_ipv4() {
-            return Err(format!(
-                "real server {} is not of the virtual server's address family",
-                m.ip
-            ));
-        }
-        let rule = format!(
-            "meta l4proto {p} update @{flows} {{ {f} saddr . {p} sport : {} }} counter fwd {f} to {} device \"{dev}\"",
-            m.ip, m.ip
-        );
-        t.chains
-            .insert(member_chain(&chain, m), one_rule_chain(rule));
-    }
-    t.chains.insert(
-        chain,
-        Chain {
-            hook: None,
-            rules: vs_rules,
-        },
-    );
-    Ok(())
 }
 
 fn one_rule_chain(rule: String) -> Chain {

@@ -2,6 +2,10 @@
 //! `/proc/net/nf_conntrack` prints it (pure parser; the adapter reads the file). As ipvsadm:
 //! a TCP connection in ESTABLISHED is active, any other state (SYN_RECV, TIME_WAIT, ...) and
 //! every UDP flow inactive. DR flows do not pass the director's conntrack and are not counted.
+//!
+//! `expire_nodest_conn` deletes a dead real server's NAT flows with Debian's `conntrack` tool
+//! (conntrack-tools, ctnetlink underneath): no netlink crate of the workspace speaks ctnetlink,
+//! and one small command per dead server keeps the tree free of a hand-written protocol.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -63,9 +67,80 @@ pub fn read() -> HashMap<FlowKey, Counts> {
         .unwrap_or_default()
 }
 
+/// The `conntrack -D` arguments deleting the NAT flows of `f`: those towards its virtual
+/// address whose replies come from the real server.
+pub fn delete_args(f: &crate::core::Flush) -> Vec<String> {
+    use fulcrum_config::model::IpProtocol;
+    let mut a: Vec<String> = vec!["-D".into()];
+    if f.address.is_ipv6() {
+        a.extend(["-f".into(), "ipv6".into()]);
+    }
+    let proto = match f.protocol {
+        IpProtocol::Tcp => "tcp",
+        IpProtocol::Udp => "udp",
+        IpProtocol::Sctp => "sctp",
+    };
+    a.extend(["-p".into(), proto.into()]);
+    if let Some((vip, vport)) = f.virtual_address {
+        a.extend(["--orig-dst".into(), vip.to_string()]);
+        a.extend(["--orig-port-dst".into(), vport.to_string()]);
+    }
+    a.extend(["--reply-src".into(), f.address.to_string()]);
+    if f.port != 0 {
+        a.extend(["--reply-port-src".into(), f.port.to_string()]);
+    }
+    a
+}
+
+/// Deletes the flows of `f` from this network namespace's conntrack table; returns how many
+/// the tool reports deleted.
+pub fn delete(f: &crate::core::Flush) -> Result<u64, String> {
+    let out = std::process::Command::new("conntrack")
+        .args(delete_args(f))
+        .output()
+        .map_err(|e| format!("conntrack: {e} (install the conntrack package)"))?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    // "conntrack v1.4.7 (conntrack-tools): 3 flow entries have been deleted." (exit 1 on 0).
+    let n = text
+        .split(": ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok());
+    match n {
+        Some(n) => Ok(n),
+        None => Err(format!("conntrack: {}", text.trim())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delete_args_select_the_flows_of_one_real_server() {
+        use crate::core::Flush;
+        use fulcrum_config::model::IpProtocol;
+        let f = Flush {
+            protocol: IpProtocol::Tcp,
+            virtual_address: Some(("10.99.0.100".parse().unwrap(), 80)),
+            address: "10.99.0.3".parse().unwrap(),
+            port: 8080,
+        };
+        assert_eq!(
+            delete_args(&f).join(" "),
+            "-D -p tcp --orig-dst 10.99.0.100 --orig-port-dst 80 --reply-src 10.99.0.3 --reply-port-src 8080"
+        );
+        let f6 = Flush {
+            protocol: IpProtocol::Udp,
+            virtual_address: None,
+            address: "fd00::3".parse().unwrap(),
+            port: 0,
+        };
+        assert_eq!(
+            delete_args(&f6).join(" "),
+            "-D -f ipv6 -p udp --reply-src fd00::3"
+        );
+    }
 
     #[test]
     fn counts_established_as_active_and_the_rest_as_inactive() {

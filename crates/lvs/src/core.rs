@@ -6,7 +6,7 @@
 use crate::build::{self, alive_weight, Inputs, RsLive};
 use crate::names::{self, TABLE};
 use crate::ruleset::{diff, Ruleset, TableId};
-use fulcrum_config::model::VirtualServer;
+use fulcrum_config::model::{LbKind, VirtualServer, VirtualServerAddress};
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
@@ -19,6 +19,19 @@ pub struct Core {
     applied: Ruleset,
     /// `alpha`: real servers DOWN until their first passing check.
     alpha_pending: HashSet<(String, String)>,
+    /// `expire_nodest_conn`: real servers that went DOWN since the last plan.
+    went_down: HashSet<(String, String)>,
+}
+
+/// `expire_nodest_conn`: the kernel's NAT flows of a real server that went DOWN, to delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flush {
+    pub protocol: fulcrum_config::model::IpProtocol,
+    /// The virtual address and port (None for a fwmark virtual server: every flow to the
+    /// real server).
+    pub virtual_address: Option<(IpAddr, u16)>,
+    pub address: IpAddr,
+    pub port: u16,
 }
 
 /// A script to run: keepalived's `quorum_up` / `quorum_down`.
@@ -37,6 +50,8 @@ pub struct Purge {
     /// The element's value as nft prints it in JSON (`10.99.0.3 . 80` → address and port).
     pub address: IpAddr,
     pub port: Option<u16>,
+    /// A DR real server's own persistence set: flushed whole.
+    pub whole: bool,
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +60,8 @@ pub struct Plan {
     /// The nft script; empty when nothing changes.
     pub script: String,
     pub purge: Vec<Purge>,
+    /// Flows to delete at once (`expire_nodest_conn`).
+    pub flush: Vec<Flush>,
     pub scripts: Vec<ScriptRun>,
     /// Virtual servers that cannot be programmed, and why.
     pub notes: Vec<String>,
@@ -133,11 +150,16 @@ impl Core {
     }
 
     pub fn set_up(&mut self, vs: &str, rs: &str, up: bool) {
-        self.alpha_pending.remove(&(vs.to_string(), rs.to_string()));
-        self.live
-            .entry((vs.to_string(), rs.to_string()))
-            .or_default()
-            .up = up;
+        let key = (vs.to_string(), rs.to_string());
+        self.alpha_pending.remove(&key);
+        let l = self.live.entry(key.clone()).or_default();
+        let was_up = l.up;
+        l.up = up;
+        if up {
+            self.went_down.remove(&key);
+        } else if was_up {
+            self.went_down.insert(key);
+        }
     }
 
     pub fn set_weight(&mut self, vs: &str, rs: &str, weight: u32) {
@@ -245,8 +267,83 @@ impl Core {
         plan.notes = notes;
         plan.script = diff(&self.applied, &desired);
         plan.purge = self.purges(&desired);
+        self.expire_nodest(&mut plan);
         plan.desired = desired;
         plan
+    }
+
+    /// `expire_nodest_conn`: the flows and persistence entries of real servers that went DOWN.
+    fn expire_nodest(&mut self, plan: &mut Plan) {
+        let went_down = std::mem::take(&mut self.went_down);
+        for vs in self.vss.iter().filter(|vs| vs.expire_nodest_conn) {
+            let v = names::health_vs(vs);
+            let chain = names::vs_chain(vs);
+            for rs in &vs.real_servers {
+                if !went_down.contains(&(v.clone(), names::health_rs(rs.ip, rs.port))) {
+                    continue;
+                }
+                let addresses = std::iter::once(&vs.address).chain(vs.also.iter());
+                for a in addresses {
+                    let virtual_address = match *a {
+                        VirtualServerAddress::Ip { ip, port } => Some((ip, port)),
+                        VirtualServerAddress::Fwmark(_) => None,
+                    };
+                    plan.flush.push(Flush {
+                        protocol: vs.protocol,
+                        virtual_address,
+                        address: rs.ip,
+                        port: rs.port,
+                    });
+                }
+                // With `inhibit_on_failure` the server keeps its chain (weight 0), so the
+                // persistence entries were not purged with it: purge them now (DR: its flows
+                // too, and its own persistence set).
+                let mut purges = Vec::new();
+                let rs_chain = names::rs_chain(&chain, rs.ip, rs.port);
+                if vs.lb_kind == LbKind::Dr {
+                    let table = TableId {
+                        family: "netdev",
+                        name: TABLE.into(),
+                    };
+                    purges.push(Purge {
+                        table: table.clone(),
+                        map: format!("{chain}_flows"),
+                        address: rs.ip,
+                        port: None,
+                        whole: false,
+                    });
+                    // A removed server's set went with it; an inhibited one keeps it.
+                    if vs.persistence_timeout.is_some() && rs.inhibit_on_failure {
+                        purges.push(Purge {
+                            table,
+                            map: format!("{rs_chain}_persist"),
+                            address: rs.ip,
+                            port: None,
+                            whole: true,
+                        });
+                    }
+                } else if vs.persistence_timeout.is_some() {
+                    purges.push(Purge {
+                        table: TableId {
+                            family: "inet",
+                            name: TABLE.into(),
+                        },
+                        map: format!("{chain}_persist"),
+                        address: rs.ip,
+                        port: match vs.address {
+                            VirtualServerAddress::Fwmark(_) => None,
+                            _ => Some(rs.port),
+                        },
+                        whole: false,
+                    });
+                }
+                for purge in purges {
+                    if !plan.purge.contains(&purge) {
+                        plan.purge.push(purge);
+                    }
+                }
+            }
+        }
     }
 
     /// Persistence entries of real servers whose chain is gone (failed or removed): LVS
@@ -282,6 +379,7 @@ impl Core {
                         map: format!("{chain}_persist"),
                         address: rs.ip,
                         port: with_port.then_some(rs.port),
+                        whole: false,
                     });
                 }
             }
@@ -315,6 +413,7 @@ impl Core {
                 map: format!("{chain}_flows"),
                 address: rs.ip,
                 port: None,
+                whole: false,
             })
             .collect()
     }

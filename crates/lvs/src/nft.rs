@@ -191,6 +191,14 @@ pub fn purge(purges: &[Purge]) -> Result<usize, NftError> {
     let mut script = String::new();
     let mut n = 0;
     for p in purges {
+        if p.whole {
+            n += 1;
+            script.push_str(&format!(
+                "flush set {} {} {}\n",
+                p.table.family, p.table.name, p.map
+            ));
+            continue;
+        }
         let Some(v) = list(&["list", "map", p.table.family, &p.table.name, &p.map])? else {
             continue;
         };

@@ -443,3 +443,97 @@ fn dr_forgets_the_flows_of_a_failed_server_not_of_a_removed_one() {
     let p = c.plan();
     assert!(p.purge.is_empty(), "{:?}", p.purge);
 }
+
+#[test]
+fn expire_nodest_conn_flushes_a_server_that_goes_down_once_and_only_when_on() {
+    use fulcrum_lvs::core::Flush;
+    // Off (LVS's default): no flow is deleted.
+    let off = "virtual_server 10.99.0.100 80 {\n lvs_sched wrr\n protocol TCP\n persistence_timeout 60\n real_server 10.99.0.3 80 {\n  inhibit_on_failure\n }\n real_server 10.99.0.4 80 {\n }\n}\n";
+    let mut c = applied(off);
+    c.set_up(VS1, "10.99.0.3:80", false);
+    assert!(c.plan().flush.is_empty());
+    // On: the server's flows, and its persistence entries though its chain stays (inhibit).
+    let on = off.replace(" protocol TCP\n", " protocol TCP\n expire_nodest_conn\n");
+    let mut c = applied(&on);
+    c.set_up(VS1, "10.99.0.3:80", false);
+    let p = c.plan();
+    assert_eq!(
+        p.flush,
+        vec![Flush {
+            protocol: fulcrum_config::model::IpProtocol::Tcp,
+            virtual_address: Some(("10.99.0.100".parse().unwrap(), 80)),
+            address: "10.99.0.3".parse().unwrap(),
+            port: 80,
+        }]
+    );
+    assert_eq!(p.purge.len(), 1, "{:?}", p.purge);
+    assert_eq!(p.purge[0].map, "vs_tcp_10_99_0_100_80_persist");
+    c.applied(p.desired);
+    // Once: a second DOWN report or another change flushes nothing more.
+    c.set_up(VS1, "10.99.0.3:80", false);
+    c.set_up(VS1, "10.99.0.4:80", true);
+    assert!(c.plan().flush.is_empty());
+    // Back UP, then DOWN again: flushed again.
+    c.set_up(VS1, "10.99.0.3:80", true);
+    c.plan();
+    c.set_up(VS1, "10.99.0.3:80", false);
+    assert_eq!(c.plan().flush.len(), 1);
+}
+
+#[test]
+fn dr_persistence_is_a_timed_set_per_real_server_with_granularity() {
+    let text = "virtual_server 10.99.0.100 80 {\n lvs_sched rr\n lvs_method DR\n protocol TCP\n persistence_timeout 40\n persistence_granularity 255.255.255.0\n expire_nodest_conn\n real_server 10.99.0.3 80 {\n  inhibit_on_failure\n }\n real_server 10.99.0.4 80 {\n }\n}\n";
+    let devices: HashMap<_, _> = [("10.99.0.100".parse().unwrap(), "eth0".to_string())].into();
+    let mut c = Core::new(vss(text), devices);
+    let p = c.plan();
+    let set = "vs_tcp_10_99_0_100_80_rs_10_99_0_3_80_persist";
+    assert!(p.script.contains(&format!(
+        "add set netdev fulcrum_lvs {set} {{ type ipv4_addr; flags dynamic,timeout; timeout 40s; size 65536; }}"
+    )), "{}", p.script);
+    // Refreshed by every packet, consulted before the hash, learned by the real server's chain.
+    assert!(p.script.contains(&format!(
+        "meta l4proto tcp ip saddr and 255.255.255.0 @{set} update @{set} {{ ip saddr and 255.255.255.0 }}"
+    )), "{}", p.script);
+    assert!(p.script.contains(&format!(
+        "meta l4proto tcp ip saddr and 255.255.255.0 @{set} goto vs_tcp_10_99_0_100_80_rs_10_99_0_3_80"
+    )), "{}", p.script);
+    assert!(
+        p.script
+            .contains("jhash ip saddr and 255.255.255.0 mod 2 seed"),
+        "{}",
+        p.script
+    );
+    assert!(
+        p.script.contains(&format!(
+            "update @{set} {{ ip saddr and 255.255.255.0 }} counter fwd ip to 10.99.0.3"
+        )),
+        "{}",
+        p.script
+    );
+    c.applied(p.desired);
+    // The inhibited server fails: it keeps its chain and set, expire_nodest_conn flushes the set.
+    c.set_up(VS1, "10.99.0.3:80", false);
+    let p = c.plan();
+    assert!(
+        !p.script
+            .contains(&format!("delete set netdev fulcrum_lvs {set}")),
+        "{}",
+        p.script
+    );
+    assert!(
+        p.purge.iter().any(|x| x.map == set && x.whole),
+        "{:?}",
+        p.purge
+    );
+    c.applied(p.desired);
+    // The other one fails (not inhibited): its set goes with its chain.
+    c.set_up(VS1, "10.99.0.4:80", false);
+    let p = c.plan();
+    assert!(
+        p.script.contains(
+            "delete set netdev fulcrum_lvs vs_tcp_10_99_0_100_80_rs_10_99_0_4_80_persist"
+        ),
+        "{}",
+        p.script
+    );
+}

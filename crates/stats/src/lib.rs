@@ -19,13 +19,14 @@
 //! The counters themselves and what a finished request adds to them belong to the data plane
 //! (`fulcrum_proxy::counters`, `fulcrum_proxy::record`); this crate only reads them.
 //!
-//! Files: `snapshot` (typed rows), `csv`, `json`, `page` (HTML), `admin` (the page's POST
-//! form), `serve` (answering a proxy's `stats uri`: auth, options, dispatch), `prometheus/`
+//! Files: `snapshot` (typed rows), `csv`, `json`, `page` (HTML), `lvs` (the page's LVS
+//! table), `admin` (the page's POST form), `serve` (answering a proxy's `stats uri`: auth, options, dispatch), `prometheus/`
 //! (the exporter service), `services` (name resolution for the proxy, process facts).
 
 pub mod admin;
 pub mod csv;
 pub mod json;
+pub mod lvs;
 pub mod page;
 pub mod prometheus;
 pub mod serve;

@@ -24,6 +24,8 @@ pub struct PageOpts<'a> {
     /// Seconds since the process started.
     pub uptime: u64,
     pub pid: u32,
+    /// keepalived's virtual servers (LVS), shown in a table after the proxies'.
+    pub lvs: &'a [super::lvs::LvsVirtualServer],
 }
 
 const CSS: &str = "\
@@ -49,7 +51,7 @@ tr.be.down{background:#ff9090}\
 .adm{margin:-6px 0 12px;font-size:11px}\
 ";
 
-fn esc(out: &mut String, s: &str) {
+pub(crate) fn esc(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '<' => out.push_str("&lt;"),
@@ -390,6 +392,7 @@ pub fn render(rows: &[StatRow], o: &PageOpts<'_>) -> String {
             let _ = writeln!(out, "<input type=\"hidden\" name=\"b\" value=\"#{iid}\"><input type=\"submit\" value=\"Apply\"></div></form>");
         }
     }
+    super::lvs::render(&mut out, o.lvs);
     out.push_str("</body></html>\n");
     out
 }

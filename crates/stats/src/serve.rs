@@ -345,6 +345,7 @@ impl StatsRt {
             .refresh
             .filter(|_| !opts.norefresh)
             .map(|d| d.as_secs().max(1));
+        let lvs = self.process.source().map(|s| s.lvs()).unwrap_or_default();
         let page = super::page::render(
             &rows,
             &super::page::PageOpts {
@@ -357,6 +358,7 @@ impl StatsRt {
                 status: opts.st.as_deref(),
                 uptime: self.process.uptime().as_secs(),
                 pid: std::process::id(),
+                lvs: &lvs,
             },
         );
         let mut headers = vec![

@@ -34,6 +34,7 @@ const KNOWN: &[&str] = &[
     "quorum_down",
     "alpha",
     "omega",
+    "expire_nodest_conn",
 ];
 const UNSUPPORTED: &[&str] = &[
     "flag-1",
@@ -88,6 +89,7 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
         alpha: false,
         omega: false,
         smtp_alert: None,
+        expire_nodest_conn: false,
     };
     let context = format!(
         "virtual_server {}",
@@ -220,6 +222,7 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
             }
             "alpha" => vs.alpha = args::opt_bool(kw, d),
             "omega" => vs.omega = args::opt_bool(kw, d),
+            "expire_nodest_conn" => vs.expire_nodest_conn = args::opt_bool(kw, d),
             "quorum_up" => vs.quorum_up = args::command(kw, d),
             "quorum_down" => vs.quorum_down = args::command(kw, d),
             "quorum" => {
@@ -267,12 +270,6 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
         d.error(
             stmt.span(),
             "a virtual_server without a port (all ports) is not supported yet: write the port",
-        );
-    }
-    if vs.lb_kind == LbKind::Dr && vs.persistence_timeout.is_some() {
-        d.warning(
-            stmt.span(),
-            "under DR forwarding, persistence is a hash of the client address over the real servers: a client keeps its server with no timeout, until that server leaves the rotation (persistence_granularity is not applied)",
         );
     }
     if vs.lb_kind == LbKind::Dr {

@@ -21,6 +21,10 @@ use tokio::sync::watch;
 /// Families from outside the proxy (written after the `haproxy_*` ones).
 pub trait MetricsSource: Send + Sync {
     fn render(&self, out: &mut Exposition);
+    /// keepalived's virtual servers for the stats page's LVS table (none by default).
+    fn lvs(&self) -> Vec<crate::lvs::LvsVirtualServer> {
+        Vec::new()
+    }
 }
 
 /// The exporter applet of one `use-service prometheus-exporter` rule.
