@@ -19,9 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn required() -> bool {
-    std::env::var("FULCRUM_REQUIRE_NETNS").is_ok_and(|v| v == "1")
-}
+use fulcrum_testlab::require::required;
 
 fn skip(why: &str) {
     assert!(!required(), "FULCRUM_REQUIRE_NETNS=1 but {why}");

@@ -22,17 +22,7 @@ impl Drop for Server {
     }
 }
 
-fn required() -> bool {
-    std::env::var("FULCRUM_REQUIRE_NETNS").is_ok_and(|v| v == "1")
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+use fulcrum_testlab::require::have;
 
 /// `openssl s_server -WWW` on a free port, serving `dir`; waits (bounded) until it accepts.
 fn tls_server(dir: &Path) -> (Server, u16) {
@@ -129,12 +119,7 @@ fn ssl_get(port: u16, digest: &str) -> String {
 
 #[tokio::test]
 async fn ssl_get_checks_a_real_tls_server_with_genhash_digest() {
-    if !have("openssl") {
-        assert!(
-            !required(),
-            "openssl is required under FULCRUM_REQUIRE_NETNS=1 (Debian package openssl)"
-        );
-        eprintln!("SKIPPED ssl_get: the openssl tool is not installed");
+    if !fulcrum_testlab::require::tool("ssl_get", "openssl", "openssl") {
         return;
     }
     let dir = std::env::temp_dir().join(format!("fulcrum-ssl-get-{}", std::process::id()));

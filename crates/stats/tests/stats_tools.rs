@@ -29,22 +29,9 @@ fn addr(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-/// Whether `tool` runs; when not, skips loudly (or fails under FULCRUM_REQUIRE_NETNS=1).
+/// Whether `tool` is installed; when not, skips loudly (or fails under FULCRUM_REQUIRE_NETNS=1).
 fn have(tool: &str, package: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var("FULCRUM_REQUIRE_NETNS").map_or(true, |v| v != "1"),
-            "`{tool}` is required (apt-get install -y {package})"
-        );
-        eprintln!("\n*** SKIPPING: `{tool}` is not installed (apt-get install -y {package}) ***\n");
-    }
-    ok
+    fulcrum_testlab::require::tool("stats tools", tool, package)
 }
 
 struct Kill(std::process::Child);
