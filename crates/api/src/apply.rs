@@ -6,7 +6,10 @@ use crate::{render, Handle, ToFulcrum};
 use tokio::sync::oneshot;
 
 async fn apply(shared: &Handle, state: &crate::state::State) -> Result<(), String> {
-    let text = render::render_all(state);
+    let text = crate::Rendered {
+        haproxy: render::render_all(state),
+        keepalived: crate::render_lvs::render_all(state, &shared.udp_check),
+    };
     let vips = render::vips(state);
     let (tx, rx) = oneshot::channel();
     shared

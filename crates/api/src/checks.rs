@@ -166,9 +166,6 @@ pub fn check_monitor(o: &mut Obj) -> Result<(), ApiError> {
     if t == "PING" {
         return Err(err(400, "Validation failure: PING health monitors are not supported by fulcrum yet (no ICMP check); use TCP."));
     }
-    if t == "UDP-CONNECT" || t == "SCTP" {
-        return Err(err(400, format!("Validation failure: health monitor type {t} is not supported by fulcrum yet (no UDP listener).")));
-    }
     Ok(())
 }
 

@@ -240,7 +240,15 @@ pub(crate) fn unwrap_body(
 /// Fills live operating status, then the view of one object.
 async fn fresh(shared: &Handle, st: &mut State) {
     let rows = health::stats(shared).await;
-    health::refresh(st, &rows);
+    if crate::health_lvs::any(st) {
+        // UDP/SCTP listeners: the LVS data plane's states, as rows of the same shape.
+        let lvs = crate::health_lvs::fetch(shared).await;
+        let mut all = (*rows).clone();
+        all.extend(crate::health_lvs::rows(st, &lvs));
+        health::refresh(st, &all);
+    } else {
+        health::refresh(st, &rows);
+    }
 }
 
 fn list_kind(

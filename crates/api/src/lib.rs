@@ -5,16 +5,20 @@
 //! (`schema.rs`), changes the in-memory state (`state.rs`) and is persisted (`store.rs`: redb
 //! by default, etcd in cluster mode, where `follow.rs` reloads what other nodes change)
 //! before it is answered with the object in PENDING_*; the apply worker (`apply.rs`) then
-//! renders every load balancer as haproxy.cfg text (`render.rs`), hands it to the running
-//! process (`ToFulcrum::Apply`, the same in-process reload as SIGHUP) and moves the objects to
-//! ACTIVE, or ERROR with the reason. Operating status comes from the process's `show stat`
-//! (`health.rs`), mapped as Octavia maps HAProxy's states.
+//! renders every load balancer as haproxy.cfg text (`render.rs`) and its UDP/SCTP listeners as
+//! keepalived `virtual_server` text for the LVS data plane (`render_lvs.rs`), hands both to the
+//! running process (`ToFulcrum::Apply`, the same in-process reload as SIGHUP) and moves the
+//! objects to ACTIVE, or ERROR with the reason. Operating status comes from the process's
+//! `show stat` and, for UDP/SCTP, its LVS real-server states (`health.rs`, `health_lvs.rs`),
+//! mapped as Octavia maps HAProxy's and keepalived's states.
 
 pub mod apply;
 pub mod batch;
 pub mod checks;
+pub mod checks_l4;
 pub mod follow;
 pub mod health;
+pub mod health_lvs;
 pub mod http;
 pub mod keystone;
 pub mod listing;
@@ -22,6 +26,7 @@ pub mod neutron;
 pub mod ops;
 pub mod quotas;
 pub mod render;
+pub mod render_lvs;
 pub mod schema;
 pub mod state;
 pub mod status;
@@ -35,17 +40,37 @@ use state::State;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 
+/// What the API renders for the running fulcrum: haproxy.cfg text for the proxy and
+/// keepalived text (`virtual_server` blocks) for the LVS data plane.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rendered {
+    pub haproxy: String,
+    pub keepalived: String,
+}
+
 /// What the API asks of the running fulcrum.
 pub enum ToFulcrum {
-    /// Run the files plus this rendered text (an in-process reload), with the VIPs of the load
-    /// balancers it holds; answer with the outcome.
+    /// Run the files plus these rendered texts (an in-process reload), with the VIPs of the
+    /// load balancers they hold; answer with the outcome.
     Apply(
-        String,
+        Rendered,
         Vec<std::net::IpAddr>,
         oneshot::Sender<Result<(), String>>,
     ),
     /// The runtime API's `show stat` CSV.
     ShowStat(oneshot::Sender<String>),
+    /// The LVS virtual servers' states, as `fulcrum status --json` shows them
+    /// (`virtual_servers`).
+    LvsStatus(oneshot::Sender<serde_json::Value>),
+}
+
+/// The command a UDP-CONNECT monitor runs (Octavia's `udp_check.sh`): this binary's
+/// `udp-check` subcommand.
+pub fn udp_check_command() -> String {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "fulcrum".to_string());
+    format!("{exe} udp-check")
 }
 
 /// Everything the handlers and the apply worker share.
@@ -59,6 +84,8 @@ pub struct Shared {
     pub subnets: Vec<fulcrum_config::model::ApiSubnet>,
     pub stats: health::StatCache,
     pub keystone: http::TokenCache,
+    /// The UDP-CONNECT check command (`udp_check_command`).
+    pub udp_check: String,
 }
 
 pub type Handle = Arc<Shared>;
@@ -87,6 +114,7 @@ pub async fn open(
         subnets: config.subnets.clone(),
         stats: health::StatCache::default(),
         keystone: http::TokenCache::default(),
+        udp_check: udp_check_command(),
     }))
 }
 

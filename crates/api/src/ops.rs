@@ -2,9 +2,9 @@
 //! load balancer, duplicates are 409, a load balancer that is applying a change (PENDING_*) is
 //! immutable (409), quotas are enforced per project. Pure functions of the state.
 
-use crate::checks;
 use crate::schema::{self, Field};
 use crate::state::{b, g, s, Obj, State};
+use crate::{checks, checks_l4};
 use serde_json::{Map, Value};
 
 /// An error answered as `{"faultcode", "faultstring", "debuginfo"}` with its status code.
@@ -176,10 +176,8 @@ pub fn create_with_id(
             checks::check_cidrs(&o)?;
             checks::check_insert_headers(&o)?;
             checks::check_not_run("listener", &o)?;
-            if matches!(
-                s(&o, "protocol"),
-                "UDP" | "SCTP" | "TERMINATED_HTTPS" | "PROMETHEUS"
-            ) {
+            checks_l4::check_listener(&o)?;
+            if matches!(s(&o, "protocol"), "TERMINATED_HTTPS" | "PROMETHEUS") {
                 return Err(err(
                     400,
                     format!(
@@ -196,6 +194,7 @@ pub fn create_with_id(
                         format!("Pool {pid} is not on Load Balancer {lb}."),
                     ));
                 }
+                checks_l4::check_pairing(s(&o, "protocol"), s(p, "protocol"))?;
             }
             lb
         }
@@ -207,6 +206,7 @@ pub fn create_with_id(
                     if l.get("default_pool_id").is_some_and(|v| !v.is_null()) {
                         return Err(err(409, format!("Listener {lid} is already using default pool {}.", s(l, "default_pool_id"))));
                     }
+                    checks_l4::check_pairing(s(l, "protocol"), s(&o, "protocol"))?;
                     s(l, "loadbalancer_id").to_string()
                 }
                 (None, Some(lb)) => {
@@ -215,7 +215,7 @@ pub fn create_with_id(
                 }
             };
             o.insert("loadbalancer_id".into(), Value::from(lb.clone()));
-            if matches!(s(&o, "protocol"), "UDP" | "SCTP" | "PROXY" | "PROXYV2") {
+            if matches!(s(&o, "protocol"), "PROXY" | "PROXYV2") {
                 return Err(err(
                     400,
                     format!(
@@ -225,6 +225,7 @@ pub fn create_with_id(
                 ));
             }
             checks::check_persistence(&o)?;
+            checks_l4::check_pool(&o)?;
             checks::check_not_run("pool", &o)?;
             checks::check_algorithm(&o)?;
             lb
@@ -233,6 +234,7 @@ pub fn create_with_id(
             let pid = parent.unwrap_or_default();
             let p = visible(st, "pool", pid, who)?;
             let lb = s(p, "loadbalancer_id").to_string();
+            checks_l4::check_member(p, &o)?;
             if st.all("member").any(|m| {
                 s(m, "pool_id") == pid
                     && g(m, "address") == g(&o, "address")
@@ -258,6 +260,7 @@ pub fn create_with_id(
             if !st.children("healthmonitor", "pool_id", &pid).is_empty() {
                 return Err(err(409, "This Pool already has a Health Monitor"));
             }
+            checks_l4::check_monitor(p, &o)?;
             checks::check_monitor(&mut o)?;
             checks::check_not_run("healthmonitor", &o)?;
             lb
@@ -336,8 +339,14 @@ pub fn update(
             checks::check_monitor(&mut o)?;
             checks::check_not_run("healthmonitor", &o)?;
         }
+        "member" => {
+            if let Some(p) = st.get("pool", s(&o, "pool_id")) {
+                checks_l4::check_member(p, &o)?;
+            }
+        }
         "pool" => {
             checks::check_persistence(&o)?;
+            checks_l4::check_pool(&o)?;
             checks::check_not_run("pool", &o)?;
             checks::check_algorithm(&o)?;
         }
@@ -346,6 +355,7 @@ pub fn update(
             checks::check_cidrs(&o)?;
             checks::check_insert_headers(&o)?;
             checks::check_not_run("listener", &o)?;
+            checks_l4::check_listener(&o)?;
             if let Some(pid) = o.get("default_pool_id").and_then(Value::as_str) {
                 let p = visible(st, "pool", pid, who)?;
                 if s(p, "loadbalancer_id") != lb {
@@ -354,6 +364,7 @@ pub fn update(
                         format!("Pool {pid} is not on Load Balancer {lb}."),
                     ));
                 }
+                checks_l4::check_pairing(s(&o, "protocol"), s(p, "protocol"))?;
             }
         }
         _ => {}

@@ -69,7 +69,8 @@ pub fn render_lb(state: &State, lb_id: &str) -> String {
         let Some(l) = state.get("listener", &lid) else {
             continue;
         };
-        if !live(l) || !b(l, "admin_state_up") {
+        // UDP and SCTP listeners are LVS virtual servers (render_lvs.rs).
+        if !live(l) || !b(l, "admin_state_up") || crate::render_lvs::is_l4(s(l, "protocol")) {
             continue;
         }
         out.push_str(&frontend(state, vip, l));

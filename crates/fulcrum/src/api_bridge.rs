@@ -1,7 +1,8 @@
 //! Wires the LBaaS API (crates/api) into the running process: starts it when the config has an
 //! `api` section, and answers what it asks of the supervisor. An accepted API change becomes
-//! rendered haproxy.cfg text that is loaded after the `-f` files through the same in-process
-//! reload as SIGHUP (`load`), so a SIGHUP keeps the API's load balancers too. With a `cluster`
+//! rendered haproxy.cfg text (and keepalived `virtual_server` text for UDP/SCTP listeners,
+//! served by the LVS data plane) that is loaded after the `-f` files through the same
+//! in-process reload as SIGHUP (`load`), so a SIGHUP keeps the API's load balancers too. With a `cluster`
 //! section the API's store is the cluster's etcd.
 
 use crate::runtime_api::command::{self, Command, Parsed};
@@ -97,12 +98,20 @@ pub async fn recv(bridge: &mut Option<ApiBridge>) -> Option<ToFulcrum> {
     }
 }
 
-/// The API's rendered text as an extra source (none while the API has nothing).
-pub fn sources(api_text: &str) -> Vec<(String, String)> {
-    if api_text.is_empty() {
-        return Vec::new();
+/// The name of the API's keepalived-syntax text (its UDP/SCTP listeners' virtual servers).
+pub const LVS_SOURCE_NAME: &str = "<lbaas-api-lvs>";
+
+/// The API's rendered texts as extra sources (none while the API has nothing): the
+/// haproxy.cfg text for the proxy, the keepalived text for the LVS data plane.
+pub fn sources(api: &fulcrum_api::Rendered) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if !api.haproxy.is_empty() {
+        out.push((SOURCE_NAME.to_string(), api.haproxy.clone()));
     }
-    vec![(SOURCE_NAME.to_string(), api_text.to_string())]
+    if !api.keepalived.is_empty() {
+        out.push((LVS_SOURCE_NAME.to_string(), api.keepalived.clone()));
+    }
+    out
 }
 
 /// `show stat` as the runtime API answers it.

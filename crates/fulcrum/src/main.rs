@@ -83,6 +83,9 @@ enum Command {
         /// The load balancer's id.
         id: Option<String>,
     },
+    /// The LBaaS UDP-CONNECT health check (Octavia's udp_check.sh): exit 0 unless ADDRESS:PORT
+    /// answers a datagram with ICMP port unreachable within a second (exit 1).
+    UdpCheck { address: String, port: u16 },
     /// Check config files: every problem as FILE:LINE: message; exit 1 on any error.
     Check {
         #[arg(short = 'f', long = "file", required = true)]
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
             store.as_deref(),
             id.as_deref(),
         ),
+        Command::UdpCheck { address, port } => cmd::udp_check::run(&address, port),
         Command::Reload { control } => {
             cmd::reload::run(&control.unwrap_or_else(control::default_path))
         }

@@ -45,7 +45,7 @@ struct Parts {
     /// The shared proxy config from etcd (`config-from-etcd`), read by every reload.
     shared_config: tokio::sync::watch::Receiver<fulcrum_cluster::runner::SharedConfig>,
     /// The LBaaS API's rendered config, loaded after the files on every reload (api_bridge).
-    api_text: String,
+    api_text: fulcrum_api::Rendered,
     lvs: crate::lvs_bridge::LvsBridge,
 }
 
@@ -103,7 +103,7 @@ impl Supervisor {
             stats_sockets,
             cluster,
             shared_config,
-            api_text: String::new(),
+            api_text: fulcrum_api::Rendered::default(),
             lvs: crate::lvs_bridge::LvsBridge::start(&config, metrics.lvs.clone()),
         };
         let mut api = crate::api_bridge::start(&config).await?;
@@ -170,6 +170,9 @@ impl Supervisor {
                             crate::api_bridge::sync_vips(&mut api, &parts.config, &vips);
                         }
                         let _ = answer.send(result);
+                    }
+                    fulcrum_api::ToFulcrum::LvsStatus(answer) => {
+                        let _ = answer.send(parts.lvs.status());
                     }
                     fulcrum_api::ToFulcrum::ShowStat(answer) => {
                         let mut live = crate::runtime_api::live::Live {

@@ -6,3 +6,4 @@ pub mod lbaas;
 pub mod reload;
 pub mod run;
 pub mod status;
+pub mod udp_check;

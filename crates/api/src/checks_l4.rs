@@ -1,0 +1,80 @@
+//! Octavia's rules for UDP and SCTP listeners, pools, members and monitors (served by the LVS
+//! data plane, `render_lvs.rs`), and the refusals where fulcrum's LVS cannot do what the field
+//! asks (400 rather than stored and silently not applied).
+
+use crate::ops::{err, ApiError};
+use crate::render_lvs::is_l4;
+use crate::state::{b, i, s, Obj};
+use serde_json::Value;
+
+/// Octavia's VALID_LISTENER_POOL_PROTOCOL_MAP where UDP or SCTP is involved: a UDP listener
+/// takes UDP pools only, an SCTP listener SCTP pools only, and neither pool goes elsewhere.
+pub fn check_pairing(listener_protocol: &str, pool_protocol: &str) -> Result<(), ApiError> {
+    if (is_l4(listener_protocol) || is_l4(pool_protocol)) && listener_protocol != pool_protocol {
+        return Err(err(400, format!("Validation failure: The pool protocol '{pool_protocol}' is invalid while the listener protocol is '{listener_protocol}'.")));
+    }
+    Ok(())
+}
+
+/// A UDP/SCTP listener: keepalived's `uthreshold` (Octavia's rendering of connection_limit)
+/// is not run by fulcrum's LVS, so a limit is refused.
+pub fn check_listener(o: &Obj) -> Result<(), ApiError> {
+    let p = s(o, "protocol");
+    if is_l4(p) && i(o, "connection_limit") >= 0 {
+        return Err(err(400, format!("Validation failure: connection_limit on a {p} listener is not supported by fulcrum yet (its LVS has no uthreshold); use -1.")));
+    }
+    Ok(())
+}
+
+/// A pool's session persistence by protocol: UDP/SCTP pools take SOURCE_IP only (with
+/// persistence_timeout / persistence_granularity); other pools do not take those two.
+pub fn check_pool(o: &Obj) -> Result<(), ApiError> {
+    let p = s(o, "protocol");
+    let Some(sp) = o.get("session_persistence").and_then(Value::as_object) else {
+        return Ok(());
+    };
+    let t = s(sp, "type");
+    if is_l4(p) && t != "SOURCE_IP" {
+        return Err(err(400, format!("Validation failure: Session persistence of type {t} is not supported for {p} protocol pools.")));
+    }
+    let set = |k: &str| sp.get(k).is_some_and(|v| !v.is_null());
+    if !is_l4(p) && (set("persistence_timeout") || set("persistence_granularity")) {
+        return Err(err(400, format!("Validation failure: persistence_timeout and persistence_granularity are only for UDP and SCTP pools, not {p}.")));
+    }
+    if let Some(v) = sp.get("persistence_timeout").filter(|v| !v.is_null()) {
+        if v.as_i64().is_none_or(|t| t < 0) {
+            return Err(err(400, format!("Invalid input for field/attribute persistence_timeout. Value: '{v}'. Value should be a non-negative integer")));
+        }
+    }
+    if let Some(v) = sp.get("persistence_granularity").filter(|v| !v.is_null()) {
+        if v.as_str()
+            .is_none_or(|g| g.parse::<std::net::Ipv4Addr>().is_err())
+        {
+            return Err(err(400, format!("Invalid input for field/attribute persistence_granularity. Value: '{v}'. Value should be a netmask")));
+        }
+    }
+    Ok(())
+}
+
+/// A member of a UDP/SCTP pool: LVS has no backup server (keepalived's sorry_server is one per
+/// virtual server, not a flag per real server), so `backup` is refused.
+pub fn check_member(pool: &Obj, m: &Obj) -> Result<(), ApiError> {
+    let p = s(pool, "protocol");
+    if is_l4(p) && b(m, "backup") {
+        return Err(err(400, format!("Validation failure: backup members of a {p} pool are not supported by fulcrum yet.")));
+    }
+    Ok(())
+}
+
+/// A monitor by its pool's protocol: UDP-CONNECT for UDP pools only (Octavia's rule), and the
+/// only monitor fulcrum runs for them (a MISC_CHECK); SCTP monitors are not run yet.
+pub fn check_monitor(pool: &Obj, h: &Obj) -> Result<(), ApiError> {
+    let (p, t) = (s(pool, "protocol"), s(h, "type"));
+    match (p, t) {
+        ("UDP", "UDP-CONNECT") => Ok(()),
+        (_, "UDP-CONNECT") => Err(err(400, format!("Validation failure: The UDP-CONNECT type is only supported for pools of type UDP (not {p})."))),
+        (_, "SCTP") if p != "SCTP" => Err(err(400, format!("Validation failure: The SCTP type is only supported for pools of type SCTP (not {p})."))),
+        ("UDP" | "SCTP", _) => Err(err(400, format!("Validation failure: health monitor type {t} on a {p} pool is not supported by fulcrum yet (UDP pools: UDP-CONNECT)."))),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,270 @@
+//! LBaaS UDP listeners through the LVS data plane, across namespaces: client (node 0),
+//! director (node 1: fulcrum with only an `api` section) and three UDP echo members (nodes
+//! 2-4). The load balancer, UDP listener, pool, members and UDP-CONNECT monitor are created
+//! through the API (curl in the director's namespace); datagrams sent to the VIP from the
+//! client are answered by the members; a weight change, a member removal and a stopped
+//! member are applied (PENDING_* → ACTIVE, operating_status from the LVS states).
+#![allow(clippy::unwrap_used)]
+
+mod lvs_support;
+mod vrrp_support;
+
+use fulcrum_testlab::netns::Node;
+use lvs_support::*;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use vrrp_support::Topo;
+
+const API: &str = "http://127.0.0.1:9876/v2/lbaas";
+
+/// One API call with curl inside the director's namespace: (status, JSON body).
+fn call(node: &Node, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let url = format!("{API}/{path}");
+    let data = body.map(|b| b.to_string());
+    let mut args = vec![
+        "-s",
+        "-m",
+        "10",
+        "-X",
+        method,
+        "-w",
+        "\n%{http_code}",
+        "-H",
+        "Content-Type: application/json",
+    ];
+    if let Some(d) = &data {
+        args.extend(["-d", d.as_str()]);
+    }
+    args.push(&url);
+    let out = node.run("curl", &args).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (
+        code.trim().parse().unwrap_or(0),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+fn create(node: &Node, path: &str, key: &str, body: Value) -> String {
+    let (code, v) = call(node, "POST", path, Some(json!({ key: body })));
+    assert_eq!(code, 201, "POST {path}: {v}");
+    assert!(
+        v[key]["provisioning_status"]
+            .as_str()
+            .unwrap()
+            .starts_with("PENDING_"),
+        "{v}"
+    );
+    v[key]["id"].as_str().unwrap().to_string()
+}
+
+fn wait_active(node: &Node, lb: &str, fulcrum: &Director) {
+    let ok = fulcrum_testlab::wait::until(Duration::from_secs(15), || {
+        let (_, v) = call(node, "GET", &format!("loadbalancers/{lb}"), None);
+        match v["loadbalancer"]["provisioning_status"].as_str() {
+            Some("ACTIVE") => true,
+            Some("ERROR") => panic!("load balancer in ERROR: {v}\n{}", fulcrum.log()),
+            _ => false,
+        }
+    });
+    assert!(ok.is_some(), "never ACTIVE\n{}", fulcrum.log());
+}
+
+/// `n` datagrams from the client (each from a new socket, so a new flow): who answered.
+fn answers(client: &Node, n: usize) -> (BTreeSet<String>, usize) {
+    let mut seen = BTreeSet::new();
+    let mut lost = 0;
+    for _ in 0..n {
+        match udp_ask(client, "q") {
+            Some(a) => {
+                assert!(a.ends_with(" q"), "not an echo: {a}");
+                seen.insert(a.trim_end_matches(" q").to_string());
+            }
+            None => lost += 1,
+        }
+    }
+    (seen, lost)
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+/// Waits until `n` datagrams are all answered by exactly `want`.
+fn wait_served_by(client: &Node, want: &[&str], fulcrum: &Director) {
+    let want = set(want);
+    let mut last = (BTreeSet::new(), 0);
+    let ok = fulcrum_testlab::wait::until(Duration::from_secs(20), || {
+        last = answers(client, 12);
+        last.0 == want && last.1 == 0
+    });
+    assert!(
+        ok.is_some(),
+        "wanted answers from {want:?}, last round {last:?}\n{}",
+        fulcrum.log()
+    );
+}
+
+fn member_status(node: &Node, pool: &str, member: &str) -> String {
+    let (_, v) = call(node, "GET", &format!("pools/{pool}/members/{member}"), None);
+    v["member"]["operating_status"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn udp_listener_served_by_lvs() {
+    let Some(topo) = Topo::new("api_udp", 5) else {
+        return;
+    };
+    if !nft_available("api_udp") {
+        return;
+    }
+    let (c, d) = (topo.node(0).clone(), topo.node(1).clone());
+    let rss: Vec<Node> = (2..5).map(|i| topo.node(i).clone()).collect();
+    setup_nat(&d, &rss.iter().collect::<Vec<_>>(), &c);
+    let mut servers: Vec<Option<RealServer>> = rss
+        .iter()
+        .enumerate()
+        .map(|(i, n)| Some(RealServer::start(n, &format!("rs{}", i + 1))))
+        .collect();
+    let fulcrum = Director::start(
+        &topo.dir,
+        &d,
+        "fulcrum",
+        "api\n    bind 127.0.0.1:9876\n    auth noauth\n",
+    );
+    assert!(
+        fulcrum_testlab::wait::until(Duration::from_secs(15), || {
+            call(&d, "GET", "loadbalancers", None).0 == 200
+        })
+        .is_some(),
+        "API never answered\n{}",
+        fulcrum.log()
+    );
+
+    // The load balancer, a UDP listener and pool, two members.
+    let lb = create(
+        &d,
+        "loadbalancers",
+        "loadbalancer",
+        json!({"vip_address": VIP, "vip_subnet_id": "lab"}),
+    );
+    wait_active(&d, &lb, &fulcrum);
+    let listener = create(
+        &d,
+        "listeners",
+        "listener",
+        json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 53}),
+    );
+    wait_active(&d, &lb, &fulcrum);
+    // A TCP pool cannot serve a UDP listener (Octavia's rule).
+    let (code, v) = call(
+        &d,
+        "POST",
+        "pools",
+        Some(
+            json!({"pool": {"listener_id": listener, "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}}),
+        ),
+    );
+    assert_eq!(code, 400, "{v}");
+    let pool = create(
+        &d,
+        "pools",
+        "pool",
+        json!({"listener_id": listener, "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}),
+    );
+    wait_active(&d, &lb, &fulcrum);
+    let member = |i: usize| -> String {
+        let m = create(
+            &d,
+            &format!("pools/{pool}/members"),
+            "member",
+            json!({"address": rss[i].addr.to_string(), "protocol_port": 53}),
+        );
+        wait_active(&d, &lb, &fulcrum);
+        m
+    };
+    let m1 = member(0);
+    let m2 = member(1);
+    wait_served_by(&c, &["rs1", "rs2"], &fulcrum);
+    let (_, v) = call(&d, "GET", &format!("listeners/{listener}"), None);
+    assert_eq!(v["listener"]["provisioning_status"], "ACTIVE", "{v}");
+    assert_eq!(v["listener"]["operating_status"], "ONLINE", "{v}");
+    assert_eq!(member_status(&d, &pool, &m1), "NO_MONITOR");
+
+    // A third member joins.
+    let m3 = member(2);
+    wait_served_by(&c, &["rs1", "rs2", "rs3"], &fulcrum);
+
+    // Weight 0: no new flow to rs1 (LVS's quiescent server).
+    let (code, v) = call(
+        &d,
+        "PUT",
+        &format!("pools/{pool}/members/{m1}"),
+        Some(json!({"member": {"weight": 0}})),
+    );
+    assert_eq!(code, 200, "{v}");
+    wait_active(&d, &lb, &fulcrum);
+    wait_served_by(&c, &["rs2", "rs3"], &fulcrum);
+
+    // rs2 removed.
+    let (code, v) = call(&d, "DELETE", &format!("pools/{pool}/members/{m2}"), None);
+    assert_eq!(code, 204, "{v}");
+    wait_active(&d, &lb, &fulcrum);
+    wait_served_by(&c, &["rs3"], &fulcrum);
+
+    // rs1 back at weight 1, and a UDP-CONNECT monitor: both members ONLINE.
+    let (code, v) = call(
+        &d,
+        "PUT",
+        &format!("pools/{pool}/members/{m1}"),
+        Some(json!({"member": {"weight": 1}})),
+    );
+    assert_eq!(code, 200, "{v}");
+    wait_active(&d, &lb, &fulcrum);
+    create(
+        &d,
+        "healthmonitors",
+        "healthmonitor",
+        json!({"pool_id": pool, "type": "UDP-CONNECT", "delay": 1, "timeout": 1,
+               "max_retries": 1, "max_retries_down": 1}),
+    );
+    wait_active(&d, &lb, &fulcrum);
+    wait_served_by(&c, &["rs1", "rs3"], &fulcrum);
+    let online = fulcrum_testlab::wait::until(Duration::from_secs(15), || {
+        member_status(&d, &pool, &m1) == "ONLINE" && member_status(&d, &pool, &m3) == "ONLINE"
+    });
+    assert!(online.is_some(), "members never ONLINE\n{}", fulcrum.log());
+
+    // rs3's service stops: its host answers ICMP port unreachable, the UDP check fails, the
+    // member goes ERROR and leaves the rotation.
+    servers[2].take();
+    let down = fulcrum_testlab::wait::until(Duration::from_secs(20), || {
+        member_status(&d, &pool, &m3) == "ERROR"
+    });
+    assert!(down.is_some(), "rs3 never ERROR\n{}", fulcrum.log());
+    wait_served_by(&c, &["rs1"], &fulcrum);
+    let (_, v) = call(&d, "GET", &format!("loadbalancers/{lb}/status"), None);
+    let l = &v["statuses"]["loadbalancer"]["listeners"][0];
+    assert_eq!(l["operating_status"], "DEGRADED", "{v}");
+    assert_eq!(l["pools"][0]["operating_status"], "DEGRADED", "{v}");
+
+    // Deleting the load balancer removes the virtual server.
+    let (code, v) = call(
+        &d,
+        "DELETE",
+        &format!("loadbalancers/{lb}?cascade=true"),
+        None,
+    );
+    assert_eq!(code, 204, "{v}");
+    let gone = fulcrum_testlab::wait::until(Duration::from_secs(15), || {
+        let (code, _) = call(&d, "GET", &format!("loadbalancers/{lb}"), None);
+        code == 404
+    });
+    assert!(gone.is_some(), "{}", fulcrum.log());
+    assert_eq!(answers(&c, 3), (BTreeSet::new(), 3));
+    drop(servers);
+}
