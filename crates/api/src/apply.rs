@@ -1,6 +1,8 @@
 //! The apply worker: after each accepted change, renders every load balancer, hands the text to
 //! the running fulcrum (an in-process reload) and settles PENDING_* to ACTIVE, or to ERROR with
-//! the reason; a load balancer in ERROR is left out and the others are applied again.
+//! the reason; a load balancer in ERROR is left out and the others are applied again. In cluster
+//! mode the outcome is written with compare-and-swap: when another node wrote it first, this
+//! node reads the store again and applies that.
 
 use crate::{render, Handle, ToFulcrum};
 use tokio::sync::oneshot;
@@ -40,8 +42,19 @@ pub async fn worker(shared: Handle) {
                 changed
             }
         };
-        if let Err(e) = shared.store.save(&state, &changed).await {
-            tracing::error!("api store: {e}");
+        match shared.store.save(&state, &changed).await {
+            Ok(()) => {}
+            // Another node wrote some of these objects first (in cluster mode every node
+            // applies each change and settles it): read the store again; what is still
+            // pending there is applied and settled by the next round, from the fresh state.
+            Err(crate::store::StoreError::Conflict) => {
+                match shared.store.load().await {
+                    Ok(fresh) => *state = fresh,
+                    Err(e) => tracing::error!("api store: reloading after a conflict: {e}"),
+                }
+                shared.dirty.notify_one();
+            }
+            Err(e) => tracing::error!("api store: {e}"),
         }
         shared.stats.invalidate();
     }

@@ -145,7 +145,18 @@ async fn dispatch(
     let base = format!("http://{host}{path}");
     let result = match segs.as_slice() {
         ["v2.0" | "v2", "lbaas", rest @ ..] => {
-            lbaas(&shared, &method, rest, &query, body, &who, &base).await
+            // Another node won a compare-and-swap on the same keys: the state is read again
+            // and the request re-run on it, where it gets Octavia's answer (409 while that
+            // node's change is PENDING_*, or success once it settled). Bounded.
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let r = lbaas(&shared, &method, rest, &query, body.clone(), &who, &base).await;
+                match r {
+                    Err(e) if e.msg == crate::store::CONFLICT && attempt < CONFLICT_RETRIES => {}
+                    r => break r,
+                }
+            }
         }
         ["v2.0", "lb", rest @ ..] => {
             return lbaas_v1(&shared, &method, rest, &query, body, &who).await
@@ -165,6 +176,31 @@ async fn dispatch(
 }
 
 pub(crate) type Answer = Result<(u16, Value), ApiError>;
+
+/// How many times a request losing a compare-and-swap is re-run.
+const CONFLICT_RETRIES: u64 = 4;
+
+/// The error for a change the store did not write. A conflict (another node wrote the same
+/// keys first) reloads the state from the store, so the next attempt sees that node's change.
+pub(crate) async fn store_failed(
+    shared: &Handle,
+    st: &mut State,
+    e: crate::store::StoreError,
+) -> ApiError {
+    if e != crate::store::StoreError::Conflict {
+        return err(500, format!("store: {e}"));
+    }
+    tracing::info!("api: a change lost a compare-and-swap to another node; state read again");
+    match shared.store.load().await {
+        Ok(fresh) => {
+            *st = fresh;
+            shared.stats.invalidate();
+            shared.dirty.notify_one();
+        }
+        Err(e) => tracing::error!("api store: reloading after a conflict: {e}"),
+    }
+    err(409, crate::store::CONFLICT)
+}
 
 async fn lbaas_v1(
     shared: &Handle,
@@ -194,7 +230,7 @@ async fn lbaas_v1(
             if !changed.is_empty() {
                 if let Err(e) = shared.store.save(&st, &changed).await {
                     *st = before;
-                    return fault(err(500, format!("store: {e}")));
+                    return fault(store_failed(shared, &mut st, e).await);
                 }
                 drop(st);
                 shared.dirty.notify_one();
@@ -484,7 +520,7 @@ async fn lbaas(
         if let Some(before) = before {
             *st = before;
         }
-        return Err(err(500, format!("store: {e}")));
+        return Err(store_failed(shared, &mut st, e).await);
     }
     drop(st);
     shared.dirty.notify_one();

@@ -135,7 +135,7 @@ async fn store(
                 st.remove("quota", project);
             }
         }
-        return Err(err(500, format!("store: {e}")));
+        return Err(crate::http::store_failed(shared, st, e).await);
     }
     Ok(())
 }

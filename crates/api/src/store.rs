@@ -16,11 +16,40 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// One key written: `KIND/ID` and its JSON text, or `None` to remove it.
 pub type Write = (String, Option<String>);
 
+/// The 409 answered when a change lost a compare-and-swap and its retries.
+pub const CONFLICT: &str =
+    "Another API node changed the same objects at the same time; this change was not made. Retry it.";
+
+/// Why a change was not written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// Another node wrote one of the keys since this node read it (etcd compare-and-swap on
+    /// each key's mod_revision): nothing of the change was written; reload and retry.
+    Conflict,
+    Failed(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Conflict => write!(f, "another node changed the same object meanwhile"),
+            StoreError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+impl From<String> for StoreError {
+    fn from(e: String) -> Self {
+        StoreError::Failed(e)
+    }
+}
+
 pub trait Store: Send + Sync {
     /// Everything stored, as the in-memory state.
     fn load(&self) -> BoxFuture<'_, Result<State, String>>;
-    /// Writes every key of one change in one transaction.
-    fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), String>>;
+    /// Writes every key of one change in one transaction; with several writers (etcd), only if
+    /// no key changed since this node last read or wrote it (else `StoreError::Conflict`).
+    fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), StoreError>>;
     /// Signals a change written by someone else (another node); `None` when nobody else
     /// writes this store. Called once, when the API starts.
     fn watch(&self) -> Option<mpsc::UnboundedReceiver<()>> {
@@ -30,7 +59,11 @@ pub trait Store: Send + Sync {
 
 impl dyn Store {
     /// Writes (or removes, when gone from `state`) each changed object in one transaction.
-    pub async fn save(&self, state: &State, changed: &[(String, String)]) -> Result<(), String> {
+    pub async fn save(
+        &self,
+        state: &State,
+        changed: &[(String, String)],
+    ) -> Result<(), StoreError> {
         if changed.is_empty() {
             return Ok(());
         }
@@ -76,7 +109,7 @@ impl Store for Memory {
     fn load(&self) -> BoxFuture<'_, Result<State, String>> {
         Box::pin(async { Ok(State::default()) })
     }
-    fn commit(&self, _: Vec<Write>) -> BoxFuture<'_, Result<(), String>> {
+    fn commit(&self, _: Vec<Write>) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(async { Ok(()) })
     }
 }

@@ -3,7 +3,7 @@
 //! database: a change is on disk when its transaction commits, before the API answers.
 
 use crate::state::State;
-use crate::store::{decode, BoxFuture, Store, Write};
+use crate::store::{decode, BoxFuture, Store, StoreError, Write};
 use redb::{Database, ReadableTable, TableDefinition};
 use std::path::Path;
 
@@ -65,7 +65,7 @@ impl Store for Embedded {
     fn load(&self) -> BoxFuture<'_, Result<State, String>> {
         Box::pin(async move { self.load_now() })
     }
-    fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), String>> {
-        Box::pin(async move { self.commit_now(&writes) })
+    fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), StoreError>> {
+        Box::pin(async move { Ok(self.commit_now(&writes)?) })
     }
 }

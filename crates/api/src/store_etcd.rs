@@ -1,16 +1,20 @@
 //! The API's store in etcd (cluster mode): every object as one JSON value under
 //! `PREFIX lbaas/KIND/ID` (PREFIX = the cluster's `/fulcrum/NAME/`), one accepted change
 //! written in one etcd transaction, so every node reads the same load balancers with the same
-//! ids. A watch on the prefix tells the API of changes other nodes wrote (`watch`), which it
+//! ids. Each transaction is a compare-and-swap: it writes only if every key it touches still
+//! has the mod_revision this node last read or wrote (a new key: does not exist yet), so two
+//! nodes changing one object at once cannot both win; the loser gets `StoreError::Conflict`
+//! and nothing of its change is written. A watch on the prefix tells the API of changes other nodes wrote (`watch`), which it
 //! reloads and applies through the same in-process reload.
 //!
 //! The client comes from the caller (the cluster crate builds it from the `cluster` section:
 //! endpoints, TLS, user).
 
 use crate::state::State;
-use crate::store::{decode, BoxFuture, Store, Write};
-use etcd_client::{Client, GetOptions, Txn, TxnOp, WatchOptions};
+use crate::store::{decode, BoxFuture, Store, StoreError, Write};
+use etcd_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp, WatchOptions};
 use std::collections::BTreeSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +35,8 @@ pub struct Etcd {
     /// Revisions this process wrote (their watch events are not news). Locked across each
     /// write until its revision is in, so the watch never sees a write of ours before that.
     own: Arc<Mutex<BTreeSet<i64>>>,
+    /// `KIND/ID` → the mod_revision this node last read or wrote (the compare of each write).
+    revs: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 /// The key prefix of the API's objects under a cluster prefix (`/fulcrum/NAME/`).
@@ -45,6 +51,7 @@ impl Etcd {
             prefix: lbaas_prefix(cluster_prefix),
             loaded: AtomicI64::new(0),
             own: Arc::default(),
+            revs: std::sync::Mutex::default(),
         }
     }
 
@@ -58,6 +65,7 @@ impl Etcd {
         .map_err(|_| "api store: etcd read timed out".to_string())?
         .map_err(|e| format!("api store: etcd read: {e}"))?;
         let mut state = State::default();
+        let mut revs = HashMap::new();
         for kv in resp.kvs() {
             let key = kv.key_str().map_err(|e| e.to_string())?;
             let Some(rest) = key.strip_prefix(&self.prefix) else {
@@ -65,14 +73,37 @@ impl Etcd {
             };
             let value = kv.value_str().map_err(|e| e.to_string())?;
             decode(&mut state, rest, value)?;
+            revs.insert(rest.to_string(), kv.mod_revision());
         }
+        *self.revs_lock() = revs;
         if let Some(h) = resp.header() {
             self.loaded.fetch_max(h.revision(), Ordering::SeqCst);
         }
         Ok(state)
     }
 
-    async fn commit_now(&self, writes: Vec<Write>) -> Result<(), String> {
+    fn revs_lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.revs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The compare of each key: unchanged since this node saw it, or still absent.
+    fn compares(&self, chunk: &[Write]) -> Vec<Compare> {
+        let revs = self.revs_lock();
+        chunk
+            .iter()
+            .map(|(key, _)| {
+                let full = format!("{}{key}", self.prefix);
+                match revs.get(key) {
+                    Some(rev) => Compare::mod_revision(full, CompareOp::Equal, *rev),
+                    None => Compare::create_revision(full, CompareOp::Equal, 0),
+                }
+            })
+            .collect()
+    }
+
+    async fn commit_now(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        // A change over MAX_TXN_OPS keys (a cascade delete of a very large load balancer) is
+        // compared and written chunk by chunk: atomic per chunk only.
         for chunk in writes.chunks(MAX_TXN_OPS) {
             let ops: Vec<TxnOp> = chunk
                 .iter()
@@ -84,14 +115,25 @@ impl Etcd {
                     }
                 })
                 .collect();
+            let txn = Txn::new().when(self.compares(chunk)).and_then(ops);
             let mut c = self.client.clone();
             let mut own = self.own.lock().await;
-            let resp = timeout(OP_TIMEOUT, c.txn(Txn::new().and_then(ops)))
+            let resp = timeout(OP_TIMEOUT, c.txn(txn))
                 .await
                 .map_err(|_| "etcd write timed out".to_string())?
                 .map_err(|e| format!("etcd write: {e}"))?;
+            if !resp.succeeded() {
+                return Err(StoreError::Conflict);
+            }
             if let Some(h) = resp.header() {
                 own.insert(h.revision());
+                let mut revs = self.revs_lock();
+                for (key, value) in chunk {
+                    match value {
+                        Some(_) => revs.insert(key.clone(), h.revision()),
+                        None => revs.remove(key),
+                    };
+                }
             }
         }
         Ok(())
@@ -102,7 +144,7 @@ impl Store for Etcd {
     fn load(&self) -> BoxFuture<'_, Result<State, String>> {
         Box::pin(self.load_now())
     }
-    fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), String>> {
+    fn commit(&self, writes: Vec<Write>) -> BoxFuture<'_, Result<(), StoreError>> {
         Box::pin(self.commit_now(writes))
     }
     fn watch(&self) -> Option<mpsc::UnboundedReceiver<()>> {

@@ -212,3 +212,108 @@ fn lbaas_objects_shared_through_etcd_and_read_back_after_restart() {
     assert_eq!(code, 500, "{v}");
     assert_eq!(ids(&a, "loadbalancers", "loadbalancers"), vec![lb.clone()]);
 }
+
+/// Two API nodes on one etcd changing the same pool at the same moment, 12 rounds: every
+/// answer is Octavia's (200, or 409 with a fault body while the other node's change is
+/// PENDING_UPDATE); a node whose write lost the compare-and-swap reads the store again and
+/// re-runs the request (409 if the winner's change is still pending, 200 once it settled, as
+/// Octavia would answer it then); some change must have lost (a 409 or a lost
+/// compare-and-swap in the logs: without compare-and-swap both would write, the last silently
+/// winning); after each round both nodes show the same pool, ACTIVE, named by a winner.
+#[test]
+fn two_nodes_changing_one_pool_at_once() {
+    if !etcd::available("api-etcd-cas") {
+        return;
+    }
+    let scratch = Scratch::new("api-etcd-cas");
+    let local = etcd::start_local(&scratch.0);
+    let a = node(&scratch, "n1", &local.endpoint);
+    let b = node(&scratch, "n2", &local.endpoint);
+    let lb = a.create(
+        "loadbalancers",
+        "loadbalancer",
+        json!({"name": "web", "vip_address": vip(12), "vip_subnet_id": "lab"}),
+    );
+    a.wait_active(&lb);
+    let p = a.create(
+        "pools",
+        "pool",
+        json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}),
+    );
+    a.wait_active(&lb);
+    wait_for("node 2 to show the pool", Duration::from_secs(10), || {
+        b.get(&format!("pools/{p}")).0 == 200
+    });
+    b.wait_active(&lb);
+    let mut losers = 0;
+    for round in 0..12 {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let put = |api: &Api, name: String| {
+            let barrier = barrier.clone();
+            let url = api.url(&format!("pools/{p}"));
+            std::thread::spawn(move || {
+                barrier.wait();
+                let r = api_support::call(
+                    "PUT",
+                    &url,
+                    Some(&json!({"pool": {"name": name.clone()}})),
+                    &[],
+                );
+                (name, r)
+            })
+        };
+        let ta = put(&a, format!("a{round}"));
+        let tb = put(&b, format!("b{round}"));
+        let results = [ta.join().expect("thread"), tb.join().expect("thread")];
+        let mut winners = Vec::new();
+        for (name, (code, v)) in &results {
+            match code {
+                200 => winners.push(name.clone()),
+                409 => {
+                    losers += 1;
+                    assert_eq!(v["faultcode"], "Client", "{v}");
+                    assert!(v["faultstring"].is_string(), "{v}");
+                }
+                _ => panic!("round {round}: {name}: {code} {v}"),
+            }
+        }
+        assert!(
+            !winners.is_empty(),
+            "round {round}: nobody won: {results:?}"
+        );
+        a.wait_active(&lb);
+        b.wait_active(&lb);
+        let mut names = Vec::new();
+        wait_for("both nodes to agree", Duration::from_secs(10), || {
+            names = [&a, &b]
+                .iter()
+                .map(|n| n.get(&format!("pools/{p}")).1["pool"]["name"].clone())
+                .collect::<Vec<Value>>();
+            names[0] == names[1]
+                && [&a, &b].iter().all(|n| {
+                    n.get(&format!("pools/{p}")).1["pool"]["provisioning_status"] == "ACTIVE"
+                })
+        });
+        let name = names[0].as_str().unwrap_or("").to_string();
+        assert!(
+            winners.contains(&name),
+            "round {round}: the pool is named {name:?}, not by a winner {winners:?}"
+        );
+    }
+    let cas = [&a, &b]
+        .iter()
+        .map(|n| {
+            n.fulcrum
+                .log_text()
+                .matches("lost a compare-and-swap")
+                .count()
+        })
+        .sum::<usize>();
+    eprintln!(
+        "api-etcd-cas: {losers} of 24 concurrent changes answered 409; {cas} lost a compare-and-swap"
+    );
+    assert!(
+        losers + cas > 0,
+        "no change lost a compare-and-swap or got 409: the changes were never concurrent"
+    );
+}
