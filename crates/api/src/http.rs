@@ -329,23 +329,15 @@ async fn lbaas(
             ))
         }
         ["providers", name, "flavor_capabilities"] if *name == "amphora" || *name == "fulcrum" => {
-            return Ok((200, json!({"flavor_capabilities": []})))
+            return Ok((200, crate::flavors::flavor_capabilities()))
         }
-        ["flavors"] => return Ok((200, json!({"flavors": [], "flavors_links": []}))),
-        ["flavorprofiles"] => {
-            return Ok((
-                200,
-                json!({"flavorprofiles": [], "flavorprofiles_links": []}),
-            ))
+        ["providers", name, "availability_zone_capabilities"]
+            if *name == "amphora" || *name == "fulcrum" =>
+        {
+            return Ok((200, crate::flavors::availability_zone_capabilities()))
         }
-        ["availabilityzones"] => {
-            return Ok((
-                200,
-                json!({"availability_zones": [], "availability_zones_links": []}),
-            ))
-        }
-        ["flavors", id] | ["flavorprofiles", id] => {
-            return Err(err(404, format!("Flavor {id} not found.")))
+        r if crate::flavors::owns(r) => {
+            return crate::flavors::handle(shared, method, rest, query, body, who, base).await
         }
         ["quotas", ..] => {
             return crate::quotas::quotas(shared, method, &rest[1..], body, who).await

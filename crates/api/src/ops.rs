@@ -154,6 +154,7 @@ pub fn create_with_id(
             if provider != "amphora" && provider != "fulcrum" {
                 return Err(err(400, format!("Provider '{provider}' is not enabled.")));
             }
+            crate::flavors::check_loadbalancer(st, &o)?;
             o.insert("provider".into(), Value::from(provider));
             if o.get("vip_port_id").is_none_or(Value::is_null) {
                 o.insert("vip_port_id".into(), Value::from(new_id()));

@@ -18,6 +18,10 @@ pub const KINDS: &[&str] = &[
     "l7rule",
     "quota",
     "v1monitor",
+    "flavorprofile",
+    "flavor",
+    "availability_zone_profile",
+    "availability_zone",
 ];
 
 /// Fields kept internally but not shown (Octavia shows relationships as lists instead).
