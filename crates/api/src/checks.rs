@@ -6,10 +6,11 @@ use crate::ops::{err, visible, ApiError, Caller};
 use crate::state::{s, Obj, State};
 use serde_json::Value;
 
-/// SOURCE_IP_PORT is an OVN-provider algorithm: the amphora (haproxy) provider refuses it too.
+/// SOURCE_IP_PORT is an OVN-provider algorithm: Octavia's amphora driver refuses it as an
+/// unsupported option (501, `Provider 'amphora' does not support a requested option`).
 pub fn check_algorithm(o: &Obj) -> Result<(), ApiError> {
     if s(o, "lb_algorithm") == "SOURCE_IP_PORT" {
-        return Err(err(400, "Validation failure: lb_algorithm SOURCE_IP_PORT is not supported by this provider (use ROUND_ROBIN, LEAST_CONNECTIONS or SOURCE_IP)."));
+        return Err(err(501, "Provider 'amphora' does not support a requested option: Amphora provider does not support SOURCE_IP_PORT algorithm."));
     }
     Ok(())
 }

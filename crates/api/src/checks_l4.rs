@@ -4,7 +4,7 @@
 
 use crate::ops::{err, ApiError};
 use crate::render_lvs::is_l4;
-use crate::state::{b, i, s, Obj};
+use crate::state::{b, i, s, Obj, State};
 use serde_json::Value;
 
 /// Octavia's VALID_LISTENER_POOL_PROTOCOL_MAP where UDP or SCTP is involved: a UDP listener
@@ -58,10 +58,19 @@ pub fn check_pool(o: &Obj) -> Result<(), ApiError> {
 
 /// A member of a UDP/SCTP pool: LVS has no backup server (keepalived's sorry_server is one per
 /// virtual server, not a flag per real server), so `backup` is refused.
-pub fn check_member(pool: &Obj, m: &Obj) -> Result<(), ApiError> {
+/// And as Octavia's amphora driver, a UDP pool's members are of the VIP's address family
+/// (501 otherwise: LVS NAT does not translate between IPv4 and IPv6).
+pub fn check_member(st: &State, pool: &Obj, m: &Obj) -> Result<(), ApiError> {
     let p = s(pool, "protocol");
     if is_l4(p) && b(m, "backup") {
         return Err(err(400, format!("Validation failure: backup members of a {p} pool are not supported by fulcrum yet.")));
+    }
+    let vip = st
+        .get("loadbalancer", s(pool, "loadbalancer_id"))
+        .map(|lb| s(lb, "vip_address"))
+        .unwrap_or("");
+    if is_l4(p) && !vip.is_empty() && vip.contains(':') != s(m, "address").contains(':') {
+        return Err(err(501, "Provider 'amphora' does not support a requested option: This provider doesn't support mixing IPv4 and IPv6 addresses for its VIP and members in UDP load balancers."));
     }
     Ok(())
 }

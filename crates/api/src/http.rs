@@ -78,10 +78,12 @@ async fn caller(shared: &Handle, headers: &HeaderMap) -> Result<Caller, ApiError
                     }
                 }
             }
-            let c = crate::keystone::validate(url, &token).await.map_err(|m| {
-                tracing::warn!("keystone: {m}");
-                err(401, "The request you have made requires authentication.")
-            })?;
+            let c = crate::keystone::validate(url, &token, shared.keystone_ca.as_deref())
+                .await
+                .map_err(|m| {
+                    tracing::warn!("keystone: {m}");
+                    err(401, "The request you have made requires authentication.")
+                })?;
             if let Ok(mut g) = shared.keystone.inner.lock() {
                 g.insert(token, (c.clone(), Instant::now()));
             }

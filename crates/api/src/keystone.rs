@@ -1,45 +1,104 @@
 //! Keystone token validation: `GET {url}/v3/auth/tokens` with the caller's token as both
 //! `X-Auth-Token` and `X-Subject-Token`; the answer's `token.project.id` is the caller's
-//! project and an `admin` role makes it an admin. Plain HTTP/1.1 over a TCP stream (http://
-//! URLs only: a Keystone behind TLS is not reached yet).
+//! project and an `admin` role makes it an admin. HTTP/1.1 over TCP, or over TLS for an
+//! https:// URL (rustls; the server's certificate checked against `ca-file` or the system's
+//! CA bundle, and its name against the URL's host).
 
 use crate::ops::Caller;
 use serde_json::Value;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-pub async fn validate(url: &str, token: &str) -> Result<Caller, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("keystone URL {url}: only http:// is supported"))?;
+/// The system's CA bundle (Debian's ca-certificates), used without `ca-file`.
+const SYSTEM_CAS: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// A TLS client trusting the CAs in `ca_file` (or the system's bundle).
+fn tls(ca_file: Option<&Path>) -> Result<tokio_rustls::TlsConnector, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let path = ca_file.unwrap_or(Path::new(SYSTEM_CAS));
+    let mut roots = rustls::RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("keystone CA file {}: {e}", path.display()))?;
+    for cert in certs {
+        let cert = cert.map_err(|e| format!("keystone CA file {}: {e}", path.display()))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("keystone CA file {}: {e}", path.display()))?;
+    }
+    if roots.is_empty() {
+        return Err(format!(
+            "keystone CA file {}: no certificate",
+            path.display()
+        ));
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut s: S,
+    req: &str,
+) -> Result<Vec<u8>, String> {
+    s.write_all(req.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    // A TLS peer closing without close_notify after a complete answer is not an error here.
+    match s.take(1 << 20).read_to_end(&mut buf).await {
+        Ok(_) => Ok(buf),
+        Err(e) if !buf.is_empty() && e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(buf),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+pub async fn validate(url: &str, token: &str, ca_file: Option<&Path>) -> Result<Caller, String> {
+    let (https, rest) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(r), _) => (true, r),
+        (None, Some(r)) => (false, r),
+        _ => return Err(format!("keystone URL {url}: expected http:// or https://")),
+    };
     let (hostport, prefix) = match rest.split_once('/') {
         Some((h, p)) => (h, format!("/{p}")),
         None => (rest, String::new()),
     };
-    let hostport = if hostport.contains(':') {
-        hostport.to_string()
-    } else {
-        format!("{hostport}:80")
+    // `[v6]:port`, `host:port` or a bare host (the scheme's port).
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (h, p.to_string()),
+        _ => (hostport, if https { "443" } else { "80" }.to_string()),
     };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
     if token.contains(['\r', '\n']) {
         return Err("token with a line break".into());
     }
+    let req = format!(
+        "GET {prefix}/v3/auth/tokens HTTP/1.1\r\nHost: {hostport}\r\nX-Auth-Token: {token}\r\nX-Subject-Token: {token}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    );
     let fetch = async {
-        let mut s = tokio::net::TcpStream::connect(&hostport)
+        let tcp = tokio::net::TcpStream::connect((
+            host,
+            port.parse::<u16>()
+                .map_err(|_| format!("keystone URL {url}: bad port"))?,
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+        if !https {
+            return exchange(tcp, &req).await;
+        }
+        let name = rustls::pki_types::ServerName::try_from(host.to_string())
+            .map_err(|e| format!("keystone URL {url}: {e}"))?;
+        let s = tls(ca_file)?
+            .connect(name, tcp)
             .await
-            .map_err(|e| e.to_string())?;
-        let req = format!(
-            "GET {prefix}/v3/auth/tokens HTTP/1.1\r\nHost: {hostport}\r\nX-Auth-Token: {token}\r\nX-Subject-Token: {token}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-        );
-        s.write_all(req.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut buf = Vec::new();
-        s.take(1 << 20)
-            .read_to_end(&mut buf)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<Vec<u8>, String>(buf)
+            .map_err(|e| format!("TLS: {e}"))?;
+        exchange(s, &req).await
     };
     let buf = tokio::time::timeout(Duration::from_secs(5), fetch)
         .await

@@ -87,6 +87,8 @@ pub struct Shared {
     pub keystone: http::TokenCache,
     /// The UDP-CONNECT check command (`udp_check_command`).
     pub udp_check: String,
+    /// `auth keystone https://... ca-file PEM`.
+    pub keystone_ca: Option<std::path::PathBuf>,
 }
 
 pub type Handle = Arc<Shared>;
@@ -116,6 +118,7 @@ pub async fn open(
         stats: health::StatCache::default(),
         keystone: http::TokenCache::default(),
         udp_check: udp_check_command(),
+        keystone_ca: config.keystone_ca.clone(),
     }))
 }
 

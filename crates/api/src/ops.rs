@@ -235,7 +235,7 @@ pub fn create_with_id(
             let pid = parent.unwrap_or_default();
             let p = visible(st, "pool", pid, who)?;
             let lb = s(p, "loadbalancer_id").to_string();
-            checks_l4::check_member(p, &o)?;
+            checks_l4::check_member(st, p, &o)?;
             if st.all("member").any(|m| {
                 s(m, "pool_id") == pid
                     && g(m, "address") == g(&o, "address")
@@ -342,7 +342,7 @@ pub fn update(
         }
         "member" => {
             if let Some(p) = st.get("pool", s(&o, "pool_id")) {
-                checks_l4::check_member(p, &o)?;
+                checks_l4::check_member(st, p, &o)?;
             }
         }
         "pool" => {

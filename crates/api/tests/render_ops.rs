@@ -203,7 +203,8 @@ fn https_passthrough_is_tcp_mode() {
         ops::create(&mut st, "pool", None, &bad, &admin())
             .expect_err("refused")
             .code,
-        400
+        501,
+        "Octavia's amphora driver: an unsupported option"
     );
 }
 

@@ -310,6 +310,14 @@ fn octavia_rules_and_refusals_for_udp() {
         json!({"address": "10.0.1.9", "protocol_port": 53, "backup": true}),
     );
     assert_eq!(code, 400);
+    // Nor members of the other address family than the VIP (Octavia's amphora driver: 501).
+    let (code, _) = bad(
+        &mut st,
+        "member",
+        Some(&p),
+        json!({"address": "fd00::9", "protocol_port": 53}),
+    );
+    assert_eq!(code, 501);
     // A UDP listener cannot take a TCP pool as its default later either.
     let (o, _) = ops::update(
         &mut st,

@@ -1106,6 +1106,9 @@ pub struct Api {
     /// `vip_interface IFACE`: load balancers' VIPs are added to this interface (unless a
     /// vrrp_instance holds them); without it, VIPs must already be local (or come by VRRP).
     pub vip_interface: Option<String>,
+    /// `auth keystone https://... ca-file PEM`: the CAs Keystone's certificate is checked
+    /// against (the system's bundle without it).
+    pub keystone_ca: Option<std::path::PathBuf>,
 }
 
 /// `auth noauth | token SECRET | keystone URL`.

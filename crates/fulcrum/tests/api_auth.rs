@@ -151,3 +151,144 @@ fn keystone_tokens_and_project_isolation() {
     let (code, v) = call("POST", &url, Some(&lb), &["X-Auth-Token: tok-a"]);
     assert_eq!(code, 403, "quota of a met: {v}");
 }
+
+/// Runs `openssl` (the test fails when it cannot: scripts/install-deps.sh installs it).
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl (install it: scripts/install-deps.sh)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA (`NAME-ca.pem`) and, when `server`, a certificate for 127.0.0.1 it signed
+/// (`NAME-server.pem`, `NAME-server.key`).
+fn make_ca(dir: &std::path::Path, name: &str, server: bool) {
+    let (ca_key, ca) = (format!("{name}-ca.key"), format!("{name}-ca.pem"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name} test CA"),
+            "-keyout",
+            &ca_key,
+            "-out",
+            &ca,
+        ],
+    );
+    if !server {
+        return;
+    }
+    let (key, csr, cert) = (
+        format!("{name}-server.key"),
+        format!("{name}-server.csr"),
+        format!("{name}-server.pem"),
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+        ],
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").expect("ext");
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            &cert,
+        ],
+    );
+}
+
+/// Keystone over https: the stub behind a TLS terminator (socat) with a certificate from a
+/// test CA. With `ca-file` naming that CA the tokens are validated (project a's load balancer
+/// is a's); with another CA the certificate is refused and every call is 401.
+#[test]
+fn keystone_over_https() {
+    let scratch = Scratch::new("api-keystone-tls");
+    make_ca(&scratch.0, "good", true);
+    make_ca(&scratch.0, "other", false);
+    let ks = keystone();
+    let tls_port = api_support::port();
+    let mut cmd = std::process::Command::new("socat");
+    cmd.current_dir(&scratch.0).args([
+        &format!("OPENSSL-LISTEN:{tls_port},bind=127.0.0.1,reuseaddr,fork,cert=good-server.pem,key=good-server.key,verify=0"),
+        &format!("TCP:127.0.0.1:{ks}"),
+    ]);
+    let _socat = fulcrum_testlab::process::Child::spawn("socat", cmd, scratch.0.join("socat.log"))
+        .expect("socat (install it: scripts/install-deps.sh)");
+    let start_wait = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", tls_port)).is_err() {
+        assert!(
+            start_wait.elapsed() < std::time::Duration::from_secs(10),
+            "socat never listened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let ca = scratch.0.join("good-ca.pem");
+    let (f, base) = start(
+        &scratch,
+        &format!(
+            "keystone https://127.0.0.1:{tls_port} ca-file {}",
+            ca.display()
+        ),
+    );
+    let url = format!("{base}/loadbalancers");
+    assert_eq!(call("GET", &url, None, &["X-Auth-Token: forged"]).0, 401);
+    let lb = json!({"loadbalancer": {"vip_address": vip(10), "vip_subnet_id": "s"}});
+    let (code, v) = call("POST", &url, Some(&lb), &["X-Auth-Token: tok-a"]);
+    assert_eq!(code, 201, "{v}\n{}", f.log_text());
+    assert_eq!(v["loadbalancer"]["project_id"], "a");
+    drop(f);
+
+    let other = Scratch::new("api-keystone-tls-other");
+    let (f, base) = start(
+        &other,
+        &format!(
+            "keystone https://127.0.0.1:{tls_port} ca-file {}",
+            scratch.0.join("other-ca.pem").display()
+        ),
+    );
+    let (code, v) = call(
+        "GET",
+        &format!("{base}/loadbalancers"),
+        None,
+        &["X-Auth-Token: tok-a"],
+    );
+    assert_eq!(code, 401, "an untrusted Keystone certificate: {v}");
+    assert!(f.log_text().contains("TLS"), "{}", f.log_text());
+}

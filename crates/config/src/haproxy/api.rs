@@ -4,7 +4,7 @@
 //! ```text
 //! api
 //!     bind 127.0.0.1:9876
-//!     auth noauth                      # noauth | token SECRET | keystone URL
+//!     auth noauth                      # noauth | token SECRET | keystone URL [ca-file PEM]
 //!     store /var/lib/fulcrum/lbaas.db
 //!     subnet ID CIDR                   # a Neutron subnet answered to lookups (any id under noauth)
 //!     vip_interface eth0               # add the load balancers' VIPs to this interface
@@ -39,6 +39,7 @@ pub fn open(existing: &mut Option<Api>, line: &Line<'_>, diags: &mut Diagnostics
         store: None,
         subnets: Vec::new(),
         vip_interface: None,
+        keystone_ca: None,
     });
     true
 }
@@ -78,7 +79,27 @@ fn parse(api: &mut Api, line: &Line<'_>) -> Result<(), String> {
                             "api 'auth keystone {url}': expected an http:// or https:// URL"
                         ));
                     }
-                    line.no_more(3)?;
+                    // `ca-file PEM`: the CAs an https:// Keystone's certificate is checked
+                    // against (as HAProxy's `ca-file` on a server line); without it, the
+                    // system's bundle.
+                    match line.arg(3) {
+                        None => api.keystone_ca = None,
+                        Some("ca-file") => {
+                            let path = line.need(4, "a PEM file of CA certificates")?;
+                            if !url.starts_with("https://") {
+                                return Err(format!(
+                                    "api 'auth keystone {url} ca-file': ca-file is for an https:// URL"
+                                ));
+                            }
+                            line.no_more(5)?;
+                            api.keystone_ca = Some(path.into());
+                        }
+                        Some(other) => {
+                            return Err(format!(
+                                "api 'auth keystone {url} {other}': expected 'ca-file PEM' or nothing"
+                            ))
+                        }
+                    }
                     ApiAuth::Keystone(url.trim_end_matches('/').to_string())
                 }
                 other => {
