@@ -36,8 +36,6 @@ pub fn check_persistence(o: &Obj) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `allowed_cidrs`: valid CIDRs, and only on HTTP listeners (fulcrum runs no `tcp-request
-/// connection` rules yet, so a TCP listener could not enforce them).
 /// `insert_headers`: the ones rendered (X-Forwarded-For/-Port/-Proto, "true" or "false");
 /// the X-SSL-* family needs TLS termination, which fulcrum does not run yet.
 pub fn check_insert_headers(o: &Obj) -> Result<(), ApiError> {
@@ -103,6 +101,9 @@ pub fn check_not_run(kind: &str, o: &Obj) -> Result<(), ApiError> {
     }
 }
 
+/// `allowed_cidrs`: valid CIDRs, on HTTP listeners, and on TCP/HTTPS listeners once fulcrum
+/// runs `tcp-request connection` rules (`tcp_request_runs`); refused otherwise (UDP/SCTP: the
+/// LVS rendering has no source filter).
 pub fn check_cidrs(o: &Obj) -> Result<(), ApiError> {
     let Some(list) = o.get("allowed_cidrs").and_then(Value::as_array) else {
         return Ok(());
@@ -123,10 +124,30 @@ pub fn check_cidrs(o: &Obj) -> Result<(), ApiError> {
             return Err(err(400, format!("Invalid input for field/attribute allowed_cidrs. Value: '{text}'. Value should be a CIDR")));
         }
     }
-    if s(o, "protocol") != "HTTP" {
-        return Err(err(400, format!("Validation failure: allowed_cidrs on a {} listener is not supported by fulcrum yet (HTTP listeners only).", s(o, "protocol"))));
+    let p = s(o, "protocol");
+    if p != "HTTP" && !(matches!(p, "TCP" | "HTTPS") && tcp_request_runs()) {
+        return Err(err(400, format!("Validation failure: allowed_cidrs on a {p} listener is not supported by fulcrum yet (HTTP listeners only).")));
     }
     Ok(())
+}
+
+/// What a TCP/HTTPS listener with allowed_cidrs renders (render.rs): the rules fulcrum's proxy
+/// must run before the API accepts it.
+pub const TCP_ALLOWED_CIDRS_RENDER: &str = "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 1s\n    timeout server 1s\nfrontend f\n    bind 127.0.0.1:9\n    acl allowed-cidr src 10.0.0.0/8\n    tcp-request connection reject if !allowed-cidr\n    default_backend b\nbackend b\n    server s 127.0.0.1:9\n";
+
+/// Whether fulcrum's config parser takes `tcp-request connection reject` without a word (an
+/// error or a "not supported, ignored" warning would mean the proxy does not run it): asked
+/// once, so allowed_cidrs on TCP listeners switch on by themselves when the proxy runs it.
+pub fn tcp_request_runs() -> bool {
+    static RUNS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *RUNS.get_or_init(|| {
+        let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
+            name: "<allowed_cidrs probe>",
+            text: TCP_ALLOWED_CIDRS_RENDER,
+        }]);
+        let quiet = loaded.diagnostics.iter().next().is_none();
+        quiet
+    })
 }
 
 pub fn check_monitor(o: &mut Obj) -> Result<(), ApiError> {

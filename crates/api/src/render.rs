@@ -122,10 +122,16 @@ fn frontend(state: &State, vip: &str, l: &Obj) -> String {
     if let Some(cidrs) = l.get("allowed_cidrs").and_then(|v| v.as_array()) {
         let list: Vec<&str> = cidrs.iter().filter_map(|c| c.as_str()).collect();
         if !list.is_empty() {
-            // fulcrum runs no `tcp-request connection` rules yet: HTTP listeners deny with 403
-            // (TCP listeners with allowed_cidrs are refused by the API).
+            // Octavia enforces allowed_cidrs outside haproxy (the VIP port's security group);
+            // here the frontend does it: an HTTP listener denies with 403, a TCP/HTTPS one
+            // rejects the connection (accepted by the API only once fulcrum runs
+            // `tcp-request connection`, see checks::tcp_request_runs).
             let _ = writeln!(o, "    acl allowed-cidr src {}", list.join(" "));
-            let _ = writeln!(o, "    http-request deny if !allowed-cidr");
+            if m == "http" {
+                let _ = writeln!(o, "    http-request deny if !allowed-cidr");
+            } else {
+                let _ = writeln!(o, "    tcp-request connection reject if !allowed-cidr");
+            }
         }
     }
     if m == "http" {

@@ -417,3 +417,77 @@ fn batch_members_replace_or_add() {
     st.settle(&[lb], true, "");
     assert_eq!(st.all("member").count(), 3);
 }
+
+/// allowed_cidrs on a TCP listener: rendered as `tcp-request connection reject if
+/// !allowed-cidr` (checked by the real haproxy), and accepted by the API exactly when fulcrum's
+/// parser takes that rule without a word (the proxy runs it); refused with 400 before.
+#[test]
+fn allowed_cidrs_on_tcp_listeners() {
+    let mut st = State::default();
+    let lb = create(
+        &mut st,
+        "loadbalancer",
+        None,
+        json!({"vip_address": "127.0.0.1", "vip_subnet_id": "s"}),
+    );
+    let body = json!({"loadbalancer_id": lb, "protocol": "TCP", "protocol_port": 18443,
+                      "allowed_cidrs": ["10.0.0.0/8", "192.168.1.0/24"]});
+    let accepted = ops::create(&mut st, "listener", None, &body_of(&body), &admin());
+    let runs = fulcrum_api::checks::tcp_request_runs();
+    // The probe agrees with `fulcrum check`'s parser on the rendered rules.
+    let probe = fulcrum_config::load_sources(&[fulcrum_config::Source {
+        name: "p.cfg",
+        text: fulcrum_api::checks::TCP_ALLOWED_CIDRS_RENDER,
+    }]);
+    assert_eq!(runs, probe.diagnostics.iter().next().is_none());
+    match (runs, accepted) {
+        (true, Ok(_)) => {}
+        (false, Err(e)) => {
+            assert_eq!(e.code, 400, "{}", e.msg);
+            // Rendered from a state the API would refuse, to show (and haproxy-check) the
+            // text it switches on.
+            let mut l = body_of(&body);
+            l.insert("id".into(), json!("l-tcp"));
+            l.insert("provisioning_status".into(), json!("ACTIVE"));
+            l.insert("admin_state_up".into(), json!(true));
+            l.insert("connection_limit".into(), json!(-1));
+            l.insert("timeout_client_data".into(), json!(50000));
+            st.insert("listener", "l-tcp", l);
+        }
+        (runs, other) => panic!("tcp-request runs: {runs}, API answered {other:?}"),
+    }
+    let text = render::render_standalone(&st, &lb);
+    assert!(
+        text.contains(
+            "    acl allowed-cidr src 10.0.0.0/8 192.168.1.0/24\n    tcp-request connection reject if !allowed-cidr\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("http-request deny"), "{text}");
+    match std::process::Command::new("haproxy").arg("-v").output() {
+        Ok(o) if o.status.success() => {
+            let path =
+                std::env::temp_dir().join(format!("fulcrum-cidr-{}.cfg", std::process::id()));
+            std::fs::write(&path, &text).expect("write");
+            let out = std::process::Command::new("haproxy")
+                .args(["-c", "-f"])
+                .arg(&path)
+                .output()
+                .expect("haproxy -c");
+            let _ = std::fs::remove_file(&path);
+            assert!(
+                out.status.success(),
+                "haproxy -c:\n{text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        _ => assert!(
+            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
+            "haproxy missing under FULCRUM_REQUIRE_NETNS=1"
+        ),
+    }
+}
+
+fn body_of(v: &Value) -> serde_json::Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
