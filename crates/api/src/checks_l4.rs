@@ -28,7 +28,21 @@ pub fn check_listener(o: &Obj) -> Result<(), ApiError> {
 
 /// A pool's session persistence by protocol: UDP/SCTP pools take SOURCE_IP only (with
 /// persistence_timeout / persistence_granularity); other pools do not take those two.
-pub fn check_pool(o: &Obj) -> Result<(), ApiError> {
+/// persistence_timeout is read as a number also from a numeric string (the CLI sends
+/// `"120"`), and stored as a number.
+pub fn check_pool(o: &mut Obj) -> Result<(), ApiError> {
+    if let Some(sp) = o
+        .get_mut("session_persistence")
+        .and_then(Value::as_object_mut)
+    {
+        if let Some(n) = sp
+            .get("persistence_timeout")
+            .and_then(Value::as_str)
+            .and_then(|t| t.trim().parse::<i64>().ok())
+        {
+            sp.insert("persistence_timeout".into(), Value::from(n));
+        }
+    }
     let p = s(o, "protocol");
     let Some(sp) = o.get("session_persistence").and_then(Value::as_object) else {
         return Ok(());

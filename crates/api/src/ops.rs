@@ -226,7 +226,7 @@ pub fn create_with_id(
                 ));
             }
             checks::check_persistence(&o)?;
-            checks_l4::check_pool(&o)?;
+            checks_l4::check_pool(&mut o)?;
             checks::check_not_run("pool", &o)?;
             checks::check_algorithm(&o)?;
             lb
@@ -347,7 +347,7 @@ pub fn update(
         }
         "pool" => {
             checks::check_persistence(&o)?;
-            checks_l4::check_pool(&o)?;
+            checks_l4::check_pool(&mut o)?;
             checks::check_not_run("pool", &o)?;
             checks::check_algorithm(&o)?;
         }

@@ -168,3 +168,199 @@ fn openstack_loadbalancer_commands() {
     os(&["loadbalancer", "delete", "--cascade", "--wait", &lb]);
     assert_eq!(os(&["loadbalancer", "list", "-f", "value", "-c", "id"]), "");
 }
+
+/// The CLI's flavor, availability zone and UDP commands against fulcrum: a flavor profile and
+/// flavor, a zone, a load balancer of that flavor in that zone, a UDP listener, pool and
+/// UDP-CONNECT monitor, and a (disabled, so not rendered: this test runs outside a network
+/// namespace and leaves the host's nftables alone) member; `api_udp` sends the traffic.
+#[test]
+fn openstack_flavor_and_udp_commands() {
+    if !openstack_available() {
+        return;
+    }
+    let scratch = Scratch::new("api-osc-udp");
+    let api = api_support::start(&scratch, api_support::port(), "");
+    let run = |args: &[&str]| {
+        Command::new("openstack")
+            .args(["--os-auth-type", "none", "--os-endpoint", &api.base])
+            .args(args)
+            .env("HOME", &scratch.0)
+            .output()
+            .expect("openstack")
+    };
+    let os = |args: &[&str]| -> String {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "openstack {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let caps = os(&["loadbalancer", "provider", "capability", "list", "amphora"]);
+    assert!(caps.contains("loadbalancer_topology"), "{caps}");
+    os(&[
+        "loadbalancer",
+        "flavorprofile",
+        "create",
+        "--name",
+        "fp1",
+        "--provider",
+        "amphora",
+        "--flavor-data",
+        r#"{"loadbalancer_topology": "SINGLE"}"#,
+    ]);
+    let refused = run(&[
+        "loadbalancer",
+        "flavorprofile",
+        "create",
+        "--name",
+        "fp2",
+        "--provider",
+        "amphora",
+        "--flavor-data",
+        r#"{"loadbalancer_topology": "ACTIVE_STANDBY"}"#,
+    ]);
+    assert!(
+        !refused.status.success(),
+        "ACTIVE_STANDBY is not applied by fulcrum"
+    );
+    os(&[
+        "loadbalancer",
+        "flavor",
+        "create",
+        "--name",
+        "basic",
+        "--flavorprofile",
+        "fp1",
+        "--enable",
+    ]);
+    assert_eq!(
+        os(&[
+            "loadbalancer",
+            "flavor",
+            "list",
+            "-f",
+            "value",
+            "-c",
+            "name"
+        ]),
+        "basic"
+    );
+    os(&[
+        "loadbalancer",
+        "availabilityzoneprofile",
+        "create",
+        "--name",
+        "azp",
+        "--provider",
+        "amphora",
+        "--availability-zone-data",
+        "{}",
+    ]);
+    os(&[
+        "loadbalancer",
+        "availabilityzone",
+        "create",
+        "--name",
+        "rack1",
+        "--availabilityzoneprofile",
+        "azp",
+    ]);
+    let vip = vip(6);
+    let lb = os(&[
+        "loadbalancer",
+        "create",
+        "--name",
+        "dns",
+        "--vip-subnet-id",
+        "s",
+        "--vip-address",
+        &vip,
+        "--flavor",
+        "basic",
+        "--availability-zone",
+        "rack1",
+        "--wait",
+        "-f",
+        "value",
+        "-c",
+        "id",
+    ]);
+    os(&[
+        "loadbalancer",
+        "listener",
+        "create",
+        "--name",
+        "dns53",
+        "--protocol",
+        "UDP",
+        "--protocol-port",
+        "53",
+        "--wait",
+        &lb,
+    ]);
+    os(&[
+        "loadbalancer",
+        "pool",
+        "create",
+        "--name",
+        "dnspool",
+        "--listener",
+        "dns53",
+        "--protocol",
+        "UDP",
+        "--lb-algorithm",
+        "SOURCE_IP",
+        "--session-persistence",
+        "type=SOURCE_IP,persistence_timeout=120,persistence_granularity=255.255.255.0",
+        "--wait",
+    ]);
+    os(&[
+        "loadbalancer",
+        "healthmonitor",
+        "create",
+        "--delay",
+        "5",
+        "--timeout",
+        "3",
+        "--max-retries",
+        "2",
+        "--type",
+        "UDP-CONNECT",
+        "--wait",
+        "dnspool",
+    ]);
+    os(&[
+        "loadbalancer",
+        "member",
+        "create",
+        "--address",
+        "127.0.0.1",
+        "--protocol-port",
+        "5353",
+        "--disable",
+        "--wait",
+        "dnspool",
+    ]);
+    let pool = os(&["loadbalancer", "pool", "show", "dnspool", "-f", "json"]);
+    assert!(pool.contains("persistence_timeout=120"), "{pool}");
+    let show = os(&[
+        "loadbalancer",
+        "show",
+        &lb,
+        "-f",
+        "value",
+        "-c",
+        "flavor_id",
+        "-c",
+        "availability_zone",
+    ]);
+    assert!(show.contains("rack1"), "{show}");
+    let in_use = run(&["loadbalancer", "flavor", "delete", "basic"]);
+    assert!(!in_use.status.success(), "a flavor in use is kept");
+    os(&["loadbalancer", "delete", "--cascade", "--wait", &lb]);
+    os(&["loadbalancer", "flavor", "delete", "basic"]);
+    os(&["loadbalancer", "flavorprofile", "delete", "fp1"]);
+}
