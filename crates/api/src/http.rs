@@ -459,6 +459,13 @@ async fn lbaas(
                 Value::String(crate::render::render_standalone(&st, id)),
             ));
         }
+        ("GET", Some(id), ["keepalived.conf"]) if kind == "loadbalancer" => {
+            ops::visible(&st, kind, id, who)?;
+            return Ok((
+                200,
+                Value::String(crate::render_lvs::render_lb(&st, id, &shared.udp_check)),
+            ));
+        }
         ("GET", Some(id), ["status"]) if kind == "loadbalancer" => {
             fresh(shared, &mut st).await;
             ops::visible(&st, kind, id, who)?;

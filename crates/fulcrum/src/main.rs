@@ -69,7 +69,8 @@ enum Command {
         #[arg(required = true, num_args = 1..)]
         words: Vec<String>,
     },
-    /// Print the haproxy.cfg the LBaaS API renders for a load balancer (all without an id).
+    /// Print the haproxy.cfg (or keepalived text) the LBaaS API renders for a load balancer
+    /// (all without an id).
     LbaasConfig {
         /// A running fulcrum's API, e.g. http://127.0.0.1:9876 (needs the id).
         #[arg(long)]
@@ -82,6 +83,9 @@ enum Command {
         store: Option<PathBuf>,
         /// The load balancer's id.
         id: Option<String>,
+        /// Print the keepalived `virtual_server` blocks of its UDP/SCTP listeners instead.
+        #[arg(long)]
+        keepalived: bool,
     },
     /// The LBaaS UDP-CONNECT health check (Octavia's udp_check.sh): exit 0 unless ADDRESS:PORT
     /// answers a datagram with ICMP port unreachable within a second (exit 1).
@@ -125,11 +129,13 @@ fn main() -> ExitCode {
             token,
             store,
             id,
+            keepalived,
         } => cmd::lbaas::run(
             url.as_deref(),
             token.as_deref(),
             store.as_deref(),
             id.as_deref(),
+            keepalived,
         ),
         Command::UdpCheck { address, port } => cmd::udp_check::run(&address, port),
         Command::Reload { control } => {

@@ -239,6 +239,33 @@ fn udp_listener_served_by_lvs() {
     });
     assert!(online.is_some(), "members never ONLINE\n{}", fulcrum.log());
 
+    // The rendering, as `fulcrum lbaas-config --keepalived` prints it from the running API.
+    let out = d
+        .command(env!("CARGO_BIN_EXE_fulcrum"))
+        .args([
+            "lbaas-config",
+            "--url",
+            "http://127.0.0.1:9876",
+            &lb,
+            "--keepalived",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        format!("virtual_server {VIP} 53 {{"),
+        "    protocol UDP\n".to_string(),
+        format!("udp-check {} 53\"", rss[0].addr),
+        "    delay_loop 1\n".into(),
+    ] {
+        assert!(text.contains(&want), "missing {want:?} in\n{text}");
+    }
+
     // rs3's service stops: its host answers ICMP port unreachable, the UDP check fails, the
     // member goes ERROR and leaves the rotation.
     servers[2].take();

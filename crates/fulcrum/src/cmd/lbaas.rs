@@ -1,4 +1,5 @@
-//! `fulcrum lbaas-config`: prints the haproxy.cfg the LBaaS API renders for a load balancer
+//! `fulcrum lbaas-config`: prints the haproxy.cfg (or with `--keepalived`, the keepalived
+//! `virtual_server` blocks of its UDP/SCTP listeners) the LBaaS API renders for a load balancer
 //! (all of them without an id), from a running fulcrum's API (`--url`) or, with fulcrum
 //! stopped, straight from the store (`--store`; a running fulcrum holds the store's lock).
 
@@ -12,13 +13,14 @@ pub fn run(
     token: Option<&str>,
     store: Option<&Path>,
     id: Option<&str>,
+    keepalived: bool,
 ) -> ExitCode {
     let result = match (url, store) {
         (Some(u), _) => match id {
-            Some(id) => fetch(u, token, id),
+            Some(id) => fetch(u, token, id, keepalived),
             None => Err("--url needs a load balancer id".to_string()),
         },
-        (None, Some(s)) => offline(s, id),
+        (None, Some(s)) => offline(s, id, keepalived),
         (None, None) => Err("give --url URL (a running fulcrum's API) or --store PATH".to_string()),
     };
     match result {
@@ -33,8 +35,18 @@ pub fn run(
     }
 }
 
-fn offline(store: &Path, id: Option<&str>) -> Result<String, String> {
+fn offline(store: &Path, id: Option<&str>, keepalived: bool) -> Result<String, String> {
     let st = fulcrum_api::store_embedded::Embedded::open(store)?.load_now()?;
+    if keepalived {
+        let check = fulcrum_api::udp_check_command();
+        return match id {
+            Some(id) if st.get("loadbalancer", id).is_none() => {
+                Err(format!("no load balancer {id} in {}", store.display()))
+            }
+            Some(id) => Ok(fulcrum_api::render_lvs::render_lb(&st, id, &check)),
+            None => Ok(fulcrum_api::render_lvs::render_all(&st, &check)),
+        };
+    }
     match id {
         Some(id) if st.get("loadbalancer", id).is_none() => {
             Err(format!("no load balancer {id} in {}", store.display()))
@@ -47,8 +59,14 @@ fn offline(store: &Path, id: Option<&str>) -> Result<String, String> {
     }
 }
 
-/// A plain HTTP/1.1 GET of `/v2/lbaas/loadbalancers/ID/haproxy.cfg` (http:// only).
-fn fetch(url: &str, token: Option<&str>, id: &str) -> Result<String, String> {
+/// A plain HTTP/1.1 GET of `/v2/lbaas/loadbalancers/ID/haproxy.cfg` (or `keepalived.conf`;
+/// http:// only).
+fn fetch(url: &str, token: Option<&str>, id: &str, keepalived: bool) -> Result<String, String> {
+    let file = if keepalived {
+        "keepalived.conf"
+    } else {
+        "haproxy.cfg"
+    };
     let hostport = url
         .strip_prefix("http://")
         .ok_or("--url must be http://HOST:PORT")?
@@ -59,7 +77,7 @@ fn fetch(url: &str, token: Option<&str>, id: &str) -> Result<String, String> {
     let auth = token
         .map(|t| format!("X-Auth-Token: {t}\r\n"))
         .unwrap_or_default();
-    write!(s, "GET /v2/lbaas/loadbalancers/{id}/haproxy.cfg HTTP/1.1\r\nHost: {hostport}\r\n{auth}Connection: close\r\n\r\n")
+    write!(s, "GET /v2/lbaas/loadbalancers/{id}/{file} HTTP/1.1\r\nHost: {hostport}\r\n{auth}Connection: close\r\n\r\n")
         .map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
