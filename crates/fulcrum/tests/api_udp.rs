@@ -114,6 +114,73 @@ fn member_status(node: &Node, pool: &str, member: &str) -> String {
         .to_string()
 }
 
+/// One client socket sending a datagram every 20 ms until stopped (bounded: 2,000 datagrams,
+/// 60 s): who answered each, and how many got no answer within a second.
+struct Flow {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Datagrams sent so far.
+    sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    handle: Option<std::thread::JoinHandle<(Vec<String>, usize)>>,
+}
+
+impl Flow {
+    fn start(client: &Node) -> Flow {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let s2 = stop.clone();
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let sent2 = sent.clone();
+        let handle = client.in_thread(move || {
+            let u = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+            u.set_read_timeout(Some(Duration::from_millis(1000)))
+                .unwrap();
+            u.connect(format!("{VIP}:53")).unwrap();
+            let (mut answers, mut lost) = (Vec::new(), 0);
+            let start = std::time::Instant::now();
+            let mut buf = [0u8; 512];
+            while !s2.load(Ordering::Relaxed)
+                && answers.len() + lost < 2000
+                && start.elapsed() < Duration::from_secs(60)
+            {
+                let _ = u.send(b"f");
+                sent2.fetch_add(1, Ordering::Relaxed);
+                match u.recv(&mut buf) {
+                    Ok(n) => answers.push(
+                        String::from_utf8_lossy(&buf[..n])
+                            .trim_end_matches(" f")
+                            .to_string(),
+                    ),
+                    Err(_) => lost += 1,
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (answers, lost)
+        });
+        Flow {
+            stop,
+            sent,
+            handle: Some(handle),
+        }
+    }
+
+    /// Waits (bounded) until `n` more datagrams are sent.
+    fn more(&self, n: usize) {
+        let at = self.sent.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(
+            fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+                self.sent.load(std::sync::atomic::Ordering::Relaxed) >= at + n
+            })
+            .is_some(),
+            "the flow stalled"
+        );
+    }
+
+    fn finish(mut self) -> (Vec<String>, usize) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.handle.take().unwrap().join().unwrap()
+    }
+}
+
 #[test]
 fn udp_listener_served_by_lvs() {
     let Some(topo) = Topo::new("api_udp", 5) else {
@@ -195,6 +262,12 @@ fn udp_listener_served_by_lvs() {
     assert_eq!(v["listener"]["operating_status"], "ONLINE", "{v}");
     assert_eq!(member_status(&d, &pool, &m1), "NO_MONITOR");
 
+    // One UDP flow (one client socket) runs through the next two changes: it stays with its
+    // member — also when that member is reweighted to 0, which takes new flows only, as LVS's
+    // quiescent server — and loses nothing (the flow's conntrack entry survives the reloads).
+    let flow = Flow::start(&c);
+    flow.more(10);
+
     // A third member joins.
     let m3 = member(2);
     wait_served_by(&c, &["rs1", "rs2", "rs3"], &fulcrum);
@@ -209,6 +282,20 @@ fn udp_listener_served_by_lvs() {
     assert_eq!(code, 200, "{v}");
     wait_active(&d, &lb, &fulcrum);
     wait_served_by(&c, &["rs2", "rs3"], &fulcrum);
+
+    flow.more(20);
+    let (got, lost) = flow.finish();
+    assert!(got.len() >= 30, "too few datagrams: {got:?}");
+    assert_eq!(lost, 0, "datagrams of an established flow lost: {got:?}");
+    assert!(
+        got.iter().all(|a| *a == got[0]),
+        "the flow changed member: {got:?}"
+    );
+    eprintln!(
+        "api_udp: one flow, {} datagrams through a member added and a reweight, all to {}",
+        got.len(),
+        got[0]
+    );
 
     // rs2 removed.
     let (code, v) = call(&d, "DELETE", &format!("pools/{pool}/members/{m2}"), None);
