@@ -309,7 +309,7 @@ pub async fn handle(
     };
     let key = [(r.key.to_string(), id)];
     if let Err(e) = shared.store.save(&st, &key).await {
-        return Err(crate::http::store_failed(shared, &mut st, e).await);
+        return Err(crate::conflict::store_failed(shared, &mut st, e).await);
     }
     Ok((code, answer))
 }

@@ -155,7 +155,9 @@ async fn dispatch(
                 attempt += 1;
                 let r = lbaas(&shared, &method, rest, &query, body.clone(), &who, &base).await;
                 match r {
-                    Err(e) if e.msg == crate::store::CONFLICT && attempt < CONFLICT_RETRIES => {}
+                    Err(e)
+                        if e.msg == crate::store::CONFLICT
+                            && attempt < crate::conflict::RETRIES => {}
                     r => break r,
                 }
             }
@@ -178,31 +180,6 @@ async fn dispatch(
 }
 
 pub(crate) type Answer = Result<(u16, Value), ApiError>;
-
-/// How many times a request losing a compare-and-swap is re-run.
-const CONFLICT_RETRIES: u64 = 4;
-
-/// The error for a change the store did not write. A conflict (another node wrote the same
-/// keys first) reloads the state from the store, so the next attempt sees that node's change.
-pub(crate) async fn store_failed(
-    shared: &Handle,
-    st: &mut State,
-    e: crate::store::StoreError,
-) -> ApiError {
-    if e != crate::store::StoreError::Conflict {
-        return err(500, format!("store: {e}"));
-    }
-    tracing::info!("api: a change lost a compare-and-swap to another node; state read again");
-    match shared.store.load().await {
-        Ok(fresh) => {
-            *st = fresh;
-            shared.stats.invalidate();
-            shared.dirty.notify_one();
-        }
-        Err(e) => tracing::error!("api store: reloading after a conflict: {e}"),
-    }
-    err(409, crate::store::CONFLICT)
-}
 
 async fn lbaas_v1(
     shared: &Handle,
@@ -232,7 +209,7 @@ async fn lbaas_v1(
             if !changed.is_empty() {
                 if let Err(e) = shared.store.save(&st, &changed).await {
                     *st = before;
-                    return fault(store_failed(shared, &mut st, e).await);
+                    return fault(crate::conflict::store_failed(shared, &mut st, e).await);
                 }
                 drop(st);
                 shared.dirty.notify_one();
@@ -521,7 +498,7 @@ async fn lbaas(
         if let Some(before) = before {
             *st = before;
         }
-        return Err(store_failed(shared, &mut st, e).await);
+        return Err(crate::conflict::store_failed(shared, &mut st, e).await);
     }
     drop(st);
     shared.dirty.notify_one();

@@ -16,6 +16,7 @@ pub mod apply;
 pub mod batch;
 pub mod checks;
 pub mod checks_l4;
+pub mod conflict;
 pub mod flavors;
 pub mod follow;
 pub mod health;

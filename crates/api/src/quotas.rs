@@ -135,7 +135,7 @@ async fn store(
                 st.remove("quota", project);
             }
         }
-        return Err(crate::http::store_failed(shared, st, e).await);
+        return Err(crate::conflict::store_failed(shared, st, e).await);
     }
     Ok(())
 }
