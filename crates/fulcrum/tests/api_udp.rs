@@ -382,3 +382,124 @@ fn udp_listener_served_by_lvs() {
     assert_eq!(answers(&c, 3), (BTreeSet::new(), 3));
     drop(servers);
 }
+
+/// The UDP figure of bench/api (ignored in normal runs: `cargo test -p fulcrum --test api_udp
+/// -- --ignored --nocapture`; ROUNDS=30 by default): a UDP listener whose pool is empty, then
+/// ROUNDS times a member created (`POST`) and the time until a datagram sent to the VIP is
+/// answered by it (polled every millisecond with a new socket, so a new flow), then deleted
+/// again (its virtual server goes: the pool is empty). Reports median, p90, p99, max.
+#[test]
+#[ignore]
+fn udp_member_create_to_served_bench() {
+    let Some(topo) = Topo::new("api_udp_bench", 3) else {
+        return;
+    };
+    assert!(nft_available("api_udp_bench"));
+    let (c, d, rs) = (
+        topo.node(0).clone(),
+        topo.node(1).clone(),
+        topo.node(2).clone(),
+    );
+    setup_nat(&d, &[&rs], &c);
+    let _server = RealServer::start(&rs, "rs1");
+    let fulcrum = Director::start(
+        &topo.dir,
+        &d,
+        "fulcrum",
+        "api\n    bind 127.0.0.1:9876\n    auth noauth\n",
+    );
+    assert!(
+        fulcrum_testlab::wait::until(Duration::from_secs(15), || {
+            call(&d, "GET", "loadbalancers", None).0 == 200
+        })
+        .is_some(),
+        "{}",
+        fulcrum.log()
+    );
+    let lb = create(
+        &d,
+        "loadbalancers",
+        "loadbalancer",
+        json!({"vip_address": VIP, "vip_subnet_id": "lab"}),
+    );
+    wait_active(&d, &lb, &fulcrum);
+    let l = create(
+        &d,
+        "listeners",
+        "listener",
+        json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 53}),
+    );
+    wait_active(&d, &lb, &fulcrum);
+    let pool = create(
+        &d,
+        "pools",
+        "pool",
+        json!({"listener_id": l, "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}),
+    );
+    wait_active(&d, &lb, &fulcrum);
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(30);
+    let mut times = Vec::new();
+    for _ in 0..rounds {
+        let body =
+            json!({"member": {"address": rs.addr.to_string(), "protocol_port": 53}}).to_string();
+        // The POST from a thread in the director's namespace (no process start in the
+        // measurement); the client polls from its own.
+        let path = format!("/v2/lbaas/pools/{pool}/members");
+        let (started, answer) = d
+            .in_thread(move || {
+                use std::io::{Read, Write};
+                let mut s = std::net::TcpStream::connect("127.0.0.1:9876").unwrap();
+                let req = format!(
+                    "POST {path} HTTP/1.1\r\nHost: b\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let started = std::time::Instant::now();
+                s.write_all(req.as_bytes()).unwrap();
+                let mut out = String::new();
+                s.read_to_string(&mut out).unwrap();
+                (started, out)
+            })
+            .join()
+            .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+        let v: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or("")).unwrap();
+        let m = v["member"]["id"].as_str().unwrap().to_string();
+        let served = c
+            .in_thread(move || {
+                while started.elapsed() < Duration::from_secs(10) {
+                    let u = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+                    u.set_read_timeout(Some(Duration::from_millis(1))).unwrap();
+                    let _ = u.send_to(b"b", format!("{VIP}:53"));
+                    let mut buf = [0u8; 64];
+                    if u.recv_from(&mut buf).is_ok() {
+                        return Some(started.elapsed());
+                    }
+                }
+                None
+            })
+            .join()
+            .unwrap();
+        times.push(served.expect("the new member never answered"));
+        wait_active(&d, &lb, &fulcrum);
+        let (code, v) = call(&d, "DELETE", &format!("pools/{pool}/members/{m}"), None);
+        assert_eq!(code, 204, "{v}");
+        wait_active(&d, &lb, &fulcrum);
+        // Gone: no answer any more (bounded).
+        assert!(
+            fulcrum_testlab::wait::until(Duration::from_secs(10), || udp_ask(&c, "x").is_none())
+                .is_some()
+        );
+    }
+    times.sort();
+    let q = |p: f64| times[((times.len() as f64 - 1.0) * p).round() as usize];
+    eprintln!(
+        "api_udp_bench: {rounds} member creates, POST sent -> first UDP answer through the VIP: median {:?}, p90 {:?}, p99 {:?}, max {:?}",
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        times[times.len() - 1]
+    );
+}
