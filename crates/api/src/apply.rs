@@ -57,5 +57,6 @@ pub async fn worker(shared: Handle) {
             Err(e) => tracing::error!("api store: {e}"),
         }
         shared.stats.invalidate();
+        shared.lvs.invalidate();
     }
 }
