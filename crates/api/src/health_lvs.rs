@@ -11,6 +11,7 @@ use crate::{Handle, ToFulcrum};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// Whether any listener is served by LVS (the data plane is asked only then).
@@ -18,8 +19,30 @@ pub fn any(state: &State) -> bool {
     state.all("listener").any(|l| is_l4(s(l, "protocol")))
 }
 
+/// The LVS states, fetched at most every 200 ms (reading them runs `nft` and reads
+/// conntrack); emptied after each apply.
+#[derive(Default)]
+pub struct LvsCache {
+    inner: std::sync::Mutex<Option<(Instant, Value)>>,
+}
+
+impl LvsCache {
+    pub fn invalidate(&self) {
+        if let Ok(mut g) = self.inner.lock() {
+            *g = None;
+        }
+    }
+}
+
 /// The running process's LVS virtual servers (an empty list when it is stopping).
 pub async fn fetch(shared: &Handle) -> Value {
+    if let Ok(g) = shared.lvs.inner.lock() {
+        if let Some((at, v)) = g.as_ref() {
+            if at.elapsed() < Duration::from_millis(200) {
+                return v.clone();
+            }
+        }
+    }
     let (tx, rx) = oneshot::channel();
     if shared
         .to_fulcrum
@@ -29,7 +52,11 @@ pub async fn fetch(shared: &Handle) -> Value {
     {
         return Value::Array(Vec::new());
     }
-    rx.await.unwrap_or(Value::Array(Vec::new()))
+    let v = rx.await.unwrap_or(Value::Array(Vec::new()));
+    if let Ok(mut g) = shared.lvs.inner.lock() {
+        *g = Some((Instant::now(), v.clone()));
+    }
+    v
 }
 
 fn name(ip: &str, port: i64) -> Option<String> {

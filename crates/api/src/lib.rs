@@ -85,6 +85,7 @@ pub struct Shared {
     pub auth: ApiAuth,
     pub subnets: Vec<fulcrum_config::model::ApiSubnet>,
     pub stats: health::StatCache,
+    pub lvs: health_lvs::LvsCache,
     pub keystone: http::TokenCache,
     /// The UDP-CONNECT check command (`udp_check_command`).
     pub udp_check: String,
@@ -117,6 +118,7 @@ pub async fn open(
         auth: config.auth.clone(),
         subnets: config.subnets.clone(),
         stats: health::StatCache::default(),
+        lvs: health_lvs::LvsCache::default(),
         keystone: http::TokenCache::default(),
         udp_check: udp_check_command(),
         keystone_ca: config.keystone_ca.clone(),
