@@ -49,6 +49,9 @@ pub fn batch_members(
                 upd.remove("subnet_id");
                 let mut o = scratch.get("member", &mid).cloned().unwrap_or_default();
                 schema::update("Member", schema::MEMBER, &mut o, &upd).map_err(|m| err(400, m))?;
+                if let Some(p) = scratch.get("pool", pool) {
+                    crate::checks_l4::check_member(&scratch, p, &o)?;
+                }
                 o.insert("provisioning_status".into(), Value::from("PENDING_UPDATE"));
                 scratch.insert("member", &mid, o);
                 changed.push(("member".to_string(), mid.clone()));

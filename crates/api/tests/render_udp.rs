@@ -318,6 +318,16 @@ fn octavia_rules_and_refusals_for_udp() {
         json!({"address": "fd00::9", "protocol_port": 53}),
     );
     assert_eq!(code, 501);
+    // The batch update applies the same rules, to new and to updated members.
+    for m in [
+        json!({"address": "10.0.1.9", "protocol_port": 53, "backup": true}),
+        json!({"address": "10.0.1.1", "protocol_port": 5353, "backup": true}),
+    ] {
+        let e = fulcrum_api::batch::batch_members(&mut st, &p, &[m], true, &admin())
+            .expect_err("refused");
+        assert_eq!(e.code, 400, "{}", e.msg);
+        assert!(e.msg.contains("backup members"), "{}", e.msg);
+    }
     // A UDP listener cannot take a TCP pool as its default later either.
     let (o, _) = ops::update(
         &mut st,
