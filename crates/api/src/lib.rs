@@ -72,6 +72,9 @@ pub fn udp_check_command() -> String {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "fulcrum".to_string());
+    // A binary replaced on disk (a package upgrade) reads back as "PATH (deleted)": the new
+    // one at PATH runs the check.
+    let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe);
     format!("{exe} udp-check")
 }
 
