@@ -911,7 +911,32 @@ fn api_section_auth_modes_and_errors() {
         cfg.api.expect("api").auth,
         crate::model::ApiAuth::Keystone("http://127.0.0.1:5000".into())
     );
+    let cfg = ok("api\n bind 127.0.0.1:1\n auth keystone https://ks:5000 ca-file /etc/ks-ca.pem\n");
+    let api = cfg.api.expect("api");
+    assert_eq!(
+        api.auth,
+        crate::model::ApiAuth::Keystone("https://ks:5000".into())
+    );
+    assert_eq!(
+        api.keystone_ca.as_deref(),
+        Some(std::path::Path::new("/etc/ks-ca.pem"))
+    );
     for (text, line, want) in [
+        (
+            "api\n bind 127.0.0.1:1\n auth keystone http://ks ca-file /x.pem\n",
+            3,
+            "ca-file is for an https:// URL",
+        ),
+        (
+            "api\n bind 127.0.0.1:1\n auth keystone https://ks verify none\n",
+            3,
+            "expected 'ca-file PEM' or nothing",
+        ),
+        (
+            "api\n bind 127.0.0.1:1\n auth keystone https://ks ca-file\n",
+            3,
+            "PEM file",
+        ),
         ("api\n bind nowhere\n", 2, "expected IP:PORT"),
         ("api\n bind 127.0.0.1:1\n auth magic\n", 3, "unknown mode"),
         ("api\n bind 127.0.0.1:1\n auth token\n", 3, "admin token"),
