@@ -26,6 +26,8 @@ pub struct Config {
     pub cluster: Option<Cluster>,
     /// The `api` section, when one is written (the LBaaS REST API).
     pub api: Option<Api>,
+    /// `peers NAME` sections: stick tables naming one are replicated between its peers.
+    pub peers: Vec<Peers>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -86,6 +88,8 @@ pub struct Global {
     pub tune_maxrewrite: u32,
     /// `spread-checks` in percent (0..=50), default 0.
     pub spread_checks: u32,
+    /// `localpeer NAME`: this process's name in `peers` sections (default: the host name).
+    pub localpeer: Option<String>,
 }
 
 impl Default for Global {
@@ -107,6 +111,7 @@ impl Default for Global {
             tune_bufsize: 16384,
             tune_maxrewrite: 1024,
             spread_checks: 0,
+            localpeer: None,
         }
     }
 }
@@ -696,6 +701,8 @@ pub struct StickTable {
     pub expire: Option<Duration>,
     pub nopurge: bool,
     pub store: Vec<String>,
+    /// `peers NAME`: the table is replicated between the peers of that section.
+    pub peers: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -1090,6 +1097,25 @@ pub struct AntiAffinity {
     pub span: Span,
     pub name: String,
     pub vips: Vec<String>,
+}
+
+/// A `peers NAME` section (HAProxy's stick-table replication): `peer NAME IP:PORT` lines, or
+/// 2.x's `bind IP:PORT` + `server NAME [IP:PORT]` (the local peer's `server` has no address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Peers {
+    pub span: Span,
+    pub name: String,
+    /// `bind IP:PORT`: where the local peer listens (2.x form).
+    pub bind: Option<SocketAddr>,
+    pub peers: Vec<Peer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Peer {
+    pub span: Span,
+    pub name: String,
+    /// None for the 2.x form's local `server NAME`.
+    pub address: Option<SocketAddr>,
 }
 
 /// The `api` section: fulcrum's LBaaS REST API (Octavia v2 compatible). See `haproxy/api.rs`.
