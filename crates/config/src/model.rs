@@ -1060,6 +1060,9 @@ pub struct Cluster {
     /// `config-from-etcd`: the proxy config also comes from the key `/fulcrum/NAME/config`
     /// (read after the local files; every change applied with the in-process reload).
     pub config_from_etcd: bool,
+    /// `peers-bind IP:PORT`: this node's address for stick-table replication, published in
+    /// etcd; stick tables without `peers NAME` replicate between the cluster's online nodes.
+    pub peers_bind: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

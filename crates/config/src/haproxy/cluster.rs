@@ -62,6 +62,7 @@ pub fn open(line: &Line<'_>, diags: &mut Diagnostics) -> Draft {
             vips: Vec::new(),
             anti_affinity: Vec::new(),
             config_from_etcd: false,
+            peers_bind: None,
         },
         node_given: false,
     }
@@ -150,6 +151,14 @@ fn parse(d: &mut Draft, line: &Line<'_>) -> Result<(), String> {
             c.garp_repeat = line::number_in(&single("a count")?, "garp-repeat", 1, 100)?
         }
         "vip" => c.vips.push(vip(line)?),
+        "peers-bind" => {
+            let text = single("this node's address for stick-table replication, such as 10.0.0.1:10000")?;
+            let a: std::net::SocketAddr = text.parse().map_err(|_| format!("peers-bind '{text}': expected IP:PORT such as 10.0.0.1:10000 (the other nodes connect to it)"))?;
+            if a.ip().is_unspecified() || a.port() == 0 {
+                return Err(format!("peers-bind '{text}': the other nodes connect to this address: write this node's own IP and a port"));
+            }
+            c.peers_bind = Some(a);
+        }
         "config-from-etcd" => {
             line.no_more(1)?;
             c.config_from_etcd = true;
@@ -185,6 +194,7 @@ fn parse(d: &mut Draft, line: &Line<'_>) -> Result<(), String> {
                 "vip",
                 "anti-affinity",
                 "config-from-etcd",
+                "peers-bind",
             ];
             return Err(format!(
                 "unknown keyword '{other}' in 'cluster' section (expected one of: {})",
