@@ -43,7 +43,32 @@ pub enum Dialect {
     Keepalived,
 }
 
+/// Who a stick table is replicated with ([`Config::stick_peers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerSet<'a> {
+    /// `stick-table ... peers NAME`: the peers of that section.
+    Section(&'a Peers),
+    /// In cluster mode with `peers-bind`, a table without `peers NAME`: the cluster's nodes.
+    Cluster(&'a Cluster),
+}
+
 impl Config {
+    /// Who `table` is replicated with, if anyone.
+    pub fn stick_peers(&self, table: &StickTable) -> Option<PeerSet<'_>> {
+        match &table.peers {
+            Some(name) => self
+                .peers
+                .iter()
+                .find(|s| &s.name == name)
+                .map(PeerSet::Section),
+            None => self
+                .cluster
+                .as_ref()
+                .filter(|c| c.peers_bind.is_some())
+                .map(PeerSet::Cluster),
+        }
+    }
+
     pub fn proxy(&self, name: &str) -> Option<&Proxy> {
         self.proxies.iter().find(|p| p.name == name)
     }
