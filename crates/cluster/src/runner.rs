@@ -56,7 +56,12 @@ pub struct Runner {
     pub(crate) quorum: bool,
     /// Where the shared proxy config (revision, text) goes, with `config-from-etcd`.
     pub(crate) config_tx: Option<watch::Sender<SharedConfig>>,
+    /// The online nodes' `peers-bind` addresses.
+    pub(crate) peers_tx: watch::Sender<PeerAddrs>,
 }
+
+/// Online nodes → their stick-table replication address.
+pub type PeerAddrs = BTreeMap<String, std::net::SocketAddr>;
 
 /// The shared proxy config as last read: (mod revision, text).
 pub type SharedConfig = Option<(i64, String)>;
@@ -334,6 +339,18 @@ impl Runner {
                 });
             }
         }
+        let peers: PeerAddrs = snap
+            .nodes
+            .iter()
+            .filter_map(|(n, r)| Some((n.clone(), r.peer.as_deref()?.parse().ok()?)))
+            .collect();
+        self.peers_tx.send_if_modified(|cur| {
+            let changed = *cur != peers;
+            if changed {
+                *cur = peers;
+            }
+            changed
+        });
         let actions = self.agent.round(boottime(), &snap, session.lease);
         self.snap = snap;
         for a in actions {
