@@ -163,6 +163,8 @@ async fn run(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut addrs = peers.borrow_and_update().clone();
     let mut first = Some(Event::Peers(addrs.keys().cloned().collect()));
+    // A fixed peer set (a `peers` section) has no sender left: stop watching it.
+    let mut watching = true;
     loop {
         let mut events = Vec::new();
         if let Some(e) = first.take() {
@@ -187,17 +189,19 @@ async fn run(
                 }
                 events.push(Event::Tick);
             },
-            r = peers.changed() => {
+            r = peers.changed(), if watching => {
                 if r.is_err() {
-                    break;
+                    watching = false;
+                } else {
+                    addrs = peers.borrow_and_update().clone();
+                    events.push(Event::Peers(addrs.keys().cloned().collect()));
                 }
-                addrs = peers.borrow_and_update().clone();
-                events.push(Event::Peers(addrs.keys().cloned().collect()));
             },
         }
         for ev in events {
             let now = Instant::now();
             for a in m.handle(now, ev) {
+                tracing::trace!("peers: {a:?}");
                 act(a, now, &m, &mut io, &addrs, &*tables);
             }
         }
@@ -254,7 +258,7 @@ fn act(
         Action::Apply { table, entries } => {
             let n = entries.len();
             let taken = tables.apply(&table, now, entries);
-            tracing::debug!("peers: table {table}: {taken} of {n} entries taken");
+            tracing::debug!("peers: table {table}: {taken} of {n} entries taken from a peer");
         }
         Action::Dial { peer } => {
             let tx = io.tx.clone();

@@ -73,9 +73,14 @@ pub struct Fulcrum {
 impl Fulcrum {
     /// Starts `fulcrum run -f cfg` and waits (bounded) for "fulcrum started".
     pub fn start(cfg: &Path) -> Fulcrum {
+        Self::start_logging(cfg, "info")
+    }
+
+    /// [`start`](Self::start) with `FULCRUM_LOG=filter` (e.g. `info,fulcrum_peers=debug`).
+    pub fn start_logging(cfg: &Path, filter: &str) -> Fulcrum {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fulcrum"))
             .args(["run", "-f", cfg.to_str().expect("utf-8 path")])
-            .env("FULCRUM_LOG", "info")
+            .env("FULCRUM_LOG", filter)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
