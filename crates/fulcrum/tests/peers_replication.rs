@@ -106,4 +106,22 @@ fn stuck_clients_keep_their_server_on_the_other_node_and_after_its_restart() {
     wait_taken(&b, 7);
     let again: Vec<String> = clients().iter().map(|c| get_from(*c, fb)).collect();
     assert_eq!(again, on_a, "resync on connect: a restarted node has the entries back");
+
+    // A reload of a keeps its table and its replication: a new client stuck through a is
+    // sent to the same server through b.
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(a.child.pid()).expect("pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).expect("SIGHUP");
+    assert!(
+        a.wait_line("configuration reloaded", Duration::from_secs(10))
+            .is_some(),
+        "{}",
+        a.log_text()
+    );
+    let again_a: Vec<String> = clients().iter().map(|c| get_from(*c, fa)).collect();
+    assert_eq!(again_a, on_a, "the reload kept a's table");
+    let late = IpAddr::from([127, 0, 0, 50]);
+    let on_a_late = get_from(late, fa);
+    // The six refreshed entries (used later on a: they win on b) and the new one.
+    wait_taken(&b, 7);
+    assert_eq!(get_from(late, fb), on_a_late, "replication runs on after a reload");
 }
