@@ -563,15 +563,19 @@ impl Runner {
 }
 
 async fn connect(cfg: &Cluster) -> Result<Client, String> {
-    // Pings every second: a dead connection is noticed well inside a lease TTL.
-    let keep_alive = (Duration::from_secs(1), Duration::from_secs(1));
+    // Pings no more often than etcd accepts (`etcd-keepalive`, default 5 s = etcd's default
+    // `--grpc-keepalive-min-time`): faster pings on a stream that etcd sends nothing on (an
+    // idle watch) are answered by a GOAWAY that cuts every stream of the connection. A dead
+    // connection is also noticed by each request's timeout (a lease TTL).
+    let keep_alive = (cfg.etcd_keepalive, Duration::from_secs(1));
     connect_with(cfg, cfg.lease_ttl, keep_alive).await
 }
 
 /// A client for the cluster's etcd (endpoints, TLS, user from the `cluster` section), with this
 /// request timeout and HTTP/2 keep-alive (interval, timeout); the LBaaS API's etcd store uses
 /// it too. etcd ends connections that ping more often than every 5 s while a long watch is open
-/// (`--grpc-keepalive-min-time`), so a client that watches pings less often.
+/// (`--grpc-keepalive-min-time`), so a client that watches pings less often. Idle connections
+/// (no request, no stream) are not pinged: etcd counts any ping there as abuse.
 pub async fn connect_with(
     cfg: &Cluster,
     request_timeout: Duration,
@@ -580,7 +584,8 @@ pub async fn connect_with(
     let mut opts = ConnectOptions::new()
         .with_connect_timeout(Duration::from_secs(1))
         .with_timeout(request_timeout)
-        .with_keep_alive(keep_alive.0, keep_alive.1);
+        .with_keep_alive(keep_alive.0, keep_alive.1)
+        .with_keep_alive_while_idle(false);
     let a = &cfg.etcd_auth;
     if let (Some(u), Some(p)) = (&a.user, &a.password) {
         opts = opts.with_user(u.clone(), p.clone());

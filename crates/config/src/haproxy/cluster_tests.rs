@@ -64,7 +64,7 @@ fn the_issue_example_parses() {
 
 #[test]
 fn every_option() {
-    let l = load("cluster prod\n node n1\n etcd https://e1:2379\n etcd-ca-file /etc/ca.pem\n etcd-cert /etc/c.pem\n etcd-key /etc/c.key\n etcd-user fulcrum\n etcd-password s3cret\n lease-ttl 3s\n no-quorum-policy freeze\n rebalance-after 0\n colocation none\n garp-repeat 3\n vip a 10.1.0.1/24 dev eth0\n vip b 10.1.0.2 dev eth1\n vip c fd00::1/64 dev eth0 prefer n2\n anti-affinity spread a b c\n config-from-etcd\n peers-bind 10.1.0.11:10000\n");
+    let l = load("cluster prod\n node n1\n etcd https://e1:2379\n etcd-ca-file /etc/ca.pem\n etcd-cert /etc/c.pem\n etcd-key /etc/c.key\n etcd-user fulcrum\n etcd-password s3cret\n lease-ttl 3s\n etcd-keepalive 10s\n no-quorum-policy freeze\n rebalance-after 0\n colocation none\n garp-repeat 3\n vip a 10.1.0.1/24 dev eth0\n vip b 10.1.0.2 dev eth1\n vip c fd00::1/64 dev eth0 prefer n2\n anti-affinity spread a b c\n config-from-etcd\n peers-bind 10.1.0.11:10000\n");
     assert!(l.is_ok(), "{:?}", l.diagnostics);
     let c = l.config.cluster.unwrap();
     assert_eq!(c.name, "prod");
@@ -72,6 +72,7 @@ fn every_option() {
     assert_eq!(c.etcd_auth.user.as_deref(), Some("fulcrum"));
     assert_eq!(c.etcd_auth.password.as_deref(), Some("s3cret"));
     assert_eq!(c.lease_ttl, Duration::from_secs(3));
+    assert_eq!(c.etcd_keepalive, Duration::from_secs(10));
     assert_eq!(c.no_quorum_policy, NoQuorumPolicy::Freeze);
     assert_eq!(c.rebalance_after, Duration::ZERO);
     assert!(!c.colocation_frontends);
