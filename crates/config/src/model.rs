@@ -1069,9 +1069,10 @@ pub struct Cluster {
     pub etcd_auth: EtcdAuth,
     /// `lease-ttl TIME` (default 2s): a dead node's VIPs move within about twice this.
     pub lease_ttl: Duration,
-    /// `etcd-keepalive TIME` (default 5s): HTTP/2 ping interval on the etcd connections while
-    /// a request or stream is open. etcd closes a connection that pings more often than its
-    /// `--grpc-keepalive-min-time` (5s by default) without sending data back.
+    /// `etcd-keepalive TIME` (default 1s): HTTP/2 ping interval on the etcd connections while
+    /// a request or stream is open (never on idle ones); it bounds how long a dead etcd
+    /// member's connection keeps taking requests. etcd closes a connection pinged more often
+    /// than its `--grpc-keepalive-min-time` (5s by default) while it sends nothing back.
     pub etcd_keepalive: Duration,
     pub no_quorum_policy: NoQuorumPolicy,
     /// `rebalance-after TIME` (default 30s): how long a node must be stable before VIPs move

@@ -55,7 +55,7 @@ pub fn open(line: &Line<'_>, diags: &mut Diagnostics) -> Draft {
             etcd: Vec::new(),
             etcd_auth: EtcdAuth::default(),
             lease_ttl: Duration::from_secs(2),
-            etcd_keepalive: Duration::from_secs(5),
+            etcd_keepalive: Duration::from_secs(1),
             no_quorum_policy: NoQuorumPolicy::Stop,
             rebalance_after: Duration::from_secs(30),
             colocation_frontends: true,
@@ -127,7 +127,7 @@ fn parse(d: &mut Draft, line: &Line<'_>) -> Result<(), String> {
             let t = line::time(&single("a time such as 5s")?, "etcd-keepalive")?;
             if t < Duration::from_secs(1) {
                 return Err(format!(
-                    "etcd-keepalive must be at least 1s (and not below etcd's --grpc-keepalive-min-time, 5s by default), found {t:?}"
+                    "etcd-keepalive must be at least 1s, found {t:?}"
                 ));
             }
             c.etcd_keepalive = t;
