@@ -210,7 +210,7 @@ fn source_errors() {
 
 #[test]
 fn peers_run_and_resolvers_are_checked_but_not_run() {
-    let text = "peers mypeers\n peer a 127.0.0.1:10000\n server d ipv6@::1:10001\n peer e [::1]:10002\nresolvers dns\n nameserver n1 127.0.0.1:53\n nameserver n2 udp@[::1]:53\n nameserver n3 tcp@127.0.0.1:53\n hold valid 10s\n";
+    let text = "global\n localpeer a\npeers mypeers\n peer a 127.0.0.1:10000\n server d ipv6@::1:10001\n peer e [::1]:10002\nresolvers dns\n nameserver n1 127.0.0.1:53\n nameserver n2 udp@[::1]:53\n nameserver n3 tcp@127.0.0.1:53\n hold valid 10s\n";
     let l = load(text);
     assert!(
         l.is_ok(),
@@ -228,8 +228,14 @@ fn peers_run_and_resolvers_are_checked_but_not_run() {
         "a peers section is run, not warned about: {w:?}"
     );
     assert!(
-        w.contains(&"t.cfg:5: warning: section 'resolvers dns' is not run by fulcrum yet (server names are resolved once at start); its addresses are checked, the rest is ignored".to_string()),
+        w.contains(&"t.cfg:7: warning: section 'resolvers dns' is not run by fulcrum yet (server names are resolved once at start); its addresses are checked, the rest is ignored".to_string()),
         "{w:?}"
+    );
+    // No peer is this node (HAProxy removes such a section with a warning).
+    let w = warnings("global\n localpeer z\npeers mypeers\n peer a 127.0.0.1:10000\n");
+    assert_eq!(
+        w,
+        ["t.cfg:3: warning: peers section 'mypeers' has no peer named 'z' (this node: global 'localpeer', else the cluster's 'node', else the host name): its stick tables are not replicated"]
     );
 }
 

@@ -33,12 +33,6 @@ pub struct PeersPart {
     running: Vec<(Plan, Replicator)>,
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_default()
-}
-
 /// The peer sets `config` asks for (a set this node is not part of is logged and skipped).
 fn plans(config: &Config) -> Vec<Plan> {
     let mut by_set: BTreeMap<String, Plan> = BTreeMap::new();
@@ -57,17 +51,9 @@ fn plans(config: &Config) -> Vec<Plan> {
                 }
             }
             Some(PeerSet::Section(s)) => {
-                let me = config
-                    .global
-                    .localpeer
-                    .clone()
-                    .or_else(|| config.cluster.as_ref().map(|c| c.node.clone()))
-                    .unwrap_or_else(hostname);
+                let me = fulcrum_config::validate::local_peer(config);
+                // Warned at load (`fulcrum check` too): no peer is this node.
                 let Some(local) = s.peers.iter().find(|q| q.name == me) else {
-                    tracing::error!(
-                        "{}: peers '{}' has no peer named '{me}' (this node's name: set 'localpeer' in global): its tables are not replicated",
-                        s.span, s.name
-                    );
                     continue;
                 };
                 let Some(bind) = local.address.or(s.bind) else {

@@ -27,11 +27,17 @@ fn get_from(src: IpAddr, port: u16) -> String {
     out.rsplit("\r\n\r\n").next().unwrap_or("").trim().to_string()
 }
 
+/// Node a writes the `peer` form, node b HAProxy 2.x's `bind` + `server` form.
 fn config(me: &str, pa: u16, pb: u16, front: u16, control: u16, s1: u16, s2: u16) -> String {
+    let peers = if me == "a" {
+        format!(" peer a 127.0.0.1:{pa}\n peer b 127.0.0.1:{pb}\n")
+    } else {
+        format!(" bind 127.0.0.1:{pb}\n server a 127.0.0.1:{pa}\n server b\n")
+    };
     format!(
         "global\n localpeer {me}\n\
          defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
-         peers mesh\n peer a 127.0.0.1:{pa}\n peer b 127.0.0.1:{pb}\n\
+         peers mesh\n{peers}\
          frontend f\n bind 127.0.0.1:{front}\n default_backend db\n\
          frontend c\n bind 127.0.0.1:{control}\n default_backend control\n\
          backend db\n balance roundrobin\n stick-table type ip size 1k expire 5m peers mesh\n stick on src\n\
