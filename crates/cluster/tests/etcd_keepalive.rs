@@ -44,9 +44,13 @@ fn cluster(endpoint: &str, extra: &str) -> Cluster {
 }
 
 async fn client(cfg: &Cluster) -> etcd_client::Client {
-    connect_with(cfg, cfg.lease_ttl, (cfg.etcd_keepalive, Duration::from_secs(1)))
-        .await
-        .unwrap()
+    connect_with(
+        cfg,
+        cfg.lease_ttl,
+        (cfg.etcd_keepalive, Duration::from_secs(1)),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,13 +79,19 @@ async fn keepalives_are_not_cut_by_etcds_ping_policy() {
             .deadline()
             .expect("lease lost")
             .saturating_sub(boottime());
-        assert!(ahead > Duration::ZERO, "the deadline lapsed: keepalives stopped");
+        assert!(
+            ahead > Duration::ZERO,
+            "the deadline lapsed: keepalives stopped"
+        );
         // 2 s TTL - 300 ms margin: how much of it the last acknowledgement left.
         worst = worst.max(Duration::from_millis(1700).saturating_sub(ahead));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     eprintln!("longest time since an acknowledged keepalive: {worst:?}");
-    assert!(worst < Duration::from_secs(1), "keepalives stalled for {worst:?}");
+    assert!(
+        worst < Duration::from_secs(1),
+        "keepalives stalled for {worst:?}"
+    );
     slow_watch
         .await
         .unwrap()

@@ -268,7 +268,13 @@ fn missing_timeouts(p: &Proxy, diags: &mut Diagnostics) {
 fn peers_sections(config: &Config, diags: &mut Diagnostics) {
     for s in &config.peers {
         if s.peers.is_empty() {
-            diags.error(&s.span, format!("peers section '{}' has no peer (expected 'peer NAME IP:PORT' lines)", s.name));
+            diags.error(
+                &s.span,
+                format!(
+                    "peers section '{}' has no peer (expected 'peer NAME IP:PORT' lines)",
+                    s.name
+                ),
+            );
         }
         for p in &s.peers {
             if p.address.is_none() && s.bind.is_none() {

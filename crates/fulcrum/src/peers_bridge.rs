@@ -89,7 +89,15 @@ impl Tables for ProxyTables {
     fn take_pending(&self) -> Vec<(String, Vec<Entry>)> {
         self.0
             .iter()
-            .map(|(n, h)| (n.clone(), h.take_pending().into_iter().map(to_peer).collect::<Vec<_>>()))
+            .map(|(n, h)| {
+                (
+                    n.clone(),
+                    h.take_pending()
+                        .into_iter()
+                        .map(to_peer)
+                        .collect::<Vec<_>>(),
+                )
+            })
             .filter(|(_, e)| !e.is_empty())
             .collect()
     }

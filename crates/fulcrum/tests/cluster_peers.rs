@@ -51,8 +51,13 @@ fn get_from(src: Ipv4Addr, vip: &str, port: u16) -> Option<String> {
         .ok()?;
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
-    out.starts_with("HTTP/1.1 200")
-        .then(|| out.rsplit("\r\n\r\n").next().unwrap_or("").trim().to_string())
+    out.starts_with("HTTP/1.1 200").then(|| {
+        out.rsplit("\r\n\r\n")
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    })
 }
 
 fn sources() -> Vec<Ipv4Addr> {
@@ -91,13 +96,25 @@ fn taken(rig: &Rig, i: usize) -> usize {
     c.output()
         .lines()
         .filter(|l| l.contains("entries taken from a peer"))
-        .filter_map(|l| l.split("table shared: ").nth(1)?.split(' ').next()?.parse::<usize>().ok())
+        .filter_map(|l| {
+            l.split("table shared: ")
+                .nth(1)?
+                .split(' ')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
         .sum()
 }
 
 fn connected_to_both(rig: &Rig, i: usize) -> bool {
     let others: Vec<String> = (0..NODES).filter(|j| *j != i).map(node_name).collect();
-    let line = format!("{} connected to [\"{}\", \"{}\"]", node_name(i), others[0], others[1]);
+    let line = format!(
+        "{} connected to [\"{}\", \"{}\"]",
+        node_name(i),
+        others[0],
+        others[1]
+    );
     rig.fulcrum[i]
         .as_ref()
         .is_some_and(|c| c.output().contains(&line))
@@ -123,7 +140,15 @@ fn a_moved_vip_keeps_its_clients_servers() {
     }
     for a in sources().into_iter().chain([WARM]) {
         assert!(Command::new("ip")
-            .args(["-n", &client.netns, "addr", "add", &format!("{a}/16"), "dev", "eth0"])
+            .args([
+                "-n",
+                &client.netns,
+                "addr",
+                "add",
+                &format!("{a}/16"),
+                "dev",
+                "eth0"
+            ])
             .status()
             .unwrap()
             .success());
@@ -142,7 +167,10 @@ fn a_moved_vip_keeps_its_clients_servers() {
     // The holder balances one extra client first on each port: its round robin is one step
     // ahead of a fresh node's, so without replication every client lands elsewhere.
     let (p81, p82) = servers_seen(&rig, v, true);
-    assert!(p81.iter().any(|s| s == "s1") && p81.iter().any(|s| s == "s2"), "{p81:?}");
+    assert!(
+        p81.iter().any(|s| s == "s1") && p81.iter().any(|s| s == "s2"),
+        "{p81:?}"
+    );
     assert!(p82.iter().all(|s| !s.is_empty()), "{p82:?}");
     // Both other nodes have the 7 entries of table shared.
     let ok = wait::until(Duration::from_secs(10), || {
@@ -183,7 +211,12 @@ fn a_moved_vip_keeps_its_clients_servers() {
     // The node comes back empty: its peers send it the table.
     rig.revive_node(n);
     let ok = wait::until(SETTLE, || connected_to_both(&rig, n) && taken(&rig, n) >= 7);
-    assert!(ok.is_some(), "{} got no entries back{}", node_name(n), rig.logs());
+    assert!(
+        ok.is_some(),
+        "{} got no entries back{}",
+        node_name(n),
+        rig.logs()
+    );
     let (ok, out) = rig.cluster_cmd(others[0], &["move", "vip-01", &node_name(n)]);
     assert!(ok, "{out}");
     let back = wait::until(SETTLE, || rig.holders()[v] == [n]);
@@ -194,6 +227,9 @@ fn a_moved_vip_keeps_its_clients_servers() {
         again.iter().all(|s| !s.is_empty())
     });
     assert!(ok.is_some(), "{again:?}");
-    assert_eq!(again, p81, "the restarted node sends each client to its server");
+    assert_eq!(
+        again, p81,
+        "the restarted node sends each client to its server"
+    );
     drop(apps);
 }

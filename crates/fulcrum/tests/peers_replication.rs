@@ -15,16 +15,22 @@ use std::time::{Duration, Instant};
 /// One GET from source address `src` to 127.0.0.1:`port`; the answering server's name.
 fn get_from(src: IpAddr, port: u16) -> String {
     let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-    s.bind(&SocketAddr::new(src, 0).into()).expect("bind source");
+    s.bind(&SocketAddr::new(src, 0).into())
+        .expect("bind source");
     s.connect(&SocketAddr::from(([127, 0, 0, 1], port)).into())
         .expect("connect");
     let mut s: TcpStream = s.into();
-    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .expect("write");
     let mut out = String::new();
     s.read_to_string(&mut out).expect("read");
-    out.rsplit("\r\n\r\n").next().unwrap_or("").trim().to_string()
+    out.rsplit("\r\n\r\n")
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 /// Node a writes the `peer` form, node b HAProxy 2.x's `bind` + `server` form.
@@ -84,7 +90,8 @@ fn stuck_clients_keep_their_server_on_the_other_node_and_after_its_restart() {
     let mut b = Fulcrum::start_logging(&cfg_b, log);
     for n in [&a, &b] {
         assert!(
-            n.wait_line("connected to [", Duration::from_secs(10)).is_some(),
+            n.wait_line("connected to [", Duration::from_secs(10))
+                .is_some(),
             "{}",
             n.log_text()
         );
@@ -111,7 +118,10 @@ fn stuck_clients_keep_their_server_on_the_other_node_and_after_its_restart() {
     b = Fulcrum::start_logging(&cfg_b, log);
     wait_taken(&b, 7);
     let again: Vec<String> = clients().iter().map(|c| get_from(*c, fb)).collect();
-    assert_eq!(again, on_a, "resync on connect: a restarted node has the entries back");
+    assert_eq!(
+        again, on_a,
+        "resync on connect: a restarted node has the entries back"
+    );
 
     // A reload of a keeps its table and its replication: a new client stuck through a is
     // sent to the same server through b.
@@ -129,5 +139,9 @@ fn stuck_clients_keep_their_server_on_the_other_node_and_after_its_restart() {
     let on_a_late = get_from(late, fa);
     // The six refreshed entries (used later on a: they win on b) and the new one.
     wait_taken(&b, 7);
-    assert_eq!(get_from(late, fb), on_a_late, "replication runs on after a reload");
+    assert_eq!(
+        get_from(late, fb),
+        on_a_late,
+        "replication runs on after a reload"
+    );
 }

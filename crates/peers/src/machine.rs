@@ -53,24 +53,50 @@ pub enum Event {
     /// The peers this node replicates with (names; the adapter knows their addresses).
     Peers(BTreeSet<String>),
     /// A connection is open: dialed to `peer`, or accepted (`None`: known after its hello).
-    Connected { conn: Conn, peer: Option<String> },
+    Connected {
+        conn: Conn,
+        peer: Option<String>,
+    },
     /// A dial to `peer` failed.
-    DialFailed { peer: String },
-    Received { conn: Conn, msg: Msg },
-    Closed { conn: Conn },
+    DialFailed {
+        peer: String,
+    },
+    Received {
+        conn: Conn,
+        msg: Msg,
+    },
+    Closed {
+        conn: Conn,
+    },
     /// Entries this node stored.
-    Local { table: String, entries: Vec<Entry> },
+    Local {
+        table: String,
+        entries: Vec<Entry>,
+    },
     Tick,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    Dial { peer: String },
-    Send { conn: Conn, msg: Msg },
-    Close { conn: Conn },
+    Dial {
+        peer: String,
+    },
+    Send {
+        conn: Conn,
+        msg: Msg,
+    },
+    Close {
+        conn: Conn,
+    },
     /// Send the whole of `table` to `conn` ([`Machine::updates`] encodes it).
-    Resync { conn: Conn, table: String },
-    Apply { table: String, entries: Vec<Entry> },
+    Resync {
+        conn: Conn,
+        table: String,
+    },
+    Apply {
+        table: String,
+        entries: Vec<Entry>,
+    },
 }
 
 #[derive(Debug)]

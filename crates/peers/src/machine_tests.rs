@@ -134,8 +134,13 @@ impl Net {
                         peer: Some(peer.clone()),
                     },
                 ));
-                self.queue
-                    .push_back((peer, Event::Connected { conn: c2, peer: None }));
+                self.queue.push_back((
+                    peer,
+                    Event::Connected {
+                        conn: c2,
+                        peer: None,
+                    },
+                ));
             }
             Action::Send { conn, msg } => {
                 // Through the wire format, as the adapter does.
@@ -248,48 +253,130 @@ fn strangers_and_misaddressed_hellos_are_closed() {
     let now = Instant::now();
     let mut m = Machine::new(Config::new("c1", ["db".to_string()]));
     m.handle(now, Event::Peers(["c1".into(), "c2".into()].into()));
-    let out = m.handle(now, Event::Connected { conn: 7, peer: None });
+    let out = m.handle(
+        now,
+        Event::Connected {
+            conn: 7,
+            peer: None,
+        },
+    );
     assert!(out.is_empty(), "the dialer speaks first");
     let hello = |node: &str, to: &str| Msg::Hello {
         node: node.into(),
         to: to.into(),
         tables: vec!["db".into()],
     };
-    let out = m.handle(now, Event::Received { conn: 7, msg: hello("c9", "c1") });
+    let out = m.handle(
+        now,
+        Event::Received {
+            conn: 7,
+            msg: hello("c9", "c1"),
+        },
+    );
     assert_eq!(out, [Action::Close { conn: 7 }], "not a peer");
-    m.handle(now, Event::Connected { conn: 8, peer: None });
-    let out = m.handle(now, Event::Received { conn: 8, msg: hello("c2", "c3") });
+    m.handle(
+        now,
+        Event::Connected {
+            conn: 8,
+            peer: None,
+        },
+    );
+    let out = m.handle(
+        now,
+        Event::Received {
+            conn: 8,
+            msg: hello("c2", "c3"),
+        },
+    );
     assert_eq!(out, [Action::Close { conn: 8 }], "meant for another node");
     // An update before the hello, or for a table not replicated by both, is refused.
-    m.handle(now, Event::Connected { conn: 9, peer: None });
+    m.handle(
+        now,
+        Event::Connected {
+            conn: 9,
+            peer: None,
+        },
+    );
     let upd = |t: &str| Msg::Update {
         table: t.into(),
         entries: vec![],
     };
-    assert!(m.handle(now, Event::Received { conn: 9, msg: upd("db") }).is_empty());
-    let out = m.handle(now, Event::Received { conn: 9, msg: hello("c2", "c1") });
+    assert!(m
+        .handle(
+            now,
+            Event::Received {
+                conn: 9,
+                msg: upd("db")
+            }
+        )
+        .is_empty());
+    let out = m.handle(
+        now,
+        Event::Received {
+            conn: 9,
+            msg: hello("c2", "c1"),
+        },
+    );
     assert_eq!(
         out,
         [
-            Action::Send { conn: 9, msg: hello("c1", "c2") },
-            Action::Resync { conn: 9, table: "db".into() }
+            Action::Send {
+                conn: 9,
+                msg: hello("c1", "c2")
+            },
+            Action::Resync {
+                conn: 9,
+                table: "db".into()
+            }
         ]
     );
-    assert!(m.handle(now, Event::Received { conn: 9, msg: upd("web") }).is_empty());
+    assert!(m
+        .handle(
+            now,
+            Event::Received {
+                conn: 9,
+                msg: upd("web")
+            }
+        )
+        .is_empty());
     assert_eq!(m.refused, 4);
     assert!(matches!(
-        &m.handle(now, Event::Received { conn: 9, msg: upd("db") })[..],
+        &m.handle(
+            now,
+            Event::Received {
+                conn: 9,
+                msg: upd("db")
+            }
+        )[..],
         [Action::Apply { .. }]
     ));
     // A newer connection from c2 (it restarted) replaces this one.
-    m.handle(now, Event::Connected { conn: 10, peer: None });
-    let out = m.handle(now, Event::Received { conn: 10, msg: hello("c2", "c1") });
+    m.handle(
+        now,
+        Event::Connected {
+            conn: 10,
+            peer: None,
+        },
+    );
+    let out = m.handle(
+        now,
+        Event::Received {
+            conn: 10,
+            msg: hello("c2", "c1"),
+        },
+    );
     assert_eq!(
         out,
         [
             Action::Close { conn: 9 },
-            Action::Send { conn: 10, msg: hello("c1", "c2") },
-            Action::Resync { conn: 10, table: "db".into() }
+            Action::Send {
+                conn: 10,
+                msg: hello("c1", "c2")
+            },
+            Action::Resync {
+                conn: 10,
+                table: "db".into()
+            }
         ]
     );
 }
@@ -302,13 +389,21 @@ fn a_failed_dial_is_retried_after_redial_and_a_removed_peer_is_dropped() {
     assert_eq!(out, [Action::Dial { peer: "b".into() }]);
     assert!(m.handle(t0, Event::Tick).is_empty(), "a dial is in flight");
     m.handle(t0, Event::DialFailed { peer: "b".into() });
-    assert!(m.handle(t0 + Duration::from_millis(500), Event::Tick).is_empty());
+    assert!(m
+        .handle(t0 + Duration::from_millis(500), Event::Tick)
+        .is_empty());
     assert_eq!(
         m.handle(t0 + Duration::from_secs(1), Event::Tick),
         [Action::Dial { peer: "b".into() }]
     );
     let t1 = t0 + Duration::from_secs(1);
-    m.handle(t1, Event::Connected { conn: 1, peer: Some("b".into()) });
+    m.handle(
+        t1,
+        Event::Connected {
+            conn: 1,
+            peer: Some("b".into()),
+        },
+    );
     // Silence: closed after dead_after, dialed again after redial.
     let t2 = t1 + Duration::from_secs(3);
     let out = m.handle(t2, Event::Tick);
@@ -317,8 +412,16 @@ fn a_failed_dial_is_retried_after_redial_and_a_removed_peer_is_dropped() {
         m.handle(t2 + Duration::from_secs(1), Event::Tick),
         [Action::Dial { peer: "b".into() }]
     );
-    m.handle(t2, Event::Connected { conn: 2, peer: Some("b".into()) });
+    m.handle(
+        t2,
+        Event::Connected {
+            conn: 2,
+            peer: Some("b".into()),
+        },
+    );
     let out = m.handle(t2, Event::Peers(["a".into()].into()));
     assert_eq!(out, [Action::Close { conn: 2 }], "b left the peer set");
-    assert!(m.handle(t2 + Duration::from_secs(9), Event::Tick).is_empty());
+    assert!(m
+        .handle(t2 + Duration::from_secs(9), Event::Tick)
+        .is_empty());
 }

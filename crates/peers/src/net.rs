@@ -267,7 +267,8 @@ fn act(
                 return;
             };
             tokio::spawn(async move {
-                let r = tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(addr)).await;
+                let r =
+                    tokio::time::timeout(Duration::from_secs(1), TcpStream::connect(addr)).await;
                 let _ = tx.send(match r {
                     Ok(Ok(s)) => Internal::Dialed(peer, s),
                     _ => Internal::Ev(Event::DialFailed { peer }),

@@ -130,12 +130,19 @@ mod tests {
             expires: Some(now + Duration::from_secs(20)),
         };
         assert_eq!(hub.apply(now, [e.clone()]), 1);
-        assert!(hub.take_pending().is_empty(), "applied entries are not echoed");
+        assert!(
+            hub.take_pending().is_empty(),
+            "applied entries are not echoed"
+        );
         let live = hub.live(now);
         assert_eq!(live.len(), 2);
         assert!(live.contains(&e));
         // A reload: the new generation's table is attached, the old one dropped.
         drop(t);
-        assert_eq!(hub.apply(now, [e]), 0, "no table attached: nothing to apply to");
+        assert_eq!(
+            hub.apply(now, [e]),
+            0,
+            "no table attached: nothing to apply to"
+        );
     }
 }

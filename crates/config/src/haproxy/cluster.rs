@@ -126,9 +126,7 @@ fn parse(d: &mut Draft, line: &Line<'_>) -> Result<(), String> {
         "etcd-keepalive" => {
             let t = line::time(&single("a time such as 5s")?, "etcd-keepalive")?;
             if t < Duration::from_secs(1) {
-                return Err(format!(
-                    "etcd-keepalive must be at least 1s, found {t:?}"
-                ));
+                return Err(format!("etcd-keepalive must be at least 1s, found {t:?}"));
             }
             c.etcd_keepalive = t;
         }
@@ -162,7 +160,8 @@ fn parse(d: &mut Draft, line: &Line<'_>) -> Result<(), String> {
         }
         "vip" => c.vips.push(vip(line)?),
         "peers-bind" => {
-            let text = single("this node's address for stick-table replication, such as 10.0.0.1:10000")?;
+            let text =
+                single("this node's address for stick-table replication, such as 10.0.0.1:10000")?;
             let a: std::net::SocketAddr = text.parse().map_err(|_| format!("peers-bind '{text}': expected IP:PORT such as 10.0.0.1:10000 (the other nodes connect to it)"))?;
             if a.ip().is_unspecified() || a.port() == 0 {
                 return Err(format!("peers-bind '{text}': the other nodes connect to this address: write this node's own IP and a port"));

@@ -189,7 +189,10 @@ impl Rig {
             .arg(self.control(i))
             .arg("-f")
             .arg(&file)
-            .env("FULCRUM_LOG", "info,fulcrum_cluster=debug,fulcrum_peers=debug");
+            .env(
+                "FULCRUM_LOG",
+                "info,fulcrum_cluster=debug,fulcrum_peers=debug",
+            );
         self.fulcrum[i] = Some(
             Child::spawn(
                 &format!("fulcrum-c{}", i + 1),

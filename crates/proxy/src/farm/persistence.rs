@@ -34,7 +34,9 @@ impl<P> Farm<P> {
     }
 
     /// The live stick table itself (replication applies peers' entries to it).
-    pub fn stick_handle(&self) -> Option<std::sync::Arc<std::sync::Mutex<StickTable<IpAddr, String>>>> {
+    pub fn stick_handle(
+        &self,
+    ) -> Option<std::sync::Arc<std::sync::Mutex<StickTable<IpAddr, String>>>> {
         self.stick.clone()
     }
 

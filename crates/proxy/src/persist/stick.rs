@@ -16,8 +16,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The replication feed's callback: (key, server, expiry) of each store.
+pub type FeedFn<K, S> = dyn Fn(&K, &S, Option<Instant>) + Send + Sync;
+
 /// Told of each entry this node stores (key, server, expiry): the replication feed.
-pub struct UpdateFeed<K, S>(pub Arc<dyn Fn(&K, &S, Option<Instant>) + Send + Sync>);
+pub struct UpdateFeed<K, S>(pub Arc<FeedFn<K, S>>);
 
 impl<K, S> Clone for UpdateFeed<K, S> {
     fn clone(&self) -> Self {

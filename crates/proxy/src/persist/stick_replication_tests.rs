@@ -66,11 +66,22 @@ fn apply_takes_the_entry_used_last_and_does_not_feed_it_back() {
         "peer",
         Some(t0 + Duration::from_secs(40))
     ));
-    assert_eq!(t.lookup(t0 + Duration::from_secs(39), &ip("10.0.0.1")), Some(&"peer"));
+    assert_eq!(
+        t.lookup(t0 + Duration::from_secs(39), &ip("10.0.0.1")),
+        Some(&"peer")
+    );
     // A new key, an expired entry.
-    assert!(t.apply(t0, ip("10.0.0.2"), "peer", Some(t0 + Duration::from_secs(5))));
+    assert!(t.apply(
+        t0,
+        ip("10.0.0.2"),
+        "peer",
+        Some(t0 + Duration::from_secs(5))
+    ));
     assert!(!t.apply(t0, ip("10.0.0.3"), "peer", Some(t0)));
-    assert!(fed.lock().unwrap().is_empty(), "applied entries are not fed");
+    assert!(
+        fed.lock().unwrap().is_empty(),
+        "applied entries are not fed"
+    );
     let mut live = t.live(t0 + Duration::from_secs(1));
     live.sort();
     assert_eq!(
@@ -82,7 +93,10 @@ fn apply_takes_the_entry_used_last_and_does_not_feed_it_back() {
     );
     // The applied entry expires on its own date and frees its room.
     assert_eq!(t.live(t0 + Duration::from_secs(6)).len(), 1);
-    assert_eq!(t.lookup(t0 + Duration::from_secs(40), &ip("10.0.0.1")), None);
+    assert_eq!(
+        t.lookup(t0 + Duration::from_secs(40), &ip("10.0.0.1")),
+        None
+    );
 }
 
 #[test]
@@ -93,6 +107,9 @@ fn apply_respects_size_and_nopurge() {
     assert!(!t.apply(t0, ip("10.0.0.2"), "b", None), "full, nopurge");
     // Without expiry on either side, a different server from a peer wins (as HAProxy).
     assert!(t.apply(t0, ip("10.0.0.1"), "c", None));
-    assert!(!t.apply(t0, ip("10.0.0.1"), "c", None), "same entry: nothing to do");
+    assert!(
+        !t.apply(t0, ip("10.0.0.1"), "c", None),
+        "same entry: nothing to do"
+    );
     assert_eq!(t.lookup(t0, &ip("10.0.0.1")), Some(&"c"));
 }
