@@ -24,7 +24,9 @@ pub struct Entry {
 /// A replicated table's hub.
 #[derive(Default)]
 pub struct Hub {
-    table: Mutex<Weak<Mutex<Table>>>,
+    /// The tables attached, oldest first: the newest one alive is current (a reload that
+    /// fails after building drops its table, and the running one is current again).
+    tables: Mutex<Vec<Weak<Mutex<Table>>>>,
     pending: Mutex<HashMap<IpAddr, (String, Option<Instant>)>>,
 }
 
@@ -48,7 +50,13 @@ impl Hub {
 
     /// `table` is now the running generation's.
     pub fn attach(&self, table: &Arc<Mutex<Table>>) {
-        *lock(&self.table) = Arc::downgrade(table);
+        let mut t = lock(&self.tables);
+        t.retain(|w| w.strong_count() > 0);
+        t.push(Arc::downgrade(table));
+    }
+
+    fn current(&self) -> Option<Arc<Mutex<Table>>> {
+        lock(&self.tables).iter().rev().find_map(Weak::upgrade)
     }
 
     /// The entries stored since the last call (the last store of each key).
@@ -65,7 +73,7 @@ impl Hub {
 
     /// The current table's live entries.
     pub fn live(&self, now: Instant) -> Vec<Entry> {
-        let Some(t) = lock(&self.table).upgrade() else {
+        let Some(t) = self.current() else {
             return Vec::new();
         };
         let mut t = lock(&t);
@@ -81,7 +89,7 @@ impl Hub {
 
     /// Applies peers' entries to the current table; returns how many were taken.
     pub fn apply(&self, now: Instant, entries: impl IntoIterator<Item = Entry>) -> usize {
-        let Some(t) = lock(&self.table).upgrade() else {
+        let Some(t) = self.current() else {
             return 0;
         };
         let mut t = lock(&t);
