@@ -6,6 +6,7 @@ use crate::machine::{Action, Config, Conn, Entry, Event, Machine};
 use crate::wire;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -27,8 +28,17 @@ const TICK: Duration = Duration::from_millis(50);
 /// Messages queued per connection before it counts as stuck and is closed.
 const QUEUE: usize = 4096;
 
+/// What was refused: malformed or overlong lines (the connection is closed), and messages
+/// the machine refused (a hello from a stranger, an update for a table not shared).
+#[derive(Debug, Default)]
+pub struct Refused {
+    pub malformed: AtomicU64,
+    pub messages: AtomicU64,
+}
+
 /// The running replication of one peer set.
 pub struct Replicator {
+    pub refused: Arc<Refused>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     /// Where it listens.
@@ -77,8 +87,18 @@ pub async fn start(
         cfg.me,
         cfg.tables
     );
-    let task = tokio::spawn(run(cfg, listener, peers, tables, stop_rx, connected_tx));
+    let refused = Arc::new(Refused::default());
+    let task = tokio::spawn(run(
+        cfg,
+        listener,
+        peers,
+        tables,
+        stop_rx,
+        connected_tx,
+        refused.clone(),
+    ));
     Ok(Replicator {
+        refused,
         stop: Some(stop_tx),
         task: Some(task),
         local,
@@ -90,6 +110,7 @@ struct Io {
     conns: HashMap<Conn, (mpsc::Sender<Vec<u8>>, tokio::task::AbortHandle)>,
     next: Conn,
     tx: mpsc::UnboundedSender<Internal>,
+    refused: Arc<Refused>,
 }
 
 impl Io {
@@ -107,6 +128,7 @@ impl Io {
             }
         });
         let tx = self.tx.clone();
+        let refused = self.refused.clone();
         let reader = tokio::spawn(async move {
             let mut rd = BufReader::new(rd);
             let mut line = Vec::new();
@@ -119,6 +141,7 @@ impl Io {
                 }
                 if line.last() != Some(&b'\n') {
                     tracing::warn!("peers: connection {conn}: line too long or cut: closed");
+                    refused.malformed.fetch_add(1, Ordering::Relaxed);
                     break;
                 }
                 match wire::decode(&line[..line.len() - 1]) {
@@ -127,6 +150,7 @@ impl Io {
                     }
                     Err(e) => {
                         tracing::warn!("peers: connection {conn}: {e}: closed");
+                        refused.malformed.fetch_add(1, Ordering::Relaxed);
                         break;
                     }
                 }
@@ -151,6 +175,7 @@ async fn run(
     tables: Arc<dyn Tables>,
     mut stop: oneshot::Receiver<()>,
     connected: watch::Sender<Vec<String>>,
+    refused: Arc<Refused>,
 ) {
     let mut m = Machine::new(cfg);
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -158,6 +183,7 @@ async fn run(
         conns: HashMap::new(),
         next: 0,
         tx: tx.clone(),
+        refused: refused.clone(),
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -199,17 +225,22 @@ async fn run(
             },
         }
         for ev in events {
+            // The reader ended (EOF, error, malformed line): the writer goes too.
+            if let Event::Closed { conn } = ev {
+                io.close(conn);
+            }
             let now = Instant::now();
             for a in m.handle(now, ev) {
                 tracing::trace!("peers: {a:?}");
                 act(a, now, &m, &mut io, &addrs, &*tables);
             }
         }
+        refused.messages.store(m.refused, Ordering::Relaxed);
         let up: Vec<String> = m.connected().into_iter().collect();
         connected.send_if_modified(|c| {
             let changed = *c != up;
             if changed {
-                tracing::info!("peers: {} connected to {up:?}", m_name(&m));
+                tracing::info!("peers: {} connected to {up:?}", m.me());
                 *c = up;
             }
             changed
@@ -218,10 +249,6 @@ async fn run(
     for conn in io.conns.keys().copied().collect::<Vec<_>>() {
         io.close(conn);
     }
-}
-
-fn m_name(m: &Machine) -> String {
-    m.me().to_string()
 }
 
 fn act(
