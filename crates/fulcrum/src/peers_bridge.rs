@@ -185,9 +185,55 @@ impl PeersPart {
         }
     }
 
+    /// The `peers` member of the status report: one object per peer set.
+    pub fn status_json(&self) -> serde_json::Value {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.running
+            .iter()
+            .map(|(plan, r)| {
+                serde_json::json!({
+                    "set": plan.set,
+                    "node": plan.me,
+                    "listen": r.local.to_string(),
+                    "tables": plan.tables,
+                    "connected": *r.connected.borrow(),
+                    "malformed": r.refused.malformed.load(Relaxed),
+                    "refused": r.refused.messages.load(Relaxed),
+                })
+            })
+            .collect()
+    }
+
     pub async fn shutdown(&mut self) {
         for (_, r) in self.running.drain(..) {
             r.stop().await;
         }
     }
+}
+
+/// `fulcrum status` text for the `peers` member.
+pub fn render(report: &serde_json::Value) -> String {
+    use crate::cmd::status::{list, s};
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for p in list(report, "peers") {
+        let names = |k: &str| -> Vec<String> {
+            list(p, k)
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        };
+        let _ = writeln!(
+            out,
+            "\nPeers {}: {} on {}, tables {}; connected to [ {} ]; refused {} malformed, {} messages",
+            s(p, "set"),
+            s(p, "node"),
+            s(p, "listen"),
+            names("tables").join(" "),
+            names("connected").join(" "),
+            p.get("malformed").and_then(serde_json::Value::as_u64).unwrap_or(0),
+            p.get("refused").and_then(serde_json::Value::as_u64).unwrap_or(0),
+        );
+    }
+    out
 }

@@ -232,6 +232,7 @@ impl Supervisor {
                             uptime_s: parts.started.elapsed().as_secs(),
                         });
                         report["cluster"] = parts.cluster.status_json();
+                        report["peers"] = parts.peers.status_json();
                         report["virtual_servers"] = parts.lvs.status();
                         let _ = answer.send(report);
                     }

@@ -86,7 +86,8 @@ fn stuck_clients_keep_their_server_on_the_other_node_and_after_its_restart() {
     let cfg_a = scratch.write("a.cfg", &config("a", pa, pb, fa, ca, s1, s2));
     let cfg_b = scratch.write("b.cfg", &config("b", pa, pb, fb, cb, s1, s2));
     let log = "info,fulcrum_peers=debug";
-    let a = Fulcrum::start_logging(&cfg_a, log);
+    let a_sock = scratch.0.join("a.sock");
+    let a = Fulcrum::start_full(&cfg_a, log, Some(&a_sock));
     let mut b = Fulcrum::start_logging(&cfg_b, log);
     for n in [&a, &b] {
         assert!(
@@ -96,6 +97,19 @@ fn stuck_clients_keep_their_server_on_the_other_node_and_after_its_restart() {
             n.log_text()
         );
     }
+    // `fulcrum status` shows the peer set.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fulcrum"))
+        .args(["status", "--control"])
+        .arg(&a_sock)
+        .output()
+        .expect("fulcrum status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!(
+            "Peers mesh: a on 127.0.0.1:{pa}, tables db; connected to [ b ]; refused 0 malformed, 0 messages"
+        )),
+        "{text}"
+    );
     // Node a balances one extra client first: its round robin is one step ahead of b's, so
     // without replication every client below lands elsewhere on b.
     get_from(IpAddr::from([127, 0, 0, 200]), fa);
