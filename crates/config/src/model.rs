@@ -53,14 +53,31 @@ pub enum PeerSet<'a> {
 }
 
 impl Config {
-    /// Who `table` is replicated with, if anyone.
+    /// This node's name in `peers` sections: global `localpeer`, else the cluster's `node`,
+    /// else the host name (as HAProxy's `-L`, default the host name).
+    pub fn local_peer(&self) -> String {
+        self.global
+            .localpeer
+            .clone()
+            .or_else(|| self.cluster.as_ref().map(|c| c.node.clone()))
+            .unwrap_or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_string())
+                    .unwrap_or_default()
+            })
+    }
+
+    /// Who `table` is replicated with, if anyone (a section without this node as a peer is
+    /// not run: warned at load).
     pub fn stick_peers(&self, table: &StickTable) -> Option<PeerSet<'_>> {
         match &table.peers {
-            Some(name) => self
-                .peers
-                .iter()
-                .find(|s| &s.name == name)
-                .map(PeerSet::Section),
+            Some(name) => {
+                let me = self.local_peer();
+                self.peers
+                    .iter()
+                    .find(|s| &s.name == name && s.peers.iter().any(|p| p.name == me))
+                    .map(PeerSet::Section)
+            }
             None => self
                 .cluster
                 .as_ref()

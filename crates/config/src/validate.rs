@@ -281,7 +281,7 @@ fn peers_sections(config: &Config, diags: &mut Diagnostics) {
                 diags.error(&p.span, format!("'server {}' has no address and peers section '{}' has no 'bind IP:PORT': the local peer needs one of them", p.name, s.name));
             }
         }
-        let me = local_peer(config);
+        let me = config.local_peer();
         if !s.peers.is_empty() && !s.peers.iter().any(|p| p.name == me) {
             diags.warning(&s.span, format!("peers section '{}' has no peer named '{me}' (this node: global 'localpeer', else the cluster's 'node', else the host name): its stick tables are not replicated", s.name));
         }
@@ -289,19 +289,4 @@ fn peers_sections(config: &Config, diags: &mut Diagnostics) {
             diags.error(&s.span, format!("peers section '{}' has more than one 'server' without an address (only the local peer has none)", s.name));
         }
     }
-}
-
-/// This node's name in `peers` sections: global `localpeer`, else the cluster's `node`, else
-/// the host name (as HAProxy's `-L`, default the host name).
-pub fn local_peer(config: &Config) -> String {
-    config
-        .global
-        .localpeer
-        .clone()
-        .or_else(|| config.cluster.as_ref().map(|c| c.node.clone()))
-        .unwrap_or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_string())
-                .unwrap_or_default()
-        })
 }

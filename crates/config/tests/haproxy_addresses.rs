@@ -231,8 +231,25 @@ fn peers_run_and_resolvers_are_checked_but_not_run() {
         w.contains(&"t.cfg:7: warning: section 'resolvers dns' is not run by fulcrum yet (server names are resolved once at start); its addresses are checked, the rest is ignored".to_string()),
         "{w:?}"
     );
-    // No peer is this node (HAProxy removes such a section with a warning).
-    let w = warnings("global\n localpeer z\npeers mypeers\n peer a 127.0.0.1:10000\n");
+    // No peer is this node (HAProxy removes such a section with a warning): not run.
+    let text = "global\n localpeer z\npeers mypeers\n peer a 127.0.0.1:10000\n\
+                backend b\n stick-table type ip size 1k peers mypeers\n stick on src\n server s 127.0.0.1:80\n";
+    let l = load(text);
+    let b = l.config.backend("b").unwrap();
+    assert!(l
+        .config
+        .stick_peers(b.stick_table.as_ref().unwrap())
+        .is_none());
+    let l = load(&text.replace("localpeer z", "localpeer a"));
+    let b = l.config.backend("b").unwrap();
+    assert!(l
+        .config
+        .stick_peers(b.stick_table.as_ref().unwrap())
+        .is_some());
+    let w: Vec<String> = warnings(text)
+        .into_iter()
+        .filter(|w| w.contains("peers"))
+        .collect();
     assert_eq!(
         w,
         ["t.cfg:3: warning: peers section 'mypeers' has no peer named 'z' (this node: global 'localpeer', else the cluster's 'node', else the host name): its stick tables are not replicated"]

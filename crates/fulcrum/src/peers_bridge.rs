@@ -51,7 +51,7 @@ fn plans(config: &Config) -> Vec<Plan> {
                 }
             }
             Some(PeerSet::Section(s)) => {
-                let me = fulcrum_config::validate::local_peer(config);
+                let me = config.local_peer();
                 // Warned at load (`fulcrum check` too): no peer is this node.
                 let Some(local) = s.peers.iter().find(|q| q.name == me) else {
                     continue;

@@ -13,6 +13,11 @@ use std::time::Instant;
 
 type Table = StickTable<IpAddr, String>;
 
+/// Distinct keys waiting for the replicator at most (it takes them every 50 ms): past that,
+/// new keys are not recorded (counted in [`Hub::dropped`]); peers still get them at their
+/// next resync.
+const PENDING_MAX: usize = 100_000;
+
 /// One entry as replicated: client address, server name, expiry on this host's clock.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -28,6 +33,8 @@ pub struct Hub {
     /// fails after building drops its table, and the running one is current again).
     tables: Mutex<Vec<Weak<Mutex<Table>>>>,
     pending: Mutex<HashMap<IpAddr, (String, Option<Instant>)>>,
+    /// Stores not recorded because `PENDING_MAX` keys were waiting.
+    pub dropped: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -43,7 +50,12 @@ impl Hub {
         let hub = Arc::downgrade(self);
         UpdateFeed(Arc::new(move |key: &IpAddr, server: &String, expires| {
             if let Some(h) = hub.upgrade() {
-                lock(&h.pending).insert(*key, (server.clone(), expires));
+                let mut p = lock(&h.pending);
+                if p.len() < PENDING_MAX || p.contains_key(key) {
+                    p.insert(*key, (server.clone(), expires));
+                } else {
+                    h.dropped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
         }))
     }
@@ -152,5 +164,22 @@ mod tests {
             0,
             "no table attached: nothing to apply to"
         );
+    }
+
+    #[test]
+    fn pending_keys_are_bounded() {
+        let hub = Arc::new(Hub::default());
+        let mut t: Table = StickTable::new(usize::MAX, None, false);
+        t.set_feed(hub.feed());
+        let now = Instant::now();
+        for i in 0..=u32::try_from(PENDING_MAX).unwrap() {
+            t.store(now, IpAddr::from(i.to_be_bytes()), "s".into());
+        }
+        // A key already waiting is still updated.
+        t.store(now, IpAddr::from(0u32.to_be_bytes()), "s2".into());
+        assert_eq!(hub.dropped.load(std::sync::atomic::Ordering::Relaxed), 1);
+        let p = hub.take_pending();
+        assert_eq!(p.len(), PENDING_MAX);
+        assert!(p.iter().any(|e| e.server == "s2"));
     }
 }
