@@ -22,6 +22,8 @@ pub struct AgentConfig {
     /// A fresh cluster (no assignment yet) is first placed once membership has not changed for
     /// this long, so nodes starting together share the VIPs (placement is sticky after).
     pub settle: Duration,
+    /// `peers-bind`, published in this node's record.
+    pub peer: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +110,7 @@ impl Agent {
         let mut out = Vec::new();
         let record = NodeRecord {
             serves: self.serves.iter().cloned().collect(),
+            peer: self.cfg.peer.clone(),
         };
         if snap.nodes.get(&me) != Some(&record) {
             out.push(Action::Publish(record));

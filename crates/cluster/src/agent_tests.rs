@@ -109,6 +109,7 @@ fn agents(n: usize, vips: usize) -> Vec<Agent> {
                 anti_affinity: Vec::new(),
                 rebalance_after: Duration::from_secs(30),
                 settle: Duration::from_millis(500),
+                peer: None,
             })
         })
         .collect()

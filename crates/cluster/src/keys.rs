@@ -4,7 +4,8 @@
 //! ```text
 //! PREFIX = /fulcrum/CLUSTER/
 //! PREFIX leader         NODE                      on the leader's lease
-//! PREFIX nodes/NODE     {"serves":[VIP...]}       on NODE's lease: NODE is online
+//! PREFIX nodes/NODE     {"serves":[VIP...],"peer":"IP:PORT"}  on NODE's lease: NODE is online
+//!                                                 (peer: its `peers-bind`, if any)
 //! PREFIX known/NODE     ""                        no lease: NODE was seen once (offline later)
 //! PREFIX standby/NODE   "on"                      no lease: set by `fulcrum cluster standby`
 //! PREFIX assign/VIP     NODE                      written by the leader (guarded by leadership)
@@ -26,6 +27,9 @@ pub fn prefix(name: &str) -> String {
 pub struct NodeRecord {
     /// VIPs it can serve (colocation with a healthy frontend).
     pub serves: Vec<String>,
+    /// `peers-bind`: where its stick-table replication listens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
 }
 
 /// Who holds a VIP.

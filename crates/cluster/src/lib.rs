@@ -31,6 +31,7 @@ pub struct ClusterHandle {
     status: watch::Receiver<Status>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    peers: watch::Receiver<runner::PeerAddrs>,
 }
 
 /// Starts this node of the cluster. Never fails: etcd is reached in the background (and
@@ -60,7 +61,9 @@ pub fn start(
             .collect(),
         rebalance_after: config.rebalance_after,
         settle: config.lease_ttl,
+        peer: config.peers_bind.map(|a| a.to_string()),
     });
+    let (peers_tx, peers_rx) = watch::channel(Default::default());
     let (status_tx, status_rx) = watch::channel(Status::default());
     let runner = runner::Runner {
         cfg: config.clone(),
@@ -76,6 +79,7 @@ pub fn start(
         snap: Default::default(),
         quorum: false,
         config_tx: shared,
+        peers_tx,
     };
     runner.publish();
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
@@ -94,12 +98,18 @@ pub fn start(
         status: status_rx,
         stop: Some(stop_tx),
         task: Some(task),
+        peers: peers_rx,
     }
 }
 
 impl ClusterHandle {
     pub fn config(&self) -> &Cluster {
         &self.config
+    }
+
+    /// The online nodes that publish a `peers-bind` address (stick-table replication).
+    pub fn peers(&self) -> watch::Receiver<runner::PeerAddrs> {
+        self.peers.clone()
     }
 
     pub fn status(&self) -> Status {

@@ -102,6 +102,7 @@ pub fn load_sources_with(sources: &[Source<'_>], options: &LoadOptions) -> Loade
         }
     }
     let cluster = haproxy.take_cluster();
+    let peers = haproxy.take_peers();
     let api = haproxy.take_api(&mut diags);
     let (global, proxies) = haproxy.finish(&mut diags);
     let keepalived = keepalived.finish(&mut diags);
@@ -112,6 +113,7 @@ pub fn load_sources_with(sources: &[Source<'_>], options: &LoadOptions) -> Loade
         keepalived,
         cluster,
         api,
+        peers,
     };
     validate::validate(&config, &mut diags);
     Loaded {

@@ -26,6 +26,8 @@ pub struct Config {
     pub cluster: Option<Cluster>,
     /// The `api` section, when one is written (the LBaaS REST API).
     pub api: Option<Api>,
+    /// `peers NAME` sections: stick tables naming one are replicated between its peers.
+    pub peers: Vec<Peers>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,7 +43,49 @@ pub enum Dialect {
     Keepalived,
 }
 
+/// Who a stick table is replicated with ([`Config::stick_peers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerSet<'a> {
+    /// `stick-table ... peers NAME`: the peers of that section.
+    Section(&'a Peers),
+    /// In cluster mode with `peers-bind`, a table without `peers NAME`: the cluster's nodes.
+    Cluster(&'a Cluster),
+}
+
 impl Config {
+    /// This node's name in `peers` sections: global `localpeer`, else the cluster's `node`,
+    /// else the host name (as HAProxy's `-L`, default the host name).
+    pub fn local_peer(&self) -> String {
+        self.global
+            .localpeer
+            .clone()
+            .or_else(|| self.cluster.as_ref().map(|c| c.node.clone()))
+            .unwrap_or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .map(|h| h.trim().to_string())
+                    .unwrap_or_default()
+            })
+    }
+
+    /// Who `table` is replicated with, if anyone (a section without this node as a peer is
+    /// not run: warned at load).
+    pub fn stick_peers(&self, table: &StickTable) -> Option<PeerSet<'_>> {
+        match &table.peers {
+            Some(name) => {
+                let me = self.local_peer();
+                self.peers
+                    .iter()
+                    .find(|s| &s.name == name && s.peers.iter().any(|p| p.name == me))
+                    .map(PeerSet::Section)
+            }
+            None => self
+                .cluster
+                .as_ref()
+                .filter(|c| c.peers_bind.is_some())
+                .map(PeerSet::Cluster),
+        }
+    }
+
     pub fn proxy(&self, name: &str) -> Option<&Proxy> {
         self.proxies.iter().find(|p| p.name == name)
     }
@@ -86,6 +130,8 @@ pub struct Global {
     pub tune_maxrewrite: u32,
     /// `spread-checks` in percent (0..=50), default 0.
     pub spread_checks: u32,
+    /// `localpeer NAME`: this process's name in `peers` sections (default: the host name).
+    pub localpeer: Option<String>,
 }
 
 impl Default for Global {
@@ -107,6 +153,7 @@ impl Default for Global {
             tune_bufsize: 16384,
             tune_maxrewrite: 1024,
             spread_checks: 0,
+            localpeer: None,
         }
     }
 }
@@ -696,6 +743,8 @@ pub struct StickTable {
     pub expire: Option<Duration>,
     pub nopurge: bool,
     pub store: Vec<String>,
+    /// `peers NAME`: the table is replicated between the peers of that section.
+    pub peers: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -1037,6 +1086,11 @@ pub struct Cluster {
     pub etcd_auth: EtcdAuth,
     /// `lease-ttl TIME` (default 2s): a dead node's VIPs move within about twice this.
     pub lease_ttl: Duration,
+    /// `etcd-keepalive TIME` (default 1s): HTTP/2 ping interval on the etcd connections while
+    /// a request or stream is open (never on idle ones); it bounds how long a dead etcd
+    /// member's connection keeps taking requests. etcd closes a connection pinged more often
+    /// than its `--grpc-keepalive-min-time` (5s by default) while it sends nothing back.
+    pub etcd_keepalive: Duration,
     pub no_quorum_policy: NoQuorumPolicy,
     /// `rebalance-after TIME` (default 30s): how long a node must be stable before VIPs move
     /// back to it to even the spread; 0 disables rebalancing.
@@ -1053,6 +1107,9 @@ pub struct Cluster {
     /// `config-from-etcd`: the proxy config also comes from the key `/fulcrum/NAME/config`
     /// (read after the local files; every change applied with the in-process reload).
     pub config_from_etcd: bool,
+    /// `peers-bind IP:PORT`: this node's address for stick-table replication, published in
+    /// etcd; stick tables without `peers NAME` replicate between the cluster's online nodes.
+    pub peers_bind: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -1090,6 +1147,25 @@ pub struct AntiAffinity {
     pub span: Span,
     pub name: String,
     pub vips: Vec<String>,
+}
+
+/// A `peers NAME` section (HAProxy's stick-table replication): `peer NAME IP:PORT` lines, or
+/// 2.x's `bind IP:PORT` + `server NAME [IP:PORT]` (the local peer's `server` has no address).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Peers {
+    pub span: Span,
+    pub name: String,
+    /// `bind IP:PORT`: where the local peer listens (2.x form).
+    pub bind: Option<SocketAddr>,
+    pub peers: Vec<Peer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Peer {
+    pub span: Span,
+    pub name: String,
+    /// None for the 2.x form's local `server NAME`.
+    pub address: Option<SocketAddr>,
 }
 
 /// The `api` section: fulcrum's LBaaS REST API (Octavia v2 compatible). See `haproxy/api.rs`.

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 
 pub fn validate(config: &Config, diags: &mut Diagnostics) {
     unique_proxy_names(config, diags);
+    peers_sections(config, diags);
     crate::haproxy::cluster::validate(config, diags);
     for p in &config.proxies {
         unique_server_names(p, diags);
@@ -205,6 +206,13 @@ fn cookies(p: &Proxy, diags: &mut Diagnostics) {
 }
 
 fn stick(config: &Config, p: &Proxy, diags: &mut Diagnostics) {
+    if let Some(t) = &p.stick_table {
+        if let Some(name) = &t.peers {
+            if !config.peers.iter().any(|s| &s.name == name) {
+                diags.error(&t.span, format!("stick-table in {} '{}' names peers '{name}' but no 'peers {name}' section is defined", p.kind.keyword(), p.name));
+            }
+        }
+    }
     for r in &p.stick_rules {
         match &r.table {
             Some(t) => {
@@ -252,5 +260,33 @@ fn missing_timeouts(p: &Proxy, diags: &mut Diagnostics) {
                 missing.join(", ")
             ),
         );
+    }
+}
+
+/// Each `peers` section names its peers; a local `server NAME` without an address needs the
+/// section's `bind`.
+fn peers_sections(config: &Config, diags: &mut Diagnostics) {
+    for s in &config.peers {
+        if s.peers.is_empty() {
+            diags.error(
+                &s.span,
+                format!(
+                    "peers section '{}' has no peer (expected 'peer NAME IP:PORT' lines)",
+                    s.name
+                ),
+            );
+        }
+        for p in &s.peers {
+            if p.address.is_none() && s.bind.is_none() {
+                diags.error(&p.span, format!("'server {}' has no address and peers section '{}' has no 'bind IP:PORT': the local peer needs one of them", p.name, s.name));
+            }
+        }
+        let me = config.local_peer();
+        if !s.peers.is_empty() && !s.peers.iter().any(|p| p.name == me) {
+            diags.warning(&s.span, format!("peers section '{}' has no peer named '{me}' (this node: global 'localpeer', else the cluster's 'node', else the host name): its stick tables are not replicated", s.name));
+        }
+        if s.peers.iter().filter(|p| p.address.is_none()).count() > 1 {
+            diags.error(&s.span, format!("peers section '{}' has more than one 'server' without an address (only the local peer has none)", s.name));
+        }
     }
 }

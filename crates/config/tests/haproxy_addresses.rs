@@ -209,43 +209,103 @@ fn source_errors() {
 }
 
 #[test]
-fn peers_and_resolvers_are_checked_but_not_run() {
-    let text = "peers mypeers\n peer a 127.0.0.1:10000\n peer b unix@/run/p.sock\n peer c abns@p\n server d ipv6@::1:10001\n table t type ip size 1k\nresolvers dns\n nameserver n1 127.0.0.1:53\n nameserver n2 udp@[::1]:53\n nameserver n3 tcp@127.0.0.1:53\n hold valid 10s\n";
+fn peers_run_and_resolvers_are_checked_but_not_run() {
+    let text = "global\n localpeer a\npeers mypeers\n peer a 127.0.0.1:10000\n server d ipv6@::1:10001\n peer e [::1]:10002\nresolvers dns\n nameserver n1 127.0.0.1:53\n nameserver n2 udp@[::1]:53\n nameserver n3 tcp@127.0.0.1:53\n hold valid 10s\n";
     let l = load(text);
     assert!(
         l.is_ok(),
         "{:#?}",
         l.diagnostics.errors().collect::<Vec<_>>()
     );
+    let p = &l.config.peers[0];
+    assert_eq!(p.name, "mypeers");
+    let names: Vec<_> = p.peers.iter().map(|q| q.name.as_str()).collect();
+    assert_eq!(names, ["a", "d", "e"]);
+    assert_eq!(p.peers[1].address, Some("[::1]:10001".parse().unwrap()));
     let w = warnings(text);
     assert!(
-        w.contains(&"t.cfg:1: warning: section 'peers mypeers' is not run by fulcrum yet (no stick-table replication between peers); its addresses are checked, the rest is ignored".to_string()),
-        "{w:?}"
+        !w.iter().any(|w| w.contains("peers")),
+        "a peers section is run, not warned about: {w:?}"
     );
     assert!(
         w.contains(&"t.cfg:7: warning: section 'resolvers dns' is not run by fulcrum yet (server names are resolved once at start); its addresses are checked, the rest is ignored".to_string()),
         "{w:?}"
+    );
+    // No peer is this node (HAProxy removes such a section with a warning): not run.
+    let text = "global\n localpeer z\npeers mypeers\n peer a 127.0.0.1:10000\n\
+                backend b\n stick-table type ip size 1k peers mypeers\n stick on src\n server s 127.0.0.1:80\n";
+    let l = load(text);
+    let b = l.config.backend("b").unwrap();
+    assert!(l
+        .config
+        .stick_peers(b.stick_table.as_ref().unwrap())
+        .is_none());
+    let l = load(&text.replace("localpeer z", "localpeer a"));
+    let b = l.config.backend("b").unwrap();
+    assert!(l
+        .config
+        .stick_peers(b.stick_table.as_ref().unwrap())
+        .is_some());
+    let w: Vec<String> = warnings(text)
+        .into_iter()
+        .filter(|w| w.contains("peers"))
+        .collect();
+    assert_eq!(
+        w,
+        ["t.cfg:3: warning: peers section 'mypeers' has no peer named 'z' (this node: global 'localpeer', else the cluster's 'node', else the host name): its stick tables are not replicated"]
     );
 }
 
 #[test]
 fn peer_and_nameserver_address_errors() {
     let e = errors(
-        "peers p\n peer a ${FULCRUM_H1B_UNDEFINED}:10000\n peer b 127.0.0.1:99999\n peer c 127.0.0.1:1000-1002\n peer d ipv6@127.0.0.1:1\n bind unix@\nresolvers r\n nameserver n1 ${FULCRUM_H1B_UNDEFINED}:53\n nameserver n2 127.0.0.1\n nameserver n3 unix@/x\n nameserver n4 bad!host:53\n nameserver n5\n",
+        "peers p\n peer a ${FULCRUM_H1B_UNDEFINED}:10000\n peer b 127.0.0.1:99999\n peer c 127.0.0.1:1000-1002\n peer d unix@/run/p.sock\n bind unix@\n peer f\n table t type ip size 1k\n peer g 127.0.0.1:1 shard 1\n peer h 127.0.0.1:2\n peer h 127.0.0.1:3\nresolvers r\n nameserver n1 ${FULCRUM_H1B_UNDEFINED}:53\n nameserver n2 127.0.0.1\n nameserver n3 unix@/x\n nameserver n4 bad!host:53\n nameserver n5\n",
+    );
+    let ip_only = "fulcrum's peers take an IP address and a port (such as 10.0.0.2:10000); host names, UNIX sockets and port ranges are not supported";
+    assert_eq!(
+        e,
+        vec![
+            "t.cfg:2: error: environment variable 'FULCRUM_H1B_UNDEFINED' used in address '${FULCRUM_H1B_UNDEFINED}:10000' is not defined".to_string(),
+            format!("t.cfg:3: error: peer address '127.0.0.1:99999': {ip_only}"),
+            format!("t.cfg:4: error: peer address '127.0.0.1:1000-1002': {ip_only}"),
+            format!("t.cfg:5: error: peer address 'unix@/run/p.sock': {ip_only}"),
+            format!("t.cfg:6: error: peers bind address 'unix@': {ip_only}"),
+            "t.cfg:7: error: 'peer f' expects an address such as 10.0.0.2:10000 (the local peer's too: it listens there)".to_string(),
+            "t.cfg:8: error: 'table' in a peers section is not run by fulcrum (supported: 'peer NAME IP:PORT', 'bind IP:PORT', 'server NAME [IP:PORT]')".to_string(),
+            "t.cfg:9: error: 'peer g': option 'shard' is not run by fulcrum's peers (no TLS, no shards): only 'peer NAME IP:PORT' is".to_string(),
+            "t.cfg:11: error: peer 'h' is already defined in peers 'p' (at t.cfg:10)".to_string(),
+            "t.cfg:13: error: environment variable 'FULCRUM_H1B_UNDEFINED' used in address '${FULCRUM_H1B_UNDEFINED}:53' is not defined".to_string(),
+            "t.cfg:14: error: nameserver address '127.0.0.1': missing port (expected ADDRESS:PORT such as 10.0.0.53:53)".to_string(),
+            "t.cfg:15: error: nameserver address 'unix@/x': a nameserver is reached over IP (expected ADDRESS:PORT)".to_string(),
+            "t.cfg:16: error: invalid host 'bad!host' in nameserver address 'bad!host:53' (expected an IP address or a DNS name)".to_string(),
+            "t.cfg:17: error: 'nameserver n5' expects an address such as 10.0.0.53:53".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn stick_tables_name_a_defined_peers_section() {
+    let e = errors(
+        "defaults\n mode tcp\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+         peers mine\n bind 127.0.0.1:10000\n server me\n server other 127.0.0.2:10000\n\
+         backend b\n stick-table type ip size 1k peers mine\n stick on src\n server s 127.0.0.1:80\n\
+         backend c\n stick-table type ip size 1k peers theirs\n stick on src\n server s 127.0.0.1:80\n\
+         peers empty\n",
     );
     assert_eq!(
         e,
         vec![
-            "t.cfg:2: error: environment variable 'FULCRUM_H1B_UNDEFINED' used in address '${FULCRUM_H1B_UNDEFINED}:10000' is not defined",
-            "t.cfg:3: error: invalid port '99999' in peer address '127.0.0.1:99999' (expected 1 to 65535)",
-            "t.cfg:4: error: invalid port '1000-1002' in peer address '127.0.0.1:1000-1002' (expected 1 to 65535)",
-            "t.cfg:5: error: peer address 'ipv6@127.0.0.1:1': address '127.0.0.1' does not match its family prefix",
-            "t.cfg:6: error: missing path in 'unix@'",
-            "t.cfg:8: error: environment variable 'FULCRUM_H1B_UNDEFINED' used in address '${FULCRUM_H1B_UNDEFINED}:53' is not defined",
-            "t.cfg:9: error: nameserver address '127.0.0.1': missing port (expected ADDRESS:PORT such as 10.0.0.53:53)",
-            "t.cfg:10: error: nameserver address 'unix@/x': a nameserver is reached over IP (expected ADDRESS:PORT)",
-            "t.cfg:11: error: invalid host 'bad!host' in nameserver address 'bad!host:53' (expected an IP address or a DNS name)",
-            "t.cfg:12: error: 'nameserver n5' expects an address such as 10.0.0.53:53",
+            "t.cfg:18: error: peers section 'empty' has no peer (expected 'peer NAME IP:PORT' lines)",
+            "t.cfg:15: error: stick-table in backend 'c' names peers 'theirs' but no 'peers theirs' section is defined",
+        ]
+    );
+    let e = errors("peers p\n server me\n server you\n peer x 127.0.0.1:1\n");
+    assert_eq!(
+        e,
+        vec![
+            "t.cfg:2: error: 'server me' has no address and peers section 'p' has no 'bind IP:PORT': the local peer needs one of them",
+            "t.cfg:3: error: 'server you' has no address and peers section 'p' has no 'bind IP:PORT': the local peer needs one of them",
+            "t.cfg:1: error: peers section 'p' has more than one 'server' without an address (only the local peer has none)",
         ]
     );
 }

@@ -40,11 +40,16 @@ impl ClusterPart {
         self.shared.subscribe()
     }
 
+    /// The online nodes' stick-table replication addresses (None without a cluster).
+    pub fn peers(&self) -> Option<watch::Receiver<fulcrum_cluster::runner::PeerAddrs>> {
+        self.handle.as_ref().map(|h| h.peers())
+    }
+
     /// A changed section restarts the node (its VIPs are released and taken again by
-    /// placement); an unchanged one keeps running untouched.
-    pub async fn reload(&mut self, config: &Config) {
+    /// placement); an unchanged one keeps running untouched. Returns whether it restarted.
+    pub async fn reload(&mut self, config: &Config) -> bool {
         if self.handle.as_ref().map(|h| h.config()) == config.cluster.as_ref() {
-            return;
+            return false;
         }
         if let Some(h) = self.handle.take() {
             tracing::info!("cluster section changed: restarting this cluster node");
@@ -54,6 +59,7 @@ impl ClusterPart {
             .cluster
             .as_ref()
             .map(|c| fulcrum_cluster::start(c, self.proxy.clone(), Some(self.shared.clone())));
+        true
     }
 
     pub async fn shutdown(&mut self) {

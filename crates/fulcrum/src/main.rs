@@ -12,6 +12,7 @@ mod health_bridge;
 mod lvs_bridge;
 mod lvs_metrics;
 mod metrics;
+mod peers_bridge;
 mod privileges;
 mod runtime_api;
 mod sd_notify;

@@ -47,6 +47,8 @@ struct Parts {
     /// The LBaaS API's rendered config, loaded after the files on every reload (api_bridge).
     api_text: fulcrum_api::Rendered,
     lvs: crate::lvs_bridge::LvsBridge,
+    /// Stick-table replication (`peers` sections, or the cluster's nodes).
+    peers: crate::peers_bridge::PeersPart,
 }
 
 impl Supervisor {
@@ -105,7 +107,10 @@ impl Supervisor {
             shared_config,
             api_text: fulcrum_api::Rendered::default(),
             lvs: crate::lvs_bridge::LvsBridge::start(&config, metrics.lvs.clone()),
+            peers: Default::default(),
         };
+        let cluster_peers = parts.cluster.peers();
+        parts.peers.apply(&config, cluster_peers, true).await;
         let mut api = crate::api_bridge::start(&config).await?;
         let _control = ControlServer::start(self.opts.control.clone(), control_tx).await;
         // VRRP state changes are sampled for `fulcrum status` (instances report no events).
@@ -230,6 +235,7 @@ impl Supervisor {
                             uptime_s: parts.started.elapsed().as_secs(),
                         });
                         report["cluster"] = parts.cluster.status_json();
+                        report["peers"] = parts.peers.status_json();
                         report["virtual_servers"] = parts.lvs.status();
                         let _ = answer.send(report);
                     }
@@ -239,6 +245,7 @@ impl Supervisor {
         notifier.stopping();
         crate::api_bridge::release_vips(&mut api, &parts.config);
         parts.stats_sockets.take();
+        parts.peers.shutdown().await;
         parts.cluster.shutdown().await;
         parts.vrrp.shutdown().await;
         parts.health.shutdown().await;
@@ -288,7 +295,9 @@ impl Supervisor {
             .reload(&new.keepalived)
             .await
             .map_err(|e| format!("VRRP reload failed: {e}"))?;
-        parts.cluster.reload(&new).await;
+        let restarted = parts.cluster.reload(&new).await;
+        let cluster_peers = parts.cluster.peers();
+        parts.peers.apply(&new, cluster_peers, restarted).await;
         if let Some(sockets) = parts.stats_sockets.as_mut() {
             sockets.reload(&new.global);
         }

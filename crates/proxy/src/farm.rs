@@ -53,7 +53,7 @@ pub struct Farm<P> {
     pub server_cookies: Vec<Option<String>>,
     /// `stick-table type ip` + `stick on src`: client address → server name, shared by all
     /// worker threads.
-    stick: Option<Mutex<StickTable<IpAddr, String>>>,
+    stick: Option<Arc<Mutex<StickTable<IpAddr, String>>>>,
     /// Passive health's sink (`observe`).
     sink: Arc<SinkSlot>,
     /// The proxy's number (declaration order, from 1): stats `iid`.
@@ -188,7 +188,7 @@ impl<P> Farm<P> {
             waiters: AtomicUsize::new(0),
             queue: Notify::new(),
             server_cookies: p.server_cookies,
-            stick: p.stick.map(Mutex::new),
+            stick: p.stick.map(|t| Arc::new(Mutex::new(t))),
             sink: p.sink,
             id: p.id,
             counters: p.counters,

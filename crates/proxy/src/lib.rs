@@ -37,6 +37,7 @@ pub mod runtime;
 pub mod server;
 pub mod sockpair;
 pub mod state;
+pub mod stick_sync;
 pub mod stream;
 pub mod tcp;
 pub mod termination;

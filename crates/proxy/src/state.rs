@@ -302,6 +302,16 @@ fn build_backend(
     ) {
         table.adopt(std::time::Instant::now(), &previous);
     }
+    // Replication (`peers`): every store goes to the table's hub, which outlives reloads.
+    let hub = match (&stick, &p.stick_table) {
+        (Some(_), Some(model)) if config.stick_peers(model).is_some() => {
+            Some(crate::stick_sync::hub(&p.name))
+        }
+        _ => None,
+    };
+    if let (Some(table), Some(hub)) = (stick.as_mut(), &hub) {
+        table.set_feed(hub.feed());
+    }
     let counters = old
         .and_then(|g| g.backends.get(&p.name))
         .map(|b| b.counters.clone())
@@ -342,7 +352,11 @@ fn build_backend(
         retries: p.retries,
         options: p.options.clone(),
     };
-    Ok(Backend::new(parts, policy))
+    let backend = Backend::new(parts, policy);
+    if let (Some(hub), Some(table)) = (hub, backend.stick_handle()) {
+        hub.attach(&table);
+    }
+    Ok(backend)
 }
 
 /// Builds the run-time state for `config` without applets (no `use-service`, no stats

@@ -47,6 +47,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
             "tunnel",
+            // The replicated stick tables' hubs (uses persist).
+            "stick_sync",
         ],
     ),
     (

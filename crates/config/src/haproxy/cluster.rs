@@ -55,6 +55,7 @@ pub fn open(line: &Line<'_>, diags: &mut Diagnostics) -> Draft {
             etcd: Vec::new(),
             etcd_auth: EtcdAuth::default(),
             lease_ttl: Duration::from_secs(2),
+            etcd_keepalive: Duration::from_secs(1),
             no_quorum_policy: NoQuorumPolicy::Stop,
             rebalance_after: Duration::from_secs(30),
             colocation_frontends: true,
@@ -62,6 +63,7 @@ pub fn open(line: &Line<'_>, diags: &mut Diagnostics) -> Draft {
             vips: Vec::new(),
             anti_affinity: Vec::new(),
             config_from_etcd: false,
+            peers_bind: None,
         },
         node_given: false,
     }
@@ -121,6 +123,13 @@ fn parse(d: &mut Draft, line: &Line<'_>) -> Result<(), String> {
             }
             c.lease_ttl = t;
         }
+        "etcd-keepalive" => {
+            let t = line::time(&single("a time such as 5s")?, "etcd-keepalive")?;
+            if t < Duration::from_secs(1) {
+                return Err(format!("etcd-keepalive must be at least 1s, found {t:?}"));
+            }
+            c.etcd_keepalive = t;
+        }
         "no-quorum-policy" => {
             c.no_quorum_policy = match single("stop or freeze")?.as_str() {
                 "stop" => NoQuorumPolicy::Stop,
@@ -150,6 +159,15 @@ fn parse(d: &mut Draft, line: &Line<'_>) -> Result<(), String> {
             c.garp_repeat = line::number_in(&single("a count")?, "garp-repeat", 1, 100)?
         }
         "vip" => c.vips.push(vip(line)?),
+        "peers-bind" => {
+            let text =
+                single("this node's address for stick-table replication, such as 10.0.0.1:10000")?;
+            let a: std::net::SocketAddr = text.parse().map_err(|_| format!("peers-bind '{text}': expected IP:PORT such as 10.0.0.1:10000 (the other nodes connect to it)"))?;
+            if a.ip().is_unspecified() || a.port() == 0 {
+                return Err(format!("peers-bind '{text}': the other nodes connect to this address: write this node's own IP and a port"));
+            }
+            c.peers_bind = Some(a);
+        }
         "config-from-etcd" => {
             line.no_more(1)?;
             c.config_from_etcd = true;
@@ -177,6 +195,7 @@ fn parse(d: &mut Draft, line: &Line<'_>) -> Result<(), String> {
                 "etcd-key",
                 "etcd-user",
                 "etcd-password",
+                "etcd-keepalive",
                 "lease-ttl",
                 "no-quorum-policy",
                 "rebalance-after",
@@ -185,6 +204,7 @@ fn parse(d: &mut Draft, line: &Line<'_>) -> Result<(), String> {
                 "vip",
                 "anti-affinity",
                 "config-from-etcd",
+                "peers-bind",
             ];
             return Err(format!(
                 "unknown keyword '{other}' in 'cluster' section (expected one of: {})",

@@ -64,7 +64,7 @@ fn the_issue_example_parses() {
 
 #[test]
 fn every_option() {
-    let l = load("cluster prod\n node n1\n etcd https://e1:2379\n etcd-ca-file /etc/ca.pem\n etcd-cert /etc/c.pem\n etcd-key /etc/c.key\n etcd-user fulcrum\n etcd-password s3cret\n lease-ttl 3s\n no-quorum-policy freeze\n rebalance-after 0\n colocation none\n garp-repeat 3\n vip a 10.1.0.1/24 dev eth0\n vip b 10.1.0.2 dev eth1\n vip c fd00::1/64 dev eth0 prefer n2\n anti-affinity spread a b c\n config-from-etcd\n");
+    let l = load("cluster prod\n node n1\n etcd https://e1:2379\n etcd-ca-file /etc/ca.pem\n etcd-cert /etc/c.pem\n etcd-key /etc/c.key\n etcd-user fulcrum\n etcd-password s3cret\n lease-ttl 3s\n etcd-keepalive 10s\n no-quorum-policy freeze\n rebalance-after 0\n colocation none\n garp-repeat 3\n vip a 10.1.0.1/24 dev eth0\n vip b 10.1.0.2 dev eth1\n vip c fd00::1/64 dev eth0 prefer n2\n anti-affinity spread a b c\n config-from-etcd\n peers-bind 10.1.0.11:10000\n");
     assert!(l.is_ok(), "{:?}", l.diagnostics);
     let c = l.config.cluster.unwrap();
     assert_eq!(c.name, "prod");
@@ -72,6 +72,7 @@ fn every_option() {
     assert_eq!(c.etcd_auth.user.as_deref(), Some("fulcrum"));
     assert_eq!(c.etcd_auth.password.as_deref(), Some("s3cret"));
     assert_eq!(c.lease_ttl, Duration::from_secs(3));
+    assert_eq!(c.etcd_keepalive, Duration::from_secs(10));
     assert_eq!(c.no_quorum_policy, NoQuorumPolicy::Freeze);
     assert_eq!(c.rebalance_after, Duration::ZERO);
     assert!(!c.colocation_frontends);
@@ -80,6 +81,7 @@ fn every_option() {
     assert_eq!(c.vips[2].prefix, 64);
     assert_eq!(c.anti_affinity[0].vips, ["a", "b", "c"]);
     assert!(c.config_from_etcd);
+    assert_eq!(c.peers_bind, Some("10.1.0.11:10000".parse().unwrap()));
     // The password never appears in `fulcrum check --dump`.
     let dump = serde_json::to_string(&c).unwrap();
     assert!(!dump.contains("s3cret"), "{dump}");
@@ -187,4 +189,16 @@ fn api_store_is_etcd_with_a_cluster_section() {
         .diagnostics
         .warnings()
         .any(|d| d.to_string().contains("'store'")));
+}
+
+#[test]
+fn peers_bind_needs_this_nodes_own_address() {
+    for (arg, msg) in [
+        ("0.0.0.0:10000", "c.cfg:3: error: peers-bind '0.0.0.0:10000': the other nodes connect to this address: write this node's own IP and a port"),
+        ("host:10000", "c.cfg:3: error: peers-bind 'host:10000': expected IP:PORT such as 10.0.0.1:10000 (the other nodes connect to it)"),
+    ] {
+        let l = load(&format!("cluster\n etcd http://127.0.0.1:2379\n peers-bind {arg}\n"));
+        let e: Vec<String> = l.diagnostics.errors().map(|d| d.to_string()).collect();
+        assert_eq!(e, [msg]);
+    }
 }

@@ -34,7 +34,6 @@ const IGNORED: &[&str] = &[
     "tune.h2.initial-window-size",
     "tune.maxaccept",
     "lua-load",
-    "localpeer",
     "h1-case-adjust",
     "insecure-fork-wanted",
     "presetenv",
@@ -89,6 +88,10 @@ pub fn keyword(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) {
 fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(), String> {
     let kw = line.keyword();
     match kw {
+        "localpeer" => {
+            g.localpeer = Some(line.need(1, "a peer name")?.to_string());
+            line.no_more(2)?;
+        }
         "maxconn" => g.maxconn = Some(number(line.need(1, "a number of connections")?, "maxconn")?),
         "nbthread" => {
             g.nbthread = Some(number_in(

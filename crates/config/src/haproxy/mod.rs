@@ -65,8 +65,10 @@ enum Section {
     Proxy(Draft),
     /// A section HAProxy has but fulcrum does not run (yet): its lines are skipped.
     Skipped,
-    /// `peers` or `resolvers`: not run, but its addresses are checked.
-    Addresses(peers::Kind),
+    /// `resolvers`: not run, but its addresses are checked.
+    Resolvers,
+    /// `peers NAME`: stick-table replication.
+    Peers(Box<crate::model::Peers>),
     /// `cluster`: VIPs placed over N nodes through etcd.
     Cluster(Box<cluster::Draft>),
     /// The `api` section (fulcrum's LBaaS REST API).
@@ -86,6 +88,7 @@ pub struct Parser {
     api: Option<Api>,
     env: std::rc::Rc<EnvFn>,
     cluster: Option<crate::model::Cluster>,
+    peers: Vec<crate::model::Peers>,
 }
 
 impl Default for Parser {
@@ -112,6 +115,7 @@ impl Parser {
             api: None,
             env: std::rc::Rc::from(env),
             cluster: None,
+            peers: Vec::new(),
         }
     }
 
@@ -174,6 +178,12 @@ impl Parser {
         (self.global, self.proxies)
     }
 
+    /// The `peers` sections, once every file is read.
+    pub fn take_peers(&mut self) -> Vec<crate::model::Peers> {
+        self.close_section();
+        std::mem::take(&mut self.peers)
+    }
+
     /// The `cluster` section, once every file is read.
     pub fn take_cluster(&mut self) -> Option<crate::model::Cluster> {
         self.cluster.take()
@@ -198,7 +208,8 @@ impl Parser {
                 proxy::keyword(&mut draft.proxy, &mut draft.server, Some(kind), line, diags)
             }
             Section::Skipped => {}
-            Section::Addresses(kind) => peers::keyword(*kind, line, diags),
+            Section::Resolvers => peers::resolvers_keyword(line, diags),
+            Section::Peers(p) => peers::keyword(p, line, diags),
             Section::Cluster(d) => cluster::keyword(d, line, diags),
             Section::Api => {
                 if let Some(a) = self.api.as_mut() {
@@ -274,14 +285,26 @@ impl Parser {
                     server: base.server,
                 });
             }
-            "peers" | "resolvers" => {
-                let kind = if kw == "peers" {
-                    peers::Kind::Peers
-                } else {
-                    peers::Kind::Resolvers
+            "resolvers" => {
+                diags.warning(&span, peers::resolvers_not_run(line.arg(1).unwrap_or("")));
+                self.section = Section::Resolvers;
+            }
+            "peers" => {
+                self.section = match peers::open(line, diags) {
+                    Some(p) => {
+                        if let Some(first) = self.peers.iter().find(|q| q.name == p.name) {
+                            diags.error(
+                                &span,
+                                format!(
+                                    "peers section '{}' is already defined at {}",
+                                    p.name, first.span
+                                ),
+                            );
+                        }
+                        Section::Peers(Box::new(p))
+                    }
+                    None => Section::Skipped,
                 };
-                diags.warning(&span, peers::not_run(kind, line.arg(1).unwrap_or("")));
-                self.section = Section::Addresses(kind);
             }
             "cluster" => {
                 if let Some(first) = &self.cluster {
@@ -330,6 +353,7 @@ impl Parser {
                 self.last_defaults = d;
             }
             Section::Proxy(draft) => self.proxies.push(draft.proxy),
+            Section::Peers(p) => self.peers.push(*p),
             Section::Cluster(d) => {
                 if self.cluster.is_none() {
                     self.cluster = Some(cluster::close(*d));
@@ -338,7 +362,7 @@ impl Parser {
             Section::None
             | Section::Global
             | Section::Skipped
-            | Section::Addresses(_)
+            | Section::Resolvers
             | Section::Api => {}
         }
     }

@@ -1,68 +1,142 @@
-//! `peers` and `resolvers` sections: fulcrum does not run them yet (no stick-table
-//! replication, no DNS resolution at run time: server names are resolved once at start).
-//! Their addresses are still checked as a `bind`'s or a `server`'s are, so a typo or an
-//! undefined environment variable is reported at `fulcrum check`, not found on the day the
-//! section starts to run.
+//! `peers` and `resolvers` sections. `peers NAME` is run (stick-table replication between
+//! fulcrum nodes, see the `fulcrum-peers` crate): `peer NAME IP:PORT`, and 2.x's
+//! `bind IP:PORT` + `server NAME [IP:PORT]`; every other keyword of the section is refused
+//! at FILE:LINE. `resolvers` is not run (server names are resolved once at start): its
+//! addresses are still checked as a `server`'s are, so a typo or an undefined environment
+//! variable is reported at `fulcrum check`.
 
 use super::line::Line;
-use super::{bind, server};
+use super::server;
 use crate::diagnostics::Diagnostics;
+use crate::model::{Peer, Peers};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-/// Which of the two sections a line is in.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Peers,
-    Resolvers,
+/// The warning given once per `resolvers` section.
+pub fn resolvers_not_run(name: &str) -> String {
+    format!(
+        "section 'resolvers {name}' is not run by fulcrum yet (server names are resolved once at start); its addresses are checked, the rest is ignored"
+    )
 }
 
-/// The warning given once per section.
-pub fn not_run(kind: Kind, name: &str) -> String {
-    match kind {
-        Kind::Peers => format!(
-            "section 'peers {name}' is not run by fulcrum yet (no stick-table replication between peers); its addresses are checked, the rest is ignored"
-        ),
-        Kind::Resolvers => format!(
-            "section 'resolvers {name}' is not run by fulcrum yet (server names are resolved once at start); its addresses are checked, the rest is ignored"
-        ),
+/// A line of a `resolvers` section.
+pub fn resolvers_keyword(line: &Line<'_>, diags: &mut Diagnostics) {
+    if line.keyword() == "nameserver" {
+        let r = line
+            .need(1, "a nameserver name")
+            .and_then(|_| line.address(2, "an address such as 10.0.0.53:53"))
+            .and_then(|a| nameserver_address(&a));
+        if let Err(msg) = r {
+            diags.error(&line.span, msg);
+        }
     }
 }
 
-pub fn keyword(kind: Kind, line: &Line<'_>, diags: &mut Diagnostics) {
-    if let Err(msg) = check(kind, line, diags) {
+/// `peers NAME`: a new section (None when the line is unusable, already reported).
+pub fn open(line: &Line<'_>, diags: &mut Diagnostics) -> Option<Peers> {
+    let Some(name) = line.arg(1) else {
+        diags.error(&line.span, "'peers' needs a name (expected 'peers NAME')");
+        return None;
+    };
+    if let Err(msg) = line.no_more(2) {
+        diags.error(&line.span, msg);
+    }
+    Some(Peers {
+        span: line.span.clone(),
+        name: name.to_string(),
+        bind: None,
+        peers: Vec::new(),
+    })
+}
+
+/// A line of a `peers` section.
+pub fn keyword(p: &mut Peers, line: &Line<'_>, diags: &mut Diagnostics) {
+    if let Err(msg) = peers_line(p, line) {
         diags.error(&line.span, msg);
     }
 }
 
-fn check(kind: Kind, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(), String> {
-    match (kind, line.keyword()) {
-        (Kind::Peers, "peer" | "server") => {
-            line.need(1, "a peer name")?;
-            if line.arg(2).is_some() {
-                peer_address(&line.address(2, "an address such as 10.0.0.2:10000")?)?;
+fn peers_line(p: &mut Peers, line: &Line<'_>) -> Result<(), String> {
+    match line.keyword() {
+        kw @ ("peer" | "server") => {
+            let name = line.need(1, "a peer name")?;
+            let address = match line.arg(2) {
+                Some(_) => Some(socket_address(
+                    &line.address(2, "an address such as 10.0.0.2:10000")?,
+                    "peer address",
+                )?),
+                None if kw == "server" => None,
+                None => return Err(format!("'peer {name}' expects an address such as 10.0.0.2:10000 (the local peer's too: it listens there)")),
+            };
+            if let Some(extra) = line.arg(3) {
+                return Err(format!("'{kw} {name}': option '{extra}' is not run by fulcrum's peers (no TLS, no shards): only '{kw} NAME IP:PORT' is"));
             }
+            if let Some(first) = p.peers.iter().find(|q| q.name == name) {
+                return Err(format!(
+                    "peer '{name}' is already defined in peers '{}' (at {})",
+                    p.name, first.span
+                ));
+            }
+            p.peers.push(Peer {
+                span: line.span.clone(),
+                name: name.to_string(),
+                address,
+            });
         }
-        (Kind::Peers, "bind") => {
-            bind::parse(line, diags)?;
+        "bind" => {
+            let a = socket_address(
+                &line.address(1, "an address such as 10.0.0.1:10000")?,
+                "peers bind address",
+            )?;
+            if let Some(extra) = line.arg(2) {
+                return Err(format!("'bind': option '{extra}' is not run by fulcrum's peers (no TLS): only 'bind IP:PORT' is"));
+            }
+            if p.bind.is_some() {
+                return Err(format!(
+                    "peers '{}' has a second 'bind' (fulcrum listens on one address per section)",
+                    p.name
+                ));
+            }
+            p.bind = Some(a);
         }
-        (Kind::Resolvers, "nameserver") => {
-            line.need(1, "a nameserver name")?;
-            nameserver_address(&line.address(2, "an address such as 10.0.0.53:53")?)?;
+        "disabled" | "enabled" | "enable" | "default-bind" | "default-server" | "log"
+        | "shards" | "table" => {
+            return Err(format!(
+                "'{}' in a peers section is not run by fulcrum (supported: 'peer NAME IP:PORT', 'bind IP:PORT', 'server NAME [IP:PORT]')",
+                line.keyword()
+            ))
         }
-        _ => {}
+        other => {
+            return Err(format!(
+                "unknown keyword '{other}' in peers section '{}' (expected 'peer', 'bind' or 'server')",
+                p.name
+            ))
+        }
     }
     Ok(())
 }
 
-/// A peer's address: as a server's (IP or name, `ipv4@`/`ipv6@`, `unix@`, `/PATH`, `abns@`),
-/// with a single port.
-fn peer_address(text: &str) -> Result<(), String> {
-    let a = server::parse_address(text).map_err(|e| e.replace("server address", "peer address"))?;
-    if matches!(a.port, crate::model::ServerPort::Offset(_)) {
-        return Err(format!(
-            "peer address '{text}': a port offset is not permitted here (expected HOST:PORT)"
-        ));
+/// `IP:PORT`, `[IPv6]:PORT` or `:PORT` (every address): peers run over TCP to an IP.
+fn socket_address(text: &str, what: &str) -> Result<SocketAddr, String> {
+    let rest = ["ipv4@", "ipv6@", "tcp@", "tcp4@", "tcp6@"]
+        .iter()
+        .find_map(|p| text.strip_prefix(p))
+        .unwrap_or(text);
+    if let Some(port) = rest.strip_prefix(':') {
+        if let Ok(port) = port.parse::<u16>() {
+            return Ok(SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port));
+        }
     }
-    Ok(())
+    if let Ok(a) = rest.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    if let Some((ip, port)) = rest.rsplit_once(':') {
+        if let (Ok(ip), Ok(port)) = (ip.parse::<IpAddr>(), port.parse::<u16>()) {
+            return Ok(SocketAddr::new(ip, port));
+        }
+    }
+    Err(format!(
+        "{what} '{text}': fulcrum's peers take an IP address and a port (such as 10.0.0.2:10000); host names, UNIX sockets and port ranges are not supported"
+    ))
 }
 
 /// `[udp@|tcp@|ipv4@|ipv6@]ADDR:PORT`: a nameserver is reached over IP with a port.

@@ -278,6 +278,7 @@ pub fn stick_table(line: &Line<'_>) -> Result<StickTable, String> {
     let mut expire = None;
     let mut nopurge = false;
     let mut store = Vec::new();
+    let mut peers = None;
     let mut i = 1;
     while let Some(w) = line.arg(i) {
         match w {
@@ -308,7 +309,11 @@ pub fn stick_table(line: &Line<'_>) -> Result<StickTable, String> {
                 nopurge = true;
                 i += 1;
             }
-            "peers" | "srvkey" | "write-to" | "recv-only" => i += if w == "recv-only" { 1 } else { 2 },
+            "peers" => {
+                peers = Some(line.need(i + 1, "the name of a 'peers' section")?.to_string());
+                i += 2;
+            }
+            "srvkey" | "write-to" | "recv-only" => i += if w == "recv-only" { 1 } else { 2 },
             "store" => {
                 store.extend(line.need(i + 1, "data types")?.split(',').map(str::to_string));
                 i += 2;
@@ -327,6 +332,7 @@ pub fn stick_table(line: &Line<'_>) -> Result<StickTable, String> {
         expire,
         nopurge,
         store,
+        peers,
     })
 }
 

@@ -81,6 +81,7 @@ pub fn render(r: &Value) -> String {
         up % 60
     );
     out.push_str(&crate::cluster_bridge::render(r));
+    out.push_str(&crate::peers_bridge::render(r));
     let vrrp = list(r, "vrrp_instances");
     if !vrrp.is_empty() {
         out.push_str("\nVRRP instances:\n");

@@ -40,6 +40,8 @@ pub struct Rig {
     /// Nodes taken off the network by a kill (not counted as holders).
     pub dead: Arc<[AtomicBool; NODES]>,
     extra: String,
+    /// More proxy sections for every node (`{ip}`: the node's address, `{node}`: its name).
+    proxy: String,
     _serial: MutexGuard<'static, ()>,
 }
 
@@ -54,6 +56,12 @@ impl Rig {
     /// `None` (loudly) when namespaces or etcd are not available and not required.
     /// `extra`: more lines for the cluster section (rebalance-after ...).
     pub fn new(test: &str, extra: &str) -> Option<Rig> {
+        Self::with_proxy(test, extra, "")
+    }
+
+    /// [`new`](Self::new) with more proxy sections (and `{ip}`/`{node}` in `extra` and
+    /// `proxy` replaced per node).
+    pub fn with_proxy(test: &str, extra: &str, proxy: &str) -> Option<Rig> {
         if !netns::available(test) || !etcd::available(test) {
             return None;
         }
@@ -77,6 +85,7 @@ impl Rig {
             fulcrum: (0..NODES).map(|_| None).collect(),
             dead: Arc::new(Default::default()),
             extra: extra.to_string(),
+            proxy: proxy.to_string(),
             _serial: serial,
         };
         for i in 0..NODES {
@@ -123,11 +132,16 @@ impl Rig {
             s.push_str(&format!("    bind {}:80\n", vip(v)));
         }
         s.push_str("    default_backend app\n\nbackend app\n    server local 127.0.0.1:8000 check inter 300ms fall 2 rise 1\n\n");
+        let per_node = |t: &str| {
+            t.replace("{ip}", &self.node(i).addr.to_string())
+                .replace("{node}", &node_name(i))
+        };
+        s.push_str(&per_node(&self.proxy));
         s.push_str(&format!(
             "cluster lab\n    node {}\n    etcd {}\n    lease-ttl 2s\n    no-quorum-policy stop\n{}",
             node_name(i),
             self.endpoints(),
-            self.extra
+            per_node(&self.extra)
         ));
         for v in 0..VIPS {
             s.push_str(&format!(
@@ -175,7 +189,10 @@ impl Rig {
             .arg(self.control(i))
             .arg("-f")
             .arg(&file)
-            .env("FULCRUM_LOG", "info,fulcrum_cluster=debug");
+            .env(
+                "FULCRUM_LOG",
+                "info,fulcrum_cluster=debug,fulcrum_peers=debug",
+            );
         self.fulcrum[i] = Some(
             Child::spawn(
                 &format!("fulcrum-c{}", i + 1),

@@ -73,9 +73,24 @@ pub struct Fulcrum {
 impl Fulcrum {
     /// Starts `fulcrum run -f cfg` and waits (bounded) for "fulcrum started".
     pub fn start(cfg: &Path) -> Fulcrum {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fulcrum"))
-            .args(["run", "-f", cfg.to_str().expect("utf-8 path")])
-            .env("FULCRUM_LOG", "info")
+        Self::start_logging(cfg, "info")
+    }
+
+    /// [`start`](Self::start) with `FULCRUM_LOG=filter` (e.g. `info,fulcrum_peers=debug`).
+    pub fn start_logging(cfg: &Path, filter: &str) -> Fulcrum {
+        Self::start_full(cfg, filter, None)
+    }
+
+    /// [`start_logging`](Self::start_logging) with the control socket at `control`.
+    pub fn start_full(cfg: &Path, filter: &str, control: Option<&Path>) -> Fulcrum {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fulcrum"));
+        cmd.arg("run");
+        if let Some(c) = control {
+            cmd.arg("--control").arg(c);
+        }
+        let mut child = cmd
+            .args(["-f", cfg.to_str().expect("utf-8 path")])
+            .env("FULCRUM_LOG", filter)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -33,6 +33,13 @@ impl<P> Farm<P> {
         self.stick.is_some()
     }
 
+    /// The live stick table itself (replication applies peers' entries to it).
+    pub fn stick_handle(
+        &self,
+    ) -> Option<std::sync::Arc<std::sync::Mutex<StickTable<IpAddr, String>>>> {
+        self.stick.clone()
+    }
+
     /// A copy of the stick table (a reload hands the entries to the next generation).
     pub fn stick_table(&self) -> Option<StickTable<IpAddr, String>> {
         let table = self.stick.as_ref()?;

@@ -11,6 +11,8 @@ pub mod cache;
 pub mod cookie;
 pub mod cookie_date;
 pub mod stick;
+#[cfg(test)]
+mod stick_replication_tests;
 
 /// One change to a message's header list, by position in the view that was passed in.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,12 +4,35 @@
 //! server it picked, so a DOWN server's clients are re-stuck elsewhere. Each store refreshes
 //! the entry's expiry. When full, the entry closest to expiry is evicted (HAProxy purges the
 //! oldest), or with `nopurge` the new key is not stored.
+//!
+//! Replication (`peers`): an [`UpdateFeed`] is told of every store, [`StickTable::apply`] takes
+//! a peer's entry (the entry used last, i.e. expiring last, wins) and [`StickTable::live`] lists
+//! the entries for a peer that (re)connects.
 
 use fulcrum_config::model::{Proxy, StickRuleKind, StickTable as StickTableModel};
 use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The replication feed's callback: (key, server, expiry) of each store.
+pub type FeedFn<K, S> = dyn Fn(&K, &S, Option<Instant>) + Send + Sync;
+
+/// Told of each entry this node stores (key, server, expiry): the replication feed.
+pub struct UpdateFeed<K, S>(pub Arc<FeedFn<K, S>>);
+
+impl<K, S> Clone for UpdateFeed<K, S> {
+    fn clone(&self) -> Self {
+        UpdateFeed(self.0.clone())
+    }
+}
+
+impl<K, S> std::fmt::Debug for UpdateFeed<K, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UpdateFeed")
+    }
+}
 
 #[derive(Debug, Clone)]
 struct Entry<S> {
@@ -28,6 +51,7 @@ pub struct StickTable<K, S> {
     /// Eviction order: (expiry or creation order, seq, key).
     order: BTreeSet<(Option<Instant>, u64, K)>,
     seq: u64,
+    feed: Option<UpdateFeed<K, S>>,
 }
 
 /// What `stick on` says for one request.
@@ -48,6 +72,7 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
             entries: HashMap::new(),
             order: BTreeSet::new(),
             seq: 0,
+            feed: None,
         }
     }
 
@@ -141,6 +166,54 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
         }
     }
 
+    /// Replication: `feed` is told of every later [`store`](Self::store).
+    pub fn set_feed(&mut self, feed: UpdateFeed<K, S>) {
+        self.feed = Some(feed);
+    }
+
+    /// Replication: the live entries (key, server, expiry), for a peer that connects.
+    pub fn live(&mut self, now: Instant) -> Vec<(K, S, Option<Instant>)> {
+        self.purge_expired(now);
+        self.entries
+            .iter()
+            .map(|(k, e)| (k.clone(), e.server.clone(), e.expires))
+            .collect()
+    }
+
+    /// Replication: a peer's entry, not fed back. Conflict rule: the entry that expires
+    /// last was used last and wins; on a tie the local entry stays. Returns whether it was
+    /// taken.
+    pub fn apply(&mut self, now: Instant, key: K, server: S, expires: Option<Instant>) -> bool {
+        self.purge_expired(now);
+        if expires.is_some_and(|e| e <= now) {
+            return false;
+        }
+        if let Some(old) = self.entries.get(&key) {
+            let newer = match (old.expires, expires) {
+                (Some(o), Some(n)) => n > o,
+                (None, _) | (_, None) => old.server != server,
+            };
+            if !newer {
+                return false;
+            }
+        }
+        let feed = self.feed.take();
+        let expire = self.expire;
+        // Stored with the peer's expiry, not this table's `expire` from now.
+        self.expire = None;
+        self.store(now, key.clone(), server);
+        self.expire = expire;
+        self.feed = feed;
+        let Some(e) = self.entries.get_mut(&key) else {
+            return false;
+        };
+        let seq = e.seq;
+        self.order.remove(&(e.expires, seq, key.clone()));
+        e.expires = expires.or(expire.map(|d| now + d));
+        self.order.insert((e.expires, seq, key));
+        true
+    }
+
     /// `stick on`/`stick store`: store part; creates or refreshes the entry.
     pub fn store(&mut self, now: Instant, key: K, server: S) {
         self.purge_expired(now);
@@ -157,6 +230,9 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
         self.seq += 1;
         let expires = self.expire.map(|e| now + e);
         self.order.insert((expires, self.seq, key.clone()));
+        if let Some(f) = &self.feed {
+            (f.0)(&key, &server, expires);
+        }
         self.entries.insert(
             key,
             Entry {
