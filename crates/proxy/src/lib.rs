@@ -29,6 +29,7 @@ pub mod log;
 pub mod logline;
 pub mod net;
 pub mod observe;
+pub mod opening;
 pub mod persist;
 pub mod pool;
 pub mod record;

@@ -47,6 +47,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
             "tunnel",
+            // The opening of a TCP session (client bytes kept until the server answers).
+            "opening",
         ],
     ),
     (

@@ -427,31 +427,40 @@ impl<C: ClientStream> Session<C> {
             cookie: cookie.as_ref(),
         };
         let (mut server, mut origin) = (server, origin);
+        // Replays are bounded: one per retry the backend allows (at least one).
+        let mut replays = be.retries.max(1);
         loop {
             let step = match server {
                 ServerConn::Tcp(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
                 ServerConn::Unix(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
             };
-            match step {
+            let elsewhere = match step {
                 Step::Done(next) => return next,
-                Step::Replay => match self.fresh_connection(&be, &mut assigned).await {
-                    Some(s) => {
-                        server = s;
-                        origin = Origin::Fresh;
-                        rec.server = Some(assigned.server().clone());
-                    }
-                    None => {
-                        return self
-                            .send_error(
-                                503,
-                                rec,
-                                Termination::SERVER_CONNECT,
-                                &be.policy.errors,
-                                AfterError::Close,
-                            )
-                            .await
-                    }
-                },
+                Step::Replay => false,
+                Step::Elsewhere => true,
+            };
+            let again = if replays == 0 {
+                None
+            } else {
+                replays -= 1;
+                self.fresh_connection(&be, &mut assigned, elsewhere).await
+            };
+            match again {
+                Some(s) => {
+                    server = s;
+                    origin = Origin::Fresh;
+                    rec.server = Some(assigned.server().clone());
+                }
+                None => {
+                    let (status, term) = if elsewhere {
+                        (502, Termination::SERVER_HEADERS)
+                    } else {
+                        (503, Termination::SERVER_CONNECT)
+                    };
+                    return self
+                        .send_error(status, rec, term, &be.policy.errors, AfterError::Close)
+                        .await;
+                }
             }
         }
     }
