@@ -44,6 +44,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "acl",
             "http::body",
             "http::headers",
+            // HAProxy's acceptance checks of a request head (uses http::message).
+            "http::validate",
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
             "tunnel",

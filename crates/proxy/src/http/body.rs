@@ -42,22 +42,35 @@ fn content_length(m: &Message) -> Result<Option<u64>, BadFraming> {
     Ok(found)
 }
 
-fn chunked_last(m: &Message) -> Option<bool> {
+/// Whether `chunked` is the last transfer coding (None: no Transfer-Encoding). `chunked`
+/// applied twice is refused, as HAProxy does.
+fn chunked_last(m: &Message) -> Result<Option<bool>, BadFraming> {
     let mut last: Option<&[u8]> = None;
+    let mut chunked = 0;
     for v in m.headers(b"transfer-encoding") {
         for part in v.split(|&c| c == b',') {
             let p = super::message::trim(part);
             if !p.is_empty() {
                 last = Some(p);
+                chunked += usize::from(p.eq_ignore_ascii_case(b"chunked"));
             }
         }
     }
-    last.map(|l| l.eq_ignore_ascii_case(b"chunked"))
+    if chunked > 1 {
+        return Err(BadFraming);
+    }
+    Ok(last.map(|l| l.eq_ignore_ascii_case(b"chunked")))
+}
+
+/// Checks the part of a chunked body already received (`buf`, from the body's first byte):
+/// an error found there is answered 400 before anything is forwarded, as HAProxy does.
+pub fn check_chunked_prefix(buf: &[u8]) -> Result<(), BadFraming> {
+    Chunked::default().advance(buf).map(|_| ())
 }
 
 /// Request body framing (RFC 9112 6.3). With both TE and CL, TE wins and CL is dropped.
 pub fn request_framing(m: &mut Message) -> Result<Framing, BadFraming> {
-    match chunked_last(m) {
+    match chunked_last(m)? {
         Some(true) => {
             m.remove(b"content-length");
             Ok(Framing::Chunked)
@@ -76,7 +89,7 @@ pub fn response_framing(m: &mut Message, head: bool) -> Result<Framing, BadFrami
     if head || (100..200).contains(&s) || s == 204 || s == 304 {
         return Ok(Framing::None);
     }
-    match chunked_last(m) {
+    match chunked_last(m).unwrap_or(Some(false)) {
         Some(true) => {
             m.remove(b"content-length");
             Ok(Framing::Chunked)
@@ -99,7 +112,8 @@ enum St {
     DataCr,
     DataLf,
     TrailerStart,
-    TrailerLine,
+    /// In a trailer field line: whether its colon was seen.
+    TrailerLine(bool),
     FinalLf,
     Done,
 }
@@ -179,11 +193,17 @@ impl Chunked {
                 St::TrailerStart => match c {
                     b'\r' => St::FinalLf,
                     b'\n' => St::Done,
-                    _ => St::TrailerLine,
+                    // A trailer field line needs a name before its colon (HAProxy: 400).
+                    b':' => return Err(BadFraming),
+                    // obs-fold: continues the previous trailer line (HAProxy accepts it).
+                    b' ' | b'\t' => St::TrailerLine(true),
+                    _ => St::TrailerLine(false),
                 },
-                St::TrailerLine => match c {
-                    b'\n' => St::TrailerStart,
-                    _ => St::TrailerLine,
+                St::TrailerLine(colon) => match c {
+                    b'\n' if colon => St::TrailerStart,
+                    b'\n' => return Err(BadFraming),
+                    b':' => St::TrailerLine(true),
+                    _ => St::TrailerLine(colon),
                 },
                 St::FinalLf => match c {
                     b'\n' => St::Done,

@@ -70,6 +70,8 @@ enum HeadError {
     },
     TooLarge,
     Invalid,
+    /// Refused with this status (`validate`): 400, or 505 for an HTTP major version not 1.
+    Refused(u16),
 }
 
 struct Attached {
@@ -188,11 +190,15 @@ impl<C: ClientStream> Session<C> {
                     }
                     return;
                 }
-                Err(HeadError::TooLarge) | Err(HeadError::Invalid) => {
-                    let page = self.fe.errors.get(400).into_owned();
-                    crate::record::bad_request(&self.fe.counters, 400, page.len() as u64);
+                Err(e @ (HeadError::TooLarge | HeadError::Invalid | HeadError::Refused(_))) => {
+                    let status = match e {
+                        HeadError::Refused(s) => s,
+                        _ => 400,
+                    };
+                    let page = self.fe.errors.get(status).into_owned();
+                    crate::record::bad_request(&self.fe.counters, status, page.len() as u64);
                     self.answer_raw(page).await;
-                    self.log_simple(accept, t0, 400, Termination::PROXY_REQUEST);
+                    self.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
                     return;
                 }
             };
@@ -306,8 +312,24 @@ impl<C: ClientStream> Session<C> {
         if prefer.is_none() {
             prefer = be.stuck_server(src);
         }
-        // Phase: request framing and header rewriting.
+        // Phase: request framing and header rewriting. A request with both Transfer-Encoding
+        // and Content-Length may be a smuggling attempt: served, then the connection closed
+        // (RFC 9112 6.1, as HAProxy). The part of a chunked body already received is checked
+        // before anything is forwarded.
+        let smuggling =
+            self.req.has_header(b"transfer-encoding") && self.req.has_header(b"content-length");
         let framing = match body::request_framing(&mut self.req) {
+            Ok(body::Framing::Chunked) if body::check_chunked_prefix(&self.cbuf).is_err() => {
+                return self
+                    .send_error(
+                        400,
+                        rec,
+                        Termination::PROXY_REQUEST,
+                        &fe.errors,
+                        AfterError::Close,
+                    )
+                    .await
+            }
             Ok(f) => f,
             Err(_) => {
                 return self
@@ -322,8 +344,9 @@ impl<C: ClientStream> Session<C> {
             }
         };
         let mode = headers::effective_mode(fe.options.http_connection, be.options.http_connection);
-        let client_keep =
-            headers::client_wants_keep_alive(&self.req) && mode != HttpConnectionMode::Close;
+        let client_keep = headers::client_wants_keep_alive(&self.req)
+            && mode != HttpConnectionMode::Close
+            && !smuggling;
         let upgrade =
             self.req.has_token(b"connection", b"upgrade") && self.req.has_header(b"upgrade");
         let expect = self
