@@ -10,6 +10,7 @@
 //! `backend` (= `Farm<HttpPolicy>`) → `state` (the compiled generation) → `route` → `tcp` →
 //! `http/session` (named phases) → `listener` → `runtime`.
 
+pub mod accept_proxy;
 pub mod acl;
 pub mod addr;
 pub mod applet;
@@ -32,6 +33,7 @@ pub mod observe;
 pub mod opening;
 pub mod persist;
 pub mod pool;
+pub mod proxy_protocol;
 pub mod record;
 pub mod route;
 pub mod runtime;

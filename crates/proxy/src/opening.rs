@@ -28,15 +28,19 @@ pub enum Opening {
     Idle,
 }
 
-/// Runs the opening on a fresh server connection: first writes `replay` (the bytes a failed
-/// server had been sent), then relays client bytes to the server until the server's first byte.
+/// Runs the opening on a fresh server connection: first writes `preface` (a PROXY protocol
+/// header) and `kept` (the bytes a failed server had been sent), then relays client bytes to the server until the server's first byte.
 pub async fn open<C: ClientStream, S: ClientStream>(
     client: &mut C,
     server: &mut S,
+    preface: &[u8],
     mut kept: BytesMut,
     cap: usize,
     idle: Option<Duration>,
 ) -> Opening {
+    if !preface.is_empty() && server.write_all(preface).await.is_err() {
+        return Opening::Replay(kept);
+    }
     if !kept.is_empty() && server.write_all(&kept).await.is_err() {
         return Opening::Replay(kept);
     }
@@ -121,11 +125,20 @@ mod tests {
                 backend.read_exact(&mut got).await.expect("read");
                 assert_eq!(&got, b"PING\r\n");
                 // Unread data at close makes a RST; set linger 0 to force one either way.
-                backend.set_linger(Some(Duration::ZERO)).expect("linger");
+                socket2::SockRef::from(&backend)
+                    .set_linger(Some(Duration::ZERO))
+                    .expect("linger");
                 drop(backend);
             };
             let (o, ()) = tokio::join!(
-                open(&mut client, &mut server, BytesMut::new(), 1 << 14, None),
+                open(
+                    &mut client,
+                    &mut server,
+                    b"",
+                    BytesMut::new(),
+                    1 << 14,
+                    None
+                ),
                 reset
             );
             match o {
@@ -152,6 +165,7 @@ mod tests {
                 open(
                     &mut client,
                     &mut server,
+                    b"",
                     BytesMut::from(&b"old"[..]),
                     1 << 14,
                     None
@@ -169,7 +183,15 @@ mod tests {
             let (_user, mut client) = pair(&l).await;
             let (mut server, backend) = pair(&l).await;
             drop(backend);
-            let o = open(&mut client, &mut server, BytesMut::new(), 1 << 14, None).await;
+            let o = open(
+                &mut client,
+                &mut server,
+                b"",
+                BytesMut::new(),
+                1 << 14,
+                None,
+            )
+            .await;
             assert!(matches!(o, Opening::Replay(ref b) if b.is_empty()), "{o:?}");
 
             let (mut user, mut client) = pair(&l).await;
@@ -181,7 +203,14 @@ mod tests {
                 drop(backend);
             };
             let (o, ()) = tokio::join!(
-                open(&mut client, &mut server, BytesMut::new(), 1 << 14, None),
+                open(
+                    &mut client,
+                    &mut server,
+                    b"",
+                    BytesMut::new(),
+                    1 << 14,
+                    None
+                ),
                 close
             );
             assert!(matches!(o, Opening::Committed { sent: 1 }), "{o:?}");
@@ -197,6 +226,7 @@ mod tests {
             let o = open(
                 &mut client,
                 &mut server,
+                b"",
                 BytesMut::new(),
                 1 << 14,
                 Some(Duration::from_millis(50)),

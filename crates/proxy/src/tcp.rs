@@ -103,9 +103,13 @@ pub async fn serve<C: ClientStream>(
             }
         };
         let cap = fe.bufsize;
+        let addrs = (!C::UNIX).then_some((peer, local));
+        let pre = crate::proxy_protocol::for_server(assigned.server().send_proxy, addrs);
         let o = match &mut server {
-            ServerConn::Tcp(s) => crate::opening::open(&mut client, s, kept, cap, idle).await,
-            ServerConn::Unix(s) => crate::opening::open(&mut client, s, kept, cap, idle).await,
+            ServerConn::Tcp(s) => crate::opening::open(&mut client, s, &pre, kept, cap, idle).await,
+            ServerConn::Unix(s) => {
+                crate::opening::open(&mut client, s, &pre, kept, cap, idle).await
+            }
         };
         let failed = match o {
             Opening::Committed { sent } => break (assigned, server, sent),

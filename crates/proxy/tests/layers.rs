@@ -30,6 +30,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::errors",
             "farm::history",
             "termination",
+            // PROXY protocol v1/v2 parser and encoder (sans-IO).
+            "proxy_protocol",
         ],
     ),
     (
@@ -51,6 +53,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tunnel",
             // The opening of a TCP session (client bytes kept until the server answers).
             "opening",
+            // Reading a PROXY header off an accepted connection (`accept-proxy`).
+            "accept_proxy",
         ],
     ),
     (

@@ -54,8 +54,7 @@ fn idempotent(method: &[u8]) -> bool {
         b"PUT",
         b"DELETE",
     ]
-    .iter()
-    .any(|m| *m == method)
+    .contains(&method)
 }
 
 enum ResError {
@@ -91,6 +90,13 @@ impl<C: ClientStream> Session<C> {
 
         // Phase: forward the request head (and body, unless the client waits for 100).
         self.out.clear();
+        let send_proxy = assigned.server().send_proxy;
+        if origin == Origin::Fresh && send_proxy != 0 {
+            // `send-proxy[-v2]`: a new server connection starts with the client's addresses.
+            let addrs = (!C::UNIX).then_some((self.peer, self.local));
+            let pre = crate::proxy_protocol::for_server(send_proxy, addrs);
+            self.out.extend_from_slice(&pre);
+        }
         self.req.write_request(&mut self.out);
         let t_sent = Instant::now();
         let mut body_sent = framing == Framing::None;
@@ -382,7 +388,8 @@ impl<C: ClientStream> Session<C> {
                 return Step::Done(Next::Close);
             }
         }
-        if server_reuse && self.sbuf.is_empty() {
+        // A `send-proxy` connection carries one client's addresses: never kept for reuse.
+        if server_reuse && self.sbuf.is_empty() && send_proxy == 0 {
             self.attached = Some(Attached {
                 server_id: assigned.server().id,
                 stream: server.into_conn(),
