@@ -390,28 +390,47 @@ impl<C: ClientStream> Session<C> {
         let mut attached_slot = attached;
         let mut waited = Duration::ZERO;
         let t_conn = Instant::now();
-        let conn = be
-            .connect(
-                &hints,
-                self.local.port(),
-                |srv| {
-                    if let Some(a) = attached_slot.take() {
-                        if a.server_id == srv.id {
-                            return Some(a.stream);
-                        }
-                        pool::put(a.server_id, a.stream);
+        let connecting = be.connect(
+            &hints,
+            self.local.port(),
+            |srv| {
+                if let Some(a) = attached_slot.take() {
+                    if a.server_id == srv.id {
+                        return Some(a.stream);
                     }
-                    // `http-reuse safe`: a connection's first request never rides on another
-                    // client's idle server connection; later requests may.
-                    if first_request {
-                        None
-                    } else {
-                        pool::take(srv.id)
-                    }
-                },
-                &mut waited,
-            )
-            .await;
+                    pool::put(a.server_id, a.stream);
+                }
+                // `http-reuse safe`: a connection's first request never rides on another
+                // client's idle server connection; later requests may.
+                if first_request {
+                    None
+                } else {
+                    pool::take(srv.id)
+                }
+            },
+            &mut waited,
+        );
+        // `option abortonclose`: a client that closes while its request waits in the queue or
+        // for the connection drops the request (HAProxy's `CQ`/`CC`); otherwise a close is
+        // taken as a half-close and the request goes on.
+        let conn = if be.options.abortonclose {
+            tokio::select! {
+                c = connecting => Some(c),
+                _ = client_gone(self.client.peek_byte()) => None,
+            }
+        } else {
+            Some(connecting.await)
+        };
+        let Some(conn) = conn else {
+            let phase = if be.queued() > 0 {
+                crate::termination::Phase::Queue
+            } else {
+                crate::termination::Phase::Connect
+            };
+            rec.term = Termination::new(crate::termination::Cause::Client, phase);
+            rec.tw = Some(t_conn.elapsed());
+            return Next::Close;
+        };
         if let Some(a) = attached_slot.take() {
             pool::put(a.server_id, a.stream);
         }
@@ -486,6 +505,15 @@ impl<C: ClientStream> Session<C> {
                 }
             }
         }
+    }
+}
+
+/// Resolves when the client has closed its side with nothing left unread (a client with
+/// bytes pending never resolves: it is still talking).
+async fn client_gone(peek: impl std::future::Future<Output = std::io::Result<usize>>) {
+    match peek.await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending().await,
     }
 }
 
