@@ -148,6 +148,7 @@ pub async fn accept_loop(
             return;
         }
     };
+    let mut paused = false;
     loop {
         if *close.borrow() {
             return;
@@ -169,10 +170,21 @@ pub async fn accept_loop(
             _ = close.changed() => return,
         };
         let conn = match accepted {
-            Ok(v) => v,
+            Ok(v) => {
+                if paused {
+                    tracing::warn!("accepting again after a pause (descriptors available)");
+                    paused = false;
+                }
+                v
+            }
             Err(e) => {
-                // EMFILE/ENFILE/ENOBUFS: back off briefly instead of spinning.
-                tracing::warn!("accept failed: {e}");
+                // EMFILE/ENFILE/ENOBUFS: pause accepting (the connection waits in the
+                // backlog) and retry shortly, as HAProxy pauses a listener; said once per
+                // pause, not per attempt.
+                if !paused {
+                    tracing::warn!("accept failed: {e}; pausing accepts until it succeeds again");
+                    paused = true;
+                }
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
