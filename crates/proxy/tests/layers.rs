@@ -80,6 +80,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("accepting connections", &["listener"]),
     ("worker threads, reloads", &["runtime"]),
     ("crate root", &["lib", "http"]),
+    // The fuzz targets' entries (parsers fed from outside; fuzz/ and tests/fuzz_replay.rs).
+    ("fuzz entries", &["fuzzing"]),
 ];
 
 /// Module trees that count as one module: pure sub-libraries, and the HTTP session with
