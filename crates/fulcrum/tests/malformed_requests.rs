@@ -214,10 +214,19 @@ impl Recorder {
 }
 
 fn send(port: u16, req: &[u8], rec: &Recorder) -> Outcome {
+    send_with(port, req, rec, false)
+}
+
+/// `half_close`: the client shuts its side after the request (random inputs may announce a
+/// body they never send).
+fn send_with(port: u16, req: &[u8], rec: &Recorder, half_close: bool) -> Outcome {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the proxy");
     s.set_read_timeout(Some(Duration::from_secs(3)))
         .expect("timeout");
     let _ = s.write_all(req);
+    if half_close {
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
     let mut out = Vec::new();
     let mut buf = [0u8; 16384];
     // Until the end of the answer's head and its Content-Length body, or EOF / timeout.
@@ -254,6 +263,118 @@ fn config(front: u16, server: u16) -> String {
          frontend f\n bind 127.0.0.1:{front}\n default_backend b\n\
          backend b\n server s 127.0.0.1:{server}\n"
     )
+}
+
+/// Two proxies (haproxy, fulcrum) in front of their recorders, on the same config.
+struct Pair {
+    _scratch: Scratch,
+    _haproxy: fulcrum_testlab::process::Child,
+    _fulcrum: Fulcrum,
+    hport: u16,
+    fport: u16,
+    hrec: Recorder,
+    frec: Recorder,
+}
+
+fn pair(tag: &str) -> Pair {
+    let scratch = Scratch::new(tag);
+    let (hrec, frec) = (Recorder::start(), Recorder::start());
+    let (hport, fport) = (free_port(), free_port());
+    let hcfg = scratch.write("h.cfg", &config(hport, hrec.port));
+    let fcfg = scratch.write("f.cfg", &config(fport, frec.port));
+    let mut c = std::process::Command::new("haproxy");
+    c.arg("-db").arg("-f").arg(&hcfg);
+    let haproxy = fulcrum_testlab::process::Child::spawn("haproxy", c, scratch.0.join("h.log"))
+        .expect("start haproxy");
+    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", hport)).is_ok()
+    });
+    assert!(up.is_some(), "haproxy listening: {}", haproxy.output());
+    let fulcrum = Fulcrum::start(&fcfg);
+    hrec.take();
+    frec.take();
+    Pair {
+        _scratch: scratch,
+        _haproxy: haproxy,
+        _fulcrum: fulcrum,
+        hport,
+        fport,
+        hrec,
+        frec,
+    }
+}
+
+/// Differential fuzz (issue 19 item 5): the table's requests mutated at random (a seeded
+/// generator: the same inputs every run; `FULCRUM_DIFF_SEED` and `FULCRUM_DIFF_CASES` to
+/// explore more by hand) go to both; fulcrum must never forward a request haproxy refuses
+/// (answers 4xx/5xx itself without forwarding, or closes). Other disagreements are counted and
+/// printed.
+#[test]
+fn differential_fuzz_never_forwards_what_haproxy_refuses() {
+    if !fulcrum_testlab::require::tool("differential_fuzz", "haproxy", "haproxy") {
+        return;
+    }
+    let p = pair("malformed-diff");
+    let mut seed: u64 = std::env::var("FULCRUM_DIFF_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5eed_f00d);
+    let n: usize = std::env::var("FULCRUM_DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize
+    };
+    const BYTES: &[u8] = b" \t\r\n\0:,;=/?#%@\x7f\x80\xffaZ09-HTTP/1.";
+    let base: Vec<Vec<u8>> = cases()
+        .into_iter()
+        .map(|(_, r)| r)
+        .filter(|r| r.len() < 2000)
+        .collect();
+    let (mut agree, mut differ, mut problems) = (0, Vec::new(), Vec::new());
+    for _ in 0..n {
+        let mut req = base[next() % base.len()].clone();
+        for _ in 0..1 + next() % 4 {
+            let at = next() % (req.len() + 1);
+            match next() % 3 {
+                0 if at < req.len() => req[at] = BYTES[next() % BYTES.len()],
+                1 if at < req.len() => {
+                    req.remove(at);
+                }
+                _ => req.insert(at, BYTES[next() % BYTES.len()]),
+            }
+        }
+        let h = send_with(p.hport, &req, &p.hrec, true);
+        let f = send_with(p.fport, &req, &p.frec, true);
+        let refused = !h.forwarded;
+        if refused && f.forwarded {
+            problems.push(format!(
+                "fulcrum forwarded what haproxy refused ({h:?}, fulcrum {f:?}): {:?}",
+                String::from_utf8_lossy(&req)
+            ));
+        }
+        if h.status == f.status && h.forwarded == f.forwarded {
+            agree += 1;
+        } else {
+            differ.push(format!(
+                "haproxy {h:?} fulcrum {f:?}: {:?}",
+                String::from_utf8_lossy(&req)
+            ));
+        }
+    }
+    eprintln!(
+        "differential fuzz: {n} mutated requests, {agree} same answer, {} different (fulcrum stricter or other status), {} forwarded by fulcrum only",
+        differ.len(),
+        problems.len()
+    );
+    for d in differ.iter().take(20) {
+        eprintln!("  {d}");
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
 }
 
 const BEGIN: &str =
