@@ -68,10 +68,12 @@ pub fn check_chunked_prefix(buf: &[u8]) -> Result<(), BadFraming> {
     Chunked::default().advance(buf).map(|_| ())
 }
 
-/// Request body framing (RFC 9112 6.3). With both TE and CL, TE wins and CL is dropped.
+/// Request body framing (RFC 9112 6.3). With both TE and CL, TE wins and CL is dropped; an
+/// invalid CL is refused even then, as HAProxy does (found by the differential fuzz).
 pub fn request_framing(m: &mut Message) -> Result<Framing, BadFraming> {
     match chunked_last(m)? {
         Some(true) => {
+            content_length(m)?;
             m.remove(b"content-length");
             Ok(Framing::Chunked)
         }
@@ -106,16 +108,27 @@ pub fn response_framing(m: &mut Message, head: bool) -> Result<Framing, BadFrami
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum St {
     Size,
+    /// Blanks after the size: only more blanks, `;` or the line end may follow.
+    SizeWs,
     Ext,
     SizeLf,
     Data,
     DataCr,
     DataLf,
     TrailerStart,
-    /// In a trailer field line: whether its colon was seen.
-    TrailerLine(bool),
+    /// In a trailer field's name (token characters up to the colon).
+    TrailerName,
+    /// In a trailer field's value (or an obs-fold continuation line).
+    TrailerValue,
+    /// A CR in a trailer line: only LF may follow.
+    TrailerLf,
     FinalLf,
     Done,
+}
+
+/// RFC 9110 5.6.2 token characters (a field name).
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
 }
 
 /// Finds the end of a chunked body in a byte stream (sans-IO).
@@ -167,9 +180,17 @@ impl Chunked {
                         self.size = self.size * 16 + u64::from(d);
                         St::Size
                     }
-                    b';' | b' ' | b'\t' if self.digits > 0 => St::Ext,
+                    b';' if self.digits > 0 => St::Ext,
+                    b' ' | b'\t' if self.digits > 0 => St::SizeWs,
                     b'\r' if self.digits > 0 => St::SizeLf,
                     b'\n' if self.digits > 0 => self.line_end(),
+                    _ => return Err(BadFraming),
+                },
+                St::SizeWs => match c {
+                    b' ' | b'\t' => St::SizeWs,
+                    b';' => St::Ext,
+                    b'\r' => St::SizeLf,
+                    b'\n' => self.line_end(),
                     _ => return Err(BadFraming),
                 },
                 St::Ext => match c {
@@ -193,17 +214,25 @@ impl Chunked {
                 St::TrailerStart => match c {
                     b'\r' => St::FinalLf,
                     b'\n' => St::Done,
-                    // A trailer field line needs a name before its colon (HAProxy: 400).
-                    b':' => return Err(BadFraming),
                     // obs-fold: continues the previous trailer line (HAProxy accepts it).
-                    b' ' | b'\t' => St::TrailerLine(true),
-                    _ => St::TrailerLine(false),
+                    b' ' | b'\t' => St::TrailerValue,
+                    c if is_tchar(c) => St::TrailerName,
+                    // A trailer field line needs a token name before its colon (HAProxy: 400).
+                    _ => return Err(BadFraming),
                 },
-                St::TrailerLine(colon) => match c {
-                    b'\n' if colon => St::TrailerStart,
-                    b'\n' => return Err(BadFraming),
-                    b':' => St::TrailerLine(true),
-                    _ => St::TrailerLine(colon),
+                St::TrailerName => match c {
+                    b':' => St::TrailerValue,
+                    c if is_tchar(c) => St::TrailerName,
+                    _ => return Err(BadFraming),
+                },
+                St::TrailerValue => match c {
+                    b'\r' => St::TrailerLf,
+                    b'\n' => St::TrailerStart,
+                    _ => St::TrailerValue,
+                },
+                St::TrailerLf => match c {
+                    b'\n' => St::TrailerStart,
+                    _ => return Err(BadFraming),
                 },
                 St::FinalLf => match c {
                     b'\n' => St::Done,
@@ -365,6 +394,19 @@ mod tests {
         assert!(Chunked::default()
             .advance(b"ffffffffffffffffff\r\n")
             .is_err());
+    }
+
+    #[test]
+    fn chunk_lines_and_trailers_as_haproxy() {
+        let ok = |b: &[u8]| Chunked::default().advance(b).is_ok();
+        assert!(ok(b"5 \t\r\nhello\r\n0\r\n\r\n"));
+        assert!(ok(b"5 ;a=b\r\nhello\r\n0\r\nX: a\r\n b\r\n\r\n"));
+        assert!(!ok(b"5 5\r\n"));
+        assert!(!ok(b"fffff\tfff1\r\n"));
+        assert!(!ok(b"0\r\nbad trailer: x\r\n\r\n"));
+        assert!(!ok(b"0\r\nbad\r\n\r\n"));
+        assert!(!ok(b"0\r\nX: a\rb\r\n\r\n"));
+        assert!(!ok(b"0\r\n: a\r\n\r\n"));
     }
 
     #[test]

@@ -8,9 +8,11 @@
 //! RFC 9112 5.2 allows and HAProxy does; `HTTP/1.x` with x > 1 is taken as `HTTP/1.1` (RFC
 //! 9112 2.3: a higher minor version is answered as the highest supported one). A major
 //! version other than 1 is refused with 505 (HAProxy forwards it; RFC 9110 15.6.6).
-//! After parsing, [`request`] refuses what HAProxy refuses with 400: more than one `Host`, an
-//! absolute-form target whose authority differs from `Host`, an authority-form target outside
-//! `CONNECT` (and `CONNECT` without one), bytes outside visible ASCII in the target.
+//! After parsing, [`request`] refuses what HAProxy refuses with 400: `Host` headers that
+//! disagree, a target whose authority (absolute-form, authority-form, or any target not
+//! starting with `/`) differs from `Host` (ignoring case, user info and the scheme's default
+//! port), `CONNECT` without an authority-form target, bytes outside visible ASCII or a `#` in
+//! the target; and with 422 `chunked` after another transfer coding (`gzip, chunked`).
 
 use super::message::Message;
 
@@ -86,51 +88,123 @@ pub fn normalize(buf: &[u8]) -> Result<Option<Vec<u8>>, Refused> {
     Ok(out)
 }
 
-/// HAProxy's checks of a parsed request head.
+/// The authority a request target names: the whole target for CONNECT; else the part after
+/// `scheme://` (or the target's start) up to `/` (only: HAProxy 2.6 keeps `?` in it), without
+/// user info. Empty for an origin-form or asterisk-form target.
+fn authority(target: &[u8], connect: bool) -> &[u8] {
+    if connect {
+        return target;
+    }
+    if target.starts_with(b"/") || target == b"*" {
+        return b"";
+    }
+    // A scheme is letters, digits, `+`, `-`, `.` (HAProxy does not ask for a letter first).
+    let scheme = |s: &[u8]| {
+        !s.is_empty()
+            && s.iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    };
+    let rest = match target.windows(3).position(|w| w == b"://") {
+        Some(p) if scheme(&target[..p]) => &target[p + 3..],
+        _ => target,
+    };
+    let end = rest.iter().position(|&c| c == b'/').unwrap_or(rest.len());
+    let auth = &rest[..end];
+    match auth.iter().rposition(|&c| c == b'@') {
+        Some(at) => &auth[at + 1..],
+        None => auth,
+    }
+}
+
+/// `host:port` with a non-empty host and a decimal port (CONNECT's authority-form).
+fn host_port(t: &[u8]) -> bool {
+    match t.iter().rposition(|&c| c == b':') {
+        Some(p) => {
+            let port = &t[p + 1..];
+            p > 0 && !port.is_empty() && port.len() <= 5 && port.iter().all(u8::is_ascii_digit)
+        }
+        None => false,
+    }
+}
+
+/// `host[:port]` without the scheme's default port (`http` 80, `https` 443).
+fn without_default_port<'a>(auth: &'a [u8], target: &[u8]) -> &'a [u8] {
+    let default: &[u8] = if target.starts_with(b"http://") {
+        b":80"
+    } else if target.starts_with(b"https://") {
+        b":443"
+    } else {
+        return auth;
+    };
+    auth.strip_suffix(default).unwrap_or(auth)
+}
+
+/// HAProxy's checks of a parsed request head (measured against haproxy 2.6: see
+/// `crates/fulcrum/tests/malformed_requests.rs`).
 pub fn request(m: &Message) -> Result<(), Refused> {
     let bad = Err(Refused(400));
     let target = m.target();
-    if target.iter().any(|&c| !(0x21..0x7f).contains(&c)) {
-        return bad;
-    }
-    let mut hosts = m.headers(b"host");
-    let host = hosts.next();
-    if hosts.next().is_some() {
-        return bad;
-    }
-    let connect = m.method().eq_ignore_ascii_case(b"CONNECT");
-    let origin = target.starts_with(b"/") || target == b"*";
-    let absolute = target
+    // Visible ASCII only, and no fragment (`#` is never sent in a request target).
+    if target
         .iter()
-        .position(|&c| c == b':')
-        .is_some_and(|p| target[p..].starts_with(b"://") && p > 0);
-    if connect {
-        // CONNECT takes authority-form only.
-        return if origin || absolute { bad } else { Ok(()) };
+        .any(|&c| !(0x21..0x7f).contains(&c) || c == b'#')
+    {
+        return bad;
     }
-    if absolute {
-        let rest = &target[target.iter().position(|&c| c == b':').unwrap_or(0) + 3..];
-        let auth_end = rest
-            .iter()
-            .position(|&c| matches!(c, b'/' | b'?' | b'#'))
-            .unwrap_or(rest.len());
-        let authority = &rest[..auth_end];
-        if authority.is_empty() {
+    // Several Host headers: refused unless they all say the same.
+    let mut hosts = m.headers(b"host").map(super::message::trim);
+    let host = hosts.next();
+    if let Some(h) = host {
+        if hosts.any(|o| !o.eq_ignore_ascii_case(h)) {
             return bad;
         }
-        if let Some(h) = host {
-            if !super::message::trim(h).eq_ignore_ascii_case(authority) {
-                return bad;
+    }
+    let connect = m.method().eq_ignore_ascii_case(b"CONNECT");
+    if connect {
+        // CONNECT takes authority-form only.
+        let origin = target.starts_with(b"/") || target == b"*";
+        if origin || target.windows(3).any(|w| w == b"://") {
+            return bad;
+        }
+    }
+    if connect && !host_port(target) {
+        return bad;
+    }
+    // A target naming an authority must agree with Host (when there is one, even empty),
+    // ignoring the scheme's default port.
+    let raw = authority(target, connect);
+    if let Some(h) = host {
+        let (a, h) = (
+            without_default_port(raw, target),
+            without_default_port(h, target),
+        );
+        if !raw.is_empty() && !h.eq_ignore_ascii_case(a) {
+            return bad;
+        }
+    }
+    transfer_codings(m)
+}
+
+/// `chunked` after another transfer coding (`gzip, chunked`): HAProxy 2.6 answers 422, as
+/// it does not decode codings. (Other codings last, or `chunked` twice: 400, `body`.)
+fn transfer_codings(m: &Message) -> Result<(), Refused> {
+    let (mut n, mut chunked) = (0, 0);
+    let mut last_chunked = false;
+    for v in m.headers(b"transfer-encoding") {
+        for part in v.split(|&c| c == b',') {
+            // An empty element counts as a coding too (`,chunked`: 422 from HAProxy).
+            n += 1;
+            let p = super::message::trim(part);
+            if !p.is_empty() {
+                last_chunked = p.eq_ignore_ascii_case(b"chunked");
+                chunked += usize::from(last_chunked);
             }
         }
-        return Ok(());
     }
-    if origin {
-        Ok(())
-    } else {
-        // Authority-form (or anything else) outside CONNECT.
-        bad
+    if last_chunked && chunked == 1 && n > 1 {
+        return Err(Refused(422));
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -177,9 +251,30 @@ mod tests {
         assert!(ok(b"GET * HTTP/1.1\r\nHost: t\r\n\r\n"));
         assert!(ok(b"CONNECT t:80 HTTP/1.1\r\nHost: t:80\r\n\r\n"));
         assert!(ok(b"GET / HTTP/1.1\r\n\r\n"));
+        assert!(ok(b"GET http://T:80/ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(ok(b"GET http://u@t/ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(ok(b"GET t:80 HTTP/1.1\r\nHost: t:80\r\n\r\n"));
+        assert!(ok(b"GET @ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(ok(b"GET / HTTP/1.1\r\nHost: t\r\nHost: T\r\n\r\n"));
         assert!(!ok(b"GET http://a/ HTTP/1.1\r\nHost: b\r\n\r\n"));
         assert!(!ok(b"GET t:80 HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(!ok(b"GET H/T HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(!ok(b"GET ?/ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(!ok(b"GET T/ HTTP/1.1\r\nHost: \r\n\r\n"));
+        assert!(!ok(b"GET h@.ttp://u@t/ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(ok(b"GET 1ttp://t/ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(!ok(b"GET http://:80/ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(!ok(b"CONNECT t:8H0 HTTP/1.1\r\n\r\n"));
+        assert_eq!(
+            request(&parsed(
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )),
+            Err(Refused(422))
+        );
+        assert!(ok(b"GET ?/ HTTP/1.1\r\n\r\n"));
+        assert!(!ok(b"GET /a#b HTTP/1.1\r\nHost: t\r\n\r\n"));
         assert!(!ok(b"CONNECT / HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(!ok(b"CONNECT t:80 HTTP/1.1\r\nHost: x\r\n\r\n"));
         assert!(!ok(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"));
         assert!(!ok(b"GET /\xc3\xa9 HTTP/1.1\r\nHost: t\r\n\r\n"));
     }
