@@ -7,6 +7,8 @@
 //!   haproxy's `%[src]` is the address fulcrum's client came from (127.0.0.6).
 //! - a connection to an `accept-proxy` bind without a header is closed without an answer by
 //!   both.
+//! - fulcrum's HTTP checks of a `send-proxy` server start with the header too (as HAProxy's):
+//!   the check of haproxy's `accept-proxy` bind passes (`show stat` check_status L7OK).
 
 mod common;
 
@@ -33,6 +35,27 @@ fn get_from(from: &str, port: u16) -> Option<String> {
         return None;
     }
     out.split("\r\n\r\n").nth(1).map(|b| b.trim().to_string())
+}
+
+/// `status/check_status` of BACKEND/SERVER from `show stat` (e.g. `UP/L7OK`).
+fn check_status(sock: &std::path::Path, backend: &str, server: &str) -> Option<String> {
+    let mut s = std::os::unix::net::UnixStream::connect(sock).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.write_all(b"show stat\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let header: Vec<&str> = out
+        .lines()
+        .next()?
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let col = header.iter().position(|h| *h == "check_status")?;
+    let st = header.iter().position(|h| *h == "status")?;
+    out.lines()
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&backend) && f.get(1) == Some(&server))
+        .and_then(|f| Some(format!("{}/{}", f.get(st)?, f.get(col)?)))
 }
 
 fn haproxy(scratch: &Scratch, name: &str, cfg: &str, port: u16) -> fulcrum_testlab::process::Child {
@@ -68,12 +91,13 @@ fn proxy_protocol_both_ways_with_haproxy() {
     let fcfg = scratch.write(
         "f.cfg",
         &format!(
-            "{DEFAULTS}frontend accept\n bind 127.0.0.1:{f_accept} accept-proxy\n\
+            "global\n stats socket {sock} level admin\n{DEFAULTS}frontend accept\n bind 127.0.0.1:{f_accept} accept-proxy\n\
              http-request return status 200 content-type text/plain lf-string \"%[src]\"\n\
              frontend send1\n bind 127.0.0.1:{f_v1}\n default_backend h1\n\
              frontend send2\n bind 127.0.0.1:{f_v2}\n default_backend h2\n\
-             backend h1\n server h 127.0.0.1:{h_accept} send-proxy\n\
-             backend h2\n server h 127.0.0.1:{h_accept} send-proxy-v2\n"
+             backend h1\n option httpchk GET /\n server h 127.0.0.1:{h_accept} send-proxy check inter 200\n\
+             backend h2\n server h 127.0.0.1:{h_accept} send-proxy-v2\n",
+            sock = scratch.0.join("f.sock").display()
         ),
     );
     let _f = Fulcrum::start(&fcfg);
@@ -96,6 +120,16 @@ fn proxy_protocol_both_ways_with_haproxy() {
     // haproxy sends, fulcrum accepts.
     assert_eq!(get_from("127.0.0.5", h_v1).as_deref(), Some("127.0.0.5"));
     assert_eq!(get_from("127.0.0.5", h_v2).as_deref(), Some("127.0.0.5"));
+    // fulcrum's check (started before haproxy: wait for it to pass) of h1's server went through haproxy's accept-proxy bind.
+    let sock = scratch.0.join("f.sock");
+    let l7ok = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        check_status(&sock, "h1", "h").is_some_and(|s| s == "UP/L7OK")
+    });
+    assert!(
+        l7ok.is_some(),
+        "the check with a PROXY header passed: {:?}",
+        check_status(&sock, "h1", "h")
+    );
     // fulcrum sends, haproxy accepts.
     assert_eq!(get_from("127.0.0.6", f_v1).as_deref(), Some("127.0.0.6"));
     assert_eq!(get_from("127.0.0.6", f_v2).as_deref(), Some("127.0.0.6"));
