@@ -271,6 +271,8 @@ fn apply_options<'a>(
                             }
                             consumed = 1 + n;
                             diags.warning(&line.span, format!("server option '{opt}' only applies with 'ssl'; ignored"));
+                        } else if matches!(opt, "proxy-v2-options" | "send-proxy-v2-ssl" | "send-proxy-v2-ssl-cn") {
+                            return Err(format!("server option '{opt}' is not supported by fulcrum yet ('send-proxy-v2' sends the addresses without TLVs)"));
                         } else {
                             return Err(format!("unknown server option '{opt}'{}", did_you_mean(opt, KNOWN)));
                         }
