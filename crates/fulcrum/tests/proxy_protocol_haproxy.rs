@@ -20,13 +20,41 @@ use std::time::Duration;
 /// One GET to `port` from the local address `from`; the response's body (None: no answer).
 fn get_from(from: &str, port: u16) -> Option<String> {
     use socket2::{Domain, Socket, Type};
-    let s = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
-    let src: SocketAddr = format!("{from}:0").parse().expect("addr");
+    let v6 = from.contains(':');
+    let s = Socket::new(
+        if v6 { Domain::IPV6 } else { Domain::IPV4 },
+        Type::STREAM,
+        None,
+    )
+    .expect("socket");
+    let src: SocketAddr = if v6 {
+        format!("[{from}]:0")
+    } else {
+        format!("{from}:0")
+    }
+    .parse()
+    .expect("addr");
     s.bind(&src.into()).expect("bind source");
-    let dst: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let dst: SocketAddr = if v6 {
+        format!("[::1]:{port}")
+    } else {
+        format!("127.0.0.1:{port}")
+    }
+    .parse()
+    .expect("addr");
     s.connect(&dst.into()).ok()?;
-    let mut c: TcpStream = s.into();
-    c.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let c: TcpStream = s.into();
+    exchange(c)
+}
+
+/// One GET over a unix socket; the response's body.
+fn get_unix(path: &std::path::Path) -> Option<String> {
+    let c = std::os::unix::net::UnixStream::connect(path).ok()?;
+    exchange(c)
+}
+
+fn exchange<C: Read + Write + SetTimeout>(mut c: C) -> Option<String> {
+    c.timeout(Duration::from_secs(5)).ok()?;
     c.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .ok()?;
     let mut out = String::new();
@@ -35,6 +63,22 @@ fn get_from(from: &str, port: u16) -> Option<String> {
         return None;
     }
     out.split("\r\n\r\n").nth(1).map(|b| b.trim().to_string())
+}
+
+trait SetTimeout {
+    fn timeout(&self, d: Duration) -> std::io::Result<()>;
+}
+
+impl SetTimeout for TcpStream {
+    fn timeout(&self, d: Duration) -> std::io::Result<()> {
+        self.set_read_timeout(Some(d))
+    }
+}
+
+impl SetTimeout for std::os::unix::net::UnixStream {
+    fn timeout(&self, d: Duration) -> std::io::Result<()> {
+        self.set_read_timeout(Some(d))
+    }
 }
 
 /// `status/check_status` of BACKEND/SERVER from `show stat` (e.g. `UP/L7OK`).
@@ -102,7 +146,9 @@ fn proxy_protocol_both_ways_with_haproxy() {
     );
     let _f = Fulcrum::start(&fcfg);
     // haproxy: the mirror image.
-    let (h_v1, h_v2) = (free_port(), free_port());
+    let (h_v1, h_v2, h_v6) = (free_port(), free_port(), free_port());
+    let unix = scratch.0.join("h.sock");
+    let unix_s = unix.display();
     let _h = haproxy(
         &scratch,
         "h.cfg",
@@ -111,6 +157,8 @@ fn proxy_protocol_both_ways_with_haproxy() {
              http-request return status 200 content-type text/plain lf-string \"%[src]\"\n\
              frontend send1\n bind 127.0.0.1:{h_v1}\n default_backend f1\n\
              frontend send2\n bind 127.0.0.1:{h_v2}\n default_backend f2\n\
+             frontend send6\n bind [::1]:{h_v6}\n default_backend f2\n\
+             frontend sendunix\n bind unix@{unix_s}\n default_backend f2\n\
              backend f1\n server f 127.0.0.1:{f_accept} send-proxy\n\
              backend f2\n server f 127.0.0.1:{f_accept} send-proxy-v2\n"
         ),
@@ -120,6 +168,10 @@ fn proxy_protocol_both_ways_with_haproxy() {
     // haproxy sends, fulcrum accepts.
     assert_eq!(get_from("127.0.0.5", h_v1).as_deref(), Some("127.0.0.5"));
     assert_eq!(get_from("127.0.0.5", h_v2).as_deref(), Some("127.0.0.5"));
+    // An IPv6 client: v2 INET6 addresses.
+    assert_eq!(get_from("::1", h_v6).as_deref(), Some("::1"));
+    // A unix-socket client: haproxy sends no IP address; fulcrum keeps the connection's own.
+    assert_eq!(get_unix(&unix).as_deref(), Some("127.0.0.1"));
     // fulcrum's check (started before haproxy: wait for it to pass) of h1's server went through haproxy's accept-proxy bind.
     let sock = scratch.0.join("f.sock");
     let l7ok = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
