@@ -10,7 +10,7 @@
 //! otherwise the same server is retried after HAProxy's turn-around delay, and with `option
 //! redispatch` the last retry moves to another server. Only connection failures are retried
 //! here: nothing was sent yet (the HTTP session replays an idempotent request whose fresh
-//! connection closed without answering through [`Farm::connect_avoiding`]).
+//! connection closed without answering through `Farm::connect_avoiding`, in `farm/retry.rs`).
 //! A request that persistence (a `cookie`, `stick on src`) sends to a known server skips the
 //! pick (`Hints::prefer`); a redispatch still moves it elsewhere.
 
@@ -26,12 +26,12 @@ use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 mod admin;
 mod history;
 mod persistence;
+mod retry;
 
 use history::History;
 
@@ -440,112 +440,4 @@ impl<P> Farm<P> {
             }
         }
     }
-
-    /// Assigns a server and opens a connection to it, with retries and redispatch.
-    /// `reuse` may supply an idle connection for the chosen server (tried first).
-    pub async fn connect(
-        self: &Arc<Self>,
-        hints: &Hints<'_>,
-        dst_port: u16,
-        reuse: impl FnMut(&ServerRt) -> Option<ServerConn>,
-        waited: &mut Duration,
-    ) -> Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)> {
-        self.connect_avoiding(hints, dst_port, None, reuse, waited)
-            .await
-    }
-
-    /// Whether another usable server than `failed` could take a request now.
-    fn another_usable(&self, failed: usize) -> bool {
-        self.group()
-            .iter()
-            .any(|c| c.index != failed && self.servers[c.index].has_room())
-    }
-
-    /// Whether a request may leave the server it was given at once: always with `option
-    /// redispatch`; without it only when nothing ties it to that server (no persistence, no
-    /// hash balancing), since then another server is what balancing would have chosen anyway.
-    fn may_move(&self, hints: &Hints<'_>) -> bool {
-        self.options.redispatch || (hints.prefer.is_none() && !hash_balanced(&self.balance))
-    }
-
-    /// [`Farm::connect`] for a request that `avoid` just failed (a server that closed without
-    /// answering): balanced elsewhere when another server can take it.
-    pub async fn connect_avoiding(
-        self: &Arc<Self>,
-        hints: &Hints<'_>,
-        dst_port: u16,
-        avoid: Option<usize>,
-        mut reuse: impl FnMut(&ServerRt) -> Option<ServerConn>,
-        waited: &mut Duration,
-    ) -> Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)> {
-        let t0 = Instant::now();
-        let mut assigned = self
-            .assign_for(hints, avoid, avoid.is_none())
-            .await
-            .map_err(|e| (e, None))?;
-        *waited = t0.elapsed();
-        if let Some(s) = reuse(assigned.server()) {
-            assigned.server().counters.inc(Ctr::Reuse);
-            self.counters.inc(Ctr::Reuse);
-            return Ok((assigned, s, Origin::Reused));
-        }
-        let mut attempt = 0u32;
-        loop {
-            let failure = match self.attempt(assigned.server(), dst_port).await {
-                Ok(s) => return Ok((assigned, s, Origin::Fresh)),
-                Err(f) => f,
-            };
-            if attempt >= self.retries {
-                let srv = assigned.server().clone();
-                return Err((NoServer::ConnectFailed(failure), Some(srv)));
-            }
-            attempt += 1;
-            // A refused connection means nothing listens there: when another server can take
-            // the request it moves now, with no turn-around delay (HAProxy waits up to 1 s and
-            // retries the same server). A timed-out connect already cost `timeout connect`.
-            let move_now = failure == ConnectFailure::Refused
-                && self.may_move(hints)
-                && self.another_usable(assigned.index);
-            let redispatch = move_now
-                || (self.options.redispatch && attempt == self.retries && self.servers.len() > 1);
-            // HAProxy counts a redispatch instead of a retry on the attempt that moves.
-            let kind = if redispatch {
-                Ctr::Redispatches
-            } else {
-                Ctr::Retries
-            };
-            assigned.server().counters.inc(kind);
-            self.counters.inc(kind);
-            if redispatch {
-                let failed = assigned.index;
-                drop(assigned);
-                assigned = self
-                    .assign_for(hints, Some(failed), false)
-                    .await
-                    .map_err(|e| (e, None))?;
-            } else if failure == ConnectFailure::Refused {
-                // HAProxy's turn-around: give a restarting server a moment before retrying
-                // (only when no other server can take the request).
-                let pause = self
-                    .timeouts
-                    .connect
-                    .unwrap_or(Duration::from_secs(1))
-                    .min(Duration::from_secs(1));
-                tokio::time::sleep(pause).await;
-            }
-        }
-    }
-}
-
-/// Whether `balance` maps a request to a server by a hash of the request (source, URI, header,
-/// ...), which moving a request to another server would break.
-fn hash_balanced(b: &Balance) -> bool {
-    !matches!(
-        b,
-        Balance::Roundrobin
-            | Balance::StaticRr
-            | Balance::Leastconn
-            | Balance::First
-            | Balance::Random { .. }
-    )
 }

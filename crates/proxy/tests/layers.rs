@@ -68,7 +68,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "backend: farm + HTTP policy; the farm's persistence hooks and admin API",
-        &["backend", "farm::persistence", "farm::admin"],
+        &["backend", "farm::persistence", "farm::admin", "farm::retry"],
     ),
     (
         "compiled configuration, HTTP persistence",
