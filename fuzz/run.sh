@@ -6,10 +6,11 @@
 #   FUZZ_SECONDS=600 fuzz/run.sh vrrp_packet
 # The saved corpus and crashes are replayed on stable by ordinary tests:
 #   cargo test -p fulcrum-config --test fuzz_replay; cargo test -p fulcrum-vrrp --test fuzz_replay
+#   cargo test -p fulcrum-proxy --test fuzz_replay; cargo test -p fulcrum-stats --test fuzz_replay
 set -eu
 cd "$(dirname "$0")"
 seconds="${FUZZ_SECONDS:-60}"
-targets="${*:-haproxy_config keepalived_config vrrp_packet}"
+targets="${*:-haproxy_config keepalived_config vrrp_packet http_request http_response chunked proxy_header cookie stats_admin_form}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 # An explicit --target keeps the coverage flags off build scripts and proc macros.
 triple="$(rustc +nightly -vV | sed -n 's/^host: //p')"

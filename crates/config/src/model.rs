@@ -439,6 +439,8 @@ pub struct Server {
     pub error_limit: u32,
     pub on_error: OnError,
     pub send_proxy: bool,
+    /// `send-proxy-v2`: connections start with a PROXY protocol v2 header.
+    pub send_proxy_v2: bool,
     /// `check-send-proxy`: checks start with a PROXY protocol header.
     pub check_send_proxy: bool,
     /// `agent-check` with `agent-port`, `agent-addr`, `agent-inter`, `agent-send`.

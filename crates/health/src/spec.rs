@@ -161,20 +161,26 @@ fn haproxy_check(config_ids: Ids, proxy: &Proxy, server: &Server) -> Result<Chec
             read_timeout,
         })
     };
+    // HAProxy: a `send-proxy[-v2]` server's checks start with the PROXY header too, unless
+    // they go to another `port`/`addr` (then only with `check-send-proxy`). Sent as v1.
+    let send_proxy = server.check_send_proxy
+        || ((server.send_proxy || server.send_proxy_v2)
+            && server.check_port.is_none()
+            && server.check_addr.is_none());
     let probe = match (&proxy.options.httpchk, &proxy.options.check_protocol) {
         (Some(chk), _) => script(
-            http::script(chk, &proxy.http_check, server.check_send_proxy)
+            http::script(chk, &proxy.http_check, send_proxy)
                 .map_err(|e| format!("{who}: {e}; not checked"))?,
         ),
         (None, Some(CheckProtocol::External)) => {
             external_check(config_ids, proxy, server, &addr, read_timeout)?
         }
         (None, Some(p)) => script(
-            protocols::script(p, &proxy.tcp_check, server.check_send_proxy)
+            protocols::script(p, &proxy.tcp_check, send_proxy)
                 .map_err(|e| format!("{who}: {e}; not checked"))?,
         ),
         // `check-send-proxy` on a plain connect check: a script of the one connect.
-        (None, None) if server.check_send_proxy => script(
+        (None, None) if send_proxy => script(
             protocols::script(&CheckProtocol::TcpCheck, &[], true)
                 .map(|mut s| {
                     s.flavor = Flavor::Protocol;

@@ -5,9 +5,12 @@
 //!
 //! Phases of getting a server for a request: pick (balance over the usable group, skipping
 //! servers at `maxconn`) → wait in the backend queue when all are full (bounded by `timeout
-//! queue`, then 503) → connect (bounded by `timeout connect`; on failure retry the same
-//! server after HAProxy's turn-around delay, and with `option redispatch` move to another
-//! server on the last retry). Only connection failures are retried: nothing was sent yet.
+//! queue`, then 503) → connect (bounded by `timeout connect`). A refused connection moves at
+//! once to another server that can take the request (nothing listens on the refused one);
+//! otherwise the same server is retried after HAProxy's turn-around delay, and with `option
+//! redispatch` the last retry moves to another server. Only connection failures are retried
+//! here: nothing was sent yet (the HTTP session replays an idempotent request whose fresh
+//! connection closed without answering through `Farm::connect_avoiding`, in `farm/retry.rs`).
 //! A request that persistence (a `cookie`, `stick on src`) sends to a known server skips the
 //! pick (`Hints::prefer`); a redispatch still moves it elsewhere.
 
@@ -23,12 +26,12 @@ use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 mod admin;
 mod history;
 mod persistence;
+mod retry;
 
 use history::History;
 
@@ -434,63 +437,6 @@ impl<P> Farm<P> {
                 } else {
                     ConnectFailure::Refused
                 })
-            }
-        }
-    }
-
-    /// Assigns a server and opens a connection to it, with retries and redispatch.
-    /// `reuse` may supply an idle connection for the chosen server (tried first).
-    pub async fn connect(
-        self: &Arc<Self>,
-        hints: &Hints<'_>,
-        dst_port: u16,
-        mut reuse: impl FnMut(&ServerRt) -> Option<ServerConn>,
-        waited: &mut Duration,
-    ) -> Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)> {
-        let t0 = Instant::now();
-        let mut assigned = self.assign(hints, None).await.map_err(|e| (e, None))?;
-        *waited = t0.elapsed();
-        if let Some(s) = reuse(assigned.server()) {
-            assigned.server().counters.inc(Ctr::Reuse);
-            self.counters.inc(Ctr::Reuse);
-            return Ok((assigned, s, Origin::Reused));
-        }
-        let mut attempt = 0u32;
-        loop {
-            let failure = match self.attempt(assigned.server(), dst_port).await {
-                Ok(s) => return Ok((assigned, s, Origin::Fresh)),
-                Err(f) => f,
-            };
-            if attempt >= self.retries {
-                let srv = assigned.server().clone();
-                return Err((NoServer::ConnectFailed(failure), Some(srv)));
-            }
-            attempt += 1;
-            let redispatch =
-                self.options.redispatch && attempt == self.retries && self.servers.len() > 1;
-            // HAProxy counts a redispatch instead of a retry on the attempt that moves.
-            let kind = if redispatch {
-                Ctr::Redispatches
-            } else {
-                Ctr::Retries
-            };
-            assigned.server().counters.inc(kind);
-            self.counters.inc(kind);
-            if redispatch {
-                let failed = assigned.index;
-                drop(assigned);
-                assigned = self
-                    .assign_for(hints, Some(failed), false)
-                    .await
-                    .map_err(|e| (e, None))?;
-            } else if failure == ConnectFailure::Refused {
-                // HAProxy's turn-around: give a restarting server a moment before retrying.
-                let pause = self
-                    .timeouts
-                    .connect
-                    .unwrap_or(Duration::from_secs(1))
-                    .min(Duration::from_secs(1));
-                tokio::time::sleep(pause).await;
             }
         }
     }

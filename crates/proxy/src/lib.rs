@@ -10,6 +10,7 @@
 //! `backend` (= `Farm<HttpPolicy>`) → `state` (the compiled generation) → `route` → `tcp` →
 //! `http/session` (named phases) → `listener` → `runtime`.
 
+pub mod accept_proxy;
 pub mod acl;
 pub mod addr;
 pub mod applet;
@@ -21,6 +22,7 @@ pub mod connect;
 pub mod counters;
 pub mod error;
 pub mod farm;
+pub mod fuzzing;
 pub mod handover;
 pub mod http;
 pub mod inherit;
@@ -29,8 +31,10 @@ pub mod log;
 pub mod logline;
 pub mod net;
 pub mod observe;
+pub mod opening;
 pub mod persist;
 pub mod pool;
+pub mod proxy_protocol;
 pub mod record;
 pub mod route;
 pub mod runtime;

@@ -125,6 +125,7 @@ impl Accepting {
 
 /// Accepts on `incoming` until `close` turns true; runs inside a worker runtime. `id` is the
 /// listener's number in its frontend (unix clients are logged as `unix:ID`).
+#[allow(clippy::too_many_arguments)]
 pub async fn accept_loop(
     incoming: Incoming,
     id: u16,
@@ -133,6 +134,7 @@ pub async fn accept_loop(
     tracker: Arc<AtomicU64>,
     mut close: watch::Receiver<bool>,
     stop: watch::Receiver<bool>,
+    accept_proxy: bool,
 ) {
     let registered = match incoming {
         Incoming::Tcp(l) => tokio::net::TcpListener::from_std(l).map(Accepting::Tcp),
@@ -146,6 +148,7 @@ pub async fn accept_loop(
             return;
         }
     };
+    let mut paused = false;
     loop {
         if *close.borrow() {
             return;
@@ -167,10 +170,21 @@ pub async fn accept_loop(
             _ = close.changed() => return,
         };
         let conn = match accepted {
-            Ok(v) => v,
+            Ok(v) => {
+                if paused {
+                    tracing::warn!("accepting again after a pause (descriptors available)");
+                    paused = false;
+                }
+                v
+            }
             Err(e) => {
-                // EMFILE/ENFILE/ENOBUFS: back off briefly instead of spinning.
-                tracing::warn!("accept failed: {e}");
+                // EMFILE/ENFILE/ENOBUFS: pause accepting (the connection waits in the
+                // backlog) and retry shortly, as HAProxy pauses a listener; said once per
+                // pause, not per attempt.
+                if !paused {
+                    tracing::warn!("accept failed: {e}; pausing accepts until it succeeds again");
+                    paused = true;
+                }
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
@@ -186,11 +200,11 @@ pub async fn accept_loop(
         let stop = stop.clone();
         match conn {
             Conn::Tcp(sock, peer, local) => {
-                spawn_session(fe, sock, peer, local, stop, counted, permits)
+                spawn_session(fe, sock, peer, local, stop, counted, permits, accept_proxy)
             }
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);
-                spawn_session(fe, sock, me, me, stop, counted, permits)
+                spawn_session(fe, sock, me, me, stop, counted, permits, accept_proxy)
             }
         }
     }
@@ -201,18 +215,29 @@ type Permits = (
     Option<tokio::sync::OwnedSemaphorePermit>,
 );
 
+#[allow(clippy::too_many_arguments)]
 fn spawn_session<C: ClientStream>(
     fe: Arc<Frontend>,
-    sock: C,
+    mut sock: C,
     peer: SocketAddr,
     local: SocketAddr,
     stop: watch::Receiver<bool>,
     counted: Counted,
     permits: Permits,
+    accept_proxy: bool,
 ) {
     tokio::spawn(async move {
         let _counted = counted;
         let _permits = permits;
+        // `accept-proxy`: the PROXY header's addresses are the client's everywhere after.
+        let (peer, local) = if accept_proxy {
+            match crate::accept_proxy::read(&mut sock, fe.timeouts.client).await {
+                Ok(h) => crate::accept_proxy::addresses(&h, peer, local),
+                Err(_) => return,
+            }
+        } else {
+            (peer, local)
+        };
         match fe.mode {
             Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop).await,
             // Boxed: keeps the per-connection task as small as the idle HTTP session.

@@ -42,12 +42,36 @@ fn facility(name: &str) -> u8 {
     F.iter().position(|f| *f == name).unwrap_or(16) as u8
 }
 
+/// Syslog severity `info`.
+const INFO: u8 = 6;
+
+/// Syslog severity number of a level name (`emerg` 0 .. `debug` 7).
+fn severity(name: &str) -> Option<u8> {
+    const L: &[&str] = &[
+        "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+    ];
+    L.iter().position(|l| *l == name).map(|p| p as u8)
+}
+
 impl Logger {
     /// None when the proxy has no `log` target.
     pub fn new(targets: &[LogTarget]) -> Option<Logger> {
         let mut outs = Vec::new();
         for t in targets {
-            let pri = facility(&t.facility) * 8 + 6;
+            // Traffic lines are `info`, as HAProxy sends them: a target whose LEVEL is more
+            // important gets none; MINLEVEL raises the severity they are sent with.
+            let mut sev = INFO;
+            if t.level
+                .as_deref()
+                .and_then(severity)
+                .is_some_and(|max| sev > max)
+            {
+                continue;
+            }
+            if let Some(min) = t.min_level.as_deref().and_then(severity) {
+                sev = sev.min(min);
+            }
+            let pri = facility(&t.facility) * 8 + sev;
             let a = t.address.as_str();
             let sink = if a == "stderr" || a == "fd@2" {
                 Sink::Stderr
@@ -239,5 +263,35 @@ mod tests {
         assert_eq!(a("udp4@[::1]:600"), None);
         assert_eq!(a("udp4@localhost:700").as_deref(), Some("127.0.0.1:700"));
         assert_eq!(a("udp@"), None);
+    }
+
+    #[test]
+    fn level_filters_and_minlevel_raises_traffic_lines() {
+        let rx = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        rx.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let addr = rx.local_addr().expect("addr").to_string();
+        let target = |level: Option<&str>, min: Option<&str>| LogTarget {
+            span: fulcrum_config::Span::new("t.cfg", 1),
+            address: addr.clone(),
+            facility: "local0".into(),
+            level: level.map(Into::into),
+            min_level: min.map(Into::into),
+        };
+        // `notice` is more important than the traffic lines' `info`: nothing is sent there.
+        assert!(Logger::new(&[target(Some("notice"), None)]).is_none());
+        let pri = |t: LogTarget| {
+            Logger::new(&[t]).expect("a target").send("x");
+            let mut b = [0u8; 512];
+            let n = rx.recv(&mut b).expect("datagram");
+            String::from_utf8_lossy(&b[..n])
+                .split('>')
+                .next()
+                .unwrap_or("")
+                .to_string()
+        };
+        assert_eq!(pri(target(None, None)), "<134");
+        assert_eq!(pri(target(Some("debug"), None)), "<134");
+        assert_eq!(pri(target(Some("info"), Some("notice"))), "<133");
     }
 }

@@ -321,6 +321,7 @@ impl Runtime {
                 self.tracker.clone(),
                 close_rx.clone(),
                 self.stop.subscribe(),
+                w.bind.accept_proxy,
             );
             worker.handle.spawn(fut);
         }

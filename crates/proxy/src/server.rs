@@ -121,6 +121,9 @@ pub struct ServerRt {
     pub target: Target,
     /// `source`: the local address connections (and health checks) leave from.
     pub source: Option<SocketAddr>,
+    /// `send-proxy` (1) / `send-proxy-v2` (2): the PROXY header version each new connection
+    /// starts with; 0: none.
+    pub send_proxy: u8,
     pub weight: u32,
     pub maxconn: Option<u32>,
     pub backup: bool,
@@ -174,6 +177,7 @@ impl ServerRt {
             name,
             target,
             source: None,
+            send_proxy: 0,
             weight,
             maxconn: maxconn.filter(|m| *m > 0),
             backup,
@@ -200,6 +204,12 @@ impl ServerRt {
     /// Sets the `source` address (before the server is shared).
     pub fn with_source(mut self, source: Option<SocketAddr>) -> Self {
         self.source = source;
+        self
+    }
+
+    /// Sets the PROXY protocol version sent first on each connection (0: none).
+    pub fn with_send_proxy(mut self, version: u8) -> Self {
+        self.send_proxy = version;
         self
     }
 
@@ -421,7 +431,10 @@ impl ServerRt {
     }
     /// Same server line across a reload: same name, address and role keep the id and pools.
     pub fn same_definition(&self, other: &ServerRt) -> bool {
-        self.name == other.name && self.target == other.target && self.source == other.source
+        self.name == other.name
+            && self.target == other.target
+            && self.source == other.source
+            && self.send_proxy == other.send_proxy
     }
 }
 

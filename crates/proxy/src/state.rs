@@ -263,7 +263,12 @@ fn build_backend(
             s.backup,
             !s.disabled,
         )
-        .with_source(p.server_source(s));
+        .with_source(p.server_source(s))
+        .with_send_proxy(if s.send_proxy_v2 {
+            2
+        } else {
+            u8::from(s.send_proxy)
+        });
         let kept = previous
             .iter()
             .find(|o| {

@@ -1,6 +1,7 @@
 //! TCP mode (`mode tcp`) sessions, as named phases: accept → route (`use_backend` on layer-4
 //! ACLs, `route`) → persistence (`stick on src`) → assign a server and connect (retries,
-//! redispatch: the farm) → exchange (the byte `tunnel`) → count and log (`record`,
+//! redispatch: the farm) → opening (client bytes kept until the server's first byte, replayed
+//! on another server when it resets before answering: `opening`) → exchange (the byte `tunnel`) → count and log (`record`,
 //! `logline`). The routing, the termination states, the persistence calls and the log line
 //! are the ones the HTTP session uses.
 
@@ -8,11 +9,13 @@ use crate::acl::Ctx;
 use crate::backend::{Backend, Hints};
 use crate::connect::ServerConn;
 use crate::logline::{Entry, Format, Timers};
+use crate::observe::ServerEvent;
+use crate::opening::Opening;
 use crate::server::ServerRt;
 use crate::state::Frontend;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
-use crate::tunnel::{tunnel, Tunnel};
+use crate::tunnel::{tunnel, Side, Tunnel, TunnelEnd};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -69,26 +72,10 @@ pub async fn serve<C: ClientStream>(
     // Phase: assign a server and connect.
     let mut waited = Duration::ZERO;
     let t_connect = Instant::now();
-    let (assigned, mut server, _) = match be
+    let mut conn = be
         .connect(&hints, local.port(), |_| None, &mut waited)
-        .await
-    {
-        Ok(v) => v,
-        Err((e, srv)) => {
-            return log(Done {
-                backend: Some(&be),
-                server: srv.as_deref(),
-                queue: Some(waited),
-                connect: None,
-                bytes: 0,
-                term: e.termination(),
-                retries: 0,
-            });
-        }
-    };
-    let tc = t_connect.elapsed().saturating_sub(waited);
-    be.remember_server(src, assigned.index);
-    // Phase: exchange.
+        .await;
+    let mut tc = t_connect.elapsed().saturating_sub(waited);
     let idle = be
         .timeouts
         .tunnel
@@ -96,6 +83,69 @@ pub async fn serve<C: ClientStream>(
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         });
+    // Phase: opening, until the server's first byte: a server that resets before answering
+    // is replaced and the client's bytes replayed (bounded: one per retry, at least one).
+    let mut kept = bytes::BytesMut::new();
+    let mut replays = be.retries.max(1);
+    let (assigned, mut server, sent) = loop {
+        let (assigned, mut server, _) = match conn {
+            Ok(v) => v,
+            Err((e, srv)) => {
+                return log(Done {
+                    backend: Some(&be),
+                    server: srv.as_deref(),
+                    queue: Some(waited),
+                    connect: None,
+                    bytes: 0,
+                    term: e.termination(),
+                    retries: 0,
+                });
+            }
+        };
+        let cap = fe.bufsize;
+        let addrs = (!C::UNIX).then_some((peer, local));
+        let pre = crate::proxy_protocol::for_server(assigned.server().send_proxy, addrs);
+        let o = match &mut server {
+            ServerConn::Tcp(s) => crate::opening::open(&mut client, s, &pre, kept, cap, idle).await,
+            ServerConn::Unix(s) => {
+                crate::opening::open(&mut client, s, &pre, kept, cap, idle).await
+            }
+        };
+        let failed = match o {
+            Opening::Committed { sent } => break (assigned, server, sent),
+            Opening::Idle => TunnelEnd::Timeout.termination(),
+            Opening::Replay(k) => {
+                be.observe(
+                    assigned.server(),
+                    ServerEvent::ConnectFailed { timeout: false },
+                );
+                if replays > 0 {
+                    replays -= 1;
+                    kept = k;
+                    let t = Instant::now();
+                    let avoid = Some(assigned.index);
+                    drop(assigned);
+                    conn = be
+                        .connect_avoiding(&hints, local.port(), avoid, |_| None, &mut waited)
+                        .await;
+                    tc += t.elapsed();
+                    continue;
+                }
+                TunnelEnd::Error(Side::Server).termination()
+            }
+        };
+        return log(Done {
+            backend: Some(&be),
+            server: Some(assigned.server()),
+            queue: Some(waited),
+            connect: Some(tc),
+            bytes: 0,
+            term: failed,
+            retries: 0,
+        });
+    };
+    be.remember_server(src, assigned.index);
+    // Phase: exchange.
     let t = Tunnel {
         idle,
         client_fin: fe.timeouts.client_fin,
@@ -106,6 +156,7 @@ pub async fn serve<C: ClientStream>(
         ServerConn::Tcp(s) => tunnel(&mut client, b"", s, b"", &t).await,
         ServerConn::Unix(s) => tunnel(&mut client, b"", s, b"", &t).await,
     };
+    let up = up + sent;
     let term = end.termination();
     // Phase: count and log.
     let srv = assigned.server().clone();

@@ -30,6 +30,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::errors",
             "farm::history",
             "termination",
+            // PROXY protocol v1/v2 parser and encoder (sans-IO).
+            "proxy_protocol",
         ],
     ),
     (
@@ -44,11 +46,17 @@ const LAYERS: &[(&str, &[&str])] = &[
             "acl",
             "http::body",
             "http::headers",
+            // HAProxy's acceptance checks of a request head (uses http::message).
+            "http::validate",
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
             "tunnel",
             // The replicated stick tables' hubs (uses persist).
             "stick_sync",
+            // The opening of a TCP session (client bytes kept until the server answers).
+            "opening",
+            // Reading a PROXY header off an accepted connection (`accept-proxy`).
+            "accept_proxy",
         ],
     ),
     (
@@ -62,7 +70,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "backend: farm + HTTP policy; the farm's persistence hooks and admin API",
-        &["backend", "farm::persistence", "farm::admin"],
+        &["backend", "farm::persistence", "farm::admin", "farm::retry"],
     ),
     (
         "compiled configuration, HTTP persistence",
@@ -74,6 +82,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("accepting connections", &["listener"]),
     ("worker threads, reloads", &["runtime"]),
     ("crate root", &["lib", "http"]),
+    // The fuzz targets' entries (parsers fed from outside; fuzz/ and tests/fuzz_replay.rs).
+    ("fuzz entries", &["fuzzing"]),
 ];
 
 /// Module trees that count as one module: pure sub-libraries, and the HTTP session with

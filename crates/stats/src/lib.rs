@@ -25,6 +25,7 @@
 
 pub mod admin;
 pub mod csv;
+pub mod fuzzing;
 pub mod json;
 pub mod lvs;
 pub mod page;

@@ -38,6 +38,7 @@ pub fn default_server() -> Server {
         error_limit: 10,
         on_error: OnError::FailCheck,
         send_proxy: false,
+        send_proxy_v2: false,
         check_send_proxy: false,
         agent: Default::default(),
         source: None,
@@ -64,7 +65,9 @@ const KNOWN: &[&str] = &[
     "error-limit",
     "on-error",
     "send-proxy",
+    "send-proxy-v2",
     "no-send-proxy",
+    "no-send-proxy-v2",
     "check-send-proxy",
     "agent-check",
     "no-agent-check",
@@ -102,7 +105,6 @@ const IGNORED: &[(&str, usize)] = &[
     ("shard", 1),
     ("namespace", 1),
     ("tcp-ut", 1),
-    ("send-proxy-v2", 0),
     ("check-proto", 1),
     ("log-proto", 1),
     ("non-stick", 0),
@@ -247,6 +249,8 @@ fn apply_options<'a>(
                     "no-check" => s.check = false,
                     "send-proxy" => s.send_proxy = true,
                     "no-send-proxy" => s.send_proxy = false,
+                    "send-proxy-v2" => s.send_proxy_v2 = true,
+                    "no-send-proxy-v2" => s.send_proxy_v2 = false,
                     "check-send-proxy" => s.check_send_proxy = true,
                     "agent-check" => s.agent.enabled = true,
                     "no-agent-check" => s.agent.enabled = false,
@@ -267,6 +271,8 @@ fn apply_options<'a>(
                             }
                             consumed = 1 + n;
                             diags.warning(&line.span, format!("server option '{opt}' only applies with 'ssl'; ignored"));
+                        } else if matches!(opt, "proxy-v2-options" | "send-proxy-v2-ssl" | "send-proxy-v2-ssl-cn") {
+                            return Err(format!("server option '{opt}' is not supported by fulcrum yet ('send-proxy-v2' sends the addresses without TLVs)"));
                         } else {
                             return Err(format!("unknown server option '{opt}'{}", did_you_mean(opt, KNOWN)));
                         }

@@ -971,3 +971,21 @@ fn api_section_auth_modes_and_errors() {
         );
     }
 }
+
+#[test]
+fn proxy_protocol_server_options() {
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n server a 10.0.0.1:80 send-proxy-v2\n server c 10.0.0.2:80 send-proxy\n"
+    ));
+    let s = &c.proxies[0].servers;
+    assert!(s[0].send_proxy_v2 && !s[0].send_proxy);
+    assert!(s[1].send_proxy && !s[1].send_proxy_v2);
+    let e = errors(&format!(
+        "{TIMEOUTS}backend b\n server a 10.0.0.1:80 send-proxy-v2 proxy-v2-options authority\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("'proxy-v2-options' is not supported")),
+        "{e:?}"
+    );
+}

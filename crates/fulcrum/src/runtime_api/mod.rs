@@ -17,6 +17,9 @@ pub mod live;
 pub mod render;
 pub mod session;
 
+#[cfg(test)]
+mod fuzz_replay;
+
 use fulcrum_config::model::StatsLevel;
 
 /// A CLI session's level, lowest first: `user` sees, `operator` also clears counters and lists

@@ -42,23 +42,38 @@ fn content_length(m: &Message) -> Result<Option<u64>, BadFraming> {
     Ok(found)
 }
 
-fn chunked_last(m: &Message) -> Option<bool> {
+/// Whether `chunked` is the last transfer coding (None: no Transfer-Encoding). `chunked`
+/// applied twice is refused, as HAProxy does.
+fn chunked_last(m: &Message) -> Result<Option<bool>, BadFraming> {
     let mut last: Option<&[u8]> = None;
+    let mut chunked = 0;
     for v in m.headers(b"transfer-encoding") {
         for part in v.split(|&c| c == b',') {
             let p = super::message::trim(part);
             if !p.is_empty() {
                 last = Some(p);
+                chunked += usize::from(p.eq_ignore_ascii_case(b"chunked"));
             }
         }
     }
-    last.map(|l| l.eq_ignore_ascii_case(b"chunked"))
+    if chunked > 1 {
+        return Err(BadFraming);
+    }
+    Ok(last.map(|l| l.eq_ignore_ascii_case(b"chunked")))
 }
 
-/// Request body framing (RFC 9112 6.3). With both TE and CL, TE wins and CL is dropped.
+/// Checks the part of a chunked body already received (`buf`, from the body's first byte):
+/// an error found there is answered 400 before anything is forwarded, as HAProxy does.
+pub fn check_chunked_prefix(buf: &[u8]) -> Result<(), BadFraming> {
+    Chunked::default().advance(buf).map(|_| ())
+}
+
+/// Request body framing (RFC 9112 6.3). With both TE and CL, TE wins and CL is dropped; an
+/// invalid CL is refused even then, as HAProxy does (found by the differential fuzz).
 pub fn request_framing(m: &mut Message) -> Result<Framing, BadFraming> {
-    match chunked_last(m) {
+    match chunked_last(m)? {
         Some(true) => {
+            content_length(m)?;
             m.remove(b"content-length");
             Ok(Framing::Chunked)
         }
@@ -76,7 +91,7 @@ pub fn response_framing(m: &mut Message, head: bool) -> Result<Framing, BadFrami
     if head || (100..200).contains(&s) || s == 204 || s == 304 {
         return Ok(Framing::None);
     }
-    match chunked_last(m) {
+    match chunked_last(m).unwrap_or(Some(false)) {
         Some(true) => {
             m.remove(b"content-length");
             Ok(Framing::Chunked)
@@ -93,15 +108,27 @@ pub fn response_framing(m: &mut Message, head: bool) -> Result<Framing, BadFrami
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum St {
     Size,
+    /// Blanks after the size: only more blanks, `;` or the line end may follow.
+    SizeWs,
     Ext,
     SizeLf,
     Data,
     DataCr,
     DataLf,
     TrailerStart,
-    TrailerLine,
+    /// In a trailer field's name (token characters up to the colon).
+    TrailerName,
+    /// In a trailer field's value (or an obs-fold continuation line).
+    TrailerValue,
+    /// A CR in a trailer line: only LF may follow.
+    TrailerLf,
     FinalLf,
     Done,
+}
+
+/// RFC 9110 5.6.2 token characters (a field name).
+fn is_tchar(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
 }
 
 /// Finds the end of a chunked body in a byte stream (sans-IO).
@@ -153,9 +180,17 @@ impl Chunked {
                         self.size = self.size * 16 + u64::from(d);
                         St::Size
                     }
-                    b';' | b' ' | b'\t' if self.digits > 0 => St::Ext,
+                    b';' if self.digits > 0 => St::Ext,
+                    b' ' | b'\t' if self.digits > 0 => St::SizeWs,
                     b'\r' if self.digits > 0 => St::SizeLf,
                     b'\n' if self.digits > 0 => self.line_end(),
+                    _ => return Err(BadFraming),
+                },
+                St::SizeWs => match c {
+                    b' ' | b'\t' => St::SizeWs,
+                    b';' => St::Ext,
+                    b'\r' => St::SizeLf,
+                    b'\n' => self.line_end(),
                     _ => return Err(BadFraming),
                 },
                 St::Ext => match c {
@@ -179,11 +214,25 @@ impl Chunked {
                 St::TrailerStart => match c {
                     b'\r' => St::FinalLf,
                     b'\n' => St::Done,
-                    _ => St::TrailerLine,
+                    // obs-fold: continues the previous trailer line (HAProxy accepts it).
+                    b' ' | b'\t' => St::TrailerValue,
+                    c if is_tchar(c) => St::TrailerName,
+                    // A trailer field line needs a token name before its colon (HAProxy: 400).
+                    _ => return Err(BadFraming),
                 },
-                St::TrailerLine => match c {
+                St::TrailerName => match c {
+                    b':' => St::TrailerValue,
+                    c if is_tchar(c) => St::TrailerName,
+                    _ => return Err(BadFraming),
+                },
+                St::TrailerValue => match c {
+                    b'\r' => St::TrailerLf,
                     b'\n' => St::TrailerStart,
-                    _ => St::TrailerLine,
+                    _ => St::TrailerValue,
+                },
+                St::TrailerLf => match c {
+                    b'\n' => St::TrailerStart,
+                    _ => return Err(BadFraming),
                 },
                 St::FinalLf => match c {
                     b'\n' => St::Done,
@@ -345,6 +394,19 @@ mod tests {
         assert!(Chunked::default()
             .advance(b"ffffffffffffffffff\r\n")
             .is_err());
+    }
+
+    #[test]
+    fn chunk_lines_and_trailers_as_haproxy() {
+        let ok = |b: &[u8]| Chunked::default().advance(b).is_ok();
+        assert!(ok(b"5 \t\r\nhello\r\n0\r\n\r\n"));
+        assert!(ok(b"5 ;a=b\r\nhello\r\n0\r\nX: a\r\n b\r\n\r\n"));
+        assert!(!ok(b"5 5\r\n"));
+        assert!(!ok(b"fffff\tfff1\r\n"));
+        assert!(!ok(b"0\r\nbad trailer: x\r\n\r\n"));
+        assert!(!ok(b"0\r\nbad\r\n\r\n"));
+        assert!(!ok(b"0\r\nX: a\rb\r\n\r\n"));
+        assert!(!ok(b"0\r\n: a\r\n\r\n"));
     }
 
     #[test]

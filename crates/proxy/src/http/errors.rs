@@ -42,6 +42,7 @@ pub fn reason(status: u16) -> &'static str {
         502 => "Bad Gateway",
         503 => "Service Unavailable",
         504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
         _ => "Unknown",
     }
 }
@@ -74,6 +75,11 @@ fn builtin(status: u16) -> Option<(&'static str, &'static str)> {
         502 => ("502 Bad Gateway", "The server returned an invalid or incomplete response."),
         503 => ("503 Service Unavailable", "No server is available to handle this request."),
         504 => ("504 Gateway Time-out", "The server didn't respond in time."),
+        // Not one of HAProxy's pages (it forwards other HTTP versions): worded alike.
+        505 => (
+            "505 HTTP Version Not Supported",
+            "The HTTP version of the request is not supported.",
+        ),
         _ => return None,
     })
 }
@@ -86,7 +92,7 @@ pub fn builtin_response(status: u16) -> Vec<u8> {
     let h1 = line.split_once(' ').map_or(line, |(_, r)| r);
     let body = format!("<html><body><h1>{line}</h1>\n{text}\n</body></html>\n");
     let _ = h1;
-    if status == 400 || status == 408 {
+    if status == 400 || status == 408 || status == 505 {
         format!(
             "HTTP/1.1 {line}\r\nContent-length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n{body}",
             body.len()

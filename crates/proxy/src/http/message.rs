@@ -77,7 +77,11 @@ impl Message {
     pub fn parse_request(&mut self, buf: &[u8]) -> Result<Option<usize>, ParseError> {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut headers);
-        let len = match req.parse(buf) {
+        // HAProxy accepts runs of spaces between the request line's words.
+        let len = match httparse::ParserConfig::default()
+            .allow_multiple_spaces_in_request_line_delimiters(true)
+            .parse_request(&mut req, buf)
+        {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => return Ok(None),
             Err(httparse::Error::TooManyHeaders) => return Err(ParseError::TooManyHeaders),

@@ -10,3 +10,4 @@ pub mod policy;
 pub mod rules;
 pub mod sample_env;
 pub mod session;
+pub mod validate;

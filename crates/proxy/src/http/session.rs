@@ -70,6 +70,8 @@ enum HeadError {
     },
     TooLarge,
     Invalid,
+    /// Refused with this status (`validate`): 400, or 505 for an HTTP major version not 1.
+    Refused(u16),
 }
 
 struct Attached {
@@ -188,11 +190,15 @@ impl<C: ClientStream> Session<C> {
                     }
                     return;
                 }
-                Err(HeadError::TooLarge) | Err(HeadError::Invalid) => {
-                    let page = self.fe.errors.get(400).into_owned();
-                    crate::record::bad_request(&self.fe.counters, 400, page.len() as u64);
+                Err(e @ (HeadError::TooLarge | HeadError::Invalid | HeadError::Refused(_))) => {
+                    let status = match e {
+                        HeadError::Refused(s) => s,
+                        _ => 400,
+                    };
+                    let page = self.fe.errors.get(status).into_owned();
+                    crate::record::bad_request(&self.fe.counters, status, page.len() as u64);
                     self.answer_raw(page).await;
-                    self.log_simple(accept, t0, 400, Termination::PROXY_REQUEST);
+                    self.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
                     return;
                 }
             };
@@ -306,8 +312,24 @@ impl<C: ClientStream> Session<C> {
         if prefer.is_none() {
             prefer = be.stuck_server(src);
         }
-        // Phase: request framing and header rewriting.
+        // Phase: request framing and header rewriting. A request with both Transfer-Encoding
+        // and Content-Length may be a smuggling attempt: served, then the connection closed
+        // (RFC 9112 6.1, as HAProxy). The part of a chunked body already received is checked
+        // before anything is forwarded.
+        let smuggling =
+            self.req.has_header(b"transfer-encoding") && self.req.has_header(b"content-length");
         let framing = match body::request_framing(&mut self.req) {
+            Ok(body::Framing::Chunked) if body::check_chunked_prefix(&self.cbuf).is_err() => {
+                return self
+                    .send_error(
+                        400,
+                        rec,
+                        Termination::PROXY_REQUEST,
+                        &fe.errors,
+                        AfterError::Close,
+                    )
+                    .await
+            }
             Ok(f) => f,
             Err(_) => {
                 return self
@@ -322,8 +344,9 @@ impl<C: ClientStream> Session<C> {
             }
         };
         let mode = headers::effective_mode(fe.options.http_connection, be.options.http_connection);
-        let client_keep =
-            headers::client_wants_keep_alive(&self.req) && mode != HttpConnectionMode::Close;
+        let client_keep = headers::client_wants_keep_alive(&self.req)
+            && mode != HttpConnectionMode::Close
+            && !smuggling;
         let upgrade =
             self.req.has_token(b"connection", b"upgrade") && self.req.has_header(b"upgrade");
         let expect = self
@@ -367,28 +390,47 @@ impl<C: ClientStream> Session<C> {
         let mut attached_slot = attached;
         let mut waited = Duration::ZERO;
         let t_conn = Instant::now();
-        let conn = be
-            .connect(
-                &hints,
-                self.local.port(),
-                |srv| {
-                    if let Some(a) = attached_slot.take() {
-                        if a.server_id == srv.id {
-                            return Some(a.stream);
-                        }
-                        pool::put(a.server_id, a.stream);
+        let connecting = be.connect(
+            &hints,
+            self.local.port(),
+            |srv| {
+                if let Some(a) = attached_slot.take() {
+                    if a.server_id == srv.id {
+                        return Some(a.stream);
                     }
-                    // `http-reuse safe`: a connection's first request never rides on another
-                    // client's idle server connection; later requests may.
-                    if first_request {
-                        None
-                    } else {
-                        pool::take(srv.id)
-                    }
-                },
-                &mut waited,
-            )
-            .await;
+                    pool::put(a.server_id, a.stream);
+                }
+                // `http-reuse safe`: a connection's first request never rides on another
+                // client's idle server connection; later requests may.
+                if first_request {
+                    None
+                } else {
+                    pool::take(srv.id)
+                }
+            },
+            &mut waited,
+        );
+        // `option abortonclose`: a client that closes while its request waits in the queue or
+        // for the connection drops the request (HAProxy's `CQ`/`CC`); otherwise a close is
+        // taken as a half-close and the request goes on.
+        let conn = if be.options.abortonclose {
+            tokio::select! {
+                c = connecting => Some(c),
+                _ = client_gone(self.client.peek_byte()) => None,
+            }
+        } else {
+            Some(connecting.await)
+        };
+        let Some(conn) = conn else {
+            let phase = if be.queued() > 0 {
+                crate::termination::Phase::Queue
+            } else {
+                crate::termination::Phase::Connect
+            };
+            rec.term = Termination::new(crate::termination::Cause::Client, phase);
+            rec.tw = Some(t_conn.elapsed());
+            return Next::Close;
+        };
         if let Some(a) = attached_slot.take() {
             pool::put(a.server_id, a.stream);
         }
@@ -427,33 +469,51 @@ impl<C: ClientStream> Session<C> {
             cookie: cookie.as_ref(),
         };
         let (mut server, mut origin) = (server, origin);
+        // Replays are bounded: one per retry the backend allows (at least one).
+        let mut replays = be.retries.max(1);
         loop {
             let step = match server {
                 ServerConn::Tcp(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
                 ServerConn::Unix(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
             };
-            match step {
+            let elsewhere = match step {
                 Step::Done(next) => return next,
-                Step::Replay => match self.fresh_connection(&be, &mut assigned).await {
-                    Some(s) => {
-                        server = s;
-                        origin = Origin::Fresh;
-                        rec.server = Some(assigned.server().clone());
-                    }
-                    None => {
-                        return self
-                            .send_error(
-                                503,
-                                rec,
-                                Termination::SERVER_CONNECT,
-                                &be.policy.errors,
-                                AfterError::Close,
-                            )
-                            .await
-                    }
-                },
+                Step::Replay => false,
+                Step::Elsewhere => true,
+            };
+            let again = if replays == 0 {
+                None
+            } else {
+                replays -= 1;
+                self.fresh_connection(&be, &mut assigned, elsewhere).await
+            };
+            match again {
+                Some(s) => {
+                    server = s;
+                    origin = Origin::Fresh;
+                    rec.server = Some(assigned.server().clone());
+                }
+                None => {
+                    let (status, term) = if elsewhere {
+                        (502, Termination::SERVER_HEADERS)
+                    } else {
+                        (503, Termination::SERVER_CONNECT)
+                    };
+                    return self
+                        .send_error(status, rec, term, &be.policy.errors, AfterError::Close)
+                        .await;
+                }
             }
         }
+    }
+}
+
+/// Resolves when the client has closed its side with nothing left unread (a client with
+/// bytes pending never resolves: it is still talking).
+async fn client_gone(peek: impl std::future::Future<Output = std::io::Result<usize>>) {
+    match peek.await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending().await,
     }
 }
 

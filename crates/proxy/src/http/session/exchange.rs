@@ -2,7 +2,8 @@
 //! waits for `100 Continue`) on the server connection, read the response head (relaying
 //! interim 1xx), apply the `http-response` rules and the cookie's response part, then relay
 //! the response (or a tunnel after `101`). A reused connection found closed before any answer
-//! is replayed once on a fresh one. Generic over the server stream (TCP, unix): no dynamic
+//! is replayed once on a fresh one; a fresh one reset before the request was delivered, or
+//! closed without answering an idempotent request without body, on another server. Generic over the server stream (TCP, unix): no dynamic
 //! dispatch per byte.
 
 use super::local::AfterError;
@@ -38,6 +39,22 @@ pub(super) enum Step {
     Done(Next),
     /// The reused connection was closed before any answer: replay on a fresh connection.
     Replay,
+    /// A fresh connection was reset before the request was delivered, or closed without a byte
+    /// of answer to an idempotent request without body: replay on another server.
+    Elsewhere,
+}
+
+/// RFC 9110 9.2.2: methods whose repetition has the same effect as one request.
+fn idempotent(method: &[u8]) -> bool {
+    [
+        &b"GET"[..],
+        b"HEAD",
+        b"OPTIONS",
+        b"TRACE",
+        b"PUT",
+        b"DELETE",
+    ]
+    .contains(&method)
 }
 
 enum ResError {
@@ -73,6 +90,13 @@ impl<C: ClientStream> Session<C> {
 
         // Phase: forward the request head (and body, unless the client waits for 100).
         self.out.clear();
+        let send_proxy = assigned.server().send_proxy;
+        if origin == Origin::Fresh && send_proxy != 0 {
+            // `send-proxy[-v2]`: a new server connection starts with the client's addresses.
+            let addrs = (!C::UNIX).then_some((self.peer, self.local));
+            let pre = crate::proxy_protocol::for_server(send_proxy, addrs);
+            self.out.extend_from_slice(&pre);
+        }
         self.req.write_request(&mut self.out);
         let t_sent = Instant::now();
         let mut body_sent = framing == Framing::None;
@@ -110,6 +134,12 @@ impl<C: ClientStream> Session<C> {
             // A reused connection the server had closed: nothing was delivered, replay once.
             return Step::Replay;
         }
+        if !ok && framing == Framing::None {
+            // A fresh connection reset before the request was delivered in full: the server
+            // (dying or dead) cannot have acted on it; another server may take it.
+            be.observe(assigned.server(), ServerEvent::HttpBrokenPipe);
+            return Step::Elsewhere;
+        }
         if !ok {
             return Step::Done(
                 self.send_error(
@@ -144,6 +174,15 @@ impl<C: ClientStream> Session<C> {
                 }
                 Err(ResError::Closed) if reused && body_sent && framing == Framing::None => {
                     return Step::Replay
+                }
+                Err(ResError::Closed)
+                    if body_sent && framing == Framing::None && idempotent(self.req.method()) =>
+                {
+                    // The server closed without a byte of answer (killed while the request
+                    // waited in its accept queue, or while serving it): an idempotent request
+                    // without body may be repeated, on another server.
+                    be.observe(assigned.server(), ServerEvent::HttpBrokenPipe);
+                    return Step::Elsewhere;
                 }
                 Err(e) => {
                     let event = match e {
@@ -349,7 +388,8 @@ impl<C: ClientStream> Session<C> {
                 return Step::Done(Next::Close);
             }
         }
-        if server_reuse && self.sbuf.is_empty() {
+        // A `send-proxy` connection carries one client's addresses: never kept for reuse.
+        if server_reuse && self.sbuf.is_empty() && send_proxy == 0 {
             self.attached = Some(Attached {
                 server_id: assigned.server().id,
                 stream: server.into_conn(),
@@ -365,13 +405,18 @@ impl<C: ClientStream> Session<C> {
     /// anything was answered (nothing was processed, so the request may be replayed): first to
     /// the same server, then, if that fails too (the server died), through the backend's
     /// connect with its retries and redispatch, which may assign another server.
+    /// With `elsewhere`, the server failed the request: go straight to the backend's connect,
+    /// avoiding it.
     pub(super) async fn fresh_connection(
         &mut self,
         be: &Arc<Backend>,
         assigned: &mut crate::backend::Assigned,
+        elsewhere: bool,
     ) -> Option<ServerConn> {
-        if let Ok(s) = be.attempt(assigned.server(), self.local.port()).await {
-            return Some(s);
+        if !elsewhere {
+            if let Ok(s) = be.attempt(assigned.server(), self.local.port()).await {
+                return Some(s);
+            }
         }
         let header = be
             .hash_header
@@ -385,8 +430,9 @@ impl<C: ClientStream> Session<C> {
             prefer: None,
         };
         let mut waited = Duration::ZERO;
+        let failed = Some(assigned.index);
         match be
-            .connect(&hints, self.local.port(), |_| None, &mut waited)
+            .connect_avoiding(&hints, self.local.port(), failed, |_| None, &mut waited)
             .await
         {
             Ok((a, s, _)) => {

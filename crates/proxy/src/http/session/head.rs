@@ -6,13 +6,35 @@
 use super::{sleep_opt, HeadError, Session};
 use crate::http::body;
 use crate::http::message::ParseError;
+use crate::http::validate::{self, Refused};
 use crate::stream::ClientStream;
 use tokio::io::AsyncReadExt;
 
 impl<C: ClientStream> Session<C> {
+    /// Parses the head in `cbuf`, with the forms HAProxy tolerates made parseable first
+    /// (`validate::normalize`), then HAProxy's checks of the result (`validate::request`).
+    fn parse_head(&mut self) -> Result<Option<usize>, HeadError> {
+        let r = match self.req.parse_request(&self.cbuf) {
+            Err(ParseError::Invalid) => match validate::normalize(&self.cbuf) {
+                Err(Refused(status)) => return Err(HeadError::Refused(status)),
+                Ok(Some(copy)) => self.req.parse_request(&copy),
+                Ok(None) => return Err(HeadError::Invalid),
+            },
+            r => r,
+        };
+        match r {
+            Ok(Some(n)) => match validate::request(&self.req) {
+                Ok(()) => Ok(Some(n)),
+                Err(Refused(status)) => Err(HeadError::Refused(status)),
+            },
+            Ok(None) => Ok(None),
+            Err(_) => Err(HeadError::Invalid),
+        }
+    }
+
     /// Reads one request head into `self.req`; returns its length in `cbuf`.
     pub(super) async fn read_head(&mut self, first: bool) -> Result<usize, HeadError> {
-        let fe = &self.fe;
+        let fe = self.fe.clone();
         let req_timeout = fe.timeouts.http_request.or(fe.timeouts.client);
         let idle_timeout = if first {
             req_timeout
@@ -27,14 +49,12 @@ impl<C: ClientStream> Session<C> {
         let limit = fe.head_limit;
         loop {
             if !self.cbuf.is_empty() {
-                match self.req.parse_request(&self.cbuf) {
+                match self.parse_head() {
                     Ok(Some(n)) if n <= limit => return Ok(n),
                     Ok(Some(_)) => return Err(HeadError::TooLarge),
                     Ok(None) if self.cbuf.len() >= limit => return Err(HeadError::TooLarge),
                     Ok(None) => {}
-                    Err(ParseError::TooManyHeaders) | Err(ParseError::Invalid) => {
-                        return Err(HeadError::Invalid)
-                    }
+                    Err(e) => return Err(e),
                 }
             }
             let empty = self.cbuf.is_empty();

@@ -1,0 +1,125 @@
+//! Getting a connection for a request: assign a server, then connect with `retries` and
+//! `option redispatch`. A refused connection moves at once to another server that can take the
+//! request (nothing listens on the refused one) when the request may move (`option
+//! redispatch`, or nothing ties it to that server); otherwise the same server is retried after
+//! HAProxy's turn-around delay, and with `option redispatch` the last retry moves. A request a
+//! server failed after the connection (the HTTP session's replays, a TCP opening reset) comes
+//! back through [`Farm::connect_avoiding`].
+
+use super::{Assigned, ConnectFailure, Farm, Hints, NoServer, Origin};
+use crate::connect::ServerConn;
+use crate::counters::Ctr;
+use crate::server::ServerRt;
+use fulcrum_config::model::Balance;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+impl<P> Farm<P> {
+    /// Assigns a server and opens a connection to it, with retries and redispatch.
+    /// `reuse` may supply an idle connection for the chosen server (tried first).
+    pub async fn connect(
+        self: &Arc<Self>,
+        hints: &Hints<'_>,
+        dst_port: u16,
+        reuse: impl FnMut(&ServerRt) -> Option<ServerConn>,
+        waited: &mut Duration,
+    ) -> Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)> {
+        self.connect_avoiding(hints, dst_port, None, reuse, waited)
+            .await
+    }
+
+    /// Whether another usable server than `failed` could take a request now.
+    fn another_usable(&self, failed: usize) -> bool {
+        self.group()
+            .iter()
+            .any(|c| c.index != failed && self.servers[c.index].has_room())
+    }
+
+    /// Whether a request may leave the server it was given at once: always with `option
+    /// redispatch`; without it only when nothing ties it to that server (no persistence, no
+    /// hash balancing), since then another server is what balancing would have chosen anyway.
+    fn may_move(&self, hints: &Hints<'_>) -> bool {
+        self.options.redispatch || (hints.prefer.is_none() && !hash_balanced(&self.balance))
+    }
+
+    /// [`Farm::connect`] for a request that `avoid` just failed (a server that closed without
+    /// answering): balanced elsewhere when another server can take it.
+    pub async fn connect_avoiding(
+        self: &Arc<Self>,
+        hints: &Hints<'_>,
+        dst_port: u16,
+        avoid: Option<usize>,
+        mut reuse: impl FnMut(&ServerRt) -> Option<ServerConn>,
+        waited: &mut Duration,
+    ) -> Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)> {
+        let t0 = Instant::now();
+        let mut assigned = self
+            .assign_for(hints, avoid, avoid.is_none())
+            .await
+            .map_err(|e| (e, None))?;
+        *waited = t0.elapsed();
+        if let Some(s) = reuse(assigned.server()) {
+            assigned.server().counters.inc(Ctr::Reuse);
+            self.counters.inc(Ctr::Reuse);
+            return Ok((assigned, s, Origin::Reused));
+        }
+        let mut attempt = 0u32;
+        loop {
+            let failure = match self.attempt(assigned.server(), dst_port).await {
+                Ok(s) => return Ok((assigned, s, Origin::Fresh)),
+                Err(f) => f,
+            };
+            if attempt >= self.retries {
+                let srv = assigned.server().clone();
+                return Err((NoServer::ConnectFailed(failure), Some(srv)));
+            }
+            attempt += 1;
+            // A refused connection means nothing listens there: when another server can take
+            // the request it moves now, with no turn-around delay (HAProxy waits up to 1 s and
+            // retries the same server). A timed-out connect already cost `timeout connect`.
+            let move_now = failure == ConnectFailure::Refused
+                && self.may_move(hints)
+                && self.another_usable(assigned.index);
+            let redispatch = move_now
+                || (self.options.redispatch && attempt == self.retries && self.servers.len() > 1);
+            // HAProxy counts a redispatch instead of a retry on the attempt that moves.
+            let kind = if redispatch {
+                Ctr::Redispatches
+            } else {
+                Ctr::Retries
+            };
+            assigned.server().counters.inc(kind);
+            self.counters.inc(kind);
+            if redispatch {
+                let failed = assigned.index;
+                drop(assigned);
+                assigned = self
+                    .assign_for(hints, Some(failed), false)
+                    .await
+                    .map_err(|e| (e, None))?;
+            } else if failure == ConnectFailure::Refused {
+                // HAProxy's turn-around: give a restarting server a moment before retrying
+                // (only when no other server can take the request).
+                let pause = self
+                    .timeouts
+                    .connect
+                    .unwrap_or(Duration::from_secs(1))
+                    .min(Duration::from_secs(1));
+                tokio::time::sleep(pause).await;
+            }
+        }
+    }
+}
+
+/// Whether `balance` maps a request to a server by a hash of the request (source, URI, header,
+/// ...), which moving a request to another server would break.
+fn hash_balanced(b: &Balance) -> bool {
+    !matches!(
+        b,
+        Balance::Roundrobin
+            | Balance::StaticRr
+            | Balance::Leastconn
+            | Balance::First
+            | Balance::Random { .. }
+    )
+}

@@ -1,0 +1,281 @@
+//! What HAProxy 2.6 accepts in a request head and what it refuses, beyond httparse's grammar
+//! (issue 19 item 2; the README's malformed-request table is produced by a test that sends each
+//! case to `haproxy` and to fulcrum).
+//!
+//! Two steps. Before parsing, [`normalize`] makes the tolerated forms httparse would refuse
+//! parseable without changing any length (so offsets in the client's buffer stay true):
+//! obs-fold (a header line continued on the next line after SP/HTAB) becomes spaces, as
+//! RFC 9112 5.2 allows and HAProxy does; `HTTP/1.x` with x > 1 is taken as `HTTP/1.1` (RFC
+//! 9112 2.3: a higher minor version is answered as the highest supported one). A major
+//! version other than 1 is refused with 505 (HAProxy forwards it; RFC 9110 15.6.6).
+//! After parsing, [`request`] refuses what HAProxy refuses with 400: `Host` headers that
+//! disagree, a target whose authority (absolute-form, authority-form, or any target not
+//! starting with `/`) differs from `Host` (ignoring case, user info and the scheme's default
+//! port), `CONNECT` without an authority-form target, bytes outside visible ASCII or a `#` in
+//! the target; and with 422 `chunked` after another transfer coding (`gzip, chunked`).
+
+use super::message::Message;
+
+/// Why a request head is refused: the status to answer (the connection is closed after).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused(pub u16);
+
+/// End of the head in `buf` (index after the empty line), if complete.
+fn head_end(buf: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while let Some(p) = buf[i..].iter().position(|&c| c == b'\n') {
+        let at = i + p;
+        let rest = &buf[at + 1..];
+        if rest.first() == Some(&b'\n') {
+            return Some(at + 2);
+        }
+        if rest.starts_with(b"\r\n") {
+            return Some(at + 3);
+        }
+        i = at + 1;
+    }
+    None
+}
+
+/// A same-length copy of the head at the start of `buf` (and of the bytes after it, unchanged)
+/// where obs-folds are spaces and `HTTP/1.x` (x > 1) reads `HTTP/1.1`; `Ok(None)` when there is
+/// nothing to change; `Err(505)` for a major version other than 1.
+pub fn normalize(buf: &[u8]) -> Result<Option<Vec<u8>>, Refused> {
+    let end = head_end(buf).unwrap_or(buf.len());
+    let line_end = buf[..end].iter().position(|&c| c == b'\n').unwrap_or(end);
+    let mut line = &buf[..line_end];
+    if line.last() == Some(&b'\r') {
+        line = &line[..line.len() - 1];
+    }
+    let mut out: Option<Vec<u8>> = None;
+    // The version: the last word of a complete request line.
+    if line_end < end {
+        if let Some(v) = line
+            .rsplit(|&c| c == b' ')
+            .next()
+            .filter(|v| v.len() == 8 && v.starts_with(b"HTTP/") && v[6] == b'.')
+        {
+            let (major, minor) = (v[5], v[7]);
+            if major.is_ascii_digit() && minor.is_ascii_digit() {
+                if major != b'1' {
+                    return Err(Refused(505));
+                }
+                if minor > b'1' {
+                    let at = line.len() - 1;
+                    out.get_or_insert_with(|| buf.to_vec())[at] = b'1';
+                }
+            }
+        }
+    }
+    // obs-fold: a line of the header section starting with SP or HTAB after a field line (a
+    // continued request line is no fold: httparse refuses it, as HAProxy does).
+    let mut i = line_end + 1;
+    while i < end {
+        let Some(p) = buf[i..end].iter().position(|&c| c == b'\n') else {
+            break;
+        };
+        let nl = i + p;
+        let next = nl + 1;
+        if next < end && matches!(buf[next], b' ' | b'\t') {
+            let o = out.get_or_insert_with(|| buf.to_vec());
+            o[nl] = b' ';
+            if nl > 0 && buf[nl - 1] == b'\r' {
+                o[nl - 1] = b' ';
+            }
+        }
+        i = next;
+    }
+    Ok(out)
+}
+
+/// The authority a request target names: the whole target for CONNECT; else the part after
+/// `scheme://` (or the target's start) up to `/` (only: HAProxy 2.6 keeps `?` in it), without
+/// user info. Empty for an origin-form or asterisk-form target.
+fn authority(target: &[u8], connect: bool) -> &[u8] {
+    if connect {
+        return target;
+    }
+    if target.starts_with(b"/") || target == b"*" {
+        return b"";
+    }
+    // A scheme is letters, digits, `+`, `-`, `.` (HAProxy does not ask for a letter first).
+    let scheme = |s: &[u8]| {
+        !s.is_empty()
+            && s.iter()
+                .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
+    };
+    let rest = match target.windows(3).position(|w| w == b"://") {
+        Some(p) if scheme(&target[..p]) => &target[p + 3..],
+        _ => target,
+    };
+    let end = rest.iter().position(|&c| c == b'/').unwrap_or(rest.len());
+    let auth = &rest[..end];
+    match auth.iter().rposition(|&c| c == b'@') {
+        Some(at) => &auth[at + 1..],
+        None => auth,
+    }
+}
+
+/// `host:port` with a non-empty host and a decimal port (CONNECT's authority-form).
+fn host_port(t: &[u8]) -> bool {
+    match t.iter().rposition(|&c| c == b':') {
+        Some(p) => {
+            let port = &t[p + 1..];
+            p > 0 && !port.is_empty() && port.len() <= 5 && port.iter().all(u8::is_ascii_digit)
+        }
+        None => false,
+    }
+}
+
+/// `host[:port]` without the scheme's default port (`http` 80, `https` 443).
+fn without_default_port<'a>(auth: &'a [u8], target: &[u8]) -> &'a [u8] {
+    let default: &[u8] = if target.starts_with(b"http://") {
+        b":80"
+    } else if target.starts_with(b"https://") {
+        b":443"
+    } else {
+        return auth;
+    };
+    auth.strip_suffix(default).unwrap_or(auth)
+}
+
+/// HAProxy's checks of a parsed request head (measured against haproxy 2.6: see
+/// `crates/fulcrum/tests/malformed_requests.rs`).
+pub fn request(m: &Message) -> Result<(), Refused> {
+    let bad = Err(Refused(400));
+    let target = m.target();
+    // Visible ASCII only, and no fragment (`#` is never sent in a request target).
+    if target
+        .iter()
+        .any(|&c| !(0x21..0x7f).contains(&c) || c == b'#')
+    {
+        return bad;
+    }
+    // Several Host headers: refused unless they all say the same.
+    let mut hosts = m.headers(b"host").map(super::message::trim);
+    let host = hosts.next();
+    if let Some(h) = host {
+        if hosts.any(|o| !o.eq_ignore_ascii_case(h)) {
+            return bad;
+        }
+    }
+    let connect = m.method().eq_ignore_ascii_case(b"CONNECT");
+    if connect {
+        // CONNECT takes authority-form only.
+        let origin = target.starts_with(b"/") || target == b"*";
+        if origin || target.windows(3).any(|w| w == b"://") {
+            return bad;
+        }
+    }
+    if connect && !host_port(target) {
+        return bad;
+    }
+    // A target naming an authority must agree with Host (when there is one, even empty),
+    // ignoring the scheme's default port.
+    let raw = authority(target, connect);
+    if let Some(h) = host {
+        let (a, h) = (
+            without_default_port(raw, target),
+            without_default_port(h, target),
+        );
+        if !raw.is_empty() && !h.eq_ignore_ascii_case(a) {
+            return bad;
+        }
+    }
+    transfer_codings(m)
+}
+
+/// `chunked` after another transfer coding (`gzip, chunked`): HAProxy 2.6 answers 422, as
+/// it does not decode codings. (Other codings last, or `chunked` twice: 400, `body`.)
+fn transfer_codings(m: &Message) -> Result<(), Refused> {
+    let (mut n, mut chunked) = (0, 0);
+    let mut last_chunked = false;
+    for v in m.headers(b"transfer-encoding") {
+        for part in v.split(|&c| c == b',') {
+            // An empty element counts as a coding too (`,chunked`: 422 from HAProxy).
+            n += 1;
+            let p = super::message::trim(part);
+            if !p.is_empty() {
+                last_chunked = p.eq_ignore_ascii_case(b"chunked");
+                chunked += usize::from(last_chunked);
+            }
+        }
+    }
+    if last_chunked && chunked == 1 && n > 1 {
+        return Err(Refused(422));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(head: &[u8]) -> Message {
+        let mut m = Message::new();
+        assert!(matches!(m.parse_request(head), Ok(Some(_))), "{head:?}");
+        m
+    }
+
+    #[test]
+    fn obs_fold_becomes_spaces_with_the_same_length() {
+        let h = b"GET / HTTP/1.1\r\nHost: t\r\nX-A: a\r\n  b\r\n\r\nbody\r\n x";
+        let n = normalize(h).expect("ok").expect("changed");
+        assert_eq!(n.len(), h.len());
+        assert_eq!(
+            &n[..],
+            &b"GET / HTTP/1.1\r\nHost: t\r\nX-A: a    b\r\n\r\nbody\r\n x"[..]
+        );
+        assert_eq!(normalize(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"), Ok(None));
+    }
+
+    #[test]
+    fn versions() {
+        let n = normalize(b"GET / HTTP/1.2\r\nHost: t\r\n\r\n")
+            .expect("ok")
+            .expect("changed");
+        assert!(n.starts_with(b"GET / HTTP/1.1\r\n"));
+        assert_eq!(
+            normalize(b"GET / HTTP/2.0\r\nHost: t\r\n\r\n"),
+            Err(Refused(505))
+        );
+        // A partial request line is left alone.
+        assert_eq!(normalize(b"GET / HTTP/2.0"), Ok(None));
+    }
+
+    #[test]
+    fn targets_and_hosts() {
+        let ok = |h: &[u8]| request(&parsed(h)).is_ok();
+        assert!(ok(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(ok(b"GET http://t/ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(ok(b"GET * HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(ok(b"CONNECT t:80 HTTP/1.1\r\nHost: t:80\r\n\r\n"));
+        assert!(ok(b"GET / HTTP/1.1\r\n\r\n"));
+        assert!(ok(b"GET http://T:80/ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(ok(b"GET http://u@t/ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(ok(b"GET t:80 HTTP/1.1\r\nHost: t:80\r\n\r\n"));
+        assert!(ok(b"GET @ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(ok(b"GET / HTTP/1.1\r\nHost: t\r\nHost: T\r\n\r\n"));
+        assert!(!ok(b"GET http://a/ HTTP/1.1\r\nHost: b\r\n\r\n"));
+        assert!(!ok(b"GET t:80 HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(!ok(b"GET H/T HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(!ok(b"GET ?/ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(!ok(b"GET T/ HTTP/1.1\r\nHost: \r\n\r\n"));
+        assert!(!ok(b"GET h@.ttp://u@t/ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(ok(b"GET 1ttp://t/ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(!ok(b"GET http://:80/ HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(!ok(b"CONNECT t:8H0 HTTP/1.1\r\n\r\n"));
+        assert_eq!(
+            request(&parsed(
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )),
+            Err(Refused(422))
+        );
+        assert!(ok(b"GET ?/ HTTP/1.1\r\n\r\n"));
+        assert!(!ok(b"GET /a#b HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(!ok(b"CONNECT / HTTP/1.1\r\nHost: t\r\n\r\n"));
+        assert!(!ok(b"CONNECT t:80 HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assert!(!ok(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"));
+        assert!(!ok(b"GET /\xc3\xa9 HTTP/1.1\r\nHost: t\r\n\r\n"));
+    }
+}

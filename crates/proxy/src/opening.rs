@@ -1,0 +1,238 @@
+//! The opening of a `mode tcp` session: from the server connection's establishment until the
+//! server's first byte. The client's bytes forwarded meanwhile are kept (up to a cap), so a
+//! server that resets the connection before answering (killed with the request still in its
+//! accept queue or unread) can be replaced by another one and the bytes replayed there: the
+//! client sees no failure. Once the server has sent a byte, or the client has sent more than
+//! the cap, or half-closed, the session is committed to that server and the byte tunnel takes
+//! over. An opening bounded by the session's idle timeout ends as a timeout would.
+//!
+//! Replayed: a reset (or a failed write) before the server's first byte, whatever was sent (a
+//! server resets a connection closed with unread data, so it did not consume it all); a clean
+//! close before the first byte only when nothing was sent yet (a server that read a request
+//! and closed may have acted on it: that ends as a server close, as in HAProxy).
+
+use crate::stream::ClientStream;
+use bytes::BytesMut;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// How an opening ended.
+#[derive(Debug)]
+pub enum Opening {
+    /// The server answered (or the client closed or sent more than the cap): tunnel from
+    /// here. `sent`: client bytes already forwarded.
+    Committed { sent: u64 },
+    /// The server failed before answering: replay these client bytes elsewhere.
+    Replay(BytesMut),
+    /// Neither side sent a byte within the idle timeout.
+    Idle,
+}
+
+/// Runs the opening on a fresh server connection: first writes `preface` (a PROXY protocol
+/// header) and `kept` (the bytes a failed server had been sent), then relays client bytes to the server until the server's first byte.
+pub async fn open<C: ClientStream, S: ClientStream>(
+    client: &mut C,
+    server: &mut S,
+    preface: &[u8],
+    mut kept: BytesMut,
+    cap: usize,
+    idle: Option<Duration>,
+) -> Opening {
+    if !preface.is_empty() && server.write_all(preface).await.is_err() {
+        return Opening::Replay(kept);
+    }
+    if !kept.is_empty() && server.write_all(&kept).await.is_err() {
+        return Opening::Replay(kept);
+    }
+    let mut deadline = idle.map(|d| tokio::time::Instant::now() + d);
+    loop {
+        let from_client = tokio::select! {
+            biased;
+            r = server.peek_byte() => {
+                return match r {
+                    Ok(n) if n > 0 => Opening::Committed { sent: kept.len() as u64 },
+                    Ok(_) if !kept.is_empty() => Opening::Committed { sent: kept.len() as u64 },
+                    _ => Opening::Replay(kept),
+                };
+            }
+            r = client.peek_byte() => r,
+            _ = sleep_until(deadline) => return Opening::Idle,
+        };
+        if !matches!(from_client, Ok(n) if n > 0) {
+            // The client closed or failed: the tunnel relays that (and any answer).
+            return Opening::Committed {
+                sent: kept.len() as u64,
+            };
+        }
+        let before = kept.len();
+        kept.reserve(4096);
+        match client.read_buf(&mut kept).await {
+            Ok(n) if n > 0 => {}
+            _ => {
+                return Opening::Committed {
+                    sent: before as u64,
+                }
+            }
+        }
+        if server.write_all(&kept[before..]).await.is_err() {
+            return Opening::Replay(kept);
+        }
+        if kept.len() >= cap {
+            return Opening::Committed {
+                sent: kept.len() as u64,
+            };
+        }
+        deadline = idle.map(|d| tokio::time::Instant::now() + d);
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::{TcpListener, TcpStream};
+
+    async fn pair(l: &TcpListener) -> (TcpStream, TcpStream) {
+        let a = l.local_addr().expect("addr");
+        let c = TcpStream::connect(a).await.expect("connect");
+        let (s, _) = l.accept().await.expect("accept");
+        (c, s)
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt")
+    }
+
+    #[test]
+    fn a_reset_before_the_first_byte_asks_for_a_replay_of_what_was_sent() {
+        rt().block_on(async {
+            let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            // client side: `user` is what the client holds, `client` the proxy's end.
+            let (mut user, mut client) = pair(&l).await;
+            let (mut server, mut backend) = pair(&l).await;
+            user.write_all(b"PING\r\n").await.expect("write");
+            let reset = async {
+                let mut got = [0u8; 6];
+                backend.read_exact(&mut got).await.expect("read");
+                assert_eq!(&got, b"PING\r\n");
+                // Unread data at close makes a RST; set linger 0 to force one either way.
+                socket2::SockRef::from(&backend)
+                    .set_linger(Some(Duration::ZERO))
+                    .expect("linger");
+                drop(backend);
+            };
+            let (o, ()) = tokio::join!(
+                open(
+                    &mut client,
+                    &mut server,
+                    b"",
+                    BytesMut::new(),
+                    1 << 14,
+                    None
+                ),
+                reset
+            );
+            match o {
+                Opening::Replay(b) => assert_eq!(&b[..], b"PING\r\n"),
+                o => panic!("{o:?}"),
+            }
+        });
+    }
+
+    #[test]
+    fn the_servers_first_byte_commits_and_replayed_bytes_go_first() {
+        rt().block_on(async {
+            let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let (_user, mut client) = pair(&l).await;
+            let (mut server, mut backend) = pair(&l).await;
+            let answer = async {
+                let mut got = [0u8; 3];
+                backend.read_exact(&mut got).await.expect("read");
+                assert_eq!(&got, b"old");
+                backend.write_all(b"+OK").await.expect("write");
+                backend
+            };
+            let (o, _b) = tokio::join!(
+                open(
+                    &mut client,
+                    &mut server,
+                    b"",
+                    BytesMut::from(&b"old"[..]),
+                    1 << 14,
+                    None
+                ),
+                answer
+            );
+            assert!(matches!(o, Opening::Committed { sent: 3 }), "{o:?}");
+        });
+    }
+
+    #[test]
+    fn a_clean_close_after_a_request_is_not_replayed_but_one_before_is() {
+        rt().block_on(async {
+            let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let (_user, mut client) = pair(&l).await;
+            let (mut server, backend) = pair(&l).await;
+            drop(backend);
+            let o = open(
+                &mut client,
+                &mut server,
+                b"",
+                BytesMut::new(),
+                1 << 14,
+                None,
+            )
+            .await;
+            assert!(matches!(o, Opening::Replay(ref b) if b.is_empty()), "{o:?}");
+
+            let (mut user, mut client) = pair(&l).await;
+            let (mut server, mut backend) = pair(&l).await;
+            user.write_all(b"Q").await.expect("write");
+            let close = async {
+                let mut got = [0u8; 1];
+                backend.read_exact(&mut got).await.expect("read");
+                drop(backend);
+            };
+            let (o, ()) = tokio::join!(
+                open(
+                    &mut client,
+                    &mut server,
+                    b"",
+                    BytesMut::new(),
+                    1 << 14,
+                    None
+                ),
+                close
+            );
+            assert!(matches!(o, Opening::Committed { sent: 1 }), "{o:?}");
+        });
+    }
+
+    #[test]
+    fn silence_ends_as_idle() {
+        rt().block_on(async {
+            let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let (_user, mut client) = pair(&l).await;
+            let (mut server, _backend) = pair(&l).await;
+            let o = open(
+                &mut client,
+                &mut server,
+                b"",
+                BytesMut::new(),
+                1 << 14,
+                Some(Duration::from_millis(50)),
+            )
+            .await;
+            assert!(matches!(o, Opening::Idle), "{o:?}");
+        });
+    }
+}
