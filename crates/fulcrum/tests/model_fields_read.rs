@@ -48,7 +48,6 @@ const COSMETIC: &[(&str, &str, &str)] = &[
 
 /// Read by no subsystem yet: real gaps, each owned elsewhere.
 const NOT_YET: &[(&str, &str, &str)] = &[
-    ("Bind", "crt", "TLS termination: issue 12 (helper `tls`)"),
     ("Bind", "alpn", "TLS termination: issue 12 (helper `tls`)"),
 ];
 
