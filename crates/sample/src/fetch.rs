@@ -257,6 +257,16 @@ pub fn eval(f: &Fetch, env: &dyn Env) -> Option<Value> {
     }
 }
 
+/// Calls `each` with every value of the fetch (stream fetches with several values give them
+/// all, through [`Env::fetch_each`]) until it returns true; whether it did.
+pub fn each(f: &Fetch, env: &dyn Env, each: &mut dyn FnMut(Value) -> bool) -> bool {
+    if f.kw.needs == Needs::Nothing {
+        eval(f, env).is_some_and(each)
+    } else {
+        env.fetch_each(f, each)
+    }
+}
+
 /// A version 4 UUID from the caller's random source, as HAProxy's `uuid` writes it.
 fn uuid4(env: &dyn Env) -> String {
     let mut b = [0u8; 16];
