@@ -294,6 +294,10 @@ pub struct Acl {
     /// `-m METHOD` when written, e.g. `beg`, `str`, `reg`, `found`.
     pub match_method: Option<String>,
     pub patterns: Vec<String>,
+    /// The ACL as written after its name: criterion (a sample expression or an ACL keyword
+    /// such as `hdr_beg(host)`), flags and patterns. The data plane compiles these with the
+    /// sample engine (`fulcrum_sample::acl`); the fields above are a summary for tooling.
+    pub words: Vec<String>,
 }
 
 /// A sample fetch with its optional argument, e.g. `hdr(host)` → name `hdr`, arg `host`.

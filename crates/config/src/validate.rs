@@ -106,6 +106,16 @@ fn acl_references(p: &Proxy, diags: &mut Diagnostics) {
                             p.name
                         ),
                     );
+                } else if !seen.contains_key(r.name.as_str())
+                    && fulcrum_sample::acl::predefined(&r.name).is_none()
+                {
+                    diags.error(
+                        &r.span,
+                        format!(
+                            "predefined ACL '{}' reads TCP content inspection, which fulcrum does not run yet",
+                            r.name
+                        ),
+                    );
                 }
             }
         }

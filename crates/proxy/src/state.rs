@@ -394,14 +394,7 @@ pub fn build_with(
         for ub in &p.use_backends {
             let cond = match &ub.condition {
                 Some(c) => acl::compile_condition(c, &p.acls).map_err(|e| cfg_err(p, e))?,
-                None => acl::compile_condition(
-                    &fulcrum_config::model::Condition {
-                        unless: false,
-                        any_of: vec![vec![]],
-                    },
-                    &p.acls,
-                )
-                .map_err(|e| cfg_err(p, e))?,
+                None => Cond::always(),
             };
             use_backends.push((cond, find(&ub.backend.name)?));
         }

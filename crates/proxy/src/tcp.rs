@@ -41,12 +41,7 @@ pub async fn serve<C: ClientStream>(
     let accept_wall = SystemTime::now();
     let src = crate::net::canonical(peer.ip());
     // Phase: route.
-    let ctx = Ctx {
-        src,
-        dst_port: local.port(),
-        req: None,
-        res: None,
-    };
+    let ctx = Ctx::new(peer, local, None, None);
     let log = |d: Done<'_>| log_tcp(&fe, peer, local, accept_wall, accepted.elapsed(), &d);
     let Some(be) = crate::route::backend_for(&fe, &ctx) else {
         return log(Done {

@@ -41,7 +41,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             "handover",
             "sockpair",
             "bind",
-            "acl",
             "http::body",
             "http::headers",
             // On main since the sample-language merge (uses http::message, net).
@@ -49,6 +48,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tunnel",
         ],
     ),
+    ("conditions: ACLs on the sample engine", &["acl"]),
     (
         "server connections, applets, log lines",
         &["connect", "applet", "logline"],

@@ -50,6 +50,39 @@ pub fn keyword(name: &str) -> Option<(&'static str, Method)> {
     Some((kw.name, *method))
 }
 
+/// HAProxy's predefined ACLs, as the ACL lines they stand for (RDP_COOKIE, REQ_CONTENT and
+/// WAIT_END read TCP content inspection, which fulcrum does not run: not here).
+pub const PREDEFINED: &[(&str, &str)] = &[
+    ("TRUE", "always_true"),
+    ("FALSE", "always_false"),
+    ("HTTP", "req.proto_http"),
+    ("HTTP_1.0", "req.ver 1.0"),
+    ("HTTP_1.1", "req.ver 1.1"),
+    ("HTTP_2.0", "req.ver 2.0"),
+    ("HTTP_3.0", "req.ver 3.0"),
+    ("HTTP_CONTENT", "hdr_val(content-length) gt 0"),
+    ("HTTP_URL_ABS", "url_reg ^[^/:]*://"),
+    ("HTTP_URL_SLASH", "url_beg /"),
+    ("HTTP_URL_STAR", "url *"),
+    ("LOCALHOST", "src 127.0.0.1/8 ::1"),
+    ("METH_CONNECT", "method CONNECT"),
+    ("METH_DELETE", "method DELETE"),
+    ("METH_GET", "method GET HEAD"),
+    ("METH_HEAD", "method HEAD"),
+    ("METH_OPTIONS", "method OPTIONS"),
+    ("METH_POST", "method POST"),
+    ("METH_PUT", "method PUT"),
+    ("METH_TRACE", "method TRACE"),
+];
+
+/// The words of predefined ACL `name`, if fulcrum runs it.
+pub fn predefined(name: &str) -> Option<Vec<String>> {
+    PREDEFINED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, def)| def.split(' ').map(str::to_string).collect())
+}
+
 /// Where a pattern file is looked for and which sets are loaded already.
 fn pattern_file(
     c: &mut Compiler,
@@ -259,6 +292,18 @@ mod tests {
         assert!(m("always_true"));
         assert!(!m("always_false"));
         assert!(m("str(abc),length 3"));
+    }
+
+    #[test]
+    fn predefined_acls_compile() {
+        for (name, _) in PREDEFINED {
+            let words = predefined(name).expect("listed");
+            assert!(compile(&words, &mut Compiler::default()).is_ok(), "{name}");
+        }
+        let words = predefined("METH_POST").expect("listed");
+        assert!(compile(&words, &mut Compiler::default())
+            .expect("compiles")
+            .matches(&Req));
     }
 
     #[test]

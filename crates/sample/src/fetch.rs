@@ -173,6 +173,7 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("url_param", [S, S], 0, Str, Request),
     kw!("urlp", [S, S], 0, Str, Request),
     kw!("req.ver", [], 0, Str, Request),
+    kw!("req.proto_http", [], 0, Bool, Request),
     kw!("req_ver", [], 0, Str, Request),
     kw!("req.hdr", [S, I], 0, Str, Request),
     kw!("hdr", [S, I], 0, Str, Request),

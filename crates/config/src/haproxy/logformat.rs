@@ -24,6 +24,7 @@ pub const HTTP_FETCHES: &[&str] = &[
     "url_param",
     "urlp",
     "req.ver",
+    "req.proto_http",
     "req_ver",
     "req.hdr",
     "hdr",
@@ -71,6 +72,16 @@ pub const HTTP_VARS: &[&str] = &[
     "ci", "cp", "fi", "fp", "ST", "HM", "HU", "HP", "HQ", "HV", "r",
 ];
 
+/// Whether the data plane answers fetch `name` (the sample crate answers the process-level
+/// ones itself); an error naming it otherwise.
+pub fn check_answered(name: &str) -> Result<(), String> {
+    if HTTP_FETCHES.contains(&name) || PROCESS_FETCHES.contains(&name) {
+        Ok(())
+    } else {
+        Err(format!("fetch '{name}' is not run by fulcrum yet"))
+    }
+}
+
 /// Checks a log-format string used in a rule value; `request`: an `http-request` rule (no
 /// response to read). `what` names the value in the message.
 pub fn check_rule_value(text: &str, request: bool, what: &str) -> Result<(), String> {
@@ -86,12 +97,7 @@ pub fn check_rule_value(text: &str, request: bool, what: &str) -> Result<(), Str
         match node {
             Node::Lit(_) => {}
             Node::Expr(e, _) => {
-                let name = e.fetch.kw.name;
-                if !HTTP_FETCHES.contains(&name) && !PROCESS_FETCHES.contains(&name) {
-                    return Err(format!(
-                        "{what} '{text}': fetch '{name}' is not run by fulcrum in rule values yet"
-                    ));
-                }
+                check_answered(e.fetch.kw.name).map_err(|e| format!("{what} '{text}': {e}"))?;
             }
             Node::Var(v, _) => {
                 if !HTTP_VARS.contains(v) {

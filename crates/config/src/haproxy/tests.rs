@@ -513,7 +513,7 @@ fn acl_and_backend_reference_errors() {
         .filter(|s| !s.contains("'b'"))
         .collect::<Vec<_>>()
     );
-    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind :80\n acl x pth_beg /a\n")), vec!["t.cfg:7: error: unknown fetch method 'pth_beg' in ACL expression 'pth_beg' (did you mean 'path_beg'?)"]);
+    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind :80\n acl x pth_beg /a\n")), vec!["t.cfg:7: error: ACL 'x': 'pth_beg': column 1: unknown fetch 'pth_beg' (did you mean 'path_beg'?)"]);
     assert_eq!(
         errors(&format!(
             "{TIMEOUTS}frontend f\n bind :80\n use_backend b when x\nbackend b\n"

@@ -189,12 +189,7 @@ pub fn apply(
 ) -> Verdict {
     for rule in rules {
         if let Some(c) = &rule.cond {
-            let ctx = Ctx {
-                src: crate::net::canonical(env.src.ip()),
-                dst_port: env.dst.port(),
-                req: Some(req),
-                res: res.as_deref(),
-            };
+            let ctx = Ctx::new(env.src, env.dst, Some(req), res.as_deref());
             if !c.eval(&ctx) {
                 continue;
             }

@@ -17,6 +17,39 @@ pub struct HttpEnv<'a> {
     pub res: Option<&'a Message>,
 }
 
+impl<'a> HttpEnv<'a> {
+    pub fn new(
+        src: SocketAddr,
+        dst: SocketAddr,
+        req: Option<&'a Message>,
+        res: Option<&'a Message>,
+    ) -> HttpEnv<'a> {
+        HttpEnv { src, dst, req, res }
+    }
+
+    /// Every value of a multi-valued fetch without an occurrence argument (`None` for any
+    /// other fetch): what ACLs test one by one.
+    fn all_values(&self, f: &Fetch) -> Option<Vec<Vec<u8>>> {
+        if f.args.len() > 1 {
+            return None;
+        }
+        let v = match f.kw.name {
+            "req.hdr" | "hdr" => values(self.req?, str_arg_of(f), true),
+            "req.fhdr" | "fhdr" => values(self.req?, str_arg_of(f), false),
+            "res.hdr" | "shdr" => values(self.res?, str_arg_of(f), true),
+            "res.fhdr" => values(self.res?, str_arg_of(f), false),
+            "req.cook" | "cook" => cookies(self.req?, b"cookie", str_arg_of(f)),
+            "res.cook" => cookies(self.res?, b"set-cookie", str_arg_of(f)),
+            _ => return None,
+        };
+        Some(v.into_iter().map(<[u8]>::to_vec).collect())
+    }
+}
+
+fn str_arg_of<'f>(f: &'f Fetch) -> &'f [u8] {
+    f.args.first().map_or(&b""[..], Arg::as_bytes)
+}
+
 fn ip(a: IpAddr) -> Value {
     match crate::net::canonical(a) {
         IpAddr::V4(v4) => Value::Ipv4(v4),
@@ -125,6 +158,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                 })
             }
             "req.ver" | "req_ver" => Some(version(req?)),
+            "req.proto_http" => Some(Value::Bool(req.is_some())),
             "res.ver" => Some(version(res?)),
             "status" => Some(Value::Sint(i64::from(res?.status))),
             "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
@@ -153,6 +187,13 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                 None,
             )?),
             _ => None,
+        }
+    }
+
+    fn fetch_each(&self, f: &Fetch, each: &mut dyn FnMut(Value) -> bool) -> bool {
+        match self.all_values(f) {
+            Some(all) => all.into_iter().any(|v| each(Value::Str(v))),
+            None => self.fetch(f).is_some_and(each),
         }
     }
 

@@ -263,12 +263,7 @@ impl<C: ClientStream> Session<C> {
         }
         // Phase: route.
         let be = {
-            let ctx = Ctx {
-                src,
-                dst_port: self.local.port(),
-                req: Some(&self.req),
-                res: None,
-            };
+            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None);
             crate::route::backend_for(&fe, &ctx)
         };
         let Some(be) = be else {
