@@ -13,7 +13,7 @@ use crate::error::ProxyError;
 use crate::http::errors::ErrorPages;
 use crate::http::headers::ForwardForRt;
 use crate::http::policy::HttpPolicy;
-use crate::http::rules::{self, Rule};
+use crate::http::rules::{self, Fmt, Rule};
 use crate::log::Logger;
 use crate::observe::SinkSlot;
 use crate::server::{ServerRt, Target};
@@ -25,10 +25,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, OnceLock, Weak};
 use tokio::sync::{watch, Semaphore};
 
+/// Where a `use_backend` rule sends the request.
+pub enum Route {
+    Backend(Arc<Backend>),
+    /// A log-format name (`use_backend %[req.hdr(host),lower,map(hosts.map)]`), rendered per
+    /// request and looked up among the backends; none found: the `default_backend`, as
+    /// HAProxy.
+    Named(Fmt, HashMap<String, Arc<Backend>>),
+}
+
 pub struct Frontend {
     pub name: String,
     pub mode: Mode,
-    pub use_backends: Vec<(Cond, Arc<Backend>)>,
+    pub use_backends: Vec<(Cond, Route)>,
     pub default_backend: Option<Arc<Backend>>,
     pub http_request: Vec<Rule>,
     pub http_response: Vec<Rule>,
@@ -396,7 +405,15 @@ pub fn build_with(
                 Some(c) => acl::compile_condition(c, &p.acls).map_err(|e| cfg_err(p, e))?,
                 None => Cond::always(),
             };
-            use_backends.push((cond, find(&ub.backend.name)?));
+            let target = if ub.backend.name.contains('%') {
+                Route::Named(
+                    Fmt::parse(&ub.backend.name).map_err(|e| cfg_err(p, e))?,
+                    backends.clone(),
+                )
+            } else {
+                Route::Backend(find(&ub.backend.name)?)
+            };
+            use_backends.push((cond, target));
         }
         let default_backend = match (&p.default_backend, p.kind.is_backend()) {
             (Some(r), _) => Some(find(&r.name)?),

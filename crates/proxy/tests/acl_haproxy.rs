@@ -55,7 +55,7 @@ const CONDS: &[(&str, &str)] = &[
     ("true-false", "TRUE !FALSE"),
 ];
 
-fn cfg(front: u16, b1: SocketAddr, b2: SocketAddr, list: &str) -> String {
+fn cfg(front: u16, b1: SocketAddr, b2: SocketAddr, list: &str, map: &str) -> String {
     let mut c = format!(
         "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
          frontend f\n  bind 127.0.0.1:{front}\n\
@@ -89,7 +89,8 @@ fn cfg(front: u16, b1: SocketAddr, b2: SocketAddr, list: &str) -> String {
     }
     c.push_str("  http-request set-header X-M-unless 1 unless api\n");
     c.push_str(&format!(
-        "  use_backend b2 if api !json || {{ hdr(host) -i two.example }}\n\
+        "  use_backend %[req.hdr(host),lower,map({map})] if {{ req.hdr(x-dyn) -m found }}\n\
+         \x20 use_backend b2 if api !json || {{ hdr(host) -i two.example }}\n\
          \x20 default_backend b1\n\
          backend b1\n  server s {b1}\n\
          backend b2\n  server s {b2}\n"
@@ -104,6 +105,10 @@ const REQUESTS: &[&str] = &[
     "PUT /x HTTP/1.1\r\nHost: h\r\nCookie: SID=XYZ\r\nContent-Length: 0\r\n\r\n",
     "GET / HTTP/1.1\r\nHost: www.example.com\r\nX-List: one,two\r\n\r\n",
     "HEAD /api/z.JSON HTTP/1.1\r\nHost: a.example.org:8080\r\n\r\n",
+    // `use_backend %[...]`: a map names the backend; an unknown name or none: default_backend.
+    "GET /dyn HTTP/1.1\r\nHost: DYN2\r\nX-Dyn: 1\r\n\r\n",
+    "GET /api/dyn HTTP/1.1\r\nHost: bad\r\nX-Dyn: 1\r\n\r\n",
+    "GET /api/dyn HTTP/1.1\r\nHost: unmapped\r\nX-Dyn: 1\r\n\r\n",
 ];
 
 /// Each request's marker headers (sorted) and the backend that answered, by request.
@@ -148,10 +153,13 @@ async fn conditions_match_as_haproxy_matches_them() {
     let list = dir.0.join("paths.lst");
     std::fs::write(&list, "# paths\n/x\n\n/CHECK/a\n").expect("write list");
     let list = list.display().to_string();
+    let map = dir.0.join("hosts.map");
+    std::fs::write(&map, "dyn2 b2\ndyn1 b1\nbad nosuch\n").expect("write map");
+    let map = map.display().to_string();
 
     let (b1, b2) = (Backend::start("b1").await, Backend::start("b2").await);
     let front = free_port();
-    let h = start(&cfg(front, b1.addr, b2.addr, &list)).await;
+    let h = start(&cfg(front, b1.addr, b2.addr, &list, &map)).await;
     let ours = run(front, &b1, &b2).await;
     h.shutdown(Duration::from_secs(1)).await;
     // Not vacuous: markers differ between requests, and both backends are used.
@@ -159,10 +167,16 @@ async fn conditions_match_as_haproxy_matches_them() {
     assert!(!ours[2].1.contains(&"x-m-api=1".to_string()), "{ours:?}");
     assert_eq!(ours[1].0, "b2", "{ours:?}");
     assert_eq!(ours[2].0, "b1", "{ours:?}");
+    assert_eq!(ours[6].0, "b2", "routed by the map: {ours:?}");
+    assert_eq!(
+        ours[7].0, "b1",
+        "unknown backend name: default_backend: {ours:?}"
+    );
 
     let (h1, h2) = (Backend::start("b1").await, Backend::start("b2").await);
     let hfront = free_port();
-    let Some(_haproxy) = Haproxy::start(&cfg(hfront, h1.addr, h2.addr, &list), addr(hfront)).await
+    let Some(_haproxy) =
+        Haproxy::start(&cfg(hfront, h1.addr, h2.addr, &list, &map), addr(hfront)).await
     else {
         return;
     };

@@ -253,6 +253,9 @@ fn apply(
         }
         "use_backend" => {
             let name = line.need(1, "a backend name")?.to_string();
+            if name.contains('%') {
+                super::logformat::check_rule_value(&name, true, "the backend name")?;
+            }
             let condition = match line.arg(2) {
                 None => None,
                 Some(_) => Some(acl::condition(line, 2)?),

@@ -46,7 +46,7 @@ impl<'a> HttpEnv<'a> {
     }
 }
 
-fn str_arg_of<'f>(f: &'f Fetch) -> &'f [u8] {
+fn str_arg_of(f: &Fetch) -> &[u8] {
     f.args.first().map_or(&b""[..], Arg::as_bytes)
 }
 
