@@ -210,6 +210,9 @@ pub struct Proxy {
     pub external_check: ExternalCheck,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
+    /// `tcp-request connection|session|content` and `tcp-response content` rules, in order
+    /// (a named `defaults` section's first).
+    pub tcp_rules: TcpRules,
     pub stick_table: Option<StickTable>,
     pub stick_rules: Vec<StickRule>,
     pub logs: Vec<LogTarget>,
@@ -624,6 +627,47 @@ pub enum ExpectKind {
     Hdr,
     /// A header, its full value.
     Fhdr,
+}
+
+/// A proxy's `tcp-request` / `tcp-response` rules by phase.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TcpRules {
+    pub connection: Vec<TcpRule>,
+    pub session: Vec<TcpRule>,
+    pub content: Vec<TcpRule>,
+    pub response: Vec<TcpRule>,
+    /// `tcp-request inspect-delay`.
+    pub inspect_delay: Option<std::time::Duration>,
+    /// `tcp-response inspect-delay`.
+    pub response_inspect_delay: Option<std::time::Duration>,
+}
+
+impl TcpRules {
+    pub fn is_empty(&self) -> bool {
+        self.connection.is_empty()
+            && self.session.is_empty()
+            && self.content.is_empty()
+            && self.response.is_empty()
+    }
+}
+
+/// One `tcp-request` / `tcp-response` rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TcpRule {
+    pub span: Span,
+    pub action: TcpAction,
+    pub condition: Option<Condition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+pub enum TcpAction {
+    /// Stops the rules of this phase; the connection goes on.
+    Accept,
+    /// Closes the connection at once.
+    Reject,
+    /// Closes the connection without telling the client (no FIN/RST reaches it).
+    SilentDrop,
 }
 
 /// One `http-request` or `http-response` rule.

@@ -125,6 +125,12 @@ fn acl_references(p: &Proxy, diags: &mut Diagnostics) {
             check(c);
         }
     }
+    let t = &p.tcp_rules;
+    for r in t.connection.iter().chain(&t.session).chain(&t.content) {
+        if let Some(c) = &r.condition {
+            check(c);
+        }
+    }
     for r in p.http_request.iter().chain(&p.http_response) {
         if let Some(c) = &r.condition {
             check(c);

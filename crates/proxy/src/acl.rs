@@ -87,6 +87,16 @@ impl Cond {
         }
     }
 
+    /// The most any of its ACLs reads (a connection-phase rule cannot read a request).
+    pub fn needs(&self) -> fulcrum_sample::fetch::Needs {
+        self.any_of
+            .iter()
+            .flatten()
+            .flat_map(|(_, acls)| acls.iter().map(|a| a.expr.needs()))
+            .max()
+            .unwrap_or(fulcrum_sample::fetch::Needs::Nothing)
+    }
+
     pub fn eval(&self, ctx: &Ctx<'_>) -> bool {
         let r = self.any_of.iter().any(|all| {
             all.iter()

@@ -39,6 +39,7 @@ pub mod sockpair;
 pub mod state;
 pub mod stream;
 pub mod tcp;
+pub mod tcp_rules;
 pub mod termination;
 pub mod tunnel;
 

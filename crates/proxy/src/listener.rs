@@ -10,6 +10,7 @@
 
 use crate::state::Frontend;
 use crate::stream::{ClientStream, Conn};
+use crate::tcp_rules::Verdict;
 use fulcrum_config::model::Mode;
 use socket2::{Domain, Socket};
 use std::net::SocketAddr;
@@ -185,14 +186,30 @@ pub async fn accept_loop(
         };
         let stop = stop.clone();
         match conn {
-            Conn::Tcp(sock, peer, local) => {
-                spawn_session(fe, sock, peer, local, stop, counted, permits)
-            }
+            Conn::Tcp(sock, peer, local) => match connection_rules(&fe, peer, local) {
+                Verdict::Accept => spawn_session(fe, sock, peer, local, stop, counted, permits),
+                Verdict::Reject => drop(sock),
+                Verdict::SilentDrop => crate::tcp_rules::silence(&sock),
+            },
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);
-                spawn_session(fe, sock, me, me, stop, counted, permits)
+                if connection_rules(&fe, me, me) == Verdict::Accept {
+                    spawn_session(fe, sock, me, me, stop, counted, permits)
+                }
             }
         }
+    }
+}
+
+/// `tcp-request connection` then `session` rules (fulcrum has no handshake between them).
+fn connection_rules(fe: &Frontend, peer: SocketAddr, local: SocketAddr) -> Verdict {
+    if fe.tcp_connection.is_empty() && fe.tcp_session.is_empty() {
+        return Verdict::Accept;
+    }
+    let ctx = crate::acl::Ctx::new(peer, local, None, None);
+    match crate::tcp_rules::eval(&fe.tcp_connection, &ctx) {
+        Verdict::Accept => crate::tcp_rules::eval(&fe.tcp_session, &ctx),
+        other => other,
     }
 }
 

@@ -17,8 +17,10 @@ use crate::http::rules::{self, Fmt, Rule};
 use crate::log::Logger;
 use crate::observe::SinkSlot;
 use crate::server::{ServerRt, Target};
+use crate::tcp_rules;
 use fulcrum_config::model::{Mode, Proxy, ProxyOptions, ServerPort, Timeouts, UnixAddress};
 use fulcrum_config::Config;
+use fulcrum_sample::fetch::Needs;
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -41,6 +43,13 @@ pub struct Frontend {
     pub default_backend: Option<Arc<Backend>>,
     pub http_request: Vec<Rule>,
     pub http_response: Vec<Rule>,
+    /// `tcp-request connection` / `session` / `content` rules of this frontend (or listen).
+    pub tcp_connection: Vec<tcp_rules::Rule>,
+    pub tcp_session: Vec<tcp_rules::Rule>,
+    pub tcp_content: Vec<tcp_rules::Rule>,
+    /// `tcp-request content` rules of the backends (not listens) that have some, by name:
+    /// run once a request reaches that backend.
+    pub backend_tcp_content: Arc<HashMap<String, Vec<tcp_rules::Rule>>>,
     pub timeouts: Timeouts,
     pub options: ProxyOptions,
     /// `option forwardfor`, compiled.
@@ -354,6 +363,15 @@ fn build_backend(
     Ok(Backend::new(parts, policy))
 }
 
+fn tcp_phase(
+    p: &Proxy,
+    rules: &[fulcrum_config::model::TcpRule],
+    max: Needs,
+    phase: &str,
+) -> Result<Vec<tcp_rules::Rule>, ProxyError> {
+    tcp_rules::compile(rules, &p.acls, max, phase).map_err(|e| cfg_err(p, e))
+}
+
 /// Builds the run-time state for `config` without applets (no `use-service`, no stats
 /// pages), carrying servers (and the observation sink) over from `old`.
 pub fn build(config: &Config, old: Option<&Generation>) -> Result<Generation, ProxyError> {
@@ -391,6 +409,14 @@ pub fn build_with(
     let head_limit = bufsize
         .saturating_sub(config.global.tune_maxrewrite as usize)
         .max(512);
+    let mut be_content = HashMap::new();
+    for p in config.backends().filter(|p| !p.kind.is_frontend()) {
+        if !p.tcp_rules.content.is_empty() {
+            let rules = tcp_phase(p, &p.tcp_rules.content, Needs::Response, "content")?;
+            be_content.insert(p.name.clone(), rules);
+        }
+    }
+    let backend_tcp_content = Arc::new(be_content);
     let mut frontends = HashMap::new();
     for p in config.frontends() {
         let find = |name: &str| {
@@ -429,6 +455,15 @@ pub fn build_with(
                 default_backend,
                 http_request: cx.rules(p, &p.http_request)?,
                 http_response: cx.rules(p, &p.http_response)?,
+                tcp_connection: tcp_phase(
+                    p,
+                    &p.tcp_rules.connection,
+                    Needs::Connection,
+                    "connection",
+                )?,
+                tcp_session: tcp_phase(p, &p.tcp_rules.session, Needs::Connection, "session")?,
+                tcp_content: tcp_phase(p, &p.tcp_rules.content, Needs::Response, "content")?,
+                backend_tcp_content: backend_tcp_content.clone(),
                 timeouts: p.timeouts.clone(),
                 options: p.options.clone(),
                 forwardfor: p.options.forwardfor.as_ref().map(ForwardForRt::new),

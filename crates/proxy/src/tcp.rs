@@ -29,6 +29,19 @@ struct Done<'a> {
     retries: u32,
 }
 
+/// A connection a `tcp-request content` rule ended (logged `PR--`, as HAProxy).
+fn rejected(backend: Option<&Backend>) -> Done<'_> {
+    Done {
+        backend,
+        server: None,
+        queue: None,
+        connect: None,
+        bytes: 0,
+        term: Termination::PROXY_REQUEST,
+        retries: 0,
+    }
+}
+
 /// Serves one `mode tcp` connection.
 pub async fn serve<C: ClientStream>(
     fe: Arc<Frontend>,
@@ -43,6 +56,10 @@ pub async fn serve<C: ClientStream>(
     // Phase: route.
     let ctx = Ctx::new(peer, local, None, None);
     let log = |d: Done<'_>| log_tcp(&fe, peer, local, accept_wall, accepted.elapsed(), &d);
+    // Phase: `tcp-request content` rules (the frontend's, then the backend's once routed).
+    if crate::tcp_rules::content(&fe.tcp_content, &ctx, &client) {
+        return log(rejected(None));
+    }
     let Some(be) = crate::route::backend_for(&fe, &ctx) else {
         return log(Done {
             backend: None,
@@ -54,6 +71,11 @@ pub async fn serve<C: ClientStream>(
             retries: 0,
         });
     };
+    if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
+        if crate::tcp_rules::content(rules, &ctx, &client) {
+            return log(rejected(Some(be.as_ref())));
+        }
+    }
     // Phase: persistence: a client stuck to a usable server goes back to it.
     let hints = Hints {
         src: Some(src),

@@ -51,7 +51,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("conditions: ACLs on the sample engine", &["acl"]),
     (
         "server connections, applets, log lines",
-        &["connect", "applet", "logline"],
+        &["connect", "applet", "logline", "tcp_rules"],
     ),
     ("HTTP rules", &["http::rules"]),
     (

@@ -9,6 +9,7 @@ mod acl;
 mod api;
 mod bind;
 pub mod cluster;
+mod defaults_rules;
 mod global;
 mod http_check;
 mod lexer;
@@ -22,6 +23,7 @@ mod server;
 mod source;
 mod suggest;
 mod tcp_check;
+mod tcp_rules;
 
 pub use acl::PREDEFINED as PREDEFINED_ACLS;
 pub use lexer::{expand_address, split_line, Lexed};
@@ -82,6 +84,8 @@ pub struct Parser {
     proxies: Vec<Proxy>,
     named_defaults: Vec<Defaults>,
     last_defaults: Defaults,
+    /// Which side (frontend or backend) inherited each rule-holding defaults section first.
+    rule_users: std::collections::HashMap<String, ProxyKind>,
     section: Section,
     api: Option<Api>,
     env: std::rc::Rc<EnvFn>,
@@ -107,6 +111,7 @@ impl Parser {
             global_seen: false,
             proxies: Vec::new(),
             named_defaults: Vec::new(),
+            rule_users: Default::default(),
             last_defaults: Defaults::builtin(),
             section: Section::None,
             api: None,
@@ -243,6 +248,7 @@ impl Parser {
                     },
                     None => Defaults::builtin(),
                 };
+                d.proxy.name = name.clone().unwrap_or_default();
                 d.name = name;
                 d.span = span;
                 self.section = Section::Defaults(d);
@@ -267,6 +273,14 @@ impl Parser {
                     },
                     None => self.last_defaults.clone(),
                 };
+                if defaults_rules::has_rules(&base.proxy) {
+                    let section = base.name.clone().unwrap_or_default();
+                    if let Err(e) =
+                        defaults_rules::check_user(&mut self.rule_users, &section, &base.span, kind)
+                    {
+                        diags.error(&span, e);
+                    }
+                }
                 let mut proxy = proxy::inherit(&base.proxy, name, kind, span);
                 proxy.defaults = base.name.clone();
                 self.section = Section::Proxy(Draft {

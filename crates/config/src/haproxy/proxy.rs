@@ -6,7 +6,7 @@
 
 use super::line::{number, number_in, Line};
 use super::suggest::did_you_mean;
-use super::{acl, bind, global, options, rules, server};
+use super::{acl, bind, global, options, rules, server, tcp_rules};
 use crate::diagnostics::{Diagnostics, Span};
 use crate::model::{
     Balance, ErrorFile, Mode, Proxy, ProxyKind, ProxyOptions, Reference, Server, Stats, Timeouts,
@@ -37,6 +37,7 @@ pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
         external_check: Default::default(),
         http_request: Vec::new(),
         http_response: Vec::new(),
+        tcp_rules: Default::default(),
         stick_table: None,
         stick_rules: Vec::new(),
         logs: Vec::new(),
@@ -56,8 +57,10 @@ pub fn inherit(base: &Proxy, name: String, kind: ProxyKind, span: Span) -> Proxy
     p.acls.clear();
     p.use_backends.clear();
     p.servers.clear();
-    p.http_request.clear();
-    p.http_response.clear();
+    // Rules of a named `defaults` section run before the proxy's own (HAProxy 2.5+); the
+    // ACLs they name are the section's, kept apart from the proxy's under a name no `acl`
+    // line can spell.
+    super::defaults_rules::inherit(&mut p, base);
     p.stick_rules.clear();
     p.stick_table = None;
     p.http_check.inherited = !p.http_check.rules.is_empty();
@@ -77,6 +80,8 @@ enum Cap {
     },
     /// Any proxy, not defaults.
     ProxyOnly,
+    /// Any proxy and a named `defaults` section (rules and their ACLs, HAProxy 2.5+).
+    ProxyOrNamedDefaults,
     Any,
 }
 
@@ -89,8 +94,6 @@ const IGNORED: &[&str] = &[
     "http-reuse",
     "compression",
     "capture",
-    "tcp-request",
-    "tcp-response",
     "monitor-uri",
     "monitor",
     "unique-id-format",
@@ -150,6 +153,8 @@ const KNOWN: &[&str] = &[
     "external-check",
     "http-request",
     "http-response",
+    "tcp-request",
+    "tcp-response",
     "stick-table",
     "stick",
     "log",
@@ -198,13 +203,17 @@ fn apply(
         "server" => Cap::Backend { defaults_ok: false },
         "balance" | "default-server" | "cookie" | "http-check" | "tcp-check" | "external-check"
         | "retries" | "fullconn" | "source" => Cap::Backend { defaults_ok: true },
-        "acl" | "http-request" | "http-response" | "stick-table" | "stick" => Cap::ProxyOnly,
+        "acl" | "http-request" | "http-response" | "tcp-request" | "tcp-response" => {
+            Cap::ProxyOrNamedDefaults
+        }
+        "stick-table" | "stick" => Cap::ProxyOnly,
         _ => Cap::Any,
     };
     let section_name = section.map(ProxyKind::keyword).unwrap_or("defaults");
     let allowed = match (cap, section) {
         (Cap::Any, _) => true,
         (Cap::ProxyOnly, s) => s.is_some(),
+        (Cap::ProxyOrNamedDefaults, s) => s.is_some() || !p.name.is_empty(),
         (Cap::Frontend { defaults_ok }, None) | (Cap::Backend { defaults_ok }, None) => defaults_ok,
         (Cap::Frontend { .. }, Some(k)) => k.is_frontend(),
         (Cap::Backend { .. }, Some(k)) => k.is_backend(),
@@ -219,10 +228,16 @@ fn apply(
                 | "acl"
                 | "http-request"
                 | "http-response"
+                | "tcp-request"
+                | "tcp-response"
                 | "stick"
                 | "stick-table"
         );
-        let msg = format!("'{kw}' is not allowed in a '{section_name}' section");
+        let msg = if matches!(cap, Cap::ProxyOrNamedDefaults) {
+            format!("'{kw}' is allowed in a 'defaults' section only when it is named ('defaults NAME', used with 'from NAME')")
+        } else {
+            format!("'{kw}' is not allowed in a '{section_name}' section")
+        };
         if hard {
             return Err(msg);
         }
@@ -337,6 +352,7 @@ fn apply(
                 ))
             }
         },
+        "tcp-request" | "tcp-response" => tcp_rules::parse(&mut p.tcp_rules, section, line)?,
         "http-request" => p.http_request.push(rules::http_rule(line, true)?),
         "http-response" => p.http_response.push(rules::http_rule(line, false)?),
         "stick-table" => p.stick_table = Some(rules::stick_table(line)?),

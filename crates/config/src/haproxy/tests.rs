@@ -946,3 +946,79 @@ fn api_section_auth_modes_and_errors() {
         );
     }
 }
+
+#[test]
+fn tcp_rules_are_parsed_or_refused_by_name() {
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-request inspect-delay 5s\n tcp-request connection reject if {{ src 10.0.0.0/8 }}\n tcp-request content accept\n tcp-request session silent-drop unless {{ src 127.0.0.1 }}\n default_backend b\nbackend b\n tcp-request content reject if {{ dst_port 81 }}\n"
+    ));
+    let f = &c.proxies[0];
+    assert_eq!(f.tcp_rules.connection.len(), 1);
+    assert_eq!(f.tcp_rules.content.len(), 1);
+    assert_eq!(f.tcp_rules.session.len(), 1);
+    assert_eq!(
+        f.tcp_rules.inspect_delay,
+        Some(std::time::Duration::from_secs(5))
+    );
+    assert_eq!(c.proxies[1].tcp_rules.content.len(), 1);
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-request connection track-sc0 src\n"
+    ));
+    assert_eq!(
+        e,
+        vec!["t.cfg:7: error: 'tcp-request connection track-sc0' is not run by fulcrum yet"]
+    );
+    let e = errors(&format!(
+        "{TIMEOUTS}backend b\n tcp-request connection reject\n"
+    ));
+    assert!(e[0].contains("not allowed in a backend"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}backend b\n tcp-response content reject\n"
+    ));
+    assert!(e[0].contains("not run by fulcrum yet"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-request content frobnicate\n"
+    ));
+    assert!(
+        e[0].contains("unknown 'tcp-request content' action"),
+        "{e:?}"
+    );
+}
+
+const NAMED_D: &str = "defaults d\n timeout connect 5s\n timeout client 50s\n timeout server 50s\n";
+
+#[test]
+fn rules_in_named_defaults_only() {
+    let e = errors("defaults\n mode http\n http-request deny\n");
+    assert!(e[0].contains("only when it is named"), "{e:?}");
+    let c = ok(&format!(
+        "{NAMED_D} acl a path /x\n http-request deny if a\nfrontend f from d\n bind :80\n acl a path /y\n http-request deny deny_status 401 if a\n"
+    ));
+    let f = &c.proxies[0];
+    assert_eq!(
+        f.http_request.len(),
+        2,
+        "the section's rule first, then the proxy's"
+    );
+    assert_eq!(
+        f.acls.len(),
+        2,
+        "the section's ACL is kept apart from the proxy's"
+    );
+    let e = errors(&format!(
+        "{NAMED_D} http-request deny\nlisten l from d\n bind :80\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|e| e.contains("a listen section cannot inherit")),
+        "{e:?}"
+    );
+    let e = errors(&format!(
+        "{NAMED_D} http-request deny\nfrontend f from d\n bind :80\n default_backend b\nbackend b from d\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|e| e.contains("frontends and backends cannot inherit")),
+        "{e:?}"
+    );
+}

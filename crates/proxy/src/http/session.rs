@@ -239,6 +239,15 @@ impl<C: ClientStream> Session<C> {
         let _ = self.client.shutdown().await;
     }
 
+    /// Runs `tcp-request content` rules on this request; whether the connection ends.
+    fn content_rules(&self, rules: &[crate::tcp_rules::Rule]) -> bool {
+        if rules.is_empty() {
+            return false;
+        }
+        let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None);
+        crate::tcp_rules::content(rules, &ctx, &self.client)
+    }
+
     /// Serves the request in `self.req`; returns whether the client connection stays open.
     async fn one_request(&mut self, rec: &mut Rec, first_request: bool) -> Next {
         let fe = self.fe.clone();
@@ -247,6 +256,11 @@ impl<C: ClientStream> Session<C> {
             dst: self.local,
         };
         let src = crate::net::canonical(self.peer.ip());
+        // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode.
+        if self.content_rules(&fe.tcp_content) {
+            rec.term = Termination::PROXY_REQUEST;
+            return Next::Close;
+        }
         // Phase: frontend rules (`http-request`), then the frontend's applet.
         let verdict = rules::apply(
             &fe.http_request,
@@ -278,6 +292,12 @@ impl<C: ClientStream> Session<C> {
                 .await;
         };
         rec.backend = Some(be.clone());
+        if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
+            if self.content_rules(rules) {
+                rec.term = Termination::PROXY_REQUEST;
+                return Next::Close;
+            }
+        }
         // Phase: backend rules (`http-request`), then the backend's applet.
         let verdict = rules::apply(
             &be.policy.http_request,

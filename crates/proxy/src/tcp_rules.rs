@@ -1,0 +1,101 @@
+//! `tcp-request connection|session|content` rules, compiled once per config and run at their
+//! phase: connection and session rules when a connection is accepted (both modes), content
+//! rules before routing in TCP mode and before the `http-request` rules of each request in
+//! HTTP mode; a backend's content rules once the request reaches it. The first rule whose
+//! condition holds and whose action ends the phase decides; none: the connection goes on.
+
+use crate::acl::{self, Cond, Ctx};
+use fulcrum_config::model::{Acl, TcpAction, TcpRule};
+use fulcrum_sample::fetch::Needs;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Go on (an `accept`, or no rule decided).
+    Accept,
+    /// Close the connection now.
+    Reject,
+    /// Close it without the client being told.
+    SilentDrop,
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    action: TcpAction,
+    cond: Option<Cond>,
+}
+
+/// Compiles one phase's rules; `max`: what the phase can read (connection and session rules
+/// have no request yet: a condition reading one could never match and is refused).
+pub fn compile(
+    rules: &[TcpRule],
+    acls: &[Acl],
+    max: Needs,
+    phase: &str,
+) -> Result<Vec<Rule>, acl::AclError> {
+    rules
+        .iter()
+        .map(|r| {
+            let cond = r
+                .condition
+                .as_ref()
+                .map(|c| acl::compile_condition(c, acls))
+                .transpose()?;
+            if let Some(c) = &cond {
+                if c.needs() > max {
+                    return Err(acl::AclError(format!(
+                        "{}: the condition of this 'tcp-request {phase}' rule reads the request, which is not there yet at that phase",
+                        r.span
+                    )));
+                }
+            }
+            Ok(Rule {
+                action: r.action.clone(),
+                cond,
+            })
+        })
+        .collect()
+}
+
+/// Runs one phase's rules.
+pub fn eval(rules: &[Rule], ctx: &Ctx<'_>) -> Verdict {
+    for r in rules {
+        if r.cond.as_ref().is_some_and(|c| !c.eval(ctx)) {
+            continue;
+        }
+        return match r.action {
+            TcpAction::Accept => Verdict::Accept,
+            TcpAction::Reject => Verdict::Reject,
+            TcpAction::SilentDrop => Verdict::SilentDrop,
+        };
+    }
+    Verdict::Accept
+}
+
+/// Makes a TCP client's socket close without its peer hearing of it: the FIN or RST the
+/// close sends dies at the first hop (HAProxy's fallback when TCP_REPAIR is not permitted).
+pub fn silence(sock: &tokio::net::TcpStream) {
+    let s = socket2::SockRef::from(sock);
+    let _ = s.set_ttl(1);
+    let _ = s.set_unicast_hops_v6(1);
+    let _ = s.set_linger(Some(std::time::Duration::ZERO));
+}
+
+/// Runs `tcp-request content` rules for a client stream; whether the connection ends here
+/// (a silent drop first silences a TCP client's socket).
+pub fn content<C: 'static>(rules: &[Rule], ctx: &Ctx<'_>, client: &C) -> bool {
+    if rules.is_empty() {
+        return false;
+    }
+    match eval(rules, ctx) {
+        Verdict::Accept => false,
+        Verdict::Reject => true,
+        Verdict::SilentDrop => {
+            if let Some(tcp) =
+                (client as &dyn std::any::Any).downcast_ref::<tokio::net::TcpStream>()
+            {
+                silence(tcp);
+            }
+            true
+        }
+    }
+}
