@@ -668,6 +668,8 @@ pub enum TcpAction {
     Reject,
     /// Closes the connection without telling the client (no FIN/RST reaches it).
     SilentDrop,
+    /// `track-scN`, `sc-inc-gpc0/1`, `sc-set-gpt0`.
+    Counter(CounterAction),
 }
 
 /// One `http-request` or `http-response` rule.
@@ -713,6 +715,25 @@ pub enum HttpAction {
     UseService {
         name: String,
     },
+    /// `track-scN`, `sc-inc-gpc0/1`, `sc-set-gpt0`.
+    Counter(CounterAction),
+}
+
+/// Stick-counter actions, in `http-request` and `tcp-request` rules.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "counter")]
+pub enum CounterAction {
+    /// `track-scN KEY [table T]`: KEY is a sample expression; T a proxy with a stick-table
+    /// (default: the rule's own proxy).
+    TrackSc {
+        slot: u8,
+        key: String,
+        table: Option<String>,
+    },
+    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`.
+    IncGpc { slot: u8, idx: u8 },
+    /// `sc-set-gpt0(N) VALUE`.
+    SetGpt0 { slot: u8, value: i64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

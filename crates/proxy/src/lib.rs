@@ -41,6 +41,7 @@ pub mod stream;
 pub mod tcp;
 pub mod tcp_rules;
 pub mod termination;
+pub mod track;
 pub mod tunnel;
 
 use fulcrum_config::Config;

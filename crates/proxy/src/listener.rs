@@ -11,6 +11,7 @@
 use crate::state::Frontend;
 use crate::stream::{ClientStream, Conn};
 use crate::tcp_rules::Verdict;
+use crate::track::Tracking;
 use fulcrum_config::model::Mode;
 use socket2::{Domain, Socket};
 use std::net::SocketAddr;
@@ -187,30 +188,40 @@ pub async fn accept_loop(
         let stop = stop.clone();
         match conn {
             Conn::Tcp(sock, peer, local) => match connection_rules(&fe, peer, local) {
-                Verdict::Accept => spawn_session(fe, sock, peer, local, stop, counted, permits),
-                Verdict::Reject => drop(sock),
-                Verdict::SilentDrop => crate::tcp_rules::silence(&sock),
+                (Verdict::Accept, track) => {
+                    spawn_session(fe, sock, peer, local, stop, counted, permits, track)
+                }
+                (Verdict::Reject, _) => drop(sock),
+                (Verdict::SilentDrop, _) => crate::tcp_rules::silence(&sock),
             },
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);
-                if connection_rules(&fe, me, me) == Verdict::Accept {
-                    spawn_session(fe, sock, me, me, stop, counted, permits)
+                if let (Verdict::Accept, track) = connection_rules(&fe, me, me) {
+                    spawn_session(fe, sock, me, me, stop, counted, permits, track)
                 }
             }
         }
     }
 }
 
-/// `tcp-request connection` then `session` rules (fulcrum has no handshake between them).
-fn connection_rules(fe: &Frontend, peer: SocketAddr, local: SocketAddr) -> Verdict {
+/// `tcp-request connection` then `session` rules (fulcrum has no handshake between them),
+/// and the connection's stick counters (when the configuration has stick tables).
+fn connection_rules(
+    fe: &Frontend,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> (Verdict, Option<Arc<Tracking>>) {
+    let track = fe.new_tracking();
     if fe.tcp_connection.is_empty() && fe.tcp_session.is_empty() {
-        return Verdict::Accept;
+        return (Verdict::Accept, track);
     }
-    let ctx = crate::acl::Ctx::new(peer, local, None, None);
-    match crate::tcp_rules::eval(&fe.tcp_connection, &ctx) {
-        Verdict::Accept => crate::tcp_rules::eval(&fe.tcp_session, &ctx),
+    let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
+    let ctx = crate::acl::Ctx::new(peer, local, None, None).with_counters(counters);
+    let v = match crate::tcp_rules::eval(&fe.tcp_connection, &ctx, false) {
+        Verdict::Accept => crate::tcp_rules::eval(&fe.tcp_session, &ctx, false),
         other => other,
-    }
+    };
+    (v, track)
 }
 
 type Permits = (
@@ -218,6 +229,7 @@ type Permits = (
     Option<tokio::sync::OwnedSemaphorePermit>,
 );
 
+#[allow(clippy::too_many_arguments)]
 fn spawn_session<C: ClientStream>(
     fe: Arc<Frontend>,
     sock: C,
@@ -226,14 +238,15 @@ fn spawn_session<C: ClientStream>(
     stop: watch::Receiver<bool>,
     counted: Counted,
     permits: Permits,
+    track: Option<Arc<Tracking>>,
 ) {
     tokio::spawn(async move {
         let _counted = counted;
         let _permits = permits;
         match fe.mode {
-            Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop).await,
+            Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop, track).await,
             // Boxed: keeps the per-connection task as small as the idle HTTP session.
-            Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local)).await,
+            Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local, track)).await,
         }
     });
 }

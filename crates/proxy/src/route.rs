@@ -17,7 +17,7 @@ pub fn backend_for(fe: &Frontend, ctx: &Ctx<'_>) -> Option<Arc<Backend>> {
             Route::Backend(b) => return Some(b.clone()),
             Route::Named(fmt, backends) => {
                 let mut name = Vec::new();
-                fmt.render(&mut name, ctx.src, ctx.dst, ctx.req, ctx.res);
+                fmt.render(&mut name, ctx);
                 // An unknown name ends the `use_backend` rules (HAProxy's `break`).
                 let found = std::str::from_utf8(&name)
                     .ok()

@@ -18,6 +18,7 @@ use crate::log::Logger;
 use crate::observe::SinkSlot;
 use crate::server::{ServerRt, Target};
 use crate::tcp_rules;
+use crate::track::{self, Table, Tables};
 use fulcrum_config::model::{Mode, Proxy, ProxyOptions, ServerPort, Timeouts, UnixAddress};
 use fulcrum_config::Config;
 use fulcrum_sample::fetch::Needs;
@@ -36,6 +37,27 @@ pub enum Route {
     Named(Fmt, HashMap<String, Arc<Backend>>),
 }
 
+impl Frontend {
+    /// What the stick-counter fetches and actions of a stream of this frontend use; `own`:
+    /// the table of the proxy whose rules run (this frontend's, or a backend's).
+    pub fn counters<'a>(
+        &'a self,
+        tracking: Option<&'a track::Tracking>,
+        own: Option<&'a Arc<Table>>,
+    ) -> Option<track::Counters<'a>> {
+        Some(track::Counters {
+            tracking: tracking?,
+            own,
+            tables: &self.tables,
+        })
+    }
+
+    /// A connection's tracked entries, when the configuration has stick tables at all.
+    pub fn new_tracking(&self) -> Option<Arc<track::Tracking>> {
+        (!self.tables.is_empty()).then(|| Arc::new(track::Tracking::default()))
+    }
+}
+
 pub struct Frontend {
     pub name: String,
     pub mode: Mode,
@@ -50,6 +72,9 @@ pub struct Frontend {
     /// `tcp-request content` rules of the backends (not listens) that have some, by name:
     /// run once a request reaches that backend.
     pub backend_tcp_content: Arc<HashMap<String, Vec<tcp_rules::Rule>>>,
+    /// Every stick table, and this frontend's own.
+    pub tables: Arc<Tables>,
+    pub own_table: Option<Arc<Table>>,
     pub timeouts: Timeouts,
     pub options: ProxyOptions,
     /// `option forwardfor`, compiled.
@@ -76,6 +101,8 @@ pub struct Frontend {
 }
 
 pub struct Generation {
+    /// Stick tables' counters by proxy name (kept by the next generation where unchanged).
+    pub tables: Arc<Tables>,
     pub frontends: HashMap<String, Arc<Frontend>>,
     pub backends: HashMap<String, Arc<Backend>>,
     /// Passive health's sink (shared with the runtime and the next generations).
@@ -158,6 +185,8 @@ struct Ctx<'a> {
     sink: &'a Arc<SinkSlot>,
     services: &'a dyn Services,
     env: ServiceEnv<'a>,
+    /// Every proxy's stick table (counters), by proxy name.
+    tables: Arc<Tables>,
 }
 
 impl Ctx<'_> {
@@ -168,7 +197,11 @@ impl Ctx<'_> {
         list: &[fulcrum_config::model::HttpRule],
     ) -> Result<Vec<Rule>, ProxyError> {
         let resolve = |name: &str| self.services.service(name, &self.env);
-        rules::compile(list, &p.acls, &resolve).map_err(|e| cfg_err(p, e))
+        let tables = track::TableRefs {
+            own: self.tables.get(&p.name),
+            all: &self.tables,
+        };
+        rules::compile(list, &p.acls, &resolve, &tables).map_err(|e| cfg_err(p, e))
     }
     fn stats(&self, p: &Proxy) -> Result<Option<Arc<dyn Applet>>, ProxyError> {
         self.services.stats(p, &self.env).map_err(|e| cfg_err(p, e))
@@ -368,8 +401,13 @@ fn tcp_phase(
     rules: &[fulcrum_config::model::TcpRule],
     max: Needs,
     phase: &str,
+    tables: &Tables,
 ) -> Result<Vec<tcp_rules::Rule>, ProxyError> {
-    tcp_rules::compile(rules, &p.acls, max, phase).map_err(|e| cfg_err(p, e))
+    let refs = track::TableRefs {
+        own: tables.get(&p.name),
+        all: tables,
+    };
+    tcp_rules::compile(rules, &p.acls, max, phase, &refs).map_err(|e| cfg_err(p, e))
 }
 
 /// Builds the run-time state for `config` without applets (no `use-service`, no stats
@@ -397,6 +435,10 @@ pub fn build_with(
             proxies: &proxies,
             serving,
         },
+        tables: Arc::new(
+            track::build(config.proxies.iter(), old.map(|g| &*g.tables))
+                .map_err(|(at, e)| ProxyError::Config(format!("{at}: {e}")))?,
+        ),
     };
     let mut backends = HashMap::new();
     for p in config.backends() {
@@ -412,7 +454,13 @@ pub fn build_with(
     let mut be_content = HashMap::new();
     for p in config.backends().filter(|p| !p.kind.is_frontend()) {
         if !p.tcp_rules.content.is_empty() {
-            let rules = tcp_phase(p, &p.tcp_rules.content, Needs::Response, "content")?;
+            let rules = tcp_phase(
+                p,
+                &p.tcp_rules.content,
+                Needs::Response,
+                "content",
+                &cx.tables,
+            )?;
             be_content.insert(p.name.clone(), rules);
         }
     }
@@ -460,10 +508,25 @@ pub fn build_with(
                     &p.tcp_rules.connection,
                     Needs::Connection,
                     "connection",
+                    &cx.tables,
                 )?,
-                tcp_session: tcp_phase(p, &p.tcp_rules.session, Needs::Connection, "session")?,
-                tcp_content: tcp_phase(p, &p.tcp_rules.content, Needs::Response, "content")?,
+                tcp_session: tcp_phase(
+                    p,
+                    &p.tcp_rules.session,
+                    Needs::Connection,
+                    "session",
+                    &cx.tables,
+                )?,
+                tcp_content: tcp_phase(
+                    p,
+                    &p.tcp_rules.content,
+                    Needs::Response,
+                    "content",
+                    &cx.tables,
+                )?,
                 backend_tcp_content: backend_tcp_content.clone(),
+                tables: cx.tables.clone(),
+                own_table: cx.tables.get(&p.name).cloned(),
                 timeouts: p.timeouts.clone(),
                 options: p.options.clone(),
                 forwardfor: p.options.forwardfor.as_ref().map(ForwardForRt::new),
@@ -497,6 +560,7 @@ pub fn build_with(
         backends: backends.values().map(Arc::downgrade).collect(),
     });
     Ok(Generation {
+        tables: cx.tables.clone(),
         frontends,
         backends,
         sink,

@@ -48,16 +48,18 @@ pub async fn serve<C: ClientStream>(
     mut client: C,
     peer: SocketAddr,
     local: SocketAddr,
+    track: Option<Arc<crate::track::Tracking>>,
 ) {
     let _counted = crate::counters::SessionGuard::start(&fe.counters);
     let accepted = Instant::now();
     let accept_wall = SystemTime::now();
     let src = crate::net::canonical(peer.ip());
     // Phase: route.
-    let ctx = Ctx::new(peer, local, None, None);
+    let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
+    let ctx = Ctx::new(peer, local, None, None).with_counters(counters);
     let log = |d: Done<'_>| log_tcp(&fe, peer, local, accept_wall, accepted.elapsed(), &d);
     // Phase: `tcp-request content` rules (the frontend's, then the backend's once routed).
-    if crate::tcp_rules::content(&fe.tcp_content, &ctx, &client) {
+    if crate::tcp_rules::content(&fe.tcp_content, &ctx, &client, false) {
         return log(rejected(None));
     }
     let Some(be) = crate::route::backend_for(&fe, &ctx) else {
@@ -72,7 +74,9 @@ pub async fn serve<C: ClientStream>(
         });
     };
     if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
-        if crate::tcp_rules::content(rules, &ctx, &client) {
+        let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
+        let ctx = Ctx::new(peer, local, None, None).with_counters(counters);
+        if crate::tcp_rules::content(rules, &ctx, &client, false) {
             return log(rejected(Some(be.as_ref())));
         }
     }

@@ -5,8 +5,11 @@
 //! condition holds and whose action ends the phase decides; none: the connection goes on.
 
 use crate::acl::{self, Cond, Ctx};
-use fulcrum_config::model::{Acl, TcpAction, TcpRule};
+use crate::persist::track::Event;
+use crate::track::{Table, TableRefs};
+use fulcrum_config::model::{Acl, CounterAction, TcpAction, TcpRule};
 use fulcrum_sample::fetch::Needs;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -19,8 +22,19 @@ pub enum Verdict {
 }
 
 #[derive(Debug)]
+enum Action {
+    Decide(Verdict),
+    Track {
+        slot: usize,
+        key: fulcrum_sample::Expr,
+        table: Arc<Table>,
+    },
+    Counter(usize, Event),
+}
+
+#[derive(Debug)]
 pub struct Rule {
-    action: TcpAction,
+    action: Action,
     cond: Option<Cond>,
 }
 
@@ -31,6 +45,7 @@ pub fn compile(
     acls: &[Acl],
     max: Needs,
     phase: &str,
+    tables: &TableRefs<'_>,
 ) -> Result<Vec<Rule>, acl::AclError> {
     rules
         .iter()
@@ -48,25 +63,55 @@ pub fn compile(
                     )));
                 }
             }
-            Ok(Rule {
-                action: r.action.clone(),
-                cond,
-            })
+            let action = match &r.action {
+                TcpAction::Accept => Action::Decide(Verdict::Accept),
+                TcpAction::Reject => Action::Decide(Verdict::Reject),
+                TcpAction::SilentDrop => Action::Decide(Verdict::SilentDrop),
+                TcpAction::Counter(CounterAction::TrackSc { slot, key, table }) => Action::Track {
+                    slot: usize::from(*slot),
+                    key: fulcrum_sample::compile(key).map_err(|e| {
+                        acl::AclError(format!("{}: track-sc{slot} key '{key}': {e}", r.span))
+                    })?,
+                    table: tables
+                        .find(table.as_deref())
+                        .map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                },
+                TcpAction::Counter(CounterAction::IncGpc { slot, idx }) => Action::Counter(
+                    usize::from(*slot),
+                    if *idx == 0 { Event::IncGpc0 } else { Event::IncGpc1 },
+                ),
+                TcpAction::Counter(CounterAction::SetGpt0 { slot, value }) => Action::Counter(
+                    usize::from(*slot),
+                    Event::SetGpt0(u64::try_from(*value).unwrap_or(0)),
+                ),
+            };
+            Ok(Rule { action, cond })
         })
         .collect()
 }
 
-/// Runs one phase's rules.
-pub fn eval(rules: &[Rule], ctx: &Ctx<'_>) -> Verdict {
+/// Runs one phase's rules; `per_request`: entries tracked here are released when the
+/// request ends (content rules in HTTP mode).
+pub fn eval(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Verdict {
     for r in rules {
         if r.cond.as_ref().is_some_and(|c| !c.eval(ctx)) {
             continue;
         }
-        return match r.action {
-            TcpAction::Accept => Verdict::Accept,
-            TcpAction::Reject => Verdict::Reject,
-            TcpAction::SilentDrop => Verdict::SilentDrop,
-        };
+        match &r.action {
+            Action::Decide(v) => return *v,
+            Action::Track { slot, key, table } => {
+                if let Some(c) = ctx.counters {
+                    if let Some(k) = key.eval(ctx).and_then(|v| table.key(v)) {
+                        c.tracking.track(*slot, table, k, per_request, false);
+                    }
+                }
+            }
+            Action::Counter(slot, ev) => {
+                if let Some(c) = ctx.counters {
+                    c.tracking.event(*slot, *ev);
+                }
+            }
+        }
     }
     Verdict::Accept
 }
@@ -82,11 +127,11 @@ pub fn silence(sock: &tokio::net::TcpStream) {
 
 /// Runs `tcp-request content` rules for a client stream; whether the connection ends here
 /// (a silent drop first silences a TCP client's socket).
-pub fn content<C: 'static>(rules: &[Rule], ctx: &Ctx<'_>, client: &C) -> bool {
+pub fn content<C: 'static>(rules: &[Rule], ctx: &Ctx<'_>, client: &C, per_request: bool) -> bool {
     if rules.is_empty() {
         return false;
     }
-    match eval(rules, ctx) {
+    match eval(rules, ctx, per_request) {
         Verdict::Accept => false,
         Verdict::Reject => true,
         Verdict::SilentDrop => {

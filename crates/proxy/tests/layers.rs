@@ -32,6 +32,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "termination",
         ],
     ),
+    ("stick counters at run time", &["track"]),
     (
         "recording, servers, logs, sockets, ACLs, HTTP framing",
         &[

@@ -75,7 +75,10 @@ pub const HTTP_VARS: &[&str] = &[
 /// Whether the data plane answers fetch `name` (the sample crate answers the process-level
 /// ones itself); an error naming it otherwise.
 pub fn check_answered(name: &str) -> Result<(), String> {
-    if HTTP_FETCHES.contains(&name) || PROCESS_FETCHES.contains(&name) {
+    if HTTP_FETCHES.contains(&name)
+        || PROCESS_FETCHES.contains(&name)
+        || fulcrum_sample::fetch::is_counter(name)
+    {
         Ok(())
     } else {
         Err(format!("fetch '{name}' is not run by fulcrum yet"))
@@ -122,7 +125,7 @@ mod tests {
         let e = check_rule_value("%[status]", true, "v").expect_err("no response yet");
         assert!(e.contains("column 3"), "{e}");
         assert!(check_rule_value("%[status]", false, "v").is_ok());
-        let e = check_rule_value("%[sc0_conn_rate]", true, "v").expect_err("not run");
+        let e = check_rule_value("%[nbsrv]", true, "v").expect_err("not run");
         assert!(e.contains("not run by fulcrum"), "{e}");
         let e = check_rule_value("%[url", true, "v").expect_err("unclosed");
         assert!(e.contains("missing ']'"), "{e}");

@@ -9,6 +9,7 @@ mod acl;
 mod api;
 mod bind;
 pub mod cluster;
+mod counters;
 mod defaults_rules;
 mod global;
 mod http_check;

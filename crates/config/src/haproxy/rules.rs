@@ -41,9 +41,6 @@ const UNSUPPORTED: &[&str] = &[
     "del-acl",
     "set-map",
     "del-map",
-    "track-sc0",
-    "track-sc1",
-    "track-sc2",
     "set-src",
     "set-dst",
     "set-status",
@@ -56,8 +53,6 @@ const UNSUPPORTED: &[&str] = &[
     "cache-use",
     "cache-store",
     "do-resolve",
-    "sc-inc-gpc0",
-    "sc-set-gpt0",
     "lua",
     "send-spoe-group",
     "set-nice",
@@ -72,6 +67,18 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
         "http-response"
     };
     let action_word = line.need(1, "an action such as set-header, deny or redirect")?;
+    let available = if request {
+        fulcrum_sample::fetch::Needs::Request
+    } else {
+        fulcrum_sample::fetch::Needs::Response
+    };
+    if let Some((c, next)) = super::counters::parse(line, 1, available)? {
+        return Ok(HttpRule {
+            span: line.span.clone(),
+            action: HttpAction::Counter(c),
+            condition: cond_at(line, next)?,
+        });
+    }
     let (action, next) = match action_word {
         "allow" => (HttpAction::Allow, 2),
         "deny" => {
@@ -310,7 +317,13 @@ pub fn stick_table(line: &Line<'_>) -> Result<StickTable, String> {
             }
             "peers" | "srvkey" | "write-to" | "recv-only" => i += if w == "recv-only" { 1 } else { 2 },
             "store" => {
-                store.extend(line.need(i + 1, "data types")?.split(',').map(str::to_string));
+                for item in line.need(i + 1, "data types")?.split(',') {
+                    let name = item.split('(').next().unwrap_or(item);
+                    if !STORE_TYPES.contains(&name) {
+                        return Err(format!("stick-table store: data type '{name}' is not kept by fulcrum yet (it keeps {})", STORE_TYPES.join(", ")));
+                    }
+                    store.push(item.to_string());
+                }
                 i += 2;
             }
             other => return Err(format!("unknown stick-table option '{other}' (expected type, len, size, expire, nopurge, peers or store)")),
@@ -329,6 +342,26 @@ pub fn stick_table(line: &Line<'_>) -> Result<StickTable, String> {
         store,
     })
 }
+
+/// The `stick-table ... store` data types fulcrum keeps (the proxy's `persist::track`).
+pub const STORE_TYPES: &[&str] = &[
+    "conn_cnt",
+    "conn_cur",
+    "conn_rate",
+    "http_req_cnt",
+    "http_req_rate",
+    "http_err_cnt",
+    "http_err_rate",
+    "gpc0",
+    "gpc0_rate",
+    "gpc1",
+    "gpt0",
+    "bytes_in_cnt",
+    "bytes_out_cnt",
+    "bytes_in_rate",
+    "bytes_out_rate",
+    "server_id",
+];
 
 /// `stick on|match|store-request|store-response PATTERN [table T] [if|unless COND]`
 pub fn stick_rule(line: &Line<'_>) -> Result<StickRule, String> {

@@ -6,19 +6,14 @@
 use super::acl::condition;
 use super::line::{time, Line};
 use crate::model::{ProxyKind, TcpAction, TcpRule, TcpRules};
+use fulcrum_sample::fetch::Needs;
 
 /// Actions HAProxy 2.6 has in TCP rules that fulcrum does not run yet.
 const NOT_RUN: &[&str] = &[
     "expect-proxy",
     "expect-netscaler-cip",
     "capture",
-    "track-sc0",
-    "track-sc1",
-    "track-sc2",
     "sc-inc-gpc",
-    "sc-inc-gpc0",
-    "sc-inc-gpc1",
-    "sc-set-gpt0",
     "set-src",
     "set-src-port",
     "set-dst",
@@ -43,6 +38,14 @@ const NOT_RUN: &[&str] = &[
 
 fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), String> {
     let word = line.need(i, "an action such as accept or reject")?;
+    let available = if what.ends_with("content") {
+        Needs::Request
+    } else {
+        Needs::Connection
+    };
+    if let Some((c, next)) = super::counters::parse(line, i, available)? {
+        return Ok((TcpAction::Counter(c), next));
+    }
     let base = word.split('(').next().unwrap_or(word);
     Ok(match base {
         "accept" => (TcpAction::Accept, i + 1),

@@ -962,12 +962,22 @@ fn tcp_rules_are_parsed_or_refused_by_name() {
     );
     assert_eq!(c.proxies[1].tcp_rules.content.len(), 1);
     let e = errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n tcp-request connection track-sc0 src\n"
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-request connection expect-proxy layer4\n"
     ));
     assert_eq!(
         e,
-        vec!["t.cfg:7: error: 'tcp-request connection track-sc0' is not run by fulcrum yet"]
+        vec!["t.cfg:7: error: 'tcp-request connection expect-proxy' is not run by fulcrum yet"]
     );
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-request connection track-sc0 src\n"
+    ));
+    assert_eq!(e, vec!["t.cfg:7: error: 'track-sc0': unable to find table 'f' (no proxy of that name has a 'stick-table')"]);
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-request connection track-sc0 path\n"
+    ));
+    assert!(e[0].contains("not available"), "{e:?}");
+    let e = errors(&format!("{TIMEOUTS}frontend f\n bind :80\n stick-table type ip size 1k store http_req_rate(10s),nope\n"));
+    assert!(e[0].contains("'nope' is not kept"), "{e:?}");
     let e = errors(&format!(
         "{TIMEOUTS}backend b\n tcp-request connection reject\n"
     ));

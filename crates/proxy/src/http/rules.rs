@@ -7,9 +7,11 @@
 use super::errors;
 use super::message::Message;
 use super::sample_env::HttpEnv;
-use crate::acl::{self, Cond, Ctx};
+use crate::acl::{self, Cond};
 use crate::applet::Applet;
-use fulcrum_config::model::{Acl, HttpAction, HttpRule, RedirectKind, ReturnBody};
+use crate::persist::track::Event;
+use crate::track::{Counters, Table, TableRefs};
+use fulcrum_config::model::{Acl, CounterAction, HttpAction, HttpRule, RedirectKind, ReturnBody};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -26,18 +28,10 @@ impl Fmt {
             .map_err(|e| format!("log-format '{s}': column {}: {}", e.col, e.msg))
     }
 
-    pub fn render(
-        &self,
-        out: &mut Vec<u8>,
-        src: SocketAddr,
-        dst: SocketAddr,
-        req: Option<&Message>,
-        res: Option<&Message>,
-    ) {
-        let env = HttpEnv { src, dst, req, res };
+    pub fn render(&self, out: &mut Vec<u8>, env: &HttpEnv<'_>) {
         // A missing value is empty in header values and bodies (HAProxy writes `-` only in logs).
         self.0
-            .render(&env, &mut |name, out| env.var_into(name, out), b"", out);
+            .render(env, &mut |name, out| env.var_into(name, out), b"", out);
     }
 }
 
@@ -63,6 +57,14 @@ enum Action {
     },
     /// `use-service NAME`: the applet answers (resolved when compiled).
     Service(Arc<dyn Applet>),
+    /// `track-scN KEY [table T]`.
+    Track {
+        slot: usize,
+        key: fulcrum_sample::Expr,
+        table: Arc<Table>,
+    },
+    /// `sc-inc-gpc0/1(N)`, `sc-set-gpt0(N) V`.
+    Counter(usize, Event),
 }
 
 #[derive(Debug)]
@@ -92,6 +94,7 @@ pub fn compile(
     rules: &[HttpRule],
     acls: &[Acl],
     service: &dyn Fn(&str) -> Option<Arc<dyn Applet>>,
+    tables: &TableRefs<'_>,
 ) -> Result<Vec<Rule>, acl::AclError> {
     let mut out = Vec::with_capacity(rules.len());
     for r in rules {
@@ -157,6 +160,9 @@ pub fn compile(
                     ))
                 }
             }
+            HttpAction::Counter(c) => {
+                counter_action(c, tables).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?
+            }
             HttpAction::UseService { name } => match service(name) {
                 Some(a) => Action::Service(a),
                 None => {
@@ -173,23 +179,58 @@ pub fn compile(
     Ok(out)
 }
 
+fn counter_action(c: &CounterAction, tables: &TableRefs<'_>) -> Result<Action, String> {
+    Ok(match c {
+        CounterAction::TrackSc { slot, key, table } => Action::Track {
+            slot: usize::from(*slot),
+            key: fulcrum_sample::compile(key)
+                .map_err(|e| format!("track-sc{slot} key '{key}': {e}"))?,
+            table: tables.find(table.as_deref())?,
+        },
+        CounterAction::IncGpc { slot, idx } => Action::Counter(
+            usize::from(*slot),
+            if *idx == 0 {
+                Event::IncGpc0
+            } else {
+                Event::IncGpc1
+            },
+        ),
+        CounterAction::SetGpt0 { slot, value } => Action::Counter(
+            usize::from(*slot),
+            Event::SetGpt0(u64::try_from(*value).unwrap_or(0)),
+        ),
+    })
+}
+
 /// Request-side context for rules.
-pub struct Env {
+pub struct Env<'a> {
     pub src: SocketAddr,
     pub dst: SocketAddr,
+    /// The stream's stick counters (`track-sc*` and the `sc*`/`src_*` fetches).
+    pub counters: Option<Counters<'a>>,
+}
+
+impl<'a> Env<'a> {
+    /// The sample language's view of the exchange.
+    pub fn sample<'m>(&self, req: Option<&'m Message>, res: Option<&'m Message>) -> HttpEnv<'m>
+    where
+        'a: 'm,
+    {
+        HttpEnv::new(self.src, self.dst, req, res).with_counters(self.counters)
+    }
 }
 
 /// Applies request rules to `req` (or response rules to `res` when given).
 pub fn apply(
     rules: &[Rule],
-    env: &Env,
+    env: &Env<'_>,
     req: &mut Message,
     mut res: Option<&mut Message>,
     scratch: &mut Vec<u8>,
 ) -> Verdict {
     for rule in rules {
         if let Some(c) = &rule.cond {
-            let ctx = Ctx::new(env.src, env.dst, Some(req), res.as_deref());
+            let ctx = env.sample(Some(req), res.as_deref());
             if !c.eval(&ctx) {
                 continue;
             }
@@ -203,7 +244,7 @@ pub fn apply(
             },
             Action::SetHeader(n, f) | Action::AddHeader(n, f) => {
                 scratch.clear();
-                f.render(scratch, env.src, env.dst, Some(req), res.as_deref());
+                f.render(scratch, &env.sample(Some(req), res.as_deref()));
                 let set = matches!(rule.action, Action::SetHeader(..));
                 let target: &mut Message = match res.as_deref_mut() {
                     Some(r) => r,
@@ -223,7 +264,7 @@ pub fn apply(
                 body,
             } => {
                 scratch.clear();
-                body.render(scratch, env.src, env.dst, Some(req), res.as_deref());
+                body.render(scratch, &env.sample(Some(req), res.as_deref()));
                 return Verdict::Respond(errors::return_response(
                     *status,
                     content_type.as_deref(),
@@ -232,6 +273,19 @@ pub fn apply(
                 ));
             }
             Action::Service(a) => return Verdict::Service(a.clone()),
+            Action::Track { slot, key, table } => {
+                if let Some(c) = env.counters {
+                    let ctx = env.sample(Some(req), res.as_deref());
+                    if let Some(k) = key.eval(&ctx).and_then(|v| table.key(v)) {
+                        c.tracking.track(*slot, table, k, true, res.is_none());
+                    }
+                }
+            }
+            Action::Counter(slot, ev) => {
+                if let Some(c) = env.counters {
+                    c.tracking.event(*slot, *ev);
+                }
+            }
             Action::Redirect { kind, target, code } => {
                 let mut loc = Vec::with_capacity(64);
                 match kind {
@@ -267,7 +321,7 @@ mod tests {
         let _ = m.parse_request(b"GET /p HTTP/1.1\r\nHost: h\r\n\r\n");
         let mut out = Vec::new();
         let src: SocketAddr = ([10, 0, 0, 1], 1234).into();
-        f.render(&mut out, src, src, Some(&m), None);
+        f.render(&mut out, &HttpEnv::new(src, src, Some(&m), None));
         assert_eq!(
             String::from_utf8_lossy(&out),
             "ip=10.0.0.1 host=h 100% 10.0.0.1:1234"

@@ -15,6 +15,8 @@ pub struct HttpEnv<'a> {
     pub dst: SocketAddr,
     pub req: Option<&'a Message>,
     pub res: Option<&'a Message>,
+    /// Stick counters (`sc*_`/`src_*` fetches); none: those fetches have no value.
+    pub counters: Option<crate::track::Counters<'a>>,
 }
 
 impl<'a> HttpEnv<'a> {
@@ -24,7 +26,19 @@ impl<'a> HttpEnv<'a> {
         req: Option<&'a Message>,
         res: Option<&'a Message>,
     ) -> HttpEnv<'a> {
-        HttpEnv { src, dst, req, res }
+        HttpEnv {
+            src,
+            dst,
+            req,
+            res,
+            counters: None,
+        }
+    }
+
+    /// The same view, with the stick counters the stream can read.
+    pub fn with_counters(mut self, counters: Option<crate::track::Counters<'a>>) -> HttpEnv<'a> {
+        self.counters = counters;
+        self
     }
 
     /// Every value of a multi-valued fetch without an occurrence argument (`None` for any
@@ -128,6 +142,9 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         let req = self.req;
         let res = self.res;
         let s = |b: &[u8]| Some(Value::Str(b.to_vec()));
+        if fulcrum_sample::fetch::is_counter(f.kw.name) {
+            return self.counters?.fetch(f, self.src);
+        }
         match f.kw.name {
             "src" => Some(ip(self.src.ip())),
             "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
@@ -277,12 +294,12 @@ mod tests {
         let mut res = Message::new();
         let raw = b"HTTP/1.1 200 OK\r\nSet-Cookie: SID=s; Path=/\r\nX-A: b\r\n\r\n";
         assert!(matches!(res.parse_response(raw), Ok(Some(_))));
-        let env = HttpEnv {
-            src: SocketAddr::from(([127, 0, 0, 1], 1234)),
-            dst: SocketAddr::from(([127, 0, 0, 2], 80)),
-            req: Some(&req),
-            res: Some(&res),
-        };
+        let env = HttpEnv::new(
+            SocketAddr::from(([127, 0, 0, 1], 1234)),
+            SocketAddr::from(([127, 0, 0, 2], 80)),
+            Some(&req),
+            Some(&res),
+        );
         for name in HTTP_FETCHES {
             let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
             let arg = match *name {

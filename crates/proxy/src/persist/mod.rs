@@ -11,6 +11,7 @@ pub mod cache;
 pub mod cookie;
 pub mod cookie_date;
 pub mod stick;
+pub mod track;
 
 /// One change to a message's header list, by position in the view that was passed in.
 #[derive(Debug, Clone, PartialEq, Eq)]
