@@ -213,6 +213,8 @@ pub struct Proxy {
     /// `tcp-request connection|session|content` and `tcp-response content` rules, in order
     /// (a named `defaults` section's first).
     pub tcp_rules: TcpRules,
+    /// `log-format STRING`: the traffic log line, replacing `option httplog`/`tcplog`.
+    pub log_format: Option<String>,
     pub stick_table: Option<StickTable>,
     pub stick_rules: Vec<StickRule>,
     pub logs: Vec<LogTarget>,

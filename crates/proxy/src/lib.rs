@@ -26,6 +26,7 @@ pub mod http;
 pub mod inherit;
 pub mod listener;
 pub mod log;
+pub mod log_format;
 pub mod logline;
 pub mod net;
 pub mod observe;

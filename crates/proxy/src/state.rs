@@ -82,6 +82,8 @@ pub struct Frontend {
     pub maxconn: Option<Arc<Semaphore>>,
     pub errors: ErrorPages,
     pub log: Option<Logger>,
+    /// `log-format`, compiled (none: `option httplog`/`tcplog` or the default line).
+    pub log_format: Option<fulcrum_sample::Format>,
     /// Request head limit: `tune.bufsize - tune.maxrewrite`, as HAProxy.
     pub head_limit: usize,
     pub bufsize: usize,
@@ -536,6 +538,12 @@ pub fn build_with(
                     .map(|m| Arc::new(Semaphore::new(m as usize))),
                 errors: error_pages(p)?,
                 log: Logger::new(&p.logs),
+                log_format: p
+                    .log_format
+                    .as_deref()
+                    .map(fulcrum_sample::compile_format)
+                    .transpose()
+                    .map_err(|e| cfg_err(p, format!("log-format: {e}")))?,
                 head_limit,
                 bufsize,
                 retired: AtomicBool::new(false),

@@ -188,5 +188,8 @@ fn log_tcp(
         frontend_conns: fe.conns.load(Ordering::Relaxed),
         retries: d.retries,
     };
-    log.send(&entry.line(Format::of(fe.mode, &fe.options), || None));
+    match &fe.log_format {
+        Some(f) => log.send(&crate::log_format::render(f, &entry, None, None)),
+        None => log.send(&entry.line(Format::of(fe.mode, &fe.options), || None)),
+    }
 }

@@ -54,7 +54,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "server connections, applets, log lines",
         &["connect", "applet", "logline", "tcp_rules"],
     ),
-    ("HTTP rules", &["http::rules"]),
+    (
+        "HTTP rules, log-format lines",
+        &["http::rules", "log_format"],
+    ),
     (
         "server farm (no HTTP), idle pools, the backend's HTTP policy",
         &["pool", "farm", "http::policy"],

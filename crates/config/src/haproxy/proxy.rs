@@ -38,6 +38,7 @@ pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
         http_request: Vec::new(),
         http_response: Vec::new(),
         tcp_rules: Default::default(),
+        log_format: None,
         stick_table: None,
         stick_rules: Vec::new(),
         logs: Vec::new(),
@@ -98,7 +99,6 @@ const IGNORED: &[&str] = &[
     "monitor",
     "unique-id-format",
     "unique-id-header",
-    "log-format",
     "log-format-sd",
     "error-log-format",
     "log-tag",
@@ -155,6 +155,7 @@ const KNOWN: &[&str] = &[
     "http-response",
     "tcp-request",
     "tcp-response",
+    "log-format",
     "stick-table",
     "stick",
     "log",
@@ -353,6 +354,12 @@ fn apply(
             }
         },
         "tcp-request" | "tcp-response" => tcp_rules::parse(&mut p.tcp_rules, section, line)?,
+        "log-format" => {
+            let text = line.need(1, "a log-format string")?;
+            line.no_more(2)?;
+            super::logformat::check_log_format(text)?;
+            p.log_format = Some(text.to_string());
+        }
         "http-request" => p.http_request.push(rules::http_rule(line, true)?),
         "http-response" => p.http_response.push(rules::http_rule(line, false)?),
         "stick-table" => p.stick_table = Some(rules::stick_table(line)?),

@@ -1032,3 +1032,22 @@ fn rules_in_named_defaults_only() {
         "{e:?}"
     );
 }
+
+#[test]
+fn log_format_is_checked() {
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%ci:%cp %ft %b/%s %ST %{{+Q}}r %[src]\"\n"
+    ));
+    assert!(c.proxies[0].log_format.is_some());
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%[req.hdr(host)]\"\n"
+    ));
+    assert!(e[0].contains("not available"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%hr\"\n"
+    ));
+    assert!(
+        e[0].contains("'%hr' is not written by fulcrum yet"),
+        "{e:?}"
+    );
+}

@@ -101,6 +101,11 @@ impl<C: ClientStream> Session<C> {
             frontend_conns: self.fe.conns.load(Ordering::Relaxed),
             retries: r.retries,
         };
+        if let Some(f) = &self.fe.log_format {
+            let res = (r.status != 0 && self.res.status != 0).then_some(&self.res);
+            let line = crate::log_format::render(f, &entry, Some(&self.req), res);
+            return log.send(&line);
+        }
         let line = entry.line(Format::of(self.fe.mode, &self.fe.options), || {
             (!self.req.method().is_empty()).then(|| {
                 format!(
