@@ -705,6 +705,12 @@ pub enum HttpAction {
         kind: RedirectKind,
         target: String,
         code: u16,
+        /// `drop-query`: the query string is not carried over (prefix, scheme).
+        drop_query: bool,
+        /// `append-slash`: a `/` is added to a path not ending with one (with `drop-query`).
+        append_slash: bool,
+        /// `set-cookie NAME[=VALUE]` / `clear-cookie NAME[=]`: the Set-Cookie value sent.
+        cookie: Option<String>,
     },
     /// `return [status N] [content-type T] [string S | file F | errorfile F] [hdr N V]...`
     Return {

@@ -179,6 +179,7 @@ fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
         ));
     }
     let mut code = 302;
+    let (mut drop_query, mut append_slash, mut cookie) = (false, false, None);
     let mut i = 4;
     while let Some(w) = line.arg(i) {
         match w {
@@ -191,12 +192,40 @@ fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
                 }
                 i += 2;
             }
-            "drop-query" | "append-slash" | "ignore-empty" => i += 1,
-            "set-cookie" | "clear-cookie" => i += 2,
+            "drop-query" => {
+                drop_query = true;
+                i += 1;
+            }
+            "append-slash" => {
+                append_slash = true;
+                i += 1;
+            }
+            // Only meaningful for log-format targets, which are refused above.
+            "ignore-empty" => i += 1,
+            "set-cookie" => {
+                let c = line.need(i + 1, "a cookie NAME[=VALUE]")?;
+                cookie = Some(format!("{c}; path=/;"));
+                i += 2;
+            }
+            "clear-cookie" => {
+                let c = line.need(i + 1, "a cookie NAME[=]")?;
+                cookie = Some(format!("{c}; path=/; Max-Age=0;"));
+                i += 2;
+            }
             _ => break,
         }
     }
-    Ok((HttpAction::Redirect { kind, target, code }, i))
+    Ok((
+        HttpAction::Redirect {
+            kind,
+            target,
+            code,
+            drop_query,
+            append_slash,
+            cookie,
+        },
+        i,
+    ))
 }
 
 /// `return [status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F|default-errorfiles] [hdr N V]...`

@@ -573,7 +573,10 @@ fn http_rules() {
         &HttpAction::Redirect {
             kind: RedirectKind::Scheme,
             target: "https".into(),
-            code: 301
+            code: 301,
+            drop_query: false,
+            append_slash: false,
+            cookie: None
         }
     );
     assert_eq!(
@@ -581,7 +584,10 @@ fn http_rules() {
         &HttpAction::Redirect {
             kind: RedirectKind::Location,
             target: "/new".into(),
-            code: 302
+            code: 302,
+            drop_query: false,
+            append_slash: false,
+            cookie: None
         }
     );
     assert_eq!(
@@ -589,7 +595,10 @@ fn http_rules() {
         &HttpAction::Redirect {
             kind: RedirectKind::Prefix,
             target: "/p".into(),
-            code: 308
+            code: 308,
+            drop_query: false,
+            append_slash: false,
+            cookie: None
         }
     );
     assert_eq!(

@@ -46,6 +46,9 @@ enum Action {
         kind: RedirectKind,
         target: Vec<u8>,
         code: u16,
+        drop_query: bool,
+        append_slash: bool,
+        cookie: Option<Vec<u8>>,
     },
     Return(Vec<u8>),
     /// `return ... lf-string`: the body is rendered per request.
@@ -126,10 +129,20 @@ pub fn compile(
                 body: Fmt::parse(text).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
             },
             HttpAction::DelHeader { name } => Action::DelHeader(name.clone().into_bytes()),
-            HttpAction::Redirect { kind, target, code } => Action::Redirect {
+            HttpAction::Redirect {
+                kind,
+                target,
+                code,
+                drop_query,
+                append_slash,
+                cookie,
+            } => Action::Redirect {
                 kind: *kind,
                 target: target.clone().into_bytes(),
                 code: *code,
+                drop_query: *drop_query,
+                append_slash: *append_slash,
+                cookie: cookie.clone().map(String::into_bytes),
             },
             HttpAction::Return {
                 status,
@@ -286,24 +299,54 @@ pub fn apply(
                     c.tracking.event(*slot, *ev);
                 }
             }
-            Action::Redirect { kind, target, code } => {
+            Action::Redirect {
+                kind,
+                target,
+                code,
+                drop_query,
+                append_slash,
+                cookie,
+            } => {
                 let mut loc = Vec::with_capacity(64);
+                // The request's path (and query unless `drop-query`), `/` appended with
+                // `append-slash`, as HAProxy's prefix and scheme redirects.
+                let tail = |loc: &mut Vec<u8>| {
+                    let uri = req.uri();
+                    let path = if *drop_query {
+                        uri.split(|&b| b == b'?').next().unwrap_or(uri)
+                    } else {
+                        uri
+                    };
+                    loc.extend_from_slice(path);
+                    if *append_slash && *drop_query && !path.ends_with(b"/") {
+                        loc.push(b'/');
+                    }
+                };
                 match kind {
                     RedirectKind::Location => loc.extend_from_slice(target),
                     RedirectKind::Prefix => {
                         if target.as_slice() != b"/" {
                             loc.extend_from_slice(target);
                         }
-                        loc.extend_from_slice(req.uri());
+                        tail(&mut loc);
                     }
                     RedirectKind::Scheme => {
                         loc.extend_from_slice(target);
                         loc.extend_from_slice(b"://");
                         loc.extend_from_slice(req.header(b"host").unwrap_or(b""));
-                        loc.extend_from_slice(req.uri());
+                        tail(&mut loc);
                     }
                 }
-                return Verdict::Respond(errors::redirect_response(*code, &loc, false));
+                let mut resp = errors::redirect_response(*code, &loc, false);
+                if let Some(c) = cookie {
+                    // Before the blank line that ends the head.
+                    let at = resp.len() - 2;
+                    let mut h = b"set-cookie: ".to_vec();
+                    h.extend_from_slice(c);
+                    h.extend_from_slice(b"\r\n");
+                    resp.splice(at..at, h);
+                }
+                return Verdict::Respond(resp);
             }
         }
     }
