@@ -672,6 +672,8 @@ pub enum TcpAction {
     SilentDrop,
     /// `track-scN`, `sc-inc-gpc0/1`, `sc-set-gpt0`.
     Counter(CounterAction),
+    /// `set-var`, `set-var-fmt`, `unset-var`.
+    Var(VarAction),
 }
 
 /// One `http-request` or `http-response` rule.
@@ -725,6 +727,29 @@ pub enum HttpAction {
     },
     /// `track-scN`, `sc-inc-gpc0/1`, `sc-set-gpt0`.
     Counter(CounterAction),
+    /// `set-var`, `set-var-fmt`, `unset-var`.
+    Var(VarAction),
+}
+
+/// Variable actions, in `http-request`/`http-response` and `tcp-request` rules. `scope` is
+/// one of `proc sess txn req res`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "var")]
+pub enum VarAction {
+    /// `set-var(scope.name) EXPR`: a sample expression.
+    Set {
+        scope: String,
+        name: String,
+        expr: String,
+    },
+    /// `set-var-fmt(scope.name) FMT`: a log-format string.
+    SetFmt {
+        scope: String,
+        name: String,
+        format: String,
+    },
+    /// `unset-var(scope.name)`.
+    Unset { scope: String, name: String },
 }
 
 /// Stick-counter actions, in `http-request` and `tcp-request` rules.

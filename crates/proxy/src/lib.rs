@@ -44,6 +44,7 @@ pub mod tcp_rules;
 pub mod termination;
 pub mod track;
 pub mod tunnel;
+pub mod vars;
 
 use fulcrum_config::Config;
 use std::time::Duration;

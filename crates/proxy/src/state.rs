@@ -52,9 +52,9 @@ impl Frontend {
         })
     }
 
-    /// A connection's tracked entries, when the configuration has stick tables at all.
+    /// A connection's rule state, when the configuration has stick tables or variables.
     pub fn new_tracking(&self) -> Option<Arc<track::Tracking>> {
-        (!self.tables.is_empty()).then(|| Arc::new(track::Tracking::default()))
+        self.stateful.then(|| Arc::new(track::Tracking::default()))
     }
 }
 
@@ -75,6 +75,8 @@ pub struct Frontend {
     /// Every stick table, and this frontend's own.
     pub tables: Arc<Tables>,
     pub own_table: Option<Arc<Table>>,
+    /// Whether streams need rule state (stick tables or variables in the configuration).
+    pub stateful: bool,
     pub timeouts: Timeouts,
     pub options: ProxyOptions,
     /// `option forwardfor`, compiled.
@@ -398,6 +400,23 @@ fn build_backend(
     Ok(Backend::new(parts, policy))
 }
 
+/// Whether any rule of `config` sets variables (streams then carry variable state).
+fn uses_vars(config: &Config) -> bool {
+    use fulcrum_config::model::{HttpAction, TcpAction};
+    config.proxies.iter().any(|p| {
+        let t = &p.tcp_rules;
+        p.http_request
+            .iter()
+            .chain(&p.http_response)
+            .any(|r| matches!(r.action, HttpAction::Var(_)))
+            || t.connection
+                .iter()
+                .chain(&t.session)
+                .chain(&t.content)
+                .any(|r| matches!(r.action, TcpAction::Var(_)))
+    })
+}
+
 fn tcp_phase(
     p: &Proxy,
     rules: &[fulcrum_config::model::TcpRule],
@@ -529,6 +548,7 @@ pub fn build_with(
                 backend_tcp_content: backend_tcp_content.clone(),
                 tables: cx.tables.clone(),
                 own_table: cx.tables.get(&p.name).cloned(),
+                stateful: !cx.tables.is_empty() || uses_vars(config),
                 timeouts: p.timeouts.clone(),
                 options: p.options.clone(),
                 forwardfor: p.options.forwardfor.as_ref().map(ForwardForRt::new),

@@ -30,6 +30,7 @@ enum Action {
         table: Arc<Table>,
     },
     Counter(usize, Event),
+    Var(crate::vars::VarOp),
 }
 
 #[derive(Debug)]
@@ -76,6 +77,10 @@ pub fn compile(
                         .find(table.as_deref())
                         .map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
                 },
+                TcpAction::Var(v) => Action::Var(
+                    crate::vars::compile(v)
+                        .map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                ),
                 TcpAction::Counter(CounterAction::IncGpc { slot, idx }) => Action::Counter(
                     usize::from(*slot),
                     if *idx == 0 { Event::IncGpc0 } else { Event::IncGpc1 },
@@ -111,6 +116,7 @@ pub fn eval(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Verdict {
                     c.tracking.event(*slot, *ev);
                 }
             }
+            Action::Var(op) => op.run(ctx),
         }
     }
     Verdict::Accept

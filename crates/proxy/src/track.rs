@@ -6,10 +6,10 @@
 use crate::persist::track::{CounterTable, Data, Event};
 use fulcrum_config::model::{Proxy, StickKeyType, StickTable};
 use fulcrum_sample::fetch::{Arg, Fetch};
-use fulcrum_sample::{Type, Value};
+use fulcrum_sample::{Scope, Type, Value, Vars};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
 /// One proxy's stick table (its counters).
@@ -125,14 +125,44 @@ struct Slot {
 
 type Slots = [Option<Slot>; 3];
 
-/// The entries one connection (and its current request) tracks. Small when nothing is
-/// tracked (an idle connection pays one pointer); rules track through a shared reference.
+/// A connection's state for rules: the stick-counter entries it (and its current request)
+/// tracks, and its variables (`sess`, and `txn`/`req`/`res` of the current request; `proc`
+/// ones are the process's). Rules change it through a shared reference.
 #[derive(Debug, Default)]
 pub struct Tracking {
     slots: Mutex<Option<Box<Slots>>>,
+    vars: Mutex<Vars>,
 }
 
+/// The `proc` scope's variables, shared by every stream.
+static PROC_VARS: LazyLock<Mutex<Vars>> = LazyLock::new(Default::default);
+
 impl Tracking {
+    /// Variable `scope.name`.
+    pub fn var(&self, scope: Scope, name: &str) -> Option<Value> {
+        let vars = if scope == Scope::Proc {
+            &*PROC_VARS
+        } else {
+            &self.vars
+        };
+        vars.lock().ok()?.get(scope, name).cloned()
+    }
+
+    /// `set-var`: sets (or with `None`, `unset-var`: removes) variable `scope.name`.
+    pub fn set_var(&self, scope: Scope, name: &str, v: Option<Value>) {
+        let vars = if scope == Scope::Proc {
+            &*PROC_VARS
+        } else {
+            &self.vars
+        };
+        if let Ok(mut vars) = vars.lock() {
+            match v {
+                Some(v) => vars.set(scope, name, v),
+                None => vars.unset(scope, name),
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.slots.lock().map_or(true, |s| {
             s.as_ref().is_none_or(|s| s.iter().all(Option::is_none))
@@ -210,6 +240,11 @@ impl Tracking {
 
     /// The request ended: entries tracked by its `http-request` rules are released.
     pub fn end_request(&self) {
+        if let Ok(mut vars) = self.vars.lock() {
+            for s in [Scope::Txn, Scope::Req, Scope::Res] {
+                vars.clear(s);
+            }
+        }
         let Ok(mut slots) = self.slots.lock() else {
             return;
         };

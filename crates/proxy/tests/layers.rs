@@ -49,7 +49,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tunnel",
         ],
     ),
-    ("conditions: ACLs on the sample engine", &["acl"]),
+    (
+        "conditions: ACLs on the sample engine; variable actions",
+        &["acl", "vars"],
+    ),
     (
         "server connections, applets, log lines",
         &["connect", "applet", "logline", "tcp_rules"],

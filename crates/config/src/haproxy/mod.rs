@@ -25,6 +25,7 @@ mod source;
 mod suggest;
 mod tcp_check;
 mod tcp_rules;
+mod vars;
 
 pub use acl::PREDEFINED as PREDEFINED_ACLS;
 pub use lexer::{expand_address, split_line, Lexed};

@@ -24,8 +24,6 @@ const ACTIONS: &[&str] = &[
 const UNSUPPORTED: &[&str] = &[
     "auth",
     "tarpit",
-    "set-var",
-    "unset-var",
     "capture",
     "set-path",
     "set-pathq",
@@ -72,6 +70,13 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
     } else {
         fulcrum_sample::fetch::Needs::Response
     };
+    if let Some((v, next)) = super::vars::parse(line, 1, available)? {
+        return Ok(HttpRule {
+            span: line.span.clone(),
+            action: HttpAction::Var(v),
+            condition: cond_at(line, next)?,
+        });
+    }
     if let Some((c, next)) = super::counters::parse(line, 1, available)? {
         return Ok(HttpRule {
             span: line.span.clone(),

@@ -18,9 +18,6 @@ const NOT_RUN: &[&str] = &[
     "set-src-port",
     "set-dst",
     "set-dst-port",
-    "set-var",
-    "set-var-fmt",
-    "unset-var",
     "set-mark",
     "set-tos",
     "set-nice",
@@ -43,6 +40,9 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
     } else {
         Needs::Connection
     };
+    if let Some((v, next)) = super::vars::parse(line, i, available)? {
+        return Ok((TcpAction::Var(v), next));
+    }
     if let Some((c, next)) = super::counters::parse(line, i, available)? {
         return Ok((TcpAction::Counter(c), next));
     }

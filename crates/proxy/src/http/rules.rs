@@ -68,6 +68,8 @@ enum Action {
     },
     /// `sc-inc-gpc0/1(N)`, `sc-set-gpt0(N) V`.
     Counter(usize, Event),
+    /// `set-var`, `set-var-fmt`, `unset-var`.
+    Var(crate::vars::VarOp),
 }
 
 #[derive(Debug)]
@@ -173,6 +175,9 @@ pub fn compile(
                     ))
                 }
             }
+            HttpAction::Var(v) => Action::Var(
+                crate::vars::compile(v).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            ),
             HttpAction::Counter(c) => {
                 counter_action(c, tables).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?
             }
@@ -299,6 +304,7 @@ pub fn apply(
                     c.tracking.event(*slot, *ev);
                 }
             }
+            Action::Var(op) => op.run(&env.sample(Some(req), res.as_deref())),
             Action::Redirect {
                 kind,
                 target,

@@ -214,9 +214,12 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         }
     }
 
-    fn var(&self, _: Scope, _: &str) -> Option<Value> {
-        // No rule sets variables yet (set-var is refused when the file is read).
-        None
+    fn var(&self, scope: Scope, name: &str) -> Option<Value> {
+        // `req` variables live while the request is processed, not in the response's rules.
+        if scope == Scope::Req && self.res.is_some() {
+            return None;
+        }
+        self.counters?.tracking.var(scope, name)
     }
 
     fn now_unix(&self) -> i64 {
