@@ -729,6 +729,46 @@ pub enum HttpAction {
     Counter(CounterAction),
     /// `set-var`, `set-var-fmt`, `unset-var`.
     Var(VarAction),
+    /// `set-method|set-path|set-pathq|set-query|set-uri FMT`.
+    SetLine {
+        part: LinePart,
+        value: String,
+    },
+    /// `replace-path|replace-pathq|replace-uri REGEX FMT`.
+    ReplaceLine {
+        part: LinePart,
+        regex: String,
+        value: String,
+    },
+    /// `replace-header NAME REGEX FMT` (whole values) / `replace-value` (each comma-separated
+    /// value): a value the regex matches is replaced by FMT with `\N` groups.
+    ReplaceHeader {
+        name: String,
+        regex: String,
+        value: String,
+        each: bool,
+    },
+    /// `set-status CODE [reason TEXT]` (responses).
+    SetStatus {
+        status: u16,
+        reason: Option<String>,
+    },
+    /// `del-header NAME -m beg|end|sub|reg` (`-m str` is [`HttpAction::DelHeader`]).
+    DelHeaderMatch {
+        name: String,
+        method: String,
+    },
+}
+
+/// The part of the request line a rule rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinePart {
+    Method,
+    Path,
+    Pathq,
+    Query,
+    Uri,
 }
 
 /// Variable actions, in `http-request`/`http-response` and `tcp-request` rules. `scope` is

@@ -46,6 +46,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::headers",
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
+            "http::rewrite",
             "tunnel",
         ],
     ),

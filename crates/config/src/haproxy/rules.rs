@@ -4,8 +4,8 @@ use super::acl::{condition, parse_fetch};
 use super::line::{number, number_in, time, Line};
 use super::suggest::did_you_mean;
 use crate::model::{
-    Condition, HttpAction, HttpRule, RedirectKind, Reference, ReturnBody, StickKeyType, StickRule,
-    StickRuleKind, StickTable,
+    Condition, HttpAction, HttpRule, LinePart, RedirectKind, Reference, ReturnBody, StickKeyType,
+    StickRule, StickRuleKind, StickTable,
 };
 use crate::units;
 
@@ -25,15 +25,6 @@ const UNSUPPORTED: &[&str] = &[
     "auth",
     "tarpit",
     "capture",
-    "set-path",
-    "set-pathq",
-    "set-query",
-    "set-uri",
-    "set-method",
-    "replace-header",
-    "replace-value",
-    "replace-path",
-    "replace-uri",
     "set-log-level",
     "add-acl",
     "del-acl",
@@ -41,7 +32,6 @@ const UNSUPPORTED: &[&str] = &[
     "del-map",
     "set-src",
     "set-dst",
-    "set-status",
     "silent-drop",
     "reject",
     "wait-for-body",
@@ -122,8 +112,79 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
         }
         "del-header" => {
             let name = line.need(2, "a header name")?.to_string();
-            let next = if line.arg(3) == Some("-m") { 5 } else { 3 };
-            (HttpAction::DelHeader { name }, next)
+            if line.arg(3) == Some("-m") {
+                let m = line.need(4, "a match method: str, beg, end, sub or reg")?;
+                match m {
+                    "str" => (HttpAction::DelHeader { name }, 5),
+                    "beg" | "end" | "sub" | "reg" => {
+                        if m == "reg" {
+                            check_regex(&name).map_err(|e| format!("del-header -m reg: {e}"))?;
+                        }
+                        let method = m.to_string();
+                        (HttpAction::DelHeaderMatch { name, method }, 5)
+                    }
+                    other => {
+                        return Err(format!(
+                            "del-header: unknown match method '{other}' (str, beg, end, sub or reg)"
+                        ))
+                    }
+                }
+            } else {
+                (HttpAction::DelHeader { name }, 3)
+            }
+        }
+        "set-method" | "set-path" | "set-pathq" | "set-query" | "set-uri" => {
+            if !request {
+                return Err(format!("'{action_word}' is only valid in 'http-request'"));
+            }
+            let part = line_part(action_word);
+            let value = line.need(2, "a value (log-format string)")?.to_string();
+            super::logformat::check_rule_value(&value, request, "the value")?;
+            (HttpAction::SetLine { part, value }, 3)
+        }
+        "replace-path" | "replace-pathq" | "replace-uri" => {
+            if !request {
+                return Err(format!("'{action_word}' is only valid in 'http-request'"));
+            }
+            let part = line_part(action_word);
+            let regex = line.need(2, "a regular expression")?.to_string();
+            check_regex(&regex).map_err(|e| format!("{action_word}: {e}"))?;
+            let value = line
+                .need(3, "a replacement (log-format string)")?
+                .to_string();
+            super::logformat::check_rule_value(&value, request, "the replacement")?;
+            (HttpAction::ReplaceLine { part, regex, value }, 4)
+        }
+        "replace-header" | "replace-value" => {
+            let name = line.need(2, "a header name")?.to_string();
+            let regex = line.need(3, "a regular expression")?.to_string();
+            check_regex(&regex).map_err(|e| format!("{action_word}: {e}"))?;
+            let value = line
+                .need(4, "a replacement (log-format string)")?
+                .to_string();
+            super::logformat::check_rule_value(&value, request, "the replacement")?;
+            let each = action_word == "replace-value";
+            (
+                HttpAction::ReplaceHeader {
+                    name,
+                    regex,
+                    value,
+                    each,
+                },
+                5,
+            )
+        }
+        "set-status" => {
+            if request {
+                return Err("'set-status' is only valid in 'http-response'".into());
+            }
+            let status = number_in(line.need(2, "a status code")?, "set-status", 100, 999)? as u16;
+            let (reason, next) = if line.arg(3) == Some("reason") {
+                (Some(line.need(4, "a reason phrase")?.to_string()), 5)
+            } else {
+                (None, 3)
+            };
+            (HttpAction::SetStatus { status, reason }, next)
         }
         "redirect" => redirect(line)?,
         "return" => return_action(line, request)?,
@@ -152,6 +213,22 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
         action,
         condition,
     })
+}
+
+/// A regular expression's compile error, if any (the sample engine's regex flavour).
+fn check_regex(re: &str) -> Result<(), String> {
+    use fulcrum_sample::pattern::{Method, Patterns};
+    Patterns::parse(Method::Reg, false, &[re.to_string()]).map(|_| ())
+}
+
+fn line_part(action: &str) -> LinePart {
+    match action.rsplit('-').next().unwrap_or("") {
+        "method" => LinePart::Method,
+        "pathq" => LinePart::Pathq,
+        "query" => LinePart::Query,
+        "uri" => LinePart::Uri,
+        _ => LinePart::Path,
+    }
 }
 
 fn cond_at(line: &Line<'_>, i: usize) -> Result<Option<Condition>, String> {

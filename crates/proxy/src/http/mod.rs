@@ -7,6 +7,7 @@ pub mod headers;
 pub mod message;
 pub mod persist;
 pub mod policy;
+pub mod rewrite;
 pub mod rules;
 pub mod sample_env;
 pub mod session;

@@ -6,12 +6,15 @@
 
 use super::errors;
 use super::message::Message;
+use super::rewrite;
 use super::sample_env::HttpEnv;
 use crate::acl::{self, Cond};
 use crate::applet::Applet;
 use crate::persist::track::Event;
 use crate::track::{Counters, Table, TableRefs};
+use fulcrum_config::model::LinePart;
 use fulcrum_config::model::{Acl, CounterAction, HttpAction, HttpRule, RedirectKind, ReturnBody};
+use regex::bytes::Regex;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -70,6 +73,16 @@ enum Action {
     Counter(usize, Event),
     /// `set-var`, `set-var-fmt`, `unset-var`.
     Var(crate::vars::VarOp),
+    SetLine(LinePart, Fmt),
+    ReplaceLine(LinePart, Regex, Fmt),
+    ReplaceHeader {
+        name: Vec<u8>,
+        regex: Regex,
+        value: Fmt,
+        each: bool,
+    },
+    SetStatus(u16, Option<Vec<u8>>),
+    DelHeaderMatch(Vec<u8>, String, Option<Regex>),
 }
 
 #[derive(Debug)]
@@ -175,6 +188,38 @@ pub fn compile(
                     ))
                 }
             }
+            HttpAction::SetLine { part, value } => Action::SetLine(
+                *part,
+                Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            ),
+            HttpAction::ReplaceLine { part, regex, value } => Action::ReplaceLine(
+                *part,
+                regex_of(regex).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            ),
+            HttpAction::ReplaceHeader {
+                name,
+                regex,
+                value,
+                each,
+            } => Action::ReplaceHeader {
+                name: name.clone().into_bytes(),
+                regex: regex_of(regex).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                value: Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                each: *each,
+            },
+            HttpAction::SetStatus { status, reason } => {
+                Action::SetStatus(*status, reason.clone().map(String::into_bytes))
+            }
+            HttpAction::DelHeaderMatch { name, method } => Action::DelHeaderMatch(
+                name.clone().into_bytes(),
+                method.clone(),
+                if method == "reg" {
+                    Some(regex_of(name).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?)
+                } else {
+                    None
+                },
+            ),
             HttpAction::Var(v) => Action::Var(
                 crate::vars::compile(v).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
             ),
@@ -195,6 +240,10 @@ pub fn compile(
         out.push(Rule { action, cond });
     }
     Ok(out)
+}
+
+fn regex_of(re: &str) -> Result<Regex, String> {
+    Regex::new(re).map_err(|e| format!("invalid regular expression '{re}': {e}"))
 }
 
 fn counter_action(c: &CounterAction, tables: &TableRefs<'_>) -> Result<Action, String> {
@@ -305,6 +354,45 @@ pub fn apply(
                 }
             }
             Action::Var(op) => op.run(&env.sample(Some(req), res.as_deref())),
+            Action::SetLine(part, f) => {
+                scratch.clear();
+                f.render(scratch, &env.sample(Some(req), res.as_deref()));
+                rewrite::set(req, *part, scratch);
+            }
+            Action::ReplaceLine(part, re, f) => {
+                scratch.clear();
+                f.render(scratch, &env.sample(Some(req), res.as_deref()));
+                let cur = rewrite::part(req, *part);
+                if let Some(new) = rewrite::expand(re, &cur, scratch) {
+                    rewrite::set(req, *part, &new);
+                }
+            }
+            Action::ReplaceHeader {
+                name,
+                regex,
+                value,
+                each,
+            } => {
+                scratch.clear();
+                value.render(scratch, &env.sample(Some(req), res.as_deref()));
+                let target: &mut Message = match res.as_deref_mut() {
+                    Some(r) => r,
+                    None => req,
+                };
+                rewrite::replace_header(target, name, regex, scratch, *each);
+            }
+            Action::SetStatus(code, reason) => {
+                if let Some(r) = res.as_deref_mut() {
+                    rewrite::set_status(r, *code, reason.as_deref());
+                }
+            }
+            Action::DelHeaderMatch(name, method, re) => {
+                let target: &mut Message = match res.as_deref_mut() {
+                    Some(r) => r,
+                    None => req,
+                };
+                rewrite::del_header_match(target, name, method, re.as_ref());
+            }
             Action::Redirect {
                 kind,
                 target,
