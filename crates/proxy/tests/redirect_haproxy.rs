@@ -22,6 +22,8 @@ fn cfg(front: u16, server: SocketAddr) -> String {
          \x20 http-request redirect scheme https drop-query set-cookie SEEN=1 if {{ path_beg /c }}\n\
          \x20 http-request redirect location /gone clear-cookie SID= code 303 if {{ path_beg /d }}\n\
          \x20 http-request redirect prefix / drop-query append-slash if {{ path_beg /e }}\n\
+         \x20 http-request deny deny_status 429 content-type text/plain string \"slow down\" hdr X-Why limit if {{ path_beg /f }}\n\
+         \x20 http-request deny deny_status 404 if {{ path_beg /g }}\n\
          \x20 default_backend b\n\
          backend b\n  server s {server}\n"
     )
@@ -34,9 +36,11 @@ const PATHS: &[&str] = &[
     "/c/p?q",
     "/d",
     "/e?x=1",
+    "/f",
+    "/g",
 ];
 
-async fn answers(front: u16) -> Vec<(u16, String, String)> {
+async fn answers(front: u16) -> Vec<(u16, String, String, String)> {
     let mut out = Vec::new();
     for p in PATHS {
         let mut c = Client::connect(addr(front)).await.expect("connect");
@@ -44,10 +48,16 @@ async fn answers(front: u16) -> Vec<(u16, String, String)> {
             .await
             .expect("send");
         let r = c.read_response(false).await.expect("answer");
+        let body = if r.status == 429 {
+            format!("{} {}", r.header("x-why").unwrap_or(""), r.text())
+        } else {
+            String::new()
+        };
         out.push((
             r.status,
             r.header("location").unwrap_or("").to_string(),
             r.header("set-cookie").unwrap_or("").to_string(),
+            body,
         ));
     }
     out
@@ -62,9 +72,11 @@ async fn redirects_answer_as_haproxy_answers() {
     h.shutdown(Duration::from_secs(1)).await;
     assert_eq!(
         ours[0],
-        (301, "/new/a/x/".into(), String::new()),
+        (301, "/new/a/x/".into(), String::new(), String::new()),
         "{ours:?}"
     );
+    assert_eq!(ours[6].3, "limit slow down", "{ours:?}");
+    assert_eq!(ours[7].0, 404, "{ours:?}");
     assert_eq!(ours[2].1, "/keep/b/y?z=2", "{ours:?}");
     assert_eq!(ours[3].2, "SEEN=1; path=/;", "{ours:?}");
 
@@ -76,7 +88,7 @@ async fn redirects_answer_as_haproxy_answers() {
     for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
         assert_eq!(
             o, t,
-            "{}: (status, location, set-cookie) fulcrum vs haproxy",
+            "{}: (status, location, set-cookie, deny body) fulcrum vs haproxy",
             PATHS[i]
         );
     }

@@ -104,7 +104,6 @@ const IGNORED: &[&str] = &[
     "log-tag",
     "rate-limit",
     "email-alert",
-    "http-after-response",
     "redirect",
     "force-persist",
     "ignore-persist",
@@ -156,6 +155,7 @@ const KNOWN: &[&str] = &[
     "tcp-request",
     "tcp-response",
     "log-format",
+    "http-after-response",
     "stick-table",
     "stick",
     "log",
@@ -354,6 +354,10 @@ fn apply(
             }
         },
         "tcp-request" | "tcp-response" => tcp_rules::parse(&mut p.tcp_rules, section, line)?,
+        // Skipping these would change the responses clients get: refused, never ignored.
+        "http-after-response" => {
+            return Err("'http-after-response' rules are not run by fulcrum yet".into())
+        }
         "log-format" => {
             let text = line.need(1, "a log-format string")?;
             line.no_more(2)?;

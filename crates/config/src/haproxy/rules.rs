@@ -76,29 +76,7 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
     }
     let (action, next) = match action_word {
         "allow" => (HttpAction::Allow, 2),
-        "deny" => {
-            let mut status = None;
-            let mut i = 2;
-            while let Some(w) = line.arg(i) {
-                match w {
-                    "deny_status" | "status" => {
-                        status = Some(number_in(
-                            line.need(i + 1, "a status code")?,
-                            "deny_status",
-                            200,
-                            599,
-                        )? as u16);
-                        i += 2;
-                    }
-                    "content-type" | "string" | "lf-string" | "file" | "lf-file" | "errorfile"
-                    | "errorfiles" | "hdr" => {
-                        i += if w == "hdr" { 3 } else { 2 };
-                    }
-                    _ => break,
-                }
-            }
-            (HttpAction::Deny { status }, i)
-        }
+        "deny" => deny_action(line, request)?,
         "set-header" | "add-header" => {
             let name = line.need(2, "a header name")?.to_string();
             let value = line.need(3, "a value (log-format string)")?.to_string();
@@ -311,21 +289,77 @@ fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
 }
 
 /// `return [status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F|default-errorfiles] [hdr N V]...`
+/// `deny [deny_status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F] [hdr N V]...`:
+/// without a response option, the proxy's error page for the status; with one, that
+/// response (as `return`).
+fn deny_action(line: &Line<'_>, request: bool) -> Result<(HttpAction, usize), String> {
+    let (status, content_type, body, headers, i) = response_options(line, request, 403, "deny")?;
+    if matches!(body, ReturnBody::None) && headers.is_empty() && content_type.is_none() {
+        let status = if line
+            .args_from(2)
+            .iter()
+            .any(|w| w == "deny_status" || w == "status")
+        {
+            Some(status)
+        } else {
+            None
+        };
+        return Ok((HttpAction::Deny { status }, i));
+    }
+    Ok((
+        HttpAction::Return {
+            status,
+            content_type,
+            body,
+            headers,
+        },
+        i,
+    ))
+}
+
 fn return_action(line: &Line<'_>, request: bool) -> Result<(HttpAction, usize), String> {
-    let mut status = 200u16;
+    let (status, content_type, body, headers, i) = response_options(line, request, 200, "return")?;
+    Ok((
+        HttpAction::Return {
+            status,
+            content_type,
+            body,
+            headers,
+        },
+        i,
+    ))
+}
+
+type ResponseOptions = (
+    u16,
+    Option<String>,
+    ReturnBody,
+    Vec<(String, String)>,
+    usize,
+);
+
+/// The response options of `return` and `deny`, from word 2.
+fn response_options(
+    line: &Line<'_>,
+    request: bool,
+    default_status: u16,
+    what: &str,
+) -> Result<ResponseOptions, String> {
+    let mut status = default_status;
     let mut content_type = None;
     let mut body = ReturnBody::None;
     let mut headers = Vec::new();
     let mut i = 2;
     while let Some(w) = line.arg(i) {
         match w {
-            "status" => {
-                status = number_in(
-                    line.need(i + 1, "a status code")?,
-                    "return status",
-                    200,
-                    599,
-                )? as u16;
+            "errorfiles" => {
+                return Err(format!(
+                    "'{what} errorfiles' (http-errors sections) is not run by fulcrum yet"
+                ))
+            }
+            "deny_status" if what != "deny" => break,
+            "status" | "deny_status" => {
+                status = number_in(line.need(i + 1, "a status code")?, "status", 200, 599)? as u16;
                 i += 2;
             }
             "content-type" => {
@@ -375,17 +409,9 @@ fn return_action(line: &Line<'_>, request: bool) -> Result<(HttpAction, usize), 
         && content_type.is_none()
         && !matches!(body, ReturnBody::Errorfile(_))
     {
-        return Err("'return' with a body needs a 'content-type'".into());
+        return Err(format!("'{what}' with a body needs a 'content-type'"));
     }
-    Ok((
-        HttpAction::Return {
-            status,
-            content_type,
-            body,
-            headers,
-        },
-        i,
-    ))
+    Ok((status, content_type, body, headers, i))
 }
 
 /// `stick-table type T [len N] size N [expire T] [nopurge] [peers P] [store D,...]`
