@@ -215,6 +215,8 @@ pub struct Proxy {
     pub tcp_rules: TcpRules,
     /// `log-format STRING`: the traffic log line, replacing `option httplog`/`tcplog`.
     pub log_format: Option<String>,
+    /// `capture request|response header NAME len N`, in order.
+    pub captures: Vec<Capture>,
     pub stick_table: Option<StickTable>,
     pub stick_rules: Vec<StickRule>,
     pub logs: Vec<LogTarget>,
@@ -758,6 +760,15 @@ pub enum HttpAction {
         name: String,
         method: String,
     },
+}
+
+/// `capture request|response header NAME len N`: the header's last value, cut to `len`
+/// bytes, written in the log line (`{...}` of `option httplog`, `%hr`/`%hs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Capture {
+    pub response: bool,
+    pub name: String,
+    pub len: usize,
 }
 
 /// The part of the request line a rule rewrites.

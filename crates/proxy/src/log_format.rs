@@ -3,6 +3,7 @@
 //! messages. Frontends without `log-format` keep the hand-built `option httplog`/`tcplog`
 //! lines of `logline` (same bytes, no per-variable dispatch on the default path).
 
+use crate::http::capture::Captures;
 use crate::http::message::Message;
 use crate::http::sample_env::HttpEnv;
 use crate::log::{accept_date, ms};
@@ -12,7 +13,7 @@ use std::io::Write;
 use std::time::UNIX_EPOCH;
 
 /// Writes `%` variable `name` of `e` into `out`; false when it has no value here.
-fn var(e: &Entry<'_>, env: &HttpEnv<'_>, name: &str, out: &mut Vec<u8>) -> bool {
+fn var(e: &Entry<'_>, env: &HttpEnv<'_>, caps: &Captures, name: &str, out: &mut Vec<u8>) -> bool {
     let t = &e.timers;
     let r = match name {
         "ci" => write!(out, "{}", shown(e.peer.ip())),
@@ -59,7 +60,14 @@ fn var(e: &Entry<'_>, env: &HttpEnv<'_>, name: &str, out: &mut Vec<u8>) -> bool 
                 }
             }
         }
-        // No captures are taken yet: HAProxy writes `-` for an empty capture.
+        "hr" | "hs" => {
+            let side = if name == "hs" { env.res } else { env.req };
+            if let Some(b) = caps.block(side, name == "hs") {
+                out.extend_from_slice(b.as_bytes());
+            }
+            return true;
+        }
+        // No cookie captures are taken: HAProxy writes `-` for an empty capture.
         "CC" | "CS" => return false,
         other => return env.var_into(other, out),
     };
@@ -72,9 +80,56 @@ pub fn render(
     e: &Entry<'_>,
     req: Option<&Message>,
     res: Option<&Message>,
+    caps: &Captures,
 ) -> String {
     let env = HttpEnv::new(e.peer, e.local, req, res);
     let mut out = Vec::with_capacity(256);
-    format.render(&env, &mut |name, o| var(e, &env, name, o), b"-", &mut out);
+    format.render(
+        &env,
+        &mut |name, o| var(e, &env, caps, name, o),
+        b"-",
+        &mut out,
+    );
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The frontend's `log-format` ready for its captures: `%hr`/`%hs` of a side that captures
+/// nothing write nothing and take the blank after them along, as HAProxy (which skips such a
+/// variable without ending the run of separators around it).
+pub fn prepare(mut format: fulcrum_sample::Format, caps: &Captures) -> fulcrum_sample::Format {
+    use fulcrum_sample::logformat::Node;
+    let empty = |name: &str| match name {
+        "hr" => caps.block(None, false).is_none(),
+        "hs" => caps.block(None, true).is_none(),
+        _ => false,
+    };
+    let mut out: Vec<Node> = Vec::with_capacity(format.nodes.len());
+    let mut drop_blank = false;
+    for n in format.nodes.drain(..) {
+        match n {
+            Node::Var(name, _) if empty(name) => {
+                let at_blank = match out.last() {
+                    None => true,
+                    Some(Node::Lit(l)) => l.ends_with(b" "),
+                    Some(_) => false,
+                };
+                drop_blank = at_blank;
+            }
+            Node::Lit(mut l) if drop_blank => {
+                if l.first() == Some(&b' ') {
+                    l.remove(0);
+                }
+                drop_blank = false;
+                if !l.is_empty() {
+                    out.push(Node::Lit(l));
+                }
+            }
+            other => {
+                drop_blank = false;
+                out.push(other);
+            }
+        }
+    }
+    format.nodes = out;
+    format
 }

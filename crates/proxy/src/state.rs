@@ -86,6 +86,8 @@ pub struct Frontend {
     pub log: Option<Logger>,
     /// `log-format`, compiled (none: `option httplog`/`tcplog` or the default line).
     pub log_format: Option<fulcrum_sample::Format>,
+    /// `capture request|response header`.
+    pub captures: crate::http::capture::Captures,
     /// Request head limit: `tune.bufsize - tune.maxrewrite`, as HAProxy.
     pub head_limit: usize,
     pub bufsize: usize,
@@ -558,12 +560,17 @@ pub fn build_with(
                     .map(|m| Arc::new(Semaphore::new(m as usize))),
                 errors: error_pages(p)?,
                 log: Logger::new(&p.logs),
+                captures: crate::http::capture::Captures::new(&p.captures),
                 log_format: p
                     .log_format
                     .as_deref()
                     .map(fulcrum_sample::compile_format)
                     .transpose()
-                    .map_err(|e| cfg_err(p, format!("log-format: {e}")))?,
+                    .map_err(|e| cfg_err(p, format!("log-format: {e}")))?
+                    .map(|f| {
+                        let caps = crate::http::capture::Captures::new(&p.captures);
+                        crate::log_format::prepare(f, &caps)
+                    }),
                 head_limit,
                 bufsize,
                 retired: AtomicBool::new(false),

@@ -187,9 +187,16 @@ fn log_tcp(
         active: crate::counters::active_connections(),
         frontend_conns: fe.conns.load(Ordering::Relaxed),
         retries: d.retries,
+        captures: "",
     };
     match &fe.log_format {
-        Some(f) => log.send(&crate::log_format::render(f, &entry, None, None)),
+        Some(f) => log.send(&crate::log_format::render(
+            f,
+            &entry,
+            None,
+            None,
+            &fe.captures,
+        )),
         None => log.send(&entry.line(Format::of(fe.mode, &fe.options), || None)),
     }
 }

@@ -47,6 +47,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
             "http::rewrite",
+            "http::capture",
             "tunnel",
         ],
     ),

@@ -49,6 +49,7 @@ fn rename(cond: &mut Option<Condition>, section: &str, names: &[String]) {
 /// are dropped, except the rules of a named section and the ACLs they use.
 pub fn inherit(p: &mut Proxy, base: &Proxy) {
     p.acls.clear();
+    p.captures.clear();
     if base.name.is_empty() {
         p.http_request.clear();
         p.http_response.clear();

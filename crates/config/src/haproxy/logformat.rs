@@ -89,7 +89,7 @@ pub fn check_answered(name: &str) -> Result<(), String> {
 pub const LOG_VARS: &[&str] = &[
     "ci", "cp", "fi", "fp", "f", "ft", "b", "s", "t", "tr", "ms", "pid", "TR", "Tw", "Tc", "Tr",
     "Ta", "Tt", "ST", "B", "ts", "tsc", "ac", "fc", "bc", "sc", "rc", "sq", "bq", "CC", "CS", "r",
-    "HM", "HU", "HP", "HQ", "HV", "o",
+    "HM", "HU", "HP", "HQ", "HV", "o", "hr", "hs",
 ];
 
 /// Checks a `log-format` line: compiled, and every fetch and `%` variable one the data plane

@@ -39,6 +39,7 @@ pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
         http_response: Vec::new(),
         tcp_rules: Default::default(),
         log_format: None,
+        captures: Vec::new(),
         stick_table: None,
         stick_rules: Vec::new(),
         logs: Vec::new(),
@@ -94,7 +95,6 @@ const IGNORED: &[&str] = &[
     "hash-balance-factor",
     "http-reuse",
     "compression",
-    "capture",
     "monitor-uri",
     "monitor",
     "unique-id-format",
@@ -156,6 +156,7 @@ const KNOWN: &[&str] = &[
     "tcp-response",
     "log-format",
     "http-after-response",
+    "capture",
     "stick-table",
     "stick",
     "log",
@@ -354,6 +355,33 @@ fn apply(
             }
         },
         "tcp-request" | "tcp-response" => tcp_rules::parse(&mut p.tcp_rules, section, line)?,
+        "capture" => {
+            let side = line.need(1, "'request' or 'response'")?;
+            let what = line.need(2, "'header'")?;
+            let response = match (side, what) {
+                ("request", "header") => false,
+                ("response", "header") => true,
+                ("cookie", _) => {
+                    return Err("'capture cookie' is not run by fulcrum yet".into())
+                }
+                _ => {
+                    return Err(format!(
+                        "'capture' expects 'request header' or 'response header', found '{side} {what}'"
+                    ))
+                }
+            };
+            let name = line.need(3, "a header name")?.to_string();
+            if line.arg(4) != Some("len") {
+                return Err("'capture ... header NAME' expects 'len N'".into());
+            }
+            let len = number_in(line.need(5, "a length")?, "capture len", 1, 65535)? as usize;
+            line.no_more(6)?;
+            p.captures.push(crate::model::Capture {
+                response,
+                name,
+                len,
+            });
+        }
         // Skipping these would change the responses clients get: refused, never ignored.
         "http-after-response" => {
             return Err("'http-after-response' rules are not run by fulcrum yet".into())

@@ -1043,6 +1043,21 @@ fn rules_in_named_defaults_only() {
 }
 
 #[test]
+fn captures_are_parsed() {
+    let c = ok(&format!("{TIMEOUTS}frontend f\n bind :80\n capture request header Host len 20\n capture response header X-S len 5\n"));
+    assert_eq!(c.proxies[0].captures.len(), 2);
+    assert!(c.proxies[0].captures[1].response);
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n capture cookie SID len 20\n"
+    ));
+    assert!(e[0].contains("'capture cookie' is not run"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n http-after-response set-header a b\n"
+    ));
+    assert!(e[0].contains("not run by fulcrum"), "{e:?}");
+}
+
+#[test]
 fn log_format_is_checked() {
     let c = ok(&format!(
         "{TIMEOUTS}frontend f\n bind :80\n log-format \"%ci:%cp %ft %b/%s %ST %{{+Q}}r %[src]\"\n"
@@ -1053,10 +1068,10 @@ fn log_format_is_checked() {
     ));
     assert!(e[0].contains("not available"), "{e:?}");
     let e = errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%hr\"\n"
+        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%hrl\"\n"
     ));
     assert!(
-        e[0].contains("'%hr' is not written by fulcrum yet"),
+        e[0].contains("'%hrl' is not written by fulcrum yet"),
         "{e:?}"
     );
 }
