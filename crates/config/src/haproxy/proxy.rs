@@ -98,7 +98,6 @@ const IGNORED: &[&str] = &[
     "monitor-uri",
     "monitor",
     "unique-id-format",
-    "unique-id-header",
     "log-format-sd",
     "error-log-format",
     "log-tag",
@@ -155,6 +154,7 @@ const KNOWN: &[&str] = &[
     "tcp-request",
     "tcp-response",
     "log-format",
+    "unique-id-header",
     "http-after-response",
     "capture",
     "stick-table",
@@ -385,6 +385,12 @@ fn apply(
         // Skipping these would change the responses clients get: refused, never ignored.
         "http-after-response" => {
             return Err("'http-after-response' rules are not run by fulcrum yet".into())
+        }
+        "unique-id-header" => {
+            return Err(
+                "'unique-id-header' is not run by fulcrum yet (the header would be missing)"
+                    .into(),
+            )
         }
         "log-format" => {
             let text = line.need(1, "a log-format string")?;
