@@ -9,6 +9,7 @@ mod acl;
 mod api;
 mod bind;
 pub mod cluster;
+mod cond;
 mod counters;
 mod defaults_rules;
 mod global;
@@ -125,6 +126,7 @@ impl Parser {
     pub fn parse_file(&mut self, path: &str, text: &str, diags: &mut Diagnostics) {
         let file: std::sync::Arc<str> = std::sync::Arc::from(path);
         let env = self.env.clone();
+        let mut blocks = cond::Blocks::default();
         for (index, raw) in text.lines().enumerate() {
             let span = Span {
                 file: file.clone(),
@@ -140,6 +142,14 @@ impl Parser {
             if lexed.words.is_empty() {
                 continue;
             }
+            if lexed.words[0].starts_with('.')
+                && blocks.directive(&lexed.words, &span, &*env, diags)
+            {
+                continue;
+            }
+            if !blocks.active() {
+                continue;
+            }
             let line = Line {
                 words: &lexed.words,
                 span,
@@ -148,6 +158,7 @@ impl Parser {
             };
             self.line(&line, diags);
         }
+        blocks.finish(diags);
         // A section never continues into the next file.
         self.close_section();
     }

@@ -388,8 +388,7 @@ fn apply(
         }
         "unique-id-header" => {
             return Err(
-                "'unique-id-header' is not run by fulcrum yet (the header would be missing)"
-                    .into(),
+                "'unique-id-header' is not run by fulcrum yet (the header would be missing)".into(),
             )
         }
         "log-format" => {

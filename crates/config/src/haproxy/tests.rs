@@ -1075,3 +1075,20 @@ fn log_format_is_checked() {
         "{e:?}"
     );
 }
+
+#[test]
+fn conditional_blocks() {
+    let c = ok(&format!(
+        "{TIMEOUTS}.if version_atleast(2.5)\nfrontend a\n bind :80\n.elif 1\nfrontend b\n bind :81\n.else\nfrontend c\n bind :82\n.endif\n.if defined(FULCRUM_SURELY_UNSET_VAR)\nfrontend d\n bind :83\n.elif streq(x,x)\n.if 0\nfrontend e\n bind :84\n.endif\nfrontend f\n bind :85\n.endif\n.notice hello\n"
+    ));
+    let names: Vec<&str> = c.proxies.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["a", "f"]);
+    let e = errors(&format!("{TIMEOUTS}.if 1\nfrontend a\n bind :80\n"));
+    assert!(e[0].contains("not closed"), "{e:?}");
+    let e = errors(&format!("{TIMEOUTS}.endif\n"));
+    assert!(e[0].contains("without a matching"), "{e:?}");
+    let e = errors(&format!("{TIMEOUTS}.if 1\n.alert stop here\n.endif\n"));
+    assert!(e[0].contains("stop here"), "{e:?}");
+    let e = errors(&format!("{TIMEOUTS}.if nosuch(1)\n.endif\n"));
+    assert!(e[0].contains("unknown conditional predicate"), "{e:?}");
+}
