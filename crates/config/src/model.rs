@@ -257,6 +257,13 @@ pub struct Proxy {
     pub external_check: ExternalCheck,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
+    /// `tcp-request connection|session|content` and `tcp-response content` rules, in order
+    /// (a named `defaults` section's first).
+    pub tcp_rules: TcpRules,
+    /// `log-format STRING`: the traffic log line, replacing `option httplog`/`tcplog`.
+    pub log_format: Option<String>,
+    /// `capture request|response header NAME len N`, in order.
+    pub captures: Vec<Capture>,
     pub stick_table: Option<StickTable>,
     pub stick_rules: Vec<StickRule>,
     pub logs: Vec<LogTarget>,
@@ -341,6 +348,10 @@ pub struct Acl {
     /// `-m METHOD` when written, e.g. `beg`, `str`, `reg`, `found`.
     pub match_method: Option<String>,
     pub patterns: Vec<String>,
+    /// The ACL as written after its name: criterion (a sample expression or an ACL keyword
+    /// such as `hdr_beg(host)`), flags and patterns. The data plane compiles these with the
+    /// sample engine (`fulcrum_sample::acl`); the fields above are a summary for tooling.
+    pub words: Vec<String>,
 }
 
 /// A sample fetch with its optional argument, e.g. `hdr(host)` → name `hdr`, arg `host`.
@@ -671,6 +682,51 @@ pub enum ExpectKind {
     Fhdr,
 }
 
+/// A proxy's `tcp-request` / `tcp-response` rules by phase.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TcpRules {
+    pub connection: Vec<TcpRule>,
+    pub session: Vec<TcpRule>,
+    pub content: Vec<TcpRule>,
+    pub response: Vec<TcpRule>,
+    /// `tcp-request inspect-delay`.
+    pub inspect_delay: Option<std::time::Duration>,
+    /// `tcp-response inspect-delay`.
+    pub response_inspect_delay: Option<std::time::Duration>,
+}
+
+impl TcpRules {
+    pub fn is_empty(&self) -> bool {
+        self.connection.is_empty()
+            && self.session.is_empty()
+            && self.content.is_empty()
+            && self.response.is_empty()
+    }
+}
+
+/// One `tcp-request` / `tcp-response` rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TcpRule {
+    pub span: Span,
+    pub action: TcpAction,
+    pub condition: Option<Condition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+pub enum TcpAction {
+    /// Stops the rules of this phase; the connection goes on.
+    Accept,
+    /// Closes the connection at once.
+    Reject,
+    /// Closes the connection without telling the client (no FIN/RST reaches it).
+    SilentDrop,
+    /// `track-scN`, `sc-inc-gpc0/1`, `sc-set-gpt0`.
+    Counter(CounterAction),
+    /// `set-var`, `set-var-fmt`, `unset-var`.
+    Var(VarAction),
+}
+
 /// One `http-request` or `http-response` rule.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HttpRule {
@@ -702,6 +758,12 @@ pub enum HttpAction {
         kind: RedirectKind,
         target: String,
         code: u16,
+        /// `drop-query`: the query string is not carried over (prefix, scheme).
+        drop_query: bool,
+        /// `append-slash`: a `/` is added to a path not ending with one (with `drop-query`).
+        append_slash: bool,
+        /// `set-cookie NAME[=VALUE]` / `clear-cookie NAME[=]`: the Set-Cookie value sent.
+        cookie: Option<String>,
     },
     /// `return [status N] [content-type T] [string S | file F | errorfile F] [hdr N V]...`
     Return {
@@ -714,6 +776,97 @@ pub enum HttpAction {
     UseService {
         name: String,
     },
+    /// `track-scN`, `sc-inc-gpc0/1`, `sc-set-gpt0`.
+    Counter(CounterAction),
+    /// `set-var`, `set-var-fmt`, `unset-var`.
+    Var(VarAction),
+    /// `set-method|set-path|set-pathq|set-query|set-uri FMT`.
+    SetLine {
+        part: LinePart,
+        value: String,
+    },
+    /// `replace-path|replace-pathq|replace-uri REGEX FMT`.
+    ReplaceLine {
+        part: LinePart,
+        regex: String,
+        value: String,
+    },
+    /// `replace-header NAME REGEX FMT` (whole values) / `replace-value` (each comma-separated
+    /// value): a value the regex matches is replaced by FMT with `\N` groups.
+    ReplaceHeader {
+        name: String,
+        regex: String,
+        value: String,
+        each: bool,
+    },
+    /// `set-status CODE [reason TEXT]` (responses).
+    SetStatus {
+        status: u16,
+        reason: Option<String>,
+    },
+    /// `del-header NAME -m beg|end|sub|reg` (`-m str` is [`HttpAction::DelHeader`]).
+    DelHeaderMatch {
+        name: String,
+        method: String,
+    },
+}
+
+/// `capture request|response header NAME len N`: the header's last value, cut to `len`
+/// bytes, written in the log line (`{...}` of `option httplog`, `%hr`/`%hs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Capture {
+    pub response: bool,
+    pub name: String,
+    pub len: usize,
+}
+
+/// The part of the request line a rule rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinePart {
+    Method,
+    Path,
+    Pathq,
+    Query,
+    Uri,
+}
+
+/// Variable actions, in `http-request`/`http-response` and `tcp-request` rules. `scope` is
+/// one of `proc sess txn req res`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "var")]
+pub enum VarAction {
+    /// `set-var(scope.name) EXPR`: a sample expression.
+    Set {
+        scope: String,
+        name: String,
+        expr: String,
+    },
+    /// `set-var-fmt(scope.name) FMT`: a log-format string.
+    SetFmt {
+        scope: String,
+        name: String,
+        format: String,
+    },
+    /// `unset-var(scope.name)`.
+    Unset { scope: String, name: String },
+}
+
+/// Stick-counter actions, in `http-request` and `tcp-request` rules.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "counter")]
+pub enum CounterAction {
+    /// `track-scN KEY [table T]`: KEY is a sample expression; T a proxy with a stick-table
+    /// (default: the rule's own proxy).
+    TrackSc {
+        slot: u8,
+        key: String,
+        table: Option<String>,
+    },
+    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`.
+    IncGpc { slot: u8, idx: u8 },
+    /// `sc-set-gpt0(N) VALUE`.
+    SetGpt0 { slot: u8, value: i64 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

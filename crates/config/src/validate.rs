@@ -7,7 +7,8 @@
 use crate::diagnostics::Diagnostics;
 use crate::haproxy::PREDEFINED_ACLS;
 use crate::model::{
-    AclRef, Condition, Config, CookieMethod, HttpAction, Mode, Proxy, ProxyKind, Reference,
+    AclRef, Condition, Config, CookieMethod, CounterAction, HttpAction, Mode, Proxy, ProxyKind,
+    Reference, TcpAction,
 };
 use std::collections::HashMap;
 
@@ -21,11 +22,54 @@ pub fn validate(config: &Config, diags: &mut Diagnostics) {
         backend_references(config, p, diags);
         cookies(p, diags);
         stick(config, p, diags);
+        counter_tables(config, p, diags);
         missing_timeouts(p, diags);
         if p.kind == ProxyKind::Frontend && p.binds.is_empty() {
             diags.warning(
                 &p.span,
                 format!("frontend '{}' has no 'bind' directive. Please declare it as a backend if this was intended", p.name),
+            );
+        }
+    }
+}
+
+/// Every `track-scN ... [table T]` names a proxy with a `stick-table` (its own without
+/// `table`), as HAProxy requires when it starts.
+fn counter_tables(config: &Config, p: &Proxy, diags: &mut Diagnostics) {
+    let http = p
+        .http_request
+        .iter()
+        .chain(&p.http_response)
+        .filter_map(|r| match &r.action {
+            HttpAction::Counter(c) => Some((&r.span, c)),
+            _ => None,
+        });
+    let t = &p.tcp_rules;
+    let tcp = t
+        .connection
+        .iter()
+        .chain(&t.session)
+        .chain(&t.content)
+        .filter_map(|r| match &r.action {
+            TcpAction::Counter(c) => Some((&r.span, c)),
+            _ => None,
+        });
+    for (span, c) in http.chain(tcp) {
+        let CounterAction::TrackSc { slot, table, .. } = c else {
+            continue;
+        };
+        let ok = match table {
+            Some(name) => config
+                .proxies
+                .iter()
+                .any(|q| q.name == *name && q.stick_table.is_some()),
+            None => p.stick_table.is_some(),
+        };
+        if !ok {
+            let which = table.as_deref().unwrap_or(&p.name);
+            diags.error(
+                span,
+                format!("'track-sc{slot}': unable to find table '{which}' (no proxy of that name has a 'stick-table')"),
             );
         }
     }
@@ -107,12 +151,28 @@ fn acl_references(p: &Proxy, diags: &mut Diagnostics) {
                             p.name
                         ),
                     );
+                } else if !seen.contains_key(r.name.as_str())
+                    && fulcrum_sample::acl::predefined(&r.name).is_none()
+                {
+                    diags.error(
+                        &r.span,
+                        format!(
+                            "predefined ACL '{}' reads TCP content inspection, which fulcrum does not run yet",
+                            r.name
+                        ),
+                    );
                 }
             }
         }
     };
     for u in &p.use_backends {
         if let Some(c) = &u.condition {
+            check(c);
+        }
+    }
+    let t = &p.tcp_rules;
+    for r in t.connection.iter().chain(&t.session).chain(&t.content) {
+        if let Some(c) = &r.condition {
             check(c);
         }
     }

@@ -47,9 +47,8 @@ const COSMETIC: &[(&str, &str, &str)] = &[
 ];
 
 /// Read by no subsystem yet: real gaps, each owned elsewhere.
-const NOT_YET: &[(&str, &str, &str)] = &[
-    ("Bind", "alpn", "TLS termination: issue 12 (helper `tls`)"),
-];
+const NOT_YET: &[(&str, &str, &str)] =
+    &[("Bind", "alpn", "TLS termination: issue 12 (helper `tls`)")];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")

@@ -1,315 +1,69 @@
-//! ACLs: compiled from the model's `Acl`/`Condition` once per config, evaluated per request.
+//! Conditions (`if|unless` with named, predefined and anonymous `{ }` ACLs, `!`, `||`/`or`):
+//! compiled from the model once per config on the sample engine (`fulcrum_sample::acl`),
+//! evaluated per request or connection against [`Ctx`].
 //!
-//! A fetch (`hdr(host)`, `path_beg`, `src`, ...) extracts samples from the request; a match
-//! method (`str beg end sub dom dir reg ip int found bool`) compares them with the patterns;
-//! `-i` folds case. A condition is an OR of AND groups of (possibly negated) ACLs, `unless`
-//! inverts it. Named ACLs are resolved when compiling, so evaluation never looks names up.
+//! A condition is an OR of AND groups of (possibly negated) ACLs; `unless` inverts it.
+//! Several `acl` lines with one name are OR-ed, as in HAProxy. Named ACLs are resolved
+//! when compiling, so evaluation never looks names up.
 
-use crate::http::message::{trim, Message};
-use crate::net::Cidr;
 use fulcrum_config::model::{Acl, AclRef, Condition};
-use regex::bytes::{Regex, RegexBuilder};
-use std::net::IpAddr;
+use fulcrum_sample::acl::{self as sacl, Acl as SampleAcl};
+use fulcrum_sample::expr::Compiler;
 use std::sync::Arc;
 
-/// What a request (or response) offers to ACLs.
-pub struct Ctx<'a> {
-    pub src: IpAddr,
-    pub dst_port: u16,
-    pub req: Option<&'a Message>,
-    pub res: Option<&'a Message>,
-}
-
-#[derive(Debug)]
-enum Sample {
-    Hdr {
-        name: Vec<u8>,
-        split: bool,
-        response: bool,
-    },
-    Path,
-    Url,
-    Method,
-    Src,
-    DstPort,
-    Status,
-    Ssl,
-    Base,
-    Query,
-    /// Predefined constants and protocol tests.
-    Const(bool),
-    HttpVersion(u8),
-}
-
-#[derive(Debug)]
-enum Matcher {
-    Str(Vec<Vec<u8>>),
-    Beg(Vec<Vec<u8>>),
-    End(Vec<Vec<u8>>),
-    Sub(Vec<Vec<u8>>),
-    Dom(Vec<Vec<u8>>),
-    Dir(Vec<Vec<u8>>),
-    Reg(Vec<Regex>),
-    Ip(Vec<Cidr>),
-    Int(Vec<(i64, i64)>),
-    Found,
-    Bool,
-    Len(Vec<(i64, i64)>),
-}
-
-#[derive(Debug)]
-pub struct CompiledAcl {
-    sample: Sample,
-    matcher: Matcher,
-    icase: bool,
-}
+/// What a request, a response or a connection offers to conditions: the sample language's
+/// view of the exchange.
+pub type Ctx<'a> = crate::http::sample_env::HttpEnv<'a>;
 
 #[derive(Debug)]
 pub struct Cond {
     unless: bool,
     /// Each term: negated?, and the ACL lines sharing its name (any of them matching).
-    any_of: Vec<Vec<(bool, Arc<Vec<CompiledAcl>>)>>,
+    any_of: Vec<Vec<(bool, Arc<Vec<SampleAcl>>)>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct AclError(pub String);
 
-fn int_range(p: &str) -> Option<(i64, i64)> {
-    if let Some((a, b)) = p.split_once(':') {
-        let a = if a.is_empty() {
-            i64::MIN
-        } else {
-            a.parse().ok()?
-        };
-        let b = if b.is_empty() {
-            i64::MAX
-        } else {
-            b.parse().ok()?
-        };
-        return Some((a, b));
-    }
-    let (op, n) = if let Some(r) = p.strip_prefix("ge") {
-        ("ge", r)
-    } else if let Some(r) = p.strip_prefix("gt") {
-        ("gt", r)
-    } else if let Some(r) = p.strip_prefix("le") {
-        ("le", r)
-    } else if let Some(r) = p.strip_prefix("lt") {
-        ("lt", r)
-    } else if let Some(r) = p.strip_prefix("eq") {
-        ("eq", r)
+fn compile_words(words: &[String], c: &mut Compiler, what: &str) -> Result<SampleAcl, AclError> {
+    sacl::compile(words, c).map_err(|e| AclError(format!("{what}: {e}")))
+}
+
+/// Compiles one `acl` line of the model.
+pub fn compile(acl: &Acl) -> Result<SampleAcl, AclError> {
+    compile_words(&acl.words, &mut Compiler::default(), &acl_name(acl))
+}
+
+fn acl_name(acl: &Acl) -> String {
+    if acl.name.is_empty() {
+        format!("{}: anonymous ACL", acl.span)
     } else {
-        ("eq", p)
-    };
-    let v: i64 = n.trim().parse().ok()?;
-    Some(match op {
-        "ge" => (v, i64::MAX),
-        "gt" => (v.saturating_add(1), i64::MAX),
-        "le" => (i64::MIN, v),
-        "lt" => (i64::MIN, v.saturating_sub(1)),
-        _ => (v, v),
-    })
-}
-
-pub fn compile(acl: &Acl) -> Result<CompiledAcl, AclError> {
-    let name = acl.fetch.name.as_str();
-    let arg = acl.fetch.arg.clone().unwrap_or_default();
-    // Split derived fetch names (`hdr_beg`, `path_reg`, ...) into fetch and match method.
-    let (base, suffix) = match name.rsplit_once('_') {
-        Some((b, s))
-            if [
-                "beg", "end", "sub", "dom", "dir", "reg", "len", "cnt", "ip", "str", "val", "found",
-            ]
-            .contains(&s)
-                && b != "ssl"
-                && b != "dst" =>
-        {
-            (b, Some(s))
-        }
-        _ => (name, None),
-    };
-    let sample = match base {
-        "hdr" | "req.hdr" => Sample::Hdr {
-            name: arg.to_ascii_lowercase().into_bytes(),
-            split: true,
-            response: false,
-        },
-        "fhdr" | "req.fhdr" => Sample::Hdr {
-            name: arg.to_ascii_lowercase().into_bytes(),
-            split: false,
-            response: false,
-        },
-        "res.hdr" | "shdr" => Sample::Hdr {
-            name: arg.to_ascii_lowercase().into_bytes(),
-            split: true,
-            response: true,
-        },
-        "res.fhdr" => Sample::Hdr {
-            name: arg.to_ascii_lowercase().into_bytes(),
-            split: false,
-            response: true,
-        },
-        "path" => Sample::Path,
-        "url" => Sample::Url,
-        "method" => Sample::Method,
-        "src" => Sample::Src,
-        "dst_port" => Sample::DstPort,
-        "status" => Sample::Status,
-        "ssl_fc" => Sample::Ssl,
-        "base" => Sample::Base,
-        "query" => Sample::Query,
-        "always_true" => Sample::Const(true),
-        "always_false" => Sample::Const(false),
-        other => {
-            return Err(AclError(format!(
-                "ACL criterion '{other}' is not supported by fulcrum yet"
-            )))
-        }
-    };
-    let method = acl
-        .match_method
-        .as_deref()
-        .or(suffix)
-        .unwrap_or(match sample {
-            Sample::Src => "ip",
-            Sample::DstPort | Sample::Status => "int",
-            Sample::Ssl | Sample::Const(_) | Sample::HttpVersion(_) => "bool",
-            _ => "str",
-        });
-    let pats: Vec<Vec<u8>> = acl
-        .patterns
-        .iter()
-        .map(|p| {
-            if acl.ignore_case {
-                p.to_ascii_lowercase().into_bytes()
-            } else {
-                p.clone().into_bytes()
-            }
-        })
-        .collect();
-    let matcher = match method {
-        "str" | "val" => Matcher::Str(pats),
-        "beg" => Matcher::Beg(pats),
-        "end" => Matcher::End(pats),
-        "sub" => Matcher::Sub(pats),
-        "dom" => Matcher::Dom(pats),
-        "dir" => Matcher::Dir(pats),
-        "found" => Matcher::Found,
-        "bool" => Matcher::Bool,
-        "reg" => Matcher::Reg(
-            acl.patterns
-                .iter()
-                .map(|p| {
-                    RegexBuilder::new(p)
-                        .case_insensitive(acl.ignore_case)
-                        .build()
-                })
-                .collect::<Result<_, _>>()
-                .map_err(|e| {
-                    AclError(format!(
-                        "invalid regular expression in ACL '{}': {e}",
-                        acl.name
-                    ))
-                })?,
-        ),
-        "ip" => Matcher::Ip(
-            acl.patterns
-                .iter()
-                .map(|p| {
-                    Cidr::parse(p)
-                        .ok_or_else(|| AclError(format!("'{p}' is not an address or network")))
-                })
-                .collect::<Result<_, _>>()?,
-        ),
-        "int" | "cnt" => Matcher::Int(
-            acl.patterns
-                .iter()
-                .map(|p| {
-                    int_range(p)
-                        .ok_or_else(|| AclError(format!("'{p}' is not an integer or range")))
-                })
-                .collect::<Result<_, _>>()?,
-        ),
-        "len" => Matcher::Len(
-            acl.patterns
-                .iter()
-                .map(|p| {
-                    int_range(p)
-                        .ok_or_else(|| AclError(format!("'{p}' is not an integer or range")))
-                })
-                .collect::<Result<_, _>>()?,
-        ),
-        other => {
-            return Err(AclError(format!(
-                "ACL match method '{other}' is not supported by fulcrum yet"
-            )))
-        }
-    };
-    Ok(CompiledAcl {
-        sample,
-        matcher,
-        icase: acl.ignore_case,
-    })
-}
-
-/// HAProxy's predefined ACLs.
-fn predefined(name: &str) -> Option<CompiledAcl> {
-    let mk = |sample, matcher| {
-        Some(CompiledAcl {
-            sample,
-            matcher,
-            icase: false,
-        })
-    };
-    let meth = |m: &[&str]| Matcher::Str(m.iter().map(|s| s.as_bytes().to_vec()).collect());
-    match name {
-        "TRUE" => mk(Sample::Const(true), Matcher::Bool),
-        "FALSE" => mk(Sample::Const(false), Matcher::Bool),
-        "HTTP" => mk(Sample::Const(true), Matcher::Bool),
-        "HTTP_1.0" => mk(Sample::HttpVersion(0), Matcher::Bool),
-        "HTTP_1.1" => mk(Sample::HttpVersion(1), Matcher::Bool),
-        "METH_GET" => mk(Sample::Method, meth(&["GET", "HEAD"])),
-        "METH_HEAD" => mk(Sample::Method, meth(&["HEAD"])),
-        "METH_POST" => mk(Sample::Method, meth(&["POST"])),
-        "METH_PUT" => mk(Sample::Method, meth(&["PUT"])),
-        "METH_DELETE" => mk(Sample::Method, meth(&["DELETE"])),
-        "METH_OPTIONS" => mk(Sample::Method, meth(&["OPTIONS"])),
-        "METH_CONNECT" => mk(Sample::Method, meth(&["CONNECT"])),
-        "METH_TRACE" => mk(Sample::Method, meth(&["TRACE"])),
-        "LOCALHOST" => mk(
-            Sample::Src,
-            Matcher::Ip(vec![Cidr::parse("127.0.0.0/8")?, Cidr::parse("::1")?]),
-        ),
-        "HTTP_URL_SLASH" => mk(Sample::Url, Matcher::Beg(vec![b"/".to_vec()])),
-        "HTTP_URL_STAR" => mk(Sample::Url, Matcher::Str(vec![b"*".to_vec()])),
-        "HTTP_URL_ABS" => mk(
-            Sample::Url,
-            Matcher::Reg(vec![Regex::new("^[^/:]*://").ok()?]),
-        ),
-        "HTTP_CONTENT" | "REQ_CONTENT" | "WAIT_END" => mk(Sample::Const(true), Matcher::Bool),
-        _ => None,
+        format!("{}: ACL '{}'", acl.span, acl.name)
     }
 }
 
-/// Compiles a condition, resolving named ACLs in `acls` (a proxy's own ACLs, in file order;
-/// several `acl` lines with one name are OR-ed, as in HAProxy).
+/// Compiles a condition, resolving named ACLs in `acls` (a proxy's own ACLs, in file order)
+/// and HAProxy's predefined ones.
 pub fn compile_condition(cond: &Condition, acls: &[Acl]) -> Result<Cond, AclError> {
+    let mut c = Compiler::default();
     let mut any_of = Vec::new();
     for group in &cond.any_of {
         let mut all = Vec::new();
         for term in group {
             let parts = match &term.acl {
-                AclRef::Anonymous(a) => vec![compile(a)?],
+                AclRef::Anonymous(a) => vec![compile_words(&a.words, &mut c, &acl_name(a))?],
                 AclRef::Named(r) => {
                     let named: Vec<&Acl> = acls.iter().filter(|a| a.name == r.name).collect();
                     if named.is_empty() {
-                        vec![predefined(&r.name)
-                            .ok_or_else(|| AclError(format!("ACL '{}' is not defined", r.name)))?]
+                        let words = sacl::predefined(&r.name).ok_or_else(|| {
+                            AclError(format!("{}: ACL '{}' is not defined", r.span, r.name))
+                        })?;
+                        vec![compile_words(&words, &mut c, &r.name)?]
                     } else {
                         named
                             .iter()
-                            .map(|a| compile(a))
+                            .map(|a| compile_words(&a.words, &mut c, &acl_name(a)))
                             .collect::<Result<Vec<_>, _>>()?
                     }
                 }
@@ -325,183 +79,52 @@ pub fn compile_condition(cond: &Condition, acls: &[Acl]) -> Result<Cond, AclErro
 }
 
 impl Cond {
+    /// The condition that always holds (a `use_backend` without `if`).
+    pub fn always() -> Cond {
+        Cond {
+            unless: false,
+            any_of: vec![vec![]],
+        }
+    }
+
+    /// The most any of its ACLs reads (a connection-phase rule cannot read a request).
+    pub fn needs(&self) -> fulcrum_sample::fetch::Needs {
+        self.any_of
+            .iter()
+            .flatten()
+            .flat_map(|(_, acls)| acls.iter().map(|a| a.expr.needs()))
+            .max()
+            .unwrap_or(fulcrum_sample::fetch::Needs::Nothing)
+    }
+
     pub fn eval(&self, ctx: &Ctx<'_>) -> bool {
         let r = self.any_of.iter().any(|all| {
             all.iter()
-                .all(|(neg, acls)| acls.iter().any(|a| a.eval(ctx)) != *neg)
+                .all(|(neg, acls)| acls.iter().any(|a| a.matches(ctx)) != *neg)
         });
         r != self.unless
-    }
-}
-
-fn eq(a: &[u8], b: &[u8], icase: bool) -> bool {
-    if icase {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        a == b
-    }
-}
-
-fn lower_if<'a>(v: &'a [u8], icase: bool, tmp: &'a mut Vec<u8>) -> &'a [u8] {
-    if icase {
-        tmp.clear();
-        tmp.extend(v.iter().map(u8::to_ascii_lowercase));
-        tmp
-    } else {
-        v
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    if needle.is_empty() {
-        return Some(0);
-    }
-    hay.windows(needle.len()).position(|w| w == needle)
-}
-
-/// `dom`/`dir`: the pattern matches whole delimited words of the sample.
-fn delimited(hay: &[u8], pat: &[u8], delims: &[u8]) -> bool {
-    let mut start = 0;
-    while let Some(p) = find(&hay[start..], pat) {
-        let s = start + p;
-        let e = s + pat.len();
-        let before = s == 0 || delims.contains(&hay[s - 1]);
-        let after = e == hay.len() || delims.contains(&hay[e]);
-        if before && after {
-            return true;
-        }
-        start = s + 1;
-        if start >= hay.len() {
-            break;
-        }
-    }
-    false
-}
-
-impl CompiledAcl {
-    fn match_bytes(&self, v: &[u8]) -> bool {
-        let mut tmp = Vec::new();
-        match &self.matcher {
-            Matcher::Str(p) => p.iter().any(|p| eq(v, p, self.icase)),
-            Matcher::Beg(p) => p
-                .iter()
-                .any(|p| v.len() >= p.len() && eq(&v[..p.len()], p, self.icase)),
-            Matcher::End(p) => p
-                .iter()
-                .any(|p| v.len() >= p.len() && eq(&v[v.len() - p.len()..], p, self.icase)),
-            Matcher::Sub(p) => {
-                let v = lower_if(v, self.icase, &mut tmp);
-                p.iter().any(|p| find(v, p).is_some())
-            }
-            Matcher::Dom(p) => {
-                let v = lower_if(v, self.icase, &mut tmp);
-                p.iter().any(|p| delimited(v, p, b"/?.:"))
-            }
-            Matcher::Dir(p) => {
-                let v = lower_if(v, self.icase, &mut tmp);
-                p.iter().any(|p| delimited(v, p, b"/?"))
-            }
-            Matcher::Reg(r) => r.iter().any(|r| r.is_match(v)),
-            Matcher::Len(r) => r.iter().any(|&(a, b)| (a..=b).contains(&(v.len() as i64))),
-            Matcher::Int(r) => std::str::from_utf8(v)
-                .ok()
-                .and_then(|s| s.trim().parse::<i64>().ok())
-                .is_some_and(|n| r.iter().any(|&(a, b)| (a..=b).contains(&n))),
-            Matcher::Ip(nets) => std::str::from_utf8(v)
-                .ok()
-                .and_then(|s| s.trim().parse::<IpAddr>().ok())
-                .is_some_and(|ip| nets.iter().any(|n| n.contains(ip))),
-            Matcher::Found => true,
-            Matcher::Bool => !v.is_empty() && v != b"0",
-        }
-    }
-
-    fn match_int(&self, n: i64) -> bool {
-        match &self.matcher {
-            Matcher::Int(r) => r.iter().any(|&(a, b)| (a..=b).contains(&n)),
-            Matcher::Bool => n != 0,
-            Matcher::Found => true,
-            _ => self.match_bytes(n.to_string().as_bytes()),
-        }
-    }
-
-    pub fn eval(&self, ctx: &Ctx<'_>) -> bool {
-        match &self.sample {
-            Sample::Const(b) => *b,
-            Sample::HttpVersion(minor) => ctx.req.is_some_and(|r| r.minor == *minor),
-            Sample::Ssl => self.match_int(0),
-            Sample::DstPort => self.match_int(i64::from(ctx.dst_port)),
-            Sample::Status => ctx.res.is_some_and(|r| self.match_int(i64::from(r.status))),
-            Sample::Src => match &self.matcher {
-                Matcher::Ip(nets) => nets.iter().any(|n| n.contains(ctx.src)),
-                Matcher::Found => true,
-                _ => self.match_bytes(ctx.src.to_string().as_bytes()),
-            },
-            Sample::Path => ctx.req.is_some_and(|r| self.match_bytes(r.path())),
-            Sample::Url => ctx.req.is_some_and(|r| self.match_bytes(r.target())),
-            Sample::Method => ctx.req.is_some_and(|r| self.match_bytes(r.method())),
-            Sample::Query => ctx.req.is_some_and(|r| {
-                let u = r.uri();
-                match u.iter().position(|&c| c == b'?') {
-                    Some(q) => self.match_bytes(&u[q + 1..]),
-                    None => false,
-                }
-            }),
-            Sample::Base => ctx.req.is_some_and(|r| {
-                let mut b = r.header(b"host").unwrap_or(b"").to_vec();
-                b.extend_from_slice(r.path());
-                self.match_bytes(&b)
-            }),
-            Sample::Hdr {
-                name,
-                split,
-                response,
-            } => {
-                let Some(m) = (if *response { ctx.res } else { ctx.req }) else {
-                    return false;
-                };
-                let mut values = m.headers(name).peekable();
-                if matches!(self.matcher, Matcher::Found) {
-                    return values.peek().is_some();
-                }
-                if let Matcher::Int(_) = self.matcher {
-                    if name.is_empty() {
-                        return false;
-                    }
-                }
-                for v in values {
-                    if *split {
-                        if v.split(|&c| c == b',')
-                            .any(|part| self.match_bytes(trim(part)))
-                        {
-                            return true;
-                        }
-                    } else if self.match_bytes(trim(v)) {
-                        return true;
-                    }
-                }
-                false
-            }
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::message::Message;
     use fulcrum_config::model::{AclTerm, Fetch, Reference};
+    use std::net::SocketAddr;
 
-    fn acl(name: &str, fetch: &str, arg: Option<&str>, icase: bool, pats: &[&str]) -> Acl {
+    fn acl(name: &str, line: &str) -> Acl {
         Acl {
             name: name.into(),
             span: Default::default(),
             fetch: Fetch {
-                name: fetch.into(),
-                arg: arg.map(str::to_string),
+                name: String::new(),
+                arg: None,
             },
-            ignore_case: icase,
+            ignore_case: false,
             match_method: None,
-            patterns: pats.iter().map(|s| s.to_string()).collect(),
+            patterns: vec![],
+            words: line.split_whitespace().map(str::to_string).collect(),
         }
     }
 
@@ -511,93 +134,61 @@ mod tests {
         m
     }
 
-    fn eval(a: &Acl, m: &Message, src: &str) -> bool {
-        let c = compile(a).unwrap_or_else(|e| panic!("{e}"));
-        let ctx = Ctx {
-            src: src.parse().unwrap_or([0, 0, 0, 0].into()),
-            dst_port: 80,
-            req: Some(m),
-            res: None,
-        };
-        c.eval(&ctx)
+    fn ctx<'a>(m: &'a Message, src: &str) -> Ctx<'a> {
+        let ip: std::net::IpAddr = src.parse().expect("address");
+        let src = SocketAddr::new(ip, 40000);
+        Ctx::new(src, SocketAddr::from(([127, 0, 0, 1], 80)), Some(m), None)
+    }
+
+    fn eval(line: &str, m: &Message, src: &str) -> bool {
+        compile(&acl("a", line))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .matches(&ctx(m, src))
     }
 
     #[test]
-    fn criteria_from_the_issue() {
-        let m = req(b"POST /api/v1/items.json?x=1 HTTP/1.1\r\nHost: WWW.Example.com:8080\r\nX-List: a, b\r\n\r\n");
+    fn criteria_on_a_request() {
+        let m = req(b"POST /api/v1/items.json?x=1 HTTP/1.1\r\nHost: WWW.Example.com:8080\r\nX-List: a, b\r\nX-List: c\r\nCookie: a=1; SID=xyz\r\n\r\n");
         let s = "10.1.2.3";
+        assert!(eval("hdr(host) -i www.example.com:8080", &m, s));
+        assert!(!eval("hdr(host) www.example.com:8080", &m, s));
+        assert!(eval("hdr_dom(host) -i example", &m, s));
+        assert!(!eval("hdr_dom(host) -i exam", &m, s));
+        assert!(eval("hdr_beg(host) -i www.", &m, s));
+        assert!(eval("hdr(x-list) b", &m, s), "hdr() splits on commas");
+        assert!(eval("hdr(x-list) c", &m, s), "every header line is tried");
+        assert!(!eval("fhdr(x-list) b", &m, s), "fhdr() does not split");
+        assert!(eval("hdr_cnt(x-list) 3", &m, s));
         assert!(eval(
-            &acl("a", "hdr", Some("host"), true, &["www.example.com:8080"]),
+            "req.hdr(host),lower,field(1,:) www.example.com",
             &m,
             s
         ));
-        assert!(!eval(
-            &acl("a", "hdr", Some("host"), false, &["www.example.com:8080"]),
-            &m,
-            s
-        ));
-        assert!(eval(
-            &acl("a", "hdr_dom", Some("host"), true, &["example"]),
-            &m,
-            s
-        ));
-        assert!(!eval(
-            &acl("a", "hdr_dom", Some("host"), true, &["exam"]),
-            &m,
-            s
-        ));
-        assert!(eval(
-            &acl("a", "hdr_beg", Some("host"), true, &["www."]),
-            &m,
-            s
-        ));
-        assert!(
-            eval(&acl("a", "hdr", Some("x-list"), false, &["b"]), &m, s),
-            "hdr() splits on commas"
-        );
-        assert!(eval(
-            &acl("a", "path", None, false, &["/api/v1/items.json"]),
-            &m,
-            s
-        ));
-        assert!(eval(&acl("a", "path_beg", None, false, &["/api/"]), &m, s));
-        assert!(eval(&acl("a", "path_end", None, false, &[".json"]), &m, s));
-        assert!(eval(
-            &acl("a", "path_reg", None, false, &["^/api/v[0-9]+/"]),
-            &m,
-            s
-        ));
-        assert!(!eval(
-            &acl("a", "path_reg", None, false, &["^/v[0-9]+/"]),
-            &m,
-            s
-        ));
-        assert!(eval(&acl("a", "src", None, false, &["10.0.0.0/8"]), &m, s));
-        assert!(!eval(
-            &acl("a", "src", None, false, &["192.168.0.0/16", "10.1.2.4"]),
-            &m,
-            s
-        ));
-        assert!(eval(
-            &acl("a", "method", None, false, &["GET", "POST"]),
-            &m,
-            s
-        ));
-        assert!(
-            !eval(&acl("a", "ssl_fc", None, false, &[]), &m, s),
-            "no TLS on fulcrum listeners yet"
-        );
+        assert!(eval("path /api/v1/items.json", &m, s));
+        assert!(eval("path_beg /api/", &m, s));
+        assert!(eval("path_end .json", &m, s));
+        assert!(eval("path_reg ^/api/v[0-9]+/", &m, s));
+        assert!(eval("url_param(x) 1", &m, s));
+        assert!(eval("cook(SID) xyz", &m, s));
+        assert!(eval("src 10.0.0.0/8", &m, s));
+        assert!(!eval("src 192.168.0.0/16 10.1.2.4", &m, s));
+        assert!(eval("src_port 40000", &m, s));
+        assert!(eval("dst_port lt 1024", &m, s));
+        assert!(eval("method GET POST", &m, s));
+        assert!(!eval("ssl_fc", &m, s), "no TLS on this connection");
+        assert!(!eval("req.hdr(x-nope) -m found", &m, "::1"));
+        assert!(eval("src ::1", &m, "::1"));
     }
 
     #[test]
     fn conditions_or_and_negation_unless() {
         let m = req(b"GET /admin HTTP/1.1\r\nHost: a\r\n\r\n");
         let acls = vec![
-            acl("is_admin", "path_beg", None, false, &["/admin"]),
-            acl("internal", "src", None, false, &["10.0.0.0/8"]),
+            acl("is_admin", "path_beg /admin"),
+            acl("internal", "src 10.0.0.0/8"),
             // Same name twice: OR of both lines.
-            acl("host_ok", "hdr", Some("host"), false, &["b"]),
-            acl("host_ok", "hdr", Some("host"), false, &["a"]),
+            acl("host_ok", "hdr(host) b"),
+            acl("host_ok", "hdr(host) a"),
         ];
         let term = |n: &str, negate: bool| AclTerm {
             negate,
@@ -607,31 +198,18 @@ mod tests {
             }),
         };
         let cond = |unless, any_of| Condition { unless, any_of };
-        let ctx = Ctx {
-            src: [192, 168, 1, 1].into(),
-            dst_port: 80,
-            req: Some(&m),
-            res: None,
-        };
+        let cx = ctx(&m, "192.168.1.1");
         let c = |cd: &Condition| {
             compile_condition(cd, &acls)
                 .unwrap_or_else(|e| panic!("{e}"))
-                .eval(&ctx)
+                .eval(&cx)
         };
+        let admin_not_internal = vec![vec![term("is_admin", false), term("internal", true)]];
         assert!(
-            c(&cond(
-                false,
-                vec![vec![term("is_admin", false), term("internal", true)]]
-            )),
+            c(&cond(false, admin_not_internal.clone())),
             "admin && !internal"
         );
-        assert!(
-            !c(&cond(
-                true,
-                vec![vec![term("is_admin", false), term("internal", true)]]
-            )),
-            "unless"
-        );
+        assert!(!c(&cond(true, admin_not_internal)), "unless");
         assert!(
             c(&cond(
                 false,
@@ -639,13 +217,30 @@ mod tests {
             )),
             "||"
         );
-        assert!(
-            c(&cond(
-                false,
-                vec![vec![term("TRUE", false), term("METH_GET", false)]]
-            )),
-            "predefined"
-        );
+        for (name, expect) in [
+            ("TRUE", true),
+            ("FALSE", false),
+            ("METH_GET", true),
+            ("METH_POST", false),
+            ("HTTP", true),
+            ("HTTP_1.1", true),
+            ("HTTP_1.0", false),
+            ("HTTP_URL_SLASH", true),
+            ("LOCALHOST", false),
+            ("HTTP_CONTENT", false),
+        ] {
+            assert_eq!(
+                c(&cond(false, vec![vec![term(name, false)]])),
+                expect,
+                "{name}"
+            );
+        }
+        let anon = AclTerm {
+            negate: false,
+            acl: AclRef::Anonymous(Box::new(acl("", "path /admin"))),
+        };
+        assert!(c(&cond(false, vec![vec![anon]])), "anonymous");
         assert!(compile_condition(&cond(false, vec![vec![term("nope", false)]]), &acls).is_err());
+        assert!(Cond::always().eval(&cx));
     }
 }

@@ -10,6 +10,8 @@
 
 use crate::state::Frontend;
 use crate::stream::{ClientStream, Conn};
+use crate::tcp_rules::Verdict;
+use crate::track::Tracking;
 use fulcrum_config::model::Mode;
 use socket2::{Domain, Socket};
 use std::net::SocketAddr;
@@ -199,15 +201,58 @@ pub async fn accept_loop(
         };
         let stop = stop.clone();
         match conn {
-            Conn::Tcp(sock, peer, local) => {
-                spawn_session(fe, sock, peer, local, stop, counted, permits, accept_proxy)
-            }
+            Conn::Tcp(sock, peer, local) => match connection_rules(&fe, peer, local) {
+                (Verdict::Accept, track) => spawn_session(
+                    fe,
+                    sock,
+                    peer,
+                    local,
+                    stop,
+                    counted,
+                    permits,
+                    track,
+                    accept_proxy,
+                ),
+                (Verdict::Reject, _) => drop(sock),
+                (Verdict::SilentDrop, _) => crate::tcp_rules::silence(&sock),
+            },
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);
-                spawn_session(fe, sock, me, me, stop, counted, permits, accept_proxy)
+                if let (Verdict::Accept, track) = connection_rules(&fe, me, me) {
+                    spawn_session(
+                        fe,
+                        sock,
+                        me,
+                        me,
+                        stop,
+                        counted,
+                        permits,
+                        track,
+                        accept_proxy,
+                    )
+                }
             }
         }
     }
+}
+
+/// `tcp-request connection` rules (the `session` rules run in the session's task, after a PROXY header),
+/// and the connection's stick counters (when the configuration has stick tables).
+fn connection_rules(
+    fe: &Frontend,
+    peer: SocketAddr,
+    local: SocketAddr,
+) -> (Verdict, Option<Arc<Tracking>>) {
+    let track = fe.new_tracking();
+    if fe.tcp_connection.is_empty() {
+        return (Verdict::Accept, track);
+    }
+    let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
+    let ctx = crate::acl::Ctx::new(peer, local, None, None).with_counters(counters);
+    (
+        crate::tcp_rules::eval(&fe.tcp_connection, &ctx, false),
+        track,
+    )
 }
 
 type Permits = (
@@ -224,6 +269,7 @@ fn spawn_session<C: ClientStream>(
     stop: watch::Receiver<bool>,
     counted: Counted,
     permits: Permits,
+    track: Option<Arc<Tracking>>,
     accept_proxy: bool,
 ) {
     tokio::spawn(async move {
@@ -238,10 +284,18 @@ fn spawn_session<C: ClientStream>(
         } else {
             (peer, local)
         };
+        // `tcp-request session` rules see the PROXY header's addresses, as HAProxy's.
+        if !fe.tcp_session.is_empty() {
+            let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
+            let ctx = crate::acl::Ctx::new(peer, local, None, None).with_counters(counters);
+            if crate::tcp_rules::content(&fe.tcp_session, &ctx, &sock, false) {
+                return;
+            }
+        }
         match fe.mode {
-            Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop).await,
+            Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop, track).await,
             // Boxed: keeps the per-connection task as small as the idle HTTP session.
-            Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local)).await,
+            Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local, track)).await,
         }
     });
 }

@@ -72,6 +72,9 @@ pub struct Entry<'a> {
     pub active: u64,
     pub frontend_conns: u64,
     pub retries: u32,
+    /// `capture request|response header` blocks for `option httplog`, written as they
+    /// appear after the queue field (` {req} {res}`; empty without captures).
+    pub captures: &'a str,
 }
 
 impl Entry<'_> {
@@ -94,7 +97,7 @@ impl Entry<'_> {
     fn http(&self, request_line: Option<String>) -> String {
         let t = &self.timers;
         format!(
-            "{}:{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {}{}{} {}/{}/0/0/{} 0/0 \"{}\"",
+            "{}:{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {}{}{} {}/{}/0/0/{} 0/0{} \"{}\"",
             shown(self.peer.ip()),
             self.peer.port(),
             accept_date(self.accept),
@@ -114,6 +117,7 @@ impl Entry<'_> {
             self.active,
             self.frontend_conns,
             self.retries,
+            self.captures,
             request_line.as_deref().unwrap_or("<BADREQ>"),
         )
     }
@@ -190,6 +194,7 @@ mod tests {
             active: 1,
             frontend_conns: 1,
             retries: 0,
+            captures: "",
         }
     }
 

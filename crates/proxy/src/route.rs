@@ -5,13 +5,26 @@
 
 use crate::acl::Ctx;
 use crate::backend::Backend;
-use crate::state::Frontend;
+use crate::state::{Frontend, Route};
 use std::sync::Arc;
 
 pub fn backend_for(fe: &Frontend, ctx: &Ctx<'_>) -> Option<Arc<Backend>> {
-    fe.use_backends
-        .iter()
-        .find(|(c, _)| c.eval(ctx))
-        .map(|(_, b)| b.clone())
-        .or_else(|| fe.default_backend.clone())
+    for (cond, route) in &fe.use_backends {
+        if !cond.eval(ctx) {
+            continue;
+        }
+        match route {
+            Route::Backend(b) => return Some(b.clone()),
+            Route::Named(fmt, backends) => {
+                let mut name = Vec::new();
+                fmt.render(&mut name, ctx);
+                // An unknown name ends the `use_backend` rules (HAProxy's `break`).
+                let found = std::str::from_utf8(&name)
+                    .ok()
+                    .and_then(|n| backends.get(n).cloned());
+                return found.or_else(|| fe.default_backend.clone());
+            }
+        }
+    }
+    fe.default_backend.clone()
 }

@@ -13,25 +13,70 @@ use crate::error::ProxyError;
 use crate::http::errors::ErrorPages;
 use crate::http::headers::ForwardForRt;
 use crate::http::policy::HttpPolicy;
-use crate::http::rules::{self, Rule};
+use crate::http::rules::{self, Fmt, Rule};
 use crate::log::Logger;
 use crate::observe::SinkSlot;
 use crate::server::{ServerRt, Target};
+use crate::tcp_rules;
+use crate::track::{self, Table, Tables};
 use fulcrum_config::model::{Mode, Proxy, ProxyOptions, ServerPort, Timeouts, UnixAddress};
 use fulcrum_config::Config;
+use fulcrum_sample::fetch::Needs;
 use std::collections::HashMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, OnceLock, Weak};
 use tokio::sync::{watch, Semaphore};
 
+/// Where a `use_backend` rule sends the request.
+pub enum Route {
+    Backend(Arc<Backend>),
+    /// A log-format name (`use_backend %[req.hdr(host),lower,map(hosts.map)]`), rendered per
+    /// request and looked up among the backends; none found: the `default_backend`, as
+    /// HAProxy.
+    Named(Fmt, HashMap<String, Arc<Backend>>),
+}
+
+impl Frontend {
+    /// What the stick-counter fetches and actions of a stream of this frontend use; `own`:
+    /// the table of the proxy whose rules run (this frontend's, or a backend's).
+    pub fn counters<'a>(
+        &'a self,
+        tracking: Option<&'a track::Tracking>,
+        own: Option<&'a Arc<Table>>,
+    ) -> Option<track::Counters<'a>> {
+        Some(track::Counters {
+            tracking: tracking?,
+            own,
+            tables: &self.tables,
+        })
+    }
+
+    /// A connection's rule state, when the configuration has stick tables or variables.
+    pub fn new_tracking(&self) -> Option<Arc<track::Tracking>> {
+        self.stateful.then(|| Arc::new(track::Tracking::default()))
+    }
+}
+
 pub struct Frontend {
     pub name: String,
     pub mode: Mode,
-    pub use_backends: Vec<(Cond, Arc<Backend>)>,
+    pub use_backends: Vec<(Cond, Route)>,
     pub default_backend: Option<Arc<Backend>>,
     pub http_request: Vec<Rule>,
     pub http_response: Vec<Rule>,
+    /// `tcp-request connection` / `session` / `content` rules of this frontend (or listen).
+    pub tcp_connection: Vec<tcp_rules::Rule>,
+    pub tcp_session: Vec<tcp_rules::Rule>,
+    pub tcp_content: Vec<tcp_rules::Rule>,
+    /// `tcp-request content` rules of the backends (not listens) that have some, by name:
+    /// run once a request reaches that backend.
+    pub backend_tcp_content: Arc<HashMap<String, Vec<tcp_rules::Rule>>>,
+    /// Every stick table, and this frontend's own.
+    pub tables: Arc<Tables>,
+    pub own_table: Option<Arc<Table>>,
+    /// Whether streams need rule state (stick tables or variables in the configuration).
+    pub stateful: bool,
     pub timeouts: Timeouts,
     pub options: ProxyOptions,
     /// `option forwardfor`, compiled.
@@ -39,6 +84,10 @@ pub struct Frontend {
     pub maxconn: Option<Arc<Semaphore>>,
     pub errors: ErrorPages,
     pub log: Option<Logger>,
+    /// `log-format`, compiled (none: `option httplog`/`tcplog` or the default line).
+    pub log_format: Option<fulcrum_sample::Format>,
+    /// `capture request|response header`.
+    pub captures: crate::http::capture::Captures,
     /// Request head limit: `tune.bufsize - tune.maxrewrite`, as HAProxy.
     pub head_limit: usize,
     pub bufsize: usize,
@@ -58,6 +107,8 @@ pub struct Frontend {
 }
 
 pub struct Generation {
+    /// Stick tables' counters by proxy name (kept by the next generation where unchanged).
+    pub tables: Arc<Tables>,
     pub frontends: HashMap<String, Arc<Frontend>>,
     pub backends: HashMap<String, Arc<Backend>>,
     /// Passive health's sink (shared with the runtime and the next generations).
@@ -140,6 +191,8 @@ struct Ctx<'a> {
     sink: &'a Arc<SinkSlot>,
     services: &'a dyn Services,
     env: ServiceEnv<'a>,
+    /// Every proxy's stick table (counters), by proxy name.
+    tables: Arc<Tables>,
 }
 
 impl Ctx<'_> {
@@ -150,7 +203,11 @@ impl Ctx<'_> {
         list: &[fulcrum_config::model::HttpRule],
     ) -> Result<Vec<Rule>, ProxyError> {
         let resolve = |name: &str| self.services.service(name, &self.env);
-        rules::compile(list, &p.acls, &resolve).map_err(|e| cfg_err(p, e))
+        let tables = track::TableRefs {
+            own: self.tables.get(&p.name),
+            all: &self.tables,
+        };
+        rules::compile(list, &p.acls, &resolve, &tables).map_err(|e| cfg_err(p, e))
     }
     fn stats(&self, p: &Proxy) -> Result<Option<Arc<dyn Applet>>, ProxyError> {
         self.services.stats(p, &self.env).map_err(|e| cfg_err(p, e))
@@ -364,6 +421,37 @@ fn build_backend(
     Ok(backend)
 }
 
+/// Whether any rule of `config` sets variables (streams then carry variable state).
+fn uses_vars(config: &Config) -> bool {
+    use fulcrum_config::model::{HttpAction, TcpAction};
+    config.proxies.iter().any(|p| {
+        let t = &p.tcp_rules;
+        p.http_request
+            .iter()
+            .chain(&p.http_response)
+            .any(|r| matches!(r.action, HttpAction::Var(_)))
+            || t.connection
+                .iter()
+                .chain(&t.session)
+                .chain(&t.content)
+                .any(|r| matches!(r.action, TcpAction::Var(_)))
+    })
+}
+
+fn tcp_phase(
+    p: &Proxy,
+    rules: &[fulcrum_config::model::TcpRule],
+    max: Needs,
+    phase: &str,
+    tables: &Tables,
+) -> Result<Vec<tcp_rules::Rule>, ProxyError> {
+    let refs = track::TableRefs {
+        own: tables.get(&p.name),
+        all: tables,
+    };
+    tcp_rules::compile(rules, &p.acls, max, phase, &refs).map_err(|e| cfg_err(p, e))
+}
+
 /// Builds the run-time state for `config` without applets (no `use-service`, no stats
 /// pages), carrying servers (and the observation sink) over from `old`.
 pub fn build(config: &Config, old: Option<&Generation>) -> Result<Generation, ProxyError> {
@@ -389,6 +477,10 @@ pub fn build_with(
             proxies: &proxies,
             serving,
         },
+        tables: Arc::new(
+            track::build(config.proxies.iter(), old.map(|g| &*g.tables))
+                .map_err(|(at, e)| ProxyError::Config(format!("{at}: {e}")))?,
+        ),
     };
     let mut backends = HashMap::new();
     for p in config.backends() {
@@ -401,6 +493,20 @@ pub fn build_with(
     let head_limit = bufsize
         .saturating_sub(config.global.tune_maxrewrite as usize)
         .max(512);
+    let mut be_content = HashMap::new();
+    for p in config.backends().filter(|p| !p.kind.is_frontend()) {
+        if !p.tcp_rules.content.is_empty() {
+            let rules = tcp_phase(
+                p,
+                &p.tcp_rules.content,
+                Needs::Response,
+                "content",
+                &cx.tables,
+            )?;
+            be_content.insert(p.name.clone(), rules);
+        }
+    }
+    let backend_tcp_content = Arc::new(be_content);
     let mut frontends = HashMap::new();
     for p in config.frontends() {
         let find = |name: &str| {
@@ -413,16 +519,17 @@ pub fn build_with(
         for ub in &p.use_backends {
             let cond = match &ub.condition {
                 Some(c) => acl::compile_condition(c, &p.acls).map_err(|e| cfg_err(p, e))?,
-                None => acl::compile_condition(
-                    &fulcrum_config::model::Condition {
-                        unless: false,
-                        any_of: vec![vec![]],
-                    },
-                    &p.acls,
-                )
-                .map_err(|e| cfg_err(p, e))?,
+                None => Cond::always(),
             };
-            use_backends.push((cond, find(&ub.backend.name)?));
+            let target = if ub.backend.name.contains('%') {
+                Route::Named(
+                    Fmt::parse(&ub.backend.name).map_err(|e| cfg_err(p, e))?,
+                    backends.clone(),
+                )
+            } else {
+                Route::Backend(find(&ub.backend.name)?)
+            };
+            use_backends.push((cond, target));
         }
         let default_backend = match (&p.default_backend, p.kind.is_backend()) {
             (Some(r), _) => Some(find(&r.name)?),
@@ -438,6 +545,31 @@ pub fn build_with(
                 default_backend,
                 http_request: cx.rules(p, &p.http_request)?,
                 http_response: cx.rules(p, &p.http_response)?,
+                tcp_connection: tcp_phase(
+                    p,
+                    &p.tcp_rules.connection,
+                    Needs::Connection,
+                    "connection",
+                    &cx.tables,
+                )?,
+                tcp_session: tcp_phase(
+                    p,
+                    &p.tcp_rules.session,
+                    Needs::Connection,
+                    "session",
+                    &cx.tables,
+                )?,
+                tcp_content: tcp_phase(
+                    p,
+                    &p.tcp_rules.content,
+                    Needs::Response,
+                    "content",
+                    &cx.tables,
+                )?,
+                backend_tcp_content: backend_tcp_content.clone(),
+                tables: cx.tables.clone(),
+                own_table: cx.tables.get(&p.name).cloned(),
+                stateful: !cx.tables.is_empty() || uses_vars(config),
                 timeouts: p.timeouts.clone(),
                 options: p.options.clone(),
                 forwardfor: p.options.forwardfor.as_ref().map(ForwardForRt::new),
@@ -447,6 +579,17 @@ pub fn build_with(
                     .map(|m| Arc::new(Semaphore::new(m as usize))),
                 errors: error_pages(p)?,
                 log: Logger::new(&p.logs),
+                captures: crate::http::capture::Captures::new(&p.captures),
+                log_format: p
+                    .log_format
+                    .as_deref()
+                    .map(fulcrum_sample::compile_format)
+                    .transpose()
+                    .map_err(|e| cfg_err(p, format!("log-format: {e}")))?
+                    .map(|f| {
+                        let caps = crate::http::capture::Captures::new(&p.captures);
+                        crate::log_format::prepare(f, &caps)
+                    }),
                 head_limit,
                 bufsize,
                 retired: AtomicBool::new(false),
@@ -471,6 +614,7 @@ pub fn build_with(
         backends: backends.values().map(Arc::downgrade).collect(),
     });
     Ok(Generation {
+        tables: cx.tables.clone(),
         frontends,
         backends,
         sink,

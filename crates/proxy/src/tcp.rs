@@ -32,25 +32,39 @@ struct Done<'a> {
     retries: u32,
 }
 
+/// A connection a `tcp-request content` rule ended (logged `PR--`, as HAProxy).
+fn rejected(backend: Option<&Backend>) -> Done<'_> {
+    Done {
+        backend,
+        server: None,
+        queue: None,
+        connect: None,
+        bytes: 0,
+        term: Termination::PROXY_REQUEST,
+        retries: 0,
+    }
+}
+
 /// Serves one `mode tcp` connection.
 pub async fn serve<C: ClientStream>(
     fe: Arc<Frontend>,
     mut client: C,
     peer: SocketAddr,
     local: SocketAddr,
+    track: Option<Arc<crate::track::Tracking>>,
 ) {
     let _counted = crate::counters::SessionGuard::start(&fe.counters);
     let accepted = Instant::now();
     let accept_wall = SystemTime::now();
     let src = crate::net::canonical(peer.ip());
     // Phase: route.
-    let ctx = Ctx {
-        src,
-        dst_port: local.port(),
-        req: None,
-        res: None,
-    };
+    let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
+    let ctx = Ctx::new(peer, local, None, None).with_counters(counters);
     let log = |d: Done<'_>| log_tcp(&fe, peer, local, accept_wall, accepted.elapsed(), &d);
+    // Phase: `tcp-request content` rules (the frontend's, then the backend's once routed).
+    if crate::tcp_rules::content(&fe.tcp_content, &ctx, &client, false) {
+        return log(rejected(None));
+    }
     let Some(be) = crate::route::backend_for(&fe, &ctx) else {
         return log(Done {
             backend: None,
@@ -62,6 +76,13 @@ pub async fn serve<C: ClientStream>(
             retries: 0,
         });
     };
+    if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
+        let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
+        let ctx = Ctx::new(peer, local, None, None).with_counters(counters);
+        if crate::tcp_rules::content(rules, &ctx, &client, false) {
+            return log(rejected(Some(be.as_ref())));
+        }
+    }
     // Phase: persistence: a client stuck to a usable server goes back to it.
     let hints = Hints {
         src: Some(src),
@@ -217,6 +238,16 @@ fn log_tcp(
         active: crate::counters::active_connections(),
         frontend_conns: fe.conns.load(Ordering::Relaxed),
         retries: d.retries,
+        captures: "",
     };
-    log.send(&entry.line(Format::of(fe.mode, &fe.options), || None));
+    match &fe.log_format {
+        Some(f) => log.send(&crate::log_format::render(
+            f,
+            &entry,
+            None,
+            None,
+            &fe.captures,
+        )),
+        None => log.send(&entry.line(Format::of(fe.mode, &fe.options), || None)),
+    }
 }

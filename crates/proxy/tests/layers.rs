@@ -34,6 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "proxy_protocol",
         ],
     ),
+    ("stick counters at run time", &["track"]),
     (
         "recording, servers, logs, sockets, ACLs, HTTP framing",
         &[
@@ -43,13 +44,14 @@ const LAYERS: &[(&str, &[&str])] = &[
             "handover",
             "sockpair",
             "bind",
-            "acl",
             "http::body",
             "http::headers",
             // HAProxy's acceptance checks of a request head (uses http::message).
             "http::validate",
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
+            "http::rewrite",
+            "http::capture",
             "tunnel",
             // The replicated stick tables' hubs (uses persist).
             "stick_sync",
@@ -60,10 +62,17 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "server connections, applets, log lines",
-        &["connect", "applet", "logline"],
+        "conditions: ACLs on the sample engine; variable actions",
+        &["acl", "vars"],
     ),
-    ("HTTP rules", &["http::rules"]),
+    (
+        "server connections, applets, log lines",
+        &["connect", "applet", "logline", "tcp_rules"],
+    ),
+    (
+        "HTTP rules, log-format lines",
+        &["http::rules", "log_format"],
+    ),
     (
         "server farm (no HTTP), idle pools, the backend's HTTP policy",
         &["pool", "farm", "http::policy"],

@@ -39,6 +39,13 @@ pub trait Env {
     /// when there is none (no such header, no response yet).
     fn fetch(&self, fetch: &Fetch) -> Option<Value>;
 
+    /// Every value of a fetch that may have several (each header value, each cookie of that
+    /// name), for ACLs, which test them all: calls `each` until it returns true, and says
+    /// whether it did. By default the one value of [`Env::fetch`].
+    fn fetch_each(&self, fetch: &Fetch, each: &mut dyn FnMut(Value) -> bool) -> bool {
+        self.fetch(fetch).is_some_and(each)
+    }
+
     /// A variable, `None` when unset.
     fn var(&self, scope: Scope, name: &str) -> Option<Value>;
 

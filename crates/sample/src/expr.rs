@@ -11,6 +11,7 @@ use crate::env::{Env, Scope};
 use crate::error::CompileError;
 use crate::fetch::{self, Arg, ArgKind, Fetch};
 use crate::map::{Map, Match};
+use crate::pattern::{Method, Patterns};
 use crate::value::{Type, Value};
 use regex::bytes::Regex;
 use std::collections::HashMap;
@@ -37,6 +38,8 @@ pub struct Compiler {
     /// Loaded maps by file and match method (one file read by `map_reg` and `map_regm` is two
     /// pattern sets, as in HAProxy).
     pub maps: HashMap<(PathBuf, Match), Arc<RwLock<Map>>>,
+    /// ACL pattern files by file, match method and `-i` (shared, as maps are).
+    pub pattern_files: HashMap<(PathBuf, Method, bool), Arc<RwLock<Patterns>>>,
 }
 
 impl Compiler {
@@ -45,6 +48,7 @@ impl Compiler {
             base_dir: base_dir.into(),
             available: fetch::Needs::Response,
             maps: HashMap::new(),
+            pattern_files: HashMap::new(),
         }
     }
 
@@ -330,7 +334,20 @@ impl Expr {
     /// The expression's value, or `None` where HAProxy's would have none (a missing header, a
     /// failed cast, a converter that fails).
     pub fn eval(&self, env: &dyn Env) -> Option<Value> {
-        let mut v = fetch::eval(&self.fetch, env)?;
+        let v = fetch::eval(&self.fetch, env)?;
+        self.convert(v, env)
+    }
+
+    /// Whether `pred` holds for any value of the expression: a fetch with several values
+    /// (each header value, each cookie) is tried value by value through the converters, as
+    /// HAProxy's ACLs do.
+    pub fn any(&self, env: &dyn Env, pred: &mut dyn FnMut(&Value) -> bool) -> bool {
+        fetch::each(&self.fetch, env, &mut |v| {
+            self.convert(v, env).is_some_and(|v| pred(&v))
+        })
+    }
+
+    fn convert(&self, mut v: Value, env: &dyn Env) -> Option<Value> {
         for c in &self.convs {
             v = crate::cast::cast(v, c.kw.input)?;
             v = (c.kw.run)(v, c, env)?;

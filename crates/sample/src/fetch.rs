@@ -126,30 +126,6 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("ssl_c_s_dn", [S], 0, Str, Connection),
     kw!("ssl_c_i_dn", [S], 0, Str, Connection),
     kw!("ssl_c_serial", [], 0, Bin, Connection),
-    kw!("sc0_conn_rate", [S], 0, Sint, Connection),
-    kw!("sc1_conn_rate", [S], 0, Sint, Connection),
-    kw!("sc2_conn_rate", [S], 0, Sint, Connection),
-    kw!("sc0_conn_cur", [S], 0, Sint, Connection),
-    kw!("sc0_conn_cnt", [S], 0, Sint, Connection),
-    kw!("sc0_http_req_rate", [S], 0, Sint, Connection),
-    kw!("sc1_http_req_rate", [S], 0, Sint, Connection),
-    kw!("sc2_http_req_rate", [S], 0, Sint, Connection),
-    kw!("sc0_http_err_rate", [S], 0, Sint, Connection),
-    kw!("sc0_get_gpc0", [S], 0, Sint, Connection),
-    kw!("sc0_inc_gpc0", [S], 0, Sint, Connection),
-    kw!("sc_conn_rate", [I, S], 1, Sint, Connection),
-    kw!("sc_conn_cur", [I, S], 1, Sint, Connection),
-    kw!("sc_http_req_rate", [I, S], 1, Sint, Connection),
-    kw!("sc_http_err_rate", [I, S], 1, Sint, Connection),
-    kw!("sc_get_gpc0", [I, S], 1, Sint, Connection),
-    kw!("sc_inc_gpc0", [I, S], 1, Sint, Connection),
-    kw!("src_conn_rate", [S], 0, Sint, Connection),
-    kw!("src_conn_cur", [S], 0, Sint, Connection),
-    kw!("src_conn_cnt", [S], 0, Sint, Connection),
-    kw!("src_http_req_rate", [S], 0, Sint, Connection),
-    kw!("src_http_err_rate", [S], 0, Sint, Connection),
-    kw!("src_get_gpc0", [S], 0, Sint, Connection),
-    kw!("src_inc_gpc0", [S], 0, Sint, Connection),
     // backend and servers
     kw!("be_name", [], 0, Str, Request),
     kw!("be_id", [], 0, Sint, Request),
@@ -173,6 +149,7 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("url_param", [S, S], 0, Str, Request),
     kw!("urlp", [S, S], 0, Str, Request),
     kw!("req.ver", [], 0, Str, Request),
+    kw!("req.proto_http", [], 0, Bool, Request),
     kw!("req_ver", [], 0, Str, Request),
     kw!("req.hdr", [S, I], 0, Str, Request),
     kw!("hdr", [S, I], 0, Str, Request),
@@ -205,9 +182,49 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("capture.res.hdr", [I], 1, Str, Response),
 ];
 
+macro_rules! counter_kws {
+    ($($w:literal),*) => {
+        &[$(
+            kw!(concat!("sc_", $w), [I, S], 1, Sint, Connection),
+            kw!(concat!("sc0_", $w), [S], 0, Sint, Connection),
+            kw!(concat!("sc1_", $w), [S], 0, Sint, Connection),
+            kw!(concat!("sc2_", $w), [S], 0, Sint, Connection),
+            kw!(concat!("src_", $w), [S], 0, Sint, Connection),
+        )*]
+    };
+}
+
+/// The stick-counter fetches: `sc_<what>(N[,table])`, `sc<N>_<what>([table])` read the
+/// entry a stream tracks, `src_<what>([table])` the client address's entry.
+pub static COUNTER_FETCHES: &[FetchKw] = counter_kws!(
+    "conn_cnt",
+    "conn_cur",
+    "conn_rate",
+    "http_req_cnt",
+    "http_req_rate",
+    "http_err_cnt",
+    "http_err_rate",
+    "get_gpc0",
+    "get_gpc1",
+    "get_gpt0",
+    "gpc0_rate",
+    "inc_gpc0",
+    "inc_gpc1",
+    "bytes_in_rate",
+    "bytes_out_rate"
+);
+
+/// Whether `name` is a stick-counter fetch (answered from the stick tables).
+pub fn is_counter(name: &str) -> bool {
+    COUNTER_FETCHES.iter().any(|k| k.name == name)
+}
+
 /// The keyword named `name`, if fulcrum knows it.
 pub fn lookup(name: &str) -> Option<&'static FetchKw> {
-    FETCHES.iter().find(|k| k.name == name)
+    FETCHES
+        .iter()
+        .chain(COUNTER_FETCHES)
+        .find(|k| k.name == name)
 }
 
 /// Evaluates a process-level fetch here, or asks the caller for a stream-level one.
@@ -254,6 +271,16 @@ pub fn eval(f: &Fetch, env: &dyn Env) -> Option<Value> {
         "pid" => Some(Value::Sint(i64::from(std::process::id()))),
         "nbproc" | "proc" => Some(Value::Sint(1)),
         _ => env.fetch(f),
+    }
+}
+
+/// Calls `each` with every value of the fetch (stream fetches with several values give them
+/// all, through [`Env::fetch_each`]) until it returns true; whether it did.
+pub fn each(f: &Fetch, env: &dyn Env, each: &mut dyn FnMut(Value) -> bool) -> bool {
+    if f.kw.needs == Needs::Nothing {
+        eval(f, env).is_some_and(each)
+    } else {
+        env.fetch_each(f, each)
     }
 }
 

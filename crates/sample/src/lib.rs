@@ -12,6 +12,7 @@
 //! Compile errors carry the column (1-based) where the expression went wrong, so the config
 //! layer can say `FILE:LINE:COL`.
 
+pub mod acl;
 pub mod cast;
 pub mod conv;
 pub mod env;
@@ -21,6 +22,7 @@ pub mod fetch;
 pub mod hash;
 pub mod logformat;
 pub mod map;
+pub mod pattern;
 pub mod time;
 pub mod value;
 

@@ -219,7 +219,7 @@ fn delimited(s: &[u8], k: &[u8], d: u8) -> bool {
     })
 }
 
-fn parse_net(s: &str) -> Option<(IpAddr, u8)> {
+pub(crate) fn parse_net(s: &str) -> Option<(IpAddr, u8)> {
     let (a, len) = match s.split_once('/') {
         Some((a, l)) => (a, Some(l)),
         None => (s, None),
@@ -240,7 +240,7 @@ fn parse_net(s: &str) -> Option<(IpAddr, u8)> {
     Some((ip, len))
 }
 
-fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
+pub(crate) fn in_net(ip: IpAddr, net: IpAddr, len: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
             let m = if len == 0 {

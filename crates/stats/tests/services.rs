@@ -83,12 +83,12 @@ fn the_exporter_follows_the_served_generation() {
     );
     let scrape = |e: &Arc<dyn fulcrum_proxy::applet::Applet>| {
         let head = fulcrum_proxy::http::message::Message::default();
-        let ctx = fulcrum_proxy::acl::Ctx {
-            src: "127.0.0.1".parse().expect("ip"),
-            dst_port: 1,
-            req: None,
-            res: None,
-        };
+        let ctx = fulcrum_proxy::acl::Ctx::new(
+            "127.0.0.1:1".parse().expect("addr"),
+            "127.0.0.1:1".parse().expect("addr"),
+            None,
+            None,
+        );
         let a = e.answer(&fulcrum_proxy::applet::AppletRequest {
             method: b"GET",
             uri: b"/metrics",
@@ -132,12 +132,12 @@ fn the_page_uptime_counts_from_the_process_start() {
         .expect("compiles")
         .expect("stats enabled");
     let head = fulcrum_proxy::http::message::Message::default();
-    let ctx = fulcrum_proxy::acl::Ctx {
-        src: "127.0.0.1".parse().expect("ip"),
-        dst_port: 1,
-        req: None,
-        res: None,
-    };
+    let ctx = fulcrum_proxy::acl::Ctx::new(
+        "127.0.0.1:1".parse().expect("addr"),
+        "127.0.0.1:1".parse().expect("addr"),
+        None,
+        None,
+    );
     let a = page.answer(&fulcrum_proxy::applet::AppletRequest {
         method: b"GET",
         uri: b"/s",

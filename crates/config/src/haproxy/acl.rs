@@ -3,6 +3,7 @@
 use super::line::Line;
 use super::suggest::did_you_mean;
 use crate::model::{Acl, AclRef, AclTerm, Condition, Fetch, Reference};
+use fulcrum_sample::expr::Compiler;
 
 /// Sample fetches fulcrum understands in ACLs (HAProxy's names).
 pub const FETCHES: &[&str] = &[
@@ -138,69 +139,65 @@ pub fn parse_named(line: &Line<'_>) -> Result<Acl, String> {
     parse_body(line.args_from(2), name, line)
 }
 
-/// FETCH [FLAGS] [VALUES]: `words` starts at the fetch.
+/// FETCH [FLAGS] [VALUES]: `words` starts at the fetch. The whole ACL is compiled by the
+/// sample engine here, so every mistake (unknown fetch or converter, bad pattern, missing
+/// pattern file, a fetch the data plane does not answer) is a `FILE:LINE` error.
 fn parse_body(words: &[String], name: &str, line: &Line<'_>) -> Result<Acl, String> {
     let criterion = words
         .first()
         .ok_or_else(|| format!("ACL '{name}' needs a criterion such as path_beg or hdr(host)"))?;
-    let fetch = parse_fetch(criterion)?;
+    let what = if name.is_empty() {
+        "anonymous ACL".to_string()
+    } else {
+        format!("ACL '{name}'")
+    };
+    let head = &criterion[..criterion.find(['(', ',']).unwrap_or(criterion.len())];
+    let compiled = fulcrum_sample::acl::compile(words, &mut Compiler::default()).map_err(|e| {
+        let hint = if e.contains("unknown fetch") {
+            did_you_mean(head, FETCHES)
+        } else {
+            String::new()
+        };
+        format!("{what}: {e}{hint}")
+    })?;
+    let fetch_name = compiled.expr.fetch.kw.name;
+    super::logformat::check_answered(fetch_name).map_err(|e| format!("{what}: {e}"))?;
+    let open = criterion.find('(');
+    let arg = open.and_then(|o| {
+        let close = criterion[o..].find(')')? + o;
+        Some(criterion[o + 1..close].to_string())
+    });
     let mut acl = Acl {
         name: name.to_string(),
         span: line.span.clone(),
-        fetch,
+        fetch: Fetch {
+            name: head.to_string(),
+            arg,
+        },
         ignore_case: false,
         match_method: None,
         patterns: Vec::new(),
+        words: words.to_vec(),
     };
     let mut i = 1;
     while let Some(w) = words.get(i) {
         match w.as_str() {
             "-i" => acl.ignore_case = true,
-            "-n" | "-u" | "-M" => {
-                if w == "-u" {
-                    i += 1;
-                }
-            }
+            "-n" | "-M" => {}
+            "-u" | "-f" => i += 1,
             "-m" => {
-                let m = words
-                    .get(i + 1)
-                    .ok_or("'-m' expects a match method such as beg, str, reg or found")?;
-                const METHODS: &[&str] = &[
-                    "found", "bool", "int", "ip", "bin", "len", "str", "sub", "reg", "beg", "end",
-                    "dir", "dom",
-                ];
-                if !METHODS.contains(&m.as_str()) {
-                    return Err(format!(
-                        "unknown match method '{m}' (expected one of {})",
-                        METHODS.join(", ")
-                    ));
-                }
-                acl.match_method = Some(m.clone());
-                i += 1;
-            }
-            "-f" => {
-                let f = words.get(i + 1).ok_or("'-f' expects a file of patterns")?;
-                let text = std::fs::read_to_string(f)
-                    .map_err(|e| format!("ACL '{name}': cannot read pattern file '{f}': {e}"))?;
-                acl.patterns.extend(
-                    text.lines()
-                        .map(str::trim)
-                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                        .map(str::to_string),
-                );
+                acl.match_method = words.get(i + 1).cloned();
                 i += 1;
             }
             "--" => {
-                acl.patterns.extend(words[i + 1..].iter().cloned());
+                i += 1;
                 break;
             }
-            _ => {
-                acl.patterns.extend(words[i..].iter().cloned());
-                break;
-            }
+            _ => break,
         }
         i += 1;
     }
+    acl.patterns = words[i.min(words.len())..].to_vec();
     Ok(acl)
 }
 

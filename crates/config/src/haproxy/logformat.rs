@@ -24,6 +24,7 @@ pub const HTTP_FETCHES: &[&str] = &[
     "url_param",
     "urlp",
     "req.ver",
+    "req.proto_http",
     "req_ver",
     "req.hdr",
     "hdr",
@@ -71,6 +72,56 @@ pub const HTTP_VARS: &[&str] = &[
     "ci", "cp", "fi", "fp", "ST", "HM", "HU", "HP", "HQ", "HV", "r",
 ];
 
+/// Whether the data plane answers fetch `name` (the sample crate answers the process-level
+/// ones itself); an error naming it otherwise.
+pub fn check_answered(name: &str) -> Result<(), String> {
+    if HTTP_FETCHES.contains(&name)
+        || PROCESS_FETCHES.contains(&name)
+        || fulcrum_sample::fetch::is_counter(name)
+    {
+        Ok(())
+    } else {
+        Err(format!("fetch '{name}' is not run by fulcrum yet"))
+    }
+}
+
+/// The `%` variables the data plane writes in traffic log lines (`log-format`).
+pub const LOG_VARS: &[&str] = &[
+    "ci", "cp", "fi", "fp", "f", "ft", "b", "s", "t", "tr", "ms", "pid", "TR", "Tw", "Tc", "Tr",
+    "Ta", "Tt", "ST", "B", "ts", "tsc", "ac", "fc", "bc", "sc", "rc", "sq", "bq", "CC", "CS", "r",
+    "HM", "HU", "HP", "HQ", "HV", "o", "hr", "hs",
+];
+
+/// Checks a `log-format` line: compiled, and every fetch and `%` variable one the data plane
+/// writes (the request and response are there when the line is written).
+/// As HAProxy 2.6, fetches that read the request or the response are refused there (they
+/// are not available when the line is written): only connection and process ones.
+pub fn check_log_format(text: &str) -> Result<(), String> {
+    let mut compiler = Compiler::default().with_available(Needs::Connection);
+    let format = compile_format_with(text, &mut compiler)
+        .map_err(|e| format!("log-format '{text}': column {}: {}", e.col, e.msg))?;
+    for node in &format.nodes {
+        match node {
+            Node::Lit(_) => {}
+            Node::Expr(e, _) => {
+                let name = e.fetch.kw.name;
+                if fulcrum_sample::fetch::is_counter(name) {
+                    return Err(format!("log-format '{text}': fetch '{name}' is not run by fulcrum in log lines yet"));
+                }
+                check_answered(name).map_err(|e| format!("log-format '{text}': {e}"))?;
+            }
+            Node::Var(v, _) => {
+                if !LOG_VARS.contains(v) {
+                    return Err(format!(
+                        "log-format '{text}': variable '%{v}' is not written by fulcrum yet"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Checks a log-format string used in a rule value; `request`: an `http-request` rule (no
 /// response to read). `what` names the value in the message.
 pub fn check_rule_value(text: &str, request: bool, what: &str) -> Result<(), String> {
@@ -86,12 +137,7 @@ pub fn check_rule_value(text: &str, request: bool, what: &str) -> Result<(), Str
         match node {
             Node::Lit(_) => {}
             Node::Expr(e, _) => {
-                let name = e.fetch.kw.name;
-                if !HTTP_FETCHES.contains(&name) && !PROCESS_FETCHES.contains(&name) {
-                    return Err(format!(
-                        "{what} '{text}': fetch '{name}' is not run by fulcrum in rule values yet"
-                    ));
-                }
+                check_answered(e.fetch.kw.name).map_err(|e| format!("{what} '{text}': {e}"))?;
             }
             Node::Var(v, _) => {
                 if !HTTP_VARS.contains(v) {
@@ -116,7 +162,7 @@ mod tests {
         let e = check_rule_value("%[status]", true, "v").expect_err("no response yet");
         assert!(e.contains("column 3"), "{e}");
         assert!(check_rule_value("%[status]", false, "v").is_ok());
-        let e = check_rule_value("%[sc0_conn_rate]", true, "v").expect_err("not run");
+        let e = check_rule_value("%[nbsrv]", true, "v").expect_err("not run");
         assert!(e.contains("not run by fulcrum"), "{e}");
         let e = check_rule_value("%[url", true, "v").expect_err("unclosed");
         assert!(e.contains("missing ']'"), "{e}");

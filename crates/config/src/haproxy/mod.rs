@@ -9,6 +9,9 @@ mod acl;
 mod api;
 mod bind;
 pub mod cluster;
+mod cond;
+mod counters;
+mod defaults_rules;
 mod global;
 mod http_check;
 mod lexer;
@@ -22,6 +25,8 @@ mod server;
 mod source;
 mod suggest;
 mod tcp_check;
+mod tcp_rules;
+mod vars;
 
 pub use acl::PREDEFINED as PREDEFINED_ACLS;
 pub use lexer::{expand_address, split_line, Lexed};
@@ -84,6 +89,8 @@ pub struct Parser {
     proxies: Vec<Proxy>,
     named_defaults: Vec<Defaults>,
     last_defaults: Defaults,
+    /// Which side (frontend or backend) inherited each rule-holding defaults section first.
+    rule_users: std::collections::HashMap<String, ProxyKind>,
     section: Section,
     api: Option<Api>,
     env: std::rc::Rc<EnvFn>,
@@ -110,6 +117,7 @@ impl Parser {
             global_seen: false,
             proxies: Vec::new(),
             named_defaults: Vec::new(),
+            rule_users: Default::default(),
             last_defaults: Defaults::builtin(),
             section: Section::None,
             api: None,
@@ -122,6 +130,7 @@ impl Parser {
     pub fn parse_file(&mut self, path: &str, text: &str, diags: &mut Diagnostics) {
         let file: std::sync::Arc<str> = std::sync::Arc::from(path);
         let env = self.env.clone();
+        let mut blocks = cond::Blocks::default();
         for (index, raw) in text.lines().enumerate() {
             let span = Span {
                 file: file.clone(),
@@ -137,6 +146,14 @@ impl Parser {
             if lexed.words.is_empty() {
                 continue;
             }
+            if lexed.words[0].starts_with('.')
+                && blocks.directive(&lexed.words, &span, &*env, diags)
+            {
+                continue;
+            }
+            if !blocks.active() {
+                continue;
+            }
             let line = Line {
                 words: &lexed.words,
                 span,
@@ -145,6 +162,7 @@ impl Parser {
             };
             self.line(&line, diags);
         }
+        blocks.finish(diags);
         // A section never continues into the next file.
         self.close_section();
     }
@@ -254,6 +272,7 @@ impl Parser {
                     },
                     None => Defaults::builtin(),
                 };
+                d.proxy.name = name.clone().unwrap_or_default();
                 d.name = name;
                 d.span = span;
                 self.section = Section::Defaults(d);
@@ -278,6 +297,14 @@ impl Parser {
                     },
                     None => self.last_defaults.clone(),
                 };
+                if defaults_rules::has_rules(&base.proxy) {
+                    let section = base.name.clone().unwrap_or_default();
+                    if let Err(e) =
+                        defaults_rules::check_user(&mut self.rule_users, &section, &base.span, kind)
+                    {
+                        diags.error(&span, e);
+                    }
+                }
                 let mut proxy = proxy::inherit(&base.proxy, name, kind, span);
                 proxy.defaults = base.name.clone();
                 self.section = Section::Proxy(Draft {

@@ -6,7 +6,7 @@
 
 use super::line::{number, number_in, Line};
 use super::suggest::did_you_mean;
-use super::{acl, bind, global, options, rules, server};
+use super::{acl, bind, global, options, rules, server, tcp_rules};
 use crate::diagnostics::{Diagnostics, Span};
 use crate::model::{
     Balance, ErrorFile, Mode, Proxy, ProxyKind, ProxyOptions, Reference, Server, Stats, Timeouts,
@@ -37,6 +37,9 @@ pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
         external_check: Default::default(),
         http_request: Vec::new(),
         http_response: Vec::new(),
+        tcp_rules: Default::default(),
+        log_format: None,
+        captures: Vec::new(),
         stick_table: None,
         stick_rules: Vec::new(),
         logs: Vec::new(),
@@ -56,8 +59,10 @@ pub fn inherit(base: &Proxy, name: String, kind: ProxyKind, span: Span) -> Proxy
     p.acls.clear();
     p.use_backends.clear();
     p.servers.clear();
-    p.http_request.clear();
-    p.http_response.clear();
+    // Rules of a named `defaults` section run before the proxy's own (HAProxy 2.5+); the
+    // ACLs they name are the section's, kept apart from the proxy's under a name no `acl`
+    // line can spell.
+    super::defaults_rules::inherit(&mut p, base);
     p.stick_rules.clear();
     p.stick_table = None;
     p.http_check.inherited = !p.http_check.rules.is_empty();
@@ -77,6 +82,8 @@ enum Cap {
     },
     /// Any proxy, not defaults.
     ProxyOnly,
+    /// Any proxy and a named `defaults` section (rules and their ACLs, HAProxy 2.5+).
+    ProxyOrNamedDefaults,
     Any,
 }
 
@@ -88,20 +95,14 @@ const IGNORED: &[&str] = &[
     "hash-balance-factor",
     "http-reuse",
     "compression",
-    "capture",
-    "tcp-request",
-    "tcp-response",
     "monitor-uri",
     "monitor",
     "unique-id-format",
-    "unique-id-header",
-    "log-format",
     "log-format-sd",
     "error-log-format",
     "log-tag",
     "rate-limit",
     "email-alert",
-    "http-after-response",
     "redirect",
     "force-persist",
     "ignore-persist",
@@ -150,6 +151,12 @@ const KNOWN: &[&str] = &[
     "external-check",
     "http-request",
     "http-response",
+    "tcp-request",
+    "tcp-response",
+    "log-format",
+    "unique-id-header",
+    "http-after-response",
+    "capture",
     "stick-table",
     "stick",
     "log",
@@ -198,13 +205,17 @@ fn apply(
         "server" => Cap::Backend { defaults_ok: false },
         "balance" | "default-server" | "cookie" | "http-check" | "tcp-check" | "external-check"
         | "retries" | "fullconn" | "source" => Cap::Backend { defaults_ok: true },
-        "acl" | "http-request" | "http-response" | "stick-table" | "stick" => Cap::ProxyOnly,
+        "acl" | "http-request" | "http-response" | "tcp-request" | "tcp-response" => {
+            Cap::ProxyOrNamedDefaults
+        }
+        "stick-table" | "stick" => Cap::ProxyOnly,
         _ => Cap::Any,
     };
     let section_name = section.map(ProxyKind::keyword).unwrap_or("defaults");
     let allowed = match (cap, section) {
         (Cap::Any, _) => true,
         (Cap::ProxyOnly, s) => s.is_some(),
+        (Cap::ProxyOrNamedDefaults, s) => s.is_some() || !p.name.is_empty(),
         (Cap::Frontend { defaults_ok }, None) | (Cap::Backend { defaults_ok }, None) => defaults_ok,
         (Cap::Frontend { .. }, Some(k)) => k.is_frontend(),
         (Cap::Backend { .. }, Some(k)) => k.is_backend(),
@@ -219,10 +230,16 @@ fn apply(
                 | "acl"
                 | "http-request"
                 | "http-response"
+                | "tcp-request"
+                | "tcp-response"
                 | "stick"
                 | "stick-table"
         );
-        let msg = format!("'{kw}' is not allowed in a '{section_name}' section");
+        let msg = if matches!(cap, Cap::ProxyOrNamedDefaults) {
+            format!("'{kw}' is allowed in a 'defaults' section only when it is named ('defaults NAME', used with 'from NAME')")
+        } else {
+            format!("'{kw}' is not allowed in a '{section_name}' section")
+        };
         if hard {
             return Err(msg);
         }
@@ -253,6 +270,9 @@ fn apply(
         }
         "use_backend" => {
             let name = line.need(1, "a backend name")?.to_string();
+            if name.contains('%') {
+                super::logformat::check_rule_value(&name, true, "the backend name")?;
+            }
             let condition = match line.arg(2) {
                 None => None,
                 Some(_) => Some(acl::condition(line, 2)?),
@@ -334,6 +354,49 @@ fn apply(
                 ))
             }
         },
+        "tcp-request" | "tcp-response" => tcp_rules::parse(&mut p.tcp_rules, section, line)?,
+        "capture" => {
+            let side = line.need(1, "'request' or 'response'")?;
+            let what = line.need(2, "'header'")?;
+            let response = match (side, what) {
+                ("request", "header") => false,
+                ("response", "header") => true,
+                ("cookie", _) => {
+                    return Err("'capture cookie' is not run by fulcrum yet".into())
+                }
+                _ => {
+                    return Err(format!(
+                        "'capture' expects 'request header' or 'response header', found '{side} {what}'"
+                    ))
+                }
+            };
+            let name = line.need(3, "a header name")?.to_string();
+            if line.arg(4) != Some("len") {
+                return Err("'capture ... header NAME' expects 'len N'".into());
+            }
+            let len = number_in(line.need(5, "a length")?, "capture len", 1, 65535)? as usize;
+            line.no_more(6)?;
+            p.captures.push(crate::model::Capture {
+                response,
+                name,
+                len,
+            });
+        }
+        // Skipping these would change the responses clients get: refused, never ignored.
+        "http-after-response" => {
+            return Err("'http-after-response' rules are not run by fulcrum yet".into())
+        }
+        "unique-id-header" => {
+            return Err(
+                "'unique-id-header' is not run by fulcrum yet (the header would be missing)".into(),
+            )
+        }
+        "log-format" => {
+            let text = line.need(1, "a log-format string")?;
+            line.no_more(2)?;
+            super::logformat::check_log_format(text)?;
+            p.log_format = Some(text.to_string());
+        }
         "http-request" => p.http_request.push(rules::http_rule(line, true)?),
         "http-response" => p.http_response.push(rules::http_rule(line, false)?),
         "stick-table" => p.stick_table = Some(rules::stick_table(line)?),

@@ -4,8 +4,8 @@ use super::acl::{condition, parse_fetch};
 use super::line::{number, number_in, time, Line};
 use super::suggest::did_you_mean;
 use crate::model::{
-    Condition, HttpAction, HttpRule, RedirectKind, Reference, ReturnBody, StickKeyType, StickRule,
-    StickRuleKind, StickTable,
+    Condition, HttpAction, HttpRule, LinePart, RedirectKind, Reference, ReturnBody, StickKeyType,
+    StickRule, StickRuleKind, StickTable,
 };
 use crate::units;
 
@@ -24,29 +24,14 @@ const ACTIONS: &[&str] = &[
 const UNSUPPORTED: &[&str] = &[
     "auth",
     "tarpit",
-    "set-var",
-    "unset-var",
     "capture",
-    "set-path",
-    "set-pathq",
-    "set-query",
-    "set-uri",
-    "set-method",
-    "replace-header",
-    "replace-value",
-    "replace-path",
-    "replace-uri",
     "set-log-level",
     "add-acl",
     "del-acl",
     "set-map",
     "del-map",
-    "track-sc0",
-    "track-sc1",
-    "track-sc2",
     "set-src",
     "set-dst",
-    "set-status",
     "silent-drop",
     "reject",
     "wait-for-body",
@@ -56,8 +41,6 @@ const UNSUPPORTED: &[&str] = &[
     "cache-use",
     "cache-store",
     "do-resolve",
-    "sc-inc-gpc0",
-    "sc-set-gpt0",
     "lua",
     "send-spoe-group",
     "set-nice",
@@ -72,31 +55,28 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
         "http-response"
     };
     let action_word = line.need(1, "an action such as set-header, deny or redirect")?;
+    let available = if request {
+        fulcrum_sample::fetch::Needs::Request
+    } else {
+        fulcrum_sample::fetch::Needs::Response
+    };
+    if let Some((v, next)) = super::vars::parse(line, 1, available)? {
+        return Ok(HttpRule {
+            span: line.span.clone(),
+            action: HttpAction::Var(v),
+            condition: cond_at(line, next)?,
+        });
+    }
+    if let Some((c, next)) = super::counters::parse(line, 1, available)? {
+        return Ok(HttpRule {
+            span: line.span.clone(),
+            action: HttpAction::Counter(c),
+            condition: cond_at(line, next)?,
+        });
+    }
     let (action, next) = match action_word {
         "allow" => (HttpAction::Allow, 2),
-        "deny" => {
-            let mut status = None;
-            let mut i = 2;
-            while let Some(w) = line.arg(i) {
-                match w {
-                    "deny_status" | "status" => {
-                        status = Some(number_in(
-                            line.need(i + 1, "a status code")?,
-                            "deny_status",
-                            200,
-                            599,
-                        )? as u16);
-                        i += 2;
-                    }
-                    "content-type" | "string" | "lf-string" | "file" | "lf-file" | "errorfile"
-                    | "errorfiles" | "hdr" => {
-                        i += if w == "hdr" { 3 } else { 2 };
-                    }
-                    _ => break,
-                }
-            }
-            (HttpAction::Deny { status }, i)
-        }
+        "deny" => deny_action(line, request)?,
         "set-header" | "add-header" => {
             let name = line.need(2, "a header name")?.to_string();
             let value = line.need(3, "a value (log-format string)")?.to_string();
@@ -110,8 +90,79 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
         }
         "del-header" => {
             let name = line.need(2, "a header name")?.to_string();
-            let next = if line.arg(3) == Some("-m") { 5 } else { 3 };
-            (HttpAction::DelHeader { name }, next)
+            if line.arg(3) == Some("-m") {
+                let m = line.need(4, "a match method: str, beg, end, sub or reg")?;
+                match m {
+                    "str" => (HttpAction::DelHeader { name }, 5),
+                    "beg" | "end" | "sub" | "reg" => {
+                        if m == "reg" {
+                            check_regex(&name).map_err(|e| format!("del-header -m reg: {e}"))?;
+                        }
+                        let method = m.to_string();
+                        (HttpAction::DelHeaderMatch { name, method }, 5)
+                    }
+                    other => {
+                        return Err(format!(
+                            "del-header: unknown match method '{other}' (str, beg, end, sub or reg)"
+                        ))
+                    }
+                }
+            } else {
+                (HttpAction::DelHeader { name }, 3)
+            }
+        }
+        "set-method" | "set-path" | "set-pathq" | "set-query" | "set-uri" => {
+            if !request {
+                return Err(format!("'{action_word}' is only valid in 'http-request'"));
+            }
+            let part = line_part(action_word);
+            let value = line.need(2, "a value (log-format string)")?.to_string();
+            super::logformat::check_rule_value(&value, request, "the value")?;
+            (HttpAction::SetLine { part, value }, 3)
+        }
+        "replace-path" | "replace-pathq" | "replace-uri" => {
+            if !request {
+                return Err(format!("'{action_word}' is only valid in 'http-request'"));
+            }
+            let part = line_part(action_word);
+            let regex = line.need(2, "a regular expression")?.to_string();
+            check_regex(&regex).map_err(|e| format!("{action_word}: {e}"))?;
+            let value = line
+                .need(3, "a replacement (log-format string)")?
+                .to_string();
+            super::logformat::check_rule_value(&value, request, "the replacement")?;
+            (HttpAction::ReplaceLine { part, regex, value }, 4)
+        }
+        "replace-header" | "replace-value" => {
+            let name = line.need(2, "a header name")?.to_string();
+            let regex = line.need(3, "a regular expression")?.to_string();
+            check_regex(&regex).map_err(|e| format!("{action_word}: {e}"))?;
+            let value = line
+                .need(4, "a replacement (log-format string)")?
+                .to_string();
+            super::logformat::check_rule_value(&value, request, "the replacement")?;
+            let each = action_word == "replace-value";
+            (
+                HttpAction::ReplaceHeader {
+                    name,
+                    regex,
+                    value,
+                    each,
+                },
+                5,
+            )
+        }
+        "set-status" => {
+            if request {
+                return Err("'set-status' is only valid in 'http-response'".into());
+            }
+            let status = number_in(line.need(2, "a status code")?, "set-status", 100, 999)? as u16;
+            let (reason, next) = if line.arg(3) == Some("reason") {
+                (Some(line.need(4, "a reason phrase")?.to_string()), 5)
+            } else {
+                (None, 3)
+            };
+            (HttpAction::SetStatus { status, reason }, next)
         }
         "redirect" => redirect(line)?,
         "return" => return_action(line, request)?,
@@ -140,6 +191,22 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
         action,
         condition,
     })
+}
+
+/// A regular expression's compile error, if any (the sample engine's regex flavour).
+fn check_regex(re: &str) -> Result<(), String> {
+    use fulcrum_sample::pattern::{Method, Patterns};
+    Patterns::parse(Method::Reg, false, &[re.to_string()]).map(|_| ())
+}
+
+fn line_part(action: &str) -> LinePart {
+    match action.rsplit('-').next().unwrap_or("") {
+        "method" => LinePart::Method,
+        "pathq" => LinePart::Pathq,
+        "query" => LinePart::Query,
+        "uri" => LinePart::Uri,
+        _ => LinePart::Path,
+    }
 }
 
 fn cond_at(line: &Line<'_>, i: usize) -> Result<Option<Condition>, String> {
@@ -172,6 +239,7 @@ fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
         ));
     }
     let mut code = 302;
+    let (mut drop_query, mut append_slash, mut cookie) = (false, false, None);
     let mut i = 4;
     while let Some(w) = line.arg(i) {
         match w {
@@ -184,30 +252,114 @@ fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
                 }
                 i += 2;
             }
-            "drop-query" | "append-slash" | "ignore-empty" => i += 1,
-            "set-cookie" | "clear-cookie" => i += 2,
+            "drop-query" => {
+                drop_query = true;
+                i += 1;
+            }
+            "append-slash" => {
+                append_slash = true;
+                i += 1;
+            }
+            // Only meaningful for log-format targets, which are refused above.
+            "ignore-empty" => i += 1,
+            "set-cookie" => {
+                let c = line.need(i + 1, "a cookie NAME[=VALUE]")?;
+                cookie = Some(format!("{c}; path=/;"));
+                i += 2;
+            }
+            "clear-cookie" => {
+                let c = line.need(i + 1, "a cookie NAME[=]")?;
+                cookie = Some(format!("{c}; path=/; Max-Age=0;"));
+                i += 2;
+            }
             _ => break,
         }
     }
-    Ok((HttpAction::Redirect { kind, target, code }, i))
+    Ok((
+        HttpAction::Redirect {
+            kind,
+            target,
+            code,
+            drop_query,
+            append_slash,
+            cookie,
+        },
+        i,
+    ))
 }
 
 /// `return [status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F|default-errorfiles] [hdr N V]...`
+/// `deny [deny_status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F] [hdr N V]...`:
+/// without a response option, the proxy's error page for the status; with one, that
+/// response (as `return`).
+fn deny_action(line: &Line<'_>, request: bool) -> Result<(HttpAction, usize), String> {
+    let (status, content_type, body, headers, i) = response_options(line, request, 403, "deny")?;
+    if matches!(body, ReturnBody::None) && headers.is_empty() && content_type.is_none() {
+        let status = if line
+            .args_from(2)
+            .iter()
+            .any(|w| w == "deny_status" || w == "status")
+        {
+            Some(status)
+        } else {
+            None
+        };
+        return Ok((HttpAction::Deny { status }, i));
+    }
+    Ok((
+        HttpAction::Return {
+            status,
+            content_type,
+            body,
+            headers,
+        },
+        i,
+    ))
+}
+
 fn return_action(line: &Line<'_>, request: bool) -> Result<(HttpAction, usize), String> {
-    let mut status = 200u16;
+    let (status, content_type, body, headers, i) = response_options(line, request, 200, "return")?;
+    Ok((
+        HttpAction::Return {
+            status,
+            content_type,
+            body,
+            headers,
+        },
+        i,
+    ))
+}
+
+type ResponseOptions = (
+    u16,
+    Option<String>,
+    ReturnBody,
+    Vec<(String, String)>,
+    usize,
+);
+
+/// The response options of `return` and `deny`, from word 2.
+fn response_options(
+    line: &Line<'_>,
+    request: bool,
+    default_status: u16,
+    what: &str,
+) -> Result<ResponseOptions, String> {
+    let mut status = default_status;
     let mut content_type = None;
     let mut body = ReturnBody::None;
     let mut headers = Vec::new();
     let mut i = 2;
     while let Some(w) = line.arg(i) {
         match w {
-            "status" => {
-                status = number_in(
-                    line.need(i + 1, "a status code")?,
-                    "return status",
-                    200,
-                    599,
-                )? as u16;
+            "errorfiles" => {
+                return Err(format!(
+                    "'{what} errorfiles' (http-errors sections) is not run by fulcrum yet"
+                ))
+            }
+            "deny_status" if what != "deny" => break,
+            "status" | "deny_status" => {
+                status = number_in(line.need(i + 1, "a status code")?, "status", 200, 599)? as u16;
                 i += 2;
             }
             "content-type" => {
@@ -257,17 +409,9 @@ fn return_action(line: &Line<'_>, request: bool) -> Result<(HttpAction, usize), 
         && content_type.is_none()
         && !matches!(body, ReturnBody::Errorfile(_))
     {
-        return Err("'return' with a body needs a 'content-type'".into());
+        return Err(format!("'{what}' with a body needs a 'content-type'"));
     }
-    Ok((
-        HttpAction::Return {
-            status,
-            content_type,
-            body,
-            headers,
-        },
-        i,
-    ))
+    Ok((status, content_type, body, headers, i))
 }
 
 /// `stick-table type T [len N] size N [expire T] [nopurge] [peers P] [store D,...]`
@@ -315,7 +459,13 @@ pub fn stick_table(line: &Line<'_>) -> Result<StickTable, String> {
             }
             "srvkey" | "write-to" | "recv-only" => i += if w == "recv-only" { 1 } else { 2 },
             "store" => {
-                store.extend(line.need(i + 1, "data types")?.split(',').map(str::to_string));
+                for item in line.need(i + 1, "data types")?.split(',') {
+                    let name = item.split('(').next().unwrap_or(item);
+                    if !STORE_TYPES.contains(&name) {
+                        return Err(format!("stick-table store: data type '{name}' is not kept by fulcrum yet (it keeps {})", STORE_TYPES.join(", ")));
+                    }
+                    store.push(item.to_string());
+                }
                 i += 2;
             }
             other => return Err(format!("unknown stick-table option '{other}' (expected type, len, size, expire, nopurge, peers or store)")),
@@ -335,6 +485,26 @@ pub fn stick_table(line: &Line<'_>) -> Result<StickTable, String> {
         peers,
     })
 }
+
+/// The `stick-table ... store` data types fulcrum keeps (the proxy's `persist::track`).
+pub const STORE_TYPES: &[&str] = &[
+    "conn_cnt",
+    "conn_cur",
+    "conn_rate",
+    "http_req_cnt",
+    "http_req_rate",
+    "http_err_cnt",
+    "http_err_rate",
+    "gpc0",
+    "gpc0_rate",
+    "gpc1",
+    "gpt0",
+    "bytes_in_cnt",
+    "bytes_out_cnt",
+    "bytes_in_rate",
+    "bytes_out_rate",
+    "server_id",
+];
 
 /// `stick on|match|store-request|store-response PATTERN [table T] [if|unless COND]`
 pub fn stick_rule(line: &Line<'_>) -> Result<StickRule, String> {

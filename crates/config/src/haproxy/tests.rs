@@ -513,7 +513,7 @@ fn acl_and_backend_reference_errors() {
         .filter(|s| !s.contains("'b'"))
         .collect::<Vec<_>>()
     );
-    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind :80\n acl x pth_beg /a\n")), vec!["t.cfg:7: error: unknown fetch method 'pth_beg' in ACL expression 'pth_beg' (did you mean 'path_beg'?)"]);
+    assert_eq!(errors(&format!("{TIMEOUTS}frontend f\n bind :80\n acl x pth_beg /a\n")), vec!["t.cfg:7: error: ACL 'x': 'pth_beg': column 1: unknown fetch 'pth_beg' (did you mean 'path_beg'?)"]);
     assert_eq!(
         errors(&format!(
             "{TIMEOUTS}frontend f\n bind :80\n use_backend b when x\nbackend b\n"
@@ -573,7 +573,10 @@ fn http_rules() {
         &HttpAction::Redirect {
             kind: RedirectKind::Scheme,
             target: "https".into(),
-            code: 301
+            code: 301,
+            drop_query: false,
+            append_slash: false,
+            cookie: None
         }
     );
     assert_eq!(
@@ -581,7 +584,10 @@ fn http_rules() {
         &HttpAction::Redirect {
             kind: RedirectKind::Location,
             target: "/new".into(),
-            code: 302
+            code: 302,
+            drop_query: false,
+            append_slash: false,
+            cookie: None
         }
     );
     assert_eq!(
@@ -589,7 +595,10 @@ fn http_rules() {
         &HttpAction::Redirect {
             kind: RedirectKind::Prefix,
             target: "/p".into(),
-            code: 308
+            code: 308,
+            drop_query: false,
+            append_slash: false,
+            cookie: None
         }
     );
     assert_eq!(
@@ -988,4 +997,141 @@ fn proxy_protocol_server_options() {
             .any(|m| m.contains("'proxy-v2-options' is not supported")),
         "{e:?}"
     );
+}
+
+#[test]
+fn tcp_rules_are_parsed_or_refused_by_name() {
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-request inspect-delay 5s\n tcp-request connection reject if {{ src 10.0.0.0/8 }}\n tcp-request content accept\n tcp-request session silent-drop unless {{ src 127.0.0.1 }}\n default_backend b\nbackend b\n tcp-request content reject if {{ dst_port 81 }}\n"
+    ));
+    let f = &c.proxies[0];
+    assert_eq!(f.tcp_rules.connection.len(), 1);
+    assert_eq!(f.tcp_rules.content.len(), 1);
+    assert_eq!(f.tcp_rules.session.len(), 1);
+    assert_eq!(
+        f.tcp_rules.inspect_delay,
+        Some(std::time::Duration::from_secs(5))
+    );
+    assert_eq!(c.proxies[1].tcp_rules.content.len(), 1);
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-request connection expect-proxy layer4\n"
+    ));
+    assert_eq!(
+        e,
+        vec!["t.cfg:7: error: 'tcp-request connection expect-proxy' is not run by fulcrum yet"]
+    );
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-request connection track-sc0 src\n"
+    ));
+    assert_eq!(e, vec!["t.cfg:7: error: 'track-sc0': unable to find table 'f' (no proxy of that name has a 'stick-table')"]);
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-request connection track-sc0 path\n"
+    ));
+    assert!(e[0].contains("not available"), "{e:?}");
+    let e = errors(&format!("{TIMEOUTS}frontend f\n bind :80\n stick-table type ip size 1k store http_req_rate(10s),nope\n"));
+    assert!(e[0].contains("'nope' is not kept"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}backend b\n tcp-request connection reject\n"
+    ));
+    assert!(e[0].contains("not allowed in a backend"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}backend b\n tcp-response content reject\n"
+    ));
+    assert!(e[0].contains("not run by fulcrum yet"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-request content frobnicate\n"
+    ));
+    assert!(
+        e[0].contains("unknown 'tcp-request content' action"),
+        "{e:?}"
+    );
+}
+
+const NAMED_D: &str = "defaults d\n timeout connect 5s\n timeout client 50s\n timeout server 50s\n";
+
+#[test]
+fn rules_in_named_defaults_only() {
+    let e = errors("defaults\n mode http\n http-request deny\n");
+    assert!(e[0].contains("only when it is named"), "{e:?}");
+    let c = ok(&format!(
+        "{NAMED_D} acl a path /x\n http-request deny if a\nfrontend f from d\n bind :80\n acl a path /y\n http-request deny deny_status 401 if a\n"
+    ));
+    let f = &c.proxies[0];
+    assert_eq!(
+        f.http_request.len(),
+        2,
+        "the section's rule first, then the proxy's"
+    );
+    assert_eq!(
+        f.acls.len(),
+        2,
+        "the section's ACL is kept apart from the proxy's"
+    );
+    let e = errors(&format!(
+        "{NAMED_D} http-request deny\nlisten l from d\n bind :80\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|e| e.contains("a listen section cannot inherit")),
+        "{e:?}"
+    );
+    let e = errors(&format!(
+        "{NAMED_D} http-request deny\nfrontend f from d\n bind :80\n default_backend b\nbackend b from d\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|e| e.contains("frontends and backends cannot inherit")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn captures_are_parsed() {
+    let c = ok(&format!("{TIMEOUTS}frontend f\n bind :80\n capture request header Host len 20\n capture response header X-S len 5\n"));
+    assert_eq!(c.proxies[0].captures.len(), 2);
+    assert!(c.proxies[0].captures[1].response);
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n capture cookie SID len 20\n"
+    ));
+    assert!(e[0].contains("'capture cookie' is not run"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n http-after-response set-header a b\n"
+    ));
+    assert!(e[0].contains("not run by fulcrum"), "{e:?}");
+}
+
+#[test]
+fn log_format_is_checked() {
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%ci:%cp %ft %b/%s %ST %{{+Q}}r %[src]\"\n"
+    ));
+    assert!(c.proxies[0].log_format.is_some());
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%[req.hdr(host)]\"\n"
+    ));
+    assert!(e[0].contains("not available"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%hrl\"\n"
+    ));
+    assert!(
+        e[0].contains("'%hrl' is not written by fulcrum yet"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn conditional_blocks() {
+    let c = ok(&format!(
+        "{TIMEOUTS}.if version_atleast(2.5)\nfrontend a\n bind :80\n.elif 1\nfrontend b\n bind :81\n.else\nfrontend c\n bind :82\n.endif\n.if defined(FULCRUM_SURELY_UNSET_VAR)\nfrontend d\n bind :83\n.elif streq(x,x)\n.if 0\nfrontend e\n bind :84\n.endif\nfrontend f\n bind :85\n.endif\n.notice hello\n"
+    ));
+    let names: Vec<&str> = c.proxies.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["a", "f"]);
+    let e = errors(&format!("{TIMEOUTS}.if 1\nfrontend a\n bind :80\n"));
+    assert!(e[0].contains("not closed"), "{e:?}");
+    let e = errors(&format!("{TIMEOUTS}.endif\n"));
+    assert!(e[0].contains("without a matching"), "{e:?}");
+    let e = errors(&format!("{TIMEOUTS}.if 1\n.alert stop here\n.endif\n"));
+    assert!(e[0].contains("stop here"), "{e:?}");
+    let e = errors(&format!("{TIMEOUTS}.if nosuch(1)\n.endif\n"));
+    assert!(e[0].contains("unknown conditional predicate"), "{e:?}");
 }

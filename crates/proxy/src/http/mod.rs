@@ -2,11 +2,13 @@
 //! forwards requests as a sequence of named phases (see `session.rs`).
 
 pub mod body;
+pub mod capture;
 pub mod errors;
 pub mod headers;
 pub mod message;
 pub mod persist;
 pub mod policy;
+pub mod rewrite;
 pub mod rules;
 pub mod sample_env;
 pub mod session;

@@ -6,10 +6,15 @@
 
 use super::errors;
 use super::message::Message;
+use super::rewrite;
 use super::sample_env::HttpEnv;
-use crate::acl::{self, Cond, Ctx};
+use crate::acl::{self, Cond};
 use crate::applet::Applet;
-use fulcrum_config::model::{Acl, HttpAction, HttpRule, RedirectKind, ReturnBody};
+use crate::persist::track::Event;
+use crate::track::{Counters, Table, TableRefs};
+use fulcrum_config::model::LinePart;
+use fulcrum_config::model::{Acl, CounterAction, HttpAction, HttpRule, RedirectKind, ReturnBody};
+use regex::bytes::Regex;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -26,18 +31,10 @@ impl Fmt {
             .map_err(|e| format!("log-format '{s}': column {}: {}", e.col, e.msg))
     }
 
-    pub fn render(
-        &self,
-        out: &mut Vec<u8>,
-        src: SocketAddr,
-        dst: SocketAddr,
-        req: Option<&Message>,
-        res: Option<&Message>,
-    ) {
-        let env = HttpEnv { src, dst, req, res };
+    pub fn render(&self, out: &mut Vec<u8>, env: &HttpEnv<'_>) {
         // A missing value is empty in header values and bodies (HAProxy writes `-` only in logs).
         self.0
-            .render(&env, &mut |name, out| env.var_into(name, out), b"", out);
+            .render(env, &mut |name, out| env.var_into(name, out), b"", out);
     }
 }
 
@@ -52,6 +49,9 @@ enum Action {
         kind: RedirectKind,
         target: Vec<u8>,
         code: u16,
+        drop_query: bool,
+        append_slash: bool,
+        cookie: Option<Vec<u8>>,
     },
     Return(Vec<u8>),
     /// `return ... lf-string`: the body is rendered per request.
@@ -63,6 +63,26 @@ enum Action {
     },
     /// `use-service NAME`: the applet answers (resolved when compiled).
     Service(Arc<dyn Applet>),
+    /// `track-scN KEY [table T]`.
+    Track {
+        slot: usize,
+        key: fulcrum_sample::Expr,
+        table: Arc<Table>,
+    },
+    /// `sc-inc-gpc0/1(N)`, `sc-set-gpt0(N) V`.
+    Counter(usize, Event),
+    /// `set-var`, `set-var-fmt`, `unset-var`.
+    Var(crate::vars::VarOp),
+    SetLine(LinePart, Fmt),
+    ReplaceLine(LinePart, Regex, Fmt),
+    ReplaceHeader {
+        name: Vec<u8>,
+        regex: Regex,
+        value: Fmt,
+        each: bool,
+    },
+    SetStatus(u16, Option<Vec<u8>>),
+    DelHeaderMatch(Vec<u8>, String, Option<Regex>),
 }
 
 #[derive(Debug)]
@@ -92,6 +112,7 @@ pub fn compile(
     rules: &[HttpRule],
     acls: &[Acl],
     service: &dyn Fn(&str) -> Option<Arc<dyn Applet>>,
+    tables: &TableRefs<'_>,
 ) -> Result<Vec<Rule>, acl::AclError> {
     let mut out = Vec::with_capacity(rules.len());
     for r in rules {
@@ -123,10 +144,20 @@ pub fn compile(
                 body: Fmt::parse(text).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
             },
             HttpAction::DelHeader { name } => Action::DelHeader(name.clone().into_bytes()),
-            HttpAction::Redirect { kind, target, code } => Action::Redirect {
+            HttpAction::Redirect {
+                kind,
+                target,
+                code,
+                drop_query,
+                append_slash,
+                cookie,
+            } => Action::Redirect {
                 kind: *kind,
                 target: target.clone().into_bytes(),
                 code: *code,
+                drop_query: *drop_query,
+                append_slash: *append_slash,
+                cookie: cookie.clone().map(String::into_bytes),
             },
             HttpAction::Return {
                 status,
@@ -157,6 +188,44 @@ pub fn compile(
                     ))
                 }
             }
+            HttpAction::SetLine { part, value } => Action::SetLine(
+                *part,
+                Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            ),
+            HttpAction::ReplaceLine { part, regex, value } => Action::ReplaceLine(
+                *part,
+                regex_of(regex).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            ),
+            HttpAction::ReplaceHeader {
+                name,
+                regex,
+                value,
+                each,
+            } => Action::ReplaceHeader {
+                name: name.clone().into_bytes(),
+                regex: regex_of(regex).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                value: Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                each: *each,
+            },
+            HttpAction::SetStatus { status, reason } => {
+                Action::SetStatus(*status, reason.clone().map(String::into_bytes))
+            }
+            HttpAction::DelHeaderMatch { name, method } => Action::DelHeaderMatch(
+                name.clone().into_bytes(),
+                method.clone(),
+                if method == "reg" {
+                    Some(regex_of(name).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?)
+                } else {
+                    None
+                },
+            ),
+            HttpAction::Var(v) => Action::Var(
+                crate::vars::compile(v).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            ),
+            HttpAction::Counter(c) => {
+                counter_action(c, tables).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?
+            }
             HttpAction::UseService { name } => match service(name) {
                 Some(a) => Action::Service(a),
                 None => {
@@ -173,28 +242,62 @@ pub fn compile(
     Ok(out)
 }
 
+fn regex_of(re: &str) -> Result<Regex, String> {
+    Regex::new(re).map_err(|e| format!("invalid regular expression '{re}': {e}"))
+}
+
+fn counter_action(c: &CounterAction, tables: &TableRefs<'_>) -> Result<Action, String> {
+    Ok(match c {
+        CounterAction::TrackSc { slot, key, table } => Action::Track {
+            slot: usize::from(*slot),
+            key: fulcrum_sample::compile(key)
+                .map_err(|e| format!("track-sc{slot} key '{key}': {e}"))?,
+            table: tables.find(table.as_deref())?,
+        },
+        CounterAction::IncGpc { slot, idx } => Action::Counter(
+            usize::from(*slot),
+            if *idx == 0 {
+                Event::IncGpc0
+            } else {
+                Event::IncGpc1
+            },
+        ),
+        CounterAction::SetGpt0 { slot, value } => Action::Counter(
+            usize::from(*slot),
+            Event::SetGpt0(u64::try_from(*value).unwrap_or(0)),
+        ),
+    })
+}
+
 /// Request-side context for rules.
-pub struct Env {
+pub struct Env<'a> {
     pub src: SocketAddr,
     pub dst: SocketAddr,
+    /// The stream's stick counters (`track-sc*` and the `sc*`/`src_*` fetches).
+    pub counters: Option<Counters<'a>>,
+}
+
+impl<'a> Env<'a> {
+    /// The sample language's view of the exchange.
+    pub fn sample<'m>(&self, req: Option<&'m Message>, res: Option<&'m Message>) -> HttpEnv<'m>
+    where
+        'a: 'm,
+    {
+        HttpEnv::new(self.src, self.dst, req, res).with_counters(self.counters)
+    }
 }
 
 /// Applies request rules to `req` (or response rules to `res` when given).
 pub fn apply(
     rules: &[Rule],
-    env: &Env,
+    env: &Env<'_>,
     req: &mut Message,
     mut res: Option<&mut Message>,
     scratch: &mut Vec<u8>,
 ) -> Verdict {
     for rule in rules {
         if let Some(c) = &rule.cond {
-            let ctx = Ctx {
-                src: crate::net::canonical(env.src.ip()),
-                dst_port: env.dst.port(),
-                req: Some(req),
-                res: res.as_deref(),
-            };
+            let ctx = env.sample(Some(req), res.as_deref());
             if !c.eval(&ctx) {
                 continue;
             }
@@ -208,7 +311,7 @@ pub fn apply(
             },
             Action::SetHeader(n, f) | Action::AddHeader(n, f) => {
                 scratch.clear();
-                f.render(scratch, env.src, env.dst, Some(req), res.as_deref());
+                f.render(scratch, &env.sample(Some(req), res.as_deref()));
                 let set = matches!(rule.action, Action::SetHeader(..));
                 let target: &mut Message = match res.as_deref_mut() {
                     Some(r) => r,
@@ -228,7 +331,7 @@ pub fn apply(
                 body,
             } => {
                 scratch.clear();
-                body.render(scratch, env.src, env.dst, Some(req), res.as_deref());
+                body.render(scratch, &env.sample(Some(req), res.as_deref()));
                 return Verdict::Respond(errors::return_response(
                     *status,
                     content_type.as_deref(),
@@ -237,24 +340,107 @@ pub fn apply(
                 ));
             }
             Action::Service(a) => return Verdict::Service(a.clone()),
-            Action::Redirect { kind, target, code } => {
+            Action::Track { slot, key, table } => {
+                if let Some(c) = env.counters {
+                    let ctx = env.sample(Some(req), res.as_deref());
+                    if let Some(k) = key.eval(&ctx).and_then(|v| table.key(v)) {
+                        c.tracking.track(*slot, table, k, true, res.is_none());
+                    }
+                }
+            }
+            Action::Counter(slot, ev) => {
+                if let Some(c) = env.counters {
+                    c.tracking.event(*slot, *ev);
+                }
+            }
+            Action::Var(op) => op.run(&env.sample(Some(req), res.as_deref())),
+            Action::SetLine(part, f) => {
+                scratch.clear();
+                f.render(scratch, &env.sample(Some(req), res.as_deref()));
+                rewrite::set(req, *part, scratch);
+            }
+            Action::ReplaceLine(part, re, f) => {
+                scratch.clear();
+                f.render(scratch, &env.sample(Some(req), res.as_deref()));
+                let cur = rewrite::part(req, *part);
+                if let Some(new) = rewrite::expand(re, &cur, scratch) {
+                    rewrite::set(req, *part, &new);
+                }
+            }
+            Action::ReplaceHeader {
+                name,
+                regex,
+                value,
+                each,
+            } => {
+                scratch.clear();
+                value.render(scratch, &env.sample(Some(req), res.as_deref()));
+                let target: &mut Message = match res.as_deref_mut() {
+                    Some(r) => r,
+                    None => req,
+                };
+                rewrite::replace_header(target, name, regex, scratch, *each);
+            }
+            Action::SetStatus(code, reason) => {
+                if let Some(r) = res.as_deref_mut() {
+                    rewrite::set_status(r, *code, reason.as_deref());
+                }
+            }
+            Action::DelHeaderMatch(name, method, re) => {
+                let target: &mut Message = match res.as_deref_mut() {
+                    Some(r) => r,
+                    None => req,
+                };
+                rewrite::del_header_match(target, name, method, re.as_ref());
+            }
+            Action::Redirect {
+                kind,
+                target,
+                code,
+                drop_query,
+                append_slash,
+                cookie,
+            } => {
                 let mut loc = Vec::with_capacity(64);
+                // The request's path (and query unless `drop-query`), `/` appended with
+                // `append-slash`, as HAProxy's prefix and scheme redirects.
+                let tail = |loc: &mut Vec<u8>| {
+                    let uri = req.uri();
+                    let path = if *drop_query {
+                        uri.split(|&b| b == b'?').next().unwrap_or(uri)
+                    } else {
+                        uri
+                    };
+                    loc.extend_from_slice(path);
+                    if *append_slash && *drop_query && !path.ends_with(b"/") {
+                        loc.push(b'/');
+                    }
+                };
                 match kind {
                     RedirectKind::Location => loc.extend_from_slice(target),
                     RedirectKind::Prefix => {
                         if target.as_slice() != b"/" {
                             loc.extend_from_slice(target);
                         }
-                        loc.extend_from_slice(req.uri());
+                        tail(&mut loc);
                     }
                     RedirectKind::Scheme => {
                         loc.extend_from_slice(target);
                         loc.extend_from_slice(b"://");
                         loc.extend_from_slice(req.header(b"host").unwrap_or(b""));
-                        loc.extend_from_slice(req.uri());
+                        tail(&mut loc);
                     }
                 }
-                return Verdict::Respond(errors::redirect_response(*code, &loc, false));
+                let mut resp = errors::redirect_response(*code, &loc, false);
+                if let Some(c) = cookie {
+                    // Before the blank line that ends the head.
+                    let at = resp.len() - 2;
+                    let mut h = b"set-cookie: ".to_vec();
+                    h.extend_from_slice(c);
+                    h.extend_from_slice(b"\r\n");
+                    resp.splice(at..at, h);
+                }
+                return Verdict::Respond(resp);
             }
         }
     }
@@ -272,7 +458,7 @@ mod tests {
         let _ = m.parse_request(b"GET /p HTTP/1.1\r\nHost: h\r\n\r\n");
         let mut out = Vec::new();
         let src: SocketAddr = ([10, 0, 0, 1], 1234).into();
-        f.render(&mut out, src, src, Some(&m), None);
+        f.render(&mut out, &HttpEnv::new(src, src, Some(&m), None));
         assert_eq!(
             String::from_utf8_lossy(&out),
             "ip=10.0.0.1 host=h 100% 10.0.0.1:1234"

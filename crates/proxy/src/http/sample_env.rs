@@ -15,6 +15,53 @@ pub struct HttpEnv<'a> {
     pub dst: SocketAddr,
     pub req: Option<&'a Message>,
     pub res: Option<&'a Message>,
+    /// Stick counters (`sc*_`/`src_*` fetches); none: those fetches have no value.
+    pub counters: Option<crate::track::Counters<'a>>,
+}
+
+impl<'a> HttpEnv<'a> {
+    pub fn new(
+        src: SocketAddr,
+        dst: SocketAddr,
+        req: Option<&'a Message>,
+        res: Option<&'a Message>,
+    ) -> HttpEnv<'a> {
+        HttpEnv {
+            src,
+            dst,
+            req,
+            res,
+            counters: None,
+        }
+    }
+
+    /// The same view, with the stick counters the stream can read.
+    pub fn with_counters(mut self, counters: Option<crate::track::Counters<'a>>) -> HttpEnv<'a> {
+        self.counters = counters;
+        self
+    }
+
+    /// Every value of a multi-valued fetch without an occurrence argument (`None` for any
+    /// other fetch): what ACLs test one by one.
+    fn all_values(&self, f: &Fetch) -> Option<Vec<Vec<u8>>> {
+        if f.args.len() > 1 {
+            return None;
+        }
+        let v = match f.kw.name {
+            "req.hdr" | "hdr" => values(self.req?, str_arg_of(f), true),
+            "req.fhdr" | "fhdr" => values(self.req?, str_arg_of(f), false),
+            "res.hdr" | "shdr" => values(self.res?, str_arg_of(f), true),
+            "res.fhdr" => values(self.res?, str_arg_of(f), false),
+            "req.cook" | "cook" => cookies(self.req?, b"cookie", str_arg_of(f)),
+            "res.cook" => cookies(self.res?, b"set-cookie", str_arg_of(f)),
+            _ => return None,
+        };
+        Some(v.into_iter().map(<[u8]>::to_vec).collect())
+    }
+}
+
+fn str_arg_of(f: &Fetch) -> &[u8] {
+    f.args.first().map_or(&b""[..], Arg::as_bytes)
 }
 
 fn ip(a: IpAddr) -> Value {
@@ -95,6 +142,9 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         let req = self.req;
         let res = self.res;
         let s = |b: &[u8]| Some(Value::Str(b.to_vec()));
+        if fulcrum_sample::fetch::is_counter(f.kw.name) {
+            return self.counters?.fetch(f, self.src);
+        }
         match f.kw.name {
             "src" => Some(ip(self.src.ip())),
             "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
@@ -125,6 +175,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                 })
             }
             "req.ver" | "req_ver" => Some(version(req?)),
+            "req.proto_http" => Some(Value::Bool(req.is_some())),
             "res.ver" => Some(version(res?)),
             "status" => Some(Value::Sint(i64::from(res?.status))),
             "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
@@ -156,9 +207,19 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         }
     }
 
-    fn var(&self, _: Scope, _: &str) -> Option<Value> {
-        // No rule sets variables yet (set-var is refused when the file is read).
-        None
+    fn fetch_each(&self, f: &Fetch, each: &mut dyn FnMut(Value) -> bool) -> bool {
+        match self.all_values(f) {
+            Some(all) => all.into_iter().any(|v| each(Value::Str(v))),
+            None => self.fetch(f).is_some_and(each),
+        }
+    }
+
+    fn var(&self, scope: Scope, name: &str) -> Option<Value> {
+        // `req` variables live while the request is processed, not in the response's rules.
+        if scope == Scope::Req && self.res.is_some() {
+            return None;
+        }
+        self.counters?.tracking.var(scope, name)
     }
 
     fn now_unix(&self) -> i64 {
@@ -236,12 +297,12 @@ mod tests {
         let mut res = Message::new();
         let raw = b"HTTP/1.1 200 OK\r\nSet-Cookie: SID=s; Path=/\r\nX-A: b\r\n\r\n";
         assert!(matches!(res.parse_response(raw), Ok(Some(_))));
-        let env = HttpEnv {
-            src: SocketAddr::from(([127, 0, 0, 1], 1234)),
-            dst: SocketAddr::from(([127, 0, 0, 2], 80)),
-            req: Some(&req),
-            res: Some(&res),
-        };
+        let env = HttpEnv::new(
+            SocketAddr::from(([127, 0, 0, 1], 1234)),
+            SocketAddr::from(([127, 0, 0, 2], 80)),
+            Some(&req),
+            Some(&res),
+        );
         for name in HTTP_FETCHES {
             let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
             let arg = match *name {

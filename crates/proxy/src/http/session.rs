@@ -24,6 +24,7 @@ use crate::pool;
 use crate::state::Frontend;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
+use crate::track::{Table, Tracking};
 use bytes::{Buf, BytesMut};
 use fulcrum_config::model::HttpConnectionMode;
 use std::net::SocketAddr;
@@ -119,6 +120,8 @@ pub struct Session<C> {
     started: tokio::time::Instant,
     /// Requests served on this connection so far.
     served: u32,
+    /// Stick counters this connection and its current request track (none without tables).
+    track: Option<Arc<Tracking>>,
 }
 
 pub async fn serve<C: ClientStream>(
@@ -127,6 +130,7 @@ pub async fn serve<C: ClientStream>(
     peer: SocketAddr,
     local: SocketAddr,
     stop: watch::Receiver<bool>,
+    track: Option<Arc<Tracking>>,
 ) {
     let _counted = crate::counters::SessionGuard::start(&fe.counters);
     // A connection that has not sent anything yet holds only this small future: the session
@@ -164,6 +168,7 @@ pub async fn serve<C: ClientStream>(
         stop,
         started,
         served: 0,
+        track,
     });
     Box::pin(s.run()).await;
     if let Some(a) = s.attached.take() {
@@ -227,6 +232,10 @@ impl<C: ClientStream> Session<C> {
             // flight, so an idle keep-alive connection holds just the small session future.
             let next = Box::pin(self.one_request(&mut rec, self.served == 0)).await;
             self.served += 1;
+            if let Some(t) = &self.track {
+                t.http_status(rec.status);
+                t.end_request();
+            }
             self.log(&rec);
             self.count(&rec);
             if next == Next::Close {
@@ -245,14 +254,36 @@ impl<C: ClientStream> Session<C> {
         let _ = self.client.shutdown().await;
     }
 
+    /// Runs `tcp-request content` rules on this request; whether the connection ends.
+    /// `own`: the stick table of the proxy whose rules these are.
+    fn content_rules(&self, rules: &[crate::tcp_rules::Rule], own: Option<&Arc<Table>>) -> bool {
+        if rules.is_empty() {
+            return false;
+        }
+        let counters = self.fe.counters(self.track.as_deref(), own);
+        let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None).with_counters(counters);
+        crate::tcp_rules::content(rules, &ctx, &self.client, true)
+    }
+
     /// Serves the request in `self.req`; returns whether the client connection stays open.
     async fn one_request(&mut self, rec: &mut Rec, first_request: bool) -> Next {
         let fe = self.fe.clone();
+        let track = self.track.clone();
         let env = Env {
             src: self.peer,
             dst: self.local,
+            counters: fe.counters(track.as_deref(), fe.own_table.as_ref()),
         };
         let src = crate::net::canonical(self.peer.ip());
+        // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode; then
+        // the request counts for every entry tracked so far.
+        if self.content_rules(&fe.tcp_content, fe.own_table.as_ref()) {
+            rec.term = Termination::PROXY_REQUEST;
+            return Next::Close;
+        }
+        if let Some(t) = &track {
+            t.http_request();
+        }
         // Phase: frontend rules (`http-request`), then the frontend's applet.
         let verdict = rules::apply(
             &fe.http_request,
@@ -269,12 +300,7 @@ impl<C: ClientStream> Session<C> {
         }
         // Phase: route.
         let be = {
-            let ctx = Ctx {
-                src,
-                dst_port: self.local.port(),
-                req: Some(&self.req),
-                res: None,
-            };
+            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None);
             crate::route::backend_for(&fe, &ctx)
         };
         let Some(be) = be else {
@@ -289,6 +315,12 @@ impl<C: ClientStream> Session<C> {
                 .await;
         };
         rec.backend = Some(be.clone());
+        if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
+            if self.content_rules(rules, fe.tables.get(&be.name)) {
+                rec.term = Termination::PROXY_REQUEST;
+                return Next::Close;
+            }
+        }
         // Phase: backend rules (`http-request`), then the backend's applet.
         let verdict = rules::apply(
             &be.policy.http_request,
@@ -549,7 +581,7 @@ mod size_tests {
             let g = crate::state::build(&cfg, None).expect("build");
             let fe = g.frontends["f"].clone();
             let (_tx, rx) = tokio::sync::watch::channel(false);
-            let fut = super::serve(fe, c, a, a, rx);
+            let fut = super::serve(fe, c, a, a, rx, None);
             eprintln!("session future: {} bytes", size(&fut));
             // Debug builds lay futures out larger than release builds.
             assert!(size(&fut) < 1024, "session future is {} bytes", size(&fut));

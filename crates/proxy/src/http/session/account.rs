@@ -78,6 +78,12 @@ impl<C: ClientStream> Session<C> {
     /// Phase "log": the request's line in the frontend's format.
     pub(super) fn log(&self, r: &Rec) {
         let Some(log) = &self.fe.log else { return };
+        let res = (r.status != 0 && self.res.status != 0).then_some(&self.res);
+        let captures = if self.fe.captures.is_empty() {
+            String::new()
+        } else {
+            self.fe.captures.httplog(Some(&self.req), res)
+        };
         let entry = Entry {
             mode: self.fe.mode,
             frontend: &self.fe.name,
@@ -100,7 +106,13 @@ impl<C: ClientStream> Session<C> {
             active: crate::counters::active_connections(),
             frontend_conns: self.fe.conns.load(Ordering::Relaxed),
             retries: r.retries,
+            captures: &captures,
         };
+        if let Some(f) = &self.fe.log_format {
+            let line =
+                crate::log_format::render(f, &entry, Some(&self.req), res, &self.fe.captures);
+            return log.send(&line);
+        }
         let line = entry.line(Format::of(self.fe.mode, &self.fe.options), || {
             (!self.req.method().is_empty()).then(|| {
                 format!(

@@ -24,7 +24,7 @@ use tokio::io::AsyncWriteExt;
 /// What the server exchange of one request needs from the phases before it.
 pub(super) struct Exchange<'a> {
     pub(super) be: &'a Arc<Backend>,
-    pub(super) env: &'a Env,
+    pub(super) env: &'a Env<'a>,
     pub(super) framing: Framing,
     pub(super) expect: bool,
     pub(super) upgrade: bool,

@@ -64,12 +64,7 @@ impl<C: ClientStream> Session<C> {
             rec.bytes_in += n as u64;
             drained = true;
         }
-        let ctx = Ctx {
-            src: crate::net::canonical(self.peer.ip()),
-            dst_port: self.local.port(),
-            req: Some(&self.req),
-            res: None,
-        };
+        let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None);
         let ans = applet.answer(&AppletRequest {
             method: self.req.method(),
             uri: self.req.uri(),

@@ -1,0 +1,141 @@
+//! `tcp-request inspect-delay|connection|session|content` and `tcp-response
+//! inspect-delay|content`: where each may stand, and the actions fulcrum runs. An action it
+//! does not run is an error naming it, never a rule silently dropped (an allow/deny list
+//! that vanished would let everyone in).
+
+use super::acl::condition;
+use super::line::{time, Line};
+use crate::model::{ProxyKind, TcpAction, TcpRule, TcpRules};
+use fulcrum_sample::fetch::Needs;
+
+/// Actions HAProxy 2.6 has in TCP rules that fulcrum does not run yet.
+const NOT_RUN: &[&str] = &[
+    "expect-proxy",
+    "expect-netscaler-cip",
+    "capture",
+    "sc-inc-gpc",
+    "set-src",
+    "set-src-port",
+    "set-dst",
+    "set-dst-port",
+    "set-mark",
+    "set-tos",
+    "set-nice",
+    "set-log-level",
+    "set-priority-class",
+    "set-priority-offset",
+    "do-resolve",
+    "switch-mode",
+    "use-service",
+    "send-spoe-group",
+    "attach-srv",
+    "close",
+    "lua",
+];
+
+fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), String> {
+    let word = line.need(i, "an action such as accept or reject")?;
+    let available = if what.ends_with("content") {
+        Needs::Request
+    } else {
+        Needs::Connection
+    };
+    if let Some((v, next)) = super::vars::parse(line, i, available)? {
+        return Ok((TcpAction::Var(v), next));
+    }
+    if let Some((c, next)) = super::counters::parse(line, i, available)? {
+        return Ok((TcpAction::Counter(c), next));
+    }
+    let base = word.split('(').next().unwrap_or(word);
+    Ok(match base {
+        "accept" => (TcpAction::Accept, i + 1),
+        "reject" => (TcpAction::Reject, i + 1),
+        "silent-drop" => (TcpAction::SilentDrop, i + 1),
+        b if NOT_RUN.contains(&b) || b.starts_with("lua.") => {
+            return Err(format!("'{what} {word}' is not run by fulcrum yet"))
+        }
+        _ => return Err(format!("unknown '{what}' action '{word}'")),
+    })
+}
+
+fn rule(line: &Line<'_>, what: &str) -> Result<TcpRule, String> {
+    let (action, next) = action(line, what, 2)?;
+    let condition = match line.arg(next) {
+        None => None,
+        Some("if" | "unless") => Some(condition(line, next)?),
+        Some(other) => {
+            return Err(format!(
+                "unexpected '{other}' (expected 'if', 'unless' or the end of the line)"
+            ))
+        }
+    };
+    Ok(TcpRule {
+        span: line.span.clone(),
+        action,
+        condition,
+    })
+}
+
+/// One `tcp-request` / `tcp-response` line of a proxy of kind `section` (`None`: a named
+/// `defaults` section).
+pub fn parse(
+    rules: &mut TcpRules,
+    section: Option<ProxyKind>,
+    line: &Line<'_>,
+) -> Result<(), String> {
+    let kw = line.keyword();
+    let phase = line.need(1, "a phase: inspect-delay, connection, session or content")?;
+    let frontend = section.is_none_or(ProxyKind::is_frontend);
+    let backend = section.is_none_or(ProxyKind::is_backend);
+    let what = format!("{kw} {phase}");
+    let place_err = |needs: &str| {
+        Err(format!(
+            "'{what}' is not allowed in a {} (only in {needs})",
+            section.map_or("defaults section", ProxyKind::keyword)
+        ))
+    };
+    match (kw, phase) {
+        ("tcp-request", "inspect-delay") => {
+            rules.inspect_delay = Some(time(line.need(2, "a delay")?, "inspect-delay")?);
+            line.no_more(3)?;
+        }
+        ("tcp-response", "inspect-delay") => {
+            if !backend {
+                return place_err("a backend or listen");
+            }
+            rules.response_inspect_delay = Some(time(line.need(2, "a delay")?, "inspect-delay")?);
+            line.no_more(3)?;
+        }
+        ("tcp-request", "connection" | "session") => {
+            if !frontend {
+                return place_err("a frontend or listen");
+            }
+            let r = rule(line, &what)?;
+            if phase == "connection" {
+                rules.connection.push(r);
+            } else {
+                rules.session.push(r);
+            }
+        }
+        ("tcp-request", "content") => rules.content.push(rule(line, &what)?),
+        ("tcp-response", "content") => {
+            if !backend {
+                return place_err("a backend or listen");
+            }
+            // Parsed for its errors, then refused: fulcrum does not inspect responses yet.
+            rule(line, &what)?;
+            return Err(format!("'{what}' rules are not run by fulcrum yet"));
+        }
+        ("tcp-request", other) => {
+            return Err(format!(
+            "'tcp-request' expects inspect-delay, connection, session or content, found '{other}'"
+        ))
+        }
+        (_, other) => {
+            return Err(format!(
+                "'tcp-response' expects inspect-delay or content, found '{other}'"
+            ))
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! `tcp-request connection|session|content` rules, compiled once per config and run at their
+//! phase: connection and session rules when a connection is accepted (both modes), content
+//! rules before routing in TCP mode and before the `http-request` rules of each request in
+//! HTTP mode; a backend's content rules once the request reaches it. The first rule whose
+//! condition holds and whose action ends the phase decides; none: the connection goes on.
+
+use crate::acl::{self, Cond, Ctx};
+use crate::persist::track::Event;
+use crate::track::{Table, TableRefs};
+use fulcrum_config::model::{Acl, CounterAction, TcpAction, TcpRule};
+use fulcrum_sample::fetch::Needs;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Go on (an `accept`, or no rule decided).
+    Accept,
+    /// Close the connection now.
+    Reject,
+    /// Close it without the client being told.
+    SilentDrop,
+}
+
+#[derive(Debug)]
+enum Action {
+    Decide(Verdict),
+    Track {
+        slot: usize,
+        key: fulcrum_sample::Expr,
+        table: Arc<Table>,
+    },
+    Counter(usize, Event),
+    Var(crate::vars::VarOp),
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    action: Action,
+    cond: Option<Cond>,
+}
+
+/// Compiles one phase's rules; `max`: what the phase can read (connection and session rules
+/// have no request yet: a condition reading one could never match and is refused).
+pub fn compile(
+    rules: &[TcpRule],
+    acls: &[Acl],
+    max: Needs,
+    phase: &str,
+    tables: &TableRefs<'_>,
+) -> Result<Vec<Rule>, acl::AclError> {
+    rules
+        .iter()
+        .map(|r| {
+            let cond = r
+                .condition
+                .as_ref()
+                .map(|c| acl::compile_condition(c, acls))
+                .transpose()?;
+            if let Some(c) = &cond {
+                if c.needs() > max {
+                    return Err(acl::AclError(format!(
+                        "{}: the condition of this 'tcp-request {phase}' rule reads the request, which is not there yet at that phase",
+                        r.span
+                    )));
+                }
+            }
+            let action = match &r.action {
+                TcpAction::Accept => Action::Decide(Verdict::Accept),
+                TcpAction::Reject => Action::Decide(Verdict::Reject),
+                TcpAction::SilentDrop => Action::Decide(Verdict::SilentDrop),
+                TcpAction::Counter(CounterAction::TrackSc { slot, key, table }) => Action::Track {
+                    slot: usize::from(*slot),
+                    key: fulcrum_sample::compile(key).map_err(|e| {
+                        acl::AclError(format!("{}: track-sc{slot} key '{key}': {e}", r.span))
+                    })?,
+                    table: tables
+                        .find(table.as_deref())
+                        .map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                },
+                TcpAction::Var(v) => Action::Var(
+                    crate::vars::compile(v)
+                        .map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                ),
+                TcpAction::Counter(CounterAction::IncGpc { slot, idx }) => Action::Counter(
+                    usize::from(*slot),
+                    if *idx == 0 { Event::IncGpc0 } else { Event::IncGpc1 },
+                ),
+                TcpAction::Counter(CounterAction::SetGpt0 { slot, value }) => Action::Counter(
+                    usize::from(*slot),
+                    Event::SetGpt0(u64::try_from(*value).unwrap_or(0)),
+                ),
+            };
+            Ok(Rule { action, cond })
+        })
+        .collect()
+}
+
+/// Runs one phase's rules; `per_request`: entries tracked here are released when the
+/// request ends (content rules in HTTP mode).
+pub fn eval(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Verdict {
+    for r in rules {
+        if r.cond.as_ref().is_some_and(|c| !c.eval(ctx)) {
+            continue;
+        }
+        match &r.action {
+            Action::Decide(v) => return *v,
+            Action::Track { slot, key, table } => {
+                if let Some(c) = ctx.counters {
+                    if let Some(k) = key.eval(ctx).and_then(|v| table.key(v)) {
+                        c.tracking.track(*slot, table, k, per_request, false);
+                    }
+                }
+            }
+            Action::Counter(slot, ev) => {
+                if let Some(c) = ctx.counters {
+                    c.tracking.event(*slot, *ev);
+                }
+            }
+            Action::Var(op) => op.run(ctx),
+        }
+    }
+    Verdict::Accept
+}
+
+/// Makes a TCP client's socket close without its peer hearing of it: the FIN or RST the
+/// close sends dies at the first hop (HAProxy's fallback when TCP_REPAIR is not permitted).
+pub fn silence(sock: &tokio::net::TcpStream) {
+    let s = socket2::SockRef::from(sock);
+    let _ = s.set_ttl(1);
+    let _ = s.set_unicast_hops_v6(1);
+    let _ = s.set_linger(Some(std::time::Duration::ZERO));
+}
+
+/// Runs `tcp-request content` rules for a client stream; whether the connection ends here
+/// (a silent drop first silences a TCP client's socket).
+pub fn content<C: 'static>(rules: &[Rule], ctx: &Ctx<'_>, client: &C, per_request: bool) -> bool {
+    if rules.is_empty() {
+        return false;
+    }
+    match eval(rules, ctx, per_request) {
+        Verdict::Accept => false,
+        Verdict::Reject => true,
+        Verdict::SilentDrop => {
+            if let Some(tcp) =
+                (client as &dyn std::any::Any).downcast_ref::<tokio::net::TcpStream>()
+            {
+                silence(tcp);
+            }
+            true
+        }
+    }
+}

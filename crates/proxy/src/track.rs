@@ -1,0 +1,375 @@
+//! Stick counters at run time: each proxy's `stick-table` as a shared [`Table`] of counters
+//! (kept across reloads when its definition is unchanged), the up to three entries a
+//! connection or request tracks (`track-sc0/1/2`) in [`Tracking`], and the answers to the
+//! `sc_*`, `sc0_*`..`sc2_*` and `src_*` fetches.
+
+use crate::persist::track::{CounterTable, Data, Event};
+use fulcrum_config::model::{Proxy, StickKeyType, StickTable};
+use fulcrum_sample::fetch::{Arg, Fetch};
+use fulcrum_sample::{Scope, Type, Value, Vars};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::Instant;
+
+/// One proxy's stick table (its counters).
+#[derive(Debug)]
+pub struct Table {
+    pub name: String,
+    def: StickTable,
+    key_type: StickKeyType,
+    counters: Mutex<CounterTable>,
+}
+
+/// Every table of a configuration, by proxy name.
+pub type Tables = HashMap<String, Arc<Table>>;
+
+/// The `store` list of a table, parsed: `(type, period)`; an unknown type is an error.
+pub fn parse_store(def: &StickTable) -> Result<Vec<(Data, std::time::Duration)>, String> {
+    let mut out = Vec::new();
+    for item in &def.store {
+        let (name, period) = match item.split_once('(') {
+            Some((n, rest)) => (n, Some(rest.trim_end_matches(')'))),
+            None => (item.as_str(), None),
+        };
+        let (data, needs_period) = Data::parse(name).ok_or_else(|| {
+            format!("stick-table store: data type '{name}' is not kept by fulcrum yet")
+        })?;
+        let period = match (needs_period, period) {
+            (true, Some(p)) => fulcrum_config::units::parse_haproxy_time(p)
+                .map_err(|e| format!("stick-table store {item}: {e}"))?,
+            (true, None) => {
+                return Err(format!(
+                    "stick-table store: '{name}' needs a period, e.g. {name}(10s)"
+                ))
+            }
+            (false, _) => std::time::Duration::ZERO,
+        };
+        out.push((data, period));
+    }
+    Ok(out)
+}
+
+/// Builds the tables of `proxies`, reusing `old`'s (and its counters) where the definition
+/// did not change.
+pub fn build<'a>(
+    proxies: impl Iterator<Item = &'a Proxy>,
+    old: Option<&Tables>,
+) -> Result<Tables, (String, String)> {
+    let mut out = Tables::new();
+    for p in proxies {
+        let Some(def) = &p.stick_table else { continue };
+        if let Some(t) = old.and_then(|o| o.get(&p.name)) {
+            if t.def == *def {
+                out.insert(p.name.clone(), t.clone());
+                continue;
+            }
+        }
+        let store = parse_store(def).map_err(|e| (format!("{}", def.span), e))?;
+        let size = usize::try_from(def.size).unwrap_or(usize::MAX);
+        out.insert(
+            p.name.clone(),
+            Arc::new(Table {
+                name: p.name.clone(),
+                def: def.clone(),
+                key_type: def.key_type,
+                counters: Mutex::new(CounterTable::new(size, def.expire, store)),
+            }),
+        );
+    }
+    Ok(out)
+}
+
+impl Table {
+    /// The key for a sample, cast to the table's type (`None`: the sample cannot be a key,
+    /// e.g. an IPv6 address in a `type ip` table).
+    pub fn key(&self, v: Value) -> Option<Vec<u8>> {
+        let ty = match self.key_type {
+            StickKeyType::Ip => Type::Ipv4,
+            StickKeyType::Ipv6 => Type::Ipv6,
+            StickKeyType::Integer => Type::Sint,
+            StickKeyType::String => Type::Str,
+            StickKeyType::Binary => Type::Bin,
+        };
+        let v = fulcrum_sample::cast::cast(v, ty)?;
+        Some(v.to_bytes())
+    }
+
+    fn update(&self, key: &[u8], ev: Event) {
+        if let Ok(mut t) = self.counters.lock() {
+            t.update(Instant::now(), key, ev);
+        }
+    }
+
+    fn read(&self, key: &[u8], d: Data) -> Option<u64> {
+        self.counters.lock().ok()?.read(Instant::now(), key, d)
+    }
+
+    pub fn len(&self) -> usize {
+        self.counters.lock().map_or(0, |t| t.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug)]
+struct Slot {
+    table: Arc<Table>,
+    key: Vec<u8>,
+    /// Tracked by a request's rules (`http-request`, or `tcp-request content` in HTTP
+    /// mode): released when the request ends.
+    per_request: bool,
+}
+
+type Slots = [Option<Slot>; 3];
+
+/// A connection's state for rules: the stick-counter entries it (and its current request)
+/// tracks, and its variables (`sess`, and `txn`/`req`/`res` of the current request; `proc`
+/// ones are the process's). Rules change it through a shared reference.
+#[derive(Debug, Default)]
+pub struct Tracking {
+    slots: Mutex<Option<Box<Slots>>>,
+    vars: Mutex<Vars>,
+}
+
+/// The `proc` scope's variables, shared by every stream.
+static PROC_VARS: LazyLock<Mutex<Vars>> = LazyLock::new(Default::default);
+
+impl Tracking {
+    /// Variable `scope.name`.
+    pub fn var(&self, scope: Scope, name: &str) -> Option<Value> {
+        let vars = if scope == Scope::Proc {
+            &*PROC_VARS
+        } else {
+            &self.vars
+        };
+        vars.lock().ok()?.get(scope, name).cloned()
+    }
+
+    /// `set-var`: sets (or with `None`, `unset-var`: removes) variable `scope.name`.
+    pub fn set_var(&self, scope: Scope, name: &str, v: Option<Value>) {
+        let vars = if scope == Scope::Proc {
+            &*PROC_VARS
+        } else {
+            &self.vars
+        };
+        if let Ok(mut vars) = vars.lock() {
+            match v {
+                Some(v) => vars.set(scope, name, v),
+                None => vars.unset(scope, name),
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.lock().map_or(true, |s| {
+            s.as_ref().is_none_or(|s| s.iter().all(Option::is_none))
+        })
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&Slots) -> R) -> Option<R> {
+        self.slots.lock().ok()?.as_deref().map(f)
+    }
+
+    /// `track-scN`: starts tracking `key` in `table` unless slot `n` tracks already (the
+    /// first rule wins, as HAProxy). `per_request`: released when the request ends. `http`:
+    /// from an `http-request` rule, which counts the request at once (the request was
+    /// counted before the entry was tracked).
+    pub fn track(&self, n: usize, table: &Arc<Table>, key: Vec<u8>, per_request: bool, http: bool) {
+        let Ok(mut slots) = self.slots.lock() else {
+            return;
+        };
+        let slots = slots.get_or_insert_with(Default::default);
+        let Some(slot) = slots.get_mut(n) else {
+            return;
+        };
+        if slot.is_some() {
+            return;
+        }
+        table.update(&key, Event::TrackStart);
+        if http {
+            table.update(&key, Event::HttpReq);
+        }
+        *slot = Some(Slot {
+            table: table.clone(),
+            key,
+            per_request,
+        });
+    }
+
+    fn each(&self, ev: Event) {
+        self.with(|slots| {
+            for s in slots.iter().flatten() {
+                s.table.update(&s.key, ev);
+            }
+        });
+    }
+
+    /// A new HTTP request on this connection: counted for the entries tracked so far.
+    pub fn http_request(&self) {
+        self.each(Event::HttpReq);
+    }
+
+    /// A response status: 4xx counts as an HTTP error.
+    pub fn http_status(&self, status: u16) {
+        if (400..500).contains(&status) {
+            self.each(Event::HttpErr);
+        }
+    }
+
+    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)` / `sc-set-gpt0(N)`.
+    pub fn event(&self, n: usize, ev: Event) {
+        self.with(|slots| {
+            if let Some(Some(s)) = slots.get(n) {
+                s.table.update(&s.key, ev);
+            }
+        });
+    }
+
+    /// The table and key tracked in slot `n`.
+    fn get(&self, n: usize) -> Option<(Arc<Table>, Vec<u8>)> {
+        self.with(|slots| {
+            slots
+                .get(n)?
+                .as_ref()
+                .map(|s| (s.table.clone(), s.key.clone()))
+        })?
+    }
+
+    /// The request ended: entries tracked by its `http-request` rules are released.
+    pub fn end_request(&self) {
+        if let Ok(mut vars) = self.vars.lock() {
+            for s in [Scope::Txn, Scope::Req, Scope::Res] {
+                vars.clear(s);
+            }
+        }
+        let Ok(mut slots) = self.slots.lock() else {
+            return;
+        };
+        let Some(slots) = slots.as_mut() else { return };
+        for slot in slots.iter_mut() {
+            if slot.as_ref().is_some_and(|s| s.per_request) {
+                if let Some(s) = slot.take() {
+                    s.table.update(&s.key, Event::TrackEnd);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Tracking {
+    fn drop(&mut self) {
+        if let Some(slots) = self.slots.get_mut().ok().and_then(|s| s.as_mut()) {
+            for s in slots.iter_mut().filter_map(Option::take) {
+                s.table.update(&s.key, Event::TrackEnd);
+            }
+        }
+    }
+}
+
+/// The stick tables rules can name: the rule's own proxy's, and every table by name.
+pub struct TableRefs<'a> {
+    pub own: Option<&'a Arc<Table>>,
+    pub all: &'a Tables,
+}
+
+impl TableRefs<'_> {
+    /// Table `name`, or the rule's own proxy's.
+    pub fn find(&self, name: Option<&str>) -> Result<Arc<Table>, String> {
+        match name {
+            Some(n) => self.all.get(n).cloned(),
+            None => self.own.cloned(),
+        }
+        .ok_or_else(|| {
+            format!(
+                "unable to find table '{}'",
+                name.unwrap_or("(this proxy's own)")
+            )
+        })
+    }
+}
+
+/// What the counter fetches read: the stream's tracked entries, its proxy's own table and
+/// every table by name.
+#[derive(Clone, Copy)]
+pub struct Counters<'a> {
+    pub tracking: &'a Tracking,
+    pub own: Option<&'a Arc<Table>>,
+    pub tables: &'a Tables,
+}
+
+fn data_of(what: &str) -> Option<(Data, Option<Event>)> {
+    Some(match what {
+        "conn_cnt" => (Data::ConnCnt, None),
+        "conn_cur" => (Data::ConnCur, None),
+        "conn_rate" => (Data::ConnRate, None),
+        "http_req_cnt" => (Data::HttpReqCnt, None),
+        "http_req_rate" => (Data::HttpReqRate, None),
+        "http_err_cnt" => (Data::HttpErrCnt, None),
+        "http_err_rate" => (Data::HttpErrRate, None),
+        "get_gpc0" => (Data::Gpc0, None),
+        "get_gpc1" => (Data::Gpc1, None),
+        "get_gpt0" => (Data::Gpt0, None),
+        "gpc0_rate" => (Data::Gpc0Rate, None),
+        "inc_gpc0" => (Data::Gpc0, Some(Event::IncGpc0)),
+        "inc_gpc1" => (Data::Gpc1, Some(Event::IncGpc1)),
+        "bytes_in_rate" => (Data::BytesInRate, None),
+        "bytes_out_rate" => (Data::BytesOutRate, None),
+        _ => return None,
+    })
+}
+
+impl Counters<'_> {
+    fn named(&self, f: &Fetch, i: usize) -> Option<Arc<Table>> {
+        match f.args.get(i) {
+            Some(Arg::Str(name)) => self.tables.get(std::str::from_utf8(name).ok()?).cloned(),
+            _ => None,
+        }
+    }
+
+    /// Answers a counter fetch: `None` when nothing is tracked in that slot (`sc*`) or the
+    /// table does not store that data; an unknown key reads 0 (`src_*`).
+    pub fn fetch(&self, f: &Fetch, src: SocketAddr) -> Option<Value> {
+        let name = f.kw.name;
+        let (slot, what, table_arg) = if let Some(w) = name.strip_prefix("src_") {
+            (None, w, 0)
+        } else if let Some(w) = name.strip_prefix("sc_") {
+            (Some(usize::try_from(f.args.first()?.as_int()).ok()?), w, 1)
+        } else {
+            let n = usize::from(name.as_bytes().get(2)?.checked_sub(b'0')?);
+            (Some(n), name.get(4..)?, 0)
+        };
+        let (data, event) = data_of(what)?;
+        let (table, key) = match slot {
+            None => {
+                let table = match f.args.get(table_arg) {
+                    Some(_) => self.named(f, table_arg)?,
+                    None => self.own?.clone(),
+                };
+                let ip = crate::net::canonical(src.ip());
+                let v = match ip {
+                    std::net::IpAddr::V4(a) => Value::Ipv4(a),
+                    std::net::IpAddr::V6(a) => Value::Ipv6(a),
+                };
+                let key = table.key(v)?;
+                (table, key)
+            }
+            Some(n) => {
+                let (tracked, key) = self.tracking.get(n)?;
+                let table = match f.args.get(table_arg) {
+                    Some(_) => self.named(f, table_arg)?,
+                    None => tracked,
+                };
+                (table, key)
+            }
+        };
+        if let Some(ev) = event {
+            table.update(&key, ev);
+        }
+        table
+            .read(&key, data)
+            .map(|n| Value::Sint(i64::try_from(n).unwrap_or(i64::MAX)))
+    }
+}

@@ -1,0 +1,62 @@
+//! Variable actions (`set-var`, `set-var-fmt`, `unset-var`) compiled once and run by the
+//! `http-request`/`http-response` and `tcp-request` rules against the stream's state
+//! ([`crate::track::Tracking`]). A sample that has no value sets nothing, as HAProxy.
+
+use crate::http::sample_env::HttpEnv;
+use fulcrum_config::model::VarAction;
+use fulcrum_sample::{Expr, Format, Scope, Value};
+
+#[derive(Debug)]
+pub enum VarOp {
+    Set(Scope, String, Expr),
+    SetFmt(Scope, String, Format),
+    Unset(Scope, String),
+}
+
+fn scope(s: &str) -> Result<Scope, String> {
+    Scope::parse(s).ok_or_else(|| format!("unknown variable scope '{s}'"))
+}
+
+pub fn compile(v: &VarAction) -> Result<VarOp, String> {
+    Ok(match v {
+        VarAction::Set {
+            scope: s,
+            name,
+            expr,
+        } => VarOp::Set(
+            scope(s)?,
+            name.clone(),
+            fulcrum_sample::compile(expr).map_err(|e| format!("set-var '{expr}': {e}"))?,
+        ),
+        VarAction::SetFmt {
+            scope: s,
+            name,
+            format,
+        } => VarOp::SetFmt(
+            scope(s)?,
+            name.clone(),
+            fulcrum_sample::compile_format(format)
+                .map_err(|e| format!("set-var-fmt '{format}': {e}"))?,
+        ),
+        VarAction::Unset { scope: s, name } => VarOp::Unset(scope(s)?, name.clone()),
+    })
+}
+
+impl VarOp {
+    pub fn run(&self, env: &HttpEnv<'_>) {
+        let Some(c) = env.counters else { return };
+        match self {
+            VarOp::Set(s, n, e) => {
+                if let Some(v) = e.eval(env) {
+                    c.tracking.set_var(*s, n, Some(v));
+                }
+            }
+            VarOp::SetFmt(s, n, f) => {
+                let mut out = Vec::new();
+                f.render(env, &mut |name, o| env.var_into(name, o), b"", &mut out);
+                c.tracking.set_var(*s, n, Some(Value::Str(out)));
+            }
+            VarOp::Unset(s, n) => c.tracking.set_var(*s, n, None),
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Variables (`set-var`, `set-var-fmt`, `unset-var` in `tcp-request content`,
+//! `http-request` and `http-response` rules; the `sess`, `txn`, `req` and `res` scopes; `var()`
+//! in values and ACLs) side by side with the real haproxy 2.6: the backend receives the same
+//! headers, the client the same response headers and statuses, over several requests on
+//! one connection.
+//! Under FULCRUM_REQUIRE_NETNS=1 a missing haproxy fails the test.
+
+mod common;
+use common::*;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+fn addr(p: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], p))
+}
+
+fn cfg(front: u16, server: SocketAddr) -> String {
+    format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend f\n  bind 127.0.0.1:{front}\n\
+         \x20 tcp-request content set-var(sess.client) src\n\
+         \x20 http-request set-var(txn.host) req.hdr(host),lower\n\
+         \x20 http-request set-var-fmt(txn.fmt) \"%[path]-%HM\"\n\
+         \x20 http-request set-var(req.tmp) str(kept)\n\
+         \x20 http-request unset-var(req.tmp) if {{ path_beg /unset }}\n\
+         \x20 http-request set-var(sess.last) path if {{ path_beg /remember }}\n\
+         \x20 http-request set-var(txn.none) req.hdr(x-absent)\n\
+         \x20 http-request deny deny_status 403 if {{ var(txn.host) -m str blocked.example }}\n\
+         \x20 http-request set-header X-Host %[var(txn.host)]\n\
+         \x20 http-request set-header X-Fmt %[var(txn.fmt)]\n\
+         \x20 http-request set-header X-Tmp \"[%[var(req.tmp)]]\"\n\
+         \x20 http-request set-header X-Last \"[%[var(sess.last)]]\"\n\
+         \x20 http-request set-header X-Client %[var(sess.client)]\n\
+         \x20 http-request set-header X-None \"[%[var(txn.none)]]\"\n\
+         \x20 http-request set-header X-Default %[var(txn.nothing,fallback)]\n\
+         \x20 http-response set-var(res.st) status\n\
+         \x20 http-response set-header X-Res-Host %[var(txn.host)]\n\
+         \x20 http-response set-header X-Res-St %[var(res.st)]\n\
+         \x20 http-response set-header X-Res-Tmp \"[%[var(req.tmp)]]\"\n\
+         \x20 default_backend b\n\
+         backend b\n  server s {server}\n"
+    )
+}
+
+const PATHS: &[(&str, &str)] = &[
+    ("/remember/me", "Example.COM"),
+    ("/other", "h"),
+    ("/unset/x", "h"),
+    ("/x", "blocked.example"),
+];
+
+/// (status, X- response headers) per request on one connection, and the X- headers the
+/// backend received per request.
+async fn run(front: u16, server: &Backend) -> (Vec<(u16, Vec<String>)>, Vec<Vec<String>>) {
+    let xs = |head: &str| -> Vec<String> {
+        head.lines()
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(n, _)| {
+                let n = n.to_ascii_lowercase();
+                n.starts_with("x-") && n != "x-server" && n != "x-forwarded-for"
+            })
+            .map(|(n, v)| format!("{}={}", n.to_ascii_lowercase(), v.trim()))
+            .collect()
+    };
+    let mut answers = Vec::new();
+    let mut c = Client::connect(addr(front)).await.expect("connect");
+    for (p, host) in PATHS {
+        c.send_raw(format!("GET {p} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+            .await
+            .expect("send");
+        let r = c.read_response(false).await.expect("answer");
+        answers.push((r.status, xs(&r.head)));
+    }
+    let seen = server.heads().iter().map(|h| xs(h)).collect();
+    (answers, seen)
+}
+
+#[tokio::test]
+async fn variables_behave_as_haproxy_variables() {
+    let server = Backend::start("app").await;
+    let front = free_port();
+    let h = start(&cfg(front, server.addr)).await;
+    let ours = run(front, &server).await;
+    h.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(ours.0[3].0, 403, "{ours:?}");
+    assert!(
+        ours.1[1].contains(&"x-last=[/remember/me]".to_string()),
+        "sess scope: {ours:?}"
+    );
+    assert!(
+        ours.1[0].contains(&"x-fmt=/remember/me-GET".to_string()),
+        "{ours:?}"
+    );
+
+    let server2 = Backend::start("app").await;
+    let hfront = free_port();
+    let Some(_haproxy) = Haproxy::start(&cfg(hfront, server2.addr), addr(hfront)).await else {
+        return;
+    };
+    let theirs = run(hfront, &server2).await;
+    assert_eq!(
+        ours.0, theirs.0,
+        "(status, response headers) fulcrum vs haproxy"
+    );
+    assert_eq!(
+        ours.1, theirs.1,
+        "headers the backend received: fulcrum vs haproxy"
+    );
+}
