@@ -86,6 +86,8 @@ pub struct Global {
     pub tune_maxrewrite: u32,
     /// `spread-checks` in percent (0..=50), default 0.
     pub spread_checks: u32,
+    /// `crt-base`, `ca-base`, `ssl-default-*`, `tune.ssl.*`.
+    pub tls: crate::tls::GlobalTls,
 }
 
 impl Default for Global {
@@ -107,6 +109,7 @@ impl Default for Global {
             tune_bufsize: 16384,
             tune_maxrewrite: 1024,
             spread_checks: 0,
+            tls: Default::default(),
         }
     }
 }
@@ -247,8 +250,8 @@ pub struct Bind {
     pub v4v6: bool,
     pub v6only: bool,
     pub ssl: bool,
-    pub crt: Vec<String>,
-    pub alpn: Option<String>,
+    /// TLS options of the line (`crt`, `alpn`, `verify`, ...), as written.
+    pub tls: crate::tls::TlsOptions,
     pub name: Option<String>,
     /// `accept-proxy`
     pub accept_proxy: bool,
@@ -398,6 +401,10 @@ pub struct Server {
     pub agent: Agent,
     /// `source ADDR[:PORT]` on the server line (port 0: any); see [`Proxy::server_source`].
     pub source: Option<SocketAddr>,
+    /// `ssl`: connections to the server are TLS (`no-ssl` clears it).
+    pub ssl: bool,
+    /// TLS options of the line (`verify`, `ca-file`, `sni`, `alpn`, ...), as written.
+    pub tls: crate::tls::TlsOptions,
 }
 
 /// `ADDRESS[:PORT]` of a server. `host` is an IP or a name resolved when the proxy starts.

@@ -20,6 +20,8 @@ mod proxy;
 mod rules;
 mod server;
 mod source;
+mod ssl;
+mod ssl_global;
 mod suggest;
 mod tcp_check;
 
