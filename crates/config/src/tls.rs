@@ -41,7 +41,7 @@ impl TlsVersion {
 }
 
 /// `verify none|optional|required`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verify {
     #[default]

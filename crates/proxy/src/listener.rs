@@ -25,12 +25,22 @@ use tokio::sync::{watch, Semaphore};
 /// The frontend a listening address currently serves; swapped in place on reload.
 pub struct Slot {
     current: RwLock<Arc<Frontend>>,
+    /// The listening address (which bind's TLS settings apply, if any).
+    key: Option<crate::addr::ListenKey>,
 }
 
 impl Slot {
     pub fn new(fe: Arc<Frontend>) -> Self {
         Slot {
             current: RwLock::new(fe),
+            key: None,
+        }
+    }
+    /// A slot for listening address `key`.
+    pub fn keyed(fe: Arc<Frontend>, key: crate::addr::ListenKey) -> Self {
+        Slot {
+            current: RwLock::new(fe),
+            key: Some(key),
         }
     }
     pub fn get(&self) -> Arc<Frontend> {
@@ -186,7 +196,17 @@ pub async fn accept_loop(
         let stop = stop.clone();
         match conn {
             Conn::Tcp(sock, peer, local) => {
-                spawn_session(fe, sock, peer, local, stop, counted, permits)
+                match slot.key.as_ref().and_then(|k| fe.tls_for(k)).cloned() {
+                    Some(tls) => crate::tls::handshake::spawn(
+                        fe,
+                        tls,
+                        sock,
+                        peer,
+                        local,
+                        move |fe, c| spawn_session(fe, c, peer, local, stop, counted, permits),
+                    ),
+                    None => spawn_session(fe, sock, peer, local, stop, counted, permits),
+                }
             }
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);

@@ -55,6 +55,15 @@ pub struct Frontend {
     pub slim: Option<u64>,
     /// `stats ...` of this frontend/listen, when enabled: the stats page applet.
     pub stats: Option<Arc<dyn Applet>>,
+    /// TLS of its `bind ... ssl` lines, by listening address.
+    pub tls: crate::tls::FrontendTls,
+}
+
+impl Frontend {
+    /// The TLS settings of the bind behind listening address `key`, if it has `ssl`.
+    pub fn tls_for(&self, key: &crate::addr::ListenKey) -> Option<&Arc<crate::tls::acceptor::TlsBind>> {
+        self.tls.iter().find(|(k, _)| k == key).map(|(_, t)| t)
+    }
 }
 
 pub struct Generation {
@@ -443,6 +452,7 @@ pub fn build_with(
                     .filter(|m| *m > 0)
                     .map(u64::from),
                 stats: cx.stats(p)?,
+                tls: crate::tls::frontend(p, config).map_err(ProxyError::Config)?,
             }),
         );
     }

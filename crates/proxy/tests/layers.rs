@@ -30,6 +30,9 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::errors",
             "farm::history",
             "termination",
+            "tls::der",
+            "tls::sni",
+            "tls::suites",
         ],
     ),
     (
@@ -47,6 +50,12 @@ const LAYERS: &[(&str, &[&str])] = &[
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
             "tunnel",
+            // TLS: certificate files, crt-lists, the connection type, the acceptor.
+            "tls::certs",
+            "tls::crtlist",
+            "tls::conn",
+            "tls::acceptor",
+            "tls",
         ],
     ),
     (
@@ -66,7 +75,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "compiled configuration, HTTP persistence",
         &["state", "http::persist"],
     ),
-    ("routing", &["route"]),
+    ("routing, TLS handshakes", &["route", "tls::handshake"]),
     ("TCP sessions", &["tcp"]),
     ("HTTP sessions", &["http::session"]),
     ("accepting connections", &["listener"]),

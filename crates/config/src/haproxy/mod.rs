@@ -20,7 +20,7 @@ mod proxy;
 mod rules;
 mod server;
 mod source;
-mod ssl;
+pub mod ssl;
 mod ssl_global;
 mod suggest;
 mod tcp_check;

@@ -223,3 +223,26 @@ fn words<'a>(
     };
     Ok(Some(n))
 }
+
+/// The `[options]` of one `crt-list` line: bind TLS options for that certificate only.
+pub fn crt_list_options(words_in: &[String]) -> Result<TlsOptions, String> {
+    let mut o = TlsOptions::default();
+    let mut warn = Vec::new();
+    let mut i = 0;
+    while let Some(opt) = words_in.get(i) {
+        if matches!(opt.as_str(), "crt" | "crt-list" | "strict-sni" | "default-crt") {
+            return Err(format!("'{opt}' is not allowed in a crt-list line"));
+        }
+        let value = |what: &str| {
+            words_in
+                .get(i + 1)
+                .map(String::as_str)
+                .ok_or_else(|| format!("'{opt}' expects {what}"))
+        };
+        match words(opt, Side::Bind, &mut o, &mut warn, value)? {
+            Some(n) => i += n,
+            None => return Err(format!("unknown crt-list option '{opt}'")),
+        }
+    }
+    Ok(o)
+}

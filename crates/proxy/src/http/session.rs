@@ -121,7 +121,7 @@ pub struct Session<C> {
 
 pub async fn serve<C: ClientStream>(
     fe: Arc<Frontend>,
-    client: C,
+    mut client: C,
     peer: SocketAddr,
     local: SocketAddr,
     stop: watch::Receiver<bool>,
@@ -142,8 +142,8 @@ pub async fn serve<C: ClientStream>(
         r = client.peek_byte() => { if !matches!(r, Ok(n) if n > 0) { return; } }
         _ = sleep_opt(deadline) => {
             let t = fe.timeouts.client;
-            let mut client = client;
-            Box::pin(async move { body::write_all(&mut client, &errors::builtin_response(408), t).await }).await.ok();
+            let client = &mut client;
+            Box::pin(async move { body::write_all(client, &errors::builtin_response(408), t).await }).await.ok();
             return;
         }
     }
