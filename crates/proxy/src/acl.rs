@@ -18,6 +18,8 @@ pub struct Ctx<'a> {
     pub dst_port: u16,
     pub req: Option<&'a Message>,
     pub res: Option<&'a Message>,
+    /// The client's TLS handshake, on a `bind ... ssl` connection.
+    pub tls: Option<&'a crate::stream::TlsInfo>,
 }
 
 #[derive(Debug)]
@@ -34,11 +36,54 @@ enum Sample {
     DstPort,
     Status,
     Ssl,
+    /// `ssl_fc_sni`, `ssl_c_s_dn`, ...: read from the handshake ([`tls_value`]).
+    Tls(&'static str),
     Base,
     Query,
     /// Predefined constants and protocol tests.
     Const(bool),
     HttpVersion(u8),
+}
+
+/// The TLS fetches ACLs read, by name.
+fn tls_fetch(name: &str) -> Option<&'static str> {
+    [
+        "ssl_fc_sni",
+        "ssl_fc_protocol",
+        "ssl_fc_cipher",
+        "ssl_fc_alpn",
+        "ssl_fc_has_crt",
+        "ssl_fc_has_sni",
+        "ssl_c_used",
+        "ssl_c_verify",
+        "ssl_c_s_dn",
+        "ssl_c_i_dn",
+        "ssl_c_serial",
+    ]
+    .into_iter()
+    .find(|n| *n == name)
+}
+
+enum TlsValue<'a> {
+    Str(&'a str),
+    Int(i64),
+}
+
+fn tls_value<'a>(t: &'a crate::stream::TlsInfo, name: &str) -> Option<TlsValue<'a>> {
+    let cert = t.client_cert.as_deref();
+    Some(match name {
+        "ssl_fc_sni" => TlsValue::Str(t.sni.as_deref()?),
+        "ssl_fc_protocol" => TlsValue::Str(t.version),
+        "ssl_fc_cipher" => TlsValue::Str(t.cipher),
+        "ssl_fc_alpn" => TlsValue::Str(t.alpn.as_deref()?),
+        "ssl_fc_has_sni" => TlsValue::Int(i64::from(t.sni.is_some())),
+        "ssl_fc_has_crt" | "ssl_c_used" => TlsValue::Int(i64::from(cert.is_some())),
+        "ssl_c_verify" => TlsValue::Int(0),
+        "ssl_c_s_dn" => TlsValue::Str(&cert?.subject),
+        "ssl_c_i_dn" => TlsValue::Str(&cert?.issuer),
+        "ssl_c_serial" => TlsValue::Str(&cert?.serial),
+        _ => return None,
+    })
 }
 
 #[derive(Debug)]
@@ -157,6 +202,7 @@ pub fn compile(acl: &Acl) -> Result<CompiledAcl, AclError> {
         "dst_port" => Sample::DstPort,
         "status" => Sample::Status,
         "ssl_fc" => Sample::Ssl,
+        n if tls_fetch(n).is_some() => Sample::Tls(tls_fetch(n).unwrap_or("ssl_fc")),
         "base" => Sample::Base,
         "query" => Sample::Query,
         "always_true" => Sample::Const(true),
@@ -175,6 +221,8 @@ pub fn compile(acl: &Acl) -> Result<CompiledAcl, AclError> {
             Sample::Src => "ip",
             Sample::DstPort | Sample::Status => "int",
             Sample::Ssl | Sample::Const(_) | Sample::HttpVersion(_) => "bool",
+            Sample::Tls("ssl_fc_has_crt" | "ssl_c_used") => "bool",
+            Sample::Tls("ssl_c_verify") => "int",
             _ => "str",
         });
     let pats: Vec<Vec<u8>> = acl
@@ -429,7 +477,12 @@ impl CompiledAcl {
         match &self.sample {
             Sample::Const(b) => *b,
             Sample::HttpVersion(minor) => ctx.req.is_some_and(|r| r.minor == *minor),
-            Sample::Ssl => self.match_int(0),
+            Sample::Ssl => self.match_int(i64::from(ctx.tls.is_some())),
+            Sample::Tls(f) => match ctx.tls.and_then(|t| tls_value(t, *f)) {
+                Some(TlsValue::Str(s)) => self.match_bytes(s.as_bytes()),
+                Some(TlsValue::Int(n)) => self.match_int(n),
+                None => false,
+            },
             Sample::DstPort => self.match_int(i64::from(ctx.dst_port)),
             Sample::Status => ctx.res.is_some_and(|r| self.match_int(i64::from(r.status))),
             Sample::Src => match &self.matcher {
@@ -518,6 +571,7 @@ mod tests {
             dst_port: 80,
             req: Some(m),
             res: None,
+            tls: None,
         };
         c.eval(&ctx)
     }
@@ -612,6 +666,7 @@ mod tests {
             dst_port: 80,
             req: Some(&m),
             res: None,
+            tls: None,
         };
         let c = |cd: &Condition| {
             compile_condition(cd, &acls)

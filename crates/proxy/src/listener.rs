@@ -197,14 +197,11 @@ pub async fn accept_loop(
         match conn {
             Conn::Tcp(sock, peer, local) => {
                 match slot.key.as_ref().and_then(|k| fe.tls_for(k)).cloned() {
-                    Some(tls) => crate::tls::handshake::spawn(
-                        fe,
-                        tls,
-                        sock,
-                        peer,
-                        local,
-                        move |fe, c| spawn_session(fe, c, peer, local, stop, counted, permits),
-                    ),
+                    Some(tls) => {
+                        crate::tls::handshake::spawn(fe, tls, sock, peer, local, move |fe, c| {
+                            spawn_session(fe, c, peer, local, stop, counted, permits)
+                        })
+                    }
                     None => spawn_session(fe, sock, peer, local, stop, counted, permits),
                 }
             }

@@ -61,7 +61,10 @@ pub struct Frontend {
 
 impl Frontend {
     /// The TLS settings of the bind behind listening address `key`, if it has `ssl`.
-    pub fn tls_for(&self, key: &crate::addr::ListenKey) -> Option<&Arc<crate::tls::acceptor::TlsBind>> {
+    pub fn tls_for(
+        &self,
+        key: &crate::addr::ListenKey,
+    ) -> Option<&Arc<crate::tls::acceptor::TlsBind>> {
         self.tls.iter().find(|(k, _)| k == key).map(|(_, t)| t)
     }
 }

@@ -34,7 +34,7 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn peek_byte(&mut self) -> impl Future<Output = io::Result<usize>> + Send;
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>);
     /// What the TLS handshake settled, on a TLS connection (the `ssl_fc*`/`ssl_c_*` fetches).
-    fn tls(&self) -> Option<&TlsInfo> {
+    fn tls(&self) -> Option<&std::sync::Arc<TlsInfo>> {
         None
     }
 }

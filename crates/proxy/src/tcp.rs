@@ -46,6 +46,7 @@ pub async fn serve<C: ClientStream>(
         dst_port: local.port(),
         req: None,
         res: None,
+        tls: client.tls().map(|t| &**t),
     };
     let log = |d: Done<'_>| log_tcp(&fe, peer, local, accept_wall, accepted.elapsed(), &d);
     let Some(be) = crate::route::backend_for(&fe, &ctx) else {

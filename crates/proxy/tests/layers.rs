@@ -54,15 +54,16 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::certs",
             "tls::crtlist",
             "tls::conn",
-            "tls::acceptor",
-            "tls",
         ],
     ),
     (
         "server connections, applets, log lines",
-        &["connect", "applet", "logline"],
+        &["connect", "applet", "logline", "tls::acceptor"],
     ),
-    ("HTTP rules", &["http::rules"]),
+    (
+        "HTTP rules; TLS settings by listening address",
+        &["http::rules", "tls"],
+    ),
     (
         "server farm (no HTTP), idle pools, the backend's HTTP policy",
         &["pool", "farm", "http::policy"],

@@ -230,7 +230,10 @@ pub fn crt_list_options(words_in: &[String]) -> Result<TlsOptions, String> {
     let mut warn = Vec::new();
     let mut i = 0;
     while let Some(opt) = words_in.get(i) {
-        if matches!(opt.as_str(), "crt" | "crt-list" | "strict-sni" | "default-crt") {
+        if matches!(
+            opt.as_str(),
+            "crt" | "crt-list" | "strict-sni" | "default-crt"
+        ) {
             return Err(format!("'{opt}' is not allowed in a crt-list line"));
         }
         let value = |what: &str| {

@@ -26,15 +26,14 @@ impl Fmt {
             .map_err(|e| format!("log-format '{s}': column {}: {}", e.col, e.msg))
     }
 
-    pub fn render(
-        &self,
-        out: &mut Vec<u8>,
-        src: SocketAddr,
-        dst: SocketAddr,
-        req: Option<&Message>,
-        res: Option<&Message>,
-    ) {
-        let env = HttpEnv { src, dst, req, res };
+    pub fn render(&self, out: &mut Vec<u8>, e: &Env, req: Option<&Message>, res: Option<&Message>) {
+        let env = HttpEnv {
+            src: e.src,
+            dst: e.dst,
+            req,
+            res,
+            tls: e.tls.as_deref(),
+        };
         // A missing value is empty in header values and bodies (HAProxy writes `-` only in logs).
         self.0
             .render(&env, &mut |name, out| env.var_into(name, out), b"", out);
@@ -177,6 +176,8 @@ pub fn compile(
 pub struct Env {
     pub src: SocketAddr,
     pub dst: SocketAddr,
+    /// The client's TLS handshake, on a `bind ... ssl` connection.
+    pub tls: Option<std::sync::Arc<crate::stream::TlsInfo>>,
 }
 
 /// Applies request rules to `req` (or response rules to `res` when given).
@@ -194,6 +195,7 @@ pub fn apply(
                 dst_port: env.dst.port(),
                 req: Some(req),
                 res: res.as_deref(),
+                tls: env.tls.as_deref(),
             };
             if !c.eval(&ctx) {
                 continue;
@@ -208,7 +210,7 @@ pub fn apply(
             },
             Action::SetHeader(n, f) | Action::AddHeader(n, f) => {
                 scratch.clear();
-                f.render(scratch, env.src, env.dst, Some(req), res.as_deref());
+                f.render(scratch, env, Some(req), res.as_deref());
                 let set = matches!(rule.action, Action::SetHeader(..));
                 let target: &mut Message = match res.as_deref_mut() {
                     Some(r) => r,
@@ -228,7 +230,7 @@ pub fn apply(
                 body,
             } => {
                 scratch.clear();
-                body.render(scratch, env.src, env.dst, Some(req), res.as_deref());
+                body.render(scratch, env, Some(req), res.as_deref());
                 return Verdict::Respond(errors::return_response(
                     *status,
                     content_type.as_deref(),
@@ -272,7 +274,12 @@ mod tests {
         let _ = m.parse_request(b"GET /p HTTP/1.1\r\nHost: h\r\n\r\n");
         let mut out = Vec::new();
         let src: SocketAddr = ([10, 0, 0, 1], 1234).into();
-        f.render(&mut out, src, src, Some(&m), None);
+        let env = Env {
+            src,
+            dst: src,
+            tls: None,
+        };
+        f.render(&mut out, &env, Some(&m), None);
         assert_eq!(
             String::from_utf8_lossy(&out),
             "ip=10.0.0.1 host=h 100% 10.0.0.1:1234"

@@ -245,6 +245,7 @@ impl<C: ClientStream> Session<C> {
         let env = Env {
             src: self.peer,
             dst: self.local,
+            tls: self.client.tls().cloned(),
         };
         let src = crate::net::canonical(self.peer.ip());
         // Phase: frontend rules (`http-request`), then the frontend's applet.
@@ -268,6 +269,7 @@ impl<C: ClientStream> Session<C> {
                 dst_port: self.local.port(),
                 req: Some(&self.req),
                 res: None,
+                tls: self.client.tls().map(|t| &**t),
             };
             crate::route::backend_for(&fe, &ctx)
         };

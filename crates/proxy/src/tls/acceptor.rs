@@ -15,7 +15,9 @@ use crate::stream::{ClientCert, TlsInfo};
 use fulcrum_config::model::Bind;
 use fulcrum_config::tls::{GlobalTls, TlsOptions, Verify};
 use rustls::server::danger::ClientCertVerifier;
-use rustls::server::{ClientHello, ResolvesServerCert, ServerConfig, StoresServerSessions, WebPkiClientVerifier};
+use rustls::server::{
+    ClientHello, ResolvesServerCert, ServerConfig, StoresServerSessions, WebPkiClientVerifier,
+};
 use rustls::sign::CertifiedKey;
 use std::collections::HashMap;
 use std::io;
@@ -93,7 +95,8 @@ impl Builder<'_> {
             })?;
             let base = self.global.ca_base.as_deref();
             let roots = certs::load_cas(&certs::under(base, ca))?;
-            let mut b = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
+            let mut b =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
             if let Some(crl) = &o.crl_file {
                 b = b
                     .with_crls(certs::load_crls(&certs::under(base, crl))?)
@@ -102,13 +105,18 @@ impl Builder<'_> {
             if verify == Verify::Optional {
                 b = b.allow_unauthenticated();
             }
-            b.build().map_err(|e| format!("client certificate verification: {e}"))?
+            b.build()
+                .map_err(|e| format!("client certificate verification: {e}"))?
         };
         self.verifiers.insert(key, v.clone());
         Ok(v)
     }
 
-    fn config(&mut self, o: &TlsOptions, key: &Arc<CertifiedKey>) -> Result<Arc<ServerConfig>, String> {
+    fn config(
+        &mut self,
+        o: &TlsOptions,
+        key: &Arc<CertifiedKey>,
+    ) -> Result<Arc<ServerConfig>, String> {
         let provider = suites::provider(o)?;
         let versions = suites::versions(o)?;
         let verifier = self.verifier(o, &provider)?;
@@ -140,7 +148,8 @@ impl TlsBind {
     pub fn build(bind: &Bind, global: &GlobalTls) -> Result<TlsBind, String> {
         if matches!(
             bind.address,
-            fulcrum_config::model::BindAddress::Unix(_) | fulcrum_config::model::BindAddress::Abns(_)
+            fulcrum_config::model::BindAddress::Unix(_)
+                | fulcrum_config::model::BindAddress::Abns(_)
         ) {
             return Err("'ssl' on a unix socket bind is not supported by fulcrum yet".into());
         }
@@ -152,12 +161,29 @@ impl TlsBind {
         let crt_base = global.crt_base.as_deref();
         let mut entries = Vec::new();
         let mut index = SniIndex::new(opts.strict_sni);
-        let add = |e: CertEntry, o: &TlsOptions, filters: &[String], excluded: &[String], b: &mut Builder<'_>, entries: &mut Vec<Entry>, index: &mut SniIndex| -> Result<(), String> {
-            let config = b.config(o, &e.key).map_err(|m| format!("certificate '{}': {m}", e.path))?;
+        let add = |e: CertEntry,
+                   o: &TlsOptions,
+                   filters: &[String],
+                   excluded: &[String],
+                   b: &mut Builder<'_>,
+                   entries: &mut Vec<Entry>,
+                   index: &mut SniIndex|
+         -> Result<(), String> {
+            let config = b
+                .config(o, &e.key)
+                .map_err(|m| format!("certificate '{}': {m}", e.path))?;
             let idx = entries.len();
-            let names = if filters.is_empty() { &e.names } else { filters };
+            let names = if filters.is_empty() {
+                &e.names
+            } else {
+                filters
+            };
             index.add(idx, names, excluded);
-            entries.push(Entry { config, key: e.key, path: e.path });
+            entries.push(Entry {
+                config,
+                key: e.key,
+                path: e.path,
+            });
             Ok(())
         };
         for crt in &opts.crt {
@@ -169,8 +195,8 @@ impl TlsBind {
             let path = certs::under(crt_base, list);
             let text = std::fs::read_to_string(&path)
                 .map_err(|e| format!("cannot read crt-list '{}': {e}", path.display()))?;
-            let lines = crtlist::parse(&text)
-                .map_err(|(n, m)| format!("{}:{n}: {m}", path.display()))?;
+            let lines =
+                crtlist::parse(&text).map_err(|(n, m)| format!("{}:{n}: {m}", path.display()))?;
             for l in lines {
                 let line_opts = match &l.options {
                     Some(lo) => suites::merged(lo, &opts),
@@ -179,8 +205,16 @@ impl TlsBind {
                 for e in certs::load_path(&certs::under(crt_base, &l.file))
                     .map_err(|m| format!("{}:{}: {m}", path.display(), l.line))?
                 {
-                    add(e, &line_opts, &l.filters, &l.excluded, &mut b, &mut entries, &mut index)
-                        .map_err(|m| format!("{}:{}: {m}", path.display(), l.line))?;
+                    add(
+                        e,
+                        &line_opts,
+                        &l.filters,
+                        &l.excluded,
+                        &mut b,
+                        &mut entries,
+                        &mut index,
+                    )
+                    .map_err(|m| format!("{}:{}: {m}", path.display(), l.line))?;
                 }
             }
         }
@@ -204,7 +238,8 @@ impl TlsBind {
 
     /// Runs the handshake on an accepted connection.
     pub async fn accept(&self, tcp: TcpStream) -> io::Result<TlsConn<ServerTls>> {
-        let start = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
+        let start =
+            tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
         let hello = start.client_hello();
         let schemes = hello.signature_schemes();
         let Some(idx) = self.index.select(hello.server_name(), |i| {
@@ -236,9 +271,7 @@ pub fn info(c: &rustls::CommonState) -> TlsInfo {
         cipher: suite.map_or("", suites::openssl_name),
         bits: suite.map_or(0, suites::bits),
         sni: None,
-        alpn: c
-            .alpn_protocol()
-            .map(|p| String::from_utf8_lossy(p).into()),
+        alpn: c.alpn_protocol().map(|p| String::from_utf8_lossy(p).into()),
         resumed: c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         client_cert: c
             .peer_certificates()

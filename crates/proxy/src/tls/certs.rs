@@ -42,7 +42,12 @@ pub fn load_path(path: &Path) -> Result<Vec<CertEntry>, String> {
         return Ok(vec![load_file(path)?]);
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(|e| format!("cannot list certificate directory '{}': {e}", path.display()))?
+        .map_err(|e| {
+            format!(
+                "cannot list certificate directory '{}': {e}",
+                path.display()
+            )
+        })?
         .filter_map(|e| e.ok())
         .filter(|e| !companion(&e.file_name().to_string_lossy()))
         .map(|e| e.path())
@@ -50,26 +55,35 @@ pub fn load_path(path: &Path) -> Result<Vec<CertEntry>, String> {
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(format!("certificate directory '{}' holds no certificate", path.display()));
+        return Err(format!(
+            "certificate directory '{}' holds no certificate",
+            path.display()
+        ));
     }
     files.iter().map(|f| load_file(f)).collect()
 }
 
 pub fn load_file(path: &Path) -> Result<CertEntry, String> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read certificate '{shown}': {e}"))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| format!("cannot read certificate '{shown}': {e}"))?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<_, _>>()
         .map_err(|e| format!("certificate '{shown}': invalid PEM: {e:?}"))?;
     if chain.is_empty() {
-        return Err(format!("'{shown}' holds no certificate (expected a PEM 'BEGIN CERTIFICATE' block)"));
+        return Err(format!(
+            "'{shown}' holds no certificate (expected a PEM 'BEGIN CERTIFICATE' block)"
+        ));
     }
     let key = match PrivateKeyDer::from_pem_slice(&bytes) {
         Ok(k) => k,
         Err(_) => {
             let beside = PathBuf::from(format!("{shown}.key"));
             PrivateKeyDer::from_pem_file(&beside).map_err(|_| {
-                format!("'{shown}' holds no private key (and there is no '{}')", beside.display())
+                format!(
+                    "'{shown}' holds no private key (and there is no '{}')",
+                    beside.display()
+                )
             })?
         }
     };
@@ -78,7 +92,9 @@ pub fn load_file(path: &Path) -> Result<CertEntry, String> {
     let names = names(&chain[0]);
     let mut ck = CertifiedKey::new(chain, signer);
     if ck.keys_match().is_err() {
-        return Err(format!("'{shown}': the private key does not match the certificate"));
+        return Err(format!(
+            "'{shown}': the private key does not match the certificate"
+        ));
     }
     let ocsp = PathBuf::from(format!("{shown}.ocsp"));
     if let Ok(resp) = std::fs::read(&ocsp) {
@@ -131,7 +147,9 @@ pub fn load_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static
         .collect::<Result<_, _>>()
         .map_err(|e| format!("CRL file '{shown}': invalid PEM: {e:?}"))?;
     if crls.is_empty() {
-        return Err(format!("CRL file '{shown}' holds no revocation list (expected 'BEGIN X509 CRL')"));
+        return Err(format!(
+            "CRL file '{shown}' holds no revocation list (expected 'BEGIN X509 CRL')"
+        ));
     }
     Ok(crls)
 }

@@ -12,7 +12,7 @@ use crate::stream::{ClientStream, PeekRead, TlsInfo};
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -50,7 +50,7 @@ impl TlsIo for tokio_rustls::client::TlsStream<TcpStream> {
 
 pub struct TlsConn<S> {
     inner: Mutex<S>,
-    info: TlsInfo,
+    info: Arc<TlsInfo>,
 }
 
 fn lock<S>(m: &Mutex<S>) -> MutexGuard<'_, S> {
@@ -70,7 +70,7 @@ impl<S: TlsIo> TlsConn<S> {
     pub fn new(stream: S, info: TlsInfo) -> Self {
         TlsConn {
             inner: Mutex::new(stream),
-            info,
+            info: Arc::new(info),
         }
     }
     fn get(&mut self) -> Pin<&mut S> {
@@ -131,7 +131,11 @@ impl<S: TlsIo> PeekRead for ReadHalf<'_, S> {
 }
 
 impl<S: TlsIo> AsyncWrite for WriteHalf<'_, S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut *lock(self.0)).poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -153,7 +157,7 @@ impl<S: TlsIo> ClientStream for TlsConn<S> {
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
         (ReadHalf(&self.inner), WriteHalf(&self.inner))
     }
-    fn tls(&self) -> Option<&TlsInfo> {
+    fn tls(&self) -> Option<&Arc<TlsInfo>> {
         Some(&self.info)
     }
 }

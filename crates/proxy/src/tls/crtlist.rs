@@ -69,7 +69,10 @@ mod tests {
         assert_eq!(o.alpn.unwrap_or_default(), vec!["http/1.1".to_string()]);
         assert_eq!(l[1].filters, vec!["*.b.test"]);
         assert_eq!(l[1].excluded, vec!["x.b.test"]);
-        assert_eq!((l[2].line, l[2].filters.clone()), (5, vec!["c.test".to_string()]));
+        assert_eq!(
+            (l[2].line, l[2].filters.clone()),
+            (5, vec!["c.test".to_string()])
+        );
         assert_eq!(parse("a.pem [alpn h2]\n").err().map(|e| e.0), Some(1));
         assert!(parse("a.pem [npn x").is_err());
     }

@@ -89,7 +89,11 @@ fn dotted(oid: &[u8]) -> String {
         v = (v << 7) | u64::from(b & 0x7f);
         if b & 0x80 == 0 {
             if parts.is_empty() && i < 4 {
-                let (a, rest) = if v < 80 { (v / 40, v % 40) } else { (2, v - 80) };
+                let (a, rest) = if v < 80 {
+                    (v / 40, v % 40)
+                } else {
+                    (2, v - 80)
+                };
                 parts.push(a.to_string());
                 parts.push(rest.to_string());
             } else {

@@ -34,7 +34,10 @@ pub fn spawn<F>(
         };
         match r {
             Ok(c) => then(fe, c),
-            Err(e) => tracing::debug!("{}: TLS handshake from {peer} to {local} failed: {e}", fe.name),
+            Err(e) => tracing::debug!(
+                "{}: TLS handshake from {peer} to {local} failed: {e}",
+                fe.name
+            ),
         }
     });
 }

@@ -54,7 +54,12 @@ impl SniIndex {
 
     /// The entry for `sni`; `usable(idx)` tells whether the client can use that entry's key.
     pub fn select(&self, sni: Option<&str>, usable: impl Fn(usize) -> bool) -> Option<usize> {
-        let pick = |v: &Vec<usize>| v.iter().copied().find(|i| usable(*i)).or(v.first().copied());
+        let pick = |v: &Vec<usize>| {
+            v.iter()
+                .copied()
+                .find(|i| usable(*i))
+                .or(v.first().copied())
+        };
         if let Some(name) = sni.map(clean) {
             if let Some(v) = self.exact.get(&name) {
                 return pick(v);

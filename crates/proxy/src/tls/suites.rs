@@ -4,7 +4,7 @@
 //! needs it would be refused), never dropped in silence. Pure: configuration in, provider out.
 
 use fulcrum_config::tls::{TlsOptions, TlsVersion};
-use rustls::crypto::ring::{cipher_suite as cs, kx_group, default_provider};
+use rustls::crypto::ring::{cipher_suite as cs, default_provider, kx_group};
 use rustls::crypto::CryptoProvider;
 use rustls::{SupportedCipherSuite, SupportedProtocolVersion};
 use std::sync::Arc;
@@ -16,13 +16,41 @@ fn table() -> [(&'static str, SupportedCipherSuite, &'static [&'static str]); 9]
     [
         ("TLS_AES_128_GCM_SHA256", cs::TLS13_AES_128_GCM_SHA256, &[]),
         ("TLS_AES_256_GCM_SHA384", cs::TLS13_AES_256_GCM_SHA384, &[]),
-        ("TLS_CHACHA20_POLY1305_SHA256", cs::TLS13_CHACHA20_POLY1305_SHA256, &[]),
-        ("ECDHE-ECDSA-AES128-GCM-SHA256", cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, E),
-        ("ECDHE-ECDSA-AES256-GCM-SHA384", cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, E),
-        ("ECDHE-ECDSA-CHACHA20-POLY1305", cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, E),
-        ("ECDHE-RSA-AES128-GCM-SHA256", cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, R),
-        ("ECDHE-RSA-AES256-GCM-SHA384", cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, R),
-        ("ECDHE-RSA-CHACHA20-POLY1305", cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, R),
+        (
+            "TLS_CHACHA20_POLY1305_SHA256",
+            cs::TLS13_CHACHA20_POLY1305_SHA256,
+            &[],
+        ),
+        (
+            "ECDHE-ECDSA-AES128-GCM-SHA256",
+            cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            E,
+        ),
+        (
+            "ECDHE-ECDSA-AES256-GCM-SHA384",
+            cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            E,
+        ),
+        (
+            "ECDHE-ECDSA-CHACHA20-POLY1305",
+            cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            E,
+        ),
+        (
+            "ECDHE-RSA-AES128-GCM-SHA256",
+            cs::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+            R,
+        ),
+        (
+            "ECDHE-RSA-AES256-GCM-SHA384",
+            cs::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+            R,
+        ),
+        (
+            "ECDHE-RSA-CHACHA20-POLY1305",
+            cs::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+            R,
+        ),
     ]
 }
 
@@ -62,11 +90,51 @@ fn has_tags(name: &str, tags: &[&str], item: &str) -> bool {
 /// Aliases that select none of rustls's suites (weak or absent families): excluding them is
 /// a no-op, naming them alone selects nothing.
 const EMPTY_ALIASES: &[&str] = &[
-    "aNULL", "eNULL", "NULL", "MD5", "RC4", "DES", "3DES", "EXP", "EXPORT", "LOW", "MEDIUM",
-    "PSK", "SRP", "DSS", "aDSS", "CAMELLIA", "SEED", "IDEA", "kRSA", "DHE", "EDH", "kEDH",
-    "kDHE", "SHA1", "SHA", "CBC", "ADH", "AECDH", "RC2", "aPSK", "kPSK", "ARIA", "CCM", "CCM8",
-    "AESCCM", "AESCCM8", "kDHEPSK", "kECDHEPSK", "kRSAPSK", "GOST", "aGOST", "kGOST", "SSLv2",
-    "TLSv1", "TLSv1.0",
+    "aNULL",
+    "eNULL",
+    "NULL",
+    "MD5",
+    "RC4",
+    "DES",
+    "3DES",
+    "EXP",
+    "EXPORT",
+    "LOW",
+    "MEDIUM",
+    "PSK",
+    "SRP",
+    "DSS",
+    "aDSS",
+    "CAMELLIA",
+    "SEED",
+    "IDEA",
+    "kRSA",
+    "DHE",
+    "EDH",
+    "kEDH",
+    "kDHE",
+    "SHA1",
+    "SHA",
+    "CBC",
+    "ADH",
+    "AECDH",
+    "RC2",
+    "aPSK",
+    "kPSK",
+    "ARIA",
+    "CCM",
+    "CCM8",
+    "AESCCM",
+    "AESCCM8",
+    "kDHEPSK",
+    "kECDHEPSK",
+    "kRSAPSK",
+    "GOST",
+    "aGOST",
+    "kGOST",
+    "SSLv2",
+    "TLSv1",
+    "TLSv1.0",
 ];
 
 fn is_alias(item: &str) -> bool {
@@ -74,16 +142,37 @@ fn is_alias(item: &str) -> bool {
         EMPTY_ALIASES.contains(&t)
             || matches!(
                 t,
-                "ALL" | "DEFAULT" | "HIGH" | "COMPLEMENTOFDEFAULT" | "AESGCM" | "AES" | "AES128"
-                    | "AES256" | "CHACHA20" | "SHA256" | "SHA384" | "ECDHE" | "EECDH" | "kEECDH"
-                    | "kECDHE" | "ECDSA" | "aECDSA" | "RSA" | "aRSA" | "TLSv1.2" | "SSLv3"
+                "ALL"
+                    | "DEFAULT"
+                    | "HIGH"
+                    | "COMPLEMENTOFDEFAULT"
+                    | "AESGCM"
+                    | "AES"
+                    | "AES128"
+                    | "AES256"
+                    | "CHACHA20"
+                    | "SHA256"
+                    | "SHA384"
+                    | "ECDHE"
+                    | "EECDH"
+                    | "kEECDH"
+                    | "kECDHE"
+                    | "ECDSA"
+                    | "aECDSA"
+                    | "RSA"
+                    | "aRSA"
+                    | "TLSv1.2"
+                    | "SSLv3"
             )
     })
 }
 
 /// An OpenSSL cipher string (`ciphers`, TLS ≤ 1.2) as rustls TLS 1.2 suites, in order.
 pub fn tls12_suites(list: &str) -> Result<Vec<SupportedCipherSuite>, String> {
-    let all: Vec<_> = table().into_iter().filter(|(_, s, _)| s.tls13().is_none()).collect();
+    let all: Vec<_> = table()
+        .into_iter()
+        .filter(|(_, s, _)| s.tls13().is_none())
+        .collect();
     let mut out: Vec<&'static str> = Vec::new();
     let mut banned: Vec<&'static str> = Vec::new();
     let mut lacking = Vec::new();
@@ -99,7 +188,9 @@ pub fn tls12_suites(list: &str) -> Result<Vec<SupportedCipherSuite>, String> {
             Some((n, _, _)) => vec![*n],
             None if is_alias(name) => all
                 .iter()
-                .filter(|(n, _, tags)| has_tags(n, tags, name) && !name.split('+').any(|t| EMPTY_ALIASES.contains(&t)))
+                .filter(|(n, _, tags)| {
+                    has_tags(n, tags, name) && !name.split('+').any(|t| EMPTY_ALIASES.contains(&t))
+                })
                 .map(|(n, _, _)| *n)
                 .collect(),
             None => {
@@ -116,7 +207,8 @@ pub fn tls12_suites(list: &str) -> Result<Vec<SupportedCipherSuite>, String> {
             }
             b'-' => out.retain(|n| !matching.contains(n)),
             b'+' => {
-                let (moved, kept): (Vec<_>, Vec<_>) = out.iter().partition(|n| matching.contains(n));
+                let (moved, kept): (Vec<_>, Vec<_>) =
+                    out.iter().partition(|n| matching.contains(n));
                 out = kept.into_iter().chain(moved).collect();
             }
             _ => {
@@ -159,7 +251,13 @@ pub fn tls13_suites(list: &str) -> Result<Vec<SupportedCipherSuite>, String> {
 
 /// The protocol versions a line allows (HAProxy's default minimum is TLSv1.2).
 pub fn versions(o: &TlsOptions) -> Result<Vec<&'static SupportedProtocolVersion>, String> {
-    let all = [TlsVersion::Ssl3, TlsVersion::Tls10, TlsVersion::Tls11, TlsVersion::Tls12, TlsVersion::Tls13];
+    let all = [
+        TlsVersion::Ssl3,
+        TlsVersion::Tls10,
+        TlsVersion::Tls11,
+        TlsVersion::Tls12,
+        TlsVersion::Tls13,
+    ];
     let wanted: Vec<TlsVersion> = match o.force {
         Some(v) => vec![v],
         None => {
@@ -194,11 +292,21 @@ pub fn provider(o: &TlsOptions) -> Result<Arc<CryptoProvider>, String> {
     let mut p = default_provider();
     let t12 = match &o.ciphers {
         Some(l) => tls12_suites(l)?,
-        None => p.cipher_suites.iter().copied().filter(|s| s.tls13().is_none()).collect(),
+        None => p
+            .cipher_suites
+            .iter()
+            .copied()
+            .filter(|s| s.tls13().is_none())
+            .collect(),
     };
     let t13 = match &o.ciphersuites {
         Some(l) => tls13_suites(l)?,
-        None => p.cipher_suites.iter().copied().filter(|s| s.tls13().is_some()).collect(),
+        None => p
+            .cipher_suites
+            .iter()
+            .copied()
+            .filter(|s| s.tls13().is_some())
+            .collect(),
     };
     if let Some(curves) = &o.curves {
         let mut groups = Vec::new();
@@ -230,10 +338,26 @@ pub fn merged(line: &TlsOptions, defaults: &TlsOptions) -> TlsOptions {
         ciphers: line.ciphers.clone().or(d.ciphers),
         ciphersuites: line.ciphersuites.clone().or(d.ciphersuites),
         curves: line.curves.clone().or(d.curves),
-        min_ver: if versions_written { line.min_ver } else { d.min_ver },
-        max_ver: if versions_written { line.max_ver } else { d.max_ver },
-        force: if versions_written { line.force } else { d.force },
-        no_versions: if versions_written { line.no_versions.clone() } else { d.no_versions },
+        min_ver: if versions_written {
+            line.min_ver
+        } else {
+            d.min_ver
+        },
+        max_ver: if versions_written {
+            line.max_ver
+        } else {
+            d.max_ver
+        },
+        force: if versions_written {
+            line.force
+        } else {
+            d.force
+        },
+        no_versions: if versions_written {
+            line.no_versions.clone()
+        } else {
+            d.no_versions
+        },
         no_tls_tickets: line.no_tls_tickets || d.no_tls_tickets,
         prefer_client_ciphers: line.prefer_client_ciphers || d.prefer_client_ciphers,
         strict_sni: line.strict_sni || d.strict_sni,
@@ -251,29 +375,60 @@ mod tests {
 
     #[test]
     fn openssl_cipher_strings_map_to_rustls_suites() {
-        let v = tls12_suites("ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256").unwrap_or_default();
-        assert_eq!(names(&v), ["ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-AES128-GCM-SHA256"]);
+        let v = tls12_suites("ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256")
+            .unwrap_or_default();
+        assert_eq!(
+            names(&v),
+            [
+                "ECDHE-RSA-AES256-GCM-SHA384",
+                "ECDHE-ECDSA-AES128-GCM-SHA256"
+            ]
+        );
         let v = tls12_suites("ECDHE+AESGCM:!aNULL:!MD5").unwrap_or_default();
         assert_eq!(v.len(), 4);
         let v = tls12_suites("HIGH:!RSA").unwrap_or_default();
-        assert!(names(&v).iter().all(|n| n.contains("ECDSA")), "{:?}", names(&v));
-        let e = tls12_suites("ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256").err().unwrap_or_default();
+        assert!(
+            names(&v).iter().all(|n| n.contains("ECDSA")),
+            "{:?}",
+            names(&v)
+        );
+        let e = tls12_suites("ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES128-GCM-SHA256")
+            .err()
+            .unwrap_or_default();
         assert!(e.contains("DHE-RSA-AES128-GCM-SHA256 not available"), "{e}");
         assert!(tls13_suites("TLS_AES_128_CCM_SHA256").is_err());
-        assert_eq!(tls13_suites("TLS_AES_256_GCM_SHA384").map(|v| v.len()), Ok(1));
+        assert_eq!(
+            tls13_suites("TLS_AES_256_GCM_SHA384").map(|v| v.len()),
+            Ok(1)
+        );
     }
 
     #[test]
     fn versions_follow_haproxy_defaults_and_refuse_what_rustls_lacks() {
         let o = TlsOptions::default();
         assert_eq!(versions(&o).map(|v| v.len()), Ok(2));
-        let o = TlsOptions { min_ver: Some(TlsVersion::Tls13), ..Default::default() };
+        let o = TlsOptions {
+            min_ver: Some(TlsVersion::Tls13),
+            ..Default::default()
+        };
         assert_eq!(versions(&o).map(|v| v.len()), Ok(1));
-        let o = TlsOptions { min_ver: Some(TlsVersion::Tls10), ..Default::default() };
-        assert!(versions(&o).err().unwrap_or_default().contains("TLSv1.0 is not available"));
-        let o = TlsOptions { no_versions: vec![TlsVersion::Tls12, TlsVersion::Tls13], ..Default::default() };
+        let o = TlsOptions {
+            min_ver: Some(TlsVersion::Tls10),
+            ..Default::default()
+        };
+        assert!(versions(&o)
+            .err()
+            .unwrap_or_default()
+            .contains("TLSv1.0 is not available"));
+        let o = TlsOptions {
+            no_versions: vec![TlsVersion::Tls12, TlsVersion::Tls13],
+            ..Default::default()
+        };
         assert!(versions(&o).is_err());
-        let o = TlsOptions { force: Some(TlsVersion::Tls12), ..Default::default() };
+        let o = TlsOptions {
+            force: Some(TlsVersion::Tls12),
+            ..Default::default()
+        };
         assert_eq!(versions(&o).map(|v| v.len()), Ok(1));
     }
 }

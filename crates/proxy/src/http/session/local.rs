@@ -69,6 +69,7 @@ impl<C: ClientStream> Session<C> {
             dst_port: self.local.port(),
             req: Some(&self.req),
             res: None,
+            tls: self.client.tls().map(|t| &**t),
         };
         let ans = applet.answer(&AppletRequest {
             method: self.req.method(),
