@@ -288,6 +288,13 @@ fn build_backend(
         let kept_any = kept.is_some();
         let server = kept.cloned().unwrap_or_else(|| Arc::new(fresh));
         server.set_observed(s.observe.is_some());
+        server.set_tls(if s.ssl {
+            let t = crate::tls::connector::build(s, &config.global.tls)
+                .map_err(|m| ProxyError::Config(format!("{}: {m}", s.span)))?;
+            Some(Arc::new(t))
+        } else {
+            None
+        });
         server.set_checked(s.check, s.rise, s.fall);
         if s.disabled && !kept_any {
             // HAProxy: `disabled` is maintenance (the stats page says MAINT; `enable server` or

@@ -106,6 +106,7 @@ pub async fn serve<C: ClientStream>(
     let (up, down, end) = match &mut server {
         ServerConn::Tcp(s) => tunnel(&mut client, b"", s, b"", &t).await,
         ServerConn::Unix(s) => tunnel(&mut client, b"", s, b"", &t).await,
+        ServerConn::Tls(s) => tunnel(&mut client, b"", &mut **s, b"", &t).await,
     };
     let term = end.termination();
     // Phase: count and log.

@@ -61,12 +61,12 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["connect", "applet", "logline", "tls::acceptor"],
     ),
     (
-        "HTTP rules; TLS settings by listening address",
-        &["http::rules", "tls"],
+        "HTTP rules; TLS to servers",
+        &["http::rules", "tls::connector"],
     ),
     (
-        "server farm (no HTTP), idle pools, the backend's HTTP policy",
-        &["pool", "farm", "http::policy"],
+        "server farm (no HTTP), idle pools, the backend's HTTP policy, TLS by listening address",
+        &["pool", "farm", "http::policy", "tls"],
     ),
     (
         "backend: farm + HTTP policy; the farm's persistence hooks and admin API",

@@ -433,6 +433,7 @@ impl<C: ClientStream> Session<C> {
             let step = match server {
                 ServerConn::Tcp(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
                 ServerConn::Unix(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
+                ServerConn::Tls(s) => self.exchange(&x, rec, &mut assigned, *s, origin).await,
             };
             match step {
                 Step::Done(next) => return next,

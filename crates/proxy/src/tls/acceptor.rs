@@ -11,7 +11,6 @@ use super::conn::TlsConn;
 use super::crtlist;
 use super::sni::SniIndex;
 use super::suites;
-use crate::stream::{ClientCert, TlsInfo};
 use fulcrum_config::model::Bind;
 use fulcrum_config::tls::{GlobalTls, TlsOptions, Verify};
 use rustls::server::danger::ClientCertVerifier;
@@ -253,36 +252,8 @@ impl TlsBind {
         let config = self.entries[idx].config.clone();
         let stream = start.into_stream(config).await?;
         let conn = stream.get_ref().1;
-        let mut info = info(conn);
+        let mut info = super::conn::info(conn);
         info.sni = conn.server_name().map(Into::into);
         Ok(TlsConn::new(stream, info))
-    }
-}
-
-/// What the handshake settled, for the fetches and logs.
-pub fn info(c: &rustls::CommonState) -> TlsInfo {
-    let suite = c.negotiated_cipher_suite();
-    TlsInfo {
-        version: match c.protocol_version() {
-            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
-            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
-            _ => "",
-        },
-        cipher: suite.map_or("", suites::openssl_name),
-        bits: suite.map_or(0, suites::bits),
-        sni: None,
-        alpn: c.alpn_protocol().map(|p| String::from_utf8_lossy(p).into()),
-        resumed: c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
-        client_cert: c
-            .peer_certificates()
-            .and_then(|v| v.first())
-            .and_then(|cert| {
-                let f = super::der::fields(cert)?;
-                Some(Box::new(ClientCert {
-                    subject: super::der::dn_text(f.subject),
-                    issuer: super::der::dn_text(f.issuer),
-                    serial: super::der::serial_hex(f.serial),
-                }))
-            }),
     }
 }

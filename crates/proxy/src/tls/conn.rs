@@ -8,7 +8,7 @@
 //! peeking the socket alone would wait forever. The halves for the tunnel share the stream
 //! through an uncontended mutex (both run in one task); the whole stream needs no lock.
 
-use crate::stream::{ClientStream, PeekRead, TlsInfo};
+use crate::stream::{ClientCert, ClientStream, PeekRead, TlsInfo};
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
@@ -48,6 +48,12 @@ impl TlsIo for tokio_rustls::client::TlsStream<TcpStream> {
     }
 }
 
+impl<S> std::fmt::Debug for TlsConn<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TlsConn({} {})", self.info.version, self.info.cipher)
+    }
+}
+
 pub struct TlsConn<S> {
     inner: Mutex<S>,
     info: Arc<TlsInfo>,
@@ -82,6 +88,14 @@ impl<S: TlsIo> TlsConn<S> {
     }
     pub fn get_ref(&mut self) -> &mut S {
         self.inner.get_mut().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An idle pooled connection is usable: nothing decrypted is waiting and the socket has
+    /// neither data (an alert, a close) nor an EOF; checked with a non-blocking peek.
+    pub fn idle_and_open(&self) -> bool {
+        let s = lock(&self.inner);
+        let mut b = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        matches!(socket2::SockRef::from(s.tcp()).peek(&mut b), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 }
 
@@ -159,5 +173,33 @@ impl<S: TlsIo> ClientStream for TlsConn<S> {
     }
     fn tls(&self) -> Option<&Arc<TlsInfo>> {
         Some(&self.info)
+    }
+}
+
+/// What the handshake settled, for the fetches and logs.
+pub fn info(c: &rustls::CommonState) -> TlsInfo {
+    let suite = c.negotiated_cipher_suite();
+    TlsInfo {
+        version: match c.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+            _ => "",
+        },
+        cipher: suite.map_or("", super::suites::openssl_name),
+        bits: suite.map_or(0, super::suites::bits),
+        sni: None,
+        alpn: c.alpn_protocol().map(|p| String::from_utf8_lossy(p).into()),
+        resumed: c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+        client_cert: c
+            .peer_certificates()
+            .and_then(|v| v.first())
+            .and_then(|cert| {
+                let f = super::der::fields(cert)?;
+                Some(Box::new(ClientCert {
+                    subject: super::der::dn_text(f.subject),
+                    issuer: super::der::dn_text(f.issuer),
+                    serial: super::der::serial_hex(f.serial),
+                }))
+            }),
     }
 }

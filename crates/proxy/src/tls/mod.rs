@@ -6,6 +6,7 @@
 pub mod acceptor;
 pub mod certs;
 pub mod conn;
+pub mod connector;
 pub mod crtlist;
 pub mod der;
 pub mod handshake;
@@ -36,8 +37,14 @@ pub fn frontend(p: &fulcrum_config::model::Proxy, config: &Config) -> Result<Fro
 /// Every TLS problem of `config` (certificates that cannot be read, settings rustls lacks),
 /// as `FILE:LINE: message`, for `fulcrum check`.
 pub fn check(config: &Config) -> Vec<String> {
-    config
+    let mut out: Vec<String> = config
         .frontends()
         .filter_map(|p| frontend(p, config).err())
-        .collect()
+        .collect();
+    for s in config.backends().flat_map(|b| &b.servers).filter(|s| s.ssl) {
+        if let Err(m) = connector::build(s, &config.global.tls) {
+            out.push(format!("{}: {m}", s.span));
+        }
+    }
+    out
 }
