@@ -20,6 +20,8 @@ pub struct Ctx<'a> {
     pub res: Option<&'a Message>,
     /// The client's TLS handshake, on a `bind ... ssl` connection.
     pub tls: Option<&'a crate::stream::TlsInfo>,
+    /// The ClientHello read without decrypting (TCP frontends that route on it).
+    pub hello: Option<&'a crate::tls::hello::Hello>,
 }
 
 #[derive(Debug)]
@@ -38,6 +40,8 @@ enum Sample {
     Ssl,
     /// `ssl_fc_sni`, `ssl_c_s_dn`, ...: read from the handshake ([`tls_value`]).
     Tls(&'static str),
+    /// `req.ssl_sni` (true) or `req.ssl_hello_type` (false): read from the ClientHello.
+    Hello(bool),
     Base,
     Query,
     /// Predefined constants and protocol tests.
@@ -114,6 +118,17 @@ pub struct Cond {
     unless: bool,
     /// Each term: negated?, and the ACL lines sharing its name (any of them matching).
     any_of: Vec<Vec<(bool, Arc<Vec<CompiledAcl>>)>>,
+}
+
+impl Cond {
+    /// Whether the condition reads the ClientHello (`req.ssl_sni`, `req.ssl_hello_type`).
+    pub fn reads_hello(&self) -> bool {
+        self.any_of
+            .iter()
+            .flatten()
+            .flat_map(|(_, acls)| acls.iter())
+            .any(|a| matches!(a.sample, Sample::Hello(_)))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +217,8 @@ pub fn compile(acl: &Acl) -> Result<CompiledAcl, AclError> {
         "dst_port" => Sample::DstPort,
         "status" => Sample::Status,
         "ssl_fc" => Sample::Ssl,
+        "req.ssl_sni" | "req_ssl_sni" => Sample::Hello(true),
+        "req.ssl_hello_type" | "req_ssl_hello_type" => Sample::Hello(false),
         n if tls_fetch(n).is_some() => Sample::Tls(tls_fetch(n).unwrap_or("ssl_fc")),
         "base" => Sample::Base,
         "query" => Sample::Query,
@@ -222,7 +239,7 @@ pub fn compile(acl: &Acl) -> Result<CompiledAcl, AclError> {
             Sample::DstPort | Sample::Status => "int",
             Sample::Ssl | Sample::Const(_) | Sample::HttpVersion(_) => "bool",
             Sample::Tls("ssl_fc_has_crt" | "ssl_c_used") => "bool",
-            Sample::Tls("ssl_c_verify") => "int",
+            Sample::Tls("ssl_c_verify") | Sample::Hello(false) => "int",
             _ => "str",
         });
     let pats: Vec<Vec<u8>> = acl
@@ -478,6 +495,20 @@ impl CompiledAcl {
             Sample::Const(b) => *b,
             Sample::HttpVersion(minor) => ctx.req.is_some_and(|r| r.minor == *minor),
             Sample::Ssl => self.match_int(i64::from(ctx.tls.is_some())),
+            Sample::Hello(sni) => match ctx.hello {
+                Some(crate::tls::hello::Hello::Complete {
+                    hello_type,
+                    sni: name,
+                }) => {
+                    if *sni {
+                        name.as_deref()
+                            .is_some_and(|n| self.match_bytes(n.as_bytes()))
+                    } else {
+                        self.match_int(i64::from(*hello_type))
+                    }
+                }
+                _ => false,
+            },
             Sample::Tls(f) => match ctx.tls.and_then(|t| tls_value(t, *f)) {
                 Some(TlsValue::Str(s)) => self.match_bytes(s.as_bytes()),
                 Some(TlsValue::Int(n)) => self.match_int(n),
@@ -572,6 +603,7 @@ mod tests {
             req: Some(m),
             res: None,
             tls: None,
+            hello: None,
         };
         c.eval(&ctx)
     }
@@ -667,6 +699,7 @@ mod tests {
             req: Some(&m),
             res: None,
             tls: None,
+            hello: None,
         };
         let c = |cd: &Condition| {
             compile_condition(cd, &acls)

@@ -57,6 +57,8 @@ pub struct Frontend {
     pub stats: Option<Arc<dyn Applet>>,
     /// TLS of its `bind ... ssl` lines, by listening address.
     pub tls: crate::tls::FrontendTls,
+    /// `tcp-request inspect-delay`, when its routing reads the ClientHello (`req.ssl_sni`).
+    pub inspect_hello: Option<std::time::Duration>,
 }
 
 impl Frontend {
@@ -429,6 +431,9 @@ pub fn build_with(
             (None, true) => Some(find(&p.name)?),
             (None, false) => None,
         };
+        let inspect_hello = p
+            .inspect_delay
+            .filter(|_| p.mode == Mode::Tcp && use_backends.iter().any(|(c, _)| c.reads_hello()));
         frontends.insert(
             p.name.clone(),
             Arc::new(Frontend {
@@ -463,6 +468,7 @@ pub fn build_with(
                     .map(u64::from),
                 stats: cx.stats(p)?,
                 tls: crate::tls::frontend(p, config).map_err(ProxyError::Config)?,
+                inspect_hello,
             }),
         );
     }

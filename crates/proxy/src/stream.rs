@@ -33,6 +33,12 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// Waits until at least one byte can be read (0: the peer closed).
     fn peek_byte(&mut self) -> impl Future<Output = io::Result<usize>> + Send;
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>);
+    /// Copies what the client sent so far into `buf` without consuming it, waiting for at
+    /// least one byte (0: closed). Plain streams only: a TLS client has nothing to inspect.
+    fn peek_into(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> + Send {
+        let _ = buf;
+        async { Ok(0) }
+    }
     /// What the TLS handshake settled, on a TLS connection (the `ssl_fc*`/`ssl_c_*` fetches).
     fn tls(&self) -> Option<&std::sync::Arc<TlsInfo>> {
         None
@@ -70,6 +76,9 @@ impl ClientStream for TcpStream {
     const UNIX: bool = false;
     type Read<'a> = tcp::ReadHalf<'a>;
     type Write<'a> = tcp::WriteHalf<'a>;
+    async fn peek_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.peek(buf).await
+    }
     async fn peek_byte(&mut self) -> io::Result<usize> {
         self.peek(&mut [0u8; 1]).await
     }

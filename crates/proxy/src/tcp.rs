@@ -40,6 +40,11 @@ pub async fn serve<C: ClientStream>(
     let accepted = Instant::now();
     let accept_wall = SystemTime::now();
     let src = crate::net::canonical(peer.ip());
+    // Phase: inspect (TLS passthrough routing on the ClientHello, within inspect-delay).
+    let hello = match fe.inspect_hello {
+        Some(delay) => Some(crate::tls::inspect::read(&mut client, delay).await),
+        None => None,
+    };
     // Phase: route.
     let ctx = Ctx {
         src,
@@ -47,6 +52,7 @@ pub async fn serve<C: ClientStream>(
         req: None,
         res: None,
         tls: client.tls().map(|t| &**t),
+        hello: hello.as_ref(),
     };
     let log = |d: Done<'_>| log_tcp(&fe, peer, local, accept_wall, accepted.elapsed(), &d);
     let Some(be) = crate::route::backend_for(&fe, &ctx) else {

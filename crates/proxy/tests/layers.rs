@@ -33,6 +33,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::der",
             "tls::sni",
             "tls::suites",
+            "tls::hello",
         ],
     ),
     (
@@ -54,6 +55,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::certs",
             "tls::crtlist",
             "tls::conn",
+            "tls::inspect",
         ],
     ),
     (

@@ -196,6 +196,7 @@ pub fn apply(
                 req: Some(req),
                 res: res.as_deref(),
                 tls: env.tls.as_deref(),
+                hello: None,
             };
             if !c.eval(&ctx) {
                 continue;

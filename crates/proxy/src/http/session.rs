@@ -270,6 +270,7 @@ impl<C: ClientStream> Session<C> {
                 req: Some(&self.req),
                 res: None,
                 tls: self.client.tls().map(|t| &**t),
+                hello: None,
             };
             crate::route::backend_for(&fe, &ctx)
         };

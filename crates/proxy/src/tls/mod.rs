@@ -10,6 +10,8 @@ pub mod connector;
 pub mod crtlist;
 pub mod der;
 pub mod handshake;
+pub mod hello;
+pub mod inspect;
 pub mod sni;
 pub mod suites;
 

@@ -70,6 +70,7 @@ impl<C: ClientStream> Session<C> {
             req: Some(&self.req),
             res: None,
             tls: self.client.tls().map(|t| &**t),
+            hello: None,
         };
         let ans = applet.answer(&AppletRequest {
             method: self.req.method(),
