@@ -509,7 +509,7 @@ impl CompiledAcl {
                 }
                 _ => false,
             },
-            Sample::Tls(f) => match ctx.tls.and_then(|t| tls_value(t, *f)) {
+            Sample::Tls(f) => match ctx.tls.and_then(|t| tls_value(t, f)) {
                 Some(TlsValue::Str(s)) => self.match_bytes(s.as_bytes()),
                 Some(TlsValue::Int(n)) => self.match_int(n),
                 None => false,
