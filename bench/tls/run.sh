@@ -48,8 +48,10 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "pinning: proxy on CPU $PROXY_CPU, client on CPU $LOAD_CPU ($(nproc) CPUs); $(haproxy -v | head -1)" >&2
 
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-echo "building fulcrum (release)" >&2
-(cd "$ROOT" && cargo build --release -q -p fulcrum)
+if [ -z "${NOBUILD:-}" ]; then   # NOBUILD=1: use the release binary already built
+  echo "building fulcrum (release)" >&2
+  (cd "$ROOT" && cargo build --release -q -p fulcrum)
+fi
 FULCRUM="$TARGET/release/fulcrum"
 
 # Certificates (self-signed: wrk and s_time do not verify).
