@@ -11,6 +11,7 @@ pub mod haproxy;
 pub mod keepalived;
 pub mod model;
 pub mod model_checks;
+pub mod tls;
 pub mod units;
 pub mod validate;
 

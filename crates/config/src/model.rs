@@ -132,6 +132,8 @@ pub struct Global {
     pub spread_checks: u32,
     /// `localpeer NAME`: this process's name in `peers` sections (default: the host name).
     pub localpeer: Option<String>,
+    /// `crt-base`, `ca-base`, `ssl-default-*`, `tune.ssl.*`.
+    pub tls: crate::tls::GlobalTls,
 }
 
 impl Default for Global {
@@ -154,6 +156,7 @@ impl Default for Global {
             tune_maxrewrite: 1024,
             spread_checks: 0,
             localpeer: None,
+            tls: Default::default(),
         }
     }
 }
@@ -272,6 +275,9 @@ pub struct Proxy {
     /// `source ADDR[:PORT]`: the local address connections to this proxy's servers (and their
     /// health checks) are bound to, unless a server sets its own.
     pub source: Option<SocketAddr>,
+    /// `tcp-request inspect-delay TIME`: how long a TCP frontend waits for the client's first
+    /// bytes when its routing reads them (`req.ssl_sni`, `req.ssl_hello_type`).
+    pub inspect_delay: Option<Duration>,
 }
 
 impl Proxy {
@@ -301,8 +307,8 @@ pub struct Bind {
     pub v4v6: bool,
     pub v6only: bool,
     pub ssl: bool,
-    pub crt: Vec<String>,
-    pub alpn: Option<String>,
+    /// TLS options of the line (`crt`, `alpn`, `verify`, ...), as written.
+    pub tls: crate::tls::TlsOptions,
     pub name: Option<String>,
     /// `accept-proxy`
     pub accept_proxy: bool,
@@ -458,6 +464,10 @@ pub struct Server {
     pub agent: Agent,
     /// `source ADDR[:PORT]` on the server line (port 0: any); see [`Proxy::server_source`].
     pub source: Option<SocketAddr>,
+    /// `ssl`: connections to the server are TLS (`no-ssl` clears it).
+    pub ssl: bool,
+    /// TLS options of the line (`verify`, `ca-file`, `sni`, `alpn`, ...), as written.
+    pub tls: crate::tls::TlsOptions,
 }
 
 /// `ADDRESS[:PORT]` of a server. `host` is an IP or a name resolved when the proxy starts.

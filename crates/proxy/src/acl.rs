@@ -22,6 +22,22 @@ pub struct Cond {
     any_of: Vec<Vec<(bool, Arc<Vec<SampleAcl>>)>>,
 }
 
+impl Cond {
+    /// Whether the condition reads the ClientHello (`req.ssl_sni`, `req.ssl_hello_type`).
+    pub fn reads_hello(&self) -> bool {
+        self.any_of
+            .iter()
+            .flatten()
+            .flat_map(|(_, acls)| acls.iter())
+            .any(|a| {
+                matches!(
+                    a.expr.fetch.kw.name,
+                    "req.ssl_sni" | "req_ssl_sni" | "req.ssl_hello_type" | "req_ssl_hello_type"
+                )
+            })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct AclError(pub String);

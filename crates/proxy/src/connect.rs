@@ -24,6 +24,8 @@ use tokio::net::{TcpSocket, TcpStream, UnixStream};
 pub enum ServerConn {
     Tcp(TcpStream),
     Unix(UnixStream),
+    /// `server ... ssl` (boxed: the TLS state is large, plain connections stay small).
+    Tls(Box<crate::tls::conn::TlsConn<tokio_rustls::client::TlsStream<TcpStream>>>),
 }
 
 /// A server stream as the sessions use it (the same operations as a client's).
@@ -43,6 +45,12 @@ impl ServerStream for UnixStream {
     }
 }
 
+impl ServerStream for crate::tls::conn::TlsConn<tokio_rustls::client::TlsStream<TcpStream>> {
+    fn into_conn(self) -> ServerConn {
+        ServerConn::Tls(Box::new(self))
+    }
+}
+
 impl ServerConn {
     /// Whether an idle connection is still open: a non-blocking read would block (no EOF, no
     /// unexpected data).
@@ -51,6 +59,8 @@ impl ServerConn {
         let r = match self {
             ServerConn::Tcp(s) => s.try_read(&mut b),
             ServerConn::Unix(s) => s.try_read(&mut b),
+            // Peek, not read: a byte taken from under rustls would break the stream.
+            ServerConn::Tls(s) => return s.idle_and_open(),
         };
         matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }

@@ -415,7 +415,14 @@ impl<P> Farm<P> {
         server: &ServerRt,
         dst_port: u16,
     ) -> Result<ServerConn, ConnectFailure> {
-        let open = crate::connect::open(&server.target, server.source, dst_port);
+        let open = async {
+            let c = crate::connect::open(&server.target, server.source, dst_port).await?;
+            match server.tls() {
+                // `server ... ssl`: the handshake counts within `timeout connect`.
+                Some(tls) => crate::tls::connector::wrap(c, &tls).await,
+                None => Ok(c),
+            }
+        };
         let r = match self.timeouts.connect {
             Some(t) => tokio::time::timeout(t, open).await.map_err(|_| true),
             None => Ok(open.await),

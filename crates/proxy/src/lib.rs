@@ -3,10 +3,10 @@
 //! Entry points used by the binary's supervisor: `start` builds the run-time state from the
 //! model and opens every `bind`; the handle applies reloads and stops gracefully.
 //! Layout, bottom to top (a module only uses lower ones; `tests/layers.rs` keeps it so):
-//! leaves (`termination`, `counters`, `addr`, `stream`, `clock`, `error`, `balance/`,
+//! leaves (`termination`, `tls/` pure parts (`der`, `sni`, `crtlist`, `suites`), `counters`, `addr`, `stream`, `clock`, `error`, `balance/`,
 //! `persist/`) → `record`, `server`, `bind`, `acl`, `http/` framing, `tunnel` → `connect`,
 //! `applet` (what admin pages implement; they live in `fulcrum-stats`), `logline` →
-//! `http/rules` → `farm` (servers, selection, queue, retries; no HTTP) and `http/policy` →
+//! `http/rules`, `tls/` (certificates, acceptor, connections) → `farm` (servers, selection, queue, retries; no HTTP) and `http/policy` →
 //! `backend` (= `Farm<HttpPolicy>`) → `state` (the compiled generation) → `route` → `tcp` →
 //! `http/session` (named phases) → `listener` → `runtime`.
 
@@ -47,6 +47,7 @@ pub mod stream;
 pub mod tcp;
 pub mod tcp_rules;
 pub mod termination;
+pub mod tls;
 pub mod track;
 pub mod tunnel;
 pub mod vars;

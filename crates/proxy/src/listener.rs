@@ -27,12 +27,22 @@ use tokio::sync::{watch, Semaphore};
 /// The frontend a listening address currently serves; swapped in place on reload.
 pub struct Slot {
     current: RwLock<Arc<Frontend>>,
+    /// The listening address (which bind's TLS settings apply, if any).
+    key: Option<crate::addr::ListenKey>,
 }
 
 impl Slot {
     pub fn new(fe: Arc<Frontend>) -> Self {
         Slot {
             current: RwLock::new(fe),
+            key: None,
+        }
+    }
+    /// A slot for listening address `key`.
+    pub fn keyed(fe: Arc<Frontend>, key: crate::addr::ListenKey) -> Self {
+        Slot {
+            current: RwLock::new(fe),
+            key: Some(key),
         }
     }
     pub fn get(&self) -> Arc<Frontend> {
@@ -202,17 +212,34 @@ pub async fn accept_loop(
         let stop = stop.clone();
         match conn {
             Conn::Tcp(sock, peer, local) => match connection_rules(&fe, peer, local) {
-                (Verdict::Accept, track) => spawn_session(
-                    fe,
-                    sock,
-                    peer,
-                    local,
-                    stop,
-                    counted,
-                    permits,
-                    track,
-                    accept_proxy,
-                ),
+                (Verdict::Accept, track) => {
+                    match slot.key.as_ref().and_then(|k| fe.tls_for(k)).cloned() {
+                        Some(tls) => crate::tls::handshake::spawn(
+                            fe,
+                            tls,
+                            sock,
+                            peer,
+                            local,
+                            accept_proxy,
+                            move |fe, c, peer, local| {
+                                spawn_session(
+                                    fe, c, peer, local, stop, counted, permits, track, false,
+                                )
+                            },
+                        ),
+                        None => spawn_session(
+                            fe,
+                            sock,
+                            peer,
+                            local,
+                            stop,
+                            counted,
+                            permits,
+                            track,
+                            accept_proxy,
+                        ),
+                    }
+                }
                 (Verdict::Reject, _) => drop(sock),
                 (Verdict::SilentDrop, _) => crate::tcp_rules::silence(&sock),
             },

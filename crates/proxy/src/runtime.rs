@@ -308,7 +308,7 @@ impl Runtime {
                 std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(s)),
             )],
         };
-        let slot = Arc::new(Slot::new(fe));
+        let slot = Arc::new(Slot::keyed(fe, w.key.clone()));
         let (close, close_rx) = watch::channel(false);
         // More sockets than workers (received from a predecessor with more threads): every
         // socket is accepted on, some workers take two.

@@ -161,6 +161,22 @@ pub struct ServerRt {
     pub counters: std::sync::Arc<Counters>,
     /// The state version of the backend this server is in (bumped on every change).
     owner: Mutex<Option<std::sync::Arc<AtomicU64>>>,
+    /// `ssl`: how connections to it are wrapped in TLS (replaced at every reload, so new
+    /// CA files and certificates apply to new connections of a kept server).
+    tls: std::sync::RwLock<Option<std::sync::Arc<ServerTls>>>,
+}
+
+/// `server ... ssl`: the rustls client settings for one server (built by `tls::connector`).
+pub struct ServerTls {
+    pub config: std::sync::Arc<rustls::ClientConfig>,
+    /// The name sent as SNI (when `sni` is set) and checked in the certificate.
+    pub name: rustls::pki_types::ServerName<'static>,
+}
+
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ServerTls({:?})", self.name)
+    }
 }
 
 impl ServerRt {
@@ -198,10 +214,26 @@ impl ServerRt {
             check: Mutex::new(CheckInfo::default()),
             counters: std::sync::Arc::new(Counters::new()),
             owner: Mutex::new(None),
+            tls: std::sync::RwLock::new(None),
         }
     }
 
     /// Sets the `source` address (before the server is shared).
+    /// The TLS settings of connections to this server (`None`: plain).
+    pub fn tls(&self) -> Option<std::sync::Arc<ServerTls>> {
+        match self.tls.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub fn set_tls(&self, tls: Option<std::sync::Arc<ServerTls>>) {
+        match self.tls.write() {
+            Ok(mut g) => *g = tls,
+            Err(p) => *p.into_inner() = tls,
+        }
+    }
+
     pub fn with_source(mut self, source: Option<SocketAddr>) -> Self {
         self.source = source;
         self

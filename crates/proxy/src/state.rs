@@ -104,6 +104,20 @@ pub struct Frontend {
     pub slim: Option<u64>,
     /// `stats ...` of this frontend/listen, when enabled: the stats page applet.
     pub stats: Option<Arc<dyn Applet>>,
+    /// TLS of its `bind ... ssl` lines, by listening address.
+    pub tls: crate::tls::FrontendTls,
+    /// `tcp-request inspect-delay`, when its routing reads the ClientHello (`req.ssl_sni`).
+    pub inspect_hello: Option<std::time::Duration>,
+}
+
+impl Frontend {
+    /// The TLS settings of the bind behind listening address `key`, if it has `ssl`.
+    pub fn tls_for(
+        &self,
+        key: &crate::addr::ListenKey,
+    ) -> Option<&Arc<crate::tls::acceptor::TlsBind>> {
+        self.tls.iter().find(|(k, _)| k == key).map(|(_, t)| t)
+    }
 }
 
 pub struct Generation {
@@ -338,6 +352,13 @@ fn build_backend(
         let kept_any = kept.is_some();
         let server = kept.cloned().unwrap_or_else(|| Arc::new(fresh));
         server.set_observed(s.observe.is_some());
+        server.set_tls(if s.ssl {
+            let t = crate::tls::connector::build(s, &config.global.tls)
+                .map_err(|m| ProxyError::Config(format!("{}: {m}", s.span)))?;
+            Some(Arc::new(t))
+        } else {
+            None
+        });
         server.set_checked(s.check, s.rise, s.fall);
         if s.disabled && !kept_any {
             // HAProxy: `disabled` is maintenance (the stats page says MAINT; `enable server` or
@@ -536,6 +557,9 @@ pub fn build_with(
             (None, true) => Some(find(&p.name)?),
             (None, false) => None,
         };
+        let inspect_hello = p
+            .inspect_delay
+            .filter(|_| p.mode == Mode::Tcp && use_backends.iter().any(|(c, _)| c.reads_hello()));
         frontends.insert(
             p.name.clone(),
             Arc::new(Frontend {
@@ -605,6 +629,8 @@ pub fn build_with(
                     .filter(|m| *m > 0)
                     .map(u64::from),
                 stats: cx.stats(p)?,
+                tls: crate::tls::frontend(p, config).map_err(ProxyError::Config)?,
+                inspect_hello,
             }),
         );
     }

@@ -5,7 +5,8 @@
 //! The sessions are generic over [`ClientStream`], so each kind is compiled on its own and the
 //! TCP path stays exactly what it was (no boxing, no dynamic dispatch per read). `peek` waits
 //! for data without taking a buffer, so idle connections hold no memory; tokio offers it on
-//! TCP only, the unix one is `recv(MSG_PEEK)` through socket2.
+//! TCP only, the unix one is `recv(MSG_PEEK)` through socket2. A TLS client is `tls::conn`'s
+//! `TlsConn`, which also answers [`ClientStream::tls`].
 
 use std::future::Future;
 use std::io;
@@ -30,15 +31,55 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     type Read<'a>: PeekRead + 'a;
     type Write<'a>: AsyncWrite + Unpin + Send + 'a;
     /// Waits until at least one byte can be read (0: the peer closed).
-    fn peek_byte(&self) -> impl Future<Output = io::Result<usize>> + Send;
+    fn peek_byte(&mut self) -> impl Future<Output = io::Result<usize>> + Send;
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>);
+    /// Copies what the client sent so far into `buf` without consuming it, waiting for at
+    /// least one byte (0: closed). Plain streams only: a TLS client has nothing to inspect.
+    fn peek_into(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> + Send {
+        let _ = buf;
+        async { Ok(0) }
+    }
+    /// What the TLS handshake settled, on a TLS connection (the `ssl_fc*`/`ssl_c_*` fetches).
+    fn tls(&self) -> Option<&std::sync::Arc<TlsInfo>> {
+        None
+    }
+}
+
+/// What a client's TLS handshake settled, as HAProxy's `ssl_fc*`/`ssl_c_*` fetches show it.
+#[derive(Debug, Clone, Default)]
+pub struct TlsInfo {
+    /// `TLSv1.2`, `TLSv1.3` (`ssl_fc_protocol`, `%sslv`).
+    pub version: &'static str,
+    /// OpenSSL's name of the suite, e.g. `TLS_AES_128_GCM_SHA256` (`ssl_fc_cipher`, `%sslc`).
+    pub cipher: &'static str,
+    /// Secret bits of the suite's cipher (`ssl_fc_use_keysize`).
+    pub bits: u32,
+    pub sni: Option<Box<str>>,
+    pub alpn: Option<Box<str>>,
+    /// The session was resumed (`ssl_fc_is_resumed`).
+    pub resumed: bool,
+    /// The client's certificate, when it sent one (verified: rustls refuses the handshake
+    /// otherwise, so `ssl_c_verify` is 0).
+    pub client_cert: Option<Box<ClientCert>>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ClientCert {
+    /// `/C=FR/CN=name` (`ssl_c_s_dn`, `ssl_c_i_dn`).
+    pub subject: String,
+    pub issuer: String,
+    /// Upper-case hex (`ssl_c_serial`).
+    pub serial: String,
 }
 
 impl ClientStream for TcpStream {
     const UNIX: bool = false;
     type Read<'a> = tcp::ReadHalf<'a>;
     type Write<'a> = tcp::WriteHalf<'a>;
-    async fn peek_byte(&self) -> io::Result<usize> {
+    async fn peek_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.peek(buf).await
+    }
+    async fn peek_byte(&mut self) -> io::Result<usize> {
         self.peek(&mut [0u8; 1]).await
     }
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
@@ -64,7 +105,7 @@ impl ClientStream for UnixStream {
     const UNIX: bool = true;
     type Read<'a> = unix::ReadHalf<'a>;
     type Write<'a> = unix::WriteHalf<'a>;
-    async fn peek_byte(&self) -> io::Result<usize> {
+    async fn peek_byte(&mut self) -> io::Result<usize> {
         unix_peek(self).await
     }
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {

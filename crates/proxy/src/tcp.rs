@@ -57,9 +57,17 @@ pub async fn serve<C: ClientStream>(
     let accepted = Instant::now();
     let accept_wall = SystemTime::now();
     let src = crate::net::canonical(peer.ip());
+    // Phase: inspect (TLS passthrough routing on the ClientHello, within inspect-delay).
+    let hello = match fe.inspect_hello {
+        Some(delay) => Some(crate::tls::inspect::read(&mut client, delay).await),
+        None => None,
+    };
     // Phase: route.
     let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
-    let ctx = Ctx::new(peer, local, None, None).with_counters(counters);
+    let ctx = Ctx::new(peer, local, None, None)
+        .with_counters(counters)
+        .with_tls(client.tls().map(|t| &**t))
+        .with_hello(hello.as_ref());
     let log = |d: Done<'_>| log_tcp(&fe, peer, local, accept_wall, accepted.elapsed(), &d);
     // Phase: `tcp-request content` rules (the frontend's, then the backend's once routed).
     if crate::tcp_rules::content(&fe.tcp_content, &ctx, &client, false) {
@@ -131,6 +139,9 @@ pub async fn serve<C: ClientStream>(
             ServerConn::Unix(s) => {
                 crate::opening::open(&mut client, s, &pre, kept, cap, idle).await
             }
+            ServerConn::Tls(s) => {
+                crate::opening::open(&mut client, &mut **s, &pre, kept, cap, idle).await
+            }
         };
         let failed = match o {
             Opening::Committed { sent } => break (assigned, server, sent),
@@ -176,6 +187,7 @@ pub async fn serve<C: ClientStream>(
     let (up, down, end) = match &mut server {
         ServerConn::Tcp(s) => tunnel(&mut client, b"", s, b"", &t).await,
         ServerConn::Unix(s) => tunnel(&mut client, b"", s, b"", &t).await,
+        ServerConn::Tls(s) => tunnel(&mut client, b"", &mut **s, b"", &t).await,
     };
     let up = up + sent;
     let term = end.termination();

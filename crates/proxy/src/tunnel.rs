@@ -85,7 +85,7 @@ async fn pump<R: PeekRead, W: AsyncWrite + Unpin>(
 ) -> (u64, Result<(), TunnelEnd>) {
     let mut total = 0u64;
     if !pending.is_empty() {
-        if w.write_all(pending).await.is_err() {
+        if w.write_all(pending).await.is_err() || w.flush().await.is_err() {
             return (0, Err(TunnelEnd::Error(from.other())));
         }
         total += pending.len() as u64;
@@ -105,7 +105,8 @@ async fn pump<R: PeekRead, W: AsyncWrite + Unpin>(
                 return (total, Ok(()));
             }
             Ok(n) => {
-                if w.write_all(&buf[..n]).await.is_err() {
+                // Flushed: a TLS stream holds encrypted bytes until flushed (no-op on TCP).
+                if w.write_all(&buf[..n]).await.is_err() || w.flush().await.is_err() {
                     return (total, Err(TunnelEnd::Error(from.other())));
                 }
                 total += n as u64;

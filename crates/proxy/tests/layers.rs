@@ -32,6 +32,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "termination",
             // PROXY protocol v1/v2 parser and encoder (sans-IO).
             "proxy_protocol",
+            "tls::der",
+            "tls::sni",
+            "tls::suites",
+            "tls::hello",
         ],
     ),
     ("stick counters at run time", &["track"]),
@@ -59,6 +63,11 @@ const LAYERS: &[(&str, &[&str])] = &[
             "opening",
             // Reading a PROXY header off an accepted connection (`accept-proxy`).
             "accept_proxy",
+            // TLS: certificate files, crt-lists, the connection type, the acceptor.
+            "tls::certs",
+            "tls::crtlist",
+            "tls::conn",
+            "tls::inspect",
         ],
     ),
     (
@@ -67,15 +76,19 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "server connections, applets, log lines",
-        &["connect", "applet", "logline", "tcp_rules"],
+        &["connect", "applet", "logline", "tcp_rules", "tls::acceptor"],
     ),
     (
         "HTTP rules, log-format lines",
         &["http::rules", "log_format"],
     ),
     (
-        "server farm (no HTTP), idle pools, the backend's HTTP policy",
-        &["pool", "farm", "http::policy"],
+        "HTTP rules; TLS to servers",
+        &["http::rules", "tls::connector"],
+    ),
+    (
+        "server farm (no HTTP), idle pools, the backend's HTTP policy, TLS by listening address",
+        &["pool", "farm", "http::policy", "tls"],
     ),
     (
         "backend: farm + HTTP policy; the farm's persistence hooks and admin API",
@@ -85,7 +98,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "compiled configuration, HTTP persistence",
         &["state", "http::persist"],
     ),
-    ("routing", &["route"]),
+    ("routing, TLS handshakes", &["route", "tls::handshake"]),
     ("TCP sessions", &["tcp"]),
     ("HTTP sessions", &["http::session"]),
     ("accepting connections", &["listener"]),

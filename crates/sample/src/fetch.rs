@@ -121,6 +121,9 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("ssl_fc_cipher", [], 0, Str, Connection),
     kw!("ssl_fc_alpn", [], 0, Str, Connection),
     kw!("ssl_fc_has_crt", [], 0, Bool, Connection),
+    kw!("ssl_fc_has_sni", [], 0, Bool, Connection),
+    kw!("ssl_fc_is_resumed", [], 0, Bool, Connection),
+    kw!("ssl_fc_use_keysize", [], 0, Sint, Connection),
     kw!("ssl_c_used", [], 0, Bool, Connection),
     kw!("ssl_c_verify", [], 0, Sint, Connection),
     kw!("ssl_c_s_dn", [S], 0, Str, Connection),
@@ -171,6 +174,7 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("req.ssl_sni", [], 0, Str, Request),
     kw!("req.ssl_hello_type", [], 0, Sint, Request),
     kw!("req_ssl_sni", [], 0, Str, Request),
+    kw!("req_ssl_hello_type", [], 0, Sint, Request),
     // response
     kw!("status", [], 0, Sint, Response),
     kw!("res.hdr", [S, I], 0, Str, Response),

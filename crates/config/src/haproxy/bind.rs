@@ -6,6 +6,7 @@
 //! Datagram and QUIC families (`udp@`, `quic4@`, ...) are refused: a bind serves streams.
 
 use super::line::{number, Line};
+use super::ssl;
 use crate::diagnostics::Diagnostics;
 use crate::model::{Bind, BindAddress};
 use std::net::IpAddr;
@@ -30,29 +31,6 @@ const IGNORED: &[(&str, usize)] = &[
     ("quic-force-retry", 0),
 ];
 
-/// TLS options: parsed so the error names TLS, not an unknown keyword.
-const TLS_OPTIONS: &[(&str, usize)] = &[
-    ("crt-list", 1),
-    ("ca-file", 1),
-    ("verify", 1),
-    ("ciphers", 1),
-    ("ciphersuites", 1),
-    ("npn", 1),
-    ("strict-sni", 0),
-    ("no-sslv3", 0),
-    ("no-tlsv10", 0),
-    ("no-tlsv11", 0),
-    ("no-tlsv12", 0),
-    ("no-tlsv13", 0),
-    ("ssl-min-ver", 1),
-    ("ssl-max-ver", 1),
-    ("curves", 1),
-    ("ecdhe", 1),
-    ("crl-file", 1),
-    ("no-tls-tickets", 0),
-    ("prefer-client-ciphers", 0),
-];
-
 pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, String> {
     let spec = line.address(1, "an address such as ':80' or '10.0.0.1:443'")?;
     let mut binds = Vec::new();
@@ -68,8 +46,7 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
             v4v6: false,
             v6only: false,
             ssl: false,
-            crt: Vec::new(),
-            alpn: None,
+            tls: Default::default(),
             name: None,
             accept_proxy: false,
             mode: None,
@@ -81,7 +58,8 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
         });
     }
     let mut i = 2;
-    let mut tls_options = Vec::new();
+    let mut tls_options: Vec<&str> = Vec::new();
+    let mut tls_warnings = Vec::new();
     while let Some(opt) = line.arg(i) {
         let mut consumed = 1;
         for b in binds.iter_mut() {
@@ -92,18 +70,6 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
                 "v6only" => b.v6only = true,
                 "ssl" => b.ssl = true,
                 "accept-proxy" => b.accept_proxy = true,
-                "crt" => {
-                    b.crt
-                        .push(line.need(i + 1, "a certificate file")?.to_string());
-                    consumed = 2;
-                }
-                "alpn" => {
-                    b.alpn = Some(
-                        line.need(i + 1, "a protocol list such as h2,http/1.1")?
-                            .to_string(),
-                    );
-                    consumed = 2;
-                }
                 "name" => {
                     b.name = Some(line.need(i + 1, "a name")?.to_string());
                     consumed = 2;
@@ -147,11 +113,11 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
                             line.need(i + k, &format!("a value after '{opt}'"))?;
                         }
                         consumed = 1 + n;
-                    } else if let Some((_, n)) = TLS_OPTIONS.iter().find(|(k, _)| *k == opt) {
-                        for k in 1..=*n {
-                            line.need(i + k, &format!("a value after '{opt}'"))?;
-                        }
-                        consumed = 1 + n;
+                    } else if let Some(n) =
+                        ssl::option(line, i, ssl::Side::Bind, &mut b.tls, &mut tls_warnings)?
+                    {
+                        consumed = n;
+                        tls_options.push(opt);
                     } else {
                         return Err(format!(
                             "unknown bind option '{opt}' (expected transparent, freebind, v4v6, v6only, ssl, crt, alpn, name, accept-proxy, ...)"
@@ -166,17 +132,22 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
                 format!("bind option '{opt}' is not supported by fulcrum yet and is ignored"),
             );
         }
-        if TLS_OPTIONS.iter().any(|(k, _)| *k == opt) || matches!(opt, "crt" | "alpn") {
-            tls_options.push(opt);
-        }
         i += consumed;
     }
-    if binds.iter().any(|b| b.ssl) {
-        return Err(
-            "TLS termination ('ssl' on a bind line) is not supported by fulcrum yet".into(),
-        );
+    tls_warnings.dedup();
+    for w in tls_warnings {
+        diags.warning(&line.span, w);
     }
-    if let Some(opt) = tls_options.first() {
+    if binds.iter().any(|b| b.ssl) {
+        if binds
+            .iter()
+            .any(|b| b.tls.crt.is_empty() && b.tls.crt_list.is_empty())
+        {
+            return Err(
+                "'ssl' on a bind needs a certificate: add 'crt FILE|DIR' or 'crt-list FILE'".into(),
+            );
+        }
+    } else if let Some(opt) = tls_options.first() {
         diags.warning(
             &line.span,
             format!("bind option '{opt}' only applies with 'ssl'; ignored"),

@@ -8,14 +8,6 @@ use crate::units;
 
 /// Real HAProxy global keywords fulcrum reads but does not act on (yet): accepted with a warning.
 const IGNORED: &[&str] = &[
-    "ca-base",
-    "crt-base",
-    "ssl-default-bind-ciphers",
-    "ssl-default-bind-ciphersuites",
-    "ssl-default-bind-options",
-    "ssl-default-server-ciphers",
-    "ssl-default-server-ciphersuites",
-    "ssl-default-server-options",
     "tune.ssl.default-dh-param",
     "ssl-dh-param-file",
     "ulimit-n",
@@ -28,8 +20,6 @@ const IGNORED: &[&str] = &[
     "hard-stop-after",
     "nbproc",
     "cpu-map",
-    "tune.ssl.cachesize",
-    "tune.ssl.lifetime",
     "tune.http.logurilen",
     "tune.h2.initial-window-size",
     "tune.maxaccept",
@@ -57,7 +47,6 @@ const IGNORED: &[&str] = &[
     "maxpipes",
     "external-check",
     "unix-bind",
-    "ssl-server-verify",
     "tune.http.maxhdr",
 ];
 
@@ -133,6 +122,9 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
         }
         "spread-checks" => {
             g.spread_checks = number_in(line.need(1, "a percentage")?, "spread-checks", 0, 50)?
+        }
+        _ if super::ssl_global::is_keyword(kw) => {
+            super::ssl_global::apply(&mut g.tls, line, diags)?
         }
         "debug" => diags.warning(
             &line.span,

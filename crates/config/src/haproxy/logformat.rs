@@ -44,6 +44,19 @@ pub const HTTP_FETCHES: &[&str] = &[
     "res.ver",
     "status",
     "ssl_fc",
+    "ssl_fc_sni",
+    "ssl_fc_has_sni",
+    "ssl_fc_protocol",
+    "ssl_fc_cipher",
+    "ssl_fc_alpn",
+    "ssl_fc_has_crt",
+    "ssl_fc_is_resumed",
+    "ssl_fc_use_keysize",
+    "ssl_c_used",
+    "ssl_c_verify",
+    "ssl_c_s_dn",
+    "ssl_c_i_dn",
+    "ssl_c_serial",
 ];
 
 /// The process-level fetches the sample crate answers itself.
@@ -69,7 +82,7 @@ const PROCESS_FETCHES: &[&str] = &[
 
 /// The `%` variables the HTTP data plane writes in rule values.
 pub const HTTP_VARS: &[&str] = &[
-    "ci", "cp", "fi", "fp", "ST", "HM", "HU", "HP", "HQ", "HV", "r",
+    "ci", "cp", "fi", "fp", "ST", "HM", "HU", "HP", "HQ", "HV", "r", "sslv", "sslc",
 ];
 
 /// Whether the data plane answers fetch `name` (the sample crate answers the process-level

@@ -23,6 +23,8 @@ mod proxy;
 mod rules;
 mod server;
 mod source;
+pub mod ssl;
+mod ssl_global;
 mod suggest;
 mod tcp_check;
 mod tcp_rules;

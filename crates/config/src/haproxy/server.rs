@@ -42,6 +42,8 @@ pub fn default_server() -> Server {
         check_send_proxy: false,
         agent: Default::default(),
         source: None,
+        ssl: false,
+        tls: Default::default(),
     }
 }
 
@@ -262,8 +264,21 @@ fn apply_options<'a>(
                             }
                             consumed = 1 + n;
                             diags.warning(&line.span, format!("server option '{opt}' is not supported by fulcrum yet and is ignored"));
+                        } else if opt == "ssl" {
+                            s.ssl = true;
+                        } else if opt == "no-ssl" {
+                            s.ssl = false;
+                        } else if let Some(n) = {
+                            let mut warn = Vec::new();
+                            let r = super::ssl::option(line, i, super::ssl::Side::Server, &mut s.tls, &mut warn)?;
+                            for w in warn {
+                                diags.warning(&line.span, w);
+                            }
+                            r
+                        } {
+                            consumed = n;
                         } else if let Some((_, n)) = TLS.iter().find(|(k, _)| *k == opt) {
-                            if matches!(opt, "ssl" | "check-ssl") {
+                            if matches!(opt, "check-ssl") {
                                 return Err(format!("TLS to servers ('{opt}') is not supported by fulcrum yet"));
                             }
                             for k in 1..=*n {

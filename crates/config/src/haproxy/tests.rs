@@ -207,7 +207,27 @@ fn bind_errors() {
     let e = errors(&format!(
         "{TIMEOUTS}frontend f\n bind :443 ssl crt /etc/x.pem alpn h2\n"
     ));
-    assert_eq!(e, vec!["t.cfg:6: error: TLS termination ('ssl' on a bind line) is not supported by fulcrum yet"]);
+    assert_eq!(e.len(), 1);
+    assert!(
+        e[0].starts_with("t.cfg:6: error: 'alpn h2': HTTP/2 ('h2') is not supported"),
+        "{e:?}"
+    );
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :443 ssl crt /x.pem npn http/1.1\n"
+    ));
+    assert!(
+        e[0].starts_with("t.cfg:6: error: 'npn' is not supported"),
+        "{e:?}"
+    );
+    let e = errors(&format!("{TIMEOUTS}frontend f\n bind :443 ssl\n"));
+    assert!(e[0].contains("needs a certificate"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :443 ssl crt /x.pem ssl-min-ver TLSv9\n"
+    ));
+    assert!(
+        e[0].contains("'ssl-min-ver' expects SSLv3, TLSv1.0"),
+        "{e:?}"
+    );
     assert_eq!(
         errors(&format!("{TIMEOUTS}backend b\n bind :80\n")),
         vec!["t.cfg:6: error: 'bind' is not allowed in a 'backend' section"]

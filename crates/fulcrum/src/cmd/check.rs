@@ -28,7 +28,16 @@ pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCod
     for (span, msg) in &unknown {
         eprintln!("{span}: error: {msg}");
     }
-    let errors = loaded.diagnostics.errors().count() + unknown.len();
+    // Certificates, CA files and TLS settings are read as `run` would read them.
+    let tls = if loaded.is_ok() {
+        fulcrum_proxy::tls::check(&loaded.config)
+    } else {
+        Vec::new()
+    };
+    for msg in &tls {
+        eprintln!("{}", error_line(msg));
+    }
+    let errors = loaded.diagnostics.errors().count() + unknown.len() + tls.len();
     let warnings = loaded.diagnostics.warnings().count();
     if errors > 0 {
         eprintln!(
@@ -50,6 +59,17 @@ pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCod
         println!("{}", summary(&loaded.config, warnings));
     }
     ExitCode::SUCCESS
+}
+
+/// `FILE:LINE: message` as `FILE:LINE: error: message`.
+fn error_line(msg: &str) -> String {
+    let mut parts = msg.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(f), Some(l), Some(rest)) if l.parse::<u32>().is_ok() => {
+            format!("{f}:{l}: error:{rest}")
+        }
+        _ => format!("error: {msg}"),
+    }
 }
 
 pub fn summary(config: &Config, warnings: usize) -> String {

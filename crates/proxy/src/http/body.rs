@@ -295,7 +295,11 @@ pub async fn write_all<S: AsyncWrite + Unpin>(
     data: &[u8],
     t: Option<Duration>,
 ) -> Result<(), BodyError> {
-    let fut = s.write_all(data);
+    // Flushed: a TLS stream holds encrypted bytes until flushed (a no-op on TCP).
+    let fut = async {
+        s.write_all(data).await?;
+        s.flush().await
+    };
     let r = match t {
         Some(d) => tokio::time::timeout(d, fut)
             .await

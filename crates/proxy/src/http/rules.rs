@@ -275,15 +275,19 @@ pub struct Env<'a> {
     pub dst: SocketAddr,
     /// The stream's stick counters (`track-sc*` and the `sc*`/`src_*` fetches).
     pub counters: Option<Counters<'a>>,
+    /// The client's TLS handshake, on a `bind ... ssl` connection.
+    pub tls: Option<std::sync::Arc<crate::stream::TlsInfo>>,
 }
 
 impl<'a> Env<'a> {
     /// The sample language's view of the exchange.
-    pub fn sample<'m>(&self, req: Option<&'m Message>, res: Option<&'m Message>) -> HttpEnv<'m>
+    pub fn sample<'m>(&'m self, req: Option<&'m Message>, res: Option<&'m Message>) -> HttpEnv<'m>
     where
         'a: 'm,
     {
-        HttpEnv::new(self.src, self.dst, req, res).with_counters(self.counters)
+        HttpEnv::new(self.src, self.dst, req, res)
+            .with_counters(self.counters)
+            .with_tls(self.tls.as_deref())
     }
 }
 

@@ -17,6 +17,10 @@ pub struct HttpEnv<'a> {
     pub res: Option<&'a Message>,
     /// Stick counters (`sc*_`/`src_*` fetches); none: those fetches have no value.
     pub counters: Option<crate::track::Counters<'a>>,
+    /// The client's TLS handshake, on a `bind ... ssl` connection.
+    pub tls: Option<&'a crate::stream::TlsInfo>,
+    /// The ClientHello read without decrypting (TCP frontends that route on it).
+    pub hello: Option<&'a crate::tls::hello::Hello>,
 }
 
 impl<'a> HttpEnv<'a> {
@@ -32,7 +36,21 @@ impl<'a> HttpEnv<'a> {
             req,
             res,
             counters: None,
+            tls: None,
+            hello: None,
         }
+    }
+
+    /// The same view, with the client's TLS handshake.
+    pub fn with_tls(mut self, tls: Option<&'a crate::stream::TlsInfo>) -> HttpEnv<'a> {
+        self.tls = tls;
+        self
+    }
+
+    /// The same view, with a ClientHello read without decrypting.
+    pub fn with_hello(mut self, hello: Option<&'a crate::tls::hello::Hello>) -> HttpEnv<'a> {
+        self.hello = hello;
+        self
     }
 
     /// The same view, with the stick counters the stream can read.
@@ -133,6 +151,34 @@ fn int_arg(f: &Fetch, i: usize) -> Option<i64> {
     f.args.get(i).map(Arg::as_int)
 }
 
+/// `ssl_fc_*` and `ssl_c_*`: what the client's TLS handshake settled (none on plain TCP,
+/// except the booleans, which are false there as in HAProxy).
+fn tls_fetch(tls: Option<&crate::stream::TlsInfo>, name: &str) -> Option<Value> {
+    let cert = tls.and_then(|t| t.client_cert.as_deref());
+    let s = |v: &str| Some(Value::Str(v.as_bytes().to_vec()));
+    match name {
+        "ssl_fc_has_crt" | "ssl_c_used" => Some(Value::Bool(cert.is_some())),
+        "ssl_fc_has_sni" => Some(Value::Bool(tls.is_some_and(|t| t.sni.is_some()))),
+        "ssl_c_verify" => tls.map(|_| Value::Sint(0)),
+        "ssl_fc_sni" => s(tls?.sni.as_deref()?),
+        "ssl_fc_protocol" => s(tls?.version),
+        "ssl_fc_cipher" => s(tls?.cipher),
+        "ssl_fc_alpn" => s(tls?.alpn.as_deref()?),
+        "ssl_fc_use_keysize" => Some(Value::Sint(i64::from(tls?.bits))),
+        "ssl_fc_is_resumed" => Some(Value::Bool(tls.is_some_and(|t| t.resumed))),
+        "ssl_c_s_dn" => s(&cert?.subject),
+        "ssl_c_i_dn" => s(&cert?.issuer),
+        "ssl_c_serial" => {
+            let hex = &cert?.serial;
+            let bytes = (0..hex.len() / 2)
+                .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+                .collect();
+            Some(Value::Bin(bytes))
+        }
+        _ => None,
+    }
+}
+
 fn version(m: &Message) -> Value {
     Value::str(format!("1.{}", m.minor))
 }
@@ -150,7 +196,18 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
             "dst" => Some(ip(self.dst.ip())),
             "dst_port" => Some(Value::Sint(i64::from(self.dst.port()))),
-            "ssl_fc" => Some(Value::Bool(false)),
+            "ssl_fc" => Some(Value::Bool(self.tls.is_some())),
+            "req.ssl_sni" | "req_ssl_sni" => match self.hello? {
+                crate::tls::hello::Hello::Complete { sni, .. } => s(sni.as_deref()?.as_bytes()),
+                _ => None,
+            },
+            "req.ssl_hello_type" | "req_ssl_hello_type" => match self.hello? {
+                crate::tls::hello::Hello::Complete { hello_type, .. } => {
+                    Some(Value::Sint(i64::from(*hello_type)))
+                }
+                _ => None,
+            },
+            n if n.starts_with("ssl_") => tls_fetch(self.tls, n),
             "method" => Some(Value::Meth(req?.method().to_vec())),
             "path" => s(req?.path()),
             "pathq" => s(req?.uri()),
@@ -271,6 +328,15 @@ impl HttpEnv<'_> {
                 true
             }),
             "HV" => req.is_some_and(|r| write!(out, "HTTP/1.{}", r.minor).is_ok()),
+            // TLS version and cipher; nothing on a plain connection (`-` in logs).
+            "sslv" => self.tls.is_some_and(|t| {
+                out.extend_from_slice(t.version.as_bytes());
+                true
+            }),
+            "sslc" => self.tls.is_some_and(|t| {
+                out.extend_from_slice(t.cipher.as_bytes());
+                true
+            }),
             "r" => req.is_some_and(|r| {
                 out.extend_from_slice(r.method());
                 out.push(b' ');
@@ -297,12 +363,26 @@ mod tests {
         let mut res = Message::new();
         let raw = b"HTTP/1.1 200 OK\r\nSet-Cookie: SID=s; Path=/\r\nX-A: b\r\n\r\n";
         assert!(matches!(res.parse_response(raw), Ok(Some(_))));
+        let tls = crate::stream::TlsInfo {
+            version: "TLSv1.3",
+            cipher: "TLS_AES_128_GCM_SHA256",
+            sni: Some("a.test".into()),
+            alpn: Some("http/1.1".into()),
+            client_cert: Some(Box::new(crate::stream::ClientCert {
+                subject: "/CN=c".into(),
+                issuer: "/CN=ca".into(),
+                serial: "01".into(),
+            })),
+            ..Default::default()
+        };
+
         let env = HttpEnv::new(
             SocketAddr::from(([127, 0, 0, 1], 1234)),
             SocketAddr::from(([127, 0, 0, 2], 80)),
             Some(&req),
             Some(&res),
-        );
+        )
+        .with_tls(Some(&tls));
         for name in HTTP_FETCHES {
             let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
             let arg = match *name {

@@ -126,7 +126,7 @@ pub struct Session<C> {
 
 pub async fn serve<C: ClientStream>(
     fe: Arc<Frontend>,
-    client: C,
+    mut client: C,
     peer: SocketAddr,
     local: SocketAddr,
     stop: watch::Receiver<bool>,
@@ -148,8 +148,8 @@ pub async fn serve<C: ClientStream>(
         r = client.peek_byte() => { if !matches!(r, Ok(n) if n > 0) { return; } }
         _ = sleep_opt(deadline) => {
             let t = fe.timeouts.client;
-            let mut client = client;
-            Box::pin(async move { body::write_all(&mut client, &errors::builtin_response(408), t).await }).await.ok();
+            let client = &mut client;
+            Box::pin(async move { body::write_all(client, &errors::builtin_response(408), t).await }).await.ok();
             return;
         }
     }
@@ -273,6 +273,7 @@ impl<C: ClientStream> Session<C> {
             src: self.peer,
             dst: self.local,
             counters: fe.counters(track.as_deref(), fe.own_table.as_ref()),
+            tls: self.client.tls().cloned(),
         };
         let src = crate::net::canonical(self.peer.ip());
         // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode; then
@@ -300,7 +301,8 @@ impl<C: ClientStream> Session<C> {
         }
         // Phase: route.
         let be = {
-            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None);
+            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None)
+                .with_tls(self.client.tls().map(|t| &**t));
             crate::route::backend_for(&fe, &ctx)
         };
         let Some(be) = be else {
@@ -507,6 +509,7 @@ impl<C: ClientStream> Session<C> {
             let step = match server {
                 ServerConn::Tcp(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
                 ServerConn::Unix(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
+                ServerConn::Tls(s) => self.exchange(&x, rec, &mut assigned, *s, origin).await,
             };
             let elsewhere = match step {
                 Step::Done(next) => return next,

@@ -64,7 +64,8 @@ impl<C: ClientStream> Session<C> {
             rec.bytes_in += n as u64;
             drained = true;
         }
-        let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None);
+        let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None)
+            .with_tls(self.client.tls().map(|t| &**t));
         let ans = applet.answer(&AppletRequest {
             method: self.req.method(),
             uri: self.req.uri(),

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# fulcrum vs HAProxy 2.6 (Debian's, OpenSSL 3) terminating TLS, same config, nbthread 1.
+#
+#   bench/tls/run.sh                    # RUNS=3 DURATION=4 CONNS=50 by default
+#   ONLY=handshake bench/tls/run.sh     # scenarios whose name contains the word
+#
+# Scenarios (wrk as the client, answers made by the proxy itself with `http-request return`,
+# so only the proxy's TLS and HTTP path is measured):
+#   handshake-ecdsa   full TLS handshakes/s, ECDSA P-256 certificate (wrk, Connection: close;
+#                     wrk never resumes a session, so every connection is a full handshake)
+#   handshake-rsa     the same with an RSA 2048 certificate
+#   keepalive-ecdsa   keep-alive HTTPS requests/s on CONNS connections
+# and, with `openssl s_time` (one connection at a time: latency-bound, both proxies alike):
+#   s_time-new / s_time-reuse   new vs resumed handshakes per second.
+# The proxy is pinned to CPU $PROXY_CPU (default 0) and the client to CPU $LOAD_CPU (default 1).
+# Each scenario alternates rounds (HAProxy then fulcrum, RUNS times) on freshly started
+# proxies and prints medians and the median of per-round ratios fulcrum/HAProxy.
+# The machine may be shared: keep rounds short and read the ratios, not the absolute numbers.
+set -euo pipefail
+
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-4}
+CONNS=${CONNS:-50}
+ONLY=${ONLY:-}
+PROXY_CPU=${PROXY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+PIN_PROXY="taskset -c $PROXY_CPU"
+PIN_LOAD="taskset -c $LOAD_CPU"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/fulcrum-bench-tls-XXXXXX)
+PORT=${PORT:-19443}
+PID=""
+cleanup() {
+  [ -n "$PID" ] && kill "$PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need=()
+command -v haproxy >/dev/null || need+=(haproxy)
+command -v wrk >/dev/null || need+=(wrk)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "pinning: proxy on CPU $PROXY_CPU, client on CPU $LOAD_CPU ($(nproc) CPUs); $(haproxy -v | head -1)" >&2
+
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+if [ -z "${NOBUILD:-}" ]; then   # NOBUILD=1: use the release binary already built
+  echo "building fulcrum (release)" >&2
+  (cd "$ROOT" && cargo build --release -q -p fulcrum)
+fi
+FULCRUM="$TARGET/release/fulcrum"
+
+# Certificates (self-signed: wrk and s_time do not verify).
+openssl req -x509 -nodes -days 2 -subj /CN=bench.test -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+  -keyout "$WORK/ec.key" -out "$WORK/ec.crt" 2>/dev/null
+openssl req -x509 -nodes -days 2 -subj /CN=bench.test -newkey rsa:2048 \
+  -keyout "$WORK/rsa.key" -out "$WORK/rsa.crt" 2>/dev/null
+cat "$WORK/ec.crt" "$WORK/ec.key" > "$WORK/ec.pem"
+cat "$WORK/rsa.crt" "$WORK/rsa.key" > "$WORK/rsa.pem"
+
+config() { # $1: certificate
+  cat <<CFG
+global
+  nbthread 1
+  maxconn 5000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend bench
+  bind 127.0.0.1:$PORT ssl crt $1 alpn http/1.1
+  http-request return status 200 content-type text/plain string ok
+CFG
+}
+
+start() { # $1: haproxy|fulcrum, $2: certificate
+  config "$2" > "$WORK/p.cfg"
+  if [ "$1" = haproxy ]; then
+    $PIN_PROXY haproxy -db -f "$WORK/p.cfg" >"$WORK/p.log" 2>&1 &
+  else
+    FULCRUM_LOG=warn $PIN_PROXY "$FULCRUM" run -f "$WORK/p.cfg" >"$WORK/p.log" 2>&1 &
+  fi
+  PID=$!
+  for _ in $(seq 100); do
+    if echo | timeout 2 openssl s_client -connect 127.0.0.1:$PORT >/dev/null 2>&1; then return; fi
+    sleep 0.05
+  done
+  echo "$1 did not start:" >&2; cat "$WORK/p.log" >&2; exit 1
+}
+
+stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=""; }
+
+measure() { # $1: scenario -> prints a rate
+  case $1 in
+    handshake-*)
+      $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "Connection: close" "https://127.0.0.1:$PORT/" \
+        | awk '/Requests\/sec/ {print $2}' ;;
+    keepalive-*)
+      $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" "https://127.0.0.1:$PORT/" \
+        | awk '/Requests\/sec/ {print $2}' ;;
+    s_time-*)
+      local mode=-new; [ "$1" = s_time-reuse ] && mode=-reuse
+      local t0 t1 n
+      t0=$(date +%s.%N)
+      n=$($PIN_LOAD openssl s_time -connect 127.0.0.1:$PORT $mode -time "$DURATION" 2>/dev/null \
+        | awk '/connections in [0-9.]+s;/ {print $1; exit}')
+      t1=$(date +%s.%N)
+      awk -v n="${n:-0}" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", n / (b - a) }' ;;
+  esac
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} m=int((NR+1)/2); if (NR%2) print a[m]; else print (a[m]+a[m+1])/2}'; }
+
+printf "%-18s %14s %14s %8s\n" scenario "haproxy /s" "fulcrum /s" ratio
+for sc in handshake-ecdsa handshake-rsa keepalive-ecdsa s_time-new s_time-reuse; do
+  [ -n "$ONLY" ] && [[ $sc != *$ONLY* ]] && continue
+  cert="$WORK/ec.pem"; [[ $sc == *rsa* ]] && cert="$WORK/rsa.pem"
+  : > "$WORK/h"; : > "$WORK/f"; : > "$WORK/r"
+  for _ in $(seq "$RUNS"); do
+    start haproxy "$cert"; h=$(measure "$sc"); stop
+    start fulcrum "$cert"; f=$(measure "$sc"); stop
+    echo "$h" >> "$WORK/h"; echo "$f" >> "$WORK/f"
+    awk -v h="$h" -v f="$f" 'BEGIN { if (h > 0) printf "%.3f\n", f / h }' >> "$WORK/r"
+  done
+  printf "%-18s %14s %14s %8s\n" "$sc" "$(median < "$WORK/h")" "$(median < "$WORK/f")" "$(median < "$WORK/r")"
+done
+echo "(medians of $RUNS alternating rounds of ${DURATION}s, $CONNS connections; nbthread 1; shared machine)" >&2

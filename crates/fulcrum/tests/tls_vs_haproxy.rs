@@ -1,0 +1,198 @@
+//! TLS side by side with the real HAProxy 2.6 on the same configuration: the headers a
+//! backend sees from the `ssl_fc*`/`ssl_c_*` fetches and `%sslv %sslc` (TLS 1.2 and 1.3, with
+//! and without a client certificate), and TLS passthrough routing on `req.ssl_sni` with
+//! `tcp-request inspect-delay` (nothing decrypted: the backends' own certificates reach the
+//! client).
+
+mod common;
+mod tls_support;
+
+use common::{free_port, Fulcrum, Scratch};
+use fulcrum_testlab::require;
+use std::path::Path;
+use std::time::Duration;
+use tls_support::{curl, Ca, Key};
+
+const T: &str = "tls_vs_haproxy";
+
+fn haproxy(dir: &Path, name: &str, cfg: &str, port: u16) -> fulcrum_testlab::process::Child {
+    let path = dir.join(format!("{name}.cfg"));
+    std::fs::write(&path, cfg).expect("write");
+    let child = fulcrum_testlab::process::Child::spawn(
+        "haproxy",
+        {
+            let mut c = std::process::Command::new("haproxy");
+            c.arg("-db").arg("-f").arg(&path);
+            c
+        },
+        dir.join(format!("{name}.log")),
+    )
+    .expect("haproxy");
+    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up.is_some(), "haproxy did not listen: {}", child.output());
+    child
+}
+
+fn tools() -> bool {
+    require::tool(T, "openssl", "openssl")
+        && require::tool(T, "curl", "curl")
+        && require::tool(T, "haproxy", "haproxy")
+}
+
+#[test]
+fn backend_sees_the_same_tls_headers_as_behind_haproxy() {
+    if !tools() {
+        return;
+    }
+    let dir = Scratch::new("tls-vs-haproxy-headers");
+    let ca = Ca::new(&dir.0.join("ca"), "Fulcrum Test CA");
+    let srv = ca.issue("a.pem", "a.test", &["a.test"], Key::Ec, false);
+    let client = ca.issue("client.pem", "client one", &[], Key::Ec, true);
+    // The backend echoes the headers it received.
+    let app = free_port();
+    let _app = common::app_server(&dir, "unused", free_port(), 200);
+    let echo = dir.write(
+        "echo.cfg",
+        &format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend echo\n bind 127.0.0.1:{app}\n\
+             http-request return status 200 content-type text/plain lf-string \"%[req.hdr(x-ssl)]|%[req.hdr(x-sni)]|%[req.hdr(x-proto)]|%[req.hdr(x-cipher)]|%[req.hdr(x-alpn)]|%[req.hdr(x-used)]|%[req.hdr(x-verify)]|%[req.hdr(x-dn)]|%[req.hdr(x-idn)]|%[req.hdr(x-lf)]\"\n"
+        ),
+    );
+    let _echo = Fulcrum::start(&echo);
+    let cfg = |port: u16| {
+        format!(
+            "global\n nbthread 1\ndefaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend f\n bind 127.0.0.1:{port} ssl crt {} ca-file {} verify optional alpn http/1.1\n\
+              http-request set-header X-SSL %[ssl_fc]\n\
+              http-request set-header X-SNI %[ssl_fc_sni]\n\
+              http-request set-header X-Proto %[ssl_fc_protocol]\n\
+              http-request set-header X-Cipher %[ssl_fc_cipher]\n\
+              http-request set-header X-ALPN %[ssl_fc_alpn]\n\
+              http-request set-header X-Used %[ssl_c_used]\n\
+              http-request set-header X-Verify %[ssl_c_verify]\n\
+              http-request set-header X-DN %[ssl_c_s_dn]\n\
+              http-request set-header X-IDN %[ssl_c_i_dn]\n\
+              http-request set-header X-LF \"%sslv %sslc\"\n\
+              default_backend b\n\
+             backend b\n server s 127.0.0.1:{app}\n",
+            srv.display(),
+            ca.ca_pem().display()
+        )
+    };
+    let hport = free_port();
+    let _h = haproxy(&dir.0, "h", &cfg(hport), hport);
+    let fport = free_port();
+    let fcfg = dir.write("f.cfg", &cfg(fport));
+    let f = Fulcrum::start(&fcfg);
+    let cert = client.to_str().expect("utf-8").to_string();
+    let cases: [&[&str]; 4] = [
+        &["--tlsv1.3", "--tls13-ciphers", "TLS_AES_128_GCM_SHA256"],
+        &[
+            "--tlsv1.3",
+            "--tls13-ciphers",
+            "TLS_CHACHA20_POLY1305_SHA256",
+            "--cert",
+            &cert,
+        ],
+        &[
+            "--tlsv1.2",
+            "--tls-max",
+            "1.2",
+            "--ciphers",
+            "ECDHE-ECDSA-AES256-GCM-SHA384",
+        ],
+        &[
+            "--tlsv1.2",
+            "--tls-max",
+            "1.2",
+            "--ciphers",
+            "ECDHE-ECDSA-CHACHA20-POLY1305",
+            "--cert",
+            &cert,
+        ],
+    ];
+    for extra in cases {
+        let (hrc, want) = curl(&ca.ca_pem(), "a.test", hport, extra);
+        let (frc, got) = curl(&ca.ca_pem(), "a.test", fport, extra);
+        assert_eq!(hrc, 0, "haproxy: {extra:?}");
+        assert_eq!(frc, 0, "fulcrum: {extra:?}: {}", f.log_text());
+        assert!(want.starts_with("1|a.test|TLSv1."), "{want}");
+        if extra.contains(&"--cert") {
+            assert!(
+                want.contains("|http/1.1|1|0|/C=FR/O=Fulcrum Test/CN=client one|/O=Fulcrum Test/CN=Fulcrum Test CA|TLSv1."),
+                "{want}"
+            );
+        }
+        assert_eq!(got, want, "{extra:?}");
+    }
+}
+
+#[test]
+fn passthrough_routes_on_sni_as_haproxy_does() {
+    if !tools() {
+        return;
+    }
+    let dir = Scratch::new("tls-vs-haproxy-pass");
+    let ca = Ca::new(&dir.0.join("ca"), "Fulcrum Test CA");
+    let a = ca.issue("a.pem", "a.test", &["a.test"], Key::Ec, false);
+    let b = ca.issue("b.pem", "b.test", &["b.test", "c.test"], Key::Rsa, false);
+    // Two TLS servers, each terminating with its own certificate.
+    let (pa, pb) = (free_port(), free_port());
+    let servers = dir.write(
+        "servers.cfg",
+        &format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend sa\n bind 127.0.0.1:{pa} ssl crt {}\n http-request return status 200 content-type text/plain lf-string \"server-a %[ssl_fc_sni]\"\n\
+             frontend sb\n bind 127.0.0.1:{pb} ssl crt {}\n http-request return status 200 content-type text/plain lf-string \"server-b %[ssl_fc_sni]\"\n",
+            a.display(),
+            b.display()
+        ),
+    );
+    let _servers = Fulcrum::start(&servers);
+    let cfg = |port: u16| {
+        format!(
+            "global\n nbthread 1\ndefaults\n mode tcp\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend pass\n bind 127.0.0.1:{port}\n\
+              tcp-request inspect-delay 5s\n\
+              tcp-request content accept if {{ req_ssl_hello_type 1 }}\n\
+              acl to_b req.ssl_sni -i b.test c.test\n\
+              use_backend be_b if to_b\n\
+              use_backend be_a if {{ req_ssl_sni -i a.test }}\n\
+              default_backend be_a\n\
+             backend be_a\n server a 127.0.0.1:{pa}\n\
+             backend be_b\n server b 127.0.0.1:{pb}\n"
+        )
+    };
+    let hport = free_port();
+    let _h = haproxy(&dir.0, "h", &cfg(hport), hport);
+    let fport = free_port();
+    let fcfg = dir.write("f.cfg", &cfg(fport));
+    let f = Fulcrum::start(&fcfg);
+    for (name, want) in [
+        ("a.test", "server-a a.test"),
+        ("b.test", "server-b b.test"),
+        ("c.test", "server-b c.test"),
+    ] {
+        let (hrc, h) = curl(&ca.ca_pem(), name, hport, &[]);
+        let (frc, got) = curl(&ca.ca_pem(), name, fport, &[]);
+        assert_eq!((hrc, h.as_str()), (0, want), "haproxy, {name}");
+        assert_eq!(
+            (frc, got.as_str()),
+            (0, want),
+            "fulcrum, {name}: {}",
+            f.log_text()
+        );
+    }
+    // No SNI at all: the default backend, on both.
+    let h = tls_support::s_client(hport, &["-noservername"]);
+    let got = tls_support::s_client(fport, &["-noservername"]);
+    assert_eq!(tls_support::served_cn(&h).as_deref(), Some("a.test"), "{h}");
+    assert_eq!(
+        tls_support::served_cn(&got).as_deref(),
+        Some("a.test"),
+        "{got}"
+    );
+}

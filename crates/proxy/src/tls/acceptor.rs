@@ -1,0 +1,259 @@
+//! TLS on a `bind ... ssl` line: its certificates (`crt`, `crt-list`, `default-crt`), SNI
+//! selection, per-certificate options, client certificates (`ca-file`, `verify`, `crl-file`),
+//! versions, suites, ALPN, session resumption (one session cache and one ticket key set per
+//! process, so sessions survive a reload) and OCSP stapling; and the handshake itself.
+//!
+//! The ClientHello is read first (rustls's lazy acceptor), so each certificate can carry its
+//! own settings (crt-list lines) and the right key type (ECDSA or RSA) is chosen per client.
+
+use super::certs::{self, CertEntry};
+use super::conn::TlsConn;
+use super::crtlist;
+use super::sni::SniIndex;
+use super::suites;
+use fulcrum_config::model::Bind;
+use fulcrum_config::tls::{GlobalTls, TlsOptions, Verify};
+use rustls::server::danger::ClientCertVerifier;
+use rustls::server::{
+    ClientHello, ResolvesServerCert, ServerConfig, StoresServerSessions, WebPkiClientVerifier,
+};
+use rustls::sign::CertifiedKey;
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, OnceLock};
+use tokio::net::TcpStream;
+
+pub type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;
+
+/// One certificate with the settings it is served with.
+struct Entry {
+    config: Arc<ServerConfig>,
+    key: Arc<CertifiedKey>,
+    path: String,
+}
+
+/// The TLS side of one bind line.
+pub struct TlsBind {
+    entries: Vec<Entry>,
+    index: SniIndex,
+}
+
+#[derive(Debug)]
+struct Fixed(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for Fixed {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+/// The process's session-id cache (`tune.ssl.cachesize`, default 20000 as HAProxy), kept
+/// across reloads so resumption survives them.
+fn session_cache(size: Option<u32>) -> Arc<dyn StoresServerSessions> {
+    static CACHE: OnceLock<Arc<dyn StoresServerSessions>> = OnceLock::new();
+    if size == Some(0) {
+        return Arc::new(rustls::server::NoServerSessionStorage {});
+    }
+    CACHE
+        .get_or_init(|| {
+            rustls::server::ServerSessionMemoryCache::new(size.unwrap_or(20_000) as usize)
+        })
+        .clone()
+}
+
+/// The process's ticket keys (rotated by rustls), kept across reloads.
+fn ticketer() -> Option<Arc<dyn rustls::server::ProducesTickets>> {
+    static T: OnceLock<Option<Arc<dyn rustls::server::ProducesTickets>>> = OnceLock::new();
+    T.get_or_init(|| rustls::crypto::ring::Ticketer::new().ok())
+        .clone()
+}
+
+type VerifierKey = (Option<String>, Option<String>, Verify);
+
+struct Builder<'a> {
+    global: &'a GlobalTls,
+    verifiers: HashMap<VerifierKey, Arc<dyn ClientCertVerifier>>,
+}
+
+impl Builder<'_> {
+    fn verifier(
+        &mut self,
+        o: &TlsOptions,
+        provider: &Arc<rustls::crypto::CryptoProvider>,
+    ) -> Result<Arc<dyn ClientCertVerifier>, String> {
+        let verify = o.verify.unwrap_or_default();
+        let key = (o.ca_file.clone(), o.crl_file.clone(), verify);
+        if let Some(v) = self.verifiers.get(&key) {
+            return Ok(v.clone());
+        }
+        let v = if verify == Verify::None {
+            WebPkiClientVerifier::no_client_auth()
+        } else {
+            let ca = o.ca_file.as_deref().ok_or_else(|| {
+                "'verify optional|required' needs 'ca-file' (the CAs client certificates must chain to)".to_string()
+            })?;
+            let base = self.global.ca_base.as_deref();
+            let roots = certs::load_cas(&certs::under(base, ca))?;
+            let mut b =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
+            if let Some(crl) = &o.crl_file {
+                b = b
+                    .with_crls(certs::load_crls(&certs::under(base, crl))?)
+                    .only_check_end_entity_revocation();
+            }
+            if verify == Verify::Optional {
+                b = b.allow_unauthenticated();
+            }
+            b.build()
+                .map_err(|e| format!("client certificate verification: {e}"))?
+        };
+        self.verifiers.insert(key, v.clone());
+        Ok(v)
+    }
+
+    fn config(
+        &mut self,
+        o: &TlsOptions,
+        key: &Arc<CertifiedKey>,
+    ) -> Result<Arc<ServerConfig>, String> {
+        let provider = suites::provider(o)?;
+        let versions = suites::versions(o)?;
+        let verifier = self.verifier(o, &provider)?;
+        let mut c = ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&versions)
+            .map_err(|e| format!("TLS settings: {e}"))?
+            .with_client_cert_verifier(verifier)
+            .with_cert_resolver(Arc::new(Fixed(key.clone())));
+        c.alpn_protocols = o
+            .alpn
+            .iter()
+            .flatten()
+            .map(|p| p.as_bytes().to_vec())
+            .collect();
+        c.ignore_client_order = !o.prefer_client_ciphers;
+        c.session_storage = session_cache(self.global.cachesize);
+        if !o.no_tls_tickets {
+            if let Some(t) = ticketer() {
+                c.ticketer = t;
+            }
+        }
+        Ok(Arc::new(c))
+    }
+}
+
+impl TlsBind {
+    /// Loads everything a bind line's TLS needs; errors name what is wrong (the caller adds
+    /// the line).
+    pub fn build(bind: &Bind, global: &GlobalTls) -> Result<TlsBind, String> {
+        if matches!(
+            bind.address,
+            fulcrum_config::model::BindAddress::Unix(_)
+                | fulcrum_config::model::BindAddress::Abns(_)
+        ) {
+            return Err("'ssl' on a unix socket bind is not supported by fulcrum yet".into());
+        }
+        let opts = suites::merged(&bind.tls, &global.default_bind);
+        let mut b = Builder {
+            global,
+            verifiers: HashMap::new(),
+        };
+        let crt_base = global.crt_base.as_deref();
+        let mut entries = Vec::new();
+        let mut index = SniIndex::new(opts.strict_sni);
+        let add = |e: CertEntry,
+                   o: &TlsOptions,
+                   filters: &[String],
+                   excluded: &[String],
+                   b: &mut Builder<'_>,
+                   entries: &mut Vec<Entry>,
+                   index: &mut SniIndex|
+         -> Result<(), String> {
+            let config = b
+                .config(o, &e.key)
+                .map_err(|m| format!("certificate '{}': {m}", e.path))?;
+            let idx = entries.len();
+            let names = if filters.is_empty() {
+                &e.names
+            } else {
+                filters
+            };
+            index.add(idx, names, excluded);
+            entries.push(Entry {
+                config,
+                key: e.key,
+                path: e.path,
+            });
+            Ok(())
+        };
+        for crt in &opts.crt {
+            for e in certs::load_path(&certs::under(crt_base, crt))? {
+                add(e, &opts, &[], &[], &mut b, &mut entries, &mut index)?;
+            }
+        }
+        for list in &opts.crt_list {
+            let path = certs::under(crt_base, list);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read crt-list '{}': {e}", path.display()))?;
+            let lines =
+                crtlist::parse(&text).map_err(|(n, m)| format!("{}:{n}: {m}", path.display()))?;
+            for l in lines {
+                let line_opts = match &l.options {
+                    Some(lo) => suites::merged(lo, &opts),
+                    None => opts.clone(),
+                };
+                for e in certs::load_path(&certs::under(crt_base, &l.file))
+                    .map_err(|m| format!("{}:{}: {m}", path.display(), l.line))?
+                {
+                    add(
+                        e,
+                        &line_opts,
+                        &l.filters,
+                        &l.excluded,
+                        &mut b,
+                        &mut entries,
+                        &mut index,
+                    )
+                    .map_err(|m| format!("{}:{}: {m}", path.display(), l.line))?;
+                }
+            }
+        }
+        for d in &opts.default_crt {
+            for e in certs::load_path(&certs::under(crt_base, d))? {
+                let idx = entries.len();
+                add(e, &opts, &[], &[], &mut b, &mut entries, &mut index)?;
+                index.set_default(idx);
+            }
+        }
+        if entries.is_empty() {
+            return Err("'ssl' on a bind needs at least one certificate".into());
+        }
+        Ok(TlsBind { entries, index })
+    }
+
+    /// Paths of the certificates loaded (the runtime socket's `show ssl cert`).
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| e.path.as_str())
+    }
+
+    /// Runs the handshake on an accepted connection.
+    pub async fn accept(&self, tcp: TcpStream) -> io::Result<TlsConn<ServerTls>> {
+        let start =
+            tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
+        let hello = start.client_hello();
+        let schemes = hello.signature_schemes();
+        let Some(idx) = self.index.select(hello.server_name(), |i| {
+            self.entries[i].key.key.choose_scheme(schemes).is_some()
+        }) else {
+            return Err(io::Error::other(format!(
+                "strict-sni: no certificate for {:?}",
+                hello.server_name()
+            )));
+        };
+        let config = self.entries[idx].config.clone();
+        let stream = start.into_stream(config).await?;
+        let conn = stream.get_ref().1;
+        let mut info = super::conn::info(conn);
+        info.sni = conn.server_name().map(Into::into);
+        Ok(TlsConn::new(stream, info))
+    }
+}

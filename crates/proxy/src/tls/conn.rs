@@ -1,0 +1,205 @@
+//! A TLS connection as the sessions see it: [`TlsConn`] implements [`ClientStream`] over a
+//! tokio-rustls stream on TCP (client side: a `bind ... ssl` connection; server side: a
+//! `server ... ssl` connection), so the HTTP and TCP sessions are compiled for it as for a
+//! plain TCP stream (generic, no dynamic dispatch per read).
+//!
+//! Waiting for data without a buffer (`peek_byte`) must look at rustls first: the request
+//! often arrives with the handshake's last flight and is already decrypted inside rustls, so
+//! peeking the socket alone would wait forever. The halves for the tunnel share the stream
+//! through an uncontended mutex (both run in one task); the whole stream needs no lock.
+
+use crate::stream::{ClientCert, ClientStream, PeekRead, TlsInfo};
+use std::future::poll_fn;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+/// A tokio-rustls stream over TCP, client or server side.
+pub trait TlsIo: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Whether a read would return without the socket: decrypted data, a close, an error.
+    fn buffered(&mut self) -> bool;
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl TlsIo for tokio_rustls::server::TlsStream<TcpStream> {
+    fn buffered(&mut self) -> bool {
+        match self.get_mut().1.process_new_packets() {
+            Ok(s) => s.plaintext_bytes_to_read() > 0 || s.peer_has_closed(),
+            Err(_) => true,
+        }
+    }
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+impl TlsIo for tokio_rustls::client::TlsStream<TcpStream> {
+    fn buffered(&mut self) -> bool {
+        match self.get_mut().1.process_new_packets() {
+            Ok(s) => s.plaintext_bytes_to_read() > 0 || s.peer_has_closed(),
+            Err(_) => true,
+        }
+    }
+    fn tcp(&self) -> &TcpStream {
+        self.get_ref().0
+    }
+}
+
+impl<S> std::fmt::Debug for TlsConn<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TlsConn({} {})", self.info.version, self.info.cipher)
+    }
+}
+
+pub struct TlsConn<S> {
+    inner: Mutex<S>,
+    info: Arc<TlsInfo>,
+}
+
+fn lock<S>(m: &Mutex<S>) -> MutexGuard<'_, S> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn poll_peek<S: TlsIo>(s: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    if s.buffered() {
+        return Poll::Ready(Ok(1));
+    }
+    let mut b = [0u8; 1];
+    let mut rb = ReadBuf::new(&mut b);
+    s.tcp().poll_peek(cx, &mut rb)
+}
+
+impl<S: TlsIo> TlsConn<S> {
+    pub fn new(stream: S, info: TlsInfo) -> Self {
+        TlsConn {
+            inner: Mutex::new(stream),
+            info: Arc::new(info),
+        }
+    }
+    fn get(&mut self) -> Pin<&mut S> {
+        Pin::new(self.inner.get_mut().unwrap_or_else(|p| p.into_inner()))
+    }
+    /// The stream inside (to return a server connection to the idle pool, for example).
+    pub fn into_inner(self) -> S {
+        self.inner.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+    pub fn get_ref(&mut self) -> &mut S {
+        self.inner.get_mut().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An idle pooled connection is usable: nothing decrypted is waiting and the socket has
+    /// neither data (an alert, a close) nor an EOF; checked with a non-blocking peek.
+    pub fn idle_and_open(&self) -> bool {
+        let s = lock(&self.inner);
+        let mut b = [std::mem::MaybeUninit::<u8>::uninit(); 1];
+        matches!(socket2::SockRef::from(s.tcp()).peek(&mut b), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+    }
+}
+
+impl<S: TlsIo> AsyncRead for TlsConn<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.get().poll_read(cx, buf)
+    }
+}
+
+impl<S: TlsIo> AsyncWrite for TlsConn<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.get().poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get().poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get().poll_shutdown(cx)
+    }
+}
+
+pub struct ReadHalf<'a, S>(&'a Mutex<S>);
+pub struct WriteHalf<'a, S>(&'a Mutex<S>);
+
+impl<S: TlsIo> AsyncRead for ReadHalf<'_, S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut *lock(self.0)).poll_read(cx, buf)
+    }
+}
+
+impl<S: TlsIo> PeekRead for ReadHalf<'_, S> {
+    async fn peek_byte(&mut self) -> io::Result<usize> {
+        poll_fn(|cx| poll_peek(&mut *lock(self.0), cx)).await
+    }
+}
+
+impl<S: TlsIo> AsyncWrite for WriteHalf<'_, S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut *lock(self.0)).poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *lock(self.0)).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *lock(self.0)).poll_shutdown(cx)
+    }
+}
+
+impl<S: TlsIo> ClientStream for TlsConn<S> {
+    const UNIX: bool = false;
+    type Read<'a> = ReadHalf<'a, S>;
+    type Write<'a> = WriteHalf<'a, S>;
+    async fn peek_byte(&mut self) -> io::Result<usize> {
+        let s = self.inner.get_mut().unwrap_or_else(|p| p.into_inner());
+        poll_fn(|cx| poll_peek(s, cx)).await
+    }
+    fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
+        (ReadHalf(&self.inner), WriteHalf(&self.inner))
+    }
+    fn tls(&self) -> Option<&Arc<TlsInfo>> {
+        Some(&self.info)
+    }
+}
+
+/// What the handshake settled, for the fetches and logs.
+pub fn info(c: &rustls::CommonState) -> TlsInfo {
+    let suite = c.negotiated_cipher_suite();
+    TlsInfo {
+        version: match c.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
+            Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
+            _ => "",
+        },
+        cipher: suite.map_or("", super::suites::openssl_name),
+        bits: suite.map_or(0, super::suites::bits),
+        sni: None,
+        alpn: c.alpn_protocol().map(|p| String::from_utf8_lossy(p).into()),
+        resumed: c.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
+        client_cert: c
+            .peer_certificates()
+            .and_then(|v| v.first())
+            .and_then(|cert| {
+                let f = super::der::fields(cert)?;
+                Some(Box::new(ClientCert {
+                    subject: super::der::dn_text(f.subject),
+                    issuer: super::der::dn_text(f.issuer),
+                    serial: super::der::serial_hex(f.serial),
+                }))
+            }),
+    }
+}

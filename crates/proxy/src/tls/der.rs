@@ -1,0 +1,177 @@
+//! The few fields of an X.509 certificate that HAProxy's fetches and SNI selection read:
+//! serial number, issuer and subject distinguished names (in HAProxy's `/C=FR/CN=name`
+//! form) and the subject's common name. A minimal DER walker, pure and bounds-checked:
+//! malformed input gives `None`, never a panic. (Signatures, validity and chains are
+//! rustls/webpki's job.)
+
+/// One DER element: tag and contents; the rest of the input after it.
+fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *input.first()?;
+    let first = *input.get(1)?;
+    let (len, head) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 {
+            return None;
+        }
+        let mut len = 0usize;
+        for b in input.get(2..2 + n)? {
+            len = (len << 8) | usize::from(*b);
+        }
+        (len, 2 + n)
+    };
+    let end = head.checked_add(len)?;
+    Some((tag, input.get(head..end)?, input.get(end..)?))
+}
+
+/// The parts of a certificate's TBSCertificate that fetches need.
+pub struct CertFields<'a> {
+    pub serial: &'a [u8],
+    pub issuer: &'a [u8],
+    pub subject: &'a [u8],
+}
+
+pub fn fields(cert: &[u8]) -> Option<CertFields<'_>> {
+    let (0x30, cert, _) = element(cert)? else {
+        return None;
+    };
+    let (0x30, tbs, _) = element(cert)? else {
+        return None;
+    };
+    let mut rest = tbs;
+    // [0] EXPLICIT version, optional.
+    if rest.first() == Some(&0xa0) {
+        rest = element(rest)?.2;
+    }
+    let (0x02, serial, rest) = element(rest)? else {
+        return None;
+    };
+    let (_, _sig, rest) = element(rest)?;
+    let (0x30, issuer, rest) = element(rest)? else {
+        return None;
+    };
+    let (_, _validity, rest) = element(rest)?;
+    let (0x30, subject, _) = element(rest)? else {
+        return None;
+    };
+    Some(CertFields {
+        serial,
+        issuer,
+        subject,
+    })
+}
+
+/// Short names of the attribute types HAProxy prints (OpenSSL's); others as dotted OIDs.
+fn attr_name(oid: &[u8]) -> String {
+    match oid {
+        [0x55, 0x04, 0x03] => "CN".into(),
+        [0x55, 0x04, 0x06] => "C".into(),
+        [0x55, 0x04, 0x07] => "L".into(),
+        [0x55, 0x04, 0x08] => "ST".into(),
+        [0x55, 0x04, 0x0a] => "O".into(),
+        [0x55, 0x04, 0x0b] => "OU".into(),
+        [0x55, 0x04, 0x05] => "serialNumber".into(),
+        [0x55, 0x04, 0x09] => "street".into(),
+        [0x55, 0x04, 0x2a] => "GN".into(),
+        [0x55, 0x04, 0x04] => "SN".into(),
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x01] => "emailAddress".into(),
+        [0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x19] => "DC".into(),
+        [0x09, 0x92, 0x26, 0x89, 0x93, 0xf2, 0x2c, 0x64, 0x01, 0x01] => "UID".into(),
+        _ => dotted(oid),
+    }
+}
+
+fn dotted(oid: &[u8]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut v: u64 = 0;
+    for (i, b) in oid.iter().enumerate() {
+        v = (v << 7) | u64::from(b & 0x7f);
+        if b & 0x80 == 0 {
+            if parts.is_empty() && i < 4 {
+                let (a, rest) = if v < 80 {
+                    (v / 40, v % 40)
+                } else {
+                    (2, v - 80)
+                };
+                parts.push(a.to_string());
+                parts.push(rest.to_string());
+            } else {
+                parts.push(v.to_string());
+            }
+            v = 0;
+        }
+    }
+    parts.join(".")
+}
+
+/// The (type, value) pairs of a Name's contents, in order.
+fn attributes(name: &[u8]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = name;
+    while let Some((0x31, set, next)) = element(rest) {
+        let mut s = set;
+        while let Some((0x30, atv, n)) = element(s) {
+            if let Some((0x06, oid, v)) = element(atv) {
+                if let Some((_, value, _)) = element(v) {
+                    out.push((attr_name(oid), String::from_utf8_lossy(value).into_owned()));
+                }
+            }
+            s = n;
+        }
+        rest = next;
+    }
+    out
+}
+
+/// A Name as HAProxy's `ssl_c_s_dn`/`ssl_c_i_dn` print it: `/C=FR/O=Example/CN=name`.
+pub fn dn_text(name: &[u8]) -> String {
+    attributes(name)
+        .into_iter()
+        .map(|(k, v)| format!("/{k}={v}"))
+        .collect()
+}
+
+/// The last common name of a Name.
+pub fn common_name(name: &[u8]) -> Option<String> {
+    attributes(name)
+        .into_iter()
+        .filter(|(k, _)| k == "CN")
+        .map(|(_, v)| v)
+        .next_back()
+}
+
+/// The serial number as HAProxy's `ssl_c_serial` (binary; its hex form is upper case).
+pub fn serial_hex(serial: &[u8]) -> String {
+    serial.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A DER Name: /C=FR/CN=a.example
+    const NAME: &[u8] = &[
+        0x31, 0x0b, 0x30, 0x09, 0x06, 0x03, 0x55, 0x04, 0x06, 0x13, 0x02, b'F', b'R', 0x31, 0x12,
+        0x30, 0x10, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0c, 0x09, b'a', b'.', b'e', b'x', b'a', b'm',
+        b'p', b'l', b'e',
+    ];
+
+    #[test]
+    fn names_print_as_haproxy_prints_them() {
+        assert_eq!(dn_text(NAME), "/C=FR/CN=a.example");
+        assert_eq!(common_name(NAME).as_deref(), Some("a.example"));
+        assert_eq!(dotted(&[0x2b, 0x06, 0x01]), "1.3.6.1");
+        assert_eq!(serial_hex(&[0x01, 0xab]), "01AB");
+    }
+
+    #[test]
+    fn garbage_is_none_not_a_panic() {
+        assert!(fields(&[]).is_none());
+        assert!(fields(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]).is_none());
+        assert!(fields(&[0x30, 0x03, 0x30, 0x01]).is_none());
+        for n in 0..NAME.len() {
+            let _ = dn_text(&NAME[..n]);
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Runs a client's TLS handshake in its own task, within the frontend's `timeout client`
+//! (HAProxy bounds the handshake by it too), then hands the connection to the session.
+//! A failed handshake (no shared version or suite, a refused client certificate,
+//! `strict-sni`) closes the connection and is logged at debug level.
+
+use super::acceptor::{ServerTls, TlsBind};
+use super::conn::TlsConn;
+use crate::state::Frontend;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+
+pub fn spawn<F>(
+    fe: Arc<Frontend>,
+    tls: Arc<TlsBind>,
+    mut sock: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    accept_proxy: bool,
+    then: F,
+) where
+    F: FnOnce(Arc<Frontend>, TlsConn<ServerTls>, SocketAddr, SocketAddr) + Send + 'static,
+{
+    tokio::spawn(async move {
+        // `accept-proxy`: the PROXY header comes before the TLS handshake.
+        let (peer, local) = if accept_proxy {
+            match crate::accept_proxy::read(&mut sock, fe.timeouts.client).await {
+                Ok(h) => crate::accept_proxy::addresses(&h, peer, local),
+                Err(_) => return,
+            }
+        } else {
+            (peer, local)
+        };
+        let hs = tls.accept(sock);
+        let r = match fe.timeouts.client {
+            Some(t) => match tokio::time::timeout(t, hs).await {
+                Ok(r) => r,
+                Err(_) => Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "handshake timed out",
+                )),
+            },
+            None => hs.await,
+        };
+        match r {
+            Ok(c) => then(fe, c, peer, local),
+            Err(e) => tracing::debug!(
+                "{}: TLS handshake from {peer} to {local} failed: {e}",
+                fe.name
+            ),
+        }
+    });
+}

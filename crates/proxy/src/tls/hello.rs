@@ -1,0 +1,208 @@
+//! Reading a TLS ClientHello without decrypting anything (TLS passthrough routing): the
+//! `req.ssl_hello_type` / `req_ssl_hello_type` and `req.ssl_sni` / `req_ssl_sni` fetches, as
+//! HAProxy answers them from the first bytes a client sent. Sans-IO: bytes in, verdict out;
+//! the TCP session peeks the socket and calls [`parse`] until it is not [`Hello::Incomplete`].
+
+/// What the first bytes of a connection are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hello {
+    /// Could still become a complete hello: wait for more (within `tcp-request inspect-delay`).
+    Incomplete,
+    /// Not a TLS handshake record (or malformed): the fetches have no value.
+    NotTls,
+    /// A complete handshake message in the first record.
+    Complete {
+        /// The handshake type (1: ClientHello).
+        hello_type: u8,
+        /// The server name asked for, lower case (`req.ssl_sni`), if any.
+        sni: Option<String>,
+    },
+}
+
+/// A bounds-checked reader over a byte slice.
+struct Cur<'a>(&'a [u8]);
+
+impl<'a> Cur<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u16(&mut self) -> Option<usize> {
+        self.take(2)
+            .map(|b| usize::from(b[0]) << 8 | usize::from(b[1]))
+    }
+    fn vec8(&mut self) -> Option<&'a [u8]> {
+        let n = usize::from(self.u8()?);
+        self.take(n)
+    }
+    fn vec16(&mut self) -> Option<&'a [u8]> {
+        let n = self.u16()?;
+        self.take(n)
+    }
+}
+
+pub fn parse(buf: &[u8]) -> Hello {
+    // Record header: content type 22 (handshake), version 3.x, length.
+    if buf.is_empty() {
+        return Hello::Incomplete;
+    }
+    if buf[0] != 0x16 || (buf.len() > 1 && buf[1] != 3) {
+        return Hello::NotTls;
+    }
+    if buf.len() < 5 {
+        return Hello::Incomplete;
+    }
+    let rec_len = usize::from(buf[3]) << 8 | usize::from(buf[4]);
+    if !(4..=16_384 + 2048).contains(&rec_len) {
+        return Hello::NotTls;
+    }
+    let Some(record) = buf.get(5..5 + rec_len) else {
+        return Hello::Incomplete;
+    };
+    let hello_type = record[0];
+    let msg_len =
+        usize::from(record[1]) << 16 | usize::from(record[2]) << 8 | usize::from(record[3]);
+    let Some(msg) = record.get(4..4 + msg_len) else {
+        // Spread over more records: HAProxy reads the first one only.
+        return Hello::NotTls;
+    };
+    if hello_type != 1 {
+        return Hello::Complete {
+            hello_type,
+            sni: None,
+        };
+    }
+    Hello::Complete {
+        hello_type,
+        sni: sni(msg),
+    }
+}
+
+/// The host_name of the server_name extension of a ClientHello body.
+fn sni(msg: &[u8]) -> Option<String> {
+    let mut c = Cur(msg);
+    c.take(2 + 32)?; // version, random
+    c.vec8()?; // session id
+    c.vec16()?; // cipher suites
+    c.vec8()?; // compression methods
+    let mut exts = Cur(c.vec16()?);
+    while !exts.0.is_empty() {
+        let ty = exts.u16()?;
+        let data = exts.vec16()?;
+        if ty != 0 {
+            continue;
+        }
+        let mut list = Cur(Cur(data).vec16()?);
+        while !list.0.is_empty() {
+            let kind = list.u8()?;
+            let name = list.vec16()?;
+            if kind == 0 {
+                let s = std::str::from_utf8(name).ok()?;
+                return Some(s.to_ascii_lowercase());
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal ClientHello record for `name`.
+    fn hello(name: Option<&str>) -> Vec<u8> {
+        let mut exts = Vec::new();
+        if let Some(n) = name {
+            let mut list = vec![0u8];
+            list.extend((n.len() as u16).to_be_bytes());
+            list.extend(n.as_bytes());
+            let mut data = (list.len() as u16).to_be_bytes().to_vec();
+            data.extend(list);
+            exts.extend([0, 0]);
+            exts.extend((data.len() as u16).to_be_bytes());
+            exts.extend(data);
+        }
+        exts.extend([0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04]); // supported_versions
+        let mut body = vec![3, 3];
+        body.extend([7u8; 32]);
+        body.extend([0, 0, 2, 0x13, 0x01, 1, 0]);
+        body.extend((exts.len() as u16).to_be_bytes());
+        body.extend(exts);
+        let mut msg = vec![1, 0, (body.len() >> 8) as u8, body.len() as u8];
+        msg.extend(body);
+        let mut rec = vec![0x16, 3, 1, (msg.len() >> 8) as u8, msg.len() as u8];
+        rec.extend(msg);
+        rec
+    }
+
+    #[test]
+    fn sni_and_type_of_a_complete_hello() {
+        let h = hello(Some("A.Example.com"));
+        assert_eq!(
+            parse(&h),
+            Hello::Complete {
+                hello_type: 1,
+                sni: Some("a.example.com".into())
+            }
+        );
+        assert_eq!(
+            parse(&hello(None)),
+            Hello::Complete {
+                hello_type: 1,
+                sni: None
+            }
+        );
+        for n in 0..h.len() {
+            assert_eq!(parse(&h[..n]), Hello::Incomplete, "prefix of {n} bytes");
+        }
+    }
+
+    #[test]
+    fn other_protocols_and_garbage() {
+        assert_eq!(parse(b"GET / HTTP/1.1\r\n"), Hello::NotTls);
+        assert_eq!(parse(b"SSH-2.0-x"), Hello::NotTls);
+        assert_eq!(parse(&[0x16, 3, 1, 0, 0]), Hello::NotTls);
+        let mut h = hello(Some("x.test"));
+        let l = h.len();
+        h[l - 20] ^= 0xff; // a broken extension gives no name, never a panic
+        let _ = parse(&h);
+        for b in 0..=255u8 {
+            let _ = parse(&[0x16, 3, 3, 0, 8, 1, 0, 0, 4, b, b, b, b]);
+        }
+    }
+
+    #[test]
+    fn a_real_rustls_hello_is_read() {
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth()
+        });
+        let Ok(config) = config else {
+            panic!("client config")
+        };
+        let name = rustls::pki_types::ServerName::try_from("real.test").map(|n| n.to_owned());
+        let Ok(name) = name else { panic!("name") };
+        let mut c = rustls::ClientConnection::new(std::sync::Arc::new(config), name)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        let _ = c.write_tls(&mut out);
+        assert_eq!(
+            parse(&out),
+            Hello::Complete {
+                hello_type: 1,
+                sni: Some("real.test".into())
+            }
+        );
+    }
+}
