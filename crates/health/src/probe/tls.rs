@@ -5,6 +5,7 @@
 //! none unless `enable_sni` is set. A failed handshake is "Layer6 invalid response", a slow one
 //! "Layer6 timeout", in HAProxy's words.
 
+use crate::probe::addr::{CheckAddr, Conn, Dest};
 use crate::probe::tcp;
 use crate::status::{CheckOutcome, CheckStatus};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -85,13 +86,34 @@ pub async fn connect(
     addr: SocketAddr,
     timeout: Duration,
 ) -> Result<TlsStream<TcpStream>, CheckOutcome> {
+    connect_to(&addr.into(), None, timeout).await
+}
+
+/// [`connect`] from the check address's source, sending `sni` as the server name when given.
+pub async fn connect_to(
+    addr: &CheckAddr,
+    sni: Option<&str>,
+    timeout: Duration,
+) -> Result<TlsStream<TcpStream>, CheckOutcome> {
     let start = crate::clock::now();
-    let tcp = tcp::connect(addr, timeout).await?;
+    let Dest::Ip(ip) = addr.dest else {
+        return Err(CheckOutcome::new(CheckStatus::L4Connection, Duration::ZERO)
+            .with_info("TLS checks need an IP address"));
+    };
+    let tcp = match tcp::connect_to(addr, timeout).await? {
+        Conn::Tcp(s) => s,
+        Conn::Unix(_) => {
+            return Err(CheckOutcome::new(CheckStatus::L4Connection, Duration::ZERO)
+                .with_info("TLS checks need an IP address"))
+        }
+    };
     let connector = connector().map_err(|e| {
         CheckOutcome::new(CheckStatus::L6Response, crate::clock::since(start)).with_info(e)
     })?;
     // An IP address as the server name: rustls sends no SNI for it.
-    let name = ServerName::IpAddress(addr.ip().into());
+    let name = sni
+        .and_then(|n| ServerName::try_from(n.to_string()).ok())
+        .unwrap_or_else(|| ServerName::IpAddress(ip.ip().into()));
     let left = timeout.saturating_sub(crate::clock::since(start));
     match tokio::time::timeout(left, connector.connect(name, tcp)).await {
         Ok(Ok(tls)) => Ok(tls),
