@@ -200,7 +200,13 @@ fn one(
 
 fn specific_known(kind: &str) -> &'static [&'static str] {
     match kind {
-        "HTTP_GET" => &["url", "http_protocol", "virtualhost", "fast_recovery"],
+        "HTTP_GET" => &[
+            "url",
+            "http_protocol",
+            "virtualhost",
+            "fast_recovery",
+            "enable_sni",
+        ],
         "SSL_GET" => &[
             "url",
             "http_protocol",
@@ -354,7 +360,10 @@ impl Specific {
                     );
                 }
                 if self.enable_sni && kind == "HTTP_GET" {
-                    d.error(&span, "'enable_sni' applies to SSL_GET only");
+                    d.warning(
+                        &span,
+                        "'enable_sni' applies to SSL_GET only: ignored here (as keepalived)",
+                    );
                 }
                 Some(Checker::HttpGet {
                     span,
