@@ -230,6 +230,21 @@ async fn scene(dir: &std::path::Path, seen: &Seens) -> (String, BTreeSet<String>
         "FILE_CHECK {\n      track_file one\n    }".to_string(),
         false,
     );
+    // weighted track files: 1 + 3*2 = 7; 1 - 5 = -4 → weight 0, kept in service
+    let three = dir.join("three");
+    let minus = dir.join("minus");
+    std::fs::write(&three, "3\n").expect("write");
+    std::fs::write(&minus, "-5\n").expect("write");
+    add(
+        20005,
+        "FILE_CHECK {\n      track_file three\n      weight 2\n    }".to_string(),
+        true,
+    );
+    add(
+        20006,
+        "FILE_CHECK {\n      track_file minus\n    }".to_string(),
+        true,
+    );
     body.push_str(&format!(
         "  real_server 10.99.0.222 20002 {{\n    PING_CHECK {{\n      {t}\n    }}\n  }}\n"
     ));
@@ -237,9 +252,13 @@ async fn scene(dir: &std::path::Path, seen: &Seens) -> (String, BTreeSet<String>
         "global_defs {{\n  router_id fulcrum_test\n}}\n\
          track_file zero {{\n  file \"{}\"\n  weight 0\n}}\n\
          track_file one {{\n  file \"{}\"\n  weight 0\n}}\n\
+         track_file three {{\n  file \"{}\"\n}}\n\
+         track_file minus {{\n  file \"{}\"\n}}\n\
          virtual_server 10.99.9.9 80 {{\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  protocol TCP\n{body}}}\n",
         zero.display(),
-        one.display()
+        one.display(),
+        three.display(),
+        minus.display()
     );
     (text, up, mismatch)
 }
@@ -326,6 +345,7 @@ async fn compare(node: &fulcrum_testlab::netns::Node, dir: &std::path::Path) -> 
     }
     let (handle, mut rx) = HealthMonitor::start(&loaded.config);
     let mut down = BTreeSet::new();
+    let mut weights: BTreeMap<String, u32> = BTreeMap::new();
     let all: BTreeSet<String> = text
         .lines()
         .filter_map(|l| l.trim().strip_prefix("real_server "))
@@ -337,6 +357,9 @@ async fn compare(node: &fulcrum_testlab::netns::Node, dir: &std::path::Path) -> 
     let start = Instant::now();
     let fulcrum_up = loop {
         if let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(200), rx.recv()).await {
+            if let Some(w) = ev.weight {
+                weights.insert(ev.server.clone(), w);
+            }
             if ev.up {
                 down.remove(&ev.server);
             } else {
@@ -352,6 +375,9 @@ async fn compare(node: &fulcrum_testlab::netns::Node, dir: &std::path::Path) -> 
                     .await
                     .map(Ok::<_, ()>)
             {
+                if let Some(w) = ev.weight {
+                    weights.insert(ev.server.clone(), w);
+                }
                 if ev.up {
                     down.remove(&ev.server);
                 } else {
@@ -378,6 +404,16 @@ async fn compare(node: &fulcrum_testlab::netns::Node, dir: &std::path::Path) -> 
         problems.push(format!(
             "fulcrum keeps {fulcrum_up:?}, keepalived keeps {ka_up:?} (known difference: {mismatch})"
         ));
+    }
+    for port in [20005, 20006] {
+        let rs = format!("127.0.0.1:{port}");
+        let (k, f) = (ka_kept.get(&rs).copied(), weights.get(&rs).copied());
+        eprintln!("FILE_CHECK weight of {rs}: keepalived {k:?}, fulcrum {f:?}");
+        if k != f {
+            problems.push(format!(
+                "FILE_CHECK weight of {rs}: keepalived {k:?}, fulcrum {f:?}"
+            ));
+        }
     }
     if f_http != ka_http {
         problems.push("the HTTP requests differ".to_string());

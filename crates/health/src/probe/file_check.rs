@@ -1,7 +1,7 @@
 //! keepalived's FILE_CHECK: the number written in a `track_file`'s file. With weight 0, a
 //! non-zero number fails the real server and 0 keeps it. Otherwise the number times the
-//! weight (negated with `reverse`) is added to the real server's weight: a sum above 0 is the
-//! new weight, 0 or less fails the real server. A missing or unreadable file reads as 0, a
+//! weight (negated with `reverse`) is added to the real server's weight, and a sum of 0 or
+//! less leaves it in service at weight 0 (what keepalived 2.2.7 does: checked against it). A missing or unreadable file reads as 0, a
 //! file that does not start with a number too (keepalived reads it with strtol). keepalived
 //! watches the file with inotify; fulcrum reads it at every check (at least once a second).
 
@@ -35,8 +35,8 @@ pub fn judge(c: &FileCheck, v: i64) -> Option<u32> {
     }
     let delta = v.saturating_mul(i64::from(c.weight));
     let delta = if c.reverse { -delta } else { delta };
-    let w = i64::from(c.base_weight).saturating_add(delta);
-    (w > 0).then(|| u32::try_from(w).unwrap_or(u32::MAX))
+    let w = i64::from(c.base_weight).saturating_add(delta).max(0);
+    Some(u32::try_from(w).unwrap_or(u32::MAX))
 }
 
 /// The weight a passed FILE_CHECK asks for, carried in the outcome's code + 2 as MISC_CHECK's
@@ -93,7 +93,8 @@ mod tests {
         assert_eq!(judge(&c(0, false), 0), Some(10));
         assert_eq!(judge(&c(0, false), 1), None);
         assert_eq!(judge(&c(2, false), 5), Some(20));
-        assert_eq!(judge(&c(2, false), -5), None, "10 - 10 is no weight");
+        assert_eq!(judge(&c(2, false), -5), Some(0), "10 - 10: weight 0, kept");
+        assert_eq!(judge(&c(2, false), -50), Some(0), "never below 0");
         assert_eq!(judge(&c(1, true), 3), Some(7));
     }
 }
