@@ -21,6 +21,8 @@ pub enum CheckProtocol {
     Redis,
     /// `option ldap-check`
     Ldap,
+    /// `option ssl-hello-chk`: an SSLv3 hello, a TLS record back.
+    SslHello,
     /// `option smtpchk [HELO|EHLO domain]`: the command line sent (default `HELO localhost`).
     Smtp { command: String },
     /// `option external-check`: runs the proxy's `external-check command`.

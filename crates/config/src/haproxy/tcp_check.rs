@@ -21,10 +21,9 @@ pub fn protocol_option(
         "redis-check" => Ok(CheckProtocol::Redis),
         "ldap-check" => Ok(CheckProtocol::Ldap),
         "external-check" => Ok(CheckProtocol::External),
+        "ssl-hello-chk" => Ok(CheckProtocol::SslHello),
         // a check that would silently become a plain connect: refused
-        "ssl-hello-chk" | "spop-check" => {
-            Err(format!("'option {name}' is not supported by fulcrum yet"))
-        }
+        "spop-check" => Err(format!("'option {name}' is not supported by fulcrum yet")),
         "mysql-check" => match (arg(1), arg(2), arg(3)) {
             (None, _, _) => Ok(CheckProtocol::Mysql {
                 user: None,
@@ -402,10 +401,6 @@ mod tests {
             ("tcp-check send-binary 0g", "not a hex string"),
             ("tcp-check frobnicate", "unknown 'tcp-check' action"),
             ("option pgsql-check", "expects 'user <username>'"),
-            (
-                "option ssl-hello-chk",
-                "'option ssl-hello-chk' is not supported",
-            ),
             ("option spop-check", "'option spop-check' is not supported"),
         ] {
             let errs: Vec<String> = load(&format!("{HEAD} {rule}\n"))

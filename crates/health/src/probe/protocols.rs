@@ -151,6 +151,20 @@ pub fn script(
                 ],
             )
         }
+        // HAProxy 2.6: send the hello, `expect rbinary "^1[56]" min-recv 5 ok-status L6OK
+        // error-status L6RSP tout-status L6TOUT` (a handshake or alert record).
+        CheckProtocol::SslHello => {
+            let mut e = Expect::new(false, Matcher::Rbinary(re("^1[56]")?));
+            e.min_recv = Some(5);
+            e.ok_status = CheckStatus::L6Ok;
+            e.error_status = CheckStatus::L6Response;
+            e.tout_status = CheckStatus::L6Timeout;
+            protocol(
+                send_proxy,
+                false,
+                vec![Action::SendSslHello, Action::Expect(e)],
+            )
+        }
         CheckProtocol::Smtp { command } => {
             let reply = |pattern: &str, status, success: bool| -> Result<Action, String> {
                 let mut e = Expect::new(false, Matcher::Rstring(re(pattern)?));

@@ -134,7 +134,18 @@ impl ScriptCheck {
                     buf.clear();
                     closed = false;
                 }
-                Action::Send(data) => {
+                Action::Send(_) | Action::SendSslHello => {
+                    let hello;
+                    let data = match &step.action {
+                        Action::Send(d) => d,
+                        _ => {
+                            let now = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map_or(0, |d| d.as_secs() as u32);
+                            hello = super::script::ssl_hello(now);
+                            &hello
+                        }
+                    };
                     let Some(c) = conn.as_mut() else {
                         return self.socket_error(
                             start,
