@@ -394,6 +394,9 @@ pub struct Server {
     pub send_proxy: bool,
     /// `check-send-proxy`: checks start with a PROXY protocol header.
     pub check_send_proxy: bool,
+    /// `check-ssl`, `check-sni NAME`, `check-alpn LIST`, `verify none|required`, `ca-file`:
+    /// health checks over TLS (the data path's `ssl` is issue 14's).
+    pub check_tls: CheckTls,
     /// `agent-check` with `agent-port`, `agent-addr`, `agent-inter`, `agent-send`.
     pub agent: Agent,
     /// `source ADDR[:PORT]` on the server line (port 0: any); see [`Proxy::server_source`].
@@ -1075,6 +1078,20 @@ pub enum Checker {
         misc_timeout: Option<Duration>,
         misc_dynamic: bool,
     },
+}
+
+/// A server's TLS settings for its health checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CheckTls {
+    /// `check-ssl`.
+    pub enabled: bool,
+    pub sni: Option<String>,
+    /// `check-alpn h2,http/1.1`.
+    pub alpn: Vec<String>,
+    /// `verify none`: the certificate is not checked (else `ca-file` is required, as HAProxy's
+    /// default `ssl-server-verify required`).
+    pub verify_none: bool,
+    pub ca_file: Option<String>,
 }
 
 impl Checker {

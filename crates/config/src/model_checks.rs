@@ -64,6 +64,10 @@ pub struct TcpCheckConnect {
     pub send_proxy: bool,
     pub linger: bool,
     pub comment: Option<String>,
+    /// `ssl`, `sni NAME`, `alpn LIST` (verification follows the server's `verify`/`ca-file`).
+    pub ssl: bool,
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -178,9 +178,10 @@ fn haproxy_check(config_ids: Ids, proxy: &Proxy, server: &Server) -> Result<Chec
             protocols::script(p, &proxy.tcp_check, server.check_send_proxy)
                 .map_err(|e| format!("{who}: {e}; not checked"))?,
         ),
-        // `check-send-proxy` on a plain connect check: a script of the one connect.
-        (None, None) if server.check_send_proxy => script(
-            protocols::script(&CheckProtocol::TcpCheck, &[], true)
+        // `check-send-proxy` or `check-ssl` on a plain connect check: a script of the one
+        // connect.
+        (None, None) if server.check_send_proxy || server.check_tls.enabled => script(
+            protocols::script(&CheckProtocol::TcpCheck, &[], server.check_send_proxy)
                 .map(|mut s| {
                     s.flavor = Flavor::Protocol;
                     s
@@ -191,6 +192,13 @@ fn haproxy_check(config_ids: Ids, proxy: &Proxy, server: &Server) -> Result<Chec
             addr,
             connect_timeout,
         },
+    };
+    let probe = match probe {
+        Probe::Script(mut sc) => {
+            apply_tls(&mut sc.script, server).map_err(|e| format!("{who}: {e}; not checked"))?;
+            Probe::Script(sc)
+        }
+        other => other,
     };
     let timing = CheckTiming {
         inter,
@@ -214,6 +222,38 @@ fn haproxy_check(config_ids: Ids, proxy: &Proxy, server: &Server) -> Result<Chec
         weight: server.weight,
         log_health_checks: proxy.options.log_health_checks,
     })
+}
+
+/// The server's `check-ssl` on the script's implicit connects, and its `verify`/`ca-file` on
+/// every TLS connect (`connect ssl` too). A TLS connect needs `verify none` or a `ca-file`.
+fn apply_tls(script: &mut crate::probe::script::Script, server: &Server) -> Result<(), String> {
+    use crate::probe::script::{Action, TlsSettings};
+    let t = &server.check_tls;
+    let ca_file = if t.verify_none {
+        None
+    } else {
+        t.ca_file.clone()
+    };
+    for step in &mut script.steps {
+        if let Action::Connect(c) = &mut step.action {
+            if c.implicit && t.enabled {
+                c.tls = Some(TlsSettings {
+                    sni: t.sni.clone(),
+                    alpn: t.alpn.clone(),
+                    ca_file: None,
+                });
+            }
+            if let Some(tls) = &mut c.tls {
+                if !t.verify_none && ca_file.is_none() {
+                    return Err(
+                        "a TLS check needs 'verify none' or a 'ca-file' on the server line".into(),
+                    );
+                }
+                tls.ca_file = ca_file.clone();
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `option external-check`: `external-check command` with HAProxy's arguments and

@@ -39,6 +39,7 @@ pub fn default_server() -> Server {
         on_error: OnError::FailCheck,
         send_proxy: false,
         check_send_proxy: false,
+        check_tls: Default::default(),
         agent: Default::default(),
         source: None,
     }
@@ -142,6 +143,10 @@ pub fn parse_server(
     s.span = line.span.clone();
     s.address = parse_address(&addr)?;
     let written = apply_options(&mut s, line, 3, diags)?;
+    if s.check_tls.enabled && !s.check_tls.verify_none && s.check_tls.ca_file.is_none() {
+        // haproxy -c refuses it the same way (ssl-server-verify required by default)
+        return Err(format!("server '{}': 'check-ssl': verify is enabled by default but no CA file specified; write 'verify none' on the server line, or give a 'ca-file'", s.name));
+    }
     if !s.check {
         let check_only: Vec<&str> = written
             .iter()
@@ -258,6 +263,8 @@ fn apply_options<'a>(
                             }
                             consumed = 1 + n;
                             diags.warning(&line.span, format!("server option '{opt}' is not supported by fulcrum yet and is ignored"));
+                        } else if let Some(v) = check_tls_option(opt, line.arg(i + 1), &mut s.check_tls)? {
+                            consumed = v;
                         } else if let Some((_, n)) = TLS.iter().find(|(k, _)| *k == opt) {
                             if matches!(opt, "ssl" | "check-ssl") {
                                 return Err(format!("TLS to servers ('{opt}') is not supported by fulcrum yet"));
@@ -277,6 +284,50 @@ fn apply_options<'a>(
         i += consumed;
     }
     Ok(written)
+}
+
+/// The server keywords of TLS health checks; Some(words consumed) when `opt` is one.
+fn check_tls_option(
+    opt: &str,
+    value: Option<&str>,
+    t: &mut crate::model::CheckTls,
+) -> Result<Option<usize>, String> {
+    let need = || value.ok_or_else(|| format!("'{opt}' expects a value"));
+    Ok(Some(match opt {
+        "check-ssl" => {
+            t.enabled = true;
+            1
+        }
+        "no-check-ssl" => {
+            t.enabled = false;
+            1
+        }
+        "check-sni" => {
+            t.sni = Some(need()?.to_string());
+            2
+        }
+        "check-alpn" => {
+            t.alpn = need()?.split(',').map(str::to_string).collect();
+            2
+        }
+        "verify" => {
+            t.verify_none = match need()? {
+                "none" => true,
+                "required" => false,
+                other => {
+                    return Err(format!(
+                        "'verify' expects 'none' or 'required', found '{other}'"
+                    ))
+                }
+            };
+            2
+        }
+        "ca-file" => {
+            t.ca_file = Some(need()?.to_string());
+            2
+        }
+        _ => return Ok(None),
+    }))
 }
 
 fn positive_time(text: &str, what: &str) -> Result<Duration, String> {

@@ -150,7 +150,20 @@ pub(super) fn connect(line: &Line<'_>) -> Result<TcpCheckConnect, String> {
                 c.comment = Some(line.need(i + 1, "a comment")?.to_string());
                 i += 1;
             }
-            "ssl" | "sni" | "alpn" | "via-socks4" | "proto" => {
+            "ssl" => c.ssl = true,
+            "sni" => {
+                c.sni = Some(line.need(i + 1, "a server name")?.to_string());
+                i += 1;
+            }
+            "alpn" => {
+                c.alpn = line
+                    .need(i + 1, "a protocol list")?
+                    .split(',')
+                    .map(str::to_string)
+                    .collect();
+                i += 1;
+            }
+            "via-socks4" | "proto" => {
                 return Err(format!("'{} connect {a}' is not supported by fulcrum yet", line.words[0]))
             }
             other => return Err(format!("'{} connect' expects default, port, addr, send-proxy, via-socks4, ssl, sni, alpn, proto, linger or comment, found '{other}'", line.words[0])),
@@ -380,10 +393,6 @@ mod tests {
     #[test]
     fn what_fulcrum_does_not_run_is_an_error_with_its_line() {
         for (rule, words) in [
-            (
-                "tcp-check connect ssl",
-                "'tcp-check connect ssl' is not supported",
-            ),
             ("tcp-check send-lf %[var(x)]", "log-format expressions"),
             ("tcp-check set-var(check.x) int(1)", "variables"),
             (

@@ -43,6 +43,7 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
                     send_proxy: c.send_proxy,
                     linger: c.linger,
                     implicit: false,
+                    tls: tls_of(c),
                 }),
                 c.comment.clone(),
             ),
@@ -283,4 +284,14 @@ fn mysql_login(user: &str, pre41: bool) -> Vec<u8> {
     pkt.extend_from_slice(&body);
     pkt.extend_from_slice(&[0x01, 0x00, 0x00, 0x00, 0x01]); // COM_QUIT
     pkt
+}
+
+/// The TLS settings a `connect ssl [sni S] [alpn L]` asks for (the CA comes from the server,
+/// filled in by the plan).
+pub fn tls_of(c: &fulcrum_config::model::TcpCheckConnect) -> Option<super::script::TlsSettings> {
+    c.ssl.then(|| super::script::TlsSettings {
+        sni: c.sni.clone(),
+        alpn: c.alpn.clone(),
+        ca_file: None,
+    })
 }

@@ -59,6 +59,17 @@ pub struct Connect {
     pub linger: bool,
     /// Inserted because the rules did not start with a connect.
     pub implicit: bool,
+    /// TLS after the connect (`connect ssl`, or the server's `check-ssl` on the default one).
+    pub tls: Option<TlsSettings>,
+}
+
+/// How a check's TLS handshake goes: SNI, ALPN, and the CA that verifies the server's
+/// certificate (None: `verify none`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,9 +241,18 @@ pub fn success(
             let (code, _) = pass.unwrap_or_default();
             CheckOutcome::new(CheckStatus::L7Ok, elapsed).with_code(code.unwrap_or(0))
         }
-        Some(Action::Connect(c)) if c.implicit => CheckOutcome::new(CheckStatus::L4Ok, elapsed),
-        Some(Action::Connect(_)) => {
-            CheckOutcome::new(CheckStatus::L4Ok, elapsed).with_info("(tcp-check)")
+        Some(Action::Connect(c)) => {
+            let status = if c.tls.is_some() {
+                CheckStatus::L6Ok
+            } else {
+                CheckStatus::L4Ok
+            };
+            let o = CheckOutcome::new(status, elapsed);
+            if c.implicit {
+                o
+            } else {
+                o.with_info("(tcp-check)")
+            }
         }
         _ if flavor == Flavor::TcpCheck => CheckOutcome::new(CheckStatus::L7Ok, elapsed)
             .with_code(0)
