@@ -42,7 +42,24 @@ pub struct Bridge {
     config: Config,
     states: ServerStates,
     vrrp: watch::Sender<ProxyHealth>,
+    /// Each backend's `log` targets: health lines go there as HAProxy sends them.
+    loggers: HashMap<String, fulcrum_proxy::log::Logger>,
 }
+
+/// The `log` targets of every backend that has some.
+fn loggers(config: &Config) -> HashMap<String, fulcrum_proxy::log::Logger> {
+    config
+        .proxies
+        .iter()
+        .filter(|p| p.kind.is_backend())
+        .filter_map(|p| fulcrum_proxy::log::Logger::new(&p.logs).map(|l| (p.name.clone(), l)))
+        .collect()
+}
+
+/// HAProxy's syslog levels for health lines.
+const NOTICE: u8 = 5;
+const ALERT: u8 = 1;
+const EMERG: u8 = 0;
 
 impl Bridge {
     pub fn new(config: &Config) -> (Bridge, watch::Receiver<ProxyHealth>) {
@@ -52,6 +69,7 @@ impl Bridge {
                 config: config.clone(),
                 states: ServerStates::new(),
                 vrrp: tx,
+                loggers: loggers(config),
             },
             rx,
         )
@@ -60,6 +78,7 @@ impl Bridge {
     /// A new config: states of servers that are gone are forgotten; health replays the rest.
     pub fn reload(&mut self, config: &Config) {
         self.config = config.clone();
+        self.loggers = loggers(config);
         self.states.retain(|(b, s), _| {
             config
                 .backend(b)
@@ -72,7 +91,11 @@ impl Bridge {
         // The proxy's state changes first and the log line follows: whoever reads "is DOWN" in
         // the log can rely on no new request going to that server any more.
         self.apply_state(proxy, ev);
+        let logger = self.loggers.get(&ev.backend);
         if !ev.log_line.is_empty() {
+            if let Some(l) = logger {
+                l.send_level(if ev.up { NOTICE } else { ALERT }, &ev.log_line);
+            }
             if ev.up {
                 tracing::info!("{}", ev.log_line);
             } else {
@@ -80,6 +103,9 @@ impl Bridge {
             }
         }
         if let Some(line) = &ev.no_server_line {
+            if let Some(l) = logger {
+                l.send_level(EMERG, line);
+            }
             tracing::error!("{line}");
         }
         if ev.weight.is_none() {
@@ -157,6 +183,9 @@ impl Bridge {
     ) {
         // `option log-health-checks`: HAProxy logs this at NOTICE level (a warning on stderr).
         if let Some(line) = &r.log_line {
+            if let Some(l) = self.loggers.get(&r.backend) {
+                l.send_level(NOTICE, line);
+            }
             tracing::warn!("{line}");
         }
         let Some(generation) = proxy.generation() else {
