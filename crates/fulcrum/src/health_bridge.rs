@@ -44,6 +44,42 @@ pub struct Bridge {
     vrrp: watch::Sender<ProxyHealth>,
     /// Each backend's `log` targets: health lines go there as HAProxy sends them.
     loggers: HashMap<String, fulcrum_proxy::log::Logger>,
+    /// Server positions by name in the generation served, so every check result finds its
+    /// server without a scan (1,000 servers at inter 1s made the scan show in profiles).
+    index: std::sync::Mutex<ServerIndex>,
+}
+
+/// (generation, backend) → server name → position, rebuilt when the generation changes.
+#[derive(Default)]
+struct ServerIndex {
+    generation: usize,
+    backends: HashMap<String, HashMap<String, usize>>,
+}
+
+impl ServerIndex {
+    fn position(
+        &mut self,
+        generation: &std::sync::Arc<fulcrum_proxy::state::Generation>,
+        backend: &str,
+        be: &fulcrum_proxy::backend::Backend,
+        server: &str,
+    ) -> Option<usize> {
+        let id = std::sync::Arc::as_ptr(generation) as usize;
+        if id != self.generation {
+            self.generation = id;
+            self.backends.clear();
+        }
+        if !self.backends.contains_key(backend) {
+            let map = be
+                .servers
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.name.clone(), i))
+                .collect();
+            self.backends.insert(backend.to_string(), map);
+        }
+        self.backends.get(backend)?.get(server).copied()
+    }
 }
 
 /// The `log` targets of every backend that has some.
@@ -70,6 +106,7 @@ impl Bridge {
                 states: ServerStates::new(),
                 vrrp: tx,
                 loggers: loggers(config),
+                index: Default::default(),
             },
             rx,
         )
@@ -192,7 +229,15 @@ impl Bridge {
             return;
         };
         if let Some(be) = generation.backends.get(&r.backend) {
-            if let (Some(reply), Some(i)) = (&r.agent, be.server_index(&r.server)) {
+            let Some(i) = self
+                .index
+                .lock()
+                .ok()
+                .and_then(|mut x| x.position(&generation, &r.backend, be, &r.server))
+            else {
+                return;
+            };
+            if let Some(reply) = &r.agent {
                 self.apply_agent(be, i, &r.backend, &r.server, reply);
             }
             if r.is_agent {
@@ -200,7 +245,7 @@ impl Bridge {
                 // overwrite the health check's
                 return;
             }
-            if let Some(s) = be.servers.iter().find(|s| s.name == r.server) {
+            if let Some(s) = be.servers.get(i) {
                 if r.was_up && !r.outcome.status.passed() {
                     s.check_failed();
                 }
