@@ -135,8 +135,8 @@ pub async fn connect_to(
 fn settings_connector(t: &TlsSettings) -> Result<TlsConnector, String> {
     use std::collections::HashMap;
     use std::sync::Mutex;
-    static CACHE: OnceLock<Mutex<HashMap<(Option<String>, Vec<String>), Arc<ClientConfig>>>> =
-        OnceLock::new();
+    type Key = (Option<String>, Vec<String>);
+    static CACHE: OnceLock<Mutex<HashMap<Key, Arc<ClientConfig>>>> = OnceLock::new();
     let key = (t.ca_file.clone(), t.alpn.clone());
     let cache = CACHE.get_or_init(Default::default);
     if let Some(c) = cache.lock().ok().and_then(|m| m.get(&key).cloned()) {
