@@ -7,6 +7,7 @@
 //! reads keywords, and nothing here touches the network.
 
 mod args;
+mod check_url;
 mod checker;
 mod global_defs;
 pub mod lexer;
