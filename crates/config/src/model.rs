@@ -460,6 +460,9 @@ pub struct Server {
     pub send_proxy_v2: bool,
     /// `check-send-proxy`: checks start with a PROXY protocol header.
     pub check_send_proxy: bool,
+    /// `check-ssl`, `check-sni NAME`, `check-alpn LIST`, `verify none|required`, `ca-file`:
+    /// health checks over TLS (the data path's `ssl` is issue 14's).
+    pub check_tls: CheckTls,
     /// `agent-check` with `agent-port`, `agent-addr`, `agent-inter`, `agent-send`.
     pub agent: Agent,
     /// `source ADDR[:PORT]` on the server line (port 0: any); see [`Proxy::server_source`].
@@ -974,6 +977,23 @@ pub struct Keepalived {
     pub vrrp_instances: Vec<VrrpInstance>,
     pub vrrp_sync_groups: Vec<VrrpSyncGroup>,
     pub virtual_servers: Vec<VirtualServer>,
+    /// `track_file NAME { file PATH weight W [reverse] init_file [V] [overwrite] }`
+    /// (`vrrp_track_file` is its old name): read by real servers' `FILE_CHECK`.
+    pub track_files: Vec<TrackFile>,
+}
+
+/// A file whose number a `FILE_CHECK` follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackFile {
+    pub span: Span,
+    pub name: String,
+    pub file: String,
+    /// Default 1; 0 means "a non-zero value is a failure".
+    pub weight: i32,
+    pub reverse: bool,
+    /// `init_file [VALUE] [overwrite]`: write VALUE (default 0) at start when the file is
+    /// missing, or always with `overwrite`.
+    pub init_file: Option<(i64, bool)>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -1208,6 +1228,15 @@ pub enum Checker {
         retry: u32,
         /// Default 3s for HTTP_GET/SSL_GET (keepalived.conf(5); 1s is the TCP_CHECK default).
         delay_before_retry: Duration,
+        /// `connect_ip`, `bindto`, `bind_port` (the rest of keepalived's connection options).
+        addr: CheckAddrOpts,
+        /// `http_protocol 1.0|1.0C|1.1` (default 1.0).
+        http_protocol: HttpProtocol,
+        /// `virtualhost` of the checker, else of the real server, else of the virtual server:
+        /// the `Host:` header (and with `enable_sni`, the TLS server name).
+        virtualhost: Option<String>,
+        /// SSL_GET `enable_sni`.
+        enable_sni: bool,
     },
     TcpCheck {
         span: Span,
@@ -1215,6 +1244,46 @@ pub enum Checker {
         connect_port: Option<u16>,
         retry: u32,
         delay_before_retry: Duration,
+        addr: CheckAddrOpts,
+    },
+    /// `SMTP_CHECK { helo_name NAME }`: banner 220, `HELO NAME` → 250, `QUIT`.
+    SmtpCheck {
+        span: Span,
+        conn: CheckConn,
+        /// Default `smtpchecker.keepalived.org`.
+        helo_name: String,
+    },
+    /// `DNS_CHECK { type T name N }`: a UDP query answered with rcode 0.
+    DnsCheck {
+        span: Span,
+        conn: CheckConn,
+        /// A NS CNAME SOA MX TXT AAAA as their numbers (default SOA = 6).
+        query_type: u16,
+        /// Default `.`.
+        name: String,
+    },
+    /// `UDP_CHECK { payload HEX require_reply [HEX] min_reply_length N max_reply_length N }`.
+    UdpCheck {
+        span: Span,
+        conn: CheckConn,
+        /// None: a random payload, as keepalived.
+        payload: Option<Vec<u8>>,
+        require_reply: bool,
+        /// The reply's first bytes as (value, mask of the bits compared); `x` nibbles are 0.
+        reply: Vec<(u8, u8)>,
+        /// Default 0.
+        min_reply_length: u16,
+        /// Default 255.
+        max_reply_length: u16,
+    },
+    /// `PING_CHECK`: an ICMP (ICMPv6) echo answered within connect_timeout.
+    PingCheck { span: Span, conn: CheckConn },
+    /// `FILE_CHECK { track_file NAME weight W [reverse] }`: the number in a `track_file`.
+    FileCheck {
+        span: Span,
+        track_file: String,
+        /// None: the track_file's weight.
+        weight: Option<(i32, bool)>,
     },
     MiscCheck {
         span: Span,
@@ -1225,13 +1294,85 @@ pub enum Checker {
     },
 }
 
-/// `url { path P [status_code N] [digest HEX] }`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A server's TLS settings for its health checks.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct CheckTls {
+    /// `check-ssl`.
+    pub enabled: bool,
+    pub sni: Option<String>,
+    /// `check-alpn h2,http/1.1`.
+    pub alpn: Vec<String>,
+    /// `verify none`: the certificate is not checked (else `ca-file` is required, as HAProxy's
+    /// default `ssl-server-verify required`).
+    pub verify_none: bool,
+    pub ca_file: Option<String>,
+}
+
+impl Checker {
+    /// Where the checker block starts.
+    pub fn span(&self) -> &Span {
+        match self {
+            Checker::HttpGet { span, .. }
+            | Checker::TcpCheck { span, .. }
+            | Checker::SmtpCheck { span, .. }
+            | Checker::DnsCheck { span, .. }
+            | Checker::UdpCheck { span, .. }
+            | Checker::PingCheck { span, .. }
+            | Checker::FileCheck { span, .. }
+            | Checker::MiscCheck { span, .. } => span,
+        }
+    }
+}
+
+/// `url { path P [status_code N] [digest HEX] [virtualhost H] [regex R] [regex_no_match] }`
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct CheckUrl {
     pub path: String,
     /// Empty: any 2xx, as keepalived.
     pub status_code: Vec<u16>,
     pub digest: Option<String>,
+    /// Over the checker's `virtualhost` for this url.
+    pub virtualhost: Option<String>,
+    /// `regex` (PCRE2 in keepalived; the `regex` crate's syntax here, with `regex_options`
+    /// caseless/multiline/dotall/extended/ungreedy mapped to its flags): searched in the body.
+    pub regex: Option<String>,
+    /// `regex_no_match`: a match fails the check.
+    pub regex_no_match: bool,
+    /// `regex_min_offset` / `regex_max_offset`: where in the body a match may start.
+    pub regex_min_offset: Option<usize>,
+    pub regex_max_offset: Option<usize>,
+}
+
+/// `http_protocol` of HTTP_GET/SSL_GET.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum HttpProtocol {
+    /// `GET P HTTP/1.0` (keepalived's default).
+    #[default]
+    Http10,
+    /// `1.0C`: HTTP/1.0 with `Connection: close`.
+    Http10Close,
+    /// `1.1`: HTTP/1.1 with `Connection: close`.
+    Http11,
+}
+
+/// keepalived's connection options of a checker other than the port: `connect_ip` (default
+/// the real server's address), `bindto` and `bind_port` (the source).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct CheckAddrOpts {
+    pub connect_ip: Option<IpAddr>,
+    pub bindto: Option<IpAddr>,
+    pub bind_port: Option<u16>,
+}
+
+/// Everything a socket checker shares (keepalived's `conn_opts` plus its retry timing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CheckConn {
+    pub addr: CheckAddrOpts,
+    pub connect_port: Option<u16>,
+    /// Default 5s.
+    pub connect_timeout: Duration,
+    pub retry: u32,
+    pub delay_before_retry: Duration,
 }
 
 // ---------------------------------------------------------------------------------------------

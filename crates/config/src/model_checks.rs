@@ -21,6 +21,8 @@ pub enum CheckProtocol {
     Redis,
     /// `option ldap-check`
     Ldap,
+    /// `option ssl-hello-chk`: an SSLv3 hello, a TLS record back.
+    SslHello,
     /// `option smtpchk [HELO|EHLO domain]`: the command line sent (default `HELO localhost`).
     Smtp { command: String },
     /// `option external-check`: runs the proxy's `external-check command`.
@@ -62,6 +64,10 @@ pub struct TcpCheckConnect {
     pub send_proxy: bool,
     pub linger: bool,
     pub comment: Option<String>,
+    /// `ssl`, `sni NAME`, `alpn LIST` (verification follows the server's `verify`/`ca-file`).
+    pub ssl: bool,
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

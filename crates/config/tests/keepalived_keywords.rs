@@ -455,6 +455,7 @@ fn real_server_http_get_full() {
             connect_port,
             retry,
             delay_before_retry,
+            ..
         } => {
             assert_eq!(span.line, 4);
             assert!(!ssl);
@@ -564,11 +565,7 @@ trait SpanForTest {
 }
 impl SpanForTest for Checker {
     fn span_for_test(&self) -> fulcrum_config::Span {
-        match self {
-            Checker::HttpGet { span, .. }
-            | Checker::TcpCheck { span, .. }
-            | Checker::MiscCheck { span, .. } => span.clone(),
-        }
+        self.span().clone()
     }
 }
 

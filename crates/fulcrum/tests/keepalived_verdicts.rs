@@ -213,3 +213,63 @@ fn script_security_verdicts_match_keepalived() {
     });
     run_cases(&dir.0, &cases);
 }
+
+/// A virtual server whose one real server (line 12) carries `checkers` from line 13.
+fn checkers_conf(dir: &Path, checkers: &str) -> String {
+    format!(
+        "global_defs {{\n  router_id t\n}}\ntrack_file tf {{\n  file {}/tf\n}}\n\
+         virtual_server 10.99.9.9 80 {{\n  delay_loop 1\n  lvs_sched rr\n  lvs_method NAT\n  protocol TCP\n\
+         real_server 127.0.0.1 80 {{\n{checkers}\n  }}\n}}\n",
+        dir.display()
+    )
+}
+
+/// Issue 15 deliverable 6: keepalived 2.2's checker options accepted and refused as
+/// `keepalived -t` does (BFD_CHECK refused by name: keepalived refuses one naming no
+/// bfd_instance too).
+#[test]
+fn checker_verdicts_match_keepalived() {
+    if !fulcrum_testlab::netns::available("checker_verdicts_match_keepalived")
+        || !keepalived_present()
+    {
+        return;
+    }
+    let dir = Dir(std::env::temp_dir().join(format!("fulcrum-kv-chk-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let every = "    virtualhost rs.example\n    SMTP_CHECK {\n      helo_name x\n      connect_ip 127.0.0.2\n      bindto 127.0.0.1\n    }\n\
+        PING_CHECK {\n      connect_timeout 1\n    }\n\
+        UDP_CHECK {\n      payload 0102\n      require_reply 01x\n      min_reply_length 1\n      max_reply_length 10\n    }\n\
+        DNS_CHECK {\n      type AAAA\n      name example.com\n    }\n\
+        FILE_CHECK {\n      track_file tf\n      weight 2 reverse\n    }\n\
+        HTTP_GET {\n      http_protocol 1.0C\n      virtualhost a.b\n      fast_recovery\n      url {\n        path /\n        regex ok\n        regex_no_match\n        regex_options caseless\n        regex_min_offset 1\n        regex_max_offset 9\n        virtualhost c.d\n      }\n    }\n\
+        SSL_GET {\n      enable_sni\n      http_protocol 1.1\n      url {\n        path /\n        status_code 200-299 301\n      }\n    }\n\
+        SMTP_CHECK {\n      host {\n        connect_ip 127.0.0.3\n      }\n    }";
+    let case = |name, checkers: &str, refused_at| Case {
+        name,
+        text: checkers_conf(&dir.0, checkers),
+        refused_at,
+    };
+    let cases =
+        vec![
+        case("every_checker_and_option", every, None),
+        case("bfd_check", "    BFD_CHECK {\n      name nope\n    }", Some(13)),
+        case(
+            "file_check_unknown_track_file",
+            "    FILE_CHECK {\n      track_file nope\n    }",
+            Some(13),
+        ),
+        case(
+            "udp_min_over_max",
+            "    UDP_CHECK {\n      min_reply_length 10\n      max_reply_length 5\n    }",
+            Some(13),
+        ),
+        case("udp_bad_hex", "    UDP_CHECK {\n      payload zz\n    }", Some(14)),
+        case("dns_bad_type", "    DNS_CHECK {\n      type BOGUS\n    }", Some(14)),
+        case(
+            "http_protocol_bad",
+            "    HTTP_GET {\n      http_protocol 2.0\n      url {\n        path /\n      }\n    }",
+            Some(14),
+        ),
+    ];
+    run_cases(&dir.0, &cases);
+}

@@ -382,6 +382,46 @@ fn nat_udp_echo() {
     assert_eq!(seen.len(), 3, "UDP flows not spread: {seen:?}");
 }
 
+/// Issue 15 deliverable 6: a keepalived UDP_CHECK (with `require_reply`) runs for the real
+/// servers of a UDP virtual server, and the LVS rules follow it: a stopped real server leaves
+/// the rotation.
+#[test]
+fn nat_udp_check_takes_a_stopped_real_server_out() {
+    let Some((topo, mut servers)) = start("lvs_nat_udpchk") else {
+        return;
+    };
+    let d = topo.node(1).clone();
+    let mut rs = String::new();
+    for i in 2..5 {
+        rs.push_str(&format!(
+            "    real_server {} 53 {{\n        weight 1\n        UDP_CHECK {{\n            connect_timeout 1\n            retry 0\n            payload 70696e67\n            require_reply 7273\n        }}\n    }}\n",
+            topo.node(i).addr
+        ));
+    }
+    let conf = format!("virtual_server {VIP} 53 {{\n    delay_loop 1\n    lvs_sched rr\n    lvs_method NAT\n    protocol UDP\n{rs}}}\n");
+    let fulcrum = Director::start(&topo.dir, &d, "fulcrum", &conf);
+    let c = topo.node(0).clone();
+    let all = fulcrum_testlab::wait::until(Duration::from_secs(15), || {
+        let seen: std::collections::BTreeSet<String> =
+            (0..6).filter_map(|_| udp_ask(&c, "q")).collect();
+        seen.len() == 3
+    });
+    assert!(
+        all.is_some(),
+        "three real servers never answered\n{}",
+        fulcrum.log()
+    );
+    servers[0] = None; // rs1 stops: the checks to its port get ICMP port unreachable
+    let gone = fulcrum_testlab::wait::until(Duration::from_secs(15), || {
+        (0..6).all(|_| udp_ask(&c, "q").is_some_and(|a| !a.starts_with("rs1")))
+    });
+    assert!(
+        gone.is_some(),
+        "the UDP_CHECK never took rs1 out of the rotation\n{}",
+        fulcrum.log()
+    );
+}
+
 #[test]
 fn nat_fwmark_virtual_server() {
     let Some((topo, _servers)) = start("lvs_nat_fwmark") else {

@@ -261,7 +261,9 @@ impl Driver {
                 self.unusable.remove(&key);
             }
         }
-        let dynamic = matches!(&c.spec.probe, crate::probe::Probe::Misc(m) if m.dynamic);
+        // misc_dynamic, and FILE_CHECK with a weight: the check asks for a weight
+        let dynamic = matches!(&c.spec.probe, crate::probe::Probe::Misc(m) if m.dynamic)
+            || matches!(&c.spec.probe, crate::probe::Probe::File(f) if f.weight != 0);
         let asked = if dynamic {
             crate::probe::misc::dynamic_weight(&outcome)
         } else {

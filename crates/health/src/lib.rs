@@ -38,6 +38,7 @@ pub mod observe;
 pub mod probe;
 pub mod reconcile;
 pub mod spec;
+mod spec_keepalived;
 pub mod state;
 pub mod status;
 

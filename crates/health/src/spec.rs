@@ -11,20 +11,14 @@ use crate::keepalived::KeepalivedTiming;
 use crate::probe::agent::AgentCheck;
 use crate::probe::external::ExternalCheck;
 use crate::probe::http;
-use crate::probe::http_get::HttpGet;
-use crate::probe::misc::MiscCheck;
 use crate::probe::protocols;
 use crate::probe::script::Flavor;
 use crate::probe::script_run::ScriptCheck;
 use crate::probe::{CheckAddr, Dest, Probe};
 use crate::state::{CheckTiming, PassiveHealth};
-use fulcrum_config::model::{
-    CheckProtocol, Checker, Proxy, Server, ServerPort, UnixAddress, VirtualServer,
-    VirtualServerAddress,
-};
+use fulcrum_config::model::{CheckProtocol, Proxy, Server, ServerPort, UnixAddress};
 use fulcrum_config::Config;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::time::Duration;
 
 /// How one check decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,7 +110,12 @@ pub fn plan(config: &Config) -> Plan {
     }
     let policy = fulcrum_script::Policy::from_global_defs(&config.keepalived.global_defs);
     for vs in &config.keepalived.virtual_servers {
-        keepalived_checks(vs, &policy, &mut plan);
+        crate::spec_keepalived::keepalived_checks(
+            vs,
+            &config.keepalived.track_files,
+            &policy,
+            &mut plan,
+        );
     }
     plan
 }
@@ -179,9 +178,10 @@ fn haproxy_check(config_ids: Ids, proxy: &Proxy, server: &Server) -> Result<Chec
             protocols::script(p, &proxy.tcp_check, send_proxy)
                 .map_err(|e| format!("{who}: {e}; not checked"))?,
         ),
-        // `check-send-proxy` on a plain connect check: a script of the one connect.
-        (None, None) if send_proxy => script(
-            protocols::script(&CheckProtocol::TcpCheck, &[], true)
+        // `check-send-proxy` (or a `send-proxy` server's) or `check-ssl` on a plain connect
+        // check: a script of the one connect.
+        (None, None) if send_proxy || server.check_tls.enabled => script(
+            protocols::script(&CheckProtocol::TcpCheck, &[], send_proxy)
                 .map(|mut s| {
                     s.flavor = Flavor::Protocol;
                     s
@@ -192,6 +192,13 @@ fn haproxy_check(config_ids: Ids, proxy: &Proxy, server: &Server) -> Result<Chec
             addr,
             connect_timeout,
         },
+    };
+    let probe = match probe {
+        Probe::Script(mut sc) => {
+            apply_tls(&mut sc.script, server).map_err(|e| format!("{who}: {e}; not checked"))?;
+            Probe::Script(sc)
+        }
+        other => other,
     };
     let timing = CheckTiming {
         inter,
@@ -215,6 +222,38 @@ fn haproxy_check(config_ids: Ids, proxy: &Proxy, server: &Server) -> Result<Chec
         weight: server.weight,
         log_health_checks: proxy.options.log_health_checks,
     })
+}
+
+/// The server's `check-ssl` on the script's implicit connects, and its `verify`/`ca-file` on
+/// every TLS connect (`connect ssl` too). A TLS connect needs `verify none` or a `ca-file`.
+fn apply_tls(script: &mut crate::probe::script::Script, server: &Server) -> Result<(), String> {
+    use crate::probe::script::{Action, TlsSettings};
+    let t = &server.check_tls;
+    let ca_file = if t.verify_none {
+        None
+    } else {
+        t.ca_file.clone()
+    };
+    for step in &mut script.steps {
+        if let Action::Connect(c) = &mut step.action {
+            if c.implicit && t.enabled {
+                c.tls = Some(TlsSettings {
+                    sni: t.sni.clone(),
+                    alpn: t.alpn.clone(),
+                    ca_file: None,
+                });
+            }
+            if let Some(tls) = &mut c.tls {
+                if !t.verify_none && ca_file.is_none() {
+                    return Err(
+                        "a TLS check needs 'verify none' or a 'ca-file' on the server line".into(),
+                    );
+                }
+                tls.ca_file = ca_file.clone();
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `option external-check`: `external-check command` with HAProxy's arguments and
@@ -365,101 +404,7 @@ fn resolve(host: &str) -> Option<IpAddr> {
     (host, 0).to_socket_addrs().ok()?.next().map(|a| a.ip())
 }
 
-/// keepalived's name for a virtual server in logs: `[IP]:tcp:PORT` style kept short.
-pub fn virtual_server_name(vs: &VirtualServer) -> String {
-    match vs.address {
-        VirtualServerAddress::Ip { ip, port } => SocketAddr::new(ip, port).to_string(),
-        VirtualServerAddress::Fwmark(m) => format!("fwmark {m}"),
-    }
-}
-
-fn keepalived_checks(vs: &VirtualServer, policy: &fulcrum_script::Policy, plan: &mut Plan) {
-    let backend = virtual_server_name(vs);
-    for rs in &vs.real_servers {
-        let server = SocketAddr::new(rs.ip, rs.port).to_string();
-        let mut checked = false;
-        for checker in &rs.checkers {
-            let (probe, timing) = match checker {
-                Checker::HttpGet {
-                    ssl,
-                    urls,
-                    connect_timeout,
-                    connect_port,
-                    retry,
-                    delay_before_retry,
-                    ..
-                } => (
-                    Probe::HttpGet(
-                        HttpGet::new(
-                            SocketAddr::new(rs.ip, connect_port.unwrap_or(rs.port)),
-                            urls.clone(),
-                            *connect_timeout,
-                        )
-                        .over_tls(*ssl),
-                    ),
-                    KeepalivedTiming {
-                        delay_loop: vs.delay_loop,
-                        retry: *retry,
-                        delay_before_retry: *delay_before_retry,
-                    },
-                ),
-                Checker::TcpCheck {
-                    connect_timeout,
-                    connect_port,
-                    retry,
-                    delay_before_retry,
-                    ..
-                } => (
-                    Probe::Tcp {
-                        addr: SocketAddr::new(rs.ip, connect_port.unwrap_or(rs.port)).into(),
-                        connect_timeout: *connect_timeout,
-                    },
-                    KeepalivedTiming {
-                        delay_loop: vs.delay_loop,
-                        retry: *retry,
-                        delay_before_retry: *delay_before_retry,
-                    },
-                ),
-                Checker::MiscCheck {
-                    misc_path,
-                    misc_timeout,
-                    misc_dynamic,
-                    ..
-                } => (
-                    Probe::Misc(MiscCheck {
-                        misc_path: misc_path.clone(),
-                        timeout: misc_timeout.unwrap_or(vs.delay_loop),
-                        dynamic: *misc_dynamic,
-                        policy: policy.clone(),
-                    }),
-                    // keepalived.conf(5): "The retry default is 0" for MISC_CHECK.
-                    KeepalivedTiming {
-                        delay_loop: vs.delay_loop,
-                        retry: 0,
-                        delay_before_retry: Duration::from_secs(1),
-                    },
-                ),
-            };
-            checked = true;
-            plan.checks.push(CheckSpec {
-                backend: backend.clone(),
-                server: server.clone(),
-                backup: false,
-                probe,
-                rules: CheckRules::Keepalived { timing },
-                inhibit_on_failure: rs.inhibit_on_failure,
-                weight: rs.weight,
-                log_health_checks: false,
-            });
-        }
-        plan.members.push(MemberSpec {
-            backend: backend.clone(),
-            server,
-            backup: false,
-            checked,
-        });
-    }
-}
+pub use crate::spec_keepalived::virtual_server_name;
 
 #[cfg(test)]
 #[path = "spec_tests.rs"]

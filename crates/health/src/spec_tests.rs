@@ -1,6 +1,7 @@
 //! Check specs built from real config text.
 
 use super::*;
+use std::time::Duration;
 
 fn load(text: &str) -> Config {
     let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {

@@ -35,6 +35,8 @@ enum Kind {
     ProxyPong,
     Http,
     Agent(&'static [u8]),
+    /// Answers a ClientHello with a TLS handshake record (`tls`) or with HTTP.
+    TlsHello(bool),
 }
 
 async fn read_some(s: &mut tokio::net::TcpStream, min: usize) -> Vec<u8> {
@@ -111,6 +113,15 @@ async fn scripted(kind: Kind, seen: Seen) -> u16 {
                         if ok {
                             let _ = s.write_all(b"+PONG\r\n").await;
                         }
+                    }
+                    Kind::TlsHello(tls) => {
+                        record(read_some(&mut s, 126).await);
+                        let answer: &[u8] = if tls {
+                            b"\x16\x03\x00\x00\x04\x0e\x00\x00\x00"
+                        } else {
+                            b"HTTP/1.0 400 Bad Request\r\n\r\n"
+                        };
+                        let _ = s.write_all(answer).await;
                     }
                     Kind::Silent => {
                         record(read_some(&mut s, 1).await);
@@ -223,6 +234,8 @@ const SERVERS: &[(&str, Kind)] = &[
     ("agent_w75", Kind::Agent(b"75%\n")),
     ("agent_drain", Kind::Agent(b"drain\n")),
     ("agent_down", Kind::Agent(b"down\n")),
+    ("tls_ok", Kind::TlsHello(true)),
+    ("tls_no", Kind::TlsHello(false)),
 ];
 
 impl Lab {
@@ -324,6 +337,9 @@ impl Lab {
         c += &srv("s", "http5", "");
         c += "backend h6\n    option httpchk\n    http-check expect ! hdr name -m beg X-O\n";
         c += &srv("s", "http6", "");
+        c += "backend sslhello\n    option ssl-hello-chk\n";
+        c += &srv("ok", "tls_ok", "");
+        c += &srv("no", "tls_no", "");
         c += "backend agents\n";
         let agent = |name: &str, target: &str, extra: &str| {
             format!(
@@ -412,7 +428,7 @@ fn haproxy_available() -> bool {
     found
 }
 
-const SERVER_COUNT: usize = 24;
+const SERVER_COUNT: usize = 26;
 /// up50 (succeeded, DRAIN at 50% of weight 1), down (failed), refused (failed, still UP).
 const AGENT_LINES: usize = 3;
 
@@ -522,7 +538,12 @@ async fn protocol_checks_talk_and_log_like_haproxy() {
         let norm = |v: &Vec<Vec<u8>>| -> std::collections::BTreeSet<String> {
             v.iter()
                 .map(|r| {
-                    let s = String::from_utf8_lossy(r).to_string();
+                    let mut r = r.clone();
+                    // ssl-hello-chk's hello carries the current time (bytes 11..15)
+                    if r.len() > 15 && r.starts_with(&[0x16, 0x03, 0x00]) {
+                        r[11..15].fill(0);
+                    }
+                    let s = String::from_utf8_lossy(&r).to_string();
                     match (s.strip_prefix("PROXY "), s.find("\r\n")) {
                         (Some(rest), Some(end)) => {
                             let words: Vec<&str> = rest.split(' ').take(3).collect();

@@ -135,7 +135,14 @@ impl Logger {
     }
 
     pub fn send(&self, line: &str) {
+        self.send_level(6, line);
+    }
+
+    /// [`Logger::send`] at a syslog level other than info (health lines: notice 5, a server
+    /// DOWN alert 1, a backend without servers emerg 0, as HAProxy sends them).
+    pub fn send_level(&self, level: u8, line: &str) {
         for o in &self.outs {
+            let pri = (o.pri & !7) | (level & 7);
             match &o.sink {
                 Sink::Stderr => {
                     let _ = writeln!(std::io::stderr().lock(), "{line}");
@@ -144,16 +151,16 @@ impl Logger {
                     let _ = writeln!(std::io::stdout().lock(), "{line}");
                 }
                 Sink::Udp(s, addr) => {
-                    let _ = s.send_to(syslog_frame(o.pri, line).as_bytes(), addr);
+                    let _ = s.send_to(syslog_frame(pri, line).as_bytes(), addr);
                 }
                 Sink::Unix(s, path) => {
-                    let _ = s.send_to(syslog_frame(o.pri, line).as_bytes(), path);
+                    let _ = s.send_to(syslog_frame(pri, line).as_bytes(), path);
                 }
                 Sink::Abns(s, addr) => {
-                    let _ = s.send_to_addr(syslog_frame(o.pri, line).as_bytes(), addr);
+                    let _ = s.send_to_addr(syslog_frame(pri, line).as_bytes(), addr);
                 }
                 Sink::Fd(f) => {
-                    let mut frame = syslog_frame(o.pri, line);
+                    let mut frame = syslog_frame(pri, line);
                     frame.push('\n');
                     let _ = (&**f).write_all(frame.as_bytes());
                 }

@@ -7,6 +7,7 @@
 
 pub mod etcd;
 pub mod http;
+pub mod keepalived;
 pub mod load;
 pub mod netns;
 pub mod ports;

@@ -40,6 +40,7 @@ pub fn default_server() -> Server {
         send_proxy: false,
         send_proxy_v2: false,
         check_send_proxy: false,
+        check_tls: Default::default(),
         agent: Default::default(),
         source: None,
         ssl: false,
@@ -146,6 +147,10 @@ pub fn parse_server(
     s.span = line.span.clone();
     s.address = parse_address(&addr)?;
     let written = apply_options(&mut s, line, 3, diags)?;
+    if s.check_tls.enabled && !s.check_tls.verify_none && s.check_tls.ca_file.is_none() {
+        // haproxy -c refuses it the same way (ssl-server-verify required by default)
+        return Err(format!("server '{}': 'check-ssl': verify is enabled by default but no CA file specified; write 'verify none' on the server line, or give a 'ca-file'", s.name));
+    }
     if !s.check {
         let check_only: Vec<&str> = written
             .iter()
@@ -268,7 +273,17 @@ fn apply_options<'a>(
                             s.ssl = true;
                         } else if opt == "no-ssl" {
                             s.ssl = false;
+                        } else if let Some(v) = if opt.starts_with("check-") || opt == "no-check-ssl" {
+                            check_tls_option(opt, line.arg(i + 1), &mut s.check_tls)?
+                        } else {
+                            None
+                        } {
+                            consumed = v;
                         } else if let Some(n) = {
+                            // `verify` and `ca-file` serve the server's TLS and its checks'.
+                            if opt == "verify" || opt == "ca-file" {
+                                check_tls_option(opt, line.arg(i + 1), &mut s.check_tls)?;
+                            }
                             let mut warn = Vec::new();
                             let r = super::ssl::option(line, i, super::ssl::Side::Server, &mut s.tls, &mut warn)?;
                             for w in warn {
@@ -298,6 +313,50 @@ fn apply_options<'a>(
         i += consumed;
     }
     Ok(written)
+}
+
+/// The server keywords of TLS health checks; Some(words consumed) when `opt` is one.
+fn check_tls_option(
+    opt: &str,
+    value: Option<&str>,
+    t: &mut crate::model::CheckTls,
+) -> Result<Option<usize>, String> {
+    let need = || value.ok_or_else(|| format!("'{opt}' expects a value"));
+    Ok(Some(match opt {
+        "check-ssl" => {
+            t.enabled = true;
+            1
+        }
+        "no-check-ssl" => {
+            t.enabled = false;
+            1
+        }
+        "check-sni" => {
+            t.sni = Some(need()?.to_string());
+            2
+        }
+        "check-alpn" => {
+            t.alpn = need()?.split(',').map(str::to_string).collect();
+            2
+        }
+        "verify" => {
+            t.verify_none = match need()? {
+                "none" => true,
+                "required" => false,
+                other => {
+                    return Err(format!(
+                        "'verify' expects 'none' or 'required', found '{other}'"
+                    ))
+                }
+            };
+            2
+        }
+        "ca-file" => {
+            t.ca_file = Some(need()?.to_string());
+            2
+        }
+        _ => return Ok(None),
+    }))
 }
 
 fn positive_time(text: &str, what: &str) -> Result<Duration, String> {

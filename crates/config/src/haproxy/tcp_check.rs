@@ -21,10 +21,9 @@ pub fn protocol_option(
         "redis-check" => Ok(CheckProtocol::Redis),
         "ldap-check" => Ok(CheckProtocol::Ldap),
         "external-check" => Ok(CheckProtocol::External),
+        "ssl-hello-chk" => Ok(CheckProtocol::SslHello),
         // a check that would silently become a plain connect: refused
-        "ssl-hello-chk" | "spop-check" => {
-            Err(format!("'option {name}' is not supported by fulcrum yet"))
-        }
+        "spop-check" => Err(format!("'option {name}' is not supported by fulcrum yet")),
         "mysql-check" => match (arg(1), arg(2), arg(3)) {
             (None, _, _) => Ok(CheckProtocol::Mysql {
                 user: None,
@@ -151,7 +150,20 @@ pub(super) fn connect(line: &Line<'_>) -> Result<TcpCheckConnect, String> {
                 c.comment = Some(line.need(i + 1, "a comment")?.to_string());
                 i += 1;
             }
-            "ssl" | "sni" | "alpn" | "via-socks4" | "proto" => {
+            "ssl" => c.ssl = true,
+            "sni" => {
+                c.sni = Some(line.need(i + 1, "a server name")?.to_string());
+                i += 1;
+            }
+            "alpn" => {
+                c.alpn = line
+                    .need(i + 1, "a protocol list")?
+                    .split(',')
+                    .map(str::to_string)
+                    .collect();
+                i += 1;
+            }
+            "via-socks4" | "proto" => {
                 return Err(format!("'{} connect {a}' is not supported by fulcrum yet", line.words[0]))
             }
             other => return Err(format!("'{} connect' expects default, port, addr, send-proxy, via-socks4, ssl, sni, alpn, proto, linger or comment, found '{other}'", line.words[0])),
@@ -381,10 +393,6 @@ mod tests {
     #[test]
     fn what_fulcrum_does_not_run_is_an_error_with_its_line() {
         for (rule, words) in [
-            (
-                "tcp-check connect ssl",
-                "'tcp-check connect ssl' is not supported",
-            ),
             ("tcp-check send-lf %[var(x)]", "log-format expressions"),
             ("tcp-check set-var(check.x) int(1)", "variables"),
             (
@@ -402,10 +410,6 @@ mod tests {
             ("tcp-check send-binary 0g", "not a hex string"),
             ("tcp-check frobnicate", "unknown 'tcp-check' action"),
             ("option pgsql-check", "expects 'user <username>'"),
-            (
-                "option ssl-hello-chk",
-                "'option ssl-hello-chk' is not supported",
-            ),
             ("option spop-check", "'option spop-check' is not supported"),
         ] {
             let errs: Vec<String> = load(&format!("{HEAD} {rule}\n"))

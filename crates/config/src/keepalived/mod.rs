@@ -7,10 +7,13 @@
 //! reads keywords, and nothing here touches the network.
 
 mod args;
+mod check_url;
+mod checker;
 mod global_defs;
 pub mod lexer;
 mod params;
 mod real_server;
+mod track_file;
 mod validate;
 mod vip;
 mod virtual_server;
@@ -29,8 +32,6 @@ const UNSUPPORTED_TOP: &[&str] = &[
     "static_routes",
     "static_rules",
     "vrrp_track_process",
-    "vrrp_track_file",
-    "track_file",
     "bfd_instance",
     "garp_group",
     "linkbeat_interfaces",
@@ -51,6 +52,8 @@ const TOP: &[&str] = &[
     "virtual_server",
     "virtual_server_group",
     "include",
+    "track_file",
+    "vrrp_track_file",
 ];
 
 /// Where instance settings were written and what needs resolving in `finish`.
@@ -155,6 +158,11 @@ impl Parser {
                 }
             }
             "virtual_server_group" => virtual_server_group::parse(stmt, &mut self.groups, d),
+            "track_file" | "vrrp_track_file" => {
+                if let Some(t) = track_file::parse(stmt, d) {
+                    self.out.track_files.push(t);
+                }
+            }
             "virtual_server" => {
                 if let Some((vs, protocol_written)) = virtual_server::parse(stmt, d) {
                     if !protocol_written {

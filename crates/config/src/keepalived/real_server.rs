@@ -1,14 +1,16 @@
-//! `real_server IP [PORT] { weight inhibit_on_failure HTTP_GET|SSL_GET|TCP_CHECK|MISC_CHECK }`.
+//! `real_server IP [PORT] { weight inhibit_on_failure virtualhost CHECKER... }` (the checker
+//! blocks are read by `checker`).
 //!
-//! Checker defaults as keepalived.conf(5): connect_timeout 5s, retry 1, delay_before_retry 3s
-//! for HTTP_GET/SSL_GET and 1s otherwise; a value written on the virtual or real server is the
-//! default for its checkers. `nb_get_retry` is the old spelling of `retry` (warned, accepted).
+//! connect_timeout, retry, delay_before_retry, inhibit_on_failure and virtualhost written on
+//! the virtual or real server are the defaults of its checkers. `nb_get_retry` is the old
+//! spelling of `retry` (warned, accepted).
 
 use super::args;
+use super::checker;
 use super::lexer::Stmt;
 use super::virtual_server::lb_kind;
 use crate::diagnostics::Diagnostics;
-use crate::model::{CheckUrl, Checker, RealServer};
+use crate::model::RealServer;
 use std::time::Duration;
 
 const KNOWN: &[&str] = &[
@@ -19,9 +21,16 @@ const KNOWN: &[&str] = &[
     "SSL_GET",
     "TCP_CHECK",
     "MISC_CHECK",
+    "SMTP_CHECK",
+    "DNS_CHECK",
+    "UDP_CHECK",
+    "PING_CHECK",
+    "FILE_CHECK",
+    "BFD_CHECK",
     "connect_timeout",
     "retry",
     "delay_before_retry",
+    "virtualhost",
 ];
 const UNSUPPORTED: &[&str] = &[
     "lvs_method",
@@ -29,63 +38,22 @@ const UNSUPPORTED: &[&str] = &[
     "notify_down",
     "uthreshold",
     "lthreshold",
-    "virtualhost",
     "snmp_name",
     "alpha",
     "warmup",
     "delay_loop",
-    "SMTP_CHECK",
-    "DNS_CHECK",
-    "UDP_CHECK",
-    "PING_CHECK",
-    "FILE_CHECK",
-    "BFD_CHECK",
     "rs_init_notifies",
 ];
-const CHECK_KNOWN: &[&str] = &[
-    "url",
-    "connect_timeout",
-    "connect_port",
-    "retry",
-    "nb_get_retry",
-    "delay_before_retry",
-    "misc_path",
-    "misc_timeout",
-    "misc_dynamic",
-];
-const CHECK_UNSUPPORTED: &[&str] = &[
-    "connect_ip",
-    "bindto",
-    "bind_if",
-    "bind_port",
-    "fwmark",
-    "alpha",
-    "warmup",
-    "delay_loop",
-    "log_all_failures",
-    "http_protocol",
-    "fast_recovery",
-    "enable_sni",
-    "virtualhost",
-    "user",
-];
-const URL_UNSUPPORTED: &[&str] = &[
-    "virtualhost",
-    "regex",
-    "regex_no_match",
-    "regex_options",
-    "regex_stack",
-    "regex_min_offset",
-    "regex_max_offset",
-];
-
-/// connect_timeout / retry / delay_before_retry / inhibit_on_failure written above a checker.
+/// connect_timeout / retry / delay_before_retry / inhibit_on_failure / virtualhost written
+/// above a checker, and the virtual server's delay_loop (DNS_CHECK's delay_before_retry).
 #[derive(Debug, Clone, Default)]
 pub struct CheckDefaults {
-    connect_timeout: Option<Duration>,
-    retry: Option<u32>,
-    delay_before_retry: Option<Duration>,
-    inhibit_on_failure: Option<bool>,
+    pub(super) connect_timeout: Option<Duration>,
+    pub(super) retry: Option<u32>,
+    pub(super) delay_before_retry: Option<Duration>,
+    pub(super) inhibit_on_failure: Option<bool>,
+    pub(super) virtualhost: Option<String>,
+    pub(super) delay_loop: Option<Duration>,
 }
 
 impl CheckDefaults {
@@ -105,7 +73,7 @@ impl CheckDefaults {
         CheckDefaults::default().apply(kw, d);
     }
 
-    fn apply(&mut self, kw: &Stmt, d: &mut Diagnostics) {
+    pub(super) fn apply(&mut self, kw: &Stmt, d: &mut Diagnostics) {
         match kw.keyword() {
             "connect_timeout" => {
                 if let Some(t) =
@@ -129,6 +97,21 @@ impl CheckDefaults {
                 }
             }
             "inhibit_on_failure" => self.inhibit_on_failure = Some(args::opt_bool(kw, d)),
+            "virtualhost" => {
+                if let Some(w) = args::one(kw, d) {
+                    self.virtualhost = Some(w.text.clone());
+                }
+            }
+            // read quietly here; the virtual server reports its own problems
+            "delay_loop" => {
+                if let Some(t) = kw
+                    .args()
+                    .first()
+                    .and_then(|w| crate::units::parse_seconds(&w.text).ok())
+                {
+                    self.delay_loop = Some(t);
+                }
+            }
             _ => {}
         }
     }
@@ -196,14 +179,13 @@ pub fn parse(
                     rs.weight = v;
                 }
             }
-            "HTTP_GET" | "SSL_GET" | "TCP_CHECK" | "MISC_CHECK" => {
-                if let Some(c) = checker(kw, &defaults, d) {
-                    rs.checkers.push(c);
-                }
+            k if checker::KINDS.contains(&k) || k == "BFD_CHECK" => {
+                let delay_loop = defaults.delay_loop.unwrap_or(Duration::from_secs(60));
+                rs.checkers
+                    .extend(checker::parse(kw, &defaults, delay_loop, d));
             }
-            "connect_timeout" | "retry" | "delay_before_retry" | "inhibit_on_failure" => {
-                CheckDefaults::report(kw, d)
-            }
+            "connect_timeout" | "retry" | "delay_before_retry" | "inhibit_on_failure"
+            | "virtualhost" => CheckDefaults::report(kw, d),
             "lvs_method" => {
                 lb_kind(kw, d);
                 d.warning(
@@ -215,186 +197,4 @@ pub fn parse(
         }
     }
     Some(rs)
-}
-
-fn checker(stmt: &Stmt, parent: &CheckDefaults, d: &mut Diagnostics) -> Option<Checker> {
-    args::flag(
-        &Stmt {
-            words: stmt.words.clone(),
-            block: None,
-        },
-        d,
-    );
-    let body = args::block(stmt, d)?;
-    let kind = stmt.keyword();
-    let is_http = matches!(kind, "HTTP_GET" | "SSL_GET");
-    let is_misc = kind == "MISC_CHECK";
-    let mut own = CheckDefaults::default();
-    let mut urls = Vec::new();
-    let mut connect_port = None;
-    let mut misc_path = None;
-    let mut misc_timeout = None;
-    let mut misc_dynamic = false;
-    for kw in body {
-        match (kw.keyword(), is_http, is_misc) {
-            ("url", true, _) => {
-                if let Some(u) = url(kw, d) {
-                    urls.push(u);
-                }
-            }
-            ("connect_timeout" | "retry" | "delay_before_retry", _, false) => own.apply(kw, d),
-            ("nb_get_retry", _, false) => {
-                d.warning(
-                    kw.span(),
-                    "'nb_get_retry' is deprecated; it is the old name of 'retry' (accepted)",
-                );
-                own.apply(kw, d);
-            }
-            ("connect_port", _, false) => {
-                connect_port =
-                    args::one(kw, d).and_then(|w| args::port(w, "connect_port", false, d));
-            }
-            ("misc_path", _, true) => misc_path = args::command(kw, d),
-            ("misc_timeout", _, true) => {
-                misc_timeout = args::one(kw, d).and_then(|w| args::seconds(w, "misc_timeout", d));
-            }
-            ("misc_dynamic", _, true) => misc_dynamic = args::opt_bool(kw, d),
-            (other, _, _) if CHECK_KNOWN.contains(&other) => {
-                d.error(kw.span(), format!("'{other}' does not apply to {kind}"));
-            }
-            _ => args::unknown(kw, kind, CHECK_KNOWN, CHECK_UNSUPPORTED, d),
-        }
-    }
-    let span = stmt.span().clone();
-    let connect_timeout = own
-        .connect_timeout
-        .or(parent.connect_timeout)
-        .unwrap_or(Duration::from_secs(5));
-    let retry = own.retry.or(parent.retry).unwrap_or(1);
-    match kind {
-        "HTTP_GET" | "SSL_GET" => {
-            if urls.is_empty() {
-                d.error(
-                    &span,
-                    format!("{kind} has no 'url {{ path ... }}': expected at least one"),
-                );
-            }
-            Some(Checker::HttpGet {
-                span,
-                ssl: kind == "SSL_GET",
-                urls,
-                connect_timeout,
-                connect_port,
-                retry,
-                delay_before_retry: own
-                    .delay_before_retry
-                    .or(parent.delay_before_retry)
-                    .unwrap_or(Duration::from_secs(3)),
-            })
-        }
-        "TCP_CHECK" => Some(Checker::TcpCheck {
-            span,
-            connect_timeout,
-            connect_port,
-            retry,
-            delay_before_retry: own
-                .delay_before_retry
-                .or(parent.delay_before_retry)
-                .unwrap_or(Duration::from_secs(1)),
-        }),
-        _ => {
-            let Some(misc_path) = misc_path else {
-                d.error(
-                    &span,
-                    "MISC_CHECK has no 'misc_path': expected the script to run",
-                );
-                return None;
-            };
-            Some(Checker::MiscCheck {
-                span,
-                misc_path,
-                misc_timeout,
-                misc_dynamic,
-            })
-        }
-    }
-}
-
-fn url(stmt: &Stmt, d: &mut Diagnostics) -> Option<CheckUrl> {
-    let body = args::block(stmt, d)?;
-    let mut path = None;
-    let mut status_code = Vec::new();
-    let mut digest = None;
-    for kw in body {
-        match kw.keyword() {
-            "path" => path = args::one(kw, d).map(|w| w.text.clone()),
-            "status_code" => {
-                args::no_block(kw, d);
-                if kw.args().is_empty() {
-                    d.error(kw.span(), "'status_code' expects a code such as 200 or a range such as 200-299, found nothing");
-                }
-                for w in kw.args() {
-                    status_codes(&w.text, &mut status_code).unwrap_or_else(|m| d.error(&w.span, m));
-                }
-            }
-            "digest" => {
-                if let Some(w) = args::one(kw, d) {
-                    if w.text.len() == 32 && w.text.chars().all(|c| c.is_ascii_hexdigit()) {
-                        digest = Some(w.text.to_ascii_lowercase());
-                    } else {
-                        d.error(
-                            &w.span,
-                            format!(
-                                "digest expects 32 hex digits (an MD5 from genhash), found '{}'",
-                                w.text
-                            ),
-                        );
-                    }
-                }
-            }
-            _ => args::unknown(
-                kw,
-                "url",
-                &["path", "status_code", "digest"],
-                URL_UNSUPPORTED,
-                d,
-            ),
-        }
-    }
-    match path {
-        Some(path) => Some(CheckUrl {
-            path,
-            status_code,
-            digest,
-        }),
-        None => {
-            d.error(
-                stmt.span(),
-                "url has no 'path': expected e.g. 'path /health'",
-            );
-            None
-        }
-    }
-}
-
-/// `200` or `200-299`, HTTP codes 100..599.
-fn status_codes(text: &str, out: &mut Vec<u16>) -> Result<(), String> {
-    let bad = || {
-        format!("status_code expects a code 100..599 or a range such as 200-299, found '{text}'")
-    };
-    let (lo, hi) = match text.split_once('-') {
-        Some((a, b)) => (
-            a.parse::<u16>().map_err(|_| bad())?,
-            b.parse::<u16>().map_err(|_| bad())?,
-        ),
-        None => {
-            let v = text.parse::<u16>().map_err(|_| bad())?;
-            (v, v)
-        }
-    };
-    if !(100..=599).contains(&lo) || !(100..=599).contains(&hi) || lo > hi {
-        return Err(bad());
-    }
-    out.extend(lo..=hi);
-    Ok(())
 }

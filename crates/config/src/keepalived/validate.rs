@@ -62,6 +62,35 @@ pub fn resolve_and_check(p: &mut Parser, d: &mut Diagnostics) {
         d.warning(span, "virtual_server has no 'protocol': using TCP (keepalived 2.2 warns and may pick UDP); write 'protocol TCP'");
     }
     script_security(p, d);
+    file_checks(p, d);
+}
+
+/// Every FILE_CHECK names a track_file (keepalived: "track_file NAME not found").
+fn file_checks(p: &Parser, d: &mut Diagnostics) {
+    duplicate_names(
+        p.out.track_files.iter().map(|t| (t.name.as_str(), &t.span)),
+        "track_file",
+        d,
+    );
+    for vs in &p.out.virtual_servers {
+        for rs in &vs.real_servers {
+            for c in &rs.checkers {
+                if let crate::model::Checker::FileCheck {
+                    span, track_file, ..
+                } = c
+                {
+                    if !p.out.track_files.iter().any(|t| &t.name == track_file) {
+                        d.error(
+                            span,
+                            format!(
+                                "FILE_CHECK names track_file '{track_file}', which is not defined"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The instance's address family: of its first VIP, else of its unicast source address.

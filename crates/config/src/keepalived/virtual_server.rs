@@ -26,6 +26,7 @@ const KNOWN: &[&str] = &[
     "real_server",
     "nat_mask",
     "connect_timeout",
+    "virtualhost",
     "retry",
     "delay_before_retry",
     "inhibit_on_failure",
@@ -47,7 +48,6 @@ const UNSUPPORTED: &[&str] = &[
     "ops",
     "persistence_engine",
     "ha_suspend",
-    "virtualhost",
     "snmp_name",
     "ip_family",
     "sorry_server_inhibit",
@@ -251,7 +251,8 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
                     "'nat_mask' is obsolete (keepalived 2.x no longer accepts it) and ignored",
                 );
             }
-            "connect_timeout" | "retry" | "delay_before_retry" | "inhibit_on_failure" => {
+            "connect_timeout" | "retry" | "delay_before_retry" | "inhibit_on_failure"
+            | "virtualhost" => {
                 CheckDefaults::report(kw, d);
             }
             _ => args::unknown(kw, &context, KNOWN, UNSUPPORTED, d),

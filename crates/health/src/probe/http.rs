@@ -3,6 +3,7 @@
 //! run in order (several send/expect pairs, each send after its own connect, as HAProxy
 //! requires); without an expect after the last send, the default one (2xx/3xx) applies.
 
+use super::protocols::tls_of;
 use crate::probe::expect::Expect;
 use crate::probe::script::{Action, Connect, Flavor, Script, Step};
 use crate::HealthError;
@@ -27,6 +28,7 @@ pub fn script(
                 send_proxy: c.send_proxy,
                 linger: c.linger,
                 implicit: false,
+                tls: tls_of(c),
             })),
             HttpCheckRule::Send(s) => actions.push(Action::Send(build_request(httpchk, Some(s)))),
             HttpCheckRule::Expect(e) => {

@@ -1,14 +1,18 @@
-//! keepalived's HTTP_GET checker: for each `url { path status_code digest }` send the request
-//! keepalived (and genhash) send, check the status against `status_code` (default 200-299) and
-//! the body against `digest`, the lowercase hex MD5 of the bytes after the response head, as
-//! genhash prints it. Every url must pass. `connect_timeout` bounds connect and read, as in
-//! keepalived. SSL_GET is the same over TLS (`probe::tls`: no certificate verification, no
-//! SNI, as keepalived without an `ssl` block).
+//! keepalived's HTTP_GET checker: for each `url { path status_code digest virtualhost regex }`
+//! send the request keepalived (and genhash) send (`http_protocol` 1.0, 1.0C or 1.1; `Host:`
+//! the url's or checker's `virtualhost`, else the address), check the status against
+//! `status_code` (default 200-299), the body against `digest` (the lowercase hex MD5 of the
+//! bytes after the response head, as genhash prints it) and against `regex` (a match required,
+//! or refused with `regex_no_match`, starting between `regex_min_offset` and
+//! `regex_max_offset`). Every url must pass, each round (keepalived's `fast_recovery`).
+//! `connect_timeout` bounds connect and read, as in keepalived. SSL_GET is the same over TLS
+//! (`probe::tls`: no certificate verification; SNI only with `enable_sni`).
 
+use crate::probe::addr::CheckAddr;
 use crate::probe::response::{self, CheckResponse};
 use crate::probe::tls;
 use crate::status::{CheckOutcome, CheckStatus};
-use fulcrum_config::model::CheckUrl;
+use fulcrum_config::model::{CheckUrl, HttpProtocol};
 use md5::{Digest, Md5};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -26,6 +30,13 @@ pub struct HttpGet {
     pub ssl: bool,
     /// `virtualhost`, else the address (keepalived sends `Host: IP[:PORT]`).
     pub host: String,
+    pub protocol: HttpProtocol,
+    /// The checker's (or real or virtual server's) `virtualhost`.
+    pub virtualhost: Option<String>,
+    /// SSL_GET `enable_sni`: the virtualhost is sent as the TLS server name.
+    pub enable_sni: bool,
+    /// `bindto` / `bind_port`.
+    pub source: Option<SocketAddr>,
 }
 
 impl HttpGet {
@@ -41,6 +52,10 @@ impl HttpGet {
             connect_timeout,
             ssl: false,
             host,
+            protocol: HttpProtocol::Http10,
+            virtualhost: None,
+            enable_sni: false,
+            source: None,
         }
     }
 
@@ -51,10 +66,21 @@ impl HttpGet {
         self
     }
 
-    pub fn request(&self, path: &str) -> Vec<u8> {
+    pub fn request(&self, url: &CheckUrl) -> Vec<u8> {
+        // keepalived 2.2.7's order, as captured by the keepalived_vs_real test
+        let (version, close) = match self.protocol {
+            HttpProtocol::Http10 => ("1.0", ""),
+            HttpProtocol::Http10Close => ("1.0", "Connection: close\r\n"),
+            HttpProtocol::Http11 => ("1.1", "Connection: close\r\n"),
+        };
+        let host = url
+            .virtualhost
+            .as_deref()
+            .or(self.virtualhost.as_deref())
+            .unwrap_or(&self.host);
         format!(
-            "GET {path} HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: {}\r\n\r\n",
-            self.host
+            "GET {} HTTP/{version}\r\nUser-Agent: KeepAliveClient\r\n{close}Host: {host}\r\n\r\n",
+            url.path
         )
         .into_bytes()
     }
@@ -63,10 +89,19 @@ impl HttpGet {
         let start = crate::clock::now();
         let mut last = CheckOutcome::new(CheckStatus::L4Ok, Duration::ZERO);
         for url in &self.urls {
-            let req = self.request(&url.path);
+            let req = self.request(url);
+            let addr = CheckAddr {
+                dest: super::Dest::Ip(self.addr),
+                source: self.source,
+            };
             let exchanged = if self.ssl {
                 let begun = crate::clock::now();
-                match tls::connect(self.addr, self.connect_timeout).await {
+                let sni = url
+                    .virtualhost
+                    .as_deref()
+                    .or(self.virtualhost.as_deref())
+                    .filter(|_| self.enable_sni);
+                match tls::connect_to(&addr, sni, self.connect_timeout).await {
                     Ok(stream) => {
                         response::exchange_on(stream, begun, &req, self.connect_timeout, MAX_BODY)
                             .await
@@ -75,7 +110,7 @@ impl HttpGet {
                 }
             } else {
                 response::exchange(
-                    &self.addr.into(),
+                    &addr,
                     &req,
                     self.connect_timeout,
                     self.connect_timeout,
@@ -127,7 +162,31 @@ pub fn judge(url: &CheckUrl, resp: &CheckResponse, elapsed: Duration) -> CheckOu
                 ));
         }
     }
+    if let Some(pattern) = &url.regex {
+        let found = regex_found(pattern, url, &resp.body);
+        if found == url.regex_no_match {
+            return CheckOutcome::new(CheckStatus::L7Response, elapsed)
+                .with_code(resp.status)
+                .with_info(format!(
+                    "regex {} on url {}",
+                    if found { "matched" } else { "did not match" },
+                    url.path
+                ));
+        }
+    }
     CheckOutcome::new(CheckStatus::L7Ok, elapsed).with_code(resp.status)
+}
+
+/// A match of `pattern` starting at or after `regex_min_offset` and at or before
+/// `regex_max_offset`. The pattern was checked when the config was read; one that does not
+/// compile here matches nothing.
+fn regex_found(pattern: &str, url: &CheckUrl, body: &[u8]) -> bool {
+    let Ok(re) = regex::bytes::Regex::new(pattern) else {
+        return false;
+    };
+    let from = url.regex_min_offset.unwrap_or(0).min(body.len());
+    let start = re.find(&body[from..]).map(|m| m.start() + from);
+    start.is_some_and(|start| url.regex_max_offset.is_none_or(|max| start <= max))
 }
 
 #[cfg(test)]
@@ -139,7 +198,23 @@ mod tests {
             path: "/".into(),
             status_code: codes.to_vec(),
             digest: digest.map(Into::into),
+            ..CheckUrl::default()
         }
+    }
+
+    #[test]
+    fn regex_match_and_no_match_with_offsets() {
+        let mut u = url(&[], None);
+        u.regex = Some("st(a|o)tus: ok".into());
+        assert!(judge(&u, &resp(200, "xx status: ok"), Duration::ZERO).passed());
+        assert!(!judge(&u, &resp(200, "status: down"), Duration::ZERO).passed());
+        u.regex_max_offset = Some(1);
+        assert!(!judge(&u, &resp(200, "xx status: ok"), Duration::ZERO).passed());
+        u.regex_max_offset = None;
+        u.regex_no_match = true;
+        let ko = judge(&u, &resp(200, "status: ok"), Duration::ZERO);
+        assert_eq!(ko.status, CheckStatus::L7Response);
+        assert!(judge(&u, &resp(200, "status: down"), Duration::ZERO).passed());
     }
     fn resp(status: u16, body: &str) -> CheckResponse {
         CheckResponse {
@@ -193,8 +268,10 @@ mod tests {
             vec![],
             Duration::from_secs(1),
         );
+        let mut u = url(&[], None);
+        u.path = "/health".into();
         assert_eq!(
-            g.request("/health"),
+            g.request(&u),
             b"GET /health HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 127.0.0.1:8080\r\n\r\n"
         );
     }

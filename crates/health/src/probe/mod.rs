@@ -4,17 +4,22 @@
 
 pub mod addr;
 pub mod agent;
+pub mod dns;
 pub mod expect;
 pub mod external;
+pub mod file_check;
 pub mod http;
 pub mod http_get;
 pub mod misc;
+pub mod ping;
 pub mod protocols;
 pub mod response;
 pub mod script;
 pub mod script_run;
+pub mod smtp_check;
 pub mod tcp;
 pub mod tls;
+pub mod udp;
 
 use crate::status::CheckOutcome;
 pub use addr::{CheckAddr, Dest};
@@ -38,6 +43,16 @@ pub enum Probe {
     External(external::ExternalCheck),
     /// `tcp-check` sequences and HAProxy's protocol checks (one engine).
     Script(script_run::ScriptCheck),
+    /// keepalived SMTP_CHECK.
+    Smtp(smtp_check::SmtpCheck),
+    /// keepalived DNS_CHECK.
+    Dns(dns::DnsCheck),
+    /// keepalived UDP_CHECK.
+    Udp(udp::UdpCheck),
+    /// keepalived PING_CHECK.
+    Ping(ping::PingCheck),
+    /// keepalived FILE_CHECK.
+    File(file_check::FileCheck),
 }
 
 impl Probe {
@@ -52,6 +67,11 @@ impl Probe {
             Probe::Script(s) => s.run().await,
             Probe::Agent(a) => a.run().await,
             Probe::External(e) => e.run().await,
+            Probe::Smtp(c) => c.run().await,
+            Probe::Dns(c) => c.run().await,
+            Probe::Udp(c) => c.run().await,
+            Probe::Ping(c) => c.run().await,
+            Probe::File(c) => c.run().await,
         }
     }
 }

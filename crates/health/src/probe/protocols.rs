@@ -43,6 +43,7 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
                     send_proxy: c.send_proxy,
                     linger: c.linger,
                     implicit: false,
+                    tls: tls_of(c),
                 }),
                 c.comment.clone(),
             ),
@@ -149,6 +150,20 @@ pub fn script(
                     Action::Send(b"*1\r\n$4\r\nPING\r\n".to_vec()),
                     Action::Expect(e),
                 ],
+            )
+        }
+        // HAProxy 2.6: send the hello, `expect rbinary "^1[56]" min-recv 5 ok-status L6OK
+        // error-status L6RSP tout-status L6TOUT` (a handshake or alert record).
+        CheckProtocol::SslHello => {
+            let mut e = Expect::new(false, Matcher::Rbinary(re("^1[56]")?));
+            e.min_recv = Some(5);
+            e.ok_status = CheckStatus::L6Ok;
+            e.error_status = CheckStatus::L6Response;
+            e.tout_status = CheckStatus::L6Timeout;
+            protocol(
+                send_proxy,
+                false,
+                vec![Action::SendSslHello, Action::Expect(e)],
             )
         }
         CheckProtocol::Smtp { command } => {
@@ -269,4 +284,14 @@ fn mysql_login(user: &str, pre41: bool) -> Vec<u8> {
     pkt.extend_from_slice(&body);
     pkt.extend_from_slice(&[0x01, 0x00, 0x00, 0x00, 0x01]); // COM_QUIT
     pkt
+}
+
+/// The TLS settings a `connect ssl [sni S] [alpn L]` asks for (the CA comes from the server,
+/// filled in by the plan).
+pub fn tls_of(c: &fulcrum_config::model::TcpCheckConnect) -> Option<super::script::TlsSettings> {
+    c.ssl.then(|| super::script::TlsSettings {
+        sni: c.sni.clone(),
+        alpn: c.alpn.clone(),
+        ca_file: None,
+    })
 }

@@ -41,6 +41,8 @@ pub struct Step {
 pub enum Action {
     Connect(Connect),
     Send(Vec<u8>),
+    /// `option ssl-hello-chk`'s SSLv3 client hello, with the current time in it as HAProxy's.
+    SendSslHello,
     Expect(Expect),
     /// `http-check expect` (and `option httpchk`'s default): one complete HTTP response.
     ExpectHttp(crate::probe::expect::Expect),
@@ -57,6 +59,17 @@ pub struct Connect {
     pub linger: bool,
     /// Inserted because the rules did not start with a connect.
     pub implicit: bool,
+    /// TLS after the connect (`connect ssl`, or the server's `check-ssl` on the default one).
+    pub tls: Option<TlsSettings>,
+}
+
+/// How a check's TLS handshake goes: SNI, ALPN, and the CA that verifies the server's
+/// certificate (None: `verify none`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
+    pub ca_file: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,18 +227,32 @@ pub fn success(
     match last.map(|s| &s.action) {
         Some(Action::Expect(e)) => {
             let (code, info) = pass.unwrap_or_default();
-            with_info(
-                CheckOutcome::new(e.ok_status, elapsed).with_code(code.unwrap_or(0)),
-                info,
-            )
+            let mut o = CheckOutcome::new(e.ok_status, elapsed);
+            // HAProxy prints `code: N` for the statuses past layer 6 only (not L6OK, L4OK)
+            if matches!(
+                e.ok_status,
+                CheckStatus::L7Ok | CheckStatus::L7OkConditional | CheckStatus::L7Status
+            ) {
+                o = o.with_code(code.unwrap_or(0));
+            }
+            with_info(o, info)
         }
         Some(Action::ExpectHttp(_)) => {
             let (code, _) = pass.unwrap_or_default();
             CheckOutcome::new(CheckStatus::L7Ok, elapsed).with_code(code.unwrap_or(0))
         }
-        Some(Action::Connect(c)) if c.implicit => CheckOutcome::new(CheckStatus::L4Ok, elapsed),
-        Some(Action::Connect(_)) => {
-            CheckOutcome::new(CheckStatus::L4Ok, elapsed).with_info("(tcp-check)")
+        Some(Action::Connect(c)) => {
+            let status = if c.tls.is_some() {
+                CheckStatus::L6Ok
+            } else {
+                CheckStatus::L4Ok
+            };
+            let o = CheckOutcome::new(status, elapsed);
+            if c.implicit {
+                o
+            } else {
+                o.with_info("(tcp-check)")
+            }
         }
         _ if flavor == Flavor::TcpCheck => CheckOutcome::new(CheckStatus::L7Ok, elapsed)
             .with_code(0)
@@ -251,7 +278,7 @@ pub fn where_info(flavor: Flavor, step: &Step) -> String {
             }
             None => s.push_str(" (connect)"),
         },
-        Action::Send(_) => s.push_str(" (send)"),
+        Action::Send(_) | Action::SendSslHello => s.push_str(" (send)"),
         Action::ExpectHttp(_) => s.push_str(" (expect)"),
         Action::Expect(e) => match &e.matcher {
             Matcher::String(p) => {
@@ -425,3 +452,21 @@ fn ldap_bind_response(e: &Expect, buf: &[u8]) -> Verdict {
 #[cfg(test)]
 #[path = "script_tests.rs"]
 mod tests;
+
+/// HAProxy 2.6's `ssl-hello-chk` packet: an SSLv3 ClientHello record whose random starts with
+/// the current Unix time (big-endian) followed by "HAPROXYSSLCHK\nHAPROXYSSLCHK\n", an empty
+/// session id, HAProxy's 39 cipher suites and null compression (captured from haproxy 2.6).
+pub fn ssl_hello(unix_time: u32) -> Vec<u8> {
+    let mut p = vec![
+        0x16, 0x03, 0x00, 0x00, 0x79, 0x01, 0x00, 0x00, 0x75, 0x03, 0x00,
+    ];
+    p.extend_from_slice(&unix_time.to_be_bytes());
+    p.extend_from_slice(b"HAPROXYSSLCHK\nHAPROXYSSLCHK\n");
+    p.push(0x00);
+    p.extend_from_slice(&[0x00, 0x4e]);
+    for suite in (0x01u16..=0x1b).chain(0x2f..=0x3a) {
+        p.extend_from_slice(&suite.to_be_bytes());
+    }
+    p.extend_from_slice(&[0x01, 0x00]);
+    p
+}

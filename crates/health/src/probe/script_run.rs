@@ -64,19 +64,34 @@ fn outcome(
     o
 }
 
-async fn write(conn: &mut Conn, data: &[u8]) -> std::io::Result<()> {
+/// A check connection: plain, or TLS after a `connect ssl` / `check-ssl` handshake.
+enum Link {
+    Plain(Conn),
+    Tls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
+}
+
+async fn write(conn: &mut Link, data: &[u8]) -> std::io::Result<()> {
     match conn {
-        Conn::Tcp(s) => s.write_all(data).await,
-        Conn::Unix(s) => s.write_all(data).await,
+        Link::Plain(Conn::Tcp(s)) => s.write_all(data).await,
+        Link::Plain(Conn::Unix(s)) => s.write_all(data).await,
+        Link::Tls(s) => {
+            s.write_all(data).await?;
+            s.flush().await
+        }
     }
 }
 
-async fn read(conn: &mut Conn, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+async fn read(conn: &mut Link, buf: &mut Vec<u8>) -> std::io::Result<usize> {
     let room = CHECK_BUFFER.saturating_sub(buf.len());
     let mut chunk = vec![0u8; room.min(4096)];
     let n = match conn {
-        Conn::Tcp(s) => s.read(&mut chunk).await?,
-        Conn::Unix(s) => s.read(&mut chunk).await?,
+        Link::Plain(Conn::Tcp(s)) => s.read(&mut chunk).await?,
+        Link::Plain(Conn::Unix(s)) => s.read(&mut chunk).await?,
+        // a TLS peer closing without close_notify ends the answer too
+        Link::Tls(s) => match s.read(&mut chunk).await {
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+            r => r?,
+        },
     };
     buf.extend_from_slice(&chunk[..n]);
     Ok(n)
@@ -86,7 +101,7 @@ impl ScriptCheck {
     pub async fn run(&self) -> CheckOutcome {
         let start = clock::now();
         let flavor = self.script.flavor;
-        let mut conn: Option<Conn> = None;
+        let mut conn: Option<Link> = None;
         let mut deadline = start + self.read_timeout;
         let mut buf: Vec<u8> = Vec::new();
         let mut closed = false;
@@ -104,7 +119,7 @@ impl ScriptCheck {
                             a.set_ip(ip);
                         }
                     }
-                    let mut new = match tcp::connect_to(&addr, self.connect_timeout).await {
+                    let new = match tcp::connect_to(&addr, self.connect_timeout).await {
                         Ok(new) => new,
                         Err(mut o) => {
                             let info = format!(
@@ -123,18 +138,59 @@ impl ScriptCheck {
                         // linger 0: closing resets at once (never blocks)
                         let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
                     }
-                    if c.send_proxy {
-                        let header = proxy_v1(&new);
+                    let header = c.send_proxy.then(|| proxy_v1(&new));
+                    let mut new = Link::Plain(new);
+                    if let Some(header) = header {
                         if let Err(e) = write(&mut new, &header).await {
                             return self.socket_error(start, step, &e);
                         }
                     }
+                    let new = match (&c.tls, new) {
+                        (Some(t), Link::Plain(Conn::Tcp(tcp))) => {
+                            let left = self.connect_timeout.saturating_sub(clock::since(start));
+                            let ip = match addr.dest {
+                                Dest::Ip(a) => a.ip(),
+                                _ => std::net::IpAddr::from([0u8; 4]),
+                            };
+                            match super::tls::handshake(tcp, ip, t, left).await {
+                                Ok(s) => Link::Tls(Box::new(s)),
+                                Err(mut o) => {
+                                    o.info = Some(format!(
+                                        "{}{}",
+                                        o.info.take().unwrap_or_default(),
+                                        script::where_info(flavor, step)
+                                    ));
+                                    o.duration = Some(clock::since(start));
+                                    return o;
+                                }
+                            }
+                        }
+                        (Some(_), _) => {
+                            return self.socket_error(
+                                start,
+                                step,
+                                &std::io::Error::other("TLS checks need an IP address"),
+                            )
+                        }
+                        (None, plain) => plain,
+                    };
                     conn = Some(new);
                     deadline = clock::now() + self.read_timeout;
                     buf.clear();
                     closed = false;
                 }
-                Action::Send(data) => {
+                Action::Send(_) | Action::SendSslHello => {
+                    let hello;
+                    let data = match &step.action {
+                        Action::Send(d) => d,
+                        _ => {
+                            let now = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map_or(0, |d| d.as_secs() as u32);
+                            hello = super::script::ssl_hello(now);
+                            &hello
+                        }
+                    };
                     let Some(c) = conn.as_mut() else {
                         return self.socket_error(
                             start,

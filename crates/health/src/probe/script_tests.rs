@@ -157,3 +157,18 @@ fn mysql_packets_and_ldap_bind_responses() {
         }
     ));
 }
+
+#[test]
+fn ssl_hello_is_haproxys_bytes() {
+    // captured from haproxy 2.6's `option ssl-hello-chk` (time 0x6b1350d0)
+    let want = "16030000790100007503006b1350d0484150524f585953534c43484b0a48\
+                4150524f585953534c43484b0a00004e0001000200030004000500060007\
+                00080009000a000b000c000d000e000f0010001100120013001400150016\
+                001700180019001a001b002f003000310032003300340035003600370038\
+                0039003a0100";
+    let got: String = ssl_hello(0x6b13_50d0)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(got, want);
+}
