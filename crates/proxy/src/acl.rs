@@ -428,7 +428,7 @@ impl CompiledAcl {
     pub fn eval(&self, ctx: &Ctx<'_>) -> bool {
         match &self.sample {
             Sample::Const(b) => *b,
-            Sample::HttpVersion(minor) => ctx.req.is_some_and(|r| r.minor == *minor),
+            Sample::HttpVersion(minor) => ctx.req.is_some_and(|r| r.version.is_http1(*minor)),
             Sample::Ssl => self.match_int(0),
             Sample::DstPort => self.match_int(i64::from(ctx.dst_port)),
             Sample::Status => ctx.res.is_some_and(|r| self.match_int(i64::from(r.status))),

@@ -42,6 +42,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "sockpair",
             "bind",
             "acl",
+            // The HTTP/1 codec over the neutral head (`http::message`).
+            "http::h1",
             "http::body",
             "http::headers",
             // On main since the sample-language merge (uses http::message, net).

@@ -1,7 +1,7 @@
 //! Header rewriting on the way through: hop-by-hop fields (RFC 9110 7.6.1), connection
 //! management between the two sides, and `option forwardfor`.
 
-use super::message::Message;
+use super::message::{Message, Version};
 use crate::net::Cidr;
 use fulcrum_config::model::{ForwardFor, HttpConnectionMode};
 use std::net::IpAddr;
@@ -41,7 +41,7 @@ pub fn strip_hop_by_hop(m: &mut Message, keep_upgrade: bool) {
 
 /// Whether the client asked to keep its connection open after this request.
 pub fn client_wants_keep_alive(req: &Message) -> bool {
-    if req.minor == 0 {
+    if req.version == Version::Http10 {
         req.has_token(b"connection", b"keep-alive")
     } else {
         !req.has_token(b"connection", b"close")
@@ -50,7 +50,7 @@ pub fn client_wants_keep_alive(req: &Message) -> bool {
 
 /// Whether the server lets us reuse its connection after this response.
 pub fn server_allows_reuse(res: &Message) -> bool {
-    if res.minor == 0 {
+    if res.version == Version::Http10 {
         res.has_token(b"connection", b"keep-alive")
     } else {
         !res.has_token(b"connection", b"close")

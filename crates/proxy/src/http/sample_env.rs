@@ -87,7 +87,7 @@ fn int_arg(f: &Fetch, i: usize) -> Option<i64> {
 }
 
 fn version(m: &Message) -> Value {
-    Value::str(format!("1.{}", m.minor))
+    Value::str(m.version.as_str())
 }
 
 impl fulcrum_sample::Env for HttpEnv<'_> {
@@ -209,12 +209,12 @@ impl HttpEnv<'_> {
                 }
                 true
             }),
-            "HV" => req.is_some_and(|r| write!(out, "HTTP/1.{}", r.minor).is_ok()),
+            "HV" => req.is_some_and(|r| write!(out, "HTTP/{}", r.version.as_str()).is_ok()),
             "r" => req.is_some_and(|r| {
                 out.extend_from_slice(r.method());
                 out.push(b' ');
                 out.extend_from_slice(r.target());
-                write!(out, " HTTP/1.{}", r.minor).is_ok()
+                write!(out, " HTTP/{}", r.version.as_str()).is_ok()
             }),
             _ => false,
         }

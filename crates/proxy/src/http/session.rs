@@ -15,7 +15,7 @@
 use super::body;
 use super::errors;
 use super::headers;
-use super::message::Message;
+use super::message::{Message, Version};
 use super::rules::{self, Env};
 use crate::acl::Ctx;
 use crate::backend::{Backend, Hints, Origin};
@@ -345,7 +345,7 @@ impl<C: ClientStream> Session<C> {
             self.req.append(b"Connection", b"upgrade");
         } else if !server_keep {
             self.req.append(b"Connection", b"close");
-        } else if self.req.minor == 0 {
+        } else if self.req.version == Version::Http10 {
             self.req.append(b"Connection", b"keep-alive");
         }
         // Phase: assign a server and connect.

@@ -104,10 +104,10 @@ impl<C: ClientStream> Session<C> {
         let line = entry.line(Format::of(self.fe.mode, &self.fe.options), || {
             (!self.req.method().is_empty()).then(|| {
                 format!(
-                    "{} {} HTTP/1.{}",
+                    "{} {} HTTP/{}",
                     String::from_utf8_lossy(self.req.method()),
                     String::from_utf8_lossy(self.req.target()),
-                    self.req.minor
+                    self.req.version.as_str()
                 )
             })
         });

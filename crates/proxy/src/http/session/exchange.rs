@@ -11,6 +11,7 @@ use crate::backend::{Backend, Hints, Origin};
 use crate::connect::{ServerConn, ServerStream};
 use crate::http::body::{self, BodyError, Framing};
 use crate::http::headers;
+use crate::http::message::Version;
 use crate::http::rules::{self, Env, Verdict};
 use crate::observe::ServerEvent;
 use crate::stream::ClientStream;
@@ -297,11 +298,11 @@ impl<C: ClientStream> Session<C> {
             && res_framing != Framing::UntilClose;
         let client_keep =
             client_keep && res_framing != Framing::UntilClose && body_sent && !self.stopping();
-        let client_minor = self.req.minor;
+        let client_version = self.req.version;
         headers::strip_hop_by_hop(&mut self.res, false);
         if !client_keep {
             self.res.append(b"connection", b"close");
-        } else if client_minor == 0 {
+        } else if client_version == Version::Http10 {
             self.res.append(b"connection", b"keep-alive");
         }
         // Phase: forward the response head with as much body as is already here.

@@ -5,7 +5,7 @@
 
 use super::{sleep_opt, HeadError, Session};
 use crate::http::body;
-use crate::http::message::ParseError;
+use crate::http::h1::ParseError;
 use crate::stream::ClientStream;
 use tokio::io::AsyncReadExt;
 
