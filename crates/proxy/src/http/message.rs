@@ -364,9 +364,20 @@ pub fn trim(v: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
+    /// Method, target; then the form, scheme, authority, `uri()` and `path()` expected.
+    type Case<'a> = (
+        &'a [u8],
+        &'a [u8],
+        TargetForm,
+        &'a [u8],
+        &'a [u8],
+        &'a [u8],
+        &'a [u8],
+    );
+
     #[test]
     fn targets_split_into_scheme_authority_and_path() {
-        let cases: &[(&[u8], &[u8], TargetForm, &[u8], &[u8], &[u8], &[u8])] = &[
+        let cases: &[Case] = &[
             (
                 b"GET",
                 b"/a/b?q=1",

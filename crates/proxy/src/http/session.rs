@@ -21,6 +21,7 @@ use crate::acl::Ctx;
 use crate::backend::{Backend, Hints, Origin};
 use crate::connect::ServerConn;
 use crate::pool;
+use crate::record::StatusCount;
 use crate::state::Frontend;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
@@ -38,10 +39,11 @@ mod exchange;
 mod head;
 mod local;
 
-use exchange::{Exchange, Step};
+use exchange::{BodySend, Exchange, Step};
+use headers::Upgrade;
 use local::{AfterError, Invocation};
 
-/// What happens to the client connection after a request.
+/// What happens to a connection (the client's, or the server's) after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Next {
     /// It stays open for the next request.
@@ -61,13 +63,26 @@ impl Next {
     }
 }
 
+/// What a client had sent of a request head when its timeout struck.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Received {
+    Nothing,
+    Part,
+}
+
+/// Whether a request is the connection's first (its head timeout runs from the accept, it
+/// may not ride another client's idle server connection) or a later, keep-alive one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    First,
+    Later,
+}
+
 /// Why reading a request head stopped.
 enum HeadError {
     /// Closed (or stopping) with no byte of a new request received.
     Idle,
-    Timeout {
-        partial: bool,
-    },
+    Timeout(Received),
     TooLarge,
     Invalid,
 }
@@ -96,8 +111,8 @@ struct Rec {
     /// Stats: bytes received from the client (head and body), response head bytes sent.
     bytes_in: u64,
     head_out: u64,
-    /// The status was counted (just before the answer was sent).
-    counted: bool,
+    /// Whether the status was counted (it is just before the answer is sent).
+    counted: StatusCount,
 }
 
 pub struct Session<C> {
@@ -171,16 +186,16 @@ pub async fn serve<C: ClientStream>(
 
 impl<C: ClientStream> Session<C> {
     async fn run(&mut self) {
-        let mut first = true;
+        let mut turn = Turn::First;
         loop {
             let accept = SystemTime::now();
             let t0 = Instant::now();
             // Phase: read head.
-            let head_len = match self.read_head(first).await {
+            let head_len = match self.read_head(turn).await {
                 Ok(n) => n,
                 Err(HeadError::Idle) => return,
-                Err(HeadError::Timeout { partial }) => {
-                    if first || partial {
+                Err(HeadError::Timeout(got)) => {
+                    if turn == Turn::First || got == Received::Part {
                         let page = errors::builtin_response(408);
                         crate::record::bad_request(&self.fe.counters, 408, page.len() as u64);
                         self.answer_raw(page).await;
@@ -197,7 +212,7 @@ impl<C: ClientStream> Session<C> {
                 }
             };
             self.cbuf.advance(head_len);
-            first = false;
+            turn = Turn::Later;
             let mut rec = Rec {
                 accept,
                 t0,
@@ -214,12 +229,17 @@ impl<C: ClientStream> Session<C> {
                 retries: 0,
                 bytes_in: head_len as u64,
                 head_out: 0,
-                counted: false,
+                counted: StatusCount::Pending,
             };
             crate::record::request_received(&self.fe.counters);
             // Boxed: the request phases' state is large and only exists while a request is in
             // flight, so an idle keep-alive connection holds just the small session future.
-            let next = Box::pin(self.one_request(&mut rec, self.served == 0)).await;
+            let turn = if self.served == 0 {
+                Turn::First
+            } else {
+                Turn::Later
+            };
+            let next = Box::pin(self.one_request(&mut rec, turn)).await;
             self.served += 1;
             self.log(&rec);
             self.count(&rec);
@@ -240,7 +260,7 @@ impl<C: ClientStream> Session<C> {
     }
 
     /// Serves the request in `self.req`; returns whether the client connection stays open.
-    async fn one_request(&mut self, rec: &mut Rec, first_request: bool) -> Next {
+    async fn one_request(&mut self, rec: &mut Rec, turn: Turn) -> Next {
         let fe = self.fe.clone();
         let env = Env {
             src: self.peer,
@@ -322,14 +342,19 @@ impl<C: ClientStream> Session<C> {
             }
         };
         let mode = headers::effective_mode(fe.options.http_connection, be.options.http_connection);
-        let client_keep =
-            headers::client_wants_keep_alive(&self.req) && mode != HttpConnectionMode::Close;
-        let upgrade =
-            self.req.has_token(b"connection", b"upgrade") && self.req.has_header(b"upgrade");
-        let expect = self
+        let client = Next::keep_if(
+            headers::client_wants_keep_alive(&self.req) && mode != HttpConnectionMode::Close,
+        );
+        let upgrade = headers::upgrade_requested(&self.req);
+        let body = if self
             .req
             .header(b"expect")
-            .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
+        {
+            BodySend::After100Continue
+        } else {
+            BodySend::Now
+        };
         headers::strip_hop_by_hop(&mut self.req, upgrade);
         if let Some(ff) = be
             .policy
@@ -340,10 +365,10 @@ impl<C: ClientStream> Session<C> {
         {
             ff.apply(&mut self.req, src);
         }
-        let server_keep = mode == HttpConnectionMode::KeepAlive;
-        if upgrade {
+        let server = Next::keep_if(mode == HttpConnectionMode::KeepAlive);
+        if upgrade == Upgrade::Requested {
             self.req.append(b"Connection", b"upgrade");
-        } else if !server_keep {
+        } else if server == Next::Close {
             self.req.append(b"Connection", b"close");
         } else if self.req.version == Version::Http10 {
             self.req.append(b"Connection", b"keep-alive");
@@ -380,7 +405,7 @@ impl<C: ClientStream> Session<C> {
                     }
                     // `http-reuse safe`: a connection's first request never rides on another
                     // client's idle server connection; later requests may.
-                    if first_request {
+                    if turn == Turn::First {
                         None
                     } else {
                         pool::take(srv.id)
@@ -393,7 +418,7 @@ impl<C: ClientStream> Session<C> {
             pool::put(a.server_id, a.stream);
         }
         rec.tw = Some(waited);
-        let (mut assigned, server, origin) = match conn {
+        let (mut assigned, server_conn, origin) = match conn {
             Ok(v) => v,
             Err((e, srv)) => {
                 if let Some(s) = srv {
@@ -420,13 +445,13 @@ impl<C: ClientStream> Session<C> {
             be: &be,
             env: &env,
             framing,
-            expect,
+            body,
             upgrade,
-            client_keep,
-            server_keep,
+            client,
+            server,
             cookie: cookie.as_ref(),
         };
-        let (mut server, mut origin) = (server, origin);
+        let (mut server, mut origin) = (server_conn, origin);
         loop {
             let step = match server {
                 ServerConn::Tcp(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,

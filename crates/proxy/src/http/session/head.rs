@@ -3,7 +3,7 @@
 //! the accept) or `timeout http-keep-alive` (later ones), and tell apart an idle close, a
 //! timeout, a head too large and an invalid one.
 
-use super::{sleep_opt, HeadError, Session};
+use super::{sleep_opt, HeadError, Received, Session, Turn};
 use crate::http::body;
 use crate::http::h1::ParseError;
 use crate::stream::ClientStream;
@@ -11,7 +11,8 @@ use tokio::io::AsyncReadExt;
 
 impl<C: ClientStream> Session<C> {
     /// Reads one request head into `self.req`; returns its length in `cbuf`.
-    pub(super) async fn read_head(&mut self, first: bool) -> Result<usize, HeadError> {
+    pub(super) async fn read_head(&mut self, turn: Turn) -> Result<usize, HeadError> {
+        let first = turn == Turn::First;
         let fe = &self.fe;
         let req_timeout = fe.timeouts.http_request.or(fe.timeouts.client);
         let idle_timeout = if first {
@@ -47,7 +48,7 @@ impl<C: ClientStream> Session<C> {
                 tokio::select! {
                     r = ready => { if !matches!(r, Ok(n) if n > 0) { return Err(HeadError::Idle); } }
                     _ = stop, if !first => return Err(HeadError::Idle),
-                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout { partial: false } } else { HeadError::Idle }),
+                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout(Received::Nothing) } else { HeadError::Idle }),
                 }
                 self.cbuf.reserve(fe.bufsize);
                 continue;
@@ -63,7 +64,7 @@ impl<C: ClientStream> Session<C> {
                         Ok(_) => continue,
                     },
                     _ = stop, if !first => return Err(HeadError::Idle),
-                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout { partial: false } } else { HeadError::Idle }),
+                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout(Received::Nothing) } else { HeadError::Idle }),
                 }
             }
             let read = body::read_some(&mut self.client, &mut self.cbuf, fe.bufsize, None);
@@ -72,7 +73,7 @@ impl<C: ClientStream> Session<C> {
                     Ok(0) | Err(_) => return Err(HeadError::Invalid),
                     Ok(_) => {}
                 },
-                _ = sleep_opt(deadline) => return Err(HeadError::Timeout { partial: true }),
+                _ = sleep_opt(deadline) => return Err(HeadError::Timeout(Received::Part)),
             }
         }
     }
