@@ -78,7 +78,7 @@ const LAYERS: &[(&str, &[&str])] = &[
 
 /// Module trees that count as one module: pure sub-libraries, and the HTTP session with
 /// its phase files (`http/session/*.rs` are methods of the session).
-const COLLAPSED: &[&str] = &["balance", "persist", "http::session"];
+const COLLAPSED: &[&str] = &["balance", "persist", "counters", "http::session"];
 
 /// Module name of a file relative to `src/` (`http/session.rs` → `http::session`).
 fn module_name(rel: &Path) -> String {
