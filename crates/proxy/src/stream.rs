@@ -3,9 +3,10 @@
 //! the same (`connect::ServerStream`), for servers on `unix@`/`abns@` addresses.
 //!
 //! The sessions are generic over [`ClientStream`], so each kind is compiled on its own and the
-//! TCP path stays exactly what it was (no boxing, no dynamic dispatch per read). `peek` waits
-//! for data without taking a buffer, so idle connections hold no memory; tokio offers it on
-//! TCP only, the unix one is `recv(MSG_PEEK)` through socket2.
+//! TCP path stays exactly what it was (no boxing, no dynamic dispatch per read). `ready` waits
+//! for data without taking a buffer, so idle connections hold no memory: on TCP and unix
+//! streams it is the runtime's readiness (no system call) and `try_read_buf` tells a spurious
+//! wake; `peek` (`recv(MSG_PEEK)`, through socket2 on unix) is the exact fallback.
 
 use std::future::Future;
 use std::io;
@@ -31,6 +32,18 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     type Write<'a>: AsyncWrite + Unpin + Send + 'a;
     /// Waits until at least one byte can be read (0: the peer closed).
     fn peek_byte(&self) -> impl Future<Output = io::Result<usize>> + Send;
+    /// Waits, holding no buffer, until the client may have sent something (0: the peer
+    /// closed). May wake with nothing to read when [`Self::try_read_buf`] is offered (it then
+    /// says `WouldBlock`); by default it is exact ([`Self::peek_byte`]).
+    fn ready(&self) -> impl Future<Output = io::Result<usize>> + Send {
+        self.peek_byte()
+    }
+    /// Reads what has arrived without waiting (`WouldBlock`: nothing yet), or `None` when
+    /// this kind of stream cannot (the caller then reads asynchronously after [`Self::ready`]).
+    fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
+        let _ = buf;
+        None
+    }
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>);
 }
 
@@ -40,6 +53,12 @@ impl ClientStream for TcpStream {
     type Write<'a> = tcp::WriteHalf<'a>;
     async fn peek_byte(&self) -> io::Result<usize> {
         self.peek(&mut [0u8; 1]).await
+    }
+    async fn ready(&self) -> io::Result<usize> {
+        self.readable().await.map(|()| 1)
+    }
+    fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
+        Some(TcpStream::try_read_buf(self, buf))
     }
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
         self.split()
@@ -66,6 +85,12 @@ impl ClientStream for UnixStream {
     type Write<'a> = unix::WriteHalf<'a>;
     async fn peek_byte(&self) -> io::Result<usize> {
         unix_peek(self).await
+    }
+    async fn ready(&self) -> io::Result<usize> {
+        self.readable().await.map(|()| 1)
+    }
+    fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
+        Some(UnixStream::try_read_buf(self, buf))
     }
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
         self.split()

@@ -44,6 +44,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "acl",
             // The HTTP/1 codec over the neutral head (`http::message`).
             "http::h1",
+            // Per-thread pool of transaction buffers (uses http::message).
+            "http::bufs",
             "http::body",
             "http::headers",
             // On main since the sample-language merge (uses http::message, net).

@@ -3,6 +3,7 @@
 //! sequence of named phases (see `session.rs`).
 
 pub mod body;
+pub mod bufs;
 pub mod errors;
 pub mod h1;
 pub mod headers;

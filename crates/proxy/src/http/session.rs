@@ -36,6 +36,8 @@ use tokio::sync::watch;
 mod account;
 mod exchange;
 mod head;
+#[cfg(test)]
+mod idle_tests;
 mod local;
 mod request;
 
@@ -178,6 +180,8 @@ pub async fn serve<C: ClientStream>(
     if let Some(a) = s.attached.take() {
         pool::put(a.server_id, a.stream);
     }
+    // The next connection of this thread reuses them.
+    s.release_bufs();
 }
 
 impl<C: ClientStream> Session<C> {
@@ -242,7 +246,45 @@ impl<C: ClientStream> Session<C> {
             if next == Next::Close {
                 return;
             }
+            if self.cbuf.is_empty() {
+                // The next request may be here already (one read, the one the wait would
+                // start with); if not, the connection is idle and its buffers go back to the
+                // thread's pool until bytes arrive.
+                match self.client.try_read_buf(&mut self.cbuf) {
+                    Some(Ok(n)) if n > 0 => {}
+                    Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        self.release_bufs()
+                    }
+                    None => self.release_bufs(),
+                    // Closed, or failed: nothing more to serve.
+                    Some(_) => return,
+                }
+            }
         }
+    }
+
+    /// Gives this connection's transaction buffers back to the thread's pool.
+    fn release_bufs(&mut self) {
+        use std::mem::take;
+        super::bufs::give(super::bufs::Bufs {
+            cbuf: take(&mut self.cbuf),
+            sbuf: take(&mut self.sbuf),
+            req: take(&mut self.req),
+            res: take(&mut self.res),
+            out: take(&mut self.out),
+            scratch: take(&mut self.scratch),
+        });
+    }
+
+    /// Takes a set of transaction buffers from the thread's pool (bytes have arrived).
+    fn acquire_bufs(&mut self) {
+        let b = super::bufs::take(self.fe.bufsize);
+        self.cbuf = b.cbuf;
+        self.sbuf = b.sbuf;
+        self.req = b.req;
+        self.res = b.res;
+        self.out = b.out;
+        self.scratch = b.scratch;
     }
 
     fn stopping(&self) -> bool {
