@@ -248,7 +248,7 @@ impl<C: ClientStream> Session<C> {
         }
 
         // Phase: http-response rules (backend, then frontend).
-        let res_framing = match body::response_framing(&mut self.res, self.req.is_head()) {
+        let res_framing = match body::response_framing(&mut self.res, &self.req) {
             Ok(f) => f,
             Err(_) => {
                 return Step::Done(
