@@ -148,15 +148,20 @@ pub async fn serve<C: ClientStream>(
         .http_request
         .or(fe.timeouts.client)
         .map(|d| started + d);
-    // `peek` (not `readable`, which may wake spuriously) so no buffer is taken before data.
-    // A stop (soft stop, `-sf` takeover) does not drop a connection already accepted: its
-    // first request is served, as HAProxy does; only idle keep-alive connections close.
-    tokio::select! {
-        r = client.peek_byte() => { if !matches!(r, Ok(n) if n > 0) { return; } }
-        _ = sleep_opt(deadline) => {
+    // Boxed, and freed once bytes arrive: the task's own future stays small for as long as
+    // the connection lives (memory per idle keep-alive connection).
+    let (client, first) = Box::pin(first_bytes(client, deadline)).await;
+    match first {
+        First::Data => {}
+        First::Closed => return,
+        First::Timeout => {
             let t = fe.timeouts.client;
             let mut client = client;
-            Box::pin(async move { body::write_all(&mut client, &errors::builtin_response(408), t).await }).await.ok();
+            Box::pin(async move {
+                body::write_all(&mut client, &errors::builtin_response(408), t).await
+            })
+            .await
+            .ok();
             return;
         }
     }
@@ -298,6 +303,28 @@ impl<C: ClientStream> Session<C> {
     }
 }
 
+/// How the wait for a connection's first bytes ended.
+enum First {
+    Data,
+    Closed,
+    Timeout,
+}
+
+/// Waits for a new connection's first bytes with `peek` (exact: no buffer is taken before
+/// data) until `deadline`. A stop (soft stop, `-sf` takeover) does not drop a connection
+/// already accepted: its first request is served, as HAProxy does; only idle keep-alive
+/// connections close.
+async fn first_bytes<C: ClientStream>(
+    client: C,
+    deadline: Option<tokio::time::Instant>,
+) -> (C, First) {
+    let first = tokio::select! {
+        r = client.peek_byte() => if matches!(r, Ok(n) if n > 0) { First::Data } else { First::Closed },
+        _ = sleep_opt(deadline) => First::Timeout,
+    };
+    (client, first)
+}
+
 async fn sleep_opt(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
@@ -330,6 +357,27 @@ mod size_tests {
             let g = crate::state::build(&cfg, None).expect("build");
             let fe = g.frontends["f"].clone();
             let (_tx, rx) = tokio::sync::watch::channel(false);
+            let mut s = super::Session {
+                fe: fe.clone(),
+                client: tokio::net::TcpStream::connect(a).await.expect("connect"),
+                peer: a,
+                local: a,
+                cbuf: Default::default(),
+                sbuf: Default::default(),
+                req: Default::default(),
+                res: Default::default(),
+                out: Vec::new(),
+                scratch: Vec::new(),
+                attached: None,
+                stop: rx.clone(),
+                started: tokio::time::Instant::now(),
+                served: 0,
+            };
+            eprintln!(
+                "idle state: session {} bytes, run future {} bytes",
+                std::mem::size_of_val(&s),
+                size(&s.run())
+            );
             let fut = super::serve(fe, c, a, a, rx);
             eprintln!("session future: {} bytes", size(&fut));
             // Debug builds lay futures out larger than release builds.
