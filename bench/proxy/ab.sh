@@ -39,6 +39,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+# Two builds from different worktrees sharing one CARGO_TARGET_DIR can come out identical
+# (cargo keys path crates by their place in the workspace and trusts file times): say so.
+if cmp -s "$A" "$B"; then echo "warning: $A and $B are the same binary" >&2; fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "pinning: proxy on CPU $PROXY_CPU; wrk and nginx on CPU $LOAD_CPU ($(nproc) CPUs); load now: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
