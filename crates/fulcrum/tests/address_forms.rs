@@ -102,12 +102,16 @@ fn unix_and_abns_binds_serve_http_and_tcp_and_survive_reload() {
         !body.to_ascii_lowercase().contains("x-forwarded-for"),
         "unix client got X-Forwarded-For: {body}"
     );
+    // The line is written once the answer is sent: wait for this request's (the readiness
+    // probe above has one too).
     assert!(
-        wait_until(Duration::from_secs(3), || f.output().contains("unix:1 [")),
-        "no 'unix:1' log line: {}",
+        wait_until(Duration::from_secs(3), || f
+            .output()
+            .contains("\"GET /u HTTP/1.1\"")),
+        "no log line for /u: {}",
         f.output()
     );
-    assert!(f.output().contains("\"GET /u HTTP/1.1\""), "{}", f.output());
+    assert!(f.output().contains("unix:1 ["), "{}", f.output());
 
     // abns@: the plain name (curl) and HAProxy's NUL-padded one.
     let (ok, body) = curl(&["-i", "--abstract-unix-socket", &abns, "http://fulcrum/a"]);

@@ -8,11 +8,16 @@
 //! single atomics. Session and request rates are HAProxy's "events over the last second",
 //! estimated from the current and the previous second as HAProxy's `read_freq_ctr` does.
 //! This module owns counting only: what an event means is decided by the callers.
+//! Files: `counters/shard.rs` (per-thread shards, the coarse clock), `counters/rate.rs`
+//! (HAProxy's rate estimate).
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
-use std::time::Instant;
+mod rate;
+mod shard;
+#[cfg(test)]
+mod tests;
+
+use shard::{bump, now_ms, owned_shards, slot, Padded, Shard};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Connections open through this process (log field `ac`), counted by the listeners.
 pub static ACTIVE: AtomicU64 = AtomicU64::new(0);
@@ -86,105 +91,6 @@ impl Ctr {
         }
     }
 }
-
-/// Events per second over the last second (one per shard; summed on read).
-#[derive(Default)]
-struct Freq {
-    /// Second (since the process epoch) `cur` counts; `prev` is the second before it.
-    sec: AtomicU64,
-    cur: AtomicU64,
-    prev: AtomicU64,
-}
-
-#[repr(align(128))]
-struct Shard {
-    c: [AtomicU64; N],
-    sess: Freq,
-    req: Freq,
-}
-
-impl Default for Shard {
-    fn default() -> Self {
-        Shard {
-            c: std::array::from_fn(|_| AtomicU64::new(0)),
-            sess: Freq::default(),
-            req: Freq::default(),
-        }
-    }
-}
-
-fn epoch() -> Instant {
-    static E: OnceLock<Instant> = OnceLock::new();
-    *E.get_or_init(Instant::now)
-}
-
-/// Milliseconds since the process epoch, to within [`TICK`]: a background thread advances a
-/// shared clock, so counting an event reads one atomic instead of the system clock.
-fn now_ms() -> u64 {
-    static CLOCK: AtomicU64 = AtomicU64::new(0);
-    static TICKER: OnceLock<()> = OnceLock::new();
-    TICKER.get_or_init(|| {
-        CLOCK.store(epoch().elapsed().as_millis() as u64, Ordering::Relaxed);
-        let spawned = std::thread::Builder::new()
-            .name("fulcrum-clock".into())
-            .spawn(|| loop {
-                std::thread::sleep(TICK);
-                CLOCK.store(epoch().elapsed().as_millis() as u64, Ordering::Relaxed);
-            });
-        if let Err(e) = spawned {
-            tracing::warn!("stats clock thread not started ({e}): session rates will read 0");
-        }
-    });
-    CLOCK.load(Ordering::Relaxed)
-}
-
-/// Resolution of the counters' clock (rates are per second, `lastsess` in seconds).
-const TICK: std::time::Duration = std::time::Duration::from_millis(50);
-
-/// Threads that get a shard of their own (one per core, at least 2, at most 64); the shard
-/// after them is shared by any further thread.
-fn owned_shards() -> usize {
-    static S: OnceLock<usize> = OnceLock::new();
-    *S.get_or_init(|| {
-        std::thread::available_parallelism()
-            .map_or(4, |n| n.get())
-            .clamp(2, 64)
-    })
-}
-
-/// This thread's shard and whether it is the only writer there. Threads are numbered on
-/// first use; numbers are never reused (worker threads live as long as the process).
-#[inline]
-fn slot() -> (usize, bool) {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
-    }
-    SLOT.with(|s| {
-        let mut v = s.get();
-        if v == usize::MAX {
-            v = NEXT.fetch_add(1, Ordering::Relaxed).min(owned_shards());
-            s.set(v);
-        }
-        (v, v < owned_shards())
-    })
-}
-
-/// Adds `n` to `a`: a plain load and store when this thread is the shard's only writer.
-#[inline]
-fn bump(a: &AtomicU64, n: u64, owned: bool) {
-    if owned {
-        a.store(a.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
-    } else {
-        a.fetch_add(n, Ordering::Relaxed);
-    }
-}
-
-/// An atomic alone on its cache line: written by every thread, it must not slow down reads of
-/// its neighbours.
-#[repr(align(128))]
-#[derive(Default)]
-struct Padded(AtomicU64);
 
 /// The counters of one frontend, backend or server.
 pub struct Counters {
@@ -262,7 +168,7 @@ impl Counters {
     pub fn start(&self) {
         self.inc(Ctr::Sessions);
         self.begin();
-        let now = self.tick(false);
+        let now = self.tick(rate::Rate::Sessions);
         self.stamp(now);
     }
 
@@ -281,7 +187,7 @@ impl Counters {
         if current > self.max.load(Ordering::Relaxed) {
             self.max.fetch_max(current, Ordering::Relaxed);
         }
-        self.stamp(self.tick(false));
+        self.stamp(self.tick(rate::Rate::Sessions));
     }
 
     fn stamp(&self, now: u64) {
@@ -308,7 +214,7 @@ impl Counters {
     /// An HTTP request: `req_tot` and the request rate.
     pub fn request(&self) {
         self.inc(Ctr::Requests);
-        let _ = self.tick(true);
+        let _ = self.tick(rate::Rate::Requests);
     }
 
     /// Records a queue length (`qmax`).
@@ -337,92 +243,9 @@ impl Counters {
     pub fn time_max(&self) -> [u64; 4] {
         std::array::from_fn(|i| self.tmax[i].load(Ordering::Relaxed))
     }
+}
 
-    /// Counts one event in this second's rate; returns the time (ms since the epoch).
-    fn tick(&self, req: bool) -> u64 {
-        let ms = now_ms();
-        let now = ms / 1000;
-        let (s, owned) = self.shard();
-        let f = if req { &s.req } else { &s.sess };
-        let sec = f.sec.load(Ordering::Relaxed);
-        if sec != now
-            && f.sec
-                .compare_exchange(sec, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            let done = f.cur.swap(0, Ordering::Relaxed);
-            f.prev
-                .store(if now == sec + 1 { done } else { 0 }, Ordering::Relaxed);
-            // The second that just ended, over every thread, for the `*_max` columns.
-            let total = self.second_total(req, sec);
-            let max = if req {
-                &self.req_rate_max
-            } else {
-                &self.rate_max
-            };
-            max.fetch_max(total, Ordering::Relaxed);
-        }
-        bump(&f.cur, 1, owned);
-        ms
-    }
-
-    /// Events of second `sec` over every shard (shards not rolled over yet still count it in
-    /// `cur`, the others in `prev`).
-    fn second_total(&self, req: bool, sec: u64) -> u64 {
-        self.shards
-            .iter()
-            .map(|s| {
-                let f = if req { &s.req } else { &s.sess };
-                let at = f.sec.load(Ordering::Relaxed);
-                if at == sec {
-                    f.cur.load(Ordering::Relaxed)
-                } else if at == sec + 1 {
-                    f.prev.load(Ordering::Relaxed)
-                } else {
-                    0
-                }
-            })
-            .sum()
-    }
-
-    /// HAProxy's estimate of events over the last second: this second's count plus the part
-    /// of the previous second's that is still within one second.
-    fn rate_of(&self, req: bool) -> u64 {
-        let ms = now_ms();
-        let (now, into) = (ms / 1000, ms % 1000);
-        let cur = self.second_total(req, now);
-        let prev = if now == 0 {
-            0
-        } else {
-            self.second_total(req, now - 1)
-        };
-        let r = cur + prev * (1000 - into) / 1000;
-        let max = if req {
-            &self.req_rate_max
-        } else {
-            &self.rate_max
-        };
-        max.fetch_max(r, Ordering::Relaxed);
-        r
-    }
-
-    /// `rate`: sessions over the last second.
-    pub fn rate(&self) -> u64 {
-        self.rate_of(false)
-    }
-    /// `rate_max`.
-    pub fn rate_max(&self) -> u64 {
-        self.rate();
-        self.rate_max.load(Ordering::Relaxed)
-    }
-    /// `req_rate`: HTTP requests over the last second.
-    pub fn req_rate(&self) -> u64 {
-        self.rate_of(true)
-    }
-    pub fn req_rate_max(&self) -> u64 {
-        self.req_rate();
-        self.req_rate_max.load(Ordering::Relaxed)
-    }
+impl Counters {
     /// `scur`.
     pub fn current(&self) -> u64 {
         self.cur.0.load(Ordering::Relaxed)
@@ -456,72 +279,5 @@ impl SessionGuard {
 impl Drop for SessionGuard {
     fn drop(&mut self) {
         self.0.end();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-
-    #[test]
-    fn counts_from_many_threads_add_up() {
-        let c = Arc::new(Counters::new());
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let c = c.clone();
-                std::thread::spawn(move || {
-                    for _ in 0..1000 {
-                        c.inc(Ctr::Http2xx);
-                        c.add(Ctr::BytesOut, 10);
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().expect("thread");
-        }
-        assert_eq!(c.get(Ctr::Http2xx), 8000);
-        assert_eq!(c.get(Ctr::BytesOut), 80_000);
-    }
-
-    #[test]
-    fn sessions_track_current_and_max() {
-        let c = Arc::new(Counters::new());
-        assert_eq!(c.last_session_secs(), None);
-        let a = SessionGuard::start(&c);
-        let b = SessionGuard::start(&c);
-        assert_eq!((c.current(), c.max(), c.get(Ctr::Sessions)), (2, 2, 2));
-        assert_eq!(c.last_session_secs(), Some(0));
-        drop(a);
-        drop(b);
-        let _d = SessionGuard::start(&c);
-        assert_eq!((c.current(), c.max(), c.get(Ctr::Sessions)), (1, 2, 3));
-        assert!(c.rate() >= 1 && c.rate_max() >= c.rate());
-    }
-
-    #[test]
-    fn status_classes() {
-        assert_eq!(Ctr::for_status(101), Ctr::Http1xx);
-        assert_eq!(Ctr::for_status(204), Ctr::Http2xx);
-        assert_eq!(Ctr::for_status(503), Ctr::Http5xx);
-        assert_eq!(Ctr::for_status(0), Ctr::HttpOther);
-        assert_eq!(Ctr::for_status(600), Ctr::HttpOther);
-    }
-
-    #[test]
-    fn average_times() {
-        let c = Counters::new();
-        assert_eq!(c.avg(Ctr::TtimeSum), 0);
-        c.times(0, 2, 10, 20);
-        c.times(0, 4, 30, 40);
-        assert_eq!(
-            (
-                c.avg(Ctr::CtimeSum),
-                c.avg(Ctr::RtimeSum),
-                c.avg(Ctr::TtimeSum)
-            ),
-            (3, 20, 30)
-        );
     }
 }

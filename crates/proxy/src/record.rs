@@ -9,6 +9,23 @@ use crate::counters::{Counters, Ctr};
 use crate::termination::{Cause, Phase, Termination};
 use std::time::Duration;
 
+/// Who produced the response a client gets: a server's counts in its `hrsp_*`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Answerer {
+    Server,
+    /// The proxy itself (an error page, a rule's answer, an applet), or nobody yet.
+    #[default]
+    Proxy,
+}
+
+/// Whether a request's status has been counted (it is, just before the answer is sent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StatusCount {
+    #[default]
+    Pending,
+    Counted,
+}
+
 /// The facts of one finished HTTP request.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HttpDone {
@@ -18,10 +35,10 @@ pub struct HttpDone {
     /// Bytes received from the client (head and body) and sent to it (head and body).
     pub bytes_in: u64,
     pub bytes_out: u64,
-    /// Whether the server sent the response (not the proxy).
-    pub server_answered: bool,
-    /// [`status`] was already called for this request.
-    pub status_counted: bool,
+    /// Who sent the response.
+    pub answered_by: Answerer,
+    /// Whether [`status`] was already called for this request.
+    pub counted: StatusCount,
     /// Queue, connect, server response and total times.
     pub tw: Option<Duration>,
     pub tc: Option<Duration>,
@@ -57,7 +74,7 @@ pub fn status(
     srv: Option<&Counters>,
     status: u16,
     term: Termination,
-    server_answered: bool,
+    answered_by: Answerer,
 ) {
     if status == 0 {
         return;
@@ -94,7 +111,7 @@ pub fn status(
     let Some(s) = srv else { return };
     bc.request();
     s.request();
-    if server_answered {
+    if answered_by == Answerer::Server {
         s.inc(class);
     }
 }
@@ -103,8 +120,8 @@ pub fn status(
 /// one was assigned).
 pub fn http(fe: &Counters, be: Option<&Counters>, srv: Option<&Counters>, d: &HttpDone) {
     let (who, phase) = (d.term.cause, d.term.phase);
-    if !d.status_counted {
-        status(fe, be, srv, d.status, d.term, d.server_answered);
+    if d.counted == StatusCount::Pending {
+        status(fe, be, srv, d.status, d.term, d.answered_by);
     }
     fe.add(Ctr::BytesIn, d.bytes_in);
     fe.add(Ctr::BytesOut, d.bytes_out);

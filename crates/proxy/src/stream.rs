@@ -3,10 +3,11 @@
 //! the same (`connect::ServerStream`), for servers on `unix@`/`abns@` addresses.
 //!
 //! The sessions are generic over [`ClientStream`], so each kind is compiled on its own and the
-//! TCP path stays exactly what it was (no boxing, no dynamic dispatch per read). `peek` waits
-//! for data without taking a buffer, so idle connections hold no memory; tokio offers it on
-//! TCP only, the unix one is `recv(MSG_PEEK)` through socket2. A TLS client is `tls::conn`'s
-//! `TlsConn`, which also answers [`ClientStream::tls`].
+//! TCP path stays exactly what it was (no boxing, no dynamic dispatch per read). `ready` waits
+//! for data without taking a buffer, so idle connections hold no memory: on TCP and unix
+//! streams it is the runtime's readiness (no system call) and `try_read_buf` tells a spurious
+//! wake; `peek` (`recv(MSG_PEEK)`, through socket2 on unix) is the exact fallback.
+//! A TLS client is `tls::conn`'s `TlsConn`, which also answers [`ClientStream::tls`].
 
 use std::future::Future;
 use std::io;
@@ -32,6 +33,18 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     type Write<'a>: AsyncWrite + Unpin + Send + 'a;
     /// Waits until at least one byte can be read (0: the peer closed).
     fn peek_byte(&mut self) -> impl Future<Output = io::Result<usize>> + Send;
+    /// Waits, holding no buffer, until the client may have sent something (0: the peer
+    /// closed). May wake with nothing to read when [`Self::try_read_buf`] is offered (it then
+    /// says `WouldBlock`); by default it is exact ([`Self::peek_byte`]).
+    fn ready(&mut self) -> impl Future<Output = io::Result<usize>> + Send {
+        self.peek_byte()
+    }
+    /// Reads what has arrived without waiting (`WouldBlock`: nothing yet), or `None` when
+    /// this kind of stream cannot (the caller then reads asynchronously after [`Self::ready`]).
+    fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
+        let _ = buf;
+        None
+    }
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>);
     /// Copies what the client sent so far into `buf` without consuming it, waiting for at
     /// least one byte (0: closed). Plain streams only: a TLS client has nothing to inspect.
@@ -82,6 +95,12 @@ impl ClientStream for TcpStream {
     async fn peek_byte(&mut self) -> io::Result<usize> {
         self.peek(&mut [0u8; 1]).await
     }
+    async fn ready(&mut self) -> io::Result<usize> {
+        self.readable().await.map(|()| 1)
+    }
+    fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
+        Some(TcpStream::try_read_buf(self, buf))
+    }
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
         self.split()
     }
@@ -107,6 +126,12 @@ impl ClientStream for UnixStream {
     type Write<'a> = unix::WriteHalf<'a>;
     async fn peek_byte(&mut self) -> io::Result<usize> {
         unix_peek(self).await
+    }
+    async fn ready(&mut self) -> io::Result<usize> {
+        self.readable().await.map(|()| 1)
+    }
+    fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
+        Some(UnixStream::try_read_buf(self, buf))
     }
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
         self.split()

@@ -48,6 +48,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "handover",
             "sockpair",
             "bind",
+            // The HTTP/1 codec over the neutral head (`http::message`).
+            "http::h1",
+            // Per-thread pool of transaction buffers (uses http::message).
+            "http::bufs",
             "http::body",
             "http::headers",
             // HAProxy's acceptance checks of a request head (uses http::message).
@@ -110,7 +114,7 @@ const LAYERS: &[(&str, &[&str])] = &[
 
 /// Module trees that count as one module: pure sub-libraries, and the HTTP session with
 /// its phase files (`http/session/*.rs` are methods of the session).
-const COLLAPSED: &[&str] = &["balance", "persist", "http::session"];
+const COLLAPSED: &[&str] = &["balance", "persist", "counters", "http::session"];
 
 /// Module name of a file relative to `src/` (`http/session.rs` → `http::session`).
 fn module_name(rel: &Path) -> String {

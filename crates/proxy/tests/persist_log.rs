@@ -36,8 +36,12 @@ const STEPS: &[Option<&str>] = &[
     None,
 ];
 
-/// Runs the steps against `port`; the termination state of each logged line, in order.
+/// Runs the steps against `port`; the termination state of each logged line, in order. Each
+/// step's line is awaited before the next step starts: lines of requests on different
+/// connections (and worker threads) may otherwise arrive in either order.
 async fn flags(port: u16, syslog: &tokio::net::UdpSocket) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 8192];
     for cookie in STEPS {
         let mut c = Client::connect(addr(port)).await.expect("connect");
         let mut req = "GET / HTTP/1.1\r\nHost: t\r\n".to_string();
@@ -47,25 +51,25 @@ async fn flags(port: u16, syslog: &tokio::net::UdpSocket) -> Vec<String> {
         req.push_str("Connection: close\r\n\r\n");
         c.send_raw(req.as_bytes()).await.expect("send");
         let _ = tokio::time::timeout(Duration::from_secs(5), c.read_response(false)).await;
-    }
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 8192];
-    while out.len() < STEPS.len() {
-        let Ok(Ok(n)) = tokio::time::timeout(Duration::from_secs(5), syslog.recv(&mut buf)).await
-        else {
-            break;
-        };
-        let line = String::from_utf8_lossy(&buf[..n]).into_owned();
-        if line.contains("<BADREQ>") {
-            continue; // a readiness probe's connection, not one of the steps
-        }
-        // "... STATUS BYTES - - TERM CONNS ..."
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if let Some(i) = words
-            .windows(3)
-            .position(|w| w[0] == "-" && w[1] == "-" && w[2].len() == 4)
-        {
-            out.push(words[i + 2].to_string());
+        let want = out.len() + 1;
+        while out.len() < want {
+            let Ok(Ok(n)) =
+                tokio::time::timeout(Duration::from_secs(5), syslog.recv(&mut buf)).await
+            else {
+                return out;
+            };
+            let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if line.contains("<BADREQ>") {
+                continue; // a readiness probe's connection, not one of the steps
+            }
+            // "... STATUS BYTES - - TERM CONNS ..."
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let Some(i) = words
+                .windows(3)
+                .position(|w| w[0] == "-" && w[1] == "-" && w[2].len() == 4)
+            {
+                out.push(words[i + 2].to_string());
+            }
         }
     }
     out

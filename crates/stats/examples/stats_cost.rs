@@ -63,15 +63,15 @@ fn main() {
                             Some(&srv.counters),
                             200,
                             fulcrum_proxy::termination::Termination::NORMAL,
-                            true,
+                            record::Answerer::Server,
                         );
                         let d = HttpDone {
                             status: 200,
                             term: fulcrum_proxy::termination::Termination::NORMAL,
                             bytes_in: 80,
                             bytes_out: 180,
-                            server_answered: true,
-                            status_counted: true,
+                            answered_by: record::Answerer::Server,
+                            counted: record::StatusCount::Counted,
                             tw: Some(Duration::ZERO),
                             tc: Some(Duration::ZERO),
                             tr: Some(Duration::from_micros(300)),

@@ -85,10 +85,10 @@ pub fn request_framing(m: &mut Message) -> Result<Framing, BadFraming> {
     }
 }
 
-/// Response body framing; `head` is whether the request was HEAD.
-pub fn response_framing(m: &mut Message, head: bool) -> Result<Framing, BadFraming> {
+/// Response body framing of `m`, the answer to `req` (an answer to HEAD has no body).
+pub fn response_framing(m: &mut Message, req: &Message) -> Result<Framing, BadFraming> {
     let s = m.status;
-    if head || (100..200).contains(&s) || s == 204 || s == 304 {
+    if req.is_head() || (100..200).contains(&s) || s == 204 || s == 304 {
         return Ok(Framing::None);
     }
     match chunked_last(m).unwrap_or(Some(false)) {
@@ -427,7 +427,10 @@ mod tests {
         let _ = m.parse_request(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n");
         assert_eq!(request_framing(&mut m), Err(BadFraming));
         let _ = m.parse_response(b"HTTP/1.1 200 OK\r\n\r\n");
-        assert_eq!(response_framing(&mut m, false), Ok(Framing::UntilClose));
-        assert_eq!(response_framing(&mut m, true), Ok(Framing::None));
+        let (mut get, mut head) = (Message::new(), Message::new());
+        let _ = get.parse_request(b"GET / HTTP/1.1\r\n\r\n");
+        let _ = head.parse_request(b"HEAD / HTTP/1.1\r\n\r\n");
+        assert_eq!(response_framing(&mut m, &get), Ok(Framing::UntilClose));
+        assert_eq!(response_framing(&mut m, &head), Ok(Framing::None));
     }
 }

@@ -1,7 +1,7 @@
 //! Header rewriting on the way through: hop-by-hop fields (RFC 9110 7.6.1), connection
 //! management between the two sides, and `option forwardfor`.
 
-use super::message::Message;
+use super::message::{Message, Version};
 use crate::net::Cidr;
 use fulcrum_config::model::{ForwardFor, HttpConnectionMode};
 use std::net::IpAddr;
@@ -16,8 +16,26 @@ const HOP_BY_HOP: &[&[u8]] = &[
     b"trailer",
 ];
 
-/// Removes hop-by-hop fields. With `keep_upgrade` the `Upgrade` field survives for a tunnel.
-pub fn strip_hop_by_hop(m: &mut Message, keep_upgrade: bool) {
+/// Whether a request asks to switch protocols (`Connection: upgrade` and an `Upgrade` field).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upgrade {
+    None,
+    Requested,
+}
+
+/// Whether the request asks for an upgrade.
+pub fn upgrade_requested(req: &Message) -> Upgrade {
+    if req.has_token(b"connection", b"upgrade") && req.has_header(b"upgrade") {
+        Upgrade::Requested
+    } else {
+        Upgrade::None
+    }
+}
+
+/// Removes hop-by-hop fields. With `Upgrade::Requested` the `Upgrade` field survives for a
+/// tunnel.
+pub fn strip_hop_by_hop(m: &mut Message, upgrade: Upgrade) {
+    let keep_upgrade = upgrade == Upgrade::Requested;
     let mut named: Vec<Vec<u8>> = Vec::new();
     for v in m.headers(b"connection") {
         for t in v.split(|&c| c == b',') {
@@ -41,7 +59,7 @@ pub fn strip_hop_by_hop(m: &mut Message, keep_upgrade: bool) {
 
 /// Whether the client asked to keep its connection open after this request.
 pub fn client_wants_keep_alive(req: &Message) -> bool {
-    if req.minor == 0 {
+    if req.version == Version::Http10 {
         req.has_token(b"connection", b"keep-alive")
     } else {
         !req.has_token(b"connection", b"close")
@@ -50,7 +68,7 @@ pub fn client_wants_keep_alive(req: &Message) -> bool {
 
 /// Whether the server lets us reuse its connection after this response.
 pub fn server_allows_reuse(res: &Message) -> bool {
-    if res.minor == 0 {
+    if res.version == Version::Http10 {
         res.has_token(b"connection", b"keep-alive")
     } else {
         !res.has_token(b"connection", b"close")
@@ -110,7 +128,7 @@ mod tests {
     fn strips_hop_by_hop_and_named_fields() {
         let mut m = Message::new();
         let _ = m.parse_request(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Foo\r\nFoo: 1\r\nKeep-Alive: 5\r\nTE: trailers\r\nBar: 2\r\n\r\n");
-        strip_hop_by_hop(&mut m, false);
+        strip_hop_by_hop(&mut m, Upgrade::None);
         let mut out = Vec::new();
         m.write_request(&mut out);
         assert_eq!(out, b"GET / HTTP/1.1\r\nHost: a\r\nBar: 2\r\n\r\n");

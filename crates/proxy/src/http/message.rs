@@ -1,17 +1,33 @@
-//! One HTTP/1 message head (request or response) parsed into a reusable arena.
+//! The protocol-neutral head of one HTTP message, request or response: what every phase,
+//! rule, persistence hook, log line and counter reads and edits, whatever codec produced it.
 //!
-//! The head's bytes are copied once into `arena`; the start line and header fields are byte
-//! ranges into it, so editing (rules, forwardfor, hop-by-hop removal) never re-parses and a
-//! connection reuses the same allocations for every request. Parsing is httparse; limits
-//! (size, header count) are the caller's `tune.bufsize` and HAProxy's 101 headers.
-
-/// HAProxy's `tune.http.maxhdr` default.
-pub const MAX_HEADERS: usize = 101;
+//! The model is HAProxy's HTX start line and pingora's `RequestHeader`: a request is a method,
+//! a scheme, an authority and a path (what HTTP/2's `:method :scheme :authority :path` give,
+//! and what an HTTP/1 request target splits into), a [`Version`] and header fields; a
+//! response is a status, a reason and header fields. One type holds both directions, as HTX
+//! does, so request and response rules share every header accessor.
+//!
+//! Codecs live at the edge and only produce and consume this type: `super::h1` parses and
+//! writes HTTP/1 (httparse); an HTTP/2 codec (the `h2` crate) fills the same fields from
+//! pseudo-headers with [`Message::set_request`]. Nothing above the codecs knows the wire.
+//!
+//! Storage is an arena: the head's bytes are copied once into `arena`, the start line and
+//! the fields are byte ranges into it, so editing (rules, forwardfor, hop-by-hop removal)
+//! never re-parses and a connection reuses the same allocations for every request.
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct R {
     start: u32,
     end: u32,
+}
+
+impl R {
+    fn sub(self, from: usize, to: usize) -> R {
+        R {
+            start: self.start + from as u32,
+            end: self.start + to as u32,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -20,23 +36,71 @@ pub struct Field {
     pub value: R,
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum ParseError {
-    /// Not HTTP/1.x or not well formed.
-    Invalid,
-    /// More than `MAX_HEADERS` header fields.
-    TooManyHeaders,
+/// The protocol version of a message, as the peer spoke it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Version {
+    Http10,
+    #[default]
+    Http11,
+    Http2,
+}
+
+impl Version {
+    /// HTTP/1.`minor` (only 0 and 1 exist).
+    pub fn http1(minor: u8) -> Version {
+        if minor == 0 {
+            Version::Http10
+        } else {
+            Version::Http11
+        }
+    }
+
+    /// As HAProxy's `req.ver` / `res.ver` give it: `1.0`, `1.1`, `2.0`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "1.0",
+            Version::Http11 => "1.1",
+            Version::Http2 => "2.0",
+        }
+    }
+
+    /// Whether this is HTTP/1.`minor`.
+    pub fn is_http1(self, minor: u8) -> bool {
+        matches!((self, minor), (Version::Http10, 0) | (Version::Http11, 1))
+    }
+}
+
+/// How a request named its target, so a codec can write it back as it came.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TargetForm {
+    /// `/path?query` (HTTP/1 origin form; an HTTP/2 `:path`).
+    #[default]
+    Origin,
+    /// `scheme://authority/path?query` (HTTP/1 absolute form; HTTP/2 pseudo-headers).
+    Absolute,
+    /// `host:port` (HTTP/1 `CONNECT`).
+    Authority,
+    /// `*` (HTTP/1 `OPTIONS *`).
+    Asterisk,
 }
 
 #[derive(Debug, Default)]
 pub struct Message {
     arena: Vec<u8>,
-    /// Request: method; response: unused.
-    pub method: R,
-    /// Request: target; response: reason phrase.
-    pub target: R,
-    /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
-    pub minor: u8,
+    /// Request: the method.
+    method: R,
+    /// Request: the whole target, contiguous in the arena (`scheme://authority` + `path`).
+    target: R,
+    /// Request: sub-ranges of `target` (empty when the form has no such part).
+    scheme: R,
+    authority: R,
+    /// Request: path and query (`:path`).
+    path: R,
+    pub form: TargetForm,
+    /// Response: the reason phrase.
+    reason: R,
+    pub version: Version,
+    /// Response: the status code.
     pub status: u16,
     pub fields: Vec<Field>,
 }
@@ -63,83 +127,105 @@ impl Message {
         &self.arena[r.start as usize..r.end as usize]
     }
 
-    fn reset(&mut self) {
+    /// Empties the head, keeping its allocations (codecs call this before filling it).
+    pub fn clear(&mut self) {
         self.arena.clear();
         self.fields.clear();
         self.method = R::default();
         self.target = R::default();
-        self.minor = 1;
+        self.scheme = R::default();
+        self.authority = R::default();
+        self.path = R::default();
+        self.form = TargetForm::Origin;
+        self.reason = R::default();
+        self.version = Version::Http11;
         self.status = 0;
     }
 
-    /// Parses a request head from `buf`: `Ok(Some(len))` when complete (`len` bytes of head),
-    /// `Ok(None)` when more bytes are needed.
-    pub fn parse_request(&mut self, buf: &[u8]) -> Result<Option<usize>, ParseError> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        // HAProxy accepts runs of spaces between the request line's words.
-        let len = match httparse::ParserConfig::default()
-            .allow_multiple_spaces_in_request_line_delimiters(true)
-            .parse_request(&mut req, buf)
-        {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(httparse::Error::TooManyHeaders) => return Err(ParseError::TooManyHeaders),
-            Err(_) => return Err(ParseError::Invalid),
-        };
-        self.reset();
-        let method = req.method.unwrap_or("GET").as_bytes();
+    /// Sets a request's start line from its parts (an HTTP/2 codec's pseudo-headers): the
+    /// target becomes `scheme://authority` + `path` (absolute form, as HAProxy's HTX) when a
+    /// scheme and authority are given, else `path`.
+    pub fn set_request(
+        &mut self,
+        method: &[u8],
+        scheme: &[u8],
+        authority: &[u8],
+        path: &[u8],
+        version: Version,
+    ) {
         self.method = self.push(method);
-        self.target = self.push(req.path.unwrap_or("/").as_bytes());
-        self.minor = req.version.unwrap_or(1);
-        for h in req.headers.iter() {
-            let name = self.push(h.name.as_bytes());
-            let value = self.push(h.value);
-            self.fields.push(Field { name, value });
+        let start = self.arena.len();
+        if !scheme.is_empty() && !authority.is_empty() {
+            self.scheme = self.push(scheme);
+            self.push(b"://");
+            self.authority = self.push(authority);
+            self.form = TargetForm::Absolute;
+        } else {
+            self.form = TargetForm::Origin;
         }
-        Ok(Some(len))
+        self.path = self.push(path);
+        self.target = R {
+            start: start as u32,
+            end: self.arena.len() as u32,
+        };
+        self.version = version;
     }
 
-    /// Parses a response head; as `parse_request`.
-    pub fn parse_response(&mut self, buf: &[u8]) -> Result<Option<usize>, ParseError> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut res = httparse::Response::new(&mut headers);
-        let len = match res.parse(buf) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(httparse::Error::TooManyHeaders) => return Err(ParseError::TooManyHeaders),
-            Err(_) => return Err(ParseError::Invalid),
-        };
-        self.reset();
-        self.status = res.code.unwrap_or(502);
-        self.minor = res.version.unwrap_or(1);
-        self.target = self.push(res.reason.unwrap_or("").as_bytes());
-        for h in res.headers.iter() {
-            let name = self.push(h.name.as_bytes());
-            let value = self.push(h.value);
-            self.fields.push(Field { name, value });
-        }
-        Ok(Some(len))
+    /// Sets a request's start line from an HTTP/1 request target, split into its parts.
+    pub fn set_request_target(&mut self, method: &[u8], target: &[u8], version: Version) {
+        self.method = self.push(method);
+        let t = self.push(target);
+        self.target = t;
+        let (form, scheme, authority, path) = split_target(method, target);
+        self.form = form;
+        self.scheme = t.sub(scheme.0, scheme.1);
+        self.authority = t.sub(authority.0, authority.1);
+        self.path = t.sub(path.0, path.1);
+        self.version = version;
+    }
+
+    /// Sets a response's status line.
+    pub fn set_status(&mut self, status: u16, reason: &[u8], version: Version) {
+        self.status = status;
+        self.reason = self.push(reason);
+        self.version = version;
     }
 
     pub fn method(&self) -> &[u8] {
         self.get(self.method)
     }
+    /// The request target as the client wrote it (HTTP/1), or `scheme://authority/path`
+    /// (HTTP/2): HAProxy's `url`.
     pub fn target(&self) -> &[u8] {
         self.get(self.target)
     }
-    /// The path of the target: absolute-form `http://host/p?q` gives `/p?q`'s path `/p`.
+    /// `http`, `https` or empty (origin form).
+    pub fn scheme(&self) -> &[u8] {
+        self.get(self.scheme)
+    }
+    /// `host[:port]` from the target (absolute or authority form), empty otherwise; the
+    /// `Host` field is separate.
+    pub fn authority(&self) -> &[u8] {
+        self.get(self.authority)
+    }
+    /// Path and query, without scheme and authority (`:path`); `/` for `http://host`.
+    pub fn uri(&self) -> &[u8] {
+        if self.path.start == self.path.end && self.form == TargetForm::Absolute {
+            return b"/";
+        }
+        self.get(self.path)
+    }
+    /// The path without the query: `http://host/p?q` gives `/p`.
     pub fn path(&self) -> &[u8] {
-        let t = self.target();
-        let t = strip_authority(t);
+        let t = self.uri();
         match t.iter().position(|&c| c == b'?') {
             Some(q) => &t[..q],
             None => t,
         }
     }
-    /// Path and query, without scheme and authority.
-    pub fn uri(&self) -> &[u8] {
-        strip_authority(self.target())
+    /// Response: the reason phrase.
+    pub fn reason(&self) -> &[u8] {
+        self.get(self.reason)
     }
     pub fn is_head(&self) -> bool {
         self.method().eq_ignore_ascii_case(b"HEAD")
@@ -226,63 +312,40 @@ impl Message {
         self.remove(name);
         self.append(name, value);
     }
-
-    /// Serialises a request head: `METHOD TARGET HTTP/1.x`, fields, blank line.
-    pub fn write_request(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.method());
-        out.push(b' ');
-        out.extend_from_slice(self.target());
-        out.extend_from_slice(if self.minor == 0 {
-            b" HTTP/1.0\r\n"
-        } else {
-            b" HTTP/1.1\r\n"
-        });
-        self.write_fields(out);
-    }
-
-    /// Serialises a response head with the status line as received.
-    pub fn write_response(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(if self.minor == 0 {
-            b"HTTP/1.0 "
-        } else {
-            b"HTTP/1.1 "
-        });
-        let mut code = [b'0'; 3];
-        let s = self.status.min(999);
-        code[0] = b'0' + (s / 100) as u8;
-        code[1] = b'0' + (s / 10 % 10) as u8;
-        code[2] = b'0' + (s % 10) as u8;
-        out.extend_from_slice(&code);
-        out.push(b' ');
-        out.extend_from_slice(self.target());
-        out.extend_from_slice(b"\r\n");
-        self.write_fields(out);
-    }
-
-    fn write_fields(&self, out: &mut Vec<u8>) {
-        for f in &self.fields {
-            out.extend_from_slice(self.get(f.name));
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(self.get(f.value));
-            out.extend_from_slice(b"\r\n");
-        }
-        out.extend_from_slice(b"\r\n");
-    }
 }
 
-fn strip_authority(t: &[u8]) -> &[u8] {
-    let rest = if t.len() > 7 && t[..7].eq_ignore_ascii_case(b"http://") {
-        &t[7..]
+type Span = (usize, usize);
+
+/// Splits an HTTP/1 request target into (form, scheme, authority, path-and-query) spans.
+fn split_target(method: &[u8], t: &[u8]) -> (TargetForm, Span, Span, Span) {
+    let none = (0, 0);
+    let scheme_len = if t.len() > 7 && t[..7].eq_ignore_ascii_case(b"http://") {
+        4
     } else if t.len() > 8 && t[..8].eq_ignore_ascii_case(b"https://") {
-        &t[8..]
+        5
+    } else if method == b"CONNECT" {
+        return (
+            TargetForm::Authority,
+            none,
+            (0, t.len()),
+            (t.len(), t.len()),
+        );
+    } else if t == b"*" {
+        return (TargetForm::Asterisk, none, none, (0, t.len()));
     } else {
-        return t;
+        return (TargetForm::Origin, none, none, (0, t.len()));
     };
-    match rest.iter().position(|&c| c == b'/' || c == b'?') {
-        Some(p) if rest[p] == b'/' => &rest[p..],
-        Some(p) => &rest[p..],
-        None => b"/",
-    }
+    let a = scheme_len + 3;
+    let end = t[a..]
+        .iter()
+        .position(|&c| c == b'/' || c == b'?')
+        .map_or(t.len(), |p| a + p);
+    (
+        TargetForm::Absolute,
+        (0, scheme_len),
+        (a, end),
+        (end, t.len()),
+    )
 }
 
 pub fn trim(v: &[u8]) -> &[u8] {
@@ -301,32 +364,94 @@ pub fn trim(v: &[u8]) -> &[u8] {
 mod tests {
     use super::*;
 
+    /// Method, target; then the form, scheme, authority, `uri()` and `path()` expected.
+    type Case<'a> = (
+        &'a [u8],
+        &'a [u8],
+        TargetForm,
+        &'a [u8],
+        &'a [u8],
+        &'a [u8],
+        &'a [u8],
+    );
+
     #[test]
-    fn parses_and_rewrites_a_request() {
-        let mut m = Message::new();
-        let raw = b"GET http://x.example/a/b?q=1 HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Foo\r\n\r\nBODY";
-        let n = m.parse_request(raw).ok().flatten().unwrap_or(0);
-        assert_eq!(&raw[n..], b"BODY");
-        assert_eq!(m.path(), b"/a/b");
-        assert_eq!(m.uri(), b"/a/b?q=1");
-        assert!(m.has_token(b"connection", b"foo"));
-        m.remove(b"connection");
-        m.append(b"X-Forwarded-For", b"1.2.3.4");
-        let mut out = Vec::new();
-        m.write_request(&mut out);
-        assert_eq!(
-            out,
-            b"GET http://x.example/a/b?q=1 HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n"
-        );
+    fn targets_split_into_scheme_authority_and_path() {
+        let cases: &[Case] = &[
+            (
+                b"GET",
+                b"/a/b?q=1",
+                TargetForm::Origin,
+                b"",
+                b"",
+                b"/a/b?q=1",
+                b"/a/b",
+            ),
+            (
+                b"GET",
+                b"http://x.example/a/b?q=1",
+                TargetForm::Absolute,
+                b"http",
+                b"x.example",
+                b"/a/b?q=1",
+                b"/a/b",
+            ),
+            (
+                b"GET",
+                b"HTTPS://x:8443?q",
+                TargetForm::Absolute,
+                b"HTTPS",
+                b"x:8443",
+                b"?q",
+                b"",
+            ),
+            (
+                b"GET",
+                b"http://x",
+                TargetForm::Absolute,
+                b"http",
+                b"x",
+                b"/",
+                b"/",
+            ),
+            (
+                b"CONNECT",
+                b"x.example:443",
+                TargetForm::Authority,
+                b"",
+                b"x.example:443",
+                b"",
+                b"",
+            ),
+            (b"OPTIONS", b"*", TargetForm::Asterisk, b"", b"", b"*", b"*"),
+        ];
+        for &(method, target, form, scheme, authority, uri, path) in cases {
+            let mut m = Message::new();
+            m.set_request_target(method, target, Version::Http11);
+            let shown = String::from_utf8_lossy(target);
+            assert_eq!(m.form, form, "{shown}");
+            assert_eq!(m.target(), target, "{shown}");
+            assert_eq!(m.scheme(), scheme, "{shown}");
+            assert_eq!(m.authority(), authority, "{shown}");
+            assert_eq!(m.uri(), uri, "{shown}");
+            assert_eq!(m.path(), path, "{shown}");
+        }
     }
 
     #[test]
-    fn partial_and_garbage() {
+    fn pseudo_headers_make_an_absolute_target() {
         let mut m = Message::new();
-        assert_eq!(m.parse_request(b"GET / HTTP/1.1\r\nHost"), Ok(None));
+        m.set_request(b"GET", b"https", b"x.example", b"/p?q", Version::Http2);
+        assert_eq!(m.target(), b"https://x.example/p?q");
         assert_eq!(
-            m.parse_request(b"\x00\x01 garbage\r\n\r\n"),
-            Err(ParseError::Invalid)
+            (m.scheme(), m.authority()),
+            (&b"https"[..], &b"x.example"[..])
         );
+        assert_eq!((m.uri(), m.path()), (&b"/p?q"[..], &b"/p"[..]));
+        assert_eq!(m.version.as_str(), "2.0");
+        assert!(!m.version.is_http1(0) && !m.version.is_http1(1));
+        m.clear();
+        m.set_request(b"GET", b"", b"", b"/", Version::Http2);
+        assert_eq!((m.form, m.target()), (TargetForm::Origin, &b"/"[..]));
     }
 }

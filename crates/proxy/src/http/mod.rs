@@ -1,9 +1,12 @@
-//! HTTP/1 mode: message heads, bodies, rules, generated responses, and the session that
-//! forwards requests as a sequence of named phases (see `session.rs`).
+//! HTTP mode: the protocol-neutral message head (`message`), the HTTP/1 codec at the edge
+//! (`h1`, `body`), rules, generated responses, and the session that forwards requests as a
+//! sequence of named phases (see `session.rs`).
 
 pub mod body;
 pub mod capture;
+pub mod bufs;
 pub mod errors;
+pub mod h1;
 pub mod headers;
 pub mod message;
 pub mod persist;

@@ -180,7 +180,7 @@ fn tls_fetch(tls: Option<&crate::stream::TlsInfo>, name: &str) -> Option<Value> 
 }
 
 fn version(m: &Message) -> Value {
-    Value::str(format!("1.{}", m.minor))
+    Value::str(m.version.as_str())
 }
 
 impl fulcrum_sample::Env for HttpEnv<'_> {
@@ -327,7 +327,7 @@ impl HttpEnv<'_> {
                 }
                 true
             }),
-            "HV" => req.is_some_and(|r| write!(out, "HTTP/1.{}", r.minor).is_ok()),
+            "HV" => req.is_some_and(|r| write!(out, "HTTP/{}", r.version.as_str()).is_ok()),
             // TLS version and cipher; nothing on a plain connection (`-` in logs).
             "sslv" => self.tls.is_some_and(|t| {
                 out.extend_from_slice(t.version.as_bytes());
@@ -341,7 +341,7 @@ impl HttpEnv<'_> {
                 out.extend_from_slice(r.method());
                 out.push(b' ');
                 out.extend_from_slice(r.target());
-                write!(out, " HTTP/1.{}", r.minor).is_ok()
+                write!(out, " HTTP/{}", r.version.as_str()).is_ok()
             }),
             _ => false,
         }

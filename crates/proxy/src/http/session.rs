@@ -4,29 +4,29 @@
 //! with TCP) → backend rules (and the backend's applet) → persistence (cookie, `stick on
 //! src`) → assign and connect (the farm: balance, queue, retries, redispatch) → exchange
 //! (`session/exchange.rs`: request, response head, response rules, response) → count and
-//! log (`session/account.rs`: `record` and `logline`, shared with TCP). Local answers
+//! log (`session/account.rs`: `record` and `logline`, shared with TCP). The phases between
+//! the head and the exchange are `session/request.rs`. Local answers
 //! (applets, rules' answers, error pages) are `session/local.rs`. The termination states
 //! are `termination`'s, the same as TCP's.
 //!
-//! HTTP/1 is parsed and written at the edge (`message`, `body`); keep-alive on both sides;
+//! The phases read and edit the protocol-neutral head (`message::Message`); HTTP/1 is parsed
+//! and written only at the edge (`h1` when a head is read or sent, `body` for the framing of
+//! bodies), so another codec (HTTP/2) can feed the same phases. Keep-alive on both sides;
 //! the server connection stays attached to the client connection between requests, and goes
 //! to the thread's idle pool when the next request goes elsewhere (`http-reuse safe`).
 
 use super::body;
 use super::errors;
-use super::headers;
 use super::message::Message;
-use super::rules::{self, Env};
-use crate::acl::Ctx;
-use crate::backend::{Backend, Hints, Origin};
+use crate::backend::Backend;
 use crate::connect::ServerConn;
 use crate::pool;
+use crate::record::StatusCount;
 use crate::state::Frontend;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
 use crate::track::{Table, Tracking};
 use bytes::{Buf, BytesMut};
-use fulcrum_config::model::HttpConnectionMode;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -37,12 +37,12 @@ use tokio::sync::watch;
 mod account;
 mod exchange;
 mod head;
+#[cfg(test)]
+mod idle_tests;
 mod local;
+mod request;
 
-use exchange::{Exchange, Step};
-use local::{AfterError, Invocation};
-
-/// What happens to the client connection after a request.
+/// What happens to a connection (the client's, or the server's) after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Next {
     /// It stays open for the next request.
@@ -62,13 +62,26 @@ impl Next {
     }
 }
 
+/// What a client had sent of a request head when its timeout struck.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Received {
+    Nothing,
+    Part,
+}
+
+/// Whether a request is the connection's first (its head timeout runs from the accept, it
+/// may not ride another client's idle server connection) or a later, keep-alive one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    First,
+    Later,
+}
+
 /// Why reading a request head stopped.
 enum HeadError {
     /// Closed (or stopping) with no byte of a new request received.
     Idle,
-    Timeout {
-        partial: bool,
-    },
+    Timeout(Received),
     TooLarge,
     Invalid,
     /// Refused with this status (`validate`): 400, or 505 for an HTTP major version not 1.
@@ -99,8 +112,8 @@ struct Rec {
     /// Stats: bytes received from the client (head and body), response head bytes sent.
     bytes_in: u64,
     head_out: u64,
-    /// The status was counted (just before the answer was sent).
-    counted: bool,
+    /// Whether the status was counted (it is just before the answer is sent).
+    counted: StatusCount,
 }
 
 pub struct Session<C> {
@@ -141,15 +154,20 @@ pub async fn serve<C: ClientStream>(
         .http_request
         .or(fe.timeouts.client)
         .map(|d| started + d);
-    // `peek` (not `readable`, which may wake spuriously) so no buffer is taken before data.
-    // A stop (soft stop, `-sf` takeover) does not drop a connection already accepted: its
-    // first request is served, as HAProxy does; only idle keep-alive connections close.
-    tokio::select! {
-        r = client.peek_byte() => { if !matches!(r, Ok(n) if n > 0) { return; } }
-        _ = sleep_opt(deadline) => {
+    // Boxed, and freed once bytes arrive: the task's own future stays small for as long as
+    // the connection lives (memory per idle keep-alive connection).
+    let (client, first) = Box::pin(first_bytes(client, deadline)).await;
+    match first {
+        First::Data => {}
+        First::Closed => return,
+        First::Timeout => {
             let t = fe.timeouts.client;
-            let client = &mut client;
-            Box::pin(async move { body::write_all(client, &errors::builtin_response(408), t).await }).await.ok();
+            let mut client = client;
+            Box::pin(async move {
+                body::write_all(&mut client, &errors::builtin_response(408), t).await
+            })
+            .await
+            .ok();
             return;
         }
     }
@@ -174,20 +192,22 @@ pub async fn serve<C: ClientStream>(
     if let Some(a) = s.attached.take() {
         pool::put(a.server_id, a.stream);
     }
+    // The next connection of this thread reuses them.
+    s.release_bufs();
 }
 
 impl<C: ClientStream> Session<C> {
     async fn run(&mut self) {
-        let mut first = true;
+        let mut turn = Turn::First;
         loop {
             let accept = SystemTime::now();
             let t0 = Instant::now();
             // Phase: read head.
-            let head_len = match self.read_head(first).await {
+            let head_len = match self.read_head(turn).await {
                 Ok(n) => n,
                 Err(HeadError::Idle) => return,
-                Err(HeadError::Timeout { partial }) => {
-                    if first || partial {
+                Err(HeadError::Timeout(got)) => {
+                    if turn == Turn::First || got == Received::Part {
                         let page = errors::builtin_response(408);
                         crate::record::bad_request(&self.fe.counters, 408, page.len() as u64);
                         self.answer_raw(page).await;
@@ -208,7 +228,7 @@ impl<C: ClientStream> Session<C> {
                 }
             };
             self.cbuf.advance(head_len);
-            first = false;
+            turn = Turn::Later;
             let mut rec = Rec {
                 accept,
                 t0,
@@ -225,12 +245,17 @@ impl<C: ClientStream> Session<C> {
                 retries: 0,
                 bytes_in: head_len as u64,
                 head_out: 0,
-                counted: false,
+                counted: StatusCount::Pending,
             };
             crate::record::request_received(&self.fe.counters);
             // Boxed: the request phases' state is large and only exists while a request is in
             // flight, so an idle keep-alive connection holds just the small session future.
-            let next = Box::pin(self.one_request(&mut rec, self.served == 0)).await;
+            let turn = if self.served == 0 {
+                Turn::First
+            } else {
+                Turn::Later
+            };
+            let next = Box::pin(self.one_request(&mut rec, turn)).await;
             self.served += 1;
             if let Some(t) = &self.track {
                 t.http_status(rec.status);
@@ -241,7 +266,45 @@ impl<C: ClientStream> Session<C> {
             if next == Next::Close {
                 return;
             }
+            if self.cbuf.is_empty() {
+                // The next request may be here already (one read, the one the wait would
+                // start with); if not, the connection is idle and its buffers go back to the
+                // thread's pool until bytes arrive.
+                match self.client.try_read_buf(&mut self.cbuf) {
+                    Some(Ok(n)) if n > 0 => {}
+                    Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        self.release_bufs()
+                    }
+                    None => self.release_bufs(),
+                    // Closed, or failed: nothing more to serve.
+                    Some(_) => return,
+                }
+            }
         }
+    }
+
+    /// Gives this connection's transaction buffers back to the thread's pool.
+    fn release_bufs(&mut self) {
+        use std::mem::take;
+        super::bufs::give(super::bufs::Bufs {
+            cbuf: take(&mut self.cbuf),
+            sbuf: take(&mut self.sbuf),
+            req: take(&mut self.req),
+            res: take(&mut self.res),
+            out: take(&mut self.out),
+            scratch: take(&mut self.scratch),
+        });
+    }
+
+    /// Takes a set of transaction buffers from the thread's pool (bytes have arrived).
+    fn acquire_bufs(&mut self) {
+        let b = super::bufs::take(self.fe.bufsize);
+        self.cbuf = b.cbuf;
+        self.sbuf = b.sbuf;
+        self.req = b.req;
+        self.res = b.res;
+        self.out = b.out;
+        self.scratch = b.scratch;
     }
 
     fn stopping(&self) -> bool {
@@ -253,294 +316,28 @@ impl<C: ClientStream> Session<C> {
         let _ = body::write_all(&mut self.client, &bytes, t).await;
         let _ = self.client.shutdown().await;
     }
+}
 
-    /// Runs `tcp-request content` rules on this request; whether the connection ends.
-    /// `own`: the stick table of the proxy whose rules these are.
-    fn content_rules(&self, rules: &[crate::tcp_rules::Rule], own: Option<&Arc<Table>>) -> bool {
-        if rules.is_empty() {
-            return false;
-        }
-        let counters = self.fe.counters(self.track.as_deref(), own);
-        let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None).with_counters(counters);
-        crate::tcp_rules::content(rules, &ctx, &self.client, true)
-    }
+/// How the wait for a connection's first bytes ended.
+enum First {
+    Data,
+    Closed,
+    Timeout,
+}
 
-    /// Serves the request in `self.req`; returns whether the client connection stays open.
-    async fn one_request(&mut self, rec: &mut Rec, first_request: bool) -> Next {
-        let fe = self.fe.clone();
-        let track = self.track.clone();
-        let env = Env {
-            src: self.peer,
-            dst: self.local,
-            counters: fe.counters(track.as_deref(), fe.own_table.as_ref()),
-            tls: self.client.tls().cloned(),
-        };
-        let src = crate::net::canonical(self.peer.ip());
-        // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode; then
-        // the request counts for every entry tracked so far.
-        if self.content_rules(&fe.tcp_content, fe.own_table.as_ref()) {
-            rec.term = Termination::PROXY_REQUEST;
-            return Next::Close;
-        }
-        if let Some(t) = &track {
-            t.http_request();
-        }
-        // Phase: frontend rules (`http-request`), then the frontend's applet.
-        let verdict = rules::apply(
-            &fe.http_request,
-            &env,
-            &mut self.req,
-            None,
-            &mut self.scratch,
-        );
-        if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
-            return next;
-        }
-        if let Some(st) = fe.stats.as_ref().filter(|a| a.matches(&self.req)) {
-            return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
-        }
-        // Phase: route.
-        let be = {
-            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None)
-                .with_tls(self.client.tls().map(|t| &**t));
-            crate::route::backend_for(&fe, &ctx)
-        };
-        let Some(be) = be else {
-            return self
-                .send_error(
-                    503,
-                    rec,
-                    Termination::PROXY_REQUEST,
-                    &fe.errors,
-                    AfterError::KeepIfClean,
-                )
-                .await;
-        };
-        rec.backend = Some(be.clone());
-        if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
-            if self.content_rules(rules, fe.tables.get(&be.name)) {
-                rec.term = Termination::PROXY_REQUEST;
-                return Next::Close;
-            }
-        }
-        // Phase: backend rules (`http-request`), then the backend's applet.
-        let verdict = rules::apply(
-            &be.policy.http_request,
-            &env,
-            &mut self.req,
-            None,
-            &mut self.scratch,
-        );
-        if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
-            return next;
-        }
-        if let Some(st) = be.policy.stats.as_ref().filter(|a| a.matches(&self.req)) {
-            return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
-        }
-        // Phase: persistence (cookie, then `stick on src`), as HAProxy: a valid cookie wins.
-        let cookie = super::persist::on_request(&be, &mut self.req);
-        if let Some(c) = &cookie {
-            rec.cookie = [super::persist::request_flag(c), b'-'];
-        }
-        let mut prefer = cookie.as_ref().and_then(|c| c.server);
-        if prefer.is_none() {
-            prefer = be.stuck_server(src);
-        }
-        // Phase: request framing and header rewriting. A request with both Transfer-Encoding
-        // and Content-Length may be a smuggling attempt: served, then the connection closed
-        // (RFC 9112 6.1, as HAProxy). The part of a chunked body already received is checked
-        // before anything is forwarded.
-        let smuggling =
-            self.req.has_header(b"transfer-encoding") && self.req.has_header(b"content-length");
-        let framing = match body::request_framing(&mut self.req) {
-            Ok(body::Framing::Chunked) if body::check_chunked_prefix(&self.cbuf).is_err() => {
-                return self
-                    .send_error(
-                        400,
-                        rec,
-                        Termination::PROXY_REQUEST,
-                        &fe.errors,
-                        AfterError::Close,
-                    )
-                    .await
-            }
-            Ok(f) => f,
-            Err(_) => {
-                return self
-                    .send_error(
-                        400,
-                        rec,
-                        Termination::PROXY_REQUEST,
-                        &fe.errors,
-                        AfterError::KeepIfClean,
-                    )
-                    .await
-            }
-        };
-        let mode = headers::effective_mode(fe.options.http_connection, be.options.http_connection);
-        let client_keep = headers::client_wants_keep_alive(&self.req)
-            && mode != HttpConnectionMode::Close
-            && !smuggling;
-        let upgrade =
-            self.req.has_token(b"connection", b"upgrade") && self.req.has_header(b"upgrade");
-        let expect = self
-            .req
-            .header(b"expect")
-            .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"));
-        headers::strip_hop_by_hop(&mut self.req, upgrade);
-        if let Some(ff) = be
-            .policy
-            .forwardfor
-            .as_ref()
-            .or(fe.forwardfor.as_ref())
-            .filter(|_| !C::UNIX)
-        {
-            ff.apply(&mut self.req, src);
-        }
-        let server_keep = mode == HttpConnectionMode::KeepAlive;
-        if upgrade {
-            self.req.append(b"Connection", b"upgrade");
-        } else if !server_keep {
-            self.req.append(b"Connection", b"close");
-        } else if self.req.minor == 0 {
-            self.req.append(b"Connection", b"keep-alive");
-        }
-        // Phase: assign a server and connect.
-        let header_val;
-        let hints = {
-            header_val = be
-                .hash_header
-                .as_ref()
-                .and_then(|h| self.req.header(h))
-                .map(<[u8]>::to_vec);
-            Hints {
-                src: Some(src),
-                uri: self.req.uri(),
-                header: header_val.as_deref(),
-                prefer,
-            }
-        };
-        let attached = self.attached.take();
-        let mut attached_slot = attached;
-        let mut waited = Duration::ZERO;
-        let t_conn = Instant::now();
-        let connecting = be.connect(
-            &hints,
-            self.local.port(),
-            |srv| {
-                if let Some(a) = attached_slot.take() {
-                    if a.server_id == srv.id {
-                        return Some(a.stream);
-                    }
-                    pool::put(a.server_id, a.stream);
-                }
-                // `http-reuse safe`: a connection's first request never rides on another
-                // client's idle server connection; later requests may.
-                if first_request {
-                    None
-                } else {
-                    pool::take(srv.id)
-                }
-            },
-            &mut waited,
-        );
-        // `option abortonclose`: a client that closes while its request waits in the queue or
-        // for the connection drops the request (HAProxy's `CQ`/`CC`); otherwise a close is
-        // taken as a half-close and the request goes on.
-        let conn = if be.options.abortonclose {
-            tokio::select! {
-                c = connecting => Some(c),
-                _ = client_gone(self.client.peek_byte()) => None,
-            }
-        } else {
-            Some(connecting.await)
-        };
-        let Some(conn) = conn else {
-            let phase = if be.queued() > 0 {
-                crate::termination::Phase::Queue
-            } else {
-                crate::termination::Phase::Connect
-            };
-            rec.term = Termination::new(crate::termination::Cause::Client, phase);
-            rec.tw = Some(t_conn.elapsed());
-            return Next::Close;
-        };
-        if let Some(a) = attached_slot.take() {
-            pool::put(a.server_id, a.stream);
-        }
-        rec.tw = Some(waited);
-        let (mut assigned, server, origin) = match conn {
-            Ok(v) => v,
-            Err((e, srv)) => {
-                if let Some(s) = srv {
-                    rec.server = Some(s);
-                    rec.retries = be.retries;
-                }
-                return self
-                    .send_error(
-                        503,
-                        rec,
-                        e.termination(),
-                        &be.policy.errors,
-                        AfterError::Close,
-                    )
-                    .await;
-            }
-        };
-        rec.tc = Some(t_conn.elapsed().saturating_sub(waited));
-        rec.server = Some(assigned.server().clone());
-        be.remember_server(src, assigned.index);
-        // Phase: exchange with the server, compiled once per kind of connection (TCP, unix);
-        // a reused connection found closed before any answer is replayed on a fresh one.
-        let x = Exchange {
-            be: &be,
-            env: &env,
-            framing,
-            expect,
-            upgrade,
-            client_keep,
-            server_keep,
-            cookie: cookie.as_ref(),
-        };
-        let (mut server, mut origin) = (server, origin);
-        // Replays are bounded: one per retry the backend allows (at least one).
-        let mut replays = be.retries.max(1);
-        loop {
-            let step = match server {
-                ServerConn::Tcp(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
-                ServerConn::Unix(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
-                ServerConn::Tls(s) => self.exchange(&x, rec, &mut assigned, *s, origin).await,
-            };
-            let elsewhere = match step {
-                Step::Done(next) => return next,
-                Step::Replay => false,
-                Step::Elsewhere => true,
-            };
-            let again = if replays == 0 {
-                None
-            } else {
-                replays -= 1;
-                self.fresh_connection(&be, &mut assigned, elsewhere).await
-            };
-            match again {
-                Some(s) => {
-                    server = s;
-                    origin = Origin::Fresh;
-                    rec.server = Some(assigned.server().clone());
-                }
-                None => {
-                    let (status, term) = if elsewhere {
-                        (502, Termination::SERVER_HEADERS)
-                    } else {
-                        (503, Termination::SERVER_CONNECT)
-                    };
-                    return self
-                        .send_error(status, rec, term, &be.policy.errors, AfterError::Close)
-                        .await;
-                }
-            }
-        }
-    }
+/// Waits for a new connection's first bytes with `peek` (exact: no buffer is taken before
+/// data) until `deadline`. A stop (soft stop, `-sf` takeover) does not drop a connection
+/// already accepted: its first request is served, as HAProxy does; only idle keep-alive
+/// connections close.
+async fn first_bytes<C: ClientStream>(
+    mut client: C,
+    deadline: Option<tokio::time::Instant>,
+) -> (C, First) {
+    let first = tokio::select! {
+        r = client.peek_byte() => if matches!(r, Ok(n) if n > 0) { First::Data } else { First::Closed },
+        _ = sleep_opt(deadline) => First::Timeout,
+    };
+    (client, first)
 }
 
 /// Resolves when the client has closed its side with nothing left unread (a client with
@@ -584,6 +381,28 @@ mod size_tests {
             let g = crate::state::build(&cfg, None).expect("build");
             let fe = g.frontends["f"].clone();
             let (_tx, rx) = tokio::sync::watch::channel(false);
+            let mut s = super::Session {
+                fe: fe.clone(),
+                client: tokio::net::TcpStream::connect(a).await.expect("connect"),
+                peer: a,
+                local: a,
+                cbuf: Default::default(),
+                sbuf: Default::default(),
+                req: Default::default(),
+                res: Default::default(),
+                out: Vec::new(),
+                scratch: Vec::new(),
+                attached: None,
+                stop: rx.clone(),
+                started: tokio::time::Instant::now(),
+                served: 0,
+                track: None,
+            };
+            eprintln!(
+                "idle state: session {} bytes, run future {} bytes",
+                std::mem::size_of_val(&s),
+                size(&s.run())
+            );
             let fut = super::serve(fe, c, a, a, rx, None);
             eprintln!("session future: {} bytes", size(&fut));
             // Debug builds lay futures out larger than release builds.

@@ -3,6 +3,7 @@
 
 use super::{Rec, Session};
 use crate::logline::{Entry, Format, Timers};
+use crate::record::{Answerer, StatusCount};
 use crate::stream::ClientStream;
 use crate::termination::Termination;
 use std::sync::atomic::Ordering;
@@ -11,15 +12,15 @@ use std::time::{Instant, SystemTime};
 impl<C: ClientStream> Session<C> {
     /// Counts the response's status (`hrsp_*`) before it is sent.
     pub(super) fn count_status(&self, r: &mut Rec) {
-        if !r.counted {
-            r.counted = true;
+        if r.counted == StatusCount::Pending {
+            r.counted = StatusCount::Counted;
             crate::record::status(
                 &self.fe.counters,
                 r.backend.as_deref().map(|b| &*b.counters),
                 r.server.as_deref().map(|s| &*s.counters),
                 r.status,
                 r.term,
-                r.trs.is_some(),
+                answerer(r),
             );
         }
     }
@@ -31,8 +32,8 @@ impl<C: ClientStream> Session<C> {
             term: r.term,
             bytes_in: r.bytes_in,
             bytes_out: r.bytes + r.head_out,
-            server_answered: r.trs.is_some(),
-            status_counted: r.counted,
+            answered_by: answerer(r),
+            counted: r.counted,
             tw: r.tw,
             tc: r.tc,
             tr: r.trs,
@@ -70,7 +71,7 @@ impl<C: ClientStream> Session<C> {
             retries: 0,
             bytes_in: 0,
             head_out: 0,
-            counted: true,
+            counted: StatusCount::Counted,
         };
         self.log(&rec);
     }
@@ -116,13 +117,22 @@ impl<C: ClientStream> Session<C> {
         let line = entry.line(Format::of(self.fe.mode, &self.fe.options), || {
             (!self.req.method().is_empty()).then(|| {
                 format!(
-                    "{} {} HTTP/1.{}",
+                    "{} {} HTTP/{}",
                     String::from_utf8_lossy(self.req.method()),
                     String::from_utf8_lossy(self.req.target()),
-                    self.req.minor
+                    self.req.version.as_str()
                 )
             })
         });
         log.send(&line);
+    }
+}
+
+/// A response time is only measured when a server's response head arrived.
+fn answerer(r: &Rec) -> Answerer {
+    if r.trs.is_some() {
+        Answerer::Server
+    } else {
+        Answerer::Proxy
     }
 }

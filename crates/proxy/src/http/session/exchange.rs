@@ -11,7 +11,8 @@ use super::{Attached, Next, Rec, Session};
 use crate::backend::{Backend, Hints, Origin};
 use crate::connect::{ServerConn, ServerStream};
 use crate::http::body::{self, BodyError, Framing};
-use crate::http::headers;
+use crate::http::headers::{self, Upgrade};
+use crate::http::message::Version;
 use crate::http::rules::{self, Env, Verdict};
 use crate::observe::ServerEvent;
 use crate::stream::ClientStream;
@@ -26,11 +27,29 @@ pub(super) struct Exchange<'a> {
     pub(super) be: &'a Arc<Backend>,
     pub(super) env: &'a Env<'a>,
     pub(super) framing: Framing,
-    pub(super) expect: bool,
-    pub(super) upgrade: bool,
-    pub(super) client_keep: bool,
-    pub(super) server_keep: bool,
+    /// When the request body goes: at once, or after the server's `100 Continue`.
+    pub(super) body: BodySend,
+    pub(super) upgrade: Upgrade,
+    /// What the client connection may do after this request (before the response says).
+    pub(super) client: Next,
+    /// What the server connection may do (the connection mode; the response may close it).
+    pub(super) server: Next,
     pub(super) cookie: Option<&'a crate::persist::cookie::CookieRequest>,
+}
+
+/// When a request body is sent to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BodySend {
+    Now,
+    /// The client sent `Expect: 100-continue`: after the server's interim `100`.
+    After100Continue,
+}
+
+/// Whether the request body has reached the server yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    Pending,
+    Done,
 }
 
 /// How a server exchange ended.
@@ -77,14 +96,7 @@ impl<C: ClientStream> Session<C> {
     ) -> Step {
         let fe = self.fe.clone();
         let be = x.be;
-        let (env, framing, expect, upgrade, client_keep, server_keep) = (
-            x.env,
-            x.framing,
-            x.expect,
-            x.upgrade,
-            x.client_keep,
-            x.server_keep,
-        );
+        let (env, framing) = (x.env, x.framing);
         let srv_timeout = be.timeouts.server;
         let cli_timeout = fe.timeouts.client;
 
@@ -99,11 +111,15 @@ impl<C: ClientStream> Session<C> {
         }
         self.req.write_request(&mut self.out);
         let t_sent = Instant::now();
-        let mut body_sent = framing == Framing::None;
+        let mut body_sent = if framing == Framing::None {
+            Sent::Done
+        } else {
+            Sent::Pending
+        };
         let mut ok = body::write_all(&mut server, &self.out, srv_timeout)
             .await
             .is_ok();
-        if ok && !expect && !body_sent {
+        if ok && x.body == BodySend::Now && body_sent == Sent::Pending {
             match body::forward(
                 framing,
                 &mut self.client,
@@ -116,7 +132,7 @@ impl<C: ClientStream> Session<C> {
             .await
             {
                 Ok(n) => {
-                    body_sent = true;
+                    body_sent = Sent::Done;
                     rec.bytes_in += n;
                 }
                 Err(BodyError::SrcClosed)
@@ -172,7 +188,9 @@ impl<C: ClientStream> Session<C> {
                         .await,
                     );
                 }
-                Err(ResError::Closed) if reused && body_sent && framing == Framing::None => {
+                Err(ResError::Closed)
+                    if reused && body_sent == Sent::Done && framing == Framing::None =>
+                {
                     return Step::Replay
                 }
                 Err(ResError::Closed)
@@ -214,7 +232,7 @@ impl<C: ClientStream> Session<C> {
                 {
                     return Step::Done(Next::Close);
                 }
-                if st == 100 && !body_sent {
+                if st == 100 && body_sent == Sent::Pending {
                     match body::forward(
                         framing,
                         &mut self.client,
@@ -227,7 +245,7 @@ impl<C: ClientStream> Session<C> {
                     .await
                     {
                         Ok(n) => {
-                            body_sent = true;
+                            body_sent = Sent::Done;
                             rec.bytes_in += n;
                         }
                         Err(_) => return Step::Done(Next::Close),
@@ -242,7 +260,7 @@ impl<C: ClientStream> Session<C> {
         rec.status = self.res.status;
 
         // Phase: upgrade to a tunnel.
-        if self.res.status == 101 && upgrade {
+        if self.res.status == 101 && x.upgrade == Upgrade::Requested {
             self.count_status(rec);
             self.out.clear();
             self.res.write_response(&mut self.out);
@@ -269,8 +287,7 @@ impl<C: ClientStream> Session<C> {
         }
 
         // Phase: http-response rules (backend, then frontend).
-        let head = self.req.is_head();
-        let res_framing = match body::response_framing(&mut self.res, head) {
+        let res_framing = match body::response_framing(&mut self.res, &self.req) {
             Ok(f) => f,
             Err(_) => {
                 return Step::Done(
@@ -331,16 +348,20 @@ impl<C: ClientStream> Session<C> {
                 rec.cookie[0] = b'D';
             }
         }
-        let server_reuse = server_keep
+        let server_reuse = x.server == Next::KeepAlive
             && headers::server_allows_reuse(&self.res)
             && res_framing != Framing::UntilClose;
-        let client_keep =
-            client_keep && res_framing != Framing::UntilClose && body_sent && !self.stopping();
-        let client_minor = self.req.minor;
-        headers::strip_hop_by_hop(&mut self.res, false);
-        if !client_keep {
+        let client = Next::keep_if(
+            x.client == Next::KeepAlive
+                && res_framing != Framing::UntilClose
+                && body_sent == Sent::Done
+                && !self.stopping(),
+        );
+        let client_version = self.req.version;
+        headers::strip_hop_by_hop(&mut self.res, Upgrade::None);
+        if client == Next::Close {
             self.res.append(b"connection", b"close");
-        } else if client_minor == 0 {
+        } else if client_version == Version::Http10 {
             self.res.append(b"connection", b"keep-alive");
         }
         // Phase: forward the response head with as much body as is already here.
@@ -395,10 +416,10 @@ impl<C: ClientStream> Session<C> {
                 stream: server.into_conn(),
             });
         }
-        if !client_keep {
+        if client == Next::Close {
             let _ = self.client.shutdown().await;
         }
-        Step::Done(Next::keep_if(client_keep))
+        Step::Done(client)
     }
 
     /// A new connection for a request whose reused server connection turned out closed before

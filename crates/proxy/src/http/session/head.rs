@@ -3,9 +3,9 @@
 //! the accept) or `timeout http-keep-alive` (later ones), and tell apart an idle close, a
 //! timeout, a head too large and an invalid one.
 
-use super::{sleep_opt, HeadError, Session};
+use super::{sleep_opt, HeadError, Received, Session, Turn};
 use crate::http::body;
-use crate::http::message::ParseError;
+use crate::http::h1::ParseError;
 use crate::http::validate::{self, Refused};
 use crate::stream::ClientStream;
 use tokio::io::AsyncReadExt;
@@ -33,8 +33,9 @@ impl<C: ClientStream> Session<C> {
     }
 
     /// Reads one request head into `self.req`; returns its length in `cbuf`.
-    pub(super) async fn read_head(&mut self, first: bool) -> Result<usize, HeadError> {
-        let fe = self.fe.clone();
+    pub(super) async fn read_head(&mut self, turn: Turn) -> Result<usize, HeadError> {
+        let first = turn == Turn::First;
+        let fe = &*self.fe;
         let req_timeout = fe.timeouts.http_request.or(fe.timeouts.client);
         let idle_timeout = if first {
             req_timeout
@@ -46,7 +47,7 @@ impl<C: ClientStream> Session<C> {
         } else {
             tokio::time::Instant::now()
         };
-        let limit = fe.head_limit;
+        let (limit, bufsize) = (fe.head_limit, fe.bufsize);
         loop {
             if !self.cbuf.is_empty() {
                 match self.parse_head() {
@@ -60,16 +61,26 @@ impl<C: ClientStream> Session<C> {
             let empty = self.cbuf.is_empty();
             let deadline = if empty { idle_timeout } else { req_timeout }.map(|d| start + d);
             if empty && self.cbuf.capacity() == 0 {
-                // No buffer yet: wait for data with `peek` before taking one (memory per idle
-                // connection; `readable` may wake spuriously).
-                let ready = self.client.peek_byte();
+                // No buffers (an idle connection holds none): wait for readiness, then take a
+                // set from the thread's pool and read; a wake with nothing to read gives it
+                // back and waits again.
+                let ready = self.client.ready();
                 let stop = self.stop.changed();
                 tokio::select! {
                     r = ready => { if !matches!(r, Ok(n) if n > 0) { return Err(HeadError::Idle); } }
                     _ = stop, if !first => return Err(HeadError::Idle),
-                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout { partial: false } } else { HeadError::Idle }),
+                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout(Received::Nothing) } else { HeadError::Idle }),
                 }
-                self.cbuf.reserve(fe.bufsize);
+                self.acquire_bufs();
+                match self.client.try_read_buf(&mut self.cbuf) {
+                    // This stream reads asynchronously below (`ready` was exact).
+                    None => {}
+                    Some(Ok(n)) if n > 0 => {}
+                    Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        self.release_bufs()
+                    }
+                    Some(_) => return Err(HeadError::Idle),
+                }
                 continue;
             }
             if empty {
@@ -83,16 +94,16 @@ impl<C: ClientStream> Session<C> {
                         Ok(_) => continue,
                     },
                     _ = stop, if !first => return Err(HeadError::Idle),
-                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout { partial: false } } else { HeadError::Idle }),
+                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout(Received::Nothing) } else { HeadError::Idle }),
                 }
             }
-            let read = body::read_some(&mut self.client, &mut self.cbuf, fe.bufsize, None);
+            let read = body::read_some(&mut self.client, &mut self.cbuf, bufsize, None);
             tokio::select! {
                 r = read => match r {
                     Ok(0) | Err(_) => return Err(HeadError::Invalid),
                     Ok(_) => {}
                 },
-                _ = sleep_opt(deadline) => return Err(HeadError::Timeout { partial: true }),
+                _ = sleep_opt(deadline) => return Err(HeadError::Timeout(Received::Part)),
             }
         }
     }

@@ -21,6 +21,24 @@ pub(super) enum Invocation {
     UseService,
 }
 
+/// Whether the request's body has been read off the client connection (a connection with an
+/// unread body cannot serve another request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Drained {
+    Yes,
+    No,
+}
+
+impl Drained {
+    fn of(framing: Option<Framing>) -> Drained {
+        if matches!(framing, Some(Framing::None)) {
+            Drained::Yes
+        } else {
+            Drained::No
+        }
+    }
+}
+
 /// What happens to the client connection after an error page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum AfterError {
@@ -40,7 +58,7 @@ impl<C: ClientStream> Session<C> {
         rec: &mut Rec,
     ) -> Next {
         let framing = body::request_framing(&mut self.req).ok();
-        let mut drained = matches!(framing, Some(Framing::None));
+        let mut drained = Drained::of(framing);
         let mut form = Vec::new();
         if let Some(Framing::Length(n)) = framing
             .filter(|f| matches!(f, Framing::Length(n) if *n <= applet::MAX_BODY))
@@ -62,7 +80,7 @@ impl<C: ClientStream> Session<C> {
             }
             form = self.cbuf.split_to(n).to_vec();
             rec.bytes_in += n as u64;
-            drained = true;
+            drained = Drained::Yes;
         }
         let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None)
             .with_tls(self.client.tls().map(|t| &**t));
@@ -92,9 +110,11 @@ impl<C: ClientStream> Session<C> {
         &mut self,
         rec: &mut Rec,
         mut bytes: Vec<u8>,
-        drained: bool,
+        drained: Drained,
     ) -> Next {
-        let keep = drained && headers::client_wants_keep_alive(&self.req) && !self.stopping();
+        let keep = drained == Drained::Yes
+            && headers::client_wants_keep_alive(&self.req)
+            && !self.stopping();
         if !keep {
             insert_close(&mut bytes);
         }
@@ -136,7 +156,7 @@ impl<C: ClientStream> Session<C> {
                 rec.term = Termination::PROXY_REQUEST;
                 self.count_status(rec);
                 // The request body, if any, was not read: the connection cannot be reused then.
-                let drained = matches!(body::request_framing(&mut self.req), Ok(Framing::None));
+                let drained = Drained::of(body::request_framing(&mut self.req).ok());
                 Some(self.send_local(rec, bytes, drained).await)
             }
         }
@@ -157,9 +177,9 @@ impl<C: ClientStream> Session<C> {
         self.count_status(rec);
         let page = pages.get(status);
         rec.bytes = page.len() as u64;
-        let drained = matches!(body::request_framing(&mut self.req), Ok(Framing::None));
+        let drained = Drained::of(body::request_framing(&mut self.req).ok());
         let keep = after == AfterError::KeepIfClean
-            && drained
+            && drained == Drained::Yes
             && headers::client_wants_keep_alive(&self.req)
             && !self.stopping();
         let ok = body::write_all(&mut self.client, &page, self.fe.timeouts.client)

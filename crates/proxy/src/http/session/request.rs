@@ -1,0 +1,320 @@
+//! The request phases between a parsed head and the server exchange: `tcp-request content`
+//! rules, frontend rules (then the frontend's applet), route, the backend's content rules and
+//! `http-request` rules (and its applet), persistence (cookie, `stick on src`), framing and
+//! header rewriting, assign a server and connect (the farm: balance, queue, retries,
+//! redispatch; `option abortonclose`), then the exchange, replayed on a fresh connection when
+//! a reused one was found closed or moved elsewhere when a server refused.
+
+use super::exchange::{BodySend, Exchange, Step};
+use super::local::{AfterError, Invocation};
+use super::{client_gone, Next, Rec, Session, Turn};
+use crate::acl::Ctx;
+use crate::backend::{Hints, Origin};
+use crate::connect::ServerConn;
+use crate::http::body;
+use crate::http::headers::{self, Upgrade};
+use crate::http::message::Version;
+use crate::http::rules::{self, Env};
+use crate::pool;
+use crate::stream::ClientStream;
+use crate::termination::Termination;
+use crate::track::Table;
+use fulcrum_config::model::HttpConnectionMode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+impl<C: ClientStream> Session<C> {
+    /// Runs `tcp-request content` rules on this request; whether the connection ends.
+    /// `own`: the stick table of the proxy whose rules these are.
+    fn content_rules(&self, rules: &[crate::tcp_rules::Rule], own: Option<&Arc<Table>>) -> bool {
+        if rules.is_empty() {
+            return false;
+        }
+        let counters = self.fe.counters(self.track.as_deref(), own);
+        let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None).with_counters(counters);
+        crate::tcp_rules::content(rules, &ctx, &self.client, true)
+    }
+
+    /// Serves the request in `self.req`; returns whether the client connection stays open.
+    pub(super) async fn one_request(&mut self, rec: &mut Rec, turn: Turn) -> Next {
+        let fe = self.fe.clone();
+        let track = self.track.clone();
+        let env = Env {
+            src: self.peer,
+            dst: self.local,
+            counters: fe.counters(track.as_deref(), fe.own_table.as_ref()),
+            tls: self.client.tls().cloned(),
+        };
+        let src = crate::net::canonical(self.peer.ip());
+        // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode; then
+        // the request counts for every entry tracked so far.
+        if self.content_rules(&fe.tcp_content, fe.own_table.as_ref()) {
+            rec.term = Termination::PROXY_REQUEST;
+            return Next::Close;
+        }
+        if let Some(t) = &track {
+            t.http_request();
+        }
+        // Phase: frontend rules (`http-request`), then the frontend's applet.
+        let verdict = rules::apply(
+            &fe.http_request,
+            &env,
+            &mut self.req,
+            None,
+            &mut self.scratch,
+        );
+        if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
+            return next;
+        }
+        if let Some(st) = fe.stats.as_ref().filter(|a| a.matches(&self.req)) {
+            return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
+        }
+        // Phase: route.
+        let be = {
+            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None)
+                .with_tls(self.client.tls().map(|t| &**t));
+            crate::route::backend_for(&fe, &ctx)
+        };
+        let Some(be) = be else {
+            return self
+                .send_error(
+                    503,
+                    rec,
+                    Termination::PROXY_REQUEST,
+                    &fe.errors,
+                    AfterError::KeepIfClean,
+                )
+                .await;
+        };
+        rec.backend = Some(be.clone());
+        if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
+            if self.content_rules(rules, fe.tables.get(&be.name)) {
+                rec.term = Termination::PROXY_REQUEST;
+                return Next::Close;
+            }
+        }
+        // Phase: backend rules (`http-request`), then the backend's applet.
+        let verdict = rules::apply(
+            &be.policy.http_request,
+            &env,
+            &mut self.req,
+            None,
+            &mut self.scratch,
+        );
+        if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
+            return next;
+        }
+        if let Some(st) = be.policy.stats.as_ref().filter(|a| a.matches(&self.req)) {
+            return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
+        }
+        // Phase: persistence (cookie, then `stick on src`), as HAProxy: a valid cookie wins.
+        let cookie = crate::http::persist::on_request(&be, &mut self.req);
+        if let Some(c) = &cookie {
+            rec.cookie = [crate::http::persist::request_flag(c), b'-'];
+        }
+        let mut prefer = cookie.as_ref().and_then(|c| c.server);
+        if prefer.is_none() {
+            prefer = be.stuck_server(src);
+        }
+        // Phase: request framing and header rewriting. A request with both Transfer-Encoding
+        // and Content-Length may be a smuggling attempt: served, then the connection closed
+        // (RFC 9112 6.1, as HAProxy). The part of a chunked body already received is checked
+        // before anything is forwarded.
+        let smuggling =
+            self.req.has_header(b"transfer-encoding") && self.req.has_header(b"content-length");
+        let framing = match body::request_framing(&mut self.req) {
+            Ok(body::Framing::Chunked) if body::check_chunked_prefix(&self.cbuf).is_err() => {
+                return self
+                    .send_error(
+                        400,
+                        rec,
+                        Termination::PROXY_REQUEST,
+                        &fe.errors,
+                        AfterError::Close,
+                    )
+                    .await
+            }
+            Ok(f) => f,
+            Err(_) => {
+                return self
+                    .send_error(
+                        400,
+                        rec,
+                        Termination::PROXY_REQUEST,
+                        &fe.errors,
+                        AfterError::KeepIfClean,
+                    )
+                    .await
+            }
+        };
+        let mode = headers::effective_mode(fe.options.http_connection, be.options.http_connection);
+        let client = Next::keep_if(
+            headers::client_wants_keep_alive(&self.req)
+                && mode != HttpConnectionMode::Close
+                && !smuggling,
+        );
+        let upgrade = headers::upgrade_requested(&self.req);
+        let body = if self
+            .req
+            .header(b"expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
+        {
+            BodySend::After100Continue
+        } else {
+            BodySend::Now
+        };
+        headers::strip_hop_by_hop(&mut self.req, upgrade);
+        if let Some(ff) = be
+            .policy
+            .forwardfor
+            .as_ref()
+            .or(fe.forwardfor.as_ref())
+            .filter(|_| !C::UNIX)
+        {
+            ff.apply(&mut self.req, src);
+        }
+        let server = Next::keep_if(mode == HttpConnectionMode::KeepAlive);
+        if upgrade == Upgrade::Requested {
+            self.req.append(b"Connection", b"upgrade");
+        } else if server == Next::Close {
+            self.req.append(b"Connection", b"close");
+        } else if self.req.version == Version::Http10 {
+            self.req.append(b"Connection", b"keep-alive");
+        }
+        // Phase: assign a server and connect.
+        let header_val;
+        let hints = {
+            header_val = be
+                .hash_header
+                .as_ref()
+                .and_then(|h| self.req.header(h))
+                .map(<[u8]>::to_vec);
+            Hints {
+                src: Some(src),
+                uri: self.req.uri(),
+                header: header_val.as_deref(),
+                prefer,
+            }
+        };
+        let attached = self.attached.take();
+        let mut attached_slot = attached;
+        let mut waited = Duration::ZERO;
+        let t_conn = Instant::now();
+        let connecting = be.connect(
+            &hints,
+            self.local.port(),
+            |srv| {
+                if let Some(a) = attached_slot.take() {
+                    if a.server_id == srv.id {
+                        return Some(a.stream);
+                    }
+                    pool::put(a.server_id, a.stream);
+                }
+                // `http-reuse safe`: a connection's first request never rides on another
+                // client's idle server connection; later requests may.
+                if turn == Turn::First {
+                    None
+                } else {
+                    pool::take(srv.id)
+                }
+            },
+            &mut waited,
+        );
+        // `option abortonclose`: a client that closes while its request waits in the queue or
+        // for the connection drops the request (HAProxy's `CQ`/`CC`); otherwise a close is
+        // taken as a half-close and the request goes on.
+        let conn = if be.options.abortonclose {
+            tokio::select! {
+                c = connecting => Some(c),
+                _ = client_gone(self.client.peek_byte()) => None,
+            }
+        } else {
+            Some(connecting.await)
+        };
+        let Some(conn) = conn else {
+            let phase = if be.queued() > 0 {
+                crate::termination::Phase::Queue
+            } else {
+                crate::termination::Phase::Connect
+            };
+            rec.term = Termination::new(crate::termination::Cause::Client, phase);
+            rec.tw = Some(t_conn.elapsed());
+            return Next::Close;
+        };
+        if let Some(a) = attached_slot.take() {
+            pool::put(a.server_id, a.stream);
+        }
+        rec.tw = Some(waited);
+        let (mut assigned, server_conn, origin) = match conn {
+            Ok(v) => v,
+            Err((e, srv)) => {
+                if let Some(s) = srv {
+                    rec.server = Some(s);
+                    rec.retries = be.retries;
+                }
+                return self
+                    .send_error(
+                        503,
+                        rec,
+                        e.termination(),
+                        &be.policy.errors,
+                        AfterError::Close,
+                    )
+                    .await;
+            }
+        };
+        rec.tc = Some(t_conn.elapsed().saturating_sub(waited));
+        rec.server = Some(assigned.server().clone());
+        be.remember_server(src, assigned.index);
+        // Phase: exchange with the server, compiled once per kind of connection (TCP, unix);
+        // a reused connection found closed before any answer is replayed on a fresh one.
+        let x = Exchange {
+            be: &be,
+            env: &env,
+            framing,
+            body,
+            upgrade,
+            client,
+            server,
+            cookie: cookie.as_ref(),
+        };
+        let (mut server, mut origin) = (server_conn, origin);
+        // Replays are bounded: one per retry the backend allows (at least one).
+        let mut replays = be.retries.max(1);
+        loop {
+            let step = match server {
+                ServerConn::Tcp(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
+                ServerConn::Unix(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
+                ServerConn::Tls(s) => self.exchange(&x, rec, &mut assigned, *s, origin).await,
+            };
+            let elsewhere = match step {
+                Step::Done(next) => return next,
+                Step::Replay => false,
+                Step::Elsewhere => true,
+            };
+            let again = if replays == 0 {
+                None
+            } else {
+                replays -= 1;
+                self.fresh_connection(&be, &mut assigned, elsewhere).await
+            };
+            match again {
+                Some(s) => {
+                    server = s;
+                    origin = Origin::Fresh;
+                    rec.server = Some(assigned.server().clone());
+                }
+                None => {
+                    let (status, term) = if elsewhere {
+                        (502, Termination::SERVER_HEADERS)
+                    } else {
+                        (503, Termination::SERVER_CONNECT)
+                    };
+                    return self
+                        .send_error(status, rec, term, &be.policy.errors, AfterError::Close)
+                        .await;
+                }
+            }
+        }
+    }
+}
