@@ -57,6 +57,11 @@ pub const HTTP_FETCHES: &[&str] = &[
     "ssl_c_s_dn",
     "ssl_c_i_dn",
     "ssl_c_serial",
+    // The ClientHello read without decrypting (TCP frontends with `tcp-request inspect-delay`).
+    "req.ssl_sni",
+    "req_ssl_sni",
+    "req.ssl_hello_type",
+    "req_ssl_hello_type",
 ];
 
 /// The process-level fetches the sample crate answers itself.

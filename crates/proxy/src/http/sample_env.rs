@@ -383,6 +383,11 @@ mod tests {
             Some(&res),
         )
         .with_tls(Some(&tls));
+        let hello = crate::tls::hello::Hello::Complete {
+            hello_type: 1,
+            sni: Some("a.test".into()),
+        };
+        let env = env.with_hello(Some(&hello));
         for name in HTTP_FETCHES {
             let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
             let arg = match *name {
