@@ -11,6 +11,7 @@ pub mod haproxy;
 pub mod keepalived;
 pub mod model;
 pub mod model_checks;
+pub mod model_extras;
 pub mod units;
 pub mod validate;
 

@@ -556,6 +556,8 @@ pub struct ProxyOptions {
     pub log_health_checks: bool,
     /// `option tcp-check`, `option redis-check`, ... (None: `option httpchk` or a connect).
     pub check_protocol: Option<CheckProtocol>,
+    /// `compression algo|type|offload` (None: no `compression` line).
+    pub compression: Option<crate::model_extras::Compression>,
 }
 
 /// `option forwardfor [except NETWORK] [header NAME] [if-none]`

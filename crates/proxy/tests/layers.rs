@@ -53,7 +53,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "server connections, applets, log lines",
-        &["connect", "applet", "logline"],
+        // http::compress: response compression (uses http::body, http::message).
+        &["connect", "applet", "logline", "http::compress"],
     ),
     ("HTTP rules", &["http::rules"]),
     (

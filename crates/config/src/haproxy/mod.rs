@@ -9,6 +9,7 @@ mod acl;
 mod api;
 mod bind;
 pub mod cluster;
+mod extras;
 mod global;
 mod http_check;
 mod lexer;

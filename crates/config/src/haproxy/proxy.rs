@@ -87,7 +87,6 @@ const IGNORED: &[&str] = &[
     "hash-type",
     "hash-balance-factor",
     "http-reuse",
-    "compression",
     "capture",
     "tcp-request",
     "tcp-response",
@@ -373,6 +372,7 @@ fn apply(
             });
         }
         "stats" => stats(p.stats.get_or_insert_with(Stats::default), line)?,
+        "compression" => super::extras::compression(&mut p.options, line)?,
         "source" => p.source = Some(super::source::parse(line, 1, false)?.0),
         _ => {
             if let Some((_, instead)) = REMOVED.iter().find(|(k, _)| *k == kw) {

@@ -2,6 +2,7 @@
 //! forwards requests as a sequence of named phases (see `session.rs`).
 
 pub mod body;
+pub mod compress;
 pub mod errors;
 pub mod headers;
 pub mod message;

@@ -416,7 +416,13 @@ impl<C: ClientStream> Session<C> {
         be.remember_server(src, assigned.index);
         // Phase: exchange with the server, compiled once per kind of connection (TCP, unix);
         // a reused connection found closed before any answer is replayed on a fresh one.
+        let comp = crate::http::compress::on_request(
+            be.options.compression.as_ref(),
+            self.fe.options.compression.as_ref(),
+            &mut self.req,
+        );
         let x = Exchange {
+            comp,
             be: &be,
             env: &env,
             framing,

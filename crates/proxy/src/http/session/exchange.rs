@@ -10,6 +10,7 @@ use super::{Attached, Next, Rec, Session};
 use crate::backend::{Backend, Hints, Origin};
 use crate::connect::{ServerConn, ServerStream};
 use crate::http::body::{self, BodyError, Framing};
+use crate::http::compress;
 use crate::http::headers;
 use crate::http::rules::{self, Env, Verdict};
 use crate::observe::ServerEvent;
@@ -30,6 +31,8 @@ pub(super) struct Exchange<'a> {
     pub(super) client_keep: bool,
     pub(super) server_keep: bool,
     pub(super) cookie: Option<&'a crate::persist::cookie::CookieRequest>,
+    /// The compression algorithm the request allows (`compression algo`), if any.
+    pub(super) comp: Option<fulcrum_config::model_extras::CompAlgo>,
 }
 
 /// How a server exchange ended.
@@ -292,6 +295,19 @@ impl<C: ClientStream> Session<C> {
                 rec.cookie[0] = b'D';
             }
         }
+        let encoder = x
+            .comp
+            .filter(|&a| {
+                compress::on_response(
+                    a,
+                    be.options.compression.as_ref(),
+                    fe.options.compression.as_ref(),
+                    &self.req,
+                    &mut self.res,
+                    res_framing,
+                )
+            })
+            .map(compress::Encoder::new);
         let server_reuse = server_keep
             && headers::server_allows_reuse(&self.res)
             && res_framing != Framing::UntilClose;
@@ -308,7 +324,9 @@ impl<C: ClientStream> Session<C> {
         self.out.clear();
         self.res.write_response(&mut self.out);
         let mut res_framing = res_framing;
-        if let Framing::Length(n) = res_framing {
+        if encoder.is_some() {
+            // compressed: the head alone, the body re-encoded below
+        } else if let Framing::Length(n) = res_framing {
             let k = (self.sbuf.len() as u64).min(n) as usize;
             self.out.extend_from_slice(&self.sbuf[..k]);
             self.sbuf.advance(k);
@@ -328,17 +346,34 @@ impl<C: ClientStream> Session<C> {
             rec.term = Termination::CLIENT_DATA;
             return Step::Done(Next::Close);
         }
-        match body::forward(
-            res_framing,
-            &mut server,
-            &mut self.sbuf,
-            &mut self.client,
-            fe.bufsize,
-            srv_timeout,
-            cli_timeout,
-        )
-        .await
-        {
+        let relayed = match encoder {
+            Some(enc) => {
+                compress::forward(
+                    enc,
+                    res_framing,
+                    &mut server,
+                    &mut self.sbuf,
+                    &mut self.client,
+                    fe.bufsize,
+                    srv_timeout,
+                    cli_timeout,
+                )
+                .await
+            }
+            None => {
+                body::forward(
+                    res_framing,
+                    &mut server,
+                    &mut self.sbuf,
+                    &mut self.client,
+                    fe.bufsize,
+                    srv_timeout,
+                    cli_timeout,
+                )
+                .await
+            }
+        };
+        match relayed {
             Ok(n) => rec.bytes += n,
             Err(BodyError::DstFailed) | Err(BodyError::DstTimeout) => {
                 rec.term = Termination::CLIENT_DATA;
