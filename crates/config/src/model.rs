@@ -558,6 +558,12 @@ pub struct ProxyOptions {
     pub check_protocol: Option<CheckProtocol>,
     /// `compression algo|type|offload` (None: no `compression` line).
     pub compression: Option<crate::model_extras::Compression>,
+    /// `option originalto [except NET] [header NAME]`.
+    pub originalto: Option<crate::model_extras::OriginalTo>,
+    /// `option http-ignore-probes`: a connection that sends nothing gets no 408.
+    pub http_ignore_probes: bool,
+    /// `retry-on none`: a failed connection is not retried (nor redispatched).
+    pub retry_on_none: bool,
 }
 
 /// `option forwardfor [except NETWORK] [header NAME] [if-none]`

@@ -1,4 +1,4 @@
-//! Model of the proxy keywords that shape HTTP answers beyond rules: `compression`.
+//! Model of proxy keywords beyond the core model: `compression`, `option originalto`.
 //!
 //! Kept apart from `model.rs` (which holds the core proxy model); each type here is one
 //! keyword family, parsed by `haproxy/extras.rs` and run by the proxy crate.
@@ -50,4 +50,14 @@ pub struct Compression {
     pub types: Vec<String>,
     /// Remove `Accept-Encoding` from requests so servers never compress themselves.
     pub offload: bool,
+}
+
+/// `option originalto [except NETWORK] [header NAME]`: the address the client connected to,
+/// in a request header (IPv4 only, as HAProxy 2.6).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OriginalTo {
+    /// No header when the destination is in this network (`ADDR[/MASK]`).
+    pub except: Option<String>,
+    /// Default `X-Original-To`.
+    pub header: String,
 }

@@ -44,6 +44,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "acl",
             "http::body",
             "http::headers",
+            // `option originalto` (uses http::message, net).
+            "http::originalto",
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
             "tunnel",

@@ -1,10 +1,11 @@
-//! Proxy keywords beyond the core model: `compression`.
+//! Proxy keywords beyond the core model: `compression`, `option originalto`, `dispatch`,
+//! `retry-on`.
 //!
 //! Each function parses one keyword line into `model_extras` types, as HAProxy 2.6 reads it.
 
 use super::line::Line;
-use crate::model::ProxyOptions;
-use crate::model_extras::{CompAlgo, Compression};
+use crate::model::{Proxy, ProxyOptions, ServerPort};
+use crate::model_extras::{CompAlgo, Compression, OriginalTo};
 
 /// `compression algo ALGO...` | `compression type MIME...` | `compression offload`.
 pub fn compression(o: &mut ProxyOptions, line: &Line<'_>) -> Result<(), String> {
@@ -47,6 +48,131 @@ pub fn compression(o: &mut ProxyOptions, line: &Line<'_>) -> Result<(), String> 
     Ok(())
 }
 
+/// `option originalto [except NETWORK] [header NAME]` (args after the option's name).
+pub fn originalto(
+    o: &mut ProxyOptions,
+    line: &Line<'_>,
+    base: usize,
+    enable: bool,
+) -> Result<(), String> {
+    if !enable {
+        o.originalto = None;
+        return Ok(());
+    }
+    let mut ot = OriginalTo {
+        except: None,
+        header: "X-Original-To".into(),
+    };
+    let mut i = base + 1;
+    while let Some(arg) = line.arg(i) {
+        match arg {
+            "except" => {
+                let net = line.need(i + 1, "a network such as 10.0.0.0/8")?;
+                if !ipv4_network(net) {
+                    return Err(format!(
+                        "'option originalto except' expects an IPv4 network such as 10.0.0.0/8, found '{net}'"
+                    ));
+                }
+                ot.except = Some(net.to_string());
+                i += 2;
+            }
+            "header" => {
+                ot.header = line.need(i + 1, "a header name")?.to_string();
+                i += 2;
+            }
+            other => {
+                return Err(format!(
+                    "'option originalto' expects 'except' or 'header', found '{other}'"
+                ))
+            }
+        }
+    }
+    o.originalto = Some(ot);
+    Ok(())
+}
+
+/// `retry-on` conditions of HAProxy 2.6 that fulcrum does not run yet.
+const RETRY_ON_NOT_RUN: &[&str] = &[
+    "empty-response",
+    "junk-response",
+    "response-timeout",
+    "0rtt-rejected",
+    "404",
+    "408",
+    "425",
+    "500",
+    "501",
+    "502",
+    "503",
+    "504",
+    "all-retryable-errors",
+];
+
+/// `retry-on none | conn-failure ...`: fulcrum retries failed connections (`conn-failure`,
+/// HAProxy's default) or nothing (`none`); answer-based retries are refused by name.
+pub fn retry_on(o: &mut ProxyOptions, line: &Line<'_>) -> Result<(), String> {
+    let words = line.args_from(1);
+    if words.is_empty() {
+        return Err(
+            "'retry-on' expects a list of keywords such as 'conn-failure' or 'none'".into(),
+        );
+    }
+    let mut none = false;
+    for w in words {
+        match w.as_str() {
+            "none" if words.len() == 1 => none = true,
+            "none" => return Err("'retry-on': 'none' must be the only keyword".into()),
+            "conn-failure" => {}
+            k if RETRY_ON_NOT_RUN.contains(&k) => {
+                return Err(format!(
+                    "'retry-on {k}' is not run by fulcrum yet (only 'conn-failure', the default, and 'none' are): a retry after a server's answer is not supported"
+                ))
+            }
+            k => return Err(format!("'retry-on': unknown keyword '{k}'")),
+        }
+    }
+    o.retry_on_none = none;
+    Ok(())
+}
+
+/// The name HAProxy logs for a request sent to the `dispatch` address (no server).
+pub const DISPATCH_SERVER: &str = "<NOSRV>";
+
+/// `dispatch ADDR:PORT`: a backend without servers sends every connection to that address.
+/// Run as one server named `<NOSRV>` (the name HAProxy logs), never health-checked.
+pub fn dispatch(p: &mut Proxy, line: &Line<'_>) -> Result<(), String> {
+    let written = line.address(1, "an address such as 10.0.0.1:80")?;
+    line.no_more(2)?;
+    let address = super::server::parse_address(&written)?;
+    if address.unix.is_some() || !matches!(address.port, ServerPort::Fixed(_)) {
+        return Err(format!(
+            "'dispatch': missing port specification in '{written}' (expected ADDR:PORT)"
+        ));
+    }
+    if p.servers.iter().any(|s| s.name != DISPATCH_SERVER) {
+        return Err(dispatch_with_servers());
+    }
+    let mut s = super::server::default_server();
+    s.name = DISPATCH_SERVER.to_string();
+    s.span = line.span.clone();
+    s.address = address;
+    p.servers.retain(|s| s.name != DISPATCH_SERVER);
+    p.servers.push(s);
+    Ok(())
+}
+
+/// HAProxy 2.6 sends every request to the `dispatch` address and none to the servers.
+pub fn dispatch_with_servers() -> String {
+    "'dispatch' together with 'server' lines is not supported by fulcrum (HAProxy 2.6 sends every request to the dispatch address and none to the servers): keep one of them".into()
+}
+
+/// `ADDR`, `ADDR/BITS` or `ADDR/DOTTED-MASK`, IPv4 (HAProxy's `except` networks).
+fn ipv4_network(s: &str) -> bool {
+    let (a, m) = s.split_once('/').unwrap_or((s, "32"));
+    a.parse::<std::net::Ipv4Addr>().is_ok()
+        && (m.parse::<u8>().is_ok_and(|b| b <= 32) || m.parse::<std::net::Ipv4Addr>().is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use crate::model_extras::CompAlgo;
@@ -87,6 +213,99 @@ mod tests {
         );
         assert_eq!(c.types, vec!["text/html", "text/plain"]);
         assert!(c.offload);
+    }
+
+    #[test]
+    fn originalto_forms() {
+        let l = cfg(
+            "  option originalto except 10.0.0.0/8 header X-Dst\n  option http-ignore-probes\n",
+        );
+        assert!(l.is_ok(), "{}", errors(&l));
+        let f = l.config.proxies.iter().find(|p| p.name == "f").expect("f");
+        let ot = f.options.originalto.clone().expect("originalto");
+        assert_eq!(ot.except.as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(ot.header, "X-Dst");
+        assert!(f.options.http_ignore_probes);
+        let l = cfg("  option originalto\n  no option originalto\n");
+        let f = l.config.proxies.iter().find(|p| p.name == "f").expect("f");
+        assert!(f.options.originalto.is_none());
+        for body in [
+            "  option originalto except nope\n",
+            "  option originalto if-none\n",
+        ] {
+            let l = cfg(body);
+            assert!(
+                errors(&l).starts_with("t.cfg:8: "),
+                "{body}: {}",
+                errors(&l)
+            );
+        }
+    }
+
+    #[test]
+    fn dispatch_is_one_unchecked_server() {
+        let text = "defaults\n  mode http\n  default-server check maxconn 3\nbackend b\n  dispatch 127.0.0.1:8080\nfrontend f\n  bind :8080\n  default_backend b\n";
+        let l = load_sources(&[Source {
+            name: "t.cfg",
+            text,
+        }]);
+        assert!(l.is_ok(), "{}", errors(&l));
+        let b = l.config.proxies.iter().find(|p| p.name == "b").expect("b");
+        assert_eq!(b.servers.len(), 1);
+        assert_eq!(b.servers[0].name, "<NOSRV>");
+        assert!(!b.servers[0].check);
+        assert_eq!(b.servers[0].maxconn, None);
+        for (body, want) in [
+            (
+                "backend c\n  server s 127.0.0.1:80\n  dispatch 127.0.0.1:81\n",
+                "t.cfg:10: ",
+            ),
+            (
+                "backend c\n  dispatch 127.0.0.1:81\n  server s 127.0.0.1:80\n",
+                "t.cfg:10: ",
+            ),
+            ("backend c\n  dispatch 127.0.0.1\n", "t.cfg:9: "),
+            ("defaults\n  dispatch 127.0.0.1:80\n", "t.cfg:9: "),
+        ] {
+            let l = cfg(body);
+            assert!(errors(&l).starts_with(want), "{body}: {}", errors(&l));
+        }
+    }
+
+    #[test]
+    fn retry_on_runs_connection_retries_only() {
+        let l = cfg("backend n\n  retry-on none\n  server s 127.0.0.1:80\nbackend c\n  retry-on conn-failure\n  server s 127.0.0.1:80\n");
+        assert!(l.is_ok(), "{}", errors(&l));
+        let n = l.config.proxies.iter().find(|p| p.name == "n").expect("n");
+        assert!(n.options.retry_on_none);
+        let c = l.config.proxies.iter().find(|p| p.name == "c").expect("c");
+        assert!(!c.options.retry_on_none);
+        for (body, want) in [
+            (
+                "  retry-on 503\n",
+                "'retry-on 503' is not run by fulcrum yet",
+            ),
+            (
+                "  retry-on conn-failure empty-response\n",
+                "'retry-on empty-response'",
+            ),
+            (
+                "  retry-on none conn-failure\n",
+                "'none' must be the only keyword",
+            ),
+            ("  retry-on bogus\n", "unknown keyword 'bogus'"),
+        ] {
+            let text = format!("defaults\n  mode http\n{body}");
+            let l = load_sources(&[Source {
+                name: "t.cfg",
+                text: &text,
+            }]);
+            let e = errors(&l);
+            assert!(
+                e.starts_with("t.cfg:3: ") && e.contains(want),
+                "{body}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -106,7 +106,6 @@ const IGNORED: &[&str] = &[
     "ignore-persist",
     "filter",
     "server-template",
-    "dispatch",
     "load-server-state-from-file",
     "backlog",
     "grace",
@@ -194,9 +193,9 @@ fn apply(
     let cap = match kw {
         "bind" | "use_backend" => Cap::Frontend { defaults_ok: false },
         "default_backend" => Cap::Frontend { defaults_ok: true },
-        "server" => Cap::Backend { defaults_ok: false },
+        "server" | "dispatch" => Cap::Backend { defaults_ok: false },
         "balance" | "default-server" | "cookie" | "http-check" | "tcp-check" | "external-check"
-        | "retries" | "fullconn" | "source" => Cap::Backend { defaults_ok: true },
+        | "retries" | "retry-on" | "fullconn" | "source" => Cap::Backend { defaults_ok: true },
         "acl" | "http-request" | "http-response" | "stick-table" | "stick" => Cap::ProxyOnly,
         _ => Cap::Any,
     };
@@ -214,6 +213,7 @@ fn apply(
             kw,
             "bind"
                 | "server"
+                | "dispatch"
                 | "use_backend"
                 | "acl"
                 | "http-request"
@@ -280,9 +280,18 @@ fn apply(
                 _ => {}
             }
         }
-        "server" => p
-            .servers
-            .push(server::parse_server(line, default_server, diags)?),
+        "server" => {
+            if p.servers
+                .iter()
+                .any(|s| s.name == super::extras::DISPATCH_SERVER)
+            {
+                return Err(super::extras::dispatch_with_servers());
+            }
+            p.servers
+                .push(server::parse_server(line, default_server, diags)?)
+        }
+        "dispatch" => super::extras::dispatch(p, line)?,
+        "retry-on" => super::extras::retry_on(&mut p.options, line)?,
         "default-server" => server::parse_default_server(line, default_server, diags)?,
         "cookie" => p.cookie = Some(options::cookie(line)?),
         "timeout" => options::timeout(&mut p.timeouts, line, diags)?,

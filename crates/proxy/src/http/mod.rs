@@ -6,6 +6,7 @@ pub mod compress;
 pub mod errors;
 pub mod headers;
 pub mod message;
+pub mod originalto;
 pub mod persist;
 pub mod policy;
 pub mod rules;

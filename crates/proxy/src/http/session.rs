@@ -141,6 +141,9 @@ pub async fn serve<C: ClientStream>(
     tokio::select! {
         r = client.peek_byte() => { if !matches!(r, Ok(n) if n > 0) { return; } }
         _ = sleep_opt(deadline) => {
+            if fe.options.http_ignore_probes {
+                return; // `option http-ignore-probes`: a pre-connect probe gets no 408
+            }
             let t = fe.timeouts.client;
             let mut client = client;
             Box::pin(async move { body::write_all(&mut client, &errors::builtin_response(408), t).await }).await.ok();
@@ -339,6 +342,14 @@ impl<C: ClientStream> Session<C> {
             .filter(|_| !C::UNIX)
         {
             ff.apply(&mut self.req, src);
+        }
+        if !C::UNIX {
+            crate::http::originalto::apply(
+                be.options.originalto.as_ref(),
+                fe.options.originalto.as_ref(),
+                &mut self.req,
+                self.local.ip(),
+            );
         }
         let server_keep = mode == HttpConnectionMode::KeepAlive;
         if upgrade {
