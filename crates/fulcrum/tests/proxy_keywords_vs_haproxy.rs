@@ -228,3 +228,76 @@ fn proxy_keywords_act_as_haproxy() {
     assert_eq!(retries(&fsock, "x", "dead"), "0");
     assert_eq!(retries(&fsock, "y", "dead"), "2");
 }
+
+/// `http-errors` sections and `errorfiles NAME [CODE...]`, mixed with `errorfile` lines in
+/// both orders: the client gets the same error pages from fulcrum and haproxy.
+#[test]
+fn errorfiles_answer_as_haproxy() {
+    if !haproxy_installed() {
+        return;
+    }
+    let scratch = Scratch::new("errorfiles");
+    let page = |name: &str, status: &str, body: &str| {
+        scratch.write(
+            name,
+            &format!(
+                "HTTP/1.0 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let a = page("a.http", "503 Service Unavailable", "FROM-A\n");
+    let s = page("s.http", "503 Service Unavailable", "FROM-S\n");
+    let d = page("d.http", "403 Forbidden", "S-403!\n");
+    let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+    let cfg = |i: usize| {
+        let p = |k: usize| if i == 0 { ports[k].0 } else { ports[k].1 };
+        format!(
+            "http-errors S\n errorfile 503 {s}\n errorfile 403 {d}\n\
+             defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend f1\n bind 127.0.0.1:{p0}\n errorfile 503 {a}\n errorfiles S\n default_backend none\n\
+             frontend f2\n bind 127.0.0.1:{p1}\n errorfiles S\n errorfile 503 {a}\n default_backend none\n\
+             frontend f3\n bind 127.0.0.1:{p2}\n errorfiles S 403\n http-request deny if {{ path_beg /deny }}\n default_backend none\n\
+             backend none\n server s 127.0.0.1:1 disabled\n",
+            s = s.display(),
+            a = a.display(),
+            d = d.display(),
+            p0 = p(0),
+            p1 = p(1),
+            p2 = p(2),
+        )
+    };
+    let fcfg = scratch.write("f.cfg", &cfg(0));
+    let hcfg = scratch.write("h.cfg", &cfg(1));
+    let _f = Fulcrum::start(&fcfg);
+    let _h = Running(
+        Command::new("haproxy")
+            .args(["-db", "-f", hcfg.to_str().expect("utf-8 path")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start haproxy"),
+    );
+    for (f, h) in &ports {
+        wait_port(*f, "fulcrum");
+        wait_port(*h, "haproxy");
+    }
+    let mut bodies = Vec::new();
+    for (f, h) in &ports {
+        for path in ["/x", "/deny"] {
+            let (fs, fb) = get(*f, path);
+            let (hs, hb) = get(*h, path);
+            assert_eq!(
+                (fs.as_str(), fb.as_str()),
+                (hs.as_str(), hb.as_str()),
+                "{path} on {f}/{h}"
+            );
+            bodies.push(fb);
+        }
+    }
+    // the comparison saw each page: the imported one, the proxy's own, a listed code only
+    assert_eq!(bodies[0], "FROM-S\n");
+    assert_eq!(bodies[2], "FROM-A\n");
+    assert_eq!(bodies[5], "S-403!\n");
+    assert!(bodies[4].contains("503"), "{}", bodies[4]);
+}

@@ -12,6 +12,7 @@ pub mod cluster;
 mod extras;
 mod global;
 mod http_check;
+pub mod http_errors;
 mod lexer;
 mod line;
 pub mod logformat;
@@ -74,6 +75,8 @@ enum Section {
     Cluster(Box<cluster::Draft>),
     /// The `api` section (fulcrum's LBaaS REST API).
     Api,
+    /// `http-errors NAME`: error files for `errorfiles NAME`.
+    HttpErrors(Box<http_errors::HttpErrors>),
 }
 
 /// Looks up an environment variable by name.
@@ -90,6 +93,8 @@ pub struct Parser {
     env: std::rc::Rc<EnvFn>,
     cluster: Option<crate::model::Cluster>,
     peers: Vec<crate::model::Peers>,
+    /// `http-errors` sections read so far.
+    http_errors: Vec<http_errors::HttpErrors>,
 }
 
 impl Default for Parser {
@@ -117,6 +122,7 @@ impl Parser {
             env: std::rc::Rc::from(env),
             cluster: None,
             peers: Vec::new(),
+            http_errors: Vec::new(),
         }
     }
 
@@ -203,6 +209,15 @@ impl Parser {
                 format!("'{kw}' appears before any section (expected 'global', 'defaults', 'frontend', 'backend' or 'listen' first)"),
             ),
             Section::Global => global::keyword(&mut self.global, line, diags),
+            Section::Defaults(Defaults { proxy: p, .. })
+            | Section::Proxy(Draft { proxy: p, .. })
+                if kw == "errorfiles" =>
+            {
+                if let Err(msg) = http_errors::import(&mut p.errorfiles, &self.http_errors, line) {
+                    diags.error(&line.span, msg);
+                }
+            }
+            Section::HttpErrors(h) => http_errors::keyword(h, line, diags),
             Section::Defaults(d) => proxy::keyword(&mut d.proxy, &mut d.server, None, line, diags),
             Section::Proxy(draft) => {
                 let kind = draft.proxy.kind;
@@ -286,6 +301,12 @@ impl Parser {
                     server: base.server,
                 });
             }
+            "http-errors" => {
+                self.section = match http_errors::open(line, diags) {
+                    Some(h) => Section::HttpErrors(Box::new(h)),
+                    None => Section::Skipped,
+                };
+            }
             "resolvers" => {
                 diags.warning(&span, peers::resolvers_not_run(line.arg(1).unwrap_or("")));
                 self.section = Section::Resolvers;
@@ -354,6 +375,7 @@ impl Parser {
                 self.last_defaults = d;
             }
             Section::Proxy(draft) => self.proxies.push(draft.proxy),
+            Section::HttpErrors(h) => self.http_errors.push(*h),
             Section::Peers(p) => self.peers.push(*p),
             Section::Cluster(d) => {
                 if self.cluster.is_none() {

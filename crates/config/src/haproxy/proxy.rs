@@ -9,8 +9,7 @@ use super::suggest::did_you_mean;
 use super::{acl, bind, global, options, rules, server};
 use crate::diagnostics::{Diagnostics, Span};
 use crate::model::{
-    Balance, ErrorFile, Mode, Proxy, ProxyKind, ProxyOptions, Reference, Server, Stats, Timeouts,
-    UseBackend,
+    Balance, Mode, Proxy, ProxyKind, ProxyOptions, Reference, Server, Stats, Timeouts, UseBackend,
 };
 
 pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
@@ -119,7 +118,6 @@ const IGNORED: &[&str] = &[
     "max-session-srv-conns",
     "use-server",
     "http-error",
-    "errorfiles",
     "errorloc",
     "errorloc302",
     "errorloc303",
@@ -359,27 +357,7 @@ fn apply(
             }
             _ => p.logs.push(global::log_target(line)?),
         },
-        "errorfile" => {
-            let status: u16 = number(line.need(1, "an HTTP status code")?, "errorfile")?;
-            const CODES: &[u16] = &[
-                200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
-            ];
-            if !CODES.contains(&status) {
-                return Err(format!(
-                    "errorfile: status {status} cannot be customized (expected one of {CODES:?})"
-                ));
-            }
-            let path = line.need(2, "a file")?.to_string();
-            if let Err(e) = std::fs::metadata(&path) {
-                return Err(format!("errorfile {status}: cannot open '{path}': {e}"));
-            }
-            p.errorfiles.retain(|e| e.status != status);
-            p.errorfiles.push(ErrorFile {
-                span: line.span.clone(),
-                status,
-                path,
-            });
-        }
+        "errorfile" => super::http_errors::errorfile(&mut p.errorfiles, line)?,
         "stats" => stats(p.stats.get_or_insert_with(Stats::default), line)?,
         "compression" => super::extras::compression(&mut p.options, line)?,
         "source" => p.source = Some(super::source::parse(line, 1, false)?.0),
