@@ -132,6 +132,8 @@ pub struct Global {
     pub spread_checks: u32,
     /// `localpeer NAME`: this process's name in `peers` sections (default: the host name).
     pub localpeer: Option<String>,
+    /// `zero-warning`: where it was written (any warning then refuses the configuration).
+    pub zero_warning: Option<Span>,
 }
 
 impl Default for Global {
@@ -154,6 +156,7 @@ impl Default for Global {
             tune_maxrewrite: 1024,
             spread_checks: 0,
             localpeer: None,
+            zero_warning: None,
         }
     }
 }

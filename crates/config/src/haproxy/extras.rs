@@ -1,10 +1,12 @@
 //! Proxy keywords beyond the core model: `compression`, `option originalto`, `dispatch`,
-//! `retry-on`.
+//! `retry-on`; the global `zero-warning`, `default-path`, `mworker-max-reloads` and the
+//! refused `lua-load`.
 //!
 //! Each function parses one keyword line into `model_extras` types, as HAProxy 2.6 reads it.
 
 use super::line::Line;
-use crate::model::{Proxy, ProxyOptions, ServerPort};
+use crate::diagnostics::Diagnostics;
+use crate::model::{Global, Proxy, ProxyOptions, ServerPort};
 use crate::model_extras::{CompAlgo, Compression, OriginalTo};
 
 /// `compression algo ALGO...` | `compression type MIME...` | `compression offload`.
@@ -132,6 +134,48 @@ pub fn retry_on(o: &mut ProxyOptions, line: &Line<'_>) -> Result<(), String> {
         }
     }
     o.retry_on_none = none;
+    Ok(())
+}
+
+/// Global keywords: `zero-warning`, `default-path`, `mworker-max-reloads`, `lua-load*`.
+pub fn global_keyword(
+    g: &mut Global,
+    line: &Line<'_>,
+    diags: &mut Diagnostics,
+) -> Result<(), String> {
+    match line.keyword() {
+        "zero-warning" => {
+            line.no_more(1)?;
+            g.zero_warning = Some(line.span.clone());
+        }
+        "default-path" => match line.need(1, "'current', 'config', 'parent' or 'origin <path>'")? {
+            // HAProxy's default: relative paths from the directory fulcrum was started in
+            "current" => line.no_more(2)?,
+            form @ ("config" | "parent" | "origin") => {
+                return Err(format!(
+                    "'default-path {form}' is not supported by fulcrum yet: relative file names are read from the current directory ('default-path current')"
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "'default-path' expects 'current', 'config', 'parent' or 'origin <path>', found '{other}'"
+                ))
+            }
+        },
+        "mworker-max-reloads" => {
+            super::line::number::<u32>(line.need(1, "a number of reloads")?, "mworker-max-reloads")?;
+            line.no_more(2)?;
+            diags.warning(
+                &line.span,
+                "'mworker-max-reloads' is accepted but not applied: fulcrum reloads inside one process, and connections of a replaced configuration stay open until they end (they are not cut after N reloads)",
+            );
+        }
+        kw => {
+            return Err(format!(
+                "'{kw}' is refused: fulcrum does not run Lua, so the actions, fetches, converters and services the script would register do not exist"
+            ))
+        }
+    }
     Ok(())
 }
 
@@ -306,6 +350,63 @@ mod tests {
                 "{body}: {e}"
             );
         }
+    }
+
+    #[test]
+    fn global_keywords() {
+        let l = load_sources(&[Source {
+            name: "t.cfg",
+            text: "global\n  default-path current\n  mworker-max-reloads 3\n",
+        }]);
+        assert!(l.is_ok(), "{}", errors(&l));
+        assert_eq!(l.diagnostics.warnings().count(), 1);
+        for (text, want) in [
+            (
+                "global\n  lua-load /etc/haproxy/x.lua\n",
+                "fulcrum does not run Lua",
+            ),
+            (
+                "global\n  lua-load-per-thread x.lua\n",
+                "fulcrum does not run Lua",
+            ),
+            (
+                "global\n  default-path config\n",
+                "'default-path config' is not supported",
+            ),
+            (
+                "global\n  default-path origin /etc\n",
+                "'default-path origin' is not supported",
+            ),
+            ("global\n  default-path nowhere\n", "expects 'current'"),
+            (
+                "global\n  mworker-max-reloads many\n",
+                "mworker-max-reloads",
+            ),
+            ("global\n  zero-warning now\n", ""),
+        ] {
+            let l = load_sources(&[Source {
+                name: "t.cfg",
+                text,
+            }]);
+            let e = errors(&l);
+            assert!(
+                e.starts_with("t.cfg:2: ") && e.contains(want),
+                "{text}: {e}"
+            );
+        }
+        // zero-warning: any warning refuses the configuration, at the zero-warning line
+        let text = "global\n  zero-warning\n  mworker-max-reloads 3\n";
+        let l = load_sources(&[Source {
+            name: "t.cfg",
+            text,
+        }]);
+        assert!(errors(&l).starts_with("t.cfg:2: "), "{}", errors(&l));
+        let text = "global\n  zero-warning\n";
+        assert!(load_sources(&[Source {
+            name: "t.cfg",
+            text
+        }])
+        .is_ok());
     }
 
     #[test]

@@ -33,7 +33,6 @@ const IGNORED: &[&str] = &[
     "tune.http.logurilen",
     "tune.h2.initial-window-size",
     "tune.maxaccept",
-    "lua-load",
     "h1-case-adjust",
     "insecure-fork-wanted",
     "presetenv",
@@ -138,6 +137,11 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
             &line.span,
             "'debug' is ignored (fulcrum logs to stderr; set FULCRUM_LOG=debug)",
         ),
+        "zero-warning"
+        | "default-path"
+        | "mworker-max-reloads"
+        | "lua-load"
+        | "lua-load-per-thread" => super::extras::global_keyword(g, line, diags)?,
         _ if IGNORED.contains(&kw) => diags.warning(
             &line.span,
             format!("global keyword '{kw}' is not supported by fulcrum yet and is ignored"),
