@@ -179,6 +179,31 @@ pub fn global_keyword(
     Ok(())
 }
 
+/// A server address whose host is `*`, empty or `0.0.0.0`/`::`: HAProxy then connects to the
+/// address the client connected to, which fulcrum does not do yet (refused, never run as a
+/// connection to the local host).
+pub fn refuse_client_destination(written: &str) -> Result<(), String> {
+    let (_, text) = super::line::ip_family(written);
+    let host = if let Some(r) = text.strip_prefix('[') {
+        r.split(']').next().unwrap_or("")
+    } else if text.parse::<std::net::IpAddr>().is_ok() {
+        text
+    } else {
+        text.rsplit_once(':').map_or(text, |(h, _)| h)
+    };
+    if host.is_empty()
+        || host == "*"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_unspecified())
+    {
+        return Err(format!(
+            "server address '{written}': HAProxy sends such a server's connections to the address the client connected to; fulcrum does not support that yet (write the server's address)"
+        ));
+    }
+    Ok(())
+}
+
 /// The name HAProxy logs for a request sent to the `dispatch` address (no server).
 pub const DISPATCH_SERVER: &str = "<NOSRV>";
 
@@ -187,6 +212,7 @@ pub const DISPATCH_SERVER: &str = "<NOSRV>";
 pub fn dispatch(p: &mut Proxy, line: &Line<'_>) -> Result<(), String> {
     let written = line.address(1, "an address such as 10.0.0.1:80")?;
     line.no_more(2)?;
+    refuse_client_destination(&written)?;
     let address = super::server::parse_address(&written)?;
     if address.unix.is_some() || !matches!(address.port, ServerPort::Fixed(_)) {
         return Err(format!(
@@ -407,6 +433,37 @@ mod tests {
             text
         }])
         .is_ok());
+    }
+
+    #[test]
+    fn servers_at_the_client_destination_are_refused() {
+        for addr in [
+            "*:80",
+            ":80",
+            "0.0.0.0:80",
+            "0.0.0.0",
+            "[::]:80",
+            "::",
+            "ipv4@*:8080",
+            "*",
+        ] {
+            let l = cfg(&format!("backend c\n  server s {addr}\n"));
+            let e = errors(&l);
+            assert!(
+                e.starts_with("t.cfg:9: ") && e.contains("the address the client connected to"),
+                "{addr}: {e}"
+            );
+        }
+        for addr in [
+            "127.0.0.1:80",
+            "[::1]:80",
+            "::1",
+            "localhost:80",
+            "127.0.0.1",
+        ] {
+            let l = cfg(&format!("backend c\n  server s {addr}\n"));
+            assert!(l.is_ok(), "{addr}: {}", errors(&l));
+        }
     }
 
     #[test]
