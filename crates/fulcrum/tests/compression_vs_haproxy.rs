@@ -336,6 +336,21 @@ fn compression_answers_as_haproxy() {
     // the comparison compared something: both compressed the eligible answers
     assert!(compressed >= 8, "only {compressed} compressed answers");
 
+    // two compressed answers on one keep-alive connection (curl reuses it): both decode
+    for port in [fport, hport] {
+        let out = Command::new("curl")
+            .args(["-s", "--compressed", "--max-time", "10"])
+            .arg(format!("http://127.0.0.1:{port}/chunked"))
+            .arg(format!("http://127.0.0.1:{port}/text"))
+            .output()
+            .expect("run curl");
+        assert!(out.status.success(), "curl keep-alive {port}");
+        assert!(
+            out.stdout == [want.clone(), want.clone()].concat(),
+            "keep-alive on {port}"
+        );
+    }
+
     // curl --compressed decodes both to the server's bytes
     for port in [fport, hport] {
         for path in ["/text", "/chunked"] {
