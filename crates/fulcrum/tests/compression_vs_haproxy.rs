@@ -10,6 +10,8 @@ mod common;
 use common::{free_port, Fulcrum, Running, Scratch};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -129,16 +131,45 @@ fn server(listener: TcpListener) {
     }
 }
 
-fn config(port: u16, app: u16) -> String {
+fn config(sock: &Path, port: u16, app: u16) -> String {
     format!(
-        "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+        "global\n stats socket {sock} level admin\n\
+         defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
          frontend f\n bind 127.0.0.1:{port}\n compression algo gzip\n compression offload\n\
          use_backend raw if {{ path_beg /raw }}\n default_backend b\n\
          backend b\n compression algo gzip deflate\n compression type text/html text/plain\n\
          server s 127.0.0.1:{app}\n\
          backend raw\n compression algo raw-deflate\n\
-         server s 127.0.0.1:{app}\n"
+         server s 127.0.0.1:{app}\n",
+        sock = sock.display()
     )
+}
+
+/// `show stat` columns of PROXY/SVNAME, by name.
+fn stat(sock: &Path, proxy: &str, svname: &str, cols: &[&str]) -> Vec<u64> {
+    let mut s = UnixStream::connect(sock).expect("stats socket");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(b"show stat\n").expect("send");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let row: Vec<&str> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&proxy) && f.get(1) == Some(&svname))
+        .unwrap_or_else(|| panic!("no {proxy}/{svname} row in: {out}"));
+    cols.iter()
+        .map(|c| {
+            let i = header.iter().position(|h| h == c).expect("column");
+            row.get(i).and_then(|v| v.parse().ok()).unwrap_or(u64::MAX)
+        })
+        .collect()
 }
 
 struct Seen {
@@ -274,8 +305,9 @@ fn compression_answers_as_haproxy() {
     std::thread::spawn(move || server(listener));
     let scratch = Scratch::new("compression");
     let (fport, hport) = (free_port(), free_port());
-    let fcfg = scratch.write("f.cfg", &config(fport, app));
-    let hcfg = scratch.write("h.cfg", &config(hport, app));
+    let (fsock, hsock) = (scratch.0.join("f.sock"), scratch.0.join("h.sock"));
+    let fcfg = scratch.write("f.cfg", &config(&fsock, fport, app));
+    let hcfg = scratch.write("h.cfg", &config(&hsock, hport, app));
     let _f = Fulcrum::start(&fcfg);
     let _h = Running(
         Command::new("haproxy")
@@ -335,6 +367,24 @@ fn compression_answers_as_haproxy() {
     }
     // the comparison compared something: both compressed the eligible answers
     assert!(compressed >= 8, "only {compressed} compressed answers");
+
+    // show stat: the same compressed responses per proxy and the same bytes fed to the
+    // compressor (haproxy 2.6 counts one more byte per chunked answer, seen as +2 here);
+    // fewer bytes out than in (the compressors differ, so comp_out is not compared)
+    for (px, sv) in [("f", "FRONTEND"), ("b", "BACKEND"), ("raw", "BACKEND")] {
+        let cols = ["comp_rsp", "comp_byp", "comp_in"];
+        let (fv, hv) = (stat(&fsock, px, sv, &cols), stat(&hsock, px, sv, &cols));
+        assert_eq!(fv[..2], hv[..2], "{px}/{sv}: {cols:?}");
+        assert!(
+            fv[2] <= hv[2] && hv[2] - fv[2] <= fv[0],
+            "{px}/{sv}: comp_in {fv:?} {hv:?}"
+        );
+        let io = stat(&fsock, px, sv, &["comp_in", "comp_out"]);
+        assert!(
+            io[0] > 0 && io[1] > 0 && io[1] < io[0] / 3,
+            "{px}/{sv}: {io:?}"
+        );
+    }
 
     // two compressed answers on one keep-alive connection (curl reuses it): both decode
     for port in [fport, hport] {

@@ -203,12 +203,10 @@ impl Encoder {
     }
 
     /// Compresses `data` and flushes; the output so far, framed as one chunk, goes to `out`.
-    pub fn chunk(&mut self, data: &[u8], out: &mut Vec<u8>) -> std::io::Result<()> {
+    /// Returns the encoded bytes (without the chunk framing).
+    pub fn chunk(&mut self, data: &[u8], out: &mut Vec<u8>) -> std::io::Result<usize> {
         let piece = match self {
-            Encoder::Identity => {
-                put_chunk(data, out);
-                return Ok(());
-            }
+            Encoder::Identity => return Ok(put_chunk(data, out)),
             Encoder::Gzip(e) => {
                 e.write_all(data)?;
                 e.flush()?;
@@ -225,36 +223,38 @@ impl Encoder {
                 std::mem::take(e.get_mut())
             }
         };
-        put_chunk(&piece, out);
-        Ok(())
+        Ok(put_chunk(&piece, out))
     }
 
-    /// Ends the stream: its last bytes as a chunk, then the last chunk.
-    pub fn finish(self, out: &mut Vec<u8>) -> std::io::Result<()> {
+    /// Ends the stream: its last bytes as a chunk, then the last chunk; returns the encoded
+    /// bytes (without the chunk framing).
+    pub fn finish(self, out: &mut Vec<u8>) -> std::io::Result<usize> {
         let tail = match self {
             Encoder::Identity => Vec::new(),
             Encoder::Gzip(e) => e.finish()?,
             Encoder::Deflate(e) => e.finish()?,
             Encoder::RawDeflate(e) => e.finish()?,
         };
-        put_chunk(&tail, out);
+        let n = put_chunk(&tail, out);
         out.extend_from_slice(b"0\r\n\r\n");
-        Ok(())
+        Ok(n)
     }
 }
 
-fn put_chunk(data: &[u8], out: &mut Vec<u8>) {
+fn put_chunk(data: &[u8], out: &mut Vec<u8>) -> usize {
     if data.is_empty() {
-        return;
+        return 0;
     }
     out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
+    data.len()
 }
 
 /// Streams one body of `framing` from `src` (already-read bytes in `buf`) to `dst`,
 /// compressed and chunked. Bytes after the body stay in `buf`; trailers of a chunked body
-/// are not forwarded. Returns the number of bytes written to `dst`.
+/// are not forwarded. Returns the body bytes read, the encoded bytes (HAProxy's `comp_out`),
+/// and the bytes written to `dst`.
 #[allow(clippy::too_many_arguments)]
 pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
     mut enc: Encoder,
@@ -265,9 +265,11 @@ pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
     bufsize: usize,
     src_timeout: Option<Duration>,
     dst_timeout: Option<Duration>,
-) -> Result<u64, BodyError> {
+) -> Result<(u64, u64, u64), BodyError> {
     let mut out = Vec::with_capacity(bufsize);
     let mut sent = 0u64;
+    let mut read = 0u64;
+    let mut packed = 0u64;
     let mut plain = Vec::new();
     let mut left = match framing {
         Framing::Length(n) => n,
@@ -294,14 +296,16 @@ pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
             Framing::None | Framing::UntilClose => true,
         };
         out.clear();
+        read += plain.len() as u64;
         if !plain.is_empty() {
-            enc.chunk(&plain, &mut out)
-                .map_err(|_| BodyError::Invalid)?;
+            packed += enc
+                .chunk(&plain, &mut out)
+                .map_err(|_| BodyError::Invalid)? as u64;
         }
         if done {
-            enc.finish(&mut out).map_err(|_| BodyError::Invalid)?;
+            packed += enc.finish(&mut out).map_err(|_| BodyError::Invalid)? as u64;
             write_all(dst, &out, dst_timeout).await?;
-            return Ok(sent + out.len() as u64);
+            return Ok((read, packed, sent + out.len() as u64));
         }
         if !out.is_empty() {
             write_all(dst, &out, dst_timeout).await?;

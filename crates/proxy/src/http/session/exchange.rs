@@ -9,6 +9,7 @@ use super::local::AfterError;
 use super::{Attached, Next, Rec, Session};
 use crate::backend::{Backend, Hints, Origin};
 use crate::connect::{ServerConn, ServerStream};
+use crate::counters::Ctr;
 use crate::http::body::{self, BodyError, Framing};
 use crate::http::compress;
 use crate::http::headers;
@@ -348,7 +349,8 @@ impl<C: ClientStream> Session<C> {
         }
         let relayed = match encoder {
             Some(enc) => {
-                compress::forward(
+                let bypass = matches!(enc, compress::Encoder::Identity);
+                let r = compress::forward(
                     enc,
                     res_framing,
                     &mut server,
@@ -358,7 +360,16 @@ impl<C: ClientStream> Session<C> {
                     srv_timeout,
                     cli_timeout,
                 )
-                .await
+                .await;
+                if let Ok((plain, packed, _)) = r {
+                    let input = if bypass { Ctr::CompByp } else { Ctr::CompIn };
+                    for c in [&fe.counters, &be.counters] {
+                        c.add(input, plain);
+                        c.add(Ctr::CompOut, packed);
+                        c.inc(Ctr::CompRsp);
+                    }
+                }
+                r.map(|(_, _, sent)| sent)
             }
             None => {
                 body::forward(
