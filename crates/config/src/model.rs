@@ -134,6 +134,8 @@ pub struct Global {
     pub localpeer: Option<String>,
     /// `zero-warning`: where it was written (any warning then refuses the configuration).
     pub zero_warning: Option<Span>,
+    /// `tune.comp.maxlevel` (1..=9; None: 1).
+    pub tune_comp_maxlevel: Option<u32>,
 }
 
 impl Default for Global {
@@ -157,6 +159,7 @@ impl Default for Global {
             spread_checks: 0,
             localpeer: None,
             zero_warning: None,
+            tune_comp_maxlevel: None,
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct Compression {
     pub types: Vec<String>,
     /// Remove `Accept-Encoding` from requests so servers never compress themselves.
     pub offload: bool,
+    /// The global `tune.comp.maxlevel` (None: HAProxy's default, 1).
+    pub maxlevel: Option<u32>,
 }
 
 /// `option originalto [except NETWORK] [header NAME]`: the address the client connected to,

@@ -283,6 +283,27 @@ mod tests {
         );
         assert_eq!(c.types, vec!["text/html", "text/plain"]);
         assert!(c.offload);
+        assert_eq!(c.maxlevel, None);
+        let text = "global\n  tune.comp.maxlevel 6\ndefaults\n  mode http\n  compression algo gzip\nfrontend f\n  bind :1\n";
+        let l = load_sources(&[Source {
+            name: "t.cfg",
+            text,
+        }]);
+        let f = l.config.proxies.iter().find(|p| p.name == "f").expect("f");
+        assert_eq!(
+            f.options.compression.as_ref().and_then(|c| c.maxlevel),
+            Some(6)
+        );
+        assert!(!l
+            .diagnostics
+            .warnings()
+            .any(|w| w.to_string().contains("maxlevel")));
+        let text = "global\n  tune.comp.maxlevel 10\n";
+        let l = load_sources(&[Source {
+            name: "t.cfg",
+            text,
+        }]);
+        assert!(errors(&l).starts_with("t.cfg:2: "), "{}", errors(&l));
     }
 
     #[test]

@@ -47,7 +47,6 @@ const IGNORED: &[&str] = &[
     "nopoll",
     "nosplice",
     "tune.idle-pool.shared",
-    "tune.comp.maxlevel",
     "maxsslconn",
     "maxcompcpuusage",
     "maxconnrate",
@@ -137,6 +136,15 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
             &line.span,
             "'debug' is ignored (fulcrum logs to stderr; set FULCRUM_LOG=debug)",
         ),
+        "tune.comp.maxlevel" => {
+            g.tune_comp_maxlevel = Some(super::line::number_in(
+                line.need(1, "a compression level (1 to 9)")?,
+                "tune.comp.maxlevel",
+                1,
+                9,
+            )?);
+            line.no_more(2)?;
+        }
         "zero-warning"
         | "default-path"
         | "mworker-max-reloads"

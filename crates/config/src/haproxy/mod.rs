@@ -168,6 +168,14 @@ impl Parser {
 
     pub fn finish(mut self, _diags: &mut Diagnostics) -> (Global, Vec<Proxy>) {
         self.close_section();
+        // `tune.comp.maxlevel` is global, wherever it was written
+        for c in self
+            .proxies
+            .iter_mut()
+            .filter_map(|p| p.options.compression.as_mut())
+        {
+            c.maxlevel = self.global.tune_comp_maxlevel;
+        }
         // `log global` stands for the global log targets, wherever `global` was written.
         for p in &mut self.proxies {
             if p.logs.iter().any(|l| l.address == "global") {

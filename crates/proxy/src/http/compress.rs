@@ -7,8 +7,8 @@
 //! HTTP/1.1, non-HEAD request, status 200..203, with a non-empty body, no `Content-Encoding`,
 //! no `Cache-Control: no-transform`, at most one valid `ETag` (made weak), a listed content
 //! type (never `multipart`). Its `Content-Length` goes, the body is sent chunked with
-//! `Content-Encoding` and `Vary: Accept-Encoding`. The encoder (flate2, level 1 as HAProxy's
-//! `tune.comp.maxlevel`) is flushed at each read, so streaming answers keep streaming.
+//! `Content-Encoding` and `Vary: Accept-Encoding`. The encoder (flate2, at `tune.comp.maxlevel`,
+//! default 1) is flushed at each read, so streaming answers keep streaming.
 
 use super::body::{read_some, write_all, BodyError, Chunked, Framing};
 use super::message::{trim, Message};
@@ -35,6 +35,11 @@ fn types<'a>(be: Option<&'a Compression>, fe: Option<&'a Compression>) -> &'a [S
         (_, Some(f)) => &f.types,
         _ => &[],
     }
+}
+
+/// `tune.comp.maxlevel` as it reached this proxy's settings (HAProxy's default 1).
+pub fn level(be: Option<&Compression>, fe: Option<&Compression>) -> u32 {
+    be.or(fe).and_then(|c| c.maxlevel).unwrap_or(1)
 }
 
 /// Old agents announcing "Mozilla/4" get no compression unless MSIE 6 SV1 or MSIE 7+.
@@ -191,9 +196,9 @@ pub enum Encoder {
 }
 
 impl Encoder {
-    pub fn new(algo: CompAlgo) -> Self {
-        // HAProxy's `tune.comp.maxlevel` default.
-        let level = flate2::Compression::new(1);
+    /// `level`: `tune.comp.maxlevel` (HAProxy's default 1).
+    pub fn new(algo: CompAlgo, level: u32) -> Self {
+        let level = flate2::Compression::new(level.clamp(1, 9));
         match algo {
             CompAlgo::Identity => Encoder::Identity,
             CompAlgo::Gzip => Encoder::Gzip(GzEncoder::new(Vec::new(), level)),
@@ -339,6 +344,7 @@ mod tests {
             algos: algos.to_vec(),
             types: types.iter().map(|t| t.to_string()).collect(),
             offload,
+            maxlevel: None,
         }
     }
 
@@ -442,7 +448,7 @@ mod tests {
             .flat_map(|i| format!("line {i}\n").into_bytes())
             .collect();
         for algo in [Identity, Gzip, Deflate, RawDeflate] {
-            let mut enc = Encoder::new(algo);
+            let mut enc = Encoder::new(algo, 1);
             let mut out = Vec::new();
             for piece in body.chunks(7000) {
                 enc.chunk(piece, &mut out).expect("compress");

@@ -308,7 +308,13 @@ impl<C: ClientStream> Session<C> {
                     res_framing,
                 )
             })
-            .map(compress::Encoder::new);
+            .map(|a| {
+                let level = compress::level(
+                    be.options.compression.as_ref(),
+                    fe.options.compression.as_ref(),
+                );
+                compress::Encoder::new(a, level)
+            });
         let server_reuse = server_keep
             && headers::server_allows_reuse(&self.res)
             && res_framing != Framing::UntilClose;
