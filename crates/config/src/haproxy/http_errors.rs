@@ -83,20 +83,53 @@ pub fn import(
     sections: &[HttpErrors],
     line: &Line<'_>,
 ) -> Result<(), String> {
+    import_where(list, sections, line, |_| true).map_err(|e| {
+        if e.contains("unknown http-errors section") {
+            format!("{e} (in a 'defaults' section, fulcrum needs it written above the line)")
+        } else {
+            e
+        }
+    })
+}
+
+/// `import` for a section read after the line (once every file is read): a status the proxy
+/// set again after this line (an `errorfile`, or an import written later) keeps its page.
+pub fn import_later(
+    list: &mut Vec<ErrorFile>,
+    sections: &[HttpErrors],
+    line: &Line<'_>,
+) -> Result<(), String> {
+    let at = line.span.clone();
+    let later: Vec<u16> = list
+        .iter()
+        .filter(|e| e.span.file == at.file && e.span.line > at.line)
+        .map(|e| e.status)
+        .collect();
+    import_where(list, sections, line, |s| !later.contains(&s))
+}
+
+fn import_where(
+    list: &mut Vec<ErrorFile>,
+    sections: &[HttpErrors],
+    line: &Line<'_>,
+    take: impl Fn(u16) -> bool,
+) -> Result<(), String> {
     let name = line.need(1, "an http-errors section name")?;
     let Some(h) = sections.iter().rev().find(|h| h.name == name) else {
-        return Err(format!(
-            "errorfiles: no 'http-errors {name}' section above this line (fulcrum reads an http-errors section only before the lines that use it)"
-        ));
+        return Err(format!("errorfiles: unknown http-errors section '{name}'"));
     };
     let mut codes = Vec::new();
     for c in line.args_from(2) {
         codes.push(status(c, "errorfiles")?);
     }
     for f in &h.files {
-        if codes.is_empty() || codes.contains(&f.status) {
+        if (codes.is_empty() || codes.contains(&f.status)) && take(f.status) {
             list.retain(|e| e.status != f.status);
-            list.push(f.clone());
+            // where the proxy imported it: later lines of the proxy win over it
+            list.push(ErrorFile {
+                span: line.span.clone(),
+                ..f.clone()
+            });
         }
     }
     Ok(())
@@ -152,17 +185,53 @@ mod tests {
             s.display().to_string(),
             d.display().to_string(),
         );
+        let a_path = a.clone();
         assert_eq!(files("f1"), vec![(403, d.clone()), (503, s.clone())]);
         assert_eq!(files("f2"), vec![(403, d.clone()), (503, a)]);
-        assert_eq!(files("f3"), vec![(403, d)]);
+        assert_eq!(files("f3"), vec![(403, d.clone())]);
+
+        // a section written after its users (all in one file): the same pages
+        let later = format!(
+            "defaults\n mode http\n\
+             frontend f1\n bind :1\n errorfile 503 {a_path}\n errorfiles S\n\
+             frontend f2\n bind :2\n errorfiles S\n errorfile 503 {a_path}\n\
+             frontend f3\n bind :3\n errorfiles S 403\n\
+             http-errors S\n errorfile 503 {s}\n errorfile 403 {d}\n"
+        );
+        let l2 = load_sources(&[Source {
+            name: "t.cfg",
+            text: &later,
+        }]);
+        let errs: Vec<String> = l2.diagnostics.errors().map(|d| d.to_string()).collect();
+        assert!(errs.is_empty(), "{errs:?}");
+        for name in ["f1", "f2", "f3"] {
+            let p = l2
+                .config
+                .proxies
+                .iter()
+                .find(|p| p.name == name)
+                .expect("proxy");
+            let mut x: Vec<(u16, String)> = p
+                .errorfiles
+                .iter()
+                .map(|e| (e.status, e.path.clone()))
+                .collect();
+            x.sort();
+            assert_eq!(x, files(name), "{name}");
+        }
 
         let bad = "defaults\n mode http\nfrontend f\n bind :1\n errorfiles NOPE\nhttp-errors\nhttp-errors X\n server s 1.2.3.4:80\n errorfile 999 /x\n";
         let l = load_sources(&[Source {
             name: "t.cfg",
             text: bad,
         }]);
-        let errs: Vec<String> = l.diagnostics.errors().map(|d| d.to_string()).collect();
+        let mut errs: Vec<String> = l.diagnostics.errors().map(|d| d.to_string()).collect();
+        errs.sort();
         assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(
+            errs[0].contains("unknown http-errors section 'NOPE'"),
+            "{errs:?}"
+        );
         for (e, line) in errs
             .iter()
             .zip(["t.cfg:5: ", "t.cfg:6: ", "t.cfg:8: ", "t.cfg:9: "])

@@ -95,6 +95,9 @@ pub struct Parser {
     peers: Vec<crate::model::Peers>,
     /// `http-errors` sections read so far.
     http_errors: Vec<http_errors::HttpErrors>,
+    /// `errorfiles` lines of proxies naming a section not read yet: (index the proxy gets in
+    /// `proxies`, the line's words, where).
+    pending_errorfiles: Vec<(usize, Vec<String>, Span)>,
 }
 
 impl Default for Parser {
@@ -123,6 +126,7 @@ impl Parser {
             cluster: None,
             peers: Vec::new(),
             http_errors: Vec::new(),
+            pending_errorfiles: Vec::new(),
         }
     }
 
@@ -166,8 +170,24 @@ impl Parser {
         api
     }
 
-    pub fn finish(mut self, _diags: &mut Diagnostics) -> (Global, Vec<Proxy>) {
+    pub fn finish(mut self, diags: &mut Diagnostics) -> (Global, Vec<Proxy>) {
         self.close_section();
+        for (i, words, span) in std::mem::take(&mut self.pending_errorfiles) {
+            let env = self.env.clone();
+            let line = Line {
+                words: &words,
+                span: span.clone(),
+                undefined: &[],
+                env: &*env,
+            };
+            if let Some(p) = self.proxies.get_mut(i) {
+                if let Err(msg) =
+                    http_errors::import_later(&mut p.errorfiles, &self.http_errors, &line)
+                {
+                    diags.error(&span, msg);
+                }
+            }
+        }
         // `tune.comp.maxlevel` is global, wherever it was written
         for c in self
             .proxies
@@ -217,6 +237,16 @@ impl Parser {
                 format!("'{kw}' appears before any section (expected 'global', 'defaults', 'frontend', 'backend' or 'listen' first)"),
             ),
             Section::Global => global::keyword(&mut self.global, line, diags),
+            Section::Proxy(_)
+                if kw == "errorfiles"
+                    && line
+                        .arg(1)
+                        .is_some_and(|n| !self.http_errors.iter().any(|h| h.name == n)) =>
+            {
+                // an http-errors section written further down: resolved once all is read
+                self.pending_errorfiles
+                    .push((self.proxies.len(), line.words.to_vec(), line.span.clone()));
+            }
             Section::Defaults(Defaults { proxy: p, .. })
             | Section::Proxy(Draft { proxy: p, .. })
                 if kw == "errorfiles" =>
