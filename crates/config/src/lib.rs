@@ -12,6 +12,7 @@ pub mod keepalived;
 pub mod model;
 pub mod model_checks;
 pub mod tls;
+pub mod model_extras;
 pub mod units;
 pub mod validate;
 
@@ -117,6 +118,15 @@ pub fn load_sources_with(sources: &[Source<'_>], options: &LoadOptions) -> Loade
         peers,
     };
     validate::validate(&config, &mut diags);
+    if let Some(span) = &config.global.zero_warning {
+        let n = diags.warnings().count();
+        if n > 0 {
+            diags.error(
+                span,
+                format!("'zero-warning' is set and {n} warning(s) were emitted: the configuration is refused"),
+            );
+        }
+    }
     Loaded {
         config,
         diagnostics: diags,

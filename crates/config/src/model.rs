@@ -134,6 +134,10 @@ pub struct Global {
     pub localpeer: Option<String>,
     /// `crt-base`, `ca-base`, `ssl-default-*`, `tune.ssl.*`.
     pub tls: crate::tls::GlobalTls,
+    /// `zero-warning`: where it was written (any warning then refuses the configuration).
+    pub zero_warning: Option<Span>,
+    /// `tune.comp.maxlevel` (1..=9; None: 1).
+    pub tune_comp_maxlevel: Option<u32>,
 }
 
 impl Default for Global {
@@ -157,6 +161,8 @@ impl Default for Global {
             spread_checks: 0,
             localpeer: None,
             tls: Default::default(),
+            zero_warning: None,
+            tune_comp_maxlevel: None,
         }
     }
 }
@@ -582,6 +588,14 @@ pub struct ProxyOptions {
     pub log_health_checks: bool,
     /// `option tcp-check`, `option redis-check`, ... (None: `option httpchk` or a connect).
     pub check_protocol: Option<CheckProtocol>,
+    /// `compression algo|type|offload` (None: no `compression` line).
+    pub compression: Option<crate::model_extras::Compression>,
+    /// `option originalto [except NET] [header NAME]`.
+    pub originalto: Option<crate::model_extras::OriginalTo>,
+    /// `option http-ignore-probes`: a connection that sends nothing gets no 408.
+    pub http_ignore_probes: bool,
+    /// `retry-on none`: a failed connection is not retried (nor redispatched).
+    pub retry_on_none: bool,
 }
 
 /// `option forwardfor [except NETWORK] [header NAME] [if-none]`

@@ -68,6 +68,12 @@ pub enum Ctr {
     /// `connect`, `reuse`: new server connections, and requests sent on an idle one.
     Connect,
     Reuse,
+    /// `comp_in`, `comp_out`, `comp_byp`, `comp_rsp`: bytes fed to the compressor, bytes it
+    /// sent, bytes passed through uncompressed (`identity`), compressed responses.
+    CompIn,
+    CompOut,
+    CompByp,
+    CompRsp,
     /// Sums for the average times (`qtime ctime rtime ttime`, in ms) and how many were summed.
     QtimeSum,
     CtimeSum,

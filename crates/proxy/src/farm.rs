@@ -186,7 +186,12 @@ impl<P> Farm<P> {
             }),
             version,
             timeouts: p.timeouts,
-            retries: p.retries,
+            // `retry-on none`: a failed connection is neither retried nor redispatched
+            retries: if p.options.retry_on_none {
+                0
+            } else {
+                p.retries
+            },
             options: p.options,
             waiters: AtomicUsize::new(0),
             queue: Notify::new(),

@@ -56,6 +56,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::headers",
             // HAProxy's acceptance checks of a request head (uses http::message).
             "http::validate",
+            // `option originalto` (uses http::message, net).
+            "http::originalto",
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
             "http::rewrite",
@@ -80,7 +82,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "server connections, applets, log lines",
-        &["connect", "applet", "logline", "tcp_rules", "tls::acceptor"],
+        &[
+            "connect",
+            "applet",
+            "logline",
+            "tcp_rules",
+            "tls::acceptor",
+            // Response compression (uses http::body, http::message).
+            "http::compress",
+        ],
     ),
     (
         "HTTP rules, log-format lines",

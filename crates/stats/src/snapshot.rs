@@ -91,6 +91,8 @@ pub struct StatRow {
     pub req_rate: Option<u64>,
     pub req_rate_max: Option<u64>,
     pub req_tot: u64,
+    /// `comp_in comp_out comp_byp comp_rsp` (frontends and backends).
+    pub comp: [u64; 4],
     pub cli_abrt: Option<u64>,
     pub srv_abrt: Option<u64>,
     /// Seconds since the last session (-1: never).
@@ -162,6 +164,7 @@ impl StatRow {
             req_rate: None,
             req_rate_max: None,
             req_tot: 0,
+            comp: [0; 4],
             cli_abrt: None,
             srv_abrt: None,
             lastsess: None,
@@ -187,6 +190,10 @@ impl StatRow {
     pub fn is_up(&self) -> bool {
         matches!(self.status.as_str(), "UP" | "OPEN" | "DRAIN" | "no check")
     }
+}
+
+fn comp(c: &Counters) -> [u64; 4] {
+    [Ctr::CompIn, Ctr::CompOut, Ctr::CompByp, Ctr::CompRsp].map(|k| c.get(k))
 }
 
 fn hrsp(c: &Counters) -> HttpResponses {
@@ -239,6 +246,7 @@ pub fn frontend_row(fe: &Frontend) -> StatRow {
     r.rate = c.rate();
     r.rate_max = c.rate_max();
     r.hrsp = hrsp(c);
+    r.comp = comp(c);
     r.req_rate = Some(c.req_rate());
     r.req_rate_max = Some(c.req_rate_max());
     r.req_tot = c.get(Ctr::Requests);
@@ -413,6 +421,7 @@ pub fn backend_row(be: &Backend) -> StatRow {
     r.rate = c.rate();
     r.rate_max = c.rate_max();
     r.hrsp = hrsp(c);
+    r.comp = comp(c);
     r.req_tot = c.get(Ctr::Requests);
     r.cli_abrt = Some(c.get(Ctr::CliAbort));
     r.srv_abrt = Some(c.get(Ctr::SrvAbort));

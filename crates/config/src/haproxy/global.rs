@@ -23,7 +23,6 @@ const IGNORED: &[&str] = &[
     "tune.http.logurilen",
     "tune.h2.initial-window-size",
     "tune.maxaccept",
-    "lua-load",
     "h1-case-adjust",
     "insecure-fork-wanted",
     "presetenv",
@@ -38,7 +37,6 @@ const IGNORED: &[&str] = &[
     "nopoll",
     "nosplice",
     "tune.idle-pool.shared",
-    "tune.comp.maxlevel",
     "maxsslconn",
     "maxcompcpuusage",
     "maxconnrate",
@@ -130,6 +128,20 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
             &line.span,
             "'debug' is ignored (fulcrum logs to stderr; set FULCRUM_LOG=debug)",
         ),
+        "tune.comp.maxlevel" => {
+            g.tune_comp_maxlevel = Some(super::line::number_in(
+                line.need(1, "a compression level (1 to 9)")?,
+                "tune.comp.maxlevel",
+                1,
+                9,
+            )?);
+            line.no_more(2)?;
+        }
+        "zero-warning"
+        | "default-path"
+        | "mworker-max-reloads"
+        | "lua-load"
+        | "lua-load-per-thread" => super::extras::global_keyword(g, line, diags)?,
         _ if IGNORED.contains(&kw) => diags.warning(
             &line.span,
             format!("global keyword '{kw}' is not supported by fulcrum yet and is ignored"),

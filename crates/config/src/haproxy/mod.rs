@@ -12,8 +12,10 @@ pub mod cluster;
 mod cond;
 mod counters;
 mod defaults_rules;
+mod extras;
 mod global;
 mod http_check;
+pub mod http_errors;
 mod lexer;
 mod line;
 pub mod logformat;
@@ -80,6 +82,8 @@ enum Section {
     Cluster(Box<cluster::Draft>),
     /// The `api` section (fulcrum's LBaaS REST API).
     Api,
+    /// `http-errors NAME`: error files for `errorfiles NAME`.
+    HttpErrors(Box<http_errors::HttpErrors>),
 }
 
 /// Looks up an environment variable by name.
@@ -98,6 +102,11 @@ pub struct Parser {
     env: std::rc::Rc<EnvFn>,
     cluster: Option<crate::model::Cluster>,
     peers: Vec<crate::model::Peers>,
+    /// `http-errors` sections read so far.
+    http_errors: Vec<http_errors::HttpErrors>,
+    /// `errorfiles` lines of proxies naming a section not read yet: (index the proxy gets in
+    /// `proxies`, the line's words, where).
+    pending_errorfiles: Vec<(usize, Vec<String>, Span)>,
 }
 
 impl Default for Parser {
@@ -126,6 +135,8 @@ impl Parser {
             env: std::rc::Rc::from(env),
             cluster: None,
             peers: Vec::new(),
+            http_errors: Vec::new(),
+            pending_errorfiles: Vec::new(),
         }
     }
 
@@ -179,8 +190,32 @@ impl Parser {
         api
     }
 
-    pub fn finish(mut self, _diags: &mut Diagnostics) -> (Global, Vec<Proxy>) {
+    pub fn finish(mut self, diags: &mut Diagnostics) -> (Global, Vec<Proxy>) {
         self.close_section();
+        for (i, words, span) in std::mem::take(&mut self.pending_errorfiles) {
+            let env = self.env.clone();
+            let line = Line {
+                words: &words,
+                span: span.clone(),
+                undefined: &[],
+                env: &*env,
+            };
+            if let Some(p) = self.proxies.get_mut(i) {
+                if let Err(msg) =
+                    http_errors::import_later(&mut p.errorfiles, &self.http_errors, &line)
+                {
+                    diags.error(&span, msg);
+                }
+            }
+        }
+        // `tune.comp.maxlevel` is global, wherever it was written
+        for c in self
+            .proxies
+            .iter_mut()
+            .filter_map(|p| p.options.compression.as_mut())
+        {
+            c.maxlevel = self.global.tune_comp_maxlevel;
+        }
         // `log global` stands for the global log targets, wherever `global` was written.
         for p in &mut self.proxies {
             if p.logs.iter().any(|l| l.address == "global") {
@@ -222,6 +257,25 @@ impl Parser {
                 format!("'{kw}' appears before any section (expected 'global', 'defaults', 'frontend', 'backend' or 'listen' first)"),
             ),
             Section::Global => global::keyword(&mut self.global, line, diags),
+            Section::Proxy(_)
+                if kw == "errorfiles"
+                    && line
+                        .arg(1)
+                        .is_some_and(|n| !self.http_errors.iter().any(|h| h.name == n)) =>
+            {
+                // an http-errors section written further down: resolved once all is read
+                self.pending_errorfiles
+                    .push((self.proxies.len(), line.words.to_vec(), line.span.clone()));
+            }
+            Section::Defaults(Defaults { proxy: p, .. })
+            | Section::Proxy(Draft { proxy: p, .. })
+                if kw == "errorfiles" =>
+            {
+                if let Err(msg) = http_errors::import(&mut p.errorfiles, &self.http_errors, line) {
+                    diags.error(&line.span, msg);
+                }
+            }
+            Section::HttpErrors(h) => http_errors::keyword(h, line, diags),
             Section::Defaults(d) => proxy::keyword(&mut d.proxy, &mut d.server, None, line, diags),
             Section::Proxy(draft) => {
                 let kind = draft.proxy.kind;
@@ -314,6 +368,12 @@ impl Parser {
                     server: base.server,
                 });
             }
+            "http-errors" => {
+                self.section = match http_errors::open(line, diags) {
+                    Some(h) => Section::HttpErrors(Box::new(h)),
+                    None => Section::Skipped,
+                };
+            }
             "resolvers" => {
                 diags.warning(&span, peers::resolvers_not_run(line.arg(1).unwrap_or("")));
                 self.section = Section::Resolvers;
@@ -382,6 +442,7 @@ impl Parser {
                 self.last_defaults = d;
             }
             Section::Proxy(draft) => self.proxies.push(draft.proxy),
+            Section::HttpErrors(h) => self.http_errors.push(*h),
             Section::Peers(p) => self.peers.push(*p),
             Section::Cluster(d) => {
                 if self.cluster.is_none() {

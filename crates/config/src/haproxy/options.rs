@@ -22,6 +22,8 @@ const OPTIONS: &[&str] = &[
     "persist",
     "abortonclose",
     "log-health-checks",
+    "originalto",
+    "http-ignore-probes",
 ];
 
 /// Real options fulcrum reads but does not act on (yet): accepted with a warning.
@@ -42,13 +44,11 @@ const IGNORED_OPTIONS: &[&str] = &[
     "accept-invalid-http-request",
     "accept-invalid-http-response",
     "nolinger",
-    "originalto",
     "checkcache",
     "contstats",
     "prefer-last-server",
     "transparent",
     "http-use-proxy-header",
-    "http-ignore-probes",
     "dontlog-normal",
     "h1-case-adjust-bogus-client",
     "h1-case-adjust-bogus-server",
@@ -137,6 +137,8 @@ pub fn option(
         "persist" => o.persist = enable,
         "abortonclose" => o.abortonclose = enable,
         "log-health-checks" => o.log_health_checks = enable,
+        "http-ignore-probes" => o.http_ignore_probes = enable,
+        "originalto" => super::extras::originalto(o, line, base, enable)?,
         "httpchk" => {
             if !enable {
                 o.httpchk = None;

@@ -9,8 +9,7 @@ use super::suggest::did_you_mean;
 use super::{acl, bind, global, options, rules, server, tcp_rules};
 use crate::diagnostics::{Diagnostics, Span};
 use crate::model::{
-    Balance, ErrorFile, Mode, Proxy, ProxyKind, ProxyOptions, Reference, Server, Stats, Timeouts,
-    UseBackend,
+    Balance, Mode, Proxy, ProxyKind, ProxyOptions, Reference, Server, Stats, Timeouts, UseBackend,
 };
 
 pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
@@ -95,7 +94,6 @@ const IGNORED: &[&str] = &[
     "hash-type",
     "hash-balance-factor",
     "http-reuse",
-    "compression",
     "monitor-uri",
     "monitor",
     "unique-id-format",
@@ -109,7 +107,6 @@ const IGNORED: &[&str] = &[
     "ignore-persist",
     "filter",
     "server-template",
-    "dispatch",
     "load-server-state-from-file",
     "backlog",
     "grace",
@@ -123,7 +120,6 @@ const IGNORED: &[&str] = &[
     "max-session-srv-conns",
     "use-server",
     "http-error",
-    "errorfiles",
     "errorloc",
     "errorloc302",
     "errorloc303",
@@ -203,9 +199,9 @@ fn apply(
     let cap = match kw {
         "bind" | "use_backend" => Cap::Frontend { defaults_ok: false },
         "default_backend" => Cap::Frontend { defaults_ok: true },
-        "server" => Cap::Backend { defaults_ok: false },
+        "server" | "dispatch" => Cap::Backend { defaults_ok: false },
         "balance" | "default-server" | "cookie" | "http-check" | "tcp-check" | "external-check"
-        | "retries" | "fullconn" | "source" => Cap::Backend { defaults_ok: true },
+        | "retries" | "retry-on" | "fullconn" | "source" => Cap::Backend { defaults_ok: true },
         "acl" | "http-request" | "http-response" | "tcp-request" | "tcp-response" => {
             Cap::ProxyOrNamedDefaults
         }
@@ -227,6 +223,7 @@ fn apply(
             kw,
             "bind"
                 | "server"
+                | "dispatch"
                 | "use_backend"
                 | "acl"
                 | "http-request"
@@ -307,9 +304,18 @@ fn apply(
                 _ => {}
             }
         }
-        "server" => p
-            .servers
-            .push(server::parse_server(line, default_server, diags)?),
+        "server" => {
+            if p.servers
+                .iter()
+                .any(|s| s.name == super::extras::DISPATCH_SERVER)
+            {
+                return Err(super::extras::dispatch_with_servers());
+            }
+            p.servers
+                .push(server::parse_server(line, default_server, diags)?)
+        }
+        "dispatch" => super::extras::dispatch(p, line)?,
+        "retry-on" => super::extras::retry_on(&mut p.options, line)?,
         "default-server" => server::parse_default_server(line, default_server, diags)?,
         "cookie" => p.cookie = Some(options::cookie(line)?),
         "timeout" => options::timeout(&mut p.timeouts, line, diags)?,
@@ -420,28 +426,9 @@ fn apply(
             }
             _ => p.logs.push(global::log_target(line)?),
         },
-        "errorfile" => {
-            let status: u16 = number(line.need(1, "an HTTP status code")?, "errorfile")?;
-            const CODES: &[u16] = &[
-                200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
-            ];
-            if !CODES.contains(&status) {
-                return Err(format!(
-                    "errorfile: status {status} cannot be customized (expected one of {CODES:?})"
-                ));
-            }
-            let path = line.need(2, "a file")?.to_string();
-            if let Err(e) = std::fs::metadata(&path) {
-                return Err(format!("errorfile {status}: cannot open '{path}': {e}"));
-            }
-            p.errorfiles.retain(|e| e.status != status);
-            p.errorfiles.push(ErrorFile {
-                span: line.span.clone(),
-                status,
-                path,
-            });
-        }
+        "errorfile" => super::http_errors::errorfile(&mut p.errorfiles, line)?,
         "stats" => stats(p.stats.get_or_insert_with(Stats::default), line)?,
+        "compression" => super::extras::compression(&mut p.options, line)?,
         "source" => p.source = Some(super::source::parse(line, 1, false)?.0),
         _ => {
             if let Some((_, instead)) = REMOVED.iter().find(|(k, _)| *k == kw) {

@@ -156,10 +156,20 @@ impl Chunked {
 
     /// Consumes bytes of `input` that belong to the body; returns how many.
     pub fn advance(&mut self, input: &[u8]) -> Result<usize, BadFraming> {
+        self.advance_with(input, |_| {})
+    }
+
+    /// `advance`, also handing each piece of chunk payload to `data` (to re-encode a body).
+    pub fn advance_with(
+        &mut self,
+        input: &[u8],
+        mut data: impl FnMut(&[u8]),
+    ) -> Result<usize, BadFraming> {
         let mut i = 0;
         while i < input.len() && self.st != St::Done {
             if self.st == St::Data {
                 let take = (self.size.min((input.len() - i) as u64)) as usize;
+                data(&input[i..i + take]);
                 i += take;
                 self.size -= take as u64;
                 if self.size == 0 {

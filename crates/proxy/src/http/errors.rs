@@ -129,6 +129,19 @@ impl ErrorPages {
             cache,
         }
     }
+    /// This proxy's page for `status`, else `fallback`'s file, else the built-in page: the
+    /// backend's error files first, then the frontend's, as HAProxy 2.6.
+    pub fn get_or<'a>(
+        &'a self,
+        status: u16,
+        fallback: &'a ErrorPages,
+    ) -> std::borrow::Cow<'a, [u8]> {
+        match (self.files.get(&status), fallback.files.get(&status)) {
+            (None, Some(f)) => std::borrow::Cow::Borrowed(f),
+            _ => self.get(status),
+        }
+    }
+
     pub fn get(&self, status: u16) -> std::borrow::Cow<'_, [u8]> {
         if let Some(f) = self.files.get(&status) {
             return std::borrow::Cow::Borrowed(f);

@@ -5,10 +5,12 @@
 pub mod body;
 pub mod capture;
 pub mod bufs;
+pub mod compress;
 pub mod errors;
 pub mod h1;
 pub mod headers;
 pub mod message;
+pub mod originalto;
 pub mod persist;
 pub mod policy;
 pub mod rewrite;

@@ -161,6 +161,9 @@ pub async fn serve<C: ClientStream>(
         First::Data => {}
         First::Closed => return,
         First::Timeout => {
+            if fe.options.http_ignore_probes {
+                return; // `option http-ignore-probes`: a pre-connect probe gets no 408
+            }
             let t = fe.timeouts.client;
             let mut client = client;
             Box::pin(async move {

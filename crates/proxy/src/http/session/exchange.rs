@@ -10,7 +10,9 @@ use super::local::AfterError;
 use super::{Attached, Next, Rec, Session};
 use crate::backend::{Backend, Hints, Origin};
 use crate::connect::{ServerConn, ServerStream};
+use crate::counters::Ctr;
 use crate::http::body::{self, BodyError, Framing};
+use crate::http::compress;
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
 use crate::http::rules::{self, Env, Verdict};
@@ -35,6 +37,8 @@ pub(super) struct Exchange<'a> {
     /// What the server connection may do (the connection mode; the response may close it).
     pub(super) server: Next,
     pub(super) cookie: Option<&'a crate::persist::cookie::CookieRequest>,
+    /// The compression algorithm the request allows (`compression algo`), if any.
+    pub(super) comp: Option<fulcrum_config::model_extras::CompAlgo>,
 }
 
 /// When a request body is sent to the server.
@@ -348,6 +352,25 @@ impl<C: ClientStream> Session<C> {
                 rec.cookie[0] = b'D';
             }
         }
+        let encoder = x
+            .comp
+            .filter(|&a| {
+                compress::on_response(
+                    a,
+                    be.options.compression.as_ref(),
+                    fe.options.compression.as_ref(),
+                    &self.req,
+                    &mut self.res,
+                    res_framing,
+                )
+            })
+            .map(|a| {
+                let level = compress::level(
+                    be.options.compression.as_ref(),
+                    fe.options.compression.as_ref(),
+                );
+                compress::Encoder::new(a, level)
+            });
         let server_reuse = x.server == Next::KeepAlive
             && headers::server_allows_reuse(&self.res)
             && res_framing != Framing::UntilClose;
@@ -368,7 +391,9 @@ impl<C: ClientStream> Session<C> {
         self.out.clear();
         self.res.write_response(&mut self.out);
         let mut res_framing = res_framing;
-        if let Framing::Length(n) = res_framing {
+        if encoder.is_some() {
+            // compressed: the head alone, the body re-encoded below
+        } else if let Framing::Length(n) = res_framing {
             let k = (self.sbuf.len() as u64).min(n) as usize;
             self.out.extend_from_slice(&self.sbuf[..k]);
             self.sbuf.advance(k);
@@ -388,17 +413,44 @@ impl<C: ClientStream> Session<C> {
             rec.term = Termination::CLIENT_DATA;
             return Step::Done(Next::Close);
         }
-        match body::forward(
-            res_framing,
-            &mut server,
-            &mut self.sbuf,
-            &mut self.client,
-            fe.bufsize,
-            srv_timeout,
-            cli_timeout,
-        )
-        .await
-        {
+        let relayed = match encoder {
+            Some(enc) => {
+                let bypass = matches!(enc, compress::Encoder::Identity);
+                let r = compress::forward(
+                    enc,
+                    res_framing,
+                    &mut server,
+                    &mut self.sbuf,
+                    &mut self.client,
+                    fe.bufsize,
+                    srv_timeout,
+                    cli_timeout,
+                )
+                .await;
+                if let Ok((plain, packed, _)) = r {
+                    let input = if bypass { Ctr::CompByp } else { Ctr::CompIn };
+                    for c in [&fe.counters, &be.counters] {
+                        c.add(input, plain);
+                        c.add(Ctr::CompOut, packed);
+                        c.inc(Ctr::CompRsp);
+                    }
+                }
+                r.map(|(_, _, sent)| sent)
+            }
+            None => {
+                body::forward(
+                    res_framing,
+                    &mut server,
+                    &mut self.sbuf,
+                    &mut self.client,
+                    fe.bufsize,
+                    srv_timeout,
+                    cli_timeout,
+                )
+                .await
+            }
+        };
+        match relayed {
             Ok(n) => rec.bytes += n,
             Err(BodyError::DstFailed) | Err(BodyError::DstTimeout) => {
                 rec.term = Termination::CLIENT_DATA;

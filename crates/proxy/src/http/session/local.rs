@@ -175,7 +175,8 @@ impl<C: ClientStream> Session<C> {
         rec.status = status;
         rec.term = term;
         self.count_status(rec);
-        let page = pages.get(status);
+        let fe = self.fe.clone();
+        let page = pages.get_or(status, &fe.errors);
         rec.bytes = page.len() as u64;
         let drained = Drained::of(body::request_framing(&mut self.req).ok());
         let keep = after == AfterError::KeepIfClean

@@ -173,6 +173,14 @@ impl<C: ClientStream> Session<C> {
         {
             ff.apply(&mut self.req, src);
         }
+        if !C::UNIX {
+            crate::http::originalto::apply(
+                be.options.originalto.as_ref(),
+                fe.options.originalto.as_ref(),
+                &mut self.req,
+                self.local.ip(),
+            );
+        }
         let server = Next::keep_if(mode == HttpConnectionMode::KeepAlive);
         if upgrade == Upgrade::Requested {
             self.req.append(b"Connection", b"upgrade");
@@ -268,7 +276,13 @@ impl<C: ClientStream> Session<C> {
         be.remember_server(src, assigned.index);
         // Phase: exchange with the server, compiled once per kind of connection (TCP, unix);
         // a reused connection found closed before any answer is replayed on a fresh one.
+        let comp = crate::http::compress::on_request(
+            be.options.compression.as_ref(),
+            self.fe.options.compression.as_ref(),
+            &mut self.req,
+        );
         let x = Exchange {
+            comp,
             be: &be,
             env: &env,
             framing,

@@ -1,0 +1,248 @@
+//! Proxy keywords beyond the core model: `compression`, `option originalto`, `dispatch`,
+//! `retry-on`; the global `zero-warning`, `default-path`, `mworker-max-reloads` and the
+//! refused `lua-load`.
+//!
+//! Each function parses one keyword line into `model_extras` types, as HAProxy 2.6 reads it.
+
+use super::line::Line;
+use crate::diagnostics::Diagnostics;
+use crate::model::{Global, Proxy, ProxyOptions, ServerPort};
+use crate::model_extras::{CompAlgo, Compression, OriginalTo};
+
+/// `compression algo ALGO...` | `compression type MIME...` | `compression offload`.
+pub fn compression(o: &mut ProxyOptions, line: &Line<'_>) -> Result<(), String> {
+    let what = line.need(1, "'algo', 'type' or 'offload'")?;
+    let c = o.compression.get_or_insert_with(Compression::default);
+    match what {
+        "algo" => {
+            let names = line.args_from(2);
+            if names.is_empty() {
+                return Err("'compression algo' expects <algorithm>".into());
+            }
+            for n in names {
+                let a = CompAlgo::parse(n).ok_or_else(|| {
+                    format!(
+                        "'compression algo': '{n}' is not a supported algorithm \
+                         (expected identity, deflate, raw-deflate or gzip)"
+                    )
+                })?;
+                // HAProxy puts each new algorithm in front of the list.
+                c.algos.insert(0, a);
+            }
+        }
+        "type" => {
+            let types = line.args_from(2);
+            if types.is_empty() {
+                return Err("'compression type' expects <type>".into());
+            }
+            c.types.extend(types.iter().map(|t| t.to_string()));
+        }
+        "offload" => {
+            line.no_more(2)?;
+            c.offload = true;
+        }
+        other => {
+            return Err(format!(
+                "'compression' expects 'algo', 'type' or 'offload', found '{other}'"
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// `option originalto [except NETWORK] [header NAME]` (args after the option's name).
+pub fn originalto(
+    o: &mut ProxyOptions,
+    line: &Line<'_>,
+    base: usize,
+    enable: bool,
+) -> Result<(), String> {
+    if !enable {
+        o.originalto = None;
+        return Ok(());
+    }
+    let mut ot = OriginalTo {
+        except: None,
+        header: "X-Original-To".into(),
+    };
+    let mut i = base + 1;
+    while let Some(arg) = line.arg(i) {
+        match arg {
+            "except" => {
+                let net = line.need(i + 1, "a network such as 10.0.0.0/8")?;
+                if !ipv4_network(net) {
+                    return Err(format!(
+                        "'option originalto except' expects an IPv4 network such as 10.0.0.0/8, found '{net}'"
+                    ));
+                }
+                ot.except = Some(net.to_string());
+                i += 2;
+            }
+            "header" => {
+                ot.header = line.need(i + 1, "a header name")?.to_string();
+                i += 2;
+            }
+            other => {
+                return Err(format!(
+                    "'option originalto' expects 'except' or 'header', found '{other}'"
+                ))
+            }
+        }
+    }
+    o.originalto = Some(ot);
+    Ok(())
+}
+
+/// `retry-on` conditions of HAProxy 2.6 that fulcrum does not run yet.
+const RETRY_ON_NOT_RUN: &[&str] = &[
+    "empty-response",
+    "junk-response",
+    "response-timeout",
+    "0rtt-rejected",
+    "404",
+    "408",
+    "425",
+    "500",
+    "501",
+    "502",
+    "503",
+    "504",
+    "all-retryable-errors",
+];
+
+/// `retry-on none | conn-failure ...`: fulcrum retries failed connections (`conn-failure`,
+/// HAProxy's default) or nothing (`none`); answer-based retries are refused by name.
+pub fn retry_on(o: &mut ProxyOptions, line: &Line<'_>) -> Result<(), String> {
+    let words = line.args_from(1);
+    if words.is_empty() {
+        return Err(
+            "'retry-on' expects a list of keywords such as 'conn-failure' or 'none'".into(),
+        );
+    }
+    let mut none = false;
+    for w in words {
+        match w.as_str() {
+            "none" if words.len() == 1 => none = true,
+            "none" => return Err("'retry-on': 'none' must be the only keyword".into()),
+            "conn-failure" => {}
+            k if RETRY_ON_NOT_RUN.contains(&k) => {
+                return Err(format!(
+                    "'retry-on {k}' is not run by fulcrum yet (only 'conn-failure', the default, and 'none' are): a retry after a server's answer is not supported"
+                ))
+            }
+            k => return Err(format!("'retry-on': unknown keyword '{k}'")),
+        }
+    }
+    o.retry_on_none = none;
+    Ok(())
+}
+
+/// Global keywords: `zero-warning`, `default-path`, `mworker-max-reloads`, `lua-load*`.
+pub fn global_keyword(
+    g: &mut Global,
+    line: &Line<'_>,
+    diags: &mut Diagnostics,
+) -> Result<(), String> {
+    match line.keyword() {
+        "zero-warning" => {
+            line.no_more(1)?;
+            g.zero_warning = Some(line.span.clone());
+        }
+        "default-path" => match line.need(1, "'current', 'config', 'parent' or 'origin <path>'")? {
+            // HAProxy's default: relative paths from the directory fulcrum was started in
+            "current" => line.no_more(2)?,
+            form @ ("config" | "parent" | "origin") => {
+                return Err(format!(
+                    "'default-path {form}' is not supported by fulcrum yet: relative file names are read from the current directory ('default-path current')"
+                ))
+            }
+            other => {
+                return Err(format!(
+                    "'default-path' expects 'current', 'config', 'parent' or 'origin <path>', found '{other}'"
+                ))
+            }
+        },
+        "mworker-max-reloads" => {
+            super::line::number::<u32>(line.need(1, "a number of reloads")?, "mworker-max-reloads")?;
+            line.no_more(2)?;
+            diags.warning(
+                &line.span,
+                "'mworker-max-reloads' is accepted but not applied: fulcrum reloads inside one process, and connections of a replaced configuration stay open until they end (they are not cut after N reloads)",
+            );
+        }
+        kw => {
+            return Err(format!(
+                "'{kw}' is refused: fulcrum does not run Lua, so the actions, fetches, converters and services the script would register do not exist"
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// A server address whose host is `*`, empty or `0.0.0.0`/`::`: HAProxy then connects to the
+/// address the client connected to, which fulcrum does not do yet (refused, never run as a
+/// connection to the local host).
+pub fn refuse_client_destination(written: &str) -> Result<(), String> {
+    let (_, text) = super::line::ip_family(written);
+    let host = if let Some(r) = text.strip_prefix('[') {
+        r.split(']').next().unwrap_or("")
+    } else if text.parse::<std::net::IpAddr>().is_ok() {
+        text
+    } else {
+        text.rsplit_once(':').map_or(text, |(h, _)| h)
+    };
+    if host.is_empty()
+        || host == "*"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_unspecified())
+    {
+        return Err(format!(
+            "server address '{written}': HAProxy sends such a server's connections to the address the client connected to; fulcrum does not support that yet (write the server's address)"
+        ));
+    }
+    Ok(())
+}
+
+/// The name HAProxy logs for a request sent to the `dispatch` address (no server).
+pub const DISPATCH_SERVER: &str = "<NOSRV>";
+
+/// `dispatch ADDR:PORT`: a backend without servers sends every connection to that address.
+/// Run as one server named `<NOSRV>` (the name HAProxy logs), never health-checked.
+pub fn dispatch(p: &mut Proxy, line: &Line<'_>) -> Result<(), String> {
+    let written = line.address(1, "an address such as 10.0.0.1:80")?;
+    line.no_more(2)?;
+    refuse_client_destination(&written)?;
+    let address = super::server::parse_address(&written)?;
+    if address.unix.is_some() || !matches!(address.port, ServerPort::Fixed(_)) {
+        return Err(format!(
+            "'dispatch': missing port specification in '{written}' (expected ADDR:PORT)"
+        ));
+    }
+    if p.servers.iter().any(|s| s.name != DISPATCH_SERVER) {
+        return Err(dispatch_with_servers());
+    }
+    let mut s = super::server::default_server();
+    s.name = DISPATCH_SERVER.to_string();
+    s.span = line.span.clone();
+    s.address = address;
+    p.servers.retain(|s| s.name != DISPATCH_SERVER);
+    p.servers.push(s);
+    Ok(())
+}
+
+/// HAProxy 2.6 sends every request to the `dispatch` address and none to the servers.
+pub fn dispatch_with_servers() -> String {
+    "'dispatch' together with 'server' lines is not supported by fulcrum (HAProxy 2.6 sends every request to the dispatch address and none to the servers): keep one of them".into()
+}
+
+/// `ADDR`, `ADDR/BITS` or `ADDR/DOTTED-MASK`, IPv4 (HAProxy's `except` networks).
+fn ipv4_network(s: &str) -> bool {
+    let (a, m) = s.split_once('/').unwrap_or((s, "32"));
+    a.parse::<std::net::Ipv4Addr>().is_ok()
+        && (m.parse::<u8>().is_ok_and(|b| b <= 32) || m.parse::<std::net::Ipv4Addr>().is_ok())
+}
+
+#[cfg(test)]
+#[path = "extras_tests.rs"]
+mod tests;

@@ -1,0 +1,265 @@
+//! Unit tests of `extras.rs`: every form and error of its keywords, with the FILE:LINE.
+use crate::model_extras::CompAlgo;
+use crate::{load_sources, Loaded, Source};
+
+fn cfg(body: &str) -> Loaded {
+    let text = format!(
+        "defaults\n  mode http\nbackend b\n  server s 127.0.0.1:80\nfrontend f\n  bind :8080\n  default_backend b\n{body}"
+    );
+    load_sources(&[Source {
+        name: "t.cfg",
+        text: &text,
+    }])
+}
+
+fn errors(l: &Loaded) -> String {
+    l.diagnostics
+        .errors()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn compression_lines_accumulate_in_haproxy_order() {
+    let l = cfg("  compression algo gzip deflate\n  compression algo raw-deflate\n  compression type text/html text/plain\n  compression offload\n");
+    assert!(l.is_ok(), "{}", errors(&l));
+    let c = l
+        .config
+        .proxies
+        .iter()
+        .find(|p| p.name == "f")
+        .and_then(|p| p.options.compression.clone());
+    let c = c.expect("compression set");
+    assert_eq!(
+        c.algos,
+        vec![CompAlgo::RawDeflate, CompAlgo::Deflate, CompAlgo::Gzip]
+    );
+    assert_eq!(c.types, vec!["text/html", "text/plain"]);
+    assert!(c.offload);
+    assert_eq!(c.maxlevel, None);
+    let text = "global\n  tune.comp.maxlevel 6\ndefaults\n  mode http\n  compression algo gzip\nfrontend f\n  bind :1\n";
+    let l = load_sources(&[Source {
+        name: "t.cfg",
+        text,
+    }]);
+    let f = l.config.proxies.iter().find(|p| p.name == "f").expect("f");
+    assert_eq!(
+        f.options.compression.as_ref().and_then(|c| c.maxlevel),
+        Some(6)
+    );
+    assert!(!l
+        .diagnostics
+        .warnings()
+        .any(|w| w.to_string().contains("maxlevel")));
+    let text = "global\n  tune.comp.maxlevel 10\n";
+    let l = load_sources(&[Source {
+        name: "t.cfg",
+        text,
+    }]);
+    assert!(errors(&l).starts_with("t.cfg:2: "), "{}", errors(&l));
+}
+
+#[test]
+fn originalto_forms() {
+    let l =
+        cfg("  option originalto except 10.0.0.0/8 header X-Dst\n  option http-ignore-probes\n");
+    assert!(l.is_ok(), "{}", errors(&l));
+    let f = l.config.proxies.iter().find(|p| p.name == "f").expect("f");
+    let ot = f.options.originalto.clone().expect("originalto");
+    assert_eq!(ot.except.as_deref(), Some("10.0.0.0/8"));
+    assert_eq!(ot.header, "X-Dst");
+    assert!(f.options.http_ignore_probes);
+    let l = cfg("  option originalto\n  no option originalto\n");
+    let f = l.config.proxies.iter().find(|p| p.name == "f").expect("f");
+    assert!(f.options.originalto.is_none());
+    for body in [
+        "  option originalto except nope\n",
+        "  option originalto if-none\n",
+    ] {
+        let l = cfg(body);
+        assert!(
+            errors(&l).starts_with("t.cfg:8: "),
+            "{body}: {}",
+            errors(&l)
+        );
+    }
+}
+
+#[test]
+fn dispatch_is_one_unchecked_server() {
+    let text = "defaults\n  mode http\n  default-server check maxconn 3\nbackend b\n  dispatch 127.0.0.1:8080\nfrontend f\n  bind :8080\n  default_backend b\n";
+    let l = load_sources(&[Source {
+        name: "t.cfg",
+        text,
+    }]);
+    assert!(l.is_ok(), "{}", errors(&l));
+    let b = l.config.proxies.iter().find(|p| p.name == "b").expect("b");
+    assert_eq!(b.servers.len(), 1);
+    assert_eq!(b.servers[0].name, "<NOSRV>");
+    assert!(!b.servers[0].check);
+    assert_eq!(b.servers[0].maxconn, None);
+    for (body, want) in [
+        (
+            "backend c\n  server s 127.0.0.1:80\n  dispatch 127.0.0.1:81\n",
+            "t.cfg:10: ",
+        ),
+        (
+            "backend c\n  dispatch 127.0.0.1:81\n  server s 127.0.0.1:80\n",
+            "t.cfg:10: ",
+        ),
+        ("backend c\n  dispatch 127.0.0.1\n", "t.cfg:9: "),
+        ("defaults\n  dispatch 127.0.0.1:80\n", "t.cfg:9: "),
+    ] {
+        let l = cfg(body);
+        assert!(errors(&l).starts_with(want), "{body}: {}", errors(&l));
+    }
+}
+
+#[test]
+fn retry_on_runs_connection_retries_only() {
+    let l = cfg("backend n\n  retry-on none\n  server s 127.0.0.1:80\nbackend c\n  retry-on conn-failure\n  server s 127.0.0.1:80\n");
+    assert!(l.is_ok(), "{}", errors(&l));
+    let n = l.config.proxies.iter().find(|p| p.name == "n").expect("n");
+    assert!(n.options.retry_on_none);
+    let c = l.config.proxies.iter().find(|p| p.name == "c").expect("c");
+    assert!(!c.options.retry_on_none);
+    for (body, want) in [
+        (
+            "  retry-on 503\n",
+            "'retry-on 503' is not run by fulcrum yet",
+        ),
+        (
+            "  retry-on conn-failure empty-response\n",
+            "'retry-on empty-response'",
+        ),
+        (
+            "  retry-on none conn-failure\n",
+            "'none' must be the only keyword",
+        ),
+        ("  retry-on bogus\n", "unknown keyword 'bogus'"),
+    ] {
+        let text = format!("defaults\n  mode http\n{body}");
+        let l = load_sources(&[Source {
+            name: "t.cfg",
+            text: &text,
+        }]);
+        let e = errors(&l);
+        assert!(
+            e.starts_with("t.cfg:3: ") && e.contains(want),
+            "{body}: {e}"
+        );
+    }
+}
+
+#[test]
+fn global_keywords() {
+    let l = load_sources(&[Source {
+        name: "t.cfg",
+        text: "global\n  default-path current\n  mworker-max-reloads 3\n",
+    }]);
+    assert!(l.is_ok(), "{}", errors(&l));
+    assert_eq!(l.diagnostics.warnings().count(), 1);
+    for (text, want) in [
+        (
+            "global\n  lua-load /etc/haproxy/x.lua\n",
+            "fulcrum does not run Lua",
+        ),
+        (
+            "global\n  lua-load-per-thread x.lua\n",
+            "fulcrum does not run Lua",
+        ),
+        (
+            "global\n  default-path config\n",
+            "'default-path config' is not supported",
+        ),
+        (
+            "global\n  default-path origin /etc\n",
+            "'default-path origin' is not supported",
+        ),
+        ("global\n  default-path nowhere\n", "expects 'current'"),
+        (
+            "global\n  mworker-max-reloads many\n",
+            "mworker-max-reloads",
+        ),
+        ("global\n  zero-warning now\n", ""),
+    ] {
+        let l = load_sources(&[Source {
+            name: "t.cfg",
+            text,
+        }]);
+        let e = errors(&l);
+        assert!(
+            e.starts_with("t.cfg:2: ") && e.contains(want),
+            "{text}: {e}"
+        );
+    }
+    // zero-warning: any warning refuses the configuration, at the zero-warning line
+    let text = "global\n  zero-warning\n  mworker-max-reloads 3\n";
+    let l = load_sources(&[Source {
+        name: "t.cfg",
+        text,
+    }]);
+    assert!(errors(&l).starts_with("t.cfg:2: "), "{}", errors(&l));
+    let text = "global\n  zero-warning\n";
+    assert!(load_sources(&[Source {
+        name: "t.cfg",
+        text
+    }])
+    .is_ok());
+}
+
+#[test]
+fn servers_at_the_client_destination_are_refused() {
+    for addr in [
+        "*:80",
+        ":80",
+        "0.0.0.0:80",
+        "0.0.0.0",
+        "[::]:80",
+        "::",
+        "ipv4@*:8080",
+        "*",
+    ] {
+        let l = cfg(&format!("backend c\n  server s {addr}\n"));
+        let e = errors(&l);
+        assert!(
+            e.starts_with("t.cfg:9: ") && e.contains("the address the client connected to"),
+            "{addr}: {e}"
+        );
+    }
+    for addr in [
+        "127.0.0.1:80",
+        "[::1]:80",
+        "::1",
+        "localhost:80",
+        "127.0.0.1",
+    ] {
+        let l = cfg(&format!("backend c\n  server s {addr}\n"));
+        assert!(l.is_ok(), "{addr}: {}", errors(&l));
+    }
+}
+
+#[test]
+fn compression_errors_name_the_line() {
+    for (body, want) in [
+        (
+            "  compression algo br\n",
+            "'br' is not a supported algorithm",
+        ),
+        ("  compression algo\n", "expects <algorithm>"),
+        (
+            "  compression direction both\n",
+            "expects 'algo', 'type' or 'offload'",
+        ),
+        ("  compression offload now\n", ""),
+    ] {
+        let l = cfg(body);
+        assert!(!l.is_ok(), "{body}");
+        let d = errors(&l);
+        assert!(
+            d.contains(want) && d.starts_with("t.cfg:8: "),
+            "{body}: {d}"
+        );
+    }
+}

@@ -1,0 +1,303 @@
+//! `option originalto`, `option http-ignore-probes`, `dispatch` and `retry-on` act as in the
+//! real HAProxy 2.6 on the same config: the headers a server receives, which address a
+//! dispatch backend reaches, what a silent connection gets, and the retries counted (`show
+//! stat`'s `wretr`) for a dead server with `retry-on none` and without.
+
+mod common;
+
+use common::{free_port, Fulcrum, Running, Scratch};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server answering each request with the request's header fields (lower-cased) as body.
+fn echo_server(listener: TcpListener, name: &'static str) {
+    for conn in listener.incoming() {
+        let Ok(mut c) = conn else { continue };
+        std::thread::spawn(move || {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut head = Vec::new();
+            let mut b = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut b) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&b[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&head).to_string();
+            let mut body = format!("server {name}\n");
+            for l in text.lines().skip(1).filter(|l| !l.is_empty()) {
+                let (n, v) = l.split_once(':').unwrap_or((l, ""));
+                body.push_str(&format!(
+                    "{}: {}\n",
+                    n.trim().to_ascii_lowercase(),
+                    v.trim()
+                ));
+            }
+            let out = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = c.write_all(out.as_bytes());
+        });
+    }
+}
+
+fn config(sock: &Path, port: u16, probes: u16, app: u16, other: u16, dead: u16) -> String {
+    format!(
+        "global\n stats socket {sock} level admin\n\
+         defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n timeout http-request 300ms\n\
+         frontend f\n bind 127.0.0.1:{port}\n option originalto\n\
+         use_backend d if {{ path_beg /d }}\n use_backend x if {{ path_beg /x }}\n use_backend y if {{ path_beg /y }}\n\
+         default_backend b\n\
+         frontend p\n bind 127.0.0.1:{probes}\n option http-ignore-probes\n default_backend b\n\
+         backend b\n option originalto except 10.0.0.0/8 header X-Dst\n server s 127.0.0.1:{app}\n\
+         backend d\n dispatch 127.0.0.1:{other}\n\
+         backend x\n retry-on none\n retries 2\n timeout connect 200ms\n server dead 127.0.0.1:{dead}\n\
+         backend y\n retries 2\n timeout connect 200ms\n server dead 127.0.0.1:{dead}\n",
+        sock = sock.display()
+    )
+}
+
+/// One GET; (status, body).
+fn get(port: u16, path: &str) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
+        .expect("send");
+    let mut all = String::new();
+    let _ = s.read_to_string(&mut all);
+    let status = all.split(' ').nth(1).unwrap_or("").to_string();
+    let body = all
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// What a connection that sends nothing gets before it is closed.
+fn silent(port: u16) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    String::from_utf8_lossy(&all)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// `show stat`'s `wretr` of BACKEND/SERVER.
+fn retries(sock: &Path, backend: &str, server: &str) -> String {
+    let mut s = UnixStream::connect(sock).expect("stats socket");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(b"show stat\n").expect("send");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let col = header
+        .iter()
+        .position(|c| *c == "wretr")
+        .expect("wretr column");
+    lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&backend) && f.get(1) == Some(&server))
+        .and_then(|f| f.get(col).map(|v| v.to_string()))
+        .unwrap_or_else(|| panic!("no {backend}/{server} row in: {out}"))
+}
+
+fn wait_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} never listened on {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn haproxy_installed() -> bool {
+    let found = Command::new("haproxy")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
+            "haproxy is missing and FULCRUM_REQUIRE_NETNS=1: run scripts/install-deps.sh"
+        );
+        eprintln!("SKIPPED: haproxy is not installed; nothing to compare with");
+    }
+    found
+}
+
+#[test]
+fn proxy_keywords_act_as_haproxy() {
+    if !haproxy_installed() {
+        return;
+    }
+    let app_l = TcpListener::bind("127.0.0.1:0").expect("bind app");
+    let app = app_l.local_addr().expect("addr").port();
+    std::thread::spawn(move || echo_server(app_l, "app"));
+    let other_l = TcpListener::bind("127.0.0.1:0").expect("bind other");
+    let other = other_l.local_addr().expect("addr").port();
+    std::thread::spawn(move || echo_server(other_l, "dispatched"));
+    let dead = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let scratch = Scratch::new("proxy-keywords");
+    let (fsock, hsock) = (scratch.0.join("f.sock"), scratch.0.join("h.sock"));
+    let (fport, fprobe, hport, hprobe) = (free_port(), free_port(), free_port(), free_port());
+    let fcfg = scratch.write("f.cfg", &config(&fsock, fport, fprobe, app, other, dead));
+    let hcfg = scratch.write("h.cfg", &config(&hsock, hport, hprobe, app, other, dead));
+    let _f = Fulcrum::start(&fcfg);
+    let _h = Running(
+        Command::new("haproxy")
+            .args(["-db", "-f", hcfg.to_str().expect("utf-8 path")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start haproxy"),
+    );
+    for p in [hport, hprobe, fport, fprobe] {
+        wait_port(p, "proxy");
+    }
+
+    // headers the server receives, and where `dispatch` sends
+    for path in ["/b", "/d"] {
+        let (hs, hb) = get(hport, path);
+        let (fs, fb) = get(fport, path);
+        assert_eq!(fs, hs, "{path}: status");
+        let pick = |b: &str| -> Vec<String> {
+            b.lines()
+                .filter(|l| {
+                    l.starts_with("server ")
+                        || l.starts_with("x-original-to")
+                        || l.starts_with("x-dst")
+                })
+                .map(str::to_string)
+                .collect()
+        };
+        assert_eq!(pick(&fb), pick(&hb), "{path}: what the server saw");
+        assert_eq!(hs, "200", "{path}");
+    }
+    let (_, b) = get(fport, "/b");
+    assert!(
+        b.contains("x-dst: 127.0.0.1") && !b.contains("x-original-to"),
+        "{b}"
+    );
+    let (_, d) = get(fport, "/d");
+    assert!(
+        d.contains("server dispatched") && d.contains("x-original-to: 127.0.0.1"),
+        "{d}"
+    );
+
+    // a connection that sends nothing: 408, or nothing with http-ignore-probes
+    assert_eq!(silent(fport), silent(hport), "silent connection");
+    assert!(silent(fport).contains("408"));
+    assert_eq!(
+        silent(fprobe),
+        silent(hprobe),
+        "silent connection, http-ignore-probes"
+    );
+    assert_eq!(silent(fprobe), "");
+
+    // retry-on none: a dead server is not retried; without it, `retries` times
+    for path in ["/x", "/y"] {
+        assert_eq!(get(fport, path).0, get(hport, path).0, "{path}: status");
+    }
+    for backend in ["x", "y"] {
+        assert_eq!(
+            retries(&fsock, backend, "dead"),
+            retries(&hsock, backend, "dead"),
+            "{backend}: wretr"
+        );
+    }
+    assert_eq!(retries(&fsock, "x", "dead"), "0");
+    assert_eq!(retries(&fsock, "y", "dead"), "2");
+}
+
+/// `http-errors` sections and `errorfiles NAME [CODE...]`, mixed with `errorfile` lines in
+/// both orders: the client gets the same error pages from fulcrum and haproxy.
+#[test]
+fn errorfiles_answer_as_haproxy() {
+    if !haproxy_installed() {
+        return;
+    }
+    let scratch = Scratch::new("errorfiles");
+    let page = |name: &str, status: &str, body: &str| {
+        scratch.write(
+            name,
+            &format!(
+                "HTTP/1.0 {status}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let a = page("a.http", "503 Service Unavailable", "FROM-A\n");
+    let s = page("s.http", "503 Service Unavailable", "FROM-S\n");
+    let d = page("d.http", "403 Forbidden", "S-403!\n");
+    let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
+    let cfg = |i: usize| {
+        let p = |k: usize| if i == 0 { ports[k].0 } else { ports[k].1 };
+        format!(
+            "http-errors S\n errorfile 503 {s}\n errorfile 403 {d}\n\
+             defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend f1\n bind 127.0.0.1:{p0}\n errorfile 503 {a}\n errorfiles S\n default_backend none\n\
+             frontend f2\n bind 127.0.0.1:{p1}\n errorfiles S\n errorfile 503 {a}\n default_backend none\n\
+             frontend f3\n bind 127.0.0.1:{p2}\n errorfiles S 403\n http-request deny if {{ path_beg /deny }}\n default_backend none\n\
+             backend none\n server s 127.0.0.1:1 disabled\n",
+            s = s.display(),
+            a = a.display(),
+            d = d.display(),
+            p0 = p(0),
+            p1 = p(1),
+            p2 = p(2),
+        )
+    };
+    let fcfg = scratch.write("f.cfg", &cfg(0));
+    let hcfg = scratch.write("h.cfg", &cfg(1));
+    let _f = Fulcrum::start(&fcfg);
+    let _h = Running(
+        Command::new("haproxy")
+            .args(["-db", "-f", hcfg.to_str().expect("utf-8 path")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start haproxy"),
+    );
+    for (f, h) in &ports {
+        wait_port(*f, "fulcrum");
+        wait_port(*h, "haproxy");
+    }
+    let mut bodies = Vec::new();
+    for (f, h) in &ports {
+        for path in ["/x", "/deny"] {
+            let (fs, fb) = get(*f, path);
+            let (hs, hb) = get(*h, path);
+            assert_eq!(
+                (fs.as_str(), fb.as_str()),
+                (hs.as_str(), hb.as_str()),
+                "{path} on {f}/{h}"
+            );
+            bodies.push(fb);
+        }
+    }
+    // the comparison saw each page: the imported one, the proxy's own, a listed code only
+    assert_eq!(bodies[0], "FROM-S\n");
+    assert_eq!(bodies[2], "FROM-A\n");
+    assert_eq!(bodies[5], "S-403!\n");
+    assert!(bodies[4].contains("503"), "{}", bodies[4]);
+}
