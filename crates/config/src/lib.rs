@@ -11,8 +11,8 @@ pub mod haproxy;
 pub mod keepalived;
 pub mod model;
 pub mod model_checks;
-pub mod tls;
 pub mod model_extras;
+pub mod tls;
 pub mod units;
 pub mod validate;
 

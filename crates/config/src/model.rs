@@ -281,9 +281,6 @@ pub struct Proxy {
     /// `source ADDR[:PORT]`: the local address connections to this proxy's servers (and their
     /// health checks) are bound to, unless a server sets its own.
     pub source: Option<SocketAddr>,
-    /// `tcp-request inspect-delay TIME`: how long a TCP frontend waits for the client's first
-    /// bytes when its routing reads them (`req.ssl_sni`, `req.ssl_hello_type`).
-    pub inspect_delay: Option<Duration>,
 }
 
 impl Proxy {

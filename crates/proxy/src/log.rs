@@ -26,7 +26,12 @@ enum Sink {
 
 struct Out {
     sink: Sink,
+    /// The facility, times 8 (the severity is added per line).
     pri: u8,
+    /// LEVEL: lines more verbose are not sent here.
+    max: Option<u8>,
+    /// MINLEVEL: lines are sent at least this severe.
+    min: Option<u8>,
 }
 
 pub struct Logger {
@@ -58,20 +63,12 @@ impl Logger {
     pub fn new(targets: &[LogTarget]) -> Option<Logger> {
         let mut outs = Vec::new();
         for t in targets {
-            // Traffic lines are `info`, as HAProxy sends them: a target whose LEVEL is more
-            // important gets none; MINLEVEL raises the severity they are sent with.
-            let mut sev = INFO;
-            if t.level
-                .as_deref()
-                .and_then(severity)
-                .is_some_and(|max| sev > max)
-            {
-                continue;
-            }
-            if let Some(min) = t.min_level.as_deref().and_then(severity) {
-                sev = sev.min(min);
-            }
-            let pri = facility(&t.facility) * 8 + sev;
+            // `log ADDR FACILITY LEVEL MINLEVEL`: a line more verbose than LEVEL is not sent
+            // there (traffic lines are `info`, as HAProxy sends them: a `notice` target gets
+            // none); MINLEVEL raises the severity lines are sent with.
+            let max = t.level.as_deref().and_then(severity);
+            let min = t.min_level.as_deref().and_then(severity);
+            let pri = facility(&t.facility) * 8;
             let a = t.address.as_str();
             let sink = if a == "stderr" || a == "fd@2" {
                 Sink::Stderr
@@ -125,7 +122,12 @@ impl Logger {
                     Err(_) => continue,
                 }
             };
-            outs.push(Out { sink, pri });
+            outs.push(Out {
+                sink,
+                pri,
+                max,
+                min,
+            });
         }
         if outs.is_empty() {
             None
@@ -135,14 +137,18 @@ impl Logger {
     }
 
     pub fn send(&self, line: &str) {
-        self.send_level(6, line);
+        self.send_level(INFO, line);
     }
 
     /// [`Logger::send`] at a syslog level other than info (health lines: notice 5, a server
     /// DOWN alert 1, a backend without servers emerg 0, as HAProxy sends them).
     pub fn send_level(&self, level: u8, line: &str) {
         for o in &self.outs {
-            let pri = (o.pri & !7) | (level & 7);
+            if o.max.is_some_and(|max| level > max) {
+                continue;
+            }
+            let sev = o.min.map_or(level, |min| level.min(min));
+            let pri = o.pri | (sev & 7);
             match &o.sink {
                 Sink::Stderr => {
                     let _ = writeln!(std::io::stderr().lock(), "{line}");
@@ -285,8 +291,14 @@ mod tests {
             level: level.map(Into::into),
             min_level: min.map(Into::into),
         };
-        // `notice` is more important than the traffic lines' `info`: nothing is sent there.
-        assert!(Logger::new(&[target(Some("notice"), None)]).is_none());
+        // `notice` is more important than the traffic lines' `info`: nothing is sent there
+        // (a notice line is).
+        let notice = Logger::new(&[target(Some("notice"), None)]).expect("a target");
+        notice.send("x");
+        notice.send_level(5, "y");
+        let mut b = [0u8; 512];
+        let n = rx.recv(&mut b).expect("datagram");
+        assert!(String::from_utf8_lossy(&b[..n]).starts_with("<133>"));
         let pri = |t: LogTarget| {
             Logger::new(&[t]).expect("a target").send("x");
             let mut b = [0u8; 512];

@@ -558,6 +558,7 @@ pub fn build_with(
             (None, false) => None,
         };
         let inspect_hello = p
+            .tcp_rules
             .inspect_delay
             .filter(|_| p.mode == Mode::Tcp && use_backends.iter().any(|(c, _)| c.reads_hello()));
         frontends.insert(

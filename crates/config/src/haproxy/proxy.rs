@@ -45,7 +45,6 @@ pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
         errorfiles: Vec::new(),
         stats: None,
         source: None,
-        inspect_delay: None,
     }
 }
 
@@ -246,11 +245,6 @@ fn apply(
     }
 
     match kw {
-        "tcp-request" if line.arg(1) == Some("inspect-delay") => {
-            let t = line.need(2, "a time such as 5s")?;
-            line.no_more(3)?;
-            p.inspect_delay = Some(super::line::time(t, "tcp-request inspect-delay")?);
-        }
         "mode" => {
             p.mode = match line.need(1, "'tcp' or 'http'")? {
                 "tcp" => Mode::Tcp,

@@ -282,8 +282,9 @@ fn apply_options<'a>(
                             consumed = v;
                         } else if let Some(n) = {
                             // `verify` and `ca-file` serve the server's TLS and its checks'.
+                            // (`verify optional` and other values are the server's to refuse.)
                             if opt == "verify" || opt == "ca-file" {
-                                check_tls_option(opt, line.arg(i + 1), &mut s.check_tls)?;
+                                let _ = check_tls_option(opt, line.arg(i + 1), &mut s.check_tls);
                             }
                             let mut warn = Vec::new();
                             let r = super::ssl::option(line, i, super::ssl::Side::Server, &mut s.tls, &mut warn)?;

@@ -3,8 +3,8 @@
 //! sequence of named phases (see `session.rs`).
 
 pub mod body;
-pub mod capture;
 pub mod bufs;
+pub mod capture;
 pub mod compress;
 pub mod errors;
 pub mod h1;
