@@ -50,8 +50,11 @@ pub fn http_response(data: &[u8]) {
     let mut m = Message::new();
     if let Ok(Some(n)) = m.parse_response(data) {
         assert!(n <= data.len());
-        let _ = body::response_framing(&mut m, false);
-        let _ = body::response_framing(&mut m, true);
+        for method in [&b"GET"[..], b"HEAD"] {
+            let mut req = Message::new();
+            req.set_request_target(method, b"/", crate::http::message::Version::Http11);
+            let _ = body::response_framing(&mut m, &req);
+        }
         let mut out = Vec::new();
         m.write_response(&mut out);
     }

@@ -12,6 +12,7 @@
 
 use super::body::{read_some, write_all, BodyError, Chunked, Framing};
 use super::message::{trim, Message};
+use crate::http::message::Version;
 use bytes::{Buf, BytesMut};
 use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
 use fulcrum_config::model_extras::{CompAlgo, Compression};
@@ -132,7 +133,11 @@ pub fn on_response(
     res: &mut Message,
     framing: Framing,
 ) -> bool {
-    if req.minor < 1 || res.minor < 1 || req.is_head() || !(200..=203).contains(&res.status) {
+    if req.version == Version::Http10
+        || res.version == Version::Http10
+        || req.is_head()
+        || !(200..=203).contains(&res.status)
+    {
         return false;
     }
     if !matches!(framing, Framing::Chunked | Framing::Length(_)) {

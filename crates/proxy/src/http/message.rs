@@ -184,6 +184,28 @@ impl Message {
         self.version = version;
     }
 
+    /// Replaces a request's method (`set-method`).
+    pub fn set_method(&mut self, method: &[u8]) {
+        self.method = self.push(method);
+    }
+
+    /// Replaces a request's whole target (`set-uri`, `set-path`, ...), split into its parts
+    /// again.
+    pub fn set_target(&mut self, target: &[u8]) {
+        let t = self.push(target);
+        self.target = t;
+        let (form, scheme, authority, path) = split_target(self.get(self.method), target);
+        self.form = form;
+        self.scheme = t.sub(scheme.0, scheme.1);
+        self.authority = t.sub(authority.0, authority.1);
+        self.path = t.sub(path.0, path.1);
+    }
+
+    /// Replaces a response's reason phrase (`set-status ... reason`).
+    pub fn set_reason(&mut self, reason: &[u8]) {
+        self.reason = self.push(reason);
+    }
+
     /// Sets a response's status line.
     pub fn set_status(&mut self, status: u16, reason: &[u8], version: Version) {
         self.status = status;

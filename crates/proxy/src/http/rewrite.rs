@@ -4,16 +4,9 @@
 //! HAProxy, a `replace-*` whose regex matches replaces the whole part by the rendered format,
 //! `\N` standing for the regex's groups.
 
-use super::message::{Message, R};
+use super::message::Message;
 use fulcrum_config::model::LinePart;
 use regex::bytes::Regex;
-
-/// Stores `bytes` in the message's arena (through a field appended and taken back, so the
-/// message type needs no new method) and returns their range.
-fn put(m: &mut Message, bytes: &[u8]) -> Option<R> {
-    m.append(b"x", bytes);
-    m.fields.pop().map(|f| f.value)
-}
 
 /// Where the path starts and ends in a target (origin or absolute form), and where the
 /// query starts (after `?`), if any.
@@ -50,9 +43,7 @@ pub fn part(m: &Message, part: LinePart) -> Vec<u8> {
 /// Sets `part` to `v`.
 pub fn set(m: &mut Message, part: LinePart, v: &[u8]) {
     if part == LinePart::Method {
-        if let Some(r) = put(m, v) {
-            m.method = r;
-        }
+        m.set_method(v);
         return;
     }
     let t = m.target().to_vec();
@@ -77,9 +68,7 @@ pub fn set(m: &mut Message, part: LinePart, v: &[u8]) {
         }
         LinePart::Uri | LinePart::Method => out.extend_from_slice(v),
     }
-    if let Some(r) = put(m, &out) {
-        m.target = r;
-    }
+    m.set_target(&out);
 }
 
 /// `fmt` with `\N` replaced by the groups of `re` matching `subject`; `None`: no match.
@@ -153,9 +142,7 @@ pub fn del_header_match(m: &mut Message, name: &[u8], method: &str, re: Option<&
 pub fn set_status(m: &mut Message, status: u16, reason: Option<&[u8]>) {
     m.status = status;
     let text = reason.unwrap_or(super::errors::reason(status).as_bytes());
-    if let Some(r) = put(m, text) {
-        m.target = r;
-    }
+    m.set_reason(text);
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use crate::record::StatusCount;
 use crate::state::Frontend;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
-use crate::track::{Table, Tracking};
+use crate::track::Tracking;
 use bytes::{Buf, BytesMut};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -139,7 +139,7 @@ pub struct Session<C> {
 
 pub async fn serve<C: ClientStream>(
     fe: Arc<Frontend>,
-    mut client: C,
+    client: C,
     peer: SocketAddr,
     local: SocketAddr,
     stop: watch::Receiver<bool>,

@@ -198,7 +198,9 @@ impl<C: ClientStream> Session<C> {
                     return Step::Replay
                 }
                 Err(ResError::Closed)
-                    if body_sent && framing == Framing::None && idempotent(self.req.method()) =>
+                    if body_sent == Sent::Done
+                        && framing == Framing::None
+                        && idempotent(self.req.method()) =>
                 {
                     // The server closed without a byte of answer (killed while the request
                     // waited in its accept queue, or while serving it): an idempotent request
