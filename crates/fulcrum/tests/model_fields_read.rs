@@ -50,6 +50,16 @@ const COSMETIC: &[(&str, &str, &str)] = &[
         "a summary of `words` for tooling (the model's JSON); the data plane compiles `words` with the sample engine",
     ),
     (
+        "Global",
+        "zero_warning",
+        "applied by the config crate itself: loading refuses a configuration with any warning",
+    ),
+    (
+        "Global",
+        "tune_comp_maxlevel",
+        "resolved by the parser into each proxy's compression level (`Compression.maxlevel`)",
+    ),
+    (
         "TcpRules",
         "response_inspect_delay",
         "`tcp-response content` rules are refused at check, so the delay has no rule to wait for",

@@ -139,6 +139,20 @@ impl<P> Assigned<P> {
     }
 }
 
+/// One request waiting in a backend's queue (`qcur`), until dropped.
+struct Waiting<'a, P>(&'a Farm<P>);
+
+impl<P> Drop for Waiting<'_, P> {
+    fn drop(&mut self) {
+        let left = self.0.waiters.fetch_sub(1, Ordering::AcqRel) - 1;
+        if left > 0 {
+            // Pass on a wake-up this waiter may have consumed (a spare one is harmless: the
+            // woken waiter tries again and waits).
+            self.0.queue.notify_one();
+        }
+    }
+}
+
 impl<P> Drop for Assigned<P> {
     fn drop(&mut self) {
         self.backend.servers[self.index].release();
@@ -387,6 +401,9 @@ impl<P> Farm<P> {
         let deadline = limit.map(|d| tokio::time::Instant::now() + d);
         let queued = self.waiters.fetch_add(1, Ordering::AcqRel) + 1;
         self.counters.queued(queued as u64);
+        // Leaves the queue however the wait ends, also when the request is dropped while
+        // queued (`option abortonclose`), passing on a wake-up it may have consumed.
+        let _waiting = Waiting(self);
         let result = loop {
             let notified = self.queue.notified();
             tokio::pin!(notified);
@@ -405,11 +422,6 @@ impl<P> Farm<P> {
                 None => notified.await,
             }
         };
-        self.waiters.fetch_sub(1, Ordering::AcqRel);
-        if result.is_err() && self.waiters.load(Ordering::Acquire) > 0 {
-            // Pass on a wake-up this waiter may have consumed.
-            self.queue.notify_one();
-        }
         result
     }
 

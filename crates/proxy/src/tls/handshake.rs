@@ -43,7 +43,13 @@ pub fn spawn<F>(
             None => hs.await,
         };
         match r {
-            Ok(c) => then(fe, c, peer, local),
+            Ok(mut c) => {
+                // TLS 1.3 session tickets are queued at the end of the handshake: send them
+                // now, not with the first response (a client that reads nothing before it
+                // leaves would never get one to resume with).
+                let _ = tokio::io::AsyncWriteExt::flush(&mut c).await;
+                then(fe, c, peer, local)
+            }
             Err(e) => tracing::debug!(
                 "{}: TLS handshake from {peer} to {local} failed: {e}",
                 fe.name
