@@ -86,6 +86,27 @@ pub struct Global {
     pub tune_maxrewrite: u32,
     /// `spread-checks` in percent (0..=50), default 0.
     pub spread_checks: u32,
+    /// `tune.h2.*`: HTTP/2 settings fulcrum advertises to clients (HAProxy's defaults).
+    pub tune_h2: TuneH2,
+}
+
+/// `tune.h2.initial-window-size` (65535), `tune.h2.max-concurrent-streams` (100),
+/// `tune.h2.header-table-size` (4096).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TuneH2 {
+    pub initial_window_size: u32,
+    pub max_concurrent_streams: u32,
+    pub header_table_size: u32,
+}
+
+impl Default for TuneH2 {
+    fn default() -> Self {
+        TuneH2 {
+            initial_window_size: 65535,
+            max_concurrent_streams: 100,
+            header_table_size: 4096,
+        }
+    }
 }
 
 impl Default for Global {
@@ -107,6 +128,7 @@ impl Default for Global {
             tune_bufsize: 16384,
             tune_maxrewrite: 1024,
             spread_checks: 0,
+            tune_h2: TuneH2::default(),
         }
     }
 }
@@ -249,6 +271,8 @@ pub struct Bind {
     pub ssl: bool,
     pub crt: Vec<String>,
     pub alpn: Option<String>,
+    /// `proto h2`: the bind speaks HTTP/2 without TLS (h2c with prior knowledge).
+    pub proto_h2: bool,
     pub name: Option<String>,
     /// `accept-proxy`
     pub accept_proxy: bool,

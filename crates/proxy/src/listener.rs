@@ -10,7 +10,7 @@
 
 use crate::state::Frontend;
 use crate::stream::{ClientStream, Conn};
-use fulcrum_config::model::Mode;
+use fulcrum_config::model::{Mode, TuneH2};
 use socket2::{Domain, Socket};
 use std::net::SocketAddr;
 
@@ -25,12 +25,27 @@ use tokio::sync::{watch, Semaphore};
 /// The frontend a listening address currently serves; swapped in place on reload.
 pub struct Slot {
     current: RwLock<Arc<Frontend>>,
+    /// `proto h2` on the bind: its HTTP/2 settings (swapped with the frontend on reload).
+    h2: RwLock<Option<TuneH2>>,
 }
 
 impl Slot {
     pub fn new(fe: Arc<Frontend>) -> Self {
         Slot {
             current: RwLock::new(fe),
+            h2: RwLock::new(None),
+        }
+    }
+    pub fn h2(&self) -> Option<TuneH2> {
+        match self.h2.read() {
+            Ok(g) => *g,
+            Err(p) => *p.into_inner(),
+        }
+    }
+    pub fn set_h2(&self, h2: Option<TuneH2>) {
+        match self.h2.write() {
+            Ok(mut g) => *g = h2,
+            Err(p) => *p.into_inner() = h2,
         }
     }
     pub fn get(&self) -> Arc<Frontend> {
@@ -176,6 +191,7 @@ pub async fn accept_loop(
             }
         };
         let fe = slot.get();
+        let h2 = slot.h2();
         crate::counters::ACTIVE.fetch_add(1, Ordering::Relaxed);
         fe.conns.fetch_add(1, Ordering::Relaxed);
         tracker.fetch_add(1, Ordering::AcqRel);
@@ -186,11 +202,11 @@ pub async fn accept_loop(
         let stop = stop.clone();
         match conn {
             Conn::Tcp(sock, peer, local) => {
-                spawn_session(fe, sock, peer, local, stop, counted, permits)
+                spawn_session(fe, sock, peer, local, stop, counted, permits, h2)
             }
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);
-                spawn_session(fe, sock, me, me, stop, counted, permits)
+                spawn_session(fe, sock, me, me, stop, counted, permits, h2)
             }
         }
     }
@@ -209,11 +225,16 @@ fn spawn_session<C: ClientStream>(
     stop: watch::Receiver<bool>,
     counted: Counted,
     permits: Permits,
+    h2: Option<TuneH2>,
 ) {
     tokio::spawn(async move {
         let _counted = counted;
         let _permits = permits;
         match fe.mode {
+            Mode::Http if h2.is_some() => {
+                let tune = h2.unwrap_or_default();
+                Box::pin(crate::http::h2::serve(fe, sock, peer, local, stop, tune)).await
+            }
             Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop).await,
             // Boxed: keeps the per-connection task as small as the idle HTTP session.
             Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local)).await,

@@ -50,12 +50,15 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::headers",
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
+            // Byte pipes between an HTTP/2 stream and its session (a client stream).
+            "http::h2::pipe",
             "tunnel",
         ],
     ),
     (
         "server connections, applets, log lines",
-        &["connect", "applet", "logline"],
+        // http::h2::convert: pure HTTP/2 <-> HTTP/1 heads (uses http::h1).
+        &["connect", "applet", "logline", "http::h2::convert"],
     ),
     ("HTTP rules", &["http::rules"]),
     (
@@ -73,6 +76,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("routing", &["route"]),
     ("TCP sessions", &["tcp"]),
     ("HTTP sessions", &["http::session"]),
+    (
+        "HTTP/2 connections: each stream one HTTP session",
+        &["http::h2::transaction", "http::h2"],
+    ),
     ("accepting connections", &["listener"]),
     ("worker threads, reloads", &["runtime"]),
     ("crate root", &["lib", "http"]),

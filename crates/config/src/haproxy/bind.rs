@@ -70,6 +70,7 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
             ssl: false,
             crt: Vec::new(),
             alpn: None,
+            proto_h2: false,
             name: None,
             accept_proxy: false,
             mode: None,
@@ -102,6 +103,18 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
                         line.need(i + 1, "a protocol list such as h2,http/1.1")?
                             .to_string(),
                     );
+                    consumed = 2;
+                }
+                "proto" => {
+                    b.proto_h2 = match line.need(i + 1, "a protocol: h2 or h1")? {
+                        "h2" => true,
+                        "h1" => false,
+                        p => {
+                            return Err(format!(
+                                "bind option 'proto' expects h2 or h1, found '{p}'"
+                            ))
+                        }
+                    };
                     consumed = 2;
                 }
                 "name" => {

@@ -6,6 +6,7 @@ pub mod body;
 pub mod bufs;
 pub mod errors;
 pub mod h1;
+pub mod h2;
 pub mod headers;
 pub mod message;
 pub mod persist;

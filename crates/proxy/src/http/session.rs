@@ -139,7 +139,8 @@ pub async fn serve<C: ClientStream>(
     local: SocketAddr,
     stop: watch::Receiver<bool>,
 ) {
-    let _counted = crate::counters::SessionGuard::start(&fe.counters);
+    // An HTTP/2 stream's connection counts the session (`http::h2`), as HAProxy.
+    let _counted = (!C::H2).then(|| crate::counters::SessionGuard::start(&fe.counters));
     // A connection that has not sent anything yet holds only this small future: the session
     // state (buffers, message arenas) is allocated when the first bytes arrive.
     let started = tokio::time::Instant::now();

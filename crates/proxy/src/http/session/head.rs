@@ -29,7 +29,12 @@ impl<C: ClientStream> Session<C> {
         loop {
             if !self.cbuf.is_empty() {
                 match self.req.parse_request(&self.cbuf) {
-                    Ok(Some(n)) if n <= limit => return Ok(n),
+                    Ok(Some(n)) if n <= limit => {
+                        if C::H2 {
+                            self.req.version = crate::http::message::Version::Http2;
+                        }
+                        return Ok(n);
+                    }
                     Ok(Some(_)) => return Err(HeadError::TooLarge),
                     Ok(None) if self.cbuf.len() >= limit => return Err(HeadError::TooLarge),
                     Ok(None) => {}
