@@ -202,11 +202,11 @@ pub async fn accept_loop(
         let stop = stop.clone();
         match conn {
             Conn::Tcp(sock, peer, local) => {
-                spawn_session(fe, sock, peer, local, stop, counted, permits, h2)
+                spawn_session(fe, sock, (peer, local), stop, counted, permits, h2)
             }
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);
-                spawn_session(fe, sock, me, me, stop, counted, permits, h2)
+                spawn_session(fe, sock, (me, me), stop, counted, permits, h2)
             }
         }
     }
@@ -220,8 +220,7 @@ type Permits = (
 fn spawn_session<C: ClientStream>(
     fe: Arc<Frontend>,
     sock: C,
-    peer: SocketAddr,
-    local: SocketAddr,
+    (peer, local): (SocketAddr, SocketAddr),
     stop: watch::Receiver<bool>,
     counted: Counted,
     permits: Permits,

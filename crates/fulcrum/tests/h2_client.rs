@@ -1,0 +1,484 @@
+//! HTTP/2 on the client side (`bind ... proto h2`, h2c with prior knowledge) against a real
+//! HTTP/1 backend, side by side with the real haproxy on the same config: what the backend
+//! receives, what the client gets back (headers, HEAD/204 without body, chunked answers), the
+//! log line, the advertised `tune.h2.*` settings; h2load with 100 streams on one connection;
+//! a large download and upload; reloads during HTTP/2 traffic with no failed request.
+
+mod common;
+mod h2_support;
+
+use common::{free_port, Fulcrum, Scratch};
+use fulcrum_testlab::require::tool;
+use h2_support::{backend, big_byte, curl_h2, run};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn config(port: u16, be: SocketAddr, gen: u32) -> String {
+    format!(
+        "global\n  log stderr format raw local0\n  tune.h2.max-concurrent-streams 7\n  tune.h2.initial-window-size 1048576\n\
+         defaults\n  mode http\n  log global\n  option httplog\n  timeout client 10s\n  timeout connect 2s\n  timeout server 10s\n\
+         frontend fe\n  bind 127.0.0.1:{port} proto h2\n  http-request set-header X-Ver %[req.ver]\n  http-response set-header X-Gen {gen}\n  default_backend be\n\
+         backend be\n  cookie SRV insert indirect nocache\n  server s1 {be} cookie s1\n"
+    )
+}
+
+/// The parts of an httplog line that must match haproxy's: frontend, backend/server,
+/// status, cookies, termination state, request (client address, date, timers, byte count and
+/// connection counts left out).
+fn log_key(line: &str, port: u16) -> String {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    let req = line
+        .split_once('"')
+        .map_or("", |(_, r)| r)
+        .replace(&port.to_string(), "PORT");
+    format!(
+        "{} {} {} {} {} {} {}",
+        f.get(2).unwrap_or(&""),
+        f.get(3).unwrap_or(&""),
+        f.get(5).unwrap_or(&""),
+        f.get(7).unwrap_or(&""),
+        f.get(8).unwrap_or(&""),
+        f.get(9).unwrap_or(&""),
+        req
+    )
+}
+
+/// Response header names (lowercase, sorted), minus `date`.
+fn header_names(out: &str) -> Vec<String> {
+    let mut v: Vec<String> = out
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n.to_ascii_lowercase()))
+        .filter(|n| n != "date")
+        .collect();
+    v.sort();
+    v
+}
+
+/// The requests both proxies get, as curl arguments (`URL` is replaced).
+fn requests(upload: &str) -> Vec<Vec<String>> {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    vec![
+        s(&[
+            "-D",
+            "-",
+            "-H",
+            "Cookie: a=1",
+            "-H",
+            "Cookie: b=2",
+            "URL/x?y=1",
+        ]),
+        s(&["-D", "-", "-H", "Cookie: SRV=s1", "URL/again"]),
+        s(&["-D", "-", "-d", "hello", "URL/post"]),
+        // No content-length: the body goes to the server chunked.
+        s(&[
+            "-D",
+            "-",
+            "-H",
+            "Content-Length:",
+            "--data-binary",
+            "@",
+            "-X",
+            "PUT",
+            "URL/put",
+        ])
+        .into_iter()
+        .map(|a| if a == "@" { format!("@{upload}") } else { a })
+        .collect(),
+        s(&["-I", "URL/head"]),
+        s(&["-D", "-", "URL/nocontent"]),
+        s(&["-D", "-", "URL/chunked"]),
+    ]
+}
+
+#[test]
+fn h2_requests_reach_http1_servers_as_through_haproxy() {
+    let test = "h2_requests_reach_http1_servers_as_through_haproxy";
+    if !tool(test, "curl", "curl")
+        || !tool(test, "haproxy", "haproxy")
+        || !tool(test, "nghttp", "nghttp2-client")
+    {
+        return;
+    }
+    let scratch = Scratch::new("h2-vs-haproxy");
+    let upload = scratch.write("small-upload", "twelve bytes");
+    let upload = upload.to_str().expect("utf-8 path").to_string();
+    let (be, seen) = backend();
+    let (fport, hport) = (free_port(), free_port());
+    let fcfg = scratch.write("f.cfg", &config(fport, be, 1));
+    let hcfg = scratch.write("h.cfg", &config(hport, be, 1));
+    let f = Fulcrum::start(&fcfg);
+    let mut hcmd = std::process::Command::new("haproxy");
+    hcmd.args(["-db", "-f", hcfg.to_str().expect("path")]);
+    let h = fulcrum_testlab::process::Child::spawn("haproxy", hcmd, scratch.0.join("haproxy.log"))
+        .expect("start haproxy");
+    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        curl_h2(&[&format!("http://127.0.0.1:{hport}/ping")]).0
+    });
+    assert!(up.is_some(), "haproxy never answered: {}", h.output());
+    seen.take();
+    let hlines_before = h
+        .output()
+        .lines()
+        .filter(|l| l.contains("HTTP/2.0"))
+        .count();
+
+    let mut answers = Vec::new();
+    for (who, port) in [("fulcrum", fport), ("haproxy", hport)] {
+        let mut got = Vec::new();
+        for args in requests(&upload) {
+            let args: Vec<String> = args
+                .iter()
+                .map(|a| a.replace("URL", &format!("http://127.0.0.1:{port}")))
+                .collect();
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            let (ok, out) = curl_h2(&refs);
+            assert!(ok, "{who}: curl {args:?} failed: {out}");
+            got.push(out.replace(&port.to_string(), "PORT"));
+        }
+        let heads: Vec<String> = seen
+            .take()
+            .into_iter()
+            .map(|(h, n)| format!("{n} {}", h.replace(&port.to_string(), "PORT")))
+            .collect();
+        answers.push((who, got, heads));
+    }
+    let (_, fgot, fheads) = &answers[0];
+    let (_, hgot, hheads) = &answers[1];
+    assert_eq!(
+        fheads, hheads,
+        "the backend saw different requests (fulcrum, then haproxy)"
+    );
+    assert!(
+        fheads[0].starts_with("0 GET /x?y=1 HTTP/1.1\r\nhost: 127.0.0.1:PORT\r\n"),
+        "{}",
+        fheads[0]
+    );
+    assert!(
+        fheads[0].contains("x-ver: 2.0\r\n") && fheads[0].contains("cookie: a=1; b=2\r\n"),
+        "{}",
+        fheads[0]
+    );
+    assert!(
+        fheads[3].contains("transfer-encoding: chunked") && fheads[3].starts_with("12 PUT /put"),
+        "{}",
+        fheads[3]
+    );
+    for (i, (fo, ho)) in fgot.iter().zip(hgot).enumerate() {
+        assert_eq!(
+            fo.lines().next(),
+            ho.lines().next(),
+            "status of request {i}"
+        );
+        assert_eq!(
+            header_names(fo),
+            header_names(ho),
+            "response header names of request {i}:\nfulcrum {fo}\nhaproxy {ho}"
+        );
+        let body = |o: &str| {
+            o.split_once("\r\n\r\n")
+                .map(|(_, b)| b.to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(body(fo), body(ho), "body of request {i}");
+    }
+    assert!(fgot[0].contains("set-cookie: SRV=s1"), "{}", fgot[0]);
+    assert_eq!(
+        fgot[4].split_once("\r\n\r\n").map(|(_, b)| b),
+        Some(""),
+        "HEAD has no body"
+    );
+    assert!(fgot[5].starts_with("HTTP/2 204"), "{}", fgot[5]);
+    assert!(
+        fgot[6].ends_with("hello world"),
+        "chunked answer de-chunked: {}",
+        fgot[6]
+    );
+
+    // The log lines: one per stream, as haproxy writes them.
+    let n = requests(&upload).len();
+    let mut flog = Vec::new();
+    for _ in 0..n {
+        let (_, l) = f
+            .wait_line("HTTP/2.0\"", Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("fulcrum log line missing: {}", f.log_text()));
+        flog.push(log_key(&l, fport));
+    }
+    let mut hlog = Vec::new();
+    assert!(fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        h.output()
+            .lines()
+            .filter(|l| l.contains("HTTP/2.0"))
+            .count()
+            >= hlines_before + n
+    })
+    .is_some());
+    for l in h
+        .output()
+        .lines()
+        .filter(|l| l.contains("HTTP/2.0"))
+        .skip(hlines_before)
+    {
+        hlog.push(log_key(l, hport));
+    }
+    assert_eq!(flog, hlog, "log lines (fulcrum, then haproxy)");
+
+    // tune.h2.* as advertised in the server's SETTINGS frame.
+    for (who, port) in [("fulcrum", fport), ("haproxy", hport)] {
+        let (ok, out) = run(
+            "nghttp",
+            &["-nv", &format!("http://127.0.0.1:{port}/s")],
+            20,
+        );
+        assert!(ok, "{who}: nghttp: {out}");
+        let settings = out
+            .split("recv SETTINGS frame")
+            .nth(1)
+            .unwrap_or_default()
+            .split("send SETTINGS frame")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            settings.contains("SETTINGS_MAX_CONCURRENT_STREAMS(0x03):7"),
+            "{who}: {settings}"
+        );
+        assert!(
+            settings.contains("SETTINGS_INITIAL_WINDOW_SIZE(0x04):1048576"),
+            "{who}: {settings}"
+        );
+    }
+
+    // A large download and a large upload, through fulcrum.
+    let file = scratch.0.join("download");
+    let size = 3_000_000;
+    let (ok, out) = curl_h2(&[
+        "-o",
+        file.to_str().expect("path"),
+        &format!("http://127.0.0.1:{fport}/big/{size}"),
+    ]);
+    assert!(ok, "{out}");
+    let got = std::fs::read(&file).expect("downloaded file");
+    assert_eq!(got.len(), size);
+    assert!(
+        got.iter().enumerate().all(|(i, b)| *b == big_byte(i)),
+        "download corrupted"
+    );
+    let big = scratch.0.join("upload");
+    std::fs::write(&big, vec![b'u'; 5_000_000]).expect("write upload");
+    let (ok, out) = curl_h2(&[
+        "--data-binary",
+        &format!("@{}", big.to_str().expect("path")),
+        &format!("http://127.0.0.1:{fport}/up"),
+    ]);
+    assert!(ok && out.starts_with("body=5000000\n"), "{out}");
+}
+
+#[test]
+fn h2load_many_streams_on_one_connection() {
+    let test = "h2load_many_streams_on_one_connection";
+    if !tool(test, "h2load", "nghttp2-client") {
+        return;
+    }
+    let scratch = Scratch::new("h2-h2load");
+    let (be, seen) = backend();
+    let port = free_port();
+    // 100 concurrent streams (HAProxy's default limit).
+    let cfg = config(port, be, 1).replace(
+        "tune.h2.max-concurrent-streams 7",
+        "tune.h2.max-concurrent-streams 100",
+    );
+    let _f = Fulcrum::start(&scratch.write("f.cfg", &cfg));
+    let (ok, out) = run(
+        "h2load",
+        &[
+            "-n",
+            "2000",
+            "-c",
+            "1",
+            "-m",
+            "100",
+            &format!("http://127.0.0.1:{port}/x"),
+        ],
+        60,
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored, 0 timeout"),
+        "{out}"
+    );
+    assert!(out.contains("status codes: 2000 2xx"), "{out}");
+    assert_eq!(seen.len(), 2000, "every stream reached the backend once");
+    eprintln!(
+        "{}",
+        out.lines()
+            .find(|l| l.starts_with("finished in"))
+            .unwrap_or("")
+    );
+}
+
+/// An HTTP/2 client that does what browsers do with GOAWAY: requests the server did not take
+/// (refused by GOAWAY, RFC 9113 8.1.4 and 6.8) are sent again on a new connection. Any other
+/// failure is a failed request.
+async fn h2_worker(
+    port: u16,
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    conns: Arc<AtomicU64>,
+    retried: Arc<AtomicU64>,
+) {
+    let mut n = 0u32;
+    'connect: while !stop.load(Ordering::Relaxed) && n < 100_000 {
+        let Ok(tcp) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+            failed.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let Ok((client, conn)) = h2::client::handshake(tcp).await else {
+            failed.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        conns.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        while !stop.load(Ordering::Relaxed) && n < 100_000 {
+            // Five streams at a time on this connection.
+            let mut batch = Vec::new();
+            for _ in 0..5 {
+                n += 1;
+                let mut c = client.clone();
+                batch.push(tokio::spawn(async move {
+                    // Not sent: the connection no longer takes streams.
+                    let unsent = |e: h2::Error| (false, e);
+                    let sent = |e: h2::Error| (true, e);
+                    c = c.ready().await.map_err(unsent)?;
+                    let req = http::Request::get(format!("http://127.0.0.1:{port}/r"))
+                        .body(())
+                        .expect("request");
+                    let (resp, _) = c.send_request(req, true).map_err(unsent)?;
+                    let resp = resp.await.map_err(sent)?;
+                    let status = resp.status();
+                    let mut body = resp.into_body();
+                    while let Some(d) = body.data().await {
+                        let d = d.map_err(sent)?;
+                        let _ = body.flow_control().release_capacity(d.len());
+                    }
+                    Ok::<_, (bool, h2::Error)>(status)
+                }));
+            }
+            let mut refused = false;
+            for b in batch {
+                match b.await {
+                    Ok(Ok(s)) if s == 200 => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(Err((sent, e)))
+                        if !sent
+                            || e.is_go_away()
+                            || e.reason() == Some(h2::Reason::REFUSED_STREAM) =>
+                    {
+                        retried.fetch_add(1, Ordering::Relaxed);
+                        refused = true;
+                    }
+                    other => {
+                        eprintln!("failed request: {other:?}");
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        refused = true;
+                    }
+                }
+            }
+            if refused {
+                continue 'connect;
+            }
+        }
+    }
+}
+
+#[test]
+fn reloads_during_h2_traffic_fail_no_request() {
+    let scratch = Scratch::new("h2-reload");
+    let (be, _seen) = backend();
+    let port = free_port();
+    let file = scratch.write("f.cfg", &config(port, be, 0));
+    let f = Fulcrum::start(&file);
+    let pid = f.child.pid().to_string();
+    let (stop, ok, failed, conns, retried) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        workers.push(rt.spawn(h2_worker(
+            port,
+            stop.clone(),
+            ok.clone(),
+            failed.clone(),
+            conns.clone(),
+            retried.clone(),
+        )));
+    }
+    let advance = |n: u64| {
+        let target = ok.load(Ordering::Relaxed) + n;
+        assert!(
+            fulcrum_testlab::wait::until(Duration::from_secs(20), || ok.load(Ordering::Relaxed)
+                >= target)
+            .is_some(),
+            "the load stalled: {}",
+            f.log_text()
+        );
+    };
+    let reloads = 5;
+    for gen in 1..=reloads {
+        advance(50);
+        std::fs::write(&file, config(port, be, gen)).expect("write config");
+        let st = std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill -HUP");
+        assert!(st.success());
+    }
+    advance(100);
+    stop.store(true, Ordering::Relaxed);
+    rt.block_on(async {
+        for w in workers {
+            let _ = tokio::time::timeout(Duration::from_secs(20), w).await;
+        }
+    });
+    let (ok, failed, conns, retried) = (
+        ok.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+        conns.load(Ordering::Relaxed),
+        retried.load(Ordering::Relaxed),
+    );
+    eprintln!("{ok} requests succeeded, {failed} failed, {retried} refused by GOAWAY and sent again, over {conns} connections, across {reloads} reloads");
+    assert_eq!(failed, 0, "no request may fail during reloads");
+    assert!(ok > 300, "the load ran ({ok} requests)");
+    // Every reload ended the connections of the old generation with GOAWAY: the workers
+    // had to connect again.
+    assert!(
+        conns >= 4 + reloads as u64,
+        "connections were not renewed on reload: {conns}"
+    );
+    // New connections are served by the last generation.
+    let (okc, out) = curl_h2(&[
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        &format!("http://127.0.0.1:{port}/last"),
+    ]);
+    assert!(okc && out.contains(&format!("x-gen: {reloads}")), "{out}");
+}
