@@ -482,3 +482,58 @@ fn reloads_during_h2_traffic_fail_no_request() {
     ]);
     assert!(okc && out.contains(&format!("x-gen: {reloads}")), "{out}");
 }
+
+#[test]
+fn a_stream_reset_by_the_client_is_logged_as_a_client_abort_and_the_connection_goes_on() {
+    let scratch = Scratch::new("h2-reset");
+    let (be, _seen) = backend();
+    let port = free_port();
+    let f = Fulcrum::start(&scratch.write("f.cfg", &config(port, be, 1)));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (first, second) = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let (client, conn) = h2::client::handshake(tcp).await.expect("handshake");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let get = |path: &str| {
+            http::Request::get(format!("http://127.0.0.1:{port}{path}"))
+                .body(())
+                .expect("request")
+        };
+        let mut c = client.ready().await.expect("ready");
+        let (resp, _) = c.send_request(get("/big/5000000"), true).expect("send");
+        let resp = resp.await.expect("response");
+        let mut body = resp.into_body();
+        let got = body
+            .data()
+            .await
+            .and_then(|d| d.ok())
+            .map_or(0, |d| d.len());
+        // Dropping the body resets the stream (RST_STREAM CANCEL) long before its end.
+        drop(body);
+        let mut c = c.ready().await.expect("ready again");
+        let (resp, _) = c.send_request(get("/after"), true).expect("send");
+        let resp = resp.await.expect("second response on the same connection");
+        let status = resp.status();
+        let mut body = resp.into_body();
+        let mut text = Vec::new();
+        while let Some(Ok(d)) = body.data().await {
+            let _ = body.flow_control().release_capacity(d.len());
+            text.extend_from_slice(&d);
+        }
+        (got, (status, String::from_utf8_lossy(&text).into_owned()))
+    });
+    assert!(first > 0, "the first stream got data before its reset");
+    assert_eq!(second.0, 200);
+    assert!(second.1.contains("GET /after HTTP/1.1"), "{}", second.1);
+    let (_, line) = f
+        .wait_line("/big/5000000 HTTP/2.0\"", Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("no log line for the reset stream: {}", f.log_text()));
+    assert!(line.contains(" CD"), "a client abort: {line}");
+}

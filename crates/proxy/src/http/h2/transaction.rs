@@ -40,6 +40,11 @@ pub async fn serve(
     stop: watch::Receiver<bool>,
 ) {
     let (parts, body) = req.into_parts();
+    if parts.method == http::Method::CONNECT {
+        // Tunnels over HTTP/2 are not done: the client is told to use HTTP/1.1 for it.
+        respond.send_reset(h2::Reason::HTTP_1_1_REQUIRED);
+        return;
+    }
     let head_req = parts.method == http::Method::HEAD;
     let mut head = Vec::with_capacity(512);
     let framing = convert::request_head(&parts, body.is_end_stream(), &mut head);
