@@ -537,3 +537,48 @@ fn a_stream_reset_by_the_client_is_logged_as_a_client_abort_and_the_connection_g
         .unwrap_or_else(|| panic!("no log line for the reset stream: {}", f.log_text()));
     assert!(line.contains(" CD"), "a client abort: {line}");
 }
+
+#[test]
+fn a_stream_reset_while_the_server_thinks_is_a_client_abort() {
+    let scratch = Scratch::new("h2-reset-wait");
+    let (be, _seen) = backend();
+    let port = free_port();
+    let f = Fulcrum::start(&scratch.write("f.cfg", &config(port, be, 1)));
+    // Its own threads drive the connection while this thread waits for the log line.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sent = std::time::Instant::now();
+    let _open = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let (client, conn) = h2::client::handshake(tcp).await.expect("handshake");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut c = client.ready().await.expect("ready");
+        let req = http::Request::get(format!("http://127.0.0.1:{port}/slow"))
+            .body(())
+            .expect("request");
+        let (resp, _) = c.send_request(req, true).expect("send");
+        // The backend answers /slow after 4 s; the client gives up after 300 ms (dropping the
+        // response resets the stream). The connection stays open: only the stream ends.
+        assert!(tokio::time::timeout(Duration::from_millis(300), resp)
+            .await
+            .is_err());
+        c
+    });
+    // The session learns of the abort when the server answers (as for an HTTP/1 client that
+    // goes away: the session does not watch its client while the server thinks).
+    let (at, line) = f
+        .wait_line("/slow HTTP/2.0\"", Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("no log line within 10 s: {}", f.log_text()));
+    assert!(
+        line.contains(" CH") || line.contains(" CD"),
+        "a client abort: {line}"
+    );
+    eprintln!("logged {:?} after the request", at.duration_since(sent));
+}

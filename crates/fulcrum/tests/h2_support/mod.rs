@@ -108,6 +108,9 @@ fn conn(s: TcpStream, seen: Seen) {
             .unwrap_or_else(|p| p.into_inner())
             .push((head.clone(), body_len));
         let mut out: Vec<u8> = Vec::new();
+        if path == "/slow" {
+            std::thread::sleep(Duration::from_secs(4));
+        }
         if let Some(n) = path.strip_prefix("/big/") {
             let n: usize = n.parse().unwrap_or(0);
             out.extend_from_slice(

@@ -134,7 +134,11 @@ async fn answer_back(
             Ok(None) => {}
             Err(_) => return Err(Abort::Answer),
         }
-        let more = from.recv(PIPE).await;
+        // While the server thinks, a client's RST_STREAM ends the transaction now.
+        let more = tokio::select! {
+            more = from.recv(PIPE) => more,
+            _ = poll_fn(|cx| respond.poll_reset(cx)) => return Err(Abort::Client),
+        };
         if more.is_empty() {
             return Err(Abort::Answer);
         }
