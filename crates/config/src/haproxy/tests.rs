@@ -973,6 +973,12 @@ fn http2_on_binds_and_tune_h2() {
         1
     );
     assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}frontend f\n mode tcp\n bind :80 proto h2\n"
+        )),
+        vec!["t.cfg:7: error: 'proto h2' on a bind needs mode http (frontend 'f' is in mode tcp)"]
+    );
+    assert_eq!(
         errors(&format!("{TIMEOUTS}backend b\n server s 10.0.0.1:80 proto h2\n")),
         vec!["t.cfg:6: error: server option 'proto h2' is not supported by fulcrum yet (servers are spoken to in HTTP/1.1; 'proto h1' is accepted)"]
     );
