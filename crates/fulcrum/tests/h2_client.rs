@@ -300,6 +300,14 @@ fn h2load_many_streams_on_one_connection() {
     );
     assert!(out.contains("status codes: 2000 2xx"), "{out}");
     assert_eq!(seen.len(), 2000, "every stream reached the backend once");
+    // Streams reuse idle server connections: at most one per stream in flight (100), and
+    // a few more while a connection goes back to the pool; not one per stream.
+    assert!(
+        seen.connections() <= 200,
+        "{} server connections for 2000 streams",
+        seen.connections()
+    );
+    eprintln!("{} server connections for 2000 streams", seen.connections());
     eprintln!(
         "{}",
         out.lines()

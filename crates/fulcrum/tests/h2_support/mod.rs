@@ -11,11 +11,18 @@ use std::time::Duration;
 /// Request heads the backend received (the request line and fields, as text), and the
 /// length of each request's body.
 #[derive(Clone, Default)]
-pub struct Seen(pub Arc<Mutex<Vec<(String, usize)>>>);
+pub struct Seen(
+    pub Arc<Mutex<Vec<(String, usize)>>>,
+    /// Connections accepted.
+    pub Arc<std::sync::atomic::AtomicUsize>,
+);
 
 impl Seen {
     pub fn take(&self) -> Vec<(String, usize)> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+    pub fn connections(&self) -> usize {
+        self.1.load(std::sync::atomic::Ordering::Relaxed)
     }
     pub fn len(&self) -> usize {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
@@ -32,6 +39,7 @@ pub fn backend() -> (SocketAddr, Seen) {
     std::thread::spawn(move || {
         for s in l.incoming().flatten() {
             let seen = s2.clone();
+            seen.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             std::thread::spawn(move || conn(s, seen));
         }
     });

@@ -235,7 +235,9 @@ impl<C: ClientStream> Session<C> {
             crate::record::request_received(&self.fe.counters);
             // Boxed: the request phases' state is large and only exists while a request is in
             // flight, so an idle keep-alive connection holds just the small session future.
-            let turn = if self.served == 0 {
+            // An HTTP/2 stream is not its connection's first request: it may ride an idle
+            // server connection (`http-reuse safe` reuses within a client session).
+            let turn = if self.served == 0 && !C::H2 {
                 Turn::First
             } else {
                 Turn::Later
