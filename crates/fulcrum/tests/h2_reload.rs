@@ -172,3 +172,58 @@ fn reloads_during_h2_traffic_fail_no_request() {
     ]);
     assert!(okc && out.contains(&format!("x-gen: {reloads}")), "{out}");
 }
+
+#[test]
+fn a_stop_lets_streams_in_flight_finish_after_goaway() {
+    let scratch = Scratch::new("h2-stop");
+    let (be, _seen) = backend();
+    let port = free_port();
+    let mut f = Fulcrum::start(&scratch.write("f.cfg", &config(port, be, 1)));
+    let pid = f.child.pid().to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (status, goaway_seen) = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let (client, conn) = h2::client::handshake(tcp).await.expect("handshake");
+        let conn = tokio::spawn(async move { conn.await });
+        let mut c = client.ready().await.expect("ready");
+        let get = |path: &str| {
+            http::Request::get(format!("http://127.0.0.1:{port}{path}"))
+                .body(())
+                .expect("request")
+        };
+        // The backend answers /slow after 4 s: the stop comes while it is in flight.
+        let (slow, _) = c.send_request(get("/slow"), true).expect("send");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let st = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
+        assert!(st.success());
+        let resp = tokio::time::timeout(Duration::from_secs(10), slow)
+            .await
+            .expect("the stream in flight finished")
+            .expect("the stream in flight was answered");
+        // After GOAWAY the connection takes no new stream.
+        let refused = match c.ready().await {
+            Err(_) => true,
+            Ok(mut c) => match c.send_request(get("/late"), true) {
+                Err(_) => true,
+                Ok((r, _)) => r.await.is_err(),
+            },
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+        (resp.status(), refused)
+    });
+    assert_eq!(status, 200);
+    assert!(goaway_seen, "a stream opened after the stop was served");
+    let exited = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        matches!(f.child.0.try_wait(), Ok(Some(_)))
+    });
+    assert!(exited.is_some(), "fulcrum exits after its streams");
+}
