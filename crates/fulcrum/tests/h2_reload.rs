@@ -190,7 +190,7 @@ fn a_stop_lets_streams_in_flight_finish_after_goaway() {
             .await
             .expect("connect");
         let (client, conn) = h2::client::handshake(tcp).await.expect("handshake");
-        let conn = tokio::spawn(async move { conn.await });
+        let conn = tokio::spawn(conn);
         let mut c = client.ready().await.expect("ready");
         let get = |path: &str| {
             http::Request::get(format!("http://127.0.0.1:{port}{path}"))
