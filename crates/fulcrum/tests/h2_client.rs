@@ -33,6 +33,44 @@ fn log_key(line: &str, port: u16) -> String {
     )
 }
 
+/// The frontend's `stot req_tot hrsp_2xx` and the server's `stot hrsp_2xx` from the stats
+/// CSV (fetched over HTTP/2).
+fn counters(port: u16) -> Vec<i64> {
+    let (ok, csv) = curl_h2(&[&format!("http://127.0.0.1:{port}/st;csv")]);
+    assert!(ok, "stats: {csv}");
+    let head: Vec<&str> = csv
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let col = |row: &str, name: &str| -> i64 {
+        let i = head
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no column {name}"));
+        row.split(',')
+            .nth(i)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let row = |px: &str, sv: &str| -> String {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("{px},{sv},")))
+            .unwrap_or_else(|| panic!("no row {px}/{sv}: {csv}"))
+            .to_string()
+    };
+    let (fe, s1) = (row("fe", "FRONTEND"), row("be", "s1"));
+    vec![
+        col(&fe, "stot"),
+        col(&fe, "req_tot"),
+        col(&fe, "hrsp_2xx"),
+        col(&s1, "stot"),
+        col(&s1, "hrsp_2xx"),
+    ]
+}
+
 /// Response header names (lowercase, sorted), minus `date`.
 fn header_names(out: &str) -> Vec<String> {
     let mut v: Vec<String> = out
@@ -239,6 +277,38 @@ fn h2_requests_reach_http1_servers_as_through_haproxy() {
             "{who}: {settings}"
         );
     }
+
+    // Stats counters move as haproxy's: one session per connection, one request per stream.
+    let mut deltas = Vec::new();
+    for (who, port) in [("fulcrum", fport), ("haproxy", hport)] {
+        let before = counters(port);
+        let (ok, out) = run(
+            "h2load",
+            &[
+                "-n",
+                "5",
+                "-c",
+                "1",
+                "-m",
+                "5",
+                &format!("http://127.0.0.1:{port}/a"),
+            ],
+            20,
+        );
+        assert!(ok && out.contains("5 succeeded"), "{who}: {out}");
+        let after = counters(port);
+        let d: Vec<i64> = after.iter().zip(&before).map(|(a, b)| a - b).collect();
+        deltas.push(d);
+    }
+    assert_eq!(
+        deltas[0], deltas[1],
+        "stats deltas (fe stot req_tot 2xx, server stot 2xx), fulcrum then haproxy"
+    );
+    assert_eq!(
+        deltas[0][..2],
+        [2, 6],
+        "one h2load connection and a stats request: 2 sessions, 6 requests"
+    );
 
     // A large download and a large upload, through fulcrum.
     let file = scratch.0.join("download");

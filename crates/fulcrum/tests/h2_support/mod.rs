@@ -183,7 +183,7 @@ pub fn config(port: u16, be: SocketAddr, gen: u32) -> String {
     format!(
         "global\n  log stderr format raw local0\n  tune.h2.max-concurrent-streams 7\n  tune.h2.initial-window-size 1048576\n\
          defaults\n  mode http\n  log global\n  option httplog\n  timeout client 10s\n  timeout connect 2s\n  timeout server 10s\n\
-         frontend fe\n  bind 127.0.0.1:{port} proto h2\n  http-request set-header X-Ver %[req.ver]\n  http-response set-header X-Gen {gen}\n  default_backend be\n\
+         frontend fe\n  bind 127.0.0.1:{port} proto h2\n  stats enable\n  stats uri /st\n  http-request set-header X-Ver %[req.ver]\n  http-response set-header X-Gen {gen}\n  default_backend be\n\
          backend be\n  cookie SRV insert indirect nocache\n  server s1 {be} cookie s1\n"
     )
 }
