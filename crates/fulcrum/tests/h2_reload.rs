@@ -227,3 +227,42 @@ fn a_stop_lets_streams_in_flight_finish_after_goaway() {
     });
     assert!(exited.is_some(), "fulcrum exits after its streams");
 }
+
+#[test]
+fn an_idle_connection_ends_with_goaway_after_timeout_client() {
+    let scratch = Scratch::new("h2-idle");
+    let (be, _seen) = backend();
+    let port = free_port();
+    let cfg = config(port, be, 1).replace("timeout client 10s", "timeout client 1s");
+    let _f = Fulcrum::start(&scratch.write("f.cfg", &cfg));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ended = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let (client, conn) = h2::client::handshake(tcp).await.expect("handshake");
+        // One stream, then nothing: the connection is idle from its end.
+        let mut c = client.ready().await.expect("ready");
+        let req = http::Request::get(format!("http://127.0.0.1:{port}/one"))
+            .body(())
+            .expect("request");
+        let (resp, _) = c.send_request(req, true).expect("send");
+        let conn = tokio::spawn(conn);
+        let resp = resp.await.expect("response");
+        assert_eq!(resp.status(), 200);
+        drop(resp);
+        let started = std::time::Instant::now();
+        // The connection future ends when the server closes after its GOAWAY.
+        let r = tokio::time::timeout(Duration::from_secs(6), conn).await;
+        (r.is_ok(), started.elapsed())
+    });
+    assert!(ended.0, "the idle connection was not closed within 6 s");
+    assert!(
+        ended.1 >= Duration::from_millis(800),
+        "closed too early: {:?}",
+        ended.1
+    );
+}
