@@ -26,6 +26,7 @@ command -v openstack  >/dev/null 2>&1 || need+=(python3-openstackclient python3-
 command -v nft        >/dev/null 2>&1 || need+=(nftables)     # LVS virtual servers (fulcrum-lvs programs nft)
 command -v conntrack  >/dev/null 2>&1 || need+=(conntrack)    # LVS expire_nodest_conn: a dead real server's NAT flows are deleted
 command -v cc         >/dev/null 2>&1 || need+=(gcc)          # builds testlab's fake_ipvs.so: the real keepalived's checkers run without IPVS
+command -v h2load     >/dev/null 2>&1 || need+=(nghttp2-client)  # HTTP/2 load (bind ... proto h2)
 for extra in "$@"; do
     command -v "${extra%%:*}" >/dev/null 2>&1 || need+=("${extra##*:}")
 done

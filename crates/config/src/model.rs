@@ -138,6 +138,27 @@ pub struct Global {
     pub zero_warning: Option<Span>,
     /// `tune.comp.maxlevel` (1..=9; None: 1).
     pub tune_comp_maxlevel: Option<u32>,
+    /// `tune.h2.*`: HTTP/2 settings fulcrum advertises to clients (HAProxy's defaults).
+    pub tune_h2: TuneH2,
+}
+
+/// `tune.h2.initial-window-size` (65535), `tune.h2.max-concurrent-streams` (100),
+/// `tune.h2.header-table-size` (4096).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TuneH2 {
+    pub initial_window_size: u32,
+    pub max_concurrent_streams: u32,
+    pub header_table_size: u32,
+}
+
+impl Default for TuneH2 {
+    fn default() -> Self {
+        TuneH2 {
+            initial_window_size: 65535,
+            max_concurrent_streams: 100,
+            header_table_size: 4096,
+        }
+    }
 }
 
 impl Default for Global {
@@ -163,6 +184,7 @@ impl Default for Global {
             tls: Default::default(),
             zero_warning: None,
             tune_comp_maxlevel: None,
+            tune_h2: TuneH2::default(),
         }
     }
 }
@@ -312,6 +334,8 @@ pub struct Bind {
     pub ssl: bool,
     /// TLS options of the line (`crt`, `alpn`, `verify`, ...), as written.
     pub tls: crate::tls::TlsOptions,
+    /// `proto h2`: the bind speaks HTTP/2 without TLS (h2c with prior knowledge).
+    pub proto_h2: bool,
     pub name: Option<String>,
     /// `accept-proxy`
     pub accept_proxy: bool,

@@ -21,6 +21,7 @@ pub fn validate(config: &Config, diags: &mut Diagnostics) {
         acl_references(p, diags);
         backend_references(config, p, diags);
         cookies(p, diags);
+        h2_binds(p, diags);
         stick(config, p, diags);
         counter_tables(config, p, diags);
         missing_timeouts(p, diags);
@@ -224,6 +225,23 @@ fn mode_agrees(front: &Proxy, back: &Proxy, r: &Reference, diags: &mut Diagnosti
         diags.error(
             &r.span,
             format!("{} '{}' is in mode http but uses backend '{}' in mode tcp (expected both in mode http)", front.kind.keyword(), front.name, back.name),
+        );
+    }
+}
+
+/// `proto h2` speaks HTTP: HAProxy refuses it on a bind of a `mode tcp` proxy.
+fn h2_binds(p: &Proxy, diags: &mut Diagnostics) {
+    if p.mode == Mode::Http {
+        return;
+    }
+    for b in p.binds.iter().filter(|b| b.proto_h2) {
+        diags.error(
+            &b.span,
+            format!(
+                "'proto h2' on a bind needs mode http ({} '{}' is in mode tcp)",
+                p.kind.keyword(),
+                p.name
+            ),
         );
     }
 }

@@ -12,7 +12,7 @@ use crate::state::Frontend;
 use crate::stream::{ClientStream, Conn};
 use crate::tcp_rules::Verdict;
 use crate::track::Tracking;
-use fulcrum_config::model::Mode;
+use fulcrum_config::model::{Mode, TuneH2};
 use socket2::{Domain, Socket};
 use std::net::SocketAddr;
 
@@ -29,6 +29,8 @@ pub struct Slot {
     current: RwLock<Arc<Frontend>>,
     /// The listening address (which bind's TLS settings apply, if any).
     key: Option<crate::addr::ListenKey>,
+    /// `proto h2` on the bind: its HTTP/2 settings (swapped with the frontend on reload).
+    h2: RwLock<Option<TuneH2>>,
 }
 
 impl Slot {
@@ -36,6 +38,7 @@ impl Slot {
         Slot {
             current: RwLock::new(fe),
             key: None,
+            h2: RwLock::new(None),
         }
     }
     /// A slot for listening address `key`.
@@ -43,6 +46,19 @@ impl Slot {
         Slot {
             current: RwLock::new(fe),
             key: Some(key),
+            h2: RwLock::new(None),
+        }
+    }
+    pub fn h2(&self) -> Option<TuneH2> {
+        match self.h2.read() {
+            Ok(g) => *g,
+            Err(p) => *p.into_inner(),
+        }
+    }
+    pub fn set_h2(&self, h2: Option<TuneH2>) {
+        match self.h2.write() {
+            Ok(mut g) => *g = h2,
+            Err(p) => *p.into_inner() = h2,
         }
     }
     pub fn get(&self) -> Arc<Frontend> {
@@ -202,6 +218,7 @@ pub async fn accept_loop(
             }
         };
         let fe = slot.get();
+        let h2 = slot.h2();
         crate::counters::ACTIVE.fetch_add(1, Ordering::Relaxed);
         fe.conns.fetch_add(1, Ordering::Relaxed);
         tracker.fetch_add(1, Ordering::AcqRel);
@@ -223,20 +240,26 @@ pub async fn accept_loop(
                             accept_proxy,
                             move |fe, c, peer, local| {
                                 spawn_session(
-                                    fe, c, peer, local, stop, counted, permits, track, false,
+                                    fe,
+                                    c,
+                                    (peer, local),
+                                    stop,
+                                    counted,
+                                    permits,
+                                    (track, false),
+                                    h2,
                                 )
                             },
                         ),
                         None => spawn_session(
                             fe,
                             sock,
-                            peer,
-                            local,
+                            (peer, local),
                             stop,
                             counted,
                             permits,
-                            track,
-                            accept_proxy,
+                            (track, accept_proxy),
+                            h2,
                         ),
                     }
                 }
@@ -249,13 +272,12 @@ pub async fn accept_loop(
                     spawn_session(
                         fe,
                         sock,
-                        me,
-                        me,
+                        (me, me),
                         stop,
                         counted,
                         permits,
-                        track,
-                        accept_proxy,
+                        (track, accept_proxy),
+                        h2,
                     )
                 }
             }
@@ -291,13 +313,12 @@ type Permits = (
 fn spawn_session<C: ClientStream>(
     fe: Arc<Frontend>,
     mut sock: C,
-    peer: SocketAddr,
-    local: SocketAddr,
+    (peer, local): (SocketAddr, SocketAddr),
     stop: watch::Receiver<bool>,
     counted: Counted,
     permits: Permits,
-    track: Option<Arc<Tracking>>,
-    accept_proxy: bool,
+    (track, accept_proxy): (Option<Arc<Tracking>>, bool),
+    h2: Option<TuneH2>,
 ) {
     tokio::spawn(async move {
         let _counted = counted;
@@ -320,6 +341,10 @@ fn spawn_session<C: ClientStream>(
             }
         }
         match fe.mode {
+            Mode::Http if h2.is_some() => {
+                let tune = h2.unwrap_or_default();
+                Box::pin(crate::http::h2::serve(fe, sock, peer, local, stop, tune)).await
+            }
             Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop, track).await,
             // Boxed: keeps the per-connection task as small as the idle HTTP session.
             Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local, track)).await,

@@ -150,6 +150,8 @@ struct Wanted {
     bind: fulcrum_config::model::Bind,
     /// The listener's number in its frontend (HAProxy's `luid`: `id`, or the next free one).
     id: u16,
+    /// `proto h2`: the connections speak HTTP/2 with these settings.
+    h2: Option<fulcrum_config::model::TuneH2>,
 }
 
 /// Every listener of every bind of `config`, numbered as HAProxy numbers them.
@@ -160,6 +162,12 @@ fn wanted(config: &Config) -> Result<Vec<Wanted>, ProxyError> {
         let explicit: HashSet<u32> = p.binds.iter().filter_map(|b| b.id).collect();
         let mut next = 1u32;
         for b in &p.binds {
+            if b.proto_h2 && p.mode != fulcrum_config::model::Mode::Http {
+                return Err(ProxyError::Bind(format!(
+                    "{}: 'proto h2' on a bind needs 'mode http' in frontend {}",
+                    b.span, p.name
+                )));
+            }
             let keys = match addr::keys(b) {
                 Ok(a) => a,
                 Err(msg) => {
@@ -188,6 +196,7 @@ fn wanted(config: &Config) -> Result<Vec<Wanted>, ProxyError> {
                         frontend: p.name.clone(),
                         bind: b.clone(),
                         id: id.min(u32::from(u16::MAX)) as u16,
+                        h2: b.proto_h2.then_some(config.global.tune_h2),
                     });
                 }
             }
@@ -309,6 +318,7 @@ impl Runtime {
             )],
         };
         let slot = Arc::new(Slot::keyed(fe, w.key.clone()));
+        slot.set_h2(w.h2);
         let (close, close_rx) = watch::channel(false);
         // More sockets than workers (received from a predecessor with more threads): every
         // socket is accepted on, some workers take two.
@@ -380,6 +390,7 @@ impl Runtime {
                 gen.frontends.get(&w.frontend),
             ) {
                 l.slot.set(fe.clone());
+                l.slot.set_h2(w.h2);
                 l.frontend = w.frontend.clone();
             }
         }
@@ -394,6 +405,7 @@ impl Runtime {
         running.listeners.extend(opened);
         for fe in running.gen.frontends.values() {
             fe.retired.store(true, Ordering::Relaxed);
+            fe.retire.notify_waiters();
         }
         // Idle server connections to servers that are gone are dropped on every worker.
         let alive: Arc<HashSet<u64>> = Arc::new(

@@ -94,6 +94,8 @@ pub struct Frontend {
     /// Set when a reload replaced this frontend: keep-alive connections close after their
     /// current request.
     pub retired: AtomicBool,
+    /// Woken when `retired` is set: HTTP/2 connections send GOAWAY (`http::h2`).
+    pub retire: tokio::sync::Notify,
     /// Connections currently open on this frontend (log field `fc`).
     pub conns: AtomicU64,
     /// The proxy's number (declaration order, from 1): stats `iid`.
@@ -618,6 +620,7 @@ pub fn build_with(
                 head_limit,
                 bufsize,
                 retired: AtomicBool::new(false),
+                retire: tokio::sync::Notify::new(),
                 conns: AtomicU64::new(0),
                 id: proxy_id(config, p),
                 counters: old

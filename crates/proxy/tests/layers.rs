@@ -62,6 +62,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::sample_env",
             "http::rewrite",
             "http::capture",
+            // Byte pipes between an HTTP/2 stream and its session (a client stream).
+            "http::h2::pipe",
             "tunnel",
             // The replicated stick tables' hubs (uses persist).
             "stick_sync",
@@ -90,6 +92,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::acceptor",
             // Response compression (uses http::body, http::message).
             "http::compress",
+            // Pure HTTP/2 <-> HTTP/1 heads (uses http::h1).
+            "http::h2::convert",
         ],
     ),
     (
@@ -115,6 +119,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("routing, TLS handshakes", &["route", "tls::handshake"]),
     ("TCP sessions", &["tcp"]),
     ("HTTP sessions", &["http::session"]),
+    (
+        "HTTP/2 connections: each stream one HTTP session",
+        &["http::h2::transaction", "http::h2"],
+    ),
     ("accepting connections", &["listener"]),
     ("worker threads, reloads", &["runtime"]),
     ("crate root", &["lib", "http"]),

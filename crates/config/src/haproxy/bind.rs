@@ -47,6 +47,7 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
             v6only: false,
             ssl: false,
             tls: Default::default(),
+            proto_h2: false,
             name: None,
             accept_proxy: false,
             mode: None,
@@ -70,6 +71,18 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
                 "v6only" => b.v6only = true,
                 "ssl" => b.ssl = true,
                 "accept-proxy" => b.accept_proxy = true,
+                "proto" => {
+                    b.proto_h2 = match line.need(i + 1, "a protocol: h2 or h1")? {
+                        "h2" => true,
+                        "h1" => false,
+                        p => {
+                            return Err(format!(
+                                "bind option 'proto' expects h2 or h1, found '{p}'"
+                            ))
+                        }
+                    };
+                    consumed = 2;
+                }
                 "name" => {
                     b.name = Some(line.need(i + 1, "a name")?.to_string());
                     consumed = 2;

@@ -21,7 +21,6 @@ const IGNORED: &[&str] = &[
     "nbproc",
     "cpu-map",
     "tune.http.logurilen",
-    "tune.h2.initial-window-size",
     "tune.maxaccept",
     "h1-case-adjust",
     "insecure-fork-wanted",
@@ -117,6 +116,25 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
         "tune.maxrewrite" => {
             g.tune_maxrewrite =
                 units::parse_size(line.need(1, "a size")?)?.min(u64::from(u32::MAX)) as u32
+        }
+        "tune.h2.initial-window-size" => {
+            g.tune_h2.initial_window_size = number_in(
+                line.need(1, "a window size in bytes")?,
+                kw,
+                1,
+                (1 << 31) - 1,
+            )?
+        }
+        "tune.h2.max-concurrent-streams" => {
+            g.tune_h2.max_concurrent_streams = number_in(
+                line.need(1, "a number of streams")?,
+                kw,
+                1,
+                u64::from(u32::MAX),
+            )?
+        }
+        "tune.h2.header-table-size" => {
+            g.tune_h2.header_table_size = number_in(line.need(1, "a size in bytes")?, kw, 0, 65536)?
         }
         "spread-checks" => {
             g.spread_checks = number_in(line.need(1, "a percentage")?, "spread-checks", 0, 50)?

@@ -263,6 +263,13 @@ fn apply_options<'a>(
                     "agent-check" => s.agent.enabled = true,
                     "no-agent-check" => s.agent.enabled = false,
                     "no-check-send-proxy" => s.check_send_proxy = false,
+                    // HTTP/2 to servers is not done: the request goes out as HTTP/1.1.
+                    "proto" if line.arg(i + 1) != Some("h1") => {
+                        return Err(format!(
+                            "server option 'proto {}' is not supported by fulcrum yet (servers are spoken to in HTTP/1.1; 'proto h1' is accepted)",
+                            line.need(i + 1, "a protocol")?
+                        ));
+                    }
                     _ => {
                         if let Some((_, n)) = IGNORED.iter().find(|(k, _)| *k == opt) {
                             for k in 1..=*n {

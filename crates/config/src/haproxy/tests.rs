@@ -1155,3 +1155,40 @@ fn conditional_blocks() {
     let e = errors(&format!("{TIMEOUTS}.if nosuch(1)\n.endif\n"));
     assert!(e[0].contains("unknown conditional predicate"), "{e:?}");
 }
+
+#[test]
+fn http2_on_binds_and_tune_h2() {
+    let c = ok(&format!(
+        "global\n tune.h2.initial-window-size 1048576\n tune.h2.max-concurrent-streams 250\n tune.h2.header-table-size 8192\n{TIMEOUTS}frontend f\n mode http\n bind :80 proto h2\n bind :81 proto h1\n"
+    ));
+    let b = &c.proxy("f").unwrap().binds;
+    assert!(b[0].proto_h2 && !b[1].proto_h2);
+    let t = c.global.tune_h2;
+    assert_eq!(
+        (
+            t.initial_window_size,
+            t.max_concurrent_streams,
+            t.header_table_size
+        ),
+        (1048576, 250, 8192)
+    );
+    assert_eq!(ok(TIMEOUTS).global.tune_h2.max_concurrent_streams, 100);
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}frontend f\n bind :80 proto h3\n")),
+        vec!["t.cfg:6: error: bind option 'proto' expects h2 or h1, found 'h3'"]
+    );
+    assert_eq!(
+        errors("global\n tune.h2.max-concurrent-streams 0\n").len(),
+        1
+    );
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}frontend f\n mode tcp\n bind :80 proto h2\n"
+        )),
+        vec!["t.cfg:7: error: 'proto h2' on a bind needs mode http (frontend 'f' is in mode tcp)"]
+    );
+    assert_eq!(
+        errors(&format!("{TIMEOUTS}backend b\n server s 10.0.0.1:80 proto h2\n")),
+        vec!["t.cfg:6: error: server option 'proto h2' is not supported by fulcrum yet (servers are spoken to in HTTP/1.1; 'proto h1' is accepted)"]
+    );
+}

@@ -72,7 +72,8 @@ impl Message {
 
     /// Writes the request as an HTTP/1 head: `METHOD TARGET HTTP/1.x`, fields, blank line.
     /// An HTTP/1 target goes out as it came; a request from another protocol goes out in
-    /// origin form as HTTP/1.1.
+    /// origin form as HTTP/1.1, with field names in lower case and `transfer-encoding` last
+    /// (HAProxy's HTX names are lower case and its H1 output adds the framing field last).
     pub fn write_request(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.method());
         out.push(b' ');
@@ -88,7 +89,26 @@ impl Message {
             b" HTTP/1.0\r\n",
             b" HTTP/1.1\r\n",
         ));
-        self.write_fields(out);
+        if self.version == Version::Http2 {
+            self.write_fields_from_h2(out);
+        } else {
+            self.write_fields(out);
+        }
+    }
+
+    fn write_fields_from_h2(&self, out: &mut Vec<u8>) {
+        let te = |m: &Message, f: &super::message::Field| {
+            m.name(f).eq_ignore_ascii_case(b"transfer-encoding")
+        };
+        for last in [false, true] {
+            for f in self.fields.iter().filter(|f| te(self, f) == last) {
+                out.extend(self.name(f).iter().map(u8::to_ascii_lowercase));
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(self.value(f));
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        out.extend_from_slice(b"\r\n");
     }
 
     /// Writes the response as an HTTP/1 head with the status line as received.
@@ -167,9 +187,14 @@ mod tests {
         m.clear();
         m.set_request(b"POST", b"https", b"x.example", b"/p?q", Version::Http2);
         m.append(b"host", b"x.example");
+        m.append(b"transfer-encoding", b"chunked");
+        m.append(b"X-Added", b"By-Rule");
         out.clear();
         m.write_request(&mut out);
-        assert_eq!(out, b"POST /p?q HTTP/1.1\r\nhost: x.example\r\n\r\n");
+        assert_eq!(
+            out,
+            &b"POST /p?q HTTP/1.1\r\nhost: x.example\r\nx-added: By-Rule\r\ntransfer-encoding: chunked\r\n\r\n"[..]
+        );
         m.clear();
         m.set_status(204, b"", Version::Http2);
         out.clear();

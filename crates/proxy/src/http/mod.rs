@@ -8,6 +8,7 @@ pub mod capture;
 pub mod compress;
 pub mod errors;
 pub mod h1;
+pub mod h2;
 pub mod headers;
 pub mod message;
 pub mod originalto;

@@ -145,7 +145,8 @@ pub async fn serve<C: ClientStream>(
     stop: watch::Receiver<bool>,
     track: Option<Arc<Tracking>>,
 ) {
-    let _counted = crate::counters::SessionGuard::start(&fe.counters);
+    // An HTTP/2 stream's connection counts the session (`http::h2`), as HAProxy.
+    let _counted = (!C::H2).then(|| crate::counters::SessionGuard::start(&fe.counters));
     // A connection that has not sent anything yet holds only this small future: the session
     // state (buffers, message arenas) is allocated when the first bytes arrive.
     let started = tokio::time::Instant::now();
@@ -253,7 +254,9 @@ impl<C: ClientStream> Session<C> {
             crate::record::request_received(&self.fe.counters);
             // Boxed: the request phases' state is large and only exists while a request is in
             // flight, so an idle keep-alive connection holds just the small session future.
-            let turn = if self.served == 0 {
+            // An HTTP/2 stream is not its connection's first request: it may ride an idle
+            // server connection (`http-reuse safe` reuses within a client session).
+            let turn = if self.served == 0 && !C::H2 {
                 Turn::First
             } else {
                 Turn::Later

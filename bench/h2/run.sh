@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# HTTP/2 on the client side (h2c, `bind ... proto h2`): fulcrum vs HAProxy on the same config,
+# nginx-light as the HTTP/1 backend, h2load as the client.
+#
+#   bench/h2/run.sh                 # RUNS=5 DURATION=3 CONNS=10 STREAMS=100 by default
+#
+# The proxy is pinned to CPU $PROXY_CPU (default 0), h2load and nginx to CPU $LOAD_CPU
+# (default 1). Rounds alternate (HAProxy then fulcrum, RUNS times), each on a freshly started
+# proxy with `nbthread 1`; prints each round, the medians of requests/s and the median of the
+# per-round ratios fulcrum/HAProxy. Scenarios: a small answer and a 100 KB answer, CONNS
+# connections with STREAMS concurrent streams each.
+set -euo pipefail
+
+RUNS=${RUNS:-5}
+DURATION=${DURATION:-3}
+CONNS=${CONNS:-10}
+STREAMS=${STREAMS:-100}
+PROXY_CPU=${PROXY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+PIN_PROXY="taskset -c $PROXY_CPU"
+PIN_LOAD="taskset -c $LOAD_CPU"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/fulcrum-bench-h2-XXXXXX)
+chmod 755 "$WORK"
+NGINX_PORT=${NGINX_PORT:-19180}
+H2_PORT=${H2_PORT:-19181}
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+need=()
+command -v haproxy >/dev/null || need+=(haproxy)
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v h2load >/dev/null || need+=(nghttp2-client)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+echo "pinning: proxy on CPU $PROXY_CPU; h2load and nginx on CPU $LOAD_CPU ($(nproc) CPUs)" >&2
+
+if [ -z "${FULCRUM:-}" ]; then
+  echo "building fulcrum (release)" >&2
+  (cd "$ROOT" && cargo build --release -q -p fulcrum)
+  FULCRUM="${CARGO_TARGET_DIR:-$ROOT/target}/release/fulcrum"
+fi
+
+mkdir -p "$WORK/www"
+head -c 102400 /dev/zero | tr '\0' 'x' > "$WORK/www/big"
+cat > "$WORK/nginx.conf" <<NGX
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$NGINX_PORT reuseport backlog=4096;
+    root $WORK/www;
+    location = /small { return 200 "hello from nginx\n"; }
+    location = /big { }
+  }
+}
+NGX
+$PIN_LOAD nginx -c "$WORK/nginx.conf" -p "$WORK"
+sleep 0.5
+
+cat > "$WORK/lb.cfg" <<CFG
+global
+  nbthread 1
+  tune.h2.max-concurrent-streams $STREAMS
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend web
+  bind 127.0.0.1:$H2_PORT proto h2
+  default_backend app
+backend app
+  server n1 127.0.0.1:$NGINX_PORT
+CFG
+
+start_proxy() { # $1 = haproxy|fulcrum → prints pid
+  if [ "$1" = haproxy ]; then
+    $PIN_PROXY haproxy -db -f "$WORK/lb.cfg" >/dev/null 2>&1 &
+  else
+    $PIN_PROXY "$FULCRUM" run -f "$WORK/lb.cfg" >/dev/null 2>&1 &
+  fi
+  local pid=$!
+  PIDS+=("$pid")
+  for _ in $(seq 1 100); do
+    if curl -s --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$H2_PORT/small" 2>/dev/null; then break; fi
+    sleep 0.05
+  done
+  echo "$pid"
+}
+
+stop_proxy() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+run_h2load() { # $1 proxy, $2 path → req/s
+  local pid out
+  pid=$(start_proxy "$1")
+  $PIN_LOAD h2load -c "$CONNS" -m "$STREAMS" -D 1 "http://127.0.0.1:$H2_PORT$2" >/dev/null 2>&1 || true
+  out=$($PIN_LOAD h2load -c "$CONNS" -m "$STREAMS" -D "$DURATION" "http://127.0.0.1:$H2_PORT$2" 2>&1)
+  stop_proxy "$pid"
+  local failed
+  failed=$(echo "$out" | awk '/^requests:/ {print $10}')
+  [ "${failed:-0}" != 0 ] && echo "  ($1: $failed failed)" >&2
+  echo "$out" | awk '/^finished in/ {print $4}'
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
+echo "h2load -c $CONNS -m $STREAMS, ${DURATION}s rounds, $RUNS alternating rounds, nbthread 1"
+printf '%-10s %12s %12s %8s\n' scenario haproxy fulcrum ratio
+for path in /small /big; do
+  h=(); f=(); r=()
+  for i in $(seq 1 "$RUNS"); do
+    hr=$(run_h2load haproxy "$path"); fr=$(run_h2load fulcrum "$path")
+    echo "  round $i $path: haproxy $hr fulcrum $fr" >&2
+    h+=("$hr"); f+=("$fr"); r+=("$(awk -v a="$fr" -v b="$hr" 'BEGIN {printf "%.3f", a/b}')")
+  done
+  printf '%-10s %12s %12s %8s\n' "$path" \
+    "$(printf '%s\n' "${h[@]}" | median)" "$(printf '%s\n' "${f[@]}" | median)" \
+    "$(printf '%s\n' "${r[@]}" | median)"
+done

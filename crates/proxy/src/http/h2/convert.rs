@@ -1,0 +1,331 @@
+//! Pure conversions at the HTTP/2 edge (no I/O): an HTTP/2 request head to the HTTP/1 bytes
+//! the session parses, the session's HTTP/1 answer head back to an HTTP/2 response head, and
+//! a de-chunker for answers the session sends chunked.
+//!
+//! The request follows HAProxy 2.6 (`h2_make_htx_request`): the target is
+//! `scheme://authority/path` when `:authority` is present (what `%r` and `url` show; the
+//! server gets origin form), `host` comes first from `:authority` (a later `host` field is
+//! dropped), `cookie` fields are merged into one at the end, and a body of unknown length
+//! goes chunked. The response loses HTTP/1's hop-by-hop fields.
+
+use crate::http::message::Message;
+use bytes::{Buf, Bytes, BytesMut};
+use http::header::{HeaderName, HeaderValue};
+use std::fmt::Write as _;
+
+/// How the request body follows the head in the HTTP/1 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReqBody {
+    /// No body (END_STREAM on the HEADERS frame).
+    None,
+    /// `content-length` given: DATA frames go as they are.
+    Length,
+    /// Unknown length: DATA frames go as chunks.
+    Chunked,
+}
+
+/// Writes the HTTP/1 head of an HTTP/2 request into `out`.
+pub fn request_head(parts: &http::request::Parts, end_stream: bool, out: &mut Vec<u8>) -> ReqBody {
+    let uri = &parts.uri;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    out.extend_from_slice(parts.method.as_str().as_bytes());
+    out.push(b' ');
+    let authority = uri.authority().map(|a| a.as_str());
+    match (authority, uri.scheme_str()) {
+        (Some(a), _) if parts.method == http::Method::CONNECT => {
+            out.extend_from_slice(a.as_bytes())
+        }
+        (Some(a), Some(s)) => {
+            out.extend_from_slice(s.as_bytes());
+            out.extend_from_slice(b"://");
+            out.extend_from_slice(a.as_bytes());
+            out.extend_from_slice(path.as_bytes());
+        }
+        _ => out.extend_from_slice(path.as_bytes()),
+    }
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    if let Some(a) = authority {
+        field(out, b"host", a.as_bytes());
+    }
+    let mut has_length = false;
+    let mut cookies: Vec<&[u8]> = Vec::new();
+    for (name, value) in &parts.headers {
+        match name.as_str() {
+            "host" if authority.is_some() => continue,
+            "cookie" => {
+                cookies.push(value.as_bytes());
+                continue;
+            }
+            "content-length" => has_length = true,
+            _ => {}
+        }
+        field(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    if !cookies.is_empty() {
+        out.extend_from_slice(b"cookie: ");
+        for (i, c) in cookies.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b"; ");
+            }
+            out.extend_from_slice(c);
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    let body = if end_stream {
+        ReqBody::None
+    } else if has_length {
+        ReqBody::Length
+    } else {
+        field(out, b"transfer-encoding", b"chunked");
+        ReqBody::Chunked
+    };
+    out.extend_from_slice(b"\r\n");
+    body
+}
+
+fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// One chunk of a chunked request body (empty `data`: the last chunk).
+pub fn chunk(data: &[u8], out: &mut Vec<u8>) {
+    if data.is_empty() {
+        out.extend_from_slice(b"0\r\n\r\n");
+        return;
+    }
+    let mut size = String::new();
+    let _ = write!(size, "{:x}\r\n", data.len());
+    out.extend_from_slice(size.as_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// HTTP/1 fields that mean nothing in HTTP/2 (RFC 9113 8.2.2).
+fn hop_by_hop(name: &[u8], res: &Message) -> bool {
+    const FIXED: [&[u8]; 6] = [
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"transfer-encoding",
+        b"upgrade",
+        b"te",
+    ];
+    FIXED.iter().any(|f| name.eq_ignore_ascii_case(f))
+        || res.has_token(b"connection", &name.to_ascii_lowercase())
+}
+
+/// The HTTP/2 response head for the session's answer `res`. Fields HTTP/2 cannot carry (not
+/// a valid name or value) are dropped.
+pub fn response_head(res: &Message) -> http::Response<()> {
+    let mut out = http::Response::new(());
+    *out.status_mut() =
+        http::StatusCode::from_u16(res.status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+    let headers = out.headers_mut();
+    for f in &res.fields {
+        let name = res.name(f);
+        if hop_by_hop(name, res) {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name),
+            HeaderValue::from_bytes(res.value(f)),
+        ) {
+            headers.append(n, v);
+        }
+    }
+    out
+}
+
+/// Whether the answer is chunked (the session only forwards chunked as the last coding).
+pub fn is_chunked(res: &Message) -> bool {
+    res.has_token(b"transfer-encoding", b"chunked")
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct BadChunk;
+
+/// What the de-chunker found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Piece {
+    Data(Bytes),
+    /// The last chunk, with its trailer fields.
+    End(http::HeaderMap),
+}
+
+/// Takes the data out of a chunked body, piece by piece (sans-IO).
+#[derive(Debug, Default)]
+pub struct Dechunk {
+    /// Data bytes left in the current chunk.
+    left: u64,
+    /// A CRLF ends the chunk's data.
+    crlf: bool,
+    /// The last chunk was read: trailers (or the final CRLF) follow.
+    trailers: bool,
+}
+
+impl Dechunk {
+    /// The next piece from `buf` (consumed), or `None` when more bytes are needed.
+    pub fn next(&mut self, buf: &mut BytesMut) -> Result<Option<Piece>, BadChunk> {
+        loop {
+            if self.left > 0 {
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                let n = self.left.min(buf.len() as u64) as usize;
+                self.left -= n as u64;
+                self.crlf = self.left == 0;
+                return Ok(Some(Piece::Data(buf.split_to(n).freeze())));
+            }
+            if self.crlf {
+                if buf.len() < 2 {
+                    return Ok(None);
+                }
+                if &buf[..2] != b"\r\n" {
+                    return Err(BadChunk);
+                }
+                buf.advance(2);
+                self.crlf = false;
+            }
+            if self.trailers {
+                return self.trailer_fields(buf);
+            }
+            match httparse::parse_chunk_size(buf) {
+                Ok(httparse::Status::Complete((n, size))) => {
+                    buf.advance(n);
+                    if size == 0 {
+                        self.trailers = true;
+                    } else {
+                        self.left = size;
+                    }
+                }
+                Ok(httparse::Status::Partial) => return Ok(None),
+                Err(_) => return Err(BadChunk),
+            }
+        }
+    }
+
+    fn trailer_fields(&mut self, buf: &mut BytesMut) -> Result<Option<Piece>, BadChunk> {
+        let mut map = http::HeaderMap::new();
+        if buf.starts_with(b"\r\n") {
+            buf.advance(2);
+            return Ok(Some(Piece::End(map)));
+        }
+        let mut fields = [httparse::EMPTY_HEADER; crate::http::h1::MAX_HEADERS];
+        match httparse::parse_headers(buf, &mut fields) {
+            Ok(httparse::Status::Complete((n, parsed))) => {
+                for h in parsed.iter() {
+                    if let (Ok(k), Ok(v)) = (
+                        HeaderName::from_bytes(h.name.as_bytes()),
+                        HeaderValue::from_bytes(h.value),
+                    ) {
+                        map.append(k, v);
+                    }
+                }
+                buf.advance(n);
+                Ok(Some(Piece::End(map)))
+            }
+            Ok(httparse::Status::Partial) => Ok(None),
+            Err(_) => Err(BadChunk),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(req: http::Request<()>) -> http::request::Parts {
+        req.into_parts().0
+    }
+
+    #[test]
+    fn request_head_as_haproxy_builds_it() {
+        let p = parts(
+            http::Request::builder()
+                .method("POST")
+                .uri("http://x.example:8080/a?b=1")
+                .header("cookie", "a=1")
+                .header("user-agent", "t")
+                .header("cookie", "b=2")
+                .header("host", "ignored")
+                .body(())
+                .expect("request"),
+        );
+        let mut out = Vec::new();
+        assert_eq!(request_head(&p, false, &mut out), ReqBody::Chunked);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "POST http://x.example:8080/a?b=1 HTTP/1.1\r\nhost: x.example:8080\r\nuser-agent: t\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+        let mut m = Message::default();
+        assert_eq!(m.parse_request(&out), Ok(Some(out.len())));
+        assert_eq!(m.uri(), b"/a?b=1");
+        let p = parts(
+            http::Request::builder()
+                .uri("/only-path")
+                .header("content-length", "3")
+                .body(())
+                .expect("request"),
+        );
+        out.clear();
+        assert_eq!(request_head(&p, false, &mut out), ReqBody::Length);
+        assert!(out.starts_with(b"GET /only-path HTTP/1.1\r\ncontent-length: 3\r\n\r\n"));
+        out.clear();
+        assert_eq!(request_head(&p, true, &mut out), ReqBody::None);
+    }
+
+    #[test]
+    fn response_head_drops_hop_by_hop_fields() {
+        let mut m = Message::default();
+        let raw = b"HTTP/1.1 200 OK\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: t=1\r\nTransfer-Encoding: chunked\r\nX-Kept: 2\r\nSet-Cookie: a\r\nSet-Cookie: b\r\n\r\n";
+        assert!(matches!(m.parse_response(raw), Ok(Some(_))));
+        assert!(is_chunked(&m));
+        let r = response_head(&m);
+        assert_eq!(r.status(), 200);
+        let names: Vec<&str> = r.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-kept", "set-cookie"]);
+        assert_eq!(r.headers().get_all("set-cookie").iter().count(), 2);
+    }
+
+    #[test]
+    fn dechunks_across_splits_with_trailers() {
+        let wire = b"5\r\nhello\r\n1;ext=1\r\n!\r\n0\r\ngrpc-status: 0\r\n\r\n";
+        // Every split point gives the same pieces.
+        for cut in 0..wire.len() {
+            let mut d = Dechunk::default();
+            let mut buf = BytesMut::from(&wire[..cut]);
+            let mut data = Vec::new();
+            let mut end = None;
+            let mut feed =
+                |buf: &mut BytesMut, data: &mut Vec<u8>, end: &mut Option<http::HeaderMap>| {
+                    while let Some(p) = d.next(buf).expect("valid") {
+                        match p {
+                            Piece::Data(b) => data.extend_from_slice(&b),
+                            Piece::End(t) => *end = Some(t),
+                        }
+                    }
+                };
+            feed(&mut buf, &mut data, &mut end);
+            buf.extend_from_slice(&wire[cut..]);
+            feed(&mut buf, &mut data, &mut end);
+            assert_eq!(data, b"hello!", "cut at {cut}");
+            let t = end.expect("end");
+            assert_eq!(t.get("grpc-status").map(|v| v.as_bytes()), Some(&b"0"[..]));
+        }
+        let mut d = Dechunk::default();
+        assert_eq!(d.next(&mut BytesMut::from(&b"zz\r\n"[..])), Err(BadChunk));
+    }
+
+    #[test]
+    fn chunks_are_framed() {
+        let mut out = Vec::new();
+        chunk(&[7u8; 26], &mut out);
+        assert!(out.starts_with(b"1a\r\n"));
+        out.clear();
+        chunk(b"", &mut out);
+        assert_eq!(out, b"0\r\n\r\n");
+    }
+}

@@ -1,0 +1,129 @@
+//! HTTP/2 on client connections (`bind ... proto h2`: h2c with prior knowledge, as HAProxy's
+//! `proto h2`): the `h2` crate's server speaks the protocol; each stream is one transaction
+//! served by the same HTTP session phases as an HTTP/1 request (`transaction.rs`), its request
+//! handed over as HTTP/1 bytes through an in-memory pipe (`pipe.rs`, `convert.rs`). Servers
+//! are spoken to in HTTP/1.1.
+//!
+//! The connection advertises HAProxy's `tune.h2.max-concurrent-streams`,
+//! `tune.h2.initial-window-size` and `tune.h2.header-table-size`. It ends gracefully (GOAWAY,
+//! streams in flight finish) on a stop, when a reload retires its frontend, or after
+//! `timeout client` (`timeout http-keep-alive` first, if set) without a stream.
+
+use crate::state::Frontend;
+use crate::stream::ClientStream;
+use fulcrum_config::model::TuneH2;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub mod convert;
+pub mod pipe;
+pub mod transaction;
+
+/// The connection-level receive window: HTTP/2's default (65535) would let one slow stream
+/// stall every upload on the connection; this lets `max-concurrent-streams` uploads each
+/// fill a stream window, within bounds.
+fn connection_window(t: &TuneH2) -> u32 {
+    let want = u64::from(t.initial_window_size) * u64::from(t.max_concurrent_streams.min(16));
+    want.clamp(65535, (1 << 31) - 1) as u32
+}
+
+/// Serves one HTTP/2 client connection until it ends.
+pub async fn serve<C: ClientStream>(
+    fe: Arc<Frontend>,
+    client: C,
+    peer: SocketAddr,
+    local: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+    tune: TuneH2,
+) {
+    let _counted = crate::counters::SessionGuard::start(&fe.counters);
+    let mut builder = h2::server::Builder::new();
+    builder
+        .initial_window_size(tune.initial_window_size)
+        .initial_connection_window_size(connection_window(&tune))
+        .max_concurrent_streams(tune.max_concurrent_streams)
+        .header_table_size(tune.header_table_size)
+        .max_header_list_size(fe.head_limit as u32);
+    let handshake = builder.handshake::<_, bytes::Bytes>(client);
+    let first = fe.timeouts.http_request.or(fe.timeouts.client);
+    let shaken = match first {
+        Some(t) => match tokio::time::timeout(t, handshake).await {
+            Ok(r) => r,
+            Err(_) => return,
+        },
+        None => handshake.await,
+    };
+    let mut conn = match shaken {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!("h2 handshake from {peer}: {e}");
+            return;
+        }
+    };
+    let idle = fe.timeouts.http_keep_alive.or(fe.timeouts.client);
+    let mut streams = JoinSet::new();
+    let mut closing = false;
+    loop {
+        // Created before the flags are read: a reload between the two still wakes it.
+        let retire = fe.retire.notified();
+        if !closing && (*stop.borrow() || fe.retired.load(Ordering::Relaxed)) {
+            closing = true;
+            conn.graceful_shutdown();
+        }
+        let quiet = streams.is_empty() && !closing;
+        let idle_sleep = async {
+            match idle {
+                Some(t) if quiet => tokio::time::sleep(t).await,
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            next = conn.accept() => match next {
+                Some(Ok((req, respond))) => {
+                    let task = transaction::serve(fe.clone(), req, respond, peer, local, stop.clone());
+                    streams.spawn(task);
+                }
+                Some(Err(e)) => {
+                    tracing::debug!("h2 connection from {peer}: {e}");
+                    break;
+                }
+                None => break,
+            },
+            Some(_) = streams.join_next(), if !streams.is_empty() => {}
+            r = stop.changed(), if !closing => {
+                if r.is_err() {
+                    // No one can stop us any more: the runtime is gone.
+                    closing = true;
+                    conn.graceful_shutdown();
+                }
+            }
+            _ = retire, if !closing => {}
+            _ = idle_sleep => {
+                closing = true;
+                conn.graceful_shutdown();
+            }
+        }
+    }
+    // Streams still running when the connection ended lose their client; they finish (and
+    // log) on their own.
+    while streams.join_next().await.is_some() {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_window_is_bounded() {
+        let t = TuneH2::default();
+        assert_eq!(connection_window(&t), 65535 * 16);
+        let big = TuneH2 {
+            initial_window_size: (1 << 31) - 1,
+            ..t
+        };
+        assert_eq!(connection_window(&big), (1 << 31) - 1);
+    }
+}
