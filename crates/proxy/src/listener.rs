@@ -343,7 +343,10 @@ fn spawn_session<C: ClientStream>(
         match fe.mode {
             Mode::Http if h2.is_some() => {
                 let tune = h2.unwrap_or_default();
-                Box::pin(crate::http::h2::serve(fe, sock, peer, local, stop, tune)).await
+                Box::pin(crate::http::h2::serve(
+                    fe, sock, peer, local, stop, tune, track,
+                ))
+                .await
             }
             Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop, track).await,
             // Boxed: keeps the per-connection task as small as the idle HTTP session.

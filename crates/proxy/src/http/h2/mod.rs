@@ -38,6 +38,7 @@ pub async fn serve<C: ClientStream>(
     local: SocketAddr,
     mut stop: watch::Receiver<bool>,
     tune: TuneH2,
+    track: Option<Arc<crate::track::Tracking>>,
 ) {
     let _counted = crate::counters::SessionGuard::start(&fe.counters);
     let mut builder = h2::server::Builder::new();
@@ -83,7 +84,15 @@ pub async fn serve<C: ClientStream>(
         tokio::select! {
             next = conn.accept() => match next {
                 Some(Ok((req, respond))) => {
-                    let task = transaction::serve(fe.clone(), req, respond, peer, local, stop.clone());
+                    let task = transaction::serve(
+                        fe.clone(),
+                        req,
+                        respond,
+                        peer,
+                        local,
+                        stop.clone(),
+                        track.clone(),
+                    );
                     streams.spawn(task);
                 }
                 Some(Err(e)) => {

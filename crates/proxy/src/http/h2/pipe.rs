@@ -228,7 +228,7 @@ impl ClientStream for StreamIo {
     const H2: bool = true;
     type Read<'a> = &'a mut Receiver;
     type Write<'a> = &'a mut Sender;
-    async fn peek_byte(&self) -> io::Result<usize> {
+    async fn peek_byte(&mut self) -> io::Result<usize> {
         Ok(poll_fn(|cx| self.request.0.poll_peek(cx)).await)
     }
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
@@ -262,7 +262,7 @@ mod tests {
     #[tokio::test]
     async fn peek_waits_without_consuming() {
         let (tx, rx) = pipe(16);
-        let io = StreamIo {
+        let mut io = StreamIo {
             request: rx,
             answer: pipe(1).0,
         };

@@ -38,6 +38,7 @@ pub async fn serve(
     peer: SocketAddr,
     local: SocketAddr,
     stop: watch::Receiver<bool>,
+    track: Option<std::sync::Arc<crate::track::Tracking>>,
 ) {
     let (parts, body) = req.into_parts();
     if parts.method == http::Method::CONNECT {
@@ -55,7 +56,7 @@ pub async fn serve(
         return;
     }
     let io = StreamIo { request, answer };
-    let session = crate::http::session::serve(fe, io, peer, local, stop);
+    let session = crate::http::session::serve(fe, io, peer, local, stop, track);
     let edge = async move {
         let pumping = async {
             if pump(body, &to_session, framing).await.is_ok() {
