@@ -190,7 +190,17 @@ impl Runner {
             tokio::select! {
                 _ = &mut *stop => return Exit::Stop,
                 Some((cmd, reply)) = commands.recv() => {
-                    let r = self.command(client, cmd).await;
+                    // A request may go to a dead member's connection until the client drops
+                    // it (`Unavailable`): try again, a bounded number of times, so an
+                    // operator's command does not fail while one etcd member is down.
+                    let mut r = self.command(client, cmd.clone()).await;
+                    for _ in 0..3 {
+                        if !matches!(&r, Err(e) if e.contains("Unavailable")) {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        r = self.command(client, cmd.clone()).await;
+                    }
                     let _ = reply.send(r);
                 }
                 Ok(()) = failing.changed() => {
