@@ -245,6 +245,33 @@ pub fn s_client(port: u16, args: &[&str]) -> String {
     )
 }
 
+/// `s_client` that sends one HTTP request (`Connection: close`) and reads until the server
+/// closes: whatever the server sends after the handshake (TLS 1.3 session tickets) is read
+/// before it leaves.
+pub fn s_client_request(port: u16, args: &[&str]) -> String {
+    use std::io::Write;
+    let connect = format!("127.0.0.1:{port}");
+    let mut child = Command::new("timeout")
+        .args([
+            "10", "openssl", "s_client", "-connect", &connect, "-ign_eof",
+        ])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run openssl s_client");
+    if let Some(mut i) = child.stdin.take() {
+        let _ = i.write_all(b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n");
+    }
+    let out = child.wait_with_output().expect("s_client output");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// The subject CN of the certificate `s_client` output shows.
 pub fn served_cn(out: &str) -> Option<String> {
     out.lines()
