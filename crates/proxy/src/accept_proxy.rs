@@ -48,6 +48,24 @@ pub fn addresses(h: &Header, peer: SocketAddr, local: SocketAddr) -> (SocketAddr
     h.addrs.unwrap_or((peer, local))
 }
 
+/// The addresses a new connection speaks for: with `accept-proxy`, the PROXY header's (read
+/// off `s` within `limit`), else the socket's own; `None` when the header is missing or
+/// invalid (the connection is then closed).
+pub async fn client_addresses<S: AsyncRead + Unpin>(
+    s: &mut S,
+    accept_proxy: bool,
+    limit: Option<Duration>,
+    (peer, local): (SocketAddr, SocketAddr),
+) -> Option<(SocketAddr, SocketAddr)> {
+    if !accept_proxy {
+        return Some((peer, local));
+    }
+    read(s, limit)
+        .await
+        .ok()
+        .map(|h| addresses(&h, peer, local))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -324,13 +324,12 @@ fn spawn_session<C: ClientStream>(
         let _counted = counted;
         let _permits = permits;
         // `accept-proxy`: the PROXY header's addresses are the client's everywhere after.
-        let (peer, local) = if accept_proxy {
-            match crate::accept_proxy::read(&mut sock, fe.timeouts.client).await {
-                Ok(h) => crate::accept_proxy::addresses(&h, peer, local),
-                Err(_) => return,
-            }
-        } else {
-            (peer, local)
+        let addrs = (peer, local);
+        let limit = fe.timeouts.client;
+        let Some((peer, local)) =
+            crate::accept_proxy::client_addresses(&mut sock, accept_proxy, limit, addrs).await
+        else {
+            return;
         };
         // `tcp-request session` rules see the PROXY header's addresses, as HAProxy's.
         if !fe.tcp_session.is_empty() {

@@ -23,13 +23,12 @@ pub fn spawn<F>(
 {
     tokio::spawn(async move {
         // `accept-proxy`: the PROXY header comes before the TLS handshake.
-        let (peer, local) = if accept_proxy {
-            match crate::accept_proxy::read(&mut sock, fe.timeouts.client).await {
-                Ok(h) => crate::accept_proxy::addresses(&h, peer, local),
-                Err(_) => return,
-            }
-        } else {
-            (peer, local)
+        let addrs = (peer, local);
+        let limit = fe.timeouts.client;
+        let Some((peer, local)) =
+            crate::accept_proxy::client_addresses(&mut sock, accept_proxy, limit, addrs).await
+        else {
+            return;
         };
         let hs = tls.accept(sock);
         let r = match fe.timeouts.client {
