@@ -280,24 +280,9 @@ fn wait_port(port: u16, what: &str) {
     }
 }
 
-fn haproxy_installed() -> bool {
-    let found = Command::new("haproxy")
-        .arg("-v")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
-            "haproxy is missing and FULCRUM_REQUIRE_NETNS=1: run scripts/install-deps.sh"
-        );
-        eprintln!("SKIPPED: haproxy is not installed; nothing to compare compression with");
-    }
-    found
-}
-
 #[test]
 fn compression_answers_as_haproxy() {
-    if !haproxy_installed() {
+    if !fulcrum_testlab::require::tool("compression_vs_haproxy", "haproxy", "haproxy") {
         return;
     }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind test server");

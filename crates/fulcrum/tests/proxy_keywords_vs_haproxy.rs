@@ -127,24 +127,9 @@ fn wait_port(port: u16, what: &str) {
     }
 }
 
-fn haproxy_installed() -> bool {
-    let found = Command::new("haproxy")
-        .arg("-v")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
-            "haproxy is missing and FULCRUM_REQUIRE_NETNS=1: run scripts/install-deps.sh"
-        );
-        eprintln!("SKIPPED: haproxy is not installed; nothing to compare with");
-    }
-    found
-}
-
 #[test]
 fn proxy_keywords_act_as_haproxy() {
-    if !haproxy_installed() {
+    if !fulcrum_testlab::require::tool("proxy_keywords_vs_haproxy", "haproxy", "haproxy") {
         return;
     }
     let app_l = TcpListener::bind("127.0.0.1:0").expect("bind app");
@@ -233,7 +218,7 @@ fn proxy_keywords_act_as_haproxy() {
 /// both orders: the client gets the same error pages from fulcrum and haproxy.
 #[test]
 fn errorfiles_answer_as_haproxy() {
-    if !haproxy_installed() {
+    if !fulcrum_testlab::require::tool("proxy_keywords_vs_haproxy", "haproxy", "haproxy") {
         return;
     }
     let scratch = Scratch::new("errorfiles");
