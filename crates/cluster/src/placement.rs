@@ -12,7 +12,7 @@
 //!    else to the least loaded eligible node, ties broken by rendezvous hashing (stable,
 //!    deterministic, and spread differently per VIP).
 //! 5. Bounded rebalancing: once nothing has changed for `rebalance_after` and a node has been
-//!    online that long, VIPs move to it
+//!    online that long, VIPs (but never one a move by hand holds) move to it
 //!    from nodes above the cap ceil(VIPs / eligible nodes), and to their `prefer` node; only
 //!    as many moves as bring every node to the cap.
 
@@ -217,6 +217,15 @@ fn choose<'a>(st: &State<'a>, v: &Vip, cap: usize) -> Option<&'a str> {
         .map(|n| n.name.as_str())
 }
 
+/// `vip` sits where a move by hand put it: rebalancing (weaker, rule 5) leaves it there, or the
+/// next round would put it back and displace what rebalancing placed meanwhile.
+fn held_by_move(st: &State<'_>, vip: &str) -> bool {
+    st.input
+        .moves
+        .get(vip)
+        .is_some_and(|to| st.out.get(vip) == Some(to))
+}
+
 fn rebalance(st: &mut State<'_>, vips: &[&Vip], cap: usize) {
     let after = st.input.rebalance_after;
     let stable = |n: &Node| n.online_for >= after;
@@ -225,7 +234,10 @@ fn rebalance(st: &mut State<'_>, vips: &[&Vip], cap: usize) {
         let Some(p) = v.prefer.as_deref().and_then(|p| st.node(p)) else {
             continue;
         };
-        if st.out.get(&v.name).map(String::as_str) == Some(p.name.as_str()) || !stable(p) {
+        if st.out.get(&v.name).map(String::as_str) == Some(p.name.as_str())
+            || !stable(p)
+            || held_by_move(st, &v.name)
+        {
             continue;
         }
         let from = st.out.get(&v.name).cloned();
@@ -258,7 +270,7 @@ fn rebalance(st: &mut State<'_>, vips: &[&Vip], cap: usize) {
             if st.out.get(&v.name) != Some(&over.name) {
                 continue;
             }
-            if v.prefer.as_deref() == Some(over.name.as_str()) {
+            if v.prefer.as_deref() == Some(over.name.as_str()) || held_by_move(st, &v.name) {
                 continue;
             }
             for n in &st.input.nodes {
