@@ -11,6 +11,7 @@ pub mod address;
 pub mod agent;
 pub mod clock;
 mod commands;
+pub mod etcd;
 pub mod keys;
 pub mod placement;
 mod report;

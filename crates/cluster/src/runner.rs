@@ -9,13 +9,12 @@
 use crate::address;
 use crate::agent::{Action, Agent};
 use crate::clock::{boottime, unix_ms};
-use crate::keys::{self, Kv, Snapshot};
+use crate::etcd::connect;
+pub use crate::etcd::{connect_with, prefix_of};
+use crate::keys::{Kv, Snapshot};
 use crate::session::{margin, Session};
 use crate::status::{Command, Member, Status};
-use etcd_client::{
-    Certificate, Client, Compare, CompareOp, ConnectOptions, GetOptions, Identity, PutOptions,
-    TlsOptions, Txn, TxnOp,
-};
+use etcd_client::{Client, GetOptions};
 use fulcrum_config::model::{Cluster, NoQuorumPolicy};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::IpAddr;
@@ -392,125 +391,6 @@ impl Runner {
         }
     }
 
-    async fn perform(&mut self, client: &Client, session: &Session, action: Action) {
-        let mut c = client.clone();
-        let lease = session.lease;
-        let me = self.cfg.node.clone();
-        let t = self.op_timeout();
-        let with_lease = || Some(PutOptions::new().with_lease(lease));
-        match action {
-            Action::Campaign => {
-                let k = format!("{}leader", self.prefix);
-                let txn = Txn::new()
-                    .when([Compare::create_revision(k.as_str(), CompareOp::Equal, 0)])
-                    .and_then([TxnOp::put(k.as_str(), me.as_str(), with_lease())]);
-                if let Ok(Ok(r)) = timeout(t, c.txn(txn)).await {
-                    if r.succeeded() {
-                        tracing::info!("cluster: {me} is the leader");
-                    }
-                }
-            }
-            Action::Assign {
-                leader_rev,
-                set,
-                clear,
-            } => {
-                let k = format!("{}leader", self.prefix);
-                let mut ops: Vec<TxnOp> = set
-                    .iter()
-                    .map(|(v, n)| TxnOp::put(self.key("assign", v), n.as_str(), None))
-                    .collect();
-                ops.extend(
-                    clear
-                        .iter()
-                        .map(|v| TxnOp::delete(self.key("assign", v), None)),
-                );
-                let txn = Txn::new()
-                    .when([
-                        Compare::create_revision(k.as_str(), CompareOp::Equal, leader_rev),
-                        Compare::value(k.as_str(), CompareOp::Equal, me.as_str()),
-                    ])
-                    .and_then(ops);
-                match timeout(t, c.txn(txn)).await {
-                    Ok(Ok(r)) if r.succeeded() => {
-                        for (v, n) in &set {
-                            tracing::info!("cluster: {v} assigned to {n}");
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            Action::Claim { vip, exists } => {
-                if !exists {
-                    let k = self.key("owner", &vip);
-                    let value =
-                        serde_json::json!({ "node": me, "since_ms": unix_ms() }).to_string();
-                    let txn = Txn::new()
-                        .when([Compare::create_revision(k.as_str(), CompareOp::Equal, 0)])
-                        .and_then([TxnOp::put(k.as_str(), value, with_lease())]);
-                    match timeout(t, c.txn(txn)).await {
-                        Ok(Ok(r)) if r.succeeded() => {}
-                        _ => return,
-                    }
-                }
-                // The transaction may have returned late: never add past the deadline.
-                if session.deadline().is_none_or(|d| boottime() >= d) {
-                    return;
-                }
-                let Some(v) = self.vip(&vip).cloned() else {
-                    return;
-                };
-                match address::add(&v) {
-                    Ok(()) => {
-                        tracing::info!(
-                            "cluster: took {} ({}/{} on {})",
-                            v.name,
-                            v.address,
-                            v.prefix,
-                            v.dev
-                        );
-                        self.agent.claimed(&vip, unix_ms());
-                        if let Err(e) = address::announce(&v) {
-                            self.fail(format!("announcing {} on {}: {e}", v.address, v.dev));
-                        }
-                        let left = self.cfg.garp_repeat.saturating_sub(1);
-                        if left > 0 {
-                            self.garp
-                                .insert(vip.clone(), (boottime() + Duration::from_secs(1), left));
-                        }
-                    }
-                    Err(e) => {
-                        self.fail(format!(
-                            "adding {} ({}) on {}: {e}",
-                            v.name, v.address, v.dev
-                        ));
-                        self.broken.insert(vip.clone());
-                        self.update_serves();
-                        let k = self.key("owner", &vip);
-                        let txn = Txn::new()
-                            .when([Compare::lease(k.as_str(), CompareOp::Equal, lease)])
-                            .and_then([TxnOp::delete(k.as_str(), None)]);
-                        let _ = timeout(t, c.txn(txn)).await;
-                    }
-                }
-            }
-            Action::Release(vip) => {
-                self.del_address(&vip);
-                let k = self.key("owner", &vip);
-                let txn = Txn::new()
-                    .when([Compare::lease(k.as_str(), CompareOp::Equal, lease)])
-                    .and_then([TxnOp::delete(k.as_str(), None)]);
-                let _ = timeout(t, c.txn(txn)).await;
-            }
-            Action::Drop(vip) => self.del_address(&vip),
-            Action::Publish(record) => {
-                let k = self.key("nodes", &me);
-                let value = serde_json::to_string(&record).unwrap_or_default();
-                let _ = timeout(t, c.put(k, value, with_lease())).await;
-            }
-        }
-    }
-
     /// Repeated gratuitous ARPs / NAs, one a second, while the VIP is still held.
     fn announce_due(&mut self) {
         let now = boottime();
@@ -572,59 +452,5 @@ impl Runner {
     }
 }
 
-async fn connect(cfg: &Cluster) -> Result<Client, String> {
-    // Pings every `etcd-keepalive` (default 1 s) while a request or stream is open, never on
-    // an idle connection: a dead etcd member's connection is dropped within ~2 s instead of
-    // taking requests that time out (5 s pings made failover 2.4 s slower in the lab). etcd
-    // strikes pings faster than its `--grpc-keepalive-min-time` (5 s) only on a connection it
-    // sends nothing on: the lease stream gets an answer every TTL/8 and requests get theirs,
-    // so the node keeps no silent stream (no watch: it reads the prefix each round).
-    let keep_alive = (cfg.etcd_keepalive, Duration::from_secs(1));
-    connect_with(cfg, cfg.lease_ttl, keep_alive).await
-}
-
-/// A client for the cluster's etcd (endpoints, TLS, user from the `cluster` section), with this
-/// request timeout and HTTP/2 keep-alive (interval, timeout); the LBaaS API's etcd store uses
-/// it too. etcd ends connections that ping more often than every 5 s while a long watch is open
-/// (`--grpc-keepalive-min-time`), so a client that watches pings less often. Idle connections
-/// (no request, no stream) are not pinged: etcd counts any ping there as abuse.
-pub async fn connect_with(
-    cfg: &Cluster,
-    request_timeout: Duration,
-    keep_alive: (Duration, Duration),
-) -> Result<Client, String> {
-    let mut opts = ConnectOptions::new()
-        .with_connect_timeout(Duration::from_secs(1))
-        .with_timeout(request_timeout)
-        .with_keep_alive(keep_alive.0, keep_alive.1)
-        .with_keep_alive_while_idle(false);
-    let a = &cfg.etcd_auth;
-    if let (Some(u), Some(p)) = (&a.user, &a.password) {
-        opts = opts.with_user(u.clone(), p.clone());
-    }
-    if a.ca_file.is_some() || a.cert_file.is_some() {
-        let mut tls = TlsOptions::new();
-        if let Some(ca) = &a.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| format!("etcd-ca-file {ca}: {e}"))?;
-            tls = tls.ca_certificate(Certificate::from_pem(pem));
-        }
-        if let (Some(cert), Some(key)) = (&a.cert_file, &a.key_file) {
-            let c = std::fs::read(cert).map_err(|e| format!("etcd-cert {cert}: {e}"))?;
-            let k = std::fs::read(key).map_err(|e| format!("etcd-key {key}: {e}"))?;
-            tls = tls.identity(Identity::from_pem(c, k));
-        }
-        opts = opts.with_tls(tls);
-    }
-    timeout(
-        Duration::from_secs(3),
-        Client::connect(&cfg.etcd, Some(opts)),
-    )
-    .await
-    .map_err(|_| "timed out".to_string())?
-    .map_err(|e| e.to_string())
-}
-
-/// The etcd key prefix of this cluster.
-pub fn prefix_of(cfg: &Cluster) -> String {
-    keys::prefix(&cfg.name)
-}
+#[path = "runner_perform.rs"]
+mod perform;

@@ -23,6 +23,7 @@ pub mod machine;
 pub mod mail;
 pub mod notify;
 pub mod packet;
+pub mod received;
 mod runtime;
 pub mod track;
 

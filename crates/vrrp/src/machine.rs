@@ -7,8 +7,9 @@
 //! thread. Received packets are validated here and every drop is counted by cause; logging the
 //! causes (once each) is the adapter's job.
 
-use crate::packet::{self, Advert, Auth, DecodeError};
-use std::collections::{BTreeMap, VecDeque};
+use crate::packet::{self, Advert, Auth};
+pub use crate::received::{Counters, DropCause, Received};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -89,84 +90,6 @@ pub const HANDOVER_MAX: Duration = Duration::from_secs(4);
 /// new master adds the addresses and sends its gratuitous ARPs just after that advert, and
 /// clients that still resolve the address to us must find it here until they have switched.
 pub const HANDOVER_LINGER: Duration = Duration::from_millis(200);
-
-/// Why a received packet was dropped. Each cause is counted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum DropCause {
-    /// TTL / hop limit not 255.
-    Ttl,
-    Truncated,
-    /// Not VRRP version 2 or 3, or not an advertisement.
-    Malformed,
-    Checksum,
-    /// A valid advert of the other VRRP version than configured.
-    VersionMismatch,
-    /// An advert for another virtual router (another VRID).
-    Vrid,
-    /// VRRPv2 authentication differs (type or password).
-    Authentication,
-    /// Advertisement interval differs from ours.
-    Interval,
-    /// Our own advert, looped back.
-    OwnPacket,
-}
-
-impl DropCause {
-    pub fn describe(self) -> &'static str {
-        match self {
-            DropCause::Ttl => "TTL/hop limit is not 255",
-            DropCause::Truncated => "packet too short",
-            DropCause::Malformed => "not a VRRPv2/v3 advertisement",
-            DropCause::Checksum => "bad checksum",
-            DropCause::VersionMismatch => "VRRP version differs from ours",
-            DropCause::Vrid => "virtual_router_id differs from ours",
-            DropCause::Authentication => "authentication mismatch",
-            DropCause::Interval => "advert_int differs from ours",
-            DropCause::OwnPacket => "our own advert looped back",
-        }
-    }
-}
-
-impl From<DecodeError> for DropCause {
-    fn from(e: DecodeError) -> Self {
-        match e {
-            DecodeError::Truncated => DropCause::Truncated,
-            DecodeError::Checksum => DropCause::Checksum,
-            DecodeError::Version(_)
-            | DecodeError::Type(_)
-            | DecodeError::V2OverIpv6
-            | DecodeError::MixedFamilies => DropCause::Malformed,
-        }
-    }
-}
-
-/// A packet as the socket adapter received it.
-#[derive(Debug, Clone, Copy)]
-pub struct Received<'a> {
-    pub src: IpAddr,
-    pub dst: IpAddr,
-    /// TTL (IPv4) or hop limit (IPv6) it arrived with.
-    pub ttl: u8,
-    /// The VRRP message (after the IP header).
-    pub bytes: &'a [u8],
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Counters {
-    pub received: u64,
-    pub accepted: u64,
-    pub dropped: BTreeMap<DropCause, u64>,
-    /// Accepted adverts whose address list differs from ours (keepalived logs these).
-    pub address_list_mismatch: u64,
-    pub sent: u64,
-    pub became_master: u64,
-}
-
-impl Counters {
-    pub fn dropped(&self, cause: DropCause) -> u64 {
-        self.dropped.get(&cause).copied().unwrap_or(0)
-    }
-}
 
 /// One VRRP instance's protocol state.
 pub struct Machine {
@@ -351,109 +274,6 @@ impl Machine {
         }
     }
 
-    /// Validates a received packet; a valid advert drives the state machine.
-    pub fn handle_packet(&mut self, now: Instant, rx: &Received<'_>) -> Result<(), DropCause> {
-        self.counters.received += 1;
-        let result = self.validate(rx);
-        match result {
-            Ok(advert) => {
-                self.counters.accepted += 1;
-                self.handle_advert(now, rx.src, &advert);
-                Ok(())
-            }
-            Err(cause) => {
-                *self.counters.dropped.entry(cause).or_insert(0) += 1;
-                Err(cause)
-            }
-        }
-    }
-
-    fn validate(&mut self, rx: &Received<'_>) -> Result<Advert, DropCause> {
-        if rx.src == self.cfg.primary {
-            return Err(DropCause::OwnPacket);
-        }
-        if rx.ttl != packet::TTL {
-            return Err(DropCause::Ttl);
-        }
-        let advert = packet::decode(rx.bytes, rx.src, rx.dst)?;
-        if advert.version != self.cfg.version {
-            return Err(DropCause::VersionMismatch);
-        }
-        if advert.vrid != self.cfg.vrid {
-            return Err(DropCause::Vrid);
-        }
-        if advert.version == 2 && (advert.auth != self.cfg.auth || advert.auth == Auth::Ah) {
-            return Err(DropCause::Authentication);
-        }
-        if advert.interval_cs != self.wire_interval_cs() {
-            return Err(DropCause::Interval);
-        }
-        let mut theirs = advert.addresses.clone();
-        let mut ours: Vec<IpAddr> = self
-            .cfg
-            .addresses
-            .iter()
-            .copied()
-            .filter(|a| a.is_ipv4() == rx.src.is_ipv4())
-            .collect();
-        theirs.sort();
-        ours.sort();
-        if theirs != ours {
-            self.counters.address_list_mismatch += 1;
-        }
-        Ok(advert)
-    }
-
-    fn handle_advert(&mut self, now: Instant, from: IpAddr, advert: &Advert) {
-        match self.state {
-            State::Backup => {
-                if advert.priority == 0 {
-                    // The master is leaving: take over after Skew_Time only.
-                    self.timer = Some(now + self.skew_time());
-                } else if !self.cfg.preempt || advert.priority >= self.priority {
-                    self.preempt_at = None;
-                    self.timer = Some(now + self.master_down_interval());
-                } else if let Some(delay) = self.cfg.preempt_delay {
-                    // A lower master: keep deferring to it until preempt_delay has passed.
-                    let at = *self.preempt_at.get_or_insert(now + delay);
-                    if now < at {
-                        self.timer = Some(now + self.master_down_interval());
-                    }
-                }
-                // Otherwise (preempting a lower master) the advert is discarded and the
-                // Master_Down_Timer runs out.
-            }
-            State::Master if self.handover.is_some() => {
-                if advert.priority > 0 && self.successor.is_none() {
-                    self.successor = Some(from);
-                    self.timer = None;
-                    self.handover = Some(now + HANDOVER_LINGER);
-                }
-            }
-            State::Master => {
-                if advert.priority == 0 {
-                    self.send_advert(self.priority);
-                    self.timer = Some(now + self.master_adver_interval());
-                } else if advert.priority > self.priority
-                    || (advert.priority == self.priority && from > self.cfg.primary)
-                {
-                    // A new master: keep the addresses HANDOVER_LINGER more, while clients
-                    // follow its gratuitous ARPs (zero loss when our priority was lowered).
-                    self.garp_second = None;
-                    self.garp_refresh = None;
-                    self.remove_at = Some(now + HANDOVER_LINGER);
-                    self.become_backup(now);
-                } else {
-                    // A lower-priority master: answer at once so it steps down quickly (as
-                    // keepalived does) rather than waiting for our next interval.
-                    self.send_advert(self.priority);
-                    self.timer = Some(now + self.master_adver_interval());
-                }
-            }
-            State::Init | State::Fault => {}
-        }
-    }
-
     /// Runs the timers that are due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.remove_at.is_some_and(|t| t <= now) {
@@ -626,6 +446,9 @@ impl Machine {
         self.actions.push_back(Action::StateChanged { from, to });
     }
 }
+
+#[path = "machine_receive.rs"]
+mod receive;
 
 #[cfg(test)]
 #[path = "machine_tests.rs"]
