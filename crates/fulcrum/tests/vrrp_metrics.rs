@@ -14,8 +14,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 use vrrp_support::*;
 
-const SETTLE: Duration = Duration::from_secs(15);
-
 const METRICS_CFG: &str = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\n\
      frontend metrics\n    bind *:9101\n    http-request use-service prometheus-exporter if { path /metrics }\n";
 

@@ -18,9 +18,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 use vrrp_support::*;
 
-/// Generous bound for every wait: the machine may be loaded.
-const SETTLE: Duration = Duration::from_secs(15);
-
 /// The node's haproxy.cfg: port 8080 on every address (so on the VIP), one checked server.
 fn lb_cfg(server: SocketAddr) -> String {
     format!(

@@ -9,8 +9,6 @@ use fulcrum_testlab::wait;
 use std::time::Duration;
 use vrrp_support::*;
 
-const SETTLE: Duration = Duration::from_secs(15);
-
 fn chk_script(t: &Topo, node: usize, weight: i32) -> (String, std::path::PathBuf) {
     let flag = t.dir.join(format!("healthy{node}"));
     std::fs::write(&flag, "").unwrap();

@@ -10,6 +10,10 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+mod pair;
+#[allow(unused_imports)] // not every test binary uses the pair scenario
+pub use pair::*;
+
 pub const VIP: &str = "10.99.0.100";
 
 /// Failover timings are asserted: run one topology at a time so tests do not starve each other.
