@@ -63,18 +63,8 @@ fn fulcrum_master_sigterm_keepalived_takes_over_then_fulcrum_preempts() {
         "fulcrum removed its VIP on exit{}",
         p.logs()
     );
-    let f2 = Daemon::fulcrum(&t, 0, &inst(150).render(&t, 0));
-    let k = &p.daemons[1];
-    assert!(
-        wait_vip(&t, 0, true, SETTLE).is_some(),
-        "fulcrum preempts keepalived{}",
-        logs(&[&f2, k])
-    );
-    assert!(
-        wait_vip(&t, 1, false, SETTLE).is_some(),
-        "keepalived yields{}",
-        logs(&[&f2, k])
-    );
+    p.restart(0, Kind::Fulcrum, &inst(150));
+    p.moves_to(0, "fulcrum preempts keepalived, which yields");
 }
 
 #[test]

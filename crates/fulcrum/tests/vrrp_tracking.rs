@@ -19,65 +19,41 @@ fn chk_script(t: &Topo, node: usize, weight: i32) -> (String, std::path::PathBuf
     (top, flag)
 }
 
+const BOTH: [Kind; 2] = [Kind::Fulcrum, Kind::Fulcrum];
+
+fn inst(priority: u8) -> Inst {
+    Inst {
+        priority,
+        ..Inst::default()
+    }
+}
+
+/// Priority 150 with the `chk` script of `chk_script` tracked.
+fn tracking(top: String) -> Inst {
+    Inst {
+        priority: 150,
+        top,
+        extra: "  track_script {\n    chk\n  }\n".into(),
+        ..Inst::default()
+    }
+}
+
 #[test]
 fn failing_track_script_with_weight_0_forces_fault_and_hands_over() {
     let Some(t) = Topo::new("trackfault", 2) else {
         return;
     };
-    let a = Daemon::fulcrum(
-        &t,
-        0,
-        &Inst {
-            priority: 100,
-            ..Inst::default()
-        }
-        .render(&t, 0),
-    );
     let (top, flag) = chk_script(&t, 1, 0);
-    let inst = Inst {
-        priority: 150,
-        top,
-        extra: "  track_script {\n    chk\n  }\n".into(),
-        ..Inst::default()
-    };
-    let b = Daemon::fulcrum(&t, 1, &inst.render(&t, 1));
-    assert!(
-        wait_vip(&t, 1, true, SETTLE).is_some(),
-        "{}",
-        logs(&[&a, &b])
-    );
-    assert!(
-        wait_vip(&t, 0, false, SETTLE).is_some(),
-        "{}",
-        logs(&[&a, &b])
-    );
+    let mut p = Pair::elect(&t, BOTH, [&inst(100), &tracking(top)]);
     std::fs::remove_file(&flag).unwrap();
+    p.moves_to(0, "script failure hands the VIP over");
     assert!(
-        wait_vip(&t, 0, true, SETTLE).is_some(),
-        "script failure hands the VIP over{}",
-        logs(&[&a, &b])
-    );
-    assert!(
-        wait_vip(&t, 1, false, SETTLE).is_some(),
+        wait::until(SETTLE, || p.daemons[1].log().contains("Entering FAULT")).is_some(),
         "{}",
-        logs(&[&a, &b])
-    );
-    assert!(
-        wait::until(SETTLE, || b.log().contains("Entering FAULT")).is_some(),
-        "{}",
-        logs(&[&b])
+        p.logs()
     );
     std::fs::write(&flag, "").unwrap();
-    assert!(
-        wait_vip(&t, 1, true, SETTLE).is_some(),
-        "recovered, it preempts again{}",
-        logs(&[&a, &b])
-    );
-    assert!(
-        wait_vip(&t, 0, false, SETTLE).is_some(),
-        "{}",
-        logs(&[&a, &b])
-    );
+    p.moves_to(1, "recovered, it preempts again");
 }
 
 #[test]
@@ -85,49 +61,14 @@ fn failing_track_script_with_negative_weight_lowers_priority() {
     let Some(t) = Topo::new("trackweight", 2) else {
         return;
     };
-    let a = Daemon::fulcrum(
-        &t,
-        0,
-        &Inst {
-            priority: 100,
-            ..Inst::default()
-        }
-        .render(&t, 0),
-    );
     let (top, flag) = chk_script(&t, 1, -60);
-    let inst = Inst {
-        priority: 150,
-        top,
-        extra: "  track_script {\n    chk\n  }\n".into(),
-        ..Inst::default()
-    };
-    let b = Daemon::fulcrum(&t, 1, &inst.render(&t, 1));
-    assert!(
-        wait_vip(&t, 1, true, SETTLE).is_some(),
-        "{}",
-        logs(&[&a, &b])
-    );
-    assert!(
-        wait_vip(&t, 0, false, SETTLE).is_some(),
-        "{}",
-        logs(&[&a, &b])
-    );
+    let mut p = Pair::elect(&t, BOTH, [&inst(100), &tracking(top)]);
     std::fs::remove_file(&flag).unwrap();
-    // 150 - 60 = 90 < 100: the other router preempts.
+    p.moves_to(0, "150 - 60 = 90 < 100: the other router preempts");
     assert!(
-        wait_vip(&t, 0, true, SETTLE).is_some(),
-        "{}",
-        logs(&[&a, &b])
-    );
-    assert!(
-        wait_vip(&t, 1, false, SETTLE).is_some(),
-        "{}",
-        logs(&[&a, &b])
-    );
-    assert!(
-        !b.log().contains("Entering FAULT"),
+        !p.daemons[1].log().contains("Entering FAULT"),
         "a weighted script lowers priority, no FAULT{}",
-        logs(&[&b])
+        p.logs()
     );
 }
 
@@ -137,60 +78,22 @@ fn track_interface_down_means_fault() {
         return;
     };
     let n1 = t.node(1);
+    let ip = |args: &[&str]| n1.run("ip", args).is_some_and(|o| o.status.success());
     // A veth pair inside the node stands for the tracked uplink (no dummy module needed).
-    assert!(n1
-        .run(
-            "ip",
-            &["link", "add", "dummy0", "type", "veth", "peer", "name", "dummy1"]
-        )
-        .is_some_and(|o| o.status.success()));
-    assert!(n1
-        .run("ip", &["link", "set", "dummy1", "up"])
-        .is_some_and(|o| o.status.success()));
-    assert!(n1
-        .run("ip", &["link", "set", "dummy0", "up"])
-        .is_some_and(|o| o.status.success()));
-    let a = Daemon::fulcrum(
-        &t,
-        0,
-        &Inst {
-            priority: 100,
-            ..Inst::default()
-        }
-        .render(&t, 0),
-    );
-    let inst = Inst {
+    assert!(ip(&[
+        "link", "add", "dummy0", "type", "veth", "peer", "name", "dummy1"
+    ]));
+    assert!(ip(&["link", "set", "dummy1", "up"]) && ip(&["link", "set", "dummy0", "up"]));
+    let tracked = Inst {
         priority: 150,
         extra: "  track_interface {\n    dummy0\n  }\n".into(),
         ..Inst::default()
     };
-    let b = Daemon::fulcrum(&t, 1, &inst.render(&t, 1));
-    assert!(
-        wait_vip(&t, 1, true, SETTLE).is_some(),
-        "{}",
-        logs(&[&a, &b])
-    );
-    assert!(n1
-        .run("ip", &["link", "set", "dummy0", "down"])
-        .is_some_and(|o| o.status.success()));
-    assert!(
-        wait_vip(&t, 0, true, SETTLE).is_some(),
-        "link down hands the VIP over{}",
-        logs(&[&a, &b])
-    );
-    assert!(
-        wait_vip(&t, 1, false, SETTLE).is_some(),
-        "{}",
-        logs(&[&a, &b])
-    );
-    assert!(n1
-        .run("ip", &["link", "set", "dummy0", "up"])
-        .is_some_and(|o| o.status.success()));
-    assert!(
-        wait_vip(&t, 1, true, SETTLE).is_some(),
-        "link up: back to MASTER by preemption{}",
-        logs(&[&a, &b])
-    );
+    let mut p = Pair::elect(&t, BOTH, [&inst(100), &tracked]);
+    assert!(ip(&["link", "set", "dummy0", "down"]));
+    p.moves_to(0, "link down hands the VIP over");
+    assert!(ip(&["link", "set", "dummy0", "up"]));
+    p.moves_to(1, "link up: back to MASTER by preemption");
 }
 
 /// Two instances in one sync group; `fail_vi2` adds a failing-capable script to VI_2 only.
@@ -294,29 +197,7 @@ fn gratuitous_arp_repoints_the_client_after_failover() {
         return;
     };
     let client = t.node(2);
-    let a = Daemon::fulcrum(
-        &t,
-        0,
-        &Inst {
-            priority: 100,
-            ..Inst::default()
-        }
-        .render(&t, 0),
-    );
-    let b = Daemon::fulcrum(
-        &t,
-        1,
-        &Inst {
-            priority: 150,
-            ..Inst::default()
-        }
-        .render(&t, 1),
-    );
-    assert!(
-        wait_vip(&t, 1, true, SETTLE).is_some(),
-        "{}",
-        logs(&[&a, &b])
-    );
+    let mut p = Pair::elect(&t, BOTH, [&inst(100), &inst(150)]);
     let mac_of = |n: usize| {
         let out = t
             .node(n)
@@ -339,20 +220,16 @@ fn gratuitous_arp_repoints_the_client_after_failover() {
         wait::until(Duration::from_secs(5), || neigh().contains(&mac_b)).is_some(),
         "{}{}",
         neigh(),
-        logs(&[&b])
+        p.logs()
     );
-    b.term();
-    assert!(
-        wait_vip(&t, 0, true, SETTLE).is_some(),
-        "{}",
-        logs(&[&a, &b])
-    );
+    p.daemons[1].term();
+    p.moves_to(0, "SIGTERM of the master");
     // Without sending anything itself, the client's entry now points at A.
     assert!(
         wait::until(Duration::from_secs(10), || neigh().contains(&mac_a)).is_some(),
         "neighbour entry: {}{}",
         neigh(),
-        logs(&[&a])
+        p.logs()
     );
 }
 
@@ -361,54 +238,17 @@ fn own_interface_down_means_fault_and_the_vip_is_removed() {
     let Some(t) = Topo::new("ownif", 2) else {
         return;
     };
-    let a = Daemon::fulcrum(
-        &t,
-        0,
-        &Inst {
-            priority: 100,
-            ..Inst::default()
-        }
-        .render(&t, 0),
-    );
-    let b = Daemon::fulcrum(
-        &t,
-        1,
-        &Inst {
-            priority: 150,
-            ..Inst::default()
-        }
-        .render(&t, 1),
-    );
-    assert!(
-        wait_vip(&t, 1, true, SETTLE).is_some(),
-        "{}",
-        logs(&[&a, &b])
-    );
+    let mut p = Pair::elect(&t, BOTH, [&inst(100), &inst(150)]);
     assert!(t.node(1).set_link(false));
     assert!(
-        wait::until(SETTLE, || b.log().contains("Entering FAULT")).is_some(),
+        wait::until(SETTLE, || p.daemons[1].log().contains("Entering FAULT")).is_some(),
         "{}",
-        logs(&[&b])
+        p.logs()
     );
-    assert!(
-        wait_vip(&t, 1, false, SETTLE).is_some(),
-        "a FAULT instance removes its VIP{}",
-        logs(&[&b])
-    );
-    assert!(
-        wait_vip(&t, 0, true, SETTLE).is_some(),
-        "the other node takes over{}",
-        logs(&[&a])
+    p.moves_to(
+        0,
+        "a FAULT instance removes its VIP, the other node takes over",
     );
     assert!(t.node(1).set_link(true));
-    assert!(
-        wait_vip(&t, 1, true, SETTLE).is_some(),
-        "link back: it preempts again{}",
-        logs(&[&a, &b])
-    );
-    assert!(
-        wait_vip(&t, 0, false, SETTLE).is_some(),
-        "{}",
-        logs(&[&a, &b])
-    );
+    p.moves_to(1, "link back: it preempts again");
 }

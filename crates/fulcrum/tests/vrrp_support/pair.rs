@@ -122,6 +122,30 @@ impl<'t> Pair<'t> {
         took.unwrap_or_default()
     }
 
+    /// Waits until `node` holds the address and the other node does not (a preemption, a
+    /// FAULT, a lowered priority: `what`).
+    pub fn moves_to(&mut self, node: usize, what: &str) {
+        assert!(
+            wait_addr(self.t, node, &self.addr, true, SETTLE).is_some(),
+            "{what}: node {node} never took {}{}",
+            self.addr,
+            self.logs()
+        );
+        assert!(
+            wait_addr(self.t, 1 - node, &self.addr, false, SETTLE).is_some(),
+            "{what}: node {} kept {}{}",
+            1 - node,
+            self.addr,
+            self.logs()
+        );
+        self.master = node;
+    }
+
+    /// Starts `node` again (its daemon stopped or killed), with `inst`.
+    pub fn restart(&mut self, node: usize, kind: Kind, inst: &Inst) {
+        self.daemons[node] = Daemon::start(kind, self.t, node, &inst.render(self.t, node));
+    }
+
     pub fn logs(&self) -> String {
         logs(&[&self.daemons[0], &self.daemons[1]])
     }
