@@ -72,13 +72,16 @@ impl<C: ClientStream> Session<C> {
             bytes_in: 0,
             head_out: 0,
             counted: StatusCount::Counted,
+            nolog: false,
         };
         self.log(&rec);
     }
 
     /// Phase "log": the request's line in the frontend's format.
     pub(super) fn log(&self, r: &Rec) {
-        let Some(log) = &self.fe.log else { return };
+        let Some(log) = self.fe.log.as_ref().filter(|_| !r.nolog) else {
+            return;
+        };
         let res = (r.status != 0 && self.res.status != 0).then_some(&self.res);
         let captures = if self.fe.captures.is_empty() {
             String::new()
