@@ -8,7 +8,11 @@ use crate::model::{HttpAction, Proxy};
 use crate::model_cache::CacheSection;
 
 /// `cache NAME` opens a section; `None` (reported) when the line is unusable.
-pub fn open(line: &Line<'_>, known: &[CacheSection], diags: &mut Diagnostics) -> Option<CacheSection> {
+pub fn open(
+    line: &Line<'_>,
+    known: &[CacheSection],
+    diags: &mut Diagnostics,
+) -> Option<CacheSection> {
     let Some(name) = line.arg(1) else {
         diags.error(&line.span, "'cache' expects a <name> argument");
         return None;
@@ -20,7 +24,10 @@ pub fn open(line: &Line<'_>, known: &[CacheSection], diags: &mut Diagnostics) ->
     if let Some(first) = known.iter().find(|c| c.name == name) {
         diags.error(
             &line.span,
-            format!("duplicate cache name '{name}' (first defined at {})", first.span),
+            format!(
+                "duplicate cache name '{name}' (first defined at {})",
+                first.span
+            ),
         );
         return None;
     }
@@ -48,7 +55,9 @@ fn apply(c: &mut CacheSection, line: &Line<'_>) -> Result<(), String> {
         "max-age" => c.max_age = number(value, "max-age (seconds)")?,
         "process-vary" => {
             c.process_vary = match value {
-                "on" => true,
+                "on" => {
+                    return Err("'process-vary on' is not run by fulcrum yet (answers with a 'Vary' header are never stored, as with 'process-vary off'); remove it or write 'process-vary off'".into())
+                }
                 "off" => false,
                 other => {
                     return Err(format!(
@@ -71,7 +80,10 @@ pub fn close(mut c: CacheSection, diags: &mut Diagnostics) -> Option<CacheSectio
     if c.total_max_size == 0 {
         diags.error(
             &c.span,
-            format!("size not specified for cache '{}' (add 'total-max-size MEGABYTES')", c.name),
+            format!(
+                "size not specified for cache '{}' (add 'total-max-size MEGABYTES')",
+                c.name
+            ),
         );
         return None;
     }
@@ -92,11 +104,11 @@ pub fn close(mut c: CacheSection, diags: &mut Diagnostics) -> Option<CacheSectio
 }
 
 /// Every `cache-use` / `cache-store` names a `cache` section.
-pub fn check_references(caches: &[CacheSection], proxies: &[Proxy], diags: &mut Diagnostics) {
+pub fn check_references(caches: &[String], proxies: &[Proxy], diags: &mut Diagnostics) {
     for p in proxies {
         for r in p.http_request.iter().chain(&p.http_response) {
             if let HttpAction::CacheUse { cache } | HttpAction::CacheStore { cache } = &r.action {
-                if !caches.iter().any(|c| &c.name == cache) {
+                if !caches.contains(cache) {
                     diags.error(
                         &r.span,
                         format!("unable to find cache '{cache}' (no 'cache {cache}' section)"),

@@ -8,6 +8,7 @@
 mod acl;
 mod api;
 mod bind;
+pub mod cache;
 pub mod cluster;
 mod cond;
 mod counters;
@@ -15,7 +16,6 @@ mod defaults_rules;
 mod extras;
 mod global;
 mod http_check;
-pub mod cache;
 pub mod http_errors;
 mod lexer;
 mod line;
@@ -211,11 +211,13 @@ impl Parser {
                 }
             }
         }
+        // a cache section refused for its contents still exists for the rules naming it
+        let cache_names: Vec<String> = self.global.caches.iter().map(|c| c.name.clone()).collect();
         self.global.caches = std::mem::take(&mut self.global.caches)
             .into_iter()
             .filter_map(|c| cache::close(c, diags))
             .collect();
-        cache::check_references(&self.global.caches, &self.proxies, diags);
+        cache::check_references(&cache_names, &self.proxies, diags);
         // `tune.comp.maxlevel` is global, wherever it was written
         for c in self
             .proxies
@@ -545,5 +547,7 @@ fn section_name_and_from(
     Some((name, from))
 }
 
+#[cfg(test)]
+mod cache_tests;
 #[cfg(test)]
 mod tests;

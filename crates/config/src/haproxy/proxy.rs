@@ -440,7 +440,9 @@ fn apply(
                 ));
             }
             if line.arg(2).is_none() {
-                return Err("'monitor fail' expects 'if' or 'unless' followed by a condition".into());
+                return Err(
+                    "'monitor fail' expects 'if' or 'unless' followed by a condition".into(),
+                );
             }
             p.monitor_fail.push(crate::model_cache::MonitorFail {
                 span: line.span.clone(),

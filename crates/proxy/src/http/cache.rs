@@ -250,10 +250,44 @@ pub fn find(name: &str) -> Option<Arc<Cache>> {
 
 /// Every cache of the running configuration (`show cache`).
 pub fn all() -> Vec<Arc<Cache>> {
-    registry()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone()
+    registry().lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// HAProxy's object hash as `show cache` prints it: the first four bytes of the key's SHA-1,
+/// read as a native-endian number.
+pub fn hash(key: &[u8]) -> u32 {
+    let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, key);
+    let b = d.as_ref();
+    u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
+}
+
+/// The runtime socket's `show cache`, in HAProxy 2.6's format: per cache a line with its
+/// block count (an object is never locked by a transfer here: every block is available to
+/// eviction, as HAProxy counts them), then its fresh objects by hash.
+pub fn show(now: i64) -> String {
+    let mut out = String::new();
+    for c in all() {
+        let at = Arc::as_ptr(&c) as usize;
+        out.push_str(&format!(
+            "{at:#x}: {} (shctx:{:#x}, available blocks:{})\n",
+            c.name,
+            at + 0x40,
+            c.total_blocks()
+        ));
+        let mut objects: Vec<(u32, Listed)> =
+            c.list(now).into_iter().map(|l| (hash(&l.key), l)).collect();
+        objects.sort_by_key(|(h, _)| *h);
+        for (i, (h, l)) in objects.iter().enumerate() {
+            out.push_str(&format!(
+                "{:#x} hash:{h} vary:0x0000000000000000 size:{} ({} blocks), refcount:0, expire:{}\n",
+                at + 0x1000 * (i + 1),
+                l.size,
+                l.blocks,
+                l.expire_in
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -341,6 +375,15 @@ mod tests {
     }
 
     #[test]
+    fn hash_is_haproxys() {
+        // `show cache` of haproxy 2.6 for GET /maxage with Host: t (little-endian machine)
+        if cfg!(target_endian = "little") {
+            assert_eq!(hash(b"https://t/maxage"), 3721363623);
+            assert_eq!(hash(b"https://t/etag"), 3109857266);
+        }
+    }
+
+    #[test]
     fn install_keeps_unchanged_caches() {
         let l = Limits {
             total: 1 << 20,
@@ -352,13 +395,7 @@ mod tests {
         first[0].insert(b"k".to_vec(), obj(1, 0, 60));
         let again = install_into(&mut r, &[("unit-keep".into(), l.clone())]);
         assert!(Arc::ptr_eq(&first[0], &again[0]));
-        let other = install_into(&mut r, &[(
-            "unit-keep".into(),
-            Limits {
-                max_age: 5,
-                ..l
-            },
-        )]);
+        let other = install_into(&mut r, &[("unit-keep".into(), Limits { max_age: 5, ..l })]);
         assert!(!Arc::ptr_eq(&first[0], &other[0]));
         assert_eq!(r.len(), 1);
     }

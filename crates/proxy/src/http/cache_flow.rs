@@ -236,10 +236,7 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for Tee<'_, W> {
         let this = &mut *self;
         let r = Pin::new(&mut *this.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = r {
-            let over = this
-                .copy
-                .as_ref()
-                .is_some_and(|c| c.len() + n > this.limit);
+            let over = this.copy.as_ref().is_some_and(|c| c.len() + n > this.limit);
             if over {
                 this.copy = None;
             } else if let Some(c) = this.copy.as_mut() {
@@ -327,8 +324,14 @@ mod tests {
         let c = cache();
         let res = "HTTP/1.1 200 OK\r\nETag: \"v1\"\r\nContent-Length: 2\r\n\r\n";
         exchange(&c, GET, res, b"hi", 0);
-        let r = exchange(&c, "GET /a HTTP/1.1\r\nHost: h\r\nIf-None-Match: \"v1\"\r\n\r\n", res, b"", 1)
-            .expect("hit");
+        let r = exchange(
+            &c,
+            "GET /a HTTP/1.1\r\nHost: h\r\nIf-None-Match: \"v1\"\r\n\r\n",
+            res,
+            b"",
+            1,
+        )
+        .expect("hit");
         let text = String::from_utf8(r).expect("utf-8");
         assert!(text.starts_with("HTTP/1.1 304 Not Modified\r\n"), "{text}");
         assert!(text.ends_with("age: 1\r\n\r\n"), "{text}");
@@ -338,16 +341,29 @@ mod tests {
     fn unsafe_method_invalidates() {
         let c = cache();
         exchange(&c, GET, OK60, b"hello", 0);
-        exchange(&c, "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n", OK60, b"", 1);
-        assert!(exchange(&c, GET, OK60, b"hello", 2).is_none(), "invalidated by the POST");
+        exchange(
+            &c,
+            "POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+            OK60,
+            b"",
+            1,
+        );
+        assert!(
+            exchange(&c, GET, OK60, b"hello", 2).is_none(),
+            "invalidated by the POST"
+        );
     }
 
     #[test]
     fn stale_age_oversized_and_http10_are_not_stored() {
         let c = cache();
-        let old = "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nAge: 100\r\nContent-Length: 1\r\n\r\n";
+        let old =
+            "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nAge: 100\r\nContent-Length: 1\r\n\r\n";
         exchange(&c, GET, old, b"x", 0);
-        assert!(exchange(&c, GET, OK60, b"hello", 1).is_none(), "Age > max-age: not stored");
+        assert!(
+            exchange(&c, GET, OK60, b"hello", 1).is_none(),
+            "Age > max-age: not stored"
+        );
         let big = "HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 6000\r\n\r\n";
         let c2 = cache();
         exchange(&c2, GET, big, &[0; 6000], 0);

@@ -250,7 +250,9 @@ mod tests {
     }
 
     fn ok(fields: &str) -> Message {
-        res(&format!("HTTP/1.1 200 OK\r\n{fields}content-length: 0\r\n\r\n"))
+        res(&format!(
+            "HTTP/1.1 200 OK\r\n{fields}content-length: 0\r\n\r\n"
+        ))
     }
 
     #[test]
@@ -318,14 +320,26 @@ mod tests {
     #[test]
     fn lifetimes() {
         let now = 1_700_000_000;
-        assert_eq!(lifetime(&ok("Cache-Control: max-age=30\r\n"), 60, now), (30, 30));
-        assert_eq!(lifetime(&ok("Cache-Control: max-age=300\r\n"), 60, now), (60, 300));
+        assert_eq!(
+            lifetime(&ok("Cache-Control: max-age=30\r\n"), 60, now),
+            (30, 30)
+        );
+        assert_eq!(
+            lifetime(&ok("Cache-Control: max-age=300\r\n"), 60, now),
+            (60, 300)
+        );
         assert_eq!(
             lifetime(&ok("Cache-Control: max-age=30, s-maxage=10\r\n"), 60, now),
             (10, 10)
         );
-        assert_eq!(lifetime(&ok("Cache-Control: max-age=\"20\"\r\n"), 60, now), (20, 20));
-        assert_eq!(lifetime(&ok("Cache-Control: max-age=x\r\n"), 60, now), (-1, 0));
+        assert_eq!(
+            lifetime(&ok("Cache-Control: max-age=\"20\"\r\n"), 60, now),
+            (20, 20)
+        );
+        assert_eq!(
+            lifetime(&ok("Cache-Control: max-age=x\r\n"), 60, now),
+            (-1, 0)
+        );
         assert_eq!(lifetime(&ok("ETag: \"a\"\r\n"), 60, now), (60, 0));
         let in40 = httpdate::fmt_http_date(
             std::time::UNIX_EPOCH + std::time::Duration::from_secs((now + 40) as u64),
@@ -342,7 +356,11 @@ mod tests {
         let lm = http_date(b"Mon, 01 Jan 2024 00:00:00 GMT").expect("date");
         let e = Some(&b"\"v1\""[..]);
         assert!(not_modified(&get("If-None-Match: \"v1\"\r\n"), e, lm));
-        assert!(not_modified(&get("If-None-Match: \"v0\", W/\"v1\"\r\n"), e, lm));
+        assert!(not_modified(
+            &get("If-None-Match: \"v0\", W/\"v1\"\r\n"),
+            e,
+            lm
+        ));
         assert!(!not_modified(&get("If-None-Match: \"v2\"\r\n"), e, lm));
         assert!(not_modified(&get("If-None-Match: *\r\n"), None, lm));
         // If-None-Match present: If-Modified-Since is not looked at
