@@ -441,4 +441,21 @@ fn cache_and_monitor_answer_as_haproxy() {
         fl.iter().filter(|l| l.contains("/health?x")).count(),
         hl.iter().filter(|l| l.contains("/health?x")).count()
     );
+    // hits are logged by `<CACHE>` as local answers: the same server, timers, status and
+    // termination fields (`b/<CACHE> 0/0/0/0/T 200 BYTES - - LR--`) in the same order
+    let hit_fields = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l.contains("/<CACHE> "))
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let at = f.iter().position(|w| w.ends_with("/<CACHE>")).unwrap_or(0);
+                let timers: Vec<&str> = f[at + 1].split('/').take(4).collect();
+                format!("{} {} {} {}", f[at], timers.join("/"), f[at + 2], f[at + 6])
+            })
+            .collect()
+    };
+    let (fh, hh) = (hit_fields(&fl), hit_fields(&hl));
+    assert_eq!(fh, hh, "hit log lines");
+    assert!(hh.len() >= 15, "only {} hits logged: {hl:?}", hh.len());
 }

@@ -116,6 +116,8 @@ struct Rec {
     counted: StatusCount,
     /// Not logged (`monitor-uri` requests, as HAProxy).
     nolog: bool,
+    /// Answered from a `cache` section: logged with the server `<CACHE>`.
+    cache_hit: bool,
 }
 
 pub struct Session<C> {
@@ -253,6 +255,7 @@ impl<C: ClientStream> Session<C> {
                 head_out: 0,
                 counted: StatusCount::Pending,
                 nolog: false,
+                cache_hit: false,
             };
             crate::record::request_received(&self.fe.counters);
             // Boxed: the request phases' state is large and only exists while a request is in

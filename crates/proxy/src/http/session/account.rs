@@ -73,6 +73,7 @@ impl<C: ClientStream> Session<C> {
             head_out: 0,
             counted: StatusCount::Counted,
             nolog: false,
+            cache_hit: false,
         };
         self.log(&rec);
     }
@@ -95,7 +96,11 @@ impl<C: ClientStream> Session<C> {
             local: self.local,
             accept: r.accept,
             backend: r.backend.as_ref().map(|b| b.name.as_str()),
-            server: r.server.as_ref().map(|s| s.name.as_str()),
+            server: r
+                .server
+                .as_ref()
+                .map(|s| s.name.as_str())
+                .or(r.cache_hit.then_some("<CACHE>")),
             timers: Timers {
                 request: r.tr,
                 queue: r.tw,
@@ -131,9 +136,10 @@ impl<C: ClientStream> Session<C> {
     }
 }
 
-/// A response time is only measured when a server's response head arrived.
+/// A response time is only measured when a server's response head arrived (a cache hit
+/// shows 0 in the log, as HAProxy, but no server answered).
 fn answerer(r: &Rec) -> Answerer {
-    if r.trs.is_some() {
+    if r.trs.is_some() && !r.cache_hit {
         Answerer::Server
     } else {
         Answerer::Proxy

@@ -115,7 +115,15 @@ impl<C: ClientStream> Session<C> {
         }
         // Phase: a `cache-use` hit is answered from the cache (`http::cache_flow`).
         if let Some(hit) = env.cache.take_hit() {
+            // HAProxy logs a hit as a local answer by `<CACHE>`, its timers all 0.
             rec.status = super::local::status_of(&hit);
+            rec.term = Termination::LOCAL;
+            rec.cache_hit = true;
+            (rec.tw, rec.tc, rec.trs) = (
+                Some(Duration::ZERO),
+                Some(Duration::ZERO),
+                Some(Duration::ZERO),
+            );
             self.count_status(rec);
             let drained = match body::request_framing(&mut self.req) {
                 Ok(body::Framing::None) => super::local::Drained::Yes,
