@@ -241,6 +241,33 @@ fn log_lines(sock: &UdpSocket, at_least: usize) -> Vec<String> {
     out
 }
 
+/// `show stat` columns of PROXY/SVNAME, by name.
+fn stat(sock: &std::path::Path, proxy: &str, svname: &str, cols: &[&str]) -> Vec<String> {
+    let mut s = std::os::unix::net::UnixStream::connect(sock).expect("stats socket");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(b"show stat\n").expect("send");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    let row: Vec<&str> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&proxy) && f.get(1) == Some(&svname))
+        .unwrap_or_else(|| panic!("no {proxy}/{svname} row in: {out}"));
+    cols.iter()
+        .map(|c| {
+            let i = header.iter().position(|h| h == c).expect("column");
+            row.get(i).unwrap_or(&"").to_string()
+        })
+        .collect()
+}
+
 /// `show cache` of the stats socket: (cache name, number of objects) per cache.
 fn show_cache(sock: &std::path::Path) -> Vec<(String, usize)> {
     let mut s = std::os::unix::net::UnixStream::connect(sock).expect("stats socket");
@@ -424,6 +451,20 @@ fn cache_and_monitor_answer_as_haproxy() {
     let (fc, hc) = (show_cache(&fsock), show_cache(&hsock));
     assert_eq!(fc, hc, "show cache");
     assert_eq!(hc.len(), 2, "two caches: {hc:?}");
+
+    // show stat: the same lookups and hits per proxy, the monitor's requests intercepted
+    for (px, sv) in [("f", "FRONTEND"), ("b", "BACKEND"), ("small", "BACKEND")] {
+        let cols = [
+            "cache_lookups",
+            "cache_hits",
+            "intercepted",
+            "hrsp_2xx",
+            "hrsp_3xx",
+        ];
+        let (fv, hv) = (stat(&fsock, px, sv, &cols), stat(&hsock, px, sv, &cols));
+        assert_eq!(fv, hv, "{px}/{sv}: {cols:?}");
+    }
+    assert_ne!(stat(&hsock, "b", "BACKEND", &["cache_hits"])[0], "0");
 
     // logs: every request but the monitor URI's, on both
     let (fl, hl) = (log_lines(&flog, 1), log_lines(&hlog, 1));

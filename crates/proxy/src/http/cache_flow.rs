@@ -43,6 +43,9 @@ impl Pending {
 
 #[derive(Debug, Default)]
 struct State {
+    /// Lookups and hits not yet counted on a proxy.
+    lookups: u64,
+    hits: u64,
     key: Option<Vec<u8>>,
     flags: Option<Flags>,
     hit: Option<Vec<u8>>,
@@ -76,10 +79,23 @@ impl CacheTxn {
         self.with(|s| {
             s.flags = Some(flags);
             s.key = Some(key);
+            if !flags.ignore {
+                s.lookups += 1;
+            }
             if hit.is_some() {
+                s.hits += 1;
                 s.hit = hit;
             }
         });
+    }
+
+    /// The lookups and hits since the last call (`cache_lookups`, `cache_hits` of the proxy
+    /// whose rules just ran).
+    pub fn take_counts(&self) -> (u64, u64) {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        g.as_mut()
+            .map(|s| (std::mem::take(&mut s.lookups), std::mem::take(&mut s.hits)))
+            .unwrap_or((0, 0))
     }
 
     /// The answer of a `cache-use` hit, if any (taken once).
@@ -156,6 +172,17 @@ impl CacheTxn {
     pub fn take_pending(&self) -> Option<Pending> {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
         g.as_mut()?.pending.take()
+    }
+}
+
+/// Adds the lookups and hits of the rules that just ran to their proxy's counters.
+pub fn count(txn: &CacheTxn, counters: &crate::counters::Counters) {
+    let (lookups, hits) = txn.take_counts();
+    if lookups > 0 {
+        counters.add(crate::counters::Ctr::CacheLookups, lookups);
+    }
+    if hits > 0 {
+        counters.add(crate::counters::Ctr::CacheHits, hits);
     }
 }
 

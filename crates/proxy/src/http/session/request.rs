@@ -69,6 +69,7 @@ impl<C: ClientStream> Session<C> {
             None,
             &mut self.scratch,
         );
+        crate::http::cache_flow::count(&env.cache, &fe.counters);
         if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
             return next;
         }
@@ -107,6 +108,7 @@ impl<C: ClientStream> Session<C> {
             None,
             &mut self.scratch,
         );
+        crate::http::cache_flow::count(&env.cache, &be.counters);
         if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
             return next;
         }
