@@ -429,6 +429,20 @@ fn cache_and_monitor_answer_as_haproxy() {
             ages.push((what.clone(), a, b));
         }
     }
+    // keep-alive: a hit, a monitor answer and a miss on one client connection (curl reuses
+    // it), the same bytes from both
+    let mut bodies = Vec::new();
+    for port in [hport, fport] {
+        let out = Command::new("curl")
+            .args(["-s", "--max-time", "10", "-H", "Host: t"])
+            .args(["/maxage", "/health", "/ka"].map(|p| format!("http://127.0.0.1:{port}{p}")))
+            .output()
+            .expect("run curl");
+        assert!(out.status.success(), "curl keep-alive on {port}");
+        bodies.push(out.stdout);
+    }
+    assert!(bodies[0] == bodies[1], "keep-alive: {bodies:?}");
+    assert!(bodies[0].starts_with(b"body /maxage #"), "{bodies:?}");
     // the comparison compared hits: both served the same ones from their caches
     assert!(hits >= 15, "only {hits} hits");
     for (what, f, h) in &ages {
