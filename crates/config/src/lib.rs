@@ -10,6 +10,7 @@ pub mod diagnostics;
 pub mod haproxy;
 pub mod keepalived;
 pub mod model;
+pub mod model_cache;
 pub mod model_checks;
 pub mod model_extras;
 pub mod tls;

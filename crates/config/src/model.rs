@@ -114,6 +114,8 @@ pub struct Global {
     pub nbthread: Option<u32>,
     pub logs: Vec<LogTarget>,
     pub stats_sockets: Vec<StatsSocket>,
+    /// `cache NAME` sections, in file order.
+    pub caches: Vec<crate::model_cache::CacheSection>,
     pub stats_timeout: Option<Duration>,
     pub daemon: bool,
     /// `user` / `uid`: who the process runs as once its sockets are open (see the binary's
@@ -169,6 +171,7 @@ impl Default for Global {
             nbthread: None,
             logs: Vec::new(),
             stats_sockets: Vec::new(),
+            caches: Vec::new(),
             stats_timeout: None,
             daemon: false,
             user: None,
@@ -303,6 +306,10 @@ pub struct Proxy {
     /// `source ADDR[:PORT]`: the local address connections to this proxy's servers (and their
     /// health checks) are bound to, unless a server sets its own.
     pub source: Option<SocketAddr>,
+    /// `monitor-uri PATH`: requests for it are answered by the frontend itself (200).
+    pub monitor_uri: Option<String>,
+    /// `monitor fail if|unless COND`: the monitor URI answers 503 when one holds.
+    pub monitor_fail: Vec<crate::model_cache::MonitorFail>,
 }
 
 impl Proxy {
@@ -856,6 +863,14 @@ pub enum HttpAction {
     DelHeaderMatch {
         name: String,
         method: String,
+    },
+    /// `http-request cache-use NAME`: serve from the cache section NAME when it holds the object.
+    CacheUse {
+        cache: String,
+    },
+    /// `http-response cache-store NAME`: store the response in the cache section NAME.
+    CacheStore {
+        cache: String,
     },
 }
 

@@ -74,6 +74,10 @@ pub enum Ctr {
     CompOut,
     CompByp,
     CompRsp,
+    /// `cache_lookups`, `cache_hits`: `http-request cache-use` lookups and hits, counted on
+    /// the proxy whose rule ran.
+    CacheLookups,
+    CacheHits,
     /// Sums for the average times (`qtime ctime rtime ttime`, in ms) and how many were summed.
     QtimeSum,
     CtimeSum,

@@ -83,6 +83,8 @@ pub struct Frontend {
     pub forwardfor: Option<ForwardForRt>,
     pub maxconn: Option<Arc<Semaphore>>,
     pub errors: ErrorPages,
+    /// `monitor-uri` / `monitor fail`.
+    pub monitor: Option<crate::http::monitor::Monitor>,
     pub log: Option<Logger>,
     /// `log-format`, compiled (none: `option httplog`/`tcplog` or the default line).
     pub log_format: Option<fulcrum_sample::Format>,
@@ -493,6 +495,22 @@ pub fn build_with(
     serving: &watch::Receiver<Serving>,
 ) -> Result<Generation, ProxyError> {
     let proxies = Arc::new(OnceLock::new());
+    // `cache` sections first: the rules resolve `cache-use` / `cache-store` by name.
+    crate::http::cache::install(
+        &config
+            .global
+            .caches
+            .iter()
+            .map(|c| {
+                let limits = crate::http::cache::Limits {
+                    total: c.total_max_size,
+                    max_object: c.max_object_size,
+                    max_age: c.max_age,
+                };
+                (c.name.clone(), limits)
+            })
+            .collect::<Vec<_>>(),
+    );
     let cx = Ctx {
         sink: &sink,
         services,
@@ -605,6 +623,7 @@ pub fn build_with(
                     .filter(|m| *m > 0)
                     .map(|m| Arc::new(Semaphore::new(m as usize))),
                 errors: error_pages(p)?,
+                monitor: crate::http::monitor::Monitor::compile(p).map_err(|e| cfg_err(p, e))?,
                 log: Logger::new(&p.logs),
                 captures: crate::http::capture::Captures::new(&p.captures),
                 log_format: p

@@ -36,6 +36,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::sni",
             "tls::suites",
             "tls::hello",
+            // The object store of a `cache` section (sans-IO).
+            "http::cache",
         ],
     ),
     ("stick counters at run time", &["track"]),
@@ -62,6 +64,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::sample_env",
             "http::rewrite",
             "http::capture",
+            // What the cache stores and serves (uses http::message).
+            "http::cache_policy",
             // Byte pipes between an HTTP/2 stream and its session (a client stream).
             "http::h2::pipe",
             "tunnel",
@@ -94,6 +98,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::compress",
             // Pure HTTP/2 <-> HTTP/1 heads (uses http::h1).
             "http::h2::convert",
+            // One request's cache-use/cache-store (uses http::cache, http::cache_policy).
+            "http::cache_flow",
+            // `monitor-uri` / `monitor fail` (uses acl).
+            "http::monitor",
         ],
     ),
     (

@@ -251,7 +251,8 @@ pub fn field(r: &StatRow, col: &str) -> Field {
         "wrew" => u64f(0),
         "connect" => r.connect.map_or(Field::Empty, u64f),
         "reuse" => r.reuse.map_or(Field::Empty, u64f),
-        "cache_lookups" | "cache_hits" => only(!sv, u64f(0)),
+        "cache_lookups" => only(!sv, u64f(r.cache[0])),
+        "cache_hits" => only(!sv, u64f(r.cache[1])),
         "srv_icur" | "idle_conn_cur" | "safe_conn_cur" | "used_conn_cur" | "need_conn_est" => {
             only(sv, u(0))
         }

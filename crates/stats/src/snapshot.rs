@@ -93,6 +93,8 @@ pub struct StatRow {
     pub req_tot: u64,
     /// `comp_in comp_out comp_byp comp_rsp` (frontends and backends).
     pub comp: [u64; 4],
+    /// `cache_lookups`, `cache_hits`.
+    pub cache: [u64; 2],
     pub cli_abrt: Option<u64>,
     pub srv_abrt: Option<u64>,
     /// Seconds since the last session (-1: never).
@@ -165,6 +167,7 @@ impl StatRow {
             req_rate_max: None,
             req_tot: 0,
             comp: [0; 4],
+            cache: [0; 2],
             cli_abrt: None,
             srv_abrt: None,
             lastsess: None,
@@ -247,6 +250,7 @@ pub fn frontend_row(fe: &Frontend) -> StatRow {
     r.rate_max = c.rate_max();
     r.hrsp = hrsp(c);
     r.comp = comp(c);
+    r.cache = [Ctr::CacheLookups, Ctr::CacheHits].map(|k| c.get(k));
     r.req_rate = Some(c.req_rate());
     r.req_rate_max = Some(c.req_rate_max());
     r.req_tot = c.get(Ctr::Requests);
@@ -422,6 +426,7 @@ pub fn backend_row(be: &Backend) -> StatRow {
     r.rate_max = c.rate_max();
     r.hrsp = hrsp(c);
     r.comp = comp(c);
+    r.cache = [Ctr::CacheLookups, Ctr::CacheHits].map(|k| c.get(k));
     r.req_tot = c.get(Ctr::Requests);
     r.cli_abrt = Some(c.get(Ctr::CliAbort));
     r.srv_abrt = Some(c.get(Ctr::SrvAbort));

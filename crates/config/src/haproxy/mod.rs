@@ -8,6 +8,7 @@
 mod acl;
 mod api;
 mod bind;
+pub mod cache;
 pub mod cluster;
 mod cond;
 mod counters;
@@ -84,6 +85,8 @@ enum Section {
     Api,
     /// `http-errors NAME`: error files for `errorfiles NAME`.
     HttpErrors(Box<http_errors::HttpErrors>),
+    /// `cache NAME`: a small object cache for `cache-use` / `cache-store`.
+    Cache(Box<crate::model_cache::CacheSection>),
 }
 
 /// Looks up an environment variable by name.
@@ -208,6 +211,13 @@ impl Parser {
                 }
             }
         }
+        // a cache section refused for its contents still exists for the rules naming it
+        let cache_names: Vec<String> = self.global.caches.iter().map(|c| c.name.clone()).collect();
+        self.global.caches = std::mem::take(&mut self.global.caches)
+            .into_iter()
+            .filter_map(|c| cache::close(c, diags))
+            .collect();
+        cache::check_references(&cache_names, &self.proxies, diags);
         // `tune.comp.maxlevel` is global, wherever it was written
         for c in self
             .proxies
@@ -276,6 +286,7 @@ impl Parser {
                 }
             }
             Section::HttpErrors(h) => http_errors::keyword(h, line, diags),
+            Section::Cache(c) => cache::keyword(c, line, diags),
             Section::Defaults(d) => proxy::keyword(&mut d.proxy, &mut d.server, None, line, diags),
             Section::Proxy(draft) => {
                 let kind = draft.proxy.kind;
@@ -374,6 +385,12 @@ impl Parser {
                     None => Section::Skipped,
                 };
             }
+            "cache" => {
+                self.section = match cache::open(line, &self.global.caches, diags) {
+                    Some(c) => Section::Cache(Box::new(c)),
+                    None => Section::Skipped,
+                };
+            }
             "resolvers" => {
                 diags.warning(&span, peers::resolvers_not_run(line.arg(1).unwrap_or("")));
                 self.section = Section::Resolvers;
@@ -443,6 +460,8 @@ impl Parser {
             }
             Section::Proxy(draft) => self.proxies.push(draft.proxy),
             Section::HttpErrors(h) => self.http_errors.push(*h),
+            // checked once every file is read (`finish`)
+            Section::Cache(c) => self.global.caches.push(*c),
             Section::Peers(p) => self.peers.push(*p),
             Section::Cluster(d) => {
                 if self.cluster.is_none() {
@@ -528,5 +547,7 @@ fn section_name_and_from(
     Some((name, from))
 }
 
+#[cfg(test)]
+mod cache_tests;
 #[cfg(test)]
 mod tests;

@@ -45,6 +45,8 @@ pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
         errorfiles: Vec::new(),
         stats: None,
         source: None,
+        monitor_uri: None,
+        monitor_fail: Vec::new(),
     }
 }
 
@@ -93,8 +95,6 @@ const IGNORED: &[&str] = &[
     "hash-type",
     "hash-balance-factor",
     "http-reuse",
-    "monitor-uri",
-    "monitor",
     "unique-id-format",
     "log-format-sd",
     "error-log-format",
@@ -159,6 +159,8 @@ const KNOWN: &[&str] = &[
     "errorfile",
     "stats",
     "source",
+    "monitor-uri",
+    "monitor",
 ];
 
 /// Keywords HAProxy 2.x removed: still an error there, so an error here, with the replacement.
@@ -197,7 +199,8 @@ fn apply(
     let kw = line.keyword();
     let cap = match kw {
         "bind" | "use_backend" => Cap::Frontend { defaults_ok: false },
-        "default_backend" => Cap::Frontend { defaults_ok: true },
+        "default_backend" | "monitor-uri" => Cap::Frontend { defaults_ok: true },
+        "monitor" => Cap::Frontend { defaults_ok: false },
         "server" | "dispatch" => Cap::Backend { defaults_ok: false },
         "balance" | "default-server" | "cookie" | "http-check" | "tcp-check" | "external-check"
         | "retries" | "retry-on" | "fullconn" | "source" => Cap::Backend { defaults_ok: true },
@@ -424,6 +427,28 @@ fn apply(
         "stats" => stats(p.stats.get_or_insert_with(Stats::default), line)?,
         "compression" => super::extras::compression(&mut p.options, line)?,
         "source" => p.source = Some(super::source::parse(line, 1, false)?.0),
+        "monitor-uri" => {
+            let uri = line.need(1, "a URI (e.g. /haproxy_test)")?;
+            line.no_more(2)?;
+            p.monitor_uri = Some(uri.to_string());
+        }
+        "monitor" => {
+            if line.need(1, "'fail'")? != "fail" {
+                return Err(format!(
+                    "'monitor' expects 'fail', found '{}'",
+                    line.arg(1).unwrap_or("")
+                ));
+            }
+            if line.arg(2).is_none() {
+                return Err(
+                    "'monitor fail' expects 'if' or 'unless' followed by a condition".into(),
+                );
+            }
+            p.monitor_fail.push(crate::model_cache::MonitorFail {
+                span: line.span.clone(),
+                condition: acl::condition(line, 2)?,
+            });
+        }
         _ => {
             if let Some((_, instead)) = REMOVED.iter().find(|(k, _)| *k == kw) {
                 return Err(format!(

@@ -18,6 +18,8 @@ const ACTIONS: &[&str] = &[
     "redirect",
     "return",
     "use-service",
+    "cache-use",
+    "cache-store",
 ];
 
 /// Real actions fulcrum does not run yet: an error, because skipping them would change behaviour.
@@ -38,8 +40,6 @@ const UNSUPPORTED: &[&str] = &[
     "normalize-uri",
     "set-timeout",
     "early-hint",
-    "cache-use",
-    "cache-store",
     "do-resolve",
     "lua",
     "send-spoe-group",
@@ -174,6 +174,29 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
                 .need(2, "a service name such as prometheus-exporter")?
                 .to_string();
             (HttpAction::UseService { name }, 3)
+        }
+        "cache-use" | "cache-store" => {
+            let store = action_word == "cache-store";
+            if store == request {
+                let (want, other) = if store {
+                    ("http-response", "cache-use")
+                } else {
+                    ("http-request", "cache-store")
+                };
+                return Err(format!(
+                    "'{side} {action_word}' is not valid: '{action_word}' is an '{want}' action ('{side}' has '{other}')"
+                ));
+            }
+            let cache = match line.arg(2) {
+                Some(n) if n != "if" && n != "unless" => n.to_string(),
+                _ => return Err(format!("'{action_word}' expects a cache name")),
+            };
+            let action = if store {
+                HttpAction::CacheStore { cache }
+            } else {
+                HttpAction::CacheUse { cache }
+            };
+            (action, 3)
         }
         other if UNSUPPORTED.contains(&other) => {
             return Err(format!("'{side} {other}' is not supported by fulcrum yet"));

@@ -50,6 +50,8 @@ pub enum Command {
         backend: Option<String>,
     },
     ShowBackend,
+    /// `show cache`: the `cache` sections and their objects.
+    ShowCache,
     ShowSess,
     /// `get weight B/S` (the `B/S` word as written; `exec` resolves it).
     GetWeight(String),
@@ -115,6 +117,7 @@ pub fn parse(words: &[&str], level: Level) -> Parsed {
             backend: rest.first().map(|b| b.to_string()),
         }),
         ["show", "backend", ..] => Parsed::Run(Command::ShowBackend),
+        ["show", "cache", ..] => Parsed::Run(Command::ShowCache),
         ["show", "sess", ..] => need(level, Level::Operator, Command::ShowSess),
         ["get", "weight", ..] => Parsed::Run(Command::GetWeight(arg(2).to_string())),
         ["set", "weight", ..] => need(

@@ -58,6 +58,9 @@ fn run(cmd: &Command, target: &mut dyn Target) -> Result<String, String> {
             Ok(render::servers_state(&all))
         }
         Command::ShowBackend => Ok(render::backend_list(&target.backends())),
+        Command::ShowCache => Ok(fulcrum_proxy::http::cache::show(
+            fulcrum_proxy::http::cache_flow::now(),
+        )),
         Command::ShowSess => Ok(render::sessions(
             &target.frontend_connections(),
             &target.backends(),

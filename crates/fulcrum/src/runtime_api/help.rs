@@ -14,6 +14,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("set timeout", "  set timeout [cli] <delay>               : change a timeout setting"),
     ("set weight", "  set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)"),
     ("show backend", "  show backend                            : list backends in the current running config"),
+    ("show cache", "  show cache                              : show cache status"),
     ("show cli level", "  show cli level                          : display the level of the current CLI session"),
     ("show info", "  show info [desc|json|typed|float]*      : report information about the running process"),
     ("show servers state", "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)"),

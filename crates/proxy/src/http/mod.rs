@@ -4,6 +4,9 @@
 
 pub mod body;
 pub mod bufs;
+pub mod cache;
+pub mod cache_flow;
+pub mod cache_policy;
 pub mod capture;
 pub mod compress;
 pub mod errors;
@@ -11,6 +14,7 @@ pub mod h1;
 pub mod h2;
 pub mod headers;
 pub mod message;
+pub mod monitor;
 pub mod originalto;
 pub mod persist;
 pub mod policy;

@@ -83,6 +83,9 @@ enum Action {
     },
     SetStatus(u16, Option<Vec<u8>>),
     DelHeaderMatch(Vec<u8>, String, Option<Regex>),
+    /// `http-request cache-use NAME` / `http-response cache-store NAME` (`cache_flow`).
+    CacheUse(Arc<super::cache::Cache>),
+    CacheStore(Arc<super::cache::Cache>),
 }
 
 #[derive(Debug)]
@@ -226,6 +229,16 @@ pub fn compile(
             HttpAction::Counter(c) => {
                 counter_action(c, tables).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?
             }
+            HttpAction::CacheUse { cache } | HttpAction::CacheStore { cache } => {
+                let c = super::cache::find(cache).ok_or_else(|| {
+                    acl::AclError(format!("{}: unable to find cache '{cache}'", r.span))
+                })?;
+                if matches!(r.action, HttpAction::CacheUse { .. }) {
+                    Action::CacheUse(c)
+                } else {
+                    Action::CacheStore(c)
+                }
+            }
             HttpAction::UseService { name } => match service(name) {
                 Some(a) => Action::Service(a),
                 None => {
@@ -277,6 +290,8 @@ pub struct Env<'a> {
     pub counters: Option<Counters<'a>>,
     /// The client's TLS handshake, on a `bind ... ssl` connection.
     pub tls: Option<std::sync::Arc<crate::stream::TlsInfo>>,
+    /// What `cache-use` / `cache-store` decided for this request.
+    pub cache: super::cache_flow::CacheTxn,
 }
 
 impl<'a> Env<'a> {
@@ -358,6 +373,12 @@ pub fn apply(
                 }
             }
             Action::Var(op) => op.run(&env.sample(Some(req), res.as_deref())),
+            Action::CacheUse(c) => env.cache.use_cache(c, req, super::cache_flow::now()),
+            Action::CacheStore(c) => {
+                if let Some(r) = res.as_deref_mut() {
+                    env.cache.store(c, req, r, super::cache_flow::now());
+                }
+            }
             Action::SetLine(part, f) => {
                 scratch.clear();
                 f.render(scratch, &env.sample(Some(req), res.as_deref()));

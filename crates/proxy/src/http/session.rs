@@ -114,6 +114,10 @@ struct Rec {
     head_out: u64,
     /// Whether the status was counted (it is just before the answer is sent).
     counted: StatusCount,
+    /// Not logged (`monitor-uri` requests, as HAProxy).
+    nolog: bool,
+    /// Answered from a `cache` section: logged with the server `<CACHE>`.
+    cache_hit: bool,
 }
 
 pub struct Session<C> {
@@ -250,6 +254,8 @@ impl<C: ClientStream> Session<C> {
                 bytes_in: head_len as u64,
                 head_out: 0,
                 counted: StatusCount::Pending,
+                nolog: false,
+                cache_hit: false,
             };
             crate::record::request_received(&self.fe.counters);
             // Boxed: the request phases' state is large and only exists while a request is in

@@ -72,13 +72,17 @@ impl<C: ClientStream> Session<C> {
             bytes_in: 0,
             head_out: 0,
             counted: StatusCount::Counted,
+            nolog: false,
+            cache_hit: false,
         };
         self.log(&rec);
     }
 
     /// Phase "log": the request's line in the frontend's format.
     pub(super) fn log(&self, r: &Rec) {
-        let Some(log) = &self.fe.log else { return };
+        let Some(log) = self.fe.log.as_ref().filter(|_| !r.nolog) else {
+            return;
+        };
         let res = (r.status != 0 && self.res.status != 0).then_some(&self.res);
         let captures = if self.fe.captures.is_empty() {
             String::new()
@@ -92,7 +96,11 @@ impl<C: ClientStream> Session<C> {
             local: self.local,
             accept: r.accept,
             backend: r.backend.as_ref().map(|b| b.name.as_str()),
-            server: r.server.as_ref().map(|s| s.name.as_str()),
+            server: r
+                .server
+                .as_ref()
+                .map(|s| s.name.as_str())
+                .or(r.cache_hit.then_some("<CACHE>")),
             timers: Timers {
                 request: r.tr,
                 queue: r.tw,
@@ -128,9 +136,10 @@ impl<C: ClientStream> Session<C> {
     }
 }
 
-/// A response time is only measured when a server's response head arrived.
+/// A response time is only measured when a server's response head arrived (a cache hit
+/// shows 0 in the log, as HAProxy, but no server answered).
 fn answerer(r: &Rec) -> Answerer {
-    if r.trs.is_some() {
+    if r.trs.is_some() && !r.cache_hit {
         Answerer::Server
     } else {
         Answerer::Proxy

@@ -373,6 +373,16 @@ impl<C: ClientStream> Session<C> {
                 );
                 compress::Encoder::new(a, level)
             });
+        // `cache-store` kept this response: its body is copied as it is relayed (not when
+        // compressed, nor when delimited by the server's close).
+        let cache_store = x.env.cache.take_pending().filter(|_| {
+            encoder.is_none()
+                && matches!(
+                    res_framing,
+                    Framing::Length(_) | Framing::Chunked | Framing::None
+                )
+        });
+        let mut cached_body = Vec::new();
         let server_reuse = x.server == Next::KeepAlive
             && headers::server_allows_reuse(&self.res)
             && res_framing != Framing::UntilClose;
@@ -398,6 +408,9 @@ impl<C: ClientStream> Session<C> {
         } else if let Framing::Length(n) = res_framing {
             let k = (self.sbuf.len() as u64).min(n) as usize;
             self.out.extend_from_slice(&self.sbuf[..k]);
+            if cache_store.is_some() {
+                cached_body.extend_from_slice(&self.sbuf[..k]);
+            }
             self.sbuf.advance(k);
             rec.bytes = k as u64;
             res_framing = if k as u64 == n {
@@ -438,6 +451,28 @@ impl<C: ClientStream> Session<C> {
                     }
                 }
                 r.map(|(_, _, sent)| sent)
+            }
+            None if cache_store.is_some() => {
+                let limit = cache_store.as_ref().map_or(0, |p| p.body_limit());
+                let mut tee = crate::http::cache_flow::Tee {
+                    inner: &mut self.client,
+                    copy: (cached_body.len() <= limit).then(|| std::mem::take(&mut cached_body)),
+                    limit,
+                };
+                let r = body::forward(
+                    res_framing,
+                    &mut server,
+                    &mut self.sbuf,
+                    &mut tee,
+                    fe.bufsize,
+                    srv_timeout,
+                    cli_timeout,
+                )
+                .await;
+                if let (Ok(_), Some(copy), Some(p)) = (&r, tee.copy, cache_store) {
+                    p.finish(copy);
+                }
+                r
             }
             None => {
                 body::forward(

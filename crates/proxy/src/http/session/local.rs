@@ -131,6 +131,25 @@ impl<C: ClientStream> Session<C> {
         Next::keep_if(keep)
     }
 
+    /// `monitor-uri`: the proxy's page for `status` (200, or 503 on `monitor fail`), its
+    /// head only for HEAD; counted as intercepted, not logged; the connection stays open.
+    pub(super) async fn monitor_answer(&mut self, status: u16, rec: &mut Rec) -> Next {
+        let fe = self.fe.clone();
+        fe.counters.inc(crate::counters::Ctr::Intercepted);
+        let mut page = fe.errors.get(status).into_owned();
+        if self.req.is_head() {
+            if let Some(p) = page.windows(4).position(|w| w == b"\r\n\r\n") {
+                page.truncate(p + 4);
+            }
+        }
+        rec.status = status;
+        rec.term = Termination::LOCAL;
+        rec.nolog = true;
+        self.count_status(rec);
+        let drained = Drained::of(body::request_framing(&mut self.req).ok());
+        self.send_local(rec, page, drained).await
+    }
+
     /// Sends a deny/return/redirect answer; `None` when the rules let the request through.
     pub(super) async fn respond_verdict(
         &mut self,

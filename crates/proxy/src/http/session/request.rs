@@ -44,6 +44,7 @@ impl<C: ClientStream> Session<C> {
             dst: self.local,
             counters: fe.counters(track.as_deref(), fe.own_table.as_ref()),
             tls: self.client.tls().cloned(),
+            cache: Default::default(),
         };
         let src = crate::net::canonical(self.peer.ip());
         // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode; then
@@ -55,6 +56,11 @@ impl<C: ClientStream> Session<C> {
         if let Some(t) = &track {
             t.http_request();
         }
+        // Phase: `monitor-uri` (`http::monitor`), before the frontend's rules.
+        if let Some(m) = fe.monitor.as_ref().filter(|m| m.matches(&self.req)) {
+            let status = m.status(&env.sample(Some(&self.req), None));
+            return self.monitor_answer(status, rec).await;
+        }
         // Phase: frontend rules (`http-request`), then the frontend's applet.
         let verdict = rules::apply(
             &fe.http_request,
@@ -63,6 +69,7 @@ impl<C: ClientStream> Session<C> {
             None,
             &mut self.scratch,
         );
+        crate::http::cache_flow::count(&env.cache, &fe.counters);
         if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
             return next;
         }
@@ -101,11 +108,30 @@ impl<C: ClientStream> Session<C> {
             None,
             &mut self.scratch,
         );
+        crate::http::cache_flow::count(&env.cache, &be.counters);
         if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
             return next;
         }
         if let Some(st) = be.policy.stats.as_ref().filter(|a| a.matches(&self.req)) {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
+        }
+        // Phase: a `cache-use` hit is answered from the cache (`http::cache_flow`).
+        if let Some(hit) = env.cache.take_hit() {
+            // HAProxy logs a hit as a local answer by `<CACHE>`, its timers all 0.
+            rec.status = super::local::status_of(&hit);
+            rec.term = Termination::LOCAL;
+            rec.cache_hit = true;
+            (rec.tw, rec.tc, rec.trs) = (
+                Some(Duration::ZERO),
+                Some(Duration::ZERO),
+                Some(Duration::ZERO),
+            );
+            self.count_status(rec);
+            let drained = match body::request_framing(&mut self.req) {
+                Ok(body::Framing::None) => super::local::Drained::Yes,
+                _ => super::local::Drained::No,
+            };
+            return self.send_local(rec, hit, drained).await;
         }
         // Phase: persistence (cookie, then `stick on src`), as HAProxy: a valid cookie wins.
         let cookie = crate::http::persist::on_request(&be, &mut self.req);
