@@ -10,14 +10,14 @@
 mod api_support;
 mod common;
 
-use api_support::vip;
+use api_support::{vip, wait_for};
 use common::{app_server, free_port, Scratch};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A self-signed certificate for `name` (key and certificate PEM files), made by openssl.
 fn cert(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -108,29 +108,8 @@ fn haproxy_accepts(scratch: &Scratch, api: &api_support::Api, lb: &str) -> Strin
     let (code, cfg) = api.get(&format!("loadbalancers/{lb}/haproxy.cfg"));
     assert_eq!(code, 200, "{cfg}");
     let cfg = cfg.as_str().expect("text").to_string();
-    if let Some(h) = api_support::haproxy() {
-        let path = scratch.write(&format!("{lb}.cfg"), &cfg);
-        let out = Command::new(h)
-            .args(["-c", "-f"])
-            .arg(&path)
-            .output()
-            .expect("haproxy -c");
-        assert!(
-            out.status.success(),
-            "haproxy -c refused:\n{cfg}\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    api_support::haproxy_check(&scratch.0.join(format!("{lb}.cfg")), &cfg);
     cfg
-}
-
-fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < within, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
