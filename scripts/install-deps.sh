@@ -10,6 +10,7 @@ command -v keepalived >/dev/null 2>&1 || need+=(keepalived)
 command -v ip         >/dev/null 2>&1 || need+=(iproute2)
 command -v curl       >/dev/null 2>&1 || need+=(curl)
 command -v openssl    >/dev/null 2>&1 || need+=(openssl)      # SSL_GET test's TLS server
+command -v ping       >/dev/null 2>&1 || need+=(iputils-ping) # LBaaS PING monitors (Octavia's ping-wrapper.sh)
 command -v promtool   >/dev/null 2>&1 || need+=(prometheus)   # promtool check metrics
 command -v systemd-socket-activate >/dev/null 2>&1 || need+=(systemd)  # socket activation test
 command -v socat      >/dev/null 2>&1 || need+=(socat)        # runtime socket tests

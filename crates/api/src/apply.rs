@@ -8,6 +8,7 @@ use crate::{render, Handle, ToFulcrum};
 use tokio::sync::oneshot;
 
 async fn apply(shared: &Handle, state: &crate::state::State) -> Result<(), String> {
+    crate::certs::write_all(state)?;
     let text = crate::Rendered {
         haproxy: render::render_all(state),
         keepalived: crate::render_lvs::render_all(state, &shared.udp_check),

@@ -28,7 +28,7 @@ pub fn check_persistence(o: &Obj) -> Result<(), ApiError> {
                 return Err(err(400, "Validation failure: Cookie names are required for APP_COOKIE pools."))
             }
             "APP_COOKIE" => {
-            return Err(err(400, "Validation failure: APP_COOKIE persistence is not supported by fulcrum yet (its parser has no res.cook fetch); use HTTP_COOKIE or SOURCE_IP."))
+            return Err(err(400, "Validation failure: APP_COOKIE persistence is not supported by fulcrum yet (its proxy runs 'stick on src' only, not 'stick match req.cook' / 'stick store-response res.cook'); use HTTP_COOKIE or SOURCE_IP."))
         }
             other => return Err(err(400, format!("Invalid input for field/attribute type. Value: '{other}'. Value should be one of: APP_COOKIE, HTTP_COOKIE, SOURCE_IP"))),
         }
@@ -36,28 +36,40 @@ pub fn check_persistence(o: &Obj) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `insert_headers`: the ones rendered (X-Forwarded-For/-Port/-Proto, "true" or "false");
-/// the X-SSL-* family needs TLS termination, which fulcrum does not run yet.
+/// `insert_headers`: the ones rendered (X-Forwarded-For/-Port/-Proto, "true" or "false"), and
+/// on TERMINATED_HTTPS listeners the X-SSL-* family (render::SSL_HEADERS).
 pub fn check_insert_headers(o: &Obj) -> Result<(), ApiError> {
     let Some(h) = o.get("insert_headers").and_then(Value::as_object) else {
         return Ok(());
     };
     for (k, v) in h {
-        if !matches!(
+        let ssl = crate::render::SSL_HEADERS.iter().any(|(n, _)| n == k);
+        if matches!(
             k.as_str(),
-            "X-Forwarded-For" | "X-Forwarded-Port" | "X-Forwarded-Proto"
+            "X-SSL-Client-SHA1" | "X-SSL-Client-Not-Before" | "X-SSL-Client-Not-After"
         ) {
-            return Err(err(400, format!("Validation failure: insert_headers {k} is not supported by fulcrum yet (X-Forwarded-For, X-Forwarded-Port, X-Forwarded-Proto).")));
+            return Err(err(400, format!("Validation failure: insert_headers {k} is not supported by fulcrum yet (its proxy has no ssl_c_sha1/ssl_c_notbefore/ssl_c_notafter fetch).")));
+        }
+        if ssl && s(o, "protocol") != "TERMINATED_HTTPS" {
+            return Err(err(400, format!("Validation failure: insert_headers {k} is only valid for TERMINATED_HTTPS listeners.")));
+        }
+        if !ssl
+            && !matches!(
+                k.as_str(),
+                "X-Forwarded-For" | "X-Forwarded-Port" | "X-Forwarded-Proto"
+            )
+        {
+            return Err(err(400, format!("Validation failure: insert_headers {k} is not supported (X-Forwarded-For, X-Forwarded-Port, X-Forwarded-Proto, and X-SSL-* on TERMINATED_HTTPS).")));
         }
         if !matches!(v.as_str(), Some("true" | "True" | "false" | "False")) {
             return Err(err(400, format!("Invalid input for field/attribute insert_headers. Value: '{v}'. {k} takes \"true\" or \"false\"")));
         }
     }
-    if !h.is_empty() && s(o, "protocol") != "HTTP" {
+    if !h.is_empty() && !matches!(s(o, "protocol"), "HTTP" | "TERMINATED_HTTPS") {
         return Err(err(
             400,
             format!(
-                "Validation failure: insert_headers are only valid for HTTP listeners (not {}).",
+                "Validation failure: insert_headers are only valid for HTTP and TERMINATED_HTTPS listeners (not {}).",
                 s(o, "protocol")
             ),
         ));
@@ -77,19 +89,12 @@ pub fn check_not_run(kind: &str, o: &Obj) -> Result<(), ApiError> {
         Some(_) => true,
     };
     let fields: &[&str] = match kind {
-        "listener" => &[
-            "default_tls_container_ref",
-            "sni_container_refs",
-            "client_ca_tls_container_ref",
-            "timeout_tcp_inspect",
-        ],
+        "listener" => &["client_ca_tls_container_ref"],
         "pool" => &[
-            "tls_enabled",
             "tls_container_ref",
             "ca_tls_container_ref",
             "crl_container_ref",
         ],
-        "healthmonitor" => &["http_version", "domain_name"],
         _ => &[],
     };
     match fields.iter().find(|f| set(f)) {
@@ -125,7 +130,9 @@ pub fn check_cidrs(o: &Obj) -> Result<(), ApiError> {
         }
     }
     let p = s(o, "protocol");
-    if p != "HTTP" && !(matches!(p, "TCP" | "HTTPS") && tcp_request_runs()) {
+    let runs = matches!(p, "HTTP" | "TERMINATED_HTTPS")
+        || (matches!(p, "TCP" | "HTTPS") && tcp_request_runs());
+    if !runs {
         return Err(err(400, format!("Validation failure: allowed_cidrs on a {p} listener is not supported by fulcrum yet (HTTP listeners only).")));
     }
     Ok(())
@@ -182,11 +189,27 @@ pub fn check_monitor(o: &mut Obj) -> Result<(), ApiError> {
     {
         return Err(err(400, format!("Validation failure: http_method and url_path are only valid for HTTP and HTTPS health monitors (type {t}).")));
     }
-    if matches!(t.as_str(), "HTTPS" | "TLS-HELLO") {
-        return Err(err(400, format!("Validation failure: {t} health monitors are not supported by fulcrum yet (no TLS to servers); use HTTP or TCP.")));
+    let version = o.get("http_version").and_then(Value::as_f64);
+    let domain = o.get("domain_name").and_then(Value::as_str);
+    if (version.is_some() || domain.is_some()) && !matches!(t.as_str(), "HTTP" | "HTTPS") {
+        return Err(err(400, format!("Validation failure: http_version and domain_name are only valid for HTTP and HTTPS health monitors (type {t}).")));
     }
-    if t == "PING" {
-        return Err(err(400, "Validation failure: PING health monitors are not supported by fulcrum yet (no ICMP check); use TCP."));
+    if let Some(d) = domain {
+        let ok = !d.is_empty()
+            && d.len() <= 255
+            && d.split('.').all(|p| {
+                !p.is_empty()
+                    && p.len() <= 63
+                    && !p.starts_with('-')
+                    && !p.ends_with('-')
+                    && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            });
+        if !ok {
+            return Err(err(400, format!("Invalid input for field/attribute domain_name. Value: '{d}'. Value should match the pattern of a host name")));
+        }
+        if version != Some(1.1) {
+            return Err(err(400, "Validation failure: http_version 1.1 is required with domain_name (HTTP/1.0 has no Host header)."));
+        }
     }
     Ok(())
 }
@@ -222,6 +245,17 @@ pub fn check_policy(st: &State, o: &Obj, lb: &str, who: &Caller) -> Result<(), A
             ))
         }
         _ => {}
+    }
+    Ok(())
+}
+
+/// A `tls_enabled` pool behind a TERMINATED_HTTPS listener: Octavia renders `sni ssl_fc_sni`
+/// (the client's SNI passed on to the member), which fulcrum's server TLS does not run yet
+/// (constant `sni str(NAME)` only). Behind other listeners `ssl_fc_sni` is empty, so the
+/// rendering leaves it out and behaves the same.
+pub fn check_tls_pool(listener_protocol: &str, pool: &Obj) -> Result<(), ApiError> {
+    if listener_protocol == "TERMINATED_HTTPS" && crate::state::b(pool, "tls_enabled") {
+        return Err(err(400, "Validation failure: a tls_enabled pool behind a TERMINATED_HTTPS listener is not supported by fulcrum yet (it cannot pass the client's SNI on: 'sni ssl_fc_sni')."));
     }
     Ok(())
 }

@@ -10,7 +10,19 @@ use serde_json::Value;
 /// Octavia's VALID_LISTENER_POOL_PROTOCOL_MAP where UDP or SCTP is involved: a UDP listener
 /// takes UDP pools only, an SCTP listener SCTP pools only, and neither pool goes elsewhere.
 pub fn check_pairing(listener_protocol: &str, pool_protocol: &str) -> Result<(), ApiError> {
-    if (is_l4(listener_protocol) || is_l4(pool_protocol)) && listener_protocol != pool_protocol {
+    // Octavia's map for the other protocols.
+    let allowed: &[&str] = match listener_protocol {
+        "HTTP" | "TERMINATED_HTTPS" => &["HTTP", "PROXY", "PROXYV2"],
+        "HTTPS" => &["HTTPS", "PROXY", "PROXYV2", "TCP"],
+        "TCP" => &["HTTP", "HTTPS", "PROXY", "PROXYV2", "TCP"],
+        _ => &[],
+    };
+    let mismatch = if is_l4(listener_protocol) || is_l4(pool_protocol) {
+        listener_protocol != pool_protocol
+    } else {
+        !allowed.contains(&pool_protocol)
+    };
+    if mismatch {
         return Err(err(400, format!("Validation failure: The pool protocol '{pool_protocol}' is invalid while the listener protocol is '{listener_protocol}'.")));
     }
     Ok(())
@@ -44,6 +56,12 @@ pub fn check_pool(o: &mut Obj) -> Result<(), ApiError> {
         }
     }
     let p = s(o, "protocol");
+    if is_l4(p) && b(o, "tls_enabled") {
+        return Err(err(
+            400,
+            format!("Validation failure: tls_enabled is not valid for {p} pools."),
+        ));
+    }
     let Some(sp) = o.get("session_persistence").and_then(Value::as_object) else {
         return Ok(());
     };

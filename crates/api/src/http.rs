@@ -355,6 +355,17 @@ async fn lbaas(
         "l7rule" => "rule",
         k => k,
     };
+    // A listener's TLS container refs are read before the state is locked (Barbican may be
+    // slow), and kept with the listener once the change is accepted.
+    let tls = match (kind, method.as_str(), &body) {
+        ("listener", "POST" | "PUT", Some(b)) => match b.get("listener") {
+            Some(Value::Object(inner)) => {
+                Some(crate::certs::fetch_refs(&shared.certs, inner).await?)
+            }
+            _ => None,
+        },
+        _ => None,
+    };
     let mut st = shared.state.lock().await;
     if let Some((pk, pid)) = &parent {
         let pkind = if *pk == "pool_id" { "pool" } else { "l7policy" };
@@ -494,6 +505,11 @@ async fn lbaas(
         _ => return Err(err(405, "The method is not allowed for the requested URL.")),
     };
     let (code, v, changed) = answer;
+    if let (Some(pems), Some(Value::Object(o))) = (tls, v.get("listener")) {
+        if let Some(l) = st.get_mut("listener", s(o, "id")) {
+            crate::certs::keep(l, pems);
+        }
+    }
     if let Err(e) = shared.store.save(&st, &changed).await {
         if let Some(before) = before {
             *st = before;

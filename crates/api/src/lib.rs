@@ -14,8 +14,10 @@
 
 pub mod apply;
 pub mod batch;
+pub mod certs;
 pub mod checks;
 pub mod checks_l4;
+pub mod client;
 pub mod conflict;
 pub mod flavors;
 pub mod follow;
@@ -94,6 +96,8 @@ pub struct Shared {
     pub udp_check: String,
     /// `auth keystone https://... ca-file PEM`.
     pub keystone_ca: Option<std::path::PathBuf>,
+    /// Where TERMINATED_HTTPS listeners' certificates come from.
+    pub certs: certs::Source,
 }
 
 pub type Handle = Arc<Shared>;
@@ -113,6 +117,11 @@ pub async fn open(
     to_fulcrum: mpsc::Sender<ToFulcrum>,
 ) -> Result<Handle, String> {
     let state = store.load().await?;
+    // The listeners' PEMs are written next to the embedded store (kept across restarts like
+    // the store, 0700); without one, under the temporary directory (see certs::out_dir).
+    if let Some(p) = &config.store {
+        certs::set_out_dir(certs::dir_for_store(p));
+    }
     Ok(Arc::new(Shared {
         state: Mutex::new(state),
         store,
@@ -125,6 +134,11 @@ pub async fn open(
         keystone: http::TokenCache::default(),
         udp_check: udp_check_command(),
         keystone_ca: config.keystone_ca.clone(),
+        certs: certs::Source {
+            dir: config.certificates.clone(),
+            barbican: config.barbican.clone(),
+            ca_file: config.keystone_ca.clone(),
+        },
     }))
 }
 

@@ -177,8 +177,9 @@ pub fn create_with_id(
             checks::check_cidrs(&o)?;
             checks::check_insert_headers(&o)?;
             checks::check_not_run("listener", &o)?;
+            crate::certs::check_listener(&o)?;
             checks_l4::check_listener(&o)?;
-            if matches!(s(&o, "protocol"), "TERMINATED_HTTPS" | "PROMETHEUS") {
+            if s(&o, "protocol") == "PROMETHEUS" {
                 return Err(err(
                     400,
                     format!(
@@ -196,6 +197,7 @@ pub fn create_with_id(
                     ));
                 }
                 checks_l4::check_pairing(s(&o, "protocol"), s(p, "protocol"))?;
+                checks::check_tls_pool(s(&o, "protocol"), p)?;
             }
             lb
         }
@@ -216,14 +218,12 @@ pub fn create_with_id(
                 }
             };
             o.insert("loadbalancer_id".into(), Value::from(lb.clone()));
-            if matches!(s(&o, "protocol"), "PROXY" | "PROXYV2") {
-                return Err(err(
-                    400,
-                    format!(
-                        "Validation failure: pool protocol {} is not supported by fulcrum yet.",
-                        s(&o, "protocol")
-                    ),
-                ));
+            if let Some(l) = o
+                .get("listener_id")
+                .and_then(Value::as_str)
+                .and_then(|lid| st.get("listener", lid))
+            {
+                checks::check_tls_pool(s(l, "protocol"), &o)?;
             }
             checks::check_persistence(&o)?;
             checks_l4::check_pool(&mut o)?;
@@ -350,12 +350,16 @@ pub fn update(
             checks_l4::check_pool(&mut o)?;
             checks::check_not_run("pool", &o)?;
             checks::check_algorithm(&o)?;
+            for l in st.all("listener").filter(|l| s(l, "default_pool_id") == id) {
+                checks::check_tls_pool(s(l, "protocol"), &o)?;
+            }
         }
         "l7policy" => checks::check_policy(st, &o, &lb, who)?,
         "listener" => {
             checks::check_cidrs(&o)?;
             checks::check_insert_headers(&o)?;
             checks::check_not_run("listener", &o)?;
+            crate::certs::check_listener(&o)?;
             checks_l4::check_listener(&o)?;
             if let Some(pid) = o.get("default_pool_id").and_then(Value::as_str) {
                 let p = visible(st, "pool", pid, who)?;
@@ -366,6 +370,7 @@ pub fn update(
                     ));
                 }
                 checks_l4::check_pairing(s(&o, "protocol"), s(p, "protocol"))?;
+                checks::check_tls_pool(s(&o, "protocol"), p)?;
             }
         }
         _ => {}

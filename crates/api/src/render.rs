@@ -39,11 +39,16 @@ pub fn vips(state: &State) -> Vec<std::net::IpAddr> {
 }
 
 /// One load balancer with a `global` section, as Octavia writes its haproxy.cfg.
+/// PING monitors are external checks, which haproxy runs only with `external-check` (and
+/// `insecure-fork-wanted`) in `global`, as Octavia's base template writes them.
 pub fn render_standalone(state: &State, lb: &str) -> String {
-    format!(
-        "# Configuration for loadbalancer {lb}\nglobal\n    maxconn 50000\n\n{}",
-        render_lb(state, lb)
-    )
+    let text = render_lb(state, lb);
+    let external = if text.contains("\n    option external-check\n") {
+        "    external-check\n    insecure-fork-wanted\n"
+    } else {
+        ""
+    };
+    format!("# Configuration for loadbalancer {lb}\nglobal\n    maxconn 50000\n{external}\n{text}")
 }
 
 fn live(o: &Obj) -> bool {
@@ -117,7 +122,21 @@ fn frontend(state: &State, vip: &str, l: &Obj) -> String {
     let _ = writeln!(o, "frontend {lid}");
     let limit = i(l, "connection_limit");
     let _ = writeln!(o, "    maxconn {}", if limit < 0 { 50000 } else { limit });
-    let _ = writeln!(o, "    bind {}", addr(vip, i(l, "protocol_port")));
+    let terminated = s(l, "protocol") == "TERMINATED_HTTPS";
+    if terminated {
+        // Octavia writes the older `redirect scheme https if !{ ssl_fc }`, which fulcrum does
+        // not parse; on a bind that is TLS only the condition never holds, and the
+        // `http-request` form is the same rule.
+        let _ = writeln!(o, "    http-request redirect scheme https if !{{ ssl_fc }}");
+        let _ = writeln!(
+            o,
+            "    bind {} ssl crt-list {}",
+            addr(vip, i(l, "protocol_port")),
+            crate::certs::crt_list(lid).display()
+        );
+    } else {
+        let _ = writeln!(o, "    bind {}", addr(vip, i(l, "protocol_port")));
+    }
     let _ = writeln!(o, "    mode {m}");
     if let Some(cidrs) = l.get("allowed_cidrs").and_then(|v| v.as_array()) {
         let list: Vec<&str> = cidrs.iter().filter_map(|c| c.as_str()).collect();
@@ -146,7 +165,8 @@ fn frontend(state: &State, vip: &str, l: &Obj) -> String {
                 .and_then(|v| v.as_str())
                 .is_some_and(|v| v.eq_ignore_ascii_case("true"))
             {
-                let _ = writeln!(o, "    http-request set-header X-Forwarded-Proto http");
+                let proto = if terminated { "https" } else { "http" };
+                let _ = writeln!(o, "    http-request set-header X-Forwarded-Proto {proto}");
             }
             if h.get("X-Forwarded-Port")
                 .and_then(|v| v.as_str())
@@ -156,6 +176,16 @@ fn frontend(state: &State, vip: &str, l: &Obj) -> String {
                     o,
                     "    http-request set-header X-Forwarded-Port %[dst_port]"
                 );
+            }
+            if terminated {
+                for (name, value) in SSL_HEADERS {
+                    if h.get(*name)
+                        .and_then(|v| v.as_str())
+                        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+                    {
+                        let _ = writeln!(o, "    http-request set-header {name} {value}");
+                    }
+                }
             }
         }
     }
@@ -178,9 +208,28 @@ fn frontend(state: &State, vip: &str, l: &Obj) -> String {
         let _ = writeln!(o, "    default_backend {p}:{lid}");
     }
     let _ = writeln!(o, "    timeout client {}", i(l, "timeout_client_data"));
+    if i(l, "timeout_tcp_inspect") > 0 {
+        let _ = writeln!(
+            o,
+            "    tcp-request inspect-delay {}",
+            i(l, "timeout_tcp_inspect")
+        );
+    }
     o.push('\n');
     o
 }
+
+/// Octavia's X-SSL-* headers of a TERMINATED_HTTPS listener: (name, value).
+pub const SSL_HEADERS: &[(&str, &str)] = &[
+    ("X-SSL-Client-Verify", "%[ssl_c_verify]"),
+    ("X-SSL-Client-Has-Cert", "%[ssl_c_used]"),
+    ("X-SSL-Client-DN", "%{+Q}[ssl_c_s_dn]"),
+    ("X-SSL-Client-CN", "%{+Q}[ssl_c_s_dn(cn)]"),
+    ("X-SSL-Issuer", "%{+Q}[ssl_c_i_dn]"),
+    ("X-SSL-Client-SHA1", "%{+Q}[ssl_c_sha1,hex]"),
+    ("X-SSL-Client-Not-Before", "%{+Q}[ssl_c_notbefore]"),
+    ("X-SSL-Client-Not-After", "%{+Q}[ssl_c_notafter]"),
+];
 
 /// `acl`s for the rules and the action, as Octavia's template writes them.
 fn l7policy(state: &State, lid: &str, p: &Obj) -> String {
@@ -301,7 +350,12 @@ fn backend(state: &State, l: &Obj, p: &Obj) -> String {
     let pid = s(p, "id");
     let mut o = String::new();
     let _ = writeln!(o, "backend {pid}:{lid}");
-    let _ = writeln!(o, "    mode {}", mode(s(p, "protocol")));
+    // A PROXY/PROXYV2 pool takes its listener's mode (Octavia's backend macro).
+    let pool_mode = match s(p, "protocol") {
+        "PROXY" | "PROXYV2" => mode(s(l, "protocol")),
+        other => mode(other),
+    };
+    let _ = writeln!(o, "    mode {pool_mode}");
     let _ = writeln!(o, "    balance {}", balance(s(p, "lb_algorithm")));
     let persistence = p.get("session_persistence").and_then(|v| v.as_object());
     let ptype = persistence.map(|sp| s(sp, "type")).unwrap_or("");
@@ -340,24 +394,49 @@ fn backend(state: &State, l: &Obj, p: &Obj) -> String {
                     .get("expected_codes")
                     .and_then(|v| v.as_str())
                     .unwrap_or("200");
-                let _ = writeln!(o, "    option httpchk {method} {url}");
+                let version = h.get("http_version").and_then(|v| v.as_f64());
+                let domain = h.get("domain_name").and_then(|v| v.as_str());
+                match (version, domain) {
+                    (Some(1.1), Some(d)) => {
+                        let _ = writeln!(
+                            o,
+                            "    option httpchk {method} {url} HTTP/1.1\\r\\nHost:\\ {d}"
+                        );
+                    }
+                    (Some(v), _) => {
+                        let _ = writeln!(o, "    option httpchk {method} {url} HTTP/{v:.1}\\r\\n");
+                    }
+                    _ => {
+                        let _ = writeln!(o, "    option httpchk {method} {url}");
+                    }
+                }
                 let _ = writeln!(o, "    http-check expect rstatus {}", expected_codes(codes));
             }
             "TLS-HELLO" => {
                 let _ = writeln!(o, "    option ssl-hello-chk");
             }
+            "PING" => {
+                let _ = writeln!(o, "    option external-check");
+                let _ = writeln!(
+                    o,
+                    "    external-check command {}",
+                    crate::certs::ping_wrapper().display()
+                );
+            }
             _ => {}
         }
         let _ = write!(
             check,
-            " check inter {}s fall {} rise {}",
+            " check{} inter {}s fall {} rise {}",
+            if s(h, "type") == "HTTPS" {
+                " check-ssl verify none"
+            } else {
+                ""
+            },
             i(h, "delay"),
             i(h, "max_retries_down"),
             i(h, "max_retries")
         );
-        if s(h, "type") == "HTTPS" {
-            check.push_str(" check-ssl verify none");
-        }
     }
     let limit = i(l, "connection_limit");
     if limit >= 0 {
@@ -387,11 +466,26 @@ fn backend(state: &State, l: &Obj, p: &Obj) -> String {
         if ptype == "HTTP_COOKIE" {
             let _ = write!(o, " cookie {mid}");
         }
+        match s(p, "protocol") {
+            "PROXY" => o.push_str(" send-proxy"),
+            "PROXYV2" => o.push_str(" send-proxy-v2"),
+            _ => {}
+        }
         if b(m, "backup") {
             o.push_str(" backup");
         }
         if !b(m, "admin_state_up") {
             o.push_str(" disabled");
+        }
+        // Octavia's pool without a CA: TLS to the members, not verified, with the client's
+        // SNI (`sni ssl_fc_sni`), which is empty behind a listener that is not
+        // TERMINATED_HTTPS (there it is left out: fulcrum runs constant SNIs only, and
+        // checks::check_tls_pool refuses a tls_enabled pool behind TERMINATED_HTTPS).
+        if b(p, "tls_enabled") {
+            o.push_str(" ssl verify none");
+            if s(l, "protocol") == "TERMINATED_HTTPS" {
+                o.push_str(" sni ssl_fc_sni");
+            }
         }
         o.push('\n');
     }

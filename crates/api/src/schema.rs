@@ -24,6 +24,8 @@ pub enum Kind {
     OptObject,
     /// A list of strings (tags, allowed_cidrs, ...).
     StrList,
+    /// A health monitor's `http_version`: 1.0 or 1.1 (a number, or a numeric string), or null.
+    HttpVersion,
     /// Computed by the server (ids, statuses, relationship lists): never written by a client.
     ReadOnly,
 }
@@ -243,7 +245,7 @@ pub const HEALTHMONITOR: &[Field] = &[
     d("http_method", Kind::Enum(HTTP_METHODS), null),
     d("url_path", Kind::OptStr, null),
     d("expected_codes", Kind::OptStr, null),
-    d("http_version", Kind::OptStr, null),
+    d("http_version", Kind::HttpVersion, null),
     d("domain_name", Kind::OptStr, null),
     f("project_id", Kind::OptStr, false, false),
 ];
@@ -340,6 +342,18 @@ pub fn check_value(what: &str, field: &Field, value: &Value) -> Result<Value, St
             Value::Null | Value::Object(_) => Ok(value.clone()),
             _ => bad("Value should be an object"),
         },
+        Kind::HttpVersion => {
+            let v = match value {
+                Value::Null => return Ok(Value::Null),
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.trim().parse::<f64>().ok(),
+                _ => None,
+            };
+            match v {
+                Some(v) if v == 1.0 || v == 1.1 => Ok(Value::from(v)),
+                _ => bad("Value should be one of: 1.0, 1.1"),
+            }
+        }
         Kind::StrList => match value {
             Value::Null => Ok(Value::Null),
             Value::Array(items) if items.iter().all(Value::is_string) => Ok(value.clone()),

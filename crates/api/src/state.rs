@@ -148,7 +148,7 @@ impl State {
     /// The object as Octavia shows it: relationship lists added, internal fields removed.
     pub fn view(&self, kind: &str, obj: &Obj) -> Obj {
         let mut v = obj.clone();
-        for internal in ["_seq", "v1", "v1_subnet_id"] {
+        for internal in ["_seq", "_tls", "v1", "v1_subnet_id"] {
             v.remove(internal);
         }
         let id = s(obj, "id").to_string();

@@ -265,38 +265,121 @@ fn unsupported_insert_headers_refused() {
 
 #[test]
 fn fields_not_run_are_refused() {
-    let (mut st, lb, _l, p) = sample();
-    let b = body(
-        json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "tls_enabled": true}),
+    let (mut st, lb, _l, _p) = sample();
+    for (kind, b) in [
+        (
+            "pool",
+            json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "tls_enabled": true, "tls_container_ref": "x"}),
+        ),
+        (
+            "pool",
+            json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "tls_enabled": true, "ca_tls_container_ref": "x"}),
+        ),
+        (
+            "pool",
+            json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "session_persistence": {"type": "APP_COOKIE", "cookie_name": "JSESSIONID"}}),
+        ),
+        (
+            "listener",
+            json!({"loadbalancer_id": lb, "protocol": "TERMINATED_HTTPS", "protocol_port": 443, "default_tls_container_ref": "x", "client_ca_tls_container_ref": "y"}),
+        ),
+    ] {
+        let e = ops::create(&mut st, kind, None, &body(b.clone()), &admin()).expect_err("refused");
+        assert_eq!(e.code, 400, "{b}: {}", e.msg);
+    }
+}
+
+/// What landed this session: TLS pools, inspect delay, HTTP/1.1 checks with a Host, HTTPS,
+/// TLS-HELLO and PING monitors, PROXY/PROXYV2 pools, rendered as Octavia renders them.
+#[test]
+fn tls_pools_inspect_delay_http11_checks_and_proxy_pools_render() {
+    let (mut st, lb, l, p) = sample();
+    let hm = st.children("healthmonitor", "pool_id", &p)[0].clone();
+    st.remove("healthmonitor", &hm);
+    let e = ops::create(&mut st, "healthmonitor", None, &body(json!({"pool_id": p, "type": "HTTP", "delay": 5, "timeout": 1, "max_retries": 2, "http_version": 1.0, "domain_name": "example.com"})), &admin()).expect_err("domain needs 1.1");
+    assert_eq!(e.code, 400);
+    let e = ops::create(&mut st, "healthmonitor", None, &body(json!({"pool_id": p, "type": "TCP", "delay": 5, "timeout": 1, "max_retries": 2, "http_version": 1.1})), &admin()).expect_err("not HTTP");
+    assert_eq!(e.code, 400);
+    ops::create(&mut st, "healthmonitor", None, &body(json!({"pool_id": p, "type": "HTTPS", "delay": 5, "timeout": 1, "max_retries": 2, "http_version": "1.1", "domain_name": "example.com"})), &admin()).expect("HTTPS monitor");
+    st.settle(std::slice::from_ref(&lb), true, "");
+    ops::update(
+        &mut st,
+        "pool",
+        &p,
+        &body(json!({"tls_enabled": true})),
+        &admin(),
+    )
+    .expect("tls_enabled");
+    st.settle(std::slice::from_ref(&lb), true, "");
+    ops::update(
+        &mut st,
+        "listener",
+        &l,
+        &body(json!({"timeout_tcp_inspect": 250})),
+        &admin(),
+    )
+    .expect("inspect");
+    st.settle(std::slice::from_ref(&lb), true, "");
+    let text = render::render_lb(&st, &lb);
+    assert!(
+        text.contains("    option httpchk GET / HTTP/1.1\\r\\nHost:\\ example.com\n"),
+        "{text}"
     );
-    assert_eq!(
-        ops::create(&mut st, "pool", None, &b, &admin())
-            .expect_err("tls")
-            .code,
-        400
+    assert!(
+        text.contains(" check check-ssl verify none inter 5s fall 3 rise 2"),
+        "{text}"
     );
-    let b = body(
-        json!({"loadbalancer_id": lb, "protocol": "TCP", "protocol_port": 82, "timeout_tcp_inspect": 100}),
+    assert!(text.contains(" ssl verify none\n"), "{text}");
+    assert!(!text.contains("ssl_fc_sni"), "{text}");
+    assert!(
+        text.contains("    tcp-request inspect-delay 250\n"),
+        "{text}"
     );
-    assert_eq!(
-        ops::create(&mut st, "listener", None, &b, &admin())
-            .expect_err("inspect")
-            .code,
-        400
-    );
-    st.remove(
-        "healthmonitor",
-        &st.children("healthmonitor", "pool_id", &p)[0],
-    );
-    let b = body(
-        json!({"pool_id": p, "type": "HTTP", "delay": 5, "timeout": 1, "max_retries": 2, "http_version": "1.1", "domain_name": "example.com"}),
-    );
-    assert_eq!(
-        ops::create(&mut st, "healthmonitor", None, &b, &admin())
-            .expect_err("domain")
-            .code,
-        400
-    );
+    for (proto, opt) in [("PROXY", " send-proxy\n"), ("PROXYV2", " send-proxy-v2\n")] {
+        let port = if proto == "PROXY" { 90 } else { 91 };
+        let (nl, _) = ops::create(
+            &mut st,
+            "listener",
+            None,
+            &body(json!({"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": port})),
+            &admin(),
+        )
+        .expect("listener");
+        st.settle(std::slice::from_ref(&lb), true, "");
+        let nl = s(&nl, "id").to_string();
+        let (np, _) = ops::create(
+            &mut st,
+            "pool",
+            None,
+            &body(json!({"listener_id": nl, "protocol": proto, "lb_algorithm": "ROUND_ROBIN"})),
+            &admin(),
+        )
+        .expect("pool");
+        st.settle(std::slice::from_ref(&lb), true, "");
+        let np = s(&np, "id").to_string();
+        ops::create(
+            &mut st,
+            "member",
+            Some(&np),
+            &body(json!({"address": "10.0.1.9", "protocol_port": 80})),
+            &admin(),
+        )
+        .expect("member");
+        st.settle(std::slice::from_ref(&lb), true, "");
+        let text = render::render_lb(&st, &lb);
+        let backend = &text[text.find(&format!("\nbackend {np}:{nl}")).expect("backend") + 1..];
+        assert!(
+            backend.starts_with(&format!("backend {np}:{nl}\n    mode http\n")),
+            "{backend}"
+        );
+        assert!(
+            backend
+                .lines()
+                .find(|l| l.contains("10.0.1.9"))
+                .is_some_and(|l| format!("{l}\n").ends_with(opt)),
+            "{backend}"
+        );
+    }
 }
 
 #[test]

@@ -1541,6 +1541,12 @@ pub struct Api {
     /// `auth keystone https://... ca-file PEM`: the CAs Keystone's certificate is checked
     /// against (the system's bundle without it).
     pub keystone_ca: Option<std::path::PathBuf>,
+    /// `certificates DIR`: TLS container refs of TERMINATED_HTTPS listeners read from this
+    /// directory (the ref's last path segment names `DIR/ID` or `DIR/ID.pem`).
+    pub certificates: Option<std::path::PathBuf>,
+    /// `barbican URL`: TLS container refs under this URL fetched from Barbican (containers
+    /// with certificate/private_key/intermediates secrets, or a PEM secret).
+    pub barbican: Option<String>,
 }
 
 /// `auth noauth | token SECRET | keystone URL`.

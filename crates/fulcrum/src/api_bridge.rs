@@ -189,7 +189,12 @@ pub fn sync_vips(bridge: &mut Option<ApiBridge>, config: &Config, wanted: &[IpAd
     }
 }
 
-/// At stop: the VIPs this process added are removed (as keepalived removes its own).
+/// At stop: the VIPs this process added are removed (as keepalived removes its own), and
+/// without a `store` the TERMINATED_HTTPS private keys written under the temporary directory
+/// (with a store they stay next to it, as the store does).
 pub fn release_vips(bridge: &mut Option<ApiBridge>, config: &Config) {
     sync_vips(bridge, config, &[]);
+    if bridge.is_some() && config.api.as_ref().is_some_and(|a| a.store.is_none()) {
+        fulcrum_api::certs::remove_out_dir();
+    }
 }

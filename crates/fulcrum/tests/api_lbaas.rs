@@ -7,7 +7,7 @@
 mod api_support;
 mod common;
 
-use api_support::{call, fetch, vip};
+use api_support::{call, fetch, vip, wait_for};
 use common::{app_server, free_port, Scratch};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -41,14 +41,6 @@ fn build(
     api.create("healthmonitors", "healthmonitor", json!({"pool_id": p, "type": "HTTP", "delay": 1, "timeout": 1, "max_retries": 1, "max_retries_down": 1, "url_path": "/", "expected_codes": "200"}));
     api.wait_active(&lb);
     (lb, l, p, ids)
-}
-
-fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < within, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -140,20 +132,7 @@ fn seed003_walkthrough_cookie_persistence_and_status() {
     let cfg = cfg.as_str().expect("text").to_string();
     assert!(cfg.contains("cookie SRV insert indirect nocache"), "{cfg}");
     assert!(cfg.contains("option httpchk GET /"), "{cfg}");
-    if let Some(haproxy) = api_support::haproxy() {
-        let path = scratch.write("rendered.cfg", &cfg);
-        let out = std::process::Command::new(haproxy)
-            .args(["-c", "-f"])
-            .arg(&path)
-            .output()
-            .expect("haproxy -c");
-        assert!(
-            out.status.success(),
-            "haproxy -c refused:\n{cfg}\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    api_support::haproxy_check(&scratch.0.join("rendered.cfg"), &cfg);
     // Cascade delete removes everything; the VIP stops answering.
     let (code, v) = api.delete(&format!("loadbalancers/{lb}"));
     assert_eq!(

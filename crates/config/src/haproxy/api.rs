@@ -8,6 +8,8 @@
 //!     store /var/lib/fulcrum/lbaas.db
 //!     subnet ID CIDR                   # a Neutron subnet answered to lookups (any id under noauth)
 //!     vip_interface eth0               # add the load balancers' VIPs to this interface
+//!     certificates /etc/fulcrum/certs  # TLS container refs read as DIR/ID[.pem] (labs)
+//!     barbican http://127.0.0.1:9311   # TLS container refs under this URL fetched from Barbican
 //! ```
 //!
 //! A file with only this section (no frontend yet) is a valid config: the API adds the rest.
@@ -40,6 +42,8 @@ pub fn open(existing: &mut Option<Api>, line: &Line<'_>, diags: &mut Diagnostics
         subnets: Vec::new(),
         vip_interface: None,
         keystone_ca: None,
+        certificates: None,
+        barbican: None,
     });
     true
 }
@@ -119,6 +123,21 @@ fn parse(api: &mut Api, line: &Line<'_>) -> Result<(), String> {
             line.no_more(2)?;
             api.vip_interface = Some(name.to_string());
         }
+        "certificates" => {
+            let dir = line.need(1, "a directory of PEM files (certificate and key)")?;
+            line.no_more(2)?;
+            api.certificates = Some(dir.into());
+        }
+        "barbican" => {
+            let url = line.need(1, "Barbican's URL such as http://127.0.0.1:9311")?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(format!(
+                    "api 'barbican {url}': expected an http:// or https:// URL"
+                ));
+            }
+            line.no_more(2)?;
+            api.barbican = Some(url.trim_end_matches('/').to_string());
+        }
         "subnet" => {
             let id = line.need(1, "a subnet id")?;
             let cidr = line.need(2, "the subnet's CIDR such as 10.0.0.0/24")?;
@@ -145,7 +164,7 @@ fn parse(api: &mut Api, line: &Line<'_>) -> Result<(), String> {
         }
         other => {
             return Err(format!(
-                "unknown keyword '{other}' in 'api' section (expected bind, auth, store, subnet or vip_interface)"
+                "unknown keyword '{other}' in 'api' section (expected bind, auth, store, subnet, vip_interface, certificates or barbican)"
             ))
         }
     }

@@ -925,6 +925,31 @@ fn api_section_alone_is_valid() {
 }
 
 #[test]
+fn api_section_certificate_sources() {
+    let cfg = ok("api\n bind 127.0.0.1:1\n certificates /etc/fulcrum/certs\n barbican http://127.0.0.1:9311/\n");
+    let api = cfg.api.expect("api");
+    assert_eq!(
+        api.certificates.as_deref(),
+        Some(std::path::Path::new("/etc/fulcrum/certs"))
+    );
+    assert_eq!(api.barbican.as_deref(), Some("http://127.0.0.1:9311"));
+    let loaded = crate::load_sources(&[crate::Source {
+        name: "a.cfg",
+        text: "api\n bind 127.0.0.1:1\n barbican 127.0.0.1:9311\n",
+    }]);
+    assert!(
+        loaded
+            .diagnostics
+            .iter()
+            .any(|d| d.to_string().contains("a.cfg:3")
+                && d.to_string()
+                    .contains("expected an http:// or https:// URL")),
+        "{:?}",
+        loaded.diagnostics
+    );
+}
+
+#[test]
 fn api_section_auth_modes_and_errors() {
     let cfg = ok("api\n bind [::1]:9876\n auth token s3cret\n vip_interface eth0\n");
     assert_eq!(

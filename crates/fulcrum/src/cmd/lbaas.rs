@@ -37,6 +37,8 @@ pub fn run(
 
 fn offline(store: &Path, id: Option<&str>, keepalived: bool) -> Result<String, String> {
     let st = fulcrum_api::store_embedded::Embedded::open(store)?.load_now()?;
+    // TERMINATED_HTTPS listeners name the crt-lists the running fulcrum writes there.
+    fulcrum_api::certs::set_out_dir(fulcrum_api::certs::dir_for_store(store));
     if keepalived {
         let check = fulcrum_api::udp_check_command();
         return match id {

@@ -154,3 +154,30 @@ pub fn haproxy() -> Option<&'static str> {
     eprintln!("SKIPPED: haproxy is not installed; the rendered config was not checked by it");
     None
 }
+
+/// Waits (bounded) until `f` holds, polling every 50 ms.
+pub fn wait_for(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < within, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The real `haproxy -c` on `cfg` (written to `path`); skipped loudly without haproxy (a
+/// failure under FULCRUM_REQUIRE_NETNS=1).
+pub fn haproxy_check(path: &std::path::Path, cfg: &str) {
+    let Some(haproxy) = haproxy() else { return };
+    std::fs::write(path, cfg).expect("write the rendered config");
+    let out = Command::new(haproxy)
+        .args(["-c", "-f"])
+        .arg(path)
+        .output()
+        .expect("haproxy -c");
+    assert!(
+        out.status.success(),
+        "haproxy -c refused:\n{cfg}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
