@@ -28,6 +28,8 @@ pub struct Config {
     pub api: Option<Api>,
     /// `peers NAME` sections: stick tables naming one are replicated between its peers.
     pub peers: Vec<Peers>,
+    /// `userlist NAME` sections (`http-request auth`, `http_auth(L)`).
+    pub userlists: Vec<crate::model_userlist::Userlist>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -591,6 +593,8 @@ pub struct Timeouts {
     pub tunnel: Option<Duration>,
     pub client_fin: Option<Duration>,
     pub server_fin: Option<Duration>,
+    /// `timeout tarpit`: how long `http-request tarpit` holds a request (else `timeout connect`).
+    pub tarpit: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -856,6 +860,16 @@ pub enum HttpAction {
     DelHeaderMatch {
         name: String,
         method: String,
+    },
+    /// `auth [realm REALM]`: 401 with `WWW-Authenticate: Basic realm="REALM"` (the proxy's
+    /// name without a realm).
+    Auth {
+        realm: Option<String>,
+    },
+    /// `tarpit [deny_status N]`: the request is held `timeout tarpit`, then answered with
+    /// the error page for N (500 by default).
+    Tarpit {
+        status: u16,
     },
 }
 

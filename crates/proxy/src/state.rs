@@ -223,7 +223,7 @@ impl Ctx<'_> {
             own: self.tables.get(&p.name),
             all: &self.tables,
         };
-        rules::compile(list, &p.acls, &resolve, &tables).map_err(|e| cfg_err(p, e))
+        rules::compile(&p.name, list, &p.acls, &resolve, &tables).map_err(|e| cfg_err(p, e))
     }
     fn stats(&self, p: &Proxy) -> Result<Option<Arc<dyn Applet>>, ProxyError> {
         self.services.stats(p, &self.env).map_err(|e| cfg_err(p, e))
@@ -643,6 +643,8 @@ pub fn build_with(
         frontends: frontends.values().map(Arc::downgrade).collect(),
         backends: backends.values().map(Arc::downgrade).collect(),
     });
+    // `http_auth(L)` reads the userlists of the generation that serves.
+    crate::http::userlist::publish(&config.userlists);
     Ok(Generation {
         tables: cx.tables.clone(),
         frontends,

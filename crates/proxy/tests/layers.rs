@@ -28,6 +28,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "persist",
             "http::message",
             "http::errors",
+            // `userlist` credentials (Basic auth, crypt(3) hashes) for the http_auth fetches.
+            "http::userlist",
             "farm::history",
             "termination",
             // PROXY protocol v1/v2 parser and encoder (sans-IO).

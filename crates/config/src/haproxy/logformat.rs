@@ -57,6 +57,12 @@ pub const HTTP_FETCHES: &[&str] = &[
     "ssl_c_s_dn",
     "ssl_c_i_dn",
     "ssl_c_serial",
+    // `Authorization: Basic` checked against a `userlist` (http/userlist.rs).
+    "http_auth",
+    "http_auth_group",
+    "http_auth_type",
+    "http_auth_user",
+    "http_auth_pass",
     // The ClientHello read without decrypting (TCP frontends with `tcp-request inspect-delay`).
     "req.ssl_sni",
     "req_ssl_sni",

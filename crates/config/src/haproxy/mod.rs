@@ -30,6 +30,7 @@ mod ssl_global;
 mod suggest;
 mod tcp_check;
 mod tcp_rules;
+mod userlist;
 mod vars;
 
 pub use acl::PREDEFINED as PREDEFINED_ACLS;
@@ -84,6 +85,8 @@ enum Section {
     Api,
     /// `http-errors NAME`: error files for `errorfiles NAME`.
     HttpErrors(Box<http_errors::HttpErrors>),
+    /// `userlist NAME`: users and groups for `http-request auth` and `http_auth()`.
+    Userlist(Box<userlist::Draft>),
 }
 
 /// Looks up an environment variable by name.
@@ -107,6 +110,10 @@ pub struct Parser {
     /// `errorfiles` lines of proxies naming a section not read yet: (index the proxy gets in
     /// `proxies`, the line's words, where).
     pending_errorfiles: Vec<(usize, Vec<String>, Span)>,
+    /// `userlist` sections read so far.
+    userlists: Vec<crate::model_userlist::Userlist>,
+    /// Problems found when a userlist section closed (reported by `take_userlists`).
+    userlist_diags: Diagnostics,
 }
 
 impl Default for Parser {
@@ -137,6 +144,8 @@ impl Parser {
             peers: Vec::new(),
             http_errors: Vec::new(),
             pending_errorfiles: Vec::new(),
+            userlists: Vec::new(),
+            userlist_diags: Diagnostics::new(),
         }
     }
 
@@ -233,6 +242,16 @@ impl Parser {
         (self.global, self.proxies)
     }
 
+    /// The `userlist` sections, once every file is read.
+    pub fn take_userlists(
+        &mut self,
+        diags: &mut Diagnostics,
+    ) -> Vec<crate::model_userlist::Userlist> {
+        self.close_section();
+        diags.extend(std::mem::take(&mut self.userlist_diags));
+        std::mem::take(&mut self.userlists)
+    }
+
     /// The `peers` sections, once every file is read.
     pub fn take_peers(&mut self) -> Vec<crate::model::Peers> {
         self.close_section();
@@ -276,6 +295,7 @@ impl Parser {
                 }
             }
             Section::HttpErrors(h) => http_errors::keyword(h, line, diags),
+            Section::Userlist(u) => userlist::keyword(u, line, diags),
             Section::Defaults(d) => proxy::keyword(&mut d.proxy, &mut d.server, None, line, diags),
             Section::Proxy(draft) => {
                 let kind = draft.proxy.kind;
@@ -374,6 +394,12 @@ impl Parser {
                     None => Section::Skipped,
                 };
             }
+            "userlist" => {
+                self.section = match userlist::open(line, &self.userlists, diags) {
+                    Some(u) => Section::Userlist(Box::new(u)),
+                    None => Section::Skipped,
+                };
+            }
             "resolvers" => {
                 diags.warning(&span, peers::resolvers_not_run(line.arg(1).unwrap_or("")));
                 self.section = Section::Resolvers;
@@ -443,6 +469,10 @@ impl Parser {
             }
             Section::Proxy(draft) => self.proxies.push(draft.proxy),
             Section::HttpErrors(h) => self.http_errors.push(*h),
+            Section::Userlist(u) => {
+                let list = userlist::close(*u, &mut self.userlist_diags);
+                self.userlists.push(list);
+            }
             Section::Peers(p) => self.peers.push(*p),
             Section::Cluster(d) => {
                 if self.cluster.is_none() {

@@ -22,8 +22,6 @@ const ACTIONS: &[&str] = &[
 
 /// Real actions fulcrum does not run yet: an error, because skipping them would change behaviour.
 const UNSUPPORTED: &[&str] = &[
-    "auth",
-    "tarpit",
     "capture",
     "set-log-level",
     "add-acl",
@@ -165,6 +163,34 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             (HttpAction::SetStatus { status, reason }, next)
         }
         "redirect" => redirect(line)?,
+        "auth" => {
+            if !request {
+                return Err("'auth' is only valid in 'http-request'".into());
+            }
+            match line.arg(2) {
+                Some("realm") => (
+                    HttpAction::Auth {
+                        realm: Some(line.need(3, "a realm")?.to_string()),
+                    },
+                    4,
+                ),
+                _ => (HttpAction::Auth { realm: None }, 2),
+            }
+        }
+        "tarpit" => {
+            if !request {
+                return Err("'tarpit' is only valid in 'http-request'".into());
+            }
+            let (status, content_type, body, headers, i) =
+                response_options(line, request, 500, "deny")?;
+            if !matches!(body, ReturnBody::None) || !headers.is_empty() || content_type.is_some() {
+                return Err(
+                    "'http-request tarpit' with a response (string, file, hdr...) is not run by fulcrum yet: use deny_status and errorfile"
+                        .into(),
+                );
+            }
+            (HttpAction::Tarpit { status }, i)
+        }
         "return" => return_action(line, request)?,
         "use-service" => {
             if !request {

@@ -660,9 +660,9 @@ fn http_rules() {
     );
     assert_eq!(
         errors(&format!(
-            "{TIMEOUTS}frontend f\n bind :80\n http-request tarpit\n"
+            "{TIMEOUTS}frontend f\n bind :80\n http-request capture\n"
         )),
-        vec!["t.cfg:7: error: 'http-request tarpit' is not supported by fulcrum yet"]
+        vec!["t.cfg:7: error: 'http-request capture' is not supported by fulcrum yet"]
     );
 }
 
@@ -1190,5 +1190,32 @@ fn http2_on_binds_and_tune_h2() {
     assert_eq!(
         errors(&format!("{TIMEOUTS}backend b\n server s 10.0.0.1:80 proto h2\n")),
         vec!["t.cfg:6: error: server option 'proto h2' is not supported by fulcrum yet (servers are spoken to in HTTP/1.1; 'proto h1' is accepted)"]
+    );
+}
+
+#[test]
+fn userlists() {
+    let c = ok(&format!(
+        "userlist L\n group G users a\n group H\n user a insecure-password x\n user b password $6$s$h groups H\n\
+         {TIMEOUTS}frontend f\n bind :80\n http-request auth realm R unless {{ http_auth_group(L) G }}\n"
+    ));
+    let l = &c.userlists[0];
+    assert_eq!(l.users[0].groups, vec!["G".to_string()]);
+    assert_eq!(l.users[1].groups, vec!["H".to_string()]);
+    assert_eq!(
+        errors("userlist L\n group G users nobody\n user a password plain groups X\n"),
+        vec![
+            "t.cfg:3: error: user 'a': password hash 'plain' is not a crypt(3) hash fulcrum checks ($1$, $5$, $6$, $2b$ or DES)",
+            "t.cfg:2: error: userlist 'L': group 'G' names unknown user 'nobody'",
+        ]
+    );
+    assert_eq!(
+        errors(&format!(
+            "userlist L\n user a insecure-password x groups X\n{TIMEOUTS}frontend f\n bind :80\n acl ok http_auth(M)\n"
+        )),
+        vec![
+            "t.cfg:2: error: userlist 'L': user 'a' names unknown group 'X'",
+            "t.cfg:9: error: http_auth(M): no userlist named 'M' (a 'userlist M' section is needed)",
+        ]
     );
 }

@@ -18,4 +18,5 @@ pub mod rewrite;
 pub mod rules;
 pub mod sample_env;
 pub mod session;
+pub mod userlist;
 pub mod validate;

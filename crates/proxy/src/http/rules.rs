@@ -83,6 +83,10 @@ enum Action {
     },
     SetStatus(u16, Option<Vec<u8>>),
     DelHeaderMatch(Vec<u8>, String, Option<Regex>),
+    /// `auth [realm R]`: the 401 answer, built when compiled.
+    Auth(Vec<u8>),
+    /// `tarpit [deny_status N]`.
+    Tarpit(u16),
 }
 
 #[derive(Debug)]
@@ -100,6 +104,8 @@ pub enum Verdict {
     Error(u16),
     /// `use-service`: the applet answers.
     Service(Arc<dyn Applet>),
+    /// `tarpit`: hold the request `timeout tarpit`, then answer the error page for this status.
+    Tarpit(u16),
 }
 
 /// The message for a `use-service` naming no service.
@@ -109,6 +115,7 @@ pub fn unknown_service(name: &str) -> String {
 
 /// Compiles rules; `service` resolves `use-service NAME` (an unknown name is an error).
 pub fn compile(
+    proxy: &str,
     rules: &[HttpRule],
     acls: &[Acl],
     service: &dyn Fn(&str) -> Option<Arc<dyn Applet>>,
@@ -226,6 +233,10 @@ pub fn compile(
             HttpAction::Counter(c) => {
                 counter_action(c, tables).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?
             }
+            HttpAction::Auth { realm } => {
+                Action::Auth(auth_response(realm.as_deref().unwrap_or(proxy)))
+            }
+            HttpAction::Tarpit { status } => Action::Tarpit(*status),
             HttpAction::UseService { name } => match service(name) {
                 Some(a) => Action::Service(a),
                 None => {
@@ -240,6 +251,18 @@ pub fn compile(
         out.push(Rule { action, cond });
     }
     Ok(out)
+}
+
+/// HAProxy 2.6's answer to `http-request auth`: its 401 page with a Basic challenge.
+pub fn auth_response(realm: &str) -> Vec<u8> {
+    let mut resp = errors::builtin_response(401);
+    let at = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(resp.len(), |p| p + 2);
+    let h = format!("www-authenticate: Basic realm=\"{realm}\"\r\n");
+    resp.splice(at..at, h.into_bytes());
+    resp
 }
 
 fn regex_of(re: &str) -> Result<Regex, String> {
@@ -344,6 +367,8 @@ pub fn apply(
                 ));
             }
             Action::Service(a) => return Verdict::Service(a.clone()),
+            Action::Auth(bytes) => return Verdict::Respond(bytes.clone()),
+            Action::Tarpit(s) => return Verdict::Tarpit(*s),
             Action::Track { slot, key, table } => {
                 if let Some(c) = env.counters {
                     let ctx = env.sample(Some(req), res.as_deref());

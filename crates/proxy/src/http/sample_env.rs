@@ -65,6 +65,12 @@ impl<'a> HttpEnv<'a> {
         if f.args.len() > 1 {
             return None;
         }
+        if f.kw.name == "http_auth_group" {
+            // An ACL `http_auth_group(L) G1 G2` matches when the user is in one of the groups.
+            let (list, c) = self.credentials(f)?;
+            let groups = super::userlist::check(list, &c)?;
+            return Some(groups.into_iter().map(String::into_bytes).collect());
+        }
         let v = match f.kw.name {
             "req.hdr" | "hdr" => values(self.req?, str_arg_of(f), true),
             "req.fhdr" | "fhdr" => values(self.req?, str_arg_of(f), false),
@@ -183,6 +189,48 @@ fn version(m: &Message) -> Value {
     Value::str(m.version.as_str())
 }
 
+impl HttpEnv<'_> {
+    /// The userlist named by `f`'s argument and the request's `Authorization` credentials.
+    fn credentials<'f>(&self, f: &'f Fetch) -> Option<(&'f str, super::userlist::Credentials)> {
+        let list = std::str::from_utf8(str_arg_of(f)).ok()?;
+        let c = super::userlist::parse(self.req?.header(b"authorization")?)?;
+        Some((list, c))
+    }
+
+    /// `http_auth*` fetches.
+    fn auth_fetch(&self, f: &Fetch) -> Option<Value> {
+        let c = || super::userlist::parse(self.req?.header(b"authorization")?);
+        match f.kw.name {
+            // No sample without credentials (as HAProxy), false for wrong ones.
+            "http_auth" => {
+                let (l, c) = self.credentials(f)?;
+                Some(Value::Bool(super::userlist::check(l, &c).is_some()))
+            }
+            "http_auth_group" => {
+                let (l, c) = self.credentials(f)?;
+                super::userlist::check(l, &c).map(|_| Value::Str(c.user))
+            }
+            "http_auth_type" => {
+                let c = c()?;
+                let name: &[u8] = match c.scheme.to_ascii_lowercase().as_slice() {
+                    b"basic" => b"Basic",
+                    b"digest" => b"Digest",
+                    b"bearer" => b"Bearer",
+                    _ => return None,
+                };
+                Some(Value::Str(name.to_vec()))
+            }
+            "http_auth_user" => c()
+                .filter(|c| !c.user.is_empty())
+                .map(|c| Value::Str(c.user)),
+            "http_auth_pass" => c()
+                .filter(|c| !c.user.is_empty())
+                .map(|c| Value::Str(c.pass)),
+            _ => None,
+        }
+    }
+}
+
 impl fulcrum_sample::Env for HttpEnv<'_> {
     fn fetch(&self, f: &Fetch) -> Option<Value> {
         let req = self.req;
@@ -192,6 +240,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             return self.counters?.fetch(f, self.src);
         }
         match f.kw.name {
+            n if n.starts_with("http_auth") => self.auth_fetch(f),
             "src" => Some(ip(self.src.ip())),
             "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
             "dst" => Some(ip(self.dst.ip())),

@@ -151,6 +151,30 @@ impl<C: ClientStream> Session<C> {
                 )
                 .await,
             ),
+            Verdict::Tarpit(s) => {
+                // HAProxy holds the request `timeout tarpit` (else `timeout connect`), then
+                // answers the error (`PT` in the log); the connection stays usable.
+                let hold = self
+                    .fe
+                    .timeouts
+                    .tarpit
+                    .or(self.fe.timeouts.connect)
+                    .unwrap_or_default();
+                tokio::time::sleep(hold).await;
+                Some(
+                    self.send_error(
+                        s,
+                        rec,
+                        Termination::new(
+                            crate::termination::Cause::Proxy,
+                            crate::termination::Phase::Tarpit,
+                        ),
+                        pages,
+                        AfterError::KeepIfClean,
+                    )
+                    .await,
+                )
+            }
             Verdict::Respond(bytes) => {
                 rec.status = status_of(&bytes);
                 rec.term = Termination::PROXY_REQUEST;
