@@ -49,6 +49,26 @@ impl Captures {
         Some(out)
     }
 
+    /// `%hrl`/`%hsl`: the side's captures separated by spaces, `-` for an empty one; `None`
+    /// when that side captures nothing.
+    pub fn list(&self, m: Option<&Message>, response: bool) -> Option<String> {
+        let specs = if response { &self.res } else { &self.req };
+        if specs.is_empty() {
+            return None;
+        }
+        let mut out = String::new();
+        for (i, (name, len)) in specs.iter().enumerate() {
+            if i > 0 {
+                out.push(' ');
+            }
+            match m.and_then(|m| m.headers(name).last()) {
+                Some(v) if !v.is_empty() => encode(&v[..v.len().min(*len)], &mut out),
+                _ => out.push('-'),
+            }
+        }
+        Some(out)
+    }
+
     /// What `option httplog` writes after the queue field: ` {req}` and ` {res}` for the
     /// sides that capture.
     pub fn httplog(&self, req: Option<&Message>, res: Option<&Message>) -> String {

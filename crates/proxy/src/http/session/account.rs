@@ -108,6 +108,8 @@ impl<C: ClientStream> Session<C> {
             frontend_conns: self.fe.conns.load(Ordering::Relaxed),
             retries: r.retries,
             captures: &captures,
+            bytes_in: r.bytes_in,
+            server_addr: r.server.as_ref().and_then(|s| s.fixed_addr()),
         };
         if let Some(f) = &self.fe.log_format {
             let line =
