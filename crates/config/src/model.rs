@@ -617,6 +617,8 @@ pub struct ProxyOptions {
     pub compression: Option<crate::model_extras::Compression>,
     /// `option originalto [except NET] [header NAME]`.
     pub originalto: Option<crate::model_extras::OriginalTo>,
+    /// `unique-id-format` / `unique-id-header`.
+    pub unique_id: crate::model_extras::UniqueId,
     /// `option http-ignore-probes`: a connection that sends nothing gets no 408.
     pub http_ignore_probes: bool,
     /// `retry-on none`: a failed connection is not retried (nor redispatched).

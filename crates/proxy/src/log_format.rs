@@ -73,6 +73,13 @@ fn var(e: &Entry<'_>, env: &HttpEnv<'_>, caps: &Captures, name: &str, out: &mut 
             write!(out, "{d} +0000")
         }
         "H" => write!(out, "{}", hostname()),
+        "ID" => match e.unique_id {
+            Some(id) => {
+                out.extend_from_slice(id);
+                return true;
+            }
+            None => return false,
+        },
         "hrl" | "hsl" => {
             let side = if name == "hsl" { env.res } else { env.req };
             match caps.list(side, name == "hsl") {

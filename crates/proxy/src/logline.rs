@@ -77,6 +77,8 @@ pub struct Entry<'a> {
     pub captures: &'a str,
     /// Bytes read from the client, head and body (`%U`).
     pub bytes_in: u64,
+    /// The request's `unique-id-format` id (`%ID`).
+    pub unique_id: Option<&'a [u8]>,
     /// The server's address when it is a fixed IP:port (`%si`/`%sp`).
     pub server_addr: Option<SocketAddr>,
 }
@@ -199,6 +201,7 @@ mod tests {
             frontend_conns: 1,
             retries: 0,
             bytes_in: 0,
+            unique_id: None,
             server_addr: None,
             captures: "",
         }

@@ -88,6 +88,8 @@ pub struct Frontend {
     pub log_format: Option<fulcrum_sample::Format>,
     /// `capture request|response header`.
     pub captures: crate::http::capture::Captures,
+    /// `unique-id-format` / `unique-id-header`.
+    pub unique_id: Option<crate::http::unique_id::UniqueId>,
     /// Request head limit: `tune.bufsize - tune.maxrewrite`, as HAProxy.
     pub head_limit: usize,
     pub bufsize: usize,
@@ -607,6 +609,8 @@ pub fn build_with(
                 errors: error_pages(p)?,
                 log: Logger::new(&p.logs),
                 captures: crate::http::capture::Captures::new(&p.captures),
+                unique_id: crate::http::unique_id::UniqueId::compile(&p.options.unique_id)
+                    .map_err(|e| cfg_err(p, e))?,
                 log_format: p
                     .log_format
                     .as_deref()

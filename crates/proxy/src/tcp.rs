@@ -259,6 +259,7 @@ fn log_tcp(
         retries: d.retries,
         captures: "",
         bytes_in: d.bytes_in,
+        unique_id: None,
         server_addr: d.server.and_then(|s| s.fixed_addr()),
     };
     match &fe.log_format {

@@ -95,7 +95,6 @@ const IGNORED: &[&str] = &[
     "http-reuse",
     "monitor-uri",
     "monitor",
-    "unique-id-format",
     "log-format-sd",
     "error-log-format",
     "log-tag",
@@ -393,9 +392,14 @@ fn apply(
             return Err("'http-after-response' rules are not run by fulcrum yet".into())
         }
         "unique-id-header" => {
-            return Err(
-                "'unique-id-header' is not run by fulcrum yet (the header would be missing)".into(),
-            )
+            p.options.unique_id.header = Some(line.need(1, "a header name")?.to_string());
+            line.no_more(2)?;
+        }
+        "unique-id-format" => {
+            let text = line.need(1, "a log-format string")?;
+            line.no_more(2)?;
+            super::logformat::check_unique_id_format(text)?;
+            p.options.unique_id.format = Some(text.to_string());
         }
         "log-format" => {
             let text = line.need(1, "a log-format string")?;

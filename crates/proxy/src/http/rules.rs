@@ -300,6 +300,8 @@ pub struct Env<'a> {
     pub counters: Option<Counters<'a>>,
     /// The client's TLS handshake, on a `bind ... ssl` connection.
     pub tls: Option<std::sync::Arc<crate::stream::TlsInfo>>,
+    /// The request's `unique-id-format` id.
+    pub unique_id: Option<Vec<u8>>,
 }
 
 impl<'a> Env<'a> {
@@ -308,9 +310,11 @@ impl<'a> Env<'a> {
     where
         'a: 'm,
     {
-        HttpEnv::new(self.src, self.dst, req, res)
+        let mut env = HttpEnv::new(self.src, self.dst, req, res)
             .with_counters(self.counters)
-            .with_tls(self.tls.as_deref())
+            .with_tls(self.tls.as_deref());
+        env.unique_id = self.unique_id.as_deref();
+        env
     }
 }
 

@@ -21,6 +21,8 @@ pub struct HttpEnv<'a> {
     pub tls: Option<&'a crate::stream::TlsInfo>,
     /// The ClientHello read without decrypting (TCP frontends that route on it).
     pub hello: Option<&'a crate::tls::hello::Hello>,
+    /// The request's `unique-id-format` id (`unique-id` fetch).
+    pub unique_id: Option<&'a [u8]>,
 }
 
 impl<'a> HttpEnv<'a> {
@@ -38,6 +40,7 @@ impl<'a> HttpEnv<'a> {
             counters: None,
             tls: None,
             hello: None,
+            unique_id: None,
         }
     }
 
@@ -241,6 +244,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         }
         match f.kw.name {
             n if n.starts_with("http_auth") => self.auth_fetch(f),
+            "unique-id" => s(self.unique_id?),
             "src" => Some(ip(self.src.ip())),
             "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
             "dst" => Some(ip(self.dst.ip())),

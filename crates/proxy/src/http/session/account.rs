@@ -72,6 +72,7 @@ impl<C: ClientStream> Session<C> {
             bytes_in: 0,
             head_out: 0,
             counted: StatusCount::Counted,
+            unique_id: None,
         };
         self.log(&rec);
     }
@@ -109,6 +110,7 @@ impl<C: ClientStream> Session<C> {
             retries: r.retries,
             captures: &captures,
             bytes_in: r.bytes_in,
+            unique_id: r.unique_id.as_deref(),
             server_addr: r.server.as_ref().and_then(|s| s.fixed_addr()),
         };
         if let Some(f) = &self.fe.log_format {

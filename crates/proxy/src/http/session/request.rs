@@ -39,11 +39,20 @@ impl<C: ClientStream> Session<C> {
     pub(super) async fn one_request(&mut self, rec: &mut Rec, turn: Turn) -> Next {
         let fe = self.fe.clone();
         let track = self.track.clone();
+        // The `unique-id-format` id, made once per request (HAProxy makes it when first used;
+        // its variables are the connection's, so the value is the same).
+        let unique_id = fe.unique_id.as_ref().map(|u| {
+            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None)
+                .with_tls(self.client.tls().map(|t| &**t));
+            u.make(&ctx, self.peer, self.local)
+        });
+        rec.unique_id.clone_from(&unique_id);
         let env = Env {
             src: self.peer,
             dst: self.local,
             counters: fe.counters(track.as_deref(), fe.own_table.as_ref()),
             tls: self.client.tls().cloned(),
+            unique_id,
         };
         let src = crate::net::canonical(self.peer.ip());
         // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode; then
@@ -106,6 +115,13 @@ impl<C: ClientStream> Session<C> {
         }
         if let Some(st) = be.policy.stats.as_ref().filter(|a| a.matches(&self.req)) {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
+        }
+        // `unique-id-header`: added after the rules, as HAProxy's http_process_request.
+        if let (Some(name), Some(id)) = (
+            fe.unique_id.as_ref().and_then(|u| u.header.as_ref()),
+            env.unique_id.as_ref(),
+        ) {
+            self.req.append(name, id);
         }
         // Phase: persistence (cookie, then `stick on src`), as HAProxy: a valid cookie wins.
         let cookie = crate::http::persist::on_request(&be, &mut self.req);
