@@ -1131,12 +1131,17 @@ fn log_format_is_checked() {
     ));
     assert!(e[0].contains("not available"), "{e:?}");
     let e = errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%hrl\"\n"
+        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%U\"\n"
     ));
-    assert!(
-        e[0].contains("'%hrl' is not written by fulcrum yet"),
-        "{e:?}"
-    );
+    assert!(e[0].contains("'%U' is not written by fulcrum yet"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%{{+Q}}hrl\"\n"
+    ));
+    assert!(e[0].contains("each capture quoted"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n unique-id-format %ci_%Tt\n"
+    ));
+    assert!(e[0].contains("'%Tt' is not written there"), "{e:?}");
 }
 
 #[test]

@@ -411,7 +411,9 @@ mod tests {
     #[test]
     fn answers_everything_the_config_layer_accepts() {
         let mut req = Message::new();
-        let raw = b"GET /p?id=1 HTTP/1.1\r\nHost: h\r\nCookie: SID=s\r\n\r\n";
+        let raw = b"GET /p?id=1 HTTP/1.1\r\nHost: h\r\nCookie: SID=s\r\nAuthorization: Basic c2NvdHQ6ZWxnYXRv\r\n\r\n";
+        // `http_auth(host)` and friends: scott:elgato is in the list named as the argument.
+        crate::http::userlist::publish_one(&crate::http::userlist::tests::list_named("host"));
         assert!(matches!(req.parse_request(raw), Ok(Some(_))));
         let mut res = Message::new();
         let raw = b"HTTP/1.1 200 OK\r\nSet-Cookie: SID=s; Path=/\r\nX-A: b\r\n\r\n";
@@ -440,7 +442,8 @@ mod tests {
             hello_type: 1,
             sni: Some("a.test".into()),
         };
-        let env = env.with_hello(Some(&hello));
+        let mut env = env.with_hello(Some(&hello));
+        env.unique_id = Some(b"id");
         for name in HTTP_FETCHES {
             let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
             let arg = match *name {
