@@ -873,6 +873,11 @@ pub enum HttpAction {
     Tarpit {
         status: u16,
     },
+    /// `set-log-level LEVEL`: the request's log line is sent at this syslog severity
+    /// (0 emerg .. 7 debug); `None`: `silent`, no line.
+    SetLogLevel {
+        level: Option<u8>,
+    },
 }
 
 /// `capture request|response header NAME len N`: the header's last value, cut to `len`

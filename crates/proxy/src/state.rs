@@ -90,6 +90,8 @@ pub struct Frontend {
     pub captures: crate::http::capture::Captures,
     /// `unique-id-format` / `unique-id-header`.
     pub unique_id: Option<crate::http::unique_id::UniqueId>,
+    /// Some proxy's `http-request`/`http-response` rules use `set-log-level`.
+    pub sets_log_level: bool,
     /// Request head limit: `tune.bufsize - tune.maxrewrite`, as HAProxy.
     pub head_limit: usize,
     pub bufsize: usize,
@@ -611,6 +613,10 @@ pub fn build_with(
                 captures: crate::http::capture::Captures::new(&p.captures),
                 unique_id: crate::http::unique_id::UniqueId::compile(&p.options.unique_id)
                     .map_err(|e| cfg_err(p, e))?,
+                sets_log_level: config.proxies.iter().any(|q| {
+                    crate::http::rules::sets_log_level(&q.http_request)
+                        || crate::http::rules::sets_log_level(&q.http_response)
+                }),
                 log_format: p
                     .log_format
                     .as_deref()

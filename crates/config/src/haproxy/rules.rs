@@ -23,7 +23,6 @@ const ACTIONS: &[&str] = &[
 /// Real actions fulcrum does not run yet: an error, because skipping them would change behaviour.
 const UNSUPPORTED: &[&str] = &[
     "capture",
-    "set-log-level",
     "add-acl",
     "del-acl",
     "set-map",
@@ -163,6 +162,19 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             (HttpAction::SetStatus { status, reason }, next)
         }
         "redirect" => redirect(line)?,
+        "set-log-level" => {
+            let w = line.need(2, "a log level (emerg ... debug, or silent)")?;
+            const LEVELS: &[&str] = &[
+                "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+            ];
+            let level = match w {
+                "silent" => None,
+                l => Some(LEVELS.iter().position(|x| *x == l).ok_or_else(|| {
+                    format!("set-log-level: unknown level '{l}' (emerg, alert, crit, err, warning, notice, info, debug or silent)")
+                })? as u8),
+            };
+            (HttpAction::SetLogLevel { level }, 3)
+        }
         "auth" => {
             if !request {
                 return Err("'auth' is only valid in 'http-request'".into());

@@ -87,6 +87,20 @@ enum Action {
     Auth(Vec<u8>),
     /// `tarpit [deny_status N]`.
     Tarpit(u16),
+    /// `set-log-level`: the severity (0..7) or [`SILENT`].
+    SetLogLevel(u8),
+}
+
+/// `set-log-level silent` in [`Env::log_level`].
+pub const SILENT: u8 = 8;
+/// No `set-log-level` ran: the line is sent at `info`.
+pub const UNSET: u8 = u8::MAX;
+
+/// Whether any of `rules` sets the log level (the request then carries a level cell).
+pub fn sets_log_level(rules: &[HttpRule]) -> bool {
+    rules
+        .iter()
+        .any(|r| matches!(r.action, HttpAction::SetLogLevel { .. }))
 }
 
 #[derive(Debug)]
@@ -237,6 +251,7 @@ pub fn compile(
                 Action::Auth(auth_response(realm.as_deref().unwrap_or(proxy)))
             }
             HttpAction::Tarpit { status } => Action::Tarpit(*status),
+            HttpAction::SetLogLevel { level } => Action::SetLogLevel(level.unwrap_or(SILENT)),
             HttpAction::UseService { name } => match service(name) {
                 Some(a) => Action::Service(a),
                 None => {
@@ -302,6 +317,9 @@ pub struct Env<'a> {
     pub tls: Option<std::sync::Arc<crate::stream::TlsInfo>>,
     /// The request's `unique-id-format` id.
     pub unique_id: Option<Vec<u8>>,
+    /// The level `set-log-level` chose ([`UNSET`] before), shared with the request's record;
+    /// only when some proxy's rules set it.
+    pub log_level: Option<Arc<std::sync::atomic::AtomicU8>>,
 }
 
 impl<'a> Env<'a> {
@@ -373,6 +391,13 @@ pub fn apply(
             Action::Service(a) => return Verdict::Service(a.clone()),
             Action::Auth(bytes) => return Verdict::Respond(bytes.clone()),
             Action::Tarpit(s) => return Verdict::Tarpit(*s),
+            // HAProxy 2.6 (measured, `log_level_haproxy`): only the request side's level
+            // reaches the traffic line; `http-response set-log-level` leaves it as it was.
+            Action::SetLogLevel(l) => {
+                if let Some(c) = env.log_level.as_ref().filter(|_| res.is_none()) {
+                    c.store(*l, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
             Action::Track { slot, key, table } => {
                 if let Some(c) = env.counters {
                     let ctx = env.sample(Some(req), res.as_deref());

@@ -116,6 +116,8 @@ struct Rec {
     counted: StatusCount,
     /// The `unique-id-format` id (`%ID`).
     unique_id: Option<Vec<u8>>,
+    /// `set-log-level`'s choice (`rules::UNSET`, a severity, or `rules::SILENT`).
+    log_level: Option<Arc<std::sync::atomic::AtomicU8>>,
 }
 
 pub struct Session<C> {
@@ -253,6 +255,7 @@ impl<C: ClientStream> Session<C> {
                 head_out: 0,
                 counted: StatusCount::Pending,
                 unique_id: None,
+                log_level: None,
             };
             crate::record::request_received(&self.fe.counters);
             // Boxed: the request phases' state is large and only exists while a request is in

@@ -73,6 +73,7 @@ impl<C: ClientStream> Session<C> {
             head_out: 0,
             counted: StatusCount::Counted,
             unique_id: None,
+            log_level: None,
         };
         self.log(&rec);
     }
@@ -80,6 +81,17 @@ impl<C: ClientStream> Session<C> {
     /// Phase "log": the request's line in the frontend's format.
     pub(super) fn log(&self, r: &Rec) {
         let Some(log) = &self.fe.log else { return };
+        let level = r.log_level.as_ref().map_or(crate::http::rules::UNSET, |l| {
+            l.load(std::sync::atomic::Ordering::Relaxed)
+        });
+        if level == crate::http::rules::SILENT {
+            return;
+        }
+        let level = if level == crate::http::rules::UNSET {
+            crate::log::INFO
+        } else {
+            level
+        };
         let res = (r.status != 0 && self.res.status != 0).then_some(&self.res);
         let captures = if self.fe.captures.is_empty() {
             String::new()
@@ -116,7 +128,7 @@ impl<C: ClientStream> Session<C> {
         if let Some(f) = &self.fe.log_format {
             let line =
                 crate::log_format::render(f, &entry, Some(&self.req), res, &self.fe.captures);
-            return log.send(&line);
+            return log.send_level(level, &line);
         }
         let line = entry.line(Format::of(self.fe.mode, &self.fe.options), || {
             (!self.req.method().is_empty()).then(|| {
@@ -128,7 +140,7 @@ impl<C: ClientStream> Session<C> {
                 )
             })
         });
-        log.send(&line);
+        log.send_level(level, &line);
     }
 }
 

@@ -53,7 +53,11 @@ impl<C: ClientStream> Session<C> {
             counters: fe.counters(track.as_deref(), fe.own_table.as_ref()),
             tls: self.client.tls().cloned(),
             unique_id,
+            log_level: fe
+                .sets_log_level
+                .then(|| Arc::new(std::sync::atomic::AtomicU8::new(rules::UNSET))),
         };
+        rec.log_level.clone_from(&env.log_level);
         let src = crate::net::canonical(self.peer.ip());
         // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode; then
         // the request counts for every entry tracked so far.
