@@ -99,8 +99,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "HTTP rules, log-format lines",
-        &["http::rules", "log_format"],
+        "HTTP rules, log-format lines, unique-id-format ids",
+        &["http::rules", "log_format", "http::unique_id"],
     ),
     (
         "HTTP rules; TLS to servers",

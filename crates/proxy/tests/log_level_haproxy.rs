@@ -1,7 +1,7 @@
 //! `http-request` / `http-response set-log-level` side by side with the real haproxy 2.6:
-//! the same requests give the same log lines at the same syslog priority (`<PRI>` = facility
-//! * 8 + severity) on a UDP syslog socket, and `silent` gives no line at all; as haproxy
-//! 2.6, only the `http-request` side changes the traffic line.
+//! the same requests give the same log lines at the same syslog priority (`<PRI>`: eight
+//! times the facility plus the severity) on a UDP syslog socket, and `silent` gives no line
+//! at all; as haproxy 2.6, only the `http-request` side changes the traffic line.
 //! Under FULCRUM_REQUIRE_NETNS=1 a missing haproxy fails the test.
 
 mod common;
