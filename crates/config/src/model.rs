@@ -878,6 +878,11 @@ pub enum HttpAction {
     SetLogLevel {
         level: Option<u8>,
     },
+    /// `set-timeout server|tunnel TIME`: this request's server (or tunnel) timeout.
+    SetTimeout {
+        tunnel: bool,
+        value: Duration,
+    },
 }
 
 /// `capture request|response header NAME len N`: the header's last value, cut to `len`

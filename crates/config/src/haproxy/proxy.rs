@@ -407,7 +407,19 @@ fn apply(
             super::logformat::check_log_format(text)?;
             p.log_format = Some(text.to_string());
         }
-        "http-request" => p.http_request.push(rules::http_rule(line, true)?),
+        "http-request" => {
+            let rule = rules::http_rule(line, true)?;
+            if matches!(rule.action, crate::model::HttpAction::SetTimeout { .. })
+                && section == Some(ProxyKind::Frontend)
+            {
+                // As HAProxy 2.6: the timeouts it sets are a backend's.
+                return Err(format!(
+                    "'http-request set-timeout': proxy '{}' has no backend capability",
+                    p.name
+                ));
+            }
+            p.http_request.push(rule);
+        }
         "http-response" => p.http_response.push(rules::http_rule(line, false)?),
         "stick-table" => p.stick_table = Some(rules::stick_table(line)?),
         "stick" => p.stick_rules.push(rules::stick_rule(line)?),

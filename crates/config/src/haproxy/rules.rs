@@ -33,7 +33,6 @@ const UNSUPPORTED: &[&str] = &[
     "reject",
     "wait-for-body",
     "normalize-uri",
-    "set-timeout",
     "early-hint",
     "cache-use",
     "cache-store",
@@ -162,6 +161,30 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             (HttpAction::SetStatus { status, reason }, next)
         }
         "redirect" => redirect(line)?,
+        "set-timeout" => {
+            if !request {
+                return Err("'set-timeout' is only valid in 'http-request'".into());
+            }
+            let tunnel = match line.need(2, "'server' or 'tunnel'")? {
+                "server" => false,
+                "tunnel" => true,
+                "client" => {
+                    return Err(
+                        "'set-timeout client' is not in HAProxy 2.6 (server or tunnel)".into(),
+                    )
+                }
+                other => {
+                    return Err(format!(
+                        "set-timeout: expected 'server' or 'tunnel', found '{other}'"
+                    ))
+                }
+            };
+            let v = line.need(3, "a time such as 5s")?;
+            let value = time(v, "set-timeout").map_err(|e| {
+                format!("{e} (a sample expression as the value is not run by fulcrum yet)")
+            })?;
+            (HttpAction::SetTimeout { tunnel, value }, 4)
+        }
         "set-log-level" => {
             let w = line.need(2, "a log level (emerg ... debug, or silent)")?;
             const LEVELS: &[&str] = &[

@@ -1224,3 +1224,19 @@ fn userlists() {
         ]
     );
 }
+
+#[test]
+fn set_timeout_is_a_backend_action() {
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n http-request set-timeout server 1s\n"
+    ));
+    assert!(e[0].contains("has no backend capability"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}backend b\n http-request set-timeout client 1s\n"
+    ));
+    assert!(e[0].contains("not in HAProxy 2.6"), "{e:?}");
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n http-request set-timeout tunnel 2s\n http-request set-log-level silent\n"
+    ));
+    assert_eq!(c.proxies[0].http_request.len(), 2);
+}

@@ -89,6 +89,8 @@ enum Action {
     Tarpit(u16),
     /// `set-log-level`: the severity (0..7) or [`SILENT`].
     SetLogLevel(u8),
+    /// `set-timeout server|tunnel` (`true`: tunnel), in milliseconds.
+    SetTimeout(bool, u64),
 }
 
 /// `set-log-level silent` in [`Env::log_level`].
@@ -252,6 +254,10 @@ pub fn compile(
             }
             HttpAction::Tarpit { status } => Action::Tarpit(*status),
             HttpAction::SetLogLevel { level } => Action::SetLogLevel(level.unwrap_or(SILENT)),
+            HttpAction::SetTimeout { tunnel, value } => Action::SetTimeout(
+                *tunnel,
+                u64::try_from(value.as_millis()).unwrap_or(u64::MAX - 1),
+            ),
             HttpAction::UseService { name } => match service(name) {
                 Some(a) => Action::Service(a),
                 None => {
@@ -320,6 +326,49 @@ pub struct Env<'a> {
     /// The level `set-log-level` chose ([`UNSET`] before), shared with the request's record;
     /// only when some proxy's rules set it.
     pub log_level: Option<Arc<std::sync::atomic::AtomicU8>>,
+    /// `set-timeout server` / `tunnel` for this request, in ms ([`Timeouts::UNSET`]: the
+    /// backend's).
+    pub timeouts: Timeouts,
+}
+
+/// Per-request timeouts set by `set-timeout`.
+#[derive(Debug)]
+pub struct Timeouts {
+    server: std::sync::atomic::AtomicU64,
+    tunnel: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            server: std::sync::atomic::AtomicU64::new(Self::UNSET),
+            tunnel: std::sync::atomic::AtomicU64::new(Self::UNSET),
+        }
+    }
+}
+
+impl Timeouts {
+    pub const UNSET: u64 = u64::MAX;
+
+    fn get(
+        a: &std::sync::atomic::AtomicU64,
+        dflt: Option<std::time::Duration>,
+    ) -> Option<std::time::Duration> {
+        match a.load(std::sync::atomic::Ordering::Relaxed) {
+            Self::UNSET => dflt,
+            ms => Some(std::time::Duration::from_millis(ms)),
+        }
+    }
+
+    /// The server timeout: `set-timeout server`'s, else `dflt` (the backend's).
+    pub fn server(&self, dflt: Option<std::time::Duration>) -> Option<std::time::Duration> {
+        Self::get(&self.server, dflt)
+    }
+
+    /// The tunnel timeout: `set-timeout tunnel`'s, else `dflt`.
+    pub fn tunnel(&self, dflt: Option<std::time::Duration>) -> Option<std::time::Duration> {
+        Self::get(&self.tunnel, dflt)
+    }
 }
 
 impl<'a> Env<'a> {
@@ -393,6 +442,14 @@ pub fn apply(
             Action::Tarpit(s) => return Verdict::Tarpit(*s),
             // HAProxy 2.6 (measured, `log_level_haproxy`): only the request side's level
             // reaches the traffic line; `http-response set-log-level` leaves it as it was.
+            Action::SetTimeout(tunnel, ms) => {
+                let slot = if *tunnel {
+                    &env.timeouts.tunnel
+                } else {
+                    &env.timeouts.server
+                };
+                slot.store(*ms, std::sync::atomic::Ordering::Relaxed);
+            }
             Action::SetLogLevel(l) => {
                 if let Some(c) = env.log_level.as_ref().filter(|_| res.is_none()) {
                     c.store(*l, std::sync::atomic::Ordering::Relaxed);

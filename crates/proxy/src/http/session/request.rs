@@ -53,6 +53,7 @@ impl<C: ClientStream> Session<C> {
             counters: fe.counters(track.as_deref(), fe.own_table.as_ref()),
             tls: self.client.tls().cloned(),
             unique_id,
+            timeouts: Default::default(),
             log_level: fe
                 .sets_log_level
                 .then(|| Arc::new(std::sync::atomic::AtomicU8::new(rules::UNSET))),
