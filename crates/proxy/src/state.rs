@@ -227,7 +227,8 @@ impl Ctx<'_> {
             own: self.tables.get(&p.name),
             all: &self.tables,
         };
-        rules::compile(&p.name, list, &p.acls, &resolve, &tables).map_err(|e| cfg_err(p, e))
+        let tarpit = p.timeouts.tarpit.or(p.timeouts.connect).unwrap_or_default();
+        rules::compile(&p.name, tarpit, list, &p.acls, &resolve, &tables).map_err(|e| cfg_err(p, e))
     }
     fn stats(&self, p: &Proxy) -> Result<Option<Arc<dyn Applet>>, ProxyError> {
         self.services.stats(p, &self.env).map_err(|e| cfg_err(p, e))

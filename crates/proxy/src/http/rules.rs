@@ -85,8 +85,8 @@ enum Action {
     DelHeaderMatch(Vec<u8>, String, Option<Regex>),
     /// `auth [realm R]`: the 401 answer, built when compiled.
     Auth(Vec<u8>),
-    /// `tarpit [deny_status N]`.
-    Tarpit(u16),
+    /// `tarpit [deny_status N]`, held this long.
+    Tarpit(u16, std::time::Duration),
     /// `set-log-level`: the severity (0..7) or [`SILENT`].
     SetLogLevel(u8),
     /// `set-timeout server|tunnel` (`true`: tunnel), in milliseconds.
@@ -120,8 +120,9 @@ pub enum Verdict {
     Error(u16),
     /// `use-service`: the applet answers.
     Service(Arc<dyn Applet>),
-    /// `tarpit`: hold the request `timeout tarpit`, then answer the error page for this status.
-    Tarpit(u16),
+    /// `tarpit`: hold the request this long (the rule's proxy's `timeout tarpit`, else its
+    /// `timeout connect`), then answer the error page for this status.
+    Tarpit(u16, std::time::Duration),
 }
 
 /// The message for a `use-service` naming no service.
@@ -132,6 +133,7 @@ pub fn unknown_service(name: &str) -> String {
 /// Compiles rules; `service` resolves `use-service NAME` (an unknown name is an error).
 pub fn compile(
     proxy: &str,
+    tarpit: std::time::Duration,
     rules: &[HttpRule],
     acls: &[Acl],
     service: &dyn Fn(&str) -> Option<Arc<dyn Applet>>,
@@ -252,7 +254,7 @@ pub fn compile(
             HttpAction::Auth { realm } => {
                 Action::Auth(auth_response(realm.as_deref().unwrap_or(proxy)))
             }
-            HttpAction::Tarpit { status } => Action::Tarpit(*status),
+            HttpAction::Tarpit { status } => Action::Tarpit(*status, tarpit),
             HttpAction::SetLogLevel { level } => Action::SetLogLevel(level.unwrap_or(SILENT)),
             HttpAction::SetTimeout { tunnel, value } => Action::SetTimeout(
                 *tunnel,
@@ -439,7 +441,7 @@ pub fn apply(
             }
             Action::Service(a) => return Verdict::Service(a.clone()),
             Action::Auth(bytes) => return Verdict::Respond(bytes.clone()),
-            Action::Tarpit(s) => return Verdict::Tarpit(*s),
+            Action::Tarpit(s, hold) => return Verdict::Tarpit(*s, *hold),
             // HAProxy 2.6 (measured, `log_level_haproxy`): only the request side's level
             // reaches the traffic line; `http-response set-log-level` leaves it as it was.
             Action::SetTimeout(tunnel, ms) => {

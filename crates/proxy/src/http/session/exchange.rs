@@ -317,7 +317,7 @@ impl<C: ClientStream> Session<C> {
                 &mut self.scratch,
             ) {
                 // `use-service` is only valid in `http-request` (the parser rejects it here).
-                Verdict::Continue | Verdict::Service(_) | Verdict::Tarpit(_) => {}
+                Verdict::Continue | Verdict::Service(_) | Verdict::Tarpit(..) => {}
                 Verdict::Error(s) => {
                     return Step::Done(
                         self.send_error(

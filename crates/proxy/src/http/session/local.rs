@@ -151,15 +151,10 @@ impl<C: ClientStream> Session<C> {
                 )
                 .await,
             ),
-            Verdict::Tarpit(s) => {
-                // HAProxy holds the request `timeout tarpit` (else `timeout connect`), then
-                // answers the error (`PT` in the log); the connection stays usable.
-                let hold = self
-                    .fe
-                    .timeouts
-                    .tarpit
-                    .or(self.fe.timeouts.connect)
-                    .unwrap_or_default();
+            Verdict::Tarpit(s, hold) => {
+                // HAProxy holds the request `timeout tarpit` (else `timeout connect`) of the
+                // rule's proxy, then answers the error (`PT` in the log); the connection stays
+                // usable.
                 tokio::time::sleep(hold).await;
                 Some(
                     self.send_error(
