@@ -883,6 +883,13 @@ pub enum HttpAction {
         tunnel: bool,
         value: Duration,
     },
+    /// `http-request capture SAMPLE len N`: the sample's value, cut to N bytes, in the
+    /// request capture slot `slot` (a new one, after those declared before it).
+    Capture {
+        expr: String,
+        len: usize,
+        slot: usize,
+    },
 }
 
 /// `capture request|response header NAME len N`: the header's last value, cut to `len`
@@ -892,6 +899,8 @@ pub struct Capture {
     pub response: bool,
     pub name: String,
     pub len: usize,
+    /// A slot an `http-request capture SAMPLE len N` rule fills (`name` is empty).
+    pub sample: bool,
 }
 
 /// The part of the request line a rule rewrites.

@@ -82,7 +82,7 @@ fn var(e: &Entry<'_>, env: &HttpEnv<'_>, caps: &Captures, name: &str, out: &mut 
         },
         "hrl" | "hsl" => {
             let side = if name == "hsl" { env.res } else { env.req };
-            match caps.list(side, name == "hsl") {
+            match caps.list(side, e.samples, name == "hsl") {
                 Some(l) => out.extend_from_slice(l.as_bytes()),
                 None => return false,
             }
@@ -99,7 +99,7 @@ fn var(e: &Entry<'_>, env: &HttpEnv<'_>, caps: &Captures, name: &str, out: &mut 
         }
         "hr" | "hs" => {
             let side = if name == "hs" { env.res } else { env.req };
-            if let Some(b) = caps.block(side, name == "hs") {
+            if let Some(b) = caps.block_with(side, e.samples, name == "hs") {
                 out.extend_from_slice(b.as_bytes());
             }
             return true;

@@ -79,6 +79,8 @@ pub struct Entry<'a> {
     pub bytes_in: u64,
     /// The request's `unique-id-format` id (`%ID`).
     pub unique_id: Option<&'a [u8]>,
+    /// The values `http-request capture` rules took, by request capture slot.
+    pub samples: &'a [Option<Vec<u8>>],
     /// The server's address when it is a fixed IP:port (`%si`/`%sp`).
     pub server_addr: Option<SocketAddr>,
 }
@@ -202,6 +204,7 @@ mod tests {
             retries: 0,
             bytes_in: 0,
             unique_id: None,
+            samples: &[],
             server_addr: None,
             captures: "",
         }

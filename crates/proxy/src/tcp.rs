@@ -260,6 +260,7 @@ fn log_tcp(
         captures: "",
         bytes_in: d.bytes_in,
         unique_id: None,
+        samples: &[],
         server_addr: d.server.and_then(|s| s.fixed_addr()),
     };
     match &fe.log_format {

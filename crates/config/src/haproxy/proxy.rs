@@ -385,6 +385,7 @@ fn apply(
                 response,
                 name,
                 len,
+                sample: false,
             });
         }
         // Skipping these would change the responses clients get: refused, never ignored.
@@ -417,6 +418,22 @@ fn apply(
                     "'http-request set-timeout': proxy '{}' has no backend capability",
                     p.name
                 ));
+            }
+            let mut rule = rule;
+            if let crate::model::HttpAction::Capture { len, slot, .. } = &mut rule.action {
+                if !matches!(section, Some(ProxyKind::Frontend | ProxyKind::Listen)) {
+                    return Err(format!(
+                        "'http-request capture ... len': proxy '{}' has no frontend capability",
+                        p.name
+                    ));
+                }
+                *slot = p.captures.iter().filter(|c| !c.response).count();
+                p.captures.push(crate::model::Capture {
+                    response: false,
+                    name: String::new(),
+                    len: *len,
+                    sample: true,
+                });
             }
             p.http_request.push(rule);
         }

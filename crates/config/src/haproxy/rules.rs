@@ -22,7 +22,6 @@ const ACTIONS: &[&str] = &[
 
 /// Real actions fulcrum does not run yet: an error, because skipping them would change behaviour.
 const UNSUPPORTED: &[&str] = &[
-    "capture",
     "add-acl",
     "del-acl",
     "set-map",
@@ -161,6 +160,33 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             (HttpAction::SetStatus { status, reason }, next)
         }
         "redirect" => redirect(line)?,
+        "capture" => {
+            if !request {
+                return Err(
+                    "'http-response capture' (with 'declare capture') is not run by fulcrum yet"
+                        .into(),
+                );
+            }
+            let expr = line.need(2, "a sample expression")?.to_string();
+            let available = fulcrum_sample::fetch::Needs::Request;
+            let mut compiler = fulcrum_sample::expr::Compiler::default().with_available(available);
+            let compiled = fulcrum_sample::expr::compile_with(&expr, &mut compiler)
+                .map_err(|e| format!("capture '{expr}': {e}"))?;
+            super::logformat::check_answered(compiled.fetch.kw.name)
+                .map_err(|e| format!("capture '{expr}': {e}"))?;
+            match line.arg(3) {
+                Some("len") => {}
+                Some("id") => {
+                    return Err(
+                        "'http-request capture ... id N' (declare capture slots) is not run by fulcrum yet"
+                            .into(),
+                    )
+                }
+                _ => return Err("'http-request capture SAMPLE' expects 'len N'".into()),
+            }
+            let len = number_in(line.need(4, "a length")?, "capture len", 1, 65535)? as usize;
+            (HttpAction::Capture { expr, len, slot: 0 }, 5)
+        }
         "set-timeout" => {
             if !request {
                 return Err("'set-timeout' is only valid in 'http-request'".into());

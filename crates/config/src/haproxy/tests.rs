@@ -660,9 +660,9 @@ fn http_rules() {
     );
     assert_eq!(
         errors(&format!(
-            "{TIMEOUTS}frontend f\n bind :80\n http-request capture\n"
+            "{TIMEOUTS}frontend f\n bind :80\n http-request wait-for-body time 1s\n"
         )),
-        vec!["t.cfg:7: error: 'http-request capture' is not supported by fulcrum yet"]
+        vec!["t.cfg:7: error: 'http-request wait-for-body' is not supported by fulcrum yet"]
     );
 }
 
@@ -1239,4 +1239,28 @@ fn set_timeout_is_a_backend_action() {
         "{TIMEOUTS}backend b\n http-request set-timeout tunnel 2s\n http-request set-log-level silent\n"
     ));
     assert_eq!(c.proxies[0].http_request.len(), 2);
+}
+
+#[test]
+fn capture_action() {
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n capture request header Host len 5\n http-request capture path len 9\n"
+    ));
+    assert!(c.proxies[0].captures[1].sample);
+    assert!(matches!(
+        c.proxies[0].http_request[0].action,
+        crate::model::HttpAction::Capture {
+            slot: 1,
+            len: 9,
+            ..
+        }
+    ));
+    let e = errors(&format!(
+        "{TIMEOUTS}backend b\n http-request capture path len 9\n"
+    ));
+    assert!(e[0].contains("no frontend capability"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n http-request capture path id 0\n"
+    ));
+    assert!(e[0].contains("not run by fulcrum yet"), "{e:?}");
 }

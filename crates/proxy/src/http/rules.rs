@@ -91,6 +91,12 @@ enum Action {
     SetLogLevel(u8),
     /// `set-timeout server|tunnel` (`true`: tunnel), in milliseconds.
     SetTimeout(bool, u64),
+    /// `http-request capture SAMPLE len N` into request capture slot `slot`.
+    Capture {
+        expr: fulcrum_sample::Expr,
+        len: usize,
+        slot: usize,
+    },
 }
 
 /// `set-log-level silent` in [`Env::log_level`].
@@ -256,6 +262,12 @@ pub fn compile(
             }
             HttpAction::Tarpit { status } => Action::Tarpit(*status, tarpit),
             HttpAction::SetLogLevel { level } => Action::SetLogLevel(level.unwrap_or(SILENT)),
+            HttpAction::Capture { expr, len, slot } => Action::Capture {
+                expr: fulcrum_sample::compile(expr)
+                    .map_err(|e| acl::AclError(format!("{}: capture '{expr}': {e}", r.span)))?,
+                len: *len,
+                slot: *slot,
+            },
             HttpAction::SetTimeout { tunnel, value } => Action::SetTimeout(
                 *tunnel,
                 u64::try_from(value.as_millis()).unwrap_or(u64::MAX - 1),
@@ -331,6 +343,8 @@ pub struct Env<'a> {
     /// `set-timeout server` / `tunnel` for this request, in ms ([`Timeouts::UNSET`]: the
     /// backend's).
     pub timeouts: Timeouts,
+    /// The request's capture slots, when `http-request capture` rules fill some.
+    pub captures: Option<Arc<super::capture::Samples>>,
 }
 
 /// Per-request timeouts set by `set-timeout`.
@@ -444,6 +458,18 @@ pub fn apply(
             Action::Tarpit(s, hold) => return Verdict::Tarpit(*s, *hold),
             // HAProxy 2.6 (measured, `log_level_haproxy`): only the request side's level
             // reaches the traffic line; `http-response set-log-level` leaves it as it was.
+            Action::Capture { expr, len, slot } => {
+                let ctx = env.sample(Some(req), res.as_deref());
+                if let (Some(v), Some(caps)) = (expr.eval(&ctx), &env.captures) {
+                    let mut v = v.to_bytes();
+                    v.truncate(*len);
+                    if let Ok(mut g) = caps.lock() {
+                        if let Some(s) = g.get_mut(*slot) {
+                            *s = Some(v);
+                        }
+                    }
+                }
+            }
             Action::SetTimeout(tunnel, ms) => {
                 let slot = if *tunnel {
                     &env.timeouts.tunnel

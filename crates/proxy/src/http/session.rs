@@ -118,6 +118,8 @@ struct Rec {
     unique_id: Option<Vec<u8>>,
     /// `set-log-level`'s choice (`rules::UNSET`, a severity, or `rules::SILENT`).
     log_level: Option<Arc<std::sync::atomic::AtomicU8>>,
+    /// What `http-request capture` rules took (`%hr`, `{...}`).
+    captures: Option<Arc<crate::http::capture::Samples>>,
 }
 
 pub struct Session<C> {
@@ -256,6 +258,7 @@ impl<C: ClientStream> Session<C> {
                 counted: StatusCount::Pending,
                 unique_id: None,
                 log_level: None,
+                captures: None,
             };
             crate::record::request_received(&self.fe.counters);
             // Boxed: the request phases' state is large and only exists while a request is in

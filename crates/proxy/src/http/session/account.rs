@@ -74,6 +74,7 @@ impl<C: ClientStream> Session<C> {
             counted: StatusCount::Counted,
             unique_id: None,
             log_level: None,
+            captures: None,
         };
         self.log(&rec);
     }
@@ -93,10 +94,12 @@ impl<C: ClientStream> Session<C> {
             level
         };
         let res = (r.status != 0 && self.res.status != 0).then_some(&self.res);
+        let samples = r.captures.as_ref().and_then(|c| c.lock().ok());
+        let samples: &[Option<Vec<u8>>] = samples.as_deref().map_or(&[], |v| v.as_slice());
         let captures = if self.fe.captures.is_empty() {
             String::new()
         } else {
-            self.fe.captures.httplog(Some(&self.req), res)
+            self.fe.captures.httplog(Some(&self.req), res, samples)
         };
         let entry = Entry {
             mode: self.fe.mode,
@@ -123,6 +126,7 @@ impl<C: ClientStream> Session<C> {
             captures: &captures,
             bytes_in: r.bytes_in,
             unique_id: r.unique_id.as_deref(),
+            samples,
             server_addr: r.server.as_ref().and_then(|s| s.fixed_addr()),
         };
         if let Some(f) = &self.fe.log_format {

@@ -54,11 +54,16 @@ impl<C: ClientStream> Session<C> {
             tls: self.client.tls().cloned(),
             unique_id,
             timeouts: Default::default(),
+            captures: fe
+                .captures
+                .has_samples()
+                .then(|| Arc::new(fe.captures.new_samples())),
             log_level: fe
                 .sets_log_level
                 .then(|| Arc::new(std::sync::atomic::AtomicU8::new(rules::UNSET))),
         };
         rec.log_level.clone_from(&env.log_level);
+        rec.captures.clone_from(&env.captures);
         let src = crate::net::canonical(self.peer.ip());
         // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode; then
         // the request counts for every entry tracked so far.
