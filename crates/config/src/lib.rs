@@ -13,6 +13,7 @@ pub mod model;
 pub mod model_cache;
 pub mod model_checks;
 pub mod model_extras;
+pub mod model_userlist;
 pub mod tls;
 pub mod units;
 pub mod validate;
@@ -106,6 +107,7 @@ pub fn load_sources_with(sources: &[Source<'_>], options: &LoadOptions) -> Loade
     }
     let cluster = haproxy.take_cluster();
     let peers = haproxy.take_peers();
+    let userlists = haproxy.take_userlists(&mut diags);
     let api = haproxy.take_api(&mut diags);
     let (global, proxies) = haproxy.finish(&mut diags);
     let keepalived = keepalived.finish(&mut diags);
@@ -117,6 +119,7 @@ pub fn load_sources_with(sources: &[Source<'_>], options: &LoadOptions) -> Loade
         cluster,
         api,
         peers,
+        userlists,
     };
     validate::validate(&config, &mut diags);
     if let Some(span) = &config.global.zero_warning {

@@ -28,6 +28,8 @@ pub struct Config {
     pub api: Option<Api>,
     /// `peers NAME` sections: stick tables naming one are replicated between its peers.
     pub peers: Vec<Peers>,
+    /// `userlist NAME` sections (`http-request auth`, `http_auth(L)`).
+    pub userlists: Vec<crate::model_userlist::Userlist>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -598,6 +600,8 @@ pub struct Timeouts {
     pub tunnel: Option<Duration>,
     pub client_fin: Option<Duration>,
     pub server_fin: Option<Duration>,
+    /// `timeout tarpit`: how long `http-request tarpit` holds a request (else `timeout connect`).
+    pub tarpit: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -620,6 +624,8 @@ pub struct ProxyOptions {
     pub compression: Option<crate::model_extras::Compression>,
     /// `option originalto [except NET] [header NAME]`.
     pub originalto: Option<crate::model_extras::OriginalTo>,
+    /// `unique-id-format` / `unique-id-header`.
+    pub unique_id: crate::model_extras::UniqueId,
     /// `option http-ignore-probes`: a connection that sends nothing gets no 408.
     pub http_ignore_probes: bool,
     /// `retry-on none`: a failed connection is not retried (nor redispatched).
@@ -872,6 +878,33 @@ pub enum HttpAction {
     CacheStore {
         cache: String,
     },
+    /// `auth [realm REALM]`: 401 with `WWW-Authenticate: Basic realm="REALM"` (the proxy's
+    /// name without a realm).
+    Auth {
+        realm: Option<String>,
+    },
+    /// `tarpit [deny_status N]`: the request is held `timeout tarpit`, then answered with
+    /// the error page for N (500 by default).
+    Tarpit {
+        status: u16,
+    },
+    /// `set-log-level LEVEL`: the request's log line is sent at this syslog severity
+    /// (0 emerg .. 7 debug); `None`: `silent`, no line.
+    SetLogLevel {
+        level: Option<u8>,
+    },
+    /// `set-timeout server|tunnel TIME`: this request's server (or tunnel) timeout.
+    SetTimeout {
+        tunnel: bool,
+        value: Duration,
+    },
+    /// `http-request capture SAMPLE len N`: the sample's value, cut to N bytes, in the
+    /// request capture slot `slot` (a new one, after those declared before it).
+    Capture {
+        expr: String,
+        len: usize,
+        slot: usize,
+    },
 }
 
 /// `capture request|response header NAME len N`: the header's last value, cut to `len`
@@ -881,6 +914,8 @@ pub struct Capture {
     pub response: bool,
     pub name: String,
     pub len: usize,
+    /// A slot an `http-request capture SAMPLE len N` rule fills (`name` is empty).
+    pub sample: bool,
 }
 
 /// The part of the request line a rule rewrites.

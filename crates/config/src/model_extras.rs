@@ -63,3 +63,11 @@ pub struct OriginalTo {
     /// Default `X-Original-To`.
     pub header: String,
 }
+
+/// `unique-id-format FMT` and `unique-id-header NAME`: an id made per request (the
+/// `unique-id` fetch, `%ID` in logs), sent to the server in that header.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UniqueId {
+    pub format: Option<String>,
+    pub header: Option<String>,
+}

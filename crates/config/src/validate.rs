@@ -25,6 +25,7 @@ pub fn validate(config: &Config, diags: &mut Diagnostics) {
         stick(config, p, diags);
         counter_tables(config, p, diags);
         missing_timeouts(p, diags);
+        userlist_references(config, p, diags);
         if p.kind == ProxyKind::Frontend && p.binds.is_empty() {
             diags.warning(
                 &p.span,
@@ -365,6 +366,38 @@ fn peers_sections(config: &Config, diags: &mut Diagnostics) {
         }
         if s.peers.iter().filter(|p| p.address.is_none()).count() > 1 {
             diags.error(&s.span, format!("peers section '{}' has more than one 'server' without an address (only the local peer has none)", s.name));
+        }
+    }
+}
+
+/// `http_auth(L)` / `http_auth_group(L)` in an ACL name a `userlist L` (HAProxy refuses to
+/// start otherwise).
+fn userlist_references(config: &Config, p: &Proxy, diags: &mut Diagnostics) {
+    let anonymous = p
+        .http_request
+        .iter()
+        .chain(&p.http_response)
+        .filter_map(|r| r.condition.as_ref())
+        .flat_map(|c| c.any_of.iter().flatten())
+        .filter_map(|t| match &t.acl {
+            crate::model::AclRef::Anonymous(a) => Some(&**a),
+            crate::model::AclRef::Named(_) => None,
+        });
+    for acl in p.acls.iter().chain(anonymous) {
+        let Some(first) = acl.words.first() else {
+            continue;
+        };
+        for f in ["http_auth(", "http_auth_group("] {
+            let Some(rest) = first.strip_prefix(f) else {
+                continue;
+            };
+            let name = rest.split([')', ',']).next().unwrap_or("");
+            if !config.userlists.iter().any(|u| u.name == name) {
+                diags.error(
+                    &acl.span,
+                    format!("{f}{name}): no userlist named '{name}' (a 'userlist {name}' section is needed)"),
+                );
+            }
         }
     }
 }

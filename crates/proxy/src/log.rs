@@ -48,7 +48,7 @@ fn facility(name: &str) -> u8 {
 }
 
 /// Syslog severity `info`.
-const INFO: u8 = 6;
+pub const INFO: u8 = 6;
 
 /// Syslog severity number of a level name (`emerg` 0 .. `debug` 7).
 fn severity(name: &str) -> Option<u8> {

@@ -51,6 +51,43 @@ fn var(e: &Entry<'_>, env: &HttpEnv<'_>, caps: &Captures, name: &str, out: &mut 
         "fc" => write!(out, "{}", e.frontend_conns),
         "bc" | "sc" | "sq" | "bq" => write!(out, "0"),
         "rc" => write!(out, "{}", e.retries),
+        "si" => match e.server_addr {
+            Some(a) => write!(out, "{}", shown(a.ip())),
+            None => return false,
+        },
+        "sp" => match e.server_addr {
+            Some(a) => write!(out, "{}", a.port()),
+            None => return false,
+        },
+        "Ts" => write!(
+            out,
+            "{}",
+            e.accept
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs())
+        ),
+        // HAProxy's `%T`: the accept date in GMT, `05/Dec/2026:02:55:00 +0000`.
+        "T" => {
+            let d = accept_date(e.accept);
+            let d = d.rsplit_once('.').map_or(d.as_str(), |x| x.0);
+            write!(out, "{d} +0000")
+        }
+        "H" => write!(out, "{}", hostname()),
+        "ID" => match e.unique_id {
+            Some(id) => {
+                out.extend_from_slice(id);
+                return true;
+            }
+            None => return false,
+        },
+        "hrl" | "hsl" => {
+            let side = if name == "hsl" { env.res } else { env.req };
+            match caps.list(side, e.samples, name == "hsl") {
+                Some(l) => out.extend_from_slice(l.as_bytes()),
+                None => return false,
+            }
+            return true;
+        }
         "r" => {
             return match env.req.filter(|r| !r.method().is_empty()) {
                 Some(_) => env.var_into("r", out),
@@ -62,7 +99,7 @@ fn var(e: &Entry<'_>, env: &HttpEnv<'_>, caps: &Captures, name: &str, out: &mut 
         }
         "hr" | "hs" => {
             let side = if name == "hs" { env.res } else { env.req };
-            if let Some(b) = caps.block(side, name == "hs") {
+            if let Some(b) = caps.block_with(side, e.samples, name == "hs") {
                 out.extend_from_slice(b.as_bytes());
             }
             return true;
@@ -72,6 +109,16 @@ fn var(e: &Entry<'_>, env: &HttpEnv<'_>, caps: &Captures, name: &str, out: &mut 
         other => return env.var_into(other, out),
     };
     r.is_ok()
+}
+
+/// The host name (`%H`), as HAProxy's `hostname` (read once).
+fn hostname() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    })
 }
 
 /// The line `format` says for `e`.

@@ -75,6 +75,14 @@ pub struct Entry<'a> {
     /// `capture request|response header` blocks for `option httplog`, written as they
     /// appear after the queue field (` {req} {res}`; empty without captures).
     pub captures: &'a str,
+    /// Bytes read from the client, head and body (`%U`).
+    pub bytes_in: u64,
+    /// The request's `unique-id-format` id (`%ID`).
+    pub unique_id: Option<&'a [u8]>,
+    /// The values `http-request capture` rules took, by request capture slot.
+    pub samples: &'a [Option<Vec<u8>>],
+    /// The server's address when it is a fixed IP:port (`%si`/`%sp`).
+    pub server_addr: Option<SocketAddr>,
 }
 
 impl Entry<'_> {
@@ -194,6 +202,10 @@ mod tests {
             active: 1,
             frontend_conns: 1,
             retries: 0,
+            bytes_in: 0,
+            unique_id: None,
+            samples: &[],
+            server_addr: None,
             captures: "",
         }
     }

@@ -180,6 +180,14 @@ impl std::fmt::Debug for ServerTls {
 }
 
 impl ServerRt {
+    /// The server's address when it is written as a fixed IP:port (logs' `%si`/`%sp`).
+    pub fn fixed_addr(&self) -> Option<SocketAddr> {
+        match self.target {
+            Target::Fixed(a) => Some(a),
+            _ => None,
+        }
+    }
+
     pub fn new(
         name: String,
         target: Target,

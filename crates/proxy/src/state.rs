@@ -90,6 +90,10 @@ pub struct Frontend {
     pub log_format: Option<fulcrum_sample::Format>,
     /// `capture request|response header`.
     pub captures: crate::http::capture::Captures,
+    /// `unique-id-format` / `unique-id-header`.
+    pub unique_id: Option<crate::http::unique_id::UniqueId>,
+    /// Some proxy's `http-request`/`http-response` rules use `set-log-level`.
+    pub sets_log_level: bool,
     /// Request head limit: `tune.bufsize - tune.maxrewrite`, as HAProxy.
     pub head_limit: usize,
     pub bufsize: usize,
@@ -225,7 +229,8 @@ impl Ctx<'_> {
             own: self.tables.get(&p.name),
             all: &self.tables,
         };
-        rules::compile(list, &p.acls, &resolve, &tables).map_err(|e| cfg_err(p, e))
+        let tarpit = p.timeouts.tarpit.or(p.timeouts.connect).unwrap_or_default();
+        rules::compile(&p.name, tarpit, list, &p.acls, &resolve, &tables).map_err(|e| cfg_err(p, e))
     }
     fn stats(&self, p: &Proxy) -> Result<Option<Arc<dyn Applet>>, ProxyError> {
         self.services.stats(p, &self.env).map_err(|e| cfg_err(p, e))
@@ -626,6 +631,12 @@ pub fn build_with(
                 monitor: crate::http::monitor::Monitor::compile(p).map_err(|e| cfg_err(p, e))?,
                 log: Logger::new(&p.logs),
                 captures: crate::http::capture::Captures::new(&p.captures),
+                unique_id: crate::http::unique_id::UniqueId::compile(&p.options.unique_id)
+                    .map_err(|e| cfg_err(p, e))?,
+                sets_log_level: config.proxies.iter().any(|q| {
+                    crate::http::rules::sets_log_level(&q.http_request)
+                        || crate::http::rules::sets_log_level(&q.http_response)
+                }),
                 log_format: p
                     .log_format
                     .as_deref()
@@ -662,6 +673,8 @@ pub fn build_with(
         frontends: frontends.values().map(Arc::downgrade).collect(),
         backends: backends.values().map(Arc::downgrade).collect(),
     });
+    // `http_auth(L)` reads the userlists of the generation that serves.
+    crate::http::userlist::publish(&config.userlists);
     Ok(Generation {
         tables: cx.tables.clone(),
         frontends,

@@ -28,6 +28,8 @@ struct Done<'a> {
     queue: Option<Duration>,
     connect: Option<Duration>,
     bytes: u64,
+    /// Bytes read from the client (`%U`).
+    bytes_in: u64,
     term: Termination,
     retries: u32,
 }
@@ -40,6 +42,7 @@ fn rejected(backend: Option<&Backend>) -> Done<'_> {
         queue: None,
         connect: None,
         bytes: 0,
+        bytes_in: 0,
         term: Termination::PROXY_REQUEST,
         retries: 0,
     }
@@ -80,6 +83,7 @@ pub async fn serve<C: ClientStream>(
             queue: None,
             connect: None,
             bytes: 0,
+            bytes_in: 0,
             term: crate::backend::NoServer::Unavailable.termination(),
             retries: 0,
         });
@@ -126,6 +130,7 @@ pub async fn serve<C: ClientStream>(
                     queue: Some(waited),
                     connect: None,
                     bytes: 0,
+                    bytes_in: 0,
                     term: e.termination(),
                     retries: 0,
                 });
@@ -172,6 +177,7 @@ pub async fn serve<C: ClientStream>(
             queue: Some(waited),
             connect: Some(tc),
             bytes: 0,
+            bytes_in: 0,
             term: failed,
             retries: 0,
         });
@@ -211,6 +217,7 @@ pub async fn serve<C: ClientStream>(
         queue: Some(waited),
         connect: Some(tc),
         bytes: down,
+        bytes_in: up,
         term,
         retries: 0,
     });
@@ -251,6 +258,10 @@ fn log_tcp(
         frontend_conns: fe.conns.load(Ordering::Relaxed),
         retries: d.retries,
         captures: "",
+        bytes_in: d.bytes_in,
+        unique_id: None,
+        samples: &[],
+        server_addr: d.server.and_then(|s| s.fixed_addr()),
     };
     match &fe.log_format {
         Some(f) => log.send(&crate::log_format::render(

@@ -34,6 +34,8 @@ pub enum Phase {
     Request,
     /// `Q`: waiting in the queue.
     Queue,
+    /// `T`: held by `http-request tarpit`.
+    Tarpit,
     /// `C`: connecting to the server.
     Connect,
     /// `H`: waiting for the response headers.
@@ -98,6 +100,7 @@ impl Termination {
             Phase::Done => b'-',
             Phase::Request => b'R',
             Phase::Queue => b'Q',
+            Phase::Tarpit => b'T',
             Phase::Connect => b'C',
             Phase::Headers => b'H',
             Phase::Data => b'D',

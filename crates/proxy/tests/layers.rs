@@ -28,6 +28,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "persist",
             "http::message",
             "http::errors",
+            // `userlist` credentials (Basic auth, crypt(3) hashes) for the http_auth fetches.
+            "http::userlist",
             "farm::history",
             "termination",
             // PROXY protocol v1/v2 parser and encoder (sans-IO).
@@ -105,8 +107,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "HTTP rules, log-format lines",
-        &["http::rules", "log_format"],
+        "HTTP rules, log-format lines, unique-id-format ids",
+        &["http::rules", "log_format", "http::unique_id"],
     ),
     (
         "HTTP rules; TLS to servers",

@@ -82,6 +82,7 @@ pub const FETCHES: &[&str] = &[
     "req.ver",
     "req_ver",
     "http_auth",
+    "http_auth_group",
     "http_first_req",
     "fe_name",
     "be_name",

@@ -57,6 +57,14 @@ pub const HTTP_FETCHES: &[&str] = &[
     "ssl_c_s_dn",
     "ssl_c_i_dn",
     "ssl_c_serial",
+    // The request's `unique-id-format` id (http/unique_id.rs).
+    "unique-id",
+    // `Authorization: Basic` checked against a `userlist` (http/userlist.rs).
+    "http_auth",
+    "http_auth_group",
+    "http_auth_type",
+    "http_auth_user",
+    "http_auth_pass",
     // The ClientHello read without decrypting (TCP frontends with `tcp-request inspect-delay`).
     "req.ssl_sni",
     "req_ssl_sni",
@@ -107,7 +115,7 @@ pub fn check_answered(name: &str) -> Result<(), String> {
 pub const LOG_VARS: &[&str] = &[
     "ci", "cp", "fi", "fp", "f", "ft", "b", "s", "t", "tr", "ms", "pid", "TR", "Tw", "Tc", "Tr",
     "Ta", "Tt", "ST", "B", "ts", "tsc", "ac", "fc", "bc", "sc", "rc", "sq", "bq", "CC", "CS", "r",
-    "HM", "HU", "HP", "HQ", "HV", "o", "hr", "hs",
+    "HM", "HU", "HP", "HQ", "HV", "o", "hr", "hs", "si", "sp", "Ts", "T", "H", "hrl", "hsl", "ID",
 ];
 
 /// Checks a `log-format` line: compiled, and every fetch and `%` variable one the data plane
@@ -128,10 +136,48 @@ pub fn check_log_format(text: &str) -> Result<(), String> {
                 }
                 check_answered(name).map_err(|e| format!("log-format '{text}': {e}"))?;
             }
-            Node::Var(v, _) => {
+            Node::Var(v, flags) => {
+                if matches!(*v, "hrl" | "hsl") && flags.quote {
+                    return Err(format!(
+                        "log-format '{text}': '%{{+Q}}{v}' (each capture quoted) is not written by fulcrum yet"
+                    ));
+                }
                 if !LOG_VARS.contains(v) {
                     return Err(format!(
                         "log-format '{text}': variable '%{v}' is not written by fulcrum yet"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `%` variables a `unique-id-format` may use (`+X` writes them in hexadecimal).
+pub const UNIQUE_ID_VARS: &[&str] = &["ci", "cp", "fi", "fp", "Ts", "rt", "pid", "o"];
+
+/// Checks `unique-id-format`: request fetches are there when it is made.
+pub fn check_unique_id_format(text: &str) -> Result<(), String> {
+    let mut compiler = Compiler::default().with_available(Needs::Request);
+    let format = compile_format_with(text, &mut compiler)
+        .map_err(|e| format!("unique-id-format '{text}': column {}: {}", e.col, e.msg))?;
+    for node in &format.nodes {
+        match node {
+            Node::Lit(_) => {}
+            Node::Expr(e, _) => {
+                let name = e.fetch.kw.name;
+                if fulcrum_sample::fetch::is_counter(name) || name == "unique-id" {
+                    return Err(format!(
+                        "unique-id-format '{text}': fetch '{name}' is not run there by fulcrum"
+                    ));
+                }
+                check_answered(name).map_err(|e| format!("unique-id-format '{text}': {e}"))?;
+            }
+            Node::Var(v, _) => {
+                if !UNIQUE_ID_VARS.contains(v) {
+                    return Err(format!(
+                        "unique-id-format '{text}': variable '%{v}' is not written there by fulcrum yet (it has {})",
+                        UNIQUE_ID_VARS.join(" ")
                     ));
                 }
             }

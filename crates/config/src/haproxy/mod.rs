@@ -31,6 +31,7 @@ mod ssl_global;
 mod suggest;
 mod tcp_check;
 mod tcp_rules;
+mod userlist;
 mod vars;
 
 pub use acl::PREDEFINED as PREDEFINED_ACLS;
@@ -87,6 +88,8 @@ enum Section {
     HttpErrors(Box<http_errors::HttpErrors>),
     /// `cache NAME`: a small object cache for `cache-use` / `cache-store`.
     Cache(Box<crate::model_cache::CacheSection>),
+    /// `userlist NAME`: users and groups for `http-request auth` and `http_auth()`.
+    Userlist(Box<userlist::Draft>),
 }
 
 /// Looks up an environment variable by name.
@@ -110,6 +113,10 @@ pub struct Parser {
     /// `errorfiles` lines of proxies naming a section not read yet: (index the proxy gets in
     /// `proxies`, the line's words, where).
     pending_errorfiles: Vec<(usize, Vec<String>, Span)>,
+    /// `userlist` sections read so far.
+    userlists: Vec<crate::model_userlist::Userlist>,
+    /// Problems found when a userlist section closed (reported by `take_userlists`).
+    userlist_diags: Diagnostics,
 }
 
 impl Default for Parser {
@@ -140,6 +147,8 @@ impl Parser {
             peers: Vec::new(),
             http_errors: Vec::new(),
             pending_errorfiles: Vec::new(),
+            userlists: Vec::new(),
+            userlist_diags: Diagnostics::new(),
         }
     }
 
@@ -243,6 +252,16 @@ impl Parser {
         (self.global, self.proxies)
     }
 
+    /// The `userlist` sections, once every file is read.
+    pub fn take_userlists(
+        &mut self,
+        diags: &mut Diagnostics,
+    ) -> Vec<crate::model_userlist::Userlist> {
+        self.close_section();
+        diags.extend(std::mem::take(&mut self.userlist_diags));
+        std::mem::take(&mut self.userlists)
+    }
+
     /// The `peers` sections, once every file is read.
     pub fn take_peers(&mut self) -> Vec<crate::model::Peers> {
         self.close_section();
@@ -287,6 +306,7 @@ impl Parser {
             }
             Section::HttpErrors(h) => http_errors::keyword(h, line, diags),
             Section::Cache(c) => cache::keyword(c, line, diags),
+            Section::Userlist(u) => userlist::keyword(u, line, diags),
             Section::Defaults(d) => proxy::keyword(&mut d.proxy, &mut d.server, None, line, diags),
             Section::Proxy(draft) => {
                 let kind = draft.proxy.kind;
@@ -391,6 +411,12 @@ impl Parser {
                     None => Section::Skipped,
                 };
             }
+            "userlist" => {
+                self.section = match userlist::open(line, &self.userlists, diags) {
+                    Some(u) => Section::Userlist(Box::new(u)),
+                    None => Section::Skipped,
+                };
+            }
             "resolvers" => {
                 diags.warning(&span, peers::resolvers_not_run(line.arg(1).unwrap_or("")));
                 self.section = Section::Resolvers;
@@ -462,6 +488,10 @@ impl Parser {
             Section::HttpErrors(h) => self.http_errors.push(*h),
             // checked once every file is read (`finish`)
             Section::Cache(c) => self.global.caches.push(*c),
+            Section::Userlist(u) => {
+                let list = userlist::close(*u, &mut self.userlist_diags);
+                self.userlists.push(list);
+            }
             Section::Peers(p) => self.peers.push(*p),
             Section::Cluster(d) => {
                 if self.cluster.is_none() {

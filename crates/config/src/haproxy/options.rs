@@ -202,7 +202,7 @@ pub fn option(
     Ok(())
 }
 
-pub fn timeout(t: &mut Timeouts, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(), String> {
+pub fn timeout(t: &mut Timeouts, line: &Line<'_>, _diags: &mut Diagnostics) -> Result<(), String> {
     let which = line.need(1, "a timeout name such as 'connect', 'client' or 'server'")?;
     let value = line.need(2, &format!("a time after 'timeout {which}'"))?;
     let d = time(value, &format!("timeout {which}"))?;
@@ -218,13 +218,7 @@ pub fn timeout(t: &mut Timeouts, line: &Line<'_>, diags: &mut Diagnostics) -> Re
         "tunnel" => &mut t.tunnel,
         "client-fin" => &mut t.client_fin,
         "server-fin" => &mut t.server_fin,
-        "tarpit" => {
-            diags.warning(
-                &line.span,
-                "'timeout tarpit' is not supported by fulcrum yet and is ignored",
-            );
-            return Ok(());
-        }
+        "tarpit" => &mut t.tarpit,
         other => {
             const NAMES: &[&str] = &[
                 "connect",

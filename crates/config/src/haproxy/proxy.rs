@@ -95,7 +95,6 @@ const IGNORED: &[&str] = &[
     "hash-type",
     "hash-balance-factor",
     "http-reuse",
-    "unique-id-format",
     "log-format-sd",
     "error-log-format",
     "log-tag",
@@ -389,6 +388,7 @@ fn apply(
                 response,
                 name,
                 len,
+                sample: false,
             });
         }
         // Skipping these would change the responses clients get: refused, never ignored.
@@ -396,9 +396,14 @@ fn apply(
             return Err("'http-after-response' rules are not run by fulcrum yet".into())
         }
         "unique-id-header" => {
-            return Err(
-                "'unique-id-header' is not run by fulcrum yet (the header would be missing)".into(),
-            )
+            p.options.unique_id.header = Some(line.need(1, "a header name")?.to_string());
+            line.no_more(2)?;
+        }
+        "unique-id-format" => {
+            let text = line.need(1, "a log-format string")?;
+            line.no_more(2)?;
+            super::logformat::check_unique_id_format(text)?;
+            p.options.unique_id.format = Some(text.to_string());
         }
         "log-format" => {
             let text = line.need(1, "a log-format string")?;
@@ -406,7 +411,35 @@ fn apply(
             super::logformat::check_log_format(text)?;
             p.log_format = Some(text.to_string());
         }
-        "http-request" => p.http_request.push(rules::http_rule(line, true)?),
+        "http-request" => {
+            let rule = rules::http_rule(line, true)?;
+            if matches!(rule.action, crate::model::HttpAction::SetTimeout { .. })
+                && section == Some(ProxyKind::Frontend)
+            {
+                // As HAProxy 2.6: the timeouts it sets are a backend's.
+                return Err(format!(
+                    "'http-request set-timeout': proxy '{}' has no backend capability",
+                    p.name
+                ));
+            }
+            let mut rule = rule;
+            if let crate::model::HttpAction::Capture { len, slot, .. } = &mut rule.action {
+                if !matches!(section, Some(ProxyKind::Frontend | ProxyKind::Listen)) {
+                    return Err(format!(
+                        "'http-request capture ... len': proxy '{}' has no frontend capability",
+                        p.name
+                    ));
+                }
+                *slot = p.captures.iter().filter(|c| !c.response).count();
+                p.captures.push(crate::model::Capture {
+                    response: false,
+                    name: String::new(),
+                    len: *len,
+                    sample: true,
+                });
+            }
+            p.http_request.push(rule);
+        }
         "http-response" => p.http_response.push(rules::http_rule(line, false)?),
         "stick-table" => p.stick_table = Some(rules::stick_table(line)?),
         "stick" => p.stick_rules.push(rules::stick_rule(line)?),

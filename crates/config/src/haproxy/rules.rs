@@ -24,10 +24,6 @@ const ACTIONS: &[&str] = &[
 
 /// Real actions fulcrum does not run yet: an error, because skipping them would change behaviour.
 const UNSUPPORTED: &[&str] = &[
-    "auth",
-    "tarpit",
-    "capture",
-    "set-log-level",
     "add-acl",
     "del-acl",
     "set-map",
@@ -38,7 +34,6 @@ const UNSUPPORTED: &[&str] = &[
     "reject",
     "wait-for-body",
     "normalize-uri",
-    "set-timeout",
     "early-hint",
     "do-resolve",
     "lua",
@@ -165,6 +160,98 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             (HttpAction::SetStatus { status, reason }, next)
         }
         "redirect" => redirect(line)?,
+        "capture" => {
+            if !request {
+                return Err(
+                    "'http-response capture' (with 'declare capture') is not run by fulcrum yet"
+                        .into(),
+                );
+            }
+            let expr = line.need(2, "a sample expression")?.to_string();
+            let available = fulcrum_sample::fetch::Needs::Request;
+            let mut compiler = fulcrum_sample::expr::Compiler::default().with_available(available);
+            let compiled = fulcrum_sample::expr::compile_with(&expr, &mut compiler)
+                .map_err(|e| format!("capture '{expr}': {e}"))?;
+            super::logformat::check_answered(compiled.fetch.kw.name)
+                .map_err(|e| format!("capture '{expr}': {e}"))?;
+            match line.arg(3) {
+                Some("len") => {}
+                Some("id") => {
+                    return Err(
+                        "'http-request capture ... id N' (declare capture slots) is not run by fulcrum yet"
+                            .into(),
+                    )
+                }
+                _ => return Err("'http-request capture SAMPLE' expects 'len N'".into()),
+            }
+            let len = number_in(line.need(4, "a length")?, "capture len", 1, 65535)? as usize;
+            (HttpAction::Capture { expr, len, slot: 0 }, 5)
+        }
+        "set-timeout" => {
+            if !request {
+                return Err("'set-timeout' is only valid in 'http-request'".into());
+            }
+            let tunnel = match line.need(2, "'server' or 'tunnel'")? {
+                "server" => false,
+                "tunnel" => true,
+                "client" => {
+                    return Err(
+                        "'set-timeout client' is not in HAProxy 2.6 (server or tunnel)".into(),
+                    )
+                }
+                other => {
+                    return Err(format!(
+                        "set-timeout: expected 'server' or 'tunnel', found '{other}'"
+                    ))
+                }
+            };
+            let v = line.need(3, "a time such as 5s")?;
+            let value = time(v, "set-timeout").map_err(|e| {
+                format!("{e} (a sample expression as the value is not run by fulcrum yet)")
+            })?;
+            (HttpAction::SetTimeout { tunnel, value }, 4)
+        }
+        "set-log-level" => {
+            let w = line.need(2, "a log level (emerg ... debug, or silent)")?;
+            const LEVELS: &[&str] = &[
+                "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+            ];
+            let level = match w {
+                "silent" => None,
+                l => Some(LEVELS.iter().position(|x| *x == l).ok_or_else(|| {
+                    format!("set-log-level: unknown level '{l}' (emerg, alert, crit, err, warning, notice, info, debug or silent)")
+                })? as u8),
+            };
+            (HttpAction::SetLogLevel { level }, 3)
+        }
+        "auth" => {
+            if !request {
+                return Err("'auth' is only valid in 'http-request'".into());
+            }
+            match line.arg(2) {
+                Some("realm") => (
+                    HttpAction::Auth {
+                        realm: Some(line.need(3, "a realm")?.to_string()),
+                    },
+                    4,
+                ),
+                _ => (HttpAction::Auth { realm: None }, 2),
+            }
+        }
+        "tarpit" => {
+            if !request {
+                return Err("'tarpit' is only valid in 'http-request'".into());
+            }
+            let (status, content_type, body, headers, i) =
+                response_options(line, request, 500, "deny")?;
+            if !matches!(body, ReturnBody::None) || !headers.is_empty() || content_type.is_some() {
+                return Err(
+                    "'http-request tarpit' with a response (string, file, hdr...) is not run by fulcrum yet: use deny_status and errorfile"
+                        .into(),
+                );
+            }
+            (HttpAction::Tarpit { status }, i)
+        }
         "return" => return_action(line, request)?,
         "use-service" => {
             if !request {

@@ -660,9 +660,9 @@ fn http_rules() {
     );
     assert_eq!(
         errors(&format!(
-            "{TIMEOUTS}frontend f\n bind :80\n http-request tarpit\n"
+            "{TIMEOUTS}frontend f\n bind :80\n http-request wait-for-body time 1s\n"
         )),
-        vec!["t.cfg:7: error: 'http-request tarpit' is not supported by fulcrum yet"]
+        vec!["t.cfg:7: error: 'http-request wait-for-body' is not supported by fulcrum yet"]
     );
 }
 
@@ -1156,12 +1156,17 @@ fn log_format_is_checked() {
     ));
     assert!(e[0].contains("not available"), "{e:?}");
     let e = errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%hrl\"\n"
+        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%U\"\n"
     ));
-    assert!(
-        e[0].contains("'%hrl' is not written by fulcrum yet"),
-        "{e:?}"
-    );
+    assert!(e[0].contains("'%U' is not written by fulcrum yet"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%{{+Q}}hrl\"\n"
+    ));
+    assert!(e[0].contains("each capture quoted"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n unique-id-format %ci_%Tt\n"
+    ));
+    assert!(e[0].contains("'%Tt' is not written there"), "{e:?}");
 }
 
 #[test]
@@ -1216,4 +1221,71 @@ fn http2_on_binds_and_tune_h2() {
         errors(&format!("{TIMEOUTS}backend b\n server s 10.0.0.1:80 proto h2\n")),
         vec!["t.cfg:6: error: server option 'proto h2' is not supported by fulcrum yet (servers are spoken to in HTTP/1.1; 'proto h1' is accepted)"]
     );
+}
+
+#[test]
+fn userlists() {
+    let c = ok(&format!(
+        "userlist L\n group G users a\n group H\n user a insecure-password x\n user b password $6$s$h groups H\n\
+         {TIMEOUTS}frontend f\n bind :80\n http-request auth realm R unless {{ http_auth_group(L) G }}\n"
+    ));
+    let l = &c.userlists[0];
+    assert_eq!(l.users[0].groups, vec!["G".to_string()]);
+    assert_eq!(l.users[1].groups, vec!["H".to_string()]);
+    assert_eq!(
+        errors("userlist L\n group G users nobody\n user a password plain groups X\n"),
+        vec![
+            "t.cfg:3: error: user 'a': password hash 'plain' is not a crypt(3) hash fulcrum checks ($1$, $5$, $6$, $2b$ or DES)",
+            "t.cfg:2: error: userlist 'L': group 'G' names unknown user 'nobody'",
+        ]
+    );
+    assert_eq!(
+        errors(&format!(
+            "userlist L\n user a insecure-password x groups X\n{TIMEOUTS}frontend f\n bind :80\n acl ok http_auth(M)\n"
+        )),
+        vec![
+            "t.cfg:2: error: userlist 'L': user 'a' names unknown group 'X'",
+            "t.cfg:9: error: http_auth(M): no userlist named 'M' (a 'userlist M' section is needed)",
+        ]
+    );
+}
+
+#[test]
+fn set_timeout_is_a_backend_action() {
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n http-request set-timeout server 1s\n"
+    ));
+    assert!(e[0].contains("has no backend capability"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}backend b\n http-request set-timeout client 1s\n"
+    ));
+    assert!(e[0].contains("not in HAProxy 2.6"), "{e:?}");
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n http-request set-timeout tunnel 2s\n http-request set-log-level silent\n"
+    ));
+    assert_eq!(c.proxies[0].http_request.len(), 2);
+}
+
+#[test]
+fn capture_action() {
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n capture request header Host len 5\n http-request capture path len 9\n"
+    ));
+    assert!(c.proxies[0].captures[1].sample);
+    assert!(matches!(
+        c.proxies[0].http_request[0].action,
+        crate::model::HttpAction::Capture {
+            slot: 1,
+            len: 9,
+            ..
+        }
+    ));
+    let e = errors(&format!(
+        "{TIMEOUTS}backend b\n http-request capture path len 9\n"
+    ));
+    assert!(e[0].contains("no frontend capability"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n http-request capture path id 0\n"
+    ));
+    assert!(e[0].contains("not run by fulcrum yet"), "{e:?}");
 }

@@ -1,15 +1,22 @@
 //! `capture request|response header NAME len N`: the header's last value, cut to N bytes,
 //! written in the log line as HAProxy does (`{v1|v2}` blocks of `option httplog`, `%hr`/`%hs`
 //! of `log-format`), with `"`, `#`, `{`, `|`, `}` and non-printable bytes as `#XX`.
+//! A slot of an `http-request capture SAMPLE len N` rule holds the value the rule took
+//! (per request, in [`Samples`]).
 
 use super::message::Message;
 use fulcrum_config::model::Capture;
 
-/// A frontend's captures, by side.
+/// The values `http-request capture` rules took for one request, by request slot.
+pub type Samples = std::sync::Mutex<Vec<Option<Vec<u8>>>>;
+
+/// A frontend's captures, by side: (header name, or empty for a rule's slot; length).
 #[derive(Debug, Default)]
 pub struct Captures {
     req: Vec<(Vec<u8>, usize)>,
     res: Vec<(Vec<u8>, usize)>,
+    /// Request slots filled by `http-request capture` rules.
+    samples: usize,
 }
 
 impl Captures {
@@ -17,6 +24,9 @@ impl Captures {
         let mut c = Captures::default();
         for cap in list {
             let spec = (cap.name.to_ascii_lowercase().into_bytes(), cap.len);
+            if cap.sample {
+                c.samples += 1;
+            }
             if cap.response {
                 c.res.push(spec);
             } else {
@@ -30,30 +40,97 @@ impl Captures {
         self.req.is_empty() && self.res.is_empty()
     }
 
+    /// Whether `http-request capture` rules fill some request slots.
+    pub fn has_samples(&self) -> bool {
+        self.samples > 0
+    }
+
+    /// A request's empty rule slots.
+    pub fn new_samples(&self) -> Samples {
+        std::sync::Mutex::new(vec![None; self.req.len()])
+    }
+
+    /// Slot `i`'s value: the rule's sample for a rule slot, else the header's last value.
+    fn value<'a>(
+        &self,
+        specs: &'a [(Vec<u8>, usize)],
+        i: usize,
+        m: Option<&'a Message>,
+        samples: &'a [Option<Vec<u8>>],
+    ) -> Option<&'a [u8]> {
+        let (name, len) = &specs[i];
+        let v: &[u8] = if name.is_empty() {
+            samples.get(i)?.as_deref()?
+        } else {
+            m?.headers(name).last()?
+        };
+        Some(&v[..v.len().min(*len)])
+    }
+
     /// The `{...}` block of one side (`response`), or `None` when that side captures nothing.
     pub fn block(&self, m: Option<&Message>, response: bool) -> Option<String> {
+        self.block_with(m, &[], response)
+    }
+
+    /// [`Captures::block`] with the request's rule slots.
+    pub fn block_with(
+        &self,
+        m: Option<&Message>,
+        samples: &[Option<Vec<u8>>],
+        response: bool,
+    ) -> Option<String> {
         let specs = if response { &self.res } else { &self.req };
         if specs.is_empty() {
             return None;
         }
         let mut out = String::from("{");
-        for (i, (name, len)) in specs.iter().enumerate() {
+        for i in 0..specs.len() {
             if i > 0 {
                 out.push('|');
             }
-            if let Some(v) = m.and_then(|m| m.headers(name).last()) {
-                encode(&v[..v.len().min(*len)], &mut out);
+            if let Some(v) = self.value(specs, i, m, samples) {
+                encode(v, &mut out);
             }
         }
         out.push('}');
         Some(out)
     }
 
+    /// `%hrl`/`%hsl`: the side's captures separated by spaces, `-` for an empty one; `None`
+    /// when that side captures nothing.
+    pub fn list(
+        &self,
+        m: Option<&Message>,
+        samples: &[Option<Vec<u8>>],
+        response: bool,
+    ) -> Option<String> {
+        let specs = if response { &self.res } else { &self.req };
+        if specs.is_empty() {
+            return None;
+        }
+        let mut out = String::new();
+        for i in 0..specs.len() {
+            if i > 0 {
+                out.push(' ');
+            }
+            match self.value(specs, i, m, samples) {
+                Some(v) if !v.is_empty() => encode(v, &mut out),
+                _ => out.push('-'),
+            }
+        }
+        Some(out)
+    }
+
     /// What `option httplog` writes after the queue field: ` {req}` and ` {res}` for the
     /// sides that capture.
-    pub fn httplog(&self, req: Option<&Message>, res: Option<&Message>) -> String {
+    pub fn httplog(
+        &self,
+        req: Option<&Message>,
+        res: Option<&Message>,
+        samples: &[Option<Vec<u8>>],
+    ) -> String {
         let mut out = String::new();
-        for b in [self.block(req, false), self.block(res, true)]
+        for b in [self.block_with(req, samples, false), self.block(res, true)]
             .into_iter()
             .flatten()
         {
@@ -85,17 +162,19 @@ mod tests {
                 response: false,
                 name: "Host".into(),
                 len: 5,
+                sample: false,
             },
             Capture {
                 response: false,
                 name: "X-A".into(),
                 len: 20,
+                sample: false,
             },
         ]);
         let mut m = Message::new();
         let _ = m
             .parse_request(b"GET / HTTP/1.1\r\nHost: example.com\r\nX-A: 1\r\nX-A: a|b\"c\r\n\r\n");
-        assert_eq!(caps.httplog(Some(&m), None), " {examp|a#7Cb#22c}");
+        assert_eq!(caps.httplog(Some(&m), None, &[]), " {examp|a#7Cb#22c}");
         assert_eq!(caps.block(None, true), None);
     }
 }

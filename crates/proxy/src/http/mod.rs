@@ -22,4 +22,6 @@ pub mod rewrite;
 pub mod rules;
 pub mod sample_env;
 pub mod session;
+pub mod unique_id;
+pub mod userlist;
 pub mod validate;

@@ -86,6 +86,32 @@ enum Action {
     /// `http-request cache-use NAME` / `http-response cache-store NAME` (`cache_flow`).
     CacheUse(Arc<super::cache::Cache>),
     CacheStore(Arc<super::cache::Cache>),
+    /// `auth [realm R]`: the 401 answer, built when compiled.
+    Auth(Vec<u8>),
+    /// `tarpit [deny_status N]`, held this long.
+    Tarpit(u16, std::time::Duration),
+    /// `set-log-level`: the severity (0..7) or [`SILENT`].
+    SetLogLevel(u8),
+    /// `set-timeout server|tunnel` (`true`: tunnel), in milliseconds.
+    SetTimeout(bool, u64),
+    /// `http-request capture SAMPLE len N` into request capture slot `slot`.
+    Capture {
+        expr: fulcrum_sample::Expr,
+        len: usize,
+        slot: usize,
+    },
+}
+
+/// `set-log-level silent` in [`Env::log_level`].
+pub const SILENT: u8 = 8;
+/// No `set-log-level` ran: the line is sent at `info`.
+pub const UNSET: u8 = u8::MAX;
+
+/// Whether any of `rules` sets the log level (the request then carries a level cell).
+pub fn sets_log_level(rules: &[HttpRule]) -> bool {
+    rules
+        .iter()
+        .any(|r| matches!(r.action, HttpAction::SetLogLevel { .. }))
 }
 
 #[derive(Debug)]
@@ -103,6 +129,9 @@ pub enum Verdict {
     Error(u16),
     /// `use-service`: the applet answers.
     Service(Arc<dyn Applet>),
+    /// `tarpit`: hold the request this long (the rule's proxy's `timeout tarpit`, else its
+    /// `timeout connect`), then answer the error page for this status.
+    Tarpit(u16, std::time::Duration),
 }
 
 /// The message for a `use-service` naming no service.
@@ -112,6 +141,8 @@ pub fn unknown_service(name: &str) -> String {
 
 /// Compiles rules; `service` resolves `use-service NAME` (an unknown name is an error).
 pub fn compile(
+    proxy: &str,
+    tarpit: std::time::Duration,
     rules: &[HttpRule],
     acls: &[Acl],
     service: &dyn Fn(&str) -> Option<Arc<dyn Applet>>,
@@ -239,6 +270,21 @@ pub fn compile(
                     Action::CacheStore(c)
                 }
             }
+            HttpAction::Auth { realm } => {
+                Action::Auth(auth_response(realm.as_deref().unwrap_or(proxy)))
+            }
+            HttpAction::Tarpit { status } => Action::Tarpit(*status, tarpit),
+            HttpAction::SetLogLevel { level } => Action::SetLogLevel(level.unwrap_or(SILENT)),
+            HttpAction::Capture { expr, len, slot } => Action::Capture {
+                expr: fulcrum_sample::compile(expr)
+                    .map_err(|e| acl::AclError(format!("{}: capture '{expr}': {e}", r.span)))?,
+                len: *len,
+                slot: *slot,
+            },
+            HttpAction::SetTimeout { tunnel, value } => Action::SetTimeout(
+                *tunnel,
+                u64::try_from(value.as_millis()).unwrap_or(u64::MAX - 1),
+            ),
             HttpAction::UseService { name } => match service(name) {
                 Some(a) => Action::Service(a),
                 None => {
@@ -253,6 +299,18 @@ pub fn compile(
         out.push(Rule { action, cond });
     }
     Ok(out)
+}
+
+/// HAProxy 2.6's answer to `http-request auth`: its 401 page with a Basic challenge.
+pub fn auth_response(realm: &str) -> Vec<u8> {
+    let mut resp = errors::builtin_response(401);
+    let at = resp
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(resp.len(), |p| p + 2);
+    let h = format!("www-authenticate: Basic realm=\"{realm}\"\r\n");
+    resp.splice(at..at, h.into_bytes());
+    resp
 }
 
 fn regex_of(re: &str) -> Result<Regex, String> {
@@ -292,6 +350,56 @@ pub struct Env<'a> {
     pub tls: Option<std::sync::Arc<crate::stream::TlsInfo>>,
     /// What `cache-use` / `cache-store` decided for this request.
     pub cache: super::cache_flow::CacheTxn,
+    /// The request's `unique-id-format` id.
+    pub unique_id: Option<Vec<u8>>,
+    /// The level `set-log-level` chose ([`UNSET`] before), shared with the request's record;
+    /// only when some proxy's rules set it.
+    pub log_level: Option<Arc<std::sync::atomic::AtomicU8>>,
+    /// `set-timeout server` / `tunnel` for this request, in ms ([`Timeouts::UNSET`]: the
+    /// backend's).
+    pub timeouts: Timeouts,
+    /// The request's capture slots, when `http-request capture` rules fill some.
+    pub captures: Option<Arc<super::capture::Samples>>,
+}
+
+/// Per-request timeouts set by `set-timeout`.
+#[derive(Debug)]
+pub struct Timeouts {
+    server: std::sync::atomic::AtomicU64,
+    tunnel: std::sync::atomic::AtomicU64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            server: std::sync::atomic::AtomicU64::new(Self::UNSET),
+            tunnel: std::sync::atomic::AtomicU64::new(Self::UNSET),
+        }
+    }
+}
+
+impl Timeouts {
+    pub const UNSET: u64 = u64::MAX;
+
+    fn get(
+        a: &std::sync::atomic::AtomicU64,
+        dflt: Option<std::time::Duration>,
+    ) -> Option<std::time::Duration> {
+        match a.load(std::sync::atomic::Ordering::Relaxed) {
+            Self::UNSET => dflt,
+            ms => Some(std::time::Duration::from_millis(ms)),
+        }
+    }
+
+    /// The server timeout: `set-timeout server`'s, else `dflt` (the backend's).
+    pub fn server(&self, dflt: Option<std::time::Duration>) -> Option<std::time::Duration> {
+        Self::get(&self.server, dflt)
+    }
+
+    /// The tunnel timeout: `set-timeout tunnel`'s, else `dflt`.
+    pub fn tunnel(&self, dflt: Option<std::time::Duration>) -> Option<std::time::Duration> {
+        Self::get(&self.tunnel, dflt)
+    }
 }
 
 impl<'a> Env<'a> {
@@ -300,9 +408,11 @@ impl<'a> Env<'a> {
     where
         'a: 'm,
     {
-        HttpEnv::new(self.src, self.dst, req, res)
+        let mut env = HttpEnv::new(self.src, self.dst, req, res)
             .with_counters(self.counters)
-            .with_tls(self.tls.as_deref())
+            .with_tls(self.tls.as_deref());
+        env.unique_id = self.unique_id.as_deref();
+        env
     }
 }
 
@@ -359,6 +469,35 @@ pub fn apply(
                 ));
             }
             Action::Service(a) => return Verdict::Service(a.clone()),
+            Action::Auth(bytes) => return Verdict::Respond(bytes.clone()),
+            Action::Tarpit(s, hold) => return Verdict::Tarpit(*s, *hold),
+            // HAProxy 2.6 (measured, `log_level_haproxy`): only the request side's level
+            // reaches the traffic line; `http-response set-log-level` leaves it as it was.
+            Action::Capture { expr, len, slot } => {
+                let ctx = env.sample(Some(req), res.as_deref());
+                if let (Some(v), Some(caps)) = (expr.eval(&ctx), &env.captures) {
+                    let mut v = v.to_bytes();
+                    v.truncate(*len);
+                    if let Ok(mut g) = caps.lock() {
+                        if let Some(s) = g.get_mut(*slot) {
+                            *s = Some(v);
+                        }
+                    }
+                }
+            }
+            Action::SetTimeout(tunnel, ms) => {
+                let slot = if *tunnel {
+                    &env.timeouts.tunnel
+                } else {
+                    &env.timeouts.server
+                };
+                slot.store(*ms, std::sync::atomic::Ordering::Relaxed);
+            }
+            Action::SetLogLevel(l) => {
+                if let Some(c) = env.log_level.as_ref().filter(|_| res.is_none()) {
+                    c.store(*l, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
             Action::Track { slot, key, table } => {
                 if let Some(c) = env.counters {
                     let ctx = env.sample(Some(req), res.as_deref());

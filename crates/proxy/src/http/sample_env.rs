@@ -21,6 +21,8 @@ pub struct HttpEnv<'a> {
     pub tls: Option<&'a crate::stream::TlsInfo>,
     /// The ClientHello read without decrypting (TCP frontends that route on it).
     pub hello: Option<&'a crate::tls::hello::Hello>,
+    /// The request's `unique-id-format` id (`unique-id` fetch).
+    pub unique_id: Option<&'a [u8]>,
 }
 
 impl<'a> HttpEnv<'a> {
@@ -38,6 +40,7 @@ impl<'a> HttpEnv<'a> {
             counters: None,
             tls: None,
             hello: None,
+            unique_id: None,
         }
     }
 
@@ -64,6 +67,12 @@ impl<'a> HttpEnv<'a> {
     fn all_values(&self, f: &Fetch) -> Option<Vec<Vec<u8>>> {
         if f.args.len() > 1 {
             return None;
+        }
+        if f.kw.name == "http_auth_group" {
+            // An ACL `http_auth_group(L) G1 G2` matches when the user is in one of the groups.
+            let (list, c) = self.credentials(f)?;
+            let groups = super::userlist::check(list, &c)?;
+            return Some(groups.into_iter().map(String::into_bytes).collect());
         }
         let v = match f.kw.name {
             "req.hdr" | "hdr" => values(self.req?, str_arg_of(f), true),
@@ -183,6 +192,48 @@ fn version(m: &Message) -> Value {
     Value::str(m.version.as_str())
 }
 
+impl HttpEnv<'_> {
+    /// The userlist named by `f`'s argument and the request's `Authorization` credentials.
+    fn credentials<'f>(&self, f: &'f Fetch) -> Option<(&'f str, super::userlist::Credentials)> {
+        let list = std::str::from_utf8(str_arg_of(f)).ok()?;
+        let c = super::userlist::parse(self.req?.header(b"authorization")?)?;
+        Some((list, c))
+    }
+
+    /// `http_auth*` fetches.
+    fn auth_fetch(&self, f: &Fetch) -> Option<Value> {
+        let c = || super::userlist::parse(self.req?.header(b"authorization")?);
+        match f.kw.name {
+            // No sample without credentials (as HAProxy), false for wrong ones.
+            "http_auth" => {
+                let (l, c) = self.credentials(f)?;
+                Some(Value::Bool(super::userlist::check(l, &c).is_some()))
+            }
+            "http_auth_group" => {
+                let (l, c) = self.credentials(f)?;
+                super::userlist::check(l, &c).map(|_| Value::Str(c.user))
+            }
+            "http_auth_type" => {
+                let c = c()?;
+                let name: &[u8] = match c.scheme.to_ascii_lowercase().as_slice() {
+                    b"basic" => b"Basic",
+                    b"digest" => b"Digest",
+                    b"bearer" => b"Bearer",
+                    _ => return None,
+                };
+                Some(Value::Str(name.to_vec()))
+            }
+            "http_auth_user" => c()
+                .filter(|c| !c.user.is_empty())
+                .map(|c| Value::Str(c.user)),
+            "http_auth_pass" => c()
+                .filter(|c| !c.user.is_empty())
+                .map(|c| Value::Str(c.pass)),
+            _ => None,
+        }
+    }
+}
+
 impl fulcrum_sample::Env for HttpEnv<'_> {
     fn fetch(&self, f: &Fetch) -> Option<Value> {
         let req = self.req;
@@ -192,6 +243,8 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             return self.counters?.fetch(f, self.src);
         }
         match f.kw.name {
+            n if n.starts_with("http_auth") => self.auth_fetch(f),
+            "unique-id" => s(self.unique_id?),
             "src" => Some(ip(self.src.ip())),
             "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
             "dst" => Some(ip(self.dst.ip())),
@@ -358,7 +411,9 @@ mod tests {
     #[test]
     fn answers_everything_the_config_layer_accepts() {
         let mut req = Message::new();
-        let raw = b"GET /p?id=1 HTTP/1.1\r\nHost: h\r\nCookie: SID=s\r\n\r\n";
+        let raw = b"GET /p?id=1 HTTP/1.1\r\nHost: h\r\nCookie: SID=s\r\nAuthorization: Basic c2NvdHQ6ZWxnYXRv\r\n\r\n";
+        // `http_auth(host)` and friends: scott:elgato is in the list named as the argument.
+        crate::http::userlist::publish_one(&crate::http::userlist::tests::list_named("host"));
         assert!(matches!(req.parse_request(raw), Ok(Some(_))));
         let mut res = Message::new();
         let raw = b"HTTP/1.1 200 OK\r\nSet-Cookie: SID=s; Path=/\r\nX-A: b\r\n\r\n";
@@ -387,7 +442,8 @@ mod tests {
             hello_type: 1,
             sni: Some("a.test".into()),
         };
-        let env = env.with_hello(Some(&hello));
+        let mut env = env.with_hello(Some(&hello));
+        env.unique_id = Some(b"id");
         for name in HTTP_FETCHES {
             let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
             let arg = match *name {

@@ -118,6 +118,12 @@ struct Rec {
     nolog: bool,
     /// Answered from a `cache` section: logged with the server `<CACHE>`.
     cache_hit: bool,
+    /// The `unique-id-format` id (`%ID`).
+    unique_id: Option<Vec<u8>>,
+    /// `set-log-level`'s choice (`rules::UNSET`, a severity, or `rules::SILENT`).
+    log_level: Option<Arc<std::sync::atomic::AtomicU8>>,
+    /// What `http-request capture` rules took (`%hr`, `{...}`).
+    captures: Option<Arc<crate::http::capture::Samples>>,
 }
 
 pub struct Session<C> {
@@ -256,6 +262,9 @@ impl<C: ClientStream> Session<C> {
                 counted: StatusCount::Pending,
                 nolog: false,
                 cache_hit: false,
+                unique_id: None,
+                log_level: None,
+                captures: None,
             };
             crate::record::request_received(&self.fe.counters);
             // Boxed: the request phases' state is large and only exists while a request is in

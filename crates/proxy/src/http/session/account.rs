@@ -74,6 +74,9 @@ impl<C: ClientStream> Session<C> {
             counted: StatusCount::Counted,
             nolog: false,
             cache_hit: false,
+            unique_id: None,
+            log_level: None,
+            captures: None,
         };
         self.log(&rec);
     }
@@ -83,11 +86,24 @@ impl<C: ClientStream> Session<C> {
         let Some(log) = self.fe.log.as_ref().filter(|_| !r.nolog) else {
             return;
         };
+        let level = r.log_level.as_ref().map_or(crate::http::rules::UNSET, |l| {
+            l.load(std::sync::atomic::Ordering::Relaxed)
+        });
+        if level == crate::http::rules::SILENT {
+            return;
+        }
+        let level = if level == crate::http::rules::UNSET {
+            crate::log::INFO
+        } else {
+            level
+        };
         let res = (r.status != 0 && self.res.status != 0).then_some(&self.res);
+        let samples = r.captures.as_ref().and_then(|c| c.lock().ok());
+        let samples: &[Option<Vec<u8>>] = samples.as_deref().map_or(&[], |v| v.as_slice());
         let captures = if self.fe.captures.is_empty() {
             String::new()
         } else {
-            self.fe.captures.httplog(Some(&self.req), res)
+            self.fe.captures.httplog(Some(&self.req), res, samples)
         };
         let entry = Entry {
             mode: self.fe.mode,
@@ -116,11 +132,15 @@ impl<C: ClientStream> Session<C> {
             frontend_conns: self.fe.conns.load(Ordering::Relaxed),
             retries: r.retries,
             captures: &captures,
+            bytes_in: r.bytes_in,
+            unique_id: r.unique_id.as_deref(),
+            samples,
+            server_addr: r.server.as_ref().and_then(|s| s.fixed_addr()),
         };
         if let Some(f) = &self.fe.log_format {
             let line =
                 crate::log_format::render(f, &entry, Some(&self.req), res, &self.fe.captures);
-            return log.send(&line);
+            return log.send_level(level, &line);
         }
         let line = entry.line(Format::of(self.fe.mode, &self.fe.options), || {
             (!self.req.method().is_empty()).then(|| {
@@ -132,7 +152,7 @@ impl<C: ClientStream> Session<C> {
                 )
             })
         });
-        log.send(&line);
+        log.send_level(level, &line);
     }
 }
 

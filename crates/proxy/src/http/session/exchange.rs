@@ -101,7 +101,7 @@ impl<C: ClientStream> Session<C> {
         let fe = self.fe.clone();
         let be = x.be;
         let (env, framing) = (x.env, x.framing);
-        let srv_timeout = be.timeouts.server;
+        let srv_timeout = env.timeouts.server(be.timeouts.server);
         let cli_timeout = fe.timeouts.client;
 
         // Phase: forward the request head (and body, unless the client waits for 100).
@@ -277,7 +277,7 @@ impl<C: ClientStream> Session<C> {
                 return Step::Done(Next::Close);
             }
             let t = crate::tunnel::Tunnel {
-                idle: be.timeouts.tunnel.or(cli_timeout),
+                idle: env.timeouts.tunnel(be.timeouts.tunnel).or(cli_timeout),
                 client_fin: fe.timeouts.client_fin,
                 server_fin: be.timeouts.server_fin,
             };
@@ -317,7 +317,7 @@ impl<C: ClientStream> Session<C> {
                 &mut self.scratch,
             ) {
                 // `use-service` is only valid in `http-request` (the parser rejects it here).
-                Verdict::Continue | Verdict::Service(_) => {}
+                Verdict::Continue | Verdict::Service(_) | Verdict::Tarpit(..) => {}
                 Verdict::Error(s) => {
                     return Step::Done(
                         self.send_error(

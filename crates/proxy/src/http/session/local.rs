@@ -170,6 +170,25 @@ impl<C: ClientStream> Session<C> {
                 )
                 .await,
             ),
+            Verdict::Tarpit(s, hold) => {
+                // HAProxy holds the request `timeout tarpit` (else `timeout connect`) of the
+                // rule's proxy, then answers the error (`PT` in the log); the connection stays
+                // usable.
+                tokio::time::sleep(hold).await;
+                Some(
+                    self.send_error(
+                        s,
+                        rec,
+                        Termination::new(
+                            crate::termination::Cause::Proxy,
+                            crate::termination::Phase::Tarpit,
+                        ),
+                        pages,
+                        AfterError::KeepIfClean,
+                    )
+                    .await,
+                )
+            }
             Verdict::Respond(bytes) => {
                 rec.status = status_of(&bytes);
                 rec.term = Termination::PROXY_REQUEST;

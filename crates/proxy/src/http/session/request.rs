@@ -39,13 +39,32 @@ impl<C: ClientStream> Session<C> {
     pub(super) async fn one_request(&mut self, rec: &mut Rec, turn: Turn) -> Next {
         let fe = self.fe.clone();
         let track = self.track.clone();
+        // The `unique-id-format` id, made once per request (HAProxy makes it when first used;
+        // its variables are the connection's, so the value is the same).
+        let unique_id = fe.unique_id.as_ref().map(|u| {
+            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None)
+                .with_tls(self.client.tls().map(|t| &**t));
+            u.make(&ctx, self.peer, self.local)
+        });
+        rec.unique_id.clone_from(&unique_id);
         let env = Env {
             src: self.peer,
             dst: self.local,
             counters: fe.counters(track.as_deref(), fe.own_table.as_ref()),
             tls: self.client.tls().cloned(),
             cache: Default::default(),
+            unique_id,
+            timeouts: Default::default(),
+            captures: fe
+                .captures
+                .has_samples()
+                .then(|| Arc::new(fe.captures.new_samples())),
+            log_level: fe
+                .sets_log_level
+                .then(|| Arc::new(std::sync::atomic::AtomicU8::new(rules::UNSET))),
         };
+        rec.log_level.clone_from(&env.log_level);
+        rec.captures.clone_from(&env.captures);
         let src = crate::net::canonical(self.peer.ip());
         // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode; then
         // the request counts for every entry tracked so far.
@@ -114,6 +133,13 @@ impl<C: ClientStream> Session<C> {
         }
         if let Some(st) = be.policy.stats.as_ref().filter(|a| a.matches(&self.req)) {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
+        }
+        // `unique-id-header`: added after the rules, as HAProxy's http_process_request.
+        if let (Some(name), Some(id)) = (
+            fe.unique_id.as_ref().and_then(|u| u.header.as_ref()),
+            env.unique_id.as_ref(),
+        ) {
+            self.req.append(name, id);
         }
         // Phase: a `cache-use` hit is answered from the cache (`http::cache_flow`).
         if let Some(hit) = env.cache.take_hit() {

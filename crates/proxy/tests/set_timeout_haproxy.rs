@@ -1,0 +1,93 @@
+//! `http-request set-timeout server TIME` side by side with the real haproxy 2.6: a server
+//! that answers after 1.5 s is cut with a 504 after the rule's 300 ms on the paths the rule
+//! matches, and waited for (the backend's `timeout server 5s`) elsewhere.
+//! Under FULCRUM_REQUIRE_NETNS=1 a missing haproxy fails the test.
+
+mod common;
+use common::*;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn addr(p: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], p))
+}
+
+/// A server that reads a request head and answers 200 after 1.5 s.
+async fn slow() -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let a = l.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut b = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut b).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&b[..n]),
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+            });
+        }
+    });
+    a
+}
+
+fn cfg(front: u16, server: SocketAddr) -> String {
+    format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend f\n  bind 127.0.0.1:{front}\n\
+         \x20 default_backend b\n\
+         backend b\n  server s {server}\n\
+         \x20 http-request set-timeout server 300ms if {{ path_beg /short }}\n"
+    )
+}
+
+/// (status, seconds) for /short and /long.
+async fn run(front: u16) -> Vec<(u16, f64)> {
+    let mut out = Vec::new();
+    for p in ["/short", "/long"] {
+        let mut c = Client::connect(addr(front)).await.expect("connect");
+        let t = Instant::now();
+        c.send_raw(format!("GET {p} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes())
+            .await
+            .expect("send");
+        let r = c.read_response(false).await.expect("answer");
+        out.push((r.status, t.elapsed().as_secs_f64()));
+    }
+    out
+}
+
+fn check(who: &str, got: &[(u16, f64)]) {
+    assert_eq!(got[0].0, 504, "{who}: {got:?}");
+    assert!(
+        got[0].1 >= 0.29 && got[0].1 < 1.2,
+        "{who}: cut after 300 ms: {got:?}"
+    );
+    assert_eq!(got[1].0, 200, "{who}: {got:?}");
+    assert!(got[1].1 >= 1.4, "{who}: waited for the server: {got:?}");
+}
+
+#[tokio::test]
+async fn set_timeout_server_as_haproxy() {
+    let server = slow().await;
+    let front = free_port();
+    let h = start(&cfg(front, server)).await;
+    let ours = run(front).await;
+    h.shutdown(Duration::from_secs(1)).await;
+    check("fulcrum", &ours);
+
+    let hfront = free_port();
+    let Some(_haproxy) = Haproxy::start(&cfg(hfront, server), addr(hfront)).await else {
+        return;
+    };
+    let theirs = run(hfront).await;
+    check("haproxy", &theirs);
+}
