@@ -95,34 +95,40 @@ const IGNORED: &[&str] = &[
     "hash-type",
     "hash-balance-factor",
     "http-reuse",
-    "log-format-sd",
-    "error-log-format",
-    "log-tag",
-    "rate-limit",
     "email-alert",
-    "redirect",
-    "force-persist",
-    "ignore-persist",
-    "filter",
-    "server-template",
     "load-server-state-from-file",
     "backlog",
     "grace",
     "max-keep-alive-queue",
-    "http-send-name-header",
-    "persist",
     "declare",
     "enabled",
-    "disabled",
     "bind-process",
     "max-session-srv-conns",
+    "guid",
+    "log-steps",
+];
+
+/// Real HAProxy proxy keywords fulcrum does not run yet whose absence a client, a server or a
+/// log reader would see (answers, routing, persistence, headers, log lines, a disabled
+/// proxy serving): refused, never ignored.
+const NOT_YET: &[&str] = &[
+    "log-format-sd",
+    "error-log-format",
+    "log-tag",
+    "rate-limit",
+    "redirect",
+    "force-persist",
+    "ignore-persist",
+    "persist",
+    "filter",
+    "server-template",
+    "http-send-name-header",
+    "disabled",
     "use-server",
     "http-error",
     "errorloc",
     "errorloc302",
     "errorloc303",
-    "guid",
-    "log-steps",
 ];
 
 const KNOWN: &[&str] = &[
@@ -486,6 +492,11 @@ fn apply(
             if let Some((_, instead)) = REMOVED.iter().find(|(k, _)| *k == kw) {
                 return Err(format!(
                     "'{kw}' was removed in HAProxy 2.x; use '{instead}' instead"
+                ));
+            }
+            if NOT_YET.contains(&kw) {
+                return Err(format!(
+                    "'{kw}' is not supported by fulcrum yet (ignoring it would change what clients, servers or logs see)"
                 ));
             }
             if IGNORED.contains(&kw) {

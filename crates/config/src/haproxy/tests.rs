@@ -326,6 +326,33 @@ fn timeouts_all_of_them() {
     assert_eq!(errors("defaults\n contimeout 5000\n"), vec!["t.cfg:2: error: 'contimeout' was removed in HAProxy 2.x; use 'timeout connect' instead"]);
 }
 
+/// Keywords whose absence a client, a server or a log reader would see are refused, never
+/// ignored with a warning; harmless ones are warned.
+#[test]
+fn keywords_not_run_are_refused_when_ignoring_them_would_show() {
+    for kw in [
+        "redirect prefix https://example.com",
+        "disabled",
+        "errorloc 503 http://example.com/",
+        "http-error status 503 content-type text/plain string down",
+        "use-server s1 if TRUE",
+        "server-template s 3 127.0.0.1:80",
+        "log-tag web",
+        "rate-limit sessions 10",
+        "http-send-name-header X-Server",
+        "filter compression",
+    ] {
+        let name = kw.split(' ').next().unwrap_or_default();
+        let errs = errors(&format!("listen l\n {kw}\n"));
+        assert_eq!(
+            errs,
+            vec![format!("t.cfg:2: error: '{name}' is not supported by fulcrum yet (ignoring it would change what clients, servers or logs see)")],
+            "{kw}"
+        );
+    }
+    assert!(errors("listen l\n description the web tier\n").is_empty());
+}
+
 #[test]
 fn missing_timeouts_warn_like_haproxy() {
     let w =
