@@ -13,8 +13,6 @@ const IGNORED: &[&str] = &[
     "ulimit-n",
     "node",
     "description",
-    "log-send-hostname",
-    "log-tag",
     "server-state-file",
     "server-state-base",
     "hard-stop-after",
@@ -24,10 +22,6 @@ const IGNORED: &[&str] = &[
     "tune.maxaccept",
     "h1-case-adjust",
     "insecure-fork-wanted",
-    "presetenv",
-    "setenv",
-    "resetenv",
-    "unsetenv",
     "master-worker",
     "expose-experimental-directives",
     "set-dumpable",
@@ -44,6 +38,17 @@ const IGNORED: &[&str] = &[
     "maxpipes",
     "external-check",
     "unix-bind",
+];
+
+/// Global keywords fulcrum does not run yet whose absence changes the configuration's meaning
+/// (environment variables later lines expand) or what clients and log readers see: refused.
+const NOT_YET: &[&str] = &[
+    "log-send-hostname",
+    "log-tag",
+    "presetenv",
+    "setenv",
+    "resetenv",
+    "unsetenv",
     "tune.http.maxhdr",
 ];
 
@@ -160,6 +165,11 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
         | "mworker-max-reloads"
         | "lua-load"
         | "lua-load-per-thread" => super::extras::global_keyword(g, line, diags)?,
+        _ if NOT_YET.contains(&kw) => {
+            return Err(format!(
+                "global keyword '{kw}' is not supported by fulcrum yet (ignoring it would change the configuration or what clients and logs see)"
+            ))
+        }
         _ if IGNORED.contains(&kw) => diags.warning(
             &line.span,
             format!("global keyword '{kw}' is not supported by fulcrum yet and is ignored"),

@@ -36,30 +36,35 @@ const IGNORED_OPTIONS: &[&str] = &[
     "clitcpka",
     "srvtcpka",
     "http-no-delay",
-    "http-pretend-keepalive",
-    "log-separate-errors",
-    "logasap",
     "socket-stats",
     "independent-streams",
-    "accept-invalid-http-request",
-    "accept-invalid-http-response",
     "nolinger",
-    "checkcache",
     "contstats",
     "prefer-last-server",
-    "transparent",
-    "http-use-proxy-header",
-    "dontlog-normal",
-    "h1-case-adjust-bogus-client",
-    "h1-case-adjust-bogus-server",
     "disable-h2-upgrade",
-    "http-restrict-req-hdr-names",
     "idle-close-on-response",
     "http-use-htx",
-    "httpslog",
     "tcp-smart-accept",
     "tcp-smart-connect",
+];
+
+/// Real options fulcrum does not run yet whose absence clients, servers or log readers would
+/// see: refused, never ignored.
+const NOT_YET_OPTIONS: &[&str] = &[
+    "logasap",
+    "log-separate-errors",
+    "dontlog-normal",
+    "accept-invalid-http-request",
+    "accept-invalid-http-response",
+    "httpslog",
     "forwarded",
+    "http-use-proxy-header",
+    "h1-case-adjust-bogus-client",
+    "h1-case-adjust-bogus-server",
+    "http-pretend-keepalive",
+    "checkcache",
+    "transparent",
+    "http-restrict-req-hdr-names",
 ];
 
 const REMOVED_OPTIONS: &[(&str, &str)] = &[
@@ -184,6 +189,11 @@ pub fn option(
             if let Some((_, instead)) = REMOVED_OPTIONS.iter().find(|(k, _)| *k == name) {
                 return Err(format!(
                     "'option {name}' was removed in HAProxy 2.x; use '{instead}' instead"
+                ));
+            }
+            if NOT_YET_OPTIONS.contains(&name) {
+                return Err(format!(
+                    "'option {name}' is not supported by fulcrum yet (ignoring it would change what clients, servers or logs see)"
                 ));
             }
             if IGNORED_OPTIONS.contains(&name) {
