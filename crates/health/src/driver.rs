@@ -328,7 +328,9 @@ impl Driver {
             return;
         }
         let (backend, server) = (c.key.backend.clone(), c.key.server.clone());
-        let log_line = keepalived_weight_line(&backend, &server, from, weight, &outcome);
+        let protocol = keepalived_protocol(&c.spec.rules);
+        let log_line =
+            keepalived_weight_line((&backend, &server, protocol), from, weight, &outcome);
         let up = self.server_up(&backend, &server);
         let _ = self.events.send(HealthEvent {
             backend,
@@ -371,7 +373,10 @@ impl Driver {
                 s.backend.clone(),
                 s.server.clone(),
                 s.inhibit_on_failure,
-                matches!(s.rules, CheckRules::Keepalived { .. }),
+                match s.rules {
+                    CheckRules::Keepalived { protocol, .. } => Some(protocol),
+                    CheckRules::Haproxy { .. } => None,
+                },
                 s.log_health_checks,
             )
         };
@@ -387,8 +392,8 @@ impl Driver {
             states.insert(key, up);
         }
         let counts = self.counts(&backend);
-        let log_line = if keepalived {
-            keepalived_line(&backend, &server, up, inhibit, &change.outcome)
+        let log_line = if let Some(protocol) = keepalived {
+            keepalived_line((&backend, &server, protocol), up, inhibit, &change.outcome)
         } else {
             server_state_line_as(
                 &backend,
@@ -466,4 +471,12 @@ fn health_check_line(
             "failed"
         },
     )
+}
+
+/// The protocol keepalived names a checker's services with (`tcp` for HAProxy checks).
+fn keepalived_protocol(rules: &CheckRules) -> fulcrum_config::model::IpProtocol {
+    match rules {
+        CheckRules::Keepalived { protocol, .. } => *protocol,
+        CheckRules::Haproxy { .. } => fulcrum_config::model::IpProtocol::Tcp,
+    }
 }

@@ -167,7 +167,7 @@ pub fn schedule(
                         Box::new(m)
                     }
                 }
-                CheckRules::Keepalived { timing } => {
+                CheckRules::Keepalived { timing, .. } => {
                     let warmup = timing.delay_loop.mul_f64(jitter.next_unit());
                     Box::new(KeepalivedCheck::new(*timing, now + warmup))
                 }

@@ -29,6 +29,9 @@ pub enum CheckRules {
     },
     Keepalived {
         timing: KeepalivedTiming,
+        /// The virtual server's protocol, as keepalived names services in its lines
+        /// (`[10.0.0.1]:udp:53`).
+        protocol: fulcrum_config::model::IpProtocol,
     },
 }
 

@@ -49,7 +49,10 @@ pub(crate) fn keepalived_checks(
                 server: server.clone(),
                 backup: false,
                 probe,
-                rules: CheckRules::Keepalived { timing },
+                rules: CheckRules::Keepalived {
+                    timing,
+                    protocol: vs.protocol,
+                },
                 inhibit_on_failure: rs.inhibit_on_failure,
                 weight: rs.weight,
                 log_health_checks: false,

@@ -120,7 +120,7 @@ fn keepalived_checkers_including_ssl_get() {
     );
     let plan = plan(&cfg);
     assert_eq!(plan.checks.len(), 4);
-    let CheckRules::Keepalived { timing } = &plan.checks[0].rules else {
+    let CheckRules::Keepalived { timing, .. } = &plan.checks[0].rules else {
         panic!("keepalived rules")
     };
     assert_eq!(
@@ -159,7 +159,7 @@ fn keepalived_checkers_including_ssl_get() {
         Duration::from_secs(6),
         "misc_timeout defaults to delay_loop"
     );
-    let CheckRules::Keepalived { timing } = &plan.checks[3].rules else {
+    let CheckRules::Keepalived { timing, .. } = &plan.checks[3].rules else {
         panic!("keepalived rules")
     };
     assert_eq!(timing.retry, 0, "MISC_CHECK retry default is 0");
