@@ -201,6 +201,8 @@ impl Bridge {
                         // The stats page's check columns: the result that caused this state.
                         be.servers[i].set_check(check_info(&ev.reason));
                         be.set_server_up(i, ev.up);
+                        // disable-on-404: NOLB while UP (a DOWN server leaves it too)
+                        be.set_server_stopping(i, ev.up && ev.stopping);
                     }
                 }
             }

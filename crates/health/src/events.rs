@@ -24,6 +24,9 @@ pub struct HealthEvent {
     pub replay: bool,
     /// keepalived `misc_dynamic`: the script asked for this weight (`up` is unchanged).
     pub weight: Option<u32>,
+    /// `http-check disable-on-404`: the server (UP) is in NOLB — no new balanced traffic,
+    /// persistent clients kept — or leaves it (`false` with `up`).
+    pub stopping: bool,
 }
 
 /// The outcome of one probe of one server (every probe, not only state changes).

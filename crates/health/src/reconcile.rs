@@ -115,6 +115,7 @@ pub fn reconcile(
                     inhibit_on_failure: c.spec.inhibit_on_failure,
                     replay: true,
                     weight: None,
+                    stopping: false,
                 })
             })
             .collect();

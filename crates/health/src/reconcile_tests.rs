@@ -36,6 +36,7 @@ fn plan(specs: Vec<CheckSpec>) -> Plan {
             server: s.server.clone(),
             backup: false,
             checked: true,
+            weight: 1,
         })
         .collect();
     Plan {

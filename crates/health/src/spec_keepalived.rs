@@ -63,6 +63,7 @@ pub(crate) fn keepalived_checks(
             server,
             backup: false,
             checked,
+            weight: rs.weight,
         });
     }
 }

@@ -139,6 +139,9 @@ pub struct ServerRt {
     observed: AtomicBool,
     /// [`AdminState`] as a number.
     admin: AtomicU8,
+    /// NOLB (`http-check disable-on-404` saw a 404): UP, but balancing no longer picks it;
+    /// clients bound to it by a cookie or a stick table still reach it.
+    stopping: AtomicBool,
     /// Runtime weight (HAProxy's `uweight`), starts at `weight`.
     uweight: AtomicU32,
     /// The server line has `check` (the stats page says "no check" otherwise).
@@ -203,6 +206,7 @@ impl ServerRt {
             changed: AtomicU64::new(CHANGE_SEQ.fetch_add(1, Ordering::Relaxed)),
             observed: AtomicBool::new(false),
             admin: AtomicU8::new(AdminState::Ready as u8),
+            stopping: AtomicBool::new(false),
             uweight: AtomicU32::new(weight),
             checked: AtomicBool::new(false),
             rise_fall: AtomicU64::new(0),
@@ -307,7 +311,7 @@ impl ServerRt {
 
     /// The weight balancing uses: the runtime weight when UP and READY, else 0.
     pub fn effective_weight(&self) -> u32 {
-        if self.is_up() && self.admin() == AdminState::Ready {
+        if self.is_up() && self.admin() == AdminState::Ready && !self.is_stopping() {
             self.uweight()
         } else {
             0
@@ -415,6 +419,18 @@ impl ServerRt {
     }
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)
+    }
+    /// NOLB (`disable-on-404`): see the field.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+    /// Enters or leaves NOLB; returns true when it changed.
+    pub fn set_stopping(&self, on: bool) -> bool {
+        let changed = self.stopping.swap(on, Ordering::AcqRel) != on;
+        if changed {
+            self.bump_owner();
+        }
+        changed
     }
     /// Returns true when the state changed (balancers see it at their next pick).
     pub fn set_up(&self, up: bool) -> bool {

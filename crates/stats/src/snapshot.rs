@@ -188,7 +188,7 @@ impl StatRow {
     /// Whether this line counts as "up" for a scraper (HAProxy exporter's rule: UP, OPEN,
     /// DRAIN, no check).
     pub fn is_up(&self) -> bool {
-        matches!(self.status.as_str(), "UP" | "OPEN" | "DRAIN" | "no check")
+        matches!(self.status.as_str(), "UP" | "OPEN" | "DRAIN" | "NOLB" | "no check")
     }
 }
 
@@ -264,6 +264,7 @@ pub fn server_status(s: &ServerRt) -> &'static str {
         _ if !s.is_up() => "DOWN",
         AdminState::Drain => "DRAIN",
         _ if s.uweight() == 0 => "DRAIN",
+        _ if s.is_stopping() => "NOLB",
         _ if !s.checked() => "no check",
         _ => "UP",
     }

@@ -55,8 +55,31 @@ pub enum Probe {
     File(file_check::FileCheck),
 }
 
+/// What a probe may need to know about its server when it starts (HAProxy reads the server
+/// itself): whether it is UP (`disable-on-404` applies to UP servers only) and the
+/// `X-Haproxy-Server-State` value (`http-check send-state`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeCtx {
+    pub server_up: bool,
+    pub state_header: Option<String>,
+}
+
+impl Default for ProbeCtx {
+    fn default() -> Self {
+        ProbeCtx {
+            server_up: true,
+            state_header: None,
+        }
+    }
+}
+
 impl Probe {
     pub async fn run(&self) -> CheckOutcome {
+        self.run_with(&ProbeCtx::default()).await
+    }
+
+    /// Runs the probe with what it may need to know about its server.
+    pub async fn run_with(&self, ctx: &ProbeCtx) -> CheckOutcome {
         match self {
             Probe::Tcp {
                 addr,
@@ -64,7 +87,7 @@ impl Probe {
             } => tcp::check(addr, *connect_timeout).await,
             Probe::HttpGet(h) => h.run().await,
             Probe::Misc(m) => m.run().await,
-            Probe::Script(s) => s.run().await,
+            Probe::Script(s) => s.run_with(ctx).await,
             Probe::Agent(a) => a.run().await,
             Probe::External(e) => e.run().await,
             Probe::Smtp(c) => c.run().await,

@@ -41,6 +41,12 @@ pub struct Step {
 pub enum Action {
     Connect(Connect),
     Send(Vec<u8>),
+    /// An `http-check send` request under `http-check send-state`: the
+    /// `x-haproxy-server-state` header goes in at byte `state_at` (after the written headers).
+    SendHttp {
+        request: Vec<u8>,
+        state_at: usize,
+    },
     /// `option ssl-hello-chk`'s SSLv3 client hello, with the current time in it as HAProxy's.
     SendSslHello,
     Expect(Expect),
@@ -278,7 +284,7 @@ pub fn where_info(flavor: Flavor, step: &Step) -> String {
             }
             None => s.push_str(" (connect)"),
         },
-        Action::Send(_) | Action::SendSslHello => s.push_str(" (send)"),
+        Action::Send(_) | Action::SendHttp { .. } | Action::SendSslHello => s.push_str(" (send)"),
         Action::ExpectHttp(_) => s.push_str(" (expect)"),
         Action::Expect(e) => match &e.matcher {
             Matcher::String(p) => {
