@@ -724,10 +724,10 @@ fn http_check() {
     };
     assert_eq!(uris("b"), vec![Some("/b".to_string())]);
     // the options disable-on-404 and send-state keep the rules of defaults
-    let c = ok(&format!(
+    let opts = ok(&format!(
         "{TIMEOUTS} option httpchk\n http-check send uri /d\nbackend b\n http-check disable-on-404\n http-check send-state\n"
     ));
-    let b = &c.proxy("b").unwrap().http_check;
+    let b = &opts.proxy("b").unwrap().http_check;
     assert!(b.disable_on_404 && b.send_state && b.rules.len() == 1);
     assert_eq!(uris("c"), vec![Some("/d".to_string())]);
     assert_eq!(c.proxy("b").unwrap().tcp_check.len(), 1);
