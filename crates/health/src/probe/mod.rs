@@ -17,6 +17,7 @@ pub mod response;
 pub mod script;
 pub mod script_run;
 pub mod smtp_check;
+pub mod spop;
 pub mod tcp;
 pub mod tls;
 pub mod udp;

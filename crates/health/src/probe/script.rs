@@ -91,6 +91,8 @@ pub enum Matcher {
     },
     /// LDAP: a bindResponse with resultCode 0.
     LdapBindResponse,
+    /// SPOP: an AGENT-HELLO frame (`option spop-check`).
+    SpopAgentHello,
 }
 
 /// Where a message comes from: fixed text, or a slice of what the server sent (HAProxy's
@@ -154,6 +156,9 @@ pub enum Verdict {
 
 /// Judges `step` (an expect) on `buf`; `closed` when the server will send nothing more.
 pub fn evaluate(flavor: Flavor, step: &Step, e: &Expect, buf: &[u8], closed: bool) -> Verdict {
+    if matches!(e.matcher, Matcher::SpopAgentHello) {
+        return spop_agent_hello(step.number, buf, closed);
+    }
     if let Some(v) = custom(e, buf, closed) {
         return v;
     }
@@ -166,7 +171,7 @@ pub fn evaluate(flavor: Flavor, step: &Step, e: &Expect, buf: &[u8], closed: boo
         }
         Matcher::Rstring(re) => re.is_match(buf),
         Matcher::Rbinary(re) => re.is_match(hex_upper(buf).as_bytes()),
-        Matcher::MysqlPacket { .. } | Matcher::LdapBindResponse => false,
+        Matcher::MysqlPacket { .. } | Matcher::LdapBindResponse | Matcher::SpopAgentHello => false,
     };
     // Without min-recv, a mismatch waits for more data until the server closes.
     if !matched && !closed && e.min_recv.is_none() {
@@ -346,6 +351,7 @@ fn custom(e: &Expect, buf: &[u8], closed: bool) -> Option<Verdict> {
     match e.matcher {
         Matcher::MysqlPacket { after_first } => Some(mysql_packet(e, buf, closed, after_first)),
         Matcher::LdapBindResponse => Some(ldap_bind_response(e, buf)),
+        Matcher::SpopAgentHello => None, // judged by `evaluate` (it needs the step)
         _ => None,
     }
 }
@@ -410,6 +416,31 @@ fn mysql_packet(e: &Expect, buf: &[u8], closed: bool, after_first: bool) -> Verd
     );
     let _ = e;
     Verdict::Pass { code: None, info }
+}
+
+/// `option spop-check`: the whole frame (or what came before the close), judged as HAProxy.
+fn spop_agent_hello(step: u32, buf: &[u8], closed: bool) -> Verdict {
+    if !closed && (buf.len() < 4 || !crate::probe::spop::complete(buf)) {
+        return Verdict::Wait;
+    }
+    if buf.is_empty() {
+        return Verdict::Fail {
+            status: CheckStatus::L7Response,
+            code: None,
+            info: format!("TCPCHK got an empty response at step {step}"),
+        };
+    }
+    match crate::probe::spop::judge(buf) {
+        Ok(()) => Verdict::Pass {
+            code: None,
+            info: "SPOA server is ok".into(),
+        },
+        Err(reason) => Verdict::Fail {
+            status: CheckStatus::L7Response,
+            code: None,
+            info: reason.into(),
+        },
+    }
 }
 
 /// An LDAPv3 bindResponse (RFC 4511 4.2.2): messageID 1, protocolOp 0x61, resultCode 0.
