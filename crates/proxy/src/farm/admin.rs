@@ -28,6 +28,12 @@ impl<P> Farm<P> {
         }
     }
 
+    /// A server's limit changed (an agent's `maxconn:N`): queued requests look again.
+    pub fn queue_changed(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
+        self.queue.notify_waiters();
+    }
+
     /// The index of server `name` in `servers`.
     pub fn server_index(&self, name: &str) -> Option<usize> {
         self.servers.iter().position(|s| s.name == name)
