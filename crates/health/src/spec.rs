@@ -224,6 +224,7 @@ fn haproxy_check(
         (None, None) => Probe::Tcp {
             addr,
             connect_timeout,
+            reset: true,
         },
     };
     let probe = match probe {

@@ -153,6 +153,7 @@ fn keepalived_probe(
                         source,
                     },
                     connect_timeout: *connect_timeout,
+                    reset: false,
                 },
                 KeepalivedTiming {
                     delay_loop: vs.delay_loop,

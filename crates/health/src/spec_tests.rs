@@ -54,6 +54,7 @@ fn servers_with_check_only_and_default_server_applies() {
         Probe::Tcp {
             addr,
             connect_timeout,
+            ..
         } => {
             assert_eq!(addr.to_string(), "127.0.0.1:81");
             assert_eq!(*connect_timeout, Duration::from_secs(3));

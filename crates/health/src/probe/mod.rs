@@ -33,6 +33,8 @@ pub enum Probe {
     Tcp {
         addr: CheckAddr,
         connect_timeout: Duration,
+        /// HAProxy closes with a single RST; keepalived's TCP_CHECK closes cleanly.
+        reset: bool,
     },
     /// keepalived HTTP_GET and SSL_GET.
     HttpGet(http_get::HttpGet),
@@ -85,7 +87,8 @@ impl Probe {
             Probe::Tcp {
                 addr,
                 connect_timeout,
-            } => tcp::check(addr, *connect_timeout).await,
+                reset,
+            } => tcp::check(addr, *connect_timeout, *reset).await,
             Probe::HttpGet(h) => h.run().await,
             Probe::Misc(m) => m.run().await,
             Probe::Script(s) => s.run_with(ctx).await,

@@ -61,7 +61,8 @@ pub struct Connect {
     /// A PROXY protocol header goes first (`send-proxy`, or the server's `check-send-proxy`
     /// on the default connect).
     pub send_proxy: bool,
-    /// Close with a reset instead of a FIN (`linger`).
+    /// Close cleanly with a FIN (`linger`); without it a check ends with a single RST, as
+    /// HAProxy's (no TIME_WAIT left behind).
     pub linger: bool,
     /// Inserted because the rules did not start with a connect.
     pub implicit: bool,

@@ -142,8 +142,9 @@ impl ScriptCheck {
                             return o;
                         }
                     };
-                    if let (true, Conn::Tcp(s)) = (c.linger, &new) {
-                        // linger 0: closing resets at once (never blocks)
+                    if let (false, Conn::Tcp(s)) = (c.linger, &new) {
+                        // HAProxy closes a check with a single RST unless `linger` asks for a
+                        // clean close (SO_LINGER 0: no FIN exchange, no TIME_WAIT left)
                         let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
                     }
                     let header = c.send_proxy.then(|| proxy_v1(&new));
