@@ -97,8 +97,11 @@ fn agent_replies_and_columns_as_haproxy() {
     let dead = free_port();
     let hdir = Fulcrum::dir("agent-vs-haproxy-h");
     let hcfg = hdir.join("h.cfg");
-    std::fs::write(&hcfg, config(&hdir, free_port(), server.port, agent_port, dead))
-        .expect("write");
+    std::fs::write(
+        &hcfg,
+        config(&hdir, free_port(), server.port, agent_port, dead),
+    )
+    .expect("write");
     let haproxy = fulcrum_testlab::process::Child::spawn(
         "haproxy",
         {

@@ -115,7 +115,7 @@ impl Driver {
                     continue;
                 }
                 if c.machine.poll_start(now) {
-                    let probe = c.spec.probe.clone();
+                    let probe = c.probe.clone();
                     let ctx = self.probe_ctx(i);
                     probes.push(Box::pin(async move {
                         let outcome = match ctx {

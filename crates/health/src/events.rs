@@ -114,7 +114,10 @@ mod tests {
             line.starts_with("Removing service [10.0.0.2]:udp:53 from VS [10.0.0.1]:udp:53"),
             "{line}"
         );
-        assert_eq!(keepalived_fmt("10.0.0.1:80", IpProtocol::Tcp), "[10.0.0.1]:tcp:80");
+        assert_eq!(
+            keepalived_fmt("10.0.0.1:80", IpProtocol::Tcp),
+            "[10.0.0.1]:tcp:80"
+        );
         assert_eq!(keepalived_fmt("fwmark 7", IpProtocol::Udp), "FWM 7");
     }
 }

@@ -36,6 +36,8 @@ pub struct Running {
     pub machine: Box<dyn CheckMachine>,
     /// keepalived `misc_dynamic`: the weight last asked for by the script.
     pub dynamic_weight: Option<u32>,
+    /// `spec.probe`, shared with the probes in flight (no deep copy per check).
+    pub probe: std::sync::Arc<crate::probe::Probe>,
 }
 
 /// The outcome of a reconcile.
@@ -184,6 +186,7 @@ pub fn schedule(
             *rank += 1;
             Running {
                 key,
+                probe: std::sync::Arc::new(spec.probe.clone()),
                 spec,
                 machine,
                 dynamic_weight: None,

@@ -61,15 +61,7 @@ pub fn value(h: &StateHeader, v: &ServerView) -> String {
     };
     format!(
         "{state}; address={}; port={}; name={}; node={}; weight={}/{}; scur={}/{}; qcur={}",
-        h.address,
-        h.port,
-        h.name,
-        h.node,
-        v.weight,
-        v.total_weight,
-        v.scur,
-        v.backend_cur,
-        v.qcur
+        h.address, h.port, h.name, h.node, v.weight, v.total_weight, v.scur, v.backend_cur, v.qcur
     )
 }
 

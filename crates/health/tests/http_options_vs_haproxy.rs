@@ -34,8 +34,7 @@ async fn http_server(status: &'static str, seen: Seen) -> u16 {
                 let mut buf = [0u8; 2048];
                 // the head, then a body of content-length bytes
                 loop {
-                    match tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await
-                    {
+                    match tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await {
                         Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
                         _ => break,
                     }
@@ -76,8 +75,7 @@ async fn spop_agent(answer: &'static [u8], seen: Seen) -> u16 {
                 while got.len() < 4
                     || got.len() < 4 + u32::from_be_bytes([got[0], got[1], got[2], got[3]]) as usize
                 {
-                    match tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await
-                    {
+                    match tokio::time::timeout(Duration::from_millis(300), s.read(&mut buf)).await {
                         Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
                         _ => break,
                     }
@@ -152,7 +150,11 @@ fn lines_of(raw: &[String]) -> (BTreeMap<String, String>, BTreeSet<String>) {
     for l in raw {
         let l = dur.replace(l, "check duration: Nms").into_owned();
         if let Some(rest) = l.strip_prefix("Health check for server ") {
-            let server = rest.split_whitespace().next().unwrap_or_default().to_string();
+            let server = rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
             first.entry(server).or_insert(l);
         } else if l.starts_with("Server spop/") {
             // the agents fail in whichever order their answers come: counts aside
@@ -181,7 +183,11 @@ fn take(seen: &BTreeMap<&str, Seen>) -> BTreeMap<String, BTreeSet<String>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disable_on_404_and_send_state_as_haproxy() {
-    if !testlab::require::tool("disable_on_404_and_send_state_as_haproxy", "haproxy", "haproxy") {
+    if !testlab::require::tool(
+        "disable_on_404_and_send_state_as_haproxy",
+        "haproxy",
+        "haproxy",
+    ) {
         return;
     }
     let dir = std::env::temp_dir().join(format!("fulcrum-http-options-{}", std::process::id()));
@@ -207,7 +213,11 @@ async fn disable_on_404_and_send_state_as_haproxy() {
     syslog
         .set_read_timeout(Some(Duration::from_millis(200)))
         .expect("timeout");
-    let text = cfg(&ports, syslog.local_addr().expect("addr").port(), closed_port());
+    let text = cfg(
+        &ports,
+        syslog.local_addr().expect("addr").port(),
+        closed_port(),
+    );
     let path = dir.join("haproxy.cfg");
     std::fs::write(&path, &text).expect("write cfg");
 
@@ -255,14 +265,22 @@ async fn disable_on_404_and_send_state_as_haproxy() {
     let (theirs_first, theirs_states) = lines_of(&theirs_raw);
     let (ours_first, ours_states) = lines_of(&ours_raw);
     eprintln!("haproxy's lines: {theirs_first:#?}\n{theirs_states:#?}");
-    assert_eq!(theirs_first.len(), 8, "haproxy logged every server: {theirs_raw:#?}\n{out}");
+    assert_eq!(
+        theirs_first.len(),
+        8,
+        "haproxy logged every server: {theirs_raw:#?}\n{out}"
+    );
     assert!(
         theirs_first["d404/s"].contains("conditionally succeeded"),
         "{theirs_first:#?}"
     );
     assert!(
-        theirs_states.iter().any(|l| l.starts_with("Server d404/s is stopping. 1 active"))
-            && theirs_states.iter().any(|l| l.starts_with("Server state/b is DOWN.")),
+        theirs_states
+            .iter()
+            .any(|l| l.starts_with("Server d404/s is stopping. 1 active"))
+            && theirs_states
+                .iter()
+                .any(|l| l.starts_with("Server state/b is DOWN.")),
         "{theirs_states:#?}"
     );
     assert!(
@@ -273,7 +291,11 @@ async fn disable_on_404_and_send_state_as_haproxy() {
     );
     assert_eq!(ours_first, theirs_first, "the same log-health-checks lines");
     assert_eq!(ours_states, theirs_states, "the same state lines");
-    assert_eq!(stopping, vec!["d404/s".to_string()], "NOLB told to the data plane");
+    assert_eq!(
+        stopping,
+        vec!["d404/s".to_string()],
+        "NOLB told to the data plane"
+    );
     assert!(
         theirs_first["spop/spop_ok"].contains("SPOA server is ok"),
         "{theirs_first:#?}"

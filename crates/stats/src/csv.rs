@@ -236,7 +236,10 @@ pub fn field(r: &StatRow, col: &str) -> Field {
         "check_health" => opt(r.check_health.map(u64::from)),
         "agent_status" => r.agent.as_ref().map_or(Field::Empty, |a| s(&a.status)),
         "agent_code" => opt(r.agent.as_ref().and_then(|a| a.code).map(u64::from)),
-        "agent_duration" => r.agent.as_ref().map_or(Field::Empty, |a| u64f(a.duration_ms)),
+        "agent_duration" => r
+            .agent
+            .as_ref()
+            .map_or(Field::Empty, |a| u64f(a.duration_ms)),
         "agent_desc" => r.agent.as_ref().map_or(Field::Empty, |a| s(&a.desc)),
         "last_agt" => r.agent.as_ref().map_or(Field::Empty, |a| s(&a.last)),
         "agent_rise" => opt(r.agent.as_ref().map(|a| u64::from(a.rise))),

@@ -191,7 +191,10 @@ impl StatRow {
     /// Whether this line counts as "up" for a scraper (HAProxy exporter's rule: UP, OPEN,
     /// DRAIN, no check).
     pub fn is_up(&self) -> bool {
-        matches!(self.status.as_str(), "UP" | "OPEN" | "DRAIN" | "NOLB" | "no check")
+        matches!(
+            self.status.as_str(),
+            "UP" | "OPEN" | "DRAIN" | "NOLB" | "no check"
+        )
     }
 }
 
@@ -280,10 +283,7 @@ impl AgentColumns {
     pub fn of(a: &fulcrum_proxy::server::CheckInfo) -> AgentColumns {
         AgentColumns {
             status: a.status.clone(),
-            code: a
-                .status
-                .starts_with("L7")
-                .then(|| a.code.unwrap_or(0)),
+            code: a.status.starts_with("L7").then(|| a.code.unwrap_or(0)),
             duration_ms: a.duration.map_or(0, |d| d.as_millis() as u64),
             desc: a.desc.clone(),
             last: a.info.clone(),

@@ -414,7 +414,7 @@ mod tests {
                 ..Default::default()
             }],
         };
-        let text = servers_state(&[b.clone()]);
+        let text = servers_state(std::slice::from_ref(&b));
         // The line real haproxy 2.6 printed for a DOWN server (L4CON) with default check settings.
         assert!(
             text.ends_with("\n3 app 1 s1 127.0.0.1 0 0 1 1 2 8 2 0 6 0 0 0 - 18081 - 0 0 - - 0\n"),
@@ -426,7 +426,6 @@ mod tests {
         b2.servers[0].agent_state = 22;
         b2.servers[0].agent_addr = "127.0.0.2".into();
         b2.servers[0].agent_port = 19411;
-        assert!(servers_state(&[b2])
-            .ends_with(" 2 0 6 22 0 0 - 18081 - 0 0 - 127.0.0.2 19411\n"));
+        assert!(servers_state(&[b2]).ends_with(" 2 0 6 22 0 0 - 18081 - 0 0 - 127.0.0.2 19411\n"));
     }
 }

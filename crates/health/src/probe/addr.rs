@@ -133,7 +133,10 @@ mod tests {
                 dest: Dest::Abns(name.clone()),
                 source: None,
             };
-            assert_eq!(tcp::check(&abns, t, true).await.status, CheckStatus::L4Connection);
+            assert_eq!(
+                tcp::check(&abns, t, true).await.status,
+                CheckStatus::L4Connection
+            );
             let mut padded = name.as_bytes().to_vec();
             padded.resize(107, 0);
             for wire in [padded, name.as_bytes().to_vec()] {

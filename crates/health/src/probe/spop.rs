@@ -55,9 +55,8 @@ const INVALID: usize = 4;
 
 /// Whether the whole frame is here (4-byte length, then the frame), unless `closed`.
 pub fn complete(buf: &[u8]) -> bool {
-    buf.get(..4).is_some_and(|l| {
-        buf.len() - 4 >= u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize
-    })
+    buf.get(..4)
+        .is_some_and(|l| buf.len() - 4 >= u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize)
 }
 
 /// The agent's answer: Ok (an acceptable AGENT-HELLO) or HAProxy's reason.
@@ -201,7 +200,10 @@ fn discon_code(frame: &[u8]) -> usize {
             return INVALID;
         };
         p = rest;
-        if "status-code".as_bytes().starts_with(key) && !key.is_empty() && (2..=5).contains(&(kind & 0x0f)) {
+        if "status-code".as_bytes().starts_with(key)
+            && !key.is_empty()
+            && (2..=5).contains(&(kind & 0x0f))
+        {
             return varint(&mut p).map_or(INVALID, |c| c as usize);
         }
         if skip(&mut p, kind).is_none() {
@@ -256,7 +258,10 @@ mod tests {
             judge(&agent_hello_frame("2.0", &[100])),
             Err("max-frame-size too big or too small")
         );
-        assert_eq!(judge(b"HTTP/1.0 400 Bad\r\n\r\n"), Err("invalid frame received"));
+        assert_eq!(
+            judge(b"HTTP/1.0 400 Bad\r\n\r\n"),
+            Err("invalid frame received")
+        );
         let mut discon = vec![AGENT_DISCON, 0, 0, 0, 1, 0, 0, 11];
         discon.extend_from_slice(b"status-code");
         discon.extend_from_slice(&[3, 8]);
