@@ -136,6 +136,9 @@ pub struct Global {
     pub spread_checks: u32,
     /// `localpeer NAME`: this process's name in `peers` sections (default: the host name).
     pub localpeer: Option<String>,
+    /// `node NAME`: this node's name (HAProxy's default: the host name); health checks'
+    /// `X-Haproxy-Server-State` carries it.
+    pub node: Option<String>,
     /// `crt-base`, `ca-base`, `ssl-default-*`, `tune.ssl.*`.
     pub tls: crate::tls::GlobalTls,
     /// `zero-warning`: where it was written (any warning then refuses the configuration).
@@ -186,6 +189,7 @@ impl Default for Global {
             tune_maxrewrite: 1024,
             spread_checks: 0,
             localpeer: None,
+            node: None,
             tls: Default::default(),
             zero_warning: None,
             tune_comp_maxlevel: None,
@@ -676,6 +680,11 @@ impl Default for HttpChk {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct HttpCheck {
     pub rules: Vec<HttpCheckRule>,
+    /// `http-check disable-on-404`: a 404 from an UP server puts it in NOLB (no new
+    /// balanced traffic, persistent clients kept) instead of failing the check.
+    pub disable_on_404: bool,
+    /// `http-check send-state`: every check request carries `X-Haproxy-Server-State`.
+    pub send_state: bool,
     /// The rules came from `defaults`: a proxy's own first rule replaces them (HAProxy
     /// inherits a defaults ruleset only when the proxy has none).
     #[serde(skip)]

@@ -23,6 +23,8 @@ pub enum CheckProtocol {
     Ldap,
     /// `option ssl-hello-chk`: an SSLv3 hello, a TLS record back.
     SslHello,
+    /// `option spop-check`: an SPOP HAPROXY-HELLO (healthcheck), an AGENT-HELLO expected.
+    Spop,
     /// `option smtpchk [HELO|EHLO domain]`: the command line sent (default `HELO localhost`).
     Smtp { command: String },
     /// `option external-check`: runs the proxy's `external-check command`.

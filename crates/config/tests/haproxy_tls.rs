@@ -89,3 +89,35 @@ fn refused_tls_words_name_the_line() {
         "{e:?}"
     );
 }
+
+/// `check-ssl` takes its `verify` from the server line, else from the global
+/// `ssl-server-verify` (written before or after the backend), else `required` (needs a CA).
+#[test]
+fn check_ssl_honours_the_global_ssl_server_verify() {
+    let be = "backend b\n server s1 127.0.0.1:8443 check check-ssl\n";
+    for text in [
+        format!("global\n ssl-server-verify none\n{HEAD}{be}"),
+        format!("{HEAD}{be}global\n ssl-server-verify none\n"),
+    ] {
+        let l = load(&text);
+        assert!(l.is_ok(), "{:?}", errors(&text));
+        let b = l.config.proxies.iter().find(|p| p.name == "b").expect("b");
+        assert!(b.servers[0].check_tls.verify_none);
+    }
+    // no global: verify required without a CA is refused at the server's line
+    let errs = errors(&format!("{HEAD}{be}"));
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("t.cfg:7") && e.contains("no CA file")),
+        "{errs:?}"
+    );
+    // the server's own `verify required` wins over the global none
+    let text = format!(
+        "global\n ssl-server-verify none\n{HEAD}backend b\n server s1 127.0.0.1:8443 check check-ssl verify required\n"
+    );
+    assert!(errors(&text).iter().any(|e| e.contains("no CA file")));
+    let text = format!(
+        "global\n ssl-server-verify required\n{HEAD}backend b\n server s1 127.0.0.1:8443 check check-ssl verify none\n"
+    );
+    assert!(errors(&text).is_empty(), "{:?}", errors(&text));
+}

@@ -201,6 +201,8 @@ impl Bridge {
                         // The stats page's check columns: the result that caused this state.
                         be.servers[i].set_check(check_info(&ev.reason));
                         be.set_server_up(i, ev.up);
+                        // disable-on-404: NOLB while UP (a DOWN server leaves it too)
+                        be.set_server_stopping(i, ev.up && ev.stopping);
                     }
                 }
             }
@@ -241,8 +243,10 @@ impl Bridge {
                 self.apply_agent(be, i, &r.backend, &r.server, reply);
             }
             if r.is_agent {
-                // the agent columns of the stats are not shown yet: an agent's result must not
-                // overwrite the health check's
+                // the agent columns (agent_status, last_agt, ...), never the health check's
+                if let Some(s) = be.servers.get(i) {
+                    s.set_agent_check(check_info(&r.outcome));
+                }
                 return;
             }
             if let Some(s) = be.servers.get(i) {
@@ -255,7 +259,7 @@ impl Bridge {
     }
 
     /// An agent's reply as HAProxy applies it: weight in percent of the configured weight,
-    /// READY / DRAIN / MAINT. (`maxconn:N` is not applied: the proxy has no run-time maxconn.)
+    /// READY / DRAIN / MAINT, `maxconn:N` (the server's limit from then on).
     fn apply_agent(
         &self,
         be: &fulcrum_proxy::backend::Backend,
@@ -274,6 +278,14 @@ impl Bridge {
                 .map_or(1, |s| s.weight);
             if let Err(e) = be.set_server_weight(i, (configured * pct.min(256) / 100).min(256)) {
                 tracing::warn!("agent of {backend}/{server}: {e}");
+            }
+        }
+        if let Some(m) = reply.maxconn {
+            if let Some(s) = be.servers.get(i) {
+                if s.set_agent_maxconn(m) {
+                    // requests queued behind the old limit may go now
+                    be.queue_changed();
+                }
             }
         }
         if let Some(admin) = reply.admin {

@@ -109,6 +109,13 @@ fn health_checks_show_on_the_page_and_counters_survive_a_reload() {
     assert!(status.success());
     f.wait_line("reloaded", Duration::from_secs(10))
         .expect("reloaded");
+    // at once: a server DOWN by its checks is DOWN in the new configuration from its first
+    // moment (not UP until health replays its state: the race this test once lost)
+    assert_eq!(
+        csv_row(&fetch(stats, "/s;csv"), "pool", "dead")["status"],
+        "DOWN",
+        "health state kept through the reload"
+    );
     let t = Instant::now();
     let mut after = csv_row(&fetch(stats, "/s;csv"), "www", "FRONTEND");
     while after["req_tot"] != "12" && t.elapsed() < Duration::from_secs(3) {

@@ -87,6 +87,8 @@ pub(crate) struct Driver {
     /// Servers an agent set to weight 0, DRAIN or MAINT: not counted as usable in log lines
     /// (HAProxy counts usable servers only).
     pub unusable: HashSet<ServerKey>,
+    /// Servers in NOLB (`http-check disable-on-404` saw a 404): UP, out of balancing.
+    pub stopping: HashSet<ServerKey>,
     pub members: Vec<MemberSpec>,
     pub shared: Arc<Shared>,
     pub events: mpsc::UnboundedSender<HealthEvent>,
@@ -113,8 +115,15 @@ impl Driver {
                     continue;
                 }
                 if c.machine.poll_start(now) {
-                    let probe = c.spec.probe.clone();
-                    probes.push(Box::pin(async move { (i, probe.run().await) }));
+                    let probe = c.probe.clone();
+                    let ctx = self.probe_ctx(i);
+                    probes.push(Box::pin(async move {
+                        let outcome = match ctx {
+                            Some(ctx) => probe.run_with(&ctx).await,
+                            None => probe.run().await,
+                        };
+                        (i, outcome)
+                    }));
                 }
             }
             let deadline = self.deadlines.peek().map(|Reverse((at, _))| *at);
@@ -198,6 +207,8 @@ impl Driver {
         let r = reconcile::reconcile(old, plan, clock::now(), spread_percent, seed_now());
         self.checks = r.checks;
         self.members = r.members;
+        // the new data plane starts without NOLB: the next 404 puts the server there again
+        self.stopping.clear();
         if let Ok(mut p) = self.shared.paused.lock() {
             p.retain(|k| r.states.contains_key(k));
         }
@@ -271,6 +282,13 @@ impl Driver {
         };
         let was_up = c.machine.is_up();
         let change = c.machine.on_result(clock::now(), outcome.clone());
+        let soft_stop = match &c.spec.probe {
+            crate::probe::Probe::Script(s) if s.disable_on_404 => {
+                Some(outcome.status == crate::status::CheckStatus::L7OkConditional)
+            }
+            _ => None,
+        };
+        let now_up = c.machine.is_up();
         let log_line = c
             .machine
             .health_report()
@@ -313,10 +331,117 @@ impl Driver {
         }
         if let Some(change) = change {
             self.publish(i, change);
+        } else if let Some(stop) = soft_stop.filter(|_| now_up) {
+            self.publish_stopping(i, stop, &outcome);
         }
         if let Some(w) = asked {
             self.publish_weight(i, w, outcome);
         }
+    }
+
+    /// `disable-on-404`: an UP server enters NOLB on a 404 and leaves it on the next normal
+    /// pass ("Server B/S is stopping" / "is UP", as HAProxy's srv_update_status).
+    fn publish_stopping(&mut self, i: usize, stop: bool, outcome: &CheckOutcome) {
+        let spec = &self.checks[i].spec;
+        let key = (spec.backend.clone(), spec.server.clone());
+        let changed = if stop {
+            self.stopping.insert(key.clone())
+        } else {
+            self.stopping.remove(&key)
+        };
+        if !changed {
+            return;
+        }
+        let (logged, backend, server) = (spec.log_health_checks, key.0, key.1);
+        let counts = self.counts(&backend);
+        let reason = if logged {
+            String::new()
+        } else {
+            format!(", {outcome}")
+        };
+        let verb = if stop { "is stopping" } else { "is UP" };
+        let log_line = format!(
+            "Server {backend}/{server} {verb}{reason}. {} active and {} backup servers online. {} sessions requeued, {} total in queue.",
+            counts.active, counts.backup, counts.requeued, counts.queued
+        );
+        let _ = self.events.send(HealthEvent {
+            backend,
+            server,
+            up: true,
+            reason: outcome.clone(),
+            log_line,
+            no_server_line: None,
+            inhibit_on_failure: false,
+            replay: false,
+            weight: None,
+            stopping: stop,
+        });
+    }
+
+    /// What a `send-state` or `disable-on-404` probe needs to know about its server.
+    fn probe_ctx(&self, i: usize) -> Option<crate::probe::ProbeCtx> {
+        let c = self.checks.get(i)?;
+        let crate::probe::Probe::Script(s) = &c.spec.probe else {
+            return None;
+        };
+        if !s.disable_on_404 && s.send_state.is_none() {
+            return None;
+        }
+        let key = (c.key.backend.clone(), c.key.server.clone());
+        let up = self
+            .shared
+            .states
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&key).copied())
+            .unwrap_or(true);
+        let state_header = s.send_state.as_ref().map(|h| {
+            let (health, rise, fall) = c.machine.health_counts().unwrap_or((0, 1, 1));
+            let weight_of = |b: &str, srv: &str, configured: u32| {
+                self.checks
+                    .iter()
+                    .find(|x| x.key.backend == b && x.key.server == srv)
+                    .and_then(|x| x.dynamic_weight)
+                    .unwrap_or(configured)
+            };
+            let states = self.shared.states.lock().ok();
+            let (mut active, mut backup, mut any_active) = (0, 0, false);
+            for m in self.members.iter().filter(|m| m.backend == key.0) {
+                let k = (m.backend.clone(), m.server.clone());
+                let usable = states
+                    .as_ref()
+                    .and_then(|s| s.get(&k).copied())
+                    .unwrap_or(true)
+                    && !self.unusable.contains(&k)
+                    && !self.stopping.contains(&k);
+                if !usable {
+                    continue;
+                }
+                let w = weight_of(&m.backend, &m.server, m.weight);
+                if m.backup {
+                    backup += w;
+                } else {
+                    active += w;
+                    any_active = true;
+                }
+            }
+            let view = crate::send_state::ServerView {
+                checking: true,
+                up,
+                stopping: self.stopping.contains(&key),
+                health,
+                rise,
+                fall,
+                weight: c.dynamic_weight.unwrap_or(c.spec.weight),
+                total_weight: if any_active { active } else { backup },
+                ..Default::default()
+            };
+            crate::send_state::value(h, &view)
+        });
+        Some(crate::probe::ProbeCtx {
+            server_up: up,
+            state_header,
+        })
     }
 
     /// keepalived `misc_dynamic`: report a new weight asked for by the script.
@@ -328,7 +453,9 @@ impl Driver {
             return;
         }
         let (backend, server) = (c.key.backend.clone(), c.key.server.clone());
-        let log_line = keepalived_weight_line(&backend, &server, from, weight, &outcome);
+        let protocol = keepalived_protocol(&c.spec.rules);
+        let log_line =
+            keepalived_weight_line((&backend, &server, protocol), from, weight, &outcome);
         let up = self.server_up(&backend, &server);
         let _ = self.events.send(HealthEvent {
             backend,
@@ -340,6 +467,7 @@ impl Driver {
             inhibit_on_failure: false,
             replay: false,
             weight: Some(weight),
+            stopping: false,
         });
     }
 
@@ -371,12 +499,18 @@ impl Driver {
                 s.backend.clone(),
                 s.server.clone(),
                 s.inhibit_on_failure,
-                matches!(s.rules, CheckRules::Keepalived { .. }),
+                match s.rules {
+                    CheckRules::Keepalived { protocol, .. } => Some(protocol),
+                    CheckRules::Haproxy { .. } => None,
+                },
                 s.log_health_checks,
             )
         };
         let up = self.server_up(&backend, &server);
         let key = (backend.clone(), server.clone());
+        if !up {
+            self.stopping.remove(&key);
+        }
         {
             let Ok(mut states) = self.shared.states.lock() else {
                 return;
@@ -387,8 +521,8 @@ impl Driver {
             states.insert(key, up);
         }
         let counts = self.counts(&backend);
-        let log_line = if keepalived {
-            keepalived_line(&backend, &server, up, inhibit, &change.outcome)
+        let log_line = if let Some(protocol) = keepalived {
+            keepalived_line((&backend, &server, protocol), up, inhibit, &change.outcome)
         } else {
             server_state_line_as(
                 &backend,
@@ -415,6 +549,7 @@ impl Driver {
             inhibit_on_failure: inhibit,
             replay: false,
             weight: None,
+            stopping: false,
         });
     }
 
@@ -424,10 +559,8 @@ impl Driver {
         };
         let mut counts = BackendCounts::default();
         for m in self.members.iter().filter(|m| m.backend == backend) {
-            if self
-                .unusable
-                .contains(&(m.backend.clone(), m.server.clone()))
-            {
+            let k = (m.backend.clone(), m.server.clone());
+            if self.unusable.contains(&k) || self.stopping.contains(&k) {
                 continue;
             }
             let up = states
@@ -460,10 +593,20 @@ fn health_check_line(
         if spec.backup { "backup " } else { "" },
         spec.backend,
         spec.server,
-        if outcome.passed() {
+        if outcome.status == crate::status::CheckStatus::L7OkConditional {
+            "conditionally succeeded"
+        } else if outcome.passed() {
             "succeeded"
         } else {
             "failed"
         },
     )
+}
+
+/// The protocol keepalived names a checker's services with (`tcp` for HAProxy checks).
+fn keepalived_protocol(rules: &CheckRules) -> fulcrum_config::model::IpProtocol {
+    match rules {
+        CheckRules::Keepalived { protocol, .. } => *protocol,
+        CheckRules::Haproxy { .. } => fulcrum_config::model::IpProtocol::Tcp,
+    }
 }

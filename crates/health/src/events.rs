@@ -3,6 +3,7 @@
 //! wording only.
 
 use crate::status::CheckOutcome;
+use fulcrum_config::model::IpProtocol;
 
 /// A server went UP or DOWN.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,9 @@ pub struct HealthEvent {
     pub replay: bool,
     /// keepalived `misc_dynamic`: the script asked for this weight (`up` is unchanged).
     pub weight: Option<u32>,
+    /// `http-check disable-on-404`: the server (UP) is in NOLB — no new balanced traffic,
+    /// persistent clients kept — or leaves it (`false` with `up`).
+    pub stopping: bool,
 }
 
 /// The outcome of one probe of one server (every probe, not only state changes).
@@ -46,13 +50,12 @@ pub struct CheckResult {
 
 /// keepalived's wording when a checker changes a real server.
 pub fn keepalived_line(
-    vs: &str,
-    rs: &str,
+    (vs, rs, protocol): (&str, &str, IpProtocol),
     up: bool,
     inhibit: bool,
     outcome: &CheckOutcome,
 ) -> String {
-    let (vs, rs) = (keepalived_fmt(vs), keepalived_fmt(rs));
+    let (vs, rs) = (keepalived_fmt(vs, protocol), keepalived_fmt(rs, protocol));
     let verb = match (up, inhibit) {
         (true, false) => format!("Adding service {rs} to VS {vs}"),
         (true, true) => format!("Enabling service {rs} to VS {vs}"),
@@ -64,25 +67,57 @@ pub fn keepalived_line(
 
 /// keepalived's `misc_dynamic` wording.
 pub fn keepalived_weight_line(
-    vs: &str,
-    rs: &str,
+    (vs, rs, protocol): (&str, &str, IpProtocol),
     from: u32,
     to: u32,
     outcome: &CheckOutcome,
 ) -> String {
     format!(
         "Changing weight from {from} to {to} on service {} of VS {}, {outcome}",
-        keepalived_fmt(rs),
-        keepalived_fmt(vs)
+        keepalived_fmt(rs, protocol),
+        keepalived_fmt(vs, protocol)
     )
 }
 
-/// keepalived's way of naming a service in logs: `[10.0.0.1]:tcp:80` (`FWM 1` for fwmarks).
-pub fn keepalived_fmt(name: &str) -> String {
+/// keepalived's way of naming a service in logs: `[10.0.0.1]:tcp:80` (`[10.0.0.1]:udp:53` for
+/// a UDP virtual server and its real servers, `FWM 1` for fwmarks).
+pub fn keepalived_fmt(name: &str, protocol: IpProtocol) -> String {
+    let proto = match protocol {
+        IpProtocol::Tcp => "tcp",
+        IpProtocol::Udp => "udp",
+        IpProtocol::Sctp => "sctp",
+    };
     match name.parse::<std::net::SocketAddr>() {
-        Ok(a) => format!("[{}]:tcp:{}", a.ip(), a.port()),
+        Ok(a) => format!("[{}]:{proto}:{}", a.ip(), a.port()),
         Err(_) => name
             .strip_prefix("fwmark ")
             .map_or_else(|| name.to_string(), |m| format!("FWM {m}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::CheckStatus;
+    use std::time::Duration;
+
+    #[test]
+    fn keepalived_names_services_with_the_virtual_servers_protocol() {
+        let o = CheckOutcome::new(CheckStatus::L4Ok, Duration::ZERO);
+        let line = keepalived_line(
+            ("10.0.0.1:53", "10.0.0.2:53", IpProtocol::Udp),
+            false,
+            false,
+            &o,
+        );
+        assert!(
+            line.starts_with("Removing service [10.0.0.2]:udp:53 from VS [10.0.0.1]:udp:53"),
+            "{line}"
+        );
+        assert_eq!(
+            keepalived_fmt("10.0.0.1:80", IpProtocol::Tcp),
+            "[10.0.0.1]:tcp:80"
+        );
+        assert_eq!(keepalived_fmt("fwmark 7", IpProtocol::Udp), "FWM 7");
     }
 }

@@ -108,6 +108,7 @@ impl HealthMonitor {
             flush_at: None,
             paused_keys: HashSet::new(),
             unusable: HashSet::new(),
+            stopping: HashSet::new(),
             checks: r.checks,
             members: r.members,
             shared: shared.clone(),

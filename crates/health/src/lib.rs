@@ -37,6 +37,7 @@ pub mod machine;
 pub mod observe;
 pub mod probe;
 pub mod reconcile;
+pub mod send_state;
 pub mod spec;
 mod spec_keepalived;
 pub mod state;

@@ -29,6 +29,10 @@ pub trait CheckMachine: Send + std::fmt::Debug {
     fn health_report(&self) -> Option<String> {
         None
     }
+    /// HAProxy's `check->health`, `rise` and `fall` (HAProxy checks only).
+    fn health_counts(&self) -> Option<(u32, u32, u32)> {
+        None
+    }
 }
 
 impl CheckMachine for HaproxyCheck {
@@ -55,6 +59,9 @@ impl CheckMachine for HaproxyCheck {
     }
     fn health_report(&self) -> Option<String> {
         self.reported().then(|| self.health_display())
+    }
+    fn health_counts(&self) -> Option<(u32, u32, u32)> {
+        Some(HaproxyCheck::health_counts(self))
     }
 }
 

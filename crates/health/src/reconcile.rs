@@ -36,6 +36,8 @@ pub struct Running {
     pub machine: Box<dyn CheckMachine>,
     /// keepalived `misc_dynamic`: the weight last asked for by the script.
     pub dynamic_weight: Option<u32>,
+    /// `spec.probe`, shared with the probes in flight (no deep copy per check).
+    pub probe: std::sync::Arc<crate::probe::Probe>,
 }
 
 /// The outcome of a reconcile.
@@ -115,6 +117,7 @@ pub fn reconcile(
                     inhibit_on_failure: c.spec.inhibit_on_failure,
                     replay: true,
                     weight: None,
+                    stopping: false,
                 })
             })
             .collect();
@@ -167,7 +170,7 @@ pub fn schedule(
                         Box::new(m)
                     }
                 }
-                CheckRules::Keepalived { timing } => {
+                CheckRules::Keepalived { timing, .. } => {
                     let warmup = timing.delay_loop.mul_f64(jitter.next_unit());
                     Box::new(KeepalivedCheck::new(*timing, now + warmup))
                 }
@@ -183,6 +186,7 @@ pub fn schedule(
             *rank += 1;
             Running {
                 key,
+                probe: std::sync::Arc::new(spec.probe.clone()),
                 spec,
                 machine,
                 dynamic_weight: None,

@@ -14,6 +14,7 @@ fn spec(server: &str, inter_ms: u64) -> CheckSpec {
                 .expect("addr")
                 .into(),
             connect_timeout: Duration::from_secs(1),
+            reset: true,
         },
         rules: CheckRules::Haproxy {
             timing: CheckTiming {
@@ -36,6 +37,7 @@ fn plan(specs: Vec<CheckSpec>) -> Plan {
             server: s.server.clone(),
             backup: false,
             checked: true,
+            weight: 1,
         })
         .collect();
     Plan {
@@ -134,6 +136,7 @@ fn a_server_with_two_checkers_keys_each_by_rank() {
             .expect("addr")
             .into(),
         connect_timeout: Duration::from_secs(1),
+        reset: true,
     };
     let r = start(plan(vec![spec("a", 2000), second.clone()]), t0, 0, 1);
     let keys: Vec<usize> = r.checks.iter().map(|c| c.key.rank).collect();

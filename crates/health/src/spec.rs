@@ -15,6 +15,7 @@ use crate::probe::protocols;
 use crate::probe::script::Flavor;
 use crate::probe::script_run::ScriptCheck;
 use crate::probe::{CheckAddr, Dest, Probe};
+use crate::send_state::StateHeader;
 use crate::state::{CheckTiming, PassiveHealth};
 use fulcrum_config::model::{CheckProtocol, Proxy, Server, ServerPort, UnixAddress};
 use fulcrum_config::Config;
@@ -29,6 +30,9 @@ pub enum CheckRules {
     },
     Keepalived {
         timing: KeepalivedTiming,
+        /// The virtual server's protocol, as keepalived names services in its lines
+        /// (`[10.0.0.1]:udp:53`).
+        protocol: fulcrum_config::model::IpProtocol,
     },
 }
 
@@ -57,6 +61,8 @@ pub struct MemberSpec {
     pub server: String,
     pub backup: bool,
     pub checked: bool,
+    /// The configured weight (`X-Haproxy-Server-State` sums the usable servers').
+    pub weight: u32,
 }
 
 #[derive(Debug, Default)]
@@ -69,6 +75,11 @@ pub struct Plan {
 
 pub fn plan(config: &Config) -> Plan {
     let mut plan = Plan::default();
+    let node = config
+        .global
+        .node
+        .clone()
+        .unwrap_or_else(crate::send_state::hostname);
     for (p, proxy) in config.proxies.iter().enumerate() {
         if !proxy.kind.is_backend() {
             continue;
@@ -83,7 +94,7 @@ pub fn plan(config: &Config) -> Plan {
             }
             let mut checked = false;
             if server.check {
-                match haproxy_check(ids, proxy, server) {
+                match haproxy_check(ids, proxy, server, &node) {
                     Ok(spec) => {
                         plan.checks.push(spec);
                         checked = true;
@@ -105,6 +116,7 @@ pub fn plan(config: &Config) -> Plan {
                 server: server.name.clone(),
                 backup: server.backup,
                 checked,
+                weight: server.weight,
             });
         }
     }
@@ -127,7 +139,12 @@ struct Ids {
     server: usize,
 }
 
-fn haproxy_check(config_ids: Ids, proxy: &Proxy, server: &Server) -> Result<CheckSpec, String> {
+fn haproxy_check(
+    config_ids: Ids,
+    proxy: &Proxy,
+    server: &Server,
+    node: &str,
+) -> Result<CheckSpec, String> {
     let who = format!("server {}/{} ({})", proxy.name, server.name, server.span);
     let addr = match (&server.address.unix, server.check_addr) {
         // A server on a unix socket is checked there, unless `addr` sends checks elsewhere.
@@ -152,12 +169,28 @@ fn haproxy_check(config_ids: Ids, proxy: &Proxy, server: &Server) -> Result<Chec
         ),
         None => (inter, inter),
     };
+    let http = proxy.options.httpchk.is_some();
+    let send_state = (http && proxy.http_check.send_state).then(|| StateHeader {
+        address: server
+            .address
+            .ip
+            .map_or_else(|| server.address.host.clone(), |ip| ip.to_string()),
+        port: match server.address.port {
+            _ if server.address.unix.is_some() => String::new(),
+            ServerPort::Fixed(p) => p.to_string(),
+            _ => "0".to_string(),
+        },
+        name: format!("{}/{}", proxy.name, server.name),
+        node: node.to_string(),
+    });
     let script = |script| {
         Probe::Script(ScriptCheck {
             addr: addr.clone(),
             script,
             connect_timeout,
             read_timeout,
+            disable_on_404: http && proxy.http_check.disable_on_404,
+            send_state: send_state.clone(),
         })
     };
     // HAProxy: a `send-proxy[-v2]` server's checks start with the PROXY header too, unless
@@ -191,6 +224,7 @@ fn haproxy_check(config_ids: Ids, proxy: &Proxy, server: &Server) -> Result<Chec
         (None, None) => Probe::Tcp {
             addr,
             connect_timeout,
+            reset: true,
         },
     };
     let probe = match probe {

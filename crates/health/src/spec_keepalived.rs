@@ -49,7 +49,10 @@ pub(crate) fn keepalived_checks(
                 server: server.clone(),
                 backup: false,
                 probe,
-                rules: CheckRules::Keepalived { timing },
+                rules: CheckRules::Keepalived {
+                    timing,
+                    protocol: vs.protocol,
+                },
                 inhibit_on_failure: rs.inhibit_on_failure,
                 weight: rs.weight,
                 log_health_checks: false,
@@ -60,6 +63,7 @@ pub(crate) fn keepalived_checks(
             server,
             backup: false,
             checked,
+            weight: rs.weight,
         });
     }
 }
@@ -149,6 +153,7 @@ fn keepalived_probe(
                         source,
                     },
                     connect_timeout: *connect_timeout,
+                    reset: false,
                 },
                 KeepalivedTiming {
                     delay_loop: vs.delay_loop,

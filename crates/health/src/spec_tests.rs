@@ -54,6 +54,7 @@ fn servers_with_check_only_and_default_server_applies() {
         Probe::Tcp {
             addr,
             connect_timeout,
+            ..
         } => {
             assert_eq!(addr.to_string(), "127.0.0.1:81");
             assert_eq!(*connect_timeout, Duration::from_secs(3));
@@ -120,7 +121,7 @@ fn keepalived_checkers_including_ssl_get() {
     );
     let plan = plan(&cfg);
     assert_eq!(plan.checks.len(), 4);
-    let CheckRules::Keepalived { timing } = &plan.checks[0].rules else {
+    let CheckRules::Keepalived { timing, .. } = &plan.checks[0].rules else {
         panic!("keepalived rules")
     };
     assert_eq!(
@@ -159,7 +160,7 @@ fn keepalived_checkers_including_ssl_get() {
         Duration::from_secs(6),
         "misc_timeout defaults to delay_loop"
     );
-    let CheckRules::Keepalived { timing } = &plan.checks[3].rules else {
+    let CheckRules::Keepalived { timing, .. } = &plan.checks[3].rules else {
         panic!("keepalived rules")
     };
     assert_eq!(timing.retry, 0, "MISC_CHECK retry default is 0");

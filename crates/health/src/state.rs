@@ -161,6 +161,11 @@ impl HaproxyCheck {
         self.reported
     }
 
+    /// HAProxy's `check->health`, `rise` and `fall`.
+    pub fn health_counts(&self) -> (u32, u32, u32) {
+        (self.health, self.timing.rise, self.timing.fall)
+    }
+
     /// HAProxy's stats notation: `3/3 UP`, `1/3 UP` (going down), `1/2 DOWN` (going up).
     pub fn health_display(&self) -> String {
         if self.is_up() {

@@ -139,6 +139,13 @@ pub struct ServerRt {
     observed: AtomicBool,
     /// [`AdminState`] as a number.
     admin: AtomicU8,
+    /// `maxconn:N` from the server's agent (0: none; the configured `maxconn` applies).
+    agent_maxconn: AtomicU32,
+    /// The last agent check result (`agent-check`): stats' agent columns.
+    agent: Mutex<Option<CheckInfo>>,
+    /// NOLB (`http-check disable-on-404` saw a 404): UP, but balancing no longer picks it;
+    /// clients bound to it by a cookie or a stick table still reach it.
+    stopping: AtomicBool,
     /// Runtime weight (HAProxy's `uweight`), starts at `weight`.
     uweight: AtomicU32,
     /// The server line has `check` (the stats page says "no check" otherwise).
@@ -211,6 +218,9 @@ impl ServerRt {
             changed: AtomicU64::new(CHANGE_SEQ.fetch_add(1, Ordering::Relaxed)),
             observed: AtomicBool::new(false),
             admin: AtomicU8::new(AdminState::Ready as u8),
+            stopping: AtomicBool::new(false),
+            agent_maxconn: AtomicU32::new(0),
+            agent: Mutex::new(None),
             uweight: AtomicU32::new(weight),
             checked: AtomicBool::new(false),
             rise_fall: AtomicU64::new(0),
@@ -315,7 +325,7 @@ impl ServerRt {
 
     /// The weight balancing uses: the runtime weight when UP and READY, else 0.
     pub fn effective_weight(&self) -> u32 {
-        if self.is_up() && self.admin() == AdminState::Ready {
+        if self.is_up() && self.admin() == AdminState::Ready && !self.is_stopping() {
             self.uweight()
         } else {
             0
@@ -424,6 +434,18 @@ impl ServerRt {
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Acquire)
     }
+    /// NOLB (`disable-on-404`): see the field.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+    /// Enters or leaves NOLB; returns true when it changed.
+    pub fn set_stopping(&self, on: bool) -> bool {
+        let changed = self.stopping.swap(on, Ordering::AcqRel) != on;
+        if changed {
+            self.bump_owner();
+        }
+        changed
+    }
     /// Returns true when the state changed (balancers see it at their next pick).
     pub fn set_up(&self, up: bool) -> bool {
         let was_stopped = self.stopped();
@@ -442,12 +464,36 @@ impl ServerRt {
     pub fn total(&self) -> u64 {
         self.total.load(Ordering::Relaxed)
     }
-    /// Whether one more request may be sent now (`maxconn`).
+    /// Whether one more request may be sent now (`maxconn`, or the agent's `maxconn:N`).
     pub fn has_room(&self) -> bool {
-        match self.maxconn {
+        match self.maxconn_now() {
             Some(m) => self.served() < m,
             None => true,
         }
+    }
+    /// The limit in force: the agent's `maxconn:N` once it sent one, else `maxconn`.
+    pub fn maxconn_now(&self) -> Option<u32> {
+        match self.agent_maxconn.load(Ordering::Relaxed) {
+            0 => self.maxconn,
+            m => Some(m),
+        }
+    }
+    /// An agent's `maxconn:N` (HAProxy sets the server's maxconn to N; 0 is ignored).
+    pub fn set_agent_maxconn(&self, m: u32) -> bool {
+        let changed = m > 0 && self.agent_maxconn.swap(m, Ordering::AcqRel) != m;
+        if changed {
+            self.bump_owner();
+        }
+        changed
+    }
+    /// The agent check's last result (stats' `agent_*` columns).
+    pub fn set_agent_check(&self, info: CheckInfo) {
+        if let Ok(mut a) = self.agent.lock() {
+            *a = Some(info);
+        }
+    }
+    pub fn agent_check(&self) -> Option<CheckInfo> {
+        self.agent.lock().ok().and_then(|a| a.clone())
     }
     pub fn changed_at(&self) -> u64 {
         self.changed.load(Ordering::Relaxed)

@@ -357,7 +357,13 @@ fn build_backend(
                     && o.maxconn == fresh.maxconn
                     && o.backup == fresh.backup
             })
-            .filter(|o| o.is_up() != s.disabled);
+            // a server DOWN by its health checks stays DOWN (with its counters) across the
+            // reload: a fresh UP one would take traffic until health replays its state; one
+            // that was `disabled` (MAINT) and is enabled now starts afresh
+            .filter(|o| {
+                o.is_up() != s.disabled
+                    || (!s.disabled && o.admin() != crate::server::AdminState::Maint)
+            });
         let kept_any = kept.is_some();
         let server = kept.cloned().unwrap_or_else(|| Arc::new(fresh));
         server.set_observed(s.observe.is_some());

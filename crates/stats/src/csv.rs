@@ -234,6 +234,17 @@ pub fn field(r: &StatRow, col: &str) -> Field {
         "check_rise" => opt(r.check_rise.map(u64::from)),
         "check_fall" => opt(r.check_fall.map(u64::from)),
         "check_health" => opt(r.check_health.map(u64::from)),
+        "agent_status" => r.agent.as_ref().map_or(Field::Empty, |a| s(&a.status)),
+        "agent_code" => opt(r.agent.as_ref().and_then(|a| a.code).map(u64::from)),
+        "agent_duration" => r
+            .agent
+            .as_ref()
+            .map_or(Field::Empty, |a| u64f(a.duration_ms)),
+        "agent_desc" => r.agent.as_ref().map_or(Field::Empty, |a| s(&a.desc)),
+        "last_agt" => r.agent.as_ref().map_or(Field::Empty, |a| s(&a.last)),
+        "agent_rise" => opt(r.agent.as_ref().map(|a| u64::from(a.rise))),
+        "agent_fall" => opt(r.agent.as_ref().map(|a| u64::from(a.fall))),
+        "agent_health" => opt(r.agent.as_ref().map(|a| u64::from(a.health))),
         // HAProxy fills `addr` only with `stats show-legends`; the caller clears it otherwise.
         "addr" => r.addr.as_deref().map_or(Field::Empty, s),
         "cookie" => r.cookie.as_deref().map_or(Field::Empty, s),

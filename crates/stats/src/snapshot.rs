@@ -87,6 +87,8 @@ pub struct StatRow {
     pub check_rise: Option<u32>,
     pub check_fall: Option<u32>,
     pub check_health: Option<u32>,
+    /// The agent check's columns (`agent_*`, `last_agt`), for servers with `agent-check`.
+    pub agent: Option<AgentColumns>,
     pub hrsp: HttpResponses,
     pub req_rate: Option<u64>,
     pub req_rate_max: Option<u64>,
@@ -162,6 +164,7 @@ impl StatRow {
             check_rise: None,
             check_fall: None,
             check_health: None,
+            agent: None,
             hrsp: [0; 6],
             req_rate: None,
             req_rate_max: None,
@@ -191,7 +194,10 @@ impl StatRow {
     /// Whether this line counts as "up" for a scraper (HAProxy exporter's rule: UP, OPEN,
     /// DRAIN, no check).
     pub fn is_up(&self) -> bool {
-        matches!(self.status.as_str(), "UP" | "OPEN" | "DRAIN" | "no check")
+        matches!(
+            self.status.as_str(),
+            "UP" | "OPEN" | "DRAIN" | "NOLB" | "no check"
+        )
     }
 }
 
@@ -261,6 +267,37 @@ pub fn frontend_row(fe: &Frontend) -> StatRow {
     r
 }
 
+/// A server's agent check as HAProxy's stats show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentColumns {
+    pub status: String,
+    /// Shown for the layer 7 statuses only (0 when the agent gave none), as HAProxy.
+    pub code: Option<u16>,
+    pub duration_ms: u64,
+    pub desc: String,
+    /// `last_agt`: what the agent said ("via agent : up") or the error.
+    pub last: String,
+    /// HAProxy's agent rise, fall and health (1, 1, and 0 once the agent said down).
+    pub rise: u32,
+    pub fall: u32,
+    pub health: u32,
+}
+
+impl AgentColumns {
+    pub fn of(a: &fulcrum_proxy::server::CheckInfo) -> AgentColumns {
+        AgentColumns {
+            status: a.status.clone(),
+            code: a.status.starts_with("L7").then(|| a.code.unwrap_or(0)),
+            duration_ms: a.duration.map_or(0, |d| d.as_millis() as u64),
+            desc: a.desc.clone(),
+            last: a.info.clone(),
+            rise: 1,
+            fall: 1,
+            health: u32::from(a.status != "L7STS"),
+        }
+    }
+}
+
 /// HAProxy's status word for a server.
 pub fn server_status(s: &ServerRt) -> &'static str {
     match s.admin() {
@@ -268,6 +305,7 @@ pub fn server_status(s: &ServerRt) -> &'static str {
         _ if !s.is_up() => "DOWN",
         AdminState::Drain => "DRAIN",
         _ if s.uweight() == 0 => "DRAIN",
+        _ if s.is_stopping() => "NOLB",
         _ if !s.checked() => "no check",
         _ => "UP",
     }
@@ -289,7 +327,7 @@ pub fn server_row(be: &Backend, index: usize) -> Option<StatRow> {
     r.qmax = Some(0);
     r.scur = u64::from(s.served());
     r.smax = c.max();
-    r.slim = s.maxconn.map(u64::from);
+    r.slim = s.maxconn_now().map(u64::from);
     r.stot = c.get(Ctr::Sessions);
     r.bin = c.get(Ctr::BytesIn);
     r.bout = c.get(Ctr::BytesOut);
@@ -336,6 +374,7 @@ pub fn server_row(be: &Backend, index: usize) -> Option<StatRow> {
         // HAProxy's health counter: rise-1 .. rise+fall-1 while UP, 0 .. rise-1 while DOWN.
         r.check_health = Some(if s.is_up() { rise + fall - 1 } else { 0 });
     }
+    r.agent = s.agent_check().map(|a| AgentColumns::of(&a));
     r.hrsp = hrsp(c);
     r.req_tot = c.get(Ctr::Requests);
     r.cli_abrt = Some(c.get(Ctr::CliAbort));

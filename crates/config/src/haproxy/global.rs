@@ -11,7 +11,6 @@ const IGNORED: &[&str] = &[
     "tune.ssl.default-dh-param",
     "ssl-dh-param-file",
     "ulimit-n",
-    "node",
     "description",
     "server-state-file",
     "server-state-base",
@@ -84,6 +83,7 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
             line.no_more(2)?;
         }
         "maxconn" => g.maxconn = Some(number(line.need(1, "a number of connections")?, "maxconn")?),
+        "node" => g.node = Some(line.need(1, "a node name")?.to_string()),
         "nbthread" => {
             g.nbthread = Some(number_in(
                 line.need(1, "a number of threads")?,

@@ -1,7 +1,7 @@
 //! `http-check` rules as HAProxy 2.6 has them: `connect`, `send` (meth uri ver hdr body),
 //! `expect` (`status rstatus string rstring hdr fhdr`, `!`), `comment`, several send/expect
-//! pairs in one check. `disable-on-404`, `send-state`, variables and log-format forms are not
-//! run by fulcrum and are errors naming the keyword.
+//! pairs in one check, and the options `disable-on-404` and `send-state`. Variables and
+//! log-format forms are not run by fulcrum and are errors naming the keyword.
 
 use super::line::Line;
 use crate::model::{
@@ -38,7 +38,15 @@ pub fn http_check(h: &mut HttpCheck, line: &Line<'_>) -> Result<(), String> {
         }
         "comment" => HttpCheckRule::Comment(line.need(2, "a comment")?.to_string()),
         kw @ ("disable-on-404" | "send-state") => {
-            return Err(format!("'http-check {kw}' is not supported by fulcrum yet"))
+            if let Some(extra) = line.arg(2) {
+                return Err(format!("'http-check {kw}' takes no argument, found '{extra}'"));
+            }
+            if kw == "disable-on-404" {
+                h.disable_on_404 = true;
+            } else {
+                h.send_state = true;
+            }
+            return Ok(());
         }
         kw if kw.starts_with("set-var") || kw.starts_with("unset-var") => {
             return Err(format!("'http-check {kw}' (variables) is not supported by fulcrum yet"))

@@ -235,6 +235,12 @@ impl Parser {
         {
             c.maxlevel = self.global.tune_comp_maxlevel;
         }
+        for p in &mut self.proxies {
+            let global = self.global.tls.server_verify;
+            for (span, msg) in server::check_tls_verify(&mut p.servers, global) {
+                diags.error(&span, msg);
+            }
+        }
         // `log global` stands for the global log targets, wherever `global` was written.
         for p in &mut self.proxies {
             if p.logs.iter().any(|l| l.address == "global") {

@@ -343,7 +343,9 @@ fn apply(
             }
         },
         "http-check" => {
-            if std::mem::take(&mut p.http_check.inherited) {
+            // `disable-on-404` and `send-state` are options, not rules: they keep the rules
+            let option = matches!(line.arg(1), Some("disable-on-404" | "send-state"));
+            if !option && std::mem::take(&mut p.http_check.inherited) {
                 p.http_check.rules.clear();
             }
             super::http_check::http_check(&mut p.http_check, line)?

@@ -148,10 +148,6 @@ pub fn parse_server(
     s.span = line.span.clone();
     s.address = parse_address(&addr)?;
     let written = apply_options(&mut s, line, 3, diags)?;
-    if s.check_tls.enabled && !s.check_tls.verify_none && s.check_tls.ca_file.is_none() {
-        // haproxy -c refuses it the same way (ssl-server-verify required by default)
-        return Err(format!("server '{}': 'check-ssl': verify is enabled by default but no CA file specified; write 'verify none' on the server line, or give a 'ca-file'", s.name));
-    }
     if !s.check {
         let check_only: Vec<&str> = written
             .iter()
@@ -481,4 +477,26 @@ pub fn parse_address(written: &str) -> Result<ServerAddress, String> {
         port,
         unix: None,
     })
+}
+
+/// `check-ssl` servers once the whole file is read: `verify` on the server line, else the
+/// global `ssl-server-verify` (wherever `global` was written), else `required`, which needs a
+/// `ca-file` (haproxy -c refuses it the same way).
+pub fn check_tls_verify(
+    servers: &mut [Server],
+    global: Option<crate::tls::Verify>,
+) -> Vec<(crate::diagnostics::Span, String)> {
+    let mut errors = Vec::new();
+    for s in servers.iter_mut().filter(|s| s.check_tls.enabled) {
+        let verify = s
+            .tls
+            .verify
+            .or(global)
+            .unwrap_or(crate::tls::Verify::Required);
+        s.check_tls.verify_none = verify == crate::tls::Verify::None;
+        if !s.check_tls.verify_none && s.check_tls.ca_file.is_none() {
+            errors.push((s.span.clone(), format!("server '{}': 'check-ssl': verify is enabled by default but no CA file specified; write 'verify none' on the server line or 'ssl-server-verify none' in the global section, or give a 'ca-file'", s.name)));
+        }
+    }
+    errors
 }

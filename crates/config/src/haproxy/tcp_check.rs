@@ -22,8 +22,7 @@ pub fn protocol_option(
         "ldap-check" => Ok(CheckProtocol::Ldap),
         "external-check" => Ok(CheckProtocol::External),
         "ssl-hello-chk" => Ok(CheckProtocol::SslHello),
-        // a check that would silently become a plain connect: refused
-        "spop-check" => Err(format!("'option {name}' is not supported by fulcrum yet")),
+        "spop-check" => Ok(CheckProtocol::Spop),
         "mysql-check" => match (arg(1), arg(2), arg(3)) {
             (None, _, _) => Ok(CheckProtocol::Mysql {
                 user: None,
@@ -410,7 +409,6 @@ mod tests {
             ("tcp-check send-binary 0g", "not a hex string"),
             ("tcp-check frobnicate", "unknown 'tcp-check' action"),
             ("option pgsql-check", "expects 'user <username>'"),
-            ("option spop-check", "'option spop-check' is not supported"),
         ] {
             let errs: Vec<String> = load(&format!("{HEAD} {rule}\n"))
                 .diagnostics

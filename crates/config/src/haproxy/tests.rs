@@ -758,6 +758,12 @@ fn http_check() {
             .collect()
     };
     assert_eq!(uris("b"), vec![Some("/b".to_string())]);
+    // the options disable-on-404 and send-state keep the rules of defaults
+    let opts = ok(&format!(
+        "{TIMEOUTS} option httpchk\n http-check send uri /d\nbackend b\n http-check disable-on-404\n http-check send-state\n"
+    ));
+    let b = &opts.proxy("b").unwrap().http_check;
+    assert!(b.disable_on_404 && b.send_state && b.rules.len() == 1);
     assert_eq!(uris("c"), vec![Some("/d".to_string())]);
     assert_eq!(c.proxy("b").unwrap().tcp_check.len(), 1);
     assert_eq!(c.proxy("c").unwrap().tcp_check.len(), 1);
@@ -767,12 +773,8 @@ fn http_check() {
             "missing connect rule",
         ),
         (
-            " http-check disable-on-404\n",
-            "'http-check disable-on-404' is not supported",
-        ),
-        (
-            " http-check send-state\n",
-            "'http-check send-state' is not supported",
+            " http-check disable-on-404 now\n",
+            "'http-check disable-on-404' takes no argument",
         ),
         (" http-check expect hdr value x\n", "expects 'name' first"),
     ] {

@@ -216,6 +216,7 @@ impl Live<'_> {
             ),
             None => (String::new(), 0),
         };
+        let agent = conf.map(|c| c.agent.clone()).unwrap_or_default();
         // HAProxy's SRV_ADMF_FMAINT (0x01), CMAINT (0x04, `disabled` in the config), FDRAIN (0x08).
         let admin_bits = match admin {
             AdminState::Ready => 0,
@@ -256,6 +257,14 @@ impl Live<'_> {
                 (true, false, false) => 0x02 | 0x04,
             },
             check_port: conf.and_then(|c| c.check_port).unwrap_or(0),
+            // HAProxy's CHK_ST_CONFIGURED | ENABLED | AGENT (0x02 | 0x04 | 0x10)
+            agent_state: if agent.enabled { 0x16 } else { 0 },
+            agent_addr: agent.addr.map(|a| a.to_string()).unwrap_or_default(),
+            agent_port: if agent.enabled {
+                agent.port.unwrap_or(0)
+            } else {
+                0
+            },
             status: status.to_string(),
             reason: if paused {
                 format!("{why} (health checks disabled)")

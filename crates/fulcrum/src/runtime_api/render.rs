@@ -235,6 +235,11 @@ pub struct ServerView {
     pub check_health: u32,
     pub check_state: u32,
     pub check_port: u16,
+    /// `srv_agent_state` (CHK_ST_* bits of the agent check, 0 without one),
+    /// `srv_agent_addr` (`-` unless `agent-addr`), `srv_agent_port` (0 without an agent).
+    pub agent_state: u32,
+    pub agent_addr: String,
+    pub agent_port: u16,
     /// For fulcrum's own views: UP, DOWN, MAINT, DRAIN, and why.
     pub status: String,
     pub reason: String,
@@ -262,7 +267,7 @@ pub fn servers_state(backends: &[BackendView]) -> String {
         for s in &b.servers {
             let _ = writeln!(
                 out,
-                "{} {} {} {} {} {} {} {} {} {} {} {} {} {} 0 0 0 - {} - 0 {} - - 0",
+                "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} 0 0 - {} - 0 {} - {} {}",
                 b.id,
                 b.name,
                 s.id,
@@ -277,8 +282,15 @@ pub fn servers_state(backends: &[BackendView]) -> String {
                 s.check_result,
                 s.check_health,
                 s.check_state,
+                s.agent_state,
                 s.port,
                 s.check_port,
+                if s.agent_addr.is_empty() {
+                    "-"
+                } else {
+                    &s.agent_addr
+                },
+                s.agent_port,
             );
         }
     }
@@ -402,12 +414,18 @@ mod tests {
                 ..Default::default()
             }],
         };
-        let text = servers_state(&[b]);
+        let text = servers_state(std::slice::from_ref(&b));
         // The line real haproxy 2.6 printed for a DOWN server (L4CON) with default check settings.
         assert!(
             text.ends_with("\n3 app 1 s1 127.0.0.1 0 0 1 1 2 8 2 0 6 0 0 0 - 18081 - 0 0 - - 0\n"),
             "{text}"
         );
         assert!(text.starts_with("1\n# be_id be_name srv_id"));
+        // an agent (as haproxy 2.6 printed it: CONFIGURED | ENABLED | AGENT, its addr and port)
+        let mut b2 = b.clone();
+        b2.servers[0].agent_state = 22;
+        b2.servers[0].agent_addr = "127.0.0.2".into();
+        b2.servers[0].agent_port = 19411;
+        assert!(servers_state(&[b2]).ends_with(" 2 0 6 22 0 0 - 18081 - 0 0 - 127.0.0.2 19411\n"));
     }
 }

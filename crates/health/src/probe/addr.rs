@@ -116,13 +116,13 @@ mod tests {
                 dest: Dest::Unix(path.clone()),
                 source: None,
             };
-            let down = tcp::check(&unix, t).await;
+            let down = tcp::check(&unix, t, true).await;
             assert_eq!(
                 (down.status, down.info.as_deref()),
                 (CheckStatus::L4Connection, Some("No such file or directory"))
             );
             let l = tokio::net::UnixListener::bind(&path).expect("bind");
-            assert_eq!(tcp::check(&unix, t).await.status, CheckStatus::L4Ok);
+            assert_eq!(tcp::check(&unix, t, true).await.status, CheckStatus::L4Ok);
             drop(l);
             let _ = std::fs::remove_file(&path);
 
@@ -133,13 +133,16 @@ mod tests {
                 dest: Dest::Abns(name.clone()),
                 source: None,
             };
-            assert_eq!(tcp::check(&abns, t).await.status, CheckStatus::L4Connection);
+            assert_eq!(
+                tcp::check(&abns, t, true).await.status,
+                CheckStatus::L4Connection
+            );
             let mut padded = name.as_bytes().to_vec();
             padded.resize(107, 0);
             for wire in [padded, name.as_bytes().to_vec()] {
                 let a = std::os::unix::net::SocketAddr::from_abstract_name(&wire).expect("addr");
                 let l = std::os::unix::net::UnixListener::bind_addr(&a).expect("bind");
-                assert_eq!(tcp::check(&abns, t).await.status, CheckStatus::L4Ok);
+                assert_eq!(tcp::check(&abns, t, true).await.status, CheckStatus::L4Ok);
                 drop(l);
             }
 
@@ -151,7 +154,7 @@ mod tests {
                 dest: Dest::Ip(l.local_addr().expect("addr")),
                 source: Some("127.0.0.2:0".parse().expect("literal")),
             };
-            assert_eq!(tcp::check(&ip, t).await.status, CheckStatus::L4Ok);
+            assert_eq!(tcp::check(&ip, t, true).await.status, CheckStatus::L4Ok);
             let (_, peer) = l.accept().await.expect("accept");
             assert_eq!(peer.ip().to_string(), "127.0.0.2");
         });

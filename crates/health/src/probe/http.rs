@@ -16,6 +16,15 @@ pub fn script(
     send_proxy: bool,
 ) -> Result<Script, HealthError> {
     let mut actions: Vec<Action> = Vec::new();
+    let send = |s: Option<&HttpCheckSend>| {
+        let (request, state_at) = build_request_at(httpchk, s);
+        if http_check.send_state {
+            Action::SendHttp { request, state_at }
+        } else {
+            Action::Send(request)
+        }
+    };
+    let is_send = |a: &Action| matches!(a, Action::Send(_) | Action::SendHttp { .. });
     let has_send = http_check
         .rules
         .iter()
@@ -30,22 +39,22 @@ pub fn script(
                 implicit: false,
                 tls: tls_of(c),
             })),
-            HttpCheckRule::Send(s) => actions.push(Action::Send(build_request(httpchk, Some(s)))),
+            HttpCheckRule::Send(s) => actions.push(send(Some(s))),
             HttpCheckRule::Expect(e) => {
-                if !has_send && !actions.iter().any(|a| matches!(a, Action::Send(_))) {
-                    actions.push(Action::Send(build_request(httpchk, None)));
+                if !has_send && !actions.iter().any(is_send) {
+                    actions.push(send(None));
                 }
                 actions.push(Action::ExpectHttp(Expect::from_model(Some(e))?));
             }
             HttpCheckRule::Comment(_) => {}
         }
     }
-    if !actions.iter().any(|a| matches!(a, Action::Send(_))) {
-        actions.push(Action::Send(build_request(httpchk, None)));
+    if !actions.iter().any(is_send) {
+        actions.push(send(None));
     }
     if matches!(
         actions.last(),
-        Some(Action::Send(_)) | Some(Action::Connect(_))
+        Some(Action::Send(_) | Action::SendHttp { .. } | Action::Connect(_))
     ) {
         actions.push(Action::ExpectHttp(Expect::Default));
     }
@@ -75,6 +84,12 @@ pub fn script(
 
 /// The bytes sent on the wire for one `http-check send` (or the option's request alone).
 pub fn build_request(httpchk: &HttpChk, send: Option<&HttpCheckSend>) -> Vec<u8> {
+    build_request_at(httpchk, send).0
+}
+
+/// [`build_request`], and where `x-haproxy-server-state` goes in (after the written headers,
+/// before `content-length` and `connection`, as haproxy 2.6 sends it).
+pub fn build_request_at(httpchk: &HttpChk, send: Option<&HttpCheckSend>) -> (Vec<u8>, usize) {
     let send = send.cloned().unwrap_or_default();
     let method = send.method.as_deref().unwrap_or(&httpchk.method);
     let uri = send.uri.as_deref().unwrap_or(&httpchk.uri);
@@ -102,6 +117,7 @@ pub fn build_request(httpchk: &HttpChk, send: Option<&HttpCheckSend>) -> Vec<u8>
         }
         req.push_str(&format!("{}: {value}\r\n", name.to_ascii_lowercase()));
     }
+    let state_at = req.len();
     let body = send.body.unwrap_or_default();
     if !body.is_empty() {
         req.push_str(&format!("content-length: {}\r\n", body.len()));
@@ -113,7 +129,7 @@ pub fn build_request(httpchk: &HttpChk, send: Option<&HttpCheckSend>) -> Vec<u8>
     }
     req.push_str("\r\n");
     req.push_str(&body);
-    req.into_bytes()
+    (req.into_bytes(), state_at)
 }
 
 #[cfg(test)]

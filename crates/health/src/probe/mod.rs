@@ -17,6 +17,7 @@ pub mod response;
 pub mod script;
 pub mod script_run;
 pub mod smtp_check;
+pub mod spop;
 pub mod tcp;
 pub mod tls;
 pub mod udp;
@@ -32,6 +33,8 @@ pub enum Probe {
     Tcp {
         addr: CheckAddr,
         connect_timeout: Duration,
+        /// HAProxy closes with a single RST; keepalived's TCP_CHECK closes cleanly.
+        reset: bool,
     },
     /// keepalived HTTP_GET and SSL_GET.
     HttpGet(http_get::HttpGet),
@@ -55,16 +58,40 @@ pub enum Probe {
     File(file_check::FileCheck),
 }
 
+/// What a probe may need to know about its server when it starts (HAProxy reads the server
+/// itself): whether it is UP (`disable-on-404` applies to UP servers only) and the
+/// `X-Haproxy-Server-State` value (`http-check send-state`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeCtx {
+    pub server_up: bool,
+    pub state_header: Option<String>,
+}
+
+impl Default for ProbeCtx {
+    fn default() -> Self {
+        ProbeCtx {
+            server_up: true,
+            state_header: None,
+        }
+    }
+}
+
 impl Probe {
     pub async fn run(&self) -> CheckOutcome {
+        self.run_with(&ProbeCtx::default()).await
+    }
+
+    /// Runs the probe with what it may need to know about its server.
+    pub async fn run_with(&self, ctx: &ProbeCtx) -> CheckOutcome {
         match self {
             Probe::Tcp {
                 addr,
                 connect_timeout,
-            } => tcp::check(addr, *connect_timeout).await,
+                reset,
+            } => tcp::check(addr, *connect_timeout, *reset).await,
             Probe::HttpGet(h) => h.run().await,
             Probe::Misc(m) => m.run().await,
-            Probe::Script(s) => s.run().await,
+            Probe::Script(s) => s.run_with(ctx).await,
             Probe::Agent(a) => a.run().await,
             Probe::External(e) => e.run().await,
             Probe::Smtp(c) => c.run().await,

@@ -152,6 +152,16 @@ pub fn script(
                 ],
             )
         }
+        // HAProxy 2.6: `send-binary HELLO`, `expect custom min-recv 4` (an AGENT-HELLO)
+        CheckProtocol::Spop => {
+            let mut e = Expect::new(false, Matcher::SpopAgentHello);
+            e.min_recv = Some(4);
+            protocol(
+                send_proxy,
+                false,
+                vec![Action::Send(crate::probe::spop::hello()), Action::Expect(e)],
+            )
+        }
         // HAProxy 2.6: send the hello, `expect rbinary "^1[56]" min-recv 5 ok-status L6OK
         // error-status L6RSP tout-status L6TOUT` (a handshake or alert record).
         CheckProtocol::SslHello => {

@@ -41,6 +41,12 @@ pub struct Step {
 pub enum Action {
     Connect(Connect),
     Send(Vec<u8>),
+    /// An `http-check send` request under `http-check send-state`: the
+    /// `x-haproxy-server-state` header goes in at byte `state_at` (after the written headers).
+    SendHttp {
+        request: Vec<u8>,
+        state_at: usize,
+    },
     /// `option ssl-hello-chk`'s SSLv3 client hello, with the current time in it as HAProxy's.
     SendSslHello,
     Expect(Expect),
@@ -55,7 +61,8 @@ pub struct Connect {
     /// A PROXY protocol header goes first (`send-proxy`, or the server's `check-send-proxy`
     /// on the default connect).
     pub send_proxy: bool,
-    /// Close with a reset instead of a FIN (`linger`).
+    /// Close cleanly with a FIN (`linger`); without it a check ends with a single RST, as
+    /// HAProxy's (no TIME_WAIT left behind).
     pub linger: bool,
     /// Inserted because the rules did not start with a connect.
     pub implicit: bool,
@@ -85,6 +92,8 @@ pub enum Matcher {
     },
     /// LDAP: a bindResponse with resultCode 0.
     LdapBindResponse,
+    /// SPOP: an AGENT-HELLO frame (`option spop-check`).
+    SpopAgentHello,
 }
 
 /// Where a message comes from: fixed text, or a slice of what the server sent (HAProxy's
@@ -148,6 +157,9 @@ pub enum Verdict {
 
 /// Judges `step` (an expect) on `buf`; `closed` when the server will send nothing more.
 pub fn evaluate(flavor: Flavor, step: &Step, e: &Expect, buf: &[u8], closed: bool) -> Verdict {
+    if matches!(e.matcher, Matcher::SpopAgentHello) {
+        return spop_agent_hello(step.number, buf, closed);
+    }
     if let Some(v) = custom(e, buf, closed) {
         return v;
     }
@@ -160,7 +172,7 @@ pub fn evaluate(flavor: Flavor, step: &Step, e: &Expect, buf: &[u8], closed: boo
         }
         Matcher::Rstring(re) => re.is_match(buf),
         Matcher::Rbinary(re) => re.is_match(hex_upper(buf).as_bytes()),
-        Matcher::MysqlPacket { .. } | Matcher::LdapBindResponse => false,
+        Matcher::MysqlPacket { .. } | Matcher::LdapBindResponse | Matcher::SpopAgentHello => false,
     };
     // Without min-recv, a mismatch waits for more data until the server closes.
     if !matched && !closed && e.min_recv.is_none() {
@@ -278,7 +290,7 @@ pub fn where_info(flavor: Flavor, step: &Step) -> String {
             }
             None => s.push_str(" (connect)"),
         },
-        Action::Send(_) | Action::SendSslHello => s.push_str(" (send)"),
+        Action::Send(_) | Action::SendHttp { .. } | Action::SendSslHello => s.push_str(" (send)"),
         Action::ExpectHttp(_) => s.push_str(" (expect)"),
         Action::Expect(e) => match &e.matcher {
             Matcher::String(p) => {
@@ -340,6 +352,7 @@ fn custom(e: &Expect, buf: &[u8], closed: bool) -> Option<Verdict> {
     match e.matcher {
         Matcher::MysqlPacket { after_first } => Some(mysql_packet(e, buf, closed, after_first)),
         Matcher::LdapBindResponse => Some(ldap_bind_response(e, buf)),
+        Matcher::SpopAgentHello => None, // judged by `evaluate` (it needs the step)
         _ => None,
     }
 }
@@ -404,6 +417,31 @@ fn mysql_packet(e: &Expect, buf: &[u8], closed: bool, after_first: bool) -> Verd
     );
     let _ = e;
     Verdict::Pass { code: None, info }
+}
+
+/// `option spop-check`: the whole frame (or what came before the close), judged as HAProxy.
+fn spop_agent_hello(step: u32, buf: &[u8], closed: bool) -> Verdict {
+    if !closed && (buf.len() < 4 || !crate::probe::spop::complete(buf)) {
+        return Verdict::Wait;
+    }
+    if buf.is_empty() {
+        return Verdict::Fail {
+            status: CheckStatus::L7Response,
+            code: None,
+            info: format!("TCPCHK got an empty response at step {step}"),
+        };
+    }
+    match crate::probe::spop::judge(buf) {
+        Ok(()) => Verdict::Pass {
+            code: None,
+            info: "SPOA server is ok".into(),
+        },
+        Err(reason) => Verdict::Fail {
+            status: CheckStatus::L7Response,
+            code: None,
+            info: reason.into(),
+        },
+    }
 }
 
 /// An LDAPv3 bindResponse (RFC 4511 4.2.2): messageID 1, protocolOp 0x61, resultCode 0.

@@ -42,6 +42,10 @@ pub struct ScriptCheck {
     pub script: Script,
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
+    /// `http-check disable-on-404`: a 404 from an UP server passes conditionally (L7OKC).
+    pub disable_on_404: bool,
+    /// `http-check send-state`: the static part of `X-Haproxy-Server-State`.
+    pub send_state: Option<crate::send_state::StateHeader>,
 }
 
 /// HAProxy prints `code: N` for the statuses past layer 6 (L7OK, L7OKC, L7STS).
@@ -99,6 +103,10 @@ async fn read(conn: &mut Link, buf: &mut Vec<u8>) -> std::io::Result<usize> {
 
 impl ScriptCheck {
     pub async fn run(&self) -> CheckOutcome {
+        self.run_with(&crate::probe::ProbeCtx::default()).await
+    }
+
+    pub async fn run_with(&self, ctx: &crate::probe::ProbeCtx) -> CheckOutcome {
         let start = clock::now();
         let flavor = self.script.flavor;
         let mut conn: Option<Link> = None;
@@ -134,8 +142,9 @@ impl ScriptCheck {
                             return o;
                         }
                     };
-                    if let (true, Conn::Tcp(s)) = (c.linger, &new) {
-                        // linger 0: closing resets at once (never blocks)
+                    if let (false, Conn::Tcp(s)) = (c.linger, &new) {
+                        // HAProxy closes a check with a single RST unless `linger` asks for a
+                        // clean close (SO_LINGER 0: no FIN exchange, no TIME_WAIT left)
                         let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
                     }
                     let header = c.send_proxy.then(|| proxy_v1(&new));
@@ -179,10 +188,14 @@ impl ScriptCheck {
                     buf.clear();
                     closed = false;
                 }
-                Action::Send(_) | Action::SendSslHello => {
+                Action::Send(_) | Action::SendHttp { .. } | Action::SendSslHello => {
                     let hello;
                     let data = match &step.action {
                         Action::Send(d) => d,
+                        Action::SendHttp { request, state_at } => {
+                            hello = with_state(request, *state_at, ctx.state_header.as_deref());
+                            &hello
+                        }
                         _ => {
                             let now = std::time::SystemTime::now()
                                 .duration_since(std::time::UNIX_EPOCH)
@@ -231,9 +244,13 @@ impl ScriptCheck {
                         };
                         return outcome(CheckStatus::L7Response, None, info.into(), elapsed);
                     };
-                    let judged = x.evaluate(&resp, elapsed);
-                    if !judged.passed() {
-                        return judged;
+                    // disable-on-404 has precedence over the expect rule, for UP servers
+                    let soft_stop = self.disable_on_404 && ctx.server_up && resp.status == 404;
+                    if !soft_stop {
+                        let judged = x.evaluate(&resp, elapsed);
+                        if !judged.passed() {
+                            return judged;
+                        }
                     }
                     pass = Some((Some(resp.status), String::new()));
                 }
@@ -266,7 +283,17 @@ impl ScriptCheck {
             }
         }
         drop(conn);
-        script::success(flavor, self.script.steps.last(), pass, clock::since(start))
+        let last = self.script.steps.last();
+        if self.disable_on_404
+            && ctx.server_up
+            && matches!(last.map(|s| &s.action), Some(Action::ExpectHttp(_)))
+            && matches!(pass, Some((Some(404), _)))
+        {
+            // HAProxy: the last response was a 404 → "conditionally passed", no info
+            return CheckOutcome::new(CheckStatus::L7OkConditional, clock::since(start))
+                .with_code(404);
+        }
+        script::success(flavor, last, pass, clock::since(start))
     }
 
     fn timeout(&self, start: Instant, step: &Step, status: CheckStatus) -> CheckOutcome {
@@ -290,4 +317,19 @@ impl ScriptCheck {
             clock::since(start),
         )
     }
+}
+
+/// An `http-check send` request with `x-haproxy-server-state: VALUE` put in at `at`.
+fn with_state(request: &[u8], at: usize, value: Option<&str>) -> Vec<u8> {
+    let Some(value) = value else {
+        return request.to_vec();
+    };
+    let at = at.min(request.len());
+    let mut out = Vec::with_capacity(request.len() + value.len() + 28);
+    out.extend_from_slice(&request[..at]);
+    out.extend_from_slice(b"x-haproxy-server-state: ");
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&request[at..]);
+    out
 }

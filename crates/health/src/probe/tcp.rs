@@ -42,10 +42,17 @@ pub async fn connect_to(addr: &CheckAddr, timeout: Duration) -> Result<Conn, Che
     }
 }
 
-pub async fn check(addr: &CheckAddr, timeout: Duration) -> CheckOutcome {
+/// A connect check; `reset`: close with a single RST as HAProxy does (keepalived's TCP_CHECK
+/// closes cleanly).
+pub async fn check(addr: &CheckAddr, timeout: Duration, reset: bool) -> CheckOutcome {
     let start = crate::clock::now();
     match connect_to(addr, timeout).await {
-        Ok(_stream) => CheckOutcome::new(CheckStatus::L4Ok, crate::clock::since(start)),
+        Ok(stream) => {
+            if let (true, Conn::Tcp(s)) = (reset, &stream) {
+                let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
+            }
+            CheckOutcome::new(CheckStatus::L4Ok, crate::clock::since(start))
+        }
         Err(outcome) => outcome,
     }
 }
@@ -61,6 +68,39 @@ pub fn io_error_info(e: &io::Error) -> String {
             match s.find(" (os error") {
                 Some(i) => s[..i].to_string(),
                 None => s,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// HAProxy ends a connect check with a single RST (the server reads a reset, no FIN and
+    /// no TIME_WAIT); keepalived's TCP_CHECK closes cleanly (the server reads end of file).
+    #[tokio::test]
+    async fn connect_checks_close_as_haproxy_and_keepalived_do() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr: CheckAddr = l.local_addr().expect("addr").into();
+        for reset in [true, false] {
+            let o = check(&addr, Duration::from_secs(2), reset).await;
+            assert_eq!(o.status, CheckStatus::L4Ok);
+            let (mut s, _) = l.accept().await.expect("accept");
+            let mut b = [0u8; 8];
+            let r = tokio::time::timeout(Duration::from_secs(2), s.read(&mut b))
+                .await
+                .expect("closed in time");
+            if reset {
+                assert_eq!(
+                    r.expect_err("a reset").kind(),
+                    io::ErrorKind::ConnectionReset
+                );
+            } else {
+                assert_eq!(r.expect("end of file"), 0);
             }
         }
     }

@@ -18,6 +18,22 @@ impl<P> Farm<P> {
         }
     }
 
+    /// `disable-on-404`: puts a server in NOLB or takes it out; wakes the queue.
+    pub fn set_server_stopping(&self, index: usize, on: bool) {
+        if let Some(s) = self.servers.get(index) {
+            if s.set_stopping(on) {
+                self.version.fetch_add(1, Ordering::AcqRel);
+                self.queue.notify_waiters();
+            }
+        }
+    }
+
+    /// A server's limit changed (an agent's `maxconn:N`): queued requests look again.
+    pub fn queue_changed(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
+        self.queue.notify_waiters();
+    }
+
     /// The index of server `name` in `servers`.
     pub fn server_index(&self, name: &str) -> Option<usize> {
         self.servers.iter().position(|s| s.name == name)
