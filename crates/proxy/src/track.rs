@@ -101,6 +101,64 @@ impl Table {
         }
     }
 
+    pub fn key_type(&self) -> StickKeyType {
+        self.key_type
+    }
+
+    pub fn size(&self) -> u64 {
+        self.def.size
+    }
+
+    pub fn store(&self) -> Vec<(Data, std::time::Duration)> {
+        self.counters
+            .lock()
+            .map(|t| t.store.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn stores(&self, d: Data) -> bool {
+        self.counters.lock().is_ok_and(|t| t.stores(d))
+    }
+
+    /// The live keys (`show table`).
+    pub fn keys(&self, now: Instant) -> Vec<Vec<u8>> {
+        self.counters
+            .lock()
+            .map(|t| t.keys(now))
+            .unwrap_or_default()
+    }
+
+    pub fn live_len(&self, now: Instant) -> usize {
+        self.keys(now).len()
+    }
+
+    /// `(use, exp ms)` of a live key.
+    pub fn usage(&self, now: Instant, key: &[u8]) -> Option<(u64, u64)> {
+        self.counters.lock().ok()?.usage(now, key)
+    }
+
+    pub fn read_at(&self, now: Instant, key: &[u8], d: Data) -> Option<u64> {
+        self.counters.lock().ok()?.read(now, key, d)
+    }
+
+    /// `clear table` (all entries no stream tracks, or `key`'s).
+    pub fn clear(&self, key: Option<&[u8]>) {
+        if let Ok(mut t) = self.counters.lock() {
+            t.clear(key);
+        }
+    }
+
+    /// `set table ... key K data.D V ...`: the entry is created (and refreshed) even with no
+    /// data, as HAProxy's.
+    pub fn set(&self, now: Instant, key: &[u8], data: &[(Data, u64)]) {
+        if let Ok(mut t) = self.counters.lock() {
+            t.touch(now, key);
+            for (d, v) in data {
+                t.set(now, key, *d, *v);
+            }
+        }
+    }
+
     fn read(&self, key: &[u8], d: Data) -> Option<u64> {
         self.counters.lock().ok()?.read(Instant::now(), key, d)
     }
@@ -216,6 +274,16 @@ impl Tracking {
     pub fn http_status(&self, status: u16) {
         if (400..500).contains(&status) {
             self.each(Event::HttpErr);
+        }
+    }
+
+    /// Bytes received from the client and sent to it (`bytes_in_*`, `bytes_out_*`).
+    pub fn bytes(&self, from_client: u64, to_client: u64) {
+        if from_client > 0 {
+            self.each(Event::BytesIn(from_client));
+        }
+        if to_client > 0 {
+            self.each(Event::BytesOut(to_client));
         }
     }
 

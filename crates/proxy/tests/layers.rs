@@ -38,7 +38,14 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::hello",
         ],
     ),
-    ("stick counters at run time", &["track"]),
+    (
+        "stick counters at run time",
+        &[
+            "track",
+            // The runtime socket's `show/set/clear table` (uses track, persist).
+            "track_cli",
+        ],
+    ),
     (
         "recording, servers, logs, sockets, ACLs, HTTP framing",
         &[

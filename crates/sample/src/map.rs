@@ -22,6 +22,22 @@ pub enum Match {
 }
 
 impl Match {
+    /// HAProxy's name of the match (`get map`'s `type=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Match::Str => "str",
+            Match::Beg => "beg",
+            Match::Sub => "sub",
+            Match::Dir => "dir",
+            Match::Dom => "dom",
+            Match::End => "end",
+            Match::Reg => "reg",
+            Match::Regm => "regm",
+            Match::Ip => "ip",
+            Match::Int => "int",
+        }
+    }
+
     /// The match method of a `map_<match>[_<out>]` converter name (`map` alone is `str`).
     pub fn of_converter(name: &str) -> Option<Match> {
         let m = name.strip_prefix("map").unwrap_or(name);
@@ -133,6 +149,44 @@ impl Map {
     /// `(key, value)` pairs in order (`show map`).
     pub fn entries(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.entries.iter().map(|e| (&e.key[..], &e.value[..]))
+    }
+
+    /// The key of the entry `v` matches and the value it gives (`get map`).
+    pub fn lookup_entry(&self, v: &Value) -> Option<(Vec<u8>, Vec<u8>)> {
+        let value = self.lookup(v)?;
+        let key = match self.how {
+            Match::Ip => {
+                let ip: IpAddr = match v {
+                    Value::Ipv4(a) => IpAddr::V4(*a),
+                    Value::Ipv6(a) => IpAddr::V6(*a),
+                    other => std::str::from_utf8(&other.to_bytes()).ok()?.parse().ok()?,
+                };
+                self.entries
+                    .iter()
+                    .filter(|e| e.net.is_some_and(|(n, len)| in_net(ip, n, len)))
+                    .max_by_key(|e| e.net.map_or(0, |(_, l)| l))?
+                    .key
+                    .clone()
+            }
+            Match::Int => v.to_bytes(),
+            Match::Regm => {
+                let s = v.to_bytes();
+                self.entries
+                    .iter()
+                    .find(|e| e.regex.as_ref().is_some_and(|r| r.is_match(&s)))?
+                    .key
+                    .clone()
+            }
+            how => {
+                let s = v.to_bytes();
+                self.entries
+                    .iter()
+                    .find(|e| matches(how, &s, e))?
+                    .key
+                    .clone()
+            }
+        };
+        Some((key, value))
     }
 
     /// The value for `v`, by this map's match method.

@@ -33,6 +33,15 @@ impl Method {
         "found", "bool", "int", "ip", "bin", "len", "str", "sub", "reg", "beg", "end", "dir", "dom",
     ];
 
+    /// HAProxy's name of the method (`get acl`'s `type=`).
+    pub fn name(self) -> &'static str {
+        Method::NAMES
+            .iter()
+            .copied()
+            .find(|n| Method::parse(n) == Some(self))
+            .unwrap_or("str")
+    }
+
     pub fn parse(s: &str) -> Option<Method> {
         Some(match s {
             "found" => Method::Found,
@@ -210,53 +219,57 @@ impl Patterns {
         match self.method {
             Method::Found => true,
             Method::Bool => v.truth(),
+            _ => self.find(v).is_some(),
+        }
+    }
+
+    /// The text of the first pattern `v` matches (the runtime socket's `get acl`).
+    pub fn find(&self, v: &Value) -> Option<&str> {
+        let hit = |f: &dyn Fn(&Pat) -> bool| {
+            self.pats
+                .iter()
+                .find(|(_, p)| f(p))
+                .map(|(t, _)| t.as_str())
+        };
+        match self.method {
+            Method::Found | Method::Bool => None,
             Method::Int => match cast(v.clone(), Type::Sint) {
-                Some(Value::Sint(n)) => self.in_ranges(n),
-                _ => false,
+                Some(Value::Sint(n)) => {
+                    hit(&|p| matches!(p, Pat::Range(a, b) if (*a..=*b).contains(&n)))
+                }
+                _ => None,
             },
             Method::Len => {
                 let n = bytes_of(v).len() as i64;
-                self.in_ranges(n)
+                hit(&|p| matches!(p, Pat::Range(a, b) if (*a..=*b).contains(&n)))
             }
             Method::Ip => {
                 let ip = match cast(v.clone(), Type::Addr) {
                     Some(Value::Ipv4(a)) => IpAddr::V4(a),
                     Some(Value::Ipv6(a)) => IpAddr::V6(a),
-                    _ => return false,
+                    _ => return None,
                 };
-                self.pats
-                    .iter()
-                    .any(|(_, p)| matches!(p, Pat::Net(n, l) if in_net(ip, *n, *l)))
+                hit(&|p| matches!(p, Pat::Net(n, l) if in_net(ip, *n, *l)))
             }
             Method::Bin => {
                 let b = bytes_of(v);
-                self.pats
-                    .iter()
-                    .any(|(_, p)| matches!(p, Pat::Bytes(x) if *x == b))
+                hit(&|p| matches!(p, Pat::Bytes(x) if *x == b))
             }
             Method::Reg => {
                 let b = bytes_of(v);
-                self.pats
-                    .iter()
-                    .any(|(_, p)| matches!(p, Pat::Reg(r) if r.is_match(&b)))
+                hit(&|p| matches!(p, Pat::Reg(r) if r.is_match(&b)))
             }
             m => {
                 let mut b = bytes_of(v);
                 if self.icase {
                     b.make_ascii_lowercase();
                 }
-                self.pats.iter().any(|(_, p)| match p {
+                hit(&|p| match p {
                     Pat::Bytes(x) => match_str(m, &b, x),
                     _ => false,
                 })
             }
         }
-    }
-
-    fn in_ranges(&self, n: i64) -> bool {
-        self.pats
-            .iter()
-            .any(|(_, p)| matches!(p, Pat::Range(a, b) if (*a..=*b).contains(&n)))
     }
 }
 
