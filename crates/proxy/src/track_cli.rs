@@ -132,8 +132,9 @@ fn matching(t: &Table, now: Instant, filters: &[&str]) -> Result<Vec<Vec<u8>>, S
     Ok(keys)
 }
 
-/// Answers a `show|clear|set table` command (`None`: not one). `tables` in config order.
-pub fn answer(tables: &[Arc<Table>], words: &[&str]) -> Option<String> {
+/// Answers a `show|clear|set table` command (`None`: not one). `tables` in config order;
+/// `dump`: the session may see entries (operator level and above).
+pub fn answer(tables: &[Arc<Table>], words: &[&str], dump: bool) -> Option<String> {
     let (verb, args) = match words {
         [v @ ("show" | "clear" | "set"), "table", rest @ ..] => (*v, rest),
         _ => return None,
@@ -159,11 +160,11 @@ pub fn answer(tables: &[Arc<Table>], words: &[&str]) -> Option<String> {
                 ["key"] => "Key value expected\n".into(),
                 ["key", k, ..] => match parse_key(t, k) {
                     None => String::new(),
-                    Some(key) => {
-                        let mut out = header(t, t.live_len(now));
-                        out.push_str(&line(t, now, &key).unwrap_or_default());
-                        out
-                    }
+                    // An unknown key: nothing at all, not even the header (as HAProxy).
+                    Some(key) => match line(t, now, &key) {
+                        Some(l) => header(t, t.live_len(now)) + &l,
+                        None => String::new(),
+                    },
                 },
                 filters => {
                     let keys = match matching(t, now, filters) {
@@ -171,6 +172,10 @@ pub fn answer(tables: &[Arc<Table>], words: &[&str]) -> Option<String> {
                         Err(e) => return Some(e),
                     };
                     let mut out = header(t, t.live_len(now));
+                    if !dump && !keys.is_empty() {
+                        out.push_str("# contents not dumped due to insufficient privileges\n");
+                        return Some(out);
+                    }
                     for k in keys {
                         out.push_str(&line(t, now, &k).unwrap_or_default());
                     }

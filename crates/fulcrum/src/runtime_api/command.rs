@@ -61,8 +61,9 @@ pub enum Command {
     /// `show|get|add|del|set|clear map|acl ...` (the words as typed), answered by the
     /// generation's pattern registry.
     Patterns(Vec<String>),
-    /// `show|clear|set table ...` (the words as typed).
-    Table(Vec<String>),
+    /// `show|clear|set table ...` (the words as typed); whether the session may see entries
+    /// (operator and above).
+    Table(Vec<String>, bool),
 }
 
 /// What a session does with one command.
@@ -108,14 +109,15 @@ pub fn parse(words: &[&str], level: Level) -> Parsed {
         }
         ["show", "cli", "level", ..] => Parsed::ShowLevel,
         // HAProxy 2.6 lets every level read and change maps and ACLs.
-        // `set table` and `show table NAME key K` need operator (HAProxy 2.6).
-        ["set", "table", ..] | ["show", "table", _, "key", ..] => need(
+        // `set table` and `show|clear table NAME key K` need operator (HAProxy 2.6).
+        ["set", "table", ..] | ["show" | "clear", "table", _, "key", ..] => need(
             level,
             Level::Operator,
-            Command::Table(words.iter().map(|w| w.to_string()).collect()),
+            Command::Table(words.iter().map(|w| w.to_string()).collect(), true),
         ),
         ["show" | "clear", "table", ..] => Parsed::Run(Command::Table(
             words.iter().map(|w| w.to_string()).collect(),
+            level >= Level::Operator,
         )),
         ["show" | "get" | "add" | "del" | "clear", "map" | "acl", ..] | ["set", "map", ..] => {
             Parsed::Run(Command::Patterns(

@@ -25,7 +25,7 @@ pub trait Target {
         None
     }
     /// A stick-table command (`show table`, `set table`, `clear table`).
-    fn table(&mut self, _words: &[&str]) -> Option<String> {
+    fn table(&mut self, _words: &[&str], _dump: bool) -> Option<String> {
         None
     }
 }
@@ -90,9 +90,9 @@ fn run(cmd: &Command, target: &mut dyn Target) -> Result<String, String> {
             let words: Vec<&str> = words.iter().map(String::as_str).collect();
             Ok(target.patterns(&words).unwrap_or_default())
         }
-        Command::Table(words) => {
+        Command::Table(words, dump) => {
             let words: Vec<&str> = words.iter().map(String::as_str).collect();
-            Ok(target.table(&words).unwrap_or_default())
+            Ok(target.table(&words, *dump).unwrap_or_default())
         }
         Command::SetChecks(t, enabled) => {
             let (b, s) = find(&target.backends(), t)?;

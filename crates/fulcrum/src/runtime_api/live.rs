@@ -329,7 +329,7 @@ impl Target for Live<'_> {
         self.proxy.generation()?.patterns.cli(words)
     }
 
-    fn table(&mut self, words: &[&str]) -> Option<String> {
+    fn table(&mut self, words: &[&str], dump: bool) -> Option<String> {
         let gen = self.proxy.generation()?;
         // In config order, as HAProxy lists them.
         let tables: Vec<_> = self
@@ -338,7 +338,7 @@ impl Target for Live<'_> {
             .iter()
             .filter_map(|p| gen.tables.get(&p.name).cloned())
             .collect();
-        fulcrum_proxy::track_cli::answer(&tables, words)
+        fulcrum_proxy::track_cli::answer(&tables, words, dump)
     }
 
     fn info(&self) -> InfoView {
