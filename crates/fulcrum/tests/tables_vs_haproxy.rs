@@ -21,15 +21,35 @@ fn config(dir: &Path, port: u16, a: u16) -> String {
          frontend fe\n bind 127.0.0.1:{port}\n\
          \x20stick-table type ip size 1k expire 30s store conn_cnt,http_req_rate(10s),gpc0,bytes_in_rate(10s),bytes_out_cnt,server_id\n\
          \x20http-request track-sc0 src\n\
+         \x20http-request return status 200 content-type text/plain lf-string \"{conv}\" if {{ path /conv }}\n\
          \x20default_backend be\n\
          backend be\n\
          \x20stick-table type integer size 10 expire 1m store conn_cur,gpt0,gpc1,http_err_rate(1m)\n\
          \x20server a 127.0.0.1:{a}\n\
          backend bs\n\
          \x20stick-table type string len 32 size 100 store gpc0,http_req_cnt\n",
+        conv = CONVERTERS,
         admin = dir.join("admin.sock").display(),
         user = dir.join("user.sock").display(),
     )
+}
+
+/// The stick-table converters, answered in a `return` body.
+const CONVERTERS: &str = "%[src,table_conn_cnt(fe)] %[src,table_http_req_rate(fe)] \
+    %[src,table_gpc0(fe)] %[src,in_table(fe)] %[str(1.2.3.4),in_table(fe)] \
+    %[src,table_trackers(fe)] %[src,table_server_id(fe)] %[int(5),table_gpt0(be)] \
+    %[int(6),table_gpt0(be)] %[str(nope),table_http_req_cnt(bs)] %[str(hello),in_table(bs)]";
+
+/// The body of `GET /conv` (the converters' values).
+fn converters(port: u16) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.write_all(b"GET /conv HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
 }
 
 const REQUEST: &[u8] = b"GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
@@ -166,6 +186,15 @@ fn tables_as_haproxy() {
         3 * REQUEST.len()
     );
     assert!(got.contains(&wire), "{wire} in {got}");
+    // The table converters (after `set table` gave gpt0 and a string key values).
+    both("set table be key 5 data.gpt0 9");
+    both("set table bs key hello data.http_req_cnt 4");
+    let (want, got) = (converters(hport), converters(fport));
+    assert_eq!(got, want, "table converters (fulcrum, haproxy)");
+    assert_eq!(
+        want, "4 4 0 1 0 2 0 9 0 0 1",
+        "haproxy's answer (trackers counts its own lookup)"
+    );
     for line in [
         "show table",
         "show table fe key 127.0.0.1",

@@ -390,6 +390,30 @@ fn data_of(what: &str) -> Option<(Data, Option<Event>)> {
 }
 
 impl Counters<'_> {
+    /// The `table_*` converters and `in_table` (`what` without the `table_` prefix): 0 for a
+    /// key not in the table, as HAProxy; `None` when the table does not store the data.
+    pub fn table_conv(&self, table: &str, key: Value, what: &str) -> Option<Value> {
+        let table = self.tables.get(table)?;
+        let key = table.key(key)?;
+        let now = Instant::now();
+        let int = |n: u64| Value::Sint(i64::try_from(n).unwrap_or(i64::MAX));
+        match what {
+            "in_table" => Some(Value::Bool(table.usage(now, &key).is_some())),
+            // HAProxy 2.6 counts its own lookup's reference too.
+            "trackers" => Some(int(table.usage(now, &key).map_or(0, |u| u.0 + 1))),
+            "kbytes_in" => table
+                .read_at(now, &key, Data::BytesInCnt)
+                .map(|n| int(n / 1024)),
+            "kbytes_out" => table
+                .read_at(now, &key, Data::BytesOutCnt)
+                .map(|n| int(n / 1024)),
+            _ => {
+                let (d, _) = Data::parse(what)?;
+                table.read_at(now, &key, d).map(int)
+            }
+        }
+    }
+
     fn named(&self, f: &Fetch, i: usize) -> Option<Arc<Table>> {
         match f.args.get(i) {
             Some(Arg::Str(name)) => self.tables.get(std::str::from_utf8(name).ok()?).cloned(),
