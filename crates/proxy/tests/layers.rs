@@ -38,14 +38,9 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::hello",
         ],
     ),
-    (
-        "stick counters at run time",
-        &[
-            "track",
-            // The runtime socket's `show/set/clear table` (uses track, persist).
-            "track_cli",
-        ],
-    ),
+    ("stick counters at run time", &["track"]),
+    // The runtime socket's `show/set/clear table` (uses track, persist).
+    ("stick-table commands", &["track_cli"]),
     (
         "recording, servers, logs, sockets, ACLs, HTTP framing",
         &[
