@@ -47,7 +47,7 @@ pub struct Reference {
     /// Where it was first used (config file, line).
     pub at: Option<(Arc<str>, u32)>,
     /// The config lines using it (HAProxy's "used by" list; see [`Reference::used_by`]).
-    pub users: Vec<(Arc<str>, u32)>,
+    pub users: Vec<(Arc<str>, u32, &'static str)>,
     pub entries: Vec<Entry>,
     /// HAProxy 2.6's `entry_cnt` (counts an entry once per compiled set it was loaded into).
     pub entry_cnt: i64,
@@ -129,26 +129,26 @@ fn location() -> Option<(Arc<str>, u32)> {
 }
 
 impl Reference {
-    fn use_at(&mut self, at: Option<(Arc<str>, u32)>) {
-        if let Some(at) = at {
-            if !self.users.contains(&at) {
-                self.users.push(at);
+    fn use_at(&mut self, at: Option<(Arc<str>, u32)>, kind: &'static str) {
+        if let Some((f, l)) = at {
+            let user = (f, l, kind);
+            if !self.users.contains(&user) {
+                self.users.push(user);
             }
         }
     }
 
-    /// HAProxy 2.6's "used by" text: ACL users in config order, map users (resolved after
-    /// parsing, each put first) in reverse order.
+    /// HAProxy 2.6's "used by" text: map users (resolved after parsing, each put first) in
+    /// reverse config order, then ACL users (parsed) in config order.
     pub fn used_by(&self) -> String {
-        let mut users = self.users.clone();
-        users.sort();
-        if self.is_map && !self.is_acl {
-            users.reverse();
-        }
-        let kind = if self.is_acl { "acl" } else { "map" };
-        users
-            .iter()
-            .map(|(f, l)| format!("{kind} at file '{f}' line {l}"))
+        let mut maps: Vec<_> = self.users.iter().filter(|u| u.2 == "map").collect();
+        let mut acls: Vec<_> = self.users.iter().filter(|u| u.2 == "acl").collect();
+        maps.sort();
+        maps.reverse();
+        acls.sort();
+        maps.iter()
+            .chain(acls.iter())
+            .map(|(f, l, kind)| format!("{kind} at file '{f}' line {l}"))
             .collect::<Vec<_>>()
             .join(", by ")
     }
@@ -225,7 +225,7 @@ impl Registry {
         let i = Registry::file_ref(&mut inner, file, true, read)?;
         let r = &mut inner.refs[i];
         r.is_map = true;
-        r.use_at(location());
+        r.use_at(location(), "map");
         for c in &r.consumers {
             if let Consumer::Map(m) = c {
                 if m.read().is_ok_and(|m| m.how == how) {
@@ -259,7 +259,7 @@ impl Registry {
         let i = Registry::file_ref(&mut inner, file, as_map, read)?;
         let r = &mut inner.refs[i];
         r.is_acl = true;
-        r.use_at(location());
+        r.use_at(location(), "acl");
         for c in &r.consumers {
             if let Consumer::Acl(s) = c {
                 if s.read()
