@@ -170,7 +170,7 @@ impl Map {
             }
             Match::Int => v.to_bytes(),
             Match::Regm => {
-                let s = v.to_bytes();
+                let s = text(v);
                 self.entries
                     .iter()
                     .find(|e| e.regex.as_ref().is_some_and(|r| r.is_match(&s)))?
@@ -178,7 +178,7 @@ impl Map {
                     .clone()
             }
             how => {
-                let s = v.to_bytes();
+                let s = text(v);
                 self.entries
                     .iter()
                     .find(|e| matches(how, &s, e))?
@@ -217,7 +217,7 @@ impl Map {
                     .map(|e| e.value.clone())
             }
             Match::Regm => {
-                let s = v.to_bytes();
+                let s = text(v);
                 self.entries.iter().find_map(|e| {
                     let caps = e.regex.as_ref()?.captures(&s)?;
                     let mut out = Vec::new();
@@ -237,13 +237,22 @@ impl Map {
                 })
             }
             how => {
-                let s = v.to_bytes();
+                let s = text(v);
                 self.entries
                     .iter()
                     .find(|e| matches(how, &s, e))
                     .map(|e| e.value.clone())
             }
         }
+    }
+}
+
+/// The sample as the bytes its keys are matched against: strings as they are (no copy per
+/// lookup), everything else by its string cast.
+fn text(v: &Value) -> std::borrow::Cow<'_, [u8]> {
+    match v {
+        Value::Str(b) | Value::Bin(b) | Value::Meth(b) => std::borrow::Cow::Borrowed(b),
+        other => std::borrow::Cow::Owned(other.to_bytes()),
     }
 }
 

@@ -233,27 +233,37 @@ impl Patterns {
         };
         match self.method {
             Method::Found | Method::Bool => None,
-            Method::Int => match cast(v.clone(), Type::Sint) {
-                Some(Value::Sint(n)) => {
+            Method::Int => match v {
+                Value::Sint(n) => {
+                    let n = *n;
                     hit(&|p| matches!(p, Pat::Range(a, b) if (*a..=*b).contains(&n)))
                 }
-                _ => None,
+                _ => match cast(v.clone(), Type::Sint) {
+                    Some(Value::Sint(n)) => {
+                        hit(&|p| matches!(p, Pat::Range(a, b) if (*a..=*b).contains(&n)))
+                    }
+                    _ => None,
+                },
             },
             Method::Len => {
                 let n = bytes_of(v).len() as i64;
                 hit(&|p| matches!(p, Pat::Range(a, b) if (*a..=*b).contains(&n)))
             }
             Method::Ip => {
-                let ip = match cast(v.clone(), Type::Addr) {
-                    Some(Value::Ipv4(a)) => IpAddr::V4(a),
-                    Some(Value::Ipv6(a)) => IpAddr::V6(a),
-                    _ => return None,
+                let ip = match v {
+                    Value::Ipv4(a) => IpAddr::V4(*a),
+                    Value::Ipv6(a) => IpAddr::V6(*a),
+                    _ => match cast(v.clone(), Type::Addr) {
+                        Some(Value::Ipv4(a)) => IpAddr::V4(a),
+                        Some(Value::Ipv6(a)) => IpAddr::V6(a),
+                        _ => return None,
+                    },
                 };
                 hit(&|p| matches!(p, Pat::Net(n, l) if in_net(ip, *n, *l)))
             }
             Method::Bin => {
                 let b = bytes_of(v);
-                hit(&|p| matches!(p, Pat::Bytes(x) if *x == b))
+                hit(&|p| matches!(p, Pat::Bytes(x) if x[..] == b[..]))
             }
             Method::Reg => {
                 let b = bytes_of(v);
@@ -262,7 +272,7 @@ impl Patterns {
             m => {
                 let mut b = bytes_of(v);
                 if self.icase {
-                    b.make_ascii_lowercase();
+                    b.to_mut().make_ascii_lowercase();
                 }
                 hit(&|p| match p {
                     Pat::Bytes(x) => match_str(m, &b, x),
@@ -273,11 +283,12 @@ impl Patterns {
     }
 }
 
-/// The sample's bytes: binary as is, everything else by its string cast.
-fn bytes_of(v: &Value) -> Vec<u8> {
+/// The sample's bytes: binary and strings as they are (borrowed: no copy per match),
+/// everything else by its string cast.
+fn bytes_of(v: &Value) -> std::borrow::Cow<'_, [u8]> {
     match v {
-        Value::Bin(b) | Value::Str(b) | Value::Meth(b) => b.clone(),
-        other => other.to_bytes(),
+        Value::Bin(b) | Value::Str(b) | Value::Meth(b) => std::borrow::Cow::Borrowed(b),
+        other => std::borrow::Cow::Owned(other.to_bytes()),
     }
 }
 
