@@ -48,6 +48,7 @@ fn compile_words(words: &[String], c: &mut Compiler, what: &str) -> Result<Sampl
 
 /// Compiles one `acl` line of the model.
 pub fn compile(acl: &Acl) -> Result<SampleAcl, AclError> {
+    let _at = fulcrum_sample::registry::at(&acl.span.file, acl.span.line);
     compile_words(&acl.words, &mut Compiler::default(), &acl_name(acl))
 }
 
@@ -68,18 +69,25 @@ pub fn compile_condition(cond: &Condition, acls: &[Acl]) -> Result<Cond, AclErro
         let mut all = Vec::new();
         for term in group {
             let parts = match &term.acl {
-                AclRef::Anonymous(a) => vec![compile_words(&a.words, &mut c, &acl_name(a))?],
+                AclRef::Anonymous(a) => {
+                    let _at = fulcrum_sample::registry::at(&a.span.file, a.span.line);
+                    vec![compile_words(&a.words, &mut c, &acl_name(a))?]
+                }
                 AclRef::Named(r) => {
                     let named: Vec<&Acl> = acls.iter().filter(|a| a.name == r.name).collect();
                     if named.is_empty() {
                         let words = sacl::predefined(&r.name).ok_or_else(|| {
                             AclError(format!("{}: ACL '{}' is not defined", r.span, r.name))
                         })?;
+                        let _nowhere = fulcrum_sample::registry::nowhere();
                         vec![compile_words(&words, &mut c, &r.name)?]
                     } else {
                         named
                             .iter()
-                            .map(|a| compile_words(&a.words, &mut c, &acl_name(a)))
+                            .map(|a| {
+                                let _at = fulcrum_sample::registry::at(&a.span.file, a.span.line);
+                                compile_words(&a.words, &mut c, &acl_name(a))
+                            })
                             .collect::<Result<Vec<_>, _>>()?
                     }
                 }

@@ -49,6 +49,7 @@ pub mod tcp_rules;
 pub mod termination;
 pub mod tls;
 pub mod track;
+pub mod track_cli;
 pub mod tunnel;
 pub mod vars;
 

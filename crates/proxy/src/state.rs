@@ -135,6 +135,9 @@ pub struct Generation {
     pub backends: HashMap<String, Arc<Backend>>,
     /// Passive health's sink (shared with the runtime and the next generations).
     pub sink: Arc<SinkSlot>,
+    /// Map files and ACL patterns of this generation (the runtime socket's `show map`,
+    /// `add acl`, ...): one table per file, shared by every rule naming it.
+    pub patterns: Arc<fulcrum_sample::registry::Registry>,
 }
 
 /// Every proxy of one configuration generation (held weakly so a generation is freed when it
@@ -505,6 +508,29 @@ pub fn build_with(
     services: &dyn Services,
     serving: &watch::Receiver<Serving>,
 ) -> Result<Generation, ProxyError> {
+    // Everything compiled for this generation shares one registry of maps and ACL files.
+    let patterns = Arc::new(fulcrum_sample::registry::Registry::default());
+    let gen = fulcrum_sample::registry::scope(&patterns, || {
+        // Every ACL line has its reference, used or not, as in HAProxy (errors are the
+        // conditions' to report).
+        for p in &config.proxies {
+            for a in &p.acls {
+                let _ = acl::compile(a);
+            }
+        }
+        build_scoped(config, old, sink, services, serving)
+    })?;
+    patterns.number();
+    Ok(gen)
+}
+
+fn build_scoped(
+    config: &Config,
+    old: Option<&Generation>,
+    sink: Arc<SinkSlot>,
+    services: &dyn Services,
+    serving: &watch::Receiver<Serving>,
+) -> Result<Generation, ProxyError> {
     let proxies = Arc::new(OnceLock::new());
     // `cache` sections first: the rules resolve `cache-use` / `cache-store` by name.
     crate::http::cache::install(
@@ -569,6 +595,7 @@ pub fn build_with(
         };
         let mut use_backends = Vec::new();
         for ub in &p.use_backends {
+            let _at = fulcrum_sample::registry::at(&ub.span.file, ub.span.line);
             let cond = match &ub.condition {
                 Some(c) => acl::compile_condition(c, &p.acls).map_err(|e| cfg_err(p, e))?,
                 None => Cond::always(),
@@ -686,5 +713,6 @@ pub fn build_with(
         frontends,
         backends,
         sink,
+        patterns: fulcrum_sample::registry::current(),
     })
 }

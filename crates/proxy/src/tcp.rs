@@ -196,6 +196,9 @@ pub async fn serve<C: ClientStream>(
         ServerConn::Tls(s) => tunnel(&mut client, b"", &mut **s, b"", &t).await,
     };
     let up = up + sent;
+    if let Some(t) = &track {
+        t.bytes(up, down);
+    }
     let term = end.termination();
     // Phase: count and log.
     let srv = assigned.server().clone();

@@ -51,6 +51,7 @@ pub fn compile(
     rules
         .iter()
         .map(|r| {
+            let _at = fulcrum_sample::registry::at(&r.span.file, r.span.line);
             let cond = r
                 .condition
                 .as_ref()

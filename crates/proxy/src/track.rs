@@ -101,6 +101,64 @@ impl Table {
         }
     }
 
+    pub fn key_type(&self) -> StickKeyType {
+        self.key_type
+    }
+
+    pub fn size(&self) -> u64 {
+        self.def.size
+    }
+
+    pub fn store(&self) -> Vec<(Data, std::time::Duration)> {
+        self.counters
+            .lock()
+            .map(|t| t.store.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn stores(&self, d: Data) -> bool {
+        self.counters.lock().is_ok_and(|t| t.stores(d))
+    }
+
+    /// The live keys (`show table`).
+    pub fn keys(&self, now: Instant) -> Vec<Vec<u8>> {
+        self.counters
+            .lock()
+            .map(|t| t.keys(now))
+            .unwrap_or_default()
+    }
+
+    pub fn live_len(&self, now: Instant) -> usize {
+        self.keys(now).len()
+    }
+
+    /// `(use, exp ms)` of a live key.
+    pub fn usage(&self, now: Instant, key: &[u8]) -> Option<(u64, u64)> {
+        self.counters.lock().ok()?.usage(now, key)
+    }
+
+    pub fn read_at(&self, now: Instant, key: &[u8], d: Data) -> Option<u64> {
+        self.counters.lock().ok()?.read(now, key, d)
+    }
+
+    /// `clear table` (all entries no stream tracks, or `key`'s).
+    pub fn clear(&self, key: Option<&[u8]>) {
+        if let Ok(mut t) = self.counters.lock() {
+            t.clear(key);
+        }
+    }
+
+    /// `set table ... key K data.D V ...`: the entry is created (and refreshed) even with no
+    /// data, as HAProxy's.
+    pub fn set(&self, now: Instant, key: &[u8], data: &[(Data, u64)]) {
+        if let Ok(mut t) = self.counters.lock() {
+            t.touch(now, key);
+            for (d, v) in data {
+                t.set(now, key, *d, *v);
+            }
+        }
+    }
+
     fn read(&self, key: &[u8], d: Data) -> Option<u64> {
         self.counters.lock().ok()?.read(Instant::now(), key, d)
     }
@@ -219,6 +277,16 @@ impl Tracking {
         }
     }
 
+    /// Bytes received from the client and sent to it (`bytes_in_*`, `bytes_out_*`).
+    pub fn bytes(&self, from_client: u64, to_client: u64) {
+        if from_client > 0 {
+            self.each(Event::BytesIn(from_client));
+        }
+        if to_client > 0 {
+            self.each(Event::BytesOut(to_client));
+        }
+    }
+
     /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)` / `sc-set-gpt0(N)`.
     pub fn event(&self, n: usize, ev: Event) {
         self.with(|slots| {
@@ -322,6 +390,30 @@ fn data_of(what: &str) -> Option<(Data, Option<Event>)> {
 }
 
 impl Counters<'_> {
+    /// The `table_*` converters and `in_table` (`what` without the `table_` prefix): 0 for a
+    /// key not in the table, as HAProxy; `None` when the table does not store the data.
+    pub fn table_conv(&self, table: &str, key: Value, what: &str) -> Option<Value> {
+        let table = self.tables.get(table)?;
+        let key = table.key(key)?;
+        let now = Instant::now();
+        let int = |n: u64| Value::Sint(i64::try_from(n).unwrap_or(i64::MAX));
+        match what {
+            "in_table" => Some(Value::Bool(table.usage(now, &key).is_some())),
+            // HAProxy 2.6 counts its own lookup's reference too.
+            "trackers" => Some(int(table.usage(now, &key).map_or(0, |u| u.0 + 1))),
+            "kbytes_in" => table
+                .read_at(now, &key, Data::BytesInCnt)
+                .map(|n| int(n / 1024)),
+            "kbytes_out" => table
+                .read_at(now, &key, Data::BytesOutCnt)
+                .map(|n| int(n / 1024)),
+            _ => {
+                let (d, _) = Data::parse(what)?;
+                table.read_at(now, &key, d).map(int)
+            }
+        }
+    }
+
     fn named(&self, f: &Fetch, i: usize) -> Option<Arc<Table>> {
         match f.args.get(i) {
             Some(Arg::Str(name)) => self.tables.get(std::str::from_utf8(name).ok()?).cloned(),

@@ -43,6 +43,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("stick counters at run time", &["track"]),
+    // The runtime socket's `show/set/clear table` (uses track, persist).
+    ("stick-table commands", &["track_cli"]),
     (
         "recording, servers, logs, sockets, ACLs, HTTP framing",
         &[

@@ -96,28 +96,12 @@ fn pattern_file(
     } else {
         c.base_dir.join(file)
     };
-    if let Some(s) = c.pattern_files.get(&(path.clone(), method, icase)) {
-        return Ok(s.clone());
-    }
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read pattern file '{}': {e}", path.display()))?;
-    let mut set = Patterns::new(method, icase);
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let pat = if as_map {
-            line.split_ascii_whitespace().next().unwrap_or(line)
-        } else {
-            line
-        };
-        set.add(pat)
-            .map_err(|e| format!("pattern file '{}' line {}: {e}", path.display(), n + 1))?;
-    }
-    let set = Arc::new(RwLock::new(set));
-    c.pattern_files.insert((path, method, icase), set.clone());
-    Ok(set)
+    let name = path.display().to_string();
+    let read = || {
+        std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read pattern file '{name}': {e}"))
+    };
+    c.registry.acl_file(&name, method, icase, as_map, read)
 }
 
 /// Compiles `words` (criterion, flags, patterns) with `c`. Errors name the word; a
@@ -204,11 +188,18 @@ pub fn compile(words: &[String], c: &mut Compiler) -> Result<Acl, String> {
             inline[0]
         ));
     }
-    let mut sets = vec![Arc::new(RwLock::new(Patterns::parse(
-        method, icase, inline,
-    )?))];
+    let inline_set = Arc::new(RwLock::new(Patterns::parse(method, icase, inline)?));
+    let mut sets = vec![inline_set.clone()];
+    // As HAProxy: the files' references first, then the line's own (even when empty).
     for (f, as_map) in files {
         sets.push(pattern_file(c, &f, method, icase, as_map)?);
+    }
+    {
+        let texts: Vec<String> = inline_set
+            .read()
+            .map(|s| s.texts().map(str::to_string).collect())
+            .unwrap_or_default();
+        c.registry.acl_inline(name, &texts, &inline_set);
     }
     Ok(Acl { expr, method, sets })
 }

@@ -199,7 +199,34 @@ pub static CONVERTERS: &[ConvKw] = &[
         )))
     }),
     kw!("map", Str, [S, S], 1, Str, map_lookup),
+    kw!("in_table", Any, [S], 1, Bool, table_conv),
+    kw!("table_bytes_in_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_bytes_out_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_conn_cnt", Any, [S], 1, Sint, table_conv),
+    kw!("table_conn_cur", Any, [S], 1, Sint, table_conv),
+    kw!("table_conn_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_gpt0", Any, [S], 1, Sint, table_conv),
+    kw!("table_gpc0", Any, [S], 1, Sint, table_conv),
+    kw!("table_gpc0_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_gpc1", Any, [S], 1, Sint, table_conv),
+    kw!("table_http_err_cnt", Any, [S], 1, Sint, table_conv),
+    kw!("table_http_err_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_http_req_cnt", Any, [S], 1, Sint, table_conv),
+    kw!("table_http_req_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_kbytes_in", Any, [S], 1, Sint, table_conv),
+    kw!("table_kbytes_out", Any, [S], 1, Sint, table_conv),
+    kw!("table_server_id", Any, [S], 1, Sint, table_conv),
+    kw!("table_trackers", Any, [S], 1, Sint, table_conv),
 ];
+
+/// `table_<data>(table)` and `in_table(table)`: the input sample is the key (HAProxy 2.6's
+/// stick-table converters), answered by the caller's tables.
+fn table_conv(v: Value, c: &Conv, env: &dyn Env) -> Option<Value> {
+    let name = c.kw.name;
+    let what = name.strip_prefix("table_").unwrap_or(name);
+    let table = std::str::from_utf8(c.args.first()?.as_bytes()).ok()?;
+    env.table_lookup(table, v, what)
+}
 
 /// Map converters: `map_<match>[_<output>]`, all compiled through this one table entry
 /// shape; their input type follows the match (`ip` → address, `int` → integer).

@@ -55,6 +55,13 @@ pub trait Env {
     /// A pseudo-random 32-bit number, for `rand` and `uuid`.
     fn random(&self) -> u32;
 
+    /// The `table_*` converters and `in_table`: `what` (`conn_cnt`, `http_req_rate`,
+    /// `trackers`, `in_table`...) of `key` in stick table `table`. `None`: no such table, a
+    /// key the table's type cannot hold, or data the table does not store.
+    fn table_lookup(&self, _table: &str, _key: Value, _what: &str) -> Option<Value> {
+        None
+    }
+
     /// An environment variable, for `env(NAME)`.
     fn env_var(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()

@@ -11,10 +11,9 @@ use crate::env::{Env, Scope};
 use crate::error::CompileError;
 use crate::fetch::{self, Arg, ArgKind, Fetch};
 use crate::map::{Map, Match};
-use crate::pattern::{Method, Patterns};
+use crate::registry::Registry;
 use crate::value::{Type, Value};
 use regex::bytes::Regex;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -35,11 +34,9 @@ pub struct Compiler {
     /// What the rule being compiled can read: an `http-request` rule has the request but no
     /// response yet, a `tcp-request connection` rule only the connection.
     pub available: fetch::Needs,
-    /// Loaded maps by file and match method (one file read by `map_reg` and `map_regm` is two
-    /// pattern sets, as in HAProxy).
-    pub maps: HashMap<(PathBuf, Match), Arc<RwLock<Map>>>,
-    /// ACL pattern files by file, match method and `-i` (shared, as maps are).
-    pub pattern_files: HashMap<(PathBuf, Method, bool), Arc<RwLock<Patterns>>>,
+    /// The generation's map and ACL-file references: a file named by several converters or
+    /// ACLs is one table (one compiled set per match method), changed at run time as one.
+    pub registry: Arc<Registry>,
 }
 
 impl Compiler {
@@ -47,8 +44,7 @@ impl Compiler {
         Compiler {
             base_dir: base_dir.into(),
             available: fetch::Needs::Response,
-            maps: HashMap::new(),
-            pattern_files: HashMap::new(),
+            registry: crate::registry::current(),
         }
     }
 
@@ -64,15 +60,10 @@ impl Compiler {
         } else {
             self.base_dir.join(file)
         };
-        if let Some(m) = self.maps.get(&(path.clone(), how)) {
-            return Ok(m.clone());
-        }
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("map file '{}': {e}", path.display()))?;
-        let map = Map::parse(how, &text)
-            .map_err(|(line, e)| format!("map file '{}' line {line}: {e}", path.display()))?;
-        let map = Arc::new(RwLock::new(map));
-        self.maps.insert((path, how), map.clone());
+        let name = path.display().to_string();
+        let map = self.registry.map(&name, how, || {
+            std::fs::read_to_string(&path).map_err(|e| format!("map file '{name}': {e}"))
+        })?;
         Ok(map)
     }
 }

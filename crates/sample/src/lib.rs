@@ -23,6 +23,8 @@ pub mod hash;
 pub mod logformat;
 pub mod map;
 pub mod pattern;
+pub mod registry;
+mod registry_cli;
 pub mod time;
 pub mod value;
 

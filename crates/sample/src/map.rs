@@ -22,6 +22,22 @@ pub enum Match {
 }
 
 impl Match {
+    /// HAProxy's name of the match (`get map`'s `type=`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Match::Str => "str",
+            Match::Beg => "beg",
+            Match::Sub => "sub",
+            Match::Dir => "dir",
+            Match::Dom => "dom",
+            Match::End => "end",
+            Match::Reg => "reg",
+            Match::Regm => "regm",
+            Match::Ip => "ip",
+            Match::Int => "int",
+        }
+    }
+
     /// The match method of a `map_<match>[_<out>]` converter name (`map` alone is `str`).
     pub fn of_converter(name: &str) -> Option<Match> {
         let m = name.strip_prefix("map").unwrap_or(name);
@@ -135,6 +151,44 @@ impl Map {
         self.entries.iter().map(|e| (&e.key[..], &e.value[..]))
     }
 
+    /// The key of the entry `v` matches and the value it gives (`get map`).
+    pub fn lookup_entry(&self, v: &Value) -> Option<(Vec<u8>, Vec<u8>)> {
+        let value = self.lookup(v)?;
+        let key = match self.how {
+            Match::Ip => {
+                let ip: IpAddr = match v {
+                    Value::Ipv4(a) => IpAddr::V4(*a),
+                    Value::Ipv6(a) => IpAddr::V6(*a),
+                    other => std::str::from_utf8(&other.to_bytes()).ok()?.parse().ok()?,
+                };
+                self.entries
+                    .iter()
+                    .filter(|e| e.net.is_some_and(|(n, len)| in_net(ip, n, len)))
+                    .max_by_key(|e| e.net.map_or(0, |(_, l)| l))?
+                    .key
+                    .clone()
+            }
+            Match::Int => v.to_bytes(),
+            Match::Regm => {
+                let s = text(v);
+                self.entries
+                    .iter()
+                    .find(|e| e.regex.as_ref().is_some_and(|r| r.is_match(&s)))?
+                    .key
+                    .clone()
+            }
+            how => {
+                let s = text(v);
+                self.entries
+                    .iter()
+                    .find(|e| matches(how, &s, e))?
+                    .key
+                    .clone()
+            }
+        };
+        Some((key, value))
+    }
+
     /// The value for `v`, by this map's match method.
     pub fn lookup(&self, v: &Value) -> Option<Vec<u8>> {
         match self.how {
@@ -163,7 +217,7 @@ impl Map {
                     .map(|e| e.value.clone())
             }
             Match::Regm => {
-                let s = v.to_bytes();
+                let s = text(v);
                 self.entries.iter().find_map(|e| {
                     let caps = e.regex.as_ref()?.captures(&s)?;
                     let mut out = Vec::new();
@@ -183,13 +237,22 @@ impl Map {
                 })
             }
             how => {
-                let s = v.to_bytes();
+                let s = text(v);
                 self.entries
                     .iter()
                     .find(|e| matches(how, &s, e))
                     .map(|e| e.value.clone())
             }
         }
+    }
+}
+
+/// The sample as the bytes its keys are matched against: strings as they are (no copy per
+/// lookup), everything else by its string cast.
+fn text(v: &Value) -> std::borrow::Cow<'_, [u8]> {
+    match v {
+        Value::Str(b) | Value::Bin(b) | Value::Meth(b) => std::borrow::Cow::Borrowed(b),
+        other => std::borrow::Cow::Owned(other.to_bytes()),
     }
 }
 

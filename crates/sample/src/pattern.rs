@@ -33,6 +33,15 @@ impl Method {
         "found", "bool", "int", "ip", "bin", "len", "str", "sub", "reg", "beg", "end", "dir", "dom",
     ];
 
+    /// HAProxy's name of the method (`get acl`'s `type=`).
+    pub fn name(self) -> &'static str {
+        Method::NAMES
+            .iter()
+            .copied()
+            .find(|n| Method::parse(n) == Some(self))
+            .unwrap_or("str")
+    }
+
     pub fn parse(s: &str) -> Option<Method> {
         Some(match s {
             "found" => Method::Found,
@@ -210,61 +219,76 @@ impl Patterns {
         match self.method {
             Method::Found => true,
             Method::Bool => v.truth(),
-            Method::Int => match cast(v.clone(), Type::Sint) {
-                Some(Value::Sint(n)) => self.in_ranges(n),
-                _ => false,
+            _ => self.find(v).is_some(),
+        }
+    }
+
+    /// The text of the first pattern `v` matches (the runtime socket's `get acl`).
+    pub fn find(&self, v: &Value) -> Option<&str> {
+        let hit = |f: &dyn Fn(&Pat) -> bool| {
+            self.pats
+                .iter()
+                .find(|(_, p)| f(p))
+                .map(|(t, _)| t.as_str())
+        };
+        match self.method {
+            Method::Found | Method::Bool => None,
+            Method::Int => match v {
+                Value::Sint(n) => {
+                    let n = *n;
+                    hit(&|p| matches!(p, Pat::Range(a, b) if (*a..=*b).contains(&n)))
+                }
+                _ => match cast(v.clone(), Type::Sint) {
+                    Some(Value::Sint(n)) => {
+                        hit(&|p| matches!(p, Pat::Range(a, b) if (*a..=*b).contains(&n)))
+                    }
+                    _ => None,
+                },
             },
             Method::Len => {
                 let n = bytes_of(v).len() as i64;
-                self.in_ranges(n)
+                hit(&|p| matches!(p, Pat::Range(a, b) if (*a..=*b).contains(&n)))
             }
             Method::Ip => {
-                let ip = match cast(v.clone(), Type::Addr) {
-                    Some(Value::Ipv4(a)) => IpAddr::V4(a),
-                    Some(Value::Ipv6(a)) => IpAddr::V6(a),
-                    _ => return false,
+                let ip = match v {
+                    Value::Ipv4(a) => IpAddr::V4(*a),
+                    Value::Ipv6(a) => IpAddr::V6(*a),
+                    _ => match cast(v.clone(), Type::Addr) {
+                        Some(Value::Ipv4(a)) => IpAddr::V4(a),
+                        Some(Value::Ipv6(a)) => IpAddr::V6(a),
+                        _ => return None,
+                    },
                 };
-                self.pats
-                    .iter()
-                    .any(|(_, p)| matches!(p, Pat::Net(n, l) if in_net(ip, *n, *l)))
+                hit(&|p| matches!(p, Pat::Net(n, l) if in_net(ip, *n, *l)))
             }
             Method::Bin => {
                 let b = bytes_of(v);
-                self.pats
-                    .iter()
-                    .any(|(_, p)| matches!(p, Pat::Bytes(x) if *x == b))
+                hit(&|p| matches!(p, Pat::Bytes(x) if x[..] == b[..]))
             }
             Method::Reg => {
                 let b = bytes_of(v);
-                self.pats
-                    .iter()
-                    .any(|(_, p)| matches!(p, Pat::Reg(r) if r.is_match(&b)))
+                hit(&|p| matches!(p, Pat::Reg(r) if r.is_match(&b)))
             }
             m => {
                 let mut b = bytes_of(v);
                 if self.icase {
-                    b.make_ascii_lowercase();
+                    b.to_mut().make_ascii_lowercase();
                 }
-                self.pats.iter().any(|(_, p)| match p {
+                hit(&|p| match p {
                     Pat::Bytes(x) => match_str(m, &b, x),
                     _ => false,
                 })
             }
         }
     }
-
-    fn in_ranges(&self, n: i64) -> bool {
-        self.pats
-            .iter()
-            .any(|(_, p)| matches!(p, Pat::Range(a, b) if (*a..=*b).contains(&n)))
-    }
 }
 
-/// The sample's bytes: binary as is, everything else by its string cast.
-fn bytes_of(v: &Value) -> Vec<u8> {
+/// The sample's bytes: binary and strings as they are (borrowed: no copy per match),
+/// everything else by its string cast.
+fn bytes_of(v: &Value) -> std::borrow::Cow<'_, [u8]> {
     match v {
-        Value::Bin(b) | Value::Str(b) | Value::Meth(b) => b.clone(),
-        other => other.to_bytes(),
+        Value::Bin(b) | Value::Str(b) | Value::Meth(b) => std::borrow::Cow::Borrowed(b),
+        other => std::borrow::Cow::Owned(other.to_bytes()),
     }
 }
 

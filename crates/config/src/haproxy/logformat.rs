@@ -134,6 +134,16 @@ pub fn check_log_format(text: &str) -> Result<(), String> {
                 if fulcrum_sample::fetch::is_counter(name) {
                     return Err(format!("log-format '{text}': fetch '{name}' is not run by fulcrum in log lines yet"));
                 }
+                if let Some(c) = e
+                    .convs
+                    .iter()
+                    .find(|c| c.kw.name.starts_with("table_") || c.kw.name == "in_table")
+                {
+                    return Err(format!(
+                        "log-format '{text}': converter '{}' is not run by fulcrum in log lines yet",
+                        c.kw.name
+                    ));
+                }
                 check_answered(name).map_err(|e| format!("log-format '{text}': {e}"))?;
             }
             Node::Var(v, flags) => {

@@ -60,6 +60,12 @@ pub enum Command {
     SetAdmin(String, AdminChange),
     /// `enable health B/S` (true) / `disable health B/S` (false).
     SetChecks(String, bool),
+    /// `show|get|add|del|set|clear map|acl ...` (the words as typed), answered by the
+    /// generation's pattern registry.
+    Patterns(Vec<String>),
+    /// `show|clear|set table ...` (the words as typed); whether the session may see entries
+    /// (operator and above).
+    Table(Vec<String>, bool),
 }
 
 /// What a session does with one command.
@@ -104,6 +110,22 @@ pub fn parse(words: &[&str], level: Level) -> Parsed {
             }
         }
         ["show", "cli", "level", ..] => Parsed::ShowLevel,
+        // HAProxy 2.6 lets every level read and change maps and ACLs.
+        // `set table` and `show|clear table NAME key K` need operator (HAProxy 2.6).
+        ["set", "table", ..] | ["show" | "clear", "table", _, "key", ..] => need(
+            level,
+            Level::Operator,
+            Command::Table(words.iter().map(|w| w.to_string()).collect(), true),
+        ),
+        ["show" | "clear", "table", ..] => Parsed::Run(Command::Table(
+            words.iter().map(|w| w.to_string()).collect(),
+            level >= Level::Operator,
+        )),
+        ["show" | "get" | "add" | "del" | "clear", "map" | "acl", ..] | ["set", "map", ..] => {
+            Parsed::Run(Command::Patterns(
+                words.iter().map(|w| w.to_string()).collect(),
+            ))
+        }
         ["set", "timeout", rest @ ..] => set_timeout(rest),
         ["show", "info", opts @ ..] => Parsed::Run(Command::ShowInfo {
             typed: opts.contains(&"typed"),

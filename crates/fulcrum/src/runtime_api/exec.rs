@@ -19,6 +19,15 @@ pub trait Target {
     fn set_weight(&mut self, backend: &str, server: &str, weight: u32) -> Result<(), String>;
     /// `enable health` / `disable health`: resume or pause the server's health checks.
     fn set_checks(&mut self, backend: &str, server: &str, enabled: bool) -> Result<(), String>;
+    /// A map or ACL command (`show map`, `add acl`, ...) answered by the running generation's
+    /// pattern registry (`None`: nothing is running).
+    fn patterns(&mut self, _words: &[&str]) -> Option<String> {
+        None
+    }
+    /// A stick-table command (`show table`, `set table`, `clear table`).
+    fn table(&mut self, _words: &[&str], _dump: bool) -> Option<String> {
+        None
+    }
 }
 
 /// Resolves `B/S` to its backend and server views, with HAProxy's messages.
@@ -79,6 +88,14 @@ fn run(cmd: &Command, target: &mut dyn Target) -> Result<String, String> {
             let (b, s) = find(&target.backends(), t)?;
             target.set_admin(&b.name, &s.name, *change)?;
             Ok(String::new())
+        }
+        Command::Patterns(words) => {
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            Ok(target.patterns(&words).unwrap_or_default())
+        }
+        Command::Table(words, dump) => {
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            Ok(target.table(&words, *dump).unwrap_or_default())
         }
         Command::SetChecks(t, enabled) => {
             let (b, s) = find(&target.backends(), t)?;

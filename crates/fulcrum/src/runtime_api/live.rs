@@ -334,6 +334,22 @@ impl Live<'_> {
 }
 
 impl Target for Live<'_> {
+    fn patterns(&mut self, words: &[&str]) -> Option<String> {
+        self.proxy.generation()?.patterns.cli(words)
+    }
+
+    fn table(&mut self, words: &[&str], dump: bool) -> Option<String> {
+        let gen = self.proxy.generation()?;
+        // In config order, as HAProxy lists them.
+        let tables: Vec<_> = self
+            .config
+            .proxies
+            .iter()
+            .filter_map(|p| gen.tables.get(&p.name).cloned())
+            .collect();
+        fulcrum_proxy::track_cli::answer(&tables, words, dump)
+    }
+
     fn info(&self) -> InfoView {
         let conns: u64 = self.connections().iter().map(|(_, c)| c).sum();
         let rows = self

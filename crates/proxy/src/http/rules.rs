@@ -150,6 +150,7 @@ pub fn compile(
 ) -> Result<Vec<Rule>, acl::AclError> {
     let mut out = Vec::with_capacity(rules.len());
     for r in rules {
+        let _at = fulcrum_sample::registry::at(&r.span.file, r.span.line);
         let cond = r
             .condition
             .as_ref()

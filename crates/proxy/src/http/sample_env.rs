@@ -235,6 +235,10 @@ impl HttpEnv<'_> {
 }
 
 impl fulcrum_sample::Env for HttpEnv<'_> {
+    fn table_lookup(&self, table: &str, key: Value, what: &str) -> Option<Value> {
+        self.counters?.table_conv(table, key, what)
+    }
+
     fn fetch(&self, f: &Fetch) -> Option<Value> {
         let req = self.req;
         let res = self.res;

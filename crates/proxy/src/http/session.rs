@@ -280,6 +280,7 @@ impl<C: ClientStream> Session<C> {
             self.served += 1;
             if let Some(t) = &self.track {
                 t.http_status(rec.status);
+                t.bytes(rec.bytes_in, rec.bytes + rec.head_out);
                 t.end_request();
             }
             self.log(&rec);

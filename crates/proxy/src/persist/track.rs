@@ -51,6 +51,39 @@ impl Data {
         ("server_id", Data::ServerId, false),
     ];
 
+    /// HAProxy's data type number (`STKTABLE_DT_*`): the order `show table` prints them in.
+    pub fn haproxy_id(self) -> u8 {
+        match self {
+            Data::ServerId => 0,
+            Data::Gpt0 => 1,
+            Data::Gpc0 => 2,
+            Data::Gpc0Rate => 3,
+            Data::ConnCnt => 4,
+            Data::ConnRate => 5,
+            Data::ConnCur => 6,
+            Data::HttpReqCnt => 9,
+            Data::HttpReqRate => 10,
+            Data::HttpErrCnt => 11,
+            Data::HttpErrRate => 12,
+            Data::BytesInCnt => 13,
+            Data::BytesInRate => 14,
+            Data::BytesOutCnt => 15,
+            Data::BytesOutRate => 16,
+            Data::Gpc1 => 17,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Data::ALL
+            .iter()
+            .find(|(_, d, _)| *d == self)
+            .map_or("", |(n, _, _)| n)
+    }
+
+    pub fn is_rate(self) -> bool {
+        Data::ALL.iter().any(|(_, d, p)| *d == self && *p)
+    }
+
     pub fn parse(name: &str) -> Option<(Data, bool)> {
         Data::ALL
             .iter()
@@ -117,6 +150,7 @@ pub struct Counters {
     gpc0_rate: Freq,
     bytes_in_rate: Freq,
     bytes_out_rate: Freq,
+    server_id: u64,
     expires: Option<Instant>,
 }
 
@@ -251,6 +285,85 @@ impl CounterTable {
         c.expires = expire.map(|e| now + e);
     }
 
+    /// The live keys (the runtime socket's `show table`).
+    pub fn keys(&self, now: Instant) -> Vec<Vec<u8>> {
+        self.entries
+            .iter()
+            .filter(|(_, c)| self.alive(now, c))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// How many streams track `key` now (`use=`) and the milliseconds before it expires
+    /// (`exp=`; 0 without `expire`).
+    pub fn usage(&self, now: Instant, key: &[u8]) -> Option<(u64, u64)> {
+        let c = self.entries.get(key).filter(|c| self.alive(now, c))?;
+        let exp = c
+            .expires
+            .map_or(0, |e| e.saturating_duration_since(now).as_millis() as u64);
+        Some((c.conn_cur, exp))
+    }
+
+    /// Creates `key`'s entry if needed and refreshes its expiry.
+    pub fn touch(&mut self, now: Instant, key: &[u8]) {
+        // A new entry's gpt0 is 0: setting it changes nothing but makes the entry.
+        let gpt0 = self.entries.get(key).map_or(0, |c| c.gpt0);
+        self.update(now, key, Event::SetGpt0(gpt0));
+    }
+
+    /// `set table T key K data.D V`: creates the entry if needed, sets `d` (a rate starts a
+    /// new period at `v`) and refreshes the expiry. `false`: the table does not store `d`.
+    pub fn set(&mut self, now: Instant, key: &[u8], d: Data, v: u64) -> bool {
+        if !self.stores(d) {
+            return false;
+        }
+        if !self.entries.contains_key(key) {
+            // Created (room made) as a tracked key would be; a new entry's gpt0 is 0 anyway.
+            self.update(now, key, Event::SetGpt0(0));
+        }
+        let expire = self.expire;
+        let Some(c) = self.entries.get_mut(key) else {
+            return true;
+        };
+        let fresh = Freq {
+            start: Some(now),
+            curr: v,
+            prev: 0,
+        };
+        match d {
+            Data::ConnCnt => c.conn_cnt = v,
+            Data::ConnCur => c.conn_cur = v,
+            Data::ConnRate => c.conn_rate = fresh,
+            Data::HttpReqCnt => c.http_req_cnt = v,
+            Data::HttpReqRate => c.http_req_rate = fresh,
+            Data::HttpErrCnt => c.http_err_cnt = v,
+            Data::HttpErrRate => c.http_err_rate = fresh,
+            Data::Gpc0 => c.gpc0 = v,
+            Data::Gpc0Rate => c.gpc0_rate = fresh,
+            Data::Gpc1 => c.gpc1 = v,
+            Data::Gpt0 => c.gpt0 = v,
+            Data::BytesInCnt => c.bytes_in = v,
+            Data::BytesOutCnt => c.bytes_out = v,
+            Data::BytesInRate => c.bytes_in_rate = fresh,
+            Data::BytesOutRate => c.bytes_out_rate = fresh,
+            Data::ServerId => c.server_id = v,
+        }
+        c.expires = expire.map(|e| now + e);
+        true
+    }
+
+    /// `clear table T [key K]`: removes the entries (all, or `key`'s) no stream tracks.
+    pub fn clear(&mut self, key: Option<&[u8]>) {
+        match key {
+            Some(k) => {
+                if self.entries.get(k).is_some_and(|c| c.conn_cur == 0) {
+                    self.entries.remove(k);
+                }
+            }
+            None => self.entries.retain(|_, c| c.conn_cur > 0),
+        }
+    }
+
     /// `key`'s value of `d`: `None` when the table does not store `d`; 0 for an unknown or
     /// expired key (as HAProxy's `src_*` fetches).
     pub fn read(&self, now: Instant, key: &[u8], d: Data) -> Option<u64> {
@@ -274,7 +387,7 @@ impl CounterTable {
             Data::BytesOutCnt => c.bytes_out,
             Data::BytesInRate => c.bytes_in_rate.read(now, period),
             Data::BytesOutRate => c.bytes_out_rate.read(now, period),
-            Data::ServerId => 0,
+            Data::ServerId => c.server_id,
         })
     }
 }

@@ -1,0 +1,481 @@
+//! The runtime socket's map and ACL commands on a [`Registry`], answered as HAProxy 2.6
+//! answers them: `show map|acl [REF]`, `get map|acl REF VALUE`, `add map REF KEY VALUE`,
+//! `add acl REF PATTERN`, `set map REF KEY|#ID VALUE`, `del map|acl REF KEY|#ID`,
+//! `clear map|acl REF`. A change is applied to every compiled set of the reference, so live
+//! traffic sees it at the next lookup. Pure (given the registry).
+
+use crate::registry::{Consumer, Entry, Reference, Registry};
+use crate::value::Value;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Map,
+    Acl,
+}
+
+impl Kind {
+    fn unknown(self) -> String {
+        match self {
+            Kind::Map => "Unknown map identifier. Please use #<id> or <file>.\n".into(),
+            Kind::Acl => "Unknown ACL identifier. Please use #<id> or <file>.\n".into(),
+        }
+    }
+
+    fn has(self, r: &Reference) -> bool {
+        match self {
+            Kind::Map => r.is_map,
+            Kind::Acl => r.is_acl,
+        }
+    }
+}
+
+/// `#ID` or the file as the config names it.
+fn find<'a>(refs: &'a mut [Reference], kind: Kind, name: &str) -> Option<&'a mut Reference> {
+    let by_id = name.strip_prefix('#').map(|n| n.parse::<u32>().ok());
+    refs.iter_mut()
+        .filter(|r| kind.has(r))
+        .find(|r| match by_id {
+            Some(id) => id == Some(r.id),
+            None => r.file.as_deref() == Some(name),
+        })
+}
+
+/// Whether an entry is named by `key` (its key, or `#0x...` its id).
+fn names(e: &Entry, key: &str) -> bool {
+    match key.strip_prefix("#0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).is_ok_and(|u| u == e.uid),
+        None => e.key == key,
+    }
+}
+
+impl Registry {
+    /// Answers `words` if they are a map or ACL command (`None`: not one).
+    pub fn cli(&self, words: &[&str]) -> Option<String> {
+        let kind = match words.get(1) {
+            Some(&"map") => Kind::Map,
+            Some(&"acl") => Kind::Acl,
+            _ => return None,
+        };
+        let verb = *words.first()?;
+        if !["show", "get", "add", "del", "set", "clear"].contains(&verb)
+            || (verb == "set" && kind == Kind::Acl)
+        {
+            return None;
+        }
+        let args = &words[2..];
+        let Ok(mut inner) = self.inner.lock() else {
+            return Some("Internal error.\n".into());
+        };
+        let out = match verb {
+            "show" => match args.first() {
+                None => list(&inner.refs, kind),
+                Some(name) => match find(&mut inner.refs, kind, name) {
+                    None => kind.unknown(),
+                    Some(r) => show(r),
+                },
+            },
+            "get" => {
+                let (Some(name), Some(value)) = (args.first(), args.get(1)) else {
+                    return Some(match kind {
+                        Kind::Map => "Missing map identifier and/or key.\n".into(),
+                        Kind::Acl => "Missing ACL identifier and/or key.\n".into(),
+                    });
+                };
+                match find(&mut inner.refs, kind, name) {
+                    None => kind.unknown(),
+                    Some(r) => get(r, kind, value),
+                }
+            }
+            "add" => {
+                let ok = match kind {
+                    Kind::Map => args.len() == 3,
+                    Kind::Acl => args.len() == 2,
+                };
+                if !ok {
+                    return Some(match kind {
+                        Kind::Map => "'add map' expects three parameters (map identifier, key and value) or one parameter (map identifier) and a payload\n".into(),
+                        Kind::Acl => "'add acl' expects two parameters: ACL identifier and pattern.\n".into(),
+                    });
+                }
+                let uid = inner.uid();
+                // `add acl` finds map references too (to refuse them, as HAProxy).
+                let found = match kind {
+                    Kind::Acl => find(&mut inner.refs, Kind::Acl, args[0])
+                        .map(|r| r.id)
+                        .or_else(|| find(&mut inner.refs, Kind::Map, args[0]).map(|r| r.id)),
+                    Kind::Map => find(&mut inner.refs, kind, args[0]).map(|r| r.id),
+                };
+                match found.and_then(|id| inner.refs.iter_mut().find(|r| r.id == id)) {
+                    None => kind.unknown(),
+                    Some(r) if kind == Kind::Acl && r.is_map => "This ACL is shared with a map containing samples. You must use the command 'add map' to add values.\n".into(),
+                    Some(r) => add(r, uid, args[1], args.get(2).copied()),
+                }
+            }
+            "set" => {
+                if args.len() != 3 {
+                    return Some(
+                        "'set map' expects three parameters: map identifier, key and value.\n"
+                            .into(),
+                    );
+                }
+                match find(&mut inner.refs, kind, args[0]) {
+                    None => kind.unknown(),
+                    Some(r) => set(r, args[1], args[2]),
+                }
+            }
+            "del" => {
+                if args.len() < 2 {
+                    return Some(match kind {
+                        Kind::Map => {
+                            "This command expects two parameters: map identifier and key.\n".into()
+                        }
+                        Kind::Acl => {
+                            "This command expects two parameters: ACL identifier and key.\n".into()
+                        }
+                    });
+                }
+                match find(&mut inner.refs, kind, args[0]) {
+                    None => kind.unknown(),
+                    Some(r) => del(r, args[1]),
+                }
+            }
+            _ => match args.first() {
+                None => match kind {
+                    Kind::Map => "Missing map identifier.\n".into(),
+                    Kind::Acl => "Missing ACL identifier.\n".into(),
+                },
+                Some(name) => match find(&mut inner.refs, kind, name) {
+                    None => kind.unknown(),
+                    Some(r) => {
+                        clear(r);
+                        String::new()
+                    }
+                },
+            },
+        };
+        Some(out)
+    }
+}
+
+fn list(refs: &[Reference], kind: Kind) -> String {
+    let mut out = String::from("# id (file) description\n");
+    let mut refs: Vec<&Reference> = refs.iter().filter(|r| kind.has(r)).collect();
+    refs.sort_by_key(|r| r.id);
+    for r in refs {
+        let desc = match &r.file {
+            Some(f) => {
+                let by = if r.users.is_empty() {
+                    String::new()
+                } else {
+                    format!(" used by {}", r.used_by())
+                };
+                format!("pattern loaded from file '{f}'{by}")
+            }
+            None => {
+                let (f, l) =
+                    r.at.as_ref()
+                        .map_or((String::new(), 0), |(f, l)| (f.to_string(), *l));
+                format!("acl '{}' file '{f}' line {l}", r.criterion)
+            }
+        };
+        out.push_str(&format!(
+            "{} ({}) {desc}. curr_ver=0 next_ver=0 entry_cnt={}\n",
+            r.id,
+            r.file.as_deref().unwrap_or(""),
+            r.entry_cnt
+        ));
+    }
+    out
+}
+
+fn show(r: &Reference) -> String {
+    let mut out = String::new();
+    for e in &r.entries {
+        match &e.value {
+            Some(v) if r.is_map => out.push_str(&format!("0x{:x} {} {v}\n", e.uid, e.key)),
+            _ => out.push_str(&format!("0x{:x} {}\n", e.uid, e.key)),
+        }
+    }
+    out
+}
+
+/// HAProxy's index kind for a match: trees for exact strings, prefixes and addresses
+/// (case-sensitive), lists for the rest.
+fn idx(how: &str, icase: bool) -> &'static str {
+    match how {
+        "str" | "beg" if !icase => "tree",
+        "ip" => "tree",
+        _ => "list",
+    }
+}
+
+fn get(r: &Reference, kind: Kind, value: &str) -> String {
+    let v = Value::str(value);
+    let mut out = String::new();
+    // An ACL line compiled several times (a named ACL in several conditions) is one set to
+    // HAProxy: answer for one of them.
+    let mut order: Vec<usize> = (0..r.consumers.len()).collect();
+    order.sort_by_key(|&i| r.consumer_at.get(i).cloned().flatten());
+    if r.file.is_none() {
+        order.truncate(1);
+    }
+    // Maps are resolved after parsing, each new one put first; ACLs are kept in file order.
+    if kind == Kind::Map {
+        order.reverse();
+    }
+    for c in order.iter().map(|&i| &r.consumers[i]) {
+        match c {
+            Consumer::Map(m) if kind == Kind::Map => {
+                let Ok(m) = m.read() else { continue };
+                let how = m.how.name();
+                match m.lookup_entry(&v) {
+                    Some((k, val)) => out.push_str(&format!(
+                        "type={how}, case=sensitive, found=yes, idx={}, key=\"{}\", value=\"{}\", type=\"str\"\n",
+                        idx(how, false),
+                        String::from_utf8_lossy(&k),
+                        String::from_utf8_lossy(&val)
+                    )),
+                    None => out.push_str(&format!("type={how}, case=sensitive, found=no\n")),
+                }
+            }
+            Consumer::Acl(s) if kind == Kind::Acl => {
+                let Ok(s) = s.read() else { continue };
+                let how = s.method.name();
+                let case = if s.icase { "insensitive" } else { "sensitive" };
+                match s.find(&v) {
+                    Some(p) => out.push_str(&format!(
+                        "type={how}, case={case}, match=yes, idx={}, pattern=\"{p}\"\n",
+                        idx(how, s.icase)
+                    )),
+                    None => out.push_str(&format!("type={how}, case={case}, match=no\n")),
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn add(r: &mut Reference, uid: u64, key: &str, value: Option<&str>) -> String {
+    // Checked against every compiled set first: nothing changes when one refuses it.
+    for c in &r.consumers {
+        let ip = match c {
+            Consumer::Map(m) => m.read().is_ok_and(|m| m.how == crate::map::Match::Ip),
+            Consumer::Acl(s) => s
+                .read()
+                .is_ok_and(|s| s.method == crate::pattern::Method::Ip),
+        };
+        let err = match c {
+            Consumer::Map(m) => m.read().ok().and_then(|m| {
+                let mut probe = crate::map::Map::new(m.how);
+                probe.add(key, value.unwrap_or("")).err()
+            }),
+            Consumer::Acl(s) => s.read().ok().and_then(|s| {
+                let mut probe = crate::pattern::Patterns::new(s.method, s.icase);
+                probe.add(key).err()
+            }),
+        };
+        if let Some(e) = err {
+            // HAProxy 2.6 counts the refused entry's removal (its `entry_cnt` goes down).
+            r.entry_cnt -= 1;
+            return if ip {
+                format!("'{key}' is not a valid IPv4 or IPv6 address.\n")
+            } else {
+                format!("{e}.\n")
+            };
+        }
+    }
+    for c in &r.consumers {
+        match c {
+            Consumer::Map(m) => {
+                if let Ok(mut m) = m.write() {
+                    let _ = m.add(key, value.unwrap_or(""));
+                }
+            }
+            Consumer::Acl(s) => {
+                if let Ok(mut s) = s.write() {
+                    let _ = s.add(key);
+                }
+            }
+        }
+    }
+    r.entries.push(Entry {
+        uid,
+        key: key.to_string(),
+        value: value.map(str::to_string),
+    });
+    // Once per compiled set HAProxy would have (an ACL line compiled twice here is one).
+    r.entry_cnt += match r.file {
+        None => 1,
+        Some(_) => r.consumers.len().max(1) as i64,
+    };
+    String::new()
+}
+
+fn set(r: &mut Reference, key: &str, value: &str) -> String {
+    let mut keys = Vec::new();
+    for e in r.entries.iter_mut().filter(|e| names(e, key)) {
+        e.value = Some(value.to_string());
+        keys.push(e.key.clone());
+    }
+    if keys.is_empty() {
+        return "entry not found.\n".into();
+    }
+    for c in &r.consumers {
+        if let Consumer::Map(m) = c {
+            if let Ok(mut m) = m.write() {
+                for k in &keys {
+                    m.set(k, value);
+                }
+            }
+        }
+    }
+    String::new()
+}
+
+fn del(r: &mut Reference, key: &str) -> String {
+    let gone: Vec<String> = r
+        .entries
+        .iter()
+        .filter(|e| names(e, key))
+        .map(|e| e.key.clone())
+        .collect();
+    if gone.is_empty() {
+        return "Key not found.\n".into();
+    }
+    r.entries.retain(|e| !names(e, key));
+    r.entry_cnt -= gone.len() as i64;
+    // The compiled sets keep the entries that remain (a key deleted by id may be there twice).
+    rebuild(r);
+    String::new()
+}
+
+fn clear(r: &mut Reference) {
+    r.entry_cnt -= r.entries.len() as i64;
+    r.entries.clear();
+    rebuild(r);
+}
+
+/// Refills every compiled set from the entries (they were valid when added).
+fn rebuild(r: &Reference) {
+    for c in &r.consumers {
+        match c {
+            Consumer::Map(m) => {
+                if let Ok(mut m) = m.write() {
+                    m.clear();
+                    for e in &r.entries {
+                        let _ = m.add(&e.key, e.value.as_deref().unwrap_or(""));
+                    }
+                }
+            }
+            Consumer::Acl(s) => {
+                if let Ok(mut s) = s.write() {
+                    s.clear();
+                    for e in &r.entries {
+                        let _ = s.add(&e.key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::expr::{compile_with, Compiler};
+    use crate::registry::{self, Registry};
+    use crate::value::Value;
+    use std::sync::Arc;
+
+    #[test]
+    fn one_table_per_file_changed_for_every_user() {
+        let dir = std::env::temp_dir().join(format!("fulcrum-registry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("hosts.map");
+        std::fs::write(&file, "a.com be_a\n# comment\nb.com be_b\n").expect("map");
+        let f = file.display().to_string();
+        let reg = Arc::new(Registry::default());
+        let file_name: Arc<str> = "h.cfg".into();
+        let (str_map, beg_map, acl) = registry::scope(&reg, || {
+            let _at = registry::at(&file_name, 12);
+            let s = compile_with(&format!("str(x),map({f},none)"), &mut Compiler::default())
+                .expect("map");
+            let _at = registry::at(&file_name, 20);
+            let b = compile_with(&format!("str(x),map_beg({f})"), &mut Compiler::default())
+                .expect("map_beg");
+            let _at = registry::at(&file_name, 30);
+            let words: Vec<String> = ["req.hdr(host)", "-f", &f]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            let a = crate::acl::compile(&words, &mut Compiler::default()).expect("acl");
+            (s, b, a)
+        });
+        reg.number();
+        let map_of = |e: &crate::Expr| e.convs.last().and_then(|c| c.map.clone()).expect("map");
+        let (s, b) = (map_of(&str_map), map_of(&beg_map));
+        let look = |m: &Arc<std::sync::RwLock<crate::map::Map>>, k: &str| {
+            m.read().expect("lock").lookup(&Value::str(k))
+        };
+        assert_eq!(look(&s, "c.com"), None);
+        // One reference (map and ACL file): map users last first, then ACL users; an entry
+        // counted once per compiled set (str, beg, the ACL's).
+        let maps = reg.cli(&["show", "map"]).expect("show map");
+        assert!(
+            maps.contains(&format!(
+                "({f}) pattern loaded from file '{f}' used by map at file 'h.cfg' line 20, by map at file 'h.cfg' line 12, by acl at file 'h.cfg' line 30. curr_ver=0 next_ver=0 entry_cnt=6"
+            )),
+            "{maps}"
+        );
+        let id = maps
+            .lines()
+            .nth(1)
+            .and_then(|l| l.split(' ').next())
+            .expect("id")
+            .to_string();
+        assert_eq!(
+            reg.cli(&["add", "map", &format!("#{id}"), "c.com", "be_c"]),
+            Some(String::new())
+        );
+        assert_eq!(look(&s, "c.com"), Some(b"be_c".to_vec()), "map_str sees it");
+        assert_eq!(
+            look(&b, "c.com/x"),
+            Some(b"be_c".to_vec()),
+            "map_beg sees it"
+        );
+        assert!(
+            acl.sets[1]
+                .read()
+                .expect("lock")
+                .matches(&Value::str("c.com")),
+            "the -f ACL sees it"
+        );
+        assert_eq!(
+            reg.cli(&["set", "map", &f, "c.com", "be_d"]),
+            Some(String::new())
+        );
+        assert_eq!(look(&s, "c.com"), Some(b"be_d".to_vec()));
+        assert_eq!(reg.cli(&["del", "map", &f, "c.com"]), Some(String::new()));
+        assert_eq!(look(&b, "c.com/x"), None);
+        assert_eq!(
+            reg.cli(&["del", "map", &f, "c.com"]),
+            Some("Key not found.\n".into())
+        );
+        let shown = reg.cli(&["show", "map", &f]).expect("show");
+        assert_eq!(shown.lines().count(), 2, "{shown}");
+        let first = shown.split(' ').next().expect("entry id").to_string();
+        assert_eq!(
+            reg.cli(&["del", "map", &f, &format!("#{first}")]),
+            Some(String::new())
+        );
+        assert_eq!(look(&s, "a.com"), None, "deleted by its id");
+        assert_eq!(reg.cli(&["clear", "map", &f]), Some(String::new()));
+        assert_eq!(look(&s, "b.com"), None);
+        assert_eq!(
+            reg.cli(&["show", "map", "#99"]),
+            Some("Unknown map identifier. Please use #<id> or <file>.\n".into())
+        );
+        assert_eq!(reg.cli(&["show", "stat"]), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
