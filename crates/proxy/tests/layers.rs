@@ -76,6 +76,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::crtlist",
             "tls::conn",
             "tls::inspect",
+            // Certificates by file name, for the runtime socket's `ssl cert` commands.
+            "tls::store",
         ],
     ),
     (

@@ -10,14 +10,12 @@ use super::certs::{self, CertEntry};
 use super::conn::TlsConn;
 use super::crtlist;
 use super::sni::SniIndex;
+use super::store::{self, Slot, SlotResolver};
 use super::suites;
 use fulcrum_config::model::Bind;
 use fulcrum_config::tls::{GlobalTls, TlsOptions, Verify};
 use rustls::server::danger::ClientCertVerifier;
-use rustls::server::{
-    ClientHello, ResolvesServerCert, ServerConfig, StoresServerSessions, WebPkiClientVerifier,
-};
-use rustls::sign::CertifiedKey;
+use rustls::server::{ServerConfig, StoresServerSessions, WebPkiClientVerifier};
 use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, OnceLock};
@@ -28,7 +26,8 @@ pub type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;
 /// One certificate with the settings it is served with.
 struct Entry {
     config: Arc<ServerConfig>,
-    key: Arc<CertifiedKey>,
+    /// The certificate file's slot: `commit ssl cert` replaces what it holds.
+    slot: Arc<Slot>,
     path: String,
 }
 
@@ -36,15 +35,6 @@ struct Entry {
 pub struct TlsBind {
     entries: Vec<Entry>,
     index: SniIndex,
-}
-
-#[derive(Debug)]
-struct Fixed(Arc<CertifiedKey>);
-
-impl ResolvesServerCert for Fixed {
-    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.0.clone())
-    }
 }
 
 /// The process's session-id cache (`tune.ssl.cachesize`, default 20000 as HAProxy), kept
@@ -114,7 +104,7 @@ impl Builder<'_> {
     fn config(
         &mut self,
         o: &TlsOptions,
-        key: &Arc<CertifiedKey>,
+        slot: &Arc<Slot>,
     ) -> Result<Arc<ServerConfig>, String> {
         let provider = suites::provider(o)?;
         let versions = suites::versions(o)?;
@@ -123,7 +113,7 @@ impl Builder<'_> {
             .with_protocol_versions(&versions)
             .map_err(|e| format!("TLS settings: {e}"))?
             .with_client_cert_verifier(verifier)
-            .with_cert_resolver(Arc::new(Fixed(key.clone())));
+            .with_cert_resolver(Arc::new(SlotResolver(slot.clone())));
         c.alpn_protocols = o
             .alpn
             .iter()
@@ -168,8 +158,9 @@ impl TlsBind {
                    entries: &mut Vec<Entry>,
                    index: &mut SniIndex|
          -> Result<(), String> {
+            let slot = store::install(&e.path, e.key);
             let config = b
-                .config(o, &e.key)
+                .config(o, &slot)
                 .map_err(|m| format!("certificate '{}': {m}", e.path))?;
             let idx = entries.len();
             let names = if filters.is_empty() {
@@ -180,7 +171,7 @@ impl TlsBind {
             index.add(idx, names, excluded);
             entries.push(Entry {
                 config,
-                key: e.key,
+                slot,
                 path: e.path,
             });
             Ok(())
@@ -242,7 +233,10 @@ impl TlsBind {
         let hello = start.client_hello();
         let schemes = hello.signature_schemes();
         let Some(idx) = self.index.select(hello.server_name(), |i| {
-            self.entries[i].key.key.choose_scheme(schemes).is_some()
+            self.entries[i]
+                .slot
+                .current()
+                .is_some_and(|k| k.key.choose_scheme(schemes).is_some())
         }) else {
             return Err(io::Error::other(format!(
                 "strict-sni: no certificate for {:?}",

@@ -1,7 +1,8 @@
 //! TLS with rustls: termination on `bind ... ssl` lines ([`acceptor`]), the connection type
 //! the sessions use ([`conn`]), and the pure pieces under them: certificate files
 //! ([`certs`], [`crtlist`]), SNI selection ([`sni`]), OpenSSL names for suites and versions
-//! ([`suites`]) and the few X.509 fields the fetches print ([`der`]).
+//! ([`suites`]) and the few X.509 fields the fetches print ([`der`]); the certificates by
+//! file name that the runtime socket shows and replaces ([`store`]).
 
 pub mod acceptor;
 pub mod certs;
@@ -13,6 +14,7 @@ pub mod handshake;
 pub mod hello;
 pub mod inspect;
 pub mod sni;
+pub mod store;
 pub mod suites;
 
 use crate::addr::ListenKey;
