@@ -19,6 +19,10 @@ pub trait Target {
     fn set_weight(&mut self, backend: &str, server: &str, weight: u32) -> Result<(), String>;
     /// `enable health` / `disable health`: resume or pause the server's health checks.
     fn set_checks(&mut self, backend: &str, server: &str, enabled: bool) -> Result<(), String>;
+    /// `ssl cert` commands: the proxy's certificate registry (one per process).
+    fn ssl_cert(&mut self, cmd: &fulcrum_proxy::tls::store::SslCommand) -> String {
+        fulcrum_proxy::tls::store::run(cmd)
+    }
 }
 
 /// Resolves `B/S` to its backend and server views, with HAProxy's messages.
@@ -82,6 +86,7 @@ fn run(cmd: &Command, target: &mut dyn Target) -> Result<String, String> {
             target.set_checks(&b.name, &s.name, *enabled)?;
             Ok(String::new())
         }
+        Command::SslCert(c) => Ok(target.ssl_cert(c)),
     }
 }
 

@@ -101,11 +101,7 @@ impl Builder<'_> {
         Ok(v)
     }
 
-    fn config(
-        &mut self,
-        o: &TlsOptions,
-        slot: &Arc<Slot>,
-    ) -> Result<Arc<ServerConfig>, String> {
+    fn config(&mut self, o: &TlsOptions, slot: &Arc<Slot>) -> Result<Arc<ServerConfig>, String> {
         let provider = suites::provider(o)?;
         let versions = suites::versions(o)?;
         let verifier = self.verifier(o, &provider)?;

@@ -297,10 +297,7 @@ mod tests {
         let (two, _) = pem(TWO);
         // What one bind's resolver holds.
         let bind_holds = r.install("/c/one.pem", one);
-        assert_eq!(
-            r.run(&SslCommand::Show(None)),
-            "# filename\n/c/one.pem\n"
-        );
+        assert_eq!(r.run(&SslCommand::Show(None)), "# filename\n/c/one.pem\n");
         assert_eq!(
             r.run(&SslCommand::Commit("/c/one.pem".into())),
             "No ongoing transaction! !\nCan't commit /c/one.pem!\n"
