@@ -10,7 +10,7 @@ use super::certs::{self, CertEntry};
 use super::conn::TlsConn;
 use super::crtlist;
 use super::sni::SniIndex;
-use super::store::{self, Slot, SlotResolver};
+use super::store::{self, Slot, SlotResolver, SlotUse};
 use super::suites;
 use fulcrum_config::model::Bind;
 use fulcrum_config::tls::{GlobalTls, TlsOptions, Verify};
@@ -27,7 +27,7 @@ pub type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;
 struct Entry {
     config: Arc<ServerConfig>,
     /// The certificate file's slot: `commit ssl cert` replaces what it holds.
-    slot: Arc<Slot>,
+    slot: SlotUse,
     path: String,
 }
 
@@ -167,7 +167,7 @@ impl TlsBind {
             index.add(idx, names, excluded);
             entries.push(Entry {
                 config,
-                slot,
+                slot: SlotUse::new(slot),
                 path: e.path,
             });
             Ok(())
@@ -231,6 +231,7 @@ impl TlsBind {
         let Some(idx) = self.index.select(hello.server_name(), |i| {
             self.entries[i]
                 .slot
+                .0
                 .current()
                 .is_some_and(|k| k.key.choose_scheme(schemes).is_some())
         }) else {

@@ -16,12 +16,32 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// One certificate file as loaded (or empty: `new ssl cert`).
 #[derive(Debug, Default)]
 pub struct Slot {
     key: RwLock<Option<Arc<CertifiedKey>>>,
+    /// Bind lines serving it now (HAProxy's "instances": one dot each on commit).
+    uses: AtomicUsize,
+}
+
+/// A bind line's use of a slot, counted while it lives.
+#[derive(Debug)]
+pub struct SlotUse(pub Arc<Slot>);
+
+impl SlotUse {
+    pub fn new(slot: Arc<Slot>) -> SlotUse {
+        slot.uses.fetch_add(1, Ordering::Relaxed);
+        SlotUse(slot)
+    }
+}
+
+impl Drop for SlotUse {
+    fn drop(&mut self) {
+        self.0.uses.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Slot {
@@ -93,9 +113,9 @@ impl Registry {
         slot
     }
 
-    /// Binds using the slot: every holder but the registry itself.
-    fn instances(slot: &Arc<Slot>) -> usize {
-        Arc::strong_count(slot).saturating_sub(1)
+    /// Bind lines serving the slot.
+    fn instances(slot: &Slot) -> usize {
+        slot.uses.load(Ordering::Relaxed)
     }
 
     pub fn run(&mut self, cmd: &SslCommand) -> String {
@@ -295,8 +315,8 @@ mod tests {
         let mut r = Registry::default();
         let (_, one) = pem(ONE);
         let (two, _) = pem(TWO);
-        // What one bind's resolver holds.
-        let bind_holds = r.install("/c/one.pem", one);
+        // What one bind line holds.
+        let bind_holds = SlotUse::new(r.install("/c/one.pem", one));
         assert_eq!(r.run(&SslCommand::Show(None)), "# filename\n/c/one.pem\n");
         assert_eq!(
             r.run(&SslCommand::Commit("/c/one.pem".into())),
@@ -329,12 +349,12 @@ mod tests {
         );
         assert!(shown.contains("\nSubject: /CN=two.test\n"), "{shown}");
         assert!(shown.contains("\nAlgorithm: EC256\n"), "{shown}");
-        assert_eq!(subject(&bind_holds), "/CN=one.test", "not before commit");
+        assert_eq!(subject(&bind_holds.0), "/CN=one.test", "not before commit");
         assert_eq!(
             r.run(&SslCommand::Commit("/c/one.pem".into())),
             "Committing /c/one.pem.\nSuccess!\n"
         );
-        assert_eq!(subject(&bind_holds), "/CN=two.test", "served at once");
+        assert_eq!(subject(&bind_holds.0), "/CN=two.test", "served at once");
         let shown = r.run(&SslCommand::Show(Some("/c/one.pem".into())));
         assert!(shown.starts_with("Filename: /c/one.pem\nStatus: Used\n"));
         assert!(shown.ends_with("\nOCSP Response Key: \n"));
