@@ -74,6 +74,11 @@ pub enum Ctr {
     CompOut,
     CompByp,
     CompRsp,
+    /// `ssl_sess`, `ssl_reused_sess`, `ssl_failed_handshake`: full TLS handshakes, resumed
+    /// ones, and failed ones (frontends: with clients; backends and servers: with servers).
+    SslSess,
+    SslReused,
+    SslFailed,
     /// Sums for the average times (`qtime ctime rtime ttime`, in ms) and how many were summed.
     QtimeSum,
     CtimeSum,

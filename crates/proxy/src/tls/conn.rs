@@ -8,6 +8,7 @@
 //! peeking the socket alone would wait forever. The halves for the tunnel share the stream
 //! through an uncontended mutex (both run in one task); the whole stream needs no lock.
 
+use crate::counters::{Counters, Ctr};
 use crate::stream::{ClientCert, ClientStream, PeekRead, TlsInfo};
 use std::future::poll_fn;
 use std::io;
@@ -83,6 +84,11 @@ impl<S: TlsIo> TlsConn<S> {
         Pin::new(self.inner.get_mut().unwrap_or_else(|p| p.into_inner()))
     }
     /// The stream inside (to return a server connection to the idle pool, for example).
+    /// What the handshake settled (version, suite, resumption...).
+    pub fn info(&self) -> &TlsInfo {
+        &self.info
+    }
+
     pub fn into_inner(self) -> S {
         self.inner.into_inner().unwrap_or_else(|p| p.into_inner())
     }
@@ -177,6 +183,16 @@ impl<S: TlsIo> ClientStream for TlsConn<S> {
 }
 
 /// What the handshake settled, for the fetches and logs.
+/// Counts a handshake as HAProxy's SSL stats module does: `Some(resumed)` when it succeeded
+/// (a full one or a resumed one), `None` when it failed.
+pub fn count_handshake(c: &Counters, outcome: Option<bool>) {
+    c.inc(match outcome {
+        Some(false) => Ctr::SslSess,
+        Some(true) => Ctr::SslReused,
+        None => Ctr::SslFailed,
+    });
+}
+
 pub fn info(c: &rustls::CommonState) -> TlsInfo {
     let suite = c.negotiated_cipher_suite();
     TlsInfo {
