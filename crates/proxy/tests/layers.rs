@@ -78,6 +78,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::inspect",
             // Certificates by file name, for the runtime socket's `ssl cert` commands.
             "tls::store",
+            // The process's TLS figures (show info, Prometheus).
+            "tls::totals",
         ],
     ),
     (

@@ -46,9 +46,34 @@ fn session_cache(size: Option<u32>) -> Arc<dyn StoresServerSessions> {
     }
     CACHE
         .get_or_init(|| {
-            rustls::server::ServerSessionMemoryCache::new(size.unwrap_or(20_000) as usize)
+            Arc::new(CountedCache(rustls::server::ServerSessionMemoryCache::new(
+                size.unwrap_or(20_000) as usize,
+            )))
         })
         .clone()
+}
+
+/// The session-id cache, its lookups and misses counted (`SslCacheLookups`, `SslCacheMisses`).
+#[derive(Debug)]
+struct CountedCache(Arc<rustls::server::ServerSessionMemoryCache>);
+
+impl StoresServerSessions for CountedCache {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.0.put(key, value)
+    }
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let v = self.0.get(key);
+        super::totals::cache_lookup(v.is_some());
+        v
+    }
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let v = self.0.take(key);
+        super::totals::cache_lookup(v.is_some());
+        v
+    }
+    fn can_cache(&self) -> bool {
+        self.0.can_cache()
+    }
 }
 
 /// The process's ticket keys (rotated by rustls), kept across reloads.
@@ -224,6 +249,7 @@ impl TlsBind {
 
     /// Runs the handshake on an accepted connection.
     pub async fn accept(&self, tcp: TcpStream) -> io::Result<TlsConn<ServerTls>> {
+        let open = super::totals::connection();
         let start =
             tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
         let hello = start.client_hello();
@@ -245,6 +271,6 @@ impl TlsBind {
         let conn = stream.get_ref().1;
         let mut info = super::conn::info(conn);
         info.sni = conn.server_name().map(Into::into);
-        Ok(TlsConn::new(stream, info))
+        Ok(TlsConn::new(stream, info, open))
     }
 }

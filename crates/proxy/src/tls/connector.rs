@@ -197,19 +197,20 @@ pub async fn wrap(
     let ServerConn::Tcp(tcp) = conn else {
         return Ok(conn);
     };
+    let open = super::totals::connection();
     let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
     let stream = match connector.connect(tls.name.clone(), tcp).await {
         Ok(s) => s,
         Err(e) => {
             for c in counters {
-                super::conn::count_handshake(c, None);
+                super::conn::count_handshake(c, None, false);
             }
             return Err(e);
         }
     };
     let info = super::conn::info(stream.get_ref().1);
     for c in counters {
-        super::conn::count_handshake(c, Some(info.resumed));
+        super::conn::count_handshake(c, Some(info.resumed), false);
     }
-    Ok(ServerConn::Tls(Box::new(TlsConn::new(stream, info))))
+    Ok(ServerConn::Tls(Box::new(TlsConn::new(stream, info, open))))
 }

@@ -44,7 +44,7 @@ pub fn spawn<F>(
         };
         match r {
             Ok(mut c) => {
-                count_handshake(&fe.counters, Some(c.info().resumed));
+                count_handshake(&fe.counters, Some(c.info().resumed), true);
                 // TLS 1.3 session tickets are queued at the end of the handshake: send them
                 // now, not with the first response (a client that reads nothing before it
                 // leaves would never get one to resume with).
@@ -52,7 +52,7 @@ pub fn spawn<F>(
                 then(fe, c, peer, local)
             }
             Err(e) => {
-                count_handshake(&fe.counters, None);
+                count_handshake(&fe.counters, None, true);
                 tracing::debug!(
                     "{}: TLS handshake from {peer} to {local} failed: {e}",
                     fe.name
