@@ -38,7 +38,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::hello",
         ],
     ),
-    ("stick counters at run time", &["track"]),
+    (
+        "stick counters at run time; the process's TLS figures (on counters)",
+        &["track", "tls::totals"],
+    ),
     (
         "recording, servers, logs, sockets, ACLs, HTTP framing",
         &[
@@ -76,15 +79,12 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::crtlist",
             "tls::conn",
             "tls::inspect",
-            // Certificates by file name, for the runtime socket's `ssl cert` commands.
-            "tls::store",
-            // The process's TLS figures (show info, Prometheus).
-            "tls::totals",
         ],
     ),
     (
-        "conditions: ACLs on the sample engine; variable actions",
-        &["acl", "vars"],
+        "conditions: ACLs on the sample engine; variable actions; certificates by name",
+        // tls::store: the runtime socket's `ssl cert` registry (uses tls::certs).
+        &["acl", "vars", "tls::store"],
     ),
     (
         "server connections, applets, log lines",
