@@ -92,7 +92,7 @@ pub fn figures() -> Figures {
 /// sessions were computed, else 0.
 fn reuse_pct(key_rate: u64, sess_rate: u64) -> u64 {
     if key_rate < sess_rate {
-        100 - (100 * key_rate + (sess_rate - 1)) / sess_rate
+        100 - (100 * key_rate).div_ceil(sess_rate)
     } else {
         0
     }
