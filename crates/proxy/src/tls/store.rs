@@ -25,6 +25,10 @@ pub struct Slot {
     key: RwLock<Option<Arc<CertifiedKey>>>,
     /// Bind lines serving it now (HAProxy's "instances": one dot each on commit).
     uses: AtomicUsize,
+    /// Made by `new ssl cert` (listed even when no bind uses it); a file a config loaded
+    /// is listed while a bind of the running config uses it (after a reload that dropped
+    /// it, as after haproxy's).
+    runtime: bool,
 }
 
 /// A bind line's use of a slot, counted while it lives.
@@ -118,6 +122,13 @@ impl Registry {
         slot.uses.load(Ordering::Relaxed)
     }
 
+    /// The certificate named `name`, if the running config or `new ssl cert` has it.
+    fn get(&self, name: &str) -> Option<&Arc<Slot>> {
+        self.certs
+            .get(name)
+            .filter(|s| s.runtime || Self::instances(s) > 0)
+    }
+
     pub fn run(&mut self, cmd: &SslCommand) -> String {
         match cmd {
             SslCommand::Show(None) => self.list(),
@@ -135,7 +146,7 @@ impl Registry {
             let _ = write!(out, "# transaction\n*{}\n", tx.name);
         }
         out.push_str("# filename\n");
-        for name in self.certs.keys() {
+        for name in self.certs.keys().filter(|n| self.get(n).is_some()) {
             out.push_str(name);
             out.push('\n');
         }
@@ -153,7 +164,7 @@ impl Registry {
             let _ = writeln!(out, "Filename: {name}\nStatus: Unused");
             cert_detail(&tx.chain, &mut out);
         } else {
-            let Some(slot) = self.certs.get(name) else {
+            let Some(slot) = self.get(name) else {
                 return NOT_FOUND.into();
             };
             let _ = writeln!(out, "Filename: {name}");
@@ -178,10 +189,16 @@ impl Registry {
         if name.is_empty() {
             return "'new ssl cert' expects a filename\n".into();
         }
-        if self.certs.contains_key(name) {
+        if self.get(name).is_some() {
             return format!("Certificate '{name}' already exists!\n");
         }
-        self.certs.insert(name.to_string(), Arc::default());
+        self.certs.insert(
+            name.to_string(),
+            Arc::new(Slot {
+                runtime: true,
+                ..Slot::default()
+            }),
+        );
         format!("New empty certificate store '{name}'!\n")
     }
 
@@ -196,7 +213,7 @@ impl Registry {
                     tx.name
                 );
             }
-        } else if !self.certs.contains_key(name) {
+        } else if self.get(name).is_none() {
             return format!("Can't replace a certificate which is not referenced by the configuration!\nCan't update {name}!\n");
         }
         let Ok((chain, key)) = certs::parse_pem(payload.as_bytes(), name) else {
@@ -235,7 +252,7 @@ impl Registry {
             Ok(ck) => ck,
             Err(m) => return format!("{m}\nCan't commit {name}!\n"),
         };
-        let Some(slot) = self.certs.get(name) else {
+        let Some(slot) = self.get(name) else {
             return format!("Can't replace a certificate which is not referenced by the configuration!\nCan't commit {name}!\n");
         };
         slot.set(Some(Arc::new(ck)));
@@ -317,7 +334,13 @@ mod tests {
         let (two, _) = pem(TWO);
         // What one bind line holds.
         let bind_holds = SlotUse::new(r.install("/c/one.pem", one));
+        // A file loaded by a config no bind uses any more (a reload dropped it): gone.
+        r.install("/c/old.pem", pem(TWO).1);
         assert_eq!(r.run(&SslCommand::Show(None)), "# filename\n/c/one.pem\n");
+        assert_eq!(
+            r.run(&SslCommand::Set("/c/old.pem".into(), TWO.into())),
+            "Can't replace a certificate which is not referenced by the configuration!\nCan't update /c/old.pem!\n"
+        );
         assert_eq!(
             r.run(&SslCommand::Commit("/c/one.pem".into())),
             "No ongoing transaction! !\nCan't commit /c/one.pem!\n"
