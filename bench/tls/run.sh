@@ -60,7 +60,7 @@ if [ -z "${NOBUILD:-}" ]; then   # NOBUILD=1: use the release binary already bui
   echo "building fulcrum (release)" >&2
   (cd "$ROOT" && cargo build --release -q -p fulcrum)
 fi
-FULCRUM="$TARGET/release/fulcrum"
+FULCRUM=${FULCRUM_BIN:-$TARGET/release/fulcrum}   # FULCRUM_BIN: another build (e.g. debug, to try the script)
 
 # Certificates (self-signed: wrk and s_time do not verify).
 openssl req -x509 -nodes -days 2 -subj /CN=bench.test -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
@@ -99,7 +99,7 @@ config() { # $1: certificate
   cat <<CFG
 global
   nbthread 1
-  maxconn 10000
+  maxconn 5000
 defaults
   mode http
   timeout connect 5s
@@ -107,8 +107,8 @@ defaults
   timeout server 30s
 frontend bench
   bind 127.0.0.1:$PORT ssl crt $1 alpn http/1.1
-  use_backend files if { path /100k }
   http-request return status 200 content-type text/plain string ok unless { path /100k }
+  use_backend files if { path /100k }
 backend files
   server nginx 127.0.0.1:$NGINX_PORT
 CFG
