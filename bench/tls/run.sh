@@ -10,6 +10,11 @@
 #                     wrk never resumes a session, so every connection is a full handshake)
 #   handshake-rsa     the same with an RSA 2048 certificate
 #   keepalive-ecdsa   keep-alive HTTPS requests/s on CONNS connections
+#   keepalive-100k    keep-alive HTTPS requests/s for a 100 KB answer from a server (nginx
+#                     on the client's CPU serves the file over plain HTTP to both proxies)
+#   idle-memory       bytes of RSS per idle TLS connection after one request (IDLE_CONNS
+#                     connections, bench/tls/idle_tls.py); lower is better: its ratio is
+#                     fulcrum/HAProxy too, so below 1.0 is fulcrum using less
 # and, with `openssl s_time` (one connection at a time: latency-bound, both proxies alike):
 #   s_time-new / s_time-reuse   new vs resumed handshakes per second.
 # The proxy is pinned to CPU $PROXY_CPU (default 0) and the client to CPU $LOAD_CPU (default 1).
@@ -21,6 +26,7 @@ set -euo pipefail
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-4}
 CONNS=${CONNS:-50}
+IDLE_CONNS=${IDLE_CONNS:-2000}
 ONLY=${ONLY:-}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
@@ -40,6 +46,8 @@ need=()
 command -v haproxy >/dev/null || need+=(haproxy)
 command -v wrk >/dev/null || need+=(wrk)
 command -v openssl >/dev/null || need+=(openssl)
+command -v nginx >/dev/null || need+=(nginx-light)
+command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -52,7 +60,7 @@ if [ -z "${NOBUILD:-}" ]; then   # NOBUILD=1: use the release binary already bui
   echo "building fulcrum (release)" >&2
   (cd "$ROOT" && cargo build --release -q -p fulcrum)
 fi
-FULCRUM="$TARGET/release/fulcrum"
+FULCRUM=${FULCRUM_BIN:-$TARGET/release/fulcrum}   # FULCRUM_BIN: another build (e.g. debug, to try the script)
 
 # Certificates (self-signed: wrk and s_time do not verify).
 openssl req -x509 -nodes -days 2 -subj /CN=bench.test -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
@@ -61,6 +69,31 @@ openssl req -x509 -nodes -days 2 -subj /CN=bench.test -newkey rsa:2048 \
   -keyout "$WORK/rsa.key" -out "$WORK/rsa.crt" 2>/dev/null
 cat "$WORK/ec.crt" "$WORK/ec.key" > "$WORK/ec.pem"
 cat "$WORK/rsa.crt" "$WORK/rsa.key" > "$WORK/rsa.pem"
+
+# The 100 KB answer's server: nginx on the client's CPU, plain HTTP.
+NGINX_PORT=$((PORT + 1))
+mkdir -p "$WORK/www"
+head -c 102400 /dev/urandom | base64 -w 0 | head -c 102400 > "$WORK/www/100k"
+cat > "$WORK/nginx.conf" <<NGX
+daemon off;
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $WORK/ngx-body;
+  proxy_temp_path $WORK/ngx-proxy;
+  fastcgi_temp_path $WORK/ngx-fcgi;
+  uwsgi_temp_path $WORK/ngx-uwsgi;
+  scgi_temp_path $WORK/ngx-scgi;
+  server { listen 127.0.0.1:$NGINX_PORT; root $WORK/www; }
+}
+NGX
+$PIN_LOAD nginx -c "$WORK/nginx.conf" -p "$WORK" >/dev/null 2>&1 &
+NGINX_PID=$!
+trap 'kill $NGINX_PID 2>/dev/null || true; cleanup' EXIT
 
 config() { # $1: certificate
   cat <<CFG
@@ -74,7 +107,10 @@ defaults
   timeout server 30s
 frontend bench
   bind 127.0.0.1:$PORT ssl crt $1 alpn http/1.1
-  http-request return status 200 content-type text/plain string ok
+  http-request return status 200 content-type text/plain string ok unless { path /100k }
+  use_backend files if { path /100k }
+backend files
+  server nginx 127.0.0.1:$NGINX_PORT
 CFG
 }
 
@@ -100,9 +136,15 @@ measure() { # $1: scenario -> prints a rate
     handshake-*)
       $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "Connection: close" "https://127.0.0.1:$PORT/" \
         | awk '/Requests\/sec/ {print $2}' ;;
+    keepalive-100k)
+      $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" "https://127.0.0.1:$PORT/100k" \
+        | awk '/Requests\/sec/ {print $2}' ;;
     keepalive-*)
       $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" "https://127.0.0.1:$PORT/" \
         | awk '/Requests\/sec/ {print $2}' ;;
+    idle-memory)
+      $PIN_LOAD python3 "$ROOT/bench/tls/idle_tls.py" 127.0.0.1 "$PORT" "$IDLE_CONNS" "$PID" \
+        | awk '{print $2}' ;;
     s_time-*)
       local mode=-new; [ "$1" = s_time-reuse ] && mode=-reuse
       local t0 t1 n
@@ -116,8 +158,8 @@ measure() { # $1: scenario -> prints a rate
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} m=int((NR+1)/2); if (NR%2) print a[m]; else print (a[m]+a[m+1])/2}'; }
 
-printf "%-18s %14s %14s %8s\n" scenario "haproxy /s" "fulcrum /s" ratio
-for sc in handshake-ecdsa handshake-rsa keepalive-ecdsa s_time-new s_time-reuse; do
+printf "%-18s %14s %14s %8s\n" scenario "haproxy" "fulcrum" ratio
+for sc in handshake-ecdsa handshake-rsa keepalive-ecdsa keepalive-100k s_time-new s_time-reuse idle-memory; do
   [ -n "$ONLY" ] && [[ $sc != *$ONLY* ]] && continue
   cert="$WORK/ec.pem"; [[ $sc == *rsa* ]] && cert="$WORK/rsa.pem"
   : > "$WORK/h"; : > "$WORK/f"; : > "$WORK/r"

@@ -7,74 +7,8 @@ mod tls_support;
 
 use common::{free_port, Fulcrum, Scratch};
 use fulcrum_testlab::require;
-use rustls::pki_types::ServerName;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
-use tls_support::{s_client, served_cn, Ca, Key};
-
-type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
-
-fn client_config(ca: &std::path::Path) -> Arc<rustls::ClientConfig> {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("ca") {
-        roots.add(c.expect("ca cert")).expect("add");
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Arc::new(
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    )
-}
-
-fn connect(cfg: &Arc<rustls::ClientConfig>, port: u16) -> std::io::Result<BufReader<Tls>> {
-    let tcp = TcpStream::connect(("127.0.0.1", port))?;
-    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let name = ServerName::try_from("site.test").map_err(std::io::Error::other)?;
-    let conn = rustls::ClientConnection::new(cfg.clone(), name).map_err(std::io::Error::other)?;
-    Ok(BufReader::new(rustls::StreamOwned::new(conn, tcp)))
-}
-
-/// One request; (status, server closes after it).
-fn request(c: &mut BufReader<Tls>, close: bool) -> std::io::Result<(u16, bool)> {
-    let head = if close { "Connection: close\r\n" } else { "" };
-    write!(
-        c.get_mut(),
-        "GET / HTTP/1.1\r\nHost: site.test\r\n{head}\r\n"
-    )?;
-    c.get_mut().flush()?;
-    let mut line = String::new();
-    c.read_line(&mut line)?;
-    let status: u16 = line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let (mut len, mut closes) = (0usize, false);
-    loop {
-        let mut h = String::new();
-        c.read_line(&mut h)?;
-        let l = h.trim_end().to_ascii_lowercase();
-        if l.is_empty() {
-            break;
-        }
-        if let Some(v) = l.strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
-        }
-        if l == "connection: close" {
-            closes = true;
-        }
-    }
-    let mut body = vec![0u8; len];
-    c.read_exact(&mut body)?;
-    Ok((status, closes))
-}
+use tls_support::{client_config, s_client, served_cn, Ca, Key, Load};
 
 #[test]
 fn certificate_swap_on_reload_fails_no_request() {
@@ -99,53 +33,10 @@ fn certificate_swap_on_reload_fails_no_request() {
     );
     let f = Fulcrum::start(&cfg);
     let client = client_config(&ca.ca_pem());
-    let stop = Arc::new(AtomicBool::new(false));
-    let ok = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let mut workers = Vec::new();
-    for i in 0..4 {
-        let (stop, ok, failed, client) = (stop.clone(), ok.clone(), failed.clone(), client.clone());
-        workers.push(std::thread::spawn(move || {
-            let keep_alive = i % 2 == 0;
-            let mut conn: Option<BufReader<Tls>> = None;
-            let mut n = 0;
-            while !stop.load(Ordering::Relaxed) && n < 20_000 {
-                n += 1;
-                if conn.is_none() {
-                    conn = connect(&client, port).ok();
-                }
-                let Some(c) = conn.as_mut() else {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                };
-                match request(c, !keep_alive) {
-                    Ok((200, closes)) => {
-                        ok.fetch_add(1, Ordering::Relaxed);
-                        if closes || !keep_alive {
-                            conn = None;
-                        }
-                    }
-                    other => {
-                        eprintln!("failed request: {other:?}");
-                        failed.fetch_add(1, Ordering::Relaxed);
-                        conn = None;
-                    }
-                }
-            }
-        }));
-    }
-    let advance = |n: u64| {
-        let target = ok.load(Ordering::Relaxed) + n;
-        assert!(
-            fulcrum_testlab::wait::until(Duration::from_secs(10), || ok.load(Ordering::Relaxed)
-                >= target)
-            .is_some(),
-            "the load stalled"
-        );
-    };
+    let load = Load::start(&client, port, 4);
     let pid = f.child.pid().to_string();
     for round in 0..5 {
-        advance(20);
+        load.advance(20);
         let (src, cn) = if round % 2 == 0 {
             (&two, "two.test")
         } else {
@@ -166,12 +57,8 @@ fn certificate_swap_on_reload_fails_no_request() {
             f.log_text()
         );
     }
-    advance(20);
-    stop.store(true, Ordering::Relaxed);
-    for w in workers {
-        let _ = w.join();
-    }
-    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    load.advance(20);
+    let (ok, failed) = load.finish();
     eprintln!("{ok} HTTPS requests succeeded, {failed} failed across 5 certificate swaps");
     assert_eq!(
         failed, 0,

@@ -78,6 +78,11 @@ pub enum Ctr {
     /// the proxy whose rule ran.
     CacheLookups,
     CacheHits,
+    /// `ssl_sess`, `ssl_reused_sess`, `ssl_failed_handshake`: full TLS handshakes, resumed
+    /// ones, and failed ones (frontends: with clients; backends and servers: with servers).
+    SslSess,
+    SslReused,
+    SslFailed,
     /// Sums for the average times (`qtime ctime rtime ttime`, in ms) and how many were summed.
     QtimeSum,
     CtimeSum,

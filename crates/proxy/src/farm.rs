@@ -436,7 +436,10 @@ impl<P> Farm<P> {
             let c = crate::connect::open(&server.target, server.source, dst_port).await?;
             match server.tls() {
                 // `server ... ssl`: the handshake counts within `timeout connect`.
-                Some(tls) => crate::tls::connector::wrap(c, &tls).await,
+                Some(tls) => {
+                    let counters = [&*server.counters, &*self.counters];
+                    crate::tls::connector::wrap(c, &tls, counters).await
+                }
                 None => Ok(c),
             }
         };

@@ -42,7 +42,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::cache",
         ],
     ),
-    ("stick counters at run time", &["track"]),
+    (
+        "stick counters at run time; the process's TLS figures (on counters)",
+        &["track", "tls::totals"],
+    ),
     // The runtime socket's `show/set/clear table` (uses track, persist).
     ("stick-table commands", &["track_cli"]),
     (
@@ -87,8 +90,9 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "conditions: ACLs on the sample engine; variable actions",
-        &["acl", "vars"],
+        "conditions: ACLs on the sample engine; variable actions; certificates by name",
+        // tls::store: the runtime socket's `ssl cert` registry (uses tls::certs).
+        &["acl", "vars", "tls::store"],
     ),
     (
         "server connections, applets, log lines",

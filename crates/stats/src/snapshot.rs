@@ -97,6 +97,8 @@ pub struct StatRow {
     pub comp: [u64; 4],
     /// `cache_lookups`, `cache_hits`.
     pub cache: [u64; 2],
+    /// `ssl_sess ssl_reused_sess ssl_failed_handshake`.
+    pub ssl: [u64; 3],
     pub cli_abrt: Option<u64>,
     pub srv_abrt: Option<u64>,
     /// Seconds since the last session (-1: never).
@@ -171,6 +173,7 @@ impl StatRow {
             req_tot: 0,
             comp: [0; 4],
             cache: [0; 2],
+            ssl: [0; 3],
             cli_abrt: None,
             srv_abrt: None,
             lastsess: None,
@@ -203,6 +206,10 @@ impl StatRow {
 
 fn comp(c: &Counters) -> [u64; 4] {
     [Ctr::CompIn, Ctr::CompOut, Ctr::CompByp, Ctr::CompRsp].map(|k| c.get(k))
+}
+
+fn ssl(c: &Counters) -> [u64; 3] {
+    [Ctr::SslSess, Ctr::SslReused, Ctr::SslFailed].map(|k| c.get(k))
 }
 
 fn hrsp(c: &Counters) -> HttpResponses {
@@ -257,6 +264,7 @@ pub fn frontend_row(fe: &Frontend) -> StatRow {
     r.hrsp = hrsp(c);
     r.comp = comp(c);
     r.cache = [Ctr::CacheLookups, Ctr::CacheHits].map(|k| c.get(k));
+    r.ssl = ssl(c);
     r.req_rate = Some(c.req_rate());
     r.req_rate_max = Some(c.req_rate_max());
     r.req_tot = c.get(Ctr::Requests);
@@ -348,6 +356,7 @@ pub fn server_row(be: &Backend, index: usize) -> Option<StatRow> {
     r.bck = Some(u32::from(s.backup));
     r.lastchg = Some(s.last_change_secs());
     r.lbtot = Some(s.total());
+    r.ssl = ssl(c);
     r.rate = c.rate();
     r.rate_max = c.rate_max();
     if s.checked() {
@@ -466,6 +475,7 @@ pub fn backend_row(be: &Backend) -> StatRow {
     r.hrsp = hrsp(c);
     r.comp = comp(c);
     r.cache = [Ctr::CacheLookups, Ctr::CacheHits].map(|k| c.get(k));
+    r.ssl = ssl(c);
     r.req_tot = c.get(Ctr::Requests);
     r.cli_abrt = Some(c.get(Ctr::CliAbort));
     r.srv_abrt = Some(c.get(Ctr::SrvAbort));

@@ -8,6 +8,7 @@
 
 use super::help;
 use super::Level;
+use fulcrum_proxy::tls::store::SslCommand;
 use std::time::Duration;
 
 /// What the admin asked of a server's administrative state.
@@ -66,6 +67,8 @@ pub enum Command {
     /// `show|clear|set table ...` (the words as typed); whether the session may see entries
     /// (operator and above).
     Table(Vec<String>, bool),
+    /// `show|new|set|commit|abort ssl cert ...`.
+    SslCert(SslCommand),
 }
 
 /// What a session does with one command.
@@ -95,6 +98,9 @@ fn need(level: Level, at_least: Level, then: Command) -> Parsed {
 
 /// Parses one command (the words of one `;`-separated part of a line) at `level`.
 pub fn parse(words: &[&str], level: Level) -> Parsed {
+    if let Some(p) = ssl_cert(words, level, None) {
+        return p;
+    }
     let arg = |i: usize| words.get(i).copied().unwrap_or("");
     match words {
         [] => Parsed::Answer(help::unknown_command(words)),
@@ -175,6 +181,36 @@ pub fn parse(words: &[&str], level: Level) -> Parsed {
         }
         _ => Parsed::Answer(help::unknown_command(words)),
     }
+}
+
+/// Parses a command whose line ended with `<<` and the payload lines that followed it (up to
+/// an empty line); only `set ssl cert` reads a payload, the others ignore it as HAProxy does.
+pub fn parse_with_payload(words: &[&str], level: Level, payload: &str) -> Parsed {
+    ssl_cert(words, level, Some(payload)).unwrap_or_else(|| parse(words, level))
+}
+
+/// The `ssl cert` commands (HAProxy 2.6: `show` needs operator (a `user` session is answered
+/// "Can't allocate memory!", haproxy 2.6's own words), the others admin).
+fn ssl_cert(words: &[&str], level: Level, payload: Option<&str>) -> Option<Parsed> {
+    if words.get(1..3) != Some(&["ssl", "cert"][..]) {
+        return None;
+    }
+    let name = words.get(3).map_or(String::new(), |w| w.to_string());
+    let cmd = match words.first().copied()? {
+        "show" => {
+            if level < Level::Operator {
+                return Some(Parsed::Answer("Can't allocate memory!\n".into()));
+            }
+            let name = words.get(3).map(|w| w.to_string());
+            return Some(Parsed::Run(Command::SslCert(SslCommand::Show(name))));
+        }
+        "new" => SslCommand::New(name),
+        "set" => SslCommand::Set(name, payload.unwrap_or("").to_string()),
+        "commit" => SslCommand::Commit(name),
+        "abort" => SslCommand::Abort(name),
+        _ => return None,
+    };
+    Some(need(level, Level::Admin, Command::SslCert(cmd)))
 }
 
 const SET_SERVER_USAGE: &str = "usage: set server <backend>/<server> addr | agent | agent-addr | agent-port | agent-send | check-addr | check-port | fqdn | health | ssl | state | weight\n";
@@ -378,6 +414,45 @@ mod tests {
         assert_eq!(
             p("set server app/s1 weight 7", Level::Admin),
             Parsed::Run(Command::SetWeight("app/s1".into(), "7".into()))
+        );
+    }
+
+    #[test]
+    fn ssl_cert_commands_and_levels() {
+        let set = parse_with_payload(&["set", "ssl", "cert", "/c.pem"], Level::Admin, "PEM\n");
+        assert_eq!(
+            set,
+            Parsed::Run(Command::SslCert(SslCommand::Set(
+                "/c.pem".into(),
+                "PEM\n".into()
+            )))
+        );
+        assert_eq!(
+            p("commit ssl cert /c.pem", Level::Admin),
+            Parsed::Run(Command::SslCert(SslCommand::Commit("/c.pem".into())))
+        );
+        assert_eq!(
+            p("show ssl cert", Level::Operator),
+            Parsed::Run(Command::SslCert(SslCommand::Show(None)))
+        );
+        assert_eq!(
+            p("show ssl cert /c.pem", Level::User),
+            Parsed::Answer("Can't allocate memory!\n".into())
+        );
+        for cmd in [
+            "new ssl cert /n",
+            "abort ssl cert /c",
+            "commit ssl cert /c",
+            "set ssl cert /c",
+        ] {
+            assert_eq!(
+                p(cmd, Level::Operator),
+                Parsed::Answer(PERMISSION_DENIED.into()),
+                "{cmd}"
+            );
+        }
+        assert!(
+            matches!(p("show ssl foo", Level::Admin), Parsed::Answer(a) if a.starts_with("Unknown command"))
         );
     }
 

@@ -28,6 +28,10 @@ pub trait Target {
     fn table(&mut self, _words: &[&str], _dump: bool) -> Option<String> {
         None
     }
+    /// `ssl cert` commands: the proxy's certificate registry (one per process).
+    fn ssl_cert(&mut self, cmd: &fulcrum_proxy::tls::store::SslCommand) -> String {
+        fulcrum_proxy::tls::store::run(cmd)
+    }
 }
 
 /// Resolves `B/S` to its backend and server views, with HAProxy's messages.
@@ -102,6 +106,7 @@ fn run(cmd: &Command, target: &mut dyn Target) -> Result<String, String> {
             target.set_checks(&b.name, &s.name, *enabled)?;
             Ok(String::new())
         }
+        Command::SslCert(c) => Ok(target.ssl_cert(c)),
     }
 }
 

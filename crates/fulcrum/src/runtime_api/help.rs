@@ -4,13 +4,17 @@
 
 /// (keyword words, HAProxy's help line) for every command fulcrum answers, in HAProxy's order.
 const ENTRIES: &[(&str, &str)] = &[
+    ("abort ssl cert", "  abort ssl cert <certfile>               : abort a transaction for a certificate file"),
+    ("commit ssl cert", "  commit ssl cert <certfile>              : commit a certificate file"),
     ("disable health", "  disable health                          : disable health checks"),
     ("disable server", "  disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)"),
     ("enable health", "  enable health                           : enable health checks"),
     ("enable server", "  enable server  (DEPRECATED)             : enable a disabled server (use 'set server' instead)"),
     ("get weight", "  get weight <bk>/<srv>                   : report a server's current weight"),
+    ("new ssl cert", "  new ssl cert <certfile>                 : create a new certificate file to be used in a crt-list or a directory"),
     ("operator", "  operator                                : lower the level of the current CLI session to operator"),
     ("set server", "  set server <bk>/<srv> [opts]            : change a server's state, weight, address or ssl"),
+    ("set ssl cert", "  set ssl cert <certfile> <payload>       : replace a certificate file"),
     ("set timeout", "  set timeout [cli] <delay>               : change a timeout setting"),
     ("set weight", "  set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)"),
     ("show backend", "  show backend                            : list backends in the current running config"),
@@ -19,6 +23,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("show info", "  show info [desc|json|typed|float]*      : report information about the running process"),
     ("show servers state", "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)"),
     ("show sess", "  show sess                               : report a summary of the current sessions"),
+    ("show ssl cert", "  show ssl cert [<certfile>]              : display the SSL certificates used in memory, or the details of a file"),
     ("show stat", "  show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server"),
     ("user", "  user                                    : lower the level of the current CLI session to user"),
 ];

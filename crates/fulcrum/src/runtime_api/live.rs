@@ -378,6 +378,7 @@ impl Target for Live<'_> {
             cum_conns,
             cum_req,
             listeners: self.config.frontends().map(|p| p.binds.len() as u64).sum(),
+            ssl: fulcrum_proxy::tls::totals::figures(),
             jobs: conns,
             node: std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .map_or_else(|_| "-".to_string(), |h| h.trim().to_string()),

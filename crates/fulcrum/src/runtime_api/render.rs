@@ -23,6 +23,8 @@ pub struct InfoView {
     pub jobs: u64,
     pub node: String,
     pub stopping: bool,
+    /// The process's TLS figures (`CurrSslConns`, `SslRate`, ...).
+    pub ssl: fulcrum_proxy::tls::totals::Figures,
 }
 
 /// HAProxy 2.6's `show info` fields in order, with their `typed` tags.
@@ -131,6 +133,17 @@ fn info_value(v: &InfoView, name: &str) -> String {
         "Jobs" => v.jobs.to_string(),
         "Listeners" => v.listeners.to_string(),
         "Start_time_sec" => v.start_time_sec.to_string(),
+        "CurrSslConns" => v.ssl.curr_ssl_conns.to_string(),
+        "CumSslConns" => v.ssl.cum_ssl_conns.to_string(),
+        "SslRate" => v.ssl.ssl_rate.to_string(),
+        "MaxSslRate" => v.ssl.max_ssl_rate.to_string(),
+        "SslFrontendKeyRate" => v.ssl.fe_key_rate.to_string(),
+        "SslFrontendMaxKeyRate" => v.ssl.fe_max_key_rate.to_string(),
+        "SslFrontendSessionReuse_pct" => v.ssl.fe_reuse_pct.to_string(),
+        "SslBackendKeyRate" => v.ssl.be_key_rate.to_string(),
+        "SslBackendMaxKeyRate" => v.ssl.be_max_key_rate.to_string(),
+        "SslCacheLookups" => v.ssl.cache_lookups.to_string(),
+        "SslCacheMisses" => v.ssl.cache_misses.to_string(),
         _ => "0".into(),
     }
 }

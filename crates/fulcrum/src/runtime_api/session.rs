@@ -22,6 +22,8 @@ pub struct Session {
     eof: bool,
     quit: bool,
     answered: bool,
+    /// A line that ended with `<<` and the payload lines read after it so far.
+    pending: Option<(String, String)>,
 }
 
 /// One part of an answer: fixed text, or a command the caller runs.
@@ -74,6 +76,7 @@ impl Session {
             eof: false,
             quit: false,
             answered: false,
+            pending: None,
         }
     }
 
@@ -94,40 +97,65 @@ impl Session {
     /// Whether the connection is done: `quit`, end of input with nothing left, or (not in
     /// prompt mode) every received line answered.
     pub fn should_close(&self) -> bool {
-        let complete_line = self.input.contains(&b'\n') || (self.eof && !self.input.is_empty());
+        let complete_line = self.input.contains(&b'\n')
+            || (self.eof && (!self.input.is_empty() || self.pending.is_some()));
         self.quit || (!complete_line && (self.eof || (!self.prompt && self.answered)))
     }
 
-    /// The next line's answers, or None until a full line is in.
+    /// The next line's answers, or None until a full line is in. A line ending with `<<`
+    /// starts a payload, read up to an empty line (or the end of input), as HAProxy 2.6.
     pub fn next_step(&mut self) -> Option<Step> {
-        if self.quit {
-            return None;
-        }
-        let line: Vec<u8> = match self.input.iter().position(|b| *b == b'\n') {
-            Some(i) => {
-                let mut l: Vec<u8> = self.input.drain(..=i).collect();
-                l.pop();
-                l
+        loop {
+            if self.quit {
+                return None;
             }
-            None if self.input.len() > MAX_LINE => {
-                self.input.clear();
-                self.quit = true;
-                return Some(Step {
-                    parts: vec![(Item::Text("Command line too long.\n".into()), "\n")],
-                });
+            let line: Vec<u8> = match self.input.iter().position(|b| *b == b'\n') {
+                Some(i) => {
+                    let mut l: Vec<u8> = self.input.drain(..=i).collect();
+                    l.pop();
+                    l
+                }
+                None if self.input.len() > MAX_LINE => return Some(self.too_long()),
+                None if self.eof && !self.input.is_empty() => std::mem::take(&mut self.input),
+                None if self.eof && self.pending.is_some() => Vec::new(),
+                None => return None,
+            };
+            if line.len() > MAX_LINE {
+                return Some(self.too_long());
             }
-            None if self.eof && !self.input.is_empty() => std::mem::take(&mut self.input),
-            None => return None,
-        };
-        if line.len() > MAX_LINE {
-            self.quit = true;
-            return Some(Step {
-                parts: vec![(Item::Text("Command line too long.\n".into()), "\n")],
-            });
+            let text = String::from_utf8_lossy(&line);
+            let text = text.strip_suffix('\r').unwrap_or(&text).to_string();
+            if let Some((cmd, mut payload)) = self.pending.take() {
+                if text.is_empty() {
+                    return Some(self.answer(&cmd, Some(&payload)));
+                }
+                payload.push_str(&text);
+                payload.push('\n');
+                if payload.len() > MAX_LINE {
+                    return Some(self.too_long());
+                }
+                self.pending = Some((cmd, payload));
+                continue;
+            }
+            if let Some(cmd) = text.strip_suffix("<<") {
+                self.pending = Some((cmd.to_string(), String::new()));
+                continue;
+            }
+            return Some(self.answer(&text, None));
         }
+    }
+
+    fn too_long(&mut self) -> Step {
+        self.input.clear();
+        self.quit = true;
+        Step {
+            parts: vec![(Item::Text("Command line too long.\n".into()), "\n")],
+        }
+    }
+
+    /// The answers to one command line (with its payload, if it had one).
+    fn answer(&mut self, text: &str, payload: Option<&str>) -> Step {
         self.answered = true;
-        let text = String::from_utf8_lossy(&line);
-        let text = text.strip_suffix('\r').unwrap_or(&text);
         let commands = split_commands(text);
         let mut parts = Vec::new();
         let several = commands.len() > 1;
@@ -136,7 +164,11 @@ impl Session {
                 continue;
             }
             let refs: Vec<&str> = words.iter().map(String::as_str).collect();
-            let item = match command::parse(&refs, self.level) {
+            let parsed = match payload {
+                Some(p) => command::parse_with_payload(&refs, self.level, p),
+                None => command::parse(&refs, self.level),
+            };
+            let item = match parsed {
                 Parsed::Answer(t) => Item::Text(t),
                 Parsed::Run(c) => Item::Run(c),
                 Parsed::Prompt => {
@@ -159,7 +191,7 @@ impl Session {
             };
             parts.push((item, if self.prompt { "\n> " } else { "\n" }));
         }
-        Some(Step { parts })
+        Step { parts }
     }
 }
 
@@ -320,6 +352,33 @@ mod tests {
             }
             assert!(s.should_close());
         }
+    }
+
+    #[test]
+    fn a_payload_runs_with_its_command() {
+        let mut s = Session::new(Level::Admin, Duration::from_secs(10));
+        s.receive(b"set ssl cert /c.pem <<\n-----BEGIN X-----\nAAA\n");
+        assert!(s.next_step().is_none(), "the payload is not complete");
+        s.receive(b"\nshow cli level\n");
+        let step = s.next_step().expect("a step");
+        assert_eq!(
+            step.commands(),
+            [Command::SslCert(
+                fulcrum_proxy::tls::store::SslCommand::Set(
+                    "/c.pem".into(),
+                    "-----BEGIN X-----\nAAA\n".into()
+                )
+            )]
+        );
+        assert_eq!(run(&mut s, ""), ["admin\n\n"]);
+        // Unterminated payload at end of input: run, as haproxy does.
+        let mut s = Session::new(Level::Admin, Duration::from_secs(10));
+        s.receive(b"set ssl cert /c.pem <<\nPEM\n");
+        assert!(s.next_step().is_none());
+        s.end_of_input();
+        assert!(!s.should_close());
+        assert_eq!(s.next_step().expect("a step").commands().len(), 1);
+        assert!(s.should_close());
     }
 
     #[test]

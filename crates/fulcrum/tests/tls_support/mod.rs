@@ -3,8 +3,14 @@
 //! `openssl s_client` runs against a port, bounded in time.
 #![allow(dead_code)]
 
+use rustls::pki_types::ServerName;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Clone, Copy)]
 pub enum Key {
@@ -278,4 +284,149 @@ pub fn served_cn(out: &str) -> Option<String> {
         .find(|l| l.starts_with("subject="))
         .and_then(|l| l.split("CN = ").nth(1).or_else(|| l.split("CN=").nth(1)))
         .map(|s| s.trim().to_string())
+}
+
+/// A blocking rustls client connection.
+pub type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// A rustls client trusting the CA file `ca`.
+pub fn client_config(ca: &std::path::Path) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("ca") {
+        roots.add(c.expect("ca cert")).expect("add");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// A TLS connection to 127.0.0.1:`port` for `site.test`.
+pub fn connect(cfg: &Arc<rustls::ClientConfig>, port: u16) -> std::io::Result<BufReader<Tls>> {
+    let tcp = TcpStream::connect(("127.0.0.1", port))?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let name = ServerName::try_from("site.test").map_err(std::io::Error::other)?;
+    let conn = rustls::ClientConnection::new(cfg.clone(), name).map_err(std::io::Error::other)?;
+    Ok(BufReader::new(rustls::StreamOwned::new(conn, tcp)))
+}
+
+/// One request; (status, server closes after it).
+pub fn request(c: &mut BufReader<Tls>, close: bool) -> std::io::Result<(u16, bool)> {
+    let head = if close { "Connection: close\r\n" } else { "" };
+    write!(
+        c.get_mut(),
+        "GET / HTTP/1.1\r\nHost: site.test\r\n{head}\r\n"
+    )?;
+    c.get_mut().flush()?;
+    let mut line = String::new();
+    c.read_line(&mut line)?;
+    let status: u16 = line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let (mut len, mut closes) = (0usize, false);
+    loop {
+        let mut h = String::new();
+        c.read_line(&mut h)?;
+        let l = h.trim_end().to_ascii_lowercase();
+        if l.is_empty() {
+            break;
+        }
+        if let Some(v) = l.strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+        if l == "connection: close" {
+            closes = true;
+        }
+    }
+    let mut body = vec![0u8; len];
+    c.read_exact(&mut body)?;
+    Ok((status, closes))
+}
+
+/// HTTPS load on 127.0.0.1:`port`: `threads` clients (even ones keep their connection alive,
+/// odd ones make a new one per request), counting answered and failed requests.
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    ok: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    pub fn start(client: &Arc<rustls::ClientConfig>, port: u16, threads: usize) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let ok = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        let mut workers = Vec::new();
+        for i in 0..threads {
+            let (stop, ok, failed, client) =
+                (stop.clone(), ok.clone(), failed.clone(), client.clone());
+            workers.push(std::thread::spawn(move || {
+                let keep_alive = i % 2 == 0;
+                let mut conn: Option<BufReader<Tls>> = None;
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) && n < 20_000 {
+                    n += 1;
+                    if conn.is_none() {
+                        conn = connect(&client, port).ok();
+                    }
+                    let Some(c) = conn.as_mut() else {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    };
+                    match request(c, !keep_alive) {
+                        Ok((200, closes)) => {
+                            ok.fetch_add(1, Ordering::Relaxed);
+                            if closes || !keep_alive {
+                                conn = None;
+                            }
+                        }
+                        other => {
+                            eprintln!("failed request: {other:?}");
+                            failed.fetch_add(1, Ordering::Relaxed);
+                            conn = None;
+                        }
+                    }
+                }
+            }));
+        }
+        Load {
+            stop,
+            ok,
+            failed,
+            workers,
+        }
+    }
+
+    /// Waits (bounded) for `n` more answered requests.
+    pub fn advance(&self, n: u64) {
+        let target = self.ok.load(Ordering::Relaxed) + n;
+        assert!(
+            fulcrum_testlab::wait::until(Duration::from_secs(10), || self
+                .ok
+                .load(Ordering::Relaxed)
+                >= target)
+            .is_some(),
+            "the load stalled"
+        );
+    }
+
+    /// Stops the clients; (answered, failed).
+    pub fn finish(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        for w in self.workers {
+            let _ = w.join();
+        }
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
 }

@@ -10,14 +10,12 @@ use super::certs::{self, CertEntry};
 use super::conn::TlsConn;
 use super::crtlist;
 use super::sni::SniIndex;
+use super::store::{self, Slot, SlotResolver, SlotUse};
 use super::suites;
 use fulcrum_config::model::Bind;
 use fulcrum_config::tls::{GlobalTls, TlsOptions, Verify};
 use rustls::server::danger::ClientCertVerifier;
-use rustls::server::{
-    ClientHello, ResolvesServerCert, ServerConfig, StoresServerSessions, WebPkiClientVerifier,
-};
-use rustls::sign::CertifiedKey;
+use rustls::server::{ServerConfig, StoresServerSessions, WebPkiClientVerifier};
 use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, OnceLock};
@@ -28,7 +26,8 @@ pub type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;
 /// One certificate with the settings it is served with.
 struct Entry {
     config: Arc<ServerConfig>,
-    key: Arc<CertifiedKey>,
+    /// The certificate file's slot: `commit ssl cert` replaces what it holds.
+    slot: SlotUse,
     path: String,
 }
 
@@ -36,15 +35,6 @@ struct Entry {
 pub struct TlsBind {
     entries: Vec<Entry>,
     index: SniIndex,
-}
-
-#[derive(Debug)]
-struct Fixed(Arc<CertifiedKey>);
-
-impl ResolvesServerCert for Fixed {
-    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.0.clone())
-    }
 }
 
 /// The process's session-id cache (`tune.ssl.cachesize`, default 20000 as HAProxy), kept
@@ -56,9 +46,34 @@ fn session_cache(size: Option<u32>) -> Arc<dyn StoresServerSessions> {
     }
     CACHE
         .get_or_init(|| {
-            rustls::server::ServerSessionMemoryCache::new(size.unwrap_or(20_000) as usize)
+            Arc::new(CountedCache(rustls::server::ServerSessionMemoryCache::new(
+                size.unwrap_or(20_000) as usize,
+            )))
         })
         .clone()
+}
+
+/// The session-id cache, its lookups and misses counted (`SslCacheLookups`, `SslCacheMisses`).
+#[derive(Debug)]
+struct CountedCache(Arc<rustls::server::ServerSessionMemoryCache>);
+
+impl StoresServerSessions for CountedCache {
+    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
+        self.0.put(key, value)
+    }
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let v = self.0.get(key);
+        super::totals::cache_lookup(v.is_some());
+        v
+    }
+    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
+        let v = self.0.take(key);
+        super::totals::cache_lookup(v.is_some());
+        v
+    }
+    fn can_cache(&self) -> bool {
+        self.0.can_cache()
+    }
 }
 
 /// The process's ticket keys (rotated by rustls), kept across reloads.
@@ -111,11 +126,7 @@ impl Builder<'_> {
         Ok(v)
     }
 
-    fn config(
-        &mut self,
-        o: &TlsOptions,
-        key: &Arc<CertifiedKey>,
-    ) -> Result<Arc<ServerConfig>, String> {
+    fn config(&mut self, o: &TlsOptions, slot: &Arc<Slot>) -> Result<Arc<ServerConfig>, String> {
         let provider = suites::provider(o)?;
         let versions = suites::versions(o)?;
         let verifier = self.verifier(o, &provider)?;
@@ -123,7 +134,7 @@ impl Builder<'_> {
             .with_protocol_versions(&versions)
             .map_err(|e| format!("TLS settings: {e}"))?
             .with_client_cert_verifier(verifier)
-            .with_cert_resolver(Arc::new(Fixed(key.clone())));
+            .with_cert_resolver(Arc::new(SlotResolver(slot.clone())));
         c.alpn_protocols = o
             .alpn
             .iter()
@@ -168,8 +179,9 @@ impl TlsBind {
                    entries: &mut Vec<Entry>,
                    index: &mut SniIndex|
          -> Result<(), String> {
+            let slot = store::install(&e.path, e.key);
             let config = b
-                .config(o, &e.key)
+                .config(o, &slot)
                 .map_err(|m| format!("certificate '{}': {m}", e.path))?;
             let idx = entries.len();
             let names = if filters.is_empty() {
@@ -180,7 +192,7 @@ impl TlsBind {
             index.add(idx, names, excluded);
             entries.push(Entry {
                 config,
-                key: e.key,
+                slot: SlotUse::new(slot),
                 path: e.path,
             });
             Ok(())
@@ -237,12 +249,17 @@ impl TlsBind {
 
     /// Runs the handshake on an accepted connection.
     pub async fn accept(&self, tcp: TcpStream) -> io::Result<TlsConn<ServerTls>> {
+        let open = super::totals::connection();
         let start =
             tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
         let hello = start.client_hello();
         let schemes = hello.signature_schemes();
         let Some(idx) = self.index.select(hello.server_name(), |i| {
-            self.entries[i].key.key.choose_scheme(schemes).is_some()
+            self.entries[i]
+                .slot
+                .0
+                .current()
+                .is_some_and(|k| k.key.choose_scheme(schemes).is_some())
         }) else {
             return Err(io::Error::other(format!(
                 "strict-sni: no certificate for {:?}",
@@ -254,6 +271,6 @@ impl TlsBind {
         let conn = stream.get_ref().1;
         let mut info = super::conn::info(conn);
         info.sni = conn.server_name().map(Into::into);
-        Ok(TlsConn::new(stream, info))
+        Ok(TlsConn::new(stream, info, open))
     }
 }

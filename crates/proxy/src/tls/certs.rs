@@ -67,17 +67,10 @@ pub fn load_file(path: &Path) -> Result<CertEntry, String> {
     let shown = path.display().to_string();
     let bytes =
         std::fs::read(path).map_err(|e| format!("cannot read certificate '{shown}': {e}"))?;
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("certificate '{shown}': invalid PEM: {e:?}"))?;
-    if chain.is_empty() {
-        return Err(format!(
-            "'{shown}' holds no certificate (expected a PEM 'BEGIN CERTIFICATE' block)"
-        ));
-    }
-    let key = match PrivateKeyDer::from_pem_slice(&bytes) {
-        Ok(k) => k,
-        Err(_) => {
+    let (chain, key) = parse_pem(&bytes, &shown)?;
+    let key = match key {
+        Some(k) => k,
+        None => {
             let beside = PathBuf::from(format!("{shown}.key"));
             PrivateKeyDer::from_pem_file(&beside).map_err(|_| {
                 format!(
@@ -87,15 +80,7 @@ pub fn load_file(path: &Path) -> Result<CertEntry, String> {
             })?
         }
     };
-    let signer = rustls::crypto::ring::sign::any_supported_type(&key)
-        .map_err(|e| format!("'{shown}': unsupported private key: {e}"))?;
-    let names = names(&chain[0]);
-    let mut ck = CertifiedKey::new(chain, signer);
-    if ck.keys_match().is_err() {
-        return Err(format!(
-            "'{shown}': the private key does not match the certificate"
-        ));
-    }
+    let mut ck = certified(chain, &key, &shown)?;
     let ocsp = PathBuf::from(format!("{shown}.ocsp"));
     if let Ok(resp) = std::fs::read(&ocsp) {
         if !resp.is_empty() {
@@ -103,10 +88,44 @@ pub fn load_file(path: &Path) -> Result<CertEntry, String> {
         }
     }
     Ok(CertEntry {
+        names: names(&ck.cert[0]),
         path: shown,
         key: Arc::new(ck),
-        names,
     })
+}
+
+/// The certificate chain (leaf first) and the private key of PEM text; errors when there is
+/// no certificate. `shown` names the source in messages.
+pub fn parse_pem(
+    bytes: &[u8],
+    shown: &str,
+) -> Result<(Vec<CertificateDer<'static>>, Option<PrivateKeyDer<'static>>), String> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(bytes)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("certificate '{shown}': invalid PEM: {e:?}"))?;
+    if chain.is_empty() {
+        return Err(format!(
+            "'{shown}' holds no certificate (expected a PEM 'BEGIN CERTIFICATE' block)"
+        ));
+    }
+    Ok((chain, PrivateKeyDer::from_pem_slice(bytes).ok()))
+}
+
+/// A chain and its key as rustls serves them, once the key is known to match.
+pub fn certified(
+    chain: Vec<CertificateDer<'static>>,
+    key: &PrivateKeyDer<'_>,
+    shown: &str,
+) -> Result<CertifiedKey, String> {
+    let signer = rustls::crypto::ring::sign::any_supported_type(key)
+        .map_err(|e| format!("'{shown}': unsupported private key: {e}"))?;
+    let ck = CertifiedKey::new(chain, signer);
+    if ck.keys_match().is_err() {
+        return Err(format!(
+            "'{shown}': the private key does not match the certificate"
+        ));
+    }
+    Ok(ck)
 }
 
 /// The names a certificate answers for: its SAN DNS names and its subject CN.

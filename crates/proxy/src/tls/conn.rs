@@ -8,6 +8,7 @@
 //! peeking the socket alone would wait forever. The halves for the tunnel share the stream
 //! through an uncontended mutex (both run in one task); the whole stream needs no lock.
 
+use crate::counters::{Counters, Ctr, SessionGuard};
 use crate::stream::{ClientCert, ClientStream, PeekRead, TlsInfo};
 use std::future::poll_fn;
 use std::io;
@@ -57,6 +58,8 @@ impl<S> std::fmt::Debug for TlsConn<S> {
 pub struct TlsConn<S> {
     inner: Mutex<S>,
     info: Arc<TlsInfo>,
+    /// Counted in the process's open TLS connections while it lives.
+    _open: SessionGuard,
 }
 
 fn lock<S>(m: &Mutex<S>) -> MutexGuard<'_, S> {
@@ -73,15 +76,22 @@ fn poll_peek<S: TlsIo>(s: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<usize
 }
 
 impl<S: TlsIo> TlsConn<S> {
-    pub fn new(stream: S, info: TlsInfo) -> Self {
+    /// `open`: the guard taken when the handshake started ([`super::totals::connection`]).
+    pub fn new(stream: S, info: TlsInfo, open: SessionGuard) -> Self {
         TlsConn {
             inner: Mutex::new(stream),
             info: Arc::new(info),
+            _open: open,
         }
     }
     fn get(&mut self) -> Pin<&mut S> {
         Pin::new(self.inner.get_mut().unwrap_or_else(|p| p.into_inner()))
     }
+    /// What the handshake settled (version, suite, resumption...).
+    pub fn info(&self) -> &TlsInfo {
+        &self.info
+    }
+
     /// The stream inside (to return a server connection to the idle pool, for example).
     pub fn into_inner(self) -> S {
         self.inner.into_inner().unwrap_or_else(|p| p.into_inner())
@@ -177,6 +187,19 @@ impl<S: TlsIo> ClientStream for TlsConn<S> {
 }
 
 /// What the handshake settled, for the fetches and logs.
+/// Counts a handshake as HAProxy's SSL stats module does: `Some(resumed)` when it succeeded
+/// (a full one or a resumed one), `None` when it failed.
+pub fn count_handshake(c: &Counters, outcome: Option<bool>, frontend: bool) {
+    if outcome == Some(false) {
+        super::totals::full_handshake(frontend);
+    }
+    c.inc(match outcome {
+        Some(false) => Ctr::SslSess,
+        Some(true) => Ctr::SslReused,
+        None => Ctr::SslFailed,
+    });
+}
+
 pub fn info(c: &rustls::CommonState) -> TlsInfo {
     let suite = c.negotiated_cipher_suite();
     TlsInfo {

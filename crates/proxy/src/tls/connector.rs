@@ -11,6 +11,7 @@ use super::certs;
 use super::conn::TlsConn;
 use super::suites;
 use crate::connect::ServerConn;
+use crate::counters::Counters;
 use crate::server::ServerTls;
 use fulcrum_config::model::Server;
 use fulcrum_config::tls::{GlobalTls, Verify};
@@ -188,12 +189,28 @@ pub fn build(s: &Server, global: &GlobalTls) -> Result<ServerTls, String> {
 }
 
 /// Runs the TLS handshake on a freshly opened server connection.
-pub async fn wrap(conn: ServerConn, tls: &ServerTls) -> io::Result<ServerConn> {
+pub async fn wrap(
+    conn: ServerConn,
+    tls: &ServerTls,
+    counters: [&Counters; 2],
+) -> io::Result<ServerConn> {
     let ServerConn::Tcp(tcp) = conn else {
         return Ok(conn);
     };
+    let open = super::totals::connection();
     let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
-    let stream = connector.connect(tls.name.clone(), tcp).await?;
+    let stream = match connector.connect(tls.name.clone(), tcp).await {
+        Ok(s) => s,
+        Err(e) => {
+            for c in counters {
+                super::conn::count_handshake(c, None, false);
+            }
+            return Err(e);
+        }
+    };
     let info = super::conn::info(stream.get_ref().1);
-    Ok(ServerConn::Tls(Box::new(TlsConn::new(stream, info))))
+    for c in counters {
+        super::conn::count_handshake(c, Some(info.resumed), false);
+    }
+    Ok(ServerConn::Tls(Box::new(TlsConn::new(stream, info, open))))
 }

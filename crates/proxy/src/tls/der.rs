@@ -30,6 +30,10 @@ pub struct CertFields<'a> {
     pub serial: &'a [u8],
     pub issuer: &'a [u8],
     pub subject: &'a [u8],
+    /// The Validity SEQUENCE's contents (notBefore, notAfter).
+    pub validity: &'a [u8],
+    /// The SubjectPublicKeyInfo SEQUENCE's contents (algorithm, key bits).
+    pub spki: &'a [u8],
 }
 
 pub fn fields(cert: &[u8]) -> Option<CertFields<'_>> {
@@ -51,14 +55,21 @@ pub fn fields(cert: &[u8]) -> Option<CertFields<'_>> {
     let (0x30, issuer, rest) = element(rest)? else {
         return None;
     };
-    let (_, _validity, rest) = element(rest)?;
-    let (0x30, subject, _) = element(rest)? else {
+    let (0x30, validity, rest) = element(rest)? else {
+        return None;
+    };
+    let (0x30, subject, rest) = element(rest)? else {
+        return None;
+    };
+    let (0x30, spki, _) = element(rest)? else {
         return None;
     };
     Some(CertFields {
         serial,
         issuer,
         subject,
+        validity,
+        spki,
     })
 }
 
@@ -146,6 +157,86 @@ pub fn serial_hex(serial: &[u8]) -> String {
     serial.iter().map(|b| format!("{b:02X}")).collect()
 }
 
+/// notBefore and notAfter as OpenSSL prints them (`Dec  5 02:38:50 2026 GMT`).
+pub fn validity_text(validity: &[u8]) -> Option<(String, String)> {
+    let (t1, a, rest) = element(validity)?;
+    let (t2, b, _) = element(rest)?;
+    Some((time_text(t1, a)?, time_text(t2, b)?))
+}
+
+/// A UTCTime (0x17, `YYMMDDHHMMSSZ`) or GeneralizedTime (0x18, `YYYYMMDDHHMMSSZ`).
+fn time_text(tag: u8, t: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(t).ok()?;
+    let (year, rest) = match tag {
+        0x17 => {
+            let yy: u32 = s.get(..2)?.parse().ok()?;
+            (if yy >= 50 { 1900 + yy } else { 2000 + yy }, s.get(2..)?)
+        }
+        0x18 => (s.get(..4)?.parse().ok()?, s.get(4..)?),
+        _ => return None,
+    };
+    let num = |r: std::ops::Range<usize>| rest.get(r).and_then(|x| x.parse::<u32>().ok());
+    let month = num(0..2)?;
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let name = MONTHS.get(usize::try_from(month).ok()?.checked_sub(1)?)?;
+    Some(format!(
+        "{name} {:2} {:02}:{:02}:{:02} {year} GMT",
+        num(2..4)?,
+        num(4..6)?,
+        num(6..8)?,
+        num(8..10)?
+    ))
+}
+
+/// The public key as HAProxy's `show ssl cert` names it: `RSA2048`, `EC256`, `EC384`...
+pub fn key_algorithm(spki: &[u8]) -> String {
+    let parsed = || -> Option<String> {
+        let (0x30, alg, rest) = element(spki)? else {
+            return None;
+        };
+        let (0x06, oid, params) = element(alg)? else {
+            return None;
+        };
+        let (0x03, bits, _) = element(rest)? else {
+            return None;
+        };
+        match oid {
+            // rsaEncryption: the BIT STRING holds RSAPublicKey { modulus, exponent }.
+            [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01] => {
+                let (0x30, key, _) = element(bits.get(1..)?)? else {
+                    return None;
+                };
+                let (0x02, n, _) = element(key)? else {
+                    return None;
+                };
+                let n = match n.iter().position(|b| *b != 0) {
+                    Some(i) => &n[i..],
+                    None => return None,
+                };
+                let size = n.len() * 8 - n[0].leading_zeros() as usize;
+                Some(format!("RSA{size}"))
+            }
+            // id-ecPublicKey with a named curve.
+            [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01] => {
+                let (0x06, curve, _) = element(params)? else {
+                    return None;
+                };
+                let size = match curve {
+                    [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07] => 256,
+                    [0x2b, 0x81, 0x04, 0x00, 0x22] => 384,
+                    [0x2b, 0x81, 0x04, 0x00, 0x23] => 521,
+                    _ => return None,
+                };
+                Some(format!("EC{size}"))
+            }
+            _ => None,
+        }
+    };
+    parsed().unwrap_or_else(|| "unknown".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,6 +254,21 @@ mod tests {
         assert_eq!(common_name(NAME).as_deref(), Some("a.example"));
         assert_eq!(dotted(&[0x2b, 0x06, 0x01]), "1.3.6.1");
         assert_eq!(serial_hex(&[0x01, 0xab]), "01AB");
+    }
+
+    #[test]
+    fn times_print_as_openssl_prints_them() {
+        assert_eq!(
+            time_text(0x17, b"261205023850Z").as_deref(),
+            Some("Dec  5 02:38:50 2026 GMT")
+        );
+        assert_eq!(
+            time_text(0x18, b"20510104023850Z").as_deref(),
+            Some("Jan  4 02:38:50 2051 GMT")
+        );
+        assert_eq!(time_text(0x17, b"261305023850Z"), None);
+        assert_eq!(time_text(0x17, b"26"), None);
+        assert_eq!(key_algorithm(&[]), "unknown");
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Runs a client's TLS handshake in its own task, within the frontend's `timeout client`
 //! (HAProxy bounds the handshake by it too), then hands the connection to the session.
 //! A failed handshake (no shared version or suite, a refused client certificate,
-//! `strict-sni`) closes the connection and is logged at debug level.
+//! `strict-sni`) closes the connection and is logged at debug level. Every handshake is
+//! counted in the frontend's `ssl_sess`/`ssl_reused_sess`/`ssl_failed_handshake`.
 
 use super::acceptor::{ServerTls, TlsBind};
-use super::conn::TlsConn;
+use super::conn::{count_handshake, TlsConn};
 use crate::state::Frontend;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,16 +44,20 @@ pub fn spawn<F>(
         };
         match r {
             Ok(mut c) => {
+                count_handshake(&fe.counters, Some(c.info().resumed), true);
                 // TLS 1.3 session tickets are queued at the end of the handshake: send them
                 // now, not with the first response (a client that reads nothing before it
                 // leaves would never get one to resume with).
                 let _ = tokio::io::AsyncWriteExt::flush(&mut c).await;
                 then(fe, c, peer, local)
             }
-            Err(e) => tracing::debug!(
-                "{}: TLS handshake from {peer} to {local} failed: {e}",
-                fe.name
-            ),
+            Err(e) => {
+                count_handshake(&fe.counters, None, true);
+                tracing::debug!(
+                    "{}: TLS handshake from {peer} to {local} failed: {e}",
+                    fe.name
+                )
+            }
         }
     });
 }

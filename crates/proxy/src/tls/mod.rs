@@ -1,7 +1,9 @@
 //! TLS with rustls: termination on `bind ... ssl` lines ([`acceptor`]), the connection type
 //! the sessions use ([`conn`]), and the pure pieces under them: certificate files
 //! ([`certs`], [`crtlist`]), SNI selection ([`sni`]), OpenSSL names for suites and versions
-//! ([`suites`]) and the few X.509 fields the fetches print ([`der`]).
+//! ([`suites`]) and the few X.509 fields the fetches print ([`der`]); the certificates by
+//! file name that the runtime socket shows and replaces ([`store`]); the process's TLS
+//! figures for `show info` and Prometheus ([`totals`]).
 
 pub mod acceptor;
 pub mod certs;
@@ -13,7 +15,9 @@ pub mod handshake;
 pub mod hello;
 pub mod inspect;
 pub mod sni;
+pub mod store;
 pub mod suites;
+pub mod totals;
 
 use crate::addr::ListenKey;
 use fulcrum_config::Config;

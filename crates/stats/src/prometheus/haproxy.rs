@@ -35,6 +35,29 @@ pub struct Process {
     pub nbthread: u32,
     pub uptime_secs: f64,
     pub start_time_secs: f64,
+    /// The process's TLS figures (`haproxy_process_*ssl*`).
+    pub ssl: fulcrum_proxy::tls::totals::Figures,
+}
+
+/// HAProxy 2.6's `haproxy_process_*ssl*` families, in its order: (name, help, counter, value).
+fn ssl_families(
+    f: &fulcrum_proxy::tls::totals::Figures,
+) -> [(&'static str, &'static str, bool, u64); 13] {
+    [
+        ("haproxy_process_max_ssl_connections", "Hard limit on the number of per-process SSL endpoints (front+back), 0=unlimited", false, 0),
+        ("haproxy_process_current_ssl_connections", "Current number of SSL endpoints on this worker process (front+back)", false, f.curr_ssl_conns),
+        ("haproxy_process_ssl_connections_total", "Total number of SSL endpoints on this worker process since started (front+back)", true, f.cum_ssl_conns),
+        ("haproxy_process_current_ssl_rate", "Number of SSL connections created on this worker process over the last second", false, f.ssl_rate),
+        ("haproxy_process_limit_ssl_rate", "Hard limit for SslRate (global.maxsslrate)", false, 0),
+        ("haproxy_process_max_ssl_rate", "Highest SslRate reached on this worker process since started (in connections per second)", false, f.max_ssl_rate),
+        ("haproxy_process_current_frontend_ssl_key_rate", "Number of SSL keys created on frontends in this worker process over the last second", false, f.fe_key_rate),
+        ("haproxy_process_max_frontend_ssl_key_rate", "Highest SslFrontendKeyRate reached on this worker process since started (in SSL keys per second)", false, f.fe_max_key_rate),
+        ("haproxy_process_frontend_ssl_reuse", "Percent of frontend SSL connections which did not require a new key", false, f.fe_reuse_pct),
+        ("haproxy_process_current_backend_ssl_key_rate", "Number of SSL keys created on backends in this worker process over the last second", false, f.be_key_rate),
+        ("haproxy_process_max_backend_ssl_key_rate", "Highest SslBackendKeyRate reached on this worker process since started (in SSL keys per second)", false, f.be_max_key_rate),
+        ("haproxy_process_ssl_cache_lookups_total", "Total number of SSL session ID lookups in the SSL session cache on this worker since started", true, f.cache_lookups),
+        ("haproxy_process_ssl_cache_misses_total", "Total number of SSL session ID lookups that didn't find a session in the SSL session cache on this worker since started", true, f.cache_misses),
+    ]
 }
 
 /// Writes every `haproxy_*` family for `rows`.
@@ -51,6 +74,10 @@ pub fn render(out: &mut Exposition, process: &Process, rows: &[StatRow]) {
         Kind::Gauge,
         process.uptime_secs,
     );
+    for (name, help, counter, v) in ssl_families(&process.ssl) {
+        let kind = if counter { Kind::Counter } else { Kind::Gauge };
+        out.single(name, help, kind, v as f64);
+    }
     out.single(
         "haproxy_process_start_time_seconds",
         "Start time in seconds",

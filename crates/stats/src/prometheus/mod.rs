@@ -56,6 +56,7 @@ impl Exporter {
             nbthread: self.serving.borrow().threads.max(1),
             uptime_secs: self.process.uptime().as_secs() as f64,
             start_time_secs: self.process.start_unix().floor(),
+            ssl: fulcrum_proxy::tls::totals::figures(),
         };
         haproxy::render(&mut out, &process, rows);
         if let Some(s) = self.process.source() {
