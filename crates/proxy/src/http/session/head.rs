@@ -42,11 +42,8 @@ impl<C: ClientStream> Session<C> {
         } else {
             fe.timeouts.http_keep_alive.or(req_timeout)
         };
-        let start = if first {
-            self.started
-        } else {
-            tokio::time::Instant::now()
-        };
+        // The accept (first request) or the end of the previous request.
+        let start = self.started;
         let (limit, bufsize) = (fe.head_limit, fe.bufsize);
         loop {
             if !self.cbuf.is_empty() {
@@ -80,7 +77,12 @@ impl<C: ClientStream> Session<C> {
                 match self.client.try_read_buf(&mut self.cbuf) {
                     // This stream reads asynchronously below (`ready` was exact).
                     None => {}
-                    Some(Ok(n)) if n > 0 => {}
+                    Some(Ok(n)) if n > 0 => {
+                        if self.cbuf.len() < self.cbuf.capacity() {
+                            // Short read: the end-of-request check reads nothing more.
+                            self.client.drained();
+                        }
+                    }
                     Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         self.release_bufs()
                     }
