@@ -7,7 +7,7 @@
 #   FULCRUM=/path/to/fulcrum bench/proxy/run.sh   # an already built binary (before/after runs)
 #
 # Knobs: MANY=10000 (the many-connections scenario; 0 skips it), PERF=1 (perf stat
-# instructions and cycles per request, the proxy's pid only: the figure a shared machine
+# instructions and CPU time per request, the proxy's pid only: the figures a shared machine
 # disturbs least), IDLE_LIMIT (bytes per idle connection above which the idle test fails).
 #
 # Measures per core: the proxy is pinned to CPU $PROXY_CPU (default 0), wrk and the nginx
@@ -65,9 +65,9 @@ FDS=$(ulimit -n)
 MAXCONN=$(( (FDS - 200) / 2 )); [ "$MAXCONN" -gt 50000 ] && MAXCONN=50000
 echo "pinning: proxy (nbthread $NBTHREAD) on CPU $PROXY_CPU; wrk ($WRK_THREADS thread(s)) and nginx on CPU $LOAD_CPU ($(nproc) CPUs)" >&2
 if [ "$PROXY_CPU" = "$LOAD_CPU" ] || [ "$NBTHREAD" -gt 1 ]; then
-  echo "caveat: the load generator and the backend share CPUs with the proxy: req/s is bounded by the machine, not by the proxy alone; instr/req and cycles/req (the proxy's pid only) compare the proxies' own work" >&2
+  echo "caveat: the load generator and the backend share CPUs with the proxy: req/s is bounded by the machine, not by the proxy alone; instr/req and CPU us/req (the proxy's pid only) compare the proxies' own work" >&2
 fi
-[ "$PERF" = 1 ] && echo "instr/req, cycles/req: perf stat on the proxy's pid during the timed run, divided by wrk's request count" >&2
+[ "$PERF" = 1 ] && echo "instr/req, CPU us/req: perf stat (instructions, task-clock) on the proxy's pid during the timed run, divided by wrk's request count (instr/req 0: no hardware counters here)" >&2
 
 if [ -z "${FULCRUM:-}" ]; then
   echo "building fulcrum (release)" >&2
@@ -146,22 +146,24 @@ to_ms() { # wrk latency like 1.23ms / 850.00us / 1.02s → ms
     if (u=="us") n/=1000; else if (u=="s") n*=1000; else if (u=="m") n*=60000; printf "%.3f", n }'
 }
 
-run_wrk() { # $1 proxy, $2 url, $3 extra args, $4 connections → "rps p50 p99 rss instr/req cycles/req"
+run_wrk() { # $1 proxy, $2 url, $3 extra args, $4 connections → "rps p50 p99 rss instr/req cpu-us/req"
   local pid out rps p50 p99 rss perfpid="" ipr=0 cpr=0 n conns=${4:-$CONNS}
   pid=$(start_proxy "$1")
   $PIN_LOAD wrk -t"$WRK_THREADS" -c"$conns" -d1s $3 "$2" >/dev/null 2>&1 || true   # warm-up
   # CPU work per request, counted for the proxy's pid only (a shared machine's other load
   # does not enter it, unlike wall-clock ratios).
   if [ "$PERF" = 1 ]; then
-    perf stat -e instructions,cycles -x, -p "$pid" -o "$WORK/perf.out" 2>/dev/null &
+    perf stat -e task-clock,instructions -x, -p "$pid" -o "$WORK/perf.out" 2>/dev/null &
     perfpid=$!
   fi
   out=$($PIN_LOAD wrk -t"$WRK_THREADS" -c"$conns" -d"${DURATION}s" --latency $3 "$2" 2>&1)
   if [ -n "$perfpid" ]; then
     kill -INT "$perfpid" 2>/dev/null || true; wait "$perfpid" 2>/dev/null || true
     n=$(echo "$out" | awk '/requests in/ {print $1}')
-    ipr=$(awk -F, -v n="${n:-0}" '$3 ~ /^instructions/ && n > 0 {printf "%.0f", $1/n}' "$WORK/perf.out")
-    cpr=$(awk -F, -v n="${n:-0}" '$3 ~ /^cycles/ && n > 0 {printf "%.0f", $1/n}' "$WORK/perf.out")
+    # task-clock is in ms: µs of CPU per request. Instructions: 0 where the machine has no
+    # hardware counters (virtual machines often do not).
+    ipr=$(awk -F, -v n="${n:-0}" '$3 ~ /^instructions/ && n > 0 && $1 ~ /^[0-9.]+$/ {printf "%.0f", $1/n}' "$WORK/perf.out")
+    cpr=$(awk -F, -v n="${n:-0}" '$3 ~ /^task-clock/ && n > 0 {printf "%.2f", $1*1000/n}' "$WORK/perf.out")
   fi
   rss=$(peak_rss_kb "$pid")
   stop_proxy "$pid"
@@ -175,7 +177,7 @@ run_wrk() { # $1 proxy, $2 url, $3 extra args, $4 connections → "rps p50 p99 r
 
 median() { sort -g | awk '{a[NR]=$1} END { if (NR==0) {print 0} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2} }'; }
 
-printf "\n%-24s %-8s %12s %10s %10s %12s %12s %12s\n" "scenario" "proxy" "req/s" "p50 ms" "p99 ms" "peak RSS kB" "instr/req" "cycles/req"
+printf "\n%-24s %-8s %12s %10s %10s %12s %12s %12s\n" "scenario" "proxy" "req/s" "p50 ms" "p99 ms" "peak RSS kB" "instr/req" "CPU us/req"
 # Median over the rounds of fulcrum/HAProxy for column $1 of the paired results.
 round_ratio() { paste -d' ' <(printf '%s\n' "${f[@]}" | awk -v c="$1" '{print $c}') \
                             <(printf '%s\n' "${h[@]}" | awk -v c="$1" '{print $c}') |
