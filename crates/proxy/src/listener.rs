@@ -309,58 +309,22 @@ type Permits = (
     Option<tokio::sync::OwnedSemaphorePermit>,
 );
 
-/// What a connection's task starts from. Handed over boxed: a task's captured values stay in
-/// its future for the connection's whole life, while locals taken out of this box are laid
-/// out over the session's own state once moved into it (memory per idle connection).
-struct Start<C> {
-    fe: Arc<Frontend>,
-    sock: C,
-    addrs: (SocketAddr, SocketAddr),
-    stop: watch::Receiver<bool>,
-    counted: Counted,
-    permits: Permits,
-    track: Option<Arc<Tracking>>,
-    accept_proxy: bool,
-    h2: Option<TuneH2>,
-}
-
 #[allow(clippy::too_many_arguments)]
 fn spawn_session<C: ClientStream>(
     fe: Arc<Frontend>,
-    sock: C,
-    addrs: (SocketAddr, SocketAddr),
+    mut sock: C,
+    (peer, local): (SocketAddr, SocketAddr),
     stop: watch::Receiver<bool>,
     counted: Counted,
     permits: Permits,
     (track, accept_proxy): (Option<Arc<Tracking>>, bool),
     h2: Option<TuneH2>,
 ) {
-    let start = Box::new(Start {
-        fe,
-        sock,
-        addrs,
-        stop,
-        counted,
-        permits,
-        track,
-        accept_proxy,
-        h2,
-    });
     tokio::spawn(async move {
-        let Start {
-            fe,
-            mut sock,
-            addrs,
-            stop,
-            counted,
-            permits,
-            track,
-            accept_proxy,
-            h2,
-        } = *start;
         let _counted = counted;
         let _permits = permits;
         // `accept-proxy`: the PROXY header's addresses are the client's everywhere after.
+        let addrs = (peer, local);
         let limit = fe.timeouts.client;
         let Some((peer, local)) =
             crate::accept_proxy::client_addresses(&mut sock, accept_proxy, limit, addrs).await

@@ -129,8 +129,7 @@ pub struct Session<C> {
     scratch: Vec<u8>,
     attached: Option<Attached>,
     stop: watch::Receiver<bool>,
-    /// When the connection was accepted, then when the previous request ended: the next
-    /// head's `timeout http-request` (and the keep-alive wait) run from here.
+    /// When the connection was accepted: the first request's `timeout http-request` runs from here.
     started: tokio::time::Instant,
     /// Requests served on this connection so far.
     served: u32,
@@ -193,13 +192,7 @@ pub async fn serve<C: ClientStream>(
         served: 0,
         track,
     });
-    // Requests run in a boxed future freed whenever the connection goes idle; the idle wait
-    // between them holds only the session and this small future.
-    while Box::pin(s.run()).await {
-        if !s.idle_wait().await {
-            break;
-        }
-    }
+    Box::pin(s.run()).await;
     if let Some(a) = s.attached.take() {
         pool::put(a.server_id, a.stream);
     }
@@ -208,21 +201,15 @@ pub async fn serve<C: ClientStream>(
 }
 
 impl<C: ClientStream> Session<C> {
-    /// Serves requests until the connection closes (false) or goes idle with its buffers
-    /// given back (true: wait with `idle_wait`, then call again).
-    async fn run(&mut self) -> bool {
-        let mut turn = if self.served == 0 {
-            Turn::First
-        } else {
-            Turn::Later
-        };
+    async fn run(&mut self) {
+        let mut turn = Turn::First;
         loop {
             let accept = SystemTime::now();
             let t0 = Instant::now();
             // Phase: read head.
             let head_len = match self.read_head(turn).await {
                 Ok(n) => n,
-                Err(HeadError::Idle) => return false,
+                Err(HeadError::Idle) => return,
                 Err(HeadError::Timeout(got)) => {
                     if turn == Turn::First || got == Received::Part {
                         let page = errors::builtin_response(408);
@@ -230,7 +217,7 @@ impl<C: ClientStream> Session<C> {
                         self.answer_raw(page).await;
                         self.log_simple(accept, t0, 408, Termination::CLIENT_TIMEOUT_REQUEST);
                     }
-                    return false;
+                    return;
                 }
                 Err(e @ (HeadError::TooLarge | HeadError::Invalid | HeadError::Refused(_))) => {
                     let status = match e {
@@ -241,7 +228,7 @@ impl<C: ClientStream> Session<C> {
                     crate::record::bad_request(&self.fe.counters, status, page.len() as u64);
                     self.answer_raw(page).await;
                     self.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
-                    return false;
+                    return;
                 }
             };
             self.cbuf.advance(head_len);
@@ -283,10 +270,8 @@ impl<C: ClientStream> Session<C> {
             self.log(&rec);
             self.count(&rec);
             if next == Next::Close {
-                return false;
+                return;
             }
-            // The keep-alive wait and the next head's timeout run from here.
-            self.started = tokio::time::Instant::now();
             if self.cbuf.is_empty() {
                 // The next request may be here already (one read, the one the wait would
                 // start with); if not, the connection is idle and its buffers go back to the
@@ -294,34 +279,13 @@ impl<C: ClientStream> Session<C> {
                 match self.client.try_read_buf(&mut self.cbuf) {
                     Some(Ok(n)) if n > 0 => {}
                     Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        self.release_bufs();
-                        return true;
+                        self.release_bufs()
                     }
-                    None => {
-                        self.release_bufs();
-                        return true;
-                    }
+                    None => self.release_bufs(),
                     // Closed, or failed: nothing more to serve.
-                    Some(_) => return false,
+                    Some(_) => return,
                 }
             }
-        }
-    }
-
-    /// Waits, holding no buffer, for the next request's first bytes on an idle keep-alive
-    /// connection (true), or its close, `timeout http-keep-alive` or a stop (false).
-    async fn idle_wait(&mut self) -> bool {
-        let fe = &*self.fe;
-        let deadline = fe
-            .timeouts
-            .http_keep_alive
-            .or(fe.timeouts.http_request)
-            .or(fe.timeouts.client)
-            .map(|d| self.started + d);
-        tokio::select! {
-            r = self.client.ready() => matches!(r, Ok(n) if n > 0),
-            _ = self.stop.changed() => false,
-            _ = sleep_opt(deadline) => false,
         }
     }
 

@@ -42,8 +42,11 @@ impl<C: ClientStream> Session<C> {
         } else {
             fe.timeouts.http_keep_alive.or(req_timeout)
         };
-        // The accept (first request) or the end of the previous request.
-        let start = self.started;
+        let start = if first {
+            self.started
+        } else {
+            tokio::time::Instant::now()
+        };
         let (limit, bufsize) = (fe.head_limit, fe.bufsize);
         loop {
             if !self.cbuf.is_empty() {
