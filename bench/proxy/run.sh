@@ -3,6 +3,12 @@
 #
 #   bench/proxy/run.sh            # RUNS=4 DURATION=8 CONNS=50 IDLE="5000 20000" by default
 #   ONLY="TCP" IDLE=0 bench/proxy/run.sh   # one scenario (substring of its name), no idle test
+#   NBTHREAD=2 PROXY_CPU=0,1 LOAD_CPU=0,1 WRK_THREADS=2 bench/proxy/run.sh   # two threads
+#   FULCRUM=/path/to/fulcrum bench/proxy/run.sh   # an already built binary (before/after runs)
+#
+# Knobs: MANY=10000 (the many-connections scenario; 0 skips it), PERF=1 (perf stat
+# instructions and CPU time per request, the proxy's pid only: the figures a shared machine
+# disturbs least), IDLE_LIMIT (bytes per idle connection above which the idle test fails: 3500 B guards against regressions from today's ~2,800 B; the goal is 700 B).
 #
 # Measures per core: the proxy is pinned to CPU $PROXY_CPU (default 0), wrk and the nginx
 # backend to CPU $LOAD_CPU (default 1), and the output says so. Installs haproxy, nginx-light
@@ -19,6 +25,11 @@ RUNS=${RUNS:-4}
 DURATION=${DURATION:-8}
 CONNS=${CONNS:-50}
 IDLE=${IDLE:-5000 20000}
+IDLE_LIMIT=${IDLE_LIMIT:-3500}
+MANY=${MANY:-10000}
+NBTHREAD=${NBTHREAD:-1}
+PERF=${PERF:-1}
+WRK_THREADS=${WRK_THREADS:-1}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 PIN_PROXY="taskset -c $PROXY_CPU"
@@ -41,20 +52,29 @@ need=()
 command -v haproxy >/dev/null || need+=(haproxy)
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v wrk >/dev/null || need+=(wrk)
+if [ "$PERF" = 1 ] && ! command -v perf >/dev/null; then need+=(linux-perf); fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+# Root may raise the hard limit (10,000 clients through a proxy need over 20,000 descriptors).
+ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # HAProxy refuses to start when maxconn needs more descriptors than the limit (about two per
 # connection): size maxconn to the machine, and say so when an idle count does not fit.
 FDS=$(ulimit -n)
 MAXCONN=$(( (FDS - 200) / 2 )); [ "$MAXCONN" -gt 50000 ] && MAXCONN=50000
-echo "pinning: proxy on CPU $PROXY_CPU; wrk and nginx on CPU $LOAD_CPU ($(nproc) CPUs)" >&2
+echo "pinning: proxy (nbthread $NBTHREAD) on CPU $PROXY_CPU; wrk ($WRK_THREADS thread(s)) and nginx on CPU $LOAD_CPU ($(nproc) CPUs)" >&2
+if [ "$PROXY_CPU" = "$LOAD_CPU" ] || [ "$NBTHREAD" -gt 1 ]; then
+  echo "caveat: the load generator and the backend share CPUs with the proxy: req/s is bounded by the machine, not by the proxy alone; instr/req and CPU us/req (the proxy's pid only) compare the proxies' own work" >&2
+fi
+[ "$PERF" = 1 ] && echo "instr/req, CPU us/req: perf stat (instructions, task-clock) on the proxy's pid during the timed run, divided by wrk's request count (instr/req 0: no hardware counters here)" >&2
 
-echo "building fulcrum (release)" >&2
-(cd "$ROOT" && cargo build --release -q -p fulcrum)
-FULCRUM="$ROOT/target/release/fulcrum"
+if [ -z "${FULCRUM:-}" ]; then
+  echo "building fulcrum (release)" >&2
+  (cd "$ROOT" && cargo build --release -q -p fulcrum)
+  FULCRUM="${CARGO_TARGET_DIR:-$ROOT/target}/release/fulcrum"
+fi
+echo "fulcrum binary: $FULCRUM" >&2
 
 # --- backend: nginx-light, one worker, small and 100 KB answers ---------------------------
 mkdir -p "$WORK/www"
@@ -83,7 +103,7 @@ sleep 0.5
 # --- the one config both proxies run ---------------------------------------------------------
 cat > "$WORK/lb.cfg" <<CFG
 global
-  nbthread 1
+  nbthread $NBTHREAD
   maxconn $MAXCONN
 defaults
   timeout connect 5s
@@ -126,11 +146,25 @@ to_ms() { # wrk latency like 1.23ms / 850.00us / 1.02s → ms
     if (u=="us") n/=1000; else if (u=="s") n*=1000; else if (u=="m") n*=60000; printf "%.3f", n }'
 }
 
-run_wrk() { # $1 proxy, $2 url, $3 extra args → "rps p50 p99 rss"
-  local pid out rps p50 p99 rss
+run_wrk() { # $1 proxy, $2 url, $3 extra args, $4 connections → "rps p50 p99 rss instr/req cpu-us/req"
+  local pid out rps p50 p99 rss perfpid="" ipr=0 cpr=0 n conns=${4:-$CONNS}
   pid=$(start_proxy "$1")
-  $PIN_LOAD wrk -t1 -c"$CONNS" -d1s $3 "$2" >/dev/null 2>&1 || true   # warm-up
-  out=$($PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency $3 "$2" 2>&1)
+  $PIN_LOAD wrk -t"$WRK_THREADS" -c"$conns" -d1s $3 "$2" >/dev/null 2>&1 || true   # warm-up
+  # CPU work per request, counted for the proxy's pid only (a shared machine's other load
+  # does not enter it, unlike wall-clock ratios).
+  if [ "$PERF" = 1 ]; then
+    perf stat -e task-clock,instructions -x, -p "$pid" -o "$WORK/perf.out" 2>/dev/null &
+    perfpid=$!
+  fi
+  out=$($PIN_LOAD wrk -t"$WRK_THREADS" -c"$conns" -d"${DURATION}s" --latency $3 "$2" 2>&1)
+  if [ -n "$perfpid" ]; then
+    kill -INT "$perfpid" 2>/dev/null || true; wait "$perfpid" 2>/dev/null || true
+    n=$(echo "$out" | awk '/requests in/ {print $1}')
+    # task-clock is in ms: µs of CPU per request. Instructions: 0 where the machine has no
+    # hardware counters (virtual machines often do not).
+    ipr=$(awk -F, -v n="${n:-0}" '$3 ~ /^instructions/ && n > 0 && $1 ~ /^[0-9.]+$/ {printf "%.0f", $1/n}' "$WORK/perf.out")
+    cpr=$(awk -F, -v n="${n:-0}" '$3 ~ /^task-clock/ && n > 0 {printf "%.2f", $1*1000/n}' "$WORK/perf.out")
+  fi
   rss=$(peak_rss_kb "$pid")
   stop_proxy "$pid"
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -138,31 +172,27 @@ run_wrk() { # $1 proxy, $2 url, $3 extra args → "rps p50 p99 rss"
   p99=$(to_ms "$(echo "$out" | awk '$1=="99%" {print $2}')")
   errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
   [ -n "$errs" ] && echo "  ($1: $errs)" >&2
-  echo "${rps:-0} ${p50:-0} ${p99:-0} ${rss:-0}"
+  echo "${rps:-0} ${p50:-0} ${p99:-0} ${rss:-0} ${ipr:-0} ${cpr:-0}"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END { if (NR==0) {print 0} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2} }'; }
 
-printf "\n%-24s %-8s %12s %10s %10s %12s\n" "scenario" "proxy" "req/s" "p50 ms" "p99 ms" "peak RSS kB"
+printf "\n%-24s %-8s %12s %10s %10s %12s %12s %12s\n" "scenario" "proxy" "req/s" "p50 ms" "p99 ms" "peak RSS kB" "instr/req" "CPU us/req"
 # Median over the rounds of fulcrum/HAProxy for column $1 of the paired results.
 round_ratio() { paste -d' ' <(printf '%s\n' "${f[@]}" | awk -v c="$1" '{print $c}') \
                             <(printf '%s\n' "${h[@]}" | awk -v c="$1" '{print $c}') |
                 awk '{ if ($2 > 0) printf "%.4f\n", $1/$2 }' | median; }
-report() { # $1 scenario name, $2 url, $3 wrk args
+col() { printf '%s\n' "${@:2}" | awk -v c="$1" '{print $c}' | median; }
+report() { # $1 scenario name, $2 url, $3 wrk args, $4 connections (default $CONNS)
   case "$1" in *${ONLY:-}*) ;; *) return 0 ;; esac
-  local h=() f=()
+  local h=() f=() c
   for i in $(seq 1 "$RUNS"); do
-    h+=("$(run_wrk haproxy "$2" "$3")")
-    f+=("$(run_wrk fulcrum "$2" "$3")")
+    h+=("$(run_wrk haproxy "$2" "$3" "${4:-}")")
+    f+=("$(run_wrk fulcrum "$2" "$3" "${4:-}")")
   done
-  local hr hp5 hp9 hm fr fp5 fp9 fm
-  hr=$(printf '%s\n' "${h[@]}" | awk '{print $1}' | median); fr=$(printf '%s\n' "${f[@]}" | awk '{print $1}' | median)
-  hp5=$(printf '%s\n' "${h[@]}" | awk '{print $2}' | median); fp5=$(printf '%s\n' "${f[@]}" | awk '{print $2}' | median)
-  hp9=$(printf '%s\n' "${h[@]}" | awk '{print $3}' | median); fp9=$(printf '%s\n' "${f[@]}" | awk '{print $3}' | median)
-  hm=$(printf '%s\n' "${h[@]}" | awk '{print $4}' | median); fm=$(printf '%s\n' "${f[@]}" | awk '{print $4}' | median)
-  printf "%-24s %-8s %12s %10s %10s %12s\n" "$1" haproxy "$hr" "$hp5" "$hp9" "$hm"
-  printf "%-24s %-8s %12s %10s %10s %12s\n" "" fulcrum "$fr" "$fp5" "$fp9" "$fm"
-  printf "%-24s %-8s %12.2f %10.2f %10.2f %12.2f\n" "" "ratio" "$(round_ratio 1)" "$(round_ratio 2)" "$(round_ratio 3)" "$(round_ratio 4)"
+  printf "%-24s %-8s %12s %10s %10s %12s %12s %12s\n" "$1" haproxy $(for c in 1 2 3 4 5 6; do col $c "${h[@]}"; done)
+  printf "%-24s %-8s %12s %10s %10s %12s %12s %12s\n" "" fulcrum $(for c in 1 2 3 4 5 6; do col $c "${f[@]}"; done)
+  printf "%-24s %-8s %12.2f %10.2f %10.2f %12.2f %12.2f %12.2f\n" "" "ratio" $(for c in 1 2 3 4 5 6; do round_ratio $c; done)
 }
 
 report "small, keep-alive" "http://127.0.0.1:$HTTP_PORT/small" ""
@@ -170,6 +200,13 @@ report "1 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/1k" ""
 report "100 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/big" ""
 report "new conn per request" "http://127.0.0.1:$HTTP_PORT/small" "-H Connection:close"
 report "TCP mode" "http://127.0.0.1:$TCP_PORT/small" ""
+# Many concurrent clients: the same small keep-alive load spread over $MANY connections
+# (compare with the 50-connection row; wrk's own per-connection cost grows too).
+if [ "$MANY" -gt $((MAXCONN - 100)) ]; then
+  echo "$MANY connections need about $((2 * MANY + 200)) descriptors; this machine allows $FDS: measuring $((MAXCONN - 100)) instead"
+  MANY=$((MAXCONN - 100))
+fi
+if [ "$MANY" -gt 0 ]; then report "small, $MANY conns" "http://127.0.0.1:$HTTP_PORT/small" "" "$MANY"; fi
 
 # --- idle connections: RSS growth per idle keep-alive client (one request each) ------------
 idle_rss() { # $1 proxy, $2 n → "opened rss_with peak rss_before"
@@ -194,4 +231,11 @@ for n in $IDLE; do
   awk -v h="$hi" -v f="$fi_" 'BEGIN { split(h,a," "); split(f,b," ");
     hp=(a[2]-a[4])*1024/(a[1]>0?a[1]:1); fp=(b[2]-b[4])*1024/(b[1]>0?b[1]:1);
     printf "  memory per idle connection: haproxy %.0f B, fulcrum %.0f B, ratio %.2f\n", hp, fp, (hp>0?fp/hp:0) }'
+  # The guard: fulcrum's bytes per idle connection against IDLE_LIMIT (the goal is 700 B).
+  over=$(awk -v f="$fi_" -v lim="$IDLE_LIMIT" 'BEGIN { split(f,b," ");
+    fp=(b[2]-b[4])*1024/(b[1]>0?b[1]:1); print (b[1] < 1 || fp > lim) ? 1 : 0 }')
+  if [ "$over" = 1 ]; then
+    echo "  FAIL: fulcrum holds more than $IDLE_LIMIT B per idle connection (or opened none)"; IDLE_FAILED=1
+  fi
 done
+[ "${IDLE_FAILED:-0}" = 0 ] || exit 1

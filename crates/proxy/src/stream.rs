@@ -24,6 +24,12 @@ pub(crate) enum Conn {
 /// A read half that can wait for data without consuming it.
 pub trait PeekRead: AsyncRead + Unpin + Send {
     fn peek_byte(&mut self) -> impl Future<Output = io::Result<usize>> + Send;
+    /// Tells the stream that a read just returned less than it asked for: the kernel's
+    /// receive queue is empty, so the next read waits for readiness instead of trying a
+    /// `recv` that would say `EAGAIN` (HAProxy's short-read rule). Sound with the runtime's
+    /// edge-triggered readiness: bytes arriving later raise a new edge, and a close stays
+    /// visible (the runtime never clears it).
+    fn drained(&self) {}
 }
 
 pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
@@ -49,6 +55,8 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
         None
     }
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>);
+    /// A read just returned less than it asked for (see [`PeekRead::drained`]).
+    fn drained(&self) {}
     /// Copies what the client sent so far into `buf` without consuming it, waiting for at
     /// least one byte (0: closed). Plain streams only: a TLS client has nothing to inspect.
     fn peek_into(&mut self, buf: &mut [u8]) -> impl Future<Output = io::Result<usize>> + Send {
@@ -104,6 +112,9 @@ impl ClientStream for TcpStream {
     fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
         Some(TcpStream::try_read_buf(self, buf))
     }
+    fn drained(&self) {
+        let _ = self.try_io(Interest::READABLE, would_block);
+    }
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
         self.split()
     }
@@ -113,6 +124,14 @@ impl PeekRead for tcp::ReadHalf<'_> {
     async fn peek_byte(&mut self) -> io::Result<usize> {
         self.peek(&mut [0u8; 1]).await
     }
+    fn drained(&self) {
+        let _ = self.as_ref().try_io(Interest::READABLE, would_block);
+    }
+}
+
+/// What `try_io` is given to clear a socket's read readiness without a system call.
+fn would_block() -> io::Result<()> {
+    Err(io::ErrorKind::WouldBlock.into())
 }
 
 async fn unix_peek(s: &UnixStream) -> io::Result<usize> {
@@ -136,6 +155,9 @@ impl ClientStream for UnixStream {
     fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
         Some(UnixStream::try_read_buf(self, buf))
     }
+    fn drained(&self) {
+        let _ = self.try_io(Interest::READABLE, would_block);
+    }
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
         self.split()
     }
@@ -144,6 +166,9 @@ impl ClientStream for UnixStream {
 impl PeekRead for unix::ReadHalf<'_> {
     async fn peek_byte(&mut self) -> io::Result<usize> {
         unix_peek(self.as_ref()).await
+    }
+    fn drained(&self) {
+        let _ = self.as_ref().try_io(Interest::READABLE, would_block);
     }
 }
 

@@ -105,6 +105,10 @@ async fn pump<R: PeekRead, W: AsyncWrite + Unpin>(
                 return (total, Ok(()));
             }
             Ok(n) => {
+                if n < buf.len() {
+                    // A short read emptied the socket: wait for readiness, not `EAGAIN`.
+                    r.drained();
+                }
                 // Flushed: a TLS stream holds encrypted bytes until flushed (no-op on TCP).
                 if w.write_all(&buf[..n]).await.is_err() || w.flush().await.is_err() {
                     return (total, Err(TunnelEnd::Error(from.other())));

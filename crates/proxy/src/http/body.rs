@@ -6,6 +6,8 @@
 
 use super::message::Message;
 use bytes::{Buf, BytesMut};
+use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -290,11 +292,15 @@ pub async fn read_some<S: AsyncRead + Unpin>(
     if buf.capacity() - buf.len() < 1024 {
         buf.reserve(limit.max(4096));
     }
-    let fut = s.read_buf(buf);
+    let mut fut = std::pin::pin!(s.read_buf(buf));
     let r = match t {
-        Some(d) => tokio::time::timeout(d, fut)
-            .await
-            .map_err(|_| BodyError::SrcTimeout)?,
+        // Bytes already there need no timer: one poll first, a timer only if it waits.
+        Some(d) => match std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+            Poll::Ready(r) => r,
+            Poll::Pending => tokio::time::timeout(d, fut)
+                .await
+                .map_err(|_| BodyError::SrcTimeout)?,
+        },
         None => fut.await,
     };
     r.map_err(|_| BodyError::SrcClosed)
@@ -306,14 +312,18 @@ pub async fn write_all<S: AsyncWrite + Unpin>(
     t: Option<Duration>,
 ) -> Result<(), BodyError> {
     // Flushed: a TLS stream holds encrypted bytes until flushed (a no-op on TCP).
-    let fut = async {
+    let mut fut = std::pin::pin!(async {
         s.write_all(data).await?;
         s.flush().await
-    };
+    });
     let r = match t {
-        Some(d) => tokio::time::timeout(d, fut)
-            .await
-            .map_err(|_| BodyError::DstTimeout)?,
+        // A write the socket takes at once (the usual case) needs no timer.
+        Some(d) => match std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+            Poll::Ready(r) => r,
+            Poll::Pending => tokio::time::timeout(d, fut)
+                .await
+                .map_err(|_| BodyError::DstTimeout)?,
+        },
         None => fut.await,
     };
     r.map_err(|_| BodyError::DstFailed)

@@ -579,7 +579,12 @@ impl<C: ClientStream> Session<C> {
                         ResError::Invalid
                     })
                 }
-                Ok(_) => {}
+                Ok(_) => {
+                    if self.sbuf.len() < self.sbuf.capacity() {
+                        // Short read: the next request's answer waits for readiness.
+                        server.drained();
+                    }
+                }
                 Err(BodyError::SrcTimeout) => return Err(ResError::Timeout),
                 Err(_) => {
                     return Err(if self.sbuf.is_empty() {

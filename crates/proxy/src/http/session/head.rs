@@ -80,7 +80,8 @@ impl<C: ClientStream> Session<C> {
                 match self.client.try_read_buf(&mut self.cbuf) {
                     // This stream reads asynchronously below (`ready` was exact).
                     None => {}
-                    Some(Ok(n)) if n > 0 => {}
+                    // A short read: the end-of-request check reads nothing more.
+                    Some(Ok(n)) if n > 0 => drained_if_short(&self.client, &self.cbuf),
                     Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         self.release_bufs()
                     }
@@ -111,5 +112,12 @@ impl<C: ClientStream> Session<C> {
                 _ = sleep_opt(deadline) => return Err(HeadError::Timeout(Received::Part)),
             }
         }
+    }
+}
+
+/// Tells `client` a read into `buf` came back short (see `ClientStream::drained`).
+fn drained_if_short<C: ClientStream>(client: &C, buf: &bytes::BytesMut) {
+    if buf.len() < buf.capacity() {
+        client.drained();
     }
 }
