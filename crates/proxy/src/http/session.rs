@@ -114,6 +114,8 @@ struct Rec {
     head_out: u64,
     /// Whether the status was counted (it is just before the answer is sent).
     counted: StatusCount,
+    /// The applet that answered, as the log's server field names it (`<STATS>`).
+    applet: Option<&'static str>,
 }
 
 pub struct Session<C> {
@@ -250,6 +252,7 @@ impl<C: ClientStream> Session<C> {
                 bytes_in: head_len as u64,
                 head_out: 0,
                 counted: StatusCount::Pending,
+                applet: None,
             };
             crate::record::request_received(&self.fe.counters);
             // Boxed: the request phases' state is large and only exists while a request is in

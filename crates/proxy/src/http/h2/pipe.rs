@@ -195,6 +195,8 @@ impl AsyncWrite for Sender {
 pub struct StreamIo {
     pub request: Receiver,
     pub answer: Sender,
+    /// The connection's TLS handshake, when HTTP/2 runs over TLS.
+    pub tls: Option<Arc<crate::stream::TlsInfo>>,
 }
 
 impl AsyncRead for StreamIo {
@@ -234,6 +236,9 @@ impl ClientStream for StreamIo {
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
         (&mut self.request, &mut self.answer)
     }
+    fn tls(&self) -> Option<&Arc<crate::stream::TlsInfo>> {
+        self.tls.as_ref()
+    }
 }
 
 #[cfg(test)]
@@ -265,6 +270,7 @@ mod tests {
         let mut io = StreamIo {
             request: rx,
             answer: pipe(1).0,
+            tls: None,
         };
         tx.send(b"ab").await.expect("send");
         assert_eq!(io.peek_byte().await.expect("peek"), 2);

@@ -39,6 +39,7 @@ pub async fn serve(
     local: SocketAddr,
     stop: watch::Receiver<bool>,
     track: Option<std::sync::Arc<crate::track::Tracking>>,
+    tls: Option<Arc<crate::stream::TlsInfo>>,
 ) {
     let (parts, body) = req.into_parts();
     if parts.method == http::Method::CONNECT {
@@ -55,7 +56,11 @@ pub async fn serve(
     if to_session.send(&head).await.is_err() {
         return;
     }
-    let io = StreamIo { request, answer };
+    let io = StreamIo {
+        request,
+        answer,
+        tls,
+    };
     let session = crate::http::session::serve(fe, io, peer, local, stop, track);
     let edge = async move {
         let pumping = async {

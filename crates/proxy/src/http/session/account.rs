@@ -72,6 +72,7 @@ impl<C: ClientStream> Session<C> {
             bytes_in: 0,
             head_out: 0,
             counted: StatusCount::Counted,
+            applet: None,
         };
         self.log(&rec);
     }
@@ -88,11 +89,12 @@ impl<C: ClientStream> Session<C> {
         let entry = Entry {
             mode: self.fe.mode,
             frontend: &self.fe.name,
+            tls: self.client.tls().is_some(),
             peer: self.peer,
             local: self.local,
             accept: r.accept,
             backend: r.backend.as_ref().map(|b| b.name.as_str()),
-            server: r.server.as_ref().map(|s| s.name.as_str()),
+            server: r.server.as_ref().map(|s| s.name.as_str()).or(r.applet),
             timers: Timers {
                 request: r.tr,
                 queue: r.tw,
