@@ -62,8 +62,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::sample_env",
             "http::rewrite",
             "http::capture",
-            // Byte pipes between an HTTP/2 stream and its session (a client stream).
-            "http::h2::pipe",
             "tunnel",
             // The replicated stick tables' hubs (uses persist).
             "stick_sync",
@@ -97,8 +95,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "HTTP rules, log-format lines",
-        &["http::rules", "log_format"],
+        "HTTP rules, log-format lines; the HTTP/2 stream as a session's client",
+        &["http::rules", "log_format", "http::h2::edge"],
     ),
     (
         "HTTP rules; TLS to servers",

@@ -229,14 +229,17 @@ impl<C: ClientStream> Session<C> {
             }
             let st = self.res.status;
             if (100..200).contains(&st) && st != 101 {
-                // Interim response: pass it to the client, then send the body if it waited.
-                self.scratch.clear();
-                self.res.write_response(&mut self.scratch);
-                if body::write_all(&mut self.client, &self.scratch, cli_timeout)
-                    .await
-                    .is_err()
-                {
-                    return Step::Done(Next::Close);
+                // Interim response: pass it to an HTTP/1 client (HTTP/2 has its own interim
+                // answers: not relayed), then send the body if it waited.
+                if !C::H2 {
+                    self.scratch.clear();
+                    self.res.write_response(&mut self.scratch);
+                    if body::write_all(&mut self.client, &self.scratch, cli_timeout)
+                        .await
+                        .is_err()
+                    {
+                        return Step::Done(Next::Close);
+                    }
                 }
                 if st == 100 && body_sent == Sent::Pending {
                     match body::forward(
@@ -389,9 +392,13 @@ impl<C: ClientStream> Session<C> {
         } else if client_version == Version::Http10 {
             self.res.append(b"connection", b"keep-alive");
         }
-        // Phase: forward the response head with as much body as is already here.
+        // Phase: forward the response head with as much body as is already here (HTTP/2:
+        // the head goes from the neutral head, `out` holds body bytes only).
         self.out.clear();
-        self.res.write_response(&mut self.out);
+        let h2_head = C::H2.then(|| crate::http::h2::edge::h1_size(&self.res));
+        if h2_head.is_none() {
+            self.res.write_response(&mut self.out);
+        }
         let mut res_framing = res_framing;
         if encoder.is_some() {
             // compressed: the head alone, the body re-encoded below
@@ -406,11 +413,16 @@ impl<C: ClientStream> Session<C> {
                 Framing::Length(n - k as u64)
             };
         }
-        rec.head_out = self.out.len() as u64 - rec.bytes;
+        rec.head_out = h2_head.unwrap_or(self.out.len() as u64 - rec.bytes);
         self.count_status(rec);
-        if body::write_all(&mut self.client, &self.out, cli_timeout)
-            .await
-            .is_err()
+        let head_sent = match super::h2_edge(&mut self.client) {
+            Some(edge) => edge.send_head(&self.res).is_ok(),
+            None => true,
+        };
+        if !head_sent
+            || body::write_all(&mut self.client, &self.out, cli_timeout)
+                .await
+                .is_err()
         {
             rec.term = Termination::CLIENT_DATA;
             return Step::Done(Next::Close);
