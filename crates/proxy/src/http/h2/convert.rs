@@ -50,7 +50,7 @@ pub fn request_message(
         Version::Http2,
     );
     // Start line and the final CRLF: `M T HTTP/1.1\r\n` ... `\r\n`.
-    let mut size = method.len() + m.target().len() + 13;
+    let mut size = method.len() + m.target().len() + 14;
     let mut field = |m: &mut Message, name: &[u8], value: &[u8]| {
         size += name.len() + value.len() + 4;
         m.append(name, value);
