@@ -70,7 +70,9 @@ fn refused_tls_words_name_the_line() {
         "{HEAD}backend b\n server s 127.0.0.1:443 ssl verify none alpn h2,http/1.1\n"
     ));
     assert!(
-        e[0].starts_with("t.cfg:7: error: 'alpn h2,http/1.1': HTTP/2 to servers ('h2') is not supported"),
+        e[0].starts_with(
+            "t.cfg:7: error: 'alpn h2,http/1.1': HTTP/2 to servers ('h2') is not supported"
+        ),
         "{e:?}"
     );
     let e = errors(&format!(

@@ -44,6 +44,7 @@ mod head;
 mod idle_tests;
 mod local;
 mod request;
+mod response_head;
 
 /// What happens to a connection (the client's, or the server's) after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -239,6 +240,8 @@ pub async fn serve_h2(
     match super::validate::request(&s.req) {
         Ok(()) => {
             Box::pin(s.request(accept, t0, head_len)).await;
+            // An answer without a length ends with the stream (a no-op once it ended).
+            let _ = s.client.shutdown().await;
         }
         Err(super::validate::Refused(status)) => {
             let page = s.fe.errors.get(status).into_owned();
