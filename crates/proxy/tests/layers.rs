@@ -119,7 +119,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("HTTP sessions", &["http::session"]),
     (
         "HTTP/2 connections: each stream one HTTP session",
-        &["http::h2::transaction", "http::h2"],
+        &["http::h2::transaction", "http::h2", "http::h2::edge::tests"],
     ),
     ("accepting connections", &["listener"]),
     ("worker threads, reloads", &["runtime"]),
