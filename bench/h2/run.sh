@@ -7,7 +7,8 @@
 # The proxy is pinned to CPU $PROXY_CPU (default 0), h2load and nginx to CPU $LOAD_CPU
 # (default 1). Rounds alternate (HAProxy then fulcrum, RUNS times), each on a freshly started
 # proxy with `nbthread 1`; prints each round, the medians of requests/s and the median of the
-# per-round ratios fulcrum/HAProxy. Scenarios: a small answer and a 100 KB answer, CONNS
+# per-round ratios fulcrum/HAProxy, and the proxy's CPU time per request (less sensitive to a
+# shared machine than requests/s). Scenarios: a small answer and a 100 KB answer, CONNS
 # connections with STREAMS concurrent streams each.
 set -euo pipefail
 
@@ -102,30 +103,49 @@ start_proxy() { # $1 = haproxy|fulcrum → prints pid
 
 stop_proxy() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-run_h2load() { # $1 proxy, $2 path → req/s
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+run_h2load() { # $1 proxy, $2 path → "req/s cpu-µs-per-request"
   local pid out
   pid=$(start_proxy "$1")
   $PIN_LOAD h2load -c "$CONNS" -m "$STREAMS" -D 1 "http://127.0.0.1:$H2_PORT$2" >/dev/null 2>&1 || true
+  # The proxy's own CPU time per request during the measured run (utime+stime): less
+  # sensitive than req/s to the other work on a shared machine. (`perf stat -e instructions`
+  # would be steadier still, but virtual machines often lack the counter.)
+  local t0 t1
+  t0=$(cpu_ticks "$pid")
   out=$($PIN_LOAD h2load -c "$CONNS" -m "$STREAMS" -D "$DURATION" "http://127.0.0.1:$H2_PORT$2" 2>&1)
+  t1=$(cpu_ticks "$pid")
   stop_proxy "$pid"
-  local failed
+  local failed done
   failed=$(echo "$out" | awk '/^requests:/ {print $10}')
+  done=$(echo "$out" | awk '/^requests:/ {print $8}')
   [ "${failed:-0}" != 0 ] && echo "  ($1: $failed failed)" >&2
-  echo "$out" | awk '/^finished in/ {print $4}'
+  local us=-
+  if [ "${done:-0}" -gt 0 ] 2>/dev/null; then
+    us=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$done" 'BEGIN {printf "%.2f", t * 1e6 / hz / n}')
+  fi
+  echo "$(echo "$out" | awk '/^finished in/ {print $4}') $us"
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
 echo "h2load -c $CONNS -m $STREAMS, ${DURATION}s rounds, $RUNS alternating rounds, nbthread 1"
-printf '%-10s %12s %12s %8s\n' scenario haproxy fulcrum ratio
+echo "(cpu: the proxy's CPU µs per request; ratios fulcrum/haproxy)"
+printf '%-8s %10s %10s %6s %10s %10s %6s\n' scenario haproxy fulcrum ratio h-cpu f-cpu ratio
 for path in /small /big; do
-  h=(); f=(); r=()
+  h=(); f=(); r=(); hi=(); fi_=(); ri=()
   for i in $(seq 1 "$RUNS"); do
-    hr=$(run_h2load haproxy "$path"); fr=$(run_h2load fulcrum "$path")
-    echo "  round $i $path: haproxy $hr fulcrum $fr" >&2
+    read -r hr hn <<<"$(run_h2load haproxy "$path")"
+    read -r fr fn <<<"$(run_h2load fulcrum "$path")"
+    echo "  round $i $path: haproxy $hr req/s $hn µs/req, fulcrum $fr req/s $fn µs/req" >&2
     h+=("$hr"); f+=("$fr"); r+=("$(awk -v a="$fr" -v b="$hr" 'BEGIN {printf "%.3f", a/b}')")
+    if [ "$hn" != - ] && [ "$fn" != - ]; then
+      hi+=("$hn"); fi_+=("$fn"); ri+=("$(awk -v a="$fn" -v b="$hn" 'BEGIN {printf "%.3f", a/b}')")
+    fi
   done
-  printf '%-10s %12s %12s %8s\n' "$path" \
-    "$(printf '%s\n' "${h[@]}" | median)" "$(printf '%s\n' "${f[@]}" | median)" \
-    "$(printf '%s\n' "${r[@]}" | median)"
+  med() { if [ $# -gt 0 ]; then printf '%s\n' "$@" | median; else echo -; fi; }
+  printf '%-8s %10s %10s %6s %10s %10s %6s\n' "$path" \
+    "$(med "${h[@]}")" "$(med "${f[@]}")" "$(med "${r[@]}")" \
+    "$(med "${hi[@]}")" "$(med "${fi_[@]}")" "$(med "${ri[@]}")"
 done

@@ -339,9 +339,11 @@ fn spawn_session<C: ClientStream>(
                 return;
             }
         }
+        // HTTP/2: `proto h2` on the bind, or chosen by the client in the TLS handshake (ALPN).
+        let alpn_h2 = sock.tls().is_some_and(|t| t.alpn.as_deref() == Some("h2"));
         match fe.mode {
-            Mode::Http if h2.is_some() => {
-                let tune = h2.unwrap_or_default();
+            Mode::Http if h2.is_some() || alpn_h2 => {
+                let tune = h2.unwrap_or(fe.tune_h2);
                 Box::pin(crate::http::h2::serve(
                     fe, sock, peer, local, stop, tune, track,
                 ))

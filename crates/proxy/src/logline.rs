@@ -53,6 +53,8 @@ pub struct Timers {
 pub struct Entry<'a> {
     pub mode: Mode,
     pub frontend: &'a str,
+    /// The client connection is TLS: `%ft` is the frontend's name with `~` (HAProxy's).
+    pub tls: bool,
     pub peer: SocketAddr,
     pub local: SocketAddr,
     pub accept: SystemTime,
@@ -92,6 +94,14 @@ impl Entry<'_> {
     fn server(&self) -> &str {
         self.server.unwrap_or("<NOSRV>")
     }
+    /// `%ft`: the frontend's name, with `~` on a TLS connection.
+    pub fn frontend_transport(&self) -> String {
+        if self.tls {
+            format!("{}~", self.frontend)
+        } else {
+            self.frontend.to_string()
+        }
+    }
 
     /// The line in `format`; `request_line` is the HTTP request line (`None`: `<BADREQ>`).
     pub fn line(&self, format: Format, request_line: impl FnOnce() -> Option<String>) -> String {
@@ -109,7 +119,7 @@ impl Entry<'_> {
             shown(self.peer.ip()),
             self.peer.port(),
             accept_date(self.accept),
-            self.frontend,
+            self.frontend_transport(),
             self.backend(),
             self.server(),
             ms(t.request),
@@ -137,7 +147,7 @@ impl Entry<'_> {
             shown(self.peer.ip()),
             self.peer.port(),
             accept_date(self.accept),
-            self.frontend,
+            self.frontend_transport(),
             self.backend(),
             self.server(),
             ms(t.queue),
@@ -184,6 +194,7 @@ mod tests {
         Entry {
             mode,
             frontend: "fe",
+            tls: false,
             peer,
             local: "127.0.0.1:8080".parse().expect("addr"),
             accept: SystemTime::UNIX_EPOCH,

@@ -14,8 +14,12 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Idle connections kept per server and thread.
-const MAX_IDLE_PER_SERVER: usize = 128;
+/// Idle connections kept per server and thread. HAProxy's `pool-max-conn` is unlimited by
+/// default (bounded by `tune.pool-high-fd-ratio`, 25% of the fd limit): HTTP/2 clients with
+/// 1,000 streams in flight need as many HTTP/1 server connections, and a cap of 128 closed
+/// and reopened most of them for every wave of streams (`bench/h2`: 0.19x haproxy). Idle
+/// ones still close after [`PURGE_DELAY`].
+const MAX_IDLE_PER_SERVER: usize = 4096;
 
 /// How long an idle server connection is kept.
 pub const PURGE_DELAY: Duration = Duration::from_secs(5);

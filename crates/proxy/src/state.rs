@@ -116,6 +116,8 @@ pub struct Frontend {
     pub tls: crate::tls::FrontendTls,
     /// `tcp-request inspect-delay`, when its routing reads the ClientHello (`req.ssl_sni`).
     pub inspect_hello: Option<std::time::Duration>,
+    /// `tune.h2.*`: the settings of its HTTP/2 connections (`proto h2`, or ALPN `h2` over TLS).
+    pub tune_h2: fulcrum_config::model::TuneH2,
 }
 
 impl Frontend {
@@ -698,6 +700,7 @@ fn build_scoped(
                 stats: cx.stats(p)?,
                 tls: crate::tls::frontend(p, config).map_err(ProxyError::Config)?,
                 inspect_hello,
+                tune_h2: config.global.tune_h2,
             }),
         );
     }

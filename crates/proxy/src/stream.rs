@@ -35,8 +35,9 @@ pub trait PeekRead: AsyncRead + Unpin + Send {
 pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// A unix-socket client: no IP address (HAProxy logs `unix:ID`, adds no X-Forwarded-For).
     const UNIX: bool;
-    /// One HTTP/2 stream (`http::h2`) rather than a connection: its request head arrives as
-    /// HTTP/1 bytes but is HTTP/2 (`req.ver`, `%HV`), and its connection counts the session.
+    /// One HTTP/2 stream (`http::h2::edge`) rather than a connection: its head is handed over
+    /// as the neutral head and its response head sent from it (not as bytes), it serves one
+    /// request, and its connection counts the session.
     const H2: bool = false;
     type Read<'a>: PeekRead + 'a;
     type Write<'a>: AsyncWrite + Unpin + Send + 'a;

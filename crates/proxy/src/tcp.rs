@@ -71,7 +71,8 @@ pub async fn serve<C: ClientStream>(
         .with_counters(counters)
         .with_tls(client.tls().map(|t| &**t))
         .with_hello(hello.as_ref());
-    let log = |d: Done<'_>| log_tcp(&fe, peer, local, accept_wall, accepted.elapsed(), &d);
+    let tls = client.tls().is_some();
+    let log = |d: Done<'_>| log_tcp(&fe, (peer, local, tls), accept_wall, accepted.elapsed(), &d);
     // Phase: `tcp-request content` rules (the frontend's, then the backend's once routed).
     if crate::tcp_rules::content(&fe.tcp_content, &ctx, &client, false) {
         return log(rejected(None));
@@ -228,8 +229,7 @@ pub async fn serve<C: ClientStream>(
 
 fn log_tcp(
     fe: &Frontend,
-    peer: SocketAddr,
-    local: SocketAddr,
+    (peer, local, tls): (SocketAddr, SocketAddr, bool),
     accept: SystemTime,
     total: Duration,
     d: &Done<'_>,
@@ -241,6 +241,7 @@ fn log_tcp(
     let entry = Entry {
         mode: fe.mode,
         frontend: &fe.name,
+        tls,
         peer,
         local,
         accept,

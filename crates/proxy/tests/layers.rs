@@ -73,8 +73,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::capture",
             // What the cache stores and serves (uses http::message).
             "http::cache_policy",
-            // Byte pipes between an HTTP/2 stream and its session (a client stream).
-            "http::h2::pipe",
             "tunnel",
             // The replicated stick tables' hubs (uses persist).
             "stick_sync",
@@ -113,8 +111,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "HTTP rules, log-format lines, unique-id-format ids",
-        &["http::rules", "log_format", "http::unique_id"],
+        "HTTP rules, log-format lines, unique-id-format ids; the HTTP/2 stream as a session's client",
+        &["http::rules", "log_format", "http::unique_id", "http::h2::edge"],
     ),
     (
         "HTTP rules; TLS to servers",
@@ -137,7 +135,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("HTTP sessions", &["http::session"]),
     (
         "HTTP/2 connections: each stream one HTTP session",
-        &["http::h2::transaction", "http::h2"],
+        &["http::h2::transaction", "http::h2", "http::h2::edge::tests"],
     ),
     ("accepting connections", &["listener"]),
     ("worker threads, reloads", &["runtime"]),

@@ -204,12 +204,17 @@ fn bind_errors() {
         errors(&format!("{TIMEOUTS}frontend f\n bind :90-80\n")),
         vec!["t.cfg:6: error: invalid port range in ':90-80': 90 is above 80"]
     );
+    // HTTP/2 is served to clients over TLS (ALPN), not yet spoken to servers.
+    assert!(errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :443 ssl crt /etc/x.pem alpn h2,http/1.1\n"
+    ))
+    .is_empty());
     let e = errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :443 ssl crt /etc/x.pem alpn h2\n"
+        "{TIMEOUTS}backend b\n server s 127.0.0.1:443 ssl verify none alpn h2\n"
     ));
     assert_eq!(e.len(), 1);
     assert!(
-        e[0].starts_with("t.cfg:6: error: 'alpn h2': HTTP/2 ('h2') is not supported"),
+        e[0].starts_with("t.cfg:6: error: 'alpn h2': HTTP/2 to servers ('h2') is not supported"),
         "{e:?}"
     );
     let e = errors(&format!(

@@ -11,12 +11,15 @@
 //!
 //! The phases read and edit the protocol-neutral head (`message::Message`); HTTP/1 is parsed
 //! and written only at the edge (`h1` when a head is read or sent, `body` for the framing of
-//! bodies), so another codec (HTTP/2) can feed the same phases. Keep-alive on both sides;
+//! bodies). HTTP/2 is the second codec: a stream is the session's client (`h2::edge`), its
+//! request head handed over as the neutral head ([`serve_h2`]), its response head sent from
+//! it, the bodies read and written through the edge's source and sink. Keep-alive on both sides;
 //! the server connection stays attached to the client connection between requests, and goes
 //! to the thread's idle pool when the next request goes elsewhere (`http-reuse safe`).
 
 use super::body;
 use super::errors;
+use super::h2::edge::H2Edge;
 use super::message::Message;
 use crate::backend::Backend;
 use crate::connect::ServerConn;
@@ -41,6 +44,7 @@ mod head;
 mod idle_tests;
 mod local;
 mod request;
+mod response_head;
 
 /// What happens to a connection (the client's, or the server's) after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +128,8 @@ struct Rec {
     log_level: Option<Arc<std::sync::atomic::AtomicU8>>,
     /// What `http-request capture` rules took (`%hr`, `{...}`).
     captures: Option<Arc<crate::http::capture::Samples>>,
+    /// The applet that answered, as the log's server field names it (`<STATS>`).
+    applet: Option<&'static str>,
 }
 
 pub struct Session<C> {
@@ -155,8 +161,7 @@ pub async fn serve<C: ClientStream>(
     stop: watch::Receiver<bool>,
     track: Option<Arc<Tracking>>,
 ) {
-    // An HTTP/2 stream's connection counts the session (`http::h2`), as HAProxy.
-    let _counted = (!C::H2).then(|| crate::counters::SessionGuard::start(&fe.counters));
+    let _counted = crate::counters::SessionGuard::start(&fe.counters);
     // A connection that has not sent anything yet holds only this small future: the session
     // state (buffers, message arenas) is allocated when the first bytes arrive.
     let started = tokio::time::Instant::now();
@@ -210,6 +215,66 @@ pub async fn serve<C: ClientStream>(
     s.release_bufs();
 }
 
+/// Serves one HTTP/2 stream (`http::h2`): the stream is the session's client edge, its head
+/// already the neutral head (no HTTP/1 bytes in between); one request, through the same
+/// phases as an HTTP/1 request. Its connection counts the session.
+pub async fn serve_h2(
+    fe: Arc<Frontend>,
+    mut edge: H2Edge,
+    peer: SocketAddr,
+    local: SocketAddr,
+    stop: watch::Receiver<bool>,
+    track: Option<Arc<Tracking>>,
+) {
+    let accept = SystemTime::now();
+    let t0 = Instant::now();
+    let mut req = super::bufs::take(fe.bufsize);
+    let head_len = edge.take_request(&mut req.req);
+    let mut s = Box::new(Session {
+        fe,
+        client: edge,
+        peer,
+        local,
+        cbuf: req.cbuf,
+        sbuf: req.sbuf,
+        req: req.req,
+        res: req.res,
+        out: req.out,
+        scratch: req.scratch,
+        attached: None,
+        stop,
+        started: tokio::time::Instant::now(),
+        served: 0,
+        track,
+    });
+    match super::validate::request(&s.req) {
+        Ok(()) => {
+            Box::pin(s.request(accept, t0, head_len)).await;
+            // An answer without a length ends with the stream (a no-op once it ended).
+            let _ = s.client.shutdown().await;
+        }
+        Err(super::validate::Refused(status)) => {
+            let page = s.fe.errors.get(status).into_owned();
+            crate::record::bad_request(&s.fe.counters, status, page.len() as u64);
+            s.answer_raw(page).await;
+            s.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
+        }
+    }
+    if let Some(a) = s.attached.take() {
+        pool::put(a.server_id, a.stream);
+    }
+    s.release_bufs();
+}
+
+/// The HTTP/2 edge behind a session's client, when it is one (`C::H2`): its head is sent
+/// from the neutral head instead of as bytes.
+fn h2_edge<C: ClientStream>(client: &mut C) -> Option<&mut H2Edge> {
+    if !C::H2 {
+        return None;
+    }
+    (client as &mut dyn std::any::Any).downcast_mut::<H2Edge>()
+}
+
 impl<C: ClientStream> Session<C> {
     async fn run(&mut self) {
         let mut turn = Turn::First;
@@ -243,48 +308,7 @@ impl<C: ClientStream> Session<C> {
             };
             self.cbuf.advance(head_len);
             turn = Turn::Later;
-            let mut rec = Rec {
-                accept,
-                t0,
-                tr: Some(t0.elapsed()),
-                tw: None,
-                tc: None,
-                trs: None,
-                status: 0,
-                bytes: 0,
-                backend: None,
-                server: None,
-                term: Termination::NORMAL,
-                cookie: *b"--",
-                retries: 0,
-                bytes_in: head_len as u64,
-                head_out: 0,
-                counted: StatusCount::Pending,
-                nolog: false,
-                cache_hit: false,
-                unique_id: None,
-                log_level: None,
-                captures: None,
-            };
-            crate::record::request_received(&self.fe.counters);
-            // Boxed: the request phases' state is large and only exists while a request is in
-            // flight, so an idle keep-alive connection holds just the small session future.
-            // An HTTP/2 stream is not its connection's first request: it may ride an idle
-            // server connection (`http-reuse safe` reuses within a client session).
-            let turn = if self.served == 0 && !C::H2 {
-                Turn::First
-            } else {
-                Turn::Later
-            };
-            let next = Box::pin(self.one_request(&mut rec, turn)).await;
-            self.served += 1;
-            if let Some(t) = &self.track {
-                t.http_status(rec.status);
-                t.bytes(rec.bytes_in, rec.bytes + rec.head_out);
-                t.end_request();
-            }
-            self.log(&rec);
-            self.count(&rec);
+            let next = self.request(accept, t0, head_len).await;
             if next == Next::Close {
                 return;
             }
@@ -303,6 +327,55 @@ impl<C: ClientStream> Session<C> {
                 }
             }
         }
+    }
+
+    /// Phases after the head: the request's phases and exchange, then count and log; whether
+    /// the client connection stays open.
+    async fn request(&mut self, accept: SystemTime, t0: Instant, head_len: usize) -> Next {
+        let mut rec = Rec {
+            accept,
+            t0,
+            tr: Some(t0.elapsed()),
+            tw: None,
+            tc: None,
+            trs: None,
+            status: 0,
+            bytes: 0,
+            backend: None,
+            server: None,
+            term: Termination::NORMAL,
+            cookie: *b"--",
+            retries: 0,
+            bytes_in: head_len as u64,
+            head_out: 0,
+            counted: StatusCount::Pending,
+            nolog: false,
+            cache_hit: false,
+            unique_id: None,
+            log_level: None,
+            captures: None,
+            applet: None,
+        };
+        crate::record::request_received(&self.fe.counters);
+        // Boxed: the request phases' state is large and only exists while a request is in
+        // flight, so an idle keep-alive connection holds just the small session future.
+        // An HTTP/2 stream is not its connection's first request: it may ride an idle
+        // server connection (`http-reuse safe` reuses within a client session).
+        let turn = if self.served == 0 && !C::H2 {
+            Turn::First
+        } else {
+            Turn::Later
+        };
+        let next = Box::pin(self.one_request(&mut rec, turn)).await;
+        self.served += 1;
+        if let Some(t) = &self.track {
+            t.http_status(rec.status);
+            t.bytes(rec.bytes_in, rec.bytes + rec.head_out);
+            t.end_request();
+        }
+        self.log(&rec);
+        self.count(&rec);
+        next
     }
 
     /// Gives this connection's transaction buffers back to the thread's pool.

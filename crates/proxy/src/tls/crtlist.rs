@@ -73,7 +73,8 @@ mod tests {
             (l[2].line, l[2].filters.clone()),
             (5, vec!["c.test".to_string()])
         );
-        assert_eq!(parse("a.pem [alpn h2]\n").err().map(|e| e.0), Some(1));
+        assert!(parse("a.pem [alpn h2,http/1.1]\n").is_ok());
+        assert_eq!(parse("a.pem [npn http/1.1]\n").err().map(|e| e.0), Some(1));
         assert!(parse("a.pem [npn x").is_err());
     }
 }

@@ -1,6 +1,7 @@
-//! Pure conversions at the HTTP/2 edge (no I/O): an HTTP/2 request head to the HTTP/1 bytes
-//! the session parses, the session's HTTP/1 answer head back to an HTTP/2 response head, and
-//! a de-chunker for answers the session sends chunked.
+//! Pure conversions at the HTTP/2 edge (no I/O): an HTTP/2 request head to the neutral head
+//! the session's phases read (`message::Message`), the neutral response head to an HTTP/2
+//! response head, a chunk framer for request bodies of unknown length (the server is spoken
+//! to in HTTP/1.1) and a de-chunker for chunked answers.
 //!
 //! The request follows HAProxy 2.6 (`h2_make_htx_request`): the target is
 //! `scheme://authority/path` when `:authority` is present (what `%r` and `url` show; the
@@ -8,7 +9,7 @@
 //! dropped), `cookie` fields are merged into one at the end, and a body of unknown length
 //! goes chunked. The response loses HTTP/1's hop-by-hop fields.
 
-use crate::http::message::Message;
+use crate::http::message::{Message, Version};
 use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use std::fmt::Write as _;
@@ -24,28 +25,38 @@ pub enum ReqBody {
     Chunked,
 }
 
-/// Writes the HTTP/1 head of an HTTP/2 request into `out`.
-pub fn request_head(parts: &http::request::Parts, end_stream: bool, out: &mut Vec<u8>) -> ReqBody {
+/// Fills `m` with the neutral head of an HTTP/2 request (no HTTP/1 bytes in between);
+/// returns how its body follows and the head's size as HTTP/1 would write it (what the
+/// counters count as the request's head bytes).
+pub fn request_message(
+    parts: &http::request::Parts,
+    end_stream: bool,
+    m: &mut Message,
+) -> (ReqBody, usize) {
     let uri = &parts.uri;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    out.extend_from_slice(parts.method.as_str().as_bytes());
-    out.push(b' ');
     let authority = uri.authority().map(|a| a.as_str());
-    match (authority, uri.scheme_str()) {
-        (Some(a), _) if parts.method == http::Method::CONNECT => {
-            out.extend_from_slice(a.as_bytes())
-        }
-        (Some(a), Some(s)) => {
-            out.extend_from_slice(s.as_bytes());
-            out.extend_from_slice(b"://");
-            out.extend_from_slice(a.as_bytes());
-            out.extend_from_slice(path.as_bytes());
-        }
-        _ => out.extend_from_slice(path.as_bytes()),
-    }
-    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let scheme = uri
+        .scheme_str()
+        .filter(|_| authority.is_some())
+        .unwrap_or("");
+    let method = parts.method.as_str().as_bytes();
+    m.clear();
+    m.set_request(
+        method,
+        scheme.as_bytes(),
+        authority.unwrap_or("").as_bytes(),
+        path.as_bytes(),
+        Version::Http2,
+    );
+    // Start line and the final CRLF: `M T HTTP/1.1\r\n` ... `\r\n`.
+    let mut size = method.len() + m.target().len() + 14;
+    let mut field = |m: &mut Message, name: &[u8], value: &[u8]| {
+        size += name.len() + value.len() + 4;
+        m.append(name, value);
+    };
     if let Some(a) = authority {
-        field(out, b"host", a.as_bytes());
+        field(m, b"host", a.as_bytes());
     }
     let mut has_length = false;
     let mut cookies: Vec<&[u8]> = Vec::new();
@@ -59,35 +70,20 @@ pub fn request_head(parts: &http::request::Parts, end_stream: bool, out: &mut Ve
             "content-length" => has_length = true,
             _ => {}
         }
-        field(out, name.as_str().as_bytes(), value.as_bytes());
+        field(m, name.as_str().as_bytes(), value.as_bytes());
     }
     if !cookies.is_empty() {
-        out.extend_from_slice(b"cookie: ");
-        for (i, c) in cookies.iter().enumerate() {
-            if i > 0 {
-                out.extend_from_slice(b"; ");
-            }
-            out.extend_from_slice(c);
-        }
-        out.extend_from_slice(b"\r\n");
+        field(m, b"cookie", &cookies.join(&b"; "[..]));
     }
     let body = if end_stream {
         ReqBody::None
     } else if has_length {
         ReqBody::Length
     } else {
-        field(out, b"transfer-encoding", b"chunked");
+        field(m, b"transfer-encoding", b"chunked");
         ReqBody::Chunked
     };
-    out.extend_from_slice(b"\r\n");
-    body
-}
-
-fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(b"\r\n");
+    (body, size)
 }
 
 /// One chunk of a chunked request body (empty `data`: the last chunk).
@@ -242,7 +238,7 @@ mod tests {
     }
 
     #[test]
-    fn request_head_as_haproxy_builds_it() {
+    fn request_message_as_haproxy_builds_it() {
         let p = parts(
             http::Request::builder()
                 .method("POST")
@@ -254,15 +250,24 @@ mod tests {
                 .body(())
                 .expect("request"),
         );
-        let mut out = Vec::new();
-        assert_eq!(request_head(&p, false, &mut out), ReqBody::Chunked);
-        assert_eq!(
-            String::from_utf8_lossy(&out),
-            "POST http://x.example:8080/a?b=1 HTTP/1.1\r\nhost: x.example:8080\r\nuser-agent: t\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n"
-        );
         let mut m = Message::default();
-        assert_eq!(m.parse_request(&out), Ok(Some(out.len())));
+        let (body, size) = request_message(&p, false, &mut m);
+        assert_eq!(body, ReqBody::Chunked);
+        let h1 = "POST http://x.example:8080/a?b=1 HTTP/1.1\r\nhost: x.example:8080\r\nuser-agent: t\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n";
+        assert_eq!(size, h1.len());
+        assert_eq!(m.version, Version::Http2);
         assert_eq!(m.uri(), b"/a?b=1");
+        assert_eq!(m.target(), b"http://x.example:8080/a?b=1");
+        assert_eq!(m.authority(), b"x.example:8080");
+        // The same head as the HTTP/1 codec gives for those bytes (as HTTP/2: the server
+        // gets the origin form, as from HAProxy).
+        let mut parsed = Message::default();
+        assert_eq!(parsed.parse_request(h1.as_bytes()), Ok(Some(h1.len())));
+        parsed.version = Version::Http2;
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        m.write_request(&mut a);
+        parsed.write_request(&mut b);
+        assert_eq!(String::from_utf8_lossy(&a), String::from_utf8_lossy(&b));
         let p = parts(
             http::Request::builder()
                 .uri("/only-path")
@@ -270,11 +275,10 @@ mod tests {
                 .body(())
                 .expect("request"),
         );
-        out.clear();
-        assert_eq!(request_head(&p, false, &mut out), ReqBody::Length);
-        assert!(out.starts_with(b"GET /only-path HTTP/1.1\r\ncontent-length: 3\r\n\r\n"));
-        out.clear();
-        assert_eq!(request_head(&p, true, &mut out), ReqBody::None);
+        assert_eq!(request_message(&p, false, &mut m).0, ReqBody::Length);
+        assert_eq!((m.method(), m.uri()), (&b"GET"[..], &b"/only-path"[..]));
+        assert_eq!(m.header(b"content-length"), Some(&b"3"[..]));
+        assert_eq!(request_message(&p, true, &mut m).0, ReqBody::None);
     }
 
     #[test]

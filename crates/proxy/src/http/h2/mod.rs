@@ -1,8 +1,8 @@
 //! HTTP/2 on client connections (`bind ... proto h2`: h2c with prior knowledge, as HAProxy's
-//! `proto h2`): the `h2` crate's server speaks the protocol; each stream is one transaction
-//! served by the same HTTP session phases as an HTTP/1 request (`transaction.rs`), its request
-//! handed over as HTTP/1 bytes through an in-memory pipe (`pipe.rs`, `convert.rs`). Servers
-//! are spoken to in HTTP/1.1.
+//! `proto h2`; or `h2` chosen by ALPN on a `bind ... ssl`): the `h2` crate's server speaks the protocol; each stream is one transaction
+//! served by the same HTTP session phases as an HTTP/1 request (`transaction.rs`), the stream
+//! being the session's client (`edge.rs`: the neutral head, a body source and sink;
+//! `convert.rs`: the pure head conversions). Servers are spoken to in HTTP/1.1.
 //!
 //! The connection advertises HAProxy's `tune.h2.max-concurrent-streams`,
 //! `tune.h2.initial-window-size` and `tune.h2.header-table-size`. It ends gracefully (GOAWAY,
@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub mod convert;
-pub mod pipe;
+pub mod edge;
 pub mod transaction;
 
 /// The connection-level receive window: HTTP/2's default (65535) would let one slow stream
@@ -41,6 +41,8 @@ pub async fn serve<C: ClientStream>(
     track: Option<Arc<crate::track::Tracking>>,
 ) {
     let _counted = crate::counters::SessionGuard::start(&fe.counters);
+    // Over TLS: every stream's `ssl_fc*` fetches read the connection's handshake.
+    let tls = client.tls().cloned();
     let mut builder = h2::server::Builder::new();
     builder
         .initial_window_size(tune.initial_window_size)
@@ -92,6 +94,7 @@ pub async fn serve<C: ClientStream>(
                         local,
                         stop.clone(),
                         track.clone(),
+                        tls.clone(),
                     );
                     streams.spawn(task);
                 }

@@ -77,6 +77,7 @@ impl<C: ClientStream> Session<C> {
             unique_id: None,
             log_level: None,
             captures: None,
+            applet: None,
         };
         self.log(&rec);
     }
@@ -108,6 +109,7 @@ impl<C: ClientStream> Session<C> {
         let entry = Entry {
             mode: self.fe.mode,
             frontend: &self.fe.name,
+            tls: self.client.tls().is_some(),
             peer: self.peer,
             local: self.local,
             accept: r.accept,
@@ -116,7 +118,8 @@ impl<C: ClientStream> Session<C> {
                 .server
                 .as_ref()
                 .map(|s| s.name.as_str())
-                .or(r.cache_hit.then_some("<CACHE>")),
+                .or(r.cache_hit.then_some("<CACHE>"))
+                .or(r.applet),
             timers: Timers {
                 request: r.tr,
                 queue: r.tw,

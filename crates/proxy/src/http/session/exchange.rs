@@ -1,15 +1,21 @@
 //! Phase "exchange" of an HTTP request: send the request (head, then body unless the client
-//! waits for `100 Continue`) on the server connection, read the response head (relaying
-//! interim 1xx), apply the `http-response` rules and the cookie's response part, then relay
-//! the response (or a tunnel after `101`). A reused connection found closed before any answer
-//! is replayed once on a fresh one; a fresh one reset before the request was delivered, or
-//! closed without answering an idempotent request without body, on another server. Generic over the server stream (TCP, unix): no dynamic
-//! dispatch per byte.
+//! waits for `100 Continue`) on the server connection, read the response head
+//! (`response_head.rs`; interim 1xx relayed to HTTP/1 clients), apply the `http-response`
+//! rules and the cookie's response part, then relay the response (or a tunnel after `101`)
+//! to the client's codec. A reused connection found closed before any answer asks for a
+//! replay ([`Step::Replay`]); a fresh one reset before the request was delivered, or closed
+//! without answering an idempotent request without body, for another server
+//! ([`Step::Elsewhere`]); `request.rs` makes the new connection. Generic over the server
+//! stream (TCP, unix, TLS): no dynamic dispatch per byte.
+//!
+//! The server side is HTTP/1.1: [`Session::exchange`] takes any [`ServerStream`] and the
+//! [`Exchange`] the request phases prepared, and answers a [`Step`].
 
 use super::local::AfterError;
+use super::response_head::ResError;
 use super::{Attached, Next, Rec, Session};
-use crate::backend::{Backend, Hints, Origin};
-use crate::connect::{ServerConn, ServerStream};
+use crate::backend::{Backend, Origin};
+use crate::connect::ServerStream;
 use crate::counters::Ctr;
 use crate::http::body::{self, BodyError, Framing};
 use crate::http::compress;
@@ -21,7 +27,7 @@ use crate::stream::ClientStream;
 use crate::termination::Termination;
 use bytes::Buf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::io::AsyncWriteExt;
 
 /// What the server exchange of one request needs from the phases before it.
@@ -78,12 +84,6 @@ fn idempotent(method: &[u8]) -> bool {
         b"DELETE",
     ]
     .contains(&method)
-}
-
-enum ResError {
-    Timeout,
-    Closed,
-    Invalid,
 }
 
 impl<C: ClientStream> Session<C> {
@@ -229,14 +229,17 @@ impl<C: ClientStream> Session<C> {
             }
             let st = self.res.status;
             if (100..200).contains(&st) && st != 101 {
-                // Interim response: pass it to the client, then send the body if it waited.
-                self.scratch.clear();
-                self.res.write_response(&mut self.scratch);
-                if body::write_all(&mut self.client, &self.scratch, cli_timeout)
-                    .await
-                    .is_err()
-                {
-                    return Step::Done(Next::Close);
+                // Interim response: pass it to an HTTP/1 client (HTTP/2 has its own interim
+                // answers: not relayed), then send the body if it waited.
+                if !C::H2 {
+                    self.scratch.clear();
+                    self.res.write_response(&mut self.scratch);
+                    if body::write_all(&mut self.client, &self.scratch, cli_timeout)
+                        .await
+                        .is_err()
+                    {
+                        return Step::Done(Next::Close);
+                    }
                 }
                 if st == 100 && body_sent == Sent::Pending {
                     match body::forward(
@@ -399,9 +402,13 @@ impl<C: ClientStream> Session<C> {
         } else if client_version == Version::Http10 {
             self.res.append(b"connection", b"keep-alive");
         }
-        // Phase: forward the response head with as much body as is already here.
+        // Phase: forward the response head with as much body as is already here (HTTP/2:
+        // the head goes from the neutral head, `out` holds body bytes only).
         self.out.clear();
-        self.res.write_response(&mut self.out);
+        let h2_head = C::H2.then(|| crate::http::h2::edge::h1_size(&self.res));
+        if h2_head.is_none() {
+            self.res.write_response(&mut self.out);
+        }
         let mut res_framing = res_framing;
         if encoder.is_some() {
             // compressed: the head alone, the body re-encoded below
@@ -419,11 +426,16 @@ impl<C: ClientStream> Session<C> {
                 Framing::Length(n - k as u64)
             };
         }
-        rec.head_out = self.out.len() as u64 - rec.bytes;
+        rec.head_out = h2_head.unwrap_or(self.out.len() as u64 - rec.bytes);
         self.count_status(rec);
-        if body::write_all(&mut self.client, &self.out, cli_timeout)
-            .await
-            .is_err()
+        let head_sent = match super::h2_edge(&mut self.client) {
+            Some(edge) => edge.send_head(&self.res).is_ok(),
+            None => true,
+        };
+        if !head_sent
+            || body::write_all(&mut self.client, &self.out, cli_timeout)
+                .await
+                .is_err()
         {
             rec.term = Termination::CLIENT_DATA;
             return Step::Done(Next::Close);
@@ -509,91 +521,5 @@ impl<C: ClientStream> Session<C> {
             let _ = self.client.shutdown().await;
         }
         Step::Done(client)
-    }
-
-    /// A new connection for a request whose reused server connection turned out closed before
-    /// anything was answered (nothing was processed, so the request may be replayed): first to
-    /// the same server, then, if that fails too (the server died), through the backend's
-    /// connect with its retries and redispatch, which may assign another server.
-    /// With `elsewhere`, the server failed the request: go straight to the backend's connect,
-    /// avoiding it.
-    pub(super) async fn fresh_connection(
-        &mut self,
-        be: &Arc<Backend>,
-        assigned: &mut crate::backend::Assigned,
-        elsewhere: bool,
-    ) -> Option<ServerConn> {
-        if !elsewhere {
-            if let Ok(s) = be.attempt(assigned.server(), self.local.port()).await {
-                return Some(s);
-            }
-        }
-        let header = be
-            .hash_header
-            .as_ref()
-            .and_then(|h| self.req.header(h))
-            .map(<[u8]>::to_vec);
-        let hints = Hints {
-            src: Some(crate::net::canonical(self.peer.ip())),
-            uri: self.req.uri(),
-            header: header.as_deref(),
-            prefer: None,
-        };
-        let mut waited = Duration::ZERO;
-        let failed = Some(assigned.index);
-        match be
-            .connect_avoiding(&hints, self.local.port(), failed, |_| None, &mut waited)
-            .await
-        {
-            Ok((a, s, _)) => {
-                *assigned = a;
-                Some(s)
-            }
-            Err(_) => None,
-        }
-    }
-
-    async fn read_response_head<S: ServerStream>(
-        &mut self,
-        server: &mut S,
-        t: Option<Duration>,
-        be: &Backend,
-    ) -> Result<usize, ResError> {
-        let _ = be;
-        loop {
-            if !self.sbuf.is_empty() {
-                match self.res.parse_response(&self.sbuf) {
-                    Ok(Some(n)) => return Ok(n),
-                    Ok(None) if self.sbuf.len() >= self.fe.bufsize => {
-                        return Err(ResError::Invalid)
-                    }
-                    Ok(None) => {}
-                    Err(_) => return Err(ResError::Invalid),
-                }
-            }
-            match body::read_some(server, &mut self.sbuf, self.fe.bufsize, t).await {
-                Ok(0) => {
-                    return Err(if self.sbuf.is_empty() {
-                        ResError::Closed
-                    } else {
-                        ResError::Invalid
-                    })
-                }
-                Ok(_) => {
-                    if self.sbuf.len() < self.sbuf.capacity() {
-                        // Short read: the next request's answer waits for readiness.
-                        server.drained();
-                    }
-                }
-                Err(BodyError::SrcTimeout) => return Err(ResError::Timeout),
-                Err(_) => {
-                    return Err(if self.sbuf.is_empty() {
-                        ResError::Closed
-                    } else {
-                        ResError::Invalid
-                    })
-                }
-            }
-        }
     }
 }

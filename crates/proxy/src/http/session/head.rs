@@ -51,12 +51,7 @@ impl<C: ClientStream> Session<C> {
         loop {
             if !self.cbuf.is_empty() {
                 match self.parse_head() {
-                    Ok(Some(n)) if n <= limit => {
-                        if C::H2 {
-                            self.req.version = crate::http::message::Version::Http2;
-                        }
-                        return Ok(n);
-                    }
+                    Ok(Some(n)) if n <= limit => return Ok(n),
                     Ok(Some(_)) => return Err(HeadError::TooLarge),
                     Ok(None) if self.cbuf.len() >= limit => return Err(HeadError::TooLarge),
                     Ok(None) => {}

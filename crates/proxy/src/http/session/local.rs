@@ -95,6 +95,7 @@ impl<C: ClientStream> Session<C> {
         rec.term = match how {
             Invocation::StatsUri => {
                 self.fe.counters.inc(crate::counters::Ctr::Intercepted);
+                rec.applet = Some("<STATS>");
                 Termination::LOCAL
             }
             Invocation::UseService => Termination::PROXY_REQUEST,
@@ -190,8 +191,10 @@ impl<C: ClientStream> Session<C> {
                 )
             }
             Verdict::Respond(bytes) => {
+                // `return` and `redirect` are local answers (HAProxy's `LR`), a `deny` the
+                // proxy's (`PR`).
                 rec.status = status_of(&bytes);
-                rec.term = Termination::PROXY_REQUEST;
+                rec.term = Termination::LOCAL;
                 self.count_status(rec);
                 // The request body, if any, was not read: the connection cannot be reused then.
                 let drained = Drained::of(body::request_framing(&mut self.req).ok());

@@ -9,7 +9,7 @@ use super::exchange::{BodySend, Exchange, Step};
 use super::local::{AfterError, Invocation};
 use super::{client_gone, Next, Rec, Session, Turn};
 use crate::acl::Ctx;
-use crate::backend::{Hints, Origin};
+use crate::backend::{Backend, Hints, Origin};
 use crate::connect::ServerConn;
 use crate::http::body;
 use crate::http::headers::{self, Upgrade};
@@ -381,6 +381,48 @@ impl<C: ClientStream> Session<C> {
                         .await;
                 }
             }
+        }
+    }
+
+    /// A new connection for a request whose reused server connection turned out closed before
+    /// anything was answered (nothing was processed, so the request may be replayed): first to
+    /// the same server, then, if that fails too (the server died), through the backend's
+    /// connect with its retries and redispatch, which may assign another server.
+    /// With `elsewhere`, the server failed the request: go straight to the backend's connect,
+    /// avoiding it.
+    pub(super) async fn fresh_connection(
+        &mut self,
+        be: &Arc<Backend>,
+        assigned: &mut crate::backend::Assigned,
+        elsewhere: bool,
+    ) -> Option<ServerConn> {
+        if !elsewhere {
+            if let Ok(s) = be.attempt(assigned.server(), self.local.port()).await {
+                return Some(s);
+            }
+        }
+        let header = be
+            .hash_header
+            .as_ref()
+            .and_then(|h| self.req.header(h))
+            .map(<[u8]>::to_vec);
+        let hints = Hints {
+            src: Some(crate::net::canonical(self.peer.ip())),
+            uri: self.req.uri(),
+            header: header.as_deref(),
+            prefer: None,
+        };
+        let mut waited = Duration::ZERO;
+        let failed = Some(assigned.index);
+        match be
+            .connect_avoiding(&hints, self.local.port(), failed, |_| None, &mut waited)
+            .await
+        {
+            Ok((a, s, _)) => {
+                *assigned = a;
+                Some(s)
+            }
+            Err(_) => None,
         }
     }
 }

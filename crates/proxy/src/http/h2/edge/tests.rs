@@ -1,0 +1,111 @@
+//! The HTTP/2 edge against a real `h2` client over an in-memory pipe: heads, bodies, trailers,
+//! local answers, resets.
+
+use super::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// An HTTP/2 client and server over an in-memory pipe: the client sends `req` (with
+/// `body`, if any), the server's stream becomes an edge.
+async fn stream(
+    req: http::Request<()>,
+    body: Option<&'static [u8]>,
+) -> (
+    H2Edge,
+    h2::client::ResponseFuture,
+    h2::client::SendRequest<Bytes>,
+) {
+    let (c, s) = tokio::io::duplex(1 << 20);
+    let server = tokio::spawn(h2::server::handshake(s));
+    let (client, conn) = h2::client::handshake(c).await.expect("client handshake");
+    tokio::spawn(conn);
+    let mut server = server.await.expect("join").expect("server handshake");
+    let mut client = client.ready().await.expect("ready");
+    let (resp, mut send) = client
+        .send_request(req, body.is_none())
+        .expect("send request");
+    if let Some(b) = body {
+        send.send_data(Bytes::from_static(b), true).expect("data");
+    }
+    let (req, respond) = server.accept().await.expect("a stream").expect("valid");
+    // The connection goes on being driven.
+    tokio::spawn(async move { while server.accept().await.is_some() {} });
+    (H2Edge::new(req, respond, None), resp, client)
+}
+
+fn get(path: &str) -> http::Request<()> {
+    http::Request::get(format!("http://a.test{path}"))
+        .body(())
+        .expect("request")
+}
+
+#[tokio::test]
+async fn a_chunked_answer_goes_out_dechunked_with_trailers() {
+    let (mut edge, resp, _c) = stream(get("/x?y=1"), None).await;
+    let mut req = Message::default();
+    assert!(edge.take_request(&mut req) > 0);
+    assert_eq!((req.method(), req.uri()), (&b"GET"[..], &b"/x?y=1"[..]));
+    let mut res = Message::new();
+    let head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: keep-alive\r\nx-a: 1\r\n\r\n";
+    assert!(matches!(res.parse_response(head), Ok(Some(_))));
+    edge.send_head(&res).expect("head");
+    edge.write_all(b"5\r\nhello\r\n6\r\n world\r\n0\r\ngrpc-status: 0\r\n\r\n")
+        .await
+        .expect("body");
+    let resp = resp.await.expect("response");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers().get("x-a").map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
+    assert!(resp.headers().get("connection").is_none());
+    assert!(resp.headers().get("transfer-encoding").is_none());
+    let mut body = resp.into_body();
+    let mut got = Vec::new();
+    while let Some(d) = body.data().await {
+        got.extend_from_slice(&d.expect("data"));
+    }
+    assert_eq!(got, b"hello world");
+    let t = body.trailers().await.expect("trailers").expect("some");
+    assert_eq!(t.get("grpc-status").map(|v| v.as_bytes()), Some(&b"0"[..]));
+}
+
+#[tokio::test]
+async fn a_local_answer_is_encoded_from_its_bytes() {
+    let (mut edge, resp, _c) = stream(get("/deny"), None).await;
+    let mut req = Message::default();
+    edge.take_request(&mut req);
+    edge.write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 3\r\nconnection: close\r\n\r\nno!")
+        .await
+        .expect("answer");
+    let resp = resp.await.expect("response");
+    assert_eq!(resp.status(), 403);
+    assert!(resp.headers().get("connection").is_none());
+    let mut body = resp.into_body();
+    let mut got = Vec::new();
+    while let Some(d) = body.data().await {
+        got.extend_from_slice(&d.expect("data"));
+    }
+    assert_eq!(got, b"no!");
+}
+
+#[tokio::test]
+async fn a_body_of_unknown_length_is_read_as_chunks() {
+    let post = http::Request::post("http://a.test/up")
+        .body(())
+        .expect("request");
+    let (mut edge, _resp, _c) = stream(post, Some(b"hello")).await;
+    let mut req = Message::default();
+    edge.take_request(&mut req);
+    assert_eq!(req.header(b"transfer-encoding"), Some(&b"chunked"[..]));
+    let mut got = Vec::new();
+    edge.read_to_end(&mut got).await.expect("body");
+    assert_eq!(got, b"5\r\nhello\r\n0\r\n\r\n");
+}
+
+#[tokio::test]
+async fn an_unanswered_stream_is_reset() {
+    let (edge, resp, _c) = stream(get("/"), None).await;
+    drop(edge);
+    let e = resp.await.expect_err("reset");
+    assert_eq!(e.reason(), Some(h2::Reason::INTERNAL_ERROR));
+}

@@ -1,0 +1,64 @@
+//! Phase "read the response head" of the exchange: read the server's answer into `sbuf`
+//! within `timeout server` until its head parses (the HTTP/1 codec, `h1`), telling apart a
+//! connection closed before any byte (which may be replayed), a timeout and an invalid or
+//! truncated head.
+
+use super::Session;
+use crate::backend::Backend;
+use crate::connect::ServerStream;
+use crate::http::body::{self, BodyError};
+use crate::stream::ClientStream;
+use std::time::Duration;
+
+/// Why no response head was read.
+pub(super) enum ResError {
+    Timeout,
+    Closed,
+    Invalid,
+}
+
+impl<C: ClientStream> Session<C> {
+    pub(super) async fn read_response_head<S: ServerStream>(
+        &mut self,
+        server: &mut S,
+        t: Option<Duration>,
+        be: &Backend,
+    ) -> Result<usize, ResError> {
+        let _ = be;
+        loop {
+            if !self.sbuf.is_empty() {
+                match self.res.parse_response(&self.sbuf) {
+                    Ok(Some(n)) => return Ok(n),
+                    Ok(None) if self.sbuf.len() >= self.fe.bufsize => {
+                        return Err(ResError::Invalid)
+                    }
+                    Ok(None) => {}
+                    Err(_) => return Err(ResError::Invalid),
+                }
+            }
+            match body::read_some(server, &mut self.sbuf, self.fe.bufsize, t).await {
+                Ok(0) => {
+                    return Err(if self.sbuf.is_empty() {
+                        ResError::Closed
+                    } else {
+                        ResError::Invalid
+                    })
+                }
+                Ok(_) => {
+                    if self.sbuf.len() < self.sbuf.capacity() {
+                        // Short read: the next request's answer waits for readiness.
+                        server.drained();
+                    }
+                }
+                Err(BodyError::SrcTimeout) => return Err(ResError::Timeout),
+                Err(_) => {
+                    return Err(if self.sbuf.is_empty() {
+                        ResError::Closed
+                    } else {
+                        ResError::Invalid
+                    })
+                }
+            }
+        }
+    }
+}
