@@ -11,6 +11,7 @@ pub mod cache;
 pub mod cookie;
 pub mod cookie_date;
 pub mod stick;
+pub mod stick_sample;
 #[cfg(test)]
 mod stick_replication_tests;
 pub mod track;
