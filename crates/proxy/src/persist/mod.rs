@@ -11,9 +11,9 @@ pub mod cache;
 pub mod cookie;
 pub mod cookie_date;
 pub mod stick;
-pub mod stick_sample;
 #[cfg(test)]
 mod stick_replication_tests;
+pub mod stick_sample;
 pub mod track;
 
 /// One change to a message's header list, by position in the view that was passed in.

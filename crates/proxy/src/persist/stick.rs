@@ -252,8 +252,7 @@ pub fn stick_on_src(p: &Proxy) -> Result<Option<StickTable<IpAddr, String>>, Str
         return Ok(None);
     }
     // A `type string` table's rules are `stick_sample`'s.
-    if p
-        .stick_table
+    if p.stick_table
         .as_ref()
         .is_some_and(|t| t.key_type == fulcrum_config::model::StickKeyType::String)
     {

@@ -82,26 +82,35 @@ fn octavias_app_cookie_learns_from_the_response_and_matches_the_request() {
         },
         "a",
     );
-    assert_eq!(s.lookup(t0, b"abc").as_deref(), Some("a"), "a store overwrites");
+    assert_eq!(
+        s.lookup(t0, b"abc").as_deref(),
+        Some("a"),
+        "a store overwrites"
+    );
     // Persistence already chose (a `cookie`): the match rules are skipped.
     assert_eq!(s.on_request(t0, &replay, true, |_| true).server, None);
 }
 
 #[test]
 fn stick_on_matches_then_stores_and_keys_are_cut_to_len() {
-    let s = backend("    stick-table type string len 4 size 10 expire 30s\n    stick on req.cook(sid)\n")
-        .expect("supported")
-        .expect("rules");
+    let s = backend(
+        "    stick-table type string len 4 size 10 expire 30s\n    stick on req.cook(sid)\n",
+    )
+    .expect("supported")
+    .expect("rules");
     let t0 = Instant::now();
     let env = Cookies {
         req: &[("sid", "abcdefgh")],
         res: &[],
     };
     let got = s.on_request(t0, &env, false, |_| true);
-    assert_eq!(got, RequestStick {
-        server: None,
-        store: Some(b"abcd".to_vec())
-    });
+    assert_eq!(
+        got,
+        RequestStick {
+            server: None,
+            store: Some(b"abcd".to_vec())
+        }
+    );
     s.store(t0, b"abcd".to_vec(), "a");
     let other = Cookies {
         req: &[("sid", "abcdXYZ")],
@@ -112,7 +121,11 @@ fn stick_on_matches_then_stores_and_keys_are_cut_to_len() {
         Some("a"),
         "only the first 4 bytes are the key, as HAProxy's len 4"
     );
-    assert_eq!(s.lookup(t0 + Duration::from_secs(31), b"abcd"), None, "expire 30s");
+    assert_eq!(
+        s.lookup(t0 + Duration::from_secs(31), b"abcd"),
+        None,
+        "expire 30s"
+    );
 }
 
 #[test]
@@ -127,12 +140,17 @@ fn a_reload_keeps_the_entries() {
 
 #[test]
 fn ip_tables_and_conditions_are_not_this_modules() {
-    assert!(backend("    stick-table type ip size 10\n    stick on src\n")
-        .expect("ok")
-        .is_none());
+    assert!(
+        backend("    stick-table type ip size 10\n    stick on src\n")
+            .expect("ok")
+            .is_none()
+    );
     let err = backend(
         "    stick-table type string size 10\n    acl x path /\n    stick on req.cook(a) if x\n",
     )
     .expect_err("refused");
-    assert!(err.contains("t.cfg:") && err.contains("not supported"), "{err}");
+    assert!(
+        err.contains("t.cfg:") && err.contains("not supported"),
+        "{err}"
+    );
 }
