@@ -220,3 +220,28 @@ async fn stick_on_a_request_cookie_stores_it_with_the_chosen_server() {
     };
     assert_eq!(ours, run(hport).await, "fulcrum vs haproxy");
 }
+
+/// A reload keeps the learnt sessions (round robin restarts; the sessions do not move).
+#[tokio::test]
+async fn app_cookie_sessions_survive_a_reload() {
+    let s = servers().await;
+    let port = free_port();
+    let text = cfg(port, &s, OCTAVIA);
+    let h = start(&text).await;
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        let (srv, set) = request(addr(port), "/login", None).await;
+        sessions.push((srv, set.expect("cookie")));
+    }
+    let more = format!(
+        "{text}frontend other\n    bind 127.0.0.1:{}\n    default_backend be\n",
+        free_port()
+    );
+    h.reload(&load(&more)).await.expect("reload");
+    for (srv, id) in sessions.iter().rev() {
+        for _ in 0..2 {
+            assert_eq!(&request(addr(port), "/", Some(id)).await.0, srv, "{id}");
+        }
+    }
+    h.shutdown(Duration::from_secs(1)).await;
+}
