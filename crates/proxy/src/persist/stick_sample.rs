@@ -15,7 +15,7 @@
 //! neither runs is refused with the rule's FILE:LINE.
 
 use super::stick::StickTable;
-use fulcrum_config::model::{Proxy, StickKeyType, StickRuleKind};
+use fulcrum_config::model::{Mode, Proxy, StickKeyType, StickRuleKind};
 use fulcrum_sample::{Env, Expr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -54,6 +54,12 @@ impl SampleStick {
         };
         if p.stick_rules.is_empty() || table.key_type != StickKeyType::String {
             return Ok(None);
+        }
+        if p.mode == Mode::Tcp {
+            return Err(format!(
+                "{}: stick rules on a 'type string' table in TCP mode are not supported yet",
+                p.stick_rules[0].span
+            ));
         }
         let mut rules = Vec::new();
         for r in &p.stick_rules {

@@ -154,3 +154,18 @@ fn ip_tables_and_conditions_are_not_this_modules() {
         "{err}"
     );
 }
+
+#[test]
+fn tcp_mode_is_refused_not_silently_ignored() {
+    let text = "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+                backend b\n    stick-table type string size 10\n    stick on req.cook(a)\n    server a 127.0.0.1:1\n";
+    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
+        name: "t.cfg",
+        text,
+    }]);
+    let err = SampleStick::from_proxy(loaded.config.backend("b").expect("b")).expect_err("refused");
+    assert!(
+        err.starts_with("t.cfg:8:") && err.contains("TCP mode"),
+        "{err}"
+    );
+}
