@@ -335,8 +335,8 @@ impl<C: ClientStream> Session<C> {
         rec.tc = Some(t_conn.elapsed().saturating_sub(waited));
         rec.server = Some(assigned.server().clone());
         be.remember_server(src, assigned.index);
-        if let Some(key) = stick_key {
-            crate::http::persist::stick_store(&be, key, assigned.index);
+        if let Some(key) = &stick_key {
+            crate::http::persist::stick_store(&be, key.clone(), assigned.index);
         }
         // Phase: exchange with the server, compiled once per kind of connection (TCP, unix);
         // a reused connection found closed before any answer is replayed on a fresh one.
@@ -381,6 +381,10 @@ impl<C: ClientStream> Session<C> {
                     server = s;
                     origin = Origin::Fresh;
                     rec.server = Some(assigned.server().clone());
+                    // `stick on|store-request`: the key goes with the server finally used.
+                    if let Some(key) = &stick_key {
+                        crate::http::persist::stick_store(&be, key.clone(), assigned.index);
+                    }
                 }
                 None => {
                     let (status, term) = if elsewhere {
