@@ -27,9 +27,17 @@ pub fn check_persistence(o: &Obj) -> Result<(), ApiError> {
             "APP_COOKIE" if s(sp, "cookie_name").is_empty() => {
                 return Err(err(400, "Validation failure: Cookie names are required for APP_COOKIE pools."))
             }
-            "APP_COOKIE" => {
-            return Err(err(400, "Validation failure: APP_COOKIE persistence is not supported by fulcrum yet (its proxy runs 'stick on src' only, not 'stick match req.cook' / 'stick store-response res.cook'); use HTTP_COOKIE or SOURCE_IP."))
-        }
+            // Rendered into `res.cook(NAME)` / `req.cook(NAME)`: RFC 6265 cookie-octets as
+            // Octavia checks them, and no parenthesis (it would end the sample's argument).
+            "APP_COOKIE"
+                if !s(sp, "cookie_name").bytes().all(|c| {
+                    matches!(c, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
+                        && c != b'(' && c != b')'
+                }) =>
+            {
+                return Err(err(400, "Validation failure: Cookie names must be RFC 6265 cookie-octets (no space, '\"', ',', ';', '\\') and, in fulcrum, no '(' or ')'."))
+            }
+            "APP_COOKIE" => {}
             other => return Err(err(400, format!("Invalid input for field/attribute type. Value: '{other}'. Value should be one of: APP_COOKIE, HTTP_COOKIE, SOURCE_IP"))),
         }
     }

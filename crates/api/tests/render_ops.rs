@@ -277,7 +277,15 @@ fn fields_not_run_are_refused() {
         ),
         (
             "pool",
-            json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "session_persistence": {"type": "APP_COOKIE", "cookie_name": "JSESSIONID"}}),
+            json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "session_persistence": {"type": "APP_COOKIE", "cookie_name": "JSESSION ID"}}),
+        ),
+        (
+            "pool",
+            json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "session_persistence": {"type": "APP_COOKIE", "cookie_name": "a)b"}}),
+        ),
+        (
+            "pool",
+            json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "session_persistence": {"type": "APP_COOKIE"}}),
         ),
         (
             "listener",
@@ -573,4 +581,73 @@ fn allowed_cidrs_on_tcp_listeners() {
 
 fn body_of(v: &Value) -> serde_json::Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
+}
+
+/// APP_COOKIE as Octavia's amphora driver renders it (a string stick table learning the
+/// application's cookie from responses, matched on requests): accepted by fulcrum's parser and
+/// proxy without a warning, and by the real haproxy (`haproxy -c`).
+#[test]
+fn app_cookie_renders_like_octavia_and_runs() {
+    let (mut st, lb, _l, _p) = sample();
+    let l = create(
+        &mut st,
+        "listener",
+        None,
+        json!({"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": 8080}),
+    );
+    let p = create(
+        &mut st,
+        "pool",
+        None,
+        json!({"listener_id": l, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "session_persistence": {"type": "APP_COOKIE", "cookie_name": "JSESSIONID"}}),
+    );
+    create(
+        &mut st,
+        "member",
+        Some(&p),
+        json!({"address": "10.0.1.3", "protocol_port": 8080}),
+    );
+    let text = render::render_standalone(&st, &lb);
+    let want = format!(
+        "backend {p}:{l}\n    mode http\n    balance roundrobin\n    stick-table type string len 64 size 10k\n    stick store-response res.cook(JSESSIONID)\n    stick match req.cook(JSESSIONID)\n"
+    );
+    assert!(text.contains(&want), "missing {want:?} in\n{text}");
+    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
+        name: "r.cfg",
+        text: &text,
+    }]);
+    let problems: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert!(problems.is_empty(), "{problems:?}\n{text}");
+    let be = loaded
+        .config
+        .backend(&format!("{p}:{l}"))
+        .expect("the pool's backend");
+    assert!(
+        fulcrum_proxy::persist::stick_sample::SampleStick::from_proxy(be)
+            .expect("the proxy runs these rules")
+            .is_some(),
+        "the rules reach the proxy's string stick table"
+    );
+    match std::process::Command::new("haproxy").arg("-v").output() {
+        Ok(o) if o.status.success() => {
+            let path =
+                std::env::temp_dir().join(format!("fulcrum-appcookie-{}.cfg", std::process::id()));
+            std::fs::write(&path, &text).expect("write");
+            let out = std::process::Command::new("haproxy")
+                .args(["-c", "-f"])
+                .arg(&path)
+                .output()
+                .expect("haproxy -c");
+            let _ = std::fs::remove_file(&path);
+            assert!(
+                out.status.success(),
+                "haproxy -c:\n{text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        _ => assert!(
+            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
+            "haproxy missing under FULCRUM_REQUIRE_NETNS=1"
+        ),
+    }
 }

@@ -173,3 +173,27 @@ fn an_unknown_service_is_a_check_error_at_its_line() {
     // The known service on line 8 is fine.
     assert!(!stderr.contains(":8:"), "{stderr}");
 }
+
+/// Stick rules on a `type string` table: Octavia's APP_COOKIE pair passes; a form the proxy
+/// does not run yet (`if` on such a rule) is an error at its FILE:LINE.
+#[test]
+fn string_stick_rules_pass_or_fail_at_their_line() {
+    let dir = TempDir::new("stickstr");
+    let head =
+        "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+                backend b\n stick-table type string len 64 size 10k\n";
+    let ok = dir.file(
+        "ok.cfg",
+        &format!("{head} stick store-response res.cook(JSESSIONID)\n stick match req.cook(JSESSIONID)\n server s 127.0.0.1:8080\n"),
+    );
+    let out = fulcrum(&["check", "-f", &ok]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bad = dir.file(
+        "bad.cfg",
+        &format!("{head} acl x path /\n stick match req.cook(JSESSIONID) if x\n server s 127.0.0.1:8080\n"),
+    );
+    let out = fulcrum(&["check", "-f", &bad]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("{bad}:9: error:")), "{err}");
+}

@@ -415,6 +415,17 @@ fn build_backend(
     if let (Some(table), Some(hub)) = (stick.as_mut(), &hub) {
         table.set_feed(hub.feed());
     }
+    // Sample-keyed rules on a `type string` table (APP_COOKIE); kept across reloads too. A
+    // form not run yet is refused with its FILE:LINE.
+    let stick_sample =
+        crate::persist::stick_sample::SampleStick::from_proxy(p).map_err(ProxyError::Config)?;
+    if let (Some(table), Some(previous)) = (
+        stick_sample.as_ref(),
+        old.and_then(|g| g.backends.get(&p.name))
+            .and_then(|b| b.policy.stick_sample.as_ref()),
+    ) {
+        table.adopt(std::time::Instant::now(), previous);
+    }
     let counters = old
         .and_then(|g| g.backends.get(&p.name))
         .map(|b| b.counters.clone())
@@ -439,6 +450,7 @@ fn build_backend(
         errors: error_pages(p)?,
         forwardfor: p.options.forwardfor.as_ref().map(ForwardForRt::new),
         cookie: crate::persist::cookie::CookiePersist::from_proxy(p),
+        stick_sample,
         stats,
     };
     let parts = FarmParts {

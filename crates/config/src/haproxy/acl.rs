@@ -68,6 +68,7 @@ pub const FETCHES: &[&str] = &[
     "always_false",
     "req.cook",
     "cook",
+    "res.cook",
     "cook_beg",
     "cook_end",
     "cook_sub",

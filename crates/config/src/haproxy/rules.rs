@@ -629,7 +629,13 @@ pub fn stick_rule(line: &Line<'_>) -> Result<StickRule, String> {
             ))
         }
     };
-    let fetch = parse_fetch(line.need(2, "a sample such as src")?)?;
+    let sample = line.need(2, "a sample such as src")?;
+    let fetch = parse_fetch(sample)?;
+    if sample.contains(',') {
+        return Err(format!(
+            "converters after a stick rule's sample ('{sample}') are not supported yet"
+        ));
+    }
     let mut i = 3;
     let mut table = None;
     if line.arg(i) == Some("table") {

@@ -822,6 +822,14 @@ fn stick_tables() {
         errors(&format!("{TIMEOUTS}backend b\n stick on src table nope\n")).len(),
         1
     );
+    // A converter would be dropped from the model: refused, not run differently.
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}backend b\n stick-table type ip size 1k\n stick on src,ipmask(24)\n"
+        ))
+        .len(),
+        1
+    );
     assert_eq!(
         errors(&format!("{TIMEOUTS}backend b\n stick-table size 1k\n")),
         vec!["t.cfg:6: error: stick-table needs 'type' (ip, ipv6, integer, string or binary)"]

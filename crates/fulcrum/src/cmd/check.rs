@@ -37,7 +37,17 @@ pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCod
     for msg in &tls {
         eprintln!("{}", error_line(msg));
     }
-    let errors = loaded.diagnostics.errors().count() + unknown.len() + tls.len();
+    // Stick rules on a `type string` table are compiled as `run` compiles them.
+    let sticks: Vec<String> = loaded
+        .config
+        .proxies
+        .iter()
+        .filter_map(|p| fulcrum_proxy::persist::stick_sample::SampleStick::from_proxy(p).err())
+        .collect();
+    for msg in &sticks {
+        eprintln!("{}", error_line(msg));
+    }
+    let errors = loaded.diagnostics.errors().count() + unknown.len() + tls.len() + sticks.len();
     let warnings = loaded.diagnostics.warnings().count();
     if errors > 0 {
         eprintln!(

@@ -1,8 +1,11 @@
 //! The forward path's side of session persistence: shows the request's and the response's
 //! header fields to the pure [`crate::persist`] code as views, and applies the header edits it
-//! returns to the messages. Nothing here runs for a backend without a `cookie` line.
+//! returns to the messages; and runs a backend's sample-keyed stick rules (`stick match
+//! req.cook(C)` / `stick store-response res.cook(C)`) on the messages. Nothing here runs for a
+//! backend without a `cookie` line or such rules.
 
 use super::message::Message;
+use super::sample_env::HttpEnv;
 use crate::backend::Backend;
 use crate::persist::cookie::{CookieRequest, CookieResponse, CookieState};
 use crate::persist::HeaderEdit;
@@ -125,4 +128,43 @@ pub fn on_response(
     let edits = cp.on_response(now_secs(), decision, &ctx, &view(res));
     apply(res, &edits);
     response_flag(&edits, decision, direct, server_set)
+}
+
+/// Sample-keyed stick rules, request phase (`stick match|on EXPR` on a string table): the
+/// usable server the request's key is stuck to, unless `assigned` (a cookie already chose), and
+/// the `stick on|store-request` key to store once the server is known.
+pub fn stick_request(
+    be: &Backend,
+    env: &HttpEnv<'_>,
+    assigned: bool,
+) -> (Option<usize>, Option<Vec<u8>>) {
+    let Some(ss) = be.policy.stick_sample.as_ref() else {
+        return (None, None);
+    };
+    // DRAIN (or runtime weight 0) keeps its stuck clients; DOWN and MAINT do not.
+    let usable = |name: &String| {
+        be.servers
+            .iter()
+            .any(|s| &s.name == name && s.persistable())
+    };
+    let got = ss.on_request(std::time::Instant::now(), env, assigned, usable);
+    let index = got
+        .server
+        .and_then(|name| be.servers.iter().position(|s| s.name == name));
+    (index, got.store)
+}
+
+/// Stores a request's `stick on|store-request` key with server `index`.
+pub fn stick_store(be: &Backend, key: Vec<u8>, index: usize) {
+    if let (Some(ss), Some(s)) = (be.policy.stick_sample.as_ref(), be.servers.get(index)) {
+        ss.store(std::time::Instant::now(), key, &s.name);
+    }
+}
+
+/// Sample-keyed stick rules, response phase (`stick store-response EXPR`): the response's key
+/// now sticks to server `index`, the one that answered.
+pub fn stick_response(be: &Backend, env: &HttpEnv<'_>, index: usize) {
+    if let (Some(ss), Some(s)) = (be.policy.stick_sample.as_ref(), be.servers.get(index)) {
+        ss.on_response(std::time::Instant::now(), env, &s.name);
+    }
 }

@@ -1,5 +1,6 @@
 //! A backend's HTTP policy, beside its server farm: `http-request`/`http-response` rules,
-//! error pages, `option forwardfor`, cookie persistence and the stats page.
+//! error pages, `option forwardfor`, cookie persistence, sample-keyed stick rules and the
+//! stats page.
 
 use super::errors::ErrorPages;
 use super::headers::ForwardForRt;
@@ -16,6 +17,8 @@ pub struct HttpPolicy {
     pub forwardfor: Option<ForwardForRt>,
     /// `cookie NAME ...` with `option persist` (None: no cookie persistence, no per-request work).
     pub cookie: Option<CookiePersist>,
+    /// `stick match|on|store-* EXPR` on a `type string` table (Octavia's APP_COOKIE).
+    pub stick_sample: Option<crate::persist::stick_sample::SampleStick>,
     /// `stats ...` of this backend/listen, when enabled: the stats page applet.
     pub stats: Option<Arc<dyn Applet>>,
 }

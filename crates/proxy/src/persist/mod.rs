@@ -13,6 +13,7 @@ pub mod cookie_date;
 pub mod stick;
 #[cfg(test)]
 mod stick_replication_tests;
+pub mod stick_sample;
 pub mod track;
 
 /// One change to a message's header list, by position in the view that was passed in.

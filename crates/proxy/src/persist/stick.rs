@@ -251,6 +251,13 @@ pub fn stick_on_src(p: &Proxy) -> Result<Option<StickTable<IpAddr, String>>, Str
     if p.stick_rules.is_empty() {
         return Ok(None);
     }
+    // A `type string` table's rules are `stick_sample`'s.
+    if p.stick_table
+        .as_ref()
+        .is_some_and(|t| t.key_type == fulcrum_config::model::StickKeyType::String)
+    {
+        return Ok(None);
+    }
     let Some(table) = &p.stick_table else {
         return Err(format!(
             "{}: stick rules without a stick-table in this backend are not supported yet",

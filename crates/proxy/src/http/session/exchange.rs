@@ -295,6 +295,16 @@ impl<C: ClientStream> Session<C> {
             return Step::Done(Next::Close);
         }
 
+        // Phase: `stick store-response EXPR` (HAProxy runs it before http-response rules).
+        if be.policy.stick_sample.is_some() {
+            let env = crate::http::sample_env::HttpEnv::new(
+                self.peer,
+                self.local,
+                Some(&self.req),
+                Some(&self.res),
+            );
+            crate::http::persist::stick_response(be, &env, assigned.index);
+        }
         // Phase: http-response rules (backend, then frontend).
         let res_framing = match body::response_framing(&mut self.res, &self.req) {
             Ok(f) => f,

@@ -168,6 +168,15 @@ impl<C: ClientStream> Session<C> {
         if prefer.is_none() {
             prefer = be.stuck_server(src);
         }
+        // Then the sample-keyed stick rules of a string table (`stick match req.cook(C)`).
+        let mut stick_key = None;
+        if be.policy.stick_sample.is_some() {
+            let env =
+                crate::http::sample_env::HttpEnv::new(self.peer, self.local, Some(&self.req), None);
+            let (stuck, key) = crate::http::persist::stick_request(&be, &env, prefer.is_some());
+            prefer = prefer.or(stuck);
+            stick_key = key;
+        }
         // Phase: request framing and header rewriting. A request with both Transfer-Encoding
         // and Content-Length may be a smuggling attempt: served, then the connection closed
         // (RFC 9112 6.1, as HAProxy). The part of a chunked body already received is checked
@@ -326,6 +335,9 @@ impl<C: ClientStream> Session<C> {
         rec.tc = Some(t_conn.elapsed().saturating_sub(waited));
         rec.server = Some(assigned.server().clone());
         be.remember_server(src, assigned.index);
+        if let Some(key) = &stick_key {
+            crate::http::persist::stick_store(&be, key.clone(), assigned.index);
+        }
         // Phase: exchange with the server, compiled once per kind of connection (TCP, unix);
         // a reused connection found closed before any answer is replayed on a fresh one.
         let comp = crate::http::compress::on_request(
@@ -369,6 +381,10 @@ impl<C: ClientStream> Session<C> {
                     server = s;
                     origin = Origin::Fresh;
                     rec.server = Some(assigned.server().clone());
+                    // `stick on|store-request`: the key goes with the server finally used.
+                    if let Some(key) = &stick_key {
+                        crate::http::persist::stick_store(&be, key.clone(), assigned.index);
+                    }
                 }
                 None => {
                     let (status, term) = if elsewhere {
