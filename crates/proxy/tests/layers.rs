@@ -66,6 +66,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::sample_env",
             "http::rewrite",
             "http::capture",
+            // HAProxy's `%B` accounting (uses http::message).
+            "http::log_bytes",
             // What the cache stores and serves (uses http::message).
             "http::cache_policy",
             // Byte pipes between an HTTP/2 stream and its session (a client stream).

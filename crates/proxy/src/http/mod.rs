@@ -13,6 +13,7 @@ pub mod errors;
 pub mod h1;
 pub mod h2;
 pub mod headers;
+pub mod log_bytes;
 pub mod message;
 pub mod monitor;
 pub mod originalto;

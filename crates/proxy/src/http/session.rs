@@ -112,6 +112,9 @@ struct Rec {
     /// Stats: bytes received from the client (head and body), response head bytes sent.
     bytes_in: u64,
     head_out: u64,
+    /// `%B` minus the bytes sent (`bytes + head_out`): HAProxy logs its HTX size of the
+    /// answer as it came in (`http::log_bytes`), not the bytes on the wire.
+    log_adjust: i64,
     /// Whether the status was counted (it is just before the answer is sent).
     counted: StatusCount,
     /// Not logged (`monitor-uri` requests, as HAProxy).
@@ -259,6 +262,7 @@ impl<C: ClientStream> Session<C> {
                 retries: 0,
                 bytes_in: head_len as u64,
                 head_out: 0,
+                log_adjust: 0,
                 counted: StatusCount::Pending,
                 nolog: false,
                 cache_hit: false,

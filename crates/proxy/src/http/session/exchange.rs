@@ -264,6 +264,7 @@ impl<C: ClientStream> Session<C> {
         be.observe(assigned.server(), ServerEvent::HttpStatus(self.res.status));
         rec.trs = Some(t_sent.elapsed());
         rec.status = self.res.status;
+        let htx_head = crate::http::log_bytes::head(&self.res) as i64;
 
         // Phase: upgrade to a tunnel.
         if self.res.status == 101 && x.upgrade == Upgrade::Requested {
@@ -284,6 +285,7 @@ impl<C: ClientStream> Session<C> {
             let to_server = self.cbuf.split().freeze();
             let to_client = self.sbuf.split().freeze();
             rec.head_out = self.out.len() as u64;
+            rec.log_adjust = htx_head - rec.head_out as i64;
             let (up, down, _) =
                 crate::tunnel::tunnel(&mut self.client, &to_server, &mut server, &to_client, &t)
                     .await;
@@ -420,6 +422,7 @@ impl<C: ClientStream> Session<C> {
             };
         }
         rec.head_out = self.out.len() as u64 - rec.bytes;
+        rec.log_adjust = htx_head - rec.head_out as i64;
         self.count_status(rec);
         if body::write_all(&mut self.client, &self.out, cli_timeout)
             .await
