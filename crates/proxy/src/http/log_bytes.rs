@@ -44,7 +44,7 @@ mod tests {
     #[test]
     fn haproxy_403_page_counts_192() {
         // haproxy 2.6's built-in 403 (its log says 192 while 208 bytes go out).
-        let body = "<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rule.\n</body></html>\n";
+        let body = "<html><body><h1>403 Forbidden</h1>\nRequest forbidden by administrative rules.\n</body></html>\n";
         let page = format!(
             "HTTP/1.1 403 Forbidden\r\ncontent-length: {}\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n{body}",
             body.len()
