@@ -628,6 +628,9 @@ pub struct ProxyOptions {
     pub unique_id: crate::model_extras::UniqueId,
     /// `option http-ignore-probes`: a connection that sends nothing gets no 408.
     pub http_ignore_probes: bool,
+    /// `option http-buffer-request`: the request body (up to a buffer) is read before the
+    /// `http-request` rules, for the `req.body*` fetches.
+    pub http_buffer_request: bool,
     /// `retry-on none`: a failed connection is not retried (nor redispatched).
     pub retry_on_none: bool,
 }

@@ -66,6 +66,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::sample_env",
             "http::rewrite",
             "http::capture",
+            // `req.body_param` and de-chunking for `req.body` (no crate uses).
+            "http::body_param",
             // HAProxy's `%B` accounting (uses http::message).
             "http::log_bytes",
             // What the cache stores and serves (uses http::message).

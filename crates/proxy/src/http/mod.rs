@@ -3,6 +3,7 @@
 //! sequence of named phases (see `session.rs`).
 
 pub mod body;
+pub mod body_param;
 pub mod bufs;
 pub mod cache;
 pub mod cache_flow;

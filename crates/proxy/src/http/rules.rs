@@ -360,6 +360,8 @@ pub struct Env<'a> {
     pub timeouts: Timeouts,
     /// The request's capture slots, when `http-request capture` rules fill some.
     pub captures: Option<Arc<super::capture::Samples>>,
+    /// The request body read before the rules (`option http-buffer-request`).
+    pub body: Option<Vec<u8>>,
 }
 
 /// Per-request timeouts set by `set-timeout`.
@@ -412,6 +414,7 @@ impl<'a> Env<'a> {
             .with_counters(self.counters)
             .with_tls(self.tls.as_deref());
         env.unique_id = self.unique_id.as_deref();
+        env.body = self.body.as_deref();
         env
     }
 }

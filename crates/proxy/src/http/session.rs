@@ -35,6 +35,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 mod account;
+mod buffer_body;
 mod exchange;
 mod head;
 #[cfg(test)]

@@ -47,6 +47,15 @@ impl<C: ClientStream> Session<C> {
             u.make(&ctx, self.peer, self.local)
         });
         rec.unique_id.clone_from(&unique_id);
+        // Phase: `option http-buffer-request` (`buffer_body`), for the `req.body*` fetches.
+        let req_body = if fe.options.http_buffer_request {
+            match self.buffer_body().await {
+                Ok(b) => Some(b),
+                Err(w) => return self.body_wait_failed(w, rec).await,
+            }
+        } else {
+            None
+        };
         let env = Env {
             src: self.peer,
             dst: self.local,
@@ -62,6 +71,7 @@ impl<C: ClientStream> Session<C> {
             log_level: fe
                 .sets_log_level
                 .then(|| Arc::new(std::sync::atomic::AtomicU8::new(rules::UNSET))),
+            body: req_body,
         };
         rec.log_level.clone_from(&env.log_level);
         rec.captures.clone_from(&env.captures);
