@@ -631,8 +631,18 @@ pub struct ProxyOptions {
     /// `option http-buffer-request`: the request body (up to a buffer) is read before the
     /// `http-request` rules, for the `req.body*` fetches.
     pub http_buffer_request: bool,
+    /// `http-request wait-for-body` as a frontend's first rule (`haproxy::wait_body`).
+    pub wait_for_body: Option<WaitForBody>,
     /// `retry-on none`: a failed connection is not retried (nor redispatched).
     pub retry_on_none: bool,
+}
+
+/// `http-request wait-for-body time T [at-least N]`: wait up to `time` for the whole body,
+/// or `at_least` bytes of it (0: the whole), or a bufferful.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaitForBody {
+    pub time: std::time::Duration,
+    pub at_least: u64,
 }
 
 /// `option forwardfor [except NETWORK] [header NAME] [if-none]`

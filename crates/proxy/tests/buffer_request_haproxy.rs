@@ -122,3 +122,54 @@ async fn request_body_fetches_match_haproxy() {
         assert_eq!(o, t, "answer {i}: fulcrum (left) vs haproxy (right)");
     }
 }
+
+fn wait_cfg(http: u16, server: SocketAddr) -> String {
+    format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend web\n  bind 127.0.0.1:{http}\n  http-request wait-for-body time 300ms at-least 4\n\
+         \x20 http-request return status 200 content-type text/plain lf-string \"len=%[req.body_len] size=%[req.body_size] body=%[req.body]\"\n\
+         \x20 default_backend app\n\
+         backend app\n  server s1 {server}\n"
+    )
+}
+
+const WAITS: &[&str] = &[
+    // All of it.
+    "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789",
+    // At least 4 bytes: the rules go on without the rest.
+    "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\nConnection: close\r\n\r\nabcdef",
+    // Fewer: 408 after 300 ms.
+    "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\nConnection: close\r\n\r\nab",
+    // No body: nothing to wait for.
+    "GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+];
+
+async fn run_waits(http: u16) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for raw in WAITS {
+        out.push(summary(&exchange(http, raw.as_bytes()).await));
+    }
+    out
+}
+
+#[tokio::test]
+async fn wait_for_body_matches_haproxy() {
+    let server = Backend::start("app").await;
+    let fh = free_port();
+    let f = start(&wait_cfg(fh, server.addr)).await;
+    let ours = run_waits(fh).await;
+    f.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(ours[0].1, "len=10 size=10 body=0123456789", "{ours:?}");
+    assert_eq!(ours[1].1, "len=6 size=10 body=abcdef", "{ours:?}");
+    assert!(ours[2].0.contains(" 408 "), "{ours:?}");
+    assert_eq!(ours[3].1, "len=0 size=0 body=", "{ours:?}");
+
+    let hh = free_port();
+    let Some(_h) = Haproxy::start(&wait_cfg(hh, server.addr), v4(hh)).await else {
+        return;
+    };
+    let theirs = run_waits(hh).await;
+    for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
+        assert_eq!(o, t, "answer {i}: fulcrum (left) vs haproxy (right)");
+    }
+}

@@ -1,6 +1,8 @@
-//! `option http-buffer-request`: before the `http-request` rules, wait (within `timeout
-//! http-request`, else `timeout client`) until the whole request body, or as much of it as
-//! fills the buffer (`tune.bufsize`), is here, so the `req.body*` fetches see it. As HAProxy,
+//! `option http-buffer-request` and a frontend's leading `http-request wait-for-body time T
+//! [at-least N]`: before the `http-request` rules, wait (within `timeout http-request`,
+//! else `timeout client`; within T for the rule) until the whole request body, or N bytes
+//! of it, or as much as fills the buffer (`tune.bufsize`), is here, so the `req.body*`
+//! fetches see it. As HAProxy,
 //! a client that sent `Expect: 100-continue` gets the `100 Continue` from the proxy (the
 //! header is removed), and one that is too slow gets a 408.
 
@@ -18,7 +20,10 @@ pub(super) enum BodyWait {
 impl<C: ClientStream> Session<C> {
     /// The body as the `req.body` fetch sees it (de-chunked), once all of it or a bufferful
     /// is in `cbuf` (which keeps the raw bytes for forwarding).
-    pub(super) async fn buffer_body(&mut self) -> Result<Vec<u8>, BodyWait> {
+    pub(super) async fn buffer_body(
+        &mut self,
+        rule: Option<&fulcrum_config::model::WaitForBody>,
+    ) -> Result<Vec<u8>, BodyWait> {
         let chunked = self
             .req
             .headers(b"transfer-encoding")
@@ -37,7 +42,9 @@ impl<C: ClientStream> Session<C> {
             }
         };
         let cap = self.fe.bufsize.max(1024);
+        let at_least = rule.map_or(0, |w| w.at_least);
         let complete = |b: &[u8]| match length {
+            _ if at_least > 0 && b.len() as u64 >= at_least => true,
             Some(n) => b.len() as u64 >= n,
             None => b.starts_with(b"0\r\n") || b.windows(5).any(|w| w == b"\n0\r\n\r"),
         };
@@ -48,7 +55,10 @@ impl<C: ClientStream> Session<C> {
                 .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                 .await;
         }
-        let timeout = self.fe.timeouts.http_request.or(self.fe.timeouts.client);
+        let timeout = match rule {
+            Some(w) => Some(w.time),
+            None => self.fe.timeouts.http_request.or(self.fe.timeouts.client),
+        };
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         while !complete(&self.cbuf) && self.cbuf.len() < cap {
             let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));

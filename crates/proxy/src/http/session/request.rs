@@ -48,8 +48,10 @@ impl<C: ClientStream> Session<C> {
         });
         rec.unique_id.clone_from(&unique_id);
         // Phase: `option http-buffer-request` (`buffer_body`), for the `req.body*` fetches.
-        let req_body = if fe.options.http_buffer_request {
-            match self.buffer_body().await {
+        let wait = fe.options.wait_for_body.as_ref();
+        let req_body = if fe.options.http_buffer_request || wait.is_some() {
+            let rule = wait.filter(|_| !fe.options.http_buffer_request);
+            match self.buffer_body(rule).await {
                 Ok(b) => Some(b),
                 Err(w) => return self.body_wait_failed(w, rec).await,
             }
