@@ -918,6 +918,20 @@ pub enum HttpAction {
         len: usize,
         slot: usize,
     },
+    /// `set-src|set-dst|set-src-port|set-dst-port EXPR`.
+    SetAddr {
+        part: AddrPart,
+        expr: String,
+    },
+}
+
+/// Which address `http-request set-src` and its siblings rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AddrPart {
+    Src,
+    Dst,
+    SrcPort,
+    DstPort,
 }
 
 /// `capture request|response header NAME len N`: the header's last value, cut to `len`

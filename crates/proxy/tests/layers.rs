@@ -70,6 +70,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::body_param",
             // HAProxy's `%B` accounting (uses http::message).
             "http::log_bytes",
+            // `set-src` and its siblings (uses the sample crate only).
+            "http::set_addr",
             // What the cache stores and serves (uses http::message).
             "http::cache_policy",
             // Byte pipes between an HTTP/2 stream and its session (a client stream).

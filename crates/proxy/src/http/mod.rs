@@ -24,6 +24,7 @@ pub mod rewrite;
 pub mod rules;
 pub mod sample_env;
 pub mod session;
+pub mod set_addr;
 pub mod unique_id;
 pub mod userlist;
 pub mod validate;

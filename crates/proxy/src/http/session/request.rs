@@ -74,6 +74,7 @@ impl<C: ClientStream> Session<C> {
                 .sets_log_level
                 .then(|| Arc::new(std::sync::atomic::AtomicU8::new(rules::UNSET))),
             body: req_body,
+            moved: Default::default(),
         };
         rec.log_level.clone_from(&env.log_level);
         rec.captures.clone_from(&env.captures);
@@ -100,6 +101,10 @@ impl<C: ClientStream> Session<C> {
             None,
             &mut self.scratch,
         );
+        if let Some((s, d)) = env.moved.result() {
+            // `set-src`/`set-dst`: the connection's addresses from now on (`http::set_addr`).
+            (self.peer, self.local) = (s, d);
+        }
         crate::http::cache_flow::count(&env.cache, &fe.counters);
         if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
             return next;
@@ -139,6 +144,10 @@ impl<C: ClientStream> Session<C> {
             None,
             &mut self.scratch,
         );
+        if let Some((s, d)) = env.moved.result() {
+            // `set-src`/`set-dst`: the connection's addresses from now on (`http::set_addr`).
+            (self.peer, self.local) = (s, d);
+        }
         crate::http::cache_flow::count(&env.cache, &be.counters);
         if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
             return next;
