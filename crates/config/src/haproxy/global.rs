@@ -159,7 +159,7 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
         | "default-path"
         | "mworker-max-reloads"
         | "lua-load"
-        | "lua-load-per-thread" => super::extras::global_keyword(g, line, diags)?,
+        | "lua-load-per-thread" => super::extras::global_keyword(g, line)?,
         _ if IGNORED.contains(&kw) => diags.warning(
             &line.span,
             format!("global keyword '{kw}' is not supported by fulcrum yet and is ignored"),
