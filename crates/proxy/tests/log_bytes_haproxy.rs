@@ -46,6 +46,7 @@ async fn recv_line(s: &tokio::net::UdpSocket) -> String {
 /// For each request: (status, logged %B, bytes the client read).
 async fn run(sys: &tokio::net::UdpSocket, http: u16) -> Vec<(String, u64, u64)> {
     let mut out = Vec::new();
+    let re = regex::Regex::new(r"^ST=([0-9]+) B=([0-9]+) end$").expect("re");
     for raw in REQUESTS {
         let mut s = tokio::net::TcpStream::connect(v4(http))
             .await
@@ -55,7 +56,6 @@ async fn run(sys: &tokio::net::UdpSocket, http: u16) -> Vec<(String, u64, u64)> 
         let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut buf)).await;
         assert!(buf.starts_with(b"HTTP/1."), "{raw:?}");
         let line = recv_line(sys).await;
-        let re = regex::Regex::new(r"^ST=([0-9]+) B=([0-9]+) end$").expect("re");
         let c = re
             .captures(&line)
             .unwrap_or_else(|| panic!("line {line:?}"));

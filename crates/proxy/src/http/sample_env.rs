@@ -459,6 +459,7 @@ mod tests {
         };
         let mut env = env.with_hello(Some(&hello));
         env.unique_id = Some(b"id");
+        env.body = Some(b"host=a&b=c");
         for name in HTTP_FETCHES {
             let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
             let arg = match *name {

@@ -7,7 +7,8 @@
 //! header is removed), and one that is too slow gets a 408.
 
 use super::Session;
-use crate::http::{body, body_param};
+use crate::http::body;
+use crate::http::body_param;
 use crate::stream::ClientStream;
 use tokio::io::AsyncWriteExt;
 
