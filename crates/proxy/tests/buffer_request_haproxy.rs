@@ -173,3 +173,48 @@ async fn wait_for_body_matches_haproxy() {
         assert_eq!(o, t, "answer {i}: fulcrum (left) vs haproxy (right)");
     }
 }
+
+/// A body larger than the buffer: the rules see a bufferful, the server gets all of it.
+#[tokio::test]
+async fn a_body_larger_than_the_buffer_is_forwarded_whole() {
+    let server = Backend::start("app").await;
+    let fh = free_port();
+    let f = start(&format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         frontend web\n  bind 127.0.0.1:{fh}\n  option http-buffer-request\n\
+         \x20 http-request set-header x-seen %[req.body_len]\n  default_backend app\n\
+         backend app\n  server s1 {}\n",
+        server.addr
+    ))
+    .await;
+    let body: Vec<u8> = (0..100_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    let mut raw = format!(
+        "POST /echo HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(&body);
+    let answer = exchange(fh, &raw).await;
+    f.shutdown(Duration::from_secs(1)).await;
+    let end = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an answer head")
+        + 4;
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        summary(&answer)
+    );
+    assert!(answer[end..] == body[..], "the body came back changed");
+    let seen = server
+        .heads()
+        .iter()
+        .find_map(|h| {
+            h.lines()
+                .find_map(|l| l.strip_prefix("x-seen: ").map(|v| v.parse::<usize>()))
+        })
+        .expect("x-seen reached the server")
+        .expect("a number");
+    assert!(seen > 1000 && seen < body.len(), "rules saw {seen} bytes");
+}
