@@ -632,8 +632,21 @@ pub struct ProxyOptions {
     pub unique_id: crate::model_extras::UniqueId,
     /// `option http-ignore-probes`: a connection that sends nothing gets no 408.
     pub http_ignore_probes: bool,
+    /// `option http-buffer-request`: the request body (up to a buffer) is read before the
+    /// `http-request` rules, for the `req.body*` fetches.
+    pub http_buffer_request: bool,
+    /// `http-request wait-for-body` as a frontend's first rule (`haproxy::wait_body`).
+    pub wait_for_body: Option<WaitForBody>,
     /// `retry-on none`: a failed connection is not retried (nor redispatched).
     pub retry_on_none: bool,
+}
+
+/// `http-request wait-for-body time T [at-least N]`: wait up to `time` for the whole body,
+/// or `at_least` bytes of it (0: the whole), or a bufferful.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WaitForBody {
+    pub time: std::time::Duration,
+    pub at_least: u64,
 }
 
 /// `option forwardfor [except NETWORK] [header NAME] [if-none]`
@@ -914,6 +927,20 @@ pub enum HttpAction {
         len: usize,
         slot: usize,
     },
+    /// `set-src|set-dst|set-src-port|set-dst-port EXPR`.
+    SetAddr {
+        part: AddrPart,
+        expr: String,
+    },
+}
+
+/// Which address `http-request set-src` and its siblings rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AddrPart {
+    Src,
+    Dst,
+    SrcPort,
+    DstPort,
 }
 
 /// `capture request|response header NAME len N`: the header's last value, cut to `len`

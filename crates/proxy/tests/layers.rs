@@ -27,6 +27,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "balance",
             "persist",
             "http::message",
+            // `req.body_param` and de-chunking for `req.body` (no crate uses).
+            "http::body_param",
             "http::errors",
             // `userlist` credentials (Basic auth, crypt(3) hashes) for the http_auth fetches.
             "http::userlist",
@@ -71,6 +73,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::sample_env",
             "http::rewrite",
             "http::capture",
+            // HAProxy's `%B` accounting (uses http::message).
+            "http::log_bytes",
+            // `set-src` and its siblings (uses the sample crate only).
+            "http::set_addr",
             // What the cache stores and serves (uses http::message).
             "http::cache_policy",
             "tunnel",

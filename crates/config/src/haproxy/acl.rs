@@ -98,6 +98,8 @@ pub const FETCHES: &[&str] = &[
     "pathq",
     "req.body",
     "req.body_len",
+    "req.body_size",
+    "req.body_param",
     "req.proto_http",
     "http.req.method",
     "queue",

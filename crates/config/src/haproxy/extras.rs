@@ -5,7 +5,6 @@
 //! Each function parses one keyword line into `model_extras` types, as HAProxy 2.6 reads it.
 
 use super::line::Line;
-use crate::diagnostics::Diagnostics;
 use crate::model::{Global, Proxy, ProxyOptions, ServerPort};
 use crate::model_extras::{CompAlgo, Compression, OriginalTo};
 
@@ -138,11 +137,7 @@ pub fn retry_on(o: &mut ProxyOptions, line: &Line<'_>) -> Result<(), String> {
 }
 
 /// Global keywords: `zero-warning`, `default-path`, `mworker-max-reloads`, `lua-load*`.
-pub fn global_keyword(
-    g: &mut Global,
-    line: &Line<'_>,
-    diags: &mut Diagnostics,
-) -> Result<(), String> {
+pub fn global_keyword(g: &mut Global, line: &Line<'_>) -> Result<(), String> {
     match line.keyword() {
         "zero-warning" => {
             line.no_more(1)?;
@@ -165,9 +160,9 @@ pub fn global_keyword(
         "mworker-max-reloads" => {
             super::line::number::<u32>(line.need(1, "a number of reloads")?, "mworker-max-reloads")?;
             line.no_more(2)?;
-            diags.warning(
-                &line.span,
-                "'mworker-max-reloads' is accepted but not applied: fulcrum reloads inside one process, and connections of a replaced configuration stay open until they end (they are not cut after N reloads)",
+            return Err(
+                "'mworker-max-reloads' is refused: fulcrum reloads inside one process, so there is no old worker to stop after N reloads; connections of a replaced configuration stay open until they end (fulcrum cannot cut them after N reloads yet). Remove the line: reloads do not pile up processes"
+                    .to_string(),
             );
         }
         kw => {

@@ -156,10 +156,10 @@ fn retry_on_runs_connection_retries_only() {
 fn global_keywords() {
     let l = load_sources(&[Source {
         name: "t.cfg",
-        text: "global\n  default-path current\n  mworker-max-reloads 3\n",
+        text: "global\n  default-path current\n",
     }]);
     assert!(l.is_ok(), "{}", errors(&l));
-    assert_eq!(l.diagnostics.warnings().count(), 1);
+    assert_eq!(l.diagnostics.warnings().count(), 0);
     for (text, want) in [
         (
             "global\n  lua-load /etc/haproxy/x.lua\n",
@@ -182,6 +182,10 @@ fn global_keywords() {
             "global\n  mworker-max-reloads many\n",
             "mworker-max-reloads",
         ),
+        (
+            "global\n  mworker-max-reloads 3\n",
+            "'mworker-max-reloads' is refused: fulcrum reloads inside one process",
+        ),
         ("global\n  zero-warning now\n", ""),
     ] {
         let l = load_sources(&[Source {
@@ -195,7 +199,7 @@ fn global_keywords() {
         );
     }
     // zero-warning: any warning refuses the configuration, at the zero-warning line
-    let text = "global\n  zero-warning\n  mworker-max-reloads 3\n";
+    let text = "global\n  zero-warning\n  ulimit-n 1000\n";
     let l = load_sources(&[Source {
         name: "t.cfg",
         text,

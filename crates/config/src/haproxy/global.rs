@@ -164,7 +164,7 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
         | "default-path"
         | "mworker-max-reloads"
         | "lua-load"
-        | "lua-load-per-thread" => super::extras::global_keyword(g, line, diags)?,
+        | "lua-load-per-thread" => super::extras::global_keyword(g, line)?,
         _ if NOT_YET.contains(&kw) => {
             return Err(format!(
                 "global keyword '{kw}' is not supported by fulcrum yet (ignoring it would change the configuration or what clients and logs see)"

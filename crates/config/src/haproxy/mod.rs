@@ -33,6 +33,7 @@ mod tcp_check;
 mod tcp_rules;
 mod userlist;
 mod vars;
+mod wait_body;
 
 pub use acl::PREDEFINED as PREDEFINED_ACLS;
 pub use lexer::{expand_address, split_line, Lexed};

@@ -24,11 +24,11 @@ const OPTIONS: &[&str] = &[
     "log-health-checks",
     "originalto",
     "http-ignore-probes",
+    "http-buffer-request",
 ];
 
 /// Real options fulcrum reads but does not act on (yet): accepted with a warning.
 const IGNORED_OPTIONS: &[&str] = &[
-    "http-buffer-request",
     "splice-auto",
     "splice-request",
     "splice-response",
@@ -143,6 +143,7 @@ pub fn option(
         "abortonclose" => o.abortonclose = enable,
         "log-health-checks" => o.log_health_checks = enable,
         "http-ignore-probes" => o.http_ignore_probes = enable,
+        "http-buffer-request" => o.http_buffer_request = enable,
         "originalto" => super::extras::originalto(o, line, base, enable)?,
         "httpchk" => {
             if !enable {

@@ -419,6 +419,11 @@ fn apply(
             super::logformat::check_log_format(text)?;
             p.log_format = Some(text.to_string());
         }
+        "http-request" if line.arg(1) == Some("wait-for-body") => {
+            let frontend = matches!(section, Some(ProxyKind::Frontend | ProxyKind::Listen));
+            let w = super::wait_body::parse(line, p.http_request.is_empty(), frontend)?;
+            p.options.wait_for_body = Some(w);
+        }
         "http-request" => {
             let rule = rules::http_rule(line, true)?;
             if matches!(rule.action, crate::model::HttpAction::SetTimeout { .. })

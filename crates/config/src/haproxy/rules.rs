@@ -28,8 +28,6 @@ const UNSUPPORTED: &[&str] = &[
     "del-acl",
     "set-map",
     "del-map",
-    "set-src",
-    "set-dst",
     "silent-drop",
     "reject",
     "wait-for-body",
@@ -160,6 +158,22 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             (HttpAction::SetStatus { status, reason }, next)
         }
         "redirect" => redirect(line)?,
+        "set-src" | "set-dst" | "set-src-port" | "set-dst-port" if request => {
+            let part = match action_word {
+                "set-src" => crate::model::AddrPart::Src,
+                "set-dst" => crate::model::AddrPart::Dst,
+                "set-src-port" => crate::model::AddrPart::SrcPort,
+                _ => crate::model::AddrPart::DstPort,
+            };
+            let expr = line.need(2, "a sample expression")?.to_string();
+            let mut compiler = fulcrum_sample::expr::Compiler::default()
+                .with_available(fulcrum_sample::fetch::Needs::Request);
+            let compiled = fulcrum_sample::expr::compile_with(&expr, &mut compiler)
+                .map_err(|e| format!("{action_word} '{expr}': {e}"))?;
+            super::logformat::check_answered(compiled.fetch.kw.name)
+                .map_err(|e| format!("{action_word} '{expr}': {e}"))?;
+            (HttpAction::SetAddr { part, expr }, 3)
+        }
         "capture" => {
             if !request {
                 return Err(

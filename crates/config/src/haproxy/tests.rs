@@ -702,7 +702,21 @@ fn http_rules() {
         errors(&format!(
             "{TIMEOUTS}frontend f\n bind :80\n http-request wait-for-body time 1s\n"
         )),
-        vec!["t.cfg:7: error: 'http-request wait-for-body' is not supported by fulcrum yet"]
+        Vec::<String>::new()
+    );
+    // Only as the first, unconditional rule of a frontend (the chain does not pause yet).
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}frontend f\n bind :80\n http-request deny if {{ path /x }}\n http-request wait-for-body time 1s at-least 1k\n"
+        )),
+        vec!["t.cfg:8: error: 'http-request wait-for-body' is supported by fulcrum only as the first http-request rule of a frontend or listen section (the rule chain does not pause in the middle yet)"]
+    );
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}frontend f\n bind :80\n http-request wait-for-body time 1s if TRUE\n"
+        ))
+        .len(),
+        1
     );
 }
 

@@ -3,6 +3,7 @@
 //! sequence of named phases (see `session.rs`).
 
 pub mod body;
+pub mod body_param;
 pub mod bufs;
 pub mod cache;
 pub mod cache_flow;
@@ -13,6 +14,7 @@ pub mod errors;
 pub mod h1;
 pub mod h2;
 pub mod headers;
+pub mod log_bytes;
 pub mod message;
 pub mod monitor;
 pub mod originalto;
@@ -22,6 +24,7 @@ pub mod rewrite;
 pub mod rules;
 pub mod sample_env;
 pub mod session;
+pub mod set_addr;
 pub mod unique_id;
 pub mod userlist;
 pub mod validate;

@@ -100,6 +100,8 @@ enum Action {
         len: usize,
         slot: usize,
     },
+    /// `set-src` and its siblings (`http::set_addr`).
+    SetAddr(fulcrum_config::model::AddrPart, fulcrum_sample::Expr),
 }
 
 /// `set-log-level silent` in [`Env::log_level`].
@@ -282,6 +284,11 @@ pub fn compile(
                 len: *len,
                 slot: *slot,
             },
+            HttpAction::SetAddr { part, expr } => Action::SetAddr(
+                *part,
+                fulcrum_sample::compile(expr)
+                    .map_err(|e| acl::AclError(format!("{}: '{expr}': {e}", r.span)))?,
+            ),
             HttpAction::SetTimeout { tunnel, value } => Action::SetTimeout(
                 *tunnel,
                 u64::try_from(value.as_millis()).unwrap_or(u64::MAX - 1),
@@ -361,6 +368,10 @@ pub struct Env<'a> {
     pub timeouts: Timeouts,
     /// The request's capture slots, when `http-request capture` rules fill some.
     pub captures: Option<Arc<super::capture::Samples>>,
+    /// The request body read before the rules (`option http-buffer-request`).
+    pub body: Option<Vec<u8>>,
+    /// What `set-src`/`set-dst` rules made of the addresses (`http::set_addr`).
+    pub moved: super::set_addr::Moved,
 }
 
 /// Per-request timeouts set by `set-timeout`.
@@ -409,10 +420,12 @@ impl<'a> Env<'a> {
     where
         'a: 'm,
     {
-        let mut env = HttpEnv::new(self.src, self.dst, req, res)
+        let (src, dst) = self.moved.get(self.src, self.dst);
+        let mut env = HttpEnv::new(src, dst, req, res)
             .with_counters(self.counters)
             .with_tls(self.tls.as_deref());
         env.unique_id = self.unique_id.as_deref();
+        env.body = self.body.as_deref();
         env
     }
 }
@@ -485,6 +498,10 @@ pub fn apply(
                         }
                     }
                 }
+            }
+            Action::SetAddr(part, expr) => {
+                let v = expr.eval(&env.sample(Some(req), res.as_deref()));
+                env.moved.apply(*part, v, env.src, env.dst);
             }
             Action::SetTimeout(tunnel, ms) => {
                 let slot = if *tunnel {

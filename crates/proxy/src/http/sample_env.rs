@@ -23,6 +23,8 @@ pub struct HttpEnv<'a> {
     pub hello: Option<&'a crate::tls::hello::Hello>,
     /// The request's `unique-id-format` id (`unique-id` fetch).
     pub unique_id: Option<&'a [u8]>,
+    /// The request body read so far (`option http-buffer-request`), for `req.body*`.
+    pub body: Option<&'a [u8]>,
 }
 
 impl<'a> HttpEnv<'a> {
@@ -41,6 +43,7 @@ impl<'a> HttpEnv<'a> {
             tls: None,
             hello: None,
             unique_id: None,
+            body: None,
         }
     }
 
@@ -288,6 +291,18 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                     (name.is_empty() || k == name).then(|| Value::Str(v.to_vec()))
                 })
             }
+            "req.body" => Some(Value::Bin(self.body?.to_vec())),
+            "req.body_len" => Some(Value::Sint(self.body?.len() as i64)),
+            "req.body_size" => {
+                // The announced Content-Length, or what arrived of a chunked body.
+                let announced = req?
+                    .header(b"content-length")
+                    .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<i64>().ok());
+                Some(Value::Sint(announced.unwrap_or(self.body?.len() as i64)))
+            }
+            "req.body_param" => {
+                super::body_param::find(self.body?, str_arg(f, 0)).map(|v| Value::Str(v.to_vec()))
+            }
             "req.ver" | "req_ver" => Some(version(req?)),
             "req.proto_http" => Some(Value::Bool(req.is_some())),
             "res.ver" => Some(version(res?)),
@@ -448,6 +463,7 @@ mod tests {
         };
         let mut env = env.with_hello(Some(&hello));
         env.unique_id = Some(b"id");
+        env.body = Some(b"host=a&b=c");
         for name in HTTP_FETCHES {
             let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
             let arg = match *name {

@@ -38,6 +38,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 mod account;
+mod buffer_body;
 mod exchange;
 mod head;
 #[cfg(test)]
@@ -116,6 +117,9 @@ struct Rec {
     /// Stats: bytes received from the client (head and body), response head bytes sent.
     bytes_in: u64,
     head_out: u64,
+    /// `%B` minus the bytes sent (`bytes + head_out`): HAProxy logs its HTX size of the
+    /// answer as it came in (`http::log_bytes`), not the bytes on the wire.
+    log_adjust: i64,
     /// Whether the status was counted (it is just before the answer is sent).
     counted: StatusCount,
     /// Not logged (`monitor-uri` requests, as HAProxy).
@@ -348,6 +352,7 @@ impl<C: ClientStream> Session<C> {
             retries: 0,
             bytes_in: head_len as u64,
             head_out: 0,
+            log_adjust: 0,
             counted: StatusCount::Pending,
             nolog: false,
             cache_hit: false,

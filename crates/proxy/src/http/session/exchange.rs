@@ -267,6 +267,7 @@ impl<C: ClientStream> Session<C> {
         be.observe(assigned.server(), ServerEvent::HttpStatus(self.res.status));
         rec.trs = Some(t_sent.elapsed());
         rec.status = self.res.status;
+        let htx_head = crate::http::log_bytes::head(&self.res) as i64;
 
         // Phase: upgrade to a tunnel.
         if self.res.status == 101 && x.upgrade == Upgrade::Requested {
@@ -287,6 +288,7 @@ impl<C: ClientStream> Session<C> {
             let to_server = self.cbuf.split().freeze();
             let to_client = self.sbuf.split().freeze();
             rec.head_out = self.out.len() as u64;
+            rec.log_adjust = htx_head - rec.head_out as i64;
             let (up, down, _) =
                 crate::tunnel::tunnel(&mut self.client, &to_server, &mut server, &to_client, &t)
                     .await;
@@ -437,6 +439,7 @@ impl<C: ClientStream> Session<C> {
             };
         }
         rec.head_out = h2_head.unwrap_or(self.out.len() as u64 - rec.bytes);
+        rec.log_adjust = htx_head - rec.head_out as i64;
         self.count_status(rec);
         let head_sent = match super::h2_edge(&mut self.client) {
             Some(edge) => edge.send_head(&self.res).is_ok(),

@@ -116,10 +116,12 @@ impl<C: ClientStream> Session<C> {
         let keep = drained == Drained::Yes
             && headers::client_wants_keep_alive(&self.req)
             && !self.stopping();
+        let htx = crate::http::log_bytes::raw(&bytes);
         if !keep {
             insert_close(&mut bytes);
         }
         rec.bytes = bytes.len() as u64;
+        rec.log_adjust = htx.map_or(0, |h| h as i64 - rec.bytes as i64);
         if body::write_all(&mut self.client, &bytes, self.fe.timeouts.client)
             .await
             .is_err()
@@ -219,6 +221,8 @@ impl<C: ClientStream> Session<C> {
         let fe = self.fe.clone();
         let page = pages.get_or(status, &fe.errors);
         rec.bytes = page.len() as u64;
+        rec.log_adjust =
+            crate::http::log_bytes::raw(&page).map_or(0, |h| h as i64 - rec.bytes as i64);
         let drained = Drained::of(body::request_framing(&mut self.req).ok());
         let keep = after == AfterError::KeepIfClean
             && drained == Drained::Yes

@@ -47,6 +47,17 @@ impl<C: ClientStream> Session<C> {
             u.make(&ctx, self.peer, self.local)
         });
         rec.unique_id.clone_from(&unique_id);
+        // Phase: `option http-buffer-request` (`buffer_body`), for the `req.body*` fetches.
+        let wait = fe.options.wait_for_body.as_ref();
+        let req_body = if fe.options.http_buffer_request || wait.is_some() {
+            let rule = wait.filter(|_| !fe.options.http_buffer_request);
+            match self.buffer_body(rule).await {
+                Ok(b) => Some(b),
+                Err(w) => return self.body_wait_failed(w, rec).await,
+            }
+        } else {
+            None
+        };
         let env = Env {
             src: self.peer,
             dst: self.local,
@@ -62,6 +73,8 @@ impl<C: ClientStream> Session<C> {
             log_level: fe
                 .sets_log_level
                 .then(|| Arc::new(std::sync::atomic::AtomicU8::new(rules::UNSET))),
+            body: req_body,
+            moved: Default::default(),
         };
         rec.log_level.clone_from(&env.log_level);
         rec.captures.clone_from(&env.captures);
@@ -88,6 +101,10 @@ impl<C: ClientStream> Session<C> {
             None,
             &mut self.scratch,
         );
+        if let Some((s, d)) = env.moved.result() {
+            // `set-src`/`set-dst`: the connection's addresses from now on (`http::set_addr`).
+            (self.peer, self.local) = (s, d);
+        }
         crate::http::cache_flow::count(&env.cache, &fe.counters);
         if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
             return next;
@@ -127,6 +144,10 @@ impl<C: ClientStream> Session<C> {
             None,
             &mut self.scratch,
         );
+        if let Some((s, d)) = env.moved.result() {
+            // `set-src`/`set-dst`: the connection's addresses from now on (`http::set_addr`).
+            (self.peer, self.local) = (s, d);
+        }
         crate::http::cache_flow::count(&env.cache, &be.counters);
         if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
             return next;

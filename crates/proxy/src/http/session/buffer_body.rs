@@ -1,0 +1,109 @@
+//! `option http-buffer-request` and a frontend's leading `http-request wait-for-body time T
+//! [at-least N]`: before the `http-request` rules, wait (within `timeout http-request`,
+//! else `timeout client`; within T for the rule) until the whole request body, or N bytes
+//! of it, or as much as fills the buffer (`tune.bufsize`), is here, so the `req.body*`
+//! fetches see it. As HAProxy,
+//! a client that sent `Expect: 100-continue` gets the `100 Continue` from the proxy (the
+//! header is removed), and one that is too slow gets a 408.
+
+use super::Session;
+use crate::http::body;
+use crate::http::body_param;
+use crate::stream::ClientStream;
+use tokio::io::AsyncWriteExt;
+
+/// Why the body could not be waited for.
+pub(super) enum BodyWait {
+    Timeout,
+    Closed,
+}
+
+impl<C: ClientStream> Session<C> {
+    /// The body as the `req.body` fetch sees it (de-chunked), once all of it or a bufferful
+    /// is in `cbuf` (which keeps the raw bytes for forwarding).
+    pub(super) async fn buffer_body(
+        &mut self,
+        rule: Option<&fulcrum_config::model::WaitForBody>,
+    ) -> Result<Vec<u8>, BodyWait> {
+        let chunked = self
+            .req
+            .headers(b"transfer-encoding")
+            .any(|v| v.to_ascii_lowercase().ends_with(b"chunked"));
+        let length = if chunked {
+            None
+        } else {
+            match self.req.header(b"content-length").map(|v| {
+                std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+            }) {
+                Some(Some(n)) => Some(n),
+                // Without a body, or with a length the framing phase refuses later.
+                _ => return Ok(Vec::new()),
+            }
+        };
+        let cap = self.fe.bufsize.max(1024);
+        let at_least = rule.map_or(0, |w| w.at_least);
+        let complete = |b: &[u8]| match length {
+            _ if at_least > 0 && b.len() as u64 >= at_least => true,
+            Some(n) => b.len() as u64 >= n,
+            None => b.starts_with(b"0\r\n") || b.windows(5).any(|w| w == b"\n0\r\n\r"),
+        };
+        if !complete(&self.cbuf) && self.req.has_token(b"expect", b"100-continue") {
+            self.req.remove(b"expect");
+            let _ = self
+                .client
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await;
+        }
+        let timeout = match rule {
+            Some(w) => Some(w.time),
+            None => self.fe.timeouts.http_request.or(self.fe.timeouts.client),
+        };
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        while !complete(&self.cbuf) && self.cbuf.len() < cap {
+            let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+            if left == Some(std::time::Duration::ZERO) {
+                return Err(BodyWait::Timeout);
+            }
+            let want = cap - self.cbuf.len();
+            match body::read_some(&mut self.client, &mut self.cbuf, want, left).await {
+                Ok(0) => return Err(BodyWait::Closed),
+                Ok(_) => {}
+                Err(body::BodyError::SrcTimeout) => return Err(BodyWait::Timeout),
+                Err(_) => return Err(BodyWait::Closed),
+            }
+        }
+        Ok(match length {
+            Some(n) => self.cbuf[..(n.min(self.cbuf.len() as u64) as usize)].to_vec(),
+            None => body_param::dechunk(&self.cbuf),
+        })
+    }
+}
+
+impl<C: ClientStream> Session<C> {
+    /// A body that did not come: 408 on a timeout (as HAProxy), a silent close otherwise.
+    pub(super) async fn body_wait_failed(
+        &mut self,
+        w: BodyWait,
+        rec: &mut super::Rec,
+    ) -> super::Next {
+        match w {
+            BodyWait::Timeout => {
+                let fe = self.fe.clone();
+                self.send_error(
+                    408,
+                    rec,
+                    crate::termination::Termination::CLIENT_TIMEOUT_REQUEST,
+                    &fe.errors,
+                    super::local::AfterError::Close,
+                )
+                .await
+            }
+            BodyWait::Closed => {
+                rec.term = crate::termination::Termination::CLIENT_DATA;
+                super::Next::Close
+            }
+        }
+    }
+}
