@@ -1,0 +1,330 @@
+//! Rules of HAProxy's proxies: `tcp-request`/`http-request`/`http-response` rules and their
+//! actions, captures, variables, redirects, local answers, stick tables and stick rules,
+//! error files, the stats page settings.
+
+use super::*;
+use crate::diagnostics::Span;
+use serde::Serialize;
+use std::time::Duration;
+
+/// A proxy's `tcp-request` / `tcp-response` rules by phase.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TcpRules {
+    pub connection: Vec<TcpRule>,
+    pub session: Vec<TcpRule>,
+    pub content: Vec<TcpRule>,
+    pub response: Vec<TcpRule>,
+    /// `tcp-request inspect-delay`.
+    pub inspect_delay: Option<std::time::Duration>,
+    /// `tcp-response inspect-delay`.
+    pub response_inspect_delay: Option<std::time::Duration>,
+}
+
+impl TcpRules {
+    pub fn is_empty(&self) -> bool {
+        self.connection.is_empty()
+            && self.session.is_empty()
+            && self.content.is_empty()
+            && self.response.is_empty()
+    }
+}
+
+/// One `tcp-request` / `tcp-response` rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TcpRule {
+    pub span: Span,
+    pub action: TcpAction,
+    pub condition: Option<Condition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+pub enum TcpAction {
+    /// Stops the rules of this phase; the connection goes on.
+    Accept,
+    /// Closes the connection at once.
+    Reject,
+    /// Closes the connection without telling the client (no FIN/RST reaches it).
+    SilentDrop,
+    /// `track-scN`, `sc-inc-gpc0/1`, `sc-set-gpt0`.
+    Counter(CounterAction),
+    /// `set-var`, `set-var-fmt`, `unset-var`.
+    Var(VarAction),
+}
+
+/// One `http-request` or `http-response` rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HttpRule {
+    pub span: Span,
+    pub action: HttpAction,
+    pub condition: Option<Condition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "action")]
+pub enum HttpAction {
+    Allow,
+    Deny {
+        status: Option<u16>,
+    },
+    /// `set-header NAME FMT` (FMT is a HAProxy log-format string, kept as written).
+    SetHeader {
+        name: String,
+        value: String,
+    },
+    AddHeader {
+        name: String,
+        value: String,
+    },
+    DelHeader {
+        name: String,
+    },
+    Redirect {
+        kind: RedirectKind,
+        target: String,
+        code: u16,
+        /// `drop-query`: the query string is not carried over (prefix, scheme).
+        drop_query: bool,
+        /// `append-slash`: a `/` is added to a path not ending with one (with `drop-query`).
+        append_slash: bool,
+        /// `set-cookie NAME[=VALUE]` / `clear-cookie NAME[=]`: the Set-Cookie value sent.
+        cookie: Option<String>,
+    },
+    /// `return [status N] [content-type T] [string S | file F | errorfile F] [hdr N V]...`
+    Return {
+        status: u16,
+        content_type: Option<String>,
+        body: ReturnBody,
+        headers: Vec<(String, String)>,
+    },
+    /// `use-service NAME`, e.g. `prometheus-exporter`.
+    UseService {
+        name: String,
+    },
+    /// `track-scN`, `sc-inc-gpc0/1`, `sc-set-gpt0`.
+    Counter(CounterAction),
+    /// `set-var`, `set-var-fmt`, `unset-var`.
+    Var(VarAction),
+    /// `set-method|set-path|set-pathq|set-query|set-uri FMT`.
+    SetLine {
+        part: LinePart,
+        value: String,
+    },
+    /// `replace-path|replace-pathq|replace-uri REGEX FMT`.
+    ReplaceLine {
+        part: LinePart,
+        regex: String,
+        value: String,
+    },
+    /// `replace-header NAME REGEX FMT` (whole values) / `replace-value` (each comma-separated
+    /// value): a value the regex matches is replaced by FMT with `\N` groups.
+    ReplaceHeader {
+        name: String,
+        regex: String,
+        value: String,
+        each: bool,
+    },
+    /// `set-status CODE [reason TEXT]` (responses).
+    SetStatus {
+        status: u16,
+        reason: Option<String>,
+    },
+    /// `del-header NAME -m beg|end|sub|reg` (`-m str` is [`HttpAction::DelHeader`]).
+    DelHeaderMatch {
+        name: String,
+        method: String,
+    },
+    /// `http-request cache-use NAME`: serve from the cache section NAME when it holds the object.
+    CacheUse {
+        cache: String,
+    },
+    /// `http-response cache-store NAME`: store the response in the cache section NAME.
+    CacheStore {
+        cache: String,
+    },
+    /// `auth [realm REALM]`: 401 with `WWW-Authenticate: Basic realm="REALM"` (the proxy's
+    /// name without a realm).
+    Auth {
+        realm: Option<String>,
+    },
+    /// `tarpit [deny_status N]`: the request is held `timeout tarpit`, then answered with
+    /// the error page for N (500 by default).
+    Tarpit {
+        status: u16,
+    },
+    /// `set-log-level LEVEL`: the request's log line is sent at this syslog severity
+    /// (0 emerg .. 7 debug); `None`: `silent`, no line.
+    SetLogLevel {
+        level: Option<u8>,
+    },
+    /// `set-timeout server|tunnel TIME`: this request's server (or tunnel) timeout.
+    SetTimeout {
+        tunnel: bool,
+        value: Duration,
+    },
+    /// `http-request capture SAMPLE len N`: the sample's value, cut to N bytes, in the
+    /// request capture slot `slot` (a new one, after those declared before it).
+    Capture {
+        expr: String,
+        len: usize,
+        slot: usize,
+    },
+    /// `set-src|set-dst|set-src-port|set-dst-port EXPR`.
+    SetAddr {
+        part: AddrPart,
+        expr: String,
+    },
+}
+
+/// Which address `http-request set-src` and its siblings rewrite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AddrPart {
+    Src,
+    Dst,
+    SrcPort,
+    DstPort,
+}
+
+/// `capture request|response header NAME len N`: the header's last value, cut to `len`
+/// bytes, written in the log line (`{...}` of `option httplog`, `%hr`/`%hs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Capture {
+    pub response: bool,
+    pub name: String,
+    pub len: usize,
+    /// A slot an `http-request capture SAMPLE len N` rule fills (`name` is empty).
+    pub sample: bool,
+}
+
+/// The part of the request line a rule rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinePart {
+    Method,
+    Path,
+    Pathq,
+    Query,
+    Uri,
+}
+
+/// Variable actions, in `http-request`/`http-response` and `tcp-request` rules. `scope` is
+/// one of `proc sess txn req res`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "var")]
+pub enum VarAction {
+    /// `set-var(scope.name) EXPR`: a sample expression.
+    Set {
+        scope: String,
+        name: String,
+        expr: String,
+    },
+    /// `set-var-fmt(scope.name) FMT`: a log-format string.
+    SetFmt {
+        scope: String,
+        name: String,
+        format: String,
+    },
+    /// `unset-var(scope.name)`.
+    Unset { scope: String, name: String },
+}
+
+/// Stick-counter actions, in `http-request` and `tcp-request` rules.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "counter")]
+pub enum CounterAction {
+    /// `track-scN KEY [table T]`: KEY is a sample expression; T a proxy with a stick-table
+    /// (default: the rule's own proxy).
+    TrackSc {
+        slot: u8,
+        key: String,
+        table: Option<String>,
+    },
+    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`.
+    IncGpc { slot: u8, idx: u8 },
+    /// `sc-set-gpt0(N) VALUE`.
+    SetGpt0 { slot: u8, value: i64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RedirectKind {
+    Location,
+    Prefix,
+    Scheme,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReturnBody {
+    None,
+    String(String),
+    /// `lf-string`: a log-format string, kept as written.
+    LfString(String),
+    File(String),
+    Errorfile(String),
+}
+
+/// `stick-table type ip|ipv6|integer|string|binary [len N] size N [expire T] [nopurge] [store ...]`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StickTable {
+    pub span: Span,
+    pub key_type: StickKeyType,
+    pub len: Option<u32>,
+    pub size: u64,
+    pub expire: Option<Duration>,
+    pub nopurge: bool,
+    pub store: Vec<String>,
+    /// `peers NAME`: the table is replicated between the peers of that section.
+    pub peers: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StickKeyType {
+    Ip,
+    Ipv6,
+    Integer,
+    String,
+    Binary,
+}
+
+/// `stick on|match|store-request|store-response PATTERN [table T] [if|unless COND]`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StickRule {
+    pub span: Span,
+    pub kind: StickRuleKind,
+    pub fetch: Fetch,
+    pub table: Option<Reference>,
+    pub condition: Option<Condition>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StickRuleKind {
+    On,
+    Match,
+    StoreRequest,
+    StoreResponse,
+}
+
+/// `errorfile CODE FILE`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorFile {
+    pub span: Span,
+    pub status: u16,
+    pub path: String,
+}
+
+/// `stats enable|uri|realm|auth|refresh|admin|hide-version|show-legends|scope` in a proxy.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    pub enabled: bool,
+    pub uri: Option<String>,
+    pub realm: Option<String>,
+    pub auth: Vec<(String, String)>,
+    pub refresh: Option<Duration>,
+    pub admin: Option<Condition>,
+    pub hide_version: bool,
+    pub show_legends: bool,
+    pub scope: Vec<String>,
+}
