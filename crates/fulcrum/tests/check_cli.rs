@@ -197,3 +197,20 @@ fn string_stick_rules_pass_or_fail_at_their_line() {
     let err = text(&out.stderr);
     assert!(err.contains(&format!("{bad}:9: error:")), "{err}");
 }
+
+/// Stick rules on an address table that the proxy does not run (only `stick on src` runs
+/// there) are an error at their line, not a backend silently run without stickiness.
+#[test]
+fn unsupported_stick_rules_on_an_address_table_fail_at_their_line() {
+    let dir = TempDir::new("stickip");
+    let cfg = dir.file(
+        "ip.cfg",
+        "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+         backend b\n stick-table type ip size 10k\n stick match src\n server s 127.0.0.1:8080\n",
+    );
+    let out = fulcrum(&["check", "-f", &cfg]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("{cfg}:8:")), "{err}");
+    assert!(err.contains("only 'stick on src'"), "{err}");
+}

@@ -391,13 +391,9 @@ fn build_backend(
     let http_response = cx.rules(p, &p.http_response)?;
     // Persistence. A reload keeps the stick table's entries (HAProxy loses them unless a
     // `peers` section hands them to the new process; fulcrum reloads in place).
-    let mut stick = match crate::persist::stick::stick_on_src(p) {
-        Ok(t) => t,
-        Err(msg) => {
-            tracing::warn!("{msg}; this backend runs without stickiness");
-            None
-        }
-    };
+    // Stick rules fulcrum does not run refuse the configuration (as `fulcrum check` does):
+    // running the backend without the stickiness it asks for would be a silent difference.
+    let mut stick = crate::persist::stick::stick_on_src(p).map_err(ProxyError::Config)?;
     if let (Some(table), Some(previous)) = (
         stick.as_mut(),
         old.and_then(|g| g.backends.get(&p.name))

@@ -37,12 +37,17 @@ pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCod
     for msg in &tls {
         eprintln!("{}", error_line(msg));
     }
-    // Stick rules on a `type string` table are compiled as `run` compiles them.
+    // Stick rules are compiled as `run` compiles them (a `type string` table's, and the
+    // `stick on src` of an address table): what `run` refuses, `check` refuses.
     let sticks: Vec<String> = loaded
         .config
         .proxies
         .iter()
-        .filter_map(|p| fulcrum_proxy::persist::stick_sample::SampleStick::from_proxy(p).err())
+        .filter_map(|p| {
+            fulcrum_proxy::persist::stick_sample::SampleStick::from_proxy(p)
+                .err()
+                .or_else(|| fulcrum_proxy::persist::stick::stick_on_src(p).err())
+        })
         .collect();
     for msg in &sticks {
         eprintln!("{}", error_line(msg));

@@ -246,7 +246,7 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
 
 /// The table a backend needs for `stick-table type ip|ipv6 ...` + `stick on src` (the
 /// supported combination so far). `Ok(None)`: no stickiness; `Err`: configured but not
-/// supported yet, said plainly for the startup log.
+/// supported yet (`FILE:LINE: ...`): the configuration is refused by `run` and `check`.
 pub fn stick_on_src(p: &Proxy) -> Result<Option<StickTable<IpAddr, String>>, String> {
     if p.stick_rules.is_empty() {
         return Ok(None);
