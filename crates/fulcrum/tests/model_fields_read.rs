@@ -55,11 +55,6 @@ const COSMETIC: &[(&str, &str, &str)] = &[
         "a summary of `words` for tooling (the model's JSON); the data plane compiles `words` with the sample engine",
     ),
     (
-        "Acl",
-        "patterns",
-        "a summary of `words` for tooling (the model's JSON); the data plane compiles `words` with the sample engine",
-    ),
-    (
         "Global",
         "zero_warning",
         "applied by the config crate itself: loading refuses a configuration with any warning",
@@ -106,12 +101,26 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn model_fields() -> Vec<(String, String)> {
     let mut out = Vec::new();
     let dir = root().join("crates/config/src");
-    for entry in std::fs::read_dir(&dir).expect("config src").flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !(name.starts_with("model") && name.ends_with(".rs")) {
-            continue;
-        }
-        let text = std::fs::read_to_string(entry.path()).expect("model file");
+    // `model.rs`, `model_*.rs`, and the section files under `model/`.
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .expect("config src")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .is_some_and(|n| n.starts_with("model") && n.ends_with(".rs"))
+        })
+        .collect();
+    files.extend(
+        std::fs::read_dir(dir.join("model"))
+            .expect("config src/model")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rs")),
+    );
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("model file");
         let mut current: Option<String> = None;
         for line in text.lines() {
             let t = line.trim_start();
