@@ -171,7 +171,9 @@ fn ssl_columns_count_as_haproxy() {
             .collect::<Vec<_>>()
     };
     let (mut hi, mut fi) = (Vec::new(), Vec::new());
-    let same = fulcrum_testlab::wait::until(Duration::from_secs(5), || {
+    // An idle pooled server connection closes after `pool-purge-delay` (5 s) at the next
+    // periodic purge, so `CurrSslConns` may take up to about twice that to settle.
+    let same = fulcrum_testlab::wait::until(Duration::from_secs(15), || {
         hi = info(&hdir);
         fi = info(&f.dir);
         hi == fi
