@@ -28,16 +28,7 @@ fn cfg(syslog: u16, a: u16, b: u16, server: SocketAddr) -> String {
 }
 
 async fn recv_line(s: &tokio::net::UdpSocket) -> String {
-    let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.recv(&mut buf))
-        .await
-        .expect("a log line within 5 s")
-        .expect("recv");
-    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
-    line.split_once("]: ")
-        .map_or(line.clone(), |x| x.1.to_string())
-        .trim_end()
-        .to_string()
+    common::syslog_message(s).await
 }
 
 /// The `{...}` blocks of the httplog lines, and the log-format lines.

@@ -49,17 +49,7 @@ fn cfg(syslog: u16, http: u16, tcp: u16, server: SocketAddr, raw: SocketAddr) ->
 }
 
 async fn recv_line(s: &tokio::net::UdpSocket) -> String {
-    let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.recv(&mut buf))
-        .await
-        .expect("a log line within 5 s")
-        .expect("recv");
-    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
-    let line = line
-        .split_once("]: ")
-        .map_or(line.clone(), |x| x.1.to_string())
-        .trim_end()
-        .to_string();
+    let line = common::syslog_message(s).await;
     // Client ports differ between the runs.
     regex::Regex::new(r"127\.0\.0\.1:[0-9]+")
         .expect("re")

@@ -42,16 +42,7 @@ const REQUESTS: &[&str] = &[
 ];
 
 async fn recv_line(s: &tokio::net::UdpSocket) -> String {
-    let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.recv(&mut buf))
-        .await
-        .expect("a log line within 5 s")
-        .expect("recv");
-    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
-    line.split_once("]: ")
-        .map_or(line.clone(), |x| x.1.to_string())
-        .trim_end()
-        .to_string()
+    common::syslog_message(s).await
 }
 
 /// (status line, body, log line) per request, the client's and listener's ports masked.

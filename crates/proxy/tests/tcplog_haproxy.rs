@@ -58,17 +58,7 @@ async fn session<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut s:
 }
 
 async fn recv_line(s: &tokio::net::UdpSocket) -> String {
-    let mut buf = vec![0u8; 4096];
-    let n = tokio::time::timeout(Duration::from_secs(5), s.recv(&mut buf))
-        .await
-        .expect("a log line within 5 s")
-        .expect("recv");
-    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
-    // Drop the syslog header (`<134>Dec  4 20:49:00 haproxy[123]: `).
-    line.split_once("]: ")
-        .map_or(line.clone(), |x| x.1.to_string())
-        .trim_end()
-        .to_string()
+    common::syslog_message(s).await
 }
 
 /// Masks what legitimately differs between the two runs.

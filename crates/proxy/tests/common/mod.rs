@@ -400,3 +400,18 @@ impl Haproxy {
         Some(h)
     }
 }
+
+/// The next syslog datagram on `s` (within 5 s), without its syslog header (`<134>Dec  4
+/// 20:49:00 haproxy[123]: `) and trailing newline: the log line as the proxy formatted it.
+pub async fn syslog_message(s: &tokio::net::UdpSocket) -> String {
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.recv(&mut buf))
+        .await
+        .expect("a log line within 5 s")
+        .expect("recv");
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    line.split_once("]: ")
+        .map_or(line.clone(), |x| x.1.to_string())
+        .trim_end()
+        .to_string()
+}
