@@ -39,7 +39,10 @@ const PATHS: &[&str] = &[
     "/last",
 ];
 
-/// `<PRI> path=... st=...` per logged request, in order.
+/// `<PRI> path=... st=...` per logged request, in the order of `PATHS`. Each request is on its
+/// own connection and each proxy logs after answering, so two back-to-back requests may log in
+/// either order: every line is read (until none comes for a while after `/last`'s, bounded),
+/// then put in request order.
 async fn run(sys: &tokio::net::UdpSocket, front: u16) -> Vec<String> {
     for p in PATHS {
         let mut c = Client::connect(addr(front)).await.expect("connect");
@@ -50,12 +53,18 @@ async fn run(sys: &tokio::net::UdpSocket, front: u16) -> Vec<String> {
     }
     let mut out = Vec::new();
     let mut buf = vec![0u8; 2048];
-    // `/last` is logged last: read until it arrives (bounded).
-    for _ in 0..PATHS.len() {
-        let n = tokio::time::timeout(Duration::from_secs(5), sys.recv(&mut buf))
-            .await
-            .expect("a log line within 5 s")
-            .expect("recv");
+    let mut seen_last = false;
+    for _ in 0..PATHS.len() * 2 {
+        let wait = if seen_last {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_secs(5)
+        };
+        let Ok(got) = tokio::time::timeout(wait, sys.recv(&mut buf)).await else {
+            assert!(seen_last, "a log line within 5 s: {out:?}");
+            break;
+        };
+        let n = got.expect("recv");
         let line = String::from_utf8_lossy(&buf[..n]).into_owned();
         let pri = line.split('>').next().unwrap_or("").to_string();
         let body = line
@@ -63,11 +72,16 @@ async fn run(sys: &tokio::net::UdpSocket, front: u16) -> Vec<String> {
             .map_or("", |x| x.1)
             .trim()
             .to_string();
+        seen_last |= body.starts_with("/last");
         out.push(format!("{pri}> path={body}"));
-        if body.starts_with("/last") {
-            break;
-        }
     }
+    let order = |l: &String| {
+        PATHS
+            .iter()
+            .position(|p| l.contains(&format!("path={p} ")))
+            .unwrap_or(usize::MAX)
+    };
+    out.sort_by_key(order);
     out
 }
 
