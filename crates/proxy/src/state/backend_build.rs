@@ -1,0 +1,182 @@
+//! How one backend of the model becomes a run-time [`Backend`]: its servers (carried over from
+//! the previous generation when unchanged, with their counters, idle pools and check state),
+//! balancing, persistence, HTTP policy and error pages.
+
+use super::*;
+
+fn server_target(p: &Proxy, s: &fulcrum_config::model::Server) -> Result<Target, ProxyError> {
+    match &s.address.unix {
+        Some(UnixAddress::Path(path)) => return Ok(Target::Unix(path.as_str().into())),
+        Some(UnixAddress::Abns(name)) => return Ok(Target::Abns(name.as_str().into())),
+        None => {}
+    }
+    let ip = match s.address.ip {
+        Some(ip) => ip,
+        None => (s.address.host.as_str(), 0)
+            .to_socket_addrs()
+            .map_err(|e| {
+                cfg_err(
+                    p,
+                    format!(
+                        "server {}: cannot resolve '{}': {e}",
+                        s.name, s.address.host
+                    ),
+                )
+            })?
+            .next()
+            .map(|a| a.ip())
+            .ok_or_else(|| {
+                cfg_err(
+                    p,
+                    format!("server {}: '{}' has no address", s.name, s.address.host),
+                )
+            })?,
+    };
+    Ok(match s.address.port {
+        ServerPort::Fixed(port) => Target::Fixed(SocketAddr::new(ip, port)),
+        ServerPort::Unset => Target::SamePort(ip),
+        ServerPort::Offset(o) => Target::Offset(ip, o),
+    })
+}
+
+pub(super) fn build_backend(
+    config: &Config,
+    p: &Proxy,
+    old: Option<&Generation>,
+    cx: &Ctx<'_>,
+) -> Result<Backend, ProxyError> {
+    let previous: Vec<Arc<ServerRt>> = old
+        .and_then(|g| g.backends.get(&p.name))
+        .map(|b| b.servers.clone())
+        .unwrap_or_default();
+    let mut servers = Vec::with_capacity(p.servers.len());
+    for s in &p.servers {
+        let fresh = ServerRt::new(
+            s.name.clone(),
+            server_target(p, s)?,
+            s.weight,
+            s.maxconn,
+            s.backup,
+            !s.disabled,
+        )
+        .with_source(p.server_source(s))
+        .with_send_proxy(if s.send_proxy_v2 {
+            2
+        } else {
+            u8::from(s.send_proxy)
+        });
+        let kept = previous
+            .iter()
+            .find(|o| {
+                o.same_definition(&fresh)
+                    && o.weight == fresh.weight
+                    && o.maxconn == fresh.maxconn
+                    && o.backup == fresh.backup
+            })
+            // a server DOWN by its health checks stays DOWN (with its counters) across the
+            // reload: a fresh UP one would take traffic until health replays its state; one
+            // that was `disabled` (MAINT) and is enabled now starts afresh
+            .filter(|o| {
+                o.is_up() != s.disabled
+                    || (!s.disabled && o.admin() != crate::server::AdminState::Maint)
+            });
+        let kept_any = kept.is_some();
+        let server = kept.cloned().unwrap_or_else(|| Arc::new(fresh));
+        server.set_observed(s.observe.is_some());
+        server.set_tls(if s.ssl {
+            let t = crate::tls::connector::build(s, &config.global.tls)
+                .map_err(|m| ProxyError::Config(format!("{}: {m}", s.span)))?;
+            Some(Arc::new(t))
+        } else {
+            None
+        });
+        server.set_checked(s.check, s.rise, s.fall);
+        if s.disabled && !kept_any {
+            // HAProxy: `disabled` is maintenance (the stats page says MAINT; `enable server` or
+            // the page's READY action brings it back).
+            server.set_admin(crate::server::AdminState::Maint);
+        }
+        servers.push(server);
+    }
+    let http_request = cx.rules(p, &p.http_request)?;
+    let http_response = cx.rules(p, &p.http_response)?;
+    // Persistence. A reload keeps the stick table's entries (HAProxy loses them unless a
+    // `peers` section hands them to the new process; fulcrum reloads in place).
+    // Stick rules fulcrum does not run refuse the configuration (as `fulcrum check` does):
+    // running the backend without the stickiness it asks for would be a silent difference.
+    let mut stick = crate::persist::stick::stick_on_src(p).map_err(ProxyError::Config)?;
+    if let (Some(table), Some(previous)) = (
+        stick.as_mut(),
+        old.and_then(|g| g.backends.get(&p.name))
+            .and_then(|b| b.stick_table()),
+    ) {
+        table.adopt(std::time::Instant::now(), &previous);
+    }
+    // Replication (`peers`): every store goes to the table's hub, which outlives reloads.
+    let hub = match (&stick, &p.stick_table) {
+        (Some(_), Some(model)) if config.stick_peers(model).is_some() => {
+            Some(crate::stick_sync::hub(&p.name))
+        }
+        _ => None,
+    };
+    if let (Some(table), Some(hub)) = (stick.as_mut(), &hub) {
+        table.set_feed(hub.feed());
+    }
+    // Sample-keyed rules on a `type string` table (APP_COOKIE); kept across reloads too. A
+    // form not run yet is refused with its FILE:LINE.
+    let stick_sample =
+        crate::persist::stick_sample::SampleStick::from_proxy(p).map_err(ProxyError::Config)?;
+    if let (Some(table), Some(previous)) = (
+        stick_sample.as_ref(),
+        old.and_then(|g| g.backends.get(&p.name))
+            .and_then(|b| b.policy.stick_sample.as_ref()),
+    ) {
+        table.adopt(std::time::Instant::now(), previous);
+    }
+    let counters = old
+        .and_then(|g| g.backends.get(&p.name))
+        .map(|b| b.counters.clone())
+        .unwrap_or_default();
+    let stats = if p.kind.is_frontend() {
+        None
+    } else {
+        cx.stats(p)?
+    };
+    let frontend_only = p.kind.is_frontend();
+    let policy = HttpPolicy {
+        http_request: if frontend_only {
+            Vec::new()
+        } else {
+            http_request
+        },
+        http_response: if frontend_only {
+            Vec::new()
+        } else {
+            http_response
+        },
+        errors: error_pages(p)?,
+        forwardfor: p.options.forwardfor.as_ref().map(ForwardForRt::new),
+        cookie: crate::persist::cookie::CookiePersist::from_proxy(p),
+        stick_sample,
+        stats,
+    };
+    let parts = FarmParts {
+        id: proxy_id(config, p),
+        counters,
+        server_cookies: p.servers.iter().map(|s| s.cookie.clone()).collect(),
+        stick,
+        sink: cx.sink.clone(),
+        name: p.name.clone(),
+        mode: p.mode,
+        servers,
+        balance: p.balance.clone(),
+        timeouts: p.timeouts.clone(),
+        retries: p.retries,
+        options: p.options.clone(),
+    };
+    let backend = Backend::new(parts, policy);
+    if let (Some(hub), Some(table)) = (hub, backend.stick_handle()) {
+        hub.attach(&table);
+    }
+    Ok(backend)
+}
