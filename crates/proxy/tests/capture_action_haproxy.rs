@@ -89,10 +89,7 @@ async fn capture_action_as_haproxy() {
         return;
     };
     // The readiness probe's connection may have logged a line: drop it.
-    let mut buf = vec![0u8; 2048];
-    while let Ok(Ok(_)) =
-        tokio::time::timeout(Duration::from_millis(300), hsys.recv(&mut buf)).await
-    {}
+    drain_syslog(&hsys).await;
     let theirs = run(&hsys, hfront).await;
     assert_eq!(ours, theirs, "fulcrum (left) vs haproxy (right)");
 }

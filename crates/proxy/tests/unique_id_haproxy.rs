@@ -123,10 +123,7 @@ async fn unique_ids_as_haproxy() {
     };
     assert!(wait_listening(addr(hplain)).await);
     // The readiness probe's connection may have logged a line: drop it.
-    let mut buf = vec![0u8; 2048];
-    while let Ok(Ok(_)) =
-        tokio::time::timeout(Duration::from_millis(300), hsys.recv(&mut buf)).await
-    {}
+    drain_syslog(&hsys).await;
     let theirs = run(&hsys, hhex, hplain, &server2).await;
     check("haproxy", &theirs, hhex);
     assert_eq!(ours.4, theirs.4, "plain format: fulcrum vs haproxy");

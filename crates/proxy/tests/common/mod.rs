@@ -415,3 +415,17 @@ pub async fn syslog_message(s: &tokio::net::UdpSocket) -> String {
         .trim_end()
         .to_string()
 }
+
+/// Drops the log lines already on `s` (e.g. the one a readiness probe's connection made),
+/// waiting until none has come for 300 ms (bounded: at most 100 lines).
+pub async fn drain_syslog(s: &tokio::net::UdpSocket) {
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..100 {
+        if !matches!(
+            tokio::time::timeout(Duration::from_millis(300), s.recv(&mut buf)).await,
+            Ok(Ok(_))
+        ) {
+            break;
+        }
+    }
+}
