@@ -2,6 +2,8 @@
 //! HAProxy 2.6's configuration manual (section 7.3.1). Each is a plain function of the value,
 //! its compiled arguments and the environment (for variables and stick tables).
 
+pub use crate::encode::unhex;
+use crate::encode::{base64, json, unbase64, url_enc};
 use crate::env::Env;
 use crate::fetch::{Arg, ArgKind};
 use crate::map::Map;
@@ -402,97 +404,6 @@ fn url_dec(v: Value, c: &Conv, _: &dyn Env) -> Option<Value> {
         i += 1;
     }
     Some(Value::Str(out))
-}
-
-/// Everything but RFC 3986's unreserved characters is %-encoded (HAProxy's `query` map).
-fn url_enc(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    for &b in s {
-        if !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')) {
-            out.extend_from_slice(format!("%{b:02X}").as_bytes());
-        } else {
-            out.push(b);
-        }
-    }
-    out
-}
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len().div_ceil(3) * 4);
-    for chunk in s.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize]);
-            } else {
-                out.push(b'=');
-            }
-        }
-    }
-    out
-}
-
-fn unbase64(s: &[u8]) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(s.len() / 4 * 3);
-    for chunk in s.chunks(4) {
-        let mut n = 0u32;
-        let mut pad = 0;
-        for &c in chunk {
-            let v = match c {
-                b'=' => {
-                    pad += 1;
-                    0
-                }
-                _ if pad > 0 => return None,
-                _ => B64.iter().position(|&x| x == c)? as u32,
-            };
-            n = (n << 6) | v;
-        }
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..3 - pad.min(2)]);
-    }
-    Some(out)
-}
-
-/// Hex text to bytes (`bin(...)` fetch).
-pub fn unhex(s: &[u8]) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    s.chunks(2)
-        .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
-        .collect()
-}
-
-fn json(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    for &b in s {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'/' => out.extend_from_slice(b"\\/"),
-            b'\x08' => out.extend_from_slice(b"\\b"),
-            b'\x0c' => out.extend_from_slice(b"\\f"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b if !(0x20..0x7f).contains(&b) => {
-                out.extend_from_slice(format!("\\u{b:04x}").as_bytes())
-            }
-            b => out.push(b),
-        }
-    }
-    out
 }
 
 fn ipmask(v: Value, c: &Conv, _: &dyn Env) -> Option<Value> {

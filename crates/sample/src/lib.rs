@@ -15,6 +15,7 @@
 pub mod acl;
 pub mod cast;
 pub mod conv;
+mod encode;
 pub mod env;
 pub mod error;
 pub mod expr;

@@ -30,6 +30,7 @@ pub mod json;
 pub mod lvs;
 pub mod page;
 pub mod prometheus;
+pub mod row;
 pub mod serve;
 pub mod services;
 pub mod snapshot;

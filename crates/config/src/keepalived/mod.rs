@@ -14,6 +14,7 @@ pub mod lexer;
 mod params;
 mod real_server;
 mod track_file;
+mod tree;
 mod validate;
 mod vip;
 mod virtual_server;
