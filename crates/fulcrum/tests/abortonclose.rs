@@ -109,10 +109,7 @@ fn run(haproxy: bool, abort: bool, fin_with_request: bool) -> Vec<String> {
         ),
     );
     let _proxy: Box<dyn std::any::Any> = if haproxy {
-        let mut c = std::process::Command::new("haproxy");
-        c.arg("-db").arg("-f").arg(&cfg);
-        let h = fulcrum_testlab::process::Child::spawn("haproxy", c, scratch.0.join("h.log"))
-            .expect("haproxy");
+        let h = fulcrum_testlab::process::Child::haproxy(&cfg, scratch.0.join("h.log"));
         let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || queued(&sock).is_some());
         assert!(up.is_some(), "haproxy up: {}", h.output());
         Box::new(h)

@@ -102,16 +102,7 @@ fn agent_replies_and_columns_as_haproxy() {
         config(&hdir, free_port(), server.port, agent_port, dead),
     )
     .expect("write");
-    let haproxy = fulcrum_testlab::process::Child::spawn(
-        "haproxy",
-        {
-            let mut c = std::process::Command::new("haproxy");
-            c.arg("-db").arg("-f").arg(&hcfg);
-            c
-        },
-        hdir.join("haproxy.log"),
-    )
-    .expect("haproxy");
+    let haproxy = fulcrum_testlab::process::Child::haproxy(&hcfg, hdir.join("haproxy.log"));
     let f = Fulcrum::start_bound("agent-vs-haproxy-f", "admin.sock", |dir| {
         config(dir, free_port(), server.port, agent_port, dead)
     });

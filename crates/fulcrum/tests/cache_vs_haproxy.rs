@@ -10,11 +10,11 @@
 
 mod common;
 
-use common::{free_port, Fulcrum, Running, Scratch};
+use common::{free_port, Fulcrum, Scratch};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -218,14 +218,6 @@ fn request(
     (seen, age)
 }
 
-fn wait_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} never listened on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The log lines received so far (bounded wait for the last ones).
 fn log_lines(sock: &UdpSocket, at_least: usize) -> Vec<String> {
     let mut out = Vec::new();
@@ -324,16 +316,12 @@ fn cache_and_monitor_answer_as_haproxy() {
     let fcfg = scratch.write("f.cfg", &config(fport, fapp, port_of(&flog), &fsock));
     let hcfg = scratch.write("h.cfg", &config(hport, happ, port_of(&hlog), &hsock));
     let _f = Fulcrum::start(&fcfg);
-    let _h = Running(
-        Command::new("haproxy")
-            .args(["-db", "-f", hcfg.to_str().expect("utf-8 path")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start haproxy"),
+    let _h =
+        fulcrum_testlab::process::Child::haproxy_listening(&hcfg, scratch.0.join("h.log"), hport);
+    assert!(
+        fulcrum_testlab::wait::listening(fport, Duration::from_secs(10)),
+        "fulcrum never listened on {fport}"
     );
-    wait_port(hport, "haproxy");
-    wait_port(fport, "fulcrum");
 
     let plain: &[&str] = &[];
     let mut steps: Vec<(&str, String, Vec<&str>, &str)> = Vec::new();

@@ -7,13 +7,13 @@
 
 mod common;
 
-use common::{free_port, Fulcrum, Running, Scratch};
+use common::{free_port, Fulcrum, Scratch};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 fn body() -> Vec<u8> {
     (0..3000u32)
@@ -272,14 +272,6 @@ fn request(port: u16, method: &str, path: &str, version: &str, ae: Option<&str>)
     }
 }
 
-fn wait_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} never listened on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn compression_answers_as_haproxy() {
     if !fulcrum_testlab::require::tool("compression_vs_haproxy", "haproxy", "haproxy") {
@@ -294,16 +286,12 @@ fn compression_answers_as_haproxy() {
     let fcfg = scratch.write("f.cfg", &config(&fsock, fport, app));
     let hcfg = scratch.write("h.cfg", &config(&hsock, hport, app));
     let _f = Fulcrum::start(&fcfg);
-    let _h = Running(
-        Command::new("haproxy")
-            .args(["-db", "-f", hcfg.to_str().expect("utf-8 path")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start haproxy"),
+    let _h =
+        fulcrum_testlab::process::Child::haproxy_listening(&hcfg, scratch.0.join("h.log"), hport);
+    assert!(
+        fulcrum_testlab::wait::listening(fport, Duration::from_secs(10)),
+        "fulcrum never listened on {fport}"
     );
-    wait_port(hport, "haproxy");
-    wait_port(fport, "fulcrum");
 
     let gz = Some("gzip");
     let cases: &[(&str, &str, &str, Option<&str>)] = &[

@@ -144,10 +144,7 @@ fn run(haproxy: bool, mode: &str, clients: usize) -> Figures {
     let _app2 = app_server(&scratch, "app-2", p2, 200);
     let cfg = scratch.write("proxy.cfg", &config(mode, front, p1, p2));
     let proxy = if haproxy {
-        let mut c = std::process::Command::new("haproxy");
-        c.arg("-db").arg("-f").arg(&cfg);
-        let h = fulcrum_testlab::process::Child::spawn("haproxy", c, scratch.0.join("h.log"))
-            .expect("start haproxy");
+        let h = fulcrum_testlab::process::Child::haproxy(&cfg, scratch.0.join("h.log"));
         let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
             get(front).is_ok_and(|r| r.starts_with("HTTP/1.1 200"))
         });

@@ -91,16 +91,8 @@ fn readme_https_example_redirects_and_sends_hsts_as_haproxy() {
     let hdir = Fulcrum::dir("example-https-h");
     let (htext, hhttp, hhttps) = moved(&hdir, &site, server.port);
     std::fs::write(hdir.join("h.cfg"), &htext).expect("write");
-    let haproxy = fulcrum_testlab::process::Child::spawn(
-        "haproxy",
-        {
-            let mut c = Command::new("haproxy");
-            c.arg("-db").arg("-f").arg(hdir.join("h.cfg"));
-            c
-        },
-        hdir.join("haproxy.log"),
-    )
-    .expect("haproxy");
+    let haproxy =
+        fulcrum_testlab::process::Child::haproxy(&hdir.join("h.cfg"), hdir.join("haproxy.log"));
     let mut ports = (0, 0);
     let f = Fulcrum::start_bound("example-https-f", "admin.sock", |dir| {
         let (text, http, https) = moved(dir, &site, server.port);

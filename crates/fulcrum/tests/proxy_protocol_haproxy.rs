@@ -104,16 +104,11 @@ fn check_status(sock: &std::path::Path, backend: &str, server: &str) -> Option<S
 
 fn haproxy(scratch: &Scratch, name: &str, cfg: &str, port: u16) -> fulcrum_testlab::process::Child {
     let path = scratch.write(name, cfg);
-    let mut c = std::process::Command::new("haproxy");
-    c.arg("-db").arg("-f").arg(&path);
-    let h =
-        fulcrum_testlab::process::Child::spawn("haproxy", c, scratch.0.join(format!("{name}.log")))
-            .expect("start haproxy");
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
-        TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    assert!(up.is_some(), "haproxy listening: {}", h.output());
-    h
+    fulcrum_testlab::process::Child::haproxy_listening(
+        &path,
+        scratch.0.join(format!("{name}.log")),
+        port,
+    )
 }
 
 const DEFAULTS: &str =

@@ -106,16 +106,7 @@ fn same_answers_as_haproxy() {
     let hcfg = hdir.join("h.cfg");
     let dead = free_port();
     std::fs::write(&hcfg, config(&hdir, free_port(), s1.port, s2.port, dead)).expect("write");
-    let haproxy = fulcrum_testlab::process::Child::spawn(
-        "haproxy",
-        {
-            let mut c = std::process::Command::new("haproxy");
-            c.arg("-db").arg("-f").arg(&hcfg);
-            c
-        },
-        hdir.join("haproxy.log"),
-    )
-    .expect("haproxy");
+    let haproxy = fulcrum_testlab::process::Child::haproxy(&hcfg, hdir.join("haproxy.log"));
     let f = Fulcrum::start_bound("rt-vs-haproxy-f", "admin.sock", |dir| {
         config(dir, free_port(), s1.port, s2.port, dead)
     });

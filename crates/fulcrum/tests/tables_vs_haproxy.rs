@@ -128,16 +128,7 @@ fn tables_as_haproxy() {
     let hcfg = hdir.join("h.cfg");
     let hport = free_port();
     std::fs::write(&hcfg, config(&hdir, hport, a.port)).expect("write");
-    let haproxy = fulcrum_testlab::process::Child::spawn(
-        "haproxy",
-        {
-            let mut c = std::process::Command::new("haproxy");
-            c.arg("-db").arg("-f").arg(&hcfg);
-            c
-        },
-        hdir.join("haproxy.log"),
-    )
-    .expect("haproxy");
+    let haproxy = fulcrum_testlab::process::Child::haproxy(&hcfg, hdir.join("haproxy.log"));
     let fport = free_port();
     let f = Fulcrum::start_bound("tables-vs-haproxy-f", "admin.sock", |dir| {
         config(dir, fport, a.port)

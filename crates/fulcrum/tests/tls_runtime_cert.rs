@@ -64,16 +64,8 @@ fn ssl_cert_commands_answer_as_haproxy() {
     let hdir = Fulcrum::dir("ssl-cert-h");
     let (hport, hport2) = (free_port(), free_port());
     std::fs::write(hdir.join("h.cfg"), config(&hdir, &site, hport, hport2)).expect("write");
-    let haproxy = fulcrum_testlab::process::Child::spawn(
-        "haproxy",
-        {
-            let mut c = std::process::Command::new("haproxy");
-            c.arg("-db").arg("-f").arg(hdir.join("h.cfg"));
-            c
-        },
-        hdir.join("haproxy.log"),
-    )
-    .expect("haproxy");
+    let haproxy =
+        fulcrum_testlab::process::Child::haproxy(&hdir.join("h.cfg"), hdir.join("haproxy.log"));
     let mut fport = 0;
     let f = Fulcrum::start_bound("ssl-cert-f", "admin.sock", |dir| {
         fport = free_port();

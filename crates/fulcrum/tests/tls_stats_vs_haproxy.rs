@@ -120,16 +120,8 @@ fn ssl_columns_count_as_haproxy() {
         config(&hdir, &site, hfront, free_port()),
     )
     .expect("cfg");
-    let haproxy = fulcrum_testlab::process::Child::spawn(
-        "haproxy",
-        {
-            let mut c = Command::new("haproxy");
-            c.arg("-db").arg("-f").arg(hdir.join("h.cfg"));
-            c
-        },
-        hdir.join("haproxy.log"),
-    )
-    .expect("haproxy");
+    let haproxy =
+        fulcrum_testlab::process::Child::haproxy(&hdir.join("h.cfg"), hdir.join("haproxy.log"));
     let mut ffront = 0;
     let f = Fulcrum::start_bound("ssl-stats-f", "admin.sock", |dir| {
         ffront = free_port();

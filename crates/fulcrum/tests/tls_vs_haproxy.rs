@@ -10,7 +10,6 @@ mod tls_support;
 use common::{free_port, Fulcrum, Scratch};
 use fulcrum_testlab::require;
 use std::path::Path;
-use std::time::Duration;
 use tls_support::{curl, Ca, Key};
 
 const T: &str = "tls_vs_haproxy";
@@ -18,21 +17,7 @@ const T: &str = "tls_vs_haproxy";
 fn haproxy(dir: &Path, name: &str, cfg: &str, port: u16) -> fulcrum_testlab::process::Child {
     let path = dir.join(format!("{name}.cfg"));
     std::fs::write(&path, cfg).expect("write");
-    let child = fulcrum_testlab::process::Child::spawn(
-        "haproxy",
-        {
-            let mut c = std::process::Command::new("haproxy");
-            c.arg("-db").arg("-f").arg(&path);
-            c
-        },
-        dir.join(format!("{name}.log")),
-    )
-    .expect("haproxy");
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    assert!(up.is_some(), "haproxy did not listen: {}", child.output());
-    child
+    fulcrum_testlab::process::Child::haproxy_listening(&path, dir.join(format!("{name}.log")), port)
 }
 
 fn tools() -> bool {

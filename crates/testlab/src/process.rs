@@ -26,6 +26,28 @@ impl Child {
         })
     }
 
+    /// The real `haproxy -db -f CFG`, its output in `log`. Panics when it cannot be started: a
+    /// side-by-side comparison must fail, never compare against nothing.
+    pub fn haproxy(cfg: &std::path::Path, log: std::path::PathBuf) -> Child {
+        let mut c = Command::new("haproxy");
+        c.arg("-db").arg("-f").arg(cfg);
+        match Child::spawn("haproxy", c, log) {
+            Ok(child) => child,
+            Err(e) => panic!("cannot start haproxy (scripts/install-deps.sh installs it): {e}"),
+        }
+    }
+
+    /// `haproxy` on `cfg`, waited for until `port` on 127.0.0.1 accepts (10 s at most).
+    pub fn haproxy_listening(cfg: &std::path::Path, log: std::path::PathBuf, port: u16) -> Child {
+        let h = Child::haproxy(cfg, log);
+        assert!(
+            crate::wait::listening(port, Duration::from_secs(10)),
+            "haproxy never listened on {port}: {}",
+            h.output()
+        );
+        h
+    }
+
     pub fn pid(&self) -> u32 {
         self.inner.id()
     }

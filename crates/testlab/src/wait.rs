@@ -16,3 +16,11 @@ pub fn until(timeout: Duration, mut f: impl FnMut() -> bool) -> Option<Duration>
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Whether 127.0.0.1:`port` accepts a TCP connection within `timeout`.
+pub fn listening(port: u16, timeout: Duration) -> bool {
+    until(timeout, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    })
+    .is_some()
+}
