@@ -36,6 +36,8 @@ struct Out {
 
 pub struct Logger {
     outs: Vec<Out>,
+    /// Traffic lines logged so far (`%lc`).
+    count: std::sync::atomic::AtomicU64,
 }
 
 fn facility(name: &str) -> u8 {
@@ -132,8 +134,17 @@ impl Logger {
         if outs.is_empty() {
             None
         } else {
-            Some(Logger { outs })
+            Some(Logger {
+                outs,
+                count: Default::default(),
+            })
         }
+    }
+
+    /// How many traffic lines were logged before this one (`%lc`), counting this one.
+    pub fn count(&self) -> u64 {
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn send(&self, line: &str) {

@@ -128,12 +128,14 @@ pub fn option(
         }
         "httplog" => {
             o.httplog = enable;
+            o.httplog_clf = false;
             if let Some(extra) = line.arg(base + 1) {
                 if extra != "clf" {
                     return Err(format!(
                         "'option httplog' expects nothing or 'clf', found '{extra}'"
                     ));
                 }
+                o.httplog_clf = enable;
             }
         }
         "tcplog" => o.tcplog = enable,

@@ -386,6 +386,8 @@ pub struct ProxyOptions {
     pub forwardfor: Option<ForwardFor>,
     pub http_connection: HttpConnectionMode,
     pub httplog: bool,
+    /// `option httplog clf`: the Common Log Format variant.
+    pub httplog_clf: bool,
     pub tcplog: bool,
     pub dontlognull: bool,
     pub httpchk: Option<HttpChk>,

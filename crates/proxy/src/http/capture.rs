@@ -96,13 +96,15 @@ impl Captures {
         Some(out)
     }
 
-    /// `%hrl`/`%hsl`: the side's captures separated by spaces, `-` for an empty one; `None`
-    /// when that side captures nothing.
+    /// `%hrl`/`%hsl`: the side's captures separated by spaces, `-` for an empty one (with
+    /// `quote`, `%{+Q}hrl`: each one quoted, `""` for an empty one); `None` when that side
+    /// captures nothing.
     pub fn list(
         &self,
         m: Option<&Message>,
         samples: &[Option<Vec<u8>>],
         response: bool,
+        quote: bool,
     ) -> Option<String> {
         let specs = if response { &self.res } else { &self.req };
         if specs.is_empty() {
@@ -113,31 +115,19 @@ impl Captures {
             if i > 0 {
                 out.push(' ');
             }
+            if quote {
+                out.push('"');
+            }
             match self.value(specs, i, m, samples) {
                 Some(v) if !v.is_empty() => encode(v, &mut out),
+                _ if quote => {}
                 _ => out.push('-'),
+            }
+            if quote {
+                out.push('"');
             }
         }
         Some(out)
-    }
-
-    /// What `option httplog` writes after the queue field: ` {req}` and ` {res}` for the
-    /// sides that capture.
-    pub fn httplog(
-        &self,
-        req: Option<&Message>,
-        res: Option<&Message>,
-        samples: &[Option<Vec<u8>>],
-    ) -> String {
-        let mut out = String::new();
-        for b in [self.block_with(req, samples, false), self.block(res, true)]
-            .into_iter()
-            .flatten()
-        {
-            out.push(' ');
-            out.push_str(&b);
-        }
-        out
     }
 }
 
@@ -174,7 +164,14 @@ mod tests {
         let mut m = Message::new();
         let _ = m
             .parse_request(b"GET / HTTP/1.1\r\nHost: example.com\r\nX-A: 1\r\nX-A: a|b\"c\r\n\r\n");
-        assert_eq!(caps.httplog(Some(&m), None, &[]), " {examp|a#7Cb#22c}");
+        assert_eq!(
+            caps.block_with(Some(&m), &[], false).as_deref(),
+            Some("{examp|a#7Cb#22c}")
+        );
+        assert_eq!(
+            caps.list(Some(&m), &[], false, true).as_deref(),
+            Some("\"examp\" \"a#7Cb#22c\"")
+        );
         assert_eq!(caps.block(None, true), None);
     }
 }
