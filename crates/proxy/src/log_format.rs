@@ -7,9 +7,11 @@
 use crate::http::capture::Captures;
 use crate::http::message::Message;
 use crate::http::sample_env::HttpEnv;
+use crate::log::Logger;
 use crate::log::{accept_date, ms};
 use crate::logline::Entry;
 use crate::net::shown;
+use crate::termination::{Cause, Termination};
 use fulcrum_config::model::{Mode, Proxy};
 use fulcrum_sample::logformat::Written;
 use std::io::Write;
@@ -102,7 +104,7 @@ fn var(
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs())
         ),
-        "H" => write!(out, "{}", hostname()),
+        "H" => write!(out, "{}", crate::log::hostname()),
         "ID" => match e.unique_id {
             Some(id) => {
                 out.extend_from_slice(id);
@@ -151,16 +153,6 @@ const UNQUOTED: &[&str] = &[
     "Tl", "cp", "fp", "sp", "ms",
 ];
 
-/// The host name (`%H`), as HAProxy's `hostname` (read once).
-fn hostname() -> &'static str {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    })
-}
-
 /// The line `format` says for `e`.
 pub fn render(
     format: &fulcrum_sample::Format,
@@ -175,6 +167,9 @@ pub fn render(
         &env,
         &mut |name, flags, o| {
             let w = var(e, &env, caps, name, flags.quote, o);
+            if matches!(name, "r" | "HM" | "HU" | "HP" | "HQ" | "HV") {
+                url_encode(o);
+            }
             match w {
                 Some(Written::Value) if flags.quote && UNQUOTED.contains(&name) => {
                     Some(Written::Formatted)
@@ -186,6 +181,25 @@ pub fn render(
         &mut out,
     );
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The request line's parts as HAProxy logs them: `"`, `#` and bytes outside 32..127 as
+/// `#XX` (its `url_encode_map`).
+fn url_encode(v: &mut Vec<u8>) {
+    if !v
+        .iter()
+        .any(|b| matches!(b, b'"' | b'#') || !(32..127).contains(b))
+    {
+        return;
+    }
+    let raw = std::mem::take(v);
+    for b in raw {
+        if matches!(b, b'"' | b'#') || !(32..127).contains(&b) {
+            v.extend_from_slice(format!("#{b:02X}").as_bytes());
+        } else {
+            v.push(b);
+        }
+    }
 }
 
 /// `%Td`: the transfer time after the response head (HTTP), or after the connect (TCP);
@@ -206,6 +220,42 @@ fn transfer(e: &Entry<'_>) -> i64 {
     };
     before.map_or(-1, |b| (total - b).max(0))
 }
+
+/// A proxy's logger (`log::Logger::for_proxy`) with its compiled `log-format-sd`.
+pub fn logger(p: &Proxy, g: &fulcrum_config::model::Global) -> Result<Option<Logger>, String> {
+    let Some(mut l) = Logger::for_proxy(p, g) else {
+        return Ok(None);
+    };
+    if let Some(sd) = &p.options.log_format_sd {
+        let f = fulcrum_sample::compile_format(sd).map_err(|e| format!("log-format-sd: {e}"))?;
+        l.sd = Some(prepare(f, &Captures::new(&p.captures)));
+    }
+    Ok(Some(l))
+}
+
+/// Whether a request or session ended in what HAProxy 2.6 calls an error for `option
+/// dontlog-normal` (only those are logged) and `option log-separate-errors` (logged at
+/// `err`): a termination cause other than none or a local answer, a connection retry, or an
+/// HTTP status of 500 or more.
+pub fn is_error(mode: Mode, term: Termination, retries: u32, status: u16) -> bool {
+    !matches!(term.cause, Cause::Normal | Cause::Local)
+        || (term.cause == Cause::Normal && retries > 0)
+        || (mode == Mode::Http && status >= 500)
+}
+
+/// The syslog level of a traffic line without `set-log-level`: `err` for an error under
+/// `option log-separate-errors`, else `info`; `None`: not logged (`option dontlog-normal`
+/// and no error).
+pub fn level(o: &fulcrum_config::model::ProxyOptions, error: bool) -> Option<u8> {
+    match (error, o.dontlog_normal, o.log_separate_errors) {
+        (false, true, _) => None,
+        (true, _, true) => Some(ERR),
+        _ => Some(crate::log::INFO),
+    }
+}
+
+/// Syslog severity `err`.
+const ERR: u8 = 3;
 
 /// The format a frontend's traffic lines are written in: its `log-format`, else the
 /// predefined format of `option httplog` (`clf`) or `option tcplog` (HAProxy writes the TCP

@@ -498,7 +498,7 @@ fn build_scoped(
                     .map(|m| Arc::new(Semaphore::new(m as usize))),
                 errors: error_pages(p)?,
                 monitor: crate::http::monitor::Monitor::compile(p).map_err(|e| cfg_err(p, e))?,
-                log: Logger::new(&p.logs),
+                log: crate::log_format::logger(p, &config.global).map_err(|e| cfg_err(p, e))?,
                 captures: crate::http::capture::Captures::new(&p.captures),
                 unique_id: crate::http::unique_id::UniqueId::compile(&p.options.unique_id)
                     .map_err(|e| cfg_err(p, e))?,

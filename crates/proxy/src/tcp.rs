@@ -246,6 +246,10 @@ fn log_tcp(
     if fe.options.dontlognull && d.bytes == 0 && d.term == Termination::NORMAL {
         return;
     }
+    let error = crate::log_format::is_error(fe.mode, d.term, d.retries, 0);
+    let Some(level) = crate::log_format::level(&fe.options, error) else {
+        return;
+    };
     let entry = Entry {
         mode: fe.mode,
         frontend: &fe.name,
@@ -275,14 +279,13 @@ fn log_tcp(
         samples: &[],
         server_addr: d.server.and_then(|s| s.fixed_addr()),
     };
-    match &fe.log_format {
-        Some(f) => log.send(&crate::log_format::render(
-            f,
-            &entry,
-            None,
-            None,
-            &fe.captures,
-        )),
-        None => log.send(&entry.connect()),
-    }
+    let line = match &fe.log_format {
+        Some(f) => crate::log_format::render(f, &entry, None, None, &fe.captures),
+        None => entry.connect(),
+    };
+    let sd = log
+        .sd
+        .as_ref()
+        .map(|f| crate::log_format::render(f, &entry, None, None, &fe.captures));
+    log.send_sd(level, &line, sd.as_deref());
 }

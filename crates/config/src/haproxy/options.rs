@@ -25,6 +25,8 @@ const OPTIONS: &[&str] = &[
     "originalto",
     "http-ignore-probes",
     "http-buffer-request",
+    "dontlog-normal",
+    "log-separate-errors",
 ];
 
 /// Real options fulcrum reads but does not act on (yet): accepted with a warning.
@@ -52,8 +54,6 @@ const IGNORED_OPTIONS: &[&str] = &[
 /// see: refused, never ignored.
 const NOT_YET_OPTIONS: &[&str] = &[
     "logasap",
-    "log-separate-errors",
-    "dontlog-normal",
     "accept-invalid-http-request",
     "accept-invalid-http-response",
     "httpslog",
@@ -139,6 +139,8 @@ pub fn option(
             }
         }
         "tcplog" => o.tcplog = enable,
+        "dontlog-normal" => o.dontlog_normal = enable,
+        "log-separate-errors" => o.log_separate_errors = enable,
         "dontlognull" => o.dontlognull = enable,
         "allbackups" => o.allbackups = enable,
         "persist" => o.persist = enable,

@@ -112,9 +112,7 @@ const IGNORED: &[&str] = &[
 /// log reader would see (answers, routing, persistence, headers, log lines, a disabled
 /// proxy serving): refused, never ignored.
 const NOT_YET: &[&str] = &[
-    "log-format-sd",
     "error-log-format",
-    "log-tag",
     "rate-limit",
     "redirect",
     "force-persist",
@@ -133,6 +131,8 @@ const NOT_YET: &[&str] = &[
 
 const KNOWN: &[&str] = &[
     "mode",
+    "log-tag",
+    "log-format-sd",
     "bind",
     "default_backend",
     "use_backend",
@@ -413,6 +413,16 @@ fn apply(
             super::logformat::check_unique_id_format(text)?;
             p.options.unique_id.format = Some(text.to_string());
         }
+        "log-tag" => {
+            p.options.log_tag = Some(line.need(1, "a tag")?.to_string());
+            line.no_more(2)?;
+        }
+        "log-format-sd" => {
+            let text = line.need(1, "a log-format string")?;
+            line.no_more(2)?;
+            super::logformat::check_log_format(text)?;
+            p.options.log_format_sd = Some(text.to_string());
+        }
         "log-format" => {
             let text = line.need(1, "a log-format string")?;
             line.no_more(2)?;
@@ -465,6 +475,8 @@ fn apply(
                     facility: String::new(),
                     level: None,
                     min_level: None,
+                    format: None,
+                    len: None,
                 });
             }
             _ => p.logs.push(global::log_target(line)?),

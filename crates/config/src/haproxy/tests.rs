@@ -342,7 +342,6 @@ fn keywords_not_run_are_refused_when_ignoring_them_would_show() {
         "http-error status 503 content-type text/plain string down",
         "use-server s1 if TRUE",
         "server-template s 3 127.0.0.1:80",
-        "log-tag web",
         "rate-limit sessions 10",
         "http-send-name-header X-Server",
         "filter compression",
@@ -357,8 +356,8 @@ fn keywords_not_run_are_refused_when_ignoring_them_would_show() {
     }
     assert!(errors("listen l\n description the web tier\n").is_empty());
     assert_eq!(
-        errors("listen l\n option dontlog-normal\n"),
-        vec!["t.cfg:2: error: 'option dontlog-normal' is not supported by fulcrum yet (ignoring it would change what clients, servers or logs see)"]
+        errors("listen l\n option logasap\n"),
+        vec!["t.cfg:2: error: 'option logasap' is not supported by fulcrum yet (ignoring it would change what clients, servers or logs see)"]
     );
     assert_eq!(
         errors("global\n setenv X 1\n"),

@@ -160,12 +160,33 @@ where
 
     let (theirs, syslog) = side("haproxy", nports, "logs-h").await;
     let text = config(&theirs, syslog, &cfg);
+    check_with_haproxy(&text, &theirs.dir.0);
     let Some(_haproxy) = Haproxy::start(&text, theirs.addr(0)).await else {
         return (got, None);
     };
     ready(&theirs).await;
     let want = drive(Arc::new(theirs)).await;
     (got, Some(want))
+}
+
+/// `haproxy -c` on the config (when haproxy is installed): a config haproxy refuses fails
+/// the test with haproxy's own message, instead of a start that times out.
+fn check_with_haproxy(text: &str, dir: &Path) {
+    let path = dir.join("check.cfg");
+    std::fs::write(&path, text).expect("write check.cfg");
+    let Ok(out) = std::process::Command::new("haproxy")
+        .arg("-c")
+        .arg("-f")
+        .arg(&path)
+        .output()
+    else {
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "haproxy refuses the config:\n{}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Asserts the two sides' lines are equal, one by one (fulcrum left, haproxy right).

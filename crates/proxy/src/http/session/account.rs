@@ -89,6 +89,10 @@ impl<C: ClientStream> Session<C> {
         let Some(log) = self.fe.log.as_ref().filter(|_| !r.nolog) else {
             return;
         };
+        let error = crate::log_format::is_error(self.fe.mode, r.term, r.retries, r.status);
+        let Some(plain) = crate::log_format::level(&self.fe.options, error) else {
+            return;
+        };
         let level = r.log_level.as_ref().map_or(crate::http::rules::UNSET, |l| {
             l.load(std::sync::atomic::Ordering::Relaxed)
         });
@@ -96,7 +100,7 @@ impl<C: ClientStream> Session<C> {
             return;
         }
         let level = if level == crate::http::rules::UNSET {
-            crate::log::INFO
+            plain
         } else {
             level
         };
@@ -143,7 +147,11 @@ impl<C: ClientStream> Session<C> {
             }
             None => entry.connect(),
         };
-        log.send_level(level, &line);
+        let sd = log
+            .sd
+            .as_ref()
+            .map(|f| crate::log_format::render(f, &entry, Some(&self.req), res, &self.fe.captures));
+        log.send_sd(level, &line, sd.as_deref());
     }
 }
 
