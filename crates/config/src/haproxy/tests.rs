@@ -1353,5 +1353,14 @@ fn capture_action() {
     let e = errors(&format!(
         "{TIMEOUTS}frontend f\n bind :80\n http-request capture path id 0\n"
     ));
-    assert!(e[0].contains("not run by fulcrum yet"), "{e:?}");
+    assert!(e[0].contains("unable to find capture id '0'"), "{e:?}");
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n http-request capture path id 0\n http-response capture status id 0\n declare capture request len 4\n declare capture response len 3\n"
+    ));
+    assert_eq!(c.proxies[0].captures.len(), 2);
+    // A backend's rules fill the frontend's slots (haproxy 2.6 accepts this).
+    assert!(errors(&format!(
+        "{TIMEOUTS}backend b\n http-response capture status id 0\n"
+    ))
+    .is_empty());
 }

@@ -1,14 +1,37 @@
 //! `capture request|response header NAME len N`: the header's last value, cut to N bytes,
 //! written in the log line as HAProxy does (`{v1|v2}` blocks of `option httplog`, `%hr`/`%hs`
 //! of `log-format`), with `"`, `#`, `{`, `|`, `}` and non-printable bytes as `#XX`.
-//! A slot of an `http-request capture SAMPLE len N` rule holds the value the rule took
-//! (per request, in [`Samples`]).
+//! A slot of an `http-request capture SAMPLE len N` rule, or one of `declare capture
+//! request|response len N` filled by `http-request|http-response capture SAMPLE id N`,
+//! holds the value the rule took (per request, in [`Samples`]).
 
 use super::message::Message;
 use fulcrum_config::model::Capture;
 
-/// The values `http-request capture` rules took for one request, by request slot.
-pub type Samples = std::sync::Mutex<Vec<Option<Vec<u8>>>>;
+/// The values `http-request|http-response capture` rules took for one request: the request
+/// slots, then the response slots.
+#[derive(Debug)]
+pub struct Samples {
+    slots: std::sync::Mutex<Vec<Option<Vec<u8>>>>,
+    /// Where the response slots start.
+    res_at: usize,
+}
+
+impl Samples {
+    /// Slot `i` of a side takes `v` (nothing when there is no such slot).
+    pub fn set(&self, response: bool, i: usize, v: Vec<u8>) {
+        let at = if response { self.res_at + i } else { i };
+        if let Ok(mut g) = self.slots.lock() {
+            if let Some(s) = g.get_mut(at) {
+                *s = Some(v);
+            }
+        }
+    }
+
+    pub fn lock(&self) -> std::sync::LockResult<std::sync::MutexGuard<'_, Vec<Option<Vec<u8>>>>> {
+        self.slots.lock()
+    }
+}
 
 /// A frontend's captures, by side: (header name, or empty for a rule's slot; length).
 #[derive(Debug, Default)]
@@ -47,20 +70,28 @@ impl Captures {
 
     /// A request's empty rule slots.
     pub fn new_samples(&self) -> Samples {
-        std::sync::Mutex::new(vec![None; self.req.len()])
+        Samples {
+            slots: std::sync::Mutex::new(vec![None; self.req.len() + self.res.len()]),
+            res_at: self.req.len(),
+        }
     }
 
     /// Slot `i`'s value: the rule's sample for a rule slot, else the header's last value.
     fn value<'a>(
-        &self,
-        specs: &'a [(Vec<u8>, usize)],
+        &'a self,
+        response: bool,
         i: usize,
         m: Option<&'a Message>,
         samples: &'a [Option<Vec<u8>>],
     ) -> Option<&'a [u8]> {
+        let (specs, at) = if response {
+            (&self.res, self.req.len() + i)
+        } else {
+            (&self.req, i)
+        };
         let (name, len) = &specs[i];
         let v: &[u8] = if name.is_empty() {
-            samples.get(i)?.as_deref()?
+            samples.get(at)?.as_deref()?
         } else {
             m?.headers(name).last()?
         };
@@ -88,7 +119,7 @@ impl Captures {
             if i > 0 {
                 out.push('|');
             }
-            if let Some(v) = self.value(specs, i, m, samples) {
+            if let Some(v) = self.value(response, i, m, samples) {
                 encode(v, &mut out);
             }
         }
@@ -118,7 +149,7 @@ impl Captures {
             if quote {
                 out.push('"');
             }
-            match self.value(specs, i, m, samples) {
+            match self.value(response, i, m, samples) {
                 Some(v) if !v.is_empty() => encode(v, &mut out),
                 _ if quote => {}
                 _ => out.push('-'),
