@@ -33,6 +33,10 @@ enum Sink {
 /// The `format` of a `log` target.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Frame {
+    /// No `format`: rfc3164 without a host name unless `log-send-hostname`.
+    Default,
+    /// An explicit `format rfc3164`: haproxy 2.6 then writes a host name, `localhost`
+    /// without `log-send-hostname` (measured).
     Rfc3164,
     Rfc5424,
     Short,
@@ -171,7 +175,8 @@ impl Logger {
                 Some("rfc5424") => Frame::Rfc5424,
                 Some("short") => Frame::Short,
                 Some("raw") => Frame::Raw,
-                _ => Frame::Rfc3164,
+                Some("rfc3164") => Frame::Rfc3164,
+                _ => Frame::Default,
             };
             outs.push(Out {
                 sink,
@@ -258,8 +263,12 @@ impl Logger {
         let host = self.host.as_deref();
         let now = SystemTime::now();
         let head = match o.frame {
-            Frame::Rfc3164 => {
+            Frame::Default | Frame::Rfc3164 => {
                 let (_, mon, day, h, m, s, _) = civil(now);
+                let host = match o.frame {
+                    Frame::Rfc3164 => host.or(Some("localhost")),
+                    _ => host,
+                };
                 format!(
                     "<{pri}>{} {day:2} {h:02}:{m:02}:{s:02} {}{}[{pid}]: ",
                     MONTHS[mon as usize - 1],

@@ -22,7 +22,7 @@ fn cfg(s: &Setup<'_>) -> String {
          \x20 log-format \"%ci msg2\"\n\
          \x20 log-format-sd \"[exampleSDID@1234 cip=\\\"%ci\\\"  q=%{{+Q,+E}}HU] [x@1 y=\\\"z\\\"]\"\n\
          \x20 http-request return status 200\n\
-         frontend f3164\n  bind 127.0.0.1:{}\n  log global\n  log-format \"%ci msg3 %HP\"\n  http-request return status 200\n\
+         frontend f3164\n  bind 127.0.0.1:{}\n  log global\n  log 127.0.0.1:{y} format rfc3164 local0\n  log-format \"%ci msg3 %HP\"\n  http-request return status 200\n\
          frontend fshort\n  bind 127.0.0.1:{}\n  log 127.0.0.1:{y} format short local0\n\
          \x20 log 127.0.0.1:{y} format raw local0\n\
          \x20 log-format \"%ci msg4 {long}\"\n  http-request return status 200\n\
@@ -70,6 +70,7 @@ async fn run(side: Arc<Side>) -> Vec<String> {
     out.push(next(&side).await);
     get(&side, 2, "/p").await;
     out.push(next(&side).await);
+    out.push(next(&side).await);
     get(&side, 3, "/").await;
     out.push(next(&side).await);
     out.push(next(&side).await);
@@ -100,18 +101,19 @@ async fn frames_and_log_options_as_haproxy() {
         "{ours:?}"
     );
     assert_eq!(ours[2], "<134>DATE myhost gtag[PID]: 127.0.0.1 msg3 /p\n");
+    assert_eq!(ours[3], ours[2]);
     assert!(
-        ours[3].starts_with("<6>127.0.0.1 msg4 xxx") && ours[3].len() > 150,
+        ours[4].starts_with("<6>127.0.0.1 msg4 xxx") && ours[4].len() > 150,
         "{ours:?}"
     );
-    assert!(ours[4].starts_with("127.0.0.1 msg4 xxx"), "{ours:?}");
-    assert!(ours[5].ends_with("normal /deny 403\n"), "{ours:?}");
+    assert!(ours[5].starts_with("127.0.0.1 msg4 xxx"), "{ours:?}");
+    assert!(ours[6].ends_with("normal /deny 403\n"), "{ours:?}");
     assert!(
-        ours[6].starts_with("<134>") && ours[6].ends_with("sep /fine 200\n"),
+        ours[7].starts_with("<134>") && ours[7].ends_with("sep /fine 200\n"),
         "{ours:?}"
     );
     assert!(
-        ours[7].starts_with("<131>") && ours[7].ends_with("sep /dead 503\n"),
+        ours[8].starts_with("<131>") && ours[8].ends_with("sep /dead 503\n"),
         "{ours:?}"
     );
     if let Some(theirs) = theirs {

@@ -48,6 +48,9 @@ pub enum Written {
     Formatted,
 }
 
+/// Writes a `%` variable (its name and flags) for [`Format::render_flagged`].
+pub type VarWriter<'a> = dyn FnMut(&str, Flags, &mut Vec<u8>) -> Option<Written> + 'a;
+
 /// A compiled log-format string.
 #[derive(Debug, Clone, Default)]
 pub struct Format {
@@ -198,7 +201,7 @@ impl Format {
     pub fn render_flagged(
         &self,
         env: &dyn Env,
-        var: &mut dyn FnMut(&str, Flags, &mut Vec<u8>) -> Option<Written>,
+        var: &mut VarWriter<'_>,
         absent: &[u8],
         out: &mut Vec<u8>,
     ) {
