@@ -8,6 +8,12 @@
 //! `fd@N` writes it, newline-terminated, to the inherited descriptor N (a connected socket or a
 //! pipe). Sending never blocks the request path (datagrams are fire-and-forget, stderr writes
 //! one line).
+//!
+//! Frames as HAProxy 2.6 writes them, newline-terminated, cut to the target's `len` (1024 by
+//! default): `rfc3164` `<PRI>Mmm dd hh:mm:ss [HOST ]TAG[PID]: MSG`, `rfc5424` `<PRI>1
+//! ISO-DATE HOST|- TAG PID - SD|- MSG` (SD from `log-format-sd`), `short` `<SEVERITY>MSG`,
+//! `raw` `MSG`. TAG is `log-tag` (the proxy's, else the global one, else the program's
+//! name); HOST is `log-send-hostname`'s.
 
 use fulcrum_config::model::LogTarget;
 use std::io::Write;
@@ -24,8 +30,24 @@ enum Sink {
     Fd(std::sync::Arc<std::fs::File>),
 }
 
+/// The `format` of a `log` target.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    /// No `format`: rfc3164 without a host name unless `log-send-hostname`.
+    Default,
+    /// An explicit `format rfc3164`: haproxy 2.6 then writes a host name, `localhost`
+    /// without `log-send-hostname` (measured).
+    Rfc3164,
+    Rfc5424,
+    Short,
+    Raw,
+}
+
 struct Out {
     sink: Sink,
+    frame: Frame,
+    /// The longest datagram (`len`).
+    len: usize,
     /// The facility, times 8 (the severity is added per line).
     pri: u8,
     /// LEVEL: lines more verbose are not sent here.
@@ -36,6 +58,13 @@ struct Out {
 
 pub struct Logger {
     outs: Vec<Out>,
+    tag: String,
+    /// `log-send-hostname`: the name in the header.
+    host: Option<String>,
+    /// `log-format-sd`: the structured data of the traffic lines on `rfc5424` targets.
+    pub sd: Option<fulcrum_sample::Format>,
+    /// Traffic lines logged so far (`%lc`).
+    count: std::sync::atomic::AtomicU64,
 }
 
 fn facility(name: &str) -> u8 {
@@ -59,6 +88,26 @@ fn severity(name: &str) -> Option<u8> {
 }
 
 impl Logger {
+    /// The logger of a proxy: its `log` targets, its `log-tag` (else the global one) and the
+    /// global `log-send-hostname`. None when it has no target.
+    pub fn for_proxy(
+        p: &fulcrum_config::model::Proxy,
+        g: &fulcrum_config::model::Global,
+    ) -> Option<Logger> {
+        let mut l = Logger::new(&p.logs)?;
+        if let Some(tag) = p.options.log_tag.as_ref().or(g.log_tag.as_ref()) {
+            l.tag = tag.clone();
+        }
+        l.host = g.log_send_hostname.as_ref().map(|h| {
+            if h.is_empty() {
+                hostname().to_string()
+            } else {
+                h.clone()
+            }
+        });
+        Some(l)
+    }
+
     /// None when the proxy has no `log` target.
     pub fn new(targets: &[LogTarget]) -> Option<Logger> {
         let mut outs = Vec::new();
@@ -122,8 +171,17 @@ impl Logger {
                     Err(_) => continue,
                 }
             };
+            let frame = match t.format.as_deref() {
+                Some("rfc5424") => Frame::Rfc5424,
+                Some("short") => Frame::Short,
+                Some("raw") => Frame::Raw,
+                Some("rfc3164") => Frame::Rfc3164,
+                _ => Frame::Default,
+            };
             outs.push(Out {
                 sink,
+                frame,
+                len: t.len.map_or(1024, |l| l as usize),
                 pri,
                 max,
                 min,
@@ -132,8 +190,20 @@ impl Logger {
         if outs.is_empty() {
             None
         } else {
-            Some(Logger { outs })
+            Some(Logger {
+                outs,
+                tag: program(),
+                host: None,
+                sd: None,
+                count: Default::default(),
+            })
         }
+    }
+
+    /// How many traffic lines were logged before this one (`%lc`), counting this one.
+    pub fn count(&self) -> u64 {
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn send(&self, line: &str) {
@@ -143,35 +213,108 @@ impl Logger {
     /// [`Logger::send`] at a syslog level other than info (health lines: notice 5, a server
     /// DOWN alert 1, a backend without servers emerg 0, as HAProxy sends them).
     pub fn send_level(&self, level: u8, line: &str) {
+        self.send_sd(level, line, None)
+    }
+
+    /// [`Logger::send_level`] with RFC 5424 structured data (`log-format-sd`), written on
+    /// `rfc5424` targets.
+    pub fn send_sd(&self, level: u8, line: &str, sd: Option<&str>) {
         for o in &self.outs {
             if o.max.is_some_and(|max| level > max) {
                 continue;
             }
             let sev = o.min.map_or(level, |min| level.min(min));
             let pri = o.pri | (sev & 7);
+            let frame = match o.sink {
+                // stderr/stdout get the bare line, as before.
+                Sink::Stderr | Sink::Stdout => {
+                    let mut f = line.as_bytes().to_vec();
+                    f.push(b'\n');
+                    f
+                }
+                _ => self.frame(o, pri, sev, line, sd),
+            };
             match &o.sink {
                 Sink::Stderr => {
-                    let _ = writeln!(std::io::stderr().lock(), "{line}");
+                    let _ = std::io::stderr().lock().write_all(&frame);
                 }
                 Sink::Stdout => {
-                    let _ = writeln!(std::io::stdout().lock(), "{line}");
+                    let _ = std::io::stdout().lock().write_all(&frame);
                 }
                 Sink::Udp(s, addr) => {
-                    let _ = s.send_to(syslog_frame(pri, line).as_bytes(), addr);
+                    let _ = s.send_to(&frame, addr);
                 }
                 Sink::Unix(s, path) => {
-                    let _ = s.send_to(syslog_frame(pri, line).as_bytes(), path);
+                    let _ = s.send_to(&frame, path);
                 }
                 Sink::Abns(s, addr) => {
-                    let _ = s.send_to_addr(syslog_frame(pri, line).as_bytes(), addr);
+                    let _ = s.send_to_addr(&frame, addr);
                 }
                 Sink::Fd(f) => {
-                    let mut frame = syslog_frame(pri, line);
-                    frame.push('\n');
-                    let _ = (&**f).write_all(frame.as_bytes());
+                    let _ = (&**f).write_all(&frame);
                 }
             }
         }
+    }
+
+    /// One datagram in the target's format, cut to its `len` (newline included).
+    fn frame(&self, o: &Out, pri: u8, sev: u8, line: &str, sd: Option<&str>) -> Vec<u8> {
+        let pid = std::process::id();
+        let host = self.host.as_deref();
+        let now = SystemTime::now();
+        let head = match o.frame {
+            Frame::Default | Frame::Rfc3164 => {
+                let (_, mon, day, h, m, s, _) = civil(now);
+                let host = match o.frame {
+                    Frame::Rfc3164 => host.or(Some("localhost")),
+                    _ => host,
+                };
+                format!(
+                    "<{pri}>{} {day:2} {h:02}:{m:02}:{s:02} {}{}[{pid}]: ",
+                    MONTHS[mon as usize - 1],
+                    host.map(|h| format!("{h} ")).unwrap_or_default(),
+                    self.tag
+                )
+            }
+            Frame::Rfc5424 => {
+                let (y, mo, d, h, m, s, _) = civil(now);
+                let us = now
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_micros());
+                format!(
+                    "<{pri}>1 {y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{us:06}+00:00 {} {} {pid} - {} ",
+                    host.unwrap_or("-"),
+                    self.tag,
+                    sd.filter(|s| !s.is_empty()).unwrap_or("-")
+                )
+            }
+            Frame::Short => format!("<{sev}>"),
+            Frame::Raw => String::new(),
+        };
+        let mut f = head.into_bytes();
+        let room = o.len.saturating_sub(f.len() + 1);
+        f.extend_from_slice(&line.as_bytes()[..line.len().min(room)]);
+        f.push(b'\n');
+        f
+    }
+}
+
+/// The host name (`%H`, `log-send-hostname`), as HAProxy's `hostname` (read once).
+pub fn hostname() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// The program's name, HAProxy's default tag (`haproxy` when fulcrum runs as `haproxy`).
+fn program() -> String {
+    let argv0 = std::env::args().next().unwrap_or_default();
+    match argv0.rsplit('/').next() {
+        Some("haproxy") => "haproxy".into(),
+        _ => "fulcrum".into(),
     }
 }
 
@@ -208,15 +351,6 @@ pub fn udp_target(text: &str) -> Option<SocketAddr> {
     }
     use std::net::ToSocketAddrs;
     (host, port).to_socket_addrs().ok()?.find(fits)
-}
-
-fn syslog_frame(pri: u8, line: &str) -> String {
-    let (_, mon, day, h, m, s, _) = civil(SystemTime::now());
-    format!(
-        "<{pri}>{} {day:2} {h:02}:{m:02}:{s:02} fulcrum[{}]: {line}",
-        MONTHS[mon as usize - 1],
-        std::process::id()
-    )
 }
 
 const MONTHS: [&str; 12] = [
@@ -290,6 +424,8 @@ mod tests {
             facility: "local0".into(),
             level: level.map(Into::into),
             min_level: min.map(Into::into),
+            format: None,
+            len: None,
         };
         // `notice` is more important than the traffic lines' `info`: nothing is sent there
         // (a notice line is).

@@ -1,38 +1,16 @@
-//! The log lines of a finished request or session, in HAProxy's formats, built in one place
-//! for the HTTP and the TCP sessions: `option httplog` (8.2.3), `option tcplog` (8.2.2) and
-//! the default format (8.2.1, `Connect from SRC:PORT to DST:PORT (FRONTEND/MODE)`).
+//! What one traffic log line says ([`Entry`], filled by the HTTP and the TCP sessions), and
+//! the default (legacy) line of a frontend without a log format (8.2.1, `Connect from
+//! SRC:PORT to DST:PORT (FRONTEND/MODE)`). `option httplog`, `tcplog` and `log-format` lines
+//! are rendered from the same entry by `log_format` (HAProxy's predefined formats).
 //!
-//! Pure: the sessions fill an [`Entry`] with what they know; which format a frontend uses is
-//! [`Format::of`]. A unix-socket client is written `unix:ID` (ID: its listener's number), and
-//! the default format says `Connect to unix:ID (FRONTEND/MODE)`, as HAProxy 2.6 writes them.
+//! A unix-socket client is written `unix:ID` (ID: its listener's number), and the default
+//! format says `Connect to unix:ID (FRONTEND/MODE)`, as HAProxy 2.6 writes them.
 
-use crate::log::{accept_date, ms};
 use crate::net::shown;
 use crate::termination::Termination;
-use fulcrum_config::model::{Mode, ProxyOptions};
+use fulcrum_config::model::Mode;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
-
-/// The log format of a frontend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// `option httplog` on an HTTP frontend.
-    Http,
-    /// `option tcplog` (or `httplog`, which HAProxy downgrades) on a TCP frontend.
-    Tcp,
-    /// Neither: the legacy one-line `Connect from` format.
-    Connect,
-}
-
-impl Format {
-    pub fn of(mode: Mode, options: &ProxyOptions) -> Format {
-        match mode {
-            Mode::Http if options.httplog => Format::Http,
-            Mode::Tcp if options.tcplog || options.httplog => Format::Tcp,
-            _ => Format::Connect,
-        }
-    }
-}
 
 /// Timers of a request (HTTP: `Tq/Tw/Tc/Tr/Ta`; TCP: `Tw/Tc/Tt`); `None` is logged `-1`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -53,8 +31,9 @@ pub struct Timers {
 pub struct Entry<'a> {
     pub mode: Mode,
     pub frontend: &'a str,
-    /// The client connection is TLS: `%ft` is the frontend's name with `~` (HAProxy's).
-    pub tls: bool,
+    /// The client connection's TLS, when it is one: `%ft` is the frontend's name with `~`
+    /// (HAProxy's), `%sslv`/`%sslc` its version and cipher.
+    pub tls: Option<&'a crate::stream::TlsInfo>,
     pub peer: SocketAddr,
     pub local: SocketAddr,
     pub accept: SystemTime,
@@ -74,11 +53,11 @@ pub struct Entry<'a> {
     pub active: u64,
     pub frontend_conns: u64,
     pub retries: u32,
-    /// `capture request|response header` blocks for `option httplog`, written as they
-    /// appear after the queue field (` {req} {res}`; empty without captures).
-    pub captures: &'a str,
-    /// Bytes read from the client, head and body (`%U`).
+    /// Bytes read from the client as HAProxy 2.6 counts them for `%U` (head without the
+    /// `: ` and line end of each header field, and the body).
     pub bytes_in: u64,
+    /// Lines the frontend logged before this one (`%lc`).
+    pub log_count: u64,
     /// The request's `unique-id-format` id (`%ID`).
     pub unique_id: Option<&'a [u8]>,
     /// The values `http-request capture` rules took, by request capture slot.
@@ -88,80 +67,18 @@ pub struct Entry<'a> {
 }
 
 impl Entry<'_> {
-    fn backend(&self) -> &str {
-        self.backend.unwrap_or(self.frontend)
-    }
-    fn server(&self) -> &str {
-        self.server.unwrap_or("<NOSRV>")
-    }
     /// `%ft`: the frontend's name, with `~` on a TLS connection.
     pub fn frontend_transport(&self) -> String {
-        if self.tls {
+        if self.tls.is_some() {
             format!("{}~", self.frontend)
         } else {
             self.frontend.to_string()
         }
     }
 
-    /// The line in `format`; `request_line` is the HTTP request line (`None`: `<BADREQ>`).
-    pub fn line(&self, format: Format, request_line: impl FnOnce() -> Option<String>) -> String {
-        match format {
-            Format::Http => self.http(request_line()),
-            Format::Tcp => self.tcp(),
-            Format::Connect => self.connect(),
-        }
-    }
-
-    fn http(&self, request_line: Option<String>) -> String {
-        let t = &self.timers;
-        format!(
-            "{}:{} [{}] {} {}/{} {}/{}/{}/{}/{} {} {} - - {}{}{} {}/{}/0/0/{} 0/0{} \"{}\"",
-            shown(self.peer.ip()),
-            self.peer.port(),
-            accept_date(self.accept),
-            self.frontend_transport(),
-            self.backend(),
-            self.server(),
-            ms(t.request),
-            ms(t.queue),
-            ms(t.connect),
-            ms(t.response),
-            t.total.as_millis(),
-            self.status,
-            self.bytes,
-            self.term,
-            char::from(self.cookie[0]),
-            char::from(self.cookie[1]),
-            self.active,
-            self.frontend_conns,
-            self.retries,
-            self.captures,
-            request_line.as_deref().unwrap_or("<BADREQ>"),
-        )
-    }
-
-    fn tcp(&self) -> String {
-        let t = &self.timers;
-        format!(
-            "{}:{} [{}] {} {}/{} {}/{}/{} {} {} {}/{}/0/0/{} 0/0",
-            shown(self.peer.ip()),
-            self.peer.port(),
-            accept_date(self.accept),
-            self.frontend_transport(),
-            self.backend(),
-            self.server(),
-            ms(t.queue),
-            ms(t.connect),
-            t.total.as_millis(),
-            self.bytes,
-            self.term,
-            self.active,
-            self.frontend_conns,
-            self.retries,
-        )
-    }
-
-    fn connect(&self) -> String {
+    /// The default (legacy) line of a frontend with neither `log-format` nor `option
+    /// httplog`/`tcplog`.
+    pub fn connect(&self) -> String {
         let mode = match self.mode {
             Mode::Http => "HTTP",
             Mode::Tcp => "TCP",
@@ -194,18 +111,13 @@ mod tests {
         Entry {
             mode,
             frontend: "fe",
-            tls: false,
+            tls: None,
             peer,
             local: "127.0.0.1:8080".parse().expect("addr"),
             accept: SystemTime::UNIX_EPOCH,
             backend: Some("be"),
             server: Some("s1"),
-            timers: Timers {
-                queue: Some(Duration::ZERO),
-                connect: Some(Duration::from_millis(2)),
-                total: Duration::from_millis(7),
-                ..Timers::default()
-            },
+            timers: Timers::default(),
             status: 0,
             bytes: 5,
             term: Termination::NORMAL,
@@ -214,51 +126,24 @@ mod tests {
             frontend_conns: 1,
             retries: 0,
             bytes_in: 0,
+            log_count: 0,
             unique_id: None,
             samples: &[],
             server_addr: None,
-            captures: "",
         }
     }
 
     #[test]
-    fn tcp_lines_as_haproxy_writes_them() {
+    fn connect_lines_as_haproxy_writes_them() {
         let e = entry("10.0.0.1:4000".parse().expect("addr"), Mode::Tcp);
-        let line = e.line(Format::Tcp, || None);
-        assert!(line.starts_with("10.0.0.1:4000 ["), "{line}");
-        assert!(
-            line.ends_with("] fe be/s1 0/2/7 5 -- 1/1/0/0/0 0/0"),
-            "{line}"
-        );
         // The legacy format names the address the client connected to, not the server.
         assert_eq!(
-            e.line(Format::Connect, || None),
+            e.connect(),
             "Connect from 10.0.0.1:4000 to 127.0.0.1:8080 (fe/TCP)"
         );
         // A unix-socket client is `unix:ID`.
-        let u = crate::net::unix_peer(2);
-        let mut e = entry(u, Mode::Tcp);
-        e.backend = None;
-        e.server = None;
+        let mut e = entry(crate::net::unix_peer(2), Mode::Http);
         e.term = Termination::new(Cause::Server, Phase::Connect);
-        assert_eq!(
-            e.line(Format::Connect, || None),
-            "Connect to unix:2 (fe/TCP)"
-        );
-        let line = e.line(Format::Tcp, || None);
-        assert!(line.starts_with("unix:2 ["), "{line}");
-        assert!(line.contains("] fe fe/<NOSRV> 0/2/7 5 SC "), "{line}");
-    }
-
-    #[test]
-    fn formats_follow_the_options() {
-        let mut o = ProxyOptions::default();
-        assert_eq!(Format::of(Mode::Tcp, &o), Format::Connect);
-        o.httplog = true;
-        assert_eq!(Format::of(Mode::Tcp, &o), Format::Tcp);
-        assert_eq!(Format::of(Mode::Http, &o), Format::Http);
-        o.httplog = false;
-        o.tcplog = true;
-        assert_eq!(Format::of(Mode::Http, &o), Format::Connect);
+        assert_eq!(e.connect(), "Connect to unix:2 (fe/HTTP)");
     }
 }

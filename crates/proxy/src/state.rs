@@ -498,7 +498,7 @@ fn build_scoped(
                     .map(|m| Arc::new(Semaphore::new(m as usize))),
                 errors: error_pages(p)?,
                 monitor: crate::http::monitor::Monitor::compile(p).map_err(|e| cfg_err(p, e))?,
-                log: Logger::new(&p.logs),
+                log: crate::log_format::logger(p, &config.global).map_err(|e| cfg_err(p, e))?,
                 captures: crate::http::capture::Captures::new(&p.captures),
                 unique_id: crate::http::unique_id::UniqueId::compile(&p.options.unique_id)
                     .map_err(|e| cfg_err(p, e))?,
@@ -506,16 +506,7 @@ fn build_scoped(
                     crate::http::rules::sets_log_level(&q.http_request)
                         || crate::http::rules::sets_log_level(&q.http_response)
                 }),
-                log_format: p
-                    .log_format
-                    .as_deref()
-                    .map(fulcrum_sample::compile_format)
-                    .transpose()
-                    .map_err(|e| cfg_err(p, format!("log-format: {e}")))?
-                    .map(|f| {
-                        let caps = crate::http::capture::Captures::new(&p.captures);
-                        crate::log_format::prepare(f, &caps)
-                    }),
+                log_format: crate::log_format::for_proxy(p).map_err(|e| cfg_err(p, e))?,
                 head_limit,
                 bufsize,
                 retired: AtomicBool::new(false),

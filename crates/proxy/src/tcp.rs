@@ -8,7 +8,7 @@
 use crate::acl::Ctx;
 use crate::backend::{Backend, Hints};
 use crate::connect::ServerConn;
-use crate::logline::{Entry, Format, Timers};
+use crate::logline::{Entry, Timers};
 use crate::observe::ServerEvent;
 use crate::opening::Opening;
 use crate::server::ServerRt;
@@ -71,8 +71,16 @@ pub async fn serve<C: ClientStream>(
         .with_counters(counters)
         .with_tls(client.tls().map(|t| &**t))
         .with_hello(hello.as_ref());
-    let tls = client.tls().is_some();
-    let log = |d: Done<'_>| log_tcp(&fe, (peer, local, tls), accept_wall, accepted.elapsed(), &d);
+    let tls = client.tls().cloned();
+    let log = |d: Done<'_>| {
+        log_tcp(
+            &fe,
+            (peer, local, tls.as_deref()),
+            accept_wall,
+            accepted.elapsed(),
+            &d,
+        )
+    };
     // Phase: `tcp-request content` rules (the frontend's, then the backend's once routed).
     if crate::tcp_rules::content(&fe.tcp_content, &ctx, &client, false) {
         return log(rejected(None));
@@ -229,7 +237,7 @@ pub async fn serve<C: ClientStream>(
 
 fn log_tcp(
     fe: &Frontend,
-    (peer, local, tls): (SocketAddr, SocketAddr, bool),
+    (peer, local, tls): (SocketAddr, SocketAddr, Option<&crate::stream::TlsInfo>),
     accept: SystemTime,
     total: Duration,
     d: &Done<'_>,
@@ -238,6 +246,10 @@ fn log_tcp(
     if fe.options.dontlognull && d.bytes == 0 && d.term == Termination::NORMAL {
         return;
     }
+    let error = crate::log_format::is_error(fe.mode, d.term, d.retries, 0);
+    let Some(level) = crate::log_format::level(&fe.options, error) else {
+        return;
+    };
     let entry = Entry {
         mode: fe.mode,
         frontend: &fe.name,
@@ -261,20 +273,19 @@ fn log_tcp(
         active: crate::counters::active_connections(),
         frontend_conns: fe.conns.load(Ordering::Relaxed),
         retries: d.retries,
-        captures: "",
         bytes_in: d.bytes_in,
+        log_count: log.count(),
         unique_id: None,
         samples: &[],
         server_addr: d.server.and_then(|s| s.fixed_addr()),
     };
-    match &fe.log_format {
-        Some(f) => log.send(&crate::log_format::render(
-            f,
-            &entry,
-            None,
-            None,
-            &fe.captures,
-        )),
-        None => log.send(&entry.line(Format::of(fe.mode, &fe.options), || None)),
-    }
+    let line = match &fe.log_format {
+        Some(f) => crate::log_format::render(f, &entry, None, None, &fe.captures),
+        None => entry.connect(),
+    };
+    let sd = log
+        .sd
+        .as_ref()
+        .map(|f| crate::log_format::render(f, &entry, None, None, &fe.captures));
+    log.send_sd(level, &line, sd.as_deref());
 }

@@ -170,7 +170,10 @@ async fn recv_line(s: &tokio::net::UdpSocket) -> String {
         .await
         .expect("a log line")
         .expect("recv");
-    String::from_utf8_lossy(&buf[..n]).into_owned()
+    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // HAProxy ends each datagram with a newline.
+    assert!(line.ends_with('\n'), "newline-terminated: {line:?}");
+    line.trim_end_matches('\n').to_string()
 }
 
 #[tokio::test]

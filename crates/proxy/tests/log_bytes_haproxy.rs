@@ -6,21 +6,16 @@
 
 mod common;
 use common::*;
-use std::net::SocketAddr;
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::sync::Arc;
 
-fn v4(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-fn cfg(syslog: u16, http: u16, server: SocketAddr) -> String {
+fn cfg(s: &Setup<'_>) -> String {
     format!(
-        "global\n  log 127.0.0.1:{syslog} local0\n\
-         defaults\n  mode http\n  log global\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
-         frontend web\n  bind 127.0.0.1:{http}\n  log-format \"ST=%ST B=%B end\"\n\
+        "{}frontend web\n  bind 127.0.0.1:{}\n  log-format \"ST=%ST B=%B end\"\n\
          \x20 http-request deny deny_status 403 if {{ path /deny }}\n  default_backend app\n\
-         backend app\n  server s1 {server}\n"
+         backend app\n  server s1 {}\n",
+        s.head("http"),
+        s.ports[0],
+        s.backend
     )
 }
 
@@ -30,23 +25,14 @@ const REQUESTS: &[&str] = &[
     "GET /deny HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
 ];
 
-async fn recv_line(s: &tokio::net::UdpSocket) -> String {
-    common::syslog_message(s).await
-}
-
 /// For each request: (status, logged %B, bytes the client read).
-async fn run(sys: &tokio::net::UdpSocket, http: u16) -> Vec<(String, u64, u64)> {
+async fn run(side: Arc<Side>) -> Vec<(String, u64, u64)> {
     let mut out = Vec::new();
     let re = regex::Regex::new(r"^ST=([0-9]+) B=([0-9]+) end$").expect("re");
     for raw in REQUESTS {
-        let mut s = tokio::net::TcpStream::connect(v4(http))
-            .await
-            .expect("connect");
-        s.write_all(raw.as_bytes()).await.expect("send");
-        let mut buf = Vec::new();
-        let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut buf)).await;
+        let buf = side.exchange(0, raw.as_bytes()).await;
         assert!(buf.starts_with(b"HTTP/1."), "{raw:?}");
-        let line = recv_line(sys).await;
+        let line = side.line().await;
         let c = re
             .captures(&line)
             .unwrap_or_else(|| panic!("line {line:?}"));
@@ -61,37 +47,12 @@ async fn run(sys: &tokio::net::UdpSocket, http: u16) -> Vec<(String, u64, u64)> 
 
 #[tokio::test]
 async fn percent_b_counts_the_head_like_haproxy() {
-    let server = Backend::start("app").await;
-    let fsys = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("udp");
-    let hsys = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("udp");
-    let fh = free_port();
-    let f = start(&cfg(fsys.local_addr().expect("a").port(), fh, server.addr)).await;
-    let ours = run(&fsys, fh).await;
-    f.shutdown(Duration::from_secs(1)).await;
+    let (ours, theirs) = side_by_side(1, cfg, run).await;
     // Not vacuous: a head is counted (the small body alone is 3 bytes, "app"), and it is
     // not the wire size (the added `connection: close` is not counted, as in HAProxy).
     assert!(ours[0].1 > 40 && ours[0].1 < ours[0].2, "{ours:?}");
     assert!(ours[1].1 > 5000, "{ours:?}");
-
-    let hh = free_port();
-    let Some(_h) = Haproxy::start(
-        &cfg(hsys.local_addr().expect("a").port(), hh, server.addr),
-        v4(hh),
-    )
-    .await
-    else {
-        return;
-    };
-    // The readiness probe's connection may log a line: drop it.
-    let mut buf = vec![0u8; 4096];
-    while let Ok(Ok(_)) =
-        tokio::time::timeout(Duration::from_millis(300), hsys.recv(&mut buf)).await
-    {}
-    let theirs = run(&hsys, hh).await;
+    let Some(theirs) = theirs else { return };
     for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
         // The wire sizes agree for proxied answers; fulcrum's local 403 has no
         // `connection: close` line (208 vs 189 bytes), which %B does not count either way.

@@ -8,19 +8,13 @@
 
 mod common;
 use common::*;
-use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn v4(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
-
-fn cfg(syslog: u16, http: u16, server: SocketAddr) -> String {
+fn cfg(s: &Setup<'_>) -> String {
     format!(
-        "global\n  log 127.0.0.1:{syslog} local0\n\
-         defaults\n  mode http\n  log global\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
-         frontend web\n  bind 127.0.0.1:{http}\n  log-format \"ci=%ci cp=%cp fi=%fi fp=%fp ST=%ST\"\n\
+        "{}frontend web\n  bind 127.0.0.1:{}\n  log-format \"ci=%ci cp=%cp fi=%fi fp=%fp ST=%ST\"\n\
          \x20 http-request set-src req.hdr(x-real-ip) if {{ req.hdr(x-real-ip) -m found }}\n\
          \x20 http-request set-src-port req.hdr(x-port) if {{ req.hdr(x-port) -m found }}\n\
          \x20 http-request set-dst str(10.9.8.7) if {{ path /dst }}\n\
@@ -29,7 +23,10 @@ fn cfg(syslog: u16, http: u16, server: SocketAddr) -> String {
          \x20 http-request return status 200 content-type text/plain lf-string \"src=%[src] sp=%[src_port] dst=%[dst] dp=%[dst_port]\" if {{ path /show }}\n\
          \x20 http-request return status 200 content-type text/plain lf-string \"src=%[src] sp=%[src_port] dst=%[dst] dp=%[dst_port]\" if {{ path /dst }}\n\
          \x20 default_backend app\n\
-         backend app\n  server s1 {server}\n"
+         backend app\n  server s1 {}\n",
+        s.head("http"),
+        s.ports[0],
+        s.backend
     )
 }
 
@@ -41,15 +38,12 @@ const REQUESTS: &[&str] = &[
     "GET /show HTTP/1.1\r\nHost: h\r\nX-Real-IP: not-an-address\r\nConnection: close\r\n\r\n",
 ];
 
-async fn recv_line(s: &tokio::net::UdpSocket) -> String {
-    common::syslog_message(s).await
-}
-
 /// (status line, body, log line) per request, the client's and listener's ports masked.
-async fn run(sys: &tokio::net::UdpSocket, http: u16) -> Vec<(String, String, String)> {
+async fn run(side: Arc<Side>) -> Vec<(String, String, String)> {
+    let http = side.port(0);
     let mut out = Vec::new();
     for raw in REQUESTS {
-        let mut s = tokio::net::TcpStream::connect(v4(http))
+        let mut s = tokio::net::TcpStream::connect(side.addr(0))
             .await
             .expect("connect");
         let cport = s.local_addr().expect("addr").port();
@@ -63,24 +57,14 @@ async fn run(sys: &tokio::net::UdpSocket, http: u16) -> Vec<(String, String, Str
         let text = String::from_utf8_lossy(&buf).into_owned();
         let status = text.lines().next().unwrap_or("").to_string();
         let body = text.split_once("\r\n\r\n").map_or("", |x| x.1).to_string();
-        out.push((status, mask(&body), mask(&recv_line(sys).await)));
+        out.push((status, mask(&body), mask(&side.line().await)));
     }
     out
 }
 
 #[tokio::test]
 async fn set_src_and_dst_match_haproxy() {
-    let server = Backend::start("app").await;
-    let fsys = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("udp");
-    let hsys = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("udp");
-    let fh = free_port();
-    let f = start(&cfg(fsys.local_addr().expect("a").port(), fh, server.addr)).await;
-    let ours = run(&fsys, fh).await;
-    f.shutdown(Duration::from_secs(1)).await;
+    let (ours, theirs) = side_by_side(1, cfg, run).await;
     // Not vacuous: the new addresses are seen by values, rules and the log.
     assert_eq!(
         ours[0].1, "src=10.1.2.3 sp=4444 dst=127.0.0.1 dp=FP",
@@ -91,23 +75,7 @@ async fn set_src_and_dst_match_haproxy() {
     assert!(ours[2].0.contains(" 403 "), "{ours:?}");
     assert!(ours[3].2.starts_with("ci=2001:db8::1 cp=CP "), "{ours:?}");
     assert_eq!(ours[4].1, "src=127.0.0.1 sp=CP dst=127.0.0.1 dp=FP");
-
-    let hh = free_port();
-    let Some(_h) = Haproxy::start(
-        &cfg(hsys.local_addr().expect("a").port(), hh, server.addr),
-        v4(hh),
-    )
-    .await
-    else {
-        return;
-    };
-    // The readiness probe's connection may log a line: drop it.
-    let mut buf = vec![0u8; 4096];
-    while let Ok(Ok(_)) =
-        tokio::time::timeout(Duration::from_millis(300), hsys.recv(&mut buf)).await
-    {}
-    let theirs = run(&hsys, hh).await;
-    for (i, (o, t)) in ours.iter().zip(&theirs).enumerate() {
-        assert_eq!(o, t, "request {i}: fulcrum (left) vs haproxy (right)");
+    if let Some(theirs) = theirs {
+        assert_same(&ours, &theirs);
     }
 }

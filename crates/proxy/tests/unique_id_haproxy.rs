@@ -7,26 +7,22 @@
 
 mod common;
 use common::*;
-use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
 
-fn addr(p: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], p))
-}
-
-fn cfg(syslog: u16, hex: u16, plain: u16, server: SocketAddr) -> String {
+fn cfg(s: &Setup<'_>) -> String {
     format!(
-        "global\n  log 127.0.0.1:{syslog} local0\n\
+        "global\n  log 127.0.0.1:{} local0\n\
          defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
-         frontend hex\n  bind 127.0.0.1:{hex}\n  log global\n\
+         frontend hex\n  bind 127.0.0.1:{}\n  log global\n\
          \x20 unique-id-format %{{+X}}o\\ %ci:%cp_%fi:%fp_%Ts_%rt:%pid\n\
          \x20 unique-id-header X-Unique-ID\n\
          \x20 http-request set-header X-Copy %[unique-id]\n\
          \x20 log-format \"id=%ID end\"\n  default_backend b\n\
-         frontend plain\n  bind 127.0.0.1:{plain}\n\
+         frontend plain\n  bind 127.0.0.1:{}\n\
          \x20 unique-id-format %ci-%fp-%[req.hdr(host),lower]\n\
          \x20 unique-id-header X-Req\n  default_backend b\n\
-         backend b\n  server s {server}\n"
+         backend b\n  server s {}\n",
+        s.syslog, s.ports[0], s.ports[1], s.backend
     )
 }
 
@@ -38,34 +34,24 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// (the hex id the backend saw, its copy, the client port, the log line's id, the plain id).
-async fn run(
-    sys: &tokio::net::UdpSocket,
-    hex: u16,
-    plain: u16,
-    server: &Backend,
-) -> (String, String, u16, String, String) {
-    let mut c = Client::connect(addr(hex)).await.expect("connect");
+async fn run(side: Arc<Side>) -> (String, String, u16, String, String) {
+    let mut c = Client::connect(side.addr(0)).await.expect("connect");
     let cport = c.s.local_addr().expect("local").port();
     c.send_raw(b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n")
         .await
         .expect("send");
     assert_eq!(c.read_response(false).await.expect("answer").status, 200);
-    let mut buf = vec![0u8; 2048];
-    let n = tokio::time::timeout(Duration::from_secs(5), sys.recv(&mut buf))
-        .await
-        .expect("a log line")
-        .expect("recv");
-    let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let line = side.line().await;
     let logged = line
         .split_once("id=")
         .and_then(|(_, r)| r.split_once(" end"))
         .map_or(String::new(), |(id, _)| id.trim_start().to_string());
-    let mut p = Client::connect(addr(plain)).await.expect("connect");
+    let mut p = Client::connect(side.addr(1)).await.expect("connect");
     p.send_raw(b"GET /b HTTP/1.1\r\nHost: Example.COM\r\n\r\n")
         .await
         .expect("send");
     assert_eq!(p.read_response(false).await.expect("answer").status, 200);
-    let heads = server.heads();
+    let heads = side.backend.heads();
     let id = header(&heads[0], "x-unique-id").unwrap_or("").to_string();
     let copy = header(&heads[0], "x-copy").unwrap_or("").to_string();
     let plain_id = header(&heads[1], "x-req").unwrap_or("").to_string();
@@ -74,7 +60,7 @@ async fn run(
         copy,
         cport,
         logged,
-        plain_id.replace(&plain.to_string(), "PORT"),
+        plain_id.replace(&side.port(1).to_string(), "PORT"),
     )
 }
 
@@ -100,31 +86,15 @@ fn check(who: &str, got: &(String, String, u16, String, String), hex: u16) {
 
 #[tokio::test]
 async fn unique_ids_as_haproxy() {
-    let server = Backend::start("app").await;
-    let sys = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("udp");
-    let (hex, plain) = (free_port(), free_port());
-    let slog = sys.local_addr().expect("a").port();
-    let f = start(&cfg(slog, hex, plain, server.addr)).await;
-    let ours = run(&sys, hex, plain, &server).await;
-    f.shutdown(Duration::from_secs(1)).await;
-    check("fulcrum", &ours, hex);
-    assert_eq!(ours.4, "127.0.0.1-PORT-example.com");
-
-    let server2 = Backend::start("app").await;
-    let hsys = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .expect("udp");
-    let (hhex, hplain) = (free_port(), free_port());
-    let hlog = hsys.local_addr().expect("a").port();
-    let Some(_h) = Haproxy::start(&cfg(hlog, hhex, hplain, server2.addr), addr(hhex)).await else {
-        return;
-    };
-    assert!(wait_listening(addr(hplain)).await);
-    // The readiness probe's connection may have logged a line: drop it.
-    drain_syslog(&hsys).await;
-    let theirs = run(&hsys, hhex, hplain, &server2).await;
-    check("haproxy", &theirs, hhex);
-    assert_eq!(ours.4, theirs.4, "plain format: fulcrum vs haproxy");
+    let (ours, theirs) = side_by_side(2, cfg, |side: Arc<Side>| async move {
+        let hex = side.port(0);
+        (run(side).await, hex)
+    })
+    .await;
+    check("fulcrum", &ours.0, ours.1);
+    assert_eq!(ours.0 .4, "127.0.0.1-PORT-example.com");
+    if let Some(theirs) = theirs {
+        check("haproxy", &theirs.0, theirs.1);
+        assert_eq!(ours.0 .4, theirs.0 .4, "plain format: fulcrum vs haproxy");
+    }
 }

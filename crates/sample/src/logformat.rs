@@ -18,9 +18,10 @@ pub const TCP_LOG: &str = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc
 /// Every `%` variable of the manual's table 8.2.4 (`o` only sets flags for what follows).
 pub static VARIABLES: &[&str] = &[
     "o", "B", "CC", "CS", "H", "HM", "HP", "HPO", "HQ", "HU", "HV", "ID", "ST", "T", "TR", "Ta",
-    "Tc", "Td", "Th", "Ti", "Tq", "Tr", "Ts", "Tt", "Tw", "U", "ac", "b", "bc", "bi", "bp", "bq",
-    "ci", "cp", "f", "fc", "fi", "fp", "ft", "hr", "hrl", "hs", "hsl", "lc", "ms", "pid", "r",
-    "rc", "rt", "s", "sc", "si", "sp", "sq", "sslc", "sslv", "t", "tr", "trg", "trl", "ts", "tsc",
+    "Tc", "Td", "Th", "Ti", "Tl", "Tq", "Tr", "Ts", "Tt", "Tw", "U", "ac", "b", "bc", "bi", "bp",
+    "bq", "ci", "cp", "f", "fc", "fi", "fp", "ft", "hr", "hrl", "hs", "hsl", "lc", "ms", "pid",
+    "r", "rc", "rt", "s", "sc", "si", "sp", "sq", "sslc", "sslv", "t", "tr", "trg", "trl", "ts",
+    "tsc",
 ];
 
 /// `+Q` quote, `+X` hexadecimal, `+E` escape.
@@ -37,6 +38,18 @@ pub enum Node {
     Expr(Box<Expr>, Flags),
     Var(&'static str, Flags),
 }
+
+/// What a `%` variable's writer wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    /// Its value: the flags (`+Q`, `+E`) apply.
+    Value,
+    /// Its value already formatted with the flags.
+    Formatted,
+}
+
+/// Writes a `%` variable (its name and flags) for [`Format::render_flagged`].
+pub type VarWriter<'a> = dyn FnMut(&str, Flags, &mut Vec<u8>) -> Option<Written> + 'a;
 
 /// A compiled log-format string.
 #[derive(Debug, Clone, Default)]
@@ -174,6 +187,24 @@ impl Format {
         absent: &[u8],
         out: &mut Vec<u8>,
     ) {
+        self.render_flagged(
+            env,
+            &mut |name, _, o| var(name, o).then_some(Written::Value),
+            absent,
+            out,
+        )
+    }
+
+    /// [`Format::render`] where `var` sees the variable's flags and may write a value that
+    /// is already formatted with them ([`Written::Formatted`], e.g. `%{+Q}hrl` quoting each
+    /// capture); `None`: no value.
+    pub fn render_flagged(
+        &self,
+        env: &dyn Env,
+        var: &mut VarWriter<'_>,
+        absent: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         for n in &self.nodes {
             match n {
                 Node::Lit(l) => out.extend_from_slice(l),
@@ -183,8 +214,11 @@ impl Format {
                 }
                 Node::Var(name, f) => {
                     let mut tmp = Vec::new();
-                    let has = var(name, &mut tmp);
-                    emit(has.then_some(&tmp[..]), *f, absent, out);
+                    match var(name, *f, &mut tmp) {
+                        Some(Written::Formatted) => out.extend_from_slice(&tmp),
+                        Some(Written::Value) => emit(Some(&tmp[..]), *f, absent, out),
+                        None => emit(None, *f, absent, out),
+                    }
                 }
             }
         }

@@ -42,8 +42,6 @@ const IGNORED: &[&str] = &[
 /// Global keywords fulcrum does not run yet whose absence changes the configuration's meaning
 /// (environment variables later lines expand) or what clients and log readers see: refused.
 const NOT_YET: &[&str] = &[
-    "log-send-hostname",
-    "log-tag",
     "presetenv",
     "setenv",
     "resetenv",
@@ -53,6 +51,8 @@ const NOT_YET: &[&str] = &[
 
 const KNOWN: &[&str] = &[
     "maxconn",
+    "log-tag",
+    "log-format-sd",
     "nbthread",
     "log",
     "stats",
@@ -146,6 +146,14 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
         }
         _ if super::ssl_global::is_keyword(kw) => {
             super::ssl_global::apply(&mut g.tls, line, diags)?
+        }
+        "log-tag" => {
+            g.log_tag = Some(line.need(1, "a tag")?.to_string());
+            line.no_more(2)?;
+        }
+        "log-send-hostname" => {
+            g.log_send_hostname = Some(line.arg(1).unwrap_or("").to_string());
+            line.no_more(2)?;
         }
         "debug" => diags.warning(
             &line.span,
@@ -245,8 +253,21 @@ fn stats(g: &mut Global, line: &Line<'_>) -> Result<(), String> {
 pub fn log_target(line: &Line<'_>) -> Result<LogTarget, String> {
     let address = line.address(1, "an address, a path or 'global'")?;
     let mut i = 2;
+    let (mut format, mut len) = (None, None);
     while let Some(opt @ ("len" | "format" | "sample")) = line.arg(i) {
-        line.need(i + 1, &format!("a value after '{opt}'"))?;
+        let v = line.need(i + 1, &format!("a value after '{opt}'"))?;
+        match opt {
+            "len" => len = Some(super::line::number_in(v, "log len", 80, 65535)? as u32),
+            "format" if matches!(v, "rfc3164" | "rfc5424" | "short" | "raw") => {
+                format = Some(v.to_string())
+            }
+            "format" => {
+                return Err(format!(
+                "log format '{v}' is not written by fulcrum yet (rfc3164, rfc5424, short or raw)"
+            ))
+            }
+            _ => return Err("'log ... sample' is not run by fulcrum yet".into()),
+        }
         i += 2;
     }
     let facility = line
@@ -279,5 +300,7 @@ pub fn log_target(line: &Line<'_>) -> Result<LogTarget, String> {
         facility,
         level,
         min_level,
+        format,
+        len,
     })
 }

@@ -120,6 +120,7 @@ pub const LOG_VARS: &[&str] = &[
     "ci", "cp", "fi", "fp", "f", "ft", "b", "s", "t", "tr", "ms", "pid", "TR", "Tw", "Tc", "Tr",
     "Ta", "Tt", "ST", "B", "ts", "tsc", "ac", "fc", "bc", "sc", "rc", "sq", "bq", "CC", "CS", "r",
     "HM", "HU", "HP", "HQ", "HV", "o", "hr", "hs", "si", "sp", "Ts", "T", "H", "hrl", "hsl", "ID",
+    "Th", "Ti", "Tq", "Td", "U", "lc", "Tl", "trg", "trl", "sslv", "sslc",
 ];
 
 /// Checks a `log-format` line: compiled, and every fetch and `%` variable one the data plane
@@ -150,12 +151,7 @@ pub fn check_log_format(text: &str) -> Result<(), String> {
                 }
                 check_answered(name).map_err(|e| format!("log-format '{text}': {e}"))?;
             }
-            Node::Var(v, flags) => {
-                if matches!(*v, "hrl" | "hsl") && flags.quote {
-                    return Err(format!(
-                        "log-format '{text}': '%{{+Q}}{v}' (each capture quoted) is not written by fulcrum yet"
-                    ));
-                }
+            Node::Var(v, _) => {
                 if !LOG_VARS.contains(v) {
                     return Err(format!(
                         "log-format '{text}': variable '%{v}' is not written by fulcrum yet"

@@ -242,6 +242,25 @@ impl Parser {
                 diags.error(&span, msg);
             }
         }
+        // `capture ... id N` names a slot `declare capture` (or `capture ... header`) made,
+        // wherever it was written (as HAProxy 2.6 checks once the file is read). A backend's
+        // rules fill the slots of the frontend that the request came through (unchecked).
+        for p in self.proxies.iter().filter(|p| p.kind.is_frontend()) {
+            for (rules, response) in [(&p.http_request, false), (&p.http_response, true)] {
+                for r in rules {
+                    if let crate::model::HttpAction::Capture { len, slot, .. } = &r.action {
+                        let slots = p.captures.iter().filter(|c| c.response == response).count();
+                        if *len == usize::MAX && *slot >= slots {
+                            let side = if response { "response" } else { "request" };
+                            diags.error(
+                                &r.span,
+                                format!("unable to find capture id '{slot}' referenced by http-{side} capture rule (proxy '{}' declares {slots} {side} capture slots)", p.name),
+                            );
+                        }
+                    }
+                }
+            }
+        }
         // `log global` stands for the global log targets, wherever `global` was written.
         for p in &mut self.proxies {
             if p.logs.iter().any(|l| l.address == "global") {

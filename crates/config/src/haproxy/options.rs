@@ -25,6 +25,8 @@ const OPTIONS: &[&str] = &[
     "originalto",
     "http-ignore-probes",
     "http-buffer-request",
+    "dontlog-normal",
+    "log-separate-errors",
 ];
 
 /// Real options fulcrum reads but does not act on (yet): accepted with a warning.
@@ -52,8 +54,6 @@ const IGNORED_OPTIONS: &[&str] = &[
 /// see: refused, never ignored.
 const NOT_YET_OPTIONS: &[&str] = &[
     "logasap",
-    "log-separate-errors",
-    "dontlog-normal",
     "accept-invalid-http-request",
     "accept-invalid-http-response",
     "httpslog",
@@ -128,15 +128,19 @@ pub fn option(
         }
         "httplog" => {
             o.httplog = enable;
+            o.httplog_clf = false;
             if let Some(extra) = line.arg(base + 1) {
                 if extra != "clf" {
                     return Err(format!(
                         "'option httplog' expects nothing or 'clf', found '{extra}'"
                     ));
                 }
+                o.httplog_clf = enable;
             }
         }
         "tcplog" => o.tcplog = enable,
+        "dontlog-normal" => o.dontlog_normal = enable,
+        "log-separate-errors" => o.log_separate_errors = enable,
         "dontlognull" => o.dontlognull = enable,
         "allbackups" => o.allbackups = enable,
         "persist" => o.persist = enable,

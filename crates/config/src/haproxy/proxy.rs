@@ -100,7 +100,6 @@ const IGNORED: &[&str] = &[
     "backlog",
     "grace",
     "max-keep-alive-queue",
-    "declare",
     "enabled",
     "bind-process",
     "max-session-srv-conns",
@@ -112,9 +111,7 @@ const IGNORED: &[&str] = &[
 /// log reader would see (answers, routing, persistence, headers, log lines, a disabled
 /// proxy serving): refused, never ignored.
 const NOT_YET: &[&str] = &[
-    "log-format-sd",
     "error-log-format",
-    "log-tag",
     "rate-limit",
     "redirect",
     "force-persist",
@@ -133,6 +130,8 @@ const NOT_YET: &[&str] = &[
 
 const KNOWN: &[&str] = &[
     "mode",
+    "log-tag",
+    "log-format-sd",
     "bind",
     "default_backend",
     "use_backend",
@@ -203,7 +202,7 @@ fn apply(
 ) -> Result<(), String> {
     let kw = line.keyword();
     let cap = match kw {
-        "bind" | "use_backend" => Cap::Frontend { defaults_ok: false },
+        "bind" | "use_backend" | "declare" => Cap::Frontend { defaults_ok: false },
         "default_backend" | "monitor-uri" => Cap::Frontend { defaults_ok: true },
         "monitor" => Cap::Frontend { defaults_ok: false },
         "server" | "dispatch" => Cap::Backend { defaults_ok: false },
@@ -413,6 +412,34 @@ fn apply(
             super::logformat::check_unique_id_format(text)?;
             p.options.unique_id.format = Some(text.to_string());
         }
+        "declare" => {
+            let response = match (line.arg(1), line.arg(2)) {
+                (Some("capture"), Some("request")) => false,
+                (Some("capture"), Some("response")) => true,
+                _ => return Err("'declare' expects 'capture request|response len N'".into()),
+            };
+            if line.arg(3) != Some("len") {
+                return Err("'declare capture' expects 'len N'".into());
+            }
+            let len = number_in(line.need(4, "a length")?, "capture len", 1, 65535)? as usize;
+            line.no_more(5)?;
+            p.captures.push(crate::model::Capture {
+                response,
+                name: String::new(),
+                len,
+                sample: true,
+            });
+        }
+        "log-tag" => {
+            p.options.log_tag = Some(line.need(1, "a tag")?.to_string());
+            line.no_more(2)?;
+        }
+        "log-format-sd" => {
+            let text = line.need(1, "a log-format string")?;
+            line.no_more(2)?;
+            super::logformat::check_log_format(text)?;
+            p.options.log_format_sd = Some(text.to_string());
+        }
         "log-format" => {
             let text = line.need(1, "a log-format string")?;
             line.no_more(2)?;
@@ -436,7 +463,18 @@ fn apply(
                 ));
             }
             let mut rule = rule;
-            if let crate::model::HttpAction::Capture { len, slot, .. } = &mut rule.action {
+            if let crate::model::HttpAction::Capture {
+                len,
+                slot,
+                response: false,
+                ..
+            } = &mut rule.action
+            {
+                // `id N` names a slot `declare capture` made; `len N` makes one.
+                if *len == usize::MAX {
+                    p.http_request.push(rule);
+                    return Ok(());
+                }
                 if !matches!(section, Some(ProxyKind::Frontend | ProxyKind::Listen)) {
                     return Err(format!(
                         "'http-request capture ... len': proxy '{}' has no frontend capability",
@@ -465,6 +503,8 @@ fn apply(
                     facility: String::new(),
                     level: None,
                     min_level: None,
+                    format: None,
+                    len: None,
                 });
             }
             _ => p.logs.push(global::log_target(line)?),

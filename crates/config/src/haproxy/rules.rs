@@ -175,31 +175,52 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             (HttpAction::SetAddr { part, expr }, 3)
         }
         "capture" => {
-            if !request {
-                return Err(
-                    "'http-response capture' (with 'declare capture') is not run by fulcrum yet"
-                        .into(),
-                );
-            }
             let expr = line.need(2, "a sample expression")?.to_string();
-            let available = fulcrum_sample::fetch::Needs::Request;
+            let available = if request {
+                fulcrum_sample::fetch::Needs::Request
+            } else {
+                fulcrum_sample::fetch::Needs::Response
+            };
             let mut compiler = fulcrum_sample::expr::Compiler::default().with_available(available);
             let compiled = fulcrum_sample::expr::compile_with(&expr, &mut compiler)
                 .map_err(|e| format!("capture '{expr}': {e}"))?;
             super::logformat::check_answered(compiled.fetch.kw.name)
                 .map_err(|e| format!("capture '{expr}': {e}"))?;
             match line.arg(3) {
-                Some("len") => {}
-                Some("id") => {
-                    return Err(
-                        "'http-request capture ... id N' (declare capture slots) is not run by fulcrum yet"
-                            .into(),
+                Some("len") if request => {
+                    let len =
+                        number_in(line.need(4, "a length")?, "capture len", 1, 65535)? as usize;
+                    let response = false;
+                    let slot = 0;
+                    (
+                        HttpAction::Capture {
+                            expr,
+                            len,
+                            slot,
+                            response,
+                        },
+                        5,
                     )
                 }
-                _ => return Err("'http-request capture SAMPLE' expects 'len N'".into()),
+                Some("id") => {
+                    let slot =
+                        number_in(line.need(4, "a capture id")?, "capture id", 0, 65535)? as usize;
+                    let (len, response) = (usize::MAX, !request);
+                    (
+                        HttpAction::Capture {
+                            expr,
+                            len,
+                            slot,
+                            response,
+                        },
+                        5,
+                    )
+                }
+                _ if request => {
+                    return Err("'http-request capture SAMPLE' expects 'len N' or 'id N'".into())
+                }
+                _ => return Err("'http-response capture SAMPLE' expects 'id N'".into()),
             }
-            let len = number_in(line.need(4, "a length")?, "capture len", 1, 65535)? as usize;
-            (HttpAction::Capture { expr, len, slot: 0 }, 5)
         }
         "set-timeout" => {
             if !request {

@@ -342,7 +342,6 @@ fn keywords_not_run_are_refused_when_ignoring_them_would_show() {
         "http-error status 503 content-type text/plain string down",
         "use-server s1 if TRUE",
         "server-template s 3 127.0.0.1:80",
-        "log-tag web",
         "rate-limit sessions 10",
         "http-send-name-header X-Server",
         "filter compression",
@@ -357,8 +356,8 @@ fn keywords_not_run_are_refused_when_ignoring_them_would_show() {
     }
     assert!(errors("listen l\n description the web tier\n").is_empty());
     assert_eq!(
-        errors("listen l\n option dontlog-normal\n"),
-        vec!["t.cfg:2: error: 'option dontlog-normal' is not supported by fulcrum yet (ignoring it would change what clients, servers or logs see)"]
+        errors("listen l\n option logasap\n"),
+        vec!["t.cfg:2: error: 'option logasap' is not supported by fulcrum yet (ignoring it would change what clients, servers or logs see)"]
     );
     assert_eq!(
         errors("global\n setenv X 1\n"),
@@ -1220,13 +1219,16 @@ fn log_format_is_checked() {
     ));
     assert!(e[0].contains("not available"), "{e:?}");
     let e = errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%U\"\n"
+        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%bi\"\n"
     ));
-    assert!(e[0].contains("'%U' is not written by fulcrum yet"), "{e:?}");
-    let e = errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%{{+Q}}hrl\"\n"
-    ));
-    assert!(e[0].contains("each capture quoted"), "{e:?}");
+    assert!(
+        e[0].contains("'%bi' is not written by fulcrum yet"),
+        "{e:?}"
+    );
+    assert_eq!(errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%{{+Q}}hrl %U %Th %Ti %Tq %Td %lc %Tl %sslv %sslc\"\n"
+    )),
+    Vec::<String>::new());
     let e = errors(&format!(
         "{TIMEOUTS}frontend f\n bind :80\n unique-id-format %ci_%Tt\n"
     ));
@@ -1351,5 +1353,14 @@ fn capture_action() {
     let e = errors(&format!(
         "{TIMEOUTS}frontend f\n bind :80\n http-request capture path id 0\n"
     ));
-    assert!(e[0].contains("not run by fulcrum yet"), "{e:?}");
+    assert!(e[0].contains("unable to find capture id '0'"), "{e:?}");
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n http-request capture path id 0\n http-response capture status id 0\n declare capture request len 4\n declare capture response len 3\n"
+    ));
+    assert_eq!(c.proxies[0].captures.len(), 2);
+    // A backend's rules fill the frontend's slots (haproxy 2.6 accepts this).
+    assert!(errors(&format!(
+        "{TIMEOUTS}backend b\n http-response capture status id 0\n"
+    ))
+    .is_empty());
 }

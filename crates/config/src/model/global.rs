@@ -43,6 +43,10 @@ pub struct Global {
     pub tune_comp_maxlevel: Option<u32>,
     /// `tune.h2.*`: HTTP/2 settings fulcrum advertises to clients (HAProxy's defaults).
     pub tune_h2: TuneH2,
+    /// `log-tag TAG`: the syslog tag of every line (default: the program's name).
+    pub log_tag: Option<String>,
+    /// `log-send-hostname [NAME]`: the syslog header carries NAME (empty: the host's name).
+    pub log_send_hostname: Option<String>,
 }
 
 /// `tune.h2.initial-window-size` (65535), `tune.h2.max-concurrent-streams` (100),
@@ -90,6 +94,8 @@ impl Default for Global {
             zero_warning: None,
             tune_comp_maxlevel: None,
             tune_h2: TuneH2::default(),
+            log_tag: None,
+            log_send_hostname: None,
         }
     }
 }
@@ -103,6 +109,10 @@ pub struct LogTarget {
     pub facility: String,
     pub level: Option<String>,
     pub min_level: Option<String>,
+    /// `format rfc3164|rfc5424|short|raw` (None: rfc3164).
+    pub format: Option<String>,
+    /// `len N`: the longest datagram (None: 1024, HAProxy's default).
+    pub len: Option<u32>,
 }
 
 /// `stats socket PATH|ADDR [mode M] [level L] ...`

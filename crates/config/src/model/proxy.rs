@@ -386,6 +386,16 @@ pub struct ProxyOptions {
     pub forwardfor: Option<ForwardFor>,
     pub http_connection: HttpConnectionMode,
     pub httplog: bool,
+    /// `option httplog clf`: the Common Log Format variant.
+    pub httplog_clf: bool,
+    /// `log-tag TAG`: this proxy's syslog tag (over the global one).
+    pub log_tag: Option<String>,
+    /// `log-format-sd STRING`: RFC 5424 structured data of the traffic lines.
+    pub log_format_sd: Option<String>,
+    /// `option dontlog-normal`: only requests and sessions that ended in an error are logged.
+    pub dontlog_normal: bool,
+    /// `option log-separate-errors`: those are logged at level `err` instead of `info`.
+    pub log_separate_errors: bool,
     pub tcplog: bool,
     pub dontlognull: bool,
     pub httpchk: Option<HttpChk>,

@@ -163,11 +163,14 @@ pub enum HttpAction {
         value: Duration,
     },
     /// `http-request capture SAMPLE len N`: the sample's value, cut to N bytes, in the
-    /// request capture slot `slot` (a new one, after those declared before it).
+    /// request capture slot `slot` (a new one, after those declared before it); `... id N`
+    /// (also `http-response`): in the existing slot N of its side (`len` unlimited: the
+    /// slot's own length applies).
     Capture {
         expr: String,
         len: usize,
         slot: usize,
+        response: bool,
     },
     /// `set-src|set-dst|set-src-port|set-dst-port EXPR`.
     SetAddr {

@@ -1,14 +1,37 @@
 //! `capture request|response header NAME len N`: the header's last value, cut to N bytes,
 //! written in the log line as HAProxy does (`{v1|v2}` blocks of `option httplog`, `%hr`/`%hs`
 //! of `log-format`), with `"`, `#`, `{`, `|`, `}` and non-printable bytes as `#XX`.
-//! A slot of an `http-request capture SAMPLE len N` rule holds the value the rule took
-//! (per request, in [`Samples`]).
+//! A slot of an `http-request capture SAMPLE len N` rule, or one of `declare capture
+//! request|response len N` filled by `http-request|http-response capture SAMPLE id N`,
+//! holds the value the rule took (per request, in [`Samples`]).
 
 use super::message::Message;
 use fulcrum_config::model::Capture;
 
-/// The values `http-request capture` rules took for one request, by request slot.
-pub type Samples = std::sync::Mutex<Vec<Option<Vec<u8>>>>;
+/// The values `http-request|http-response capture` rules took for one request: the request
+/// slots, then the response slots.
+#[derive(Debug)]
+pub struct Samples {
+    slots: std::sync::Mutex<Vec<Option<Vec<u8>>>>,
+    /// Where the response slots start.
+    res_at: usize,
+}
+
+impl Samples {
+    /// Slot `i` of a side takes `v` (nothing when there is no such slot).
+    pub fn set(&self, response: bool, i: usize, v: Vec<u8>) {
+        let at = if response { self.res_at + i } else { i };
+        if let Ok(mut g) = self.slots.lock() {
+            if let Some(s) = g.get_mut(at) {
+                *s = Some(v);
+            }
+        }
+    }
+
+    pub fn lock(&self) -> std::sync::LockResult<std::sync::MutexGuard<'_, Vec<Option<Vec<u8>>>>> {
+        self.slots.lock()
+    }
+}
 
 /// A frontend's captures, by side: (header name, or empty for a rule's slot; length).
 #[derive(Debug, Default)]
@@ -47,20 +70,28 @@ impl Captures {
 
     /// A request's empty rule slots.
     pub fn new_samples(&self) -> Samples {
-        std::sync::Mutex::new(vec![None; self.req.len()])
+        Samples {
+            slots: std::sync::Mutex::new(vec![None; self.req.len() + self.res.len()]),
+            res_at: self.req.len(),
+        }
     }
 
     /// Slot `i`'s value: the rule's sample for a rule slot, else the header's last value.
     fn value<'a>(
-        &self,
-        specs: &'a [(Vec<u8>, usize)],
+        &'a self,
+        response: bool,
         i: usize,
         m: Option<&'a Message>,
         samples: &'a [Option<Vec<u8>>],
     ) -> Option<&'a [u8]> {
+        let (specs, at) = if response {
+            (&self.res, self.req.len() + i)
+        } else {
+            (&self.req, i)
+        };
         let (name, len) = &specs[i];
         let v: &[u8] = if name.is_empty() {
-            samples.get(i)?.as_deref()?
+            samples.get(at)?.as_deref()?
         } else {
             m?.headers(name).last()?
         };
@@ -88,7 +119,7 @@ impl Captures {
             if i > 0 {
                 out.push('|');
             }
-            if let Some(v) = self.value(specs, i, m, samples) {
+            if let Some(v) = self.value(response, i, m, samples) {
                 encode(v, &mut out);
             }
         }
@@ -96,13 +127,15 @@ impl Captures {
         Some(out)
     }
 
-    /// `%hrl`/`%hsl`: the side's captures separated by spaces, `-` for an empty one; `None`
-    /// when that side captures nothing.
+    /// `%hrl`/`%hsl`: the side's captures separated by spaces, `-` for an empty one (with
+    /// `quote`, `%{+Q}hrl`: each one quoted, `""` for an empty one); `None` when that side
+    /// captures nothing.
     pub fn list(
         &self,
         m: Option<&Message>,
         samples: &[Option<Vec<u8>>],
         response: bool,
+        quote: bool,
     ) -> Option<String> {
         let specs = if response { &self.res } else { &self.req };
         if specs.is_empty() {
@@ -113,31 +146,19 @@ impl Captures {
             if i > 0 {
                 out.push(' ');
             }
-            match self.value(specs, i, m, samples) {
+            if quote {
+                out.push('"');
+            }
+            match self.value(response, i, m, samples) {
                 Some(v) if !v.is_empty() => encode(v, &mut out),
+                _ if quote => {}
                 _ => out.push('-'),
+            }
+            if quote {
+                out.push('"');
             }
         }
         Some(out)
-    }
-
-    /// What `option httplog` writes after the queue field: ` {req}` and ` {res}` for the
-    /// sides that capture.
-    pub fn httplog(
-        &self,
-        req: Option<&Message>,
-        res: Option<&Message>,
-        samples: &[Option<Vec<u8>>],
-    ) -> String {
-        let mut out = String::new();
-        for b in [self.block_with(req, samples, false), self.block(res, true)]
-            .into_iter()
-            .flatten()
-        {
-            out.push(' ');
-            out.push_str(&b);
-        }
-        out
     }
 }
 
@@ -174,7 +195,14 @@ mod tests {
         let mut m = Message::new();
         let _ = m
             .parse_request(b"GET / HTTP/1.1\r\nHost: example.com\r\nX-A: 1\r\nX-A: a|b\"c\r\n\r\n");
-        assert_eq!(caps.httplog(Some(&m), None, &[]), " {examp|a#7Cb#22c}");
+        assert_eq!(
+            caps.block_with(Some(&m), &[], false).as_deref(),
+            Some("{examp|a#7Cb#22c}")
+        );
+        assert_eq!(
+            caps.list(Some(&m), &[], false, true).as_deref(),
+            Some("\"examp\" \"a#7Cb#22c\"")
+        );
         assert_eq!(caps.block(None, true), None);
     }
 }

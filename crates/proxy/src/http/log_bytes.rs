@@ -22,6 +22,19 @@ pub fn head(m: &Message) -> u64 {
     SL + 5 + m.version.as_str().len() as u64 + 3 + m.reason().len() as u64 + fields + EOH
 }
 
+/// A request head as HAProxy 2.6 counts it in `%U` (measured: `GET /a HTTP/1.1`, `Host: h`
+/// and `Connection: close`, 47 bytes on the wire, log 39): the request line with its line
+/// end, each header's name and value, and the blank line.
+pub fn request_in(m: &Message) -> u64 {
+    let fields: u64 = m
+        .fields
+        .iter()
+        .map(|f| (m.name(f).len() + m.value(f).len()) as u64)
+        .sum();
+    let line = m.method().len() + 1 + m.target().len() + 1 + 5 + m.version.as_str().len() + 2;
+    line as u64 + fields + 2
+}
+
 /// HTX size of a whole raw HTTP/1 response (head and body) a proxy answers itself (`deny`,
 /// `return`, error pages); `None` when `raw` has no parsable head.
 pub fn raw(raw: &[u8]) -> Option<u64> {

@@ -94,11 +94,13 @@ enum Action {
     SetLogLevel(u8),
     /// `set-timeout server|tunnel` (`true`: tunnel), in milliseconds.
     SetTimeout(bool, u64),
-    /// `http-request capture SAMPLE len N` into request capture slot `slot`.
+    /// `http-request|http-response capture SAMPLE len N|id N` into capture slot `slot` of
+    /// its side.
     Capture {
         expr: fulcrum_sample::Expr,
         len: usize,
         slot: usize,
+        response: bool,
     },
     /// `set-src` and its siblings (`http::set_addr`).
     SetAddr(fulcrum_config::model::AddrPart, fulcrum_sample::Expr),
@@ -278,11 +280,17 @@ pub fn compile(
             }
             HttpAction::Tarpit { status } => Action::Tarpit(*status, tarpit),
             HttpAction::SetLogLevel { level } => Action::SetLogLevel(level.unwrap_or(SILENT)),
-            HttpAction::Capture { expr, len, slot } => Action::Capture {
+            HttpAction::Capture {
+                expr,
+                len,
+                slot,
+                response,
+            } => Action::Capture {
                 expr: fulcrum_sample::compile(expr)
                     .map_err(|e| acl::AclError(format!("{}: capture '{expr}': {e}", r.span)))?,
                 len: *len,
                 slot: *slot,
+                response: *response,
             },
             HttpAction::SetAddr { part, expr } => Action::SetAddr(
                 *part,
@@ -487,16 +495,17 @@ pub fn apply(
             Action::Tarpit(s, hold) => return Verdict::Tarpit(*s, *hold),
             // HAProxy 2.6 (measured, `log_level_haproxy`): only the request side's level
             // reaches the traffic line; `http-response set-log-level` leaves it as it was.
-            Action::Capture { expr, len, slot } => {
+            Action::Capture {
+                expr,
+                len,
+                slot,
+                response,
+            } => {
                 let ctx = env.sample(Some(req), res.as_deref());
                 if let (Some(v), Some(caps)) = (expr.eval(&ctx), &env.captures) {
                     let mut v = v.to_bytes();
                     v.truncate(*len);
-                    if let Ok(mut g) = caps.lock() {
-                        if let Some(s) = g.get_mut(*slot) {
-                            *s = Some(v);
-                        }
-                    }
+                    caps.set(*response, *slot, v);
                 }
             }
             Action::SetAddr(part, expr) => {

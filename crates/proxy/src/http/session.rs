@@ -120,6 +120,9 @@ struct Rec {
     /// `%B` minus the bytes sent (`bytes + head_out`): HAProxy logs its HTX size of the
     /// answer as it came in (`http::log_bytes`), not the bytes on the wire.
     log_adjust: i64,
+    /// `%U` minus `bytes_in`: HAProxy 2.6 counts a request head without each header's `: `
+    /// and line end (`http::log_bytes::request_in`).
+    in_adjust: i64,
     /// Whether the status was counted (it is just before the answer is sent).
     counted: StatusCount,
     /// Not logged (`monitor-uri` requests, as HAProxy).
@@ -353,6 +356,7 @@ impl<C: ClientStream> Session<C> {
             bytes_in: head_len as u64,
             head_out: 0,
             log_adjust: 0,
+            in_adjust: crate::http::log_bytes::request_in(&self.req) as i64 - head_len as i64,
             counted: StatusCount::Pending,
             nolog: false,
             cache_hit: false,

@@ -2,6 +2,10 @@
 //! HAProxy child process for comparison tests.
 #![allow(dead_code)]
 
+mod logs;
+#[allow(unused_imports)]
+pub use logs::*;
+
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,7 @@
 //! (`logline`, shared with the TCP sessions).
 
 use super::{Rec, Session};
-use crate::logline::{Entry, Format, Timers};
+use crate::logline::{Entry, Timers};
 use crate::record::{Answerer, StatusCount};
 use crate::stream::ClientStream;
 use crate::termination::Termination;
@@ -72,6 +72,7 @@ impl<C: ClientStream> Session<C> {
             bytes_in: 0,
             head_out: 0,
             log_adjust: 0,
+            in_adjust: 0,
             counted: StatusCount::Counted,
             nolog: false,
             cache_hit: false,
@@ -88,6 +89,10 @@ impl<C: ClientStream> Session<C> {
         let Some(log) = self.fe.log.as_ref().filter(|_| !r.nolog) else {
             return;
         };
+        let error = crate::log_format::is_error(self.fe.mode, r.term, r.retries, r.status);
+        let Some(plain) = crate::log_format::level(&self.fe.options, error) else {
+            return;
+        };
         let level = r.log_level.as_ref().map_or(crate::http::rules::UNSET, |l| {
             l.load(std::sync::atomic::Ordering::Relaxed)
         });
@@ -95,22 +100,17 @@ impl<C: ClientStream> Session<C> {
             return;
         }
         let level = if level == crate::http::rules::UNSET {
-            crate::log::INFO
+            plain
         } else {
             level
         };
         let res = (r.status != 0 && self.res.status != 0).then_some(&self.res);
         let samples = r.captures.as_ref().and_then(|c| c.lock().ok());
         let samples: &[Option<Vec<u8>>] = samples.as_deref().map_or(&[], |v| v.as_slice());
-        let captures = if self.fe.captures.is_empty() {
-            String::new()
-        } else {
-            self.fe.captures.httplog(Some(&self.req), res, samples)
-        };
         let entry = Entry {
             mode: self.fe.mode,
             frontend: &self.fe.name,
-            tls: self.client.tls().is_some(),
+            tls: self.client.tls().map(|t| &**t),
             peer: self.peer,
             local: self.local,
             accept: r.accept,
@@ -135,28 +135,23 @@ impl<C: ClientStream> Session<C> {
             active: crate::counters::active_connections(),
             frontend_conns: self.fe.conns.load(Ordering::Relaxed),
             retries: r.retries,
-            captures: &captures,
-            bytes_in: r.bytes_in,
+            bytes_in: r.bytes_in.saturating_add_signed(r.in_adjust),
+            log_count: log.count(),
             unique_id: r.unique_id.as_deref(),
             samples,
             server_addr: r.server.as_ref().and_then(|s| s.fixed_addr()),
         };
-        if let Some(f) = &self.fe.log_format {
-            let line =
-                crate::log_format::render(f, &entry, Some(&self.req), res, &self.fe.captures);
-            return log.send_level(level, &line);
-        }
-        let line = entry.line(Format::of(self.fe.mode, &self.fe.options), || {
-            (!self.req.method().is_empty()).then(|| {
-                format!(
-                    "{} {} HTTP/{}",
-                    String::from_utf8_lossy(self.req.method()),
-                    String::from_utf8_lossy(self.req.target()),
-                    self.req.version.as_str()
-                )
-            })
-        });
-        log.send_level(level, &line);
+        let line = match &self.fe.log_format {
+            Some(f) => {
+                crate::log_format::render(f, &entry, Some(&self.req), res, &self.fe.captures)
+            }
+            None => entry.connect(),
+        };
+        let sd = log
+            .sd
+            .as_ref()
+            .map(|f| crate::log_format::render(f, &entry, Some(&self.req), res, &self.fe.captures));
+        log.send_sd(level, &line, sd.as_deref());
     }
 }
 
