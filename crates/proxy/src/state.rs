@@ -75,6 +75,10 @@ pub struct Frontend {
     /// `tcp-request content` rules of the backends (not listens) that have some, by name:
     /// run once a request reaches that backend.
     pub backend_tcp_content: Arc<HashMap<String, Vec<tcp_rules::Rule>>>,
+    /// `tcp-request inspect-delay` of this frontend, and of the backends by name: how long
+    /// content rules may wait for the data they read.
+    pub inspect_delay: Option<std::time::Duration>,
+    pub backend_inspect_delay: Arc<HashMap<String, std::time::Duration>>,
     /// Every stick table, and this frontend's own.
     pub tables: Arc<Tables>,
     pub own_table: Option<Arc<Table>>,
@@ -408,6 +412,12 @@ fn build_scoped(
         .saturating_sub(config.global.tune_maxrewrite as usize)
         .max(512);
     let mut be_content = HashMap::new();
+    let backend_inspect_delay: Arc<HashMap<String, std::time::Duration>> = Arc::new(
+        config
+            .backends()
+            .filter_map(|p| Some((p.name.clone(), p.tcp_rules.inspect_delay?)))
+            .collect(),
+    );
     for p in config.backends().filter(|p| !p.kind.is_frontend()) {
         if !p.tcp_rules.content.is_empty() {
             let rules = tcp_phase(
@@ -486,6 +496,8 @@ fn build_scoped(
                     &cx.tables,
                 )?,
                 backend_tcp_content: backend_tcp_content.clone(),
+                inspect_delay: p.tcp_rules.inspect_delay,
+                backend_inspect_delay: backend_inspect_delay.clone(),
                 tables: cx.tables.clone(),
                 own_table: cx.tables.get(&p.name).cloned(),
                 stateful: !cx.tables.is_empty() || uses_vars(config),

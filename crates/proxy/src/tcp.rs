@@ -60,23 +60,38 @@ pub async fn serve<C: ClientStream>(
     let accepted = Instant::now();
     let accept_wall = SystemTime::now();
     let src = crate::net::canonical(peer.ip());
-    // Phase: inspect (TLS passthrough routing on the ClientHello, within inspect-delay).
-    let hello = match fe.inspect_hello {
-        Some(delay) => Some(crate::tls::inspect::read(&mut client, delay).await),
-        None => None,
-    };
-    // Phase: route.
-    let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
-    let ctx = Ctx::new(peer, local, None, None)
-        .with_counters(counters)
-        .with_tls(client.tls().map(|t| &**t))
-        .with_hello(hello.as_ref());
     let tls = client.tls().is_some();
     let log = |d: Done<'_>| log_tcp(&fe, (peer, local, tls), accept_wall, accepted.elapsed(), &d);
-    // Phase: `tcp-request content` rules (the frontend's, then the backend's once routed).
-    if crate::tcp_rules::content(&fe.tcp_content, &ctx, &client, false) {
+    // Phase: inspect: `tcp-request content` rules (`tcp_inspect`), waiting within
+    // `tcp-request inspect-delay` while one reads data that has not arrived; a routing that
+    // reads the ClientHello waits for it too when no content rule does.
+    let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
+    let tls_info = client.tls().cloned();
+    let rules_wait = crate::tcp_rules::inspects(&fe.tcp_content);
+    let waits = rules_wait || fe.inspect_hello.is_some();
+    let delay = fe.inspect_delay.filter(|_| waits);
+    let mut ins = crate::tcp_inspect::Inspect::new(delay, fe.head_limit, fe.bufsize);
+    let verdict = loop {
+        let ctx = Ctx::new(peer, local, None, None)
+            .with_counters(counters)
+            .with_tls(tls_info.as_deref())
+            .with_req_data(ins.channel());
+        let hello_wait = !rules_wait
+            && fe.inspect_hello.is_some()
+            && crate::payload::hello_may_change(&ins.channel());
+        match crate::tcp_rules::decide(&fe.tcp_content, &ctx, false) {
+            Some(v) if !hello_wait || v != crate::tcp_rules::Verdict::Accept => break v,
+            _ => ins.more(&mut client).await,
+        }
+    };
+    if crate::tcp_rules::ends(verdict, &client) {
         return log(rejected(None));
     }
+    // Phase: route (`use_backend` on what the inspection read).
+    let ctx = Ctx::new(peer, local, None, None)
+        .with_counters(counters)
+        .with_tls(tls_info.as_deref())
+        .with_req_data(ins.final_channel());
     let Some(be) = crate::route::backend_for(&fe, &ctx) else {
         return log(Done {
             backend: None,
@@ -89,10 +104,27 @@ pub async fn serve<C: ClientStream>(
             retries: 0,
         });
     };
+    // Phase: the backend's `tcp-request content` rules, within its own inspect delay.
     if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
         let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
-        let ctx = Ctx::new(peer, local, None, None).with_counters(counters);
-        if crate::tcp_rules::content(rules, &ctx, &client, false) {
+        let wait = crate::tcp_rules::inspects(rules);
+        ins.again(
+            fe.backend_inspect_delay
+                .get(&be.name)
+                .copied()
+                .filter(|_| wait),
+        );
+        let verdict = loop {
+            let ctx = Ctx::new(peer, local, None, None)
+                .with_counters(counters)
+                .with_tls(tls_info.as_deref())
+                .with_req_data(ins.channel());
+            match crate::tcp_rules::decide(rules, &ctx, false) {
+                Some(v) => break v,
+                None => ins.more(&mut client).await,
+            }
+        };
+        if crate::tcp_rules::ends(verdict, &client) {
             return log(rejected(Some(be.as_ref())));
         }
     }
@@ -119,7 +151,7 @@ pub async fn serve<C: ClientStream>(
         });
     // Phase: opening, until the server's first byte: a server that resets before answering
     // is replaced and the client's bytes replayed (bounded: one per retry, at least one).
-    let mut kept = bytes::BytesMut::new();
+    let mut kept = ins.kept;
     let mut replays = be.retries.max(1);
     let (assigned, mut server, sent) = loop {
         let (assigned, mut server, _) = match conn {

@@ -99,12 +99,32 @@ pub fn compile(
 /// Runs one phase's rules; `per_request`: entries tracked here are released when the
 /// request ends (content rules in HTTP mode).
 pub fn eval(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Verdict {
+    decide(rules, ctx, per_request).unwrap_or(Verdict::Accept)
+}
+
+/// Whether any rule's condition reads what may change as data arrives (content inspection:
+/// `req.len`, `req.payload`, a ClientHello, `wait_end`).
+pub fn inspects(rules: &[Rule]) -> bool {
+    rules
+        .iter()
+        .any(|r| r.cond.as_ref().is_some_and(Cond::inspects))
+}
+
+/// Runs one phase's rules as HAProxy's content analysers do: `None` when a rule's condition
+/// cannot decide until more data arrives (the caller waits and runs them all again, from
+/// the first, as HAProxy; actions already run are run again: tracking keeps its first
+/// entry).
+pub fn decide(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Option<Verdict> {
     for r in rules {
-        if r.cond.as_ref().is_some_and(|c| !c.eval(ctx)) {
-            continue;
+        if let Some(c) = &r.cond {
+            match c.test(ctx) {
+                fulcrum_sample::acl::Test::Miss => return None,
+                fulcrum_sample::acl::Test::Fail => continue,
+                fulcrum_sample::acl::Test::Pass => {}
+            }
         }
         match &r.action {
-            Action::Decide(v) => return *v,
+            Action::Decide(v) => return Some(*v),
             Action::Track { slot, key, table } => {
                 if let Some(c) = ctx.counters {
                     if let Some(k) = key.eval(ctx).and_then(|v| table.key(v)) {
@@ -120,7 +140,7 @@ pub fn eval(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Verdict {
             Action::Var(op) => op.run(ctx),
         }
     }
-    Verdict::Accept
+    Some(Verdict::Accept)
 }
 
 /// Makes a TCP client's socket close without its peer hearing of it: the FIN or RST the
@@ -138,7 +158,12 @@ pub fn content<C: 'static>(rules: &[Rule], ctx: &Ctx<'_>, client: &C, per_reques
     if rules.is_empty() {
         return false;
     }
-    match eval(rules, ctx, per_request) {
+    ends(eval(rules, ctx, per_request), client)
+}
+
+/// Whether verdict `v` ends the connection (a silent drop first silences a TCP client).
+pub fn ends<C: 'static>(v: Verdict, client: &C) -> bool {
+    match v {
         Verdict::Accept => false,
         Verdict::Reject => true,
         Verdict::SilentDrop => {
