@@ -196,7 +196,10 @@ async fn content_rules_wait_and_decide_as_haproxy() {
     );
     assert_eq!(ours.1[0], ("200".to_string(), false), "{ours:?}");
     assert_eq!(ours.1[1].0, "closed", "{ours:?}");
-    assert_eq!(ours.1[2].0, "x-len: 54 | x-payload: ", "HAProxy's HTX size: {ours:?}");
+    assert_eq!(
+        ours.1[2].0, "x-len: 54 | x-payload: ",
+        "HAProxy's HTX size: {ours:?}"
+    );
 
     let (ht, hr, hh) = (free_port(), free_port(), free_port());
     let Some(_haproxy) = Haproxy::start(&cfg(ht, hr, hh, one, two, app.addr), addr(hh)).await

@@ -376,6 +376,12 @@ impl<C: ClientStream> Session<C> {
             client,
             server,
             cookie: cookie.as_ref(),
+            l7_left: (if be.options.retry_on.after_sending() {
+                be.retries
+            } else {
+                0
+            })
+            .into(),
         };
         let (mut server, mut origin) = (server_conn, origin);
         // Replays are bounded: one per retry the backend allows (at least one).
@@ -390,6 +396,11 @@ impl<C: ClientStream> Session<C> {
                 Step::Done(next) => return next,
                 Step::Replay => false,
                 Step::Elsewhere => true,
+                // `retry-on` (`retry_on.rs`, bounded by `retries` there).
+                Step::Retry => {
+                    replays += 1;
+                    be.options.redispatch
+                }
             };
             let again = if replays == 0 {
                 None
