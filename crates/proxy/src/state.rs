@@ -61,6 +61,12 @@ impl Frontend {
     }
 }
 
+/// A backend's `tcp-response content` rules and how long they may wait for data.
+pub struct TcpResponse {
+    pub rules: Vec<tcp_rules::Rule>,
+    pub delay: Option<std::time::Duration>,
+}
+
 pub struct Frontend {
     pub name: String,
     pub mode: Mode,
@@ -79,6 +85,9 @@ pub struct Frontend {
     /// content rules may wait for the data they read.
     pub inspect_delay: Option<std::time::Duration>,
     pub backend_inspect_delay: Arc<HashMap<String, std::time::Duration>>,
+    /// `tcp-response content` rules of the backends and listens that have some, by name,
+    /// with their `tcp-response inspect-delay` (TCP mode).
+    pub backend_tcp_response: Arc<HashMap<String, TcpResponse>>,
     /// Every stick table, and this frontend's own.
     pub tables: Arc<Tables>,
     pub own_table: Option<Arc<Table>>,
@@ -431,6 +440,22 @@ fn build_scoped(
         }
     }
     let backend_tcp_content = Arc::new(be_content);
+    let mut be_response = HashMap::new();
+    for p in config
+        .backends()
+        .filter(|p| !p.tcp_rules.response.is_empty())
+    {
+        let rules = tcp_phase(
+            p,
+            &p.tcp_rules.response,
+            Needs::Response,
+            "content",
+            &cx.tables,
+        )?;
+        let delay = p.tcp_rules.response_inspect_delay;
+        be_response.insert(p.name.clone(), TcpResponse { rules, delay });
+    }
+    let backend_tcp_response = Arc::new(be_response);
     let mut frontends = HashMap::new();
     for p in config.frontends() {
         let find = |name: &str| {
@@ -498,6 +523,7 @@ fn build_scoped(
                 backend_tcp_content: backend_tcp_content.clone(),
                 inspect_delay: p.tcp_rules.inspect_delay,
                 backend_inspect_delay: backend_inspect_delay.clone(),
+                backend_tcp_response: backend_tcp_response.clone(),
                 tables: cx.tables.clone(),
                 own_table: cx.tables.get(&p.name).cloned(),
                 stateful: !cx.tables.is_empty() || uses_vars(config),

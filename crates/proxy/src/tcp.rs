@@ -216,6 +216,59 @@ pub async fn serve<C: ClientStream>(
         });
     };
     be.remember_server(src, assigned.index);
+    // Phase: the backend's `tcp-response content` rules on the server's first bytes.
+    let mut shown = bytes::BytesMut::new();
+    if let Some(r) = fe.backend_tcp_response.get(&be.name) {
+        let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
+        let base = Ctx::new(peer, local, None, None)
+            .with_counters(counters)
+            .with_tls(tls_info.as_deref());
+        let sizes = (fe.head_limit, fe.bufsize);
+        let (v, kept) = match &mut server {
+            ServerConn::Tcp(s) => {
+                crate::tcp_inspect::response(s, &r.rules, r.delay, sizes, &base).await
+            }
+            ServerConn::Unix(s) => {
+                crate::tcp_inspect::response(s, &r.rules, r.delay, sizes, &base).await
+            }
+            ServerConn::Tls(s) => {
+                crate::tcp_inspect::response(&mut **s, &r.rules, r.delay, sizes, &base).await
+            }
+        };
+        shown = kept;
+        let end = match v {
+            crate::tcp_rules::ResVerdict::Accept => None,
+            // Nothing reaches the client (HAProxy logs `PD`).
+            crate::tcp_rules::ResVerdict::Reject => Some((
+                Termination::new(
+                    crate::termination::Cause::Proxy,
+                    crate::termination::Phase::Data,
+                ),
+                0,
+            )),
+            // What was received reaches the client, then both sides close.
+            crate::tcp_rules::ResVerdict::Close => {
+                use tokio::io::AsyncWriteExt;
+                let _ = client.write_all(&shown).await;
+                let _ = client.shutdown().await;
+                Some((Termination::NORMAL, shown.len() as u64))
+            }
+        };
+        if let Some((term, bytes)) = end {
+            let srv = assigned.server().clone();
+            drop(assigned);
+            return log(Done {
+                backend: Some(&be),
+                server: Some(&srv),
+                queue: Some(waited),
+                connect: Some(tc),
+                bytes,
+                bytes_in: sent,
+                term,
+                retries: 0,
+            });
+        }
+    }
     // Phase: exchange.
     let t = Tunnel {
         idle,
@@ -224,9 +277,9 @@ pub async fn serve<C: ClientStream>(
     };
     // Compiled once per kind of server connection (TCP, unix).
     let (up, down, end) = match &mut server {
-        ServerConn::Tcp(s) => tunnel(&mut client, b"", s, b"", &t).await,
-        ServerConn::Unix(s) => tunnel(&mut client, b"", s, b"", &t).await,
-        ServerConn::Tls(s) => tunnel(&mut client, b"", &mut **s, b"", &t).await,
+        ServerConn::Tcp(s) => tunnel(&mut client, b"", s, &shown, &t).await,
+        ServerConn::Unix(s) => tunnel(&mut client, b"", s, &shown, &t).await,
+        ServerConn::Tls(s) => tunnel(&mut client, b"", &mut **s, &shown, &t).await,
     };
     let up = up + sent;
     if let Some(t) = &track {

@@ -87,3 +87,31 @@ impl Inspect {
         }
     }
 }
+
+/// `tcp-response content` rules on the server's first bytes (HAProxy's response
+/// inspection): the bytes are read and kept while a rule waits on them (`res.len`,
+/// `res.payload*`, within `tcp-response inspect-delay`); what the rules decide, and the
+/// bytes to hand to the client. `base`: the session's view without the response bytes.
+pub async fn response<S: ClientStream>(
+    server: &mut S,
+    rules: &[crate::tcp_rules::Rule],
+    delay: Option<Duration>,
+    (limit, size): (usize, usize),
+    base: &crate::acl::Ctx<'_>,
+) -> (crate::tcp_rules::ResVerdict, BytesMut) {
+    let mut ins = Inspect::new(delay, limit, size);
+    if delay.is_some() && crate::tcp_rules::inspects(rules) {
+        // The server has sent its first byte (the opening saw it): start from that.
+        ins.more(server).await;
+    }
+    loop {
+        let ctx = crate::acl::Ctx {
+            res_data: Some(ins.channel()),
+            ..*base
+        };
+        if let Some(v) = crate::tcp_rules::decide_response(rules, &ctx) {
+            return (v, ins.kept);
+        }
+        ins.more(server).await;
+    }
+}

@@ -21,9 +21,22 @@ pub enum Verdict {
     SilentDrop,
 }
 
+/// What `tcp-response content` rules decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResVerdict {
+    /// Forward the response (an `accept`, or no rule decided).
+    Accept,
+    /// Close both sides now; the client gets nothing of the response.
+    Reject,
+    /// Close the server side now; what was received reaches the client, then the end.
+    Close,
+}
+
 #[derive(Debug)]
 enum Action {
     Decide(Verdict),
+    /// `tcp-response content close`.
+    Close,
     Track {
         slot: usize,
         key: fulcrum_sample::Expr,
@@ -69,6 +82,7 @@ pub fn compile(
                 TcpAction::Accept => Action::Decide(Verdict::Accept),
                 TcpAction::Reject => Action::Decide(Verdict::Reject),
                 TcpAction::SilentDrop => Action::Decide(Verdict::SilentDrop),
+                TcpAction::Close => Action::Close,
                 TcpAction::Counter(CounterAction::TrackSc { slot, key, table }) => Action::Track {
                     slot: usize::from(*slot),
                     key: fulcrum_sample::compile(key).map_err(|e| {
@@ -115,6 +129,24 @@ pub fn inspects(rules: &[Rule]) -> bool {
 /// the first, as HAProxy; actions already run are run again: tracking keeps its first
 /// entry).
 pub fn decide(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Option<Verdict> {
+    run(rules, ctx, per_request).map(|o| match o {
+        Ok(v) => v,
+        // `close` is a response action only (the parser refuses it elsewhere).
+        Err(()) => Verdict::Reject,
+    })
+}
+
+/// [`decide`] for `tcp-response content` rules (a silent drop closes as a reject).
+pub fn decide_response(rules: &[Rule], ctx: &Ctx<'_>) -> Option<ResVerdict> {
+    run(rules, ctx, false).map(|o| match o {
+        Ok(Verdict::Accept) => ResVerdict::Accept,
+        Ok(_) => ResVerdict::Reject,
+        Err(()) => ResVerdict::Close,
+    })
+}
+
+/// The rules' outcome: a verdict, or `Err` for `close`; `None`: wait for more data.
+fn run(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Option<Result<Verdict, ()>> {
     for r in rules {
         if let Some(c) = &r.cond {
             match c.test(ctx) {
@@ -124,7 +156,8 @@ pub fn decide(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Option<Verdic
             }
         }
         match &r.action {
-            Action::Decide(v) => return Some(*v),
+            Action::Decide(v) => return Some(Ok(*v)),
+            Action::Close => return Some(Err(())),
             Action::Track { slot, key, table } => {
                 if let Some(c) = ctx.counters {
                     if let Some(k) = key.eval(ctx).and_then(|v| table.key(v)) {
@@ -140,7 +173,7 @@ pub fn decide(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Option<Verdic
             Action::Var(op) => op.run(ctx),
         }
     }
-    Some(Verdict::Accept)
+    Some(Ok(Verdict::Accept))
 }
 
 /// Makes a TCP client's socket close without its peer hearing of it: the FIN or RST the

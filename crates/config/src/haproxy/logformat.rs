@@ -83,6 +83,10 @@ pub const HTTP_FETCHES: &[&str] = &[
     "req.payload_lv",
     "payload_lv",
     "wait_end",
+    // `tcp-response content` (proxy payload.rs); no value in HTTP mode.
+    "res.len",
+    "res.payload",
+    "res.payload_lv",
 ];
 
 /// The process-level fetches the sample crate answers itself.

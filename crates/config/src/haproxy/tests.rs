@@ -1144,9 +1144,13 @@ fn tcp_rules_are_parsed_or_refused_by_name() {
     ));
     assert!(e[0].contains("not allowed in a backend"), "{e:?}");
     let e = errors(&format!(
-        "{TIMEOUTS}backend b\n tcp-response content reject\n"
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-response content reject\n"
     ));
-    assert!(e[0].contains("not run by fulcrum yet"), "{e:?}");
+    assert!(e[0].contains("not allowed in a frontend"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}backend b\n mode http\n tcp-response content reject\n"
+    ));
+    assert!(e[0].contains("HTTP mode"), "{e:?}");
     let e = errors(&format!(
         "{TIMEOUTS}frontend f\n bind :80\n tcp-request content frobnicate\n"
     ));

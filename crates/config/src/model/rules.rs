@@ -46,6 +46,9 @@ pub enum TcpAction {
     Reject,
     /// Closes the connection without telling the client (no FIN/RST reaches it).
     SilentDrop,
+    /// `tcp-response content close`: the server connection closes at once; what was
+    /// received reaches the client, then the connection ends.
+    Close,
     /// `track-scN`, `sc-inc-gpc0/1`, `sc-set-gpt0`.
     Counter(CounterAction),
     /// `set-var`, `set-var-fmt`, `unset-var`.
