@@ -61,6 +61,14 @@ impl Frontend {
     }
 }
 
+/// A frontend's `http-request wait-for-body` in the middle of its chain (or with a
+/// condition): the rules before it are the frontend's `http_request`; these run after.
+pub struct BodyWait {
+    pub cond: Option<Cond>,
+    pub wait: fulcrum_config::model::WaitForBody,
+    pub after: Vec<Rule>,
+}
+
 /// A backend's `tcp-response content` rules and how long they may wait for data.
 pub struct TcpResponse {
     pub rules: Vec<tcp_rules::Rule>,
@@ -88,6 +96,8 @@ pub struct Frontend {
     /// `tcp-response content` rules of the backends and listens that have some, by name,
     /// with their `tcp-response inspect-delay` (TCP mode).
     pub backend_tcp_response: Arc<HashMap<String, TcpResponse>>,
+    /// `http-request wait-for-body` in the middle of the chain, and the rules after it.
+    pub body_wait: Option<BodyWait>,
     /// Every stick table, and this frontend's own.
     pub tables: Arc<Tables>,
     pub own_table: Option<Arc<Table>>,
@@ -486,6 +496,35 @@ fn build_scoped(
             (None, true) => Some(find(&p.name)?),
             (None, false) => None,
         };
+        // A chain with a wait-for-body runs in two parts around it.
+        let at = p
+            .http_request
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| match &r.action {
+                fulcrum_config::model::HttpAction::WaitForBody(w) => Some((i, r, w)),
+                _ => None,
+            });
+        let (before, body_wait) = match at {
+            None => (&p.http_request[..], None),
+            Some((i, r, wait)) => {
+                let cond = r
+                    .condition
+                    .as_ref()
+                    .map(|c| acl::compile_condition(c, &p.acls))
+                    .transpose()
+                    .map_err(|e| cfg_err(p, e))?;
+                let after = cx.rules(p, &p.http_request[i + 1..])?;
+                (
+                    &p.http_request[..i],
+                    Some(BodyWait {
+                        cond,
+                        wait: wait.clone(),
+                        after,
+                    }),
+                )
+            }
+        };
         let inspect_hello = p
             .tcp_rules
             .inspect_delay
@@ -497,7 +536,8 @@ fn build_scoped(
                 mode: p.mode,
                 use_backends,
                 default_backend,
-                http_request: cx.rules(p, &p.http_request)?,
+                http_request: cx.rules(p, before)?,
+                body_wait,
                 http_response: cx.rules(p, &p.http_response)?,
                 tcp_connection: tcp_phase(
                     p,

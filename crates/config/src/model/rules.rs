@@ -66,6 +66,10 @@ pub struct HttpRule {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "action")]
 pub enum HttpAction {
+    /// `http-request wait-for-body` after other rules or with a condition (a frontend's
+    /// leading unconditional one is `ProxyOptions::wait_for_body`): the chain pauses there
+    /// until the body is in (HAProxy 2.6), then goes on.
+    WaitForBody(WaitForBody),
     Allow,
     Deny {
         status: Option<u16>,

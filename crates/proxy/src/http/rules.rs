@@ -293,6 +293,13 @@ pub fn compile(
                 *tunnel,
                 u64::try_from(value.as_millis()).unwrap_or(u64::MAX - 1),
             ),
+            HttpAction::WaitForBody(_) => {
+                // The state splits a chain at its wait (`state::BodyWait`): none reaches here.
+                return Err(acl::AclError(format!(
+                    "{}: 'http-request wait-for-body' is run by fulcrum only in a frontend or listen's own rules",
+                    r.span
+                )));
+            }
             HttpAction::UseService { name } => match service(name) {
                 Some(a) => Action::Service(a),
                 None => {

@@ -58,7 +58,7 @@ impl<C: ClientStream> Session<C> {
         } else {
             None
         };
-        let env = Env {
+        let mut env = Env {
             src: self.peer,
             dst: self.local,
             counters: fe.counters(track.as_deref(), fe.own_table.as_ref()),
@@ -107,6 +107,10 @@ impl<C: ClientStream> Session<C> {
         }
         crate::http::cache_flow::count(&env.cache, &fe.counters);
         if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
+            return next;
+        }
+        // Phase: `http-request wait-for-body` in the chain, then the rules after it.
+        if let Some(next) = self.body_wait_phase(&fe, &mut env, rec).await {
             return next;
         }
         if let Some(st) = fe.stats.as_ref().filter(|a| a.matches(&self.req)) {
