@@ -147,7 +147,7 @@ impl Cond {
                         break;
                     }
                 }
-                suite = suite.and(if *neg { r.not() } else { r });
+                suite = suite.and(if *neg { !r } else { r });
                 if suite == Test::Fail {
                     break;
                 }
@@ -158,7 +158,7 @@ impl Cond {
             }
         }
         if self.unless {
-            cond.not()
+            !cond
         } else {
             cond
         }

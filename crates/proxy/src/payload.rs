@@ -192,6 +192,18 @@ pub fn htx_request(m: &crate::http::message::Message) -> usize {
     SL + m.method().len() + m.target().len() + 5 + m.version.as_str().len() + fields + EOH
 }
 
+/// The HTX size of a response head (`res.len` in HTTP mode): the start-line descriptor,
+/// version, 3-digit status and reason, each header's name and value, the end of headers
+/// (the count `%B` uses too, `http::log_bytes`).
+pub fn htx_response(m: &crate::http::message::Message) -> usize {
+    let fields: usize = m
+        .fields
+        .iter()
+        .map(|f| m.name(f).len() + m.value(f).len())
+        .sum();
+    20 + 5 + m.version.as_str().len() + 3 + m.reason().len() + fields + 1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

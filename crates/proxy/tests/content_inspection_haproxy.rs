@@ -2,7 +2,7 @@
 //! `tcp-request inspect-delay` with `tcp-request content` rules reading `req.payload`,
 //! `req.len`, `WAIT_END`, and `use_backend` on `req.payload_lv`, in a TCP listen; in an HTTP
 //! frontend, `req.len` (HAProxy's HTX size) in a content rule and a header value (a complete
-//! request is not waited on: HAProxy decides at once).
+//! request is not waited on: HAProxy decides at once), and `res.len` in a response header.
 //! Clients send their bytes at once, in two parts (the rules must wait for the second and
 //! decide then), half-closed early, or not at all, and each must get the same answer (the
 //! echo server's reply, naming the backend, or a closed connection) from both.
@@ -73,6 +73,7 @@ fn cfg(t: u16, r: u16, h: u16, one: SocketAddr, two: SocketAddr, app: SocketAddr
          \x20 tcp-request content reject if {{ req.len gt 200 }}\n\
          \x20 http-request set-header x-len %[req.len]\n\
          \x20 http-request set-header x-payload %[req.payload(0,3)]\n\
+         \x20 http-response set-header x-res-len %[res.len]\n\
          \x20 default_backend app\n\
          backend app\n  mode http\n  server s {app}\n"
     )
@@ -155,7 +156,17 @@ async fn run(t: u16, r: u16, h: u16, app: &Backend) -> Answers {
     let before = app.heads().len();
     let (small, big) = tokio::join!(http(h, 10), http(h, 300));
     let heads = app.heads();
-    let mut got: Vec<(String, bool)> = vec![(small.0.clone(), small.2), (big.0.clone(), big.2)];
+    let res_len = small
+        .1
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("x-res-len:"))
+        .unwrap_or("-")
+        .to_string();
+    let mut got: Vec<(String, bool)> = vec![
+        (small.0.clone(), small.2),
+        (big.0.clone(), big.2),
+        (res_len, false),
+    ];
     // The headers the backend received (the request that passed).
     for head in &heads[before..] {
         let line = |name: &str| {
@@ -196,8 +207,9 @@ async fn content_rules_wait_and_decide_as_haproxy() {
     );
     assert_eq!(ours.1[0], ("200".to_string(), false), "{ours:?}");
     assert_eq!(ours.1[1].0, "closed", "{ours:?}");
+    assert!(ours.1[2].0.starts_with("x-res-len: "), "{ours:?}");
     assert_eq!(
-        ours.1[2].0, "x-len: 54 | x-payload: ",
+        ours.1[3].0, "x-len: 54 | x-payload: ",
         "HAProxy's HTX size: {ours:?}"
     );
 

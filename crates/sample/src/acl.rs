@@ -215,16 +215,19 @@ pub enum Test {
     Pass,
 }
 
-impl Test {
-    /// `!`: a miss stays a miss.
-    pub fn not(self) -> Test {
+/// `!`: a miss stays a miss.
+impl std::ops::Not for Test {
+    type Output = Test;
+    fn not(self) -> Test {
         match self {
             Test::Fail => Test::Pass,
             Test::Pass => Test::Fail,
             Test::Miss => Test::Miss,
         }
     }
+}
 
+impl Test {
     /// Both (HAProxy's `&=` on FAIL=0, MISS=1, PASS=3).
     pub fn and(self, o: Test) -> Test {
         match (self, o) {
@@ -398,5 +401,17 @@ mod tests {
             "a runtime change reaches every ACL using the file"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn three_valued_logic_is_haproxys() {
+        use Test::*;
+        // FAIL=0, MISS=1, PASS=3 combined with & and |, negation keeping a miss.
+        assert_eq!(Pass.and(Miss), Miss);
+        assert_eq!(Fail.and(Miss), Fail);
+        assert_eq!(Miss.or(Pass), Pass);
+        assert_eq!(Fail.or(Miss), Miss);
+        assert_eq!(!Miss, Miss);
+        assert_eq!(!Pass, Fail);
     }
 }

@@ -379,6 +379,9 @@ pub struct Env<'a> {
     pub body: Option<Vec<u8>>,
     /// What `set-src`/`set-dst` rules made of the addresses (`http::set_addr`).
     pub moved: super::set_addr::Moved,
+    /// Response body bytes received with the head when `http-response` rules run (HAProxy's
+    /// `res.len` counts them).
+    pub res_body_in: std::sync::atomic::AtomicUsize,
 }
 
 /// Per-request timeouts set by `set-timeout`.
@@ -433,6 +436,11 @@ impl<'a> Env<'a> {
             .with_tls(self.tls.as_deref());
         env.unique_id = self.unique_id.as_deref();
         env.body = self.body.as_deref();
+        if let Some(r) = res {
+            let body = self.res_body_in.load(std::sync::atomic::Ordering::Relaxed);
+            let len = crate::payload::htx_response(r) + body;
+            env.res_data = Some(crate::payload::Channel::http(len, true, 0));
+        }
         env
     }
 }

@@ -290,6 +290,11 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                         (crate::payload::htx_request(req?) + self.body.map_or(0, <[u8]>::len))
                             as i64,
                     )),
+                    // HTTP mode without the rules' view (`http::rules::Env::sample` gives one
+                    // with the body bytes in): the head.
+                    (None, "res.len") => {
+                        Some(Value::Sint(crate::payload::htx_response(res?) as i64))
+                    }
                     _ => None,
                 }
             }
@@ -521,6 +526,7 @@ mod tests {
         env.unique_id = Some(b"id");
         env.body = Some(b"host=a&b=c");
         env.req_data = Some(crate::payload::Channel::raw(b"\x00\x02abcdef", true, 16384));
+        env.res_data = env.req_data;
         env.hello = None; // read from the raw bytes instead: not a hello there
         for name in HTTP_FETCHES {
             if name.contains("ssl_") && !name.starts_with("ssl_") {

@@ -338,6 +338,8 @@ impl<C: ClientStream> Session<C> {
                 )
             }
         };
+        env.res_body_in
+            .store(self.sbuf.len(), std::sync::atomic::Ordering::Relaxed);
         for rules_set in [&be.policy.http_response, &fe.http_response] {
             match rules::apply(
                 rules_set,

@@ -75,6 +75,7 @@ impl<C: ClientStream> Session<C> {
                 .then(|| Arc::new(std::sync::atomic::AtomicU8::new(rules::UNSET))),
             body: req_body,
             moved: Default::default(),
+            res_body_in: Default::default(),
         };
         rec.log_level.clone_from(&env.log_level);
         rec.captures.clone_from(&env.captures);
