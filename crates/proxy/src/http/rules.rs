@@ -436,11 +436,7 @@ impl<'a> Env<'a> {
             .with_tls(self.tls.as_deref());
         env.unique_id = self.unique_id.as_deref();
         env.body = self.body.as_deref();
-        if let Some(r) = res {
-            let body = self.res_body_in.load(std::sync::atomic::Ordering::Relaxed);
-            let len = crate::payload::htx_response(r) + body;
-            env.res_data = Some(crate::payload::Channel::http(len, true, 0));
-        }
+        env.res_body_in = self.res_body_in.load(std::sync::atomic::Ordering::Relaxed);
         env
     }
 }

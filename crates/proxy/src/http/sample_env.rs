@@ -29,6 +29,8 @@ pub struct HttpEnv<'a> {
     /// `req.payload`, `res.payload`...): none outside `tcp-request`/`tcp-response content`.
     pub req_data: Option<crate::payload::Channel<'a>>,
     pub res_data: Option<crate::payload::Channel<'a>>,
+    /// HTTP mode: response body bytes that came with the head (`res.len` counts them).
+    pub res_body_in: usize,
 }
 
 impl<'a> HttpEnv<'a> {
@@ -50,6 +52,7 @@ impl<'a> HttpEnv<'a> {
             body: None,
             req_data: None,
             res_data: None,
+            res_body_in: 0,
         }
     }
 
@@ -290,11 +293,10 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                         (crate::payload::htx_request(req?) + self.body.map_or(0, <[u8]>::len))
                             as i64,
                     )),
-                    // HTTP mode without the rules' view (`http::rules::Env::sample` gives one
-                    // with the body bytes in): the head.
-                    (None, "res.len") => {
-                        Some(Value::Sint(crate::payload::htx_response(res?) as i64))
-                    }
+                    // HTTP mode: the response's HTX size, head and the body bytes in.
+                    (None, "res.len") => Some(Value::Sint(
+                        (crate::payload::htx_response(res?) + self.res_body_in) as i64,
+                    )),
                     _ => None,
                 }
             }
