@@ -65,11 +65,6 @@ const COSMETIC: &[(&str, &str, &str)] = &[
         "resolved by the parser into each proxy's compression level (`Compression.maxlevel`)",
     ),
     (
-        "TcpRules",
-        "response_inspect_delay",
-        "`tcp-response content` rules are refused at check, so the delay has no rule to wait for",
-    ),
-    (
         "Proxy",
         "fullconn",
         "only scales servers' `minconn`, which fulcrum warns about and ignores (so fullconn has nothing to act on)",

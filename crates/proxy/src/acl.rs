@@ -7,7 +7,7 @@
 //! when compiling, so evaluation never looks names up.
 
 use fulcrum_config::model::{Acl, AclRef, Condition};
-use fulcrum_sample::acl::{self as sacl, Acl as SampleAcl};
+use fulcrum_sample::acl::{self as sacl, Acl as SampleAcl, Test};
 use fulcrum_sample::expr::Compiler;
 use std::sync::Arc;
 
@@ -23,6 +23,18 @@ pub struct Cond {
 }
 
 impl Cond {
+    /// Whether the condition reads data that may still arrive (`req.len`, `req.payload*`,
+    /// `res.*`, `wait_end`, the ClientHello): rules using it wait within the inspect delay.
+    pub fn inspects(&self) -> bool {
+        self.reads_hello()
+            || self
+                .any_of
+                .iter()
+                .flatten()
+                .flat_map(|(_, acls)| acls.iter())
+                .any(|a| crate::payload::is_payload(a.expr.fetch.kw.name))
+    }
+
     /// Whether the condition reads the ClientHello (`req.ssl_sni`, `req.ssl_hello_type`).
     pub fn reads_hello(&self) -> bool {
         self.any_of
@@ -119,6 +131,37 @@ impl Cond {
             .flat_map(|(_, acls)| acls.iter().map(|a| a.expr.needs()))
             .max()
             .unwrap_or(fulcrum_sample::fetch::Needs::Nothing)
+    }
+
+    /// HAProxy's three-valued evaluation (`acl_exec_cond`): a miss when it cannot decide
+    /// until more data has arrived; `unless` leaves a miss a miss.
+    pub fn test(&self, ctx: &Ctx<'_>) -> Test {
+        let mut cond = Test::Fail;
+        for all in &self.any_of {
+            let mut suite = Test::Pass;
+            for (neg, acls) in all {
+                let mut r = Test::Fail;
+                for a in acls.iter() {
+                    r = r.or(a.test(ctx));
+                    if r == Test::Pass {
+                        break;
+                    }
+                }
+                suite = suite.and(if *neg { !r } else { r });
+                if suite == Test::Fail {
+                    break;
+                }
+            }
+            cond = cond.or(suite);
+            if cond == Test::Pass {
+                break;
+            }
+        }
+        if self.unless {
+            !cond
+        } else {
+            cond
+        }
     }
 
     pub fn eval(&self, ctx: &Ctx<'_>) -> bool {

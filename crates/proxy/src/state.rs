@@ -61,6 +61,20 @@ impl Frontend {
     }
 }
 
+/// A frontend's `http-request wait-for-body` in the middle of its chain (or with a
+/// condition): the rules before it are the frontend's `http_request`; these run after.
+pub struct BodyWait {
+    pub cond: Option<Cond>,
+    pub wait: fulcrum_config::model::WaitForBody,
+    pub after: Vec<Rule>,
+}
+
+/// A backend's `tcp-response content` rules and how long they may wait for data.
+pub struct TcpResponse {
+    pub rules: Vec<tcp_rules::Rule>,
+    pub delay: Option<std::time::Duration>,
+}
+
 pub struct Frontend {
     pub name: String,
     pub mode: Mode,
@@ -75,6 +89,15 @@ pub struct Frontend {
     /// `tcp-request content` rules of the backends (not listens) that have some, by name:
     /// run once a request reaches that backend.
     pub backend_tcp_content: Arc<HashMap<String, Vec<tcp_rules::Rule>>>,
+    /// `tcp-request inspect-delay` of this frontend, and of the backends by name: how long
+    /// content rules may wait for the data they read.
+    pub inspect_delay: Option<std::time::Duration>,
+    pub backend_inspect_delay: Arc<HashMap<String, std::time::Duration>>,
+    /// `tcp-response content` rules of the backends and listens that have some, by name,
+    /// with their `tcp-response inspect-delay` (TCP mode).
+    pub backend_tcp_response: Arc<HashMap<String, TcpResponse>>,
+    /// `http-request wait-for-body` in the middle of the chain, and the rules after it.
+    pub body_wait: Option<BodyWait>,
     /// Every stick table, and this frontend's own.
     pub tables: Arc<Tables>,
     pub own_table: Option<Arc<Table>>,
@@ -408,6 +431,12 @@ fn build_scoped(
         .saturating_sub(config.global.tune_maxrewrite as usize)
         .max(512);
     let mut be_content = HashMap::new();
+    let backend_inspect_delay: Arc<HashMap<String, std::time::Duration>> = Arc::new(
+        config
+            .backends()
+            .filter_map(|p| Some((p.name.clone(), p.tcp_rules.inspect_delay?)))
+            .collect(),
+    );
     for p in config.backends().filter(|p| !p.kind.is_frontend()) {
         if !p.tcp_rules.content.is_empty() {
             let rules = tcp_phase(
@@ -421,6 +450,22 @@ fn build_scoped(
         }
     }
     let backend_tcp_content = Arc::new(be_content);
+    let mut be_response = HashMap::new();
+    for p in config
+        .backends()
+        .filter(|p| !p.tcp_rules.response.is_empty())
+    {
+        let rules = tcp_phase(
+            p,
+            &p.tcp_rules.response,
+            Needs::Response,
+            "content",
+            &cx.tables,
+        )?;
+        let delay = p.tcp_rules.response_inspect_delay;
+        be_response.insert(p.name.clone(), TcpResponse { rules, delay });
+    }
+    let backend_tcp_response = Arc::new(be_response);
     let mut frontends = HashMap::new();
     for p in config.frontends() {
         let find = |name: &str| {
@@ -451,6 +496,35 @@ fn build_scoped(
             (None, true) => Some(find(&p.name)?),
             (None, false) => None,
         };
+        // A chain with a wait-for-body runs in two parts around it.
+        let at = p
+            .http_request
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| match &r.action {
+                fulcrum_config::model::HttpAction::WaitForBody(w) => Some((i, r, w)),
+                _ => None,
+            });
+        let (before, body_wait) = match at {
+            None => (&p.http_request[..], None),
+            Some((i, r, wait)) => {
+                let cond = r
+                    .condition
+                    .as_ref()
+                    .map(|c| acl::compile_condition(c, &p.acls))
+                    .transpose()
+                    .map_err(|e| cfg_err(p, e))?;
+                let after = cx.rules(p, &p.http_request[i + 1..])?;
+                (
+                    &p.http_request[..i],
+                    Some(BodyWait {
+                        cond,
+                        wait: wait.clone(),
+                        after,
+                    }),
+                )
+            }
+        };
         let inspect_hello = p
             .tcp_rules
             .inspect_delay
@@ -462,7 +536,8 @@ fn build_scoped(
                 mode: p.mode,
                 use_backends,
                 default_backend,
-                http_request: cx.rules(p, &p.http_request)?,
+                http_request: cx.rules(p, before)?,
+                body_wait,
                 http_response: cx.rules(p, &p.http_response)?,
                 tcp_connection: tcp_phase(
                     p,
@@ -486,6 +561,9 @@ fn build_scoped(
                     &cx.tables,
                 )?,
                 backend_tcp_content: backend_tcp_content.clone(),
+                inspect_delay: p.tcp_rules.inspect_delay,
+                backend_inspect_delay: backend_inspect_delay.clone(),
+                backend_tcp_response: backend_tcp_response.clone(),
                 tables: cx.tables.clone(),
                 own_table: cx.tables.get(&p.name).cloned(),
                 stateful: !cx.tables.is_empty() || uses_vars(config),

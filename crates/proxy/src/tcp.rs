@@ -60,17 +60,6 @@ pub async fn serve<C: ClientStream>(
     let accepted = Instant::now();
     let accept_wall = SystemTime::now();
     let src = crate::net::canonical(peer.ip());
-    // Phase: inspect (TLS passthrough routing on the ClientHello, within inspect-delay).
-    let hello = match fe.inspect_hello {
-        Some(delay) => Some(crate::tls::inspect::read(&mut client, delay).await),
-        None => None,
-    };
-    // Phase: route.
-    let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
-    let ctx = Ctx::new(peer, local, None, None)
-        .with_counters(counters)
-        .with_tls(client.tls().map(|t| &**t))
-        .with_hello(hello.as_ref());
     let tls = client.tls().cloned();
     let log = |d: Done<'_>| {
         log_tcp(
@@ -81,10 +70,36 @@ pub async fn serve<C: ClientStream>(
             &d,
         )
     };
-    // Phase: `tcp-request content` rules (the frontend's, then the backend's once routed).
-    if crate::tcp_rules::content(&fe.tcp_content, &ctx, &client, false) {
+    // Phase: inspect: `tcp-request content` rules (`tcp_inspect`), waiting within
+    // `tcp-request inspect-delay` while one reads data that has not arrived; a routing that
+    // reads the ClientHello waits for it too when no content rule does.
+    let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
+    let tls_info = client.tls().cloned();
+    let rules_wait = crate::tcp_rules::inspects(&fe.tcp_content);
+    let waits = rules_wait || fe.inspect_hello.is_some();
+    let delay = fe.inspect_delay.filter(|_| waits);
+    let mut ins = crate::tcp_inspect::Inspect::new(delay, fe.head_limit, fe.bufsize);
+    let verdict = loop {
+        let ctx = Ctx::new(peer, local, None, None)
+            .with_counters(counters)
+            .with_tls(tls_info.as_deref())
+            .with_req_data(ins.channel());
+        let hello_wait = !rules_wait
+            && fe.inspect_hello.is_some()
+            && crate::payload::hello_may_change(&ins.channel());
+        match crate::tcp_rules::decide(&fe.tcp_content, &ctx, false) {
+            Some(v) if !hello_wait || v != crate::tcp_rules::Verdict::Accept => break v,
+            _ => ins.more(&mut client).await,
+        }
+    };
+    if crate::tcp_rules::ends(verdict, &client) {
         return log(rejected(None));
     }
+    // Phase: route (`use_backend` on what the inspection read).
+    let ctx = Ctx::new(peer, local, None, None)
+        .with_counters(counters)
+        .with_tls(tls_info.as_deref())
+        .with_req_data(ins.final_channel());
     let Some(be) = crate::route::backend_for(&fe, &ctx) else {
         return log(Done {
             backend: None,
@@ -97,10 +112,27 @@ pub async fn serve<C: ClientStream>(
             retries: 0,
         });
     };
+    // Phase: the backend's `tcp-request content` rules, within its own inspect delay.
     if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
         let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
-        let ctx = Ctx::new(peer, local, None, None).with_counters(counters);
-        if crate::tcp_rules::content(rules, &ctx, &client, false) {
+        let wait = crate::tcp_rules::inspects(rules);
+        ins.again(
+            fe.backend_inspect_delay
+                .get(&be.name)
+                .copied()
+                .filter(|_| wait),
+        );
+        let verdict = loop {
+            let ctx = Ctx::new(peer, local, None, None)
+                .with_counters(counters)
+                .with_tls(tls_info.as_deref())
+                .with_req_data(ins.channel());
+            match crate::tcp_rules::decide(rules, &ctx, false) {
+                Some(v) => break v,
+                None => ins.more(&mut client).await,
+            }
+        };
+        if crate::tcp_rules::ends(verdict, &client) {
             return log(rejected(Some(be.as_ref())));
         }
     }
@@ -127,7 +159,7 @@ pub async fn serve<C: ClientStream>(
         });
     // Phase: opening, until the server's first byte: a server that resets before answering
     // is replaced and the client's bytes replayed (bounded: one per retry, at least one).
-    let mut kept = bytes::BytesMut::new();
+    let mut kept = ins.kept;
     let mut replays = be.retries.max(1);
     let (assigned, mut server, sent) = loop {
         let (assigned, mut server, _) = match conn {
@@ -192,6 +224,59 @@ pub async fn serve<C: ClientStream>(
         });
     };
     be.remember_server(src, assigned.index);
+    // Phase: the backend's `tcp-response content` rules on the server's first bytes.
+    let mut shown = bytes::BytesMut::new();
+    if let Some(r) = fe.backend_tcp_response.get(&be.name) {
+        let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
+        let base = Ctx::new(peer, local, None, None)
+            .with_counters(counters)
+            .with_tls(tls_info.as_deref());
+        let sizes = (fe.head_limit, fe.bufsize);
+        let (v, kept) = match &mut server {
+            ServerConn::Tcp(s) => {
+                crate::tcp_inspect::response(s, &r.rules, r.delay, sizes, &base).await
+            }
+            ServerConn::Unix(s) => {
+                crate::tcp_inspect::response(s, &r.rules, r.delay, sizes, &base).await
+            }
+            ServerConn::Tls(s) => {
+                crate::tcp_inspect::response(&mut **s, &r.rules, r.delay, sizes, &base).await
+            }
+        };
+        shown = kept;
+        let end = match v {
+            crate::tcp_rules::ResVerdict::Accept => None,
+            // Nothing reaches the client (HAProxy logs `PD`).
+            crate::tcp_rules::ResVerdict::Reject => Some((
+                Termination::new(
+                    crate::termination::Cause::Proxy,
+                    crate::termination::Phase::Data,
+                ),
+                0,
+            )),
+            // What was received reaches the client, then both sides close.
+            crate::tcp_rules::ResVerdict::Close => {
+                use tokio::io::AsyncWriteExt;
+                let _ = client.write_all(&shown).await;
+                let _ = client.shutdown().await;
+                Some((Termination::NORMAL, shown.len() as u64))
+            }
+        };
+        if let Some((term, bytes)) = end {
+            let srv = assigned.server().clone();
+            drop(assigned);
+            return log(Done {
+                backend: Some(&be),
+                server: Some(&srv),
+                queue: Some(waited),
+                connect: Some(tc),
+                bytes,
+                bytes_in: sent,
+                term,
+                retries: 0,
+            });
+        }
+    }
     // Phase: exchange.
     let t = Tunnel {
         idle,
@@ -200,9 +285,9 @@ pub async fn serve<C: ClientStream>(
     };
     // Compiled once per kind of server connection (TCP, unix).
     let (up, down, end) = match &mut server {
-        ServerConn::Tcp(s) => tunnel(&mut client, b"", s, b"", &t).await,
-        ServerConn::Unix(s) => tunnel(&mut client, b"", s, b"", &t).await,
-        ServerConn::Tls(s) => tunnel(&mut client, b"", &mut **s, b"", &t).await,
+        ServerConn::Tcp(s) => tunnel(&mut client, b"", s, &shown, &t).await,
+        ServerConn::Unix(s) => tunnel(&mut client, b"", s, &shown, &t).await,
+        ServerConn::Tls(s) => tunnel(&mut client, b"", &mut **s, &shown, &t).await,
     };
     let up = up + sent;
     if let Some(t) = &track {

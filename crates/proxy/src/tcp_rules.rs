@@ -21,9 +21,22 @@ pub enum Verdict {
     SilentDrop,
 }
 
+/// What `tcp-response content` rules decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResVerdict {
+    /// Forward the response (an `accept`, or no rule decided).
+    Accept,
+    /// Close both sides now; the client gets nothing of the response.
+    Reject,
+    /// Close the server side now; what was received reaches the client, then the end.
+    Close,
+}
+
 #[derive(Debug)]
 enum Action {
     Decide(Verdict),
+    /// `tcp-response content close`.
+    Close,
     Track {
         slot: usize,
         key: fulcrum_sample::Expr,
@@ -69,6 +82,7 @@ pub fn compile(
                 TcpAction::Accept => Action::Decide(Verdict::Accept),
                 TcpAction::Reject => Action::Decide(Verdict::Reject),
                 TcpAction::SilentDrop => Action::Decide(Verdict::SilentDrop),
+                TcpAction::Close => Action::Close,
                 TcpAction::Counter(CounterAction::TrackSc { slot, key, table }) => Action::Track {
                     slot: usize::from(*slot),
                     key: fulcrum_sample::compile(key).map_err(|e| {
@@ -99,12 +113,51 @@ pub fn compile(
 /// Runs one phase's rules; `per_request`: entries tracked here are released when the
 /// request ends (content rules in HTTP mode).
 pub fn eval(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Verdict {
+    decide(rules, ctx, per_request).unwrap_or(Verdict::Accept)
+}
+
+/// Whether any rule's condition reads what may change as data arrives (content inspection:
+/// `req.len`, `req.payload`, a ClientHello, `wait_end`).
+pub fn inspects(rules: &[Rule]) -> bool {
+    rules
+        .iter()
+        .any(|r| r.cond.as_ref().is_some_and(Cond::inspects))
+}
+
+/// Runs one phase's rules as HAProxy's content analysers do: `None` when a rule's condition
+/// cannot decide until more data arrives (the caller waits and runs them all again, from
+/// the first, as HAProxy; actions already run are run again: tracking keeps its first
+/// entry).
+pub fn decide(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Option<Verdict> {
+    run(rules, ctx, per_request).map(|o| match o {
+        Ok(v) => v,
+        // `close` is a response action only (the parser refuses it elsewhere).
+        Err(()) => Verdict::Reject,
+    })
+}
+
+/// [`decide`] for `tcp-response content` rules (a silent drop closes as a reject).
+pub fn decide_response(rules: &[Rule], ctx: &Ctx<'_>) -> Option<ResVerdict> {
+    run(rules, ctx, false).map(|o| match o {
+        Ok(Verdict::Accept) => ResVerdict::Accept,
+        Ok(_) => ResVerdict::Reject,
+        Err(()) => ResVerdict::Close,
+    })
+}
+
+/// The rules' outcome: a verdict, or `Err` for `close`; `None`: wait for more data.
+fn run(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Option<Result<Verdict, ()>> {
     for r in rules {
-        if r.cond.as_ref().is_some_and(|c| !c.eval(ctx)) {
-            continue;
+        if let Some(c) = &r.cond {
+            match c.test(ctx) {
+                fulcrum_sample::acl::Test::Miss => return None,
+                fulcrum_sample::acl::Test::Fail => continue,
+                fulcrum_sample::acl::Test::Pass => {}
+            }
         }
         match &r.action {
-            Action::Decide(v) => return *v,
+            Action::Decide(v) => return Some(Ok(*v)),
+            Action::Close => return Some(Err(())),
             Action::Track { slot, key, table } => {
                 if let Some(c) = ctx.counters {
                     if let Some(k) = key.eval(ctx).and_then(|v| table.key(v)) {
@@ -120,7 +173,7 @@ pub fn eval(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Verdict {
             Action::Var(op) => op.run(ctx),
         }
     }
-    Verdict::Accept
+    Some(Ok(Verdict::Accept))
 }
 
 /// Makes a TCP client's socket close without its peer hearing of it: the FIN or RST the
@@ -138,7 +191,12 @@ pub fn content<C: 'static>(rules: &[Rule], ctx: &Ctx<'_>, client: &C, per_reques
     if rules.is_empty() {
         return false;
     }
-    match eval(rules, ctx, per_request) {
+    ends(eval(rules, ctx, per_request), client)
+}
+
+/// Whether verdict `v` ends the connection (a silent drop first silences a TCP client).
+pub fn ends<C: 'static>(v: Verdict, client: &C) -> bool {
+    match v {
         Verdict::Accept => false,
         Verdict::Reject => true,
         Verdict::SilentDrop => {

@@ -46,7 +46,12 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "stick counters at run time; the process's TLS figures (on counters)",
-        &["track", "tls::totals"],
+        &[
+            "track",
+            "tls::totals",
+            // Content inspection's fetches on received bytes (uses tls::hello, http::message).
+            "payload",
+        ],
     ),
     // The runtime socket's `show/set/clear table` (uses track, persist).
     ("stick-table commands", &["track_cli"]),
@@ -90,7 +95,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::certs",
             "tls::crtlist",
             "tls::conn",
-            "tls::inspect",
         ],
     ),
     (
@@ -118,7 +122,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "HTTP rules, log-format lines, unique-id-format ids; the HTTP/2 stream as a session's client",
-        &["http::rules", "log_format", "http::unique_id", "http::h2::edge"],
+        &[
+            "http::rules",
+            "log_format",
+            "http::unique_id",
+            "http::h2::edge",
+            // The TCP content-inspection phase (uses payload, stream).
+            "tcp_inspect",
+        ],
     ),
     (
         "HTTP rules; TLS to servers",

@@ -50,8 +50,8 @@ pub fn keyword(name: &str) -> Option<(&'static str, Method)> {
     Some((kw.name, *method))
 }
 
-/// HAProxy's predefined ACLs, as the ACL lines they stand for (RDP_COOKIE, REQ_CONTENT and
-/// WAIT_END read TCP content inspection, which fulcrum does not run: not here).
+/// HAProxy's predefined ACLs, as the ACL lines they stand for (RDP_COOKIE reads an RDP
+/// cookie, which fulcrum does not run: not here).
 pub const PREDEFINED: &[(&str, &str)] = &[
     ("TRUE", "always_true"),
     ("FALSE", "always_false"),
@@ -73,6 +73,8 @@ pub const PREDEFINED: &[(&str, &str)] = &[
     ("METH_POST", "method POST"),
     ("METH_PUT", "method PUT"),
     ("METH_TRACE", "method TRACE"),
+    ("REQ_CONTENT", "req.len gt 0"),
+    ("WAIT_END", "wait_end"),
 ];
 
 /// The words of predefined ACL `name`, if fulcrum runs it.
@@ -204,7 +206,61 @@ pub fn compile(words: &[String], c: &mut Compiler) -> Result<Acl, String> {
     Ok(Acl { expr, method, sets })
 }
 
+/// HAProxy's three-valued ACL result: a test that failed on data that may still change
+/// (`req.len`, a payload not all received) is a miss, which a rule waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Test {
+    Fail,
+    Miss,
+    Pass,
+}
+
+/// `!`: a miss stays a miss.
+impl std::ops::Not for Test {
+    type Output = Test;
+    fn not(self) -> Test {
+        match self {
+            Test::Fail => Test::Pass,
+            Test::Pass => Test::Fail,
+            Test::Miss => Test::Miss,
+        }
+    }
+}
+
+impl Test {
+    /// Both (HAProxy's `&=` on FAIL=0, MISS=1, PASS=3).
+    pub fn and(self, o: Test) -> Test {
+        match (self, o) {
+            (Test::Fail, _) | (_, Test::Fail) => Test::Fail,
+            (Test::Pass, Test::Pass) => Test::Pass,
+            _ => Test::Miss,
+        }
+    }
+
+    /// Either (`|=`).
+    pub fn or(self, o: Test) -> Test {
+        match (self, o) {
+            (Test::Pass, _) | (_, Test::Pass) => Test::Pass,
+            (Test::Fail, Test::Fail) => Test::Fail,
+            _ => Test::Miss,
+        }
+    }
+}
+
 impl Acl {
+    /// [`Acl::matches`], or a miss when it does not match yet but its fetch may still
+    /// change ([`crate::Env::may_change`]), as HAProxy's `acl_exec_cond` without
+    /// `SMP_OPT_FINAL`.
+    pub fn test(&self, env: &dyn crate::Env) -> Test {
+        if self.matches(env) {
+            Test::Pass
+        } else if env.may_change(&self.expr.fetch) {
+            Test::Miss
+        } else {
+            Test::Fail
+        }
+    }
+
     /// Whether any value of the sample matches any pattern (`found`: whether there is a
     /// value; `bool`: whether it is true).
     pub fn matches(&self, env: &dyn crate::Env) -> bool {
@@ -345,5 +401,17 @@ mod tests {
             "a runtime change reaches every ACL using the file"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn three_valued_logic_is_haproxys() {
+        use Test::*;
+        // FAIL=0, MISS=1, PASS=3 combined with & and |, negation keeping a miss.
+        assert_eq!(Pass.and(Miss), Miss);
+        assert_eq!(Fail.and(Miss), Fail);
+        assert_eq!(Miss.or(Pass), Pass);
+        assert_eq!(Fail.or(Miss), Miss);
+        assert_eq!(!Miss, Miss);
+        assert_eq!(!Pass, Fail);
     }
 }

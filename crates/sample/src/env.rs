@@ -46,6 +46,14 @@ pub trait Env {
         self.fetch(fetch).is_some_and(each)
     }
 
+    /// Whether fetch `f` may answer otherwise once more data has arrived (HAProxy's
+    /// `SMP_F_MAY_CHANGE`: `req.len`, a `req.payload` beyond what was received, a ClientHello
+    /// not complete yet), while the caller can still wait for it (`tcp-request
+    /// inspect-delay`). Rules then wait instead of deciding; by default nothing changes.
+    fn may_change(&self, _f: &Fetch) -> bool {
+        false
+    }
+
     /// A variable, `None` when unset.
     fn var(&self, scope: Scope, name: &str) -> Option<Value>;
 

@@ -170,6 +170,12 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("req.body_param", [S], 0, Str, Request),
     kw!("req.len", [], 0, Sint, Request),
     kw!("req_len", [], 0, Sint, Request),
+    // TCP content inspection: the bytes received so far (HAProxy's buffer).
+    kw!("req.payload", [I, I], 2, Bin, Request),
+    kw!("payload", [I, I], 2, Bin, Request),
+    kw!("req.payload_lv", [I, I, S], 2, Bin, Request),
+    kw!("payload_lv", [I, I, S], 2, Bin, Request),
+    kw!("wait_end", [], 0, Bool, Request),
     kw!("capture.req.hdr", [I], 1, Str, Request),
     kw!("capture.req.method", [], 0, Str, Request),
     kw!("capture.req.uri", [], 0, Str, Request),
@@ -192,6 +198,9 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("res.cook", [S], 0, Str, Response),
     kw!("res.ver", [], 0, Str, Response),
     kw!("capture.res.hdr", [I], 1, Str, Response),
+    kw!("res.len", [], 0, Sint, Response),
+    kw!("res.payload", [I, I], 2, Bin, Response),
+    kw!("res.payload_lv", [I, I, S], 2, Bin, Response),
 ];
 
 macro_rules! counter_kws {

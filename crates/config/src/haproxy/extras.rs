@@ -92,25 +92,12 @@ pub fn originalto(
     Ok(())
 }
 
-/// `retry-on` conditions of HAProxy 2.6 that fulcrum does not run yet.
-const RETRY_ON_NOT_RUN: &[&str] = &[
-    "empty-response",
-    "junk-response",
-    "response-timeout",
-    "0rtt-rejected",
-    "404",
-    "408",
-    "425",
-    "500",
-    "501",
-    "502",
-    "503",
-    "504",
-    "all-retryable-errors",
-];
+/// The statuses HAProxy 2.6's `retry-on` accepts.
+const RETRY_STATUSES: &[u16] = &[401, 403, 404, 408, 425, 500, 501, 502, 503, 504];
 
-/// `retry-on none | conn-failure ...`: fulcrum retries failed connections (`conn-failure`,
-/// HAProxy's default) or nothing (`none`); answer-based retries are refused by name.
+/// `retry-on none | KEYWORD...`: what is retried, replacing what a defaults section said (as
+/// HAProxy: not cumulative). `0rtt-rejected` is accepted and never met (fulcrum sends no
+/// early data to servers).
 pub fn retry_on(o: &mut ProxyOptions, line: &Line<'_>) -> Result<(), String> {
     let words = line.args_from(1);
     if words.is_empty() {
@@ -119,20 +106,31 @@ pub fn retry_on(o: &mut ProxyOptions, line: &Line<'_>) -> Result<(), String> {
         );
     }
     let mut none = false;
+    let mut r = crate::model::RetryOn::default();
     for w in words {
         match w.as_str() {
             "none" if words.len() == 1 => none = true,
             "none" => return Err("'retry-on': 'none' must be the only keyword".into()),
-            "conn-failure" => {}
-            k if RETRY_ON_NOT_RUN.contains(&k) => {
-                return Err(format!(
-                    "'retry-on {k}' is not run by fulcrum yet (only 'conn-failure', the default, and 'none' are): a retry after a server's answer is not supported"
-                ))
+            "conn-failure" | "0rtt-rejected" => {}
+            "empty-response" => r.empty_response = true,
+            "junk-response" => r.junk_response = true,
+            "response-timeout" => r.response_timeout = true,
+            "all-retryable-errors" => {
+                r.empty_response = true;
+                r.junk_response = true;
+                r.response_timeout = true;
+                r.statuses.extend([500, 502, 503, 504]);
             }
-            k => return Err(format!("'retry-on': unknown keyword '{k}'")),
+            k => match k.parse::<u16>() {
+                Ok(code) if RETRY_STATUSES.contains(&code) => r.statuses.push(code),
+                _ => return Err(format!("'retry-on': unknown keyword '{k}'")),
+            },
         }
     }
+    r.statuses.sort_unstable();
+    r.statuses.dedup();
     o.retry_on_none = none;
+    o.retry_on = r;
     Ok(())
 }
 

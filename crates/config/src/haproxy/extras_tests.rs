@@ -117,22 +117,19 @@ fn dispatch_is_one_unchecked_server() {
 }
 
 #[test]
-fn retry_on_runs_connection_retries_only() {
-    let l = cfg("backend n\n  retry-on none\n  server s 127.0.0.1:80\nbackend c\n  retry-on conn-failure\n  server s 127.0.0.1:80\n");
+fn retry_on_keywords() {
+    let l = cfg("backend n\n  retry-on none\n  server s 127.0.0.1:80\nbackend c\n  retry-on conn-failure\n  server s 127.0.0.1:80\nbackend a\n  retry-on 404 all-retryable-errors\n  server s 127.0.0.1:80\n");
     assert!(l.is_ok(), "{}", errors(&l));
     let n = l.config.proxies.iter().find(|p| p.name == "n").expect("n");
     assert!(n.options.retry_on_none);
     let c = l.config.proxies.iter().find(|p| p.name == "c").expect("c");
     assert!(!c.options.retry_on_none);
+    assert!(!c.options.retry_on.after_sending());
+    let a = l.config.proxies.iter().find(|p| p.name == "a").expect("a");
+    assert_eq!(a.options.retry_on.statuses, vec![404, 500, 502, 503, 504]);
+    assert!(a.options.retry_on.empty_response && a.options.retry_on.response_timeout);
     for (body, want) in [
-        (
-            "  retry-on 503\n",
-            "'retry-on 503' is not run by fulcrum yet",
-        ),
-        (
-            "  retry-on conn-failure empty-response\n",
-            "'retry-on empty-response'",
-        ),
+        ("  retry-on 429\n", "unknown keyword '429'"),
         (
             "  retry-on none conn-failure\n",
             "'none' must be the only keyword",

@@ -74,6 +74,19 @@ pub const HTTP_FETCHES: &[&str] = &[
     "req_ssl_sni",
     "req.ssl_hello_type",
     "req_ssl_hello_type",
+    // Content inspection on the bytes received so far (proxy payload.rs); in HTTP mode the
+    // payload fetches have no value and `req.len` is the request's HTX size, as HAProxy 2.6.
+    "req.len",
+    "req_len",
+    "req.payload",
+    "payload",
+    "req.payload_lv",
+    "payload_lv",
+    "wait_end",
+    // `tcp-response content` (proxy payload.rs); no value in HTTP mode.
+    "res.len",
+    "res.payload",
+    "res.payload_lv",
 ];
 
 /// The process-level fetches the sample crate answers itself.

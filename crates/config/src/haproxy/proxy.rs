@@ -448,8 +448,7 @@ fn apply(
         }
         "http-request" if line.arg(1) == Some("wait-for-body") => {
             let frontend = matches!(section, Some(ProxyKind::Frontend | ProxyKind::Listen));
-            let w = super::wait_body::parse(line, p.http_request.is_empty(), frontend)?;
-            p.options.wait_for_body = Some(w);
+            super::wait_body::place(p, line, frontend)?;
         }
         "http-request" => {
             let rule = rules::http_rule(line, true)?;

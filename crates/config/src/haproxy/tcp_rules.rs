@@ -35,7 +35,10 @@ const NOT_RUN: &[&str] = &[
 
 fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), String> {
     let word = line.need(i, "an action such as accept or reject")?;
-    let available = if what.ends_with("content") {
+    let response = what.starts_with("tcp-response");
+    let available = if response {
+        Needs::Response
+    } else if what.ends_with("content") {
         Needs::Request
     } else {
         Needs::Connection
@@ -51,6 +54,7 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
         "accept" => (TcpAction::Accept, i + 1),
         "reject" => (TcpAction::Reject, i + 1),
         "silent-drop" => (TcpAction::SilentDrop, i + 1),
+        "close" if response => (TcpAction::Close, i + 1),
         b if NOT_RUN.contains(&b) || b.starts_with("lua.") => {
             return Err(format!("'{what} {word}' is not run by fulcrum yet"))
         }
@@ -122,9 +126,7 @@ pub fn parse(
             if !backend {
                 return place_err("a backend or listen");
             }
-            // Parsed for its errors, then refused: fulcrum does not inspect responses yet.
-            rule(line, &what)?;
-            return Err(format!("'{what}' rules are not run by fulcrum yet"));
+            rules.response.push(rule(line, &what)?);
         }
         ("tcp-request", other) => {
             return Err(format!(

@@ -703,19 +703,31 @@ fn http_rules() {
         )),
         Vec::<String>::new()
     );
-    // Only as the first, unconditional rule of a frontend (the chain does not pause yet).
+    // Mid-chain and with a condition: a rule of the chain (one per proxy; not in a backend).
     assert_eq!(
         errors(&format!(
             "{TIMEOUTS}frontend f\n bind :80\n http-request deny if {{ path /x }}\n http-request wait-for-body time 1s at-least 1k\n"
         )),
-        vec!["t.cfg:8: error: 'http-request wait-for-body' is supported by fulcrum only as the first http-request rule of a frontend or listen section (the rule chain does not pause in the middle yet)"]
+        Vec::<String>::new()
     );
     assert_eq!(
         errors(&format!(
             "{TIMEOUTS}frontend f\n bind :80\n http-request wait-for-body time 1s if TRUE\n"
+        )),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}frontend f\n bind :80\n http-request wait-for-body time 1s if TRUE\n http-request wait-for-body time 2s\n"
         ))
         .len(),
         1
+    );
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}backend b\n http-request wait-for-body time 1s\n"
+        )),
+        vec!["t.cfg:6: error: 'http-request wait-for-body' is run by fulcrum only in a frontend or listen section (not yet in a backend)"]
     );
 }
 
@@ -1143,9 +1155,13 @@ fn tcp_rules_are_parsed_or_refused_by_name() {
     ));
     assert!(e[0].contains("not allowed in a backend"), "{e:?}");
     let e = errors(&format!(
-        "{TIMEOUTS}backend b\n tcp-response content reject\n"
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-response content reject\n"
     ));
-    assert!(e[0].contains("not run by fulcrum yet"), "{e:?}");
+    assert!(e[0].contains("not allowed in a frontend"), "{e:?}");
+    let e = errors(&format!(
+        "{TIMEOUTS}backend b\n mode http\n tcp-response content reject\n"
+    ));
+    assert!(e[0].contains("HTTP mode"), "{e:?}");
     let e = errors(&format!(
         "{TIMEOUTS}frontend f\n bind :80\n tcp-request content frobnicate\n"
     ));

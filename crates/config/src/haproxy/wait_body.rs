@@ -1,18 +1,18 @@
-//! `http-request wait-for-body time T [at-least N]`, read where fulcrum runs it exactly as
-//! HAProxy does: as the first `http-request` rule of a frontend (or listen), without a
-//! condition. There nothing runs between the head and the rule, so waiting before the
-//! rule chain (as `option http-buffer-request` does) is the same behaviour. Elsewhere it is
-//! refused with the reason (the rule chain does not pause in the middle yet).
+//! `http-request wait-for-body time T [at-least N] [if|unless COND]` in a frontend or
+//! listen: as the first unconditional `http-request` rule it is waited for before the chain
+//! (nothing runs between the head and the rule: the same behaviour); anywhere else in the
+//! chain, or with a condition, it is a rule where the chain pauses until the body is in.
+//! In a backend, or a second one in a proxy: refused with the reason.
 
 use super::line::Line;
 use crate::model::WaitForBody;
 
-/// Parses the rule; `first` tells whether no `http-request` rule came before it in a
-/// proxy with a frontend side.
-pub fn parse(line: &Line<'_>, first: bool, frontend: bool) -> Result<WaitForBody, String> {
+/// Parses the rule: the wait and where its condition starts (`if`/`unless`), if any.
+pub fn parse(line: &Line<'_>) -> Result<(WaitForBody, Option<usize>), String> {
     let mut time = None;
     let mut at_least = 0u64;
     let mut i = 2;
+    let mut cond = None;
     while let Some(w) = line.arg(i) {
         match w {
             "time" => {
@@ -21,10 +21,8 @@ pub fn parse(line: &Line<'_>, first: bool, frontend: bool) -> Result<WaitForBody
             }
             "at-least" => at_least = size(line.need(i + 1, "a size")?)?,
             "if" | "unless" => {
-                return Err(
-                    "'http-request wait-for-body' with a condition is not supported by fulcrum yet (it runs only as the first, unconditional http-request rule of a frontend)"
-                        .to_string(),
-                )
+                cond = Some(i);
+                break;
             }
             other => {
                 return Err(format!(
@@ -37,13 +35,44 @@ pub fn parse(line: &Line<'_>, first: bool, frontend: bool) -> Result<WaitForBody
     let Some(time) = time else {
         return Err("'http-request wait-for-body' needs 'time <time>'".to_string());
     };
-    if !first || !frontend {
+    Ok((WaitForBody { time, at_least }, cond))
+}
+
+/// Where the rule goes: a frontend's leading unconditional wait is waited for before the
+/// chain (`options.wait_for_body`); elsewhere in a frontend or listen it is a rule of the
+/// chain, which pauses there (one per proxy); in a backend it is refused (not run yet).
+pub fn place(p: &mut crate::model::Proxy, line: &Line<'_>, frontend: bool) -> Result<(), String> {
+    let (w, cond) = parse(line)?;
+    if !frontend {
         return Err(
-            "'http-request wait-for-body' is supported by fulcrum only as the first http-request rule of a frontend or listen section (the rule chain does not pause in the middle yet)"
+            "'http-request wait-for-body' is run by fulcrum only in a frontend or listen section (not yet in a backend)"
                 .to_string(),
         );
     }
-    Ok(WaitForBody { time, at_least })
+    let waits = p
+        .http_request
+        .iter()
+        .any(|r| matches!(r.action, crate::model::HttpAction::WaitForBody(_)));
+    if waits || (p.options.wait_for_body.is_some() && cond.is_some()) {
+        return Err(
+            "'http-request wait-for-body': fulcrum runs one per proxy (this one would wait again)"
+                .to_string(),
+        );
+    }
+    if p.http_request.is_empty() && cond.is_none() && p.options.wait_for_body.is_none() {
+        p.options.wait_for_body = Some(w);
+        return Ok(());
+    }
+    let condition = match cond {
+        Some(at) => Some(super::acl::condition(line, at)?),
+        None => None,
+    };
+    p.http_request.push(crate::model::HttpRule {
+        span: line.span.clone(),
+        action: crate::model::HttpAction::WaitForBody(w),
+        condition,
+    });
+    Ok(())
 }
 
 /// A size with HAProxy's optional `k`, `m` or `g` suffix (powers of 1024).

@@ -421,6 +421,29 @@ pub struct ProxyOptions {
     pub wait_for_body: Option<WaitForBody>,
     /// `retry-on none`: a failed connection is not retried (nor redispatched).
     pub retry_on_none: bool,
+    /// `retry-on` conditions met after the request was sent (HAProxy's layer-7 retries).
+    pub retry_on: RetryOn,
+}
+
+/// What `retry-on` retries once the request has reached a server: statuses among 401 403
+/// 404 408 425 500 501 502 503 504, a close without answer, a non-HTTP answer, the server
+/// timeout before the answer. Each retry counts against `retries`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RetryOn {
+    pub statuses: Vec<u16>,
+    pub empty_response: bool,
+    pub junk_response: bool,
+    pub response_timeout: bool,
+}
+
+impl RetryOn {
+    /// Whether any retry after the request was sent is asked for.
+    pub fn after_sending(&self) -> bool {
+        !self.statuses.is_empty()
+            || self.empty_response
+            || self.junk_response
+            || self.response_timeout
+    }
 }
 
 /// `http-request wait-for-body time T [at-least N]`: wait up to `time` for the whole body,

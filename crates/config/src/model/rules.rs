@@ -46,6 +46,9 @@ pub enum TcpAction {
     Reject,
     /// Closes the connection without telling the client (no FIN/RST reaches it).
     SilentDrop,
+    /// `tcp-response content close`: the server connection closes at once; what was
+    /// received reaches the client, then the connection ends.
+    Close,
     /// `track-scN`, `sc-inc-gpc0/1`, `sc-set-gpt0`.
     Counter(CounterAction),
     /// `set-var`, `set-var-fmt`, `unset-var`.
@@ -63,6 +66,10 @@ pub struct HttpRule {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "action")]
 pub enum HttpAction {
+    /// `http-request wait-for-body` after other rules or with a condition (a frontend's
+    /// leading unconditional one is `ProxyOptions::wait_for_body`): the chain pauses there
+    /// until the body is in (HAProxy 2.6), then goes on.
+    WaitForBody(WaitForBody),
     Allow,
     Deny {
         status: Option<u16>,

@@ -301,6 +301,13 @@ pub fn compile(
                 *tunnel,
                 u64::try_from(value.as_millis()).unwrap_or(u64::MAX - 1),
             ),
+            HttpAction::WaitForBody(_) => {
+                // The state splits a chain at its wait (`state::BodyWait`): none reaches here.
+                return Err(acl::AclError(format!(
+                    "{}: 'http-request wait-for-body' is run by fulcrum only in a frontend or listen's own rules",
+                    r.span
+                )));
+            }
             HttpAction::UseService { name } => match service(name) {
                 Some(a) => Action::Service(a),
                 None => {
@@ -380,6 +387,9 @@ pub struct Env<'a> {
     pub body: Option<Vec<u8>>,
     /// What `set-src`/`set-dst` rules made of the addresses (`http::set_addr`).
     pub moved: super::set_addr::Moved,
+    /// Response body bytes received with the head when `http-response` rules run (HAProxy's
+    /// `res.len` counts them).
+    pub res_body_in: std::sync::atomic::AtomicUsize,
 }
 
 /// Per-request timeouts set by `set-timeout`.
@@ -434,6 +444,7 @@ impl<'a> Env<'a> {
             .with_tls(self.tls.as_deref());
         env.unique_id = self.unique_id.as_deref();
         env.body = self.body.as_deref();
+        env.res_body_in = self.res_body_in.load(std::sync::atomic::Ordering::Relaxed);
         env
     }
 }

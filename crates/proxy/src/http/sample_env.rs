@@ -25,6 +25,12 @@ pub struct HttpEnv<'a> {
     pub unique_id: Option<&'a [u8]>,
     /// The request body read so far (`option http-buffer-request`), for `req.body*`.
     pub body: Option<&'a [u8]>,
+    /// What each direction has received so far, for content inspection (`req.len`,
+    /// `req.payload`, `res.payload`...): none outside `tcp-request`/`tcp-response content`.
+    pub req_data: Option<crate::payload::Channel<'a>>,
+    pub res_data: Option<crate::payload::Channel<'a>>,
+    /// HTTP mode: response body bytes that came with the head (`res.len` counts them).
+    pub res_body_in: usize,
 }
 
 impl<'a> HttpEnv<'a> {
@@ -44,7 +50,23 @@ impl<'a> HttpEnv<'a> {
             hello: None,
             unique_id: None,
             body: None,
+            req_data: None,
+            res_data: None,
+            res_body_in: 0,
         }
+    }
+
+    /// The same view, with the bytes the client sent so far (content inspection).
+    pub fn with_req_data(mut self, c: crate::payload::Channel<'a>) -> HttpEnv<'a> {
+        self.req_data = Some(c);
+        self
+    }
+
+    /// The ClientHello in the client's bytes, if they are raw (TCP mode).
+    fn hello_in_data(&self) -> Option<crate::tls::hello::Hello> {
+        self.req_data
+            .filter(|c| c.raw)
+            .map(|c| crate::tls::hello::parse(c.data))
     }
 
     /// The same view, with the client's TLS handshake.
@@ -257,16 +279,40 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             "dst" => Some(ip(self.dst.ip())),
             "dst_port" => Some(Value::Sint(i64::from(self.dst.port()))),
             "ssl_fc" => Some(Value::Bool(self.tls.is_some())),
-            "req.ssl_sni" | "req_ssl_sni" => match self.hello? {
-                crate::tls::hello::Hello::Complete { sni, .. } => s(sni.as_deref()?.as_bytes()),
-                _ => None,
-            },
-            "req.ssl_hello_type" | "req_ssl_hello_type" => match self.hello? {
-                crate::tls::hello::Hello::Complete { hello_type, .. } => {
-                    Some(Value::Sint(i64::from(*hello_type)))
+            n if crate::payload::is_payload(n) => {
+                let c = if crate::payload::is_response(n) {
+                    self.res_data
+                } else {
+                    self.req_data
+                };
+                match (c, n) {
+                    (Some(c), _) => crate::payload::fetch(&c, f),
+                    // HTTP mode: the request's HTX size (head and the body read so far); its
+                    // rules decide on the parsed request (nothing to wait for).
+                    (None, "req.len" | "req_len") => Some(Value::Sint(
+                        (crate::payload::htx_request(req?) + self.body.map_or(0, <[u8]>::len))
+                            as i64,
+                    )),
+                    // HTTP mode: the response's HTX size, head and the body bytes in.
+                    (None, "res.len") => Some(Value::Sint(
+                        (crate::payload::htx_response(res?) + self.res_body_in) as i64,
+                    )),
+                    _ => None,
                 }
-                _ => None,
-            },
+            }
+            "req.ssl_sni" | "req_ssl_sni" | "req.ssl_hello_type" | "req_ssl_hello_type" => {
+                let parsed = self.hello_in_data();
+                match parsed.as_ref().or(self.hello)? {
+                    crate::tls::hello::Hello::Complete { sni, hello_type } => {
+                        if f.kw.name.ends_with("sni") {
+                            s(sni.as_deref()?.as_bytes())
+                        } else {
+                            Some(Value::Sint(i64::from(*hello_type)))
+                        }
+                    }
+                    _ => None,
+                }
+            }
             n if n.starts_with("ssl_") => tls_fetch(self.tls, n),
             "method" => Some(Value::Meth(req?.method().to_vec())),
             "path" => s(req?.path()),
@@ -340,6 +386,23 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         match self.all_values(f) {
             Some(all) => all.into_iter().any(|v| each(Value::Str(v))),
             None => self.fetch(f).is_some_and(each),
+        }
+    }
+
+    fn may_change(&self, f: &Fetch) -> bool {
+        let n = f.kw.name;
+        if crate::payload::is_payload(n) {
+            let c = if crate::payload::is_response(n) {
+                self.res_data
+            } else {
+                self.req_data
+            };
+            c.is_some_and(|c| crate::payload::may_change(&c, f))
+        } else if n.contains("ssl_sni") || n.contains("ssl_hello_type") {
+            self.req_data
+                .is_some_and(|c| crate::payload::hello_may_change(&c))
+        } else {
+            false
         }
     }
 
@@ -464,7 +527,29 @@ mod tests {
         let mut env = env.with_hello(Some(&hello));
         env.unique_id = Some(b"id");
         env.body = Some(b"host=a&b=c");
+        env.req_data = Some(crate::payload::Channel::raw(b"\x00\x02abcdef", true, 16384));
+        env.res_data = env.req_data;
+        env.hello = None; // read from the raw bytes instead: not a hello there
         for name in HTTP_FETCHES {
+            if name.contains("ssl_") && !name.starts_with("ssl_") {
+                let f = Fetch {
+                    kw: fulcrum_sample::fetch::lookup(name).expect("a known fetch"),
+                    args: vec![],
+                };
+                assert!(env.fetch(&f).is_none(), "{name}: no hello in these bytes");
+                let e = HttpEnv::new(env.src, env.dst, None, None).with_hello(Some(&hello));
+                assert!(e.fetch(&f).is_some(), "fetch {name} not answered");
+                continue;
+            }
+            if name.contains("payload") {
+                let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
+                let f = Fetch {
+                    kw,
+                    args: vec![Arg::Int(0), Arg::Int(2)],
+                };
+                assert!(env.fetch(&f).is_some(), "fetch {name} not answered");
+                continue;
+            }
             let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
             let arg = match *name {
                 "url_param" | "urlp" => "id",

@@ -46,6 +46,7 @@ mod idle_tests;
 mod local;
 mod request;
 mod response_head;
+mod retry_on;
 
 /// What happens to a connection (the client's, or the server's) after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,6 @@ pub mod crtlist;
 pub mod der;
 pub mod handshake;
 pub mod hello;
-pub mod inspect;
 pub mod sni;
 pub mod store;
 pub mod suites;

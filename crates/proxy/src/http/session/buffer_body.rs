@@ -1,5 +1,6 @@
-//! `option http-buffer-request` and a frontend's leading `http-request wait-for-body time T
-//! [at-least N]`: before the `http-request` rules, wait (within `timeout http-request`,
+//! `option http-buffer-request` and a frontend's `http-request wait-for-body time T
+//! [at-least N]` (leading: before the rules; elsewhere or with a condition: where the chain
+//! pauses, `state::BodyWait`, the rules after it then run): wait (within `timeout http-request`,
 //! else `timeout client`; within T for the rule) until the whole request body, or N bytes
 //! of it, or as much as fills the buffer (`tune.bufsize`), is here, so the `req.body*`
 //! fetches see it. As HAProxy,
@@ -105,5 +106,35 @@ impl<C: ClientStream> Session<C> {
                 super::Next::Close
             }
         }
+    }
+}
+
+impl<C: ClientStream> Session<C> {
+    /// A frontend's `http-request wait-for-body` in the middle of its chain: when its
+    /// condition holds, wait for the body (`req.body*` see it from here on), then run the
+    /// rules after it; the answer when one ends the request.
+    pub(super) async fn body_wait_phase(
+        &mut self,
+        fe: &std::sync::Arc<crate::state::Frontend>,
+        env: &mut crate::http::rules::Env<'_>,
+        rec: &mut super::Rec,
+    ) -> Option<super::Next> {
+        let bw = fe.body_wait.as_ref()?;
+        let go = bw
+            .cond
+            .as_ref()
+            .is_none_or(|c| c.eval(&env.sample(Some(&self.req), None)));
+        if go && env.body.is_none() {
+            match self.buffer_body(Some(&bw.wait)).await {
+                Ok(b) => env.body = Some(b),
+                Err(w) => return Some(self.body_wait_failed(w, rec).await),
+            }
+        }
+        let verdict =
+            crate::http::rules::apply(&bw.after, env, &mut self.req, None, &mut self.scratch);
+        if let Some((s, d)) = env.moved.result() {
+            (self.peer, self.local) = (s, d);
+        }
+        self.respond_verdict(verdict, rec, &fe.errors).await
     }
 }

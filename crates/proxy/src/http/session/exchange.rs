@@ -45,6 +45,8 @@ pub(super) struct Exchange<'a> {
     pub(super) cookie: Option<&'a crate::persist::cookie::CookieRequest>,
     /// The compression algorithm the request allows (`compression algo`), if any.
     pub(super) comp: Option<fulcrum_config::model_extras::CompAlgo>,
+    /// `retry-on` retries left after the request was sent (`retries`; 0 without `retry-on`).
+    pub(super) l7_left: std::sync::atomic::AtomicU32,
 }
 
 /// When a request body is sent to the server.
@@ -71,6 +73,9 @@ pub(super) enum Step {
     /// A fresh connection was reset before the request was delivered, or closed without a byte
     /// of answer to an idempotent request without body: replay on another server.
     Elsewhere,
+    /// `retry-on` met (a listed status, no answer, junk, the server timeout): send the request
+    /// again, on the same server, or another with `option redispatch` (HAProxy's L7 retry).
+    Retry,
 }
 
 /// RFC 9110 9.2.2: methods whose repetition has the same effect as one request.
@@ -114,6 +119,7 @@ impl<C: ClientStream> Session<C> {
             self.out.extend_from_slice(&pre);
         }
         self.req.write_request(&mut self.out);
+        let kept = self.l7_kept(x);
         let t_sent = Instant::now();
         let mut body_sent = if framing == Framing::None {
             Sent::Done
@@ -179,6 +185,14 @@ impl<C: ClientStream> Session<C> {
                 Ok(n) => {
                     self.sbuf.advance(n);
                 }
+                Err(e)
+                    if kept.is_some()
+                        && body_sent == Sent::Done
+                        && super::retry_on::on_error(x, &e) =>
+                {
+                    be.observe(assigned.server(), super::retry_on::event_of(&e));
+                    return self.l7_retry(x, rec, assigned, kept);
+                }
                 Err(ResError::Timeout) => {
                     be.observe(assigned.server(), ServerEvent::HttpReadTimeout);
                     return Step::Done(
@@ -209,12 +223,7 @@ impl<C: ClientStream> Session<C> {
                     return Step::Elsewhere;
                 }
                 Err(e) => {
-                    let event = match e {
-                        ResError::Invalid => ServerEvent::HttpInvalid,
-                        ResError::Closed => ServerEvent::HttpBrokenPipe,
-                        ResError::Timeout => ServerEvent::HttpReadTimeout,
-                    };
-                    be.observe(assigned.server(), event);
+                    be.observe(assigned.server(), super::retry_on::event_of(&e));
                     return Step::Done(
                         self.send_error(
                             502,
@@ -265,6 +274,12 @@ impl<C: ClientStream> Session<C> {
             break;
         }
         be.observe(assigned.server(), ServerEvent::HttpStatus(self.res.status));
+        if kept.is_some()
+            && body_sent == Sent::Done
+            && be.options.retry_on.statuses.contains(&self.res.status)
+        {
+            return self.l7_retry(x, rec, assigned, kept);
+        }
         rec.trs = Some(t_sent.elapsed());
         rec.status = self.res.status;
         let htx_head = crate::http::log_bytes::head(&self.res) as i64;
@@ -323,6 +338,8 @@ impl<C: ClientStream> Session<C> {
                 )
             }
         };
+        env.res_body_in
+            .store(self.sbuf.len(), std::sync::atomic::Ordering::Relaxed);
         for rules_set in [&be.policy.http_response, &fe.http_response] {
             match rules::apply(
                 rules_set,

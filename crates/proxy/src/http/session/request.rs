@@ -58,7 +58,7 @@ impl<C: ClientStream> Session<C> {
         } else {
             None
         };
-        let env = Env {
+        let mut env = Env {
             src: self.peer,
             dst: self.local,
             counters: fe.counters(track.as_deref(), fe.own_table.as_ref()),
@@ -75,6 +75,7 @@ impl<C: ClientStream> Session<C> {
                 .then(|| Arc::new(std::sync::atomic::AtomicU8::new(rules::UNSET))),
             body: req_body,
             moved: Default::default(),
+            res_body_in: Default::default(),
         };
         rec.log_level.clone_from(&env.log_level);
         rec.captures.clone_from(&env.captures);
@@ -107,6 +108,10 @@ impl<C: ClientStream> Session<C> {
         }
         crate::http::cache_flow::count(&env.cache, &fe.counters);
         if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
+            return next;
+        }
+        // Phase: `http-request wait-for-body` in the chain, then the rules after it.
+        if let Some(next) = self.body_wait_phase(&fe, &mut env, rec).await {
             return next;
         }
         if let Some(st) = fe.stats.as_ref().filter(|a| a.matches(&self.req)) {
@@ -376,6 +381,12 @@ impl<C: ClientStream> Session<C> {
             client,
             server,
             cookie: cookie.as_ref(),
+            l7_left: (if be.options.retry_on.after_sending() {
+                be.retries
+            } else {
+                0
+            })
+            .into(),
         };
         let (mut server, mut origin) = (server_conn, origin);
         // Replays are bounded: one per retry the backend allows (at least one).
@@ -390,6 +401,11 @@ impl<C: ClientStream> Session<C> {
                 Step::Done(next) => return next,
                 Step::Replay => false,
                 Step::Elsewhere => true,
+                // `retry-on` (`retry_on.rs`, bounded by `retries` there).
+                Step::Retry => {
+                    replays += 1;
+                    be.options.redispatch
+                }
             };
             let again = if replays == 0 {
                 None
