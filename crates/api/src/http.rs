@@ -358,9 +358,15 @@ async fn lbaas(
     // A listener's TLS container refs are read before the state is locked (Barbican may be
     // slow), and kept with the listener once the change is accepted.
     let tls = match (kind, method.as_str(), &body) {
-        ("listener", "POST" | "PUT", Some(b)) => match b.get("listener") {
+        ("listener" | "pool", "POST" | "PUT", Some(b)) => match b.get(kind) {
             Some(Value::Object(inner)) => {
-                Some(crate::certs::fetch_refs(&shared.certs, inner).await?)
+                let mut pems = if kind == "listener" {
+                    crate::certs::fetch_refs(&shared.certs, inner).await?
+                } else {
+                    serde_json::Map::new()
+                };
+                pems.extend(crate::tls_refs::fetch_refs(&shared.certs, kind, inner).await?);
+                Some(pems)
             }
             _ => None,
         },
@@ -505,8 +511,8 @@ async fn lbaas(
         _ => return Err(err(405, "The method is not allowed for the requested URL.")),
     };
     let (code, v, changed) = answer;
-    if let (Some(pems), Some(Value::Object(o))) = (tls, v.get("listener")) {
-        if let Some(l) = st.get_mut("listener", s(o, "id")) {
+    if let (Some(pems), Some(Value::Object(o))) = (tls, v.get(kind)) {
+        if let Some(l) = st.get_mut(kind, s(o, "id")) {
             crate::certs::keep(l, pems);
         }
     }

@@ -37,6 +37,7 @@ pub mod status;
 pub mod store;
 pub mod store_embedded;
 pub mod store_etcd;
+pub mod tls_refs;
 pub mod v1;
 
 use fulcrum_config::model::{Api as ApiConfig, ApiAuth};

@@ -145,6 +145,10 @@ fn virtual_server(state: &State, vip: &str, l: &Obj, p: &Obj, check: &str) -> St
             i(m, "protocol_port")
         );
         let _ = writeln!(o, "        weight {}", i(m, "weight"));
+        // Octavia's keepalivedlvs template: the listener's limit on every real server.
+        if i(l, "connection_limit") > 0 {
+            let _ = writeln!(o, "        uthreshold {}", i(l, "connection_limit"));
+        }
         if let Some(h) = hm {
             let _ = writeln!(o, "        delay_before_retry {}", i(h, "timeout"));
             let _ = writeln!(o, "        retry {}", i(h, "max_retries_down"));

@@ -87,7 +87,7 @@ fn sample() -> (State, String, String, String) {
         &mut st,
         "listener",
         None,
-        json!({"loadbalancer_id": lb, "protocol": "SCTP", "protocol_port": 3868}),
+        json!({"loadbalancer_id": lb, "protocol": "SCTP", "protocol_port": 3868, "connection_limit": "50"}),
     );
     let ps = create(
         &mut st,
@@ -118,6 +118,8 @@ fn udp_and_sctp_render_as_octavia_and_keepalived_accepts_it() {
         "    real_server 10.0.1.1 5353 {\n        weight 3\n        delay_before_retry 3\n        retry 4\n        MISC_CHECK {\n            misc_path \"/bin/true 10.0.1.1 5353\"\n            misc_timeout 5\n        }\n    }".into(),
         "misc_path \"/bin/true 10.0.2.2 9053\"".into(),
         "virtual_server 10.0.0.10 3868 {\n    lvs_sched lc\n    lvs_method NAT\n    protocol SCTP\n".into(),
+        // connection_limit: keepalived's uthreshold on every real server (Octavia's template).
+        "    real_server 10.0.1.4 3868 {\n        weight 1\n        uthreshold 50\n    }".into(),
     ] {
         assert!(text.contains(&want), "missing {want:?} in\n{text}");
     }
@@ -248,14 +250,14 @@ fn octavia_rules_and_refusals_for_udp() {
         msg.contains("The pool protocol 'UDP' is invalid while the listener protocol is 'TCP'"),
         "{msg}"
     );
-    // connection_limit has no LVS rendering fulcrum runs (uthreshold).
-    let (code, msg) = bad(
+    // connection_limit is accepted (rendered as uthreshold, run by the LVS data plane).
+    try_create(
         &mut st,
         "listener",
         None,
         json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 54, "connection_limit": 10}),
-    );
-    assert_eq!(code, 400, "{msg}");
+    )
+    .expect("a UDP listener with connection_limit");
     // UDP pools: SOURCE_IP persistence only; the UDP-only persistence fields only there.
     let (code, _) = bad(
         &mut st,

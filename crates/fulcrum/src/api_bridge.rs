@@ -134,6 +134,55 @@ fn virtual_ip(address: IpAddr) -> fulcrum_config::model::VirtualIp {
     }
 }
 
+/// With a `cluster` section, the load balancers' VIPs are the cluster's to place (issue 18:
+/// handed to the placement instead of added on this node): each becomes a cluster VIP named
+/// `lbaas-ADDRESS` on `vip_interface` (or, without one, the device of the section's first
+/// `vip`), except those a vrrp_instance lists (VRRP's). Returns the VIPs still to be added
+/// here by `sync_vips` (all of them without a cluster section; none with one).
+pub fn hand_off(
+    bridge: &Option<ApiBridge>,
+    config: &Config,
+    wanted: &[IpAddr],
+    cluster: &mut crate::cluster_bridge::ClusterPart,
+) -> Vec<IpAddr> {
+    let Some(section) = config.cluster.as_ref().filter(|_| cluster.running()) else {
+        return wanted.to_vec();
+    };
+    let dev = bridge
+        .as_ref()
+        .and_then(|b| b.vip_interface.clone())
+        .or_else(|| section.vips.first().map(|v| v.dev.clone()));
+    let Some(dev) = dev else {
+        if !wanted.is_empty() {
+            tracing::warn!("api: the cluster section places VIPs, but neither vip_interface nor a cluster vip names a device: the load balancers' VIPs are not placed");
+        }
+        cluster.set_extra_vips(Vec::new());
+        return Vec::new();
+    };
+    let vips = wanted
+        .iter()
+        .filter(|a| !by_vrrp(config, a))
+        .map(|a| fulcrum_config::model::ClusterVip {
+            span: fulcrum_config::Span::new(SOURCE_NAME, 0),
+            name: format!("lbaas-{a}"),
+            address: *a,
+            prefix: if a.is_ipv4() { 32 } else { 128 },
+            dev: dev.clone(),
+            prefer: None,
+        })
+        .collect();
+    cluster.set_extra_vips(vips);
+    Vec::new()
+}
+
+fn by_vrrp(config: &Config, a: &IpAddr) -> bool {
+    config
+        .keepalived
+        .vrrp_instances
+        .iter()
+        .any(|v| v.virtual_ipaddress.iter().any(|x| x.address == *a))
+}
+
 /// After an applied change: adds the VIPs now wanted to `vip_interface` (with gratuitous ARP
 /// so neighbours learn the address at once) and removes those no load balancer has any more.
 /// A VIP a vrrp_instance lists is left to VRRP (its listener is bound with IP_FREEBIND, so it
@@ -147,16 +196,9 @@ pub fn sync_vips(bridge: &mut Option<ApiBridge>, config: &Config, wanted: &[IpAd
         tracing::warn!("api: vip_interface {ifname} does not exist; VIPs not added");
         return;
     };
-    let by_vrrp = |a: &IpAddr| {
-        config
-            .keepalived
-            .vrrp_instances
-            .iter()
-            .any(|v| v.virtual_ipaddress.iter().any(|x| x.address == *a))
-    };
     let new: Vec<IpAddr> = wanted
         .iter()
-        .filter(|a| !by_vrrp(a) && !b.held.contains(*a))
+        .filter(|a| !by_vrrp(config, a) && !b.held.contains(*a))
         .copied()
         .collect();
     for a in &new {

@@ -172,7 +172,8 @@ impl Supervisor {
                         if result.is_err() {
                             parts.api_text = old;
                         } else {
-                            crate::api_bridge::sync_vips(&mut api, &parts.config, &vips);
+                            let here = crate::api_bridge::hand_off(&api, &parts.config, &vips, &mut parts.cluster);
+                            crate::api_bridge::sync_vips(&mut api, &parts.config, &here);
                         }
                         let _ = answer.send(result);
                     }

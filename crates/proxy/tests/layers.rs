@@ -69,6 +69,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::validate",
             // `option originalto` (uses http::message, net).
             "http::originalto",
+            // The `ssl_c_*` fetches of a client certificate (uses stream).
+            "http::ssl_client",
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
             "http::rewrite",

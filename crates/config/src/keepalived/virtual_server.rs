@@ -275,6 +275,12 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
     }
     if vs.lb_kind == LbKind::Dr {
         for rs in &vs.real_servers {
+            if rs.uthreshold.is_some() {
+                d.error(
+                    &rs.span,
+                    "'uthreshold' is not supported with lb_kind DR: fulcrum counts a real server's connections in the director's conntrack, which DR flows do not pass; use NAT",
+                );
+            }
             if rs.port != vs_port && vs_port != 0 {
                 d.warning(
                     &rs.span,

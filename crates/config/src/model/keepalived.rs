@@ -248,6 +248,12 @@ pub struct RealServer {
     pub checkers: Vec<Checker>,
     /// `smtp_alert [BOOL]`: mail on this server's changes (None: the virtual server decides).
     pub smtp_alert: Option<bool>,
+    /// `uthreshold N`: no new flows once the server has N connections (IPVS's overload flag;
+    /// 0 or absent: no limit).
+    pub uthreshold: Option<u32>,
+    /// `lthreshold N`: an overloaded server takes new flows again below N connections
+    /// (absent or 0: below 3/4 of `uthreshold`, as IPVS).
+    pub lthreshold: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -165,7 +165,7 @@ fn int_arg(f: &Fetch, i: usize) -> Option<i64> {
 
 /// `ssl_fc_*` and `ssl_c_*`: what the client's TLS handshake settled (none on plain TCP,
 /// except the booleans, which are false there as in HAProxy).
-fn tls_fetch(tls: Option<&crate::stream::TlsInfo>, name: &str) -> Option<Value> {
+fn tls_fetch(tls: Option<&crate::stream::TlsInfo>, name: &str, f: &Fetch) -> Option<Value> {
     let cert = tls.and_then(|t| t.client_cert.as_deref());
     let s = |v: &str| Some(Value::Str(v.as_bytes().to_vec()));
     match name {
@@ -178,15 +178,7 @@ fn tls_fetch(tls: Option<&crate::stream::TlsInfo>, name: &str) -> Option<Value> 
         "ssl_fc_alpn" => s(tls?.alpn.as_deref()?),
         "ssl_fc_use_keysize" => Some(Value::Sint(i64::from(tls?.bits))),
         "ssl_fc_is_resumed" => Some(Value::Bool(tls.is_some_and(|t| t.resumed))),
-        "ssl_c_s_dn" => s(&cert?.subject),
-        "ssl_c_i_dn" => s(&cert?.issuer),
-        "ssl_c_serial" => {
-            let hex = &cert?.serial;
-            let bytes = (0..hex.len() / 2)
-                .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
-                .collect();
-            Some(Value::Bin(bytes))
-        }
+        n if n.starts_with("ssl_c_") => super::ssl_client::fetch(cert, n, f),
         _ => None,
     }
 }
@@ -267,7 +259,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                 }
                 _ => None,
             },
-            n if n.starts_with("ssl_") => tls_fetch(self.tls, n),
+            n if n.starts_with("ssl_") => tls_fetch(self.tls, n, f),
             "method" => Some(Value::Meth(req?.method().to_vec())),
             "path" => s(req?.path()),
             "pathq" => s(req?.uri()),
@@ -446,6 +438,7 @@ mod tests {
                 subject: "/CN=c".into(),
                 issuer: "/CN=ca".into(),
                 serial: "01".into(),
+                ..Default::default()
             })),
             ..Default::default()
         };
