@@ -166,14 +166,14 @@ fn udp_listener_served_by_lvs() {
         "loadbalancer",
         json!({"vip_address": VIP, "vip_subnet_id": "lab"}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     let listener = create(
         &d,
         "listeners",
         "listener",
         json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 53}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     // A TCP pool cannot serve a UDP listener (Octavia's rule).
     let (code, v) = call(
         &d,
@@ -190,7 +190,7 @@ fn udp_listener_served_by_lvs() {
         "pool",
         json!({"listener_id": listener, "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     let member = |i: usize| -> String {
         let m = create(
             &d,
@@ -198,7 +198,7 @@ fn udp_listener_served_by_lvs() {
             "member",
             json!({"address": rss[i].addr.to_string(), "protocol_port": 53}),
         );
-        wait_active(&d, &lb, &fulcrum);
+        wait_active(&d, &lb, || fulcrum.log());
         m
     };
     let m1 = member(0);
@@ -227,7 +227,7 @@ fn udp_listener_served_by_lvs() {
         Some(json!({"member": {"weight": 0}})),
     );
     assert_eq!(code, 200, "{v}");
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     wait_served_by(&c, &["rs2", "rs3"], &fulcrum);
 
     flow.more(20);
@@ -247,7 +247,7 @@ fn udp_listener_served_by_lvs() {
     // rs2 removed.
     let (code, v) = call(&d, "DELETE", &format!("pools/{pool}/members/{m2}"), None);
     assert_eq!(code, 204, "{v}");
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     wait_served_by(&c, &["rs3"], &fulcrum);
 
     // rs1 back at weight 1, and a UDP-CONNECT monitor: both members ONLINE.
@@ -258,7 +258,7 @@ fn udp_listener_served_by_lvs() {
         Some(json!({"member": {"weight": 1}})),
     );
     assert_eq!(code, 200, "{v}");
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     create(
         &d,
         "healthmonitors",
@@ -266,7 +266,7 @@ fn udp_listener_served_by_lvs() {
         json!({"pool_id": pool, "type": "UDP-CONNECT", "delay": 1, "timeout": 1,
                "max_retries": 1, "max_retries_down": 1}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     wait_served_by(&c, &["rs1", "rs3"], &fulcrum);
     let online = fulcrum_testlab::wait::until(Duration::from_secs(15), || {
         member_status(&d, &pool, &m1) == "ONLINE" && member_status(&d, &pool, &m3) == "ONLINE"
@@ -369,21 +369,21 @@ fn udp_member_create_to_served_bench() {
         "loadbalancer",
         json!({"vip_address": VIP, "vip_subnet_id": "lab"}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     let l = create(
         &d,
         "listeners",
         "listener",
         json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 53}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     let pool = create(
         &d,
         "pools",
         "pool",
         json!({"listener_id": l, "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     let rounds: usize = std::env::var("ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -430,10 +430,10 @@ fn udp_member_create_to_served_bench() {
             .join()
             .unwrap();
         times.push(served.expect("the new member never answered"));
-        wait_active(&d, &lb, &fulcrum);
+        wait_active(&d, &lb, || fulcrum.log());
         let (code, v) = call(&d, "DELETE", &format!("pools/{pool}/members/{m}"), None);
         assert_eq!(code, 204, "{v}");
-        wait_active(&d, &lb, &fulcrum);
+        wait_active(&d, &lb, || fulcrum.log());
         // Gone: no answer any more (bounded).
         assert!(
             fulcrum_testlab::wait::until(Duration::from_secs(10), || udp_ask(&c, "x").is_none())

@@ -72,7 +72,7 @@ fn udp_connection_limit_is_uthreshold() {
         "loadbalancer",
         json!({"vip_address": VIP, "vip_subnet_id": "lab"}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     // The CLI sends the limit as a numeric string.
     let listener = create(
         &d,
@@ -81,7 +81,7 @@ fn udp_connection_limit_is_uthreshold() {
         json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 53,
                "connection_limit": LIMIT.to_string()}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     let (_, v) = call(&d, "GET", &format!("listeners/{listener}"), None);
     assert_eq!(v["listener"]["connection_limit"], LIMIT, "{v}");
     let pool = create(
@@ -90,7 +90,7 @@ fn udp_connection_limit_is_uthreshold() {
         "pool",
         json!({"listener_id": listener, "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     for rs in &rss {
         create(
             &d,
@@ -98,7 +98,7 @@ fn udp_connection_limit_is_uthreshold() {
             "member",
             json!({"address": rs.addr.to_string(), "protocol_port": 53}),
         );
-        wait_active(&d, &lb, &fulcrum);
+        wait_active(&d, &lb, || fulcrum.log());
     }
 
     // The rendering the LVS data plane runs.

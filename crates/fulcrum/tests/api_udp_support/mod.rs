@@ -1,7 +1,6 @@
 //! The LBaaS API called with curl inside a director's namespace (the UDP tests' helpers).
 #![allow(dead_code, clippy::unwrap_used)]
 
-use crate::lvs_support::Director;
 use fulcrum_testlab::netns::Node;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -49,14 +48,14 @@ pub fn create(node: &Node, path: &str, key: &str, body: Value) -> String {
     v[key]["id"].as_str().unwrap().to_string()
 }
 
-pub fn wait_active(node: &Node, lb: &str, fulcrum: &Director) {
+pub fn wait_active(node: &Node, lb: &str, log: impl Fn() -> String) {
     let ok = fulcrum_testlab::wait::until(Duration::from_secs(15), || {
         let (_, v) = call(node, "GET", &format!("loadbalancers/{lb}"), None);
         match v["loadbalancer"]["provisioning_status"].as_str() {
             Some("ACTIVE") => true,
-            Some("ERROR") => panic!("load balancer in ERROR: {v}\n{}", fulcrum.log()),
+            Some("ERROR") => panic!("load balancer in ERROR: {v}\n{}", log()),
             _ => false,
         }
     });
-    assert!(ok.is_some(), "never ACTIVE\n{}", fulcrum.log());
+    assert!(ok.is_some(), "never ACTIVE\n{}", log());
 }
