@@ -59,13 +59,10 @@ fn wait_one_holder(rig: &Rig, not: Option<usize>) -> usize {
 
 /// GET http://LB_VIP/ from the client: the answering node's name.
 fn ask(rig: &Rig) -> Option<String> {
-    let out = rig
-        .client()
-        .run(
-            "curl",
-            &["-s", "-m", "2", &format!("http://{LB_VIP}:8080/")],
-        )
-        ?;
+    let out = rig.client().run(
+        "curl",
+        &["-s", "-m", "2", &format!("http://{LB_VIP}:8080/")],
+    )?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
