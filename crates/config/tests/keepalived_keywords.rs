@@ -680,3 +680,24 @@ fn dr_persistence_runs_with_its_timeout_without_warning() {
         "{d:?}"
     );
 }
+
+#[test]
+fn real_server_uthreshold_and_lthreshold() {
+    let vs = one_vs(
+        "virtual_server 10.0.0.1 53 {\n protocol UDP\n real_server 10.0.0.2 53 {\n  uthreshold 100\n  lthreshold 20\n }\n real_server 10.0.0.3 53 {\n  uthreshold 0\n }\n}\n",
+    );
+    assert_eq!(vs.real_servers[0].uthreshold, Some(100));
+    assert_eq!(vs.real_servers[0].lthreshold, Some(20));
+    // 0 is keepalived's "no limit".
+    assert_eq!(vs.real_servers[1].uthreshold, None);
+    // DR flows do not pass the director's conntrack, where fulcrum counts: refused.
+    let (_, d) = parse(
+        "virtual_server 10.0.0.1 53 {\n protocol UDP\n lvs_method DR\n real_server 10.0.0.2 53 {\n  uthreshold 100\n }\n}\n",
+    );
+    let e = find(
+        &d,
+        Severity::Error,
+        "'uthreshold' is not supported with lb_kind DR",
+    );
+    assert_eq!(e.span.line, 4, "the real_server line: {}", show(&d));
+}

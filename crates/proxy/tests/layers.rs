@@ -44,6 +44,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::cache",
         ],
     ),
+    // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
+    ("client certificate fetches", &["http::ssl_client"]),
     (
         "stick counters at run time; the process's TLS figures (on counters)",
         &["track", "tls::totals"],
@@ -69,8 +71,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::validate",
             // `option originalto` (uses http::message, net).
             "http::originalto",
-            // The `ssl_c_*` fetches of a client certificate (uses stream).
-            "http::ssl_client",
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
             "http::rewrite",
