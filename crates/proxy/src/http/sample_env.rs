@@ -438,7 +438,11 @@ mod tests {
                 subject: "/CN=c".into(),
                 issuer: "/CN=ca".into(),
                 serial: "01".into(),
-                ..Default::default()
+                subject_entries: vec![("CN".into(), "c".into())],
+                issuer_entries: vec![("CN".into(), "ca".into())],
+                sha1: vec![0xab; 20],
+                not_before: "260101000000Z".into(),
+                not_after: "270101000000Z".into(),
             })),
             ..Default::default()
         };
@@ -461,6 +465,7 @@ mod tests {
             let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
             let arg = match *name {
                 "url_param" | "urlp" => "id",
+                "ssl_c_s_dn" | "ssl_c_i_dn" => "cn",
                 n if n.contains("cook") => "SID",
                 n if n.starts_with("res.") || n == "shdr" => "x-a",
                 _ => "host",
