@@ -79,9 +79,8 @@ pub fn check_insert_headers(o: &Obj) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `allowed_cidrs`: valid CIDRs, on HTTP listeners, and on TCP/HTTPS listeners once fulcrum
-/// runs `tcp-request connection` rules (`tcp_request_runs`); refused otherwise (UDP/SCTP: the
-/// LVS rendering has no source filter).
+/// `allowed_cidrs`: valid CIDRs, on HTTP and UDP/SCTP listeners, and on TCP/HTTPS listeners
+/// once fulcrum runs `tcp-request connection` rules (`tcp_request_runs`).
 pub fn check_cidrs(o: &Obj) -> Result<(), ApiError> {
     let Some(list) = o.get("allowed_cidrs").and_then(Value::as_array) else {
         return Ok(());
@@ -103,7 +102,9 @@ pub fn check_cidrs(o: &Obj) -> Result<(), ApiError> {
         }
     }
     let p = s(o, "protocol");
-    let runs = matches!(p, "HTTP" | "TERMINATED_HTTPS")
+    // UDP/SCTP: rendered as `allowed_cidrs` in the virtual_server block (render_lvs.rs), run
+    // by the LVS data plane.
+    let runs = matches!(p, "HTTP" | "TERMINATED_HTTPS" | "UDP" | "SCTP")
         || (matches!(p, "TCP" | "HTTPS") && tcp_request_runs());
     if !runs {
         return Err(err(400, format!("Validation failure: allowed_cidrs on a {p} listener is not supported by fulcrum yet (HTTP listeners only).")));

@@ -701,3 +701,23 @@ fn real_server_uthreshold_and_lthreshold() {
     );
     assert_eq!(e.span.line, 4, "the real_server line: {}", show(&d));
 }
+
+#[test]
+fn virtual_server_allowed_cidrs() {
+    let vs = one_vs(
+        "virtual_server 10.0.0.1 53 {\n protocol UDP\n allowed_cidrs 10.0.0.0/8 192.0.2.7 2001:db8::/32\n real_server 10.0.0.2 53\n}\n",
+    );
+    assert_eq!(
+        vs.allowed_cidrs,
+        vec![
+            (ip("10.0.0.0"), 8),
+            (ip("192.0.2.7"), 32),
+            (ip("2001:db8::"), 32)
+        ]
+    );
+    let (_, d) = parse(
+        "virtual_server 10.0.0.1 53 {\n protocol UDP\n allowed_cidrs 10.0.0.0/33\n real_server 10.0.0.2 53\n}\n",
+    );
+    let e = find(&d, Severity::Error, "'10.0.0.0/33' is not a CIDR");
+    assert_eq!(e.span.line, 3, "{}", show(&d));
+}

@@ -1,10 +1,11 @@
-//! A UDP listener's `connection_limit` across namespaces: rendered as keepalived's
-//! `uthreshold` on each real server (Octavia's keepalivedlvs template) and run by fulcrum's
-//! LVS data plane as IPVS runs it: a member with that many connections (conntrack flows) is
-//! flagged overloaded and takes no new flow; with every member overloaded a new flow gets no
-//! answer; a member whose flows end (deleted here with `conntrack -D`) takes new flows again
-//! while the other stays overloaded. Client (node 0), director (node 1: fulcrum with only an
-//! `api` section), two UDP echo members (nodes 2-3).
+//! UDP listeners' limits across namespaces, run by fulcrum's LVS data plane.
+//! `connection_limit`: rendered as keepalived's `uthreshold` on each real server (Octavia's
+//! keepalivedlvs template) and run as IPVS runs it: a member with that many connections
+//! (conntrack flows) is flagged overloaded and takes no new flow; with every member overloaded
+//! a new flow gets no answer; a member whose flows end (deleted here with `conntrack -D`) takes
+//! new flows again while the other stays overloaded. `allowed_cidrs`: the client's network
+//! admits it, another network drops it. Client (node 0), director (node 1: fulcrum with only
+//! an `api` section), UDP echo members (nodes 2-3).
 #![allow(clippy::unwrap_used)]
 
 mod api_udp_support;
@@ -180,4 +181,104 @@ fn udp_connection_limit_is_uthreshold() {
     );
     assert_eq!(after["rs1"], LIMIT, "{after:?}");
     eprintln!("api_udp_limit: after rs1's flows ended, new flows answered: {after:?}");
+}
+
+/// `allowed_cidrs` on a UDP listener: the client's own network admits it; a listener updated
+/// to another network drops its datagrams (and admits it again when updated back).
+#[test]
+fn udp_allowed_cidrs() {
+    let Some(topo) = Topo::new("api_udp_cidrs", 3) else {
+        return;
+    };
+    if !nft_available("api_udp_cidrs") {
+        return;
+    }
+    let (c, d) = (topo.node(0).clone(), topo.node(1).clone());
+    let rs = topo.node(2).clone();
+    setup_nat(&d, &[&rs], &c);
+    let _server = RealServer::start(&rs, "rs1");
+    let fulcrum = Director::start(
+        &topo.dir,
+        &d,
+        "fulcrum",
+        "api\n    bind 127.0.0.1:9876\n    auth noauth\n",
+    );
+    assert!(
+        fulcrum_testlab::wait::until(Duration::from_secs(15), || {
+            call(&d, "GET", "loadbalancers", None).0 == 200
+        })
+        .is_some(),
+        "API never answered\n{}",
+        fulcrum.log()
+    );
+    let lb = create(
+        &d,
+        "loadbalancers",
+        "loadbalancer",
+        json!({"vip_address": VIP, "vip_subnet_id": "lab"}),
+    );
+    wait_active(&d, &lb, || fulcrum.log());
+    let mine = format!("{}/32", c.addr);
+    let listener = create(
+        &d,
+        "listeners",
+        "listener",
+        json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 53,
+               "allowed_cidrs": [mine, "192.0.2.0/24"]}),
+    );
+    wait_active(&d, &lb, || fulcrum.log());
+    let pool = create(
+        &d,
+        "pools",
+        "pool",
+        json!({"listener_id": listener, "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}),
+    );
+    wait_active(&d, &lb, || fulcrum.log());
+    create(
+        &d,
+        &format!("pools/{pool}/members"),
+        "member",
+        json!({"address": rs.addr.to_string(), "protocol_port": 53}),
+    );
+    wait_active(&d, &lb, || fulcrum.log());
+    let answered = |want: bool| {
+        fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+            udp_ask(&c, "q").is_some() == want
+        })
+        .is_some()
+    };
+    assert!(
+        answered(true),
+        "the allowed client got no answer\n{}",
+        fulcrum.log()
+    );
+    let set = |cidrs: serde_json::Value| {
+        let (code, v) = call(
+            &d,
+            "PUT",
+            &format!("listeners/{listener}"),
+            Some(json!({"listener": {"allowed_cidrs": cidrs}})),
+        );
+        assert_eq!(code, 200, "{v}");
+        wait_active(&d, &lb, || fulcrum.log());
+    };
+    set(json!(["192.0.2.0/24"]));
+    assert!(
+        answered(false),
+        "a client outside allowed_cidrs was answered"
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            udp_ask(&c, "q"),
+            None,
+            "a client outside allowed_cidrs was answered"
+        );
+    }
+    set(json!([mine]));
+    assert!(
+        answered(true),
+        "the client allowed again got no answer\n{}",
+        fulcrum.log()
+    );
+    eprintln!("api_udp_limit: allowed_cidrs admit {mine}, then drop it, then admit it again");
 }

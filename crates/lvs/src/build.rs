@@ -235,7 +235,7 @@ fn add_nat(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Str
         "ipv6_addr"
     };
     let members = members(vs, inputs);
-    let mut vs_rules = Vec::new();
+    let mut vs_rules: Vec<String> = members::source_filter(vs, family_ip).into_iter().collect();
     let persist = format!("{chain}_persist");
     let prev = previous_slots(inputs, "inet", &chain, &members);
     if let Some(timeout) = vs.persistence_timeout {

@@ -209,6 +209,10 @@ pub struct VirtualServer {
     /// default as in LVS): a real server that goes DOWN loses its flows at once (conntrack
     /// entries and persistence entries), so its clients reconnect elsewhere immediately.
     pub expire_nodest_conn: bool,
+    /// `allowed_cidrs CIDR...` (fulcrum's keyword, named after Octavia's listener field, which
+    /// the LBaaS API renders for UDP/SCTP listeners): only clients from these networks reach
+    /// the real servers; others are dropped (empty: everyone).
+    pub allowed_cidrs: Vec<(IpAddr, u8)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

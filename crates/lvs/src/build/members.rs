@@ -196,6 +196,29 @@ pub(super) fn cap_rule(vs: &VirtualServer, m: &Member, with_port: bool) -> Optio
     Some(format!("{l4}ct count over {u} counter drop"))
 }
 
+/// `allowed_cidrs` (Octavia's field, the LBaaS API's UDP/SCTP listeners): the virtual
+/// server's first rule drops clients from elsewhere (networks of the other address family
+/// never match). None without the keyword.
+pub(super) fn source_filter(vs: &VirtualServer, family: IpAddr) -> Option<String> {
+    if vs.allowed_cidrs.is_empty() {
+        return None;
+    }
+    let nets: Vec<String> = vs
+        .allowed_cidrs
+        .iter()
+        .filter(|(ip, _)| ip.is_ipv4() == family.is_ipv4())
+        .map(|(ip, len)| format!("{ip}/{len}"))
+        .collect();
+    if nets.is_empty() {
+        return Some("counter drop".into());
+    }
+    Some(format!(
+        "{} saddr != {{ {} }} counter drop",
+        crate::names::fam(family),
+        nets.join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
