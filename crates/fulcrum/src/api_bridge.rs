@@ -21,6 +21,9 @@ pub struct ApiBridge {
     vip_interface: Option<String>,
     /// VIPs this process added (removed when their load balancer goes, and at stop).
     held: std::collections::BTreeSet<IpAddr>,
+    /// The VIPs of the load balancers last applied (placed again after a reload that adds
+    /// or removes a `cluster` section or a vrrp_instance).
+    wanted: Vec<IpAddr>,
 }
 
 /// Starts the API (its listener bound before this returns) when the config has an `api`
@@ -46,6 +49,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Option<ApiBridge>> {
         rx,
         vip_interface: api.vip_interface.clone(),
         held: Default::default(),
+        wanted: Vec::new(),
     }))
 }
 
@@ -132,6 +136,23 @@ fn virtual_ip(address: IpAddr) -> fulcrum_config::model::VirtualIp {
         brd: None,
         scope: None,
     }
+}
+
+/// After an applied change (`wanted`: its VIPs) or a reload (`None`: the VIPs last applied):
+/// the VIPs handed to the cluster placement, left to VRRP, or added here.
+pub fn place_vips(
+    bridge: &mut Option<ApiBridge>,
+    config: &Config,
+    wanted: Option<&[IpAddr]>,
+    cluster: &mut crate::cluster_bridge::ClusterPart,
+) {
+    let Some(b) = bridge.as_mut() else { return };
+    if let Some(w) = wanted {
+        b.wanted = w.to_vec();
+    }
+    let wanted = b.wanted.clone();
+    let here = hand_off(bridge, config, &wanted, cluster);
+    sync_vips(bridge, config, &here);
 }
 
 /// With a `cluster` section, the load balancers' VIPs are the cluster's to place (issue 18:
