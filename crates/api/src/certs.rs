@@ -127,7 +127,11 @@ pub fn keep(o: &mut Obj, fetched: Map<String, Value>) {
     };
     had.extend(fetched);
     let mut now = Map::new();
-    for r in refs(o) {
+    let client = ["listener", "pool"]
+        .into_iter()
+        .flat_map(|k| crate::tls_refs::named(k, o))
+        .map(|(_, r, _)| r);
+    for r in refs(o).into_iter().chain(client) {
         if let Some(p) = had.remove(&r) {
             now.insert(r, p);
         }
@@ -137,7 +141,7 @@ pub fn keep(o: &mut Obj, fetched: Map<String, Value>) {
     }
 }
 
-async fn fetch(src: &Source, r: &str) -> Result<String, String> {
+pub(crate) async fn fetch(src: &Source, r: &str) -> Result<String, String> {
     if let Some(b) = src
         .barbican
         .as_deref()
@@ -241,7 +245,8 @@ pub fn write_all(state: &State) -> Result<(), String> {
     let ping = state.all("healthmonitor").any(|h| s(h, "type") == "PING");
     let tls = state
         .all("listener")
-        .any(|l| s(l, "protocol") == "TERMINATED_HTTPS");
+        .any(|l| s(l, "protocol") == "TERMINATED_HTTPS")
+        || state.all("pool").any(|p| p.contains_key("_tls"));
     if !ping && !tls && !dir.exists() {
         return Ok(());
     }
@@ -255,6 +260,16 @@ pub fn write_all(state: &State) -> Result<(), String> {
             o.mode(0o700);
         })?;
         keep_names.insert("ping-wrapper.sh".to_string());
+    }
+    for kind in ["listener", "pool"] {
+        for o in state.all(kind) {
+            for (name, pem) in crate::tls_refs::files(kind, o) {
+                write_if_changed(&dir.join(&name), &pem, |o| {
+                    o.mode(0o600);
+                })?;
+                keep_names.insert(name);
+            }
+        }
     }
     for l in state.all("listener") {
         if s(l, "protocol") != "TERMINATED_HTTPS" {

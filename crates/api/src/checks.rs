@@ -52,12 +52,6 @@ pub fn check_insert_headers(o: &Obj) -> Result<(), ApiError> {
     };
     for (k, v) in h {
         let ssl = crate::render::SSL_HEADERS.iter().any(|(n, _)| n == k);
-        if matches!(
-            k.as_str(),
-            "X-SSL-Client-SHA1" | "X-SSL-Client-Not-Before" | "X-SSL-Client-Not-After"
-        ) {
-            return Err(err(400, format!("Validation failure: insert_headers {k} is not supported by fulcrum yet (its proxy has no ssl_c_sha1/ssl_c_notbefore/ssl_c_notafter fetch).")));
-        }
         if ssl && s(o, "protocol") != "TERMINATED_HTTPS" {
             return Err(err(400, format!("Validation failure: insert_headers {k} is only valid for TERMINATED_HTTPS listeners.")));
         }
@@ -85,38 +79,8 @@ pub fn check_insert_headers(o: &Obj) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Fields fulcrum accepts but cannot honour yet (TLS, inspection delay, custom check request):
-/// refused with 400 when set, rather than stored and silently not applied.
-pub fn check_not_run(kind: &str, o: &Obj) -> Result<(), ApiError> {
-    let set = |k: &str| match o.get(k) {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Array(a)) => !a.is_empty(),
-        Some(Value::String(t)) => !t.is_empty(),
-        Some(Value::Number(n)) => n.as_i64() != Some(0),
-        Some(_) => true,
-    };
-    let fields: &[&str] = match kind {
-        "listener" => &["client_ca_tls_container_ref"],
-        "pool" => &[
-            "tls_container_ref",
-            "ca_tls_container_ref",
-            "crl_container_ref",
-        ],
-        _ => &[],
-    };
-    match fields.iter().find(|f| set(f)) {
-        Some(f) => Err(err(
-            400,
-            format!("Validation failure: {f} is not supported by fulcrum yet."),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// `allowed_cidrs`: valid CIDRs, on HTTP listeners, and on TCP/HTTPS listeners once fulcrum
-/// runs `tcp-request connection` rules (`tcp_request_runs`); refused otherwise (UDP/SCTP: the
-/// LVS rendering has no source filter).
+/// `allowed_cidrs`: valid CIDRs, on HTTP and UDP/SCTP listeners, and on TCP/HTTPS listeners
+/// once fulcrum runs `tcp-request connection` rules (`tcp_request_runs`).
 pub fn check_cidrs(o: &Obj) -> Result<(), ApiError> {
     let Some(list) = o.get("allowed_cidrs").and_then(Value::as_array) else {
         return Ok(());
@@ -138,7 +102,9 @@ pub fn check_cidrs(o: &Obj) -> Result<(), ApiError> {
         }
     }
     let p = s(o, "protocol");
-    let runs = matches!(p, "HTTP" | "TERMINATED_HTTPS")
+    // UDP/SCTP: rendered as `allowed_cidrs` in the virtual_server block (render_lvs.rs), run
+    // by the LVS data plane.
+    let runs = matches!(p, "HTTP" | "TERMINATED_HTTPS" | "UDP" | "SCTP")
         || (matches!(p, "TCP" | "HTTPS") && tcp_request_runs());
     if !runs {
         return Err(err(400, format!("Validation failure: allowed_cidrs on a {p} listener is not supported by fulcrum yet (HTTP listeners only).")));

@@ -4,7 +4,7 @@
 
 use crate::ops::{err, ApiError};
 use crate::render_lvs::is_l4;
-use crate::state::{b, i, s, Obj, State};
+use crate::state::{b, s, Obj, State};
 use serde_json::Value;
 
 /// Octavia's VALID_LISTENER_POOL_PROTOCOL_MAP where UDP or SCTP is involved: a UDP listener
@@ -24,16 +24,6 @@ pub fn check_pairing(listener_protocol: &str, pool_protocol: &str) -> Result<(),
     };
     if mismatch {
         return Err(err(400, format!("Validation failure: The pool protocol '{pool_protocol}' is invalid while the listener protocol is '{listener_protocol}'.")));
-    }
-    Ok(())
-}
-
-/// A UDP/SCTP listener: keepalived's `uthreshold` (Octavia's rendering of connection_limit)
-/// is not run by fulcrum's LVS, so a limit is refused.
-pub fn check_listener(o: &Obj) -> Result<(), ApiError> {
-    let p = s(o, "protocol");
-    if is_l4(p) && i(o, "connection_limit") >= 0 {
-        return Err(err(400, format!("Validation failure: connection_limit on a {p} listener is not supported by fulcrum yet (its LVS has no uthreshold); use -1.")));
     }
     Ok(())
 }

@@ -1,8 +1,7 @@
 //! The HTTP surface (axum): `GET /` (versions), `/v2.0/lbaas/...` and `/v2/lbaas/...`, and the
 //! Neutron look-ups (`/v2.0/subnets`, `networks`, `ports`) clients make before a create.
 //! Paths are matched by segments in one handler so both prefixes and the nested collections
-//! (`pools/{id}/members`, `l7policies/{id}/rules`) share one table. Auth is `noauth` (project
-//! from `X-Project-Id`), a static admin token, or Keystone token validation.
+//! (`pools/{id}/members`, `l7policies/{id}/rules`) share one table. Who calls is `auth.rs`'s.
 
 use crate::health;
 use crate::listing;
@@ -13,10 +12,8 @@ use axum::body::Bytes;
 use axum::extract::State as Ax;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use fulcrum_config::model::ApiAuth;
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub fn router(shared: Handle) -> axum::Router {
     axum::Router::new().fallback(dispatch).with_state(shared)
@@ -33,63 +30,6 @@ fn fault(e: ApiError) -> Response {
         e.code,
         json!({"faultcode": faultcode, "faultstring": e.msg, "debuginfo": null}),
     )
-}
-
-/// Keystone tokens already validated: token → (caller, when).
-#[derive(Default)]
-pub struct TokenCache {
-    inner: std::sync::Mutex<HashMap<String, (Caller, Instant)>>,
-}
-
-async fn caller(shared: &Handle, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let header = |n: &str| {
-        headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let project = header("x-project-id").or_else(|| header("x-tenant-id"));
-    match &shared.auth {
-        ApiAuth::NoAuth => Ok(Caller {
-            admin: project.is_none(),
-            project: project.unwrap_or_else(|| "default".into()),
-        }),
-        ApiAuth::Token(secret) => match header("x-auth-token") {
-            Some(t) if &t == secret => Ok(Caller {
-                admin: true,
-                project: project.unwrap_or_else(|| "admin".into()),
-            }),
-            _ => Err(err(
-                401,
-                "The request you have made requires authentication.",
-            )),
-        },
-        ApiAuth::Keystone(url) => {
-            let Some(token) = header("x-auth-token") else {
-                return Err(err(
-                    401,
-                    "The request you have made requires authentication.",
-                ));
-            };
-            if let Ok(g) = shared.keystone.inner.lock() {
-                if let Some((c, at)) = g.get(&token) {
-                    if at.elapsed() < Duration::from_secs(60) {
-                        return Ok(c.clone());
-                    }
-                }
-            }
-            let c = crate::keystone::validate(url, &token, shared.keystone_ca.as_deref())
-                .await
-                .map_err(|m| {
-                    tracing::warn!("keystone: {m}");
-                    err(401, "The request you have made requires authentication.")
-                })?;
-            if let Ok(mut g) = shared.keystone.inner.lock() {
-                g.insert(token, (c.clone(), Instant::now()));
-            }
-            Ok(c)
-        }
-    }
 }
 
 const COLLECTIONS: &[(&str, &str)] = &[
@@ -126,7 +66,7 @@ async fn dispatch(
     if segs.is_empty() && method == Method::GET {
         return reply(200, versions(&host));
     }
-    let who = match caller(&shared, &headers).await {
+    let who = match crate::auth::caller(&shared, &headers).await {
         Ok(c) => c,
         Err(e) => return fault(e),
     };
@@ -358,9 +298,15 @@ async fn lbaas(
     // A listener's TLS container refs are read before the state is locked (Barbican may be
     // slow), and kept with the listener once the change is accepted.
     let tls = match (kind, method.as_str(), &body) {
-        ("listener", "POST" | "PUT", Some(b)) => match b.get("listener") {
+        ("listener" | "pool", "POST" | "PUT", Some(b)) => match b.get(kind) {
             Some(Value::Object(inner)) => {
-                Some(crate::certs::fetch_refs(&shared.certs, inner).await?)
+                let mut pems = if kind == "listener" {
+                    crate::certs::fetch_refs(&shared.certs, inner).await?
+                } else {
+                    serde_json::Map::new()
+                };
+                pems.extend(crate::tls_refs::fetch_refs(&shared.certs, kind, inner).await?);
+                Some(pems)
             }
             _ => None,
         },
@@ -505,8 +451,8 @@ async fn lbaas(
         _ => return Err(err(405, "The method is not allowed for the requested URL.")),
     };
     let (code, v, changed) = answer;
-    if let (Some(pems), Some(Value::Object(o))) = (tls, v.get("listener")) {
-        if let Some(l) = st.get_mut("listener", s(o, "id")) {
+    if let (Some(pems), Some(Value::Object(o))) = (tls, v.get(kind)) {
+        if let Some(l) = st.get_mut(kind, s(o, "id")) {
             crate::certs::keep(l, pems);
         }
     }

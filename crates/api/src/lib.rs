@@ -13,6 +13,7 @@
 //! mapped as Octavia maps HAProxy's and keepalived's states.
 
 pub mod apply;
+pub mod auth;
 pub mod batch;
 pub mod certs;
 pub mod checks;
@@ -37,7 +38,9 @@ pub mod status;
 pub mod store;
 pub mod store_embedded;
 pub mod store_etcd;
+pub mod tls_refs;
 pub mod v1;
+pub mod v1_views;
 
 use fulcrum_config::model::{Api as ApiConfig, ApiAuth};
 use state::State;
@@ -91,7 +94,7 @@ pub struct Shared {
     pub subnets: Vec<fulcrum_config::model::ApiSubnet>,
     pub stats: health::StatCache,
     pub lvs: health_lvs::LvsCache,
-    pub keystone: http::TokenCache,
+    pub keystone: auth::TokenCache,
     /// The UDP-CONNECT check command (`udp_check_command`).
     pub udp_check: String,
     /// `auth keystone https://... ca-file PEM`.
@@ -131,7 +134,7 @@ pub async fn open(
         subnets: config.subnets.clone(),
         stats: health::StatCache::default(),
         lvs: health_lvs::LvsCache::default(),
-        keystone: http::TokenCache::default(),
+        keystone: auth::TokenCache::default(),
         udp_check: udp_check_command(),
         keystone_ca: config.keystone_ca.clone(),
         certs: certs::Source {

@@ -176,9 +176,8 @@ pub fn create_with_id(
             }
             checks::check_cidrs(&o)?;
             checks::check_insert_headers(&o)?;
-            checks::check_not_run("listener", &o)?;
+            crate::tls_refs::check_listener(&o)?;
             crate::certs::check_listener(&o)?;
-            checks_l4::check_listener(&o)?;
             if s(&o, "protocol") == "PROMETHEUS" {
                 return Err(err(
                     400,
@@ -227,7 +226,7 @@ pub fn create_with_id(
             }
             checks::check_persistence(&o)?;
             checks_l4::check_pool(&mut o)?;
-            checks::check_not_run("pool", &o)?;
+            crate::tls_refs::check_pool(&o)?;
             checks::check_algorithm(&o)?;
             lb
         }
@@ -263,7 +262,6 @@ pub fn create_with_id(
             }
             checks_l4::check_monitor(p, &o)?;
             checks::check_monitor(&mut o)?;
-            checks::check_not_run("healthmonitor", &o)?;
             lb
         }
         "l7policy" => {
@@ -338,7 +336,6 @@ pub fn update(
     match kind {
         "healthmonitor" => {
             checks::check_monitor(&mut o)?;
-            checks::check_not_run("healthmonitor", &o)?;
         }
         "member" => {
             if let Some(p) = st.get("pool", s(&o, "pool_id")) {
@@ -348,7 +345,7 @@ pub fn update(
         "pool" => {
             checks::check_persistence(&o)?;
             checks_l4::check_pool(&mut o)?;
-            checks::check_not_run("pool", &o)?;
+            crate::tls_refs::check_pool(&o)?;
             checks::check_algorithm(&o)?;
             for l in st.all("listener").filter(|l| s(l, "default_pool_id") == id) {
                 checks::check_tls_pool(s(l, "protocol"), &o)?;
@@ -358,9 +355,8 @@ pub fn update(
         "listener" => {
             checks::check_cidrs(&o)?;
             checks::check_insert_headers(&o)?;
-            checks::check_not_run("listener", &o)?;
+            crate::tls_refs::check_listener(&o)?;
             crate::certs::check_listener(&o)?;
-            checks_l4::check_listener(&o)?;
             if let Some(pid) = o.get("default_pool_id").and_then(Value::as_str) {
                 let p = visible(st, "pool", pid, who)?;
                 if s(p, "loadbalancer_id") != lb {

@@ -130,9 +130,10 @@ fn frontend(state: &State, vip: &str, l: &Obj) -> String {
         let _ = writeln!(o, "    http-request redirect scheme https if !{{ ssl_fc }}");
         let _ = writeln!(
             o,
-            "    bind {} ssl crt-list {}",
+            "    bind {} ssl crt-list {}{}",
             addr(vip, i(l, "protocol_port")),
-            crate::certs::crt_list(lid).display()
+            crate::certs::crt_list(lid).display(),
+            crate::tls_refs::bind_options(l)
         );
     } else {
         let _ = writeln!(o, "    bind {}", addr(vip, i(l, "protocol_port")));
@@ -477,12 +478,13 @@ fn backend(state: &State, l: &Obj, p: &Obj) -> String {
         if !b(m, "admin_state_up") {
             o.push_str(" disabled");
         }
-        // Octavia's pool without a CA: TLS to the members, not verified, with the client's
-        // SNI (`sni ssl_fc_sni`), which is empty behind a listener that is not
+        // Octavia's TLS pool: `ssl`, the pool's client certificate (`crt`), its CA
+        // (`ca-file`, `crl-file`, `verify required`) or `verify none` without one, with the
+        // client's SNI (`sni ssl_fc_sni`), which is empty behind a listener that is not
         // TERMINATED_HTTPS (there it is left out: fulcrum runs constant SNIs only, and
         // checks::check_tls_pool refuses a tls_enabled pool behind TERMINATED_HTTPS).
         if b(p, "tls_enabled") {
-            o.push_str(" ssl verify none");
+            o.push_str(&crate::tls_refs::server_options(p));
             if s(l, "protocol") == "TERMINATED_HTTPS" {
                 o.push_str(" sni ssl_fc_sni");
             }

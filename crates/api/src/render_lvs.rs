@@ -127,6 +127,14 @@ fn virtual_server(state: &State, vip: &str, l: &Obj, p: &Obj, check: &str) -> St
         let _ = writeln!(o, "    persistence_timeout {timeout}");
         let _ = writeln!(o, "    persistence_granularity {granularity}");
     }
+    // Octavia enforces allowed_cidrs in the VIP port's security group; fulcrum's LVS runs
+    // its own keyword (keepalived warns on it and ignores it).
+    if let Some(list) = l.get("allowed_cidrs").and_then(|v| v.as_array()) {
+        let nets: Vec<&str> = list.iter().filter_map(|c| c.as_str()).collect();
+        if !nets.is_empty() {
+            let _ = writeln!(o, "    allowed_cidrs {}", nets.join(" "));
+        }
+    }
     if let Some(h) = hm {
         let _ = writeln!(o, "    delay_loop {}", i(h, "delay"));
         let _ = writeln!(o, "    delay_before_retry {}", i(h, "timeout"));
@@ -145,6 +153,10 @@ fn virtual_server(state: &State, vip: &str, l: &Obj, p: &Obj, check: &str) -> St
             i(m, "protocol_port")
         );
         let _ = writeln!(o, "        weight {}", i(m, "weight"));
+        // Octavia's keepalivedlvs template: the listener's limit on every real server.
+        if i(l, "connection_limit") > 0 {
+            let _ = writeln!(o, "        uthreshold {}", i(l, "connection_limit"));
+        }
         if let Some(h) = hm {
             let _ = writeln!(o, "        delay_before_retry {}", i(h, "timeout"));
             let _ = writeln!(o, "        retry {}", i(h, "max_retries_down"));

@@ -189,6 +189,7 @@ pub const LISTENER: &[Field] = &[
     d("default_tls_container_ref", Kind::OptStr, null),
     d("sni_container_refs", Kind::StrList, empty_list),
     d("client_ca_tls_container_ref", Kind::OptStr, null),
+    d("client_crl_container_ref", Kind::OptStr, null),
     d(
         "client_authentication",
         Kind::Enum(&["NONE", "OPTIONAL", "MANDATORY"]),

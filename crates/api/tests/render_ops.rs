@@ -267,13 +267,22 @@ fn unsupported_insert_headers_refused() {
 fn fields_not_run_are_refused() {
     let (mut st, lb, _l, _p) = sample();
     for (kind, b) in [
+        // Octavia's rules for client-certificate refs.
         (
             "pool",
-            json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "tls_enabled": true, "tls_container_ref": "x"}),
+            json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "tls_enabled": true, "crl_container_ref": "x"}),
         ),
         (
-            "pool",
-            json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "tls_enabled": true, "ca_tls_container_ref": "x"}),
+            "listener",
+            json!({"loadbalancer_id": lb, "protocol": "TERMINATED_HTTPS", "protocol_port": 443, "default_tls_container_ref": "x", "client_authentication": "MANDATORY"}),
+        ),
+        (
+            "listener",
+            json!({"loadbalancer_id": lb, "protocol": "TERMINATED_HTTPS", "protocol_port": 443, "default_tls_container_ref": "x", "client_crl_container_ref": "y"}),
+        ),
+        (
+            "listener",
+            json!({"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": 8443, "client_ca_tls_container_ref": "y"}),
         ),
         (
             "pool",
@@ -286,10 +295,6 @@ fn fields_not_run_are_refused() {
         (
             "pool",
             json!({"loadbalancer_id": lb, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "session_persistence": {"type": "APP_COOKIE"}}),
-        ),
-        (
-            "listener",
-            json!({"loadbalancer_id": lb, "protocol": "TERMINATED_HTTPS", "protocol_port": 443, "default_tls_container_ref": "x", "client_ca_tls_container_ref": "y"}),
         ),
     ] {
         let e = ops::create(&mut st, kind, None, &body(b.clone()), &admin()).expect_err("refused");

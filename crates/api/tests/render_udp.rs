@@ -49,7 +49,7 @@ fn sample() -> (State, String, String, String) {
         &mut st,
         "listener",
         None,
-        json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": "53"}),
+        json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": "53", "allowed_cidrs": ["10.0.0.0/8", "192.168.0.0/16"]}),
     );
     let p = create(
         &mut st,
@@ -87,7 +87,7 @@ fn sample() -> (State, String, String, String) {
         &mut st,
         "listener",
         None,
-        json!({"loadbalancer_id": lb, "protocol": "SCTP", "protocol_port": 3868}),
+        json!({"loadbalancer_id": lb, "protocol": "SCTP", "protocol_port": 3868, "connection_limit": "50"}),
     );
     let ps = create(
         &mut st,
@@ -112,12 +112,14 @@ fn udp_and_sctp_render_as_octavia_and_keepalived_accepts_it() {
         format!("# Configuration for Listener {l}"),
         "virtual_server 10.0.0.10 53 {".to_string(),
         "    lvs_sched sh\n    lvs_method NAT\n    protocol UDP\n".into(),
-        "    persistence_timeout 120\n    persistence_granularity 255.255.255.0\n".into(),
+        "    persistence_timeout 120\n    persistence_granularity 255.255.255.0\n    allowed_cidrs 10.0.0.0/8 192.168.0.0/16\n".into(),
         "    delay_loop 5\n    delay_before_retry 3\n    retry 4\n".into(),
         format!("    # Configuration for Pool {p}"),
         "    real_server 10.0.1.1 5353 {\n        weight 3\n        delay_before_retry 3\n        retry 4\n        MISC_CHECK {\n            misc_path \"/bin/true 10.0.1.1 5353\"\n            misc_timeout 5\n        }\n    }".into(),
         "misc_path \"/bin/true 10.0.2.2 9053\"".into(),
         "virtual_server 10.0.0.10 3868 {\n    lvs_sched lc\n    lvs_method NAT\n    protocol SCTP\n".into(),
+        // connection_limit: keepalived's uthreshold on every real server (Octavia's template).
+        "    real_server 10.0.1.4 3868 {\n        weight 1\n        uthreshold 50\n    }".into(),
     ] {
         assert!(text.contains(&want), "missing {want:?} in\n{text}");
     }
@@ -153,7 +155,15 @@ fn udp_and_sctp_render_as_octavia_and_keepalived_accepts_it() {
         Ok(_) => {
             let path =
                 std::env::temp_dir().join(format!("fulcrum-lvs-{}.conf", std::process::id()));
-            std::fs::write(&path, &file).expect("write");
+            // `allowed_cidrs` is fulcrum's own keyword (Octavia filters sources outside
+            // keepalived, in the VIP port's security group): keepalived checks the rest.
+            let for_keepalived: String = file
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("allowed_cidrs "))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert_ne!(for_keepalived.len(), file.len(), "allowed_cidrs rendered");
+            std::fs::write(&path, &for_keepalived).expect("write");
             let out = std::process::Command::new("keepalived")
                 .args(["-t", "-l", "-D", "-f"])
                 .arg(&path)
@@ -248,14 +258,14 @@ fn octavia_rules_and_refusals_for_udp() {
         msg.contains("The pool protocol 'UDP' is invalid while the listener protocol is 'TCP'"),
         "{msg}"
     );
-    // connection_limit has no LVS rendering fulcrum runs (uthreshold).
-    let (code, msg) = bad(
+    // connection_limit is accepted (rendered as uthreshold, run by the LVS data plane).
+    try_create(
         &mut st,
         "listener",
         None,
         json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 54, "connection_limit": 10}),
-    );
-    assert_eq!(code, 400, "{msg}");
+    )
+    .expect("a UDP listener with connection_limit");
     // UDP pools: SOURCE_IP persistence only; the UDP-only persistence fields only there.
     let (code, _) = bad(
         &mut st,

@@ -82,6 +82,15 @@ impl Agent {
         &self.cfg.me
     }
 
+    /// The VIPs placed: the section's plus those handed over at run time (the LBaaS API's
+    /// load balancers). Held VIPs no longer listed are forgotten here (the runner has
+    /// released their addresses and owner keys first).
+    pub fn set_vips(&mut self, vips: Vec<placement::Vip>) {
+        self.held
+            .retain(|name, _| vips.iter().any(|v| v.name == *name));
+        self.cfg.vips = vips;
+    }
+
     /// The VIPs this node can serve now (colocation with a healthy frontend).
     pub fn set_serves(&mut self, serves: BTreeSet<String>) {
         self.serves = serves;

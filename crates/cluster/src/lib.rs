@@ -33,6 +33,7 @@ pub struct ClusterHandle {
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     peers: watch::Receiver<runner::PeerAddrs>,
+    extra: watch::Sender<Vec<fulcrum_config::model::ClusterVip>>,
 }
 
 /// Starts this node of the cluster. Never fails: etcd is reached in the background (and
@@ -65,6 +66,7 @@ pub fn start(
         peer: config.peers_bind.map(|a| a.to_string()),
     });
     let (peers_tx, peers_rx) = watch::channel(Default::default());
+    let (extra_tx, extra_rx) = watch::channel(Vec::new());
     let (status_tx, status_rx) = watch::channel(Status::default());
     let runner = runner::Runner {
         cfg: config.clone(),
@@ -81,6 +83,8 @@ pub fn start(
         quorum: false,
         config_tx: shared,
         peers_tx,
+        base_vips: config.vips.clone(),
+        extra: extra_rx,
     };
     runner.publish();
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
@@ -100,12 +104,25 @@ pub fn start(
         stop: Some(stop_tx),
         task: Some(task),
         peers: peers_rx,
+        extra: extra_tx,
     }
 }
 
 impl ClusterHandle {
     pub fn config(&self) -> &Cluster {
         &self.config
+    }
+
+    /// VIPs placed besides the section's (the LBaaS API's load balancers' VIPs): each change
+    /// is taken at the next round; VIPs left out are released.
+    pub fn set_extra_vips(&self, vips: Vec<fulcrum_config::model::ClusterVip>) {
+        self.extra.send_if_modified(|cur| {
+            let changed = *cur != vips;
+            if changed {
+                *cur = vips;
+            }
+            changed
+        });
     }
 
     /// The online nodes that publish a `peers-bind` address (stick-table replication).

@@ -57,6 +57,10 @@ pub struct Runner {
     pub(crate) config_tx: Option<watch::Sender<SharedConfig>>,
     /// The online nodes' `peers-bind` addresses.
     pub(crate) peers_tx: watch::Sender<PeerAddrs>,
+    /// The section's own VIPs.
+    pub(crate) base_vips: Vec<fulcrum_config::model::ClusterVip>,
+    /// VIPs handed over at run time (the LBaaS API's load balancers), placed with them.
+    pub(crate) extra: watch::Receiver<Vec<fulcrum_config::model::ClusterVip>>,
 }
 
 /// Online nodes → their stick-table replication address.
@@ -360,6 +364,7 @@ impl Runner {
             }
             changed
         });
+        self.take_extra(client, session).await;
         let actions = self.agent.round(boottime(), &snap, session.lease);
         self.snap = snap;
         for a in actions {
@@ -452,5 +457,7 @@ impl Runner {
     }
 }
 
+#[path = "runner_extra.rs"]
+mod extra;
 #[path = "runner_perform.rs"]
 mod perform;

@@ -680,3 +680,44 @@ fn dr_persistence_runs_with_its_timeout_without_warning() {
         "{d:?}"
     );
 }
+
+#[test]
+fn real_server_uthreshold_and_lthreshold() {
+    let vs = one_vs(
+        "virtual_server 10.0.0.1 53 {\n protocol UDP\n real_server 10.0.0.2 53 {\n  uthreshold 100\n  lthreshold 20\n }\n real_server 10.0.0.3 53 {\n  uthreshold 0\n }\n}\n",
+    );
+    assert_eq!(vs.real_servers[0].uthreshold, Some(100));
+    assert_eq!(vs.real_servers[0].lthreshold, Some(20));
+    // 0 is keepalived's "no limit".
+    assert_eq!(vs.real_servers[1].uthreshold, None);
+    // DR flows do not pass the director's conntrack, where fulcrum counts: refused.
+    let (_, d) = parse(
+        "virtual_server 10.0.0.1 53 {\n protocol UDP\n lvs_method DR\n real_server 10.0.0.2 53 {\n  uthreshold 100\n }\n}\n",
+    );
+    let e = find(
+        &d,
+        Severity::Error,
+        "'uthreshold' is not supported with lb_kind DR",
+    );
+    assert_eq!(e.span.line, 4, "the real_server line: {}", show(&d));
+}
+
+#[test]
+fn virtual_server_allowed_cidrs() {
+    let vs = one_vs(
+        "virtual_server 10.0.0.1 53 {\n protocol UDP\n allowed_cidrs 10.0.0.0/8 192.0.2.7 2001:db8::/32\n real_server 10.0.0.2 53\n}\n",
+    );
+    assert_eq!(
+        vs.allowed_cidrs,
+        vec![
+            (ip("10.0.0.0"), 8),
+            (ip("192.0.2.7"), 32),
+            (ip("2001:db8::"), 32)
+        ]
+    );
+    let (_, d) = parse(
+        "virtual_server 10.0.0.1 53 {\n protocol UDP\n allowed_cidrs 10.0.0.0/33\n real_server 10.0.0.2 53\n}\n",
+    );
+    let e = find(&d, Severity::Error, "'10.0.0.0/33' is not a CIDR");
+    assert_eq!(e.span.line, 3, "{}", show(&d));
+}

@@ -21,6 +21,9 @@ pub struct ApiBridge {
     vip_interface: Option<String>,
     /// VIPs this process added (removed when their load balancer goes, and at stop).
     held: std::collections::BTreeSet<IpAddr>,
+    /// The VIPs of the load balancers last applied (placed again after a reload that adds
+    /// or removes a `cluster` section or a vrrp_instance).
+    wanted: Vec<IpAddr>,
 }
 
 /// Starts the API (its listener bound before this returns) when the config has an `api`
@@ -46,6 +49,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Option<ApiBridge>> {
         rx,
         vip_interface: api.vip_interface.clone(),
         held: Default::default(),
+        wanted: Vec::new(),
     }))
 }
 
@@ -134,6 +138,72 @@ fn virtual_ip(address: IpAddr) -> fulcrum_config::model::VirtualIp {
     }
 }
 
+/// After an applied change (`wanted`: its VIPs) or a reload (`None`: the VIPs last applied):
+/// the VIPs handed to the cluster placement, left to VRRP, or added here.
+pub fn place_vips(
+    bridge: &mut Option<ApiBridge>,
+    config: &Config,
+    wanted: Option<&[IpAddr]>,
+    cluster: &mut crate::cluster_bridge::ClusterPart,
+) {
+    let Some(b) = bridge.as_mut() else { return };
+    if let Some(w) = wanted {
+        b.wanted = w.to_vec();
+    }
+    let wanted = b.wanted.clone();
+    let here = hand_off(bridge, config, &wanted, cluster);
+    sync_vips(bridge, config, &here);
+}
+
+/// With a `cluster` section, the load balancers' VIPs are the cluster's to place (issue 18:
+/// handed to the placement instead of added on this node): each becomes a cluster VIP named
+/// `lbaas-ADDRESS` on `vip_interface` (or, without one, the device of the section's first
+/// `vip`), except those a vrrp_instance lists (VRRP's). Returns the VIPs still to be added
+/// here by `sync_vips` (all of them without a cluster section; none with one).
+pub fn hand_off(
+    bridge: &Option<ApiBridge>,
+    config: &Config,
+    wanted: &[IpAddr],
+    cluster: &mut crate::cluster_bridge::ClusterPart,
+) -> Vec<IpAddr> {
+    let Some(section) = config.cluster.as_ref().filter(|_| cluster.running()) else {
+        return wanted.to_vec();
+    };
+    let dev = bridge
+        .as_ref()
+        .and_then(|b| b.vip_interface.clone())
+        .or_else(|| section.vips.first().map(|v| v.dev.clone()));
+    let Some(dev) = dev else {
+        if !wanted.is_empty() {
+            tracing::warn!("api: the cluster section places VIPs, but neither vip_interface nor a cluster vip names a device: the load balancers' VIPs are not placed");
+        }
+        cluster.set_extra_vips(Vec::new());
+        return Vec::new();
+    };
+    let vips = wanted
+        .iter()
+        .filter(|a| !by_vrrp(config, a))
+        .map(|a| fulcrum_config::model::ClusterVip {
+            span: fulcrum_config::Span::new(SOURCE_NAME, 0),
+            name: format!("lbaas-{a}"),
+            address: *a,
+            prefix: if a.is_ipv4() { 32 } else { 128 },
+            dev: dev.clone(),
+            prefer: None,
+        })
+        .collect();
+    cluster.set_extra_vips(vips);
+    Vec::new()
+}
+
+fn by_vrrp(config: &Config, a: &IpAddr) -> bool {
+    config
+        .keepalived
+        .vrrp_instances
+        .iter()
+        .any(|v| v.virtual_ipaddress.iter().any(|x| x.address == *a))
+}
+
 /// After an applied change: adds the VIPs now wanted to `vip_interface` (with gratuitous ARP
 /// so neighbours learn the address at once) and removes those no load balancer has any more.
 /// A VIP a vrrp_instance lists is left to VRRP (its listener is bound with IP_FREEBIND, so it
@@ -147,16 +217,9 @@ pub fn sync_vips(bridge: &mut Option<ApiBridge>, config: &Config, wanted: &[IpAd
         tracing::warn!("api: vip_interface {ifname} does not exist; VIPs not added");
         return;
     };
-    let by_vrrp = |a: &IpAddr| {
-        config
-            .keepalived
-            .vrrp_instances
-            .iter()
-            .any(|v| v.virtual_ipaddress.iter().any(|x| x.address == *a))
-    };
     let new: Vec<IpAddr> = wanted
         .iter()
-        .filter(|a| !by_vrrp(a) && !b.held.contains(*a))
+        .filter(|a| !by_vrrp(config, a) && !b.held.contains(*a))
         .copied()
         .collect();
     for a in &new {

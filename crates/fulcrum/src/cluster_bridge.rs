@@ -19,6 +19,8 @@ pub struct ClusterPart {
     proxy: watch::Receiver<ProxyHealth>,
     /// The shared proxy config read from etcd (`config-from-etcd`), across cluster restarts.
     shared: watch::Sender<SharedConfig>,
+    /// VIPs handed over by the LBaaS API, placed with the section's (kept across restarts).
+    extra: Vec<fulcrum_config::model::ClusterVip>,
 }
 
 impl ClusterPart {
@@ -32,7 +34,21 @@ impl ClusterPart {
             handle,
             proxy,
             shared,
+            extra: Vec::new(),
         }
+    }
+
+    /// Whether a cluster section places addresses on this node.
+    pub fn running(&self) -> bool {
+        self.handle.is_some()
+    }
+
+    /// The LBaaS API's VIPs, placed by the cluster like the section's own `vip`s.
+    pub fn set_extra_vips(&mut self, vips: Vec<fulcrum_config::model::ClusterVip>) {
+        if let Some(h) = &self.handle {
+            h.set_extra_vips(vips.clone());
+        }
+        self.extra = vips;
     }
 
     /// Changes of the shared proxy config (the supervisor reloads on each).
@@ -59,6 +75,9 @@ impl ClusterPart {
             .cluster
             .as_ref()
             .map(|c| fulcrum_cluster::start(c, self.proxy.clone(), Some(self.shared.clone())));
+        if let Some(h) = &self.handle {
+            h.set_extra_vips(self.extra.clone());
+        }
         true
     }
 

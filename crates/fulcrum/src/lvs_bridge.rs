@@ -211,34 +211,34 @@ impl LvsBridge {
         }
     }
 
-    /// Whether `refresh_load` has work (a NAT virtual server with lc/wlc/sed/nq).
+    /// Whether `refresh_load` has work (a NAT virtual server with lc/wlc/sed/nq, or a real
+    /// server with `uthreshold`).
     pub fn wants_load(&self) -> bool {
         !self.idle && self.core.wants_load()
     }
 
-    /// lc/wlc/sed/nq: reads conntrack's active connections and reweights the slots.
+    /// lc/wlc/sed/nq and `uthreshold`: reads conntrack's connections and reweights the slots
+    /// (an overloaded real server takes no new flows).
     pub fn refresh_load(&mut self) {
         let tracked = fulcrum_lvs::conntrack::read();
         let mut changed = false;
         let vss: Vec<_> = self.core.virtual_servers().to_vec();
-        for vs in vss.iter().filter(|vs| {
-            vs.lb_kind == fulcrum_config::model::LbKind::Nat
-                && matches!(vs.lb_algo.as_str(), "lc" | "wlc" | "sed" | "nq")
-        }) {
+        for vs in vss.iter().filter(|vs| fulcrum_lvs::core::needs_counts(vs)) {
             let v = fulcrum_lvs::names::health_vs(vs);
             let proto = fulcrum_lvs::names::proto(vs.protocol);
             for rs in &vs.real_servers {
-                let mut active = 0;
+                let (mut active, mut total) = (0, 0);
                 for a in std::iter::once(vs.address).chain(vs.also.iter().copied()) {
                     if let fulcrum_config::model::VirtualServerAddress::Ip { ip, port } = a {
                         if let Some(n) = tracked.get(&(proto.to_string(), ip, port, rs.ip, rs.port))
                         {
                             active += n.active;
+                            total += n.active + n.inactive;
                         }
                     }
                 }
                 let r = fulcrum_lvs::names::health_rs(rs.ip, rs.port);
-                changed |= self.core.set_active(&v, &r, active);
+                changed |= self.core.set_conns(&v, &r, active, total);
             }
         }
         if changed {

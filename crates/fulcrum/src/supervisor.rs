@@ -162,6 +162,8 @@ impl Supervisor {
                     notifier.reloading();
                     if let Err(e) = self.reload(&mut parts).await {
                         tracing::error!("{e}");
+                    } else {
+                        crate::api_bridge::place_vips(&mut api, &parts.config, None, &mut parts.cluster);
                     }
                     notifier.ready();
                 }
@@ -172,7 +174,7 @@ impl Supervisor {
                         if result.is_err() {
                             parts.api_text = old;
                         } else {
-                            crate::api_bridge::sync_vips(&mut api, &parts.config, &vips);
+                            crate::api_bridge::place_vips(&mut api, &parts.config, Some(&vips), &mut parts.cluster);
                         }
                         let _ = answer.send(result);
                     }
@@ -195,8 +197,9 @@ impl Supervisor {
                         tracing::info!("reload requested on the control socket");
                         notifier.reloading();
                         let result = self.reload(&mut parts).await;
-                        if let Err(e) = &result {
-                            tracing::error!("{e}");
+                        match &result {
+                            Err(e) => tracing::error!("{e}"),
+                            Ok(()) => crate::api_bridge::place_vips(&mut api, &parts.config, None, &mut parts.cluster),
                         }
                         notifier.ready();
                         let _ = answer.send(result);

@@ -170,9 +170,9 @@ fn terminated_https_from_directory_and_barbican() {
             "{v}"
         );
         let (code, v) = listener(
-            json!({"default_tls_container_ref": "dflt", "insert_headers": {"X-SSL-Client-SHA1": "true"}}),
+            json!({"default_tls_container_ref": "dflt", "insert_headers": {"X-SSL-Client-SHA2": "true"}}),
         );
-        assert_eq!(code, 400, "X-SSL-Client-SHA1 is not run: {v}");
+        assert_eq!(code, 400, "an unknown X-SSL header: {v}");
         let (code, v) = api.post(
             "listeners",
             json!({"listener": {"loadbalancer_id": lb, "protocol": "HTTP", "protocol_port": port, "default_tls_container_ref": "dflt"}}),

@@ -6,70 +6,17 @@
 //! member are applied (PENDING_* → ACTIVE, operating_status from the LVS states).
 #![allow(clippy::unwrap_used)]
 
+mod api_udp_support;
 mod lvs_support;
 mod vrrp_support;
 
+use api_udp_support::*;
 use fulcrum_testlab::netns::Node;
 use lvs_support::*;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use vrrp_support::Topo;
-
-const API: &str = "http://127.0.0.1:9876/v2/lbaas";
-
-/// One API call with curl inside the director's namespace: (status, JSON body).
-fn call(node: &Node, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let url = format!("{API}/{path}");
-    let data = body.map(|b| b.to_string());
-    let mut args = vec![
-        "-s",
-        "-m",
-        "10",
-        "-X",
-        method,
-        "-w",
-        "\n%{http_code}",
-        "-H",
-        "Content-Type: application/json",
-    ];
-    if let Some(d) = &data {
-        args.extend(["-d", d.as_str()]);
-    }
-    args.push(&url);
-    let out = node.run("curl", &args).unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
-    (
-        code.trim().parse().unwrap_or(0),
-        serde_json::from_str(body).unwrap_or(Value::Null),
-    )
-}
-
-fn create(node: &Node, path: &str, key: &str, body: Value) -> String {
-    let (code, v) = call(node, "POST", path, Some(json!({ key: body })));
-    assert_eq!(code, 201, "POST {path}: {v}");
-    assert!(
-        v[key]["provisioning_status"]
-            .as_str()
-            .unwrap()
-            .starts_with("PENDING_"),
-        "{v}"
-    );
-    v[key]["id"].as_str().unwrap().to_string()
-}
-
-fn wait_active(node: &Node, lb: &str, fulcrum: &Director) {
-    let ok = fulcrum_testlab::wait::until(Duration::from_secs(15), || {
-        let (_, v) = call(node, "GET", &format!("loadbalancers/{lb}"), None);
-        match v["loadbalancer"]["provisioning_status"].as_str() {
-            Some("ACTIVE") => true,
-            Some("ERROR") => panic!("load balancer in ERROR: {v}\n{}", fulcrum.log()),
-            _ => false,
-        }
-    });
-    assert!(ok.is_some(), "never ACTIVE\n{}", fulcrum.log());
-}
 
 /// `n` datagrams from the client (each from a new socket, so a new flow): who answered.
 fn answers(client: &Node, n: usize) -> (BTreeSet<String>, usize) {
@@ -219,14 +166,14 @@ fn udp_listener_served_by_lvs() {
         "loadbalancer",
         json!({"vip_address": VIP, "vip_subnet_id": "lab"}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     let listener = create(
         &d,
         "listeners",
         "listener",
         json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 53}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     // A TCP pool cannot serve a UDP listener (Octavia's rule).
     let (code, v) = call(
         &d,
@@ -243,7 +190,7 @@ fn udp_listener_served_by_lvs() {
         "pool",
         json!({"listener_id": listener, "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     let member = |i: usize| -> String {
         let m = create(
             &d,
@@ -251,7 +198,7 @@ fn udp_listener_served_by_lvs() {
             "member",
             json!({"address": rss[i].addr.to_string(), "protocol_port": 53}),
         );
-        wait_active(&d, &lb, &fulcrum);
+        wait_active(&d, &lb, || fulcrum.log());
         m
     };
     let m1 = member(0);
@@ -280,7 +227,7 @@ fn udp_listener_served_by_lvs() {
         Some(json!({"member": {"weight": 0}})),
     );
     assert_eq!(code, 200, "{v}");
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     wait_served_by(&c, &["rs2", "rs3"], &fulcrum);
 
     flow.more(20);
@@ -300,7 +247,7 @@ fn udp_listener_served_by_lvs() {
     // rs2 removed.
     let (code, v) = call(&d, "DELETE", &format!("pools/{pool}/members/{m2}"), None);
     assert_eq!(code, 204, "{v}");
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     wait_served_by(&c, &["rs3"], &fulcrum);
 
     // rs1 back at weight 1, and a UDP-CONNECT monitor: both members ONLINE.
@@ -311,7 +258,7 @@ fn udp_listener_served_by_lvs() {
         Some(json!({"member": {"weight": 1}})),
     );
     assert_eq!(code, 200, "{v}");
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     create(
         &d,
         "healthmonitors",
@@ -319,7 +266,7 @@ fn udp_listener_served_by_lvs() {
         json!({"pool_id": pool, "type": "UDP-CONNECT", "delay": 1, "timeout": 1,
                "max_retries": 1, "max_retries_down": 1}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     wait_served_by(&c, &["rs1", "rs3"], &fulcrum);
     let online = fulcrum_testlab::wait::until(Duration::from_secs(15), || {
         member_status(&d, &pool, &m1) == "ONLINE" && member_status(&d, &pool, &m3) == "ONLINE"
@@ -422,21 +369,21 @@ fn udp_member_create_to_served_bench() {
         "loadbalancer",
         json!({"vip_address": VIP, "vip_subnet_id": "lab"}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     let l = create(
         &d,
         "listeners",
         "listener",
         json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 53}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     let pool = create(
         &d,
         "pools",
         "pool",
         json!({"listener_id": l, "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN"}),
     );
-    wait_active(&d, &lb, &fulcrum);
+    wait_active(&d, &lb, || fulcrum.log());
     let rounds: usize = std::env::var("ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -483,10 +430,10 @@ fn udp_member_create_to_served_bench() {
             .join()
             .unwrap();
         times.push(served.expect("the new member never answered"));
-        wait_active(&d, &lb, &fulcrum);
+        wait_active(&d, &lb, || fulcrum.log());
         let (code, v) = call(&d, "DELETE", &format!("pools/{pool}/members/{m}"), None);
         assert_eq!(code, 204, "{v}");
-        wait_active(&d, &lb, &fulcrum);
+        wait_active(&d, &lb, || fulcrum.log());
         // Gone: no answer any more (bounded).
         assert!(
             fulcrum_testlab::wait::until(Duration::from_secs(10), || udp_ask(&c, "x").is_none())

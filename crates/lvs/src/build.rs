@@ -16,6 +16,12 @@
 //! the real server's MAC. No conntrack is involved, so both directors hash alike.
 
 mod dr;
+mod members;
+mod slots;
+
+pub use members::{alive_weight, members, overloaded, Member, RsLive};
+use members::{least_conn, without_overloaded};
+use slots::{member_chain, previous_slots, slot_elems};
 
 use crate::names::{self, fam, proto, target, TABLE};
 use crate::ruleset::{Chain, Map, Ruleset, Table, TableId};
@@ -32,26 +38,6 @@ pub const DR_FLOW_TIMEOUT_UDP: u32 = 300;
 /// jhash seed: fixed, so two directors hash a flow to the same real server.
 const SEED: &str = "0x66756c63";
 
-/// A real server as the health engine and admin see it now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RsLive {
-    pub up: bool,
-    /// MISC_CHECK misc_dynamic (or an admin) asked for this weight.
-    pub weight: Option<u32>,
-    /// Active connections (conntrack), for the least-connection schedulers (NAT).
-    pub active: u64,
-}
-
-impl Default for RsLive {
-    fn default() -> Self {
-        RsLive {
-            up: true,
-            weight: None,
-            active: 0,
-        }
-    }
-}
-
 pub struct Inputs<'a> {
     pub virtual_servers: &'a [VirtualServer],
     /// (health vs name, health rs name) → state; missing = up (keepalived without `alpha`).
@@ -62,64 +48,6 @@ pub struct Inputs<'a> {
     pub dr_devices: &'a HashMap<IpAddr, String>,
     /// The ruleset applied now: slot assignments are patched, not recomputed.
     pub previous: &'a Ruleset,
-}
-
-/// A real server's place in the ruleset: in rotation with a weight (0 = quiescent).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    pub ip: IpAddr,
-    pub port: u16,
-    pub weight: u32,
-    pub sorry: bool,
-}
-
-/// Who is in the rotation of `vs` now: up servers (with their weight) and failed ones kept
-/// at weight 0 by `inhibit_on_failure`; plus the sorry server when the quorum is lost.
-pub fn members(vs: &VirtualServer, inputs: &Inputs) -> Vec<Member> {
-    let vs_name = names::health_vs(vs);
-    let mut out = Vec::new();
-    for rs in &vs.real_servers {
-        let key = (vs_name.clone(), names::health_rs(rs.ip, rs.port));
-        let live = inputs.live.get(&key).copied().unwrap_or_default();
-        let weight = live.weight.unwrap_or(rs.weight);
-        if live.up {
-            out.push(Member {
-                ip: rs.ip,
-                port: rs.port,
-                weight,
-                sorry: false,
-            });
-        } else if rs.inhibit_on_failure {
-            out.push(Member {
-                ip: rs.ip,
-                port: rs.port,
-                weight: 0,
-                sorry: false,
-            });
-        }
-    }
-    if let Some((ip, port)) = vs.sorry_server {
-        if inputs.quorum_lost.contains(&vs_name)
-            && !out.iter().any(|m| m.ip == ip && m.port == port)
-        {
-            out.push(Member {
-                ip,
-                port,
-                weight: 1,
-                sorry: true,
-            });
-        }
-    }
-    out
-}
-
-/// The sum of the weights of the real servers up now (keepalived's quorum measure).
-pub fn alive_weight(vs: &VirtualServer, inputs: &Inputs) -> u64 {
-    members(vs, inputs)
-        .iter()
-        .filter(|m| !m.sorry)
-        .map(|m| u64::from(m.weight))
-        .sum()
 }
 
 /// The desired ruleset, and a note for each virtual server that cannot be programmed.
@@ -307,7 +235,7 @@ fn add_nat(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Str
         "ipv6_addr"
     };
     let members = members(vs, inputs);
-    let mut vs_rules = Vec::new();
+    let mut vs_rules: Vec<String> = members::source_filter(vs, family_ip).into_iter().collect();
     let persist = format!("{chain}_persist");
     let prev = previous_slots(inputs, "inet", &chain, &members);
     if let Some(timeout) = vs.persistence_timeout {
@@ -366,7 +294,7 @@ fn add_nat(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Str
         }
     }
     let table = slots_stable(
-        &least_conn(vs, &members, inputs),
+        &without_overloaded(vs, least_conn(vs, &members, inputs), inputs),
         Algo::parse(&vs.lb_algo),
         &prev,
     );
@@ -420,8 +348,12 @@ fn add_nat(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Str
             ));
         }
         rule.push_str(&format!("counter dnat {f} to {}", target(m.ip, port)));
+        let mut rules = vec![rule];
+        if let Some(cap) = members::cap_rule(vs, m, with_port) {
+            rules.insert(0, cap);
+        }
         t.chains
-            .insert(member_chain(&chain, m), one_rule_chain(rule));
+            .insert(member_chain(&chain, m), Chain { hook: None, rules });
     }
     t.chains.insert(
         chain,
@@ -431,103 +363,6 @@ fn add_nat(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Result<(), Str
         },
     );
     Ok(())
-}
-
-/// `lc`/`wlc`/`sed`/`nq` approximated: the slot weights are the configured weights divided
-/// by (1 + active connections), from conntrack, so a loaded server takes fewer new flows;
-/// `lc` ignores the configured weights, `nq` sends new flows to idle servers while any is.
-fn least_conn(vs: &VirtualServer, members: &[Member], inputs: &Inputs) -> Vec<Member> {
-    let algo = vs.lb_algo.as_str();
-    if !matches!(algo, "lc" | "wlc" | "sed" | "nq") {
-        return members.to_vec();
-    }
-    let vs_name = names::health_vs(vs);
-    let active = |m: &Member| {
-        inputs
-            .live
-            .get(&(vs_name.clone(), names::health_rs(m.ip, m.port)))
-            .map_or(0, |l| l.active)
-    };
-    let any_idle = members.iter().any(|m| m.weight > 0 && active(m) == 0);
-    members
-        .iter()
-        .map(|m| {
-            let w = u64::from(if algo == "lc" {
-                m.weight.min(1)
-            } else {
-                m.weight
-            });
-            let a = active(m);
-            let weight = if w == 0 || (algo == "nq" && any_idle && a > 0) {
-                0
-            } else {
-                (w * 64 / (1 + a)).clamp(1, 65535)
-            };
-            Member {
-                weight: weight as u32,
-                ..m.clone()
-            }
-        })
-        .collect()
-}
-
-/// The previous slot map of `chain` as member indices of `members`.
-fn previous_slots(
-    inputs: &Inputs,
-    family: &'static str,
-    chain: &str,
-    members: &[Member],
-) -> Vec<Option<usize>> {
-    let id = TableId {
-        family,
-        name: TABLE.into(),
-    };
-    let Some(map) = inputs
-        .previous
-        .tables
-        .get(&id)
-        .and_then(|t| t.maps.get(&format!("{chain}_slots")))
-    else {
-        return Vec::new();
-    };
-    let names: Vec<String> = members
-        .iter()
-        .map(|m| format!("goto {}", member_chain(chain, m)))
-        .collect();
-    let mut out = vec![None; map.elems.len()];
-    for (k, v) in &map.elems {
-        if let Ok(i) = k.parse::<usize>() {
-            if i < out.len() {
-                out[i] = names.iter().position(|n| n == v);
-            }
-        }
-    }
-    out
-}
-
-fn member_chain(vs_chain: &str, m: &Member) -> String {
-    if m.sorry {
-        format!("{vs_chain}_sorry")
-    } else {
-        names::rs_chain(vs_chain, m.ip, m.port)
-    }
-}
-
-fn slot_elems(
-    chain: &str,
-    table: &[usize],
-    members: &[Member],
-) -> std::collections::BTreeMap<String, String> {
-    table
-        .iter()
-        .enumerate()
-        .map(|(slot, &i)| {
-            (
-                slot.to_string(),
-                format!("goto {}", member_chain(chain, &members[i])),
-            )
-        })
-        .collect()
 }
 
 fn one_rule_chain(rule: String) -> Chain {

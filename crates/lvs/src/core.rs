@@ -180,12 +180,31 @@ impl Core {
         changed
     }
 
-    /// Whether some NAT virtual server schedules by connection counts.
+    /// A real server's connections (conntrack): `active` for the least-connection
+    /// schedulers, `total` (active + inactive) for its `uthreshold`, whose overload flag
+    /// follows IPVS's hysteresis. True if the ruleset may change.
+    pub fn set_conns(&mut self, vs: &str, rs: &str, active: u64, total: u64) -> bool {
+        let config = self
+            .vss
+            .iter()
+            .filter(|v| names::health_vs(v) == vs)
+            .flat_map(|v| v.real_servers.iter())
+            .find(|r| names::health_rs(r.ip, r.port) == rs)
+            .cloned();
+        let l = self
+            .live
+            .entry((vs.to_string(), rs.to_string()))
+            .or_default();
+        let over = config.is_some_and(|r| crate::build::overloaded(l.overloaded, total, &r));
+        let changed = l.active != active || l.overloaded != over;
+        l.active = active;
+        l.overloaded = over;
+        changed
+    }
+
+    /// Whether some NAT virtual server schedules by connection counts or limits them.
     pub fn wants_load(&self) -> bool {
-        self.vss.iter().any(|vs| {
-            vs.lb_kind == fulcrum_config::model::LbKind::Nat
-                && matches!(vs.lb_algo.as_str(), "lc" | "wlc" | "sed" | "nq")
-        })
+        self.vss.iter().any(needs_counts)
     }
 
     pub fn live(&self, vs: &str, rs: &str) -> RsLive {
@@ -430,6 +449,14 @@ impl Core {
 }
 
 /// (virtual server, real server) names of every configured real server.
+/// A NAT virtual server whose scheduling reads conntrack's counts: lc/wlc/sed/nq, or a real
+/// server with `uthreshold`.
+pub fn needs_counts(vs: &VirtualServer) -> bool {
+    vs.lb_kind == fulcrum_config::model::LbKind::Nat
+        && (matches!(vs.lb_algo.as_str(), "lc" | "wlc" | "sed" | "nq")
+            || vs.real_servers.iter().any(|r| r.uthreshold.is_some()))
+}
+
 fn configured(vss: &[VirtualServer]) -> HashSet<(String, String)> {
     vss.iter()
         .flat_map(|vs| {

@@ -537,3 +537,61 @@ fn dr_persistence_is_a_timed_set_per_real_server_with_granularity() {
         p.script
     );
 }
+
+/// `uthreshold`: a cap in the real server's chain; the overload flag (from conntrack's counts,
+/// IPVS's hysteresis) takes the server out of the slots and brings it back.
+/// `allowed_cidrs`: the virtual server's first rule.
+#[test]
+fn uthreshold_caps_and_overload_leaves_the_slots() {
+    let text = "virtual_server 10.99.0.100 53 {\n lvs_sched rr\n lvs_method NAT\n protocol UDP\n allowed_cidrs 10.99.0.0/24 2001:db8::/32\n real_server 10.99.0.3 53 {\n  uthreshold 4\n }\n real_server 10.99.0.4 53\n}\n";
+    let mut c = Core::new(vss(text), HashMap::new());
+    let p = c.plan();
+    assert!(p.notes.is_empty(), "{:?}", p.notes);
+    assert!(
+        p.script
+            .contains("meta l4proto udp ct count over 4 counter drop"),
+        "{}",
+        p.script
+    );
+    assert!(
+        p.script
+            .contains("ip saddr != { 10.99.0.0/24 } counter drop"),
+        "{}",
+        p.script
+    );
+    assert_eq!(p.script.matches("ct count").count(), 1, "{}", p.script);
+    c.applied(p.desired);
+    let in_slots = |c: &Core| {
+        c.applied_ruleset()
+            .tables
+            .values()
+            .flat_map(|t| t.maps.iter())
+            .filter(|(n, _)| n.ends_with("_slots"))
+            .any(|(_, m)| m.elems.values().any(|v| v.contains("_rs_10_99_0_3_53")))
+    };
+    assert!(in_slots(&c));
+    let vs = "10.99.0.100:53";
+    let rs = "10.99.0.3:53";
+    // 3 connections: not overloaded; 4: overloaded, its slot goes.
+    assert!(!c.set_conns(vs, rs, 0, 3));
+    assert!(c.set_conns(vs, rs, 0, 4));
+    let p = c.plan();
+    assert!(p.script.contains("delete element"), "{}", p.script);
+    let slots = |c: &Core| {
+        c.applied_ruleset()
+            .tables
+            .values()
+            .flat_map(|t| t.maps.iter())
+            .filter(|(n, _)| n.ends_with("_slots"))
+            .flat_map(|(_, m)| m.elems.values().cloned())
+            .collect::<Vec<_>>()
+    };
+    c.applied(p.desired);
+    assert!(!in_slots(&c), "{:?}", slots(&c));
+    // Hysteresis: still overloaded at 3 (3*4 >= 4*3), back at 2.
+    assert!(!c.set_conns(vs, rs, 0, 3));
+    assert!(c.set_conns(vs, rs, 0, 2));
+    let p = c.plan();
+    c.applied(p.desired);
+    assert!(in_slots(&c), "{:?}", slots(&c));
+}

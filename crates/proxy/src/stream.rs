@@ -95,6 +95,14 @@ pub struct ClientCert {
     pub issuer: String,
     /// Upper-case hex (`ssl_c_serial`).
     pub serial: String,
+    /// The DNs' (type, value) pairs in order (`ssl_c_s_dn(CN)`, `ssl_c_i_dn(O,2)`).
+    pub subject_entries: Vec<(String, String)>,
+    pub issuer_entries: Vec<(String, String)>,
+    /// SHA-1 of the DER certificate (`ssl_c_sha1`).
+    pub sha1: Vec<u8>,
+    /// Validity as `YYMMDDhhmmssZ` (`ssl_c_notbefore`, `ssl_c_notafter`).
+    pub not_before: String,
+    pub not_after: String,
 }
 
 impl ClientStream for TcpStream {

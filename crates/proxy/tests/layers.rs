@@ -44,6 +44,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::cache",
         ],
     ),
+    // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
+    ("client certificate fetches", &["http::ssl_client"]),
     (
         "stick counters at run time; the process's TLS figures (on counters)",
         &[

@@ -187,10 +187,11 @@ impl Format {
         absent: &[u8],
         out: &mut Vec<u8>,
     ) {
-        self.render_flagged(
+        self.render_with(
             env,
             &mut |name, _, o| var(name, o).then_some(Written::Value),
             absent,
+            true,
             out,
         )
     }
@@ -205,19 +206,54 @@ impl Format {
         absent: &[u8],
         out: &mut Vec<u8>,
     ) {
+        self.render_with(env, var, absent, true, out);
+    }
+
+    /// As `render`, for the values of HTTP actions (headers, redirects, bodies), which HAProxy
+    /// parses with LOG_OPT_HTTP: a missing value is empty and `+Q` quotes nothing (haproxy
+    /// 2.6.12 sets `%{+Q}[str(a)]` as `a`, and Octavia's `X-SSL-Client-DN %{+Q}[ssl_c_s_dn]`
+    /// unquoted).
+    pub fn render_value(
+        &self,
+        env: &dyn Env,
+        var: &mut dyn FnMut(&str, &mut Vec<u8>) -> bool,
+        out: &mut Vec<u8>,
+    ) {
+        self.render_with(
+            env,
+            &mut |name, _, o| var(name, o).then_some(Written::Value),
+            b"",
+            false,
+            out,
+        );
+    }
+
+    fn render_with(
+        &self,
+        env: &dyn Env,
+        var: &mut VarWriter<'_>,
+        absent: &[u8],
+        quoting: bool,
+        out: &mut Vec<u8>,
+    ) {
+        let flags = |f: Flags| Flags {
+            quote: f.quote && quoting,
+            ..f
+        };
         for n in &self.nodes {
             match n {
                 Node::Lit(l) => out.extend_from_slice(l),
                 Node::Expr(e, f) => {
                     let v = e.eval(env).map(|v| v.to_bytes());
-                    emit(v.as_deref(), *f, absent, out);
+                    emit(v.as_deref(), flags(*f), absent, out);
                 }
                 Node::Var(name, f) => {
                     let mut tmp = Vec::new();
-                    match var(name, *f, &mut tmp) {
+                    let f = flags(*f);
+                    match var(name, f, &mut tmp) {
                         Some(Written::Formatted) => out.extend_from_slice(&tmp),
-                        Some(Written::Value) => emit(Some(&tmp[..]), *f, absent, out),
-                        None => emit(None, *f, absent, out),
+                        Some(Written::Value) => emit(Some(&tmp[..]), f, absent, out),
+                        None => emit(None, f, absent, out),
                     }
                 }
             }

@@ -364,6 +364,16 @@ pub fn validate(config: &Config, diags: &mut Diagnostics) {
             ),
         );
     }
+    if let Some(api) = config
+        .api
+        .as_ref()
+        .filter(|a| a.vip_interface.is_none() && c.vips.is_empty())
+    {
+        diags.warning(
+            &api.span,
+            "api: with a 'cluster' section the load balancers' VIPs are placed by the cluster, on 'vip_interface' or else the device of the cluster's first 'vip': neither is written, so they are not placed",
+        );
+    }
     let mut names: HashMap<&str, &Span> = HashMap::new();
     let mut addrs: HashMap<IpAddr, (&str, &Span)> = HashMap::new();
     for v in &c.vips {

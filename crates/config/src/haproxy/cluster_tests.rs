@@ -183,6 +183,17 @@ fn api_store_is_etcd_with_a_cluster_section() {
         ),
         "{w:#?}"
     );
+    // Neither vip_interface nor a cluster vip: the load balancers' VIPs cannot be placed.
+    assert!(
+        w.iter()
+            .any(|w| w.starts_with("c.cfg:6: warning: api: with a 'cluster' section the load balancers' VIPs are placed by the cluster")),
+        "{w:#?}"
+    );
+    let l = load(&text.replace("    store /tmp/lbaas.db\n", "    vip_interface eth0\n"));
+    assert!(!l
+        .diagnostics
+        .warnings()
+        .any(|d| d.to_string().contains("placed by the cluster")));
     // Without `store`, nothing to say about it.
     let l = load(&text.replace("    store /tmp/lbaas.db\n", ""));
     assert!(!l

@@ -61,6 +61,9 @@ pub const HTTP_FETCHES: &[&str] = &[
     "ssl_c_s_dn",
     "ssl_c_i_dn",
     "ssl_c_serial",
+    "ssl_c_sha1",
+    "ssl_c_notbefore",
+    "ssl_c_notafter",
     // The request's `unique-id-format` id (http/unique_id.rs).
     "unique-id",
     // `Authorization: Basic` checked against a `userlist` (http/userlist.rs).

@@ -31,13 +31,13 @@ const KNOWN: &[&str] = &[
     "retry",
     "delay_before_retry",
     "virtualhost",
+    "uthreshold",
+    "lthreshold",
 ];
 const UNSUPPORTED: &[&str] = &[
     "lvs_method",
     "notify_up",
     "notify_down",
-    "uthreshold",
-    "lthreshold",
     "snmp_name",
     "alpha",
     "warmup",
@@ -153,6 +153,8 @@ pub fn parse(
         inhibit_on_failure: vs_defaults.inhibit_on_failure.unwrap_or(false),
         checkers: Vec::new(),
         smtp_alert: None,
+        uthreshold: None,
+        lthreshold: None,
     };
     // `real_server IP PORT` with no block is a server without checks: keepalived accepts it.
     let Some(block) = &stmt.block else {
@@ -177,6 +179,16 @@ pub fn parse(
                     .and_then(|w| args::u32_in(w, "real_server weight", 0, 65535, d))
                 {
                     rs.weight = v;
+                }
+            }
+            "uthreshold" | "lthreshold" => {
+                let v = args::one(kw, d)
+                    .and_then(|w| args::u32_in(w, kw.keyword(), 0, u32::MAX, d))
+                    .filter(|v| *v > 0);
+                if kw.keyword() == "uthreshold" {
+                    rs.uthreshold = v;
+                } else {
+                    rs.lthreshold = v;
                 }
             }
             k if checker::KINDS.contains(&k) || k == "BFD_CHECK" => {

@@ -36,6 +36,7 @@ const KNOWN: &[&str] = &[
     "alpha",
     "omega",
     "expire_nodest_conn",
+    "allowed_cidrs",
 ];
 const UNSUPPORTED: &[&str] = &[
     "flag-1",
@@ -90,6 +91,7 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
         omega: false,
         smtp_alert: None,
         expire_nodest_conn: false,
+        allowed_cidrs: Vec::new(),
     };
     let context = format!(
         "virtual_server {}",
@@ -223,6 +225,26 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
             "alpha" => vs.alpha = args::opt_bool(kw, d),
             "omega" => vs.omega = args::opt_bool(kw, d),
             "expire_nodest_conn" => vs.expire_nodest_conn = args::opt_bool(kw, d),
+            "allowed_cidrs" => {
+                if kw.args().is_empty() {
+                    d.error(
+                        kw.span(),
+                        "'allowed_cidrs' expects CIDRs (ADDRESS/LENGTH), found nothing",
+                    );
+                }
+                for w in kw.args() {
+                    match cidr(&w.text) {
+                        Some(c) => vs.allowed_cidrs.push(c),
+                        None => d.error(
+                            kw.span(),
+                            format!(
+                                "'allowed_cidrs': '{}' is not a CIDR (ADDRESS/LENGTH)",
+                                w.text
+                            ),
+                        ),
+                    }
+                }
+            }
             "quorum_up" => vs.quorum_up = args::command(kw, d),
             "quorum_down" => vs.quorum_down = args::command(kw, d),
             "quorum" => {
@@ -275,6 +297,12 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
     }
     if vs.lb_kind == LbKind::Dr {
         for rs in &vs.real_servers {
+            if rs.uthreshold.is_some() {
+                d.error(
+                    &rs.span,
+                    "'uthreshold' is not supported with lb_kind DR: fulcrum counts a real server's connections in the director's conntrack, which DR flows do not pass; use NAT",
+                );
+            }
             if rs.port != vs_port && vs_port != 0 {
                 d.warning(
                     &rs.span,
@@ -290,6 +318,22 @@ pub fn parse(stmt: &Stmt, d: &mut Diagnostics) -> Option<(VirtualServer, bool)> 
     let protocol_missing =
         !protocol_written && matches!(vs.address, VirtualServerAddress::Ip { .. });
     Some((vs, !protocol_missing))
+}
+
+/// `ADDRESS/LENGTH` (a bare address: the host).
+fn cidr(text: &str) -> Option<(std::net::IpAddr, u8)> {
+    let (ip, len) = match text.split_once('/') {
+        Some((ip, len)) => (
+            ip.parse::<std::net::IpAddr>().ok()?,
+            len.parse::<u8>().ok()?,
+        ),
+        None => {
+            let ip = text.parse::<std::net::IpAddr>().ok()?;
+            (ip, if ip.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    (len <= max).then_some((ip, len))
 }
 
 fn address(stmt: &Stmt, d: &mut Diagnostics) -> Option<VirtualServerAddress> {

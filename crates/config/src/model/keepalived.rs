@@ -209,6 +209,10 @@ pub struct VirtualServer {
     /// default as in LVS): a real server that goes DOWN loses its flows at once (conntrack
     /// entries and persistence entries), so its clients reconnect elsewhere immediately.
     pub expire_nodest_conn: bool,
+    /// `allowed_cidrs CIDR...` (fulcrum's keyword, named after Octavia's listener field, which
+    /// the LBaaS API renders for UDP/SCTP listeners): only clients from these networks reach
+    /// the real servers; others are dropped (empty: everyone).
+    pub allowed_cidrs: Vec<(IpAddr, u8)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -248,6 +252,12 @@ pub struct RealServer {
     pub checkers: Vec<Checker>,
     /// `smtp_alert [BOOL]`: mail on this server's changes (None: the virtual server decides).
     pub smtp_alert: Option<bool>,
+    /// `uthreshold N`: no new flows once the server has N connections (IPVS's overload flag;
+    /// 0 or absent: no limit).
+    pub uthreshold: Option<u32>,
+    /// `lthreshold N`: an overloaded server takes new flows again below N connections
+    /// (absent or 0: below 3/4 of `uthreshold`, as IPVS).
+    pub lthreshold: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -87,7 +87,7 @@ pub(super) fn add_dr(t: &mut Table, vs: &VirtualServer, inputs: &Inputs) -> Resu
         }
         (key, sets)
     });
-    let mut vs_rules = Vec::new();
+    let mut vs_rules: Vec<String> = members::source_filter(vs, vip).into_iter().collect();
     if let Some((key, sets)) = &persist {
         for (set, _) in sets {
             vs_rules.push(format!(

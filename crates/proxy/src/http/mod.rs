@@ -25,6 +25,7 @@ pub mod rules;
 pub mod sample_env;
 pub mod session;
 pub mod set_addr;
+pub mod ssl_client;
 pub mod unique_id;
 pub mod userlist;
 pub mod validate;

@@ -32,9 +32,10 @@ impl Fmt {
     }
 
     pub fn render(&self, out: &mut Vec<u8>, env: &HttpEnv<'_>) {
-        // A missing value is empty in header values and bodies (HAProxy writes `-` only in logs).
+        // A missing value is empty in header values and bodies (HAProxy writes `-` only in
+        // logs), and `+Q` quotes nothing there (as haproxy 2.6).
         self.0
-            .render(env, &mut |name, out| env.var_into(name, out), b"", out);
+            .render_value(env, &mut |name, out| env.var_into(name, out), out);
     }
 }
 

@@ -187,7 +187,7 @@ fn int_arg(f: &Fetch, i: usize) -> Option<i64> {
 
 /// `ssl_fc_*` and `ssl_c_*`: what the client's TLS handshake settled (none on plain TCP,
 /// except the booleans, which are false there as in HAProxy).
-fn tls_fetch(tls: Option<&crate::stream::TlsInfo>, name: &str) -> Option<Value> {
+fn tls_fetch(tls: Option<&crate::stream::TlsInfo>, name: &str, f: &Fetch) -> Option<Value> {
     let cert = tls.and_then(|t| t.client_cert.as_deref());
     let s = |v: &str| Some(Value::Str(v.as_bytes().to_vec()));
     match name {
@@ -200,15 +200,7 @@ fn tls_fetch(tls: Option<&crate::stream::TlsInfo>, name: &str) -> Option<Value> 
         "ssl_fc_alpn" => s(tls?.alpn.as_deref()?),
         "ssl_fc_use_keysize" => Some(Value::Sint(i64::from(tls?.bits))),
         "ssl_fc_is_resumed" => Some(Value::Bool(tls.is_some_and(|t| t.resumed))),
-        "ssl_c_s_dn" => s(&cert?.subject),
-        "ssl_c_i_dn" => s(&cert?.issuer),
-        "ssl_c_serial" => {
-            let hex = &cert?.serial;
-            let bytes = (0..hex.len() / 2)
-                .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
-                .collect();
-            Some(Value::Bin(bytes))
-        }
+        n if n.starts_with("ssl_c_") => super::ssl_client::fetch(cert, n, f),
         _ => None,
     }
 }
@@ -313,7 +305,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                     _ => None,
                 }
             }
-            n if n.starts_with("ssl_") => tls_fetch(self.tls, n),
+            n if n.starts_with("ssl_") => tls_fetch(self.tls, n, f),
             "method" => Some(Value::Meth(req?.method().to_vec())),
             "path" => s(req?.path()),
             "pathq" => s(req?.uri()),
@@ -509,6 +501,11 @@ mod tests {
                 subject: "/CN=c".into(),
                 issuer: "/CN=ca".into(),
                 serial: "01".into(),
+                subject_entries: vec![("CN".into(), "c".into())],
+                issuer_entries: vec![("CN".into(), "ca".into())],
+                sha1: vec![0xab; 20],
+                not_before: "260101000000Z".into(),
+                not_after: "270101000000Z".into(),
             })),
             ..Default::default()
         };
@@ -553,6 +550,7 @@ mod tests {
             let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
             let arg = match *name {
                 "url_param" | "urlp" => "id",
+                "ssl_c_s_dn" | "ssl_c_i_dn" => "cn",
                 n if n.contains("cook") => "SID",
                 n if n.starts_with("res.") || n == "shdr" => "x-a",
                 _ => "host",

@@ -216,13 +216,25 @@ pub fn info(c: &rustls::CommonState) -> TlsInfo {
         client_cert: c
             .peer_certificates()
             .and_then(|v| v.first())
-            .and_then(|cert| {
-                let f = super::der::fields(cert)?;
-                Some(Box::new(ClientCert {
-                    subject: super::der::dn_text(f.subject),
-                    issuer: super::der::dn_text(f.issuer),
-                    serial: super::der::serial_hex(f.serial),
-                }))
-            }),
+            .and_then(|cert| client_cert(cert).map(Box::new)),
     }
+}
+
+/// What the `ssl_c_*` fetches read of a client certificate (DER).
+fn client_cert(cert: &[u8]) -> Option<ClientCert> {
+    use super::der::{attributes, dn_text, fields, serial_hex, validity_raw};
+    let f = fields(cert)?;
+    let (not_before, not_after) = validity_raw(f.validity).unwrap_or_default();
+    Some(ClientCert {
+        subject: dn_text(f.subject),
+        issuer: dn_text(f.issuer),
+        serial: serial_hex(f.serial),
+        subject_entries: attributes(f.subject),
+        issuer_entries: attributes(f.issuer),
+        sha1: ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, cert)
+            .as_ref()
+            .to_vec(),
+        not_before,
+        not_after,
+    })
 }

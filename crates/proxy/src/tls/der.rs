@@ -117,7 +117,7 @@ fn dotted(oid: &[u8]) -> String {
 }
 
 /// The (type, value) pairs of a Name's contents, in order.
-fn attributes(name: &[u8]) -> Vec<(String, String)> {
+pub fn attributes(name: &[u8]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut rest = name;
     while let Some((0x31, set, next)) = element(rest) {
@@ -155,6 +155,27 @@ pub fn common_name(name: &[u8]) -> Option<String> {
 /// The serial number as HAProxy's `ssl_c_serial` (binary; its hex form is upper case).
 pub fn serial_hex(serial: &[u8]) -> String {
     serial.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// notBefore and notAfter as HAProxy's `ssl_c_notbefore`/`ssl_c_notafter` give them
+/// (`ssl_sock_get_time`): a UTCTime as written (`YYMMDDhhmmssZ`, years before 2050), a
+/// GeneralizedTime of the 2000s without its century; anything else is empty.
+pub fn validity_raw(validity: &[u8]) -> Option<(String, String)> {
+    let raw = |tag: u8, t: &[u8]| -> String {
+        let ok = match tag {
+            0x17 => t.len() >= 10 && t[0] < b'5',
+            0x18 => t.len() >= 12 && t.starts_with(b"20"),
+            _ => false,
+        };
+        if !ok {
+            return String::new();
+        }
+        let t = if tag == 0x18 { &t[2..] } else { t };
+        String::from_utf8_lossy(t).into_owned()
+    };
+    let (t1, a, rest) = element(validity)?;
+    let (t2, b, _) = element(rest)?;
+    Some((raw(t1, a), raw(t2, b)))
 }
 
 /// notBefore and notAfter as OpenSSL prints them (`Dec  5 02:38:50 2026 GMT`).
