@@ -279,8 +279,13 @@ fn cfg_err(p: &Proxy, msg: impl std::fmt::Display) -> ProxyError {
 fn error_pages(p: &Proxy) -> Result<ErrorPages, ProxyError> {
     let mut files = Vec::new();
     for e in &p.errorfiles {
-        let bytes = std::fs::read(&e.path)
-            .map_err(|err| cfg_err(p, format!("errorfile {} '{}': {err}", e.status, e.path)))?;
+        let bytes = match &e.reply {
+            Some(r) if !matches!(r, fulcrum_config::model_keywords::ErrorReply::File) => {
+                crate::http::error_reply::render(e.status, r)
+            }
+            _ => std::fs::read(&e.path)
+                .map_err(|err| cfg_err(p, format!("errorfile {} '{}': {err}", e.status, e.path)))?,
+        };
         files.push((e.status, bytes));
     }
     Ok(ErrorPages::new(files))

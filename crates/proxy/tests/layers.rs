@@ -67,6 +67,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::headers",
             // HAProxy's acceptance checks of a request head (uses http::message).
             "http::validate",
+            // `http-send-name-header` (uses http::message).
+            "http::send_name",
+            // `errorloc*` / `http-error` pages (uses http::errors).
+            "http::error_reply",
             // `option originalto` (uses http::message, net).
             "http::originalto",
             // On main since the sample-language merge (uses http::message, net).

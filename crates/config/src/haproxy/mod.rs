@@ -17,6 +17,7 @@ mod extras;
 mod global;
 mod http_check;
 pub mod http_errors;
+mod keywords;
 mod lexer;
 mod line;
 pub mod logformat;
@@ -205,6 +206,7 @@ impl Parser {
 
     pub fn finish(mut self, diags: &mut Diagnostics) -> (Global, Vec<Proxy>) {
         self.close_section();
+        keywords::close(&mut self.proxies);
         for (i, words, span) in std::mem::take(&mut self.pending_errorfiles) {
             let env = self.env.clone();
             let line = Line {

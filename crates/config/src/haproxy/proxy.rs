@@ -101,7 +101,6 @@ const IGNORED: &[&str] = &[
     "grace",
     "max-keep-alive-queue",
     "declare",
-    "enabled",
     "bind-process",
     "max-session-srv-conns",
     "guid",
@@ -121,14 +120,7 @@ const NOT_YET: &[&str] = &[
     "ignore-persist",
     "persist",
     "filter",
-    "server-template",
-    "http-send-name-header",
-    "disabled",
     "use-server",
-    "http-error",
-    "errorloc",
-    "errorloc302",
-    "errorloc303",
 ];
 
 const KNOWN: &[&str] = &[
@@ -496,6 +488,9 @@ fn apply(
             });
         }
         _ => {
+            if let Some(r) = super::keywords::keyword(p, default_server, section, line, diags) {
+                return r;
+            }
             if let Some((_, instead)) = REMOVED.iter().find(|(k, _)| *k == kw) {
                 return Err(format!(
                     "'{kw}' was removed in HAProxy 2.x; use '{instead}' instead"

@@ -411,6 +411,8 @@ pub struct ProxyOptions {
     pub wait_for_body: Option<WaitForBody>,
     /// `retry-on none`: a failed connection is not retried (nor redispatched).
     pub retry_on_none: bool,
+    /// `disabled`, `use-server`, `force-persist`, `http-send-name-header`, ... (issue 13).
+    pub keywords: crate::model_keywords::ProxyKeywords,
 }
 
 /// `http-request wait-for-body time T [at-least N]`: wait up to `time` for the whole body,

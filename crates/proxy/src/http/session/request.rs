@@ -264,6 +264,9 @@ impl<C: ClientStream> Session<C> {
             );
         }
         let server = Next::keep_if(mode == HttpConnectionMode::KeepAlive);
+        let conn_appended = upgrade == Upgrade::Requested
+            || server == Next::Close
+            || self.req.version == Version::Http10;
         if upgrade == Upgrade::Requested {
             self.req.append(b"Connection", b"upgrade");
         } else if server == Next::Close {
@@ -355,6 +358,9 @@ impl<C: ClientStream> Session<C> {
         };
         rec.tc = Some(t_conn.elapsed().saturating_sub(waited));
         rec.server = Some(assigned.server().clone());
+        if let Some(h) = &be.options.keywords.send_name_header {
+            crate::http::send_name::apply(&mut self.req, h, &assigned.server().name, conn_appended);
+        }
         be.remember_server(src, assigned.index);
         if let Some(key) = &stick_key {
             crate::http::persist::stick_store(&be, key.clone(), assigned.index);
@@ -402,6 +408,14 @@ impl<C: ClientStream> Session<C> {
                     server = s;
                     origin = Origin::Fresh;
                     rec.server = Some(assigned.server().clone());
+                    if let Some(h) = &be.options.keywords.send_name_header {
+                        crate::http::send_name::apply(
+                            &mut self.req,
+                            h,
+                            &assigned.server().name,
+                            conn_appended,
+                        );
+                    }
                     // `stick on|store-request`: the key goes with the server finally used.
                     if let Some(key) = &stick_key {
                         crate::http::persist::stick_store(&be, key.clone(), assigned.index);

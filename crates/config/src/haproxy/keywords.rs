@@ -1,0 +1,353 @@
+//! Proxy keywords issue 13 moved from "refused" to "run", each as HAProxy 2.6 reads it:
+//! `errorloc` / `errorloc302` / `errorloc303`, `http-error`, `disabled` / `enabled`,
+//! `server-template` (expanded into plain servers) and `http-send-name-header`.
+//!
+//! [`keyword`] is called for a proxy keyword the main dispatcher does not know; [`close`]
+//! applies `disabled` once every file is read.
+
+use super::line::Line;
+use crate::diagnostics::Diagnostics;
+use crate::model::{ErrorFile, Proxy, ProxyKind, ReturnBody, Server};
+use crate::model_keywords::ErrorReply;
+
+/// `Some(result)` when `line` is one of this file's keywords.
+pub(super) fn keyword(
+    p: &mut Proxy,
+    default_server: &Server,
+    section: Option<ProxyKind>,
+    line: &Line<'_>,
+    diags: &mut Diagnostics,
+) -> Option<Result<(), String>> {
+    let kw = line.keyword();
+    let backend_only = |what: &str| -> Result<(), String> {
+        match section {
+            Some(k) if k.is_backend() => Ok(()),
+            Some(k) => Err(format!(
+                "'{what}' is not allowed in a '{}' section (backend or listen only)",
+                k.keyword()
+            )),
+            None => Err(format!("'{what}' is not allowed in a 'defaults' section")),
+        }
+    };
+    Some(match kw {
+        "errorloc" | "errorloc302" | "errorloc303" => errorloc(&mut p.errorfiles, line),
+        "http-error" => http_error(&mut p.errorfiles, line),
+        "disabled" => line.no_more(1).map(|()| p.options.keywords.disabled = true),
+        "enabled" => line
+            .no_more(1)
+            .map(|()| p.options.keywords.disabled = false),
+        "server-template" => backend_only(kw).and_then(|()| {
+            if p.servers
+                .iter()
+                .any(|s| s.name == super::extras::DISPATCH_SERVER)
+            {
+                return Err(super::extras::dispatch_with_servers());
+            }
+            let servers = server_template(line, default_server, diags)?;
+            p.servers.extend(servers);
+            Ok(())
+        }),
+        "http-send-name-header" => backend_only(kw).and_then(|()| {
+            let name = line.need(1, "a header name")?;
+            line.no_more(2)?;
+            p.options.keywords.send_name_header = Some(name.to_string());
+            Ok(())
+        }),
+        _ => return None,
+    })
+}
+
+/// A disabled proxy does not serve (HAProxy 2.6 does not start it): no listener, and a
+/// backend without servers (a request routed there gets 503, as from haproxy).
+pub(super) fn close(proxies: &mut [Proxy]) {
+    for p in proxies.iter_mut().filter(|p| p.options.keywords.disabled) {
+        p.binds.clear();
+        p.servers.clear();
+    }
+}
+
+/// `errorloc[302|303] CODE URL`: the error page for CODE becomes a redirect to URL.
+fn errorloc(list: &mut Vec<ErrorFile>, line: &Line<'_>) -> Result<(), String> {
+    let kw = line.keyword();
+    let status = super::http_errors::status(line.need(1, "an HTTP status code")?, kw)?;
+    let url = line.need(2, "a URL")?.to_string();
+    line.no_more(3)?;
+    let code = if kw == "errorloc303" { 303 } else { 302 };
+    list.retain(|e| e.status != status);
+    list.push(ErrorFile {
+        span: line.span.clone(),
+        status,
+        path: String::new(),
+        reply: Some(ErrorReply::Location { code, url }),
+    });
+    Ok(())
+}
+
+/// `http-error status CODE [content-type T] [string S|file F|errorfile F|default-errorfiles]
+/// [hdr NAME VALUE]...`: the error page for CODE, wherever the proxy answers it.
+fn http_error(list: &mut Vec<ErrorFile>, line: &Line<'_>) -> Result<(), String> {
+    if line.arg(1) != Some("status") {
+        return Err("'http-error' expects 'status' followed by an HTTP status code".into());
+    }
+    let status = super::http_errors::status(line.need(2, "an HTTP status code")?, "http-error")?;
+    let (_, content_type, body, headers, end) =
+        super::rules::response_options_from(line, 1, true, status, "http-error")?;
+    if let Some(extra) = line.arg(end) {
+        return Err(format!(
+            "'http-error': unexpected '{extra}' (expected content-type, string, file, errorfile, default-errorfiles or hdr)"
+        ));
+    }
+    let (path, reply) = match body {
+        ReturnBody::LfString(_) => {
+            return Err(
+                "'http-error' with 'lf-string' or 'lf-file' is not run by fulcrum yet (error pages are built once); use 'string' or 'file'"
+                    .into(),
+            )
+        }
+        ReturnBody::Errorfile(f) => (f, ErrorReply::File),
+        // `default-errorfiles` or nothing, without headers: the built-in page
+        ReturnBody::None if headers.is_empty() && content_type.is_none() => {
+            list.retain(|e| e.status != status);
+            return Ok(());
+        }
+        ReturnBody::None => (
+            String::new(),
+            ErrorReply::Reply {
+                content_type,
+                body: Vec::new(),
+                headers,
+            },
+        ),
+        ReturnBody::String(s) => (
+            String::new(),
+            ErrorReply::Reply {
+                content_type,
+                body: s.into_bytes(),
+                headers,
+            },
+        ),
+        ReturnBody::File(f) => {
+            let body = std::fs::read(&f)
+                .map_err(|e| format!("'http-error file': cannot read '{f}': {e}"))?;
+            (
+                String::new(),
+                ErrorReply::Reply {
+                    content_type,
+                    body,
+                    headers,
+                },
+            )
+        }
+    };
+    list.retain(|e| e.status != status);
+    list.push(ErrorFile {
+        span: line.span.clone(),
+        status,
+        path,
+        reply: Some(reply),
+    });
+    Ok(())
+}
+
+/// `server-template PREFIX NUM|FIRST-LAST ADDRESS[:PORT] [options]`: servers PREFIX<n> for n
+/// in 1..=NUM (or FIRST..=LAST), all at ADDRESS. Without a `resolvers` section HAProxy
+/// resolves a name once at start, so every server of the template gets the same address:
+/// fulcrum does the same (the name is resolved like any server's).
+fn server_template(
+    line: &Line<'_>,
+    template: &Server,
+    diags: &mut Diagnostics,
+) -> Result<Vec<Server>, String> {
+    let prefix = line.need(1, "a server name prefix")?;
+    let range = line.need(2, "a number of servers or a range such as 1-5")?;
+    line.need(3, "an address such as backend.example.com:80")?;
+    let bad = || {
+        format!("'server-template {prefix}': '{range}' is not a number of servers or a range FIRST-LAST (1 or more, FIRST <= LAST)")
+    };
+    let (first, last) = match range.split_once('-') {
+        Some((a, b)) => (
+            a.parse::<u32>().map_err(|_| bad())?,
+            b.parse::<u32>().map_err(|_| bad())?,
+        ),
+        None => (1, range.parse::<u32>().map_err(|_| bad())?),
+    };
+    if first == 0 || last < first || last - first >= 65536 {
+        return Err(bad());
+    }
+    let mut out = Vec::new();
+    for n in first..=last {
+        let mut words: Vec<String> = vec!["server".into(), format!("{prefix}{n}")];
+        words.extend(line.args_from(3).iter().cloned());
+        // the address keeps its index (2): shift the undefined-variable marks by one
+        let undefined: Vec<(usize, String)> = line
+            .undefined
+            .iter()
+            .filter(|(w, _)| *w >= 3)
+            .map(|(w, v)| (w - 1, v.clone()))
+            .collect();
+        let one = Line {
+            words: &words,
+            span: line.span.clone(),
+            undefined: &undefined,
+            env: line.env,
+        };
+        out.push(super::server::parse_server(&one, template, diags)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::ServerPort;
+    use crate::model_keywords::ErrorReply;
+    use crate::{load_sources, Source};
+
+    fn load(text: &str) -> crate::Loaded {
+        load_sources(&[Source {
+            name: "t.cfg",
+            text,
+        }])
+    }
+
+    fn text(l: &crate::Loaded) -> String {
+        l.diagnostics
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    const HEAD: &str =
+        "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n";
+
+    #[test]
+    fn server_template_expands_into_servers() {
+        let l = load(&format!(
+            "{HEAD}backend b\n server-template web 2-4 127.0.0.1:8080 check weight 7\n server-template x 2 127.0.0.2:81\n"
+        ));
+        assert!(l.is_ok(), "{:?}", l.diagnostics);
+        let b = &l.config.proxies[0];
+        let names: Vec<&str> = b.servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["web2", "web3", "web4", "x1", "x2"]);
+        assert!(b.servers[..3].iter().all(|s| s.check && s.weight == 7));
+        assert_eq!(b.servers[0].address.port, ServerPort::Fixed(8080));
+        assert!(!b.servers[3].check);
+    }
+
+    #[test]
+    fn server_template_errors_say_where() {
+        for (body, want) in [
+            (
+                " server-template w 0 127.0.0.1:80\n",
+                "is not a number of servers",
+            ),
+            (
+                " server-template w 3-1 127.0.0.1:80\n",
+                "is not a number of servers",
+            ),
+            (" server-template w 2\n", "expects an address"),
+        ] {
+            let l = load(&format!("{HEAD}backend b\n{body}"));
+            let e = text(&l);
+            assert!(e.contains("t.cfg:7") && e.contains(want), "{body}: {e}");
+        }
+        let l = load(&format!(
+            "{HEAD}frontend f\n bind :1\n server-template w 2 1.2.3.4:80\n"
+        ));
+        assert!(text(&l).contains("backend or listen only"));
+    }
+
+    #[test]
+    fn errorloc_and_http_error_become_pages() {
+        let l = load(&format!(
+            "{HEAD}backend b\n errorloc 503 http://a/x\n errorloc303 403 /y\n\
+             http-error status 404 content-type text/plain string hi hdr X-A b\n\
+             http-error status 500 default-errorfiles\n server s 127.0.0.1:1\n"
+        ));
+        assert!(l.is_ok(), "{:?}", l.diagnostics);
+        let pages: Vec<(u16, Option<ErrorReply>)> = l.config.proxies[0]
+            .errorfiles
+            .iter()
+            .map(|e| (e.status, e.reply.clone()))
+            .collect();
+        assert_eq!(
+            pages,
+            [
+                (
+                    503,
+                    Some(ErrorReply::Location {
+                        code: 302,
+                        url: "http://a/x".into()
+                    })
+                ),
+                (
+                    403,
+                    Some(ErrorReply::Location {
+                        code: 303,
+                        url: "/y".into()
+                    })
+                ),
+                (
+                    404,
+                    Some(ErrorReply::Reply {
+                        content_type: Some("text/plain".into()),
+                        body: b"hi".to_vec(),
+                        headers: vec![("X-A".into(), "b".into())],
+                    })
+                ),
+            ]
+        );
+        for (body, want) in [
+            (" errorloc 299 /x\n", "cannot be customized"),
+            (" errorloc 503\n", "expects a URL"),
+            (" http-error 503\n", "expects 'status'"),
+            (
+                " http-error status 503 lf-string %[src] content-type text/plain\n",
+                "lf-string",
+            ),
+            (
+                " http-error status 503 string x\n",
+                "needs a 'content-type'",
+            ),
+            (
+                " http-error status 503 content-type t/p string x bogus\n",
+                "unexpected 'bogus'",
+            ),
+        ] {
+            let l = load(&format!("{HEAD}backend b\n{body} server s 127.0.0.1:1\n"));
+            let e = text(&l);
+            assert!(e.contains("t.cfg:7") && e.contains(want), "{body}: {e}");
+        }
+    }
+
+    #[test]
+    fn disabled_proxy_keeps_no_listener_nor_server() {
+        let l = load(&format!(
+            "{HEAD}frontend f\n bind 127.0.0.1:1\n disabled\n default_backend b\n\
+             frontend g\n bind 127.0.0.1:2\n disabled\n enabled\n default_backend b\n\
+             backend b\n disabled\n server s 127.0.0.1:3\n"
+        ));
+        assert!(l.is_ok(), "{:?}", l.diagnostics);
+        let p = &l.config.proxies;
+        assert!(p[0].binds.is_empty() && p[2].servers.is_empty());
+        assert_eq!(p[1].binds.len(), 1);
+        assert!(!text(&l).contains("no 'bind'"));
+    }
+
+    #[test]
+    fn send_name_header_needs_a_name() {
+        let l = load(&format!("{HEAD}backend b\n http-send-name-header\n"));
+        assert!(text(&l).contains("expects a header name"));
+        let l = load(&format!(
+            "{HEAD}backend b\n http-send-name-header X-Srv\n server s 127.0.0.1:1\n"
+        ));
+        assert_eq!(
+            l.config.proxies[0]
+                .options
+                .keywords
+                .send_name_header
+                .as_deref(),
+            Some("X-Srv")
+        );
+    }
+}
