@@ -1,5 +1,6 @@
 //! Model of the proxy keywords issue 13 moved from "refused" to "run": `disabled` /
-//! `enabled`, `http-send-name-header`, `errorloc*`, `http-error`.
+//! `enabled`, `http-send-name-header`, `errorloc*`, `http-error`, and the global `setenv`
+//! family.
 //!
 //! Parsed by `haproxy/keywords.rs`. `errorloc*` and
 //! `http-error` become error pages ([`crate::model::ErrorFile`] with a [`ErrorReply`]);
@@ -32,4 +33,44 @@ pub enum ErrorReply {
     },
     /// `http-error status CODE errorfile F`: the file is the whole answer.
     File,
+}
+
+/// Global keywords of issue 13.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GlobalKeywords {
+    /// What `setenv`, `presetenv`, `resetenv` and `unsetenv` did to the environment, in
+    /// order. The parser applied them already (later lines expand `${VAR}` with them); the
+    /// data plane applies them too, so that `env(NAME)` reads what HAProxy would.
+    pub environment: Vec<EnvOp>,
+}
+
+/// One change to the environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnvOp {
+    /// `setenv NAME VALUE`, or a `presetenv` whose variable was not set.
+    Set(String, String),
+    /// `unsetenv NAME`.
+    Unset(String),
+    /// `resetenv [NAME...]`: every variable but these is removed.
+    Reset(Vec<String>),
+}
+
+impl EnvOp {
+    /// `name` as seen after `ops`, given its value before them (`base`).
+    pub fn lookup(
+        ops: &[EnvOp],
+        name: &str,
+        base: impl FnOnce() -> Option<String>,
+    ) -> Option<String> {
+        for op in ops.iter().rev() {
+            match op {
+                EnvOp::Set(n, v) if n == name => return Some(v.clone()),
+                EnvOp::Unset(n) if n == name => return None,
+                EnvOp::Reset(keep) if !keep.iter().any(|k| k == name) => return None,
+                _ => {}
+            }
+        }
+        base()
+    }
 }

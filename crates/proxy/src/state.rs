@@ -373,6 +373,13 @@ fn build_scoped(
     serving: &watch::Receiver<Serving>,
 ) -> Result<Generation, ProxyError> {
     let proxies = Arc::new(OnceLock::new());
+    // `env(NAME)` sees the global `setenv` family's changes
+    let ops = config.global.keywords.environment.clone();
+    fulcrum_sample::environ::install((!ops.is_empty()).then(|| {
+        Arc::new(move |n: &str| {
+            fulcrum_config::model_keywords::EnvOp::lookup(&ops, n, || std::env::var(n).ok())
+        }) as fulcrum_sample::environ::Lookup
+    }));
     // `cache` sections first: the rules resolve `cache-use` / `cache-store` by name.
     crate::http::cache::install(
         &config

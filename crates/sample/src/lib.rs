@@ -16,6 +16,7 @@ pub mod acl;
 pub mod cast;
 pub mod conv;
 pub mod env;
+pub mod environ;
 pub mod error;
 pub mod expr;
 pub mod fetch;

@@ -1,6 +1,8 @@
 //! Proxy keywords issue 13 moved from "refused" to "run", each as HAProxy 2.6 reads it:
 //! `errorloc` / `errorloc302` / `errorloc303`, `http-error`, `disabled` / `enabled`,
-//! `server-template` (expanded into plain servers) and `http-send-name-header`.
+//! `server-template` (expanded into plain servers) and `http-send-name-header`; in `global`,
+//! `setenv` / `presetenv` / `resetenv` / `unsetenv`, applied as the line is read (later
+//! lines and `.if defined(...)` see them, as in HAProxy).
 //!
 //! [`keyword`] is called for a proxy keyword the main dispatcher does not know; [`close`]
 //! applies `disabled` once every file is read.
@@ -8,7 +10,53 @@
 use super::line::Line;
 use crate::diagnostics::Diagnostics;
 use crate::model::{ErrorFile, Proxy, ProxyKind, ReturnBody, Server};
-use crate::model_keywords::ErrorReply;
+use crate::model_keywords::{EnvOp, ErrorReply};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The environment changes made by the global section so far.
+pub(super) type EnvOps = Rc<RefCell<Vec<EnvOp>>>;
+
+/// A lookup that sees `base` through the changes recorded in the returned list.
+pub(super) fn env_with_ops(base: Box<super::EnvFn>) -> (Rc<super::EnvFn>, EnvOps) {
+    let ops: EnvOps = Rc::default();
+    let seen = ops.clone();
+    let env: Rc<super::EnvFn> =
+        Rc::new(move |name: &str| EnvOp::lookup(&seen.borrow(), name, || base(name)));
+    (env, ops)
+}
+
+pub(super) fn is_env(kw: &str) -> bool {
+    matches!(kw, "setenv" | "presetenv" | "resetenv" | "unsetenv")
+}
+
+/// `setenv NAME VALUE`, `presetenv NAME VALUE` (only when NAME is not set), `unsetenv
+/// NAME...`, `resetenv [NAME...]` (keeps only those).
+pub(super) fn env(ops: &EnvOps, lookup: &super::EnvFn, line: &Line<'_>) -> Result<(), String> {
+    let kw = line.keyword();
+    let op = match kw {
+        "setenv" | "presetenv" => {
+            let name = line.need(1, "a variable name and a value")?;
+            let value = line.need(2, "a value")?;
+            line.no_more(3)?;
+            if kw == "presetenv" && lookup(name).is_some() {
+                return Ok(());
+            }
+            EnvOp::Set(name.to_string(), value.to_string())
+        }
+        "unsetenv" => {
+            line.need(1, "at least one variable name")?;
+            let mut ops = ops.borrow_mut();
+            for name in line.args_from(1) {
+                ops.push(EnvOp::Unset(name.clone()));
+            }
+            return Ok(());
+        }
+        _ => EnvOp::Reset(line.args_from(1).to_vec()),
+    };
+    ops.borrow_mut().push(op);
+    Ok(())
+}
 
 /// `Some(result)` when `line` is one of this file's keywords.
 pub(super) fn keyword(
@@ -332,6 +380,43 @@ mod tests {
         assert!(p[0].binds.is_empty() && p[2].servers.is_empty());
         assert_eq!(p[1].binds.len(), 1);
         assert!(!text(&l).contains("no 'bind'"));
+    }
+
+    #[test]
+    fn setenv_family_is_seen_by_later_lines() {
+        use crate::model_keywords::EnvOp;
+        let mut p = crate::haproxy::Parser::with_env(Box::new(|n| {
+            (n == "OLD" || n == "KEEP").then(|| format!("was-{n}"))
+        }));
+        let mut d = crate::Diagnostics::new();
+        p.parse_file(
+            "t.cfg",
+            "global\n setenv PORT 8080\n presetenv PORT 9\n presetenv OLD 9\n presetenv NEW n\n\
+             unsetenv NEW\n resetenv KEEP PORT\n\
+             .if defined(OLD)\n setenv BAD 1\n.endif\n\
+             listen l\n bind \"127.0.0.1:${PORT}\"\n server s \"${KEEP}:1\"\n",
+            &mut d,
+        );
+        let (g, proxies) = p.finish(&mut d);
+        assert!(!d.has_errors(), "{d:?}");
+        assert_eq!(proxies[0].binds[0].port_first, 8080);
+        assert_eq!(proxies[0].servers[0].address.host, "was-KEEP");
+        assert_eq!(
+            g.keywords.environment,
+            [
+                EnvOp::Set("PORT".into(), "8080".into()),
+                EnvOp::Set("NEW".into(), "n".into()),
+                EnvOp::Unset("NEW".into()),
+                EnvOp::Reset(vec!["KEEP".into(), "PORT".into()]),
+            ]
+        );
+        let look = |n: &str| EnvOp::lookup(&g.keywords.environment, n, || Some("base".into()));
+        assert_eq!(look("PORT").as_deref(), Some("8080"));
+        assert_eq!(look("KEEP").as_deref(), Some("base"));
+        assert_eq!(look("OLD"), None);
+        let l = load("global\n setenv X\n unsetenv\n");
+        let e = text(&l);
+        assert!(e.contains("t.cfg:2") && e.contains("t.cfg:3"), "{e}");
     }
 
     #[test]

@@ -356,8 +356,8 @@ fn keywords_not_run_are_refused_when_ignoring_them_would_show() {
         vec!["t.cfg:2: error: 'option dontlog-normal' is not supported by fulcrum yet (ignoring it would change what clients, servers or logs see)"]
     );
     assert_eq!(
-        errors("global\n setenv X 1\n"),
-        vec!["t.cfg:2: error: global keyword 'setenv' is not supported by fulcrum yet (ignoring it would change the configuration or what clients and logs see)"]
+        errors("global\n log-tag x\n"),
+        vec!["t.cfg:2: error: global keyword 'log-tag' is not supported by fulcrum yet (ignoring it would change the configuration or what clients and logs see)"]
     );
 }
 

@@ -43,6 +43,8 @@ pub struct Global {
     pub tune_comp_maxlevel: Option<u32>,
     /// `tune.h2.*`: HTTP/2 settings fulcrum advertises to clients (HAProxy's defaults).
     pub tune_h2: TuneH2,
+    /// `setenv`, `presetenv`, `resetenv`, `unsetenv`, ... (issue 13).
+    pub keywords: crate::model_keywords::GlobalKeywords,
 }
 
 /// `tune.h2.initial-window-size` (65535), `tune.h2.max-concurrent-streams` (100),
@@ -90,6 +92,7 @@ impl Default for Global {
             zero_warning: None,
             tune_comp_maxlevel: None,
             tune_h2: TuneH2::default(),
+            keywords: Default::default(),
         }
     }
 }
