@@ -16,6 +16,25 @@ pub struct ProxyKeywords {
     pub disabled: bool,
     /// `http-send-name-header NAME`: the chosen server's name, sent to it in header NAME.
     pub send_name_header: Option<String>,
+    /// `option http-pretend-keepalive`: no `Connection: close` to the server (HTTP/1.1)
+    /// when the proxy closes the server side (`http-server-close`, `httpclose`). A backend's.
+    pub pretend_keepalive: bool,
+    /// `option http-restrict-req-hdr-names preserve|delete|reject`, applied after the
+    /// proxy's `http-request` rules.
+    pub restrict_req_hdr_names: HdrNamePolicy,
+    /// `option checkcache`: a cacheable answer setting a cookie is refused. A backend's.
+    pub checkcache: bool,
+}
+
+/// What `option http-restrict-req-hdr-names` does with a request header whose name has a
+/// character other than letters, digits and `-`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HdrNamePolicy {
+    #[default]
+    Preserve,
+    Delete,
+    Reject,
 }
 
 /// An error page that is not a file: `errorloc302|303 CODE URL` or `http-error status CODE ...`.

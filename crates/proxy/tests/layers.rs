@@ -67,6 +67,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::headers",
             // HAProxy's acceptance checks of a request head (uses http::message).
             "http::validate",
+            // `option http-restrict-req-hdr-names` (uses http::message).
+            "http::hdr_names",
+            // `option checkcache` (uses http::message).
+            "http::checkcache",
             // `http-send-name-header` (uses http::message).
             "http::send_name",
             // `errorloc*` / `http-error` pages (uses http::errors).

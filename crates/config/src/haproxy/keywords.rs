@@ -105,6 +105,48 @@ pub(super) fn keyword(
     })
 }
 
+/// `Some(result)` when `option NAME` is one of this file's.
+pub(super) fn option(
+    o: &mut crate::model::ProxyOptions,
+    name: &str,
+    line: &Line<'_>,
+    base: usize,
+    enable: bool,
+) -> Option<Result<(), String>> {
+    use crate::model_keywords::HdrNamePolicy;
+    let k = &mut o.keywords;
+    Some(match name {
+        "checkcache" => line.no_more(base + 1).map(|()| k.checkcache = enable),
+        "http-pretend-keepalive" => line.no_more(base + 1).map(|()| k.pretend_keepalive = enable),
+        "http-restrict-req-hdr-names" if !enable => {
+            line.no_more(base + 1).map(|()| k.restrict_req_hdr_names = HdrNamePolicy::Preserve)
+        }
+        "http-restrict-req-hdr-names" => {
+            let policy = match line.arg(base + 1) {
+                Some("preserve") => HdrNamePolicy::Preserve,
+                Some("delete") => HdrNamePolicy::Delete,
+                Some("reject") => HdrNamePolicy::Reject,
+                _ => {
+                    return Some(Err(
+                        "'option http-restrict-req-hdr-names' expects 'preserve', 'delete' or 'reject'"
+                            .into(),
+                    ))
+                }
+            };
+            line.no_more(base + 2).map(|()| k.restrict_req_hdr_names = policy)
+        }
+        // HAProxy 2.7 added it: 2.6 refuses the line as an unknown option, so does fulcrum.
+        "forwarded" => Err(
+            "unknown option 'forwarded' (HAProxy 2.6 has no 'option forwarded': it came with 2.7; use 'option forwardfor' or 'http-request set-header Forwarded ...')"
+                .into(),
+        ),
+        "transparent" => Err(
+            "'option transparent' is not supported by fulcrum: it needs TPROXY routing (connections to the client's original destination), which fulcrum does not set up".into(),
+        ),
+        _ => return None,
+    })
+}
+
 /// A disabled proxy does not serve (HAProxy 2.6 does not start it): no listener, and a
 /// backend without servers (a request routed there gets 503, as from haproxy).
 pub(super) fn close(proxies: &mut [Proxy]) {

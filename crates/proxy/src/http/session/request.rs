@@ -109,6 +109,13 @@ impl<C: ClientStream> Session<C> {
         if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
             return next;
         }
+        if crate::http::hdr_names::restrict(
+            fe.options.keywords.restrict_req_hdr_names,
+            &mut self.req,
+        ) {
+            let v = rules::Verdict::Error(403);
+            return self.respond_verdict(v, rec, &fe.errors).await.unwrap_or(Next::Close);
+        }
         if let Some(st) = fe.stats.as_ref().filter(|a| a.matches(&self.req)) {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
         }
@@ -151,6 +158,15 @@ impl<C: ClientStream> Session<C> {
         crate::http::cache_flow::count(&env.cache, &be.counters);
         if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
             return next;
+        }
+        if be.options.keywords.restrict_req_hdr_names != fe.options.keywords.restrict_req_hdr_names
+            && crate::http::hdr_names::restrict(
+                be.options.keywords.restrict_req_hdr_names,
+                &mut self.req,
+            )
+        {
+            let v = rules::Verdict::Error(403);
+            return self.respond_verdict(v, rec, &be.policy.errors).await.unwrap_or(Next::Close);
         }
         if let Some(st) = be.policy.stats.as_ref().filter(|a| a.matches(&self.req)) {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
@@ -264,16 +280,18 @@ impl<C: ClientStream> Session<C> {
             );
         }
         let server = Next::keep_if(mode == HttpConnectionMode::KeepAlive);
-        let conn_appended = upgrade == Upgrade::Requested
-            || server == Next::Close
-            || self.req.version == Version::Http10;
+        let fields = self.req.fields.len();
         if upgrade == Upgrade::Requested {
             self.req.append(b"Connection", b"upgrade");
-        } else if server == Next::Close {
+        } else if server == Next::Close
+            && !(be.options.keywords.pretend_keepalive && self.req.version != Version::Http10)
+        {
+            // `option http-pretend-keepalive`: the server is not told (HAProxy's FAKE_KA)
             self.req.append(b"Connection", b"close");
         } else if self.req.version == Version::Http10 {
             self.req.append(b"Connection", b"keep-alive");
         }
+        let conn_appended = self.req.fields.len() > fields;
         // Phase: assign a server and connect.
         let header_val;
         let hints = {
