@@ -41,9 +41,7 @@ pub fn blocks(method: &[u8], res: &Message) -> bool {
     {
         let lower = v.to_ascii_lowercase();
         match lower.as_slice() {
-            b"private" | b"no-cache" | b"no-store" | b"max-age=0" | b"s-maxage=0" => {
-                return false
-            }
+            b"private" | b"no-cache" | b"no-store" | b"max-age=0" | b"s-maxage=0" => return false,
             l if l.starts_with(b"no-cache=\"set-cookie") => cookie_ok = false,
             l if l.starts_with(b"s-maxage") || l.starts_with(b"max-age") => fresh = true,
             _ => {}
@@ -75,27 +73,52 @@ mod tests {
         let fresh = ("Cache-Control", "max-age=10");
         assert!(blocks(b"GET", &res(200, &[ck, fresh])));
         assert!(blocks(b"HEAD", &res(404, &[ck, fresh])));
-        assert!(blocks(b"GET", &res(200, &[ck, ("Cache-Control", "public, MAX-AGE=5")])));
+        assert!(blocks(
+            b"GET",
+            &res(200, &[ck, ("Cache-Control", "public, MAX-AGE=5")])
+        ));
         assert!(blocks(b"GET", &res(200, &[ck, ("Expires", "0")])));
         assert!(blocks(b"GET", &res(200, &[ck, ("ETag", "x")])));
-        assert!(blocks(b"GET", &res(200, &[("Set-Cookie2", "a=1"), ("Expires", "1")])));
+        assert!(blocks(
+            b"GET",
+            &res(200, &[("Set-Cookie2", "a=1"), ("Expires", "1")])
+        ));
         assert!(blocks(b"GET", &res(200, &[ck, fresh, ("Vary", "accept")])));
         // not cacheable, or no cookie
         assert!(!blocks(b"POST", &res(200, &[ck, fresh])));
         assert!(!blocks(b"GET", &res(302, &[ck, fresh])));
         assert!(!blocks(b"GET", &res(500, &[ck, fresh])));
         assert!(!blocks(b"GET", &res(200, &[ck])));
-        assert!(!blocks(b"GET", &res(200, &[ck, ("Cache-Control", "public")])));
-        assert!(!blocks(b"GET", &res(200, &[fresh])));
-        assert!(!blocks(b"GET", &res(200, &[ck, fresh, ("Cache-Control", "private")])));
-        assert!(!blocks(b"GET", &res(200, &[ck, ("Pragma", "no-cache"), ("Expires", "1")])));
         assert!(!blocks(
             b"GET",
-            &res(200, &[ck, fresh, ("Cache-Control", "no-cache=\"set-cookie\"")])
+            &res(200, &[ck, ("Cache-Control", "public")])
+        ));
+        assert!(!blocks(b"GET", &res(200, &[fresh])));
+        assert!(!blocks(
+            b"GET",
+            &res(200, &[ck, fresh, ("Cache-Control", "private")])
         ));
         assert!(!blocks(
             b"GET",
-            &res(200, &[ck, ("Cache-Control", "max-age=0"), ("Cache-Control", "s-maxage=5")])
+            &res(200, &[ck, ("Pragma", "no-cache"), ("Expires", "1")])
+        ));
+        assert!(!blocks(
+            b"GET",
+            &res(
+                200,
+                &[ck, fresh, ("Cache-Control", "no-cache=\"set-cookie\"")]
+            )
+        ));
+        assert!(!blocks(
+            b"GET",
+            &res(
+                200,
+                &[
+                    ck,
+                    ("Cache-Control", "max-age=0"),
+                    ("Cache-Control", "s-maxage=5")
+                ]
+            )
         ));
     }
 }

@@ -114,7 +114,10 @@ impl<C: ClientStream> Session<C> {
             &mut self.req,
         ) {
             let v = rules::Verdict::Error(403);
-            return self.respond_verdict(v, rec, &fe.errors).await.unwrap_or(Next::Close);
+            return self
+                .respond_verdict(v, rec, &fe.errors)
+                .await
+                .unwrap_or(Next::Close);
         }
         if let Some(st) = fe.stats.as_ref().filter(|a| a.matches(&self.req)) {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
@@ -166,7 +169,10 @@ impl<C: ClientStream> Session<C> {
             )
         {
             let v = rules::Verdict::Error(403);
-            return self.respond_verdict(v, rec, &be.policy.errors).await.unwrap_or(Next::Close);
+            return self
+                .respond_verdict(v, rec, &be.policy.errors)
+                .await
+                .unwrap_or(Next::Close);
         }
         if let Some(st) = be.policy.stats.as_ref().filter(|a| a.matches(&self.req)) {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
