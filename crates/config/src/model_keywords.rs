@@ -1,6 +1,6 @@
 //! Model of the proxy keywords issue 13 moved from "refused" to "run": `disabled` /
-//! `enabled`, `http-send-name-header`, `errorloc*`, `http-error`, and the global `setenv`
-//! family.
+//! `enabled`, `http-send-name-header`, `errorloc*`, `http-error`, `use-server`,
+//! `force-persist` / `ignore-persist`, some `option`s, and the global `setenv` family.
 //!
 //! Parsed by `haproxy/keywords.rs`. `errorloc*` and
 //! `http-error` become error pages ([`crate::model::ErrorFile`] with a [`ErrorReply`]);
@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 /// Keywords of one proxy (inherited from `defaults` where HAProxy allows it).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ProxyKeywords {
     /// `disabled` (`enabled` clears it): the proxy does not serve. Applied by the config
     /// crate: a disabled proxy keeps no listener and no server.
@@ -24,6 +24,29 @@ pub struct ProxyKeywords {
     pub restrict_req_hdr_names: HdrNamePolicy,
     /// `option checkcache`: a cacheable answer setting a cookie is refused. A backend's.
     pub checkcache: bool,
+    /// `use-server NAME if|unless COND`, in order (backends).
+    pub use_servers: Vec<UseServer>,
+    /// `force-persist` / `ignore-persist if|unless COND`, in order: the first that holds
+    /// decides (backends).
+    pub persist_rules: Vec<PersistRule>,
+}
+
+/// `use-server NAME if|unless COND`: a request the condition holds for goes to server NAME
+/// when it is usable (UP, or `option persist`, or `force-persist`), unless a persistence
+/// cookie chose a server already.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UseServer {
+    pub span: crate::diagnostics::Span,
+    pub server: String,
+    pub condition: crate::model::Condition,
+}
+
+/// `force-persist if|unless COND` (`force`: a cookie or `use-server` naming a DOWN server
+/// is honoured) or `ignore-persist if|unless COND` (the persistence cookie is not looked at).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PersistRule {
+    pub force: bool,
+    pub condition: crate::model::Condition,
 }
 
 /// What `option http-restrict-req-hdr-names` does with a request header whose name has a

@@ -101,7 +101,8 @@ fn config(p: &Ports, app: u16, dead: u16) -> String {
          use_backend off if {{ path_beg /off }}\n use_backend down if {{ path_beg /down }}\n\
          use_backend deny if {{ path_beg /deny }}\n use_backend nf if {{ path_beg /nf }}\n\
          use_backend env if {{ path_beg /env }}\n use_backend opt if {{ path_beg /opt }}\n\
-         use_backend strict if {{ path_beg /strict }}\n default_backend tpl\n\
+         use_backend strict if {{ path_beg /strict }}\n use_backend us if {{ path_beg /us }}\n\
+         default_backend tpl\n\
          frontend g\n bind 127.0.0.1:{off}\n disabled\n default_backend tpl\n\
          backend tpl\n balance roundrobin\n http-send-name-header X-Server\n\
          server-template w 1-3 \"${{KW_APP}}\"\n\
@@ -114,7 +115,13 @@ fn config(p: &Ports, app: u16, dead: u16) -> String {
          backend opt\n option http-server-close\n option http-pretend-keepalive\n option checkcache\n\
          option http-restrict-req-hdr-names delete\n http-request set-header X-Seen \"%[req.hdr(x_y)]\"\n\
          server s 127.0.0.1:{app}\n\
-         backend strict\n option http-restrict-req-hdr-names reject\n server s 127.0.0.1:{app}\n",
+         backend strict\n option http-restrict-req-hdr-names reject\n server s 127.0.0.1:{app}\n\
+         backend us\n balance first\n retries 0\n cookie SRV insert indirect nocache\n http-send-name-header X-Server\n\
+         ignore-persist if {{ path_beg /us/static }}\n force-persist if {{ req.hdr(x-force) 1 }}\n\
+         use-server u2 if {{ path_beg /us/two }}\n use-server dead if {{ path_beg /us/dead }}\n\
+         use-server u1 if {{ path_beg /us/dead }}\n\
+         server u1 127.0.0.1:{app} cookie c1\n server u2 127.0.0.1:{app} cookie c2\n\
+         server dead 127.0.0.1:{dead} cookie cd check inter 100ms fall 1 rise 1\n",
         main = p.main,
         off = p.off,
     )
@@ -276,6 +283,44 @@ fn keywords_act_as_haproxy() {
         blocked,
         [1, 3, 4, 7, 8, 11, 14],
         "checkcache refusals (and /strict)"
+    );
+
+    // use-server, force-persist, ignore-persist: once both see the server `dead` DOWN
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for port in [fp.main, hp.main] {
+        while !request(port, "/us/dead", "").contains("x-server: u1") {
+            assert!(
+                Instant::now() < deadline,
+                "{port}: server dead never went DOWN"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let cases = [
+        ("/us/two", ""),
+        ("/us/x", "Cookie: SRV=c2\r\n"),
+        ("/us/static/x", "Cookie: SRV=c2\r\n"),
+        ("/us/dead", ""),
+        ("/us/dead", "X-Force: 1\r\n"),
+        ("/us/x", "Cookie: SRV=cd\r\n"),
+        ("/us/x", "Cookie: SRV=cd\r\nX-Force: 1\r\n"),
+    ];
+    let mut reached = Vec::new();
+    for (path, extra) in cases {
+        let f = norm(unclosed(request(fp.main, path, extra)));
+        let h = norm(unclosed(request(hp.main, path, extra)));
+        assert_eq!(f, h, "{path} {extra:?}: the whole answer");
+        reached.push(
+            f.lines()
+                .find_map(|l| l.strip_prefix("x-server: "))
+                .unwrap_or(&f[..12])
+                .to_string(),
+        );
+    }
+    assert_eq!(
+        reached,
+        ["u2", "u2", "u1", "u1", "http/1.1 503", "u1", "http/1.1 503"],
+        "which server each request reached"
     );
 
     // the disabled frontend does not listen on either

@@ -122,6 +122,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::cache_flow",
             // `monitor-uri` / `monitor fail` (uses acl).
             "http::monitor",
+            // `use-server`, `force-persist`, `ignore-persist` (uses acl).
+            "http::server_rules",
         ],
     ),
     (

@@ -1,6 +1,7 @@
 //! Proxy keywords issue 13 moved from "refused" to "run", each as HAProxy 2.6 reads it:
 //! `errorloc` / `errorloc302` / `errorloc303`, `http-error`, `disabled` / `enabled`,
-//! `server-template` (expanded into plain servers) and `http-send-name-header`; in `global`,
+//! `server-template` (expanded into plain servers), `http-send-name-header`, `use-server`,
+//! `force-persist` / `ignore-persist`, some `option`s; in `global`,
 //! `setenv` / `presetenv` / `resetenv` / `unsetenv`, applied as the line is read (later
 //! lines and `.if defined(...)` see them, as in HAProxy).
 //!
@@ -93,6 +94,40 @@ pub(super) fn keyword(
             }
             let servers = server_template(line, default_server, diags)?;
             p.servers.extend(servers);
+            Ok(())
+        }),
+        "use-server" => backend_only(kw).and_then(|()| {
+            let server = line.need(1, "a server name")?.to_string();
+            if !matches!(line.arg(2), Some("if" | "unless")) {
+                return Err(
+                    "'use-server' requires either 'if' or 'unless' followed by a condition".into(),
+                );
+            }
+            let condition = super::acl::condition(line, 2)?;
+            p.options
+                .keywords
+                .use_servers
+                .push(crate::model_keywords::UseServer {
+                    span: line.span.clone(),
+                    server,
+                    condition,
+                });
+            Ok(())
+        }),
+        "force-persist" | "ignore-persist" => backend_only(kw).and_then(|()| {
+            if !matches!(line.arg(1), Some("if" | "unless")) {
+                return Err(format!(
+                    "'{kw}' requires either 'if' or 'unless' followed by a condition"
+                ));
+            }
+            let condition = super::acl::condition(line, 1)?;
+            p.options
+                .keywords
+                .persist_rules
+                .push(crate::model_keywords::PersistRule {
+                    force: kw == "force-persist",
+                    condition,
+                });
             Ok(())
         }),
         "http-send-name-header" => backend_only(kw).and_then(|()| {

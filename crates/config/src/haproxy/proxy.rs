@@ -116,11 +116,8 @@ const NOT_YET: &[&str] = &[
     "log-tag",
     "rate-limit",
     "redirect",
-    "force-persist",
-    "ignore-persist",
     "persist",
     "filter",
-    "use-server",
 ];
 
 const KNOWN: &[&str] = &[

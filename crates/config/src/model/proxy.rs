@@ -380,7 +380,7 @@ pub struct Timeouts {
     pub tarpit: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ProxyOptions {
     pub redispatch: bool,
     pub forwardfor: Option<ForwardFor>,

@@ -27,6 +27,7 @@ pub mod rewrite;
 pub mod rules;
 pub mod sample_env;
 pub mod send_name;
+pub mod server_rules;
 pub mod session;
 pub mod set_addr;
 pub mod unique_id;

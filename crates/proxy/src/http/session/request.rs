@@ -15,6 +15,7 @@ use crate::http::body;
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
 use crate::http::rules::{self, Env};
+use crate::http::server_rules::Persist;
 use crate::pool;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
@@ -203,11 +204,27 @@ impl<C: ClientStream> Session<C> {
             return self.send_local(rec, hit, drained).await;
         }
         // Phase: persistence (cookie, then `stick on src`), as HAProxy: a valid cookie wins.
-        let cookie = crate::http::persist::on_request(&be, &mut self.req);
+        // `force-persist` / `ignore-persist`, then `use-server` (`http::server_rules`).
+        let rules = &be.policy.server_rules;
+        let persist = if rules.has_persist_rules() {
+            rules.persist(&Ctx::new(self.peer, self.local, Some(&self.req), None))
+        } else {
+            Persist::Normal
+        };
+        let mut cookie = crate::http::persist::on_request(&be, &mut self.req, persist);
         if let Some(c) = &cookie {
             rec.cookie = [crate::http::persist::request_flag(c), b'-'];
         }
         let mut prefer = cookie.as_ref().and_then(|c| c.server);
+        if prefer.is_none() && rules.has_use_server() {
+            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None);
+            let force = persist == Persist::Force || be.options.persist;
+            prefer = rules.use_server(&ctx, |i| be.server_usable(i, force));
+            // HAProxy's SF_DIRECT: a server `use-server` chose gets no inserted cookie
+            if let (Some(c), Some(i)) = (cookie.as_mut(), prefer) {
+                c.server = Some(i);
+            }
+        }
         if prefer.is_none() {
             prefer = be.stuck_server(src);
         }
@@ -311,6 +328,7 @@ impl<C: ClientStream> Session<C> {
                 uri: self.req.uri(),
                 header: header_val.as_deref(),
                 prefer,
+                force: persist == Persist::Force,
             }
         };
         let attached = self.attached.take();
@@ -486,6 +504,7 @@ impl<C: ClientStream> Session<C> {
             uri: self.req.uri(),
             header: header.as_deref(),
             prefer: None,
+            force: false,
         };
         let mut waited = Duration::ZERO;
         let failed = Some(assigned.index);
