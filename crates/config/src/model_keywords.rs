@@ -29,6 +29,8 @@ pub struct ProxyKeywords {
     /// `force-persist` / `ignore-persist if|unless COND`, in order: the first that holds
     /// decides (backends).
     pub persist_rules: Vec<PersistRule>,
+    /// `rate-limit sessions N`: new connections a frontend accepts per second.
+    pub rate_limit_sessions: Option<u32>,
 }
 
 /// `use-server NAME if|unless COND`: a request the condition holds for goes to server NAME

@@ -90,6 +90,7 @@ fn wait_port(port: u16, what: &str) {
 struct Ports {
     main: u16,
     off: u16,
+    limited: u16,
 }
 
 fn config(p: &Ports, app: u16, dead: u16) -> String {
@@ -104,6 +105,7 @@ fn config(p: &Ports, app: u16, dead: u16) -> String {
          use_backend strict if {{ path_beg /strict }}\n use_backend us if {{ path_beg /us }}\n\
          default_backend tpl\n\
          frontend g\n bind 127.0.0.1:{off}\n disabled\n default_backend tpl\n\
+         listen rl\n bind 127.0.0.1:{limited}\n rate-limit sessions 4\n http-request return status 200\n\
          backend tpl\n balance roundrobin\n http-send-name-header X-Server\n\
          server-template w 1-3 \"${{KW_APP}}\"\n\
          backend off\n disabled\n server s 127.0.0.1:{app}\n\
@@ -124,6 +126,7 @@ fn config(p: &Ports, app: u16, dead: u16) -> String {
          server dead 127.0.0.1:{dead} cookie cd check inter 100ms fall 1 rise 1\n",
         main = p.main,
         off = p.off,
+        limited = p.limited,
     )
 }
 
@@ -143,10 +146,12 @@ fn keywords_act_as_haproxy() {
     let fp = Ports {
         main: free_port(),
         off: free_port(),
+        limited: free_port(),
     };
     let hp = Ports {
         main: free_port(),
         off: free_port(),
+        limited: free_port(),
     };
     let fcfg = scratch.write("f.cfg", &config(&fp, app, dead));
     let hcfg = scratch.write("h.cfg", &config(&hp, app, dead));
@@ -322,6 +327,24 @@ fn keywords_act_as_haproxy() {
         ["u2", "u2", "u1", "u1", "http/1.1 503", "u1", "http/1.1 503"],
         "which server each request reached"
     );
+
+    // rate-limit sessions 4: 12 connections opened at once are all answered, the last no
+    // sooner than the limit allows (a lower bound only: a loaded machine is only slower)
+    for port in [fp.limited, hp.limited] {
+        let t0 = Instant::now();
+        let clients: Vec<_> = (0..12)
+            .map(|_| std::thread::spawn(move || request(port, "/", "")))
+            .collect();
+        for c in clients {
+            let answer = c.join().expect("client thread");
+            assert!(answer.starts_with("HTTP/1.1 200"), "{port}: {answer}");
+        }
+        let took = t0.elapsed();
+        assert!(
+            took >= Duration::from_millis(1500),
+            "{port}: 12 sessions at 4/s took only {took:?}"
+        );
+    }
 
     // the disabled frontend does not listen on either
     assert_eq!(request(fp.off, "/", ""), "refused");

@@ -36,6 +36,7 @@ pub mod opening;
 pub mod persist;
 pub mod pool;
 pub mod proxy_protocol;
+pub mod rate_limit;
 pub mod record;
 pub mod route;
 pub mod runtime;

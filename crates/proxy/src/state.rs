@@ -63,6 +63,8 @@ impl Frontend {
 
 pub struct Frontend {
     pub name: String,
+    /// `rate-limit sessions N` (new for each generation).
+    pub session_rate: Option<Arc<crate::rate_limit::SessionRate>>,
     pub mode: Mode,
     pub use_backends: Vec<(Cond, Route)>,
     pub default_backend: Option<Arc<Backend>>,
@@ -471,6 +473,11 @@ fn build_scoped(
             p.name.clone(),
             Arc::new(Frontend {
                 name: p.name.clone(),
+                session_rate: p
+                    .options
+                    .keywords
+                    .rate_limit_sessions
+                    .map(|n| Arc::new(crate::rate_limit::SessionRate::new(n))),
                 mode: p.mode,
                 use_backends,
                 default_backend,

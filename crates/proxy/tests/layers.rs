@@ -34,6 +34,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::userlist",
             "farm::history",
             "termination",
+            // `rate-limit sessions` (sans-IO counter, a tokio sleep).
+            "rate_limit",
             // PROXY protocol v1/v2 parser and encoder (sans-IO).
             "proxy_protocol",
             "tls::der",

@@ -130,6 +130,28 @@ pub(super) fn keyword(
                 });
             Ok(())
         }),
+        "rate-limit" => match section {
+            Some(k) if !k.is_frontend() => Err(format!(
+                "'rate-limit' is not allowed in a '{}' section (frontend, listen or defaults)",
+                k.keyword()
+            )),
+            _ => (|| {
+                if line.need(1, "'sessions'")? != "sessions" {
+                    return Err(format!(
+                        "'rate-limit' expects 'sessions', found '{}'",
+                        line.arg(1).unwrap_or("")
+                    ));
+                }
+                let n: u32 = super::line::number(
+                    line.need(2, "a number of sessions per second")?,
+                    "rate-limit sessions",
+                )?;
+                line.no_more(3)?;
+                // 0 means no limit, as in HAProxy
+                p.options.keywords.rate_limit_sessions = (n > 0).then_some(n);
+                Ok(())
+            })(),
+        },
         "http-send-name-header" => backend_only(kw).and_then(|()| {
             let name = line.need(1, "a header name")?;
             line.no_more(2)?;

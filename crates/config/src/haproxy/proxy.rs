@@ -114,7 +114,6 @@ const NOT_YET: &[&str] = &[
     "log-format-sd",
     "error-log-format",
     "log-tag",
-    "rate-limit",
     "redirect",
     "persist",
     "filter",

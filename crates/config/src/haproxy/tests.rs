@@ -337,9 +337,7 @@ fn timeouts_all_of_them() {
 fn keywords_not_run_are_refused_when_ignoring_them_would_show() {
     for kw in [
         "redirect prefix https://example.com",
-        "use-server s1 if TRUE",
         "log-tag web",
-        "rate-limit sessions 10",
         "filter compression",
     ] {
         let name = kw.split(' ').next().unwrap_or_default();
