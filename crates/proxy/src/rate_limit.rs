@@ -95,12 +95,13 @@ mod tests {
         }
         let w = r.admit(t0).expect("the 4th waits");
         assert!(w > Duration::from_millis(900), "{w:?}");
-        // next period: the previous 3 still weigh 3 * 0.9 at 100 ms in
+        // next period, 100 ms in: the previous 3 weigh 3 * 0.9 = 2 (rounded down, as
+        // haproxy's freq_ctr) → one more fits
         let t1 = t0 + Duration::from_millis(1100);
+        assert_eq!(r.admit(t1), None);
         assert!(r.admit(t1).is_some());
-        // at 1.5 s: 3 * 0.5 = 1 (rounded down) → two more fit
+        // at 1.5 s: 1 + 3 * 0.5 = 2 → one more
         let t2 = t0 + Duration::from_millis(1500);
-        assert_eq!(r.admit(t2), None);
         assert_eq!(r.admit(t2), None);
         assert!(r.admit(t2).is_some());
         // after two idle seconds everything is forgotten
@@ -108,7 +109,8 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(r.admit(t3), None);
         }
-        // the admitted count over any stretch stays near N per second
+        // under constant demand the admitted count stays at or a little under N per second
+        // (the previous period's weight is rounded down, as haproxy's freq_ctr does)
         let r = SessionRate::new(5);
         let mut t = t0;
         let mut admitted = 0;
@@ -118,6 +120,6 @@ mod tests {
                 Some(d) => t += d,
             }
         }
-        assert!((45..=56).contains(&admitted), "{admitted} in 10 s at 5/s");
+        assert!((38..=51).contains(&admitted), "{admitted} in 10 s at 5/s");
     }
 }
