@@ -25,7 +25,7 @@ pub mod logformat;
 pub mod map;
 pub mod pattern;
 pub mod registry;
-mod registry_cli;
+pub mod registry_cli;
 pub mod time;
 pub mod value;
 

@@ -1,6 +1,6 @@
 //! The runtime socket's map and ACL commands on a [`Registry`], answered as HAProxy 2.6
 //! answers them: `show map|acl [REF]`, `get map|acl REF VALUE`, `add map REF KEY VALUE`,
-//! `add acl REF PATTERN`, `set map REF KEY|#ID VALUE`, `del map|acl REF KEY|#ID`,
+//! `add map REF <<` with a payload, `add acl REF PATTERN`, `set map REF KEY|#ID VALUE`, `del map|acl REF KEY|#ID`,
 //! `clear map|acl REF`. A change is applied to every compiled set of the reference, so live
 //! traffic sees it at the next lookup. Pure (given the registry).
 
@@ -86,6 +86,35 @@ impl Registry {
                     Some(r) => get(r, kind, value),
                 }
             }
+            // `add map REF <<` with a payload of `KEY VALUE` lines (the session passes it as
+            // one last word after PAYLOAD): it wins over any KEY VALUE words, as in 2.6
+            "add"
+                if kind == Kind::Map
+                    && args.len() >= 2
+                    && args.last().is_some_and(|a| a.starts_with(PAYLOAD)) =>
+            {
+                let payload = args.last().map_or("", |a| &a[PAYLOAD.len()..]);
+                let (lines, missing) = payload_lines(payload);
+                let uids: Vec<u64> = lines.iter().map(|_| inner.uid()).collect();
+                match find(&mut inner.refs, kind, args[0]) {
+                    None => kind.unknown(),
+                    Some(r) => {
+                        let mut out = String::new();
+                        for ((key, value), uid) in lines.iter().zip(uids) {
+                            out = add(r, uid, key, Some(value));
+                            if !out.is_empty() {
+                                break;
+                            }
+                        }
+                        match missing {
+                            Some(key) if out.is_empty() => {
+                                format!("Missing value for key '{key}'.\n")
+                            }
+                            _ => out,
+                        }
+                    }
+                }
+            }
             "add" => {
                 let ok = match kind {
                     Kind::Map => args.len() == 3,
@@ -155,6 +184,32 @@ impl Registry {
         };
         Some(out)
     }
+}
+
+/// Marks the word that carries an `add map REF <<` payload (no typed word starts with NUL).
+pub const PAYLOAD: &str = "\0payload:";
+
+/// HAProxy 2.6's reading of an `add map` payload (cli_parse_add_map): a key runs to the
+/// first space or tab (a newline does not end it), the value from the next non-blank to the
+/// end of the line. A key with nothing after it is "missing a value" (returned apart: the
+/// lines before it are still added). haproxy's payload does not end with the last line's
+/// newline, and an empty one reads as one newline.
+fn payload_lines(payload: &str) -> (Vec<(String, String)>, Option<String>) {
+    let payload = payload.strip_suffix('\n').unwrap_or(payload);
+    let mut rest = if payload.is_empty() { "\n" } else { payload };
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let k = rest.find([' ', '\t']).unwrap_or(rest.len());
+        let key = &rest[..k];
+        if k == rest.len() {
+            return (out, Some(key.to_string()));
+        }
+        rest = rest[k + 1..].trim_start_matches([' ', '\t']);
+        let v = rest.find('\n').unwrap_or(rest.len());
+        out.push((key.to_string(), rest[..v].to_string()));
+        rest = rest.get(v + 1..).unwrap_or("");
+    }
+    (out, None)
 }
 
 fn list(refs: &[Reference], kind: Kind) -> String {
@@ -386,6 +441,30 @@ mod tests {
     use crate::registry::{self, Registry};
     use crate::value::Value;
     use std::sync::Arc;
+
+    #[test]
+    fn add_map_payload_reads_as_haproxy_2_6() {
+        assert_eq!(
+            payload_lines("b.com be2\nc.com   be3 x\n"),
+            (
+                vec![
+                    ("b.com".into(), "be2".into()),
+                    ("c.com".into(), "be3 x".into())
+                ],
+                None
+            )
+        );
+        // a newline does not end a key
+        assert_eq!(
+            payload_lines("d.com\ne.com be5\n"),
+            (vec![("d.com\ne.com".into(), "be5".into())], None)
+        );
+        assert_eq!(payload_lines(""), (vec![], Some("\n".into())));
+        assert_eq!(
+            payload_lines("a 1\nlonely\n"),
+            (vec![("a".into(), "1".into())], Some("lonely".into()))
+        );
+    }
 
     #[test]
     fn one_table_per_file_changed_for_every_user() {

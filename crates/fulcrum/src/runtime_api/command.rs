@@ -184,8 +184,19 @@ pub fn parse(words: &[&str], level: Level) -> Parsed {
 }
 
 /// Parses a command whose line ended with `<<` and the payload lines that followed it (up to
-/// an empty line); only `set ssl cert` reads a payload, the others ignore it as HAProxy does.
+/// an empty line); `set ssl cert` and `add map` read a payload, the others ignore it as
+/// HAProxy does.
 pub fn parse_with_payload(words: &[&str], level: Level, payload: &str) -> Parsed {
+    if let ["add", "map", reference, ..] = words {
+        // `add map REF <<`: the pattern registry reads the payload's `KEY VALUE` lines
+        let marked = format!("{}{payload}", fulcrum_sample::registry_cli::PAYLOAD);
+        return Parsed::Run(Command::Patterns(vec![
+            "add".into(),
+            "map".into(),
+            reference.to_string(),
+            marked,
+        ]));
+    }
     ssl_cert(words, level, Some(payload)).unwrap_or_else(|| parse(words, level))
 }
 
