@@ -437,6 +437,7 @@ fn rebuild(r: &Reference) {
 
 #[cfg(test)]
 mod tests {
+    use super::payload_lines;
     use crate::expr::{compile_with, Compiler};
     use crate::registry::{self, Registry};
     use crate::value::Value;
