@@ -402,7 +402,7 @@ fn add_map_payload_as_haproxy() {
             "global\n stats socket {} level admin\n\
              defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
              frontend f\n bind 127.0.0.1:{port}\n\
-             http-request return status 200 content-type text/plain lf-string \"%[req.hdr(host),map({},none)]\"\n",
+             http-request return status 200 content-type text/plain lf-string \"%[req.hdr(x-host),map({},none)]\"\n",
             sock.display(),
             map.display()
         )
@@ -434,7 +434,10 @@ fn add_map_payload_as_haproxy() {
     ];
     // entries print an address first (haproxy's pointer, fulcrum's id): compared without it
     let strip = |answer: String| -> String {
+        // and the config file each was started with
         answer
+            .replace("/f.cfg'", "/X.cfg'")
+            .replace("/h.cfg'", "/X.cfg'")
             .lines()
             .map(|l| match l.split_once(' ') {
                 Some((id, rest)) if id.starts_with("0x") => rest.to_string(),
@@ -460,10 +463,65 @@ fn add_map_payload_as_haproxy() {
         "{}",
         answers[3]
     );
-    for host in ["b.com", "c.com", "f.com", "g.com", "e.com"] {
-        let f = request(fport, "/", &format!("Host: {host}\r\n"));
-        let h = request(hport, "/", &format!("Host: {host}\r\n"));
-        let body = |a: &str| a.split_once("\r\n\r\n").map(|(_, b)| b.to_string());
-        assert_eq!(body(&f), body(&h), "{host}");
+    let lookups = |hosts: &[&str]| -> Vec<String> {
+        let body = |a: String| {
+            a.split_once("\r\n\r\n")
+                .map_or(a.clone(), |(_, b)| b.to_string())
+        };
+        hosts
+            .iter()
+            .map(|host| {
+                let f = body(request(fport, "/", &format!("X-Host: {host}\r\n")));
+                let h = body(request(hport, "/", &format!("X-Host: {host}\r\n")));
+                assert_eq!(f, h, "{host}");
+                f
+            })
+            .collect()
+    };
+    assert_eq!(
+        lookups(&["b.com", "c.com", "f.com", "g.com", "e.com"]),
+        ["be2", "be3 x", "be6", "be7", "none"]
+    );
+
+    // versions: prepare, fill, show, commit (traffic changes only then), errors
+    let versioned = [
+        format!("prepare map {m}\n"),
+        format!("prepare map {m}\n"),
+        "show map\n".to_string(),
+        format!("add map @1 {m} v1.com one\n"),
+        format!("add map @2 {m} <<\nv2.com two\nw2.com   two b\n\n"),
+        format!("add map @5 {m} z z\n"),
+        format!("show map @1 {m}\n"),
+        format!("show map @2 {m}\n"),
+        format!("get map {m} v2.com\n"),
+    ];
+    for c in &versioned {
+        assert_eq!(strip(cli(&fsock, c)), strip(cli(&hsock, c)), "{c:?}");
     }
+    assert_eq!(
+        lookups(&["v2.com", "b.com"]),
+        ["none", "be2"],
+        "before commit"
+    );
+    let committing = [
+        format!("commit map {m}\n"),
+        format!("commit map @2 {m}\n"),
+        format!("show map {m}\n"),
+        "show map\n".to_string(),
+        format!("show map @1 {m}\n"),
+        format!("commit map @1 {m}\n"),
+        format!("prepare map #99\n"),
+    ];
+    let mut after = Vec::new();
+    for c in &committing {
+        let f = strip(cli(&fsock, c));
+        assert_eq!(f, strip(cli(&hsock, c)), "{c:?}");
+        after.push(f);
+    }
+    assert!(after[3].contains("curr_ver=2 next_ver=2"), "{}", after[3]);
+    assert_eq!(
+        lookups(&["v2.com", "w2.com", "v1.com", "b.com"]),
+        ["two", "two b", "none", "none"],
+        "after commit"
+    );
 }

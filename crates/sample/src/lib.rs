@@ -26,6 +26,7 @@ pub mod map;
 pub mod pattern;
 pub mod registry;
 pub mod registry_cli;
+mod registry_versions;
 pub mod time;
 pub mod value;
 

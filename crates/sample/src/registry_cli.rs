@@ -30,6 +30,14 @@ impl Kind {
 }
 
 /// `#ID` or the file as the config names it.
+pub(crate) fn find_ref<'a>(
+    refs: &'a mut [Reference],
+    map: bool,
+    name: &str,
+) -> Option<&'a mut Reference> {
+    find(refs, if map { Kind::Map } else { Kind::Acl }, name)
+}
+
 fn find<'a>(refs: &'a mut [Reference], kind: Kind, name: &str) -> Option<&'a mut Reference> {
     let by_id = name.strip_prefix('#').map(|n| n.parse::<u32>().ok());
     refs.iter_mut()
@@ -57,7 +65,10 @@ impl Registry {
             _ => return None,
         };
         let verb = *words.first()?;
-        if !["show", "get", "add", "del", "set", "clear"].contains(&verb)
+        if ![
+            "show", "get", "add", "del", "set", "clear", "prepare", "commit",
+        ]
+        .contains(&verb)
             || (verb == "set" && kind == Kind::Acl)
         {
             return None;
@@ -66,6 +77,18 @@ impl Registry {
         let Ok(mut inner) = self.inner.lock() else {
             return Some("Internal error.\n".into());
         };
+        // `prepare`, `commit` and `@VERSION` forms (`registry_versions.rs`)
+        let (ver, args) = match args.first() {
+            Some(a) if a.starts_with('@') && ["add", "show", "clear", "commit"].contains(&verb) => {
+                (Some(&a[1..]), &args[1..])
+            }
+            _ => (None, args),
+        };
+        if let Some(answer) =
+            crate::registry_versions::cli(&mut inner, verb, kind == Kind::Map, ver, args)
+        {
+            return Some(answer);
+        }
         let out = match verb {
             "show" => match args.first() {
                 None => list(&inner.refs, kind),
@@ -194,7 +217,7 @@ pub const PAYLOAD: &str = "\0payload:";
 /// end of the line. A key with nothing after it is "missing a value" (returned apart: the
 /// lines before it are still added). haproxy's payload does not end with the last line's
 /// newline, and an empty one reads as one newline.
-fn payload_lines(payload: &str) -> (Vec<(String, String)>, Option<String>) {
+pub(crate) fn payload_lines(payload: &str) -> (Vec<(String, String)>, Option<String>) {
     let payload = payload.strip_suffix('\n').unwrap_or(payload);
     let mut rest = if payload.is_empty() { "\n" } else { payload };
     let mut out = Vec::new();
@@ -234,16 +257,18 @@ fn list(refs: &[Reference], kind: Kind) -> String {
             }
         };
         out.push_str(&format!(
-            "{} ({}) {desc}. curr_ver=0 next_ver=0 entry_cnt={}\n",
+            "{} ({}) {desc}. curr_ver={} next_ver={} entry_cnt={}\n",
             r.id,
             r.file.as_deref().unwrap_or(""),
+            r.curr_ver,
+            r.next_ver,
             r.entry_cnt
         ));
     }
     out
 }
 
-fn show(r: &Reference) -> String {
+pub(crate) fn show(r: &Reference) -> String {
     let mut out = String::new();
     for e in &r.entries {
         match &e.value {
@@ -311,34 +336,9 @@ fn get(r: &Reference, kind: Kind, value: &str) -> String {
     out
 }
 
-fn add(r: &mut Reference, uid: u64, key: &str, value: Option<&str>) -> String {
-    // Checked against every compiled set first: nothing changes when one refuses it.
-    for c in &r.consumers {
-        let ip = match c {
-            Consumer::Map(m) => m.read().is_ok_and(|m| m.how == crate::map::Match::Ip),
-            Consumer::Acl(s) => s
-                .read()
-                .is_ok_and(|s| s.method == crate::pattern::Method::Ip),
-        };
-        let err = match c {
-            Consumer::Map(m) => m.read().ok().and_then(|m| {
-                let mut probe = crate::map::Map::new(m.how);
-                probe.add(key, value.unwrap_or("")).err()
-            }),
-            Consumer::Acl(s) => s.read().ok().and_then(|s| {
-                let mut probe = crate::pattern::Patterns::new(s.method, s.icase);
-                probe.add(key).err()
-            }),
-        };
-        if let Some(e) = err {
-            // HAProxy 2.6 counts the refused entry's removal (its `entry_cnt` goes down).
-            r.entry_cnt -= 1;
-            return if ip {
-                format!("'{key}' is not a valid IPv4 or IPv6 address.\n")
-            } else {
-                format!("{e}.\n")
-            };
-        }
+pub(crate) fn add(r: &mut Reference, uid: u64, key: &str, value: Option<&str>) -> String {
+    if let Some(e) = refused(r, key, value) {
+        return e;
     }
     for c in &r.consumers {
         match c {
@@ -365,6 +365,39 @@ fn add(r: &mut Reference, uid: u64, key: &str, value: Option<&str>) -> String {
         Some(_) => r.consumers.len().max(1) as i64,
     };
     String::new()
+}
+
+/// The message when a compiled set of `r` refuses `key` (checked against every set first:
+/// nothing changes when one refuses it).
+pub(crate) fn refused(r: &mut Reference, key: &str, value: Option<&str>) -> Option<String> {
+    for c in &r.consumers {
+        let ip = match c {
+            Consumer::Map(m) => m.read().is_ok_and(|m| m.how == crate::map::Match::Ip),
+            Consumer::Acl(s) => s
+                .read()
+                .is_ok_and(|s| s.method == crate::pattern::Method::Ip),
+        };
+        let err = match c {
+            Consumer::Map(m) => m.read().ok().and_then(|m| {
+                let mut probe = crate::map::Map::new(m.how);
+                probe.add(key, value.unwrap_or("")).err()
+            }),
+            Consumer::Acl(s) => s.read().ok().and_then(|s| {
+                let mut probe = crate::pattern::Patterns::new(s.method, s.icase);
+                probe.add(key).err()
+            }),
+        };
+        if let Some(e) = err {
+            // HAProxy 2.6 counts the refused entry's removal (its `entry_cnt` goes down).
+            r.entry_cnt -= 1;
+            return Some(if ip {
+                format!("'{key}' is not a valid IPv4 or IPv6 address.\n")
+            } else {
+                format!("{e}.\n")
+            });
+        }
+    }
+    None
 }
 
 fn set(r: &mut Reference, key: &str, value: &str) -> String {
@@ -405,14 +438,14 @@ fn del(r: &mut Reference, key: &str) -> String {
     String::new()
 }
 
-fn clear(r: &mut Reference) {
+pub(crate) fn clear(r: &mut Reference) {
     r.entry_cnt -= r.entries.len() as i64;
     r.entries.clear();
     rebuild(r);
 }
 
 /// Refills every compiled set from the entries (they were valid when added).
-fn rebuild(r: &Reference) {
+pub(crate) fn rebuild(r: &Reference) {
     for c in &r.consumers {
         match c {
             Consumer::Map(m) => {
