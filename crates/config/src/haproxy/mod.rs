@@ -599,4 +599,6 @@ fn section_name_and_from(
 #[cfg(test)]
 mod cache_tests;
 #[cfg(test)]
+mod keywords_tests;
+#[cfg(test)]
 mod tests;
