@@ -510,7 +510,7 @@ fn add_map_payload_as_haproxy() {
         "show map\n".to_string(),
         format!("show map @1 {m}\n"),
         format!("commit map @1 {m}\n"),
-        format!("prepare map #99\n"),
+        "prepare map #99\n".to_string(),
     ];
     let mut after = Vec::new();
     for c in &committing {
