@@ -13,6 +13,7 @@ pub mod model;
 pub mod model_cache;
 pub mod model_checks;
 pub mod model_extras;
+pub mod model_keywords;
 pub mod model_userlist;
 pub mod tls;
 pub mod units;

@@ -41,7 +41,7 @@ pub fn validate(config: &Config, diags: &mut Diagnostics) {
                 ),
             );
         }
-        if p.kind == ProxyKind::Frontend && p.binds.is_empty() {
+        if p.kind == ProxyKind::Frontend && p.binds.is_empty() && !p.options.keywords.disabled {
             diags.warning(
                 &p.span,
                 format!("frontend '{}' has no 'bind' directive. Please declare it as a backend if this was intended", p.name),

@@ -125,6 +125,8 @@ pub struct Hints<'a> {
     pub header: Option<&'a [u8]>,
     /// A server persistence chose (index in `servers`): used without balancing.
     pub prefer: Option<usize>,
+    /// `force-persist`: `prefer` is used even when it is DOWN (not in maintenance).
+    pub force: bool,
 }
 
 /// A server assigned to a request: counts in `served` until dropped.
@@ -230,6 +232,14 @@ impl<P> Farm<P> {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
+    }
+
+    /// Whether server `index` may take a request persistence sends it (`use-server`): not in
+    /// maintenance, and UP unless `force` (`option persist`, `force-persist`).
+    pub fn server_usable(&self, index: usize, force: bool) -> bool {
+        self.servers
+            .get(index)
+            .is_some_and(|s| s.admin() != AdminState::Maint && (force || s.is_up()))
     }
 
     /// Whether the backend as a whole is UP (stats `status`).
@@ -384,7 +394,7 @@ impl<P> Farm<P> {
         // MAINT takes nothing; a DOWN server only with `option persist`.
         let persistable = |i: &usize| {
             self.servers.get(*i).is_some_and(|s| {
-                s.admin() != AdminState::Maint && (s.is_up() || self.options.persist)
+                s.admin() != AdminState::Maint && (s.is_up() || self.options.persist || hints.force)
             })
         };
         if let Some(index) = hints.prefer.filter(|i| persistable(i) && avoid != Some(*i)) {

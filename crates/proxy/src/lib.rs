@@ -37,6 +37,7 @@ pub mod payload;
 pub mod persist;
 pub mod pool;
 pub mod proxy_protocol;
+pub mod rate_limit;
 pub mod record;
 pub mod route;
 pub mod runtime;

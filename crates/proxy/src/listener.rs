@@ -193,6 +193,13 @@ pub async fn accept_loop(
             }
             _ = close.changed() => return,
         };
+        // `rate-limit sessions N`: the same, at most N new sessions per second
+        if let Some(rate) = &fe.session_rate {
+            tokio::select! {
+                _ = crate::rate_limit::wait(rate) => {}
+                _ = close.changed() => return,
+            }
+        }
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = close.changed() => return,

@@ -77,6 +77,8 @@ pub struct TcpResponse {
 
 pub struct Frontend {
     pub name: String,
+    /// `rate-limit sessions N` (new for each generation).
+    pub session_rate: Option<Arc<crate::rate_limit::SessionRate>>,
     pub mode: Mode,
     pub use_backends: Vec<(Cond, Route)>,
     pub default_backend: Option<Arc<Backend>>,
@@ -302,8 +304,13 @@ fn cfg_err(p: &Proxy, msg: impl std::fmt::Display) -> ProxyError {
 fn error_pages(p: &Proxy) -> Result<ErrorPages, ProxyError> {
     let mut files = Vec::new();
     for e in &p.errorfiles {
-        let bytes = std::fs::read(&e.path)
-            .map_err(|err| cfg_err(p, format!("errorfile {} '{}': {err}", e.status, e.path)))?;
+        let bytes = match &e.reply {
+            Some(r) if !matches!(r, fulcrum_config::model_keywords::ErrorReply::File) => {
+                crate::http::error_reply::render(e.status, r)
+            }
+            _ => std::fs::read(&e.path)
+                .map_err(|err| cfg_err(p, format!("errorfile {} '{}': {err}", e.status, e.path)))?,
+        };
         files.push((e.status, bytes));
     }
     Ok(ErrorPages::new(files))
@@ -391,6 +398,13 @@ fn build_scoped(
     serving: &watch::Receiver<Serving>,
 ) -> Result<Generation, ProxyError> {
     let proxies = Arc::new(OnceLock::new());
+    // `env(NAME)` sees the global `setenv` family's changes
+    let ops = config.global.keywords.environment.clone();
+    fulcrum_sample::environ::install((!ops.is_empty()).then(|| {
+        Arc::new(move |n: &str| {
+            fulcrum_config::model_keywords::EnvOp::lookup(&ops, n, || std::env::var(n).ok())
+        }) as fulcrum_sample::environ::Lookup
+    }));
     // `cache` sections first: the rules resolve `cache-use` / `cache-store` by name.
     crate::http::cache::install(
         &config
@@ -533,6 +547,11 @@ fn build_scoped(
             p.name.clone(),
             Arc::new(Frontend {
                 name: p.name.clone(),
+                session_rate: p
+                    .options
+                    .keywords
+                    .rate_limit_sessions
+                    .map(|n| Arc::new(crate::rate_limit::SessionRate::new(n))),
                 mode: p.mode,
                 use_backends,
                 default_backend,

@@ -142,6 +142,7 @@ pub async fn serve<C: ClientStream>(
         uri: b"",
         header: None,
         prefer: be.stuck_server(src),
+        force: false,
     };
     // Phase: assign a server and connect.
     let mut waited = Duration::ZERO;

@@ -34,6 +34,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::userlist",
             "farm::history",
             "termination",
+            // `rate-limit sessions` (sans-IO counter, a tokio sleep).
+            "rate_limit",
             // PROXY protocol v1/v2 parser and encoder (sans-IO).
             "proxy_protocol",
             "tls::der",
@@ -74,6 +76,14 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::headers",
             // HAProxy's acceptance checks of a request head (uses http::message).
             "http::validate",
+            // `option http-restrict-req-hdr-names` (uses http::message).
+            "http::hdr_names",
+            // `option checkcache` (uses http::message).
+            "http::checkcache",
+            // `http-send-name-header` (uses http::message).
+            "http::send_name",
+            // `errorloc*` / `http-error` pages (uses http::errors).
+            "http::error_reply",
             // `option originalto` (uses http::message, net).
             "http::originalto",
             // On main since the sample-language merge (uses http::message, net).
@@ -120,6 +130,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::cache_flow",
             // `monitor-uri` / `monitor fail` (uses acl).
             "http::monitor",
+            // `use-server`, `force-persist`, `ignore-persist` (uses acl).
+            "http::server_rules",
         ],
     ),
     (

@@ -72,7 +72,7 @@ pub trait Env {
 
     /// An environment variable, for `env(NAME)`.
     fn env_var(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
+        crate::environ::var(name)
     }
 }
 

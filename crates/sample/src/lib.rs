@@ -17,6 +17,7 @@ pub mod cast;
 pub mod conv;
 mod encode;
 pub mod env;
+pub mod environ;
 pub mod error;
 pub mod expr;
 pub mod fetch;
@@ -25,7 +26,8 @@ pub mod logformat;
 pub mod map;
 pub mod pattern;
 pub mod registry;
-mod registry_cli;
+pub mod registry_cli;
+mod registry_versions;
 pub mod time;
 pub mod value;
 

@@ -55,6 +55,11 @@ pub struct Reference {
     /// Where each consumer was first compiled (HAProxy lists the last created first).
     pub consumer_at: Vec<Option<(Arc<str>, u32)>>,
     seq: u64,
+    /// `prepare map|acl`: the version lookups see (`curr_ver`) and the last one prepared
+    /// (`next_ver`); entries added to another version wait in `staged` until `commit`.
+    pub curr_ver: u32,
+    pub next_ver: u32,
+    pub staged: Vec<(u32, Entry)>,
 }
 
 /// Every reference of one generation.
@@ -187,6 +192,9 @@ impl Registry {
             consumers: Vec::new(),
             consumer_at: Vec::new(),
             seq: inner.next_seq,
+            curr_ver: 0,
+            next_ver: 0,
+            staged: Vec::new(),
         });
         inner.refs.len() - 1
     }

@@ -1,6 +1,6 @@
 //! The runtime socket's map and ACL commands on a [`Registry`], answered as HAProxy 2.6
 //! answers them: `show map|acl [REF]`, `get map|acl REF VALUE`, `add map REF KEY VALUE`,
-//! `add acl REF PATTERN`, `set map REF KEY|#ID VALUE`, `del map|acl REF KEY|#ID`,
+//! `add map REF <<` with a payload, `add acl REF PATTERN`, `set map REF KEY|#ID VALUE`, `del map|acl REF KEY|#ID`,
 //! `clear map|acl REF`. A change is applied to every compiled set of the reference, so live
 //! traffic sees it at the next lookup. Pure (given the registry).
 
@@ -30,6 +30,14 @@ impl Kind {
 }
 
 /// `#ID` or the file as the config names it.
+pub(crate) fn find_ref<'a>(
+    refs: &'a mut [Reference],
+    map: bool,
+    name: &str,
+) -> Option<&'a mut Reference> {
+    find(refs, if map { Kind::Map } else { Kind::Acl }, name)
+}
+
 fn find<'a>(refs: &'a mut [Reference], kind: Kind, name: &str) -> Option<&'a mut Reference> {
     let by_id = name.strip_prefix('#').map(|n| n.parse::<u32>().ok());
     refs.iter_mut()
@@ -57,7 +65,10 @@ impl Registry {
             _ => return None,
         };
         let verb = *words.first()?;
-        if !["show", "get", "add", "del", "set", "clear"].contains(&verb)
+        if ![
+            "show", "get", "add", "del", "set", "clear", "prepare", "commit",
+        ]
+        .contains(&verb)
             || (verb == "set" && kind == Kind::Acl)
         {
             return None;
@@ -66,6 +77,18 @@ impl Registry {
         let Ok(mut inner) = self.inner.lock() else {
             return Some("Internal error.\n".into());
         };
+        // `prepare`, `commit` and `@VERSION` forms (`registry_versions.rs`)
+        let (ver, args) = match args.first() {
+            Some(a) if a.starts_with('@') && ["add", "show", "clear", "commit"].contains(&verb) => {
+                (Some(&a[1..]), &args[1..])
+            }
+            _ => (None, args),
+        };
+        if let Some(answer) =
+            crate::registry_versions::cli(&mut inner, verb, kind == Kind::Map, ver, args)
+        {
+            return Some(answer);
+        }
         let out = match verb {
             "show" => match args.first() {
                 None => list(&inner.refs, kind),
@@ -84,6 +107,35 @@ impl Registry {
                 match find(&mut inner.refs, kind, name) {
                     None => kind.unknown(),
                     Some(r) => get(r, kind, value),
+                }
+            }
+            // `add map REF <<` with a payload of `KEY VALUE` lines (the session passes it as
+            // one last word after PAYLOAD): it wins over any KEY VALUE words, as in 2.6
+            "add"
+                if kind == Kind::Map
+                    && args.len() >= 2
+                    && args.last().is_some_and(|a| a.starts_with(PAYLOAD)) =>
+            {
+                let payload = args.last().map_or("", |a| &a[PAYLOAD.len()..]);
+                let (lines, missing) = payload_lines(payload);
+                let uids: Vec<u64> = lines.iter().map(|_| inner.uid()).collect();
+                match find(&mut inner.refs, kind, args[0]) {
+                    None => kind.unknown(),
+                    Some(r) => {
+                        let mut out = String::new();
+                        for ((key, value), uid) in lines.iter().zip(uids) {
+                            out = add(r, uid, key, Some(value));
+                            if !out.is_empty() {
+                                break;
+                            }
+                        }
+                        match missing {
+                            Some(key) if out.is_empty() => {
+                                format!("Missing value for key '{key}'.\n")
+                            }
+                            _ => out,
+                        }
+                    }
                 }
             }
             "add" => {
@@ -157,6 +209,32 @@ impl Registry {
     }
 }
 
+/// Marks the word that carries an `add map REF <<` payload (no typed word starts with NUL).
+pub const PAYLOAD: &str = "\0payload:";
+
+/// HAProxy 2.6's reading of an `add map` payload (cli_parse_add_map): a key runs to the
+/// first space or tab (a newline does not end it), the value from the next non-blank to the
+/// end of the line. A key with nothing after it is "missing a value" (returned apart: the
+/// lines before it are still added). haproxy's payload does not end with the last line's
+/// newline, and an empty one reads as one newline.
+pub(crate) fn payload_lines(payload: &str) -> (Vec<(String, String)>, Option<String>) {
+    let payload = payload.strip_suffix('\n').unwrap_or(payload);
+    let mut rest = if payload.is_empty() { "\n" } else { payload };
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let k = rest.find([' ', '\t']).unwrap_or(rest.len());
+        let key = &rest[..k];
+        if k == rest.len() {
+            return (out, Some(key.to_string()));
+        }
+        rest = rest[k + 1..].trim_start_matches([' ', '\t']);
+        let v = rest.find('\n').unwrap_or(rest.len());
+        out.push((key.to_string(), rest[..v].to_string()));
+        rest = rest.get(v + 1..).unwrap_or("");
+    }
+    (out, None)
+}
+
 fn list(refs: &[Reference], kind: Kind) -> String {
     let mut out = String::from("# id (file) description\n");
     let mut refs: Vec<&Reference> = refs.iter().filter(|r| kind.has(r)).collect();
@@ -179,16 +257,18 @@ fn list(refs: &[Reference], kind: Kind) -> String {
             }
         };
         out.push_str(&format!(
-            "{} ({}) {desc}. curr_ver=0 next_ver=0 entry_cnt={}\n",
+            "{} ({}) {desc}. curr_ver={} next_ver={} entry_cnt={}\n",
             r.id,
             r.file.as_deref().unwrap_or(""),
+            r.curr_ver,
+            r.next_ver,
             r.entry_cnt
         ));
     }
     out
 }
 
-fn show(r: &Reference) -> String {
+pub(crate) fn show(r: &Reference) -> String {
     let mut out = String::new();
     for e in &r.entries {
         match &e.value {
@@ -256,34 +336,9 @@ fn get(r: &Reference, kind: Kind, value: &str) -> String {
     out
 }
 
-fn add(r: &mut Reference, uid: u64, key: &str, value: Option<&str>) -> String {
-    // Checked against every compiled set first: nothing changes when one refuses it.
-    for c in &r.consumers {
-        let ip = match c {
-            Consumer::Map(m) => m.read().is_ok_and(|m| m.how == crate::map::Match::Ip),
-            Consumer::Acl(s) => s
-                .read()
-                .is_ok_and(|s| s.method == crate::pattern::Method::Ip),
-        };
-        let err = match c {
-            Consumer::Map(m) => m.read().ok().and_then(|m| {
-                let mut probe = crate::map::Map::new(m.how);
-                probe.add(key, value.unwrap_or("")).err()
-            }),
-            Consumer::Acl(s) => s.read().ok().and_then(|s| {
-                let mut probe = crate::pattern::Patterns::new(s.method, s.icase);
-                probe.add(key).err()
-            }),
-        };
-        if let Some(e) = err {
-            // HAProxy 2.6 counts the refused entry's removal (its `entry_cnt` goes down).
-            r.entry_cnt -= 1;
-            return if ip {
-                format!("'{key}' is not a valid IPv4 or IPv6 address.\n")
-            } else {
-                format!("{e}.\n")
-            };
-        }
+pub(crate) fn add(r: &mut Reference, uid: u64, key: &str, value: Option<&str>) -> String {
+    if let Some(e) = refused(r, key, value) {
+        return e;
     }
     for c in &r.consumers {
         match c {
@@ -310,6 +365,39 @@ fn add(r: &mut Reference, uid: u64, key: &str, value: Option<&str>) -> String {
         Some(_) => r.consumers.len().max(1) as i64,
     };
     String::new()
+}
+
+/// The message when a compiled set of `r` refuses `key` (checked against every set first:
+/// nothing changes when one refuses it).
+pub(crate) fn refused(r: &mut Reference, key: &str, value: Option<&str>) -> Option<String> {
+    for c in &r.consumers {
+        let ip = match c {
+            Consumer::Map(m) => m.read().is_ok_and(|m| m.how == crate::map::Match::Ip),
+            Consumer::Acl(s) => s
+                .read()
+                .is_ok_and(|s| s.method == crate::pattern::Method::Ip),
+        };
+        let err = match c {
+            Consumer::Map(m) => m.read().ok().and_then(|m| {
+                let mut probe = crate::map::Map::new(m.how);
+                probe.add(key, value.unwrap_or("")).err()
+            }),
+            Consumer::Acl(s) => s.read().ok().and_then(|s| {
+                let mut probe = crate::pattern::Patterns::new(s.method, s.icase);
+                probe.add(key).err()
+            }),
+        };
+        if let Some(e) = err {
+            // HAProxy 2.6 counts the refused entry's removal (its `entry_cnt` goes down).
+            r.entry_cnt -= 1;
+            return Some(if ip {
+                format!("'{key}' is not a valid IPv4 or IPv6 address.\n")
+            } else {
+                format!("{e}.\n")
+            });
+        }
+    }
+    None
 }
 
 fn set(r: &mut Reference, key: &str, value: &str) -> String {
@@ -350,14 +438,14 @@ fn del(r: &mut Reference, key: &str) -> String {
     String::new()
 }
 
-fn clear(r: &mut Reference) {
+pub(crate) fn clear(r: &mut Reference) {
     r.entry_cnt -= r.entries.len() as i64;
     r.entries.clear();
     rebuild(r);
 }
 
 /// Refills every compiled set from the entries (they were valid when added).
-fn rebuild(r: &Reference) {
+pub(crate) fn rebuild(r: &Reference) {
     for c in &r.consumers {
         match c {
             Consumer::Map(m) => {
@@ -382,10 +470,35 @@ fn rebuild(r: &Reference) {
 
 #[cfg(test)]
 mod tests {
+    use super::payload_lines;
     use crate::expr::{compile_with, Compiler};
     use crate::registry::{self, Registry};
     use crate::value::Value;
     use std::sync::Arc;
+
+    #[test]
+    fn add_map_payload_reads_as_haproxy_2_6() {
+        assert_eq!(
+            payload_lines("b.com be2\nc.com   be3 x\n"),
+            (
+                vec![
+                    ("b.com".into(), "be2".into()),
+                    ("c.com".into(), "be3 x".into())
+                ],
+                None
+            )
+        );
+        // a newline does not end a key
+        assert_eq!(
+            payload_lines("d.com\ne.com be5\n"),
+            (vec![("d.com\ne.com".into(), "be5".into())], None)
+        );
+        assert_eq!(payload_lines(""), (vec![], Some("\n".into())));
+        assert_eq!(
+            payload_lines("a 1\nlonely\n"),
+            (vec![("a".into(), "1".into())], Some("lonely".into()))
+        );
+    }
 
     #[test]
     fn one_table_per_file_changed_for_every_user() {

@@ -41,13 +41,7 @@ const IGNORED: &[&str] = &[
 
 /// Global keywords fulcrum does not run yet whose absence changes the configuration's meaning
 /// (environment variables later lines expand) or what clients and log readers see: refused.
-const NOT_YET: &[&str] = &[
-    "presetenv",
-    "setenv",
-    "resetenv",
-    "unsetenv",
-    "tune.http.maxhdr",
-];
+const NOT_YET: &[&str] = &["tune.http.maxhdr"];
 
 const KNOWN: &[&str] = &[
     "maxconn",

@@ -19,7 +19,7 @@ const CODES: &[u16] = &[
     200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
 ];
 
-fn status(text: &str, what: &str) -> Result<u16, String> {
+pub(super) fn status(text: &str, what: &str) -> Result<u16, String> {
     let status: u16 = number(text, what)?;
     if !CODES.contains(&status) {
         return Err(format!(
@@ -41,6 +41,7 @@ pub fn errorfile(list: &mut Vec<ErrorFile>, line: &Line<'_>) -> Result<(), Strin
         span: line.span.clone(),
         status,
         path,
+        reply: None,
     });
     Ok(())
 }

@@ -17,6 +17,7 @@ mod extras;
 mod global;
 mod http_check;
 pub mod http_errors;
+mod keywords;
 mod lexer;
 mod line;
 pub mod logformat;
@@ -107,6 +108,8 @@ pub struct Parser {
     section: Section,
     api: Option<Api>,
     env: std::rc::Rc<EnvFn>,
+    /// What `setenv` and its siblings did so far (`env` sees it).
+    env_ops: keywords::EnvOps,
     cluster: Option<crate::model::Cluster>,
     peers: Vec<crate::model::Peers>,
     /// `http-errors` sections read so far.
@@ -134,7 +137,9 @@ impl Parser {
 
     /// A parser with its own variable lookup (tests).
     pub fn with_env(env: Box<EnvFn>) -> Self {
+        let (env, env_ops) = keywords::env_with_ops(env);
         Parser {
+            env_ops,
             global: Global::default(),
             global_seen: false,
             proxies: Vec::new(),
@@ -143,7 +148,7 @@ impl Parser {
             last_defaults: Defaults::builtin(),
             section: Section::None,
             api: None,
-            env: std::rc::Rc::from(env),
+            env,
             cluster: None,
             peers: Vec::new(),
             http_errors: Vec::new(),
@@ -205,6 +210,8 @@ impl Parser {
 
     pub fn finish(mut self, diags: &mut Diagnostics) -> (Global, Vec<Proxy>) {
         self.close_section();
+        keywords::close(&mut self.proxies);
+        self.global.keywords.environment = self.env_ops.borrow().clone();
         for (i, words, span) in std::mem::take(&mut self.pending_errorfiles) {
             let env = self.env.clone();
             let line = Line {
@@ -311,6 +318,11 @@ impl Parser {
                 &line.span,
                 format!("'{kw}' appears before any section (expected 'global', 'defaults', 'frontend', 'backend' or 'listen' first)"),
             ),
+            Section::Global if keywords::is_env(kw) => {
+                if let Err(msg) = keywords::env(&self.env_ops, &*self.env, line) {
+                    diags.error(&line.span, msg);
+                }
+            }
             Section::Global => global::keyword(&mut self.global, line, diags),
             Section::Proxy(_)
                 if kw == "errorfiles"
@@ -605,5 +617,7 @@ fn section_name_and_from(
 
 #[cfg(test)]
 mod cache_tests;
+#[cfg(test)]
+mod keywords_tests;
 #[cfg(test)]
 mod tests;

@@ -57,14 +57,9 @@ const NOT_YET_OPTIONS: &[&str] = &[
     "accept-invalid-http-request",
     "accept-invalid-http-response",
     "httpslog",
-    "forwarded",
     "http-use-proxy-header",
     "h1-case-adjust-bogus-client",
     "h1-case-adjust-bogus-server",
-    "http-pretend-keepalive",
-    "checkcache",
-    "transparent",
-    "http-restrict-req-hdr-names",
 ];
 
 const REMOVED_OPTIONS: &[(&str, &str)] = &[
@@ -182,6 +177,9 @@ pub fn option(
             o.check_protocol = None; // the last check option wins, as in HAProxy
         }
         _ => {
+            if let Some(r) = super::keywords::option(o, name, line, base, enable) {
+                return r;
+            }
             if let Some(protocol) = super::tcp_check::protocol_option(name, line, base) {
                 if enable {
                     o.check_protocol = Some(protocol?);

@@ -100,7 +100,6 @@ const IGNORED: &[&str] = &[
     "backlog",
     "grace",
     "max-keep-alive-queue",
-    "enabled",
     "bind-process",
     "max-session-srv-conns",
     "guid",
@@ -112,20 +111,9 @@ const IGNORED: &[&str] = &[
 /// proxy serving): refused, never ignored.
 const NOT_YET: &[&str] = &[
     "error-log-format",
-    "rate-limit",
     "redirect",
-    "force-persist",
-    "ignore-persist",
     "persist",
     "filter",
-    "server-template",
-    "http-send-name-header",
-    "disabled",
-    "use-server",
-    "http-error",
-    "errorloc",
-    "errorloc302",
-    "errorloc303",
 ];
 
 const KNOWN: &[&str] = &[
@@ -535,6 +523,9 @@ fn apply(
             });
         }
         _ => {
+            if let Some(r) = super::keywords::keyword(p, default_server, section, line, diags) {
+                return r;
+            }
             if let Some((_, instead)) = REMOVED.iter().find(|(k, _)| *k == kw) {
                 return Err(format!(
                     "'{kw}' was removed in HAProxy 2.x; use '{instead}' instead"

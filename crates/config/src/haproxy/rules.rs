@@ -475,7 +475,7 @@ fn return_action(line: &Line<'_>, request: bool) -> Result<(HttpAction, usize), 
     ))
 }
 
-type ResponseOptions = (
+pub(super) type ResponseOptions = (
     u16,
     Option<String>,
     ReturnBody,
@@ -490,11 +490,21 @@ fn response_options(
     default_status: u16,
     what: &str,
 ) -> Result<ResponseOptions, String> {
+    response_options_from(line, 2, request, default_status, what)
+}
+
+/// The response options from word `i` (`http-error status N ...` reads them from word 1).
+pub(super) fn response_options_from(
+    line: &Line<'_>,
+    mut i: usize,
+    request: bool,
+    default_status: u16,
+    what: &str,
+) -> Result<ResponseOptions, String> {
     let mut status = default_status;
     let mut content_type = None;
     let mut body = ReturnBody::None;
     let mut headers = Vec::new();
-    let mut i = 2;
     while let Some(w) = line.arg(i) {
         match w {
             "errorfiles" => {

@@ -47,6 +47,8 @@ pub struct Global {
     pub log_tag: Option<String>,
     /// `log-send-hostname [NAME]`: the syslog header carries NAME (empty: the host's name).
     pub log_send_hostname: Option<String>,
+    /// `setenv`, `presetenv`, `resetenv`, `unsetenv`, ... (issue 13).
+    pub keywords: crate::model_keywords::GlobalKeywords,
 }
 
 /// `tune.h2.initial-window-size` (65535), `tune.h2.max-concurrent-streams` (100),
@@ -96,6 +98,7 @@ impl Default for Global {
             tune_h2: TuneH2::default(),
             log_tag: None,
             log_send_hostname: None,
+            keywords: Default::default(),
         }
     }
 }

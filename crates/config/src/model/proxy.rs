@@ -380,7 +380,7 @@ pub struct Timeouts {
     pub tarpit: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ProxyOptions {
     pub redispatch: bool,
     pub forwardfor: Option<ForwardFor>,
@@ -423,6 +423,8 @@ pub struct ProxyOptions {
     pub retry_on_none: bool,
     /// `retry-on` conditions met after the request was sent (HAProxy's layer-7 retries).
     pub retry_on: RetryOn,
+    /// `disabled`, `use-server`, `force-persist`, `http-send-name-header`, ... (issue 13).
+    pub keywords: crate::model_keywords::ProxyKeywords,
 }
 
 /// What `retry-on` retries once the request has reached a server: statuses among 401 403

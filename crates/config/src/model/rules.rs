@@ -323,6 +323,9 @@ pub struct ErrorFile {
     pub span: Span,
     pub status: u16,
     pub path: String,
+    /// `errorloc*` / `http-error`: the page is built from this, not read from `path`
+    /// (`http-error ... errorfile F` keeps the file in `path`).
+    pub reply: Option<crate::model_keywords::ErrorReply>,
 }
 
 /// `stats enable|uri|realm|auth|refresh|admin|hide-version|show-legends|scope` in a proxy.

@@ -127,11 +127,10 @@ pub fn parse(words: &[&str], level: Level) -> Parsed {
             words.iter().map(|w| w.to_string()).collect(),
             level >= Level::Operator,
         )),
-        ["show" | "get" | "add" | "del" | "clear", "map" | "acl", ..] | ["set", "map", ..] => {
-            Parsed::Run(Command::Patterns(
-                words.iter().map(|w| w.to_string()).collect(),
-            ))
-        }
+        ["show" | "get" | "add" | "del" | "clear" | "prepare" | "commit", "map" | "acl", ..]
+        | ["set", "map", ..] => Parsed::Run(Command::Patterns(
+            words.iter().map(|w| w.to_string()).collect(),
+        )),
         ["set", "timeout", rest @ ..] => set_timeout(rest),
         ["show", "info", opts @ ..] => Parsed::Run(Command::ShowInfo {
             typed: opts.contains(&"typed"),
@@ -184,8 +183,19 @@ pub fn parse(words: &[&str], level: Level) -> Parsed {
 }
 
 /// Parses a command whose line ended with `<<` and the payload lines that followed it (up to
-/// an empty line); only `set ssl cert` reads a payload, the others ignore it as HAProxy does.
+/// an empty line); `set ssl cert` and `add map` read a payload, the others ignore it as
+/// HAProxy does.
 pub fn parse_with_payload(words: &[&str], level: Level, payload: &str) -> Parsed {
+    if let ["add", "map", first, rest @ ..] = words {
+        // `add map [@VER] REF <<`: the pattern registry reads the payload's `KEY VALUE` lines
+        let marked = format!("{}{payload}", fulcrum_sample::registry_cli::PAYLOAD);
+        let mut out = vec!["add".to_string(), "map".into(), first.to_string()];
+        if first.starts_with('@') {
+            out.extend(rest.first().map(|r| r.to_string()));
+        }
+        out.push(marked);
+        return Parsed::Run(Command::Patterns(out));
+    }
     ssl_cert(words, level, Some(payload)).unwrap_or_else(|| parse(words, level))
 }
 

@@ -46,10 +46,31 @@ fn apply(m: &mut Message, edits: &[HeaderEdit]) {
 /// Cookie request phase: which server the client's cookie names (if usable, or DOWN with
 /// `option persist`), with the request's Cookie headers edited for the server (`indirect`,
 /// `prefix`). `None` when the backend has no `cookie` line.
-pub fn on_request(be: &Backend, req: &mut Message) -> Option<CookieRequest> {
+/// `persist` (`force-persist` / `ignore-persist`): a forced cookie may name a DOWN server;
+/// an ignored one chooses no server and gets no new cookie (it is still removed from the
+/// request under `indirect`), as haproxy 2.6 measured.
+pub fn on_request(
+    be: &Backend,
+    req: &mut Message,
+    persist: super::server_rules::Persist,
+) -> Option<CookieRequest> {
+    use super::server_rules::Persist;
     let cp = be.policy.cookie.as_ref()?;
     let servers = be.cookie_servers();
-    let decision = cp.on_request(now_secs(), &view(req), &servers);
+    let decision = match persist {
+        Persist::Normal => cp.on_request(now_secs(), &view(req), &servers),
+        Persist::Ignore => {
+            let mut d = cp.on_request(now_secs(), &view(req), &servers);
+            d.server = None;
+            d.ignored = true;
+            d
+        }
+        Persist::Force => {
+            let mut forced = cp.clone();
+            forced.persist = true;
+            forced.on_request(now_secs(), &view(req), &servers)
+        }
+    };
     apply(req, &decision.edits);
     Some(decision)
 }

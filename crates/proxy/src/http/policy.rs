@@ -21,4 +21,6 @@ pub struct HttpPolicy {
     pub stick_sample: Option<crate::persist::stick_sample::SampleStick>,
     /// `stats ...` of this backend/listen, when enabled: the stats page applet.
     pub stats: Option<Arc<dyn Applet>>,
+    /// `use-server`, `force-persist`, `ignore-persist`.
+    pub server_rules: super::server_rules::ServerRules,
 }

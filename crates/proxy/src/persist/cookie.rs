@@ -57,6 +57,8 @@ pub struct CookieRequest {
     pub first_date: Option<u64>,
     /// Edits of the request headers before forwarding.
     pub edits: Vec<HeaderEdit>,
+    /// `ignore-persist` held: the cookie chose no server and none is inserted.
+    pub ignored: bool,
 }
 
 /// What the response phase needs to know about the exchange.
@@ -112,6 +114,7 @@ impl CookiePersist {
             last_date: None,
             first_date: None,
             edits: Vec::new(),
+            ignored: false,
         };
         let name = self.cfg.name.as_bytes();
         for (index, (hname, hvalue)) in headers.iter().enumerate() {
@@ -302,7 +305,7 @@ impl CookiePersist {
                 }
             }
         }
-        if !insert || (found && self.cfg.preserve) {
+        if !insert || (found && self.cfg.preserve) || req.ignored {
             return edits;
         }
         if self.cfg.postonly && resp.method != b"POST" {

@@ -159,6 +159,8 @@ pub(super) fn build_backend(
         cookie: crate::persist::cookie::CookiePersist::from_proxy(p),
         stick_sample,
         stats,
+        server_rules: crate::http::server_rules::ServerRules::compile(p)
+            .map_err(ProxyError::Config)?,
     };
     let parts = FarmParts {
         id: proxy_id(config, p),

@@ -370,6 +370,22 @@ impl<C: ClientStream> Session<C> {
                 }
             }
         }
+        // `option checkcache`: a cacheable answer setting a cookie is refused (`http::checkcache`)
+        if be.options.keywords.checkcache
+            && crate::http::checkcache::blocks(self.req.method(), &self.res)
+        {
+            let status = self.res.status;
+            return Step::Done(
+                self.send_error(
+                    status,
+                    rec,
+                    Termination::PROXY_HEADERS,
+                    &be.policy.errors,
+                    AfterError::Close,
+                )
+                .await,
+            );
+        }
         if let Some(c) = x.cookie {
             // SF_DIRECT: the cookie's server answered (false after a redispatch).
             let direct = c.server == Some(assigned.index);

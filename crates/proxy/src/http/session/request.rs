@@ -15,6 +15,7 @@ use crate::http::body;
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
 use crate::http::rules::{self, Env};
+use crate::http::server_rules::Persist;
 use crate::pool;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
@@ -114,6 +115,16 @@ impl<C: ClientStream> Session<C> {
         if let Some(next) = self.body_wait_phase(&fe, &mut env, rec).await {
             return next;
         }
+        if crate::http::hdr_names::restrict(
+            fe.options.keywords.restrict_req_hdr_names,
+            &mut self.req,
+        ) {
+            let v = rules::Verdict::Error(403);
+            return self
+                .respond_verdict(v, rec, &fe.errors)
+                .await
+                .unwrap_or(Next::Close);
+        }
         if let Some(st) = fe.stats.as_ref().filter(|a| a.matches(&self.req)) {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
         }
@@ -157,6 +168,18 @@ impl<C: ClientStream> Session<C> {
         if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
             return next;
         }
+        if be.options.keywords.restrict_req_hdr_names != fe.options.keywords.restrict_req_hdr_names
+            && crate::http::hdr_names::restrict(
+                be.options.keywords.restrict_req_hdr_names,
+                &mut self.req,
+            )
+        {
+            let v = rules::Verdict::Error(403);
+            return self
+                .respond_verdict(v, rec, &be.policy.errors)
+                .await
+                .unwrap_or(Next::Close);
+        }
         if let Some(st) = be.policy.stats.as_ref().filter(|a| a.matches(&self.req)) {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
         }
@@ -186,11 +209,27 @@ impl<C: ClientStream> Session<C> {
             return self.send_local(rec, hit, drained).await;
         }
         // Phase: persistence (cookie, then `stick on src`), as HAProxy: a valid cookie wins.
-        let cookie = crate::http::persist::on_request(&be, &mut self.req);
+        // `force-persist` / `ignore-persist`, then `use-server` (`http::server_rules`).
+        let rules = &be.policy.server_rules;
+        let persist = if rules.has_persist_rules() {
+            rules.persist(&Ctx::new(self.peer, self.local, Some(&self.req), None))
+        } else {
+            Persist::Normal
+        };
+        let mut cookie = crate::http::persist::on_request(&be, &mut self.req, persist);
         if let Some(c) = &cookie {
             rec.cookie = [crate::http::persist::request_flag(c), b'-'];
         }
         let mut prefer = cookie.as_ref().and_then(|c| c.server);
+        if prefer.is_none() && rules.has_use_server() {
+            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None);
+            let force = persist == Persist::Force || be.options.persist;
+            prefer = rules.use_server(&ctx, |i| be.server_usable(i, force));
+            // HAProxy's SF_DIRECT: a server `use-server` chose gets no inserted cookie
+            if let (Some(c), Some(i)) = (cookie.as_mut(), prefer) {
+                c.server = Some(i);
+            }
+        }
         if prefer.is_none() {
             prefer = be.stuck_server(src);
         }
@@ -269,13 +308,18 @@ impl<C: ClientStream> Session<C> {
             );
         }
         let server = Next::keep_if(mode == HttpConnectionMode::KeepAlive);
+        let fields = self.req.fields.len();
         if upgrade == Upgrade::Requested {
             self.req.append(b"Connection", b"upgrade");
-        } else if server == Next::Close {
+        } else if server == Next::Close
+            && !(be.options.keywords.pretend_keepalive && self.req.version != Version::Http10)
+        {
+            // `option http-pretend-keepalive`: the server is not told (HAProxy's FAKE_KA)
             self.req.append(b"Connection", b"close");
         } else if self.req.version == Version::Http10 {
             self.req.append(b"Connection", b"keep-alive");
         }
+        let conn_appended = self.req.fields.len() > fields;
         // Phase: assign a server and connect.
         let header_val;
         let hints = {
@@ -289,6 +333,7 @@ impl<C: ClientStream> Session<C> {
                 uri: self.req.uri(),
                 header: header_val.as_deref(),
                 prefer,
+                force: persist == Persist::Force,
             }
         };
         let attached = self.attached.take();
@@ -360,6 +405,9 @@ impl<C: ClientStream> Session<C> {
         };
         rec.tc = Some(t_conn.elapsed().saturating_sub(waited));
         rec.server = Some(assigned.server().clone());
+        if let Some(h) = &be.options.keywords.send_name_header {
+            crate::http::send_name::apply(&mut self.req, h, &assigned.server().name, conn_appended);
+        }
         be.remember_server(src, assigned.index);
         if let Some(key) = &stick_key {
             crate::http::persist::stick_store(&be, key.clone(), assigned.index);
@@ -418,6 +466,14 @@ impl<C: ClientStream> Session<C> {
                     server = s;
                     origin = Origin::Fresh;
                     rec.server = Some(assigned.server().clone());
+                    if let Some(h) = &be.options.keywords.send_name_header {
+                        crate::http::send_name::apply(
+                            &mut self.req,
+                            h,
+                            &assigned.server().name,
+                            conn_appended,
+                        );
+                    }
                     // `stick on|store-request`: the key goes with the server finally used.
                     if let Some(key) = &stick_key {
                         crate::http::persist::stick_store(&be, key.clone(), assigned.index);
@@ -464,6 +520,7 @@ impl<C: ClientStream> Session<C> {
             uri: self.req.uri(),
             header: header.as_deref(),
             prefer: None,
+            force: false,
         };
         let mut waited = Duration::ZERO;
         let failed = Some(assigned.index);

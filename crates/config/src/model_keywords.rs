@@ -1,0 +1,120 @@
+//! Model of the proxy keywords issue 13 moved from "refused" to "run": `disabled` /
+//! `enabled`, `http-send-name-header`, `errorloc*`, `http-error`, `use-server`,
+//! `force-persist` / `ignore-persist`, some `option`s, and the global `setenv` family.
+//!
+//! Parsed by `haproxy/keywords.rs`. `errorloc*` and
+//! `http-error` become error pages ([`crate::model::ErrorFile`] with a [`ErrorReply`]);
+//! `server-template` becomes plain servers.
+
+use serde::Serialize;
+
+/// Keywords of one proxy (inherited from `defaults` where HAProxy allows it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ProxyKeywords {
+    /// `disabled` (`enabled` clears it): the proxy does not serve. Applied by the config
+    /// crate: a disabled proxy keeps no listener and no server.
+    pub disabled: bool,
+    /// `http-send-name-header NAME`: the chosen server's name, sent to it in header NAME.
+    pub send_name_header: Option<String>,
+    /// `option http-pretend-keepalive`: no `Connection: close` to the server (HTTP/1.1)
+    /// when the proxy closes the server side (`http-server-close`, `httpclose`). A backend's.
+    pub pretend_keepalive: bool,
+    /// `option http-restrict-req-hdr-names preserve|delete|reject`, applied after the
+    /// proxy's `http-request` rules.
+    pub restrict_req_hdr_names: HdrNamePolicy,
+    /// `option checkcache`: a cacheable answer setting a cookie is refused. A backend's.
+    pub checkcache: bool,
+    /// `use-server NAME if|unless COND`, in order (backends).
+    pub use_servers: Vec<UseServer>,
+    /// `force-persist` / `ignore-persist if|unless COND`, in order: the first that holds
+    /// decides (backends).
+    pub persist_rules: Vec<PersistRule>,
+    /// `rate-limit sessions N`: new connections a frontend accepts per second.
+    pub rate_limit_sessions: Option<u32>,
+}
+
+/// `use-server NAME if|unless COND`: a request the condition holds for goes to server NAME
+/// when it is usable (UP, or `option persist`, or `force-persist`), unless a persistence
+/// cookie chose a server already.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UseServer {
+    pub span: crate::diagnostics::Span,
+    pub server: String,
+    pub condition: crate::model::Condition,
+}
+
+/// `force-persist if|unless COND` (`force`: a cookie or `use-server` naming a DOWN server
+/// is honoured) or `ignore-persist if|unless COND` (the persistence cookie is not looked at).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PersistRule {
+    pub force: bool,
+    pub condition: crate::model::Condition,
+}
+
+/// What `option http-restrict-req-hdr-names` does with a request header whose name has a
+/// character other than letters, digits and `-`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HdrNamePolicy {
+    #[default]
+    Preserve,
+    Delete,
+    Reject,
+}
+
+/// An error page that is not a file: `errorloc302|303 CODE URL` or `http-error status CODE ...`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ErrorReply {
+    /// A redirect (302 or 303) to `url`, with no body.
+    Location { code: u16, url: String },
+    /// `http-error status CODE [content-type T] [string S|file F] [hdr N V]...`.
+    Reply {
+        content_type: Option<String>,
+        /// The body (a `string`, or a `file`'s content read when the config is loaded).
+        body: Vec<u8>,
+        headers: Vec<(String, String)>,
+    },
+    /// `http-error status CODE errorfile F`: the file is the whole answer.
+    File,
+}
+
+/// Global keywords of issue 13.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GlobalKeywords {
+    /// What `setenv`, `presetenv`, `resetenv` and `unsetenv` did to the environment, in
+    /// order. The parser applied them already (later lines expand `${VAR}` with them); the
+    /// data plane applies them too, so that `env(NAME)` reads what HAProxy would.
+    pub environment: Vec<EnvOp>,
+}
+
+/// One change to the environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EnvOp {
+    /// `setenv NAME VALUE`, or a `presetenv` whose variable was not set.
+    Set(String, String),
+    /// `unsetenv NAME`.
+    Unset(String),
+    /// `resetenv [NAME...]`: every variable but these is removed.
+    Reset(Vec<String>),
+}
+
+impl EnvOp {
+    /// `name` as seen after `ops`, given its value before them (`base`).
+    pub fn lookup(
+        ops: &[EnvOp],
+        name: &str,
+        base: impl FnOnce() -> Option<String>,
+    ) -> Option<String> {
+        for op in ops.iter().rev() {
+            match op {
+                EnvOp::Set(n, v) if n == name => return Some(v.clone()),
+                EnvOp::Unset(n) if n == name => return None,
+                EnvOp::Reset(keep) if !keep.iter().any(|k| k == name) => return None,
+                _ => {}
+            }
+        }
+        base()
+    }
+}
