@@ -15,6 +15,8 @@ pub mod ping;
 pub mod protocols;
 pub mod response;
 pub mod script;
+pub mod script_judge;
+pub mod script_match;
 pub mod script_run;
 pub mod smtp_check;
 pub mod spop;
