@@ -70,7 +70,7 @@ impl Supervisor {
         let proxy = fulcrum_proxy::start_with(&config, std::sync::Arc::new(stats.clone()))
             .await
             .context("starting the proxy")?;
-        let (health, mut health_events) = HealthMonitor::start(&config);
+        let (health, mut health_events) = HealthMonitor::start_dedicated(&config);
         let mut check_results = health.check_results();
         for w in health.warnings() {
             tracing::warn!("{w}");

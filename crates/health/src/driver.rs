@@ -95,6 +95,26 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
+    pub fn new(
+        checks: Vec<Running>,
+        members: Vec<MemberSpec>,
+        shared: Arc<Shared>,
+        events: mpsc::UnboundedSender<HealthEvent>,
+    ) -> Driver {
+        Driver {
+            checks,
+            deadlines: BinaryHeap::new(),
+            paused_keys: HashSet::new(),
+            batch: Vec::new(),
+            flush_at: None,
+            unusable: HashSet::new(),
+            stopping: HashSet::new(),
+            members,
+            shared,
+            events,
+        }
+    }
+
     pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         // The probes run inside this task (no task and no cross-thread wakeup per check).
         let mut probes: Probes = FuturesUnordered::new();
@@ -207,8 +227,17 @@ impl Driver {
         let r = reconcile::reconcile(old, plan, clock::now(), spread_percent, seed_now());
         self.checks = r.checks;
         self.members = r.members;
-        // the new data plane starts without NOLB: the next 404 puts the server there again
-        self.stopping.clear();
+        // NOLB survives a reload, as in HAProxy (the server keeps its state): kept for the
+        // servers that are still UP under a `disable-on-404` check, and replayed below so the
+        // freshly built data plane takes them out of balancing again.
+        let checks = &self.checks;
+        self.stopping.retain(|k| {
+            r.states.get(k) == Some(&true) && checks.iter().any(|c| {
+                c.key.backend == k.0
+                    && c.key.server == k.1
+                    && matches!(&c.spec.probe, crate::probe::Probe::Script(s) if s.disable_on_404)
+            })
+        });
         if let Ok(mut p) = self.shared.paused.lock() {
             p.retain(|k| r.states.contains_key(k));
         }
@@ -220,6 +249,34 @@ impl Driver {
         }
         for ev in r.replay {
             let _ = self.events.send(ev);
+        }
+        let mut nolb: Vec<&ServerKey> = self.stopping.iter().collect();
+        nolb.sort();
+        for (backend, server) in nolb {
+            let reason = self
+                .checks
+                .iter()
+                .find(|c| &c.key.backend == backend && &c.key.server == server)
+                .and_then(|c| c.machine.last_outcome().cloned())
+                .unwrap_or_else(|| {
+                    CheckOutcome::new(
+                        crate::status::CheckStatus::L7OkConditional,
+                        Default::default(),
+                    )
+                    .with_code(404)
+                });
+            let _ = self.events.send(HealthEvent {
+                backend: backend.clone(),
+                server: server.clone(),
+                up: true,
+                reason,
+                log_line: String::new(),
+                no_server_line: None,
+                inhibit_on_failure: false,
+                replay: true,
+                weight: None,
+                stopping: true,
+            });
         }
     }
 

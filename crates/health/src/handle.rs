@@ -20,10 +20,17 @@ pub struct HealthMonitor;
 /// Controls a running monitor. Dropping it stops the checks too.
 pub struct HealthHandle {
     tx: mpsc::UnboundedSender<Command>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    task: Option<Task>,
     observer: Observer,
     shared: Arc<Shared>,
     warnings: Vec<String>,
+}
+
+/// Where the driver runs: a task of the caller's runtime, or its own thread.
+enum Task {
+    Spawned(tokio::task::JoinHandle<()>),
+    /// Says when the thread's driver ended.
+    Thread(tokio::sync::oneshot::Receiver<()>),
 }
 
 /// backend → servers with `observe`, looked up by &str on the data plane's hot path.
@@ -81,9 +88,59 @@ fn observed_map(checks: &[CheckSpec]) -> ObservedSet {
 }
 
 impl HealthMonitor {
-    /// Plans the checks of `config` and starts them; must be called inside a tokio runtime.
-    /// Returns the handle and the stream of changes.
+    /// Plans the checks of `config` and starts them as a task of the current tokio runtime
+    /// (tests drive it on paused time); must be called inside a runtime. Returns the handle
+    /// and the stream of changes.
     pub fn start(config: &Config) -> (HealthHandle, mpsc::UnboundedReceiver<HealthEvent>) {
+        let (driver, rx, mut handle, events) = Self::prepare(config);
+        handle.task = Some(Task::Spawned(tokio::spawn(driver.run(rx))));
+        (handle, events)
+    }
+
+    /// Like [`HealthMonitor::start`], but the checks run on a thread of their own with a
+    /// single-threaded runtime: a probe's socket events wake the driver on the thread that
+    /// polls them (no hand-off between worker threads per check, no futex wake-ups), and the
+    /// data plane's workers are not disturbed by a thousand checks a second. Falls back to
+    /// [`HealthMonitor::start`] if the thread or its runtime cannot be made.
+    pub fn start_dedicated(
+        config: &Config,
+    ) -> (HealthHandle, mpsc::UnboundedReceiver<HealthEvent>) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let runtime = match runtime {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::warn!(
+                    "health checks: no runtime of their own ({e}); sharing the data plane's"
+                );
+                return Self::start(config);
+            }
+        };
+        let (driver, rx, mut handle, events) = Self::prepare(config);
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("health".into())
+            .spawn(move || {
+                runtime.block_on(driver.run(rx));
+                let _ = done_tx.send(());
+            });
+        if let Err(e) = spawned {
+            tracing::error!("health checks: cannot start their thread: {e}");
+        }
+        handle.task = Some(Task::Thread(done_rx));
+        (handle, events)
+    }
+
+    /// The driver (not started), its commands, the handle without its task, and the events.
+    fn prepare(
+        config: &Config,
+    ) -> (
+        Driver,
+        mpsc::UnboundedReceiver<Command>,
+        HealthHandle,
+        mpsc::UnboundedReceiver<HealthEvent>,
+    ) {
         let plan = spec::plan(config);
         for w in &plan.warnings {
             tracing::warn!("{w}");
@@ -102,22 +159,10 @@ impl HealthMonitor {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let driver = Driver {
-            deadlines: Default::default(),
-            batch: Vec::new(),
-            flush_at: None,
-            paused_keys: HashSet::new(),
-            unusable: HashSet::new(),
-            stopping: HashSet::new(),
-            checks: r.checks,
-            members: r.members,
-            shared: shared.clone(),
-            events: events_tx,
-        };
-        let task = tokio::spawn(driver.run(rx));
+        let driver = Driver::new(r.checks, r.members, shared.clone(), events_tx);
         let handle = HealthHandle {
             tx: tx.clone(),
-            task: Some(task),
+            task: None,
             observer: Observer {
                 tx,
                 observed: Arc::new(RwLock::new(observed)),
@@ -125,7 +170,7 @@ impl HealthMonitor {
             shared,
             warnings,
         };
-        (handle, events_rx)
+        (driver, rx, handle, events_rx)
     }
 }
 
@@ -262,8 +307,14 @@ impl HealthHandle {
     /// Stops every check and waits for the task to end.
     pub async fn shutdown(mut self) {
         let _ = self.tx.send(Command::Shutdown);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        match self.task.take() {
+            Some(Task::Spawned(task)) => {
+                let _ = task.await;
+            }
+            Some(Task::Thread(done)) => {
+                let _ = done.await;
+            }
+            None => {}
         }
     }
 }
