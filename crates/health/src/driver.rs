@@ -60,6 +60,8 @@ pub(crate) struct Shared {
     pub pending: Mutex<Option<mpsc::UnboundedReceiver<CheckResult>>>,
     /// The last outcome of each server's (first) check: check_status/code/desc.
     pub last: Mutex<HashMap<ServerKey, CheckOutcome>>,
+    /// The data plane's session counts, for `send-state` (None: shown as 0).
+    pub load: Mutex<Option<Arc<dyn crate::send_state::ServerLoad>>>,
 }
 
 /// How long check results wait to be sent together (state changes are never delayed).

@@ -51,6 +51,13 @@ impl Driver {
                     any_active = true;
                 }
             }
+            let (scur, backend_cur, qcur) = self
+                .shared
+                .load
+                .lock()
+                .ok()
+                .and_then(|l| l.as_ref().and_then(|l| l.load(&key.0, &key.1)))
+                .unwrap_or_default();
             let view = crate::send_state::ServerView {
                 checking: true,
                 up,
@@ -60,7 +67,9 @@ impl Driver {
                 fall,
                 weight: c.dynamic_weight.unwrap_or(c.spec.weight),
                 total_weight: if any_active { active } else { backup },
-                ..Default::default()
+                scur,
+                backend_cur,
+                qcur,
             };
             crate::send_state::value(h, &view)
         });

@@ -197,6 +197,15 @@ impl HealthHandle {
         rx
     }
 
+    /// Where `http-check send-state` reads the sessions on a server and its backend (`scur`,
+    /// `qcur`); without one they are shown as 0.
+    pub fn set_load_source(&self, load: Option<Arc<dyn crate::send_state::ServerLoad>>) {
+        match self.shared.load.lock() {
+            Ok(mut g) => *g = load,
+            Err(p) => *p.into_inner() = load,
+        }
+    }
+
     /// A cloneable reporter for the data plane's worker threads.
     pub fn observer(&self) -> Observer {
         self.observer.clone()
