@@ -192,6 +192,9 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("res.cook", [S], 0, Str, Response),
     kw!("res.ver", [], 0, Str, Response),
     kw!("capture.res.hdr", [I], 1, Str, Response),
+    // what a health check received (tcp-check / http-check `status-code`, `on-error` ...)
+    kw!("res.payload", [I, I], 2, Bin, Response),
+    kw!("res.len", [], 0, Sint, Response),
 ];
 
 macro_rules! counter_kws {

@@ -30,7 +30,12 @@ pub fn http_check(h: &mut HttpCheck, line: &Line<'_>) -> Result<(), String> {
         "connect" => {
             if !h.rules.is_empty()
                 && !h.rules.iter().any(|r| matches!(r, HttpCheckRule::Connect(_)))
-                && h.rules.iter().any(|r| !matches!(r, HttpCheckRule::Comment(_)))
+                && h.rules.iter().any(|r| {
+                    !matches!(
+                        r,
+                        HttpCheckRule::Comment(_) | HttpCheckRule::SetVar { .. } | HttpCheckRule::UnsetVar { .. }
+                    )
+                })
             {
                 return Err("'http-check connect': first step MUST also be a 'connect', optionally preceded by a 'set-var', an 'unset-var' or a 'comment', when there is a 'connect' step in the tcp-check ruleset".into());
             }
@@ -48,8 +53,21 @@ pub fn http_check(h: &mut HttpCheck, line: &Line<'_>) -> Result<(), String> {
             }
             return Ok(());
         }
-        kw if kw.starts_with("set-var") || kw.starts_with("unset-var") => {
-            return Err(format!("'http-check {kw}' (variables) is not supported by fulcrum yet"))
+        kw if kw.starts_with("set-var(") || kw.starts_with("unset-var(") => {
+            let (scope, name) = super::tcp_check::check_var(kw)?;
+            if kw.starts_with("set-var(") {
+                let expr = line.need(2, "a sample expression")?;
+                if let Some(extra) = line.arg(3) {
+                    return Err(format!("'http-check {kw}' expects one sample expression, found '{extra}' after it"));
+                }
+                super::tcp_check::sample_expr(expr, &format!("http-check {kw}"))?;
+                HttpCheckRule::SetVar { scope, name, expr: expr.to_string() }
+            } else {
+                if let Some(extra) = line.arg(2) {
+                    return Err(format!("'http-check {kw}' takes no argument, found '{extra}'"));
+                }
+                HttpCheckRule::UnsetVar { scope, name }
+            }
         }
         other => {
             return Err(format!(
@@ -78,13 +96,16 @@ fn send(line: &Line<'_>) -> Result<HttpCheckSend, String> {
             }
             "uri-lf" | "body-lf" => {
                 let v = line.need(i + 1, "a value")?;
-                if v.contains('%') {
-                    return Err(format!("'http-check send {a}' with log-format expressions is not supported by fulcrum yet"));
+                let lf = v.contains('%');
+                if lf {
+                    super::tcp_check::log_format(v, &format!("http-check send {a}"))?;
                 }
                 if a == "uri-lf" {
                     s.uri = Some(v.to_string());
+                    s.uri_lf = lf;
                 } else {
                     s.body = Some(v.to_string());
+                    s.body_lf = lf;
                 }
             }
             "comment" => {}

@@ -48,6 +48,16 @@ pub enum HttpCheckRule {
     Send(HttpCheckSend),
     Expect(HttpCheckExpect),
     Comment(String),
+    /// `set-var(SCOPE.NAME) EXPR` / `unset-var(SCOPE.NAME)`, as for `tcp-check`.
+    SetVar {
+        scope: String,
+        name: String,
+        expr: String,
+    },
+    UnsetVar {
+        scope: String,
+        name: String,
+    },
 }
 
 /// `http-check send [meth M] [uri U] [ver V] [hdr N V]... [body S]`
@@ -58,6 +68,9 @@ pub struct HttpCheckSend {
     pub version: Option<String>,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
+    /// `uri-lf` / `body-lf` with `%[...]` samples: `uri` / `body` are rendered per check.
+    pub uri_lf: bool,
+    pub body_lf: bool,
 }
 
 /// `http-check expect [!] status|rstatus|string|rstring PATTERN`

@@ -4,6 +4,7 @@
 
 pub mod addr;
 pub mod agent;
+pub mod check_sample;
 pub mod dns;
 pub mod expect;
 pub mod external;

@@ -7,6 +7,7 @@
 //! judges an expect step and a whole script, `script_match` holds the protocol matchers that
 //! read a structure (MySQL, LDAP, SPOP) and `ssl-hello-chk`'s hello.
 
+use crate::probe::check_sample::{Lf, SampleExpr, VarName};
 use crate::probe::expect::Re;
 use crate::status::CheckStatus;
 use std::net::IpAddr;
@@ -45,6 +46,19 @@ pub enum Action {
     },
     /// `option ssl-hello-chk`'s SSLv3 client hello, with the current time in it as HAProxy's.
     SendSslHello,
+    /// `send-lf` / `send-binary-lf`: rendered when sent (`binary`: the result is hex).
+    SendLf {
+        format: Lf,
+        binary: bool,
+    },
+    /// `http-check send` with `uri-lf` / `body-lf`: the request is built when sent.
+    SendHttpLf(Box<HttpLf>),
+    /// `set-var(check.NAME) EXPR` / `unset-var(check.NAME)`.
+    SetVar {
+        var: VarName,
+        expr: SampleExpr,
+    },
+    UnsetVar(VarName),
     Expect(Expect),
     /// `http-check expect` (and `option httpchk`'s default): one complete HTTP response.
     ExpectHttp(crate::probe::expect::Expect),
@@ -53,6 +67,8 @@ pub enum Action {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Connect {
     pub port: Option<u16>,
+    /// `port EXPR`: a sample expression (e.g. `var(check.port)`), evaluated at the connect.
+    pub port_expr: Option<SampleExpr>,
     pub addr: Option<IpAddr>,
     /// A PROXY protocol header goes first (`send-proxy`, or the server's `check-send-proxy`
     /// on the default connect).
@@ -104,6 +120,20 @@ pub enum Message {
         ltrim: bool,
         cut_crlf: bool,
     },
+    /// A log-format string with `%[...]` samples (`on-success "%[res.payload(4,0)]"`).
+    Format(Lf),
+}
+
+/// An `http-check send` whose URI or body is a log-format string: the parts to build the
+/// request from when it is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLf {
+    pub httpchk: fulcrum_config::model::HttpChk,
+    pub send: fulcrum_config::model::HttpCheckSend,
+    pub uri: Option<Lf>,
+    pub body: Option<Lf>,
+    /// `http-check send-state`: the state header goes in too.
+    pub send_state: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,6 +148,8 @@ pub struct Expect {
     pub on_error: Option<Message>,
     /// `status-code` of HAProxy's smtpchk: the code is the first three bytes received.
     pub code_from_payload: bool,
+    /// `status-code EXPR`: the code is the expression's value.
+    pub status_code: Option<SampleExpr>,
 }
 
 impl Expect {
@@ -133,6 +165,7 @@ impl Expect {
             on_success: None,
             on_error: None,
             code_from_payload: false,
+            status_code: None,
         }
     }
 }
@@ -151,7 +184,7 @@ pub enum Verdict {
     },
 }
 
-pub use crate::probe::script_judge::{evaluate, hex_upper, success, where_info};
+pub use crate::probe::script_judge::{evaluate, evaluate_with, hex_upper, success, where_info};
 pub use crate::probe::script_match::ssl_hello;
 
 #[cfg(test)]

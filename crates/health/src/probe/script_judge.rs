@@ -5,14 +5,55 @@
 //! rules: every written line counts, comments included; an implicit first connect is step 0
 //! ("initial connection step").
 
+use crate::probe::check_sample::CheckEnv;
 use crate::probe::script::{Action, Expect, Flavor, Matcher, Message, Step, Verdict};
 use crate::probe::script_match::{custom, spop_agent_hello};
 use crate::status::{CheckOutcome, CheckStatus};
+use fulcrum_sample::Vars;
 use std::fmt::Write as _;
 use std::time::Duration;
 
 /// Judges `step` (an expect) on `buf`; `closed` when the server will send nothing more.
 pub fn evaluate(flavor: Flavor, step: &Step, e: &Expect, buf: &[u8], closed: bool) -> Verdict {
+    evaluate_with(flavor, step, e, buf, closed, &Vars::default())
+}
+
+/// [`evaluate`] with the check's variables (for `%[var(check.x)]` messages and
+/// `status-code` expressions).
+pub fn evaluate_with(
+    flavor: Flavor,
+    step: &Step,
+    e: &Expect,
+    buf: &[u8],
+    closed: bool,
+    vars: &Vars,
+) -> Verdict {
+    let v = judge(flavor, step, e, buf, closed, vars);
+    let Some(expr) = &e.status_code else {
+        return v;
+    };
+    // `status-code EXPR`: the code of the outcome, passed or failed
+    let env = CheckEnv {
+        buf,
+        status: None,
+        vars,
+    };
+    let code = expr.int(&env).and_then(|n| u16::try_from(n).ok());
+    match v {
+        Verdict::Pass { info, .. } => Verdict::Pass { code, info },
+        Verdict::Fail { status, info, .. } => Verdict::Fail { status, code, info },
+        Verdict::Wait => Verdict::Wait,
+    }
+}
+
+fn judge(
+    flavor: Flavor,
+    step: &Step,
+    e: &Expect,
+    buf: &[u8],
+    closed: bool,
+    vars: &Vars,
+) -> Verdict {
     if matches!(e.matcher, Matcher::SpopAgentHello) {
         return spop_agent_hello(step.number, buf, closed);
     }
@@ -37,7 +78,7 @@ pub fn evaluate(flavor: Flavor, step: &Step, e: &Expect, buf: &[u8], closed: boo
     let code = e.code_from_payload.then(|| payload_code(buf)).flatten();
     if matched != e.negate {
         let info = match &e.on_success {
-            Some(m) => render(m, buf),
+            Some(m) => render_with(m, buf, vars),
             None if flavor == Flavor::TcpCheck => step
                 .comment
                 .clone()
@@ -47,7 +88,7 @@ pub fn evaluate(flavor: Flavor, step: &Step, e: &Expect, buf: &[u8], closed: boo
         return Verdict::Pass { code, info };
     }
     let info = match &e.on_error {
-        Some(m) => render(m, buf),
+        Some(m) => render_with(m, buf, vars),
         None if flavor == Flavor::TcpCheck => {
             let mut s = if matched {
                 "TCPCHK matched unwanted content".to_string()
@@ -146,7 +187,12 @@ pub fn where_info(flavor: Flavor, step: &Step) -> String {
             }
             None => s.push_str(" (connect)"),
         },
-        Action::Send(_) | Action::SendHttp { .. } | Action::SendSslHello => s.push_str(" (send)"),
+        Action::Send(_)
+        | Action::SendHttp { .. }
+        | Action::SendSslHello
+        | Action::SendLf { .. }
+        | Action::SendHttpLf(_) => s.push_str(" (send)"),
+        Action::SetVar { .. } | Action::UnsetVar(_) => {}
         Action::ExpectHttp(_) => s.push_str(" (expect)"),
         Action::Expect(e) => match &e.matcher {
             Matcher::String(p) => {
@@ -166,8 +212,18 @@ pub fn where_info(flavor: Flavor, step: &Step) -> String {
 }
 
 pub(crate) fn render(m: &Message, buf: &[u8]) -> String {
+    render_with(m, buf, &Vars::default())
+}
+
+fn render_with(m: &Message, buf: &[u8], vars: &Vars) -> String {
     match m {
         Message::Text(t) => t.clone(),
+        Message::Format(lf) => String::from_utf8_lossy(&lf.render(&CheckEnv {
+            buf,
+            status: None,
+            vars,
+        }))
+        .into_owned(),
         Message::Payload {
             from,
             ltrim,
