@@ -2,7 +2,8 @@
 //! same config against the same real sockets: `tcp-check set-var(check.x)` / `unset-var`,
 //! `connect port var(...)`, `send-lf` / `send-binary-lf` with `%[...]`, `expect ... on-success
 //! / on-error "%[res.payload(...)]"`, `status-code res.payload(0,3)`, and `http-check set-var`
-//! with `send uri-lf / body-lf`. Each server must receive the same bytes from both, and both
+//! with `send uri-lf / body-lf`, `http-check expect` with `ok-status`, `error-status`,
+//! `on-success` / `on-error "%[status]"` and `status-code`. Each server must receive the same bytes from both, and both
 //! must log the same `option log-health-checks` lines (durations aside) and the same UP/DOWN.
 //! Without haproxy the test skips loudly, and fails under FULCRUM_REQUIRE_NETNS=1.
 
@@ -114,10 +115,14 @@ fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16) -> Str
     c += &srv(banner);
     c += "backend httplf\n    option httpchk\n    http-check set-var(check.path) str(/lf)\n    http-check send meth POST uri-lf \"%[var(check.path)]?x=1\" body-lf \"n=%[var(check.path)]\"\n    http-check expect status 200\n";
     c += &srv(http);
+    c += "backend httpok\n    option httpchk GET /ok\n    http-check expect status 200 ok-status L4OK on-success \"st=%[status]\"\n";
+    c += &srv(http);
+    c += "backend httpfail\n    option httpchk GET /fail\n    http-check expect status 500 error-status L7STS on-error \"got %[status]\" status-code int(599)\n";
+    c += &srv(http);
     c
 }
 
-const BACKENDS: usize = 6;
+const BACKENDS: usize = 8;
 
 /// `Health check for server B/S ...` lines, first per server, durations blanked.
 fn first_lines(lines: &[String]) -> BTreeMap<String, String> {

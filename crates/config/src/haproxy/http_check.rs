@@ -5,7 +5,8 @@
 
 use super::line::Line;
 use crate::model::{
-    ExpectKind, HeaderMatch, HttpCheck, HttpCheckExpect, HttpCheckRule, HttpCheckSend, MatchMethod,
+    ExpectKind, HeaderMatch, HttpCheck, HttpCheckExpect, HttpCheckRule, HttpCheckSend,
+    HttpExpectOptions, MatchMethod,
 };
 
 pub fn http_check(h: &mut HttpCheck, line: &Line<'_>) -> Result<(), String> {
@@ -143,18 +144,17 @@ fn method(line: &Line<'_>, i: &mut usize) -> Result<MatchMethod, String> {
 fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
     let mut i = 2;
     let mut negate = false;
+    let mut options = HttpExpectOptions::default();
     loop {
         match line.arg(i) {
             Some("!") => negate = true,
             Some("comment") => i += 1,
-            Some(
-                "min-recv" | "ok-status" | "error-status" | "tout-status" | "on-success"
-                | "on-error" | "status-code",
-            ) => {
-                return Err(format!(
-                    "'http-check expect {}' is not supported by fulcrum yet",
-                    line.words[i]
-                ))
+            Some("min-recv") => {
+                return Err("'http-check expect min-recv' is not supported by fulcrum yet (a check reads the whole answer)".into())
+            }
+            Some(k) if expect_option(line, i, &mut options)? => {
+                let _ = k;
+                i += 1;
             }
             _ => break,
         }
@@ -181,6 +181,7 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
         kind,
         pattern: String::new(),
         header: None,
+        options,
     };
     if matches!(kind, ExpectKind::Hdr | ExpectKind::Fhdr) {
         i += 1;
@@ -201,13 +202,7 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
             value = Some((m, line.need(i, "a header value")?.to_string()));
             i += 1;
         }
-        if let Some(extra) = line.arg(i) {
-            if extra != "comment" {
-                return Err(format!(
-                    "unexpected '{extra}' after 'http-check expect {word}'"
-                ));
-            }
-        }
+        trailing_options(line, i, &mut e.options, word)?;
         e.header = Some(HeaderMatch {
             name_method,
             name,
@@ -216,6 +211,7 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
         return Ok(e);
     }
     e.pattern = line.need(i + 1, "a pattern")?.to_string();
+    trailing_options(line, i + 2, &mut e.options, word)?;
     if kind == ExpectKind::Status
         && !e
             .pattern
@@ -228,4 +224,60 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
         ));
     }
     Ok(e)
+}
+
+/// One `KEY VALUE` option of `http-check expect` at word `i`; false when `i` is not one.
+fn expect_option(line: &Line<'_>, i: usize, o: &mut HttpExpectOptions) -> Result<bool, String> {
+    use super::tcp_check::{
+        log_format, sample_expr, status_name, ERROR_STATUS, OK_STATUS, TOUT_STATUS,
+    };
+    let Some(k) = line.arg(i) else {
+        return Ok(false);
+    };
+    let value = || line.need(i + 1, &format!("a value after '{k}'"));
+    match k {
+        "ok-status" => o.ok_status = Some(status_name(value()?, OK_STATUS, "http-check", k)?),
+        "error-status" => {
+            o.error_status = Some(status_name(value()?, ERROR_STATUS, "http-check", k)?)
+        }
+        "tout-status" => o.tout_status = Some(status_name(value()?, TOUT_STATUS, "http-check", k)?),
+        "on-success" | "on-error" => {
+            let v = value()?;
+            log_format(v, &format!("http-check expect {k}"))?;
+            if k == "on-success" {
+                o.on_success = Some(v.to_string());
+            } else {
+                o.on_error = Some(v.to_string());
+            }
+        }
+        "status-code" => {
+            let v = value()?;
+            sample_expr(v, "http-check expect status-code")?;
+            o.status_code = Some(v.to_string());
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The options (and `comment`) written after the pattern.
+fn trailing_options(
+    line: &Line<'_>,
+    mut i: usize,
+    o: &mut HttpExpectOptions,
+    word: &str,
+) -> Result<(), String> {
+    while let Some(extra) = line.arg(i) {
+        if extra == "comment" {
+            line.need(i + 1, "a comment")?;
+        } else if extra == "min-recv" {
+            return Err("'http-check expect min-recv' is not supported by fulcrum yet (a check reads the whole answer)".into());
+        } else if !expect_option(line, i, o)? {
+            return Err(format!(
+                "unexpected '{extra}' after 'http-check expect {word}'"
+            ));
+        }
+        i += 2;
+    }
+    Ok(())
 }

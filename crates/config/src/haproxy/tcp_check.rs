@@ -74,9 +74,9 @@ pub fn protocol_option(
 }
 
 /// HAProxy's status names an expect rule may set.
-const OK_STATUS: &[&str] = &["L7OK", "L7OKC", "L6OK", "L4OK"];
-const ERROR_STATUS: &[&str] = &["L7RSP", "L7STS", "L6RSP", "L4CON"];
-const TOUT_STATUS: &[&str] = &["L7TOUT", "L6TOUT", "L4TOUT"];
+pub(super) const OK_STATUS: &[&str] = &["L7OK", "L7OKC", "L6OK", "L4OK"];
+pub(super) const ERROR_STATUS: &[&str] = &["L7RSP", "L7STS", "L6RSP", "L4CON"];
+pub(super) const TOUT_STATUS: &[&str] = &["L7TOUT", "L6TOUT", "L4TOUT"];
 
 pub fn tcp_check(rules: &mut Vec<TcpCheckRule>, line: &Line<'_>) -> Result<(), String> {
     let action = match line.need(1, "connect, send, send-binary, expect or comment")? {
@@ -314,11 +314,21 @@ fn expect(line: &Line<'_>) -> Result<TcpCheckExpect, String> {
 }
 
 fn status(v: &str, allowed: &[&str], kw: &str) -> Result<String, String> {
+    status_name(v, allowed, "tcp-check", kw)
+}
+
+/// A status name an expect option may set (`ok-status L7OK`).
+pub(super) fn status_name(
+    v: &str,
+    allowed: &[&str],
+    rule: &str,
+    kw: &str,
+) -> Result<String, String> {
     if allowed.contains(&v) {
         Ok(v.to_string())
     } else {
         Err(format!(
-            "'tcp-check expect {kw}' expects {}, found '{v}'",
+            "'{rule} expect {kw}' expects {}, found '{v}'",
             allowed.join(", ")
         ))
     }

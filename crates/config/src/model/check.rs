@@ -82,6 +82,20 @@ pub struct HttpCheckExpect {
     pub pattern: String,
     /// `hdr|fhdr name [-m METH] NAME [value [-m METH] VALUE]`
     pub header: Option<HeaderMatch>,
+    /// `ok-status`, `error-status`, `tout-status`, `on-success`, `on-error`, `status-code`.
+    pub options: HttpExpectOptions,
+}
+
+/// The options of an `http-check expect` rule (status names checked at parse time; the
+/// messages are log-format strings, `status-code` a sample expression).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HttpExpectOptions {
+    pub ok_status: Option<String>,
+    pub error_status: Option<String>,
+    pub tout_status: Option<String>,
+    pub on_success: Option<String>,
+    pub on_error: Option<String>,
+    pub status_code: Option<String>,
 }
 
 /// How `http-check expect hdr|fhdr` matches a header name and value.

@@ -6,7 +6,10 @@
 use super::protocols::tls_of;
 use crate::probe::check_sample::{CheckEnv, Lf, SampleExpr, VarName};
 use crate::probe::expect::Expect;
-use crate::probe::script::{Action, Connect, Flavor, HttpLf, Script, Step};
+use crate::probe::script::{
+    Action, Connect, Flavor, HttpExpectOpts, HttpLf, Message, Script, Step,
+};
+use crate::status::CheckStatus;
 use crate::HealthError;
 use fulcrum_config::model::{HttpCheck as HttpCheckModel, HttpCheckRule, HttpCheckSend, HttpChk};
 
@@ -93,7 +96,10 @@ pub fn script(
                 if !has_send && !actions.iter().any(is_send) {
                     actions.push(send(None)?);
                 }
-                actions.push(Action::ExpectHttp(Expect::from_model(Some(e))?));
+                actions.push(Action::ExpectHttp(
+                    Expect::from_model(Some(e))?,
+                    Box::new(expect_opts(&e.options)?),
+                ));
             }
             HttpCheckRule::Comment(_) => {}
         }
@@ -107,7 +113,7 @@ pub fn script(
             Action::Send(_) | Action::SendHttp { .. } | Action::SendHttpLf(_) | Action::Connect(_)
         )
     ) {
-        actions.push(Action::ExpectHttp(Expect::Default));
+        actions.push(Action::ExpectHttp(Expect::Default, Box::default()));
     }
     let first = actions
         .iter()
@@ -133,6 +139,37 @@ pub fn script(
                 comment: None,
             })
             .collect(),
+    })
+}
+
+/// The options of an `http-check expect`, compiled.
+fn expect_opts(
+    o: &fulcrum_config::model::HttpExpectOptions,
+) -> Result<HttpExpectOpts, HealthError> {
+    let bad = |detail: String| HealthError::Config {
+        what: "http-check expect".into(),
+        detail,
+    };
+    let status = |s: &Option<String>| s.as_deref().and_then(CheckStatus::from_code);
+    let message = |m: &Option<String>| -> Result<Option<Message>, HealthError> {
+        match m {
+            Some(t) if t.contains('%') => Lf::new(t).map(|l| Some(Message::Format(l))).map_err(bad),
+            Some(t) => Ok(Some(Message::Text(t.clone()))),
+            None => Ok(None),
+        }
+    };
+    Ok(HttpExpectOpts {
+        ok_status: status(&o.ok_status),
+        error_status: status(&o.error_status),
+        tout_status: status(&o.tout_status),
+        on_success: message(&o.on_success)?,
+        on_error: message(&o.on_error)?,
+        status_code: o
+            .status_code
+            .as_deref()
+            .map(SampleExpr::new)
+            .transpose()
+            .map_err(bad)?,
     })
 }
 

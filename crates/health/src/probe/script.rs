@@ -61,7 +61,7 @@ pub enum Action {
     UnsetVar(VarName),
     Expect(Expect),
     /// `http-check expect` (and `option httpchk`'s default): one complete HTTP response.
-    ExpectHttp(crate::probe::expect::Expect),
+    ExpectHttp(crate::probe::expect::Expect, Box<HttpExpectOpts>),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -122,6 +122,18 @@ pub enum Message {
     },
     /// A log-format string with `%[...]` samples (`on-success "%[res.payload(4,0)]"`).
     Format(Lf),
+}
+
+/// `http-check expect` options: the statuses it reports, its messages (log-format strings
+/// over the answer) and `status-code EXPR`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpExpectOpts {
+    pub ok_status: Option<CheckStatus>,
+    pub error_status: Option<CheckStatus>,
+    pub tout_status: Option<CheckStatus>,
+    pub on_success: Option<Message>,
+    pub on_error: Option<Message>,
+    pub status_code: Option<SampleExpr>,
 }
 
 /// An `http-check send` whose URI or body is a log-format string: the parts to build the

@@ -146,9 +146,17 @@ pub fn success(
             }
             with_info(o, info)
         }
-        Some(Action::ExpectHttp(_)) => {
-            let (code, _) = pass.unwrap_or_default();
-            CheckOutcome::new(CheckStatus::L7Ok, elapsed).with_code(code.unwrap_or(0))
+        Some(Action::ExpectHttp(_, o)) => {
+            let (code, info) = pass.unwrap_or_default();
+            let status = o.ok_status.unwrap_or(CheckStatus::L7Ok);
+            let mut out = CheckOutcome::new(status, elapsed);
+            if matches!(
+                status,
+                CheckStatus::L7Ok | CheckStatus::L7OkConditional | CheckStatus::L7Status
+            ) {
+                out = out.with_code(code.unwrap_or(0));
+            }
+            with_info(out, info)
         }
         Some(Action::Connect(c)) => {
             let status = if c.tls.is_some() {
@@ -193,7 +201,7 @@ pub fn where_info(flavor: Flavor, step: &Step) -> String {
         | Action::SendLf { .. }
         | Action::SendHttpLf(_) => s.push_str(" (send)"),
         Action::SetVar { .. } | Action::UnsetVar(_) => {}
-        Action::ExpectHttp(_) => s.push_str(" (expect)"),
+        Action::ExpectHttp(..) => s.push_str(" (expect)"),
         Action::Expect(e) => match &e.matcher {
             Matcher::String(p) => {
                 let _ = write!(s, " (expect string '{}')", String::from_utf8_lossy(p));
@@ -215,15 +223,17 @@ pub(crate) fn render(m: &Message, buf: &[u8]) -> String {
     render_with(m, buf, &Vars::default())
 }
 
-fn render_with(m: &Message, buf: &[u8], vars: &Vars) -> String {
+pub(crate) fn render_with(m: &Message, buf: &[u8], vars: &Vars) -> String {
+    render_env(m, buf, None, vars)
+}
+
+/// A message over an answer: `status` is the HTTP status when there is one.
+pub(crate) fn render_env(m: &Message, buf: &[u8], status: Option<u16>, vars: &Vars) -> String {
     match m {
         Message::Text(t) => t.clone(),
-        Message::Format(lf) => String::from_utf8_lossy(&lf.render(&CheckEnv {
-            buf,
-            status: None,
-            vars,
-        }))
-        .into_owned(),
+        Message::Format(lf) => {
+            String::from_utf8_lossy(&lf.render(&CheckEnv { buf, status, vars })).into_owned()
+        }
         Message::Payload {
             from,
             ltrim,

@@ -296,7 +296,8 @@ impl ScriptCheck {
                     buf.clear();
                     closed = false;
                 }
-                Action::ExpectHttp(x) => {
+                Action::ExpectHttp(x, opts) => {
+                    let tout = opts.tout_status.unwrap_or(CheckStatus::L7Timeout);
                     loop {
                         if closed || response::complete(&buf) {
                             break;
@@ -309,7 +310,7 @@ impl ScriptCheck {
                             Ok(Ok(_)) => closed = buf.len() >= CHECK_BUFFER,
                             Ok(Err(_)) if !buf.is_empty() => closed = true,
                             Ok(Err(err)) => return self.socket_error(start, step, &err),
-                            Err(_) => return self.timeout(start, step, CheckStatus::L7Timeout),
+                            Err(_) => return self.timeout(start, step, tout),
                         }
                     }
                     let elapsed = clock::since(start);
@@ -323,13 +324,42 @@ impl ScriptCheck {
                     };
                     // disable-on-404 has precedence over the expect rule, for UP servers
                     let soft_stop = self.disable_on_404 && ctx.server_up && resp.status == 404;
+                    let env = CheckEnv {
+                        buf: &buf,
+                        status: Some(resp.status),
+                        vars: &vars,
+                    };
+                    let code = match &opts.status_code {
+                        Some(e) => e.int(&env).and_then(|n| u16::try_from(n).ok()),
+                        None => Some(resp.status),
+                    };
+                    let render = |m: &script::Message| {
+                        crate::probe::script_judge::render_env(m, &buf, Some(resp.status), &vars)
+                    };
                     if !soft_stop {
                         let judged = x.evaluate(&resp, elapsed);
                         if !judged.passed() {
-                            return judged;
+                            if opts.error_status.is_none()
+                                && opts.on_error.is_none()
+                                && opts.status_code.is_none()
+                            {
+                                return judged;
+                            }
+                            let info = match &opts.on_error {
+                                Some(m) => render(m),
+                                None => judged.info.clone().unwrap_or_default(),
+                            };
+                            let status = opts.error_status.unwrap_or(judged.status);
+                            let code = if opts.status_code.is_some() {
+                                code
+                            } else {
+                                judged.code
+                            };
+                            return outcome(status, code, info, elapsed);
                         }
                     }
-                    pass = Some((Some(resp.status), String::new()));
+                    let info = opts.on_success.as_ref().map(render).unwrap_or_default();
+                    pass = Some((code, info));
                 }
                 Action::Expect(e) => loop {
                     match script::evaluate_with(flavor, step, e, &buf, closed, &vars) {
@@ -363,7 +393,7 @@ impl ScriptCheck {
         let last = self.script.steps.last();
         if self.disable_on_404
             && ctx.server_up
-            && matches!(last.map(|s| &s.action), Some(Action::ExpectHttp(_)))
+            && matches!(last.map(|s| &s.action), Some(Action::ExpectHttp(..)))
             && matches!(pass, Some((Some(404), _)))
         {
             // HAProxy: the last response was a 404 → "conditionally passed", no info
