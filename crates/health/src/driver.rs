@@ -234,11 +234,12 @@ impl Driver {
         // freshly built data plane takes them out of balancing again.
         let checks = &self.checks;
         self.stopping.retain(|k| {
-            r.states.get(k) == Some(&true) && checks.iter().any(|c| {
-                c.key.backend == k.0
-                    && c.key.server == k.1
-                    && matches!(&c.spec.probe, crate::probe::Probe::Script(s) if s.disable_on_404)
-            })
+            r.states.get(k) == Some(&true)
+                && checks.iter().any(|c| {
+                    c.key.backend == k.0
+                        && c.key.server == k.1
+                        && matches!(&c.spec.probe, crate::probe::Probe::Script(_))
+                })
         });
         if let Ok(mut p) = self.shared.paused.lock() {
             p.retain(|k| r.states.contains_key(k));

@@ -52,9 +52,12 @@ impl Driver {
         };
         let was_up = c.machine.is_up();
         let change = c.machine.on_result(clock::now(), outcome.clone());
+        // HAProxy puts an UP server in NOLB on any "conditionally passed" check (a 404 under
+        // `disable-on-404`, or an expect's `ok-status L7OKC`) and takes it out on a plain pass
         let soft_stop = match &c.spec.probe {
-            crate::probe::Probe::Script(s) if s.disable_on_404 => {
-                Some(outcome.status == crate::status::CheckStatus::L7OkConditional)
+            crate::probe::Probe::Script(_) => {
+                let stop = outcome.status == crate::status::CheckStatus::L7OkConditional;
+                (stop || !self.stopping.is_empty()).then_some(stop)
             }
             _ => None,
         };

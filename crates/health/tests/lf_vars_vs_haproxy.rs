@@ -115,6 +115,8 @@ fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16) -> Str
     c += &srv(banner);
     c += "backend httplf\n    option httpchk\n    http-check set-var(check.path) str(/lf)\n    http-check send meth POST uri-lf \"%[var(check.path)]?x=1\" body-lf \"n=%[var(check.path)]\"\n    http-check expect status 200\n";
     c += &srv(http);
+    c += "backend condpass\n    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG ok-status L7OKC\n";
+    c += &srv(pong);
     c += "backend httpok\n    option httpchk GET /ok\n    http-check expect status 200 ok-status L4OK on-success \"st=%[status]\"\n";
     c += &srv(http);
     c += "backend httpfail\n    option httpchk GET /fail\n    http-check expect status 500 error-status L7STS on-error \"got %[status]\" status-code int(599)\n";
@@ -122,7 +124,7 @@ fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16) -> Str
     c
 }
 
-const BACKENDS: usize = 8;
+const BACKENDS: usize = 9;
 
 /// `Health check for server B/S ...` lines, first per server, durations blanked.
 fn first_lines(lines: &[String]) -> BTreeMap<String, String> {
@@ -139,11 +141,15 @@ fn first_lines(lines: &[String]) -> BTreeMap<String, String> {
     out
 }
 
-/// `Server B/S is UP|DOWN` lines, sorted, counts aside.
+/// `Server B/S is UP|DOWN|stopping` lines, sorted, counts aside (`ok-status L7OKC` puts an UP
+/// server in NOLB, as a 404 does under `disable-on-404`).
 fn state_lines(lines: &[String]) -> BTreeSet<String> {
     lines
         .iter()
-        .filter(|l| l.starts_with("Server ") && (l.contains(" is UP") || l.contains(" is DOWN")))
+        .filter(|l| {
+            l.starts_with("Server ")
+                && (l.contains(" is UP") || l.contains(" is DOWN") || l.contains(" is stopping"))
+        })
         .map(|l| l.split(". ").next().unwrap_or_default().to_string())
         .collect()
 }
@@ -254,9 +260,16 @@ async fn sample_language_in_checks_as_haproxy() {
         theirs,
         "the same log-health-checks lines"
     );
+    let theirs_states = state_lines(&theirs_raw);
+    assert!(
+        theirs_states
+            .iter()
+            .any(|l| l.starts_with("Server condpass/s is stopping")),
+        "haproxy: L7OKC puts the server in NOLB: {theirs_states:?}"
+    );
     assert_eq!(
         state_lines(&ours_events),
-        state_lines(&theirs_raw),
+        theirs_states,
         "the same state changes"
     );
     for (name, got) in &theirs_seen {
