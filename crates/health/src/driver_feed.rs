@@ -112,8 +112,6 @@ impl Driver {
         }
     }
 
-    /// `disable-on-404`: an UP server enters NOLB on a 404 and leaves it on the next normal
-
     pub(crate) fn feed_observed(&mut self, backend: &str, server: &str, event: Observed) {
         let found = self
             .checks

@@ -10,7 +10,9 @@ use crate::state::StateChange;
 use crate::status::CheckOutcome;
 
 impl Driver {
-    /// pass ("Server B/S is stopping" / "is UP", as HAProxy's srv_update_status).
+    /// A conditionally passed check (a 404 under `disable-on-404`, `ok-status L7OKC`): an UP
+    /// server enters NOLB, and leaves it on the next normal pass ("Server B/S is stopping" /
+    /// "is UP", as HAProxy's srv_update_status).
     pub(crate) fn publish_stopping(&mut self, i: usize, stop: bool, outcome: &CheckOutcome) {
         let spec = &self.checks[i].spec;
         let key = (spec.backend.clone(), spec.server.clone());
