@@ -7,8 +7,26 @@ impl Driver {
     /// What a `send-state` or `disable-on-404` probe needs to know about its server.
     pub(crate) fn probe_ctx(&self, i: usize) -> Option<crate::probe::ProbeCtx> {
         let c = self.checks.get(i)?;
-        let crate::probe::Probe::Script(s) = &c.spec.probe else {
-            return None;
+        let s = match &c.spec.probe {
+            crate::probe::Probe::Script(s) => s,
+            crate::probe::Probe::External(_) => {
+                // HAPROXY_SERVER_CURCONN: the data plane's sessions on the server
+                let curconn = self
+                    .shared
+                    .load
+                    .lock()
+                    .ok()
+                    .and_then(|l| {
+                        l.as_ref()
+                            .and_then(|l| l.load(&c.key.backend, &c.key.server))
+                    })
+                    .map(|(scur, _, _)| scur);
+                return curconn.map(|n| crate::probe::ProbeCtx {
+                    curconn: Some(n),
+                    ..Default::default()
+                });
+            }
+            _ => return None,
         };
         if !s.disable_on_404 && s.send_state.is_none() {
             return None;
@@ -76,6 +94,7 @@ impl Driver {
         Some(crate::probe::ProbeCtx {
             server_up: up,
             state_header,
+            curconn: None,
         })
     }
 }

@@ -84,3 +84,51 @@ async fn scur_and_qcur_come_from_the_data_plane() {
     );
     health.shutdown().await;
 }
+
+/// `option external-check`: `HAPROXY_SERVER_CURCONN` is the server's current sessions, read
+/// from the same source (a real child process writes what it was given).
+#[tokio::test]
+async fn external_checks_get_the_servers_current_sessions() {
+    let dir = std::env::temp_dir().join(format!("fulcrum-curconn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let out = dir.join("curconn");
+    let script = dir.join("check.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$HAPROXY_SERVER_CURCONN\" > {}.tmp && mv {}.tmp {}\n",
+            out.display(),
+            out.display(),
+            out.display()
+        ),
+    )
+    .expect("script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let c = config(
+        "ext.cfg",
+        &format!(
+            "defaults\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             backend b\n option external-check\n external-check path /usr/bin:/bin\n external-check command {}\n\
+             server s1 127.0.0.1:9 check inter 100ms\n",
+            script.display()
+        ),
+    );
+    let (health, _events) = HealthMonitor::start(&c);
+    health.set_load_source(Some(Arc::new(Fixed)));
+    let mut seen = String::new();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        seen = std::fs::read_to_string(&out).unwrap_or_default();
+        if seen.trim() == "2" {
+            break;
+        }
+    }
+    health.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        seen.trim(),
+        "2",
+        "HAPROXY_SERVER_CURCONN from the data plane"
+    );
+}

@@ -68,6 +68,8 @@ pub enum Probe {
 pub struct ProbeCtx {
     pub server_up: bool,
     pub state_header: Option<String>,
+    /// The server's current sessions (`HAPROXY_SERVER_CURCONN` of an external check).
+    pub curconn: Option<u32>,
 }
 
 impl Default for ProbeCtx {
@@ -75,6 +77,7 @@ impl Default for ProbeCtx {
         ProbeCtx {
             server_up: true,
             state_header: None,
+            curconn: None,
         }
     }
 }
@@ -96,7 +99,7 @@ impl Probe {
             Probe::Misc(m) => m.run().await,
             Probe::Script(s) => s.run_with(ctx).await,
             Probe::Agent(a) => a.run().await,
-            Probe::External(e) => e.run().await,
+            Probe::External(e) => e.run_with(ctx.curconn).await,
             Probe::Smtp(c) => c.run().await,
             Probe::Dns(c) => c.run().await,
             Probe::Udp(c) => c.run().await,
