@@ -209,7 +209,8 @@ pub fn where_info(flavor: Flavor, step: &Step) -> String {
             Matcher::Binary(p) => {
                 let _ = write!(s, " (expect binary '{}')", hex_upper(p));
             }
-            Matcher::Rstring(_) | Matcher::Rbinary(_) => s.push_str(" (expect regex)"),
+            Matcher::Rstring(_) => s.push_str(" (expect regex)"),
+            Matcher::Rbinary(_) => s.push_str(" (expect binary regex)"),
             _ => s.push_str(" (expect custom function)"),
         },
     }
