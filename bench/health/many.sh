@@ -3,6 +3,7 @@
 #
 #   bench/health/many.sh        # N=1000 SECS=10 RUNS=3 KIND=tcp by default
 #   BEFORE=/path/to/old/fulcrum bench/health/many.sh   # also measures an older build, alternating
+#   FULCRUM=/path/to/fulcrum bench/health/many.sh      # that build, without building
 #
 # The checker runs pinned to CPU $PIN (default 1) and the servers to the other CPUs (taskset),
 # so a checker's CPU time is its own and the runs do not migrate.
@@ -35,8 +36,11 @@ cleanup() {
 trap cleanup EXIT
 
 command -v haproxy >/dev/null || { echo "haproxy is needed (scripts/install-deps.sh)"; exit 1; }
-(cd "$ROOT" && cargo build --release -q -p fulcrum)
-FULCRUM="${CARGO_TARGET_DIR:-$ROOT/target}/release/fulcrum"
+# FULCRUM=/path/to/fulcrum measures that build as is (no cargo build)
+if [ -z "${FULCRUM:-}" ]; then
+  (cd "$ROOT" && cargo build --release -q -p fulcrum)
+  FULCRUM="${CARGO_TARGET_DIR:-$ROOT/target}/release/fulcrum"
+fi
 
 # The servers: N listeners on free loopback ports, ports written to a file once all listen.
 cat > "$WORK/servers.py" <<'PY'
