@@ -70,7 +70,7 @@ impl Supervisor {
         let proxy = fulcrum_proxy::start_with(&config, std::sync::Arc::new(stats.clone()))
             .await
             .context("starting the proxy")?;
-        let (health, mut health_events) = HealthMonitor::start_dedicated(&config);
+        let (health, mut health_events) = HealthMonitor::start(&config);
         let mut check_results = health.check_results();
         health.set_load_source(Some(std::sync::Arc::new(crate::health_bridge::ProxyLoad(
             proxy.serving(),

@@ -26,11 +26,9 @@ pub struct HealthHandle {
     warnings: Vec<String>,
 }
 
-/// Where the driver runs: a task of the caller's runtime, or its own thread.
+/// Where the driver runs: a task of the caller's runtime.
 enum Task {
     Spawned(tokio::task::JoinHandle<()>),
-    /// Says when the thread's driver ended.
-    Thread(tokio::sync::oneshot::Receiver<()>),
 }
 
 /// backend → servers with `observe`, looked up by &str on the data plane's hot path.
@@ -94,41 +92,6 @@ impl HealthMonitor {
     pub fn start(config: &Config) -> (HealthHandle, mpsc::UnboundedReceiver<HealthEvent>) {
         let (driver, rx, mut handle, events) = Self::prepare(config);
         handle.task = Some(Task::Spawned(tokio::spawn(driver.run(rx))));
-        (handle, events)
-    }
-
-    /// Like [`HealthMonitor::start`], but the checks run on a thread of their own with a
-    /// single-threaded runtime: a probe's socket events wake the driver on the thread that
-    /// polls them (no hand-off between worker threads per check, no futex wake-ups), and the
-    /// data plane's workers are not disturbed by a thousand checks a second. Falls back to
-    /// [`HealthMonitor::start`] if the thread or its runtime cannot be made.
-    pub fn start_dedicated(
-        config: &Config,
-    ) -> (HealthHandle, mpsc::UnboundedReceiver<HealthEvent>) {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build();
-        let runtime = match runtime {
-            Ok(rt) => rt,
-            Err(e) => {
-                tracing::warn!(
-                    "health checks: no runtime of their own ({e}); sharing the data plane's"
-                );
-                return Self::start(config);
-            }
-        };
-        let (driver, rx, mut handle, events) = Self::prepare(config);
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        let spawned = std::thread::Builder::new()
-            .name("health".into())
-            .spawn(move || {
-                runtime.block_on(driver.run(rx));
-                let _ = done_tx.send(());
-            });
-        if let Err(e) = spawned {
-            tracing::error!("health checks: cannot start their thread: {e}");
-        }
-        handle.task = Some(Task::Thread(done_rx));
         (handle, events)
     }
 
@@ -319,9 +282,6 @@ impl HealthHandle {
         match self.task.take() {
             Some(Task::Spawned(task)) => {
                 let _ = task.await;
-            }
-            Some(Task::Thread(done)) => {
-                let _ = done.await;
             }
             None => {}
         }

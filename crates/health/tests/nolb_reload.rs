@@ -1,7 +1,6 @@
 //! `http-check disable-on-404`: a server in NOLB stays there across a reload (HAProxy keeps a
 //! server's state on reload): the reload replays it as UP + stopping for the new data plane,
-//! without a second "is stopping" line. Run on both ways the monitor can be started (a task of
-//! the caller's runtime, and its own thread as the binary runs it).
+//! without a second "is stopping" line.
 
 mod common;
 
@@ -77,9 +76,4 @@ async fn stopping_then_replayed_after_reload(
 #[tokio::test]
 async fn nolb_survives_a_reload_as_a_task() {
     stopping_then_replayed_after_reload(HealthMonitor::start).await;
-}
-
-#[tokio::test]
-async fn nolb_survives_a_reload_on_its_own_thread() {
-    stopping_then_replayed_after_reload(HealthMonitor::start_dedicated).await;
 }
