@@ -2,6 +2,11 @@
 # Many servers checked: fulcrum vs HAProxy doing the same health checks, same servers.
 #
 #   bench/health/many.sh        # N=1000 SECS=10 RUNS=3 KIND=tcp by default
+#   BEFORE=/path/to/old/fulcrum bench/health/many.sh   # also measures an older build, alternating
+#   FULCRUM=/path/to/fulcrum bench/health/many.sh      # that build, without building
+#
+# The checker runs pinned to CPU $PIN (default 1) and the servers to the other CPUs (taskset),
+# so a checker's CPU time is its own and the runs do not migrate.
 #
 # N loopback listeners (one Python asyncio process that answers "+PONG\r\n" to anything, so
 # KIND=redis runs `option redis-check`, KIND=tcp a plain connect check) sit behind one backend
@@ -15,6 +20,12 @@ N=${N:-1000}
 SECS=${SECS:-10}
 RUNS=${RUNS:-3}
 KIND=${KIND:-tcp}
+PIN=${PIN:-1}
+BEFORE=${BEFORE:-}
+# taskset execs the checker: the pid measured is the checker's own
+PINCMD=()
+command -v taskset >/dev/null && PINCMD=(taskset -c "$PIN")
+others=$(python3 -c "import os; print(','.join(str(c) for c in sorted(os.sched_getaffinity(0)) if c != $PIN) or '0')")
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/fulcrum-bench-many-XXXXXX)
 PIDS=()
@@ -25,8 +36,11 @@ cleanup() {
 trap cleanup EXIT
 
 command -v haproxy >/dev/null || { echo "haproxy is needed (scripts/install-deps.sh)"; exit 1; }
-(cd "$ROOT" && cargo build --release -q -p fulcrum)
-FULCRUM="${CARGO_TARGET_DIR:-$ROOT/target}/release/fulcrum"
+# FULCRUM=/path/to/fulcrum measures that build as is (no cargo build)
+if [ -z "${FULCRUM:-}" ]; then
+  (cd "$ROOT" && cargo build --release -q -p fulcrum)
+  FULCRUM="${CARGO_TARGET_DIR:-$ROOT/target}/release/fulcrum"
+fi
 
 # The servers: N listeners on free loopback ports, ports written to a file once all listen.
 cat > "$WORK/servers.py" <<'PY'
@@ -50,7 +64,11 @@ async def main():
     await asyncio.Event().wait()
 asyncio.run(main())
 PY
-python3 "$WORK/servers.py" "$N" "$WORK/ports" & PIDS+=($!)
+if command -v taskset >/dev/null; then
+  taskset -c "$others" python3 "$WORK/servers.py" "$N" "$WORK/ports" & PIDS+=($!)
+else
+  python3 "$WORK/servers.py" "$N" "$WORK/ports" & PIDS+=($!)
+fi
 for _ in $(seq 100); do [ -f "$WORK/ports" ] && break; sleep 0.1; done
 [ -f "$WORK/ports" ] || { echo "servers did not start"; exit 1; }
 FRONT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -97,8 +115,9 @@ measure() { # name cmd...
 
 : > "$WORK/results"
 for r in $(seq "$RUNS"); do
-  measure haproxy haproxy -db -f "$WORK/lb.cfg" >> "$WORK/results"
-  measure fulcrum "$FULCRUM" run -f "$WORK/lb.cfg" >> "$WORK/results"
+  measure haproxy "${PINCMD[@]}" haproxy -db -f "$WORK/lb.cfg" >> "$WORK/results"
+  measure fulcrum "${PINCMD[@]}" "$FULCRUM" run -f "$WORK/lb.cfg" >> "$WORK/results"
+  [ -n "$BEFORE" ] && measure before "${PINCMD[@]}" "$BEFORE" run -f "$WORK/lb.cfg" >> "$WORK/results"
 done
 
 median() { sort -n | awk '{a[NR]=$1} END{ if (NR%2) print a[(NR+1)/2]; else printf "%.2f\n", (a[NR/2]+a[NR/2+1])/2 }'; }
@@ -111,5 +130,12 @@ cat "$WORK/results"
 printf "%-8s %10s %10s\n" "" "CPU %" "RSS MiB"
 printf "%-8s %10s %10s\n" haproxy "$hc" "$hr"
 printf "%-8s %10s %10s\n" fulcrum "$fc" "$fr"
+if [ -n "$BEFORE" ]; then
+  bc=$(awk '$1=="before"{print $2}' "$WORK/results" | median)
+  br=$(awk '$1=="before"{print $3}' "$WORK/results" | median)
+  printf "%-8s %10s %10s\n" before "$bc" "$br"
+  printf "%-8s %10s %10s\n" "before/h" "$(awk -v a="$bc" -v b="$hc" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')" \
+    "$(awk -v a="$br" -v b="$hr" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')"
+fi
 printf "%-8s %10s %10s\n" ratio "$(awk -v a="$fc" -v b="$hc" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')" \
   "$(awk -v a="$fr" -v b="$hr" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')"

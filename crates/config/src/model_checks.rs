@@ -54,14 +54,34 @@ pub enum TcpCheckAction {
         data: Vec<u8>,
         comment: Option<String>,
     },
+    /// `send-lf` / `send-binary-lf` with `%[...]` samples: rendered when the check runs
+    /// (`binary`: the rendered text is hex, decoded then).
+    SendLf {
+        format: String,
+        binary: bool,
+        comment: Option<String>,
+    },
     Expect(TcpCheckExpect),
     Comment(String),
+    /// `set-var(SCOPE.NAME) EXPR`: scope `check` or `sess` (both live for one check run).
+    SetVar {
+        scope: String,
+        name: String,
+        expr: String,
+    },
+    /// `unset-var(SCOPE.NAME)`
+    UnsetVar {
+        scope: String,
+        name: String,
+    },
 }
 
 /// `tcp-check connect [default] [port P] [addr IP] [send-proxy] [linger] [comment C]`
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct TcpCheckConnect {
     pub port: Option<u16>,
+    /// `port EXPR` given as a sample expression (e.g. `var(check.port)`), evaluated per check.
+    pub port_expr: Option<String>,
     pub addr: Option<IpAddr>,
     pub send_proxy: bool,
     pub linger: bool,
@@ -94,9 +114,12 @@ pub struct TcpCheckExpect {
     pub ok_status: Option<String>,
     pub error_status: Option<String>,
     pub tout_status: Option<String>,
+    /// Log-format strings (`%[...]` samples rendered when the check ends).
     pub on_success: Option<String>,
     pub on_error: Option<String>,
     pub comment: Option<String>,
+    /// `status-code EXPR`: the check's code, from a sample expression (e.g. `res.payload(0,3)`).
+    pub status_code: Option<String>,
 }
 
 /// A server's agent check (`agent-check`): a TCP agent whose one-line replies set the state,

@@ -35,6 +35,25 @@ impl ObservationSink for ObserverSink {
     }
 }
 
+/// `http-check send-state`'s `scur=S/B; qcur=Q`, read from the generation being served:
+/// the server's sessions, its backend's minus the backend's queue (HAProxy's `beconn -
+/// queue.length`), and the server's own queue (fulcrum queues per backend: 0).
+pub struct ProxyLoad(pub tokio::sync::watch::Receiver<fulcrum_proxy::state::Serving>);
+
+impl fulcrum_health::send_state::ServerLoad for ProxyLoad {
+    fn load(&self, backend: &str, server: &str) -> Option<(u32, u32, u32)> {
+        let generation = self.0.borrow().generation()?;
+        let be = generation.backends.get(backend)?;
+        let s = be.servers.iter().find(|s| s.name == server)?;
+        let backend_cur = be.counters.current().saturating_sub(be.queued() as u64);
+        Some((
+            s.served(),
+            u32::try_from(backend_cur).unwrap_or(u32::MAX),
+            0,
+        ))
+    }
+}
+
 /// (backend, server) → up. Servers not in the map are UP (the proxy starts them UP).
 pub type ServerStates = HashMap<(String, String), bool>;
 

@@ -72,6 +72,9 @@ impl Supervisor {
             .context("starting the proxy")?;
         let (health, mut health_events) = HealthMonitor::start(&config);
         let mut check_results = health.check_results();
+        health.set_load_source(Some(std::sync::Arc::new(crate::health_bridge::ProxyLoad(
+            proxy.serving(),
+        ))));
         for w in health.warnings() {
             tracing::warn!("{w}");
         }

@@ -20,10 +20,15 @@ pub struct HealthMonitor;
 /// Controls a running monitor. Dropping it stops the checks too.
 pub struct HealthHandle {
     tx: mpsc::UnboundedSender<Command>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    task: Option<Task>,
     observer: Observer,
     shared: Arc<Shared>,
     warnings: Vec<String>,
+}
+
+/// Where the driver runs: a task of the caller's runtime.
+enum Task {
+    Spawned(tokio::task::JoinHandle<()>),
 }
 
 /// backend → servers with `observe`, looked up by &str on the data plane's hot path.
@@ -81,9 +86,24 @@ fn observed_map(checks: &[CheckSpec]) -> ObservedSet {
 }
 
 impl HealthMonitor {
-    /// Plans the checks of `config` and starts them; must be called inside a tokio runtime.
-    /// Returns the handle and the stream of changes.
+    /// Plans the checks of `config` and starts them as a task of the current tokio runtime
+    /// (tests drive it on paused time); must be called inside a runtime. Returns the handle
+    /// and the stream of changes.
     pub fn start(config: &Config) -> (HealthHandle, mpsc::UnboundedReceiver<HealthEvent>) {
+        let (driver, rx, mut handle, events) = Self::prepare(config);
+        handle.task = Some(Task::Spawned(tokio::spawn(driver.run(rx))));
+        (handle, events)
+    }
+
+    /// The driver (not started), its commands, the handle without its task, and the events.
+    fn prepare(
+        config: &Config,
+    ) -> (
+        Driver,
+        mpsc::UnboundedReceiver<Command>,
+        HealthHandle,
+        mpsc::UnboundedReceiver<HealthEvent>,
+    ) {
         let plan = spec::plan(config);
         for w in &plan.warnings {
             tracing::warn!("{w}");
@@ -102,22 +122,10 @@ impl HealthMonitor {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let driver = Driver {
-            deadlines: Default::default(),
-            batch: Vec::new(),
-            flush_at: None,
-            paused_keys: HashSet::new(),
-            unusable: HashSet::new(),
-            stopping: HashSet::new(),
-            checks: r.checks,
-            members: r.members,
-            shared: shared.clone(),
-            events: events_tx,
-        };
-        let task = tokio::spawn(driver.run(rx));
+        let driver = Driver::new(r.checks, r.members, shared.clone(), events_tx);
         let handle = HealthHandle {
             tx: tx.clone(),
-            task: Some(task),
+            task: None,
             observer: Observer {
                 tx,
                 observed: Arc::new(RwLock::new(observed)),
@@ -125,7 +133,7 @@ impl HealthMonitor {
             shared,
             warnings,
         };
-        (handle, events_rx)
+        (driver, rx, handle, events_rx)
     }
 }
 
@@ -150,6 +158,15 @@ impl HealthHandle {
             Err(p) => *p.into_inner() = Some(tx),
         }
         rx
+    }
+
+    /// Where `http-check send-state` reads the sessions on a server and its backend (`scur`,
+    /// `qcur`); without one they are shown as 0.
+    pub fn set_load_source(&self, load: Option<Arc<dyn crate::send_state::ServerLoad>>) {
+        match self.shared.load.lock() {
+            Ok(mut g) => *g = load,
+            Err(p) => *p.into_inner() = load,
+        }
     }
 
     /// A cloneable reporter for the data plane's worker threads.
@@ -262,8 +279,11 @@ impl HealthHandle {
     /// Stops every check and waits for the task to end.
     pub async fn shutdown(mut self) {
         let _ = self.tx.send(Command::Shutdown);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        match self.task.take() {
+            Some(Task::Spawned(task)) => {
+                let _ = task.await;
+            }
+            None => {}
         }
     }
 }

@@ -29,6 +29,9 @@
 
 pub mod clock;
 mod driver;
+mod driver_ctx;
+mod driver_feed;
+mod driver_publish;
 pub mod events;
 pub mod handle;
 pub mod keepalived;

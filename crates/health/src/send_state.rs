@@ -38,6 +38,15 @@ pub struct ServerView {
     pub qcur: u32,
 }
 
+/// The data plane's live counts the header shows (`scur=S/B; qcur=Q`): the health engine does
+/// not see sessions, so whoever runs the proxy hands it one of these (the binary reads the
+/// generation being served). Called when a `send-state` check starts, never on a hot path.
+pub trait ServerLoad: Send + Sync {
+    /// Sessions on the server, sessions on its backend minus the backend's queue, and
+    /// requests queued on the server; None for a server the data plane does not know.
+    fn load(&self, backend: &str, server: &str) -> Option<(u32, u32, u32)>;
+}
+
 /// The header's value.
 pub fn value(h: &StateHeader, v: &ServerView) -> String {
     let full = v.rise + v.fall - 1;

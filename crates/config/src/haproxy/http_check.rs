@@ -5,7 +5,8 @@
 
 use super::line::Line;
 use crate::model::{
-    ExpectKind, HeaderMatch, HttpCheck, HttpCheckExpect, HttpCheckRule, HttpCheckSend, MatchMethod,
+    ExpectKind, HeaderMatch, HttpCheck, HttpCheckExpect, HttpCheckRule, HttpCheckSend,
+    HttpExpectOptions, MatchMethod,
 };
 
 pub fn http_check(h: &mut HttpCheck, line: &Line<'_>) -> Result<(), String> {
@@ -30,7 +31,12 @@ pub fn http_check(h: &mut HttpCheck, line: &Line<'_>) -> Result<(), String> {
         "connect" => {
             if !h.rules.is_empty()
                 && !h.rules.iter().any(|r| matches!(r, HttpCheckRule::Connect(_)))
-                && h.rules.iter().any(|r| !matches!(r, HttpCheckRule::Comment(_)))
+                && h.rules.iter().any(|r| {
+                    !matches!(
+                        r,
+                        HttpCheckRule::Comment(_) | HttpCheckRule::SetVar { .. } | HttpCheckRule::UnsetVar { .. }
+                    )
+                })
             {
                 return Err("'http-check connect': first step MUST also be a 'connect', optionally preceded by a 'set-var', an 'unset-var' or a 'comment', when there is a 'connect' step in the tcp-check ruleset".into());
             }
@@ -48,8 +54,21 @@ pub fn http_check(h: &mut HttpCheck, line: &Line<'_>) -> Result<(), String> {
             }
             return Ok(());
         }
-        kw if kw.starts_with("set-var") || kw.starts_with("unset-var") => {
-            return Err(format!("'http-check {kw}' (variables) is not supported by fulcrum yet"))
+        kw if kw.starts_with("set-var(") || kw.starts_with("unset-var(") => {
+            let (scope, name) = super::tcp_check::check_var(kw)?;
+            if kw.starts_with("set-var(") {
+                let expr = line.need(2, "a sample expression")?;
+                if let Some(extra) = line.arg(3) {
+                    return Err(format!("'http-check {kw}' expects one sample expression, found '{extra}' after it"));
+                }
+                super::tcp_check::sample_expr(expr, &format!("http-check {kw}"))?;
+                HttpCheckRule::SetVar { scope, name, expr: expr.to_string() }
+            } else {
+                if let Some(extra) = line.arg(2) {
+                    return Err(format!("'http-check {kw}' takes no argument, found '{extra}'"));
+                }
+                HttpCheckRule::UnsetVar { scope, name }
+            }
         }
         other => {
             return Err(format!(
@@ -78,13 +97,16 @@ fn send(line: &Line<'_>) -> Result<HttpCheckSend, String> {
             }
             "uri-lf" | "body-lf" => {
                 let v = line.need(i + 1, "a value")?;
-                if v.contains('%') {
-                    return Err(format!("'http-check send {a}' with log-format expressions is not supported by fulcrum yet"));
+                let lf = v.contains('%');
+                if lf {
+                    super::tcp_check::log_format(v, &format!("http-check send {a}"))?;
                 }
                 if a == "uri-lf" {
                     s.uri = Some(v.to_string());
+                    s.uri_lf = lf;
                 } else {
                     s.body = Some(v.to_string());
+                    s.body_lf = lf;
                 }
             }
             "comment" => {}
@@ -122,18 +144,17 @@ fn method(line: &Line<'_>, i: &mut usize) -> Result<MatchMethod, String> {
 fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
     let mut i = 2;
     let mut negate = false;
+    let mut options = HttpExpectOptions::default();
     loop {
         match line.arg(i) {
             Some("!") => negate = true,
             Some("comment") => i += 1,
-            Some(
-                "min-recv" | "ok-status" | "error-status" | "tout-status" | "on-success"
-                | "on-error" | "status-code",
-            ) => {
-                return Err(format!(
-                    "'http-check expect {}' is not supported by fulcrum yet",
-                    line.words[i]
-                ))
+            Some("min-recv") => {
+                return Err("'http-check expect min-recv' is not supported by fulcrum yet (a check reads the whole answer)".into())
+            }
+            Some(k) if expect_option(line, i, &mut options)? => {
+                let _ = k;
+                i += 1;
             }
             _ => break,
         }
@@ -160,6 +181,7 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
         kind,
         pattern: String::new(),
         header: None,
+        options,
     };
     if matches!(kind, ExpectKind::Hdr | ExpectKind::Fhdr) {
         i += 1;
@@ -180,13 +202,7 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
             value = Some((m, line.need(i, "a header value")?.to_string()));
             i += 1;
         }
-        if let Some(extra) = line.arg(i) {
-            if extra != "comment" {
-                return Err(format!(
-                    "unexpected '{extra}' after 'http-check expect {word}'"
-                ));
-            }
-        }
+        trailing_options(line, i, &mut e.options, word)?;
         e.header = Some(HeaderMatch {
             name_method,
             name,
@@ -195,6 +211,7 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
         return Ok(e);
     }
     e.pattern = line.need(i + 1, "a pattern")?.to_string();
+    trailing_options(line, i + 2, &mut e.options, word)?;
     if kind == ExpectKind::Status
         && !e
             .pattern
@@ -207,4 +224,60 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
         ));
     }
     Ok(e)
+}
+
+/// One `KEY VALUE` option of `http-check expect` at word `i`; false when `i` is not one.
+fn expect_option(line: &Line<'_>, i: usize, o: &mut HttpExpectOptions) -> Result<bool, String> {
+    use super::tcp_check::{
+        log_format, sample_expr, status_name, ERROR_STATUS, OK_STATUS, TOUT_STATUS,
+    };
+    let Some(k) = line.arg(i) else {
+        return Ok(false);
+    };
+    let value = || line.need(i + 1, &format!("a value after '{k}'"));
+    match k {
+        "ok-status" => o.ok_status = Some(status_name(value()?, OK_STATUS, "http-check", k)?),
+        "error-status" => {
+            o.error_status = Some(status_name(value()?, ERROR_STATUS, "http-check", k)?)
+        }
+        "tout-status" => o.tout_status = Some(status_name(value()?, TOUT_STATUS, "http-check", k)?),
+        "on-success" | "on-error" => {
+            let v = value()?;
+            log_format(v, &format!("http-check expect {k}"))?;
+            if k == "on-success" {
+                o.on_success = Some(v.to_string());
+            } else {
+                o.on_error = Some(v.to_string());
+            }
+        }
+        "status-code" => {
+            let v = value()?;
+            sample_expr(v, "http-check expect status-code")?;
+            o.status_code = Some(v.to_string());
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The options (and `comment`) written after the pattern.
+fn trailing_options(
+    line: &Line<'_>,
+    mut i: usize,
+    o: &mut HttpExpectOptions,
+    word: &str,
+) -> Result<(), String> {
+    while let Some(extra) = line.arg(i) {
+        if extra == "comment" {
+            line.need(i + 1, "a comment")?;
+        } else if extra == "min-recv" {
+            return Err("'http-check expect min-recv' is not supported by fulcrum yet (a check reads the whole answer)".into());
+        } else if !expect_option(line, i, o)? {
+            return Err(format!(
+                "unexpected '{extra}' after 'http-check expect {word}'"
+            ));
+        }
+        i += 2;
+    }
+    Ok(())
 }

@@ -74,19 +74,22 @@ pub fn protocol_option(
 }
 
 /// HAProxy's status names an expect rule may set.
-const OK_STATUS: &[&str] = &["L7OK", "L7OKC", "L6OK", "L4OK"];
-const ERROR_STATUS: &[&str] = &["L7RSP", "L7STS", "L6RSP", "L4CON"];
-const TOUT_STATUS: &[&str] = &["L7TOUT", "L6TOUT", "L4TOUT"];
+pub(super) const OK_STATUS: &[&str] = &["L7OK", "L7OKC", "L6OK", "L4OK"];
+pub(super) const ERROR_STATUS: &[&str] = &["L7RSP", "L7STS", "L6RSP", "L4CON"];
+pub(super) const TOUT_STATUS: &[&str] = &["L7TOUT", "L6TOUT", "L4TOUT"];
 
 pub fn tcp_check(rules: &mut Vec<TcpCheckRule>, line: &Line<'_>) -> Result<(), String> {
     let action = match line.need(1, "connect, send, send-binary, expect or comment")? {
         "connect" => TcpCheckAction::Connect(connect(line)?),
         kw @ ("send" | "send-lf" | "send-binary" | "send-binary-lf") => {
             let data = line.need(2, "the data to send")?;
-            if kw.ends_with("-lf") && data.contains('%') {
-                return Err(format!("'tcp-check {kw}' with log-format expressions is not supported by fulcrum yet"));
+            let lf = kw.ends_with("-lf") && data.contains('%');
+            if lf {
+                log_format(data, &format!("tcp-check {kw}"))?;
             }
-            let data = if kw.starts_with("send-binary") {
+            let data = if lf {
+                Vec::new()
+            } else if kw.starts_with("send-binary") {
                 hex(data).map_err(|e| format!("'tcp-check {kw}': {e}"))?
             } else {
                 data.as_bytes().to_vec()
@@ -99,12 +102,33 @@ pub fn tcp_check(rules: &mut Vec<TcpCheckRule>, line: &Line<'_>) -> Result<(), S
             if line.arg(5).is_some() {
                 return Err(format!("too many arguments to 'tcp-check {kw}'"));
             }
-            TcpCheckAction::Send { data, comment }
+            if lf {
+                TcpCheckAction::SendLf {
+                    format: line.words[2].to_string(),
+                    binary: kw.starts_with("send-binary"),
+                    comment,
+                }
+            } else {
+                TcpCheckAction::Send { data, comment }
+            }
         }
         "expect" => TcpCheckAction::Expect(expect(line)?),
         "comment" => TcpCheckAction::Comment(line.need(2, "a comment")?.to_string()),
-        kw if kw.starts_with("set-var") || kw.starts_with("unset-var") => {
-            return Err(format!("'tcp-check {kw}' (variables) is not supported by fulcrum yet"))
+        kw if kw.starts_with("set-var(") || kw.starts_with("unset-var(") => {
+            let (scope, name) = check_var(kw)?;
+            if kw.starts_with("set-var(") {
+                let expr = line.need(2, "a sample expression")?;
+                if let Some(extra) = line.arg(3) {
+                    return Err(format!("'tcp-check {kw}' expects one sample expression, found '{extra}' after it"));
+                }
+                sample_expr(expr, &format!("tcp-check {kw}"))?;
+                TcpCheckAction::SetVar { scope, name, expr: expr.to_string() }
+            } else {
+                if let Some(extra) = line.arg(2) {
+                    return Err(format!("'tcp-check {kw}' takes no argument, found '{extra}'"));
+                }
+                TcpCheckAction::UnsetVar { scope, name }
+            }
         }
         other => {
             return Err(format!(
@@ -112,9 +136,14 @@ pub fn tcp_check(rules: &mut Vec<TcpCheckRule>, line: &Line<'_>) -> Result<(), S
             ))
         }
     };
-    let first = rules
-        .iter()
-        .find(|r| !matches!(r.action, TcpCheckAction::Comment(_)));
+    let first = rules.iter().find(|r| {
+        !matches!(
+            r.action,
+            TcpCheckAction::Comment(_)
+                | TcpCheckAction::SetVar { .. }
+                | TcpCheckAction::UnsetVar { .. }
+        )
+    });
     if matches!(action, TcpCheckAction::Connect(_))
         && first.is_some_and(|r| !matches!(r.action, TcpCheckAction::Connect(_)))
     {
@@ -135,7 +164,17 @@ pub(super) fn connect(line: &Line<'_>) -> Result<TcpCheckConnect, String> {
             "default" => {}
             "port" => {
                 let p = line.need(i + 1, "a port")?;
-                c.port = Some(number(p, "tcp-check connect port").map_err(|_| format!("'tcp-check connect port' expects a port number, found '{p}' (expressions are not supported by fulcrum yet)"))?);
+                match p.parse::<u16>() {
+                    Ok(n) if n > 0 => c.port = Some(n),
+                    _ if p.chars().all(|ch| ch.is_ascii_digit()) => {
+                        return Err(format!("'{} connect port' expects a port from 1 to 65535, found '{p}'", line.words[0]))
+                    }
+                    // a sample expression (`var(check.port)`), evaluated when the check runs
+                    _ => {
+                        sample_expr(p, &format!("{} connect port", line.words[0]))?;
+                        c.port_expr = Some(p.to_string());
+                    }
+                }
                 i += 1;
             }
             "addr" => {
@@ -184,6 +223,7 @@ fn expect(line: &Line<'_>) -> Result<TcpCheckExpect, String> {
         on_success: None,
         on_error: None,
         comment: None,
+        status_code: None,
     };
     let mut i = 2;
     loop {
@@ -210,9 +250,7 @@ fn expect(line: &Line<'_>) -> Result<TcpCheckExpect, String> {
             }
             "on-success" | "on-error" => {
                 let v = value()?;
-                if v.contains('%') {
-                    return Err(format!("'tcp-check expect {a}' with log-format expressions is not supported by fulcrum yet"));
-                }
+                log_format(v, &format!("tcp-check expect {a}"))?;
                 if a == "on-success" {
                     e.on_success = Some(v.to_string());
                 } else {
@@ -224,7 +262,12 @@ fn expect(line: &Line<'_>) -> Result<TcpCheckExpect, String> {
                 e.comment = Some(value()?.to_string());
                 i += 1;
             }
-            "status-code" => return Err("'tcp-check expect status-code' (sample expressions) is not supported by fulcrum yet".into()),
+            "status-code" => {
+                let v = value()?;
+                sample_expr(v, "tcp-check expect status-code")?;
+                e.status_code = Some(v.to_string());
+                i += 1;
+            }
             kind => {
                 let (negate, kind) = match kind.strip_prefix('!') {
                     Some(k) => (true, k),
@@ -239,7 +282,9 @@ fn expect(line: &Line<'_>) -> Result<TcpCheckExpect, String> {
                     "string-lf" | "binary-lf" => return Err(format!("'tcp-check expect {kind}' (log-format patterns) is not supported by fulcrum yet")),
                     other => return Err(format!("'tcp-check expect' expects string, rstring, binary, rbinary, min-recv, ok-status, error-status, tout-status, on-success, on-error, status-code, comment or '!', found '{other}'")),
                 };
-                e.pattern = line.need(i + 1, &format!("a pattern after '{kind}'"))?.to_string();
+                e.pattern = line
+                    .need(i + 1, &format!("a pattern after '{kind}'"))?
+                    .to_string();
                 if e.kind == TcpExpectKind::Binary {
                     hex(&e.pattern).map_err(|err| format!("'tcp-check expect binary': {err}"))?;
                 }
@@ -250,10 +295,15 @@ fn expect(line: &Line<'_>) -> Result<TcpCheckExpect, String> {
                 let mut j = i + 2;
                 while let Some(o) = line.arg(j) {
                     match o {
-                        "comment" | "on-success" | "on-error" | "min-recv" | "ok-status" | "error-status" | "tout-status" => {
+                        "comment" | "on-success" | "on-error" | "min-recv" | "ok-status"
+                        | "error-status" | "tout-status" | "status-code" => {
                             j = expect_option(line, j, &mut e)?;
                         }
-                        other => return Err(format!("unexpected '{other}' after the 'tcp-check expect' pattern")),
+                        other => {
+                            return Err(format!(
+                                "unexpected '{other}' after the 'tcp-check expect' pattern"
+                            ))
+                        }
                     }
                 }
                 return Ok(e);
@@ -264,11 +314,21 @@ fn expect(line: &Line<'_>) -> Result<TcpCheckExpect, String> {
 }
 
 fn status(v: &str, allowed: &[&str], kw: &str) -> Result<String, String> {
+    status_name(v, allowed, "tcp-check", kw)
+}
+
+/// A status name an expect option may set (`ok-status L7OK`).
+pub(super) fn status_name(
+    v: &str,
+    allowed: &[&str],
+    rule: &str,
+    kw: &str,
+) -> Result<String, String> {
     if allowed.contains(&v) {
         Ok(v.to_string())
     } else {
         Err(format!(
-            "'tcp-check expect {kw}' expects {}, found '{v}'",
+            "'{rule} expect {kw}' expects {}, found '{v}'",
             allowed.join(", ")
         ))
     }
@@ -284,10 +344,12 @@ fn expect_option(line: &Line<'_>, j: usize, e: &mut TcpCheckExpect) -> Result<us
         "ok-status" => e.ok_status = Some(status(v, OK_STATUS, k)?),
         "error-status" => e.error_status = Some(status(v, ERROR_STATUS, k)?),
         "tout-status" => e.tout_status = Some(status(v, TOUT_STATUS, k)?),
+        "status-code" => {
+            sample_expr(v, "tcp-check expect status-code")?;
+            e.status_code = Some(v.to_string());
+        }
         _ => {
-            if v.contains('%') {
-                return Err(format!("'tcp-check expect {k}' with log-format expressions is not supported by fulcrum yet"));
-            }
+            log_format(v, &format!("tcp-check expect {k}"))?;
             if k == "on-success" {
                 e.on_success = Some(v.to_string());
             } else {
@@ -296,6 +358,49 @@ fn expect_option(line: &Line<'_>, j: usize, e: &mut TcpCheckExpect) -> Result<us
         }
     }
     Ok(j + 2)
+}
+
+/// A check variable's scope and name from `set-var(SCOPE.NAME)` / `unset-var(SCOPE.NAME)`:
+/// `check` and `sess` live for one check run (HAProxy's check session); `proc` variables are
+/// the data plane's and checks cannot reach them in fulcrum.
+pub(super) fn check_var(kw: &str) -> Result<(String, String), String> {
+    let inner = kw
+        .split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .ok_or_else(|| format!("'{kw}': expected set-var(SCOPE.NAME) or unset-var(SCOPE.NAME)"))?;
+    if inner.contains(',') {
+        return Err(format!(
+            "'{kw}': set-var conditions are not supported by fulcrum yet"
+        ));
+    }
+    let (scope, name) = inner
+        .split_once('.')
+        .filter(|(_, n)| !n.is_empty())
+        .ok_or_else(|| format!("'{kw}': a variable is named SCOPE.NAME (e.g. check.port)"))?;
+    match scope {
+        "check" | "sess" => Ok((scope.to_string(), name.to_string())),
+        "proc" => Err(format!("'{kw}': 'proc' variables are not reachable from health checks in fulcrum yet (use check.{name})")),
+        other => Err(format!("'{kw}': health checks have the 'check' and 'sess' scopes, found '{other}'")),
+    }
+}
+
+/// A sample expression (`res.payload(0,3)`, `var(check.port)`), checked as the check runs it.
+pub(super) fn sample_expr(text: &str, what: &str) -> Result<(), String> {
+    fulcrum_sample::compile(text)
+        .map(|_| ())
+        .map_err(|e| format!("'{what}': {e}"))
+}
+
+/// A log-format string with `%[...]` samples, checked as the check renders it.
+pub(super) fn log_format(text: &str, what: &str) -> Result<(), String> {
+    let f = fulcrum_sample::compile_format(text).map_err(|e| format!("'{what}': {e}"))?;
+    if f.nodes
+        .iter()
+        .any(|n| matches!(n, fulcrum_sample::logformat::Node::Var(..)))
+    {
+        return Err(format!("'{what}': only %[...] samples are known in a check's log-format string (no %-variables)"));
+    }
+    Ok(())
 }
 
 fn regex_check(p: &str) -> Result<(), String> {
@@ -392,14 +497,15 @@ mod tests {
     #[test]
     fn what_fulcrum_does_not_run_is_an_error_with_its_line() {
         for (rule, words) in [
-            ("tcp-check send-lf %[var(x)]", "log-format expressions"),
-            ("tcp-check set-var(check.x) int(1)", "variables"),
+            ("tcp-check send-lf %[nosuchfetch]", "tcp-check send-lf"),
+            ("tcp-check set-var(proc.x) int(1)", "'proc' variables"),
+            ("tcp-check set-var(check.x,ifexists) int(1)", "conditions"),
             (
                 "tcp-check expect string-lf %[var(x)]",
                 "log-format patterns",
             ),
             (
-                "tcp-check expect status-code res.payload(0,3) string x",
+                "tcp-check expect status-code nosuch(0,3) string x",
                 "status-code",
             ),
             (

@@ -48,6 +48,16 @@ pub enum HttpCheckRule {
     Send(HttpCheckSend),
     Expect(HttpCheckExpect),
     Comment(String),
+    /// `set-var(SCOPE.NAME) EXPR` / `unset-var(SCOPE.NAME)`, as for `tcp-check`.
+    SetVar {
+        scope: String,
+        name: String,
+        expr: String,
+    },
+    UnsetVar {
+        scope: String,
+        name: String,
+    },
 }
 
 /// `http-check send [meth M] [uri U] [ver V] [hdr N V]... [body S]`
@@ -58,6 +68,9 @@ pub struct HttpCheckSend {
     pub version: Option<String>,
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
+    /// `uri-lf` / `body-lf` with `%[...]` samples: `uri` / `body` are rendered per check.
+    pub uri_lf: bool,
+    pub body_lf: bool,
 }
 
 /// `http-check expect [!] status|rstatus|string|rstring PATTERN`
@@ -69,6 +82,20 @@ pub struct HttpCheckExpect {
     pub pattern: String,
     /// `hdr|fhdr name [-m METH] NAME [value [-m METH] VALUE]`
     pub header: Option<HeaderMatch>,
+    /// `ok-status`, `error-status`, `tout-status`, `on-success`, `on-error`, `status-code`.
+    pub options: HttpExpectOptions,
+}
+
+/// The options of an `http-check expect` rule (status names checked at parse time; the
+/// messages are log-format strings, `status-code` a sample expression).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct HttpExpectOptions {
+    pub ok_status: Option<String>,
+    pub error_status: Option<String>,
+    pub tout_status: Option<String>,
+    pub on_success: Option<String>,
+    pub on_error: Option<String>,
+    pub status_code: Option<String>,
 }
 
 /// How `http-check expect hdr|fhdr` matches a header name and value.

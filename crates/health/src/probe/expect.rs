@@ -256,6 +256,7 @@ mod tests {
             kind,
             pattern: pattern.into(),
             header: None,
+            options: Default::default(),
         }
     }
     fn eval(e: Option<HttpCheckExpect>, r: &CheckResponse) -> CheckOutcome {

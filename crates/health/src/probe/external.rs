@@ -22,11 +22,20 @@ pub struct ExternalCheck {
 
 impl ExternalCheck {
     pub async fn run(&self) -> CheckOutcome {
+        self.run_with(None).await
+    }
+
+    /// Runs it; `curconn`: the server's current sessions for `HAPROXY_SERVER_CURCONN`.
+    pub async fn run_with(&self, curconn: Option<u32>) -> CheckOutcome {
         let start = clock::now();
+        let curconn = curconn.map(|n| n.to_string());
         let spawned = Command::new(&self.command)
             .args(&self.args)
             .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .envs(self.env.iter().map(|(k, v)| match (k.as_str(), &curconn) {
+                ("HAPROXY_SERVER_CURCONN", Some(n)) => (k.as_str(), n.as_str()),
+                _ => (k.as_str(), v.as_str()),
+            }))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -4,8 +4,12 @@
 //! requires); without an expect after the last send, the default one (2xx/3xx) applies.
 
 use super::protocols::tls_of;
+use crate::probe::check_sample::{CheckEnv, Lf, SampleExpr, VarName};
 use crate::probe::expect::Expect;
-use crate::probe::script::{Action, Connect, Flavor, Script, Step};
+use crate::probe::script::{
+    Action, Connect, Flavor, HttpExpectOpts, HttpLf, Message, Script, Step,
+};
+use crate::status::CheckStatus;
 use crate::HealthError;
 use fulcrum_config::model::{HttpCheck as HttpCheckModel, HttpCheckRule, HttpCheckSend, HttpChk};
 
@@ -16,49 +20,105 @@ pub fn script(
     send_proxy: bool,
 ) -> Result<Script, HealthError> {
     let mut actions: Vec<Action> = Vec::new();
-    let send = |s: Option<&HttpCheckSend>| {
+    let send = |s: Option<&HttpCheckSend>| -> Result<Action, HealthError> {
+        if let Some(s) = s.filter(|s| s.uri_lf || s.body_lf) {
+            let lf = |on: bool, text: &Option<String>| -> Result<Option<Lf>, HealthError> {
+                match text {
+                    Some(t) if on => Lf::new(t).map(Some).map_err(|detail| HealthError::Config {
+                        what: "http-check send".into(),
+                        detail,
+                    }),
+                    _ => Ok(None),
+                }
+            };
+            return Ok(Action::SendHttpLf(Box::new(HttpLf {
+                httpchk: httpchk.clone(),
+                uri: lf(s.uri_lf, &s.uri)?,
+                body: lf(s.body_lf, &s.body)?,
+                send: s.clone(),
+                send_state: http_check.send_state,
+            })));
+        }
         let (request, state_at) = build_request_at(httpchk, s);
-        if http_check.send_state {
+        Ok(if http_check.send_state {
             Action::SendHttp { request, state_at }
         } else {
             Action::Send(request)
-        }
+        })
     };
-    let is_send = |a: &Action| matches!(a, Action::Send(_) | Action::SendHttp { .. });
+    let is_send = |a: &Action| {
+        matches!(
+            a,
+            Action::Send(_) | Action::SendHttp { .. } | Action::SendHttpLf(_)
+        )
+    };
+    let var = |scope: &str, name: &str| {
+        VarName::new(scope, name).map_err(|detail| HealthError::Config {
+            what: "http-check set-var".into(),
+            detail,
+        })
+    };
     let has_send = http_check
         .rules
         .iter()
         .any(|r| matches!(r, HttpCheckRule::Send(_)));
     for rule in &http_check.rules {
         match rule {
+            HttpCheckRule::SetVar { scope, name, expr } => actions.push(Action::SetVar {
+                var: var(scope, name)?,
+                expr: SampleExpr::new(expr).map_err(|detail| HealthError::Config {
+                    what: "http-check set-var".into(),
+                    detail,
+                })?,
+            }),
+            HttpCheckRule::UnsetVar { scope, name } => {
+                actions.push(Action::UnsetVar(var(scope, name)?))
+            }
             HttpCheckRule::Connect(c) => actions.push(Action::Connect(Connect {
                 port: c.port,
+                port_expr: c
+                    .port_expr
+                    .as_deref()
+                    .map(SampleExpr::new)
+                    .transpose()
+                    .map_err(|detail| HealthError::Config {
+                        what: "http-check connect port".into(),
+                        detail,
+                    })?,
                 addr: c.addr,
                 send_proxy: c.send_proxy,
                 linger: c.linger,
                 implicit: false,
                 tls: tls_of(c),
             })),
-            HttpCheckRule::Send(s) => actions.push(send(Some(s))),
+            HttpCheckRule::Send(s) => actions.push(send(Some(s))?),
             HttpCheckRule::Expect(e) => {
                 if !has_send && !actions.iter().any(is_send) {
-                    actions.push(send(None));
+                    actions.push(send(None)?);
                 }
-                actions.push(Action::ExpectHttp(Expect::from_model(Some(e))?));
+                actions.push(Action::ExpectHttp(
+                    Expect::from_model(Some(e))?,
+                    Box::new(expect_opts(&e.options)?),
+                ));
             }
             HttpCheckRule::Comment(_) => {}
         }
     }
     if !actions.iter().any(is_send) {
-        actions.push(send(None));
+        actions.push(send(None)?);
     }
     if matches!(
         actions.last(),
-        Some(Action::Send(_) | Action::SendHttp { .. } | Action::Connect(_))
+        Some(
+            Action::Send(_) | Action::SendHttp { .. } | Action::SendHttpLf(_) | Action::Connect(_)
+        )
     ) {
-        actions.push(Action::ExpectHttp(Expect::Default));
+        actions.push(Action::ExpectHttp(Expect::Default, Box::default()));
     }
-    if !matches!(actions.first(), Some(Action::Connect(_))) {
+    let first = actions
+        .iter()
+        .find(|a| !matches!(a, Action::SetVar { .. } | Action::UnsetVar(_)));
+    if !matches!(first, Some(Action::Connect(_))) {
         actions.insert(
             0,
             Action::Connect(Connect {
@@ -80,6 +140,52 @@ pub fn script(
             })
             .collect(),
     })
+}
+
+/// The options of an `http-check expect`, compiled.
+fn expect_opts(
+    o: &fulcrum_config::model::HttpExpectOptions,
+) -> Result<HttpExpectOpts, HealthError> {
+    let bad = |detail: String| HealthError::Config {
+        what: "http-check expect".into(),
+        detail,
+    };
+    let status = |s: &Option<String>| s.as_deref().and_then(CheckStatus::from_code);
+    let message = |m: &Option<String>| -> Result<Option<Message>, HealthError> {
+        match m {
+            Some(t) if t.contains('%') => Lf::new(t).map(|l| Some(Message::Format(l))).map_err(bad),
+            Some(t) => Ok(Some(Message::Text(t.clone()))),
+            None => Ok(None),
+        }
+    };
+    Ok(HttpExpectOpts {
+        ok_status: status(&o.ok_status),
+        error_status: status(&o.error_status),
+        tout_status: status(&o.tout_status),
+        on_success: message(&o.on_success)?,
+        on_error: message(&o.on_error)?,
+        status_code: o
+            .status_code
+            .as_deref()
+            .map(SampleExpr::new)
+            .transpose()
+            .map_err(bad)?,
+    })
+}
+
+impl HttpLf {
+    /// The request with its `uri-lf` / `body-lf` rendered now, and where the state header goes.
+    pub fn build(&self, env: &CheckEnv<'_>) -> (Vec<u8>, usize) {
+        let mut send = self.send.clone();
+        let text = |lf: &Lf| String::from_utf8_lossy(&lf.render(env)).into_owned();
+        if let Some(u) = &self.uri {
+            send.uri = Some(text(u));
+        }
+        if let Some(b) = &self.body {
+            send.body = Some(text(b));
+        }
+        build_request_at(&self.httpchk, Some(&send))
+    }
 }
 
 /// The bytes sent on the wire for one `http-check send` (or the option's request alone).
@@ -159,6 +265,7 @@ mod tests {
                 ("Content-Length".into(), "99".into()),
             ],
             body: Some("ping".into()),
+            ..Default::default()
         });
         assert_eq!(
             String::from_utf8_lossy(&build_request(&chk, hc.as_ref())),

@@ -4,6 +4,7 @@
 
 pub mod addr;
 pub mod agent;
+pub mod check_sample;
 pub mod dns;
 pub mod expect;
 pub mod external;
@@ -15,6 +16,8 @@ pub mod ping;
 pub mod protocols;
 pub mod response;
 pub mod script;
+pub mod script_judge;
+pub mod script_match;
 pub mod script_run;
 pub mod smtp_check;
 pub mod spop;
@@ -65,6 +68,8 @@ pub enum Probe {
 pub struct ProbeCtx {
     pub server_up: bool,
     pub state_header: Option<String>,
+    /// The server's current sessions (`HAPROXY_SERVER_CURCONN` of an external check).
+    pub curconn: Option<u32>,
 }
 
 impl Default for ProbeCtx {
@@ -72,6 +77,7 @@ impl Default for ProbeCtx {
         ProbeCtx {
             server_up: true,
             state_header: None,
+            curconn: None,
         }
     }
 }
@@ -93,7 +99,7 @@ impl Probe {
             Probe::Misc(m) => m.run().await,
             Probe::Script(s) => s.run_with(ctx).await,
             Probe::Agent(a) => a.run().await,
-            Probe::External(e) => e.run().await,
+            Probe::External(e) => e.run_with(ctx.curconn).await,
             Probe::Smtp(c) => c.run().await,
             Probe::Dns(c) => c.run().await,
             Probe::Udp(c) => c.run().await,

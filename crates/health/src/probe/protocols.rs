@@ -3,6 +3,7 @@
 //! the same steps HAProxy 2.6 builds for them (the bytes sent and the answers accepted are
 //! HAProxy's, so a server sees the same check from either).
 
+use crate::probe::check_sample::{Lf, SampleExpr, VarName};
 use crate::probe::expect::Re;
 use crate::probe::script::{Action, Connect, Expect, Flavor, Matcher, Message, Script, Step};
 use crate::status::CheckStatus;
@@ -39,6 +40,11 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
             TcpCheckAction::Connect(c) => (
                 Action::Connect(Connect {
                     port: c.port,
+                    port_expr: c
+                        .port_expr
+                        .as_deref()
+                        .map(crate::probe::check_sample::SampleExpr::new)
+                        .transpose()?,
                     addr: c.addr,
                     send_proxy: c.send_proxy,
                     linger: c.linger,
@@ -48,6 +54,27 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
                 c.comment.clone(),
             ),
             TcpCheckAction::Send { data, comment } => (Action::Send(data.clone()), comment.clone()),
+            TcpCheckAction::SendLf {
+                format,
+                binary,
+                comment,
+            } => (
+                Action::SendLf {
+                    format: Lf::new(format)?,
+                    binary: *binary,
+                },
+                comment.clone(),
+            ),
+            TcpCheckAction::SetVar { scope, name, expr } => (
+                Action::SetVar {
+                    var: VarName::new(scope, name)?,
+                    expr: SampleExpr::new(expr)?,
+                },
+                None,
+            ),
+            TcpCheckAction::UnsetVar { scope, name } => {
+                (Action::UnsetVar(VarName::new(scope, name)?), None)
+            }
             TcpCheckAction::Expect(e) => {
                 let matcher = match e.kind {
                     TcpExpectKind::String => Matcher::String(e.pattern.as_bytes().to_vec()),
@@ -65,8 +92,9 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
                 x.ok_status = status(&e.ok_status, x.ok_status);
                 x.error_status = status(&e.error_status, x.error_status);
                 x.tout_status = status(&e.tout_status, x.tout_status);
-                x.on_success = e.on_success.clone().map(Message::Text);
-                x.on_error = e.on_error.clone().map(Message::Text);
+                x.on_success = e.on_success.as_deref().map(message).transpose()?;
+                x.on_error = e.on_error.as_deref().map(message).transpose()?;
+                x.status_code = e.status_code.as_deref().map(SampleExpr::new).transpose()?;
                 (Action::Expect(x), e.comment.clone())
             }
         };
@@ -80,13 +108,25 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
             comment: named,
         });
     }
-    if !matches!(steps.first().map(|s| &s.action), Some(Action::Connect(_))) {
+    let first = steps
+        .iter()
+        .find(|s| !matches!(s.action, Action::SetVar { .. } | Action::UnsetVar(_)));
+    if !matches!(first.map(|s| &s.action), Some(Action::Connect(_))) {
         steps.insert(0, implicit_connect(send_proxy));
     }
     Ok(Script {
         flavor: Flavor::TcpCheck,
         steps,
     })
+}
+
+/// An `on-success` / `on-error` string: plain text, or a log-format string with samples.
+fn message(text: &str) -> Result<Message, String> {
+    if text.contains('%') {
+        Lf::new(text).map(Message::Format)
+    } else {
+        Ok(Message::Text(text.to_string()))
+    }
 }
 
 fn implicit_connect(send_proxy: bool) -> Step {

@@ -5,6 +5,7 @@
 
 use crate::clock;
 use crate::probe::addr::{CheckAddr, Conn, Dest};
+use crate::probe::check_sample::CheckEnv;
 use crate::probe::script::{self, Action, Script, Step, Verdict};
 use crate::probe::{response, tcp};
 use crate::status::{CheckOutcome, CheckStatus};
@@ -114,13 +115,39 @@ impl ScriptCheck {
         let mut buf: Vec<u8> = Vec::new();
         let mut closed = false;
         let mut pass = None;
+        // the check's variables (`set-var(check.x)`): one check run
+        let mut vars = fulcrum_sample::Vars::default();
         for step in &self.script.steps {
             match &step.action {
+                Action::SetVar { var, expr } => {
+                    let value = expr.eval(&CheckEnv {
+                        buf: &buf,
+                        status: None,
+                        vars: &vars,
+                    });
+                    // HAProxy leaves the variable as it was when the sample has no value
+                    if let Some(v) = value {
+                        vars.set(var.scope, &var.name, v);
+                    }
+                }
+                Action::UnsetVar(var) => vars.unset(var.scope, &var.name),
                 Action::Connect(c) => {
                     drop(conn.take()); // the previous connection ends before the next
                     let mut addr = self.addr.clone();
+                    let port = c.port.or_else(|| {
+                        let env = CheckEnv {
+                            buf: &buf,
+                            status: None,
+                            vars: &vars,
+                        };
+                        c.port_expr
+                            .as_ref()
+                            .and_then(|e| e.int(&env))
+                            .and_then(|p| u16::try_from(p).ok())
+                            .filter(|p| *p > 0)
+                    });
                     if let Dest::Ip(a) = &mut addr.dest {
-                        if let Some(p) = c.port {
+                        if let Some(p) = port {
                             a.set_port(p);
                         }
                         if let Some(ip) = c.addr {
@@ -188,12 +215,62 @@ impl ScriptCheck {
                     buf.clear();
                     closed = false;
                 }
-                Action::Send(_) | Action::SendHttp { .. } | Action::SendSslHello => {
+                Action::Send(_)
+                | Action::SendHttp { .. }
+                | Action::SendSslHello
+                | Action::SendLf { .. }
+                | Action::SendHttpLf(_) => {
                     let hello;
                     let data = match &step.action {
                         Action::Send(d) => d,
                         Action::SendHttp { request, state_at } => {
                             hello = with_state(request, *state_at, ctx.state_header.as_deref());
+                            &hello
+                        }
+                        Action::SendLf { format, binary } => {
+                            let env = CheckEnv {
+                                buf: &buf,
+                                status: None,
+                                vars: &vars,
+                            };
+                            let text = format.render(&env);
+                            hello = if *binary {
+                                match std::str::from_utf8(&text)
+                                    .ok()
+                                    .and_then(|t| fulcrum_config::haproxy::hex(t).ok())
+                                {
+                                    Some(b) => b,
+                                    None => {
+                                        // HAProxy: "tcp-check send : failed to build binary
+                                        // data at step N" (L7RSP)
+                                        return outcome(
+                                            CheckStatus::L7Response,
+                                            None,
+                                            format!(
+                                                "tcp-check send : failed to build binary data at step {}",
+                                                step.number
+                                            ),
+                                            clock::since(start),
+                                        );
+                                    }
+                                }
+                            } else {
+                                text
+                            };
+                            &hello
+                        }
+                        Action::SendHttpLf(h) => {
+                            let env = CheckEnv {
+                                buf: &buf,
+                                status: None,
+                                vars: &vars,
+                            };
+                            let (request, state_at) = h.build(&env);
+                            hello = if h.send_state {
+                                with_state(&request, state_at, ctx.state_header.as_deref())
+                            } else {
+                                request
+                            };
                             &hello
                         }
                         _ => {
@@ -219,7 +296,8 @@ impl ScriptCheck {
                     buf.clear();
                     closed = false;
                 }
-                Action::ExpectHttp(x) => {
+                Action::ExpectHttp(x, opts) => {
+                    let tout = opts.tout_status.unwrap_or(CheckStatus::L7Timeout);
                     loop {
                         if closed || response::complete(&buf) {
                             break;
@@ -232,7 +310,7 @@ impl ScriptCheck {
                             Ok(Ok(_)) => closed = buf.len() >= CHECK_BUFFER,
                             Ok(Err(_)) if !buf.is_empty() => closed = true,
                             Ok(Err(err)) => return self.socket_error(start, step, &err),
-                            Err(_) => return self.timeout(start, step, CheckStatus::L7Timeout),
+                            Err(_) => return self.timeout(start, step, tout),
                         }
                     }
                     let elapsed = clock::since(start);
@@ -246,16 +324,45 @@ impl ScriptCheck {
                     };
                     // disable-on-404 has precedence over the expect rule, for UP servers
                     let soft_stop = self.disable_on_404 && ctx.server_up && resp.status == 404;
+                    let env = CheckEnv {
+                        buf: &buf,
+                        status: Some(resp.status),
+                        vars: &vars,
+                    };
+                    let code = match &opts.status_code {
+                        Some(e) => e.int(&env).and_then(|n| u16::try_from(n).ok()),
+                        None => Some(resp.status),
+                    };
+                    let render = |m: &script::Message| {
+                        crate::probe::script_judge::render_env(m, &buf, Some(resp.status), &vars)
+                    };
                     if !soft_stop {
                         let judged = x.evaluate(&resp, elapsed);
                         if !judged.passed() {
-                            return judged;
+                            if opts.error_status.is_none()
+                                && opts.on_error.is_none()
+                                && opts.status_code.is_none()
+                            {
+                                return judged;
+                            }
+                            let info = match &opts.on_error {
+                                Some(m) => render(m),
+                                None => judged.info.clone().unwrap_or_default(),
+                            };
+                            let status = opts.error_status.unwrap_or(judged.status);
+                            let code = if opts.status_code.is_some() {
+                                code
+                            } else {
+                                judged.code
+                            };
+                            return outcome(status, code, info, elapsed);
                         }
                     }
-                    pass = Some((Some(resp.status), String::new()));
+                    let info = opts.on_success.as_ref().map(render).unwrap_or_default();
+                    pass = Some((code, info));
                 }
                 Action::Expect(e) => loop {
-                    match script::evaluate(flavor, step, e, &buf, closed) {
+                    match script::evaluate_with(flavor, step, e, &buf, closed, &vars) {
                         Verdict::Pass { code, info } => {
                             pass = Some((code, info));
                             break;
@@ -286,7 +393,7 @@ impl ScriptCheck {
         let last = self.script.steps.last();
         if self.disable_on_404
             && ctx.server_up
-            && matches!(last.map(|s| &s.action), Some(Action::ExpectHttp(_)))
+            && matches!(last.map(|s| &s.action), Some(Action::ExpectHttp(..)))
             && matches!(pass, Some((Some(404), _)))
         {
             // HAProxy: the last response was a 404 → "conditionally passed", no info

@@ -172,3 +172,19 @@ fn ssl_hello_is_haproxys_bytes() {
         .collect();
     assert_eq!(got, want);
 }
+
+/// HAProxy 2.6 names a regex step by its kind when a timeout or an error stops it there.
+#[test]
+fn timeouts_name_the_regex_kind_as_haproxy() {
+    let re = |p: &str| crate::probe::expect::Re::new(p).expect("regex");
+    let s = step(2, Expect::new(false, Matcher::Rstring(re("^\\+PONG"))));
+    assert_eq!(
+        where_info(Flavor::TcpCheck, &s),
+        " at step 2 of tcp-check (expect regex)"
+    );
+    let s = step(2, Expect::new(false, Matcher::Rbinary(re("^2B"))));
+    assert_eq!(
+        where_info(Flavor::TcpCheck, &s),
+        " at step 2 of tcp-check (expect binary regex)"
+    );
+}
