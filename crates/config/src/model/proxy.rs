@@ -411,6 +411,25 @@ pub struct ProxyOptions {
     pub wait_for_body: Option<WaitForBody>,
     /// `retry-on none`: a failed connection is not retried (nor redispatched).
     pub retry_on_none: bool,
+    /// `http-reuse`: which requests may ride an idle server connection.
+    pub http_reuse: HttpReuse,
+}
+
+/// `http-reuse never|safe|aggressive|always` (HAProxy's default: `safe`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HttpReuse {
+    /// Server connections are private to the client connection that opened them.
+    Never,
+    /// A client connection's first request gets its own server connection; later ones may
+    /// use any idle one.
+    #[default]
+    Safe,
+    /// As `safe`, and a first request may use an idle connection that already carried more
+    /// than one request (proven to keep connections alive).
+    Aggressive,
+    /// Any request may use any idle connection.
+    Always,
 }
 
 /// `http-request wait-for-body time T [at-least N]`: wait up to `time` for the whole body,
