@@ -29,9 +29,9 @@ PIN_LOAD="taskset -c $LOAD_CPU"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/fulcrum-ab-XXXXXX)
 chmod 755 "$WORK"
-NGINX_PORT=${NGINX_PORT:-19180}
-HTTP_PORT=${HTTP_PORT:-19181}
-TCP_PORT=${TCP_PORT:-19182}
+NGINX_PORT=${NGINX_PORT:-19480}
+HTTP_PORT=${HTTP_PORT:-19481}
+TCP_PORT=${TCP_PORT:-19482}
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done

@@ -9,7 +9,7 @@ DURATION=${DURATION:-2}; CONNS=${CONNS:-50}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 FULCRUM=${FULCRUM:-"${CARGO_TARGET_DIR:-$ROOT/target}/release/fulcrum"}
 WORK=$(mktemp -d /tmp/fulcrum-sys-XXXXXX); chmod 755 "$WORK"
-NGINX_PORT=${NGINX_PORT:-19280}; HTTP_PORT=${HTTP_PORT:-19281}; TCP_PORT=${TCP_PORT:-19282}
+NGINX_PORT=${NGINX_PORT:-19580}; HTTP_PORT=${HTTP_PORT:-19581}; TCP_PORT=${TCP_PORT:-19582}
 cleanup() { [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 need=(); for c in nginx:nginx-light wrk:wrk strace:strace; do command -v "${c%%:*}" >/dev/null || need+=("${c##*:}"); done
