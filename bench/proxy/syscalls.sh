@@ -48,11 +48,15 @@ CFG
 PID=$!
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT/small" && break; sleep 0.05; done
 printf "%-24s %10s %s\n" scenario "calls/req" "top calls per request"
-one() { # $1 name, $2 url, $3 wrk args
+one() { # $1 name, $2 url, $3 "close": a new connection per request (wrk drops a header
+  # written without a space after the colon: `-H Connection:close` sent nothing, so this row
+  # measured keep-alive and saw no accept)
+  local extra=(); [ "$3" = close ] && extra=(-H "Connection: close")
   strace -c -f -p "$PID" -o "$WORK/strace.out" 2>/dev/null & local sp=$!
   sleep 0.3
-  local n; n=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" $3 "$2" 2>&1 | awk '/requests in/ {print $1}')
+  local n; n=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" "${extra[@]}" "$2" 2>&1 | awk '/requests in/ {print $1}')
   kill -INT "$sp"; wait "$sp" 2>/dev/null || true
+  [ -n "${KEEP_STRACE:-}" ] && cp "$WORK/strace.out" "$KEEP_STRACE.$(echo "$1" | tr -c a-z0-9 _)"
   awk -v n="$n" -v name="$1" '$NF ~ /^[a-z_0-9]+$/ && $1 ~ /^[0-9.]+$/ && $NF != "total" {
       c[$NF]=$4; t+=$4 }
     END { s=""; for (k in c) if (c[k]/n >= 0.05) s=s sprintf("%s %.2f  ", k, c[k]/n);
@@ -60,6 +64,6 @@ one() { # $1 name, $2 url, $3 wrk args
 }
 one "small, keep-alive" "http://127.0.0.1:$HTTP_PORT/small" ""
 one "1 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/1k" ""
-one "new conn per request" "http://127.0.0.1:$HTTP_PORT/small" "-H Connection:close"
+one "new conn per request" "http://127.0.0.1:$HTTP_PORT/small" "close"
 one "TCP mode" "http://127.0.0.1:$TCP_PORT/small" ""
 kill "$PID"; wait "$PID" 2>/dev/null || true
