@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # System calls per request of fulcrum (strace -c on its pid, divided by wrk's request count),
-# per scenario: small keep-alive, 1 KB keep-alive, new connection per request, TCP mode.
+# per scenario: small, 1 KB and 100 KB keep-alive, new connection per request, TCP mode.
 # Counts, not timings (strace slows the proxy down; the calls it makes per request do not change).
 #
 #   FULCRUM=/path/to/fulcrum bench/proxy/syscalls.sh     # DURATION=2 CONNS=50
@@ -15,6 +15,7 @@ trap cleanup EXIT
 need=(); for c in nginx:nginx-light wrk:wrk strace:strace; do command -v "${c%%:*}" >/dev/null || need+=("${c##*:}"); done
 if [ ${#need[@]} -gt 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; fi
 mkdir -p "$WORK/www"; head -c 1024 /dev/zero | tr '\0' x > "$WORK/www/1k"
+head -c 102400 /dev/zero | tr '\0' x > "$WORK/www/big"
 cat > "$WORK/nginx.conf" <<NGX
 worker_processes 1;
 pid $WORK/nginx.pid;
@@ -22,7 +23,7 @@ error_log $WORK/nginx-error.log;
 events { worker_connections 4096; }
 http { access_log off; keepalive_requests 1000000;
   server { listen 127.0.0.1:$NGINX_PORT; root $WORK/www;
-    location = /small { return 200 "hello from nginx\n"; } location = /1k { } } }
+    location = /small { return 200 "hello from nginx\n"; } location = /1k { } location = /big { } } }
 NGX
 nginx -c "$WORK/nginx.conf" -p "$WORK"
 cat > "$WORK/lb.cfg" <<CFG
@@ -64,6 +65,7 @@ one() { # $1 name, $2 url, $3 "close": a new connection per request (wrk drops a
 }
 one "small, keep-alive" "http://127.0.0.1:$HTTP_PORT/small" ""
 one "1 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/1k" ""
+one "100 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/big" ""
 one "new conn per request" "http://127.0.0.1:$HTTP_PORT/small" "close"
 one "TCP mode" "http://127.0.0.1:$TCP_PORT/small" ""
 kill "$PID"; wait "$PID" 2>/dev/null || true
