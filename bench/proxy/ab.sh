@@ -29,9 +29,9 @@ PIN_LOAD="taskset -c $LOAD_CPU"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/fulcrum-ab-XXXXXX)
 chmod 755 "$WORK"
-NGINX_PORT=${NGINX_PORT:-19180}
-HTTP_PORT=${HTTP_PORT:-19181}
-TCP_PORT=${TCP_PORT:-19182}
+NGINX_PORT=${NGINX_PORT:-19480}
+HTTP_PORT=${HTTP_PORT:-19481}
+TCP_PORT=${TCP_PORT:-19482}
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
@@ -99,12 +99,14 @@ stop_proxy() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 median() { sort -g | awk '{a[NR]=$1} END { if (NR==0) {print 0} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2} }'; }
 
-one() { # $1 binary, $2 url, $3 wrk args → µs of proxy CPU per request
+one() { # $1 binary, $2 url, $3 "close" (a new connection per request) or "" → µs of proxy CPU per request
+  # (wrk drops `-H Connection:close`, written without a space: the header goes as an array)
+  local extra=(); [ "$3" = close ] && extra=(-H "Connection: close")
   local pid t0 t1 out n
   pid=$(start_proxy "$1")
-  $PIN_LOAD wrk -t1 -c"$CONNS" -d1s $3 "$2" >/dev/null 2>&1 || true
+  $PIN_LOAD wrk -t1 -c"$CONNS" -d1s "${extra[@]}" "$2" >/dev/null 2>&1 || true
   t0=$(ticks "$pid")
-  out=$($PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" $3 "$2" 2>&1)
+  out=$($PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" "${extra[@]}" "$2" 2>&1)
   t1=$(ticks "$pid")
   stop_proxy "$pid"
   n=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -112,7 +114,7 @@ one() { # $1 binary, $2 url, $3 wrk args → µs of proxy CPU per request
     'BEGIN { if (n > 0) printf "%.2f\n", (b - a) * 1e6 / hz / n; else print 0 }'
 }
 
-scenario() { # $1 name, $2 url, $3 wrk args
+scenario() { # $1 name, $2 url, $3 "close" or ""
   case "$1" in *${ONLY:-}*) ;; *) return 0 ;; esac
   local a=() b=() r=()
   for _ in $(seq 1 "$RUNS"); do
@@ -131,7 +133,7 @@ scenario() { # $1 name, $2 url, $3 wrk args
 
 scenario "small, keep-alive" "http://127.0.0.1:$HTTP_PORT/small" ""
 scenario "100 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/big" ""
-scenario "new conn per request" "http://127.0.0.1:$HTTP_PORT/small" "-H Connection:close"
+scenario "new conn per request" "http://127.0.0.1:$HTTP_PORT/small" "close"
 scenario "TCP mode" "http://127.0.0.1:$TCP_PORT/small" ""
 
 idle() { # $1 binary → bytes per idle connection

@@ -9,11 +9,11 @@ set -euo pipefail
 RUNS=${RUNS:-3}; DURATION=${DURATION:-8}; CONNS=${CONNS:-100}; NBTHREAD=${NBTHREAD:-2}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/fulcrum-layout-XXXXXX); chmod 755 "$WORK"
-NGINX_PORT=${NGINX_PORT:-19180}; HTTP_PORT=${HTTP_PORT:-19181}
+NGINX_PORT=${NGINX_PORT:-19380}; HTTP_PORT=${HTTP_PORT:-19381}
 cleanup() { [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 for c in nginx wrk; do command -v $c >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light wrk >/dev/null; break; }; done
-(cd "$ROOT" && cargo build --release -q -p fulcrum)
+if [ -z "${FULCRUM:-}" ]; then (cd "$ROOT" && cargo build --release -q -p fulcrum); FULCRUM="${CARGO_TARGET_DIR:-$ROOT/target}/release/fulcrum"; fi
 cat > "$WORK/nginx.conf" <<NGX
 worker_processes 1;
 pid $WORK/nginx.pid;
@@ -37,15 +37,16 @@ frontend web
 backend app
   server n1 127.0.0.1:$NGINX_PORT
 CFG
-one() { # $1 layout, $2 wrk args → req/s
-  FULCRUM_RUNTIME=$1 "$ROOT/target/release/fulcrum" run -f "$WORK/lb.cfg" >/dev/null 2>&1 &
+one() { # $1 layout, $2 "close" (a new connection per request; wrk drops `-H Connection:close`) → req/s
+  local extra=(); [ "$2" = close ] && extra=(-H "Connection: close")
+  FULCRUM_RUNTIME=$1 "$FULCRUM" run -f "$WORK/lb.cfg" >/dev/null 2>&1 &
   local p=$!; sleep 0.5
-  wrk -t2 -c"$CONNS" -d"${DURATION}s" $2 "http://127.0.0.1:$HTTP_PORT/small" 2>&1 | awk '/Requests\/sec/ {print $2}'
+  wrk -t2 -c"$CONNS" -d"${DURATION}s" "${extra[@]}" "http://127.0.0.1:$HTTP_PORT/small" 2>&1 | awk '/Requests\/sec/ {print $2}'
   kill $p; wait $p 2>/dev/null || true
 }
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 printf "%-22s %14s %14s %8s\n" "scenario ($NBTHREAD threads)" "percore req/s" "shared req/s" "ratio"
-for sc in "keep-alive|" "new conn per request|-H Connection:close"; do
+for sc in "keep-alive|" "new conn per request|close"; do
   name=${sc%%|*}; args=${sc#*|}; a=(); b=()
   for _ in $(seq 1 "$RUNS"); do a+=("$(one percore "$args")"); b+=("$(one shared "$args")"); done
   ma=$(printf '%s\n' "${a[@]}" | median); mb=$(printf '%s\n' "${b[@]}" | median)

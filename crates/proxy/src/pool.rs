@@ -1,5 +1,5 @@
-//! Idle server connections kept for reuse (HAProxy's `http-reuse safe`), one pool per worker
-//! thread and server (TCP or unix stream connections, whichever kind the server is).
+//! Idle server connections kept for reuse (`http-reuse`), one pool per worker thread and
+//! server (TCP, unix or TLS stream connections, whichever kind the server is).
 //!
 //! A socket belongs to the worker runtime that registered it, so pools are thread-local: no
 //! lock on the request path. A pooled connection that the server closed meanwhile is noticed
@@ -8,14 +8,21 @@
 //! meets it, and by the worker's periodic [`purge`], so servers nobody sends to any more are not
 //! left holding idle connections (HAProxy closes part of them per period; fulcrum closes those
 //! idle for a whole period).
+//!
+//! How many are kept follows HAProxy's `srv_add_to_idle_list`: a connection offered back
+//! ([`offer`]) is kept when the thread has none idle for that server, or when the idle ones
+//! plus those in use stay within the number the server needed lately (the most in use at once,
+//! halved every purge period while the need is lower). So 20,000 idle keep-alive clients that
+//! each made one request leave one idle server connection behind, not 20,000; a busy
+//! server keeps as many as its peak concurrency.
 
 use crate::connect::ServerConn;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Idle connections kept per server and thread. HAProxy's `pool-max-conn` is unlimited by
-/// default (bounded by `tune.pool-high-fd-ratio`, 25% of the fd limit): HTTP/2 clients with
+/// Idle connections kept per server and thread at most. HAProxy's `pool-max-conn` is unlimited
+/// by default (bounded by `tune.pool-high-fd-ratio`, 25% of the fd limit): HTTP/2 clients with
 /// 1,000 streams in flight need as many HTTP/1 server connections, and a cap of 128 closed
 /// and reopened most of them for every wave of streams (`bench/h2`: 0.19x haproxy). Idle
 /// ones still close after [`PURGE_DELAY`].
@@ -24,65 +31,230 @@ const MAX_IDLE_PER_SERVER: usize = 4096;
 /// How long an idle server connection is kept.
 pub const PURGE_DELAY: Duration = Duration::from_secs(5);
 
+/// An idle connection and what it has done.
+struct Idle {
+    conn: ServerConn,
+    since: Instant,
+    /// Requests it has carried.
+    uses: u32,
+}
+
+/// One server's idle connections on this thread (oldest first) and its estimated need.
+#[derive(Default)]
+struct PerServer {
+    idle: Vec<Idle>,
+    /// The most connections in use at once seen this purge period.
+    max_used: u32,
+    /// HAProxy's `est_need_conns`: the need seen lately, decaying by half per period.
+    est_need: u32,
+}
+
+#[derive(Default)]
+struct Pool {
+    servers: HashMap<u64, PerServer>,
+    /// When the needs were last decayed.
+    decayed: Option<Instant>,
+}
+
 thread_local! {
-    /// Per server: idle connections with the time each became idle, oldest first.
-    static POOL: RefCell<HashMap<u64, Vec<(ServerConn, Instant)>>> = RefCell::new(HashMap::new());
+    static POOL: RefCell<Pool> = RefCell::new(Pool::default());
+}
+
+/// Which idle connection a request may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// Any (a later request of a client connection; `http-reuse always`).
+    Any,
+    /// Only one that carried more than one request (`http-reuse aggressive`, first requests).
+    Proven,
 }
 
 /// An idle connection to server `id`, most recently used first.
 pub fn take(id: u64) -> Option<ServerConn> {
+    take_with(id, Want::Any).map(|(c, _)| c)
+}
+
+/// An idle connection to server `id` that `want` allows, most recently used first, with the
+/// number of requests it has carried.
+pub fn take_with(id: u64, want: Want) -> Option<(ServerConn, u32)> {
     POOL.with(|p| {
         let mut p = p.borrow_mut();
-        let list = p.get_mut(&id)?;
+        let list = &mut p.servers.get_mut(&id)?.idle;
         let now = Instant::now();
-        while let Some((s, since)) = list.pop() {
-            if now.duration_since(since) >= PURGE_DELAY {
-                // The rest of the list is older still.
-                list.clear();
+        let mut i = list.len();
+        while i > 0 {
+            i -= 1;
+            if now.duration_since(list[i].since) >= PURGE_DELAY {
+                // This one and those before it are older still.
+                list.drain(..=i);
                 return None;
             }
-            if s.alive() {
-                return Some(s);
+            if want == Want::Proven && list[i].uses < 2 {
+                continue;
+            }
+            let e = list.remove(i);
+            if e.conn.alive() {
+                return Some((e.conn, e.uses));
             }
         }
         None
     })
 }
 
-/// Keeps `s` for a later request to server `id`.
+/// Keeps `s` for a later request to server `id` (no estimate of the need: kept up to the cap).
 pub fn put(id: u64, s: ServerConn) {
     POOL.with(|p| {
         let mut p = p.borrow_mut();
-        let list = p.entry(id).or_default();
+        let list = &mut p.servers.entry(id).or_default().idle;
         if list.len() < MAX_IDLE_PER_SERVER {
-            list.push((s, Instant::now()));
+            list.push(Idle {
+                conn: s,
+                since: Instant::now(),
+                uses: 1,
+            });
         }
     });
 }
 
+/// Offers `s`, which carried `uses` requests, back to server `id`'s idle connections while
+/// `in_use` connections to that server (this one included) are in use: kept when the thread
+/// holds none idle for it, or when idle plus in use stay within the recent need (HAProxy's
+/// rule); otherwise closed. Whether it was kept.
+pub fn offer(id: u64, s: ServerConn, uses: u32, in_use: u32) -> bool {
+    POOL.with(|p| {
+        let mut p = p.borrow_mut();
+        let e = p.servers.entry(id).or_default();
+        e.max_used = e.max_used.max(in_use);
+        e.est_need = e.est_need.max(in_use);
+        let idle = e.idle.len() as u32;
+        let keep = e.idle.len() < MAX_IDLE_PER_SERVER
+            && (idle == 0 || idle + in_use <= in_use.max(e.est_need));
+        if keep {
+            e.idle.push(Idle {
+                conn: s,
+                since: Instant::now(),
+                uses,
+            });
+        }
+        keep
+    })
+}
+
 /// Drops idle connections to servers that no longer exist (after a reload).
 pub fn retain(keep: &dyn Fn(u64) -> bool) {
-    POOL.with(|p| p.borrow_mut().retain(|id, _| keep(*id)));
+    POOL.with(|p| p.borrow_mut().servers.retain(|id, _| keep(*id)));
 }
 
 /// Closes this thread's connections idle for [`PURGE_DELAY`] or more (run periodically by each
-/// worker).
+/// worker), and once per period lets each server's estimated need decay towards what it used.
 pub fn purge(now: Instant) {
     POOL.with(|p| {
         let mut p = p.borrow_mut();
-        for list in p.values_mut() {
-            // Oldest first: drop the leading run of expired ones.
-            let expired = list
-                .iter()
-                .take_while(|(_, since)| now.duration_since(*since) >= PURGE_DELAY)
-                .count();
-            list.drain(..expired);
+        let decay = match p.decayed {
+            Some(t) => now.duration_since(t) >= PURGE_DELAY,
+            None => true,
+        };
+        if decay {
+            p.decayed = Some(now);
         }
-        p.retain(|_, list| !list.is_empty());
+        for e in p.servers.values_mut() {
+            // Oldest first: drop the leading run of expired ones.
+            let expired = e
+                .idle
+                .iter()
+                .take_while(|i| now.duration_since(i.since) >= PURGE_DELAY)
+                .count();
+            e.idle.drain(..expired);
+            if decay {
+                // HAProxy's srv_cleanup_idle_conns: the estimate moves halfway to the period's
+                // peak (never below it), and a new period starts.
+                e.est_need = ((e.est_need + e.max_used) / 2).max(e.max_used);
+                e.max_used = 0;
+            }
+        }
+        p.servers
+            .retain(|_, e| !e.idle.is_empty() || e.est_need > 0);
     });
 }
 
 /// Idle connections this thread holds (tests).
 pub fn idle_count() -> usize {
-    POOL.with(|p| p.borrow().values().map(Vec::len).sum())
+    POOL.with(|p| p.borrow().servers.values().map(|e| e.idle.len()).sum())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connected TCP pair on the current runtime (the proxy side as a `ServerConn`).
+    async fn conn(l: &tokio::net::TcpListener) -> (ServerConn, tokio::net::TcpStream) {
+        let a = l.local_addr().expect("addr");
+        let (c, s) = tokio::join!(tokio::net::TcpStream::connect(a), l.accept());
+        (ServerConn::Tcp(c.expect("connect")), s.expect("accept").0)
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt")
+    }
+
+    #[test]
+    fn idle_connections_beyond_the_need_are_closed() {
+        rt().block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let mut peers = Vec::new();
+            // Sequential clients, one in use at a time: the first idle one is kept, the
+            // rest closed.
+            for i in 0..5 {
+                let (c, s) = conn(&l).await;
+                peers.push(s);
+                assert_eq!(offer(7, c, 1, 1), i == 0, "offer {i}");
+            }
+            assert_eq!(idle_count(), 1);
+            // A server that had 3 in use at once keeps up to 3 idle.
+            let mut kept = 0;
+            for in_use in [3, 2, 1, 1] {
+                let (c, s) = conn(&l).await;
+                peers.push(s);
+                kept += offer(8, c, 1, in_use) as usize;
+            }
+            assert_eq!(kept, 3);
+            // The need decays once the load is gone: after two periods it is 1 again.
+            let now = Instant::now();
+            purge(now);
+            purge(now + PURGE_DELAY / 2);
+            let e = POOL.with(|p| p.borrow().servers[&8].est_need);
+            assert_eq!(e, 3, "one decay per period");
+            purge(now + PURGE_DELAY + Duration::from_millis(1));
+            // All idle ones expired by now; the need halved (3 + 0) / 2 = 1.
+            let e = POOL.with(|p| p.borrow().servers.get(&8).map(|e| e.est_need));
+            assert_eq!(e, Some(1));
+            assert_eq!(idle_count(), 0);
+            retain(&|_| false);
+        });
+    }
+
+    #[test]
+    fn proven_connections_only_for_aggressive_first_requests() {
+        rt().block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let (a, _sa) = conn(&l).await;
+            let (b, _sb) = conn(&l).await;
+            assert!(offer(9, a, 3, 3));
+            assert!(offer(9, b, 1, 2));
+            // The newest (used once) is skipped for a proven one.
+            let (_, uses) = take_with(9, Want::Proven).expect("proven");
+            assert_eq!(uses, 3);
+            assert!(take_with(9, Want::Proven).is_none());
+            let (_, uses) = take_with(9, Want::Any).expect("any");
+            assert_eq!(uses, 1);
+            retain(&|_| false);
+        });
+    }
 }

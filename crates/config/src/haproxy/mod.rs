@@ -17,6 +17,7 @@ mod extras;
 mod global;
 mod http_check;
 pub mod http_errors;
+mod http_reuse;
 mod keywords;
 mod lexer;
 mod line;

@@ -94,7 +94,6 @@ const IGNORED: &[&str] = &[
     "id",
     "hash-type",
     "hash-balance-factor",
-    "http-reuse",
     "email-alert",
     "load-server-state-from-file",
     "backlog",
@@ -153,6 +152,7 @@ const KNOWN: &[&str] = &[
     "source",
     "monitor-uri",
     "monitor",
+    "http-reuse",
 ];
 
 /// Keywords HAProxy 2.x removed: still an error there, so an error here, with the replacement.
@@ -195,7 +195,9 @@ fn apply(
         "monitor" => Cap::Frontend { defaults_ok: false },
         "server" | "dispatch" => Cap::Backend { defaults_ok: false },
         "balance" | "default-server" | "cookie" | "http-check" | "tcp-check" | "external-check"
-        | "retries" | "retry-on" | "fullconn" | "source" => Cap::Backend { defaults_ok: true },
+        | "retries" | "retry-on" | "fullconn" | "source" | "http-reuse" => {
+            Cap::Backend { defaults_ok: true }
+        }
         "acl" | "http-request" | "http-response" | "tcp-request" | "tcp-response" => {
             Cap::ProxyOrNamedDefaults
         }
@@ -305,6 +307,7 @@ fn apply(
         }
         "dispatch" => super::extras::dispatch(p, line)?,
         "retry-on" => super::extras::retry_on(&mut p.options, line)?,
+        "http-reuse" => p.options.http_reuse = super::http_reuse::parse(line)?,
         "default-server" => server::parse_default_server(line, default_server, diags)?,
         "cookie" => p.cookie = Some(options::cookie(line)?),
         "timeout" => options::timeout(&mut p.timeouts, line, diags)?,

@@ -425,6 +425,8 @@ pub struct ProxyOptions {
     pub retry_on: RetryOn,
     /// `disabled`, `use-server`, `force-persist`, `http-send-name-header`, ... (issue 13).
     pub keywords: crate::model_keywords::ProxyKeywords,
+    /// `http-reuse`: which requests may ride an idle server connection.
+    pub http_reuse: HttpReuse,
 }
 
 /// What `retry-on` retries once the request has reached a server: statuses among 401 403
@@ -446,6 +448,23 @@ impl RetryOn {
             || self.junk_response
             || self.response_timeout
     }
+}
+
+/// `http-reuse never|safe|aggressive|always` (HAProxy's default: `safe`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HttpReuse {
+    /// Server connections are private to the client connection that opened them.
+    Never,
+    /// A client connection's first request gets its own server connection; later ones may
+    /// use any idle one.
+    #[default]
+    Safe,
+    /// As `safe`, and a first request may use an idle connection that already carried more
+    /// than one request (proven to keep connections alive).
+    Aggressive,
+    /// Any request may use any idle connection.
+    Always,
 }
 
 /// `http-request wait-for-body time T [at-least N]`: wait up to `time` for the whole body,

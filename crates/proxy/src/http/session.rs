@@ -14,8 +14,10 @@
 //! bodies). HTTP/2 is the second codec: a stream is the session's client (`h2::edge`), its
 //! request head handed over as the neutral head ([`serve_h2`]), its response head sent from
 //! it, the bodies read and written through the edge's source and sink. Keep-alive on both sides;
-//! the server connection stays attached to the client connection between requests, and goes
-//! to the thread's idle pool when the next request goes elsewhere (`http-reuse safe`).
+//! the server connection goes to the thread's idle pool (`pool.rs`) when the client connection
+//! turns idle (a pipelined request already here keeps it), as HAProxy's `http-reuse`; a
+//! private one (`http-reuse never`, NTLM/Negotiate authentication) stays attached to its
+//! client connection and closes with it.
 
 use super::body;
 use super::errors;
@@ -47,6 +49,8 @@ mod local;
 mod request;
 mod response_head;
 mod retry_on;
+#[cfg(test)]
+mod reuse_tests;
 
 /// What happens to a connection (the client's, or the server's) after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,9 +98,30 @@ enum HeadError {
     Refused(u16),
 }
 
+/// The server connection a client connection holds between the phases of a request, and
+/// between requests while it is private.
 struct Attached {
-    server_id: u64,
+    server: Arc<crate::server::ServerRt>,
     stream: ServerConn,
+    /// Private to this client connection (`http-reuse never`, or the server answered with
+    /// NTLM/Negotiate authentication, which binds the connection to the client): kept
+    /// attached while the client is idle, never given to another client, closed with it.
+    private: bool,
+    /// Requests it has carried.
+    uses: u32,
+    /// The next request prefers its server (NTLM/Negotiate, HAProxy's SESS_FL_PREFER_LAST).
+    prefer_last: bool,
+}
+
+impl Attached {
+    /// Hands the connection to the thread's idle pool (kept or closed by the pool's estimate
+    /// of the need), or closes it when it is private.
+    fn release(self) {
+        if !self.private {
+            let in_use = self.server.served() + 1;
+            pool::offer(self.server.id, self.stream, self.uses, in_use);
+        }
+    }
 }
 
 /// Per-request facts for the log line.
@@ -217,7 +242,7 @@ pub async fn serve<C: ClientStream>(
     });
     Box::pin(s.run()).await;
     if let Some(a) = s.attached.take() {
-        pool::put(a.server_id, a.stream);
+        a.release();
     }
     // The next connection of this thread reuses them.
     s.release_bufs();
@@ -269,7 +294,7 @@ pub async fn serve_h2(
         }
     }
     if let Some(a) = s.attached.take() {
-        pool::put(a.server_id, a.stream);
+        a.release();
     }
     s.release_bufs();
 }
@@ -322,14 +347,13 @@ impl<C: ClientStream> Session<C> {
             }
             if self.cbuf.is_empty() {
                 // The next request may be here already (one read, the one the wait would
-                // start with); if not, the connection is idle and its buffers go back to the
-                // thread's pool until bytes arrive.
+                // start with); if not, the connection is idle: its buffers go back to the
+                // thread's pool until bytes arrive, and its server connection to the idle
+                // connections (as HAProxy does; a private one stays attached).
                 match self.client.try_read_buf(&mut self.cbuf) {
                     Some(Ok(n)) if n > 0 => {}
-                    Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        self.release_bufs()
-                    }
-                    None => self.release_bufs(),
+                    Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => self.go_idle(),
+                    None => self.go_idle(),
                     // Closed, or failed: nothing more to serve.
                     Some(_) => return,
                 }
@@ -386,6 +410,17 @@ impl<C: ClientStream> Session<C> {
         self.log(&rec);
         self.count(&rec);
         next
+    }
+
+    /// The client connection is idle between requests: it keeps no buffers and no shared
+    /// server connection.
+    fn go_idle(&mut self) {
+        self.release_bufs();
+        if self.attached.as_ref().is_some_and(|a| !a.private) {
+            if let Some(a) = self.attached.take() {
+                a.release();
+            }
+        }
     }
 
     /// Gives this connection's transaction buffers back to the thread's pool.

@@ -64,6 +64,31 @@ enum Sent {
     Done,
 }
 
+/// What a server connection brings to an exchange from its earlier requests.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Prior {
+    /// Requests it carried before.
+    pub(super) uses: u32,
+    /// Private to this client connection (see `Attached`).
+    pub(super) private: bool,
+    pub(super) prefer_last: bool,
+}
+
+/// Whether a response binds its server connection to the client (HAProxy's
+/// http_wait_for_response): a 401 or 407 whose authentication challenge is NTLM or
+/// Negotiate (connection-based authentication).
+fn binds_connection(res: &crate::http::message::Message) -> bool {
+    let name: &[u8] = match res.status {
+        401 => b"www-authenticate",
+        407 => b"proxy-authenticate",
+        _ => return false,
+    };
+    res.headers(name).any(|v| {
+        v.len() >= 4
+            && (v[..4].eq_ignore_ascii_case(b"NTLM") || v[..4].eq_ignore_ascii_case(b"Nego"))
+    })
+}
+
 /// How a server exchange ended.
 pub(super) enum Step {
     /// Finished; whether the client connection stays open.
@@ -102,6 +127,7 @@ impl<C: ClientStream> Session<C> {
         assigned: &mut crate::backend::Assigned,
         mut server: S,
         origin: Origin,
+        prior: Prior,
     ) -> Step {
         let fe = self.fe.clone();
         let be = x.be;
@@ -280,6 +306,9 @@ impl<C: ClientStream> Session<C> {
         {
             return self.l7_retry(x, rec, assigned, kept);
         }
+        // Before the response rules, as HAProxy: a connection-based authentication makes the
+        // connection private (and its server preferred) for the rest of the client's session.
+        let auth_bound = binds_connection(&self.res);
         rec.trs = Some(t_sent.elapsed());
         rec.status = self.res.status;
         let htx_head = crate::http::log_bytes::head(&self.res) as i64;
@@ -558,9 +587,13 @@ impl<C: ClientStream> Session<C> {
         }
         // A `send-proxy` connection carries one client's addresses: never kept for reuse.
         if server_reuse && self.sbuf.is_empty() && send_proxy == 0 {
+            let never = be.options.http_reuse == fulcrum_config::model::HttpReuse::Never;
             self.attached = Some(Attached {
-                server_id: assigned.server().id,
+                server: assigned.server().clone(),
                 stream: server.into_conn(),
+                private: prior.private || never || auth_bound,
+                uses: prior.uses + 1,
+                prefer_last: prior.prefer_last || auth_bound,
             });
         }
         if client == Next::Close {

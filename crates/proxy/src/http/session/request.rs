@@ -5,7 +5,7 @@
 //! redispatch; `option abortonclose`), then the exchange, replayed on a fresh connection when
 //! a reused one was found closed or moved elsewhere when a server refused.
 
-use super::exchange::{BodySend, Exchange, Step};
+use super::exchange::{BodySend, Exchange, Prior, Step};
 use super::local::{AfterError, Invocation};
 use super::{client_gone, Next, Rec, Session, Turn};
 use crate::acl::Ctx;
@@ -20,7 +20,7 @@ use crate::pool;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
 use crate::track::Table;
-use fulcrum_config::model::HttpConnectionMode;
+use fulcrum_config::model::{HttpConnectionMode, HttpReuse};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -233,6 +233,15 @@ impl<C: ClientStream> Session<C> {
         if prefer.is_none() {
             prefer = be.stuck_server(src);
         }
+        if prefer.is_none() {
+            // A connection the server bound to this client (NTLM/Negotiate): its server is
+            // preferred, as HAProxy's SESS_FL_PREFER_LAST.
+            prefer = self
+                .attached
+                .as_ref()
+                .filter(|a| a.prefer_last)
+                .and_then(|a| be.servers.iter().position(|s| s.id == a.server.id));
+        }
         // Then the sample-keyed stick rules of a string table (`stick match req.cook(C)`).
         let mut stick_key = None;
         if be.policy.stick_sample.is_some() {
@@ -336,27 +345,39 @@ impl<C: ClientStream> Session<C> {
                 force: persist == Persist::Force,
             }
         };
-        let attached = self.attached.take();
-        let mut attached_slot = attached;
+        let mut attached_slot = self.attached.take();
         let mut waited = Duration::ZERO;
         let t_conn = Instant::now();
+        let reuse_mode = be.options.http_reuse;
+        // What the reused connection, if any, brings along (its requests, its privacy).
+        let mut prior = Prior::default();
         let connecting = be.connect(
             &hints,
             self.local.port(),
             |srv| {
                 if let Some(a) = attached_slot.take() {
-                    if a.server_id == srv.id {
+                    if a.server.id == srv.id {
+                        prior = Prior {
+                            uses: a.uses,
+                            private: a.private,
+                            prefer_last: a.prefer_last,
+                        };
                         return Some(a.stream);
                     }
-                    pool::put(a.server_id, a.stream);
+                    a.release();
                 }
-                // `http-reuse safe`: a connection's first request never rides on another
-                // client's idle server connection; later requests may.
-                if turn == Turn::First {
-                    None
-                } else {
-                    pool::take(srv.id)
-                }
+                // `http-reuse`: `safe` never puts a connection's first request on another
+                // client's idle server connection (`aggressive` only on one proven by
+                // several requests, `always` on any); later requests may ride any.
+                let want = match (reuse_mode, turn) {
+                    (HttpReuse::Never, _) => return None,
+                    (HttpReuse::Safe, Turn::First) => return None,
+                    (HttpReuse::Aggressive, Turn::First) => pool::Want::Proven,
+                    (HttpReuse::Always, _) | (_, Turn::Later) => pool::Want::Any,
+                };
+                let (conn, uses) = pool::take_with(srv.id, want)?;
+                prior.uses = uses;
+                Some(conn)
             },
             &mut waited,
         );
@@ -382,7 +403,7 @@ impl<C: ClientStream> Session<C> {
             return Next::Close;
         };
         if let Some(a) = attached_slot.take() {
-            pool::put(a.server_id, a.stream);
+            a.release();
         }
         rec.tw = Some(waited);
         let (mut assigned, server_conn, origin) = match conn {
@@ -441,10 +462,20 @@ impl<C: ClientStream> Session<C> {
         let mut replays = be.retries.max(1);
         loop {
             let step = match server {
-                ServerConn::Tcp(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
-                ServerConn::Unix(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
-                ServerConn::Tls(s) => self.exchange(&x, rec, &mut assigned, *s, origin).await,
+                ServerConn::Tcp(s) => {
+                    self.exchange(&x, rec, &mut assigned, s, origin, prior)
+                        .await
+                }
+                ServerConn::Unix(s) => {
+                    self.exchange(&x, rec, &mut assigned, s, origin, prior)
+                        .await
+                }
+                ServerConn::Tls(s) => {
+                    self.exchange(&x, rec, &mut assigned, *s, origin, prior)
+                        .await
+                }
             };
+            prior = Prior::default();
             let elsewhere = match step {
                 Step::Done(next) => return next,
                 Step::Replay => false,
