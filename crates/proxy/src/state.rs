@@ -281,7 +281,9 @@ fn error_pages(p: &Proxy) -> Result<ErrorPages, ProxyError> {
     for e in &p.errorfiles {
         let bytes = std::fs::read(&e.path)
             .map_err(|err| cfg_err(p, format!("errorfile {} '{}': {err}", e.status, e.path)))?;
-        files.push((e.status, bytes));
+        let page = crate::http::errors::user_page(&bytes)
+            .map_err(|err| cfg_err(p, format!("errorfile {} '{}': {err}", e.status, e.path)))?;
+        files.push((e.status, page));
     }
     Ok(ErrorPages::new(files))
 }

@@ -21,6 +21,7 @@ use super::body;
 use super::errors;
 use super::h2::edge::H2Edge;
 use super::message::Message;
+use super::response::{Close, Part, Response};
 use crate::backend::Backend;
 use crate::connect::ServerConn;
 use crate::pool;
@@ -45,6 +46,7 @@ mod head;
 mod idle_tests;
 mod local;
 mod request;
+mod respond;
 mod response_head;
 
 /// What happens to a connection (the client's, or the server's) after a request.
@@ -187,7 +189,10 @@ pub async fn serve<C: ClientStream>(
             let t = fe.timeouts.client;
             let mut client = client;
             Box::pin(async move {
-                body::write_all(&mut client, &errors::builtin_response(408), t).await
+                // The HTTP/1 codec writes the page: no session exists yet.
+                let mut page = Vec::new();
+                errors::builtin_response(408).write_h1(Close::Silent, Part::Whole, &mut page);
+                body::write_all(&mut client, &page, t).await
             })
             .await
             .ok();
@@ -258,9 +263,9 @@ pub async fn serve_h2(
             let _ = s.client.shutdown().await;
         }
         Err(super::validate::Refused(status)) => {
-            let page = s.fe.errors.get(status).into_owned();
-            crate::record::bad_request(&s.fe.counters, status, page.len() as u64);
-            s.answer_raw(page).await;
+            let page = s.fe.errors.get(status);
+            crate::record::bad_request(&s.fe.counters, status, page_len(page.as_deref()));
+            s.answer_page(page.as_deref()).await;
             s.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
         }
     }
@@ -292,8 +297,8 @@ impl<C: ClientStream> Session<C> {
                 Err(HeadError::Timeout(got)) => {
                     if turn == Turn::First || got == Received::Part {
                         let page = errors::builtin_response(408);
-                        crate::record::bad_request(&self.fe.counters, 408, page.len() as u64);
-                        self.answer_raw(page).await;
+                        crate::record::bad_request(&self.fe.counters, 408, page_len(Some(&page)));
+                        self.answer_page(Some(&page)).await;
                         self.log_simple(accept, t0, 408, Termination::CLIENT_TIMEOUT_REQUEST);
                     }
                     return;
@@ -303,9 +308,13 @@ impl<C: ClientStream> Session<C> {
                         HeadError::Refused(s) => s,
                         _ => 400,
                     };
-                    let page = self.fe.errors.get(status).into_owned();
-                    crate::record::bad_request(&self.fe.counters, status, page.len() as u64);
-                    self.answer_raw(page).await;
+                    let page = self.fe.errors.get(status);
+                    crate::record::bad_request(
+                        &self.fe.counters,
+                        status,
+                        page_len(page.as_deref()),
+                    );
+                    self.answer_page(page.as_deref()).await;
                     self.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
                     return;
                 }
@@ -410,12 +419,11 @@ impl<C: ClientStream> Session<C> {
     fn stopping(&self) -> bool {
         *self.stop.borrow() || self.fe.retired.load(Ordering::Relaxed)
     }
+}
 
-    async fn answer_raw(&mut self, bytes: Vec<u8>) {
-        let t = self.fe.timeouts.client;
-        let _ = body::write_all(&mut self.client, &bytes, t).await;
-        let _ = self.client.shutdown().await;
-    }
+/// The bytes a page sent whole as HTTP/1 counts (0: nothing is sent).
+fn page_len(page: Option<&Response>) -> u64 {
+    page.map_or(0, |p| p.h1_len(Close::Silent, Part::Whole))
 }
 
 /// How the wait for a connection's first bytes ended.

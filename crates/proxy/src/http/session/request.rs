@@ -165,7 +165,7 @@ impl<C: ClientStream> Session<C> {
         // Phase: a `cache-use` hit is answered from the cache (`http::cache_flow`).
         if let Some(hit) = env.cache.take_hit() {
             // HAProxy logs a hit as a local answer by `<CACHE>`, its timers all 0.
-            rec.status = super::local::status_of(&hit);
+            rec.status = hit.status();
             rec.term = Termination::LOCAL;
             rec.cache_hit = true;
             (rec.tw, rec.tc, rec.trs) = (
@@ -178,7 +178,7 @@ impl<C: ClientStream> Session<C> {
                 Ok(body::Framing::None) => super::local::Drained::Yes,
                 _ => super::local::Drained::No,
             };
-            return self.send_local(rec, hit, drained).await;
+            return self.send_local(rec, Some(&hit), drained).await;
         }
         // Phase: persistence (cookie, then `stick on src`), as HAProxy: a valid cookie wins.
         let cookie = crate::http::persist::on_request(&be, &mut self.req);
