@@ -136,6 +136,9 @@ struct Rec {
     captures: Option<Arc<crate::http::capture::Samples>>,
     /// The applet that answered, as the log's server field names it (`<STATS>`).
     applet: Option<&'static str>,
+    /// What the client asked for its connection, read before the hop-by-hop fields go: a
+    /// local answer to a client that asked to close says `connection: close`.
+    client_asked: Next,
 }
 
 pub struct Session<C> {
@@ -369,6 +372,7 @@ impl<C: ClientStream> Session<C> {
             log_level: None,
             captures: None,
             applet: None,
+            client_asked: Next::keep_if(super::headers::client_wants_keep_alive(&self.req)),
         };
         crate::record::request_received(&self.fe.counters);
         // Boxed: the request phases' state is large and only exists while a request is in

@@ -79,6 +79,7 @@ impl<C: ClientStream> Session<C> {
             log_level: None,
             captures: None,
             applet: None,
+            client_asked: super::Next::Close,
         };
         self.log(&rec);
     }

@@ -127,9 +127,8 @@ impl<C: ClientStream> Session<C> {
             let _ = self.client.shutdown().await;
             return Next::Close;
         };
-        let keep = drained == Drained::Yes
-            && headers::client_wants_keep_alive(&self.req)
-            && !self.stopping();
+        let keep =
+            drained == Drained::Yes && rec.client_asked == Next::KeepAlive && !self.stopping();
         let close = if keep { Close::Silent } else { Close::Announce };
         let part = self.answer_part();
         let sent = self.send_answer(resp, close, part).await;
@@ -228,17 +227,15 @@ impl<C: ClientStream> Session<C> {
         let fe = self.fe.clone();
         let page = pages.get_or(status, &fe.errors);
         let drained = Drained::of(body::request_framing(&mut self.req).ok());
-        let wants_keep = headers::client_wants_keep_alive(&self.req);
         let keep = after == AfterError::KeepIfClean
             && drained == Drained::Yes
-            && wants_keep
+            && rec.client_asked == Next::KeepAlive
             && !self.stopping();
         let ok = match page.as_deref() {
             Some(p) => {
-                let close = if wants_keep {
-                    Close::Silent
-                } else {
-                    Close::Announce
+                let close = match rec.client_asked {
+                    Next::KeepAlive => Close::Silent,
+                    Next::Close => Close::Announce,
                 };
                 let part = self.answer_part();
                 let sent = self.send_answer(p, close, part).await;

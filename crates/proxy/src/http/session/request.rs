@@ -342,13 +342,15 @@ impl<C: ClientStream> Session<C> {
                     rec.server = Some(s);
                     rec.retries = be.retries;
                 }
+                // HAProxy keeps the client connection after a 503 for want of a server
+                // (none, or none that accepted): measured with haproxy 2.6.
                 return self
                     .send_error(
                         503,
                         rec,
                         e.termination(),
                         &be.policy.errors,
-                        AfterError::Close,
+                        AfterError::KeepIfClean,
                     )
                     .await;
             }
@@ -408,13 +410,13 @@ impl<C: ClientStream> Session<C> {
                     }
                 }
                 None => {
-                    let (status, term) = if elsewhere {
-                        (502, Termination::SERVER_HEADERS)
+                    let (status, term, after) = if elsewhere {
+                        (502, Termination::SERVER_HEADERS, AfterError::Close)
                     } else {
-                        (503, Termination::SERVER_CONNECT)
+                        (503, Termination::SERVER_CONNECT, AfterError::KeepIfClean)
                     };
                     return self
-                        .send_error(status, rec, term, &be.policy.errors, AfterError::Close)
+                        .send_error(status, rec, term, &be.policy.errors, after)
                         .await;
                 }
             }
