@@ -8,7 +8,6 @@ use crate::acl::Ctx;
 use crate::applet::{self, Applet, AppletRequest};
 use crate::http::body::{self, Framing};
 use crate::http::errors;
-use crate::http::headers;
 use crate::http::response::{Close, Part, Response};
 use crate::http::rules::Verdict;
 use crate::stream::ClientStream;
