@@ -13,6 +13,7 @@
 
 use crate::acl::Ctx;
 use crate::http::message::Message;
+use crate::http::response::Response;
 
 /// What an applet sees of the request (protocol-neutral: method, target, headers, body).
 pub struct AppletRequest<'a> {
@@ -30,16 +31,16 @@ pub struct AppletRequest<'a> {
 /// The largest body a session reads for an applet.
 pub const MAX_BODY: u64 = 64 * 1024;
 
-/// A complete HTTP/1.1 response made by an applet.
-pub struct Answer {
-    pub status: u16,
-    pub bytes: Vec<u8>,
-}
+/// An applet's answer: a neutral response the client's codec encodes (HTTP/1 or HTTP/2).
+pub type Answer = Response;
 
 /// An answer the proxy serves itself.
 pub trait Applet: Send + Sync {
     /// The service name (`use-service NAME`) or what the applet is (logs, debugging).
     fn name(&self) -> &str;
+    /// How the log line's server field names the applet when it answers, as HAProxy's
+    /// (`<STATS>` for the stats page, `<PROMEX>` for the Prometheus exporter).
+    fn log_name(&self) -> &'static str;
     /// Whether this request is for the applet (a `stats uri` prefix); always for a service
     /// chosen by `use-service`.
     fn matches(&self, _req: &Message) -> bool {

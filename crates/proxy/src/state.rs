@@ -304,14 +304,20 @@ fn cfg_err(p: &Proxy, msg: impl std::fmt::Display) -> ProxyError {
 fn error_pages(p: &Proxy) -> Result<ErrorPages, ProxyError> {
     let mut files = Vec::new();
     for e in &p.errorfiles {
-        let bytes = match &e.reply {
-            Some(r) if !matches!(r, fulcrum_config::model_keywords::ErrorReply::File) => {
-                crate::http::error_reply::render(e.status, r)
+        let page = match &e.reply {
+            Some(r) if !matches!(r, fulcrum_config::model_keywords::ErrorReply::File) => Some(
+                std::sync::Arc::new(crate::http::error_reply::render(e.status, r)),
+            ),
+            _ => {
+                let bytes = std::fs::read(&e.path).map_err(|err| {
+                    cfg_err(p, format!("errorfile {} '{}': {err}", e.status, e.path))
+                })?;
+                crate::http::errors::user_page(&bytes).map_err(|err| {
+                    cfg_err(p, format!("errorfile {} '{}': {err}", e.status, e.path))
+                })?
             }
-            _ => std::fs::read(&e.path)
-                .map_err(|err| cfg_err(p, format!("errorfile {} '{}': {err}", e.status, e.path)))?,
         };
-        files.push((e.status, bytes));
+        files.push((e.status, page));
     }
     Ok(ErrorPages::new(files))
 }

@@ -29,7 +29,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::message",
             // `req.body_param` and de-chunking for `req.body` (no crate uses).
             "http::body_param",
-            "http::errors",
             // `userlist` credentials (Basic auth, crypt(3) hashes) for the http_auth fetches.
             "http::userlist",
             "farm::history",
@@ -42,12 +41,18 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::sni",
             "tls::suites",
             "tls::hello",
-            // The object store of a `cache` section (sans-IO).
-            "http::cache",
         ],
     ),
     // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
     ("client certificate fetches", &["http::ssl_client"]),
+    (
+        "a response the proxy makes itself: the neutral head and a body (uses http::message)",
+        &["http::response"],
+    ),
+    (
+        "HAProxy's error pages, replies and reason phrases (uses http::response); the object store of a `cache` section (sans-IO, uses http::message)",
+        &["http::errors", "http::cache"],
+    ),
     (
         "stick counters at run time; the process's TLS figures (on counters)",
         &[

@@ -183,22 +183,16 @@ fn response(
     body: &[u8],
     head_only: bool,
 ) -> Answer {
-    let mut out = format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\n",
-        body.len()
-    );
+    let mut r = Answer::new(status, reason.as_bytes())
+        .field(b"content-length", body.len().to_string().as_bytes());
     for (n, v) in headers {
-        out.push_str(n);
-        out.push_str(": ");
-        out.push_str(v);
-        out.push_str("\r\n");
+        r = r.field(n.as_bytes(), v.as_bytes());
     }
-    out.push_str("\r\n");
-    let mut bytes = out.into_bytes();
-    if !head_only {
-        bytes.extend_from_slice(body);
+    if head_only {
+        r
+    } else {
+        r.body(body.to_vec())
     }
-    Answer { status, bytes }
 }
 
 impl StatsRt {
@@ -376,6 +370,9 @@ impl StatsRt {
 impl Applet for StatsRt {
     fn name(&self) -> &str {
         "stats"
+    }
+    fn log_name(&self) -> &'static str {
+        "<STATS>"
     }
     fn matches(&self, req: &Message) -> bool {
         StatsRt::matches(self, req.uri())

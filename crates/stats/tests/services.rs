@@ -96,8 +96,8 @@ fn the_exporter_follows_the_served_generation() {
             body: b"",
             ctx: &ctx,
         });
-        assert_eq!(a.status, 200);
-        String::from_utf8_lossy(&a.bytes).into_owned()
+        assert_eq!(a.status(), 200);
+        String::from_utf8_lossy(&a.body).into_owned()
     };
     // Nothing published yet: no proxy families.
     assert!(!scrape(&exporter).contains(fe_line));
@@ -145,8 +145,8 @@ fn the_page_uptime_counts_from_the_process_start() {
         body: b"",
         ctx: &ctx,
     });
-    assert_eq!(a.status, 200);
-    let body = String::from_utf8_lossy(&a.bytes);
+    assert_eq!(a.status(), 200);
+    let body = String::from_utf8_lossy(&a.body);
     assert!(
         body.contains("data-col=\"uptime\">1m40s") || body.contains("data-col=\"uptime\">1m41s"),
         "{body}"

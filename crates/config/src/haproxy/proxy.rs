@@ -108,12 +108,7 @@ const IGNORED: &[&str] = &[
 /// Real HAProxy proxy keywords fulcrum does not run yet whose absence a client, a server or a
 /// log reader would see (answers, routing, persistence, headers, log lines, a disabled
 /// proxy serving): refused, never ignored.
-const NOT_YET: &[&str] = &[
-    "error-log-format",
-    "redirect",
-    "persist",
-    "filter",
-];
+const NOT_YET: &[&str] = &["error-log-format", "redirect", "persist", "filter"];
 
 const KNOWN: &[&str] = &[
     "mode",

@@ -30,7 +30,8 @@ impl Seen {
 }
 
 /// An HTTP/1.1 backend (keep-alive) on 127.0.0.1: `/big/N` answers N bytes, `/chunked` a
-/// chunked body, `/nocontent` 204, anything else 200 with `body=LEN` and the head it got.
+/// chunked body, `/nocontent` 204, anything else 200 with `body=LEN` and the head it got;
+/// `Expect: 100-continue` is answered `100 Continue` before the body is read.
 pub fn backend() -> (SocketAddr, Seen) {
     let l = TcpListener::bind("127.0.0.1:0").expect("backend bind");
     let addr = l.local_addr().expect("backend addr");
@@ -105,6 +106,12 @@ fn conn(s: TcpStream, seen: Seen) {
                 break;
             }
             head.push_str(&line);
+        }
+        // A client waiting for `100 Continue` gets it before the body is read.
+        if head.to_ascii_lowercase().contains("\nexpect: 100-continue")
+            && w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").is_err()
+        {
+            return;
         }
         let Some(body_len) = read_body(&mut r, &head) else {
             return;

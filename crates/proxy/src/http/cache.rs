@@ -8,6 +8,7 @@
 //! name) so that the runtime socket's `show cache` lists them; a reload with the same limits
 //! keeps a cache's objects (HAProxy starts a new process, empty).
 
+use super::message::Message;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -24,13 +25,15 @@ pub struct Limits {
     pub max_age: u32,
 }
 
-/// One stored response: its head (status line and fields, without `Age` nor the blank line),
-/// its body as it came on the wire (`Content-Length` bytes, or the chunked encoding).
+/// One stored response: its neutral head (status, reason, fields, without `Age` nor the
+/// connection's fields), its body as it came on the wire (`Content-Length` bytes, or the
+/// chunked encoding).
 #[derive(Debug)]
 pub struct Object {
-    pub head: Vec<u8>,
-    /// Length of the status line (with its CRLF) at the start of `head`.
-    pub status_line: usize,
+    pub head: Message,
+    /// The head's size written as HTTP/1 (status line and fields, no blank line): what the
+    /// object counts against the sizes.
+    pub head_len: usize,
     pub body: Vec<u8>,
     /// The `ETag` value, if any (for `If-None-Match`).
     pub etag: Option<Vec<u8>>,
@@ -46,12 +49,12 @@ pub struct Object {
 impl Object {
     /// Blocks it takes (HAProxy: the entry, then the head and body, in 1 kB blocks).
     pub fn blocks(&self) -> u64 {
-        (ENTRY_OVERHEAD + self.head.len() as u64 + self.body.len() as u64).div_ceil(BLOCK)
+        (ENTRY_OVERHEAD + self.head_len as u64 + self.body.len() as u64).div_ceil(BLOCK)
     }
 
     /// Bytes counted against `max-object-size` (head and body).
     pub fn size(&self) -> u64 {
-        (self.head.len() + self.body.len()) as u64
+        (self.head_len + self.body.len()) as u64
     }
 
     /// The `Age` a client is told now.
@@ -296,8 +299,8 @@ mod tests {
 
     fn obj(body: usize, now: i64, ttl: i64) -> Object {
         Object {
-            head: b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n".to_vec(),
-            status_line: 17,
+            head: Message::default(),
+            head_len: b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n".len(),
             body: vec![b'x'; body],
             etag: None,
             last_modified: now,

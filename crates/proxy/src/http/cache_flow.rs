@@ -6,7 +6,8 @@
 
 use super::cache::{Cache, Object};
 use super::cache_policy::{self as policy, Flags};
-use super::message::Message;
+use super::message::{Message, Version};
+use super::response::Response;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -31,7 +32,7 @@ pub struct Pending {
 impl Pending {
     /// The most body bytes the object may have (`max-object-size` minus its head).
     pub fn body_limit(&self) -> usize {
-        (self.cache.limits.max_object as usize).saturating_sub(self.object.head.len())
+        (self.cache.limits.max_object as usize).saturating_sub(self.object.head_len)
     }
 
     /// Stores the object with the body relayed to the client.
@@ -48,7 +49,7 @@ struct State {
     hits: u64,
     key: Option<Vec<u8>>,
     flags: Option<Flags>,
-    hit: Option<Vec<u8>>,
+    hit: Option<Response>,
     pending: Option<Pending>,
 }
 
@@ -99,7 +100,7 @@ impl CacheTxn {
     }
 
     /// The answer of a `cache-use` hit, if any (taken once).
-    pub fn take_hit(&self) -> Option<Vec<u8>> {
+    pub fn take_hit(&self) -> Option<Response> {
         let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
         g.as_mut()?.hit.take()
     }
@@ -148,10 +149,10 @@ impl CacheTxn {
             }
             res.remove(b"age");
         }
-        let (head, status_line) = snapshot(res);
+        let (head, head_len) = snapshot(res);
         let object = Object {
             head,
-            status_line,
+            head_len,
             body: Vec::new(),
             etag: res.header(b"etag").map(<[u8]>::to_vec),
             last_modified: policy::last_modified(res, now),
@@ -209,41 +210,41 @@ fn head_size(res: &Message) -> usize {
     16 + res.reason().len() + fields
 }
 
-/// The response's status line (always HTTP/1.1: HTTP/1.0 requests never reach the cache)
-/// and fields, as written to a client, without the blank line.
-fn snapshot(res: &Message) -> (Vec<u8>, usize) {
-    let mut out = format!("HTTP/1.1 {:03} ", res.status.min(999)).into_bytes();
-    out.extend_from_slice(res.reason());
-    out.extend_from_slice(b"\r\n");
-    let status_line = out.len();
+/// The response's head as stored: status, reason and fields without the connection's own
+/// (a hit is always answered as HTTP/1.1: HTTP/1.0 requests never reach the cache), and its
+/// size written as HTTP/1 without the blank line.
+fn snapshot(res: &Message) -> (Message, usize) {
+    let mut head = Message::default();
+    head.set_status(res.status.min(999), res.reason(), Version::Http11);
+    let mut size = 15 + res.reason().len();
     for f in &res.fields {
         if connection_field(res.name(f)) {
             continue;
         }
-        out.extend_from_slice(res.name(f));
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(res.value(f));
-        out.extend_from_slice(b"\r\n");
+        head.append(res.name(f), res.value(f));
+        size += res.name(f).len() + res.value(f).len() + 4;
     }
-    (out, status_line)
+    (head, size)
 }
 
 /// What a hit sends: the stored head (status `304 Not Modified` for a matching conditional
 /// request), `age`, and the body unless the request is HEAD or the answer `304`.
-fn answer(o: &Object, req: &Message, now: i64) -> Vec<u8> {
+fn answer(o: &Object, req: &Message, now: i64) -> Response {
     let not_modified = policy::not_modified(req, o.etag.as_deref(), o.last_modified);
-    let mut out = Vec::with_capacity(o.head.len() + o.body.len() + 32);
-    if not_modified {
-        out.extend_from_slice(b"HTTP/1.1 304 Not Modified\r\n");
+    let mut r = if not_modified {
+        Response::new(304, b"Not Modified")
     } else {
-        out.extend_from_slice(&o.head[..o.status_line]);
+        Response::new(o.head.status, o.head.reason())
+    };
+    for f in &o.head.fields {
+        r.head.append(o.head.name(f), o.head.value(f));
     }
-    out.extend_from_slice(&o.head[o.status_line..]);
-    out.extend_from_slice(format!("age: {}\r\n\r\n", o.age_at(now)).as_bytes());
+    let r = r.field(b"age", o.age_at(now).to_string().as_bytes());
     if !not_modified && req.method() != b"HEAD" {
-        out.extend_from_slice(&o.body);
+        r.body(o.body.clone())
+    } else {
+        r
     }
-    out
 }
 
 /// A writer that copies what it writes (up to `limit` bytes; past it, the copy is dropped
@@ -316,7 +317,13 @@ mod tests {
         let req = msg_req(req);
         t.use_cache(c, &req, now);
         if let Some(hit) = t.take_hit() {
-            return Some(hit);
+            let mut out = Vec::new();
+            hit.write_h1(
+                crate::http::response::Close::Silent,
+                crate::http::response::Part::Whole,
+                &mut out,
+            );
+            return Some(out);
         }
         let mut res = msg_res(res);
         t.store(c, &req, &mut res, now);

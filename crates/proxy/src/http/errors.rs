@@ -3,9 +3,13 @@
 //!
 //! HAProxy sends 400 and 408 as raw pre-formatted messages (capitalised header names,
 //! `Connection: close`), and every other generated response through its HTX layer (lower-case
-//! header names). Both are reproduced. `errorfile` replaces a page with the file's raw bytes.
+//! header names). Both are reproduced. `errorfile` replaces a page with the file's response,
+//! read once. Every page is a neutral [`Response`] that each codec encodes (HTTP/1 writes it
+//! as these bytes; HTTP/2 sends its status, fields and body).
 
+use super::response::Response;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The reason phrase HAProxy uses for a status code.
 pub fn reason(status: u16) -> &'static str {
@@ -85,44 +89,49 @@ fn builtin(status: u16) -> Option<(&'static str, &'static str)> {
 }
 
 /// The full built-in response for `status` (falls back to 500's page for unknown codes).
-pub fn builtin_response(status: u16) -> Vec<u8> {
+/// 400, 408 and 505 keep HAProxy's raw form: capitalised field names, `Connection: close`.
+pub fn builtin_response(status: u16) -> Response {
     let (line, text) = builtin(status)
         .or_else(|| builtin(500))
         .unwrap_or(("500 Internal Server Error", ""));
-    let h1 = line.split_once(' ').map_or(line, |(_, r)| r);
+    let (code, reason) = line.split_once(' ').unwrap_or((line, ""));
+    let code = code.parse().unwrap_or(500);
     let body = format!("<html><body><h1>{line}</h1>\n{text}\n</body></html>\n");
-    let _ = h1;
-    if status == 400 || status == 408 || status == 505 {
-        format!(
-            "HTTP/1.1 {line}\r\nContent-length: {}\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Type: text/html\r\n\r\n{body}",
-            body.len()
-        )
-        .into_bytes()
+    let len = body.len().to_string();
+    let r = Response::new(code, reason.as_bytes());
+    let r = if status == 400 || status == 408 || status == 505 {
+        r.field(b"Content-length", len.as_bytes())
+            .field(b"Cache-Control", b"no-cache")
+            .field(b"Connection", b"close")
+            .field(b"Content-Type", b"text/html")
     } else {
-        format!(
-            "HTTP/1.1 {line}\r\ncontent-length: {}\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n{body}",
-            body.len()
-        )
-        .into_bytes()
-    }
+        r.field(b"content-length", len.as_bytes())
+            .field(b"cache-control", b"no-cache")
+            .field(b"content-type", b"text/html")
+    };
+    r.body(body)
 }
+
+/// A page of a proxy: a response, or nothing at all (an empty `errorfile`, HAProxy's way
+/// of closing without an answer).
+pub type Page = Option<Arc<Response>>;
 
 /// Error pages of one proxy: built-ins overridden by `errorfile` contents.
 #[derive(Debug, Default)]
 pub struct ErrorPages {
-    files: HashMap<u16, Vec<u8>>,
-    cache: HashMap<u16, Vec<u8>>,
+    files: HashMap<u16, Page>,
+    cache: HashMap<u16, Arc<Response>>,
 }
 
 impl ErrorPages {
-    /// `files`: (status, raw file content) pairs already read.
-    pub fn new(files: Vec<(u16, Vec<u8>)>) -> Self {
+    /// `files`: (status, page) pairs of the `errorfile`s, read with [`user_page`].
+    pub fn new(files: Vec<(u16, Page)>) -> Self {
         let mut cache = HashMap::new();
         for s in [
             400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503,
             504,
         ] {
-            cache.insert(s, builtin_response(s));
+            cache.insert(s, Arc::new(builtin_response(s)));
         }
         ErrorPages {
             files: files.into_iter().collect(),
@@ -131,24 +140,34 @@ impl ErrorPages {
     }
     /// This proxy's page for `status`, else `fallback`'s file, else the built-in page: the
     /// backend's error files first, then the frontend's, as HAProxy 2.6.
-    pub fn get_or<'a>(
-        &'a self,
-        status: u16,
-        fallback: &'a ErrorPages,
-    ) -> std::borrow::Cow<'a, [u8]> {
+    pub fn get_or(&self, status: u16, fallback: &ErrorPages) -> Page {
         match (self.files.get(&status), fallback.files.get(&status)) {
-            (None, Some(f)) => std::borrow::Cow::Borrowed(f),
+            (None, Some(f)) => f.clone(),
             _ => self.get(status),
         }
     }
 
-    pub fn get(&self, status: u16) -> std::borrow::Cow<'_, [u8]> {
+    pub fn get(&self, status: u16) -> Page {
         if let Some(f) = self.files.get(&status) {
-            return std::borrow::Cow::Borrowed(f);
+            return f.clone();
         }
-        match self.cache.get(&status) {
-            Some(b) => std::borrow::Cow::Borrowed(b),
-            None => std::borrow::Cow::Owned(builtin_response(status)),
+        Some(match self.cache.get(&status) {
+            Some(b) => b.clone(),
+            None => Arc::new(builtin_response(status)),
+        })
+    }
+}
+
+/// A user's response file (`errorfile`, `return errorfile`), parsed once: `None` for an
+/// empty file (nothing is sent).
+pub fn user_page(raw: &[u8]) -> Result<Page, String> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    match Response::from_http1(raw) {
+        Some(r) => Ok(Some(Arc::new(r))),
+        None => {
+            Err("not an HTTP response (a status line and fields ending with an empty line)".into())
         }
     }
 }
@@ -159,59 +178,56 @@ pub fn return_response(
     content_type: Option<&str>,
     headers: &[(String, String)],
     body: &[u8],
-) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {status} {}\r\ncontent-length: {}\r\n",
-        reason(status),
-        body.len()
-    );
+) -> Response {
+    let mut r = Response::new(status, reason(status).as_bytes())
+        .field(b"content-length", body.len().to_string().as_bytes());
     if let Some(ct) = content_type {
         if !body.is_empty() {
-            out.push_str(&format!("content-type: {ct}\r\n"));
+            r = r.field(b"content-type", ct.as_bytes());
         }
     }
     for (n, v) in headers {
-        out.push_str(&format!("{n}: {v}\r\n"));
+        r = r.field(n.as_bytes(), v.as_bytes());
     }
-    out.push_str("\r\n");
-    let mut v = out.into_bytes();
-    v.extend_from_slice(body);
-    v
+    r.body(body.to_vec())
 }
 
-/// `redirect`: 302/303/307/308 carry `cache-control: no-cache`, 301 does not (as HAProxy).
-pub fn redirect_response(code: u16, location: &[u8], close: bool) -> Vec<u8> {
-    let mut out = format!(
-        "HTTP/1.1 {code} {}\r\ncontent-length: 0\r\nlocation: ",
-        reason(code)
-    )
-    .into_bytes();
-    out.extend_from_slice(location);
-    out.extend_from_slice(b"\r\n");
+/// `redirect`: 302/303/307/308 carry `cache-control: no-cache`, 301 does not (as HAProxy);
+/// then `set-cookie` when the rule sets or clears one.
+pub fn redirect_response(code: u16, location: &[u8], cookie: Option<&[u8]>) -> Response {
+    let mut r = Response::new(code, reason(code).as_bytes())
+        .field(b"content-length", b"0")
+        .field(b"location", location);
     if code != 301 {
-        out.extend_from_slice(b"cache-control: no-cache\r\n");
+        r = r.field(b"cache-control", b"no-cache");
     }
-    if close {
-        out.extend_from_slice(b"connection: close\r\n");
+    if let Some(c) = cookie {
+        r = r.field(b"set-cookie", c);
     }
-    out.extend_from_slice(b"\r\n");
-    out
+    r
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::response::{Close, Part};
+
+    fn h1(r: &Response) -> Vec<u8> {
+        let mut out = Vec::new();
+        r.write_h1(Close::Silent, Part::Whole, &mut out);
+        out
+    }
 
     #[test]
     fn builtin_503_is_haproxys() {
-        let r = builtin_response(503);
+        let r = h1(&builtin_response(503));
         let want = "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 107\r\ncache-control: no-cache\r\ncontent-type: text/html\r\n\r\n<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n";
         assert_eq!(String::from_utf8_lossy(&r), want);
     }
 
     #[test]
     fn builtin_400_is_raw_with_close() {
-        let r = String::from_utf8_lossy(&builtin_response(400)).into_owned();
+        let r = String::from_utf8_lossy(&h1(&builtin_response(400))).into_owned();
         assert!(
             r.starts_with("HTTP/1.1 400 Bad request\r\nContent-length: 90\r\n"),
             "{r}"
@@ -221,10 +237,36 @@ mod tests {
 
     #[test]
     fn return_matches_haproxy_layout() {
-        let r = return_response(200, Some("text/plain"), &[], b"hello world");
+        let r = h1(&return_response(
+            200,
+            Some("text/plain"),
+            &[],
+            b"hello world",
+        ));
         assert_eq!(
             r,
             b"HTTP/1.1 200 OK\r\ncontent-length: 11\r\ncontent-type: text/plain\r\n\r\nhello world"
         );
+    }
+
+    #[test]
+    fn redirects_and_user_pages() {
+        let r = h1(&redirect_response(302, b"/x", Some(b"a=1")));
+        assert_eq!(
+            r,
+            &b"HTTP/1.1 302 Found\r\ncontent-length: 0\r\nlocation: /x\r\ncache-control: no-cache\r\nset-cookie: a=1\r\n\r\n"[..]
+        );
+        let r = h1(&redirect_response(301, b"/y", None));
+        assert_eq!(
+            r,
+            &b"HTTP/1.1 301 Moved Permanently\r\ncontent-length: 0\r\nlocation: /y\r\n\r\n"[..]
+        );
+        assert!(matches!(user_page(b""), Ok(None)));
+        assert!(user_page(b"oops").is_err());
+        let page = user_page(b"HTTP/1.1 503 Busy\r\n\r\nb").expect("parses");
+        let pages = ErrorPages::new(vec![(503, page)]);
+        let p = pages.get(503).expect("a page");
+        assert_eq!(h1(&p), b"HTTP/1.1 503 Busy\r\n\r\nb");
+        assert_eq!(pages.get(403).map(|p| p.status()), Some(403));
     }
 }

@@ -113,6 +113,12 @@ impl Message {
 
     /// Writes the response as an HTTP/1 head with the status line as received.
     pub fn write_response(&self, out: &mut Vec<u8>) {
+        self.write_response_with(&[], out)
+    }
+
+    /// As [`Message::write_response`], with `extra` fields after the head's own (what the
+    /// codec adds for this connection, e.g. `connection: close`).
+    pub fn write_response_with(&self, extra: &[(&[u8], &[u8])], out: &mut Vec<u8>) {
         out.extend_from_slice(http1_version(self.version, b"HTTP/1.0 ", b"HTTP/1.1 "));
         let mut code = [b'0'; 3];
         let s = self.status.min(999);
@@ -123,14 +129,24 @@ impl Message {
         out.push(b' ');
         out.extend_from_slice(self.reason());
         out.extend_from_slice(b"\r\n");
-        self.write_fields(out);
+        self.write_fields_with(extra, out);
     }
 
     fn write_fields(&self, out: &mut Vec<u8>) {
+        self.write_fields_with(&[], out)
+    }
+
+    fn write_fields_with(&self, extra: &[(&[u8], &[u8])], out: &mut Vec<u8>) {
         for f in &self.fields {
             out.extend_from_slice(self.name(f));
             out.extend_from_slice(b": ");
             out.extend_from_slice(self.value(f));
+            out.extend_from_slice(b"\r\n");
+        }
+        for (name, value) in extra {
+            out.extend_from_slice(name);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value);
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");

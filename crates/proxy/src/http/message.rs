@@ -84,7 +84,7 @@ pub enum TargetForm {
     Asterisk,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Message {
     arena: Vec<u8>,
     /// Request: the method.

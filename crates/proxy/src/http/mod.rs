@@ -1,5 +1,5 @@
 //! HTTP mode: the protocol-neutral message head (`message`), the HTTP/1 codec at the edge
-//! (`h1`, `body`), rules, generated responses, and the session that forwards requests as a
+//! (`h1`, `body`), rules, the responses the proxy makes itself (`response`, `errors`), and the session that forwards requests as a
 //! sequence of named phases (see `session.rs`).
 
 pub mod body;
@@ -23,6 +23,7 @@ pub mod monitor;
 pub mod originalto;
 pub mod persist;
 pub mod policy;
+pub mod response;
 pub mod rewrite;
 pub mod rules;
 pub mod sample_env;

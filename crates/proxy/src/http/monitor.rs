@@ -32,7 +32,14 @@ impl Monitor {
 
     /// Whether the request is for the monitor URI (the whole target, as HAProxy compares it).
     pub fn matches(&self, req: &Message) -> bool {
-        req.target() == self.uri.as_slice()
+        // An HTTP/2 request's target is built absolute from its pseudo-headers (HAProxy's
+        // normalized URI): its path is what is compared then, as haproxy 2.6 does.
+        let uri = if req.version == super::message::Version::Http2 {
+            req.uri()
+        } else {
+            req.target()
+        };
+        uri == self.uri.as_slice()
     }
 
     /// The status to answer: 503 when a `monitor fail` condition holds, else 200.

@@ -6,6 +6,7 @@
 
 use super::errors;
 use super::message::Message;
+use super::response::Response;
 use super::rewrite;
 use super::sample_env::HttpEnv;
 use crate::acl::{self, Cond};
@@ -54,7 +55,7 @@ enum Action {
         append_slash: bool,
         cookie: Option<Vec<u8>>,
     },
-    Return(Vec<u8>),
+    Return(Arc<Response>),
     /// `return ... lf-string`: the body is rendered per request.
     ReturnLf {
         status: u16,
@@ -88,7 +89,7 @@ enum Action {
     CacheUse(Arc<super::cache::Cache>),
     CacheStore(Arc<super::cache::Cache>),
     /// `auth [realm R]`: the 401 answer, built when compiled.
-    Auth(Vec<u8>),
+    Auth(Arc<Response>),
     /// `tarpit [deny_status N]`, held this long.
     Tarpit(u16, std::time::Duration),
     /// `set-log-level`: the severity (0..7) or [`SILENT`].
@@ -128,8 +129,8 @@ pub struct Rule {
 /// What the rules decided for this message.
 pub enum Verdict {
     Continue,
-    /// Answer with this response instead of forwarding (deny, redirect, return).
-    Respond(Vec<u8>),
+    /// Answer with this response instead of forwarding (deny, redirect, return, auth).
+    Respond(Arc<Response>),
     /// Answer with the proxy's error page for this status.
     Error(u16),
     /// `use-service`: the applet answers.
@@ -217,15 +218,28 @@ pub fn compile(
                         })?
                     }
                 };
-                if matches!(body, ReturnBody::Errorfile(_)) {
-                    Action::Return(bytes)
+                if let ReturnBody::Errorfile(f) = body {
+                    // The file is a whole response, read once (as HAProxy's HTX at start-up).
+                    let page = errors::user_page(&bytes).map_err(|e| {
+                        acl::AclError(format!(
+                            "{}: http-request return errorfile '{f}': {e}",
+                            r.span
+                        ))
+                    })?;
+                    let page = page.ok_or_else(|| {
+                        acl::AclError(format!(
+                            "{}: http-request return errorfile '{f}': the file is empty (an answer with nothing to send is not supported)",
+                            r.span
+                        ))
+                    })?;
+                    Action::Return(page)
                 } else {
-                    Action::Return(errors::return_response(
+                    Action::Return(Arc::new(errors::return_response(
                         *status,
                         content_type.as_deref(),
                         headers,
                         &bytes,
-                    ))
+                    )))
                 }
             }
             HttpAction::SetLine { part, value } => Action::SetLine(
@@ -277,7 +291,7 @@ pub fn compile(
                 }
             }
             HttpAction::Auth { realm } => {
-                Action::Auth(auth_response(realm.as_deref().unwrap_or(proxy)))
+                Action::Auth(Arc::new(auth_response(realm.as_deref().unwrap_or(proxy))))
             }
             HttpAction::Tarpit { status } => Action::Tarpit(*status, tarpit),
             HttpAction::SetLogLevel { level } => Action::SetLogLevel(level.unwrap_or(SILENT)),
@@ -326,15 +340,11 @@ pub fn compile(
 }
 
 /// HAProxy 2.6's answer to `http-request auth`: its 401 page with a Basic challenge.
-pub fn auth_response(realm: &str) -> Vec<u8> {
-    let mut resp = errors::builtin_response(401);
-    let at = resp
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(resp.len(), |p| p + 2);
-    let h = format!("www-authenticate: Basic realm=\"{realm}\"\r\n");
-    resp.splice(at..at, h.into_bytes());
-    resp
+pub fn auth_response(realm: &str) -> Response {
+    errors::builtin_response(401).field(
+        b"www-authenticate",
+        format!("Basic realm=\"{realm}\"").as_bytes(),
+    )
 }
 
 fn regex_of(re: &str) -> Result<Regex, String> {
@@ -486,7 +496,7 @@ pub fn apply(
                     target.append(n, scratch);
                 }
             }
-            Action::Return(bytes) => return Verdict::Respond(bytes.clone()),
+            Action::Return(r) => return Verdict::Respond(r.clone()),
             Action::ReturnLf {
                 status,
                 content_type,
@@ -495,15 +505,15 @@ pub fn apply(
             } => {
                 scratch.clear();
                 body.render(scratch, &env.sample(Some(req), res.as_deref()));
-                return Verdict::Respond(errors::return_response(
+                return Verdict::Respond(Arc::new(errors::return_response(
                     *status,
                     content_type.as_deref(),
                     headers,
                     scratch,
-                ));
+                )));
             }
             Action::Service(a) => return Verdict::Service(a.clone()),
-            Action::Auth(bytes) => return Verdict::Respond(bytes.clone()),
+            Action::Auth(r) => return Verdict::Respond(r.clone()),
             Action::Tarpit(s, hold) => return Verdict::Tarpit(*s, *hold),
             // HAProxy 2.6 (measured, `log_level_haproxy`): only the request side's level
             // reaches the traffic line; `http-response set-log-level` leaves it as it was.
@@ -634,16 +644,11 @@ pub fn apply(
                         tail(&mut loc);
                     }
                 }
-                let mut resp = errors::redirect_response(*code, &loc, false);
-                if let Some(c) = cookie {
-                    // Before the blank line that ends the head.
-                    let at = resp.len() - 2;
-                    let mut h = b"set-cookie: ".to_vec();
-                    h.extend_from_slice(c);
-                    h.extend_from_slice(b"\r\n");
-                    resp.splice(at..at, h);
-                }
-                return Verdict::Respond(resp);
+                return Verdict::Respond(Arc::new(errors::redirect_response(
+                    *code,
+                    &loc,
+                    cookie.as_deref(),
+                )));
             }
         }
     }

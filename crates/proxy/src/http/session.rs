@@ -23,6 +23,7 @@ use super::body;
 use super::errors;
 use super::h2::edge::H2Edge;
 use super::message::Message;
+use super::response::{Close, Part, Response};
 use crate::backend::Backend;
 use crate::connect::ServerConn;
 use crate::pool;
@@ -47,6 +48,7 @@ mod head;
 mod idle_tests;
 mod local;
 mod request;
+mod respond;
 mod response_head;
 mod retry_on;
 #[cfg(test)]
@@ -163,6 +165,9 @@ struct Rec {
     captures: Option<Arc<crate::http::capture::Samples>>,
     /// The applet that answered, as the log's server field names it (`<STATS>`).
     applet: Option<&'static str>,
+    /// What the client asked for its connection, read before the hop-by-hop fields go: a
+    /// local answer to a client that asked to close says `connection: close`.
+    client_asked: Next,
 }
 
 pub struct Session<C> {
@@ -216,7 +221,10 @@ pub async fn serve<C: ClientStream>(
             let t = fe.timeouts.client;
             let mut client = client;
             Box::pin(async move {
-                body::write_all(&mut client, &errors::builtin_response(408), t).await
+                // The HTTP/1 codec writes the page: no session exists yet.
+                let mut page = Vec::new();
+                errors::builtin_response(408).write_h1(Close::Silent, Part::Whole, &mut page);
+                body::write_all(&mut client, &page, t).await
             })
             .await
             .ok();
@@ -287,9 +295,9 @@ pub async fn serve_h2(
             let _ = s.client.shutdown().await;
         }
         Err(super::validate::Refused(status)) => {
-            let page = s.fe.errors.get(status).into_owned();
-            crate::record::bad_request(&s.fe.counters, status, page.len() as u64);
-            s.answer_raw(page).await;
+            let page = s.fe.errors.get(status);
+            crate::record::bad_request(&s.fe.counters, status, page_len(page.as_deref()));
+            s.answer_page(page.as_deref()).await;
             s.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
         }
     }
@@ -321,8 +329,8 @@ impl<C: ClientStream> Session<C> {
                 Err(HeadError::Timeout(got)) => {
                     if turn == Turn::First || got == Received::Part {
                         let page = errors::builtin_response(408);
-                        crate::record::bad_request(&self.fe.counters, 408, page.len() as u64);
-                        self.answer_raw(page).await;
+                        crate::record::bad_request(&self.fe.counters, 408, page_len(Some(&page)));
+                        self.answer_page(Some(&page)).await;
                         self.log_simple(accept, t0, 408, Termination::CLIENT_TIMEOUT_REQUEST);
                     }
                     return;
@@ -332,9 +340,13 @@ impl<C: ClientStream> Session<C> {
                         HeadError::Refused(s) => s,
                         _ => 400,
                     };
-                    let page = self.fe.errors.get(status).into_owned();
-                    crate::record::bad_request(&self.fe.counters, status, page.len() as u64);
-                    self.answer_raw(page).await;
+                    let page = self.fe.errors.get(status);
+                    crate::record::bad_request(
+                        &self.fe.counters,
+                        status,
+                        page_len(page.as_deref()),
+                    );
+                    self.answer_page(page.as_deref()).await;
                     self.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
                     return;
                 }
@@ -389,6 +401,7 @@ impl<C: ClientStream> Session<C> {
             log_level: None,
             captures: None,
             applet: None,
+            client_asked: Next::keep_if(super::headers::client_wants_keep_alive(&self.req)),
         };
         crate::record::request_received(&self.fe.counters);
         // Boxed: the request phases' state is large and only exists while a request is in
@@ -450,12 +463,11 @@ impl<C: ClientStream> Session<C> {
     fn stopping(&self) -> bool {
         *self.stop.borrow() || self.fe.retired.load(Ordering::Relaxed)
     }
+}
 
-    async fn answer_raw(&mut self, bytes: Vec<u8>) {
-        let t = self.fe.timeouts.client;
-        let _ = body::write_all(&mut self.client, &bytes, t).await;
-        let _ = self.client.shutdown().await;
-    }
+/// The bytes a page sent whole as HTTP/1 counts (0: nothing is sent).
+fn page_len(page: Option<&Response>) -> u64 {
+    page.map_or(0, |p| p.h1_len(Close::Silent, Part::Whole))
 }
 
 /// How the wait for a connection's first bytes ended.

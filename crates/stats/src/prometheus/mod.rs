@@ -45,7 +45,7 @@ impl Exporter {
     }
 
     /// The answer to a scrape: the HTTP response for the generation being served.
-    pub fn scrape(&self) -> Vec<u8> {
+    pub fn scrape(&self) -> Answer {
         self.response(&self.rows())
     }
 
@@ -64,16 +64,15 @@ impl Exporter {
         }
         out.finish()
     }
-    /// A complete HTTP/1.1 response carrying [`Exporter::render`], as HAProxy answers a scrape.
-    pub fn response(&self, rows: &[StatRow]) -> Vec<u8> {
+    /// The response carrying [`Exporter::render`], as HAProxy answers a scrape (neutral:
+    /// the client's codec encodes it).
+    pub fn response(&self, rows: &[StatRow]) -> Answer {
         let body = self.render(rows);
-        let mut r = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4; charset=utf-8\r\ncontent-length: {}\r\ncache-control: no-cache\r\n\r\n",
-            body.len()
-        )
-        .into_bytes();
-        r.extend_from_slice(body.as_bytes());
-        r
+        Answer::new(200, b"OK")
+            .field(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")
+            .field(b"content-length", body.len().to_string().as_bytes())
+            .field(b"cache-control", b"no-cache")
+            .body(body)
     }
 }
 
@@ -81,10 +80,10 @@ impl Applet for Exporter {
     fn name(&self) -> &str {
         "prometheus-exporter"
     }
+    fn log_name(&self) -> &'static str {
+        "<PROMEX>"
+    }
     fn answer(&self, _req: &AppletRequest<'_>) -> Answer {
-        Answer {
-            status: 200,
-            bytes: self.scrape(),
-        }
+        self.scrape()
     }
 }

@@ -9,8 +9,12 @@
 //! - The response head is sent from the neutral head ([`H2Edge::send_head`]); the body bytes
 //!   the session writes then go out as DATA frames under the client's window ([`Sink`]): as
 //!   they are for a known length, de-chunked (trailers become HTTP/2 trailers) for a chunked
-//!   answer. An answer the proxy made itself (an error page, `return`, a redirect, an applet)
-//!   is written whole and encoded from its bytes here.
+//!   answer. An answer the proxy makes itself (an error page, `return`, a redirect, an
+//!   applet, a cache hit: `http::response`) goes the same way: its neutral head through
+//!   [`H2Edge::send_head`], its body as writes. Bytes written before a head are refused:
+//!   nothing here parses HTTP/1.
+//! - An interim answer (`100 Continue`, the server's or the proxy's) goes as an informational
+//!   HEADERS frame ([`H2Edge::send_interim`]).
 //! - A stream reset by the client is seen as a failed write, or by [`ClientStream::peek_byte`]
 //!   (`option abortonclose`); a stream the session leaves unanswered or unfinished is reset.
 
@@ -57,7 +61,7 @@ impl H2Edge {
             sink: Sink {
                 respond,
                 send: None,
-                mode: Mode::NoHead(BytesMut::new()),
+                mode: Mode::NoHead,
                 head_req,
                 pending: Bytes::new(),
                 finish: None,
@@ -82,6 +86,17 @@ impl H2Edge {
     /// Sends the response head from the neutral head `res` (the body follows as writes).
     pub fn send_head(&mut self, res: &Message) -> io::Result<()> {
         self.sink.send_head(res)
+    }
+
+    /// Sends an interim (1xx) answer, e.g. `100 Continue`, before the final head.
+    pub fn send_interim(&mut self, res: &Message) -> io::Result<()> {
+        if !matches!(self.sink.mode, Mode::NoHead) || !(100..200).contains(&res.status) {
+            return Err(io::Error::other("not an interim answer before the head"));
+        }
+        self.sink
+            .respond
+            .send_informational(convert::response_head(res))
+            .map_err(|_| broken())
     }
 }
 
@@ -166,8 +181,8 @@ impl PeekRead for &mut Source {
 
 /// How the body bytes the session writes become DATA frames.
 enum Mode {
-    /// No head sent yet: the bytes are an answer the proxy made (head and body).
-    NoHead(BytesMut),
+    /// No head sent yet: a write is refused (the head goes first, from a neutral head).
+    NoHead,
     /// This many bytes left (a `content-length`).
     Length(u64),
     Chunked(convert::Dechunk, BytesMut),
@@ -202,7 +217,7 @@ fn broken() -> io::Error {
 
 impl Sink {
     fn send_head(&mut self, res: &Message) -> io::Result<()> {
-        if !matches!(self.mode, Mode::NoHead(_)) {
+        if !matches!(self.mode, Mode::NoHead) {
             return Err(io::Error::other("response head sent twice"));
         }
         let bodyless = self.head_req || res.status == 204 || res.status == 304;
@@ -229,24 +244,11 @@ impl Sink {
     /// Takes the caller's bytes into `pending` (and `finish`) as the mode says.
     fn absorb(&mut self, data: &[u8]) -> io::Result<()> {
         match &mut self.mode {
-            Mode::NoHead(buf) => {
-                buf.extend_from_slice(data);
-                let mut res = Message::new();
-                while let Mode::NoHead(buf) = &mut self.mode {
-                    match res.parse_response(buf) {
-                        // Interim answers mean nothing here: HTTP/2 has its own.
-                        Ok(Some(n)) if (100..200).contains(&res.status) => {
-                            let _ = buf.split_to(n);
-                        }
-                        Ok(Some(n)) => {
-                            let rest = buf.split_off(n);
-                            self.send_head(&res)?;
-                            return self.absorb(&rest);
-                        }
-                        Ok(None) => break,
-                        Err(_) => return Err(io::ErrorKind::InvalidData.into()),
-                    }
-                }
+            Mode::NoHead => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "body bytes before the response head",
+                ))
             }
             Mode::Length(left) => {
                 let n = (*left).min(data.len() as u64) as usize;

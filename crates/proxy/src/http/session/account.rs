@@ -80,6 +80,7 @@ impl<C: ClientStream> Session<C> {
             log_level: None,
             captures: None,
             applet: None,
+            client_asked: super::Next::Close,
         };
         self.log(&rec);
     }
@@ -155,10 +156,10 @@ impl<C: ClientStream> Session<C> {
     }
 }
 
-/// A response time is only measured when a server's response head arrived (a cache hit
-/// shows 0 in the log, as HAProxy, but no server answered).
+/// A response time is only measured when a server's response head arrived (a cache hit or
+/// an applet shows 0 in the log, as HAProxy, but no server answered).
 fn answerer(r: &Rec) -> Answerer {
-    if r.trs.is_some() && !r.cache_hit {
+    if r.trs.is_some() && !r.cache_hit && r.applet.is_none() {
         Answerer::Server
     } else {
         Answerer::Proxy

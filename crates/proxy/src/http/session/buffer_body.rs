@@ -11,7 +11,6 @@ use super::Session;
 use crate::http::body;
 use crate::http::body_param;
 use crate::stream::ClientStream;
-use tokio::io::AsyncWriteExt;
 
 /// Why the body could not be waited for.
 pub(super) enum BodyWait {
@@ -52,10 +51,7 @@ impl<C: ClientStream> Session<C> {
         };
         if !complete(&self.cbuf) && self.req.has_token(b"expect", b"100-continue") {
             self.req.remove(b"expect");
-            let _ = self
-                .client
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .await;
+            self.send_continue().await;
         }
         let timeout = match rule {
             Some(w) => Some(w.time),

@@ -21,6 +21,7 @@ use crate::http::body::{self, BodyError, Framing};
 use crate::http::compress;
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
+use crate::http::response::Close;
 use crate::http::rules::{self, Env, Verdict};
 use crate::observe::ServerEvent;
 use crate::stream::ClientStream;
@@ -264,17 +265,10 @@ impl<C: ClientStream> Session<C> {
             }
             let st = self.res.status;
             if (100..200).contains(&st) && st != 101 {
-                // Interim response: pass it to an HTTP/1 client (HTTP/2 has its own interim
-                // answers: not relayed), then send the body if it waited.
-                if !C::H2 {
-                    self.scratch.clear();
-                    self.res.write_response(&mut self.scratch);
-                    if body::write_all(&mut self.client, &self.scratch, cli_timeout)
-                        .await
-                        .is_err()
-                    {
-                        return Step::Done(Next::Close);
-                    }
+                // Interim response: relayed through the client's codec (an HTTP/2 client
+                // gets an informational HEADERS frame), then the body goes if it waited.
+                if !self.relay_interim().await {
+                    return Step::Done(Next::Close);
                 }
                 if st == 100 && body_sent == Sent::Pending {
                     match body::forward(
@@ -391,10 +385,13 @@ impl<C: ClientStream> Session<C> {
                         .await,
                     )
                 }
-                Verdict::Respond(bytes) => {
-                    rec.status = super::local::status_of(&bytes);
+                Verdict::Respond(resp) => {
+                    rec.status = resp.status();
                     self.count_status(rec);
-                    let _ = body::write_all(&mut self.client, &bytes, cli_timeout).await;
+                    let part = self.answer_part();
+                    let (Ok(s) | Err(s)) = self.send_answer(&resp, Close::Silent, part).await;
+                    rec.bytes = s.wire;
+                    rec.log_adjust = s.log_adjust();
                     return Step::Done(Next::Close);
                 }
             }

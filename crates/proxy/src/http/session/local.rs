@@ -1,20 +1,22 @@
 //! Answers the proxy makes itself in an HTTP session: an applet (a `stats uri`, a
 //! `use-service`), a rule's deny/return/redirect, an error page; and whether the client
-//! connection stays open after them.
+//! connection stays open after them. Each is a neutral response (`http::response`) the
+//! client's codec encodes (`respond.rs`).
 
 use super::{Next, Rec, Session};
 use crate::acl::Ctx;
 use crate::applet::{self, Applet, AppletRequest};
 use crate::http::body::{self, Framing};
 use crate::http::errors;
-use crate::http::headers;
+use crate::http::response::{Close, Part, Response};
 use crate::http::rules::Verdict;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
+use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
-/// Why an applet answers: HAProxy logs the stats page as a local answer (`L`), a service
-/// chosen by a rule as the proxy's (`P`), and counts only the former as intercepted.
+/// Why an applet answers: a proxy's `stats uri` (counted as intercepted, as HAProxy) or a
+/// `use-service` rule.
 #[derive(Clone, Copy)]
 pub(super) enum Invocation {
     StatsUri,
@@ -91,41 +93,48 @@ impl<C: ClientStream> Session<C> {
             body: &form,
             ctx: &ctx,
         });
-        rec.status = ans.status;
-        rec.term = match how {
-            Invocation::StatsUri => {
-                self.fe.counters.inc(crate::counters::Ctr::Intercepted);
-                rec.applet = Some("<STATS>");
-                Termination::LOCAL
-            }
-            Invocation::UseService => Termination::PROXY_REQUEST,
-        };
+        rec.status = ans.status();
+        // HAProxy logs an applet's answer as a local one (`LR`), by the applet's name in the
+        // server field (`<STATS>`, `<PROMEX>`), its timers 0; only the stats page counts
+        // as intercepted.
+        rec.term = Termination::LOCAL;
+        rec.applet = Some(applet.log_name());
+        (rec.tw, rec.tc, rec.trs) = (
+            Some(Duration::ZERO),
+            Some(Duration::ZERO),
+            Some(Duration::ZERO),
+        );
+        if let Invocation::StatsUri = how {
+            self.fe.counters.inc(crate::counters::Ctr::Intercepted);
+        }
         self.count_status(rec);
-        self.send_local(rec, ans.bytes, drained).await
+        self.send_local(rec, Some(&ans), drained).await
     }
 
-    /// Sends an answer the proxy made itself (stats page, deny, return, redirect); the
-    /// connection stays open when the request had no unread body (`drained`) and the client
-    /// wants keep-alive.
+    /// Sends an answer the proxy made itself (stats page, deny, return, redirect, a cache
+    /// hit), through the client's codec; the connection stays open when the request had no
+    /// unread body (`drained`) and the client wants keep-alive. `None`: nothing is sent (an
+    /// empty `errorfile`) and the connection closes.
     pub(super) async fn send_local(
         &mut self,
         rec: &mut Rec,
-        mut bytes: Vec<u8>,
+        resp: Option<&Response>,
         drained: Drained,
     ) -> Next {
-        let keep = drained == Drained::Yes
-            && headers::client_wants_keep_alive(&self.req)
-            && !self.stopping();
-        let htx = crate::http::log_bytes::raw(&bytes);
-        if !keep {
-            insert_close(&mut bytes);
-        }
-        rec.bytes = bytes.len() as u64;
-        rec.log_adjust = htx.map_or(0, |h| h as i64 - rec.bytes as i64);
-        if body::write_all(&mut self.client, &bytes, self.fe.timeouts.client)
-            .await
-            .is_err()
-        {
+        let Some(resp) = resp else {
+            rec.bytes = 0;
+            let _ = self.client.shutdown().await;
+            return Next::Close;
+        };
+        let keep =
+            drained == Drained::Yes && rec.client_asked == Next::KeepAlive && !self.stopping();
+        let close = if keep { Close::Silent } else { Close::Announce };
+        let part = self.answer_part();
+        let sent = self.send_answer(resp, close, part).await;
+        let (Ok(s) | Err(s)) = sent;
+        rec.bytes = s.wire;
+        rec.log_adjust = s.log_adjust();
+        if sent.is_err() {
             return Next::Close;
         }
         if !keep {
@@ -139,18 +148,13 @@ impl<C: ClientStream> Session<C> {
     pub(super) async fn monitor_answer(&mut self, status: u16, rec: &mut Rec) -> Next {
         let fe = self.fe.clone();
         fe.counters.inc(crate::counters::Ctr::Intercepted);
-        let mut page = fe.errors.get(status).into_owned();
-        if self.req.is_head() {
-            if let Some(p) = page.windows(4).position(|w| w == b"\r\n\r\n") {
-                page.truncate(p + 4);
-            }
-        }
+        let page = fe.errors.get(status);
         rec.status = status;
         rec.term = Termination::LOCAL;
         rec.nolog = true;
         self.count_status(rec);
         let drained = Drained::of(body::request_framing(&mut self.req).ok());
-        self.send_local(rec, page, drained).await
+        self.send_local(rec, page.as_deref(), drained).await
     }
 
     /// Sends a deny/return/redirect answer; `None` when the rules let the request through.
@@ -192,21 +196,22 @@ impl<C: ClientStream> Session<C> {
                     .await,
                 )
             }
-            Verdict::Respond(bytes) => {
+            Verdict::Respond(resp) => {
                 // `return` and `redirect` are local answers (HAProxy's `LR`), a `deny` the
                 // proxy's (`PR`).
-                rec.status = status_of(&bytes);
+                rec.status = resp.status();
                 rec.term = Termination::LOCAL;
                 self.count_status(rec);
                 // The request body, if any, was not read: the connection cannot be reused then.
                 let drained = Drained::of(body::request_framing(&mut self.req).ok());
-                Some(self.send_local(rec, bytes, drained).await)
+                Some(self.send_local(rec, Some(&resp), drained).await)
             }
         }
     }
 
     /// Sends the proxy's page for `status`; `AfterError::Close` closes the connection (as
-    /// HAProxy does after server-side failures).
+    /// HAProxy does after server-side failures). A client that asked to close is told
+    /// `connection: close` (as HAProxy's HTTP/1 codec does).
     pub(super) async fn send_error(
         &mut self,
         status: u16,
@@ -220,37 +225,39 @@ impl<C: ClientStream> Session<C> {
         self.count_status(rec);
         let fe = self.fe.clone();
         let page = pages.get_or(status, &fe.errors);
-        rec.bytes = page.len() as u64;
-        rec.log_adjust =
-            crate::http::log_bytes::raw(&page).map_or(0, |h| h as i64 - rec.bytes as i64);
         let drained = Drained::of(body::request_framing(&mut self.req).ok());
         let keep = after == AfterError::KeepIfClean
             && drained == Drained::Yes
-            && headers::client_wants_keep_alive(&self.req)
+            && rec.client_asked == Next::KeepAlive
             && !self.stopping();
-        let ok = body::write_all(&mut self.client, &page, self.fe.timeouts.client)
-            .await
-            .is_ok();
+        let ok = match page.as_deref() {
+            Some(p) => {
+                let close = match rec.client_asked {
+                    Next::KeepAlive => Close::Silent,
+                    Next::Close => Close::Announce,
+                };
+                let part = self.answer_part();
+                let sent = self.send_answer(p, close, part).await;
+                let (Ok(s) | Err(s)) = sent;
+                rec.bytes = s.wire;
+                rec.log_adjust = s.log_adjust();
+                sent.is_ok()
+            }
+            None => false,
+        };
         if !keep || !ok {
             let _ = self.client.shutdown().await;
             return Next::Close;
         }
         Next::KeepAlive
     }
-}
 
-pub(super) fn status_of(resp: &[u8]) -> u16 {
-    resp.get(9..12)
-        .and_then(|s| std::str::from_utf8(s).ok())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Adds `connection: close` to a generated response that ends the connection.
-fn insert_close(resp: &mut Vec<u8>) {
-    if let Some(p) = resp.windows(4).position(|w| w == b"\r\n\r\n") {
-        let tail = resp.split_off(p + 2);
-        resp.extend_from_slice(b"connection: close\r\n");
-        resp.extend_from_slice(&tail);
+    /// Sends a page when no request could be read (400, 408, 505): as it is, whole, then
+    /// the connection closes.
+    pub(super) async fn answer_page(&mut self, page: Option<&Response>) {
+        if let Some(p) = page {
+            let _ = self.send_answer(p, Close::Silent, Part::Whole).await;
+        }
+        let _ = self.client.shutdown().await;
     }
 }

@@ -193,7 +193,7 @@ impl<C: ClientStream> Session<C> {
         // Phase: a `cache-use` hit is answered from the cache (`http::cache_flow`).
         if let Some(hit) = env.cache.take_hit() {
             // HAProxy logs a hit as a local answer by `<CACHE>`, its timers all 0.
-            rec.status = super::local::status_of(&hit);
+            rec.status = hit.status();
             rec.term = Termination::LOCAL;
             rec.cache_hit = true;
             (rec.tw, rec.tc, rec.trs) = (
@@ -206,7 +206,7 @@ impl<C: ClientStream> Session<C> {
                 Ok(body::Framing::None) => super::local::Drained::Yes,
                 _ => super::local::Drained::No,
             };
-            return self.send_local(rec, hit, drained).await;
+            return self.send_local(rec, Some(&hit), drained).await;
         }
         // Phase: persistence (cookie, then `stick on src`), as HAProxy: a valid cookie wins.
         // `force-persist` / `ignore-persist`, then `use-server` (`http::server_rules`).
@@ -413,13 +413,15 @@ impl<C: ClientStream> Session<C> {
                     rec.server = Some(s);
                     rec.retries = be.retries;
                 }
+                // HAProxy keeps the client connection after a 503 for want of a server
+                // (none, or none that accepted): measured with haproxy 2.6.
                 return self
                     .send_error(
                         503,
                         rec,
                         e.termination(),
                         &be.policy.errors,
-                        AfterError::Close,
+                        AfterError::KeepIfClean,
                     )
                     .await;
             }
@@ -511,13 +513,13 @@ impl<C: ClientStream> Session<C> {
                     }
                 }
                 None => {
-                    let (status, term) = if elsewhere {
-                        (502, Termination::SERVER_HEADERS)
+                    let (status, term, after) = if elsewhere {
+                        (502, Termination::SERVER_HEADERS, AfterError::Close)
                     } else {
-                        (503, Termination::SERVER_CONNECT)
+                        (503, Termination::SERVER_CONNECT, AfterError::KeepIfClean)
                     };
                     return self
-                        .send_error(status, rec, term, &be.policy.errors, AfterError::Close)
+                        .send_error(status, rec, term, &be.policy.errors, after)
                         .await;
                 }
             }

@@ -70,13 +70,24 @@ async fn a_chunked_answer_goes_out_dechunked_with_trailers() {
 }
 
 #[tokio::test]
-async fn a_local_answer_is_encoded_from_its_bytes() {
+async fn a_local_answer_goes_from_its_neutral_head_and_interim_answers_go_first() {
     let (mut edge, resp, _c) = stream(get("/deny"), None).await;
     let mut req = Message::default();
     edge.take_request(&mut req);
-    edge.write_all(b"HTTP/1.1 403 Forbidden\r\ncontent-length: 3\r\nconnection: close\r\n\r\nno!")
-        .await
-        .expect("answer");
+    // Bytes before a head are refused: nothing parses HTTP/1 here.
+    assert!(edge.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.is_err());
+    let page = crate::http::response::Response::new(100, b"Continue");
+    edge.send_interim(&page.head).expect("interim");
+    let page = crate::http::response::Response::new(403, b"Forbidden")
+        .field(b"content-length", b"3")
+        .field(b"connection", b"close")
+        .body(&b"no!"[..]);
+    edge.send_head(&page.head).expect("head");
+    assert!(
+        edge.send_interim(&page.head).is_err(),
+        "no interim after the head"
+    );
+    edge.write_all(&page.body).await.expect("answer");
     let resp = resp.await.expect("response");
     assert_eq!(resp.status(), 403);
     assert!(resp.headers().get("connection").is_none());

@@ -1,0 +1,95 @@
+//! The client codec's edge for answers the proxy makes itself: a neutral
+//! [`Response`](crate::http::response::Response) (an error page, `return`, a redirect, an
+//! applet's page, a cache hit) is written as HTTP/1 by the H1 codec, or sent by the HTTP/2
+//! edge as a HEADERS frame from its head (`send_head`) and DATA frames for its body; the same
+//! for interim answers (`100 Continue`, the proxy's or the server's). No HTTP/1 bytes are
+//! made for an HTTP/2 client, and none are parsed back.
+
+use super::Session;
+use crate::http::body;
+use crate::http::response::{Close, Part, Response};
+use crate::stream::ClientStream;
+
+/// What an answer cost: the bytes counted as sent (its HTTP/1 size, whatever the codec, as
+/// the counters have always counted it) and its size as HAProxy's `%B` counts it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Sent {
+    pub(super) wire: u64,
+    pub(super) log: u64,
+}
+
+impl Sent {
+    /// `%B` minus the bytes sent (the log line's adjustment, `Rec::log_adjust`).
+    pub(super) fn log_adjust(self) -> i64 {
+        self.log as i64 - self.wire as i64
+    }
+}
+
+impl<C: ClientStream> Session<C> {
+    /// Sends `resp` to the client through its codec: the head, then the body unless the
+    /// request is HEAD (HAProxy sends a reply's head only then). `close`: the HTTP/1 codec
+    /// announces the end of the connection. `Err` when the client is gone; the figures
+    /// either way.
+    pub(super) async fn send_answer(
+        &mut self,
+        resp: &Response,
+        close: Close,
+        part: Part,
+    ) -> Result<Sent, Sent> {
+        let sent = Sent {
+            wire: resp.h1_len(close, part),
+            log: crate::http::log_bytes::head(&resp.head) + resp.body_len(part),
+        };
+        let t = self.fe.timeouts.client;
+        if let Some(edge) = super::h2_edge(&mut self.client) {
+            if edge.send_head(&resp.head).is_err() {
+                return Err(sent);
+            }
+            if part == Part::Whole && !resp.body.is_empty() {
+                return match body::write_all(&mut self.client, &resp.body, t).await {
+                    Ok(()) => Ok(sent),
+                    Err(_) => Err(sent),
+                };
+            }
+            return Ok(sent);
+        }
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        resp.write_h1(close, part, &mut out);
+        let r = body::write_all(&mut self.client, &out, t).await;
+        self.out = out;
+        r.map(|_| sent).map_err(|_| sent)
+    }
+
+    /// Which part of an answer to this request goes out: its head only for HEAD.
+    pub(super) fn answer_part(&self) -> Part {
+        if self.req.is_head() {
+            Part::HeadOnly
+        } else {
+            Part::Whole
+        }
+    }
+
+    /// Sends the interim answer in `self.res` (a server's `1xx`) to the client: written as
+    /// HTTP/1, or an informational HEADERS frame on HTTP/2. `false` when the client is gone.
+    pub(super) async fn relay_interim(&mut self) -> bool {
+        if let Some(edge) = super::h2_edge(&mut self.client) {
+            return edge.send_interim(&self.res).is_ok();
+        }
+        self.scratch.clear();
+        self.res.write_response(&mut self.scratch);
+        body::write_all(&mut self.client, &self.scratch, self.fe.timeouts.client)
+            .await
+            .is_ok()
+    }
+
+    /// The proxy's own `100 Continue` (it waits for the body itself).
+    pub(super) async fn send_continue(&mut self) {
+        let resp = Response::new(100, b"Continue");
+        if let Some(edge) = super::h2_edge(&mut self.client) {
+            let _ = edge.send_interim(&resp.head);
+            return;
+        }
+        let _ = self.send_answer(&resp, Close::Silent, Part::Whole).await;
+    }
+}
