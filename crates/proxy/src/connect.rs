@@ -26,6 +26,9 @@ pub enum ServerConn {
     Unix(UnixStream),
     /// `server ... ssl` (boxed: the TLS state is large, plain connections stay small).
     Tls(Box<crate::tls::conn::TlsConn<tokio_rustls::client::TlsStream<TcpStream>>>),
+    /// HTTP/2 (`proto h2`, or ALPN `h2`): a handle on a multiplexed connection, shared by
+    /// the requests of many sessions (`http::h2::upstream::conn`).
+    H2(crate::http::h2::upstream::conn::H2Conn),
 }
 
 /// A server stream as the sessions use it (the same operations as a client's).
@@ -61,6 +64,7 @@ impl ServerConn {
             ServerConn::Unix(s) => s.try_read(&mut b),
             // Peek, not read: a byte taken from under rustls would break the stream.
             ServerConn::Tls(s) => return s.idle_and_open(),
+            ServerConn::H2(h) => return !h.is_closed(),
         };
         matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }

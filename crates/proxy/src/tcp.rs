@@ -148,6 +148,8 @@ pub async fn serve<C: ClientStream>(
             ServerConn::Tls(s) => {
                 crate::opening::open(&mut client, &mut **s, &pre, kept, cap, idle).await
             }
+            // Never here: `mode tcp` servers are not spoken to in HTTP/2 (`H2Mode::Never`).
+            ServerConn::H2(_) => Opening::Idle,
         };
         let failed = match o {
             Opening::Committed { sent } => break (assigned, server, sent),
@@ -195,6 +197,7 @@ pub async fn serve<C: ClientStream>(
         ServerConn::Tcp(s) => tunnel(&mut client, b"", s, b"", &t).await,
         ServerConn::Unix(s) => tunnel(&mut client, b"", s, b"", &t).await,
         ServerConn::Tls(s) => tunnel(&mut client, b"", &mut **s, b"", &t).await,
+        ServerConn::H2(_) => (0, 0, TunnelEnd::Error(Side::Server)),
     };
     let up = up + sent;
     if let Some(t) = &track {

@@ -91,6 +91,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::crtlist",
             "tls::conn",
             "tls::inspect",
+            // HTTP/2 connections to servers, shared by sessions (h2 crate only).
+            "http::h2::upstream::conn",
         ],
     ),
     (
@@ -118,7 +120,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "HTTP rules, log-format lines, unique-id-format ids; the HTTP/2 stream as a session's client",
-        &["http::rules", "log_format", "http::unique_id", "http::h2::edge"],
+        &[
+            "http::rules",
+            "log_format",
+            "http::unique_id",
+            "http::h2::edge",
+            // HTTP/2 to servers: heads and bodies (uses http::h2::convert, http::message).
+            "http::h2::upstream",
+        ],
     ),
     (
         "HTTP rules; TLS to servers",
@@ -141,7 +150,12 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("HTTP sessions", &["http::session"]),
     (
         "HTTP/2 connections: each stream one HTTP session",
-        &["http::h2::transaction", "http::h2", "http::h2::edge::tests"],
+        &[
+            "http::h2::transaction",
+            "http::h2",
+            "http::h2::edge::tests",
+            "http::h2::upstream::tests",
+        ],
     ),
     ("accepting connections", &["listener"]),
     ("worker threads, reloads", &["runtime"]),

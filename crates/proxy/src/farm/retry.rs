@@ -58,7 +58,14 @@ impl<P> Farm<P> {
             .await
             .map_err(|e| (e, None))?;
         *waited = t0.elapsed();
-        if let Some(s) = reuse(assigned.server()) {
+        // HTTP/2 servers: an open connection with room for another stream carries the request
+        // (HAProxy's available connections, shared by every session in any `http-reuse`
+        // mode but `never`).
+        let shared = (assigned.server().h2_mode() != crate::server::H2Mode::Never)
+            .then(|| crate::http::h2::upstream::conn::shared(assigned.server().id))
+            .flatten()
+            .map(ServerConn::H2);
+        if let Some(s) = shared.or_else(|| reuse(assigned.server())) {
             assigned.server().counters.inc(Ctr::Reuse);
             self.counters.inc(Ctr::Reuse);
             return Ok((assigned, s, Origin::Reused));

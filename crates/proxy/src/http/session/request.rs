@@ -385,6 +385,7 @@ impl<C: ClientStream> Session<C> {
                 ServerConn::Tcp(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
                 ServerConn::Unix(s) => self.exchange(&x, rec, &mut assigned, s, origin).await,
                 ServerConn::Tls(s) => self.exchange(&x, rec, &mut assigned, *s, origin).await,
+                ServerConn::H2(h) => self.exchange_h2(&x, rec, &mut assigned, h, origin).await,
             };
             let elsewhere = match step {
                 Step::Done(next) => return next,
