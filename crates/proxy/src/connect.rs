@@ -13,6 +13,8 @@
 //! `abns@NAME` is tried under HAProxy's padded name first (what an HAProxy or fulcrum `bind
 //! abns@NAME` listens on), then under the plain name most other tools listen on.
 
+pub mod h2;
+
 use crate::server::Target;
 use crate::stream::ClientStream;
 use std::io;
@@ -27,8 +29,8 @@ pub enum ServerConn {
     /// `server ... ssl` (boxed: the TLS state is large, plain connections stay small).
     Tls(Box<crate::tls::conn::TlsConn<tokio_rustls::client::TlsStream<TcpStream>>>),
     /// HTTP/2 (`proto h2`, or ALPN `h2`): a handle on a multiplexed connection, shared by
-    /// the requests of many sessions (`http::h2::upstream::conn`).
-    H2(crate::http::h2::upstream::conn::H2Conn),
+    /// the requests of many sessions (`h2.rs`).
+    H2(h2::H2Conn),
 }
 
 /// A server stream as the sessions use it (the same operations as a client's).

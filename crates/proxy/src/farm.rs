@@ -471,13 +471,13 @@ impl<P> Farm<P> {
 }
 
 /// HTTP/2 to the server (`proto h2`, or `h2` chosen by ALPN): the client preface on the new
-/// connection, which then serves the requests of every session (`http::h2::upstream::conn`).
+/// connection, which then serves the requests of every session (`connect::h2`).
 async fn h2_start(
     c: ServerConn,
     mode: crate::server::H2Mode,
     id: u64,
 ) -> std::io::Result<ServerConn> {
-    use crate::http::h2::upstream::conn::handshake;
+    use crate::connect::h2::handshake;
     use crate::server::H2Mode;
     let always = mode == H2Mode::Always;
     Ok(match c {

@@ -92,7 +92,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::conn",
             "tls::inspect",
             // HTTP/2 connections to servers, shared by sessions (h2 crate only).
-            "http::h2::upstream::conn",
+            "connect::h2",
         ],
     ),
     (

@@ -62,7 +62,7 @@ impl<P> Farm<P> {
         // (HAProxy's available connections, shared by every session in any `http-reuse`
         // mode but `never`).
         let shared = (assigned.server().h2_mode() != crate::server::H2Mode::Never)
-            .then(|| crate::http::h2::upstream::conn::shared(assigned.server().id))
+            .then(|| crate::connect::h2::shared(assigned.server().id))
             .flatten()
             .map(ServerConn::H2);
         if let Some(s) = shared.or_else(|| reuse(assigned.server())) {

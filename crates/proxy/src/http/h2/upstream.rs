@@ -7,7 +7,7 @@
 //! no `content-length`, with the server's HTTP/2 trailers as chunk trailers: a gRPC status
 //! reaches HTTP/2 clients as trailers through the client codec's de-chunking sink).
 //!
-//! The connections themselves (multiplexed, shared by sessions) are `conn.rs`'s; the session
+//! The connections themselves (multiplexed, shared by sessions) are `connect::h2`'s; the session
 //! phase that runs one request over them is `http::session`'s `exchange_h2`.
 
 use super::convert::{self, Piece};
@@ -19,8 +19,6 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-
-pub mod conn;
 
 /// Fields HTTP/2 forbids (RFC 9113 8.2.2); `te` is kept when it says `trailers`.
 fn connection_specific(name: &[u8]) -> bool {

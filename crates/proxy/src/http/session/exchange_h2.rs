@@ -1,6 +1,6 @@
 //! Phase "exchange" of an HTTP request with an HTTP/2 server (`server ... proto h2`, or `h2`
 //! chosen by ALPN): the request goes as a new stream on a shared connection
-//! (`http::h2::upstream::conn`), its head built from the neutral head and its body (HTTP/1
+//! (`connect::h2`), its head built from the neutral head and its body (HTTP/1
 //! framing from the client's codec) sent as DATA frames; the response head comes back into
 //! the neutral head, then the same `http-response` rules, cookie, compression and cache
 //! steps as the HTTP/1 exchange (`exchange.rs`), and the body is relayed to the client's
@@ -18,7 +18,8 @@ use crate::backend::Origin;
 use crate::counters::Ctr;
 use crate::http::body::{self, BodyError, Framing};
 use crate::http::compress;
-use crate::http::h2::upstream::{self, conn::H2Conn, Failure, ReqSink, ResSource};
+use crate::connect::h2::H2Conn;
+use crate::http::h2::upstream::{self, Failure, ReqSink, ResSource};
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
 use crate::http::rules::{self, Verdict};
