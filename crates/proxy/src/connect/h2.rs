@@ -141,11 +141,8 @@ where
 
 /// Runs the connection until the server ends it or it stays without a stream for
 /// [`PURGE_DELAY`]; then takes it out of the registry.
-async fn drive<T>(
-    mut conn: h2::client::Connection<T, Bytes>,
-    entry: Entry,
-    id: u64,
-) where
+async fn drive<T>(mut conn: h2::client::Connection<T, Bytes>, entry: Entry, id: u64)
+where
     T: AsyncRead + AsyncWrite + Unpin,
 {
     let tick = PURGE_DELAY / 5;

@@ -94,7 +94,8 @@ pub(super) fn build_backend(
         let alpn_h2 = server
             .tls()
             .is_some_and(|t| t.config.alpn_protocols.iter().any(|a| a == b"h2"));
-        let h2 = h2_mode(p, s, alpn_h2).map_err(|m| ProxyError::Config(format!("{}: {m}", s.span)))?;
+        let h2 =
+            h2_mode(p, s, alpn_h2).map_err(|m| ProxyError::Config(format!("{}: {m}", s.span)))?;
         server.set_h2_mode(h2);
         server.set_checked(s.check, s.rise, s.fall);
         if s.disabled && !kept_any {

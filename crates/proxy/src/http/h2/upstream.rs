@@ -1,7 +1,8 @@
 //! HTTP/2 to servers, the codec side: the session's neutral request head as an HTTP/2
-//! request (origin-form targets get `:scheme` from the connection and `:authority` from
-//! `host`; HTTP/1's connection-specific fields dropped, RFC 9113 8.2.2), an HTTP/2 response
-//! head into the neutral head, the request body written by the session (HTTP/1 framing:
+//! request (as HAProxy 2.6: an absolute target gives `:scheme` and `:authority` and no
+//! `host`; an origin-form target only `:path`, `host` staying a field; HTTP/1's
+//! connection-specific fields dropped, RFC 9113 8.2.2), an HTTP/2 response head into the
+//! neutral head (no reason phrase, as HAProxy), the request body written by the session (HTTP/1 framing:
 //! raw for a known length, chunked otherwise) sent as DATA frames (chunk trailers become
 //! HTTP/2 trailers), and the response's DATA frames read back as HTTP/1 framing (chunked when
 //! no `content-length`, with the server's HTTP/2 trailers as chunk trailers: a gRPC status
@@ -22,13 +23,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Fields HTTP/2 forbids (RFC 9113 8.2.2); `te` is kept when it says `trailers`.
 fn connection_specific(name: &[u8]) -> bool {
-    const FIXED: [&[u8]; 6] = [
+    const FIXED: [&[u8]; 5] = [
         b"connection",
         b"keep-alive",
         b"proxy-connection",
         b"transfer-encoding",
         b"upgrade",
-        b"host",
     ];
     FIXED.iter().any(|f| name.eq_ignore_ascii_case(f))
 }
@@ -46,10 +46,7 @@ pub fn request_head(req: &Message, tls: bool) -> Result<http::Request<()>, Strin
         }
         s => std::str::from_utf8(s).map_err(|e| e.to_string())?,
     };
-    let authority = match req.authority() {
-        b"" => req.header(b"host").unwrap_or_default(),
-        a => a,
-    };
+    let authority = req.authority();
     let path = match req.uri() {
         b"" => &b"/"[..],
         p => p,
@@ -79,17 +76,16 @@ pub fn request_head(req: &Message, tls: bool) -> Result<http::Request<()>, Strin
     let h = out.headers_mut();
     for f in &req.fields {
         let (name, value) = (req.name(f), req.value(f));
-        if connection_specific(name) || close_named.iter().any(|c| name.eq_ignore_ascii_case(c))
+        if connection_specific(name)
+            || close_named.iter().any(|c| name.eq_ignore_ascii_case(c))
+            || (!authority.is_empty() && name.eq_ignore_ascii_case(b"host"))
         {
             continue;
         }
         if name.eq_ignore_ascii_case(b"te") && !value.eq_ignore_ascii_case(b"trailers") {
             continue;
         }
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name),
-            HeaderValue::from_bytes(value),
-        ) {
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value)) {
             h.append(n, v);
         }
     }
@@ -108,9 +104,11 @@ pub enum ResBody {
 }
 
 /// Fills `res` with the neutral head of an HTTP/2 response; returns how its body follows.
-/// Without `content-length`, a body is framed as chunks (`transfer-encoding: chunked` added)
-/// and a response ended on its head gets `content-length: 0`, so that HTTP/1 clients see
-/// where it ends.
+/// Without `content-length`, a body is framed as chunks (the caller adds
+/// `transfer-encoding: chunked` after the response rules, where HAProxy's HTTP/1 encoder
+/// puts it) and a response ended on its head gets `content-length: 0`, so that HTTP/1
+/// clients see where it ends and HTTP/2 clients get it on one HEADERS frame (a gRPC
+/// trailers-only answer).
 pub fn response_message(
     parts: &http::response::Parts,
     end_stream: bool,
@@ -119,11 +117,7 @@ pub fn response_message(
 ) -> ResBody {
     res.clear();
     let status = parts.status;
-    res.set_status(
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("").as_bytes(),
-        Version::Http11,
-    );
+    res.set_status(status.as_u16(), b"", Version::Http11);
     let mut has_length = false;
     for (name, value) in &parts.headers {
         let n = name.as_str().as_bytes();
@@ -143,7 +137,6 @@ pub fn response_message(
     } else if has_length {
         ResBody::Length
     } else {
-        res.append(b"transfer-encoding", b"chunked");
         ResBody::Chunked
     }
 }
@@ -178,15 +171,7 @@ impl ResSource {
             if self.trailers_next {
                 let t = ready!(self.body.poll_trailers(cx)).map_err(reset_error)?;
                 self.done = true;
-                let mut out = Vec::from(&b"0\r\n"[..]);
-                for (n, v) in t.iter().flatten() {
-                    out.extend_from_slice(n.as_str().as_bytes());
-                    out.extend_from_slice(b": ");
-                    out.extend_from_slice(v.as_bytes());
-                    out.extend_from_slice(b"\r\n");
-                }
-                out.extend_from_slice(b"\r\n");
-                self.pending = out.into();
+                self.pending = convert::last_chunk(t.as_ref()).into();
                 continue;
             }
             match ready!(self.body.poll_data(cx)) {

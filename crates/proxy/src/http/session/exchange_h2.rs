@@ -8,17 +8,18 @@
 //!
 //! Stream failures are answered as HAProxy does: a stream the server refused unprocessed
 //! (REFUSED_STREAM, GOAWAY) or a connection found closed goes again on a fresh connection
-//! ([`Step::Replay`]); a reset before the response head is a 502 (`SH`), `timeout server`
-//! a 504 (`sH`); a reset during the body ends the client's answer (`SD`).
+//! ([`Step::Replay`]); a reset before the response head is a 502 (`SH`; an HTTP/2 client's
+//! stream is reset instead, as HAProxy does), `timeout server` a 504 (`sH`); a reset during
+//! the body ends the client's answer (`SD`).
 
 use super::exchange::{BodySend, Exchange, Step};
 use super::local::AfterError;
 use super::{Next, Rec, Session};
 use crate::backend::Origin;
+use crate::connect::h2::H2Conn;
 use crate::counters::Ctr;
 use crate::http::body::{self, BodyError, Framing};
 use crate::http::compress;
-use crate::connect::h2::H2Conn;
 use crate::http::h2::upstream::{self, Failure, ReqSink, ResSource};
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
@@ -135,6 +136,9 @@ impl<C: ClientStream> Session<C> {
         };
         let res = match answer {
             None => {
+                if x.cookie.is_some() {
+                    rec.cookie[1] = b'N';
+                }
                 be.observe(assigned.server(), ServerEvent::HttpReadTimeout);
                 let s = self
                     .send_error(
@@ -153,6 +157,17 @@ impl<C: ClientStream> Session<C> {
                 }
                 tracing::debug!("h2 stream to server {}: {e}", assigned.server().name);
                 be.observe(assigned.server(), ServerEvent::HttpBrokenPipe);
+                if x.cookie.is_some() {
+                    rec.cookie[1] = b'N';
+                }
+                if C::H2 {
+                    // As HAProxy: the server's reset reaches an HTTP/2 client as a reset of
+                    // its stream (the edge resets a stream left unanswered), not a 502 page.
+                    rec.status = 502;
+                    rec.term = Termination::SERVER_HEADERS;
+                    self.count_status(rec);
+                    return Step::Done(Next::Close);
+                }
                 let s = self
                     .send_error(
                         502,
@@ -189,9 +204,25 @@ impl<C: ClientStream> Session<C> {
             );
             crate::http::persist::stick_response(be, &env, assigned.index);
         }
-        let res_framing = match body::response_framing(&mut self.res, &self.req) {
-            Ok(f) => f,
-            Err(_) => Framing::None,
+        let res_framing = match res_body {
+            upstream::ResBody::None => Framing::None,
+            upstream::ResBody::Chunked => Framing::Chunked,
+            upstream::ResBody::Length => match body::response_framing(&mut self.res, &self.req) {
+                Ok(f) => f,
+                Err(_) => {
+                    be.observe(assigned.server(), ServerEvent::HttpInvalid);
+                    let s = self
+                        .send_error(
+                            502,
+                            rec,
+                            Termination::SERVER_HEADERS,
+                            &be.policy.errors,
+                            AfterError::Close,
+                        )
+                        .await;
+                    return Step::Done(s);
+                }
+            },
         };
         for rules_set in [&be.policy.http_response, &fe.http_response] {
             match rules::apply(
@@ -236,6 +267,10 @@ impl<C: ClientStream> Session<C> {
                 rec.cookie[0] = b'D';
             }
         }
+        if res_body == upstream::ResBody::Chunked {
+            // HAProxy's HTTP/1 encoder adds it last, after the rules' fields.
+            self.res.append(b"transfer-encoding", b"chunked");
+        }
         let encoder = x
             .comp
             .filter(|&a| {
@@ -258,10 +293,7 @@ impl<C: ClientStream> Session<C> {
         let cache_store = x.env.cache.take_pending().filter(|_| {
             encoder.is_none() && matches!(res_framing, Framing::Length(_) | Framing::Chunked)
         });
-        let client = Next::keep_if(
-            x.client == Next::KeepAlive && body_done
-                && !self.stopping(),
-        );
+        let client = Next::keep_if(x.client == Next::KeepAlive && body_done && !self.stopping());
         headers::strip_hop_by_hop(&mut self.res, Upgrade::None);
         if client == Next::Close {
             self.res.append(b"connection", b"close");
