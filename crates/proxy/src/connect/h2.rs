@@ -106,6 +106,35 @@ pub fn shared(id: u64) -> Option<H2Conn> {
     found
 }
 
+/// Per server: whether it ever spoke HTTP/2, and the turn to open a connection to it.
+type Turns = Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>;
+
+fn turns() -> &'static Turns {
+    static T: OnceLock<Turns> = OnceLock::new();
+    T.get_or_init(Default::default)
+}
+
+/// Whether server `id` has spoken HTTP/2 (ALPN chose `h2` once).
+pub fn spoke_h2(id: u64) -> bool {
+    turns()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains_key(&id)
+}
+
+/// Waits for the turn to open a connection to server `id`: requests that arrive together
+/// while none is open wait for the first connection instead of opening one each (then
+/// [`shared`] finds it).
+pub async fn open_turn(id: u64) -> tokio::sync::OwnedMutexGuard<()> {
+    let m = turns()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(id)
+        .or_default()
+        .clone();
+    m.lock_owned().await
+}
+
 /// Open HTTP/2 connections to server `id` (stats, tests).
 pub fn open_count(id: u64) -> usize {
     lock().get(&id).map_or(0, |l| {
@@ -135,6 +164,11 @@ where
     };
     let handle = entry.handle();
     lock().entry(id).or_default().push(entry.clone());
+    turns()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(id)
+        .or_default();
     tokio::spawn(drive(conn, entry, id));
     Ok(handle)
 }
