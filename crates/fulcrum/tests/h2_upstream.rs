@@ -283,7 +283,7 @@ fn h2_server_connection_is_multiplexed() {
     });
     assert!(up.is_some(), "fulcrum never answered: {}", f.log_text());
     seen.take();
-    let reqs: Vec<(&str, &str, &[u8], Option<(&str, &str)>)> =
+    let reqs: Vec<h2_upstream_support::Req<'_>> =
         (0..40).map(|_| ("GET", "/slow", &b""[..], None)).collect();
     let answers = h2_requests(p2, &reqs);
     assert!(

@@ -204,9 +204,12 @@ pub struct Answer {
     pub reset: bool,
 }
 
+/// One scripted request: method, path, body, a request trailer.
+pub type Req<'a> = (&'a str, &'a str, &'a [u8], Option<(&'a str, &'a str)>);
+
 /// Sends requests `(method, path, body, request trailers)` as concurrent streams on one h2c
 /// connection to 127.0.0.1:`port`; returns the answers in order.
-pub fn h2_requests(port: u16, reqs: &[(&str, &str, &[u8], Option<(&str, &str)>)]) -> Vec<Answer> {
+pub fn h2_requests(port: u16, reqs: &[Req<'_>]) -> Vec<Answer> {
     runtime().block_on(async {
         let fut = async {
             let s = tokio::net::TcpStream::connect(("127.0.0.1", port))
