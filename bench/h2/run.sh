@@ -3,6 +3,8 @@
 # nginx-light as the HTTP/1 backend, h2load as the client.
 #
 #   bench/h2/run.sh                 # RUNS=5 DURATION=3 CONNS=10 STREAMS=100 by default
+#   SERVER_PROTO=h2 bench/h2/run.sh # HTTP/2 to the server too: nginx `listen ... http2`
+#                                   # (h2c), `server ... proto h2` (multiplexed connections)
 #
 # The proxy is pinned to CPU $PROXY_CPU (default 0), h2load and nginx to CPU $LOAD_CPU
 # (default 1). Rounds alternate (HAProxy then fulcrum, RUNS times), each on a freshly started
@@ -25,6 +27,12 @@ WORK=$(mktemp -d /tmp/fulcrum-bench-h2-XXXXXX)
 chmod 755 "$WORK"
 NGINX_PORT=${NGINX_PORT:-19180}
 H2_PORT=${H2_PORT:-19181}
+SERVER_PROTO=${SERVER_PROTO:-h1}
+case "$SERVER_PROTO" in
+  h1) NGINX_LISTEN=""; SERVER_OPTS="" ;;
+  h2) NGINX_LISTEN=" http2"; SERVER_OPTS=" proto h2" ;;
+  *) echo "SERVER_PROTO must be h1 or h2" >&2; exit 2 ;;
+esac
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
@@ -60,7 +68,8 @@ http {
   access_log off;
   keepalive_requests 1000000;
   server {
-    listen 127.0.0.1:$NGINX_PORT reuseport backlog=4096;
+    listen 127.0.0.1:$NGINX_PORT$NGINX_LISTEN reuseport backlog=4096;
+    http2_max_concurrent_streams 1000;
     root $WORK/www;
     location = /small { return 200 "hello from nginx\n"; }
     location = /big { }
@@ -83,7 +92,7 @@ frontend web
   bind 127.0.0.1:$H2_PORT proto h2
   default_backend app
 backend app
-  server n1 127.0.0.1:$NGINX_PORT
+  server n1 127.0.0.1:$NGINX_PORT$SERVER_OPTS
 CFG
 
 start_proxy() { # $1 = haproxy|fulcrum → prints pid
@@ -130,7 +139,7 @@ run_h2load() { # $1 proxy, $2 path → "req/s cpu-µs-per-request"
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
-echo "h2load -c $CONNS -m $STREAMS, ${DURATION}s rounds, $RUNS alternating rounds, nbthread 1"
+echo "h2load -c $CONNS -m $STREAMS, ${DURATION}s rounds, $RUNS alternating rounds, nbthread 1, server $SERVER_PROTO"
 echo "(cpu: the proxy's CPU µs per request; ratios fulcrum/haproxy)"
 printf '%-8s %10s %10s %6s %10s %10s %6s\n' scenario haproxy fulcrum ratio h-cpu f-cpu ratio
 for path in /small /big; do

@@ -189,3 +189,86 @@ fn commits_under_load_fail_no_request() {
     assert!(ok > 100, "the load ran ({ok} requests)");
     let _ = std::fs::remove_dir_all(&certs);
 }
+
+/// After `commit ssl cert`, a bind selects the certificate by the new certificate's names
+/// (haproxy 2.6 updates its SNI tree): the new name gets it, the old one falls back to the
+/// default certificate, on fulcrum as on haproxy.
+#[test]
+fn commit_reindexes_sni_names_as_haproxy() {
+    let test = "commit_reindexes_sni_names_as_haproxy";
+    if !tool(test, "haproxy", "haproxy") || !tool(test, "openssl", "openssl") {
+        return;
+    }
+    let certs = Fulcrum::dir("ssl-cert-sni-files");
+    let ca = Ca::new(&certs.join("ca"), "Fulcrum Test CA");
+    let one = ca.issue("one.pem", "one.test", &["one.test"], Key::Ec, false);
+    let two = ca.issue("two.pem", "two.test", &["two.test"], Key::Ec, false);
+    let three = ca.issue("three.pem", "three.test", &["three.test"], Key::Ec, false);
+    let three_text = std::fs::read_to_string(&three).expect("three");
+    let cfg = |dir: &Path, port: u16| {
+        format!(
+            "global\n stats socket {admin} mode 600 level admin\n\
+             defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend f\n bind 127.0.0.1:{port} ssl crt {one} crt {two}\n\
+             http-request return status 200 content-type text/plain string ok\n",
+            admin = dir.join("admin.sock").display(),
+            one = one.display(),
+            two = two.display(),
+        )
+    };
+    let hdir = Fulcrum::dir("ssl-cert-sni-h");
+    let hport = free_port();
+    std::fs::write(hdir.join("h.cfg"), cfg(&hdir, hport)).expect("write");
+    let haproxy = fulcrum_testlab::process::Child::spawn(
+        "haproxy",
+        {
+            let mut c = std::process::Command::new("haproxy");
+            c.arg("-db").arg("-f").arg(hdir.join("h.cfg"));
+            c
+        },
+        hdir.join("haproxy.log"),
+    )
+    .expect("haproxy");
+    let mut fport = 0;
+    let f = Fulcrum::start_bound("ssl-cert-sni-f", "admin.sock", |dir| {
+        fport = free_port();
+        cfg(dir, fport)
+    });
+    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        query(&hdir.join("admin.sock"), "show cli level").is_ok()
+    });
+    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+    let served = |port: u16, name: &str| {
+        let mut cn = None;
+        fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+            cn = served_cn(&s_client(port, &["-servername", name]));
+            cn.is_some()
+        });
+        cn.unwrap_or_default()
+    };
+    for port in [hport, fport] {
+        assert_eq!(served(port, "two.test"), "two.test");
+        assert_eq!(served(port, "three.test"), "one.test");
+    }
+    let two_name = two.display().to_string();
+    for line in [
+        format!("set ssl cert {two_name} <<\n{three_text}"),
+        format!("commit ssl cert {two_name}"),
+    ] {
+        let want = query(&hdir.join("admin.sock"), &line).expect("haproxy answer");
+        let got = query(&f.dir.join("admin.sock"), &line).expect("fulcrum answer");
+        assert_eq!(got, want, "'{}'", line.lines().next().unwrap_or(""));
+    }
+    let mut seen = Vec::new();
+    for port in [hport, fport] {
+        seen.push((served(port, "three.test"), served(port, "two.test")));
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "haproxy, then fulcrum: (three.test, two.test)"
+    );
+    assert_eq!(seen[1], ("three.test".to_string(), "one.test".to_string()));
+    drop(haproxy);
+    let _ = std::fs::remove_dir_all(&hdir);
+    let _ = std::fs::remove_dir_all(&certs);
+}

@@ -13,6 +13,8 @@
 //! `abns@NAME` is tried under HAProxy's padded name first (what an HAProxy or fulcrum `bind
 //! abns@NAME` listens on), then under the plain name most other tools listen on.
 
+pub mod h2;
+
 use crate::server::Target;
 use crate::stream::ClientStream;
 use std::io;
@@ -26,6 +28,9 @@ pub enum ServerConn {
     Unix(UnixStream),
     /// `server ... ssl` (boxed: the TLS state is large, plain connections stay small).
     Tls(Box<crate::tls::conn::TlsConn<tokio_rustls::client::TlsStream<TcpStream>>>),
+    /// HTTP/2 (`proto h2`, or ALPN `h2`): a handle on a multiplexed connection, shared by
+    /// the requests of many sessions (`h2.rs`).
+    H2(h2::H2Conn),
 }
 
 /// A server stream as the sessions use it (the same operations as a client's).
@@ -61,6 +66,7 @@ impl ServerConn {
             ServerConn::Unix(s) => s.try_read(&mut b),
             // Peek, not read: a byte taken from under rustls would break the stream.
             ServerConn::Tls(s) => return s.idle_and_open(),
+            ServerConn::H2(h) => return !h.is_closed(),
         };
         matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }

@@ -171,6 +171,19 @@ pub struct ServerRt {
     /// `ssl`: how connections to it are wrapped in TLS (replaced at every reload, so new
     /// CA files and certificates apply to new connections of a kept server).
     tls: std::sync::RwLock<Option<std::sync::Arc<ServerTls>>>,
+    /// [`H2Mode`] as a number (set at every reload, as `tls`).
+    h2: AtomicU8,
+}
+
+/// When requests go to a server in HTTP/2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum H2Mode {
+    /// HTTP/1.1 (and every `mode tcp` server).
+    Never = 0,
+    /// `proto h2`: always (h2c with prior knowledge, or over TLS).
+    Always = 1,
+    /// `ssl alpn ...h2...`: when the TLS handshake chooses `h2`.
+    Alpn = 2,
 }
 
 /// `server ... ssl`: the rustls client settings for one server (built by `tls::connector`).
@@ -228,6 +241,7 @@ impl ServerRt {
             down_since: AtomicU64::new(if up { 0 } else { crate::clock::unix_now() }),
             downtime: AtomicU64::new(0),
             chkdown: AtomicU64::new(0),
+            h2: AtomicU8::new(H2Mode::Never as u8),
             chkfail: AtomicU64::new(0),
             check: Mutex::new(CheckInfo::default()),
             counters: std::sync::Arc::new(Counters::new()),
@@ -243,6 +257,18 @@ impl ServerRt {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
         }
+    }
+
+    pub fn h2_mode(&self) -> H2Mode {
+        match self.h2.load(Ordering::Relaxed) {
+            1 => H2Mode::Always,
+            2 => H2Mode::Alpn,
+            _ => H2Mode::Never,
+        }
+    }
+
+    pub fn set_h2_mode(&self, m: H2Mode) {
+        self.h2.store(m as u8, Ordering::Relaxed);
     }
 
     pub fn set_tls(&self, tls: Option<std::sync::Arc<ServerTls>>) {

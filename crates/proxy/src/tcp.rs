@@ -189,6 +189,8 @@ pub async fn serve<C: ClientStream>(
             ServerConn::Tls(s) => {
                 crate::opening::open(&mut client, &mut **s, &pre, kept, cap, idle).await
             }
+            // Never here: `mode tcp` servers are not spoken to in HTTP/2 (`H2Mode::Never`).
+            ServerConn::H2(_) => Opening::Idle,
         };
         let failed = match o {
             Opening::Committed { sent } => break (assigned, server, sent),
@@ -243,6 +245,9 @@ pub async fn serve<C: ClientStream>(
             ServerConn::Tls(s) => {
                 crate::tcp_inspect::response(&mut **s, &r.rules, r.delay, sizes, &base).await
             }
+            // Never in `mode tcp` (HTTP/2 servers are for HTTP mode only): the tunnel below
+            // ends it as a server error.
+            ServerConn::H2(_) => (crate::tcp_rules::ResVerdict::Accept, bytes::BytesMut::new()),
         };
         shown = kept;
         let end = match v {
@@ -289,6 +294,7 @@ pub async fn serve<C: ClientStream>(
         ServerConn::Tcp(s) => tunnel(&mut client, b"", s, &shown, &t).await,
         ServerConn::Unix(s) => tunnel(&mut client, b"", s, &shown, &t).await,
         ServerConn::Tls(s) => tunnel(&mut client, b"", &mut **s, &shown, &t).await,
+        ServerConn::H2(_) => (0, 0, TunnelEnd::Error(Side::Server)),
     };
     let up = up + sent;
     if let Some(t) = &track {

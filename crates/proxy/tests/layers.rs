@@ -112,6 +112,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::certs",
             "tls::crtlist",
             "tls::conn",
+            // HTTP/2 connections to servers, shared by sessions (h2 crate only).
+            "connect::h2",
         ],
     ),
     (
@@ -148,6 +150,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::h2::edge",
             // The TCP content-inspection phase (uses payload, stream).
             "tcp_inspect",
+            // HTTP/2 to servers: heads and bodies (uses http::h2::convert, http::message).
+            "http::h2::upstream",
         ],
     ),
     (
@@ -171,7 +175,12 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("HTTP sessions", &["http::session"]),
     (
         "HTTP/2 connections: each stream one HTTP session",
-        &["http::h2::transaction", "http::h2", "http::h2::edge::tests"],
+        &[
+            "http::h2::transaction",
+            "http::h2",
+            "http::h2::edge::tests",
+            "http::h2::upstream::tests",
+        ],
     ),
     ("accepting connections", &["listener"]),
     ("worker threads, reloads", &["runtime"]),

@@ -45,6 +45,7 @@ pub fn default_server() -> Server {
         source: None,
         ssl: false,
         tls: Default::default(),
+        proto_h2: false,
     }
 }
 
@@ -100,7 +101,6 @@ const IGNORED: &[(&str, usize)] = &[
     ("max-reuse", 1),
     ("on-marked-down", 1),
     ("on-marked-up", 1),
-    ("proto", 1),
     ("ws", 1),
     ("resolve-prefer", 1),
     ("resolve-net", 1),
@@ -259,12 +259,18 @@ fn apply_options<'a>(
                     "agent-check" => s.agent.enabled = true,
                     "no-agent-check" => s.agent.enabled = false,
                     "no-check-send-proxy" => s.check_send_proxy = false,
-                    // HTTP/2 to servers is not done: the request goes out as HTTP/1.1.
-                    "proto" if line.arg(i + 1) != Some("h1") => {
-                        return Err(format!(
-                            "server option 'proto {}' is not supported by fulcrum yet (servers are spoken to in HTTP/1.1; 'proto h1' is accepted)",
-                            line.need(i + 1, "a protocol")?
-                        ));
+                    // HAProxy's multiplexers for servers: `h1` and `h2` (`fcgi` is not run).
+                    "proto" => {
+                        match line.need(i + 1, "a protocol")? {
+                            "h1" => s.proto_h2 = false,
+                            "h2" => s.proto_h2 = true,
+                            other => {
+                                return Err(format!(
+                                    "server option 'proto {other}' is not supported by fulcrum (expected 'h1' or 'h2')"
+                                ))
+                            }
+                        }
+                        consumed = 2;
                     }
                     _ => {
                         if let Some((_, n)) = IGNORED.iter().find(|(k, _)| *k == opt) {

@@ -137,12 +137,6 @@ fn words<'a>(
             if let Some(p) = protos.iter().find(|p| p.is_empty() || p.len() > 255) {
                 return Err(format!("'alpn {list}': invalid protocol name '{p}'"));
             }
-            // Clients get HTTP/2 on a bind (`http::h2`); servers are spoken to in HTTP/1.1.
-            if !bind && protos.iter().any(|p| p == "h2") {
-                return Err(format!(
-                    "'alpn {list}': HTTP/2 to servers ('h2') is not supported by fulcrum yet; the server would answer in HTTP/2 on a connection fulcrum speaks HTTP/1.1 on (use 'alpn http/1.1')"
-                ));
-            }
             o.alpn = Some(protos);
             2
         }

@@ -204,19 +204,17 @@ fn bind_errors() {
         errors(&format!("{TIMEOUTS}frontend f\n bind :90-80\n")),
         vec!["t.cfg:6: error: invalid port range in ':90-80': 90 is above 80"]
     );
-    // HTTP/2 is served to clients over TLS (ALPN), not yet spoken to servers.
+    // HTTP/2 over TLS (ALPN) to clients and to servers.
     assert!(errors(&format!(
         "{TIMEOUTS}frontend f\n bind :443 ssl crt /etc/x.pem alpn h2,http/1.1\n"
     ))
     .is_empty());
-    let e = errors(&format!(
+    let c = ok(&format!(
         "{TIMEOUTS}backend b\n server s 127.0.0.1:443 ssl verify none alpn h2\n"
     ));
-    assert_eq!(e.len(), 1);
-    assert!(
-        e[0].starts_with("t.cfg:6: error: 'alpn h2': HTTP/2 to servers ('h2') is not supported"),
-        "{e:?}"
-    );
+    let s = &c.proxies[0].servers[0];
+    assert_eq!(s.tls.alpn.as_deref(), Some(&["h2".to_string()][..]));
+    assert!(!s.proto_h2);
     let e = errors(&format!(
         "{TIMEOUTS}frontend f\n bind :443 ssl crt /x.pem npn http/1.1\n"
     ));
@@ -1289,9 +1287,14 @@ fn http2_on_binds_and_tune_h2() {
         )),
         vec!["t.cfg:7: error: 'proto h2' on a bind needs mode http (frontend 'f' is in mode tcp)"]
     );
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n server s 10.0.0.1:80 proto h2\n server t 10.0.0.1:81 proto h2 proto h1\n"
+    ));
+    assert!(c.proxies[0].servers[0].proto_h2);
+    assert!(!c.proxies[0].servers[1].proto_h2);
     assert_eq!(
-        errors(&format!("{TIMEOUTS}backend b\n server s 10.0.0.1:80 proto h2\n")),
-        vec!["t.cfg:6: error: server option 'proto h2' is not supported by fulcrum yet (servers are spoken to in HTTP/1.1; 'proto h1' is accepted)"]
+        errors(&format!("{TIMEOUTS}backend b\n server s 10.0.0.1:80 proto fcgi\n")),
+        vec!["t.cfg:6: error: server option 'proto fcgi' is not supported by fulcrum (expected 'h1' or 'h2')"]
     );
 }
 

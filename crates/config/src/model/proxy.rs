@@ -283,6 +283,9 @@ pub struct Server {
     pub ssl: bool,
     /// TLS options of the line (`verify`, `ca-file`, `sni`, `alpn`, ...), as written.
     pub tls: crate::tls::TlsOptions,
+    /// `proto h2`: requests go to the server in HTTP/2 (h2c with prior knowledge, or over
+    /// TLS whatever ALPN says); `alpn h2` alone lets the TLS handshake choose.
+    pub proto_h2: bool,
 }
 
 /// `ADDRESS[:PORT]` of a server. `host` is an IP or a name resolved when the proxy starts.

@@ -58,7 +58,24 @@ impl<P> Farm<P> {
             .await
             .map_err(|e| (e, None))?;
         *waited = t0.elapsed();
-        if let Some(s) = reuse(assigned.server()) {
+        // HTTP/2 servers: an open connection with room for another stream carries the request
+        // (HAProxy's available connections, shared by every session in any `http-reuse`
+        // mode but `never`).
+        // Requests arriving together wait for the first connection rather than opening one
+        // each (held until this request has its connection).
+        let (id, mode) = (assigned.server().id, assigned.server().h2_mode());
+        let _turn = match mode {
+            crate::server::H2Mode::Always => Some(crate::connect::h2::open_turn(id).await),
+            crate::server::H2Mode::Alpn if crate::connect::h2::spoke_h2(id) => {
+                Some(crate::connect::h2::open_turn(id).await)
+            }
+            _ => None,
+        };
+        let shared = (mode != crate::server::H2Mode::Never)
+            .then(|| crate::connect::h2::shared(id))
+            .flatten()
+            .map(ServerConn::H2);
+        if let Some(s) = shared.or_else(|| reuse(assigned.server())) {
             assigned.server().counters.inc(Ctr::Reuse);
             self.counters.inc(Ctr::Reuse);
             return Ok((assigned, s, Origin::Reused));

@@ -16,6 +16,33 @@ const HOP_BY_HOP: &[&[u8]] = &[
     b"trailer",
 ];
 
+/// `TE` naming `trailers` is kept as `te: trailers` alone, as HAProxy 2.6 forwards it (gRPC
+/// servers require it); other `TE` fields go. Returns whether one was kept.
+fn keep_te_trailers(m: &mut Message) -> bool {
+    let mut kept = None;
+    let mut others = Vec::new();
+    for (i, f) in m.fields.iter().enumerate() {
+        if !m.name(f).eq_ignore_ascii_case(b"te") {
+            continue;
+        }
+        let trailers = m
+            .value(f)
+            .split(|&c| c == b',')
+            .any(|t| super::message::trim(t).eq_ignore_ascii_case(b"trailers"));
+        if trailers && kept.is_none() {
+            kept = Some(i);
+        } else {
+            others.push(i);
+        }
+    }
+    let Some(i) = kept else {
+        return false;
+    };
+    m.set_value_at(i, b"trailers");
+    m.remove_at(others);
+    true
+}
+
 /// Whether a request asks to switch protocols (`Connection: upgrade` and an `Upgrade` field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upgrade {
@@ -49,10 +76,12 @@ pub fn strip_hop_by_hop(m: &mut Message, upgrade: Upgrade) {
             }
         }
     }
+    let te_trailers = keep_te_trailers(m);
     // One pass over the fields (this runs for every request and response).
     m.retain(|name| {
         let hop = HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
-            && !(keep_upgrade && name.eq_ignore_ascii_case(b"upgrade"));
+            && !(keep_upgrade && name.eq_ignore_ascii_case(b"upgrade"))
+            && !(te_trailers && name.eq_ignore_ascii_case(b"te"));
         !hop && !named.iter().any(|n| name.eq_ignore_ascii_case(n))
     });
 }
@@ -131,7 +160,25 @@ mod tests {
         strip_hop_by_hop(&mut m, Upgrade::None);
         let mut out = Vec::new();
         m.write_request(&mut out);
-        assert_eq!(out, b"GET / HTTP/1.1\r\nHost: a\r\nBar: 2\r\n\r\n");
+        assert_eq!(
+            out,
+            b"GET / HTTP/1.1\r\nHost: a\r\nTE: trailers\r\nBar: 2\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn te_keeps_trailers_alone_as_haproxy() {
+        let mut m = Message::new();
+        let _ = m.parse_request(
+            b"GET / HTTP/1.1\r\nTE: gzip\r\nA: 1\r\nTE: deflate, Trailers\r\nTE: trailers\r\n\r\n",
+        );
+        strip_hop_by_hop(&mut m, Upgrade::None);
+        let mut out = Vec::new();
+        m.write_request(&mut out);
+        assert_eq!(out, b"GET / HTTP/1.1\r\nA: 1\r\nTE: trailers\r\n\r\n");
+        let _ = m.parse_request(b"GET / HTTP/1.1\r\nTE: gzip\r\n\r\n");
+        strip_hop_by_hop(&mut m, Upgrade::None);
+        assert!(!m.has_header(b"te"));
     }
 
     #[test]

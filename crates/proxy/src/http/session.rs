@@ -43,6 +43,7 @@ use tokio::sync::watch;
 mod account;
 mod buffer_body;
 mod exchange;
+mod exchange_h2;
 mod head;
 #[cfg(test)]
 mod idle_tests;

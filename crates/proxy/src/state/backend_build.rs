@@ -90,6 +90,13 @@ pub(super) fn build_backend(
         } else {
             None
         });
+        // ALPN as the server's TLS settings offer it (the line's or `ssl-default-server-alpn`).
+        let alpn_h2 = server
+            .tls()
+            .is_some_and(|t| t.config.alpn_protocols.iter().any(|a| a == b"h2"));
+        let h2 =
+            h2_mode(p, s, alpn_h2).map_err(|m| ProxyError::Config(format!("{}: {m}", s.span)))?;
+        server.set_h2_mode(h2);
         server.set_checked(s.check, s.rise, s.fall);
         if s.disabled && !kept_any {
             // HAProxy: `disabled` is maintenance (the stats page says MAINT; `enable server` or
@@ -181,4 +188,33 @@ pub(super) fn build_backend(
         hub.attach(&table);
     }
     Ok(backend)
+}
+
+/// When requests go to server `s` in HTTP/2 (`proto h2`, or `alpn` offering `h2` over TLS);
+/// never in `mode tcp`, where the bytes are the client's.
+fn h2_mode(
+    p: &fulcrum_config::model::Proxy,
+    s: &fulcrum_config::model::Server,
+    alpn_h2: bool,
+) -> Result<crate::server::H2Mode, String> {
+    use crate::server::H2Mode;
+    if p.mode != fulcrum_config::model::Mode::Http {
+        return Ok(H2Mode::Never);
+    }
+    let mode = if s.proto_h2 {
+        H2Mode::Always
+    } else if alpn_h2 {
+        H2Mode::Alpn
+    } else {
+        H2Mode::Never
+    };
+    if mode != H2Mode::Never && (s.send_proxy || s.send_proxy_v2) {
+        // HAProxy keeps such a connection private to its first client; fulcrum shares every
+        // HTTP/2 server connection, which would give the server the wrong client address.
+        return Err(format!(
+            "server '{}': 'send-proxy' with HTTP/2 to the server is not supported by fulcrum yet",
+            s.name
+        ));
+    }
+    Ok(mode)
 }

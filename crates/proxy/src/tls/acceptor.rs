@@ -29,12 +29,20 @@ struct Entry {
     /// The certificate file's slot: `commit ssl cert` replaces what it holds.
     slot: SlotUse,
     path: String,
+    /// crt-list SNI filters (`[!]name`); none: the certificate's own names.
+    filters: Vec<String>,
+    excluded: Vec<String>,
 }
 
 /// The TLS side of one bind line.
 pub struct TlsBind {
     entries: Vec<Entry>,
-    index: SniIndex,
+    /// The SNI index, and the number of commits it was built after: a `commit ssl cert`
+    /// re-indexes it by the names of the new certificates (as HAProxy updates its SNI tree).
+    index: std::sync::RwLock<(u64, Arc<SniIndex>)>,
+    strict: bool,
+    /// `default-crt` entries.
+    defaults: Vec<usize>,
 }
 
 /// The process's session-id cache (`tune.ssl.cachesize`, default 20000 as HAProxy), kept
@@ -194,6 +202,8 @@ impl TlsBind {
                 config,
                 slot: SlotUse::new(slot),
                 path: e.path,
+                filters: filters.to_vec(),
+                excluded: excluded.to_vec(),
             });
             Ok(())
         };
@@ -229,17 +239,54 @@ impl TlsBind {
                 }
             }
         }
+        let mut defaults = Vec::new();
         for d in &opts.default_crt {
             for e in certs::load_path(&certs::under(crt_base, d))? {
                 let idx = entries.len();
                 add(e, &opts, &[], &[], &mut b, &mut entries, &mut index)?;
                 index.set_default(idx);
+                defaults.push(idx);
             }
         }
         if entries.is_empty() {
             return Err("'ssl' on a bind needs at least one certificate".into());
         }
-        Ok(TlsBind { entries, index })
+        Ok(TlsBind {
+            entries,
+            index: std::sync::RwLock::new((store::commits(), Arc::new(index))),
+            strict: opts.strict_sni,
+            defaults,
+        })
+    }
+
+    /// The SNI index for the certificates served now (rebuilt after a commit).
+    fn sni_index(&self) -> Arc<SniIndex> {
+        let commits = store::commits();
+        {
+            let g = self.index.read().unwrap_or_else(|e| e.into_inner());
+            if g.0 == commits {
+                return g.1.clone();
+            }
+        }
+        let mut index = SniIndex::new(self.strict);
+        for (idx, e) in self.entries.iter().enumerate() {
+            let names = if e.filters.is_empty() {
+                e.slot
+                    .0
+                    .current()
+                    .and_then(|k| k.cert.first().map(certs::names))
+                    .unwrap_or_default()
+            } else {
+                e.filters.clone()
+            };
+            index.add(idx, &names, &e.excluded);
+        }
+        for &d in &self.defaults {
+            index.set_default(d);
+        }
+        let index = Arc::new(index);
+        *self.index.write().unwrap_or_else(|e| e.into_inner()) = (commits, index.clone());
+        index
     }
 
     /// Paths of the certificates loaded (the runtime socket's `show ssl cert`).
@@ -254,7 +301,7 @@ impl TlsBind {
             tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
         let hello = start.client_hello();
         let schemes = hello.signature_schemes();
-        let Some(idx) = self.index.select(hello.server_name(), |i| {
+        let Some(idx) = self.sni_index().select(hello.server_name(), |i| {
             self.entries[i]
                 .slot
                 .0

@@ -92,6 +92,14 @@ pub struct Registry {
     tx: Option<Transaction>,
 }
 
+/// Certificates committed so far: binds re-index their SNI names when it changes.
+static COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many `commit ssl cert` have succeeded in this process.
+pub fn commits() -> u64 {
+    COMMITS.load(Ordering::Acquire)
+}
+
 static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
     certs: BTreeMap::new(),
     tx: None,
@@ -256,6 +264,7 @@ impl Registry {
             return format!("Can't replace a certificate which is not referenced by the configuration!\nCan't commit {name}!\n");
         };
         slot.set(Some(Arc::new(ck)));
+        COMMITS.fetch_add(1, Ordering::AcqRel);
         let dots = ".".repeat(Self::instances(slot));
         self.tx = None;
         format!("Committing {name}{dots}\nSuccess!\n")

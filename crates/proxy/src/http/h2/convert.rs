@@ -99,6 +99,19 @@ pub fn chunk(data: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// The last chunk of a chunked body, carrying HTTP/2 trailers as chunk trailers.
+pub fn last_chunk(trailers: Option<&http::HeaderMap>) -> Vec<u8> {
+    let mut out = Vec::from(&b"0\r\n"[..]);
+    for (n, v) in trailers.into_iter().flatten() {
+        out.extend_from_slice(n.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 /// HTTP/1 fields that mean nothing in HTTP/2 (RFC 9113 8.2.2).
 fn hop_by_hop(name: &[u8], res: &Message) -> bool {
     const FIXED: [&[u8]; 6] = [

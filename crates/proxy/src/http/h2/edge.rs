@@ -145,10 +145,12 @@ impl Source {
                 }
                 Some(Err(e)) => return Poll::Ready(Err(io::Error::other(e))),
                 None => {
-                    self.done = true;
                     if self.framing == ReqBody::Chunked {
-                        self.pending = Bytes::from_static(b"0\r\n\r\n");
+                        // The client's trailers (gRPC, HTTP/2 servers) as chunk trailers.
+                        let t = ready!(self.body.poll_trailers(cx)).ok().flatten();
+                        self.pending = convert::last_chunk(t.as_ref()).into();
                     }
+                    self.done = true;
                 }
             }
         }

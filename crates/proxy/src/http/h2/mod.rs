@@ -2,7 +2,8 @@
 //! `proto h2`; or `h2` chosen by ALPN on a `bind ... ssl`): the `h2` crate's server speaks the protocol; each stream is one transaction
 //! served by the same HTTP session phases as an HTTP/1 request (`transaction.rs`), the stream
 //! being the session's client (`edge.rs`: the neutral head, a body source and sink;
-//! `convert.rs`: the pure head conversions). Servers are spoken to in HTTP/1.1.
+//! `convert.rs`: the pure head conversions). Servers are spoken to in HTTP/1.1, or in HTTP/2
+//! with `proto h2` / ALPN `h2` (`upstream.rs`).
 //!
 //! The connection advertises HAProxy's `tune.h2.max-concurrent-streams`,
 //! `tune.h2.initial-window-size` and `tune.h2.header-table-size`. It ends gracefully (GOAWAY,
@@ -21,6 +22,7 @@ use tokio::task::JoinSet;
 pub mod convert;
 pub mod edge;
 pub mod transaction;
+pub mod upstream;
 
 /// The connection-level receive window: HTTP/2's default (65535) would let one slow stream
 /// stall every upload on the connection; this lets `max-concurrent-streams` uploads each

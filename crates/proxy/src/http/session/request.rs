@@ -476,6 +476,7 @@ impl<C: ClientStream> Session<C> {
                     self.exchange(&x, rec, &mut assigned, *s, origin, prior)
                         .await
                 }
+                ServerConn::H2(h) => self.exchange_h2(&x, rec, &mut assigned, h, origin).await,
             };
             prior = Prior::default();
             let elsewhere = match step {

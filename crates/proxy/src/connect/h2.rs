@@ -1,0 +1,217 @@
+//! HTTP/2 connections to servers (`server ... proto h2`, or `h2` chosen by ALPN over TLS) and
+//! the registry that multiplexes them: as HAProxy's "available" server connections, one
+//! connection carries the streams of many client requests at once, from any session, up to
+//! the server's `SETTINGS_MAX_CONCURRENT_STREAMS`; a new one opens when every open one is full.
+//!
+//! A connection's driver runs in its own task; it ends when the server closes the connection
+//! or after [`PURGE_DELAY`] without a stream (HAProxy's `pool-purge-delay` default), leaving
+//! the registry as it goes.
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+use std::collections::HashMap;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// How long a connection without streams stays open for the next requests.
+pub const PURGE_DELAY: Duration = Duration::from_secs(5);
+
+/// The window a stream (and the whole connection) opens to the server's DATA: as HAProxy's
+/// `tune.h2.initial-window-size` default for streams, larger for the connection so that one
+/// slow client does not stall the other streams.
+const STREAM_WINDOW: u32 = 65_535;
+const CONNECTION_WINDOW: u32 = 16 * 65_535;
+
+/// One connection in the registry.
+#[derive(Clone)]
+struct Entry {
+    send: SendRequest<Bytes>,
+    closed: Arc<AtomicBool>,
+    /// Streams the sessions hold on it (a handle each).
+    active: Arc<AtomicUsize>,
+}
+
+impl Entry {
+    /// Whether another stream may open now without waiting for one to end.
+    fn has_room(&self) -> bool {
+        !self.closed.load(Ordering::Acquire)
+            && self.active.load(Ordering::Acquire) < self.send.current_max_send_streams()
+    }
+
+    fn handle(&self) -> H2Conn {
+        self.active.fetch_add(1, Ordering::AcqRel);
+        H2Conn {
+            send: self.send.clone(),
+            closed: self.closed.clone(),
+            active: self.active.clone(),
+        }
+    }
+}
+
+/// A session's handle on an HTTP/2 server connection, for one request's stream (counted
+/// while it lives).
+pub struct H2Conn {
+    pub send: SendRequest<Bytes>,
+    closed: Arc<AtomicBool>,
+    active: Arc<AtomicUsize>,
+}
+
+impl Drop for H2Conn {
+    fn drop(&mut self) {
+        self.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl std::fmt::Debug for H2Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "H2Conn(streams {}, closed {})",
+            self.active.load(Ordering::Relaxed),
+            self.is_closed()
+        )
+    }
+}
+
+impl H2Conn {
+    /// The connection ended (closed by the server, an error, or purged).
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+}
+
+type Registry = Mutex<HashMap<u64, Vec<Entry>>>;
+
+fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(Default::default)
+}
+
+fn lock() -> std::sync::MutexGuard<'static, HashMap<u64, Vec<Entry>>> {
+    registry().lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// An open connection to server `id` with room for one more stream, if any.
+pub fn shared(id: u64) -> Option<H2Conn> {
+    let mut reg = lock();
+    let list = reg.get_mut(&id)?;
+    list.retain(|c| !c.closed.load(Ordering::Acquire));
+    let found = list.iter().find(|c| c.has_room()).map(Entry::handle);
+    if list.is_empty() {
+        reg.remove(&id);
+    }
+    found
+}
+
+/// Per server: whether it ever spoke HTTP/2, and the turn to open a connection to it.
+type Turns = Mutex<HashMap<u64, Arc<tokio::sync::Mutex<()>>>>;
+
+fn turns() -> &'static Turns {
+    static T: OnceLock<Turns> = OnceLock::new();
+    T.get_or_init(Default::default)
+}
+
+/// Whether server `id` has spoken HTTP/2 (ALPN chose `h2` once).
+pub fn spoke_h2(id: u64) -> bool {
+    turns()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains_key(&id)
+}
+
+/// Waits for the turn to open a connection to server `id`: requests that arrive together
+/// while none is open wait for the first connection instead of opening one each (then
+/// [`shared`] finds it).
+pub async fn open_turn(id: u64) -> tokio::sync::OwnedMutexGuard<()> {
+    let m = turns()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(id)
+        .or_default()
+        .clone();
+    m.lock_owned().await
+}
+
+/// Open HTTP/2 connections to server `id` (stats, tests).
+pub fn open_count(id: u64) -> usize {
+    lock().get(&id).map_or(0, |l| {
+        l.iter()
+            .filter(|c| !c.closed.load(Ordering::Acquire))
+            .count()
+    })
+}
+
+/// Starts HTTP/2 (the client preface) on a freshly opened connection to server `id` and
+/// offers it to later requests.
+pub async fn handshake<T>(io: T, id: u64) -> io::Result<H2Conn>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (send, conn) = h2::client::Builder::new()
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .enable_push(false)
+        .handshake::<T, Bytes>(io)
+        .await
+        .map_err(io::Error::other)?;
+    let entry = Entry {
+        send: send.clone(),
+        closed: Arc::new(AtomicBool::new(false)),
+        active: Arc::new(AtomicUsize::new(0)),
+    };
+    let handle = entry.handle();
+    lock().entry(id).or_default().push(entry.clone());
+    turns()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(id)
+        .or_default();
+    tokio::spawn(drive(conn, entry, id));
+    Ok(handle)
+}
+
+/// Runs the connection until the server ends it or it stays without a stream for
+/// [`PURGE_DELAY`]; then takes it out of the registry.
+async fn drive<T>(mut conn: h2::client::Connection<T, Bytes>, entry: Entry, id: u64)
+where
+    T: AsyncRead + AsyncWrite + Unpin,
+{
+    let tick = PURGE_DELAY / 5;
+    let mut idle = Duration::ZERO;
+    loop {
+        tokio::select! {
+            r = &mut conn => {
+                if let Err(e) = r {
+                    tracing::debug!("h2 server connection ended: {e}");
+                }
+                break;
+            }
+            _ = tokio::time::sleep(tick) => {
+                idle = if entry.active.load(Ordering::Acquire) == 0 {
+                    idle + tick
+                } else {
+                    Duration::ZERO
+                };
+                if idle >= PURGE_DELAY {
+                    break;
+                }
+            }
+        }
+    }
+    entry.closed.store(true, Ordering::Release);
+    {
+        let mut reg = lock();
+        if let Some(list) = reg.get_mut(&id) {
+            list.retain(|c| !Arc::ptr_eq(&c.closed, &entry.closed));
+            if list.is_empty() {
+                reg.remove(&id);
+            }
+        }
+    }
+    // Every request handle gone (ours, the registry's): the connection sends GOAWAY and ends.
+    drop(entry);
+    let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+}

@@ -1,0 +1,406 @@
+//! Phase "exchange" of an HTTP request with an HTTP/2 server (`server ... proto h2`, or `h2`
+//! chosen by ALPN): the request goes as a new stream on a shared connection
+//! (`connect::h2`), its head built from the neutral head and its body (HTTP/1
+//! framing from the client's codec) sent as DATA frames; the response head comes back into
+//! the neutral head, then the same `http-response` rules, cookie, compression and cache
+//! steps as the HTTP/1 exchange (`exchange.rs`), and the body is relayed to the client's
+//! codec as HTTP/1 framing (chunks with the server's trailers when there is no length).
+//!
+//! Stream failures are answered as HAProxy does: a stream the server refused unprocessed
+//! (REFUSED_STREAM, GOAWAY) or a connection found closed goes again on a fresh connection
+//! ([`Step::Replay`]); a reset before the response head is a 502 (`SH`; an HTTP/2 client's
+//! stream is reset instead, as HAProxy does), `timeout server` a 504 (`sH`); a reset during
+//! the body ends the client's answer (`SD`).
+
+use super::exchange::{BodySend, Exchange, Step};
+use super::local::AfterError;
+use super::{Next, Rec, Session};
+use crate::backend::Origin;
+use crate::connect::h2::H2Conn;
+use crate::counters::Ctr;
+use crate::http::body::{self, BodyError, Framing};
+use crate::http::compress;
+use crate::http::h2::upstream::{self, Failure, ReqSink, ResSource};
+use crate::http::headers::{self, Upgrade};
+use crate::http::message::Version;
+use crate::http::rules::{self, Verdict};
+use crate::observe::ServerEvent;
+use crate::stream::ClientStream;
+use crate::termination::Termination;
+use std::time::Instant;
+use tokio::io::AsyncWriteExt;
+
+impl<C: ClientStream> Session<C> {
+    /// Sends the request as a stream on `conn` and relays the answer.
+    pub(super) async fn exchange_h2(
+        &mut self,
+        x: &Exchange<'_>,
+        rec: &mut Rec,
+        assigned: &mut crate::backend::Assigned,
+        conn: H2Conn,
+        origin: Origin,
+    ) -> Step {
+        let fe = self.fe.clone();
+        let be = x.be;
+        let (env, framing) = (x.env, x.framing);
+        let srv_timeout = env.timeouts.server(be.timeouts.server);
+        let cli_timeout = fe.timeouts.client;
+
+        // Phase: the request head as a new stream. `Expect: 100-continue` is answered here
+        // (the HTTP/2 server gets the body at once).
+        let expects = x.body == BodySend::After100Continue;
+        if expects {
+            self.req.remove(b"expect");
+        }
+        let head = match upstream::request_head(&self.req, assigned.server().tls().is_some()) {
+            Ok(h) => h,
+            Err(_) => {
+                let s = self
+                    .send_error(
+                        400,
+                        rec,
+                        Termination::PROXY_HEADERS,
+                        &be.policy.errors,
+                        AfterError::Close,
+                    )
+                    .await;
+                return Step::Done(s);
+            }
+        };
+        let reused = origin == Origin::Reused;
+        let lost = |reused: bool| {
+            if reused {
+                Step::Replay
+            } else {
+                Step::Elsewhere
+            }
+        };
+        let ready = conn.send.clone().ready();
+        let send = match srv_timeout {
+            Some(t) => tokio::time::timeout(t, ready).await.ok(),
+            None => Some(ready.await),
+        };
+        let Some(Ok(mut send)) = send else {
+            // The connection is gone (or never got room): nothing was sent.
+            return lost(reused);
+        };
+        let t_sent = Instant::now();
+        let Ok((response, stream)) = send.send_request(head, framing == Framing::None) else {
+            return lost(reused);
+        };
+        let mut body_done = framing == Framing::None;
+        if !body_done {
+            if expects && !C::H2 {
+                let _ = body::write_all(
+                    &mut self.client,
+                    b"HTTP/1.1 100 Continue\r\n\r\n",
+                    cli_timeout,
+                )
+                .await;
+            }
+            let length = match framing {
+                Framing::Length(n) => Some(n),
+                _ => None,
+            };
+            let mut sink = ReqSink::new(stream, length);
+            match body::forward(
+                framing,
+                &mut self.client,
+                &mut self.cbuf,
+                &mut sink,
+                fe.bufsize,
+                cli_timeout,
+                srv_timeout,
+            )
+            .await
+            {
+                Ok(n) => {
+                    rec.bytes_in += n;
+                    body_done = sink.finished();
+                }
+                Err(BodyError::SrcClosed | BodyError::SrcTimeout | BodyError::Invalid) => {
+                    // The sink resets the stream as it goes.
+                    rec.term = Termination::CLIENT_DATA;
+                    rec.status = 0;
+                    return Step::Done(Next::Close);
+                }
+                // The server reset the stream or stopped reading: its answer may say why.
+                Err(_) => {}
+            }
+        }
+
+        // Phase: the response head.
+        let answer = match srv_timeout {
+            Some(t) => tokio::time::timeout(t, response).await.ok(),
+            None => Some(response.await),
+        };
+        let res = match answer {
+            None => {
+                if x.cookie.is_some() {
+                    rec.cookie[1] = b'N';
+                }
+                be.observe(assigned.server(), ServerEvent::HttpReadTimeout);
+                let s = self
+                    .send_error(
+                        504,
+                        rec,
+                        Termination::SERVER_TIMEOUT_HEADERS,
+                        &be.policy.errors,
+                        AfterError::Close,
+                    )
+                    .await;
+                return Step::Done(s);
+            }
+            Some(Err(e)) => {
+                if upstream::failure(&e) == Failure::Unprocessed && framing == Framing::None {
+                    return Step::Replay;
+                }
+                tracing::debug!("h2 stream to server {}: {e}", assigned.server().name);
+                be.observe(assigned.server(), ServerEvent::HttpBrokenPipe);
+                if x.cookie.is_some() {
+                    rec.cookie[1] = b'N';
+                }
+                if C::H2 {
+                    // As HAProxy: the server's reset reaches an HTTP/2 client as a reset of
+                    // its stream (the edge resets a stream left unanswered), not a 502 page.
+                    rec.status = 502;
+                    rec.term = Termination::SERVER_HEADERS;
+                    self.count_status(rec);
+                    return Step::Done(Next::Close);
+                }
+                let s = self
+                    .send_error(
+                        502,
+                        rec,
+                        Termination::SERVER_HEADERS,
+                        &be.policy.errors,
+                        AfterError::Close,
+                    )
+                    .await;
+                return Step::Done(s);
+            }
+            Some(Ok(r)) => r,
+        };
+        let (parts, recv) = res.into_parts();
+        let res_body = upstream::response_message(
+            &parts,
+            recv.is_end_stream(),
+            self.req.is_head(),
+            &mut self.res,
+        );
+        let mut server = ResSource::new(recv, res_body);
+        be.observe(assigned.server(), ServerEvent::HttpStatus(self.res.status));
+        rec.trs = Some(t_sent.elapsed());
+        rec.status = self.res.status;
+        let htx_head = crate::http::log_bytes::head(&self.res) as i64;
+
+        // Phase: `stick store-response`, then http-response rules (backend, then frontend).
+        if be.policy.stick_sample.is_some() {
+            let env = crate::http::sample_env::HttpEnv::new(
+                self.peer,
+                self.local,
+                Some(&self.req),
+                Some(&self.res),
+            );
+            crate::http::persist::stick_response(be, &env, assigned.index);
+        }
+        let res_framing = match res_body {
+            upstream::ResBody::None => Framing::None,
+            upstream::ResBody::Chunked => Framing::Chunked,
+            upstream::ResBody::Length => match body::response_framing(&mut self.res, &self.req) {
+                Ok(f) => f,
+                Err(_) => {
+                    be.observe(assigned.server(), ServerEvent::HttpInvalid);
+                    let s = self
+                        .send_error(
+                            502,
+                            rec,
+                            Termination::SERVER_HEADERS,
+                            &be.policy.errors,
+                            AfterError::Close,
+                        )
+                        .await;
+                    return Step::Done(s);
+                }
+            },
+        };
+        for rules_set in [&be.policy.http_response, &fe.http_response] {
+            match rules::apply(
+                rules_set,
+                env,
+                &mut self.req,
+                Some(&mut self.res),
+                &mut self.scratch,
+            ) {
+                Verdict::Continue | Verdict::Service(_) | Verdict::Tarpit(..) => {}
+                Verdict::Error(s) => {
+                    let s = self
+                        .send_error(
+                            s,
+                            rec,
+                            Termination::PROXY_HEADERS,
+                            &be.policy.errors,
+                            AfterError::Close,
+                        )
+                        .await;
+                    return Step::Done(s);
+                }
+                Verdict::Respond(resp) => {
+                    rec.status = resp.status();
+                    self.count_status(rec);
+                    let part = self.answer_part();
+                    let (Ok(s) | Err(s)) = self
+                        .send_answer(&resp, crate::http::response::Close::Silent, part)
+                        .await;
+                    rec.bytes = s.wire;
+                    rec.log_adjust = s.log_adjust();
+                    return Step::Done(Next::Close);
+                }
+            }
+        }
+        if let Some(c) = x.cookie {
+            let direct = c.server == Some(assigned.index);
+            rec.cookie[1] = crate::http::persist::on_response(
+                be,
+                c,
+                self.req.method(),
+                assigned.index,
+                direct,
+                &mut self.res,
+            );
+            if c.server.is_some() && !direct {
+                rec.cookie[0] = b'D';
+            }
+        }
+        if res_body == upstream::ResBody::Chunked {
+            // HAProxy's HTTP/1 encoder adds it last, after the rules' fields.
+            self.res.append(b"transfer-encoding", b"chunked");
+        }
+        let encoder = x
+            .comp
+            .filter(|&a| {
+                compress::on_response(
+                    a,
+                    be.options.compression.as_ref(),
+                    fe.options.compression.as_ref(),
+                    &self.req,
+                    &mut self.res,
+                    res_framing,
+                )
+            })
+            .map(|a| {
+                let level = compress::level(
+                    be.options.compression.as_ref(),
+                    fe.options.compression.as_ref(),
+                );
+                compress::Encoder::new(a, level)
+            });
+        let cache_store = x.env.cache.take_pending().filter(|_| {
+            encoder.is_none() && matches!(res_framing, Framing::Length(_) | Framing::Chunked)
+        });
+        let client = Next::keep_if(x.client == Next::KeepAlive && body_done && !self.stopping());
+        headers::strip_hop_by_hop(&mut self.res, Upgrade::None);
+        if client == Next::Close {
+            self.res.append(b"connection", b"close");
+        } else if self.req.version == Version::Http10 {
+            self.res.append(b"connection", b"keep-alive");
+        }
+
+        // Phase: the response head to the client's codec, then the body.
+        self.out.clear();
+        self.sbuf.clear();
+        let h2_head = C::H2.then(|| crate::http::h2::edge::h1_size(&self.res));
+        if h2_head.is_none() {
+            self.res.write_response(&mut self.out);
+        }
+        rec.head_out = h2_head.unwrap_or(self.out.len() as u64);
+        rec.log_adjust = htx_head - rec.head_out as i64;
+        self.count_status(rec);
+        let head_sent = match super::h2_edge(&mut self.client) {
+            Some(edge) => edge.send_head(&self.res).is_ok(),
+            None => true,
+        };
+        if !head_sent
+            || body::write_all(&mut self.client, &self.out, cli_timeout)
+                .await
+                .is_err()
+        {
+            rec.term = Termination::CLIENT_DATA;
+            return Step::Done(Next::Close);
+        }
+        let relayed = match encoder {
+            Some(enc) => {
+                let bypass = matches!(enc, compress::Encoder::Identity);
+                let r = compress::forward(
+                    enc,
+                    res_framing,
+                    &mut server,
+                    &mut self.sbuf,
+                    &mut self.client,
+                    fe.bufsize,
+                    srv_timeout,
+                    cli_timeout,
+                )
+                .await;
+                if let Ok((plain, packed, _)) = r {
+                    let input = if bypass { Ctr::CompByp } else { Ctr::CompIn };
+                    for c in [&fe.counters, &be.counters] {
+                        c.add(input, plain);
+                        c.add(Ctr::CompOut, packed);
+                        c.inc(Ctr::CompRsp);
+                    }
+                }
+                r.map(|(_, _, sent)| sent)
+            }
+            None if cache_store.is_some() => {
+                let limit = cache_store.as_ref().map_or(0, |p| p.body_limit());
+                let mut tee = crate::http::cache_flow::Tee {
+                    inner: &mut self.client,
+                    copy: Some(Vec::new()),
+                    limit,
+                };
+                let r = body::forward(
+                    res_framing,
+                    &mut server,
+                    &mut self.sbuf,
+                    &mut tee,
+                    fe.bufsize,
+                    srv_timeout,
+                    cli_timeout,
+                )
+                .await;
+                if let (Ok(_), Some(copy), Some(p)) = (&r, tee.copy, cache_store) {
+                    p.finish(copy);
+                }
+                r
+            }
+            None => {
+                body::forward(
+                    res_framing,
+                    &mut server,
+                    &mut self.sbuf,
+                    &mut self.client,
+                    fe.bufsize,
+                    srv_timeout,
+                    cli_timeout,
+                )
+                .await
+            }
+        };
+        match relayed {
+            Ok(n) => rec.bytes += n,
+            Err(BodyError::DstFailed) | Err(BodyError::DstTimeout) => {
+                rec.term = Termination::CLIENT_DATA;
+                return Step::Done(Next::Close);
+            }
+            Err(_) => {
+                rec.term = Termination::SERVER_DATA;
+                return Step::Done(Next::Close);
+            }
+        }
+        if client == Next::Close {
+            let _ = self.client.shutdown().await;
+        }
+        Step::Done(client)
+    }
+}
