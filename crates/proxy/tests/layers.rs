@@ -192,7 +192,14 @@ const LAYERS: &[(&str, &[&str])] = &[
 /// Module trees that count as one module: pure sub-libraries, the HTTP session with its
 /// phase files (`http/session/*.rs` are methods of the session), and the compiled
 /// configuration with the files that build its parts (`state/*.rs`).
-const COLLAPSED: &[&str] = &["balance", "persist", "counters", "http::session", "state"];
+const COLLAPSED: &[&str] = &[
+    "balance",
+    "persist",
+    "counters",
+    "http::session",
+    "state",
+    "http::rules",
+];
 
 /// Module name of a file relative to `src/` (`http/session.rs` → `http::session`).
 fn module_name(rel: &Path) -> String {

@@ -1,0 +1,243 @@
+//! Compiling `http-request` / `http-response` rules from the model: actions, their
+//! conditions, log-format values and the tables they track (`rules::compile`), HAProxy's
+//! 401 page for `auth`.
+
+use super::*;
+use crate::acl;
+use crate::applet::Applet;
+use crate::http::errors;
+use crate::http::response::Response;
+use crate::persist::track::Event;
+use crate::track::TableRefs;
+use fulcrum_config::model::{Acl, CounterAction, HttpAction, HttpRule, ReturnBody};
+use regex::bytes::Regex;
+use std::sync::Arc;
+
+/// Compiles rules; `service` resolves `use-service NAME` (an unknown name is an error).
+pub fn compile(
+    proxy: &str,
+    tarpit: std::time::Duration,
+    rules: &[HttpRule],
+    acls: &[Acl],
+    service: &dyn Fn(&str) -> Option<Arc<dyn Applet>>,
+    tables: &TableRefs<'_>,
+) -> Result<Vec<Rule>, acl::AclError> {
+    let mut out = Vec::with_capacity(rules.len());
+    for r in rules {
+        let _at = fulcrum_sample::registry::at(&r.span.file, r.span.line);
+        let cond = r
+            .condition
+            .as_ref()
+            .map(|c| acl::compile_condition(c, acls))
+            .transpose()?;
+        let action = match &r.action {
+            HttpAction::Allow => Action::Allow,
+            HttpAction::Deny { status } => Action::Deny(status.unwrap_or(403)),
+            HttpAction::SetHeader { name, value } => Action::SetHeader(
+                name.clone().into_bytes(),
+                Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            ),
+            HttpAction::AddHeader { name, value } => Action::AddHeader(
+                name.clone().into_bytes(),
+                Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            ),
+            HttpAction::Return {
+                status,
+                content_type,
+                body: ReturnBody::LfString(text),
+                headers,
+            } => Action::ReturnLf {
+                status: *status,
+                content_type: content_type.clone(),
+                headers: headers.clone(),
+                body: Fmt::parse(text).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            },
+            HttpAction::DelHeader { name } => Action::DelHeader(name.clone().into_bytes()),
+            HttpAction::Redirect {
+                kind,
+                target,
+                code,
+                drop_query,
+                append_slash,
+                cookie,
+            } => Action::Redirect {
+                kind: *kind,
+                target: target.clone().into_bytes(),
+                code: *code,
+                drop_query: *drop_query,
+                append_slash: *append_slash,
+                cookie: cookie.clone().map(String::into_bytes),
+            },
+            HttpAction::Return {
+                status,
+                content_type,
+                body,
+                headers,
+            } => {
+                let bytes = match body {
+                    ReturnBody::None => Vec::new(),
+                    ReturnBody::String(s) | ReturnBody::LfString(s) => s.clone().into_bytes(),
+                    ReturnBody::File(f) | ReturnBody::Errorfile(f) => {
+                        std::fs::read(f).map_err(|e| {
+                            acl::AclError(format!(
+                                "{}: cannot read '{f}' for http-request return: {e}",
+                                r.span
+                            ))
+                        })?
+                    }
+                };
+                if let ReturnBody::Errorfile(f) = body {
+                    // The file is a whole response, read once (as HAProxy's HTX at start-up).
+                    let page = errors::user_page(&bytes).map_err(|e| {
+                        acl::AclError(format!(
+                            "{}: http-request return errorfile '{f}': {e}",
+                            r.span
+                        ))
+                    })?;
+                    let page = page.ok_or_else(|| {
+                        acl::AclError(format!(
+                            "{}: http-request return errorfile '{f}': the file is empty (an answer with nothing to send is not supported)",
+                            r.span
+                        ))
+                    })?;
+                    Action::Return(page)
+                } else {
+                    Action::Return(Arc::new(errors::return_response(
+                        *status,
+                        content_type.as_deref(),
+                        headers,
+                        &bytes,
+                    )))
+                }
+            }
+            HttpAction::SetLine { part, value } => Action::SetLine(
+                *part,
+                Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            ),
+            HttpAction::ReplaceLine { part, regex, value } => Action::ReplaceLine(
+                *part,
+                regex_of(regex).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            ),
+            HttpAction::ReplaceHeader {
+                name,
+                regex,
+                value,
+                each,
+            } => Action::ReplaceHeader {
+                name: name.clone().into_bytes(),
+                regex: regex_of(regex).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                value: Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                each: *each,
+            },
+            HttpAction::SetStatus { status, reason } => {
+                Action::SetStatus(*status, reason.clone().map(String::into_bytes))
+            }
+            HttpAction::DelHeaderMatch { name, method } => Action::DelHeaderMatch(
+                name.clone().into_bytes(),
+                method.clone(),
+                if method == "reg" {
+                    Some(regex_of(name).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?)
+                } else {
+                    None
+                },
+            ),
+            HttpAction::Var(v) => Action::Var(
+                crate::vars::compile(v).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+            ),
+            HttpAction::Counter(c) => {
+                counter_action(c, tables).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?
+            }
+            HttpAction::CacheUse { cache } | HttpAction::CacheStore { cache } => {
+                let c = super::super::cache::find(cache).ok_or_else(|| {
+                    acl::AclError(format!("{}: unable to find cache '{cache}'", r.span))
+                })?;
+                if matches!(r.action, HttpAction::CacheUse { .. }) {
+                    Action::CacheUse(c)
+                } else {
+                    Action::CacheStore(c)
+                }
+            }
+            HttpAction::Auth { realm } => {
+                Action::Auth(Arc::new(auth_response(realm.as_deref().unwrap_or(proxy))))
+            }
+            HttpAction::Tarpit { status } => Action::Tarpit(*status, tarpit),
+            HttpAction::SetLogLevel { level } => Action::SetLogLevel(level.unwrap_or(SILENT)),
+            HttpAction::Capture {
+                expr,
+                len,
+                slot,
+                response,
+            } => Action::Capture {
+                expr: fulcrum_sample::compile(expr)
+                    .map_err(|e| acl::AclError(format!("{}: capture '{expr}': {e}", r.span)))?,
+                len: *len,
+                slot: *slot,
+                response: *response,
+            },
+            HttpAction::SetAddr { part, expr } => Action::SetAddr(
+                *part,
+                fulcrum_sample::compile(expr)
+                    .map_err(|e| acl::AclError(format!("{}: '{expr}': {e}", r.span)))?,
+            ),
+            HttpAction::SetTimeout { tunnel, value } => Action::SetTimeout(
+                *tunnel,
+                u64::try_from(value.as_millis()).unwrap_or(u64::MAX - 1),
+            ),
+            HttpAction::WaitForBody(_) => {
+                // The state splits a chain at its wait (`state::BodyWait`): none reaches here.
+                return Err(acl::AclError(format!(
+                    "{}: 'http-request wait-for-body' is run by fulcrum only in a frontend or listen's own rules",
+                    r.span
+                )));
+            }
+            HttpAction::UseService { name } => match service(name) {
+                Some(a) => Action::Service(a),
+                None => {
+                    return Err(acl::AclError(format!(
+                        "{}: {}",
+                        r.span,
+                        unknown_service(name)
+                    )))
+                }
+            },
+        };
+        out.push(Rule { action, cond });
+    }
+    Ok(out)
+}
+
+/// HAProxy 2.6's answer to `http-request auth`: its 401 page with a Basic challenge.
+pub fn auth_response(realm: &str) -> Response {
+    errors::builtin_response(401).field(
+        b"www-authenticate",
+        format!("Basic realm=\"{realm}\"").as_bytes(),
+    )
+}
+
+fn regex_of(re: &str) -> Result<Regex, String> {
+    Regex::new(re).map_err(|e| format!("invalid regular expression '{re}': {e}"))
+}
+
+fn counter_action(c: &CounterAction, tables: &TableRefs<'_>) -> Result<Action, String> {
+    Ok(match c {
+        CounterAction::TrackSc { slot, key, table } => Action::Track {
+            slot: usize::from(*slot),
+            key: fulcrum_sample::compile(key)
+                .map_err(|e| format!("track-sc{slot} key '{key}': {e}"))?,
+            table: tables.find(table.as_deref())?,
+        },
+        CounterAction::IncGpc { slot, idx } => Action::Counter(
+            usize::from(*slot),
+            if *idx == 0 {
+                Event::IncGpc0
+            } else {
+                Event::IncGpc1
+            },
+        ),
+        CounterAction::SetGpt0 { slot, value } => Action::Counter(
+            usize::from(*slot),
+            Event::SetGpt0(u64::try_from(*value).unwrap_or(0)),
+        ),
+    })
+}
