@@ -199,6 +199,7 @@ const COLLAPSED: &[&str] = &[
     "http::session",
     "state",
     "http::rules",
+    "server",
 ];
 
 /// Module name of a file relative to `src/` (`http/session.rs` → `http::session`).

@@ -7,7 +7,7 @@ use crate::error::ProxyError;
 use crate::http::headers::ForwardForRt;
 use crate::http::rules::Fmt;
 use crate::observe::SinkSlot;
-use crate::track::{self};
+use crate::track;
 use backend_build::build_backend;
 use fulcrum_config::model::Mode;
 use fulcrum_config::Config;
