@@ -200,6 +200,7 @@ const COLLAPSED: &[&str] = &[
     "state",
     "http::rules",
     "server",
+    "http::sample_env",
 ];
 
 /// Module name of a file relative to `src/` (`http/session.rs` → `http::session`).

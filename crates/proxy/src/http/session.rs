@@ -45,6 +45,7 @@ mod buffer_body;
 mod exchange;
 mod exchange_h2;
 mod head;
+mod idle;
 #[cfg(test)]
 mod idle_tests;
 mod local;
@@ -426,41 +427,6 @@ impl<C: ClientStream> Session<C> {
         next
     }
 
-    /// The client connection is idle between requests: it keeps no buffers and no shared
-    /// server connection.
-    fn go_idle(&mut self) {
-        self.release_bufs();
-        if self.attached.as_ref().is_some_and(|a| !a.private) {
-            if let Some(a) = self.attached.take() {
-                a.release();
-            }
-        }
-    }
-
-    /// Gives this connection's transaction buffers back to the thread's pool.
-    fn release_bufs(&mut self) {
-        use std::mem::take;
-        super::bufs::give(super::bufs::Bufs {
-            cbuf: take(&mut self.cbuf),
-            sbuf: take(&mut self.sbuf),
-            req: take(&mut self.req),
-            res: take(&mut self.res),
-            out: take(&mut self.out),
-            scratch: take(&mut self.scratch),
-        });
-    }
-
-    /// Takes a set of transaction buffers from the thread's pool (bytes have arrived).
-    fn acquire_bufs(&mut self) {
-        let b = super::bufs::take(self.fe.bufsize);
-        self.cbuf = b.cbuf;
-        self.sbuf = b.sbuf;
-        self.req = b.req;
-        self.res = b.res;
-        self.out = b.out;
-        self.scratch = b.scratch;
-    }
-
     fn stopping(&self) -> bool {
         *self.stop.borrow() || self.fe.retired.load(Ordering::Relaxed)
     }
@@ -510,56 +476,4 @@ async fn sleep_opt(deadline: Option<tokio::time::Instant>) {
 }
 
 #[cfg(test)]
-mod size_tests {
-    #[test]
-    fn idle_session_future_is_small() {
-        fn size<F: std::future::Future>(_: &F) -> usize {
-            std::mem::size_of::<F>()
-        }
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("rt");
-        rt.block_on(async {
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let a = l.local_addr().expect("addr");
-            let c = tokio::net::TcpStream::connect(a).await.expect("connect");
-            let cfg = fulcrum_config::load_sources(&[fulcrum_config::Source {
-                name: "t",
-                text: "defaults\n  mode http\nfrontend f\n  bind 127.0.0.1:1\n",
-            }])
-            .config;
-            let g = crate::state::build(&cfg, None).expect("build");
-            let fe = g.frontends["f"].clone();
-            let (_tx, rx) = tokio::sync::watch::channel(false);
-            let mut s = super::Session {
-                fe: fe.clone(),
-                client: tokio::net::TcpStream::connect(a).await.expect("connect"),
-                peer: a,
-                local: a,
-                cbuf: Default::default(),
-                sbuf: Default::default(),
-                req: Default::default(),
-                res: Default::default(),
-                out: Vec::new(),
-                scratch: Vec::new(),
-                attached: None,
-                stop: rx.clone(),
-                started: tokio::time::Instant::now(),
-                served: 0,
-                track: None,
-            };
-            eprintln!(
-                "idle state: session {} bytes, run future {} bytes",
-                std::mem::size_of_val(&s),
-                size(&s.run())
-            );
-            let fut = super::serve(fe, c, a, a, rx, None);
-            eprintln!("session future: {} bytes", size(&fut));
-            // Debug builds lay futures out larger than release builds.
-            assert!(size(&fut) < 1024, "session future is {} bytes", size(&fut));
-        });
-    }
-}
+mod size_tests;

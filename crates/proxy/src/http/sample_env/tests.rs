@@ -1,0 +1,93 @@
+//! Unit tests of `sample_env`.
+
+use super::*;
+use fulcrum_config::haproxy::logformat::{HTTP_FETCHES, HTTP_VARS};
+use fulcrum_sample::Env;
+
+/// Every fetch and variable the config layer lets through is answered here.
+#[test]
+fn answers_everything_the_config_layer_accepts() {
+    let mut req = Message::new();
+    let raw = b"GET /p?id=1 HTTP/1.1\r\nHost: h\r\nCookie: SID=s\r\nAuthorization: Basic c2NvdHQ6ZWxnYXRv\r\n\r\n";
+    // `http_auth(host)` and friends: scott:elgato is in the list named as the argument.
+    crate::http::userlist::publish_one(&crate::http::userlist::tests::list_named("host"));
+    assert!(matches!(req.parse_request(raw), Ok(Some(_))));
+    let mut res = Message::new();
+    let raw = b"HTTP/1.1 200 OK\r\nSet-Cookie: SID=s; Path=/\r\nX-A: b\r\n\r\n";
+    assert!(matches!(res.parse_response(raw), Ok(Some(_))));
+    let tls = crate::stream::TlsInfo {
+        version: "TLSv1.3",
+        cipher: "TLS_AES_128_GCM_SHA256",
+        sni: Some("a.test".into()),
+        alpn: Some("http/1.1".into()),
+        client_cert: Some(Box::new(crate::stream::ClientCert {
+            subject: "/CN=c".into(),
+            issuer: "/CN=ca".into(),
+            serial: "01".into(),
+            subject_entries: vec![("CN".into(), "c".into())],
+            issuer_entries: vec![("CN".into(), "ca".into())],
+            sha1: vec![0xab; 20],
+            not_before: "260101000000Z".into(),
+            not_after: "270101000000Z".into(),
+        })),
+        ..Default::default()
+    };
+
+    let env = HttpEnv::new(
+        SocketAddr::from(([127, 0, 0, 1], 1234)),
+        SocketAddr::from(([127, 0, 0, 2], 80)),
+        Some(&req),
+        Some(&res),
+    )
+    .with_tls(Some(&tls));
+    let hello = crate::tls::hello::Hello::Complete {
+        hello_type: 1,
+        sni: Some("a.test".into()),
+    };
+    let mut env = env.with_hello(Some(&hello));
+    env.unique_id = Some(b"id");
+    env.body = Some(b"host=a&b=c");
+    env.req_data = Some(crate::payload::Channel::raw(b"\x00\x02abcdef", true, 16384));
+    env.res_data = env.req_data;
+    env.hello = None; // read from the raw bytes instead: not a hello there
+    for name in HTTP_FETCHES {
+        if name.contains("ssl_") && !name.starts_with("ssl_") {
+            let f = Fetch {
+                kw: fulcrum_sample::fetch::lookup(name).expect("a known fetch"),
+                args: vec![],
+            };
+            assert!(env.fetch(&f).is_none(), "{name}: no hello in these bytes");
+            let e = HttpEnv::new(env.src, env.dst, None, None).with_hello(Some(&hello));
+            assert!(e.fetch(&f).is_some(), "fetch {name} not answered");
+            continue;
+        }
+        if name.contains("payload") {
+            let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
+            let f = Fetch {
+                kw,
+                args: vec![Arg::Int(0), Arg::Int(2)],
+            };
+            assert!(env.fetch(&f).is_some(), "fetch {name} not answered");
+            continue;
+        }
+        let kw = fulcrum_sample::fetch::lookup(name).expect("a known fetch");
+        let arg = match *name {
+            "url_param" | "urlp" => "id",
+            "ssl_c_s_dn" | "ssl_c_i_dn" => "cn",
+            n if n.contains("cook") => "SID",
+            n if n.starts_with("res.") || n == "shdr" => "x-a",
+            _ => "host",
+        };
+        let args = if kw.args.is_empty() {
+            vec![]
+        } else {
+            vec![Arg::Str(arg.as_bytes().to_vec())]
+        };
+        let f = Fetch { kw, args };
+        assert!(env.fetch(&f).is_some(), "fetch {name} not answered");
+    }
+    for v in HTTP_VARS {
+        let mut out = Vec::new();
+        assert!(env.var_into(v, &mut out), "variable %{v} not answered");
+    }
+}
