@@ -1,0 +1,211 @@
+//! The `http-request` / `http-response` actions that answer the client themselves: `redirect`,
+//! `deny` (with a response), `return`, and their response options (status, content-type,
+//! body, headers).
+
+use super::super::line::{number, number_in, Line};
+use crate::model::{HttpAction, RedirectKind, ReturnBody};
+
+/// `redirect location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [set-cookie X] [clear-cookie X]`
+pub(super) fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
+    let kind = match line.need(2, "location, prefix or scheme")? {
+        "location" => RedirectKind::Location,
+        "prefix" => RedirectKind::Prefix,
+        "scheme" => RedirectKind::Scheme,
+        other => {
+            return Err(format!(
+                "'redirect' expects location, prefix or scheme, found '{other}'"
+            ))
+        }
+    };
+    let target = line.need(3, "a target")?.to_string();
+    if target.contains('%') {
+        return Err(format!(
+            "'redirect {}' with a log-format target ('{target}') is not run by fulcrum yet",
+            line.words[2]
+        ));
+    }
+    let mut code = 302;
+    let (mut drop_query, mut append_slash, mut cookie) = (false, false, None);
+    let mut i = 4;
+    while let Some(w) = line.arg(i) {
+        match w {
+            "code" => {
+                code = number(line.need(i + 1, "a status code")?, "redirect code")?;
+                if ![301, 302, 303, 307, 308].contains(&code) {
+                    return Err(format!(
+                        "redirect code must be 301, 302, 303, 307 or 308, found {code}"
+                    ));
+                }
+                i += 2;
+            }
+            "drop-query" => {
+                drop_query = true;
+                i += 1;
+            }
+            "append-slash" => {
+                append_slash = true;
+                i += 1;
+            }
+            // Only meaningful for log-format targets, which are refused above.
+            "ignore-empty" => i += 1,
+            "set-cookie" => {
+                let c = line.need(i + 1, "a cookie NAME[=VALUE]")?;
+                cookie = Some(format!("{c}; path=/;"));
+                i += 2;
+            }
+            "clear-cookie" => {
+                let c = line.need(i + 1, "a cookie NAME[=]")?;
+                cookie = Some(format!("{c}; path=/; Max-Age=0;"));
+                i += 2;
+            }
+            _ => break,
+        }
+    }
+    Ok((
+        HttpAction::Redirect {
+            kind,
+            target,
+            code,
+            drop_query,
+            append_slash,
+            cookie,
+        },
+        i,
+    ))
+}
+
+/// `return [status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F|default-errorfiles] [hdr N V]...`
+/// `deny [deny_status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F] [hdr N V]...`:
+/// without a response option, the proxy's error page for the status; with one, that
+/// response (as `return`).
+pub(super) fn deny_action(line: &Line<'_>, request: bool) -> Result<(HttpAction, usize), String> {
+    let (status, content_type, body, headers, i) = response_options(line, request, 403, "deny")?;
+    if matches!(body, ReturnBody::None) && headers.is_empty() && content_type.is_none() {
+        let status = if line
+            .args_from(2)
+            .iter()
+            .any(|w| w == "deny_status" || w == "status")
+        {
+            Some(status)
+        } else {
+            None
+        };
+        return Ok((HttpAction::Deny { status }, i));
+    }
+    Ok((
+        HttpAction::Return {
+            status,
+            content_type,
+            body,
+            headers,
+        },
+        i,
+    ))
+}
+
+pub(super) fn return_action(line: &Line<'_>, request: bool) -> Result<(HttpAction, usize), String> {
+    let (status, content_type, body, headers, i) = response_options(line, request, 200, "return")?;
+    Ok((
+        HttpAction::Return {
+            status,
+            content_type,
+            body,
+            headers,
+        },
+        i,
+    ))
+}
+
+pub(super) type ResponseOptions = (
+    u16,
+    Option<String>,
+    ReturnBody,
+    Vec<(String, String)>,
+    usize,
+);
+
+/// The response options of `return` and `deny`, from word 2.
+pub(super) fn response_options(
+    line: &Line<'_>,
+    request: bool,
+    default_status: u16,
+    what: &str,
+) -> Result<ResponseOptions, String> {
+    response_options_from(line, 2, request, default_status, what)
+}
+
+/// The response options from word `i` (`http-error status N ...` reads them from word 1).
+pub(in crate::haproxy) fn response_options_from(
+    line: &Line<'_>,
+    mut i: usize,
+    request: bool,
+    default_status: u16,
+    what: &str,
+) -> Result<ResponseOptions, String> {
+    let mut status = default_status;
+    let mut content_type = None;
+    let mut body = ReturnBody::None;
+    let mut headers = Vec::new();
+    while let Some(w) = line.arg(i) {
+        match w {
+            "errorfiles" => {
+                return Err(format!(
+                    "'{what} errorfiles' (http-errors sections) is not run by fulcrum yet"
+                ))
+            }
+            "deny_status" if what != "deny" => break,
+            "status" | "deny_status" => {
+                status = number_in(line.need(i + 1, "a status code")?, "status", 200, 599)? as u16;
+                i += 2;
+            }
+            "content-type" => {
+                content_type = Some(line.need(i + 1, "a content type")?.to_string());
+                i += 2;
+            }
+            "string" | "lf-string" | "file" | "lf-file" | "errorfile" => {
+                let v = line.need(i + 1, "a value")?.to_string();
+                if matches!(w, "file" | "lf-file" | "errorfile") {
+                    std::fs::metadata(&v)
+                        .map_err(|e| format!("'return {w}': cannot open '{v}': {e}"))?;
+                }
+                body = match w {
+                    "string" => ReturnBody::String(v),
+                    "lf-string" => {
+                        super::super::logformat::check_rule_value(&v, request, "the lf-string")?;
+                        ReturnBody::LfString(v)
+                    }
+                    // An lf-file is a log-format string kept in a file: read it now.
+                    "lf-file" => {
+                        let text = std::fs::read_to_string(&v)
+                            .map_err(|e| format!("'return lf-file': cannot read '{v}': {e}"))?;
+                        super::super::logformat::check_rule_value(&text, request, "the lf-file")?;
+                        ReturnBody::LfString(text)
+                    }
+                    "errorfile" => ReturnBody::Errorfile(v),
+                    _ => ReturnBody::File(v),
+                };
+                i += 2;
+            }
+            "default-errorfiles" => i += 1,
+            "hdr" => {
+                let n = line.need(i + 1, "a header name")?.to_string();
+                let v = line.need(i + 2, "a header value")?.to_string();
+                if v.contains('%') {
+                    return Err(format!(
+                        "'return hdr {n} {v}': log-format in return header values is not run by fulcrum yet"
+                    ));
+                }
+                headers.push((n, v));
+                i += 3;
+            }
+            _ => break,
+        }
+    }
+    if !matches!(body, ReturnBody::None)
+        && content_type.is_none()
+        && !matches!(body, ReturnBody::Errorfile(_))
+    {
+        return Err(format!("'{what}' with a body needs a 'content-type'"));
+    }
+    Ok((status, content_type, body, headers, i))
+}
