@@ -201,6 +201,7 @@ const COLLAPSED: &[&str] = &[
     "http::rules",
     "server",
     "http::sample_env",
+    "runtime",
 ];
 
 /// Module name of a file relative to `src/` (`http/session.rs` → `http::session`).
