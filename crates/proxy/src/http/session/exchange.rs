@@ -27,9 +27,12 @@ use crate::observe::ServerEvent;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
 use bytes::Buf;
+use send::SentRequest;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::AsyncWriteExt;
+
+mod send;
 
 /// What the server exchange of one request needs from the phases before it.
 pub(super) struct Exchange<'a> {
@@ -60,7 +63,7 @@ pub(super) enum BodySend {
 
 /// Whether the request body has reached the server yet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sent {
+pub(super) enum Sent {
     Pending,
     Done,
 }
@@ -137,74 +140,18 @@ impl<C: ClientStream> Session<C> {
         let cli_timeout = fe.timeouts.client;
 
         // Phase: forward the request head (and body, unless the client waits for 100).
-        self.out.clear();
-        let send_proxy = assigned.server().send_proxy;
-        if origin == Origin::Fresh && send_proxy != 0 {
-            // `send-proxy[-v2]`: a new server connection starts with the client's addresses.
-            let addrs = (!C::UNIX).then_some((self.peer, self.local));
-            let pre = crate::proxy_protocol::for_server(send_proxy, addrs);
-            self.out.extend_from_slice(&pre);
-        }
-        self.req.write_request(&mut self.out);
-        let kept = self.l7_kept(x);
-        let t_sent = Instant::now();
-        let mut body_sent = if framing == Framing::None {
-            Sent::Done
-        } else {
-            Sent::Pending
+        let SentRequest {
+            kept,
+            t_sent,
+            mut body_sent,
+        } = match self
+            .send_request(x, rec, assigned, &mut server, origin)
+            .await
+        {
+            Ok(sent) => sent,
+            Err(step) => return step,
         };
-        let mut ok = body::write_all(&mut server, &self.out, srv_timeout)
-            .await
-            .is_ok();
-        if ok && x.body == BodySend::Now && body_sent == Sent::Pending {
-            match body::forward(
-                framing,
-                &mut self.client,
-                &mut self.cbuf,
-                &mut server,
-                fe.bufsize,
-                cli_timeout,
-                srv_timeout,
-            )
-            .await
-            {
-                Ok(n) => {
-                    body_sent = Sent::Done;
-                    rec.bytes_in += n;
-                }
-                Err(BodyError::SrcClosed)
-                | Err(BodyError::SrcTimeout)
-                | Err(BodyError::Invalid) => {
-                    rec.term = Termination::CLIENT_DATA;
-                    rec.status = 0;
-                    return Step::Done(Next::Close);
-                }
-                Err(_) => ok = false,
-            }
-        }
         let reused = origin == Origin::Reused;
-        if !ok && reused && framing == Framing::None {
-            // A reused connection the server had closed: nothing was delivered, replay once.
-            return Step::Replay;
-        }
-        if !ok && framing == Framing::None {
-            // A fresh connection reset before the request was delivered in full: the server
-            // (dying or dead) cannot have acted on it; another server may take it.
-            be.observe(assigned.server(), ServerEvent::HttpBrokenPipe);
-            return Step::Elsewhere;
-        }
-        if !ok {
-            return Step::Done(
-                self.send_error(
-                    502,
-                    rec,
-                    Termination::SERVER_HEADERS,
-                    &be.policy.errors,
-                    AfterError::Close,
-                )
-                .await,
-            );
-        }
         // Phase: read the response head (relaying interim 1xx responses).
         self.sbuf.clear();
         loop {
@@ -583,7 +530,7 @@ impl<C: ClientStream> Session<C> {
             }
         }
         // A `send-proxy` connection carries one client's addresses: never kept for reuse.
-        if server_reuse && self.sbuf.is_empty() && send_proxy == 0 {
+        if server_reuse && self.sbuf.is_empty() && assigned.server().send_proxy == 0 {
             let never = be.options.http_reuse == fulcrum_config::model::HttpReuse::Never;
             self.attached = Some(Attached {
                 server: assigned.server().clone(),

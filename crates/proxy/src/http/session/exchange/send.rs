@@ -1,0 +1,104 @@
+//! Phase "send the request" of the exchange: the PROXY protocol preface on a fresh
+//! connection, the request head, and the body unless the client waits for `100 Continue`.
+//! A connection that fails here asks for a replay, another server, or answers 502
+//! (`Err(Step)`); otherwise what the next phases need ([`SentRequest`]).
+
+use super::*;
+
+/// What sending the request leaves to the response phases.
+pub(in crate::http::session) struct SentRequest {
+    /// The request as `retry-on` may send it again (`None`: not retryable).
+    pub(in crate::http::session) kept: Option<Vec<u8>>,
+    pub(in crate::http::session) t_sent: Instant,
+    pub(in crate::http::session) body_sent: Sent,
+}
+
+impl<C: ClientStream> Session<C> {
+    pub(in crate::http::session) async fn send_request<S: ServerStream>(
+        &mut self,
+        x: &Exchange<'_>,
+        rec: &mut Rec,
+        assigned: &crate::backend::Assigned,
+        server: &mut S,
+        origin: Origin,
+    ) -> Result<SentRequest, Step> {
+        let fe = self.fe.clone();
+        let be = x.be;
+        let (env, framing) = (x.env, x.framing);
+        let srv_timeout = env.timeouts.server(be.timeouts.server);
+        let cli_timeout = fe.timeouts.client;
+        self.out.clear();
+        let send_proxy = assigned.server().send_proxy;
+        if origin == Origin::Fresh && send_proxy != 0 {
+            // `send-proxy[-v2]`: a new server connection starts with the client's addresses.
+            let addrs = (!C::UNIX).then_some((self.peer, self.local));
+            let pre = crate::proxy_protocol::for_server(send_proxy, addrs);
+            self.out.extend_from_slice(&pre);
+        }
+        self.req.write_request(&mut self.out);
+        let kept = self.l7_kept(x);
+        let t_sent = Instant::now();
+        let mut body_sent = if framing == Framing::None {
+            Sent::Done
+        } else {
+            Sent::Pending
+        };
+        let mut ok = body::write_all(&mut *server, &self.out, srv_timeout)
+            .await
+            .is_ok();
+        if ok && x.body == BodySend::Now && body_sent == Sent::Pending {
+            match body::forward(
+                framing,
+                &mut self.client,
+                &mut self.cbuf,
+                &mut *server,
+                fe.bufsize,
+                cli_timeout,
+                srv_timeout,
+            )
+            .await
+            {
+                Ok(n) => {
+                    body_sent = Sent::Done;
+                    rec.bytes_in += n;
+                }
+                Err(BodyError::SrcClosed)
+                | Err(BodyError::SrcTimeout)
+                | Err(BodyError::Invalid) => {
+                    rec.term = Termination::CLIENT_DATA;
+                    rec.status = 0;
+                    return Err(Step::Done(Next::Close));
+                }
+                Err(_) => ok = false,
+            }
+        }
+        let reused = origin == Origin::Reused;
+        if !ok && reused && framing == Framing::None {
+            // A reused connection the server had closed: nothing was delivered, replay once.
+            return Err(Step::Replay);
+        }
+        if !ok && framing == Framing::None {
+            // A fresh connection reset before the request was delivered in full: the server
+            // (dying or dead) cannot have acted on it; another server may take it.
+            be.observe(assigned.server(), ServerEvent::HttpBrokenPipe);
+            return Err(Step::Elsewhere);
+        }
+        if !ok {
+            return Err(Step::Done(
+                self.send_error(
+                    502,
+                    rec,
+                    Termination::SERVER_HEADERS,
+                    &be.policy.errors,
+                    AfterError::Close,
+                )
+                .await,
+            ));
+        }
+        Ok(SentRequest {
+            kept,
+            t_sent,
+            body_sent,
+        })
+    }
+}
