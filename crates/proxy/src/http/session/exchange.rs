@@ -9,7 +9,9 @@
 //! stream (TCP, unix, TLS): no dynamic dispatch per byte.
 //!
 //! The server side is HTTP/1.1: [`Session::exchange`] takes any [`ServerStream`] and the
-//! [`Exchange`] the request phases prepared, and answers a [`Step`].
+//! [`Exchange`] the request phases prepared, and answers a [`Step`]. Its first two phases are
+//! methods of their own: `exchange/send.rs` (send the request) and `exchange/head.rs` (read
+//! the response head, interim answers, failures).
 
 use super::local::AfterError;
 use super::response_head::ResError;
@@ -32,6 +34,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::AsyncWriteExt;
 
+mod head;
 mod send;
 
 /// What the server exchange of one request needs from the phases before it.
@@ -135,13 +138,13 @@ impl<C: ClientStream> Session<C> {
     ) -> Step {
         let fe = self.fe.clone();
         let be = x.be;
-        let (env, framing) = (x.env, x.framing);
+        let env = x.env;
         let srv_timeout = env.timeouts.server(be.timeouts.server);
         let cli_timeout = fe.timeouts.client;
 
         // Phase: forward the request head (and body, unless the client waits for 100).
         let SentRequest {
-            kept,
+            mut kept,
             t_sent,
             mut body_sent,
         } = match self
@@ -153,92 +156,19 @@ impl<C: ClientStream> Session<C> {
         };
         let reused = origin == Origin::Reused;
         // Phase: read the response head (relaying interim 1xx responses).
-        self.sbuf.clear();
-        loop {
-            match self.read_response_head(&mut server, srv_timeout, be).await {
-                Ok(n) => {
-                    self.sbuf.advance(n);
-                }
-                Err(e)
-                    if kept.is_some()
-                        && body_sent == Sent::Done
-                        && super::retry_on::on_error(x, &e) =>
-                {
-                    be.observe(assigned.server(), super::retry_on::event_of(&e));
-                    return self.l7_retry(x, rec, assigned, kept);
-                }
-                Err(ResError::Timeout) => {
-                    be.observe(assigned.server(), ServerEvent::HttpReadTimeout);
-                    return Step::Done(
-                        self.send_error(
-                            504,
-                            rec,
-                            Termination::SERVER_TIMEOUT_HEADERS,
-                            &be.policy.errors,
-                            AfterError::Close,
-                        )
-                        .await,
-                    );
-                }
-                Err(ResError::Closed)
-                    if reused && body_sent == Sent::Done && framing == Framing::None =>
-                {
-                    return Step::Replay
-                }
-                Err(ResError::Closed)
-                    if body_sent == Sent::Done
-                        && framing == Framing::None
-                        && idempotent(self.req.method()) =>
-                {
-                    // The server closed without a byte of answer (killed while the request
-                    // waited in its accept queue, or while serving it): an idempotent request
-                    // without body may be repeated, on another server.
-                    be.observe(assigned.server(), ServerEvent::HttpBrokenPipe);
-                    return Step::Elsewhere;
-                }
-                Err(e) => {
-                    be.observe(assigned.server(), super::retry_on::event_of(&e));
-                    return Step::Done(
-                        self.send_error(
-                            502,
-                            rec,
-                            Termination::SERVER_HEADERS,
-                            &be.policy.errors,
-                            AfterError::Close,
-                        )
-                        .await,
-                    );
-                }
-            }
-            let st = self.res.status;
-            if (100..200).contains(&st) && st != 101 {
-                // Interim response: relayed through the client's codec (an HTTP/2 client
-                // gets an informational HEADERS frame), then the body goes if it waited.
-                if !self.relay_interim().await {
-                    return Step::Done(Next::Close);
-                }
-                if st == 100 && body_sent == Sent::Pending {
-                    match body::forward(
-                        framing,
-                        &mut self.client,
-                        &mut self.cbuf,
-                        &mut server,
-                        fe.bufsize,
-                        cli_timeout,
-                        srv_timeout,
-                    )
-                    .await
-                    {
-                        Ok(n) => {
-                            body_sent = Sent::Done;
-                            rec.bytes_in += n;
-                        }
-                        Err(_) => return Step::Done(Next::Close),
-                    }
-                }
-                continue;
-            }
-            break;
+        if let Err(step) = self
+            .read_answer_head(
+                x,
+                rec,
+                assigned,
+                &mut server,
+                reused,
+                &mut kept,
+                &mut body_sent,
+            )
+            .await
+        {
+            return step;
         }
         be.observe(assigned.server(), ServerEvent::HttpStatus(self.res.status));
         if kept.is_some()

@@ -1,0 +1,114 @@
+//! Phase "read the response head" of the exchange: the server's answer head, interim `1xx`
+//! answers relayed to the client (then the body that waited for `100 Continue`), and what a
+//! failure means: a `retry-on` retry, a replay on a fresh connection, another server, or a
+//! 502/504 (`Err(Step)`).
+
+use super::*;
+
+impl<C: ClientStream> Session<C> {
+    #[allow(clippy::too_many_arguments)]
+    pub(in crate::http::session) async fn read_answer_head<S: ServerStream>(
+        &mut self,
+        x: &Exchange<'_>,
+        rec: &mut Rec,
+        assigned: &crate::backend::Assigned,
+        server: &mut S,
+        reused: bool,
+        kept: &mut Option<Vec<u8>>,
+        body_sent: &mut Sent,
+    ) -> Result<(), Step> {
+        let fe = self.fe.clone();
+        let be = x.be;
+        let (env, framing) = (x.env, x.framing);
+        let srv_timeout = env.timeouts.server(be.timeouts.server);
+        let cli_timeout = fe.timeouts.client;
+        self.sbuf.clear();
+        loop {
+            match self.read_response_head(&mut *server, srv_timeout, be).await {
+                Ok(n) => {
+                    self.sbuf.advance(n);
+                }
+                Err(e)
+                    if kept.is_some()
+                        && *body_sent == Sent::Done
+                        && super::super::retry_on::on_error(x, &e) =>
+                {
+                    be.observe(assigned.server(), super::super::retry_on::event_of(&e));
+                    return Err(self.l7_retry(x, rec, assigned, kept.take()));
+                }
+                Err(ResError::Timeout) => {
+                    be.observe(assigned.server(), ServerEvent::HttpReadTimeout);
+                    return Err(Step::Done(
+                        self.send_error(
+                            504,
+                            rec,
+                            Termination::SERVER_TIMEOUT_HEADERS,
+                            &be.policy.errors,
+                            AfterError::Close,
+                        )
+                        .await,
+                    ));
+                }
+                Err(ResError::Closed)
+                    if reused && *body_sent == Sent::Done && framing == Framing::None =>
+                {
+                    return Err(Step::Replay);
+                }
+                Err(ResError::Closed)
+                    if *body_sent == Sent::Done
+                        && framing == Framing::None
+                        && idempotent(self.req.method()) =>
+                {
+                    // The server closed without a byte of answer (killed while the request
+                    // waited in its accept queue, or while serving it): an idempotent request
+                    // without body may be repeated, on another server.
+                    be.observe(assigned.server(), ServerEvent::HttpBrokenPipe);
+                    return Err(Step::Elsewhere);
+                }
+                Err(e) => {
+                    be.observe(assigned.server(), super::super::retry_on::event_of(&e));
+                    return Err(Step::Done(
+                        self.send_error(
+                            502,
+                            rec,
+                            Termination::SERVER_HEADERS,
+                            &be.policy.errors,
+                            AfterError::Close,
+                        )
+                        .await,
+                    ));
+                }
+            }
+            let st = self.res.status;
+            if (100..200).contains(&st) && st != 101 {
+                // Interim response: relayed through the client's codec (an HTTP/2 client
+                // gets an informational HEADERS frame), then the body goes if it waited.
+                if !self.relay_interim().await {
+                    return Err(Step::Done(Next::Close));
+                }
+                if st == 100 && *body_sent == Sent::Pending {
+                    match body::forward(
+                        framing,
+                        &mut self.client,
+                        &mut self.cbuf,
+                        &mut *server,
+                        fe.bufsize,
+                        cli_timeout,
+                        srv_timeout,
+                    )
+                    .await
+                    {
+                        Ok(n) => {
+                            *body_sent = Sent::Done;
+                            rec.bytes_in += n;
+                        }
+                        Err(_) => return Err(Step::Done(Next::Close)),
+                    }
+                }
+                continue;
+            }
+            break;
+        }
+        Ok(())
+    }
+}
