@@ -1,0 +1,118 @@
+//! Phase "assign a server and connect": the farm picks a server (balance, queue, persistence
+//! hints) and gives a connection: the client's own attached one, an idle pooled one as
+//! `http-reuse` allows, or a new one (retries, redispatch); `option abortonclose` drops a
+//! request whose client left meanwhile. A failure answers 503 (`Err(Next)`).
+
+use super::*;
+use crate::backend::Assigned;
+
+impl<C: ClientStream> Session<C> {
+    pub(in crate::http::session) async fn assign_and_connect(
+        &mut self,
+        be: &Arc<Backend>,
+        rec: &mut Rec,
+        src: std::net::IpAddr,
+        prefer: Option<usize>,
+        persist: Persist,
+        turn: Turn,
+    ) -> Result<(Assigned, ServerConn, Origin, Prior), Next> {
+        let header_val;
+        let hints = {
+            header_val = be
+                .hash_header
+                .as_ref()
+                .and_then(|h| self.req.header(h))
+                .map(<[u8]>::to_vec);
+            Hints {
+                src: Some(src),
+                uri: self.req.uri(),
+                header: header_val.as_deref(),
+                prefer,
+                force: persist == Persist::Force,
+            }
+        };
+        let mut attached_slot = self.attached.take();
+        let mut waited = Duration::ZERO;
+        let t_conn = Instant::now();
+        let reuse_mode = be.options.http_reuse;
+        // What the reused connection, if any, brings along (its requests, its privacy).
+        let mut prior = Prior::default();
+        let connecting = be.connect(
+            &hints,
+            self.local.port(),
+            |srv| {
+                if let Some(a) = attached_slot.take() {
+                    if a.server.id == srv.id {
+                        prior = Prior {
+                            uses: a.uses,
+                            private: a.private,
+                            prefer_last: a.prefer_last,
+                        };
+                        return Some(a.stream);
+                    }
+                    a.release();
+                }
+                // `http-reuse`: `safe` never puts a connection's first request on another
+                // client's idle server connection (`aggressive` only on one proven by
+                // several requests, `always` on any); later requests may ride any.
+                let want = match (reuse_mode, turn) {
+                    (HttpReuse::Never, _) => return None,
+                    (HttpReuse::Safe, Turn::First) => return None,
+                    (HttpReuse::Aggressive, Turn::First) => pool::Want::Proven,
+                    (HttpReuse::Always, _) | (_, Turn::Later) => pool::Want::Any,
+                };
+                let (conn, uses) = pool::take_with(srv.id, want)?;
+                prior.uses = uses;
+                Some(conn)
+            },
+            &mut waited,
+        );
+        // `option abortonclose`: a client that closes while its request waits in the queue or
+        // for the connection drops the request (HAProxy's `CQ`/`CC`); otherwise a close is
+        // taken as a half-close and the request goes on.
+        let conn = if be.options.abortonclose {
+            tokio::select! {
+                c = connecting => Some(c),
+                _ = client_gone(self.client.peek_byte()) => None,
+            }
+        } else {
+            Some(connecting.await)
+        };
+        let Some(conn) = conn else {
+            let phase = if be.queued() > 0 {
+                crate::termination::Phase::Queue
+            } else {
+                crate::termination::Phase::Connect
+            };
+            rec.term = Termination::new(crate::termination::Cause::Client, phase);
+            rec.tw = Some(t_conn.elapsed());
+            return Err(Next::Close);
+        };
+        if let Some(a) = attached_slot.take() {
+            a.release();
+        }
+        rec.tw = Some(waited);
+        let (assigned, server_conn, origin) = match conn {
+            Ok(v) => v,
+            Err((e, srv)) => {
+                if let Some(s) = srv {
+                    rec.server = Some(s);
+                    rec.retries = be.retries;
+                }
+                // HAProxy keeps the client connection after a 503 for want of a server
+                // (none, or none that accepted): measured with haproxy 2.6.
+                return Err(self
+                    .send_error(
+                        503,
+                        rec,
+                        e.termination(),
+                        &be.policy.errors,
+                        AfterError::KeepIfClean,
+                    )
+                    .await);
+            }
+        };
+        rec.tc = Some(t_conn.elapsed().saturating_sub(waited));
+        Ok((assigned, server_conn, origin, prior))
+    }
+}
