@@ -51,6 +51,26 @@ pub static CONVERTERS: &[ConvKw] = &[
     kw!("length", Str, [], 0, Sint, |v, _, _| Some(Value::Sint(
         bytes(&v)?.len() as i64
     ))),
+    // HAProxy 2.4+: `ltrim(CHARS)`/`rtrim(CHARS)` drop those characters from one end,
+    // `cut_crlf` cuts at the first CR or LF.
+    kw!("ltrim", Str, [S], 1, Str, |v, c, _| {
+        let set = c.args[0].as_bytes();
+        bytes_map(v, |s| {
+            let n = s.iter().take_while(|b| set.contains(b)).count();
+            s[n..].to_vec()
+        })
+    }),
+    kw!("rtrim", Str, [S], 1, Str, |v, c, _| {
+        let set = c.args[0].as_bytes();
+        bytes_map(v, |s| {
+            let n = s.iter().rev().take_while(|b| set.contains(b)).count();
+            s[..s.len() - n].to_vec()
+        })
+    }),
+    kw!("cut_crlf", Str, [], 0, Str, |v, _, _| bytes_map(v, |s| {
+        let end = s.iter().position(|b| *b == b'\r' || *b == b'\n');
+        s[..end.unwrap_or(s.len())].to_vec()
+    })),
     kw!("field", Str, [I, S, I], 2, Str, |v, c, _| field(
         v, c, false
     )),
