@@ -327,6 +327,18 @@ pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
     }
 }
 
+/// Counts one compressed (or bypassed, `Identity`) answer in the `comp_*` columns of the
+/// frontend's and backend's counters: bytes in, bytes out, one response.
+pub fn count(counters: [&crate::counters::Counters; 2], bypass: bool, plain: u64, packed: u64) {
+    use crate::counters::Ctr;
+    let input = if bypass { Ctr::CompByp } else { Ctr::CompIn };
+    for c in counters {
+        c.add(input, plain);
+        c.add(Ctr::CompOut, packed);
+        c.inc(Ctr::CompRsp);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

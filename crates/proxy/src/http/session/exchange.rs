@@ -18,7 +18,6 @@ use super::response_head::ResError;
 use super::{Attached, Next, Rec, Session};
 use crate::backend::{Backend, Origin};
 use crate::connect::ServerStream;
-use crate::counters::Ctr;
 use crate::http::body::{self, BodyError, Framing};
 use crate::http::compress;
 use crate::http::headers::{self, Upgrade};
@@ -377,15 +376,7 @@ impl<C: ClientStream> Session<C> {
         rec.head_out = h2_head.unwrap_or(self.out.len() as u64 - rec.bytes);
         rec.log_adjust = htx_head - rec.head_out as i64;
         self.count_status(rec);
-        let head_sent = match super::h2_edge(&mut self.client) {
-            Some(edge) => edge.send_head(&self.res).is_ok(),
-            None => true,
-        };
-        if !head_sent
-            || body::write_all(&mut self.client, &self.out, cli_timeout)
-                .await
-                .is_err()
-        {
+        if !self.send_response_head(cli_timeout).await {
             rec.term = Termination::CLIENT_DATA;
             return Step::Done(Next::Close);
         }
@@ -404,12 +395,7 @@ impl<C: ClientStream> Session<C> {
                 )
                 .await;
                 if let Ok((plain, packed, _)) = r {
-                    let input = if bypass { Ctr::CompByp } else { Ctr::CompIn };
-                    for c in [&fe.counters, &be.counters] {
-                        c.add(input, plain);
-                        c.add(Ctr::CompOut, packed);
-                        c.inc(Ctr::CompRsp);
-                    }
+                    compress::count([&fe.counters, &be.counters], bypass, plain, packed);
                 }
                 r.map(|(_, _, sent)| sent)
             }

@@ -17,7 +17,6 @@ use super::local::AfterError;
 use super::{Next, Rec, Session};
 use crate::backend::Origin;
 use crate::connect::h2::H2Conn;
-use crate::counters::Ctr;
 use crate::http::body::{self, BodyError, Framing};
 use crate::http::compress;
 use crate::http::h2::upstream::{self, Failure, ReqSink, ResSource};
@@ -316,15 +315,7 @@ impl<C: ClientStream> Session<C> {
         rec.head_out = h2_head.unwrap_or(self.out.len() as u64);
         rec.log_adjust = htx_head - rec.head_out as i64;
         self.count_status(rec);
-        let head_sent = match super::h2_edge(&mut self.client) {
-            Some(edge) => edge.send_head(&self.res).is_ok(),
-            None => true,
-        };
-        if !head_sent
-            || body::write_all(&mut self.client, &self.out, cli_timeout)
-                .await
-                .is_err()
-        {
+        if !self.send_response_head(cli_timeout).await {
             rec.term = Termination::CLIENT_DATA;
             return Step::Done(Next::Close);
         }
@@ -343,12 +334,7 @@ impl<C: ClientStream> Session<C> {
                 )
                 .await;
                 if let Ok((plain, packed, _)) = r {
-                    let input = if bypass { Ctr::CompByp } else { Ctr::CompIn };
-                    for c in [&fe.counters, &be.counters] {
-                        c.add(input, plain);
-                        c.add(Ctr::CompOut, packed);
-                        c.inc(Ctr::CompRsp);
-                    }
+                    compress::count([&fe.counters, &be.counters], bypass, plain, packed);
                 }
                 r.map(|(_, _, sent)| sent)
             }

@@ -61,6 +61,20 @@ impl<C: ClientStream> Session<C> {
         r.map(|_| sent).map_err(|_| sent)
     }
 
+    /// Sends the relayed response head in `self.res` through the client's codec: on HTTP/2 the
+    /// edge's HEADERS frame, on HTTP/1 the bytes already written in `self.out` (with whatever
+    /// body bytes followed them). `false` when the client is gone.
+    pub(super) async fn send_response_head(&mut self, t: Option<std::time::Duration>) -> bool {
+        if let Some(edge) = super::h2_edge(&mut self.client) {
+            if edge.send_head(&self.res).is_err() {
+                return false;
+            }
+        }
+        body::write_all(&mut self.client, &self.out, t)
+            .await
+            .is_ok()
+    }
+
     /// Which part of an answer to this request goes out: its head only for HEAD.
     pub(super) fn answer_part(&self) -> Part {
         if self.req.is_head() {
