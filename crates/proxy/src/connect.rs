@@ -147,6 +147,27 @@ async fn abns(name: &str, padded: bool) -> io::Result<UnixStream> {
     Ok(stream)
 }
 
+/// HTTP/2 to the server (`proto h2`, or `h2` chosen by ALPN): the client preface on the new
+/// connection, which then serves the requests of every session (`connect::h2`).
+pub async fn h2_start(
+    c: ServerConn,
+    mode: crate::server::H2Mode,
+    id: u64,
+) -> std::io::Result<ServerConn> {
+    use crate::connect::h2::handshake;
+    use crate::server::H2Mode;
+    let always = mode == H2Mode::Always;
+    Ok(match c {
+        _ if mode == H2Mode::Never => c,
+        ServerConn::Tls(t) if always || t.info().alpn.as_deref() == Some("h2") => {
+            ServerConn::H2(handshake(*t, id).await?)
+        }
+        ServerConn::Tcp(s) if always => ServerConn::H2(handshake(s, id).await?),
+        ServerConn::Unix(s) if always => ServerConn::H2(handshake(s, id).await?),
+        c => c,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

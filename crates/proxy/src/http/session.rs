@@ -52,6 +52,7 @@ mod local;
 mod request;
 mod respond;
 mod response_head;
+mod response_rules;
 mod retry_on;
 #[cfg(test)]
 mod reuse_tests;

@@ -22,8 +22,7 @@ use crate::http::body::{self, BodyError, Framing};
 use crate::http::compress;
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
-use crate::http::response::Close;
-use crate::http::rules::{self, Env, Verdict};
+use crate::http::rules::Env;
 use crate::observe::ServerEvent;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
@@ -239,90 +238,11 @@ impl<C: ClientStream> Session<C> {
         };
         env.res_body_in
             .store(self.sbuf.len(), std::sync::atomic::Ordering::Relaxed);
-        for rules_set in [&be.policy.http_response, &fe.http_response] {
-            match rules::apply(
-                rules_set,
-                env,
-                &mut self.req,
-                Some(&mut self.res),
-                &mut self.scratch,
-            ) {
-                // `use-service` is only valid in `http-request` (the parser rejects it here).
-                Verdict::Continue | Verdict::Service(_) | Verdict::Tarpit(..) => {}
-                Verdict::Error(s) => {
-                    return Step::Done(
-                        self.send_error(
-                            s,
-                            rec,
-                            Termination::PROXY_HEADERS,
-                            &be.policy.errors,
-                            AfterError::Close,
-                        )
-                        .await,
-                    )
-                }
-                Verdict::Respond(resp) => {
-                    rec.status = resp.status();
-                    self.count_status(rec);
-                    let part = self.answer_part();
-                    let (Ok(s) | Err(s)) = self.send_answer(&resp, Close::Silent, part).await;
-                    rec.bytes = s.wire;
-                    rec.log_adjust = s.log_adjust();
-                    return Step::Done(Next::Close);
-                }
-            }
+        // Phase: response rules (`http-response`, `checkcache`, the cookie's response part).
+        if let Err(step) = self.response_rules(x, rec, assigned.index).await {
+            return step;
         }
-        // `option checkcache`: a cacheable answer setting a cookie is refused (`http::checkcache`)
-        if be.options.keywords.checkcache
-            && crate::http::checkcache::blocks(self.req.method(), &self.res)
-        {
-            let status = self.res.status;
-            return Step::Done(
-                self.send_error(
-                    status,
-                    rec,
-                    Termination::PROXY_HEADERS,
-                    &be.policy.errors,
-                    AfterError::Close,
-                )
-                .await,
-            );
-        }
-        if let Some(c) = x.cookie {
-            // SF_DIRECT: the cookie's server answered (false after a redispatch).
-            let direct = c.server == Some(assigned.index);
-            rec.cookie[1] = crate::http::persist::on_response(
-                be,
-                c,
-                self.req.method(),
-                assigned.index,
-                direct,
-                &mut self.res,
-            );
-            if c.server.is_some() && !direct {
-                // HAProxy: the cookie's server failed and the request was redispatched (TX_CK_DOWN).
-                rec.cookie[0] = b'D';
-            }
-        }
-        let encoder = x
-            .comp
-            .filter(|&a| {
-                compress::on_response(
-                    a,
-                    be.options.compression.as_ref(),
-                    fe.options.compression.as_ref(),
-                    &self.req,
-                    &mut self.res,
-                    res_framing,
-                )
-            })
-            .map(|a| {
-                let level = compress::level(
-                    be.options.compression.as_ref(),
-                    fe.options.compression.as_ref(),
-                );
-                compress::Encoder::new(a, level)
-            });
+        let encoder = self.response_encoder(x, res_framing);
         // `cache-store` kept this response: its body is copied as it is relayed (not when
         // compressed, nor when delimited by the server's close).
         let cache_store = x.env.cache.take_pending().filter(|_| {

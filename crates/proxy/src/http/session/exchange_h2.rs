@@ -22,7 +22,6 @@ use crate::http::compress;
 use crate::http::h2::upstream::{self, Failure, ReqSink, ResSource};
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
-use crate::http::rules::{self, Verdict};
 use crate::observe::ServerEvent;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
@@ -223,77 +222,15 @@ impl<C: ClientStream> Session<C> {
                 }
             },
         };
-        for rules_set in [&be.policy.http_response, &fe.http_response] {
-            match rules::apply(
-                rules_set,
-                env,
-                &mut self.req,
-                Some(&mut self.res),
-                &mut self.scratch,
-            ) {
-                Verdict::Continue | Verdict::Service(_) | Verdict::Tarpit(..) => {}
-                Verdict::Error(s) => {
-                    let s = self
-                        .send_error(
-                            s,
-                            rec,
-                            Termination::PROXY_HEADERS,
-                            &be.policy.errors,
-                            AfterError::Close,
-                        )
-                        .await;
-                    return Step::Done(s);
-                }
-                Verdict::Respond(resp) => {
-                    rec.status = resp.status();
-                    self.count_status(rec);
-                    let part = self.answer_part();
-                    let (Ok(s) | Err(s)) = self
-                        .send_answer(&resp, crate::http::response::Close::Silent, part)
-                        .await;
-                    rec.bytes = s.wire;
-                    rec.log_adjust = s.log_adjust();
-                    return Step::Done(Next::Close);
-                }
-            }
-        }
-        if let Some(c) = x.cookie {
-            let direct = c.server == Some(assigned.index);
-            rec.cookie[1] = crate::http::persist::on_response(
-                be,
-                c,
-                self.req.method(),
-                assigned.index,
-                direct,
-                &mut self.res,
-            );
-            if c.server.is_some() && !direct {
-                rec.cookie[0] = b'D';
-            }
+        // Phase: response rules (`http-response`, `checkcache`, the cookie's response part).
+        if let Err(step) = self.response_rules(x, rec, assigned.index).await {
+            return step;
         }
         if res_body == upstream::ResBody::Chunked {
             // HAProxy's HTTP/1 encoder adds it last, after the rules' fields.
             self.res.append(b"transfer-encoding", b"chunked");
         }
-        let encoder = x
-            .comp
-            .filter(|&a| {
-                compress::on_response(
-                    a,
-                    be.options.compression.as_ref(),
-                    fe.options.compression.as_ref(),
-                    &self.req,
-                    &mut self.res,
-                    res_framing,
-                )
-            })
-            .map(|a| {
-                let level = compress::level(
-                    be.options.compression.as_ref(),
-                    fe.options.compression.as_ref(),
-                );
-                compress::Encoder::new(a, level)
-            });
+        let encoder = self.response_encoder(x, res_framing);
         let cache_store = x.env.cache.take_pending().filter(|_| {
             encoder.is_none() && matches!(res_framing, Framing::Length(_) | Framing::Chunked)
         });

@@ -1,0 +1,119 @@
+//! Phase "response rules", shared by both server exchanges (an HTTP/1 server's in
+//! `exchange.rs`, an HTTP/2 server's in `exchange_h2.rs`): the backend's then the frontend's
+//! `http-response` rules (a rule may answer instead of the server), `option checkcache`, the
+//! persistence cookie's response part; then which encoder the answer gets (`compression`).
+
+use super::exchange::{Exchange, Step};
+use super::local::AfterError;
+use super::{Next, Rec, Session};
+use crate::http::body::Framing;
+use crate::http::compress;
+use crate::http::response::Close;
+use crate::http::rules::{self, Verdict};
+use crate::stream::ClientStream;
+use crate::termination::Termination;
+
+impl<C: ClientStream> Session<C> {
+    /// Applies the response rules to `self.res`; `Err` when the proxy answered (the step the
+    /// exchange returns). `server`: the index of the server that answered.
+    pub(super) async fn response_rules(
+        &mut self,
+        x: &Exchange<'_>,
+        rec: &mut Rec,
+        server: usize,
+    ) -> Result<(), Step> {
+        let fe = self.fe.clone();
+        let be = x.be;
+        for rules_set in [&be.policy.http_response, &fe.http_response] {
+            match rules::apply(
+                rules_set,
+                x.env,
+                &mut self.req,
+                Some(&mut self.res),
+                &mut self.scratch,
+            ) {
+                // `use-service` is only valid in `http-request` (the parser rejects it here).
+                Verdict::Continue | Verdict::Service(_) | Verdict::Tarpit(..) => {}
+                Verdict::Error(s) => {
+                    let next = self
+                        .send_error(
+                            s,
+                            rec,
+                            Termination::PROXY_HEADERS,
+                            &be.policy.errors,
+                            AfterError::Close,
+                        )
+                        .await;
+                    return Err(Step::Done(next));
+                }
+                Verdict::Respond(resp) => {
+                    rec.status = resp.status();
+                    self.count_status(rec);
+                    let part = self.answer_part();
+                    let (Ok(s) | Err(s)) = self.send_answer(&resp, Close::Silent, part).await;
+                    rec.bytes = s.wire;
+                    rec.log_adjust = s.log_adjust();
+                    return Err(Step::Done(Next::Close));
+                }
+            }
+        }
+        // `option checkcache`: a cacheable answer setting a cookie is refused (`http::checkcache`)
+        if be.options.keywords.checkcache
+            && crate::http::checkcache::blocks(self.req.method(), &self.res)
+        {
+            let status = self.res.status;
+            let next = self
+                .send_error(
+                    status,
+                    rec,
+                    Termination::PROXY_HEADERS,
+                    &be.policy.errors,
+                    AfterError::Close,
+                )
+                .await;
+            return Err(Step::Done(next));
+        }
+        if let Some(c) = x.cookie {
+            // SF_DIRECT: the cookie's server answered (false after a redispatch).
+            let direct = c.server == Some(server);
+            rec.cookie[1] = crate::http::persist::on_response(
+                be,
+                c,
+                self.req.method(),
+                server,
+                direct,
+                &mut self.res,
+            );
+            if c.server.is_some() && !direct {
+                // HAProxy: the cookie's server failed and the request was redispatched (TX_CK_DOWN).
+                rec.cookie[0] = b'D';
+            }
+        }
+        Ok(())
+    }
+
+    /// The encoder of this answer when `compression` applies to it (request and answer both
+    /// allow it), else `None`.
+    pub(super) fn response_encoder(
+        &mut self,
+        x: &Exchange<'_>,
+        res_framing: Framing,
+    ) -> Option<compress::Encoder> {
+        let (be, fe) = (&x.be.options, &self.fe.options);
+        x.comp
+            .filter(|&a| {
+                compress::on_response(
+                    a,
+                    be.compression.as_ref(),
+                    fe.compression.as_ref(),
+                    &self.req,
+                    &mut self.res,
+                    res_framing,
+                )
+            })
+            .map(|a| {
+                let level = compress::level(be.compression.as_ref(), fe.compression.as_ref());
+                compress::Encoder::new(a, level)
+            })
+    }
+}
