@@ -186,6 +186,14 @@ fn tables_as_haproxy() {
         want, "4 4 0 1 0 2 0 9 0 0 1",
         "haproxy's answer (trackers counts its own lookup)"
     );
+    // The converters' connections have ended on both sides (the tracked entry's use=0): the
+    // client has its answer before a proxy's session has released the entry.
+    let idle = fulcrum_testlab::wait::until(Duration::from_secs(5), || {
+        [&hdir, &f.dir]
+            .iter()
+            .all(|d| ask(d, "admin.sock", "show table fe").contains("use=0"))
+    });
+    assert!(idle.is_some(), "the tracked entry stayed in use");
     for line in [
         "show table",
         "show table fe key 127.0.0.1",
