@@ -188,9 +188,9 @@ fn abortonclose_drops_a_queued_request_whose_client_left() {
             // haproxy 2.6 forwards B in both cases even with the option (measured here: it
             // does not look at a queued request's client connection), so only that it ran
             // is required of it; its figures are printed beside fulcrum's.
+            // (B and C may reach haproxy's server in either order once the queue drains.)
             assert!(
-                h.first().map(String::as_str) == Some("/a")
-                    && h.last().map(String::as_str) == Some("/c"),
+                h.first().map(String::as_str) == Some("/a") && h.iter().any(|p| p == "/c"),
                 "haproxy served A and C: {h:?}"
             );
         }
