@@ -43,6 +43,10 @@ fn mask(line: &str, plain: u16, logged: u16) -> String {
         .replace(&format!("127.0.0.1:{logged} "), "127.0.0.1:LOGGED ");
     let line = re_date.replace_all(&line, "[DATE]");
     let line = re_timers.replace_all(&line, " TW/TC/TT ");
+    // `actconn` (the first of the five counts) includes a session that has just logged and is
+    // still closing: a race on a loaded machine (seen in a CI dry run: 2 where haproxy said 1).
+    let re_act = regex::Regex::new(r" [0-9]+(/[0-9]+/[0-9]+/[0-9]+/[0-9]+ )").expect("re");
+    let line = re_act.replace_all(&line, " A$1");
     // Client ports: every `127.0.0.1:N ` left that is not a proxy's port.
     re_client
         .replace_all(&line, |c: &regex::Captures<'_>| {
@@ -114,7 +118,7 @@ async fn tcp_log_lines_match_haproxy() {
     );
     assert_eq!(
         got[5],
-        "127.0.0.1:CPORT [DATE] nob nob/<NOSRV> TW/TC/TT 0 SC 1/1/0/0/0 0/0"
+        "127.0.0.1:CPORT [DATE] nob nob/<NOSRV> TW/TC/TT 0 SC A/1/0/0/0 0/0"
     );
     if let Some(want) = want {
         // The connection that sends nothing: both name the server, but its termination state
