@@ -49,6 +49,7 @@ mod idle;
 #[cfg(test)]
 mod idle_tests;
 mod local;
+mod relay;
 mod request;
 mod respond;
 mod response_head;

@@ -19,7 +19,6 @@ use super::{Attached, Next, Rec, Session};
 use crate::backend::{Backend, Origin};
 use crate::connect::ServerStream;
 use crate::http::body::{self, BodyError, Framing};
-use crate::http::compress;
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
 use crate::http::rules::Env;
@@ -137,7 +136,6 @@ impl<C: ClientStream> Session<C> {
         let fe = self.fe.clone();
         let be = x.be;
         let env = x.env;
-        let srv_timeout = env.timeouts.server(be.timeouts.server);
         let cli_timeout = fe.timeouts.client;
 
         // Phase: forward the request head (and body, unless the client waits for 100).
@@ -300,70 +298,19 @@ impl<C: ClientStream> Session<C> {
             rec.term = Termination::CLIENT_DATA;
             return Step::Done(Next::Close);
         }
-        let relayed = match encoder {
-            Some(enc) => {
-                let bypass = matches!(enc, compress::Encoder::Identity);
-                let r = compress::forward(
-                    enc,
-                    res_framing,
-                    &mut server,
-                    &mut self.sbuf,
-                    &mut self.client,
-                    fe.bufsize,
-                    srv_timeout,
-                    cli_timeout,
-                )
-                .await;
-                if let Ok((plain, packed, _)) = r {
-                    compress::count([&fe.counters, &be.counters], bypass, plain, packed);
-                }
-                r.map(|(_, _, sent)| sent)
-            }
-            None if cache_store.is_some() => {
-                let limit = cache_store.as_ref().map_or(0, |p| p.body_limit());
-                let mut tee = crate::http::cache_flow::Tee {
-                    inner: &mut self.client,
-                    copy: (cached_body.len() <= limit).then(|| std::mem::take(&mut cached_body)),
-                    limit,
-                };
-                let r = body::forward(
-                    res_framing,
-                    &mut server,
-                    &mut self.sbuf,
-                    &mut tee,
-                    fe.bufsize,
-                    srv_timeout,
-                    cli_timeout,
-                )
-                .await;
-                if let (Ok(_), Some(copy), Some(p)) = (&r, tee.copy, cache_store) {
-                    p.finish(copy);
-                }
-                r
-            }
-            None => {
-                body::forward(
-                    res_framing,
-                    &mut server,
-                    &mut self.sbuf,
-                    &mut self.client,
-                    fe.bufsize,
-                    srv_timeout,
-                    cli_timeout,
-                )
-                .await
-            }
-        };
-        match relayed {
-            Ok(n) => rec.bytes += n,
-            Err(BodyError::DstFailed) | Err(BodyError::DstTimeout) => {
-                rec.term = Termination::CLIENT_DATA;
-                return Step::Done(Next::Close);
-            }
-            Err(_) => {
-                rec.term = Termination::SERVER_DATA;
-                return Step::Done(Next::Close);
-            }
+        if let Err(step) = self
+            .relay_body(
+                x,
+                rec,
+                encoder,
+                res_framing,
+                &mut server,
+                cache_store,
+                cached_body,
+            )
+            .await
+        {
+            return step;
         }
         // A `send-proxy` connection carries one client's addresses: never kept for reuse.
         if server_reuse && self.sbuf.is_empty() && assigned.server().send_proxy == 0 {

@@ -18,7 +18,6 @@ use super::{Next, Rec, Session};
 use crate::backend::Origin;
 use crate::connect::h2::H2Conn;
 use crate::http::body::{self, BodyError, Framing};
-use crate::http::compress;
 use crate::http::h2::upstream::{self, Failure, ReqSink, ResSource};
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
@@ -256,70 +255,19 @@ impl<C: ClientStream> Session<C> {
             rec.term = Termination::CLIENT_DATA;
             return Step::Done(Next::Close);
         }
-        let relayed = match encoder {
-            Some(enc) => {
-                let bypass = matches!(enc, compress::Encoder::Identity);
-                let r = compress::forward(
-                    enc,
-                    res_framing,
-                    &mut server,
-                    &mut self.sbuf,
-                    &mut self.client,
-                    fe.bufsize,
-                    srv_timeout,
-                    cli_timeout,
-                )
-                .await;
-                if let Ok((plain, packed, _)) = r {
-                    compress::count([&fe.counters, &be.counters], bypass, plain, packed);
-                }
-                r.map(|(_, _, sent)| sent)
-            }
-            None if cache_store.is_some() => {
-                let limit = cache_store.as_ref().map_or(0, |p| p.body_limit());
-                let mut tee = crate::http::cache_flow::Tee {
-                    inner: &mut self.client,
-                    copy: Some(Vec::new()),
-                    limit,
-                };
-                let r = body::forward(
-                    res_framing,
-                    &mut server,
-                    &mut self.sbuf,
-                    &mut tee,
-                    fe.bufsize,
-                    srv_timeout,
-                    cli_timeout,
-                )
-                .await;
-                if let (Ok(_), Some(copy), Some(p)) = (&r, tee.copy, cache_store) {
-                    p.finish(copy);
-                }
-                r
-            }
-            None => {
-                body::forward(
-                    res_framing,
-                    &mut server,
-                    &mut self.sbuf,
-                    &mut self.client,
-                    fe.bufsize,
-                    srv_timeout,
-                    cli_timeout,
-                )
-                .await
-            }
-        };
-        match relayed {
-            Ok(n) => rec.bytes += n,
-            Err(BodyError::DstFailed) | Err(BodyError::DstTimeout) => {
-                rec.term = Termination::CLIENT_DATA;
-                return Step::Done(Next::Close);
-            }
-            Err(_) => {
-                rec.term = Termination::SERVER_DATA;
-                return Step::Done(Next::Close);
-            }
+        if let Err(step) = self
+            .relay_body(
+                x,
+                rec,
+                encoder,
+                res_framing,
+                &mut server,
+                cache_store,
+                Vec::new(),
+            )
+            .await
+        {
+            return step;
         }
         if client == Next::Close {
             let _ = self.client.shutdown().await;
