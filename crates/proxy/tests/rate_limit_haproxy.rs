@@ -16,7 +16,8 @@ fn addr(p: u16) -> SocketAddr {
 
 fn cfg(limit: u16, conns: u16, server: SocketAddr) -> String {
     format!(
-        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+        "global\n  stats socket {sock} level admin\n\
+         defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
          frontend limit\n  bind 127.0.0.1:{limit}\n\
          \x20 stick-table type ip size 100k expire 10s store http_req_rate(10s)\n\
          \x20 http-request track-sc0 src\n\
@@ -34,8 +35,64 @@ fn cfg(limit: u16, conns: u16, server: SocketAddr) -> String {
          \x20 http-request set-header X-Gpc %[sc1_inc_gpc0]\n\
          \x20 http-request set-header X-Untracked \"[%[sc2_conn_cur]]\"\n\
          \x20 default_backend b\n\
-         backend b\n  server s {server}\n"
+         backend b\n  server s {server}\n",
+        sock = sock(limit).display()
     )
+}
+
+/// The runtime socket of the proxy whose limiter listens on `limit` (haproxy only: fulcrum
+/// runs in-process here and its table is read directly).
+fn sock(limit: u16) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!(
+        "fulcrum-ratelimit-{}-{limit}.sock",
+        std::process::id()
+    ))
+}
+
+/// How a side shows the connection tracker's table (`show table conns`).
+type ShowTable<'a> = &'a dyn Fn() -> String;
+
+/// `show table conns` through haproxy's runtime socket.
+fn haproxy_table(limit: u16) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::os::unix::net::UnixStream::connect(sock(limit)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = s.write_all(b"show table conns\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// `show table conns` of the in-process fulcrum.
+fn fulcrum_table(proxy: &fulcrum_proxy::ProxyHandle) -> String {
+    let Some(gen) = proxy.generation() else {
+        return String::new();
+    };
+    let tables: Vec<_> = gen.tables.get("conns").cloned().into_iter().collect();
+    fulcrum_proxy::track_cli::answer(&tables, &["show", "table", "conns"], true).unwrap_or_default()
+}
+
+/// Waits (bounded: 5 s) until no connection of the tracker is still counted: a client has its
+/// answer and the proxy's close before the proxy's session has released the entry, so the
+/// next connection may otherwise see the last one's `conn_cur` (seen with haproxy under load).
+async fn settled(show: ShowTable<'_>) {
+    for _ in 0..500 {
+        let t = show();
+        if t.contains("# table: conns")
+            && !t
+                .lines()
+                .any(|l| l.contains("key=") && !l.contains("conn_cur=0"))
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "the tracked connections were still counted after 5 s: {}",
+        show()
+    );
 }
 
 /// Status of one request on a new connection from 127.0.0.2 (so the readiness probes,
@@ -66,6 +123,7 @@ async fn run(
     limit: u16,
     conns: u16,
     server: &Backend,
+    show: ShowTable<'_>,
 ) -> (Vec<String>, Vec<String>, Vec<Vec<String>>) {
     let mut limited = Vec::new();
     let mut c = Client::connect(addr(limit)).await.expect("connect");
@@ -86,6 +144,7 @@ async fn run(
     }
     let mut tracked = Vec::new();
     for i in 0..6 {
+        settled(show).await;
         tracked.push(one(addr(conns), &format!("/c{i}")).await);
     }
     let heads: Vec<Vec<String>> = server
@@ -111,7 +170,7 @@ async fn stick_counters_limit_as_haproxy_limits() {
     let server = Backend::start("app").await;
     let (limit, conns) = (free_port(), free_port());
     let proxy = start(&cfg(limit, conns, server.addr)).await;
-    let ours = run(limit, conns, &server).await;
+    let ours = run(limit, conns, &server, &|| fulcrum_table(&proxy)).await;
     proxy.shutdown(Duration::from_secs(1)).await;
     // Not vacuous: per source, the first 5 requests pass and the rest get 429 (the new
     // connections come from another source); the fifth connection is rejected.
@@ -131,7 +190,8 @@ async fn stick_counters_limit_as_haproxy_limits() {
         return;
     };
     assert!(wait_listening(addr(hc)).await);
-    let theirs = run(hl, hc, &server2).await;
+    let theirs = run(hl, hc, &server2, &|| haproxy_table(hl)).await;
+    let _ = std::fs::remove_file(sock(hl));
     assert_eq!(
         ours.0, theirs.0,
         "rate limiter statuses: fulcrum vs haproxy"
