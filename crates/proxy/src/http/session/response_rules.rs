@@ -34,18 +34,7 @@ impl<C: ClientStream> Session<C> {
             ) {
                 // `use-service` is only valid in `http-request` (the parser rejects it here).
                 Verdict::Continue | Verdict::Service(_) | Verdict::Tarpit(..) => {}
-                Verdict::Error(s) => {
-                    let next = self
-                        .send_error(
-                            s,
-                            rec,
-                            Termination::PROXY_HEADERS,
-                            &be.policy.errors,
-                            AfterError::Close,
-                        )
-                        .await;
-                    return Err(Step::Done(next));
-                }
+                Verdict::Error(s) => return Err(self.refuse(s, rec, be).await),
                 Verdict::Respond(resp) => {
                     rec.status = resp.status();
                     self.count_status(rec);
@@ -62,16 +51,7 @@ impl<C: ClientStream> Session<C> {
             && crate::http::checkcache::blocks(self.req.method(), &self.res)
         {
             let status = self.res.status;
-            let next = self
-                .send_error(
-                    status,
-                    rec,
-                    Termination::PROXY_HEADERS,
-                    &be.policy.errors,
-                    AfterError::Close,
-                )
-                .await;
-            return Err(Step::Done(next));
+            return Err(self.refuse(status, rec, be).await);
         }
         if let Some(c) = x.cookie {
             // SF_DIRECT: the cookie's server answered (false after a redispatch).
@@ -90,6 +70,21 @@ impl<C: ClientStream> Session<C> {
             }
         }
         Ok(())
+    }
+
+    /// The server's answer refused by the proxy (a rule's `deny`, `option checkcache`):
+    /// the error page of `status` instead, the connection closed (`PH` in the log).
+    async fn refuse(&mut self, status: u16, rec: &mut Rec, be: &crate::backend::Backend) -> Step {
+        let next = self
+            .send_error(
+                status,
+                rec,
+                Termination::PROXY_HEADERS,
+                &be.policy.errors,
+                AfterError::Close,
+            )
+            .await;
+        Step::Done(next)
     }
 
     /// The encoder of this answer when `compression` applies to it (request and answer both
