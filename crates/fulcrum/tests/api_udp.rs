@@ -150,30 +150,10 @@ fn udp_listener_served_by_lvs() {
         "fulcrum",
         "api\n    bind 127.0.0.1:9876\n    auth noauth\n",
     );
-    assert!(
-        fulcrum_testlab::wait::until(Duration::from_secs(15), || {
-            call(&d, "GET", "loadbalancers", None).0 == 200
-        })
-        .is_some(),
-        "API never answered\n{}",
-        fulcrum.log()
-    );
+    wait_api(&d, || fulcrum.log());
 
     // The load balancer, a UDP listener and pool, two members.
-    let lb = create(
-        &d,
-        "loadbalancers",
-        "loadbalancer",
-        json!({"vip_address": VIP, "vip_subnet_id": "lab"}),
-    );
-    wait_active(&d, &lb, || fulcrum.log());
-    let listener = create(
-        &d,
-        "listeners",
-        "listener",
-        json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 53}),
-    );
-    wait_active(&d, &lb, || fulcrum.log());
+    let (lb, listener) = udp_listener(&d, VIP, json!({}), || fulcrum.log());
     // A TCP pool cannot serve a UDP listener (Octavia's rule).
     let (code, v) = call(
         &d,
@@ -355,28 +335,8 @@ fn udp_member_create_to_served_bench() {
         "fulcrum",
         "api\n    bind 127.0.0.1:9876\n    auth noauth\n",
     );
-    assert!(
-        fulcrum_testlab::wait::until(Duration::from_secs(15), || {
-            call(&d, "GET", "loadbalancers", None).0 == 200
-        })
-        .is_some(),
-        "{}",
-        fulcrum.log()
-    );
-    let lb = create(
-        &d,
-        "loadbalancers",
-        "loadbalancer",
-        json!({"vip_address": VIP, "vip_subnet_id": "lab"}),
-    );
-    wait_active(&d, &lb, || fulcrum.log());
-    let l = create(
-        &d,
-        "listeners",
-        "listener",
-        json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 53}),
-    );
-    wait_active(&d, &lb, || fulcrum.log());
+    wait_api(&d, || fulcrum.log());
+    let (lb, l) = udp_listener(&d, VIP, json!({}), || fulcrum.log());
     let pool = create(
         &d,
         "pools",

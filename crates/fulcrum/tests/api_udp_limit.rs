@@ -59,30 +59,14 @@ fn udp_connection_limit_is_uthreshold() {
         "fulcrum",
         "api\n    bind 127.0.0.1:9876\n    auth noauth\n",
     );
-    assert!(
-        fulcrum_testlab::wait::until(Duration::from_secs(15), || {
-            call(&d, "GET", "loadbalancers", None).0 == 200
-        })
-        .is_some(),
-        "API never answered\n{}",
-        fulcrum.log()
-    );
-    let lb = create(
-        &d,
-        "loadbalancers",
-        "loadbalancer",
-        json!({"vip_address": VIP, "vip_subnet_id": "lab"}),
-    );
-    wait_active(&d, &lb, || fulcrum.log());
+    wait_api(&d, || fulcrum.log());
     // The CLI sends the limit as a numeric string.
-    let listener = create(
+    let (lb, listener) = udp_listener(
         &d,
-        "listeners",
-        "listener",
-        json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 53,
-               "connection_limit": LIMIT.to_string()}),
+        VIP,
+        json!({"connection_limit": LIMIT.to_string()}),
+        || fulcrum.log(),
     );
-    wait_active(&d, &lb, || fulcrum.log());
     let (_, v) = call(&d, "GET", &format!("listeners/{listener}"), None);
     assert_eq!(v["listener"]["connection_limit"], LIMIT, "{v}");
     let pool = create(
@@ -203,30 +187,14 @@ fn udp_allowed_cidrs() {
         "fulcrum",
         "api\n    bind 127.0.0.1:9876\n    auth noauth\n",
     );
-    assert!(
-        fulcrum_testlab::wait::until(Duration::from_secs(15), || {
-            call(&d, "GET", "loadbalancers", None).0 == 200
-        })
-        .is_some(),
-        "API never answered\n{}",
-        fulcrum.log()
-    );
-    let lb = create(
-        &d,
-        "loadbalancers",
-        "loadbalancer",
-        json!({"vip_address": VIP, "vip_subnet_id": "lab"}),
-    );
-    wait_active(&d, &lb, || fulcrum.log());
+    wait_api(&d, || fulcrum.log());
     let mine = format!("{}/32", c.addr);
-    let listener = create(
+    let (lb, listener) = udp_listener(
         &d,
-        "listeners",
-        "listener",
-        json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 53,
-               "allowed_cidrs": [mine, "192.0.2.0/24"]}),
+        VIP,
+        json!({"allowed_cidrs": [mine, "192.0.2.0/24"]}),
+        || fulcrum.log(),
     );
-    wait_active(&d, &lb, || fulcrum.log());
     let pool = create(
         &d,
         "pools",

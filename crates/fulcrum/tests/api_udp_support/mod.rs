@@ -59,3 +59,35 @@ pub fn wait_active(node: &Node, lb: &str, log: impl Fn() -> String) {
     });
     assert!(ok.is_some(), "never ACTIVE\n{}", log());
 }
+
+/// Waits (bounded: 15 s, else the test fails) until the API on `node` answers.
+pub fn wait_api(node: &Node, log: impl Fn() -> String) {
+    let up = fulcrum_testlab::wait::until(Duration::from_secs(15), || {
+        call(node, "GET", "loadbalancers", None).0 == 200
+    });
+    assert!(up.is_some(), "API never answered\n{}", log());
+}
+
+/// A load balancer on `vip` and a UDP listener on its port 53 (`extra` fields added to the
+/// listener), each waited ACTIVE: (load balancer id, listener id).
+pub fn udp_listener(
+    node: &Node,
+    vip: &str,
+    extra: Value,
+    log: impl Fn() -> String,
+) -> (String, String) {
+    let lb = create(
+        node,
+        "loadbalancers",
+        "loadbalancer",
+        json!({"vip_address": vip, "vip_subnet_id": "lab"}),
+    );
+    wait_active(node, &lb, &log);
+    let mut body = json!({"loadbalancer_id": lb, "protocol": "UDP", "protocol_port": 53});
+    if let (Some(b), Value::Object(more)) = (body.as_object_mut(), extra) {
+        b.extend(more);
+    }
+    let listener = create(node, "listeners", "listener", body);
+    wait_active(node, &lb, &log);
+    (lb, listener)
+}
