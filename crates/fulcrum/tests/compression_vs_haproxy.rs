@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{free_port, Fulcrum, Scratch};
+use common::{free_port, head_server, Fulcrum, Scratch};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
@@ -70,65 +70,50 @@ fn route(path: &str) -> (u16, Vec<&'static str>, Option<bool>) {
 }
 
 /// A test server: answers each request per `route`, echoing the `Accept-Encoding` it got.
-fn server(listener: TcpListener) {
-    for conn in listener.incoming() {
-        let Ok(mut c) = conn else { continue };
-        std::thread::spawn(move || {
-            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut head = Vec::new();
-            let mut b = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match c.read(&mut b) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => head.extend_from_slice(&b[..n]),
-                }
-            }
-            let text = String::from_utf8_lossy(&head).to_string();
-            let first = text.lines().next().unwrap_or("");
-            let path = first.split(' ').nth(1).unwrap_or("/");
-            let is_head = first.starts_with("HEAD");
-            let ae: Vec<&str> = text
-                .lines()
-                .filter_map(|l| {
-                    let (n, v) = l.split_once(':')?;
-                    n.eq_ignore_ascii_case("accept-encoding")
-                        .then_some(v.trim())
-                })
-                .collect();
-            let ae = if ae.is_empty() {
-                "-".to_string()
-            } else {
-                ae.join(",")
-            };
-            let (status, fields, framing) = route(path);
-            let data = body();
-            let mut out = format!("HTTP/1.1 {status} X\r\nX-Seen-AE: {ae}\r\n");
-            for f in fields {
-                out.push_str(f);
-                out.push_str("\r\n");
-            }
-            match framing {
-                Some(true) => out.push_str("Transfer-Encoding: chunked\r\n"),
-                Some(false) => out.push_str(&format!("Content-Length: {}\r\n", data.len())),
-                None => out.push_str("Connection: close\r\n"),
-            }
-            out.push_str("\r\n");
-            let mut out = out.into_bytes();
-            if !is_head {
-                if framing == Some(true) {
-                    for piece in data.chunks(5000) {
-                        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-                        out.extend_from_slice(piece);
-                        out.extend_from_slice(b"\r\n");
-                    }
-                    out.extend_from_slice(b"0\r\n\r\n");
-                } else {
-                    out.extend_from_slice(&data);
-                }
-            }
-            let _ = c.write_all(&out);
-        });
+fn answer(text: &str) -> Vec<u8> {
+    let first = text.lines().next().unwrap_or("");
+    let path = first.split(' ').nth(1).unwrap_or("/");
+    let is_head = first.starts_with("HEAD");
+    let ae: Vec<&str> = text
+        .lines()
+        .filter_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.eq_ignore_ascii_case("accept-encoding")
+                .then_some(v.trim())
+        })
+        .collect();
+    let ae = if ae.is_empty() {
+        "-".to_string()
+    } else {
+        ae.join(",")
+    };
+    let (status, fields, framing) = route(path);
+    let data = body();
+    let mut out = format!("HTTP/1.1 {status} X\r\nX-Seen-AE: {ae}\r\n");
+    for f in fields {
+        out.push_str(f);
+        out.push_str("\r\n");
     }
+    match framing {
+        Some(true) => out.push_str("Transfer-Encoding: chunked\r\n"),
+        Some(false) => out.push_str(&format!("Content-Length: {}\r\n", data.len())),
+        None => out.push_str("Connection: close\r\n"),
+    }
+    out.push_str("\r\n");
+    let mut out = out.into_bytes();
+    if !is_head {
+        if framing == Some(true) {
+            for piece in data.chunks(5000) {
+                out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                out.extend_from_slice(piece);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"0\r\n\r\n");
+        } else {
+            out.extend_from_slice(&data);
+        }
+    }
+    out
 }
 
 fn config(sock: &Path, port: u16, app: u16) -> String {
@@ -279,7 +264,7 @@ fn compression_answers_as_haproxy() {
     }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind test server");
     let app = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || server(listener));
+    std::thread::spawn(move || head_server(listener, answer));
     let scratch = Scratch::new("compression");
     let (fport, hport) = (free_port(), free_port());
     let (fsock, hsock) = (scratch.0.join("f.sock"), scratch.0.join("h.sock"));

@@ -6,56 +6,33 @@
 
 mod common;
 
-use common::{free_port, Fulcrum, Running, Scratch};
+use common::{free_port, head_server, header_lines, Fulcrum, Running, Scratch};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Answers each request with the request's header lines (names lower-cased), in order.
-fn echo_server(listener: TcpListener) {
-    for conn in listener.incoming() {
-        let Ok(mut c) = conn else { continue };
-        std::thread::spawn(move || {
-            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut head = Vec::new();
-            let mut b = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match c.read(&mut b) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => head.extend_from_slice(&b[..n]),
-                }
+fn echo(text: &str) -> Vec<u8> {
+    let body = header_lines(text);
+    // `?s=STATUS&Name=Value...`: the answer's status and extra headers
+    let target = text.split(' ').nth(1).unwrap_or("/");
+    let (mut status, mut extra) = (200, String::new());
+    for kv in target.split_once('?').map_or("", |(_, q)| q).split('&') {
+        match kv.split_once('=') {
+            Some(("s", v)) => status = v.parse().unwrap_or(200),
+            Some((n, v)) => {
+                let v = v.replace("%20", " ").replace("%3D", "=");
+                extra.push_str(&format!("{n}: {v}\r\n"));
             }
-            let text = String::from_utf8_lossy(&head).to_string();
-            let mut body = String::new();
-            for l in text.lines().skip(1).filter(|l| !l.is_empty()) {
-                let (n, v) = l.split_once(':').unwrap_or((l, ""));
-                body.push_str(&format!(
-                    "{}: {}\n",
-                    n.trim().to_ascii_lowercase(),
-                    v.trim()
-                ));
-            }
-            // `?s=STATUS&Name=Value...`: the answer's status and extra headers
-            let target = text.split(' ').nth(1).unwrap_or("/");
-            let (mut status, mut extra) = (200, String::new());
-            for kv in target.split_once('?').map_or("", |(_, q)| q).split('&') {
-                match kv.split_once('=') {
-                    Some(("s", v)) => status = v.parse().unwrap_or(200),
-                    Some((n, v)) => {
-                        let v = v.replace("%20", " ").replace("%3D", "=");
-                        extra.push_str(&format!("{n}: {v}\r\n"));
-                    }
-                    None => {}
-                }
-            }
-            let out = format!(
-                "HTTP/1.1 {status} X\r\n{extra}Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = c.write_all(out.as_bytes());
-        });
+            None => {}
+        }
     }
+    format!(
+        "HTTP/1.1 {status} X\r\n{extra}Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 /// One GET on a new connection; the whole answer as text ("refused" if refused).
@@ -137,7 +114,7 @@ fn keywords_act_as_haproxy() {
     }
     let app_l = TcpListener::bind("127.0.0.1:0").expect("bind app");
     let app = app_l.local_addr().expect("addr").port();
-    std::thread::spawn(move || echo_server(app_l));
+    std::thread::spawn(move || head_server(app_l, echo));
     let dead = {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()

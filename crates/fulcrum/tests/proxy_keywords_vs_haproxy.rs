@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{free_port, Fulcrum, Running, Scratch};
+use common::{free_port, head_server, header_lines, Fulcrum, Running, Scratch};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
@@ -15,35 +15,14 @@ use std::time::{Duration, Instant};
 
 /// A server answering each request with the request's header fields (lower-cased) as body.
 fn echo_server(listener: TcpListener, name: &'static str) {
-    for conn in listener.incoming() {
-        let Ok(mut c) = conn else { continue };
-        std::thread::spawn(move || {
-            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut head = Vec::new();
-            let mut b = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match c.read(&mut b) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => head.extend_from_slice(&b[..n]),
-                }
-            }
-            let text = String::from_utf8_lossy(&head).to_string();
-            let mut body = format!("server {name}\n");
-            for l in text.lines().skip(1).filter(|l| !l.is_empty()) {
-                let (n, v) = l.split_once(':').unwrap_or((l, ""));
-                body.push_str(&format!(
-                    "{}: {}\n",
-                    n.trim().to_ascii_lowercase(),
-                    v.trim()
-                ));
-            }
-            let out = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = c.write_all(out.as_bytes());
-        });
-    }
+    head_server(listener, move |text| {
+        let body = format!("server {name}\n{}", header_lines(text));
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    });
 }
 
 fn config(sock: &Path, port: u16, probes: u16, app: u16, other: u16, dead: u16) -> String {

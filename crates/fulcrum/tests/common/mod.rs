@@ -164,3 +164,42 @@ pub fn app_server(scratch: &Scratch, name: &str, port: u16, status: u16) -> Fulc
     );
     Fulcrum::start(&cfg)
 }
+
+/// A test server on `listener`: each connection (a thread of its own) reads one request head
+/// and gets `answer(head)` written back. Runs until the test process ends.
+pub fn head_server(
+    listener: std::net::TcpListener,
+    answer: impl Fn(&str) -> Vec<u8> + Send + Sync + 'static,
+) {
+    let answer = std::sync::Arc::new(answer);
+    for conn in listener.incoming() {
+        let Ok(mut c) = conn else { continue };
+        let answer = answer.clone();
+        std::thread::spawn(move || {
+            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut head = Vec::new();
+            let mut b = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut b) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&b[..n]),
+                }
+            }
+            let _ = c.write_all(&answer(&String::from_utf8_lossy(&head)));
+        });
+    }
+}
+
+/// A request head's header fields as `name: value` lines, names lower-cased, in order.
+pub fn header_lines(head: &str) -> String {
+    let mut out = String::new();
+    for l in head.lines().skip(1).filter(|l| !l.is_empty()) {
+        let (n, v) = l.split_once(':').unwrap_or((l, ""));
+        out.push_str(&format!(
+            "{}: {}\n",
+            n.trim().to_ascii_lowercase(),
+            v.trim()
+        ));
+    }
+    out
+}
