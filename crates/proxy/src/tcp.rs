@@ -80,7 +80,7 @@ pub async fn serve<C: ClientStream>(
     let delay = fe.inspect_delay.filter(|_| waits);
     let mut ins = crate::tcp_inspect::Inspect::new(delay, fe.head_limit, fe.bufsize);
     let verdict = loop {
-        let ctx = Ctx::new(peer, local, None, None)
+        let ctx = Ctx::new(peer, local, ins.request(), None)
             .with_counters(counters)
             .with_tls(tls_info.as_deref())
             .with_req_data(ins.channel());
@@ -96,7 +96,7 @@ pub async fn serve<C: ClientStream>(
         return log(rejected(None));
     }
     // Phase: route (`use_backend` on what the inspection read).
-    let ctx = Ctx::new(peer, local, None, None)
+    let ctx = Ctx::new(peer, local, ins.request(), None)
         .with_counters(counters)
         .with_tls(tls_info.as_deref())
         .with_req_data(ins.final_channel());
@@ -123,7 +123,7 @@ pub async fn serve<C: ClientStream>(
                 .filter(|_| wait),
         );
         let verdict = loop {
-            let ctx = Ctx::new(peer, local, None, None)
+            let ctx = Ctx::new(peer, local, ins.request(), None)
                 .with_counters(counters)
                 .with_tls(tls_info.as_deref())
                 .with_req_data(ins.channel());

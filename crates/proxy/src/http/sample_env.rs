@@ -342,7 +342,8 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                 super::body_param::find(self.body?, str_arg(f, 0)).map(|v| Value::Str(v.to_vec()))
             }
             "req.ver" | "req_ver" => Some(version(req?)),
-            "req.proto_http" => Some(Value::Bool(req.is_some())),
+            // No sample without an HTTP request (raw TCP bytes that are not one), as HAProxy.
+            "req.proto_http" => req.map(|_| Value::Bool(true)),
             "res.ver" => Some(version(res?)),
             "status" => Some(Value::Sint(i64::from(res?.status))),
             "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
@@ -393,6 +394,10 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         } else if n.contains("ssl_sni") || n.contains("ssl_hello_type") {
             self.req_data
                 .is_some_and(|c| crate::payload::hello_may_change(&c))
+        } else if self.req.is_none() {
+            // TCP mode: an HTTP fetch on a request head still arriving.
+            self.req_data
+                .is_some_and(|c| crate::payload::http_may_change(&c, n))
         } else {
             false
         }
