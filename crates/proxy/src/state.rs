@@ -126,6 +126,11 @@ pub struct Frontend {
     pub sets_log_level: bool,
     /// Request head limit: `tune.bufsize - tune.maxrewrite`, as HAProxy.
     pub head_limit: usize,
+    /// What its HTTP/1 parser accepts in requests (`tune.http.maxhdr`, `option
+    /// accept-invalid-http-request`).
+    pub h1_req: crate::http::h1::Limits,
+    /// The `h1-case-adjust` names (written so where `option h1-case-adjust-bogus-*` asks).
+    pub h1_case: crate::http::h1_case::CaseMap,
     pub bufsize: usize,
     /// Set when a reload replaced this frontend: keep-alive connections close after their
     /// current request.

@@ -171,7 +171,10 @@ mod tests {
 
     #[test]
     fn raw_bytes_as_an_http_head() {
-        assert!(matches!(parse_http(b"GET / HTTP/1.1\r\nHo"), RawHttp::Partial));
+        assert!(matches!(
+            parse_http(b"GET / HTTP/1.1\r\nHo"),
+            RawHttp::Partial
+        ));
         assert!(matches!(parse_http(b"SSH-2.0-x\r\n"), RawHttp::Invalid));
         let RawHttp::Complete(m) = parse_http(b"GET /p HTTP/1.1\r\nHost: a\r\n\r\nrest") else {
             panic!("complete head");

@@ -114,7 +114,11 @@ async fn talk(to: SocketAddr, parts: &[(&'static [u8], u64)], close: bool) -> St
 async fn run(r: u16, m: u16) -> Vec<String> {
     let (r, m) = (addr(r), addr(m));
     let a = tokio::join!(
-        talk(r, &[(b"GET / HTTP/1.1\r\nHost: X.example\r\n\r\n", 0)], false),
+        talk(
+            r,
+            &[(b"GET / HTTP/1.1\r\nHost: X.example\r\n\r\n", 0)],
+            false
+        ),
         talk(
             r,
             &[
@@ -135,10 +139,29 @@ async fn run(r: u16, m: u16) -> Vec<String> {
         talk(m, &[(b"GET /ok HTTP/1.1\r\nHost: a\r\n\r\n", 0)], false),
         talk(m, &[(b"DELETE /ok HTTP/1.1\r\nHost: a\r\n\r\n", 0)], false),
         talk(m, &[(b"GET /ok HTTP/1.0\r\n\r\n", 0)], false),
-        talk(m, &[(b"GET /ok?a=2&deny=1 HTTP/1.1\r\nHost: a\r\n\r\n", 0)], false),
-        talk(m, &[(b"GET /x HTTP/1.1\r\nHost: evil.example\r\n\r\n", 0)], false),
-        talk(m, &[(b"GET / HTTP/1.1\r\nHost: a\r\nCookie: a=1; sid=bad\r\n\r\n", 0)], false),
-        talk(m, &[(b"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1, 2\r\n\r\n", 0)], false),
+        talk(
+            m,
+            &[(b"GET /ok?a=2&deny=1 HTTP/1.1\r\nHost: a\r\n\r\n", 0)],
+            false
+        ),
+        talk(
+            m,
+            &[(b"GET /x HTTP/1.1\r\nHost: evil.example\r\n\r\n", 0)],
+            false
+        ),
+        talk(
+            m,
+            &[(
+                b"GET / HTTP/1.1\r\nHost: a\r\nCookie: a=1; sid=bad\r\n\r\n",
+                0
+            )],
+            false
+        ),
+        talk(
+            m,
+            &[(b"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1, 2\r\n\r\n", 0)],
+            false
+        ),
         talk(
             m,
             &[(b"DEL", 0), (b"ETE /ok HTTP/1.1\r\nHost: a\r\n\r\n", 300)],

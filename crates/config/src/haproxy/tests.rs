@@ -347,10 +347,17 @@ fn keywords_not_run_are_refused_when_ignoring_them_would_show() {
         errors("listen l\n option logasap\n"),
         vec!["t.cfg:2: error: 'option logasap' is not supported by fulcrum yet (ignoring it would change what clients, servers or logs see)"]
     );
+    // The H1 codec's settings run now (`model_codec`); bad values are refused.
+    assert!(errors("global\n tune.http.maxhdr 200\n h1-case-adjust x-a X-A\n").is_empty());
+    assert_eq!(errors("global\n tune.http.maxhdr 0\n").len(), 1);
     assert_eq!(
-        errors("global\n tune.http.maxhdr 200\n"),
-        vec!["t.cfg:2: error: global keyword 'tune.http.maxhdr' is not supported by fulcrum yet (ignoring it would change the configuration or what clients and logs see)"]
+        errors("global\n h1-case-adjust x-a X-B\n"),
+        vec!["t.cfg:2: error: 'x-a' and 'X-B' must not differ except in case"]
     );
+    assert!(errors(
+        "listen l\n option accept-invalid-http-request\n option h1-case-adjust-bogus-client\n"
+    )
+    .is_empty());
 }
 
 #[test]

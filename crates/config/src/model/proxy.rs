@@ -430,6 +430,9 @@ pub struct ProxyOptions {
     pub keywords: crate::model_keywords::ProxyKeywords,
     /// `http-reuse`: which requests may ride an idle server connection.
     pub http_reuse: HttpReuse,
+    /// The HTTP/1 codec options (`accept-invalid-http-*`, `h1-case-adjust-bogus-*`,
+    /// `http-use-proxy-header`).
+    pub h1: crate::model_codec::H1Options,
 }
 
 /// What `retry-on` retries once the request has reached a server: statuses among 401 403

@@ -92,7 +92,8 @@ enum Action {
     CacheUse(Arc<super::cache::Cache>),
     CacheStore(Arc<super::cache::Cache>),
     /// `auth [realm R]`: the 401 answer, built when compiled.
-    Auth(Arc<Response>),
+    /// The 401 answer, and the 407 one for proxy requests (`option http-use-proxy-header`).
+    Auth(Arc<Response>, Arc<Response>),
     /// `tarpit [deny_status N]`, held this long.
     Tarpit(u16, std::time::Duration),
     /// `set-log-level`: the severity (0..7) or [`SILENT`].
@@ -175,6 +176,9 @@ pub struct Env<'a> {
     /// Response body bytes received with the head when `http-response` rules run (HAProxy's
     /// `res.len` counts them).
     pub res_body_in: std::sync::atomic::AtomicUsize,
+    /// A proxy request under `option http-use-proxy-header` (its target does not start with
+    /// `/` or `*`): `auth` answers 407 and credentials come from `Proxy-Authorization`.
+    pub proxy_request: bool,
 }
 
 /// Per-request timeouts set by `set-timeout`.
@@ -230,6 +234,7 @@ impl<'a> Env<'a> {
         env.unique_id = self.unique_id.as_deref();
         env.body = self.body.as_deref();
         env.res_body_in = self.res_body_in.load(std::sync::atomic::Ordering::Relaxed);
+        env.proxy_auth = self.proxy_request;
         env
     }
 }
@@ -287,7 +292,9 @@ pub fn apply(
                 )));
             }
             Action::Service(a) => return Verdict::Service(a.clone()),
-            Action::Auth(r) => return Verdict::Respond(r.clone()),
+            Action::Auth(r, proxy) => {
+                return Verdict::Respond(if env.proxy_request { proxy } else { r }.clone())
+            }
             Action::Tarpit(s, hold) => return Verdict::Tarpit(*s, *hold),
             // HAProxy 2.6 (measured, `log_level_haproxy`): only the request side's level
             // reaches the traffic line; `http-response set-log-level` leaves it as it was.

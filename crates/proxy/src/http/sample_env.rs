@@ -31,6 +31,9 @@ pub struct HttpEnv<'a> {
     pub res_data: Option<crate::payload::Channel<'a>>,
     /// HTTP mode: response body bytes that came with the head (`res.len` counts them).
     pub res_body_in: usize,
+    /// Credentials come from `Proxy-Authorization` (a proxy request under `option
+    /// http-use-proxy-header`).
+    pub proxy_auth: bool,
 }
 
 impl<'a> HttpEnv<'a> {
@@ -53,6 +56,7 @@ impl<'a> HttpEnv<'a> {
             req_data: None,
             res_data: None,
             res_body_in: 0,
+            proxy_auth: false,
         }
     }
 
@@ -210,16 +214,25 @@ fn version(m: &Message) -> Value {
 }
 
 impl HttpEnv<'_> {
+    /// The header carrying the client's credentials.
+    fn auth_header(&self) -> &'static [u8] {
+        if self.proxy_auth {
+            b"proxy-authorization"
+        } else {
+            b"authorization"
+        }
+    }
+
     /// The userlist named by `f`'s argument and the request's `Authorization` credentials.
     fn credentials<'f>(&self, f: &'f Fetch) -> Option<(&'f str, super::userlist::Credentials)> {
         let list = std::str::from_utf8(str_arg_of(f)).ok()?;
-        let c = super::userlist::parse(self.req?.header(b"authorization")?)?;
+        let c = super::userlist::parse(self.req?.header(self.auth_header())?)?;
         Some((list, c))
     }
 
     /// `http_auth*` fetches.
     fn auth_fetch(&self, f: &Fetch) -> Option<Value> {
-        let c = || super::userlist::parse(self.req?.header(b"authorization")?);
+        let c = || super::userlist::parse(self.req?.header(self.auth_header())?);
         match f.kw.name {
             // No sample without credentials (as HAProxy), false for wrong ones.
             "http_auth" => {

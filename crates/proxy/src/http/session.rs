@@ -292,7 +292,7 @@ pub async fn serve_h2(
         served: 0,
         track,
     });
-    match super::validate::request(&s.req) {
+    match super::validate::request(&s.req, s.fe.h1_req.accept_invalid) {
         Ok(()) => {
             Box::pin(s.request(accept, t0, head_len)).await;
             // An answer without a length ends with the stream (a no-op once it ended).

@@ -79,6 +79,8 @@ impl<C: ClientStream> Session<C> {
             body: req_body,
             moved: Default::default(),
             res_body_in: Default::default(),
+            proxy_request: fe.options.h1.use_proxy_header
+                && !matches!(self.req.target().first(), Some(b'/' | b'*')),
         };
         rec.log_level.clone_from(&env.log_level);
         rec.captures.clone_from(&env.captures);

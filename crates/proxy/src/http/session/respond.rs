@@ -55,7 +55,7 @@ impl<C: ClientStream> Session<C> {
         }
         let mut out = std::mem::take(&mut self.out);
         out.clear();
-        resp.write_h1(close, part, &mut out);
+        resp.write_h1_cased(close, part, client_case(&self.fe), &mut out);
         let r = body::write_all(&mut self.client, &out, t).await;
         self.out = out;
         r.map(|_| sent).map_err(|_| sent)
@@ -91,7 +91,8 @@ impl<C: ClientStream> Session<C> {
             return edge.send_interim(&self.res).is_ok();
         }
         self.scratch.clear();
-        self.res.write_response(&mut self.scratch);
+        let case = client_case(&self.fe);
+        self.res.write_response_cased(&[], case, &mut self.scratch);
         body::write_all(&mut self.client, &self.scratch, self.fe.timeouts.client)
             .await
             .is_ok()
@@ -106,4 +107,10 @@ impl<C: ClientStream> Session<C> {
         }
         let _ = self.send_answer(&resp, Close::Silent, Part::Whole).await;
     }
+}
+
+/// The `h1-case-adjust` names to write toward a frontend's HTTP/1 clients
+/// (`option h1-case-adjust-bogus-client`).
+pub(super) fn client_case(fe: &crate::state::Frontend) -> Option<&crate::http::h1_case::CaseMap> {
+    fe.options.h1.case_adjust_client.then_some(&fe.h1_case)
 }
