@@ -17,7 +17,8 @@ pub struct Limits {
     /// one of its slots for the end of the list: 100 fields pass by default, 101 do not).
     pub max_headers: usize,
     /// `option accept-invalid-http-request` (frontend) or `-response` (backend): any byte
-    /// but CR/LF in header names, bytes above 127 and `#` in a request target.
+    /// but CR/LF in header names, control bytes in values, bytes above 127 and `#` in a
+    /// request target.
     pub accept_invalid: bool,
 }
 
