@@ -99,6 +99,12 @@ pub fn reads_http_head(name: &str) -> bool {
     ) || name.starts_with("http_auth")
 }
 
+/// Whether fetch `name` reads an HTTP response (`status`, `res.hdr()`, ...): before the
+/// answer has arrived, `tcp-response content` rules reading it wait.
+pub fn reads_http_response(name: &str) -> bool {
+    name == "status" || name == "shdr" || name.starts_with("res.")
+}
+
 /// Whether an HTTP fetch `f` on raw bytes `c` may still change (an incomplete head that may
 /// grow; HAProxy's `smp_prefetch_htx` in raw mode).
 pub fn http_may_change(c: &Channel<'_>, name: &str) -> bool {

@@ -34,6 +34,8 @@ pub struct HttpEnv<'a> {
     /// Credentials come from `Proxy-Authorization` (a proxy request under `option
     /// http-use-proxy-header`).
     pub proxy_auth: bool,
+    /// `tcp-response content` rules before the answer has arrived: its fetches may change.
+    pub res_pending: bool,
 }
 
 impl<'a> HttpEnv<'a> {
@@ -57,6 +59,7 @@ impl<'a> HttpEnv<'a> {
             res_data: None,
             res_body_in: 0,
             proxy_auth: false,
+            res_pending: false,
         }
     }
 
@@ -407,6 +410,8 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         } else if n.contains("ssl_sni") || n.contains("ssl_hello_type") {
             self.req_data
                 .is_some_and(|c| crate::payload::hello_may_change(&c))
+        } else if self.res_pending && crate::payload::reads_http_response(n) {
+            true
         } else if self.req.is_none() {
             // TCP mode: an HTTP fetch on a request head still arriving.
             self.req_data

@@ -57,6 +57,7 @@ mod response_rules;
 mod retry_on;
 #[cfg(test)]
 mod reuse_tests;
+mod tcp_response;
 
 /// What happens to a connection (the client's, or the server's) after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! Phase "response rules", shared by both server exchanges (an HTTP/1 server's in
-//! `exchange.rs`, an HTTP/2 server's in `exchange_h2.rs`): the backend's then the frontend's
-//! `http-response` rules (a rule may answer instead of the server), `option checkcache`, the
+//! `exchange.rs`, an HTTP/2 server's in `exchange_h2.rs`): the backend's `tcp-response
+//! content` rules (`tcp_response`), the backend's then the frontend's `http-response` rules (a rule may answer instead of the server), `option checkcache`, the
 //! persistence cookie's response part; then which encoder the answer gets (`compression`).
 
 use super::exchange::{Exchange, Step};
@@ -24,6 +24,8 @@ impl<C: ClientStream> Session<C> {
     ) -> Result<(), Step> {
         let fe = self.fe.clone();
         let be = x.be;
+        // `tcp-response content` rules first, as HAProxy (`tcp_response`).
+        let close_server = self.tcp_response_rules(x, rec).await?;
         for rules_set in [&be.policy.http_response, &fe.http_response] {
             match rules::apply(
                 rules_set,
@@ -88,6 +90,10 @@ impl<C: ClientStream> Session<C> {
                 // HAProxy: the cookie's server failed and the request was redispatched (TX_CK_DOWN).
                 rec.cookie[0] = b'D';
             }
+        }
+        if close_server {
+            // `tcp-response content close`: the server connection ends with this answer.
+            self.res.append(b"connection", b"close");
         }
         Ok(())
     }
