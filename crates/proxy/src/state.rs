@@ -86,6 +86,8 @@ pub struct Frontend {
     pub default_backend: Option<Arc<Backend>>,
     pub http_request: Vec<Rule>,
     pub http_response: Vec<Rule>,
+    /// `http-after-response` rules of this frontend (every answer to its clients).
+    pub http_after_response: Vec<Rule>,
     /// `tcp-request connection` / `session` / `content` rules of this frontend (or listen).
     pub tcp_connection: Vec<tcp_rules::Rule>,
     pub tcp_session: Vec<tcp_rules::Rule>,
@@ -347,6 +349,7 @@ fn uses_vars(config: &Config) -> bool {
         p.http_request
             .iter()
             .chain(&p.http_response)
+            .chain(&p.http_after_response)
             .any(|r| matches!(r.action, HttpAction::Var(_)))
             || t.connection
                 .iter()

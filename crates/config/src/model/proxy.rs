@@ -69,6 +69,8 @@ pub struct Proxy {
     pub external_check: ExternalCheck,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
+    /// `http-after-response` rules: on every answer to the client (`haproxy::after_response`).
+    pub http_after_response: Vec<HttpRule>,
     /// `tcp-request connection|session|content` and `tcp-response content` rules, in order
     /// (a named `defaults` section's first).
     pub tcp_rules: TcpRules,

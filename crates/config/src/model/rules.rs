@@ -70,6 +70,9 @@ pub enum HttpAction {
     /// leading unconditional one is `ProxyOptions::wait_for_body`): the chain pauses there
     /// until the body is in (HAProxy 2.6), then goes on.
     WaitForBody(WaitForBody),
+    /// `strict-mode on|off`: whether a rewrite that fails fails the message. fulcrum's
+    /// rewrites do not fail for lack of room, so either way nothing changes.
+    StrictMode,
     Allow,
     Deny {
         status: Option<u16>,

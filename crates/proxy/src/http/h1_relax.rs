@@ -49,8 +49,8 @@ pub fn relax(buf: &[u8], invalid_ok: bool, request: bool) -> Option<Vec<u8>> {
                     line.iter().position(|&c| c == b' '),
                     line.iter().rposition(|&c| c == b' '),
                 ) {
-                    for i in a + 1..b {
-                        if line[i] >= 0x80 {
+                    for (i, &c) in line.iter().enumerate().take(b).skip(a + 1) {
+                        if c >= 0x80 {
                             set(start + i);
                         }
                     }

@@ -41,6 +41,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 mod account;
+mod after_response;
 mod buffer_body;
 mod exchange;
 mod exchange_h2;

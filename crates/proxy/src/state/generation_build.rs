@@ -218,6 +218,7 @@ fn build_scoped(
                 http_request: cx.rules(p, before)?,
                 body_wait,
                 http_response: cx.rules(p, &p.http_response)?,
+                http_after_response: cx.rules(p, &p.http_after_response)?,
                 tcp_connection: tcp_phase(
                     p,
                     &p.tcp_rules.connection,

@@ -31,6 +31,8 @@ pub fn compile(
             .map(|c| acl::compile_condition(c, acls))
             .transpose()?;
         let action = match &r.action {
+            // Nothing to run: fulcrum's rewrites do not fail for lack of room.
+            HttpAction::StrictMode => continue,
             HttpAction::Allow => Action::Allow,
             HttpAction::Deny { status } => Action::Deny(status.unwrap_or(403)),
             HttpAction::SetHeader { name, value } => Action::SetHeader(

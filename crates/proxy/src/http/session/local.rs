@@ -130,9 +130,11 @@ impl<C: ClientStream> Session<C> {
             drained == Drained::Yes && rec.client_asked == Next::KeepAlive && !self.stopping();
         let close = if keep { Close::Silent } else { Close::Announce };
         let part = self.answer_part();
-        let sent = self.send_answer(resp, close, part).await;
+        let be = rec.backend.clone();
+        let sent = self.send_answer(resp, close, part, be.as_deref()).await;
         let (Ok(s) | Err(s)) = sent;
         rec.bytes = s.wire;
+        rec.status = s.status;
         rec.log_adjust = s.log_adjust();
         if sent.is_err() {
             return Next::Close;
@@ -237,9 +239,11 @@ impl<C: ClientStream> Session<C> {
                     Next::Close => Close::Announce,
                 };
                 let part = self.answer_part();
-                let sent = self.send_answer(p, close, part).await;
+                let be = rec.backend.clone();
+                let sent = self.send_answer(p, close, part, be.as_deref()).await;
                 let (Ok(s) | Err(s)) = sent;
                 rec.bytes = s.wire;
+                rec.status = s.status;
                 rec.log_adjust = s.log_adjust();
                 sent.is_ok()
             }
@@ -256,7 +260,7 @@ impl<C: ClientStream> Session<C> {
     /// the connection closes.
     pub(super) async fn answer_page(&mut self, page: Option<&Response>) {
         if let Some(p) = page {
-            let _ = self.send_answer(p, Close::Silent, Part::Whole).await;
+            let _ = self.send_answer(p, Close::Silent, Part::Whole, None).await;
         }
         let _ = self.client.shutdown().await;
     }

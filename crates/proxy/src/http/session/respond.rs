@@ -16,6 +16,8 @@ use crate::stream::ClientStream;
 pub(super) struct Sent {
     pub(super) wire: u64,
     pub(super) log: u64,
+    /// The status sent (`http-after-response set-status` may have changed it): logged.
+    pub(super) status: u16,
 }
 
 impl Sent {
@@ -35,10 +37,14 @@ impl<C: ClientStream> Session<C> {
         resp: &Response,
         close: Close,
         part: Part,
+        be: Option<&crate::backend::Backend>,
     ) -> Result<Sent, Sent> {
+        let after = self.after_local_answer(resp, be);
+        let resp = after.as_ref().unwrap_or(resp);
         let sent = Sent {
             wire: resp.h1_len(close, part),
             log: crate::http::log_bytes::head(&resp.head) + resp.body_len(part),
+            status: resp.status(),
         };
         let t = self.fe.timeouts.client;
         if let Some(edge) = super::h2_edge(&mut self.client) {
@@ -105,7 +111,9 @@ impl<C: ClientStream> Session<C> {
             let _ = edge.send_interim(&resp.head);
             return;
         }
-        let _ = self.send_answer(&resp, Close::Silent, Part::Whole).await;
+        let _ = self
+            .send_answer(&resp, Close::Silent, Part::Whole, None)
+            .await;
     }
 }
 

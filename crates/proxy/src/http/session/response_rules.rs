@@ -52,8 +52,10 @@ impl<C: ClientStream> Session<C> {
                     rec.status = resp.status();
                     self.count_status(rec);
                     let part = self.answer_part();
-                    let (Ok(s) | Err(s)) = self.send_answer(&resp, Close::Silent, part).await;
+                    let (Ok(s) | Err(s)) =
+                        self.send_answer(&resp, Close::Silent, part, Some(be)).await;
                     rec.bytes = s.wire;
+                    rec.status = s.status;
                     rec.log_adjust = s.log_adjust();
                     return Err(Step::Done(Next::Close));
                 }
@@ -91,6 +93,10 @@ impl<C: ClientStream> Session<C> {
                 rec.cookie[0] = b'D';
             }
         }
+        // `http-after-response`: the backend's rules, then the frontend's (`after_response`);
+        // the status they set is the one logged.
+        self.after_response(x.env, Some(be));
+        rec.status = self.res.status;
         if close_server {
             // `tcp-response content close`: the server connection ends with this answer.
             self.res.append(b"connection", b"close");
