@@ -73,6 +73,11 @@ pub enum HttpAction {
     /// `strict-mode on|off`: whether a rewrite that fails fails the message. fulcrum's
     /// rewrites do not fail for lack of room, so either way nothing changes.
     StrictMode,
+    /// `http-request reject` (the connection closes, nothing answered) and `silent-drop`
+    /// (the same, without the client being told: `silent`).
+    Reject {
+        silent: bool,
+    },
     Allow,
     Deny {
         status: Option<u16>,

@@ -93,6 +93,8 @@ enum Action {
     CacheStore(Arc<super::cache::Cache>),
     /// `auth [realm R]`: the 401 answer, built when compiled.
     /// The 401 answer, and the 407 one for proxy requests (`option http-use-proxy-header`).
+    /// `reject` / `silent-drop`.
+    Drop(bool),
     Auth(Arc<Response>, Arc<Response>),
     /// `tarpit [deny_status N]`, held this long.
     Tarpit(u16, std::time::Duration),
@@ -142,6 +144,11 @@ pub enum Verdict {
     /// `tarpit`: hold the request this long (the rule's proxy's `timeout tarpit`, else its
     /// `timeout connect`), then answer the error page for this status.
     Tarpit(u16, std::time::Duration),
+    /// `reject` / `silent-drop`: close the client's connection without an answer (`silent`:
+    /// without the client being told).
+    Drop {
+        silent: bool,
+    },
 }
 
 /// The message for a `use-service` naming no service.
@@ -296,6 +303,7 @@ pub fn apply(
                 return Verdict::Respond(if env.proxy_request { proxy } else { r }.clone())
             }
             Action::Tarpit(s, hold) => return Verdict::Tarpit(*s, *hold),
+            Action::Drop(silent) => return Verdict::Drop { silent: *silent },
             // HAProxy 2.6 (measured, `log_level_haproxy`): only the request side's level
             // reaches the traffic line; `http-response set-log-level` leaves it as it was.
             Action::Capture {

@@ -33,6 +33,7 @@ pub fn compile(
         let action = match &r.action {
             // Nothing to run: fulcrum's rewrites do not fail for lack of room.
             HttpAction::StrictMode => continue,
+            HttpAction::Reject { silent } => Action::Drop(*silent),
             HttpAction::Allow => Action::Allow,
             HttpAction::Deny { status } => Action::Deny(status.unwrap_or(403)),
             HttpAction::SetHeader { name, value } => Action::SetHeader(

@@ -179,6 +179,10 @@ impl<C: ClientStream> Session<C> {
                 )
                 .await,
             ),
+            Verdict::Drop { silent } => Some(
+                self.drop_client(silent, rec, Termination::PROXY_REQUEST)
+                    .await,
+            ),
             Verdict::Tarpit(s, hold) => {
                 // HAProxy holds the request `timeout tarpit` (else `timeout connect`) of the
                 // rule's proxy, then answers the error (`PT` in the log); the connection stays
@@ -209,6 +213,30 @@ impl<C: ClientStream> Session<C> {
                 Some(self.send_local(rec, Some(&resp), drained).await)
             }
         }
+    }
+
+    /// `reject` / `silent-drop`: the client's connection closes without an answer (logged
+    /// with no status, as HAProxy); a silent drop first makes the close unseen by the client
+    /// (`tcp_rules::silence`).
+    pub(super) async fn drop_client(
+        &mut self,
+        silent: bool,
+        rec: &mut Rec,
+        term: Termination,
+    ) -> Next {
+        rec.status = 0;
+        rec.bytes = 0;
+        rec.term = term;
+        let v = if silent {
+            crate::tcp_rules::Verdict::SilentDrop
+        } else {
+            crate::tcp_rules::Verdict::Reject
+        };
+        crate::tcp_rules::ends(v, &self.client);
+        if !silent {
+            let _ = self.client.shutdown().await;
+        }
+        Next::Close
     }
 
     /// Sends the proxy's page for `status`; `AfterError::Close` closes the connection (as

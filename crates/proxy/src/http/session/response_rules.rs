@@ -36,6 +36,17 @@ impl<C: ClientStream> Session<C> {
             ) {
                 // `use-service` is only valid in `http-request` (the parser rejects it here).
                 Verdict::Continue | Verdict::Service(_) | Verdict::Tarpit(..) => {}
+                Verdict::Drop { silent } => {
+                    // HAProxy 2.6 logs the server's status, the answer's internal size and
+                    // `PR` (measured).
+                    let next = self
+                        .drop_client(silent, rec, Termination::PROXY_REQUEST)
+                        .await;
+                    rec.status = self.res.status;
+                    rec.log_adjust =
+                        (crate::payload::htx_response(&self.res) + self.sbuf.len()) as i64;
+                    return Err(Step::Done(next));
+                }
                 Verdict::Error(s) => {
                     let next = self
                         .send_error(
