@@ -53,6 +53,9 @@ pub enum TcpAction {
     Counter(CounterAction),
     /// `set-var`, `set-var-fmt`, `unset-var`.
     Var(VarAction),
+    /// `set-src|set-dst|set-src-port|set-dst-port EXPR` (`tcp-request` phases): the
+    /// connection's addresses from then on.
+    SetAddr { part: AddrPart, expr: String },
 }
 
 /// One `http-request` or `http-response` rule.
