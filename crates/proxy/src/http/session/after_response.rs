@@ -14,6 +14,10 @@ impl<C: ClientStream> Session<C> {
     /// Applies the `http-after-response` rules of `be` (when given) and of the frontend to
     /// the server's answer in `self.res`.
     pub(super) fn after_response(&mut self, env: &Env<'_>, be: Option<&Backend>) {
+        let none = |b: Option<&Backend>| b.is_none_or(|b| b.policy.http_after_response.is_empty());
+        if self.fe.http_after_response.is_empty() && none(be) {
+            return;
+        }
         let fe = self.fe.clone();
         let sets = be
             .map(|b| &b.policy.http_after_response)
@@ -38,12 +42,12 @@ impl<C: ClientStream> Session<C> {
         resp: &Response,
         be: Option<&Backend>,
     ) -> Option<Response> {
-        let fe = self.fe.clone();
         let be = be.filter(|b| !b.policy.http_after_response.is_empty());
         // Interim answers (`100 Continue`) are not final: no rules.
-        if (fe.http_after_response.is_empty() && be.is_none()) || resp.status() < 200 {
+        if (self.fe.http_after_response.is_empty() && be.is_none()) || resp.status() < 200 {
             return None;
         }
+        let fe = self.fe.clone();
         let mut out = resp.clone();
         let env = Env {
             src: self.peer,

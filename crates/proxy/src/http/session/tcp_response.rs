@@ -25,6 +25,10 @@ impl<C: ClientStream> Session<C> {
         x: &Exchange<'_>,
         rec: &mut Rec,
     ) -> Result<bool, Step> {
+        // Most configurations have none: no lookup by name then.
+        if self.fe.backend_tcp_response.is_empty() {
+            return Ok(false);
+        }
         let Some(r) = self.fe.backend_tcp_response.get(&x.be.name) else {
             return Ok(false);
         };
