@@ -69,7 +69,6 @@ pub struct Proxy {
     pub external_check: ExternalCheck,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
-    /// `http-after-response` rules: on every answer to the client (`haproxy::after_response`).
     pub http_after_response: Vec<HttpRule>,
     /// `tcp-request connection|session|content` and `tcp-response content` rules, in order
     /// (a named `defaults` section's first).
@@ -432,8 +431,7 @@ pub struct ProxyOptions {
     pub keywords: crate::model_keywords::ProxyKeywords,
     /// `http-reuse`: which requests may ride an idle server connection.
     pub http_reuse: HttpReuse,
-    /// The HTTP/1 codec options (`accept-invalid-http-*`, `h1-case-adjust-bogus-*`,
-    /// `http-use-proxy-header`).
+    /// HTTP/1 codec options (`accept-invalid-http-*`, `h1-case-adjust-bogus-*`, ...).
     pub h1: crate::model_codec::H1Options,
 }
 
