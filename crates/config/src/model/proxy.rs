@@ -431,7 +431,6 @@ pub struct ProxyOptions {
     pub keywords: crate::model_keywords::ProxyKeywords,
     /// `http-reuse`: which requests may ride an idle server connection.
     pub http_reuse: HttpReuse,
-    /// HTTP/1 codec options (`accept-invalid-http-*`, `h1-case-adjust-bogus-*`, ...).
     pub h1: crate::model_codec::H1Options,
 }
 
