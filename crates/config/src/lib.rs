@@ -12,6 +12,7 @@ pub mod keepalived;
 pub mod model;
 pub mod model_cache;
 pub mod model_checks;
+pub mod model_codec;
 pub mod model_extras;
 pub mod model_keywords;
 pub mod model_userlist;

@@ -26,21 +26,6 @@ pub fn validate(config: &Config, diags: &mut Diagnostics) {
         counter_tables(config, p, diags);
         missing_timeouts(p, diags);
         userlist_references(config, p, diags);
-        if let Some(r) = p
-            .tcp_rules
-            .response
-            .first()
-            .filter(|_| p.mode == Mode::Http)
-        {
-            diags.error(
-                &r.span,
-                format!(
-                    "'tcp-response content' rules in HTTP mode are not run by fulcrum yet (they run in mode tcp; {} '{}' is in mode http)",
-                    p.kind.keyword(),
-                    p.name
-                ),
-            );
-        }
         if p.kind == ProxyKind::Frontend && p.binds.is_empty() && !p.options.keywords.disabled {
             diags.warning(
                 &p.span,

@@ -24,7 +24,8 @@ pub struct Cond {
 
 impl Cond {
     /// Whether the condition reads data that may still arrive (`req.len`, `req.payload*`,
-    /// `res.*`, `wait_end`, the ClientHello): rules using it wait within the inspect delay.
+    /// `res.*`, `wait_end`, the ClientHello, an HTTP head on raw TCP bytes): rules using it
+    /// wait within the inspect delay.
     pub fn inspects(&self) -> bool {
         self.reads_hello()
             || self
@@ -32,7 +33,10 @@ impl Cond {
                 .iter()
                 .flatten()
                 .flat_map(|(_, acls)| acls.iter())
-                .any(|a| crate::payload::is_payload(a.expr.fetch.kw.name))
+                .any(|a| {
+                    let n = a.expr.fetch.kw.name;
+                    crate::payload::is_payload(n) || crate::payload::reads_http_head(n)
+                })
     }
 
     /// Whether the condition reads the ClientHello (`req.ssl_sni`, `req.ssl_hello_type`).

@@ -26,7 +26,7 @@ pub fn http_request(data: &[u8]) {
     };
     let Some(n) = parsed else { return };
     assert!(n <= data.len());
-    if validate::request(&m).is_err() {
+    if validate::request(&m, false).is_err() {
         return;
     }
     let framing = body::request_framing(&mut m);

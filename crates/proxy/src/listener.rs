@@ -236,7 +236,7 @@ pub async fn accept_loop(
         let stop = stop.clone();
         match conn {
             Conn::Tcp(sock, peer, local) => match connection_rules(&fe, peer, local) {
-                (Verdict::Accept, track) => {
+                (Verdict::Accept, track, (peer, local)) => {
                     match slot.key.as_ref().and_then(|k| fe.tls_for(k)).cloned() {
                         Some(tls) => crate::tls::handshake::spawn(
                             fe,
@@ -270,16 +270,16 @@ pub async fn accept_loop(
                         ),
                     }
                 }
-                (Verdict::Reject, _) => drop(sock),
-                (Verdict::SilentDrop, _) => crate::tcp_rules::silence(&sock),
+                (Verdict::Reject, ..) => drop(sock),
+                (Verdict::SilentDrop, ..) => crate::tcp_rules::silence(&sock),
             },
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);
-                if let (Verdict::Accept, track) = connection_rules(&fe, me, me) {
+                if let (Verdict::Accept, track, addrs) = connection_rules(&fe, me, me) {
                     spawn_session(
                         fe,
                         sock,
-                        (me, me),
+                        addrs,
                         stop,
                         counted,
                         permits,
@@ -293,22 +293,22 @@ pub async fn accept_loop(
 }
 
 /// `tcp-request connection` rules (the `session` rules run in the session's task, after a PROXY header),
-/// and the connection's stick counters (when the configuration has stick tables).
+/// the connection's stick counters (when the configuration has stick tables), and its
+/// addresses as `set-src`/`set-dst` rules left them.
 fn connection_rules(
     fe: &Frontend,
     peer: SocketAddr,
     local: SocketAddr,
-) -> (Verdict, Option<Arc<Tracking>>) {
+) -> (Verdict, Option<Arc<Tracking>>, (SocketAddr, SocketAddr)) {
     let track = fe.new_tracking();
     if fe.tcp_connection.is_empty() {
-        return (Verdict::Accept, track);
+        return (Verdict::Accept, track, (peer, local));
     }
     let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
     let ctx = crate::acl::Ctx::new(peer, local, None, None).with_counters(counters);
-    (
-        crate::tcp_rules::eval(&fe.tcp_connection, &ctx, false),
-        track,
-    )
+    let moved = crate::tcp_rules::Moved::default();
+    let v = crate::tcp_rules::eval(&fe.tcp_connection, &ctx, false, &moved);
+    (v, track, moved.get(peer, local))
 }
 
 type Permits = (
@@ -339,13 +339,17 @@ fn spawn_session<C: ClientStream>(
             return;
         };
         // `tcp-request session` rules see the PROXY header's addresses, as HAProxy's.
-        if !fe.tcp_session.is_empty() {
+        let (peer, local) = if fe.tcp_session.is_empty() {
+            (peer, local)
+        } else {
             let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
             let ctx = crate::acl::Ctx::new(peer, local, None, None).with_counters(counters);
-            if crate::tcp_rules::content(&fe.tcp_session, &ctx, &sock, false) {
+            let moved = crate::tcp_rules::Moved::default();
+            if crate::tcp_rules::content(&fe.tcp_session, &ctx, &sock, false, &moved) {
                 return;
             }
-        }
+            moved.get(peer, local)
+        };
         // HTTP/2: `proto h2` on the bind, or chosen by the client in the TLS handshake (ALPN).
         let alpn_h2 = sock.tls().is_some_and(|t| t.alpn.as_deref() == Some("h2"));
         match fe.mode {

@@ -75,6 +75,8 @@ fn var(
         "Tc" => write!(out, "{}", ms(t.connect)),
         "Tr" => write!(out, "{}", ms(t.response)),
         "Ta" | "Tt" => write!(out, "{}", t.total.as_millis()),
+        // No answer at all (e.g. a `tcp-response` reject before it): -1, as HAProxy.
+        "ST" if e.status == 0 => write!(out, "-1"),
         "ST" => write!(out, "{}", e.status),
         "B" => write!(out, "{}", e.bytes),
         "ts" => write!(out, "{}", e.term),

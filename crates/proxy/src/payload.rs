@@ -22,6 +22,9 @@ pub struct Channel<'a> {
     pub last: bool,
     /// The buffer size (`tune.bufsize`): a payload beyond it can never match.
     pub size: usize,
+    /// TCP mode: the bytes are the start of an HTTP/1 request head not complete yet, and
+    /// the buffer has room for more (HTTP fetches on them may change).
+    pub http_partial: bool,
 }
 
 impl<'a> Channel<'a> {
@@ -33,6 +36,7 @@ impl<'a> Channel<'a> {
             raw: true,
             last,
             size,
+            http_partial: false,
         }
     }
 
@@ -44,6 +48,7 @@ impl<'a> Channel<'a> {
             raw: false,
             last,
             size,
+            http_partial: false,
         }
     }
 }
@@ -63,6 +68,47 @@ pub fn is_payload(name: &str) -> bool {
             | "res.payload"
             | "res.payload_lv"
     )
+}
+
+/// Whether fetch `name` reads an HTTP request head: in TCP mode it is answered from the raw
+/// bytes parsed as one (`tcp_inspect`), and may change while that head is incomplete.
+pub fn reads_http_head(name: &str) -> bool {
+    matches!(
+        name,
+        "method"
+            | "path"
+            | "pathq"
+            | "url"
+            | "query"
+            | "base"
+            | "url_param"
+            | "urlp"
+            | "req.ver"
+            | "req_ver"
+            | "req.proto_http"
+            | "req.hdr"
+            | "hdr"
+            | "req.fhdr"
+            | "fhdr"
+            | "req.hdr_cnt"
+            | "hdr_cnt"
+            | "req.cook"
+            | "cook"
+            | "req.cook_cnt"
+            | "cook_cnt"
+    ) || name.starts_with("http_auth")
+}
+
+/// Whether fetch `name` reads an HTTP response (`status`, `res.hdr()`, ...): before the
+/// answer has arrived, `tcp-response content` rules reading it wait.
+pub fn reads_http_response(name: &str) -> bool {
+    name == "status" || name == "shdr" || name.starts_with("res.")
+}
+
+/// Whether an HTTP fetch `f` on raw bytes `c` may still change (an incomplete head that may
+/// grow; HAProxy's `smp_prefetch_htx` in raw mode).
+pub fn http_may_change(c: &Channel<'_>, name: &str) -> bool {
+    c.raw && !c.last && c.http_partial && reads_http_head(name)
 }
 
 /// Whether `name` reads the response direction.

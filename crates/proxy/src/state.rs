@@ -86,6 +86,8 @@ pub struct Frontend {
     pub default_backend: Option<Arc<Backend>>,
     pub http_request: Vec<Rule>,
     pub http_response: Vec<Rule>,
+    /// `http-after-response` rules of this frontend (every answer to its clients).
+    pub http_after_response: Vec<Rule>,
     /// `tcp-request connection` / `session` / `content` rules of this frontend (or listen).
     pub tcp_connection: Vec<tcp_rules::Rule>,
     pub tcp_session: Vec<tcp_rules::Rule>,
@@ -126,6 +128,11 @@ pub struct Frontend {
     pub sets_log_level: bool,
     /// Request head limit: `tune.bufsize - tune.maxrewrite`, as HAProxy.
     pub head_limit: usize,
+    /// What its HTTP/1 parser accepts in requests (`tune.http.maxhdr`, `option
+    /// accept-invalid-http-request`).
+    pub h1_req: crate::http::h1::Limits,
+    /// The `h1-case-adjust` names (written so where `option h1-case-adjust-bogus-*` asks).
+    pub h1_case: crate::http::h1_case::CaseMap,
     pub bufsize: usize,
     /// Set when a reload replaced this frontend: keep-alive connections close after their
     /// current request.
@@ -342,6 +349,7 @@ fn uses_vars(config: &Config) -> bool {
         p.http_request
             .iter()
             .chain(&p.http_response)
+            .chain(&p.http_after_response)
             .any(|r| matches!(r.action, HttpAction::Var(_)))
             || t.connection
                 .iter()

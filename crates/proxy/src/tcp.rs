@@ -59,9 +59,12 @@ pub async fn serve<C: ClientStream>(
     let _counted = crate::counters::SessionGuard::start(&fe.counters);
     let accepted = Instant::now();
     let accept_wall = SystemTime::now();
-    let src = crate::net::canonical(peer.ip());
     let tls = client.tls().cloned();
+    // What `tcp-request content set-src|set-dst|...` make of the addresses (the log line,
+    // routing, persistence and the server connection see them).
+    let moved = crate::tcp_rules::Moved::default();
     let log = |d: Done<'_>| {
+        let (peer, local) = moved.get(peer, local);
         log_tcp(
             &fe,
             (peer, local, tls.as_deref()),
@@ -80,14 +83,14 @@ pub async fn serve<C: ClientStream>(
     let delay = fe.inspect_delay.filter(|_| waits);
     let mut ins = crate::tcp_inspect::Inspect::new(delay, fe.head_limit, fe.bufsize);
     let verdict = loop {
-        let ctx = Ctx::new(peer, local, None, None)
+        let ctx = Ctx::new(peer, local, ins.request(), None)
             .with_counters(counters)
             .with_tls(tls_info.as_deref())
             .with_req_data(ins.channel());
         let hello_wait = !rules_wait
             && fe.inspect_hello.is_some()
             && crate::payload::hello_may_change(&ins.channel());
-        match crate::tcp_rules::decide(&fe.tcp_content, &ctx, false) {
+        match crate::tcp_rules::decide(&fe.tcp_content, &ctx, false, &moved) {
             Some(v) if !hello_wait || v != crate::tcp_rules::Verdict::Accept => break v,
             _ => ins.more(&mut client).await,
         }
@@ -96,7 +99,8 @@ pub async fn serve<C: ClientStream>(
         return log(rejected(None));
     }
     // Phase: route (`use_backend` on what the inspection read).
-    let ctx = Ctx::new(peer, local, None, None)
+    let (now_peer, now_local) = moved.get(peer, local);
+    let ctx = Ctx::new(now_peer, now_local, ins.request(), None)
         .with_counters(counters)
         .with_tls(tls_info.as_deref())
         .with_req_data(ins.final_channel());
@@ -123,11 +127,11 @@ pub async fn serve<C: ClientStream>(
                 .filter(|_| wait),
         );
         let verdict = loop {
-            let ctx = Ctx::new(peer, local, None, None)
+            let ctx = Ctx::new(peer, local, ins.request(), None)
                 .with_counters(counters)
                 .with_tls(tls_info.as_deref())
                 .with_req_data(ins.channel());
-            match crate::tcp_rules::decide(rules, &ctx, false) {
+            match crate::tcp_rules::decide(rules, &ctx, false, &moved) {
                 Some(v) => break v,
                 None => ins.more(&mut client).await,
             }
@@ -136,6 +140,9 @@ pub async fn serve<C: ClientStream>(
             return log(rejected(Some(be.as_ref())));
         }
     }
+    // The addresses the content rules left, from here on.
+    let (peer, local) = moved.get(peer, local);
+    let src = crate::net::canonical(peer.ip());
     // Phase: persistence: a client stuck to a usable server goes back to it.
     let hints = Hints {
         src: Some(src),

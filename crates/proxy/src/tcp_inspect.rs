@@ -6,7 +6,13 @@
 //! what there is (HAProxy's `SMP_OPT_FINAL`). The kept bytes go to the server first (the
 //! opening writes them before relaying). Without an inspect delay the rules run once, on
 //! what has arrived, as HAProxy's do.
+//!
+//! HTTP fetches on these raw bytes (`req.hdr()`, `path`, `method`, `req.proto_http`/`HTTP`...
+//! in a `mode tcp` proxy): as HAProxy 2.6's `smp_prefetch_htx` in raw mode, the kept bytes are
+//! parsed as an HTTP/1 request head; while the head is incomplete and the buffer not full the
+//! fetches have no value yet and may change (the rules wait), an invalid head has none.
 
+use crate::http::message::Message;
 use crate::payload::Channel;
 use crate::stream::ClientStream;
 use bytes::BytesMut;
@@ -25,6 +31,37 @@ pub struct Inspect {
     deadline: Option<Instant>,
     limit: usize,
     size: usize,
+    /// The kept bytes parsed as an HTTP/1 request head.
+    http: RawHttp,
+}
+
+/// What the kept bytes are as an HTTP/1 request head.
+#[derive(Debug)]
+enum RawHttp {
+    /// A start of one, not complete yet.
+    Partial,
+    /// Not a request head.
+    Invalid,
+    Complete(Box<Message>),
+}
+
+/// Parses `bytes` as a request head the way the HTTP session does (with the forms HAProxy
+/// tolerates made parseable first).
+fn parse_http(bytes: &[u8]) -> RawHttp {
+    use crate::http::h1::ParseError;
+    let mut m = Message::new();
+    let r = match m.parse_request(bytes) {
+        Err(ParseError::Invalid) => match crate::http::validate::normalize(bytes) {
+            Ok(Some(copy)) => m.parse_request(&copy),
+            _ => return RawHttp::Invalid,
+        },
+        r => r,
+    };
+    match r {
+        Ok(Some(_)) => RawHttp::Complete(Box::new(m)),
+        Ok(None) => RawHttp::Partial,
+        Err(_) => RawHttp::Invalid,
+    }
 }
 
 impl Inspect {
@@ -38,6 +75,15 @@ impl Inspect {
             deadline: delay.map(|d| Instant::now() + d),
             limit: limit.max(1),
             size,
+            http: RawHttp::Partial,
+        }
+    }
+
+    /// The kept bytes as an HTTP/1 request, once they hold a complete, valid head.
+    pub fn request(&self) -> Option<&Message> {
+        match &self.http {
+            RawHttp::Complete(m) => Some(m),
+            _ => None,
         }
     }
 
@@ -51,7 +97,9 @@ impl Inspect {
 
     /// The bytes as the fetches see them.
     pub fn channel(&self) -> Channel<'_> {
-        Channel::raw(&self.kept, self.last, self.size)
+        let mut c = Channel::raw(&self.kept, self.last, self.size);
+        c.http_partial = matches!(self.http, RawHttp::Partial) && self.kept.len() < self.limit;
+        c
     }
 
     /// The bytes as `use_backend` sees them (after the inspect phase: final).
@@ -74,6 +122,7 @@ impl Inspect {
         match tokio::time::timeout_at(deadline, client.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => {
                 self.kept.extend_from_slice(&chunk[..n]);
+                self.http = parse_http(&self.kept);
                 if self.kept.len() >= self.limit {
                     self.last = true;
                 }
@@ -113,5 +162,30 @@ pub async fn response<S: ClientStream>(
             return (v, ins.kept);
         }
         ins.more(server).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_bytes_as_an_http_head() {
+        assert!(matches!(
+            parse_http(b"GET / HTTP/1.1\r\nHo"),
+            RawHttp::Partial
+        ));
+        assert!(matches!(parse_http(b"SSH-2.0-x\r\n"), RawHttp::Invalid));
+        let RawHttp::Complete(m) = parse_http(b"GET /p HTTP/1.1\r\nHost: a\r\n\r\nrest") else {
+            panic!("complete head");
+        };
+        assert_eq!((m.method(), m.path()), (&b"GET"[..], &b"/p"[..]));
+        // A partial head may change only while the buffer has room and waiting goes on.
+        let mut ins = Inspect::new(Some(Duration::from_secs(1)), 8, 16);
+        ins.kept.extend_from_slice(b"GET / H");
+        ins.http = parse_http(&ins.kept);
+        assert!(ins.channel().http_partial && ins.request().is_none());
+        ins.kept.extend_from_slice(b"T");
+        assert!(!ins.channel().http_partial, "buffer full");
     }
 }

@@ -44,7 +44,12 @@ enum Action {
     },
     Counter(usize, Event),
     Var(crate::vars::VarOp),
+    /// `set-src` and its siblings: the connection's addresses from then on.
+    SetAddr(fulcrum_config::model::AddrPart, fulcrum_sample::Expr),
 }
+
+/// The addresses a phase's `set-src`/`set-dst`/`set-*-port` rules left (`http::set_addr`).
+pub type Moved = crate::http::set_addr::Moved;
 
 #[derive(Debug)]
 pub struct Rule {
@@ -96,6 +101,11 @@ pub fn compile(
                     crate::vars::compile(v)
                         .map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
                 ),
+                TcpAction::SetAddr { part, expr } => Action::SetAddr(
+                    *part,
+                    fulcrum_sample::compile(expr)
+                        .map_err(|e| acl::AclError(format!("{}: '{expr}': {e}", r.span)))?,
+                ),
                 TcpAction::Counter(CounterAction::IncGpc { slot, idx }) => Action::Counter(
                     usize::from(*slot),
                     if *idx == 0 { Event::IncGpc0 } else { Event::IncGpc1 },
@@ -111,9 +121,10 @@ pub fn compile(
 }
 
 /// Runs one phase's rules; `per_request`: entries tracked here are released when the
-/// request ends (content rules in HTTP mode).
-pub fn eval(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Verdict {
-    decide(rules, ctx, per_request).unwrap_or(Verdict::Accept)
+/// request ends (content rules in HTTP mode); `moved` gets what `set-src` and its siblings
+/// make of the addresses.
+pub fn eval(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool, moved: &Moved) -> Verdict {
+    decide(rules, ctx, per_request, moved).unwrap_or(Verdict::Accept)
 }
 
 /// Whether any rule's condition reads what may change as data arrives (content inspection:
@@ -128,8 +139,8 @@ pub fn inspects(rules: &[Rule]) -> bool {
 /// cannot decide until more data arrives (the caller waits and runs them all again, from
 /// the first, as HAProxy; actions already run are run again: tracking keeps its first
 /// entry).
-pub fn decide(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Option<Verdict> {
-    run(rules, ctx, per_request).map(|o| match o {
+pub fn decide(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool, moved: &Moved) -> Option<Verdict> {
+    run(rules, ctx, per_request, moved).map(|o| match o {
         Ok(v) => v,
         // `close` is a response action only (the parser refuses it elsewhere).
         Err(()) => Verdict::Reject,
@@ -138,7 +149,8 @@ pub fn decide(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Option<Verdic
 
 /// [`decide`] for `tcp-response content` rules (a silent drop closes as a reject).
 pub fn decide_response(rules: &[Rule], ctx: &Ctx<'_>) -> Option<ResVerdict> {
-    run(rules, ctx, false).map(|o| match o {
+    // No `set-src` in `tcp-response` (the parser refuses it).
+    run(rules, ctx, false, &Moved::default()).map(|o| match o {
         Ok(Verdict::Accept) => ResVerdict::Accept,
         Ok(_) => ResVerdict::Reject,
         Err(()) => ResVerdict::Close,
@@ -146,7 +158,20 @@ pub fn decide_response(rules: &[Rule], ctx: &Ctx<'_>) -> Option<ResVerdict> {
 }
 
 /// The rules' outcome: a verdict, or `Err` for `close`; `None`: wait for more data.
-fn run(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Option<Result<Verdict, ()>> {
+fn run(
+    rules: &[Rule],
+    base: &Ctx<'_>,
+    per_request: bool,
+    moved: &Moved,
+) -> Option<Result<Verdict, ()>> {
+    // Later rules see the addresses earlier ones set (a run again from the first starts from
+    // what the previous run left, as HAProxy's rewritten connection).
+    let at = |m: &Moved| {
+        let (src, dst) = m.get(base.src, base.dst);
+        Ctx { src, dst, ..*base }
+    };
+    let mut cur = at(moved);
+    let ctx = &mut cur;
     for r in rules {
         if let Some(c) = &r.cond {
             match c.test(ctx) {
@@ -171,6 +196,10 @@ fn run(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool) -> Option<Result<Verdic
                 }
             }
             Action::Var(op) => op.run(ctx),
+            Action::SetAddr(part, expr) => {
+                moved.apply(*part, expr.eval(&*ctx), base.src, base.dst);
+                *ctx = at(moved);
+            }
         }
     }
     Some(Ok(Verdict::Accept))
@@ -187,11 +216,17 @@ pub fn silence(sock: &tokio::net::TcpStream) {
 
 /// Runs `tcp-request content` rules for a client stream; whether the connection ends here
 /// (a silent drop first silences a TCP client's socket).
-pub fn content<C: 'static>(rules: &[Rule], ctx: &Ctx<'_>, client: &C, per_request: bool) -> bool {
+pub fn content<C: 'static>(
+    rules: &[Rule],
+    ctx: &Ctx<'_>,
+    client: &C,
+    per_request: bool,
+    moved: &Moved,
+) -> bool {
     if rules.is_empty() {
         return false;
     }
-    ends(eval(rules, ctx, per_request), client)
+    ends(eval(rules, ctx, per_request, moved), client)
 }
 
 /// Whether verdict `v` ends the connection (a silent drop first silences a TCP client).

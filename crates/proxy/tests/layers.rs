@@ -27,6 +27,10 @@ const LAYERS: &[(&str, &[&str])] = &[
             "balance",
             "persist",
             "http::message",
+            // What HAProxy's HTTP/1 parser tolerates, made parseable (pure bytes).
+            "http::h1_relax",
+            // `h1-case-adjust` names (pure bytes).
+            "http::h1_case",
             // `req.body_param` and de-chunking for `req.body` (no crate uses).
             "http::body_param",
             // `userlist` credentials (Basic auth, crypt(3) hashes) for the http_auth fetches.

@@ -10,7 +10,10 @@ use std::collections::HashMap;
 
 /// Whether a defaults section holds rules (which only one side may inherit, as HAProxy).
 pub fn has_rules(p: &Proxy) -> bool {
-    !p.http_request.is_empty() || !p.http_response.is_empty() || !p.tcp_rules.is_empty()
+    !p.http_request.is_empty()
+        || !p.http_response.is_empty()
+        || !p.http_after_response.is_empty()
+        || !p.tcp_rules.is_empty()
 }
 
 /// HAProxy's restriction on who inherits rules: not a `listen`, and not both frontends and
@@ -53,6 +56,7 @@ pub fn inherit(p: &mut Proxy, base: &Proxy) {
     if base.name.is_empty() {
         p.http_request.clear();
         p.http_response.clear();
+        p.http_after_response.clear();
         p.tcp_rules = Default::default();
         return;
     }
@@ -63,7 +67,12 @@ pub fn inherit(p: &mut Proxy, base: &Proxy) {
         a.name = format!("{section} {}", a.name);
         p.acls.push(a);
     }
-    for r in p.http_request.iter_mut().chain(p.http_response.iter_mut()) {
+    for r in p
+        .http_request
+        .iter_mut()
+        .chain(p.http_response.iter_mut())
+        .chain(p.http_after_response.iter_mut())
+    {
         rename(&mut r.condition, section, &names);
     }
     let t = &mut p.tcp_rules;

@@ -19,7 +19,6 @@ const IGNORED: &[&str] = &[
     "cpu-map",
     "tune.http.logurilen",
     "tune.maxaccept",
-    "h1-case-adjust",
     "insecure-fork-wanted",
     "master-worker",
     "expose-experimental-directives",
@@ -41,7 +40,7 @@ const IGNORED: &[&str] = &[
 
 /// Global keywords fulcrum does not run yet whose absence changes the configuration's meaning
 /// (environment variables later lines expand) or what clients and log readers see: refused.
-const NOT_YET: &[&str] = &["tune.http.maxhdr"];
+const NOT_YET: &[&str] = &[];
 
 const KNOWN: &[&str] = &[
     "maxconn",
@@ -111,6 +110,21 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
                 ));
             }
             g.tune_bufsize = size as u32;
+        }
+        "tune.http.maxhdr" => {
+            g.h1.max_headers = number_in(line.need(1, "a number of header fields")?, kw, 1, 32767)?;
+            line.no_more(2)?;
+        }
+        "h1-case-adjust" => {
+            let from = line.need(1, "<from> and <to> header names")?;
+            let to = line.need(2, "<from> and <to> header names")?;
+            line.no_more(3)?;
+            g.h1.add_case(from, to)?;
+        }
+        "h1-case-adjust-file" => {
+            let file = line.need(1, "a file name")?;
+            line.no_more(2)?;
+            g.h1.add_case_file(file)?;
         }
         "tune.maxrewrite" => {
             g.tune_maxrewrite =

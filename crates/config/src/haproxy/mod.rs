@@ -6,6 +6,7 @@
 //! Keyword parsing lives in the sibling modules; cross-proxy checks live in `validate.rs`.
 
 mod acl;
+mod after_response;
 mod api;
 mod bind;
 pub mod cache;
@@ -256,7 +257,11 @@ impl Parser {
         // wherever it was written (as HAProxy 2.6 checks once the file is read). A backend's
         // rules fill the slots of the frontend that the request came through (unchecked).
         for p in self.proxies.iter().filter(|p| p.kind.is_frontend()) {
-            for (rules, response) in [(&p.http_request, false), (&p.http_response, true)] {
+            for (rules, response) in [
+                (&p.http_request, false),
+                (&p.http_response, true),
+                (&p.http_after_response, true),
+            ] {
                 for r in rules {
                     if let crate::model::HttpAction::Capture { len, slot, .. } = &r.action {
                         let slots = p.captures.iter().filter(|c| c.response == response).count();

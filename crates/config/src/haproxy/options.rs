@@ -27,6 +27,11 @@ const OPTIONS: &[&str] = &[
     "http-buffer-request",
     "dontlog-normal",
     "log-separate-errors",
+    "accept-invalid-http-request",
+    "accept-invalid-http-response",
+    "h1-case-adjust-bogus-client",
+    "h1-case-adjust-bogus-server",
+    "http-use-proxy-header",
 ];
 
 /// Real options fulcrum reads but does not act on (yet): accepted with a warning.
@@ -52,15 +57,7 @@ const IGNORED_OPTIONS: &[&str] = &[
 
 /// Real options fulcrum does not run yet whose absence clients, servers or log readers would
 /// see: refused, never ignored.
-const NOT_YET_OPTIONS: &[&str] = &[
-    "logasap",
-    "accept-invalid-http-request",
-    "accept-invalid-http-response",
-    "httpslog",
-    "http-use-proxy-header",
-    "h1-case-adjust-bogus-client",
-    "h1-case-adjust-bogus-server",
-];
+const NOT_YET_OPTIONS: &[&str] = &["logasap", "httpslog"];
 
 const REMOVED_OPTIONS: &[(&str, &str)] = &[
     ("forceclose", "option httpclose"),
@@ -142,6 +139,11 @@ pub fn option(
         "abortonclose" => o.abortonclose = enable,
         "log-health-checks" => o.log_health_checks = enable,
         "http-ignore-probes" => o.http_ignore_probes = enable,
+        "accept-invalid-http-request" => o.h1.accept_invalid_request = enable,
+        "accept-invalid-http-response" => o.h1.accept_invalid_response = enable,
+        "h1-case-adjust-bogus-client" => o.h1.case_adjust_client = enable,
+        "h1-case-adjust-bogus-server" => o.h1.case_adjust_server = enable,
+        "http-use-proxy-header" => o.h1.use_proxy_header = enable,
         "http-buffer-request" => o.http_buffer_request = enable,
         "originalto" => super::extras::originalto(o, line, base, enable)?,
         "httpchk" => {

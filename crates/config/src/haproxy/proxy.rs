@@ -39,6 +39,7 @@ pub fn new_proxy(name: String, kind: ProxyKind, span: Span) -> Proxy {
         external_check: Default::default(),
         http_request: Vec::new(),
         http_response: Vec::new(),
+        http_after_response: Vec::new(),
         tcp_rules: Default::default(),
         log_format: None,
         captures: Vec::new(),
@@ -102,9 +103,12 @@ fn apply(
         | "retries" | "retry-on" | "fullconn" | "source" | "http-reuse" => {
             Cap::Backend { defaults_ok: true }
         }
-        "acl" | "http-request" | "http-response" | "tcp-request" | "tcp-response" => {
-            Cap::ProxyOrNamedDefaults
-        }
+        "acl"
+        | "http-request"
+        | "http-response"
+        | "http-after-response"
+        | "tcp-request"
+        | "tcp-response" => Cap::ProxyOrNamedDefaults,
         "stick-table" | "stick" => Cap::ProxyOnly,
         _ => Cap::Any,
     };
@@ -128,6 +132,7 @@ fn apply(
                 | "acl"
                 | "http-request"
                 | "http-response"
+                | "http-after-response"
                 | "tcp-request"
                 | "tcp-response"
                 | "stick"
@@ -293,10 +298,9 @@ fn apply(
                 sample: false,
             });
         }
-        // Skipping these would change the responses clients get: refused, never ignored.
-        "http-after-response" => {
-            return Err("'http-after-response' rules are not run by fulcrum yet".into())
-        }
+        "http-after-response" => p
+            .http_after_response
+            .push(super::after_response::rule(line)?),
         "unique-id-header" => {
             p.options.unique_id.header = Some(line.need(1, "a header name")?.to_string());
             line.no_more(2)?;

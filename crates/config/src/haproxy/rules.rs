@@ -31,8 +31,6 @@ const UNSUPPORTED: &[&str] = &[
     "del-acl",
     "set-map",
     "del-map",
-    "silent-drop",
-    "reject",
     "wait-for-body",
     "normalize-uri",
     "early-hint",
@@ -72,6 +70,16 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
     }
     let (action, next) = match action_word {
         "allow" => (HttpAction::Allow, 2),
+        "reject" if request => (HttpAction::Reject { silent: false }, 2),
+        "silent-drop" => (HttpAction::Reject { silent: true }, 2),
+        "strict-mode" => match line.need(2, "'on' or 'off'")? {
+            "on" | "off" => (HttpAction::StrictMode, 3),
+            other => {
+                return Err(format!(
+                    "'strict-mode' expects 'on' or 'off', found '{other}'"
+                ))
+            }
+        },
         "deny" => deny_action(line, request)?,
         "set-header" | "add-header" => {
             let name = line.need(2, "a header name")?.to_string();

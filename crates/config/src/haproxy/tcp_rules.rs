@@ -14,10 +14,6 @@ const NOT_RUN: &[&str] = &[
     "expect-netscaler-cip",
     "capture",
     "sc-inc-gpc",
-    "set-src",
-    "set-src-port",
-    "set-dst",
-    "set-dst-port",
     "set-mark",
     "set-tos",
     "set-nice",
@@ -50,6 +46,26 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
         return Ok((TcpAction::Counter(c), next));
     }
     let base = word.split('(').next().unwrap_or(word);
+    if !response
+        && matches!(
+            base,
+            "set-src" | "set-dst" | "set-src-port" | "set-dst-port"
+        )
+    {
+        let part = match base {
+            "set-src" => crate::model::AddrPart::Src,
+            "set-dst" => crate::model::AddrPart::Dst,
+            "set-src-port" => crate::model::AddrPart::SrcPort,
+            _ => crate::model::AddrPart::DstPort,
+        };
+        let expr = line.need(i + 1, "a sample expression")?.to_string();
+        let mut compiler = fulcrum_sample::expr::Compiler::default().with_available(available);
+        let compiled = fulcrum_sample::expr::compile_with(&expr, &mut compiler)
+            .map_err(|e| format!("{base} '{expr}': {e}"))?;
+        super::logformat::check_answered(compiled.fetch.kw.name)
+            .map_err(|e| format!("{base} '{expr}': {e}"))?;
+        return Ok((TcpAction::SetAddr { part, expr }, i + 2));
+    }
     Ok(match base {
         "accept" => (TcpAction::Accept, i + 1),
         "reject" => (TcpAction::Reject, i + 1),

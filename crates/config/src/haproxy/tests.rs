@@ -347,10 +347,17 @@ fn keywords_not_run_are_refused_when_ignoring_them_would_show() {
         errors("listen l\n option logasap\n"),
         vec!["t.cfg:2: error: 'option logasap' is not supported by fulcrum yet (ignoring it would change what clients, servers or logs see)"]
     );
+    // The H1 codec's settings run now (`model_codec`); bad values are refused.
+    assert!(errors("global\n tune.http.maxhdr 200\n h1-case-adjust x-a X-A\n").is_empty());
+    assert_eq!(errors("global\n tune.http.maxhdr 0\n").len(), 1);
     assert_eq!(
-        errors("global\n tune.http.maxhdr 200\n"),
-        vec!["t.cfg:2: error: global keyword 'tune.http.maxhdr' is not supported by fulcrum yet (ignoring it would change the configuration or what clients and logs see)"]
+        errors("global\n h1-case-adjust x-a X-B\n"),
+        vec!["t.cfg:2: error: 'x-a' and 'X-B' must not differ except in case"]
     );
+    assert!(errors(
+        "listen l\n option accept-invalid-http-request\n option h1-case-adjust-bogus-client\n"
+    )
+    .is_empty());
 }
 
 #[test]
@@ -1146,10 +1153,11 @@ fn tcp_rules_are_parsed_or_refused_by_name() {
         "{TIMEOUTS}frontend f\n bind :80\n tcp-response content reject\n"
     ));
     assert!(e[0].contains("not allowed in a frontend"), "{e:?}");
-    let e = errors(&format!(
+    // HTTP mode runs them too (`proxy::http::session::tcp_response`).
+    assert!(errors(&format!(
         "{TIMEOUTS}backend b\n mode http\n tcp-response content reject\n"
-    ));
-    assert!(e[0].contains("HTTP mode"), "{e:?}");
+    ))
+    .is_empty());
     let e = errors(&format!(
         "{TIMEOUTS}frontend f\n bind :80\n tcp-request content frobnicate\n"
     ));
@@ -1206,10 +1214,15 @@ fn captures_are_parsed() {
         "{TIMEOUTS}frontend f\n bind :80\n capture cookie SID len 20\n"
     ));
     assert!(e[0].contains("'capture cookie' is not run"), "{e:?}");
-    let e = errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n http-after-response set-header a b\n"
+    // `http-after-response` runs, with HAProxy 2.6's actions only.
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n http-after-response set-header a b\n http-after-response strict-mode off\n"
     ));
-    assert!(e[0].contains("not run by fulcrum"), "{e:?}");
+    assert_eq!(c.proxies[0].http_after_response.len(), 2);
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n http-after-response deny\n"
+    ));
+    assert!(e[0].contains("'http-after-response' expects"), "{e:?}");
 }
 
 #[test]

@@ -26,6 +26,8 @@ pub struct Global {
     pub pidfile: Option<String>,
     /// `tune.bufsize`, default 16384.
     pub tune_bufsize: u32,
+    /// `tune.http.maxhdr`, `h1-case-adjust`, `h1-case-adjust-file`.
+    pub h1: crate::model_codec::H1Global,
     /// `tune.maxrewrite`, default 1024.
     pub tune_maxrewrite: u32,
     /// `spread-checks` in percent (0..=50), default 0.
@@ -88,6 +90,7 @@ impl Default for Global {
             chroot: None,
             pidfile: None,
             tune_bufsize: 16384,
+            h1: Default::default(),
             tune_maxrewrite: 1024,
             spread_checks: 0,
             localpeer: None,

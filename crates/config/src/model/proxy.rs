@@ -69,6 +69,7 @@ pub struct Proxy {
     pub external_check: ExternalCheck,
     pub http_request: Vec<HttpRule>,
     pub http_response: Vec<HttpRule>,
+    pub http_after_response: Vec<HttpRule>,
     /// `tcp-request connection|session|content` and `tcp-response content` rules, in order
     /// (a named `defaults` section's first).
     pub tcp_rules: TcpRules,
@@ -430,6 +431,7 @@ pub struct ProxyOptions {
     pub keywords: crate::model_keywords::ProxyKeywords,
     /// `http-reuse`: which requests may ride an idle server connection.
     pub http_reuse: HttpReuse,
+    pub h1: crate::model_codec::H1Options,
 }
 
 /// What `retry-on` retries once the request has reached a server: statuses among 401 403

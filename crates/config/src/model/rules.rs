@@ -53,6 +53,9 @@ pub enum TcpAction {
     Counter(CounterAction),
     /// `set-var`, `set-var-fmt`, `unset-var`.
     Var(VarAction),
+    /// `set-src|set-dst|set-src-port|set-dst-port EXPR` (`tcp-request` phases): the
+    /// connection's addresses from then on.
+    SetAddr { part: AddrPart, expr: String },
 }
 
 /// One `http-request` or `http-response` rule.
@@ -70,6 +73,14 @@ pub enum HttpAction {
     /// leading unconditional one is `ProxyOptions::wait_for_body`): the chain pauses there
     /// until the body is in (HAProxy 2.6), then goes on.
     WaitForBody(WaitForBody),
+    /// `strict-mode on|off`: whether a rewrite that fails fails the message. fulcrum's
+    /// rewrites do not fail for lack of room, so either way nothing changes.
+    StrictMode,
+    /// `http-request reject` (the connection closes, nothing answered) and `silent-drop`
+    /// (the same, without the client being told: `silent`).
+    Reject {
+        silent: bool,
+    },
     Allow,
     Deny {
         status: Option<u16>,

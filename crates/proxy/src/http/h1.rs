@@ -2,18 +2,40 @@
 //! protocol-neutral [`Message`] (httparse, the target split into scheme, authority and path),
 //! and writes a [`Message`] back as an HTTP/1 head. The session calls it at the edge only
 //! (reading a head, sending one); an HTTP/2 codec would be a sibling producing and consuming
-//! the same type. Limits: the caller's `tune.bufsize` and HAProxy's 101 header fields.
+//! the same type. Limits: the caller's `tune.bufsize` and `tune.http.maxhdr` ([`Limits`]).
 
+use super::h1_case::CaseMap;
 use super::message::{Message, TargetForm, Version};
 
 /// HAProxy's `tune.http.maxhdr` default.
 pub const MAX_HEADERS: usize = 101;
 
+/// What the HTTP/1 parser accepts on one side of a proxy (HAProxy's H1 settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `tune.http.maxhdr`: a head with this many fields or more is refused (HAProxy keeps
+    /// one of its slots for the end of the list: 100 fields pass by default, 101 do not).
+    pub max_headers: usize,
+    /// `option accept-invalid-http-request` (frontend) or `-response` (backend): any byte
+    /// but CR/LF in header names, control bytes in values, bytes above 127 and `#` in a
+    /// request target.
+    pub accept_invalid: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_headers: MAX_HEADERS,
+            accept_invalid: false,
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum ParseError {
     /// Not HTTP/1.x or not well formed.
     Invalid,
-    /// More than `MAX_HEADERS` header fields.
+    /// `tune.http.maxhdr` header fields or more.
     TooManyHeaders,
 }
 
@@ -26,48 +48,155 @@ fn status<T>(r: httparse::Result<T>) -> Result<Option<T>, ParseError> {
     }
 }
 
+/// Room for the header fields `limits` allows, and a few more for the `Connection` fields
+/// HAProxy does not count: on the stack up to the default, else on the heap.
+fn with_headers<'b, R>(limits: &Limits, f: impl FnOnce(&mut [httparse::Header<'b>]) -> R) -> R {
+    const ROOM: usize = MAX_HEADERS + SLACK;
+    let n = limits.max_headers.saturating_sub(1) + SLACK;
+    if n <= ROOM {
+        let mut stack: [httparse::Header<'b>; ROOM] = [httparse::EMPTY_HEADER; ROOM];
+        f(&mut stack[..n])
+    } else {
+        let mut heap: Vec<httparse::Header<'b>> = vec![httparse::EMPTY_HEADER; n];
+        f(&mut heap)
+    }
+}
+
+/// Parsing room beyond `tune.http.maxhdr` for uncounted `Connection` fields.
+const SLACK: usize = 4;
+
+/// Whether `fields` are more than `limits` allows, counted as HAProxy's HTTP/1 parser counts
+/// them: a `Connection` field holding only `close`/`keep-alive` is taken out, not counted.
+fn too_many(fields: &[httparse::Header<'_>], limits: &Limits) -> bool {
+    let dropped = |h: &&httparse::Header<'_>| {
+        h.name.eq_ignore_ascii_case("connection")
+            && h.value.split(|&b| b == b',').all(|t| {
+                let t = super::message::trim(t);
+                t.is_empty()
+                    || t.eq_ignore_ascii_case(b"close")
+                    || t.eq_ignore_ascii_case(b"keep-alive")
+            })
+    };
+    let counted = fields.iter().filter(|h| !dropped(h)).count();
+    counted >= limits.max_headers
+}
+
+/// The bytes of `orig` at the place `part` has in `copy` (a same-length copy of `orig`).
+fn back<'a>(orig: &'a [u8], copy: &[u8], part: &[u8]) -> &'a [u8] {
+    let at = (part.as_ptr() as usize).saturating_sub(copy.as_ptr() as usize);
+    orig.get(at..at + part.len()).unwrap_or(b"")
+}
+
 impl Message {
     /// Parses an HTTP/1 request head from `buf`: `Ok(Some(len))` when complete (`len` bytes
     /// of head), `Ok(None)` when more bytes are needed.
     pub fn parse_request(&mut self, buf: &[u8]) -> Result<Option<usize>, ParseError> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut req = httparse::Request::new(&mut headers);
-        // HAProxy accepts runs of spaces between the request line's words.
-        let parsed = httparse::ParserConfig::default()
-            .allow_multiple_spaces_in_request_line_delimiters(true)
-            .parse_request(&mut req, buf);
-        let Some(len) = status(parsed)? else {
-            return Ok(None);
-        };
-        self.clear();
-        self.set_request_target(
-            req.method.unwrap_or("GET").as_bytes(),
-            req.path.unwrap_or("/").as_bytes(),
-            Version::http1(req.version.unwrap_or(1)),
-        );
-        for h in req.headers.iter() {
-            self.append(h.name.as_bytes(), h.value);
+        self.parse_request_with(buf, &Limits::default())
+    }
+
+    /// [`Message::parse_request`] within `limits`; what HAProxy tolerates and httparse does
+    /// not (`h1_relax`) is parsed from a same-length copy and read back from `buf`.
+    pub fn parse_request_with(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<usize>, ParseError> {
+        match self.parse_request_in(buf, buf, limits) {
+            Err(ParseError::Invalid) => {
+                match super::h1_relax::relax(buf, limits.accept_invalid, true) {
+                    Some(copy) => self.parse_request_in(&copy, buf, limits),
+                    None => Err(ParseError::Invalid),
+                }
+            }
+            r => r,
         }
-        Ok(Some(len))
+    }
+
+    fn parse_request_in(
+        &mut self,
+        copy: &[u8],
+        orig: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<usize>, ParseError> {
+        with_headers(limits, |headers| {
+            let mut req = httparse::Request::new(headers);
+            // HAProxy accepts runs of spaces between the request line's words.
+            let parsed = httparse::ParserConfig::default()
+                .allow_multiple_spaces_in_request_line_delimiters(true)
+                .parse_request(&mut req, copy);
+            let Some(len) = status(parsed)? else {
+                return Ok(None);
+            };
+            if too_many(req.headers, limits) {
+                return Err(ParseError::TooManyHeaders);
+            }
+            self.clear();
+            self.set_request_target(
+                req.method.unwrap_or("GET").as_bytes(),
+                req.path
+                    .map_or(&b"/"[..], |p| back(orig, copy, p.as_bytes())),
+                Version::http1(req.version.unwrap_or(1)),
+            );
+            for h in req.headers.iter() {
+                self.append(
+                    back(orig, copy, h.name.as_bytes()),
+                    back(orig, copy, h.value),
+                );
+            }
+            Ok(Some(len))
+        })
     }
 
     /// Parses an HTTP/1 response head; as `parse_request`.
     pub fn parse_response(&mut self, buf: &[u8]) -> Result<Option<usize>, ParseError> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut res = httparse::Response::new(&mut headers);
-        let Some(len) = status(res.parse(buf))? else {
-            return Ok(None);
-        };
-        self.clear();
-        self.set_status(
-            res.code.unwrap_or(502),
-            res.reason.unwrap_or("").as_bytes(),
-            Version::http1(res.version.unwrap_or(1)),
-        );
-        for h in res.headers.iter() {
-            self.append(h.name.as_bytes(), h.value);
+        self.parse_response_with(buf, &Limits::default())
+    }
+
+    /// [`Message::parse_response`] within `limits`; as [`Message::parse_request_with`].
+    pub fn parse_response_with(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<usize>, ParseError> {
+        match self.parse_response_in(buf, buf, limits) {
+            Err(ParseError::Invalid) => {
+                match super::h1_relax::relax(buf, limits.accept_invalid, false) {
+                    Some(copy) => self.parse_response_in(&copy, buf, limits),
+                    None => Err(ParseError::Invalid),
+                }
+            }
+            r => r,
         }
-        Ok(Some(len))
+    }
+
+    fn parse_response_in(
+        &mut self,
+        copy: &[u8],
+        orig: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<usize>, ParseError> {
+        with_headers(limits, |headers| {
+            let mut res = httparse::Response::new(headers);
+            let Some(len) = status(res.parse(copy))? else {
+                return Ok(None);
+            };
+            if too_many(res.headers, limits) {
+                return Err(ParseError::TooManyHeaders);
+            }
+            self.clear();
+            self.set_status(
+                res.code.unwrap_or(502),
+                res.reason.unwrap_or("").as_bytes(),
+                Version::http1(res.version.unwrap_or(1)),
+            );
+            for h in res.headers.iter() {
+                self.append(
+                    back(orig, copy, h.name.as_bytes()),
+                    back(orig, copy, h.value),
+                );
+            }
+            Ok(Some(len))
+        })
     }
 
     /// Writes the request as an HTTP/1 head: `METHOD TARGET HTTP/1.x`, fields, blank line.
@@ -75,6 +204,12 @@ impl Message {
     /// origin form as HTTP/1.1, with field names in lower case and `transfer-encoding` last
     /// (HAProxy's HTX names are lower case and its H1 output adds the framing field last).
     pub fn write_request(&self, out: &mut Vec<u8>) {
+        self.write_request_cased(None, out)
+    }
+
+    /// [`Message::write_request`] with the names `case` lists in its case
+    /// (`option h1-case-adjust-bogus-server`).
+    pub fn write_request_cased(&self, case: Option<&CaseMap>, out: &mut Vec<u8>) {
         out.extend_from_slice(self.method());
         out.push(b' ');
         match self.version {
@@ -90,19 +225,22 @@ impl Message {
             b" HTTP/1.1\r\n",
         ));
         if self.version == Version::Http2 {
-            self.write_fields_from_h2(out);
+            self.write_fields_from_h2(case, out);
         } else {
-            self.write_fields(out);
+            self.write_fields_with(&[], case, out);
         }
     }
 
-    fn write_fields_from_h2(&self, out: &mut Vec<u8>) {
+    fn write_fields_from_h2(&self, case: Option<&CaseMap>, out: &mut Vec<u8>) {
         let te = |m: &Message, f: &super::message::Field| {
             m.name(f).eq_ignore_ascii_case(b"transfer-encoding")
         };
         for last in [false, true] {
             for f in self.fields.iter().filter(|f| te(self, f) == last) {
-                out.extend(self.name(f).iter().map(u8::to_ascii_lowercase));
+                match case.and_then(|c| c.find(self.name(f))) {
+                    Some(to) => out.extend_from_slice(to),
+                    None => out.extend(self.name(f).iter().map(u8::to_ascii_lowercase)),
+                }
                 out.extend_from_slice(b": ");
                 out.extend_from_slice(self.value(f));
                 out.extend_from_slice(b"\r\n");
@@ -119,6 +257,17 @@ impl Message {
     /// As [`Message::write_response`], with `extra` fields after the head's own (what the
     /// codec adds for this connection, e.g. `connection: close`).
     pub fn write_response_with(&self, extra: &[(&[u8], &[u8])], out: &mut Vec<u8>) {
+        self.write_response_cased(extra, None, out)
+    }
+
+    /// [`Message::write_response_with`] with the names `case` lists in its case
+    /// (`option h1-case-adjust-bogus-client`).
+    pub fn write_response_cased(
+        &self,
+        extra: &[(&[u8], &[u8])],
+        case: Option<&CaseMap>,
+        out: &mut Vec<u8>,
+    ) {
         out.extend_from_slice(http1_version(self.version, b"HTTP/1.0 ", b"HTTP/1.1 "));
         let mut code = [b'0'; 3];
         let s = self.status.min(999);
@@ -129,22 +278,23 @@ impl Message {
         out.push(b' ');
         out.extend_from_slice(self.reason());
         out.extend_from_slice(b"\r\n");
-        self.write_fields_with(extra, out);
+        self.write_fields_with(extra, case, out);
     }
 
-    fn write_fields(&self, out: &mut Vec<u8>) {
-        self.write_fields_with(&[], out)
-    }
-
-    fn write_fields_with(&self, extra: &[(&[u8], &[u8])], out: &mut Vec<u8>) {
+    fn write_fields_with(
+        &self,
+        extra: &[(&[u8], &[u8])],
+        case: Option<&CaseMap>,
+        out: &mut Vec<u8>,
+    ) {
         for f in &self.fields {
-            out.extend_from_slice(self.name(f));
+            out.extend_from_slice(case.map_or(self.name(f), |c| c.adjust(self.name(f))));
             out.extend_from_slice(b": ");
             out.extend_from_slice(self.value(f));
             out.extend_from_slice(b"\r\n");
         }
         for (name, value) in extra {
-            out.extend_from_slice(name);
+            out.extend_from_slice(case.map_or(*name, |c| c.adjust(name)));
             out.extend_from_slice(b": ");
             out.extend_from_slice(value);
             out.extend_from_slice(b"\r\n");

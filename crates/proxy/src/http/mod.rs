@@ -14,6 +14,8 @@ pub mod compress;
 pub mod error_reply;
 pub mod errors;
 pub mod h1;
+pub mod h1_case;
+pub mod h1_relax;
 pub mod h2;
 pub mod hdr_names;
 pub mod headers;

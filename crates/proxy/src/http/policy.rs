@@ -12,6 +12,8 @@ use std::sync::Arc;
 pub struct HttpPolicy {
     pub http_request: Vec<Rule>,
     pub http_response: Vec<Rule>,
+    /// `http-after-response` rules of this backend (before the frontend's).
+    pub http_after_response: Vec<Rule>,
     pub errors: ErrorPages,
     /// `option forwardfor`, compiled.
     pub forwardfor: Option<ForwardForRt>,

@@ -83,13 +83,24 @@ impl Response {
     /// [`Close::Announce`], unless the head has a `connection` field), then the body unless
     /// [`Part::HeadOnly`].
     pub fn write_h1(&self, close: Close, part: Part, out: &mut Vec<u8>) {
+        self.write_h1_cased(close, part, None, out)
+    }
+
+    /// [`Response::write_h1`] with the names `case` lists in its case.
+    pub fn write_h1_cased(
+        &self,
+        close: Close,
+        part: Part,
+        case: Option<&super::h1_case::CaseMap>,
+        out: &mut Vec<u8>,
+    ) {
         let extra: &[(&[u8], &[u8])] =
             if close == Close::Announce && !self.head.has_header(b"connection") {
                 &[(b"connection", b"close")]
             } else {
                 &[]
             };
-        self.head.write_response_with(extra, out);
+        self.head.write_response_cased(extra, case, out);
         if part == Part::Whole {
             out.extend_from_slice(&self.body);
         }

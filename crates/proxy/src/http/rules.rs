@@ -92,7 +92,10 @@ enum Action {
     CacheUse(Arc<super::cache::Cache>),
     CacheStore(Arc<super::cache::Cache>),
     /// `auth [realm R]`: the 401 answer, built when compiled.
-    Auth(Arc<Response>),
+    /// The 401 answer, and the 407 one for proxy requests (`option http-use-proxy-header`).
+    /// `reject` / `silent-drop`.
+    Drop(bool),
+    Auth(Arc<Response>, Arc<Response>),
     /// `tarpit [deny_status N]`, held this long.
     Tarpit(u16, std::time::Duration),
     /// `set-log-level`: the severity (0..7) or [`SILENT`].
@@ -141,6 +144,11 @@ pub enum Verdict {
     /// `tarpit`: hold the request this long (the rule's proxy's `timeout tarpit`, else its
     /// `timeout connect`), then answer the error page for this status.
     Tarpit(u16, std::time::Duration),
+    /// `reject` / `silent-drop`: close the client's connection without an answer (`silent`:
+    /// without the client being told).
+    Drop {
+        silent: bool,
+    },
 }
 
 /// The message for a `use-service` naming no service.
@@ -175,6 +183,9 @@ pub struct Env<'a> {
     /// Response body bytes received with the head when `http-response` rules run (HAProxy's
     /// `res.len` counts them).
     pub res_body_in: std::sync::atomic::AtomicUsize,
+    /// A proxy request under `option http-use-proxy-header` (its target does not start with
+    /// `/` or `*`): `auth` answers 407 and credentials come from `Proxy-Authorization`.
+    pub proxy_request: bool,
 }
 
 /// Per-request timeouts set by `set-timeout`.
@@ -230,6 +241,7 @@ impl<'a> Env<'a> {
         env.unique_id = self.unique_id.as_deref();
         env.body = self.body.as_deref();
         env.res_body_in = self.res_body_in.load(std::sync::atomic::Ordering::Relaxed);
+        env.proxy_auth = self.proxy_request;
         env
     }
 }
@@ -287,8 +299,11 @@ pub fn apply(
                 )));
             }
             Action::Service(a) => return Verdict::Service(a.clone()),
-            Action::Auth(r) => return Verdict::Respond(r.clone()),
+            Action::Auth(r, proxy) => {
+                return Verdict::Respond(if env.proxy_request { proxy } else { r }.clone())
+            }
             Action::Tarpit(s, hold) => return Verdict::Tarpit(*s, *hold),
+            Action::Drop(silent) => return Verdict::Drop { silent: *silent },
             // HAProxy 2.6 (measured, `log_level_haproxy`): only the request side's level
             // reaches the traffic line; `http-response set-log-level` leaves it as it was.
             Action::Capture {

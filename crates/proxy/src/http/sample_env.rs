@@ -31,6 +31,11 @@ pub struct HttpEnv<'a> {
     pub res_data: Option<crate::payload::Channel<'a>>,
     /// HTTP mode: response body bytes that came with the head (`res.len` counts them).
     pub res_body_in: usize,
+    /// Credentials come from `Proxy-Authorization` (a proxy request under `option
+    /// http-use-proxy-header`).
+    pub proxy_auth: bool,
+    /// `tcp-response content` rules before the answer has arrived: its fetches may change.
+    pub res_pending: bool,
 }
 
 impl<'a> HttpEnv<'a> {
@@ -53,6 +58,8 @@ impl<'a> HttpEnv<'a> {
             req_data: None,
             res_data: None,
             res_body_in: 0,
+            proxy_auth: false,
+            res_pending: false,
         }
     }
 
@@ -209,48 +216,6 @@ fn version(m: &Message) -> Value {
     Value::str(m.version.as_str())
 }
 
-impl HttpEnv<'_> {
-    /// The userlist named by `f`'s argument and the request's `Authorization` credentials.
-    fn credentials<'f>(&self, f: &'f Fetch) -> Option<(&'f str, super::userlist::Credentials)> {
-        let list = std::str::from_utf8(str_arg_of(f)).ok()?;
-        let c = super::userlist::parse(self.req?.header(b"authorization")?)?;
-        Some((list, c))
-    }
-
-    /// `http_auth*` fetches.
-    fn auth_fetch(&self, f: &Fetch) -> Option<Value> {
-        let c = || super::userlist::parse(self.req?.header(b"authorization")?);
-        match f.kw.name {
-            // No sample without credentials (as HAProxy), false for wrong ones.
-            "http_auth" => {
-                let (l, c) = self.credentials(f)?;
-                Some(Value::Bool(super::userlist::check(l, &c).is_some()))
-            }
-            "http_auth_group" => {
-                let (l, c) = self.credentials(f)?;
-                super::userlist::check(l, &c).map(|_| Value::Str(c.user))
-            }
-            "http_auth_type" => {
-                let c = c()?;
-                let name: &[u8] = match c.scheme.to_ascii_lowercase().as_slice() {
-                    b"basic" => b"Basic",
-                    b"digest" => b"Digest",
-                    b"bearer" => b"Bearer",
-                    _ => return None,
-                };
-                Some(Value::Str(name.to_vec()))
-            }
-            "http_auth_user" => c()
-                .filter(|c| !c.user.is_empty())
-                .map(|c| Value::Str(c.user)),
-            "http_auth_pass" => c()
-                .filter(|c| !c.user.is_empty())
-                .map(|c| Value::Str(c.pass)),
-            _ => None,
-        }
-    }
-}
-
 impl fulcrum_sample::Env for HttpEnv<'_> {
     fn table_lookup(&self, table: &str, key: Value, what: &str) -> Option<Value> {
         self.counters?.table_conv(table, key, what)
@@ -342,7 +307,8 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                 super::body_param::find(self.body?, str_arg(f, 0)).map(|v| Value::Str(v.to_vec()))
             }
             "req.ver" | "req_ver" => Some(version(req?)),
-            "req.proto_http" => Some(Value::Bool(req.is_some())),
+            // No sample without an HTTP request (raw TCP bytes that are not one), as HAProxy.
+            "req.proto_http" => req.map(|_| Value::Bool(true)),
             "res.ver" => Some(version(res?)),
             "status" => Some(Value::Sint(i64::from(res?.status))),
             "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
@@ -393,6 +359,12 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         } else if n.contains("ssl_sni") || n.contains("ssl_hello_type") {
             self.req_data
                 .is_some_and(|c| crate::payload::hello_may_change(&c))
+        } else if self.res_pending && crate::payload::reads_http_response(n) {
+            true
+        } else if self.req.is_none() {
+            // TCP mode: an HTTP fetch on a request head still arriving.
+            self.req_data
+                .is_some_and(|c| crate::payload::http_may_change(&c, n))
         } else {
             false
         }
@@ -474,6 +446,8 @@ impl HttpEnv<'_> {
         }
     }
 }
+
+mod auth;
 
 #[cfg(test)]
 mod tests;

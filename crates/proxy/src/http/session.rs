@@ -41,6 +41,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 mod account;
+mod after_response;
 mod buffer_body;
 mod exchange;
 mod exchange_h2;
@@ -57,6 +58,7 @@ mod response_rules;
 mod retry_on;
 #[cfg(test)]
 mod reuse_tests;
+mod tcp_response;
 
 /// What happens to a connection (the client's, or the server's) after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -292,7 +294,7 @@ pub async fn serve_h2(
         served: 0,
         track,
     });
-    match super::validate::request(&s.req) {
+    match super::validate::request(&s.req, s.fe.h1_req.accept_invalid) {
         Ok(()) => {
             Box::pin(s.request(accept, t0, head_len)).await;
             // An answer without a length ends with the stream (a no-op once it ended).

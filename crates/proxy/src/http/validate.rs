@@ -141,14 +141,19 @@ fn without_default_port<'a>(auth: &'a [u8], target: &[u8]) -> &'a [u8] {
 
 /// HAProxy's checks of a parsed request head (measured against haproxy 2.6: see
 /// `crates/fulcrum/tests/malformed_requests.rs`).
-pub fn request(m: &Message) -> Result<(), Refused> {
+pub fn request(m: &Message, accept_invalid: bool) -> Result<(), Refused> {
     let bad = Err(Refused(400));
     let target = m.target();
-    // Visible ASCII only, and no fragment (`#` is never sent in a request target).
-    if target
-        .iter()
-        .any(|&c| !(0x21..0x7f).contains(&c) || c == b'#')
-    {
+    // Visible ASCII only, and no fragment (`#` is never sent in a request target); with
+    // `option accept-invalid-http-request`, bytes above 127 and `#` pass, as in HAProxy.
+    let refused = |c: u8| {
+        if accept_invalid {
+            c < 0x21 || c == 0x7f
+        } else {
+            !(0x21..0x7f).contains(&c) || c == b'#'
+        }
+    };
+    if target.iter().any(|&c| refused(c)) {
         return bad;
     }
     // Several Host headers: refused unless they all say the same.
@@ -245,7 +250,7 @@ mod tests {
 
     #[test]
     fn targets_and_hosts() {
-        let ok = |h: &[u8]| request(&parsed(h)).is_ok();
+        let ok = |h: &[u8]| request(&parsed(h), false).is_ok();
         assert!(ok(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
         assert!(ok(b"GET http://t/ HTTP/1.1\r\nHost: t\r\n\r\n"));
         assert!(ok(b"GET * HTTP/1.1\r\nHost: t\r\n\r\n"));
@@ -268,7 +273,7 @@ mod tests {
         assert_eq!(
             request(&parsed(
                 b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
-            )),
+            ), false),
             Err(Refused(422))
         );
         assert!(ok(b"GET ?/ HTTP/1.1\r\n\r\n"));

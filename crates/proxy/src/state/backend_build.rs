@@ -107,6 +107,7 @@ pub(super) fn build_backend(
     }
     let http_request = cx.rules(p, &p.http_request)?;
     let http_response = cx.rules(p, &p.http_response)?;
+    let http_after_response = cx.rules(p, &p.http_after_response)?;
     // Persistence. A reload keeps the stick table's entries (HAProxy loses them unless a
     // `peers` section hands them to the new process; fulcrum reloads in place).
     // Stick rules fulcrum does not run refuse the configuration (as `fulcrum check` does):
@@ -160,6 +161,11 @@ pub(super) fn build_backend(
             Vec::new()
         } else {
             http_response
+        },
+        http_after_response: if frontend_only {
+            Vec::new()
+        } else {
+            http_after_response
         },
         errors: error_pages(p)?,
         forwardfor: p.options.forwardfor.as_ref().map(ForwardForRt::new),

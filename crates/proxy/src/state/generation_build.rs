@@ -218,6 +218,7 @@ fn build_scoped(
                 http_request: cx.rules(p, before)?,
                 body_wait,
                 http_response: cx.rules(p, &p.http_response)?,
+                http_after_response: cx.rules(p, &p.http_after_response)?,
                 tcp_connection: tcp_phase(
                     p,
                     &p.tcp_rules.connection,
@@ -265,6 +266,11 @@ fn build_scoped(
                 }),
                 log_format: crate::log_format::for_proxy(p).map_err(|e| cfg_err(p, e))?,
                 head_limit,
+                h1_req: crate::http::h1::Limits {
+                    max_headers: config.global.h1.max_headers as usize,
+                    accept_invalid: p.options.h1.accept_invalid_request,
+                },
+                h1_case: crate::http::h1_case::CaseMap::new(&config.global.h1.case_adjust),
                 bufsize,
                 retired: AtomicBool::new(false),
                 retire: tokio::sync::Notify::new(),

@@ -31,6 +31,9 @@ pub fn compile(
             .map(|c| acl::compile_condition(c, acls))
             .transpose()?;
         let action = match &r.action {
+            // Nothing to run: fulcrum's rewrites do not fail for lack of room.
+            HttpAction::StrictMode => continue,
+            HttpAction::Reject { silent } => Action::Drop(*silent),
             HttpAction::Allow => Action::Allow,
             HttpAction::Deny { status } => Action::Deny(status.unwrap_or(403)),
             HttpAction::SetHeader { name, value } => Action::SetHeader(
@@ -159,7 +162,11 @@ pub fn compile(
                 }
             }
             HttpAction::Auth { realm } => {
-                Action::Auth(Arc::new(auth_response(realm.as_deref().unwrap_or(proxy))))
+                let realm = realm.as_deref().unwrap_or(proxy);
+                Action::Auth(
+                    Arc::new(auth_response(realm)),
+                    Arc::new(proxy_auth_response(realm)),
+                )
             }
             HttpAction::Tarpit { status } => Action::Tarpit(*status, tarpit),
             HttpAction::SetLogLevel { level } => Action::SetLogLevel(level.unwrap_or(SILENT)),
@@ -213,6 +220,17 @@ pub fn auth_response(realm: &str) -> Response {
         b"www-authenticate",
         format!("Basic realm=\"{realm}\"").as_bytes(),
     )
+}
+
+/// The same to a proxy request under `option http-use-proxy-header`: status 407 (reason
+/// and page unchanged, as HAProxy 2.6 sends them) with a `proxy-authenticate` challenge.
+pub fn proxy_auth_response(realm: &str) -> Response {
+    let mut r = errors::builtin_response(401).field(
+        b"proxy-authenticate",
+        format!("Basic realm=\"{realm}\"").as_bytes(),
+    );
+    r.head.status = 407;
+    r
 }
 
 fn regex_of(re: &str) -> Result<Regex, String> {

@@ -14,6 +14,7 @@
 //! the response head, interim answers, failures).
 
 use super::local::AfterError;
+use super::respond::client_case;
 use super::response_head::ResError;
 use super::{Attached, Next, Rec, Session};
 use crate::backend::{Backend, Origin};
@@ -184,7 +185,8 @@ impl<C: ClientStream> Session<C> {
         if self.res.status == 101 && x.upgrade == Upgrade::Requested {
             self.count_status(rec);
             self.out.clear();
-            self.res.write_response(&mut self.out);
+            self.res
+                .write_response_cased(&[], client_case(&self.fe), &mut self.out);
             if body::write_all(&mut self.client, &self.out, cli_timeout)
                 .await
                 .is_err()
@@ -272,7 +274,8 @@ impl<C: ClientStream> Session<C> {
         self.out.clear();
         let h2_head = C::H2.then(|| crate::http::h2::edge::h1_size(&self.res));
         if h2_head.is_none() {
-            self.res.write_response(&mut self.out);
+            self.res
+                .write_response_cased(&[], client_case(&self.fe), &mut self.out);
         }
         let mut res_framing = res_framing;
         if encoder.is_some() {

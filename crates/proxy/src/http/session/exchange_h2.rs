@@ -14,6 +14,7 @@
 
 use super::exchange::{BodySend, Exchange, Step};
 use super::local::AfterError;
+use super::respond::client_case;
 use super::{Next, Rec, Session};
 use crate::backend::Origin;
 use crate::connect::h2::H2Conn;
@@ -246,7 +247,8 @@ impl<C: ClientStream> Session<C> {
         self.sbuf.clear();
         let h2_head = C::H2.then(|| crate::http::h2::edge::h1_size(&self.res));
         if h2_head.is_none() {
-            self.res.write_response(&mut self.out);
+            self.res
+                .write_response_cased(&[], client_case(&self.fe), &mut self.out);
         }
         rec.head_out = h2_head.unwrap_or(self.out.len() as u64);
         rec.log_adjust = htx_head - rec.head_out as i64;

@@ -14,16 +14,17 @@ impl<C: ClientStream> Session<C> {
     /// Parses the head in `cbuf`, with the forms HAProxy tolerates made parseable first
     /// (`validate::normalize`), then HAProxy's checks of the result (`validate::request`).
     fn parse_head(&mut self) -> Result<Option<usize>, HeadError> {
-        let r = match self.req.parse_request(&self.cbuf) {
+        let limits = self.fe.h1_req;
+        let r = match self.req.parse_request_with(&self.cbuf, &limits) {
             Err(ParseError::Invalid) => match validate::normalize(&self.cbuf) {
                 Err(Refused(status)) => return Err(HeadError::Refused(status)),
-                Ok(Some(copy)) => self.req.parse_request(&copy),
+                Ok(Some(copy)) => self.req.parse_request_with(&copy, &limits),
                 Ok(None) => return Err(HeadError::Invalid),
             },
             r => r,
         };
         match r {
-            Ok(Some(n)) => match validate::request(&self.req) {
+            Ok(Some(n)) => match validate::request(&self.req, limits.accept_invalid) {
                 Ok(()) => Ok(Some(n)),
                 Err(Refused(status)) => Err(HeadError::Refused(status)),
             },

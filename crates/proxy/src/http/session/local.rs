@@ -130,9 +130,11 @@ impl<C: ClientStream> Session<C> {
             drained == Drained::Yes && rec.client_asked == Next::KeepAlive && !self.stopping();
         let close = if keep { Close::Silent } else { Close::Announce };
         let part = self.answer_part();
-        let sent = self.send_answer(resp, close, part).await;
+        let be = rec.backend.clone();
+        let sent = self.send_answer(resp, close, part, be.as_deref()).await;
         let (Ok(s) | Err(s)) = sent;
         rec.bytes = s.wire;
+        rec.status = s.status;
         rec.log_adjust = s.log_adjust();
         if sent.is_err() {
             return Next::Close;
@@ -177,6 +179,10 @@ impl<C: ClientStream> Session<C> {
                 )
                 .await,
             ),
+            Verdict::Drop { silent } => Some(
+                self.drop_client(silent, rec, Termination::PROXY_REQUEST)
+                    .await,
+            ),
             Verdict::Tarpit(s, hold) => {
                 // HAProxy holds the request `timeout tarpit` (else `timeout connect`) of the
                 // rule's proxy, then answers the error (`PT` in the log); the connection stays
@@ -209,6 +215,30 @@ impl<C: ClientStream> Session<C> {
         }
     }
 
+    /// `reject` / `silent-drop`: the client's connection closes without an answer (logged
+    /// with no status, as HAProxy); a silent drop first makes the close unseen by the client
+    /// (`tcp_rules::silence`).
+    pub(super) async fn drop_client(
+        &mut self,
+        silent: bool,
+        rec: &mut Rec,
+        term: Termination,
+    ) -> Next {
+        rec.status = 0;
+        rec.bytes = 0;
+        rec.term = term;
+        let v = if silent {
+            crate::tcp_rules::Verdict::SilentDrop
+        } else {
+            crate::tcp_rules::Verdict::Reject
+        };
+        crate::tcp_rules::ends(v, &self.client);
+        if !silent {
+            let _ = self.client.shutdown().await;
+        }
+        Next::Close
+    }
+
     /// Sends the proxy's page for `status`; `AfterError::Close` closes the connection (as
     /// HAProxy does after server-side failures). A client that asked to close is told
     /// `connection: close` (as HAProxy's HTTP/1 codec does).
@@ -237,9 +267,11 @@ impl<C: ClientStream> Session<C> {
                     Next::Close => Close::Announce,
                 };
                 let part = self.answer_part();
-                let sent = self.send_answer(p, close, part).await;
+                let be = rec.backend.clone();
+                let sent = self.send_answer(p, close, part, be.as_deref()).await;
                 let (Ok(s) | Err(s)) = sent;
                 rec.bytes = s.wire;
+                rec.status = s.status;
                 rec.log_adjust = s.log_adjust();
                 sent.is_ok()
             }
@@ -256,7 +288,7 @@ impl<C: ClientStream> Session<C> {
     /// the connection closes.
     pub(super) async fn answer_page(&mut self, page: Option<&Response>) {
         if let Some(p) = page {
-            let _ = self.send_answer(p, Close::Silent, Part::Whole).await;
+            let _ = self.send_answer(p, Close::Silent, Part::Whole, None).await;
         }
         let _ = self.client.shutdown().await;
     }

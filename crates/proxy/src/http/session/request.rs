@@ -29,13 +29,27 @@ use std::time::{Duration, Instant};
 impl<C: ClientStream> Session<C> {
     /// Runs `tcp-request content` rules on this request; whether the connection ends.
     /// `own`: the stick table of the proxy whose rules these are.
-    fn content_rules(&self, rules: &[crate::tcp_rules::Rule], own: Option<&Arc<Table>>) -> bool {
+    fn content_rules(
+        &mut self,
+        rules: &[crate::tcp_rules::Rule],
+        own: Option<&Arc<Table>>,
+        env: &mut Env<'_>,
+    ) -> bool {
         if rules.is_empty() {
             return false;
         }
         let counters = self.fe.counters(self.track.as_deref(), own);
-        let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None).with_counters(counters);
-        crate::tcp_rules::content(rules, &ctx, &self.client, true)
+        let (src, dst) = env.moved.get(self.peer, self.local);
+        let ctx = Ctx::new(src, dst, Some(&self.req), None).with_counters(counters);
+        let moved = crate::tcp_rules::Moved::default();
+        let end = crate::tcp_rules::content(rules, &ctx, &self.client, true, &moved);
+        if let Some((s, d)) = moved.result() {
+            // `set-src`/`set-dst`: the connection's addresses from now on, for this
+            // request's later rules too.
+            (self.peer, self.local) = (s, d);
+            (env.src, env.dst) = (s, d);
+        }
+        end
     }
 
     /// Serves the request in `self.req`; returns whether the client connection stays open.
@@ -79,13 +93,15 @@ impl<C: ClientStream> Session<C> {
             body: req_body,
             moved: Default::default(),
             res_body_in: Default::default(),
+            proxy_request: fe.options.h1.use_proxy_header
+                && !matches!(self.req.target().first(), Some(b'/' | b'*')),
         };
         rec.log_level.clone_from(&env.log_level);
         rec.captures.clone_from(&env.captures);
         let src = crate::net::canonical(self.peer.ip());
         // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode; then
         // the request counts for every entry tracked so far.
-        if self.content_rules(&fe.tcp_content, fe.own_table.as_ref()) {
+        if self.content_rules(&fe.tcp_content, fe.own_table.as_ref(), &mut env) {
             rec.term = Termination::PROXY_REQUEST;
             return Next::Close;
         }
@@ -149,7 +165,7 @@ impl<C: ClientStream> Session<C> {
         };
         rec.backend = Some(be.clone());
         if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
-            if self.content_rules(rules, fe.tables.get(&be.name)) {
+            if self.content_rules(rules, fe.tables.get(&be.name), &mut env) {
                 rec.term = Termination::PROXY_REQUEST;
                 return Next::Close;
             }

@@ -16,6 +16,8 @@ use crate::stream::ClientStream;
 pub(super) struct Sent {
     pub(super) wire: u64,
     pub(super) log: u64,
+    /// The status sent (`http-after-response set-status` may have changed it): logged.
+    pub(super) status: u16,
 }
 
 impl Sent {
@@ -35,10 +37,14 @@ impl<C: ClientStream> Session<C> {
         resp: &Response,
         close: Close,
         part: Part,
+        be: Option<&crate::backend::Backend>,
     ) -> Result<Sent, Sent> {
+        let after = self.after_local_answer(resp, be);
+        let resp = after.as_ref().unwrap_or(resp);
         let sent = Sent {
             wire: resp.h1_len(close, part),
             log: crate::http::log_bytes::head(&resp.head) + resp.body_len(part),
+            status: resp.status(),
         };
         let t = self.fe.timeouts.client;
         if let Some(edge) = super::h2_edge(&mut self.client) {
@@ -55,7 +61,7 @@ impl<C: ClientStream> Session<C> {
         }
         let mut out = std::mem::take(&mut self.out);
         out.clear();
-        resp.write_h1(close, part, &mut out);
+        resp.write_h1_cased(close, part, client_case(&self.fe), &mut out);
         let r = body::write_all(&mut self.client, &out, t).await;
         self.out = out;
         r.map(|_| sent).map_err(|_| sent)
@@ -91,7 +97,8 @@ impl<C: ClientStream> Session<C> {
             return edge.send_interim(&self.res).is_ok();
         }
         self.scratch.clear();
-        self.res.write_response(&mut self.scratch);
+        let case = client_case(&self.fe);
+        self.res.write_response_cased(&[], case, &mut self.scratch);
         body::write_all(&mut self.client, &self.scratch, self.fe.timeouts.client)
             .await
             .is_ok()
@@ -104,6 +111,14 @@ impl<C: ClientStream> Session<C> {
             let _ = edge.send_interim(&resp.head);
             return;
         }
-        let _ = self.send_answer(&resp, Close::Silent, Part::Whole).await;
+        let _ = self
+            .send_answer(&resp, Close::Silent, Part::Whole, None)
+            .await;
     }
+}
+
+/// The `h1-case-adjust` names to write toward a frontend's HTTP/1 clients
+/// (`option h1-case-adjust-bogus-client`).
+pub(super) fn client_case(fe: &crate::state::Frontend) -> Option<&crate::http::h1_case::CaseMap> {
+    fe.options.h1.case_adjust_client.then_some(&fe.h1_case)
 }

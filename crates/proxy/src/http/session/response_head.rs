@@ -24,10 +24,13 @@ impl<C: ClientStream> Session<C> {
         t: Option<Duration>,
         be: &Backend,
     ) -> Result<usize, ResError> {
-        let _ = be;
+        let limits = crate::http::h1::Limits {
+            max_headers: self.fe.h1_req.max_headers,
+            accept_invalid: be.options.h1.accept_invalid_response,
+        };
         loop {
             if !self.sbuf.is_empty() {
-                match self.res.parse_response(&self.sbuf) {
+                match self.res.parse_response_with(&self.sbuf, &limits) {
                     Ok(Some(n)) => return Ok(n),
                     Ok(None) if self.sbuf.len() >= self.fe.bufsize => {
                         return Err(ResError::Invalid)

@@ -1,6 +1,6 @@
 //! Phase "response rules", shared by both server exchanges (an HTTP/1 server's in
-//! `exchange.rs`, an HTTP/2 server's in `exchange_h2.rs`): the backend's then the frontend's
-//! `http-response` rules (a rule may answer instead of the server), `option checkcache`, the
+//! `exchange.rs`, an HTTP/2 server's in `exchange_h2.rs`): the backend's `tcp-response
+//! content` rules (`tcp_response`), the backend's then the frontend's `http-response` rules (a rule may answer instead of the server), `option checkcache`, the
 //! persistence cookie's response part; then which encoder the answer gets (`compression`).
 
 use super::exchange::{Exchange, Step};
@@ -24,6 +24,8 @@ impl<C: ClientStream> Session<C> {
     ) -> Result<(), Step> {
         let fe = self.fe.clone();
         let be = x.be;
+        // `tcp-response content` rules first, as HAProxy (`tcp_response`).
+        let close_server = self.tcp_response_rules(x, rec).await?;
         for rules_set in [&be.policy.http_response, &fe.http_response] {
             match rules::apply(
                 rules_set,
@@ -34,13 +36,26 @@ impl<C: ClientStream> Session<C> {
             ) {
                 // `use-service` is only valid in `http-request` (the parser rejects it here).
                 Verdict::Continue | Verdict::Service(_) | Verdict::Tarpit(..) => {}
+                Verdict::Drop { silent } => {
+                    // HAProxy 2.6 logs the server's status, the answer's internal size and
+                    // `PR` (measured).
+                    let next = self
+                        .drop_client(silent, rec, Termination::PROXY_REQUEST)
+                        .await;
+                    rec.status = self.res.status;
+                    rec.log_adjust =
+                        (crate::payload::htx_response(&self.res) + self.sbuf.len()) as i64;
+                    return Err(Step::Done(next));
+                }
                 Verdict::Error(s) => return Err(self.refuse(s, rec, be).await),
                 Verdict::Respond(resp) => {
                     rec.status = resp.status();
                     self.count_status(rec);
                     let part = self.answer_part();
-                    let (Ok(s) | Err(s)) = self.send_answer(&resp, Close::Silent, part).await;
+                    let (Ok(s) | Err(s)) =
+                        self.send_answer(&resp, Close::Silent, part, Some(be)).await;
                     rec.bytes = s.wire;
+                    rec.status = s.status;
                     rec.log_adjust = s.log_adjust();
                     return Err(Step::Done(Next::Close));
                 }
@@ -68,6 +83,14 @@ impl<C: ClientStream> Session<C> {
                 // HAProxy: the cookie's server failed and the request was redispatched (TX_CK_DOWN).
                 rec.cookie[0] = b'D';
             }
+        }
+        // `http-after-response`: the backend's rules, then the frontend's (`after_response`);
+        // the status they set is the one logged.
+        self.after_response(x.env, Some(be));
+        rec.status = self.res.status;
+        if close_server {
+            // `tcp-response content close`: the server connection ends with this answer.
+            self.res.append(b"connection", b"close");
         }
         Ok(())
     }

@@ -35,7 +35,8 @@ impl<C: ClientStream> Session<C> {
             let pre = crate::proxy_protocol::for_server(send_proxy, addrs);
             self.out.extend_from_slice(&pre);
         }
-        self.req.write_request(&mut self.out);
+        let case = be.options.h1.case_adjust_server.then_some(&fe.h1_case);
+        self.req.write_request_cased(case, &mut self.out);
         let kept = self.l7_kept(x);
         let t_sent = Instant::now();
         let mut body_sent = if framing == Framing::None {

@@ -1,0 +1,78 @@
+//! Phase "tcp-response content" of an HTTP exchange: HAProxy runs a backend's `tcp-response
+//! content` rules before its `http-response` rules, in HTTP mode too. As HAProxy 2.6 they
+//! first run as the server connection is set up, before any answer: a rule whose condition
+//! does not read the answer decides then (`close`: the server is cut before answering, the
+//! client gets a 502 logged `SH`; `reject`: the client's connection closes, logged `-1 ...
+//! PD`; `accept`: no more rules); a rule reading the answer (`status`, `res.hdr()`,
+//! `res.len`...) makes them wait and run again, from the first, on the parsed head and the
+//! body bytes that came with it (no further waiting within `tcp-response inspect-delay`:
+//! what HAProxy does there is not reproduced). Then `reject` closes the client's connection
+//! without a byte of the answer (logged `PD` with the server's status), `close` lets the
+//! answer through and closes the server connection after it.
+
+use super::exchange::{Exchange, Step};
+use super::local::AfterError;
+use super::{Next, Rec, Session};
+use crate::stream::ClientStream;
+use crate::tcp_rules::{self, ResVerdict};
+use crate::termination::{Cause, Phase, Termination};
+
+impl<C: ClientStream> Session<C> {
+    /// Runs the backend's `tcp-response content` rules on `self.res`: `Ok(true)` when the
+    /// server connection must close after this answer, `Err` when the client's is closed.
+    pub(super) async fn tcp_response_rules(
+        &mut self,
+        x: &Exchange<'_>,
+        rec: &mut Rec,
+    ) -> Result<bool, Step> {
+        // Most configurations have none: no lookup by name then.
+        if self.fe.backend_tcp_response.is_empty() {
+            return Ok(false);
+        }
+        let Some(r) = self.fe.backend_tcp_response.get(&x.be.name) else {
+            return Ok(false);
+        };
+        // Before the answer: a rule that does not read it may decide already.
+        let mut before = x.env.sample(Some(&self.req), None);
+        before.res_data = Some(crate::payload::Channel::http(0, false, self.fe.bufsize));
+        before.res_pending = true;
+        match tcp_rules::decide_response(&r.rules, &before) {
+            None => {}
+            Some(ResVerdict::Accept) => return Ok(false),
+            Some(ResVerdict::Close) => {
+                let pages = &x.be.policy.errors;
+                let next = self
+                    .send_error(
+                        502,
+                        rec,
+                        Termination::SERVER_HEADERS,
+                        pages,
+                        AfterError::Close,
+                    )
+                    .await;
+                return Err(Step::Done(next));
+            }
+            Some(ResVerdict::Reject) => {
+                rec.status = 0;
+                rec.term = Termination::new(Cause::Proxy, Phase::Data);
+                rec.bytes = 0;
+                return Err(Step::Done(Next::Close));
+            }
+        }
+        let body_in = self.sbuf.len();
+        let htx = crate::payload::htx_response(&self.res) + body_in;
+        let mut ctx = x.env.sample(Some(&self.req), Some(&self.res));
+        ctx.res_data = Some(crate::payload::Channel::http(htx, true, self.fe.bufsize));
+        match tcp_rules::decide_response(&r.rules, &ctx).unwrap_or(ResVerdict::Accept) {
+            ResVerdict::Accept => Ok(false),
+            ResVerdict::Close => Ok(true),
+            ResVerdict::Reject => {
+                rec.status = self.res.status;
+                rec.term = Termination::new(Cause::Proxy, Phase::Data);
+                rec.bytes = 0;
+                rec.log_adjust = htx as i64;
+                Err(Step::Done(Next::Close))
+            }
+        }
+    }
+}
