@@ -122,6 +122,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["acl", "vars", "tls::store"],
     ),
     (
+        "the rustls settings of a certificate on a bind (uses tls::store)",
+        &["tls::server_config"],
+    ),
+    (
         "server connections, applets, log lines",
         &[
             "connect",
@@ -155,8 +159,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "HTTP rules; TLS to servers",
-        &["http::rules", "tls::connector"],
+        "HTTP rules; TLS to servers; the runtime socket's crt-lists (uses tls::acceptor)",
+        &["http::rules", "tls::connector", "tls::crtlists"],
     ),
     (
         "server farm (no HTTP), idle pools, the backend's HTTP policy, TLS by listening address",

@@ -1,7 +1,7 @@
 //! The process's certificates by file name (HAProxy's "ckch stores") and the runtime socket's
 //! certificate commands on them: `show ssl cert [NAME]`, `new ssl cert NAME`,
 //! `set ssl cert NAME <<` (a PEM payload), `commit ssl cert NAME`, `abort ssl cert NAME`,
-//! with HAProxy 2.6's answers.
+//! `del ssl cert NAME`, with HAProxy 2.6's answers.
 //!
 //! Every `crt` a bind loads is one [`Slot`], shared by all the binds naming that file; a bind's
 //! resolver reads the slot at each handshake, so a committed certificate is served to the
@@ -16,7 +16,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// One certificate file as loaded (or empty: `new ssl cert`).
@@ -25,10 +25,10 @@ pub struct Slot {
     key: RwLock<Option<Arc<CertifiedKey>>>,
     /// Bind lines serving it now (HAProxy's "instances": one dot each on commit).
     uses: AtomicUsize,
-    /// Made by `new ssl cert` (listed even when no bind uses it); a file a config loaded
-    /// is listed while a bind of the running config uses it (after a reload that dropped
-    /// it, as after haproxy's).
-    runtime: bool,
+    /// Made by `new ssl cert`, or taken off a crt-list by `del ssl crt-list` (listed even
+    /// when no bind uses it); a file a config loaded is listed while a bind of the running
+    /// config uses it (after a reload that dropped it, as after haproxy's).
+    runtime: AtomicBool,
 }
 
 /// A bind line's use of a slot, counted while it lives.
@@ -49,6 +49,12 @@ impl Drop for SlotUse {
 }
 
 impl Slot {
+    /// Keeps the certificate listed (and usable by `add ssl crt-list`) when no bind serves it
+    /// any more: HAProxy keeps a certificate a crt-list line stopped using.
+    pub fn keep(&self) {
+        self.runtime.store(true, Ordering::Relaxed);
+    }
+
     /// The certificate served now.
     pub fn current(&self) -> Option<Arc<CertifiedKey>> {
         self.key.read().unwrap_or_else(|e| e.into_inner()).clone()
@@ -77,6 +83,8 @@ pub enum SslCommand {
     Set(String, String),
     Commit(String),
     Abort(String),
+    /// `del ssl cert NAME`: forget a certificate no bind serves.
+    Del(String),
 }
 
 struct Transaction {
@@ -112,6 +120,17 @@ pub fn install(name: &str, key: Arc<CertifiedKey>) -> Arc<Slot> {
     r.install(name, key)
 }
 
+/// Certificate `name` if it exists and holds a certificate (`add/del ssl crt-list`), else
+/// HAProxy's reason ("does not exist", "is empty").
+pub fn lookup(name: &str) -> Result<Arc<Slot>, String> {
+    let r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    match r.get(name) {
+        None => Err(format!("certificate '{name}' does not exist!")),
+        Some(s) if s.current().is_none() => Err(format!("certificate '{name}' is empty!")),
+        Some(s) => Ok(s.clone()),
+    }
+}
+
 /// Runs one command against the process's registry; HAProxy's answer text.
 pub fn run(cmd: &SslCommand) -> String {
     let mut r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
@@ -134,7 +153,7 @@ impl Registry {
     fn get(&self, name: &str) -> Option<&Arc<Slot>> {
         self.certs
             .get(name)
-            .filter(|s| s.runtime || Self::instances(s) > 0)
+            .filter(|s| s.runtime.load(Ordering::Relaxed) || Self::instances(s) > 0)
     }
 
     pub fn run(&mut self, cmd: &SslCommand) -> String {
@@ -145,6 +164,30 @@ impl Registry {
             SslCommand::Set(name, payload) => self.set(name, payload),
             SslCommand::Commit(name) => self.commit(name),
             SslCommand::Abort(name) => self.abort(name),
+            SslCommand::Del(name) => self.delete(name),
+        }
+    }
+
+    fn delete(&mut self, name: &str) -> String {
+        if name.is_empty() {
+            return "'del ssl cert' expects a certificate name\n".into();
+        }
+        if self.tx.as_ref().is_some_and(|t| t.name == name) {
+            return format!(
+                "Can't remove the certificate: ongoing transaction for the certificate '{name}'\n"
+            );
+        }
+        match self.get(name) {
+            None => {
+                format!("Can't remove the certificate: certificate '{name}' doesn't exist!\n\n")
+            }
+            Some(s) if Self::instances(s) > 0 => format!(
+                "Can't remove the certificate: certificate '{name}' in use, can't be deleted!\n\n"
+            ),
+            Some(_) => {
+                self.certs.remove(name);
+                format!("Certificate '{name}' deleted!\n")
+            }
         }
     }
 
@@ -203,7 +246,7 @@ impl Registry {
         self.certs.insert(
             name.to_string(),
             Arc::new(Slot {
-                runtime: true,
+                runtime: AtomicBool::new(true),
                 ..Slot::default()
             }),
         );
@@ -460,6 +503,43 @@ mod tests {
         assert_eq!(
             r.run(&SslCommand::Set("/n.pem".into(), String::new())),
             "'set ssl cert expects a filename and a certificate as a payload\n"
+        );
+    }
+
+    #[test]
+    fn del_as_haproxy_2_6() {
+        let mut r = Registry::default();
+        let (two, one) = pem(TWO);
+        let held = SlotUse::new(r.install("/c/one.pem", one));
+        assert_eq!(
+            r.run(&SslCommand::Del(String::new())),
+            "'del ssl cert' expects a certificate name\n"
+        );
+        assert_eq!(
+            r.run(&SslCommand::Del("/c/one.pem".into())),
+            "Can't remove the certificate: certificate '/c/one.pem' in use, can't be deleted!\n\n"
+        );
+        assert_eq!(
+            r.run(&SslCommand::Del("/x.pem".into())),
+            "Can't remove the certificate: certificate '/x.pem' doesn't exist!\n\n"
+        );
+        r.run(&SslCommand::New("/n.pem".into()));
+        r.run(&SslCommand::Set("/n.pem".into(), two));
+        assert_eq!(
+            r.run(&SslCommand::Del("/n.pem".into())),
+            "Can't remove the certificate: ongoing transaction for the certificate '/n.pem'\n"
+        );
+        r.run(&SslCommand::Abort("/n.pem".into()));
+        assert_eq!(
+            r.run(&SslCommand::Del("/n.pem".into())),
+            "Certificate '/n.pem' deleted!\n"
+        );
+        assert_eq!(r.run(&SslCommand::Show(None)), "# filename\n/c/one.pem\n");
+        drop(held);
+        assert_eq!(
+            r.run(&SslCommand::Del("/c/one.pem".into())),
+            "Can't remove the certificate: certificate '/c/one.pem' doesn't exist!\n\n",
+            "no bind serves it any more: gone, as after a reload"
         );
     }
 }
