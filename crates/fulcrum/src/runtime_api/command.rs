@@ -214,7 +214,9 @@ fn crt_list(words: &[&str], level: Level, payload: Option<&str>) -> Option<Parse
     let cmd = match words.first().copied()? {
         "show" => {
             let numbers = words.get(3) == Some(&"-n");
-            let list = words.get(if numbers { 4 } else { 3 }).map(|w| w.to_string());
+            let list = words
+                .get(if numbers { 4 } else { 3 })
+                .map(|w| w.to_string());
             CrtListCommand::Show { numbers, list }
         }
         "add" => CrtListCommand::Add {

@@ -10,7 +10,7 @@
 
 use super::certs::{self, CertEntry};
 use super::conn::TlsConn;
-use super::crtlist::{self, Listed, ListRead};
+use super::crtlist::{self, ListRead, Listed};
 use super::server_config::Builder;
 use super::sni::SniIndex;
 use super::store::{self, Slot, SlotUse};
@@ -198,7 +198,11 @@ impl TlsBind {
 
     /// What the bind serves now (re-indexed first if a certificate was committed since).
     fn served(&self) -> Arc<Served> {
-        let s = self.served.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let s = self
+            .served
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         if s.commits == store::commits() {
             return s;
         }
@@ -216,12 +220,21 @@ impl TlsBind {
 
     /// Paths of the certificates served now.
     pub fn paths(&self) -> Vec<String> {
-        self.served().entries.iter().map(|e| e.path.clone()).collect()
+        self.served()
+            .entries
+            .iter()
+            .map(|e| e.path.clone())
+            .collect()
     }
 
     /// The certificate of crt-list line `line` as this bind would serve it, built but not
     /// served yet (`add ssl crt-list`): the line's options over the bind's.
-    pub fn prepare(&self, line: &Listed, list: &str, slot: &Arc<Slot>) -> Result<Arc<Entry>, String> {
+    pub fn prepare(
+        &self,
+        line: &Listed,
+        list: &str,
+        slot: &Arc<Slot>,
+    ) -> Result<Arc<Entry>, String> {
         let parsed = crtlist::parse_line(&line.text(), line.linenum)
             .map_err(|(_, m)| m)?
             .ok_or("an empty crt-list line")?;
@@ -253,7 +266,8 @@ impl TlsBind {
     /// certificate.
     pub fn is_default(&self, list: &str, linenum: usize, cert: &str) -> bool {
         let s = self.served();
-        s.default().is_some_and(|d| s.entries[d].is_line(list, linenum, cert))
+        s.default()
+            .is_some_and(|d| s.entries[d].is_line(list, linenum, cert))
     }
 
     /// `crt-base`: where a relative certificate path of a crt-list line starts.

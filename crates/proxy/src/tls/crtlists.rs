@@ -134,7 +134,7 @@ fn add(
                 return Err("only one line of payload is supported!".into());
             }
             let parsed = crtlist::parse_line(p, 1)
-                .map_err(|(_, m)| format!("parsing [CLI:1]: {m}"))?
+                .map_err(|(_, m)| format!("parsing [CLI:1]: {}", haproxy_words(&m)))?
                 .ok_or("'add ssl crtlist' should contain the certificate name in the payload")?;
             Listed::from_line(&parsed, &parsed.file)
         }
@@ -190,6 +190,17 @@ fn add(
     Ok(out)
 }
 
+/// HAProxy's words for an option it does not know (the config parser's are fulcrum's).
+fn haproxy_words(m: &str) -> String {
+    match m
+        .strip_prefix("unknown crt-list option '")
+        .and_then(|r| r.strip_suffix('\''))
+    {
+        Some(kw) => format!("unknown ssl keyword {kw}"),
+        None => m.to_string(),
+    }
+}
+
 fn del(lists: &mut BTreeMap<String, List>, list: &str, cert_arg: &str) -> Result<String, String> {
     if list.is_empty() || cert_arg.is_empty() {
         return Ok("'del ssl crtlist' expects a filename and a certificate name\n".into());
@@ -198,11 +209,7 @@ fn del(lists: &mut BTreeMap<String, List>, list: &str, cert_arg: &str) -> Result
         None => (cert_arg, 0),
         Some((c, n)) => match n.parse::<usize>() {
             Ok(n) => (c, n),
-            Err(_) => {
-                return Err(format!(
-                    "wrong line number after colons in '{cert_arg}'!"
-                ))
-            }
+            Err(_) => return Err(format!("wrong line number after colons in '{cert_arg}'!")),
         },
     };
     let k = key(list).to_string();

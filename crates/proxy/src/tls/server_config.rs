@@ -108,7 +108,11 @@ impl<'a> Builder<'a> {
         Ok(v)
     }
 
-    pub fn config(&mut self, o: &TlsOptions, slot: &Arc<Slot>) -> Result<Arc<ServerConfig>, String> {
+    pub fn config(
+        &mut self,
+        o: &TlsOptions,
+        slot: &Arc<Slot>,
+    ) -> Result<Arc<ServerConfig>, String> {
         let provider = suites::provider(o)?;
         let versions = suites::versions(o)?;
         let verifier = self.verifier(o, &provider)?;
