@@ -21,6 +21,9 @@
 # Each scenario alternates rounds (HAProxy then fulcrum, RUNS times) on freshly started
 # proxies and prints medians and the median of per-round ratios fulcrum/HAProxy.
 # The machine may be shared: keep rounds short and read the ratios, not the absolute numbers.
+# Besides the rates, each scenario prints the proxy's CPU time per request or handshake (user +
+# system of its process over the round, from /proc/PID/stat): what sharing the machine disturbs
+# least. Its ratio is fulcrum/HAProxy too, so below 1.0 is fulcrum spending less.
 set -euo pipefail
 
 RUNS=${RUNS:-3}
@@ -131,20 +134,21 @@ start() { # $1: haproxy|fulcrum, $2: certificate
 
 stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=""; }
 
-measure() { # $1: scenario -> prints a rate
+# wrk's "N requests in" and "Requests/sec: R" -> "R N".
+wrk_rate() { awk '/requests in/ {n=$1} /Requests\/sec/ {r=$2} END {print r, n}'; }
+
+measure() { # $1: scenario -> prints "rate operations" (operations: requests or handshakes)
   case $1 in
     handshake-*)
       $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "Connection: close" "https://127.0.0.1:$PORT/" \
-        | awk '/Requests\/sec/ {print $2}' ;;
+        | wrk_rate ;;
     keepalive-100k)
-      $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" "https://127.0.0.1:$PORT/100k" \
-        | awk '/Requests\/sec/ {print $2}' ;;
+      $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" "https://127.0.0.1:$PORT/100k" | wrk_rate ;;
     keepalive-*)
-      $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" "https://127.0.0.1:$PORT/" \
-        | awk '/Requests\/sec/ {print $2}' ;;
+      $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" "https://127.0.0.1:$PORT/" | wrk_rate ;;
     idle-memory)
       $PIN_LOAD python3 "$ROOT/bench/tls/idle_tls.py" 127.0.0.1 "$PORT" "$IDLE_CONNS" "$PID" \
-        | awk '{print $2}' ;;
+        | awk '{print $2, 0}' ;;
     s_time-*)
       local mode=-new; [ "$1" = s_time-reuse ] && mode=-reuse
       local t0 t1 n
@@ -152,23 +156,38 @@ measure() { # $1: scenario -> prints a rate
       n=$($PIN_LOAD openssl s_time -connect 127.0.0.1:$PORT $mode -time "$DURATION" 2>/dev/null \
         | awk '/connections in [0-9.]+s;/ {print $1; exit}')
       t1=$(date +%s.%N)
-      awk -v n="${n:-0}" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", n / (b - a) }' ;;
+      awk -v n="${n:-0}" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f %d\n", n / (b - a), n }' ;;
   esac
+}
+
+# The proxy's CPU time so far (user + system of every thread), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+HZ=$(getconf CLK_TCK)
+
+# One round of scenario $1 on the running proxy: "rate cpu_us_per_operation".
+round() {
+  local c0 out c1
+  c0=$(cpu_ticks); out=$(measure "$1"); c1=$(cpu_ticks)
+  echo "$out" | awk -v a="$c0" -v b="$c1" -v hz="$HZ" \
+    '{ if ($2 > 0) printf "%s %.2f\n", $1, (b - a) * 1e6 / hz / $2; else printf "%s nan\n", $1 }'
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} m=int((NR+1)/2); if (NR%2) print a[m]; else print (a[m]+a[m+1])/2}'; }
 
-printf "%-18s %14s %14s %8s\n" scenario "haproxy" "fulcrum" ratio
+printf "%-16s %10s %10s %7s %12s %12s %7s\n" scenario "haproxy/s" "fulcrum/s" ratio "h CPU us/op" "f CPU us/op" "ratio"
 for sc in handshake-ecdsa handshake-rsa keepalive-ecdsa keepalive-100k s_time-new s_time-reuse idle-memory; do
   [ -n "$ONLY" ] && [[ $sc != *$ONLY* ]] && continue
   cert="$WORK/ec.pem"; [[ $sc == *rsa* ]] && cert="$WORK/rsa.pem"
-  : > "$WORK/h"; : > "$WORK/f"; : > "$WORK/r"
+  : > "$WORK/h"; : > "$WORK/f"; : > "$WORK/r"; : > "$WORK/hc"; : > "$WORK/fc"; : > "$WORK/rc"
   for _ in $(seq "$RUNS"); do
-    start haproxy "$cert"; h=$(measure "$sc"); stop
-    start fulcrum "$cert"; f=$(measure "$sc"); stop
-    echo "$h" >> "$WORK/h"; echo "$f" >> "$WORK/f"
+    start haproxy "$cert"; read -r h hc < <(round "$sc"); stop
+    start fulcrum "$cert"; read -r f fc < <(round "$sc"); stop
+    echo "$h" >> "$WORK/h"; echo "$f" >> "$WORK/f"; echo "$hc" >> "$WORK/hc"; echo "$fc" >> "$WORK/fc"
     awk -v h="$h" -v f="$f" 'BEGIN { if (h > 0) printf "%.3f\n", f / h }' >> "$WORK/r"
+    awk -v h="$hc" -v f="$fc" 'BEGIN { if (h > 0 && f != "nan") printf "%.3f\n", f / h }' >> "$WORK/rc"
+    [ -n "${VERBOSE:-}" ] && echo "  round $sc: haproxy $h/s ${hc}us, fulcrum $f/s ${fc}us" >&2
   done
-  printf "%-18s %14s %14s %8s\n" "$sc" "$(median < "$WORK/h")" "$(median < "$WORK/f")" "$(median < "$WORK/r")"
+  printf "%-16s %10s %10s %7s %12s %12s %7s\n" "$sc" "$(median < "$WORK/h")" "$(median < "$WORK/f")" \
+    "$(median < "$WORK/r")" "$(median < "$WORK/hc")" "$(median < "$WORK/fc")" "$(median < "$WORK/rc")"
 done
 echo "(medians of $RUNS alternating rounds of ${DURATION}s, $CONNS connections; nbthread 1; shared machine)" >&2
