@@ -15,14 +15,20 @@
 #   idle-memory       bytes of RSS per idle TLS connection after one request (IDLE_CONNS
 #                     connections, bench/tls/idle_tls.py); lower is better: its ratio is
 #                     fulcrum/HAProxy too, so below 1.0 is fulcrum using less
+#   resumed-tls13     resumed handshakes/s, TLS 1.3 session tickets (bench/tls/resume_tls.py:
+#                     one connection at a time, each offering the previous one's session; the
+#                     round fails unless the proxy resumed nearly all of them)
+#   resumed-tls12     the same with TLS 1.2 (tickets)
 # and, with `openssl s_time` (one connection at a time: latency-bound, both proxies alike):
-#   s_time-new / s_time-reuse   new vs resumed handshakes per second.
+#   s_time-new        new handshakes per second. (`s_time -reuse` is not measured: with TLS 1.3
+#                     it resumed nothing, on either proxy.)
+# Resumed rounds and s_time are bound by the one client's latency: read their CPU columns.
 # The proxy is pinned to CPU $PROXY_CPU (default 0) and the client to CPU $LOAD_CPU (default 1).
 # Each scenario alternates rounds (HAProxy then fulcrum, RUNS times) on freshly started
 # proxies and prints medians and the median of per-round ratios fulcrum/HAProxy.
 # The machine may be shared: keep rounds short and read the ratios, not the absolute numbers.
 # Besides the rates, each scenario prints the proxy's CPU time per request or handshake (user +
-# system of its process over the round, from /proc/PID/stat): what sharing the machine disturbs
+# system of its threads over the round, from /proc/PID/task/*/schedstat): what sharing disturbs
 # least. Its ratio is fulcrum/HAProxy too, so below 1.0 is fulcrum spending less.
 set -euo pipefail
 
@@ -76,7 +82,7 @@ cat "$WORK/rsa.crt" "$WORK/rsa.key" > "$WORK/rsa.pem"
 # The 100 KB answer's server: nginx on the client's CPU, plain HTTP.
 NGINX_PORT=$((PORT + 1))
 mkdir -p "$WORK/www"
-head -c 102400 /dev/urandom | base64 -w 0 | head -c 102400 > "$WORK/www/100k"
+head -c 76800 /dev/urandom | base64 -w 0 > "$WORK/www/100k"   # 102,400 bytes, no SIGPIPE
 cat > "$WORK/nginx.conf" <<NGX
 daemon off;
 worker_processes 1;
@@ -149,8 +155,13 @@ measure() { # $1: scenario -> prints "rate operations" (operations: requests or 
     idle-memory)
       $PIN_LOAD python3 "$ROOT/bench/tls/idle_tls.py" 127.0.0.1 "$PORT" "$IDLE_CONNS" "$PID" \
         | awk '{print $2, 0}' ;;
+    resumed-*)
+      local v=1.3; [ "$1" = resumed-tls12 ] && v=1.2
+      $PIN_LOAD python3 "$ROOT/bench/tls/resume_tls.py" 127.0.0.1 "$PORT" "$DURATION" "$v" \
+        | awk '{ if ($3 < 0.9 * ($2 - 1)) { print "only " $3 " of " $2 " resumed" > "/dev/stderr"; exit 1 }
+                 print $1, $2 }' ;;
     s_time-*)
-      local mode=-new; [ "$1" = s_time-reuse ] && mode=-reuse
+      local mode=-new
       local t0 t1 n
       t0=$(date +%s.%N)
       n=$($PIN_LOAD openssl s_time -connect 127.0.0.1:$PORT $mode -time "$DURATION" 2>/dev/null \
@@ -160,22 +171,22 @@ measure() { # $1: scenario -> prints "rate operations" (operations: requests or 
   esac
 }
 
-# The proxy's CPU time so far (user + system of every thread), in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
-HZ=$(getconf CLK_TCK)
+# The proxy's CPU time so far, in ns: the sum over its threads of the time they ran
+# (/proc/PID/task/*/schedstat; /proc/PID/stat counts 10 ms ticks, too coarse for short rounds).
+cpu_ns() { cat /proc/"$PID"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
 
 # One round of scenario $1 on the running proxy: "rate cpu_us_per_operation".
 round() {
   local c0 out c1
-  c0=$(cpu_ticks); out=$(measure "$1"); c1=$(cpu_ticks)
-  echo "$out" | awk -v a="$c0" -v b="$c1" -v hz="$HZ" \
-    '{ if ($2 > 0) printf "%s %.2f\n", $1, (b - a) * 1e6 / hz / $2; else printf "%s nan\n", $1 }'
+  c0=$(cpu_ns); out=$(measure "$1"); c1=$(cpu_ns)
+  echo "$out" | awk -v a="$c0" -v b="$c1" \
+    '{ if ($2 > 0) printf "%s %.2f\n", $1, (b - a) / 1e3 / $2; else printf "%s nan\n", $1 }'
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} m=int((NR+1)/2); if (NR%2) print a[m]; else print (a[m]+a[m+1])/2}'; }
 
 printf "%-16s %10s %10s %7s %12s %12s %7s\n" scenario "haproxy/s" "fulcrum/s" ratio "h CPU us/op" "f CPU us/op" "ratio"
-for sc in handshake-ecdsa handshake-rsa keepalive-ecdsa keepalive-100k s_time-new s_time-reuse idle-memory; do
+for sc in handshake-ecdsa handshake-rsa resumed-tls13 resumed-tls12 keepalive-ecdsa keepalive-100k s_time-new idle-memory; do
   [ -n "$ONLY" ] && [[ $sc != *$ONLY* ]] && continue
   cert="$WORK/ec.pem"; [[ $sc == *rsa* ]] && cert="$WORK/rsa.pem"
   : > "$WORK/h"; : > "$WORK/f"; : > "$WORK/r"; : > "$WORK/hc"; : > "$WORK/fc"; : > "$WORK/rc"
