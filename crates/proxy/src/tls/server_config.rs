@@ -1,7 +1,9 @@
 //! The rustls server settings of one certificate on one bind line (HAProxy's SSL_CTX): the
 //! bind's (or crt-list line's) versions, suites, ALPN and client-certificate verifier, with
 //! the process's session-id cache and ticket keys (kept across reloads, so resumption
-//! survives them). Client-certificate verifiers are shared by the lines that ask the same.
+//! survives them), both bounded by `tune.ssl.lifetime` (HAProxy's default: 300 s): a session
+//! or ticket older than that is not resumed (a full handshake instead), and TLS clients are
+//! told that lifetime. Client-certificate verifiers are shared by the lines that ask the same.
 
 use super::certs;
 use super::store::{Slot, SlotResolver};
@@ -10,7 +12,32 @@ use fulcrum_config::tls::{GlobalTls, TlsOptions, Verify};
 use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{ServerConfig, StoresServerSessions, WebPkiClientVerifier};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
+
+/// `tune.ssl.lifetime` in seconds, of the config built last (HAProxy's default 300 s).
+static LIFETIME: AtomicU32 = AtomicU32::new(300);
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `value` stamped with the time it was made (8 bytes before it).
+fn stamped(value: &[u8]) -> Vec<u8> {
+    let mut out = now_secs().to_be_bytes().to_vec();
+    out.extend_from_slice(value);
+    out
+}
+
+/// The value of a stamped one still within `tune.ssl.lifetime` (`now`: seconds).
+fn unstamped(stamped: &[u8], now: u64) -> Option<Vec<u8>> {
+    let (t, value) = stamped.split_at_checked(8)?;
+    let made = u64::from_be_bytes(t.try_into().ok()?);
+    (now.saturating_sub(made) <= u64::from(LIFETIME.load(Ordering::Relaxed)))
+        .then(|| value.to_vec())
+}
 
 /// The process's session-id cache (`tune.ssl.cachesize`, default 20000 as HAProxy), kept
 /// across reloads so resumption survives them.
@@ -34,15 +61,15 @@ struct CountedCache(Arc<rustls::server::ServerSessionMemoryCache>);
 
 impl StoresServerSessions for CountedCache {
     fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
-        self.0.put(key, value)
+        self.0.put(key, stamped(&value))
     }
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let v = self.0.get(key);
+        let v = self.0.get(key).and_then(|v| unstamped(&v, now_secs()));
         super::totals::cache_lookup(v.is_some());
         v
     }
     fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let v = self.0.take(key);
+        let v = self.0.take(key).and_then(|v| unstamped(&v, now_secs()));
         super::totals::cache_lookup(v.is_some());
         v
     }
@@ -51,11 +78,34 @@ impl StoresServerSessions for CountedCache {
     }
 }
 
-/// The process's ticket keys (rotated by rustls), kept across reloads.
+/// The process's ticket keys (rotated by rustls every 6 hours), kept across reloads.
 fn ticketer() -> Option<Arc<dyn rustls::server::ProducesTickets>> {
     static T: OnceLock<Option<Arc<dyn rustls::server::ProducesTickets>>> = OnceLock::new();
-    T.get_or_init(|| rustls::crypto::ring::Ticketer::new().ok())
-        .clone()
+    T.get_or_init(|| {
+        let inner = rustls::crypto::ring::Ticketer::new().ok()?;
+        Some(Arc::new(Aged(inner)) as Arc<dyn rustls::server::ProducesTickets>)
+    })
+    .clone()
+}
+
+/// Tickets that carry the time they were issued inside their encrypted part and are refused
+/// once older than `tune.ssl.lifetime` (rustls's own keys live 6 to 12 hours).
+#[derive(Debug)]
+struct Aged(Arc<dyn rustls::server::ProducesTickets>);
+
+impl rustls::server::ProducesTickets for Aged {
+    fn enabled(&self) -> bool {
+        self.0.enabled()
+    }
+    fn lifetime(&self) -> u32 {
+        LIFETIME.load(Ordering::Relaxed)
+    }
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        self.0.encrypt(&stamped(plain))
+    }
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        unstamped(&self.0.decrypt(cipher)?, now_secs())
+    }
 }
 
 type VerifierKey = (Option<String>, Option<String>, Verify);
@@ -67,6 +117,8 @@ pub struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     pub fn new(global: &'a GlobalTls) -> Self {
+        let lifetime = global.lifetime.map_or(300, |d| d.as_secs().min(u64::from(u32::MAX)));
+        LIFETIME.store(lifetime as u32, Ordering::Relaxed);
         Builder {
             global,
             verifiers: HashMap::new(),
@@ -135,5 +187,21 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(Arc::new(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_older_than_the_lifetime_are_not_resumed() {
+        let v = stamped(b"session");
+        let made = u64::from_be_bytes(v[..8].try_into().unwrap_or_default());
+        let life = u64::from(LIFETIME.load(Ordering::Relaxed));
+        assert_eq!(unstamped(&v, made).as_deref(), Some(&b"session"[..]));
+        assert_eq!(unstamped(&v, made + life).as_deref(), Some(&b"session"[..]));
+        assert_eq!(unstamped(&v, made + life + 1), None);
+        assert_eq!(unstamped(b"short", made), None);
     }
 }
