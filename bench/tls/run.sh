@@ -23,6 +23,8 @@
 #   s_time-new        new handshakes per second. (`s_time -reuse` is not measured: with TLS 1.3
 #                     it resumed nothing, on either proxy.)
 # Resumed rounds and s_time are bound by the one client's latency: read their CPU columns.
+# PROFILE=DIR: each fulcrum round is also recorded by `perf record -g` (DIR/SCENARIO.perf.data)
+# and its top functions written to DIR/SCENARIO.perf.txt.
 # The proxy is pinned to CPU $PROXY_CPU (default 0) and the client to CPU $LOAD_CPU (default 1).
 # Each scenario alternates rounds (HAProxy then fulcrum, RUNS times) on freshly started
 # proxies and prints medians and the median of per-round ratios fulcrum/HAProxy.
@@ -192,7 +194,19 @@ for sc in handshake-ecdsa handshake-rsa resumed-tls13 resumed-tls12 keepalive-ec
   : > "$WORK/h"; : > "$WORK/f"; : > "$WORK/r"; : > "$WORK/hc"; : > "$WORK/fc"; : > "$WORK/rc"
   for _ in $(seq "$RUNS"); do
     start haproxy "$cert"; read -r h hc < <(round "$sc"); stop
-    start fulcrum "$cert"; read -r f fc < <(round "$sc"); stop
+    start fulcrum "$cert"
+    if [ -n "${PROFILE:-}" ]; then
+      mkdir -p "$PROFILE"
+      perf record -q -F 499 -g -p "$PID" -o "$PROFILE/$sc.perf.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+      PERF=$!
+    fi
+    read -r f fc < <(round "$sc")
+    [ -n "${PROFILE:-}" ] && wait "$PERF"
+    stop
+    if [ -n "${PROFILE:-}" ]; then
+      perf report -i "$PROFILE/$sc.perf.data" --no-children --percent-limit 1.5 --stdio 2>/dev/null \
+        | grep -E '^ +[0-9.]+%' > "$PROFILE/$sc.perf.txt" || true
+    fi
     echo "$h" >> "$WORK/h"; echo "$f" >> "$WORK/f"; echo "$hc" >> "$WORK/hc"; echo "$fc" >> "$WORK/fc"
     awk -v h="$h" -v f="$f" 'BEGIN { if (h > 0) printf "%.3f\n", f / h }' >> "$WORK/r"
     awk -v h="$hc" -v f="$fc" 'BEGIN { if (h > 0 && f != "nan") printf "%.3f\n", f / h }' >> "$WORK/rc"

@@ -51,11 +51,8 @@ fn sessions_expire_after_tune_ssl_lifetime_as_haproxy() {
     let (hport, fport) = (free_port(), free_port());
     let hcfg = dir.write("h.cfg", &config(&cert, hport));
     let fcfg = dir.write("f.cfg", &config(&cert, fport));
-    let _haproxy = fulcrum_testlab::process::Child::haproxy_listening(
-        &hcfg,
-        dir.0.join("haproxy.log"),
-        hport,
-    );
+    let _haproxy =
+        fulcrum_testlab::process::Child::haproxy_listening(&hcfg, dir.0.join("haproxy.log"), hport);
     let _fulcrum = Fulcrum::start(&fcfg);
     let sess = dir.0.join("sess.pem");
     for extra in [
@@ -65,7 +62,10 @@ fn sessions_expire_after_tune_ssl_lifetime_as_haproxy() {
     ] {
         let h = resumption(hport, &sess, extra);
         let f = resumption(fport, &sess, extra);
-        assert_eq!(f, h, "{extra:?}: (resumed at once, after the lifetime), haproxy's first");
+        assert_eq!(
+            f, h,
+            "{extra:?}: (resumed at once, after the lifetime), haproxy's first"
+        );
         assert_eq!(f, (true, false), "{extra:?}");
     }
 }

@@ -41,6 +41,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::sni",
             "tls::suites",
             "tls::hello",
+            // `tls-ticket-keys` files (ring, the sample crate's base64).
+            "tls::ticket_keys",
         ],
     ),
     // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).

@@ -164,7 +164,7 @@ impl TlsBind {
             let mut read = ListRead::new(&key, false, text.lines().count());
             for l in lines {
                 let line_opts = match &l.options {
-                    Some(lo) => suites::merged(lo, &opts),
+                    Some(lo) => suites::line_over(lo, &opts),
                     None => opts.clone(),
                 };
                 let file = certs::under(crt_base, &l.file);
@@ -239,7 +239,7 @@ impl TlsBind {
             .map_err(|(_, m)| m)?
             .ok_or("an empty crt-list line")?;
         let o = match &parsed.options {
-            Some(lo) => suites::merged(lo, &self.opts),
+            Some(lo) => suites::line_over(lo, &self.opts),
             None => self.opts.clone(),
         };
         let config = Builder::new(&self.global).config(&o, slot)?;

@@ -19,6 +19,7 @@ pub mod server_config;
 pub mod sni;
 pub mod store;
 pub mod suites;
+pub mod ticket_keys;
 pub mod totals;
 
 use crate::addr::ListenKey;

@@ -117,7 +117,9 @@ pub struct Builder<'a> {
 
 impl<'a> Builder<'a> {
     pub fn new(global: &'a GlobalTls) -> Self {
-        let lifetime = global.lifetime.map_or(300, |d| d.as_secs().min(u64::from(u32::MAX)));
+        let lifetime = global
+            .lifetime
+            .map_or(300, |d| d.as_secs().min(u64::from(u32::MAX)));
         LIFETIME.store(lifetime as u32, Ordering::Relaxed);
         Builder {
             global,
@@ -182,7 +184,15 @@ impl<'a> Builder<'a> {
         c.ignore_client_order = !o.prefer_client_ciphers;
         c.session_storage = session_cache(self.global.cachesize);
         if !o.no_tls_tickets {
-            if let Some(t) = ticketer() {
+            let keys = match &o.ticket_keys {
+                // `tls-ticket-keys FILE` (relative to where fulcrum runs, as HAProxy reads it).
+                Some(f) => Some(Arc::new(Aged(Arc::new(super::ticket_keys::load(
+                    std::path::Path::new(f),
+                )?)))
+                    as Arc<dyn rustls::server::ProducesTickets>),
+                None => ticketer(),
+            };
+            if let Some(t) = keys {
                 c.ticketer = t;
             }
         }
