@@ -202,6 +202,15 @@ fn words<'a>(
             o.no_ssl_reuse = true;
             1
         }
+        // The defaults, written to undo a `default-server` or `ssl-default-server-options`.
+        "ssl-reuse" if !bind => {
+            o.no_ssl_reuse = false;
+            1
+        }
+        "tls-tickets" if !bind => {
+            o.no_tls_tickets = false;
+            1
+        }
         "ca-ignore-err"
         | "crt-ignore-err"
         | "generate-certificates"
