@@ -273,3 +273,60 @@ fn crt_list_changes_under_load_fail_no_request() {
     assert!(ok > 100, "the load ran ({ok} requests)");
     let _ = std::fs::remove_dir_all(&files.root);
 }
+
+/// A crt-list line's options apply over its bind's: what the line does not write (here
+/// `alpn`) is the bind's, on fulcrum as on haproxy 2.6 (fulcrum lost it before).
+#[test]
+fn crt_list_lines_inherit_the_binds_settings_as_haproxy() {
+    let test = "crt_list_lines_inherit_the_binds_settings_as_haproxy";
+    if !tool(test, "haproxy", "haproxy") || !tool(test, "openssl", "openssl") {
+        return;
+    }
+    let files = Files::new("crtlist-inherit-files");
+    let list = files.root.join("inherit.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "{b} [ssl-min-ver TLSv1.2] b.test\n{a}\n",
+            b = files.pem("b.pem").display(),
+            a = files.pem("a.pem").display()
+        ),
+    )
+    .expect("list");
+    let cfg = |dir: &Path, port: u16| {
+        format!(
+            "global\n stats socket {admin} mode 600 level admin\n\
+             defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend f\n bind 127.0.0.1:{port} ssl crt-list {list} alpn h2,http/1.1\n\
+             http-request return status 200 content-type text/plain string ok\n",
+            admin = dir.join("admin.sock").display(),
+            list = list.display(),
+        )
+    };
+    let hdir = Fulcrum::dir("crtlist-inherit-h");
+    let hport = free_port();
+    std::fs::write(hdir.join("h.cfg"), cfg(&hdir, hport)).expect("write");
+    let haproxy = fulcrum_testlab::process::Child::haproxy_listening(
+        &hdir.join("h.cfg"),
+        hdir.join("haproxy.log"),
+        hport,
+    );
+    let mut fport = 0;
+    let _f = Fulcrum::start_bound("crtlist-inherit-f", "admin.sock", |dir| {
+        fport = free_port();
+        cfg(dir, fport)
+    });
+    let alpn = |port: u16| {
+        s_client(port, &["-servername", "b.test", "-alpn", "h2,http/1.1"])
+            .lines()
+            .find(|l| l.contains("ALPN"))
+            .unwrap_or("")
+            .to_string()
+    };
+    let (h, f) = (alpn(hport), alpn(fport));
+    assert_eq!(f, h, "haproxy: {}", haproxy.output());
+    assert_eq!(f, "ALPN protocol: h2");
+    drop(haproxy);
+    let _ = std::fs::remove_dir_all(&hdir);
+    let _ = std::fs::remove_dir_all(&files.root);
+}
