@@ -124,8 +124,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["acl", "vars", "tls::store"],
     ),
     (
-        "the rustls settings of a certificate on a bind (uses tls::store)",
-        &["tls::server_config"],
+        "the rustls settings of a certificate on a bind (uses tls::store); the store's tests",
+        &["tls::server_config", "tls::store::tests"],
     ),
     (
         "server connections, applets, log lines",
