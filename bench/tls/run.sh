@@ -15,12 +15,23 @@
 #   idle-memory       bytes of RSS per idle TLS connection after one request (IDLE_CONNS
 #                     connections, bench/tls/idle_tls.py); lower is better: its ratio is
 #                     fulcrum/HAProxy too, so below 1.0 is fulcrum using less
+#   resumed-tls13     resumed handshakes/s, TLS 1.3 session tickets (bench/tls/resume_tls.py:
+#                     one connection at a time, each offering the previous one's session; the
+#                     round fails unless the proxy resumed nearly all of them)
+#   resumed-tls12     the same with TLS 1.2 (tickets)
 # and, with `openssl s_time` (one connection at a time: latency-bound, both proxies alike):
-#   s_time-new / s_time-reuse   new vs resumed handshakes per second.
+#   s_time-new        new handshakes per second. (`s_time -reuse` is not measured: with TLS 1.3
+#                     it resumed nothing, on either proxy.)
+# Resumed rounds and s_time are bound by the one client's latency: read their CPU columns.
+# PROFILE=DIR: each fulcrum round is also recorded by `perf record -g` (DIR/SCENARIO.perf.data)
+# and its top functions written to DIR/SCENARIO.perf.txt.
 # The proxy is pinned to CPU $PROXY_CPU (default 0) and the client to CPU $LOAD_CPU (default 1).
 # Each scenario alternates rounds (HAProxy then fulcrum, RUNS times) on freshly started
 # proxies and prints medians and the median of per-round ratios fulcrum/HAProxy.
 # The machine may be shared: keep rounds short and read the ratios, not the absolute numbers.
+# Besides the rates, each scenario prints the proxy's CPU time per request or handshake (user +
+# system of its threads over the round, from /proc/PID/task/*/schedstat): what sharing disturbs
+# least. Its ratio is fulcrum/HAProxy too, so below 1.0 is fulcrum spending less.
 set -euo pipefail
 
 RUNS=${RUNS:-3}
@@ -73,7 +84,7 @@ cat "$WORK/rsa.crt" "$WORK/rsa.key" > "$WORK/rsa.pem"
 # The 100 KB answer's server: nginx on the client's CPU, plain HTTP.
 NGINX_PORT=$((PORT + 1))
 mkdir -p "$WORK/www"
-head -c 102400 /dev/urandom | base64 -w 0 | head -c 102400 > "$WORK/www/100k"
+head -c 76800 /dev/urandom | base64 -w 0 > "$WORK/www/100k"   # 102,400 bytes, no SIGPIPE
 cat > "$WORK/nginx.conf" <<NGX
 daemon off;
 worker_processes 1;
@@ -131,44 +142,77 @@ start() { # $1: haproxy|fulcrum, $2: certificate
 
 stop() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PID=""; }
 
-measure() { # $1: scenario -> prints a rate
+# wrk's "N requests in" and "Requests/sec: R" -> "R N".
+wrk_rate() { awk '/requests in/ {n=$1} /Requests\/sec/ {r=$2} END {print r, n}'; }
+
+measure() { # $1: scenario -> prints "rate operations" (operations: requests or handshakes)
   case $1 in
     handshake-*)
       $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "Connection: close" "https://127.0.0.1:$PORT/" \
-        | awk '/Requests\/sec/ {print $2}' ;;
+        | wrk_rate ;;
     keepalive-100k)
-      $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" "https://127.0.0.1:$PORT/100k" \
-        | awk '/Requests\/sec/ {print $2}' ;;
+      $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" "https://127.0.0.1:$PORT/100k" | wrk_rate ;;
     keepalive-*)
-      $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" "https://127.0.0.1:$PORT/" \
-        | awk '/Requests\/sec/ {print $2}' ;;
+      $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" "https://127.0.0.1:$PORT/" | wrk_rate ;;
     idle-memory)
       $PIN_LOAD python3 "$ROOT/bench/tls/idle_tls.py" 127.0.0.1 "$PORT" "$IDLE_CONNS" "$PID" \
-        | awk '{print $2}' ;;
+        | awk '{print $2, 0}' ;;
+    resumed-*)
+      local v=1.3; [ "$1" = resumed-tls12 ] && v=1.2
+      $PIN_LOAD python3 "$ROOT/bench/tls/resume_tls.py" 127.0.0.1 "$PORT" "$DURATION" "$v" \
+        | awk '{ if ($3 < 0.9 * ($2 - 1)) { print "only " $3 " of " $2 " resumed" > "/dev/stderr"; exit 1 }
+                 print $1, $2 }' ;;
     s_time-*)
-      local mode=-new; [ "$1" = s_time-reuse ] && mode=-reuse
+      local mode=-new
       local t0 t1 n
       t0=$(date +%s.%N)
       n=$($PIN_LOAD openssl s_time -connect 127.0.0.1:$PORT $mode -time "$DURATION" 2>/dev/null \
         | awk '/connections in [0-9.]+s;/ {print $1; exit}')
       t1=$(date +%s.%N)
-      awk -v n="${n:-0}" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", n / (b - a) }' ;;
+      awk -v n="${n:-0}" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f %d\n", n / (b - a), n }' ;;
   esac
+}
+
+# The proxy's CPU time so far, in ns: the sum over its threads of the time they ran
+# (/proc/PID/task/*/schedstat; /proc/PID/stat counts 10 ms ticks, too coarse for short rounds).
+cpu_ns() { cat /proc/"$PID"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
+
+# One round of scenario $1 on the running proxy: "rate cpu_us_per_operation".
+round() {
+  local c0 out c1
+  c0=$(cpu_ns); out=$(measure "$1"); c1=$(cpu_ns)
+  echo "$out" | awk -v a="$c0" -v b="$c1" \
+    '{ if ($2 > 0) printf "%s %.2f\n", $1, (b - a) / 1e3 / $2; else printf "%s nan\n", $1 }'
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} m=int((NR+1)/2); if (NR%2) print a[m]; else print (a[m]+a[m+1])/2}'; }
 
-printf "%-18s %14s %14s %8s\n" scenario "haproxy" "fulcrum" ratio
-for sc in handshake-ecdsa handshake-rsa keepalive-ecdsa keepalive-100k s_time-new s_time-reuse idle-memory; do
+printf "%-16s %10s %10s %7s %12s %12s %7s\n" scenario "haproxy/s" "fulcrum/s" ratio "h CPU us/op" "f CPU us/op" "ratio"
+for sc in handshake-ecdsa handshake-rsa resumed-tls13 resumed-tls12 keepalive-ecdsa keepalive-100k s_time-new idle-memory; do
   [ -n "$ONLY" ] && [[ $sc != *$ONLY* ]] && continue
   cert="$WORK/ec.pem"; [[ $sc == *rsa* ]] && cert="$WORK/rsa.pem"
-  : > "$WORK/h"; : > "$WORK/f"; : > "$WORK/r"
+  : > "$WORK/h"; : > "$WORK/f"; : > "$WORK/r"; : > "$WORK/hc"; : > "$WORK/fc"; : > "$WORK/rc"
   for _ in $(seq "$RUNS"); do
-    start haproxy "$cert"; h=$(measure "$sc"); stop
-    start fulcrum "$cert"; f=$(measure "$sc"); stop
-    echo "$h" >> "$WORK/h"; echo "$f" >> "$WORK/f"
+    start haproxy "$cert"; read -r h hc < <(round "$sc"); stop
+    start fulcrum "$cert"
+    if [ -n "${PROFILE:-}" ]; then
+      mkdir -p "$PROFILE"
+      perf record -q -F 499 -g -p "$PID" -o "$PROFILE/$sc.perf.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+      PERF=$!
+    fi
+    read -r f fc < <(round "$sc")
+    [ -n "${PROFILE:-}" ] && wait "$PERF"
+    stop
+    if [ -n "${PROFILE:-}" ]; then
+      perf report -i "$PROFILE/$sc.perf.data" --no-children --percent-limit 1.5 --stdio 2>/dev/null \
+        | grep -E '^ +[0-9.]+%' > "$PROFILE/$sc.perf.txt" || true
+    fi
+    echo "$h" >> "$WORK/h"; echo "$f" >> "$WORK/f"; echo "$hc" >> "$WORK/hc"; echo "$fc" >> "$WORK/fc"
     awk -v h="$h" -v f="$f" 'BEGIN { if (h > 0) printf "%.3f\n", f / h }' >> "$WORK/r"
+    awk -v h="$hc" -v f="$fc" 'BEGIN { if (h > 0 && f != "nan") printf "%.3f\n", f / h }' >> "$WORK/rc"
+    [ -n "${VERBOSE:-}" ] && echo "  round $sc: haproxy $h/s ${hc}us, fulcrum $f/s ${fc}us" >&2
   done
-  printf "%-18s %14s %14s %8s\n" "$sc" "$(median < "$WORK/h")" "$(median < "$WORK/f")" "$(median < "$WORK/r")"
+  printf "%-16s %10s %10s %7s %12s %12s %7s\n" "$sc" "$(median < "$WORK/h")" "$(median < "$WORK/f")" \
+    "$(median < "$WORK/r")" "$(median < "$WORK/hc")" "$(median < "$WORK/fc")" "$(median < "$WORK/rc")"
 done
 echo "(medians of $RUNS alternating rounds of ${DURATION}s, $CONNS connections; nbthread 1; shared machine)" >&2

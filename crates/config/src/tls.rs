@@ -90,6 +90,8 @@ pub struct TlsOptions {
     pub verifyhost: Option<String>,
     /// `no-ssl-reuse` (server): a full handshake on every connection.
     pub no_ssl_reuse: bool,
+    /// `tls-ticket-keys FILE` (bind): the keys session tickets are sealed with.
+    pub ticket_keys: Option<String>,
 }
 
 /// The `global` section's TLS settings.

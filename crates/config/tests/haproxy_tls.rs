@@ -60,6 +60,24 @@ fn bind_and_global_tls_options_are_read() {
 }
 
 #[test]
+fn ticket_keys_and_reuse_words_are_read() {
+    let text = format!(
+        "{HEAD}frontend f\n bind :443 ssl crt a.pem tls-ticket-keys /k/keys\n default_backend b\nbackend b\n default-server ssl verify none no-ssl-reuse no-tls-tickets\n server s1 127.0.0.1:1 ssl-reuse tls-tickets\n server s2 127.0.0.1:2\n"
+    );
+    let l = load(&text);
+    assert!(
+        l.is_ok(),
+        "{:?}",
+        l.diagnostics.errors().collect::<Vec<_>>()
+    );
+    let fe = l.config.proxies.iter().find(|p| p.name == "f").expect("f");
+    assert_eq!(fe.binds[0].tls.ticket_keys.as_deref(), Some("/k/keys"));
+    let be = l.config.proxies.iter().find(|p| p.name == "b").expect("b");
+    assert!(!be.servers[0].tls.no_ssl_reuse && !be.servers[0].tls.no_tls_tickets);
+    assert!(be.servers[1].tls.no_ssl_reuse && be.servers[1].tls.no_tls_tickets);
+}
+
+#[test]
 fn refused_tls_words_name_the_line() {
     // HTTP/2 (ALPN `h2`) is served to clients and spoken to servers.
     assert!(errors(&format!(

@@ -45,6 +45,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::sni",
             "tls::suites",
             "tls::hello",
+            // `tls-ticket-keys` files (ring, the sample crate's base64).
+            "tls::ticket_keys",
         ],
     ),
     // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
@@ -126,6 +128,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["acl", "vars", "tls::store"],
     ),
     (
+        "the rustls settings of a certificate on a bind (uses tls::store); the store's tests",
+        &["tls::server_config", "tls::store::tests"],
+    ),
+    (
         "server connections, applets, log lines",
         &[
             "connect",
@@ -159,8 +165,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "HTTP rules; TLS to servers",
-        &["http::rules", "tls::connector"],
+        "HTTP rules; TLS to servers; the runtime socket's crt-lists (uses tls::acceptor)",
+        &["http::rules", "tls::connector", "tls::crtlists"],
     ),
     (
         "server farm (no HTTP), idle pools, the backend's HTTP policy, TLS by listening address",

@@ -36,7 +36,7 @@ pub(crate) fn base64(s: &[u8]) -> Vec<u8> {
     out
 }
 
-pub(crate) fn unbase64(s: &[u8]) -> Option<Vec<u8>> {
+pub fn unbase64(s: &[u8]) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(4) {
         return None;
     }

@@ -16,6 +16,8 @@ pub mod acl;
 pub mod cast;
 pub mod conv;
 mod encode;
+/// Base64 text to bytes (the `b64dec` converter's decoder; also TLS ticket key files).
+pub use encode::unbase64;
 pub mod env;
 pub mod environ;
 pub mod error;

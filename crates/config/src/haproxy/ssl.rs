@@ -194,8 +194,21 @@ fn words<'a>(
             o.verifyhost = Some(value("a host name")?.to_string());
             2
         }
+        "tls-ticket-keys" if bind => {
+            o.ticket_keys = Some(value("a file of ticket keys")?.to_string());
+            2
+        }
         "no-ssl-reuse" if !bind => {
             o.no_ssl_reuse = true;
+            1
+        }
+        // The defaults, written to undo a `default-server` or `ssl-default-server-options`.
+        "ssl-reuse" if !bind => {
+            o.no_ssl_reuse = false;
+            1
+        }
+        "tls-tickets" if !bind => {
+            o.no_tls_tickets = false;
             1
         }
         "ca-ignore-err"
@@ -227,7 +240,7 @@ pub fn crt_list_options(words_in: &[String]) -> Result<TlsOptions, String> {
     while let Some(opt) = words_in.get(i) {
         if matches!(
             opt.as_str(),
-            "crt" | "crt-list" | "strict-sni" | "default-crt"
+            "crt" | "crt-list" | "strict-sni" | "default-crt" | "tls-ticket-keys"
         ) {
             return Err(format!("'{opt}' is not allowed in a crt-list line"));
         }

@@ -77,10 +77,6 @@ pub fn apply(t: &mut GlobalTls, line: &Line<'_>, diags: &mut Diagnostics) -> Res
         }
         "tune.ssl.lifetime" => {
             t.lifetime = Some(time(&one("a time such as 300s")?, "tune.ssl.lifetime")?);
-            diags.warning(
-                &line.span,
-                "'tune.ssl.lifetime' is read but not applied: resumed sessions live as long as rustls keeps them (session tickets up to 12 hours, the session cache until it is full)",
-            );
         }
         // Record sizing and capture buffers: rustls sizes records itself (16 KB plaintext,
         // as OpenSSL's default); no client sees a difference in what is sent or accepted.

@@ -8,6 +8,7 @@
 
 use super::help;
 use super::Level;
+use fulcrum_proxy::tls::crtlists::CrtListCommand;
 use fulcrum_proxy::tls::store::SslCommand;
 use std::time::Duration;
 
@@ -67,8 +68,10 @@ pub enum Command {
     /// `show|clear|set table ...` (the words as typed); whether the session may see entries
     /// (operator and above).
     Table(Vec<String>, bool),
-    /// `show|new|set|commit|abort ssl cert ...`.
+    /// `show|new|set|commit|abort|del ssl cert ...`.
     SslCert(SslCommand),
+    /// `show|add|del ssl crt-list ...`.
+    SslCrtList(CrtListCommand),
 }
 
 /// What a session does with one command.
@@ -98,7 +101,7 @@ fn need(level: Level, at_least: Level, then: Command) -> Parsed {
 
 /// Parses one command (the words of one `;`-separated part of a line) at `level`.
 pub fn parse(words: &[&str], level: Level) -> Parsed {
-    if let Some(p) = ssl_cert(words, level, None) {
+    if let Some(p) = ssl_cert(words, level, None).or_else(|| crt_list(words, level, None)) {
         return p;
     }
     let arg = |i: usize| words.get(i).copied().unwrap_or("");
@@ -196,7 +199,38 @@ pub fn parse_with_payload(words: &[&str], level: Level, payload: &str) -> Parsed
         out.push(marked);
         return Parsed::Run(Command::Patterns(out));
     }
-    ssl_cert(words, level, Some(payload)).unwrap_or_else(|| parse(words, level))
+    ssl_cert(words, level, Some(payload))
+        .or_else(|| crt_list(words, level, Some(payload)))
+        .unwrap_or_else(|| parse(words, level))
+}
+
+/// `show|add|del ssl crt-list` (HAProxy 2.6: all three need admin; `add` reads a one-line
+/// payload when the line ends with `<<`).
+fn crt_list(words: &[&str], level: Level, payload: Option<&str>) -> Option<Parsed> {
+    if words.get(1..3) != Some(&["ssl", "crt-list"][..]) {
+        return None;
+    }
+    let arg = |i: usize| words.get(i).map_or(String::new(), |w| w.to_string());
+    let cmd = match words.first().copied()? {
+        "show" => {
+            let numbers = words.get(3) == Some(&"-n");
+            let list = words
+                .get(if numbers { 4 } else { 3 })
+                .map(|w| w.to_string());
+            CrtListCommand::Show { numbers, list }
+        }
+        "add" => CrtListCommand::Add {
+            list: arg(3),
+            cert: arg(4),
+            payload: payload.map(str::to_string),
+        },
+        "del" => CrtListCommand::Del {
+            list: arg(3),
+            cert: arg(4),
+        },
+        _ => return None,
+    };
+    Some(need(level, Level::Admin, Command::SslCrtList(cmd)))
 }
 
 /// The `ssl cert` commands (HAProxy 2.6: `show` needs operator (a `user` session is answered
@@ -218,6 +252,7 @@ fn ssl_cert(words: &[&str], level: Level, payload: Option<&str>) -> Option<Parse
         "set" => SslCommand::Set(name, payload.unwrap_or("").to_string()),
         "commit" => SslCommand::Commit(name),
         "abort" => SslCommand::Abort(name),
+        "del" => SslCommand::Del(name),
         _ => return None,
     };
     Some(need(level, Level::Admin, Command::SslCert(cmd)))

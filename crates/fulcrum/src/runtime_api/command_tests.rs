@@ -112,6 +112,10 @@ fn ssl_cert_commands_and_levels() {
         "abort ssl cert /c",
         "commit ssl cert /c",
         "set ssl cert /c",
+        "del ssl cert /c",
+        "show ssl crt-list",
+        "add ssl crt-list /l /c",
+        "del ssl crt-list /l /c:2",
     ] {
         assert_eq!(
             p(cmd, Level::Operator),
@@ -205,4 +209,47 @@ fn targets_and_weights_as_haproxy() {
         Err("Trailing garbage in weight string".into())
     );
     assert!(parse_weight("5", 3, true).is_err());
+}
+
+#[test]
+fn crt_list_commands() {
+    use fulcrum_proxy::tls::crtlists::CrtListCommand;
+    let run = |c| Parsed::Run(Command::SslCrtList(c));
+    assert_eq!(
+        p("show ssl crt-list -n /l", Level::Admin),
+        run(CrtListCommand::Show {
+            numbers: true,
+            list: Some("/l".into())
+        })
+    );
+    assert_eq!(
+        p("show ssl crt-list", Level::Admin),
+        run(CrtListCommand::Show {
+            numbers: false,
+            list: None
+        })
+    );
+    assert_eq!(
+        parse_with_payload(
+            &["add", "ssl", "crt-list", "/l"],
+            Level::Admin,
+            "/c.pem [alpn h2] x.test\n"
+        ),
+        run(CrtListCommand::Add {
+            list: "/l".into(),
+            cert: String::new(),
+            payload: Some("/c.pem [alpn h2] x.test\n".into())
+        })
+    );
+    assert_eq!(
+        p("del ssl crt-list /l /c.pem:3", Level::Admin),
+        run(CrtListCommand::Del {
+            list: "/l".into(),
+            cert: "/c.pem:3".into()
+        })
+    );
+    assert_eq!(
+        p("del ssl cert /c.pem", Level::Admin),
+        Parsed::Run(Command::SslCert(SslCommand::Del("/c.pem".into())))
+    );
 }

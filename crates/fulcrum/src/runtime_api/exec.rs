@@ -32,6 +32,10 @@ pub trait Target {
     fn ssl_cert(&mut self, cmd: &fulcrum_proxy::tls::store::SslCommand) -> String {
         fulcrum_proxy::tls::store::run(cmd)
     }
+    /// `ssl crt-list` commands: the proxy's crt-lists (one registry per process).
+    fn crt_list(&mut self, cmd: &fulcrum_proxy::tls::crtlists::CrtListCommand) -> String {
+        fulcrum_proxy::tls::crtlists::run(cmd)
+    }
 }
 
 /// Resolves `B/S` to its backend and server views, with HAProxy's messages.
@@ -107,6 +111,7 @@ fn run(cmd: &Command, target: &mut dyn Target) -> Result<String, String> {
             Ok(String::new())
         }
         Command::SslCert(c) => Ok(target.ssl_cert(c)),
+        Command::SslCrtList(c) => Ok(target.crt_list(c)),
     }
 }
 

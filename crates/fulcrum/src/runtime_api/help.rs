@@ -5,7 +5,10 @@
 /// (keyword words, HAProxy's help line) for every command fulcrum answers, in HAProxy's order.
 const ENTRIES: &[(&str, &str)] = &[
     ("abort ssl cert", "  abort ssl cert <certfile>               : abort a transaction for a certificate file"),
+    ("add ssl crt-list", "  add ssl crt-list <list> <cert> [opts]*  : add to crt-list file <list> a line <cert> or a payload"),
     ("commit ssl cert", "  commit ssl cert <certfile>              : commit a certificate file"),
+    ("del ssl cert", "  del ssl cert <certfile>                 : delete an unused certificate file"),
+    ("del ssl crt-list", "  del ssl crt-list <list> <cert[:line]>   : delete a line <cert> from crt-list file <list>"),
     ("disable health", "  disable health                          : disable health checks"),
     ("disable server", "  disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)"),
     ("enable health", "  enable health                           : enable health checks"),
@@ -24,6 +27,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("show servers state", "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)"),
     ("show sess", "  show sess                               : report a summary of the current sessions"),
     ("show ssl cert", "  show ssl cert [<certfile>]              : display the SSL certificates used in memory, or the details of a file"),
+    ("show ssl crt-list", "  show ssl crt-list [-n] [<list>]         : show the list of crt-lists or the content of a crt-list file <list>"),
     ("show stat", "  show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server"),
     ("user", "  user                                    : lower the level of the current CLI session to user"),
 ];

@@ -1,30 +1,31 @@
 //! TLS on a `bind ... ssl` line: its certificates (`crt`, `crt-list`, `default-crt`), SNI
-//! selection, per-certificate options, client certificates (`ca-file`, `verify`, `crl-file`),
-//! versions, suites, ALPN, session resumption (one session cache and one ticket key set per
-//! process, so sessions survive a reload) and OCSP stapling; and the handshake itself.
+//! selection, per-certificate options (crt-list lines), and the handshake itself. The set of
+//! certificates served can change while the bind runs: a `commit ssl cert` re-indexes the SNI
+//! names, and the runtime socket's `add/del ssl crt-list` insert or remove a crt-list line's
+//! certificate (`tls::crtlists`); each handshake reads the set as it is then, established
+//! connections keep what they negotiated.
 //!
 //! The ClientHello is read first (rustls's lazy acceptor), so each certificate can carry its
 //! own settings (crt-list lines) and the right key type (ECDSA or RSA) is chosen per client.
 
 use super::certs::{self, CertEntry};
 use super::conn::TlsConn;
-use super::crtlist;
+use super::crtlist::{self, ListRead, Listed};
+use super::server_config::Builder;
 use super::sni::SniIndex;
-use super::store::{self, Slot, SlotResolver, SlotUse};
+use super::store::{self, Slot, SlotUse};
 use super::suites;
 use fulcrum_config::model::Bind;
-use fulcrum_config::tls::{GlobalTls, TlsOptions, Verify};
-use rustls::server::danger::ClientCertVerifier;
-use rustls::server::{ServerConfig, StoresServerSessions, WebPkiClientVerifier};
-use std::collections::HashMap;
+use fulcrum_config::tls::{GlobalTls, TlsOptions};
+use rustls::server::ServerConfig;
 use std::io;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, RwLock};
 use tokio::net::TcpStream;
 
 pub type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;
 
 /// One certificate with the settings it is served with.
-struct Entry {
+pub struct Entry {
     config: Arc<ServerConfig>,
     /// The certificate file's slot: `commit ssl cert` replaces what it holds.
     slot: SlotUse,
@@ -32,244 +33,35 @@ struct Entry {
     /// crt-list SNI filters (`[!]name`); none: the certificate's own names.
     filters: Vec<String>,
     excluded: Vec<String>,
+    /// The crt-list (or `crt` directory) and line it came from.
+    list: Option<(String, usize)>,
+    /// A `default-crt`.
+    default: bool,
 }
 
-/// The TLS side of one bind line.
-pub struct TlsBind {
-    entries: Vec<Entry>,
-    /// The SNI index, and the number of commits it was built after: a `commit ssl cert`
-    /// re-indexes it by the names of the new certificates (as HAProxy updates its SNI tree).
-    index: std::sync::RwLock<(u64, Arc<SniIndex>)>,
-    strict: bool,
-    /// `default-crt` entries.
-    defaults: Vec<usize>,
-}
-
-/// The process's session-id cache (`tune.ssl.cachesize`, default 20000 as HAProxy), kept
-/// across reloads so resumption survives them.
-fn session_cache(size: Option<u32>) -> Arc<dyn StoresServerSessions> {
-    static CACHE: OnceLock<Arc<dyn StoresServerSessions>> = OnceLock::new();
-    if size == Some(0) {
-        return Arc::new(rustls::server::NoServerSessionStorage {});
-    }
-    CACHE
-        .get_or_init(|| {
-            Arc::new(CountedCache(rustls::server::ServerSessionMemoryCache::new(
-                size.unwrap_or(20_000) as usize,
-            )))
-        })
-        .clone()
-}
-
-/// The session-id cache, its lookups and misses counted (`SslCacheLookups`, `SslCacheMisses`).
-#[derive(Debug)]
-struct CountedCache(Arc<rustls::server::ServerSessionMemoryCache>);
-
-impl StoresServerSessions for CountedCache {
-    fn put(&self, key: Vec<u8>, value: Vec<u8>) -> bool {
-        self.0.put(key, value)
-    }
-    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let v = self.0.get(key);
-        super::totals::cache_lookup(v.is_some());
-        v
-    }
-    fn take(&self, key: &[u8]) -> Option<Vec<u8>> {
-        let v = self.0.take(key);
-        super::totals::cache_lookup(v.is_some());
-        v
-    }
-    fn can_cache(&self) -> bool {
-        self.0.can_cache()
+impl Entry {
+    fn is_line(&self, list: &str, linenum: usize, cert: &str) -> bool {
+        self.path == cert
+            && self
+                .list
+                .as_ref()
+                .is_some_and(|(l, n)| l == list && *n == linenum)
     }
 }
 
-/// The process's ticket keys (rotated by rustls), kept across reloads.
-fn ticketer() -> Option<Arc<dyn rustls::server::ProducesTickets>> {
-    static T: OnceLock<Option<Arc<dyn rustls::server::ProducesTickets>>> = OnceLock::new();
-    T.get_or_init(|| rustls::crypto::ring::Ticketer::new().ok())
-        .clone()
+/// The certificates a bind serves now and their SNI index.
+struct Served {
+    /// `store::commits()` when the index was built (a commit changes the names).
+    commits: u64,
+    entries: Vec<Arc<Entry>>,
+    index: SniIndex,
 }
 
-type VerifierKey = (Option<String>, Option<String>, Verify);
-
-struct Builder<'a> {
-    global: &'a GlobalTls,
-    verifiers: HashMap<VerifierKey, Arc<dyn ClientCertVerifier>>,
-}
-
-impl Builder<'_> {
-    fn verifier(
-        &mut self,
-        o: &TlsOptions,
-        provider: &Arc<rustls::crypto::CryptoProvider>,
-    ) -> Result<Arc<dyn ClientCertVerifier>, String> {
-        let verify = o.verify.unwrap_or_default();
-        let key = (o.ca_file.clone(), o.crl_file.clone(), verify);
-        if let Some(v) = self.verifiers.get(&key) {
-            return Ok(v.clone());
-        }
-        let v = if verify == Verify::None {
-            WebPkiClientVerifier::no_client_auth()
-        } else {
-            let ca = o.ca_file.as_deref().ok_or_else(|| {
-                "'verify optional|required' needs 'ca-file' (the CAs client certificates must chain to)".to_string()
-            })?;
-            let base = self.global.ca_base.as_deref();
-            let roots = certs::load_cas(&certs::under(base, ca))?;
-            let mut b =
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
-            if let Some(crl) = &o.crl_file {
-                b = b
-                    .with_crls(certs::load_crls(&certs::under(base, crl))?)
-                    .only_check_end_entity_revocation();
-            }
-            if verify == Verify::Optional {
-                b = b.allow_unauthenticated();
-            }
-            b.build()
-                .map_err(|e| format!("client certificate verification: {e}"))?
-        };
-        self.verifiers.insert(key, v.clone());
-        Ok(v)
-    }
-
-    fn config(&mut self, o: &TlsOptions, slot: &Arc<Slot>) -> Result<Arc<ServerConfig>, String> {
-        let provider = suites::provider(o)?;
-        let versions = suites::versions(o)?;
-        let verifier = self.verifier(o, &provider)?;
-        let mut c = ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&versions)
-            .map_err(|e| format!("TLS settings: {e}"))?
-            .with_client_cert_verifier(verifier)
-            .with_cert_resolver(Arc::new(SlotResolver(slot.clone())));
-        c.alpn_protocols = o
-            .alpn
-            .iter()
-            .flatten()
-            .map(|p| p.as_bytes().to_vec())
-            .collect();
-        c.ignore_client_order = !o.prefer_client_ciphers;
-        c.session_storage = session_cache(self.global.cachesize);
-        if !o.no_tls_tickets {
-            if let Some(t) = ticketer() {
-                c.ticketer = t;
-            }
-        }
-        Ok(Arc::new(c))
-    }
-}
-
-impl TlsBind {
-    /// Loads everything a bind line's TLS needs; errors name what is wrong (the caller adds
-    /// the line).
-    pub fn build(bind: &Bind, global: &GlobalTls) -> Result<TlsBind, String> {
-        if matches!(
-            bind.address,
-            fulcrum_config::model::BindAddress::Unix(_)
-                | fulcrum_config::model::BindAddress::Abns(_)
-        ) {
-            return Err("'ssl' on a unix socket bind is not supported by fulcrum yet".into());
-        }
-        let opts = suites::merged(&bind.tls, &global.default_bind);
-        let mut b = Builder {
-            global,
-            verifiers: HashMap::new(),
-        };
-        let crt_base = global.crt_base.as_deref();
-        let mut entries = Vec::new();
-        let mut index = SniIndex::new(opts.strict_sni);
-        let add = |e: CertEntry,
-                   o: &TlsOptions,
-                   filters: &[String],
-                   excluded: &[String],
-                   b: &mut Builder<'_>,
-                   entries: &mut Vec<Entry>,
-                   index: &mut SniIndex|
-         -> Result<(), String> {
-            let slot = store::install(&e.path, e.key);
-            let config = b
-                .config(o, &slot)
-                .map_err(|m| format!("certificate '{}': {m}", e.path))?;
-            let idx = entries.len();
-            let names = if filters.is_empty() {
-                &e.names
-            } else {
-                filters
-            };
-            index.add(idx, names, excluded);
-            entries.push(Entry {
-                config,
-                slot: SlotUse::new(slot),
-                path: e.path,
-                filters: filters.to_vec(),
-                excluded: excluded.to_vec(),
-            });
-            Ok(())
-        };
-        for crt in &opts.crt {
-            for e in certs::load_path(&certs::under(crt_base, crt))? {
-                add(e, &opts, &[], &[], &mut b, &mut entries, &mut index)?;
-            }
-        }
-        for list in &opts.crt_list {
-            let path = certs::under(crt_base, list);
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read crt-list '{}': {e}", path.display()))?;
-            let lines =
-                crtlist::parse(&text).map_err(|(n, m)| format!("{}:{n}: {m}", path.display()))?;
-            for l in lines {
-                let line_opts = match &l.options {
-                    Some(lo) => suites::merged(lo, &opts),
-                    None => opts.clone(),
-                };
-                for e in certs::load_path(&certs::under(crt_base, &l.file))
-                    .map_err(|m| format!("{}:{}: {m}", path.display(), l.line))?
-                {
-                    add(
-                        e,
-                        &line_opts,
-                        &l.filters,
-                        &l.excluded,
-                        &mut b,
-                        &mut entries,
-                        &mut index,
-                    )
-                    .map_err(|m| format!("{}:{}: {m}", path.display(), l.line))?;
-                }
-            }
-        }
-        let mut defaults = Vec::new();
-        for d in &opts.default_crt {
-            for e in certs::load_path(&certs::under(crt_base, d))? {
-                let idx = entries.len();
-                add(e, &opts, &[], &[], &mut b, &mut entries, &mut index)?;
-                index.set_default(idx);
-                defaults.push(idx);
-            }
-        }
-        if entries.is_empty() {
-            return Err("'ssl' on a bind needs at least one certificate".into());
-        }
-        Ok(TlsBind {
-            entries,
-            index: std::sync::RwLock::new((store::commits(), Arc::new(index))),
-            strict: opts.strict_sni,
-            defaults,
-        })
-    }
-
-    /// The SNI index for the certificates served now (rebuilt after a commit).
-    fn sni_index(&self) -> Arc<SniIndex> {
+impl Served {
+    fn new(entries: Vec<Arc<Entry>>, strict: bool) -> Served {
         let commits = store::commits();
-        {
-            let g = self.index.read().unwrap_or_else(|e| e.into_inner());
-            if g.0 == commits {
-                return g.1.clone();
-            }
-        }
-        let mut index = SniIndex::new(self.strict);
-        for (idx, e) in self.entries.iter().enumerate() {
+        let mut index = SniIndex::new(strict);
+        for (idx, e) in entries.iter().enumerate() {
             let names = if e.filters.is_empty() {
                 e.slot
                     .0
@@ -281,17 +73,218 @@ impl TlsBind {
             };
             index.add(idx, &names, &e.excluded);
         }
-        for &d in &self.defaults {
-            index.set_default(d);
+        for (idx, e) in entries.iter().enumerate() {
+            if e.default {
+                index.set_default(idx);
+            }
         }
-        let index = Arc::new(index);
-        *self.index.write().unwrap_or_else(|e| e.into_inner()) = (commits, index.clone());
-        index
+        Served {
+            commits,
+            entries,
+            index,
+        }
     }
 
-    /// Paths of the certificates loaded (the runtime socket's `show ssl cert`).
-    pub fn paths(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|e| e.path.as_str())
+    /// The entry served when no name matches: the last `default-crt`, else the first one.
+    fn default(&self) -> Option<usize> {
+        let d = self.entries.iter().rposition(|e| e.default);
+        d.or((!self.entries.is_empty()).then_some(0))
+    }
+}
+
+/// The TLS side of one bind line.
+pub struct TlsBind {
+    served: RwLock<Arc<Served>>,
+    strict: bool,
+    /// The bind's options with the global defaults (a crt-list line's options apply over them).
+    opts: TlsOptions,
+    global: GlobalTls,
+    /// `FILE:LINE` of the bind (the runtime socket names it).
+    span: String,
+}
+
+impl TlsBind {
+    /// Loads everything a bind line's TLS needs, and the crt-lists (and `crt` directories) it
+    /// read; errors name what is wrong (the caller adds the line).
+    pub fn build(bind: &Bind, global: &GlobalTls) -> Result<(TlsBind, Vec<ListRead>), String> {
+        if matches!(
+            bind.address,
+            fulcrum_config::model::BindAddress::Unix(_)
+                | fulcrum_config::model::BindAddress::Abns(_)
+        ) {
+            return Err("'ssl' on a unix socket bind is not supported by fulcrum yet".into());
+        }
+        let opts = suites::merged(&bind.tls, &global.default_bind);
+        let mut b = Builder::new(global);
+        let crt_base = global.crt_base.as_deref();
+        let mut entries = Vec::new();
+        let mut lists = Vec::new();
+        let mut add = |e: CertEntry,
+                       o: &TlsOptions,
+                       l: Option<&crtlist::CrtLine>,
+                       list: Option<(String, usize)>,
+                       default: bool|
+         -> Result<(), String> {
+            let slot = store::install(&e.path, e.key);
+            let config = b
+                .config(o, &slot)
+                .map_err(|m| format!("certificate '{}': {m}", e.path))?;
+            entries.push(Arc::new(Entry {
+                config,
+                slot: SlotUse::new(slot),
+                path: e.path,
+                filters: l.map(|l| l.filters.clone()).unwrap_or_default(),
+                excluded: l.map(|l| l.excluded.clone()).unwrap_or_default(),
+                list,
+                default,
+            }));
+            Ok(())
+        };
+        for crt in &opts.crt {
+            let path = certs::under(crt_base, crt);
+            let loaded = certs::load_path(&path)?;
+            let dir = path.is_dir().then(|| crtlist::list_key(&path));
+            let mut read = dir.as_ref().map(|k| ListRead::new(k, true, 0));
+            for e in loaded {
+                if let Some(r) = &mut read {
+                    r.lines.push(Listed::plain(0, &e.path));
+                }
+                let list = dir.as_ref().map(|k| (k.clone(), 0));
+                add(e, &opts, None, list, false)?;
+            }
+            lists.extend(read);
+        }
+        for list in &opts.crt_list {
+            let path = certs::under(crt_base, list);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read crt-list '{}': {e}", path.display()))?;
+            let lines =
+                crtlist::parse(&text).map_err(|(n, m)| format!("{}:{n}: {m}", path.display()))?;
+            let key = crtlist::list_key(&path);
+            let mut read = ListRead::new(&key, false, text.lines().count());
+            for l in lines {
+                let line_opts = match &l.options {
+                    Some(lo) => suites::line_over(lo, &opts),
+                    None => opts.clone(),
+                };
+                let file = certs::under(crt_base, &l.file);
+                for e in certs::load_path(&file)
+                    .map_err(|m| format!("{}:{}: {m}", path.display(), l.line))?
+                {
+                    read.lines.push(Listed::from_line(&l, &e.path));
+                    add(e, &line_opts, Some(&l), Some((key.clone(), l.line)), false)
+                        .map_err(|m| format!("{}:{}: {m}", path.display(), l.line))?;
+                }
+            }
+            lists.push(read);
+        }
+        for d in &opts.default_crt {
+            for e in certs::load_path(&certs::under(crt_base, d))? {
+                add(e, &opts, None, None, true)?;
+            }
+        }
+        if entries.is_empty() {
+            return Err("'ssl' on a bind needs at least one certificate".into());
+        }
+        let bind = TlsBind {
+            served: RwLock::new(Arc::new(Served::new(entries, opts.strict_sni))),
+            strict: opts.strict_sni,
+            opts,
+            global: global.clone(),
+            span: bind.span.to_string(),
+        };
+        Ok((bind, lists))
+    }
+
+    /// What the bind serves now (re-indexed first if a certificate was committed since).
+    fn served(&self) -> Arc<Served> {
+        let s = self
+            .served
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if s.commits == store::commits() {
+            return s;
+        }
+        let mut w = self.served.write().unwrap_or_else(|e| e.into_inner());
+        if w.commits != store::commits() {
+            *w = Arc::new(Served::new(w.entries.clone(), self.strict));
+        }
+        w.clone()
+    }
+
+    /// `FILE:LINE` of the bind line.
+    pub fn span(&self) -> &str {
+        &self.span
+    }
+
+    /// Paths of the certificates served now.
+    pub fn paths(&self) -> Vec<String> {
+        self.served()
+            .entries
+            .iter()
+            .map(|e| e.path.clone())
+            .collect()
+    }
+
+    /// The certificate of crt-list line `line` as this bind would serve it, built but not
+    /// served yet (`add ssl crt-list`): the line's options over the bind's.
+    pub fn prepare(
+        &self,
+        line: &Listed,
+        list: &str,
+        slot: &Arc<Slot>,
+    ) -> Result<Arc<Entry>, String> {
+        let parsed = crtlist::parse_line(&line.text(), line.linenum)
+            .map_err(|(_, m)| m)?
+            .ok_or("an empty crt-list line")?;
+        let o = match &parsed.options {
+            Some(lo) => suites::line_over(lo, &self.opts),
+            None => self.opts.clone(),
+        };
+        let config = Builder::new(&self.global).config(&o, slot)?;
+        Ok(Arc::new(Entry {
+            config,
+            slot: SlotUse::new(slot.clone()),
+            path: line.cert.clone(),
+            filters: parsed.filters,
+            excluded: parsed.excluded,
+            list: Some((list.to_string(), line.linenum)),
+            default: false,
+        }))
+    }
+
+    /// Serves `entry` from the next handshake on.
+    pub fn insert(&self, entry: Arc<Entry>) {
+        let mut w = self.served.write().unwrap_or_else(|e| e.into_inner());
+        let mut entries = w.entries.clone();
+        entries.push(entry);
+        *w = Arc::new(Served::new(entries, self.strict));
+    }
+
+    /// Whether line `linenum` of `list` (certificate `cert`) is this bind's default
+    /// certificate.
+    pub fn is_default(&self, list: &str, linenum: usize, cert: &str) -> bool {
+        let s = self.served();
+        s.default()
+            .is_some_and(|d| s.entries[d].is_line(list, linenum, cert))
+    }
+
+    /// `crt-base`: where a relative certificate path of a crt-list line starts.
+    pub fn crt_base(&self) -> Option<&str> {
+        self.global.crt_base.as_deref()
+    }
+
+    /// Stops serving line `linenum` of `list` (`del ssl crt-list`) from the next handshake on.
+    pub fn remove(&self, list: &str, linenum: usize, cert: &str) {
+        let mut w = self.served.write().unwrap_or_else(|e| e.into_inner());
+        let entries: Vec<Arc<Entry>> = w
+            .entries
+            .iter()
+            .filter(|e| !e.is_line(list, linenum, cert))
+            .cloned()
+            .collect();
+        *w = Arc::new(Served::new(entries, self.strict));
     }
 
     /// Runs the handshake on an accepted connection.
@@ -301,8 +294,9 @@ impl TlsBind {
             tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
         let hello = start.client_hello();
         let schemes = hello.signature_schemes();
-        let Some(idx) = self.sni_index().select(hello.server_name(), |i| {
-            self.entries[i]
+        let served = self.served();
+        let Some(idx) = served.index.select(hello.server_name(), |i| {
+            served.entries[i]
                 .slot
                 .0
                 .current()
@@ -313,7 +307,8 @@ impl TlsBind {
                 hello.server_name()
             )));
         };
-        let config = self.entries[idx].config.clone();
+        let config = served.entries[idx].config.clone();
+        drop(served);
         let stream = start.into_stream(config).await?;
         let conn = stream.get_ref().1;
         let mut info = super::conn::info(conn);

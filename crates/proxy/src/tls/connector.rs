@@ -1,7 +1,8 @@
 //! TLS to servers (`server ... ssl`): the rustls client settings of a server line
 //! (`verify none|required`, `ca-file` (or `@system-ca`), `crl-file`, `sni str(NAME)`,
 //! `verifyhost`, `alpn`, `crt` as client certificate, versions and suites, session reuse
-//! unless `no-ssl-reuse`), and the handshake on a freshly opened connection.
+//! unless `no-ssl-reuse`, TLS 1.2 tickets unless `no-tls-tickets`), and the handshake on a
+//! freshly opened connection.
 //!
 //! As HAProxy, `verify required` checks the chain always and the name only when one is given
 //! (`verifyhost`, else `sni`); and with neither `verify` nor `ca-file` the line is refused
@@ -173,6 +174,10 @@ pub fn build(s: &Server, global: &GlobalTls) -> Result<ServerTls, String> {
     config.enable_sni = sni.is_some();
     if o.no_ssl_reuse {
         config.resumption = Resumption::disabled();
+    } else if o.no_tls_tickets {
+        // `no-tls-tickets`: TLS 1.2 sessions resume by id only (TLS 1.3 resumes by tickets).
+        config.resumption =
+            Resumption::default().tls12_resumption(rustls::client::Tls12Resumption::SessionIdOnly);
     }
     let name = match &sni {
         Some(n) => dns(n)?,

@@ -1,21 +1,25 @@
 //! TLS with rustls: termination on `bind ... ssl` lines ([`acceptor`]), the connection type
 //! the sessions use ([`conn`]), and the pure pieces under them: certificate files
 //! ([`certs`], [`crtlist`]), SNI selection ([`sni`]), OpenSSL names for suites and versions
-//! ([`suites`]) and the few X.509 fields the fetches print ([`der`]); the certificates by
-//! file name that the runtime socket shows and replaces ([`store`]); the process's TLS
-//! figures for `show info` and Prometheus ([`totals`]).
+//! ([`suites`]) and the few X.509 fields the fetches print ([`der`]); the rustls settings of
+//! a certificate on a bind ([`server_config`]); the certificates by file name that the
+//! runtime socket shows and replaces ([`store`]) and the crt-lists it edits ([`crtlists`]);
+//! the process's TLS figures for `show info` and Prometheus ([`totals`]).
 
 pub mod acceptor;
 pub mod certs;
 pub mod conn;
 pub mod connector;
 pub mod crtlist;
+pub mod crtlists;
 pub mod der;
 pub mod handshake;
 pub mod hello;
+pub mod server_config;
 pub mod sni;
 pub mod store;
 pub mod suites;
+pub mod ticket_keys;
 pub mod totals;
 
 use crate::addr::ListenKey;
@@ -29,9 +33,10 @@ pub type FrontendTls = Vec<(ListenKey, Arc<acceptor::TlsBind>)>;
 pub fn frontend(p: &fulcrum_config::model::Proxy, config: &Config) -> Result<FrontendTls, String> {
     let mut out = Vec::new();
     for b in p.binds.iter().filter(|b| b.ssl) {
-        let t = acceptor::TlsBind::build(b, &config.global.tls)
+        let (t, lists) = acceptor::TlsBind::build(b, &config.global.tls)
             .map_err(|m| format!("{}: {m}", b.span))?;
         let t = Arc::new(t);
+        crtlists::register(&t, lists);
         for key in crate::addr::keys(b).unwrap_or_default() {
             out.push((key, t.clone()));
         }

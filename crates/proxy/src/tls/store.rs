@@ -1,7 +1,7 @@
 //! The process's certificates by file name (HAProxy's "ckch stores") and the runtime socket's
 //! certificate commands on them: `show ssl cert [NAME]`, `new ssl cert NAME`,
 //! `set ssl cert NAME <<` (a PEM payload), `commit ssl cert NAME`, `abort ssl cert NAME`,
-//! with HAProxy 2.6's answers.
+//! `del ssl cert NAME`, with HAProxy 2.6's answers.
 //!
 //! Every `crt` a bind loads is one [`Slot`], shared by all the binds naming that file; a bind's
 //! resolver reads the slot at each handshake, so a committed certificate is served to the
@@ -16,7 +16,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 /// One certificate file as loaded (or empty: `new ssl cert`).
@@ -25,10 +25,10 @@ pub struct Slot {
     key: RwLock<Option<Arc<CertifiedKey>>>,
     /// Bind lines serving it now (HAProxy's "instances": one dot each on commit).
     uses: AtomicUsize,
-    /// Made by `new ssl cert` (listed even when no bind uses it); a file a config loaded
-    /// is listed while a bind of the running config uses it (after a reload that dropped
-    /// it, as after haproxy's).
-    runtime: bool,
+    /// Made by `new ssl cert`, or taken off a crt-list by `del ssl crt-list` (listed even
+    /// when no bind uses it); a file a config loaded is listed while a bind of the running
+    /// config uses it (after a reload that dropped it, as after haproxy's).
+    runtime: AtomicBool,
 }
 
 /// A bind line's use of a slot, counted while it lives.
@@ -49,6 +49,12 @@ impl Drop for SlotUse {
 }
 
 impl Slot {
+    /// Keeps the certificate listed (and usable by `add ssl crt-list`) when no bind serves it
+    /// any more: HAProxy keeps a certificate a crt-list line stopped using.
+    pub fn keep(&self) {
+        self.runtime.store(true, Ordering::Relaxed);
+    }
+
     /// The certificate served now.
     pub fn current(&self) -> Option<Arc<CertifiedKey>> {
         self.key.read().unwrap_or_else(|e| e.into_inner()).clone()
@@ -77,6 +83,8 @@ pub enum SslCommand {
     Set(String, String),
     Commit(String),
     Abort(String),
+    /// `del ssl cert NAME`: forget a certificate no bind serves.
+    Del(String),
 }
 
 struct Transaction {
@@ -112,6 +120,17 @@ pub fn install(name: &str, key: Arc<CertifiedKey>) -> Arc<Slot> {
     r.install(name, key)
 }
 
+/// Certificate `name` if it exists and holds a certificate (`add/del ssl crt-list`), else
+/// HAProxy's reason ("does not exist", "is empty").
+pub fn lookup(name: &str) -> Result<Arc<Slot>, String> {
+    let r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
+    match r.get(name) {
+        None => Err(format!("certificate '{name}' does not exist!")),
+        Some(s) if s.current().is_none() => Err(format!("certificate '{name}' is empty!")),
+        Some(s) => Ok(s.clone()),
+    }
+}
+
 /// Runs one command against the process's registry; HAProxy's answer text.
 pub fn run(cmd: &SslCommand) -> String {
     let mut r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
@@ -134,7 +153,7 @@ impl Registry {
     fn get(&self, name: &str) -> Option<&Arc<Slot>> {
         self.certs
             .get(name)
-            .filter(|s| s.runtime || Self::instances(s) > 0)
+            .filter(|s| s.runtime.load(Ordering::Relaxed) || Self::instances(s) > 0)
     }
 
     pub fn run(&mut self, cmd: &SslCommand) -> String {
@@ -145,6 +164,30 @@ impl Registry {
             SslCommand::Set(name, payload) => self.set(name, payload),
             SslCommand::Commit(name) => self.commit(name),
             SslCommand::Abort(name) => self.abort(name),
+            SslCommand::Del(name) => self.delete(name),
+        }
+    }
+
+    fn delete(&mut self, name: &str) -> String {
+        if name.is_empty() {
+            return "'del ssl cert' expects a certificate name\n".into();
+        }
+        if self.tx.as_ref().is_some_and(|t| t.name == name) {
+            return format!(
+                "Can't remove the certificate: ongoing transaction for the certificate '{name}'\n"
+            );
+        }
+        match self.get(name) {
+            None => {
+                format!("Can't remove the certificate: certificate '{name}' doesn't exist!\n\n")
+            }
+            Some(s) if Self::instances(s) > 0 => format!(
+                "Can't remove the certificate: certificate '{name}' in use, can't be deleted!\n\n"
+            ),
+            Some(_) => {
+                self.certs.remove(name);
+                format!("Certificate '{name}' deleted!\n")
+            }
         }
     }
 
@@ -203,7 +246,7 @@ impl Registry {
         self.certs.insert(
             name.to_string(),
             Arc::new(Slot {
-                runtime: true,
+                runtime: AtomicBool::new(true),
                 ..Slot::default()
             }),
         );
@@ -318,148 +361,4 @@ fn cert_detail(chain: &[CertificateDer<'_>], out: &mut String) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Self-signed P-256 test certificates (`openssl req -x509`), with their keys.
-    const ONE: &str = include_str!("testdata/one.pem");
-    const TWO: &str = include_str!("testdata/two.pem");
-
-    fn pem(text: &str) -> (String, Arc<CertifiedKey>) {
-        let (chain, k) = certs::parse_pem(text.as_bytes(), "test").expect("parse");
-        let ck = certs::certified(chain, &k.expect("key"), "test").expect("certified");
-        (text.to_string(), Arc::new(ck))
-    }
-
-    fn subject(slot: &Slot) -> String {
-        let k = slot.current().expect("a certificate");
-        der::dn_text(der::fields(&k.cert[0]).expect("fields").subject)
-    }
-
-    #[test]
-    fn a_transaction_as_haproxy_2_6() {
-        let mut r = Registry::default();
-        let (_, one) = pem(ONE);
-        let (two, _) = pem(TWO);
-        // What one bind line holds.
-        let bind_holds = SlotUse::new(r.install("/c/one.pem", one));
-        // A file loaded by a config no bind uses any more (a reload dropped it): gone.
-        r.install("/c/old.pem", pem(TWO).1);
-        assert_eq!(r.run(&SslCommand::Show(None)), "# filename\n/c/one.pem\n");
-        assert_eq!(
-            r.run(&SslCommand::Set("/c/old.pem".into(), TWO.into())),
-            "Can't replace a certificate which is not referenced by the configuration!\nCan't update /c/old.pem!\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Commit("/c/one.pem".into())),
-            "No ongoing transaction! !\nCan't commit /c/one.pem!\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Set("/c/nope.pem".into(), two.clone())),
-            "Can't replace a certificate which is not referenced by the configuration!\nCan't update /c/nope.pem!\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Set("/c/one.pem".into(), "garbage\n".into())),
-            "unable to load certificate from file '/c/one.pem'.\nCan't load the payload\nCan't update /c/one.pem!\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Set("/c/one.pem".into(), two.clone())),
-            "Transaction created for certificate /c/one.pem!\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Set("/c/one.pem".into(), two.clone())),
-            "Transaction updated for certificate /c/one.pem!\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Show(None)),
-            "# transaction\n*/c/one.pem\n# filename\n/c/one.pem\n"
-        );
-        let shown = r.run(&SslCommand::Show(Some("*/c/one.pem".into())));
-        assert!(
-            shown.starts_with("Filename: */c/one.pem\nStatus: Unused\nSerial: "),
-            "{shown}"
-        );
-        assert!(shown.contains("\nSubject: /CN=two.test\n"), "{shown}");
-        assert!(shown.contains("\nAlgorithm: EC256\n"), "{shown}");
-        assert_eq!(subject(&bind_holds.0), "/CN=one.test", "not before commit");
-        assert_eq!(
-            r.run(&SslCommand::Commit("/c/one.pem".into())),
-            "Committing /c/one.pem.\nSuccess!\n"
-        );
-        assert_eq!(subject(&bind_holds.0), "/CN=two.test", "served at once");
-        let shown = r.run(&SslCommand::Show(Some("/c/one.pem".into())));
-        assert!(shown.starts_with("Filename: /c/one.pem\nStatus: Used\n"));
-        assert!(shown.ends_with("\nOCSP Response Key: \n"));
-    }
-
-    #[test]
-    fn new_abort_and_errors_as_haproxy_2_6() {
-        let mut r = Registry::default();
-        let (two, _) = pem(TWO);
-        assert_eq!(
-            r.run(&SslCommand::New(String::new())),
-            "'new ssl cert' expects a filename\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::New("/n.pem".into())),
-            "New empty certificate store '/n.pem'!\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::New("/n.pem".into())),
-            "Certificate '/n.pem' already exists!\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Show(Some("/n.pem".into()))),
-            "Filename: /n.pem\nStatus: Empty\nOCSP Response Key: \n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Show(Some("/x.pem".into()))),
-            "Can't display the certificate: Not found or the certificate is a bundle!\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Abort("/n.pem".into())),
-            "No ongoing transaction!\n"
-        );
-        let cert_only = two
-            .split_inclusive('\n')
-            .take_while(|l| !l.contains("PRIVATE KEY"))
-            .collect::<String>();
-        assert_eq!(
-            r.run(&SslCommand::Set("/n.pem".into(), cert_only)),
-            "Transaction created for certificate /n.pem!\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Commit("/n.pem".into())),
-            "The transaction must contain at least a certificate and a private key!\nCan't commit /n.pem!\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Abort("/o.pem".into())),
-            "The ongoing transaction is about '/n.pem' but you are trying to abort a transaction for '/o.pem'\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Abort("/n.pem".into())),
-            "Transaction aborted for certificate '/n.pem'!\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Set("/n.pem".into(), two)),
-            "Transaction created for certificate /n.pem!\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Commit("/n.pem".into())),
-            "Committing /n.pem\nSuccess!\n",
-            "no bind uses it: no dot"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Commit(String::new())),
-            "'commit ssl cert expects a filename\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Abort(String::new())),
-            "'abort ssl cert' expects a filename\n"
-        );
-        assert_eq!(
-            r.run(&SslCommand::Set("/n.pem".into(), String::new())),
-            "'set ssl cert expects a filename and a certificate as a payload\n"
-        );
-    }
-}
+mod tests;

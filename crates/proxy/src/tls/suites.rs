@@ -365,9 +365,51 @@ pub fn merged(line: &TlsOptions, defaults: &TlsOptions) -> TlsOptions {
     }
 }
 
+/// A crt-list line's options over its bind line's (already over the global defaults): what
+/// the line writes wins, the rest is the bind's, as HAProxy inherits each setting.
+pub fn line_over(line: &TlsOptions, bind: &TlsOptions) -> TlsOptions {
+    let mut o = merged(line, bind);
+    o.ca_file = line.ca_file.clone().or_else(|| bind.ca_file.clone());
+    o.crl_file = line.crl_file.clone().or_else(|| bind.crl_file.clone());
+    o.verify = line.verify.or(bind.verify);
+    o.alpn = line.alpn.clone().or_else(|| bind.alpn.clone());
+    o.ticket_keys = line
+        .ticket_keys
+        .clone()
+        .or_else(|| bind.ticket_keys.clone());
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_crt_list_line_keeps_what_it_does_not_write() {
+        let bind = TlsOptions {
+            alpn: Some(vec!["h2".into(), "http/1.1".into()]),
+            ca_file: Some("ca.pem".into()),
+            verify: Some(fulcrum_config::tls::Verify::Required),
+            ..TlsOptions::default()
+        };
+        let line = TlsOptions {
+            min_ver: Some(fulcrum_config::tls::TlsVersion::Tls13),
+            ..TlsOptions::default()
+        };
+        let o = line_over(&line, &bind);
+        assert_eq!(o.alpn, bind.alpn);
+        assert_eq!(o.ca_file, bind.ca_file);
+        assert_eq!(o.verify, bind.verify);
+        assert_eq!(o.min_ver, line.min_ver);
+        let line = TlsOptions {
+            alpn: Some(vec!["http/1.1".into()]),
+            verify: Some(fulcrum_config::tls::Verify::None),
+            ..TlsOptions::default()
+        };
+        let o = line_over(&line, &bind);
+        assert_eq!(o.alpn, line.alpn);
+        assert_eq!(o.verify, line.verify);
+    }
 
     fn names(v: &[SupportedCipherSuite]) -> Vec<&'static str> {
         v.iter().map(|s| openssl_name(*s)).collect()
