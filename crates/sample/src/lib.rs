@@ -22,6 +22,7 @@ pub mod error;
 pub mod expr;
 pub mod fetch;
 pub mod hash;
+pub mod index;
 pub mod logformat;
 pub mod map;
 pub mod pattern;

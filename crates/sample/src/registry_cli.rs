@@ -344,12 +344,12 @@ pub(crate) fn add(r: &mut Reference, uid: u64, key: &str, value: Option<&str>) -
         match c {
             Consumer::Map(m) => {
                 if let Ok(mut m) = m.write() {
-                    let _ = m.add(key, value.unwrap_or(""));
+                    let _ = m.insert(uid, key, value.unwrap_or(""));
                 }
             }
             Consumer::Acl(s) => {
                 if let Ok(mut s) = s.write() {
-                    let _ = s.add(key);
+                    let _ = s.insert(uid, key);
                 }
             }
         }
@@ -401,19 +401,19 @@ pub(crate) fn refused(r: &mut Reference, key: &str, value: Option<&str>) -> Opti
 }
 
 fn set(r: &mut Reference, key: &str, value: &str) -> String {
-    let mut keys = Vec::new();
+    let mut uids = Vec::new();
     for e in r.entries.iter_mut().filter(|e| names(e, key)) {
         e.value = Some(value.to_string());
-        keys.push(e.key.clone());
+        uids.push(e.uid);
     }
-    if keys.is_empty() {
+    if uids.is_empty() {
         return "entry not found.\n".into();
     }
     for c in &r.consumers {
         if let Consumer::Map(m) = c {
             if let Ok(mut m) = m.write() {
-                for k in &keys {
-                    m.set(k, value);
+                for u in &uids {
+                    m.set_uid(*u, value);
                 }
             }
         }
@@ -422,19 +422,36 @@ fn set(r: &mut Reference, key: &str, value: &str) -> String {
 }
 
 fn del(r: &mut Reference, key: &str) -> String {
-    let gone: Vec<String> = r
+    let gone: Vec<u64> = r
         .entries
         .iter()
         .filter(|e| names(e, key))
-        .map(|e| e.key.clone())
+        .map(|e| e.uid)
         .collect();
     if gone.is_empty() {
         return "Key not found.\n".into();
     }
     r.entries.retain(|e| !names(e, key));
     r.entry_cnt -= gone.len() as i64;
-    // The compiled sets keep the entries that remain (a key deleted by id may be there twice).
-    rebuild(r);
+    // Each compiled set loses those entries alone (no rebuild: a big map stays cheap to edit).
+    for c in &r.consumers {
+        match c {
+            Consumer::Map(m) => {
+                if let Ok(mut m) = m.write() {
+                    for u in &gone {
+                        m.remove_uid(*u);
+                    }
+                }
+            }
+            Consumer::Acl(s) => {
+                if let Ok(mut s) = s.write() {
+                    for u in &gone {
+                        s.remove_uid(*u);
+                    }
+                }
+            }
+        }
+    }
     String::new()
 }
 
@@ -444,24 +461,33 @@ pub(crate) fn clear(r: &mut Reference) {
     rebuild(r);
 }
 
-/// Refills every compiled set from the entries (they were valid when added).
+/// Refills every compiled set from the entries (they were valid when added). Each new set
+/// is built aside and swapped in, so lookups wait only for the swap.
 pub(crate) fn rebuild(r: &Reference) {
     for c in &r.consumers {
         match c {
             Consumer::Map(m) => {
+                let Some(how) = m.read().ok().map(|m| m.how) else {
+                    continue;
+                };
+                let mut fresh = crate::map::Map::new(how);
+                for e in &r.entries {
+                    let _ = fresh.insert(e.uid, &e.key, e.value.as_deref().unwrap_or(""));
+                }
                 if let Ok(mut m) = m.write() {
-                    m.clear();
-                    for e in &r.entries {
-                        let _ = m.add(&e.key, e.value.as_deref().unwrap_or(""));
-                    }
+                    *m = fresh;
                 }
             }
             Consumer::Acl(s) => {
+                let Some((method, icase)) = s.read().ok().map(|s| (s.method, s.icase)) else {
+                    continue;
+                };
+                let mut fresh = crate::pattern::Patterns::new(method, icase);
+                for e in &r.entries {
+                    let _ = fresh.insert(e.uid, &e.key);
+                }
                 if let Ok(mut s) = s.write() {
-                    s.clear();
-                    for e in &r.entries {
-                        let _ = s.add(&e.key);
-                    }
+                    *s = fresh;
                 }
             }
         }
