@@ -91,7 +91,9 @@ fn main() {
     }
 
     // end and dom: domain names against a list of domains
-    let text: String = (0..entries).map(|i| format!("d{i}.com blocked\n")).collect();
+    let text: String = (0..entries)
+        .map(|i| format!("d{i}.com blocked\n"))
+        .collect();
     let samples: Vec<Value> = (0..4096)
         .map(|_| Value::str(&format!("www.d{}.com", rng.below(entries * 2))))
         .collect();
@@ -137,7 +139,12 @@ fn main() {
             if i % 100 == 0 {
                 format!("10.{}.0.0/16 wide\n", (i / 100) % 256)
             } else {
-                format!("{}.{}.{}.0/24 net\n", 10 + i / 65536, (i / 256) % 256, i % 256)
+                format!(
+                    "{}.{}.{}.0/24 net\n",
+                    10 + i / 65536,
+                    (i / 256) % 256,
+                    i % 256
+                )
             }
         })
         .collect();

@@ -121,7 +121,11 @@ fn range(s: &str) -> Result<(i64, i64), String> {
             "gt" => (n.saturating_add(1), i64::MAX),
             "le" => (i64::MIN, n),
             "lt" => (i64::MIN, n.saturating_sub(1)),
-            _ => return Err(format!("'{s}' is not an integer (expected N, N:M, :M or N:)")),
+            _ => {
+                return Err(format!(
+                    "'{s}' is not an integer (expected N, N:M, :M or N:)"
+                ))
+            }
         });
     }
     match s.split_once(':') {
@@ -178,7 +182,10 @@ impl Index {
                         let d = delims(kind);
                         let k = self.folded(text);
                         let start = k.iter().position(|c| !d.contains(c)).unwrap_or(k.len());
-                        let end = k.iter().rposition(|c| !d.contains(c)).map_or(start, |e| e + 1);
+                        let end = k
+                            .iter()
+                            .rposition(|c| !d.contains(c))
+                            .map_or(start, |e| e + 1);
                         k[start..end].to_vec()
                     }
                     _ => self.folded(text),
@@ -283,9 +290,7 @@ impl Index {
 
     /// `(id, text, value)` of every entry, in order.
     pub fn entries(&self) -> impl Iterator<Item = (Uid, &str, &[u8])> {
-        self.entries
-            .iter()
-            .map(|(u, s)| (*u, &*s.text, &*s.value))
+        self.entries.iter().map(|(u, s)| (*u, &*s.text, &*s.value))
     }
 
     /// The ids of the entries written `text`.
@@ -295,6 +300,19 @@ impl Index {
             .filter(|(_, s)| &*s.text == text)
             .map(|(u, _)| *u)
             .collect()
+    }
+
+    /// Whether HAProxy keeps entry `uid` in a tree (`get map|acl`'s `idx=tree`): `str` and
+    /// `beg` without `-i`, networks but IPv4 ones with a non-contiguous mask.
+    pub fn in_tree(&self, uid: Uid) -> bool {
+        match self.kind {
+            Kind::Str | Kind::Beg => !self.icase,
+            Kind::Ip => self
+                .entries
+                .get(&uid)
+                .is_some_and(|s| !matches!(s.slot, Slot::List)),
+            _ => false,
+        }
     }
 
     /// Entry `uid`'s text and value.

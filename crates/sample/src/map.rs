@@ -163,11 +163,16 @@ impl Map {
         self.index.entries().map(|(_, k, v)| (k.as_bytes(), v))
     }
 
-    /// The key of the entry `v` matches and the value it gives (`get map`).
-    pub fn lookup_entry(&self, v: &Value) -> Option<(Vec<u8>, Vec<u8>)> {
-        let (uid, value) = self.found(v)?;
-        let (key, _) = self.index.get(uid)?;
-        Some((key.as_bytes().to_vec(), value))
+    /// The key of the entry `v` matches, its value as written (`regm`'s `\\N` unreplaced),
+    /// and whether HAProxy finds it in a tree (`get map`'s `idx=`).
+    pub fn lookup_entry(&self, v: &Value) -> Option<(Vec<u8>, Vec<u8>, bool)> {
+        let (uid, _) = self.found(v)?;
+        let (key, value) = self.index.get(uid)?;
+        Some((
+            key.as_bytes().to_vec(),
+            value.to_vec(),
+            self.index.in_tree(uid),
+        ))
     }
 
     /// The value for `v`, by this map's match method.

@@ -195,9 +195,18 @@ impl Patterns {
     /// The text of the pattern `v` matches (the runtime socket's `get acl`): for a list the
     /// first in order, for a tree (`str`, `beg`, `ip` without `-i`) the one its lookup finds.
     pub fn find(&self, v: &Value) -> Option<&str> {
+        self.find_entry(v).map(|(t, _)| t)
+    }
+
+    /// [`Patterns::find`], and whether HAProxy finds that pattern in a tree (`idx=`).
+    pub fn find_entry(&self, v: &Value) -> Option<(&str, bool)> {
         match self.method {
             Method::Found | Method::Bool => None,
-            _ => self.index.get(self.index.find(v)?).map(|(t, _)| t),
+            _ => {
+                let uid = self.index.find(v)?;
+                let (t, _) = self.index.get(uid)?;
+                Some((t, self.index.in_tree(uid)))
+            }
         }
     }
 }

@@ -279,13 +279,12 @@ pub(crate) fn show(r: &Reference) -> String {
     out
 }
 
-/// HAProxy's index kind for a match: trees for exact strings, prefixes and addresses
-/// (case-sensitive), lists for the rest.
-fn idx(how: &str, icase: bool) -> &'static str {
-    match how {
-        "str" | "beg" if !icase => "tree",
-        "ip" => "tree",
-        _ => "list",
+/// HAProxy's `idx=`: whether the entry found is in a tree or a list.
+fn idx(tree: bool) -> &'static str {
+    if tree {
+        "tree"
+    } else {
+        "list"
     }
 }
 
@@ -295,13 +294,17 @@ fn get(r: &Reference, kind: Kind, value: &str) -> String {
     // An ACL line compiled several times (a named ACL in several conditions) is one set to
     // HAProxy: answer for one of them.
     let mut order: Vec<usize> = (0..r.consumers.len()).collect();
-    order.sort_by_key(|&i| r.consumer_at.get(i).cloned().flatten());
+    let at = |i: usize| r.consumer_at.get(i).cloned().flatten();
+    // Maps are resolved after parsing, each line's put first (a line's own in the order they
+    // are written: measured with `map_reg` and `map_regm` of one file on one line); ACLs are
+    // kept in file order.
+    if kind == Kind::Map {
+        order.sort_by_key(|&i| std::cmp::Reverse(at(i)));
+    } else {
+        order.sort_by_key(|&i| at(i));
+    }
     if r.file.is_none() {
         order.truncate(1);
-    }
-    // Maps are resolved after parsing, each new one put first; ACLs are kept in file order.
-    if kind == Kind::Map {
-        order.reverse();
     }
     for c in order.iter().map(|&i| &r.consumers[i]) {
         match c {
@@ -309,9 +312,9 @@ fn get(r: &Reference, kind: Kind, value: &str) -> String {
                 let Ok(m) = m.read() else { continue };
                 let how = m.how.name();
                 match m.lookup_entry(&v) {
-                    Some((k, val)) => out.push_str(&format!(
+                    Some((k, val, tree)) => out.push_str(&format!(
                         "type={how}, case=sensitive, found=yes, idx={}, key=\"{}\", value=\"{}\", type=\"str\"\n",
-                        idx(how, false),
+                        idx(tree),
                         String::from_utf8_lossy(&k),
                         String::from_utf8_lossy(&val)
                     )),
@@ -322,10 +325,10 @@ fn get(r: &Reference, kind: Kind, value: &str) -> String {
                 let Ok(s) = s.read() else { continue };
                 let how = s.method.name();
                 let case = if s.icase { "insensitive" } else { "sensitive" };
-                match s.find(&v) {
-                    Some(p) => out.push_str(&format!(
+                match s.find_entry(&v) {
+                    Some((p, tree)) => out.push_str(&format!(
                         "type={how}, case={case}, match=yes, idx={}, pattern=\"{p}\"\n",
-                        idx(how, s.icase)
+                        idx(tree)
                     )),
                     None => out.push_str(&format!("type={how}, case={case}, match=no\n")),
                 }

@@ -55,7 +55,10 @@ fn ip_longest_prefix_then_v6_then_the_list() {
     // 0.0.0.0/0 is in the tree, which is tried before the list
     assert_eq!(hit(&ix, &ip("192.168.7.0")), Some("0.0.0.0/0"));
     // an IPv6 sample: the IPv6 networks first, then its IPv4 forms in the IPv4 networks
-    assert_eq!(hit(&ix, &ip("::ffff:10.1.2.3")), Some("::ffff:10.1.2.0/120"));
+    assert_eq!(
+        hit(&ix, &ip("::ffff:10.1.2.3")),
+        Some("::ffff:10.1.2.0/120")
+    );
     assert_eq!(hit(&ix, &ip("::ffff:10.1.3.3")), Some("10.1.0.0/16"));
     assert_eq!(hit(&ix, &ip("::10.1.2.3")), Some("10.1.2.0/24"));
     assert_eq!(hit(&ix, &ip("2002:0a01:0203::1")), Some("10.1.2.0/24"));
@@ -69,20 +72,38 @@ fn ip_longest_prefix_then_v6_then_the_list() {
 
 #[test]
 fn ip_list_and_the_v6_tree_for_v4_samples() {
-    let ix = index(Kind::Ip, false, &["192.168.0.0/255.255.0.255", "::ffff:10.0.0.0/104"]);
-    assert_eq!(hit(&ix, &ip("192.168.7.0")), Some("192.168.0.0/255.255.0.255"));
+    let ix = index(
+        Kind::Ip,
+        false,
+        &["192.168.0.0/255.255.0.255", "::ffff:10.0.0.0/104"],
+    );
+    assert_eq!(
+        hit(&ix, &ip("192.168.7.0")),
+        Some("192.168.0.0/255.255.0.255")
+    );
     assert_eq!(hit(&ix, &ip("192.168.7.1")), None);
-    assert_eq!(hit(&ix, &ip("::ffff:192.168.9.0")), Some("192.168.0.0/255.255.0.255"));
+    assert_eq!(
+        hit(&ix, &ip("::ffff:192.168.9.0")),
+        Some("192.168.0.0/255.255.0.255")
+    );
     assert_eq!(hit(&ix, &ip("10.9.9.9")), Some("::ffff:10.0.0.0/104"));
-    assert!(Index::new(Kind::Ip, false).insert(1, "example.com", b"").is_err());
-    assert!(Index::new(Kind::Ip, false).insert(1, "10.0.0.0/33", b"").is_err());
+    assert!(Index::new(Kind::Ip, false)
+        .insert(1, "example.com", b"")
+        .is_err());
+    assert!(Index::new(Kind::Ip, false)
+        .insert(1, "10.0.0.0/33", b"")
+        .is_err());
 }
 
 #[test]
 fn beg_longest_prefix_or_first_with_icase() {
     let keys = ["/api", "/api/v1", "/", "/api/v1", "/static/"];
     let ix = index(Kind::Beg, false, &keys);
-    assert_eq!(ix.find(&s("/api/v1/x")), Some(2), "longest, the first of equal keys");
+    assert_eq!(
+        ix.find(&s("/api/v1/x")),
+        Some(2),
+        "longest, the first of equal keys"
+    );
     assert_eq!(hit(&ix, &s("/api/v2")), Some("/api"));
     assert_eq!(hit(&ix, &s("/static/x")), Some("/static/"));
     assert_eq!(hit(&ix, &s("/x")), Some("/"));
@@ -91,11 +112,19 @@ fn beg_longest_prefix_or_first_with_icase() {
     let ix = index(Kind::Beg, true, &["/API", "/api/V1", "/"]);
     assert_eq!(hit(&ix, &s("/Api/v1/x")), Some("/API"));
     // the tree walk finds prefixes past keys that sort between them and the sample
-    let ix = index(Kind::Beg, false, &["a", "ab", "abd", "abca", "abcb", "abcc"]);
+    let ix = index(
+        Kind::Beg,
+        false,
+        &["a", "ab", "abd", "abca", "abcb", "abcc"],
+    );
     assert_eq!(hit(&ix, &s("abcd")), Some("ab"));
     assert_eq!(hit(&ix, &s("abcb1")), Some("abcb"));
     let ix = index(Kind::Beg, false, &["", "b"]);
-    assert_eq!(hit(&ix, &s("a")), Some(""), "an empty key begins everything");
+    assert_eq!(
+        hit(&ix, &s("a")),
+        Some(""),
+        "an empty key begins everything"
+    );
 }
 
 #[test]
@@ -112,7 +141,11 @@ fn str_int_exact_first_of_duplicates() {
     assert_eq!(uid(Value::Sint(7)), Some(2));
     assert_eq!(uid(Value::Sint(25)), Some(4));
     assert_eq!(uid(Value::Sint(15)), None);
-    assert_eq!(uid(s("10:20")), Some(2), "a string is read as HAProxy's read_int64");
+    assert_eq!(
+        uid(s("10:20")),
+        Some(2),
+        "a string is read as HAProxy's read_int64"
+    );
     assert_eq!(uid(s("-3")), None);
     let ix = index(Kind::Int, false, &["1:10", "5"]);
     assert_eq!(ix.find(&Value::Sint(5)), Some(1), "a range before a value");
@@ -134,7 +167,10 @@ fn end_dom_dir_sub_reg_first_in_order() {
     assert_eq!(hit(&ix, &s("www.example.co")), None);
     // delimiters around a pattern do not count; `:` `/` `?` delimit too
     let ix = index(Kind::Dom, false, &[".example.com."]);
-    assert_eq!(hit(&ix, &s("http://example.com:80/x")), Some(".example.com."));
+    assert_eq!(
+        hit(&ix, &s("http://example.com:80/x")),
+        Some(".example.com.")
+    );
     let ix = index(Kind::Dir, false, &["v1", "api/v1"]);
     assert_eq!(hit(&ix, &s("/api/v1/items")), Some("v1"));
     assert_eq!(hit(&ix, &s("/api/v10/items")), None);
@@ -149,7 +185,11 @@ fn end_dom_dir_sub_reg_first_in_order() {
 
 #[test]
 fn removals_and_changes_keep_the_rule() {
-    let mut ix = index(Kind::Ip, false, &["10.0.0.0/8", "10.1.0.0/16", "10.1.0.0/16"]);
+    let mut ix = index(
+        Kind::Ip,
+        false,
+        &["10.0.0.0/8", "10.1.0.0/16", "10.1.0.0/16"],
+    );
     assert_eq!(ix.find(&ip("10.1.1.1")), Some(2));
     assert!(ix.remove(2));
     assert_eq!(ix.find(&ip("10.1.1.1")), Some(3), "the other equal network");
