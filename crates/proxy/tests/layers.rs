@@ -202,6 +202,7 @@ const COLLAPSED: &[&str] = &[
     "server",
     "http::sample_env",
     "runtime",
+    "track",
 ];
 
 /// Module name of a file relative to `src/` (`http/session.rs` → `http::session`).

@@ -14,7 +14,7 @@
 //! `stick on src` on an IP table stays in [`super::stick`] (it is replicated to peers); what
 //! neither runs is refused with the rule's FILE:LINE.
 
-use super::stick::StickTable;
+use super::stick::{ClearHook, StickTable, UpdateFeed};
 use fulcrum_config::model::{Mode, Proxy, StickKeyType, StickRuleKind};
 use fulcrum_sample::{Env, Expr};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -167,6 +167,27 @@ impl SampleStick {
     /// The server `key` is stuck to, if the entry is alive (tests, runtime views).
     pub fn lookup(&self, now: Instant, key: &[u8]) -> Option<String> {
         self.lock().lookup(now, &key.to_vec()).cloned()
+    }
+
+    /// Tells `record` of every store (see [`StickTable::set_record`]).
+    pub fn set_record(&self, record: UpdateFeed<Vec<u8>, String>) {
+        self.lock().set_record(record);
+    }
+
+    /// What `clear table` calls to forget this table's keys too (kept alive by the table).
+    pub fn clear_hook(&self) -> Arc<ClearHook> {
+        let weak = Arc::downgrade(&self.table);
+        let hook: Arc<ClearHook> = Arc::new(move |key: Option<&[u8]>| {
+            if let Some(t) = weak.upgrade() {
+                let mut t = match t.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                t.forget(key.map(<[u8]>::to_vec).as_ref());
+            }
+        });
+        self.lock().keep_hook(hook.clone());
+        hook
     }
 
     /// A reload: this generation takes over `old`'s live entries.
