@@ -46,8 +46,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
     ("client certificate fetches", &["http::ssl_client"]),
     (
-        "a response the proxy makes itself: the neutral head and a body (uses http::message)",
-        &["http::response"],
+        "a response the proxy makes itself: the neutral head and a body (uses http::message); the cache's Vary keys (uses http::message)",
+        &["http::response", "http::cache_vary"],
     ),
     (
         "HAProxy's error pages, replies and reason phrases (uses http::response); the object store of a `cache` section (sans-IO, uses http::message)",
@@ -180,6 +180,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::h2",
             "http::h2::edge::tests",
             "http::h2::upstream::tests",
+            "http::cache::tests",
         ],
     ),
     ("accepting connections", &["listener"]),

@@ -76,6 +76,8 @@ fn build_scoped(
                     total: c.total_max_size,
                     max_object: c.max_object_size,
                     max_age: c.max_age,
+                    process_vary: c.process_vary,
+                    max_secondary: c.max_secondary_entries,
                 };
                 (c.name.clone(), limits)
             })
