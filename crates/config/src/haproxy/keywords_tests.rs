@@ -189,3 +189,20 @@ fn send_name_header_needs_a_name() {
         Some("X-Srv")
     );
 }
+
+#[test]
+fn do_resolve_is_refused_by_name_with_the_reason() {
+    let l = load(&format!(
+        "{HEAD}frontend f\n bind :80\n http-request do-resolve(txn.ip,dns,ipv4) hdr(host),lower\n\
+         tcp-request content do-resolve(txn.ip,dns) hdr(host)\n"
+    ));
+    let t = text(&l);
+    assert!(
+        t.contains("t.cfg:8: error: 'http-request do-resolve(txn.ip,dns,ipv4)' is not supported by fulcrum yet: fulcrum has no DNS resolver"),
+        "{t}"
+    );
+    assert!(
+        t.contains("t.cfg:9: error: 'tcp-request content do-resolve(txn.ip,dns)' is not run by fulcrum yet: fulcrum has no DNS resolver"),
+        "{t}"
+    );
+}

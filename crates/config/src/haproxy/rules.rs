@@ -44,6 +44,18 @@ const UNSUPPORTED: &[&str] = &[
     "set-mark",
 ];
 
+/// Why an action is not run, where a word helps (`do-resolve`: no DNS resolver).
+pub(super) fn not_run_reason(action: &str) -> &'static str {
+    match action.split('(').next().unwrap_or(action) {
+        "do-resolve" => {
+            ": fulcrum has no DNS resolver ('resolvers' sections are not run; names are resolved once at start)"
+        }
+        "lua" => ": Lua is not run by fulcrum",
+        a if a.starts_with("lua.") => ": Lua is not run by fulcrum",
+        _ => "",
+    }
+}
+
 pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
     let side = if request {
         "http-request"
@@ -323,8 +335,11 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             };
             (action, 3)
         }
-        other if UNSUPPORTED.contains(&other) => {
-            return Err(format!("'{side} {other}' is not supported by fulcrum yet"));
+        other if UNSUPPORTED.contains(&other.split('(').next().unwrap_or(other)) => {
+            return Err(format!(
+                "'{side} {other}' is not supported by fulcrum yet{}",
+                not_run_reason(other)
+            ));
         }
         other => {
             return Err(format!(
