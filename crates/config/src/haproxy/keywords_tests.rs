@@ -206,3 +206,43 @@ fn do_resolve_is_refused_by_name_with_the_reason() {
         "{t}"
     );
 }
+
+#[test]
+fn redirect_rules_run_after_the_http_request_rules() {
+    let l = load(&format!(
+        "{HEAD}frontend f\n bind :80\n redirect scheme https code 301 if !{{ ssl_fc }}\n\
+         http-request set-header X 1\n redirect prefix /p drop-query\n default_backend b\n\
+         backend b\n server s 127.0.0.1:1\n"
+    ));
+    assert!(l.is_ok(), "{}", text(&l));
+    let f = &l.config.proxies[0];
+    let kinds: Vec<String> = f
+        .http_request
+        .iter()
+        .map(|r| {
+            format!("{:?}", r.action)
+                .split([' ', '{'])
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(kinds, ["SetHeader", "Redirect", "Redirect"]);
+    assert!(f.http_request[1].condition.is_some());
+    let l = load(&format!(
+        "{HEAD}frontend f\n bind :80\n http-request allow if TRUE\n redirect prefix /p\n"
+    ));
+    assert!(
+        text(&l).contains("t.cfg:9: error: a 'redirect' rule together with 'http-request allow'"),
+        "{}",
+        text(&l)
+    );
+    let l = load(&format!(
+        "{HEAD}frontend f\n bind :80\n redirect prefix /p\n http-request allow\n"
+    ));
+    assert!(
+        text(&l).contains("t.cfg:9: error: a 'redirect' rule together with 'http-request allow'"),
+        "{}",
+        text(&l)
+    );
+}

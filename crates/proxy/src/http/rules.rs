@@ -399,7 +399,8 @@ pub fn apply(
                         uri
                     };
                     loc.extend_from_slice(path);
-                    if *append_slash && *drop_query && !path.ends_with(b"/") {
+                    // HAProxy appends it to the location as built, query included
+                    if *append_slash && !loc.ends_with(b"/") {
                         loc.push(b'/');
                     }
                 };
