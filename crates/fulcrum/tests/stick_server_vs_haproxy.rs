@@ -1,6 +1,7 @@
 //! Stickiness and counters in one stick table, side by side with the real HAProxy 2.6 on the
 //! same config: `stick on src` beside `track-sc0 src` on an IP table, `stick match` +
-//! `stick store-request` on a string table. The server a stick rule stores is in the table's
+//! `stick store-request` on a string table, `stick match src` + `stick store-response src`
+//! on an IP table. The server a stick rule stores is in the table's
 //! entry (`show table`: `server_id=N ... server_key=NAME`, the `table_server_id` converter),
 //! `clear table` forgets the stickiness too (the next request is balanced again), and `set
 //! table ... data.server_id` does not move a client (HAProxy 2.6 follows `server_key`).
@@ -20,6 +21,7 @@ fn config(dir: &Path, port: u16, a: u16, b: u16) -> String {
          frontend fe\n bind 127.0.0.1:{port}\n\
          \x20http-request return status 200 content-type text/plain lf-string \"%[src,table_server_id(b)] %[req.hdr(x-k),table_server_id(b2)]\" if {{ path /conv }}\n\
          \x20use_backend b2 if {{ path_beg /k }}\n\
+         \x20use_backend b3 if {{ path_beg /m }}\n\
          \x20default_backend b\n\
          backend b\n\
          \x20stick-table type ip size 1k expire 1m store gpc0,http_req_cnt\n\
@@ -31,6 +33,13 @@ fn config(dir: &Path, port: u16, a: u16, b: u16) -> String {
          \x20stick-table type string len 32 size 1k expire 1m\n\
          \x20stick match req.hdr(x-k)\n\
          \x20stick store-request req.hdr(x-k)\n\
+         \x20server s1 127.0.0.1:{a}\n\
+         \x20server s2 127.0.0.1:{b}\n\
+         backend b3\n\
+         \x20stick-table type ip size 1k expire 1m store http_req_cnt\n\
+         \x20http-request track-sc1 src\n\
+         \x20stick match src\n\
+         \x20stick store-response src\n\
          \x20server s1 127.0.0.1:{a}\n\
          \x20server s2 127.0.0.1:{b}\n",
         admin = dir.join("admin.sock").display(),
@@ -160,4 +169,13 @@ fn stick_rules_write_the_server_into_the_table_as_haproxy() {
         "{t}"
     );
     assert_eq!(same("/conv"), "2 2");
+
+    // An address table with `stick match src` + `stick store-response src`.
+    assert_eq!(same("/m"), "s1");
+    assert_eq!(same("/m"), "s1", "matched");
+    let t = settled("b3");
+    assert!(
+        t.contains("key=127.0.0.1 use=0 exp=E server_id=1 http_req_cnt=2 server_key=s1"),
+        "{t}"
+    );
 }

@@ -294,8 +294,9 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
     }
 }
 
-/// The table a backend needs for `stick-table type ip|ipv6 ...` + `stick on src` (the
-/// supported combination so far). `Ok(None)`: no stickiness; `Err`: configured but not
+/// The table a backend needs for `stick-table type ip|ipv6 ...` + `stick on src` (kept by
+/// address, replicated to peers, run in TCP mode too). `Ok(None)`: no stickiness, or other
+/// stick rules, which [`super::stick_sample`] runs or refuses; `Err`: configured but not
 /// supported yet (`FILE:LINE: ...`): the configuration is refused by `run` and `check`.
 pub fn stick_on_src(p: &Proxy) -> Result<Option<StickTable<IpAddr, String>>, String> {
     if p.stick_rules.is_empty() {
@@ -314,21 +315,16 @@ pub fn stick_on_src(p: &Proxy) -> Result<Option<StickTable<IpAddr, String>>, Str
             p.span
         ));
     };
-    for r in &p.stick_rules {
-        let supported = r.kind == StickRuleKind::On
+    // Any other form (`match`, `store-*`, another sample, a condition) is `stick_sample`'s.
+    let plain = p.stick_rules.iter().all(|r| {
+        r.kind == StickRuleKind::On
             && r.fetch.name == "src"
             && r.fetch.arg.is_none()
             && r.condition.is_none()
-            && match &r.table {
-                None => true,
-                Some(t) => t.name == p.name,
-            };
-        if !supported {
-            return Err(format!(
-                "{}: only 'stick on src' on the backend's own table is supported yet, found '{:?} {}'",
-                r.span, r.kind, r.fetch.name
-            ));
-        }
+            && r.table.as_ref().is_none_or(|t| t.name == p.name)
+    });
+    if !plain {
+        return Ok(None);
     }
     Ok(Some(StickTable::from_model(table)))
 }
