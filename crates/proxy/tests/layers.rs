@@ -63,7 +63,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     // The runtime socket's `show/set/clear table` (uses track, persist).
-    ("stick-table commands", &["track_cli"]),
+    // ... and the global `set-var proc.NAME` (uses track's process variables).
+    ("stick-table commands", &["track_cli", "proc_vars"]),
     (
         "recording, servers, logs, sockets, ACLs, HTTP framing",
         &[

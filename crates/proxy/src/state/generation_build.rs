@@ -65,6 +65,8 @@ fn build_scoped(
             fulcrum_config::model_keywords::EnvOp::lookup(&ops, n, || std::env::var(n).ok())
         }) as fulcrum_sample::environ::Lookup
     }));
+    // global `set-var proc.NAME ...`
+    crate::proc_vars::set(&config.global.keywords.proc_vars);
     // `cache` sections first: the rules resolve `cache-use` / `cache-store` by name.
     crate::http::cache::install(
         &config
