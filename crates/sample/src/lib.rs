@@ -28,6 +28,7 @@ pub mod map;
 pub mod pattern;
 pub mod registry;
 pub mod registry_cli;
+pub mod registry_edit;
 mod registry_versions;
 pub mod time;
 pub mod value;

@@ -200,7 +200,7 @@ impl Registry {
     }
 
     /// The file reference `file` (as the config writes it), read by `read` the first time.
-    fn file_ref(
+    pub(crate) fn file_ref(
         inner: &mut Inner,
         file: &str,
         with_value: bool,

@@ -403,7 +403,7 @@ pub(crate) fn refused(r: &mut Reference, key: &str, value: Option<&str>) -> Opti
     None
 }
 
-fn set(r: &mut Reference, key: &str, value: &str) -> String {
+pub(crate) fn set(r: &mut Reference, key: &str, value: &str) -> String {
     let mut uids = Vec::new();
     for e in r.entries.iter_mut().filter(|e| names(e, key)) {
         e.value = Some(value.to_string());
@@ -424,7 +424,7 @@ fn set(r: &mut Reference, key: &str, value: &str) -> String {
     String::new()
 }
 
-fn del(r: &mut Reference, key: &str) -> String {
+pub(crate) fn del(r: &mut Reference, key: &str) -> String {
     let gone: Vec<u64> = r
         .entries
         .iter()

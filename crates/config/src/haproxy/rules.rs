@@ -27,10 +27,6 @@ const ACTIONS: &[&str] = &[
 
 /// Real actions fulcrum does not run yet: an error, because skipping them would change behaviour.
 const UNSUPPORTED: &[&str] = &[
-    "add-acl",
-    "del-acl",
-    "set-map",
-    "del-map",
     "silent-drop",
     "reject",
     "wait-for-body",
@@ -43,6 +39,45 @@ const UNSUPPORTED: &[&str] = &[
     "set-tos",
     "set-mark",
 ];
+
+/// `set-map(FILE) KEY VALUE`, `del-map(FILE) KEY`, `add-acl(FILE) KEY`, `del-acl(FILE) KEY`.
+fn map_edit(line: &Line<'_>, request: bool) -> Result<Option<(HttpAction, usize)>, String> {
+    use crate::model::MapEditOp;
+    let word = line.need(1, "an action")?;
+    let Some((name, rest)) = word.split_once('(') else {
+        return Ok(None);
+    };
+    let op = match name {
+        "set-map" => MapEditOp::SetMap,
+        "del-map" => MapEditOp::DelMap,
+        "add-acl" => MapEditOp::AddAcl,
+        "del-acl" => MapEditOp::DelAcl,
+        _ => return Ok(None),
+    };
+    let file = rest
+        .strip_suffix(')')
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| format!("'{word}': expected {name}(FILE)"))?
+        .to_string();
+    let key = line.need(2, "a key (log-format string)")?.to_string();
+    super::logformat::check_rule_value(&key, request, "the key")?;
+    let (value, next) = if op == MapEditOp::SetMap {
+        let v = line.need(3, "a value (log-format string)")?.to_string();
+        super::logformat::check_rule_value(&v, request, "the value")?;
+        (Some(v), 4)
+    } else {
+        (None, 3)
+    };
+    Ok(Some((
+        HttpAction::MapEdit {
+            op,
+            file,
+            key,
+            value,
+        },
+        next,
+    )))
+}
 
 /// Why an action is not run, where a word helps (`do-resolve`: no DNS resolver).
 pub(super) fn not_run_reason(action: &str) -> &'static str {
@@ -80,6 +115,13 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             span: line.span.clone(),
             action: HttpAction::Counter(c),
             condition: cond_at(line, next)?,
+        });
+    }
+    if let Some(r) = map_edit(line, request)? {
+        return Ok(HttpRule {
+            span: line.span.clone(),
+            action: r.0,
+            condition: cond_at(line, r.1)?,
         });
     }
     let (action, next) = match action_word {

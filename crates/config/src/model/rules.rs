@@ -63,9 +63,27 @@ pub struct HttpRule {
     pub condition: Option<Condition>,
 }
 
+/// What a `set-map` / `del-map` / `add-acl` / `del-acl` rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MapEditOp {
+    SetMap,
+    DelMap,
+    AddAcl,
+    DelAcl,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "action")]
 pub enum HttpAction {
+    /// `set-map(FILE) KEY VALUE`, `del-map(FILE) KEY`, `add-acl(FILE) KEY`, `del-acl(FILE) KEY`:
+    /// KEY and VALUE are log-format strings; FILE is the map or ACL file as written.
+    MapEdit {
+        op: MapEditOp,
+        file: String,
+        key: String,
+        value: Option<String>,
+    },
     /// `http-request wait-for-body` after other rules or with a condition (a frontend's
     /// leading unconditional one is `ProxyOptions::wait_for_body`): the chain pauses there
     /// until the body is in (HAProxy 2.6), then goes on.
