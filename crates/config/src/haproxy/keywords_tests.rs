@@ -246,3 +246,33 @@ fn redirect_rules_run_after_the_http_request_rules() {
         text(&l)
     );
 }
+
+#[test]
+fn strict_mode_and_map_actions_parse() {
+    let l = load(&format!(
+        "{HEAD}frontend f\n bind :80\n http-request strict-mode off\n http-response strict-mode on\n\
+         http-request set-map(/tmp/m.map) %[req.hdr(k)] %[req.hdr(v)]\n http-response del-acl(/tmp/a.lst) %[src]\n"
+    ));
+    assert!(l.is_ok(), "{}", text(&l));
+    let f = &l.config.proxies[0];
+    assert!(matches!(
+        f.http_request[0].action,
+        crate::model::HttpAction::StrictMode(false)
+    ));
+    assert!(matches!(
+        f.http_request[1].action,
+        crate::model::HttpAction::MapEdit { .. }
+    ));
+    let l = load(&format!(
+        "{HEAD}frontend f\n bind :80\n http-request strict-mode maybe\n"
+    ));
+    assert!(
+        text(&l).contains("'strict-mode' expects on or off"),
+        "{}",
+        text(&l)
+    );
+    let l = load(&format!(
+        "{HEAD}frontend f\n bind :80\n http-request set-map() x y\n"
+    ));
+    assert!(text(&l).contains("expected set-map(FILE)"), "{}", text(&l));
+}

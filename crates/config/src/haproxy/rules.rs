@@ -23,6 +23,11 @@ const ACTIONS: &[&str] = &[
     "use-service",
     "cache-use",
     "cache-store",
+    "strict-mode",
+    "set-map",
+    "del-map",
+    "add-acl",
+    "del-acl",
 ];
 
 /// Real actions fulcrum does not run yet: an error, because skipping them would change behaviour.
@@ -126,6 +131,11 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
     }
     let (action, next) = match action_word {
         "allow" => (HttpAction::Allow, 2),
+        "strict-mode" => match line.need(2, "on or off")? {
+            "on" => (HttpAction::StrictMode(true), 3),
+            "off" => (HttpAction::StrictMode(false), 3),
+            other => return Err(format!("'strict-mode' expects on or off, found '{other}'")),
+        },
         "deny" => deny_action(line, request)?,
         "set-header" | "add-header" => {
             let name = line.need(2, "a header name")?.to_string();

@@ -76,6 +76,9 @@ pub enum MapEditOp {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "action")]
 pub enum HttpAction {
+    /// `strict-mode on|off`: whether a failed rewrite fails the message (HAProxy answers 500).
+    /// fulcrum's rewrites do not fail (no rewrite reserve to exhaust), so both are the same.
+    StrictMode(bool),
     /// `set-map(FILE) KEY VALUE`, `del-map(FILE) KEY`, `add-acl(FILE) KEY`, `del-acl(FILE) KEY`:
     /// KEY and VALUE are log-format strings; FILE is the map or ACL file as written.
     MapEdit {

@@ -97,6 +97,8 @@ enum Action {
     Tarpit(u16, std::time::Duration),
     /// `set-log-level`: the severity (0..7) or [`SILENT`].
     SetLogLevel(u8),
+    /// An action with nothing to do here (`strict-mode`).
+    Nothing,
     /// `set-map(FILE)`, `del-map(FILE)`, `add-acl(FILE)`, `del-acl(FILE)` on the generation's
     /// pattern references (what the runtime socket changes too).
     MapEdit {
@@ -325,6 +327,7 @@ pub fn apply(
                 };
                 slot.store(*ms, std::sync::atomic::Ordering::Relaxed);
             }
+            Action::Nothing => {}
             Action::MapEdit {
                 edit,
                 file,

@@ -163,6 +163,8 @@ pub fn compile(
             }
             HttpAction::Tarpit { status } => Action::Tarpit(*status, tarpit),
             HttpAction::SetLogLevel { level } => Action::SetLogLevel(level.unwrap_or(SILENT)),
+            // fulcrum's rewrites do not fail: `on` and `off` behave alike (see the model)
+            HttpAction::StrictMode(_) => Action::Nothing,
             HttpAction::MapEdit {
                 op,
                 file,
