@@ -75,7 +75,7 @@ fn main() {
         .map(|i| format!("host{i}.example.com be{}\n", i % 7))
         .collect();
     let samples: Vec<Value> = (0..4096)
-        .map(|_| Value::str(&format!("host{}.example.com", rng.below(entries * 2))))
+        .map(|_| Value::str(format!("host{}.example.com", rng.below(entries * 2))))
         .collect();
     if let Ok(m) = Map::parse(Match::Str, &text) {
         row(
@@ -95,7 +95,7 @@ fn main() {
         .map(|i| format!("d{i}.com blocked\n"))
         .collect();
     let samples: Vec<Value> = (0..4096)
-        .map(|_| Value::str(&format!("www.d{}.com", rng.below(entries * 2))))
+        .map(|_| Value::str(format!("www.d{}.com", rng.below(entries * 2))))
         .collect();
     if let Ok(m) = Map::parse(Match::End, &text) {
         row(
@@ -123,7 +123,7 @@ fn main() {
     let samples: Vec<Value> = (0..4096)
         .map(|_| {
             let i = rng.below(entries * 2);
-            Value::str(&format!("/s{}/p{i}/index.html", i / 10))
+            Value::str(format!("/s{}/p{i}/index.html", i / 10))
         })
         .collect();
     if let Ok(m) = Map::parse(Match::Beg, &text) {
@@ -186,7 +186,7 @@ fn main() {
     // sub: a list in HAProxy too (every pattern is tried in order)
     let text: String = (0..entries).map(|i| format!("tok{i}x v\n")).collect();
     let samples: Vec<Value> = (0..4096)
-        .map(|_| Value::str(&format!("/a/tok{}x/b", rng.below(entries * 2))))
+        .map(|_| Value::str(format!("/a/tok{}x/b", rng.below(entries * 2))))
         .collect();
     if let Ok(m) = Map::parse(Match::Sub, &text) {
         row(

@@ -303,7 +303,7 @@ impl Registry {
                 && r.at.as_ref() == Some(&at)
                 && r.entries.iter().map(|e| &e.key).eq(texts.iter())
         };
-        let i = match inner.refs.iter().position(|r| same(r)) {
+        let i = match inner.refs.iter().position(same) {
             Some(i) => i,
             None => {
                 let i = Registry::new_ref(&mut inner, None, criterion);
