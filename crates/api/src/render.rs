@@ -124,9 +124,8 @@ fn frontend(state: &State, vip: &str, l: &Obj) -> String {
     let _ = writeln!(o, "    maxconn {}", if limit < 0 { 50000 } else { limit });
     let terminated = s(l, "protocol") == "TERMINATED_HTTPS";
     if terminated {
-        // Octavia writes the older `redirect scheme https if !{ ssl_fc }`, which fulcrum does
-        // not parse; on a bind that is TLS only the condition never holds, and the
-        // `http-request` form is the same rule.
+        // Octavia writes the older `redirect scheme https if !{ ssl_fc }`; the `http-request`
+        // form is the same rule (and on a bind that is TLS only the condition never holds).
         let _ = writeln!(o, "    http-request redirect scheme https if !{{ ssl_fc }}");
         let _ = writeln!(
             o,

@@ -16,7 +16,8 @@ pub struct CacheSection {
     pub max_object_size: u64,
     /// `max-age` in seconds (default 60): the longest an object stays.
     pub max_age: u32,
-    /// `process-vary on|off` (default off: a response with `Vary` is never stored).
+    /// `process-vary on|off` (default off: a response with `Vary` is never stored; on: one
+    /// object per `Accept-Encoding`/`Referer` variant, see the proxy's `cache_vary`).
     pub process_vary: bool,
     /// `max-secondary-entries` (default 10; used with `process-vary on`).
     pub max_secondary_entries: u32,

@@ -86,6 +86,19 @@ pub struct GlobalKeywords {
     /// order. The parser applied them already (later lines expand `${VAR}` with them); the
     /// data plane applies them too, so that `env(NAME)` reads what HAProxy would.
     pub environment: Vec<EnvOp>,
+    /// `set-var proc.NAME EXPR` / `set-var-fmt proc.NAME FMT`: process variables set when the
+    /// configuration is loaded (only process-level fetches: nothing of a stream).
+    pub proc_vars: Vec<ProcVar>,
+}
+
+/// A global `set-var` or `set-var-fmt`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcVar {
+    /// The name after `proc.`.
+    pub name: String,
+    /// `set-var`: a sample expression; `set-var-fmt`: a log-format string.
+    pub expr: Option<String>,
+    pub format: Option<String>,
 }
 
 /// One change to the environment.

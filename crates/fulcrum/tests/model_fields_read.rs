@@ -15,16 +15,6 @@ use std::path::{Path, PathBuf};
 /// Read by no subsystem, and rightly so.
 const COSMETIC: &[(&str, &str, &str)] = &[
     (
-        "CacheSection",
-        "process_vary",
-        "always false: the parser refuses `process-vary on` (not run yet), and `off` is what the cache does",
-    ),
-    (
-        "CacheSection",
-        "max_secondary_entries",
-        "bounds the Vary variants of an object, which exist only with `process-vary on` (refused by the parser)",
-    ),
-    (
         "SourceFile",
         "dialect",
         "which parser read a file: `fulcrum check`'s summary (config crate), no runtime effect",

@@ -36,6 +36,7 @@ pub mod opening;
 pub mod payload;
 pub mod persist;
 pub mod pool;
+pub mod proc_vars;
 pub mod proxy_protocol;
 pub mod rate_limit;
 pub mod record;

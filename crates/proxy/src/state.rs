@@ -341,22 +341,24 @@ fn proxy_id(config: &Config, p: &Proxy) -> u32 {
         .map_or(0, |i| i as u32 + 1)
 }
 
-/// Whether any rule of `config` sets variables (streams then carry variable state).
+/// Whether any rule of `config` sets variables, or the global section process variables
+/// (streams then carry variable state, through which they read them).
 fn uses_vars(config: &Config) -> bool {
     use fulcrum_config::model::{HttpAction, TcpAction};
-    config.proxies.iter().any(|p| {
-        let t = &p.tcp_rules;
-        p.http_request
-            .iter()
-            .chain(&p.http_response)
-            .chain(&p.http_after_response)
-            .any(|r| matches!(r.action, HttpAction::Var(_)))
-            || t.connection
+    !config.global.keywords.proc_vars.is_empty()
+        || config.proxies.iter().any(|p| {
+            let t = &p.tcp_rules;
+            p.http_request
                 .iter()
-                .chain(&t.session)
-                .chain(&t.content)
-                .any(|r| matches!(r.action, TcpAction::Var(_)))
-    })
+                .chain(&p.http_response)
+                .chain(&p.http_after_response)
+                .any(|r| matches!(r.action, HttpAction::Var(_)))
+                || t.connection
+                    .iter()
+                    .chain(&t.session)
+                    .chain(&t.content)
+                    .any(|r| matches!(r.action, TcpAction::Var(_)))
+        })
 }
 
 fn tcp_phase(

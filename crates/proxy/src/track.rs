@@ -3,14 +3,18 @@
 //! connection or request tracks (`track-sc0/1/2`) in [`Tracking`], and the answers to the
 //! `sc_*`, `sc0_*`..`sc2_*` and `src_*` fetches.
 
+use crate::persist::stick::ClearHook;
 use crate::persist::track::{CounterTable, Data, Event};
 use fulcrum_config::model::{Proxy, StickKeyType, StickTable};
 use fulcrum_sample::fetch::{Arg, Fetch};
 use fulcrum_sample::{Scope, Type, Value, Vars};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, Weak};
 use std::time::Instant;
+
+mod sticky;
+pub use sticky::{share, share_clear};
 
 /// One proxy's stick table (its counters).
 #[derive(Debug)]
@@ -19,6 +23,9 @@ pub struct Table {
     def: StickTable,
     key_type: StickKeyType,
     counters: Mutex<CounterTable>,
+    /// The stickiness sharing this table (`stick on|match|store-*`): forgets its keys on
+    /// `clear table`. Held weakly: each generation's backend keeps its own hook alive.
+    clear_hooks: Mutex<Vec<Weak<ClearHook>>>,
 }
 
 /// Every table of a configuration, by proxy name.
@@ -65,7 +72,11 @@ pub fn build<'a>(
                 continue;
             }
         }
-        let store = parse_store(def).map_err(|e| (format!("{}", def.span), e))?;
+        let mut store = parse_store(def).map_err(|e| (format!("{}", def.span), e))?;
+        // Stick rules keep the server in the table's entries (HAProxy adds `server_id`).
+        if !p.stick_rules.is_empty() && !store.iter().any(|(d, _)| *d == Data::ServerId) {
+            store.push((Data::ServerId, std::time::Duration::ZERO));
+        }
         let size = usize::try_from(def.size).unwrap_or(usize::MAX);
         out.insert(
             p.name.clone(),
@@ -74,6 +85,7 @@ pub fn build<'a>(
                 def: def.clone(),
                 key_type: def.key_type,
                 counters: Mutex::new(CounterTable::new(size, def.expire, store)),
+                clear_hooks: Mutex::new(Vec::new()),
             }),
         );
     }
@@ -139,13 +151,6 @@ impl Table {
 
     pub fn read_at(&self, now: Instant, key: &[u8], d: Data) -> Option<u64> {
         self.counters.lock().ok()?.read(now, key, d)
-    }
-
-    /// `clear table` (all entries no stream tracks, or `key`'s).
-    pub fn clear(&self, key: Option<&[u8]>) {
-        if let Ok(mut t) = self.counters.lock() {
-            t.clear(key);
-        }
     }
 
     /// `set table ... key K data.D V ...`: the entry is created (and refreshed) even with no

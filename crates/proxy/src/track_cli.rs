@@ -80,6 +80,10 @@ fn line(t: &Table, now: Instant, key: &[u8]) -> Option<String> {
             out.push_str(&format!(" {}={v}", d.name()));
         }
     }
+    // HAProxy 2.6's `server_key` (its data type 19, after the others fulcrum keeps)
+    if let Some(name) = t.server_key(now, key) {
+        out.push_str(&format!(" server_key={name}"));
+    }
     out.push('\n');
     Some(out)
 }

@@ -52,8 +52,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
     ("client certificate fetches", &["http::ssl_client"]),
     (
-        "a response the proxy makes itself: the neutral head and a body (uses http::message)",
-        &["http::response"],
+        "a response the proxy makes itself: the neutral head and a body (uses http::message); the cache's Vary keys (uses http::message)",
+        &["http::response", "http::cache_vary"],
     ),
     (
         "HAProxy's error pages, replies and reason phrases (uses http::response); the object store of a `cache` section (sans-IO, uses http::message)",
@@ -69,7 +69,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     // The runtime socket's `show/set/clear table` (uses track, persist).
-    ("stick-table commands", &["track_cli"]),
+    // ... and the global `set-var proc.NAME` (uses track's process variables).
+    ("stick-table commands", &["track_cli", "proc_vars"]),
     (
         "recording, servers, logs, sockets, ACLs, HTTP framing",
         &[
@@ -190,6 +191,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::h2",
             "http::h2::edge::tests",
             "http::h2::upstream::tests",
+            "http::cache::tests",
         ],
     ),
     ("accepting connections", &["listener"]),
@@ -212,6 +214,7 @@ const COLLAPSED: &[&str] = &[
     "server",
     "http::sample_env",
     "runtime",
+    "track",
 ];
 
 /// Module name of a file relative to `src/` (`http/session.rs` → `http::session`).

@@ -220,6 +220,14 @@ pub static CONVERTERS: &[ConvKw] = &[
             t,
         )))
     }),
+    // fulcrum's local time is UTC (as in its logs): the same as `utime` on a UTC machine
+    kw!("ltime", Sint, [S, I], 1, Str, |v, c, _| {
+        let t = int(&v)?.checked_add(c.args.get(1).map_or(0, Arg::as_int))?;
+        Some(Value::Str(crate::time::strftime_utc(
+            c.args[0].as_bytes(),
+            t,
+        )))
+    }),
     kw!("map", Str, [S, S], 1, Str, map_lookup),
     kw!("in_table", Any, [S], 1, Bool, table_conv),
     kw!("table_bytes_in_rate", Any, [S], 1, Sint, table_conv),

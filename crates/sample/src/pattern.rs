@@ -4,11 +4,8 @@
 //! A set is kept behind a lock by its owner so the runtime socket's `add acl`/`del acl`/
 //! `clear acl` change what live traffic sees at once (the set itself is plain data).
 
-use crate::cast::cast;
-use crate::map::{in_net, parse_net};
+use crate::index::{Index, Kind, Uid};
 use crate::value::{Type, Value};
-use regex::bytes::{Regex, RegexBuilder};
-use std::net::IpAddr;
 
 /// HAProxy's match methods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,35 +76,30 @@ impl Method {
     }
 }
 
-#[derive(Debug, Clone)]
-enum Pat {
-    Bytes(Vec<u8>),
-    Range(i64, i64),
-    Net(IpAddr, u8),
-    Reg(Regex),
-}
-
-/// One ACL's patterns with their method and `-i`.
+/// One ACL's patterns with their method and `-i`, indexed as HAProxy indexes them.
 #[derive(Debug, Clone)]
 pub struct Patterns {
     pub method: Method,
     pub icase: bool,
-    /// The patterns as written (for `show acl`), in order, beside their compiled form.
-    pats: Vec<(String, Pat)>,
+    index: Index,
 }
 
-fn int(s: &str) -> Result<i64, String> {
-    s.parse()
-        .map_err(|_| format!("'{s}' is not an integer (expected N, N:M, :M or N:)"))
-}
-
-fn range(s: &str) -> Result<(i64, i64), String> {
-    match s.split_once(':') {
-        Some((a, b)) => Ok((
-            if a.is_empty() { i64::MIN } else { int(a)? },
-            if b.is_empty() { i64::MAX } else { int(b)? },
-        )),
-        None => int(s).map(|n| (n, n)),
+impl Method {
+    fn kind(self) -> Kind {
+        match self {
+            Method::Int => Kind::Int,
+            Method::Ip => Kind::Ip,
+            Method::Bin => Kind::Bin,
+            Method::Len => Kind::Len,
+            Method::Sub => Kind::Sub,
+            Method::Reg => Kind::Reg,
+            Method::Beg => Kind::Beg,
+            Method::End => Kind::End,
+            Method::Dir => Kind::Dir,
+            Method::Dom => Kind::Dom,
+            // `found` and `bool` take no pattern (refused before the index sees one)
+            Method::Found | Method::Bool | Method::Str => Kind::Str,
+        }
     }
 }
 
@@ -116,12 +108,13 @@ impl Patterns {
         Patterns {
             method,
             icase,
-            pats: Vec::new(),
+            index: Index::new(method.kind(), icase),
         }
     }
 
     /// Parses the words after the flags. Integer and length patterns may be preceded by an
-    /// operator word (`eq ge gt le lt`), which applies to the next value only.
+    /// operator word (`eq ge gt le lt`), which applies to the next value only (the pair is
+    /// one pattern, written `OP VALUE`).
     pub fn parse(method: Method, icase: bool, words: &[String]) -> Result<Patterns, String> {
         let mut p = Patterns::new(method, icase);
         let mut i = 0;
@@ -132,15 +125,7 @@ impl Patterns {
                 let v = words
                     .get(i + 1)
                     .ok_or_else(|| format!("operator '{w}' needs a value after it"))?;
-                let n = int(v)?;
-                let r = match w {
-                    "ge" => (n, i64::MAX),
-                    "gt" => (n.saturating_add(1), i64::MAX),
-                    "le" => (i64::MIN, n),
-                    "lt" => (i64::MIN, n.saturating_sub(1)),
-                    _ => (n, n),
-                };
-                p.pats.push((format!("{w} {v}"), Pat::Range(r.0, r.1)));
+                p.add(&format!("{w} {v}"))?;
                 i += 2;
                 continue;
             }
@@ -150,68 +135,52 @@ impl Patterns {
         Ok(p)
     }
 
-    /// Adds one pattern (a word of the `acl` line, a line of a `-f` file, `add acl`).
+    /// Adds one pattern after the others (a word of the `acl` line, a line of a `-f` file).
     pub fn add(&mut self, text: &str) -> Result<(), String> {
-        let pat = match self.method {
-            Method::Found | Method::Bool => {
-                return Err(format!(
-                    "match method '{}' takes no pattern, found '{text}'",
-                    if self.method == Method::Found {
-                        "found"
-                    } else {
-                        "bool"
-                    }
-                ))
-            }
-            Method::Int | Method::Len => {
-                let (a, b) = range(text)?;
-                Pat::Range(a, b)
-            }
-            Method::Ip => {
-                let (net, len) = parse_net(text).ok_or_else(|| {
-                    format!("'{text}' is not an IP address or network (fulcrum does not resolve host names in ACL patterns)")
-                })?;
-                Pat::Net(net, len)
-            }
-            Method::Bin => Pat::Bytes(
-                crate::conv::unhex(text.as_bytes())
-                    .ok_or_else(|| format!("'{text}' is not a hexadecimal string"))?,
-            ),
-            Method::Reg => Pat::Reg(
-                RegexBuilder::new(text)
-                    .case_insensitive(self.icase)
-                    .build()
-                    .map_err(|e| format!("invalid regular expression '{text}': {e}"))?,
-            ),
-            _ if self.icase => Pat::Bytes(text.to_ascii_lowercase().into_bytes()),
-            _ => Pat::Bytes(text.as_bytes().to_vec()),
-        };
-        self.pats.push((text.to_string(), pat));
-        Ok(())
+        let uid = self.index.last_uid().map_or(1, |u| u + 1);
+        self.insert(uid, text)
+    }
+
+    /// Adds pattern `uid` (a reference's entry id: ids ascend in the reference's order).
+    pub fn insert(&mut self, uid: Uid, text: &str) -> Result<(), String> {
+        if !self.method.takes_patterns() {
+            return Err(format!(
+                "match method '{}' takes no pattern, found '{text}'",
+                self.method.name()
+            ));
+        }
+        self.index.insert(uid, text, b"")
     }
 
     /// Removes every pattern written `text` (`del acl`); whether one was there.
     pub fn remove(&mut self, text: &str) -> bool {
-        let before = self.pats.len();
-        self.pats.retain(|(t, _)| t != text);
-        before != self.pats.len()
+        let uids = self.index.uids_of(text);
+        for u in &uids {
+            self.index.remove(*u);
+        }
+        !uids.is_empty()
+    }
+
+    /// Removes pattern `uid`; whether it was there.
+    pub fn remove_uid(&mut self, uid: Uid) -> bool {
+        self.index.remove(uid)
     }
 
     pub fn clear(&mut self) {
-        self.pats.clear();
+        self.index.clear();
     }
 
     /// The patterns as written, in order (`show acl`).
     pub fn texts(&self) -> impl Iterator<Item = &str> {
-        self.pats.iter().map(|(t, _)| t.as_str())
+        self.index.entries().map(|(_, t, _)| t)
     }
 
     pub fn len(&self) -> usize {
-        self.pats.len()
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.pats.is_empty()
+        self.index.is_empty()
     }
 
     /// Whether the sample `v` matches: HAProxy's `pat_match_*` for this set's method.
@@ -219,105 +188,26 @@ impl Patterns {
         match self.method {
             Method::Found => true,
             Method::Bool => v.truth(),
-            _ => self.find(v).is_some(),
+            _ => self.index.find(v).is_some(),
         }
     }
 
-    /// The text of the first pattern `v` matches (the runtime socket's `get acl`).
+    /// The text of the pattern `v` matches (the runtime socket's `get acl`): for a list the
+    /// first in order, for a tree (`str`, `beg`, `ip` without `-i`) the one its lookup finds.
     pub fn find(&self, v: &Value) -> Option<&str> {
-        let hit = |f: &dyn Fn(&Pat) -> bool| {
-            self.pats
-                .iter()
-                .find(|(_, p)| f(p))
-                .map(|(t, _)| t.as_str())
-        };
+        self.find_entry(v).map(|(t, _)| t)
+    }
+
+    /// [`Patterns::find`], and whether HAProxy finds that pattern in a tree (`idx=`).
+    pub fn find_entry(&self, v: &Value) -> Option<(&str, bool)> {
         match self.method {
             Method::Found | Method::Bool => None,
-            Method::Int => match v {
-                Value::Sint(n) => {
-                    let n = *n;
-                    hit(&|p| matches!(p, Pat::Range(a, b) if (*a..=*b).contains(&n)))
-                }
-                _ => match cast(v.clone(), Type::Sint) {
-                    Some(Value::Sint(n)) => {
-                        hit(&|p| matches!(p, Pat::Range(a, b) if (*a..=*b).contains(&n)))
-                    }
-                    _ => None,
-                },
-            },
-            Method::Len => {
-                let n = bytes_of(v).len() as i64;
-                hit(&|p| matches!(p, Pat::Range(a, b) if (*a..=*b).contains(&n)))
-            }
-            Method::Ip => {
-                let ip = match v {
-                    Value::Ipv4(a) => IpAddr::V4(*a),
-                    Value::Ipv6(a) => IpAddr::V6(*a),
-                    _ => match cast(v.clone(), Type::Addr) {
-                        Some(Value::Ipv4(a)) => IpAddr::V4(a),
-                        Some(Value::Ipv6(a)) => IpAddr::V6(a),
-                        _ => return None,
-                    },
-                };
-                hit(&|p| matches!(p, Pat::Net(n, l) if in_net(ip, *n, *l)))
-            }
-            Method::Bin => {
-                let b = bytes_of(v);
-                hit(&|p| matches!(p, Pat::Bytes(x) if x[..] == b[..]))
-            }
-            Method::Reg => {
-                let b = bytes_of(v);
-                hit(&|p| matches!(p, Pat::Reg(r) if r.is_match(&b)))
-            }
-            m => {
-                let mut b = bytes_of(v);
-                if self.icase {
-                    b.to_mut().make_ascii_lowercase();
-                }
-                hit(&|p| match p {
-                    Pat::Bytes(x) => match_str(m, &b, x),
-                    _ => false,
-                })
+            _ => {
+                let uid = self.index.find(v)?;
+                let (t, _) = self.index.get(uid)?;
+                Some((t, self.index.in_tree(uid)))
             }
         }
-    }
-}
-
-/// The sample's bytes: binary and strings as they are (borrowed: no copy per match),
-/// everything else by its string cast.
-fn bytes_of(v: &Value) -> std::borrow::Cow<'_, [u8]> {
-    match v {
-        Value::Bin(b) | Value::Str(b) | Value::Meth(b) => std::borrow::Cow::Borrowed(b),
-        other => std::borrow::Cow::Owned(other.to_bytes()),
-    }
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
-}
-
-/// `dom`/`dir`: the pattern stands in the sample between delimiters (or the ends).
-fn delimited(hay: &[u8], pat: &[u8], delims: &[u8]) -> bool {
-    if pat.is_empty() || pat.len() > hay.len() {
-        return false;
-    }
-    (0..=hay.len() - pat.len()).any(|s| {
-        let e = s + pat.len();
-        &hay[s..e] == pat
-            && (s == 0 || delims.contains(&hay[s - 1]))
-            && (e == hay.len() || delims.contains(&hay[e]))
-    })
-}
-
-fn match_str(m: Method, v: &[u8], p: &[u8]) -> bool {
-    match m {
-        Method::Str => v == p,
-        Method::Beg => v.starts_with(p),
-        Method::End => v.ends_with(p),
-        Method::Sub => find(v, p),
-        Method::Dom => delimited(v, p, b"/?.:"),
-        Method::Dir => delimited(v, p, b"/?"),
-        _ => false,
     }
 }
 

@@ -200,7 +200,7 @@ impl Registry {
     }
 
     /// The file reference `file` (as the config writes it), read by `read` the first time.
-    fn file_ref(
+    pub(crate) fn file_ref(
         inner: &mut Inner,
         file: &str,
         with_value: bool,
@@ -243,7 +243,7 @@ impl Registry {
         }
         let mut map = Map::new(how);
         for (n, e) in r.entries.iter().enumerate() {
-            map.add(&e.key, e.value.as_deref().unwrap_or(""))
+            map.insert(e.uid, &e.key, e.value.as_deref().unwrap_or(""))
                 .map_err(|e| format!("map file '{file}' entry {}: {e}", n + 1))?;
         }
         r.entry_cnt += r.entries.len() as i64;
@@ -279,7 +279,7 @@ impl Registry {
         }
         let mut set = Patterns::new(method, icase);
         for (n, e) in r.entries.iter().enumerate() {
-            set.add(&e.key)
+            set.insert(e.uid, &e.key)
                 .map_err(|e| format!("pattern file '{file}' entry {}: {e}", n + 1))?;
         }
         r.entry_cnt += r.entries.len() as i64;
@@ -303,23 +303,31 @@ impl Registry {
                 && r.at.as_ref() == Some(&at)
                 && r.entries.iter().map(|e| &e.key).eq(texts.iter())
         };
-        if let Some(r) = inner.refs.iter_mut().find(|r| same(r)) {
-            r.consumers.push(Consumer::Acl(set.clone()));
-            r.consumer_at.push(Some(at));
-            return;
-        }
-        let i = Registry::new_ref(&mut inner, None, criterion);
-        for t in texts {
-            let uid = inner.uid();
-            inner.refs[i].entries.push(Entry {
-                uid,
-                key: t.clone(),
-                value: None,
-            });
-        }
+        let i = match inner.refs.iter().position(same) {
+            Some(i) => i,
+            None => {
+                let i = Registry::new_ref(&mut inner, None, criterion);
+                for t in texts {
+                    let uid = inner.uid();
+                    inner.refs[i].entries.push(Entry {
+                        uid,
+                        key: t.clone(),
+                        value: None,
+                    });
+                }
+                inner.refs[i].is_acl = true;
+                inner.refs[i].entry_cnt = texts.len() as i64;
+                i
+            }
+        };
         let r = &mut inner.refs[i];
-        r.is_acl = true;
-        r.entry_cnt = texts.len() as i64;
+        // The set numbers its patterns as the reference does (to change one by its id).
+        if let Ok(mut s) = set.write() {
+            s.clear();
+            for e in &r.entries {
+                let _ = s.insert(e.uid, &e.key);
+            }
+        }
         r.consumers.push(Consumer::Acl(set.clone()));
         r.consumer_at.push(Some(at));
     }

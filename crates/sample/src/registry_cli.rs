@@ -279,13 +279,12 @@ pub(crate) fn show(r: &Reference) -> String {
     out
 }
 
-/// HAProxy's index kind for a match: trees for exact strings, prefixes and addresses
-/// (case-sensitive), lists for the rest.
-fn idx(how: &str, icase: bool) -> &'static str {
-    match how {
-        "str" | "beg" if !icase => "tree",
-        "ip" => "tree",
-        _ => "list",
+/// HAProxy's `idx=`: whether the entry found is in a tree or a list.
+fn idx(tree: bool) -> &'static str {
+    if tree {
+        "tree"
+    } else {
+        "list"
     }
 }
 
@@ -295,13 +294,17 @@ fn get(r: &Reference, kind: Kind, value: &str) -> String {
     // An ACL line compiled several times (a named ACL in several conditions) is one set to
     // HAProxy: answer for one of them.
     let mut order: Vec<usize> = (0..r.consumers.len()).collect();
-    order.sort_by_key(|&i| r.consumer_at.get(i).cloned().flatten());
+    let at = |i: usize| r.consumer_at.get(i).cloned().flatten();
+    // Maps are resolved after parsing, each line's put first (a line's own in the order they
+    // are written: measured with `map_reg` and `map_regm` of one file on one line); ACLs are
+    // kept in file order.
+    if kind == Kind::Map {
+        order.sort_by_key(|&i| std::cmp::Reverse(at(i)));
+    } else {
+        order.sort_by_key(|&i| at(i));
+    }
     if r.file.is_none() {
         order.truncate(1);
-    }
-    // Maps are resolved after parsing, each new one put first; ACLs are kept in file order.
-    if kind == Kind::Map {
-        order.reverse();
     }
     for c in order.iter().map(|&i| &r.consumers[i]) {
         match c {
@@ -309,9 +312,9 @@ fn get(r: &Reference, kind: Kind, value: &str) -> String {
                 let Ok(m) = m.read() else { continue };
                 let how = m.how.name();
                 match m.lookup_entry(&v) {
-                    Some((k, val)) => out.push_str(&format!(
+                    Some((k, val, tree)) => out.push_str(&format!(
                         "type={how}, case=sensitive, found=yes, idx={}, key=\"{}\", value=\"{}\", type=\"str\"\n",
-                        idx(how, false),
+                        idx(tree),
                         String::from_utf8_lossy(&k),
                         String::from_utf8_lossy(&val)
                     )),
@@ -322,10 +325,10 @@ fn get(r: &Reference, kind: Kind, value: &str) -> String {
                 let Ok(s) = s.read() else { continue };
                 let how = s.method.name();
                 let case = if s.icase { "insensitive" } else { "sensitive" };
-                match s.find(&v) {
-                    Some(p) => out.push_str(&format!(
+                match s.find_entry(&v) {
+                    Some((p, tree)) => out.push_str(&format!(
                         "type={how}, case={case}, match=yes, idx={}, pattern=\"{p}\"\n",
-                        idx(how, s.icase)
+                        idx(tree)
                     )),
                     None => out.push_str(&format!("type={how}, case={case}, match=no\n")),
                 }
@@ -344,12 +347,12 @@ pub(crate) fn add(r: &mut Reference, uid: u64, key: &str, value: Option<&str>) -
         match c {
             Consumer::Map(m) => {
                 if let Ok(mut m) = m.write() {
-                    let _ = m.add(key, value.unwrap_or(""));
+                    let _ = m.insert(uid, key, value.unwrap_or(""));
                 }
             }
             Consumer::Acl(s) => {
                 if let Ok(mut s) = s.write() {
-                    let _ = s.add(key);
+                    let _ = s.insert(uid, key);
                 }
             }
         }
@@ -400,20 +403,20 @@ pub(crate) fn refused(r: &mut Reference, key: &str, value: Option<&str>) -> Opti
     None
 }
 
-fn set(r: &mut Reference, key: &str, value: &str) -> String {
-    let mut keys = Vec::new();
+pub(crate) fn set(r: &mut Reference, key: &str, value: &str) -> String {
+    let mut uids = Vec::new();
     for e in r.entries.iter_mut().filter(|e| names(e, key)) {
         e.value = Some(value.to_string());
-        keys.push(e.key.clone());
+        uids.push(e.uid);
     }
-    if keys.is_empty() {
+    if uids.is_empty() {
         return "entry not found.\n".into();
     }
     for c in &r.consumers {
         if let Consumer::Map(m) = c {
             if let Ok(mut m) = m.write() {
-                for k in &keys {
-                    m.set(k, value);
+                for u in &uids {
+                    m.set_uid(*u, value);
                 }
             }
         }
@@ -421,20 +424,37 @@ fn set(r: &mut Reference, key: &str, value: &str) -> String {
     String::new()
 }
 
-fn del(r: &mut Reference, key: &str) -> String {
-    let gone: Vec<String> = r
+pub(crate) fn del(r: &mut Reference, key: &str) -> String {
+    let gone: Vec<u64> = r
         .entries
         .iter()
         .filter(|e| names(e, key))
-        .map(|e| e.key.clone())
+        .map(|e| e.uid)
         .collect();
     if gone.is_empty() {
         return "Key not found.\n".into();
     }
     r.entries.retain(|e| !names(e, key));
     r.entry_cnt -= gone.len() as i64;
-    // The compiled sets keep the entries that remain (a key deleted by id may be there twice).
-    rebuild(r);
+    // Each compiled set loses those entries alone (no rebuild: a big map stays cheap to edit).
+    for c in &r.consumers {
+        match c {
+            Consumer::Map(m) => {
+                if let Ok(mut m) = m.write() {
+                    for u in &gone {
+                        m.remove_uid(*u);
+                    }
+                }
+            }
+            Consumer::Acl(s) => {
+                if let Ok(mut s) = s.write() {
+                    for u in &gone {
+                        s.remove_uid(*u);
+                    }
+                }
+            }
+        }
+    }
     String::new()
 }
 
@@ -444,24 +464,33 @@ pub(crate) fn clear(r: &mut Reference) {
     rebuild(r);
 }
 
-/// Refills every compiled set from the entries (they were valid when added).
+/// Refills every compiled set from the entries (they were valid when added). Each new set
+/// is built aside and swapped in, so lookups wait only for the swap.
 pub(crate) fn rebuild(r: &Reference) {
     for c in &r.consumers {
         match c {
             Consumer::Map(m) => {
+                let Some(how) = m.read().ok().map(|m| m.how) else {
+                    continue;
+                };
+                let mut fresh = crate::map::Map::new(how);
+                for e in &r.entries {
+                    let _ = fresh.insert(e.uid, &e.key, e.value.as_deref().unwrap_or(""));
+                }
                 if let Ok(mut m) = m.write() {
-                    m.clear();
-                    for e in &r.entries {
-                        let _ = m.add(&e.key, e.value.as_deref().unwrap_or(""));
-                    }
+                    *m = fresh;
                 }
             }
             Consumer::Acl(s) => {
+                let Some((method, icase)) = s.read().ok().map(|s| (s.method, s.icase)) else {
+                    continue;
+                };
+                let mut fresh = crate::pattern::Patterns::new(method, icase);
+                for e in &r.entries {
+                    let _ = fresh.insert(e.uid, &e.key);
+                }
                 if let Ok(mut s) = s.write() {
-                    s.clear();
-                    for e in &r.entries {
-                        let _ = s.add(&e.key);
-                    }
+                    *s = fresh;
                 }
             }
         }

@@ -85,6 +85,8 @@ const EXPRS: &[&str] = &[
     "str(hello),crc32(1)",
     "int(1700000000),utime(%Y-%m-%dT%H:%M:%S)",
     "int(1700000000),utime(%d/%b/%Y:%H:%M:%S,3600)",
+    "int(1700000000),ltime(%Y-%m-%dT%H:%M:%S)",
+    "int(1700000000),ltime(%d/%b/%Y:%H:%M:%S %z,3600)",
     "var(txn.s)",
     "var(txn.unset)",
     "str(/img/logo.png),map_beg(MAP_BEG,none)",

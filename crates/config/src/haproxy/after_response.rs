@@ -40,7 +40,7 @@ pub fn rule(line: &Line<'_>) -> Result<HttpRule, String> {
         | HttpAction::DelHeaderMatch { .. }
         | HttpAction::ReplaceHeader { .. }
         | HttpAction::SetStatus { .. }
-        | HttpAction::StrictMode
+        | HttpAction::StrictMode(_)
         | HttpAction::Var(_)
         | HttpAction::Capture { .. } => Ok(r),
         _ => Err(refused()),

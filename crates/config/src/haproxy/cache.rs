@@ -55,9 +55,7 @@ fn apply(c: &mut CacheSection, line: &Line<'_>) -> Result<(), String> {
         "max-age" => c.max_age = number(value, "max-age (seconds)")?,
         "process-vary" => {
             c.process_vary = match value {
-                "on" => {
-                    return Err("'process-vary on' is not run by fulcrum yet (answers with a 'Vary' header are never stored, as with 'process-vary off'); remove it or write 'process-vary off'".into())
-                }
+                "on" => true,
                 "off" => false,
                 other => {
                     return Err(format!(

@@ -36,6 +36,11 @@ const IGNORED: &[&str] = &[
     "maxpipes",
     "external-check",
     "unix-bind",
+    // HAProxy's LRU cache of pattern lookups: fulcrum's map and ACL indexes need none, and the
+    // answers are the same with or without it.
+    "tune.pattern.cache-size",
+    // Fail at start when the process limits cannot be set: nothing a client sees.
+    "strict-limits",
 ];
 
 /// Global keywords fulcrum does not run yet whose absence changes the configuration's meaning
@@ -62,6 +67,42 @@ const KNOWN: &[&str] = &[
     "debug",
 ];
 
+/// `set-var proc.NAME EXPR` / `set-var-fmt proc.NAME FMT` (HAProxy 2.6: process variables,
+/// set once when the configuration is loaded, from process-level fetches only).
+fn proc_var(g: &mut Global, line: &Line<'_>) -> Result<(), String> {
+    use fulcrum_sample::fetch::Needs;
+    let kw = line.keyword();
+    let var = line.need(1, "a variable name (proc.NAME)")?;
+    let name = match var.split_once('.') {
+        Some(("proc", n)) if !n.is_empty() => n.to_string(),
+        _ => {
+            return Err(format!(
+                "'{kw}': '{var}' is not a process variable: global variables are proc.NAME"
+            ))
+        }
+    };
+    let value = line.need(2, "a sample expression or format")?.to_string();
+    line.no_more(3)?;
+    let mut c = fulcrum_sample::expr::Compiler::default().with_available(Needs::Nothing);
+    let (expr, format) = if kw == "set-var" {
+        fulcrum_sample::expr::compile_with(&value, &mut c).map_err(|e| {
+            format!(
+                "'{kw} {var}' expression '{value}': column {}: {}",
+                e.col, e.msg
+            )
+        })?;
+        (Some(value), None)
+    } else {
+        fulcrum_sample::logformat::compile_format_with(&value, &mut c)
+            .map_err(|e| format!("'{kw} {var}' format '{value}': column {}: {}", e.col, e.msg))?;
+        (None, Some(value))
+    };
+    g.keywords
+        .proc_vars
+        .push(crate::model_keywords::ProcVar { name, expr, format });
+    Ok(())
+}
+
 pub fn keyword(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) {
     if let Err(msg) = apply(g, line, diags) {
         diags.error(&line.span, msg);
@@ -71,6 +112,7 @@ pub fn keyword(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) {
 fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(), String> {
     let kw = line.keyword();
     match kw {
+        "set-var" | "set-var-fmt" => proc_var(g, line)?,
         "localpeer" => {
             g.localpeer = Some(line.need(1, "a peer name")?.to_string());
             line.no_more(2)?;

@@ -189,3 +189,90 @@ fn send_name_header_needs_a_name() {
         Some("X-Srv")
     );
 }
+
+#[test]
+fn do_resolve_is_refused_by_name_with_the_reason() {
+    let l = load(&format!(
+        "{HEAD}frontend f\n bind :80\n http-request do-resolve(txn.ip,dns,ipv4) hdr(host),lower\n\
+         tcp-request content do-resolve(txn.ip,dns) hdr(host)\n"
+    ));
+    let t = text(&l);
+    assert!(
+        t.contains("t.cfg:8: error: 'http-request do-resolve(txn.ip,dns,ipv4)' is not supported by fulcrum yet: fulcrum has no DNS resolver"),
+        "{t}"
+    );
+    assert!(
+        t.contains("t.cfg:9: error: 'tcp-request content do-resolve(txn.ip,dns)' is not run by fulcrum yet: fulcrum has no DNS resolver"),
+        "{t}"
+    );
+}
+
+#[test]
+fn redirect_rules_run_after_the_http_request_rules() {
+    let l = load(&format!(
+        "{HEAD}frontend f\n bind :80\n redirect scheme https code 301 if !{{ ssl_fc }}\n\
+         http-request set-header X 1\n redirect prefix /p drop-query\n default_backend b\n\
+         backend b\n server s 127.0.0.1:1\n"
+    ));
+    assert!(l.is_ok(), "{}", text(&l));
+    let f = &l.config.proxies[0];
+    let kinds: Vec<String> = f
+        .http_request
+        .iter()
+        .map(|r| {
+            format!("{:?}", r.action)
+                .split([' ', '{'])
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(kinds, ["SetHeader", "Redirect", "Redirect"]);
+    assert!(f.http_request[1].condition.is_some());
+    let l = load(&format!(
+        "{HEAD}frontend f\n bind :80\n http-request allow if TRUE\n redirect prefix /p\n"
+    ));
+    assert!(
+        text(&l).contains("t.cfg:9: error: a 'redirect' rule together with 'http-request allow'"),
+        "{}",
+        text(&l)
+    );
+    let l = load(&format!(
+        "{HEAD}frontend f\n bind :80\n redirect prefix /p\n http-request allow\n"
+    ));
+    assert!(
+        text(&l).contains("t.cfg:9: error: a 'redirect' rule together with 'http-request allow'"),
+        "{}",
+        text(&l)
+    );
+}
+
+#[test]
+fn strict_mode_and_map_actions_parse() {
+    let l = load(&format!(
+        "{HEAD}frontend f\n bind :80\n http-request strict-mode off\n http-response strict-mode on\n\
+         http-request set-map(/tmp/m.map) %[req.hdr(k)] %[req.hdr(v)]\n http-response del-acl(/tmp/a.lst) %[src]\n"
+    ));
+    assert!(l.is_ok(), "{}", text(&l));
+    let f = &l.config.proxies[0];
+    assert!(matches!(
+        f.http_request[0].action,
+        crate::model::HttpAction::StrictMode(false)
+    ));
+    assert!(matches!(
+        f.http_request[1].action,
+        crate::model::HttpAction::MapEdit { .. }
+    ));
+    let l = load(&format!(
+        "{HEAD}frontend f\n bind :80\n http-request strict-mode maybe\n"
+    ));
+    assert!(
+        text(&l).contains("'strict-mode' expects on or off"),
+        "{}",
+        text(&l)
+    );
+    let l = load(&format!(
+        "{HEAD}frontend f\n bind :80\n http-request set-map() x y\n"
+    ));
+    assert!(text(&l).contains("expected set-map(FILE)"), "{}", text(&l));
+}

@@ -26,6 +26,7 @@ pub mod logformat;
 mod options;
 mod peers;
 mod proxy;
+mod redirect;
 mod rules;
 mod sections;
 mod server;
@@ -72,6 +73,8 @@ impl Defaults {
 struct Draft {
     proxy: Proxy,
     server: Server,
+    /// `redirect` rules, appended to `http-request` when the section ends (`redirect.rs`).
+    redirects: Vec<crate::model::HttpRule>,
 }
 
 enum Section {
@@ -354,7 +357,17 @@ impl Parser {
             Section::Cache(c) => cache::keyword(c, line, diags),
             Section::Userlist(u) => userlist::keyword(u, line, diags),
             Section::Defaults(d) => proxy::keyword(&mut d.proxy, &mut d.server, None, line, diags),
+            Section::Proxy(draft) if kw == "redirect" => {
+                match redirect::parse(&draft.proxy, line) {
+                    Ok(rule) => draft.redirects.push(rule),
+                    Err(e) => diags.error(&line.span, e),
+                }
+            }
             Section::Proxy(draft) => {
+                if let Err(e) = redirect::check_allow(line, &draft.redirects) {
+                    diags.error(&line.span, e);
+                    return;
+                }
                 let kind = draft.proxy.kind;
                 proxy::keyword(&mut draft.proxy, &mut draft.server, Some(kind), line, diags)
             }

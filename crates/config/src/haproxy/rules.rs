@@ -23,14 +23,15 @@ const ACTIONS: &[&str] = &[
     "use-service",
     "cache-use",
     "cache-store",
+    "strict-mode",
+    "set-map",
+    "del-map",
+    "add-acl",
+    "del-acl",
 ];
 
 /// Real actions fulcrum does not run yet: an error, because skipping them would change behaviour.
 const UNSUPPORTED: &[&str] = &[
-    "add-acl",
-    "del-acl",
-    "set-map",
-    "del-map",
     "wait-for-body",
     "normalize-uri",
     "early-hint",
@@ -41,6 +42,57 @@ const UNSUPPORTED: &[&str] = &[
     "set-tos",
     "set-mark",
 ];
+
+/// `set-map(FILE) KEY VALUE`, `del-map(FILE) KEY`, `add-acl(FILE) KEY`, `del-acl(FILE) KEY`.
+fn map_edit(line: &Line<'_>, request: bool) -> Result<Option<(HttpAction, usize)>, String> {
+    use crate::model::MapEditOp;
+    let word = line.need(1, "an action")?;
+    let Some((name, rest)) = word.split_once('(') else {
+        return Ok(None);
+    };
+    let op = match name {
+        "set-map" => MapEditOp::SetMap,
+        "del-map" => MapEditOp::DelMap,
+        "add-acl" => MapEditOp::AddAcl,
+        "del-acl" => MapEditOp::DelAcl,
+        _ => return Ok(None),
+    };
+    let file = rest
+        .strip_suffix(')')
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| format!("'{word}': expected {name}(FILE)"))?
+        .to_string();
+    let key = line.need(2, "a key (log-format string)")?.to_string();
+    super::logformat::check_rule_value(&key, request, "the key")?;
+    let (value, next) = if op == MapEditOp::SetMap {
+        let v = line.need(3, "a value (log-format string)")?.to_string();
+        super::logformat::check_rule_value(&v, request, "the value")?;
+        (Some(v), 4)
+    } else {
+        (None, 3)
+    };
+    Ok(Some((
+        HttpAction::MapEdit {
+            op,
+            file,
+            key,
+            value,
+        },
+        next,
+    )))
+}
+
+/// Why an action is not run, where a word helps (`do-resolve`: no DNS resolver).
+pub(super) fn not_run_reason(action: &str) -> &'static str {
+    match action.split('(').next().unwrap_or(action) {
+        "do-resolve" => {
+            ": fulcrum has no DNS resolver ('resolvers' sections are not run; names are resolved once at start)"
+        }
+        "lua" => ": Lua is not run by fulcrum",
+        a if a.starts_with("lua.") => ": Lua is not run by fulcrum",
+        _ => "",
+    }
+}
 
 pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
     let side = if request {
@@ -68,17 +120,21 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             condition: cond_at(line, next)?,
         });
     }
+    if let Some(r) = map_edit(line, request)? {
+        return Ok(HttpRule {
+            span: line.span.clone(),
+            action: r.0,
+            condition: cond_at(line, r.1)?,
+        });
+    }
     let (action, next) = match action_word {
         "allow" => (HttpAction::Allow, 2),
         "reject" if request => (HttpAction::Reject { silent: false }, 2),
         "silent-drop" => (HttpAction::Reject { silent: true }, 2),
-        "strict-mode" => match line.need(2, "'on' or 'off'")? {
-            "on" | "off" => (HttpAction::StrictMode, 3),
-            other => {
-                return Err(format!(
-                    "'strict-mode' expects 'on' or 'off', found '{other}'"
-                ))
-            }
+        "strict-mode" => match line.need(2, "on or off")? {
+            "on" => (HttpAction::StrictMode(true), 3),
+            "off" => (HttpAction::StrictMode(false), 3),
+            other => return Err(format!("'strict-mode' expects on or off, found '{other}'")),
         },
         "deny" => deny_action(line, request)?,
         "set-header" | "add-header" => {
@@ -331,8 +387,11 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             };
             (action, 3)
         }
-        other if UNSUPPORTED.contains(&other) => {
-            return Err(format!("'{side} {other}' is not supported by fulcrum yet"));
+        other if UNSUPPORTED.contains(&other.split('(').next().unwrap_or(other)) => {
+            return Err(format!(
+                "'{side} {other}' is not supported by fulcrum yet{}",
+                not_run_reason(other)
+            ));
         }
         other => {
             return Err(format!(

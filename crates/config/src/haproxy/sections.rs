@@ -80,6 +80,7 @@ impl Parser {
                 self.section = Section::Proxy(Draft {
                     proxy,
                     server: base.server,
+                    redirects: Vec::new(),
                 });
             }
             "http-errors" => {
@@ -167,7 +168,10 @@ impl Parser {
                 }
                 self.last_defaults = d;
             }
-            Section::Proxy(draft) => self.proxies.push(draft.proxy),
+            Section::Proxy(mut draft) => {
+                draft.proxy.http_request.append(&mut draft.redirects);
+                self.proxies.push(draft.proxy)
+            }
             Section::HttpErrors(h) => self.http_errors.push(*h),
             // checked once every file is read (`finish`)
             Section::Cache(c) => self.global.caches.push(*c),

@@ -72,7 +72,10 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
         "silent-drop" => (TcpAction::SilentDrop, i + 1),
         "close" if response => (TcpAction::Close, i + 1),
         b if NOT_RUN.contains(&b) || b.starts_with("lua.") => {
-            return Err(format!("'{what} {word}' is not run by fulcrum yet"))
+            return Err(format!(
+                "'{what} {word}' is not run by fulcrum yet{}",
+                super::rules::not_run_reason(b)
+            ))
         }
         _ => return Err(format!("unknown '{what}' action '{word}'")),
     })

@@ -333,7 +333,7 @@ fn timeouts_all_of_them() {
 /// ignored with a warning; harmless ones are warned.
 #[test]
 fn keywords_not_run_are_refused_when_ignoring_them_would_show() {
-    for kw in ["redirect prefix https://example.com", "filter compression"] {
+    for kw in ["persist rdp-cookie", "filter compression"] {
         let name = kw.split(' ').next().unwrap_or_default();
         let errs = errors(&format!("listen l\n {kw}\n"));
         assert_eq!(

@@ -66,16 +66,34 @@ pub struct HttpRule {
     pub condition: Option<Condition>,
 }
 
+/// What a `set-map` / `del-map` / `add-acl` / `del-acl` rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MapEditOp {
+    SetMap,
+    DelMap,
+    AddAcl,
+    DelAcl,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "action")]
 pub enum HttpAction {
+    /// `strict-mode on|off`: whether a failed rewrite fails the message (HAProxy answers 500).
+    /// fulcrum's rewrites do not fail (no rewrite reserve to exhaust), so both are the same.
+    StrictMode(bool),
+    /// `set-map(FILE) KEY VALUE`, `del-map(FILE) KEY`, `add-acl(FILE) KEY`, `del-acl(FILE) KEY`:
+    /// KEY and VALUE are log-format strings; FILE is the map or ACL file as written.
+    MapEdit {
+        op: MapEditOp,
+        file: String,
+        key: String,
+        value: Option<String>,
+    },
     /// `http-request wait-for-body` after other rules or with a condition (a frontend's
     /// leading unconditional one is `ProxyOptions::wait_for_body`): the chain pauses there
     /// until the body is in (HAProxy 2.6), then goes on.
     WaitForBody(WaitForBody),
-    /// `strict-mode on|off`: whether a rewrite that fails fails the message. fulcrum's
-    /// rewrites do not fail for lack of room, so either way nothing changes.
-    StrictMode,
     /// `http-request reject` (the connection closes, nothing answered) and `silent-drop`
     /// (the same, without the client being told: `silent`).
     Reject {

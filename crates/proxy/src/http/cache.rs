@@ -14,8 +14,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// HAProxy's cache block size: memory is counted, and `show cache` reports, in blocks.
 pub const BLOCK: u64 = 1024;
-/// Bytes HAProxy's `struct cache_entry` takes in an object's first block.
-pub const ENTRY_OVERHEAD: u64 = 160;
+/// Bytes HAProxy's `struct cache_entry` takes in an object's first block, with the part of
+/// its start line our head size does not count: `show cache` of haproxy 2.6.12 says 205 for
+/// `200 OK`, `Cache-Control: max-age=60`, `Content-Length: 1` and one byte of body, each
+/// field counting its name, value and 4, and the status line 15 and its reason.
+pub const ENTRY_OVERHEAD: u64 = 141;
 
 /// A cache section's limits (`fulcrum_config::model_cache::CacheSection`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +26,10 @@ pub struct Limits {
     pub total: u64,
     pub max_object: u64,
     pub max_age: u32,
+    /// `process-vary on`: responses with `Vary: accept-encoding|referer` are stored, several
+    /// under one key (`cache_vary`), at most `max_secondary` of them.
+    pub process_vary: bool,
+    pub max_secondary: u32,
 }
 
 /// One stored response: its neutral head (status, reason, fields, without `Age` nor the
@@ -44,6 +51,10 @@ pub struct Object {
     pub age: i64,
     /// It is served while `now < expire`.
     pub expire: i64,
+    /// `process-vary on`: the response's Vary signature (0: none) and its secondary key
+    /// (`cache_vary`; zeros without Vary).
+    pub signature: u32,
+    pub secondary: [u8; 8],
 }
 
 impl Object {
@@ -67,13 +78,18 @@ struct Slot {
     object: Arc<Object>,
     /// Position in the use order (higher: used more recently).
     used: u64,
+    /// The object key it was stored under (the slot's own key adds a number to it when the
+    /// object varies: several objects may share one object key).
+    primary: Vec<u8>,
 }
 
 #[derive(Default)]
 struct Store {
     objects: HashMap<Vec<u8>, Slot>,
-    /// Use order: tick → key; the first is evicted first.
+    /// Use order: tick → slot key; the first is evicted first.
     order: BTreeMap<u64, Vec<u8>>,
+    /// The slot keys of each object key, oldest first (HAProxy's duplicates).
+    dups: HashMap<Vec<u8>, Vec<Vec<u8>>>,
     tick: u64,
     used_blocks: u64,
 }
@@ -94,10 +110,32 @@ impl Store {
             Some(slot) => {
                 self.order.remove(&slot.used);
                 self.used_blocks -= slot.object.blocks();
+                if let Some(d) = self.dups.get_mut(&slot.primary) {
+                    d.retain(|k| k != key);
+                    if d.is_empty() {
+                        self.dups.remove(&slot.primary);
+                    }
+                }
                 true
             }
             None => false,
         }
+    }
+
+    /// The slot keys under `primary` once the expired objects are dropped, oldest first.
+    fn alive(&mut self, primary: &[u8], now: i64) -> Vec<Vec<u8>> {
+        let keys = self.dups.get(primary).cloned().unwrap_or_default();
+        let (fresh, old): (Vec<_>, Vec<_>) = keys
+            .into_iter()
+            .partition(|k| self.objects.get(k).is_some_and(|s| s.object.expire > now));
+        for k in old {
+            self.remove(&k);
+        }
+        fresh
+    }
+
+    fn object(&self, key: &[u8]) -> Option<&Arc<Object>> {
+        self.objects.get(key).map(|s| &s.object)
     }
 }
 
@@ -112,6 +150,10 @@ pub struct Cache {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listed {
     pub key: Vec<u8>,
+    /// Its secondary key (`vary:0x...`).
+    pub vary: [u8; 8],
+    /// The oldest object of its key (HAProxy's `show cache` lists only that one).
+    pub first: bool,
     pub size: u64,
     pub blocks: u64,
     pub expire_in: i64,
@@ -137,50 +179,115 @@ impl Cache {
     }
 
     /// The object stored under `key`, if still fresh at `now` (an expired one is dropped);
-    /// a hit makes it the most recently used.
+    /// a hit makes it the most recently used. An object that varies is not served here (see
+    /// [`Cache::get_varied`]).
     pub fn get(&self, key: &[u8], now: i64) -> Option<Arc<Object>> {
+        self.get_varied(key, now, |_| None)
+    }
+
+    /// The object stored under `key` for a request: when the oldest one varies (`process-vary
+    /// on`), `request_key` gives the request's secondary key for its signature and the first
+    /// object whose own key answers it is served (HAProxy's `secondary_entry_exist`).
+    pub fn get_varied(
+        &self,
+        key: &[u8],
+        now: i64,
+        request_key: impl FnOnce(u32) -> Option<[u8; 8]>,
+    ) -> Option<Arc<Object>> {
         let mut s = self.store();
-        let object = s.objects.get(key)?.object.clone();
-        if object.expire <= now {
-            s.remove(key);
-            return None;
-        }
-        s.touch(key);
+        let keys = s.alive(key, now);
+        let first = s.object(keys.first()?)?;
+        let chosen = if first.signature == 0 {
+            keys[0].clone()
+        } else {
+            let want = request_key(first.signature)?;
+            keys.iter()
+                .find(|k| {
+                    s.object(k)
+                        .is_some_and(|o| super::cache_vary::same(&o.secondary, &want))
+                })?
+                .clone()
+        };
+        let object = s.object(&chosen)?.clone();
+        s.touch(&chosen);
         Some(object)
     }
 
-    /// Drops what is stored under `key` (a successful unsafe request on it: RFC 7234 4.4).
+    /// Drops what is stored under `key` (a successful unsafe request on it: RFC 7234 4.4):
+    /// the oldest object, as HAProxy.
     pub fn invalidate(&self, key: &[u8]) -> bool {
-        self.store().remove(key)
+        let mut s = self.store();
+        let first = s.dups.get(key).and_then(|d| d.first().cloned());
+        first.is_some_and(|k| s.remove(&k))
     }
 
-    /// Stores `object` under `key` (replacing an older one), evicting the least recently
-    /// used objects until it fits; false when it is larger than `max-object-size` or than
-    /// the whole cache.
+    /// `cache-store` replaces what a new response stands for: without Vary the oldest object
+    /// under `key`; with Vary (`signature`), the first varying object whose key answers the
+    /// request's (`request`), as HAProxy.
+    pub fn replace(&self, key: &[u8], signature: u32, request: &[u8; 8], now: i64) {
+        let mut s = self.store();
+        let keys = s.alive(key, now);
+        let Some(first) = keys.first() else { return };
+        let gone = if signature == 0 {
+            Some(first.clone())
+        } else if s.object(first).is_some_and(|o| o.signature == 0) {
+            None
+        } else {
+            keys.iter()
+                .find(|k| {
+                    s.object(k)
+                        .is_some_and(|o| super::cache_vary::same(&o.secondary, request))
+                })
+                .cloned()
+        };
+        if let Some(k) = gone {
+            s.remove(&k);
+        }
+    }
+
+    /// Stores `object` under `key` (replacing an older one that does not vary), evicting the
+    /// least recently used objects until it fits; false when it is larger than
+    /// `max-object-size` or than the whole cache, or when it varies and `key` already has
+    /// `max-secondary-entries` objects.
     pub fn insert(&self, key: Vec<u8>, object: Object) -> bool {
         let blocks = object.blocks();
         if object.size() > self.limits.max_object || blocks > self.total_blocks() {
             return false;
         }
         let mut s = self.store();
-        s.remove(&key);
+        let slot_key = if object.signature == 0 {
+            s.remove(&key);
+            key.clone()
+        } else {
+            let n = s.dups.get(&key).map_or(0, Vec::len);
+            if n >= self.limits.max_secondary as usize {
+                return false;
+            }
+            let mut k = key.clone();
+            k.push(0xff);
+            k.extend_from_slice(&(s.tick + 1).to_be_bytes());
+            k
+        };
         while s.used_blocks + blocks > self.total_blocks() {
-            let Some((_, oldest)) = s.order.pop_first() else {
+            let Some((_, oldest)) = s.order.first_key_value().map(|(t, k)| (*t, k.clone())) else {
                 break;
             };
-            if let Some(slot) = s.objects.remove(&oldest) {
-                s.used_blocks -= slot.object.blocks();
-            }
+            s.remove(&oldest);
         }
         s.tick += 1;
         let used = s.tick;
-        s.order.insert(used, key.clone());
+        s.order.insert(used, slot_key.clone());
         s.used_blocks += blocks;
+        s.dups
+            .entry(key.clone())
+            .or_default()
+            .push(slot_key.clone());
         s.objects.insert(
-            key,
+            slot_key,
             Slot {
                 object: Arc::new(object),
                 used,
+                primary: key,
             },
         );
         true
@@ -197,9 +304,13 @@ impl Cache {
         s.order
             .values()
             .filter_map(|k| {
-                let o = &s.objects.get(k)?.object;
+                let slot = s.objects.get(k)?;
+                let o = &slot.object;
+                let first = s.dups.get(&slot.primary).and_then(|d| d.first()) == Some(k);
                 (o.expire > now).then(|| Listed {
-                    key: k.clone(),
+                    key: slot.primary.clone(),
+                    vary: o.secondary,
+                    first,
                     size: ENTRY_OVERHEAD + o.size(),
                     blocks: o.blocks(),
                     expire_in: o.expire - now,
@@ -277,12 +388,17 @@ pub fn show(now: i64) -> String {
             at + 0x40,
             c.total_blocks()
         ));
-        let mut objects: Vec<(u32, Listed)> =
-            c.list(now).into_iter().map(|l| (hash(&l.key), l)).collect();
+        let mut objects: Vec<(u32, Listed)> = c
+            .list(now)
+            .into_iter()
+            .filter(|l| l.first)
+            .map(|l| (hash(&l.key), l))
+            .collect();
         objects.sort_by_key(|(h, _)| *h);
         for (i, (h, l)) in objects.iter().enumerate() {
+            let vary: String = l.vary.iter().map(|b| format!("{b:02x}")).collect();
             out.push_str(&format!(
-                "{:#x} hash:{h} vary:0x0000000000000000 size:{} ({} blocks), refcount:0, expire:{}\n",
+                "{:#x} hash:{h} vary:0x{vary} size:{} ({} blocks), refcount:0, expire:{}\n",
                 at + 0x1000 * (i + 1),
                 l.size,
                 l.blocks,
@@ -294,112 +410,4 @@ pub fn show(now: i64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn obj(body: usize, now: i64, ttl: i64) -> Object {
-        Object {
-            head: Message::default(),
-            head_len: b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\n".len(),
-            body: vec![b'x'; body],
-            etag: None,
-            last_modified: now,
-            stored: now,
-            age: 0,
-            expire: now + ttl,
-        }
-    }
-
-    fn cache(mb: u64, max_object: u64) -> Cache {
-        Cache::new(
-            "c",
-            Limits {
-                total: mb << 20,
-                max_object,
-                max_age: 60,
-            },
-        )
-    }
-
-    #[test]
-    fn stores_serves_and_expires() {
-        let c = cache(1, 4096);
-        assert!(c.insert(b"k".to_vec(), obj(100, 1000, 60)));
-        assert!(c.get(b"k", 1059).is_some());
-        assert!(c.get(b"k", 1060).is_none(), "expired at its expiry second");
-        assert!(c.get(b"k", 1000).is_none(), "and dropped");
-        assert_eq!(c.available_blocks(), 1024);
-    }
-
-    #[test]
-    fn refuses_objects_over_max_object_size() {
-        let c = cache(1, 4096);
-        assert!(!c.insert(b"big".to_vec(), obj(5000, 0, 60)));
-        assert!(c.get(b"big", 1).is_none());
-        assert_eq!(c.available_blocks(), 1024);
-    }
-
-    #[test]
-    fn evicts_least_recently_used_first() {
-        // 1 MB: three 300 kB objects fit, a fourth evicts the least recently used
-        let c = cache(1, 512 * 1024);
-        for k in [b"a", b"b", b"c"] {
-            assert!(c.insert(k.to_vec(), obj(300 * 1024, 0, 60)));
-        }
-        assert_eq!(c.available_blocks(), 1024 - 3 * 301);
-        assert!(c.get(b"a", 1).is_some()); // a is now the most recent: b goes first
-        assert!(c.insert(b"d".to_vec(), obj(300 * 1024, 0, 60)));
-        assert!(c.get(b"b", 1).is_none());
-        for k in [b"a", b"c", b"d"] {
-            assert!(c.get(k, 1).is_some());
-        }
-        let listed: Vec<_> = c.list(1).into_iter().map(|l| l.key).collect();
-        assert_eq!(listed, [b"a".to_vec(), b"c".to_vec(), b"d".to_vec()]);
-    }
-
-    #[test]
-    fn replaces_and_invalidates() {
-        let c = cache(1, 4096);
-        assert!(c.insert(b"k".to_vec(), obj(100, 0, 60)));
-        assert!(c.insert(b"k".to_vec(), obj(200, 0, 60)));
-        assert_eq!(c.get(b"k", 1).map(|o| o.body.len()), Some(200));
-        assert_eq!(c.available_blocks(), 1023);
-        assert!(c.invalidate(b"k"));
-        assert!(!c.invalidate(b"k"));
-        assert_eq!(c.available_blocks(), 1024);
-    }
-
-    #[test]
-    fn age_counts_from_storage_plus_the_age_it_came_with() {
-        let mut o = obj(1, 100, 60);
-        o.age = 10;
-        assert_eq!(o.age_at(100), 10);
-        assert_eq!(o.age_at(105), 15);
-    }
-
-    #[test]
-    fn hash_is_haproxys() {
-        // `show cache` of haproxy 2.6 for GET /maxage with Host: t (little-endian machine)
-        if cfg!(target_endian = "little") {
-            assert_eq!(hash(b"https://t/maxage"), 3721363623);
-            assert_eq!(hash(b"https://t/etag"), 3109857266);
-        }
-    }
-
-    #[test]
-    fn install_keeps_unchanged_caches() {
-        let l = Limits {
-            total: 1 << 20,
-            max_object: 4096,
-            max_age: 60,
-        };
-        let mut r = Vec::new();
-        let first = install_into(&mut r, &[("unit-keep".into(), l.clone())]);
-        first[0].insert(b"k".to_vec(), obj(1, 0, 60));
-        let again = install_into(&mut r, &[("unit-keep".into(), l.clone())]);
-        assert!(Arc::ptr_eq(&first[0], &again[0]));
-        let other = install_into(&mut r, &[("unit-keep".into(), Limits { max_age: 5, ..l })]);
-        assert!(!Arc::ptr_eq(&first[0], &other[0]));
-        assert_eq!(r.len(), 1);
-    }
-}
+mod tests;

@@ -6,6 +6,7 @@
 
 use super::cache::{Cache, Object};
 use super::cache_policy::{self as policy, Flags};
+use super::cache_vary as vary;
 use super::message::{Message, Version};
 use super::response::Response;
 use std::pin::Pin;
@@ -75,7 +76,9 @@ impl CacheTxn {
         let hit = if flags.ignore {
             None
         } else {
-            cache.get(&key, now).map(|o| answer(&o, req, now))
+            cache
+                .get_varied(&key, now, |sig| vary::request_key(req, sig))
+                .map(|o| answer(&o, req, now))
         };
         self.with(|s| {
             s.flags = Some(flags);
@@ -133,10 +136,23 @@ impl CacheTxn {
         if length.is_some_and(|n| head_len as u64 + n > cache.limits.max_object) {
             return;
         }
+        // `process-vary on`: Vary names only accept-encoding and referer (else not stored)
+        let signature = match (cache.limits.process_vary, vary::signature(res)) {
+            (true, Some(sig)) => sig,
+            (false, Some(0)) => 0,
+            _ => return,
+        };
+        let request = match signature {
+            0 => [0; 8],
+            sig => match vary::request_key(req, sig) {
+                Some(k) => k,
+                None => return,
+            },
+        };
         if !policy::storable(flags, res) {
             return;
         }
-        cache.invalidate(&key);
+        cache.replace(&key, signature, &request, now);
         let (keep, own) = policy::lifetime(res, i64::from(cache.limits.max_age), now);
         let mut age = 0;
         if let Some(v) = res.header(b"age") {
@@ -149,6 +165,13 @@ impl CacheTxn {
             }
             res.remove(b"age");
         }
+        let secondary = match signature {
+            0 => [0; 8],
+            _ => match vary::stored_key(res, request) {
+                Some(k) => k,
+                None => return,
+            },
+        };
         let (head, head_len) = snapshot(res);
         let object = Object {
             head,
@@ -159,6 +182,8 @@ impl CacheTxn {
             stored: now,
             age,
             expire: now + keep,
+            signature,
+            secondary,
         };
         self.with(|s| {
             s.pending = Some(Pending {
@@ -307,6 +332,8 @@ mod tests {
                 total: 1 << 20,
                 max_object: 4096,
                 max_age: 240,
+                process_vary: false,
+                max_secondary: 10,
             },
         ))
     }

@@ -86,10 +86,11 @@ pub fn request(req: &Message) -> Flags {
 }
 
 /// The response side (after the request's `flags`): whether the response may be stored.
-/// Only `200` is stored, never with `Vary` (`process-vary off`), and only with an explicit
-/// lifetime (`max-age`, `s-maxage`, `Expires`) or a validator (`ETag`, `Last-Modified`).
+/// Only `200` is stored, and only with an explicit lifetime (`max-age`, `s-maxage`,
+/// `Expires`) or a validator (`ETag`, `Last-Modified`). `Vary` is the caller's
+/// (`cache_vary`: never stored with `process-vary off`).
 pub fn storable(flags: Flags, res: &Message) -> bool {
-    if res.status != 200 || res.has_header(b"vary") {
+    if res.status != 200 {
         return false;
     }
     let (mut cacheable, mut cook) = (flags.cacheable, flags.cook);
@@ -303,7 +304,6 @@ mod tests {
             "Cache-Control: s-maxage=0\r\n",
             "Cache-Control: max-age=0\r\n",
             "Pragma: no-cache\r\nCache-Control: max-age=60\r\n",
-            "Cache-Control: max-age=60\r\nVary: Accept-Encoding\r\n",
             "Cache-Control: no-cache=\"set-cookie\", max-age=60\r\n",
         ];
         for n in no {

@@ -8,6 +8,7 @@ pub mod bufs;
 pub mod cache;
 pub mod cache_flow;
 pub mod cache_policy;
+pub mod cache_vary;
 pub mod capture;
 pub mod checkcache;
 pub mod compress;

@@ -100,6 +100,15 @@ enum Action {
     Tarpit(u16, std::time::Duration),
     /// `set-log-level`: the severity (0..7) or [`SILENT`].
     SetLogLevel(u8),
+    /// `set-map(FILE)`, `del-map(FILE)`, `add-acl(FILE)`, `del-acl(FILE)` on the generation's
+    /// pattern references (what the runtime socket changes too).
+    MapEdit {
+        edit: fulcrum_sample::registry_edit::Edit,
+        file: String,
+        key: Fmt,
+        value: Option<Fmt>,
+        registry: Arc<fulcrum_sample::registry::Registry>,
+    },
     /// `set-timeout server|tunnel` (`true`: tunnel), in milliseconds.
     SetTimeout(bool, u64),
     /// `http-request|http-response capture SAMPLE len N|id N` into capture slot `slot` of
@@ -331,6 +340,22 @@ pub fn apply(
                 };
                 slot.store(*ms, std::sync::atomic::Ordering::Relaxed);
             }
+            Action::MapEdit {
+                edit,
+                file,
+                key,
+                value,
+                registry,
+            } => {
+                let e = env.sample(Some(req), res.as_deref());
+                let (mut k, mut v) = (Vec::new(), Vec::new());
+                key.render(&mut k, &e);
+                if let Some(f) = value {
+                    f.render(&mut v, &e);
+                }
+                let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                registry.edit(*edit, file, &text(&k), &text(&v));
+            }
             Action::SetLogLevel(l) => {
                 if let Some(c) = env.log_level.as_ref().filter(|_| res.is_none()) {
                     c.store(*l, std::sync::atomic::Ordering::Relaxed);
@@ -414,7 +439,8 @@ pub fn apply(
                         uri
                     };
                     loc.extend_from_slice(path);
-                    if *append_slash && *drop_query && !path.ends_with(b"/") {
+                    // HAProxy appends it to the location as built, query included
+                    if *append_slash && !loc.ends_with(b"/") {
                         loc.push(b'/');
                     }
                 };

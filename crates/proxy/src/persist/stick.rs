@@ -52,7 +52,27 @@ pub struct StickTable<K, S> {
     order: BTreeSet<(Option<Instant>, u64, K)>,
     seq: u64,
     feed: Option<UpdateFeed<K, S>>,
+    /// Told of every store, a peer's too: writes `server_id`/`server_key` into the proxy's
+    /// counter table, the one `show table` and `table_server_id` read (HAProxy keeps both in
+    /// one entry).
+    record: Option<UpdateFeed<K, S>>,
+    /// Kept alive with the table: the proxy's counter table calls it on `clear table`.
+    hook: Option<KeptHook>,
 }
+
+/// A [`ClearHook`] kept by its table.
+#[derive(Clone)]
+struct KeptHook(#[allow(dead_code)] Arc<ClearHook>);
+
+impl std::fmt::Debug for KeptHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClearHook")
+    }
+}
+
+/// What `clear table [key K]` calls on the stickiness that shares the proxy's table: the
+/// key as the counter table writes it (`None`: every entry).
+pub type ClearHook = dyn Fn(Option<&[u8]>) + Send + Sync;
 
 /// What `stick on` says for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,6 +93,8 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
             order: BTreeSet::new(),
             seq: 0,
             feed: None,
+            record: None,
+            hook: None,
         }
     }
 
@@ -166,6 +188,31 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
         }
     }
 
+    /// `record` is told of every later store (this node's and peers'), see the field.
+    pub fn set_record(&mut self, record: UpdateFeed<K, S>) {
+        self.record = Some(record);
+    }
+
+    /// Keeps `hook` alive as long as this table (the counter table holds it weakly).
+    pub fn keep_hook(&mut self, hook: Arc<ClearHook>) {
+        self.hook = Some(KeptHook(hook));
+    }
+
+    /// `clear table`: forgets `key`, or every entry.
+    pub fn forget(&mut self, key: Option<&K>) {
+        match key {
+            Some(k) => {
+                if let Some(e) = self.entries.remove(k) {
+                    self.order.remove(&(e.expires, e.seq, k.clone()));
+                }
+            }
+            None => {
+                self.entries.clear();
+                self.order.clear();
+            }
+        }
+    }
+
     /// Replication: `feed` is told of every later [`store`](Self::store).
     pub fn set_feed(&mut self, feed: UpdateFeed<K, S>) {
         self.feed = Some(feed);
@@ -233,6 +280,9 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
         if let Some(f) = &self.feed {
             (f.0)(&key, &server, expires);
         }
+        if let Some(r) = &self.record {
+            (r.0)(&key, &server, expires);
+        }
         self.entries.insert(
             key,
             Entry {
@@ -244,8 +294,9 @@ impl<K: Hash + Eq + Ord + Clone, S: Clone + PartialEq> StickTable<K, S> {
     }
 }
 
-/// The table a backend needs for `stick-table type ip|ipv6 ...` + `stick on src` (the
-/// supported combination so far). `Ok(None)`: no stickiness; `Err`: configured but not
+/// The table a backend needs for `stick-table type ip|ipv6 ...` + `stick on src` (kept by
+/// address, replicated to peers, run in TCP mode too). `Ok(None)`: no stickiness, or other
+/// stick rules, which [`super::stick_sample`] runs or refuses; `Err`: configured but not
 /// supported yet (`FILE:LINE: ...`): the configuration is refused by `run` and `check`.
 pub fn stick_on_src(p: &Proxy) -> Result<Option<StickTable<IpAddr, String>>, String> {
     if p.stick_rules.is_empty() {
@@ -264,21 +315,16 @@ pub fn stick_on_src(p: &Proxy) -> Result<Option<StickTable<IpAddr, String>>, Str
             p.span
         ));
     };
-    for r in &p.stick_rules {
-        let supported = r.kind == StickRuleKind::On
+    // Any other form (`match`, `store-*`, another sample, a condition) is `stick_sample`'s.
+    let plain = p.stick_rules.iter().all(|r| {
+        r.kind == StickRuleKind::On
             && r.fetch.name == "src"
             && r.fetch.arg.is_none()
             && r.condition.is_none()
-            && match &r.table {
-                None => true,
-                Some(t) => t.name == p.name,
-            };
-        if !supported {
-            return Err(format!(
-                "{}: only 'stick on src' on the backend's own table is supported yet, found '{:?} {}'",
-                r.span, r.kind, r.fetch.name
-            ));
-        }
+            && r.table.as_ref().is_none_or(|t| t.name == p.name)
+    });
+    if !plain {
+        return Ok(None);
     }
     Ok(Some(StickTable::from_model(table)))
 }

@@ -1,7 +1,10 @@
-//! Stick rules keyed by a sample expression on a string-keyed table (`stick-table type string
-//! [len N]` with `stick match|on|store-request|store-response EXPR`), as Octavia's APP_COOKIE
-//! renders them (`stick store-response res.cook(C)` + `stick match req.cook(C)`). Pure: the
-//! caller passes a sample environment (the request, then the response) and the current time.
+//! Stick rules keyed by a sample expression (`stick match|on|store-request|store-response
+//! EXPR`) on a table of any type: a `type string [len N]` table as Octavia's APP_COOKIE
+//! renders them (`stick store-response res.cook(C)` + `stick match req.cook(C)`), or an
+//! address, integer or binary table with anything but the plain `stick on src` (which
+//! [`super::stick`] keeps). Keys are the sample cast to the table's type, written as the
+//! counter table writes them. Pure: the caller passes a sample environment (the request,
+//! then the response) and the current time.
 //!
 //! HAProxy's order (stream.c `process_sticking_rules` / `process_store_rules`): the request's
 //! `match`/`on` rules run in order until one finds a usable server (none when persistence, e.g.
@@ -14,7 +17,7 @@
 //! `stick on src` on an IP table stays in [`super::stick`] (it is replicated to peers); what
 //! neither runs is refused with the rule's FILE:LINE.
 
-use super::stick::StickTable;
+use super::stick::{ClearHook, StickTable, UpdateFeed};
 use fulcrum_config::model::{Mode, Proxy, StickKeyType, StickRuleKind};
 use fulcrum_sample::{Env, Expr};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -33,6 +36,8 @@ struct Rule {
 #[derive(Debug)]
 pub struct SampleStick {
     rules: Vec<Rule>,
+    /// The table's key type (the sample is cast to it) and `len` (string and binary keys).
+    ty: fulcrum_sample::Type,
     len: usize,
     table: Arc<Mutex<StickTable<Vec<u8>, String>>>,
 }
@@ -46,18 +51,18 @@ pub struct RequestStick {
 }
 
 impl SampleStick {
-    /// The rules of a backend whose stick table is `type string`; `Ok(None)` when the backend
-    /// has no stick rules or its table is not a string table (then [`super::stick`] decides).
+    /// The rules of a backend whose stickiness is not the plain `stick on src` of
+    /// [`super::stick`]; `Ok(None)` when the backend has no stick rules or only those.
     pub fn from_proxy(p: &Proxy) -> Result<Option<SampleStick>, String> {
         let Some(table) = &p.stick_table else {
             return Ok(None);
         };
-        if p.stick_rules.is_empty() || table.key_type != StickKeyType::String {
+        if p.stick_rules.is_empty() || super::stick::stick_on_src(p).is_ok_and(|t| t.is_some()) {
             return Ok(None);
         }
         if p.mode == Mode::Tcp {
             return Err(format!(
-                "{}: stick rules on a 'type string' table in TCP mode are not supported yet",
+                "{}: stick rules other than 'stick on src' in TCP mode are not supported yet",
                 p.stick_rules[0].span
             ));
         }
@@ -72,7 +77,7 @@ impl SampleStick {
             }
             if r.condition.is_some() {
                 return Err(format!(
-                    "{}: 'if'/'unless' on a stick rule of a string table is not supported yet",
+                    "{}: 'if'/'unless' on a stick rule is not supported yet",
                     r.span
                 ));
             }
@@ -87,8 +92,16 @@ impl SampleStick {
         let len = table
             .len
             .map_or(DEFAULT_LEN, |l| usize::try_from(l).unwrap_or(usize::MAX));
+        let ty = match table.key_type {
+            StickKeyType::Ip => fulcrum_sample::Type::Ipv4,
+            StickKeyType::Ipv6 => fulcrum_sample::Type::Ipv6,
+            StickKeyType::Integer => fulcrum_sample::Type::Sint,
+            StickKeyType::String => fulcrum_sample::Type::Str,
+            StickKeyType::Binary => fulcrum_sample::Type::Bin,
+        };
         Ok(Some(SampleStick {
             rules,
+            ty,
             len,
             table: Arc::new(Mutex::new(StickTable::from_model(table))),
         }))
@@ -102,8 +115,14 @@ impl SampleStick {
     }
 
     fn key(&self, expr: &Expr, env: &dyn Env) -> Option<Vec<u8>> {
-        let mut k = expr.eval(env)?.to_bytes();
-        k.truncate(self.len);
+        let v = fulcrum_sample::cast::cast(expr.eval(env)?, self.ty)?;
+        let mut k = v.to_bytes();
+        if matches!(
+            self.ty,
+            fulcrum_sample::Type::Str | fulcrum_sample::Type::Bin
+        ) {
+            k.truncate(self.len);
+        }
         Some(k)
     }
 
@@ -167,6 +186,27 @@ impl SampleStick {
     /// The server `key` is stuck to, if the entry is alive (tests, runtime views).
     pub fn lookup(&self, now: Instant, key: &[u8]) -> Option<String> {
         self.lock().lookup(now, &key.to_vec()).cloned()
+    }
+
+    /// Tells `record` of every store (see [`StickTable::set_record`]).
+    pub fn set_record(&self, record: UpdateFeed<Vec<u8>, String>) {
+        self.lock().set_record(record);
+    }
+
+    /// What `clear table` calls to forget this table's keys too (kept alive by the table).
+    pub fn clear_hook(&self) -> Arc<ClearHook> {
+        let weak = Arc::downgrade(&self.table);
+        let hook: Arc<ClearHook> = Arc::new(move |key: Option<&[u8]>| {
+            if let Some(t) = weak.upgrade() {
+                let mut t = match t.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                t.forget(key.map(<[u8]>::to_vec).as_ref());
+            }
+        });
+        self.lock().keep_hook(hook.clone());
+        hook
     }
 
     /// A reload: this generation takes over `old`'s live entries.

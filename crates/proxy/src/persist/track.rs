@@ -151,6 +151,8 @@ pub struct Counters {
     bytes_in_rate: Freq,
     bytes_out_rate: Freq,
     server_id: u64,
+    /// The server's name, written by stick rules (HAProxy 2.6's `server_key`).
+    server_key: Option<Box<str>>,
     expires: Option<Instant>,
 }
 
@@ -350,6 +352,28 @@ impl CounterTable {
         }
         c.expires = expire.map(|e| now + e);
         true
+    }
+
+    /// A stick rule stored `key` with server `id` named `name` (HAProxy keeps persistence in
+    /// the table's own entries): creates the entry if needed, sets `server_id` and
+    /// `server_key`, refreshes the expiry.
+    pub fn stick(&mut self, now: Instant, key: &[u8], id: u64, name: &str) {
+        if !self.stores(Data::ServerId) {
+            self.store.push((Data::ServerId, Duration::ZERO));
+        }
+        self.touch(now, key);
+        if let Some(c) = self.entries.get_mut(key) {
+            c.server_id = id;
+            if c.server_key.as_deref() != Some(name) {
+                c.server_key = Some(name.into());
+            }
+        }
+    }
+
+    /// The server name a stick rule stored for `key` (`show table`'s `server_key`).
+    pub fn server_key(&self, now: Instant, key: &[u8]) -> Option<&str> {
+        let c = self.entries.get(key).filter(|c| self.alive(now, c))?;
+        c.server_key.as_deref()
     }
 
     /// `clear table T [key K]`: removes the entries (all, or `key`'s) no stream tracks.

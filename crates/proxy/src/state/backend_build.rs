@@ -141,6 +141,12 @@ pub(super) fn build_backend(
     ) {
         table.adopt(std::time::Instant::now(), previous);
     }
+    // Stickiness writes `server_id`/`server_key` into the proxy's stick table, as HAProxy's.
+    let table = cx.tables.get(&p.name).filter(|_| !p.stick_rules.is_empty());
+    if let Some(t) = table {
+        let names: Vec<String> = p.servers.iter().map(|s| s.name.clone()).collect();
+        crate::track::share(t, &names, stick.as_mut(), stick_sample.as_ref());
+    }
     let counters = old
         .and_then(|g| g.backends.get(&p.name))
         .map(|b| b.counters.clone())
@@ -190,6 +196,9 @@ pub(super) fn build_backend(
         options: p.options.clone(),
     };
     let backend = Backend::new(parts, policy);
+    if let (Some(t), Some(src)) = (table, backend.stick_handle()) {
+        crate::track::share_clear(t, &src);
+    }
     if let (Some(hub), Some(table)) = (hub, backend.stick_handle()) {
         hub.attach(&table);
     }

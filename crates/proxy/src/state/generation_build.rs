@@ -65,6 +65,8 @@ fn build_scoped(
             fulcrum_config::model_keywords::EnvOp::lookup(&ops, n, || std::env::var(n).ok())
         }) as fulcrum_sample::environ::Lookup
     }));
+    // global `set-var proc.NAME ...`
+    crate::proc_vars::set(&config.global.keywords.proc_vars);
     // `cache` sections first: the rules resolve `cache-use` / `cache-store` by name.
     crate::http::cache::install(
         &config
@@ -76,6 +78,8 @@ fn build_scoped(
                     total: c.total_max_size,
                     max_object: c.max_object_size,
                     max_age: c.max_age,
+                    process_vary: c.process_vary,
+                    max_secondary: c.max_secondary_entries,
                 };
                 (c.name.clone(), limits)
             })

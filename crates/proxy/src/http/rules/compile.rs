@@ -32,7 +32,7 @@ pub fn compile(
             .transpose()?;
         let action = match &r.action {
             // Nothing to run: fulcrum's rewrites do not fail for lack of room.
-            HttpAction::StrictMode => continue,
+            HttpAction::StrictMode(_) => continue,
             HttpAction::Reject { silent } => Action::Drop(*silent),
             HttpAction::Allow => Action::Allow,
             HttpAction::Deny { status } => Action::Deny(status.unwrap_or(403)),
@@ -170,6 +170,34 @@ pub fn compile(
             }
             HttpAction::Tarpit { status } => Action::Tarpit(*status, tarpit),
             HttpAction::SetLogLevel { level } => Action::SetLogLevel(level.unwrap_or(SILENT)),
+            HttpAction::MapEdit {
+                op,
+                file,
+                key,
+                value,
+            } => {
+                use fulcrum_config::model::MapEditOp as Op;
+                use fulcrum_sample::registry_edit::Edit;
+                let err = |e: String| acl::AclError(format!("{}: {e}", r.span));
+                let registry = fulcrum_sample::registry::current();
+                let map = matches!(op, Op::SetMap | Op::DelMap);
+                registry
+                    .edited(file, map, || {
+                        std::fs::read_to_string(file).map_err(|e| format!("'{file}': {e}"))
+                    })
+                    .map_err(err)?;
+                Action::MapEdit {
+                    edit: match op {
+                        Op::SetMap => Edit::SetMap,
+                        Op::DelMap | Op::DelAcl => Edit::Delete,
+                        Op::AddAcl => Edit::AddAcl,
+                    },
+                    file: file.clone(),
+                    key: Fmt::parse(key).map_err(err)?,
+                    value: value.as_deref().map(Fmt::parse).transpose().map_err(err)?,
+                    registry,
+                }
+            }
             HttpAction::Capture {
                 expr,
                 len,
