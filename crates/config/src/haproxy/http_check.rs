@@ -55,18 +55,19 @@ pub fn http_check(h: &mut HttpCheck, line: &Line<'_>) -> Result<(), String> {
             return Ok(());
         }
         kw if kw.starts_with("set-var(") || kw.starts_with("unset-var(") => {
-            let (scope, name) = super::tcp_check::check_var(kw)?;
+            let (scope, name, conditions) = super::tcp_check::check_var(kw)?;
             if kw.starts_with("set-var(") {
                 let expr = line.need(2, "a sample expression")?;
                 if let Some(extra) = line.arg(3) {
                     return Err(format!("'http-check {kw}' expects one sample expression, found '{extra}' after it"));
                 }
                 super::tcp_check::sample_expr(expr, &format!("http-check {kw}"))?;
-                HttpCheckRule::SetVar { scope, name, expr: expr.to_string() }
+                HttpCheckRule::SetVar { scope, name, expr: expr.to_string(), conditions }
             } else {
                 if let Some(extra) = line.arg(2) {
                     return Err(format!("'http-check {kw}' takes no argument, found '{extra}'"));
                 }
+                super::tcp_check::no_conditions(kw, &conditions)?;
                 HttpCheckRule::UnsetVar { scope, name }
             }
         }
@@ -149,9 +150,6 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
         match line.arg(i) {
             Some("!") => negate = true,
             Some("comment") => i += 1,
-            Some("min-recv") => {
-                return Err("'http-check expect min-recv' is not supported by fulcrum yet (a check reads the whole answer)".into())
-            }
             Some(k) if expect_option(line, i, &mut options)? => {
                 let _ = k;
                 i += 1;
@@ -172,8 +170,9 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
         "rstring" => ExpectKind::Rstring,
         "hdr" => ExpectKind::Hdr,
         "fhdr" => ExpectKind::Fhdr,
-        "string-lf" | "status-lf" => return Err(format!("'http-check expect {word}' (log-format patterns) is not supported by fulcrum yet")),
-        other => return Err(format!("'http-check expect' expects status, rstatus, string, rstring, hdr or fhdr, found '{other}'")),
+        "string-lf" => ExpectKind::StringLf,
+        // haproxy 2.6's words for anything else
+        other => return Err(format!("'http-check expect' only supports min-recv, [!]string, [!]rstring, [!]string-lf, [!]status, [!]rstatus, [!]hdr, [!]fhdr or comment but got '{other}' as argument")),
     };
     let mut e = HttpCheckExpect {
         span: line.span.clone(),
@@ -212,6 +211,9 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
     }
     e.pattern = line.need(i + 1, "a pattern")?.to_string();
     trailing_options(line, i + 2, &mut e.options, word)?;
+    if kind == ExpectKind::StringLf {
+        super::tcp_check::log_format(&e.pattern, "http-check expect string-lf")?;
+    }
     if kind == ExpectKind::Status
         && !e
             .pattern
@@ -255,6 +257,15 @@ fn expect_option(line: &Line<'_>, i: usize, o: &mut HttpExpectOptions) -> Result
             sample_expr(v, "http-check expect status-code")?;
             o.status_code = Some(v.to_string());
         }
+        "min-recv" => {
+            // as haproxy: -1 (the default) or 0 to INT_MAX
+            let v = value()?;
+            o.min_recv = match v.parse::<i64>() {
+                Ok(-1) => None,
+                Ok(n) if (0..=i64::from(i32::MAX)).contains(&n) => usize::try_from(n).ok(),
+                _ => return Err(format!("'http-check expect min-recv' expects -1 or an integer from 0 to INT_MAX, found '{v}'")),
+            };
+        }
         _ => return Ok(false),
     }
     Ok(true)
@@ -270,8 +281,6 @@ fn trailing_options(
     while let Some(extra) = line.arg(i) {
         if extra == "comment" {
             line.need(i + 1, "a comment")?;
-        } else if extra == "min-recv" {
-            return Err("'http-check expect min-recv' is not supported by fulcrum yet (a check reads the whole answer)".into());
         } else if !expect_option(line, i, o)? {
             return Err(format!(
                 "unexpected '{extra}' after 'http-check expect {word}'"

@@ -53,6 +53,7 @@ pub enum HttpCheckRule {
         scope: String,
         name: String,
         expr: String,
+        conditions: Vec<String>,
     },
     UnsetVar {
         scope: String,
@@ -96,6 +97,9 @@ pub struct HttpExpectOptions {
     pub on_success: Option<String>,
     pub on_error: Option<String>,
     pub status_code: Option<String>,
+    /// `min-recv N`: judge once N bytes of the body came (a mismatch is then final) instead
+    /// of waiting for the whole answer (-1, the default, is None).
+    pub min_recv: Option<usize>,
 }
 
 /// How `http-check expect hdr|fhdr` matches a header name and value.
@@ -123,6 +127,8 @@ pub enum ExpectKind {
     Rstatus,
     String,
     Rstring,
+    /// `string-lf`: the body pattern is a log-format string rendered when the rule runs.
+    StringLf,
     /// A header, its value split at commas.
     Hdr,
     /// A header, its full value.

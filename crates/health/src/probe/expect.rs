@@ -55,6 +55,12 @@ pub enum Expect {
         negate: bool,
         re: Re,
     },
+    /// `string-lf`: the body pattern is a log-format string, rendered when the rule runs
+    /// ([`Expect::resolve`]).
+    StringLf {
+        negate: bool,
+        format: crate::probe::check_sample::Lf,
+    },
     /// `hdr` (`full: false`: each comma-separated value) or `fhdr` (the whole value).
     Header {
         negate: bool,
@@ -128,6 +134,10 @@ impl Expect {
                 negate: e.negate,
                 re: Re::new(&e.pattern).map_err(|err| bad(format!("invalid regex: {err}")))?,
             },
+            ExpectKind::StringLf => Expect::StringLf {
+                negate: e.negate,
+                format: crate::probe::check_sample::Lf::new(&e.pattern).map_err(bad)?,
+            },
             ExpectKind::Hdr | ExpectKind::Fhdr => {
                 let h = e
                     .header
@@ -148,6 +158,28 @@ impl Expect {
                 }
             }
         })
+    }
+
+    /// A `string-lf` rule with its pattern rendered over `env`; any other rule as it is.
+    pub fn resolve(
+        &self,
+        env: &crate::probe::check_sample::CheckEnv<'_>,
+    ) -> std::borrow::Cow<'_, Expect> {
+        match self {
+            Expect::StringLf { negate, format } => std::borrow::Cow::Owned(Expect::String {
+                negate: *negate,
+                pattern: format.render(env),
+            }),
+            other => std::borrow::Cow::Borrowed(other),
+        }
+    }
+
+    /// Whether the rule reads the body (`min-recv` applies to these).
+    pub fn reads_body(&self) -> bool {
+        matches!(
+            self,
+            Expect::String { .. } | Expect::Rstring { .. } | Expect::StringLf { .. }
+        )
     }
 
     pub fn evaluate(&self, resp: &CheckResponse, elapsed: Duration) -> CheckOutcome {
@@ -189,6 +221,8 @@ impl Expect {
                 content_result(found, *negate)
             }
             Expect::Rstring { negate, re } => content_result(re.is_match(&resp.body), *negate),
+            // rendered by `resolve` first; unrendered, the pattern is empty (always found)
+            Expect::StringLf { negate, .. } => content_result(true, *negate),
             Expect::Header {
                 negate,
                 full,

@@ -64,12 +64,23 @@ pub fn script(
         .any(|r| matches!(r, HttpCheckRule::Send(_)));
     for rule in &http_check.rules {
         match rule {
-            HttpCheckRule::SetVar { scope, name, expr } => actions.push(Action::SetVar {
+            HttpCheckRule::SetVar {
+                scope,
+                name,
+                expr,
+                conditions,
+            } => actions.push(Action::SetVar {
                 var: var(scope, name)?,
                 expr: SampleExpr::new(expr).map_err(|detail| HealthError::Config {
                     what: "http-check set-var".into(),
                     detail,
                 })?,
+                conditions: crate::probe::check_vars::Conditions::parse(conditions).map_err(
+                    |detail| HealthError::Config {
+                        what: "http-check set-var".into(),
+                        detail,
+                    },
+                )?,
             }),
             HttpCheckRule::UnsetVar { scope, name } => {
                 actions.push(Action::UnsetVar(var(scope, name)?))
@@ -170,6 +181,7 @@ fn expect_opts(
             .map(SampleExpr::new)
             .transpose()
             .map_err(bad)?,
+        min_recv: o.min_recv,
     })
 }
 

@@ -5,6 +5,7 @@
 pub mod addr;
 pub mod agent;
 pub mod check_sample;
+pub mod check_vars;
 pub mod dns;
 pub mod expect;
 pub mod external;

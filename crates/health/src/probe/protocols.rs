@@ -65,10 +65,16 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
                 },
                 comment.clone(),
             ),
-            TcpCheckAction::SetVar { scope, name, expr } => (
+            TcpCheckAction::SetVar {
+                scope,
+                name,
+                expr,
+                conditions,
+            } => (
                 Action::SetVar {
                     var: VarName::new(scope, name)?,
                     expr: SampleExpr::new(expr)?,
+                    conditions: crate::probe::check_vars::Conditions::parse(conditions)?,
                 },
                 None,
             ),
@@ -83,6 +89,8 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
                         Matcher::Binary(fulcrum_config::haproxy::hex(&e.pattern)?)
                     }
                     TcpExpectKind::Rbinary => Matcher::Rbinary(re(&e.pattern)?),
+                    TcpExpectKind::StringLf => Matcher::StringLf(Lf::new(&e.pattern)?),
+                    TcpExpectKind::BinaryLf => Matcher::BinaryLf(Lf::new(&e.pattern)?),
                 };
                 let mut x = Expect::new(e.negate, matcher);
                 x.min_recv = e.min_recv;

@@ -53,10 +53,11 @@ pub enum Action {
     },
     /// `http-check send` with `uri-lf` / `body-lf`: the request is built when sent.
     SendHttpLf(Box<HttpLf>),
-    /// `set-var(check.NAME) EXPR` / `unset-var(check.NAME)`.
+    /// `set-var(SCOPE.NAME[,COND...]) EXPR` / `unset-var(SCOPE.NAME)`.
     SetVar {
         var: VarName,
         expr: SampleExpr,
+        conditions: crate::probe::check_vars::Conditions,
     },
     UnsetVar(VarName),
     Expect(Expect),
@@ -98,6 +99,10 @@ pub enum Matcher {
     Binary(Vec<u8>),
     /// A regex over the upper-case hex dump of the bytes, as HAProxy matches `rbinary`.
     Rbinary(Re),
+    /// `string-lf`: the pattern rendered from a log-format string when the rule runs.
+    StringLf(Lf),
+    /// `binary-lf`: rendered, then read as hex.
+    BinaryLf(Lf),
     /// MySQL: a complete packet that is not an error packet (`offset` skips earlier packets).
     MysqlPacket {
         after_first: bool,
@@ -134,6 +139,8 @@ pub struct HttpExpectOpts {
     pub on_success: Option<Message>,
     pub on_error: Option<Message>,
     pub status_code: Option<SampleExpr>,
+    /// `min-recv N`: a body rule judges once N body bytes came (a mismatch is then final).
+    pub min_recv: Option<usize>,
 }
 
 /// An `http-check send` whose URI or body is a log-format string: the parts to build the

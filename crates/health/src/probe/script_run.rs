@@ -116,10 +116,14 @@ impl ScriptCheck {
         let mut closed = false;
         let mut pass = None;
         // the check's variables (`set-var(check.x)`): one check run
-        let mut vars = fulcrum_sample::Vars::default();
+        let mut vars = crate::probe::check_vars::CheckVars::default();
         for step in &self.script.steps {
             match &step.action {
-                Action::SetVar { var, expr } => {
+                Action::SetVar {
+                    var,
+                    expr,
+                    conditions,
+                } => {
                     let value = expr.eval(&CheckEnv {
                         buf: &buf,
                         status: None,
@@ -127,7 +131,7 @@ impl ScriptCheck {
                     });
                     // HAProxy leaves the variable as it was when the sample has no value
                     if let Some(v) = value {
-                        vars.set(var.scope, &var.name, v);
+                        vars.set_if(var.scope, &var.name, v, *conditions);
                     }
                 }
                 Action::UnsetVar(var) => vars.unset(var.scope, &var.name),
@@ -298,8 +302,15 @@ impl ScriptCheck {
                 }
                 Action::ExpectHttp(x, opts) => {
                     let tout = opts.tout_status.unwrap_or(CheckStatus::L7Timeout);
+                    // `min-recv N` on a body rule: judge once N body bytes came (haproxy)
+                    let early = opts.min_recv.filter(|_| x.reads_body());
                     loop {
-                        if closed || response::complete(&buf) {
+                        if closed
+                            || response::complete(&buf)
+                            || early.is_some_and(|m| {
+                                response::body_len(&buf).is_some_and(|n| n > 0 && n >= m)
+                            })
+                        {
                             break;
                         }
                         let Some(c) = conn.as_mut() else {
@@ -337,7 +348,7 @@ impl ScriptCheck {
                         crate::probe::script_judge::render_env(m, &buf, Some(resp.status), &vars)
                     };
                     if !soft_stop {
-                        let judged = x.evaluate(&resp, elapsed);
+                        let judged = x.resolve(&env).evaluate(&resp, elapsed);
                         if !judged.passed() {
                             if opts.error_status.is_none()
                                 && opts.on_error.is_none()
