@@ -179,7 +179,7 @@ fn take(seen: &BTreeMap<&str, Seen>) -> BTreeMap<String, BTreeSet<Vec<u8>>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sample_language_in_checks_as_haproxy() {
-    if !versus::available(&[]) {
+    if !versus::available("sample_language_in_checks_as_haproxy", &[]) {
         return;
     }
     let dir = versus::TempDir::new("lf-checks");
@@ -227,7 +227,7 @@ async fn sample_language_in_checks_as_haproxy() {
         "haproxy: L7OKC puts the server in NOLB: {theirs_states:?}"
     );
     assert_eq!(
-        state_lines(&ours.events),
+        state_lines(&ours.event_lines()),
         theirs_states,
         "the same state changes"
     );

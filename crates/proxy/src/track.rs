@@ -192,7 +192,6 @@ pub struct Tracking {
     vars: Mutex<Vars>,
 }
 
-
 impl Tracking {
     /// Variable `scope.name`.
     pub fn var(&self, scope: Scope, name: &str) -> Option<Value> {

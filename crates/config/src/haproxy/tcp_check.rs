@@ -420,7 +420,9 @@ pub(super) fn check_var(kw: &str) -> Result<(String, String, Vec<String>), Strin
         .ok_or_else(|| format!("'{kw}': a variable is named SCOPE.NAME (e.g. check.port)"))?;
     match scope {
         "check" | "sess" | "proc" => Ok((scope.to_string(), name.to_string(), conditions)),
-        other => Err(format!("'{kw}': health checks have the 'check', 'sess' and 'proc' scopes, found '{other}'")),
+        other => Err(format!(
+            "'{kw}': health checks have the 'check', 'sess' and 'proc' scopes, found '{other}'"
+        )),
     }
 }
 

@@ -5,8 +5,8 @@
 //! `res.len`, and `status` after an HTTP answer). Pure: the caller gives the bytes, the
 //! variables and the time.
 
-use fulcrum_sample::fetch::Fetch;
 use crate::probe::check_vars::CheckVars;
+use fulcrum_sample::fetch::Fetch;
 use fulcrum_sample::{Env, Expr, Format, Scope, Value};
 
 /// A compiled sample expression, compared by its text (a check's definition is compared on

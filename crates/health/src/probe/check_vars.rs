@@ -161,8 +161,7 @@ mod tests {
     fn conditions_decide_as_haproxy_2_6() {
         let mut v = CheckVars::default();
         let c = |w: &[&str]| {
-            Conditions::parse(&w.iter().map(|x| x.to_string()).collect::<Vec<_>>())
-                .expect("known")
+            Conditions::parse(&w.iter().map(|x| x.to_string()).collect::<Vec<_>>()).expect("known")
         };
         let k = Scope::Check;
         v.set_if(k, "a", s("A1"), c(&["ifexists"]));

@@ -6,10 +6,10 @@
 //! ("initial connection step").
 
 use crate::probe::check_sample::CheckEnv;
+use crate::probe::check_vars::CheckVars as Vars;
 use crate::probe::script::{Action, Expect, Flavor, Matcher, Message, Step, Verdict};
 use crate::probe::script_match::{custom, spop_agent_hello};
 use crate::status::{CheckOutcome, CheckStatus};
-use crate::probe::check_vars::CheckVars as Vars;
 use std::fmt::Write as _;
 use std::time::Duration;
 

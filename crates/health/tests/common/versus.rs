@@ -15,20 +15,12 @@ use std::net::UdpSocket;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Whether haproxy and the other `programs` run here (each asked for `--version`/`-v`);
-/// skips loudly when not, and panics under `FULCRUM_REQUIRE_NETNS=1`.
-pub fn available(programs: &[(&str, &str)]) -> bool {
-    for (program, arg) in std::iter::once(&("haproxy", "-v")).chain(programs) {
-        if std::process::Command::new(program).arg(arg).output().is_err() {
-            assert!(
-                std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
-                "{program} is required under FULCRUM_REQUIRE_NETNS=1 (scripts/install-deps.sh installs it)"
-            );
-            eprintln!("SKIPPED: {program} is not installed; nothing to compare with");
-            return false;
-        }
-    }
-    true
+/// Whether haproxy and the other `tools` (program, Debian package) are installed: when not,
+/// `test` skips loudly, or fails under `FULCRUM_REQUIRE_NETNS=1` (testlab's one rule).
+pub fn available(test: &str, tools: &[(&str, &str)]) -> bool {
+    std::iter::once(&("haproxy", "haproxy"))
+        .chain(tools)
+        .all(|(tool, package)| fulcrum_testlab::require::tool(test, tool, package))
 }
 
 /// The UDP syslog socket haproxy logs to.
@@ -49,7 +41,12 @@ impl Syslog {
     }
 
     /// The text of every message that comes until `until` (after the `]: ` of the tag).
-    fn read_until(&self, until: Instant, lines: &mut Vec<String>, done: &dyn Fn(&[String]) -> bool) {
+    fn read_until(
+        &self,
+        until: Instant,
+        lines: &mut Vec<String>,
+        done: &dyn Fn(&[String]) -> bool,
+    ) {
         let mut buf = [0u8; 4096];
         while Instant::now() < until && !done(lines) {
             if let Ok(n) = self.sock.recv(&mut buf) {
@@ -105,10 +102,20 @@ pub async fn haproxy(
 }
 
 /// What fulcrum's monitor said on the same config: the check results' log lines, and its
-/// events' lines (state changes, "has no server available!").
+/// events (state changes with their lines).
 pub struct Ours {
     pub lines: Vec<String>,
-    pub events: Vec<String>,
+    pub events: Vec<fulcrum_health::HealthEvent>,
+}
+
+impl Ours {
+    /// The events' lines: state changes, "has no server available!".
+    pub fn event_lines(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .flat_map(|ev| std::iter::once(ev.log_line.clone()).chain(ev.no_server_line.clone()))
+            .collect()
+    }
 }
 
 /// Runs fulcrum's health monitor on `text` until `done` holds on its check lines (bounded),
@@ -129,8 +136,7 @@ pub async fn fulcrum(name: &str, text: &str, done: impl Fn(&[String]) -> bool, w
     handle.shutdown().await;
     let mut ours_events = Vec::new();
     while let Ok(ev) = events.try_recv() {
-        ours_events.push(ev.log_line);
-        ours_events.extend(ev.no_server_line);
+        ours_events.push(ev);
     }
     tokio::time::sleep(Duration::from_millis(400)).await;
     Ours {

@@ -72,7 +72,10 @@ fn tcp_check_rules_and_protocol_options() {
 fn what_fulcrum_does_not_run_is_an_error_with_its_line() {
     for (rule, words) in [
         ("tcp-check send-lf %[nosuchfetch]", "tcp-check send-lf"),
-        ("tcp-check set-var(txn.x) int(1)", "'check', 'sess' and 'proc' scopes"),
+        (
+            "tcp-check set-var(txn.x) int(1)",
+            "'check', 'sess' and 'proc' scopes",
+        ),
         (
             "tcp-check set-var(check.x,ifbogus) int(1)",
             "unknown condition \"ifbogus\"",
@@ -81,8 +84,14 @@ fn what_fulcrum_does_not_run_is_an_error_with_its_line() {
             "tcp-check unset-var(check.x,ifexists)",
             "Only \"set-var\" and \"set-var-fmt\" manage conditions",
         ),
-        ("tcp-check expect string-lf %[nosuchfetch]", "tcp-check expect string-lf"),
-        ("tcp-check connect proto h1", "invalid MUX protocol 'h1' for tcp-check"),
+        (
+            "tcp-check expect string-lf %[nosuchfetch]",
+            "tcp-check expect string-lf",
+        ),
+        (
+            "tcp-check connect proto h1",
+            "invalid MUX protocol 'h1' for tcp-check",
+        ),
         (
             "tcp-check expect status-code nosuch(0,3) string x",
             "status-code",
@@ -145,7 +154,10 @@ fn conditions_proc_vars_lf_patterns_proto_and_min_recv() {
             "http-check expect status-lf 200",
             "but got 'status-lf' as argument",
         ),
-        ("http-check connect proto none", "invalid MUX protocol 'none'"),
+        (
+            "http-check connect proto none",
+            "invalid MUX protocol 'none'",
+        ),
         ("http-check expect min-recv -2 status 200", "INT_MAX"),
     ] {
         let errs: Vec<String> = load(&format!("{HEAD} option httpchk\n {rule}\n"))
