@@ -94,6 +94,8 @@ pub struct TcpCheckConnect {
     pub ssl: bool,
     pub sni: Option<String>,
     pub alpn: Vec<String>,
+    /// `via-socks4`: through the server's `socks4` proxy (directly without one, as HAProxy).
+    pub via_socks4: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -218,9 +218,7 @@ pub(super) fn connect(line: &Line<'_>) -> Result<TcpCheckConnect, String> {
                 }
                 i += 1;
             }
-            "via-socks4" => {
-                return Err(format!("'{} connect {a}' is not supported by fulcrum yet", line.words[0]))
-            }
+            "via-socks4" => c.via_socks4 = true,
             other => return Err(format!("'{} connect' expects default, port, addr, send-proxy, via-socks4, ssl, sni, alpn, proto, linger or comment, found '{other}'", line.words[0])),
         }
         i += 1;

@@ -101,6 +101,8 @@ pub fn script(
                 linger: c.linger,
                 implicit: false,
                 tls: tls_of(c),
+                via_socks4: c.via_socks4,
+                socks4: None,
             })),
             HttpCheckRule::Send(s) => actions.push(send(Some(s))?),
             HttpCheckRule::Expect(e) => {

@@ -21,6 +21,7 @@ pub mod script_judge;
 pub mod script_match;
 pub mod script_run;
 pub mod smtp_check;
+pub mod socks4;
 pub mod spop;
 pub mod tcp;
 pub mod tls;

@@ -50,6 +50,8 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
                     linger: c.linger,
                     implicit: false,
                     tls: tls_of(c),
+                    via_socks4: c.via_socks4,
+                    socks4: None,
                 }),
                 c.comment.clone(),
             ),

@@ -81,6 +81,10 @@ pub struct Connect {
     pub implicit: bool,
     /// TLS after the connect (`connect ssl`, or the server's `check-ssl` on the default one).
     pub tls: Option<TlsSettings>,
+    /// `via-socks4` (or the server's `check-via-socks4` on the default connect).
+    pub via_socks4: bool,
+    /// The server's `socks4` proxy when this connect goes through it (set from the server).
+    pub socks4: Option<std::net::SocketAddr>,
 }
 
 /// How a check's TLS handshake goes: SNI, ALPN, and the CA that verifies the server's

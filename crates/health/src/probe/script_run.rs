@@ -158,7 +158,12 @@ impl ScriptCheck {
                             a.set_ip(ip);
                         }
                     }
-                    let new = match tcp::connect_to(&addr, self.connect_timeout).await {
+                    // through the server's SOCKS4 proxy: the TCP connect goes to the proxy
+                    let mut dial = addr.clone();
+                    if let (Some(proxy), Dest::Ip(_)) = (c.socks4, &addr.dest) {
+                        dial.dest = Dest::Ip(proxy);
+                    }
+                    let mut new = match tcp::connect_to(&dial, self.connect_timeout).await {
                         Ok(new) => new,
                         Err(mut o) => {
                             let info = format!(
@@ -173,6 +178,25 @@ impl ScriptCheck {
                             return o;
                         }
                     };
+                    if let (Some(_), Dest::Ip(dst), Conn::Tcp(s)) = (c.socks4, &addr.dest, &mut new)
+                    {
+                        use super::socks4::Refused;
+                        let until = clock::now() + self.read_timeout;
+                        match super::socks4::through(s, *dst, until).await {
+                            Ok(()) => {}
+                            Err(Refused::Timeout) => {
+                                return self.timeout(start, step, CheckStatus::L7Timeout)
+                            }
+                            Err(Refused::Denied) => {
+                                return self.socket_error(
+                                    start,
+                                    step,
+                                    &std::io::Error::other("SOCKS4 Proxy deny the request"),
+                                )
+                            }
+                            Err(Refused::Io(e)) => return self.socket_error(start, step, &e),
+                        }
+                    }
                     if let (false, Conn::Tcp(s)) = (c.linger, &new) {
                         // HAProxy closes a check with a single RST unless `linger` asks for a
                         // clean close (SO_LINGER 0: no FIN exchange, no TIME_WAIT left)
