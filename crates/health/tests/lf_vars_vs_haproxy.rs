@@ -5,7 +5,8 @@
 //! with `send uri-lf / body-lf`, `http-check expect` with `ok-status`, `error-status`,
 //! `on-success` / `on-error "%[status]"` and `status-code`; `set-var(NAME,COND...)` conditions,
 //! `proc.` variables, `expect string-lf` / `binary-lf` / `! string-lf` and `http-check expect
-//! string-lf` / `min-recv`. Each server must receive the same bytes from both, and both
+//! string-lf` / `min-recv`, `http-check send hdr` values with `%[...]`, `expect hdr name-lf /
+//! value-lf`. Each server must receive the same bytes from both, and both
 //! must log the same `option log-health-checks` lines (durations aside) and the same UP/DOWN.
 //! Without haproxy the test skips loudly, and fails under FULCRUM_REQUIRE_NETNS=1.
 
@@ -161,10 +162,15 @@ fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16, slow: 
     c += &srv(slow);
     c += "backend nominrecv\n    option httpchk GET /nomin\n    http-check expect string world\n";
     c += &srv(slow);
+    // header values of `http-check send` are log-format strings; `hdr name-lf / value-lf`
+    c += "backend hdrlf\n    option httpchk GET /h\n    http-check set-var(check.v) str(abc)\n    http-check send hdr X-V \"v=%[var(check.v)]\" hdr X-Plain plain\n    http-check expect hdr name-lf \"content-%[str(length)]\" value-lf \"%[str(2)]\"\n";
+    c += &srv(http);
+    c += "backend hdrlffail\n    option httpchk GET /hf\n    http-check expect fhdr name content-length value-lf \"%[str(3)]\"\n";
+    c += &srv(http);
     c
 }
 
-const BACKENDS: usize = 18;
+const BACKENDS: usize = 20;
 
 fn take(seen: &BTreeMap<&str, Seen>) -> BTreeMap<String, BTreeSet<Vec<u8>>> {
     seen.iter()
@@ -204,6 +210,16 @@ async fn sample_language_in_checks_as_haproxy() {
     assert!(
         theirs["minrecv/s"].contains(" failed, ") && theirs["nominrecv/s"].contains(" succeeded, "),
         "{theirs:#?}"
+    );
+    assert!(
+        theirs["hdrlf/s"].contains(" succeeded, ") && theirs["hdrlffail/s"].contains(" failed, "),
+        "{theirs:#?}"
+    );
+    assert!(
+        theirs_seen["http"]
+            .iter()
+            .any(|r| r.windows(10).any(|w| w == b"x-v: v=abc")),
+        "haproxy renders the header value: {theirs_seen:?}"
     );
     assert!(
         theirs["strlffail/s"].contains("(log-format string)")

@@ -93,6 +93,11 @@ fn send(line: &Line<'_>) -> Result<HttpCheckSend, String> {
             "hdr" => {
                 let n = line.need(i + 1, "a header name")?.to_string();
                 let v = line.need(i + 2, "a header value")?.to_string();
+                // header values are log-format strings (haproxy 2.6)
+                if v.contains('%') {
+                    super::tcp_check::log_format(&v, "http-check send hdr")?;
+                    s.headers_lf = true;
+                }
                 s.headers.push((n, v));
                 i += 1;
             }
@@ -184,21 +189,40 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
     };
     if matches!(kind, ExpectKind::Hdr | ExpectKind::Fhdr) {
         i += 1;
-        if line.need(i, "'name'")? != "name" {
-            return Err(format!(
-                "'http-check expect {word}' expects 'name' first, found '{}'",
-                line.words[i]
-            ));
-        }
+        let name_lf = match line.need(i, "'name'")? {
+            "name" => false,
+            "name-lf" => true,
+            _ => {
+                return Err(format!(
+                    "'http-check expect {word}' expects 'name' or 'name-lf' first, found '{}'",
+                    line.words[i]
+                ))
+            }
+        };
         i += 1;
+        // haproxy: "log-format string is not supported with a regex matching method"
+        let lf_method = |lf: bool, m: MatchMethod, text: &str| -> Result<(), String> {
+            if !lf {
+                return Ok(());
+            }
+            if m == MatchMethod::Reg {
+                return Err(format!("'http-check expect {word}': log-format string is not supported with a regex matching method"));
+            }
+            super::tcp_check::log_format(text, &format!("http-check expect {word}"))
+        };
         let name_method = method(line, &mut i)?;
         let name = line.need(i, "a header name")?.to_string();
+        lf_method(name_lf, name_method, &name)?;
         i += 1;
         let mut value = None;
-        if line.arg(i) == Some("value") {
+        let mut value_lf = false;
+        if let Some(kw @ ("value" | "value-lf")) = line.arg(i) {
+            value_lf = kw == "value-lf";
             i += 1;
             let m = method(line, &mut i)?;
-            value = Some((m, line.need(i, "a header value")?.to_string()));
+            let v = line.need(i, "a header value")?.to_string();
+            lf_method(value_lf, m, &v)?;
+            value = Some((m, v));
             i += 1;
         }
         trailing_options(line, i, &mut e.options, word)?;
@@ -206,6 +230,8 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
             name_method,
             name,
             value,
+            name_lf,
+            value_lf,
         });
         return Ok(e);
     }

@@ -749,7 +749,7 @@ fn http_check() {
     let rules = &c.proxy("b").unwrap().http_check.rules;
     assert_eq!(rules.len(), 6);
     assert!(
-        matches!(&rules[2], HttpCheckRule::Expect(HttpCheckExpect { kind: ExpectKind::Hdr, header: Some(HeaderMatch { name_method: MatchMethod::Beg, name, value: Some((MatchMethod::Sub, v)) }), .. }) if name == "X-O" && v == "yes")
+        matches!(&rules[2], HttpCheckRule::Expect(HttpCheckExpect { kind: ExpectKind::Hdr, header: Some(HeaderMatch { name_method: MatchMethod::Beg, name, value: Some((MatchMethod::Sub, v)), .. }), .. }) if name == "X-O" && v == "yes")
     );
     assert!(matches!(
         &rules[5],

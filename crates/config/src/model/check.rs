@@ -72,6 +72,9 @@ pub struct HttpCheckSend {
     /// `uri-lf` / `body-lf` with `%[...]` samples: `uri` / `body` are rendered per check.
     pub uri_lf: bool,
     pub body_lf: bool,
+    /// A `hdr NAME VALUE` value holds `%[...]` samples (header values are log-format strings
+    /// in HAProxy 2.6): rendered per check.
+    pub headers_lf: bool,
 }
 
 /// `http-check expect [!] status|rstatus|string|rstring PATTERN`
@@ -108,6 +111,9 @@ pub struct HeaderMatch {
     pub name_method: MatchMethod,
     pub name: String,
     pub value: Option<(MatchMethod, String)>,
+    /// `name-lf` / `value-lf`: the pattern is a log-format string rendered when the rule runs.
+    pub name_lf: bool,
+    pub value_lf: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

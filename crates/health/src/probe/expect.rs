@@ -61,6 +61,14 @@ pub enum Expect {
         negate: bool,
         format: crate::probe::check_sample::Lf,
     },
+    /// `hdr`/`fhdr` with `name-lf`/`value-lf`: the patterns rendered when the rule runs
+    /// ([`Expect::resolve`] makes a [`Expect::Header`] of them).
+    HeaderLf {
+        negate: bool,
+        full: bool,
+        name: Pattern,
+        value: Option<Pattern>,
+    },
     /// `hdr` (`full: false`: each comma-separated value) or `fhdr` (the whole value).
     Header {
         negate: bool,
@@ -68,6 +76,27 @@ pub enum Expect {
         name: Text,
         value: Option<Text>,
     },
+}
+
+/// A header name or value pattern of a `name-lf`/`value-lf` rule: fixed, or a log-format
+/// string with its match method (never `reg`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pattern {
+    Fixed(Text),
+    Lf(MatchMethod, crate::probe::check_sample::Lf),
+}
+
+impl Pattern {
+    fn text(&self, env: &crate::probe::check_sample::CheckEnv<'_>, lower: bool) -> Text {
+        match self {
+            Pattern::Fixed(t) => t.clone(),
+            Pattern::Lf(m, lf) => {
+                let s = String::from_utf8_lossy(&lf.render(env)).into_owned();
+                // not `reg` (refused with log-format strings): cannot fail
+                Text::new(*m, &s, lower).unwrap_or(Text::Str(s))
+            }
+        }
+    }
 }
 
 /// A header name or value matcher: `-m str|beg|end|sub|reg`.
@@ -144,6 +173,29 @@ impl Expect {
                     .as_ref()
                     .ok_or_else(|| bad("a header name is needed".into()))?;
                 let re_err = |err: regex::Error| bad(format!("invalid regex: {err}"));
+                if h.name_lf || h.value_lf {
+                    let lf = |text: &str| {
+                        crate::probe::check_sample::Lf::new(text).map_err(|e| bad(e.to_string()))
+                    };
+                    let name = if h.name_lf {
+                        Pattern::Lf(h.name_method, lf(&h.name)?)
+                    } else {
+                        Pattern::Fixed(Text::new(h.name_method, &h.name, true).map_err(re_err)?)
+                    };
+                    let value = match &h.value {
+                        None => None,
+                        Some((m, v)) if h.value_lf => Some(Pattern::Lf(*m, lf(v)?)),
+                        Some((m, v)) => {
+                            Some(Pattern::Fixed(Text::new(*m, v, false).map_err(re_err)?))
+                        }
+                    };
+                    return Ok(Expect::HeaderLf {
+                        negate: e.negate,
+                        full: e.kind == ExpectKind::Fhdr,
+                        name,
+                        value,
+                    });
+                }
                 Expect::Header {
                     negate: e.negate,
                     full: e.kind == ExpectKind::Fhdr,
@@ -169,6 +221,17 @@ impl Expect {
             Expect::StringLf { negate, format } => std::borrow::Cow::Owned(Expect::String {
                 negate: *negate,
                 pattern: format.render(env),
+            }),
+            Expect::HeaderLf {
+                negate,
+                full,
+                name,
+                value,
+            } => std::borrow::Cow::Owned(Expect::Header {
+                negate: *negate,
+                full: *full,
+                name: name.text(env, true),
+                value: value.as_ref().map(|v| v.text(env, false)),
             }),
             other => std::borrow::Cow::Borrowed(other),
         }
@@ -223,6 +286,7 @@ impl Expect {
             Expect::Rstring { negate, re } => content_result(re.is_match(&resp.body), *negate),
             // rendered by `resolve` first; unrendered, the pattern is empty (always found)
             Expect::StringLf { negate, .. } => content_result(true, *negate),
+            Expect::HeaderLf { negate, .. } => status_result(!*negate),
             Expect::Header {
                 negate,
                 full,
@@ -361,6 +425,8 @@ mod tests {
                 name_method: MatchMethod::Str,
                 name: name.into(),
                 value: value.map(|(m, v)| (m, v.to_string())),
+                name_lf: false,
+                value_lf: false,
             });
             Some(e)
         };

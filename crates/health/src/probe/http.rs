@@ -21,7 +21,7 @@ pub fn script(
 ) -> Result<Script, HealthError> {
     let mut actions: Vec<Action> = Vec::new();
     let send = |s: Option<&HttpCheckSend>| -> Result<Action, HealthError> {
-        if let Some(s) = s.filter(|s| s.uri_lf || s.body_lf) {
+        if let Some(s) = s.filter(|s| s.uri_lf || s.body_lf || s.headers_lf) {
             let lf = |on: bool, text: &Option<String>| -> Result<Option<Lf>, HealthError> {
                 match text {
                     Some(t) if on => Lf::new(t).map(Some).map_err(|detail| HealthError::Config {
@@ -35,6 +35,11 @@ pub fn script(
                 httpchk: httpchk.clone(),
                 uri: lf(s.uri_lf, &s.uri)?,
                 body: lf(s.body_lf, &s.body)?,
+                headers: s
+                    .headers
+                    .iter()
+                    .map(|(_, v)| lf(v.contains('%'), &Some(v.clone())))
+                    .collect::<Result<_, _>>()?,
                 send: s.clone(),
                 send_state: http_check.send_state,
             })));
@@ -197,6 +202,11 @@ impl HttpLf {
         }
         if let Some(b) = &self.body {
             send.body = Some(text(b));
+        }
+        for ((_, v), lf) in send.headers.iter_mut().zip(&self.headers) {
+            if let Some(lf) = lf {
+                *v = text(lf);
+            }
         }
         build_request_at(&self.httpchk, Some(&send))
     }

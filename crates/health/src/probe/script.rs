@@ -155,6 +155,8 @@ pub struct HttpLf {
     pub send: fulcrum_config::model::HttpCheckSend,
     pub uri: Option<Lf>,
     pub body: Option<Lf>,
+    /// Each `hdr` value that is a log-format string (None: sent as written).
+    pub headers: Vec<Option<Lf>>,
     /// `http-check send-state`: the state header goes in too.
     pub send_state: bool,
 }
