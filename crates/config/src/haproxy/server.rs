@@ -89,6 +89,7 @@ const KNOWN: &[&str] = &[
     "source",
     "socks4",
     "check-via-socks4",
+    "check-proto",
 ];
 
 /// Server options fulcrum reads but does not act on (yet), with how many values each takes.
@@ -115,7 +116,6 @@ const IGNORED: &[(&str, usize)] = &[
     ("shard", 1),
     ("namespace", 1),
     ("tcp-ut", 1),
-    ("check-proto", 1),
     ("log-proto", 1),
     ("non-stick", 0),
     ("stick", 0),
@@ -227,6 +227,14 @@ fn apply_options<'a>(
                 s.check_addr = Some(v.parse::<IpAddr>().map_err(|_| format!("'addr' expects an IP address, found '{v}'"))?);
             }
             "cookie" => s.cookie = Some(value("a cookie value")?.to_string()),
+            // the checks' multiplexer: fulcrum's checks speak raw TCP or HTTP/1 (the defaults)
+            "check-proto" => match value("a protocol")? {
+                "h1" | "none" => {}
+                p @ ("h2" | "fcgi") => {
+                    return Err(format!("server option 'check-proto {p}' is not supported by fulcrum yet (checks speak HTTP/1)"))
+                }
+                p => return Err(format!("'check-proto' : unknown MUX protocol '{p}'")),
+            },
             "socks4" => {
                 let v = value("an address such as 127.0.0.1:1080")?;
                 s.socks4 = Some(v.parse::<std::net::SocketAddr>().map_err(|_| {
