@@ -162,6 +162,15 @@ fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16, slow: 
     c += &srv(slow);
     c += "backend nominrecv\n    option httpchk GET /nomin\n    http-check expect string world\n";
     c += &srv(slow);
+    // the failure wording of binary and regex patterns
+    for (name, rule) in [
+        ("binfail", "expect binary FFEE"),
+        ("rbinfail", "expect rbinary ^FF"),
+        ("notrbin", "expect ! rbinary ^2B"),
+    ] {
+        c += &format!("backend {name}\n    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check {rule}\n");
+        c += &srv(pong);
+    }
     // header values of `http-check send` are log-format strings; `hdr name-lf / value-lf`
     c += "backend hdrlf\n    option httpchk GET /h\n    http-check set-var(check.v) str(abc)\n    http-check send hdr X-V \"v=%[var(check.v)]\" hdr X-Plain plain\n    http-check expect hdr name-lf \"content-%[str(length)]\" value-lf \"%[str(2)]\"\n";
     c += &srv(http);
@@ -170,7 +179,7 @@ fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16, slow: 
     c
 }
 
-const BACKENDS: usize = 20;
+const BACKENDS: usize = 23;
 
 fn take(seen: &BTreeMap<&str, Seen>) -> BTreeMap<String, BTreeSet<Vec<u8>>> {
     seen.iter()

@@ -132,9 +132,9 @@ fn judge(
                 Matcher::String(p) => {
                     let _ = write!(s, " '{}'", String::from_utf8_lossy(p));
                 }
-                Matcher::Binary(p) => {
-                    let _ = write!(s, " (binary) '{}'", hex_upper(p));
-                }
+                // haproxy 2.6.12 names neither a binary pattern nor a regex
+                Matcher::Binary(_) => s.push_str(" (binary)"),
+                Matcher::Rbinary(_) => s.push_str(" (binary regex)"),
                 Matcher::StringLf(_) => s.push_str(" (log-format string)"),
                 Matcher::BinaryLf(_) => s.push_str(" (log-format binary)"),
                 _ => s.push_str(" (regex)"),
