@@ -171,6 +171,19 @@ fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16, slow: 
         c += &format!("backend {name}\n    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check {rule}\n");
         c += &srv(pong);
     }
+    for (name, rule) in [
+        ("hnotstr", "! string ok"),
+        ("hnotrstr", "! rstring ^o"),
+        ("hrstr", "rstring ^zz"),
+        ("hrstatus", "rstatus ^5"),
+        ("hhdr", "hdr name x-nope"),
+        ("hnothdr", "! hdr name content-length"),
+    ] {
+        c += &format!(
+            "backend {name}\n    option httpchk GET /{name}\n    http-check expect {rule}\n"
+        );
+        c += &srv(http);
+    }
     // header values of `http-check send` are log-format strings; `hdr name-lf / value-lf`
     c += "backend hdrlf\n    option httpchk GET /h\n    http-check set-var(check.v) str(abc)\n    http-check send hdr X-V \"v=%[var(check.v)]\" hdr X-Plain plain\n    http-check expect hdr name-lf \"content-%[str(length)]\" value-lf \"%[str(2)]\"\n";
     c += &srv(http);
@@ -179,7 +192,7 @@ fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16, slow: 
     c
 }
 
-const BACKENDS: usize = 23;
+const BACKENDS: usize = 29;
 
 fn take(seen: &BTreeMap<&str, Seen>) -> BTreeMap<String, BTreeSet<Vec<u8>>> {
     seen.iter()

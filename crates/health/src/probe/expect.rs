@@ -261,7 +261,7 @@ impl Expect {
                 CheckOutcome::new(CheckStatus::L7Ok, elapsed).with_code(code)
             } else if negate {
                 CheckOutcome::new(CheckStatus::L7Response, elapsed)
-                    .with_info("HTTP content check matched unexpectedly")
+                    .with_info("HTTP check matched unwanted content")
             } else {
                 CheckOutcome::new(CheckStatus::L7Response, elapsed)
                     .with_info("HTTP content check did not match")
