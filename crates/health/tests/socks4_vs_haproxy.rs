@@ -168,7 +168,7 @@ async fn checks_through_socks4_as_haproxy() {
         "the same log-health-checks lines"
     );
     assert!(
-        theirs_seen["grant"].contains(&b"\x04\x01\x18\xeb\x7f\x00\x00\x02HAProxy\x00".to_vec()),
+        theirs_seen["grant"].contains(b"\x04\x01\x18\xeb\x7f\x00\x00\x02HAProxy\x00".as_slice()),
         "{theirs_seen:?}"
     );
     assert_eq!(ours_seen, theirs_seen, "the same SOCKS4 requests");
