@@ -72,6 +72,8 @@ pub enum TcpCheckAction {
         name: String,
         expr: String,
         conditions: Vec<String>,
+        /// `set-var-fmt`: `expr` is a log-format string (the variable gets its text).
+        fmt: bool,
     },
     /// `unset-var(SCOPE.NAME)`
     UnsetVar {

@@ -6,7 +6,7 @@
 //! `on-success` / `on-error "%[status]"` and `status-code`; `set-var(NAME,COND...)` conditions,
 //! `proc.` variables, `expect string-lf` / `binary-lf` / `! string-lf` and `http-check expect
 //! string-lf` / `min-recv`, `http-check send hdr` values with `%[...]`, `expect hdr name-lf /
-//! value-lf`. Each server must receive the same bytes from both, and both
+//! value-lf`, `set-var-fmt`. Each server must receive the same bytes from both, and both
 //! must log the same `option log-health-checks` lines (durations aside) and the same UP/DOWN.
 //! Without haproxy the test skips loudly, and fails under FULCRUM_REQUIRE_NETNS=1.
 
@@ -162,6 +162,11 @@ fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16, slow: 
     c += &srv(slow);
     c += "backend nominrecv\n    option httpchk GET /nomin\n    http-check expect string world\n";
     c += &srv(slow);
+    // set-var-fmt: the variable gets the rendered text
+    c += "backend varfmt\n    option tcp-check\n    tcp-check set-var-fmt(check.f) \"x-%[str(y)]-%[int(3)]\"\n    tcp-check set-var-fmt(check.f,ifnotexists) zz\n    tcp-check send-lf \"F %[var(check.f)]\\r\\n\"\n    tcp-check expect string +PONG\n";
+    c += &srv(pong);
+    c += "backend httpvarfmt\n    option httpchk\n    http-check set-var-fmt(check.u) \"/fmt-%[str(u)]\"\n    http-check send meth GET uri-lf \"%[var(check.u)]\"\n    http-check expect status 200\n";
+    c += &srv(http);
     // the failure wording of binary and regex patterns
     for (name, rule) in [
         ("binfail", "expect binary FFEE"),
@@ -192,7 +197,7 @@ fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16, slow: 
     c
 }
 
-const BACKENDS: usize = 29;
+const BACKENDS: usize = 31;
 
 fn take(seen: &BTreeMap<&str, Seen>) -> BTreeMap<String, BTreeSet<Vec<u8>>> {
     seen.iter()
@@ -242,6 +247,10 @@ async fn sample_language_in_checks_as_haproxy() {
             .iter()
             .any(|r| r.windows(10).any(|w| w == b"x-v: v=abc")),
         "haproxy renders the header value: {theirs_seen:?}"
+    );
+    assert!(
+        theirs_seen["pong"].contains(b"F x-y-3\r\n".as_slice()),
+        "haproxy's set-var-fmt: {theirs_seen:?}"
     );
     assert!(
         theirs["strlffail/s"].contains("(log-format string)")

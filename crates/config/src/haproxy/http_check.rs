@@ -54,15 +54,20 @@ pub fn http_check(h: &mut HttpCheck, line: &Line<'_>) -> Result<(), String> {
             }
             return Ok(());
         }
-        kw if kw.starts_with("set-var(") || kw.starts_with("unset-var(") => {
+        kw if kw.starts_with("set-var(") || kw.starts_with("set-var-fmt(") || kw.starts_with("unset-var(") => {
             let (scope, name, conditions) = super::tcp_check::check_var(kw)?;
-            if kw.starts_with("set-var(") {
-                let expr = line.need(2, "a sample expression")?;
+            let fmt = kw.starts_with("set-var-fmt(");
+            if kw.starts_with("set-var") {
+                let expr = line.need(2, if fmt { "a log-format string" } else { "a sample expression" })?;
                 if let Some(extra) = line.arg(3) {
                     return Err(format!("'http-check {kw}' expects one sample expression, found '{extra}' after it"));
                 }
-                super::tcp_check::sample_expr(expr, &format!("http-check {kw}"))?;
-                HttpCheckRule::SetVar { scope, name, expr: expr.to_string(), conditions }
+                if fmt {
+                    super::tcp_check::log_format(expr, &format!("http-check {kw}"))?;
+                } else {
+                    super::tcp_check::sample_expr(expr, &format!("http-check {kw}"))?;
+                }
+                HttpCheckRule::SetVar { scope, name, expr: expr.to_string(), conditions, fmt }
             } else {
                 if let Some(extra) = line.arg(2) {
                     return Err(format!("'http-check {kw}' takes no argument, found '{extra}'"));

@@ -114,15 +114,20 @@ pub fn tcp_check(rules: &mut Vec<TcpCheckRule>, line: &Line<'_>) -> Result<(), S
         }
         "expect" => TcpCheckAction::Expect(expect(line)?),
         "comment" => TcpCheckAction::Comment(line.need(2, "a comment")?.to_string()),
-        kw if kw.starts_with("set-var(") || kw.starts_with("unset-var(") => {
+        kw if kw.starts_with("set-var(") || kw.starts_with("set-var-fmt(") || kw.starts_with("unset-var(") => {
             let (scope, name, conditions) = check_var(kw)?;
-            if kw.starts_with("set-var(") {
-                let expr = line.need(2, "a sample expression")?;
+            let fmt = kw.starts_with("set-var-fmt(");
+            if kw.starts_with("set-var") {
+                let expr = line.need(2, if fmt { "a log-format string" } else { "a sample expression" })?;
                 if let Some(extra) = line.arg(3) {
                     return Err(format!("'tcp-check {kw}' expects one sample expression, found '{extra}' after it"));
                 }
-                sample_expr(expr, &format!("tcp-check {kw}"))?;
-                TcpCheckAction::SetVar { scope, name, expr: expr.to_string(), conditions }
+                if fmt {
+                    log_format(expr, &format!("tcp-check {kw}"))?;
+                } else {
+                    sample_expr(expr, &format!("tcp-check {kw}"))?;
+                }
+                TcpCheckAction::SetVar { scope, name, expr: expr.to_string(), conditions, fmt }
             } else {
                 if let Some(extra) = line.arg(2) {
                     return Err(format!("'tcp-check {kw}' takes no argument, found '{extra}'"));
@@ -133,7 +138,7 @@ pub fn tcp_check(rules: &mut Vec<TcpCheckRule>, line: &Line<'_>) -> Result<(), S
         }
         other => {
             return Err(format!(
-                "unknown 'tcp-check' action '{other}' (expected connect, send, send-lf, send-binary, send-binary-lf, expect, comment, set-var or unset-var)"
+                "unknown 'tcp-check' action '{other}' (expected connect, send, send-lf, send-binary, send-binary-lf, expect, comment, set-var, set-var-fmt or unset-var)"
             ))
         }
     };

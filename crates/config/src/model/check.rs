@@ -54,6 +54,8 @@ pub enum HttpCheckRule {
         name: String,
         expr: String,
         conditions: Vec<String>,
+        /// `set-var-fmt`: `expr` is a log-format string (the variable gets its text).
+        fmt: bool,
     },
     UnsetVar {
         scope: String,

@@ -74,19 +74,29 @@ pub fn script(
                 name,
                 expr,
                 conditions,
-            } => actions.push(Action::SetVar {
-                var: var(scope, name)?,
-                expr: SampleExpr::new(expr).map_err(|detail| HealthError::Config {
+                fmt,
+            } => {
+                let bad = |detail| HealthError::Config {
                     what: "http-check set-var".into(),
                     detail,
-                })?,
-                conditions: crate::probe::check_vars::Conditions::parse(conditions).map_err(
-                    |detail| HealthError::Config {
-                        what: "http-check set-var".into(),
-                        detail,
-                    },
-                )?,
-            }),
+                };
+                let var = var(scope, name)?;
+                let conditions =
+                    crate::probe::check_vars::Conditions::parse(conditions).map_err(bad)?;
+                actions.push(if *fmt {
+                    Action::SetVarFmt {
+                        var,
+                        format: Lf::new(expr).map_err(bad)?,
+                        conditions,
+                    }
+                } else {
+                    Action::SetVar {
+                        var,
+                        expr: SampleExpr::new(expr).map_err(bad)?,
+                        conditions,
+                    }
+                })
+            }
             HttpCheckRule::UnsetVar { scope, name } => {
                 actions.push(Action::UnsetVar(var(scope, name)?))
             }
@@ -133,9 +143,12 @@ pub fn script(
     ) {
         actions.push(Action::ExpectHttp(Expect::Default, Box::default()));
     }
-    let first = actions
-        .iter()
-        .find(|a| !matches!(a, Action::SetVar { .. } | Action::UnsetVar(_)));
+    let first = actions.iter().find(|a| {
+        !matches!(
+            a,
+            Action::SetVar { .. } | Action::SetVarFmt { .. } | Action::UnsetVar(_)
+        )
+    });
     if !matches!(first, Some(Action::Connect(_))) {
         actions.insert(
             0,

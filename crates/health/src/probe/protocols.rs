@@ -72,6 +72,21 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
                 name,
                 expr,
                 conditions,
+                fmt: true,
+            } => (
+                Action::SetVarFmt {
+                    var: VarName::new(scope, name)?,
+                    format: Lf::new(expr)?,
+                    conditions: crate::probe::check_vars::Conditions::parse(conditions)?,
+                },
+                None,
+            ),
+            TcpCheckAction::SetVar {
+                scope,
+                name,
+                expr,
+                conditions,
+                fmt: false,
             } => (
                 Action::SetVar {
                     var: VarName::new(scope, name)?,
@@ -118,9 +133,12 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
             comment: named,
         });
     }
-    let first = steps
-        .iter()
-        .find(|s| !matches!(s.action, Action::SetVar { .. } | Action::UnsetVar(_)));
+    let first = steps.iter().find(|s| {
+        !matches!(
+            s.action,
+            Action::SetVar { .. } | Action::SetVarFmt { .. } | Action::UnsetVar(_)
+        )
+    });
     if !matches!(first.map(|s| &s.action), Some(Action::Connect(_))) {
         steps.insert(0, implicit_connect(send_proxy));
     }

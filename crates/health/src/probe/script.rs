@@ -59,6 +59,12 @@ pub enum Action {
         expr: SampleExpr,
         conditions: crate::probe::check_vars::Conditions,
     },
+    /// `set-var-fmt(SCOPE.NAME[,COND...]) FMT`: the variable gets the rendered text.
+    SetVarFmt {
+        var: VarName,
+        format: Lf,
+        conditions: crate::probe::check_vars::Conditions,
+    },
     UnsetVar(VarName),
     Expect(Expect),
     /// `http-check expect` (and `option httpchk`'s default): one complete HTTP response.

@@ -235,7 +235,7 @@ pub fn where_info(flavor: Flavor, step: &Step) -> String {
         | Action::SendSslHello
         | Action::SendLf { .. }
         | Action::SendHttpLf(_) => s.push_str(" (send)"),
-        Action::SetVar { .. } | Action::UnsetVar(_) => {}
+        Action::SetVar { .. } | Action::SetVarFmt { .. } | Action::UnsetVar(_) => {}
         Action::ExpectHttp(..) => s.push_str(" (expect)"),
         Action::Expect(e) => match &e.matcher {
             Matcher::String(p) => {

@@ -134,6 +134,19 @@ impl ScriptCheck {
                         vars.set_if(var.scope, &var.name, v, *conditions);
                     }
                 }
+                Action::SetVarFmt {
+                    var,
+                    format,
+                    conditions,
+                } => {
+                    let text = format.render(&CheckEnv {
+                        buf: &buf,
+                        status: None,
+                        vars: &vars,
+                    });
+                    let v = fulcrum_sample::Value::Str(text);
+                    vars.set_if(var.scope, &var.name, v, *conditions);
+                }
                 Action::UnsetVar(var) => vars.unset(var.scope, &var.name),
                 Action::Connect(c) => {
                     drop(conn.take()); // the previous connection ends before the next
