@@ -49,19 +49,32 @@ pub enum Conn {
 }
 
 pub async fn connect(addr: &CheckAddr) -> io::Result<Conn> {
+    connect_with(addr, false).await
+}
+
+/// [`connect`]; `delayed_ack`: TCP_QUICKACK off before the connect, as HAProxy does for a
+/// check that only connects: the handshake's last ACK waits (for data that never comes), the
+/// check ends with its RST first, and the server never accepts a connection (nor wakes up
+/// for one: HAProxy's half-open layer-4 check).
+pub async fn connect_with(addr: &CheckAddr, delayed_ack: bool) -> io::Result<Conn> {
     match &addr.dest {
         Dest::Ip(dst) => match addr.source {
-            None => TcpStream::connect(dst).await.map(Conn::Tcp),
-            Some(src) => {
+            None if !delayed_ack => TcpStream::connect(dst).await.map(Conn::Tcp),
+            source => {
                 let sock = if dst.is_ipv4() {
                     TcpSocket::new_v4()?
                 } else {
                     TcpSocket::new_v6()?
                 };
-                if src.port() != 0 {
-                    sock.set_reuseaddr(true)?;
+                if delayed_ack {
+                    let _ = socket2::SockRef::from(&sock).set_quickack(false);
                 }
-                sock.bind(src)?;
+                if let Some(src) = source {
+                    if src.port() != 0 {
+                        sock.set_reuseaddr(true)?;
+                    }
+                    sock.bind(src)?;
+                }
                 sock.connect(*dst).await.map(Conn::Tcp)
             }
         },
