@@ -159,7 +159,8 @@ mod tests {
                 drop(l);
             }
 
-            // `source`: the server sees the check come from that address.
+            // `source`: the server sees the check come from that address (a check that
+            // completes its handshake: an HAProxy-style one is never accepted).
             let l = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind");
@@ -167,7 +168,7 @@ mod tests {
                 dest: Dest::Ip(l.local_addr().expect("addr")),
                 source: Some("127.0.0.2:0".parse().expect("literal")),
             };
-            assert_eq!(tcp::check(&ip, t, true).await.status, CheckStatus::L4Ok);
+            assert_eq!(tcp::check(&ip, t, false).await.status, CheckStatus::L4Ok);
             let (_, peer) = l.accept().await.expect("accept");
             assert_eq!(peer.ip().to_string(), "127.0.0.2");
         });
