@@ -12,8 +12,8 @@
 # KIND=redis runs `option redis-check`, KIND=tcp a plain connect check) sit behind one backend
 # with `check inter 1s` on every server. Each run starts the checker (HAProxy or `fulcrum run`,
 # alternating), lets it settle 2 s, then samples its CPU time (utime+stime from /proc) over
-# SECS seconds and its RSS at the end. Printed: medians per checker and the fulcrum/HAProxy
-# ratios. The machine may be shared: keep runs short and read ratios, not absolute numbers.
+# SECS seconds, its context switches a second (all threads: its wake-ups, roughly) and its
+# RSS at the end. Printed: medians per checker and the fulcrum/HAProxy ratios. The machine may be shared: keep runs short and read ratios, not absolute numbers.
 set -euo pipefail
 
 N=${N:-1000}
@@ -96,6 +96,8 @@ FRONT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# context switches of every thread of the process (its wake-ups, roughly)
+ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/ {s += $2} END {print s + 0}'; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 measure() { # name cmd...
@@ -104,13 +106,15 @@ measure() { # name cmd...
   PIDS+=("$pid")
   sleep 2
   local t0; t0=$(cpu_ticks "$pid")
+  local c0; c0=$(ctx_switches "$pid")
   sleep "$SECS"
   local t1; t1=$(cpu_ticks "$pid")
+  local c1; c1=$(ctx_switches "$pid")
   local rss; rss=$(rss_kb "$pid")
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  # CPU as percent of one core over the window; RSS in MiB
-  echo "$name $(awk -v d=$((t1 - t0)) -v t="$ticks" -v s="$SECS" 'BEGIN{printf "%.2f", 100*d/t/s}') $(awk -v r="$rss" 'BEGIN{printf "%.1f", r/1024}')"
+  # CPU as percent of one core over the window; RSS in MiB; context switches a second
+  echo "$name $(awk -v d=$((t1 - t0)) -v t="$ticks" -v s="$SECS" 'BEGIN{printf "%.2f", 100*d/t/s}') $(awk -v r="$rss" 'BEGIN{printf "%.1f", r/1024}') $(( (c1 - c0) / SECS ))"
 }
 
 : > "$WORK/results"
@@ -125,17 +129,27 @@ hc=$(awk '$1=="haproxy"{print $2}' "$WORK/results" | median)
 fc=$(awk '$1=="fulcrum"{print $2}' "$WORK/results" | median)
 hr=$(awk '$1=="haproxy"{print $3}' "$WORK/results" | median)
 fr=$(awk '$1=="fulcrum"{print $3}' "$WORK/results" | median)
+hx=$(awk '$1=="haproxy"{print $4}' "$WORK/results" | median)
+fx=$(awk '$1=="fulcrum"{print $4}' "$WORK/results" | median)
 echo "servers=$N inter=1s kind=$KIND window=${SECS}s runs=$RUNS (alternating)"
 cat "$WORK/results"
-printf "%-8s %10s %10s\n" "" "CPU %" "RSS MiB"
-printf "%-8s %10s %10s\n" haproxy "$hc" "$hr"
-printf "%-8s %10s %10s\n" fulcrum "$fc" "$fr"
+printf "%-8s %10s %10s %10s\n" "" "CPU %" "RSS MiB" "ctxsw/s"
+printf "%-8s %10s %10s %10s\n" haproxy "$hc" "$hr" "$hx"
+printf "%-8s %10s %10s %10s\n" fulcrum "$fc" "$fr" "$fx"
 if [ -n "$BEFORE" ]; then
   bc=$(awk '$1=="before"{print $2}' "$WORK/results" | median)
   br=$(awk '$1=="before"{print $3}' "$WORK/results" | median)
-  printf "%-8s %10s %10s\n" before "$bc" "$br"
+  bx=$(awk '$1=="before"{print $4}' "$WORK/results" | median)
+  printf "%-8s %10s %10s %10s\n" before "$bc" "$br" "$bx"
   printf "%-8s %10s %10s\n" "before/h" "$(awk -v a="$bc" -v b="$hc" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')" \
     "$(awk -v a="$br" -v b="$hr" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')"
+fi
+# each round's fulcrum/haproxy CPU ratio (the same load around both), then their median
+rr=$(awk '$1=="haproxy"{h=$2} $1=="fulcrum" && h>0 {printf "%.3f\n", $2/h}' "$WORK/results" | median)
+echo "CPU ratio, median of the per-round ratios: $rr"
+if [ -n "$BEFORE" ]; then
+  br_=$(awk '$1=="haproxy"{h=$2} $1=="before" && h>0 {printf "%.3f\n", $2/h}' "$WORK/results" | median)
+  echo "CPU ratio of the BEFORE build, median of the per-round ratios: $br_"
 fi
 printf "%-8s %10s %10s\n" ratio "$(awk -v a="$fc" -v b="$hc" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')" \
   "$(awk -v a="$fr" -v b="$hr" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')"

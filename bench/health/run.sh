@@ -19,9 +19,9 @@ INTER=${INTER:-100}
 FALL=${FALL:-3}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=$(mktemp -d /tmp/fulcrum-bench-health-XXXXXX)
-FRONT=${FRONT:-19181}
-APP1=${APP1:-19182}
-APP2=${APP2:-19183}
+FRONT=${FRONT:-19381}
+APP1=${APP1:-19382}
+APP2=${APP2:-19383}
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done

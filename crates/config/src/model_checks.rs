@@ -63,11 +63,17 @@ pub enum TcpCheckAction {
     },
     Expect(TcpCheckExpect),
     Comment(String),
-    /// `set-var(SCOPE.NAME) EXPR`: scope `check` or `sess` (both live for one check run).
+    /// `set-var(SCOPE.NAME[,COND...]) EXPR`: scope `check` or `sess` (both live for one
+    /// check run) or `proc` (the process's, shared with the data plane); HAProxy 2.6's
+    /// conditions (`ifexists`, `ifnotexists`, `ifempty`, `ifnotempty`, `ifset`, `ifnotset`,
+    /// `ifgt`, `iflt`).
     SetVar {
         scope: String,
         name: String,
         expr: String,
+        conditions: Vec<String>,
+        /// `set-var-fmt`: `expr` is a log-format string (the variable gets its text).
+        fmt: bool,
     },
     /// `unset-var(SCOPE.NAME)`
     UnsetVar {
@@ -90,6 +96,8 @@ pub struct TcpCheckConnect {
     pub ssl: bool,
     pub sni: Option<String>,
     pub alpn: Vec<String>,
+    /// `via-socks4`: through the server's `socks4` proxy (directly without one, as HAProxy).
+    pub via_socks4: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -99,6 +107,10 @@ pub enum TcpExpectKind {
     Rstring,
     Binary,
     Rbinary,
+    /// `string-lf` / `binary-lf`: the pattern is a log-format string rendered when the rule
+    /// runs (`binary-lf`: the rendered text is hex).
+    StringLf,
+    BinaryLf,
 }
 
 /// `tcp-check expect [min-recv N] [ok-status S] [error-status S] [tout-status S]

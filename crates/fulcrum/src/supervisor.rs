@@ -135,9 +135,11 @@ impl Supervisor {
                 _ = sigterm.recv() => { tracing::info!("SIGTERM received, stopping"); break; }
                 _ = sigint.recv() => { tracing::info!("SIGINT received, stopping"); break; }
                 _ = sigusr1.recv() => { tracing::info!("SIGUSR1 received, finishing and stopping"); break; }
-                Some(r) = check_results.recv() => {
-                    parts.lvs.record_check(&r);
-                    parts.bridge.record_check(&parts.proxy, &r);
+                Some(batch) = check_results.recv_batch() => {
+                    for r in &batch {
+                        parts.lvs.record_check(r);
+                        parts.bridge.record_check(&parts.proxy, r);
+                    }
                 }
                 Some(ev) = health_events.recv() => {
                     parts.history.health(&ev);

@@ -148,16 +148,22 @@ impl HealthHandle {
     /// come as [`HealthEvent`]s; this is for showing the last check (stats, metrics) and for
     /// `option log-health-checks` lines ([`CheckResult::log_line`]).
     /// The first call also gets every result since start.
-    pub fn check_results(&self) -> mpsc::UnboundedReceiver<CheckResult> {
-        if let Some(rx) = self.shared.pending.lock().ok().and_then(|mut p| p.take()) {
-            return rx;
+    pub fn check_results(&self) -> CheckResults {
+        let rx = match self.shared.pending.lock().ok().and_then(|mut p| p.take()) {
+            Some(rx) => rx,
+            None => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                match self.shared.results.lock() {
+                    Ok(mut g) => *g = Some(tx),
+                    Err(p) => *p.into_inner() = Some(tx),
+                }
+                rx
+            }
+        };
+        CheckResults {
+            rx,
+            ready: std::collections::VecDeque::new(),
         }
-        let (tx, rx) = mpsc::unbounded_channel();
-        match self.shared.results.lock() {
-            Ok(mut g) => *g = Some(tx),
-            Err(p) => *p.into_inner() = Some(tx),
-        }
-        rx
     }
 
     /// Where `http-check send-state` reads the sessions on a server and its backend (`scur`,
@@ -291,5 +297,33 @@ impl HealthHandle {
 impl Drop for HealthHandle {
     fn drop(&mut self) {
         let _ = self.tx.send(Command::Shutdown);
+    }
+}
+
+/// The outcomes of every probe, as the driver sends them: in batches (one wake-up of the
+/// reader per batch), read one by one ([`CheckResults::recv`]) or a batch at a time.
+pub struct CheckResults {
+    rx: mpsc::UnboundedReceiver<Vec<CheckResult>>,
+    ready: std::collections::VecDeque<CheckResult>,
+}
+
+impl CheckResults {
+    /// The next result (cancel-safe).
+    pub async fn recv(&mut self) -> Option<CheckResult> {
+        loop {
+            if let Some(r) = self.ready.pop_front() {
+                return Some(r);
+            }
+            let batch = self.rx.recv().await?;
+            self.ready.extend(batch);
+        }
+    }
+
+    /// Every result that came together (cancel-safe).
+    pub async fn recv_batch(&mut self) -> Option<Vec<CheckResult>> {
+        if !self.ready.is_empty() {
+            return Some(self.ready.drain(..).collect());
+        }
+        self.rx.recv().await
     }
 }

@@ -48,7 +48,7 @@ pub mod status;
 
 pub use driver::RESULT_BATCH;
 pub use events::{CheckResult, HealthEvent};
-pub use handle::{HealthHandle, HealthMonitor, Observer};
+pub use handle::{CheckResults, HealthHandle, HealthMonitor, Observer};
 pub use observe::Observed;
 pub use state::{CheckTiming, HaproxyCheck, PassiveHealth, StateChange};
 pub use status::{CheckOutcome, CheckStatus};

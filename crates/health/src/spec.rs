@@ -211,16 +211,22 @@ fn haproxy_check(
             protocols::script(p, &proxy.tcp_check, send_proxy)
                 .map_err(|e| format!("{who}: {e}; not checked"))?,
         ),
-        // `check-send-proxy` (or a `send-proxy` server's) or `check-ssl` on a plain connect
-        // check: a script of the one connect.
-        (None, None) if send_proxy || server.check_tls.enabled => script(
-            protocols::script(&CheckProtocol::TcpCheck, &[], send_proxy)
-                .map(|mut s| {
-                    s.flavor = Flavor::Protocol;
-                    s
-                })
-                .map_err(|e| format!("{who}: {e}; not checked"))?,
-        ),
+        // `check-send-proxy` (or a `send-proxy` server's), `check-ssl` or `check-via-socks4`
+        // on a plain connect check: a script of the one connect.
+        (None, None)
+            if send_proxy
+                || server.check_tls.enabled
+                || (server.check_via_socks4 && server.socks4.is_some()) =>
+        {
+            script(
+                protocols::script(&CheckProtocol::TcpCheck, &[], send_proxy)
+                    .map(|mut s| {
+                        s.flavor = Flavor::Protocol;
+                        s
+                    })
+                    .map_err(|e| format!("{who}: {e}; not checked"))?,
+            )
+        }
         (None, None) => Probe::Tcp {
             addr,
             connect_timeout,
@@ -230,6 +236,7 @@ fn haproxy_check(
     let probe = match probe {
         Probe::Script(mut sc) => {
             apply_tls(&mut sc.script, server).map_err(|e| format!("{who}: {e}; not checked"))?;
+            apply_socks4(&mut sc.script, server);
             Probe::Script(sc)
         }
         other => other,
@@ -288,6 +295,18 @@ fn apply_tls(script: &mut crate::probe::script::Script, server: &Server) -> Resu
         }
     }
     Ok(())
+}
+
+/// The server's `socks4` proxy on the connects that go through it: `via-socks4` ones, and the
+/// implicit one under `check-via-socks4` (without a `socks4`, HAProxy connects directly).
+fn apply_socks4(script: &mut crate::probe::script::Script, server: &Server) {
+    for step in &mut script.steps {
+        if let crate::probe::script::Action::Connect(c) = &mut step.action {
+            if c.via_socks4 || (c.implicit && server.check_via_socks4) {
+                c.socks4 = server.socks4;
+            }
+        }
+    }
 }
 
 /// `option external-check`: `external-check command` with HAProxy's arguments and

@@ -7,13 +7,11 @@
 
 mod common;
 
-use common::{closed_port, config};
-use fulcrum_health::HealthMonitor;
-use fulcrum_testlab as testlab;
+use common::closed_port;
+use common::versus;
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::UdpSocket;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -183,15 +181,10 @@ fn take(seen: &BTreeMap<&str, Seen>) -> BTreeMap<String, BTreeSet<String>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disable_on_404_and_send_state_as_haproxy() {
-    if !testlab::require::tool(
-        "disable_on_404_and_send_state_as_haproxy",
-        "haproxy",
-        "haproxy",
-    ) {
+    if !versus::available("disable_on_404_and_send_state_as_haproxy", &[]) {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("fulcrum-http-options-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let tmp = versus::TempDir::new("http-options");
     let mut ports = BTreeMap::new();
     let mut seen = BTreeMap::new();
     for (name, status) in SERVERS {
@@ -209,57 +202,25 @@ async fn disable_on_404_and_send_state_as_haproxy() {
         ports.insert(*name, spop_agent(answer, s.clone()).await);
         seen.insert(*name, s);
     }
-    let syslog = UdpSocket::bind("127.0.0.1:0").expect("udp");
-    syslog
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
-    let text = cfg(
-        &ports,
-        syslog.local_addr().expect("addr").port(),
-        closed_port(),
-    );
-    let path = dir.join("haproxy.cfg");
-    std::fs::write(&path, &text).expect("write cfg");
-
-    let mut cmd = std::process::Command::new("haproxy");
-    cmd.arg("-db").arg("-f").arg(&path);
-    let haproxy = testlab::process::Child::spawn("haproxy", cmd, dir.join("haproxy.log"))
-        .expect("haproxy runs");
-    let mut theirs_raw = Vec::new();
-    // ~2 s: every server checked several times (inter 300), state lines settled
-    let until = Instant::now() + Duration::from_millis(2000);
-    let mut buf = [0u8; 4096];
-    while Instant::now() < until {
-        if let Ok(n) = syslog.recv(&mut buf) {
-            let msg = String::from_utf8_lossy(&buf[..n]).to_string();
-            if let Some((_, t)) = msg.split_once("]: ") {
-                theirs_raw.push(t.trim_end().to_string());
-            }
-        }
-    }
-    let out = haproxy.output();
-    drop(haproxy);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let syslog = versus::Syslog::bind();
+    let text = cfg(&ports, syslog.port(), closed_port());
+    // ~2 s each: every server checked several times (inter 300), state lines settled
+    let two_seconds = versus::Window {
+        within: Duration::from_millis(2000),
+        settle: Duration::ZERO,
+    };
+    let (theirs_raw, out) = versus::haproxy(&tmp.0, &text, &syslog, |_| false, two_seconds).await;
     let theirs_seen = take(&seen);
 
-    let config = config("haproxy.cfg", &text);
-    let (handle, mut events) = HealthMonitor::start(&config);
-    let mut results = handle.check_results();
-    let mut ours_raw = Vec::new();
-    let until = tokio::time::Instant::now() + Duration::from_millis(2000);
-    while let Ok(Some(r)) = tokio::time::timeout_at(until, results.recv()).await {
-        ours_raw.extend(r.log_line);
-    }
-    handle.shutdown().await;
-    let mut stopping = Vec::new();
-    while let Ok(ev) = events.try_recv() {
-        if ev.stopping {
-            stopping.push(format!("{}/{}", ev.backend, ev.server));
-        }
-        ours_raw.push(ev.log_line);
-        ours_raw.extend(ev.no_server_line);
-    }
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let ours = versus::fulcrum("haproxy.cfg", &text, |_| false, two_seconds).await;
+    let stopping: Vec<String> = ours
+        .events
+        .iter()
+        .filter(|ev| ev.stopping)
+        .map(|ev| format!("{}/{}", ev.backend, ev.server))
+        .collect();
+    let mut ours_raw = ours.lines.clone();
+    ours_raw.extend(ours.event_lines());
     let ours_seen = take(&seen);
 
     let (theirs_first, theirs_states) = lines_of(&theirs_raw);
@@ -307,5 +268,4 @@ async fn disable_on_404_and_send_state_as_haproxy() {
             "{name}: the same requests as haproxy's"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,18 +3,19 @@
 //! `connect port var(...)`, `send-lf` / `send-binary-lf` with `%[...]`, `expect ... on-success
 //! / on-error "%[res.payload(...)]"`, `status-code res.payload(0,3)`, and `http-check set-var`
 //! with `send uri-lf / body-lf`, `http-check expect` with `ok-status`, `error-status`,
-//! `on-success` / `on-error "%[status]"` and `status-code`. Each server must receive the same bytes from both, and both
+//! `on-success` / `on-error "%[status]"` and `status-code`; `set-var(NAME,COND...)` conditions,
+//! `proc.` variables, `expect string-lf` / `binary-lf` / `! string-lf` and `http-check expect
+//! string-lf` / `min-recv`, `http-check send hdr` values with `%[...]`, `expect hdr name-lf /
+//! value-lf`, `set-var-fmt`. Each server must receive the same bytes from both, and both
 //! must log the same `option log-health-checks` lines (durations aside) and the same UP/DOWN.
 //! Without haproxy the test skips loudly, and fails under FULCRUM_REQUIRE_NETNS=1.
 
 mod common;
 
-use common::config;
-use fulcrum_health::HealthMonitor;
+use common::versus::{self, first_lines, state_lines};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::UdpSocket;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -28,6 +29,8 @@ enum Kind {
     Banner,
     /// Reads an HTTP request (head and `content-length` body), answers 200.
     Http,
+    /// Answers 200 with the body "hello world" in two parts 300 ms apart.
+    SlowHttp,
 }
 
 async fn read_until(s: &mut tokio::net::TcpStream, done: impl Fn(&[u8]) -> bool) -> Vec<u8> {
@@ -76,6 +79,16 @@ async fn server(kind: Kind, seen: Seen) -> u16 {
                         let _ = s.write_all(b"220 mx.test ESMTP ready\r\n").await;
                         let _ = read_until(&mut s, |_| false).await;
                     }
+                    Kind::SlowHttp => {
+                        let got = read_until(&mut s, http_complete).await;
+                        if !got.is_empty() {
+                            let _ = s
+                                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello ")
+                                .await;
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                            let _ = s.write_all(b"world").await;
+                        }
+                    }
                     Kind::Http => {
                         let got = read_until(&mut s, http_complete).await;
                         if !got.is_empty() {
@@ -92,7 +105,7 @@ async fn server(kind: Kind, seen: Seen) -> u16 {
     port
 }
 
-fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16) -> String {
+fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16, slow: u16) -> String {
     let srv = |port: u16| format!("    server s 127.0.0.1:{port} check inter 300 fall 2 rise 1\n");
     let mut c = format!(
         "global\n    log 127.0.0.1:{log_port} local0\n    spread-checks 0\n\
@@ -121,53 +134,70 @@ fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16) -> Str
     c += &srv(http);
     c += "backend httpfail\n    option httpchk GET /fail\n    http-check expect status 500 error-status L7STS on-error \"got %[status]\" status-code int(599)\n";
     c += &srv(http);
+    // set-var conditions (haproxy 2.6 creates the variable before testing most of them) and
+    // a `proc.` variable, all sent to the server
+    c += "backend conds\n    option tcp-check\n\
+          \x20   tcp-check set-var(check.a,ifexists) str(A1)\n    tcp-check set-var(check.b,ifnotexists) str(B1)\n    tcp-check set-var(check.b,ifnotexists) str(B2)\n\
+          \x20   tcp-check set-var(check.c) int(5)\n    tcp-check set-var(check.c,ifgt) int(3)\n    tcp-check set-var(check.d) int(5)\n    tcp-check set-var(check.d,iflt) int(3)\n\
+          \x20   tcp-check set-var(check.j,ifnotempty) str(x),ltrim(x)\n    tcp-check set-var(check.j,ifexists) str(JE)\n    tcp-check set-var(check.m,ifnotset,ifnotempty) str(M)\n\
+          \x20   tcp-check set-var(proc.pv) int(9)\n    tcp-check set-var(proc.pv,ifgt) int(4)\n\
+          \x20   tcp-check send-lf \"a=%[var(check.a)] b=%[var(check.b)] c=%[var(check.c)] d=%[var(check.d)] j=%[var(check.j)] m=%[var(check.m)] pv=%[var(proc.pv)]\\r\\n\"\n\
+          \x20   tcp-check expect string +PONG\n";
+    c += &srv(pong);
+    // log-format expect patterns
+    c += "backend strlf\n    option tcp-check\n    tcp-check set-var(check.w) str(PONG)\n    tcp-check send PING\\r\\n\n    tcp-check expect string-lf \"+%[var(check.w)]\"\n";
+    c += &srv(pong);
+    c += "backend expbinlf\n    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect binary-lf \"%[str(+PONG),hex]\"\n";
+    c += &srv(pong);
+    c += "backend strlffail\n    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string-lf \"%[str(NOPE)]\"\n";
+    c += &srv(pong);
+    c += "backend notstrlf\n    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect ! string-lf \"+PO%[str(NG)]\"\n";
+    c += &srv(pong);
+    c += "backend binlfbad\n    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect binary-lf \"zz%[str(x)]\"\n";
+    c += &srv(pong);
+    c += "backend httpstrlf\n    option httpchk GET /lf\n    http-check set-var(check.b) str(ok)\n    http-check expect string-lf \"%[var(check.b)]\"\n";
+    c += &srv(http);
+    // min-recv: judged on the first part of the body (fails), without it on the whole body
+    c += "backend minrecv\n    option httpchk GET /min\n    http-check expect min-recv 3 string world\n";
+    c += &srv(slow);
+    c += "backend nominrecv\n    option httpchk GET /nomin\n    http-check expect string world\n";
+    c += &srv(slow);
+    // set-var-fmt: the variable gets the rendered text
+    c += "backend varfmt\n    option tcp-check\n    tcp-check set-var-fmt(check.f) \"x-%[str(y)]-%[int(3)]\"\n    tcp-check set-var-fmt(check.f,ifnotexists) zz\n    tcp-check send-lf \"F %[var(check.f)]\\r\\n\"\n    tcp-check expect string +PONG\n";
+    c += &srv(pong);
+    c += "backend httpvarfmt\n    option httpchk\n    http-check set-var-fmt(check.u) \"/fmt-%[str(u)]\"\n    http-check send meth GET uri-lf \"%[var(check.u)]\"\n    http-check expect status 200\n";
+    c += &srv(http);
+    // the failure wording of binary and regex patterns
+    for (name, rule) in [
+        ("binfail", "expect binary FFEE"),
+        ("rbinfail", "expect rbinary ^FF"),
+        ("notrbin", "expect ! rbinary ^2B"),
+    ] {
+        c += &format!("backend {name}\n    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check {rule}\n");
+        c += &srv(pong);
+    }
+    for (name, rule) in [
+        ("hnotstr", "! string ok"),
+        ("hnotrstr", "! rstring ^o"),
+        ("hrstr", "rstring ^zz"),
+        ("hrstatus", "rstatus ^5"),
+        ("hhdr", "hdr name x-nope"),
+        ("hnothdr", "! hdr name content-length"),
+    ] {
+        c += &format!(
+            "backend {name}\n    option httpchk GET /{name}\n    http-check expect {rule}\n"
+        );
+        c += &srv(http);
+    }
+    // header values of `http-check send` are log-format strings; `hdr name-lf / value-lf`
+    c += "backend hdrlf\n    option httpchk GET /h\n    http-check set-var(check.v) str(abc)\n    http-check send hdr X-V \"v=%[var(check.v)]\" hdr X-Plain plain\n    http-check expect hdr name-lf \"content-%[str(length)]\" value-lf \"%[str(2)]\"\n";
+    c += &srv(http);
+    c += "backend hdrlffail\n    option httpchk GET /hf\n    http-check expect fhdr name content-length value-lf \"%[str(3)]\"\n";
+    c += &srv(http);
     c
 }
 
-const BACKENDS: usize = 9;
-
-/// `Health check for server B/S ...` lines, first per server, durations blanked.
-fn first_lines(lines: &[String]) -> BTreeMap<String, String> {
-    let dur = regex::Regex::new(r"check duration: [0-9]+ms").expect("re");
-    let mut out = BTreeMap::new();
-    for l in lines {
-        let Some(rest) = l.strip_prefix("Health check for server ") else {
-            continue;
-        };
-        let server = rest.split_whitespace().next().unwrap_or_default();
-        out.entry(server.to_string())
-            .or_insert_with(|| dur.replace(l, "check duration: Nms").into_owned());
-    }
-    out
-}
-
-/// `Server B/S is UP|DOWN|stopping` lines, sorted, counts aside (`ok-status L7OKC` puts an UP
-/// server in NOLB, as a 404 does under `disable-on-404`).
-fn state_lines(lines: &[String]) -> BTreeSet<String> {
-    lines
-        .iter()
-        .filter(|l| {
-            l.starts_with("Server ")
-                && (l.contains(" is UP") || l.contains(" is DOWN") || l.contains(" is stopping"))
-        })
-        .map(|l| l.split(". ").next().unwrap_or_default().to_string())
-        .collect()
-}
-
-fn haproxy_available() -> bool {
-    let found = std::process::Command::new("haproxy")
-        .arg("-v")
-        .output()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
-            "haproxy is required under FULCRUM_REQUIRE_NETNS=1 (scripts/install-deps.sh installs it)"
-        );
-        eprintln!("SKIPPED: haproxy is not installed; nothing to compare with");
-    }
-    found
-}
+const BACKENDS: usize = 31;
 
 fn take(seen: &BTreeMap<&str, Seen>) -> BTreeMap<String, BTreeSet<Vec<u8>>> {
     seen.iter()
@@ -182,11 +212,10 @@ fn take(seen: &BTreeMap<&str, Seen>) -> BTreeMap<String, BTreeSet<Vec<u8>>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sample_language_in_checks_as_haproxy() {
-    if !haproxy_available() {
+    if !versus::available("sample_language_in_checks_as_haproxy", &[]) {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("fulcrum-lf-checks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = versus::TempDir::new("lf-checks");
     let mut seen: BTreeMap<&str, Seen> = BTreeMap::new();
     for k in ["pong", "other_pong", "http"] {
         seen.insert(k, Seen::default());
@@ -195,68 +224,45 @@ async fn sample_language_in_checks_as_haproxy() {
     let other_pong = server(Kind::Pong, seen["other_pong"].clone()).await;
     let banner = server(Kind::Banner, Seen::default()).await;
     let http = server(Kind::Http, seen["http"].clone()).await;
-    let syslog = UdpSocket::bind("127.0.0.1:0").expect("udp");
-    syslog
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
-    let text = cfg(
-        syslog.local_addr().expect("addr").port(),
-        pong,
-        banner,
-        http,
-        other_pong,
-    );
-    let path = dir.join("haproxy.cfg");
-    std::fs::write(&path, &text).expect("write cfg");
-
-    let mut cmd = std::process::Command::new("haproxy");
-    cmd.arg("-db").arg("-f").arg(&path);
-    let haproxy = fulcrum_testlab::process::Child::spawn("haproxy", cmd, dir.join("haproxy.log"))
-        .expect("haproxy runs");
-    let mut theirs_raw = Vec::new();
-    let mut buf = [0u8; 4096];
-    let deadline = Instant::now() + Duration::from_secs(8);
-    let mut settle: Option<Instant> = None;
-    while Instant::now() < deadline && settle.is_none_or(|s| Instant::now() < s) {
-        if let Ok(n) = syslog.recv(&mut buf) {
-            let msg = String::from_utf8_lossy(&buf[..n]).to_string();
-            if let Some((_, t)) = msg.split_once("]: ") {
-                theirs_raw.push(t.trim_end().to_string());
-            }
-        }
-        if settle.is_none() && first_lines(&theirs_raw).len() == BACKENDS {
-            settle = Some(Instant::now() + Duration::from_millis(1000));
-        }
-    }
-    let out = haproxy.output();
-    drop(haproxy);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let slow = server(Kind::SlowHttp, Seen::default()).await;
+    let syslog = versus::Syslog::bind();
+    let text = cfg(syslog.port(), pong, banner, http, other_pong, slow);
+    let done = |l: &[String]| first_lines(l).len() == BACKENDS;
+    let (theirs_raw, out) =
+        versus::haproxy(&dir.0, &text, &syslog, done, versus::Window::default()).await;
     let theirs_seen = take(&seen);
     let theirs = first_lines(&theirs_raw);
     assert_eq!(theirs.len(), BACKENDS, "{theirs_raw:#?}\n{out}");
+    // haproxy judges `min-recv 3` on the body's first part, and without it on the whole body
+    assert!(
+        theirs["minrecv/s"].contains(" failed, ") && theirs["nominrecv/s"].contains(" succeeded, "),
+        "{theirs:#?}"
+    );
+    assert!(
+        theirs["hdrlf/s"].contains(" succeeded, ") && theirs["hdrlffail/s"].contains(" failed, "),
+        "{theirs:#?}"
+    );
+    assert!(
+        theirs_seen["http"]
+            .iter()
+            .any(|r| r.windows(10).any(|w| w == b"x-v: v=abc")),
+        "haproxy renders the header value: {theirs_seen:?}"
+    );
+    assert!(
+        theirs_seen["pong"].contains(b"F x-y-3\r\n".as_slice()),
+        "haproxy's set-var-fmt: {theirs_seen:?}"
+    );
+    assert!(
+        theirs["strlffail/s"].contains("(log-format string)")
+            && theirs["binlfbad/s"].contains("Failed to parse hexastring"),
+        "{theirs:#?}"
+    );
 
-    let c = config("haproxy.cfg", &text);
-    let (health, mut events) = HealthMonitor::start(&c);
-    let mut results = health.check_results();
-    let mut ours_raw = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
-    while first_lines(&ours_raw).len() < BACKENDS {
-        match tokio::time::timeout_at(deadline, results.recv()).await {
-            Ok(Some(r)) => ours_raw.extend(r.log_line),
-            _ => break,
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    health.shutdown().await;
-    let mut ours_events = Vec::new();
-    while let Ok(ev) = events.try_recv() {
-        ours_events.push(ev.log_line);
-    }
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let ours = versus::fulcrum("haproxy.cfg", &text, done, versus::Window::default()).await;
     let ours_seen = take(&seen);
 
     assert_eq!(
-        first_lines(&ours_raw),
+        first_lines(&ours.lines),
         theirs,
         "the same log-health-checks lines"
     );
@@ -268,7 +274,7 @@ async fn sample_language_in_checks_as_haproxy() {
         "haproxy: L7OKC puts the server in NOLB: {theirs_states:?}"
     );
     assert_eq!(
-        state_lines(&ours_events),
+        state_lines(&ours.event_lines()),
         theirs_states,
         "the same state changes"
     );
@@ -281,5 +287,4 @@ async fn sample_language_in_checks_as_haproxy() {
         );
         assert_eq!(&ours_seen[name], got, "{name}: the same bytes from both");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

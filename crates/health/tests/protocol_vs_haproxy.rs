@@ -7,12 +7,11 @@
 
 mod common;
 
-use common::{closed_port, config};
-use fulcrum_health::HealthMonitor;
+use common::closed_port;
+use common::versus::{self, first_lines_of};
 use std::collections::BTreeMap;
-use std::net::UdpSocket;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -383,103 +382,29 @@ fn agent_lines(lines: &[String]) -> BTreeMap<String, String> {
     first_lines_of(lines, "Agent check for server ")
 }
 
-fn first_lines_of(lines: &[String], prefix: &str) -> BTreeMap<String, String> {
-    let dur = regex::Regex::new(r"check duration: [0-9]+ms").expect("re");
-    let mut out = BTreeMap::new();
-    for l in lines {
-        let Some(rest) = l.strip_prefix(prefix) else {
-            continue;
-        };
-        let server = rest
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        out.entry(server)
-            .or_insert_with(|| dur.replace(l, "check duration: Nms").into_owned());
-    }
-    out
-}
-
-fn haproxy_available() -> bool {
-    let redis = std::process::Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .is_ok();
-    if !redis {
-        assert!(
-            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
-            "redis-server is required under FULCRUM_REQUIRE_NETNS=1 (scripts/install-deps.sh installs it)"
-        );
-        eprintln!("SKIPPED: redis-server is not installed");
-        return false;
-    }
-    let found = std::process::Command::new("haproxy")
-        .arg("-v")
-        .output()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
-            "haproxy is required under FULCRUM_REQUIRE_NETNS=1 (scripts/install-deps.sh installs it)"
-        );
-        eprintln!("SKIPPED: haproxy is not installed; nothing to compare with");
-    }
-    found
-}
-
 const SERVER_COUNT: usize = 26;
 /// up50 (succeeded, DRAIN at 50% of weight 1), down (failed), refused (failed, still UP).
 const AGENT_LINES: usize = 3;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protocol_checks_talk_and_log_like_haproxy() {
-    if !haproxy_available() {
+    if !versus::available(
+        "protocol_checks_talk_and_log_like_haproxy",
+        &[("redis-server", "redis-server")],
+    ) {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("fulcrum-protocol-checks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let lab = Lab::start(&dir).await;
-    let syslog = UdpSocket::bind("127.0.0.1:0").expect("udp");
-    syslog
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
-    let cfg = lab.config(syslog.local_addr().expect("addr").port(), closed_port());
-    let path = dir.join("haproxy.cfg");
-    std::fs::write(&path, &cfg).expect("write cfg");
-
-    // haproxy first, alone against the servers.
-    let mut cmd = std::process::Command::new("haproxy");
-    cmd.arg("-db").arg("-f").arg(&path);
-    let haproxy = testlab::process::Child::spawn("haproxy", cmd, dir.join("haproxy.log"))
-        .expect("haproxy runs");
-    let mut theirs_raw = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(8);
-    let mut buf = [0u8; 4096];
-    while (first_lines(&theirs_raw).len() < SERVER_COUNT
-        || agent_lines(&theirs_raw).len() < AGENT_LINES)
-        && Instant::now() < deadline
-    {
-        if let Ok(n) = syslog.recv(&mut buf) {
-            let msg = String::from_utf8_lossy(&buf[..n]).to_string();
-            if let Some((_, text)) = msg.split_once("]: ") {
-                theirs_raw.push(text.trim_end().to_string());
-            }
-        }
-    }
-    // the state lines that follow the last check line (a timeout's DOWN comes last)
-    let settle = Instant::now() + Duration::from_millis(1000);
-    while Instant::now() < settle {
-        if let Ok(n) = syslog.recv(&mut buf) {
-            let msg = String::from_utf8_lossy(&buf[..n]).to_string();
-            if let Some((_, text)) = msg.split_once("]: ") {
-                theirs_raw.push(text.trim_end().to_string());
-            }
-        }
-    }
-    let haproxy_output = haproxy.output();
-    drop(haproxy); // killed and reaped
-    tokio::time::sleep(Duration::from_millis(400)).await; // let the servers finish recording
+    let tmp = versus::TempDir::new("protocol-checks");
+    let dir = &tmp.0;
+    let lab = Lab::start(dir).await;
+    let syslog = versus::Syslog::bind();
+    let cfg = lab.config(syslog.port(), closed_port());
+    let done =
+        |l: &[String]| first_lines(l).len() >= SERVER_COUNT && agent_lines(l).len() >= AGENT_LINES;
+    // haproxy first, alone against the servers; then the state lines that follow the last
+    // check line (a timeout's DOWN comes last)
+    let (theirs_raw, haproxy_output) =
+        versus::haproxy(dir, &cfg, &syslog, done, versus::Window::default()).await;
     let theirs_seen = lab.take_seen();
     let theirs = first_lines(&theirs_raw);
     assert_eq!(
@@ -489,26 +414,9 @@ async fn protocol_checks_talk_and_log_like_haproxy() {
     );
 
     // fulcrum on the same config.
-    let config = config("haproxy.cfg", &cfg);
-    let (handle, mut events) = HealthMonitor::start(&config);
-    let mut results = handle.check_results();
-    let mut ours_raw = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
-    while first_lines(&ours_raw).len() < SERVER_COUNT || agent_lines(&ours_raw).len() < AGENT_LINES
-    {
-        match tokio::time::timeout_at(deadline, results.recv()).await {
-            Ok(Some(r)) => ours_raw.extend(r.log_line),
-            _ => break,
-        }
-    }
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    handle.shutdown().await;
-    let mut ours_events = Vec::new();
-    while let Ok(ev) = events.try_recv() {
-        ours_events.push(ev.log_line);
-        ours_events.extend(ev.no_server_line);
-    }
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let ours = versus::fulcrum("haproxy.cfg", &cfg, done, versus::Window::default()).await;
+    let ours_raw = ours.lines.clone();
+    let ours_events = ours.event_lines();
     let ours_seen = lab.take_seen();
     let ours = first_lines(&ours_raw);
     assert_eq!(ours, theirs, "the same log-health-checks lines");
@@ -560,5 +468,4 @@ async fn protocol_checks_talk_and_log_like_haproxy() {
             "{name}: same bytes from fulcrum as from haproxy"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,10 +7,7 @@
 
 mod common;
 
-use common::config;
-use fulcrum_health::HealthMonitor;
-use std::collections::BTreeMap;
-use std::net::UdpSocket;
+use common::versus::{self, first_lines};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -138,43 +135,20 @@ async fn plain_http() -> u16 {
     port
 }
 
-fn first_lines(lines: &[String]) -> BTreeMap<String, String> {
-    let dur = regex::Regex::new(r"check duration: [0-9]+ms").expect("re");
-    let mut out = BTreeMap::new();
-    for l in lines {
-        let Some(rest) = l.strip_prefix("Health check for server ") else {
-            continue;
-        };
-        let server = rest
-            .split_whitespace()
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        out.entry(server)
-            .or_insert_with(|| dur.replace(l, "check duration: Nms").into_owned());
-    }
-    out
-}
-
 const SERVERS: usize = 6;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_checks_log_like_haproxy() {
     let test = "tls_checks_log_like_haproxy";
-    if !fulcrum_testlab::require::tool(test, "haproxy", "haproxy")
-        || !fulcrum_testlab::require::tool(test, "openssl", "openssl")
-    {
+    if !versus::available(test, &[("openssl", "openssl")]) {
         return;
     }
-    let dir = std::env::temp_dir().join(format!("fulcrum-tls-checks-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let (_tls, tls) = tls_server(&dir);
+    let tmp = versus::TempDir::new("tls-checks");
+    let dir = &tmp.0;
+    let (_tls, tls) = tls_server(dir);
     let plain = plain_http().await;
     let ca = dir.join("ca.pem");
-    let syslog = UdpSocket::bind("127.0.0.1:0").expect("udp");
-    syslog
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
+    let syslog = versus::Syslog::bind();
     let srv = |name: &str, port: u16, extra: &str| {
         format!("    server {name} 127.0.0.1:{port} check inter 300 fall 2 rise 1{extra}\n")
     };
@@ -182,7 +156,7 @@ async fn tls_checks_log_like_haproxy() {
         "global\n    log 127.0.0.1:{} local0\n    spread-checks 0\n\
          defaults\n    mode tcp\n    log global\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    timeout check 800ms\n    option log-health-checks\n\
          frontend fe\n    bind 127.0.0.1:{}\n    default_backend l6\n",
-        syslog.local_addr().expect("addr").port(),
+        syslog.port(),
         free_port()
     );
     cfg += "backend l6\n";
@@ -205,27 +179,13 @@ async fn tls_checks_log_like_haproxy() {
     cfg += "backend seq\n    option tcp-check\n    tcp-check connect ssl sni www.example.test alpn http/1.1\n    tcp-check send \"GET /index.html HTTP/1.0\\r\\n\\r\\n\"\n    tcp-check expect rstring ^HTTP/1.0\\ 200\n";
     cfg += &srv("tls", tls, " verify none");
     cfg += &srv("plain", plain, " verify none");
-    let path = dir.join("haproxy.cfg");
-    std::fs::write(&path, &cfg).expect("cfg");
     eprintln!("{cfg}");
-
-    let mut cmd = Command::new("haproxy");
-    cmd.arg("-db").arg("-f").arg(&path);
-    let haproxy = fulcrum_testlab::process::Child::spawn("haproxy", cmd, dir.join("haproxy.log"))
-        .expect("haproxy runs");
-    let mut theirs_raw = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(8);
-    let mut buf = [0u8; 4096];
-    while first_lines(&theirs_raw).len() < SERVERS && Instant::now() < deadline {
-        if let Ok(n) = syslog.recv(&mut buf) {
-            let msg = String::from_utf8_lossy(&buf[..n]).to_string();
-            if let Some((_, text)) = msg.split_once("]: ") {
-                theirs_raw.push(text.trim_end().to_string());
-            }
-        }
-    }
-    let out = haproxy.output();
-    drop(haproxy);
+    let done = |l: &[String]| first_lines(l).len() == SERVERS;
+    let quick = versus::Window {
+        settle: Duration::ZERO,
+        ..Default::default()
+    };
+    let (theirs_raw, out) = versus::haproxy(dir, &cfg, &syslog, done, quick).await;
     let theirs = first_lines(&theirs_raw);
     assert_eq!(
         theirs.len(),
@@ -233,19 +193,10 @@ async fn tls_checks_log_like_haproxy() {
         "haproxy logged every server: {theirs_raw:#?}\n{out}"
     );
 
-    let config = config("haproxy.cfg", &cfg);
-    let (handle, _events) = HealthMonitor::start(&config);
-    let mut results = handle.check_results();
-    let mut ours_raw = Vec::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(8);
-    while first_lines(&ours_raw).len() < SERVERS {
-        match tokio::time::timeout_at(deadline, results.recv()).await {
-            Ok(Some(r)) => ours_raw.extend(r.log_line),
-            _ => break,
-        }
-    }
-    handle.shutdown().await;
-    let ours = first_lines(&ours_raw);
-    let _ = std::fs::remove_dir_all(&dir);
-    assert_eq!(ours, theirs, "the same log-health-checks lines");
+    let ours = versus::fulcrum("haproxy.cfg", &cfg, done, quick).await;
+    assert_eq!(
+        first_lines(&ours.lines),
+        theirs,
+        "the same log-health-checks lines"
+    );
 }

@@ -101,6 +101,27 @@ pub async fn open(
     }
 }
 
+/// Connects to `target` through the SOCKS4 proxy `proxy` (`server ... socks4 ADDR:PORT`): a
+/// TCP connection to the proxy, then HAProxy's CONNECT request (`socks4.rs`); the stream is
+/// the server's once the proxy grants it.
+pub async fn open_via_socks4(
+    target: &Target,
+    source: Option<SocketAddr>,
+    proxy: SocketAddr,
+    dst_port: u16,
+) -> io::Result<ServerConn> {
+    let addr = target
+        .resolve(dst_port)
+        .ok_or_else(|| io::Error::other("a SOCKS4 proxy reaches IP servers only"))?;
+    let mut s = match source {
+        None => TcpStream::connect(proxy).await?,
+        Some(src) => tcp_from(src, proxy).await?,
+    };
+    let _ = s.set_nodelay(true);
+    crate::socks4::connect(&mut s, addr).await?;
+    Ok(ServerConn::Tcp(s))
+}
+
 /// A TCP connection to `dst` leaving from `src` (port 0: any).
 pub async fn tcp_from(src: SocketAddr, dst: SocketAddr) -> io::Result<TcpStream> {
     let sock = if dst.is_ipv4() {

@@ -443,7 +443,13 @@ impl<P> Farm<P> {
         dst_port: u16,
     ) -> Result<ServerConn, ConnectFailure> {
         let open = async {
-            let c = crate::connect::open(&server.target, server.source, dst_port).await?;
+            let c = match server.socks4 {
+                None => crate::connect::open(&server.target, server.source, dst_port).await?,
+                Some(proxy) => {
+                    crate::connect::open_via_socks4(&server.target, server.source, proxy, dst_port)
+                        .await?
+                }
+            };
             let c = match server.tls() {
                 // `server ... ssl`: the handshake counts within `timeout connect`.
                 Some(tls) => {

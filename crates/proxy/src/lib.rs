@@ -44,6 +44,7 @@ pub mod route;
 pub mod runtime;
 pub mod server;
 pub mod sockpair;
+pub mod socks4;
 pub mod state;
 pub mod stick_sync;
 pub mod stream;

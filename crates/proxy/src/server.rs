@@ -123,6 +123,8 @@ pub struct ServerRt {
     pub target: Target,
     /// `source`: the local address connections (and health checks) leave from.
     pub source: Option<SocketAddr>,
+    /// `socks4 ADDR:PORT`: connections go through this SOCKS4 proxy (`socks4.rs`).
+    pub socks4: Option<SocketAddr>,
     /// `send-proxy` (1) / `send-proxy-v2` (2): the PROXY header version each new connection
     /// starts with; 0: none.
     pub send_proxy: u8,
@@ -223,6 +225,7 @@ impl ServerRt {
             name,
             target,
             source: None,
+            socks4: None,
             send_proxy: 0,
             weight,
             maxconn: maxconn.filter(|m| *m > 0),
@@ -282,6 +285,12 @@ impl ServerRt {
 
     pub fn with_source(mut self, source: Option<SocketAddr>) -> Self {
         self.source = source;
+        self
+    }
+
+    /// Connections go through the SOCKS4 proxy `socks4` (None: directly).
+    pub fn with_socks4(mut self, socks4: Option<SocketAddr>) -> Self {
+        self.socks4 = socks4;
         self
     }
 

@@ -10,7 +10,7 @@ use fulcrum_sample::fetch::{Arg, Fetch};
 use fulcrum_sample::{Scope, Type, Value, Vars};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, LazyLock, Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
 mod sticky;
@@ -197,14 +197,11 @@ pub struct Tracking {
     vars: Mutex<Vars>,
 }
 
-/// The `proc` scope's variables, shared by every stream.
-static PROC_VARS: LazyLock<Mutex<Vars>> = LazyLock::new(Default::default);
-
 impl Tracking {
     /// Variable `scope.name`.
     pub fn var(&self, scope: Scope, name: &str) -> Option<Value> {
         let vars = if scope == Scope::Proc {
-            &*PROC_VARS
+            fulcrum_sample::proc_vars()
         } else {
             &self.vars
         };
@@ -214,7 +211,7 @@ impl Tracking {
     /// `set-var`: sets (or with `None`, `unset-var`: removes) variable `scope.name`.
     pub fn set_var(&self, scope: Scope, name: &str, v: Option<Value>) {
         let vars = if scope == Scope::Proc {
-            &*PROC_VARS
+            fulcrum_sample::proc_vars()
         } else {
             &self.vars
         };

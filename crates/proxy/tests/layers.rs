@@ -121,6 +121,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::conn",
             // HTTP/2 connections to servers, shared by sessions (h2 crate only).
             "connect::h2",
+            // The SOCKS4 request to a server's `socks4` proxy (tokio only).
+            "socks4",
         ],
     ),
     (

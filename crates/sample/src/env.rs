@@ -76,6 +76,15 @@ pub trait Env {
     }
 }
 
+/// The `proc` scope's variables: one set per process, shared by the data plane's streams and
+/// the health checks (HAProxy's `set-var(proc.x)` in a `tcp-check` is seen by `http-request`
+/// rules, and the other way round).
+pub fn proc_vars() -> &'static std::sync::Mutex<Vars> {
+    static PROC: std::sync::LazyLock<std::sync::Mutex<Vars>> =
+        std::sync::LazyLock::new(Default::default);
+    &PROC
+}
+
 /// Variables of one scope set, keyed by name.
 #[derive(Debug, Default, Clone)]
 pub struct Vars {

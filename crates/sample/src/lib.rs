@@ -35,7 +35,7 @@ mod registry_versions;
 pub mod time;
 pub mod value;
 
-pub use env::{Env, Scope, Vars};
+pub use env::{proc_vars, Env, Scope, Vars};
 pub use error::CompileError;
 pub use expr::{compile, Expr};
 pub use logformat::{compile_format, Format};

@@ -54,19 +54,25 @@ pub fn http_check(h: &mut HttpCheck, line: &Line<'_>) -> Result<(), String> {
             }
             return Ok(());
         }
-        kw if kw.starts_with("set-var(") || kw.starts_with("unset-var(") => {
-            let (scope, name) = super::tcp_check::check_var(kw)?;
-            if kw.starts_with("set-var(") {
-                let expr = line.need(2, "a sample expression")?;
+        kw if kw.starts_with("set-var(") || kw.starts_with("set-var-fmt(") || kw.starts_with("unset-var(") => {
+            let (scope, name, conditions) = super::tcp_check::check_var(kw)?;
+            let fmt = kw.starts_with("set-var-fmt(");
+            if kw.starts_with("set-var") {
+                let expr = line.need(2, if fmt { "a log-format string" } else { "a sample expression" })?;
                 if let Some(extra) = line.arg(3) {
                     return Err(format!("'http-check {kw}' expects one sample expression, found '{extra}' after it"));
                 }
-                super::tcp_check::sample_expr(expr, &format!("http-check {kw}"))?;
-                HttpCheckRule::SetVar { scope, name, expr: expr.to_string() }
+                if fmt {
+                    super::tcp_check::log_format(expr, &format!("http-check {kw}"))?;
+                } else {
+                    super::tcp_check::sample_expr(expr, &format!("http-check {kw}"))?;
+                }
+                HttpCheckRule::SetVar { scope, name, expr: expr.to_string(), conditions, fmt }
             } else {
                 if let Some(extra) = line.arg(2) {
                     return Err(format!("'http-check {kw}' takes no argument, found '{extra}'"));
                 }
+                super::tcp_check::no_conditions(kw, &conditions)?;
                 HttpCheckRule::UnsetVar { scope, name }
             }
         }
@@ -92,6 +98,11 @@ fn send(line: &Line<'_>) -> Result<HttpCheckSend, String> {
             "hdr" => {
                 let n = line.need(i + 1, "a header name")?.to_string();
                 let v = line.need(i + 2, "a header value")?.to_string();
+                // header values are log-format strings (haproxy 2.6)
+                if v.contains('%') {
+                    super::tcp_check::log_format(&v, "http-check send hdr")?;
+                    s.headers_lf = true;
+                }
                 s.headers.push((n, v));
                 i += 1;
             }
@@ -149,9 +160,6 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
         match line.arg(i) {
             Some("!") => negate = true,
             Some("comment") => i += 1,
-            Some("min-recv") => {
-                return Err("'http-check expect min-recv' is not supported by fulcrum yet (a check reads the whole answer)".into())
-            }
             Some(k) if expect_option(line, i, &mut options)? => {
                 let _ = k;
                 i += 1;
@@ -172,8 +180,9 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
         "rstring" => ExpectKind::Rstring,
         "hdr" => ExpectKind::Hdr,
         "fhdr" => ExpectKind::Fhdr,
-        "string-lf" | "status-lf" => return Err(format!("'http-check expect {word}' (log-format patterns) is not supported by fulcrum yet")),
-        other => return Err(format!("'http-check expect' expects status, rstatus, string, rstring, hdr or fhdr, found '{other}'")),
+        "string-lf" => ExpectKind::StringLf,
+        // haproxy 2.6's words for anything else
+        other => return Err(format!("'http-check expect' only supports min-recv, [!]string, [!]rstring, [!]string-lf, [!]status, [!]rstatus, [!]hdr, [!]fhdr or comment but got '{other}' as argument")),
     };
     let mut e = HttpCheckExpect {
         span: line.span.clone(),
@@ -185,21 +194,40 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
     };
     if matches!(kind, ExpectKind::Hdr | ExpectKind::Fhdr) {
         i += 1;
-        if line.need(i, "'name'")? != "name" {
-            return Err(format!(
-                "'http-check expect {word}' expects 'name' first, found '{}'",
-                line.words[i]
-            ));
-        }
+        let name_lf = match line.need(i, "'name'")? {
+            "name" => false,
+            "name-lf" => true,
+            _ => {
+                return Err(format!(
+                    "'http-check expect {word}' expects 'name' or 'name-lf' first, found '{}'",
+                    line.words[i]
+                ))
+            }
+        };
         i += 1;
+        // haproxy: "log-format string is not supported with a regex matching method"
+        let lf_method = |lf: bool, m: MatchMethod, text: &str| -> Result<(), String> {
+            if !lf {
+                return Ok(());
+            }
+            if m == MatchMethod::Reg {
+                return Err(format!("'http-check expect {word}': log-format string is not supported with a regex matching method"));
+            }
+            super::tcp_check::log_format(text, &format!("http-check expect {word}"))
+        };
         let name_method = method(line, &mut i)?;
         let name = line.need(i, "a header name")?.to_string();
+        lf_method(name_lf, name_method, &name)?;
         i += 1;
         let mut value = None;
-        if line.arg(i) == Some("value") {
+        let mut value_lf = false;
+        if let Some(kw @ ("value" | "value-lf")) = line.arg(i) {
+            value_lf = kw == "value-lf";
             i += 1;
             let m = method(line, &mut i)?;
-            value = Some((m, line.need(i, "a header value")?.to_string()));
+            let v = line.need(i, "a header value")?.to_string();
+            lf_method(value_lf, m, &v)?;
+            value = Some((m, v));
             i += 1;
         }
         trailing_options(line, i, &mut e.options, word)?;
@@ -207,11 +235,16 @@ fn expect(line: &Line<'_>) -> Result<HttpCheckExpect, String> {
             name_method,
             name,
             value,
+            name_lf,
+            value_lf,
         });
         return Ok(e);
     }
     e.pattern = line.need(i + 1, "a pattern")?.to_string();
     trailing_options(line, i + 2, &mut e.options, word)?;
+    if kind == ExpectKind::StringLf {
+        super::tcp_check::log_format(&e.pattern, "http-check expect string-lf")?;
+    }
     if kind == ExpectKind::Status
         && !e
             .pattern
@@ -255,6 +288,15 @@ fn expect_option(line: &Line<'_>, i: usize, o: &mut HttpExpectOptions) -> Result
             sample_expr(v, "http-check expect status-code")?;
             o.status_code = Some(v.to_string());
         }
+        "min-recv" => {
+            // as haproxy: -1 (the default) or 0 to INT_MAX
+            let v = value()?;
+            o.min_recv = match v.parse::<i64>() {
+                Ok(-1) => None,
+                Ok(n) if (0..=i64::from(i32::MAX)).contains(&n) => usize::try_from(n).ok(),
+                _ => return Err(format!("'http-check expect min-recv' expects -1 or an integer from 0 to INT_MAX, found '{v}'")),
+            };
+        }
         _ => return Ok(false),
     }
     Ok(true)
@@ -270,8 +312,6 @@ fn trailing_options(
     while let Some(extra) = line.arg(i) {
         if extra == "comment" {
             line.need(i + 1, "a comment")?;
-        } else if extra == "min-recv" {
-            return Err("'http-check expect min-recv' is not supported by fulcrum yet (a check reads the whole answer)".into());
         } else if !expect_option(line, i, o)? {
             return Err(format!(
                 "unexpected '{extra}' after 'http-check expect {word}'"

@@ -46,6 +46,8 @@ pub fn default_server() -> Server {
         check_tls: Default::default(),
         agent: Default::default(),
         source: None,
+        socks4: None,
+        check_via_socks4: false,
         ssl: false,
         tls: Default::default(),
         proto_h2: false,
@@ -85,6 +87,9 @@ const KNOWN: &[&str] = &[
     "no-check-send-proxy",
     "no-backup",
     "source",
+    "socks4",
+    "check-via-socks4",
+    "check-proto",
 ];
 
 /// Server options fulcrum reads but does not act on (yet), with how many values each takes.
@@ -111,7 +116,6 @@ const IGNORED: &[(&str, usize)] = &[
     ("shard", 1),
     ("namespace", 1),
     ("tcp-ut", 1),
-    ("check-proto", 1),
     ("log-proto", 1),
     ("non-stick", 0),
     ("stick", 0),
@@ -223,6 +227,20 @@ fn apply_options<'a>(
                 s.check_addr = Some(v.parse::<IpAddr>().map_err(|_| format!("'addr' expects an IP address, found '{v}'"))?);
             }
             "cookie" => s.cookie = Some(value("a cookie value")?.to_string()),
+            // the checks' multiplexer: fulcrum's checks speak raw TCP or HTTP/1 (the defaults)
+            "check-proto" => match value("a protocol")? {
+                "h1" | "none" => {}
+                p @ ("h2" | "fcgi") => {
+                    return Err(format!("server option 'check-proto {p}' is not supported by fulcrum yet (checks speak HTTP/1)"))
+                }
+                p => return Err(format!("'check-proto' : unknown MUX protocol '{p}'")),
+            },
+            "socks4" => {
+                let v = value("an address such as 127.0.0.1:1080")?;
+                s.socks4 = Some(v.parse::<std::net::SocketAddr>().map_err(|_| {
+                    format!("'socks4' expects an IP address and a port (ADDR:PORT), found '{v}'")
+                })?);
+            }
             "source" => {
                 let (addr, n) = super::source::parse(line, i + 1, true)?;
                 s.source = Some(addr);
@@ -259,6 +277,7 @@ fn apply_options<'a>(
                     "send-proxy-v2" => s.send_proxy_v2 = true,
                     "no-send-proxy-v2" => s.send_proxy_v2 = false,
                     "check-send-proxy" => s.check_send_proxy = true,
+                    "check-via-socks4" => s.check_via_socks4 = true,
                     "agent-check" => s.agent.enabled = true,
                     "no-agent-check" => s.agent.enabled = false,
                     "no-check-send-proxy" => s.check_send_proxy = false,

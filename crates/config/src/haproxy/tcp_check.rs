@@ -114,25 +114,31 @@ pub fn tcp_check(rules: &mut Vec<TcpCheckRule>, line: &Line<'_>) -> Result<(), S
         }
         "expect" => TcpCheckAction::Expect(expect(line)?),
         "comment" => TcpCheckAction::Comment(line.need(2, "a comment")?.to_string()),
-        kw if kw.starts_with("set-var(") || kw.starts_with("unset-var(") => {
-            let (scope, name) = check_var(kw)?;
-            if kw.starts_with("set-var(") {
-                let expr = line.need(2, "a sample expression")?;
+        kw if kw.starts_with("set-var(") || kw.starts_with("set-var-fmt(") || kw.starts_with("unset-var(") => {
+            let (scope, name, conditions) = check_var(kw)?;
+            let fmt = kw.starts_with("set-var-fmt(");
+            if kw.starts_with("set-var") {
+                let expr = line.need(2, if fmt { "a log-format string" } else { "a sample expression" })?;
                 if let Some(extra) = line.arg(3) {
                     return Err(format!("'tcp-check {kw}' expects one sample expression, found '{extra}' after it"));
                 }
-                sample_expr(expr, &format!("tcp-check {kw}"))?;
-                TcpCheckAction::SetVar { scope, name, expr: expr.to_string() }
+                if fmt {
+                    log_format(expr, &format!("tcp-check {kw}"))?;
+                } else {
+                    sample_expr(expr, &format!("tcp-check {kw}"))?;
+                }
+                TcpCheckAction::SetVar { scope, name, expr: expr.to_string(), conditions, fmt }
             } else {
                 if let Some(extra) = line.arg(2) {
                     return Err(format!("'tcp-check {kw}' takes no argument, found '{extra}'"));
                 }
+                no_conditions(kw, &conditions)?;
                 TcpCheckAction::UnsetVar { scope, name }
             }
         }
         other => {
             return Err(format!(
-                "unknown 'tcp-check' action '{other}' (expected connect, send, send-lf, send-binary, send-binary-lf, expect, comment, set-var or unset-var)"
+                "unknown 'tcp-check' action '{other}' (expected connect, send, send-lf, send-binary, send-binary-lf, expect, comment, set-var, set-var-fmt or unset-var)"
             ))
         }
     };
@@ -201,9 +207,23 @@ pub(super) fn connect(line: &Line<'_>) -> Result<TcpCheckConnect, String> {
                     .collect();
                 i += 1;
             }
-            "via-socks4" | "proto" => {
-                return Err(format!("'{} connect {a}' is not supported by fulcrum yet", line.words[0]))
+            "proto" => {
+                // HAProxy's multiplexers: `none` (raw TCP) for tcp-check, `h1`/`h2`/`fcgi` for
+                // http-check; fulcrum's checks speak the default of each (raw TCP, HTTP/1)
+                let p = line.need(i + 1, "a protocol name")?;
+                let http = line.words[0] == "http-check";
+                match (http, p) {
+                    (false, "none") | (true, "h1") => {}
+                    (true, "h2" | "fcgi") => {
+                        return Err(format!("'http-check connect proto {p}' is not supported by fulcrum yet (HTTP/1 checks only)"))
+                    }
+                    _ => {
+                        return Err(format!("'{} connect' : 'proto' : invalid MUX protocol '{p}' for {}", line.words[0], line.words[0]))
+                    }
+                }
+                i += 1;
             }
+            "via-socks4" => c.via_socks4 = true,
             other => return Err(format!("'{} connect' expects default, port, addr, send-proxy, via-socks4, ssl, sni, alpn, proto, linger or comment, found '{other}'", line.words[0])),
         }
         i += 1;
@@ -279,8 +299,9 @@ fn expect(line: &Line<'_>) -> Result<TcpCheckExpect, String> {
                     "rstring" => TcpExpectKind::Rstring,
                     "binary" => TcpExpectKind::Binary,
                     "rbinary" => TcpExpectKind::Rbinary,
-                    "string-lf" | "binary-lf" => return Err(format!("'tcp-check expect {kind}' (log-format patterns) is not supported by fulcrum yet")),
-                    other => return Err(format!("'tcp-check expect' expects string, rstring, binary, rbinary, min-recv, ok-status, error-status, tout-status, on-success, on-error, status-code, comment or '!', found '{other}'")),
+                    "string-lf" => TcpExpectKind::StringLf,
+                    "binary-lf" => TcpExpectKind::BinaryLf,
+                    other => return Err(format!("'tcp-check expect' expects string, rstring, binary, rbinary, string-lf, binary-lf, min-recv, ok-status, error-status, tout-status, on-success, on-error, status-code, comment or '!', found '{other}'")),
                 };
                 e.pattern = line
                     .need(i + 1, &format!("a pattern after '{kind}'"))?
@@ -290,6 +311,9 @@ fn expect(line: &Line<'_>) -> Result<TcpCheckExpect, String> {
                 }
                 if matches!(e.kind, TcpExpectKind::Rstring | TcpExpectKind::Rbinary) {
                     regex_check(&e.pattern)?;
+                }
+                if matches!(e.kind, TcpExpectKind::StringLf | TcpExpectKind::BinaryLf) {
+                    log_format(&e.pattern, &format!("tcp-check expect {kind}"))?;
                 }
                 // options may follow the pattern too
                 let mut j = i + 2;
@@ -360,27 +384,56 @@ fn expect_option(line: &Line<'_>, j: usize, e: &mut TcpCheckExpect) -> Result<us
     Ok(j + 2)
 }
 
-/// A check variable's scope and name from `set-var(SCOPE.NAME)` / `unset-var(SCOPE.NAME)`:
-/// `check` and `sess` live for one check run (HAProxy's check session); `proc` variables are
-/// the data plane's and checks cannot reach them in fulcrum.
-pub(super) fn check_var(kw: &str) -> Result<(String, String), String> {
+/// HAProxy 2.6's `set-var` conditions.
+pub(super) const SET_VAR_CONDITIONS: &[&str] = &[
+    "ifexists",
+    "ifnotexists",
+    "ifempty",
+    "ifnotempty",
+    "ifset",
+    "ifnotset",
+    "ifgt",
+    "iflt",
+];
+
+/// A check variable's scope, name and `set-var` conditions from
+/// `set-var(SCOPE.NAME[,COND...])` / `unset-var(SCOPE.NAME)`: `check` and `sess` live for one
+/// check run (HAProxy's check session), `proc` is the process's (shared with the data plane).
+pub(super) fn check_var(kw: &str) -> Result<(String, String, Vec<String>), String> {
     let inner = kw
         .split_once('(')
         .and_then(|(_, rest)| rest.strip_suffix(')'))
         .ok_or_else(|| format!("'{kw}': expected set-var(SCOPE.NAME) or unset-var(SCOPE.NAME)"))?;
-    if inner.contains(',') {
+    let mut parts = inner.split(',');
+    let var = parts.next().unwrap_or_default();
+    let conditions: Vec<String> = parts.map(|c| c.trim().to_string()).collect();
+    if let Some(bad) = conditions
+        .iter()
+        .find(|c| !SET_VAR_CONDITIONS.contains(&c.as_str()))
+    {
+        // haproxy: "'set-var' : unknown condition \"ifbogus\""
         return Err(format!(
-            "'{kw}': set-var conditions are not supported by fulcrum yet"
+            "'{kw}': unknown condition \"{bad}\" (expected {})",
+            SET_VAR_CONDITIONS.join(", ")
         ));
     }
-    let (scope, name) = inner
+    let (scope, name) = var
         .split_once('.')
         .filter(|(_, n)| !n.is_empty())
         .ok_or_else(|| format!("'{kw}': a variable is named SCOPE.NAME (e.g. check.port)"))?;
     match scope {
-        "check" | "sess" => Ok((scope.to_string(), name.to_string())),
-        "proc" => Err(format!("'{kw}': 'proc' variables are not reachable from health checks in fulcrum yet (use check.{name})")),
-        other => Err(format!("'{kw}': health checks have the 'check' and 'sess' scopes, found '{other}'")),
+        "check" | "sess" | "proc" => Ok((scope.to_string(), name.to_string(), conditions)),
+        other => Err(format!(
+            "'{kw}': health checks have the 'check', 'sess' and 'proc' scopes, found '{other}'"
+        )),
+    }
+}
+
+/// `unset-var` takes no condition.
+pub(super) fn no_conditions(kw: &str, conditions: &[String]) -> Result<(), String> {
+    match conditions.first() {
+        None => Ok(()),
+        Some(_) => Err(format!("'{kw}': unset-var does not expect parameters after the variable name. Only \"set-var\" and \"set-var-fmt\" manage conditions")),
     }
 }
 

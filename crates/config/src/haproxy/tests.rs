@@ -756,7 +756,7 @@ fn http_check() {
     let rules = &c.proxy("b").unwrap().http_check.rules;
     assert_eq!(rules.len(), 6);
     assert!(
-        matches!(&rules[2], HttpCheckRule::Expect(HttpCheckExpect { kind: ExpectKind::Hdr, header: Some(HeaderMatch { name_method: MatchMethod::Beg, name, value: Some((MatchMethod::Sub, v)) }), .. }) if name == "X-O" && v == "yes")
+        matches!(&rules[2], HttpCheckRule::Expect(HttpCheckExpect { kind: ExpectKind::Hdr, header: Some(HeaderMatch { name_method: MatchMethod::Beg, name, value: Some((MatchMethod::Sub, v)), .. }), .. }) if name == "X-O" && v == "yes")
     );
     assert!(matches!(
         &rules[5],
@@ -801,7 +801,18 @@ fn http_check() {
             " http-check disable-on-404 now\n",
             "'http-check disable-on-404' takes no argument",
         ),
-        (" http-check expect hdr value x\n", "expects 'name' first"),
+        (
+            " http-check expect hdr value x\n",
+            "expects 'name' or 'name-lf' first",
+        ),
+        (
+            " http-check expect hdr name-lf -m reg x\n",
+            "not supported with a regex matching method",
+        ),
+        (
+            " server s 127.0.0.1:80 check check-proto h2\n",
+            "'check-proto h2' is not supported by fulcrum yet",
+        ),
     ] {
         let e = errors(&format!("{TIMEOUTS}backend b\n option httpchk\n{text}"));
         assert!(e.len() == 1 && e[0].contains(words), "{text}: {e:?}");

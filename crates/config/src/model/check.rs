@@ -53,6 +53,9 @@ pub enum HttpCheckRule {
         scope: String,
         name: String,
         expr: String,
+        conditions: Vec<String>,
+        /// `set-var-fmt`: `expr` is a log-format string (the variable gets its text).
+        fmt: bool,
     },
     UnsetVar {
         scope: String,
@@ -71,6 +74,9 @@ pub struct HttpCheckSend {
     /// `uri-lf` / `body-lf` with `%[...]` samples: `uri` / `body` are rendered per check.
     pub uri_lf: bool,
     pub body_lf: bool,
+    /// A `hdr NAME VALUE` value holds `%[...]` samples (header values are log-format strings
+    /// in HAProxy 2.6): rendered per check.
+    pub headers_lf: bool,
 }
 
 /// `http-check expect [!] status|rstatus|string|rstring PATTERN`
@@ -96,6 +102,9 @@ pub struct HttpExpectOptions {
     pub on_success: Option<String>,
     pub on_error: Option<String>,
     pub status_code: Option<String>,
+    /// `min-recv N`: judge once N bytes of the body came (a mismatch is then final) instead
+    /// of waiting for the whole answer (-1, the default, is None).
+    pub min_recv: Option<usize>,
 }
 
 /// How `http-check expect hdr|fhdr` matches a header name and value.
@@ -104,6 +113,9 @@ pub struct HeaderMatch {
     pub name_method: MatchMethod,
     pub name: String,
     pub value: Option<(MatchMethod, String)>,
+    /// `name-lf` / `value-lf`: the pattern is a log-format string rendered when the rule runs.
+    pub name_lf: bool,
+    pub value_lf: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -123,6 +135,8 @@ pub enum ExpectKind {
     Rstatus,
     String,
     Rstring,
+    /// `string-lf`: the body pattern is a log-format string rendered when the rule runs.
+    StringLf,
     /// A header, its value split at commas.
     Hdr,
     /// A header, its full value.

@@ -280,6 +280,11 @@ pub struct Server {
     pub agent: Agent,
     /// `source ADDR[:PORT]` on the server line (port 0: any); see [`Proxy::server_source`].
     pub source: Option<SocketAddr>,
+    /// `socks4 ADDR:PORT`: connections to the server go through this SOCKS4 proxy (a
+    /// CONNECT request, as HAProxy's with user id "HAProxy").
+    pub socks4: Option<SocketAddr>,
+    /// `check-via-socks4`: the health checks' default connect goes through `socks4` too.
+    pub check_via_socks4: bool,
     /// `ssl`: connections to the server are TLS (`no-ssl` clears it).
     pub ssl: bool,
     /// TLS options of the line (`verify`, `ca-file`, `sni`, `alpn`, ...), as written.

@@ -49,19 +49,32 @@ pub enum Conn {
 }
 
 pub async fn connect(addr: &CheckAddr) -> io::Result<Conn> {
+    connect_with(addr, false).await
+}
+
+/// [`connect`]; `delayed_ack`: TCP_QUICKACK off before the connect, as HAProxy does for a
+/// check that only connects: the handshake's last ACK waits (for data that never comes), the
+/// check ends with its RST first, and the server never accepts a connection (nor wakes up
+/// for one: HAProxy's half-open layer-4 check).
+pub async fn connect_with(addr: &CheckAddr, delayed_ack: bool) -> io::Result<Conn> {
     match &addr.dest {
         Dest::Ip(dst) => match addr.source {
-            None => TcpStream::connect(dst).await.map(Conn::Tcp),
-            Some(src) => {
+            None if !delayed_ack => TcpStream::connect(dst).await.map(Conn::Tcp),
+            source => {
                 let sock = if dst.is_ipv4() {
                     TcpSocket::new_v4()?
                 } else {
                     TcpSocket::new_v6()?
                 };
-                if src.port() != 0 {
-                    sock.set_reuseaddr(true)?;
+                if delayed_ack {
+                    let _ = socket2::SockRef::from(&sock).set_quickack(false);
                 }
-                sock.bind(src)?;
+                if let Some(src) = source {
+                    if src.port() != 0 {
+                        sock.set_reuseaddr(true)?;
+                    }
+                    sock.bind(src)?;
+                }
                 sock.connect(*dst).await.map(Conn::Tcp)
             }
         },
@@ -146,7 +159,8 @@ mod tests {
                 drop(l);
             }
 
-            // `source`: the server sees the check come from that address.
+            // `source`: the server sees the check come from that address (a check that
+            // completes its handshake: an HAProxy-style one is never accepted).
             let l = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("bind");
@@ -154,7 +168,7 @@ mod tests {
                 dest: Dest::Ip(l.local_addr().expect("addr")),
                 source: Some("127.0.0.2:0".parse().expect("literal")),
             };
-            assert_eq!(tcp::check(&ip, t, true).await.status, CheckStatus::L4Ok);
+            assert_eq!(tcp::check(&ip, t, false).await.status, CheckStatus::L4Ok);
             let (_, peer) = l.accept().await.expect("accept");
             assert_eq!(peer.ip().to_string(), "127.0.0.2");
         });

@@ -5,8 +5,9 @@
 //! `res.len`, and `status` after an HTTP answer). Pure: the caller gives the bytes, the
 //! variables and the time.
 
+use crate::probe::check_vars::CheckVars;
 use fulcrum_sample::fetch::Fetch;
-use fulcrum_sample::{Env, Expr, Format, Scope, Value, Vars};
+use fulcrum_sample::{Env, Expr, Format, Scope, Value};
 
 /// A compiled sample expression, compared by its text (a check's definition is compared on
 /// reload).
@@ -89,7 +90,8 @@ impl PartialEq for Lf {
 }
 impl Eq for Lf {}
 
-/// A variable of a check: its scope (`check` or `sess`, both one check run) and name.
+/// A variable of a check: its scope (`check` or `sess`, both one check run; `proc`, the
+/// process's) and name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VarName {
     pub scope: Scope,
@@ -99,12 +101,12 @@ pub struct VarName {
 impl VarName {
     pub fn new(scope: &str, name: &str) -> Result<VarName, String> {
         match Scope::parse(scope) {
-            Some(s @ (Scope::Check | Scope::Sess)) => Ok(VarName {
+            Some(s @ (Scope::Check | Scope::Sess | Scope::Proc)) => Ok(VarName {
                 scope: s,
                 name: name.to_string(),
             }),
             _ => Err(format!(
-                "health checks have the 'check' and 'sess' scopes, found '{scope}'"
+                "health checks have the 'check', 'sess' and 'proc' scopes, found '{scope}'"
             )),
         }
     }
@@ -115,7 +117,7 @@ impl VarName {
 pub struct CheckEnv<'a> {
     pub buf: &'a [u8],
     pub status: Option<u16>,
-    pub vars: &'a Vars,
+    pub vars: &'a CheckVars,
 }
 
 impl Env for CheckEnv<'_> {
@@ -137,7 +139,7 @@ impl Env for CheckEnv<'_> {
     }
 
     fn var(&self, scope: Scope, name: &str) -> Option<Value> {
-        self.vars.get(scope, name).cloned()
+        self.vars.get(scope, name)
     }
 
     fn now_unix(&self) -> i64 {
@@ -160,7 +162,7 @@ mod tests {
 
     #[test]
     fn payload_len_vars_and_formats() {
-        let mut vars = Vars::default();
+        let mut vars = CheckVars::default();
         vars.set(Scope::Check, "port", Value::Sint(6379));
         let env = CheckEnv {
             buf: b"250 mx.test ESMTP\r\n",
@@ -188,6 +190,6 @@ mod tests {
         // absent samples render as nothing
         let lf = Lf::new("[%[var(check.nope)]]").expect("compiles");
         assert_eq!(lf.render(&env), b"[]");
-        assert!(VarName::new("proc", "x").is_err());
+        assert!(VarName::new("txn", "x").is_err());
     }
 }

@@ -55,6 +55,20 @@ pub enum Expect {
         negate: bool,
         re: Re,
     },
+    /// `string-lf`: the body pattern is a log-format string, rendered when the rule runs
+    /// ([`Expect::resolve`]).
+    StringLf {
+        negate: bool,
+        format: crate::probe::check_sample::Lf,
+    },
+    /// `hdr`/`fhdr` with `name-lf`/`value-lf`: the patterns rendered when the rule runs
+    /// ([`Expect::resolve`] makes a [`Expect::Header`] of them).
+    HeaderLf {
+        negate: bool,
+        full: bool,
+        name: Pattern,
+        value: Option<Pattern>,
+    },
     /// `hdr` (`full: false`: each comma-separated value) or `fhdr` (the whole value).
     Header {
         negate: bool,
@@ -62,6 +76,27 @@ pub enum Expect {
         name: Text,
         value: Option<Text>,
     },
+}
+
+/// A header name or value pattern of a `name-lf`/`value-lf` rule: fixed, or a log-format
+/// string with its match method (never `reg`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pattern {
+    Fixed(Text),
+    Lf(MatchMethod, crate::probe::check_sample::Lf),
+}
+
+impl Pattern {
+    fn text(&self, env: &crate::probe::check_sample::CheckEnv<'_>, lower: bool) -> Text {
+        match self {
+            Pattern::Fixed(t) => t.clone(),
+            Pattern::Lf(m, lf) => {
+                let s = String::from_utf8_lossy(&lf.render(env)).into_owned();
+                // not `reg` (refused with log-format strings): cannot fail
+                Text::new(*m, &s, lower).unwrap_or(Text::Str(s))
+            }
+        }
+    }
 }
 
 /// A header name or value matcher: `-m str|beg|end|sub|reg`.
@@ -128,12 +163,39 @@ impl Expect {
                 negate: e.negate,
                 re: Re::new(&e.pattern).map_err(|err| bad(format!("invalid regex: {err}")))?,
             },
+            ExpectKind::StringLf => Expect::StringLf {
+                negate: e.negate,
+                format: crate::probe::check_sample::Lf::new(&e.pattern).map_err(bad)?,
+            },
             ExpectKind::Hdr | ExpectKind::Fhdr => {
                 let h = e
                     .header
                     .as_ref()
                     .ok_or_else(|| bad("a header name is needed".into()))?;
                 let re_err = |err: regex::Error| bad(format!("invalid regex: {err}"));
+                if h.name_lf || h.value_lf {
+                    let lf = |text: &str| {
+                        crate::probe::check_sample::Lf::new(text).map_err(|e| bad(e.to_string()))
+                    };
+                    let name = if h.name_lf {
+                        Pattern::Lf(h.name_method, lf(&h.name)?)
+                    } else {
+                        Pattern::Fixed(Text::new(h.name_method, &h.name, true).map_err(re_err)?)
+                    };
+                    let value = match &h.value {
+                        None => None,
+                        Some((m, v)) if h.value_lf => Some(Pattern::Lf(*m, lf(v)?)),
+                        Some((m, v)) => {
+                            Some(Pattern::Fixed(Text::new(*m, v, false).map_err(re_err)?))
+                        }
+                    };
+                    return Ok(Expect::HeaderLf {
+                        negate: e.negate,
+                        full: e.kind == ExpectKind::Fhdr,
+                        name,
+                        value,
+                    });
+                }
                 Expect::Header {
                     negate: e.negate,
                     full: e.kind == ExpectKind::Fhdr,
@@ -148,6 +210,39 @@ impl Expect {
                 }
             }
         })
+    }
+
+    /// A `string-lf` rule with its pattern rendered over `env`; any other rule as it is.
+    pub fn resolve(
+        &self,
+        env: &crate::probe::check_sample::CheckEnv<'_>,
+    ) -> std::borrow::Cow<'_, Expect> {
+        match self {
+            Expect::StringLf { negate, format } => std::borrow::Cow::Owned(Expect::String {
+                negate: *negate,
+                pattern: format.render(env),
+            }),
+            Expect::HeaderLf {
+                negate,
+                full,
+                name,
+                value,
+            } => std::borrow::Cow::Owned(Expect::Header {
+                negate: *negate,
+                full: *full,
+                name: name.text(env, true),
+                value: value.as_ref().map(|v| v.text(env, false)),
+            }),
+            other => std::borrow::Cow::Borrowed(other),
+        }
+    }
+
+    /// Whether the rule reads the body (`min-recv` applies to these).
+    pub fn reads_body(&self) -> bool {
+        matches!(
+            self,
+            Expect::String { .. } | Expect::Rstring { .. } | Expect::StringLf { .. }
+        )
     }
 
     pub fn evaluate(&self, resp: &CheckResponse, elapsed: Duration) -> CheckOutcome {
@@ -166,7 +261,7 @@ impl Expect {
                 CheckOutcome::new(CheckStatus::L7Ok, elapsed).with_code(code)
             } else if negate {
                 CheckOutcome::new(CheckStatus::L7Response, elapsed)
-                    .with_info("HTTP content check matched unexpectedly")
+                    .with_info("HTTP check matched unwanted content")
             } else {
                 CheckOutcome::new(CheckStatus::L7Response, elapsed)
                     .with_info("HTTP content check did not match")
@@ -189,6 +284,9 @@ impl Expect {
                 content_result(found, *negate)
             }
             Expect::Rstring { negate, re } => content_result(re.is_match(&resp.body), *negate),
+            // rendered by `resolve` first; unrendered, the pattern is empty (always found)
+            Expect::StringLf { negate, .. } => content_result(true, *negate),
+            Expect::HeaderLf { negate, .. } => status_result(!*negate),
             Expect::Header {
                 negate,
                 full,
@@ -234,169 +332,5 @@ pub fn parse_status_list(s: &str) -> Result<Vec<(u16, u16)>, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use fulcrum_config::diagnostics::Span;
-
-    fn resp(status: u16, reason: &str, body: &str) -> CheckResponse {
-        CheckResponse {
-            status,
-            reason: reason.into(),
-            headers: vec![
-                ("X-Ok".into(), "yes".into()),
-                ("X-List".into(), "a, b,c".into()),
-            ],
-            body: body.as_bytes().to_vec(),
-        }
-    }
-    fn model(negate: bool, kind: ExpectKind, pattern: &str) -> HttpCheckExpect {
-        HttpCheckExpect {
-            span: Span::default(),
-            negate,
-            kind,
-            pattern: pattern.into(),
-            header: None,
-            options: Default::default(),
-        }
-    }
-    fn eval(e: Option<HttpCheckExpect>, r: &CheckResponse) -> CheckOutcome {
-        Expect::from_model(e.as_ref())
-            .expect("valid")
-            .evaluate(r, Duration::ZERO)
-    }
-
-    #[test]
-    fn default_accepts_2xx_3xx_only() {
-        assert!(eval(None, &resp(200, "OK", "")).passed());
-        assert!(eval(None, &resp(302, "Found", "")).passed());
-        let o = eval(None, &resp(500, "Internal Server Error", ""));
-        assert_eq!(o.to_string(), "reason: Layer7 wrong status, code: 500, info: \"Internal Server Error\", check duration: 0ms");
-        assert!(!eval(None, &resp(404, "Not Found", "")).passed());
-    }
-
-    #[test]
-    fn status_and_negation() {
-        assert!(eval(
-            Some(model(false, ExpectKind::Status, "200")),
-            &resp(200, "OK", "")
-        )
-        .passed());
-        assert!(!eval(
-            Some(model(false, ExpectKind::Status, "200")),
-            &resp(204, "", "")
-        )
-        .passed());
-        assert!(eval(
-            Some(model(false, ExpectKind::Status, "200,300-399")),
-            &resp(302, "", "")
-        )
-        .passed());
-        assert!(!eval(
-            Some(model(true, ExpectKind::Status, "500-599")),
-            &resp(503, "", "")
-        )
-        .passed());
-        assert!(eval(
-            Some(model(true, ExpectKind::Status, "500-599")),
-            &resp(404, "", "")
-        )
-        .passed());
-        assert!(Expect::from_model(Some(&model(false, ExpectKind::Status, "abc"))).is_err());
-    }
-
-    #[test]
-    fn rstatus_as_in_seed_003() {
-        let e = Some(model(false, ExpectKind::Rstatus, "200"));
-        assert!(eval(e.clone(), &resp(200, "OK", "")).passed());
-        let o = eval(e, &resp(500, "Internal Server Error", ""));
-        assert_eq!(o.status, CheckStatus::L7Status);
-        assert_eq!(o.code, Some(500));
-        assert!(!eval(
-            Some(model(false, ExpectKind::Rstatus, "^3")),
-            &resp(200, "OK", "")
-        )
-        .passed());
-    }
-
-    #[test]
-    fn hdr_splits_values_fhdr_does_not_names_ignore_case() {
-        use fulcrum_config::model::HeaderMatch;
-        let hdr = |kind, negate, name: &str, value: Option<(MatchMethod, &str)>| {
-            let mut e = model(negate, kind, "");
-            e.header = Some(HeaderMatch {
-                name_method: MatchMethod::Str,
-                name: name.into(),
-                value: value.map(|(m, v)| (m, v.to_string())),
-            });
-            Some(e)
-        };
-        let r = resp(200, "OK", "");
-        assert!(eval(
-            hdr(
-                ExpectKind::Hdr,
-                false,
-                "x-ok",
-                Some((MatchMethod::Str, "yes"))
-            ),
-            &r
-        )
-        .passed());
-        assert!(eval(
-            hdr(
-                ExpectKind::Hdr,
-                false,
-                "X-List",
-                Some((MatchMethod::Str, "b"))
-            ),
-            &r
-        )
-        .passed());
-        let o = eval(
-            hdr(
-                ExpectKind::Fhdr,
-                false,
-                "X-List",
-                Some((MatchMethod::Str, "b")),
-            ),
-            &r,
-        );
-        assert_eq!(
-            o.to_string(),
-            "reason: Layer7 wrong status, code: 200, info: \"OK\", check duration: 0ms"
-        );
-        assert!(eval(
-            hdr(
-                ExpectKind::Fhdr,
-                false,
-                "X-List",
-                Some((MatchMethod::Sub, "b,"))
-            ),
-            &r
-        )
-        .passed());
-        assert!(eval(hdr(ExpectKind::Hdr, true, "X-Missing", None), &r).passed());
-        assert!(!eval(hdr(ExpectKind::Hdr, true, "X-Ok", None), &r).passed());
-    }
-
-    #[test]
-    fn string_and_rstring() {
-        let r = resp(200, "OK", "status: ready\n");
-        assert!(eval(Some(model(false, ExpectKind::String, "ready")), &r).passed());
-        let o = eval(Some(model(false, ExpectKind::String, "nothere")), &r);
-        assert_eq!(o.to_string(), "reason: Layer7 invalid response, info: \"HTTP content check did not match\", check duration: 0ms");
-        assert!(!eval(Some(model(true, ExpectKind::String, "ready")), &r).passed());
-        assert!(eval(
-            Some(model(false, ExpectKind::Rstring, "^status: (ready|ok)")),
-            &r
-        )
-        .passed());
-        assert!(!eval(Some(model(false, ExpectKind::Rstring, "maint")), &r).passed());
-        assert!(eval(Some(model(true, ExpectKind::Rstring, "maint")), &r).passed());
-        // content checks do not look at the status
-        assert!(eval(
-            Some(model(false, ExpectKind::String, "ready")),
-            &resp(500, "", "ready")
-        )
-        .passed());
-    }
-}
+#[path = "expect_tests.rs"]
+mod tests;

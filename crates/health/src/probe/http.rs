@@ -21,7 +21,7 @@ pub fn script(
 ) -> Result<Script, HealthError> {
     let mut actions: Vec<Action> = Vec::new();
     let send = |s: Option<&HttpCheckSend>| -> Result<Action, HealthError> {
-        if let Some(s) = s.filter(|s| s.uri_lf || s.body_lf) {
+        if let Some(s) = s.filter(|s| s.uri_lf || s.body_lf || s.headers_lf) {
             let lf = |on: bool, text: &Option<String>| -> Result<Option<Lf>, HealthError> {
                 match text {
                     Some(t) if on => Lf::new(t).map(Some).map_err(|detail| HealthError::Config {
@@ -35,6 +35,11 @@ pub fn script(
                 httpchk: httpchk.clone(),
                 uri: lf(s.uri_lf, &s.uri)?,
                 body: lf(s.body_lf, &s.body)?,
+                headers: s
+                    .headers
+                    .iter()
+                    .map(|(_, v)| lf(v.contains('%'), &Some(v.clone())))
+                    .collect::<Result<_, _>>()?,
                 send: s.clone(),
                 send_state: http_check.send_state,
             })));
@@ -64,13 +69,34 @@ pub fn script(
         .any(|r| matches!(r, HttpCheckRule::Send(_)));
     for rule in &http_check.rules {
         match rule {
-            HttpCheckRule::SetVar { scope, name, expr } => actions.push(Action::SetVar {
-                var: var(scope, name)?,
-                expr: SampleExpr::new(expr).map_err(|detail| HealthError::Config {
+            HttpCheckRule::SetVar {
+                scope,
+                name,
+                expr,
+                conditions,
+                fmt,
+            } => {
+                let bad = |detail| HealthError::Config {
                     what: "http-check set-var".into(),
                     detail,
-                })?,
-            }),
+                };
+                let var = var(scope, name)?;
+                let conditions =
+                    crate::probe::check_vars::Conditions::parse(conditions).map_err(bad)?;
+                actions.push(if *fmt {
+                    Action::SetVarFmt {
+                        var,
+                        format: Lf::new(expr).map_err(bad)?,
+                        conditions,
+                    }
+                } else {
+                    Action::SetVar {
+                        var,
+                        expr: SampleExpr::new(expr).map_err(bad)?,
+                        conditions,
+                    }
+                })
+            }
             HttpCheckRule::UnsetVar { scope, name } => {
                 actions.push(Action::UnsetVar(var(scope, name)?))
             }
@@ -90,6 +116,8 @@ pub fn script(
                 linger: c.linger,
                 implicit: false,
                 tls: tls_of(c),
+                via_socks4: c.via_socks4,
+                socks4: None,
             })),
             HttpCheckRule::Send(s) => actions.push(send(Some(s))?),
             HttpCheckRule::Expect(e) => {
@@ -115,9 +143,12 @@ pub fn script(
     ) {
         actions.push(Action::ExpectHttp(Expect::Default, Box::default()));
     }
-    let first = actions
-        .iter()
-        .find(|a| !matches!(a, Action::SetVar { .. } | Action::UnsetVar(_)));
+    let first = actions.iter().find(|a| {
+        !matches!(
+            a,
+            Action::SetVar { .. } | Action::SetVarFmt { .. } | Action::UnsetVar(_)
+        )
+    });
     if !matches!(first, Some(Action::Connect(_))) {
         actions.insert(
             0,
@@ -170,6 +201,7 @@ fn expect_opts(
             .map(SampleExpr::new)
             .transpose()
             .map_err(bad)?,
+        min_recv: o.min_recv,
     })
 }
 
@@ -183,6 +215,11 @@ impl HttpLf {
         }
         if let Some(b) = &self.body {
             send.body = Some(text(b));
+        }
+        for ((_, v), lf) in send.headers.iter_mut().zip(&self.headers) {
+            if let Some(lf) = lf {
+                *v = text(lf);
+            }
         }
         build_request_at(&self.httpchk, Some(&send))
     }

@@ -5,6 +5,7 @@
 pub mod addr;
 pub mod agent;
 pub mod check_sample;
+pub mod check_vars;
 pub mod dns;
 pub mod expect;
 pub mod external;
@@ -20,6 +21,7 @@ pub mod script_judge;
 pub mod script_match;
 pub mod script_run;
 pub mod smtp_check;
+pub mod socks4;
 pub mod spop;
 pub mod tcp;
 pub mod tls;

@@ -50,6 +50,8 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
                     linger: c.linger,
                     implicit: false,
                     tls: tls_of(c),
+                    via_socks4: c.via_socks4,
+                    socks4: None,
                 }),
                 c.comment.clone(),
             ),
@@ -65,10 +67,31 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
                 },
                 comment.clone(),
             ),
-            TcpCheckAction::SetVar { scope, name, expr } => (
+            TcpCheckAction::SetVar {
+                scope,
+                name,
+                expr,
+                conditions,
+                fmt: true,
+            } => (
+                Action::SetVarFmt {
+                    var: VarName::new(scope, name)?,
+                    format: Lf::new(expr)?,
+                    conditions: crate::probe::check_vars::Conditions::parse(conditions)?,
+                },
+                None,
+            ),
+            TcpCheckAction::SetVar {
+                scope,
+                name,
+                expr,
+                conditions,
+                fmt: false,
+            } => (
                 Action::SetVar {
                     var: VarName::new(scope, name)?,
                     expr: SampleExpr::new(expr)?,
+                    conditions: crate::probe::check_vars::Conditions::parse(conditions)?,
                 },
                 None,
             ),
@@ -83,6 +106,8 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
                         Matcher::Binary(fulcrum_config::haproxy::hex(&e.pattern)?)
                     }
                     TcpExpectKind::Rbinary => Matcher::Rbinary(re(&e.pattern)?),
+                    TcpExpectKind::StringLf => Matcher::StringLf(Lf::new(&e.pattern)?),
+                    TcpExpectKind::BinaryLf => Matcher::BinaryLf(Lf::new(&e.pattern)?),
                 };
                 let mut x = Expect::new(e.negate, matcher);
                 x.min_recv = e.min_recv;
@@ -108,9 +133,12 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
             comment: named,
         });
     }
-    let first = steps
-        .iter()
-        .find(|s| !matches!(s.action, Action::SetVar { .. } | Action::UnsetVar(_)));
+    let first = steps.iter().find(|s| {
+        !matches!(
+            s.action,
+            Action::SetVar { .. } | Action::SetVarFmt { .. } | Action::UnsetVar(_)
+        )
+    });
     if !matches!(first.map(|s| &s.action), Some(Action::Connect(_))) {
         steps.insert(0, implicit_connect(send_proxy));
     }

@@ -106,6 +106,19 @@ pub fn complete(buf: &[u8]) -> bool {
     }
 }
 
+/// How many body bytes came, once the head is complete (None before).
+pub fn body_len(buf: &[u8]) -> Option<usize> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(buf) {
+        Ok(httparse::Status::Complete(head)) => {
+            let n = buf.len() - head;
+            Some(content_length(resp.headers).map_or(n, |len| n.min(len)))
+        }
+        _ => None,
+    }
+}
+
 fn chunked(headers: &[httparse::Header<'_>]) -> bool {
     headers.iter().any(|h| {
         h.name.eq_ignore_ascii_case("transfer-encoding")

@@ -53,10 +53,17 @@ pub enum Action {
     },
     /// `http-check send` with `uri-lf` / `body-lf`: the request is built when sent.
     SendHttpLf(Box<HttpLf>),
-    /// `set-var(check.NAME) EXPR` / `unset-var(check.NAME)`.
+    /// `set-var(SCOPE.NAME[,COND...]) EXPR` / `unset-var(SCOPE.NAME)`.
     SetVar {
         var: VarName,
         expr: SampleExpr,
+        conditions: crate::probe::check_vars::Conditions,
+    },
+    /// `set-var-fmt(SCOPE.NAME[,COND...]) FMT`: the variable gets the rendered text.
+    SetVarFmt {
+        var: VarName,
+        format: Lf,
+        conditions: crate::probe::check_vars::Conditions,
     },
     UnsetVar(VarName),
     Expect(Expect),
@@ -80,6 +87,10 @@ pub struct Connect {
     pub implicit: bool,
     /// TLS after the connect (`connect ssl`, or the server's `check-ssl` on the default one).
     pub tls: Option<TlsSettings>,
+    /// `via-socks4` (or the server's `check-via-socks4` on the default connect).
+    pub via_socks4: bool,
+    /// The server's `socks4` proxy when this connect goes through it (set from the server).
+    pub socks4: Option<std::net::SocketAddr>,
 }
 
 /// How a check's TLS handshake goes: SNI, ALPN, and the CA that verifies the server's
@@ -98,6 +109,10 @@ pub enum Matcher {
     Binary(Vec<u8>),
     /// A regex over the upper-case hex dump of the bytes, as HAProxy matches `rbinary`.
     Rbinary(Re),
+    /// `string-lf`: the pattern rendered from a log-format string when the rule runs.
+    StringLf(Lf),
+    /// `binary-lf`: rendered, then read as hex.
+    BinaryLf(Lf),
     /// MySQL: a complete packet that is not an error packet (`offset` skips earlier packets).
     MysqlPacket {
         after_first: bool,
@@ -134,6 +149,8 @@ pub struct HttpExpectOpts {
     pub on_success: Option<Message>,
     pub on_error: Option<Message>,
     pub status_code: Option<SampleExpr>,
+    /// `min-recv N`: a body rule judges once N body bytes came (a mismatch is then final).
+    pub min_recv: Option<usize>,
 }
 
 /// An `http-check send` whose URI or body is a log-format string: the parts to build the
@@ -144,6 +161,8 @@ pub struct HttpLf {
     pub send: fulcrum_config::model::HttpCheckSend,
     pub uri: Option<Lf>,
     pub body: Option<Lf>,
+    /// Each `hdr` value that is a log-format string (None: sent as written).
+    pub headers: Vec<Option<Lf>>,
     /// `http-check send-state`: the state header goes in too.
     pub send_state: bool,
 }

@@ -6,10 +6,10 @@
 //! ("initial connection step").
 
 use crate::probe::check_sample::CheckEnv;
+use crate::probe::check_vars::CheckVars as Vars;
 use crate::probe::script::{Action, Expect, Flavor, Matcher, Message, Step, Verdict};
 use crate::probe::script_match::{custom, spop_agent_hello};
 use crate::status::{CheckOutcome, CheckStatus};
-use fulcrum_sample::Vars;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -63,9 +63,42 @@ fn judge(
     if e.min_recv.is_some_and(|m| buf.len() < m) && !closed {
         return Verdict::Wait;
     }
+    // `string-lf` / `binary-lf`: the pattern is rendered now, over what came so far
+    let rendered = match &e.matcher {
+        Matcher::StringLf(lf) | Matcher::BinaryLf(lf) => {
+            let text = lf.render(&CheckEnv {
+                buf,
+                status: None,
+                vars,
+            });
+            if matches!(e.matcher, Matcher::BinaryLf(_)) {
+                match std::str::from_utf8(&text)
+                    .ok()
+                    .and_then(|t| fulcrum_config::haproxy::hex(t).ok())
+                {
+                    Some(b) => Some(b),
+                    None => {
+                        // haproxy 2.6's words, without a step number
+                        return Verdict::Fail {
+                            status: CheckStatus::L7Response,
+                            code: None,
+                            info: "Failed to parse hexastring resulting of eval of a log-format string".into(),
+                        };
+                    }
+                }
+            } else {
+                Some(text)
+            }
+        }
+        _ => None,
+    };
     let matched = match &e.matcher {
         Matcher::String(p) | Matcher::Binary(p) => {
             p.is_empty() || buf.windows(p.len()).any(|w| w == p.as_slice())
+        }
+        Matcher::StringLf(_) | Matcher::BinaryLf(_) => {
+            let p = rendered.as_deref().unwrap_or_default();
+            p.is_empty() || buf.windows(p.len()).any(|w| w == p)
         }
         Matcher::Rstring(re) => re.is_match(buf),
         Matcher::Rbinary(re) => re.is_match(hex_upper(buf).as_bytes()),
@@ -99,9 +132,11 @@ fn judge(
                 Matcher::String(p) => {
                     let _ = write!(s, " '{}'", String::from_utf8_lossy(p));
                 }
-                Matcher::Binary(p) => {
-                    let _ = write!(s, " (binary) '{}'", hex_upper(p));
-                }
+                // haproxy 2.6.12 names neither a binary pattern nor a regex
+                Matcher::Binary(_) => s.push_str(" (binary)"),
+                Matcher::Rbinary(_) => s.push_str(" (binary regex)"),
+                Matcher::StringLf(_) => s.push_str(" (log-format string)"),
+                Matcher::BinaryLf(_) => s.push_str(" (log-format binary)"),
                 _ => s.push_str(" (regex)"),
             }
             let _ = write!(s, " at step {}", step.number);
@@ -200,7 +235,7 @@ pub fn where_info(flavor: Flavor, step: &Step) -> String {
         | Action::SendSslHello
         | Action::SendLf { .. }
         | Action::SendHttpLf(_) => s.push_str(" (send)"),
-        Action::SetVar { .. } | Action::UnsetVar(_) => {}
+        Action::SetVar { .. } | Action::SetVarFmt { .. } | Action::UnsetVar(_) => {}
         Action::ExpectHttp(..) => s.push_str(" (expect)"),
         Action::Expect(e) => match &e.matcher {
             Matcher::String(p) => {
@@ -211,6 +246,8 @@ pub fn where_info(flavor: Flavor, step: &Step) -> String {
             }
             Matcher::Rstring(_) => s.push_str(" (expect regex)"),
             Matcher::Rbinary(_) => s.push_str(" (expect binary regex)"),
+            Matcher::StringLf(_) => s.push_str(" (expect log-format string)"),
+            Matcher::BinaryLf(_) => s.push_str(" (expect log-format binary)"),
             _ => s.push_str(" (expect custom function)"),
         },
     }

@@ -116,10 +116,14 @@ impl ScriptCheck {
         let mut closed = false;
         let mut pass = None;
         // the check's variables (`set-var(check.x)`): one check run
-        let mut vars = fulcrum_sample::Vars::default();
+        let mut vars = crate::probe::check_vars::CheckVars::default();
         for step in &self.script.steps {
             match &step.action {
-                Action::SetVar { var, expr } => {
+                Action::SetVar {
+                    var,
+                    expr,
+                    conditions,
+                } => {
                     let value = expr.eval(&CheckEnv {
                         buf: &buf,
                         status: None,
@@ -127,8 +131,21 @@ impl ScriptCheck {
                     });
                     // HAProxy leaves the variable as it was when the sample has no value
                     if let Some(v) = value {
-                        vars.set(var.scope, &var.name, v);
+                        vars.set_if(var.scope, &var.name, v, *conditions);
                     }
+                }
+                Action::SetVarFmt {
+                    var,
+                    format,
+                    conditions,
+                } => {
+                    let text = format.render(&CheckEnv {
+                        buf: &buf,
+                        status: None,
+                        vars: &vars,
+                    });
+                    let v = fulcrum_sample::Value::Str(text);
+                    vars.set_if(var.scope, &var.name, v, *conditions);
                 }
                 Action::UnsetVar(var) => vars.unset(var.scope, &var.name),
                 Action::Connect(c) => {
@@ -154,7 +171,12 @@ impl ScriptCheck {
                             a.set_ip(ip);
                         }
                     }
-                    let new = match tcp::connect_to(&addr, self.connect_timeout).await {
+                    // through the server's SOCKS4 proxy: the TCP connect goes to the proxy
+                    let mut dial = addr.clone();
+                    if let (Some(proxy), Dest::Ip(_)) = (c.socks4, &addr.dest) {
+                        dial.dest = Dest::Ip(proxy);
+                    }
+                    let mut new = match tcp::connect_to(&dial, self.connect_timeout).await {
                         Ok(new) => new,
                         Err(mut o) => {
                             let info = format!(
@@ -169,6 +191,25 @@ impl ScriptCheck {
                             return o;
                         }
                     };
+                    if let (Some(_), Dest::Ip(dst), Conn::Tcp(s)) = (c.socks4, &addr.dest, &mut new)
+                    {
+                        use super::socks4::Refused;
+                        let until = clock::now() + self.read_timeout;
+                        match super::socks4::through(s, *dst, until).await {
+                            Ok(()) => {}
+                            Err(Refused::Timeout) => {
+                                return self.timeout(start, step, CheckStatus::L7Timeout)
+                            }
+                            Err(Refused::Denied) => {
+                                return self.socket_error(
+                                    start,
+                                    step,
+                                    &std::io::Error::other("SOCKS4 Proxy deny the request"),
+                                )
+                            }
+                            Err(Refused::Io(e)) => return self.socket_error(start, step, &e),
+                        }
+                    }
                     if let (false, Conn::Tcp(s)) = (c.linger, &new) {
                         // HAProxy closes a check with a single RST unless `linger` asks for a
                         // clean close (SO_LINGER 0: no FIN exchange, no TIME_WAIT left)
@@ -298,8 +339,15 @@ impl ScriptCheck {
                 }
                 Action::ExpectHttp(x, opts) => {
                     let tout = opts.tout_status.unwrap_or(CheckStatus::L7Timeout);
+                    // `min-recv N` on a body rule: judge once N body bytes came (haproxy)
+                    let early = opts.min_recv.filter(|_| x.reads_body());
                     loop {
-                        if closed || response::complete(&buf) {
+                        if closed
+                            || response::complete(&buf)
+                            || early.is_some_and(|m| {
+                                response::body_len(&buf).is_some_and(|n| n > 0 && n >= m)
+                            })
+                        {
                             break;
                         }
                         let Some(c) = conn.as_mut() else {
@@ -337,7 +385,7 @@ impl ScriptCheck {
                         crate::probe::script_judge::render_env(m, &buf, Some(resp.status), &vars)
                     };
                     if !soft_stop {
-                        let judged = x.evaluate(&resp, elapsed);
+                        let judged = x.resolve(&env).evaluate(&resp, elapsed);
                         if !judged.passed() {
                             if opts.error_status.is_none()
                                 && opts.on_error.is_none()

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod versus;
+
 use fulcrum_config::Config;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};

@@ -60,6 +60,7 @@ pub(super) fn build_backend(
             !s.disabled,
         )
         .with_source(p.server_source(s))
+        .with_socks4(s.socks4)
         .with_send_proxy(if s.send_proxy_v2 {
             2
         } else {

@@ -72,11 +72,25 @@ fn tcp_check_rules_and_protocol_options() {
 fn what_fulcrum_does_not_run_is_an_error_with_its_line() {
     for (rule, words) in [
         ("tcp-check send-lf %[nosuchfetch]", "tcp-check send-lf"),
-        ("tcp-check set-var(proc.x) int(1)", "'proc' variables"),
-        ("tcp-check set-var(check.x,ifexists) int(1)", "conditions"),
         (
-            "tcp-check expect string-lf %[var(x)]",
-            "log-format patterns",
+            "tcp-check set-var(txn.x) int(1)",
+            "'check', 'sess' and 'proc' scopes",
+        ),
+        (
+            "tcp-check set-var(check.x,ifbogus) int(1)",
+            "unknown condition \"ifbogus\"",
+        ),
+        (
+            "tcp-check unset-var(check.x,ifexists)",
+            "Only \"set-var\" and \"set-var-fmt\" manage conditions",
+        ),
+        (
+            "tcp-check expect string-lf %[nosuchfetch]",
+            "tcp-check expect string-lf",
+        ),
+        (
+            "tcp-check connect proto h1",
+            "invalid MUX protocol 'h1' for tcp-check",
         ),
         (
             "tcp-check expect status-code nosuch(0,3) string x",
@@ -109,4 +123,51 @@ fn what_fulcrum_does_not_run_is_an_error_with_its_line() {
         errs[0].starts_with("t.cfg:7: ") && errs[0].contains("first step MUST also be a 'connect'"),
         "{errs:?}"
     );
+}
+
+/// HAProxy 2.6's set-var conditions, `proc.` variables, log-format expect patterns,
+/// `connect proto` with the default multiplexer and `http-check expect min-recv` are read.
+#[test]
+fn conditions_proc_vars_lf_patterns_proto_and_min_recv() {
+    let l = load(&format!(
+        "{HEAD} option tcp-check\n tcp-check set-var(check.b,ifnotexists,ifnotempty) str(B)\n tcp-check set-var(proc.t) int(9)\n tcp-check connect proto none\n tcp-check expect string-lf %[var(check.b)]\n tcp-check expect binary-lf %[var(check.b),hex]\n"
+    ));
+    assert!(l.is_ok(), "{:?}", l.diagnostics);
+    let r = &l.config.proxy("b").expect("b").tcp_check;
+    assert!(
+        matches!(&r[0].action, TcpCheckAction::SetVar { scope, conditions, .. } if scope == "check" && conditions == &["ifnotexists", "ifnotempty"])
+    );
+    assert!(matches!(&r[1].action, TcpCheckAction::SetVar { scope, .. } if scope == "proc"));
+    assert!(matches!(&r[3].action, TcpCheckAction::Expect(e) if e.kind == TcpExpectKind::StringLf));
+    assert!(matches!(&r[4].action, TcpCheckAction::Expect(e) if e.kind == TcpExpectKind::BinaryLf));
+
+    let l = load(&format!(
+        "{HEAD} option httpchk\n http-check connect proto h1\n http-check send meth GET\n http-check expect min-recv 3 string-lf %[var(check.b)]\n"
+    ));
+    assert!(l.is_ok(), "{:?}", l.diagnostics);
+    let h = &l.config.proxy("b").expect("b").http_check;
+    assert!(
+        matches!(&h.rules[2], HttpCheckRule::Expect(e) if e.kind == ExpectKind::StringLf && e.options.min_recv == Some(3))
+    );
+    for (rule, words) in [
+        (
+            "http-check expect status-lf 200",
+            "but got 'status-lf' as argument",
+        ),
+        (
+            "http-check connect proto none",
+            "invalid MUX protocol 'none'",
+        ),
+        ("http-check expect min-recv -2 status 200", "INT_MAX"),
+    ] {
+        let errs: Vec<String> = load(&format!("{HEAD} option httpchk\n {rule}\n"))
+            .diagnostics
+            .errors()
+            .map(|d| d.to_string())
+            .collect();
+        assert!(
+            errs.len() == 1 && errs[0].starts_with("t.cfg:7: ") && errs[0].contains(words),
+            "{rule}: {errs:?}"
+        );
+    }
 }

@@ -1,0 +1,209 @@
+//! A check's variables: `check.` and `sess.` ones live for one check run, `proc.` ones are the
+//! process's (shared with the data plane's `http-request set-var(proc.x)`), and HAProxy 2.6's
+//! `set-var(SCOPE.NAME,COND...)` conditions decide whether a value is stored.
+//!
+//! As haproxy 2.6 (measured against it): a variable that does not exist is created (with no
+//! value) before the other conditions are tested, unless `ifexists` stops it; so
+//! `set-var(check.x,ifnotempty) str()` leaves `check.x` existing and empty. `ifset`/`ifnotset`
+//! test whether the variable holds a value; `ifempty`/`ifnotempty` whether the new value is an
+//! empty string (numbers are never empty); `ifgt`/`iflt` compare two integers (the current
+//! value greater / lower than the new one) and let any other pair through.
+
+use fulcrum_sample::{Scope, Value, Vars};
+use std::collections::HashSet;
+use std::sync::{LazyLock, Mutex};
+
+/// `proc.` variables created without a value by a condition (the values are in
+/// [`fulcrum_sample::proc_vars`]).
+static PROC_CREATED: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(Default::default);
+
+/// The `set-var` conditions of one rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Conditions {
+    pub if_exists: bool,
+    pub if_not_exists: bool,
+    pub if_empty: bool,
+    pub if_not_empty: bool,
+    pub if_set: bool,
+    pub if_not_set: bool,
+    pub if_gt: bool,
+    pub if_lt: bool,
+}
+
+impl Conditions {
+    /// From the config's words (checked there).
+    pub fn parse(words: &[String]) -> Result<Conditions, String> {
+        let mut c = Conditions::default();
+        for w in words {
+            let flag = match w.as_str() {
+                "ifexists" => &mut c.if_exists,
+                "ifnotexists" => &mut c.if_not_exists,
+                "ifempty" => &mut c.if_empty,
+                "ifnotempty" => &mut c.if_not_empty,
+                "ifset" => &mut c.if_set,
+                "ifnotset" => &mut c.if_not_set,
+                "ifgt" => &mut c.if_gt,
+                "iflt" => &mut c.if_lt,
+                other => return Err(format!("unknown set-var condition \"{other}\"")),
+            };
+            *flag = true;
+        }
+        Ok(c)
+    }
+}
+
+/// The variables one check run sees.
+#[derive(Debug, Default, Clone)]
+pub struct CheckVars {
+    own: Vars,
+    /// `check.`/`sess.` variables that exist without a value.
+    created: HashSet<(Scope, String)>,
+}
+
+impl CheckVars {
+    /// The value of `scope.name`, None when unset or created without a value.
+    pub fn get(&self, scope: Scope, name: &str) -> Option<Value> {
+        if scope == Scope::Proc {
+            return fulcrum_sample::proc_vars()
+                .lock()
+                .ok()?
+                .get(scope, name)
+                .cloned();
+        }
+        self.own.get(scope, name).cloned()
+    }
+
+    fn exists(&self, scope: Scope, name: &str) -> bool {
+        if self.get(scope, name).is_some() {
+            return true;
+        }
+        if scope == Scope::Proc {
+            return PROC_CREATED.lock().is_ok_and(|c| c.contains(name));
+        }
+        self.created.contains(&(scope, name.to_string()))
+    }
+
+    fn create(&mut self, scope: Scope, name: &str) {
+        if scope == Scope::Proc {
+            if let Ok(mut c) = PROC_CREATED.lock() {
+                c.insert(name.to_string());
+            }
+        } else {
+            self.created.insert((scope, name.to_string()));
+        }
+    }
+
+    /// `set-var` without conditions.
+    pub fn set(&mut self, scope: Scope, name: &str, v: Value) {
+        self.set_if(scope, name, v, Conditions::default());
+    }
+
+    /// `set-var(SCOPE.NAME,COND...)`: stores `v` when the conditions allow it (see the
+    /// module's comment for haproxy's order).
+    pub fn set_if(&mut self, scope: Scope, name: &str, v: Value, c: Conditions) {
+        if !self.exists(scope, name) {
+            if c.if_exists {
+                return;
+            }
+            self.create(scope, name);
+        } else if c.if_not_exists {
+            return;
+        }
+        let current = self.get(scope, name);
+        if (c.if_set && current.is_none()) || (c.if_not_set && current.is_some()) {
+            return;
+        }
+        let empty = matches!(&v, Value::Str(b) | Value::Bin(b) if b.is_empty());
+        if (c.if_empty && !empty) || (c.if_not_empty && empty) {
+            return;
+        }
+        if let (Some(Value::Sint(cur)), Value::Sint(new)) = (&current, &v) {
+            if (c.if_gt && cur <= new) || (c.if_lt && cur >= new) {
+                return;
+            }
+        }
+        if scope == Scope::Proc {
+            if let Ok(mut p) = fulcrum_sample::proc_vars().lock() {
+                p.set(scope, name, v);
+            }
+        } else {
+            self.own.set(scope, name, v);
+        }
+    }
+
+    /// `unset-var(SCOPE.NAME)`.
+    pub fn unset(&mut self, scope: Scope, name: &str) {
+        if scope == Scope::Proc {
+            if let Ok(mut p) = fulcrum_sample::proc_vars().lock() {
+                p.unset(scope, name);
+            }
+            if let Ok(mut c) = PROC_CREATED.lock() {
+                c.remove(name);
+            }
+        } else {
+            self.own.unset(scope, name);
+            self.created.remove(&(scope, name.to_string()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(v.as_bytes().to_vec())
+    }
+
+    /// The outcomes haproxy 2.6 gave for the same rules (a tcp-check sending every variable
+    /// to a server after these `set-var` lines).
+    #[test]
+    fn conditions_decide_as_haproxy_2_6() {
+        let mut v = CheckVars::default();
+        let c = |w: &[&str]| {
+            Conditions::parse(&w.iter().map(|x| x.to_string()).collect::<Vec<_>>()).expect("known")
+        };
+        let k = Scope::Check;
+        v.set_if(k, "a", s("A1"), c(&["ifexists"]));
+        v.set_if(k, "b", s("B1"), c(&["ifnotexists"]));
+        v.set_if(k, "b", s("B2"), c(&["ifnotexists"]));
+        v.set(k, "c", Value::Sint(5));
+        v.set_if(k, "c", Value::Sint(3), c(&["ifgt"]));
+        v.set(k, "d", Value::Sint(5));
+        v.set_if(k, "d", Value::Sint(7), c(&["ifgt"]));
+        v.set(k, "e", Value::Sint(5));
+        v.set_if(k, "e", Value::Sint(3), c(&["iflt"]));
+        v.set_if(k, "g", Value::Sint(7), c(&["ifgt"]));
+        v.set_if(k, "j", s(""), c(&["ifnotempty"]));
+        v.set_if(k, "j", s("JE"), c(&["ifexists"]));
+        v.set_if(k, "l", s("L"), c(&["ifset"]));
+        v.set_if(k, "m", s("M"), c(&["ifnotset"]));
+        v.set(k, "o", s("O0"));
+        v.set_if(k, "o", s("O1"), c(&["ifnotset"]));
+        v.set(k, "q", s("abc"));
+        v.set_if(k, "q", s("x"), c(&["ifgt"]));
+        v.set_if(k, "r", Value::Sint(0), c(&["ifempty"]));
+        let got = |n: &str| v.get(k, n);
+        assert_eq!(got("a"), None);
+        assert_eq!(got("b"), Some(s("B1")));
+        assert_eq!(got("c"), Some(Value::Sint(3)));
+        assert_eq!(got("d"), Some(Value::Sint(5)));
+        assert_eq!(got("e"), Some(Value::Sint(5)));
+        assert_eq!(got("g"), Some(Value::Sint(7)));
+        assert_eq!(got("j"), Some(s("JE")));
+        assert_eq!(got("l"), None);
+        assert_eq!(got("m"), Some(s("M")));
+        assert_eq!(got("o"), Some(s("O0")));
+        assert_eq!(got("q"), Some(s("x")));
+        assert_eq!(got("r"), None);
+        // proc variables are the process's
+        let name = format!("t{}", std::process::id());
+        v.set(Scope::Proc, &name, Value::Sint(9));
+        assert_eq!(
+            CheckVars::default().get(Scope::Proc, &name),
+            Some(Value::Sint(9))
+        );
+        v.unset(Scope::Proc, &name);
+        assert_eq!(CheckVars::default().get(Scope::Proc, &name), None);
+    }
+}
