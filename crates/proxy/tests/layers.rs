@@ -114,6 +114,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::conn",
             // HTTP/2 connections to servers, shared by sessions (h2 crate only).
             "connect::h2",
+            // Pure HTTP/2 <-> HTTP/1 heads (uses http::h1).
+            "http::h2::convert",
         ],
     ),
     (
@@ -131,8 +133,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::acceptor",
             // Response compression (uses http::body, http::message).
             "http::compress",
-            // Pure HTTP/2 <-> HTTP/1 heads (uses http::h1).
-            "http::h2::convert",
+            // HTTP/2 DATA frames <-> HTTP/1 body bytes, both codecs (uses http::h2::convert).
+            "http::h2::frames",
             // One request's cache-use/cache-store (uses http::cache, http::cache_policy).
             "http::cache_flow",
             // `monitor-uri` / `monitor fail` (uses acl).

@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 
 pub mod convert;
 pub mod edge;
+pub mod frames;
 pub mod transaction;
 pub mod upstream;
 

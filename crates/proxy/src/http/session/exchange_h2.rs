@@ -18,7 +18,8 @@ use super::{Next, Rec, Session};
 use crate::backend::Origin;
 use crate::connect::h2::H2Conn;
 use crate::http::body::{self, BodyError, Framing};
-use crate::http::h2::upstream::{self, Failure, ReqSink, ResSource};
+use crate::http::h2::frames::InBody;
+use crate::http::h2::upstream::{self, Failure};
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
 use crate::observe::ServerEvent;
@@ -99,7 +100,7 @@ impl<C: ClientStream> Session<C> {
                 Framing::Length(n) => Some(n),
                 _ => None,
             };
-            let mut sink = ReqSink::new(stream, length);
+            let mut sink = upstream::request_sink(stream, length);
             match body::forward(
                 framing,
                 &mut self.client,
@@ -185,7 +186,7 @@ impl<C: ClientStream> Session<C> {
             self.req.is_head(),
             &mut self.res,
         );
-        let mut server = ResSource::new(recv, res_body);
+        let mut server = upstream::response_source(recv, res_body);
         be.observe(assigned.server(), ServerEvent::HttpStatus(self.res.status));
         rec.trs = Some(t_sent.elapsed());
         rec.status = self.res.status;
@@ -202,9 +203,9 @@ impl<C: ClientStream> Session<C> {
             crate::http::persist::stick_response(be, &env, assigned.index);
         }
         let res_framing = match res_body {
-            upstream::ResBody::None => Framing::None,
-            upstream::ResBody::Chunked => Framing::Chunked,
-            upstream::ResBody::Length => match body::response_framing(&mut self.res, &self.req) {
+            InBody::None => Framing::None,
+            InBody::Chunked => Framing::Chunked,
+            InBody::Length => match body::response_framing(&mut self.res, &self.req) {
                 Ok(f) => f,
                 Err(_) => {
                     be.observe(assigned.server(), ServerEvent::HttpInvalid);
@@ -225,7 +226,7 @@ impl<C: ClientStream> Session<C> {
         if let Err(step) = self.response_rules(x, rec, assigned.index).await {
             return step;
         }
-        if res_body == upstream::ResBody::Chunked {
+        if res_body == InBody::Chunked {
             // HAProxy's HTTP/1 encoder adds it last, after the rules' fields.
             self.res.append(b"transfer-encoding", b"chunked");
         }
