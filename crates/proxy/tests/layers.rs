@@ -114,14 +114,13 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::conn",
             // HTTP/2 connections to servers, shared by sessions (h2 crate only).
             "connect::h2",
-            // Pure HTTP/2 <-> HTTP/1 heads (uses http::h1).
-            "http::h2::convert",
         ],
     ),
     (
         "conditions: ACLs on the sample engine; variable actions; certificates by name",
         // tls::store: the runtime socket's `ssl cert` registry (uses tls::certs).
-        &["acl", "vars", "tls::store"],
+        // http::h2::convert: pure HTTP/2 <-> HTTP/1 heads (uses http::h1, http::message).
+        &["acl", "vars", "tls::store", "http::h2::convert"],
     ),
     (
         "server connections, applets, log lines",
