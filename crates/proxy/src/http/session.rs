@@ -294,7 +294,8 @@ pub async fn serve_h2(
     });
     match super::validate::request(&s.req) {
         Ok(()) => {
-            Box::pin(s.request(accept, t0, head_len)).await;
+            // Not boxed again: `request` boxes the large request phases itself.
+            s.request(accept, t0, head_len).await;
             // An answer without a length ends with the stream (a no-op once it ended).
             let _ = s.client.shutdown().await;
         }

@@ -13,11 +13,11 @@
 use crate::state::Frontend;
 use crate::stream::ClientStream;
 use fulcrum_config::model::TuneH2;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 pub mod convert;
 pub mod edge;
@@ -70,7 +70,11 @@ pub async fn serve<C: ClientStream>(
         }
     };
     let idle = fe.timeouts.http_keep_alive.or(fe.timeouts.client);
-    let mut streams = JoinSet::new();
+    // The streams run inside this connection's task (not a task each): the thread is the
+    // same either way (one runtime per thread), and a stream woken by its server's answer
+    // is polled here, next to the connection that sends its response, without a task
+    // spawned, scheduled and joined per request.
+    let mut streams = FuturesUnordered::new();
     let mut closing = false;
     loop {
         // Created before the flags are read: a reload between the two still wakes it.
@@ -99,7 +103,7 @@ pub async fn serve<C: ClientStream>(
                         track.clone(),
                         tls.clone(),
                     );
-                    streams.spawn(task);
+                    streams.push(task);
                 }
                 Some(Err(e)) => {
                     tracing::debug!("h2 connection from {peer}: {e}");
@@ -107,7 +111,8 @@ pub async fn serve<C: ClientStream>(
                 }
                 None => break,
             },
-            Some(_) = streams.join_next(), if !streams.is_empty() => {}
+            // Every stream that can move moves; the select ends only once none is left.
+            () = drain(&mut streams), if !streams.is_empty() => {}
             r = stop.changed(), if !closing => {
                 if r.is_err() {
                     // No one can stop us any more: the runtime is gone.
@@ -124,7 +129,19 @@ pub async fn serve<C: ClientStream>(
     }
     // Streams still running when the connection ended lose their client; they finish (and
     // log) on their own.
-    while streams.join_next().await.is_some() {}
+    while streams.next().await.is_some() {}
+}
+
+/// Polls the streams until none can move (Pending) or none is left (Ready).
+async fn drain<F: std::future::Future<Output = ()>>(streams: &mut FuturesUnordered<F>) {
+    std::future::poll_fn(|cx| loop {
+        match streams.poll_next_unpin(cx) {
+            std::task::Poll::Ready(Some(())) => continue,
+            std::task::Poll::Ready(None) => return std::task::Poll::Ready(()),
+            std::task::Poll::Pending => return std::task::Poll::Pending,
+        }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -88,13 +88,8 @@ impl<C: ClientStream> Session<C> {
         };
         let mut body_done = framing == Framing::None;
         if !body_done {
-            if expects && !C::H2 {
-                let _ = body::write_all(
-                    &mut self.client,
-                    b"HTTP/1.1 100 Continue\r\n\r\n",
-                    cli_timeout,
-                )
-                .await;
+            if expects {
+                self.send_continue().await;
             }
             let length = match framing {
                 Framing::Length(n) => Some(n),
@@ -127,10 +122,28 @@ impl<C: ClientStream> Session<C> {
             }
         }
 
-        // Phase: the response head.
-        let answer = match srv_timeout {
-            Some(t) => tokio::time::timeout(t, response).await.ok(),
-            None => Some(response.await),
+        // Phase: interim answers (1xx: `103 Early Hints`, ...) relayed through the client's
+        // codec as they come, as HAProxy does, then the response head. A `100 Continue` is
+        // not relayed when the proxy answered the client's `Expect` itself.
+        let mut response = response;
+        let answer = loop {
+            let interim = std::future::poll_fn(|cx| response.poll_informational(cx));
+            match within(srv_timeout, interim).await {
+                None => break None,
+                Some(Some(Ok(r))) => {
+                    let (parts, _) = r.into_parts();
+                    upstream::response_message(&parts, false, false, &mut self.res);
+                    if self.res.status == 100 && expects {
+                        continue;
+                    }
+                    if !self.relay_interim().await {
+                        rec.term = Termination::CLIENT_DATA;
+                        return Step::Done(Next::Close);
+                    }
+                }
+                // The final head is next (or the stream failed: the response says how).
+                Some(_) => break within(srv_timeout, &mut response).await,
+            }
         };
         let res = match answer {
             None => {
@@ -274,5 +287,13 @@ impl<C: ClientStream> Session<C> {
             let _ = self.client.shutdown().await;
         }
         Step::Done(client)
+    }
+}
+
+/// `f`, unless `t` passes first (None).
+async fn within<F: std::future::Future>(t: Option<std::time::Duration>, f: F) -> Option<F::Output> {
+    match t {
+        Some(t) => tokio::time::timeout(t, f).await.ok(),
+        None => Some(f.await),
     }
 }
