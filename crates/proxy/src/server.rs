@@ -175,6 +175,42 @@ pub struct ServerRt {
     tls: std::sync::RwLock<Option<std::sync::Arc<ServerTls>>>,
     /// [`H2Mode`] as a number (set at every reload, as `tls`).
     h2: AtomicU8,
+    /// How its HTTP/2 connections are reused and kept (set at every reload, as `tls`).
+    h2_pool: Mutex<H2Pool>,
+}
+
+/// `max-reuse`, `pool-purge-delay` and `pool-max-conn` as a server's HTTP/2 connections
+/// apply them (HAProxy: "at least HTTP/2 connections to servers will respect it").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct H2Pool {
+    /// Streams one connection carries in all (`max-reuse` + 1); None: no limit.
+    pub max_streams: Option<u64>,
+    /// How long a connection without streams stays open (zero: as long as the server
+    /// keeps it).
+    pub purge: std::time::Duration,
+    /// Connections without streams kept for the server; None: no limit.
+    pub max_idle: Option<u32>,
+}
+
+impl Default for H2Pool {
+    fn default() -> H2Pool {
+        H2Pool {
+            max_streams: None,
+            purge: std::time::Duration::from_secs(5),
+            max_idle: None,
+        }
+    }
+}
+
+impl H2Pool {
+    /// As the server line says.
+    pub fn of(s: &fulcrum_config::model::Server) -> H2Pool {
+        H2Pool {
+            max_streams: s.max_reuse.map(|n| u64::from(n) + 1),
+            purge: s.pool_purge_delay,
+            max_idle: s.pool_max_conn,
+        }
+    }
 }
 
 /// When requests go to a server in HTTP/2.
@@ -244,6 +280,7 @@ impl ServerRt {
             downtime: AtomicU64::new(0),
             chkdown: AtomicU64::new(0),
             h2: AtomicU8::new(H2Mode::Never as u8),
+            h2_pool: Mutex::new(H2Pool::default()),
             chkfail: AtomicU64::new(0),
             check: Mutex::new(CheckInfo::default()),
             counters: std::sync::Arc::new(Counters::new()),
@@ -271,6 +308,15 @@ impl ServerRt {
 
     pub fn set_h2_mode(&self, m: H2Mode) {
         self.h2.store(m as u8, Ordering::Relaxed);
+    }
+
+    /// How new HTTP/2 connections to this server are reused and kept.
+    pub fn h2_pool(&self) -> H2Pool {
+        *self.h2_pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_h2_pool(&self, p: H2Pool) {
+        *self.h2_pool.lock().unwrap_or_else(|p| p.into_inner()) = p;
     }
 
     pub fn set_tls(&self, tls: Option<std::sync::Arc<ServerTls>>) {
