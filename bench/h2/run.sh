@@ -5,6 +5,7 @@
 #   bench/h2/run.sh                 # RUNS=5 DURATION=3 CONNS=10 STREAMS=100 by default
 #   SERVER_PROTO=h2 bench/h2/run.sh # HTTP/2 to the server too: nginx `listen ... http2`
 #                                   # (h2c), `server ... proto h2` (multiplexed connections)
+#   PATHS=/small bench/h2/run.sh    # only the small answer (default: "/small /big")
 #
 # The proxy is pinned to CPU $PROXY_CPU (default 0), h2load and nginx to CPU $LOAD_CPU
 # (default 1). Rounds alternate (HAProxy then fulcrum, RUNS times), each on a freshly started
@@ -142,7 +143,7 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 echo "h2load -c $CONNS -m $STREAMS, ${DURATION}s rounds, $RUNS alternating rounds, nbthread 1, server $SERVER_PROTO"
 echo "(cpu: the proxy's CPU µs per request; ratios fulcrum/haproxy)"
 printf '%-8s %10s %10s %6s %10s %10s %6s\n' scenario haproxy fulcrum ratio h-cpu f-cpu ratio
-for path in /small /big; do
+for path in ${PATHS:-/small /big}; do
   h=(); f=(); r=(); hi=(); fi_=(); ri=()
   for i in $(seq 1 "$RUNS"); do
     read -r hr hn <<<"$(run_h2load haproxy "$path")"

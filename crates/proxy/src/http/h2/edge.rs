@@ -77,6 +77,11 @@ impl H2Edge {
         self.sink.send_head(res)
     }
 
+    /// Where the answer's body goes (after [`H2Edge::send_head`]): DATA frames.
+    pub fn body_out(&mut self) -> &mut DataOut {
+        &mut self.sink.out
+    }
+
     /// Sends an interim (1xx) answer, e.g. `100 Continue`, before the final head.
     pub fn send_interim(&mut self, res: &Message) -> io::Result<()> {
         if self.sink.out.started() || !(100..200).contains(&res.status) {

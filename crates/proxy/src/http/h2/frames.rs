@@ -9,14 +9,19 @@
 //!   window: as they are for a known length, de-chunked for a chunked body (chunk trailers
 //!   become HTTP/2 trailers), or until the session shuts it; END_STREAM rides on the last
 //!   DATA frame (no empty frame after it). A stream it leaves unfinished is reset.
+//! - [`relay`]: a body of known length from an HTTP/2 server to an HTTP/2 client, the DATA
+//!   frames' bytes handed on as they are (no copy, no HTTP/1 framing in between).
 
 pub use super::convert::InBody;
 use super::convert::{self, Piece};
+use crate::http::body::BodyError;
 use bytes::{Bytes, BytesMut};
 use h2::{RecvStream, SendStream};
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// A stream's DATA frames (and trailers) as HTTP/1 body bytes.
@@ -88,6 +93,22 @@ impl DataIn {
                 None => self.done = true,
             }
         }
+    }
+}
+
+impl DataIn {
+    /// The next DATA frame's bytes as they came (its window given back), None at the end.
+    /// For a body read as it is (not chunked).
+    fn poll_take(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<Bytes>>> {
+        ready!(self.poll_fill(cx))?;
+        if self.pending.is_empty() {
+            return Poll::Ready(Ok(None));
+        }
+        if self.unreleased > 0 {
+            let _ = self.body.flow_control().release_capacity(self.unreleased);
+            self.unreleased = 0;
+        }
+        Poll::Ready(Ok(Some(std::mem::take(&mut self.pending))))
     }
 }
 
@@ -193,6 +214,29 @@ impl DataOut {
     /// Whether the whole body (and its end) went out.
     pub fn finished(&self) -> bool {
         matches!(self.mode, Mode::Ended) && self.pending.is_empty() && self.finish.is_none()
+    }
+
+    /// Whether bytes go out as they are (a known length, or until the end): [`relay`] may
+    /// hand DATA frames on without framing.
+    pub fn takes_raw(&self) -> bool {
+        matches!(self.mode, Mode::Length(_) | Mode::UntilEnd | Mode::Ended)
+    }
+
+    /// Queues `data` as it is (see [`DataOut::takes_raw`]; a known length takes no more).
+    fn queue(&mut self, mut data: Bytes) {
+        match &mut self.mode {
+            Mode::Length(left) => {
+                data.truncate((*left).min(data.len() as u64) as usize);
+                *left -= data.len() as u64;
+                if *left == 0 {
+                    self.finish = Some(Finish::Data);
+                    self.mode = Mode::Ended;
+                }
+                self.pending = data;
+            }
+            Mode::UntilEnd => self.pending = data,
+            _ => {}
+        }
     }
 
     /// Takes the caller's bytes into `pending` (and `finish`) as the mode says.
@@ -315,5 +359,48 @@ impl Drop for DataOut {
                 s.send_reset(self.unfinished);
             }
         }
+    }
+}
+
+/// Relays a body read as it is (`src`, a known length) to `dst` (which [`DataOut::takes_raw`])
+/// frame by frame, without copying; returns the bytes relayed. Timeouts as `body::forward`'s.
+pub async fn relay(
+    src: &mut DataIn,
+    dst: &mut DataOut,
+    src_timeout: Option<Duration>,
+    dst_timeout: Option<Duration>,
+) -> Result<u64, BodyError> {
+    let mut sent = 0u64;
+    loop {
+        let data = match within(src_timeout, poll_fn(|cx| src.poll_take(cx))).await {
+            None => return Err(BodyError::SrcTimeout),
+            Some(Err(_)) => return Err(BodyError::SrcClosed),
+            Some(Ok(None)) => break,
+            Some(Ok(Some(d))) => d,
+        };
+        sent += data.len() as u64;
+        dst.queue(data);
+        match within(dst_timeout, poll_fn(|cx| dst.poll_send(cx))).await {
+            None => return Err(BodyError::DstTimeout),
+            Some(Err(_)) => return Err(BodyError::DstFailed),
+            Some(Ok(())) => {}
+        }
+    }
+    if matches!(dst.mode, Mode::Length(_)) {
+        // Ended short of its length: `dst` stays unfinished (reset when dropped).
+        return Err(BodyError::SrcClosed);
+    }
+    Ok(sent)
+}
+
+/// `f`, unless `t` passes first (None); no timer when `f` is ready at once.
+async fn within<F: Future>(t: Option<Duration>, f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    if let Poll::Ready(v) = poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx))).await {
+        return Some(v);
+    }
+    match t {
+        Some(t) => tokio::time::timeout(t, f).await.ok(),
+        None => Some(f.await),
     }
 }

@@ -39,7 +39,7 @@ pub async fn serve<C: ClientStream>(
     client: C,
     peer: SocketAddr,
     local: SocketAddr,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     tune: TuneH2,
     track: Option<Arc<crate::track::Tracking>>,
 ) {
@@ -76,9 +76,20 @@ pub async fn serve<C: ClientStream>(
     // spawned, scheduled and joined per request.
     let mut streams = FuturesUnordered::new();
     let mut closing = false;
+    // The stop and reload signals are waited on by futures made once (not one pair per
+    // accepted stream): created before the flags are first read, so a reload between the two
+    // still wakes them; made again only after they fire.
+    let mut retire = Box::pin(fe.retire.notified());
+    let mut stop_rx = stop.clone();
+    // Resolves once: on a stop, or when no one can stop us any more (the runtime is ending).
+    let mut stopped = Box::pin(async move {
+        while stop_rx.changed().await.is_ok() {
+            if *stop_rx.borrow() {
+                return;
+            }
+        }
+    });
     loop {
-        // Created before the flags are read: a reload between the two still wakes it.
-        let retire = fe.retire.notified();
         if !closing && (*stop.borrow() || fe.retired.load(Ordering::Relaxed)) {
             closing = true;
             conn.graceful_shutdown();
@@ -113,14 +124,13 @@ pub async fn serve<C: ClientStream>(
             },
             // Every stream that can move moves; the select ends only once none is left.
             () = drain(&mut streams), if !streams.is_empty() => {}
-            r = stop.changed(), if !closing => {
-                if r.is_err() {
-                    // No one can stop us any more: the runtime is gone.
-                    closing = true;
-                    conn.graceful_shutdown();
-                }
+            () = &mut stopped, if !closing => {
+                closing = true;
+                conn.graceful_shutdown();
             }
-            _ = retire, if !closing => {}
+            () = &mut retire, if !closing => {
+                retire = Box::pin(fe.retire.notified());
+            }
             _ = idle_sleep => {
                 closing = true;
                 conn.graceful_shutdown();

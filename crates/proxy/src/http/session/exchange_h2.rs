@@ -18,7 +18,7 @@ use super::{Next, Rec, Session};
 use crate::backend::Origin;
 use crate::connect::h2::H2Conn;
 use crate::http::body::{self, BodyError, Framing};
-use crate::http::h2::frames::InBody;
+use crate::http::h2::frames::{self, InBody};
 use crate::http::h2::upstream::{self, Failure};
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
@@ -269,7 +269,26 @@ impl<C: ClientStream> Session<C> {
             rec.term = Termination::CLIENT_DATA;
             return Step::Done(Next::Close);
         }
-        if let Err(step) = self
+        let direct =
+            encoder.is_none() && cache_store.is_none() && matches!(res_framing, Framing::Length(_));
+        if let Some(out) = super::h2_edge(&mut self.client)
+            .map(|e| e.body_out())
+            .filter(|o| direct && o.takes_raw())
+        {
+            // HTTP/2 on both sides, a body of known length: the server's DATA frames go to
+            // the client as they are (no copy, no HTTP/1 framing in between).
+            match frames::relay(&mut server, out, srv_timeout, cli_timeout).await {
+                Ok(n) => rec.bytes += n,
+                Err(BodyError::DstFailed | BodyError::DstTimeout) => {
+                    rec.term = Termination::CLIENT_DATA;
+                    return Step::Done(Next::Close);
+                }
+                Err(_) => {
+                    rec.term = Termination::SERVER_DATA;
+                    return Step::Done(Next::Close);
+                }
+            }
+        } else if let Err(step) = self
             .relay_body(
                 x,
                 rec,
