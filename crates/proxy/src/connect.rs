@@ -155,8 +155,13 @@ pub async fn h2_start(
     id: u64,
     pool: crate::server::H2Pool,
 ) -> std::io::Result<ServerConn> {
-    use crate::connect::h2::handshake;
+    use crate::connect::h2::{handshake, Limits};
     use crate::server::H2Mode;
+    let pool = Limits {
+        max_streams: pool.max_streams,
+        purge: pool.purge,
+        max_idle: pool.max_idle,
+    };
     let always = mode == H2Mode::Always;
     Ok(match c {
         _ if mode == H2Mode::Never => c,

@@ -9,7 +9,6 @@
 //! or when the server already has its `pool-max-conn` connections without a stream (HAProxy
 //! closes a connection it cannot put in the idle list); it leaves the registry as it goes.
 
-use crate::server::H2Pool;
 use bytes::Bytes;
 use h2::client::SendRequest;
 use std::collections::HashMap;
@@ -25,6 +24,19 @@ use tokio::io::{AsyncRead, AsyncWrite};
 const STREAM_WINDOW: u32 = 65_535;
 const CONNECTION_WINDOW: u32 = 16 * 65_535;
 
+/// How a server's connections are reused and kept (its `max-reuse`, `pool-purge-delay`,
+/// `pool-max-conn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Streams one connection carries in all; None: no limit.
+    pub max_streams: Option<u64>,
+    /// How long a connection without streams stays open (zero: as long as the server keeps
+    /// it).
+    pub purge: Duration,
+    /// Connections without streams kept for the server; None: no limit.
+    pub max_idle: Option<u32>,
+}
+
 /// One connection in the registry.
 #[derive(Clone)]
 struct Entry {
@@ -36,7 +48,7 @@ struct Entry {
     opened: Arc<AtomicU64>,
     /// Told when the last stream ends: the driver decides whether the connection stays.
     emptied: Arc<tokio::sync::Notify>,
-    limits: H2Pool,
+    limits: Limits,
 }
 
 impl Entry {
@@ -187,7 +199,7 @@ fn surplus(entry: &Entry, id: u64) -> bool {
 
 /// Starts HTTP/2 (the client preface) on a freshly opened connection to server `id` and
 /// offers it to later requests.
-pub async fn handshake<T>(io: T, id: u64, limits: H2Pool) -> io::Result<H2Conn>
+pub async fn handshake<T>(io: T, id: u64, limits: Limits) -> io::Result<H2Conn>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
