@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+mod h2_pool;
 mod health_state;
+pub use h2_pool::H2Pool;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Orders load changes across all servers (leastconn's tie-break: longest unchanged first).
@@ -177,40 +179,6 @@ pub struct ServerRt {
     h2: AtomicU8,
     /// How its HTTP/2 connections are reused and kept (set at every reload, as `tls`).
     h2_pool: Mutex<H2Pool>,
-}
-
-/// `max-reuse`, `pool-purge-delay` and `pool-max-conn` as a server's HTTP/2 connections
-/// apply them (HAProxy: "at least HTTP/2 connections to servers will respect it").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct H2Pool {
-    /// Streams one connection carries in all (`max-reuse` + 1); None: no limit.
-    pub max_streams: Option<u64>,
-    /// How long a connection without streams stays open (zero: as long as the server
-    /// keeps it).
-    pub purge: std::time::Duration,
-    /// Connections without streams kept for the server; None: no limit.
-    pub max_idle: Option<u32>,
-}
-
-impl Default for H2Pool {
-    fn default() -> H2Pool {
-        H2Pool {
-            max_streams: None,
-            purge: std::time::Duration::from_secs(5),
-            max_idle: None,
-        }
-    }
-}
-
-impl H2Pool {
-    /// As the server line says.
-    pub fn of(s: &fulcrum_config::model::Server) -> H2Pool {
-        H2Pool {
-            max_streams: s.max_reuse.map(|n| u64::from(n) + 1),
-            purge: s.pool_purge_delay,
-            max_idle: s.pool_max_conn,
-        }
-    }
 }
 
 /// When requests go to a server in HTTP/2.
