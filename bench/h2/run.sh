@@ -5,6 +5,10 @@
 #   bench/h2/run.sh                 # RUNS=5 DURATION=3 CONNS=10 STREAMS=100 by default
 #   SERVER_PROTO=h2 bench/h2/run.sh # HTTP/2 to the server too: nginx `listen ... http2`
 #                                   # (h2c), `server ... proto h2` (multiplexed connections)
+#   PATHS=/small bench/h2/run.sh    # only the small answer (default: "/small /big")
+#   FULCRUM_BEFORE=/path/to/old/fulcrum bench/h2/run.sh
+#                                   # a third proxy in every round (an older build): also
+#                                   # prints the medians of its per-round ratios to fulcrum
 #
 # The proxy is pinned to CPU $PROXY_CPU (default 0), h2load and nginx to CPU $LOAD_CPU
 # (default 1). Rounds alternate (HAProxy then fulcrum, RUNS times), each on a freshly started
@@ -98,6 +102,8 @@ CFG
 start_proxy() { # $1 = haproxy|fulcrum → prints pid
   if [ "$1" = haproxy ]; then
     $PIN_PROXY haproxy -db -f "$WORK/lb.cfg" >/dev/null 2>&1 &
+  elif [ "$1" = before ]; then
+    $PIN_PROXY "$FULCRUM_BEFORE" run -f "$WORK/lb.cfg" >/dev/null 2>&1 &
   else
     $PIN_PROXY "$FULCRUM" run -f "$WORK/lb.cfg" >/dev/null 2>&1 &
   fi
@@ -142,19 +148,31 @@ median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 echo "h2load -c $CONNS -m $STREAMS, ${DURATION}s rounds, $RUNS alternating rounds, nbthread 1, server $SERVER_PROTO"
 echo "(cpu: the proxy's CPU µs per request; ratios fulcrum/haproxy)"
 printf '%-8s %10s %10s %6s %10s %10s %6s\n' scenario haproxy fulcrum ratio h-cpu f-cpu ratio
-for path in /small /big; do
-  h=(); f=(); r=(); hi=(); fi_=(); ri=()
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a/b}'; }
+for path in ${PATHS:-/small /big}; do
+  h=(); f=(); r=(); hi=(); fi_=(); ri=(); b=(); bi=(); rb=(); rbi=()
   for i in $(seq 1 "$RUNS"); do
     read -r hr hn <<<"$(run_h2load haproxy "$path")"
+    if [ -n "${FULCRUM_BEFORE:-}" ]; then
+      read -r br bn <<<"$(run_h2load before "$path")"
+      echo "  round $i $path: before $br req/s $bn µs/req" >&2
+    fi
     read -r fr fn <<<"$(run_h2load fulcrum "$path")"
     echo "  round $i $path: haproxy $hr req/s $hn µs/req, fulcrum $fr req/s $fn µs/req" >&2
-    h+=("$hr"); f+=("$fr"); r+=("$(awk -v a="$fr" -v b="$hr" 'BEGIN {printf "%.3f", a/b}')")
+    h+=("$hr"); f+=("$fr"); r+=("$(ratio "$fr" "$hr")")
     if [ "$hn" != - ] && [ "$fn" != - ]; then
-      hi+=("$hn"); fi_+=("$fn"); ri+=("$(awk -v a="$fn" -v b="$hn" 'BEGIN {printf "%.3f", a/b}')")
+      hi+=("$hn"); fi_+=("$fn"); ri+=("$(ratio "$fn" "$hn")")
+    fi
+    if [ -n "${FULCRUM_BEFORE:-}" ] && [ "$bn" != - ] && [ "$fn" != - ]; then
+      b+=("$br"); bi+=("$bn"); rb+=("$(ratio "$fr" "$br")"); rbi+=("$(ratio "$fn" "$bn")")
     fi
   done
   med() { if [ $# -gt 0 ]; then printf '%s\n' "$@" | median; else echo -; fi; }
   printf '%-8s %10s %10s %6s %10s %10s %6s\n' "$path" \
     "$(med "${h[@]}")" "$(med "${f[@]}")" "$(med "${r[@]}")" \
     "$(med "${hi[@]}")" "$(med "${fi_[@]}")" "$(med "${ri[@]}")"
+  if [ -n "${FULCRUM_BEFORE:-}" ]; then
+    printf '%-8s before: %s req/s, %s µs/req; fulcrum/before: req/s %s, cpu %s\n' "$path" \
+      "$(med "${b[@]}")" "$(med "${bi[@]}")" "$(med "${rb[@]}")" "$(med "${rbi[@]}")"
+  fi
 done

@@ -83,6 +83,9 @@ fn script(
             true,
         ),
         (vec!["-D", "-", "URL1/reset"], false),
+        // Interim answers (103 Early Hints) relayed to both kinds of clients.
+        (vec!["-D", "-", "URL1/hints"], false),
+        (vec!["-D", "-", "URL2/hints"], true),
     ] {
         let args: Vec<String> = args
             .iter()
@@ -226,12 +229,23 @@ fn h2_servers_answer_as_through_haproxy() {
     assert!(f.curl[1].contains("transfer-encoding: chunked") && f.curl[1].ends_with("hello world"));
     assert_eq!(f.curl[3], "200 300000");
     assert!(f.curl[4].starts_with("HTTP/1.1 502"), "{}", f.curl[4]);
+    // The server's two 103 Early Hints reach both kinds of clients, before the answer.
+    for (i, status) in [(5, "HTTP/1.1 103"), (6, "HTTP/2 103")] {
+        let c = &f.curl[i];
+        assert_eq!(c.matches(status).count(), 2, "curl {i}: {c}");
+        let (hints, rest) = c.split_at(c.find(" 200").unwrap_or(0));
+        assert!(
+            hints.contains("link: </b.css>; rel=preload; as=style"),
+            "{c}"
+        );
+        assert!(rest.ends_with("ok"), "{c}");
+    }
     // What the HTTP/2 server received: pseudo-headers, fields, body sizes.
     assert_eq!(
         f.heads, h.heads,
         "request heads at the server (fulcrum, then haproxy)"
     );
-    assert_eq!(f.heads.len(), 10, "{:?}", f.heads);
+    assert_eq!(f.heads.len(), 12, "{:?}", f.heads);
     // The log lines (haproxy 2.6 logs no line for the HTTP/2 client's stream it reset after
     // the server's reset; fulcrum logs it as `SH` 502).
     let mut fl: Vec<String> = f
@@ -251,7 +265,7 @@ fn h2_servers_answer_as_through_haproxy() {
         "{:?}",
         f.logs
     );
-    assert_eq!(hl.len(), 9, "{hl:?}");
+    assert_eq!(hl.len(), 11, "{hl:?}");
 }
 
 /// Many streams of HTTP/2 clients share one server connection (HAProxy's multiplexing): 40

@@ -174,17 +174,23 @@ pub async fn h2_start(
     c: ServerConn,
     mode: crate::server::H2Mode,
     id: u64,
+    pool: crate::server::H2Pool,
 ) -> std::io::Result<ServerConn> {
-    use crate::connect::h2::handshake;
+    use crate::connect::h2::{handshake, Limits};
     use crate::server::H2Mode;
+    let pool = Limits {
+        max_streams: pool.max_streams,
+        purge: pool.purge,
+        max_idle: pool.max_idle,
+    };
     let always = mode == H2Mode::Always;
     Ok(match c {
         _ if mode == H2Mode::Never => c,
         ServerConn::Tls(t) if always || t.info().alpn.as_deref() == Some("h2") => {
-            ServerConn::H2(handshake(*t, id).await?)
+            ServerConn::H2(handshake(*t, id, pool).await?)
         }
-        ServerConn::Tcp(s) if always => ServerConn::H2(handshake(s, id).await?),
-        ServerConn::Unix(s) if always => ServerConn::H2(handshake(s, id).await?),
+        ServerConn::Tcp(s) if always => ServerConn::H2(handshake(s, id, pool).await?),
+        ServerConn::Unix(s) if always => ServerConn::H2(handshake(s, id, pool).await?),
         c => c,
     })
 }

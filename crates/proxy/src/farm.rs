@@ -458,7 +458,7 @@ impl<P> Farm<P> {
                 }
                 None => c,
             };
-            crate::connect::h2_start(c, server.h2_mode(), server.id).await
+            crate::connect::h2_start(c, server.h2_mode(), server.id, server.h2_pool()).await
         };
         let r = match self.timeouts.connect {
             Some(t) => tokio::time::timeout(t, open).await.map_err(|_| true),

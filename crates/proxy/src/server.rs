@@ -24,7 +24,9 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+mod h2_pool;
 mod health_state;
+pub use h2_pool::H2Pool;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Orders load changes across all servers (leastconn's tie-break: longest unchanged first).
@@ -177,6 +179,8 @@ pub struct ServerRt {
     tls: std::sync::RwLock<Option<std::sync::Arc<ServerTls>>>,
     /// [`H2Mode`] as a number (set at every reload, as `tls`).
     h2: AtomicU8,
+    /// How its HTTP/2 connections are reused and kept (set at every reload, as `tls`).
+    h2_pool: Mutex<H2Pool>,
 }
 
 /// When requests go to a server in HTTP/2.
@@ -247,6 +251,7 @@ impl ServerRt {
             downtime: AtomicU64::new(0),
             chkdown: AtomicU64::new(0),
             h2: AtomicU8::new(H2Mode::Never as u8),
+            h2_pool: Mutex::new(H2Pool::default()),
             chkfail: AtomicU64::new(0),
             check: Mutex::new(CheckInfo::default()),
             counters: std::sync::Arc::new(Counters::new()),
@@ -274,6 +279,15 @@ impl ServerRt {
 
     pub fn set_h2_mode(&self, m: H2Mode) {
         self.h2.store(m as u8, Ordering::Relaxed);
+    }
+
+    /// How new HTTP/2 connections to this server are reused and kept.
+    pub fn h2_pool(&self) -> H2Pool {
+        *self.h2_pool.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn set_h2_pool(&self, p: H2Pool) {
+        *self.h2_pool.lock().unwrap_or_else(|p| p.into_inner()) = p;
     }
 
     pub fn set_tls(&self, tls: Option<std::sync::Arc<ServerTls>>) {

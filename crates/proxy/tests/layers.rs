@@ -128,7 +128,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "conditions: ACLs on the sample engine; variable actions; certificates by name",
         // tls::store: the runtime socket's `ssl cert` registry (uses tls::certs).
-        &["acl", "vars", "tls::store"],
+        // http::h2::convert: pure HTTP/2 <-> HTTP/1 heads (uses http::h1, http::message).
+        &["acl", "vars", "tls::store", "http::h2::convert"],
     ),
     (
         "the rustls settings of a certificate on a bind (uses tls::store); the store's tests",
@@ -144,8 +145,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::acceptor",
             // Response compression (uses http::body, http::message).
             "http::compress",
-            // Pure HTTP/2 <-> HTTP/1 heads (uses http::h1).
-            "http::h2::convert",
+            // HTTP/2 DATA frames <-> HTTP/1 body bytes, both codecs (uses http::h2::convert).
+            "http::h2::frames",
             // One request's cache-use/cache-store (uses http::cache, http::cache_policy).
             "http::cache_flow",
             // `monitor-uri` / `monitor fail` (uses acl).

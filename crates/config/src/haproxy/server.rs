@@ -51,12 +51,18 @@ pub fn default_server() -> Server {
         ssl: false,
         tls: Default::default(),
         proto_h2: false,
+        max_reuse: None,
+        pool_purge_delay: Duration::from_secs(5),
+        pool_max_conn: None,
     }
 }
 
 const KNOWN: &[&str] = &[
     "weight",
     "maxconn",
+    "max-reuse",
+    "pool-purge-delay",
+    "pool-max-conn",
     "backup",
     "disabled",
     "enabled",
@@ -103,10 +109,7 @@ const IGNORED: &[(&str, usize)] = &[
     ("track", 1),
     ("redir", 1),
     ("tfo", 0),
-    ("pool-max-conn", 1),
-    ("pool-purge-delay", 1),
     ("pool-low-conn", 1),
-    ("max-reuse", 1),
     ("on-marked-down", 1),
     ("on-marked-up", 1),
     ("ws", 1),
@@ -155,6 +158,7 @@ pub fn parse_server(
     s.span = line.span.clone();
     s.address = parse_address(&addr)?;
     let written = apply_options(&mut s, line, 3, diags)?;
+    h2_only_warnings(&s, &written, &line.span, diags);
     if !s.check {
         let check_only: Vec<&str> = written
             .iter()
@@ -217,6 +221,9 @@ fn apply_options<'a>(
             "agent-send" => s.agent.send = Some(value("a string")?.to_string()),
             "maxconn" => s.maxconn = Some(number_in(value("a number")?, "maxconn", 0, u64::from(u32::MAX))?),
             "inter" => s.inter = positive_time(value("a time")?, "inter")?,
+            "max-reuse" => s.max_reuse = unlimited_or(value("a number (-1: no limit)")?, "max-reuse")?,
+            "pool-max-conn" => s.pool_max_conn = unlimited_or(value("a number (-1: no limit)")?, "pool-max-conn")?,
+            "pool-purge-delay" => s.pool_purge_delay = time(value("a time")?, "pool-purge-delay")?,
             "fastinter" => s.fastinter = Some(positive_time(value("a time")?, "fastinter")?),
             "downinter" => s.downinter = Some(positive_time(value("a time")?, "downinter")?),
             "fall" => s.fall = number_in(value("a number")?, "fall", 1, 1_000_000)?,
@@ -390,6 +397,37 @@ fn check_tls_option(
         }
         _ => return Ok(None),
     }))
+}
+
+/// `-1` (no limit: None) or a number.
+fn unlimited_or(text: &str, what: &str) -> Result<Option<u32>, String> {
+    if text == "-1" {
+        return Ok(None);
+    }
+    number_in(text, what, 0, u64::from(u32::MAX)).map(Some)
+}
+
+/// `max-reuse`, `pool-max-conn` and `pool-purge-delay` are applied to HTTP/2 server
+/// connections (HAProxy: "at least HTTP/2 connections to servers will respect it"); a server
+/// that never speaks HTTP/2 is told so.
+fn h2_only_warnings(
+    s: &Server,
+    written: &[&str],
+    span: &crate::diagnostics::Span,
+    diags: &mut Diagnostics,
+) {
+    let h2 = s.proto_h2 || s.tls.alpn.iter().flatten().any(|a| a == "h2");
+    if h2 {
+        return;
+    }
+    for opt in written {
+        if matches!(*opt, "max-reuse" | "pool-max-conn" | "pool-purge-delay") {
+            diags.warning(
+                span,
+                format!("server '{}': '{opt}' is applied to HTTP/2 server connections only (add 'proto h2' or 'alpn h2'); fulcrum's HTTP/1 connections ignore it", s.name),
+            );
+        }
+    }
 }
 
 fn positive_time(text: &str, what: &str) -> Result<Duration, String> {

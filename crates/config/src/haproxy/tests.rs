@@ -22,6 +22,34 @@ fn ok(text: &str) -> Config {
 }
 
 /// Every error message, as `fulcrum check` prints it.
+#[test]
+fn http2_server_pool_options() {
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n server s 10.0.0.1:80 proto h2 max-reuse 2 pool-max-conn 0 pool-purge-delay 1500ms\n server t 10.0.0.1:81 proto h2 max-reuse -1 pool-max-conn -1\n"
+    ));
+    let (s, t) = (&c.proxies[0].servers[0], &c.proxies[0].servers[1]);
+    assert_eq!((s.max_reuse, s.pool_max_conn), (Some(2), Some(0)));
+    assert_eq!(s.pool_purge_delay, Duration::from_millis(1500));
+    assert_eq!((t.max_reuse, t.pool_max_conn), (None, None));
+    assert_eq!(t.pool_purge_delay, Duration::from_secs(5));
+    // A server that never speaks HTTP/2 is told they do nothing there.
+    let w = warnings(&format!(
+        "{TIMEOUTS}backend b\n server s 10.0.0.1:80 max-reuse 3\n server t 10.0.0.1:81 ssl verify none alpn h2 max-reuse 3\n"
+    ));
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("'max-reuse' is applied to HTTP/2 server connections only"),
+        "{w:?}"
+    );
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}backend b\n server s 10.0.0.1:80 proto h2 max-reuse x\n"
+        ))
+        .len(),
+        1
+    );
+}
+
 fn errors(text: &str) -> Vec<String> {
     load(text)
         .diagnostics

@@ -292,6 +292,14 @@ pub struct Server {
     /// `proto h2`: requests go to the server in HTTP/2 (h2c with prior knowledge, or over
     /// TLS whatever ALPN says); `alpn h2` alone lets the TLS handshake choose.
     pub proto_h2: bool,
+    /// `max-reuse N`: how many times a connection is reused after its first request (an
+    /// HTTP/2 connection carries N+1 streams in all, then no new one); None: no limit (-1).
+    pub max_reuse: Option<u32>,
+    /// `pool-purge-delay`: how long a connection without requests stays open (HAProxy's
+    /// default 5 s; zero: never closed for being idle).
+    pub pool_purge_delay: Duration,
+    /// `pool-max-conn N`: idle connections kept for the server (0: none); None: no limit (-1).
+    pub pool_max_conn: Option<u32>,
 }
 
 /// `ADDRESS[:PORT]` of a server. `host` is an IP or a name resolved when the proxy starts.

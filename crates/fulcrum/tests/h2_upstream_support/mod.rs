@@ -16,6 +16,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 pub struct Seen {
     pub requests: Arc<Mutex<Vec<(usize, String, usize)>>>,
     pub connections: Arc<AtomicUsize>,
+    /// Connections the proxy has closed (or that ended).
+    pub closed: Arc<AtomicUsize>,
 }
 
 impl Seen {
@@ -24,6 +26,9 @@ impl Seen {
     }
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::Relaxed)
+    }
+    pub fn closed(&self) -> usize {
+        self.closed.load(Ordering::Relaxed)
     }
 }
 
@@ -49,6 +54,7 @@ pub fn server(tls: Option<Arc<rustls::ServerConfig>>) -> (SocketAddr, Seen) {
                 let seen = s2.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
+                    let closed = seen.closed.clone();
                     match tls {
                         None => serve(s, n, seen).await,
                         Some(cfg) => {
@@ -58,6 +64,7 @@ pub fn server(tls: Option<Arc<rustls::ServerConfig>>) -> (SocketAddr, Seen) {
                             }
                         }
                     }
+                    closed.fetch_add(1, Ordering::Relaxed);
                 });
             }
         });
@@ -136,6 +143,23 @@ async fn answer(
             let _ = respond.send_response(res(200, &[("grpc-status", "7".into())]), true);
         }
         "/reset" => respond.send_reset(h2::Reason::INTERNAL_ERROR),
+        "/hints" => {
+            // Interim answers first: 103 Early Hints (twice), then the answer.
+            for css in ["a", "b"] {
+                let hint = res(
+                    103,
+                    &[("link", format!("</{css}.css>; rel=preload; as=style"))],
+                );
+                if respond.send_informational(hint).is_err() {
+                    return;
+                }
+            }
+            if let Ok(mut s) =
+                respond.send_response(res(200, &[("content-length", "2".into())]), false)
+            {
+                let _ = s.send_data(Bytes::from_static(b"ok"), true);
+            }
+        }
         "/nolen" => {
             if let Ok(mut s) = respond.send_response(res(200, &[]), false) {
                 let _ = s.send_data(Bytes::from_static(b"hello "), false);

@@ -3,27 +3,39 @@
 //! connection carries the streams of many client requests at once, from any session, up to
 //! the server's `SETTINGS_MAX_CONCURRENT_STREAMS`; a new one opens when every open one is full.
 //!
-//! A connection's driver runs in its own task; it ends when the server closes the connection
-//! or after [`PURGE_DELAY`] without a stream (HAProxy's `pool-purge-delay` default), leaving
-//! the registry as it goes.
+//! A connection's driver runs in its own task; it ends when the server closes the connection,
+//! after the server's `pool-purge-delay` without a stream (5 s by default, as HAProxy's),
+//! as soon as it is left without a stream when it has carried its `max-reuse` + 1 streams
+//! or when the server already has its `pool-max-conn` connections without a stream (HAProxy
+//! closes a connection it cannot put in the idle list); it leaves the registry as it goes.
 
 use bytes::Bytes;
 use h2::client::SendRequest;
 use std::collections::HashMap;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
-
-/// How long a connection without streams stays open for the next requests.
-pub const PURGE_DELAY: Duration = Duration::from_secs(5);
 
 /// The window a stream (and the whole connection) opens to the server's DATA: as HAProxy's
 /// `tune.h2.initial-window-size` default for streams, larger for the connection so that one
 /// slow client does not stall the other streams.
 const STREAM_WINDOW: u32 = 65_535;
 const CONNECTION_WINDOW: u32 = 16 * 65_535;
+
+/// How a server's connections are reused and kept (its `max-reuse`, `pool-purge-delay`,
+/// `pool-max-conn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Streams one connection carries in all; None: no limit.
+    pub max_streams: Option<u64>,
+    /// How long a connection without streams stays open (zero: as long as the server keeps
+    /// it).
+    pub purge: Duration,
+    /// Connections without streams kept for the server; None: no limit.
+    pub max_idle: Option<u32>,
+}
 
 /// One connection in the registry.
 #[derive(Clone)]
@@ -32,21 +44,41 @@ struct Entry {
     closed: Arc<AtomicBool>,
     /// Streams the sessions hold on it (a handle each).
     active: Arc<AtomicUsize>,
+    /// Streams it was given in all (`max-reuse`).
+    opened: Arc<AtomicU64>,
+    /// Told when the last stream ends: the driver decides whether the connection stays.
+    emptied: Arc<tokio::sync::Notify>,
+    limits: Limits,
 }
 
 impl Entry {
     /// Whether another stream may open now without waiting for one to end.
     fn has_room(&self) -> bool {
         !self.closed.load(Ordering::Acquire)
+            && !self.worn()
             && self.active.load(Ordering::Acquire) < self.send.current_max_send_streams()
+    }
+
+    /// It carried its `max-reuse` + 1 streams: no new one.
+    fn worn(&self) -> bool {
+        self.limits
+            .max_streams
+            .is_some_and(|m| self.opened.load(Ordering::Acquire) >= m)
+    }
+
+    /// Without a stream (an idle connection, in HAProxy's words).
+    fn idle(&self) -> bool {
+        !self.closed.load(Ordering::Acquire) && self.active.load(Ordering::Acquire) == 0
     }
 
     fn handle(&self) -> H2Conn {
         self.active.fetch_add(1, Ordering::AcqRel);
+        self.opened.fetch_add(1, Ordering::AcqRel);
         H2Conn {
             send: self.send.clone(),
             closed: self.closed.clone(),
             active: self.active.clone(),
+            emptied: self.emptied.clone(),
         }
     }
 }
@@ -57,11 +89,14 @@ pub struct H2Conn {
     pub send: SendRequest<Bytes>,
     closed: Arc<AtomicBool>,
     active: Arc<AtomicUsize>,
+    emptied: Arc<tokio::sync::Notify>,
 }
 
 impl Drop for H2Conn {
     fn drop(&mut self) {
-        self.active.fetch_sub(1, Ordering::AcqRel);
+        if self.active.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.emptied.notify_one();
+        }
     }
 }
 
@@ -144,9 +179,27 @@ pub fn open_count(id: u64) -> usize {
     })
 }
 
+/// Whether server `id` keeps more connections without a stream than its `pool-max-conn`
+/// (`entry` being one of them): then `entry` is marked closed, under the registry's lock, so
+/// that two connections left idle together do not both go.
+fn surplus(entry: &Entry, id: u64) -> bool {
+    let Some(max) = entry.limits.max_idle else {
+        return false;
+    };
+    let reg = lock();
+    let idle = reg
+        .get(&id)
+        .map_or(0, |l| l.iter().filter(|c| c.idle()).count());
+    if idle > max as usize {
+        entry.closed.store(true, Ordering::Release);
+        return true;
+    }
+    false
+}
+
 /// Starts HTTP/2 (the client preface) on a freshly opened connection to server `id` and
 /// offers it to later requests.
-pub async fn handshake<T>(io: T, id: u64) -> io::Result<H2Conn>
+pub async fn handshake<T>(io: T, id: u64, limits: Limits) -> io::Result<H2Conn>
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -161,6 +214,9 @@ where
         send: send.clone(),
         closed: Arc::new(AtomicBool::new(false)),
         active: Arc::new(AtomicUsize::new(0)),
+        opened: Arc::new(AtomicU64::new(0)),
+        emptied: Arc::new(tokio::sync::Notify::new()),
+        limits,
     };
     let handle = entry.handle();
     lock().entry(id).or_default().push(entry.clone());
@@ -173,15 +229,23 @@ where
     Ok(handle)
 }
 
-/// Runs the connection until the server ends it or it stays without a stream for
-/// [`PURGE_DELAY`]; then takes it out of the registry.
+/// Runs the connection until the server ends it or the server's pool settings retire it
+/// (see the module's comment); then takes it out of the registry.
 async fn drive<T>(mut conn: h2::client::Connection<T, Bytes>, entry: Entry, id: u64)
 where
     T: AsyncRead + AsyncWrite + Unpin,
 {
-    let tick = PURGE_DELAY / 5;
+    let purge = entry.limits.purge;
+    // Zero: never closed for being idle (the tick never comes).
+    let tick = (!purge.is_zero()).then(|| (purge / 5).min(Duration::from_secs(1)));
     let mut idle = Duration::ZERO;
     loop {
+        let sleep = async {
+            match tick {
+                Some(t) => tokio::time::sleep(t).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = &mut conn => {
                 if let Err(e) = r {
@@ -189,13 +253,19 @@ where
                 }
                 break;
             }
-            _ = tokio::time::sleep(tick) => {
+            () = entry.emptied.notified() => {
+                if entry.idle() && (entry.worn() || surplus(&entry, id)) {
+                    break;
+                }
+            }
+            () = sleep => {
+                let t = tick.unwrap_or_default();
                 idle = if entry.active.load(Ordering::Acquire) == 0 {
-                    idle + tick
+                    idle + t
                 } else {
                     Duration::ZERO
                 };
-                if idle >= PURGE_DELAY {
+                if idle >= purge {
                     break;
                 }
             }

@@ -296,7 +296,8 @@ pub async fn serve_h2(
     });
     match super::validate::request(&s.req, s.fe.h1_req.accept_invalid) {
         Ok(()) => {
-            Box::pin(s.request(accept, t0, head_len)).await;
+            // Not boxed again: `request` boxes the large request phases itself.
+            s.request(accept, t0, head_len).await;
             // An answer without a length ends with the stream (a no-op once it ended).
             let _ = s.client.shutdown().await;
         }

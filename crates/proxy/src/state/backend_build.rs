@@ -98,6 +98,7 @@ pub(super) fn build_backend(
         let h2 =
             h2_mode(p, s, alpn_h2).map_err(|m| ProxyError::Config(format!("{}: {m}", s.span)))?;
         server.set_h2_mode(h2);
+        server.set_h2_pool(crate::server::H2Pool::of(s));
         server.set_checked(s.check, s.rise, s.fall);
         if s.disabled && !kept_any {
             // HAProxy: `disabled` is maintenance (the stats page says MAINT; `enable server` or

@@ -14,14 +14,15 @@ use bytes::{Buf, Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use std::fmt::Write as _;
 
-/// How the request body follows the head in the HTTP/1 bytes.
+/// How a body read from a stream's DATA frames follows its head in the HTTP/1 framing the
+/// session relays (a request's from a client, an answer's from a server).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReqBody {
-    /// No body (END_STREAM on the HEADERS frame).
+pub enum InBody {
+    /// No body (END_STREAM on the HEADERS frame, or a status or method without body).
     None,
     /// `content-length` given: DATA frames go as they are.
     Length,
-    /// Unknown length: DATA frames go as chunks.
+    /// Unknown length: DATA frames go as chunks (the trailers as chunk trailers).
     Chunked,
 }
 
@@ -32,7 +33,7 @@ pub fn request_message(
     parts: &http::request::Parts,
     end_stream: bool,
     m: &mut Message,
-) -> (ReqBody, usize) {
+) -> (InBody, usize) {
     let uri = &parts.uri;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let authority = uri.authority().map(|a| a.as_str());
@@ -76,12 +77,12 @@ pub fn request_message(
         field(m, b"cookie", &cookies.join(&b"; "[..]));
     }
     let body = if end_stream {
-        ReqBody::None
+        InBody::None
     } else if has_length {
-        ReqBody::Length
+        InBody::Length
     } else {
         field(m, b"transfer-encoding", b"chunked");
-        ReqBody::Chunked
+        InBody::Chunked
     };
     (body, size)
 }
@@ -112,39 +113,60 @@ pub fn last_chunk(trailers: Option<&http::HeaderMap>) -> Vec<u8> {
     out
 }
 
-/// HTTP/1 fields that mean nothing in HTTP/2 (RFC 9113 8.2.2).
-fn hop_by_hop(name: &[u8], res: &Message) -> bool {
-    const FIXED: [&[u8]; 6] = [
+/// HTTP/1's connection-specific fields, which HTTP/2 forbids (RFC 9113 8.2.2; `te` aside).
+pub fn connection_specific(name: &[u8]) -> bool {
+    const FIXED: [&[u8]; 5] = [
         b"connection",
         b"keep-alive",
         b"proxy-connection",
         b"transfer-encoding",
         b"upgrade",
-        b"te",
     ];
     FIXED.iter().any(|f| name.eq_ignore_ascii_case(f))
-        || res.has_token(b"connection", &name.to_ascii_lowercase())
 }
 
-/// The HTTP/2 response head for the session's answer `res`. Fields HTTP/2 cannot carry (not
-/// a valid name or value) are dropped.
+/// Appends the fields of the neutral head `m` to an HTTP/2 head's `out`, one piece for both
+/// directions (requests to servers, answers to clients), without what HTTP/2 forbids
+/// (RFC 9113 8.2.2): HTTP/1's connection-specific fields, the fields `connection` names, and
+/// `te` unless it says `trailers` in a request (never in an answer). `skip`: names the caller
+/// leaves out too. Fields HTTP/2 cannot carry (not a valid name or value) are dropped.
+pub fn h2_fields(
+    m: &Message,
+    request: bool,
+    out: &mut http::HeaderMap,
+    skip: impl Fn(&[u8]) -> bool,
+) {
+    // Most heads have no `connection` field: nothing to collect then.
+    let named: Vec<&[u8]> = m
+        .headers(b"connection")
+        .flat_map(|v| v.split(|&c| c == b','))
+        .map(crate::http::message::trim)
+        .collect();
+    out.reserve(m.fields.len());
+    for f in &m.fields {
+        let (name, value) = (m.name(f), m.value(f));
+        if connection_specific(name)
+            || named.iter().any(|c| name.eq_ignore_ascii_case(c))
+            || skip(name)
+        {
+            continue;
+        }
+        if name.eq_ignore_ascii_case(b"te") && !(request && value.eq_ignore_ascii_case(b"trailers"))
+        {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value)) {
+            out.append(n, v);
+        }
+    }
+}
+
+/// The HTTP/2 response head for the session's answer `res`.
 pub fn response_head(res: &Message) -> http::Response<()> {
     let mut out = http::Response::new(());
     *out.status_mut() =
         http::StatusCode::from_u16(res.status).unwrap_or(http::StatusCode::BAD_GATEWAY);
-    let headers = out.headers_mut();
-    for f in &res.fields {
-        let name = res.name(f);
-        if hop_by_hop(name, res) {
-            continue;
-        }
-        if let (Ok(n), Ok(v)) = (
-            HeaderName::from_bytes(name),
-            HeaderValue::from_bytes(res.value(f)),
-        ) {
-            headers.append(n, v);
-        }
-    }
+    h2_fields(res, false, out.headers_mut(), |_| false);
     out
 }
 
@@ -265,7 +287,7 @@ mod tests {
         );
         let mut m = Message::default();
         let (body, size) = request_message(&p, false, &mut m);
-        assert_eq!(body, ReqBody::Chunked);
+        assert_eq!(body, InBody::Chunked);
         let h1 = "POST http://x.example:8080/a?b=1 HTTP/1.1\r\nhost: x.example:8080\r\nuser-agent: t\r\ncookie: a=1; b=2\r\ntransfer-encoding: chunked\r\n\r\n";
         assert_eq!(size, h1.len());
         assert_eq!(m.version, Version::Http2);
@@ -288,10 +310,10 @@ mod tests {
                 .body(())
                 .expect("request"),
         );
-        assert_eq!(request_message(&p, false, &mut m).0, ReqBody::Length);
+        assert_eq!(request_message(&p, false, &mut m).0, InBody::Length);
         assert_eq!((m.method(), m.uri()), (&b"GET"[..], &b"/only-path"[..]));
         assert_eq!(m.header(b"content-length"), Some(&b"3"[..]));
-        assert_eq!(request_message(&p, true, &mut m).0, ReqBody::None);
+        assert_eq!(request_message(&p, true, &mut m).0, InBody::None);
     }
 
     #[test]

@@ -13,14 +13,15 @@
 use crate::state::Frontend;
 use crate::stream::ClientStream;
 use fulcrum_config::model::TuneH2;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 
 pub mod convert;
 pub mod edge;
+pub mod frames;
 pub mod transaction;
 pub mod upstream;
 
@@ -38,7 +39,7 @@ pub async fn serve<C: ClientStream>(
     client: C,
     peer: SocketAddr,
     local: SocketAddr,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     tune: TuneH2,
     track: Option<Arc<crate::track::Tracking>>,
 ) {
@@ -69,11 +70,26 @@ pub async fn serve<C: ClientStream>(
         }
     };
     let idle = fe.timeouts.http_keep_alive.or(fe.timeouts.client);
-    let mut streams = JoinSet::new();
+    // The streams run inside this connection's task (not a task each): the thread is the
+    // same either way (one runtime per thread), and a stream woken by its server's answer
+    // is polled here, next to the connection that sends its response, without a task
+    // spawned, scheduled and joined per request.
+    let mut streams = FuturesUnordered::new();
     let mut closing = false;
+    // The stop and reload signals are waited on by futures made once (not one pair per
+    // accepted stream): created before the flags are first read, so a reload between the two
+    // still wakes them; made again only after they fire.
+    let mut retire = Box::pin(fe.retire.notified());
+    let mut stop_rx = stop.clone();
+    // Resolves once: on a stop, or when no one can stop us any more (the runtime is ending).
+    let mut stopped = Box::pin(async move {
+        while stop_rx.changed().await.is_ok() {
+            if *stop_rx.borrow() {
+                return;
+            }
+        }
+    });
     loop {
-        // Created before the flags are read: a reload between the two still wakes it.
-        let retire = fe.retire.notified();
         if !closing && (*stop.borrow() || fe.retired.load(Ordering::Relaxed)) {
             closing = true;
             conn.graceful_shutdown();
@@ -98,7 +114,7 @@ pub async fn serve<C: ClientStream>(
                         track.clone(),
                         tls.clone(),
                     );
-                    streams.spawn(task);
+                    streams.push(task);
                 }
                 Some(Err(e)) => {
                     tracing::debug!("h2 connection from {peer}: {e}");
@@ -106,15 +122,15 @@ pub async fn serve<C: ClientStream>(
                 }
                 None => break,
             },
-            Some(_) = streams.join_next(), if !streams.is_empty() => {}
-            r = stop.changed(), if !closing => {
-                if r.is_err() {
-                    // No one can stop us any more: the runtime is gone.
-                    closing = true;
-                    conn.graceful_shutdown();
-                }
+            // Every stream that can move moves; the select ends only once none is left.
+            () = drain(&mut streams), if !streams.is_empty() => {}
+            () = &mut stopped, if !closing => {
+                closing = true;
+                conn.graceful_shutdown();
             }
-            _ = retire, if !closing => {}
+            () = &mut retire, if !closing => {
+                retire = Box::pin(fe.retire.notified());
+            }
             _ = idle_sleep => {
                 closing = true;
                 conn.graceful_shutdown();
@@ -123,7 +139,19 @@ pub async fn serve<C: ClientStream>(
     }
     // Streams still running when the connection ended lose their client; they finish (and
     // log) on their own.
-    while streams.join_next().await.is_some() {}
+    while streams.next().await.is_some() {}
+}
+
+/// Polls the streams until none can move (Pending) or none is left (Ready).
+async fn drain<F: std::future::Future<Output = ()>>(streams: &mut FuturesUnordered<F>) {
+    std::future::poll_fn(|cx| loop {
+        match streams.poll_next_unpin(cx) {
+            std::task::Poll::Ready(Some(())) => continue,
+            std::task::Poll::Ready(None) => return std::task::Poll::Ready(()),
+            std::task::Poll::Pending => return std::task::Poll::Pending,
+        }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -19,7 +19,8 @@ use super::{Next, Rec, Session};
 use crate::backend::Origin;
 use crate::connect::h2::H2Conn;
 use crate::http::body::{self, BodyError, Framing};
-use crate::http::h2::upstream::{self, Failure, ReqSink, ResSource};
+use crate::http::h2::frames::{self, InBody};
+use crate::http::h2::upstream::{self, Failure};
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
 use crate::observe::ServerEvent;
@@ -88,19 +89,14 @@ impl<C: ClientStream> Session<C> {
         };
         let mut body_done = framing == Framing::None;
         if !body_done {
-            if expects && !C::H2 {
-                let _ = body::write_all(
-                    &mut self.client,
-                    b"HTTP/1.1 100 Continue\r\n\r\n",
-                    cli_timeout,
-                )
-                .await;
+            if expects {
+                self.send_continue().await;
             }
             let length = match framing {
                 Framing::Length(n) => Some(n),
                 _ => None,
             };
-            let mut sink = ReqSink::new(stream, length);
+            let mut sink = upstream::request_sink(stream, length);
             match body::forward(
                 framing,
                 &mut self.client,
@@ -127,10 +123,28 @@ impl<C: ClientStream> Session<C> {
             }
         }
 
-        // Phase: the response head.
-        let answer = match srv_timeout {
-            Some(t) => tokio::time::timeout(t, response).await.ok(),
-            None => Some(response.await),
+        // Phase: interim answers (1xx: `103 Early Hints`, ...) relayed through the client's
+        // codec as they come, as HAProxy does, then the response head. A `100 Continue` is
+        // not relayed when the proxy answered the client's `Expect` itself.
+        let mut response = response;
+        let answer = loop {
+            let interim = std::future::poll_fn(|cx| response.poll_informational(cx));
+            match within(srv_timeout, interim).await {
+                None => break None,
+                Some(Some(Ok(r))) => {
+                    let (parts, _) = r.into_parts();
+                    upstream::response_message(&parts, false, false, &mut self.res);
+                    if self.res.status == 100 && expects {
+                        continue;
+                    }
+                    if !self.relay_interim().await {
+                        rec.term = Termination::CLIENT_DATA;
+                        return Step::Done(Next::Close);
+                    }
+                }
+                // The final head is next (or the stream failed: the response says how).
+                Some(_) => break within(srv_timeout, &mut response).await,
+            }
         };
         let res = match answer {
             None => {
@@ -186,7 +200,7 @@ impl<C: ClientStream> Session<C> {
             self.req.is_head(),
             &mut self.res,
         );
-        let mut server = ResSource::new(recv, res_body);
+        let mut server = upstream::response_source(recv, res_body);
         be.observe(assigned.server(), ServerEvent::HttpStatus(self.res.status));
         rec.trs = Some(t_sent.elapsed());
         rec.status = self.res.status;
@@ -203,9 +217,9 @@ impl<C: ClientStream> Session<C> {
             crate::http::persist::stick_response(be, &env, assigned.index);
         }
         let res_framing = match res_body {
-            upstream::ResBody::None => Framing::None,
-            upstream::ResBody::Chunked => Framing::Chunked,
-            upstream::ResBody::Length => match body::response_framing(&mut self.res, &self.req) {
+            InBody::None => Framing::None,
+            InBody::Chunked => Framing::Chunked,
+            InBody::Length => match body::response_framing(&mut self.res, &self.req) {
                 Ok(f) => f,
                 Err(_) => {
                     be.observe(assigned.server(), ServerEvent::HttpInvalid);
@@ -226,7 +240,7 @@ impl<C: ClientStream> Session<C> {
         if let Err(step) = self.response_rules(x, rec, assigned.index).await {
             return step;
         }
-        if res_body == upstream::ResBody::Chunked {
+        if res_body == InBody::Chunked {
             // HAProxy's HTTP/1 encoder adds it last, after the rules' fields.
             self.res.append(b"transfer-encoding", b"chunked");
         }
@@ -257,7 +271,26 @@ impl<C: ClientStream> Session<C> {
             rec.term = Termination::CLIENT_DATA;
             return Step::Done(Next::Close);
         }
-        if let Err(step) = self
+        let direct =
+            encoder.is_none() && cache_store.is_none() && matches!(res_framing, Framing::Length(_));
+        if let Some(out) = super::h2_edge(&mut self.client)
+            .map(|e| e.body_out())
+            .filter(|o| direct && o.takes_raw())
+        {
+            // HTTP/2 on both sides, a body of known length: the server's DATA frames go to
+            // the client as they are (no copy, no HTTP/1 framing in between).
+            match frames::relay(&mut server, out, srv_timeout, cli_timeout).await {
+                Ok(n) => rec.bytes += n,
+                Err(BodyError::DstFailed | BodyError::DstTimeout) => {
+                    rec.term = Termination::CLIENT_DATA;
+                    return Step::Done(Next::Close);
+                }
+                Err(_) => {
+                    rec.term = Termination::SERVER_DATA;
+                    return Step::Done(Next::Close);
+                }
+            }
+        } else if let Err(step) = self
             .relay_body(
                 x,
                 rec,
@@ -275,5 +308,13 @@ impl<C: ClientStream> Session<C> {
             let _ = self.client.shutdown().await;
         }
         Step::Done(client)
+    }
+}
+
+/// `f`, unless `t` passes first (None).
+async fn within<F: std::future::Future>(t: Option<std::time::Duration>, f: F) -> Option<F::Output> {
+    match t {
+        Some(t) => tokio::time::timeout(t, f).await.ok(),
+        None => Some(f.await),
     }
 }

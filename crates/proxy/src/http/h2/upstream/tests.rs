@@ -46,17 +46,17 @@ fn parts(status: u16, fields: &[(&str, &str)]) -> http::response::Parts {
 fn response_framing_for_http1_clients() {
     let mut m = Message::new();
     let p = parts(200, &[("content-type", "application/grpc")]);
-    assert_eq!(response_message(&p, false, false, &mut m), ResBody::Chunked);
+    assert_eq!(response_message(&p, false, false, &mut m), InBody::Chunked);
     assert_eq!(m.reason(), b"");
     let p = parts(200, &[("content-length", "5")]);
-    assert_eq!(response_message(&p, false, false, &mut m), ResBody::Length);
+    assert_eq!(response_message(&p, false, false, &mut m), InBody::Length);
     assert!(!m.has_header(b"transfer-encoding"));
     // A trailers-only gRPC answer: the status is in the head, nothing follows.
     let p = parts(200, &[("grpc-status", "5")]);
-    assert_eq!(response_message(&p, true, false, &mut m), ResBody::None);
+    assert_eq!(response_message(&p, true, false, &mut m), InBody::None);
     assert_eq!(m.header(b"content-length"), Some(&b"0"[..]));
     assert_eq!(m.header(b"grpc-status"), Some(&b"5"[..]));
     let p = parts(204, &[]);
-    assert_eq!(response_message(&p, true, false, &mut m), ResBody::None);
+    assert_eq!(response_message(&p, true, false, &mut m), InBody::None);
     assert!(!m.has_header(b"content-length"));
 }
