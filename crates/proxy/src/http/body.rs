@@ -120,6 +120,8 @@ enum St {
     TrailerStart,
     /// In a trailer field's name (token characters up to the colon).
     TrailerName,
+    /// Blanks after a trailer field's colon.
+    TrailerOws,
     /// In a trailer field's value (or an obs-fold continuation line).
     TrailerValue,
     /// A CR in a trailer line: only LF may follow.
@@ -139,6 +141,9 @@ pub struct Chunked {
     st: St,
     size: u64,
     digits: u8,
+    /// The body's size in HAProxy's internal (HTX) form so far: the chunks' payload, each
+    /// trailer's name and value, and 1 for the end of the trailers (what `%B` counts).
+    htx: u64,
 }
 
 impl Default for Chunked {
@@ -147,6 +152,7 @@ impl Default for Chunked {
             st: St::Size,
             size: 0,
             digits: 0,
+            htx: 0,
         }
     }
 }
@@ -154,6 +160,12 @@ impl Default for Chunked {
 impl Chunked {
     pub fn done(&self) -> bool {
         self.st == St::Done
+    }
+
+    /// The body's HTX size so far (payload, trailers' names and values, end of trailers):
+    /// HAProxy 2.6 logs this in `%B`, not the chunk framing.
+    pub fn htx(&self) -> u64 {
+        self.htx
     }
 
     /// Consumes bytes of `input` that belong to the body; returns how many.
@@ -172,6 +184,7 @@ impl Chunked {
             if self.st == St::Data {
                 let take = (self.size.min((input.len() - i) as u64)) as usize;
                 data(&input[i..i + take]);
+                self.htx += take as u64;
                 i += take;
                 self.size -= take as u64;
                 if self.size == 0 {
@@ -225,29 +238,54 @@ impl Chunked {
                 },
                 St::TrailerStart => match c {
                     b'\r' => St::FinalLf,
-                    b'\n' => St::Done,
+                    b'\n' => {
+                        self.htx += 1;
+                        St::Done
+                    }
                     // obs-fold: continues the previous trailer line (HAProxy accepts it).
                     b' ' | b'\t' => St::TrailerValue,
-                    c if is_tchar(c) => St::TrailerName,
+                    c if is_tchar(c) => {
+                        self.htx += 1;
+                        St::TrailerName
+                    }
                     // A trailer field line needs a token name before its colon (HAProxy: 400).
                     _ => return Err(BadFraming),
                 },
                 St::TrailerName => match c {
-                    b':' => St::TrailerValue,
-                    c if is_tchar(c) => St::TrailerName,
+                    b':' => St::TrailerOws,
+                    c if is_tchar(c) => {
+                        self.htx += 1;
+                        St::TrailerName
+                    }
                     _ => return Err(BadFraming),
+                },
+                // Blanks before a trailer's value are not part of it.
+                St::TrailerOws => match c {
+                    b' ' | b'\t' => St::TrailerOws,
+                    b'\r' => St::TrailerLf,
+                    b'\n' => St::TrailerStart,
+                    _ => {
+                        self.htx += 1;
+                        St::TrailerValue
+                    }
                 },
                 St::TrailerValue => match c {
                     b'\r' => St::TrailerLf,
                     b'\n' => St::TrailerStart,
-                    _ => St::TrailerValue,
+                    _ => {
+                        self.htx += 1;
+                        St::TrailerValue
+                    }
                 },
                 St::TrailerLf => match c {
                     b'\n' => St::TrailerStart,
                     _ => return Err(BadFraming),
                 },
                 St::FinalLf => match c {
-                    b'\n' => St::Done,
+                    b'\n' => {
+                        self.htx += 1;
+                        St::Done
+                    }
                     _ => return Err(BadFraming),
                 },
                 St::Data | St::Done => self.st,
@@ -344,10 +382,26 @@ pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
     src_timeout: Option<Duration>,
     dst_timeout: Option<Duration>,
 ) -> Result<u64, BodyError> {
+    forward_htx(framing, src, buf, dst, bufsize, src_timeout, dst_timeout)
+        .await
+        .map(|(sent, _)| sent)
+}
+
+/// [`forward`], also returning the body's HTX size (what HAProxy logs in `%B`: a chunked
+/// body's payload and trailers without the chunk framing, see [`Chunked::htx`]).
+pub async fn forward_htx<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
+    framing: Framing,
+    src: &mut S,
+    buf: &mut BytesMut,
+    dst: &mut D,
+    bufsize: usize,
+    src_timeout: Option<Duration>,
+    dst_timeout: Option<Duration>,
+) -> Result<(u64, u64), BodyError> {
     let mut sent = 0u64;
     let bufsize = bufsize.max(BODY_READ);
     match framing {
-        Framing::None => Ok(0),
+        Framing::None => Ok((0, 0)),
         Framing::Length(mut left) => loop {
             let n = (buf.len() as u64).min(left) as usize;
             if n > 0 {
@@ -357,7 +411,7 @@ pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
                 sent += n as u64;
             }
             if left == 0 {
-                return Ok(sent);
+                return Ok((sent, sent));
             }
             if read_some(src, buf, bufsize, src_timeout).await? == 0 {
                 return Err(BodyError::SrcClosed);
@@ -375,7 +429,7 @@ pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
                     }
                 }
                 if ch.done() {
-                    return Ok(sent);
+                    return Ok((sent, ch.htx()));
                 }
                 if read_some(src, buf, bufsize, src_timeout).await? == 0 {
                     return Err(BodyError::SrcClosed);
@@ -389,7 +443,7 @@ pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
                 buf.clear();
             }
             if read_some(src, buf, bufsize, src_timeout).await? == 0 {
-                return Ok(sent);
+                return Ok((sent, sent));
             }
         },
     }
@@ -410,6 +464,24 @@ mod tests {
             assert!(c.done());
             assert_eq!(a + b, body.len() - 4);
         }
+    }
+
+    #[test]
+    fn chunked_htx_size_is_payload_trailers_and_end() {
+        // haproxy 2.6 logs 98 for a 97-byte head+payload answer in two chunks: the payload
+        // and 1 for the end of trailers; a trailer counts its name and value.
+        let body = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+        for split in 1..body.len() {
+            let mut c = Chunked::default();
+            let n = c.advance(&body[..split]).expect("ok");
+            c.advance(&body[n..]).expect("ok");
+            assert!(c.done());
+            assert_eq!(c.htx(), 12, "split at {split}");
+        }
+        let mut c = Chunked::default();
+        c.advance(b"1\r\na\r\n0\r\nX-T:  v1\r\n\r\n").expect("ok");
+        assert!(c.done());
+        assert_eq!(c.htx(), 1 + 3 + 2 + 1);
     }
 
     #[test]
