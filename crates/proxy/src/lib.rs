@@ -29,6 +29,7 @@ pub mod inherit;
 pub mod listener;
 pub mod log;
 pub mod log_format;
+pub mod log_vars;
 pub mod logline;
 pub mod net;
 pub mod observe;

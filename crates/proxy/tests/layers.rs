@@ -146,6 +146,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "http::rules",
             "log_format",
+            // The `%` variables of a log line (uses logline, http::capture, http::sample_env).
+            "log_vars",
             "http::unique_id",
             "http::h2::edge",
             // The TCP content-inspection phase (uses payload, stream).

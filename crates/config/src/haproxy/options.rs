@@ -15,6 +15,8 @@ const OPTIONS: &[&str] = &[
     "httpclose",
     "http-keep-alive",
     "httplog",
+    "httpslog",
+    "logasap",
     "tcplog",
     "dontlognull",
     "httpchk",
@@ -53,10 +55,8 @@ const IGNORED_OPTIONS: &[&str] = &[
 /// Real options fulcrum does not run yet whose absence clients, servers or log readers would
 /// see: refused, never ignored.
 const NOT_YET_OPTIONS: &[&str] = &[
-    "logasap",
     "accept-invalid-http-request",
     "accept-invalid-http-response",
-    "httpslog",
     "http-use-proxy-header",
     "h1-case-adjust-bogus-client",
     "h1-case-adjust-bogus-server",
@@ -122,6 +122,12 @@ pub fn option(
             }
         }
         "httplog" => {
+            // "option httplog" overrides any previous "log-format" (HAProxy 2.6).
+            if enable {
+                p.log_format = None;
+                p.options.httpslog = false;
+            }
+            let o = &mut p.options;
             o.httplog = enable;
             o.httplog_clf = false;
             if let Some(extra) = line.arg(base + 1) {
@@ -134,6 +140,14 @@ pub fn option(
             }
         }
         "tcplog" => o.tcplog = enable,
+        "httpslog" => {
+            if enable {
+                p.log_format = None;
+                p.options.httplog = false;
+            }
+            p.options.httpslog = enable;
+        }
+        "logasap" => o.logasap = enable,
         "dontlog-normal" => o.dontlog_normal = enable,
         "log-separate-errors" => o.log_separate_errors = enable,
         "dontlognull" => o.dontlognull = enable,

@@ -95,7 +95,9 @@ fn apply(
     let kw = line.keyword();
     let cap = match kw {
         "bind" | "use_backend" | "declare" => Cap::Frontend { defaults_ok: false },
-        "default_backend" | "monitor-uri" => Cap::Frontend { defaults_ok: true },
+        "default_backend" | "monitor-uri" | "error-log-format" => {
+            Cap::Frontend { defaults_ok: true }
+        }
         "monitor" => Cap::Frontend { defaults_ok: false },
         "server" | "dispatch" => Cap::Backend { defaults_ok: false },
         "balance" | "default-server" | "cookie" | "http-check" | "tcp-check" | "external-check"
@@ -271,8 +273,18 @@ fn apply(
             let response = match (side, what) {
                 ("request", "header") => false,
                 ("response", "header") => true,
-                ("cookie", _) => {
-                    return Err("'capture cookie' is not run by fulcrum yet".into())
+                ("cookie", name) => {
+                    if line.arg(3) != Some("len") {
+                        return Err("'capture cookie NAME' expects 'len N'".into());
+                    }
+                    // HAProxy caps it at tune.http.cookielen (63 by default).
+                    let len = number_in(line.need(4, "a length")?, "capture len", 1, 65535)?;
+                    line.no_more(5)?;
+                    if p.options.capture_cookie.is_some() {
+                        return Err("only one 'capture cookie' per proxy".into());
+                    }
+                    p.options.capture_cookie = Some((name.to_string(), (len as usize).min(63)));
+                    return Ok(());
                 }
                 _ => {
                     return Err(format!(
@@ -340,6 +352,12 @@ fn apply(
             line.no_more(2)?;
             super::logformat::check_log_format(text)?;
             p.log_format = Some(text.to_string());
+        }
+        "error-log-format" => {
+            let text = line.need(1, "a log-format string")?;
+            line.no_more(2)?;
+            super::logformat::check_log_format(text)?;
+            p.options.error_log_format = Some(text.to_string());
         }
         "http-request" if line.arg(1) == Some("wait-for-body") => {
             let frontend = matches!(section, Some(ProxyKind::Frontend | ProxyKind::Listen));

@@ -343,9 +343,10 @@ fn keywords_not_run_are_refused_when_ignoring_them_would_show() {
         );
     }
     assert!(errors("listen l\n description the web tier\n").is_empty());
-    assert_eq!(
-        errors("listen l\n option logasap\n"),
-        vec!["t.cfg:2: error: 'option logasap' is not supported by fulcrum yet (ignoring it would change what clients, servers or logs see)"]
+    // Run now: `option logasap`, `option httpslog`, `error-log-format`, `capture cookie`.
+    assert!(
+        errors("listen l\n option logasap\n option httpslog\n error-log-format \"%ci x\"\n")
+            .is_empty()
     );
     assert_eq!(
         errors("global\n tune.http.maxhdr 200\n"),
@@ -1202,10 +1203,18 @@ fn captures_are_parsed() {
     let c = ok(&format!("{TIMEOUTS}frontend f\n bind :80\n capture request header Host len 20\n capture response header X-S len 5\n"));
     assert_eq!(c.proxies[0].captures.len(), 2);
     assert!(c.proxies[0].captures[1].response);
-    let e = errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n capture cookie SID len 20\n"
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n capture cookie SID len 200\n"
     ));
-    assert!(e[0].contains("'capture cookie' is not run"), "{e:?}");
+    // Capped at tune.http.cookielen's default, as HAProxy.
+    assert_eq!(
+        c.proxies[0].options.capture_cookie,
+        Some(("SID".into(), 63))
+    );
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n capture cookie SID len 20\n capture cookie X len 2\n"
+    ));
+    assert!(e[0].contains("only one 'capture cookie'"), "{e:?}");
     let e = errors(&format!(
         "{TIMEOUTS}frontend f\n bind :80\n http-after-response set-header a b\n"
     ));

@@ -31,6 +31,11 @@ pub struct HttpEnv<'a> {
     pub res_data: Option<crate::payload::Channel<'a>>,
     /// HTTP mode: response body bytes that came with the head (`res.len` counts them).
     pub res_body_in: usize,
+    /// The frontend's capture slots (`capture.req.hdr(N)`, `capture.res.hdr(N)`) with the
+    /// request's rule samples: locked already (log lines) or shared (rules).
+    pub captures: Option<&'a crate::http::capture::Captures>,
+    pub samples: Option<&'a [Option<Vec<u8>>]>,
+    pub shared_samples: Option<&'a crate::http::capture::Samples>,
 }
 
 impl<'a> HttpEnv<'a> {
@@ -53,7 +58,21 @@ impl<'a> HttpEnv<'a> {
             req_data: None,
             res_data: None,
             res_body_in: 0,
+            captures: None,
+            samples: None,
+            shared_samples: None,
         }
+    }
+
+    /// The same view, with the frontend's capture slots and the request's rule samples.
+    pub fn with_captures(
+        mut self,
+        caps: &'a crate::http::capture::Captures,
+        samples: &'a [Option<Vec<u8>>],
+    ) -> HttpEnv<'a> {
+        self.captures = Some(caps);
+        self.samples = Some(samples);
+        self
     }
 
     /// The same view, with the bytes the client sent so far (content inspection).
@@ -200,6 +219,11 @@ fn tls_fetch(tls: Option<&crate::stream::TlsInfo>, name: &str, f: &Fetch) -> Opt
         "ssl_fc_alpn" => s(tls?.alpn.as_deref()?),
         "ssl_fc_use_keysize" => Some(Value::Sint(i64::from(tls?.bits))),
         "ssl_fc_is_resumed" => Some(Value::Bool(tls.is_some_and(|t| t.resumed))),
+        // A session exists only after the connection was set up without error (a failed
+        // handshake is an error log line, `log_error`); rustls refuses a bad client
+        // certificate, so its verification errors are 0 too.
+        "fc_err" => Some(Value::Sint(0)),
+        "ssl_fc_err" | "ssl_c_err" | "ssl_c_ca_err" => tls.map(|_| Value::Sint(0)),
         n if n.starts_with("ssl_c_") => super::ssl_client::fetch(cert, n, f),
         _ => None,
     }
@@ -266,6 +290,20 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         match f.kw.name {
             n if n.starts_with("http_auth") => self.auth_fetch(f),
             "unique-id" => s(self.unique_id?),
+            "capture.req.hdr" | "capture.res.hdr" => {
+                let caps = self.captures?;
+                let i = usize::try_from(f.args.first()?.as_int()).ok()?;
+                let response = f.kw.name == "capture.res.hdr";
+                let m = if response { res } else { req };
+                match (self.samples, self.shared_samples) {
+                    (Some(samples), _) => s(caps.slot(response, i, m, samples)?),
+                    (None, Some(shared)) => {
+                        let g = shared.lock().ok()?;
+                        s(caps.slot(response, i, m, &g)?)
+                    }
+                    (None, None) => s(caps.slot(response, i, m, &[])?),
+                }
+            }
             "src" => Some(ip(self.src.ip())),
             "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
             "dst" => Some(ip(self.dst.ip())),
@@ -305,7 +343,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                     _ => None,
                 }
             }
-            n if n.starts_with("ssl_") => tls_fetch(self.tls, n, f),
+            n if n.starts_with("ssl_") || n == "fc_err" => tls_fetch(self.tls, n, f),
             "method" => Some(Value::Meth(req?.method().to_vec())),
             "path" => s(req?.path()),
             "pathq" => s(req?.uri()),
@@ -422,8 +460,20 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
 }
 
 impl HttpEnv<'_> {
-    /// Writes a `%` variable of rule values; false when it has no value here.
+    /// Writes a `%` variable of rule values and log lines; false when it has no value here.
+    /// The request line's parts are written as HAProxy 2.6 writes them in both: `"`, `#`
+    /// and bytes outside 32..127 as `#XX` (its `url_encode_map`; measured with
+    /// `option accept-invalid-http-request`, which lets such bytes in).
     pub fn var_into(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        let start = out.len();
+        let written = self.var_raw(name, out);
+        if written && matches!(name, "r" | "HM" | "HU" | "HP" | "HPO" | "HQ" | "HV") {
+            url_encode(out, start);
+        }
+        written
+    }
+
+    fn var_raw(&self, name: &str, out: &mut Vec<u8>) -> bool {
         use std::io::Write;
         let req = self.req;
         match name {
@@ -445,6 +495,21 @@ impl HttpEnv<'_> {
             }),
             "HP" => req.is_some_and(|r| {
                 out.extend_from_slice(r.path());
+                true
+            }),
+            // The path alone: an absolute URI's scheme and authority dropped.
+            "HPO" => req.is_some_and(|r| {
+                let p = r.path();
+                let p = match p.windows(3).position(|w| w == b"://") {
+                    Some(i) if !p.starts_with(b"/") => {
+                        let rest = &p[i + 3..];
+                        rest.iter()
+                            .position(|&b| b == b'/')
+                            .map_or(&b""[..], |j| &rest[j..])
+                    }
+                    _ => p,
+                };
+                out.extend_from_slice(p);
                 true
             }),
             "HQ" => req.is_some_and(|r| {
@@ -471,6 +536,22 @@ impl HttpEnv<'_> {
                 write!(out, " HTTP/{}", r.version.as_str()).is_ok()
             }),
             _ => false,
+        }
+    }
+}
+
+/// `out[start..]` with `"`, `#` and bytes outside 32..127 as `#XX`.
+fn url_encode(out: &mut Vec<u8>, start: usize) {
+    let bad = |b: &u8| matches!(b, b'"' | b'#') || !(32..127).contains(b);
+    if !out[start..].iter().any(bad) {
+        return;
+    }
+    let raw = out.split_off(start);
+    for b in raw {
+        if bad(&b) {
+            out.extend_from_slice(format!("#{b:02X}").as_bytes());
+        } else {
+            out.push(b);
         }
     }
 }

@@ -172,6 +172,11 @@ struct Rec {
     /// What the client asked for its connection, read before the hop-by-hop fields go: a
     /// local answer to a client that asked to close says `connection: close`.
     client_asked: Next,
+    /// The log line's `%bi %bp %rt %Ti %Th` (`logline::Entry`).
+    source: Option<SocketAddr>,
+    rt: u64,
+    idle: Duration,
+    handshake: Duration,
 }
 
 pub struct Session<C> {
@@ -294,7 +299,7 @@ pub async fn serve_h2(
     });
     match super::validate::request(&s.req) {
         Ok(()) => {
-            Box::pin(s.request(accept, t0, head_len)).await;
+            Box::pin(s.request(accept, t0, head_len, (Duration::ZERO, Duration::ZERO))).await;
             // An answer without a length ends with the stream (a no-op once it ended).
             let _ = s.client.shutdown().await;
         }
@@ -326,8 +331,10 @@ impl<C: ClientStream> Session<C> {
         loop {
             let accept = SystemTime::now();
             let t0 = Instant::now();
+            // When the request's first byte came (`%Ti` before it, `%TR` from it).
+            let mut arrived = None;
             // Phase: read head.
-            let head_len = match self.read_head(turn).await {
+            let head_len = match self.read_head(turn, &mut arrived).await {
                 Ok(n) => n,
                 Err(HeadError::Idle) => return,
                 Err(HeadError::Timeout(got)) => {
@@ -356,8 +363,23 @@ impl<C: ClientStream> Session<C> {
                 }
             };
             self.cbuf.advance(head_len);
+            // `%Ti`: the first request waited for its first byte since the accept (before
+            // `run`), a later one since the previous request ended.
+            let (accept, t0, idle, handshake) = if turn == Turn::First {
+                let idle = t0.saturating_duration_since(self.started.into_std());
+                let th = crate::logline::handshake();
+                (
+                    accept.checked_sub(idle + th).unwrap_or(accept),
+                    t0,
+                    idle,
+                    th,
+                )
+            } else {
+                let at = arrived.unwrap_or(t0);
+                (accept, at, at.saturating_duration_since(t0), Duration::ZERO)
+            };
             turn = Turn::Later;
-            let next = self.request(accept, t0, head_len).await;
+            let next = self.request(accept, t0, head_len, (idle, handshake)).await;
             if next == Next::Close {
                 return;
             }
@@ -379,7 +401,13 @@ impl<C: ClientStream> Session<C> {
 
     /// Phases after the head: the request's phases and exchange, then count and log; whether
     /// the client connection stays open.
-    async fn request(&mut self, accept: SystemTime, t0: Instant, head_len: usize) -> Next {
+    async fn request(
+        &mut self,
+        accept: SystemTime,
+        t0: Instant,
+        head_len: usize,
+        (idle, handshake): (Duration, Duration),
+    ) -> Next {
         let mut rec = Rec {
             accept,
             t0,
@@ -406,6 +434,10 @@ impl<C: ClientStream> Session<C> {
             captures: None,
             applet: None,
             client_asked: Next::keep_if(super::headers::client_wants_keep_alive(&self.req)),
+            source: None,
+            rt: crate::logline::next_request(),
+            idle,
+            handshake,
         };
         crate::record::request_received(&self.fe.counters);
         // Boxed: the request phases' state is large and only exists while a request is in

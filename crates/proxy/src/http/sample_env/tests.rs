@@ -44,7 +44,21 @@ fn answers_everything_the_config_layer_accepts() {
         hello_type: 1,
         sni: Some("a.test".into()),
     };
-    let mut env = env.with_hello(Some(&hello));
+    let caps = crate::http::capture::Captures::new(&[
+        fulcrum_config::model::Capture {
+            response: false,
+            name: "Host".into(),
+            len: 10,
+            sample: false,
+        },
+        fulcrum_config::model::Capture {
+            response: true,
+            name: "X-A".into(),
+            len: 10,
+            sample: false,
+        },
+    ]);
+    let mut env = env.with_hello(Some(&hello)).with_captures(&caps, &[]);
     env.unique_id = Some(b"id");
     env.body = Some(b"host=a&b=c");
     env.req_data = Some(crate::payload::Channel::raw(b"\x00\x02abcdef", true, 16384));
@@ -80,6 +94,8 @@ fn answers_everything_the_config_layer_accepts() {
         };
         let args = if kw.args.is_empty() {
             vec![]
+        } else if name.starts_with("capture.") {
+            vec![Arg::Int(0)]
         } else {
             vec![Arg::Str(arg.as_bytes().to_vec())]
         };

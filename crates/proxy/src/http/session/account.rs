@@ -81,12 +81,45 @@ impl<C: ClientStream> Session<C> {
             captures: None,
             applet: None,
             client_asked: super::Next::Close,
+            source: None,
+            rt: crate::logline::next_request(),
+            idle: std::time::Duration::ZERO,
+            handshake: std::time::Duration::ZERO,
         };
         self.log(&rec);
     }
 
+    /// `option logasap`: the line is written now that the response head was sent, with
+    /// what is known (HAProxy 2.6: `%B` is the answer's HTX size so far, its head after the
+    /// response rules and the body bytes received with it; `+` before `%Ta %Tt %Tu %B`), and
+    /// not at the end.
+    pub(super) fn log_asap(&self, r: &mut Rec) {
+        if !self.fe.options.logasap || r.nolog {
+            return;
+        }
+        let chunked = self
+            .res
+            .headers(b"transfer-encoding")
+            .any(|v| v.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked")));
+        let body = if chunked {
+            let mut c = crate::http::body::Chunked::default();
+            let _ = c.advance(&self.sbuf);
+            c.htx()
+        } else {
+            r.bytes
+        };
+        let bytes = crate::http::log_bytes::head(&self.res) + body;
+        self.log_line(r, Some(bytes));
+        r.nolog = true;
+    }
+
     /// Phase "log": the request's line in the frontend's format.
     pub(super) fn log(&self, r: &Rec) {
+        self.log_line(r, None);
+    }
+
+    /// The request's line; `asap`: an `option logasap` line with `%B` so far.
+    fn log_line(&self, r: &Rec, asap: Option<u64>) {
         let Some(log) = self.fe.log.as_ref().filter(|_| !r.nolog) else {
             return;
         };
@@ -130,7 +163,7 @@ impl<C: ClientStream> Session<C> {
                 total: r.t0.elapsed(),
             },
             status: r.status,
-            bytes: (r.bytes + r.head_out).saturating_add_signed(r.log_adjust),
+            bytes: asap.unwrap_or((r.bytes + r.head_out).saturating_add_signed(r.log_adjust)),
             term: r.term,
             cookie: r.cookie,
             active: crate::counters::active_connections(),
@@ -141,6 +174,11 @@ impl<C: ClientStream> Session<C> {
             unique_id: r.unique_id.as_deref(),
             samples,
             server_addr: r.server.as_ref().and_then(|s| s.fixed_addr()),
+            source: r.source,
+            rt: r.rt,
+            handshake: r.handshake,
+            idle: r.idle,
+            asap: asap.is_some(),
         };
         let line = match &self.fe.log_format {
             Some(f) => {

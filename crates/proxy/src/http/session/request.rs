@@ -47,7 +47,7 @@ impl<C: ClientStream> Session<C> {
         let unique_id = fe.unique_id.as_ref().map(|u| {
             let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None)
                 .with_tls(self.client.tls().map(|t| &**t));
-            u.make(&ctx, self.peer, self.local)
+            u.make(&ctx, self.peer, self.local, rec.rt)
         });
         rec.unique_id.clone_from(&unique_id);
         // Phase: `option http-buffer-request` (`buffer_body`), for the `req.body*` fetches.
@@ -73,6 +73,7 @@ impl<C: ClientStream> Session<C> {
                 .captures
                 .has_samples()
                 .then(|| Arc::new(fe.captures.new_samples())),
+            capture_slots: Some(&fe.captures),
             log_level: fe
                 .sets_log_level
                 .then(|| Arc::new(std::sync::atomic::AtomicU8::new(rules::UNSET))),
@@ -375,6 +376,7 @@ impl<C: ClientStream> Session<C> {
         // Replays are bounded: one per retry the backend allows (at least one).
         let mut replays = be.retries.max(1);
         loop {
+            rec.source = server.local_addr();
             let step = match server {
                 ServerConn::Tcp(s) => {
                     self.exchange(&x, rec, &mut assigned, s, origin, prior)
