@@ -46,6 +46,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
     ("client certificate fetches", &["http::ssl_client"]),
     (
+        "capture slots: `capture ... header`, `capture cookie`, `declare capture` (uses http::message)",
+        &["http::capture"],
+    ),
+    (
         "a response the proxy makes itself: the neutral head and a body (uses http::message)",
         &["http::response"],
     ),
@@ -94,7 +98,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
             "http::rewrite",
-            "http::capture",
             // HAProxy's `%B` accounting (uses http::message).
             "http::log_bytes",
             // `set-src` and its siblings (uses the sample crate only).
@@ -142,12 +145,14 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "the `%` variables of a log line (uses logline, http::capture, http::sample_env)",
+        &["log_vars"],
+    ),
+    (
         "HTTP rules, log-format lines, unique-id-format ids; the HTTP/2 stream as a session's client",
         &[
             "http::rules",
             "log_format",
-            // The `%` variables of a log line (uses logline, http::capture, http::sample_env).
-            "log_vars",
             "http::unique_id",
             "http::h2::edge",
             // The TCP content-inspection phase (uses payload, stream).

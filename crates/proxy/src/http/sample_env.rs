@@ -489,27 +489,19 @@ impl HttpEnv<'_> {
                 out.extend_from_slice(r.method());
                 true
             }),
+            // The request target as received (an absolute URI whole, as HAProxy 2.6).
             "HU" => req.is_some_and(|r| {
-                out.extend_from_slice(r.uri());
+                out.extend_from_slice(r.target());
                 true
             }),
             "HP" => req.is_some_and(|r| {
-                out.extend_from_slice(r.path());
+                let t = r.target();
+                out.extend_from_slice(t.split(|&b| b == b'?').next().unwrap_or(t));
                 true
             }),
             // The path alone: an absolute URI's scheme and authority dropped.
             "HPO" => req.is_some_and(|r| {
-                let p = r.path();
-                let p = match p.windows(3).position(|w| w == b"://") {
-                    Some(i) if !p.starts_with(b"/") => {
-                        let rest = &p[i + 3..];
-                        rest.iter()
-                            .position(|&b| b == b'/')
-                            .map_or(&b""[..], |j| &rest[j..])
-                    }
-                    _ => p,
-                };
-                out.extend_from_slice(p);
+                out.extend_from_slice(r.path());
                 true
             }),
             "HQ" => req.is_some_and(|r| {
