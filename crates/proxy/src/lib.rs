@@ -28,6 +28,7 @@ pub mod http;
 pub mod inherit;
 pub mod listener;
 pub mod log;
+pub mod log_error;
 pub mod log_format;
 pub mod log_vars;
 pub mod logline;

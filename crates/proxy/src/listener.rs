@@ -247,6 +247,7 @@ pub async fn accept_loop(
                             peer,
                             local,
                             accept_proxy,
+                            id,
                             move |fe, c, peer, local| {
                                 spawn_session(
                                     fe,

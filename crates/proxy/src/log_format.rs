@@ -53,6 +53,10 @@ pub fn logger(p: &Proxy, g: &fulcrum_config::model::Global) -> Result<Option<Log
         let f = fulcrum_sample::compile_format(sd).map_err(|e| format!("log-format-sd: {e}"))?;
         l.sd = Some(prepare(f, &Captures::new(&p.captures)));
     }
+    if let Some(e) = &p.options.error_log_format {
+        let f = fulcrum_sample::compile_format(e).map_err(|e| format!("error-log-format: {e}"))?;
+        l.error_format = Some(prepare(f, &Captures::new(&[])));
+    }
     Ok(Some(l))
 }
 

@@ -177,6 +177,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "compiled configuration, HTTP persistence",
         &["state", "http::persist"],
     ),
+    (
+        "the log line of a connection that failed before a request (uses state, log_format)",
+        &["log_error"],
+    ),
     ("routing, TLS handshakes", &["route", "tls::handshake"]),
     ("TCP sessions", &["tcp"]),
     ("HTTP sessions", &["http::session"]),

@@ -350,3 +350,77 @@ async fn httpslog_on_a_plain_connection_matches_haproxy() {
         assert_eq!(ours, theirs);
     }
 }
+
+/// A self-signed certificate and key in `dir/ck.pem` (the `openssl` command line).
+fn certificate(dir: &std::path::Path) {
+    let pem = dir.join("ck.pem");
+    let (key, cert) = (dir.join("k.pem"), dir.join("c.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=test", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl")
+        .status
+        .success();
+    assert!(ok, "openssl req");
+    let mut both = std::fs::read(&cert).expect("cert");
+    both.extend(std::fs::read(&key).expect("key"));
+    std::fs::write(pem, both).expect("write ck.pem");
+}
+
+#[tokio::test]
+async fn failed_handshakes_are_logged_as_haproxy() {
+    let cfg = |s: &Setup<'_>| {
+        let pem = s.dir.join("ck.pem");
+        format!(
+            "{}frontend web\n  bind 127.0.0.1:{}\n  bind 127.0.0.1:{} ssl crt {}\n  option httplog\n  default_backend app\n\
+             frontend custom\n  bind 127.0.0.1:{} ssl crt {}\n  error-log-format \"E %ft %ci %f %b/%s\"\n  default_backend app\n\
+             backend app\n  server s1 {}\n",
+            s.head("http"),
+            s.ports[0],
+            s.ports[1],
+            pem.display(),
+            s.ports[2],
+            pem.display(),
+            s.backend
+        )
+    };
+    let drive = |side: Arc<Side>| async move {
+        let mut out = Vec::new();
+        for port in [1, 2] {
+            // Plain HTTP to a TLS listener: the handshake fails.
+            let _ = side
+                .exchange(port, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+                .await;
+            let l = mask_ports(&side.line().await);
+            out.push(
+                re(r"\[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:.]+\]")
+                    .replace(&l, "[DATE]")
+                    .into_owned(),
+            );
+        }
+        out
+    };
+    let (ours, theirs) = side_by_side_with(3, |d| async move { certificate(&d) }, cfg, drive).await;
+    assert_eq!(
+        ours,
+        [
+            "127.0.0.1:PORT [DATE] web/2: SSL handshake failure",
+            "E custom~ 127.0.0.1 custom custom/<NOSRV>"
+        ],
+        "fulcrum"
+    );
+    if let Some(theirs) = theirs {
+        assert_same(&ours, &theirs);
+    }
+}

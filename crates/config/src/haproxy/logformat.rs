@@ -199,6 +199,29 @@ pub fn check_log_format(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Checks what `error-log-format` may use beyond `log-format`'s checks: the connection's
+/// error codes and its TLS version and cipher are OpenSSL's in HAProxy (a failed handshake
+/// still has them); fulcrum's TLS (rustls) has no such codes, so they are refused there
+/// rather than written differently.
+pub fn check_error_log_format(text: &str) -> Result<(), String> {
+    const NOT_THERE: &[&str] = &["fc_err", "ssl_fc_err", "ssl_c_err", "ssl_c_ca_err"];
+    let format = compile_format_with(text, &mut Compiler::default())
+        .map_err(|e| format!("error-log-format '{text}': column {}: {}", e.col, e.msg))?;
+    for node in &format.nodes {
+        let name = match node {
+            Node::Expr(e, _) => e.fetch.kw.name,
+            Node::Var(v, _) if matches!(*v, "sslv" | "sslc") => v,
+            _ => continue,
+        };
+        if NOT_THERE.contains(&name) || name.starts_with("ssl") {
+            return Err(format!(
+                "error-log-format '{text}': '{name}' is not written in connection error lines by fulcrum (HAProxy writes OpenSSL's codes and the failed handshake's TLS version there; fulcrum's TLS has neither)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The `%` variables a `unique-id-format` may use (`+X` writes them in hexadecimal).
 pub const UNIQUE_ID_VARS: &[&str] = &["ci", "cp", "fi", "fp", "Ts", "rt", "pid", "o"];
 

@@ -357,6 +357,7 @@ fn apply(
             let text = line.need(1, "a log-format string")?;
             line.no_more(2)?;
             super::logformat::check_log_format(text)?;
+            super::logformat::check_error_log_format(text)?;
             p.options.error_log_format = Some(text.to_string());
         }
         "http-request" if line.arg(1) == Some("wait-for-body") => {
