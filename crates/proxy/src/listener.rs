@@ -246,8 +246,7 @@ pub async fn accept_loop(
                             sock,
                             peer,
                             local,
-                            accept_proxy,
-                            id,
+                            (accept_proxy, id),
                             move |fe, c, peer, local| {
                                 spawn_session(
                                     fe,

@@ -17,8 +17,8 @@ pub fn spawn<F>(
     mut sock: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
-    accept_proxy: bool,
-    bind: u16,
+    // `accept-proxy` on the bind, and the listener's number in its frontend (error lines).
+    (accept_proxy, bind): (bool, u16),
     then: F,
 ) where
     F: FnOnce(Arc<Frontend>, TlsConn<ServerTls>, SocketAddr, SocketAddr) + Send + 'static,
