@@ -255,7 +255,7 @@ pub async fn accept_loop(
                                     stop,
                                     counted,
                                     permits,
-                                    (track, false, accepted),
+                                    (track, false, accepted, id),
                                     h2,
                                 )
                             },
@@ -267,7 +267,7 @@ pub async fn accept_loop(
                             stop,
                             counted,
                             permits,
-                            (track, accept_proxy, accepted),
+                            (track, accept_proxy, accepted, id),
                             h2,
                         ),
                     }
@@ -285,7 +285,7 @@ pub async fn accept_loop(
                         stop,
                         counted,
                         permits,
-                        (track, accept_proxy, accepted),
+                        (track, accept_proxy, accepted, id),
                         h2,
                     )
                 }
@@ -326,7 +326,7 @@ fn spawn_session<C: ClientStream>(
     stop: watch::Receiver<bool>,
     counted: Counted,
     permits: Permits,
-    (track, accept_proxy, accepted): (Option<Arc<Tracking>>, bool, std::time::Instant),
+    (track, accept_proxy, accepted, bind): (Option<Arc<Tracking>>, bool, std::time::Instant, u16),
     h2: Option<TuneH2>,
 ) {
     tokio::spawn(async move {
@@ -335,10 +335,25 @@ fn spawn_session<C: ClientStream>(
         // `accept-proxy`: the PROXY header's addresses are the client's everywhere after.
         let addrs = (peer, local);
         let limit = fe.timeouts.client;
-        let Some((peer, local)) =
-            crate::accept_proxy::client_addresses(&mut sock, accept_proxy, limit, addrs).await
-        else {
-            return;
+        let (peer, local) = match crate::accept_proxy::client_addresses(
+            &mut sock,
+            accept_proxy,
+            limit,
+            addrs,
+        )
+        .await
+        {
+            Ok(a) => a,
+            Err(m) => {
+                if m == crate::accept_proxy::Missing::NotProxy {
+                    let failure = crate::log_error::Failure::NotProxy;
+                    let at = std::time::SystemTime::now()
+                        .checked_sub(accepted.elapsed())
+                        .unwrap_or_else(std::time::SystemTime::now);
+                    crate::log_error::connection_error(&fe, addrs, at, bind, failure);
+                }
+                return;
+            }
         };
         // `tcp-request session` rules see the PROXY header's addresses, as HAProxy's.
         if !fe.tcp_session.is_empty() {

@@ -1,5 +1,6 @@
 //! The log line of a connection that failed before it carried a request (HAProxy 2.6,
-//! section 8.2.5 "error log format"): a TLS handshake that failed, timed out or was closed.
+//! section 8.2.5 "error log format"): a TLS handshake that failed, timed out or was closed,
+//! or an `accept-proxy` connection whose first bytes are no PROXY header.
 //! Without `error-log-format` it is HAProxy's fixed line `CLIENT:PORT [ACCEPT_DATE]
 //! FRONTEND/BIND: MESSAGE`; with one, that format rendered from what the connection has
 //! (addresses, dates, frontend, connection counts). Logged at `info`, or `err` under
@@ -23,6 +24,8 @@ pub enum Failure {
     TlsClosed,
     /// `timeout client` ran out during the handshake.
     TlsTimeout,
+    /// `accept-proxy`: the first bytes are no PROXY protocol header.
+    NotProxy,
 }
 
 impl Failure {
@@ -31,6 +34,9 @@ impl Failure {
             Failure::TlsHandshake => "SSL handshake failure",
             Failure::TlsClosed => "Connection closed during SSL handshake",
             Failure::TlsTimeout => "Timeout during SSL handshake",
+            Failure::NotProxy => {
+                "Received something which does not look like a PROXY protocol header"
+            }
         }
     }
 
@@ -79,10 +85,11 @@ pub fn connection_error(
             // A TLS listener's connection: `%ft` has HAProxy's `~` (no TLS figures are
             // written in these lines: the config refuses them).
             let tls = crate::stream::TlsInfo::default();
+            let on_tls = failure != Failure::NotProxy;
             let entry = Entry {
                 mode: fe.mode,
                 frontend: &fe.name,
-                tls: Some(&tls),
+                tls: on_tls.then_some(&tls),
                 peer,
                 local,
                 accept,

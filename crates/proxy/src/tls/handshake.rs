@@ -28,10 +28,22 @@ pub fn spawn<F>(
         // `accept-proxy`: the PROXY header comes before the TLS handshake.
         let addrs = (peer, local);
         let limit = fe.timeouts.client;
-        let Some((peer, local)) =
-            crate::accept_proxy::client_addresses(&mut sock, accept_proxy, limit, addrs).await
-        else {
-            return;
+        let (peer, local) = match crate::accept_proxy::client_addresses(
+            &mut sock,
+            accept_proxy,
+            limit,
+            addrs,
+        )
+        .await
+        {
+            Ok(a) => a,
+            Err(m) => {
+                if m == crate::accept_proxy::Missing::NotProxy {
+                    let failure = crate::log_error::Failure::NotProxy;
+                    crate::log_error::connection_error(&fe, addrs, accepted, bind, failure);
+                }
+                return;
+            }
         };
         let hs = tls.accept(sock);
         let r = match fe.timeouts.client {
