@@ -53,7 +53,7 @@ pub fn logger(p: &Proxy, g: &fulcrum_config::model::Global) -> Result<Option<Log
         let f = fulcrum_sample::compile_format(sd).map_err(|e| format!("log-format-sd: {e}"))?;
         l.sd = Some(prepare(f, &Captures::new(&p.captures)));
     }
-    if let Some(e) = &p.options.error_log_format {
+    if let Some(e) = &p.options.log.error_log_format {
         let f = fulcrum_sample::compile_format(e).map_err(|e| format!("error-log-format: {e}"))?;
         l.error_format = Some(prepare(f, &Captures::new(&[])));
     }
@@ -96,13 +96,13 @@ pub fn for_proxy(p: &Proxy) -> Result<Option<fulcrum_sample::Format>, String> {
     let https;
     let text = match (&p.log_format, p.mode) {
         (Some(f), _) => f.as_str(),
-        (None, Mode::Http) if o.httpslog => {
+        (None, Mode::Http) if o.log.httpslog => {
             https = format!("{HTTP_LOG} {HTTPS_FIELDS}");
             https.as_str()
         }
         (None, Mode::Http) if o.httplog && o.httplog_clf => CLF_HTTP_LOG,
         (None, Mode::Http) if o.httplog => HTTP_LOG,
-        (None, _) if o.tcplog || o.httplog || o.httpslog => TCP_LOG,
+        (None, _) if o.tcplog || o.httplog || o.log.httpslog => TCP_LOG,
         (None, _) => return Ok(None),
     };
     let f = fulcrum_sample::compile_format(text).map_err(|e| format!("log-format: {e}"))?;

@@ -23,6 +23,14 @@ pub fn handshake() -> Duration {
     HANDSHAKE.try_with(|d| *d).unwrap_or_default()
 }
 
+/// What a request waited for before its first byte: the connection's handshakes (`%Th`,
+/// first request only) and the idle time (`%Ti`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Waits {
+    pub idle: Duration,
+    pub handshake: Duration,
+}
+
 /// HAProxy's `%rt`: the process's request (HTTP) and session (TCP) counter, from 0.
 static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 

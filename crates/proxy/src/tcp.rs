@@ -242,7 +242,7 @@ pub async fn serve<C: ClientStream>(
         });
     };
     be.remember_server(src, assigned.index);
-    if fe.options.logasap {
+    if fe.options.log.logasap {
         logged.store(true, Ordering::Relaxed);
         log_tcp(
             &fe,

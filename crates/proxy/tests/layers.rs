@@ -212,6 +212,7 @@ const COLLAPSED: &[&str] = &[
     "http::rules",
     "server",
     "http::sample_env",
+    "http::body",
     "runtime",
 ];
 

@@ -125,7 +125,7 @@ pub fn option(
             // "option httplog" overrides any previous "log-format" (HAProxy 2.6).
             if enable {
                 p.log_format = None;
-                p.options.httpslog = false;
+                p.options.log.httpslog = false;
             }
             let o = &mut p.options;
             o.httplog = enable;
@@ -145,9 +145,9 @@ pub fn option(
                 p.log_format = None;
                 p.options.httplog = false;
             }
-            p.options.httpslog = enable;
+            p.options.log.httpslog = enable;
         }
-        "logasap" => o.logasap = enable,
+        "logasap" => o.log.logasap = enable,
         "dontlog-normal" => o.dontlog_normal = enable,
         "log-separate-errors" => o.log_separate_errors = enable,
         "dontlognull" => o.dontlognull = enable,

@@ -12,6 +12,7 @@ use crate::model::{
     Balance, Mode, Proxy, ProxyKind, ProxyOptions, Reference, Server, Stats, Timeouts, UseBackend,
 };
 
+mod capture;
 mod known;
 use known::*;
 
@@ -267,44 +268,7 @@ fn apply(
             }
         },
         "tcp-request" | "tcp-response" => tcp_rules::parse(&mut p.tcp_rules, section, line)?,
-        "capture" => {
-            let side = line.need(1, "'request' or 'response'")?;
-            let what = line.need(2, "'header'")?;
-            let response = match (side, what) {
-                ("request", "header") => false,
-                ("response", "header") => true,
-                ("cookie", name) => {
-                    if line.arg(3) != Some("len") {
-                        return Err("'capture cookie NAME' expects 'len N'".into());
-                    }
-                    // HAProxy caps it at tune.http.cookielen (63 by default).
-                    let len = number_in(line.need(4, "a length")?, "capture len", 1, 65535)?;
-                    line.no_more(5)?;
-                    if p.options.capture_cookie.is_some() {
-                        return Err("only one 'capture cookie' per proxy".into());
-                    }
-                    p.options.capture_cookie = Some((name.to_string(), (len as usize).min(63)));
-                    return Ok(());
-                }
-                _ => {
-                    return Err(format!(
-                        "'capture' expects 'request header' or 'response header', found '{side} {what}'"
-                    ))
-                }
-            };
-            let name = line.need(3, "a header name")?.to_string();
-            if line.arg(4) != Some("len") {
-                return Err("'capture ... header NAME' expects 'len N'".into());
-            }
-            let len = number_in(line.need(5, "a length")?, "capture len", 1, 65535)? as usize;
-            line.no_more(6)?;
-            p.captures.push(crate::model::Capture {
-                response,
-                name,
-                len,
-                sample: false,
-            });
-        }
+        "capture" => capture::parse(p, line)?,
         // Skipping these would change the responses clients get: refused, never ignored.
         "http-after-response" => {
             return Err("'http-after-response' rules are not run by fulcrum yet".into())
@@ -358,7 +322,7 @@ fn apply(
             line.no_more(2)?;
             super::logformat::check_log_format(text)?;
             super::logformat::check_error_log_format(text)?;
-            p.options.error_log_format = Some(text.to_string());
+            p.options.log.error_log_format = Some(text.to_string());
         }
         "http-request" if line.arg(1) == Some("wait-for-body") => {
             let frontend = matches!(section, Some(ProxyKind::Frontend | ProxyKind::Listen));

@@ -1208,7 +1208,7 @@ fn captures_are_parsed() {
     ));
     // Capped at tune.http.cookielen's default, as HAProxy.
     assert_eq!(
-        c.proxies[0].options.capture_cookie,
+        c.proxies[0].options.log.capture_cookie,
         Some(("SID".into(), 63))
     );
     let e = errors(&format!(

@@ -400,17 +400,8 @@ pub struct ProxyOptions {
     /// `option log-separate-errors`: those are logged at level `err` instead of `info`.
     pub log_separate_errors: bool,
     pub tcplog: bool,
-    /// `option httpslog`: HAProxy 2.6's HTTPS log format (httplog plus the TLS fields).
-    pub httpslog: bool,
-    /// `option logasap`: the line is written when the response head is sent (HTTP) or the
-    /// server connection is made (TCP), with `+` before the total time and the byte count.
-    pub logasap: bool,
-    /// `capture cookie NAME len N`: the first request cookie and response `Set-Cookie`
-    /// whose name starts with NAME, as `name=value` cut to N bytes (`%CC`, `%CS`).
-    pub capture_cookie: Option<(String, usize)>,
-    /// `error-log-format STRING`: the line of a connection that failed before any request
-    /// (TLS handshake, PROXY header).
-    pub error_log_format: Option<String>,
+    /// `option httpslog`, `option logasap`, `capture cookie`, `error-log-format`.
+    pub log: crate::model_extras::LogOptions,
     pub dontlognull: bool,
     pub httpchk: Option<HttpChk>,
     pub allbackups: bool,

@@ -41,6 +41,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 mod account;
+use account::Start;
 mod buffer_body;
 mod exchange;
 mod exchange_h2;
@@ -172,11 +173,10 @@ struct Rec {
     /// What the client asked for its connection, read before the hop-by-hop fields go: a
     /// local answer to a client that asked to close says `connection: close`.
     client_asked: Next,
-    /// The log line's `%bi %bp %rt %Ti %Th` (`logline::Entry`).
+    /// The log line's `%bi %bp`, `%rt`, `%Ti %Th` (`logline::Entry`).
     source: Option<SocketAddr>,
     rt: u64,
-    idle: Duration,
-    handshake: Duration,
+    waits: crate::logline::Waits,
 }
 
 pub struct Session<C> {
@@ -299,7 +299,8 @@ pub async fn serve_h2(
     });
     match super::validate::request(&s.req) {
         Ok(()) => {
-            Box::pin(s.request(accept, t0, head_len, (Duration::ZERO, Duration::ZERO))).await;
+            let start = (accept, t0, crate::logline::Waits::default());
+            Box::pin(s.request(start, head_len)).await;
             // An answer without a length ends with the stream (a no-op once it ended).
             let _ = s.client.shutdown().await;
         }
@@ -363,23 +364,9 @@ impl<C: ClientStream> Session<C> {
                 }
             };
             self.cbuf.advance(head_len);
-            // `%Ti`: the first request waited for its first byte since the accept (before
-            // `run`), a later one since the previous request ended.
-            let (accept, t0, idle, handshake) = if turn == Turn::First {
-                let idle = t0.saturating_duration_since(self.started.into_std());
-                let th = crate::logline::handshake();
-                (
-                    accept.checked_sub(idle + th).unwrap_or(accept),
-                    t0,
-                    idle,
-                    th,
-                )
-            } else {
-                let at = arrived.unwrap_or(t0);
-                (accept, at, at.saturating_duration_since(t0), Duration::ZERO)
-            };
+            let start = self.start(turn == Turn::First, accept, t0, arrived);
             turn = Turn::Later;
-            let next = self.request(accept, t0, head_len, (idle, handshake)).await;
+            let next = self.request(start, head_len).await;
             if next == Next::Close {
                 return;
             }
@@ -401,13 +388,7 @@ impl<C: ClientStream> Session<C> {
 
     /// Phases after the head: the request's phases and exchange, then count and log; whether
     /// the client connection stays open.
-    async fn request(
-        &mut self,
-        accept: SystemTime,
-        t0: Instant,
-        head_len: usize,
-        (idle, handshake): (Duration, Duration),
-    ) -> Next {
+    async fn request(&mut self, (accept, t0, waits): Start, head_len: usize) -> Next {
         let mut rec = Rec {
             accept,
             t0,
@@ -436,8 +417,7 @@ impl<C: ClientStream> Session<C> {
             client_asked: Next::keep_if(super::headers::client_wants_keep_alive(&self.req)),
             source: None,
             rt: crate::logline::next_request(),
-            idle,
-            handshake,
+            waits,
         };
         crate::record::request_received(&self.fe.counters);
         // Boxed: the request phases' state is large and only exists while a request is in

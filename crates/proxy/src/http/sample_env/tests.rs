@@ -125,7 +125,7 @@ fn request_line_variables_are_url_encoded() {
         String::from_utf8_lossy(&out).into_owned()
     };
     let mut out = b"ab\"#\xc3".to_vec();
-    super::url_encode(&mut out, 1);
+    super::vars::url_encode(&mut out, 1);
     assert_eq!(out, b"ab#22#23#C3");
     let mut m = Message::new();
     if !matches!(

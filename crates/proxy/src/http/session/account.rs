@@ -9,7 +9,42 @@ use crate::termination::Termination;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
+/// When a request started: its accept date, the instant of its first byte (`%TR` and `%Ta`
+/// run from it), and the waits before it (`%Th`, `%Ti`).
+pub(super) type Start = (SystemTime, Instant, crate::logline::Waits);
+
 impl<C: ClientStream> Session<C> {
+    /// A request's [`Start`] from when its turn began (`accept`, `t0`) and when its first
+    /// byte `arrived` (if it was not here already): the first request waited for its first
+    /// byte since the accept (before `run`, after the handshakes), a later one since the
+    /// previous request ended.
+    pub(super) fn start(
+        &self,
+        first: bool,
+        accept: SystemTime,
+        t0: Instant,
+        arrived: Option<Instant>,
+    ) -> Start {
+        use crate::logline::Waits;
+        if first {
+            let idle = t0.saturating_duration_since(self.started.into_std());
+            let handshake = crate::logline::handshake();
+            let at = accept.checked_sub(idle + handshake).unwrap_or(accept);
+            (at, t0, Waits { idle, handshake })
+        } else {
+            let at = arrived.unwrap_or(t0);
+            let idle = at.saturating_duration_since(t0);
+            (
+                accept,
+                at,
+                Waits {
+                    idle,
+                    handshake: std::time::Duration::ZERO,
+                },
+            )
+        }
+    }
+
     /// Counts the response's status (`hrsp_*`) before it is sent.
     pub(super) fn count_status(&self, r: &mut Rec) {
         if r.counted == StatusCount::Pending {
@@ -83,8 +118,7 @@ impl<C: ClientStream> Session<C> {
             client_asked: super::Next::Close,
             source: None,
             rt: crate::logline::next_request(),
-            idle: std::time::Duration::ZERO,
-            handshake: std::time::Duration::ZERO,
+            waits: Default::default(),
         };
         self.log(&rec);
     }
@@ -94,7 +128,7 @@ impl<C: ClientStream> Session<C> {
     /// response rules and the body bytes received with it; `+` before `%Ta %Tt %Tu %B`), and
     /// not at the end.
     pub(super) fn log_asap(&self, r: &mut Rec) {
-        if !self.fe.options.logasap || r.nolog {
+        if !self.fe.options.log.logasap || r.nolog {
             return;
         }
         let chunked = self
@@ -176,8 +210,8 @@ impl<C: ClientStream> Session<C> {
             server_addr: r.server.as_ref().and_then(|s| s.fixed_addr()),
             source: r.source,
             rt: r.rt,
-            handshake: r.handshake,
-            idle: r.idle,
+            handshake: r.waits.handshake,
+            idle: r.waits.idle,
             asap: asap.is_some(),
         };
         let line = match &self.fe.log_format {
