@@ -109,6 +109,20 @@ pub fn for_proxy(p: &Proxy) -> Result<Option<fulcrum_sample::Format>, String> {
     Ok(Some(prepare(f, &Captures::new(&p.captures))))
 }
 
+/// Whether a frontend's lines write the server connection's own address (`%bi`, `%bp`, in
+/// its format or its `log-format-sd`): only then is it asked of the socket, per request.
+pub fn writes_source(
+    f: Option<&fulcrum_sample::Format>,
+    sd: Option<&fulcrum_sample::Format>,
+) -> bool {
+    use fulcrum_sample::logformat::Node;
+    [f, sd].into_iter().flatten().any(|f| {
+        f.nodes
+            .iter()
+            .any(|n| matches!(n, Node::Var("bi" | "bp", _)))
+    })
+}
+
 /// A compiled log format as HAProxy writes it: a run of blanks in the format is one
 /// separator, written once and never at the start of the line nor right after another; and
 /// `%hr`/`%hs`/`%hrl`/`%hsl` of a side that captures nothing write nothing at all (not `-`),

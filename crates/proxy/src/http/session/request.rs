@@ -375,8 +375,13 @@ impl<C: ClientStream> Session<C> {
         let (mut server, mut origin) = (server_conn, origin);
         // Replays are bounded: one per retry the backend allows (at least one).
         let mut replays = be.retries.max(1);
+        // `%bi %bp`: asked of the socket only when the lines write them.
+        let sd = self.fe.log.as_ref().and_then(|l| l.sd.as_ref());
+        let source = crate::log_format::writes_source(self.fe.log_format.as_ref(), sd);
         loop {
-            rec.source = server.local_addr();
+            if source {
+                rec.source = server.local_addr();
+            }
             let step = match server {
                 ServerConn::Tcp(s) => {
                     self.exchange(&x, rec, &mut assigned, s, origin, prior)
