@@ -71,3 +71,19 @@ pub struct UniqueId {
     pub format: Option<String>,
     pub header: Option<String>,
 }
+
+/// A proxy's log options beyond the format (in `ProxyOptions::log`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LogOptions {
+    /// `option httpslog`: HAProxy 2.6's HTTPS log format (httplog plus the TLS fields).
+    pub httpslog: bool,
+    /// `option logasap`: the line is written when the response head is sent (HTTP) or the
+    /// server connection is made (TCP), with `+` before the total time and the byte count.
+    pub logasap: bool,
+    /// `capture cookie NAME len N`: the first request cookie and response `Set-Cookie`
+    /// whose name starts with NAME, as `name=value` cut to N bytes (`%CC`, `%CS`).
+    pub capture_cookie: Option<(String, usize)>,
+    /// `error-log-format STRING`: the line of a connection that failed before any request
+    /// (TLS handshake, PROXY header).
+    pub error_log_format: Option<String>,
+}

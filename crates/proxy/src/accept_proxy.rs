@@ -48,22 +48,74 @@ pub fn addresses(h: &Header, peer: SocketAddr, local: SocketAddr) -> (SocketAddr
     h.addrs.unwrap_or((peer, local))
 }
 
+/// Why a connection had no usable PROXY header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// Its first bytes are neither a v1 nor a v2 header (HAProxy logs this one).
+    NotProxy,
+    /// Malformed, truncated, late, or the peer closed.
+    Other,
+}
+
 /// The addresses a new connection speaks for: with `accept-proxy`, the PROXY header's (read
-/// off `s` within `limit`), else the socket's own; `None` when the header is missing or
+/// off `s` within `limit`), else the socket's own; `Err` when the header is missing or
 /// invalid (the connection is then closed).
 pub async fn client_addresses<S: AsyncRead + Unpin>(
     s: &mut S,
     accept_proxy: bool,
     limit: Option<Duration>,
     (peer, local): (SocketAddr, SocketAddr),
-) -> Option<(SocketAddr, SocketAddr)> {
+) -> Result<(SocketAddr, SocketAddr), Missing> {
     if !accept_proxy {
-        return Some((peer, local));
+        return Ok((peer, local));
     }
-    read(s, limit)
-        .await
-        .ok()
-        .map(|h| addresses(&h, peer, local))
+    let mut first = [0u8; 8];
+    let r = read_noting(s, limit, &mut first).await;
+    match r {
+        Ok(h) => Ok(addresses(&h, peer, local)),
+        Err(_) if first != [0u8; 8] && proxy_protocol::needed(&first).is_err() => {
+            Err(Missing::NotProxy)
+        }
+        Err(_) => Err(Missing::Other),
+    }
+}
+
+/// [`read`], keeping the first 8 bytes in `first` (zeros when fewer came).
+async fn read_noting<S: AsyncRead + Unpin>(
+    s: &mut S,
+    limit: Option<Duration>,
+    first: &mut [u8; 8],
+) -> Result<Header, Invalid> {
+    let mut tee = Tee {
+        inner: s,
+        first,
+        at: 0,
+    };
+    read(&mut tee, limit).await
+}
+
+/// Copies the first bytes read through it.
+struct Tee<'a, S> {
+    inner: &'a mut S,
+    first: &'a mut [u8; 8],
+    at: usize,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Tee<'_, S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let r = std::pin::Pin::new(&mut *this.inner).poll_read(cx, buf);
+        let got = &buf.filled()[before..];
+        let n = got.len().min(8 - this.at);
+        this.first[this.at..this.at + n].copy_from_slice(&got[..n]);
+        this.at += n;
+        r
+    }
 }
 
 #[cfg(test)]
@@ -92,6 +144,12 @@ mod tests {
             }
             let mut r = &b"GET / HTTP/1.1\r\n\r\n"[..];
             assert!(read(&mut r, None).await.is_err());
+            let mut r = &b"GET / HTTP/1.1\r\n\r\n"[..];
+            let got = client_addresses(&mut r, true, None, (a, b)).await;
+            assert_eq!(got, Err(Missing::NotProxy));
+            let mut r = &b"PROXY TCP4 1.2.3.4\r\n"[..];
+            let got = client_addresses(&mut r, true, None, (a, b)).await;
+            assert_eq!(got, Err(Missing::Other));
             let mut r = &b"PROXY TCP4"[..];
             assert!(read(&mut r, None).await.is_err());
         });

@@ -57,6 +57,16 @@ impl ServerStream for crate::tls::conn::TlsConn<tokio_rustls::client::TlsStream<
 }
 
 impl ServerConn {
+    /// The connection's own address (`%bi`/`%bp`); `None` for a unix socket or a shared
+    /// HTTP/2 connection.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        match self {
+            ServerConn::Tcp(s) => s.local_addr().ok(),
+            ServerConn::Tls(s) => s.tcp_local_addr(),
+            ServerConn::Unix(_) | ServerConn::H2(_) => None,
+        }
+    }
+
     /// Whether an idle connection is still open: a non-blocking read would block (no EOF, no
     /// unexpected data).
     pub fn alive(&self) -> bool {

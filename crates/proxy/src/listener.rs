@@ -234,6 +234,8 @@ pub async fn accept_loop(
             tracker: tracker.clone(),
         };
         let stop = stop.clone();
+        // `%Th`: the handshakes (PROXY header, TLS) run from here to the session.
+        let accepted = std::time::Instant::now();
         match conn {
             Conn::Tcp(sock, peer, local) => match connection_rules(&fe, peer, local) {
                 (Verdict::Accept, track, (peer, local)) => {
@@ -244,7 +246,7 @@ pub async fn accept_loop(
                             sock,
                             peer,
                             local,
-                            accept_proxy,
+                            (accept_proxy, id),
                             move |fe, c, peer, local| {
                                 spawn_session(
                                     fe,
@@ -253,7 +255,7 @@ pub async fn accept_loop(
                                     stop,
                                     counted,
                                     permits,
-                                    (track, false),
+                                    (track, false, accepted, id),
                                     h2,
                                 )
                             },
@@ -265,7 +267,7 @@ pub async fn accept_loop(
                             stop,
                             counted,
                             permits,
-                            (track, accept_proxy),
+                            (track, accept_proxy, accepted, id),
                             h2,
                         ),
                     }
@@ -283,7 +285,7 @@ pub async fn accept_loop(
                         stop,
                         counted,
                         permits,
-                        (track, accept_proxy),
+                        (track, accept_proxy, accepted, id),
                         h2,
                     )
                 }
@@ -324,7 +326,7 @@ fn spawn_session<C: ClientStream>(
     stop: watch::Receiver<bool>,
     counted: Counted,
     permits: Permits,
-    (track, accept_proxy): (Option<Arc<Tracking>>, bool),
+    (track, accept_proxy, accepted, bind): (Option<Arc<Tracking>>, bool, std::time::Instant, u16),
     h2: Option<TuneH2>,
 ) {
     tokio::spawn(async move {
@@ -333,10 +335,25 @@ fn spawn_session<C: ClientStream>(
         // `accept-proxy`: the PROXY header's addresses are the client's everywhere after.
         let addrs = (peer, local);
         let limit = fe.timeouts.client;
-        let Some((peer, local)) =
-            crate::accept_proxy::client_addresses(&mut sock, accept_proxy, limit, addrs).await
-        else {
-            return;
+        let (peer, local) = match crate::accept_proxy::client_addresses(
+            &mut sock,
+            accept_proxy,
+            limit,
+            addrs,
+        )
+        .await
+        {
+            Ok(a) => a,
+            Err(m) => {
+                if m == crate::accept_proxy::Missing::NotProxy {
+                    let failure = crate::log_error::Failure::NotProxy;
+                    let at = std::time::SystemTime::now()
+                        .checked_sub(accepted.elapsed())
+                        .unwrap_or_else(std::time::SystemTime::now);
+                    crate::log_error::connection_error(&fe, addrs, at, bind, failure);
+                }
+                return;
+            }
         };
         // `tcp-request session` rules see the PROXY header's addresses, as HAProxy's.
         let (peer, local) = if fe.tcp_session.is_empty() {
@@ -352,17 +369,21 @@ fn spawn_session<C: ClientStream>(
         };
         // HTTP/2: `proto h2` on the bind, or chosen by the client in the TLS handshake (ALPN).
         let alpn_h2 = sock.tls().is_some_and(|t| t.alpn.as_deref() == Some("h2"));
-        match fe.mode {
-            Mode::Http if h2.is_some() || alpn_h2 => {
-                let tune = h2.unwrap_or(fe.tune_h2);
-                Box::pin(crate::http::h2::serve(
-                    fe, sock, peer, local, stop, tune, track,
-                ))
-                .await
+        let handshake = accepted.elapsed();
+        let session = async move {
+            match fe.mode {
+                Mode::Http if h2.is_some() || alpn_h2 => {
+                    let tune = h2.unwrap_or(fe.tune_h2);
+                    Box::pin(crate::http::h2::serve(
+                        fe, sock, peer, local, stop, tune, track,
+                    ))
+                    .await
+                }
+                Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop, track).await,
+                // Boxed: keeps the per-connection task as small as the idle HTTP session.
+                Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local, track)).await,
             }
-            Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop, track).await,
-            // Boxed: keeps the per-connection task as small as the idle HTTP session.
-            Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local, track)).await,
-        }
+        };
+        crate::logline::HANDSHAKE.scope(handshake, session).await
     });
 }

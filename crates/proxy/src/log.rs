@@ -63,6 +63,9 @@ pub struct Logger {
     host: Option<String>,
     /// `log-format-sd`: the structured data of the traffic lines on `rfc5424` targets.
     pub sd: Option<fulcrum_sample::Format>,
+    /// `error-log-format`: the line of a connection that failed before a request
+    /// (`log_error`); `None`: HAProxy's fixed line.
+    pub error_format: Option<fulcrum_sample::Format>,
     /// Traffic lines logged so far (`%lc`).
     count: std::sync::atomic::AtomicU64,
 }
@@ -195,6 +198,7 @@ impl Logger {
                 tag: program(),
                 host: None,
                 sd: None,
+                error_format: None,
                 count: Default::default(),
             })
         }

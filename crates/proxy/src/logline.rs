@@ -12,6 +12,33 @@ use fulcrum_config::model::Mode;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
+tokio::task_local! {
+    /// `%Th` of the connection a session's task serves: its PROXY header and TLS handshake,
+    /// from the accept to the session (set by the listener around the session).
+    pub static HANDSHAKE: Duration;
+}
+
+/// The current session task's `%Th` (zero outside one).
+pub fn handshake() -> Duration {
+    HANDSHAKE.try_with(|d| *d).unwrap_or_default()
+}
+
+/// What a request waited for before its first byte: the connection's handshakes (`%Th`,
+/// first request only) and the idle time (`%Ti`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Waits {
+    pub idle: Duration,
+    pub handshake: Duration,
+}
+
+/// HAProxy's `%rt`: the process's request (HTTP) and session (TCP) counter, from 0.
+static REQUESTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The next request's `%rt` (taken when a request or a TCP session starts).
+pub fn next_request() -> u64 {
+    REQUESTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Timers of a request (HTTP: `Tq/Tw/Tc/Tr/Ta`; TCP: `Tw/Tc/Tt`); `None` is logged `-1`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Timers {
@@ -64,6 +91,25 @@ pub struct Entry<'a> {
     pub samples: &'a [Option<Vec<u8>>],
     /// The server's address when it is a fixed IP:port (`%si`/`%sp`).
     pub server_addr: Option<SocketAddr>,
+    /// The server connection's own address (`%bi`/`%bp`), when one was made or reused.
+    pub source: Option<SocketAddr>,
+    /// The process's request (HTTP) or session (TCP) counter when this one started (`%rt`).
+    pub rt: u64,
+    /// `%Th`: the connection's handshake (TLS, PROXY header) before its first request.
+    pub handshake: Duration,
+    /// `%Ti`: the idle time before the request's first byte (after the accept, or after the
+    /// previous request on a keep-alive connection). `timers.request` (`%TR`) and
+    /// `timers.total` (`%Ta`) run from that first byte.
+    pub idle: Duration,
+    /// An `option logasap` line, written before the end (`+` before `%Ta %Tt %Tu %B`).
+    pub asap: bool,
+}
+
+impl Entry<'_> {
+    /// `%tr`: when the request began (after the handshake and the idle time).
+    pub fn request_date(&self) -> SystemTime {
+        self.accept + self.handshake + self.idle
+    }
 }
 
 impl Entry<'_> {
@@ -130,6 +176,11 @@ mod tests {
             unique_id: None,
             samples: &[],
             server_addr: None,
+            source: None,
+            rt: 0,
+            handshake: Duration::ZERO,
+            idle: Duration::ZERO,
+            asap: false,
         }
     }
 

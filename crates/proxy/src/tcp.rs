@@ -58,20 +58,32 @@ pub async fn serve<C: ClientStream>(
 ) {
     let _counted = crate::counters::SessionGuard::start(&fe.counters);
     let accepted = Instant::now();
-    let accept_wall = SystemTime::now();
+    // `%Th`: the PROXY header and TLS handshake before this session (`%Tt` counts it).
+    let handshake = crate::logline::handshake();
+    let accept_wall = SystemTime::now()
+        .checked_sub(handshake)
+        .unwrap_or_else(SystemTime::now);
     let tls = client.tls().cloned();
     // What `tcp-request content set-src|set-dst|...` make of the addresses (the log line,
     // routing, persistence and the server connection see them).
     let moved = crate::tcp_rules::Moved::default();
+    // `%rt`, and the server connection's address (`%bi`/`%bp`) once there is one.
+    let rt = crate::logline::next_request();
+    let source = std::sync::Mutex::new(None);
+    // `option logasap`: logged once the server connection is made, not at the end.
+    let logged = std::sync::atomic::AtomicBool::new(false);
     let log = |d: Done<'_>| {
-        let (peer, local) = moved.get(peer, local);
-        log_tcp(
-            &fe,
-            (peer, local, tls.as_deref()),
-            accept_wall,
-            accepted.elapsed(),
-            &d,
-        )
+        if !logged.load(Ordering::Relaxed) {
+            let (peer, local) = moved.get(peer, local);
+            log_tcp(
+                &fe,
+                (peer, local, tls.as_deref()),
+                accept_wall,
+                accepted.elapsed(),
+                &d,
+                (source.lock().ok().and_then(|s| *s), rt, false, handshake),
+            )
+        }
     };
     // Phase: inspect: `tcp-request content` rules (`tcp_inspect`), waiting within
     // `tcp-request inspect-delay` while one reads data that has not arrived; a routing that
@@ -199,6 +211,9 @@ pub async fn serve<C: ClientStream>(
             // Never here: `mode tcp` servers are not spoken to in HTTP/2 (`H2Mode::Never`).
             ServerConn::H2(_) => Opening::Idle,
         };
+        if let Ok(mut s) = source.lock() {
+            *s = server.local_addr();
+        }
         let failed = match o {
             Opening::Committed { sent } => break (assigned, server, sent),
             Opening::Idle => TunnelEnd::Timeout.termination(),
@@ -234,6 +249,26 @@ pub async fn serve<C: ClientStream>(
         });
     };
     be.remember_server(src, assigned.index);
+    if fe.options.log.logasap {
+        logged.store(true, Ordering::Relaxed);
+        log_tcp(
+            &fe,
+            (peer, local, tls.as_deref()),
+            accept_wall,
+            accepted.elapsed(),
+            &Done {
+                backend: Some(&be),
+                server: Some(assigned.server()),
+                queue: Some(waited),
+                connect: Some(tc),
+                bytes: 0,
+                bytes_in: sent,
+                term: Termination::NORMAL,
+                retries: 0,
+            },
+            (source.lock().ok().and_then(|s| *s), rt, true, handshake),
+        );
+    }
     // Phase: the backend's `tcp-response content` rules on the server's first bytes.
     let mut shown = bytes::BytesMut::new();
     if let Some(r) = fe.backend_tcp_response.get(&be.name) {
@@ -340,6 +375,7 @@ fn log_tcp(
     accept: SystemTime,
     total: Duration,
     d: &Done<'_>,
+    (source, rt, asap, handshake): (Option<SocketAddr>, u64, bool, Duration),
 ) {
     let Some(log) = &fe.log else { return };
     if fe.options.dontlognull && d.bytes == 0 && d.term == Termination::NORMAL {
@@ -377,6 +413,11 @@ fn log_tcp(
         unique_id: None,
         samples: &[],
         server_addr: d.server.and_then(|s| s.fixed_addr()),
+        source,
+        rt,
+        handshake,
+        idle: Duration::ZERO,
+        asap,
     };
     let line = match &fe.log_format {
         Some(f) => crate::log_format::render(f, &entry, None, None, &fe.captures),

@@ -52,6 +52,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
     ("client certificate fetches", &["http::ssl_client"]),
     (
+        "capture slots: `capture ... header`, `capture cookie`, `declare capture` (uses http::message)",
+        &["http::capture"],
+    ),
+    (
         "a response the proxy makes itself: the neutral head and a body (uses http::message); the cache's Vary keys (uses http::message)",
         &["http::response", "http::cache_vary"],
     ),
@@ -101,7 +105,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
             "http::rewrite",
-            "http::capture",
             // HAProxy's `%B` accounting (uses http::message).
             "http::log_bytes",
             // `set-src` and its siblings (uses the sample crate only).
@@ -156,6 +159,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "the `%` variables of a log line (uses logline, http::capture, http::sample_env)",
+        &["log_vars"],
+    ),
+    (
         "HTTP rules, log-format lines, unique-id-format ids; the HTTP/2 stream as a session's client",
         &[
             "http::rules",
@@ -183,6 +190,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "compiled configuration, HTTP persistence",
         &["state", "http::persist"],
+    ),
+    (
+        "the log line of a connection that failed before a request (uses state, log_format)",
+        &["log_error"],
     ),
     ("routing, TLS handshakes", &["route", "tls::handshake"]),
     ("TCP sessions", &["tcp"]),
@@ -216,6 +227,7 @@ const COLLAPSED: &[&str] = &[
     "http::rules",
     "server",
     "http::sample_env",
+    "http::body",
     "runtime",
     "track",
 ];

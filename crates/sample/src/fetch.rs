@@ -124,6 +124,12 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("ssl_fc_has_sni", [], 0, Bool, Connection),
     kw!("ssl_fc_is_resumed", [], 0, Bool, Connection),
     kw!("ssl_fc_use_keysize", [], 0, Sint, Connection),
+    // The connection's error codes (`option httpslog`, `error-log-format`): 0 on a
+    // connection that got this far; the `ssl_*` ones only on TLS connections.
+    kw!("fc_err", [], 0, Sint, Connection),
+    kw!("ssl_fc_err", [], 0, Sint, Connection),
+    kw!("ssl_c_err", [], 0, Sint, Connection),
+    kw!("ssl_c_ca_err", [], 0, Sint, Connection),
     kw!("ssl_c_used", [], 0, Bool, Connection),
     kw!("ssl_c_verify", [], 0, Sint, Connection),
     kw!("ssl_c_s_dn", [S, I], 0, Str, Connection),

@@ -18,10 +18,10 @@ pub const TCP_LOG: &str = "%ci:%cp [%t] %ft %b/%s %Tw/%Tc/%Tt %B %ts %ac/%fc/%bc
 /// Every `%` variable of the manual's table 8.2.4 (`o` only sets flags for what follows).
 pub static VARIABLES: &[&str] = &[
     "o", "B", "CC", "CS", "H", "HM", "HP", "HPO", "HQ", "HU", "HV", "ID", "ST", "T", "TR", "Ta",
-    "Tc", "Td", "Th", "Ti", "Tl", "Tq", "Tr", "Ts", "Tt", "Tw", "U", "ac", "b", "bc", "bi", "bp",
-    "bq", "ci", "cp", "f", "fc", "fi", "fp", "ft", "hr", "hrl", "hs", "hsl", "lc", "ms", "pid",
-    "r", "rc", "rt", "s", "sc", "si", "sp", "sq", "sslc", "sslv", "t", "tr", "trg", "trl", "ts",
-    "tsc",
+    "Tc", "Td", "Th", "Ti", "Tl", "Tq", "Tr", "Ts", "Tt", "Tu", "Tw", "U", "ac", "b", "bc", "bi",
+    "bp", "bq", "ci", "cp", "f", "fc", "fi", "fp", "ft", "hr", "hrl", "hs", "hsl", "lc", "ms",
+    "pid", "r", "rc", "rt", "s", "sc", "si", "sp", "sq", "sslc", "sslv", "t", "tr", "trg", "trl",
+    "ts", "tsc",
 ];
 
 /// `+Q` quote, `+X` hexadecimal, `+E` escape.
@@ -210,9 +210,10 @@ impl Format {
     }
 
     /// As `render`, for the values of HTTP actions (headers, redirects, bodies), which HAProxy
-    /// parses with LOG_OPT_HTTP: a missing value is empty and `+Q` quotes nothing (haproxy
-    /// 2.6.12 sets `%{+Q}[str(a)]` as `a`, and Octavia's `X-SSL-Client-DN %{+Q}[ssl_c_s_dn]`
-    /// unquoted).
+    /// parses with LOG_OPT_HTTP: a missing value is empty and `+Q` quotes no sample
+    /// expression (haproxy 2.6.12 sets `%{+Q}[str(a)]` as `a`, and Octavia's
+    /// `X-SSL-Client-DN %{+Q}[ssl_c_s_dn]` unquoted), while it does quote a `%` variable
+    /// (measured: `%{+Q}HU` is sent as `"/p"`).
     pub fn render_value(
         &self,
         env: &dyn Env,
@@ -249,7 +250,7 @@ impl Format {
                 }
                 Node::Var(name, f) => {
                     let mut tmp = Vec::new();
-                    let f = flags(*f);
+                    let f = *f;
                     match var(name, f, &mut tmp) {
                         Some(Written::Formatted) => out.extend_from_slice(&tmp),
                         Some(Written::Value) => emit(Some(&tmp[..]), f, absent, out),

@@ -56,6 +56,10 @@ pub const HTTP_FETCHES: &[&str] = &[
     "ssl_fc_has_crt",
     "ssl_fc_is_resumed",
     "ssl_fc_use_keysize",
+    "fc_err",
+    "ssl_fc_err",
+    "ssl_c_err",
+    "ssl_c_ca_err",
     "ssl_c_used",
     "ssl_c_verify",
     "ssl_c_s_dn",
@@ -90,6 +94,10 @@ pub const HTTP_FETCHES: &[&str] = &[
     "res.len",
     "res.payload",
     "res.payload_lv",
+    // The frontend's capture slots (`capture request|response header`, `declare capture`,
+    // `http-request|http-response capture`), by index.
+    "capture.req.hdr",
+    "capture.res.hdr",
 ];
 
 /// The process-level fetches the sample crate answers itself.
@@ -115,7 +123,7 @@ const PROCESS_FETCHES: &[&str] = &[
 
 /// The `%` variables the HTTP data plane writes in rule values.
 pub const HTTP_VARS: &[&str] = &[
-    "ci", "cp", "fi", "fp", "ST", "HM", "HU", "HP", "HQ", "HV", "r", "sslv", "sslc",
+    "ci", "cp", "fi", "fp", "ST", "HM", "HU", "HP", "HPO", "HQ", "HV", "r", "sslv", "sslc",
 ];
 
 /// Whether the data plane answers fetch `name` (the sample crate answers the process-level
@@ -136,15 +144,17 @@ pub const LOG_VARS: &[&str] = &[
     "ci", "cp", "fi", "fp", "f", "ft", "b", "s", "t", "tr", "ms", "pid", "TR", "Tw", "Tc", "Tr",
     "Ta", "Tt", "ST", "B", "ts", "tsc", "ac", "fc", "bc", "sc", "rc", "sq", "bq", "CC", "CS", "r",
     "HM", "HU", "HP", "HQ", "HV", "o", "hr", "hs", "si", "sp", "Ts", "T", "H", "hrl", "hsl", "ID",
-    "Th", "Ti", "Tq", "Td", "U", "lc", "Tl", "trg", "trl", "sslv", "sslc",
+    "Th", "Ti", "Tq", "Td", "U", "lc", "Tl", "trg", "trl", "sslv", "sslc", "bi", "bp", "Tu", "HPO",
+    "rt",
 ];
 
 /// Checks a `log-format` line: compiled, and every fetch and `%` variable one the data plane
 /// writes (the request and response are there when the line is written).
 /// As HAProxy 2.6, fetches that read the request or the response are refused there (they
-/// are not available when the line is written): only connection and process ones.
+/// are not available when the line is written): only connection and process ones, and the
+/// captures (`capture.req.hdr(N)`, `capture.res.hdr(N)`), which the stream keeps.
 pub fn check_log_format(text: &str) -> Result<(), String> {
-    let mut compiler = Compiler::default().with_available(Needs::Connection);
+    let mut compiler = Compiler::default();
     let format = compile_format_with(text, &mut compiler)
         .map_err(|e| format!("log-format '{text}': column {}: {}", e.col, e.msg))?;
     for node in &format.nodes {
@@ -152,6 +162,16 @@ pub fn check_log_format(text: &str) -> Result<(), String> {
             Node::Lit(_) => {}
             Node::Expr(e, _) => {
                 let name = e.fetch.kw.name;
+                if e.fetch.kw.needs > Needs::Connection && !name.starts_with("capture.") {
+                    let what = if e.fetch.kw.needs == Needs::Request {
+                        "the request"
+                    } else {
+                        "the response"
+                    };
+                    return Err(format!(
+                        "log-format '{text}': fetch '{name}' reads {what}, which is not available where it is used"
+                    ));
+                }
                 if fulcrum_sample::fetch::is_counter(name) {
                     return Err(format!("log-format '{text}': fetch '{name}' is not run by fulcrum in log lines yet"));
                 }
@@ -174,6 +194,29 @@ pub fn check_log_format(text: &str) -> Result<(), String> {
                     ));
                 }
             }
+        }
+    }
+    Ok(())
+}
+
+/// Checks what `error-log-format` may use beyond `log-format`'s checks: the connection's
+/// error codes and its TLS version and cipher are OpenSSL's in HAProxy (a failed handshake
+/// still has them); fulcrum's TLS (rustls) has no such codes, so they are refused there
+/// rather than written differently.
+pub fn check_error_log_format(text: &str) -> Result<(), String> {
+    const NOT_THERE: &[&str] = &["fc_err", "ssl_fc_err", "ssl_c_err", "ssl_c_ca_err"];
+    let format = compile_format_with(text, &mut Compiler::default())
+        .map_err(|e| format!("error-log-format '{text}': column {}: {}", e.col, e.msg))?;
+    for node in &format.nodes {
+        let name = match node {
+            Node::Expr(e, _) => e.fetch.kw.name,
+            Node::Var(v, _) if matches!(*v, "sslv" | "sslc") => v,
+            _ => continue,
+        };
+        if NOT_THERE.contains(&name) || name.starts_with("ssl") {
+            return Err(format!(
+                "error-log-format '{text}': '{name}' is not written in connection error lines by fulcrum (HAProxy writes OpenSSL's codes and the failed handshake's TLS version there; fulcrum's TLS has neither)"
+            ));
         }
     }
     Ok(())

@@ -15,6 +15,8 @@ const OPTIONS: &[&str] = &[
     "httpclose",
     "http-keep-alive",
     "httplog",
+    "httpslog",
+    "logasap",
     "tcplog",
     "dontlognull",
     "httpchk",
@@ -57,7 +59,7 @@ const IGNORED_OPTIONS: &[&str] = &[
 
 /// Real options fulcrum does not run yet whose absence clients, servers or log readers would
 /// see: refused, never ignored.
-const NOT_YET_OPTIONS: &[&str] = &["logasap", "httpslog"];
+const NOT_YET_OPTIONS: &[&str] = &[];
 
 const REMOVED_OPTIONS: &[(&str, &str)] = &[
     ("forceclose", "option httpclose"),
@@ -119,6 +121,12 @@ pub fn option(
             }
         }
         "httplog" => {
+            // "option httplog" overrides any previous "log-format" (HAProxy 2.6).
+            if enable {
+                p.log_format = None;
+                p.options.log.httpslog = false;
+            }
+            let o = &mut p.options;
             o.httplog = enable;
             o.httplog_clf = false;
             if let Some(extra) = line.arg(base + 1) {
@@ -131,6 +139,14 @@ pub fn option(
             }
         }
         "tcplog" => o.tcplog = enable,
+        "httpslog" => {
+            if enable {
+                p.log_format = None;
+                p.options.httplog = false;
+            }
+            p.options.log.httpslog = enable;
+        }
+        "logasap" => o.log.logasap = enable,
         "dontlog-normal" => o.dontlog_normal = enable,
         "log-separate-errors" => o.log_separate_errors = enable,
         "dontlognull" => o.dontlognull = enable,

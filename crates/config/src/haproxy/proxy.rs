@@ -12,6 +12,7 @@ use crate::model::{
     Balance, Mode, Proxy, ProxyKind, ProxyOptions, Reference, Server, Stats, Timeouts, UseBackend,
 };
 
+mod capture;
 mod known;
 use known::*;
 
@@ -96,7 +97,9 @@ fn apply(
     let kw = line.keyword();
     let cap = match kw {
         "bind" | "use_backend" | "declare" => Cap::Frontend { defaults_ok: false },
-        "default_backend" | "monitor-uri" => Cap::Frontend { defaults_ok: true },
+        "default_backend" | "monitor-uri" | "error-log-format" => {
+            Cap::Frontend { defaults_ok: true }
+        }
         "monitor" => Cap::Frontend { defaults_ok: false },
         "server" | "dispatch" => Cap::Backend { defaults_ok: false },
         "balance" | "default-server" | "cookie" | "http-check" | "tcp-check" | "external-check"
@@ -270,34 +273,7 @@ fn apply(
             }
         },
         "tcp-request" | "tcp-response" => tcp_rules::parse(&mut p.tcp_rules, section, line)?,
-        "capture" => {
-            let side = line.need(1, "'request' or 'response'")?;
-            let what = line.need(2, "'header'")?;
-            let response = match (side, what) {
-                ("request", "header") => false,
-                ("response", "header") => true,
-                ("cookie", _) => {
-                    return Err("'capture cookie' is not run by fulcrum yet".into())
-                }
-                _ => {
-                    return Err(format!(
-                        "'capture' expects 'request header' or 'response header', found '{side} {what}'"
-                    ))
-                }
-            };
-            let name = line.need(3, "a header name")?.to_string();
-            if line.arg(4) != Some("len") {
-                return Err("'capture ... header NAME' expects 'len N'".into());
-            }
-            let len = number_in(line.need(5, "a length")?, "capture len", 1, 65535)? as usize;
-            line.no_more(6)?;
-            p.captures.push(crate::model::Capture {
-                response,
-                name,
-                len,
-                sample: false,
-            });
-        }
+        "capture" => capture::parse(p, line)?,
         "http-after-response" => p
             .http_after_response
             .push(super::after_response::rule(line)?),
@@ -344,6 +320,13 @@ fn apply(
             line.no_more(2)?;
             super::logformat::check_log_format(text)?;
             p.log_format = Some(text.to_string());
+        }
+        "error-log-format" => {
+            let text = line.need(1, "a log-format string")?;
+            line.no_more(2)?;
+            super::logformat::check_log_format(text)?;
+            super::logformat::check_error_log_format(text)?;
+            p.options.log.error_log_format = Some(text.to_string());
         }
         "http-request" if line.arg(1) == Some("wait-for-body") => {
             let frontend = matches!(section, Some(ProxyKind::Frontend | ProxyKind::Listen));

@@ -371,9 +371,10 @@ fn keywords_not_run_are_refused_when_ignoring_them_would_show() {
         );
     }
     assert!(errors("listen l\n description the web tier\n").is_empty());
-    assert_eq!(
-        errors("listen l\n option logasap\n"),
-        vec!["t.cfg:2: error: 'option logasap' is not supported by fulcrum yet (ignoring it would change what clients, servers or logs see)"]
+    // Run now: `option logasap`, `option httpslog`, `error-log-format`, `capture cookie`.
+    assert!(
+        errors("listen l\n option logasap\n option httpslog\n error-log-format \"%ci x\"\n")
+            .is_empty()
     );
     // The H1 codec's settings run now (`model_codec`); bad values are refused.
     assert!(errors("global\n tune.http.maxhdr 200\n h1-case-adjust x-a X-A\n").is_empty());
@@ -1249,10 +1250,18 @@ fn captures_are_parsed() {
     let c = ok(&format!("{TIMEOUTS}frontend f\n bind :80\n capture request header Host len 20\n capture response header X-S len 5\n"));
     assert_eq!(c.proxies[0].captures.len(), 2);
     assert!(c.proxies[0].captures[1].response);
-    let e = errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n capture cookie SID len 20\n"
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n capture cookie SID len 200\n"
     ));
-    assert!(e[0].contains("'capture cookie' is not run"), "{e:?}");
+    // Capped at tune.http.cookielen's default, as HAProxy.
+    assert_eq!(
+        c.proxies[0].options.log.capture_cookie,
+        Some(("SID".into(), 63))
+    );
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n capture cookie SID len 20\n capture cookie X len 2\n"
+    ));
+    assert!(e[0].contains("only one 'capture cookie'"), "{e:?}");
     // `http-after-response` runs, with HAProxy 2.6's actions only.
     let c = ok(&format!(
         "{TIMEOUTS}frontend f\n bind :80\n http-after-response set-header a b\n http-after-response strict-mode off\n"
@@ -1274,13 +1283,12 @@ fn log_format_is_checked() {
         "{TIMEOUTS}frontend f\n bind :80\n log-format \"%[req.hdr(host)]\"\n"
     ));
     assert!(e[0].contains("not available"), "{e:?}");
-    let e = errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%bi\"\n"
-    ));
-    assert!(
-        e[0].contains("'%bi' is not written by fulcrum yet"),
-        "{e:?}"
-    );
+    // Every variable of HAProxy 2.6's table is written now, and the capture slots are
+    // readable at the end.
+    assert_eq!(errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%bi %bp %Tu %HPO %rt %{{+X}}ci %[capture.req.hdr(0)]\"\n"
+    )),
+    Vec::<String>::new());
     assert_eq!(errors(&format!(
         "{TIMEOUTS}frontend f\n bind :80\n log-format \"%{{+Q}}hrl %U %Th %Ti %Tq %Td %lc %Tl %sslv %sslc\"\n"
     )),

@@ -414,6 +414,8 @@ pub struct ProxyOptions {
     /// `option log-separate-errors`: those are logged at level `err` instead of `info`.
     pub log_separate_errors: bool,
     pub tcplog: bool,
+    /// `option httpslog`, `option logasap`, `capture cookie`, `error-log-format`.
+    pub log: crate::model_extras::LogOptions,
     pub dontlognull: bool,
     pub httpchk: Option<HttpChk>,
     pub allbackups: bool,

@@ -120,6 +120,8 @@ enum St {
     TrailerStart,
     /// In a trailer field's name (token characters up to the colon).
     TrailerName,
+    /// Blanks after a trailer field's colon.
+    TrailerOws,
     /// In a trailer field's value (or an obs-fold continuation line).
     TrailerValue,
     /// A CR in a trailer line: only LF may follow.
@@ -139,6 +141,9 @@ pub struct Chunked {
     st: St,
     size: u64,
     digits: u8,
+    /// The body's size in HAProxy's internal (HTX) form so far: the chunks' payload, each
+    /// trailer's name and value, and 1 for the end of the trailers (what `%B` counts).
+    htx: u64,
 }
 
 impl Default for Chunked {
@@ -147,6 +152,7 @@ impl Default for Chunked {
             st: St::Size,
             size: 0,
             digits: 0,
+            htx: 0,
         }
     }
 }
@@ -154,6 +160,12 @@ impl Default for Chunked {
 impl Chunked {
     pub fn done(&self) -> bool {
         self.st == St::Done
+    }
+
+    /// The body's HTX size so far (payload, trailers' names and values, end of trailers):
+    /// HAProxy 2.6 logs this in `%B`, not the chunk framing.
+    pub fn htx(&self) -> u64 {
+        self.htx
     }
 
     /// Consumes bytes of `input` that belong to the body; returns how many.
@@ -172,6 +184,7 @@ impl Chunked {
             if self.st == St::Data {
                 let take = (self.size.min((input.len() - i) as u64)) as usize;
                 data(&input[i..i + take]);
+                self.htx += take as u64;
                 i += take;
                 self.size -= take as u64;
                 if self.size == 0 {
@@ -225,29 +238,54 @@ impl Chunked {
                 },
                 St::TrailerStart => match c {
                     b'\r' => St::FinalLf,
-                    b'\n' => St::Done,
+                    b'\n' => {
+                        self.htx += 1;
+                        St::Done
+                    }
                     // obs-fold: continues the previous trailer line (HAProxy accepts it).
                     b' ' | b'\t' => St::TrailerValue,
-                    c if is_tchar(c) => St::TrailerName,
+                    c if is_tchar(c) => {
+                        self.htx += 1;
+                        St::TrailerName
+                    }
                     // A trailer field line needs a token name before its colon (HAProxy: 400).
                     _ => return Err(BadFraming),
                 },
                 St::TrailerName => match c {
-                    b':' => St::TrailerValue,
-                    c if is_tchar(c) => St::TrailerName,
+                    b':' => St::TrailerOws,
+                    c if is_tchar(c) => {
+                        self.htx += 1;
+                        St::TrailerName
+                    }
                     _ => return Err(BadFraming),
+                },
+                // Blanks before a trailer's value are not part of it.
+                St::TrailerOws => match c {
+                    b' ' | b'\t' => St::TrailerOws,
+                    b'\r' => St::TrailerLf,
+                    b'\n' => St::TrailerStart,
+                    _ => {
+                        self.htx += 1;
+                        St::TrailerValue
+                    }
                 },
                 St::TrailerValue => match c {
                     b'\r' => St::TrailerLf,
                     b'\n' => St::TrailerStart,
-                    _ => St::TrailerValue,
+                    _ => {
+                        self.htx += 1;
+                        St::TrailerValue
+                    }
                 },
                 St::TrailerLf => match c {
                     b'\n' => St::TrailerStart,
                     _ => return Err(BadFraming),
                 },
                 St::FinalLf => match c {
-                    b'\n' => St::Done,
+                    b'\n' => {
+                        self.htx += 1;
+                        St::Done
+                    }
                     _ => return Err(BadFraming),
                 },
                 St::Data | St::Done => self.st,
@@ -344,10 +382,26 @@ pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
     src_timeout: Option<Duration>,
     dst_timeout: Option<Duration>,
 ) -> Result<u64, BodyError> {
+    forward_htx(framing, src, buf, dst, bufsize, src_timeout, dst_timeout)
+        .await
+        .map(|(sent, _)| sent)
+}
+
+/// [`forward`], also returning the body's HTX size (what HAProxy logs in `%B`: a chunked
+/// body's payload and trailers without the chunk framing, see [`Chunked::htx`]).
+pub async fn forward_htx<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
+    framing: Framing,
+    src: &mut S,
+    buf: &mut BytesMut,
+    dst: &mut D,
+    bufsize: usize,
+    src_timeout: Option<Duration>,
+    dst_timeout: Option<Duration>,
+) -> Result<(u64, u64), BodyError> {
     let mut sent = 0u64;
     let bufsize = bufsize.max(BODY_READ);
     match framing {
-        Framing::None => Ok(0),
+        Framing::None => Ok((0, 0)),
         Framing::Length(mut left) => loop {
             let n = (buf.len() as u64).min(left) as usize;
             if n > 0 {
@@ -357,7 +411,7 @@ pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
                 sent += n as u64;
             }
             if left == 0 {
-                return Ok(sent);
+                return Ok((sent, sent));
             }
             if read_some(src, buf, bufsize, src_timeout).await? == 0 {
                 return Err(BodyError::SrcClosed);
@@ -375,7 +429,7 @@ pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
                     }
                 }
                 if ch.done() {
-                    return Ok(sent);
+                    return Ok((sent, ch.htx()));
                 }
                 if read_some(src, buf, bufsize, src_timeout).await? == 0 {
                     return Err(BodyError::SrcClosed);
@@ -389,68 +443,11 @@ pub async fn forward<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
                 buf.clear();
             }
             if read_some(src, buf, bufsize, src_timeout).await? == 0 {
-                return Ok(sent);
+                return Ok((sent, sent));
             }
         },
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chunked_finds_the_end_across_splits() {
-        let body = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\nX-T: 1\r\n\r\nNEXT";
-        for split in 0..=body.len() - 4 {
-            let mut c = Chunked::default();
-            let a = c.advance(&body[..split]).unwrap_or(usize::MAX);
-            assert_eq!(a, split);
-            let b = c.advance(&body[split..]).unwrap_or(usize::MAX);
-            assert!(c.done());
-            assert_eq!(a + b, body.len() - 4);
-        }
-    }
-
-    #[test]
-    fn chunked_rejects_garbage_sizes() {
-        assert!(Chunked::default().advance(b"zz\r\n").is_err());
-        assert!(Chunked::default()
-            .advance(b"ffffffffffffffffff\r\n")
-            .is_err());
-    }
-
-    #[test]
-    fn chunk_lines_and_trailers_as_haproxy() {
-        let ok = |b: &[u8]| Chunked::default().advance(b).is_ok();
-        assert!(ok(b"5 \t\r\nhello\r\n0\r\n\r\n"));
-        assert!(ok(b"5 ;a=b\r\nhello\r\n0\r\nX: a\r\n b\r\n\r\n"));
-        assert!(!ok(b"5 5\r\n"));
-        assert!(!ok(b"fffff\tfff1\r\n"));
-        assert!(!ok(b"0\r\nbad trailer: x\r\n\r\n"));
-        assert!(!ok(b"0\r\nbad\r\n\r\n"));
-        assert!(!ok(b"0\r\nX: a\rb\r\n\r\n"));
-        assert!(!ok(b"0\r\n: a\r\n\r\n"));
-    }
-
-    #[test]
-    fn framing_rules() {
-        let mut m = Message::new();
-        let _ = m.parse_request(
-            b"POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
-        );
-        assert_eq!(request_framing(&mut m), Ok(Framing::Chunked));
-        assert!(!m.has_header(b"content-length"));
-        let _ =
-            m.parse_request(b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
-        assert_eq!(request_framing(&mut m), Err(BadFraming));
-        let _ = m.parse_request(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n");
-        assert_eq!(request_framing(&mut m), Err(BadFraming));
-        let _ = m.parse_response(b"HTTP/1.1 200 OK\r\n\r\n");
-        let (mut get, mut head) = (Message::new(), Message::new());
-        let _ = get.parse_request(b"GET / HTTP/1.1\r\n\r\n");
-        let _ = head.parse_request(b"HEAD / HTTP/1.1\r\n\r\n");
-        assert_eq!(response_framing(&mut m, &get), Ok(Framing::UntilClose));
-        assert_eq!(response_framing(&mut m, &head), Ok(Framing::None));
-    }
-}
+mod tests;

@@ -40,6 +40,8 @@ pub struct Captures {
     res: Vec<(Vec<u8>, usize)>,
     /// Request slots filled by `http-request capture` rules.
     samples: usize,
+    /// `capture cookie NAME len N`: (NAME, N).
+    cookie: Option<(Vec<u8>, usize)>,
 }
 
 impl Captures {
@@ -57,6 +59,54 @@ impl Captures {
             }
         }
         c
+    }
+
+    /// The same captures with `capture cookie NAME len N`'s (NAME, N).
+    pub fn with_cookie(mut self, cookie: Option<&(String, usize)>) -> Captures {
+        self.cookie = cookie.map(|(n, l)| (n.clone().into_bytes(), *l));
+        self
+    }
+
+    /// `%CC` (request, `Cookie`) / `%CS` (response, `Set-Cookie`): the first cookie whose
+    /// name starts with the captured name, as `name=value` cut to the capture's length (as
+    /// HAProxy 2.6: a `Set-Cookie`'s attributes are not part of it); `None`: no such cookie.
+    pub fn cookie<'m>(&self, m: Option<&'m Message>, response: bool) -> Option<&'m [u8]> {
+        let (name, len) = self.cookie.as_ref()?;
+        let m = m?;
+        let field: &[u8] = if response { b"set-cookie" } else { b"cookie" };
+        for v in m.headers(field) {
+            let pairs: Vec<&[u8]> = if response {
+                v.split(|&b| b == b';').take(1).collect()
+            } else {
+                v.split(|&b| b == b';' || b == b',').collect()
+            };
+            for pair in pairs {
+                let pair = pair.trim_ascii();
+                let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                    continue;
+                };
+                if pair[..eq].trim_ascii_end().starts_with(name) {
+                    return Some(&pair[..pair.len().min(*len)]);
+                }
+            }
+        }
+        None
+    }
+
+    /// `capture.req.hdr(N)` / `capture.res.hdr(N)`: slot `i` of a side, as captured (not
+    /// encoded); `None` for a slot that does not exist or took nothing.
+    pub fn slot<'a>(
+        &'a self,
+        response: bool,
+        i: usize,
+        m: Option<&'a Message>,
+        samples: &'a [Option<Vec<u8>>],
+    ) -> Option<&'a [u8]> {
+        let specs = if response { &self.res } else { &self.req };
+        if i >= specs.len() {
+            return None;
+        }
+        self.value(response, i, m, samples)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -204,5 +254,22 @@ mod tests {
             Some("\"examp\" \"a#7Cb#22c\"")
         );
         assert_eq!(caps.block(None, true), None);
+        assert_eq!(caps.slot(false, 0, Some(&m), &[]), Some(&b"examp"[..]));
+        assert_eq!(caps.slot(false, 1, Some(&m), &[]), Some(&b"a|b\"c"[..]));
+        assert_eq!(caps.slot(false, 2, Some(&m), &[]), None);
+    }
+
+    #[test]
+    fn cookies_as_haproxy_captures_them() {
+        let caps = Captures::new(&[]).with_cookie(Some(&("SRV".to_string(), 8)));
+        let mut req = Message::new();
+        let _ = req.parse_request(b"GET / HTTP/1.1\r\nCookie: a=1; SRVID=abcdef; SRV=x\r\n\r\n");
+        assert_eq!(caps.cookie(Some(&req), false), Some(&b"SRVID=ab"[..]));
+        let mut res = Message::new();
+        let _ = res.parse_response(
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: b=2\r\nSet-Cookie: SRV=z; path=/\r\n\r\n",
+        );
+        assert_eq!(caps.cookie(Some(&res), true), Some(&b"SRV=z"[..]));
+        assert_eq!(Captures::new(&[]).cookie(Some(&res), true), None);
     }
 }

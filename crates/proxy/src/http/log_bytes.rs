@@ -12,12 +12,33 @@ const SL: u64 = 20;
 /// HTX size of the end-of-headers block.
 const EOH: u64 = 1;
 
-/// HTX size of a parsed response head.
+/// HTX size of a parsed response head. HAProxy's H1 parser drops the `close` and
+/// `keep-alive` tokens of a `Connection` field, and the field when nothing else is left
+/// (measured: a `Connection: close` answer logs 15 bytes less than fulcrum counted).
 pub fn head(m: &Message) -> u64 {
     let fields: u64 = m
         .fields
         .iter()
-        .map(|f| (m.name(f).len() + m.value(f).len()) as u64)
+        .map(|f| {
+            let (name, value) = (m.name(f), m.value(f));
+            if !name.eq_ignore_ascii_case(b"connection") {
+                return (name.len() + value.len()) as u64;
+            }
+            let kept: Vec<&[u8]> = value
+                .split(|&b| b == b',')
+                .map(|t| t.trim_ascii())
+                .filter(|t| {
+                    !t.is_empty()
+                        && !t.eq_ignore_ascii_case(b"close")
+                        && !t.eq_ignore_ascii_case(b"keep-alive")
+                })
+                .collect();
+            if kept.is_empty() {
+                return 0;
+            }
+            let v: usize = kept.iter().map(|t| t.len()).sum::<usize>() + 2 * (kept.len() - 1);
+            (name.len() + v) as u64
+        })
         .sum();
     SL + 5 + m.version.as_str().len() as u64 + 3 + m.reason().len() as u64 + fields + EOH
 }

@@ -185,6 +185,8 @@ pub struct Env<'a> {
     pub timeouts: Timeouts,
     /// The request's capture slots, when `http-request capture` rules fill some.
     pub captures: Option<Arc<super::capture::Samples>>,
+    /// The frontend's captures (`capture.req.hdr(N)`, `capture.res.hdr(N)`).
+    pub capture_slots: Option<&'a super::capture::Captures>,
     /// The request body read before the rules (`option http-buffer-request`).
     pub body: Option<Vec<u8>>,
     /// What `set-src`/`set-dst` rules made of the addresses (`http::set_addr`).
@@ -248,6 +250,8 @@ impl<'a> Env<'a> {
             .with_counters(self.counters)
             .with_tls(self.tls.as_deref());
         env.unique_id = self.unique_id.as_deref();
+        env.captures = self.capture_slots;
+        env.shared_samples = self.captures.as_deref();
         env.body = self.body.as_deref();
         env.res_body_in = self.res_body_in.load(std::sync::atomic::Ordering::Relaxed);
         env.proxy_auth = self.proxy_request;

@@ -36,6 +36,11 @@ pub struct HttpEnv<'a> {
     pub proxy_auth: bool,
     /// `tcp-response content` rules before the answer has arrived: its fetches may change.
     pub res_pending: bool,
+    /// The frontend's capture slots (`capture.req.hdr(N)`, `capture.res.hdr(N)`) with the
+    /// request's rule samples: locked already (log lines) or shared (rules).
+    pub captures: Option<&'a crate::http::capture::Captures>,
+    pub samples: Option<&'a [Option<Vec<u8>>]>,
+    pub shared_samples: Option<&'a crate::http::capture::Samples>,
 }
 
 impl<'a> HttpEnv<'a> {
@@ -60,7 +65,21 @@ impl<'a> HttpEnv<'a> {
             res_body_in: 0,
             proxy_auth: false,
             res_pending: false,
+            captures: None,
+            samples: None,
+            shared_samples: None,
         }
+    }
+
+    /// The same view, with the frontend's capture slots and the request's rule samples.
+    pub fn with_captures(
+        mut self,
+        caps: &'a crate::http::capture::Captures,
+        samples: &'a [Option<Vec<u8>>],
+    ) -> HttpEnv<'a> {
+        self.captures = Some(caps);
+        self.samples = Some(samples);
+        self
     }
 
     /// The same view, with the bytes the client sent so far (content inspection).
@@ -177,7 +196,7 @@ fn cookies<'a>(m: &'a Message, header: &'a [u8], name: &'a [u8]) -> Vec<&'a [u8]
     out
 }
 
-fn query(target: &[u8]) -> Option<&[u8]> {
+pub(super) fn query(target: &[u8]) -> Option<&[u8]> {
     target
         .iter()
         .position(|&b| b == b'?')
@@ -207,6 +226,11 @@ fn tls_fetch(tls: Option<&crate::stream::TlsInfo>, name: &str, f: &Fetch) -> Opt
         "ssl_fc_alpn" => s(tls?.alpn.as_deref()?),
         "ssl_fc_use_keysize" => Some(Value::Sint(i64::from(tls?.bits))),
         "ssl_fc_is_resumed" => Some(Value::Bool(tls.is_some_and(|t| t.resumed))),
+        // A session exists only after the connection was set up without error (a failed
+        // handshake is an error log line, `log_error`); rustls refuses a bad client
+        // certificate, so its verification errors are 0 too.
+        "fc_err" => Some(Value::Sint(0)),
+        "ssl_fc_err" | "ssl_c_err" | "ssl_c_ca_err" => tls.map(|_| Value::Sint(0)),
         n if n.starts_with("ssl_c_") => super::ssl_client::fetch(cert, n, f),
         _ => None,
     }
@@ -231,6 +255,20 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         match f.kw.name {
             n if n.starts_with("http_auth") => self.auth_fetch(f),
             "unique-id" => s(self.unique_id?),
+            "capture.req.hdr" | "capture.res.hdr" => {
+                let caps = self.captures?;
+                let i = usize::try_from(f.args.first()?.as_int()).ok()?;
+                let response = f.kw.name == "capture.res.hdr";
+                let m = if response { res } else { req };
+                match (self.samples, self.shared_samples) {
+                    (Some(samples), _) => s(caps.slot(response, i, m, samples)?),
+                    (None, Some(shared)) => {
+                        let g = shared.lock().ok()?;
+                        s(caps.slot(response, i, m, &g)?)
+                    }
+                    (None, None) => s(caps.slot(response, i, m, &[])?),
+                }
+            }
             "src" => Some(ip(self.src.ip())),
             "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
             "dst" => Some(ip(self.dst.ip())),
@@ -270,7 +308,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                     _ => None,
                 }
             }
-            n if n.starts_with("ssl_") => tls_fetch(self.tls, n, f),
+            n if n.starts_with("ssl_") || n == "fc_err" => tls_fetch(self.tls, n, f),
             "method" => Some(Value::Meth(req?.method().to_vec())),
             "path" => s(req?.path()),
             "pathq" => s(req?.uri()),
@@ -393,59 +431,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
     }
 }
 
-impl HttpEnv<'_> {
-    /// Writes a `%` variable of rule values; false when it has no value here.
-    pub fn var_into(&self, name: &str, out: &mut Vec<u8>) -> bool {
-        use std::io::Write;
-        let req = self.req;
-        match name {
-            "ci" => write!(out, "{}", crate::net::canonical(self.src.ip())).is_ok(),
-            "cp" => write!(out, "{}", self.src.port()).is_ok(),
-            "fi" => write!(out, "{}", crate::net::canonical(self.dst.ip())).is_ok(),
-            "fp" => write!(out, "{}", self.dst.port()).is_ok(),
-            "ST" => match self.res {
-                Some(r) => write!(out, "{}", r.status).is_ok(),
-                None => false,
-            },
-            "HM" => req.is_some_and(|r| {
-                out.extend_from_slice(r.method());
-                true
-            }),
-            "HU" => req.is_some_and(|r| {
-                out.extend_from_slice(r.uri());
-                true
-            }),
-            "HP" => req.is_some_and(|r| {
-                out.extend_from_slice(r.path());
-                true
-            }),
-            "HQ" => req.is_some_and(|r| {
-                if let Some(q) = query(r.target()) {
-                    out.push(b'?');
-                    out.extend_from_slice(q);
-                }
-                true
-            }),
-            "HV" => req.is_some_and(|r| write!(out, "HTTP/{}", r.version.as_str()).is_ok()),
-            // TLS version and cipher; nothing on a plain connection (`-` in logs).
-            "sslv" => self.tls.is_some_and(|t| {
-                out.extend_from_slice(t.version.as_bytes());
-                true
-            }),
-            "sslc" => self.tls.is_some_and(|t| {
-                out.extend_from_slice(t.cipher.as_bytes());
-                true
-            }),
-            "r" => req.is_some_and(|r| {
-                out.extend_from_slice(r.method());
-                out.push(b' ');
-                out.extend_from_slice(r.target());
-                write!(out, " HTTP/{}", r.version.as_str()).is_ok()
-            }),
-            _ => false,
-        }
-    }
-}
+mod vars;
 
 mod auth;
 

@@ -42,6 +42,7 @@ use tokio::sync::watch;
 
 mod account;
 mod after_response;
+use account::Start;
 mod buffer_body;
 mod exchange;
 mod exchange_h2;
@@ -174,6 +175,10 @@ struct Rec {
     /// What the client asked for its connection, read before the hop-by-hop fields go: a
     /// local answer to a client that asked to close says `connection: close`.
     client_asked: Next,
+    /// The log line's `%bi %bp`, `%rt`, `%Ti %Th` (`logline::Entry`).
+    source: Option<SocketAddr>,
+    rt: u64,
+    waits: crate::logline::Waits,
 }
 
 pub struct Session<C> {
@@ -296,8 +301,9 @@ pub async fn serve_h2(
     });
     match super::validate::request(&s.req, s.fe.h1_req.accept_invalid) {
         Ok(()) => {
+            let start = (accept, t0, crate::logline::Waits::default());
             // Not boxed again: `request` boxes the large request phases itself.
-            s.request(accept, t0, head_len).await;
+            s.request(start, head_len).await;
             // An answer without a length ends with the stream (a no-op once it ended).
             let _ = s.client.shutdown().await;
         }
@@ -329,8 +335,10 @@ impl<C: ClientStream> Session<C> {
         loop {
             let accept = SystemTime::now();
             let t0 = Instant::now();
+            // When the request's first byte came (`%Ti` before it, `%TR` from it).
+            let mut arrived = None;
             // Phase: read head.
-            let head_len = match self.read_head(turn).await {
+            let head_len = match self.read_head(turn, &mut arrived).await {
                 Ok(n) => n,
                 Err(HeadError::Idle) => return,
                 Err(HeadError::Timeout(got)) => {
@@ -359,8 +367,9 @@ impl<C: ClientStream> Session<C> {
                 }
             };
             self.cbuf.advance(head_len);
+            let start = self.start(turn == Turn::First, accept, t0, arrived);
             turn = Turn::Later;
-            let next = self.request(accept, t0, head_len).await;
+            let next = self.request(start, head_len).await;
             if next == Next::Close {
                 return;
             }
@@ -382,7 +391,7 @@ impl<C: ClientStream> Session<C> {
 
     /// Phases after the head: the request's phases and exchange, then count and log; whether
     /// the client connection stays open.
-    async fn request(&mut self, accept: SystemTime, t0: Instant, head_len: usize) -> Next {
+    async fn request(&mut self, (accept, t0, waits): Start, head_len: usize) -> Next {
         let mut rec = Rec {
             accept,
             t0,
@@ -409,6 +418,9 @@ impl<C: ClientStream> Session<C> {
             captures: None,
             applet: None,
             client_asked: Next::keep_if(super::headers::client_wants_keep_alive(&self.req)),
+            source: None,
+            rt: crate::logline::next_request(),
+            waits,
         };
         crate::record::request_received(&self.fe.counters);
         // Boxed: the request phases' state is large and only exists while a request is in

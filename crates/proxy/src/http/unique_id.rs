@@ -7,11 +7,7 @@ use super::sample_env::HttpEnv;
 use fulcrum_sample::logformat::{Format, Node};
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// HAProxy's `%rt`: the process's request counter, from 0.
-static REQUESTS: AtomicU64 = AtomicU64::new(0);
 
 enum Part {
     Var(&'static str, bool),
@@ -52,9 +48,8 @@ impl UniqueId {
         }))
     }
 
-    /// The id of a new request from `peer` to `local`.
-    pub fn make(&self, env: &HttpEnv<'_>, peer: SocketAddr, local: SocketAddr) -> Vec<u8> {
-        let rt = REQUESTS.fetch_add(1, Ordering::Relaxed);
+    /// The id of a new request from `peer` to `local`; `rt`: its `%rt`.
+    pub fn make(&self, env: &HttpEnv<'_>, peer: SocketAddr, local: SocketAddr, rt: u64) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
         for p in &self.parts {
             match p {

@@ -261,7 +261,8 @@ fn build_scoped(
                 errors: error_pages(p)?,
                 monitor: crate::http::monitor::Monitor::compile(p).map_err(|e| cfg_err(p, e))?,
                 log: crate::log_format::logger(p, &config.global).map_err(|e| cfg_err(p, e))?,
-                captures: crate::http::capture::Captures::new(&p.captures),
+                captures: crate::http::capture::Captures::new(&p.captures)
+                    .with_cookie(p.options.log.capture_cookie.as_ref()),
                 unique_id: crate::http::unique_id::UniqueId::compile(&p.options.unique_id)
                     .map_err(|e| cfg_err(p, e))?,
                 sets_log_level: config.proxies.iter().any(|q| {

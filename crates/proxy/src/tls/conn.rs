@@ -100,6 +100,11 @@ impl<S: TlsIo> TlsConn<S> {
         self.inner.get_mut().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The TCP connection's own address.
+    pub fn tcp_local_addr(&self) -> Option<std::net::SocketAddr> {
+        lock(&self.inner).tcp().local_addr().ok()
+    }
+
     /// An idle pooled connection is usable: nothing decrypted is waiting and the socket has
     /// neither data (an alert, a close) nor an EOF; checked with a non-blocking peek.
     pub fn idle_and_open(&self) -> bool {

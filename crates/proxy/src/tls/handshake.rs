@@ -1,7 +1,7 @@
 //! Runs a client's TLS handshake in its own task, within the frontend's `timeout client`
 //! (HAProxy bounds the handshake by it too), then hands the connection to the session.
 //! A failed handshake (no shared version or suite, a refused client certificate,
-//! `strict-sni`) closes the connection and is logged at debug level. Every handshake is
+//! `strict-sni`) closes the connection and is logged as HAProxy logs it (`log_error`). Every handshake is
 //! counted in the frontend's `ssl_sess`/`ssl_reused_sess`/`ssl_failed_handshake`.
 
 use super::acceptor::{ServerTls, TlsBind};
@@ -17,19 +17,33 @@ pub fn spawn<F>(
     mut sock: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
-    accept_proxy: bool,
+    // `accept-proxy` on the bind, and the listener's number in its frontend (error lines).
+    (accept_proxy, bind): (bool, u16),
     then: F,
 ) where
     F: FnOnce(Arc<Frontend>, TlsConn<ServerTls>, SocketAddr, SocketAddr) + Send + 'static,
 {
     tokio::spawn(async move {
+        let accepted = std::time::SystemTime::now();
         // `accept-proxy`: the PROXY header comes before the TLS handshake.
         let addrs = (peer, local);
         let limit = fe.timeouts.client;
-        let Some((peer, local)) =
-            crate::accept_proxy::client_addresses(&mut sock, accept_proxy, limit, addrs).await
-        else {
-            return;
+        let (peer, local) = match crate::accept_proxy::client_addresses(
+            &mut sock,
+            accept_proxy,
+            limit,
+            addrs,
+        )
+        .await
+        {
+            Ok(a) => a,
+            Err(m) => {
+                if m == crate::accept_proxy::Missing::NotProxy {
+                    let failure = crate::log_error::Failure::NotProxy;
+                    crate::log_error::connection_error(&fe, addrs, accepted, bind, failure);
+                }
+                return;
+            }
         };
         let hs = tls.accept(sock);
         let r = match fe.timeouts.client {
@@ -56,7 +70,9 @@ pub fn spawn<F>(
                 tracing::debug!(
                     "{}: TLS handshake from {peer} to {local} failed: {e}",
                     fe.name
-                )
+                );
+                let failure = crate::log_error::Failure::of_tls(&e);
+                crate::log_error::connection_error(&fe, (peer, local), accepted, bind, failure);
             }
         }
     });

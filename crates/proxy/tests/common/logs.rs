@@ -150,7 +150,24 @@ pub async fn side_by_side<T, Fut>(
 where
     Fut: Future<Output = T>,
 {
+    side_by_side_with(nports, |_| async {}, cfg, drive).await
+}
+
+/// [`side_by_side`] with `prepare` run for each side before its config is written (given
+/// the side's scratch directory: e.g. to start a server of its own and write its address
+/// there for `cfg` to read).
+pub async fn side_by_side_with<T, Fut, Prep>(
+    nports: usize,
+    prepare: impl Fn(std::path::PathBuf) -> Prep,
+    cfg: impl Fn(&Setup<'_>) -> String,
+    drive: impl Fn(Arc<Side>) -> Fut,
+) -> (T, Option<T>)
+where
+    Fut: Future<Output = T>,
+    Prep: Future<Output = ()>,
+{
     let (ours, syslog) = side("fulcrum", nports, "logs-f").await;
+    prepare(ours.dir.0.clone()).await;
     let text = config(&ours, syslog, &cfg);
     let handle = start(&text).await;
     ready(&ours).await;
@@ -159,6 +176,7 @@ where
     handle.shutdown(Duration::from_secs(1)).await;
 
     let (theirs, syslog) = side("haproxy", nports, "logs-h").await;
+    prepare(theirs.dir.0.clone()).await;
     let text = config(&theirs, syslog, &cfg);
     check_with_haproxy(&text, &theirs.dir.0);
     let Some(_haproxy) = Haproxy::start(&text, theirs.addr(0)).await else {

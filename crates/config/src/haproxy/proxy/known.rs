@@ -40,7 +40,7 @@ pub(super) const IGNORED: &[&str] = &[
 /// Real HAProxy proxy keywords fulcrum does not run yet whose absence a client, a server or a
 /// log reader would see (answers, routing, persistence, headers, log lines, a disabled
 /// proxy serving): refused, never ignored.
-pub(super) const NOT_YET: &[&str] = &["error-log-format", "redirect", "persist", "filter"];
+pub(super) const NOT_YET: &[&str] = &["redirect", "persist", "filter"];
 
 pub(super) const KNOWN: &[&str] = &[
     "mode",
@@ -68,6 +68,7 @@ pub(super) const KNOWN: &[&str] = &[
     "tcp-request",
     "tcp-response",
     "log-format",
+    "error-log-format",
     "unique-id-header",
     "http-after-response",
     "capture",

@@ -44,7 +44,21 @@ fn answers_everything_the_config_layer_accepts() {
         hello_type: 1,
         sni: Some("a.test".into()),
     };
-    let mut env = env.with_hello(Some(&hello));
+    let caps = crate::http::capture::Captures::new(&[
+        fulcrum_config::model::Capture {
+            response: false,
+            name: "Host".into(),
+            len: 10,
+            sample: false,
+        },
+        fulcrum_config::model::Capture {
+            response: true,
+            name: "X-A".into(),
+            len: 10,
+            sample: false,
+        },
+    ]);
+    let mut env = env.with_hello(Some(&hello)).with_captures(&caps, &[]);
     env.unique_id = Some(b"id");
     env.body = Some(b"host=a&b=c");
     env.req_data = Some(crate::payload::Channel::raw(b"\x00\x02abcdef", true, 16384));
@@ -80,6 +94,8 @@ fn answers_everything_the_config_layer_accepts() {
         };
         let args = if kw.args.is_empty() {
             vec![]
+        } else if name.starts_with("capture.") {
+            vec![Arg::Int(0)]
         } else {
             vec![Arg::Str(arg.as_bytes().to_vec())]
         };
@@ -90,4 +106,37 @@ fn answers_everything_the_config_layer_accepts() {
         let mut out = Vec::new();
         assert!(env.var_into(v, &mut out), "variable %{v} not answered");
     }
+}
+
+/// The request line's parts in rule values and log lines: `"`, `#` and bytes outside
+/// 32..127 as `#XX` (measured with haproxy 2.6 and `option accept-invalid-http-request`:
+/// `%HU` of `/k1?c=d"q#x\xc3\xa9` is `/k1?c=d#22q#23x#C3#A9`; the `url` fetch is raw).
+#[test]
+fn request_line_variables_are_url_encoded() {
+    let env_for = |m: &Message, name: &str| {
+        let env = HttpEnv::new(
+            SocketAddr::from(([127, 0, 0, 1], 1)),
+            SocketAddr::from(([127, 0, 0, 1], 2)),
+            Some(m),
+            None,
+        );
+        let mut out = b"x".to_vec();
+        assert!(env.var_into(name, &mut out), "{name}");
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let mut out = b"ab\"#\xc3".to_vec();
+    super::vars::url_encode(&mut out, 1);
+    assert_eq!(out, b"ab#22#23#C3");
+    let mut m = Message::new();
+    if !matches!(
+        m.parse_request(b"GET /k1?c=d\"q#x\xc3\xa9 HTTP/1.1\r\nHost: h\r\n\r\n"),
+        Ok(Some(_))
+    ) {
+        // The parser refuses such a target (as haproxy 2.6 without
+        // `option accept-invalid-http-request`): no request line to write then.
+        return;
+    }
+    assert_eq!(env_for(&m, "HU"), "x/k1?c=d#22q#23x#C3#A9");
+    assert_eq!(env_for(&m, "HQ"), "x?c=d#22q#23x#C3#A9");
+    assert_eq!(env_for(&m, "r"), "xGET /k1?c=d#22q#23x#C3#A9 HTTP/1.1");
 }

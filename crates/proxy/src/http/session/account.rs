@@ -9,7 +9,42 @@ use crate::termination::Termination;
 use std::sync::atomic::Ordering;
 use std::time::{Instant, SystemTime};
 
+/// When a request started: its accept date, the instant of its first byte (`%TR` and `%Ta`
+/// run from it), and the waits before it (`%Th`, `%Ti`).
+pub(super) type Start = (SystemTime, Instant, crate::logline::Waits);
+
 impl<C: ClientStream> Session<C> {
+    /// A request's [`Start`] from when its turn began (`accept`, `t0`) and when its first
+    /// byte `arrived` (if it was not here already): the first request waited for its first
+    /// byte since the accept (before `run`, after the handshakes), a later one since the
+    /// previous request ended.
+    pub(super) fn start(
+        &self,
+        first: bool,
+        accept: SystemTime,
+        t0: Instant,
+        arrived: Option<Instant>,
+    ) -> Start {
+        use crate::logline::Waits;
+        if first {
+            let idle = t0.saturating_duration_since(self.started.into_std());
+            let handshake = crate::logline::handshake();
+            let at = accept.checked_sub(idle + handshake).unwrap_or(accept);
+            (at, t0, Waits { idle, handshake })
+        } else {
+            let at = arrived.unwrap_or(t0);
+            let idle = at.saturating_duration_since(t0);
+            (
+                accept,
+                at,
+                Waits {
+                    idle,
+                    handshake: std::time::Duration::ZERO,
+                },
+            )
+        }
+    }
+
     /// Counts the response's status (`hrsp_*`) before it is sent.
     pub(super) fn count_status(&self, r: &mut Rec) {
         if r.counted == StatusCount::Pending {
@@ -81,12 +116,44 @@ impl<C: ClientStream> Session<C> {
             captures: None,
             applet: None,
             client_asked: super::Next::Close,
+            source: None,
+            rt: crate::logline::next_request(),
+            waits: Default::default(),
         };
         self.log(&rec);
     }
 
+    /// `option logasap`: the line is written now that the response head was sent, with
+    /// what is known (HAProxy 2.6: `%B` is the answer's HTX size so far, its head after the
+    /// response rules and the body bytes received with it; `+` before `%Ta %Tt %Tu %B`), and
+    /// not at the end.
+    pub(super) fn log_asap(&self, r: &mut Rec) {
+        if !self.fe.options.log.logasap || r.nolog {
+            return;
+        }
+        let chunked = self
+            .res
+            .headers(b"transfer-encoding")
+            .any(|v| v.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked")));
+        let body = if chunked {
+            let mut c = crate::http::body::Chunked::default();
+            let _ = c.advance(&self.sbuf);
+            c.htx()
+        } else {
+            r.bytes
+        };
+        let bytes = crate::http::log_bytes::head(&self.res) + body;
+        self.log_line(r, Some(bytes));
+        r.nolog = true;
+    }
+
     /// Phase "log": the request's line in the frontend's format.
     pub(super) fn log(&self, r: &Rec) {
+        self.log_line(r, None);
+    }
+
+    /// The request's line; `asap`: an `option logasap` line with `%B` so far.
+    fn log_line(&self, r: &Rec, asap: Option<u64>) {
         let Some(log) = self.fe.log.as_ref().filter(|_| !r.nolog) else {
             return;
         };
@@ -130,7 +197,7 @@ impl<C: ClientStream> Session<C> {
                 total: r.t0.elapsed(),
             },
             status: r.status,
-            bytes: (r.bytes + r.head_out).saturating_add_signed(r.log_adjust),
+            bytes: asap.unwrap_or((r.bytes + r.head_out).saturating_add_signed(r.log_adjust)),
             term: r.term,
             cookie: r.cookie,
             active: crate::counters::active_connections(),
@@ -141,6 +208,11 @@ impl<C: ClientStream> Session<C> {
             unique_id: r.unique_id.as_deref(),
             samples,
             server_addr: r.server.as_ref().and_then(|s| s.fixed_addr()),
+            source: r.source,
+            rt: r.rt,
+            handshake: r.waits.handshake,
+            idle: r.waits.idle,
+            asap: asap.is_some(),
         };
         let line = match &self.fe.log_format {
             Some(f) => {

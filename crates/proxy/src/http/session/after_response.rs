@@ -59,6 +59,7 @@ impl<C: ClientStream> Session<C> {
             log_level: None,
             timeouts: Default::default(),
             captures: None,
+            capture_slots: Some(&fe.captures),
             body: None,
             moved: Default::default(),
             res_body_in: Default::default(),

@@ -301,6 +301,7 @@ impl<C: ClientStream> Session<C> {
             rec.term = Termination::CLIENT_DATA;
             return Step::Done(Next::Close);
         }
+        self.log_asap(rec);
         if let Err(step) = self
             .relay_body(
                 x,

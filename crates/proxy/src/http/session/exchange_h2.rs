@@ -271,6 +271,7 @@ impl<C: ClientStream> Session<C> {
             rec.term = Termination::CLIENT_DATA;
             return Step::Done(Next::Close);
         }
+        self.log_asap(rec);
         let direct =
             encoder.is_none() && cache_store.is_none() && matches!(res_framing, Framing::Length(_));
         if let Some(out) = super::h2_edge(&mut self.client)

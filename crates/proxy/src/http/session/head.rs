@@ -34,7 +34,12 @@ impl<C: ClientStream> Session<C> {
     }
 
     /// Reads one request head into `self.req`; returns its length in `cbuf`.
-    pub(super) async fn read_head(&mut self, turn: Turn) -> Result<usize, HeadError> {
+    /// `arrived`: set to when the first byte of the head came, if it was not here already.
+    pub(super) async fn read_head(
+        &mut self,
+        turn: Turn,
+        arrived: &mut Option<std::time::Instant>,
+    ) -> Result<usize, HeadError> {
         let first = turn == Turn::First;
         let fe = &*self.fe;
         let req_timeout = fe.timeouts.http_request.or(fe.timeouts.client);
@@ -77,7 +82,10 @@ impl<C: ClientStream> Session<C> {
                     // This stream reads asynchronously below (`ready` was exact).
                     None => {}
                     // A short read: the end-of-request check reads nothing more.
-                    Some(Ok(n)) if n > 0 => drained_if_short(&self.client, &self.cbuf),
+                    Some(Ok(n)) if n > 0 => {
+                        *arrived = Some(std::time::Instant::now());
+                        drained_if_short(&self.client, &self.cbuf)
+                    }
                     Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         self.release_bufs()
                     }
@@ -93,7 +101,10 @@ impl<C: ClientStream> Session<C> {
                 tokio::select! {
                     r = read => match r {
                         Ok(0) | Err(_) => return Err(HeadError::Idle),
-                        Ok(_) => continue,
+                        Ok(_) => {
+                            *arrived = Some(std::time::Instant::now());
+                            continue
+                        }
                     },
                     _ = stop, if !first => return Err(HeadError::Idle),
                     _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout(Received::Nothing) } else { HeadError::Idle }),

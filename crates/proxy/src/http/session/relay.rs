@@ -46,7 +46,7 @@ impl<C: ClientStream> Session<C> {
                 if let Ok((plain, packed, _)) = r {
                     compress::count([&fe.counters, &be.counters], bypass, plain, packed);
                 }
-                r.map(|(_, _, sent)| sent)
+                r.map(|(_, _, sent)| (sent, sent))
             }
             None if cache_store.is_some() => {
                 let limit = cache_store.as_ref().map_or(0, |p| p.body_limit());
@@ -55,7 +55,7 @@ impl<C: ClientStream> Session<C> {
                     copy: (cached_body.len() <= limit).then(|| std::mem::take(&mut cached_body)),
                     limit,
                 };
-                let r = body::forward(
+                let r = body::forward_htx(
                     res_framing,
                     &mut *server,
                     &mut self.sbuf,
@@ -71,7 +71,7 @@ impl<C: ClientStream> Session<C> {
                 r
             }
             None => {
-                body::forward(
+                body::forward_htx(
                     res_framing,
                     &mut *server,
                     &mut self.sbuf,
@@ -84,7 +84,11 @@ impl<C: ClientStream> Session<C> {
             }
         };
         match relayed {
-            Ok(n) => rec.bytes += n,
+            Ok((n, htx)) => {
+                rec.bytes += n;
+                // `%B` counts a chunked body without its framing (HAProxy's HTX size).
+                rec.log_adjust += htx as i64 - n as i64;
+            }
             Err(BodyError::DstFailed) | Err(BodyError::DstTimeout) => {
                 rec.term = Termination::CLIENT_DATA;
                 return Err(Step::Done(Next::Close));

@@ -61,7 +61,7 @@ impl<C: ClientStream> Session<C> {
         let unique_id = fe.unique_id.as_ref().map(|u| {
             let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None)
                 .with_tls(self.client.tls().map(|t| &**t));
-            u.make(&ctx, self.peer, self.local)
+            u.make(&ctx, self.peer, self.local, rec.rt)
         });
         rec.unique_id.clone_from(&unique_id);
         // Phase: `option http-buffer-request` (`buffer_body`), for the `req.body*` fetches.
@@ -87,6 +87,7 @@ impl<C: ClientStream> Session<C> {
                 .captures
                 .has_samples()
                 .then(|| Arc::new(fe.captures.new_samples())),
+            capture_slots: Some(&fe.captures),
             log_level: fe
                 .sets_log_level
                 .then(|| Arc::new(std::sync::atomic::AtomicU8::new(rules::UNSET))),
@@ -390,7 +391,13 @@ impl<C: ClientStream> Session<C> {
         let (mut server, mut origin) = (server_conn, origin);
         // Replays are bounded: one per retry the backend allows (at least one).
         let mut replays = be.retries.max(1);
+        // `%bi %bp`: asked of the socket only when the lines write them.
+        let sd = self.fe.log.as_ref().and_then(|l| l.sd.as_ref());
+        let source = crate::log_format::writes_source(self.fe.log_format.as_ref(), sd);
         loop {
+            if source {
+                rec.source = server.local_addr();
+            }
             let step = match server {
                 ServerConn::Tcp(s) => {
                     self.exchange(&x, rec, &mut assigned, s, origin, prior)

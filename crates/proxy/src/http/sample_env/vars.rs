@@ -1,0 +1,93 @@
+//! The `%` variables of rule values and log lines that read the exchange (`%ci %cp %fi %fp
+//! %ST %HM %HU %HP %HPO %HQ %HV %r %sslv %sslc`), written as HAProxy 2.6 writes them.
+
+use super::{query, HttpEnv};
+
+impl HttpEnv<'_> {
+    /// Writes a `%` variable of rule values and log lines; false when it has no value here.
+    /// The request line's parts are written as HAProxy 2.6 writes them in both: `"`, `#`
+    /// and bytes outside 32..127 as `#XX` (its `url_encode_map`; measured with
+    /// `option accept-invalid-http-request`, which lets such bytes in).
+    pub fn var_into(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        let start = out.len();
+        let written = self.var_raw(name, out);
+        if written && matches!(name, "r" | "HM" | "HU" | "HP" | "HPO" | "HQ" | "HV") {
+            url_encode(out, start);
+        }
+        written
+    }
+
+    fn var_raw(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        use std::io::Write;
+        let req = self.req;
+        match name {
+            "ci" => write!(out, "{}", crate::net::canonical(self.src.ip())).is_ok(),
+            "cp" => write!(out, "{}", self.src.port()).is_ok(),
+            "fi" => write!(out, "{}", crate::net::canonical(self.dst.ip())).is_ok(),
+            "fp" => write!(out, "{}", self.dst.port()).is_ok(),
+            "ST" => match self.res {
+                Some(r) => write!(out, "{}", r.status).is_ok(),
+                None => false,
+            },
+            "HM" => req.is_some_and(|r| {
+                out.extend_from_slice(r.method());
+                true
+            }),
+            // The request target as received (an absolute URI whole, as HAProxy 2.6).
+            "HU" => req.is_some_and(|r| {
+                out.extend_from_slice(r.target());
+                true
+            }),
+            "HP" => req.is_some_and(|r| {
+                let t = r.target();
+                out.extend_from_slice(t.split(|&b| b == b'?').next().unwrap_or(t));
+                true
+            }),
+            // The path alone: an absolute URI's scheme and authority dropped.
+            "HPO" => req.is_some_and(|r| {
+                out.extend_from_slice(r.path());
+                true
+            }),
+            "HQ" => req.is_some_and(|r| {
+                if let Some(q) = query(r.target()) {
+                    out.push(b'?');
+                    out.extend_from_slice(q);
+                }
+                true
+            }),
+            "HV" => req.is_some_and(|r| write!(out, "HTTP/{}", r.version.as_str()).is_ok()),
+            // TLS version and cipher; nothing on a plain connection (`-` in logs).
+            "sslv" => self.tls.is_some_and(|t| {
+                out.extend_from_slice(t.version.as_bytes());
+                true
+            }),
+            "sslc" => self.tls.is_some_and(|t| {
+                out.extend_from_slice(t.cipher.as_bytes());
+                true
+            }),
+            "r" => req.is_some_and(|r| {
+                out.extend_from_slice(r.method());
+                out.push(b' ');
+                out.extend_from_slice(r.target());
+                write!(out, " HTTP/{}", r.version.as_str()).is_ok()
+            }),
+            _ => false,
+        }
+    }
+}
+
+/// `out[start..]` with `"`, `#` and bytes outside 32..127 as `#XX`.
+pub(super) fn url_encode(out: &mut Vec<u8>, start: usize) {
+    let bad = |b: &u8| matches!(b, b'"' | b'#') || !(32..127).contains(b);
+    if !out[start..].iter().any(bad) {
+        return;
+    }
+    let raw = out.split_off(start);
+    for b in raw {
+        if bad(&b) {
+            out.extend_from_slice(format!("#{b:02X}").as_bytes());
+        } else {
+            out.push(b);
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The `%` variables of a traffic log line (the configuration manual's table of section
+//! 8.2.6 in HAProxy 2.6, "custom log format"), written from a finished request's or session's
+//! [`Entry`] as HAProxy 2.6 writes them: `+X` in hexadecimal for addresses, ports, `%Ts`,
+//! `%rt` and `%pid`; `+` before `%Ta %Tt %Tu %B` on an `option logasap` line; numbers, dates
+//! and ports unquoted under `+Q`.
+
+use crate::http::capture::Captures;
+use crate::http::sample_env::HttpEnv;
+use crate::log::{accept_date, ms};
+use crate::logline::Entry;
+use crate::net::shown;
+use fulcrum_sample::logformat::{Flags, Written};
+use std::io::Write;
+use std::net::IpAddr;
+use std::time::UNIX_EPOCH;
+
+/// Variables HAProxy 2.6 writes without quotes even under `+Q` (numbers, dates and the
+/// termination state, ports), as the `%{+Q}o` of `option httplog clf` shows.
+pub const UNQUOTED: &[&str] = &[
+    "Th", "Ti", "TR", "Tq", "Tw", "Tc", "Tr", "Td", "Ta", "Tt", "Tu", "ST", "B", "U", "ac", "fc",
+    "bc", "sc", "rc", "sq", "bq", "lc", "rt", "pid", "Ts", "ts", "tsc", "t", "tr", "trg", "trl",
+    "T", "Tl", "cp", "fp", "sp", "bp", "ms",
+];
+
+/// Variables `option logasap` prefixes with `+` (their value grows after the line).
+const GROWING: &[&str] = &["Ta", "Tt", "Tu", "B"];
+
+fn ip(out: &mut Vec<u8>, a: IpAddr, hex: bool) -> std::io::Result<()> {
+    if !hex {
+        return write!(out, "{}", shown(a));
+    }
+    match crate::net::canonical(a) {
+        IpAddr::V4(v) => v.octets().iter().try_for_each(|b| write!(out, "{b:02X}")),
+        IpAddr::V6(v) => v.octets().iter().try_for_each(|b| write!(out, "{b:02X}")),
+    }
+}
+
+fn num(out: &mut Vec<u8>, n: u64, hex: bool) -> std::io::Result<()> {
+    if hex {
+        write!(out, "{n:04X}")
+    } else {
+        write!(out, "{n}")
+    }
+}
+
+/// Writes `%` variable `name` of `e` into `out`; `None` when it has no value here.
+pub fn var(
+    e: &Entry<'_>,
+    env: &HttpEnv<'_>,
+    caps: &Captures,
+    name: &str,
+    flags: Flags,
+    out: &mut Vec<u8>,
+) -> Option<Written> {
+    let ok = |b: bool| b.then_some(Written::Value);
+    let (t, hex, quote) = (&e.timers, flags.hex, flags.quote);
+    if e.asap && GROWING.contains(&name) {
+        out.push(b'+');
+    }
+    let (th, ti) = (e.handshake.as_millis() as i64, e.idle.as_millis() as i64);
+    let ta = t.total.as_millis() as i64;
+    let r = match name {
+        "Th" => write!(out, "{th}"),
+        "Ti" => write!(out, "{ti}"),
+        // `%Tq` = `%Th` + `%Ti` + `%TR` (-1 without a complete request).
+        "Tq" => write!(
+            out,
+            "{}",
+            t.request.map_or(-1, |r| th + ti + r.as_millis() as i64)
+        ),
+        "TR" => write!(out, "{}", ms(t.request)),
+        "Td" => write!(out, "{}", transfer(e)),
+        "Ta" => write!(out, "{ta}"),
+        "Tt" => write!(out, "{}", th + ti + ta),
+        "Tu" => write!(out, "{}", th + ta),
+        "U" => write!(out, "{}", e.bytes_in),
+        "lc" => write!(out, "{}", e.log_count),
+        "rt" => num(out, e.rt, hex),
+        "sslv" | "sslc" => match e.tls {
+            Some(tls) => {
+                let v = if name == "sslv" {
+                    tls.version
+                } else {
+                    tls.cipher
+                };
+                write!(out, "{v}")
+            }
+            None => return None,
+        },
+        // The accept date in GMT / local time (fulcrum's local time is UTC), as `%T`; the
+        // request's (`tr...`) comes after the handshake and the idle time.
+        "T" | "Tl" | "trg" | "trl" => {
+            let at = if name.starts_with("tr") {
+                e.request_date()
+            } else {
+                e.accept
+            };
+            let d = accept_date(at);
+            let d = d.rsplit_once('.').map_or(d.as_str(), |x| x.0);
+            write!(out, "{d} +0000")
+        }
+        "ci" => ip(out, e.peer.ip(), hex),
+        "cp" => num(out, e.peer.port().into(), hex),
+        "fi" => ip(out, e.local.ip(), hex),
+        "fp" => num(out, e.local.port().into(), hex),
+        "bi" | "bp" => match e.source {
+            Some(a) if name == "bi" => ip(out, a.ip(), hex),
+            Some(a) => num(out, a.port().into(), hex),
+            None => return None,
+        },
+        "si" | "sp" => match e.server_addr {
+            Some(a) if name == "si" => ip(out, a.ip(), hex),
+            Some(a) => num(out, a.port().into(), hex),
+            None => return None,
+        },
+        "f" => write!(out, "{}", e.frontend),
+        "ft" => write!(out, "{}", e.frontend_transport()),
+        "b" => write!(out, "{}", e.backend.unwrap_or(e.frontend)),
+        "s" => write!(out, "{}", e.server.unwrap_or("<NOSRV>")),
+        "t" => write!(out, "{}", accept_date(e.accept)),
+        "tr" => write!(out, "{}", accept_date(e.request_date())),
+        "ms" => write!(
+            out,
+            "{:03}",
+            e.accept
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_millis())
+        ),
+        "pid" => num(out, std::process::id().into(), hex),
+        "Tw" => write!(out, "{}", ms(t.queue)),
+        "Tc" => write!(out, "{}", ms(t.connect)),
+        "Tr" => write!(out, "{}", ms(t.response)),
+        // No answer at all (e.g. a `tcp-response` reject before it): -1, as HAProxy.
+        "ST" if e.status == 0 => write!(out, "-1"),
+        "ST" => write!(out, "{}", e.status),
+        "B" => write!(out, "{}", e.bytes),
+        "ts" => write!(out, "{}", e.term),
+        "tsc" => write!(
+            out,
+            "{}{}{}",
+            e.term,
+            char::from(e.cookie[0]),
+            char::from(e.cookie[1])
+        ),
+        "ac" => write!(out, "{}", e.active),
+        "fc" => write!(out, "{}", e.frontend_conns),
+        // Sessions on the backend and the server, and queue positions, when the line is
+        // written: HAProxy 2.6 has released them by then (0), except on a `logasap` line.
+        "bc" | "sc" => write!(out, "{}", u8::from(e.asap)),
+        "sq" | "bq" => write!(out, "0"),
+        "rc" => write!(out, "{}", e.retries),
+        "Ts" => num(
+            out,
+            e.accept
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            hex,
+        ),
+        "H" => write!(out, "{}", crate::log::hostname()),
+        "ID" => match e.unique_id {
+            Some(id) => {
+                out.extend_from_slice(id);
+                return Some(Written::Value);
+            }
+            None => return None,
+        },
+        "hrl" | "hsl" => {
+            let side = if name == "hsl" { env.res } else { env.req };
+            let l = caps.list(side, e.samples, name == "hsl", quote)?;
+            out.extend_from_slice(l.as_bytes());
+            return Some(if quote {
+                Written::Formatted
+            } else {
+                Written::Value
+            });
+        }
+        "r" => {
+            return match env.req.filter(|r| !r.method().is_empty()) {
+                Some(_) => ok(env.var_into("r", out)),
+                None => {
+                    out.extend_from_slice(b"<BADREQ>");
+                    Some(Written::Value)
+                }
+            }
+        }
+        "hr" | "hs" => {
+            let side = if name == "hs" { env.res } else { env.req };
+            if let Some(b) = caps.block_with(side, e.samples, name == "hs") {
+                out.extend_from_slice(b.as_bytes());
+            }
+            return Some(Written::Value);
+        }
+        // `capture cookie`: `-` when there is none, as HAProxy.
+        "CC" | "CS" => {
+            let side = if name == "CS" { env.res } else { env.req };
+            out.extend_from_slice(caps.cookie(side, name == "CS")?);
+            return Some(Written::Value);
+        }
+        other => return ok(env.var_into(other, out)),
+    };
+    ok(r.is_ok())
+}
+
+/// `%Td`: the transfer time after the response head (HTTP), or after the connect (TCP);
+/// -1 when there was none.
+fn transfer(e: &Entry<'_>) -> i64 {
+    let t = &e.timers;
+    let total = t.total.as_millis() as i64;
+    let before = match e.mode {
+        fulcrum_config::model::Mode::Http => t.response.map(|r| {
+            [t.request, t.queue, t.connect, Some(r)]
+                .iter()
+                .map(|d| ms(*d).max(0))
+                .sum::<i64>()
+        }),
+        fulcrum_config::model::Mode::Tcp => {
+            t.connect.map(|c| ms(t.queue).max(0) + c.as_millis() as i64)
+        }
+    };
+    before.map_or(-1, |b| (total - b).max(0))
+}
