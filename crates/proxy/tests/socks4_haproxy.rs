@@ -82,7 +82,7 @@ async fn traffic_through_socks4_as_haproxy() {
             .collect()
     };
 
-    let port = free_port();
+    let port = fulcrum_testlab::ports::free_range(2);
     let Some(haproxy) = Haproxy::start(
         &cfg(port, "  retries 0\n"),
         SocketAddr::from(([127, 0, 0, 1], port)),
@@ -98,7 +98,7 @@ async fn traffic_through_socks4_as_haproxy() {
     drop(haproxy);
     let theirs_seen = (take(&granted), take(&denied));
 
-    let port = free_port();
+    let port = fulcrum_testlab::ports::free_range(2);
     let h = start(&cfg(port, "  retries 0\n")).await;
     let ours = (
         exchange(SocketAddr::from(([127, 0, 0, 1], port))).await,
