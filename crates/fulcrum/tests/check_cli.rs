@@ -198,19 +198,27 @@ fn string_stick_rules_pass_or_fail_at_their_line() {
     assert!(err.contains(&format!("{bad}:9: error:")), "{err}");
 }
 
-/// Stick rules on an address table that the proxy does not run (only `stick on src` runs
-/// there) are an error at their line, not a backend silently run without stickiness.
+/// Stick rules on an address table: `stick match src` runs (HTTP mode), a form the proxy
+/// does not run yet (`if` on a stick rule) is an error at its line, not a backend silently
+/// run without stickiness.
 #[test]
-fn unsupported_stick_rules_on_an_address_table_fail_at_their_line() {
+fn stick_rules_on_an_address_table_pass_or_fail_at_their_line() {
     let dir = TempDir::new("stickip");
-    let cfg = dir.file(
-        "ip.cfg",
+    let head =
         "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
-         backend b\n stick-table type ip size 10k\n stick match src\n server s 127.0.0.1:8080\n",
+         backend b\n stick-table type ip size 10k\n acl x path /\n";
+    let ok = dir.file(
+        "ip.cfg",
+        &format!("{head} stick match src\n server s 127.0.0.1:8080\n"),
     );
-    let out = fulcrum(&["check", "-f", &cfg]);
+    let out = fulcrum(&["check", "-f", &ok]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bad = dir.file(
+        "ipif.cfg",
+        &format!("{head} stick match src if x\n server s 127.0.0.1:8080\n"),
+    );
+    let out = fulcrum(&["check", "-f", &bad]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains(&format!("{cfg}:8:")), "{err}");
-    assert!(err.contains("only 'stick on src'"), "{err}");
+    assert!(err.contains(&format!("{bad}:9:")), "{err}");
 }

@@ -37,6 +37,7 @@ pub mod observe;
 pub mod opening;
 pub mod payload;
 pub mod persist;
+pub mod place;
 pub mod pool;
 pub mod proc_vars;
 pub mod proxy_protocol;

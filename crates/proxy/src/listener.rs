@@ -307,7 +307,14 @@ fn connection_rules(
         return (Verdict::Accept, track, (peer, local));
     }
     let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
-    let ctx = crate::acl::Ctx::new(peer, local, None, None).with_counters(counters);
+    let place = crate::place::Place {
+        fe,
+        be: None,
+        srv: None,
+    };
+    let ctx = crate::acl::Ctx::new(peer, local, None, None)
+        .with_counters(counters)
+        .at(Some(&place));
     let moved = crate::tcp_rules::Moved::default();
     let v = crate::tcp_rules::eval(&fe.tcp_connection, &ctx, false, &moved);
     (v, track, moved.get(peer, local))
@@ -360,7 +367,14 @@ fn spawn_session<C: ClientStream>(
             (peer, local)
         } else {
             let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
-            let ctx = crate::acl::Ctx::new(peer, local, None, None).with_counters(counters);
+            let place = crate::place::Place {
+                fe: &fe,
+                be: None,
+                srv: None,
+            };
+            let ctx = crate::acl::Ctx::new(peer, local, None, None)
+                .with_counters(counters)
+                .at(Some(&place));
             let moved = crate::tcp_rules::Moved::default();
             if crate::tcp_rules::content(&fe.tcp_session, &ctx, &sock, false, &moved) {
                 return;

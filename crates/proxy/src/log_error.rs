@@ -86,6 +86,11 @@ pub fn connection_error(
             // written in these lines: the config refuses them).
             let tls = crate::stream::TlsInfo::default();
             let on_tls = failure != Failure::NotProxy;
+            let place = crate::place::Place {
+                fe,
+                be: None,
+                srv: None,
+            };
             let entry = Entry {
                 mode: fe.mode,
                 frontend: &fe.name,
@@ -116,6 +121,7 @@ pub fn connection_error(
                 handshake: took,
                 idle: Duration::ZERO,
                 asap: false,
+                place: Some(&place),
             };
             crate::log_format::render(f, &entry, None, None, &fe.captures)
         }

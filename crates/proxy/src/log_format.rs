@@ -23,7 +23,8 @@ pub fn render(
 ) -> String {
     let env = HttpEnv::new(e.peer, e.local, req, res)
         .with_tls(e.tls)
-        .with_captures(caps, e.samples);
+        .with_captures(caps, e.samples)
+        .at(e.place);
     let mut out = Vec::with_capacity(256);
     format.render_flagged(
         &env,

@@ -103,6 +103,8 @@ pub struct Entry<'a> {
     pub idle: Duration,
     /// An `option logasap` line, written before the end (`+` before `%Ta %Tt %Tu %B`).
     pub asap: bool,
+    /// Where the stream went, for `%[fe_name]`, `%[srv_id]`... (`crate::place`).
+    pub place: Option<&'a dyn crate::http::sample_env::Where>,
 }
 
 impl Entry<'_> {
@@ -181,6 +183,7 @@ mod tests {
             handshake: Duration::ZERO,
             idle: Duration::ZERO,
             asap: false,
+            place: None,
         }
     }
 

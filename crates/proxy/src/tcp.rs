@@ -90,6 +90,11 @@ pub async fn serve<C: ClientStream>(
     // reads the ClientHello waits for it too when no content rule does.
     let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
     let tls_info = client.tls().cloned();
+    let at_fe = crate::place::Place {
+        fe: &fe,
+        be: None,
+        srv: None,
+    };
     let rules_wait = crate::tcp_rules::inspects(&fe.tcp_content);
     let waits = rules_wait || fe.inspect_hello.is_some();
     let delay = fe.inspect_delay.filter(|_| waits);
@@ -98,7 +103,8 @@ pub async fn serve<C: ClientStream>(
         let ctx = Ctx::new(peer, local, ins.request(), None)
             .with_counters(counters)
             .with_tls(tls_info.as_deref())
-            .with_req_data(ins.channel());
+            .with_req_data(ins.channel())
+            .at(Some(&at_fe));
         let hello_wait = !rules_wait
             && fe.inspect_hello.is_some()
             && crate::payload::hello_may_change(&ins.channel());
@@ -115,7 +121,8 @@ pub async fn serve<C: ClientStream>(
     let ctx = Ctx::new(now_peer, now_local, ins.request(), None)
         .with_counters(counters)
         .with_tls(tls_info.as_deref())
-        .with_req_data(ins.final_channel());
+        .with_req_data(ins.final_channel())
+        .at(Some(&at_fe));
     let Some(be) = crate::route::backend_for(&fe, &ctx) else {
         return log(Done {
             backend: None,
@@ -139,10 +146,16 @@ pub async fn serve<C: ClientStream>(
                 .filter(|_| wait),
         );
         let verdict = loop {
+            let at_be = crate::place::Place {
+                fe: &fe,
+                be: Some(&be),
+                srv: None,
+            };
             let ctx = Ctx::new(peer, local, ins.request(), None)
                 .with_counters(counters)
                 .with_tls(tls_info.as_deref())
-                .with_req_data(ins.channel());
+                .with_req_data(ins.channel())
+                .at(Some(&at_be));
             match crate::tcp_rules::decide(rules, &ctx, false, &moved) {
                 Some(v) => break v,
                 None => ins.more(&mut client).await,
@@ -273,9 +286,15 @@ pub async fn serve<C: ClientStream>(
     let mut shown = bytes::BytesMut::new();
     if let Some(r) = fe.backend_tcp_response.get(&be.name) {
         let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
+        let at_srv = crate::place::Place {
+            fe: &fe,
+            be: Some(&be),
+            srv: Some(assigned.server()),
+        };
         let base = Ctx::new(peer, local, None, None)
             .with_counters(counters)
-            .with_tls(tls_info.as_deref());
+            .with_tls(tls_info.as_deref())
+            .at(Some(&at_srv));
         let sizes = (fe.head_limit, fe.bufsize);
         let (v, kept) = match &mut server {
             ServerConn::Tcp(s) => {
@@ -385,6 +404,11 @@ fn log_tcp(
     let Some(level) = crate::log_format::level(&fe.options, error) else {
         return;
     };
+    let place = crate::place::Place {
+        fe,
+        be: d.backend,
+        srv: d.server,
+    };
     let entry = Entry {
         mode: fe.mode,
         frontend: &fe.name,
@@ -418,6 +442,7 @@ fn log_tcp(
         handshake,
         idle: Duration::ZERO,
         asap,
+        place: Some(&place),
     };
     let line = match &fe.log_format {
         Some(f) => crate::log_format::render(f, &entry, None, None, &fe.captures),

@@ -189,7 +189,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "compiled configuration, HTTP persistence",
-        &["state", "http::persist"],
+        &["state", "http::persist", "place"],
     ),
     (
         "the log line of a connection that failed before a request (uses state, log_format)",

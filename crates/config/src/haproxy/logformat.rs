@@ -11,6 +11,14 @@ use fulcrum_sample::logformat::{compile_format_with, Node};
 /// `str int env date rand uuid var ...`, are answered by the sample crate itself). The proxy
 /// has a test that each of these is answered.
 pub const HTTP_FETCHES: &[&str] = &[
+    // Where the stream is (the proxy's `place`): in every rule, value and log line.
+    "fe_name",
+    "fe_id",
+    "be_name",
+    "be_id",
+    "srv_name",
+    "srv_id",
+    "hostname",
     "src",
     "src_port",
     "dst",
@@ -151,8 +159,9 @@ pub const LOG_VARS: &[&str] = &[
 /// Checks a `log-format` line: compiled, and every fetch and `%` variable one the data plane
 /// writes (the request and response are there when the line is written).
 /// As HAProxy 2.6, fetches that read the request or the response are refused there (they
-/// are not available when the line is written): only connection and process ones, and the
-/// captures (`capture.req.hdr(N)`, `capture.res.hdr(N)`), which the stream keeps.
+/// are not available when the line is written): only connection and process ones, the
+/// captures (`capture.req.hdr(N)`, `capture.res.hdr(N)`), which the stream keeps, and the
+/// backend and server it went to (`be_name be_id srv_name srv_id`).
 pub fn check_log_format(text: &str) -> Result<(), String> {
     let mut compiler = Compiler::default();
     let format = compile_format_with(text, &mut compiler)
@@ -162,7 +171,10 @@ pub fn check_log_format(text: &str) -> Result<(), String> {
             Node::Lit(_) => {}
             Node::Expr(e, _) => {
                 let name = e.fetch.kw.name;
-                if e.fetch.kw.needs > Needs::Connection && !name.starts_with("capture.") {
+                // The backend and server a stream went to are kept for its log line, as
+                // HAProxy keeps them (SMP_USE_BKEND / SMP_USE_SERVR are valid at log end).
+                let kept = matches!(name, "be_name" | "be_id" | "srv_name" | "srv_id");
+                if e.fetch.kw.needs > Needs::Connection && !name.starts_with("capture.") && !kept {
                     let what = if e.fetch.kw.needs == Needs::Request {
                         "the request"
                     } else {

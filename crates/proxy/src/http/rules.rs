@@ -197,6 +197,8 @@ pub struct Env<'a> {
     /// A proxy request under `option http-use-proxy-header` (its target does not start with
     /// `/` or `*`): `auth` answers 407 and credentials come from `Proxy-Authorization`.
     pub proxy_request: bool,
+    /// Where the request is (frontend, backend once routed, server once answering).
+    pub place: Option<&'a dyn super::sample_env::Where>,
 }
 
 /// Per-request timeouts set by `set-timeout`.
@@ -255,7 +257,7 @@ impl<'a> Env<'a> {
         env.body = self.body.as_deref();
         env.res_body_in = self.res_body_in.load(std::sync::atomic::Ordering::Relaxed);
         env.proxy_auth = self.proxy_request;
-        env
+        env.at(self.place)
     }
 }
 

@@ -41,7 +41,22 @@ pub struct HttpEnv<'a> {
     pub captures: Option<&'a crate::http::capture::Captures>,
     pub samples: Option<&'a [Option<Vec<u8>>]>,
     pub shared_samples: Option<&'a crate::http::capture::Samples>,
+    /// Where the stream is: its frontend, backend and server (`fe_name`, `be_id`, `srv_name`...).
+    pub place: Option<&'a dyn Where>,
 }
+
+/// The proxies a stream passes through, for `fe_name fe_id be_name be_id srv_name srv_id`:
+/// answered by the layer that knows them (`crate::place`).
+pub trait Where: Sync {
+    /// The value of one of those fetches (`None`: none here, e.g. no server yet).
+    fn fetch(&self, name: &str) -> Option<Value>;
+    /// Server `index` of the backend is the one whose answer is being handled (a request's
+    /// place follows it; a fixed view ignores this).
+    fn at_server(&self, _index: usize) {}
+}
+
+/// The fetches [`Where`] answers.
+pub const WHERE_FETCHES: &[&str] = &["fe_name", "fe_id", "be_name", "be_id", "srv_name", "srv_id"];
 
 impl<'a> HttpEnv<'a> {
     pub fn new(
@@ -68,7 +83,14 @@ impl<'a> HttpEnv<'a> {
             captures: None,
             samples: None,
             shared_samples: None,
+            place: None,
         }
+    }
+
+    /// The same view, knowing where the stream is (its frontend, backend, server).
+    pub fn at(mut self, place: Option<&'a dyn Where>) -> HttpEnv<'a> {
+        self.place = place;
+        self
     }
 
     /// The same view, with the frontend's capture slots and the request's rule samples.
@@ -255,6 +277,8 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         match f.kw.name {
             n if n.starts_with("http_auth") => self.auth_fetch(f),
             "unique-id" => s(self.unique_id?),
+            n if WHERE_FETCHES.contains(&n) => self.place?.fetch(n),
+            "hostname" => s(crate::log::hostname().as_bytes()),
             "capture.req.hdr" | "capture.res.hdr" => {
                 let caps = self.captures?;
                 let i = usize::try_from(f.args.first()?.as_int()).ok()?;

@@ -64,6 +64,14 @@ fn answers_everything_the_config_layer_accepts() {
     env.req_data = Some(crate::payload::Channel::raw(b"\x00\x02abcdef", true, 16384));
     env.res_data = env.req_data;
     env.hello = None; // read from the raw bytes instead: not a hello there
+                      // The proxy's place (`fe_name`...) answered by a stand-in.
+    struct Here;
+    impl super::Where for Here {
+        fn fetch(&self, name: &str) -> Option<Value> {
+            Some(Value::Str(name.as_bytes().to_vec()))
+        }
+    }
+    env.place = Some(&Here);
     for name in HTTP_FETCHES {
         if name.contains("ssl_") && !name.starts_with("ssl_") {
             let f = Fetch {

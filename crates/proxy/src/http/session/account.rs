@@ -175,6 +175,11 @@ impl<C: ClientStream> Session<C> {
         let res = (r.status != 0 && self.res.status != 0).then_some(&self.res);
         let samples = r.captures.as_ref().and_then(|c| c.lock().ok());
         let samples: &[Option<Vec<u8>>] = samples.as_deref().map_or(&[], |v| v.as_slice());
+        let place = crate::place::Place {
+            fe: &self.fe,
+            be: r.backend.as_deref(),
+            srv: r.server.as_deref(),
+        };
         let entry = Entry {
             mode: self.fe.mode,
             frontend: &self.fe.name,
@@ -213,6 +218,7 @@ impl<C: ClientStream> Session<C> {
             handshake: r.waits.handshake,
             idle: r.waits.idle,
             asap: asap.is_some(),
+            place: Some(&place),
         };
         let line = match &self.fe.log_format {
             Some(f) => {

@@ -49,6 +49,11 @@ impl<C: ClientStream> Session<C> {
         }
         let fe = self.fe.clone();
         let mut out = resp.clone();
+        let place = crate::place::Place {
+            fe: &fe,
+            be,
+            srv: None,
+        };
         let env = Env {
             src: self.peer,
             dst: self.local,
@@ -64,6 +69,7 @@ impl<C: ClientStream> Session<C> {
             moved: Default::default(),
             res_body_in: Default::default(),
             proxy_request: false,
+            place: Some(&place),
         };
         let sets = be
             .map(|b| &b.policy.http_after_response)

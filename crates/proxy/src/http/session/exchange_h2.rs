@@ -208,12 +208,16 @@ impl<C: ClientStream> Session<C> {
 
         // Phase: `stick store-response`, then http-response rules (backend, then frontend).
         if be.policy.stick_sample.is_some() {
+            if let Some(p) = x.env.place {
+                p.at_server(assigned.index);
+            }
             let env = crate::http::sample_env::HttpEnv::new(
                 self.peer,
                 self.local,
                 Some(&self.req),
                 Some(&self.res),
-            );
+            )
+            .at(x.env.place);
             crate::http::persist::stick_response(be, &env, assigned.index);
         }
         let res_framing = match res_body {

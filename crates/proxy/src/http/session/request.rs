@@ -40,7 +40,9 @@ impl<C: ClientStream> Session<C> {
         }
         let counters = self.fe.counters(self.track.as_deref(), own);
         let (src, dst) = env.moved.get(self.peer, self.local);
-        let ctx = Ctx::new(src, dst, Some(&self.req), None).with_counters(counters);
+        let ctx = Ctx::new(src, dst, Some(&self.req), None)
+            .with_counters(counters)
+            .at(env.place);
         let moved = crate::tcp_rules::Moved::default();
         let end = crate::tcp_rules::content(rules, &ctx, &self.client, true, &moved);
         if let Some((s, d)) = moved.result() {
@@ -56,11 +58,14 @@ impl<C: ClientStream> Session<C> {
     pub(super) async fn one_request(&mut self, rec: &mut Rec, turn: Turn) -> Next {
         let fe = self.fe.clone();
         let track = self.track.clone();
+        // Where the request is, for `fe_name`, `be_id`, `srv_name`... (`crate::place`).
+        let located = crate::place::Located::new(&fe);
         // The `unique-id-format` id, made once per request (HAProxy makes it when first used;
         // its variables are the connection's, so the value is the same).
         let unique_id = fe.unique_id.as_ref().map(|u| {
             let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None)
-                .with_tls(self.client.tls().map(|t| &**t));
+                .with_tls(self.client.tls().map(|t| &**t))
+                .at(Some(&located));
             u.make(&ctx, self.peer, self.local, rec.rt)
         });
         rec.unique_id.clone_from(&unique_id);
@@ -96,6 +101,7 @@ impl<C: ClientStream> Session<C> {
             res_body_in: Default::default(),
             proxy_request: fe.options.h1.use_proxy_header
                 && !matches!(self.req.target().first(), Some(b'/' | b'*')),
+            place: Some(&located),
         };
         rec.log_level.clone_from(&env.log_level);
         rec.captures.clone_from(&env.captures);
@@ -150,7 +156,8 @@ impl<C: ClientStream> Session<C> {
         // Phase: route.
         let be = {
             let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None)
-                .with_tls(self.client.tls().map(|t| &**t));
+                .with_tls(self.client.tls().map(|t| &**t))
+                .at(Some(&located));
             crate::route::backend_for(&fe, &ctx)
         };
         let Some(be) = be else {
@@ -165,6 +172,7 @@ impl<C: ClientStream> Session<C> {
                 .await;
         };
         rec.backend = Some(be.clone());
+        located.route(&be);
         if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
             if self.content_rules(rules, fe.tables.get(&be.name), &mut env) {
                 rec.term = Termination::PROXY_REQUEST;
@@ -231,7 +239,8 @@ impl<C: ClientStream> Session<C> {
         // `force-persist` / `ignore-persist`, then `use-server` (`http::server_rules`).
         let rules = &be.policy.server_rules;
         let persist = if rules.has_persist_rules() {
-            rules.persist(&Ctx::new(self.peer, self.local, Some(&self.req), None))
+            rules
+                .persist(&Ctx::new(self.peer, self.local, Some(&self.req), None).at(Some(&located)))
         } else {
             Persist::Normal
         };
@@ -241,7 +250,7 @@ impl<C: ClientStream> Session<C> {
         }
         let mut prefer = cookie.as_ref().and_then(|c| c.server);
         if prefer.is_none() && rules.has_use_server() {
-            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None);
+            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None).at(Some(&located));
             let force = persist == Persist::Force || be.options.persist;
             prefer = rules.use_server(&ctx, |i| be.server_usable(i, force));
             // HAProxy's SF_DIRECT: a server `use-server` chose gets no inserted cookie
@@ -265,7 +274,8 @@ impl<C: ClientStream> Session<C> {
         let mut stick_key = None;
         if be.policy.stick_sample.is_some() {
             let env =
-                crate::http::sample_env::HttpEnv::new(self.peer, self.local, Some(&self.req), None);
+                crate::http::sample_env::HttpEnv::new(self.peer, self.local, Some(&self.req), None)
+                    .at(Some(&located));
             let (stuck, key) = crate::http::persist::stick_request(&be, &env, prefer.is_some());
             prefer = prefer.or(stuck);
             stick_key = key;

@@ -24,6 +24,9 @@ impl<C: ClientStream> Session<C> {
     ) -> Result<(), Step> {
         let fe = self.fe.clone();
         let be = x.be;
+        if let Some(p) = x.env.place {
+            p.at_server(server);
+        }
         // `tcp-response content` rules first, as HAProxy (`tcp_response`).
         let close_server = self.tcp_response_rules(x, rec).await?;
         for rules_set in [&be.policy.http_response, &fe.http_response] {
