@@ -35,6 +35,7 @@ pub mod observe;
 pub mod opening;
 pub mod payload;
 pub mod persist;
+pub mod park;
 pub mod pool;
 pub mod proxy_protocol;
 pub mod rate_limit;

@@ -328,8 +328,8 @@ fn spawn_session<C: ClientStream>(
     h2: Option<TuneH2>,
 ) {
     tokio::spawn(async move {
-        let _counted = counted;
-        let _permits = permits;
+        // Held for as long as the connection lives (an HTTP/1 session keeps them while parked).
+        let keep = (counted, permits);
         // `accept-proxy`: the PROXY header's addresses are the client's everywhere after.
         let addrs = (peer, local);
         let limit = fe.timeouts.client;
@@ -356,7 +356,9 @@ fn spawn_session<C: ClientStream>(
                 ))
                 .await
             }
-            Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop, track).await,
+            Mode::Http => {
+                crate::http::session::serve(fe, sock, peer, local, stop, track, keep).await
+            }
             // Boxed: keeps the per-connection task as small as the idle HTTP session.
             Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local, track)).await,
         }

@@ -18,6 +18,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "error",
             "clock",
+            // Idle keep-alive connections parked without a task (a tokio task, a lot).
+            "park",
             "net",
             "counters",
             "stream",

@@ -102,6 +102,8 @@ enum HeadError {
     Invalid,
     /// Refused with this status (`validate`): 400, or 505 for an HTTP major version not 1.
     Refused(u16),
+    /// Idle long enough to be parked without its task (`park`); the idle deadline.
+    Park(Option<tokio::time::Instant>),
 }
 
 /// The server connection a client connection holds between the phases of a request, and
@@ -189,21 +191,26 @@ pub struct Session<C> {
     stop: watch::Receiver<bool>,
     /// When the connection was accepted: the first request's `timeout http-request` runs from here.
     started: tokio::time::Instant,
+    /// A resumed connection (`park`): when its wait for the next request began.
+    wait_from: Option<tokio::time::Instant>,
     /// Requests served on this connection so far.
     served: u32,
     /// Stick counters this connection and its current request track (none without tables).
     track: Option<Arc<Tracking>>,
 }
 
-pub async fn serve<C: ClientStream>(
+/// Serves an HTTP/1 client connection. `keep` is held for as long as the connection lives
+/// (the listener's connection count and `maxconn` permits), also while it is parked.
+pub async fn serve<C: ClientStream, K: Send + 'static>(
     fe: Arc<Frontend>,
     client: C,
     peer: SocketAddr,
     local: SocketAddr,
     stop: watch::Receiver<bool>,
     track: Option<Arc<Tracking>>,
+    keep: K,
 ) {
-    let _counted = crate::counters::SessionGuard::start(&fe.counters);
+    let counted = crate::counters::SessionGuard::start(&fe.counters);
     // A connection that has not sent anything yet holds only this small future: the session
     // state (buffers, message arenas) is allocated when the first bytes arrive.
     let started = tokio::time::Instant::now();
@@ -235,7 +242,7 @@ pub async fn serve<C: ClientStream>(
             return;
         }
     }
-    let mut s = Box::new(Session {
+    let s = Box::new(Session {
         fe,
         client,
         peer,
@@ -249,15 +256,11 @@ pub async fn serve<C: ClientStream>(
         attached: None,
         stop,
         started,
+        wait_from: None,
         served: 0,
         track,
     });
-    Box::pin(s.run()).await;
-    if let Some(a) = s.attached.take() {
-        a.release();
-    }
-    // The next connection of this thread reuses them.
-    s.release_bufs();
+    idle::live(s, counted, keep).await;
 }
 
 /// Serves one HTTP/2 stream (`http::h2`): the stream is the session's client edge, its head
@@ -289,6 +292,7 @@ pub async fn serve_h2(
         attached: None,
         stop,
         started: tokio::time::Instant::now(),
+        wait_from: None,
         served: 0,
         track,
     });
@@ -320,16 +324,29 @@ fn h2_edge<C: ClientStream>(client: &mut C) -> Option<&mut H2Edge> {
     (client as &mut dyn std::any::Any).downcast_mut::<H2Edge>()
 }
 
+/// How a connection's run of requests ended.
+enum End {
+    /// Closed, or to be closed.
+    Done,
+    /// Idle: to be parked until this deadline (`park`).
+    Park(Option<tokio::time::Instant>),
+}
+
 impl<C: ClientStream> Session<C> {
-    async fn run(&mut self) {
-        let mut turn = Turn::First;
+    async fn run(&mut self) -> End {
+        let mut turn = if self.served == 0 {
+            Turn::First
+        } else {
+            Turn::Later
+        };
         loop {
             let accept = SystemTime::now();
             let t0 = Instant::now();
             // Phase: read head.
             let head_len = match self.read_head(turn).await {
                 Ok(n) => n,
-                Err(HeadError::Idle) => return,
+                Err(HeadError::Idle) => return End::Done,
+                Err(HeadError::Park(deadline)) => return End::Park(deadline),
                 Err(HeadError::Timeout(got)) => {
                     if turn == Turn::First || got == Received::Part {
                         let page = errors::builtin_response(408);
@@ -337,7 +354,7 @@ impl<C: ClientStream> Session<C> {
                         self.answer_page(Some(&page)).await;
                         self.log_simple(accept, t0, 408, Termination::CLIENT_TIMEOUT_REQUEST);
                     }
-                    return;
+                    return End::Done;
                 }
                 Err(e @ (HeadError::TooLarge | HeadError::Invalid | HeadError::Refused(_))) => {
                     let status = match e {
@@ -352,14 +369,14 @@ impl<C: ClientStream> Session<C> {
                     );
                     self.answer_page(page.as_deref()).await;
                     self.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
-                    return;
+                    return End::Done;
                 }
             };
             self.cbuf.advance(head_len);
             turn = Turn::Later;
             let next = self.request(accept, t0, head_len).await;
             if next == Next::Close {
-                return;
+                return End::Done;
             }
             if self.cbuf.is_empty() {
                 // The next request may be here already (one read, the one the wait would
@@ -371,7 +388,7 @@ impl<C: ClientStream> Session<C> {
                     Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => self.go_idle(),
                     None => self.go_idle(),
                     // Closed, or failed: nothing more to serve.
-                    Some(_) => return,
+                    Some(_) => return End::Done,
                 }
             }
         }
