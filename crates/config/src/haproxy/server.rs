@@ -49,12 +49,16 @@ pub fn default_server() -> Server {
         ssl: false,
         tls: Default::default(),
         proto_h2: false,
+        pool_max_conn: None,
+        pool_low_conn: 0,
     }
 }
 
 const KNOWN: &[&str] = &[
     "weight",
     "maxconn",
+    "pool-max-conn",
+    "pool-low-conn",
     "backup",
     "disabled",
     "enabled",
@@ -98,9 +102,7 @@ const IGNORED: &[(&str, usize)] = &[
     ("track", 1),
     ("redir", 1),
     ("tfo", 0),
-    ("pool-max-conn", 1),
     ("pool-purge-delay", 1),
-    ("pool-low-conn", 1),
     ("max-reuse", 1),
     ("on-marked-down", 1),
     ("on-marked-up", 1),
@@ -212,6 +214,12 @@ fn apply_options<'a>(
             }
             "agent-send" => s.agent.send = Some(value("a string")?.to_string()),
             "maxconn" => s.maxconn = Some(number_in(value("a number")?, "maxconn", 0, u64::from(u32::MAX))?),
+            // HAProxy: -1 (the default) is unlimited, 0 keeps none.
+            "pool-max-conn" => {
+                let v = value("a number (-1: unlimited)")?;
+                s.pool_max_conn = if v == "-1" { None } else { Some(number_in(v, "pool-max-conn", 0, u64::from(u32::MAX - 1))?) };
+            }
+            "pool-low-conn" => s.pool_low_conn = number_in(value("a number")?, "pool-low-conn", 0, u64::from(u32::MAX))?,
             "inter" => s.inter = positive_time(value("a time")?, "inter")?,
             "fastinter" => s.fastinter = Some(positive_time(value("a time")?, "fastinter")?),
             "downinter" => s.downinter = Some(positive_time(value("a time")?, "downinter")?),

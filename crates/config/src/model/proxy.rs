@@ -286,6 +286,11 @@ pub struct Server {
     /// `proto h2`: requests go to the server in HTTP/2 (h2c with prior knowledge, or over
     /// TLS whatever ALPN says); `alpn h2` alone lets the TLS handshake choose.
     pub proto_h2: bool,
+    /// `pool-max-conn`: idle connections kept for reuse at most (`None`: unlimited, HAProxy's
+    /// -1 default; 0: none kept).
+    pub pool_max_conn: Option<u32>,
+    /// `pool-low-conn`: idle connections a thread keeps beyond the estimated need (default 0).
+    pub pool_low_conn: u32,
 }
 
 /// `ADDRESS[:PORT]` of a server. `host` is an IP or a name resolved when the proxy starts.

@@ -127,7 +127,7 @@ impl Attached {
     fn release(self) {
         if !self.private {
             let in_use = self.server.served() + 1;
-            pool::offer(self.server.id, self.stream, self.uses, in_use);
+            pool::offer(&self.server, self.stream, self.uses, in_use);
         }
     }
 }
