@@ -103,7 +103,7 @@ impl Lot {
     fn ms(&self, t: Instant) -> u64 {
         // Rounded up: a deadline is never met early.
         let d = t.saturating_duration_since(self.epoch);
-        d.as_millis() as u64 + u64::from(d.subsec_nanos() % 1_000_000 != 0)
+        d.as_millis() as u64 + u64::from(!d.subsec_nanos().is_multiple_of(1_000_000))
     }
 
     /// Takes the connection out of slot `key` (freed, its deadline cancelled).
@@ -136,10 +136,7 @@ impl Lot {
                 let Some((mut conn, waker)) = taken else {
                     continue;
                 };
-                if conn
-                    .poll_ready(&mut Context::from_waker(&waker))
-                    .is_ready()
-                {
+                if conn.poll_ready(&mut Context::from_waker(&waker)).is_ready() {
                     {
                         let mut i = self.lock();
                         // Put back only to take it out with its timer and slot.
@@ -183,7 +180,12 @@ impl Lot {
         let gone: Vec<Box<dyn Parked>> = {
             let mut i = self.lock();
             let keys: Vec<u32> = (0..i.slots.len() as u32)
-                .filter(|&k| i.slots[k as usize].conn.as_ref().is_some_and(|c| c.stopping()))
+                .filter(|&k| {
+                    i.slots[k as usize]
+                        .conn
+                        .as_ref()
+                        .is_some_and(|c| c.stopping())
+                })
                 .collect();
             keys.into_iter()
                 .filter_map(|k| Lot::evict(&mut i, k))

@@ -22,9 +22,9 @@
 use crate::connect::ServerConn;
 use crate::server::ServerRt;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Idle connections kept per server and thread at most. HAProxy's `pool-max-conn` is unlimited
@@ -342,7 +342,11 @@ mod tests {
             }
             assert_eq!(kept, 3);
             retain(&|_| false);
-            assert_eq!(low.idle.load(Ordering::Relaxed), 0, "dropped ones uncounted");
+            assert_eq!(
+                low.idle.load(Ordering::Relaxed),
+                0,
+                "dropped ones uncounted"
+            );
         });
     }
 }

@@ -61,7 +61,10 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>);
     /// Polls read readiness without a future, keeping `cx`'s waker (an idle connection parked
     /// without a task, `park`); `None` when this kind of stream cannot (it is never parked).
-    fn poll_idle(&self, cx: &mut std::task::Context<'_>) -> Option<std::task::Poll<io::Result<()>>> {
+    fn poll_idle(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Option<std::task::Poll<io::Result<()>>> {
         let _ = cx;
         None
     }
@@ -131,10 +134,19 @@ impl ClientStream for TcpStream {
     fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
         Some(TcpStream::try_read_buf(self, buf))
     }
-    fn poll_idle(&self, cx: &mut std::task::Context<'_>) -> Option<std::task::Poll<io::Result<()>>> {
-        Some(poll_idle(cx, |cx| self.poll_read_ready(cx), || {
-            self.try_io(Interest::READABLE, || peek_one(socket2::SockRef::from(self)))
-        }))
+    fn poll_idle(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Option<std::task::Poll<io::Result<()>>> {
+        Some(poll_idle(
+            cx,
+            |cx| self.poll_read_ready(cx),
+            || {
+                self.try_io(Interest::READABLE, || {
+                    peek_one(socket2::SockRef::from(self))
+                })
+            },
+        ))
     }
     fn drained(&self) {
         let _ = self.try_io(Interest::READABLE, would_block);
@@ -206,10 +218,19 @@ impl ClientStream for UnixStream {
     fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
         Some(UnixStream::try_read_buf(self, buf))
     }
-    fn poll_idle(&self, cx: &mut std::task::Context<'_>) -> Option<std::task::Poll<io::Result<()>>> {
-        Some(poll_idle(cx, |cx| self.poll_read_ready(cx), || {
-            self.try_io(Interest::READABLE, || peek_one(socket2::SockRef::from(self)))
-        }))
+    fn poll_idle(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Option<std::task::Poll<io::Result<()>>> {
+        Some(poll_idle(
+            cx,
+            |cx| self.poll_read_ready(cx),
+            || {
+                self.try_io(Interest::READABLE, || {
+                    peek_one(socket2::SockRef::from(self))
+                })
+            },
+        ))
     }
     fn drained(&self) {
         let _ = self.try_io(Interest::READABLE, would_block);

@@ -83,13 +83,22 @@ mod tests {
         );
         assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
         let d = format!("{:?}", l.diagnostics);
-        assert!(!d.contains("pool-max-conn") && !d.contains("pool-low-conn"), "{d}");
+        assert!(
+            !d.contains("pool-max-conn") && !d.contains("pool-low-conn"),
+            "{d}"
+        );
         let s = &l.config.proxies[0].servers;
-        let got: Vec<_> = s.iter().map(|s| (s.pool_max_conn, s.pool_low_conn)).collect();
+        let got: Vec<_> = s
+            .iter()
+            .map(|s| (s.pool_max_conn, s.pool_low_conn))
+            .collect();
         assert_eq!(got, vec![(Some(0), 4), (None, 4), (Some(20), 1)]);
         let bad = load("backend a\n  server s 127.0.0.1:1 pool-max-conn -2\n");
         assert!(bad.diagnostics.has_errors());
         let e = format!("{:?}", bad.diagnostics);
-        assert!(e.contains("line: 2") && e.contains("pool-max-conn expects"), "{e}");
+        assert!(
+            e.contains("line: 2") && e.contains("pool-max-conn expects"),
+            "{e}"
+        );
     }
 }

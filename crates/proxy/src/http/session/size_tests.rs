@@ -51,8 +51,12 @@ fn idle_session_future_is_small() {
         let fut = super::serve(fe, c, a, a, rx, None, ());
         eprintln!("session future (while active): {} bytes", size(&fut));
         // The listener keeps its connection count and two `maxconn` permits (48 bytes).
-        let parked = std::mem::size_of::<super::idle::IdleConn<tokio::net::TcpStream, [usize; 6]>>();
+        let parked =
+            std::mem::size_of::<super::idle::IdleConn<tokio::net::TcpStream, [usize; 6]>>();
         eprintln!("parked state: {parked} bytes");
-        assert!(parked <= 320, "a parked connection's state is {parked} bytes");
+        assert!(
+            parked <= 320,
+            "a parked connection's state is {parked} bytes"
+        );
     });
 }
