@@ -18,8 +18,6 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "error",
             "clock",
-            // Idle keep-alive connections parked without a task (a tokio task, a lot).
-            "park",
             "net",
             "counters",
             "stream",
@@ -79,6 +77,9 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::h1",
             // Per-thread pool of transaction buffers (uses http::message).
             "http::bufs",
+            // Idle keep-alive connections parked without a task of their own (its tests use
+            // stream).
+            "park",
             "http::body",
             "http::headers",
             // HAProxy's acceptance checks of a request head (uses http::message).
@@ -196,6 +197,7 @@ const LAYERS: &[(&str, &[&str])] = &[
 /// configuration with the files that build its parts (`state/*.rs`).
 const COLLAPSED: &[&str] = &[
     "balance",
+    "park",
     "persist",
     "counters",
     "http::session",
