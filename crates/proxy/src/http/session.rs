@@ -49,6 +49,8 @@ mod idle;
 #[cfg(test)]
 mod idle_tests;
 mod local;
+#[cfg(test)]
+mod park_tests;
 mod relay;
 mod request;
 mod respond;
