@@ -33,6 +33,7 @@ use crate::stream::ClientStream;
 use crate::termination::Termination;
 use crate::track::Tracking;
 use bytes::{Buf, BytesMut};
+use idle::End;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -324,14 +325,6 @@ fn h2_edge<C: ClientStream>(client: &mut C) -> Option<&mut H2Edge> {
         return None;
     }
     (client as &mut dyn std::any::Any).downcast_mut::<H2Edge>()
-}
-
-/// How a connection's run of requests ended.
-enum End {
-    /// Closed, or to be closed.
-    Done,
-    /// Idle: to be parked until this deadline (`park`).
-    Park(Option<tokio::time::Instant>),
 }
 
 impl<C: ClientStream> Session<C> {

@@ -10,6 +10,14 @@ use crate::park::{self, Parked};
 use crate::stream::ClientStream;
 use std::task::{Context, Poll};
 
+/// How a connection's run of requests ended.
+pub(super) enum End {
+    /// Closed, or to be closed.
+    Done,
+    /// Idle: to be parked until this deadline (`park`).
+    Park(Option<tokio::time::Instant>),
+}
+
 /// Runs a connection's requests until it closes, or parks it when it turns quiet.
 pub(super) async fn live<C: ClientStream, K: Send + 'static>(
     mut s: Box<Session<C>>,
