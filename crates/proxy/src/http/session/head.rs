@@ -69,7 +69,7 @@ impl<C: ClientStream> Session<C> {
                 // back and waits again.
                 // Quiet for `PARK_AFTER` between requests: parked without its task (`park`).
                 let park_at = (C::PARK && !first)
-                    .then(|| tokio::time::Instant::now() + crate::park::PARK_AFTER)
+                    .then(|| crate::park::park_at(tokio::time::Instant::now()))
                     .filter(|p| deadline.is_none_or(|d| *p < d));
                 let ready = self.client.ready();
                 let stop = self.stop.changed();
