@@ -29,9 +29,10 @@ pub const PARK_AFTER: Duration = Duration::from_millis(100);
 /// When a connection idle since `now` is parked: `PARK_AFTER` later, rounded up to a multiple
 /// of `PARK_AFTER` since the process's first call. The runtime wakes its driver (a system
 /// call) whenever a timer is armed earlier than every other: deadlines on a shared grid
-/// almost always meet one already armed, so a busy connection's idle wait (armed and dropped
-/// per request) costs no wake. Measured: an exact deadline per wait cost 0.69 `write(2)` per
-/// request on small keep-alive requests.
+/// almost always meet one already armed, and each worker's tick (`runtime.rs`, every
+/// `PARK_AFTER`) keeps one armed no further away, so a busy connection's idle wait (armed and
+/// dropped per request) costs no wake. Measured on small keep-alive requests: an exact
+/// deadline per wait cost 0.69 `write(2)` per request, the grid alone 0.46.
 pub fn park_at(now: Instant) -> Instant {
     static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     let epoch = *EPOCH.get_or_init(|| now);
