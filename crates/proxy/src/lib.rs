@@ -35,6 +35,7 @@ pub mod logline;
 pub mod net;
 pub mod observe;
 pub mod opening;
+pub mod park;
 pub mod payload;
 pub mod persist;
 pub mod place;

@@ -117,18 +117,61 @@ impl Incoming {
 
 /// A tokio-registered listener.
 enum Accepting {
-    Tcp(tokio::net::TcpListener),
+    Tcp(tokio::net::TcpListener, TcpAccept),
     Unix(tokio::net::UnixListener),
     Sockpair(tokio::net::UnixStream),
+}
+
+/// What an accepted TCP connection needs no system call for: its local address when the
+/// listener is bound to one address (not a wildcard, not `transparent`, whose connections
+/// keep their original destination), and `TCP_NODELAY` when the kernel passes it from the
+/// listening socket to the accepted ones (Linux does; checked on the first connection).
+struct TcpAccept {
+    local: Option<SocketAddr>,
+    /// 0: not known yet, 1: inherited, 2: set on each connection.
+    nodelay: std::sync::atomic::AtomicU8,
+}
+
+impl TcpAccept {
+    fn new(l: &std::net::TcpListener) -> TcpAccept {
+        let sock = socket2::SockRef::from(l);
+        let local = l
+            .local_addr()
+            .ok()
+            .filter(|a| !a.ip().is_unspecified() && !sock.ip_transparent().unwrap_or(true));
+        let inherit = sock.set_nodelay(true).is_ok();
+        TcpAccept {
+            local,
+            nodelay: std::sync::atomic::AtomicU8::new(if inherit { 0 } else { 2 }),
+        }
+    }
+
+    /// Sets what an accepted connection needs; its local address.
+    fn accepted(&self, s: &tokio::net::TcpStream, peer: SocketAddr) -> SocketAddr {
+        match self.nodelay.load(Ordering::Relaxed) {
+            1 => {}
+            0 => {
+                let inherited = s.nodelay().unwrap_or(false);
+                self.nodelay
+                    .store(if inherited { 1 } else { 2 }, Ordering::Relaxed);
+                if !inherited {
+                    let _ = s.set_nodelay(true);
+                }
+            }
+            _ => {
+                let _ = s.set_nodelay(true);
+            }
+        }
+        self.local.unwrap_or_else(|| s.local_addr().unwrap_or(peer))
+    }
 }
 
 impl Accepting {
     async fn accept(&self) -> std::io::Result<Conn> {
         match self {
-            Accepting::Tcp(l) => {
+            Accepting::Tcp(l, how) => {
                 let (s, peer) = l.accept().await?;
-                let _ = s.set_nodelay(true);
-                let local = s.local_addr().unwrap_or(peer);
+                let local = how.accepted(&s, peer);
                 Ok(Conn::Tcp(s, peer, local))
             }
             Accepting::Unix(l) => Ok(Conn::Unix(l.accept().await?.0)),
@@ -165,7 +208,10 @@ pub async fn accept_loop(
     accept_proxy: bool,
 ) {
     let registered = match incoming {
-        Incoming::Tcp(l) => tokio::net::TcpListener::from_std(l).map(Accepting::Tcp),
+        Incoming::Tcp(l) => {
+            let how = TcpAccept::new(&l);
+            tokio::net::TcpListener::from_std(l).map(|l| Accepting::Tcp(l, how))
+        }
         Incoming::Unix(l) => tokio::net::UnixListener::from_std(l).map(Accepting::Unix),
         Incoming::Sockpair(s) => tokio::net::UnixStream::from_std(s).map(Accepting::Sockpair),
     };
@@ -337,8 +383,8 @@ fn spawn_session<C: ClientStream>(
     h2: Option<TuneH2>,
 ) {
     tokio::spawn(async move {
-        let _counted = counted;
-        let _permits = permits;
+        // Held for as long as the connection lives (an HTTP/1 session keeps them while parked).
+        let keep = (counted, permits);
         // `accept-proxy`: the PROXY header's addresses are the client's everywhere after.
         let addrs = (peer, local);
         let limit = fe.timeouts.client;
@@ -393,11 +439,50 @@ fn spawn_session<C: ClientStream>(
                     ))
                     .await
                 }
-                Mode::Http => crate::http::session::serve(fe, sock, peer, local, stop, track).await,
+                Mode::Http => {
+                    crate::http::session::serve(fe, sock, peer, local, stop, track, keep).await
+                }
                 // Boxed: keeps the per-connection task as small as the idle HTTP session.
                 Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local, track)).await,
             }
         };
         crate::logline::HANDSHAKE.scope(handshake, session).await
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_connections_need_no_getsockname_nor_setsockopt() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("rt");
+        rt.block_on(async {
+            // One address: the local address is the listener's; NODELAY comes from it.
+            let std_l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            std_l.set_nonblocking(true).expect("nonblocking");
+            let how = TcpAccept::new(&std_l);
+            let bound = std_l.local_addr().expect("addr");
+            assert_eq!(how.local, Some(bound));
+            let l = tokio::net::TcpListener::from_std(std_l).expect("register");
+            for _ in 0..2 {
+                let (c, a) = tokio::join!(tokio::net::TcpStream::connect(bound), l.accept());
+                let (s, peer) = a.expect("accept");
+                assert_eq!(how.accepted(&s, peer), s.local_addr().expect("local"));
+                assert!(
+                    s.nodelay().expect("nodelay"),
+                    "accepted sockets have TCP_NODELAY"
+                );
+                assert_eq!(c.expect("connect").peer_addr().expect("peer"), bound);
+            }
+            // Linux passes TCP_NODELAY on: no setsockopt per connection after the first.
+            assert_eq!(how.nodelay.load(Ordering::Relaxed), 1);
+            // A wildcard address: each connection's own local address (getsockname).
+            let any = std::net::TcpListener::bind("0.0.0.0:0").expect("bind");
+            assert_eq!(TcpAccept::new(&any).local, None);
+        });
+    }
 }

@@ -304,14 +304,7 @@ impl Logger {
 }
 
 /// The host name (`%H`, `log-send-hostname`), as HAProxy's `hostname` (read once).
-pub fn hostname() -> &'static str {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    })
-}
+pub use crate::net::hostname;
 
 /// The program's name, HAProxy's default tag (`haproxy` when fulcrum runs as `haproxy`).
 fn program() -> String {

@@ -1,4 +1,5 @@
-//! Address patterns as HAProxy writes them: `10.0.0.0/8`, `192.168.1.1`, `::1`, `fe80::/10`.
+//! Address patterns as HAProxy writes them: `10.0.0.0/8`, `192.168.1.1`, `::1`, `fe80::/10`;
+//! and this host's name (`hostname`).
 
 use std::net::IpAddr;
 
@@ -119,4 +120,14 @@ mod tests {
         assert!(!Cidr::parse("0.0.0.0/0").is_some_and(|c| c.contains(u.ip())));
         assert_eq!(shown([10, 0, 0, 1].into()).to_string(), "10.0.0.1");
     }
+}
+
+/// The host name (`%H`, `log-send-hostname`, the `hostname` fetch), as HAProxy's (read once).
+pub fn hostname() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    })
 }

@@ -10,15 +10,21 @@
 //! idle for a whole period).
 //!
 //! How many are kept follows HAProxy's `srv_add_to_idle_list`: a connection offered back
-//! ([`offer`]) is kept when the thread has none idle for that server, or when the idle ones
-//! plus those in use stay within the number the server needed lately (the most in use at once,
-//! halved every purge period while the need is lower). So 20,000 idle keep-alive clients that
-//! each made one request leave one idle server connection behind, not 20,000; a busy
-//! server keeps as many as its peak concurrency.
+//! ([`offer`]) is kept while the server's idle connections (all threads) are fewer than its
+//! `pool-max-conn` (unlimited by default; 0 keeps none), and then when the thread has none idle
+//! for that server, or when the idle ones plus those in use stay within the number the server
+//! needed lately (the most in use at once, halved every purge period while the need is lower)
+//! plus its `pool-low-conn`. So 20,000 idle keep-alive clients that each made one request
+//! leave one idle server connection behind, not 20,000; a busy server keeps as many as its
+//! peak concurrency. (HAProxy's `pool-low-conn` also stops a thread from stealing another
+//! thread's idle connections below it: fulcrum's threads never take each other's.)
 
 use crate::connect::ServerConn;
+use crate::server::ServerRt;
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Idle connections kept per server and thread at most. HAProxy's `pool-max-conn` is unlimited
@@ -43,6 +49,9 @@ struct Idle {
 #[derive(Default)]
 struct PerServer {
     idle: Vec<Idle>,
+    /// The server (its limits and its count of idle connections in all threads), once one
+    /// was offered.
+    server: Option<Arc<ServerRt>>,
     /// The most connections in use at once seen this purge period.
     max_used: u32,
     /// HAProxy's `est_need_conns`: the need seen lately, decaying by half per period.
@@ -54,6 +63,21 @@ struct Pool {
     servers: HashMap<u64, PerServer>,
     /// When the needs were last decayed.
     decayed: Option<Instant>,
+}
+
+impl PerServer {
+    /// Counts `n` idle connections of this thread's list gone (taken, expired, dropped).
+    fn gone(&self, n: usize) {
+        if let (Some(srv), true) = (&self.server, n > 0) {
+            srv.idle.fetch_sub(n as u32, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for PerServer {
+    fn drop(&mut self) {
+        self.gone(self.idle.len());
+    }
 }
 
 thread_local! {
@@ -79,57 +103,51 @@ pub fn take(id: u64) -> Option<ServerConn> {
 pub fn take_with(id: u64, want: Want) -> Option<(ServerConn, u32)> {
     POOL.with(|p| {
         let mut p = p.borrow_mut();
-        let list = &mut p.servers.get_mut(&id)?.idle;
+        let e = p.servers.get_mut(&id)?;
         let now = Instant::now();
-        let mut i = list.len();
+        let mut i = e.idle.len();
         while i > 0 {
             i -= 1;
-            if now.duration_since(list[i].since) >= PURGE_DELAY {
+            if now.duration_since(e.idle[i].since) >= PURGE_DELAY {
                 // This one and those before it are older still.
-                list.drain(..=i);
+                e.idle.drain(..=i);
+                e.gone(i + 1);
                 return None;
             }
-            if want == Want::Proven && list[i].uses < 2 {
+            if want == Want::Proven && e.idle[i].uses < 2 {
                 continue;
             }
-            let e = list.remove(i);
-            if e.conn.alive() {
-                return Some((e.conn, e.uses));
+            let c = e.idle.remove(i);
+            e.gone(1);
+            if c.conn.alive() {
+                return Some((c.conn, c.uses));
             }
         }
         None
     })
 }
 
-/// Keeps `s` for a later request to server `id` (no estimate of the need: kept up to the cap).
-pub fn put(id: u64, s: ServerConn) {
+/// Offers `s`, which carried `uses` requests, back to `server`'s idle connections while
+/// `in_use` connections to that server (this one included) are in use: kept while the
+/// server's idle connections are fewer than its `pool-max-conn`, and when the thread holds none
+/// idle for it, or when idle plus in use stay within the recent need plus `pool-low-conn`
+/// (HAProxy's rule); otherwise closed. Whether it was kept.
+pub fn offer(server: &Arc<ServerRt>, s: ServerConn, uses: u32, in_use: u32) -> bool {
+    let (max, low) = server.pool_limits();
     POOL.with(|p| {
         let mut p = p.borrow_mut();
-        let list = &mut p.servers.entry(id).or_default().idle;
-        if list.len() < MAX_IDLE_PER_SERVER {
-            list.push(Idle {
-                conn: s,
-                since: Instant::now(),
-                uses: 1,
-            });
+        let e = p.servers.entry(server.id).or_default();
+        if e.server.is_none() {
+            e.server = Some(server.clone());
         }
-    });
-}
-
-/// Offers `s`, which carried `uses` requests, back to server `id`'s idle connections while
-/// `in_use` connections to that server (this one included) are in use: kept when the thread
-/// holds none idle for it, or when idle plus in use stay within the recent need (HAProxy's
-/// rule); otherwise closed. Whether it was kept.
-pub fn offer(id: u64, s: ServerConn, uses: u32, in_use: u32) -> bool {
-    POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        let e = p.servers.entry(id).or_default();
         e.max_used = e.max_used.max(in_use);
         e.est_need = e.est_need.max(in_use);
         let idle = e.idle.len() as u32;
         let keep = e.idle.len() < MAX_IDLE_PER_SERVER
-            && (idle == 0 || idle + in_use <= in_use.max(e.est_need));
+            && server.idle.load(Ordering::Relaxed) < max
+            && (idle == 0 || idle + in_use <= in_use.max(e.est_need).saturating_add(low));
         if keep {
+            server.idle.fetch_add(1, Ordering::Relaxed);
             e.idle.push(Idle {
                 conn: s,
                 since: Instant::now(),
@@ -165,6 +183,7 @@ pub fn purge(now: Instant) {
                 .take_while(|i| now.duration_since(i.since) >= PURGE_DELAY)
                 .count();
             e.idle.drain(..expired);
+            e.gone(expired);
             if decay {
                 // HAProxy's srv_cleanup_idle_conns: the estimate moves halfway to the period's
                 // peak (never below it), and a new period starts.
@@ -193,6 +212,19 @@ mod tests {
         (ServerConn::Tcp(c.expect("connect")), s.expect("accept").0)
     }
 
+    fn server(max: Option<u32>, low: u32) -> Arc<ServerRt> {
+        let s = ServerRt::new(
+            "s".into(),
+            crate::server::Target::Fixed(([127, 0, 0, 1], 1).into()),
+            1,
+            None,
+            false,
+            true,
+        );
+        s.set_pool_limits(max, low);
+        Arc::new(s)
+    }
+
     fn rt() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -207,33 +239,36 @@ mod tests {
                 .await
                 .expect("bind");
             let mut peers = Vec::new();
+            let (s7, s8) = (server(None, 0), server(None, 0));
             // Sequential clients, one in use at a time: the first idle one is kept, the
             // rest closed.
             for i in 0..5 {
                 let (c, s) = conn(&l).await;
                 peers.push(s);
-                assert_eq!(offer(7, c, 1, 1), i == 0, "offer {i}");
+                assert_eq!(offer(&s7, c, 1, 1), i == 0, "offer {i}");
             }
             assert_eq!(idle_count(), 1);
+            assert_eq!(s7.idle.load(Ordering::Relaxed), 1);
             // A server that had 3 in use at once keeps up to 3 idle.
             let mut kept = 0;
             for in_use in [3, 2, 1, 1] {
                 let (c, s) = conn(&l).await;
                 peers.push(s);
-                kept += offer(8, c, 1, in_use) as usize;
+                kept += offer(&s8, c, 1, in_use) as usize;
             }
             assert_eq!(kept, 3);
             // The need decays once the load is gone: after two periods it is 1 again.
             let now = Instant::now();
             purge(now);
             purge(now + PURGE_DELAY / 2);
-            let e = POOL.with(|p| p.borrow().servers[&8].est_need);
+            let e = POOL.with(|p| p.borrow().servers[&s8.id].est_need);
             assert_eq!(e, 3, "one decay per period");
             purge(now + PURGE_DELAY + Duration::from_millis(1));
             // All idle ones expired by now; the need halved (3 + 0) / 2 = 1.
-            let e = POOL.with(|p| p.borrow().servers.get(&8).map(|e| e.est_need));
+            let e = POOL.with(|p| p.borrow().servers.get(&s8.id).map(|e| e.est_need));
             assert_eq!(e, Some(1));
             assert_eq!(idle_count(), 0);
+            assert_eq!(s8.idle.load(Ordering::Relaxed), 0, "expired ones uncounted");
             retain(&|_| false);
         });
     }
@@ -246,15 +281,72 @@ mod tests {
                 .expect("bind");
             let (a, _sa) = conn(&l).await;
             let (b, _sb) = conn(&l).await;
-            assert!(offer(9, a, 3, 3));
-            assert!(offer(9, b, 1, 2));
+            let s9 = server(None, 0);
+            assert!(offer(&s9, a, 3, 3));
+            assert!(offer(&s9, b, 1, 2));
             // The newest (used once) is skipped for a proven one.
-            let (_, uses) = take_with(9, Want::Proven).expect("proven");
+            let (_, uses) = take_with(s9.id, Want::Proven).expect("proven");
             assert_eq!(uses, 3);
-            assert!(take_with(9, Want::Proven).is_none());
-            let (_, uses) = take_with(9, Want::Any).expect("any");
+            assert!(take_with(s9.id, Want::Proven).is_none());
+            let (_, uses) = take_with(s9.id, Want::Any).expect("any");
             assert_eq!(uses, 1);
+            assert_eq!(s9.idle.load(Ordering::Relaxed), 0);
             retain(&|_| false);
+        });
+    }
+
+    #[test]
+    fn pool_max_conn_and_pool_low_conn() {
+        rt().block_on(async {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let mut peers = Vec::new();
+            let offer_new = |srv: &Arc<ServerRt>, in_use: u32| {
+                let srv = srv.clone();
+                let l = &l;
+                async move {
+                    let (c, s) = conn(l).await;
+                    (offer(&srv, c, 1, in_use), s)
+                }
+            };
+            // `pool-max-conn 0`: none kept, even the first.
+            let none = server(Some(0), 0);
+            let (kept, s) = offer_new(&none, 1).await;
+            peers.push(s);
+            assert!(!kept);
+            // `pool-max-conn 2`: a server that needed 5 at once keeps 2.
+            let two = server(Some(2), 0);
+            let mut kept = 0;
+            for in_use in [5, 4, 3, 2, 1] {
+                let (k, s) = offer_new(&two, in_use).await;
+                peers.push(s);
+                kept += k as usize;
+            }
+            assert_eq!(kept, 2);
+            assert_eq!(two.idle.load(Ordering::Relaxed), 2);
+            // Taken: room again.
+            assert!(take(two.id).is_some());
+            assert_eq!(two.idle.load(Ordering::Relaxed), 1);
+            let (k, s) = offer_new(&two, 1).await;
+            peers.push(s);
+            assert!(k);
+            // `pool-low-conn 2`: one in use at a time, yet up to 1 + 2 idle are kept (the
+            // estimated need of 1 plus 2).
+            let low = server(None, 2);
+            let mut kept = 0;
+            for _ in 0..5 {
+                let (k, s) = offer_new(&low, 1).await;
+                peers.push(s);
+                kept += k as usize;
+            }
+            assert_eq!(kept, 3);
+            retain(&|_| false);
+            assert_eq!(
+                low.idle.load(Ordering::Relaxed),
+                0,
+                "dropped ones uncounted"
+            );
         });
     }
 }

@@ -117,9 +117,11 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
                 let _ = htx.send(Ok(rt.handle().clone()));
                 rt.block_on(async {
                     // Until stopped, close this worker's idle server connections past their
-                    // purge delay (pool.rs).
+                    // purge delay (pool.rs). Ticks every `park::PARK_AFTER`: the runtime's
+                    // next timer is then never further away than an idle connection's park
+                    // deadline, so arming one costs no wake of the driver (`park::park_at`).
                     let mut srx = srx;
-                    let mut tick = tokio::time::interval(crate::pool::PURGE_DELAY / 5);
+                    let mut tick = tokio::time::interval(crate::park::PARK_AFTER);
                     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                     loop {
                         tokio::select! {

@@ -152,6 +152,12 @@ pub struct ServerRt {
     /// NOLB (`http-check disable-on-404` saw a 404): UP, but balancing no longer picks it;
     /// clients bound to it by a cookie or a stick table still reach it.
     stopping: AtomicBool,
+    /// `pool-max-conn` (`u32::MAX`: unlimited, HAProxy's -1 default; 0: no idle connections).
+    pool_max: AtomicU32,
+    /// `pool-low-conn`: idle connections kept per thread beyond the estimated need.
+    pool_low: AtomicU32,
+    /// Idle connections to this server in every thread's pool (HAProxy's `curr_idle_conns`).
+    pub(crate) idle: AtomicU32,
     /// Runtime weight (HAProxy's `uweight`), starts at `weight`.
     uweight: AtomicU32,
     /// The server line has `check` (the stats page says "no check" otherwise).
@@ -241,6 +247,9 @@ impl ServerRt {
             observed: AtomicBool::new(false),
             admin: AtomicU8::new(AdminState::Ready as u8),
             stopping: AtomicBool::new(false),
+            pool_max: AtomicU32::new(u32::MAX),
+            pool_low: AtomicU32::new(0),
+            idle: AtomicU32::new(0),
             agent_maxconn: AtomicU32::new(0),
             agent: Mutex::new(None),
             uweight: AtomicU32::new(weight),
@@ -258,6 +267,21 @@ impl ServerRt {
             owner: Mutex::new(None),
             tls: std::sync::RwLock::new(None),
         }
+    }
+
+    /// `pool-max-conn` (`None`: unlimited) and `pool-low-conn` (applied by `pool::offer`).
+    pub fn set_pool_limits(&self, max: Option<u32>, low: u32) {
+        self.pool_max
+            .store(max.unwrap_or(u32::MAX), Ordering::Relaxed);
+        self.pool_low.store(low, Ordering::Relaxed);
+    }
+
+    /// `pool-max-conn` (`u32::MAX`: unlimited) and `pool-low-conn`.
+    pub fn pool_limits(&self) -> (u32, u32) {
+        (
+            self.pool_max.load(Ordering::Relaxed),
+            self.pool_low.load(Ordering::Relaxed),
+        )
     }
 
     /// Sets the `source` address (before the server is shared).

@@ -39,6 +39,9 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// as the neutral head and its response head sent from it (not as bytes), it serves one
     /// request, and its connection counts the session.
     const H2: bool = false;
+    /// Whether an idle connection of this kind can be parked without a task (`park`):
+    /// [`Self::poll_idle`] answers.
+    const PARK: bool = false;
     type Read<'a>: PeekRead + 'a;
     type Write<'a>: AsyncWrite + Unpin + Send + 'a;
     /// Waits until at least one byte can be read (0: the peer closed).
@@ -56,6 +59,15 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
         None
     }
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>);
+    /// Polls read readiness without a future, keeping `cx`'s waker (an idle connection parked
+    /// without a task, `park`); `None` when this kind of stream cannot (it is never parked).
+    fn poll_idle(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Option<std::task::Poll<io::Result<()>>> {
+        let _ = cx;
+        None
+    }
     /// A read just returned less than it asked for (see [`PeekRead::drained`]).
     fn drained(&self) {}
     /// Copies what the client sent so far into `buf` without consuming it, waiting for at
@@ -107,6 +119,7 @@ pub struct ClientCert {
 
 impl ClientStream for TcpStream {
     const UNIX: bool = false;
+    const PARK: bool = true;
     type Read<'a> = tcp::ReadHalf<'a>;
     type Write<'a> = tcp::WriteHalf<'a>;
     async fn peek_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -120,6 +133,20 @@ impl ClientStream for TcpStream {
     }
     fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
         Some(TcpStream::try_read_buf(self, buf))
+    }
+    fn poll_idle(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Option<std::task::Poll<io::Result<()>>> {
+        Some(poll_idle(
+            cx,
+            |cx| self.poll_read_ready(cx),
+            || {
+                self.try_io(Interest::READABLE, || {
+                    peek_one(socket2::SockRef::from(self))
+                })
+            },
+        ))
     }
     fn drained(&self) {
         let _ = self.try_io(Interest::READABLE, would_block);
@@ -138,6 +165,32 @@ impl PeekRead for tcp::ReadHalf<'_> {
     }
 }
 
+/// Read readiness confirmed by a peek: the runtime may report a socket readable that is not
+/// (a fresh registration); a peek that would block clears that readiness, and the next poll
+/// keeps the waker.
+fn poll_idle(
+    cx: &mut std::task::Context<'_>,
+    mut poll: impl FnMut(&mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>>,
+    mut peek: impl FnMut() -> io::Result<usize>,
+) -> std::task::Poll<io::Result<()>> {
+    use std::task::Poll;
+    loop {
+        if let Err(e) = std::task::ready!(poll(cx)) {
+            return Poll::Ready(Err(e));
+        }
+        match peek() {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            _ => return Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// `recv(MSG_PEEK)` of one byte (0: closed).
+fn peek_one(s: socket2::SockRef<'_>) -> io::Result<usize> {
+    let mut b = [MaybeUninit::<u8>::uninit(); 1];
+    s.peek(&mut b)
+}
+
 /// What `try_io` is given to clear a socket's read readiness without a system call.
 fn would_block() -> io::Result<()> {
     Err(io::ErrorKind::WouldBlock.into())
@@ -153,6 +206,7 @@ async fn unix_peek(s: &UnixStream) -> io::Result<usize> {
 
 impl ClientStream for UnixStream {
     const UNIX: bool = true;
+    const PARK: bool = true;
     type Read<'a> = unix::ReadHalf<'a>;
     type Write<'a> = unix::WriteHalf<'a>;
     async fn peek_byte(&mut self) -> io::Result<usize> {
@@ -163,6 +217,20 @@ impl ClientStream for UnixStream {
     }
     fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
         Some(UnixStream::try_read_buf(self, buf))
+    }
+    fn poll_idle(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Option<std::task::Poll<io::Result<()>>> {
+        Some(poll_idle(
+            cx,
+            |cx| self.poll_read_ready(cx),
+            || {
+                self.try_io(Interest::READABLE, || {
+                    peek_one(socket2::SockRef::from(self))
+                })
+            },
+        ))
     }
     fn drained(&self) {
         let _ = self.try_io(Interest::READABLE, would_block);

@@ -88,6 +88,9 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::h1",
             // Per-thread pool of transaction buffers (uses http::message).
             "http::bufs",
+            // Idle keep-alive connections parked without a task of their own (its tests use
+            // stream).
+            "park",
             "http::body",
             "http::headers",
             // HAProxy's acceptance checks of a request head (uses http::message).
@@ -189,7 +192,11 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "compiled configuration, HTTP persistence",
-        &["state", "http::persist", "place"],
+        &["state", "http::persist"],
+    ),
+    (
+        "where a stream is, for the sample language (uses state)",
+        &["place"],
     ),
     (
         "the log line of a connection that failed before a request (uses state, log_format)",
@@ -220,6 +227,7 @@ const LAYERS: &[(&str, &[&str])] = &[
 /// configuration with the files that build its parts (`state/*.rs`).
 const COLLAPSED: &[&str] = &[
     "balance",
+    "park",
     "persist",
     "counters",
     "http::session",

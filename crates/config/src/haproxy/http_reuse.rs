@@ -73,4 +73,32 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn pool_max_conn_and_pool_low_conn_are_read() {
+        let l = load(
+            "defaults\n  mode http\n  default-server pool-low-conn 4\nbackend a\n  \
+             server s 127.0.0.1:1 pool-max-conn 0\n  server t 127.0.0.1:2 pool-max-conn -1\n  \
+             server u 127.0.0.1:3 pool-max-conn 20 pool-low-conn 1\n",
+        );
+        assert!(!l.diagnostics.has_errors(), "{:?}", l.diagnostics);
+        let d = format!("{:?}", l.diagnostics);
+        assert!(
+            !d.contains("pool-max-conn") && !d.contains("pool-low-conn"),
+            "{d}"
+        );
+        let s = &l.config.proxies[0].servers;
+        let got: Vec<_> = s
+            .iter()
+            .map(|s| (s.pool_max_conn, s.pool_low_conn))
+            .collect();
+        assert_eq!(got, vec![(Some(0), 4), (None, 4), (Some(20), 1)]);
+        let bad = load("backend a\n  server s 127.0.0.1:1 pool-max-conn -2\n");
+        assert!(bad.diagnostics.has_errors());
+        let e = format!("{:?}", bad.diagnostics);
+        assert!(
+            e.contains("line: 2") && e.contains("pool-max-conn expects"),
+            "{e}"
+        );
+    }
 }

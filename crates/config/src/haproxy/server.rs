@@ -54,6 +54,7 @@ pub fn default_server() -> Server {
         max_reuse: None,
         pool_purge_delay: Duration::from_secs(5),
         pool_max_conn: None,
+        pool_low_conn: 0,
     }
 }
 
@@ -63,6 +64,7 @@ const KNOWN: &[&str] = &[
     "max-reuse",
     "pool-purge-delay",
     "pool-max-conn",
+    "pool-low-conn",
     "backup",
     "disabled",
     "enabled",
@@ -109,7 +111,6 @@ const IGNORED: &[(&str, usize)] = &[
     ("track", 1),
     ("redir", 1),
     ("tfo", 0),
-    ("pool-low-conn", 1),
     ("on-marked-down", 1),
     ("on-marked-up", 1),
     ("ws", 1),
@@ -220,9 +221,14 @@ fn apply_options<'a>(
             }
             "agent-send" => s.agent.send = Some(value("a string")?.to_string()),
             "maxconn" => s.maxconn = Some(number_in(value("a number")?, "maxconn", 0, u64::from(u32::MAX))?),
+            // HAProxy: -1 (the default) is unlimited, 0 keeps none.
+            "pool-max-conn" => {
+                let v = value("a number (-1: unlimited)")?;
+                s.pool_max_conn = if v == "-1" { None } else { Some(number_in(v, "pool-max-conn", 0, u64::from(u32::MAX - 1))?) };
+            }
+            "pool-low-conn" => s.pool_low_conn = number_in(value("a number")?, "pool-low-conn", 0, u64::from(u32::MAX))?,
             "inter" => s.inter = positive_time(value("a time")?, "inter")?,
             "max-reuse" => s.max_reuse = unlimited_or(value("a number (-1: no limit)")?, "max-reuse")?,
-            "pool-max-conn" => s.pool_max_conn = unlimited_or(value("a number (-1: no limit)")?, "pool-max-conn")?,
             "pool-purge-delay" => s.pool_purge_delay = time(value("a time")?, "pool-purge-delay")?,
             "fastinter" => s.fastinter = Some(positive_time(value("a time")?, "fastinter")?),
             "downinter" => s.downinter = Some(positive_time(value("a time")?, "downinter")?),
@@ -421,7 +427,7 @@ fn h2_only_warnings(
         return;
     }
     for opt in written {
-        if matches!(*opt, "max-reuse" | "pool-max-conn" | "pool-purge-delay") {
+        if matches!(*opt, "max-reuse" | "pool-purge-delay") {
             diags.warning(
                 span,
                 format!("server '{}': '{opt}' is applied to HTTP/2 server connections only (add 'proto h2' or 'alpn h2'); fulcrum's HTTP/1 connections ignore it", s.name),

@@ -300,6 +300,8 @@ pub struct Server {
     pub pool_purge_delay: Duration,
     /// `pool-max-conn N`: idle connections kept for the server (0: none); None: no limit (-1).
     pub pool_max_conn: Option<u32>,
+    /// `pool-low-conn`: idle connections a thread keeps beyond the estimated need (default 0).
+    pub pool_low_conn: u32,
 }
 
 /// `ADDRESS[:PORT]` of a server. `host` is an IP or a name resolved when the proxy starts.

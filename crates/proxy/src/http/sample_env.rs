@@ -278,7 +278,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             n if n.starts_with("http_auth") => self.auth_fetch(f),
             "unique-id" => s(self.unique_id?),
             n if WHERE_FETCHES.contains(&n) => self.place?.fetch(n),
-            "hostname" => s(crate::log::hostname().as_bytes()),
+            "hostname" => s(crate::net::hostname().as_bytes()),
             "capture.req.hdr" | "capture.res.hdr" => {
                 let caps = self.captures?;
                 let i = usize::try_from(f.args.first()?.as_int()).ok()?;

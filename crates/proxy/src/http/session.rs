@@ -33,6 +33,7 @@ use crate::stream::ClientStream;
 use crate::termination::Termination;
 use crate::track::Tracking;
 use bytes::{Buf, BytesMut};
+use idle::End;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -51,6 +52,8 @@ mod idle;
 #[cfg(test)]
 mod idle_tests;
 mod local;
+#[cfg(test)]
+mod park_tests;
 mod relay;
 mod request;
 mod respond;
@@ -105,6 +108,8 @@ enum HeadError {
     Invalid,
     /// Refused with this status (`validate`): 400, or 505 for an HTTP major version not 1.
     Refused(u16),
+    /// Idle long enough to be parked without its task (`park`); the idle deadline.
+    Park(Option<tokio::time::Instant>),
 }
 
 /// The server connection a client connection holds between the phases of a request, and
@@ -128,7 +133,7 @@ impl Attached {
     fn release(self) {
         if !self.private {
             let in_use = self.server.served() + 1;
-            pool::offer(self.server.id, self.stream, self.uses, in_use);
+            pool::offer(&self.server, self.stream, self.uses, in_use);
         }
     }
 }
@@ -196,21 +201,26 @@ pub struct Session<C> {
     stop: watch::Receiver<bool>,
     /// When the connection was accepted: the first request's `timeout http-request` runs from here.
     started: tokio::time::Instant,
+    /// A resumed connection (`park`): when its wait for the next request began.
+    wait_from: Option<tokio::time::Instant>,
     /// Requests served on this connection so far.
     served: u32,
     /// Stick counters this connection and its current request track (none without tables).
     track: Option<Arc<Tracking>>,
 }
 
-pub async fn serve<C: ClientStream>(
+/// Serves an HTTP/1 client connection. `keep` is held for as long as the connection lives
+/// (the listener's connection count and `maxconn` permits), also while it is parked.
+pub async fn serve<C: ClientStream, K: Send + 'static>(
     fe: Arc<Frontend>,
     client: C,
     peer: SocketAddr,
     local: SocketAddr,
     stop: watch::Receiver<bool>,
     track: Option<Arc<Tracking>>,
+    keep: K,
 ) {
-    let _counted = crate::counters::SessionGuard::start(&fe.counters);
+    let counted = crate::counters::SessionGuard::start(&fe.counters);
     // A connection that has not sent anything yet holds only this small future: the session
     // state (buffers, message arenas) is allocated when the first bytes arrive.
     let started = tokio::time::Instant::now();
@@ -242,7 +252,7 @@ pub async fn serve<C: ClientStream>(
             return;
         }
     }
-    let mut s = Box::new(Session {
+    let s = Box::new(Session {
         fe,
         client,
         peer,
@@ -256,15 +266,11 @@ pub async fn serve<C: ClientStream>(
         attached: None,
         stop,
         started,
+        wait_from: None,
         served: 0,
         track,
     });
-    Box::pin(s.run()).await;
-    if let Some(a) = s.attached.take() {
-        a.release();
-    }
-    // The next connection of this thread reuses them.
-    s.release_bufs();
+    idle::live(s, counted, keep).await;
 }
 
 /// Serves one HTTP/2 stream (`http::h2`): the stream is the session's client edge, its head
@@ -296,6 +302,7 @@ pub async fn serve_h2(
         attached: None,
         stop,
         started: tokio::time::Instant::now(),
+        wait_from: None,
         served: 0,
         track,
     });
@@ -330,8 +337,12 @@ fn h2_edge<C: ClientStream>(client: &mut C) -> Option<&mut H2Edge> {
 }
 
 impl<C: ClientStream> Session<C> {
-    async fn run(&mut self) {
-        let mut turn = Turn::First;
+    async fn run(&mut self) -> End {
+        let mut turn = if self.served == 0 {
+            Turn::First
+        } else {
+            Turn::Later
+        };
         loop {
             let accept = SystemTime::now();
             let t0 = Instant::now();
@@ -340,7 +351,8 @@ impl<C: ClientStream> Session<C> {
             // Phase: read head.
             let head_len = match self.read_head(turn, &mut arrived).await {
                 Ok(n) => n,
-                Err(HeadError::Idle) => return,
+                Err(HeadError::Idle) => return End::Done,
+                Err(HeadError::Park(deadline)) => return End::Park(deadline),
                 Err(HeadError::Timeout(got)) => {
                     if turn == Turn::First || got == Received::Part {
                         let page = errors::builtin_response(408);
@@ -348,7 +360,7 @@ impl<C: ClientStream> Session<C> {
                         self.answer_page(Some(&page)).await;
                         self.log_simple(accept, t0, 408, Termination::CLIENT_TIMEOUT_REQUEST);
                     }
-                    return;
+                    return End::Done;
                 }
                 Err(e @ (HeadError::TooLarge | HeadError::Invalid | HeadError::Refused(_))) => {
                     let status = match e {
@@ -363,7 +375,7 @@ impl<C: ClientStream> Session<C> {
                     );
                     self.answer_page(page.as_deref()).await;
                     self.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
-                    return;
+                    return End::Done;
                 }
             };
             self.cbuf.advance(head_len);
@@ -371,7 +383,7 @@ impl<C: ClientStream> Session<C> {
             turn = Turn::Later;
             let next = self.request(start, head_len).await;
             if next == Next::Close {
-                return;
+                return End::Done;
             }
             if self.cbuf.is_empty() {
                 // The next request may be here already (one read, the one the wait would
@@ -383,7 +395,7 @@ impl<C: ClientStream> Session<C> {
                     Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => self.go_idle(),
                     None => self.go_idle(),
                     // Closed, or failed: nothing more to serve.
-                    Some(_) => return,
+                    Some(_) => return End::Done,
                 }
             }
         }

@@ -84,6 +84,7 @@ pub(super) fn build_backend(
         let kept_any = kept.is_some();
         let server = kept.cloned().unwrap_or_else(|| Arc::new(fresh));
         server.set_observed(s.observe.is_some());
+        server.set_pool_limits(s.pool_max_conn, s.pool_low_conn);
         server.set_tls(if s.ssl {
             let t = crate::tls::connector::build(s, &config.global.tls)
                 .map_err(|m| ProxyError::Config(format!("{}: {m}", s.span)))?;

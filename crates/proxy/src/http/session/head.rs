@@ -48,10 +48,13 @@ impl<C: ClientStream> Session<C> {
         } else {
             fe.timeouts.http_keep_alive.or(req_timeout)
         };
+        // A resumed connection (`park`) keeps the deadline its wait began with.
         let start = if first {
             self.started
         } else {
-            tokio::time::Instant::now()
+            self.wait_from
+                .take()
+                .unwrap_or_else(tokio::time::Instant::now)
         };
         let (limit, bufsize) = (fe.head_limit, fe.bufsize);
         loop {
@@ -70,12 +73,22 @@ impl<C: ClientStream> Session<C> {
                 // No buffers (an idle connection holds none): wait for readiness, then take a
                 // set from the thread's pool and read; a wake with nothing to read gives it
                 // back and waits again.
+                // Quiet for `PARK_AFTER` between requests: parked without its task (`park`).
+                let park_at = (C::PARK && !first)
+                    .then(|| crate::park::park_at(tokio::time::Instant::now()))
+                    .filter(|p| deadline.is_none_or(|d| *p < d));
                 let ready = self.client.ready();
                 let stop = self.stop.changed();
                 tokio::select! {
                     r = ready => { if !matches!(r, Ok(n) if n > 0) { return Err(HeadError::Idle); } }
                     _ = stop, if !first => return Err(HeadError::Idle),
-                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout(Received::Nothing) } else { HeadError::Idle }),
+                    _ = sleep_opt(park_at.or(deadline)) => return Err(if park_at.is_some() {
+                        HeadError::Park(deadline)
+                    } else if first {
+                        HeadError::Timeout(Received::Nothing)
+                    } else {
+                        HeadError::Idle
+                    }),
                 }
                 self.acquire_bufs();
                 match self.client.try_read_buf(&mut self.cbuf) {

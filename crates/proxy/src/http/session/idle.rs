@@ -1,8 +1,115 @@
 //! A keep-alive connection between requests: its server connection handed to the idle pool
-//! (or kept when private), its buffers given back, and taken again when bytes arrive.
+//! (or kept when private), its buffers given back, and taken again when bytes arrive. Quiet
+//! for longer than `park::PARK_AFTER`, it is parked: its task ends, and what the next request
+//! needs waits in the thread's parking lot ([`IdleConn`], a few hundred bytes) until bytes
+//! arrive and the session is spawned again.
 
 use super::*;
+use crate::counters::SessionGuard;
+use crate::park::{self, Parked};
 use crate::stream::ClientStream;
+use std::task::{Context, Poll};
+
+/// How a connection's run of requests ended.
+pub(super) enum End {
+    /// Closed, or to be closed.
+    Done,
+    /// Idle: to be parked until this deadline (`park`).
+    Park(Option<tokio::time::Instant>),
+}
+
+/// Runs a connection's requests until it closes, or parks it when it turns quiet.
+pub(super) async fn live<C: ClientStream, K: Send + 'static>(
+    mut s: Box<Session<C>>,
+    counted: SessionGuard,
+    keep: K,
+) {
+    match s.run().await {
+        End::Done => {
+            if let Some(a) = s.attached.take() {
+                a.release();
+            }
+            // The next connection of this thread reuses them.
+            s.release_bufs();
+        }
+        End::Park(deadline) => {
+            s.release_bufs();
+            let s = *s;
+            let stop = s.stop.clone();
+            let idle = Box::new(IdleConn {
+                fe: s.fe,
+                client: s.client,
+                peer: s.peer,
+                local: s.local,
+                stop: s.stop,
+                since: tokio::time::Instant::now(),
+                served: s.served,
+                track: s.track,
+                attached: s.attached.map(Box::new),
+                counted,
+                keep,
+            });
+            if let Err(idle) = park::park(idle, deadline, &stop) {
+                park::wait_here(idle, deadline, stop).await;
+            }
+        }
+    }
+}
+
+/// What a parked connection keeps: the client socket and what its next request's session
+/// starts from. Dropping it closes the connection (its counters and permits go with it).
+pub(super) struct IdleConn<C, K> {
+    fe: Arc<Frontend>,
+    client: C,
+    peer: SocketAddr,
+    local: SocketAddr,
+    stop: watch::Receiver<bool>,
+    /// When the wait for the next request began (its deadlines run from here).
+    since: tokio::time::Instant,
+    served: u32,
+    track: Option<Arc<Tracking>>,
+    /// A private server connection (`http-reuse never`, NTLM), kept while idle.
+    attached: Option<Box<Attached>>,
+    counted: SessionGuard,
+    keep: K,
+}
+
+impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.client.poll_idle(cx) {
+            Some(Poll::Pending) => Poll::Pending,
+            // Bytes, a close or an error: the session reads and sees which.
+            Some(Poll::Ready(_)) | None => Poll::Ready(()),
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    fn resume(self: Box<Self>) {
+        let i = *self;
+        let s = Box::new(Session {
+            fe: i.fe,
+            client: i.client,
+            peer: i.peer,
+            local: i.local,
+            cbuf: BytesMut::new(),
+            sbuf: BytesMut::new(),
+            req: Message::default(),
+            res: Message::default(),
+            out: Vec::new(),
+            scratch: Vec::new(),
+            attached: i.attached.map(|a| *a),
+            stop: i.stop,
+            started: i.since,
+            wait_from: Some(i.since),
+            served: i.served,
+            track: i.track,
+        });
+        tokio::spawn(live(s, i.counted, i.keep));
+    }
+}
 
 impl<C: ClientStream> Session<C> {
     /// The client connection is idle between requests: it keeps no buffers and no shared

@@ -135,6 +135,7 @@ where
                             a,
                             rx.clone(),
                             None,
+                            (),
                         ));
                     }
                 });

@@ -1,0 +1,167 @@
+//! The parking lot with real sockets: a parked connection is resumed when bytes or a close
+//! arrive, dropped at its deadline or on a stop, and the lot holds nothing afterwards.
+
+use super::*;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+/// A parked connection that reports what happened to it.
+struct Probe {
+    sock: TcpStream,
+    stop: watch::Receiver<bool>,
+    said: Option<mpsc::UnboundedSender<&'static str>>,
+}
+
+impl Parked for Probe {
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        use crate::stream::ClientStream;
+        match self.sock.poll_idle(cx) {
+            Some(Poll::Pending) => Poll::Pending,
+            _ => Poll::Ready(()),
+        }
+    }
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+    fn resume(mut self: Box<Self>) {
+        if let Some(tx) = self.said.take() {
+            let _ = tx.send("resumed");
+        }
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        if let Some(tx) = self.said.take() {
+            let _ = tx.send("dropped");
+        }
+    }
+}
+
+/// A connected pair: (the proxy's side, the client's side).
+async fn pair(l: &TcpListener) -> (TcpStream, TcpStream) {
+    let a = l.local_addr().expect("addr");
+    let (c, s) = tokio::join!(TcpStream::connect(a), l.accept());
+    (s.expect("accept").0, c.expect("connect"))
+}
+
+async fn next(rx: &mut mpsc::UnboundedReceiver<&'static str>) -> &'static str {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .expect("in time")
+        .expect("said")
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt")
+}
+
+#[test]
+fn bytes_or_a_close_resume_a_deadline_or_a_stop_drops() {
+    rt().block_on(async {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let (stop_tx, stop) = watch::channel(false);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let probe = |sock| {
+            Box::new(Probe {
+                sock,
+                stop: stop.clone(),
+                said: Some(tx.clone()),
+            })
+        };
+        // Bytes arrive: resumed.
+        let (s, mut c) = pair(&l).await;
+        assert!(park(probe(s), None, &stop).is_ok());
+        tokio::task::yield_now().await;
+        assert_eq!(parked(), 1);
+        c.write_all(b"GET").await.expect("send");
+        assert_eq!(next(&mut rx).await, "resumed");
+        assert_eq!(parked(), 0);
+        // The client closes: resumed too (the session reads the close).
+        let (s, c) = pair(&l).await;
+        assert!(park(probe(s), None, &stop).is_ok());
+        tokio::task::yield_now().await;
+        drop(c);
+        assert_eq!(next(&mut rx).await, "resumed");
+        // Its deadline passes: dropped (closed), the earliest first.
+        let (s1, _c1) = pair(&l).await;
+        let (s2, _c2) = pair(&l).await;
+        let now = Instant::now();
+        let (tx2, mut rx2) = mpsc::unbounded_channel();
+        let late = Box::new(Probe {
+            sock: s2,
+            stop: stop.clone(),
+            said: Some(tx2),
+        });
+        assert!(park(late, Some(now + Duration::from_millis(600)), &stop).is_ok());
+        assert!(park(probe(s1), Some(now + Duration::from_millis(50)), &stop).is_ok());
+        assert_eq!(next(&mut rx).await, "dropped");
+        assert!(rx2.try_recv().is_err(), "the later deadline has not passed");
+        assert_eq!(next(&mut rx2).await, "dropped");
+        assert!(
+            now.elapsed() >= Duration::from_millis(600),
+            "not before its deadline"
+        );
+        assert_eq!(parked(), 0);
+        // A stop: every parked connection is dropped.
+        let (s, _c) = pair(&l).await;
+        assert!(park(probe(s), None, &stop).is_ok());
+        tokio::task::yield_now().await;
+        assert_eq!(parked(), 1);
+        stop_tx.send(true).expect("stop");
+        assert_eq!(next(&mut rx).await, "dropped");
+        assert_eq!(parked(), 0);
+        // Connections of another stop signal are not parked here.
+        let (_other_tx, other) = watch::channel(false);
+        let (s, _c) = pair(&l).await;
+        let back = park(
+            Box::new(Probe {
+                sock: s,
+                stop: other.clone(),
+                said: None,
+            }),
+            None,
+            &other,
+        );
+        assert!(back.is_err(), "given back to wait in its task");
+    });
+}
+
+#[test]
+fn a_lot_whose_runtime_stopped_is_replaced() {
+    let (_stop_tx, stop) = watch::channel(false);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let held = rt().block_on(async {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let (s, c) = pair(&l).await;
+        let p = Box::new(Probe {
+            sock: s,
+            stop: stop.clone(),
+            said: Some(tx.clone()),
+        });
+        assert!(park(p, None, &stop).is_ok());
+        tokio::task::yield_now().await;
+        (l, c)
+    });
+    // The runtime is gone: its lot closed what it held.
+    assert_eq!(rx.try_recv(), Ok("dropped"));
+    assert_eq!(parked(), 0);
+    drop(held);
+    rt().block_on(async {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let (s, mut c) = pair(&l).await;
+        let p = Box::new(Probe {
+            sock: s,
+            stop: stop.clone(),
+            said: Some(tx.clone()),
+        });
+        assert!(park(p, None, &stop).is_ok(), "a new lot on the new runtime");
+        c.write_all(b"x").await.expect("send");
+        assert_eq!(next(&mut rx).await, "resumed");
+    });
+}
