@@ -98,6 +98,16 @@ impl std::fmt::Display for Shown {
     }
 }
 
+/// The host name (`%H`, `log-send-hostname`, the `hostname` fetch), as HAProxy's (read once).
+pub fn hostname() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,14 +130,4 @@ mod tests {
         assert!(!Cidr::parse("0.0.0.0/0").is_some_and(|c| c.contains(u.ip())));
         assert_eq!(shown([10, 0, 0, 1].into()).to_string(), "10.0.0.1");
     }
-}
-
-/// The host name (`%H`, `log-send-hostname`, the `hostname` fetch), as HAProxy's (read once).
-pub fn hostname() -> &'static str {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    })
 }

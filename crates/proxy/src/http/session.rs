@@ -344,8 +344,17 @@ impl<C: ClientStream> Session<C> {
             Turn::Later
         };
         loop {
-            let accept = SystemTime::now();
-            let t0 = Instant::now();
+            // A resumed connection (`park`): its wait began before this task, and `%Ti`/`%t`
+            // count from there.
+            let back = self
+                .wait_from
+                .map_or(std::time::Duration::ZERO, |w| w.elapsed());
+            let accept = SystemTime::now()
+                .checked_sub(back)
+                .unwrap_or_else(SystemTime::now);
+            let t0 = Instant::now()
+                .checked_sub(back)
+                .unwrap_or_else(Instant::now);
             // When the request's first byte came (`%Ti` before it, `%TR` from it).
             let mut arrived = None;
             // Phase: read head.

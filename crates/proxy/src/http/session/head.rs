@@ -83,6 +83,8 @@ impl<C: ClientStream> Session<C> {
                     r = ready => { if !matches!(r, Ok(n) if n > 0) { return Err(HeadError::Idle); } }
                     _ = stop, if !first => return Err(HeadError::Idle),
                     _ = sleep_opt(park_at.or(deadline)) => return Err(if park_at.is_some() {
+                        // The resumed session's wait (deadlines, `%Ti`) began here.
+                        self.wait_from = Some(start);
                         HeadError::Park(deadline)
                     } else if first {
                         HeadError::Timeout(Received::Nothing)

@@ -42,7 +42,7 @@ pub(super) async fn live<C: ClientStream, K: Send + 'static>(
                 peer: s.peer,
                 local: s.local,
                 stop: s.stop,
-                since: tokio::time::Instant::now(),
+                since: s.wait_from.unwrap_or_else(tokio::time::Instant::now),
                 served: s.served,
                 track: s.track,
                 attached: s.attached.map(Box::new),
