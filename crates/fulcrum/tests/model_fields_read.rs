@@ -20,6 +20,11 @@ const COSMETIC: &[(&str, &str, &str)] = &[
         "which parser read a file: `fulcrum check`'s summary (config crate), no runtime effect",
     ),
     (
+        "Proxy",
+        "defaults",
+        "name of the defaults section inherited from: its values are already copied by the parser",
+    ),
+    (
         "HttpCheck",
         "inherited",
         "parser bookkeeping: whether the http-check rules came from a defaults section",
