@@ -13,40 +13,9 @@ use common::*;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
 fn addr(p: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], p))
-}
-
-/// A TCP server that answers `NAME:` and then echoes what it reads until the client's end.
-async fn echo(name: &'static str) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let a = l.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut first = true;
-                loop {
-                    let n = match s.read(&mut buf).await {
-                        Ok(n) if n > 0 => n,
-                        _ => break,
-                    };
-                    if first {
-                        first = false;
-                        if s.write_all(format!("{name}:").as_bytes()).await.is_err() {
-                            break;
-                        }
-                    }
-                    if s.write_all(&buf[..n]).await.is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    a
 }
 
 const T: &str = "  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n";

@@ -433,3 +433,33 @@ pub async fn drain_syslog(s: &tokio::net::UdpSocket) {
         }
     }
 }
+
+/// A TCP server that answers `NAME:` and then echoes what it reads until the client's end.
+pub async fn echo(name: &'static str) -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let a = l.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut first = true;
+                loop {
+                    let n = match s.read(&mut buf).await {
+                        Ok(n) if n > 0 => n,
+                        _ => break,
+                    };
+                    if first {
+                        first = false;
+                        if s.write_all(format!("{name}:").as_bytes()).await.is_err() {
+                            break;
+                        }
+                    }
+                    if s.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    a
+}
