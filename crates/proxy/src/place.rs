@@ -31,16 +31,16 @@ impl Where for Place<'_> {
 
 /// A request's place while it goes: the frontend from the start, the backend once routed
 /// ([`Located::route`]), the server whose answer is being handled (`Where::at_server`).
-pub struct Located {
-    fe: Arc<Frontend>,
+pub struct Located<'a> {
+    fe: &'a Frontend,
     be: OnceLock<Arc<Backend>>,
     srv: AtomicUsize,
 }
 
-impl Located {
-    pub fn new(fe: &Arc<Frontend>) -> Located {
+impl<'a> Located<'a> {
+    pub fn new(fe: &'a Frontend) -> Located<'a> {
         Located {
-            fe: fe.clone(),
+            fe,
             be: OnceLock::new(),
             srv: AtomicUsize::new(usize::MAX),
         }
@@ -52,7 +52,7 @@ impl Located {
     }
 }
 
-impl Where for Located {
+impl Where for Located<'_> {
     fn at_server(&self, index: usize) {
         self.srv.store(index, Ordering::Relaxed);
     }
@@ -63,7 +63,7 @@ impl Where for Located {
         let srv = be
             .and_then(|b| b.servers.get(i))
             .map(|s| (s.name.as_str(), i));
-        answer(name, &self.fe, be, srv)
+        answer(name, self.fe, be, srv)
     }
 }
 
