@@ -239,13 +239,14 @@ where
     // Zero: never closed for being idle (the tick never comes).
     let tick = (!purge.is_zero()).then(|| (purge / 5).min(Duration::from_secs(1)));
     let mut idle = Duration::ZERO;
+    // The tick's timer and the "emptied" waiter are made once and renewed only when they
+    // fire: the connection wakes this task for every batch of frames, and a timer (or a
+    // waiter) made per wake-up is registered and removed again each time.
+    let far = Duration::from_secs(86_400 * 365);
+    let mut sleep = std::pin::pin!(tokio::time::sleep(tick.unwrap_or(far)));
+    let emptied = entry.emptied.clone();
+    let mut notified = std::pin::pin!(emptied.notified());
     loop {
-        let sleep = async {
-            match tick {
-                Some(t) => tokio::time::sleep(t).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             r = &mut conn => {
                 if let Err(e) = r {
@@ -253,13 +254,15 @@ where
                 }
                 break;
             }
-            () = entry.emptied.notified() => {
+            () = &mut notified => {
+                notified.set(emptied.notified());
                 if entry.idle() && (entry.worn() || surplus(&entry, id)) {
                     break;
                 }
             }
-            () = sleep => {
+            () = &mut sleep, if tick.is_some() => {
                 let t = tick.unwrap_or_default();
+                sleep.as_mut().reset(tokio::time::Instant::now() + t);
                 idle = if entry.active.load(Ordering::Acquire) == 0 {
                     idle + t
                 } else {

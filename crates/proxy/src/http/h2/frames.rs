@@ -135,6 +135,11 @@ impl AsyncRead for DataIn {
     }
 }
 
+/// The largest last piece of a body [`DataOut`] hands to the stream without reserving the
+/// peer's window first (h2 keeps it until the window opens): one buffer's worth, what the
+/// sender would hold as `pending` anyway.
+const LAST_UNRESERVED: usize = 16 * 1024;
+
 /// How the body bytes written to a [`DataOut`] are framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutBody {
@@ -294,6 +299,18 @@ impl DataOut {
             let Some(send) = self.send.as_mut() else {
                 return Poll::Ready(Err(broken()));
             };
+            if matches!(self.finish, Some(Finish::Data)) && self.pending.len() <= LAST_UNRESERVED
+            {
+                // The body's last bytes (a small answer's only DATA frame): handed to the
+                // stream at once with END_STREAM, which sends them as the peer's window
+                // allows. Nothing follows them, so there is no writer to hold back: the
+                // reservation and capacity round trips (a lock of the connection each) are
+                // skipped.
+                self.finish = None;
+                let last = std::mem::take(&mut self.pending);
+                send.send_data(last, true).map_err(|_| broken())?;
+                break;
+            }
             send.reserve_capacity(self.pending.len());
             let cap = match ready!(send.poll_capacity(cx)) {
                 Some(Ok(c)) => c,
@@ -394,7 +411,7 @@ pub async fn relay(
 }
 
 /// `f`, unless `t` passes first (None); no timer when `f` is ready at once.
-async fn within<F: Future>(t: Option<Duration>, f: F) -> Option<F::Output> {
+pub async fn within<F: Future>(t: Option<Duration>, f: F) -> Option<F::Output> {
     let mut f = std::pin::pin!(f);
     if let Poll::Ready(v) = poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx))).await {
         return Some(v);

@@ -19,7 +19,7 @@ use super::{Next, Rec, Session};
 use crate::backend::Origin;
 use crate::connect::h2::H2Conn;
 use crate::http::body::{self, BodyError, Framing};
-use crate::http::h2::frames::{self, InBody};
+use crate::http::h2::frames::{self, within, InBody};
 use crate::http::h2::upstream::{self, Failure};
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
@@ -74,17 +74,16 @@ impl<C: ClientStream> Session<C> {
                 Step::Elsewhere
             }
         };
-        let ready = conn.send.clone().ready();
-        let send = match srv_timeout {
-            Some(t) => tokio::time::timeout(t, ready).await.ok(),
-            None => Some(ready.await),
-        };
-        let Some(Ok(mut send)) = send else {
+        // The handle's own `SendRequest` sends the stream (no clone of it per request: a
+        // clone and its drop each take the connection's lock).
+        let mut conn = conn;
+        let ready = std::future::poll_fn(|cx| conn.send.poll_ready(cx));
+        let Some(Ok(())) = within(srv_timeout, ready).await else {
             // The connection is gone (or never got room): nothing was sent.
             return lost(reused);
         };
         let t_sent = Instant::now();
-        let Ok((response, stream)) = send.send_request(head, framing == Framing::None) else {
+        let Ok((response, stream)) = conn.send.send_request(head, framing == Framing::None) else {
             return lost(reused);
         };
         let mut body_done = framing == Framing::None;
@@ -313,13 +312,5 @@ impl<C: ClientStream> Session<C> {
             let _ = self.client.shutdown().await;
         }
         Step::Done(client)
-    }
-}
-
-/// `f`, unless `t` passes first (None).
-async fn within<F: std::future::Future>(t: Option<std::time::Duration>, f: F) -> Option<F::Output> {
-    match t {
-        Some(t) => tokio::time::timeout(t, f).await.ok(),
-        None => Some(f.await),
     }
 }
