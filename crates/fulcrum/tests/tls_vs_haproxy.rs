@@ -35,6 +35,7 @@ fn backend_sees_the_same_tls_headers_as_behind_haproxy() {
     let ca = Ca::new(&dir.0.join("ca"), "Fulcrum Test CA");
     let srv = ca.issue("a.pem", "a.test", &["a.test"], Key::Ec, false);
     let client = ca.issue("client.pem", "client one", &[], Key::Ec, true);
+    let rsa_client = ca.issue("client-rsa.pem", "client two", &[], Key::Rsa, true);
     // The backend echoes the headers it received.
     let app = free_port();
     let _app = common::app_server(&dir, "unused", free_port(), 200);
@@ -43,7 +44,7 @@ fn backend_sees_the_same_tls_headers_as_behind_haproxy() {
         &format!(
             "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
              frontend echo\n bind 127.0.0.1:{app}\n\
-             http-request return status 200 content-type text/plain lf-string \"%[req.hdr(x-ssl)]|%[req.hdr(x-sni)]|%[req.hdr(x-proto)]|%[req.hdr(x-cipher)]|%[req.hdr(x-alpn)]|%[req.hdr(x-used)]|%[req.hdr(x-verify)]|%[req.hdr(x-dn)]|%[req.hdr(x-idn)]|%[req.hdr(x-lf)]\"\n"
+             http-request return status 200 content-type text/plain lf-string \"%[req.hdr(x-ssl)]|%[req.hdr(x-sni)]|%[req.hdr(x-proto)]|%[req.hdr(x-cipher)]|%[req.hdr(x-alpn)]|%[req.hdr(x-used)]|%[req.hdr(x-verify)]|%[req.hdr(x-dn)]|%[req.hdr(x-idn)]|%[req.hdr(x-lf)]|%[req.hdr(x-ks)]|%[req.hdr(x-cv)]|%[req.hdr(x-sig)]|%[req.hdr(x-key)]\"\n"
         ),
     );
     let _echo = Fulcrum::start(&echo);
@@ -61,6 +62,10 @@ fn backend_sees_the_same_tls_headers_as_behind_haproxy() {
               http-request set-header X-DN %[ssl_c_s_dn]\n\
               http-request set-header X-IDN %[ssl_c_i_dn]\n\
               http-request set-header X-LF \"%sslv %sslc\"\n\
+              http-request set-header X-KS %[ssl_fc_alg_keysize]\n\
+              http-request set-header X-CV %[ssl_c_version]\n\
+              http-request set-header X-SIG %[ssl_c_sig_alg]\n\
+              http-request set-header X-KEY %[ssl_c_key_alg]\n\
               default_backend b\n\
              backend b\n server s 127.0.0.1:{app}\n",
             srv.display(),
@@ -73,7 +78,8 @@ fn backend_sees_the_same_tls_headers_as_behind_haproxy() {
     let fcfg = dir.write("f.cfg", &cfg(fport));
     let f = Fulcrum::start(&fcfg);
     let cert = client.to_str().expect("utf-8").to_string();
-    let cases: [&[&str]; 4] = [
+    let rsa_cert = rsa_client.to_str().expect("utf-8").to_string();
+    let cases: [&[&str]; 5] = [
         &["--tlsv1.3", "--tls13-ciphers", "TLS_AES_128_GCM_SHA256"],
         &[
             "--tlsv1.3",
@@ -98,6 +104,13 @@ fn backend_sees_the_same_tls_headers_as_behind_haproxy() {
             "--cert",
             &cert,
         ],
+        &[
+            "--tlsv1.3",
+            "--tls13-ciphers",
+            "TLS_AES_256_GCM_SHA384",
+            "--cert",
+            &rsa_cert,
+        ],
     ];
     for extra in cases {
         let (hrc, want) = curl(&ca.ca_pem(), "a.test", hport, extra);
@@ -107,7 +120,20 @@ fn backend_sees_the_same_tls_headers_as_behind_haproxy() {
         assert!(want.starts_with("1|a.test|TLSv1."), "{want}");
         if extra.contains(&"--cert") {
             assert!(
-                want.contains("|http/1.1|1|0|/C=FR/O=Fulcrum Test/CN=client one|/O=Fulcrum Test/CN=Fulcrum Test CA|TLSv1."),
+                want.contains("|http/1.1|1|0|/C=FR/O=Fulcrum Test/CN=client ")
+                    && want.contains("|/O=Fulcrum Test/CN=Fulcrum Test CA|TLSv1."),
+                "{want}"
+            );
+        }
+        if extra.contains(&"--cert") {
+            // ssl_c_version, ssl_c_sig_alg, ssl_c_key_alg (the CA signs with ECDSA).
+            let key = if extra.contains(&rsa_cert.as_str()) {
+                "rsaEncryption"
+            } else {
+                "id-ecPublicKey"
+            };
+            assert!(
+                want.ends_with(&format!("|3|ecdsa-with-SHA256|{key}")),
                 "{want}"
             );
         }
@@ -145,6 +171,8 @@ fn passthrough_routes_on_sni_as_haproxy_does() {
               tcp-request content accept if {{ req_ssl_hello_type 1 }}\n\
               acl to_b req.ssl_sni -i b.test c.test\n\
               use_backend be_b if to_b\n\
+              use_backend be_b if {{ req_ssl_sni -i v.test }} {{ req.ssl_ver 3.3 }}\n\
+              use_backend be_b if {{ req_ssl_sni -i w.test }} {{ req_ssl_ver lt 3.3 }}\n\
               use_backend be_a if {{ req_ssl_sni -i a.test }}\n\
               default_backend be_a\n\
              backend be_a\n server a 127.0.0.1:{pa}\n\
@@ -170,6 +198,14 @@ fn passthrough_routes_on_sni_as_haproxy_does() {
             "fulcrum, {name}: {}",
             f.log_text()
         );
+    }
+    // `req.ssl_ver` (the hello's version, 3.3 for TLS 1.2 and 1.3; dotted in ACLs): v.test
+    // goes to b, w.test (not below 3.3) to the default backend; names off the certificates.
+    for (name, want) in [("v.test", "server-b v.test"), ("w.test", "server-a w.test")] {
+        let (hrc, h) = curl(&ca.ca_pem(), name, hport, &["-k"]);
+        let (frc, got) = curl(&ca.ca_pem(), name, fport, &["-k"]);
+        assert_eq!((hrc, h.as_str()), (0, want), "haproxy, {name}");
+        assert_eq!((frc, got.as_str()), (0, want), "fulcrum, {name}");
     }
     // No SNI at all: the default backend, on both.
     let h = tls_support::s_client(hport, &["-noservername"]);

@@ -39,7 +39,8 @@ impl Cond {
                 })
     }
 
-    /// Whether the condition reads the ClientHello (`req.ssl_sni`, `req.ssl_hello_type`).
+    /// Whether the condition reads the ClientHello (`req.ssl_sni`, `req.ssl_hello_type`,
+    /// `req.ssl_ver`).
     pub fn reads_hello(&self) -> bool {
         self.any_of
             .iter()
@@ -48,7 +49,12 @@ impl Cond {
             .any(|a| {
                 matches!(
                     a.expr.fetch.kw.name,
-                    "req.ssl_sni" | "req_ssl_sni" | "req.ssl_hello_type" | "req_ssl_hello_type"
+                    "req.ssl_sni"
+                        | "req_ssl_sni"
+                        | "req.ssl_hello_type"
+                        | "req_ssl_hello_type"
+                        | "req.ssl_ver"
+                        | "req_ssl_ver"
                 )
             })
     }

@@ -115,6 +115,12 @@ pub struct ClientCert {
     /// Validity as `YYMMDDhhmmssZ` (`ssl_c_notbefore`, `ssl_c_notafter`).
     pub not_before: String,
     pub not_after: String,
+    /// The X.509 version, 1-based (`ssl_c_version`: 3 for a v3 certificate).
+    pub version: i64,
+    /// OpenSSL's short names of the signature and key algorithms (`ssl_c_sig_alg`,
+    /// `ssl_c_key_alg`).
+    pub sig_alg: String,
+    pub key_alg: String,
 }
 
 impl ClientStream for TcpStream {

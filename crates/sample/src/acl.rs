@@ -190,6 +190,17 @@ pub fn compile(words: &[String], c: &mut Compiler) -> Result<Acl, String> {
             inline[0]
         ));
     }
+    // `req.ssl_ver` ACLs read versions as `MAJOR.MINOR` (HAProxy's pat_parse_dotted_ver).
+    let dotted;
+    let inline = if implied.is_none() && matches!(name, "req.ssl_ver" | "req_ssl_ver") {
+        dotted = inline
+            .iter()
+            .map(|w| dotted_version(w))
+            .collect::<Result<Vec<_>, _>>()?;
+        &dotted[..]
+    } else {
+        inline
+    };
     let inline_set = Arc::new(RwLock::new(Patterns::parse(method, icase, inline)?));
     let mut sets = vec![inline_set.clone()];
     // As HAProxy: the files' references first, then the line's own (even when empty).
@@ -275,6 +286,29 @@ impl Acl {
     }
 }
 
+/// A `req.ssl_ver` pattern word as an integer one: `3.1` is 3 << 16 | 1, a range
+/// `3.0-3.3` or `3.0:3.3` its two ends; operators (`ge`...) stay as they are.
+fn dotted_version(w: &str) -> Result<String, String> {
+    if ["eq", "ge", "gt", "le", "lt"].contains(&w) {
+        return Ok(w.to_string());
+    }
+    let one = |v: &str| -> Result<String, String> {
+        if v.is_empty() {
+            return Ok(String::new());
+        }
+        let (major, minor) = v.split_once('.').unwrap_or((v, "0"));
+        let part = |p: &str| p.parse::<u16>().map(i64::from);
+        match (part(major), part(minor)) {
+            (Ok(a), Ok(b)) => Ok(((a << 16) | b).to_string()),
+            _ => Err(format!("'{w}' is not a version (expected MAJOR.MINOR)")),
+        }
+    };
+    match w.split_once([':', '-']) {
+        Some((a, b)) => Ok(format!("{}:{}", one(a)?, one(b)?)),
+        None => one(w),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +324,7 @@ mod tests {
                 "dst_port" => Some(Value::Sint(8080)),
                 "method" => Some(Value::Meth(b"POST".to_vec())),
                 "req.hdr" | "hdr" => Some(Value::str("b")),
+                "req.ssl_ver" | "req_ssl_ver" => Some(Value::Sint(0x30003)),
                 _ => None,
             }
         }
@@ -339,6 +374,21 @@ mod tests {
         assert!(m("always_true"));
         assert!(!m("always_false"));
         assert!(m("str(abc),length 3"));
+    }
+
+    #[test]
+    fn ssl_versions_are_dotted() {
+        assert!(m("req.ssl_ver 3.3"));
+        assert!(m("req_ssl_ver 3.1:3.3"));
+        assert!(m("req.ssl_ver 3.0-3.3"));
+        assert!(m("req.ssl_ver ge 3.1"));
+        assert!(!m("req.ssl_ver lt 3.3"));
+        assert!(!m("req.ssl_ver 3"), "3 is 3.0");
+        for bad in ["3.x", "196611"] {
+            // Each part is 16 bits, as HAProxy's.
+            let words: Vec<String> = ["req.ssl_ver", bad].map(String::from).to_vec();
+            assert!(compile(&words, &mut Compiler::default()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -124,6 +124,7 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("ssl_fc_has_sni", [], 0, Bool, Connection),
     kw!("ssl_fc_is_resumed", [], 0, Bool, Connection),
     kw!("ssl_fc_use_keysize", [], 0, Sint, Connection),
+    kw!("ssl_fc_alg_keysize", [], 0, Sint, Connection),
     // The connection's error codes (`option httpslog`, `error-log-format`): 0 on a
     // connection that got this far; the `ssl_*` ones only on TLS connections.
     kw!("fc_err", [], 0, Sint, Connection),
@@ -138,6 +139,9 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("ssl_c_sha1", [], 0, Bin, Connection),
     kw!("ssl_c_notbefore", [], 0, Str, Connection),
     kw!("ssl_c_notafter", [], 0, Str, Connection),
+    kw!("ssl_c_version", [], 0, Sint, Connection),
+    kw!("ssl_c_sig_alg", [], 0, Str, Connection),
+    kw!("ssl_c_key_alg", [], 0, Str, Connection),
     // backend and servers
     kw!("be_name", [], 0, Str, Request),
     kw!("be_id", [], 0, Sint, Request),
@@ -198,6 +202,8 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("req.ssl_hello_type", [], 0, Sint, Request),
     kw!("req_ssl_sni", [], 0, Str, Request),
     kw!("req_ssl_hello_type", [], 0, Sint, Request),
+    kw!("req.ssl_ver", [], 0, Sint, Request),
+    kw!("req_ssl_ver", [], 0, Sint, Request),
     // response
     kw!("status", [], 0, Sint, Response),
     kw!("res.hdr", [S, I], 0, Str, Response),

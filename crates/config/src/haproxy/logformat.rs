@@ -76,6 +76,10 @@ pub const HTTP_FETCHES: &[&str] = &[
     "ssl_c_sha1",
     "ssl_c_notbefore",
     "ssl_c_notafter",
+    "ssl_c_version",
+    "ssl_c_sig_alg",
+    "ssl_c_key_alg",
+    "ssl_fc_alg_keysize",
     // The request's `unique-id-format` id (http/unique_id.rs).
     "unique-id",
     // `Authorization: Basic` checked against a `userlist` (http/userlist.rs).
@@ -89,6 +93,8 @@ pub const HTTP_FETCHES: &[&str] = &[
     "req_ssl_sni",
     "req.ssl_hello_type",
     "req_ssl_hello_type",
+    "req.ssl_ver",
+    "req_ssl_ver",
     // Content inspection on the bytes received so far (proxy payload.rs); in HTTP mode the
     // payload fetches have no value and `req.len` is the request's HTX size, as HAProxy 2.6.
     "req.len",

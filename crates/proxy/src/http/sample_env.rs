@@ -246,7 +246,8 @@ fn tls_fetch(tls: Option<&crate::stream::TlsInfo>, name: &str, f: &Fetch) -> Opt
         "ssl_fc_protocol" => s(tls?.version),
         "ssl_fc_cipher" => s(tls?.cipher),
         "ssl_fc_alpn" => s(tls?.alpn.as_deref()?),
-        "ssl_fc_use_keysize" => Some(Value::Sint(i64::from(tls?.bits))),
+        // rustls's suites use their whole key: the algorithm's size is the size used.
+        "ssl_fc_use_keysize" | "ssl_fc_alg_keysize" => Some(Value::Sint(i64::from(tls?.bits))),
         "ssl_fc_is_resumed" => Some(Value::Bool(tls.is_some_and(|t| t.resumed))),
         // A session exists only after the connection was set up without error (a failed
         // handshake is an error log line, `log_error`); rustls refuses a bad client
@@ -331,6 +332,12 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                     }
                     _ => None,
                 }
+            }
+            "req.ssl_ver" | "req_ssl_ver" => {
+                let c = self.req_data.filter(|c| c.raw)?;
+                crate::tls::hello::version(c.data, c.size)
+                    .ok()?
+                    .map(Value::Sint)
             }
             n if n.starts_with("ssl_") || n == "fc_err" => tls_fetch(self.tls, n, f),
             "method" => Some(Value::Meth(req?.method().to_vec())),
@@ -421,6 +428,10 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         } else if n.contains("ssl_sni") || n.contains("ssl_hello_type") {
             self.req_data
                 .is_some_and(|c| crate::payload::hello_may_change(&c))
+        } else if n.ends_with("ssl_ver") {
+            self.req_data.is_some_and(|c| {
+                !c.last && c.raw && crate::tls::hello::version(c.data, c.size).is_err()
+            })
         } else if self.res_pending && crate::payload::reads_http_response(n) {
             true
         } else if self.req.is_none() {

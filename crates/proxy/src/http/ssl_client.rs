@@ -2,7 +2,9 @@
 //! or one entry of them (`ssl_c_s_dn(CN)`, `ssl_c_i_dn(OU,2)`, `ssl_c_s_dn(O,-1)`: the entry
 //! type matched without regard to case, the first occurrence by default, a negative one
 //! counted from the end), the serial, the SHA-1 of the DER certificate, and the validity
-//! dates as `YYMMDDhhmmssZ`. None without a client certificate.
+//! dates as `YYMMDDhhmmssZ`, the X.509 version (`ssl_c_version`) and OpenSSL's short names
+//! of the signature and key algorithms (`ssl_c_sig_alg`, `ssl_c_key_alg`). None without a
+//! client certificate.
 
 use crate::stream::ClientCert;
 use fulcrum_sample::fetch::Fetch;
@@ -25,6 +27,9 @@ pub fn fetch(cert: Option<&ClientCert>, name: &str, f: &Fetch) -> Option<Value> 
         "ssl_c_notbefore" => Some(&cert?.not_before)
             .filter(|t| !t.is_empty())
             .and_then(|t| s(t)),
+        "ssl_c_version" => Some(Value::Sint(cert?.version)),
+        "ssl_c_sig_alg" => s(&cert?.sig_alg),
+        "ssl_c_key_alg" => s(&cert?.key_alg),
         "ssl_c_notafter" => Some(&cert?.not_after)
             .filter(|t| !t.is_empty())
             .and_then(|t| s(t)),

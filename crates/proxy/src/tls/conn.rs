@@ -227,7 +227,8 @@ pub fn info(c: &rustls::CommonState) -> TlsInfo {
 
 /// What the `ssl_c_*` fetches read of a client certificate (DER).
 fn client_cert(cert: &[u8]) -> Option<ClientCert> {
-    use super::der::{attributes, dn_text, fields, serial_hex, validity_raw};
+    use super::der::validity_raw;
+    use super::der::{attributes, dn_text, fields, key_alg_name, serial_hex, sig_alg_name};
     let f = fields(cert)?;
     let (not_before, not_after) = validity_raw(f.validity).unwrap_or_default();
     Some(ClientCert {
@@ -241,5 +242,8 @@ fn client_cert(cert: &[u8]) -> Option<ClientCert> {
             .to_vec(),
         not_before,
         not_after,
+        version: f.version + 1,
+        sig_alg: sig_alg_name(f.sig_alg),
+        key_alg: key_alg_name(f.spki),
     })
 }

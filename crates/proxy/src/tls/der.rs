@@ -34,6 +34,10 @@ pub struct CertFields<'a> {
     pub validity: &'a [u8],
     /// The SubjectPublicKeyInfo SEQUENCE's contents (algorithm, key bits).
     pub spki: &'a [u8],
+    /// The X.509 version as written (0 for v1, 2 for v3).
+    pub version: i64,
+    /// The signature algorithm's OID (TBSCertificate's `signature`).
+    pub sig_alg: &'a [u8],
 }
 
 pub fn fields(cert: &[u8]) -> Option<CertFields<'_>> {
@@ -44,14 +48,23 @@ pub fn fields(cert: &[u8]) -> Option<CertFields<'_>> {
         return None;
     };
     let mut rest = tbs;
-    // [0] EXPLICIT version, optional.
+    // [0] EXPLICIT version, optional (v1 without it).
+    let mut version = 0;
     if rest.first() == Some(&0xa0) {
-        rest = element(rest)?.2;
+        let (_, explicit, after) = element(rest)?;
+        if let Some((0x02, v, _)) = element(explicit) {
+            version = v.iter().fold(0i64, |a, b| (a << 8) | i64::from(*b));
+        }
+        rest = after;
     }
     let (0x02, serial, rest) = element(rest)? else {
         return None;
     };
-    let (_, _sig, rest) = element(rest)?;
+    let (_, sig, rest) = element(rest)?;
+    let sig_alg = match element(sig) {
+        Some((0x06, oid, _)) => oid,
+        _ => &[],
+    };
     let (0x30, issuer, rest) = element(rest)? else {
         return None;
     };
@@ -70,7 +83,58 @@ pub fn fields(cert: &[u8]) -> Option<CertFields<'_>> {
         subject,
         validity,
         spki,
+        version,
+        sig_alg,
     })
+}
+
+/// OpenSSL's short name of a signature algorithm OID (`OBJ_nid2sn`, what HAProxy's
+/// `ssl_c_sig_alg` answers); a dotted OID for the others.
+pub fn sig_alg_name(oid: &[u8]) -> String {
+    const RSA: [u8; 8] = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01];
+    const ECDSA: [u8; 7] = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03];
+    let name = match oid {
+        [r @ .., last] if r == RSA => match last {
+            0x05 => "RSA-SHA1",
+            0x0a => "RSASSA-PSS",
+            0x0b => "RSA-SHA256",
+            0x0c => "RSA-SHA384",
+            0x0d => "RSA-SHA512",
+            0x0e => "RSA-SHA224",
+            _ => return dotted(oid),
+        },
+        [e @ .., last] if e == ECDSA => match last {
+            0x01 => "ecdsa-with-SHA224",
+            0x02 => "ecdsa-with-SHA256",
+            0x03 => "ecdsa-with-SHA384",
+            0x04 => "ecdsa-with-SHA512",
+            _ => return dotted(oid),
+        },
+        [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x01] => "ecdsa-with-SHA1",
+        [0x2b, 0x65, 0x70] => "ED25519",
+        [0x2b, 0x65, 0x71] => "ED448",
+        _ => return dotted(oid),
+    };
+    name.into()
+}
+
+/// OpenSSL's short name of the public key's algorithm (`ssl_c_key_alg`): `rsaEncryption`,
+/// `id-ecPublicKey`, `ED25519`...; a dotted OID for the others.
+pub fn key_alg_name(spki: &[u8]) -> String {
+    let Some((0x30, alg, _)) = element(spki) else {
+        return String::new();
+    };
+    let Some((0x06, oid, _)) = element(alg) else {
+        return String::new();
+    };
+    match oid {
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01] => "rsaEncryption".into(),
+        [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0a] => "RSASSA-PSS".into(),
+        [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01] => "id-ecPublicKey".into(),
+        [0x2b, 0x65, 0x70] => "ED25519".into(),
+        [0x2b, 0x65, 0x71] => "ED448".into(),
+        _ => dotted(oid),
+    }
 }
 
 /// Short names of the attribute types HAProxy prints (OpenSSL's); others as dotted OIDs.

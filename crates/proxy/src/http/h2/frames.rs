@@ -299,8 +299,7 @@ impl DataOut {
             let Some(send) = self.send.as_mut() else {
                 return Poll::Ready(Err(broken()));
             };
-            if matches!(self.finish, Some(Finish::Data)) && self.pending.len() <= LAST_UNRESERVED
-            {
+            if matches!(self.finish, Some(Finish::Data)) && self.pending.len() <= LAST_UNRESERVED {
                 // The body's last bytes (a small answer's only DATA frame): handed to the
                 // stream at once with END_STREAM, which sends them as the peer's window
                 // allows. Nothing follows them, so there is no writer to hold back: the

@@ -29,6 +29,7 @@ fn answers_everything_the_config_layer_accepts() {
             sha1: vec![0xab; 20],
             not_before: "260101000000Z".into(),
             not_after: "270101000000Z".into(),
+            ..Default::default()
         })),
         ..Default::default()
     };
