@@ -16,7 +16,7 @@ pub(crate) fn url_enc(s: &[u8]) -> Vec<u8> {
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-pub(crate) fn base64(s: &[u8]) -> Vec<u8> {
+pub fn base64(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len().div_ceil(3) * 4);
     for chunk in s.chunks(3) {
         let b = [

@@ -17,7 +17,7 @@ pub mod cast;
 pub mod conv;
 mod encode;
 /// Base64 text to bytes (the `b64dec` converter's decoder; also TLS ticket key files).
-pub use encode::unbase64;
+pub use encode::{base64, unbase64};
 pub mod env;
 pub mod environ;
 pub mod error;

@@ -10,6 +10,7 @@ use super::help;
 use super::Level;
 use fulcrum_proxy::tls::crtlists::CrtListCommand;
 use fulcrum_proxy::tls::store::SslCommand;
+use fulcrum_proxy::tls::ticket_keys::TlsKeysCommand;
 use std::time::Duration;
 
 /// What the admin asked of a server's administrative state.
@@ -72,6 +73,8 @@ pub enum Command {
     SslCert(SslCommand),
     /// `show|add|del ssl crt-list ...`.
     SslCrtList(CrtListCommand),
+    /// `show tls-keys [ID|FILE|*]`, `set ssl tls-key ID|FILE KEY`.
+    TlsKeys(TlsKeysCommand),
 }
 
 /// What a session does with one command.
@@ -119,6 +122,14 @@ pub fn parse(words: &[&str], level: Level) -> Parsed {
             }
         }
         ["show", "cli", "level", ..] => Parsed::ShowLevel,
+        // HAProxy 2.6 asks no level for these (a `user` session may read and set keys).
+        ["show", "tls-keys", rest @ ..] => Parsed::Run(Command::TlsKeys(TlsKeysCommand::Show(
+            rest.first().map(|w| w.to_string()),
+        ))),
+        ["set", "ssl", "tls-key", ..] => Parsed::Run(Command::TlsKeys(TlsKeysCommand::Set(
+            arg(3).to_string(),
+            arg(4).to_string(),
+        ))),
         // HAProxy 2.6 lets every level read and change maps and ACLs.
         // `set table` and `show|clear table NAME key K` need operator (HAProxy 2.6).
         ["set", "table", ..] | ["show" | "clear", "table", _, "key", ..] => need(

@@ -18,6 +18,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("operator", "  operator                                : lower the level of the current CLI session to operator"),
     ("set server", "  set server <bk>/<srv> [opts]            : change a server's state, weight, address or ssl"),
     ("set ssl cert", "  set ssl cert <certfile> <payload>       : replace a certificate file"),
+    ("set ssl tls-key", "  set ssl tls-key [id|file] <key>         : set the next TLS key for the <id> or <file> listener to <key>"),
     ("set timeout", "  set timeout [cli] <delay>               : change a timeout setting"),
     ("set weight", "  set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)"),
     ("show backend", "  show backend                            : list backends in the current running config"),
@@ -29,6 +30,7 @@ const ENTRIES: &[(&str, &str)] = &[
     ("show ssl cert", "  show ssl cert [<certfile>]              : display the SSL certificates used in memory, or the details of a file"),
     ("show ssl crt-list", "  show ssl crt-list [-n] [<list>]         : show the list of crt-lists or the content of a crt-list file <list>"),
     ("show stat", "  show stat [desc|json|no-maint|typed|up]*: report counters for each proxy and server"),
+    ("show tls-keys", "  show tls-keys [id|*]                    : show tls keys references or dump tls ticket keys when id specified"),
     ("user", "  user                                    : lower the level of the current CLI session to user"),
 ];
 

@@ -186,10 +186,10 @@ impl<'a> Builder<'a> {
         if !o.no_tls_tickets {
             let keys = match &o.ticket_keys {
                 // `tls-ticket-keys FILE` (relative to where fulcrum runs, as HAProxy reads it).
-                Some(f) => Some(Arc::new(Aged(Arc::new(super::ticket_keys::load(
-                    std::path::Path::new(f),
-                )?)))
-                    as Arc<dyn rustls::server::ProducesTickets>),
+                Some(f) => Some(
+                    Arc::new(Aged(super::ticket_keys::load(std::path::Path::new(f))?))
+                        as Arc<dyn rustls::server::ProducesTickets>,
+                ),
                 None => ticketer(),
             };
             if let Some(t) = keys {
