@@ -222,14 +222,3 @@ pub fn check_policy(st: &State, o: &Obj, lb: &str, who: &Caller) -> Result<(), A
     }
     Ok(())
 }
-
-/// A `tls_enabled` pool behind a TERMINATED_HTTPS listener: Octavia renders `sni ssl_fc_sni`
-/// (the client's SNI passed on to the member), which fulcrum's server TLS does not run yet
-/// (constant `sni str(NAME)` only). Behind other listeners `ssl_fc_sni` is empty, so the
-/// rendering leaves it out and behaves the same.
-pub fn check_tls_pool(listener_protocol: &str, pool: &Obj) -> Result<(), ApiError> {
-    if listener_protocol == "TERMINATED_HTTPS" && crate::state::b(pool, "tls_enabled") {
-        return Err(err(400, "Validation failure: a tls_enabled pool behind a TERMINATED_HTTPS listener is not supported by fulcrum yet (it cannot pass the client's SNI on: 'sni ssl_fc_sni')."));
-    }
-    Ok(())
-}

@@ -196,7 +196,6 @@ pub fn create_with_id(
                     ));
                 }
                 checks_l4::check_pairing(s(&o, "protocol"), s(p, "protocol"))?;
-                checks::check_tls_pool(s(&o, "protocol"), p)?;
             }
             lb
         }
@@ -217,13 +216,6 @@ pub fn create_with_id(
                 }
             };
             o.insert("loadbalancer_id".into(), Value::from(lb.clone()));
-            if let Some(l) = o
-                .get("listener_id")
-                .and_then(Value::as_str)
-                .and_then(|lid| st.get("listener", lid))
-            {
-                checks::check_tls_pool(s(l, "protocol"), &o)?;
-            }
             checks::check_persistence(&o)?;
             checks_l4::check_pool(&mut o)?;
             crate::tls_refs::check_pool(&o)?;
@@ -347,9 +339,6 @@ pub fn update(
             checks_l4::check_pool(&mut o)?;
             crate::tls_refs::check_pool(&o)?;
             checks::check_algorithm(&o)?;
-            for l in st.all("listener").filter(|l| s(l, "default_pool_id") == id) {
-                checks::check_tls_pool(s(l, "protocol"), &o)?;
-            }
         }
         "l7policy" => checks::check_policy(st, &o, &lb, who)?,
         "listener" => {
@@ -366,7 +355,6 @@ pub fn update(
                     ));
                 }
                 checks_l4::check_pairing(s(&o, "protocol"), s(p, "protocol"))?;
-                checks::check_tls_pool(s(&o, "protocol"), p)?;
             }
         }
         _ => {}

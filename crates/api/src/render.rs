@@ -479,9 +479,8 @@ fn backend(state: &State, l: &Obj, p: &Obj) -> String {
         }
         // Octavia's TLS pool: `ssl`, the pool's client certificate (`crt`), its CA
         // (`ca-file`, `crl-file`, `verify required`) or `verify none` without one, with the
-        // client's SNI (`sni ssl_fc_sni`), which is empty behind a listener that is not
-        // TERMINATED_HTTPS (there it is left out: fulcrum runs constant SNIs only, and
-        // checks::check_tls_pool refuses a tls_enabled pool behind TERMINATED_HTTPS).
+        // client's SNI (`sni ssl_fc_sni`, behind a TERMINATED_HTTPS listener: elsewhere it
+        // is empty, and left out).
         if b(p, "tls_enabled") {
             o.push_str(&crate::tls_refs::server_options(p));
             if s(l, "protocol") == "TERMINATED_HTTPS" {

@@ -199,11 +199,6 @@ fn terminated_https_from_directory_and_barbican() {
             json!({"pool": {"listener_id": l, "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}}),
         );
         assert_eq!(code, 400, "a TCP pool on a TERMINATED_HTTPS listener: {v}");
-        let (code, v) = api.post(
-            "pools",
-            json!({"pool": {"listener_id": l, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "tls_enabled": true}}),
-        );
-        assert_eq!(code, 400, "sni ssl_fc_sni is not run: {v}");
         let pool = api.create(
             "pools",
             "pool",

@@ -127,6 +127,19 @@ pub struct Hints<'a> {
     pub prefer: Option<usize>,
     /// `force-persist`: `prefer` is used even when it is DOWN (not in maintenance).
     pub force: bool,
+    /// A server's `sni EXPR` evaluated on the request (None: no request to evaluate it on).
+    pub sni: Option<&'a SniEval<'a>>,
+}
+
+/// Evaluates a server's `sni EXPR` on the request being connected (None: no value).
+pub type SniEval<'a> = dyn Fn(&fulcrum_sample::expr::Expr) -> Option<String> + Send + Sync + 'a;
+
+impl Hints<'_> {
+    /// The SNI a new connection to `server` sends for this request (its `sni EXPR`'s value).
+    pub fn sni_for(&self, server: &ServerRt) -> Option<String> {
+        let tls = server.tls()?;
+        (self.sni?)(tls.sni.as_deref()?)
+    }
 }
 
 /// A server assigned to a request: counts in `served` until dropped.
@@ -441,6 +454,7 @@ impl<P> Farm<P> {
         &self,
         server: &ServerRt,
         dst_port: u16,
+        sni: Option<&str>,
     ) -> Result<ServerConn, ConnectFailure> {
         let open = async {
             let c = match server.socks4 {
@@ -454,7 +468,7 @@ impl<P> Farm<P> {
                 // `server ... ssl`: the handshake counts within `timeout connect`.
                 Some(tls) => {
                     let counters = [&*server.counters, &*self.counters];
-                    crate::tls::connector::wrap(c, &tls, counters).await?
+                    crate::tls::connector::wrap(c, &tls, counters, sni).await?
                 }
                 None => c,
             };

@@ -205,6 +205,9 @@ pub struct ServerTls {
     pub config: std::sync::Arc<rustls::ClientConfig>,
     /// The name sent as SNI (when `sni` is set) and checked in the certificate.
     pub name: rustls::pki_types::ServerName<'static>,
+    /// `sni EXPR` other than a constant: the SNI of each new connection, evaluated on the
+    /// request that opens it.
+    pub sni: Option<std::sync::Arc<fulcrum_sample::expr::Expr>>,
 }
 
 impl std::fmt::Debug for ServerTls {

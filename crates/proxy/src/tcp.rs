@@ -169,12 +169,15 @@ pub async fn serve<C: ClientStream>(
     let (peer, local) = moved.get(peer, local);
     let src = crate::net::canonical(peer.ip());
     // Phase: persistence: a client stuck to a usable server goes back to it.
+    // `sni EXPR` on a server: the connection's addresses and TLS handshake (no request).
+    let sni = crate::http::server_sni::evaluator(None, peer, local, tls_info.as_deref());
     let hints = Hints {
         src: Some(src),
         uri: b"",
         header: None,
         prefer: be.stuck_server(src),
         force: false,
+        sni: Some(&sni),
     };
     // Phase: assign a server and connect.
     let mut waited = Duration::ZERO;

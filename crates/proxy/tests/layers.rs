@@ -107,6 +107,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::originalto",
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
+            // A server's `sni EXPR` on the request (uses http::sample_env).
+            "http::server_sni",
             "http::rewrite",
             // HAProxy's `%B` accounting (uses http::message).
             "http::log_bytes",

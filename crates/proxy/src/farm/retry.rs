@@ -75,14 +75,25 @@ impl<P> Farm<P> {
             .then(|| crate::connect::h2::shared(id))
             .flatten()
             .map(ServerConn::H2);
-        if let Some(s) = shared.or_else(|| reuse(assigned.server())) {
+        // `sni EXPR`: an idle connection opened for another SNI does not serve this request
+        // (closed; HAProxy keys its idle connections by SNI too).
+        let dynamic_sni = assigned.server().tls().is_some_and(|t| t.sni.is_some());
+        let sni = dynamic_sni
+            .then(|| hints.sni_for(assigned.server()))
+            .flatten();
+        let reused = || reuse(assigned.server()).filter(|c| !dynamic_sni || same_sni(c, &sni));
+        if let Some(s) = shared.or_else(reused) {
             assigned.server().counters.inc(Ctr::Reuse);
             self.counters.inc(Ctr::Reuse);
             return Ok((assigned, s, Origin::Reused));
         }
         let mut attempt = 0u32;
         loop {
-            let failure = match self.attempt(assigned.server(), dst_port).await {
+            let sni = hints.sni_for(assigned.server());
+            let failure = match self
+                .attempt(assigned.server(), dst_port, sni.as_deref())
+                .await
+            {
                 Ok(s) => return Ok((assigned, s, Origin::Fresh)),
                 Err(f) => f,
             };
@@ -125,6 +136,14 @@ impl<P> Farm<P> {
                 tokio::time::sleep(pause).await;
             }
         }
+    }
+}
+
+/// Whether idle connection `c` was opened with SNI `sni`.
+fn same_sni(c: &ServerConn, sni: &Option<String>) -> bool {
+    match c {
+        ServerConn::Tls(t) => t.info().sni.as_deref() == sni.as_deref(),
+        _ => sni.is_none(),
     }
 }
 

@@ -32,6 +32,7 @@ pub mod rules;
 pub mod sample_env;
 pub mod send_name;
 pub mod server_rules;
+pub mod server_sni;
 pub mod session;
 pub mod set_addr;
 pub mod ssl_client;

@@ -1,5 +1,7 @@
 //! TLS to servers (`server ... ssl`): the rustls client settings of a server line
-//! (`verify none|required`, `ca-file` (or `@system-ca`), `crl-file`, `sni str(NAME)`,
+//! (`verify none|required`, `ca-file` (or `@system-ca`), `crl-file`, `sni EXPR` (a constant
+//! `str(NAME)`, or any sample expression evaluated for each new connection on the request
+//! that opens it: `sni ssl_fc_sni`, `sni req.hdr(host)`),
 //! `verifyhost`, `alpn`, `crt` as client certificate, versions and suites, session reuse
 //! unless `no-ssl-reuse`, TLS 1.2 tickets unless `no-tls-tickets`), and the handshake on a
 //! freshly opened connection.
@@ -29,11 +31,13 @@ pub type ClientTls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 /// The system's CA bundle (`ca-file @system-ca`).
 const SYSTEM_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
 
-/// Chain checked by webpki; the name only when `check_name` says so.
+/// Chain checked by webpki; the name only when `check_name` says so, or, with `sni EXPR`,
+/// against the SNI a connection sent (none sent: no name checked, as HAProxy).
 #[derive(Debug)]
 struct Verifier {
     inner: Option<Arc<WebPkiServerVerifier>>,
     check_name: Option<ServerName<'static>>,
+    dynamic_sni: bool,
     algs: WebPkiSupportedAlgorithms,
 }
 
@@ -50,10 +54,14 @@ impl ServerCertVerifier for Verifier {
             return Ok(ServerCertVerified::assertion()); // verify none
         };
         let name = self.check_name.as_ref().unwrap_or(server_name);
+        // A connection made with an SNI from `sni EXPR` is checked against it; one without
+        // (an address as its name: nothing sent) has no name to check.
+        let named = self.check_name.is_some()
+            || (self.dynamic_sni && matches!(server_name, ServerName::DnsName(_)));
         match inner.verify_server_cert(end_entity, intermediates, name, ocsp, now) {
             Err(Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) if self.check_name.is_none() => Ok(ServerCertVerified::assertion()),
+            )) if !named => Ok(ServerCertVerified::assertion()),
             r => r,
         }
     }
@@ -78,14 +86,21 @@ impl ServerCertVerifier for Verifier {
     }
 }
 
-/// `sni str(NAME)` → NAME. Other expressions need the request at connect time: not yet.
-fn sni_name(expr: &str) -> Result<String, String> {
-    expr.strip_prefix("str(")
-        .and_then(|r| r.strip_suffix(')'))
-        .map(str::to_string)
-        .ok_or_else(|| {
-            format!("'sni {expr}': only a constant 'sni str(NAME)' is supported by fulcrum yet")
-        })
+/// A server's `sni`: a constant name (`str(NAME)`), or an expression for each connection.
+enum Sni {
+    Constant(String),
+    Expr(fulcrum_sample::expr::Expr),
+}
+
+fn sni_of(expr: &str) -> Result<Sni, String> {
+    if let Some(name) = expr.strip_prefix("str(").and_then(|r| r.strip_suffix(')')) {
+        if !name.contains([',', '(', ')']) {
+            return Ok(Sni::Constant(name.to_string()));
+        }
+    }
+    fulcrum_sample::expr::compile(expr)
+        .map(Sni::Expr)
+        .map_err(|e| format!("'sni {expr}': {}", e.msg))
 }
 
 fn dns(name: &str) -> Result<ServerName<'static>, String> {
@@ -105,7 +120,17 @@ pub fn build(s: &Server, global: &GlobalTls) -> Result<ServerTls, String> {
         .verify
         .or(global.server_verify)
         .unwrap_or(Verify::Required);
-    let sni = o.sni.as_deref().map(sni_name).transpose()?;
+    let (sni, sni_expr) = match o.sni.as_deref().map(sni_of).transpose()? {
+        Some(Sni::Constant(n)) => (Some(n), None),
+        Some(Sni::Expr(e)) => (None, Some(Arc::new(e))),
+        None => (None, None),
+    };
+    if sni_expr.is_some() && (s.proto_h2 || alpn_h2(&o)) {
+        return Err(
+            "'sni' with an expression on an HTTP/2 server ('proto h2', 'alpn h2') is not supported by fulcrum yet"
+                .into(),
+        );
+    }
     let check_name = match (&o.verifyhost, &sni) {
         (Some(h), _) => Some(dns(h)?),
         (None, Some(n)) => Some(dns(n)?),
@@ -142,6 +167,7 @@ pub fn build(s: &Server, global: &GlobalTls) -> Result<ServerTls, String> {
     let verifier = Arc::new(Verifier {
         inner,
         check_name,
+        dynamic_sni: sni_expr.is_some(),
         algs: provider.signature_verification_algorithms,
     });
     let builder = ClientConfig::builder_with_provider(provider)
@@ -171,7 +197,8 @@ pub fn build(s: &Server, global: &GlobalTls) -> Result<ServerTls, String> {
         .flatten()
         .map(|p| p.as_bytes().to_vec())
         .collect();
-    config.enable_sni = sni.is_some();
+    // An address as the name never goes out as SNI (rustls): a connection without one.
+    config.enable_sni = sni.is_some() || sni_expr.is_some();
     if o.no_ssl_reuse {
         config.resumption = Resumption::disabled();
     } else if o.no_tls_tickets {
@@ -190,21 +217,44 @@ pub fn build(s: &Server, global: &GlobalTls) -> Result<ServerTls, String> {
     Ok(ServerTls {
         config: Arc::new(config),
         name,
+        sni: sni_expr,
     })
 }
 
-/// Runs the TLS handshake on a freshly opened server connection.
+/// Whether the server line's `alpn` offers `h2`.
+fn alpn_h2(o: &fulcrum_config::tls::TlsOptions) -> bool {
+    o.alpn.iter().flatten().any(|p| p == "h2")
+}
+
+/// Runs the TLS handshake on a freshly opened server connection; `sni`: the value of the
+/// server's `sni EXPR` for the request opening it (none: no SNI sent).
 pub async fn wrap(
     conn: ServerConn,
     tls: &ServerTls,
     counters: [&Counters; 2],
+    sni: Option<&str>,
 ) -> io::Result<ServerConn> {
     let ServerConn::Tcp(tcp) = conn else {
         return Ok(conn);
     };
     let open = super::totals::connection();
     let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
-    let stream = match connector.connect(tls.name.clone(), tcp).await {
+    let dynamic = tls
+        .sni
+        .as_ref()
+        .and_then(|_| ServerName::try_from(sni?.to_string()).ok());
+    let name = match &dynamic {
+        Some(n) => n.clone(),
+        // `sni EXPR` without a value: no SNI (an address never goes out as one).
+        None if tls.sni.is_some() => ServerName::IpAddress(
+            tcp.peer_addr()
+                .map(|a| a.ip())
+                .unwrap_or(std::net::Ipv4Addr::LOCALHOST.into())
+                .into(),
+        ),
+        None => tls.name.clone(),
+    };
+    let stream = match connector.connect(name, tcp).await {
         Ok(s) => s,
         Err(e) => {
             for c in counters {
@@ -213,7 +263,11 @@ pub async fn wrap(
             return Err(e);
         }
     };
-    let info = super::conn::info(stream.get_ref().1);
+    let mut info = super::conn::info(stream.get_ref().1);
+    if let Some(ServerName::DnsName(n)) = &dynamic {
+        // What this connection was opened for: an idle one serves only requests of this SNI.
+        info.sni = Some(n.as_ref().into());
+    }
     for c in counters {
         super::conn::count_handshake(c, Some(info.resumed), false);
     }

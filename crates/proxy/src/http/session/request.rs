@@ -484,11 +484,13 @@ impl<C: ClientStream> Session<C> {
         assigned: &mut crate::backend::Assigned,
         elsewhere: bool,
     ) -> Option<ServerConn> {
-        if !elsewhere {
-            if let Ok(s) = be.attempt(assigned.server(), self.local.port()).await {
-                return Some(s);
-            }
-        }
+        let client_tls = self.client.tls().cloned();
+        let sni = crate::http::server_sni::evaluator(
+            Some(&self.req),
+            self.peer,
+            self.local,
+            client_tls.as_deref(),
+        );
         let header = be
             .hash_header
             .as_ref()
@@ -500,7 +502,15 @@ impl<C: ClientStream> Session<C> {
             header: header.as_deref(),
             prefer: None,
             force: false,
+            sni: Some(&sni),
         };
+        if !elsewhere {
+            let name = hints.sni_for(assigned.server());
+            let port = self.local.port();
+            if let Ok(s) = be.attempt(assigned.server(), port, name.as_deref()).await {
+                return Some(s);
+            }
+        }
         let mut waited = Duration::ZERO;
         let failed = Some(assigned.index);
         match be

@@ -17,6 +17,13 @@ impl<C: ClientStream> Session<C> {
         turn: Turn,
     ) -> Result<(Assigned, ServerConn, Origin, Prior), Next> {
         let header_val;
+        let client_tls = self.client.tls().cloned();
+        let sni = crate::http::server_sni::evaluator(
+            Some(&self.req),
+            self.peer,
+            self.local,
+            client_tls.as_deref(),
+        );
         let hints = {
             header_val = be
                 .hash_header
@@ -29,6 +36,7 @@ impl<C: ClientStream> Session<C> {
                 header: header_val.as_deref(),
                 prefer,
                 force: persist == Persist::Force,
+                sni: Some(&sni),
             }
         };
         let mut attached_slot = self.attached.take();
@@ -78,6 +86,8 @@ impl<C: ClientStream> Session<C> {
         } else {
             Some(connecting.await)
         };
+        // The evaluator borrows the request: done with it.
+        drop(sni);
         let Some(conn) = conn else {
             let phase = if be.queued() > 0 {
                 crate::termination::Phase::Queue
