@@ -107,8 +107,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::originalto",
             // On main since the sample-language merge (uses http::message, net).
             "http::sample_env",
-            // A server's `sni EXPR` on the request (uses http::sample_env).
-            "http::server_sni",
             "http::rewrite",
             // HAProxy's `%B` accounting (uses http::message).
             "http::log_bytes",
@@ -204,7 +202,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "the log line of a connection that failed before a request (uses state, log_format)",
         &["log_error"],
     ),
-    ("routing, TLS handshakes", &["route", "tls::handshake"]),
+    (
+        "routing, TLS handshakes; a server's `sni EXPR` on the request (uses http::sample_env)",
+        &["route", "tls::handshake", "http::server_sni"],
+    ),
     ("TCP sessions", &["tcp"]),
     ("HTTP sessions", &["http::session"]),
     (

@@ -336,7 +336,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             "req.ssl_ver" | "req_ssl_ver" => {
                 let c = self.req_data.filter(|c| c.raw)?;
                 crate::tls::hello::version(c.data, c.size)
-                    .ok()?
+                    .value()
                     .map(Value::Sint)
             }
             n if n.starts_with("ssl_") || n == "fc_err" => tls_fetch(self.tls, n, f),
@@ -430,7 +430,10 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                 .is_some_and(|c| crate::payload::hello_may_change(&c))
         } else if n.ends_with("ssl_ver") {
             self.req_data.is_some_and(|c| {
-                !c.last && c.raw && crate::tls::hello::version(c.data, c.size).is_err()
+                !c.last
+                    && c.raw
+                    && crate::tls::hello::version(c.data, c.size)
+                        == crate::tls::hello::SslVer::Incomplete
             })
         } else if self.res_pending && crate::payload::reads_http_response(n) {
             true

@@ -51,15 +51,43 @@ impl<'a> Cur<'a> {
 /// `req.ssl_ver` / `req_ssl_ver` on the first bytes a client sent, as HAProxy reads it: the
 /// ClientHello's version (major << 16 | minor; `0x30003` for TLS 1.2 and 1.3, whose hello
 /// says 1.2) of an SSLv3-or-later record of any type, or of an SSLv2 hello; once the whole
-/// record is in `buf` (or `limit` bytes, the buffer's size, of it). `Err(())`: not yet
-/// decidable (more bytes may make it one); `Ok(None)`: not SSL.
-pub fn version(buf: &[u8], limit: usize) -> Result<Option<i64>, ()> {
+/// record is in `buf` (or `limit` bytes, the buffer's size, of it).
+pub fn version(buf: &[u8], limit: usize) -> SslVer {
+    match version_of(buf, limit) {
+        Err(Wait) => SslVer::Incomplete,
+        Ok(None) => SslVer::NotSsl,
+        Ok(Some(v)) => SslVer::Version(v),
+    }
+}
+
+/// What `req.ssl_ver` finds in the first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslVer {
+    /// Not decidable yet: more bytes may make it a version.
+    Incomplete,
+    NotSsl,
+    Version(i64),
+}
+
+impl SslVer {
+    pub fn value(self) -> Option<i64> {
+        match self {
+            SslVer::Version(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// More bytes are needed.
+struct Wait;
+
+fn version_of(buf: &[u8], limit: usize) -> Result<Option<i64>, Wait> {
     let Some(&first) = buf.first() else {
-        return Err(());
+        return Err(Wait);
     };
     let (version, msg_len, left) = if (0x14..=0x17).contains(&first) || first == 0xff {
         if buf.len() < 11 {
-            return Err(());
+            return Err(Wait);
         }
         let record = (i64::from(buf[1]) << 16) + i64::from(buf[2]);
         let msg_len = usize::from(buf[3]) << 8 | usize::from(buf[4]);
@@ -73,12 +101,12 @@ pub fn version(buf: &[u8], limit: usize) -> Result<Option<i64>, ()> {
         // SSLv2 header, for a client hello only.
         let (rlen, plen, head) = if first & 0x80 != 0 {
             if buf.len() < 3 {
-                return Err(());
+                return Err(Wait);
             }
             (usize::from(first & 0x7f) << 8 | usize::from(buf[1]), 0, 2)
         } else {
             if buf.len() < 4 {
-                return Err(());
+                return Err(Wait);
             }
             (
                 usize::from(first & 0x3f) << 8 | usize::from(buf[1]),
@@ -91,7 +119,7 @@ pub fn version(buf: &[u8], limit: usize) -> Result<Option<i64>, ()> {
         }
         let d = &buf[head + 1..];
         if d.len() < 8 {
-            return Err(());
+            return Err(Wait);
         }
         let u16at = |i: usize| usize::from(d[i]) << 8 | usize::from(d[i + 1]);
         let version = (i64::from(d[0]) << 16) + i64::from(d[1]);
@@ -106,7 +134,7 @@ pub fn version(buf: &[u8], limit: usize) -> Result<Option<i64>, ()> {
         (version, cilen + silen + chlen + plen, d.len() - 8)
     };
     if left < msg_len.min(limit) {
-        return Err(());
+        return Err(Wait);
     }
     Ok(Some(version))
 }
@@ -231,29 +259,33 @@ mod tests {
     fn version_of_a_hello_as_haproxy_reads_it() {
         let h = hello(Some("a.test"));
         // The hello's version (3.3), not the record's (3.1), once the record is in.
-        assert_eq!(version(&h, 16384), Ok(Some(0x30003)));
+        assert_eq!(version(&h, 16384), SslVer::Version(0x30003));
         for n in 0..h.len() {
-            assert_eq!(version(&h[..n], 16384), Err(()), "prefix of {n} bytes");
+            assert_eq!(
+                version(&h[..n], 16384),
+                SslVer::Incomplete,
+                "prefix of {n} bytes"
+            );
         }
         assert_eq!(
             version(&h[..20], 10),
-            Ok(Some(0x30003)),
+            SslVer::Version(0x30003),
             "a full buffer decides"
         );
-        assert_eq!(version(b"GET / HTTP/1.1\r\n", 16384), Ok(None));
+        assert_eq!(version(b"GET / HTTP/1.1\r\n", 16384), SslVer::NotSsl);
         // Any SSLv3 record type; a record older than SSLv3 is not SSL.
         let alert = [0x15, 3, 3, 0, 6, 2, 40, 0, 0, 3, 1];
-        assert_eq!(version(&alert, 16384), Ok(Some(0x30001)));
+        assert_eq!(version(&alert, 16384), SslVer::Version(0x30001));
         assert_eq!(
             version(&[0x16, 2, 0, 0, 6, 1, 0, 0, 2, 3, 3], 16384),
-            Ok(None)
+            SslVer::NotSsl
         );
         // An SSLv2 hello: 9 + ciphers (3) + challenge (16) bytes.
         let mut v2 = vec![0x80, 28, 0x01, 3, 0, 0, 3, 0, 0, 0, 16];
         v2.extend([0, 0, 0x04]);
         v2.extend([9u8; 16]);
-        assert_eq!(version(&v2, 16384), Ok(Some(0x30000)));
-        assert_eq!(version(&v2[..v2.len() - 1], 16384), Err(()));
+        assert_eq!(version(&v2, 16384), SslVer::Version(0x30000));
+        assert_eq!(version(&v2[..v2.len() - 1], 16384), SslVer::Incomplete);
         for b in 0..=255u8 {
             let _ = version(&[b, b, b, b, b, b, b, b, b, b, b, b], 16384);
         }

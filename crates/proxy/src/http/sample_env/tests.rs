@@ -80,7 +80,13 @@ fn answers_everything_the_config_layer_accepts() {
                 args: vec![],
             };
             assert!(env.fetch(&f).is_none(), "{name}: no hello in these bytes");
-            let e = HttpEnv::new(env.src, env.dst, None, None).with_hello(Some(&hello));
+            let mut e = HttpEnv::new(env.src, env.dst, None, None).with_hello(Some(&hello));
+            // Read from the bytes: a handshake record's start (TLS 1.2 hello version).
+            const RECORD: [u8; 11] = [0x16, 3, 1, 0, 6, 1, 0, 0, 2, 3, 3];
+            if name.ends_with("ssl_ver") {
+                let record = &RECORD;
+                e.req_data = Some(crate::payload::Channel::raw(record, true, 16384));
+            }
             assert!(e.fetch(&f).is_some(), "fetch {name} not answered");
             continue;
         }
