@@ -21,6 +21,25 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
+/// HAProxy's plain connect check to an IP address (no `source`): run by the driver's
+/// [`ConnectPoller`](crate::connect_poll::ConnectPoller), not as a probe future.
+fn plain_connect(
+    probe: &crate::probe::Probe,
+) -> Option<(std::net::SocketAddr, std::time::Duration)> {
+    match probe {
+        crate::probe::Probe::Tcp {
+            addr:
+                crate::probe::CheckAddr {
+                    dest: crate::probe::Dest::Ip(dst),
+                    source: None,
+                },
+            connect_timeout,
+            reset: true,
+        } => Some((*dst, *connect_timeout)),
+        _ => None,
+    }
+}
+
 /// The probes in flight: (check index, outcome) when done.
 type Probes = FuturesUnordered<Pin<Box<dyn Future<Output = (usize, CheckOutcome)> + Send>>>;
 
@@ -124,9 +143,15 @@ impl Driver {
     pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         // The probes run inside this task (no task and no cross-thread wakeup per check).
         let mut probes: Probes = FuturesUnordered::new();
+        // HAProxy's plain connect checks: one epoll set and one deadline heap for all of them
+        let mut connects = crate::connect_poll::ConnectPoller::new();
+        let mut done: Vec<(usize, CheckOutcome)> = Vec::new();
         self.rebuild_deadlines();
         loop {
             let now = clock::now();
+            if let Some(p) = connects.as_mut() {
+                p.expire(now, &mut done);
+            }
             // Start what is due, and what falls due within one tick: checks due together share
             // one wake-up (at 1,000 servers and `inter 1s` that is at most 1/TICK wake-ups a
             // second for starts, not one per check). O(log N) per check.
@@ -144,6 +169,14 @@ impl Driver {
                     continue;
                 }
                 if c.machine.poll_start(at.max(now)) {
+                    if let (Some(p), Some((dst, timeout))) =
+                        (connects.as_mut(), plain_connect(&c.probe))
+                    {
+                        if let Some(outcome) = p.start(i, dst, timeout, now) {
+                            done.push((i, outcome));
+                        }
+                        continue;
+                    }
                     let probe = c.probe.clone();
                     let ctx = self.probe_ctx(i);
                     probes.push(Box::pin(async move {
@@ -155,7 +188,22 @@ impl Driver {
                     }));
                 }
             }
+            for (i, outcome) in done.drain(..) {
+                self.feed_result(i, outcome);
+                self.schedule(i);
+            }
             let deadline = self.deadlines.peek().map(|Reverse((at, _))| *at);
+            let deadline = match (deadline, connects.as_ref().and_then(|p| p.next_timeout())) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let polled = connects.as_ref().filter(|p| p.busy());
+            let connected = async {
+                match polled {
+                    Some(p) => p.ready().await,
+                    None => std::future::pending().await,
+                }
+            };
             let sleep = async {
                 match deadline {
                     Some(d) => clock::sleep_until(d).await,
@@ -172,6 +220,11 @@ impl Driver {
             tokio::select! {
                 _ = sleep => {}
                 _ = flush => self.flush(),
+                _ = connected => {
+                    if let Some(p) = connects.as_mut() {
+                        p.drain(clock::now(), &mut done);
+                    }
+                }
                 Some((i, outcome)) = probes.next(), if !probes.is_empty() => {
                     self.feed_result(i, outcome);
                     self.schedule(i);
@@ -180,6 +233,9 @@ impl Driver {
                     Some(Command::Observed { backend, server, event }) => self.feed_observed(&backend, &server, event),
                     Some(Command::Reload { plan, spread_percent }) => {
                         probes = FuturesUnordered::new(); // drops (cancels) the old plan's probes
+                        if let Some(p) = connects.as_mut() {
+                            p.clear();
+                        }
                         self.reload(plan, spread_percent);
                         self.rebuild_deadlines();
                     }
