@@ -98,6 +98,9 @@ pub struct TcpCheckConnect {
     pub alpn: Vec<String>,
     /// `via-socks4`: through the server's `socks4` proxy (directly without one, as HAProxy).
     pub via_socks4: bool,
+    /// `http-check connect proto h2`: the check speaks HTTP/2 (prior knowledge on a plain
+    /// connection, or over its TLS whatever ALPN says).
+    pub proto_h2: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -237,6 +237,9 @@ fn haproxy_check(
         Probe::Script(mut sc) => {
             apply_tls(&mut sc.script, server).map_err(|e| format!("{who}: {e}; not checked"))?;
             apply_socks4(&mut sc.script, server);
+            if proxy.options.httpchk.is_some() {
+                apply_h2(&mut sc.script, server);
+            }
             Probe::Script(sc)
         }
         other => other,
@@ -304,6 +307,20 @@ fn apply_socks4(script: &mut crate::probe::script::Script, server: &Server) {
         if let crate::probe::script::Action::Connect(c) = &mut step.action {
             if c.via_socks4 || (c.implicit && server.check_via_socks4) {
                 c.socks4 = server.socks4;
+            }
+        }
+    }
+}
+
+/// An HTTP check's default connect speaks HTTP/2 under the server's `check-proto h2`, or
+/// under its `proto h2` when `check-proto` is not set (HAProxy takes the server's protocol
+/// for its checks when it fits the check's kind).
+fn apply_h2(script: &mut crate::probe::script::Script, server: &Server) {
+    let h2 = server.check_proto_h2.unwrap_or(server.proto_h2);
+    for step in &mut script.steps {
+        if let crate::probe::script::Action::Connect(c) = &mut step.action {
+            if c.implicit {
+                c.h2 = h2;
             }
         }
     }

@@ -48,6 +48,7 @@ pub fn default_server() -> Server {
         source: None,
         socks4: None,
         check_via_socks4: false,
+        check_proto_h2: None,
         ssl: false,
         tls: Default::default(),
         proto_h2: false,
@@ -240,11 +241,12 @@ fn apply_options<'a>(
                 s.check_addr = Some(v.parse::<IpAddr>().map_err(|_| format!("'addr' expects an IP address, found '{v}'"))?);
             }
             "cookie" => s.cookie = Some(value("a cookie value")?.to_string()),
-            // the checks' multiplexer: fulcrum's checks speak raw TCP or HTTP/1 (the defaults)
+            // the checks' multiplexer: raw TCP, HTTP/1 or HTTP/2 (fcgi: not yet)
             "check-proto" => match value("a protocol")? {
-                "h1" | "none" => {}
-                p @ ("h2" | "fcgi") => {
-                    return Err(format!("server option 'check-proto {p}' is not supported by fulcrum yet (checks speak HTTP/1)"))
+                "h1" | "none" => s.check_proto_h2 = Some(false),
+                "h2" => s.check_proto_h2 = Some(true),
+                "fcgi" => {
+                    return Err("server option 'check-proto fcgi' is not supported by fulcrum yet (checks speak HTTP/1 or HTTP/2)".to_string())
                 }
                 p => return Err(format!("'check-proto' : unknown MUX protocol '{p}'")),
             },

@@ -285,6 +285,9 @@ pub struct Server {
     pub socks4: Option<SocketAddr>,
     /// `check-via-socks4`: the health checks' default connect goes through `socks4` too.
     pub check_via_socks4: bool,
+    /// `check-proto h2` (Some(true)) or `h1`/`none` (Some(false)): the multiplexer of the
+    /// checks' default connect; unset, an HTTP check follows the server's `proto`.
+    pub check_proto_h2: Option<bool>,
     /// `ssl`: connections to the server are TLS (`no-ssl` clears it).
     pub ssl: bool,
     /// TLS options of the line (`verify`, `ca-file`, `sni`, `alpn`, ...), as written.

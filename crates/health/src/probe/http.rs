@@ -118,6 +118,7 @@ pub fn script(
                 tls: tls_of(c),
                 via_socks4: c.via_socks4,
                 socks4: None,
+                h2: c.proto_h2,
             })),
             HttpCheckRule::Send(s) => actions.push(send(Some(s))?),
             HttpCheckRule::Expect(e) => {

@@ -52,6 +52,7 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
                     tls: tls_of(c),
                     via_socks4: c.via_socks4,
                     socks4: None,
+                    h2: false,
                 }),
                 c.comment.clone(),
             ),
