@@ -839,8 +839,12 @@ fn http_check() {
             "not supported with a regex matching method",
         ),
         (
-            " server s 127.0.0.1:80 check check-proto h2\n",
-            "'check-proto h2' is not supported by fulcrum yet",
+            " server s 127.0.0.1:80 check check-proto fcgi\n",
+            "'check-proto fcgi' is not supported by fulcrum yet",
+        ),
+        (
+            " http-check connect proto fcgi\n server s 127.0.0.1:80 check\n",
+            "'http-check connect proto fcgi' is not supported by fulcrum yet",
         ),
     ] {
         let e = errors(&format!("{TIMEOUTS}backend b\n option httpchk\n{text}"));
@@ -1432,4 +1436,18 @@ fn capture_action() {
         "{TIMEOUTS}backend b\n http-response capture status id 0\n"
     ))
     .is_empty());
+}
+
+#[test]
+fn http2_checks_parse() {
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n option httpchk\n http-check connect proto h2\n server s 127.0.0.1:80 check check-proto h2\n server t 127.0.0.1:81 check check-proto h1\n server u 127.0.0.1:82 check\n"
+    ));
+    let b = c.proxy("b").unwrap();
+    let h2: Vec<_> = b.servers.iter().map(|s| s.check_proto_h2).collect();
+    assert_eq!(h2, vec![Some(true), Some(false), None]);
+    assert!(matches!(
+        b.http_check.rules.first(),
+        Some(HttpCheckRule::Connect(c)) if c.proto_h2
+    ));
 }
