@@ -146,6 +146,11 @@ impl Driver {
         // HAProxy's plain connect checks: one epoll set and one deadline heap for all of them
         let mut connects = crate::connect_poll::ConnectPoller::new();
         let mut done: Vec<(usize, CheckOutcome)> = Vec::new();
+        let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
+        let wake = tokio::time::sleep_until(far());
+        let flush = tokio::time::sleep_until(far());
+        tokio::pin!(wake, flush);
+        let (mut wake_at, mut flush_armed): (Option<Instant>, Option<Instant>) = (None, None);
         self.rebuild_deadlines();
         loop {
             let now = clock::now();
@@ -204,22 +209,19 @@ impl Driver {
                     None => std::future::pending().await,
                 }
             };
-            let sleep = async {
-                match deadline {
-                    Some(d) => clock::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let flush_at = self.flush_at;
-            let flush = async {
-                match flush_at {
-                    Some(d) => clock::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
+            // the two timers are moved, not made anew, when their deadlines change (one timer
+            // entry each for the driver's life instead of two per wake-up)
+            if deadline != wake_at {
+                wake.as_mut().reset(deadline.map_or_else(far, Into::into));
+                wake_at = deadline;
+            }
+            if self.flush_at != flush_armed {
+                flush.as_mut().reset(self.flush_at.map_or_else(far, Into::into));
+                flush_armed = self.flush_at;
+            }
             tokio::select! {
-                _ = sleep => {}
-                _ = flush => self.flush(),
+                _ = &mut wake, if deadline.is_some() => {}
+                _ = &mut flush, if flush_armed.is_some() => self.flush(),
                 _ = connected => {
                     if let Some(p) = connects.as_mut() {
                         p.drain(clock::now(), &mut done);
