@@ -216,7 +216,9 @@ impl Driver {
                 wake_at = deadline;
             }
             if self.flush_at != flush_armed {
-                flush.as_mut().reset(self.flush_at.map_or_else(far, Into::into));
+                flush
+                    .as_mut()
+                    .reset(self.flush_at.map_or_else(far, Into::into));
                 flush_armed = self.flush_at;
             }
             tokio::select! {
