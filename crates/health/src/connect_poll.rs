@@ -1,7 +1,7 @@
 //! HAProxy's default check (connect, held half-open, closed with a reset) for many servers at
 //! once, the way HAProxy runs it: a non-blocking `connect` watched by one epoll set of the
 //! driver's own, drained in a batch when the driver's task wakes, each probe's timeout an entry
-//! of one deadline heap. No future, no tokio timer and no tokio registration per probe: the
+//! of a queue per connect timeout. No future, no tokio timer and no tokio registration per probe: the
 //! socket is added to the set once and leaves it when it is closed (no `EPOLL_CTL_DEL`), and
 //! its error is read (`SO_ERROR`) only when the kernel reports one. Six system calls per check
 //! (socket, setsockopt TCP_QUICKACK, connect, epoll_ctl, setsockopt SO_LINGER, close) where a
@@ -13,8 +13,7 @@ use crate::probe::tcp::io_error_info;
 use crate::status::{CheckOutcome, CheckStatus};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use socket2::{Domain, Socket, Type};
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
@@ -46,9 +45,10 @@ pub(crate) struct ConnectPoller {
     set: AsyncFd<Set>,
     slots: Vec<Option<InFlight>>,
     free: Vec<usize>,
-    /// (deadline, slot), earliest first; an entry is stale when its slot was freed (or reused
-    /// with another deadline).
-    timeouts: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// (deadline, slot) in start order, one queue per connect timeout: each queue's deadlines
+    /// only grow, so its front is its earliest (O(1) a probe, where a heap was O(log N)). An
+    /// entry is stale when its slot was freed (or reused with another deadline).
+    timeouts: Vec<(Duration, VecDeque<(Instant, usize)>)>,
     events: Vec<EpollEvent>,
 }
 
@@ -65,7 +65,7 @@ impl ConnectPoller {
             set,
             slots: Vec::new(),
             free: Vec::new(),
-            timeouts: BinaryHeap::new(),
+            timeouts: Vec::new(),
             events: vec![EpollEvent::empty(); EVENTS],
         })
     }
@@ -123,7 +123,14 @@ impl ConnectPoller {
             start: now,
             deadline,
         });
-        self.timeouts.push(Reverse((deadline, slot)));
+        let queue = match self.timeouts.iter().position(|(t, _)| *t == timeout) {
+            Some(q) => q,
+            None => {
+                self.timeouts.push((timeout, VecDeque::new()));
+                self.timeouts.len() - 1
+            }
+        };
+        self.timeouts[queue].1.push_back((deadline, slot));
         None
     }
 
@@ -179,27 +186,30 @@ impl ConnectPoller {
 
     /// When the earliest connect in flight times out.
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.timeouts.peek().map(|Reverse((at, _))| *at)
+        self.timeouts
+            .iter()
+            .filter_map(|(_, q)| q.front().map(|(at, _)| *at))
+            .min()
     }
 
     /// The connects whose time is up by `now`: "Layer4 timeout", their sockets closed.
     pub fn expire(&mut self, now: Instant, done: &mut Vec<(usize, CheckOutcome)>) {
-        while let Some(Reverse((at, slot))) = self.timeouts.peek().copied() {
-            if at > now {
-                return;
-            }
-            self.timeouts.pop();
-            let live = self
-                .slots
-                .get(slot)
-                .is_some_and(|s| s.as_ref().is_some_and(|f| f.deadline == at));
-            if !live {
-                continue;
-            }
-            if let Some(f) = self.slots[slot].take() {
-                self.free.push(slot);
-                let took = now.saturating_duration_since(f.start);
-                done.push((f.check, CheckOutcome::new(CheckStatus::L4Timeout, took)));
+        for (_, queue) in &mut self.timeouts {
+            while let Some((at, slot)) = queue.front().copied() {
+                if at > now {
+                    break;
+                }
+                queue.pop_front();
+                let Some(entry) = self.slots.get_mut(slot) else {
+                    continue;
+                };
+                if entry.as_ref().is_some_and(|f| f.deadline == at) {
+                    if let Some(f) = entry.take() {
+                        self.free.push(slot);
+                        let took = now.saturating_duration_since(f.start);
+                        done.push((f.check, CheckOutcome::new(CheckStatus::L4Timeout, took)));
+                    }
+                }
             }
         }
     }

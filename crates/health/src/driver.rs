@@ -40,6 +40,11 @@ fn plain_connect(
     }
 }
 
+/// Nanoseconds from `base` to `at` (0 for an instant before it: due at once).
+fn key_of(base: Instant, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// The probes in flight: (check index, outcome) when done.
 type Probes = FuturesUnordered<Pin<Box<dyn Future<Output = (usize, CheckOutcome)> + Send>>>;
 
@@ -103,7 +108,10 @@ pub(crate) struct Driver {
     pub checks: Vec<Running>,
     /// When each check is due, earliest first (entries go stale when a check is rescheduled;
     /// they are checked against the machine when popped).
-    pub deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Keys are nanoseconds after `base` ([`Driver::key`]): integers compare and move faster
+    /// than instants.
+    pub deadlines: BinaryHeap<Reverse<(u64, usize)>>,
+    pub base: Instant,
     /// Indexes of the checks whose server's checks are paused (`disable health`).
     pub paused_keys: HashSet<usize>,
     /// Check results not sent yet, and when they go.
@@ -129,6 +137,7 @@ impl Driver {
         Driver {
             checks,
             deadlines: BinaryHeap::new(),
+            base: clock::now(),
             paused_keys: HashSet::new(),
             batch: Vec::new(),
             flush_at: None,
@@ -160,17 +169,21 @@ impl Driver {
             // Start what is due, and what falls due within one tick: checks due together share
             // one wake-up (at 1,000 servers and `inter 1s` that is at most 1/TICK wake-ups a
             // second for starts, not one per check). O(log N) per check.
-            let horizon = now + CHECK_TICK;
-            while let Some(Reverse((at, i))) = self.deadlines.peek().copied() {
-                if at > horizon {
+            let horizon = self.key(now + CHECK_TICK);
+            while let Some(Reverse((k, i))) = self.deadlines.peek().copied() {
+                if k > horizon {
                     break;
                 }
                 self.deadlines.pop();
+                let base = self.base;
                 let Some(c) = self.checks.get_mut(i) else {
                     continue;
                 };
                 // a stale entry (the check was rescheduled) or a paused server: skip
-                if c.machine.next_deadline() != Some(at) || self.paused_keys.contains(&i) {
+                let Some(at) = c.machine.next_deadline() else {
+                    continue;
+                };
+                if key_of(base, at) != k || self.paused_keys.contains(&i) {
                     continue;
                 }
                 if c.machine.poll_start(at.max(now)) {
@@ -197,7 +210,10 @@ impl Driver {
                 self.feed_result(i, outcome);
                 self.schedule(i);
             }
-            let deadline = self.deadlines.peek().map(|Reverse((at, _))| *at);
+            let deadline = self
+                .deadlines
+                .peek()
+                .map(|Reverse((k, _))| self.base + std::time::Duration::from_nanos(*k));
             let deadline = match (deadline, connects.as_ref().and_then(|p| p.next_timeout())) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -277,19 +293,29 @@ impl Driver {
     /// Queues check `i`'s next deadline (after a result or a change of its timer).
     pub(crate) fn schedule(&mut self, i: usize) {
         if let Some(at) = self.checks.get(i).and_then(|c| c.machine.next_deadline()) {
-            self.deadlines.push(Reverse((at, i)));
+            self.deadlines.push(Reverse((self.key(at), i)));
         }
     }
 
     /// Every check's deadline again, and the paused set (after a reload or a pause).
     fn rebuild_deadlines(&mut self) {
         self.paused_keys = self.paused_indexes();
+        let base = self.base;
         self.deadlines = self
             .checks
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| c.machine.next_deadline().map(|at| Reverse((at, i))))
+            .filter_map(|(i, c)| {
+                c.machine
+                    .next_deadline()
+                    .map(|at| Reverse((key_of(base, at), i)))
+            })
             .collect();
+    }
+
+    /// A deadline's key in the heap.
+    fn key(&self, at: Instant) -> u64 {
+        key_of(self.base, at)
     }
 
     fn reload(&mut self, plan: spec::Plan, spread_percent: u32) {
