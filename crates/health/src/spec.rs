@@ -191,10 +191,12 @@ fn haproxy_check(
             read_timeout,
             disable_on_404: http && proxy.http_check.disable_on_404,
             send_state: send_state.clone(),
+            proxy_v2: server.send_proxy_v2,
         })
     };
     // HAProxy: a `send-proxy[-v2]` server's checks start with the PROXY header too, unless
-    // they go to another `port`/`addr` (then only with `check-send-proxy`). Sent as v1.
+    // they go to another `port`/`addr` (then only with `check-send-proxy`); version 2 (LOCAL)
+    // for a `send-proxy-v2` server, else version 1.
     let send_proxy = server.check_send_proxy
         || ((server.send_proxy || server.send_proxy_v2)
             && server.check_port.is_none()

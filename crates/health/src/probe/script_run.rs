@@ -48,7 +48,14 @@ pub struct ScriptCheck {
     pub disable_on_404: bool,
     /// `http-check send-state`: the static part of `X-Haproxy-Server-State`.
     pub send_state: Option<crate::send_state::StateHeader>,
+    /// The server has `send-proxy-v2`: the checks' PROXY headers are version 2 (HAProxy sends
+    /// the 16-byte LOCAL header: no addresses), else the version 1 line.
+    pub proxy_v2: bool,
 }
+
+/// HAProxy's PROXY v2 header on a check connection: the signature, version 2 command LOCAL,
+/// family UNSPEC, no address block (captured from haproxy 2.6 checking a send-proxy-v2 server).
+pub const PROXY_V2_LOCAL: [u8; 16] = *b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00";
 
 /// HAProxy prints `code: N` for the statuses past layer 6 (L7OK, L7OKC, L7STS).
 fn outcome(
@@ -183,7 +190,13 @@ impl ScriptCheck {
                         // clean close (SO_LINGER 0: no FIN exchange, no TIME_WAIT left)
                         let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
                     }
-                    let header = c.send_proxy.then(|| proxy_v1(&new));
+                    let header = c.send_proxy.then(|| {
+                        if self.proxy_v2 {
+                            PROXY_V2_LOCAL.to_vec()
+                        } else {
+                            proxy_v1(&new)
+                        }
+                    });
                     let mut new = Link::Plain(new);
                     if let Some(header) = header {
                         if let Err(e) = write(&mut new, &header).await {
