@@ -282,7 +282,7 @@ fn apply_tls(script: &mut crate::probe::script::Script, server: &Server) -> Resu
     };
     for step in &mut script.steps {
         if let Action::Connect(c) = &mut step.action {
-            if c.implicit && t.enabled {
+            if (c.implicit || c.server_defaults) && t.enabled {
                 c.tls = Some(TlsSettings {
                     sni: t.sni.clone(),
                     alpn: t.alpn.clone(),
@@ -307,7 +307,7 @@ fn apply_tls(script: &mut crate::probe::script::Script, server: &Server) -> Resu
 fn apply_socks4(script: &mut crate::probe::script::Script, server: &Server) {
     for step in &mut script.steps {
         if let crate::probe::script::Action::Connect(c) = &mut step.action {
-            if c.via_socks4 || (c.implicit && server.check_via_socks4) {
+            if c.via_socks4 || ((c.implicit || c.server_defaults) && server.check_via_socks4) {
                 c.socks4 = server.socks4;
             }
         }
@@ -321,7 +321,7 @@ fn apply_h2(script: &mut crate::probe::script::Script, server: &Server) {
     let h2 = server.check_proto_h2.unwrap_or(server.proto_h2);
     for step in &mut script.steps {
         if let crate::probe::script::Action::Connect(c) = &mut step.action {
-            if c.implicit {
+            if c.implicit || c.server_defaults {
                 c.h2 = h2;
             }
         }

@@ -1,7 +1,8 @@
 //! The PROXY header of health checks to a `send-proxy-v2` server, run by the real haproxy 2.6
 //! and then by fulcrum on the same config against a recording server: haproxy sends version
 //! 2's 16-byte LOCAL header (no addresses) before a check's first bytes, for a `tcp-check`
-//! sequence, an `option httpchk` check and `check-send-proxy`; both must send the same bytes
+//! sequence (with an implicit connect and with `connect default`), an `option httpchk` check and
+//! `check-send-proxy`; both must send the same bytes
 //! and log the same `option log-health-checks` lines.
 
 mod common;
@@ -70,9 +71,11 @@ async fn proxy_v2_headers_on_checks_as_haproxy() {
     text += &srv(" send-proxy-v2");
     text += "backend http\n    option httpchk GET /v2\n";
     text += &srv(" send-proxy-v2");
+    text += "backend dflt\n    option tcp-check\n    tcp-check connect default\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n";
+    text += &srv(" send-proxy-v2");
     text += "backend checkonly\n    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n";
     text += &srv(" send-proxy-v2 check-send-proxy");
-    let done = |l: &[String]| first_lines(l).len() == 3;
+    let done = |l: &[String]| first_lines(l).len() == 4;
     let quick = versus::Window {
         settle: std::time::Duration::ZERO,
         ..Default::default()
@@ -81,7 +84,7 @@ async fn proxy_v2_headers_on_checks_as_haproxy() {
     let (theirs_raw, out) = versus::haproxy(&tmp.0, &text, &syslog, done, quick).await;
     let theirs_seen = take();
     let theirs = first_lines(&theirs_raw);
-    assert_eq!(theirs.len(), 3, "{theirs_raw:#?}\n{out}");
+    assert_eq!(theirs.len(), 4, "{theirs_raw:#?}\n{out}");
     assert!(
         theirs_seen
             .iter()

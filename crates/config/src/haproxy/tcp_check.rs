@@ -167,7 +167,7 @@ pub(super) fn connect(line: &Line<'_>) -> Result<TcpCheckConnect, String> {
     let mut i = 2;
     while let Some(a) = line.arg(i) {
         match a {
-            "default" => {}
+            "default" => c.default = true,
             "port" => {
                 let p = line.need(i + 1, "a port")?;
                 match p.parse::<u16>() {

@@ -46,7 +46,8 @@ pub fn tcp_check(rules: &[TcpCheckRule], send_proxy: bool) -> Result<Script, Str
                         .map(crate::probe::check_sample::SampleExpr::new)
                         .transpose()?,
                     addr: c.addr,
-                    send_proxy: c.send_proxy,
+                    send_proxy: c.send_proxy || (c.default && send_proxy),
+                    server_defaults: c.default,
                     linger: c.linger,
                     implicit: false,
                     tls: tls_of(c),

@@ -85,6 +85,8 @@ pub struct Connect {
     pub linger: bool,
     /// Inserted because the rules did not start with a connect.
     pub implicit: bool,
+    /// `connect default`: the server's check settings apply, as to an implicit connect.
+    pub server_defaults: bool,
     /// TLS after the connect (`connect ssl`, or the server's `check-ssl` on the default one).
     pub tls: Option<TlsSettings>,
     /// `via-socks4` (or the server's `check-via-socks4` on the default connect).
