@@ -268,7 +268,7 @@ impl Logger {
         let now = SystemTime::now();
         let head = match o.frame {
             Frame::Default | Frame::Rfc3164 => {
-                let (_, mon, day, h, m, s, _) = civil(now);
+                let (_, mon, day, h, m, s, _) = civil(now, local_offset(now));
                 let host = match o.frame {
                     Frame::Rfc3164 => host.or(Some("localhost")),
                     _ => host,
@@ -281,12 +281,16 @@ impl Logger {
                 )
             }
             Frame::Rfc5424 => {
-                let (y, mo, d, h, m, s, _) = civil(now);
+                let offset = local_offset(now);
+                let (y, mo, d, h, m, s, _) = civil(now, offset);
                 let us = now
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.subsec_micros());
+                let z = fulcrum_sample::localtime::offset_hhmm(offset);
                 format!(
-                    "<{pri}>1 {y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{us:06}+00:00 {} {} {pid} - {} ",
+                    "<{pri}>1 {y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{us:06}{}:{} {} {} {pid} - {} ",
+                    &z[..3],
+                    &z[3..],
                     host.unwrap_or("-"),
                     self.tag,
                     sd.filter(|s| !s.is_empty()).unwrap_or("-")
@@ -354,10 +358,11 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// (year, month, day, hour, minute, second, millisecond) in UTC.
-fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32, u32) {
+/// (year, month, day, hour, minute, second, millisecond) of `t` shown `offset` seconds east
+/// of UTC.
+fn civil(t: SystemTime, offset: i64) -> (i64, u32, u32, u32, u32, u32, u32) {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
+    let secs = d.as_secs() as i64 + offset;
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400) as u32;
     let (year, month, day) = fulcrum_sample::time::civil(days);
@@ -372,12 +377,36 @@ fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32, u32) {
     )
 }
 
-/// HAProxy's accept date: `23/Nov/2026:09:00:00.123`.
+/// The system's local offset (seconds east of UTC) at `t`: HAProxy's dates are local.
+fn local_offset(t: SystemTime) -> i64 {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    fulcrum_sample::localtime::offset_at(secs)
+}
+
+/// HAProxy's accept date in local time (`%t`, `%tr`): `23/Nov/2026:09:00:00.123`.
 pub fn accept_date(t: SystemTime) -> String {
-    let (y, mo, d, h, m, s, ms) = civil(t);
+    accept_date_in(t, local_offset(t))
+}
+
+fn accept_date_in(t: SystemTime, offset: i64) -> String {
+    let (y, mo, d, h, m, s, ms) = civil(t, offset);
     format!(
         "{d:02}/{}/{y}:{h:02}:{m:02}:{s:02}.{ms:03}",
         MONTHS[mo as usize - 1]
+    )
+}
+
+/// HAProxy's date with its zone, to the second: `23/Nov/2026:09:00:00 +0000` in GMT (`%T`,
+/// `%trg`) or local time (`%Tl`, `%trl`).
+pub fn zoned_date(t: SystemTime, local: bool) -> String {
+    let offset = if local { local_offset(t) } else { 0 };
+    let (y, mo, d, h, m, s, _) = civil(t, offset);
+    format!(
+        "{d:02}/{}/{y}:{h:02}:{m:02}:{s:02} {}",
+        MONTHS[mo as usize - 1],
+        fulcrum_sample::localtime::offset_hhmm(offset)
     )
 }
 
@@ -394,7 +423,8 @@ mod tests {
     #[test]
     fn dates_format_like_haproxy() {
         let t = UNIX_EPOCH + Duration::from_millis(1_779_526_800_123);
-        assert_eq!(accept_date(t), "23/May/2026:09:00:00.123");
+        assert_eq!(accept_date_in(t, 0), "23/May/2026:09:00:00.123");
+        assert_eq!(accept_date_in(t, 19_800), "23/May/2026:14:30:00.123");
     }
 
     #[test]

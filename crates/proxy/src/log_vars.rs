@@ -6,7 +6,7 @@
 
 use crate::http::capture::Captures;
 use crate::http::sample_env::HttpEnv;
-use crate::log::{accept_date, ms};
+use crate::log::{accept_date, ms, zoned_date};
 use crate::logline::Entry;
 use crate::net::shown;
 use fulcrum_sample::logformat::{Flags, Written};
@@ -87,17 +87,15 @@ pub fn var(
             }
             None => return None,
         },
-        // The accept date in GMT / local time (fulcrum's local time is UTC), as `%T`; the
-        // request's (`tr...`) comes after the handshake and the idle time.
+        // The accept date in GMT (`%T`) or local time (`%Tl`) with its zone; the request's
+        // (`tr...`) comes after the handshake and the idle time.
         "T" | "Tl" | "trg" | "trl" => {
             let at = if name.starts_with("tr") {
                 e.request_date()
             } else {
                 e.accept
             };
-            let d = accept_date(at);
-            let d = d.rsplit_once('.').map_or(d.as_str(), |x| x.0);
-            write!(out, "{d} +0000")
+            write!(out, "{}", zoned_date(at, name.ends_with('l')))
         }
         "ci" => ip(out, e.peer.ip(), hex),
         "cp" => num(out, e.peer.port().into(), hex),

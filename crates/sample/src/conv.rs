@@ -220,10 +220,9 @@ pub static CONVERTERS: &[ConvKw] = &[
             t,
         )))
     }),
-    // fulcrum's local time is UTC (as in its logs): the same as `utime` on a UTC machine
     kw!("ltime", Sint, [S, I], 1, Str, |v, c, _| {
         let t = int(&v)?.checked_add(c.args.get(1).map_or(0, Arg::as_int))?;
-        Some(Value::Str(crate::time::strftime_utc(
+        Some(Value::Str(crate::time::strftime_local(
             c.args[0].as_bytes(),
             t,
         )))

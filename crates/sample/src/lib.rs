@@ -25,6 +25,7 @@ pub mod expr;
 pub mod fetch;
 pub mod hash;
 pub mod index;
+pub mod localtime;
 pub mod logformat;
 pub mod map;
 pub mod pattern;
