@@ -398,13 +398,11 @@ fn spawn_session<C: ClientStream>(
         {
             Ok(a) => a,
             Err(m) => {
-                if m == crate::accept_proxy::Missing::NotProxy {
-                    let failure = crate::log_error::Failure::NotProxy;
-                    let at = std::time::SystemTime::now()
-                        .checked_sub(accepted.elapsed())
-                        .unwrap_or_else(std::time::SystemTime::now);
-                    crate::log_error::connection_error(&fe, addrs, at, bind, failure);
-                }
+                let failure = crate::log_error::Failure::Proxy(m);
+                let at = std::time::SystemTime::now()
+                    .checked_sub(accepted.elapsed())
+                    .unwrap_or_else(std::time::SystemTime::now);
+                crate::log_error::connection_error(&fe, addrs, at, bind, failure);
                 return;
             }
         };

@@ -454,6 +454,11 @@ impl<C: ClientStream> Session<C> {
             Turn::Later
         };
         let next = Box::pin(self.one_request(&mut rec, turn)).await;
+        if next != Next::Close {
+            // The keep-alive wait (`%Ti`, `%t` and `timeout http-keep-alive` of the next
+            // request) begins as the answer ends, not after this one's log line.
+            self.wait_from = Some(tokio::time::Instant::now());
+        }
         self.served += 1;
         if let Some(t) = &self.track {
             t.http_status(rec.status);

@@ -38,10 +38,8 @@ pub fn spawn<F>(
         {
             Ok(a) => a,
             Err(m) => {
-                if m == crate::accept_proxy::Missing::NotProxy {
-                    let failure = crate::log_error::Failure::NotProxy;
-                    crate::log_error::connection_error(&fe, addrs, accepted, bind, failure);
-                }
+                let failure = crate::log_error::Failure::Proxy(m);
+                crate::log_error::connection_error(&fe, addrs, accepted, bind, failure);
                 return;
             }
         };
