@@ -64,15 +64,27 @@ pub async fn client_addresses<S: AsyncRead + Unpin>(
     s: &mut S,
     accept_proxy: bool,
     limit: Option<Duration>,
-    (peer, local): (SocketAddr, SocketAddr),
+    addrs: (SocketAddr, SocketAddr),
 ) -> Result<(SocketAddr, SocketAddr), Missing> {
+    client_header(s, accept_proxy, limit, addrs)
+        .await
+        .map(|(a, _)| a)
+}
+
+/// [`client_addresses`], with the PROXY header read (`fc_rcvd_proxy`, `fc_pp_*`).
+pub async fn client_header<S: AsyncRead + Unpin>(
+    s: &mut S,
+    accept_proxy: bool,
+    limit: Option<Duration>,
+    (peer, local): (SocketAddr, SocketAddr),
+) -> Result<((SocketAddr, SocketAddr), Option<Header>), Missing> {
     if !accept_proxy {
-        return Ok((peer, local));
+        return Ok(((peer, local), None));
     }
     let mut first = [0u8; 8];
     let r = read_noting(s, limit, &mut first).await;
     match r {
-        Ok(h) => Ok(addresses(&h, peer, local)),
+        Ok(h) => Ok((addresses(&h, peer, local), Some(h))),
         Err(_) if first != [0u8; 8] && proxy_protocol::needed(&first).is_err() => {
             Err(Missing::NotProxy)
         }

@@ -144,9 +144,12 @@ pub fn var(
         ),
         "ac" => write!(out, "{}", e.active),
         "fc" => write!(out, "{}", e.frontend_conns),
-        // Sessions on the backend and the server, and queue positions, when the line is
-        // written: HAProxy 2.6 has released them by then (0), except on a `logasap` line.
-        "bc" | "sc" => write!(out, "{}", u8::from(e.asap)),
+        // Sessions on the backend and the server when the line is written (HAProxy 2.6 has
+        // released this one by then, except on a `logasap` line).
+        "bc" | "sc" => {
+            let (be, srv) = e.place.map_or((None, None), |p| p.conns());
+            write!(out, "{}", if name == "bc" { be } else { srv }.unwrap_or(0))
+        }
         "sq" | "bq" => write!(out, "0"),
         "rc" => write!(out, "{}", e.retries),
         "Ts" => num(

@@ -70,6 +70,8 @@ pub async fn serve<C: ClientStream>(
     // `%rt`, and the server connection's address (`%bi`/`%bp`) once there is one.
     let rt = crate::logline::next_request();
     let source = std::sync::Mutex::new(None);
+    // The client connection's facts (`so_*`, `fc_*`), when the configuration reads them.
+    let facts = track.as_deref().and_then(|t| t.conn());
     // `option logasap`: logged once the server connection is made, not at the end.
     let logged = std::sync::atomic::AtomicBool::new(false);
     let log = |d: Done<'_>| {
@@ -82,6 +84,7 @@ pub async fn serve<C: ClientStream>(
                 accepted.elapsed(),
                 &d,
                 (source.lock().ok().and_then(|s| *s), rt, false, handshake),
+                facts,
             )
         }
     };
@@ -91,9 +94,8 @@ pub async fn serve<C: ClientStream>(
     let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
     let tls_info = client.tls().cloned();
     let at_fe = crate::place::Place {
-        fe: &fe,
-        be: None,
-        srv: None,
+        conn: facts,
+        ..crate::place::Place::at(&fe)
     };
     let rules_wait = crate::tcp_rules::inspects(&fe.tcp_content);
     let waits = rules_wait || fe.inspect_hello.is_some();
@@ -147,9 +149,9 @@ pub async fn serve<C: ClientStream>(
         );
         let verdict = loop {
             let at_be = crate::place::Place {
-                fe: &fe,
                 be: Some(&be),
-                srv: None,
+                conn: facts,
+                ..crate::place::Place::at(&fe)
             };
             let ctx = Ctx::new(peer, local, ins.request(), None)
                 .with_counters(counters)
@@ -280,6 +282,7 @@ pub async fn serve<C: ClientStream>(
                 retries: 0,
             },
             (source.lock().ok().and_then(|s| *s), rt, true, handshake),
+            facts,
         );
     }
     // Phase: the backend's `tcp-response content` rules on the server's first bytes.
@@ -287,9 +290,11 @@ pub async fn serve<C: ClientStream>(
     if let Some(r) = fe.backend_tcp_response.get(&be.name) {
         let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
         let at_srv = crate::place::Place {
-            fe: &fe,
             be: Some(&be),
             srv: Some(assigned.server()),
+            conn: facts,
+            bc_src: source.lock().ok().and_then(|s| *s),
+            ..crate::place::Place::at(&fe)
         };
         let base = Ctx::new(peer, local, None, None)
             .with_counters(counters)
@@ -395,6 +400,7 @@ fn log_tcp(
     total: Duration,
     d: &Done<'_>,
     (source, rt, asap, handshake): (Option<SocketAddr>, u64, bool, Duration),
+    conn: Option<&crate::front::ConnFacts>,
 ) {
     let Some(log) = &fe.log else { return };
     if fe.options.dontlognull && d.bytes == 0 && d.term == Termination::NORMAL {
@@ -405,9 +411,11 @@ fn log_tcp(
         return;
     };
     let place = crate::place::Place {
-        fe,
         be: d.backend,
         srv: d.server,
+        conn,
+        bc_src: source,
+        ..crate::place::Place::at(fe)
     };
     let entry = Entry {
         mode: fe.mode,

@@ -176,9 +176,11 @@ impl<C: ClientStream> Session<C> {
         let samples = r.captures.as_ref().and_then(|c| c.lock().ok());
         let samples: &[Option<Vec<u8>>] = samples.as_deref().map_or(&[], |v| v.as_slice());
         let place = crate::place::Place {
-            fe: &self.fe,
             be: r.backend.as_deref(),
             srv: r.server.as_deref(),
+            conn: self.track.as_deref().and_then(|t| t.conn()),
+            bc_src: r.source,
+            ..crate::place::Place::at(&self.fe)
         };
         let entry = Entry {
             mode: self.fe.mode,

@@ -1,0 +1,189 @@
+//! The connection and server fetches, side by side with the real haproxy 2.6 on the same
+//! config: `so_id so_name` (the bind's `id`/`name`), `fc_src fc_dst fc_*_port` (the
+//! connection's addresses: after the PROXY header, before `http-request set-src`),
+//! `fc_rcvd_proxy fc_pp_authority fc_pp_unique_id` (a PROXY v2 header with TLVs), the
+//! TCP_INFO fetches (`fc_rtt fc_unacked fc_lost`), `fc_http_major`, `fc_err fc_err_str`,
+//! `nbsrv(B) srv_is_up(B/S) connslots(B) thread str()`, `bc_*` in response rules and log
+//! lines, and `%bc %sc` (live session counts: a second client's line while a first request is
+//! still at the server). Compared: the headers the backend receives, the headers the client
+//! gets and the log lines (ports replaced by names). Under FULCRUM_REQUIRE_NETNS=1 a missing
+//! haproxy fails the test.
+
+mod common;
+use common::*;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn cfg(s: &Setup<'_>) -> String {
+    let b = s.backend;
+    format!(
+        "{head}\
+         frontend web\n\
+         \x20 bind 127.0.0.1:{p0} name direct id 7\n\
+         \x20 bind 127.0.0.1:{p1} accept-proxy name proxied\n\
+         \x20 log-format \"http %[so_id] %[so_name] %[fc_src] %[fc_dst_port] %[fc_rcvd_proxy] %[fc_http_major] %[fc_err] %[fc_err_str] %[bc_http_major] %[bc_dst] %[bc_dst_port] %[bc_src] %[bc_err] %[bc_err_str] %[nbsrv(app)] %[thread] %b %s %bc/%sc\"\n\
+         \x20 http-request set-header X-So \"%[so_id] %[so_name]\"\n\
+         \x20 http-request set-header X-Pp \"%[fc_rcvd_proxy] %[fc_pp_authority] %[fc_pp_unique_id]\"\n\
+         \x20 http-request set-header X-Tcp \"%[fc_rtt(us),bool] %[fc_rttvar(us),bool] %[fc_unacked] %[fc_lost] %[fc_retrans] %[fc_http_major] %[fc_err]\"\n\
+         \x20 http-request set-header X-Srv \"%[nbsrv(app)] %[nbsrv(two)] %[srv_is_up(app/a1)] %[srv_is_up(app/a2)] %[connslots(app)] %[connslots(two)] %[thread] [%[str()]]\"\n\
+         \x20 http-request set-src hdr(x-src) if {{ req.hdr(x-src) -m found }}\n\
+         \x20 http-request set-header X-Src \"%[src] %[fc_src] %[fc_dst] %[fc_dst_port]\"\n\
+         \x20 use_backend two if {{ path_beg /two }}\n\
+         \x20 default_backend app\n\
+         backend app\n\
+         \x20 http-response set-header X-Bc \"%[bc_dst] %[bc_dst_port] %[bc_src] %[bc_http_major] %[bc_err] %[nbsrv] %[srv_is_up(a1)] %[connslots]\"\n\
+         \x20 server a1 {b}\n  server a2 {b} disabled\n\
+         backend two\n\
+         \x20 server t1 {b} maxconn 10\n  server t2 {b} backup\n",
+        // One thread on both sides: `thread` is 0.
+        head = s.head("http").replacen("global\n", "global\n  nbthread 1\n", 1),
+        p0 = s.ports[0],
+        p1 = s.ports[1],
+    )
+}
+
+/// The `x-` fields of a head (lower-cased names), in order.
+fn x_fields(head: &str) -> Vec<String> {
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(n, _)| {
+            let n = n.to_ascii_lowercase();
+            n.starts_with("x-") && n != "x-forwarded-for"
+        })
+        .map(|(n, v)| format!("{}={}", n.to_ascii_lowercase(), v.trim()))
+        .collect()
+}
+
+/// `text` with the side's own port numbers named (they differ between the sides).
+fn named_ports(side: &Side, text: &str) -> String {
+    text.replace(&side.port(0).to_string(), "P0")
+        .replace(&side.port(1).to_string(), "P1")
+        .replace(&side.backend.addr.port().to_string(), "PB")
+}
+
+#[derive(Debug, PartialEq)]
+struct Seen {
+    /// Per request: the `x-` fields the client got, and the log line.
+    answers: Vec<(Vec<String>, String)>,
+    /// The `x-` fields of each request the backend received, in order.
+    received: Vec<Vec<String>>,
+    /// The log line of a request answered while another one is still at the server.
+    concurrent: String,
+}
+
+/// Sends `raw` on a new connection to port `i` (after `pre`), reads the answer to the close.
+async fn exchange(side: &Side, i: usize, pre: &[u8], raw: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(side.addr(i))
+        .await
+        .expect("connect");
+    s.write_all(pre).await.expect("pre");
+    s.write_all(raw.as_bytes()).await.expect("send");
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200"), "{}: {text}", side.who);
+    text
+}
+
+async fn drive(side: Arc<Side>) -> Seen {
+    let mut answers = Vec::new();
+    let get = |path: &str, extra: &str| {
+        format!("GET {path} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n")
+    };
+    let pp = fulcrum_proxy::proxy_protocol::v2(
+        Some((
+            "10.20.30.40:5555".parse().expect("a"),
+            "10.20.30.50:443".parse().expect("b"),
+        )),
+        &[(0x02, b"example.com"), (0x05, b"uid-42")],
+    );
+    let requests: [(usize, &[u8], String); 4] = [
+        (0, b"", get("/", "")),
+        (0, b"", get("/", "X-Src: 10.9.8.7\r\n")),
+        (1, &pp, get("/", "")),
+        (0, b"", get("/two", "")),
+    ];
+    for (port, pre, raw) in &requests {
+        let text = exchange(&side, *port, pre, raw).await;
+        let head = text.split("\r\n\r\n").next().unwrap_or("").to_string();
+        let line = mask_ports(&named_ports(&side, &side.line().await));
+        let fields = x_fields(&named_ports(&side, &head));
+        answers.push((fields, line));
+    }
+    let received = side
+        .backend
+        .heads()
+        .iter()
+        .map(|h| x_fields(&named_ports(&side, h)))
+        .collect();
+    // `%bc %sc`: a slow request stays at the server while a second one is answered.
+    let slow_side = side.clone();
+    let slow = tokio::spawn(async move {
+        exchange(&slow_side, 0, b"", &get("/slow/800", "")).await;
+    });
+    let before = side.backend.heads().len();
+    assert!(
+        wait_for(|| {
+            let side = side.clone();
+            async move { side.backend.heads().len() > before }
+        })
+        .await,
+        "{}: the slow request reached the server",
+        side.who
+    );
+    exchange(&side, 0, b"", &get("/", "")).await;
+    let concurrent = mask_ports(&named_ports(&side, &side.line().await));
+    slow.await.expect("slow request");
+    let _slow_line = side.line().await;
+    Seen {
+        answers,
+        received,
+        concurrent,
+    }
+}
+
+#[tokio::test]
+async fn connection_fetches_as_haproxy() {
+    let (ours, theirs) = side_by_side(2, cfg, drive).await;
+    // Not vacuous: the values are there.
+    let got = |i: usize, field: &str| -> String {
+        ours.received[i]
+            .iter()
+            .find(|f| f.starts_with(field))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert_eq!(got(0, "x-so="), "x-so=7 direct", "{ours:?}");
+    assert_eq!(got(2, "x-pp="), "x-pp=1 example.com uid-42", "{ours:?}");
+    assert_eq!(got(2, "x-so="), "x-so=2 proxied", "{ours:?}");
+    assert_eq!(got(0, "x-tcp="), "x-tcp=1 1 0 0 0 1 0", "{ours:?}");
+    assert_eq!(got(0, "x-srv="), "x-srv=1 1 1 0 -1 -1 0 []", "{ours:?}");
+    assert_eq!(
+        got(1, "x-src="),
+        "x-src=10.9.8.7 127.0.0.1 127.0.0.1 P0",
+        "{ours:?}"
+    );
+    assert_eq!(
+        got(2, "x-src="),
+        "x-src=10.20.30.40 127.0.0.1 127.0.0.1 P1",
+        "{ours:?}"
+    );
+    assert!(
+        ours.concurrent.ends_with(" 1/1"),
+        "a request at the server while this one was logged: {ours:?}"
+    );
+    let Some(theirs) = theirs else { return };
+    assert_same(&ours.received, &theirs.received);
+    let (o, t): (Vec<_>, Vec<_>) = (
+        ours.answers.iter().map(|a| &a.0).collect(),
+        theirs.answers.iter().map(|a| &a.0).collect(),
+    );
+    assert_same(&o, &t);
+    let (o, t): (Vec<_>, Vec<_>) = (
+        ours.answers.iter().map(|a| &a.1).collect(),
+        theirs.answers.iter().map(|a| &a.1).collect(),
+    );
+    assert_same(&o, &t);
+    assert_eq!(ours.concurrent, theirs.concurrent);
+}
