@@ -26,6 +26,10 @@ pub struct Seed {
     pub name: Option<Arc<str>>,
     /// The TCP socket (none: a unix socket), for TCP_INFO.
     pub fd: Option<RawFd>,
+    /// A PROXY header read before the session (a TLS bind reads it before its handshake), and
+    /// the socket's own addresses then.
+    pub pp: Option<Box<crate::proxy_protocol::Header>>,
+    pub fc: Option<(SocketAddr, SocketAddr)>,
 }
 
 /// One client connection's facts.
@@ -199,7 +203,7 @@ mod tests {
         };
         let seed = Seed {
             name: Some("web".into()),
-            fd: None,
+            ..Seed::default()
         };
         let f = ConnFacts::new(3, seed, (a, b), false, Some(&h));
         let get = |text: &str| {

@@ -307,6 +307,7 @@ pub async fn accept_loop(
                 Conn::Tcp(s, ..) => Some(std::os::fd::AsRawFd::as_raw_fd(s)),
                 Conn::Unix(_) => None,
             },
+            ..Default::default()
         });
         match conn {
             Conn::Tcp(sock, peer, local) => match connection_rules(&fe, peer, local, (id, &seed)) {
@@ -319,11 +320,18 @@ pub async fn accept_loop(
                             peer,
                             local,
                             (accept_proxy, id),
-                            move |fe, c, peer, local| {
+                            move |fe, c, addrs, header| {
+                                // The header was read before the handshake: the facts keep
+                                // it and the socket's own addresses.
+                                let seed = seed.map(|s| crate::front::Seed {
+                                    pp: header.map(Box::new),
+                                    fc: Some((peer, local)),
+                                    ..s
+                                });
                                 spawn_session(
                                     fe,
                                     c,
-                                    (peer, local),
+                                    addrs,
                                     stop,
                                     counted,
                                     permits,
@@ -429,10 +437,12 @@ fn spawn_session<C: ClientStream>(
                 Ok((a, header)) => {
                     // The connection's facts (`fc_*`): its own addresses as the connection rules
                     // left them (HAProxy 2.6's `fc_src` is not the PROXY header's), its header.
-                    if let (Some(seed), Some(t)) = (seed, track.as_deref()) {
+                    if let (Some(mut seed), Some(t)) = (seed, track.as_deref()) {
                         let unix = C::UNIX;
-                        let pp = header.as_ref();
-                        let facts = crate::front::ConnFacts::new(bind, seed, addrs, unix, pp);
+                        let read = seed.pp.take();
+                        let pp = header.as_ref().or(read.as_deref());
+                        let fc = seed.fc.unwrap_or(addrs);
+                        let facts = crate::front::ConnFacts::new(bind, seed, fc, unix, pp);
                         t.set_conn(facts);
                     }
                     a

@@ -45,6 +45,24 @@ pub struct Compiler {
 
 thread_local! {
     static BEFORE_BACKEND: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static PROXY_REFS: std::cell::RefCell<Option<Vec<ProxyRef>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A fetch that names a backend or a server (`nbsrv(B)`, `connslots(B)`, `srv_is_up(B/S)`),
+/// or means the proxy it is used in without an argument: the configuration checks these once
+/// every proxy is known, as HAProxy does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyRef {
+    pub fetch: &'static str,
+    pub arg: Option<String>,
+}
+
+/// Runs `f`, returning the [`ProxyRef`]s of every expression compiled meanwhile on this thread.
+pub fn with_proxy_refs<T>(f: impl FnOnce() -> T) -> (T, Vec<ProxyRef>) {
+    let outer = PROXY_REFS.with(|r| r.replace(Some(Vec::new())));
+    let out = f();
+    let refs = PROXY_REFS.with(|r| r.replace(outer)).unwrap_or_default();
+    (out, refs)
 }
 
 /// Runs `f` with every compiler made meanwhile on this thread marked [`Compiler::before_backend`]
@@ -279,6 +297,20 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
     }
     let args = compile_args(first.name, kw.args, kw.min, first.col, &first.args)?;
     fetch::note_compiled(kw);
+    if matches!(kw.name, "nbsrv" | "connslots" | "srv_is_up") {
+        let arg = args
+            .first()
+            .map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned())
+            .filter(|a| !a.is_empty());
+        PROXY_REFS.with(|r| {
+            if let Some(v) = r.borrow_mut().as_mut() {
+                v.push(ProxyRef {
+                    fetch: kw.name,
+                    arg,
+                });
+            }
+        });
+    }
     if matches!(kw.name, "fc_rtt" | "fc_rttvar") {
         if let Some(Arg::Str(u)) = args.first() {
             if !fetch::RTT_UNITS.iter().any(|x| x.as_bytes() == &u[..]) {
