@@ -150,7 +150,11 @@ pub fn var(
             let (be, srv) = e.place.map_or((None, None), |p| p.conns());
             write!(out, "{}", if name == "bc" { be } else { srv }.unwrap_or(0))
         }
-        "sq" | "bq" => write!(out, "0"),
+        // Positions in the queues (HAProxy: how many requests left the queue from this one's
+        // arrival to its own departure). fulcrum queues in the backend only: a request
+        // persistence sends to a full server goes to it at once, so `%sq` is 0.
+        "bq" => write!(out, "{}", e.place.map_or(0, |p| p.queue_pos())),
+        "sq" => write!(out, "0"),
         "rc" => write!(out, "{}", e.retries),
         "Ts" => num(
             out,

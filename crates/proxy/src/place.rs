@@ -27,6 +27,8 @@ pub struct Place<'a> {
     pub conn: Option<&'a ConnFacts>,
     /// The server connection's local address (`%bi`/`%bp`, `bc_src`), when known.
     pub bc_src: Option<SocketAddr>,
+    /// The stream's position in its backend's queue (`%bq`; 0: it did not wait).
+    pub bq: u32,
 }
 
 impl<'a> Place<'a> {
@@ -38,6 +40,7 @@ impl<'a> Place<'a> {
             srv: None,
             conn: None,
             bc_src: None,
+            bq: 0,
         }
     }
 }
@@ -60,6 +63,10 @@ impl Where for Place<'_> {
 
     fn conns(&self) -> (Option<u64>, Option<u64>) {
         live(self.be, self.srv)
+    }
+
+    fn queue_pos(&self) -> u32 {
+        self.bq
     }
 }
 
@@ -128,10 +135,11 @@ impl Where for Located<'_> {
     }
 }
 
-/// `%bc` and `%sc`: the sessions the backend and the server have now.
+/// `%bc` and `%sc`: the sessions the backend (those waiting in its queue too, as HAProxy's
+/// `beconn`) and the server have now.
 fn live(be: Option<&Backend>, srv: Option<&ServerRt>) -> (Option<u64>, Option<u64>) {
     (
-        be.map(|b| b.counters.current()),
+        be.map(|b| b.counters.current() + b.queued() as u64),
         srv.map(|s| u64::from(s.served())),
     )
 }

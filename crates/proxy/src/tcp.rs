@@ -72,6 +72,8 @@ pub async fn serve<C: ClientStream>(
     let source = std::sync::Mutex::new(None);
     // The client connection's facts (`so_*`, `fc_*`), when the configuration reads them.
     let facts = track.as_deref().and_then(|t| t.conn());
+    // `%bq`: the session's position in its backend's queue, once it has a server.
+    let queue_pos = std::sync::atomic::AtomicU32::new(0);
     // `option logasap`: logged once the server connection is made, not at the end.
     let logged = std::sync::atomic::AtomicBool::new(false);
     let log = |d: Done<'_>| {
@@ -84,7 +86,7 @@ pub async fn serve<C: ClientStream>(
                 accepted.elapsed(),
                 &d,
                 (source.lock().ok().and_then(|s| *s), rt, false, handshake),
-                facts,
+                (facts, queue_pos.load(Ordering::Relaxed)),
             )
         }
     };
@@ -198,7 +200,10 @@ pub async fn serve<C: ClientStream>(
     let mut replays = be.retries.max(1);
     let (assigned, mut server, sent) = loop {
         let (assigned, mut server, _) = match conn {
-            Ok(v) => v,
+            Ok(v) => {
+                queue_pos.store(v.0.queue_pos, Ordering::Relaxed);
+                v
+            }
             Err((e, srv)) => {
                 return log(Done {
                     backend: Some(&be),
@@ -282,7 +287,7 @@ pub async fn serve<C: ClientStream>(
                 retries: 0,
             },
             (source.lock().ok().and_then(|s| *s), rt, true, handshake),
-            facts,
+            (facts, queue_pos.load(Ordering::Relaxed)),
         );
     }
     // Phase: the backend's `tcp-response content` rules on the server's first bytes.
@@ -400,7 +405,7 @@ fn log_tcp(
     total: Duration,
     d: &Done<'_>,
     (source, rt, asap, handshake): (Option<SocketAddr>, u64, bool, Duration),
-    conn: Option<&crate::front::ConnFacts>,
+    (conn, bq): (Option<&crate::front::ConnFacts>, u32),
 ) {
     let Some(log) = &fe.log else { return };
     if fe.options.dontlognull && d.bytes == 0 && d.term == Termination::NORMAL {
@@ -415,6 +420,7 @@ fn log_tcp(
         srv: d.server,
         conn,
         bc_src: source,
+        bq,
         ..crate::place::Place::at(fe)
     };
     let entry = Entry {

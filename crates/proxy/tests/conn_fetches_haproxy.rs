@@ -187,3 +187,58 @@ async fn connection_fetches_as_haproxy() {
     assert_same(&o, &t);
     assert_eq!(ours.concurrent, theirs.concurrent);
 }
+
+fn queue_cfg(s: &Setup<'_>) -> String {
+    format!(
+        "{head}  timeout queue 5s\n\
+         frontend web\n  bind 127.0.0.1:{p0}\n\
+         \x20 log-format \"%HU %sq/%bq %bc/%sc\"\n\
+         \x20 default_backend app\n\
+         backend app\n  server a1 {b} maxconn 1\n",
+        head = s
+            .head("http")
+            .replacen("global\n", "global\n  nbthread 1\n", 1),
+        p0 = s.ports[0],
+        b = s.backend,
+    )
+}
+
+/// Four requests at once to a server that takes one at a time: the log lines in the order
+/// they are written (the queue positions `%bq` 0..3 and the backend's live count `%bc`,
+/// queued requests included, falling as the queue drains).
+async fn drive_queue(side: Arc<Side>) -> Vec<String> {
+    let mut clients = Vec::new();
+    for i in 0..4 {
+        let side = side.clone();
+        clients.push(tokio::spawn(async move {
+            let raw = format!("GET /slow/600 HTTP/1.1\r\nHost: {i}\r\nConnection: close\r\n\r\n");
+            exchange(&side, 0, b"", &raw).await;
+        }));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let mut lines = Vec::new();
+    for _ in 0..4 {
+        let l = side.line().await;
+        // The path says which client; the order they are served in is not compared.
+        lines.push(
+            l.split_once(' ')
+                .map_or(l.clone(), |(_, rest)| rest.to_string()),
+        );
+    }
+    for c in clients {
+        c.await.expect("client");
+    }
+    lines
+}
+
+#[tokio::test]
+async fn queue_positions_and_live_counts_as_haproxy() {
+    let (ours, theirs) = side_by_side(1, queue_cfg, drive_queue).await;
+    assert_eq!(
+        ours,
+        ["0/0 3/0", "0/1 2/0", "0/2 1/0", "0/3 0/0"],
+        "fulcrum"
+    );
+    let Some(theirs) = theirs else { return };
+    assert_eq!(ours, theirs);
+}

@@ -60,6 +60,10 @@ pub trait Where: Sync {
     fn conns(&self) -> (Option<u64>, Option<u64>) {
         (None, None)
     }
+    /// The stream's position in its backend's queue (`%bq`; 0: it did not wait).
+    fn queue_pos(&self) -> u32 {
+        0
+    }
 }
 
 /// The fetches [`Where`] answers.

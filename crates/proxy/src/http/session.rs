@@ -184,6 +184,8 @@ struct Rec {
     source: Option<SocketAddr>,
     rt: u64,
     waits: crate::logline::Waits,
+    /// `%bq`: the request's position in its backend's queue (0: it did not wait).
+    queue_pos: u32,
 }
 
 pub struct Session<C> {
@@ -442,6 +444,7 @@ impl<C: ClientStream> Session<C> {
             source: None,
             rt: crate::logline::next_request(),
             waits,
+            queue_pos: 0,
         };
         crate::record::request_received(&self.fe.counters);
         // Boxed: the request phases' state is large and only exists while a request is in

@@ -119,6 +119,7 @@ impl<C: ClientStream> Session<C> {
             source: None,
             rt: crate::logline::next_request(),
             waits: Default::default(),
+            queue_pos: 0,
         };
         self.log(&rec);
     }
@@ -180,6 +181,7 @@ impl<C: ClientStream> Session<C> {
             srv: r.server.as_deref(),
             conn: self.track.as_deref().and_then(|t| t.conn()),
             bc_src: r.source,
+            bq: r.queue_pos,
             ..crate::place::Place::at(&self.fe)
         };
         let entry = Entry {

@@ -368,6 +368,7 @@ impl<C: ClientStream> Session<C> {
             Err(next) => return next,
         };
         rec.server = Some(assigned.server().clone());
+        rec.queue_pos = assigned.queue_pos;
         if let Some(h) = &be.options.keywords.send_name_header {
             crate::http::send_name::apply(&mut self.req, h, &assigned.server().name, conn_appended);
         }
