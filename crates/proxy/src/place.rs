@@ -29,6 +29,9 @@ pub struct Place<'a> {
     pub bc_src: Option<SocketAddr>,
     /// The stream's position in its backend's queue (`%bq`; 0: it did not wait).
     pub bq: u32,
+    /// The server connection is closed (a TCP session's last log line): its own fetches
+    /// (`bc_src`, `bc_src_port`, `bc_http_major`) have no value then, as in HAProxy 2.6.
+    pub bc_gone: bool,
 }
 
 impl<'a> Place<'a> {
@@ -41,6 +44,7 @@ impl<'a> Place<'a> {
             conn: None,
             bc_src: None,
             bq: 0,
+            bc_gone: false,
         }
     }
 }
@@ -51,6 +55,9 @@ impl Where for Place<'_> {
             let i = be.servers.iter().position(|s| std::ptr::eq(&**s, srv))?;
             Some((srv, i))
         });
+        if self.bc_gone && matches!(f.kw.name, "bc_src" | "bc_src_port" | "bc_http_major") {
+            return None;
+        }
         let here = Here {
             fe: self.fe,
             be: self.be,

@@ -421,6 +421,7 @@ fn log_tcp(
         conn,
         bc_src: source,
         bq,
+        bc_gone: !asap,
         ..crate::place::Place::at(fe)
     };
     let entry = Entry {

@@ -35,11 +35,15 @@ fn cfg(s: &Setup<'_>) -> String {
          \x20 http-response set-header X-Bc \"%[bc_dst] %[bc_dst_port] %[bc_src] %[bc_http_major] %[bc_err] %[nbsrv] %[srv_is_up(a1)] %[connslots]\"\n\
          \x20 server a1 {b}\n  server a2 {b} disabled\n\
          backend two\n\
-         \x20 server t1 {b} maxconn 10\n  server t2 {b} backup\n",
+         \x20 server t1 {b} maxconn 10\n  server t2 {b} backup\n\
+         listen tcpl\n  mode tcp\n  bind 127.0.0.1:{p2} name raw\n\
+         \x20 log-format \"tcp %[so_id] %[so_name] %[fc_src] %[fc_dst_port] %[fc_rcvd_proxy] %[fc_http_major] %[fc_unacked] %[bc_dst_port] %[bc_src] %[bc_http_major] %[bc_err] %[nbsrv] %[srv_is_up(t1)] %bc/%sc %sq/%bq\"\n\
+         \x20 server t1 {b}\n",
         // One thread on both sides: `thread` is 0.
         head = s.head("http").replacen("global\n", "global\n  nbthread 1\n", 1),
         p0 = s.ports[0],
         p1 = s.ports[1],
+        p2 = s.ports[2],
     )
 }
 
@@ -59,6 +63,7 @@ fn x_fields(head: &str) -> Vec<String> {
 fn named_ports(side: &Side, text: &str) -> String {
     text.replace(&side.port(0).to_string(), "P0")
         .replace(&side.port(1).to_string(), "P1")
+        .replace(&side.port(2).to_string(), "P2")
         .replace(&side.backend.addr.port().to_string(), "PB")
 }
 
@@ -111,6 +116,11 @@ async fn drive(side: Arc<Side>) -> Seen {
         let fields = x_fields(&named_ports(&side, &head));
         answers.push((fields, line));
     }
+    // TCP mode: bytes through the listen, then its log line.
+    let got = side.exchange(2, get("/t", "").as_bytes()).await;
+    assert!(got.starts_with(b"HTTP/1.1 200"), "{}: tcp", side.who);
+    let line = mask_ports(&named_ports(&side, &side.line().await));
+    answers.push((Vec::new(), line));
     let received = side
         .backend
         .heads()
@@ -145,7 +155,7 @@ async fn drive(side: Arc<Side>) -> Seen {
 
 #[tokio::test]
 async fn connection_fetches_as_haproxy() {
-    let (ours, theirs) = side_by_side(2, cfg, drive).await;
+    let (ours, theirs) = side_by_side(3, cfg, drive).await;
     // Not vacuous: the values are there.
     let got = |i: usize, field: &str| -> String {
         ours.received[i]

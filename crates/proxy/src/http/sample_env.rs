@@ -310,9 +310,9 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             n if WHERE_FETCHES.contains(&n) || fulcrum_sample::fetch::CONN_FACTS.contains(&n) => {
                 self.place?.fetch(f)
             }
-            // HAProxy's mux: 2 on an HTTP/2 connection, 1 on any other (TCP mode too).
+            // HAProxy's mux: 2 on an HTTP/2 connection, else 1; none in TCP mode.
             "fc_http_major" => Some(Value::Sint(
-                if req.is_some_and(|r| r.version == super::message::Version::Http2) {
+                if req?.version == super::message::Version::Http2 {
                     2
                 } else {
                     1
