@@ -92,6 +92,8 @@ impl ConnFacts {
             "fc_rcvd_proxy" => Some(Value::Bool(self.rcvd_proxy)),
             "fc_pp_authority" => Some(Value::Str(self.authority.as_deref()?.to_vec())),
             "fc_pp_unique_id" => Some(Value::Str(self.unique_id.as_deref()?.to_vec())),
+            "fc_src_is_local" => Some(Value::Bool(is_local(addrs?.0.ip()))),
+            "fc_dst_is_local" => Some(Value::Bool(is_local(addrs?.1.ip()))),
             name => {
                 let info = tcp_info(self.fd?)?;
                 let us = matches!(f.args.first(), Some(fulcrum_sample::fetch::Arg::Str(u)) if u == b"us");
@@ -110,6 +112,20 @@ impl ConnFacts {
             }
         }
     }
+}
+
+/// Whether `ip` is one of this host's addresses (`src_is_local` and the like): as HAProxy's
+/// `addr_is_local`, whether a socket can be bound to it.
+pub fn is_local(ip: std::net::IpAddr) -> bool {
+    let ip = crate::net::canonical(ip);
+    let domain = if ip.is_ipv4() {
+        socket2::Domain::IPV4
+    } else {
+        socket2::Domain::IPV6
+    };
+    socket2::Socket::new(domain, socket2::Type::DGRAM, None)
+        .and_then(|s| s.bind(&SocketAddr::new(ip, 0).into()))
+        .is_ok()
 }
 
 /// The TCP_INFO fields the `fc_*` fetches read (times in microseconds).
@@ -191,6 +207,14 @@ mod tests {
         let u = std::os::unix::net::UnixDatagram::unbound().expect("unix");
         assert_eq!(tcp_info(u.as_raw_fd()), None);
         assert_eq!(tcp_info(-1), None);
+    }
+
+    #[test]
+    fn local_addresses() {
+        assert!(is_local("127.0.0.1".parse().expect("ip")));
+        assert!(is_local("::ffff:127.0.0.1".parse().expect("ip")));
+        // TEST-NET-3: never this host's.
+        assert!(!is_local("203.0.113.9".parse().expect("ip")));
     }
 
     #[test]

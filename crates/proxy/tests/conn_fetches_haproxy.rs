@@ -1,13 +1,15 @@
 //! The connection and server fetches, side by side with the real haproxy 2.6 on the same
 //! config: `so_id so_name` (the bind's `id`/`name`), `fc_src fc_dst fc_*_port` (the
-//! connection's addresses: after the PROXY header, before `http-request set-src`),
+//! socket's addresses: neither the PROXY header's nor `http-request set-src`'s),
 //! `fc_rcvd_proxy fc_pp_authority fc_pp_unique_id` (a PROXY v2 header with TLVs), the
-//! TCP_INFO fetches (`fc_rtt fc_unacked fc_lost`), `fc_http_major`, `fc_err fc_err_str`,
+//! TCP_INFO fetches (`fc_rtt fc_rttvar fc_unacked fc_lost fc_retrans`), `fc_http_major`,
+//! `fc_err fc_err_str`, `src_is_local dst_is_local fc_src_is_local fc_dst_is_local`,
 //! `nbsrv(B) srv_is_up(B/S) connslots(B) thread str()`, `bc_*` in response rules and log
-//! lines, and `%bc %sc` (live session counts: a second client's line while a first request is
-//! still at the server). Compared: the headers the backend receives, the headers the client
-//! gets and the log lines (ports replaced by names). Under FULCRUM_REQUIRE_NETNS=1 a missing
-//! haproxy fails the test.
+//! lines, in HTTP and TCP mode, `%bc %sc` (live session counts: a client's line while another
+//! request is still at the server) and `%sq %bq` (four requests queued for a `maxconn 1`
+//! server). Compared: the headers the backend receives, the headers the client gets and the
+//! log lines (ports replaced by names). Under FULCRUM_REQUIRE_NETNS=1 a missing haproxy fails
+//! the test.
 
 mod common;
 use common::*;
@@ -29,6 +31,7 @@ fn cfg(s: &Setup<'_>) -> String {
          \x20 http-request set-header X-Srv \"%[nbsrv(app)] %[nbsrv(two)] %[srv_is_up(app/a1)] %[srv_is_up(app/a2)] %[connslots(app)] %[connslots(two)] %[thread] [%[str()]]\"\n\
          \x20 http-request set-src hdr(x-src) if {{ req.hdr(x-src) -m found }}\n\
          \x20 http-request set-header X-Src \"%[src] %[fc_src] %[fc_dst] %[fc_dst_port]\"\n\
+         \x20 http-request set-header X-Local \"%[src_is_local] %[dst_is_local] %[fc_src_is_local] %[fc_dst_is_local]\"\n\
          \x20 use_backend two if {{ path_beg /two }}\n\
          \x20 default_backend app\n\
          backend app\n\
@@ -179,6 +182,8 @@ async fn connection_fetches_as_haproxy() {
         "x-src=10.20.30.40 127.0.0.1 127.0.0.1 P1",
         "{ours:?}"
     );
+    assert_eq!(got(0, "x-local="), "x-local=1 1 1 1", "{ours:?}");
+    assert_eq!(got(1, "x-local="), "x-local=0 1 1 1", "{ours:?}");
     assert!(
         ours.concurrent.ends_with(" 1/1"),
         "a request at the server while this one was logged: {ours:?}"

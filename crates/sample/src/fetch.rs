@@ -76,6 +76,8 @@ pub const CONN_FACTS: &[&str] = &[
     "fc_fackets",
     "fc_lost",
     "fc_reordering",
+    "fc_src_is_local",
+    "fc_dst_is_local",
 ];
 
 static CONN_FACTS_READ: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -183,6 +185,11 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("fc_lost", [S], 0, Sint, Connection),
     kw!("fc_reordering", [S], 0, Sint, Connection),
     kw!("fc_err_str", [], 0, Str, Connection),
+    // Whether an address is one of this host's (HAProxy binds a socket to it to know).
+    kw!("src_is_local", [], 0, Bool, Connection),
+    kw!("dst_is_local", [], 0, Bool, Connection),
+    kw!("fc_src_is_local", [], 0, Bool, Connection),
+    kw!("fc_dst_is_local", [], 0, Bool, Connection),
     kw!("fe_name", [], 0, Str, Connection),
     kw!("fe_id", [], 0, Sint, Connection),
     kw!("ssl_fc", [], 0, Bool, Connection),

@@ -45,6 +45,10 @@ pub const HTTP_FETCHES: &[&str] = &[
     "fc_lost",
     "fc_reordering",
     "fc_err_str",
+    "fc_src_is_local",
+    "fc_dst_is_local",
+    "src_is_local",
+    "dst_is_local",
     // The server connection (`%bi %bp`'s), its HTTP version and error.
     "bc_src",
     "bc_src_port",

@@ -339,6 +339,8 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
             "dst" => Some(ip(self.dst.ip())),
             "dst_port" => Some(Value::Sint(i64::from(self.dst.port()))),
+            "src_is_local" => Some(Value::Bool(crate::front::is_local(self.src.ip()))),
+            "dst_is_local" => Some(Value::Bool(crate::front::is_local(self.dst.ip()))),
             "ssl_fc" => Some(Value::Bool(self.tls.is_some())),
             n if crate::payload::is_payload(n) => {
                 let c = if crate::payload::is_response(n) {
