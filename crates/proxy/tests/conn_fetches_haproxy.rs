@@ -26,7 +26,9 @@ fn cfg(s: &Setup<'_>) -> String {
          \x20 bind 127.0.0.1:{p1} accept-proxy name proxied\n\
          \x20 bind 127.0.0.1:{p3} proto h2 name h2c\n\
          \x20 log-format \"http %[so_id] %[so_name] %[fc_src] %[fc_dst_port] %[fc_rcvd_proxy] %[fc_http_major] %[fc_err] %[fc_err_str] %[bc_http_major] %[bc_dst] %[bc_dst_port] %[bc_src] %[bc_err] %[bc_err_str] %[nbsrv(app)] %[thread] %b %s %bc/%sc\"\n\
-         \x20 http-request set-header X-So \"%[so_id] %[so_name]\"\n\
+         \x20 tcp-request connection set-var(sess.so) so_name\n\
+         \x20 tcp-request connection set-var(sess.port) fc_dst_port\n\
+         \x20 http-request set-header X-So \"%[so_id] %[so_name] %[var(sess.so)] %[var(sess.port)]\"\n\
          \x20 http-request set-header X-Pp \"%[fc_rcvd_proxy] %[fc_pp_authority] %[fc_pp_unique_id]\"\n\
          \x20 http-request set-header X-Tcp \"%[fc_rtt(us),bool] %[fc_rttvar(us),bool] %[fc_unacked] %[fc_lost] %[fc_retrans] %[fc_http_major] %[fc_err]\" unless {{ so_name h2c }}\n\
          \x20 http-request set-header X-Srv \"%[nbsrv(app)] %[nbsrv(two)] %[srv_is_up(app/a1)] %[srv_is_up(app/a2)] %[connslots(app)] %[connslots(two)] %[thread] [%[str()]]\"\n\
@@ -204,9 +206,9 @@ async fn connection_fetches_as_haproxy() {
             .cloned()
             .unwrap_or_default()
     };
-    assert_eq!(got(0, "x-so="), "x-so=7 direct", "{ours:?}");
+    assert_eq!(got(0, "x-so="), "x-so=7 direct direct P0", "{ours:?}");
     assert_eq!(got(2, "x-pp="), "x-pp=1 example.com uid-42", "{ours:?}");
-    assert_eq!(got(2, "x-so="), "x-so=2 proxied", "{ours:?}");
+    assert_eq!(got(2, "x-so="), "x-so=2 proxied proxied P1", "{ours:?}");
     assert_eq!(got(0, "x-tcp="), "x-tcp=1 1 0 0 0 1 0", "{ours:?}");
     assert_eq!(got(0, "x-srv="), "x-srv=1 1 1 0 -1 -1 0 []", "{ours:?}");
     assert_eq!(
