@@ -25,6 +25,8 @@ pub struct Place<'a> {
     pub srv: Option<&'a ServerRt>,
     /// The client connection's facts, when the configuration reads them.
     pub conn: Option<&'a ConnFacts>,
+    /// The stream's rule state: its variables, for log lines (`%[var(txn.x)]`).
+    pub vars: Option<&'a crate::track::Tracking>,
     /// The server connection's local address (`%bi`/`%bp`, `bc_src`), when known.
     pub bc_src: Option<SocketAddr>,
     /// The stream's position in its backend's queue (`%bq`; 0: it did not wait).
@@ -42,6 +44,7 @@ impl<'a> Place<'a> {
             be: None,
             srv: None,
             conn: None,
+            vars: None,
             bc_src: None,
             bq: 0,
             bc_gone: false,
@@ -74,6 +77,10 @@ impl Where for Place<'_> {
 
     fn queue_pos(&self) -> u32 {
         self.bq
+    }
+
+    fn var(&self, scope: fulcrum_sample::Scope, name: &str) -> Option<Value> {
+        self.vars?.var(scope, name)
     }
 }
 
@@ -178,18 +185,27 @@ impl Here<'_> {
             "thread" => int(crate::front::thread()),
             "nbsrv" => int(nbsrv(self.backend(f.args.first())?)),
             "connslots" => int(connslots(self.backend(f.args.first())?)),
+            // HAProxy's `beconn` (queued sessions too) and `totpend`.
+            "be_conn" => {
+                let be = self.backend(f.args.first())?;
+                int(be.counters.current() as i64 + be.queued() as i64)
+            }
+            "queue" => int(self.backend(f.args.first())?.queued() as i64),
+            // The queue per usable server (rounded up), twice the queue without one.
+            "avg_queue" => {
+                let be = self.backend(f.args.first())?;
+                let (q, n) = (be.queued() as i64, nbsrv(be));
+                int(if n > 0 { (q + n - 1) / n } else { q * 2 })
+            }
             "srv_is_up" => {
-                let arg = f.args.first()?.as_bytes();
-                let arg = std::str::from_utf8(arg).ok()?;
-                let (be, srv) = match arg.split_once('/') {
-                    Some((b, s)) => (self.fe.backends.get(b).map(|b| &**b)?, s),
-                    None => (self.backend(None)?, arg),
-                };
-                let s = be.servers.iter().find(|x| x.name == srv)?;
+                let s = self.server(f)?;
                 Some(Value::Bool(
                     s.is_up() && s.admin() != crate::server::AdminState::Maint && !s.is_stopping(),
                 ))
             }
+            "srv_conn" => int(i64::from(self.server(f)?.served())),
+            // fulcrum queues in the backend only (a server never has a queue of its own).
+            "srv_queue" => self.server(f).map(|_| Value::Sint(0)),
             "bc_src" | "bc_src_port" => {
                 let a = self.bc_src?;
                 Some(if name == "bc_src" {
@@ -219,6 +235,16 @@ impl Here<'_> {
             n if crate::front::FETCHES.contains(&n) => self.conn?.fetch(f),
             _ => None,
         }
+    }
+
+    /// The server named by the fetch's `[B/]S` argument.
+    fn server(&self, f: &Fetch) -> Option<&ServerRt> {
+        let arg = std::str::from_utf8(f.args.first()?.as_bytes()).ok()?;
+        let (be, srv) = match arg.split_once('/') {
+            Some((b, s)) => (self.fe.backends.get(b).map(|b| &**b)?, s),
+            None => (self.backend(None)?, arg),
+        };
+        be.servers.iter().find(|x| x.name == srv).map(|s| &**s)
     }
 
     /// The backend named by `arg`, or the stream's current one (the frontend's own when it is

@@ -86,7 +86,7 @@ pub async fn serve<C: ClientStream>(
                 accepted.elapsed(),
                 &d,
                 (source.lock().ok().and_then(|s| *s), rt, false, handshake),
-                (facts, queue_pos.load(Ordering::Relaxed)),
+                (track.as_deref(), queue_pos.load(Ordering::Relaxed)),
             )
         }
     };
@@ -287,7 +287,7 @@ pub async fn serve<C: ClientStream>(
                 retries: 0,
             },
             (source.lock().ok().and_then(|s| *s), rt, true, handshake),
-            (facts, queue_pos.load(Ordering::Relaxed)),
+            (track.as_deref(), queue_pos.load(Ordering::Relaxed)),
         );
     }
     // Phase: the backend's `tcp-response content` rules on the server's first bytes.
@@ -405,7 +405,7 @@ fn log_tcp(
     total: Duration,
     d: &Done<'_>,
     (source, rt, asap, handshake): (Option<SocketAddr>, u64, bool, Duration),
-    (conn, bq): (Option<&crate::front::ConnFacts>, u32),
+    (track, bq): (Option<&crate::track::Tracking>, u32),
 ) {
     let Some(log) = &fe.log else { return };
     if fe.options.dontlognull && d.bytes == 0 && d.term == Termination::NORMAL {
@@ -418,7 +418,8 @@ fn log_tcp(
     let place = crate::place::Place {
         be: d.backend,
         srv: d.server,
-        conn,
+        conn: track.and_then(|t| t.conn()),
+        vars: track,
         bc_src: source,
         bq,
         bc_gone: !asap,

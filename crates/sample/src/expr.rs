@@ -297,7 +297,17 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
     }
     let args = compile_args(first.name, kw.args, kw.min, first.col, &first.args)?;
     fetch::note_compiled(kw);
-    if matches!(kw.name, "nbsrv" | "connslots" | "srv_is_up") {
+    if matches!(
+        kw.name,
+        "nbsrv"
+            | "connslots"
+            | "srv_is_up"
+            | "be_conn"
+            | "queue"
+            | "avg_queue"
+            | "srv_conn"
+            | "srv_queue"
+    ) {
         let arg = args
             .first()
             .map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned())

@@ -44,7 +44,7 @@ fn one(u: &Use, proxies: &[Proxy]) -> Result<(), String> {
         backend(&u.proxy)
     };
     match (kw, u.r.arg.as_deref()) {
-        ("srv_is_up", Some(arg)) => {
+        ("srv_is_up" | "srv_conn" | "srv_queue", Some(arg)) => {
             let (p, srv) = match arg.split_once('/') {
                 Some((b, s)) => (backend(b)?, s),
                 None if !u.kind.is_backend() => {

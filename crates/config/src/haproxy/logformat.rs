@@ -23,6 +23,11 @@ pub const HTTP_FETCHES: &[&str] = &[
     "nbsrv",
     "srv_is_up",
     "connslots",
+    "be_conn",
+    "queue",
+    "avg_queue",
+    "srv_conn",
+    "srv_queue",
     "thread",
     // The client connection (proxy `front`): its listener, its addresses before any
     // `set-src`, its PROXY header, its TCP_INFO, its HTTP version.

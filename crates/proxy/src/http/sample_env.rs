@@ -64,6 +64,10 @@ pub trait Where: Sync {
     fn queue_pos(&self) -> u32 {
         0
     }
+    /// A variable of the stream, where the view has no stick counters (log lines).
+    fn var(&self, _scope: Scope, _name: &str) -> Option<Value> {
+        None
+    }
 }
 
 /// The fetches [`Where`] answers.
@@ -78,6 +82,11 @@ pub const WHERE_FETCHES: &[&str] = &[
     "nbsrv",
     "connslots",
     "srv_is_up",
+    "be_conn",
+    "queue",
+    "avg_queue",
+    "srv_conn",
+    "srv_queue",
     "bc_src",
     "bc_src_port",
     "bc_dst",
@@ -481,7 +490,17 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         if scope == Scope::Req && self.res.is_some() {
             return None;
         }
-        self.counters?.tracking.var(scope, name)
+        match self.counters {
+            Some(c) => c.tracking.var(scope, name),
+            // Log lines: the stream's variables through its place; `proc` ones are the
+            // process's.
+            None if scope == Scope::Proc => fulcrum_sample::proc_vars()
+                .lock()
+                .ok()?
+                .get(scope, name)
+                .cloned(),
+            None => self.place?.var(scope, name),
+        }
     }
 
     fn now_unix(&self) -> i64 {

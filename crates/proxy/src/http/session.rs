@@ -461,9 +461,12 @@ impl<C: ClientStream> Session<C> {
         if let Some(t) = &self.track {
             t.http_status(rec.status);
             t.bytes(rec.bytes_in, rec.bytes + rec.head_out);
+        }
+        // The line reads the transaction's variables (`%[var(txn.x)]`): logged before they go.
+        self.log(&rec);
+        if let Some(t) = &self.track {
             t.end_request();
         }
-        self.log(&rec);
         self.count(&rec);
         next
     }

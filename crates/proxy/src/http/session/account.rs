@@ -180,6 +180,7 @@ impl<C: ClientStream> Session<C> {
             be: r.backend.as_deref(),
             srv: r.server.as_deref(),
             conn: self.track.as_deref().and_then(|t| t.conn()),
+            vars: self.track.as_deref(),
             bc_src: r.source,
             bq: r.queue_pos,
             ..crate::place::Place::at(&self.fe)
