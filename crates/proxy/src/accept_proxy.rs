@@ -142,12 +142,26 @@ pub async fn client_addresses<S: AsyncRead + Unpin>(
     s: &mut S,
     accept_proxy: bool,
     limit: Option<Duration>,
-    (peer, local): (SocketAddr, SocketAddr),
+    addrs: (SocketAddr, SocketAddr),
 ) -> Result<(SocketAddr, SocketAddr), Missing> {
+    client_header(s, accept_proxy, limit, addrs)
+        .await
+        .map(|(a, _)| a)
+}
+
+/// [`client_addresses`], with the PROXY header read (`fc_rcvd_proxy`, `fc_pp_*`).
+pub async fn client_header<S: AsyncRead + Unpin>(
+    s: &mut S,
+    accept_proxy: bool,
+    limit: Option<Duration>,
+    (peer, local): (SocketAddr, SocketAddr),
+) -> Result<((SocketAddr, SocketAddr), Option<Header>), Missing> {
     if !accept_proxy {
-        return Ok((peer, local));
+        return Ok(((peer, local), None));
     }
-    read(s, limit).await.map(|h| addresses(&h, peer, local))
+    read(s, limit)
+        .await
+        .map(|h| (addresses(&h, peer, local), Some(h)))
 }
 
 #[cfg(test)]

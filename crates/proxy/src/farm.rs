@@ -52,6 +52,9 @@ pub struct Farm<P> {
     pub options: ProxyOptions,
     waiters: AtomicUsize,
     queue: Notify,
+    /// Requests that left the queue with a server so far (HAProxy's `queue.idx`): a request's
+    /// queue position (`%bq`) is how many left from its arrival to its own departure.
+    dequeued: AtomicU64,
     /// Each server's `cookie VALUE`, index-aligned with `servers`.
     pub server_cookies: Vec<Option<String>>,
     /// `stick-table type ip` + `stick on src`: client address → server name, shared by all
@@ -133,6 +136,8 @@ pub struct Hints<'a> {
 pub struct Assigned<P> {
     backend: Arc<Farm<P>>,
     pub index: usize,
+    /// Its position in the backend's queue (`%bq`): 0 when it did not wait.
+    pub queue_pos: u32,
 }
 
 impl<P> Assigned<P> {
@@ -210,6 +215,7 @@ impl<P> Farm<P> {
             },
             options: p.options,
             waiters: AtomicUsize::new(0),
+            dequeued: AtomicU64::new(0),
             queue: Notify::new(),
             server_cookies: p.server_cookies,
             stick: p.stick.map(|t| Arc::new(Mutex::new(t))),
@@ -373,6 +379,7 @@ impl<P> Farm<P> {
         Assigned {
             backend: self.clone(),
             index,
+            queue_pos: 0,
         }
     }
 
@@ -410,6 +417,7 @@ impl<P> Farm<P> {
         let limit = self.timeouts.queue.or(self.timeouts.connect);
         let deadline = limit.map(|d| tokio::time::Instant::now() + d);
         let queued = self.waiters.fetch_add(1, Ordering::AcqRel) + 1;
+        let arrived = self.dequeued.load(Ordering::Acquire);
         self.counters.queued(queued as u64);
         // Leaves the queue however the wait ends, also when the request is dropped while
         // queued (`option abortonclose`), passing on a wake-up it may have consumed.
@@ -419,7 +427,12 @@ impl<P> Farm<P> {
             tokio::pin!(notified);
             notified.as_mut().enable();
             match self.try_pick(hints, avoid) {
-                Ok(Some(index)) => break Ok(self.assigned(index, new_session)),
+                Ok(Some(index)) => {
+                    let left = self.dequeued.fetch_add(1, Ordering::AcqRel) + 1;
+                    let mut a = self.assigned(index, new_session);
+                    a.queue_pos = u32::try_from(left - arrived).unwrap_or(u32::MAX);
+                    break Ok(a);
+                }
                 Ok(None) => {}
                 Err(e) => break Err(e),
             }

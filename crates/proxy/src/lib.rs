@@ -22,6 +22,7 @@ pub mod connect;
 pub mod counters;
 pub mod error;
 pub mod farm;
+pub mod front;
 pub mod fuzzing;
 pub mod handover;
 pub mod http;

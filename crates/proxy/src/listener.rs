@@ -31,6 +31,8 @@ pub struct Slot {
     key: Option<crate::addr::ListenKey>,
     /// `proto h2` on the bind: its HTTP/2 settings (swapped with the frontend on reload).
     h2: RwLock<Option<TuneH2>>,
+    /// The bind's `name` (`so_name`; swapped with the frontend on reload).
+    name: RwLock<Option<Arc<str>>>,
 }
 
 impl Slot {
@@ -39,6 +41,7 @@ impl Slot {
             current: RwLock::new(fe),
             key: None,
             h2: RwLock::new(None),
+            name: RwLock::new(None),
         }
     }
     /// A slot for listening address `key`.
@@ -47,6 +50,7 @@ impl Slot {
             current: RwLock::new(fe),
             key: Some(key),
             h2: RwLock::new(None),
+            name: RwLock::new(None),
         }
     }
     pub fn h2(&self) -> Option<TuneH2> {
@@ -59,6 +63,20 @@ impl Slot {
         match self.h2.write() {
             Ok(mut g) => *g = h2,
             Err(p) => *p.into_inner() = h2,
+        }
+    }
+    /// The bind's `name`, for `so_name`.
+    pub fn set_name(&self, name: Option<&str>) {
+        let name = name.map(Arc::from);
+        match self.name.write() {
+            Ok(mut g) => *g = name,
+            Err(p) => *p.into_inner() = name,
+        }
+    }
+    fn name(&self) -> Option<Arc<str>> {
+        match self.name.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
         }
     }
     pub fn get(&self) -> Arc<Frontend> {
@@ -282,8 +300,17 @@ pub async fn accept_loop(
         let stop = stop.clone();
         // `%Th`: the handshakes (PROXY header, TLS) run from here to the session.
         let accepted = std::time::Instant::now();
+        // What `so_*`/`fc_*` read of the connection, when the configuration reads them.
+        let seed = fe.conn_facts.then(|| crate::front::Seed {
+            name: slot.name(),
+            fd: match &conn {
+                Conn::Tcp(s, ..) => Some(std::os::fd::AsRawFd::as_raw_fd(s)),
+                Conn::Unix(_) => None,
+            },
+            ..Default::default()
+        });
         match conn {
-            Conn::Tcp(sock, peer, local) => match connection_rules(&fe, peer, local) {
+            Conn::Tcp(sock, peer, local) => match connection_rules(&fe, peer, local, (id, &seed)) {
                 (Verdict::Accept, track, (peer, local)) => {
                     match slot.key.as_ref().and_then(|k| fe.tls_for(k)).cloned() {
                         Some(tls) => crate::tls::handshake::spawn(
@@ -293,15 +320,23 @@ pub async fn accept_loop(
                             peer,
                             local,
                             (accept_proxy, id),
-                            move |fe, c, peer, local| {
+                            move |fe, c, addrs, header| {
+                                // The header was read before the handshake: the facts keep
+                                // it and the socket's own addresses.
+                                let seed = seed.map(|s| crate::front::Seed {
+                                    pp: header.map(Box::new),
+                                    fc: Some((peer, local)),
+                                    ..s
+                                });
                                 spawn_session(
                                     fe,
                                     c,
-                                    (peer, local),
+                                    addrs,
                                     stop,
                                     counted,
                                     permits,
                                     (track, false, accepted, id),
+                                    seed,
                                     h2,
                                 )
                             },
@@ -314,6 +349,7 @@ pub async fn accept_loop(
                             counted,
                             permits,
                             (track, accept_proxy, accepted, id),
+                            seed,
                             h2,
                         ),
                     }
@@ -323,7 +359,8 @@ pub async fn accept_loop(
             },
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);
-                if let (Verdict::Accept, track, addrs) = connection_rules(&fe, me, me) {
+                if let (Verdict::Accept, track, addrs) = connection_rules(&fe, me, me, (id, &seed))
+                {
                     spawn_session(
                         fe,
                         sock,
@@ -332,6 +369,7 @@ pub async fn accept_loop(
                         counted,
                         permits,
                         (track, accept_proxy, accepted, id),
+                        seed,
                         h2,
                     )
                 }
@@ -347,16 +385,21 @@ fn connection_rules(
     fe: &Frontend,
     peer: SocketAddr,
     local: SocketAddr,
+    (id, seed): (u16, &Option<crate::front::Seed>),
 ) -> (Verdict, Option<Arc<Tracking>>, (SocketAddr, SocketAddr)) {
     let track = fe.new_tracking();
     if fe.tcp_connection.is_empty() {
         return (Verdict::Accept, track, (peer, local));
     }
     let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
+    // The connection as accepted (no PROXY header read yet, as HAProxy's connection rules).
+    let unix = seed.as_ref().is_some_and(|s| s.fd.is_none());
+    let facts = seed
+        .clone()
+        .map(|s| crate::front::ConnFacts::new(id, s, (peer, local), unix, None));
     let place = crate::place::Place {
-        fe,
-        be: None,
-        srv: None,
+        conn: facts.as_ref(),
+        ..crate::place::Place::at(fe)
     };
     let ctx = crate::acl::Ctx::new(peer, local, None, None)
         .with_counters(counters)
@@ -380,6 +423,7 @@ fn spawn_session<C: ClientStream>(
     counted: Counted,
     permits: Permits,
     (track, accept_proxy, accepted, bind): (Option<Arc<Tracking>>, bool, std::time::Instant, u16),
+    seed: Option<crate::front::Seed>,
     h2: Option<TuneH2>,
 ) {
     tokio::spawn(async move {
@@ -388,33 +432,38 @@ fn spawn_session<C: ClientStream>(
         // `accept-proxy`: the PROXY header's addresses are the client's everywhere after.
         let addrs = (peer, local);
         let limit = fe.timeouts.client;
-        let (peer, local) = match crate::accept_proxy::client_addresses(
-            &mut sock,
-            accept_proxy,
-            limit,
-            addrs,
-        )
-        .await
-        {
-            Ok(a) => a,
-            Err(m) => {
-                let failure = crate::log_error::Failure::Proxy(m);
-                let at = std::time::SystemTime::now()
-                    .checked_sub(accepted.elapsed())
-                    .unwrap_or_else(std::time::SystemTime::now);
-                crate::log_error::connection_error(&fe, addrs, at, bind, failure);
-                return;
-            }
-        };
+        let (peer, local) =
+            match crate::accept_proxy::client_header(&mut sock, accept_proxy, limit, addrs).await {
+                Ok((a, header)) => {
+                    // The connection's facts (`fc_*`): its own addresses as the connection rules
+                    // left them (HAProxy 2.6's `fc_src` is not the PROXY header's), its header.
+                    if let (Some(mut seed), Some(t)) = (seed, track.as_deref()) {
+                        let unix = C::UNIX;
+                        let read = seed.pp.take();
+                        let pp = header.as_ref().or(read.as_deref());
+                        let fc = seed.fc.unwrap_or(addrs);
+                        let facts = crate::front::ConnFacts::new(bind, seed, fc, unix, pp);
+                        t.set_conn(facts);
+                    }
+                    a
+                }
+                Err(m) => {
+                    let failure = crate::log_error::Failure::Proxy(m);
+                    let at = std::time::SystemTime::now()
+                        .checked_sub(accepted.elapsed())
+                        .unwrap_or_else(std::time::SystemTime::now);
+                    crate::log_error::connection_error(&fe, addrs, at, bind, failure);
+                    return;
+                }
+            };
         // `tcp-request session` rules see the PROXY header's addresses, as HAProxy's.
         let (peer, local) = if fe.tcp_session.is_empty() {
             (peer, local)
         } else {
             let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
             let place = crate::place::Place {
-                fe: &fe,
-                be: None,
-                srv: None,
+                conn: track.as_deref().and_then(|t| t.conn()),
+                ..crate::place::Place::at(&fe)
             };
             let ctx = crate::acl::Ctx::new(peer, local, None, None)
                 .with_counters(counters)

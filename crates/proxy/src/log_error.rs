@@ -89,11 +89,7 @@ pub fn connection_error(
             // written in these lines: the config refuses them).
             let tls = crate::stream::TlsInfo::default();
             let on_tls = !matches!(failure, Failure::Proxy(_));
-            let place = crate::place::Place {
-                fe,
-                be: None,
-                srv: None,
-            };
+            let place = crate::place::Place::at(fe);
             let entry = Entry {
                 mode: fe.mode,
                 frontend: &fe.name,

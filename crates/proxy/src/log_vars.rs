@@ -142,10 +142,17 @@ pub fn var(
         ),
         "ac" => write!(out, "{}", e.active),
         "fc" => write!(out, "{}", e.frontend_conns),
-        // Sessions on the backend and the server, and queue positions, when the line is
-        // written: HAProxy 2.6 has released them by then (0), except on a `logasap` line.
-        "bc" | "sc" => write!(out, "{}", u8::from(e.asap)),
-        "sq" | "bq" => write!(out, "0"),
+        // Sessions on the backend and the server when the line is written (HAProxy 2.6 has
+        // released this one by then, except on a `logasap` line).
+        "bc" | "sc" => {
+            let (be, srv) = e.place.map_or((None, None), |p| p.conns());
+            write!(out, "{}", if name == "bc" { be } else { srv }.unwrap_or(0))
+        }
+        // Positions in the queues (HAProxy: how many requests left the queue from this one's
+        // arrival to its own departure). fulcrum queues in the backend only: a request
+        // persistence sends to a full server goes to it at once, so `%sq` is 0.
+        "bq" => write!(out, "{}", e.place.map_or(0, |p| p.queue_pos())),
+        "sq" => write!(out, "0"),
         "rc" => write!(out, "{}", e.retries),
         "Ts" => num(
             out,

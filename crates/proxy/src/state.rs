@@ -155,6 +155,11 @@ pub struct Frontend {
     pub inspect_hello: Option<std::time::Duration>,
     /// `tune.h2.*`: the settings of its HTTP/2 connections (`proto h2`, or ALPN `h2` over TLS).
     pub tune_h2: fulcrum_config::model::TuneH2,
+    /// The generation's backends by name: `nbsrv(B)`, `srv_is_up(B/S)`, `connslots(B)`.
+    pub backends: Arc<HashMap<String, Arc<Backend>>>,
+    /// The configuration reads client connection facts (`so_*`, `fc_*`, `front`): each
+    /// connection keeps them in its rule state.
+    pub conn_facts: bool,
 }
 
 impl Frontend {

@@ -70,6 +70,10 @@ pub async fn serve<C: ClientStream>(
     // `%rt`, and the server connection's address (`%bi`/`%bp`) once there is one.
     let rt = crate::logline::next_request();
     let source = std::sync::Mutex::new(None);
+    // The client connection's facts (`so_*`, `fc_*`), when the configuration reads them.
+    let facts = track.as_deref().and_then(|t| t.conn());
+    // `%bq`: the session's position in its backend's queue, once it has a server.
+    let queue_pos = std::sync::atomic::AtomicU32::new(0);
     // `option logasap`: logged once the server connection is made, not at the end.
     let logged = std::sync::atomic::AtomicBool::new(false);
     let log = |d: Done<'_>| {
@@ -82,6 +86,7 @@ pub async fn serve<C: ClientStream>(
                 accepted.elapsed(),
                 &d,
                 (source.lock().ok().and_then(|s| *s), rt, false, handshake),
+                (track.as_deref(), queue_pos.load(Ordering::Relaxed)),
             )
         }
     };
@@ -91,9 +96,8 @@ pub async fn serve<C: ClientStream>(
     let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
     let tls_info = client.tls().cloned();
     let at_fe = crate::place::Place {
-        fe: &fe,
-        be: None,
-        srv: None,
+        conn: facts,
+        ..crate::place::Place::at(&fe)
     };
     let rules_wait = crate::tcp_rules::inspects(&fe.tcp_content);
     let waits = rules_wait || fe.inspect_hello.is_some();
@@ -147,9 +151,9 @@ pub async fn serve<C: ClientStream>(
         );
         let verdict = loop {
             let at_be = crate::place::Place {
-                fe: &fe,
                 be: Some(&be),
-                srv: None,
+                conn: facts,
+                ..crate::place::Place::at(&fe)
             };
             let ctx = Ctx::new(peer, local, ins.request(), None)
                 .with_counters(counters)
@@ -196,7 +200,10 @@ pub async fn serve<C: ClientStream>(
     let mut replays = be.retries.max(1);
     let (assigned, mut server, sent) = loop {
         let (assigned, mut server, _) = match conn {
-            Ok(v) => v,
+            Ok(v) => {
+                queue_pos.store(v.0.queue_pos, Ordering::Relaxed);
+                v
+            }
             Err((e, srv)) => {
                 return log(Done {
                     backend: Some(&be),
@@ -280,6 +287,7 @@ pub async fn serve<C: ClientStream>(
                 retries: 0,
             },
             (source.lock().ok().and_then(|s| *s), rt, true, handshake),
+            (track.as_deref(), queue_pos.load(Ordering::Relaxed)),
         );
     }
     // Phase: the backend's `tcp-response content` rules on the server's first bytes.
@@ -287,9 +295,11 @@ pub async fn serve<C: ClientStream>(
     if let Some(r) = fe.backend_tcp_response.get(&be.name) {
         let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
         let at_srv = crate::place::Place {
-            fe: &fe,
             be: Some(&be),
             srv: Some(assigned.server()),
+            conn: facts,
+            bc_src: source.lock().ok().and_then(|s| *s),
+            ..crate::place::Place::at(&fe)
         };
         let base = Ctx::new(peer, local, None, None)
             .with_counters(counters)
@@ -395,6 +405,7 @@ fn log_tcp(
     total: Duration,
     d: &Done<'_>,
     (source, rt, asap, handshake): (Option<SocketAddr>, u64, bool, Duration),
+    (track, bq): (Option<&crate::track::Tracking>, u32),
 ) {
     let Some(log) = &fe.log else { return };
     if fe.options.dontlognull && d.bytes == 0 && d.term == Termination::NORMAL {
@@ -405,9 +416,14 @@ fn log_tcp(
         return;
     };
     let place = crate::place::Place {
-        fe,
         be: d.backend,
         srv: d.server,
+        conn: track.and_then(|t| t.conn()),
+        vars: track,
+        bc_src: source,
+        bq,
+        bc_gone: !asap,
+        ..crate::place::Place::at(fe)
     };
     let entry = Entry {
         mode: fe.mode,

@@ -195,9 +195,21 @@ type Slots = [Option<Slot>; 3];
 pub struct Tracking {
     slots: Mutex<Option<Box<Slots>>>,
     vars: Mutex<Vars>,
+    /// The client connection's facts (`so_*`/`fc_*` fetches), when the configuration reads them.
+    conn: std::sync::OnceLock<Box<crate::front::ConnFacts>>,
 }
 
 impl Tracking {
+    /// Keeps the connection's facts (once: later calls change nothing).
+    pub fn set_conn(&self, facts: crate::front::ConnFacts) {
+        let _ = self.conn.set(Box::new(facts));
+    }
+
+    /// The connection's facts, once known.
+    pub fn conn(&self) -> Option<&crate::front::ConnFacts> {
+        self.conn.get().map(|b| &**b)
+    }
+
     /// Variable `scope.name`.
     pub fn var(&self, scope: Scope, name: &str) -> Option<Value> {
         let vars = if scope == Scope::Proc {

@@ -49,6 +49,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::ticket_keys",
         ],
     ),
+    // A client connection's facts for `so_*`/`fc_*` (uses net, proxy_protocol).
+    ("client connection facts", &["front"]),
     // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
     ("client certificate fetches", &["http::ssl_client"]),
     (

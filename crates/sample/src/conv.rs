@@ -106,14 +106,15 @@ pub static CONVERTERS: &[ConvKw] = &[
         ))
     }),
     kw!("strcmp", Str, [N], 1, Sint, |v, c, e| {
+        // HAProxy: memcmp over the shorter length (the first differing bytes' difference:
+        // `str(a),strcmp(txn.n)` with n=3 is 46), else -1/0/1 by length.
         let other = var_arg(&c.args[0], e)?.to_bytes();
-        Some(Value::Sint(
-            match bytes(&v)?.as_slice().cmp(other.as_slice()) {
-                std::cmp::Ordering::Less => -1,
-                std::cmp::Ordering::Equal => 0,
-                std::cmp::Ordering::Greater => 1,
-            },
-        ))
+        let mine = bytes(&v)?;
+        let diff = mine.iter().zip(&other).find(|(a, b)| a != b);
+        Some(Value::Sint(match diff {
+            Some((a, b)) => i64::from(*a) - i64::from(*b),
+            None => (mine.len() as i64 - other.len() as i64).signum(),
+        }))
     }),
     kw!("concat", Str, [S, N, S], 0, Str, |v, c, e| {
         let mut out = bytes(&v)?;

@@ -15,6 +15,7 @@ mod cond;
 mod counters;
 mod defaults_rules;
 mod extras;
+mod fetch_refs;
 mod global;
 mod http_check;
 pub mod http_errors;
@@ -128,6 +129,8 @@ pub struct Parser {
     userlists: Vec<crate::model_userlist::Userlist>,
     /// Problems found when a userlist section closed (reported by `take_userlists`).
     userlist_diags: Diagnostics,
+    /// Fetches naming a backend or server (`nbsrv(B)`...), checked once every proxy is read.
+    fetch_refs: Vec<fetch_refs::Use>,
 }
 
 impl Default for Parser {
@@ -160,6 +163,7 @@ impl Parser {
             peers: Vec::new(),
             http_errors: Vec::new(),
             pending_errorfiles: Vec::new(),
+            fetch_refs: Vec::new(),
             userlists: Vec::new(),
             userlist_diags: Diagnostics::new(),
         }
@@ -242,6 +246,7 @@ impl Parser {
             .filter_map(|c| cache::close(c, diags))
             .collect();
         cache::check_references(&cache_names, &self.proxies, diags);
+        fetch_refs::check(&self.fetch_refs, &self.proxies, diags);
         // `tune.comp.maxlevel` is global, wherever it was written
         for c in self
             .proxies
@@ -369,7 +374,15 @@ impl Parser {
                     return;
                 }
                 let kind = draft.proxy.kind;
-                proxy::keyword(&mut draft.proxy, &mut draft.server, Some(kind), line, diags)
+                let ((), refs) = fulcrum_sample::expr::with_proxy_refs(|| {
+                    proxy::keyword(&mut draft.proxy, &mut draft.server, Some(kind), line, diags)
+                });
+                self.fetch_refs.extend(refs.into_iter().map(|r| fetch_refs::Use {
+                    r,
+                    proxy: draft.proxy.name.clone(),
+                    kind,
+                    span: line.span.clone(),
+                }));
             }
             Section::Skipped => {}
             Section::Resolvers => peers::resolvers_keyword(line, diags),

@@ -82,7 +82,19 @@ pub fn keyword(
     line: &Line<'_>,
     diags: &mut Diagnostics,
 ) {
-    if let Err(msg) = apply(p, default_server, section, line, diags) {
+    // A frontend's request-side rules run before a backend is chosen: fetches that read it
+    // are refused there, as HAProxy 2.6 refuses them.
+    let before_backend = section == Some(ProxyKind::Frontend)
+        && matches!(
+            line.keyword(),
+            "http-request" | "tcp-request" | "use_backend" | "redirect" | "monitor"
+        );
+    let r = if before_backend {
+        fulcrum_sample::expr::before_backend(|| apply(p, default_server, section, line, diags))
+    } else {
+        apply(p, default_server, section, line, diags)
+    };
+    if let Err(msg) = r {
         diags.error(&line.span, msg);
     }
 }

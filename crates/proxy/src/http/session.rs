@@ -184,6 +184,8 @@ struct Rec {
     source: Option<SocketAddr>,
     rt: u64,
     waits: crate::logline::Waits,
+    /// `%bq`: the request's position in its backend's queue (0: it did not wait).
+    queue_pos: u32,
 }
 
 pub struct Session<C> {
@@ -442,6 +444,7 @@ impl<C: ClientStream> Session<C> {
             source: None,
             rt: crate::logline::next_request(),
             waits,
+            queue_pos: 0,
         };
         crate::record::request_received(&self.fe.counters);
         // Boxed: the request phases' state is large and only exists while a request is in
@@ -463,9 +466,12 @@ impl<C: ClientStream> Session<C> {
         if let Some(t) = &self.track {
             t.http_status(rec.status);
             t.bytes(rec.bytes_in, rec.bytes + rec.head_out);
+        }
+        // The line reads the transaction's variables (`%[var(txn.x)]`): logged before they go.
+        self.log(&rec);
+        if let Some(t) = &self.track {
             t.end_request();
         }
-        self.log(&rec);
         self.count(&rec);
         next
     }

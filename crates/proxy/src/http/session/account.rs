@@ -119,6 +119,7 @@ impl<C: ClientStream> Session<C> {
             source: None,
             rt: crate::logline::next_request(),
             waits: Default::default(),
+            queue_pos: 0,
         };
         self.log(&rec);
     }
@@ -176,9 +177,13 @@ impl<C: ClientStream> Session<C> {
         let samples = r.captures.as_ref().and_then(|c| c.lock().ok());
         let samples: &[Option<Vec<u8>>] = samples.as_deref().map_or(&[], |v| v.as_slice());
         let place = crate::place::Place {
-            fe: &self.fe,
             be: r.backend.as_deref(),
             srv: r.server.as_deref(),
+            conn: self.track.as_deref().and_then(|t| t.conn()),
+            vars: self.track.as_deref(),
+            bc_src: r.source,
+            bq: r.queue_pos,
+            ..crate::place::Place::at(&self.fe)
         };
         let entry = Entry {
             mode: self.fe.mode,

@@ -59,7 +59,8 @@ impl<C: ClientStream> Session<C> {
         let fe = self.fe.clone();
         let track = self.track.clone();
         // Where the request is, for `fe_name`, `be_id`, `srv_name`... (`crate::place`).
-        let located = crate::place::Located::new(&fe);
+        let located =
+            crate::place::Located::new(&fe).with_conn(track.as_deref().and_then(|t| t.conn()));
         // The `unique-id-format` id, made once per request (HAProxy makes it when first used;
         // its variables are the connection's, so the value is the same).
         let unique_id = fe.unique_id.as_ref().map(|u| {
@@ -367,6 +368,7 @@ impl<C: ClientStream> Session<C> {
             Err(next) => return next,
         };
         rec.server = Some(assigned.server().clone());
+        rec.queue_pos = assigned.queue_pos;
         if let Some(h) = &be.options.keywords.send_name_header {
             crate::http::send_name::apply(&mut self.req, h, &assigned.server().name, conn_appended);
         }

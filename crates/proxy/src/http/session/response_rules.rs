@@ -26,6 +26,7 @@ impl<C: ClientStream> Session<C> {
         let be = x.be;
         if let Some(p) = x.env.place {
             p.at_server(server);
+            p.at_source(rec.source);
         }
         // `tcp-response content` rules first, as HAProxy (`tcp_response`).
         let close_server = self.tcp_response_rules(x, rec).await?;
