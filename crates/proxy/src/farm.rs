@@ -24,13 +24,13 @@ use crate::server::{AdminState, ServerRt};
 use crate::termination::{Cause, Phase, Termination};
 use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
 
 mod admin;
 mod history;
 mod persistence;
+mod queue;
 mod retry;
 
 use history::History;
@@ -50,8 +50,8 @@ pub struct Farm<P> {
     pub timeouts: Timeouts,
     pub retries: u32,
     pub options: ProxyOptions,
-    waiters: AtomicUsize,
-    queue: Notify,
+    /// Requests waiting for a server slot, oldest first.
+    queue: queue::Queue,
     /// Requests that left the queue with a server so far (HAProxy's `queue.idx`): a request's
     /// queue position (`%bq`) is how many left from its arrival to its own departure.
     dequeued: AtomicU64,
@@ -146,17 +146,13 @@ impl<P> Assigned<P> {
     }
 }
 
-/// One request waiting in a backend's queue (`qcur`), until dropped.
-struct Waiting<'a, P>(&'a Farm<P>);
+/// One request waiting in a backend's queue (`qcur`), until dropped (a slot, a timeout, or
+/// the request dropped while queued).
+struct Waiting<'a, P>(&'a Farm<P>, Arc<queue::Waiter>);
 
 impl<P> Drop for Waiting<'_, P> {
     fn drop(&mut self) {
-        let left = self.0.waiters.fetch_sub(1, Ordering::AcqRel) - 1;
-        if left > 0 {
-            // Pass on a wake-up this waiter may have consumed (a spare one is harmless: the
-            // woken waiter tries again and waits).
-            self.0.queue.notify_one();
-        }
+        self.0.queue.leave(&self.1);
     }
 }
 
@@ -164,9 +160,7 @@ impl<P> Drop for Assigned<P> {
     fn drop(&mut self) {
         self.backend.servers[self.index].release();
         self.backend.counters.end();
-        if self.backend.waiters.load(Ordering::Acquire) > 0 {
-            self.backend.queue.notify_one();
-        }
+        self.backend.queue.wake_front();
     }
 }
 
@@ -214,9 +208,8 @@ impl<P> Farm<P> {
                 p.retries
             },
             options: p.options,
-            waiters: AtomicUsize::new(0),
             dequeued: AtomicU64::new(0),
-            queue: Notify::new(),
+            queue: queue::Queue::default(),
             server_cookies: p.server_cookies,
             stick: p.stick.map(|t| Arc::new(Mutex::new(t))),
             sink: p.sink,
@@ -282,7 +275,7 @@ impl<P> Farm<P> {
 
     /// Requests waiting in the backend queue (`qcur`).
     pub fn queued(&self) -> usize {
-        self.waiters.load(Ordering::Relaxed)
+        self.queue.len()
     }
 
     /// Passive health: reports what was seen on `server` when it has `observe` (cheap check
@@ -410,42 +403,47 @@ impl<P> Farm<P> {
             self.servers[index].take();
             return Ok(self.assigned(index, new_session));
         }
-        if let Some(index) = self.try_pick(hints, avoid)? {
-            return Ok(self.assigned(index, new_session));
+        // A new request takes a free slot only when nobody waits (HAProxy: the queue is
+        // served first, oldest first).
+        if self.queue.len() == 0 {
+            if let Some(index) = self.try_pick(hints, avoid)? {
+                return Ok(self.assigned(index, new_session));
+            }
         }
         // HAProxy: `timeout queue` when set, else `timeout connect`.
         let limit = self.timeouts.queue.or(self.timeouts.connect);
         let deadline = limit.map(|d| tokio::time::Instant::now() + d);
-        let queued = self.waiters.fetch_add(1, Ordering::AcqRel) + 1;
         let arrived = self.dequeued.load(Ordering::Acquire);
+        let (me, queued) = self.queue.join();
         self.counters.queued(queued as u64);
         // Leaves the queue however the wait ends, also when the request is dropped while
-        // queued (`option abortonclose`), passing on a wake-up it may have consumed.
-        let _waiting = Waiting(self);
-        let result = loop {
-            let notified = self.queue.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            match self.try_pick(hints, avoid) {
-                Ok(Some(index)) => {
-                    let left = self.dequeued.fetch_add(1, Ordering::AcqRel) + 1;
-                    let mut a = self.assigned(index, new_session);
-                    a.queue_pos = u32::try_from(left - arrived).unwrap_or(u32::MAX);
-                    break Ok(a);
+        // queued (`option abortonclose`), waking the next one.
+        let _waiting = Waiting(self, me.clone());
+        loop {
+            if self.queue.is_front(&me) {
+                match self.try_pick(hints, avoid) {
+                    Ok(Some(index)) => {
+                        let left = self.dequeued.fetch_add(1, Ordering::AcqRel) + 1;
+                        let mut a = self.assigned(index, new_session);
+                        a.queue_pos = u32::try_from(left - arrived).unwrap_or(u32::MAX);
+                        return Ok(a);
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(e),
                 }
-                Ok(None) => {}
-                Err(e) => break Err(e),
             }
             match deadline {
                 Some(d) => {
-                    if tokio::time::timeout_at(d, notified).await.is_err() {
-                        break Err(NoServer::QueueTimeout);
+                    if tokio::time::timeout_at(d, me.wake.notified())
+                        .await
+                        .is_err()
+                    {
+                        return Err(NoServer::QueueTimeout);
                     }
                 }
-                None => notified.await,
+                None => me.wake.notified().await,
             }
-        };
-        result
+        }
     }
 
     /// One connection attempt to `server` within `timeout connect`, reported to passive health

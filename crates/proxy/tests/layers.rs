@@ -36,6 +36,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             // `userlist` credentials (Basic auth, crypt(3) hashes) for the http_auth fetches.
             "http::userlist",
             "farm::history",
+            // A backend's FIFO queue of requests waiting for a slot (a mutex and wake-ups).
+            "farm::queue",
             "termination",
             // `rate-limit sessions` (sans-IO counter, a tokio sleep).
             "rate_limit",
