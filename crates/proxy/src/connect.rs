@@ -82,12 +82,12 @@ impl ServerConn {
     }
 }
 
-/// Connects to `target` (`dst_port`: the client connection's destination port, for servers
-/// written without one), from `source` when set.
+/// Connects to `target` (`dst`: the client connection's destination, for servers written
+/// without a port or an address), from `source` when set.
 pub async fn open(
     target: &Target,
     source: Option<SocketAddr>,
-    dst_port: u16,
+    dst: SocketAddr,
 ) -> io::Result<ServerConn> {
     match target {
         Target::Unix(path) => Ok(ServerConn::Unix(UnixStream::connect(&**path).await?)),
@@ -99,7 +99,7 @@ pub async fn open(
         },
         _ => {
             let addr = target
-                .resolve(dst_port)
+                .resolve(dst)
                 .ok_or_else(|| io::Error::other("not an IP target"))?;
             let s = match source {
                 None => TcpStream::connect(addr).await?,
@@ -118,10 +118,10 @@ pub async fn open_via_socks4(
     target: &Target,
     source: Option<SocketAddr>,
     proxy: SocketAddr,
-    dst_port: u16,
+    dst: SocketAddr,
 ) -> io::Result<ServerConn> {
     let addr = target
-        .resolve(dst_port)
+        .resolve(dst)
         .ok_or_else(|| io::Error::other("a SOCKS4 proxy reaches IP servers only"))?;
     let mut s = match source {
         None => TcpStream::connect(proxy).await?,

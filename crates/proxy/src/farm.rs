@@ -23,7 +23,7 @@ use crate::persist::stick::StickTable;
 use crate::server::{AdminState, ServerRt};
 use crate::termination::{Cause, Phase, Termination};
 use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
@@ -54,6 +54,10 @@ pub struct Farm<P> {
     queue: Notify,
     /// Each server's `cookie VALUE`, index-aligned with `servers`.
     pub server_cookies: Vec<Option<String>>,
+    /// `dispatch ADDR:PORT` beside servers (index of its `<NOSRV>` server): balancing picks
+    /// it alone; the servers take only what persistence sends them (HAProxy's backend
+    /// without a `balance` algorithm).
+    dispatch: Option<usize>,
     /// `stick-table type ip` + `stick on src`: client address → server name, shared by all
     /// worker threads.
     stick: Option<Arc<Mutex<StickTable<IpAddr, String>>>>,
@@ -187,6 +191,11 @@ impl<P> Farm<P> {
             _ => None,
         };
         let version = Arc::new(AtomicU64::new(0));
+        let dispatch = p
+            .servers
+            .iter()
+            .position(|s| s.name == fulcrum_config::model_keywords::DISPATCH_SERVER)
+            .filter(|_| p.servers.len() > 1);
         for s in &p.servers {
             s.set_owner(version.clone());
         }
@@ -212,6 +221,7 @@ impl<P> Farm<P> {
             waiters: AtomicUsize::new(0),
             queue: Notify::new(),
             server_cookies: p.server_cookies,
+            dispatch,
             stick: p.stick.map(|t| Arc::new(Mutex::new(t))),
             sink: p.sink,
             id: p.id,
@@ -295,6 +305,17 @@ impl<P> Farm<P> {
     fn group(&self) -> Vec<Candidate> {
         // UP, READY and a runtime weight above 0: DRAIN and MAINT servers take no new session.
         let usable = |s: &ServerRt| s.balanceable();
+        if let Some(index) = self.dispatch {
+            let s = &self.servers[index];
+            return if usable(s) {
+                vec![Candidate {
+                    index,
+                    weight: s.effective_weight(),
+                }]
+            } else {
+                Vec::new()
+            };
+        }
         let act: Vec<Candidate> = self
             .servers
             .iter()
@@ -440,13 +461,13 @@ impl<P> Farm<P> {
     pub async fn attempt(
         &self,
         server: &ServerRt,
-        dst_port: u16,
+        dst: SocketAddr,
     ) -> Result<ServerConn, ConnectFailure> {
         let open = async {
             let c = match server.socks4 {
-                None => crate::connect::open(&server.target, server.source, dst_port).await?,
+                None => crate::connect::open(&server.target, server.source, dst).await?,
                 Some(proxy) => {
-                    crate::connect::open_via_socks4(&server.target, server.source, proxy, dst_port)
+                    crate::connect::open_via_socks4(&server.target, server.source, proxy, dst)
                         .await?
                 }
             };

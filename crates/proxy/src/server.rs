@@ -103,17 +103,32 @@ pub enum Target {
 }
 
 impl Target {
-    /// The IP address and port to connect to; None for a unix socket.
-    pub fn resolve(&self, dst_port: u16) -> Option<SocketAddr> {
+    /// The IP address and port to connect to (`dst`: the client connection's destination);
+    /// None for a unix socket. A server written `*`, `0.0.0.0` or `::` (or with no host)
+    /// connects to the address the client connected to, as HAProxy does for a server
+    /// without an address.
+    pub fn resolve(&self, dst: SocketAddr) -> Option<SocketAddr> {
+        let host = |ip: IpAddr| if ip.is_unspecified() { dst.ip() } else { ip };
+        let dst_port = dst.port();
         Some(match *self {
-            Target::Fixed(a) => a,
-            Target::SamePort(ip) => SocketAddr::new(ip, dst_port),
+            Target::Fixed(a) => SocketAddr::new(host(a.ip()), a.port()),
+            Target::SamePort(ip) => SocketAddr::new(host(ip), dst_port),
             Target::Offset(ip, off) => {
                 let port = (i32::from(dst_port) + off).clamp(1, 65535);
-                SocketAddr::new(ip, u16::try_from(port).unwrap_or(dst_port))
+                SocketAddr::new(host(ip), u16::try_from(port).unwrap_or(dst_port))
             }
             Target::Unix(_) | Target::Abns(_) => return None,
         })
+    }
+
+    /// Whether the address is the client's destination (`*`, `0.0.0.0`, `::`): connections
+    /// to it differ per client, so none is kept idle for another.
+    pub fn is_client_destination(&self) -> bool {
+        match *self {
+            Target::Fixed(a) => a.ip().is_unspecified(),
+            Target::SamePort(ip) | Target::Offset(ip, _) => ip.is_unspecified(),
+            Target::Unix(_) | Target::Abns(_) => false,
+        }
     }
 }
 
@@ -217,7 +232,7 @@ impl ServerRt {
     /// The server's address when it is written as a fixed IP:port (logs' `%si`/`%sp`).
     pub fn fixed_addr(&self) -> Option<SocketAddr> {
         match self.target {
-            Target::Fixed(a) => Some(a),
+            Target::Fixed(a) if !a.ip().is_unspecified() => Some(a),
             _ => None,
         }
     }

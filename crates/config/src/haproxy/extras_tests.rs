@@ -99,17 +99,44 @@ fn dispatch_is_one_unchecked_server() {
     assert_eq!(b.servers[0].name, "<NOSRV>");
     assert!(!b.servers[0].check);
     assert_eq!(b.servers[0].maxconn, None);
+    // beside servers, in either order: the dispatch goes last (the servers keep their ids)
+    for body in [
+        "backend c\n  server s 127.0.0.1:80\n  dispatch 127.0.0.1:81\n  server t 127.0.0.1:82\n",
+        "backend c\n  dispatch 127.0.0.1:81\n  server s 127.0.0.1:80\n  server t 127.0.0.1:82\n",
+    ] {
+        let l = cfg(body);
+        assert!(l.is_ok(), "{body}: {}", errors(&l));
+        assert!(
+            l.diagnostics
+                .warnings()
+                .all(|d| !d.to_string().contains("dispatch")),
+            "{body}"
+        );
+        let c = l.config.proxies.iter().find(|p| p.name == "c").expect("c");
+        let names: Vec<&str> = c.servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["s", "t", "<NOSRV>"], "{body}");
+    }
+    // with `balance` (the backend's or its defaults'): HAProxy 2.6's warning, dispatch dropped
+    for body in [
+        "backend c\n  balance roundrobin\n  dispatch 127.0.0.1:81\n  server s 127.0.0.1:80\n",
+        "defaults\n  balance source\nbackend c\n  dispatch 127.0.0.1:81\n",
+    ] {
+        let l = cfg(body);
+        assert!(l.is_ok(), "{body}: {}", errors(&l));
+        let w: Vec<String> = l.diagnostics.warnings().map(|d| d.to_string()).collect();
+        assert!(
+            w.iter().any(|w| w.ends_with(
+                "warning: dispatch address of backend 'c' will be ignored in balance mode."
+            )),
+            "{body}: {w:?}"
+        );
+        let c = l.config.proxies.iter().find(|p| p.name == "c").expect("c");
+        assert!(c.servers.iter().all(|s| s.name != "<NOSRV>"), "{body}");
+    }
     for (body, want) in [
-        (
-            "backend c\n  server s 127.0.0.1:80\n  dispatch 127.0.0.1:81\n",
-            "t.cfg:10: ",
-        ),
-        (
-            "backend c\n  dispatch 127.0.0.1:81\n  server s 127.0.0.1:80\n",
-            "t.cfg:10: ",
-        ),
         ("backend c\n  dispatch 127.0.0.1\n", "t.cfg:9: "),
         ("defaults\n  dispatch 127.0.0.1:80\n", "t.cfg:9: "),
+        ("backend c\n  dispatch *:80\n", "t.cfg:9: "),
     ] {
         let l = cfg(body);
         assert!(errors(&l).starts_with(want), "{body}: {}", errors(&l));
@@ -211,23 +238,27 @@ fn global_keywords() {
 }
 
 #[test]
-fn servers_at_the_client_destination_are_refused() {
-    for addr in [
-        "*:80",
-        ":80",
-        "0.0.0.0:80",
-        "0.0.0.0",
-        "[::]:80",
-        "::",
-        "ipv4@*:8080",
-        "*",
+fn servers_at_the_client_destination_have_no_address() {
+    use crate::model::ServerPort;
+    for (addr, ip, port) in [
+        ("*:80", "0.0.0.0", ServerPort::Fixed(80)),
+        (":80", "0.0.0.0", ServerPort::Fixed(80)),
+        ("0.0.0.0:80", "0.0.0.0", ServerPort::Fixed(80)),
+        ("0.0.0.0", "0.0.0.0", ServerPort::Unset),
+        ("[::]:80", "::", ServerPort::Fixed(80)),
+        ("::", "::", ServerPort::Unset),
+        ("ipv4@*:8080", "0.0.0.0", ServerPort::Fixed(8080)),
+        ("ipv6@:::8080", "::", ServerPort::Fixed(8080)),
+        ("ipv6@*:8080", "::", ServerPort::Fixed(8080)),
+        ("*", "0.0.0.0", ServerPort::Unset),
+        ("*:+1", "0.0.0.0", ServerPort::Offset(1)),
     ] {
         let l = cfg(&format!("backend c\n  server s {addr}\n"));
-        let e = errors(&l);
-        assert!(
-            e.starts_with("t.cfg:9: ") && e.contains("the address the client connected to"),
-            "{addr}: {e}"
-        );
+        assert!(l.is_ok(), "{addr}: {}", errors(&l));
+        let c = l.config.proxies.iter().find(|p| p.name == "c").expect("c");
+        let a = &c.servers[0].address;
+        assert_eq!(a.ip, ip.parse().ok(), "{addr}");
+        assert_eq!(a.port, port, "{addr}");
     }
     for addr in [
         "127.0.0.1:80",

@@ -195,6 +195,7 @@ fn apply(
         "acl" => p.acls.push(acl::parse_named(line)?),
         "balance" => {
             p.balance = options::balance(line)?;
+            p.options.keywords.balance_set = true;
             match &p.balance {
                 Balance::RdpCookie { .. } => diags.warning(
                     &line.span,
@@ -207,16 +208,9 @@ fn apply(
                 _ => {}
             }
         }
-        "server" => {
-            if p.servers
-                .iter()
-                .any(|s| s.name == super::extras::DISPATCH_SERVER)
-            {
-                return Err(super::extras::dispatch_with_servers());
-            }
-            p.servers
-                .push(server::parse_server(line, default_server, diags)?)
-        }
+        "server" => p
+            .servers
+            .push(server::parse_server(line, default_server, diags)?),
         "dispatch" => super::extras::dispatch(p, line)?,
         "retry-on" => super::extras::retry_on(&mut p.options, line)?,
         "http-reuse" => p.options.http_reuse = super::http_reuse::parse(line)?,
