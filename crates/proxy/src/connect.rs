@@ -208,6 +208,9 @@ pub async fn h2_start(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client destination for targets that do not use it.
+    const NO_DST: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
     use std::os::linux::net::SocketAddrExt;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -227,7 +230,7 @@ mod tests {
                 let addr =
                     std::os::unix::net::SocketAddr::from_abstract_name(&wire[1..]).expect("addr");
                 let l = std::os::unix::net::UnixListener::bind_addr(&addr).expect("bind");
-                let conn = open(&Target::Abns(name.as_str().into()), None, 0)
+                let conn = open(&Target::Abns(name.as_str().into()), None, NO_DST)
                     .await
                     .expect("connect");
                 let ServerConn::Unix(mut c) = conn else {
@@ -239,7 +242,7 @@ mod tests {
                 std::io::Read::read_exact(&mut a, &mut got).expect("read");
                 assert_eq!(&got, b"x");
             }
-            let e = open(&Target::Abns("fulcrum-connect-test-nobody".into()), None, 0)
+            let e = open(&Target::Abns("fulcrum-connect-test-nobody".into()), None, NO_DST)
                 .await
                 .expect_err("nobody listens");
             assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
@@ -256,7 +259,7 @@ mod tests {
             let target = Target::Fixed(dst);
             for src in ["127.0.0.2:0", "127.0.0.3:0"] {
                 let src: SocketAddr = src.parse().expect("literal");
-                let conn = open(&target, Some(src), 0).await.expect("connect");
+                let conn = open(&target, Some(src), NO_DST).await.expect("connect");
                 let (mut a, peer) = l.accept().await.expect("accept");
                 assert_eq!(peer.ip(), src.ip());
                 let ServerConn::Tcp(mut c) = conn else {
@@ -266,7 +269,7 @@ mod tests {
                 assert_eq!(a.read_u8().await.expect("read"), b'y');
             }
             // A source that is not a local address fails the connection.
-            let e = open(&target, Some("192.0.2.1:0".parse().expect("literal")), 0)
+            let e = open(&target, Some("192.0.2.1:0".parse().expect("literal")), NO_DST)
                 .await
                 .expect_err("not local");
             assert_eq!(e.raw_os_error(), Some(nix::libc::EADDRNOTAVAIL));

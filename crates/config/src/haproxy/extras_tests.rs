@@ -295,3 +295,20 @@ fn compression_errors_name_the_line() {
         );
     }
 }
+
+#[test]
+fn grace_is_refused_as_haproxy_2_6_refuses_it() {
+    for (body, at) in [
+        ("frontend g\n  bind :8081\n  grace 2s\n", "t.cfg:10"),
+        ("defaults\n  grace 1s\n", "t.cfg:9"),
+    ] {
+        let l = cfg(body);
+        assert!(
+            errors(&l).contains(&format!(
+                "{at}: error: the 'grace' keyword is not supported any more since HAProxy version 2.5."
+            )),
+            "{body}: {}",
+            errors(&l)
+        );
+    }
+}

@@ -414,6 +414,13 @@ fn apply(
             if let Some(r) = super::keywords::keyword(p, default_server, section, line, diags) {
                 return r;
             }
+            if kw == "grace" {
+                // HAProxy 2.6's own refusal (a soft stop no longer keeps a proxy serving)
+                return Err(
+                    "the 'grace' keyword is not supported any more since HAProxy version 2.5."
+                        .into(),
+                );
+            }
             if let Some((_, instead)) = REMOVED.iter().find(|(k, _)| *k == kw) {
                 return Err(format!(
                     "'{kw}' was removed in HAProxy 2.x; use '{instead}' instead"
