@@ -41,6 +41,7 @@ fn config(sock: &Path, p: &Ports, app: u16, other: u16, dead: u16, app3: u16) ->
         "global\n stats socket {sock} level admin\n\
          defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n timeout http-request 300ms\n\
          frontend f\n bind 127.0.0.1:{port}\n option originalto\n\
+         http-request set-dst hdr(x-to) if {{ path_beg /o6 }}\n\
          use_backend ds if {{ path_beg /ds }}\n use_backend db if {{ path_beg /db }}\n\
          use_backend d if {{ path_beg /d }}\n use_backend x if {{ path_beg /x }}\n use_backend y if {{ path_beg /y }}\n\
          default_backend b\n\
@@ -74,8 +75,9 @@ fn get(port: u16, path: &str) -> (String, String) {
     (status, body)
 }
 
-/// One GET with extra header lines; (server line of the body, `Set-Cookie` values).
-fn get_with(addr: &str, port: u16, path: &str, extra: &str) -> (String, Vec<String>) {
+/// One GET with extra header lines; (server line of the body, `Set-Cookie` values, the
+/// `x-dst`/`x-original-to` lines the server received).
+fn get_with(addr: &str, port: u16, path: &str, extra: &str) -> (String, Vec<String>, Vec<String>) {
     let mut s = TcpStream::connect((addr, port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
@@ -98,7 +100,12 @@ fn get_with(addr: &str, port: u16, path: &str, extra: &str) -> (String, Vec<Stri
         })
         .map(|(_, v)| v.trim().to_string())
         .collect();
-    (server, cookies)
+    let dst = all
+        .lines()
+        .filter(|l| l.starts_with("x-dst") || l.starts_with("x-original-to"))
+        .map(str::to_string)
+        .collect();
+    (server, cookies, dst)
 }
 
 /// What a connection that sends nothing gets before it is closed.
@@ -255,6 +262,18 @@ fn proxy_keywords_act_as_haproxy() {
         "server app"
     );
     assert_eq!(get_with("127.0.0.1", fport, "/db", "").0, "server app");
+    // `option originalto` with IPv6 destinations (set by `set-dst`), as haproxy 2.6.12
+    for dst in ["::2", "2001:db8::1", "10.1.2.3", "127.0.0.9"] {
+        let extra = format!("x-to: {dst}\r\n");
+        let h = get_with("127.0.0.1", hport, "/o6", &extra);
+        let f = get_with("127.0.0.1", fport, "/o6", &extra);
+        assert_eq!(f, h, "originalto, destination {dst}");
+    }
+    assert_eq!(
+        get_with("127.0.0.1", fport, "/o6", "x-to: ::2\r\n").2,
+        ["x-dst: ::2"]
+    );
+
     // `server any *:PORT`: the address the client connected to (127.0.0.3)
     for _ in 0..2 {
         let h = get_with("127.0.0.3", hdst, "/", "");

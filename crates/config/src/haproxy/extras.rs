@@ -69,9 +69,9 @@ pub fn originalto(
         match arg {
             "except" => {
                 let net = line.need(i + 1, "a network such as 10.0.0.0/8")?;
-                if !ipv4_network(net) {
+                if !ip_network(net) {
                     return Err(format!(
-                        "'option originalto except' expects an IPv4 network such as 10.0.0.0/8, found '{net}'"
+                        "'option originalto except' expects a network such as 10.0.0.0/8 or 2001:db8::/32, found '{net}'"
                     ));
                 }
                 ot.except = Some(net.to_string());
@@ -245,8 +245,16 @@ pub fn settle_dispatch(proxies: &mut [Proxy], diags: &mut crate::diagnostics::Di
     }
 }
 
-/// `ADDR`, `ADDR/BITS` or `ADDR/DOTTED-MASK`, IPv4 (HAProxy's `except` networks).
-fn ipv4_network(s: &str) -> bool {
+/// `ADDR`, `ADDR/BITS` or `ADDR/DOTTED-MASK` (IPv4), `ADDR[/BITS]` (IPv6): HAProxy's `except`
+/// networks.
+fn ip_network(s: &str) -> bool {
+    if let Some((a, m)) = s.split_once('/') {
+        if a.parse::<std::net::Ipv6Addr>().is_ok() {
+            return m.parse::<u8>().is_ok_and(|b| b <= 128);
+        }
+    } else if s.parse::<std::net::Ipv6Addr>().is_ok() {
+        return true;
+    }
     let (a, m) = s.split_once('/').unwrap_or((s, "32"));
     a.parse::<std::net::Ipv4Addr>().is_ok()
         && (m.parse::<u8>().is_ok_and(|b| b <= 32) || m.parse::<std::net::Ipv4Addr>().is_ok())
