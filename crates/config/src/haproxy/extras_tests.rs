@@ -252,6 +252,8 @@ fn servers_at_the_client_destination_have_no_address() {
         ("ipv6@*:8080", "::", ServerPort::Fixed(8080)),
         ("*", "0.0.0.0", ServerPort::Unset),
         ("*:+1", "0.0.0.0", ServerPort::Offset(1)),
+        // port 0 is no port (HAProxy: the client's destination port)
+        ("127.0.0.1:0", "127.0.0.1", ServerPort::Unset),
     ] {
         let l = cfg(&format!("backend c\n  server s {addr}\n"));
         assert!(l.is_ok(), "{addr}: {}", errors(&l));

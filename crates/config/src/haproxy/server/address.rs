@@ -79,7 +79,8 @@ pub fn parse_address(written: &str) -> Result<ServerAddress, String> {
         h => h,
     };
     let port = match port {
-        None | Some("") => ServerPort::Unset,
+        // HAProxy: port 0 is no port (the client's destination port, SRV_F_MAPPORTS)
+        None | Some("") | Some("0") => ServerPort::Unset,
         Some(p) if p.starts_with('+') || p.starts_with('-') => {
             let n: i32 = p
                 .parse()
