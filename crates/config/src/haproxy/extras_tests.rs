@@ -314,3 +314,16 @@ fn grace_is_refused_as_haproxy_2_6_refuses_it() {
         );
     }
 }
+
+#[test]
+fn nbproc_is_refused_as_haproxy_2_6_refuses_it() {
+    let l = load_sources(&[Source {
+        name: "t.cfg",
+        text: "global\n  nbproc 4\n",
+    }]);
+    assert!(
+        errors(&l).contains("t.cfg:2: error: nbproc is not supported any more since HAProxy 2.5."),
+        "{}",
+        errors(&l)
+    );
+}

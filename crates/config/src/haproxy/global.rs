@@ -15,7 +15,6 @@ const IGNORED: &[&str] = &[
     "server-state-file",
     "server-state-base",
     "hard-stop-after",
-    "nbproc",
     "cpu-map",
     "tune.http.logurilen",
     "tune.maxaccept",
@@ -217,6 +216,10 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
                 9,
             )?);
             line.no_more(2)?;
+        }
+        // HAProxy 2.6's own refusal (found by the reg-tests audit: fulcrum warned and went on)
+        "nbproc" => {
+            return Err("nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available.".into())
         }
         "zero-warning"
         | "default-path"
