@@ -154,7 +154,7 @@ async fn run(ports: [u16; 3], seen: &Mutex<Vec<Vec<u8>>>) -> Vec<String> {
         (s, b"GET /bad-name HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec()),
         (l, b"GET /bad-name HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec()),
         // Case adjusted toward the client (loose) and the server (bl).
-        (l, b"GET / HTTP/1.1\r\nX-CASE: 1\r\nx-file: 2\r\nConnection: close\r\n\r\n".to_vec()),
+        (l, b"GET / HTTP/1.1\r\nX-CASE: 1\r\nx-file: 2\r\nX-Other: 3\r\nConnection: close\r\n\r\n".to_vec()),
         // Proxy requests under http-use-proxy-header.
         (p, b"GET http://x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec()),
         (p, b"GET http://x/ HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic dTpw\r\nConnection: close\r\n\r\n".to_vec()),
@@ -180,10 +180,11 @@ async fn run(ports: [u16; 3], seen: &Mutex<Vec<Vec<u8>>>) -> Vec<String> {
             .next()
             .unwrap_or("closed")
             .to_string();
-        // Case is compared where the adjustment applies (haproxy writes other names in lower
-        // case, fulcrum as they came).
+        // Case is compared where the adjustment applies (names not in the table: lower case
+        // there, as haproxy; elsewhere haproxy writes every name in lower case, fulcrum as
+        // they came).
         let adjusted = to == l;
-        let client = lines(&got, &["x-case", "x-file"], adjusted).join(" ");
+        let client = lines(&got, &["x-case", "x-file", "x-other"], adjusted).join(" ");
         let auth = lines(&got, &["www-authenticate", "proxy-authenticate"], false).join(" ");
         let at_server: Vec<String> = seen
             .lock()
@@ -192,7 +193,7 @@ async fn run(ports: [u16; 3], seen: &Mutex<Vec<Vec<u8>>>) -> Vec<String> {
             .iter()
             .map(|h| {
                 let mut found = lines(h, &["x(a)", "x b", "x-c"], false);
-                found.extend(lines(h, &["x-case", "x-file"], adjusted));
+                found.extend(lines(h, &["x-case", "x-file", "x-other"], adjusted));
                 let line = String::from_utf8_lossy(h)
                     .lines()
                     .next()
@@ -236,8 +237,8 @@ async fn h1_codec_settings_as_haproxy() {
     has(9, "GET /a#f");
     has(12, "x-c: a\u{1}b\u{7f}");
     has(14, "200");
-    has(15, "X-CaSe: v X-File: w");
-    has(15, "server: GET / HTTP/1.1 | X-CaSe: 1 X-File: 2");
+    has(15, "X-CaSe: v X-File: w x-other: o");
+    has(15, "server: GET / HTTP/1.1 | X-CaSe: 1 X-File: 2 x-other: 3");
     has(16, "407");
     has(16, "proxy-authenticate: Basic realm=\"R\"");
     has(17, "200");

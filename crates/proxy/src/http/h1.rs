@@ -262,8 +262,8 @@ impl Message {
         };
         for last in [false, true] {
             for f in self.fields.iter().filter(|f| te(self, f) == last) {
-                match case.and_then(|c| c.find(self.name(f))) {
-                    Some(to) => out.extend_from_slice(to),
+                match case {
+                    Some(c) => c.write(self.name(f), out),
                     None => out.extend(self.name(f).iter().map(u8::to_ascii_lowercase)),
                 }
                 out.extend_from_slice(b": ");
@@ -313,13 +313,19 @@ impl Message {
         out: &mut Vec<u8>,
     ) {
         for f in &self.fields {
-            out.extend_from_slice(case.map_or(self.name(f), |c| c.adjust(self.name(f))));
+            match case {
+                Some(c) => c.write(self.name(f), out),
+                None => out.extend_from_slice(self.name(f)),
+            }
             out.extend_from_slice(b": ");
             out.extend_from_slice(self.value(f));
             out.extend_from_slice(b"\r\n");
         }
         for (name, value) in extra {
-            out.extend_from_slice(case.map_or(*name, |c| c.adjust(name)));
+            match case {
+                Some(c) => c.write(name, out),
+                None => out.extend_from_slice(name),
+            }
             out.extend_from_slice(b": ");
             out.extend_from_slice(value);
             out.extend_from_slice(b"\r\n");
