@@ -42,6 +42,7 @@ fn config(sock: &Path, p: &Ports, app: u16, other: u16, dead: u16, app3: u16) ->
          defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n timeout http-request 300ms\n\
          frontend f\n bind 127.0.0.1:{port}\n option originalto\n\
          http-request set-dst hdr(x-to) if {{ path_beg /o6 }}\n\
+         use_backend st if {{ path_beg /st }}\n\
          use_backend ds if {{ path_beg /ds }}\n use_backend db if {{ path_beg /db }}\n\
          use_backend d if {{ path_beg /d }}\n use_backend x if {{ path_beg /x }}\n use_backend y if {{ path_beg /y }}\n\
          default_backend b\n\
@@ -52,6 +53,7 @@ fn config(sock: &Path, p: &Ports, app: u16, other: u16, dead: u16, app3: u16) ->
          backend db\n balance roundrobin\n dispatch 127.0.0.1:{other}\n server s 127.0.0.1:{app}\n\
          frontend g\n bind 127.0.0.3:{dst}\n default_backend star\n\
          backend star\n server any *:{app3}\n\
+         backend st\n stats enable\n stats uri /st\n http-after-response set-header x-after stats\n\
          backend x\n retry-on none\n retries 2\n timeout connect 200ms\n server dead 127.0.0.1:{dead}\n\
          backend y\n retries 2\n timeout connect 200ms\n server dead 127.0.0.1:{dead}\n",
         sock = sock.display()
@@ -273,6 +275,24 @@ fn proxy_keywords_act_as_haproxy() {
         get_with("127.0.0.1", fport, "/o6", "x-to: ::2\r\n").2,
         ["x-dst: ::2"]
     );
+
+    // `http-after-response` on the stats page
+    let after = |port: u16| -> Vec<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        s.write_all(b"GET /st HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .expect("send");
+        let mut all = String::new();
+        let _ = s.read_to_string(&mut all);
+        all.lines()
+            .take_while(|l| !l.is_empty())
+            .filter(|l| l.starts_with("HTTP/") || l.to_ascii_lowercase().starts_with("x-after"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(after(fport), after(hport), "stats page");
+    assert_eq!(after(fport), ["HTTP/1.1 200 OK", "x-after: stats"]);
 
     // `server any *:PORT`: the address the client connected to (127.0.0.3)
     for _ in 0..2 {
