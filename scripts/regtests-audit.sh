@@ -80,5 +80,15 @@ echo
 echo "== configs fulcrum accepts and haproxy refuses (haproxy's first alert) =="
 cat "$loose"
 echo
-echo "== count per message (quoted words kept, the rest as is) =="
-sed 's/^[^:]*:[0-9]*: //' "$gaps" | cut -c1-110 | sort | uniq -c | sort -rn
+echo "== count per gap (lines, then configs) =="
+# one key per error: the fetch, converter, keyword or action named, else the message's start
+sed 's/^\([^:]*\):[0-9]*: /\1\t/' "$gaps" | sed -E \
+    -e "s/\t.*unknown (fetch|converter) '([^']*)'.*/\tunknown \1 \2/" \
+    -e "s/\t.*fetch '([^']*)' is not run.*/\tfetch \1 not run/" \
+    -e "s/\t.*'str' expects at least 1 argument.*/\tstr() without argument/" \
+    -e "s/\t'return hdr [^']*': log-format in return header values.*/\treturn hdr with log-format value/" \
+    -e "s/\t'redirect prefix' with a log-format target.*/\tredirect prefix with log-format target/" \
+    -e "s/\t'redirect' expects location, prefix or scheme, found '([^']*)'.*/\tredirect with '\1' before the target/" \
+    -e "s/\t(.{0,70}).*/\t\1/" |
+    awk -F'\t' '{ n[$2]++; if (!seen[$2 FS $1]++) c[$2]++ } END { for (k in n) printf "%4d lines %3d configs  %s\n", n[k], c[k], k }' |
+    sort -rn

@@ -42,7 +42,14 @@ fn app(listener: TcpListener) {
 /// curl over h2c with `n` extra fields: (success, HTTP status).
 fn curl(port: u16, n: usize) -> (bool, String) {
     let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--http2-prior-knowledge"]);
+    cmd.args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--http2-prior-knowledge",
+    ]);
     for i in 0..n {
         cmd.args(["-H", &format!("x-h{i}: 1")]);
     }
@@ -91,5 +98,9 @@ fn maxhdr_limits_http2_heads_as_haproxy() {
         assert_eq!(curl(fport, n), curl(hport, n), "{n} extra fields");
     }
     assert_eq!(curl(fport, 9), (true, "200".to_string()));
-    assert_eq!(curl(fport, 10), (false, "000".to_string()), "10 extra fields");
+    assert_eq!(
+        curl(fport, 10),
+        (false, "000".to_string()),
+        "10 extra fields"
+    );
 }

@@ -208,7 +208,10 @@ fn proxy_keywords_act_as_haproxy() {
     for p in [hdst, fdst] {
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.3", p)).is_err() {
-            assert!(Instant::now() < deadline, "proxy never listened on 127.0.0.3:{p}");
+            assert!(
+                Instant::now() < deadline,
+                "proxy never listened on 127.0.0.3:{p}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }

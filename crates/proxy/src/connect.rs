@@ -210,7 +210,8 @@ mod tests {
     use super::*;
 
     /// A client destination for targets that do not use it.
-    const NO_DST: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+    const NO_DST: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
     use std::os::linux::net::SocketAddrExt;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -242,9 +243,13 @@ mod tests {
                 std::io::Read::read_exact(&mut a, &mut got).expect("read");
                 assert_eq!(&got, b"x");
             }
-            let e = open(&Target::Abns("fulcrum-connect-test-nobody".into()), None, NO_DST)
-                .await
-                .expect_err("nobody listens");
+            let e = open(
+                &Target::Abns("fulcrum-connect-test-nobody".into()),
+                None,
+                NO_DST,
+            )
+            .await
+            .expect_err("nobody listens");
             assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
         });
     }
@@ -269,9 +274,13 @@ mod tests {
                 assert_eq!(a.read_u8().await.expect("read"), b'y');
             }
             // A source that is not a local address fails the connection.
-            let e = open(&target, Some("192.0.2.1:0".parse().expect("literal")), NO_DST)
-                .await
-                .expect_err("not local");
+            let e = open(
+                &target,
+                Some("192.0.2.1:0".parse().expect("literal")),
+                NO_DST,
+            )
+            .await
+            .expect_err("not local");
             assert_eq!(e.raw_os_error(), Some(nix::libc::EADDRNOTAVAIL));
         });
     }

@@ -14,7 +14,7 @@
 //! A request that persistence (a `cookie`, `stick on src`) sends to a known server skips the
 //! pick (`Hints::prefer`); a redispatch still moves it elsewhere.
 
-use crate::balance::{self, Algorithm, Candidate, PickInput};
+use crate::balance::{self, Algorithm, PickInput};
 use crate::clock::unix_now;
 use crate::connect::ServerConn;
 use crate::counters::{Counters, Ctr};
@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 mod admin;
+mod group;
 mod history;
 mod persistence;
 mod retry;
@@ -297,51 +298,6 @@ impl<P> Farm<P> {
         }
         if let Some(sink) = self.sink.get() {
             sink.observe(&self.name, &server.name, event);
-        }
-    }
-
-    /// HAProxy's usable group: active servers that are up; else the first backup that is up
-    /// (or every backup with `option allbackups`).
-    fn group(&self) -> Vec<Candidate> {
-        // UP, READY and a runtime weight above 0: DRAIN and MAINT servers take no new session.
-        let usable = |s: &ServerRt| s.balanceable();
-        if let Some(index) = self.dispatch {
-            let s = &self.servers[index];
-            return if usable(s) {
-                vec![Candidate {
-                    index,
-                    weight: s.effective_weight(),
-                }]
-            } else {
-                Vec::new()
-            };
-        }
-        let act: Vec<Candidate> = self
-            .servers
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.backup && usable(s))
-            .map(|(index, s)| Candidate {
-                index,
-                weight: s.effective_weight(),
-            })
-            .collect();
-        if !act.is_empty() {
-            return act;
-        }
-        let bck = self
-            .servers
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.backup && usable(s))
-            .map(|(index, s)| Candidate {
-                index,
-                weight: s.effective_weight(),
-            });
-        if self.options.allbackups {
-            bck.collect()
-        } else {
-            bck.take(1).collect()
         }
     }
 

@@ -179,9 +179,7 @@ pub async fn serve<C: ClientStream>(
     // Phase: assign a server and connect.
     let mut waited = Duration::ZERO;
     let t_connect = Instant::now();
-    let mut conn = be
-        .connect(&hints, local, |_| None, &mut waited)
-        .await;
+    let mut conn = be.connect(&hints, local, |_| None, &mut waited).await;
     let mut tc = t_connect.elapsed().saturating_sub(waited);
     let idle = be
         .timeouts

@@ -94,7 +94,14 @@ async fn drive(side: Arc<Side>) -> Vec<String> {
     let mut out = Vec::new();
     // `/cached` twice: stored, then a cache hit
     for path in [
-        "/", "/deny", "/return", "/redirect", "/auth", "/empty", "/cached", "/cached",
+        "/",
+        "/deny",
+        "/return",
+        "/redirect",
+        "/auth",
+        "/empty",
+        "/cached",
+        "/cached",
     ] {
         let raw = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         let got = side.exchange(0, raw.as_bytes()).await;

@@ -238,7 +238,10 @@ async fn h1_codec_settings_as_haproxy() {
     has(12, "x-c: a\u{1}b\u{7f}");
     has(14, "200");
     has(15, "X-CaSe: v X-File: w x-other: o");
-    has(15, "server: GET / HTTP/1.1 | X-CaSe: 1 X-File: 2 x-other: 3");
+    has(
+        15,
+        "server: GET / HTTP/1.1 | X-CaSe: 1 X-File: 2 x-other: 3",
+    );
     has(16, "407");
     has(16, "proxy-authenticate: Basic realm=\"R\"");
     has(17, "200");

@@ -11,8 +11,8 @@ use crate::connect::ServerConn;
 use crate::counters::Ctr;
 use crate::server::ServerRt;
 use fulcrum_config::model::Balance;
-use std::sync::Arc;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 impl<P> Farm<P> {
@@ -25,8 +25,7 @@ impl<P> Farm<P> {
         reuse: impl FnMut(&ServerRt) -> Option<ServerConn>,
         waited: &mut Duration,
     ) -> Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)> {
-        self.connect_avoiding(hints, dst, None, reuse, waited)
-            .await
+        self.connect_avoiding(hints, dst, None, reuse, waited).await
     }
 
     /// Whether another usable server than `failed` could take a request now.

@@ -102,7 +102,9 @@ impl Message {
         limits: &Limits,
     ) -> Result<Option<usize>, ParseError> {
         match self.parse_request_in(buf, buf, limits) {
-            Err(ParseError::Invalid) if limits.accept_invalid => self.parse_request_relaxed(buf, limits),
+            Err(ParseError::Invalid) if limits.accept_invalid => {
+                self.parse_request_relaxed(buf, limits)
+            }
             r => r,
         }
     }
@@ -427,15 +429,28 @@ mod legacy_tests {
             (b"GET / HTTP/10.1\r\nHost: a\r\n\r\n", b"/", 28, 1),
         ] {
             let mut m = Message::new();
-            assert_eq!(m.parse_request_with(head, &Limits::default()), Err(ParseError::Invalid));
+            assert_eq!(
+                m.parse_request_with(head, &Limits::default()),
+                Err(ParseError::Invalid)
+            );
             let mut m = Message::new();
-            assert_eq!(m.parse_request_with(head, &loose), Ok(Some(len)), "{head:?}");
+            assert_eq!(
+                m.parse_request_with(head, &loose),
+                Ok(Some(len)),
+                "{head:?}"
+            );
             assert_eq!(m.version, Version::Http10);
             assert_eq!(m.target(), target);
             assert_eq!(m.has_header(b"host"), fields == 1);
         }
         let mut m = Message::new();
-        assert_eq!(m.parse_request_with(b"POST /\r\n", &loose), Err(ParseError::Invalid));
-        assert_eq!(m.parse_request_with(b"GET / HTTP/1.10\r\nHost", &loose), Ok(None));
+        assert_eq!(
+            m.parse_request_with(b"POST /\r\n", &loose),
+            Err(ParseError::Invalid)
+        );
+        assert_eq!(
+            m.parse_request_with(b"GET / HTTP/1.10\r\nHost", &loose),
+            Ok(None)
+        );
     }
 }

@@ -128,8 +128,13 @@ pub fn legacy_version(copy: &mut [u8]) -> bool {
     let version = &copy[v..end];
     let odd = version.starts_with(b"HTTP/")
         && version.len() >= 8
-        && version[5..].iter().all(|c| c.is_ascii_digit() || *c == b'.')
-        && !(version.len() == 8 && version[5].is_ascii_digit() && version[6] == b'.' && version[7].is_ascii_digit());
+        && version[5..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || *c == b'.')
+        && !(version.len() == 8
+            && version[5].is_ascii_digit()
+            && version[6] == b'.'
+            && version[7].is_ascii_digit());
     if !odd {
         return false;
     }
@@ -169,7 +174,10 @@ mod tests {
         assert_eq!(http09(b"GET \r\n"), None);
         assert_eq!(http09(b"GET /a"), None);
         for (line, want) in [
-            (&b"GET / HTTP/1.10\r\nA: b\r\n\r\n"[..], &b"GET /  HTTP/1.0\r\nA: b\r\n\r\n"[..]),
+            (
+                &b"GET / HTTP/1.10\r\nA: b\r\n\r\n"[..],
+                &b"GET /  HTTP/1.0\r\nA: b\r\n\r\n"[..],
+            ),
             (b"GET / HTTP/10.1\r\n\r\n", b"GET /  HTTP/1.0\r\n\r\n"),
             (b"GET / HTTP/1.234\n\n", b"GET /   HTTP/1.0\n\n"),
         ] {
@@ -177,7 +185,11 @@ mod tests {
             assert!(legacy_version(&mut copy));
             assert_eq!(copy, want);
         }
-        for line in [&b"GET / HTTP/1.1\r\n\r\n"[..], b"GET / HTTP/1\r\n\r\n", b"GET / HTTX/1.10\r\n\r\n"] {
+        for line in [
+            &b"GET / HTTP/1.1\r\n\r\n"[..],
+            b"GET / HTTP/1\r\n\r\n",
+            b"GET / HTTX/1.10\r\n\r\n",
+        ] {
             let mut copy = line.to_vec();
             assert!(!legacy_version(&mut copy));
         }
