@@ -327,3 +327,45 @@ fn nbproc_is_refused_as_haproxy_2_6_refuses_it() {
         errors(&l)
     );
 }
+
+#[test]
+fn log_sample_ranges_and_errors() {
+    let l = cfg("  log 127.0.0.1:514 sample 3-4,1:5 local0\n");
+    assert!(l.is_ok(), "{}", errors(&l));
+    let f = l.config.proxies.iter().find(|p| p.name == "f").expect("f");
+    let s = f.logs[0].sample.clone().expect("sample");
+    assert_eq!((s.ranges, s.size), (vec![(1, 1), (3, 4)], 5));
+    for (body, want) in [
+        (
+            "  log 127.0.0.1:514 sample 1:0 local0\n",
+            "expects RANGES:SIZE",
+        ),
+        (
+            "  log 127.0.0.1:514 sample 0:5 local0\n",
+            "expects RANGES:SIZE",
+        ),
+        (
+            "  log 127.0.0.1:514 sample 4-3:5 local0\n",
+            "expects RANGES:SIZE",
+        ),
+        (
+            "  log 127.0.0.1:514 sample 1-6:5 local0\n",
+            "beyond the sample size 5",
+        ),
+        (
+            "  log 127.0.0.1:514 sample 1-3,2:5 local0\n",
+            "ranges overlap",
+        ),
+        (
+            "  log 127.0.0.1:514 sample 1,2 local0\n",
+            "expects RANGES:SIZE",
+        ),
+    ] {
+        let l = cfg(body);
+        let e = errors(&l);
+        assert!(
+            e.starts_with("t.cfg:8: ") && e.contains(want),
+            "{body}: {e}"
+        );
+    }
+}

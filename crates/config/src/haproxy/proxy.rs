@@ -380,6 +380,7 @@ fn apply(
                     min_level: None,
                     format: None,
                     len: None,
+                    sample: None,
                 });
             }
             _ => p.logs.push(global::log_target(line)?),
