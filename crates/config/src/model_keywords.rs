@@ -8,6 +8,10 @@
 
 use serde::Serialize;
 
+/// The server name a backend's `dispatch ADDR:PORT` runs as (the name HAProxy logs for a
+/// request that no server took).
+pub const DISPATCH_SERVER: &str = "<NOSRV>";
+
 /// Keywords of one proxy (inherited from `defaults` where HAProxy allows it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ProxyKeywords {
@@ -31,6 +35,10 @@ pub struct ProxyKeywords {
     pub persist_rules: Vec<PersistRule>,
     /// `rate-limit sessions N`: new connections a frontend accepts per second.
     pub rate_limit_sessions: Option<u32>,
+    /// A `balance` line was written (here or in the `defaults` inherited): HAProxy then
+    /// ignores `dispatch` (with a warning); without one, `dispatch` takes every request that
+    /// persistence does not send to a server.
+    pub balance_set: bool,
 }
 
 /// `use-server NAME if|unless COND`: a request the condition holds for goes to server NAME

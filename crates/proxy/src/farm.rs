@@ -14,7 +14,7 @@
 //! A request that persistence (a `cookie`, `stick on src`) sends to a known server skips the
 //! pick (`Hints::prefer`); a redispatch still moves it elsewhere.
 
-use crate::balance::{self, Algorithm, Candidate, PickInput};
+use crate::balance::{self, Algorithm, PickInput};
 use crate::clock::unix_now;
 use crate::connect::ServerConn;
 use crate::counters::{Counters, Ctr};
@@ -23,11 +23,12 @@ use crate::persist::stick::StickTable;
 use crate::server::{AdminState, ServerRt};
 use crate::termination::{Cause, Phase, Termination};
 use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 mod admin;
+mod group;
 mod history;
 mod persistence;
 mod queue;
@@ -57,6 +58,10 @@ pub struct Farm<P> {
     dequeued: AtomicU64,
     /// Each server's `cookie VALUE`, index-aligned with `servers`.
     pub server_cookies: Vec<Option<String>>,
+    /// `dispatch ADDR:PORT` beside servers (index of its `<NOSRV>` server): balancing picks
+    /// it alone; the servers take only what persistence sends them (HAProxy's backend
+    /// without a `balance` algorithm).
+    dispatch: Option<usize>,
     /// `stick-table type ip` + `stick on src`: client address → server name, shared by all
     /// worker threads.
     stick: Option<Arc<Mutex<StickTable<IpAddr, String>>>>,
@@ -186,6 +191,11 @@ impl<P> Farm<P> {
             _ => None,
         };
         let version = Arc::new(AtomicU64::new(0));
+        let dispatch = p
+            .servers
+            .iter()
+            .position(|s| s.name == fulcrum_config::model_keywords::DISPATCH_SERVER)
+            .filter(|_| p.servers.len() > 1);
         for s in &p.servers {
             s.set_owner(version.clone());
         }
@@ -211,6 +221,7 @@ impl<P> Farm<P> {
             dequeued: AtomicU64::new(0),
             queue: queue::Queue::default(),
             server_cookies: p.server_cookies,
+            dispatch,
             stick: p.stick.map(|t| Arc::new(Mutex::new(t))),
             sink: p.sink,
             id: p.id,
@@ -286,40 +297,6 @@ impl<P> Farm<P> {
         }
         if let Some(sink) = self.sink.get() {
             sink.observe(&self.name, &server.name, event);
-        }
-    }
-
-    /// HAProxy's usable group: active servers that are up; else the first backup that is up
-    /// (or every backup with `option allbackups`).
-    fn group(&self) -> Vec<Candidate> {
-        // UP, READY and a runtime weight above 0: DRAIN and MAINT servers take no new session.
-        let usable = |s: &ServerRt| s.balanceable();
-        let act: Vec<Candidate> = self
-            .servers
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.backup && usable(s))
-            .map(|(index, s)| Candidate {
-                index,
-                weight: s.effective_weight(),
-            })
-            .collect();
-        if !act.is_empty() {
-            return act;
-        }
-        let bck = self
-            .servers
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.backup && usable(s))
-            .map(|(index, s)| Candidate {
-                index,
-                weight: s.effective_weight(),
-            });
-        if self.options.allbackups {
-            bck.collect()
-        } else {
-            bck.take(1).collect()
         }
     }
 
@@ -451,13 +428,13 @@ impl<P> Farm<P> {
     pub async fn attempt(
         &self,
         server: &ServerRt,
-        dst_port: u16,
+        dst: SocketAddr,
     ) -> Result<ServerConn, ConnectFailure> {
         let open = async {
             let c = match server.socks4 {
-                None => crate::connect::open(&server.target, server.source, dst_port).await?,
+                None => crate::connect::open(&server.target, server.source, dst).await?,
                 Some(proxy) => {
-                    crate::connect::open_via_socks4(&server.target, server.source, proxy, dst_port)
+                    crate::connect::open_via_socks4(&server.target, server.source, proxy, dst)
                         .await?
                 }
             };

@@ -54,6 +54,24 @@ struct Out {
     max: Option<u8>,
     /// MINLEVEL: lines are sent at least this severe.
     min: Option<u8>,
+    /// `sample RANGES:SIZE`: the ranks (from 1, in cycles of SIZE) of the lines sent here,
+    /// and the lines seen so far (after the level filter, as HAProxy counts them).
+    sample: Option<(
+        fulcrum_config::model::LogSample,
+        std::sync::atomic::AtomicU64,
+    )>,
+}
+
+impl Out {
+    /// Whether the next line (at a level this target takes) is one its `sample` keeps.
+    fn sampled(&self) -> bool {
+        let Some((s, seen)) = &self.sample else {
+            return true;
+        };
+        let n = seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let rank = (n % u64::from(s.size)) as u32 + 1;
+        s.ranges.iter().any(|&(lo, hi)| lo <= rank && rank <= hi)
+    }
 }
 
 pub struct Logger {
@@ -188,6 +206,10 @@ impl Logger {
                 pri,
                 max,
                 min,
+                sample: t
+                    .sample
+                    .clone()
+                    .map(|s| (s, std::sync::atomic::AtomicU64::new(0))),
             });
         }
         if outs.is_empty() {
@@ -224,7 +246,7 @@ impl Logger {
     /// `rfc5424` targets.
     pub fn send_sd(&self, level: u8, line: &str, sd: Option<&str>) {
         for o in &self.outs {
-            if o.max.is_some_and(|max| level > max) {
+            if o.max.is_some_and(|max| level > max) || !o.sampled() {
                 continue;
             }
             let sev = o.min.map_or(level, |min| level.min(min));
@@ -453,6 +475,7 @@ mod tests {
             min_level: min.map(Into::into),
             format: None,
             len: None,
+            sample: None,
         };
         // `notice` is more important than the traffic lines' `info`: nothing is sent there
         // (a notice line is).

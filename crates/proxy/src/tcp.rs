@@ -183,9 +183,7 @@ pub async fn serve<C: ClientStream>(
     // Phase: assign a server and connect.
     let mut waited = Duration::ZERO;
     let t_connect = Instant::now();
-    let mut conn = be
-        .connect(&hints, local.port(), |_| None, &mut waited)
-        .await;
+    let mut conn = be.connect(&hints, local, |_| None, &mut waited).await;
     let mut tc = t_connect.elapsed().saturating_sub(waited);
     let idle = be
         .timeouts
@@ -249,7 +247,7 @@ pub async fn serve<C: ClientStream>(
                     let avoid = Some(assigned.index);
                     drop(assigned);
                     conn = be
-                        .connect_avoiding(&hints, local.port(), avoid, |_| None, &mut waited)
+                        .connect_avoiding(&hints, local, avoid, |_| None, &mut waited)
                         .await;
                     tc += t.elapsed();
                     continue;

@@ -192,7 +192,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "backend: farm + HTTP policy; the farm's persistence hooks and admin API",
-        &["backend", "farm::persistence", "farm::admin", "farm::retry"],
+        &["backend", "farm::persistence", "farm::admin", "farm::retry", "farm::group"],
     ),
     (
         "compiled configuration, HTTP persistence",

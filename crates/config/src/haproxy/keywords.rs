@@ -86,12 +86,6 @@ pub(super) fn keyword(
             .no_more(1)
             .map(|()| p.options.keywords.disabled = false),
         "server-template" => backend_only(kw).and_then(|()| {
-            if p.servers
-                .iter()
-                .any(|s| s.name == super::extras::DISPATCH_SERVER)
-            {
-                return Err(super::extras::dispatch_with_servers());
-            }
             let servers = server_template(line, default_server, diags)?;
             p.servers.extend(servers);
             Ok(())

@@ -222,6 +222,7 @@ impl Parser {
     pub fn finish(mut self, diags: &mut Diagnostics) -> (Global, Vec<Proxy>) {
         self.close_section();
         keywords::close(&mut self.proxies);
+        extras::settle_dispatch(&mut self.proxies, diags);
         self.global.keywords.environment = self.env_ops.borrow().clone();
         for (i, words, span) in std::mem::take(&mut self.pending_errorfiles) {
             let env = self.env.clone();

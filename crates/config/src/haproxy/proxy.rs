@@ -207,6 +207,7 @@ fn apply(
         "acl" => p.acls.push(acl::parse_named(line)?),
         "balance" => {
             p.balance = options::balance(line)?;
+            p.options.keywords.balance_set = true;
             match &p.balance {
                 Balance::RdpCookie { .. } => diags.warning(
                     &line.span,
@@ -219,16 +220,9 @@ fn apply(
                 _ => {}
             }
         }
-        "server" => {
-            if p.servers
-                .iter()
-                .any(|s| s.name == super::extras::DISPATCH_SERVER)
-            {
-                return Err(super::extras::dispatch_with_servers());
-            }
-            p.servers
-                .push(server::parse_server(line, default_server, diags)?)
-        }
+        "server" => p
+            .servers
+            .push(server::parse_server(line, default_server, diags)?),
         "dispatch" => super::extras::dispatch(p, line)?,
         "retry-on" => super::extras::retry_on(&mut p.options, line)?,
         "http-reuse" => p.options.http_reuse = super::http_reuse::parse(line)?,
@@ -398,6 +392,7 @@ fn apply(
                     min_level: None,
                     format: None,
                     len: None,
+                    sample: None,
                 });
             }
             _ => p.logs.push(global::log_target(line)?),
@@ -431,6 +426,13 @@ fn apply(
         _ => {
             if let Some(r) = super::keywords::keyword(p, default_server, section, line, diags) {
                 return r;
+            }
+            if kw == "grace" {
+                // HAProxy 2.6's own refusal (a soft stop no longer keeps a proxy serving)
+                return Err(
+                    "the 'grace' keyword is not supported any more since HAProxy version 2.5."
+                        .into(),
+                );
             }
             if let Some((_, instead)) = REMOVED.iter().find(|(k, _)| *k == kw) {
                 return Err(format!(

@@ -146,7 +146,16 @@ pub fn on_response(
         server_cookie: be.server_cookies.get(server).and_then(|c| c.as_deref()),
         direct,
     };
-    let edits = cp.on_response(now_secs(), decision, &ctx, &view(res));
+    // The `dispatch` address is no server: HAProxy inserts no cookie for it.
+    let dispatched = be
+        .servers
+        .get(server)
+        .is_some_and(|s| s.name == fulcrum_config::model_keywords::DISPATCH_SERVER);
+    let edits = if dispatched {
+        Vec::new()
+    } else {
+        cp.on_response(now_secs(), decision, &ctx, &view(res))
+    };
     apply(res, &edits);
     response_flag(&edits, decision, direct, server_set)
 }

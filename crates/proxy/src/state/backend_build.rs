@@ -84,7 +84,12 @@ pub(super) fn build_backend(
         let kept_any = kept.is_some();
         let server = kept.cloned().unwrap_or_else(|| Arc::new(fresh));
         server.set_observed(s.observe.is_some());
-        server.set_pool_limits(s.pool_max_conn, s.pool_low_conn);
+        if server.target.is_client_destination() {
+            // `*:PORT`: each client's destination is another server; keep no idle connection
+            server.set_pool_limits(Some(0), 0);
+        } else {
+            server.set_pool_limits(s.pool_max_conn, s.pool_low_conn);
+        }
         server.set_tls(if s.ssl {
             let t = crate::tls::connector::build(s, &config.global.tls)
                 .map_err(|m| ProxyError::Config(format!("{}: {m}", s.span)))?;
@@ -98,6 +103,12 @@ pub(super) fn build_backend(
             .is_some_and(|t| t.config.alpn_protocols.iter().any(|a| a == b"h2"));
         let h2 =
             h2_mode(p, s, alpn_h2).map_err(|m| ProxyError::Config(format!("{}: {m}", s.span)))?;
+        if h2 != crate::server::H2Mode::Never && server.target.is_client_destination() {
+            return Err(ProxyError::Config(format!(
+                "{}: server {}: HTTP/2 to the address the client connected to ('*', '0.0.0.0', '::') is not supported by fulcrum (shared HTTP/2 connections are per server): write the server's address",
+                s.span, s.name
+            )));
+        }
         server.set_h2_mode(h2);
         server.set_h2_pool(crate::server::H2Pool::of(s));
         server.set_checked(s.check, s.rise, s.fall);

@@ -29,7 +29,6 @@ pub(super) const IGNORED: &[&str] = &[
     "email-alert",
     "load-server-state-from-file",
     "backlog",
-    "grace",
     "max-keep-alive-queue",
     "bind-process",
     "max-session-srv-conns",

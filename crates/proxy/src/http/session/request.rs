@@ -487,7 +487,7 @@ impl<C: ClientStream> Session<C> {
         elsewhere: bool,
     ) -> Option<ServerConn> {
         if !elsewhere {
-            if let Ok(s) = be.attempt(assigned.server(), self.local.port()).await {
+            if let Ok(s) = be.attempt(assigned.server(), self.local).await {
                 return Some(s);
             }
         }
@@ -506,7 +506,7 @@ impl<C: ClientStream> Session<C> {
         let mut waited = Duration::ZERO;
         let failed = Some(assigned.index);
         match be
-            .connect_avoiding(&hints, self.local.port(), failed, |_| None, &mut waited)
+            .connect_avoiding(&hints, self.local, failed, |_| None, &mut waited)
             .await
         {
             Ok((a, s, _)) => {

@@ -88,6 +88,8 @@ impl<C: ClientStream> Session<C> {
                 rec.cookie[0] = b'D';
             }
         }
+        // `cache-store`: the head as the rules left it is the one stored
+        x.env.cache.final_head(&self.res);
         // `http-after-response`: the backend's rules, then the frontend's (`after_response`);
         // the status they set is the one logged.
         self.after_response(x.env, Some(be));

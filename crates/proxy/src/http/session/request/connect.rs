@@ -39,7 +39,7 @@ impl<C: ClientStream> Session<C> {
         let mut prior = Prior::default();
         let connecting = be.connect(
             &hints,
-            self.local.port(),
+            self.local,
             |srv| {
                 if let Some(a) = attached_slot.take() {
                     if a.server.id == srv.id {
