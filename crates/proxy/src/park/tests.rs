@@ -7,20 +7,18 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-/// A parked connection that reports what happened to it.
+/// A parked connection that reports what happened to it. Its socket is off the runtime, as a
+/// parked session's is: only the lot's own set watches it.
 struct Probe {
-    sock: TcpStream,
+    sock: std::net::TcpStream,
     stop: watch::Receiver<bool>,
     said: Option<mpsc::UnboundedSender<&'static str>>,
 }
 
 impl Parked for Probe {
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        use crate::stream::ClientStream;
-        match self.sock.poll_idle(cx) {
-            Some(Poll::Pending) => Poll::Pending,
-            _ => Poll::Ready(()),
-        }
+    fn fd(&self) -> BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.sock.as_fd()
     }
     fn stopping(&self) -> bool {
         *self.stop.borrow()
@@ -40,11 +38,12 @@ impl Drop for Probe {
     }
 }
 
-/// A connected pair: (the proxy's side, the client's side).
-async fn pair(l: &TcpListener) -> (TcpStream, TcpStream) {
+/// A connected pair: (the proxy's side, off the runtime; the client's side).
+async fn pair(l: &TcpListener) -> (std::net::TcpStream, TcpStream) {
     let a = l.local_addr().expect("addr");
     let (c, s) = tokio::join!(TcpStream::connect(a), l.accept());
-    (s.expect("accept").0, c.expect("connect"))
+    let s = s.expect("accept").0.into_std().expect("off the runtime");
+    (s, c.expect("connect"))
 }
 
 async fn next(rx: &mut mpsc::UnboundedReceiver<&'static str>) -> &'static str {
