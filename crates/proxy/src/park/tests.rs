@@ -164,3 +164,47 @@ fn a_lot_whose_runtime_stopped_is_replaced() {
         assert_eq!(next(&mut rx).await, "resumed");
     });
 }
+
+#[test]
+fn cold_sockets_go_back_to_the_runtime_with_what_arrived() {
+    use crate::stream::{ClientStream, Cold};
+    use tokio::io::AsyncReadExt;
+    rt().block_on(async {
+        // TCP: off the runtime, bytes arrive, back on it: read as usual.
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let a = l.local_addr().expect("addr");
+        let (c, s) = tokio::join!(TcpStream::connect(a), l.accept());
+        let (s, mut c) = (s.expect("accept").0, c.expect("connect"));
+        let cold = match s.into_cold() {
+            Ok(Ok(cold @ Cold::Tcp(_))) => cold,
+            _ => panic!("a TCP stream goes off the runtime"),
+        };
+        c.write_all(b"GET").await.expect("send");
+        let mut s = TcpStream::from_cold(cold).expect("back on the runtime");
+        let mut b = [0u8; 3];
+        tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut b))
+            .await
+            .expect("in time")
+            .expect("read");
+        assert_eq!(&b, b"GET");
+        // A unix stream too; each kind refuses the other's socket.
+        let (u, mut v) = tokio::net::UnixStream::pair().expect("pair");
+        let cold = match u.into_cold() {
+            Ok(Ok(cold @ Cold::Unix(_))) => cold,
+            _ => panic!("a unix stream goes off the runtime"),
+        };
+        v.write_all(b"x").await.expect("send");
+        let mut u = tokio::net::UnixStream::from_cold(cold).expect("back on the runtime");
+        let mut b = [0u8; 1];
+        tokio::time::timeout(Duration::from_secs(5), u.read_exact(&mut b))
+            .await
+            .expect("in time")
+            .expect("read");
+        assert_eq!(&b, b"x");
+        let (u, _v) = tokio::net::UnixStream::pair().expect("pair");
+        let Ok(Ok(cold)) = u.into_cold() else {
+            panic!("off the runtime")
+        };
+        assert!(TcpStream::from_cold(cold).is_err());
+    });
+}
