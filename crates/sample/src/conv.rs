@@ -247,7 +247,24 @@ pub static CONVERTERS: &[ConvKw] = &[
     kw!("table_kbytes_out", Any, [S], 1, Sint, table_conv),
     kw!("table_server_id", Any, [S], 1, Sint, table_conv),
     kw!("table_trackers", Any, [S], 1, Sint, table_conv),
+    kw!("table_gpc1_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_sess_cnt", Any, [S], 1, Sint, table_conv),
+    kw!("table_sess_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_http_fail_cnt", Any, [S], 1, Sint, table_conv),
+    kw!("table_http_fail_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_gpt", Any, [I, S], 2, Sint, table_array_conv),
+    kw!("table_gpc", Any, [I, S], 2, Sint, table_array_conv),
+    kw!("table_gpc_rate", Any, [I, S], 2, Sint, table_array_conv),
 ];
+
+/// `table_gpt(IDX,table)`, `table_gpc(IDX,table)`, `table_gpc_rate(IDX,table)`: an array
+/// element of the key's entry, asked of the caller as `gpt(IDX)`...
+fn table_array_conv(v: Value, c: &Conv, env: &dyn Env) -> Option<Value> {
+    let what = c.kw.name.strip_prefix("table_")?;
+    let idx = c.args.first()?.as_int();
+    let table = std::str::from_utf8(c.args.get(1)?.as_bytes()).ok()?;
+    env.table_lookup(table, v, &format!("{what}({idx})"))
+}
 
 /// `table_<data>(table)` and `in_table(table)`: the input sample is the key (HAProxy 2.6's
 /// stick-table converters), answered by the caller's tables.

@@ -456,7 +456,7 @@ impl<C: ClientStream> Session<C> {
         let next = Box::pin(self.one_request(&mut rec, turn)).await;
         self.served += 1;
         if let Some(t) = &self.track {
-            t.http_status(rec.status);
+            t.http_status(rec.status, rec.server.is_some() && rec.tc.is_some());
             t.bytes(rec.bytes_in, rec.bytes + rec.head_out);
             t.end_request();
         }
