@@ -168,12 +168,31 @@ pub async fn serve<C: ClientStream>(
     // The addresses the content rules left, from here on.
     let (peer, local) = moved.get(peer, local);
     let src = crate::net::canonical(peer.ip());
-    // Phase: persistence: a client stuck to a usable server goes back to it.
+    // Phase: persistence: a client stuck to a usable server goes back to it (`stick on src`,
+    // then the sample-keyed rules: conditions, `table T`, other samples).
+    let mut prefer = be.stuck_server(src);
+    let mut stick_keys = Vec::new();
+    if be.policy.stick_sample.is_some() {
+        let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
+        let at_be = crate::place::Place {
+            fe: &fe,
+            be: Some(&be),
+            srv: None,
+        };
+        let ctx = Ctx::new(peer, local, ins.request(), None)
+            .with_counters(counters)
+            .with_tls(tls_info.as_deref())
+            .with_req_data(ins.channel())
+            .at(Some(&at_be));
+        let (stuck, keys) = crate::http::persist::stick_request(&be, &ctx, prefer.is_some());
+        prefer = prefer.or(stuck);
+        stick_keys = keys;
+    }
     let hints = Hints {
         src: Some(src),
         uri: b"",
         header: None,
-        prefer: be.stuck_server(src),
+        prefer,
         force: false,
     };
     // Phase: assign a server and connect.
@@ -262,6 +281,7 @@ pub async fn serve<C: ClientStream>(
         });
     };
     be.remember_server(src, assigned.index);
+    crate::http::persist::stick_store(&be, &stick_keys, assigned.index);
     if fe.options.log.logasap {
         logged.store(true, Ordering::Relaxed);
         log_tcp(

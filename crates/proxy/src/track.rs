@@ -24,6 +24,9 @@ pub struct Table {
     /// The stickiness sharing this table (`stick on|match|store-*`): forgets its keys on
     /// `clear table`. Held weakly: each generation's backend keeps its own hook alive.
     clear_hooks: Mutex<Vec<Weak<ClearHook>>>,
+    /// The persistence entries of the sample-keyed stick rules naming this table (made by
+    /// the first backend that needs them, shared by every backend naming the table).
+    sample: std::sync::OnceLock<Arc<crate::persist::stick_sample::StickStore>>,
 }
 
 /// Every table of a configuration, by proxy name.
@@ -41,6 +44,13 @@ pub fn build<'a>(
     proxies: impl Iterator<Item = &'a Proxy>,
     old: Option<&Tables>,
 ) -> Result<Tables, (String, String)> {
+    let proxies: Vec<&Proxy> = proxies.collect();
+    // Tables other proxies' stick rules name (`stick ... table T`) keep servers too.
+    let named: Vec<&str> = proxies
+        .iter()
+        .flat_map(|p| p.stick_rules.iter())
+        .filter_map(|r| r.table.as_ref().map(|t| t.name.as_str()))
+        .collect();
     let mut out = Tables::new();
     for p in proxies {
         let Some(def) = &p.stick_table else { continue };
@@ -52,7 +62,8 @@ pub fn build<'a>(
         }
         let mut store = parse_store(def).map_err(|e| (format!("{}", def.span), e))?;
         // Stick rules keep the server in the table's entries (HAProxy adds `server_id`).
-        if !p.stick_rules.is_empty() && !store.iter().any(|(d, _)| *d == Data::ServerId) {
+        let sticky = !p.stick_rules.is_empty() || named.contains(&p.name.as_str());
+        if sticky && !store.iter().any(|(d, _)| *d == Data::ServerId) {
             store.push((Data::ServerId, std::time::Duration::ZERO));
         }
         let size = usize::try_from(def.size).unwrap_or(usize::MAX);
@@ -64,6 +75,7 @@ pub fn build<'a>(
                 key_type: def.key_type,
                 counters: Mutex::new(CounterTable::new(size, def.expire, store)),
                 clear_hooks: Mutex::new(Vec::new()),
+                sample: std::sync::OnceLock::new(),
             }),
         );
     }

@@ -338,7 +338,10 @@ pub enum StickKeyType {
 pub struct StickRule {
     pub span: Span,
     pub kind: StickRuleKind,
+    /// The pattern's first fetch (its name and its first argument as written).
     pub fetch: Fetch,
+    /// The whole pattern, a sample expression (`src`, `req.cook(a),lower`).
+    pub expr: String,
     pub table: Option<Reference>,
     pub condition: Option<Condition>,
 }

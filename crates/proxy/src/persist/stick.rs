@@ -318,8 +318,7 @@ pub fn stick_on_src(p: &Proxy) -> Result<Option<StickTable<IpAddr, String>>, Str
     // Any other form (`match`, `store-*`, another sample, a condition) is `stick_sample`'s.
     let plain = p.stick_rules.iter().all(|r| {
         r.kind == StickRuleKind::On
-            && r.fetch.name == "src"
-            && r.fetch.arg.is_none()
+            && r.expr == "src"
             && r.condition.is_none()
             && r.table.as_ref().is_none_or(|t| t.name == p.name)
     });

@@ -6,6 +6,8 @@ use super::super::line::{number, time, Line};
 use super::*;
 use crate::model::{Reference, StickKeyType, StickRule, StickRuleKind, StickTable};
 use crate::units;
+use fulcrum_sample::expr::{compile_with, Compiler};
+use fulcrum_sample::fetch::Needs;
 
 /// `stick-table type T [len N] size N [expire T] [nopurge] [peers P] [store D,...]`
 pub fn stick_table(line: &Line<'_>) -> Result<StickTable, String> {
@@ -142,12 +144,25 @@ pub fn stick_rule(line: &Line<'_>) -> Result<StickRule, String> {
         }
     };
     let sample = line.need(2, "a sample such as src")?;
-    let fetch = parse_fetch(sample)?;
-    if sample.contains(',') {
-        return Err(format!(
-            "converters after a stick rule's sample ('{sample}') are not supported yet"
-        ));
-    }
+    // The pattern is a sample expression: compiled here for its errors (with the column);
+    // a response's for `store-response`, the request's otherwise.
+    let available = if kind == StickRuleKind::StoreResponse {
+        Needs::Response
+    } else {
+        Needs::Request
+    };
+    let mut c = Compiler::default().with_available(available);
+    let e = compile_with(sample, &mut c)
+        .map_err(|e| format!("stick pattern '{sample}': column {}: {}", e.col, e.msg))?;
+    super::super::logformat::check_answered(e.fetch.kw.name)
+        .map_err(|e| format!("stick pattern '{sample}': {e}"))?;
+    let fetch = match parse_fetch(sample.split(',').next().unwrap_or(sample)) {
+        Ok(f) => f,
+        Err(_) => crate::model::Fetch {
+            name: e.fetch.kw.name.to_string(),
+            arg: None,
+        },
+    };
     let mut i = 3;
     let mut table = None;
     if line.arg(i) == Some("table") {
@@ -162,6 +177,7 @@ pub fn stick_rule(line: &Line<'_>) -> Result<StickRule, String> {
         span: line.span.clone(),
         kind,
         fetch,
+        expr: sample.to_string(),
         table,
         condition,
     })
