@@ -296,6 +296,26 @@ impl<C> SampleStick<C> {
     }
 }
 
+/// What `fulcrum check` refuses as `run` does: the rules compiled (conditions by `cond_of`)
+/// against a stand-in table (the tables' names are checked with the model).
+pub fn check(
+    p: &Proxy,
+    cond_of: impl FnMut(&Condition) -> Result<(), String>,
+) -> Result<(), String> {
+    let stand_in = TableModel {
+        span: Default::default(),
+        key_type: StickKeyType::String,
+        len: None,
+        size: 1,
+        expire: None,
+        nopurge: false,
+        store: Vec::new(),
+        peers: None,
+    };
+    SampleStick::from_proxy(p, |_| Ok(Arc::new(StickStore::new("", &stand_in))), cond_of)
+        .map(|_| ())
+}
+
 #[cfg(test)]
 #[path = "stick_sample_tests.rs"]
 mod tests;
