@@ -23,7 +23,7 @@ impl Where for Place<'_> {
     fn fetch(&self, name: &str) -> Option<Value> {
         let srv = self.be.zip(self.srv).and_then(|(be, srv)| {
             let i = be.servers.iter().position(|s| std::ptr::eq(&**s, srv))?;
-            Some((srv.name.as_str(), i))
+            Some((srv.name.as_str(), be.policy.server_id(i)))
         });
         answer(name, self.fe, self.be, srv)
     }
@@ -61,8 +61,8 @@ impl Where for Located<'_> {
         let be = self.be.get().map(|b| &**b);
         let i = self.srv.load(Ordering::Relaxed);
         let srv = be
-            .and_then(|b| b.servers.get(i))
-            .map(|s| (s.name.as_str(), i));
+            .and_then(|b| b.servers.get(i).map(|s| (s, b.policy.server_id(i))))
+            .map(|(s, id)| (s.name.as_str(), id));
         answer(name, self.fe, be, srv)
     }
 }
@@ -71,7 +71,7 @@ fn answer(
     name: &str,
     fe: &Frontend,
     be: Option<&Backend>,
-    srv: Option<(&str, usize)>,
+    srv: Option<(&str, u64)>,
 ) -> Option<Value> {
     let (be_name, be_id) = be.map_or((fe.name.as_str(), fe.id), |b| (b.name.as_str(), b.id));
     let text = |s: &str| Some(Value::Str(s.as_bytes().to_vec()));
@@ -81,7 +81,7 @@ fn answer(
         "be_name" => text(be_name),
         "be_id" => Some(Value::Sint(i64::from(be_id))),
         "srv_name" => text(srv?.0),
-        "srv_id" => Some(Value::Sint(srv?.1 as i64 + 1)),
+        "srv_id" => Some(Value::Sint(i64::try_from(srv?.1).unwrap_or(i64::MAX))),
         _ => None,
     }
 }

@@ -331,14 +331,9 @@ fn error_pages(p: &Proxy) -> Result<ErrorPages, ProxyError> {
     Ok(ErrorPages::new(files))
 }
 
-/// The proxy's number: its position among the configuration's proxies, from 1 (HAProxy's
-/// default `id`).
+/// The proxy's number: its `id`, or HAProxy's automatic one (`model_ids`).
 fn proxy_id(config: &Config, p: &Proxy) -> u32 {
-    config
-        .proxies
-        .iter()
-        .position(|x| std::ptr::eq(x, p))
-        .map_or(0, |i| i as u32 + 1)
+    config.proxy_id(p)
 }
 
 /// Whether any rule of `config` sets variables, or the global section process variables

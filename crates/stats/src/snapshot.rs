@@ -106,7 +106,7 @@ pub fn server_row(be: &Backend, index: usize) -> Option<StatRow> {
         &be.name,
         &s.name,
         be.id,
-        index as u32 + 1,
+        u32::try_from(be.policy.server_id(index)).unwrap_or(u32::MAX),
         be.mode,
     );
     r.qcur = Some(0);

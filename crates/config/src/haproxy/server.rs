@@ -18,6 +18,7 @@ pub fn default_server() -> Server {
     Server {
         name: String::new(),
         span: Default::default(),
+        id: None,
         address: ServerAddress {
             host: String::new(),
             ip: None,
@@ -107,7 +108,6 @@ const IGNORED: &[(&str, usize)] = &[
     ("slowstart", 1),
     ("resolvers", 1),
     ("init-addr", 1),
-    ("id", 1),
     ("track", 1),
     ("redir", 1),
     ("tfo", 0),
@@ -213,6 +213,7 @@ fn apply_options<'a>(
         let mut consumed = 2;
         match opt {
             "weight" => s.weight = number_in(value("a weight from 0 to 256")?, "weight", 0, 256)?,
+            "id" => s.id = Some(number_in(value("a positive integer")?, "id", 1, i32::MAX as u64)?),
             "agent-port" => s.agent.port = Some(number_in(value("a port")?, "agent-port", 1, 65535)? as u16),
             "agent-inter" => s.agent.inter = Some(positive_time(value("a time")?, "agent-inter")?),
             "agent-addr" => {

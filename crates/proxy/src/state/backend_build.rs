@@ -39,13 +39,13 @@ fn server_target(p: &Proxy, s: &fulcrum_config::model::Server) -> Result<Target,
     })
 }
 
-/// Each server's name and id (its `id`, or its number from 1 as HAProxy numbers servers
-/// without one): what `server_id` stores.
+/// Each server's name and id (its `id`, or HAProxy's automatic number): what `server_id`
+/// stores and `srv_id` reads.
 pub(crate) fn server_ids(p: &Proxy) -> Vec<(String, u64)> {
     p.servers
         .iter()
-        .enumerate()
-        .map(|(i, s)| (s.name.clone(), i as u64 + 1))
+        .zip(p.server_ids())
+        .map(|(s, id)| (s.name.clone(), u64::from(id)))
         .collect()
 }
 
