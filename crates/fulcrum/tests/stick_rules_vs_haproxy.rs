@@ -1,0 +1,246 @@
+//! HAProxy 2.6's stick tables beyond the basics, side by side with the real haproxy on the
+//! same config: the store types `sess_cnt sess_rate http_fail_cnt http_fail_rate` and the
+//! `gpt(N) gpc(N) gpc_rate(N,P)` arrays with the actions `sc-inc-gpc(IDX,N)`,
+//! `sc-set-gpt(IDX,N)` (an integer and an expression), the legacy `sc-inc-gpc0`/`sc-set-gpt0`
+//! reaching the arrays' first elements, their fetches and converters; `show table` / `set
+//! table` / `clear table` with the new columns; stick rules with `if` conditions naming
+//! another proxy's table (HTTP and TCP mode); `id` on servers and proxies (`srv_id`, `be_id`,
+//! `fe_id`, the `server_id` a stick rule stores).
+
+mod runtime_support;
+
+use runtime_support::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+/// The counter fetches and converters, answered in a `return` body.
+const FETCHES: &str = "%[sc_get_gpt(2,0)] %[sc_get_gpc(1,0)] %[sc_gpc_rate(0,0)] \
+    %[src_get_gpt(0,fe)] %[src,table_gpt(2,fe)] %[src,table_gpc(1,fe)] \
+    %[src,table_gpc_rate(1,fe)] %[sc0_sess_cnt] %[sc_http_fail_cnt(0)] %[src_sess_rate] \
+    %[sc_inc_gpc(1,0)] %[sc0_get_gpt0] %[sc0_get_gpc0] %[sc_get_gpt(1,0)] %[sc_tracked(1)] \
+    %[sc2_tracked] %[src_clr_gpc(1,fe)] %[src,table_sess_cnt(fe)] %[src,table_http_fail_rate(fe)]";
+
+fn config(dir: &Path, ports: [u16; 3], a: u16, b: u16) -> String {
+    format!(
+        "global\n stats socket {admin} mode 600 level admin\n\
+         defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+         frontend fe\n bind 127.0.0.1:{p0}\n\
+         \x20stick-table type ip size 1k expire 30s store sess_cnt,sess_rate(10s),http_fail_cnt,http_fail_rate(10s),gpt(3),gpc(2),gpc_rate(2,10s),conn_cnt\n\
+         \x20tcp-request session track-sc1 src\n\
+         \x20http-request track-sc0 src\n\
+         \x20http-request sc-inc-gpc(1,0)\n\
+         \x20http-request sc-inc-gpc(0,1) if {{ path /v }}\n\
+         \x20http-request sc-set-gpt(2,0) 42\n\
+         \x20http-request sc-set-gpt(1,1) req.hdr(x-n)\n\
+         \x20http-request sc-set-gpt0(1) 7\n\
+         \x20http-request sc-inc-gpc0(0)\n\
+         \x20http-request return status 200 content-type text/plain lf-string \"{FETCHES}\" if {{ path /v }}\n\
+         \x20default_backend dead\n\
+         backend dead\n\
+         \x20server gone 127.0.0.1:1\n\
+         frontend fe2\n bind 127.0.0.1:{p1}\n\
+         \x20http-request set-var(txn.fe) fe_id\n\
+         \x20http-response set-header x-fe %[var(txn.fe)]\n\
+         \x20default_backend web\n\
+         backend st\n\
+         \x20id 7\n\
+         \x20stick-table type ip size 1k expire 30s\n\
+         backend tab2\n\
+         \x20stick-table type string len 32 size 1k expire 30s store gpc0\n\
+         backend web\n\
+         \x20balance roundrobin\n\
+         \x20acl stickme req.hdr(x-stick) -m found\n\
+         \x20stick match req.hdr(x-sess) table tab2\n\
+         \x20stick on src table st if stickme\n\
+         \x20stick store-response res.hdr(content-length) table tab2 if {{ status 200 }}\n\
+         \x20http-response set-header x-ids \"%[be_id] %[srv_id] %[srv_name]\"\n\
+         \x20server a 127.0.0.1:{a}\n\
+         \x20server bb 127.0.0.1:{b} id 1\n\
+         listen tcpl\n\
+         \x20mode tcp\n\
+         \x20bind 127.0.0.1:{p2}\n\
+         \x20balance roundrobin\n\
+         \x20stick on src table st2 if {{ src 127.0.0.1 }}\n\
+         \x20server a 127.0.0.1:{a} id 5\n\
+         \x20server bb 127.0.0.1:{b}\n\
+         backend st2\n\
+         \x20stick-table type ip size 1k expire 30s\n",
+        admin = dir.join("admin.sock").display(),
+        p0 = ports[0],
+        p1 = ports[1],
+        p2 = ports[2],
+    )
+}
+
+/// One request; the status line's code, the `x-` headers and the body.
+fn request(port: u16, path: &str, headers: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let req = format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}Connection: close\r\n\r\n");
+    if s.write_all(req.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap_or("")
+        .to_string();
+    let x: Vec<String> = lines
+        .filter(|l| l.to_ascii_lowercase().starts_with("x-"))
+        .map(|l| l.to_ascii_lowercase())
+        .collect();
+    format!("{status} [{}] {body}", x.join("; "))
+}
+
+/// Entry addresses and the milliseconds before expiry set aside.
+fn normal(answer: &str) -> String {
+    answer
+        .lines()
+        .map(|l| {
+            let l = match l.split_once(": key=") {
+                Some((p, rest)) if p.starts_with("0x") => format!("0xADDR: key={rest}"),
+                _ => l.to_string(),
+            };
+            l.split(' ')
+                .map(|w| match w.strip_prefix("exp=") {
+                    Some(_) => "exp=E".to_string(),
+                    None => w.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn counters_arrays_stick_conditions_and_ids_as_haproxy() {
+    if !tool("stick rules versus haproxy", "haproxy", "haproxy") {
+        return;
+    }
+    // names of different lengths: `res.hdr(content-length)` tells the servers apart
+    let (a, b) = (CountingServer::start("a"), CountingServer::start("bb"));
+    let hdir = Fulcrum::dir("stick-rules-h");
+    let hcfg = hdir.join("h.cfg");
+    let hports = [free_port(), free_port(), free_port()];
+    std::fs::write(&hcfg, config(&hdir, hports, a.port, b.port)).expect("write");
+    let haproxy = fulcrum_testlab::process::Child::haproxy(&hcfg, hdir.join("haproxy.log"));
+    let fports = [free_port(), free_port(), free_port()];
+    let f = Fulcrum::start_bound("stick-rules-f", "admin.sock", |dir| {
+        config(dir, fports, a.port, b.port)
+    });
+    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        query(&hdir.join("admin.sock"), "show cli level").is_ok()
+    });
+    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+
+    let ask =
+        |dir: &Path, line: &str| normal(&query(&dir.join("admin.sock"), line).expect("answer"));
+    let both = |line: &str| -> String {
+        let want = ask(&hdir, line);
+        let got = ask(&f.dir, line);
+        assert_eq!(got, want, "'{line}' (fulcrum, haproxy)");
+        got
+    };
+    let same = |i: usize, path: &str, headers: &str| -> String {
+        let want = request(hports[i], path, headers);
+        let got = request(fports[i], path, headers);
+        assert_eq!(got, want, "GET {path} {headers:?} (fulcrum, haproxy)");
+        assert!(!got.is_empty(), "GET {path} answered");
+        got
+    };
+    // `show table T` once every tracked entry is released on both sides.
+    let settled = |t: &str| -> String {
+        let line = format!("show table {t}");
+        let idle = fulcrum_testlab::wait::until(Duration::from_secs(5), || {
+            [&hdir, &f.dir].iter().all(|d| {
+                let t = ask(d, &line);
+                !t.contains("use=1") && !t.contains("use=2")
+            })
+        });
+        assert!(idle.is_some(), "an entry stayed in use");
+        both(&line)
+    };
+
+    // Counters: the arrays, the legacy actions on their first elements, sessions.
+    both("show table");
+    let v = same(0, "/v", "x-n: 3\r\n");
+    assert_eq!(
+        v, "200 [] 42 1 2 7 42 1 1 1 0 1 2 7 2 3 1 0 2 1 0",
+        "haproxy's answer"
+    );
+    // the server is down: 503, which is not a server's failure (http_fail_cnt stays 0)
+    assert!(same(0, "/x", "").starts_with("503"));
+    let t = settled("fe");
+    assert!(
+        t.contains("conn_cnt=4 sess_cnt=2 sess_rate(10000)=2 http_fail_cnt=0 http_fail_rate(10000)=0 gpt0=7 gpt1=3 gpt2=42 gpc0=3 gpc1=1 gpc0_rate(10000)=3 gpc1_rate(10000)=3"),
+        "{t}"
+    );
+    for line in [
+        "set table fe key 127.0.0.1 data.gpt0 5",
+        "set table fe key 127.0.0.1 data.gpt 6",
+        "set table fe key 127.0.0.1 data.gpt1 6",
+        "set table fe key 127.0.0.1 data.gpc1 9",
+        "set table fe key 127.0.0.1 data.gpc_rate 9",
+        "set table fe key 127.0.0.1 data.sess_cnt 11",
+        "set table fe key 127.0.0.1 data.http_fail_rate 3",
+        "set table fe key 127.0.0.1 data.conn_cur 3",
+        "set table fe key 127.0.0.2 data.gpc 3",
+        "show table fe",
+        "show table fe data.gpc0 gt 1",
+        "show table fe data.gpc gt 3",
+        "show table fe data.gpc_rate eq 9",
+        "show table fe data.sess_cnt eq 11",
+        "show table fe data.nope eq 1",
+        "clear table fe data.gpt eq 6",
+        "show table fe",
+        "clear table fe",
+        "show table fe",
+    ] {
+        both(line);
+    }
+
+    // Stick rules with conditions, on other proxies' tables; server ids.
+    assert_eq!(same(1, "/", ""), "200 [x-ids: 8 2 a; x-fe: 4] a");
+    assert_eq!(same(1, "/", ""), "200 [x-ids: 8 1 bb; x-fe: 4] bb");
+    assert_eq!(
+        same(1, "/", "x-stick: 1\r\n"),
+        "200 [x-ids: 8 2 a; x-fe: 4] a"
+    );
+    same(1, "/", "x-stick: 1\r\n");
+    same(1, "/", "x-stick: 1\r\n");
+    for _ in 0..2 {
+        assert_eq!(
+            same(1, "/", "x-sess: 2\r\n"),
+            "200 [x-ids: 8 1 bb; x-fe: 4] bb"
+        );
+        assert_eq!(
+            same(1, "/", "x-sess: 1\r\n"),
+            "200 [x-ids: 8 2 a; x-fe: 4] a"
+        );
+    }
+    let st = settled("st");
+    assert!(st.contains("server_id=2 server_key=a"), "{st}");
+    let tab = settled("tab2");
+    assert!(
+        tab.contains("key=2 use=0 exp=E server_id=1 gpc0=0 server_key=bb"),
+        "{tab}"
+    );
+    both("show table");
+    // TCP mode: `stick on src` with a condition, on another proxy's table.
+    let first = same(2, "/", "");
+    for _ in 0..3 {
+        assert_eq!(same(2, "/", ""), first, "stuck");
+    }
+    let st2 = settled("st2");
+    assert!(st2.contains("server_id=5 server_key=a"), "{st2}");
+    drop(haproxy);
+}
