@@ -225,7 +225,12 @@ impl Live<'_> {
             AdminState::Maint => 0x01,
         };
         ServerView {
-            id: index as u32 + 1,
+            // its `id`, or HAProxy's automatic number
+            id: p
+                .server_ids()
+                .get(index)
+                .copied()
+                .unwrap_or(index as u32 + 1),
             name: s.name.clone(),
             addr,
             port,
