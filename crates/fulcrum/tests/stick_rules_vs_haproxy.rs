@@ -4,8 +4,9 @@
 //! `sc-set-gpt(IDX,N)` (an integer and an expression), the legacy `sc-inc-gpc0`/`sc-set-gpt0`
 //! reaching the arrays' first elements, their fetches and converters; `show table` / `set
 //! table` / `clear table` with the new columns; stick rules with `if` conditions naming
-//! another proxy's table (HTTP and TCP mode); `id` on servers and proxies (`srv_id`, `be_id`,
-//! `fe_id`, the `server_id` a stick rule stores).
+//! another proxy's table (HTTP and TCP mode), `non-stick` servers; `track-sc* ... table T`;
+//! `id` on servers and proxies (`srv_id`, `be_id`, `fe_id`, the `server_id` a stick rule
+//! stores).
 
 mod runtime_support;
 
@@ -43,7 +44,11 @@ fn config(dir: &Path, ports: [u16; 3], a: u16, b: u16) -> String {
          frontend fe2\n bind 127.0.0.1:{p1}\n\
          \x20http-request set-var(txn.fe) fe_id\n\
          \x20http-response set-header x-fe %[var(txn.fe)]\n\
+         \x20http-request track-sc2 src table tab3\n\
+         \x20http-request sc-inc-gpc(0,2)\n\
          \x20default_backend web\n\
+         backend tab3\n\
+         \x20stick-table type ip size 1k expire 30s store http_req_cnt,gpc(1),conn_cnt\n\
          backend st\n\
          \x20id 7\n\
          \x20stick-table type ip size 1k expire 30s\n\
@@ -58,10 +63,12 @@ fn config(dir: &Path, ports: [u16; 3], a: u16, b: u16) -> String {
          \x20http-response set-header x-ids \"%[be_id] %[srv_id] %[srv_name]\"\n\
          \x20server a 127.0.0.1:{a}\n\
          \x20server bb 127.0.0.1:{b} id 1\n\
+         \x20server c 127.0.0.1:{a} non-stick\n\
          listen tcpl\n\
          \x20mode tcp\n\
          \x20bind 127.0.0.1:{p2}\n\
          \x20balance roundrobin\n\
+         \x20tcp-request content track-sc1 src table tab3\n\
          \x20stick on src table st2 if {{ src 127.0.0.1 }}\n\
          \x20server a 127.0.0.1:{a} id 5\n\
          \x20server bb 127.0.0.1:{b}\n\
@@ -209,22 +216,27 @@ fn counters_arrays_stick_conditions_and_ids_as_haproxy() {
     }
 
     // Stick rules with conditions, on other proxies' tables; server ids.
-    assert_eq!(same(1, "/", ""), "200 [x-ids: 8 2 a; x-fe: 4] a");
-    assert_eq!(same(1, "/", ""), "200 [x-ids: 8 1 bb; x-fe: 4] bb");
+    assert_eq!(same(1, "/", ""), "200 [x-ids: 9 2 a; x-fe: 4] a");
+    assert_eq!(same(1, "/", ""), "200 [x-ids: 9 1 bb; x-fe: 4] bb");
+    // `c` is `non-stick`: not stored, the next request is balanced again
     assert_eq!(
         same(1, "/", "x-stick: 1\r\n"),
-        "200 [x-ids: 8 2 a; x-fe: 4] a"
+        "200 [x-ids: 9 4 c; x-fe: 4] a"
+    );
+    assert_eq!(
+        same(1, "/", "x-stick: 1\r\n"),
+        "200 [x-ids: 9 2 a; x-fe: 4] a"
     );
     same(1, "/", "x-stick: 1\r\n");
     same(1, "/", "x-stick: 1\r\n");
     for _ in 0..2 {
         assert_eq!(
             same(1, "/", "x-sess: 2\r\n"),
-            "200 [x-ids: 8 1 bb; x-fe: 4] bb"
+            "200 [x-ids: 9 1 bb; x-fe: 4] bb"
         );
         assert_eq!(
             same(1, "/", "x-sess: 1\r\n"),
-            "200 [x-ids: 8 2 a; x-fe: 4] a"
+            "200 [x-ids: 9 2 a; x-fe: 4] a"
         );
     }
     let st = settled("st");
@@ -242,5 +254,11 @@ fn counters_arrays_stick_conditions_and_ids_as_haproxy() {
     }
     let st2 = settled("st2");
     assert!(st2.contains("server_id=5 server_key=a"), "{st2}");
+    // `track-sc2 ... table tab3` (HTTP) and `track-sc1 ... table tab3` (TCP content)
+    let tab3 = settled("tab3");
+    assert!(
+        tab3.contains("conn_cnt=14 http_req_cnt=10 gpc0=10"),
+        "{tab3}"
+    );
     drop(haproxy);
 }

@@ -280,7 +280,9 @@ pub async fn serve<C: ClientStream>(
             retries: 0,
         });
     };
-    be.remember_server(src, assigned.index);
+    if be.policy.sticks(assigned.index) {
+        be.remember_server(src, assigned.index);
+    }
     crate::http::persist::stick_store(&be, &stick_keys, assigned.index);
     if fe.options.log.logasap {
         logged.store(true, Ordering::Relaxed);

@@ -28,6 +28,7 @@ pub fn default_server() -> Server {
         weight: 1,
         maxconn: None,
         backup: false,
+        non_stick: false,
         disabled: false,
         check: false,
         inter: Duration::from_secs(2),
@@ -121,8 +122,6 @@ const IGNORED: &[(&str, usize)] = &[
     ("namespace", 1),
     ("tcp-ut", 1),
     ("log-proto", 1),
-    ("non-stick", 0),
-    ("stick", 0),
     ("hash-key", 1),
     ("guid", 1),
 ];
@@ -281,6 +280,8 @@ fn apply_options<'a>(
                 consumed = 1;
                 match opt {
                     "backup" => s.backup = true,
+                    "non-stick" => s.non_stick = true,
+                    "stick" => s.non_stick = false,
                     "no-backup" => s.backup = false,
                     "disabled" => s.disabled = true,
                     "enabled" => s.disabled = false,

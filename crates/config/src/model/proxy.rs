@@ -252,6 +252,8 @@ pub struct Server {
     pub weight: u32,
     pub maxconn: Option<u32>,
     pub backup: bool,
+    /// `non-stick` (`stick` clears it): stick rules never store this server.
+    pub non_stick: bool,
     pub disabled: bool,
     pub check: bool,
     /// `inter`, default 2s.

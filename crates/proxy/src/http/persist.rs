@@ -175,9 +175,10 @@ pub type Stores = Vec<(
     Vec<u8>,
 )>;
 
-/// Stores a request's `stick on|store-request` keys with server `index`.
+/// Stores a request's `stick on|store-request` keys with server `index` (not a `non-stick`
+/// one, as HAProxy's `process_store_rules`).
 pub fn stick_store(be: &Backend, stores: &Stores, index: usize) {
-    if let Some(s) = be.servers.get(index) {
+    if let Some(s) = be.servers.get(index).filter(|_| be.policy.sticks(index)) {
         let stuck = crate::persist::stick_sample::Stuck {
             name: s.name.clone(),
             id: be.policy.server_id(index),

@@ -27,9 +27,16 @@ pub struct HttpPolicy {
     pub server_rules: super::server_rules::ServerRules,
     /// Each server's id (`id N`, or HAProxy's automatic number): `srv_id`, `server_id`.
     pub server_ids: Vec<u64>,
+    /// Servers with `non-stick`: stick rules never store them.
+    pub non_stick: Vec<bool>,
 }
 
 impl HttpPolicy {
+    /// Whether stick rules may store server `index` (not `non-stick`).
+    pub fn sticks(&self, index: usize) -> bool {
+        !self.non_stick.get(index).copied().unwrap_or(false)
+    }
+
     /// The id of server `index` (its `id`, or HAProxy's automatic number).
     pub fn server_id(&self, index: usize) -> u64 {
         self.server_ids

@@ -211,6 +211,7 @@ pub(super) fn build_backend(
         server_rules: crate::http::server_rules::ServerRules::compile(p)
             .map_err(ProxyError::Config)?,
         server_ids: server_ids(p).into_iter().map(|(_, id)| id).collect(),
+        non_stick: p.servers.iter().map(|s| s.non_stick).collect(),
     };
     let parts = FarmParts {
         id: proxy_id(config, p),

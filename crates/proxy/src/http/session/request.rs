@@ -374,7 +374,9 @@ impl<C: ClientStream> Session<C> {
         if let Some(h) = &be.options.keywords.send_name_header {
             crate::http::send_name::apply(&mut self.req, h, &assigned.server().name, conn_appended);
         }
-        be.remember_server(src, assigned.index);
+        if be.policy.sticks(assigned.index) {
+            be.remember_server(src, assigned.index);
+        }
         crate::http::persist::stick_store(&be, &stick_key, assigned.index);
         // Phase: exchange with the server, compiled once per kind of connection (TCP, unix);
         // a reused connection found closed before any answer is replayed on a fresh one.
