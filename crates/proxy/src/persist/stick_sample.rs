@@ -185,7 +185,7 @@ impl<C> SampleStick<C> {
             let store =
                 store_of(name.filter(|n| *n != p.name)).map_err(|e| format!("{}: {e}", r.span))?;
             let text = &r.expr;
-            let expr = fulcrum_sample::compile(&text)
+            let expr = fulcrum_sample::compile(text)
                 .map_err(|e| format!("{}: stick rule sample '{text}': {e}", r.span))?;
             let cond = match &r.condition {
                 Some(c) => Some(cond_of(c).map_err(|e| format!("{}: {e}", r.span))?),

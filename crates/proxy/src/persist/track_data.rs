@@ -173,7 +173,8 @@ pub fn parse_items<'a>(
             }
             "gpc_rate" => {
                 let (n, p) = args.and_then(|a| a.split_once(',')).ok_or_else(|| {
-                    format!("stick-table store: 'gpc_rate' needs a size and a period, e.g. gpc_rate(2,10s)")
+                    "stick-table store: 'gpc_rate' needs a size and a period, e.g. gpc_rate(2,10s)"
+                        .to_string()
                 })?;
                 let (n, p) = (count(item, n)?, period(item, p)?);
                 out.extend((0..n).map(|i| (Data::GpcRate(i), p)));
