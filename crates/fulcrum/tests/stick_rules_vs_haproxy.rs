@@ -21,7 +21,9 @@ const FETCHES: &str = "%[sc_get_gpt(2,0)] %[sc_get_gpc(1,0)] %[sc_gpc_rate(0,0)]
     %[src_get_gpt(0,fe)] %[src,table_gpt(2,fe)] %[src,table_gpc(1,fe)] \
     %[src,table_gpc_rate(1,fe)] %[sc0_sess_cnt] %[sc_http_fail_cnt(0)] %[src_sess_rate] \
     %[sc_inc_gpc(1,0)] %[sc0_get_gpt0] %[sc0_get_gpc0] %[sc_get_gpt(1,0)] %[sc_tracked(1)] \
-    %[sc2_tracked] %[src_clr_gpc(1,fe)] %[src,table_sess_cnt(fe)] %[src,table_http_fail_rate(fe)]";
+    %[sc2_tracked] %[src_clr_gpc(1,fe)] %[src,table_sess_cnt(fe)] %[src,table_http_fail_rate(fe)] \
+    %[src_updt_conn_cnt] %[str(1.2.3.4),table_expire(fe,-1)] %[str(1.2.3.4),table_idle(fe,-2)] \
+    %[src,table_expire(fe),div(20000)] %[src,table_idle(fe),div(20000)]";
 
 fn config(dir: &Path, ports: [u16; 3], a: u16, b: u16) -> String {
     format!(
@@ -181,14 +183,14 @@ fn counters_arrays_stick_conditions_and_ids_as_haproxy() {
     both("show table");
     let v = same(0, "/v", "x-n: 3\r\n");
     assert_eq!(
-        v, "200 [] 42 1 2 7 42 1 1 1 0 1 2 7 2 3 1 0 2 1 0",
+        v, "200 [] 42 1 2 7 42 1 1 1 0 1 2 7 2 3 1 0 2 1 0 3 -1 -2 1 0",
         "haproxy's answer"
     );
     // the server is down: 503, which is not a server's failure (http_fail_cnt stays 0)
     assert!(same(0, "/x", "").starts_with("503"));
     let t = settled("fe");
     assert!(
-        t.contains("conn_cnt=4 sess_cnt=2 sess_rate(10000)=2 http_fail_cnt=0 http_fail_rate(10000)=0 gpt0=7 gpt1=3 gpt2=42 gpc0=3 gpc1=1 gpc0_rate(10000)=3 gpc1_rate(10000)=3"),
+        t.contains("conn_cnt=5 sess_cnt=2 sess_rate(10000)=2 http_fail_cnt=0 http_fail_rate(10000)=0 gpt0=7 gpt1=3 gpt2=42 gpc0=3 gpc1=1 gpc0_rate(10000)=3 gpc1_rate(10000)=3"),
         "{t}"
     );
     for line in [

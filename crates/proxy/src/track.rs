@@ -111,6 +111,11 @@ impl Table {
         self.def.size
     }
 
+    /// The table's `expire`.
+    pub fn expire(&self) -> Option<std::time::Duration> {
+        self.def.expire
+    }
+
     pub fn store(&self) -> Vec<(Data, std::time::Duration)> {
         self.counters
             .lock()

@@ -252,10 +252,18 @@ pub static CONVERTERS: &[ConvKw] = &[
     kw!("table_sess_rate", Any, [S], 1, Sint, table_conv),
     kw!("table_http_fail_cnt", Any, [S], 1, Sint, table_conv),
     kw!("table_http_fail_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_expire", Any, [S, I], 1, Sint, table_conv_or),
+    kw!("table_idle", Any, [S, I], 1, Sint, table_conv_or),
     kw!("table_gpt", Any, [I, S], 2, Sint, table_array_conv),
     kw!("table_gpc", Any, [I, S], 2, Sint, table_array_conv),
     kw!("table_gpc_rate", Any, [I, S], 2, Sint, table_array_conv),
 ];
+
+/// `table_expire(table[,default])`, `table_idle(table[,default])`: a key not in the table
+/// gives `default` when there is one, no value otherwise.
+fn table_conv_or(v: Value, c: &Conv, env: &dyn Env) -> Option<Value> {
+    table_conv(v, c, env).or_else(|| c.args.get(1).map(|d| Value::Sint(d.as_int())))
+}
 
 /// `table_gpt(IDX,table)`, `table_gpc(IDX,table)`, `table_gpc_rate(IDX,table)`: an array
 /// element of the key's entry, asked of the caller as `gpt(IDX)`...

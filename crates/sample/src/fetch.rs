@@ -268,6 +268,7 @@ pub static COUNTER_ARRAY_FETCHES: &[FetchKw] = &[
     kw!("src_gpc_rate", [I, S], 2, Sint, Connection),
     kw!("src_inc_gpc", [I, S], 2, Sint, Connection),
     kw!("src_clr_gpc", [I, S], 2, Sint, Connection),
+    kw!("src_updt_conn_cnt", [S], 0, Sint, Connection),
     kw!("sc_tracked", [I, S], 1, Bool, Connection),
     kw!("sc0_tracked", [S], 0, Bool, Connection),
     kw!("sc1_tracked", [S], 0, Bool, Connection),

@@ -188,6 +188,8 @@ pub enum Event {
     BytesOut(u64),
     /// Creates or refreshes the entry, nothing else (`set table` without data).
     Touch,
+    /// `src_updt_conn_cnt`: `conn_cnt` up, nothing else.
+    UpdtConnCnt,
 }
 
 /// The general-purpose type an action or fetch names: `gpc(IDX)`-style array elements, or
@@ -315,6 +317,7 @@ impl CounterTable {
                     .map(|(d, _)| (d, 0));
             }
             Event::Touch => {}
+            Event::UpdtConnCnt => adds[0] = self.resolve(Data::ConnCnt).map(|(d, p)| (d, p, 1)),
         }
         let expire = self.expire;
         let c = self.entries.entry(key.to_vec()).or_default();

@@ -59,6 +59,7 @@ fn op_of(what: &str, idx: Option<u8>) -> Option<Op> {
         "kbytes_in" => Op::Kbytes(Data::BytesInCnt),
         "kbytes_out" => Op::Kbytes(Data::BytesOutCnt),
         "trackers" => Op::Trackers,
+        "updt_conn_cnt" => Op::Inc(Event::UpdtConnCnt, Data::ConnCnt),
         "tracked" => Op::Tracked,
         _ => Op::Read(Data::parse(what)?.0),
     })
@@ -92,6 +93,14 @@ impl Counters<'_> {
         }
         match what {
             "in_table" => Some(Value::Bool(table.usage(now, &key).is_some())),
+            // the milliseconds before the entry expires, and since it was last updated
+            "expire" => table.usage(now, &key).map(|u| int(u.1)),
+            "idle" => {
+                let period = table.expire().map_or(0, |e| e.as_millis() as u64);
+                table
+                    .usage(now, &key)
+                    .map(|u| int(period.saturating_sub(u.1)))
+            }
             // HAProxy 2.6 counts its own lookup's reference too.
             "trackers" => Some(int(table.usage(now, &key).map_or(0, |u| u.0 + 1))),
             "kbytes_in" => table
