@@ -262,5 +262,21 @@ fn counters_arrays_stick_conditions_and_ids_as_haproxy() {
         tab3.contains("conn_cnt=14 http_req_cnt=10 gpc0=10"),
         "{tab3}"
     );
+    // `show servers state`: ids and their "forced" flags (columns 1-4, 16-17)
+    let ids = |dir: &Path| -> Vec<String> {
+        let all = query(&dir.join("admin.sock"), "show servers state").expect("answer");
+        all.lines()
+            .skip(2)
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let w: Vec<&str> = l.split(' ').collect();
+                let pick = [0, 1, 2, 3, 15, 16].map(|i| w.get(i).copied().unwrap_or(""));
+                pick.join(" ")
+            })
+            .collect()
+    };
+    let want = ids(&hdir);
+    assert_eq!(ids(&f.dir), want, "show servers state (fulcrum, haproxy)");
+    assert!(want.contains(&"9 web 1 bb 0 1".to_string()), "{want:?}");
     drop(haproxy);
 }

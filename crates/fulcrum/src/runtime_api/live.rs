@@ -225,6 +225,10 @@ impl Live<'_> {
             AdminState::Maint => 0x01,
         };
         ServerView {
+            forced_ids: (
+                p.options.keywords.id.is_some(),
+                p.servers.get(index).is_some_and(|m| m.id.is_some()),
+            ),
             // its `id`, or HAProxy's automatic number
             id: p
                 .server_ids()
