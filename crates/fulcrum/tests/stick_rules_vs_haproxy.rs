@@ -42,6 +42,7 @@ fn config(dir: &Path, ports: [u16; 3], a: u16, b: u16) -> String {
          \x20http-request return status 200 content-type text/plain lf-string \"{FETCHES}\" if {{ path /v }}\n\
          \x20default_backend dead\n\
          backend dead\n\
+         \x20retries 0\n\
          \x20server gone 127.0.0.1:1\n\
          frontend fe2\n bind 127.0.0.1:{p1}\n\
          \x20http-request set-var(txn.fe) fe_id\n\
