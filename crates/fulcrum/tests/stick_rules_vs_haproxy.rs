@@ -4,7 +4,8 @@
 //! `sc-set-gpt(IDX,N)` (an integer and an expression), the legacy `sc-inc-gpc0`/`sc-set-gpt0`
 //! reaching the arrays' first elements, their fetches and converters; `show table` / `set
 //! table` / `clear table` with the new columns; stick rules with `if` conditions naming
-//! another proxy's table (HTTP and TCP mode), `non-stick` servers; `track-sc* ... table T`;
+//! another proxy's table (HTTP and TCP mode), `store-response` in TCP mode on the bytes
+//! `tcp-response content` rules read, `non-stick` servers; `track-sc* ... table T`;
 //! `id` on servers and proxies (`srv_id`, `be_id`, `fe_id`, the `server_id` a stick rule
 //! stores).
 
@@ -25,7 +26,7 @@ const FETCHES: &str = "%[sc_get_gpt(2,0)] %[sc_get_gpc(1,0)] %[sc_gpc_rate(0,0)]
     %[src_updt_conn_cnt] %[str(1.2.3.4),table_expire(fe,-1)] %[str(1.2.3.4),table_idle(fe,-2)] \
     %[src,table_expire(fe),div(20000)] %[src,table_idle(fe),div(20000)]";
 
-fn config(dir: &Path, ports: [u16; 3], a: u16, b: u16) -> String {
+fn config(dir: &Path, ports: [u16; 4], a: u16, b: u16) -> String {
     format!(
         "global\n stats socket {admin} mode 600 level admin\n\
          defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
@@ -76,11 +77,23 @@ fn config(dir: &Path, ports: [u16; 3], a: u16, b: u16) -> String {
          \x20server a 127.0.0.1:{a} id 5\n\
          \x20server bb 127.0.0.1:{b}\n\
          backend st2\n\
-         \x20stick-table type ip size 1k expire 30s\n",
+         \x20stick-table type ip size 1k expire 30s\n\
+         listen tcpr\n\
+         \x20mode tcp\n\
+         \x20bind 127.0.0.1:{p3}\n\
+         \x20balance roundrobin\n\
+         \x20tcp-response inspect-delay 1s\n\
+         \x20tcp-response content accept if {{ res.len gt 0 }}\n\
+         \x20stick-table type ip size 1k expire 30s\n\
+         \x20stick match src\n\
+         \x20stick store-response src if {{ res.payload(0,4) -m str HTTP }}\n\
+         \x20server a 127.0.0.1:{a}\n\
+         \x20server bb 127.0.0.1:{b}\n",
         admin = dir.join("admin.sock").display(),
         p0 = ports[0],
         p1 = ports[1],
         p2 = ports[2],
+        p3 = ports[3],
     )
 }
 
@@ -140,10 +153,10 @@ fn counters_arrays_stick_conditions_and_ids_as_haproxy() {
     let (a, b) = (CountingServer::start("a"), CountingServer::start("bb"));
     let hdir = Fulcrum::dir("stick-rules-h");
     let hcfg = hdir.join("h.cfg");
-    let hports = [free_port(), free_port(), free_port()];
+    let hports = [free_port(), free_port(), free_port(), free_port()];
     std::fs::write(&hcfg, config(&hdir, hports, a.port, b.port)).expect("write");
     let haproxy = fulcrum_testlab::process::Child::haproxy(&hcfg, hdir.join("haproxy.log"));
-    let fports = [free_port(), free_port(), free_port()];
+    let fports = [free_port(), free_port(), free_port(), free_port()];
     let f = Fulcrum::start_bound("stick-rules-f", "admin.sock", |dir| {
         config(dir, fports, a.port, b.port)
     });
@@ -262,6 +275,16 @@ fn counters_arrays_stick_conditions_and_ids_as_haproxy() {
     assert!(
         tab3.contains("conn_cnt=14 http_req_cnt=10 gpc0=10"),
         "{tab3}"
+    );
+    // TCP mode: `stick store-response` on the bytes `tcp-response content` rules read.
+    let first = same(3, "/", "");
+    for _ in 0..3 {
+        assert_eq!(same(3, "/", ""), first, "stored from the response, matched");
+    }
+    let tcpr = settled("tcpr");
+    assert!(
+        tcpr.contains("key=127.0.0.1 use=0 exp=E server_id="),
+        "{tcpr}"
     );
     // `show servers state`: ids and their "forced" flags (columns 1-4, 16-17)
     let ids = |dir: &Path| -> Vec<String> {

@@ -366,6 +366,34 @@ pub async fn serve<C: ClientStream>(
             });
         }
     }
+    // Phase: `stick store-response` on the bytes the response rules read (as HAProxy runs
+    // its store rules after the response analysers).
+    if be
+        .policy
+        .stick_sample
+        .as_ref()
+        .is_some_and(|s| s.has_response_rules())
+    {
+        let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
+        let at_srv = crate::place::Place {
+            fe: &fe,
+            be: Some(&be),
+            srv: Some(assigned.server()),
+        };
+        let mut ctx = Ctx::new(peer, local, None, None)
+            .with_counters(counters)
+            .with_tls(tls_info.as_deref())
+            .at(Some(&at_srv));
+        ctx.res_data = Some(crate::payload::Channel {
+            data: &shown,
+            len: shown.len(),
+            raw: true,
+            last: true,
+            size: fe.bufsize,
+            http_partial: false,
+        });
+        crate::http::persist::stick_response(&be, &ctx, assigned.index);
+    }
     // Phase: exchange.
     let t = Tunnel {
         idle,

@@ -175,9 +175,14 @@ impl<C> SampleStick<C> {
         }
         let mut rules = Vec::new();
         for r in &p.stick_rules {
-            if p.mode == Mode::Tcp && r.kind == StickRuleKind::StoreResponse {
+            // TCP mode: the server's bytes are read by `tcp-response content` rules; without
+            // any, fulcrum does not hold the first bytes back to look at them.
+            if p.mode == Mode::Tcp
+                && r.kind == StickRuleKind::StoreResponse
+                && p.tcp_rules.response.is_empty()
+            {
                 return Err(format!(
-                    "{}: 'stick store-response' in TCP mode is not supported yet",
+                    "{}: 'stick store-response' in TCP mode needs 'tcp-response content' rules in this backend (fulcrum reads the server's bytes there; not supported yet without)",
                     r.span
                 ));
             }

@@ -235,7 +235,7 @@ fn ip_tables_with_plain_stick_on_src_are_not_this_modules() {
 }
 
 #[test]
-fn store_response_in_tcp_mode_is_refused_not_silently_ignored() {
+fn store_response_in_tcp_mode_needs_response_rules() {
     let text = "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
                 backend b\n    stick-table type string size 10\n    stick store-response req.payload(0,4)\n    server a 127.0.0.1:1\n";
     let err = rules_of(&load(text)).expect_err("refused");
@@ -243,6 +243,12 @@ fn store_response_in_tcp_mode_is_refused_not_silently_ignored() {
         err.starts_with("t.cfg:8:") && err.contains("TCP mode"),
         "{err}"
     );
-    let text = text.replace("store-response", "on");
-    assert!(rules_of(&load(&text)).expect("runs").is_some());
+    let on = text.replace("store-response", "on");
+    assert!(rules_of(&load(&on)).expect("runs").is_some());
+    // with response rules, which read the server's bytes
+    let read = text.replace(
+        "    server a",
+        "    tcp-response inspect-delay 1s\n    tcp-response content accept if { res.len gt 0 }\n    server a",
+    );
+    assert!(rules_of(&load(&read)).expect("runs").is_some());
 }
