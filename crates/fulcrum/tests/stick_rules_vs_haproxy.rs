@@ -304,3 +304,89 @@ fn counters_arrays_stick_conditions_and_ids_as_haproxy() {
     assert!(want.contains(&"9 web 1 bb 0 1".to_string()), "{want:?}");
     drop(haproxy);
 }
+
+/// A server answering `GET /CODE` with that status (`/999`: bytes that are no HTTP answer).
+fn status_server() -> (u16, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    l.set_nonblocking(true).expect("nonblocking");
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    std::thread::spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            let Ok((mut c, _)) = l.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            let _ = c.set_nonblocking(false);
+            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = [0u8; 2048];
+            let n = c.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).to_string();
+            let code = head
+                .split(' ')
+                .nth(1)
+                .and_then(|p| p.trim_start_matches('/').parse::<u16>().ok())
+                .unwrap_or(200);
+            let answer = if code == 999 {
+                "garbage\r\n\r\n".to_string()
+            } else {
+                format!("HTTP/1.1 {code} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            };
+            let _ = c.write_all(answer.as_bytes());
+        }
+    });
+    (port, stop)
+}
+
+#[test]
+fn server_failures_count_as_haproxy() {
+    if !tool("http_fail versus haproxy", "haproxy", "haproxy") {
+        return;
+    }
+    let (srv, stop) = status_server();
+    let cfg = |dir: &Path, port: u16| {
+        format!(
+            "global\n stats socket {admin} mode 600 level admin\n\
+             defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n retries 0\n\
+             frontend fe\n bind 127.0.0.1:{port}\n\
+             \x20stick-table type ip size 1k expire 30s store http_fail_cnt,http_fail_rate(10s),http_err_cnt,http_req_cnt\n\
+             \x20http-request track-sc0 src\n\
+             \x20default_backend be\n\
+             backend be\n server s 127.0.0.1:{srv}\n",
+            admin = dir.join("admin.sock").display(),
+        )
+    };
+    let hdir = Fulcrum::dir("http-fail-h");
+    let hcfg = hdir.join("h.cfg");
+    let hport = free_port();
+    std::fs::write(&hcfg, cfg(&hdir, hport)).expect("write");
+    let haproxy = fulcrum_testlab::process::Child::haproxy(&hcfg, hdir.join("haproxy.log"));
+    let fport = free_port();
+    let f = Fulcrum::start_bound("http-fail-f", "admin.sock", |dir| cfg(dir, fport));
+    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        query(&hdir.join("admin.sock"), "show cli level").is_ok()
+    });
+    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+    for code in ["200", "404", "500", "501", "503", "505", "502", "999"] {
+        let path = format!("/{code}");
+        let want = request(hport, &path, "");
+        assert_eq!(request(fport, &path, ""), want, "GET {path}");
+    }
+    let ask =
+        |dir: &Path| normal(&query(&dir.join("admin.sock"), "show table fe").expect("answer"));
+    let (mut want, mut got) = (String::new(), String::new());
+    let same = fulcrum_testlab::wait::until(Duration::from_secs(5), || {
+        (want, got) = (ask(&hdir), ask(&f.dir));
+        want == got && got.contains("use=0")
+    });
+    assert!(same.is_some(), "fulcrum {got}\nhaproxy {want}");
+    // a server's 500, 503, 502 and a garbled answer; not 501, 505, nor 4xx (http_err)
+    assert!(
+        want.contains("http_req_cnt=8 http_err_cnt=1 http_fail_cnt=4 http_fail_rate(10000)=4"),
+        "{want}"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(haproxy);
+}
