@@ -302,6 +302,22 @@ fn counters_arrays_stick_conditions_and_ids_as_haproxy() {
     let want = ids(&hdir);
     assert_eq!(ids(&f.dir), want, "show servers state (fulcrum, haproxy)");
     assert!(want.contains(&"9 web 1 bb 0 1".to_string()), "{want:?}");
+    // `show stat`: the proxies in configuration order with their ids (pxname, svname, iid, sid)
+    let stat = |dir: &Path| -> Vec<String> {
+        let all = query(&dir.join("admin.sock"), "show stat").expect("answer");
+        all.lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let w: Vec<&str> = l.split(',').collect();
+                [0, 1, 27, 28]
+                    .map(|i| w.get(i).copied().unwrap_or(""))
+                    .join(",")
+            })
+            .collect()
+    };
+    let want = stat(&hdir);
+    assert_eq!(stat(&f.dir), want, "show stat (fulcrum, haproxy)");
+    assert!(want.contains(&"st,BACKEND,7,0".to_string()), "{want:?}");
     drop(haproxy);
 }
 

@@ -29,6 +29,9 @@ pub struct HttpPolicy {
     pub server_ids: Vec<u64>,
     /// Servers with `non-stick`: stick rules never store them.
     pub non_stick: Vec<bool>,
+    /// The backend's place among the configuration's proxies (HAProxy lists them in that
+    /// order).
+    pub order: u32,
 }
 
 impl HttpPolicy {

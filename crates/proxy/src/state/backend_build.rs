@@ -212,6 +212,7 @@ pub(super) fn build_backend(
             .map_err(ProxyError::Config)?,
         server_ids: server_ids(p).into_iter().map(|(_, id)| id).collect(),
         non_stick: p.servers.iter().map(|s| s.non_stick).collect(),
+        order: proxy_order(config, p),
     };
     let parts = FarmParts {
         id: proxy_id(config, p),
