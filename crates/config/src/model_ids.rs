@@ -64,6 +64,15 @@ impl Proxy {
     }
 }
 
+impl Proxy {
+    /// Server `index`'s id and whether it was given (`id N`).
+    pub fn server_id_of(&self, index: usize) -> (u32, bool) {
+        let id = self.server_ids().get(index).copied();
+        let forced = self.servers.get(index).is_some_and(|s| s.id.is_some());
+        (id.unwrap_or(index as u32 + 1), forced)
+    }
+}
+
 /// The first id two items share (HAProxy refuses the configuration).
 pub fn duplicate(ids: &[Option<u32>]) -> Option<(usize, usize)> {
     for (i, a) in ids.iter().enumerate() {

@@ -170,24 +170,16 @@ pub async fn serve<C: ClientStream>(
     let src = crate::net::canonical(peer.ip());
     // Phase: persistence: a client stuck to a usable server goes back to it (`stick on src`,
     // then the sample-keyed rules: conditions, `table T`, other samples).
+    let view = crate::tcp_stick::View {
+        fe: &fe,
+        be: &be,
+        track: track.as_deref(),
+        addrs: (peer, local),
+        tls: tls_info.as_deref(),
+    };
     let mut prefer = be.stuck_server(src);
-    let mut stick_keys = Vec::new();
-    if be.policy.stick_sample.is_some() {
-        let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
-        let at_be = crate::place::Place {
-            fe: &fe,
-            be: Some(&be),
-            srv: None,
-        };
-        let ctx = Ctx::new(peer, local, ins.request(), None)
-            .with_counters(counters)
-            .with_tls(tls_info.as_deref())
-            .with_req_data(ins.channel())
-            .at(Some(&at_be));
-        let (stuck, keys) = crate::http::persist::stick_request(&be, &ctx, prefer.is_some());
-        prefer = prefer.or(stuck);
-        stick_keys = keys;
-    }
+    let (stuck, stick_keys) = view.request(&ins, prefer.is_some());
+    prefer = prefer.or(stuck);
     let hints = Hints {
         src: Some(src),
         uri: b"",
@@ -366,34 +358,8 @@ pub async fn serve<C: ClientStream>(
             });
         }
     }
-    // Phase: `stick store-response` on the bytes the response rules read (as HAProxy runs
-    // its store rules after the response analysers).
-    if be
-        .policy
-        .stick_sample
-        .as_ref()
-        .is_some_and(|s| s.has_response_rules())
-    {
-        let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
-        let at_srv = crate::place::Place {
-            fe: &fe,
-            be: Some(&be),
-            srv: Some(assigned.server()),
-        };
-        let mut ctx = Ctx::new(peer, local, None, None)
-            .with_counters(counters)
-            .with_tls(tls_info.as_deref())
-            .at(Some(&at_srv));
-        ctx.res_data = Some(crate::payload::Channel {
-            data: &shown,
-            len: shown.len(),
-            raw: true,
-            last: true,
-            size: fe.bufsize,
-            http_partial: false,
-        });
-        crate::http::persist::stick_response(&be, &ctx, assigned.index);
-    }
+    // Phase: `stick store-response` on the bytes the response rules read.
+    view.response(&shown, assigned.index);
     // Phase: exchange.
     let t = Tunnel {
         idle,

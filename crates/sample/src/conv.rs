@@ -2,6 +2,7 @@
 //! HAProxy 2.6's configuration manual (section 7.3.1). Each is a plain function of the value,
 //! its compiled arguments and the environment (for variables and stick tables).
 
+use crate::conv_table::{table_array_conv, table_conv, table_conv_or};
 pub use crate::encode::unhex;
 use crate::encode::{base64, json, unbase64, url_enc};
 use crate::env::Env;
@@ -258,30 +259,6 @@ pub static CONVERTERS: &[ConvKw] = &[
     kw!("table_gpc", Any, [I, S], 2, Sint, table_array_conv),
     kw!("table_gpc_rate", Any, [I, S], 2, Sint, table_array_conv),
 ];
-
-/// `table_expire(table[,default])`, `table_idle(table[,default])`: a key not in the table
-/// gives `default` when there is one, no value otherwise.
-fn table_conv_or(v: Value, c: &Conv, env: &dyn Env) -> Option<Value> {
-    table_conv(v, c, env).or_else(|| c.args.get(1).map(|d| Value::Sint(d.as_int())))
-}
-
-/// `table_gpt(IDX,table)`, `table_gpc(IDX,table)`, `table_gpc_rate(IDX,table)`: an array
-/// element of the key's entry, asked of the caller as `gpt(IDX)`...
-fn table_array_conv(v: Value, c: &Conv, env: &dyn Env) -> Option<Value> {
-    let what = c.kw.name.strip_prefix("table_")?;
-    let idx = c.args.first()?.as_int();
-    let table = std::str::from_utf8(c.args.get(1)?.as_bytes()).ok()?;
-    env.table_lookup(table, v, &format!("{what}({idx})"))
-}
-
-/// `table_<data>(table)` and `in_table(table)`: the input sample is the key (HAProxy 2.6's
-/// stick-table converters), answered by the caller's tables.
-fn table_conv(v: Value, c: &Conv, env: &dyn Env) -> Option<Value> {
-    let name = c.kw.name;
-    let what = name.strip_prefix("table_").unwrap_or(name);
-    let table = std::str::from_utf8(c.args.first()?.as_bytes()).ok()?;
-    env.table_lookup(table, v, what)
-}
 
 /// Map converters: `map_<match>[_<output>]`, all compiled through this one table entry
 /// shape; their input type follows the match (`ip` → address, `int` → integer).

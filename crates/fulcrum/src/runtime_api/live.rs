@@ -224,17 +224,10 @@ impl Live<'_> {
             AdminState::Maint if disabled => 0x04,
             AdminState::Maint => 0x01,
         };
+        let (id, forced) = p.server_id_of(index);
         ServerView {
-            forced_ids: (
-                p.options.keywords.id.is_some(),
-                p.servers.get(index).is_some_and(|m| m.id.is_some()),
-            ),
-            // its `id`, or HAProxy's automatic number
-            id: p
-                .server_ids()
-                .get(index)
-                .copied()
-                .unwrap_or(index as u32 + 1),
+            forced_ids: (p.options.keywords.id.is_some(), forced),
+            id,
             name: s.name.clone(),
             addr,
             port,
