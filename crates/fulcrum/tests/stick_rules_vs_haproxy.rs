@@ -123,27 +123,6 @@ fn request(port: u16, path: &str, headers: &str) -> String {
     format!("{status} [{}] {body}", x.join("; "))
 }
 
-/// Entry addresses and the milliseconds before expiry set aside.
-fn normal(answer: &str) -> String {
-    answer
-        .lines()
-        .map(|l| {
-            let l = match l.split_once(": key=") {
-                Some((p, rest)) if p.starts_with("0x") => format!("0xADDR: key={rest}"),
-                _ => l.to_string(),
-            };
-            l.split(' ')
-                .map(|w| match w.strip_prefix("exp=") {
-                    Some(_) => "exp=E".to_string(),
-                    None => w.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn counters_arrays_stick_conditions_and_ids_as_haproxy() {
     if !tool("stick rules versus haproxy", "haproxy", "haproxy") {
@@ -151,22 +130,17 @@ fn counters_arrays_stick_conditions_and_ids_as_haproxy() {
     }
     // names of different lengths: `res.hdr(content-length)` tells the servers apart
     let (a, b) = (CountingServer::start("a"), CountingServer::start("bb"));
-    let hdir = Fulcrum::dir("stick-rules-h");
-    let hcfg = hdir.join("h.cfg");
     let hports = [free_port(), free_port(), free_port(), free_port()];
-    std::fs::write(&hcfg, config(&hdir, hports, a.port, b.port)).expect("write");
-    let haproxy = fulcrum_testlab::process::Child::haproxy(&hcfg, hdir.join("haproxy.log"));
     let fports = [free_port(), free_port(), free_port(), free_port()];
-    let f = Fulcrum::start_bound("stick-rules-f", "admin.sock", |dir| {
-        config(dir, fports, a.port, b.port)
-    });
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
-        query(&hdir.join("admin.sock"), "show cli level").is_ok()
-    });
-    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+    let (hdir, haproxy, f) = versus(
+        "stick-rules",
+        |dir| config(dir, hports, a.port, b.port),
+        |dir| config(dir, fports, a.port, b.port),
+    );
 
-    let ask =
-        |dir: &Path, line: &str| normal(&query(&dir.join("admin.sock"), line).expect("answer"));
+    let ask = |dir: &Path, line: &str| {
+        table_normal(&query(&dir.join("admin.sock"), line).expect("answer"))
+    };
     let both = |line: &str| -> String {
         let want = ask(&hdir, line);
         let got = ask(&f.dir, line);
@@ -374,24 +348,16 @@ fn server_failures_count_as_haproxy() {
             admin = dir.join("admin.sock").display(),
         )
     };
-    let hdir = Fulcrum::dir("http-fail-h");
-    let hcfg = hdir.join("h.cfg");
-    let hport = free_port();
-    std::fs::write(&hcfg, cfg(&hdir, hport)).expect("write");
-    let haproxy = fulcrum_testlab::process::Child::haproxy(&hcfg, hdir.join("haproxy.log"));
-    let fport = free_port();
-    let f = Fulcrum::start_bound("http-fail-f", "admin.sock", |dir| cfg(dir, fport));
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
-        query(&hdir.join("admin.sock"), "show cli level").is_ok()
-    });
-    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+    let (hport, fport) = (free_port(), free_port());
+    let (hdir, haproxy, f) = versus("http-fail", |dir| cfg(dir, hport), |dir| cfg(dir, fport));
     for code in ["200", "404", "500", "501", "503", "505", "502", "999"] {
         let path = format!("/{code}");
         let want = request(hport, &path, "");
         assert_eq!(request(fport, &path, ""), want, "GET {path}");
     }
-    let ask =
-        |dir: &Path| normal(&query(&dir.join("admin.sock"), "show table fe").expect("answer"));
+    let ask = |dir: &Path| {
+        table_normal(&query(&dir.join("admin.sock"), "show table fe").expect("answer"))
+    };
     let (mut want, mut got) = (String::new(), String::new());
     let same = fulcrum_testlab::wait::until(Duration::from_secs(5), || {
         (want, got) = (ask(&hdir), ask(&f.dir));
