@@ -226,3 +226,30 @@ fn stick_rules_on_an_address_table_pass_or_fail_at_their_line() {
     let err = text(&out.stderr);
     assert!(err.contains(&format!("{bad}:9:")), "{err}");
 }
+
+/// A stick table's `store` list is checked as `run` reads it: haproxy 2.6's refusals (an
+/// array of 0 elements, a rate without its period, an array beside the legacy type it
+/// replaces) are errors at the table's line; the arrays and the 2.6 types pass.
+#[test]
+fn stick_table_store_errors_at_their_line() {
+    let dir = TempDir::new("stickstore");
+    let head =
+        "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+                backend b\n server s 127.0.0.1:8080\n";
+    let ok = dir.file(
+        "ok.cfg",
+        &format!("{head} stick-table type ip size 1k store gpt(3),gpc(2),gpc_rate(2,10s),sess_cnt,sess_rate(1s),http_fail_cnt,http_fail_rate(1s)\n"),
+    );
+    let out = fulcrum(&["check", "-f", &ok]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for store in ["gpc(0)", "conn_rate", "gpt(2),gpt0", "gpc_rate(2)"] {
+        let bad = dir.file(
+            "bad.cfg",
+            &format!("{head} stick-table type ip size 1k store {store}\n"),
+        );
+        let out = fulcrum(&["check", "-f", &bad]);
+        assert_eq!(out.status.code(), Some(1), "{store}");
+        let err = text(&out.stderr);
+        assert!(err.contains(&format!("{bad}:8: error:")), "{store}: {err}");
+    }
+}

@@ -51,13 +51,11 @@ pub fn parse(
             let (idx, sc) = inner.split_once(',').ok_or_else(|| {
                 format!("'{word}': expects an index and a stick counter, e.g. {prefix}0,1)")
             })?;
-            let idx = match idx.trim().parse::<u8>() {
-                Ok(i) if i < 100 => i,
-                _ => {
-                    return Err(format!(
-                        "'{word}': invalid index '{idx}' (0 to 99, as the arrays' size)"
-                    ))
-                }
+            // HAProxy takes any index here; one past a table's array changes nothing (kept
+            // as 255: no array is that long).
+            let idx = match idx.trim().parse::<u32>() {
+                Ok(i) => u8::try_from(i).unwrap_or(u8::MAX),
+                _ => return Err(format!("'{word}': invalid index '{idx}'")),
             };
             let slot = slot_of(sc.trim(), word)?;
             return Ok(Some(if set {

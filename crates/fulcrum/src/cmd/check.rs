@@ -54,6 +54,15 @@ pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCod
             .or_else(|| fulcrum_proxy::persist::stick::stick_on_src(p).err())
         })
         .collect();
+    // A stick table's `store` list is read as `run` reads it (types, periods, arrays).
+    let sticks: Vec<String> = sticks
+        .into_iter()
+        .chain(loaded.config.proxies.iter().filter_map(|p| {
+            let t = p.stick_table.as_ref()?;
+            let e = fulcrum_proxy::track::parse_store(t).err()?;
+            Some(format!("{}: {e}", t.span))
+        }))
+        .collect();
     for msg in &sticks {
         eprintln!("{}", error_line(msg));
     }
