@@ -18,6 +18,8 @@ pub struct ProxyKeywords {
     /// `disabled` (`enabled` clears it): the proxy does not serve. Applied by the config
     /// crate: a disabled proxy keeps no listener and no server.
     pub disabled: bool,
+    /// `id N`: the proxy's number (`fe_id`, `be_id`, the stats' `iid`); see `model_ids`.
+    pub id: Option<u32>,
     /// `http-send-name-header NAME`: the chosen server's name, sent to it in header NAME.
     pub send_name_header: Option<String>,
     /// `option http-pretend-keepalive`: no `Connection: close` to the server (HTTP/1.1)

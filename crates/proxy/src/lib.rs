@@ -56,6 +56,7 @@ pub mod stream;
 pub mod tcp;
 pub mod tcp_inspect;
 pub mod tcp_rules;
+pub mod tcp_stick;
 pub mod termination;
 pub mod tls;
 pub mod track;

@@ -474,6 +474,9 @@ fn spawn_session<C: ClientStream>(
             }
             moved.get(peer, local)
         };
+        if let Some(t) = &track {
+            t.session();
+        }
         // HTTP/2: `proto h2` on the bind, or chosen by the client in the TLS handshake (ALPN).
         let alpn_h2 = sock.tls().is_some_and(|t| t.alpn.as_deref() == Some("h2"));
         let handshake = accepted.elapsed();

@@ -181,7 +181,9 @@ impl Here<'_> {
             "be_name" => text(be_name),
             "be_id" => int(i64::from(be_id)),
             "srv_name" => text(&self.srv?.0.name),
-            "srv_id" => int(self.srv?.1 as i64 + 1),
+            "srv_id" => {
+                int(i64::try_from(self.be?.policy.server_id(self.srv?.1)).unwrap_or(i64::MAX))
+            }
             "thread" => int(crate::front::thread()),
             "nbsrv" => int(nbsrv(self.backend(f.args.first())?)),
             "connslots" => int(connslots(self.backend(f.args.first())?)),

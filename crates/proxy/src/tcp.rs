@@ -172,12 +172,23 @@ pub async fn serve<C: ClientStream>(
     // The addresses the content rules left, from here on.
     let (peer, local) = moved.get(peer, local);
     let src = crate::net::canonical(peer.ip());
-    // Phase: persistence: a client stuck to a usable server goes back to it.
+    // Phase: persistence: a client stuck to a usable server goes back to it (`stick on src`,
+    // then the sample-keyed rules: conditions, `table T`, other samples).
+    let view = crate::tcp_stick::View {
+        fe: &fe,
+        be: &be,
+        track: track.as_deref(),
+        addrs: (peer, local),
+        tls: tls_info.as_deref(),
+    };
+    let mut prefer = be.stuck_server(src);
+    let (stuck, stick_keys) = view.request(&ins, prefer.is_some());
+    prefer = prefer.or(stuck);
     let hints = Hints {
         src: Some(src),
         uri: b"",
         header: None,
-        prefer: be.stuck_server(src),
+        prefer,
         force: false,
     };
     // Phase: assign a server and connect.
@@ -266,7 +277,10 @@ pub async fn serve<C: ClientStream>(
             retries: 0,
         });
     };
-    be.remember_server(src, assigned.index);
+    if be.policy.sticks(assigned.index) {
+        be.remember_server(src, assigned.index);
+    }
+    crate::http::persist::stick_store(&be, &stick_keys, assigned.index);
     if fe.options.log.logasap {
         logged.store(true, Ordering::Relaxed);
         log_tcp(
@@ -352,6 +366,8 @@ pub async fn serve<C: ClientStream>(
             });
         }
     }
+    // Phase: `stick store-response` on the bytes the response rules read.
+    view.response(&shown, assigned.index);
     // Phase: exchange.
     let t = Tunnel {
         idle,

@@ -5,7 +5,6 @@
 //! condition holds and whose action ends the phase decides; none: the connection goes on.
 
 use crate::acl::{self, Cond, Ctx};
-use crate::persist::track::Event;
 use crate::track::{Table, TableRefs};
 use fulcrum_config::model::{Acl, CounterAction, TcpAction, TcpRule};
 use fulcrum_sample::fetch::Needs;
@@ -42,7 +41,7 @@ enum Action {
         key: fulcrum_sample::Expr,
         table: Arc<Table>,
     },
-    Counter(usize, Event),
+    Counter(crate::track::CounterOp),
     Var(crate::vars::VarOp),
     /// `set-src` and its siblings: the connection's addresses from then on.
     SetAddr(fulcrum_config::model::AddrPart, fulcrum_sample::Expr),
@@ -106,14 +105,14 @@ pub fn compile(
                     fulcrum_sample::compile(expr)
                         .map_err(|e| acl::AclError(format!("{}: '{expr}': {e}", r.span)))?,
                 ),
-                TcpAction::Counter(CounterAction::IncGpc { slot, idx }) => Action::Counter(
-                    usize::from(*slot),
-                    if *idx == 0 { Event::IncGpc0 } else { Event::IncGpc1 },
-                ),
-                TcpAction::Counter(CounterAction::SetGpt0 { slot, value }) => Action::Counter(
-                    usize::from(*slot),
-                    Event::SetGpt0(u64::try_from(*value).unwrap_or(0)),
-                ),
+                TcpAction::Counter(c) => match crate::track::CounterOp::compile(c) {
+                    Some(op) => Action::Counter(
+                        op.map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                    ),
+                    None => {
+                        return Err(acl::AclError(format!("{}: not a counter action", r.span)))
+                    }
+                },
             };
             Ok(Rule { action, cond })
         })
@@ -190,9 +189,9 @@ fn run(
                     }
                 }
             }
-            Action::Counter(slot, ev) => {
+            Action::Counter(op) => {
                 if let Some(c) = ctx.counters {
-                    c.tracking.event(*slot, *ev);
+                    op.run(c.tracking, ctx);
                 }
             }
             Action::Var(op) => op.run(ctx),

@@ -207,6 +207,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         &["log_error"],
     ),
     ("routing, TLS handshakes", &["route", "tls::handshake"]),
+    (
+        "the stick rules of a TCP session (uses place, http::persist, tcp_inspect)",
+        &["tcp_stick"],
+    ),
     ("TCP sessions", &["tcp"]),
     ("HTTP sessions", &["http::session"]),
     (

@@ -2,6 +2,7 @@
 //! HAProxy 2.6's configuration manual (section 7.3.1). Each is a plain function of the value,
 //! its compiled arguments and the environment (for variables and stick tables).
 
+use crate::conv_table::{table_array_conv, table_conv, table_conv_or};
 pub use crate::encode::unhex;
 use crate::encode::{base64, json, unbase64, url_enc};
 use crate::env::Env;
@@ -247,16 +248,17 @@ pub static CONVERTERS: &[ConvKw] = &[
     kw!("table_kbytes_out", Any, [S], 1, Sint, table_conv),
     kw!("table_server_id", Any, [S], 1, Sint, table_conv),
     kw!("table_trackers", Any, [S], 1, Sint, table_conv),
+    kw!("table_gpc1_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_sess_cnt", Any, [S], 1, Sint, table_conv),
+    kw!("table_sess_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_http_fail_cnt", Any, [S], 1, Sint, table_conv),
+    kw!("table_http_fail_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_expire", Any, [S, I], 1, Sint, table_conv_or),
+    kw!("table_idle", Any, [S, I], 1, Sint, table_conv_or),
+    kw!("table_gpt", Any, [I, S], 2, Sint, table_array_conv),
+    kw!("table_gpc", Any, [I, S], 2, Sint, table_array_conv),
+    kw!("table_gpc_rate", Any, [I, S], 2, Sint, table_array_conv),
 ];
-
-/// `table_<data>(table)` and `in_table(table)`: the input sample is the key (HAProxy 2.6's
-/// stick-table converters), answered by the caller's tables.
-fn table_conv(v: Value, c: &Conv, env: &dyn Env) -> Option<Value> {
-    let name = c.kw.name;
-    let what = name.strip_prefix("table_").unwrap_or(name);
-    let table = std::str::from_utf8(c.args.first()?.as_bytes()).ok()?;
-    env.table_lookup(table, v, what)
-}
 
 /// Map converters: `map_<match>[_<output>]`, all compiled through this one table entry
 /// shape; their input type follows the match (`ip` → address, `int` → integer).

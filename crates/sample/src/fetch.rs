@@ -322,15 +322,49 @@ pub static COUNTER_FETCHES: &[FetchKw] = counter_kws!(
     "get_gpc1",
     "get_gpt0",
     "gpc0_rate",
+    "gpc1_rate",
     "inc_gpc0",
     "inc_gpc1",
+    "clr_gpc0",
+    "clr_gpc1",
+    "sess_cnt",
+    "sess_rate",
+    "http_fail_cnt",
+    "http_fail_rate",
     "bytes_in_rate",
-    "bytes_out_rate"
+    "bytes_out_rate",
+    "kbytes_in",
+    "kbytes_out",
+    "trackers"
 );
+
+/// The array forms (HAProxy 2.5+): `sc_<what>(IDX,N[,table])`, `src_<what>(IDX[,table])`,
+/// and `sc*_tracked`.
+pub static COUNTER_ARRAY_FETCHES: &[FetchKw] = &[
+    kw!("sc_get_gpt", [I, I, S], 2, Sint, Connection),
+    kw!("sc_get_gpc", [I, I, S], 2, Sint, Connection),
+    kw!("sc_gpc_rate", [I, I, S], 2, Sint, Connection),
+    kw!("sc_inc_gpc", [I, I, S], 2, Sint, Connection),
+    kw!("sc_clr_gpc", [I, I, S], 2, Sint, Connection),
+    // HAProxy 2.6 wants the table of these (its keywords' mandatory count is 2)
+    kw!("src_get_gpt", [I, S], 2, Sint, Connection),
+    kw!("src_get_gpc", [I, S], 2, Sint, Connection),
+    kw!("src_gpc_rate", [I, S], 2, Sint, Connection),
+    kw!("src_inc_gpc", [I, S], 2, Sint, Connection),
+    kw!("src_clr_gpc", [I, S], 2, Sint, Connection),
+    kw!("src_updt_conn_cnt", [S], 0, Sint, Connection),
+    kw!("sc_tracked", [I, S], 1, Bool, Connection),
+    kw!("sc0_tracked", [S], 0, Bool, Connection),
+    kw!("sc1_tracked", [S], 0, Bool, Connection),
+    kw!("sc2_tracked", [S], 0, Bool, Connection),
+];
 
 /// Whether `name` is a stick-counter fetch (answered from the stick tables).
 pub fn is_counter(name: &str) -> bool {
-    COUNTER_FETCHES.iter().any(|k| k.name == name)
+    COUNTER_FETCHES
+        .iter()
+        .chain(COUNTER_ARRAY_FETCHES)
+        .any(|k| k.name == name)
 }
 
 /// The keyword named `name`, if fulcrum knows it.
@@ -338,6 +372,7 @@ pub fn lookup(name: &str) -> Option<&'static FetchKw> {
     FETCHES
         .iter()
         .chain(COUNTER_FETCHES)
+        .chain(COUNTER_ARRAY_FETCHES)
         .find(|k| k.name == name)
 }
 

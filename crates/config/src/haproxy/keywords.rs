@@ -82,6 +82,7 @@ pub(super) fn keyword(
         "errorloc" | "errorloc302" | "errorloc303" => errorloc(&mut p.errorfiles, line),
         "http-error" => http_error(&mut p.errorfiles, line),
         "disabled" => line.no_more(1).map(|()| p.options.keywords.disabled = true),
+        "id" => proxy_id(p, section, line),
         "enabled" => line
             .no_more(1)
             .map(|()| p.options.keywords.disabled = false),
@@ -335,4 +336,20 @@ fn server_template(
         out.push(super::server::parse_server(&one, template, diags)?);
     }
     Ok(out)
+}
+
+/// `id N` of a proxy (not in `defaults`).
+fn proxy_id(p: &mut Proxy, section: Option<ProxyKind>, line: &Line<'_>) -> Result<(), String> {
+    if section.is_none() {
+        return Err("'id' is not allowed in a 'defaults' section".into());
+    }
+    let v = line.need(1, "a positive integer")?;
+    line.no_more(2)?;
+    match v.parse::<u32>() {
+        Ok(n) if (1..=i32::MAX as u32).contains(&n) => {
+            p.options.keywords.id = Some(n);
+            Ok(())
+        }
+        _ => Err(format!("'id' expects a positive integer, found '{v}'")),
+    }
 }

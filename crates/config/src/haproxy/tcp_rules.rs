@@ -13,7 +13,6 @@ const NOT_RUN: &[&str] = &[
     "expect-proxy",
     "expect-netscaler-cip",
     "capture",
-    "sc-inc-gpc",
     "set-mark",
     "set-tos",
     "set-nice",

@@ -882,10 +882,15 @@ fn stick_tables() {
         errors(&format!("{TIMEOUTS}backend b\n stick on src table nope\n")).len(),
         1
     );
-    // A converter would be dropped from the model: refused, not run differently.
+    // The pattern is a whole sample expression, converters kept.
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n stick-table type ip size 1k\n stick on src,ipmask(24)\n"
+    ));
+    assert_eq!(c.proxy("b").unwrap().stick_rules[0].expr, "src,ipmask(24)");
+    // A mistake in it is an error at its line, with the column.
     assert_eq!(
         errors(&format!(
-            "{TIMEOUTS}backend b\n stick-table type ip size 1k\n stick on src,ipmask(24)\n"
+            "{TIMEOUTS}backend b\n stick-table type ip size 1k\n stick on src,nope\n"
         ))
         .len(),
         1

@@ -244,11 +244,16 @@ pub enum Balance {
 pub struct Server {
     pub name: String,
     pub span: Span,
+    /// `id N`: the server's number in its backend (`srv_id`, a stick table's `server_id`,
+    /// the stats' `sid`); see `model_ids`.
+    pub id: Option<u32>,
     pub address: ServerAddress,
     /// `weight`, 0..=256, default 1.
     pub weight: u32,
     pub maxconn: Option<u32>,
     pub backup: bool,
+    /// `non-stick` (`stick` clears it): stick rules never store this server.
+    pub non_stick: bool,
     pub disabled: bool,
     pub check: bool,
     /// `inter`, default 2s.

@@ -278,10 +278,16 @@ pub enum CounterAction {
         key: String,
         table: Option<String>,
     },
-    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`.
-    IncGpc { slot: u8, idx: u8 },
-    /// `sc-set-gpt0(N) VALUE`.
-    SetGpt0 { slot: u8, value: i64 },
+    /// `sc-inc-gpc(IDX,N)` (`array`) / `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`.
+    IncGpc { slot: u8, idx: u8, array: bool },
+    /// `sc-set-gpt(IDX,N) VALUE` (`array`) / `sc-set-gpt0(N) VALUE`: VALUE a sample
+    /// expression (an integer is written `int(N)`).
+    SetGpt {
+        slot: u8,
+        idx: u8,
+        array: bool,
+        value: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -332,7 +338,10 @@ pub enum StickKeyType {
 pub struct StickRule {
     pub span: Span,
     pub kind: StickRuleKind,
+    /// The pattern's first fetch (its name and its first argument as written).
     pub fetch: Fetch,
+    /// The whole pattern, a sample expression (`src`, `req.cook(a),lower`).
+    pub expr: String,
     pub table: Option<Reference>,
     pub condition: Option<Condition>,
 }

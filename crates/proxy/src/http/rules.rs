@@ -11,7 +11,6 @@ use super::rewrite;
 use super::sample_env::HttpEnv;
 use crate::acl::Cond;
 use crate::applet::Applet;
-use crate::persist::track::Event;
 use crate::track::{Counters, Table};
 use fulcrum_config::model::LinePart;
 use fulcrum_config::model::{HttpAction, HttpRule, RedirectKind};
@@ -75,7 +74,7 @@ enum Action {
         table: Arc<Table>,
     },
     /// `sc-inc-gpc0/1(N)`, `sc-set-gpt0(N) V`.
-    Counter(usize, Event),
+    Counter(crate::track::CounterOp),
     /// `set-var`, `set-var-fmt`, `unset-var`.
     Var(crate::vars::VarOp),
     SetLine(LinePart, Fmt),
@@ -375,9 +374,9 @@ pub fn apply(
                     }
                 }
             }
-            Action::Counter(slot, ev) => {
+            Action::Counter(op) => {
                 if let Some(c) = env.counters {
-                    c.tracking.event(*slot, *ev);
+                    op.run(c.tracking, &env.sample(Some(req), res.as_deref()));
                 }
             }
             Action::Var(op) => op.run(&env.sample(Some(req), res.as_deref())),

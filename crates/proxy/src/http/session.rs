@@ -464,7 +464,7 @@ impl<C: ClientStream> Session<C> {
         }
         self.served += 1;
         if let Some(t) = &self.track {
-            t.http_status(rec.status);
+            t.http_status(rec.status, rec.server.is_some() && rec.tc.is_some());
             t.bytes(rec.bytes_in, rec.bytes + rec.head_out);
         }
         // The line reads the transaction's variables (`%[var(txn.x)]`): logged before they go.

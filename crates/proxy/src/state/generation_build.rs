@@ -284,6 +284,7 @@ fn build_scoped(
                 retire: tokio::sync::Notify::new(),
                 conns: AtomicU64::new(0),
                 id: proxy_id(config, p),
+                order: proxy_order(config, p),
                 counters: old
                     .and_then(|g| g.frontends.get(&p.name))
                     .map(|f| f.counters.clone())

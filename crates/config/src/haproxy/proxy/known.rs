@@ -23,7 +23,6 @@ pub(super) enum Cap {
 /// Real HAProxy proxy keywords fulcrum reads but does not act on (yet): accepted with a warning.
 pub(super) const IGNORED: &[&str] = &[
     "description",
-    "id",
     "hash-type",
     "hash-balance-factor",
     "email-alert",

@@ -7,7 +7,6 @@ use crate::acl;
 use crate::applet::Applet;
 use crate::http::errors;
 use crate::http::response::Response;
-use crate::persist::track::Event;
 use crate::track::TableRefs;
 use fulcrum_config::model::{Acl, CounterAction, HttpAction, HttpRule, ReturnBody};
 use regex::bytes::Regex;
@@ -273,17 +272,9 @@ fn counter_action(c: &CounterAction, tables: &TableRefs<'_>) -> Result<Action, S
                 .map_err(|e| format!("track-sc{slot} key '{key}': {e}"))?,
             table: tables.find(table.as_deref())?,
         },
-        CounterAction::IncGpc { slot, idx } => Action::Counter(
-            usize::from(*slot),
-            if *idx == 0 {
-                Event::IncGpc0
-            } else {
-                Event::IncGpc1
-            },
-        ),
-        CounterAction::SetGpt0 { slot, value } => Action::Counter(
-            usize::from(*slot),
-            Event::SetGpt0(u64::try_from(*value).unwrap_or(0)),
-        ),
+        other => match crate::track::CounterOp::compile(other) {
+            Some(op) => Action::Counter(op?),
+            None => return Err("not a counter action".into()),
+        },
     })
 }

@@ -271,11 +271,15 @@ impl<C: ClientStream> Session<C> {
                 .filter(|a| a.prefer_last)
                 .and_then(|a| be.servers.iter().position(|s| s.id == a.server.id));
         }
-        // Then the sample-keyed stick rules of a string table (`stick match req.cook(C)`).
-        let mut stick_key = None;
+        // Then the sample-keyed stick rules (`stick match req.cook(C)`, conditions, `table T`).
+        let mut stick_key = Vec::new();
         if be.policy.stick_sample.is_some() {
+            let counters = self
+                .fe
+                .counters(self.track.as_deref(), fe.tables.get(&be.name));
             let env =
                 crate::http::sample_env::HttpEnv::new(self.peer, self.local, Some(&self.req), None)
+                    .with_counters(counters)
                     .at(Some(&located));
             let (stuck, key) = crate::http::persist::stick_request(&be, &env, prefer.is_some());
             prefer = prefer.or(stuck);
@@ -372,10 +376,10 @@ impl<C: ClientStream> Session<C> {
         if let Some(h) = &be.options.keywords.send_name_header {
             crate::http::send_name::apply(&mut self.req, h, &assigned.server().name, conn_appended);
         }
-        be.remember_server(src, assigned.index);
-        if let Some(key) = &stick_key {
-            crate::http::persist::stick_store(&be, key.clone(), assigned.index);
+        if be.policy.sticks(assigned.index) {
+            be.remember_server(src, assigned.index);
         }
+        crate::http::persist::stick_store(&be, &stick_key, assigned.index);
         // Phase: exchange with the server, compiled once per kind of connection (TCP, unix);
         // a reused connection found closed before any answer is replayed on a fresh one.
         let comp = crate::http::compress::on_request(
@@ -456,9 +460,7 @@ impl<C: ClientStream> Session<C> {
                         );
                     }
                     // `stick on|store-request`: the key goes with the server finally used.
-                    if let Some(key) = &stick_key {
-                        crate::http::persist::stick_store(&be, key.clone(), assigned.index);
-                    }
+                    crate::http::persist::stick_store(&be, &stick_key, assigned.index);
                 }
                 None => {
                     let (status, term, after) = if elsewhere {
