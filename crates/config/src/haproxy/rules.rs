@@ -3,14 +3,14 @@
 use super::acl::condition;
 use super::line::{number_in, time, Line};
 use super::suggest::did_you_mean;
-use crate::model::{Condition, HttpAction, HttpRule, LinePart, ReturnBody};
+use crate::model::{Condition, HttpAction, HttpRule, LinePart};
 
 mod stick;
 pub use stick::{stick_rule, stick_table};
 
 mod answers;
 pub(super) use answers::response_options_from;
-use answers::{deny_action, redirect, response_options, return_action};
+use answers::{deny_action, redirect, return_action, tarpit_action};
 
 const ACTIONS: &[&str] = &[
     "allow",
@@ -340,20 +340,7 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
                 _ => (HttpAction::Auth { realm: None }, 2),
             }
         }
-        "tarpit" => {
-            if !request {
-                return Err("'tarpit' is only valid in 'http-request'".into());
-            }
-            let (status, content_type, body, headers, i) =
-                response_options(line, request, 500, "deny")?;
-            if !matches!(body, ReturnBody::None) || !headers.is_empty() || content_type.is_some() {
-                return Err(
-                    "'http-request tarpit' with a response (string, file, hdr...) is not run by fulcrum yet: use deny_status and errorfile"
-                        .into(),
-                );
-            }
-            (HttpAction::Tarpit { status }, i)
-        }
+        "tarpit" => tarpit_action(line, request)?,
         "return" => return_action(line, request)?,
         "use-service" => {
             if !request {

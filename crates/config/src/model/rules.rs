@@ -103,6 +103,10 @@ pub enum HttpAction {
     Deny {
         status: Option<u16>,
     },
+    /// `deny` with response options (`content-type`, `string`, `lf-string`, `file`,
+    /// `lf-file`, `errorfile`, `errorfiles`, `hdr`): that answer, logged as the proxy's
+    /// refusal (`PR`/`PH`), not as a local answer.
+    DenyReply(Reply),
     /// `set-header NAME FMT` (FMT is a HAProxy log-format string, kept as written).
     SetHeader {
         name: String,
@@ -187,6 +191,8 @@ pub enum HttpAction {
     /// the error page for N (500 by default).
     Tarpit {
         status: u16,
+        /// Response options (as `deny`'s), rendered once the hold is over.
+        reply: Option<Reply>,
     },
     /// `set-log-level LEVEL`: the request's log line is sent at this syslog severity
     /// (0 emerg .. 7 debug); `None`: `silent`, no line.
@@ -292,6 +298,16 @@ pub enum RedirectKind {
     Scheme,
 }
 
+/// The answer of `deny`/`tarpit` written with `return`'s response options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: ReturnBody,
+    /// `hdr NAME FMT`: FMT is a log-format string.
+    pub headers: Vec<(String, String)>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReturnBody {
@@ -301,6 +317,9 @@ pub enum ReturnBody {
     LfString(String),
     File(String),
     Errorfile(String),
+    /// `errorfiles NAME`: the file of the `http-errors` section NAME for the status, resolved
+    /// once the whole configuration is read (`Errorfile`, or `None`: an empty answer).
+    Errorfiles(String),
 }
 
 /// `stick-table type ip|ipv6|integer|string|binary [len N] size N [expire T] [nopurge] [store ...]`

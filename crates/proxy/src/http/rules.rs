@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 mod compile;
+pub mod reply;
 pub use compile::{auth_response, compile};
 
 /// A compiled log-format string: HAProxy's sample language (fulcrum-sample), rendered
@@ -58,14 +59,10 @@ enum Action {
         append_slash: bool,
         cookie: Option<Vec<u8>>,
     },
-    Return(Arc<Response>),
-    /// `return ... lf-string`: the body is rendered per request.
-    ReturnLf {
-        status: u16,
-        content_type: Option<String>,
-        headers: Vec<(String, String)>,
-        body: Fmt,
-    },
+    /// `return` with its response options (`rules::reply`).
+    Return(reply::Reply),
+    /// `deny` with response options: the answer, logged as a refusal.
+    DenyReply(reply::Reply),
     /// `use-service NAME`: the applet answers (resolved when compiled).
     Service(Arc<dyn Applet>),
     /// `track-scN KEY [table T]`.
@@ -96,8 +93,8 @@ enum Action {
     /// `reject` / `silent-drop`.
     Drop(bool),
     Auth(Arc<Response>, Arc<Response>),
-    /// `tarpit [deny_status N]`, held this long.
-    Tarpit(u16, std::time::Duration),
+    /// `tarpit [deny_status N] [response options]`, held this long.
+    Tarpit(u16, std::time::Duration, Option<reply::Reply>),
     /// `set-log-level`: the severity (0..7) or [`SILENT`].
     SetLogLevel(u8),
     /// `set-map(FILE)`, `del-map(FILE)`, `add-acl(FILE)`, `del-acl(FILE)` on the generation's
@@ -148,11 +145,14 @@ pub enum Verdict {
     Respond(Arc<Response>),
     /// Answer with the proxy's error page for this status.
     Error(u16),
+    /// `deny` with response options: this answer, logged as the proxy's refusal.
+    Deny(Arc<Response>),
     /// `use-service`: the applet answers.
     Service(Arc<dyn Applet>),
     /// `tarpit`: hold the request this long (the rule's proxy's `timeout tarpit`, else its
-    /// `timeout connect`), then answer the error page for this status.
-    Tarpit(u16, std::time::Duration),
+    /// `timeout connect`), then answer the error page for this status (or the rule's own
+    /// answer, rendered without the request as HAProxy 2.6 renders it after the hold).
+    Tarpit(u16, std::time::Duration, Option<Arc<Response>>),
     /// `reject` / `silent-drop`: close the client's connection without an answer (`silent`:
     /// without the client being told).
     Drop {
@@ -297,27 +297,20 @@ pub fn apply(
                     target.append(n, scratch);
                 }
             }
-            Action::Return(r) => return Verdict::Respond(r.clone()),
-            Action::ReturnLf {
-                status,
-                content_type,
-                headers,
-                body,
-            } => {
-                scratch.clear();
-                body.render(scratch, &env.sample(Some(req), res.as_deref()));
-                return Verdict::Respond(Arc::new(errors::return_response(
-                    *status,
-                    content_type.as_deref(),
-                    headers,
-                    scratch,
-                )));
+            Action::Return(r) => {
+                return Verdict::Respond(r.answer(&env.sample(Some(req), res.as_deref())))
+            }
+            Action::DenyReply(r) => {
+                return Verdict::Deny(r.answer(&env.sample(Some(req), res.as_deref())))
             }
             Action::Service(a) => return Verdict::Service(a.clone()),
             Action::Auth(r, proxy) => {
                 return Verdict::Respond(if env.proxy_request { proxy } else { r }.clone())
             }
-            Action::Tarpit(s, hold) => return Verdict::Tarpit(*s, *hold),
+            Action::Tarpit(s, hold, reply) => {
+                let page = reply.as_ref().map(|r| r.answer(&env.sample(None, None)));
+                return Verdict::Tarpit(*s, *hold, page);
+            }
             Action::Drop(silent) => return Verdict::Drop { silent: *silent },
             // HAProxy 2.6 (measured, `log_level_haproxy`): only the request side's level
             // reaches the traffic line; `http-response set-log-level` leaves it as it was.

@@ -9,7 +9,7 @@ use crate::http::errors;
 use crate::http::response::Response;
 use crate::persist::track::Event;
 use crate::track::TableRefs;
-use fulcrum_config::model::{Acl, CounterAction, HttpAction, HttpRule, ReturnBody};
+use fulcrum_config::model::{Acl, CounterAction, HttpAction, HttpRule};
 use regex::bytes::Regex;
 use std::sync::Arc;
 
@@ -44,17 +44,6 @@ pub fn compile(
                 name.clone().into_bytes(),
                 Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
             ),
-            HttpAction::Return {
-                status,
-                content_type,
-                body: ReturnBody::LfString(text),
-                headers,
-            } => Action::ReturnLf {
-                status: *status,
-                content_type: content_type.clone(),
-                headers: headers.clone(),
-                body: Fmt::parse(text).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
-            },
             HttpAction::DelHeader { name } => Action::DelHeader(name.clone().into_bytes()),
             HttpAction::Redirect {
                 kind,
@@ -76,43 +65,14 @@ pub fn compile(
                 content_type,
                 body,
                 headers,
-            } => {
-                let bytes = match body {
-                    ReturnBody::None => Vec::new(),
-                    ReturnBody::String(s) | ReturnBody::LfString(s) => s.clone().into_bytes(),
-                    ReturnBody::File(f) | ReturnBody::Errorfile(f) => {
-                        std::fs::read(f).map_err(|e| {
-                            acl::AclError(format!(
-                                "{}: cannot read '{f}' for http-request return: {e}",
-                                r.span
-                            ))
-                        })?
-                    }
-                };
-                if let ReturnBody::Errorfile(f) = body {
-                    // The file is a whole response, read once (as HAProxy's HTX at start-up).
-                    let page = errors::user_page(&bytes).map_err(|e| {
-                        acl::AclError(format!(
-                            "{}: http-request return errorfile '{f}': {e}",
-                            r.span
-                        ))
-                    })?;
-                    let page = page.ok_or_else(|| {
-                        acl::AclError(format!(
-                            "{}: http-request return errorfile '{f}': the file is empty (an answer with nothing to send is not supported)",
-                            r.span
-                        ))
-                    })?;
-                    Action::Return(page)
-                } else {
-                    Action::Return(Arc::new(errors::return_response(
-                        *status,
-                        content_type.as_deref(),
-                        headers,
-                        &bytes,
-                    )))
-                }
-            }
+            } => Action::Return(reply::compile(
+                &r.span.to_string(),
+                *status,
+                content_type.as_deref(),
+                body,
+                headers,
+            )?),
+            HttpAction::DenyReply(d) => Action::DenyReply(reply_of(&r.span.to_string(), d)?),
             HttpAction::SetLine { part, value } => Action::SetLine(
                 *part,
                 Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
@@ -168,7 +128,14 @@ pub fn compile(
                     Arc::new(proxy_auth_response(realm)),
                 )
             }
-            HttpAction::Tarpit { status } => Action::Tarpit(*status, tarpit),
+            HttpAction::Tarpit { status, reply } => Action::Tarpit(
+                *status,
+                tarpit,
+                reply
+                    .as_ref()
+                    .map(|d| reply_of(&r.span.to_string(), d))
+                    .transpose()?,
+            ),
             HttpAction::SetLogLevel { level } => Action::SetLogLevel(level.unwrap_or(SILENT)),
             HttpAction::MapEdit {
                 op,
@@ -259,6 +226,10 @@ pub fn proxy_auth_response(realm: &str) -> Response {
     );
     r.head.status = 407;
     r
+}
+
+fn reply_of(at: &str, d: &fulcrum_config::model::Reply) -> Result<reply::Reply, acl::AclError> {
+    reply::compile(at, d.status, d.content_type.as_deref(), &d.body, &d.headers)
 }
 
 fn regex_of(re: &str) -> Result<Regex, String> {
