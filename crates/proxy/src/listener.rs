@@ -283,7 +283,7 @@ pub async fn accept_loop(
         // `%Th`: the handshakes (PROXY header, TLS) run from here to the session.
         let accepted = std::time::Instant::now();
         match conn {
-            Conn::Tcp(sock, peer, local) => match connection_rules(&fe, peer, local) {
+            Conn::Tcp(sock, peer, local) => match connection_rules(&fe, peer, local, &sock) {
                 (Verdict::Accept, track, (peer, local)) => {
                     match slot.key.as_ref().and_then(|k| fe.tls_for(k)).cloned() {
                         Some(tls) => crate::tls::handshake::spawn(
@@ -323,7 +323,7 @@ pub async fn accept_loop(
             },
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);
-                if let (Verdict::Accept, track, addrs) = connection_rules(&fe, me, me) {
+                if let (Verdict::Accept, track, addrs) = connection_rules(&fe, me, me, &()) {
                     spawn_session(
                         fe,
                         sock,
@@ -343,10 +343,11 @@ pub async fn accept_loop(
 /// `tcp-request connection` rules (the `session` rules run in the session's task, after a PROXY header),
 /// the connection's stick counters (when the configuration has stick tables), and its
 /// addresses as `set-src`/`set-dst` rules left them.
-fn connection_rules(
+fn connection_rules<S: crate::sockopt::HasSocket>(
     fe: &Frontend,
     peer: SocketAddr,
     local: SocketAddr,
+    sock: &S,
 ) -> (Verdict, Option<Arc<Tracking>>, (SocketAddr, SocketAddr)) {
     let track = fe.new_tracking();
     if fe.tcp_connection.is_empty() {
@@ -363,6 +364,8 @@ fn connection_rules(
         .at(Some(&place));
     let moved = crate::tcp_rules::Moved::default();
     let v = crate::tcp_rules::eval(&fe.tcp_connection, &ctx, false, &moved);
+    // `set-mark`/`set-tos` (`sockopt`)
+    sock.with(&mut |s| moved.sock.set(&s));
     (v, track, moved.get(peer, local))
 }
 

@@ -113,6 +113,7 @@ pub async fn serve<C: ClientStream>(
             _ => ins.more(&mut client).await,
         }
     };
+    moved.sock.apply(&client);
     if crate::tcp_rules::ends(verdict, &client) {
         return log(rejected(None));
     }
@@ -161,6 +162,7 @@ pub async fn serve<C: ClientStream>(
                 None => ins.more(&mut client).await,
             }
         };
+        moved.sock.apply(&client);
         if crate::tcp_rules::ends(verdict, &client) {
             return log(rejected(Some(be.as_ref())));
         }

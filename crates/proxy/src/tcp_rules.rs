@@ -7,7 +7,7 @@
 use crate::acl::{self, Cond, Ctx};
 use crate::persist::track::Event;
 use crate::track::{Table, TableRefs};
-use fulcrum_config::model::{Acl, CounterAction, TcpAction, TcpRule};
+use fulcrum_config::model::{Acl, ConnAction, CounterAction, TcpAction, TcpRule};
 use fulcrum_sample::fetch::Needs;
 use std::sync::Arc;
 
@@ -46,6 +46,10 @@ enum Action {
     Var(crate::vars::VarOp),
     /// `set-src` and its siblings: the connection's addresses from then on.
     SetAddr(fulcrum_config::model::AddrPart, fulcrum_sample::Expr),
+    /// `set-mark` (`true`) / `set-tos`: for the caller to apply to the client's socket.
+    Sock(bool, u32),
+    /// `set-nice`: nothing to run (`http::rules::knobs`).
+    Nothing,
 }
 
 /// The addresses a phase's `set-src`/`set-dst`/`set-*-port` rules left (`http::set_addr`).
@@ -106,6 +110,15 @@ pub fn compile(
                     fulcrum_sample::compile(expr)
                         .map_err(|e| acl::AclError(format!("{}: '{expr}': {e}", r.span)))?,
                 ),
+                TcpAction::Conn(ConnAction::SetMark(m)) => Action::Sock(true, *m),
+                TcpAction::Conn(ConnAction::SetTos(t)) => Action::Sock(false, *t),
+                TcpAction::Conn(ConnAction::SetNice(_)) => Action::Nothing,
+                TcpAction::Conn(ConnAction::SetPriority { .. }) | TcpAction::SetLogLevel { .. } => {
+                    return Err(acl::AclError(format!(
+                        "{}: this 'tcp-request' action is not run by fulcrum yet",
+                        r.span
+                    )))
+                }
                 TcpAction::Counter(CounterAction::IncGpc { slot, idx }) => Action::Counter(
                     usize::from(*slot),
                     if *idx == 0 { Event::IncGpc0 } else { Event::IncGpc1 },
@@ -200,6 +213,9 @@ fn run(
                 moved.apply(*part, expr.eval(&*ctx), base.src, base.dst);
                 *ctx = at(moved);
             }
+            Action::Sock(true, m) => moved.sock.mark(*m),
+            Action::Sock(false, t) => moved.sock.tos(*t),
+            Action::Nothing => {}
         }
     }
     Some(Ok(Verdict::Accept))
@@ -216,7 +232,7 @@ pub fn silence(sock: &tokio::net::TcpStream) {
 
 /// Runs `tcp-request content` rules for a client stream; whether the connection ends here
 /// (a silent drop first silences a TCP client's socket).
-pub fn content<C: 'static>(
+pub fn content<C: crate::stream::ClientStream>(
     rules: &[Rule],
     ctx: &Ctx<'_>,
     client: &C,
@@ -226,7 +242,9 @@ pub fn content<C: 'static>(
     if rules.is_empty() {
         return false;
     }
-    ends(eval(rules, ctx, per_request, moved), client)
+    let v = eval(rules, ctx, per_request, moved);
+    moved.sock.apply(client);
+    ends(v, client)
 }
 
 /// Whether verdict `v` ends the connection (a silent drop first silences a TCP client).

@@ -83,6 +83,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "log",
             "handover",
             "sockpair",
+            "sockopt",
             "bind",
             // The HTTP/1 codec over the neutral head (`http::message`).
             "http::h1",

@@ -14,9 +14,6 @@ const NOT_RUN: &[&str] = &[
     "expect-netscaler-cip",
     "capture",
     "sc-inc-gpc",
-    "set-mark",
-    "set-tos",
-    "set-nice",
     "set-log-level",
     "set-priority-class",
     "set-priority-offset",
@@ -46,6 +43,16 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
         return Ok((TcpAction::Counter(c), next));
     }
     let base = word.split('(').next().unwrap_or(word);
+    if !response {
+        let place = if what.ends_with("content") {
+            super::rules::conn::Place::Request
+        } else {
+            super::rules::conn::Place::Accept
+        };
+        if let Some((c, next)) = super::rules::conn::parse(line, i, place, what)? {
+            return Ok((TcpAction::Conn(c), next));
+        }
+    }
     if !response
         && matches!(
             base,

@@ -56,6 +56,28 @@ pub enum TcpAction {
     /// `set-src|set-dst|set-src-port|set-dst-port EXPR` (`tcp-request` phases): the
     /// connection's addresses from then on.
     SetAddr { part: AddrPart, expr: String },
+    /// `set-mark`, `set-tos`, `set-nice`, `set-priority-class|offset`.
+    Conn(ConnAction),
+    /// `set-log-level LEVEL` (`tcp-request content`): the session's log line at this
+    /// severity (0 emerg .. 7 debug); `None`: `silent`.
+    SetLogLevel { level: Option<u8> },
+}
+
+/// Actions on the client's connection or the stream's scheduling, in `tcp-request` and
+/// `http-request|http-response` rules.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "conn")]
+pub enum ConnAction {
+    /// `set-mark MARK`: the client socket's `SO_MARK`.
+    SetMark(u32),
+    /// `set-tos TOS`: the client socket's `IP_TOS` (`IPV6_TCLASS`).
+    SetTos(u32),
+    /// `set-nice N` (-1024..1024): HAProxy's task priority (see the README for what fulcrum
+    /// does with it).
+    SetNice(i32),
+    /// `set-priority-class EXPR` / `set-priority-offset EXPR`: the request's place in a
+    /// backend queue (`prio_class`, `prio_offset`).
+    SetPriority { offset: bool, expr: String },
 }
 
 /// One `http-request` or `http-response` rule.
@@ -218,6 +240,16 @@ pub enum HttpAction {
     SetAddr {
         part: AddrPart,
         expr: String,
+    },
+    /// `set-mark`, `set-tos`, `set-nice`, `set-priority-class|offset`.
+    Conn(ConnAction),
+    /// `disable-l7-retry`: no `retry-on` retry for this request.
+    DisableL7Retry,
+    /// `early-hint NAME FMT`: a field of the `103 Early Hints` sent before the answer (the
+    /// fields of consecutive rules go in one 103).
+    EarlyHint {
+        name: String,
+        value: String,
     },
 }
 

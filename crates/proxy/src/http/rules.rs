@@ -4,7 +4,6 @@
 //! sample-language crate and rendered per request.
 //! A rule that answers (deny, redirect, return) stops the evaluation, as in HAProxy.
 
-use super::errors;
 use super::message::Message;
 use super::response::Response;
 use super::rewrite;
@@ -14,12 +13,14 @@ use crate::applet::Applet;
 use crate::persist::track::Event;
 use crate::track::{Counters, Table};
 use fulcrum_config::model::LinePart;
-use fulcrum_config::model::{HttpAction, HttpRule, RedirectKind};
+use fulcrum_config::model::{HttpAction, HttpRule};
 use regex::bytes::Regex;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 mod compile;
+pub mod knobs;
+mod redirect;
 pub mod reply;
 pub use compile::{auth_response, compile};
 
@@ -51,14 +52,9 @@ enum Action {
     SetHeader(Vec<u8>, Fmt),
     AddHeader(Vec<u8>, Fmt),
     DelHeader(Vec<u8>),
-    Redirect {
-        kind: RedirectKind,
-        target: Vec<u8>,
-        code: u16,
-        drop_query: bool,
-        append_slash: bool,
-        cookie: Option<Vec<u8>>,
-    },
+    Redirect(redirect::Redirect),
+    /// `set-mark`, `set-tos`, `set-nice`, `disable-l7-retry`, `early-hint` (`rules::knobs`).
+    Knob(knobs::Op),
     /// `return` with its response options (`rules::reply`).
     Return(reply::Reply),
     /// `deny` with response options: the answer, logged as a refusal.
@@ -199,6 +195,8 @@ pub struct Env<'a> {
     pub proxy_request: bool,
     /// Where the request is (frontend, backend once routed, server once answering).
     pub place: Option<&'a dyn super::sample_env::Where>,
+    /// What `disable-l7-retry` and `early-hint` rules left (`rules::knobs`).
+    pub knobs: knobs::Knobs,
 }
 
 /// Per-request timeouts set by `set-timeout`.
@@ -269,7 +267,7 @@ pub fn apply(
     mut res: Option<&mut Message>,
     scratch: &mut Vec<u8>,
 ) -> Verdict {
-    for rule in rules {
+    for (i, rule) in rules.iter().enumerate() {
         if let Some(c) = &rule.cond {
             let ctx = env.sample(Some(req), res.as_deref());
             if !c.eval(&ctx) {
@@ -419,50 +417,13 @@ pub fn apply(
                 };
                 rewrite::del_header_match(target, name, method, re.as_ref());
             }
-            Action::Redirect {
-                kind,
-                target,
-                code,
-                drop_query,
-                append_slash,
-                cookie,
-            } => {
-                let mut loc = Vec::with_capacity(64);
-                // The request's path (and query unless `drop-query`), `/` appended with
-                // `append-slash`, as HAProxy's prefix and scheme redirects.
-                let tail = |loc: &mut Vec<u8>| {
-                    let uri = req.uri();
-                    let path = if *drop_query {
-                        uri.split(|&b| b == b'?').next().unwrap_or(uri)
-                    } else {
-                        uri
-                    };
-                    loc.extend_from_slice(path);
-                    // HAProxy appends it to the location as built, query included
-                    if *append_slash && !loc.ends_with(b"/") {
-                        loc.push(b'/');
-                    }
-                };
-                match kind {
-                    RedirectKind::Location => loc.extend_from_slice(target),
-                    RedirectKind::Prefix => {
-                        if target.as_slice() != b"/" {
-                            loc.extend_from_slice(target);
-                        }
-                        tail(&mut loc);
-                    }
-                    RedirectKind::Scheme => {
-                        loc.extend_from_slice(target);
-                        loc.extend_from_slice(b"://");
-                        loc.extend_from_slice(req.header(b"host").unwrap_or(b""));
-                        tail(&mut loc);
-                    }
-                }
-                return Verdict::Respond(Arc::new(errors::redirect_response(
-                    *code,
-                    &loc,
-                    cookie.as_deref(),
-                )));
+            Action::Redirect(r) => return Verdict::Respond(r.answer(req)),
+            Action::Knob(op) => {
+                // HAProxy 2.6 ends the 103 unless the next rule is an unconditional hint.
+                let next_is_hint = rules.get(i + 1).is_some_and(|r| {
+                    r.cond.is_none() && matches!(r.action, Action::Knob(knobs::Op::EarlyHint(..)))
+                });
+                knobs::run(op, env, req, res.as_deref(), next_is_hint);
             }
         }
     }

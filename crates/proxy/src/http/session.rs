@@ -62,6 +62,7 @@ mod response_rules;
 mod retry_on;
 #[cfg(test)]
 mod reuse_tests;
+mod rule_effects;
 mod tcp_response;
 
 /// What happens to a connection (the client's, or the server's) after a request.
@@ -160,6 +161,8 @@ struct Rec {
     /// `%B` minus the bytes sent (`bytes + head_out`): HAProxy logs its HTX size of the
     /// answer as it came in (`http::log_bytes`), not the bytes on the wire.
     log_adjust: i64,
+    /// `103 Early Hints` sent before the answer, as HAProxy's `%B` counts them.
+    interim: u64,
     /// `%U` minus `bytes_in`: HAProxy 2.6 counts a request head without each header's `: `
     /// and line end (`http::log_bytes::request_in`).
     in_adjust: i64,
@@ -430,6 +433,7 @@ impl<C: ClientStream> Session<C> {
             bytes_in: head_len as u64,
             head_out: 0,
             log_adjust: 0,
+            interim: 0,
             in_adjust: crate::http::log_bytes::request_in(&self.req) as i64 - head_len as i64,
             counted: StatusCount::Pending,
             nolog: false,

@@ -15,6 +15,9 @@ use std::sync::Mutex;
 pub struct Moved {
     set: AtomicBool,
     addrs: Mutex<Option<(SocketAddr, SocketAddr)>>,
+    /// `set-mark`/`set-tos` of the same rules, for the caller to apply to the client's
+    /// socket (`sockopt`).
+    pub sock: crate::sockopt::SockOps,
 }
 
 impl Moved {

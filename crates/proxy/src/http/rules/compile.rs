@@ -30,6 +30,14 @@ pub fn compile(
             .as_ref()
             .map(|c| acl::compile_condition(c, acls))
             .transpose()?;
+        if let Some(op) = super::knobs::compile(&r.action) {
+            let op = op.map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?;
+            out.push(Rule {
+                action: Action::Knob(op),
+                cond,
+            });
+            continue;
+        }
         let action = match &r.action {
             // Nothing to run: fulcrum's rewrites do not fail for lack of room.
             HttpAction::StrictMode(_) => continue,
@@ -52,14 +60,14 @@ pub fn compile(
                 drop_query,
                 append_slash,
                 cookie,
-            } => Action::Redirect {
+            } => Action::Redirect(super::redirect::Redirect {
                 kind: *kind,
                 target: target.clone().into_bytes(),
                 code: *code,
                 drop_query: *drop_query,
                 append_slash: *append_slash,
                 cookie: cookie.clone().map(String::into_bytes),
-            },
+            }),
             HttpAction::Return {
                 status,
                 content_type,
@@ -192,6 +200,12 @@ pub fn compile(
                     "{}: 'http-request wait-for-body' is run by fulcrum only in a frontend or listen's own rules",
                     r.span
                 )));
+            }
+            HttpAction::Conn(_) | HttpAction::DisableL7Retry | HttpAction::EarlyHint { .. } => {
+                return Err(acl::AclError(format!(
+                    "{}: this action is not run by fulcrum yet",
+                    r.span
+                )))
             }
             HttpAction::UseService { name } => match service(name) {
                 Some(a) => Action::Service(a),

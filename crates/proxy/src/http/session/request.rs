@@ -102,6 +102,7 @@ impl<C: ClientStream> Session<C> {
             proxy_request: fe.options.h1.use_proxy_header
                 && !matches!(self.req.target().first(), Some(b'/' | b'*')),
             place: Some(&located),
+            knobs: Default::default(),
         };
         rec.log_level.clone_from(&env.log_level);
         rec.captures.clone_from(&env.captures);
@@ -133,6 +134,7 @@ impl<C: ClientStream> Session<C> {
             (self.peer, self.local) = (s, d);
         }
         crate::http::cache_flow::count(&env.cache, &fe.counters);
+        self.rule_effects(&env, rec).await;
         if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
             return next;
         }
@@ -192,6 +194,7 @@ impl<C: ClientStream> Session<C> {
             (self.peer, self.local) = (s, d);
         }
         crate::http::cache_flow::count(&env.cache, &be.counters);
+        self.rule_effects(&env, rec).await;
         if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
             return next;
         }
@@ -391,7 +394,7 @@ impl<C: ClientStream> Session<C> {
             client,
             server,
             cookie: cookie.as_ref(),
-            l7_left: (if be.options.retry_on.after_sending() {
+            l7_left: (if be.options.retry_on.after_sending() && !env.knobs.l7_retry_disabled() {
                 be.retries
             } else {
                 0

@@ -30,13 +30,16 @@ impl<C: ClientStream> Session<C> {
         // `tcp-response content` rules first, as HAProxy (`tcp_response`).
         let close_server = self.tcp_response_rules(x, rec).await?;
         for rules_set in [&be.policy.http_response, &fe.http_response] {
-            match rules::apply(
+            let verdict = rules::apply(
                 rules_set,
                 x.env,
                 &mut self.req,
                 Some(&mut self.res),
                 &mut self.scratch,
-            ) {
+            );
+            // `set-mark`/`set-tos` of `http-response` rules (`sockopt`)
+            x.env.moved.sock.apply(&self.client);
+            match verdict {
                 // `use-service` is only valid in `http-request` (the parser rejects it here).
                 Verdict::Continue | Verdict::Service(_) | Verdict::Tarpit(..) => {}
                 Verdict::Drop { silent } => {
