@@ -82,6 +82,7 @@ pub async fn serve<C: ClientStream>(
                 accepted.elapsed(),
                 &d,
                 (source.lock().ok().and_then(|s| *s), rt, false, handshake),
+                moved.level(),
             )
         }
     };
@@ -282,6 +283,7 @@ pub async fn serve<C: ClientStream>(
                 retries: 0,
             },
             (source.lock().ok().and_then(|s| *s), rt, true, handshake),
+            moved.level(),
         );
     }
     // Phase: the backend's `tcp-response content` rules on the server's first bytes.
@@ -397,6 +399,7 @@ fn log_tcp(
     total: Duration,
     d: &Done<'_>,
     (source, rt, asap, handshake): (Option<SocketAddr>, u64, bool, Duration),
+    chosen: Option<u8>,
 ) {
     let Some(log) = &fe.log else { return };
     if fe.options.dontlognull && d.bytes == 0 && d.term == Termination::NORMAL {
@@ -405,6 +408,12 @@ fn log_tcp(
     let error = crate::log_format::is_error(fe.mode, d.term, d.retries, 0);
     let Some(level) = crate::log_format::level(&fe.options, error) else {
         return;
+    };
+    // `tcp-request content set-log-level` (8: `silent`, no line)
+    let level = match chosen {
+        Some(8) => return,
+        Some(l) => l,
+        None => level,
     };
     let place = crate::place::Place {
         fe,

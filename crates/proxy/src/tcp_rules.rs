@@ -50,6 +50,8 @@ enum Action {
     Sock(bool, u32),
     /// `set-nice`: nothing to run (`http::rules::knobs`).
     Nothing,
+    /// `set-log-level`: the session's line at this severity (8: `silent`).
+    Level(u8),
 }
 
 /// The addresses a phase's `set-src`/`set-dst`/`set-*-port` rules left (`http::set_addr`).
@@ -113,7 +115,8 @@ pub fn compile(
                 TcpAction::Conn(ConnAction::SetMark(m)) => Action::Sock(true, *m),
                 TcpAction::Conn(ConnAction::SetTos(t)) => Action::Sock(false, *t),
                 TcpAction::Conn(ConnAction::SetNice(_)) => Action::Nothing,
-                TcpAction::Conn(ConnAction::SetPriority { .. }) | TcpAction::SetLogLevel { .. } => {
+                TcpAction::SetLogLevel { level } => Action::Level(level.unwrap_or(8)),
+                TcpAction::Conn(ConnAction::SetPriority { .. }) => {
                     return Err(acl::AclError(format!(
                         "{}: this 'tcp-request' action is not run by fulcrum yet",
                         r.span
@@ -216,6 +219,7 @@ fn run(
             Action::Sock(true, m) => moved.sock.mark(*m),
             Action::Sock(false, t) => moved.sock.tos(*t),
             Action::Nothing => {}
+            Action::Level(l) => moved.set_level(*l),
         }
     }
     Some(Ok(Verdict::Accept))

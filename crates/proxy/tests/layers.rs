@@ -52,6 +52,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
     ("client certificate fetches", &["http::ssl_client"]),
     (
+        "socket options rules ask for: set-mark, set-tos (uses stream)",
+        &["sockopt"],
+    ),
+    (
         "capture slots: `capture ... header`, `capture cookie`, `declare capture` (uses http::message)",
         &["http::capture"],
     ),
@@ -83,7 +87,6 @@ const LAYERS: &[(&str, &[&str])] = &[
             "log",
             "handover",
             "sockpair",
-            "sockopt",
             "bind",
             // The HTTP/1 codec over the neutral head (`http::message`).
             "http::h1",

@@ -14,7 +14,6 @@ const NOT_RUN: &[&str] = &[
     "expect-netscaler-cip",
     "capture",
     "sc-inc-gpc",
-    "set-log-level",
     "set-priority-class",
     "set-priority-offset",
     "do-resolve",
@@ -52,6 +51,11 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
         if let Some((c, next)) = super::rules::conn::parse(line, i, place, what)? {
             return Ok((TcpAction::Conn(c), next));
         }
+    }
+    if what == "tcp-request content" && base == "set-log-level" {
+        let w = line.need(i + 1, "a log level (emerg ... debug, or silent)")?;
+        let level = super::rules::log_level(w)?;
+        return Ok((TcpAction::SetLogLevel { level }, i + 2));
     }
     if !response
         && matches!(

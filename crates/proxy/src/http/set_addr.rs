@@ -18,9 +18,21 @@ pub struct Moved {
     /// `set-mark`/`set-tos` of the same rules, for the caller to apply to the client's
     /// socket (`sockopt`).
     pub sock: crate::sockopt::SockOps,
+    /// `tcp-request content set-log-level`: the severity + 1 (0: none; 9: `silent`).
+    level: std::sync::atomic::AtomicU8,
 }
 
 impl Moved {
+    /// `tcp-request content set-log-level`: 0 (emerg) .. 7 (debug), or 8 for `silent`.
+    pub fn set_level(&self, level: u8) {
+        self.level.store(level.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// The level a `set-log-level` rule chose, if any (8: `silent`).
+    pub fn level(&self) -> Option<u8> {
+        self.level.load(Ordering::Relaxed).checked_sub(1)
+    }
+
     /// The current (source, destination), given the connection's.
     pub fn get(&self, src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
         if !self.set.load(Ordering::Relaxed) {

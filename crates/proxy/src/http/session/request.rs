@@ -51,6 +51,13 @@ impl<C: ClientStream> Session<C> {
             (self.peer, self.local) = (s, d);
             (env.src, env.dst) = (s, d);
         }
+        if let Some(l) = moved.level() {
+            // `set-log-level` (8: `silent`, rules::SILENT): the request's line
+            let cell = env
+                .log_level
+                .get_or_insert_with(|| Arc::new(std::sync::atomic::AtomicU8::new(rules::UNSET)));
+            cell.store(l, std::sync::atomic::Ordering::Relaxed);
+        }
         end
     }
 
@@ -109,7 +116,9 @@ impl<C: ClientStream> Session<C> {
         let src = crate::net::canonical(self.peer.ip());
         // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode; then
         // the request counts for every entry tracked so far.
-        if self.content_rules(&fe.tcp_content, fe.own_table.as_ref(), &mut env) {
+        let end = self.content_rules(&fe.tcp_content, fe.own_table.as_ref(), &mut env);
+        rec.log_level.clone_from(&env.log_level);
+        if end {
             rec.term = Termination::PROXY_REQUEST;
             return Next::Close;
         }
@@ -176,7 +185,9 @@ impl<C: ClientStream> Session<C> {
         rec.backend = Some(be.clone());
         located.route(&be);
         if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
-            if self.content_rules(rules, fe.tables.get(&be.name), &mut env) {
+            let end = self.content_rules(rules, fe.tables.get(&be.name), &mut env);
+            rec.log_level.clone_from(&env.log_level);
+            if end {
                 rec.term = Termination::PROXY_REQUEST;
                 return Next::Close;
             }
