@@ -284,7 +284,9 @@ pub async fn accept_loop(
         let accepted = std::time::Instant::now();
         match conn {
             Conn::Tcp(sock, peer, local) => match connection_rules(&fe, peer, local, &sock) {
-                (Verdict::Accept, track, (peer, local)) => {
+                (Verdict::Accept, track, (peer, local), expect) => {
+                    // `tcp-request connection expect-proxy layer4`: as `accept-proxy`
+                    let accept_proxy = accept_proxy || expect;
                     match slot.key.as_ref().and_then(|k| fe.tls_for(k)).cloned() {
                         Some(tls) => crate::tls::handshake::spawn(
                             fe,
@@ -323,7 +325,9 @@ pub async fn accept_loop(
             },
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);
-                if let (Verdict::Accept, track, addrs) = connection_rules(&fe, me, me, &()) {
+                if let (Verdict::Accept, track, addrs, expect) = connection_rules(&fe, me, me, &())
+                {
+                    let accept_proxy = accept_proxy || expect;
                     spawn_session(
                         fe,
                         sock,
@@ -348,10 +352,15 @@ fn connection_rules<S: crate::sockopt::HasSocket>(
     peer: SocketAddr,
     local: SocketAddr,
     sock: &S,
-) -> (Verdict, Option<Arc<Tracking>>, (SocketAddr, SocketAddr)) {
+) -> (
+    Verdict,
+    Option<Arc<Tracking>>,
+    (SocketAddr, SocketAddr),
+    bool,
+) {
     let track = fe.new_tracking();
     if fe.tcp_connection.is_empty() {
-        return (Verdict::Accept, track, (peer, local));
+        return (Verdict::Accept, track, (peer, local), false);
     }
     let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
     let place = crate::place::Place {
@@ -366,7 +375,10 @@ fn connection_rules<S: crate::sockopt::HasSocket>(
     let v = crate::tcp_rules::eval(&fe.tcp_connection, &ctx, false, &moved);
     // `set-mark`/`set-tos` (`sockopt`)
     sock.with(&mut |s| moved.sock.set(&s));
-    (v, track, moved.get(peer, local))
+    let expect = moved
+        .expect_proxy
+        .load(std::sync::atomic::Ordering::Relaxed);
+    (v, track, moved.get(peer, local), expect)
 }
 
 type Permits = (

@@ -52,6 +52,8 @@ enum Action {
     Nothing,
     /// `set-log-level`: the session's line at this severity (8: `silent`).
     Level(u8),
+    /// `expect-proxy layer4`.
+    ExpectProxy,
 }
 
 /// The addresses a phase's `set-src`/`set-dst`/`set-*-port` rules left (`http::set_addr`).
@@ -116,6 +118,7 @@ pub fn compile(
                 TcpAction::Conn(ConnAction::SetTos(t)) => Action::Sock(false, *t),
                 TcpAction::Conn(ConnAction::SetNice(_)) => Action::Nothing,
                 TcpAction::SetLogLevel { level } => Action::Level(level.unwrap_or(8)),
+                TcpAction::ExpectProxy => Action::ExpectProxy,
                 TcpAction::Conn(ConnAction::SetPriority { .. }) => {
                     return Err(acl::AclError(format!(
                         "{}: this 'tcp-request' action is not run by fulcrum yet",
@@ -220,6 +223,9 @@ fn run(
             Action::Sock(false, t) => moved.sock.tos(*t),
             Action::Nothing => {}
             Action::Level(l) => moved.set_level(*l),
+            Action::ExpectProxy => moved
+                .expect_proxy
+                .store(true, std::sync::atomic::Ordering::Relaxed),
         }
     }
     Some(Ok(Verdict::Accept))

@@ -10,7 +10,6 @@ use fulcrum_sample::fetch::Needs;
 
 /// Actions HAProxy 2.6 has in TCP rules that fulcrum does not run yet.
 const NOT_RUN: &[&str] = &[
-    "expect-proxy",
     "expect-netscaler-cip",
     "capture",
     "sc-inc-gpc",
@@ -50,6 +49,17 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
         };
         if let Some((c, next)) = super::rules::conn::parse(line, i, place, what)? {
             return Ok((TcpAction::Conn(c), next));
+        }
+    }
+    if base == "expect-proxy" {
+        if what != "tcp-request connection" {
+            return Err(format!(
+                "'expect-proxy layer4' is not allowed in '{what}' rules (only 'tcp-request connection')"
+            ));
+        }
+        match line.arg(i + 1) {
+            Some("layer4") => return Ok((TcpAction::ExpectProxy, i + 2)),
+            _ => return Err("'expect-proxy' expects 'layer4'".into()),
         }
     }
     if what == "tcp-request content" && base == "set-log-level" {

@@ -58,6 +58,9 @@ pub enum TcpAction {
     SetAddr { part: AddrPart, expr: String },
     /// `set-mark`, `set-tos`, `set-nice`, `set-priority-class|offset`.
     Conn(ConnAction),
+    /// `expect-proxy layer4` (`tcp-request connection`): the connection must start with a
+    /// PROXY header (as `accept-proxy` on the bind), whose addresses are the client's after.
+    ExpectProxy,
     /// `set-log-level LEVEL` (`tcp-request content`): the session's log line at this
     /// severity (0 emerg .. 7 debug); `None`: `silent`.
     SetLogLevel { level: Option<u8> },

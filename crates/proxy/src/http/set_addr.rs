@@ -20,6 +20,8 @@ pub struct Moved {
     pub sock: crate::sockopt::SockOps,
     /// `tcp-request content set-log-level`: the severity + 1 (0: none; 9: `silent`).
     level: std::sync::atomic::AtomicU8,
+    /// `tcp-request connection expect-proxy layer4` ran: a PROXY header must come first.
+    pub expect_proxy: AtomicBool,
 }
 
 impl Moved {
