@@ -67,6 +67,8 @@ pub async fn serve<C: ClientStream>(
     // What `tcp-request content set-src|set-dst|...` make of the addresses (the log line,
     // routing, persistence and the server connection see them).
     let moved = crate::tcp_rules::Moved::default();
+    // `tcp-request content capture` slots (`%hr`)
+    let samples = fe.captures.has_samples().then(|| fe.captures.new_samples());
     // `%rt`, and the server connection's address (`%bi`/`%bp`) once there is one.
     let rt = crate::logline::next_request();
     let source = std::sync::Mutex::new(None);
@@ -82,7 +84,7 @@ pub async fn serve<C: ClientStream>(
                 accepted.elapsed(),
                 &d,
                 (source.lock().ok().and_then(|s| *s), rt, false, handshake),
-                moved.level(),
+                (moved.level(), samples.as_ref()),
             )
         }
     };
@@ -115,6 +117,7 @@ pub async fn serve<C: ClientStream>(
         }
     };
     moved.sock.apply(&client);
+    moved.captures_into(samples.as_ref());
     if crate::tcp_rules::ends(verdict, &client) {
         return log(rejected(None));
     }
@@ -164,6 +167,7 @@ pub async fn serve<C: ClientStream>(
             }
         };
         moved.sock.apply(&client);
+        moved.captures_into(samples.as_ref());
         if crate::tcp_rules::ends(verdict, &client) {
             return log(rejected(Some(be.as_ref())));
         }
@@ -283,7 +287,7 @@ pub async fn serve<C: ClientStream>(
                 retries: 0,
             },
             (source.lock().ok().and_then(|s| *s), rt, true, handshake),
-            moved.level(),
+            (moved.level(), samples.as_ref()),
         );
     }
     // Phase: the backend's `tcp-response content` rules on the server's first bytes.
@@ -399,7 +403,7 @@ fn log_tcp(
     total: Duration,
     d: &Done<'_>,
     (source, rt, asap, handshake): (Option<SocketAddr>, u64, bool, Duration),
-    chosen: Option<u8>,
+    (chosen, samples): (Option<u8>, Option<&crate::http::capture::Samples>),
 ) {
     let Some(log) = &fe.log else { return };
     if fe.options.dontlognull && d.bytes == 0 && d.term == Termination::NORMAL {
@@ -420,6 +424,9 @@ fn log_tcp(
         be: d.backend,
         srv: d.server,
     };
+    let taken: Vec<Option<Vec<u8>>> = samples
+        .and_then(|s| s.lock().ok().map(|g| g.clone()))
+        .unwrap_or_default();
     let entry = Entry {
         mode: fe.mode,
         frontend: &fe.name,
@@ -446,7 +453,7 @@ fn log_tcp(
         bytes_in: d.bytes_in,
         log_count: log.count(),
         unique_id: None,
-        samples: &[],
+        samples: &taken,
         server_addr: d.server.and_then(|s| s.fixed_addr()),
         source,
         rt,

@@ -54,6 +54,12 @@ enum Action {
     Level(u8),
     /// `expect-proxy layer4`.
     ExpectProxy,
+    /// `capture SAMPLE len N` into request capture slot `slot`.
+    Capture {
+        expr: fulcrum_sample::Expr,
+        len: usize,
+        slot: usize,
+    },
 }
 
 /// The addresses a phase's `set-src`/`set-dst`/`set-*-port` rules left (`http::set_addr`).
@@ -119,6 +125,13 @@ pub fn compile(
                 TcpAction::Conn(ConnAction::SetNice(_)) => Action::Nothing,
                 TcpAction::SetLogLevel { level } => Action::Level(level.unwrap_or(8)),
                 TcpAction::ExpectProxy => Action::ExpectProxy,
+                TcpAction::Capture { expr, len, slot } => Action::Capture {
+                    expr: fulcrum_sample::compile(expr).map_err(|e| {
+                        acl::AclError(format!("{}: capture '{expr}': {e}", r.span))
+                    })?,
+                    len: *len,
+                    slot: *slot,
+                },
                 TcpAction::Conn(ConnAction::SetPriority { .. }) => {
                     return Err(acl::AclError(format!(
                         "{}: this 'tcp-request' action is not run by fulcrum yet",
@@ -223,6 +236,13 @@ fn run(
             Action::Sock(false, t) => moved.sock.tos(*t),
             Action::Nothing => {}
             Action::Level(l) => moved.set_level(*l),
+            Action::Capture { expr, len, slot } => {
+                if let Some(v) = expr.eval(&*ctx) {
+                    let mut v = v.to_bytes();
+                    v.truncate(*len);
+                    moved.capture(*slot, v);
+                }
+            }
             Action::ExpectProxy => moved
                 .expect_proxy
                 .store(true, std::sync::atomic::Ordering::Relaxed),

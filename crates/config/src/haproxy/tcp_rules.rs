@@ -11,7 +11,6 @@ use fulcrum_sample::fetch::Needs;
 /// Actions HAProxy 2.6 has in TCP rules that fulcrum does not run yet.
 const NOT_RUN: &[&str] = &[
     "expect-netscaler-cip",
-    "capture",
     "sc-inc-gpc",
     "set-priority-class",
     "set-priority-offset",
@@ -50,6 +49,26 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
         if let Some((c, next)) = super::rules::conn::parse(line, i, place, what)? {
             return Ok((TcpAction::Conn(c), next));
         }
+    }
+    if base == "capture" {
+        if what != "tcp-request content" {
+            return Err(format!(
+                "'capture' is not allowed in '{what}' rules (only 'tcp-request content', as HAProxy 2.6)"
+            ));
+        }
+        let expr = line.need(i + 1, "a sample expression")?.to_string();
+        let mut compiler = fulcrum_sample::expr::Compiler::default().with_available(available);
+        let compiled = fulcrum_sample::expr::compile_with(&expr, &mut compiler)
+            .map_err(|e| format!("capture '{expr}': {e}"))?;
+        super::logformat::check_answered(compiled.fetch.kw.name)
+            .map_err(|e| format!("capture '{expr}': {e}"))?;
+        if line.arg(i + 2) != Some("len") {
+            return Err("'tcp-request content capture SAMPLE' expects 'len N'".into());
+        }
+        let len = super::line::number_in(line.need(i + 3, "a length")?, "capture len", 1, 65535)?
+            as usize;
+        // the slot is the proxy's next request capture (`proxy.rs`)
+        return Ok((TcpAction::Capture { expr, len, slot: 0 }, i + 4));
     }
     if base == "expect-proxy" {
         if what != "tcp-request connection" {

@@ -58,6 +58,13 @@ pub enum TcpAction {
     SetAddr { part: AddrPart, expr: String },
     /// `set-mark`, `set-tos`, `set-nice`, `set-priority-class|offset`.
     Conn(ConnAction),
+    /// `capture SAMPLE len N` (`tcp-request content`): the sample's value, cut to N bytes, in
+    /// the request capture slot `slot` (a new one, as `http-request capture ... len N`).
+    Capture {
+        expr: String,
+        len: usize,
+        slot: usize,
+    },
     /// `expect-proxy layer4` (`tcp-request connection`): the connection must start with a
     /// PROXY header (as `accept-proxy` on the bind), whose addresses are the client's after.
     ExpectProxy,

@@ -22,12 +22,32 @@ pub struct Moved {
     level: std::sync::atomic::AtomicU8,
     /// `tcp-request connection expect-proxy layer4` ran: a PROXY header must come first.
     pub expect_proxy: AtomicBool,
+    /// `tcp-request content capture`: (request capture slot, value), for the caller's
+    /// capture slots (`http::capture::Samples`).
+    captured: Mutex<Vec<(usize, Vec<u8>)>>,
 }
 
 impl Moved {
     /// `tcp-request content set-log-level`: 0 (emerg) .. 7 (debug), or 8 for `silent`.
     pub fn set_level(&self, level: u8) {
         self.level.store(level.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// A `capture` rule took `v` for request slot `slot`.
+    pub fn capture(&self, slot: usize, v: Vec<u8>) {
+        if let Ok(mut g) = self.captured.lock() {
+            g.push((slot, v));
+        }
+    }
+
+    /// Moves what `capture` rules took into `into` (a request's or a session's slots).
+    pub fn captures_into(&self, into: Option<&crate::http::capture::Samples>) {
+        let taken = self.captured.lock().map(|mut g| std::mem::take(&mut *g));
+        if let (Ok(taken), Some(into)) = (taken, into) {
+            for (slot, v) in taken {
+                into.set(false, slot, v);
+            }
+        }
     }
 
     /// The level a `set-log-level` rule chose, if any (8: `silent`).

@@ -51,6 +51,7 @@ impl<C: ClientStream> Session<C> {
             (self.peer, self.local) = (s, d);
             (env.src, env.dst) = (s, d);
         }
+        moved.captures_into(env.captures.as_deref());
         if let Some(l) = moved.level() {
             // `set-log-level` (8: `silent`, rules::SILENT): the request's line
             let cell = env
