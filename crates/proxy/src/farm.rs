@@ -26,11 +26,11 @@ use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
 
 mod admin;
 mod history;
 mod persistence;
+mod queue;
 mod retry;
 
 use history::History;
@@ -51,7 +51,7 @@ pub struct Farm<P> {
     pub retries: u32,
     pub options: ProxyOptions,
     waiters: AtomicUsize,
-    queue: Notify,
+    queue: queue::Queue,
     /// Each server's `cookie VALUE`, index-aligned with `servers`.
     pub server_cookies: Vec<Option<String>>,
     /// `stick-table type ip` + `stick on src`: client address → server name, shared by all
@@ -127,6 +127,8 @@ pub struct Hints<'a> {
     pub prefer: Option<usize>,
     /// `force-persist`: `prefer` is used even when it is DOWN (not in maintenance).
     pub force: bool,
+    /// `set-priority-class|offset`: the request's place in the queue (`farm::queue`).
+    pub priority: Option<(i32, i32)>,
 }
 
 /// A server assigned to a request: counts in `served` until dropped.
@@ -142,15 +144,16 @@ impl<P> Assigned<P> {
 }
 
 /// One request waiting in a backend's queue (`qcur`), until dropped.
-struct Waiting<'a, P>(&'a Farm<P>);
+struct Waiting<'a, P>(&'a Farm<P>, queue::Key);
 
 impl<P> Drop for Waiting<'_, P> {
     fn drop(&mut self) {
+        self.0.queue.leave(self.1);
         let left = self.0.waiters.fetch_sub(1, Ordering::AcqRel) - 1;
         if left > 0 {
             // Pass on a wake-up this waiter may have consumed (a spare one is harmless: the
             // woken waiter tries again and waits).
-            self.0.queue.notify_one();
+            self.0.queue.wake();
         }
     }
 }
@@ -160,7 +163,7 @@ impl<P> Drop for Assigned<P> {
         self.backend.servers[self.index].release();
         self.backend.counters.end();
         if self.backend.waiters.load(Ordering::Acquire) > 0 {
-            self.backend.queue.notify_one();
+            self.backend.queue.wake();
         }
     }
 }
@@ -210,7 +213,7 @@ impl<P> Farm<P> {
             },
             options: p.options,
             waiters: AtomicUsize::new(0),
-            queue: Notify::new(),
+            queue: queue::Queue::default(),
             server_cookies: p.server_cookies,
             stick: p.stick.map(|t| Arc::new(Mutex::new(t))),
             sink: p.sink,
@@ -413,12 +416,19 @@ impl<P> Farm<P> {
         self.counters.queued(queued as u64);
         // Leaves the queue however the wait ends, also when the request is dropped while
         // queued (`option abortonclose`), passing on a wake-up it may have consumed.
-        let _waiting = Waiting(self);
+        let key = self.queue.enter(hints.priority);
+        let _waiting = Waiting(self, key);
         let result = loop {
             let notified = self.queue.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self.try_pick(hints, avoid) {
+            // with priorities, only the first in the queue's order takes a freed slot
+            let picked = if self.queue.may_take(key) {
+                self.try_pick(hints, avoid)
+            } else {
+                Ok(None)
+            };
+            match picked {
                 Ok(Some(index)) => break Ok(self.assigned(index, new_session)),
                 Ok(None) => {}
                 Err(e) => break Err(e),

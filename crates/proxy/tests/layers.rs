@@ -36,6 +36,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             // `userlist` credentials (Basic auth, crypt(3) hashes) for the http_auth fetches.
             "http::userlist",
             "farm::history",
+            "farm::queue",
             "termination",
             // `rate-limit sessions` (sans-IO counter, a tokio sleep).
             "rate_limit",

@@ -255,6 +255,7 @@ impl<'a> Env<'a> {
         env.body = self.body.as_deref();
         env.res_body_in = self.res_body_in.load(std::sync::atomic::Ordering::Relaxed);
         env.proxy_auth = self.proxy_request;
+        env.priority = self.knobs.priority().unwrap_or((0, 0));
         env.at(self.place)
     }
 }

@@ -43,6 +43,8 @@ pub struct HttpEnv<'a> {
     pub shared_samples: Option<&'a crate::http::capture::Samples>,
     /// Where the stream is: its frontend, backend and server (`fe_name`, `be_id`, `srv_name`...).
     pub place: Option<&'a dyn Where>,
+    /// `set-priority-class|offset` (`prio_class`, `prio_offset`: 0 unless set).
+    pub priority: (i32, i32),
 }
 
 /// The proxies a stream passes through, for `fe_name fe_id be_name be_id srv_name srv_id`:
@@ -84,6 +86,7 @@ impl<'a> HttpEnv<'a> {
             samples: None,
             shared_samples: None,
             place: None,
+            priority: (0, 0),
         }
     }
 
@@ -277,6 +280,8 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         match f.kw.name {
             n if n.starts_with("http_auth") => self.auth_fetch(f),
             "unique-id" => s(self.unique_id?),
+            "prio_class" => Some(Value::Sint(i64::from(self.priority.0))),
+            "prio_offset" => Some(Value::Sint(i64::from(self.priority.1))),
             n if WHERE_FETCHES.contains(&n) => self.place?.fetch(n),
             "hostname" => s(crate::net::hostname().as_bytes()),
             "capture.req.hdr" | "capture.res.hdr" => {

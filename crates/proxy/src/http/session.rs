@@ -163,6 +163,8 @@ struct Rec {
     log_adjust: i64,
     /// `103 Early Hints` sent before the answer, as HAProxy's `%B` counts them.
     interim: u64,
+    /// `set-priority-class|offset`: the request's place in a backend queue.
+    priority: Option<(i32, i32)>,
     /// `%U` minus `bytes_in`: HAProxy 2.6 counts a request head without each header's `: `
     /// and line end (`http::log_bytes::request_in`).
     in_adjust: i64,
@@ -434,6 +436,7 @@ impl<C: ClientStream> Session<C> {
             head_out: 0,
             log_adjust: 0,
             interim: 0,
+            priority: None,
             in_adjust: crate::http::log_bytes::request_in(&self.req) as i64 - head_len as i64,
             counted: StatusCount::Pending,
             nolog: false,

@@ -38,9 +38,9 @@ pub fn parse(
             "'{word}' is not allowed in '{what}' rules (HAProxy 2.6)"
         ));
     }
-    if word.starts_with("set-priority") {
+    if word.starts_with("set-priority") && what.starts_with("tcp-request") {
         return Err(format!(
-            "'{what} {word}' is not run by fulcrum yet (its backend queues have no priority order)"
+            "'{what} {word}' is not run by fulcrum yet (use 'http-request {word}')"
         ));
     }
     let arg = line.need(i + 1, "a value")?;

@@ -5,6 +5,9 @@
 //! `early-hint` rule and the unconditional ones right after it go in one 103, names
 //! lower-cased, empty values kept; none to an HTTP/1.0 client).
 //!
+//! `set-priority-class|offset EXPR`: the request's place in a backend queue
+//! (`farm::queue`) and the `prio_class`/`prio_offset` fetches.
+//!
 //! `set-nice`: HAProxy runs a stream's tasks earlier or later in its run queue under load.
 //! fulcrum's streams are tokio tasks, run in the order they become ready with no priority
 //! of their own: the value is accepted and changes nothing (README). It changes no byte a
@@ -13,7 +16,7 @@
 use super::{Env, Fmt};
 use crate::http::message::Message;
 use crate::http::response::Response;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Mutex;
 
 /// One of these actions, compiled.
@@ -24,6 +27,8 @@ pub enum Op {
     Nice,
     NoL7Retry,
     EarlyHint(Vec<u8>, Fmt),
+    /// `set-priority-class EXPR` (`false`) / `set-priority-offset EXPR` (`true`).
+    Priority(bool, fulcrum_sample::Expr),
 }
 
 /// What the rules of one request left (`Env::knobs`).
@@ -31,6 +36,8 @@ pub enum Op {
 pub struct Knobs {
     no_l7_retry: AtomicBool,
     hints: Mutex<Hints>,
+    /// `set-priority-class|offset`: set, class, offset.
+    priority: (AtomicBool, AtomicI32, AtomicI32),
 }
 
 #[derive(Debug, Default)]
@@ -40,6 +47,13 @@ struct Hints {
 }
 
 impl Knobs {
+    /// `set-priority-class|offset`'s (class, offset), once one ran.
+    pub fn priority(&self) -> Option<(i32, i32)> {
+        let (set, c, o) = &self.priority;
+        set.load(Ordering::Relaxed)
+            .then(|| (c.load(Ordering::Relaxed), o.load(Ordering::Relaxed)))
+    }
+
     /// Whether `disable-l7-retry` ran for this request.
     pub fn l7_retry_disabled(&self) -> bool {
         self.no_l7_retry.load(Ordering::Relaxed)
@@ -76,6 +90,22 @@ pub fn run(op: &Op, env: &Env<'_>, req: &Message, res: Option<&Message>, next_is
         Op::Tos(t) => env.moved.sock.tos(*t),
         Op::Nice => {}
         Op::NoL7Retry => env.knobs.no_l7_retry.store(true, Ordering::Relaxed),
+        Op::Priority(offset, expr) => {
+            // HAProxy 2.6 clamps: class to ±2047, offset to ±524287 ms; no value: unchanged
+            let v = expr
+                .eval(&env.sample(Some(req), res))
+                .and_then(|v| fulcrum_sample::cast::cast(v, fulcrum_sample::Type::Sint));
+            let Some(fulcrum_sample::Value::Sint(v)) = v else {
+                return;
+            };
+            let (set, c, o) = &env.knobs.priority;
+            if *offset {
+                o.store(v.clamp(-524_287, 524_287) as i32, Ordering::Relaxed);
+            } else {
+                c.store(v.clamp(-2047, 2047) as i32, Ordering::Relaxed);
+            }
+            set.store(true, Ordering::Relaxed);
+        }
         Op::EarlyHint(name, f) => {
             // HAProxy 2.6 sends none to an HTTP/1.0 client.
             if req.version == crate::http::message::Version::Http10 {
@@ -95,6 +125,12 @@ pub fn compile(a: &fulcrum_config::model::HttpAction) -> Option<Result<Op, Strin
         HttpAction::Conn(ConnAction::SetMark(m)) => Op::Mark(*m),
         HttpAction::Conn(ConnAction::SetTos(t)) => Op::Tos(*t),
         HttpAction::Conn(ConnAction::SetNice(_)) => Op::Nice,
+        HttpAction::Conn(ConnAction::SetPriority { offset, expr }) => {
+            match fulcrum_sample::compile(expr) {
+                Ok(e) => Op::Priority(*offset, e),
+                Err(e) => return Some(Err(format!("'{expr}': {e}"))),
+            }
+        }
         HttpAction::DisableL7Retry => Op::NoL7Retry,
         HttpAction::EarlyHint { name, value } => match Fmt::parse(value) {
             Ok(f) => Op::EarlyHint(name.clone().into_bytes(), f),

@@ -108,6 +108,7 @@ impl<C: ClientStream> Session<C> {
             head_out: 0,
             log_adjust: 0,
             interim: 0,
+            priority: None,
             in_adjust: 0,
             counted: StatusCount::Counted,
             nolog: false,

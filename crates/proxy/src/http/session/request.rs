@@ -515,6 +515,8 @@ impl<C: ClientStream> Session<C> {
             header: header.as_deref(),
             prefer: None,
             force: false,
+            // a retried connection: the request is not queued again by priority
+            priority: None,
         };
         let mut waited = Duration::ZERO;
         let failed = Some(assigned.index);

@@ -14,6 +14,7 @@ impl<C: ClientStream> Session<C> {
     /// the log line's `%B`, as HAProxy counts them).
     pub(super) async fn rule_effects(&mut self, env: &Env<'_>, rec: &mut Rec) {
         env.moved.sock.apply(&self.client);
+        rec.priority = env.knobs.priority();
         for hint in env.knobs.take_hints() {
             rec.interim += crate::http::log_bytes::head(&hint.head);
             if let Some(edge) = super::h2_edge(&mut self.client) {
