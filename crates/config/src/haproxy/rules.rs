@@ -9,7 +9,7 @@ mod stick;
 pub use stick::{stick_rule, stick_table};
 
 mod answers;
-pub(super) mod conn;
+pub mod conn;
 pub(super) use answers::response_options_from;
 use answers::{deny_action, redirect, return_action, tarpit_action};
 

@@ -1519,6 +1519,13 @@ fn connection_actions_where_haproxy_allows_them() {
         }
     ));
     assert!(p.captures.iter().any(|c| c.sample && c.len == 8));
+    let w = warnings(&format!(
+        "{TIMEOUTS}frontend f\n bind :1 proto h2\n mode http\n http-request set-tos 4\n"
+    ));
+    assert!(
+        w.len() == 1 && w[0].contains("t.cfg:8:") && w[0].contains("HTTP/2"),
+        "{w:?}"
+    );
     for (line, want) in [
         ("tcp-request session expect-proxy layer4", "not allowed"),
         ("tcp-request connection capture src len 4", "not allowed"),
@@ -1526,7 +1533,7 @@ fn connection_actions_where_haproxy_allows_them() {
         ("http-response set-priority-class int(1)", "not allowed"),
         ("http-response disable-l7-retry", "unknown"),
         (
-            "http-request set-priority-class int(1)",
+            "tcp-request content set-priority-class int(1)",
             "not run by fulcrum yet",
         ),
         ("http-request set-mark abc", "invalid number"),

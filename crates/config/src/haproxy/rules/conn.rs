@@ -68,6 +68,33 @@ pub fn parse(
     Ok(Some((action, i + 2)))
 }
 
+/// `set-mark`/`set-tos` in the `http-request|http-response` rules of a proxy whose binds
+/// speak HTTP/2 (`proto h2`, or `h2` in `alpn`): fulcrum does not set them on an HTTP/2
+/// connection yet (its streams have no socket of their own), which the operator is told.
+pub fn warn_h2(proxies: &[crate::model::Proxy], diags: &mut crate::diagnostics::Diagnostics) {
+    use crate::model::HttpAction;
+    for p in proxies {
+        let h2 = p.binds.iter().any(|b| {
+            b.proto_h2
+                || b.tls
+                    .alpn
+                    .as_ref()
+                    .is_some_and(|a| a.iter().any(|x| x == "h2"))
+        });
+        if !h2 {
+            continue;
+        }
+        for r in p.http_request.iter().chain(&p.http_response) {
+            if let HttpAction::Conn(ConnAction::SetMark(_) | ConnAction::SetTos(_)) = r.action {
+                diags.warning(
+                    &r.span,
+                    format!("proxy '{}' serves HTTP/2: fulcrum does not apply set-mark/set-tos to HTTP/2 connections yet (HTTP/1 clients get it)", p.name),
+                );
+            }
+        }
+    }
+}
+
 /// C's `strtoul(s, &end, 0)` with the whole word required: `0x` hex, a leading `0` octal,
 /// else decimal; wraps as the C `unsigned int` it is stored in.
 fn c_ulong(s: &str, what: &str) -> Result<u64, String> {
