@@ -177,7 +177,7 @@ pub async fn serve<C: ClientStream>(
     let src = crate::net::canonical(peer.ip());
     // Phase: persistence: a client stuck to a usable server goes back to it.
     let hints = Hints {
-        priority: None,
+        priority: moved.priority(),
         src: Some(src),
         uri: b"",
         header: None,

@@ -54,6 +54,8 @@ enum Action {
     Level(u8),
     /// `expect-proxy layer4`.
     ExpectProxy,
+    /// `set-priority-class` (`false`) / `set-priority-offset` (`true`).
+    Priority(bool, fulcrum_sample::Expr),
     /// `capture SAMPLE len N` into request capture slot `slot`.
     Capture {
         expr: fulcrum_sample::Expr,
@@ -132,12 +134,11 @@ pub fn compile(
                     len: *len,
                     slot: *slot,
                 },
-                TcpAction::Conn(ConnAction::SetPriority { .. }) => {
-                    return Err(acl::AclError(format!(
-                        "{}: this 'tcp-request' action is not run by fulcrum yet",
-                        r.span
-                    )))
-                }
+                TcpAction::Conn(ConnAction::SetPriority { offset, expr }) => Action::Priority(
+                    *offset,
+                    fulcrum_sample::compile(expr)
+                        .map_err(|e| acl::AclError(format!("{}: '{expr}': {e}", r.span)))?,
+                ),
                 TcpAction::Counter(CounterAction::IncGpc { slot, idx }) => Action::Counter(
                     usize::from(*slot),
                     if *idx == 0 { Event::IncGpc0 } else { Event::IncGpc1 },
@@ -200,7 +201,13 @@ fn run(
     // what the previous run left, as HAProxy's rewritten connection).
     let at = |m: &Moved| {
         let (src, dst) = m.get(base.src, base.dst);
-        Ctx { src, dst, ..*base }
+        let priority = m.priority().unwrap_or(base.priority);
+        Ctx {
+            src,
+            dst,
+            priority,
+            ..*base
+        }
     };
     let mut cur = at(moved);
     let ctx = &mut cur;
@@ -241,6 +248,15 @@ fn run(
                     let mut v = v.to_bytes();
                     v.truncate(*len);
                     moved.capture(*slot, v);
+                }
+            }
+            Action::Priority(offset, expr) => {
+                let v = expr
+                    .eval(&*ctx)
+                    .and_then(|v| fulcrum_sample::cast::cast(v, fulcrum_sample::Type::Sint));
+                if let Some(fulcrum_sample::Value::Sint(v)) = v {
+                    moved.set_priority(*offset, v);
+                    *ctx = at(moved);
                 }
             }
             Action::ExpectProxy => moved

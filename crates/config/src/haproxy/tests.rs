@@ -1532,10 +1532,6 @@ fn connection_actions_where_haproxy_allows_them() {
         ("tcp-request session set-nice 1", "not allowed"),
         ("http-response set-priority-class int(1)", "not allowed"),
         ("http-response disable-l7-retry", "unknown"),
-        (
-            "tcp-request content set-priority-class int(1)",
-            "not run by fulcrum yet",
-        ),
         ("http-request set-mark abc", "invalid number"),
     ] {
         let e = errors(&format!("{head} {line}\n"));

@@ -25,12 +25,31 @@ pub struct Moved {
     /// `tcp-request content capture`: (request capture slot, value), for the caller's
     /// capture slots (`http::capture::Samples`).
     captured: Mutex<Vec<(usize, Vec<u8>)>>,
+    /// `tcp-request content set-priority-class|offset`: (class, offset) once one ran.
+    priority: Mutex<Option<(i32, i32)>>,
 }
 
 impl Moved {
     /// `tcp-request content set-log-level`: 0 (emerg) .. 7 (debug), or 8 for `silent`.
     pub fn set_level(&self, level: u8) {
         self.level.store(level.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// `set-priority-class` (`offset`: `set-priority-offset`) to `v`, clamped as HAProxy 2.6.
+    pub fn set_priority(&self, offset: bool, v: i64) {
+        if let Ok(mut p) = self.priority.lock() {
+            let (c, o) = p.get_or_insert((0, 0));
+            if offset {
+                *o = v.clamp(-524_287, 524_287) as i32;
+            } else {
+                *c = v.clamp(-2047, 2047) as i32;
+            }
+        }
+    }
+
+    /// What `set-priority-*` rules left.
+    pub fn priority(&self) -> Option<(i32, i32)> {
+        self.priority.lock().ok().and_then(|p| *p)
     }
 
     /// A `capture` rule took `v` for request slot `slot`.

@@ -38,11 +38,6 @@ pub fn parse(
             "'{word}' is not allowed in '{what}' rules (HAProxy 2.6)"
         ));
     }
-    if word.starts_with("set-priority") && what.starts_with("tcp-request") {
-        return Err(format!(
-            "'{what} {word}' is not run by fulcrum yet (use 'http-request {word}')"
-        ));
-    }
     let arg = line.need(i + 1, "a value")?;
     let action = match word {
         "set-mark" => ConnAction::SetMark(c_ulong(arg, word)? as u32),

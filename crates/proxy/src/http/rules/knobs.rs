@@ -54,6 +54,14 @@ impl Knobs {
             .then(|| (c.load(Ordering::Relaxed), o.load(Ordering::Relaxed)))
     }
 
+    /// `tcp-request content set-priority-*` left this (the `http-request` rules may change it).
+    pub fn set_priority(&self, (class, offset): (i32, i32)) {
+        let (set, c, o) = &self.priority;
+        c.store(class, Ordering::Relaxed);
+        o.store(offset, Ordering::Relaxed);
+        set.store(true, Ordering::Relaxed);
+    }
+
     /// Whether `disable-l7-retry` ran for this request.
     pub fn l7_retry_disabled(&self) -> bool {
         self.no_l7_retry.load(Ordering::Relaxed)

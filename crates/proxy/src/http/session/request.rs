@@ -52,6 +52,9 @@ impl<C: ClientStream> Session<C> {
             (env.src, env.dst) = (s, d);
         }
         moved.captures_into(env.captures.as_deref());
+        if let Some(p) = moved.priority() {
+            env.knobs.set_priority(p);
+        }
         if let Some(l) = moved.level() {
             // `set-log-level` (8: `silent`, rules::SILENT): the request's line
             let cell = env
