@@ -1169,11 +1169,11 @@ fn tcp_rules_are_parsed_or_refused_by_name() {
     );
     assert_eq!(c.proxies[1].tcp_rules.content.len(), 1);
     let e = errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n tcp-request connection expect-proxy layer4\n"
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-request content switch-mode http\n"
     ));
     assert_eq!(
         e,
-        vec!["t.cfg:7: error: 'tcp-request connection expect-proxy' is not run by fulcrum yet"]
+        vec!["t.cfg:7: error: 'tcp-request content switch-mode' is not run by fulcrum yet"]
     );
     let e = errors(&format!(
         "{TIMEOUTS}frontend f\n bind :80\n tcp-request connection track-sc0 src\n"
