@@ -399,6 +399,9 @@ fn apply(
             }
             p.http_request.push(rule);
         }
+        "http-response" if line.arg(1) == Some("wait-for-body") => {
+            super::wait_body::place_response(p, line)?;
+        }
         "http-response" => p.http_response.push(rules::http_rule(line, false)?),
         "stick-table" => p.stick_table = Some(rules::stick_table(line)?),
         "stick" => p.stick_rules.push(rules::stick_rule(line)?),

@@ -59,6 +59,7 @@ mod request;
 mod respond;
 mod response_head;
 mod response_rules;
+mod response_wait;
 mod retry_on;
 #[cfg(test)]
 mod reuse_tests;
