@@ -92,6 +92,22 @@ pub fn place_response(p: &mut crate::model::Proxy, line: &Line<'_>) -> Result<()
     Ok(())
 }
 
+/// `http-response wait-for-body` in a backend with HTTP/2 servers (`proto h2`): their
+/// answers are not waited for yet, which the operator is told (at the backend's line).
+pub fn warn_h2_servers(
+    proxies: &[crate::model::Proxy],
+    diags: &mut crate::diagnostics::Diagnostics,
+) {
+    for p in proxies {
+        if p.options.response_wait_for_body.is_some() && p.servers.iter().any(|s| s.proto_h2) {
+            diags.warning(
+                &p.span,
+                format!("proxy '{}': 'http-response wait-for-body' is not applied to the answers of its HTTP/2 servers yet", p.name),
+            );
+        }
+    }
+}
+
 /// A size with HAProxy's optional `k`, `m` or `g` suffix (powers of 1024).
 fn size(text: &str) -> Result<u64, String> {
     let (digits, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
