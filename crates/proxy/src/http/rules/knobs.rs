@@ -35,6 +35,8 @@ pub enum Op {
 #[derive(Debug, Default)]
 pub struct Knobs {
     no_l7_retry: AtomicBool,
+    /// Some `early-hint` ran (the hints are looked at only then: one load per request).
+    hinted: AtomicBool,
     hints: Mutex<Hints>,
     /// `set-priority-class|offset`: set, class, offset.
     priority: (AtomicBool, AtomicI32, AtomicI32),
@@ -69,6 +71,9 @@ impl Knobs {
 
     /// The `103 Early Hints` answers to send now, in order (none left after).
     pub fn take_hints(&self) -> Vec<Response> {
+        if !self.hinted.swap(false, Ordering::Relaxed) {
+            return Vec::new();
+        }
         let mut h = self.hints.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = std::mem::take(&mut h.ready);
         out.extend(h.open.take());
@@ -76,6 +81,7 @@ impl Knobs {
     }
 
     fn hint(&self, name: &[u8], value: &[u8], last: bool) {
+        self.hinted.store(true, Ordering::Relaxed);
         let mut h = self.hints.lock().unwrap_or_else(|p| p.into_inner());
         let r = h
             .open
