@@ -8,10 +8,12 @@
 //! `maxconn` (global and frontend) is enforced before `accept()`, so excess connections wait
 //! in the kernel backlog.
 
+mod connection;
 use crate::state::Frontend;
 use crate::stream::{ClientStream, Conn};
 use crate::tcp_rules::Verdict;
 use crate::track::Tracking;
+use connection::connection_rules;
 use fulcrum_config::model::{Mode, TuneH2};
 use socket2::{Domain, Socket};
 use std::net::SocketAddr;
@@ -342,43 +344,6 @@ pub async fn accept_loop(
             }
         }
     }
-}
-
-/// `tcp-request connection` rules (the `session` rules run in the session's task, after a PROXY header),
-/// the connection's stick counters (when the configuration has stick tables), and its
-/// addresses as `set-src`/`set-dst` rules left them.
-fn connection_rules<S: crate::sockopt::HasSocket>(
-    fe: &Frontend,
-    peer: SocketAddr,
-    local: SocketAddr,
-    sock: &S,
-) -> (
-    Verdict,
-    Option<Arc<Tracking>>,
-    (SocketAddr, SocketAddr),
-    bool,
-) {
-    let track = fe.new_tracking();
-    if fe.tcp_connection.is_empty() {
-        return (Verdict::Accept, track, (peer, local), false);
-    }
-    let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
-    let place = crate::place::Place {
-        fe,
-        be: None,
-        srv: None,
-    };
-    let ctx = crate::acl::Ctx::new(peer, local, None, None)
-        .with_counters(counters)
-        .at(Some(&place));
-    let moved = crate::tcp_rules::Moved::default();
-    let v = crate::tcp_rules::eval(&fe.tcp_connection, &ctx, false, &moved);
-    // `set-mark`/`set-tos` (`sockopt`)
-    sock.with(&mut |s| moved.sock.set(&s));
-    let expect = moved
-        .expect_proxy
-        .load(std::sync::atomic::Ordering::Relaxed);
-    (v, track, moved.get(peer, local), expect)
 }
 
 type Permits = (

@@ -220,7 +220,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::cache::tests",
         ],
     ),
-    ("accepting connections", &["listener"]),
+    ("accepting connections", &["listener", "listener::connection"]),
     ("worker threads, reloads", &["runtime"]),
     ("crate root", &["lib", "http"]),
     // The fuzz targets' entries (parsers fed from outside; fuzz/ and tests/fuzz_replay.rs).

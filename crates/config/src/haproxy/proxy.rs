@@ -274,31 +274,7 @@ fn apply(
         },
         "tcp-request" | "tcp-response" => {
             tcp_rules::parse(&mut p.tcp_rules, section, line)?;
-            // `tcp-request content capture ... len N` makes a new request capture slot
-            let last = p
-                .tcp_rules
-                .content
-                .last_mut()
-                .filter(|r| r.span == line.span);
-            if let Some(crate::model::TcpRule {
-                action: crate::model::TcpAction::Capture { len, slot, .. },
-                ..
-            }) = last
-            {
-                if !matches!(section, Some(ProxyKind::Frontend | ProxyKind::Listen)) {
-                    return Err(format!(
-                        "'tcp-request content capture': proxy '{}' has no frontend capability",
-                        p.name
-                    ));
-                }
-                *slot = p.captures.iter().filter(|c| !c.response).count();
-                p.captures.push(crate::model::Capture {
-                    response: false,
-                    name: String::new(),
-                    len: *len,
-                    sample: true,
-                });
-            }
+            capture::tcp_content_slot(p, section, line)?;
         }
         "capture" => capture::parse(p, line)?,
         "http-after-response" => p
