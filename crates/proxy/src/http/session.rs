@@ -45,6 +45,7 @@ mod account;
 mod after_response;
 use account::Start;
 mod buffer_body;
+mod content_rules;
 mod exchange;
 mod exchange_h2;
 mod head;
