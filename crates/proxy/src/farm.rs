@@ -135,6 +135,8 @@ pub struct Hints<'a> {
     pub prefer: Option<usize>,
     /// `force-persist`: `prefer` is used even when it is DOWN (not in maintenance).
     pub force: bool,
+    /// `set-priority-class|offset`: the request's place in the queue (`farm::queue`).
+    pub priority: Option<(i32, i32)>,
 }
 
 /// A server assigned to a request: counts in `served` until dropped.
@@ -153,11 +155,11 @@ impl<P> Assigned<P> {
 
 /// One request waiting in a backend's queue (`qcur`), until dropped (a slot, a timeout, or
 /// the request dropped while queued).
-struct Waiting<'a, P>(&'a Farm<P>, Arc<queue::Waiter>);
+struct Waiting<'a, P>(&'a Farm<P>, queue::Key);
 
 impl<P> Drop for Waiting<'_, P> {
     fn drop(&mut self) {
-        self.0.queue.leave(&self.1);
+        self.0.queue.leave(self.1);
     }
 }
 
@@ -165,7 +167,7 @@ impl<P> Drop for Assigned<P> {
     fn drop(&mut self) {
         self.backend.servers[self.index].release();
         self.backend.counters.end();
-        self.backend.queue.wake_front();
+        self.backend.queue.wake();
     }
 }
 
@@ -391,13 +393,13 @@ impl<P> Farm<P> {
         let limit = self.timeouts.queue.or(self.timeouts.connect);
         let deadline = limit.map(|d| tokio::time::Instant::now() + d);
         let arrived = self.dequeued.load(Ordering::Acquire);
-        let (me, queued) = self.queue.join();
+        let (key, me, queued) = self.queue.enter(hints.priority);
         self.counters.queued(queued as u64);
         // Leaves the queue however the wait ends, also when the request is dropped while
         // queued (`option abortonclose`), waking the next one.
-        let _waiting = Waiting(self, me.clone());
+        let _waiting = Waiting(self, key);
         loop {
-            if self.queue.is_front(&me) {
+            if self.queue.may_take(key) {
                 match self.try_pick(hints, avoid) {
                     Ok(Some(index)) => {
                         let left = self.dequeued.fetch_add(1, Ordering::AcqRel) + 1;

@@ -48,6 +48,7 @@ pub mod record;
 pub mod route;
 pub mod runtime;
 pub mod server;
+pub mod sockopt;
 pub mod sockpair;
 pub mod socks4;
 pub mod state;

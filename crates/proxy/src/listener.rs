@@ -8,10 +8,12 @@
 //! `maxconn` (global and frontend) is enforced before `accept()`, so excess connections wait
 //! in the kernel backlog.
 
+mod connection;
 use crate::state::Frontend;
 use crate::stream::{ClientStream, Conn};
 use crate::tcp_rules::Verdict;
 use crate::track::Tracking;
+use connection::connection_rules;
 use fulcrum_config::model::{Mode, TuneH2};
 use socket2::{Domain, Socket};
 use std::net::SocketAddr;
@@ -310,57 +312,63 @@ pub async fn accept_loop(
             ..Default::default()
         });
         match conn {
-            Conn::Tcp(sock, peer, local) => match connection_rules(&fe, peer, local, (id, &seed)) {
-                (Verdict::Accept, track, (peer, local)) => {
-                    match slot.key.as_ref().and_then(|k| fe.tls_for(k)).cloned() {
-                        Some(tls) => crate::tls::handshake::spawn(
-                            fe,
-                            tls,
-                            sock,
-                            peer,
-                            local,
-                            (accept_proxy, id),
-                            move |fe, c, addrs, header| {
-                                // The header was read before the handshake: the facts keep
-                                // it and the socket's own addresses.
-                                let seed = seed.map(|s| crate::front::Seed {
-                                    pp: header.map(Box::new),
-                                    fc: Some((peer, local)),
-                                    ..s
-                                });
-                                spawn_session(
-                                    fe,
-                                    c,
-                                    addrs,
-                                    stop,
-                                    counted,
-                                    permits,
-                                    (track, false, accepted, id),
-                                    seed,
-                                    h2,
-                                )
-                            },
-                        ),
-                        None => spawn_session(
-                            fe,
-                            sock,
-                            (peer, local),
-                            stop,
-                            counted,
-                            permits,
-                            (track, accept_proxy, accepted, id),
-                            seed,
-                            h2,
-                        ),
+            Conn::Tcp(sock, peer, local) => {
+                match connection_rules(&fe, peer, local, &sock, (id, &seed)) {
+                    (Verdict::Accept, track, (peer, local), expect) => {
+                        // `tcp-request connection expect-proxy layer4`: as `accept-proxy`
+                        let accept_proxy = accept_proxy || expect;
+                        match slot.key.as_ref().and_then(|k| fe.tls_for(k)).cloned() {
+                            Some(tls) => crate::tls::handshake::spawn(
+                                fe,
+                                tls,
+                                sock,
+                                peer,
+                                local,
+                                (accept_proxy, id),
+                                move |fe, c, addrs, header| {
+                                    // The header was read before the handshake: the facts keep
+                                    // it and the socket's own addresses.
+                                    let seed = seed.map(|s| crate::front::Seed {
+                                        pp: header.map(Box::new),
+                                        fc: Some((peer, local)),
+                                        ..s
+                                    });
+                                    spawn_session(
+                                        fe,
+                                        c,
+                                        addrs,
+                                        stop,
+                                        counted,
+                                        permits,
+                                        (track, false, accepted, id),
+                                        seed,
+                                        h2,
+                                    )
+                                },
+                            ),
+                            None => spawn_session(
+                                fe,
+                                sock,
+                                (peer, local),
+                                stop,
+                                counted,
+                                permits,
+                                (track, accept_proxy, accepted, id),
+                                seed,
+                                h2,
+                            ),
+                        }
                     }
+                    (Verdict::Reject, ..) => drop(sock),
+                    (Verdict::SilentDrop, ..) => crate::tcp_rules::silence(&sock),
                 }
-                (Verdict::Reject, ..) => drop(sock),
-                (Verdict::SilentDrop, ..) => crate::tcp_rules::silence(&sock),
-            },
+            }
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);
-                if let (Verdict::Accept, track, addrs) = connection_rules(&fe, me, me, (id, &seed))
+                if let (Verdict::Accept, track, addrs, expect) =
+                    connection_rules(&fe, me, me, &(), (id, &seed))
                 {
+                    let accept_proxy = accept_proxy || expect;
                     spawn_session(
                         fe,
                         sock,
@@ -376,37 +384,6 @@ pub async fn accept_loop(
             }
         }
     }
-}
-
-/// `tcp-request connection` rules (the `session` rules run in the session's task, after a PROXY header),
-/// the connection's stick counters (when the configuration has stick tables), and its
-/// addresses as `set-src`/`set-dst` rules left them.
-fn connection_rules(
-    fe: &Frontend,
-    peer: SocketAddr,
-    local: SocketAddr,
-    (id, seed): (u16, &Option<crate::front::Seed>),
-) -> (Verdict, Option<Arc<Tracking>>, (SocketAddr, SocketAddr)) {
-    let track = fe.new_tracking();
-    if fe.tcp_connection.is_empty() {
-        return (Verdict::Accept, track, (peer, local));
-    }
-    let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
-    // The connection as accepted (no PROXY header read yet, as HAProxy's connection rules).
-    let unix = seed.as_ref().is_some_and(|s| s.fd.is_none());
-    let facts = seed
-        .clone()
-        .map(|s| crate::front::ConnFacts::new(id, s, (peer, local), unix, None));
-    let place = crate::place::Place {
-        conn: facts.as_ref(),
-        ..crate::place::Place::at(fe)
-    };
-    let ctx = crate::acl::Ctx::new(peer, local, None, None)
-        .with_counters(counters)
-        .at(Some(&place));
-    let moved = crate::tcp_rules::Moved::default();
-    let v = crate::tcp_rules::eval(&fe.tcp_connection, &ctx, false, &moved);
-    (v, track, moved.get(peer, local))
 }
 
 type Permits = (

@@ -88,6 +88,11 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn tls(&self) -> Option<&std::sync::Arc<TlsInfo>> {
         None
     }
+    /// Runs `f` on the client's own IP socket (`set-mark`, `set-tos`: `sockopt`); nothing
+    /// for a unix client or an HTTP/2 stream.
+    fn with_socket(&self, f: &mut dyn FnMut(socket2::SockRef<'_>)) {
+        let _ = f;
+    }
 }
 
 /// What a client's TLS handshake settled, as HAProxy's `ssl_fc*`/`ssl_c_*` fetches show it.
@@ -128,6 +133,9 @@ pub struct ClientCert {
 impl ClientStream for TcpStream {
     const UNIX: bool = false;
     const PARK: bool = true;
+    fn with_socket(&self, f: &mut dyn FnMut(socket2::SockRef<'_>)) {
+        f(socket2::SockRef::from(self));
+    }
     type Read<'a> = tcp::ReadHalf<'a>;
     type Write<'a> = tcp::WriteHalf<'a>;
     async fn peek_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {

@@ -67,6 +67,8 @@ pub async fn serve<C: ClientStream>(
     // What `tcp-request content set-src|set-dst|...` make of the addresses (the log line,
     // routing, persistence and the server connection see them).
     let moved = crate::tcp_rules::Moved::default();
+    // `tcp-request content capture` slots (`%hr`)
+    let samples = fe.captures.has_samples().then(|| fe.captures.new_samples());
     // `%rt`, and the server connection's address (`%bi`/`%bp`) once there is one.
     let rt = crate::logline::next_request();
     let source = std::sync::Mutex::new(None);
@@ -86,7 +88,12 @@ pub async fn serve<C: ClientStream>(
                 accepted.elapsed(),
                 &d,
                 (source.lock().ok().and_then(|s| *s), rt, false, handshake),
-                (track.as_deref(), queue_pos.load(Ordering::Relaxed)),
+                (
+                    track.as_deref(),
+                    queue_pos.load(Ordering::Relaxed),
+                    moved.level(),
+                    samples.as_ref(),
+                ),
             )
         }
     };
@@ -117,6 +124,8 @@ pub async fn serve<C: ClientStream>(
             _ => ins.more(&mut client).await,
         }
     };
+    moved.sock.apply(&client);
+    moved.captures_into(samples.as_ref());
     if crate::tcp_rules::ends(verdict, &client) {
         return log(rejected(None));
     }
@@ -165,6 +174,8 @@ pub async fn serve<C: ClientStream>(
                 None => ins.more(&mut client).await,
             }
         };
+        moved.sock.apply(&client);
+        moved.captures_into(samples.as_ref());
         if crate::tcp_rules::ends(verdict, &client) {
             return log(rejected(Some(be.as_ref())));
         }
@@ -185,6 +196,7 @@ pub async fn serve<C: ClientStream>(
     let (stuck, stick_keys) = view.request(&ins, prefer.is_some());
     prefer = prefer.or(stuck);
     let hints = Hints {
+        priority: moved.priority(),
         src: Some(src),
         uri: b"",
         header: None,
@@ -299,7 +311,12 @@ pub async fn serve<C: ClientStream>(
                 retries: 0,
             },
             (source.lock().ok().and_then(|s| *s), rt, true, handshake),
-            (track.as_deref(), queue_pos.load(Ordering::Relaxed)),
+            (
+                track.as_deref(),
+                queue_pos.load(Ordering::Relaxed),
+                moved.level(),
+                samples.as_ref(),
+            ),
         );
     }
     // Phase: the backend's `tcp-response content` rules on the server's first bytes.
@@ -419,7 +436,12 @@ fn log_tcp(
     total: Duration,
     d: &Done<'_>,
     (source, rt, asap, handshake): (Option<SocketAddr>, u64, bool, Duration),
-    (track, bq): (Option<&crate::track::Tracking>, u32),
+    (track, bq, chosen, samples): (
+        Option<&crate::track::Tracking>,
+        u32,
+        Option<u8>,
+        Option<&crate::http::capture::Samples>,
+    ),
 ) {
     let Some(log) = &fe.log else { return };
     if fe.options.dontlognull && d.bytes == 0 && d.term == Termination::NORMAL {
@@ -428,6 +450,12 @@ fn log_tcp(
     let error = crate::log_format::is_error(fe.mode, d.term, d.retries, 0);
     let Some(level) = crate::log_format::level(&fe.options, error) else {
         return;
+    };
+    // `tcp-request content set-log-level` (8: `silent`, no line)
+    let level = match chosen {
+        Some(8) => return,
+        Some(l) => l,
+        None => level,
     };
     let place = crate::place::Place {
         be: d.backend,
@@ -439,6 +467,9 @@ fn log_tcp(
         bc_gone: !asap,
         ..crate::place::Place::at(fe)
     };
+    let taken: Vec<Option<Vec<u8>>> = samples
+        .and_then(|s| s.lock().ok().map(|g| g.clone()))
+        .unwrap_or_default();
     let entry = Entry {
         mode: fe.mode,
         frontend: &fe.name,
@@ -465,7 +496,7 @@ fn log_tcp(
         bytes_in: d.bytes_in,
         log_count: log.count(),
         unique_id: None,
-        samples: &[],
+        samples: &taken,
         server_addr: d.server.and_then(|s| s.fixed_addr()),
         source,
         rt,

@@ -36,7 +36,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             // `userlist` credentials (Basic auth, crypt(3) hashes) for the http_auth fetches.
             "http::userlist",
             "farm::history",
-            // A backend's FIFO queue of requests waiting for a slot (a mutex and wake-ups).
+            // A backend's queue in HAProxy's order (priority class, arrival + offset).
             "farm::queue",
             "termination",
             // `rate-limit sessions` (sans-IO counter, a tokio sleep).
@@ -55,6 +55,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("client connection facts", &["front"]),
     // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
     ("client certificate fetches", &["http::ssl_client"]),
+    (
+        "socket options rules ask for: set-mark, set-tos (uses stream)",
+        &["sockopt"],
+    ),
     (
         "capture slots: `capture ... header`, `capture cookie`, `declare capture` (uses http::message)",
         &["http::capture"],
@@ -223,7 +227,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::cache::tests",
         ],
     ),
-    ("accepting connections", &["listener"]),
+    ("accepting connections", &["listener", "listener::connection"]),
     ("worker threads, reloads", &["runtime"]),
     ("crate root", &["lib", "http"]),
     // The fuzz targets' entries (parsers fed from outside; fuzz/ and tests/fuzz_replay.rs).

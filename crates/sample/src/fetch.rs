@@ -273,6 +273,8 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("capture.req.method", [], 0, Str, Request),
     kw!("capture.req.uri", [], 0, Str, Request),
     kw!("unique-id", [], 0, Str, Request),
+    kw!("prio_class", [], 0, Sint, Request),
+    kw!("prio_offset", [], 0, Sint, Request),
     kw!("http_auth", [S], 1, Bool, Request),
     kw!("http_auth_group", [S], 1, Str, Request),
     kw!("http_auth_type", [], 0, Str, Request),

@@ -239,7 +239,15 @@ fn http_error(list: &mut Vec<ErrorFile>, line: &Line<'_>) -> Result<(), String> 
             "'http-error': unexpected '{extra}' (expected content-type, string, file, errorfile, default-errorfiles or hdr)"
         ));
     }
+    if let Some((n, v)) = headers.iter().find(|(_, v)| v.contains('%')) {
+        return Err(format!(
+            "'http-error hdr {n} {v}': a log-format header value in an error page is not run by fulcrum yet (error pages are built once)"
+        ));
+    }
     let (path, reply) = match body {
+        ReturnBody::Errorfiles(_) => {
+            return Err("'http-error ... errorfiles NAME' is not run by fulcrum yet: use 'errorfiles NAME' in the proxy".into())
+        }
         ReturnBody::LfString(_) => {
             return Err(
                 "'http-error' with 'lf-string' or 'lf-file' is not run by fulcrum yet (error pages are built once); use 'string' or 'file'"

@@ -11,6 +11,8 @@ use fulcrum_sample::logformat::{compile_format_with, Node};
 /// `str int env date rand uuid var ...`, are answered by the sample crate itself). The proxy
 /// has a test that each of these is answered.
 pub const HTTP_FETCHES: &[&str] = &[
+    "prio_class",
+    "prio_offset",
     // Where the stream is (the proxy's `place`): in every rule, value and log line.
     "fe_name",
     "fe_id",

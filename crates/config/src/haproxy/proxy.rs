@@ -278,7 +278,10 @@ fn apply(
                 ))
             }
         },
-        "tcp-request" | "tcp-response" => tcp_rules::parse(&mut p.tcp_rules, section, line)?,
+        "tcp-request" | "tcp-response" => {
+            tcp_rules::parse(&mut p.tcp_rules, section, line)?;
+            capture::tcp_content_slot(p, section, line)?;
+        }
         "capture" => capture::parse(p, line)?,
         "http-after-response" => p
             .http_after_response
@@ -377,6 +380,9 @@ fn apply(
                 });
             }
             p.http_request.push(rule);
+        }
+        "http-response" if line.arg(1) == Some("wait-for-body") => {
+            super::wait_body::place_response(p, line)?;
         }
         "http-response" => p.http_response.push(rules::http_rule(line, false)?),
         "stick-table" => p.stick_table = Some(rules::stick_table(line)?),

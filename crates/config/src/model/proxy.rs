@@ -445,6 +445,9 @@ pub struct ProxyOptions {
     pub http_buffer_request: bool,
     /// `http-request wait-for-body` as a frontend's first rule (`haproxy::wait_body`).
     pub wait_for_body: Option<WaitForBody>,
+    /// `http-response wait-for-body` as the proxy's first `http-response` rule: the
+    /// server's answer body is waited for before the rules (`haproxy::wait_body`).
+    pub response_wait_for_body: Option<WaitForBody>,
     /// `retry-on none`: a failed connection is not retried (nor redispatched).
     pub retry_on_none: bool,
     /// `retry-on` conditions met after the request was sent (HAProxy's layer-7 retries).

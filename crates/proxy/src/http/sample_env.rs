@@ -43,6 +43,8 @@ pub struct HttpEnv<'a> {
     pub shared_samples: Option<&'a crate::http::capture::Samples>,
     /// Where the stream is: its frontend, backend and server (`fe_name`, `be_id`, `srv_name`...).
     pub place: Option<&'a dyn Where>,
+    /// `set-priority-class|offset` (`prio_class`, `prio_offset`: 0 unless set).
+    pub priority: (i32, i32),
 }
 
 /// The proxies and connections a stream passes through, for `fe_name fe_id be_name be_id
@@ -123,6 +125,7 @@ impl<'a> HttpEnv<'a> {
             samples: None,
             shared_samples: None,
             place: None,
+            priority: (0, 0),
         }
     }
 
@@ -316,6 +319,8 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         match f.kw.name {
             n if n.starts_with("http_auth") => self.auth_fetch(f),
             "unique-id" => s(self.unique_id?),
+            "prio_class" => Some(Value::Sint(i64::from(self.priority.0))),
+            "prio_offset" => Some(Value::Sint(i64::from(self.priority.1))),
             n if WHERE_FETCHES.contains(&n) || fulcrum_sample::fetch::CONN_FACTS.contains(&n) => {
                 self.place?.fetch(f)
             }

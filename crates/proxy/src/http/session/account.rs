@@ -107,6 +107,8 @@ impl<C: ClientStream> Session<C> {
             bytes_in: 0,
             head_out: 0,
             log_adjust: 0,
+            interim: 0,
+            priority: None,
             in_adjust: 0,
             counted: StatusCount::Counted,
             nolog: false,
@@ -207,7 +209,8 @@ impl<C: ClientStream> Session<C> {
                 total: r.t0.elapsed(),
             },
             status: r.status,
-            bytes: asap.unwrap_or((r.bytes + r.head_out).saturating_add_signed(r.log_adjust)),
+            bytes: asap
+                .unwrap_or((r.bytes + r.head_out + r.interim).saturating_add_signed(r.log_adjust)),
             term: r.term,
             cookie: r.cookie,
             active: crate::counters::active_connections(),

@@ -70,6 +70,7 @@ impl<C: ClientStream> Session<C> {
             res_body_in: Default::default(),
             proxy_request: false,
             place: Some(&place),
+            knobs: Default::default(),
         };
         let sets = be
             .map(|b| &b.policy.http_after_response)

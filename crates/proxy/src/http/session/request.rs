@@ -21,39 +21,11 @@ use crate::http::server_rules::Persist;
 use crate::pool;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
-use crate::track::Table;
 use fulcrum_config::model::{HttpConnectionMode, HttpReuse};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 impl<C: ClientStream> Session<C> {
-    /// Runs `tcp-request content` rules on this request; whether the connection ends.
-    /// `own`: the stick table of the proxy whose rules these are.
-    fn content_rules(
-        &mut self,
-        rules: &[crate::tcp_rules::Rule],
-        own: Option<&Arc<Table>>,
-        env: &mut Env<'_>,
-    ) -> bool {
-        if rules.is_empty() {
-            return false;
-        }
-        let counters = self.fe.counters(self.track.as_deref(), own);
-        let (src, dst) = env.moved.get(self.peer, self.local);
-        let ctx = Ctx::new(src, dst, Some(&self.req), None)
-            .with_counters(counters)
-            .at(env.place);
-        let moved = crate::tcp_rules::Moved::default();
-        let end = crate::tcp_rules::content(rules, &ctx, &self.client, true, &moved);
-        if let Some((s, d)) = moved.result() {
-            // `set-src`/`set-dst`: the connection's addresses from now on, for this
-            // request's later rules too.
-            (self.peer, self.local) = (s, d);
-            (env.src, env.dst) = (s, d);
-        }
-        end
-    }
-
     /// Serves the request in `self.req`; returns whether the client connection stays open.
     pub(super) async fn one_request(&mut self, rec: &mut Rec, turn: Turn) -> Next {
         let fe = self.fe.clone();
@@ -103,13 +75,16 @@ impl<C: ClientStream> Session<C> {
             proxy_request: fe.options.h1.use_proxy_header
                 && !matches!(self.req.target().first(), Some(b'/' | b'*')),
             place: Some(&located),
+            knobs: Default::default(),
         };
         rec.log_level.clone_from(&env.log_level);
         rec.captures.clone_from(&env.captures);
         let src = crate::net::canonical(self.peer.ip());
         // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode; then
         // the request counts for every entry tracked so far.
-        if self.content_rules(&fe.tcp_content, fe.own_table.as_ref(), &mut env) {
+        let end = self.content_rules(&fe.tcp_content, fe.own_table.as_ref(), &mut env);
+        rec.log_level.clone_from(&env.log_level);
+        if end {
             rec.term = Termination::PROXY_REQUEST;
             return Next::Close;
         }
@@ -134,6 +109,7 @@ impl<C: ClientStream> Session<C> {
             (self.peer, self.local) = (s, d);
         }
         crate::http::cache_flow::count(&env.cache, &fe.counters);
+        self.rule_effects(&env, rec).await;
         if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
             return next;
         }
@@ -175,7 +151,9 @@ impl<C: ClientStream> Session<C> {
         rec.backend = Some(be.clone());
         located.route(&be);
         if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
-            if self.content_rules(rules, fe.tables.get(&be.name), &mut env) {
+            let end = self.content_rules(rules, fe.tables.get(&be.name), &mut env);
+            rec.log_level.clone_from(&env.log_level);
+            if end {
                 rec.term = Termination::PROXY_REQUEST;
                 return Next::Close;
             }
@@ -193,6 +171,7 @@ impl<C: ClientStream> Session<C> {
             (self.peer, self.local) = (s, d);
         }
         crate::http::cache_flow::count(&env.cache, &be.counters);
+        self.rule_effects(&env, rec).await;
         if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
             return next;
         }
@@ -397,7 +376,7 @@ impl<C: ClientStream> Session<C> {
             client,
             server,
             cookie: cookie.as_ref(),
-            l7_left: (if be.options.retry_on.after_sending() {
+            l7_left: (if be.options.retry_on.after_sending() && !env.knobs.l7_retry_disabled() {
                 be.retries
             } else {
                 0
@@ -504,6 +483,8 @@ impl<C: ClientStream> Session<C> {
             header: header.as_deref(),
             prefer: None,
             force: false,
+            // a retried connection: the request is not queued again by priority
+            priority: None,
         };
         let mut waited = Duration::ZERO;
         let failed = Some(assigned.index);

@@ -29,6 +29,7 @@ impl<C: ClientStream> Session<C> {
                 header: header_val.as_deref(),
                 prefer,
                 force: persist == Persist::Force,
+                priority: rec.priority,
             }
         };
         let mut attached_slot = self.attached.take();
