@@ -29,6 +29,7 @@ impl<C: ClientStream> Session<C> {
                 header: header_val.as_deref(),
                 prefer,
                 force: persist == Persist::Force,
+                priority: rec.priority,
             }
         };
         let mut attached_slot = self.attached.take();
@@ -39,7 +40,7 @@ impl<C: ClientStream> Session<C> {
         let mut prior = Prior::default();
         let connecting = be.connect(
             &hints,
-            self.local.port(),
+            self.local,
             |srv| {
                 if let Some(a) = attached_slot.take() {
                     if a.server.id == srv.id {
