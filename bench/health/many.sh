@@ -11,7 +11,7 @@
 # N loopback listeners (one Python asyncio process that answers "+PONG\r\n" to anything, so
 # KIND=redis runs `option redis-check`, KIND=tcp a plain connect check) sit behind one backend
 # with `check inter 1s` on every server. Each run starts the checker (HAProxy or `fulcrum run`,
-# alternating), lets it settle 2 s, then samples its CPU time (utime+stime from /proc) over
+# alternating), lets it settle 2 s, then samples its CPU time (nanoseconds on CPU, every thread: /proc/PID/task/*/schedstat) over
 # SECS seconds, its context switches a second (all threads: its wake-ups, roughly) and its
 # RSS at the end. Printed: medians per checker and the fulcrum/HAProxy ratios. The machine may be shared: keep runs short and read ratios, not absolute numbers.
 set -euo pipefail
@@ -94,8 +94,9 @@ FRONT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
   done < "$WORK/ports"
 } > "$WORK/lb.cfg"
 
-ticks=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU time in nanoseconds, every thread (the scheduler's own count: utime+stime in clock
+# ticks is too coarse for a ~4% load over seconds, 1 tick = 0.125% of an 8 s window)
+cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
 # context switches of every thread of the process (its wake-ups, roughly)
 ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/ {s += $2} END {print s + 0}'; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -105,16 +106,16 @@ measure() { # name cmd...
   "$@" > "$WORK/$name.log" 2>&1 & local pid=$!
   PIDS+=("$pid")
   sleep 2
-  local t0; t0=$(cpu_ticks "$pid")
+  local t0; t0=$(cpu_ns "$pid")
   local c0; c0=$(ctx_switches "$pid")
   sleep "$SECS"
-  local t1; t1=$(cpu_ticks "$pid")
+  local t1; t1=$(cpu_ns "$pid")
   local c1; c1=$(ctx_switches "$pid")
   local rss; rss=$(rss_kb "$pid")
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   # CPU as percent of one core over the window; RSS in MiB; context switches a second
-  echo "$name $(awk -v d=$((t1 - t0)) -v t="$ticks" -v s="$SECS" 'BEGIN{printf "%.2f", 100*d/t/s}') $(awk -v r="$rss" 'BEGIN{printf "%.1f", r/1024}') $(( (c1 - c0) / SECS ))"
+  echo "$name $(awk -v d=$((t1 - t0)) -v s="$SECS" 'BEGIN{printf "%.3f", 100*d/1e9/s}') $(awk -v r="$rss" 'BEGIN{printf "%.1f", r/1024}') $(( (c1 - c0) / SECS ))"
 }
 
 : > "$WORK/results"

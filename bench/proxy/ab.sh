@@ -10,9 +10,9 @@
 # nginx to CPU $LOAD_CPU. Rounds alternate (before, after) RUNS times on freshly started
 # proxies; each round's figure is (utime+stime of the proxy during the wrk run) / requests.
 # Prints per scenario the median µs/request of each binary, the ratio of the medians, the
-# median of the per-round ratios, and every round. With IDLE=N (N > 0) it also measures the RSS
+# median of the per-round ratios, and every round. With IDLE=N (N > 0) it also measures the anonymous RSS
 # growth per idle keep-alive client over N clients (bench/proxy/idle.py), each binary IDLE_RUNS
-# times.
+# times; IDLE_CONC=K (default 1) opens K connections at a time (bench/proxy/idle.py).
 set -euo pipefail
 
 A=${1:?before binary}
@@ -22,6 +22,7 @@ DURATION=${DURATION:-3}
 CONNS=${CONNS:-50}
 IDLE=${IDLE:-0}
 IDLE_RUNS=${IDLE_RUNS:-3}
+IDLE_CONC=${IDLE_CONC:-1}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 PIN_PROXY="taskset -c $PROXY_CPU"
@@ -136,13 +137,13 @@ scenario "100 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/big" ""
 scenario "new conn per request" "http://127.0.0.1:$HTTP_PORT/small" "close"
 scenario "TCP mode" "http://127.0.0.1:$TCP_PORT/small" ""
 
-idle() { # $1 binary → bytes per idle connection
+idle() { # $1 binary → bytes per idle connection (growth of the anonymous RSS: see idle.py)
   local pid base out
   pid=$(start_proxy "$1")
-  base=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
-  out=$($PIN_LOAD python3 "$ROOT/bench/proxy/idle.py" 127.0.0.1 "$HTTP_PORT" "$IDLE" "$pid")
+  base=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status")
+  out=$($PIN_LOAD python3 "$ROOT/bench/proxy/idle.py" 127.0.0.1 "$HTTP_PORT" "$IDLE" "$pid" "$IDLE_CONC")
   stop_proxy "$pid"
-  awk -v o="$out" -v base="$base" 'BEGIN { split(o, a, " "); printf "%.0f\n", (a[2] - base) * 1024 / (a[1] > 0 ? a[1] : 1) }'
+  awk -v o="$out" -v base="$base" 'BEGIN { split(o, a, " "); printf "%.0f\n", (a[4] - base) * 1024 / (a[1] > 0 ? a[1] : 1) }'
 }
 if [ "$IDLE" -gt 0 ]; then
   ia=(); ib=()

@@ -1,29 +1,12 @@
 //! The pure parts: Octavia's rules in `ops` (immutable while PENDING_*, cascade, quotas,
 //! batch members) and the haproxy.cfg rendering, checked by fulcrum's own parser.
 
+mod common;
+use common::*;
 use fulcrum_api::ops::{self, Caller};
 use fulcrum_api::render;
 use fulcrum_api::state::{s, State};
 use serde_json::{json, Value};
-
-fn admin() -> Caller {
-    Caller {
-        project: "p".into(),
-        admin: true,
-    }
-}
-
-fn body(v: Value) -> serde_json::Map<String, Value> {
-    v.as_object().cloned().unwrap_or_default()
-}
-
-fn create(st: &mut State, kind: &str, parent: Option<&str>, v: Value) -> String {
-    let (o, _) = ops::create(st, kind, parent, &body(v), &admin()).expect("create");
-    let id = s(&o, "id").to_string();
-    let lbs = st.pending_lbs();
-    st.settle(&lbs, true, "");
-    id
-}
 
 fn sample() -> (State, String, String, String) {
     let mut st = State::default();
@@ -140,31 +123,7 @@ fn renders_like_octavia_and_fulcrum_accepts_it() {
     let problems: Vec<String> = loaded.diagnostics.iter().map(|d| d.to_string()).collect();
     assert!(problems.is_empty(), "{problems:?}\n{text}");
     // And the real haproxy accepts it (fails, never skips, under FULCRUM_REQUIRE_NETNS=1).
-    match std::process::Command::new("haproxy").arg("-v").output() {
-        Ok(o) if o.status.success() => {
-            let path =
-                std::env::temp_dir().join(format!("fulcrum-render-{}.cfg", std::process::id()));
-            std::fs::write(&path, &text).expect("write");
-            let out = std::process::Command::new("haproxy")
-                .args(["-c", "-f"])
-                .arg(&path)
-                .output()
-                .expect("haproxy -c");
-            let _ = std::fs::remove_file(&path);
-            assert!(
-                out.status.success(),
-                "haproxy -c:\n{text}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        _ => {
-            assert!(
-                std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
-                "haproxy missing under FULCRUM_REQUIRE_NETNS=1"
-            );
-            eprintln!("SKIPPED: haproxy not installed; the rendering was not checked by it");
-        }
-    }
+    haproxy_accepts(&text, "render");
 }
 
 #[test]
@@ -560,28 +519,7 @@ fn allowed_cidrs_on_tcp_listeners() {
         "{text}"
     );
     assert!(!text.contains("http-request deny"), "{text}");
-    match std::process::Command::new("haproxy").arg("-v").output() {
-        Ok(o) if o.status.success() => {
-            let path =
-                std::env::temp_dir().join(format!("fulcrum-cidr-{}.cfg", std::process::id()));
-            std::fs::write(&path, &text).expect("write");
-            let out = std::process::Command::new("haproxy")
-                .args(["-c", "-f"])
-                .arg(&path)
-                .output()
-                .expect("haproxy -c");
-            let _ = std::fs::remove_file(&path);
-            assert!(
-                out.status.success(),
-                "haproxy -c:\n{text}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        _ => assert!(
-            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
-            "haproxy missing under FULCRUM_REQUIRE_NETNS=1"
-        ),
-    }
+    haproxy_accepts(&text, "cidr");
 }
 
 fn body_of(v: &Value) -> serde_json::Map<String, Value> {
@@ -627,32 +565,8 @@ fn app_cookie_renders_like_octavia_and_runs() {
         .config
         .backend(&format!("{p}:{l}"))
         .expect("the pool's backend");
-    assert!(
-        fulcrum_proxy::persist::stick_sample::SampleStick::from_proxy(be)
-            .expect("the proxy runs these rules")
-            .is_some(),
-        "the rules reach the proxy's string stick table"
-    );
-    match std::process::Command::new("haproxy").arg("-v").output() {
-        Ok(o) if o.status.success() => {
-            let path =
-                std::env::temp_dir().join(format!("fulcrum-appcookie-{}.cfg", std::process::id()));
-            std::fs::write(&path, &text).expect("write");
-            let out = std::process::Command::new("haproxy")
-                .args(["-c", "-f"])
-                .arg(&path)
-                .output()
-                .expect("haproxy -c");
-            let _ = std::fs::remove_file(&path);
-            assert!(
-                out.status.success(),
-                "haproxy -c:\n{text}\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        _ => assert!(
-            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
-            "haproxy missing under FULCRUM_REQUIRE_NETNS=1"
-        ),
-    }
+    assert!(!be.stick_rules.is_empty(), "the stick rules are read");
+    fulcrum_proxy::persist::stick_sample::check(be, |_| Ok(()))
+        .expect("the proxy runs these rules");
+    haproxy_accepts(&text, "appcookie");
 }

@@ -3,37 +3,12 @@
 //! checked by fulcrum's own parser and by the real `keepalived -t` (fails, never skips, under
 //! FULCRUM_REQUIRE_NETNS=1).
 
-use fulcrum_api::ops::{self, Caller};
+mod common;
+use common::*;
+use fulcrum_api::ops;
 use fulcrum_api::state::{s, State};
 use fulcrum_api::{render, render_lvs};
 use serde_json::{json, Value};
-
-fn admin() -> Caller {
-    Caller {
-        project: "p".into(),
-        admin: true,
-    }
-}
-
-fn body(v: Value) -> serde_json::Map<String, Value> {
-    v.as_object().cloned().unwrap_or_default()
-}
-
-fn try_create(
-    st: &mut State,
-    kind: &str,
-    parent: Option<&str>,
-    v: Value,
-) -> Result<String, (u16, String)> {
-    let (o, _) = ops::create(st, kind, parent, &body(v), &admin()).map_err(|e| (e.code, e.msg))?;
-    let lbs = st.pending_lbs();
-    st.settle(&lbs, true, "");
-    Ok(s(&o, "id").to_string())
-}
-
-fn create(st: &mut State, kind: &str, parent: Option<&str>, v: Value) -> String {
-    try_create(st, kind, parent, v).expect("create")
-}
 
 /// A load balancer with a UDP listener (SOURCE_IP persistence, UDP-CONNECT monitor, three
 /// members of which one is disabled) and an SCTP listener.

@@ -8,12 +8,18 @@
 
 use serde::Serialize;
 
+/// The server name a backend's `dispatch ADDR:PORT` runs as (the name HAProxy logs for a
+/// request that no server took).
+pub const DISPATCH_SERVER: &str = "<NOSRV>";
+
 /// Keywords of one proxy (inherited from `defaults` where HAProxy allows it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ProxyKeywords {
     /// `disabled` (`enabled` clears it): the proxy does not serve. Applied by the config
     /// crate: a disabled proxy keeps no listener and no server.
     pub disabled: bool,
+    /// `id N`: the proxy's number (`fe_id`, `be_id`, the stats' `iid`); see `model_ids`.
+    pub id: Option<u32>,
     /// `http-send-name-header NAME`: the chosen server's name, sent to it in header NAME.
     pub send_name_header: Option<String>,
     /// `option http-pretend-keepalive`: no `Connection: close` to the server (HTTP/1.1)
@@ -31,6 +37,10 @@ pub struct ProxyKeywords {
     pub persist_rules: Vec<PersistRule>,
     /// `rate-limit sessions N`: new connections a frontend accepts per second.
     pub rate_limit_sessions: Option<u32>,
+    /// A `balance` line was written (here or in the `defaults` inherited): HAProxy then
+    /// ignores `dispatch` (with a warning); without one, `dispatch` takes every request that
+    /// persistence does not send to a server.
+    pub balance_set: bool,
 }
 
 /// `use-server NAME if|unless COND`: a request the condition holds for goes to server NAME

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 
 pub fn validate(config: &Config, diags: &mut Diagnostics) {
     unique_proxy_names(config, diags);
+    unique_ids(config, diags);
     peers_sections(config, diags);
     crate::haproxy::cluster::validate(config, diags);
     for p in &config.proxies {
@@ -30,6 +31,47 @@ pub fn validate(config: &Config, diags: &mut Diagnostics) {
             diags.warning(
                 &p.span,
                 format!("frontend '{}' has no 'bind' directive. Please declare it as a backend if this was intended", p.name),
+            );
+        }
+    }
+}
+
+/// `id N` given twice among proxies, or among a proxy's servers: refused as HAProxy does.
+fn unique_ids(config: &Config, diags: &mut Diagnostics) {
+    use crate::model_ids::duplicate;
+    let ids: Vec<Option<u32>> = config
+        .proxies
+        .iter()
+        .map(|p| p.options.keywords.id)
+        .collect();
+    if let Some((a, b)) = duplicate(&ids) {
+        let (a, b) = (&config.proxies[a], &config.proxies[b]);
+        diags.error(
+            &b.span,
+            format!(
+                "{} {} reuses same custom id as {} {} (declared at {})",
+                b.kind.keyword(),
+                b.name,
+                a.kind.keyword(),
+                a.name,
+                a.span
+            ),
+        );
+    }
+    for p in &config.proxies {
+        let ids: Vec<Option<u32>> = p.servers.iter().map(|s| s.id).collect();
+        if let Some((a, b)) = duplicate(&ids) {
+            let (a, b) = (&p.servers[a], &p.servers[b]);
+            diags.error(
+                &b.span,
+                format!(
+                    "'server {}/{}' : 'id' : custom id {} already used at {} ('server {}').",
+                    p.name,
+                    b.name,
+                    b.id.unwrap_or(0),
+                    a.span,
+                    a.name
+                ),
             );
         }
     }

@@ -174,8 +174,9 @@ fn an_unknown_service_is_a_check_error_at_its_line() {
     assert!(!stderr.contains(":8:"), "{stderr}");
 }
 
-/// Stick rules on a `type string` table: Octavia's APP_COOKIE pair passes; a form the proxy
-/// does not run yet (`if` on such a rule) is an error at its FILE:LINE.
+/// Stick rules on a `type string` table: Octavia's APP_COOKIE pair passes, and with a
+/// condition; a form the proxy does not run yet (`store-response` in TCP mode) is an error at
+/// its FILE:LINE.
 #[test]
 fn string_stick_rules_pass_or_fail_at_their_line() {
     let dir = TempDir::new("stickstr");
@@ -184,23 +185,26 @@ fn string_stick_rules_pass_or_fail_at_their_line() {
                 backend b\n stick-table type string len 64 size 10k\n";
     let ok = dir.file(
         "ok.cfg",
-        &format!("{head} stick store-response res.cook(JSESSIONID)\n stick match req.cook(JSESSIONID)\n server s 127.0.0.1:8080\n"),
+        &format!("{head} acl x path /\n stick store-response res.cook(JSESSIONID) if {{ status 200 }}\n stick match req.cook(JSESSIONID) if x\n server s 127.0.0.1:8080\n"),
     );
     let out = fulcrum(&["check", "-f", &ok]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let bad = dir.file(
         "bad.cfg",
-        &format!("{head} acl x path /\n stick match req.cook(JSESSIONID) if x\n server s 127.0.0.1:8080\n"),
+        &format!(
+            "{}\n stick store-response res.cook(JSESSIONID)\n server s 127.0.0.1:8080\n",
+            head.replace("mode http", "mode tcp").trim_end()
+        ),
     );
     let out = fulcrum(&["check", "-f", &bad]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains(&format!("{bad}:9: error:")), "{err}");
+    assert!(err.contains(&format!("{bad}:8: error:")), "{err}");
 }
 
-/// Stick rules on an address table: `stick match src` runs (HTTP mode), a form the proxy
-/// does not run yet (`if` on a stick rule) is an error at its line, not a backend silently
-/// run without stickiness.
+/// Stick rules on an address table: `stick match src` runs, with a condition too; a
+/// condition naming an ACL that does not exist is an error at its line, not a backend
+/// silently run without stickiness.
 #[test]
 fn stick_rules_on_an_address_table_pass_or_fail_at_their_line() {
     let dir = TempDir::new("stickip");
@@ -209,16 +213,43 @@ fn stick_rules_on_an_address_table_pass_or_fail_at_their_line() {
          backend b\n stick-table type ip size 10k\n acl x path /\n";
     let ok = dir.file(
         "ip.cfg",
-        &format!("{head} stick match src\n server s 127.0.0.1:8080\n"),
+        &format!("{head} stick match src\n stick on src if x\n server s 127.0.0.1:8080\n"),
     );
     let out = fulcrum(&["check", "-f", &ok]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let bad = dir.file(
         "ipif.cfg",
-        &format!("{head} stick match src if x\n server s 127.0.0.1:8080\n"),
+        &format!("{head} stick match src if nope\n server s 127.0.0.1:8080\n"),
     );
     let out = fulcrum(&["check", "-f", &bad]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains(&format!("{bad}:9:")), "{err}");
+}
+
+/// A stick table's `store` list is checked as `run` reads it: haproxy 2.6's refusals (an
+/// array of 0 elements, a rate without its period, an array beside the legacy type it
+/// replaces) are errors at the table's line; the arrays and the 2.6 types pass.
+#[test]
+fn stick_table_store_errors_at_their_line() {
+    let dir = TempDir::new("stickstore");
+    let head =
+        "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+                backend b\n server s 127.0.0.1:8080\n";
+    let ok = dir.file(
+        "ok.cfg",
+        &format!("{head} stick-table type ip size 1k store gpt(3),gpc(2),gpc_rate(2,10s),sess_cnt,sess_rate(1s),http_fail_cnt,http_fail_rate(1s)\n"),
+    );
+    let out = fulcrum(&["check", "-f", &ok]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for store in ["gpc(0)", "conn_rate", "gpt(2),gpt0", "gpc_rate(2)"] {
+        let bad = dir.file(
+            "bad.cfg",
+            &format!("{head} stick-table type ip size 1k store {store}\n"),
+        );
+        let out = fulcrum(&["check", "-f", &bad]);
+        assert_eq!(out.status.code(), Some(1), "{store}");
+        let err = text(&out.stderr);
+        assert!(err.contains(&format!("{bad}:8: error:")), "{store}: {err}");
+    }
 }

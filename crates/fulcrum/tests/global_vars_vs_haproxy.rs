@@ -1,6 +1,7 @@
 //! The global `set-var proc.NAME EXPR` and `set-var-fmt proc.NAME FMT` side by side with the
 //! real HAProxy 2.6: set once at start, in order (one reads another), typed (an integer adds),
-//! read by the traffic's rules (`var(proc.NAME)` in a `return` body).
+//! read by the traffic's rules (`var(proc.NAME)` in a `return` body); and a reload starts from
+//! them alone.
 
 mod runtime_support;
 
@@ -20,11 +21,17 @@ fn config(port: u16) -> String {
 }
 
 fn body(port: u16) -> String {
+    body_of(port, "/")
+}
+
+fn body_of(port: u16, path: &str) -> String {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
         return "no connection".into();
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    let _ = s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
@@ -49,4 +56,32 @@ fn global_set_var_as_haproxy() {
     let want = body(hport);
     assert_eq!(want, "42 x-41-Y ABC []", "haproxy's answer");
     assert_eq!(body(fport), want);
+}
+
+/// A `proc.` variable a rule changed at run time does not survive a reload: the new
+/// configuration starts from its own global values, as haproxy's new process does (fulcrum
+/// only: a reloaded haproxy is a fresh process, which holds nothing of the old one's).
+#[test]
+fn run_time_proc_variables_start_over_on_reload() {
+    let port = free_port();
+    let cfg = format!(
+        "global\n set-var proc.base int(100)\n\
+         defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+         frontend fe\n bind 127.0.0.1:{port}\n\
+         \x20http-request set-var(proc.seen) str(yes) if {{ path /mark }}\n\
+         \x20http-request set-var(proc.base) var(proc.base),add(1)\n\
+         \x20http-request return status 200 content-type text/plain lf-string \"[%[var(proc.seen)]] %[var(proc.base)]\"\n"
+    );
+    let f = Fulcrum::start(Fulcrum::dir("gvars-reload"), &cfg);
+    assert!(
+        fulcrum_testlab::wait::listening(port, Duration::from_secs(10)),
+        "fulcrum never listened"
+    );
+    assert_eq!(body(port), "[] 101");
+    assert_eq!(body_of(port, "/mark"), "[yes] 102");
+    assert_eq!(body(port), "[yes] 103");
+    f.wait_socket(&f.control);
+    let answer = query(&f.control, "reload").expect("control socket");
+    assert_eq!(answer.trim(), "ok", "{}", f.log());
+    assert_eq!(body(port), "[] 101", "after the reload{}", f.log());
 }

@@ -45,6 +45,11 @@ const COSMETIC: &[(&str, &str, &str)] = &[
         "a summary of `words` for tooling (the model's JSON); the data plane compiles `words` with the sample engine",
     ),
     (
+        "ProxyKeywords",
+        "balance_set",
+        "applied by the config crate itself: with a `balance` line HAProxy ignores `dispatch` (the parser drops it with HAProxy's warning)",
+    ),
+    (
         "Global",
         "zero_warning",
         "applied by the config crate itself: loading refuses a configuration with any warning",

@@ -132,7 +132,7 @@ fn show_commands_answer_in_haproxy_formats() {
         "{state}"
     );
     for (i, s) in l.servers.iter().enumerate() {
-        let want = format!("2 app {} {} 127.0.0.1 2 0 1 1 ", i + 1, s.name);
+        let want = format!("3 app {} {} 127.0.0.1 2 0 1 1 ", i + 1, s.name);
         assert!(
             lines
                 .iter()
@@ -179,7 +179,8 @@ fn show_commands_answer_in_haproxy_formats() {
         user_stat.contains("app,s1,") && !user_stat.contains("127.0.0.1:"),
         "{user_stat}"
     );
-    let servers_only = query(&l.admin, "show stat 2 4 -1").expect("filtered");
+    // `app` is proxy 3: with a stats socket HAProxy's own CLI proxy is number 1
+    let servers_only = query(&l.admin, "show stat 3 4 -1").expect("filtered");
     let rows: Vec<&str> = servers_only
         .lines()
         .filter(|x| !x.is_empty() && !x.starts_with('#'))
@@ -191,7 +192,7 @@ fn show_commands_answer_in_haproxy_formats() {
     );
     let typed = query(&l.admin, "show stat typed").expect("typed");
     assert!(
-        typed.lines().any(|x| x == "S.2.1.1.svname.1:KNS:str:s1"),
+        typed.lines().any(|x| x == "S.3.1.1.svname.1:KNS:str:s1"),
         "{typed}"
     );
     // Several commands on one line, as HAProxy.
@@ -246,7 +247,7 @@ fn admin_commands_change_what_real_requests_reach() {
     assert!(
         state
             .lines()
-            .any(|x| x.starts_with("2 app 2 s2 127.0.0.1 0 1 ")),
+            .any(|x| x.starts_with("3 app 2 s2 127.0.0.1 0 1 ")),
         "s2 stopped, forced MAINT: {state}"
     );
     let stat = query(&l.admin, "show stat").expect("stat");
@@ -299,7 +300,7 @@ fn admin_commands_change_what_real_requests_reach() {
     assert!(
         state
             .lines()
-            .any(|x| x.starts_with("2 app 3 s3 127.0.0.1 2 8 ")),
+            .any(|x| x.starts_with("3 app 3 s3 127.0.0.1 2 8 ")),
         "s3 running, forced DRAIN: {state}"
     );
     assert_eq!(
@@ -569,7 +570,7 @@ fn hatop_shows_the_servers() {
     assert!(
         state
             .lines()
-            .any(|x| x.starts_with("2 app 2 s2 127.0.0.1 0 1 ")),
+            .any(|x| x.starts_with("3 app 2 s2 127.0.0.1 0 1 ")),
         "hatop's disable server applied: {state}"
     );
     let before = l.servers[1].traffic();

@@ -61,49 +61,22 @@ fn request(port: u16, path: &str) -> String {
     out.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
 }
 
-/// Entry addresses and the milliseconds before expiry set aside.
-fn normal(answer: &str) -> String {
-    answer
-        .lines()
-        .map(|l| {
-            let l = match l.split_once(": key=") {
-                Some((p, rest)) if p.starts_with("0x") => format!("0xADDR: key={rest}"),
-                _ => l.to_string(),
-            };
-            l.split(' ')
-                .map(|w| match w.strip_prefix("exp=") {
-                    Some(_) => "exp=E".to_string(),
-                    None => w.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn stick_rules_write_the_server_into_the_table_as_haproxy() {
     if !tool("stick server versus haproxy", "haproxy", "haproxy") {
         return;
     }
     let (a, b) = (CountingServer::start("s1"), CountingServer::start("s2"));
-    let hdir = Fulcrum::dir("stick-server-h");
-    let hcfg = hdir.join("h.cfg");
-    let hport = free_port();
-    std::fs::write(&hcfg, config(&hdir, hport, a.port, b.port)).expect("write");
-    let haproxy = fulcrum_testlab::process::Child::haproxy(&hcfg, hdir.join("haproxy.log"));
-    let fport = free_port();
-    let f = Fulcrum::start_bound("stick-server-f", "admin.sock", |dir| {
-        config(dir, fport, a.port, b.port)
-    });
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
-        query(&hdir.join("admin.sock"), "show cli level").is_ok()
-    });
-    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+    let (hport, fport) = (free_port(), free_port());
+    let (hdir, _haproxy, f) = versus(
+        "stick-server",
+        |dir| config(dir, hport, a.port, b.port),
+        |dir| config(dir, fport, a.port, b.port),
+    );
 
-    let ask =
-        |dir: &Path, line: &str| normal(&query(&dir.join("admin.sock"), line).expect("answer"));
+    let ask = |dir: &Path, line: &str| {
+        table_normal(&query(&dir.join("admin.sock"), line).expect("answer"))
+    };
     let both = |line: &str| -> String {
         let want = ask(&hdir, line);
         let got = ask(&f.dir, line);

@@ -55,25 +55,7 @@ fn authentication_mismatch_is_dropped_so_both_become_master() {
     let Some(t) = Topo::new("authmismatch", 2) else {
         return;
     };
-    let with_auth = |priority, auth| Inst {
-        priority,
-        auth: Some(auth),
-        ..Inst::default()
-    };
-    let a = Daemon::fulcrum(&t, 0, &with_auth(100, "one").render(&t, 0));
-    let b = Daemon::fulcrum(&t, 1, &with_auth(150, "two").render(&t, 1));
-    assert!(
-        wait_vip(&t, 0, true, SETTLE).is_some(),
-        "adverts with another password are ignored{}",
-        logs(&[&a, &b])
-    );
-    assert!(
-        wait_vip(&t, 1, true, SETTLE).is_some(),
-        "{}",
-        logs(&[&a, &b])
-    );
-    let ok = fulcrum_testlab::wait::until(SETTLE, || a.log().contains("authentication mismatch"));
-    assert!(ok.is_some(), "the drop is logged{}", logs(&[&a]));
+    let [a, _b] = split_by_auth(&t, [Kind::Fulcrum; 2], ["one", "two"]);
     assert_eq!(
         a.log().matches("authentication mismatch").count(),
         1,

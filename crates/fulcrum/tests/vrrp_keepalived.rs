@@ -96,25 +96,7 @@ fn vrrpv3_fast_adverts_with_keepalived() {
 #[test]
 fn authentication_mismatch_with_keepalived() {
     let Some(t) = topo("ka-auth") else { return };
-    let with_auth = |priority, auth| Inst {
-        priority,
-        auth: Some(auth),
-        ..Inst::default()
-    };
-    let f = Daemon::fulcrum(&t, 0, &with_auth(100, "fulcrum").render(&t, 0));
-    let k = Daemon::keepalived(&t, 1, &with_auth(150, "keepaliv").render(&t, 1));
-    assert!(
-        wait_vip(&t, 0, true, SETTLE).is_some(),
-        "{}",
-        logs(&[&f, &k])
-    );
-    assert!(
-        wait_vip(&t, 1, true, SETTLE).is_some(),
-        "{}",
-        logs(&[&f, &k])
-    );
-    let seen = fulcrum_testlab::wait::until(SETTLE, || f.log().contains("authentication mismatch"));
-    assert!(seen.is_some(), "{}", logs(&[&f]));
+    split_by_auth(&t, MIXED, ["fulcrum", "keepaliv"]);
 }
 
 #[test]

@@ -21,6 +21,30 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
+/// HAProxy's plain connect check to an IP address (no `source`): run by the driver's
+/// [`ConnectPoller`](crate::connect_poll::ConnectPoller), not as a probe future.
+fn plain_connect(
+    probe: &crate::probe::Probe,
+) -> Option<(std::net::SocketAddr, std::time::Duration)> {
+    match probe {
+        crate::probe::Probe::Tcp {
+            addr:
+                crate::probe::CheckAddr {
+                    dest: crate::probe::Dest::Ip(dst),
+                    source: None,
+                },
+            connect_timeout,
+            reset: true,
+        } => Some((*dst, *connect_timeout)),
+        _ => None,
+    }
+}
+
+/// Nanoseconds from `base` to `at` (0 for an instant before it: due at once).
+fn key_of(base: Instant, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(base).as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// The probes in flight: (check index, outcome) when done.
 type Probes = FuturesUnordered<Pin<Box<dyn Future<Output = (usize, CheckOutcome)> + Send>>>;
 
@@ -84,7 +108,10 @@ pub(crate) struct Driver {
     pub checks: Vec<Running>,
     /// When each check is due, earliest first (entries go stale when a check is rescheduled;
     /// they are checked against the machine when popped).
-    pub deadlines: BinaryHeap<Reverse<(Instant, usize)>>,
+    /// Keys are nanoseconds after `base` ([`Driver::key`]): integers compare and move faster
+    /// than instants.
+    pub deadlines: BinaryHeap<Reverse<(u64, usize)>>,
+    pub base: Instant,
     /// Indexes of the checks whose server's checks are paused (`disable health`).
     pub paused_keys: HashSet<usize>,
     /// Check results not sent yet, and when they go.
@@ -110,6 +137,7 @@ impl Driver {
         Driver {
             checks,
             deadlines: BinaryHeap::new(),
+            base: clock::now(),
             paused_keys: HashSet::new(),
             batch: Vec::new(),
             flush_at: None,
@@ -124,26 +152,49 @@ impl Driver {
     pub async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         // The probes run inside this task (no task and no cross-thread wakeup per check).
         let mut probes: Probes = FuturesUnordered::new();
+        // HAProxy's plain connect checks: one epoll set and one deadline heap for all of them
+        let mut connects = crate::connect_poll::ConnectPoller::new();
+        let mut done: Vec<(usize, CheckOutcome)> = Vec::new();
+        let far = || tokio::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365);
+        let wake = tokio::time::sleep_until(far());
+        let flush = tokio::time::sleep_until(far());
+        tokio::pin!(wake, flush);
+        let (mut wake_at, mut flush_armed): (Option<Instant>, Option<Instant>) = (None, None);
         self.rebuild_deadlines();
         loop {
             let now = clock::now();
+            if let Some(p) = connects.as_mut() {
+                p.expire(now, &mut done);
+            }
             // Start what is due, and what falls due within one tick: checks due together share
             // one wake-up (at 1,000 servers and `inter 1s` that is at most 1/TICK wake-ups a
             // second for starts, not one per check). O(log N) per check.
-            let horizon = now + CHECK_TICK;
-            while let Some(Reverse((at, i))) = self.deadlines.peek().copied() {
-                if at > horizon {
+            let horizon = self.key(now + CHECK_TICK);
+            while let Some(Reverse((k, i))) = self.deadlines.peek().copied() {
+                if k > horizon {
                     break;
                 }
                 self.deadlines.pop();
+                let base = self.base;
                 let Some(c) = self.checks.get_mut(i) else {
                     continue;
                 };
                 // a stale entry (the check was rescheduled) or a paused server: skip
-                if c.machine.next_deadline() != Some(at) || self.paused_keys.contains(&i) {
+                let Some(at) = c.machine.next_deadline() else {
+                    continue;
+                };
+                if key_of(base, at) != k || self.paused_keys.contains(&i) {
                     continue;
                 }
                 if c.machine.poll_start(at.max(now)) {
+                    if let (Some(p), Some((dst, timeout))) =
+                        (connects.as_mut(), plain_connect(&c.probe))
+                    {
+                        if let Some(outcome) = p.start(i, dst, timeout, now) {
+                            done.push((i, outcome));
+                        }
+                        continue;
+                    }
                     let probe = c.probe.clone();
                     let ctx = self.probe_ctx(i);
                     probes.push(Box::pin(async move {
@@ -155,23 +206,45 @@ impl Driver {
                     }));
                 }
             }
-            let deadline = self.deadlines.peek().map(|Reverse((at, _))| *at);
-            let sleep = async {
-                match deadline {
-                    Some(d) => clock::sleep_until(d).await,
+            for (i, outcome) in done.drain(..) {
+                self.feed_result(i, outcome);
+                self.schedule(i);
+            }
+            let deadline = self
+                .deadlines
+                .peek()
+                .map(|Reverse((k, _))| self.base + std::time::Duration::from_nanos(*k));
+            let deadline = match (deadline, connects.as_ref().and_then(|p| p.next_timeout())) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let polled = connects.as_ref().filter(|p| p.busy());
+            let connected = async {
+                match polled {
+                    Some(p) => p.ready().await,
                     None => std::future::pending().await,
                 }
             };
-            let flush_at = self.flush_at;
-            let flush = async {
-                match flush_at {
-                    Some(d) => clock::sleep_until(d).await,
-                    None => std::future::pending().await,
-                }
-            };
+            // the two timers are moved, not made anew, when their deadlines change (one timer
+            // entry each for the driver's life instead of two per wake-up)
+            if deadline != wake_at {
+                wake.as_mut().reset(deadline.map_or_else(far, Into::into));
+                wake_at = deadline;
+            }
+            if self.flush_at != flush_armed {
+                flush
+                    .as_mut()
+                    .reset(self.flush_at.map_or_else(far, Into::into));
+                flush_armed = self.flush_at;
+            }
             tokio::select! {
-                _ = sleep => {}
-                _ = flush => self.flush(),
+                _ = &mut wake, if deadline.is_some() => {}
+                _ = &mut flush, if flush_armed.is_some() => self.flush(),
+                _ = connected => {
+                    if let Some(p) = connects.as_mut() {
+                        p.drain(clock::now(), &mut done);
+                    }
+                }
                 Some((i, outcome)) = probes.next(), if !probes.is_empty() => {
                     self.feed_result(i, outcome);
                     self.schedule(i);
@@ -180,6 +253,9 @@ impl Driver {
                     Some(Command::Observed { backend, server, event }) => self.feed_observed(&backend, &server, event),
                     Some(Command::Reload { plan, spread_percent }) => {
                         probes = FuturesUnordered::new(); // drops (cancels) the old plan's probes
+                        if let Some(p) = connects.as_mut() {
+                            p.clear();
+                        }
                         self.reload(plan, spread_percent);
                         self.rebuild_deadlines();
                     }
@@ -217,19 +293,29 @@ impl Driver {
     /// Queues check `i`'s next deadline (after a result or a change of its timer).
     pub(crate) fn schedule(&mut self, i: usize) {
         if let Some(at) = self.checks.get(i).and_then(|c| c.machine.next_deadline()) {
-            self.deadlines.push(Reverse((at, i)));
+            self.deadlines.push(Reverse((self.key(at), i)));
         }
     }
 
     /// Every check's deadline again, and the paused set (after a reload or a pause).
     fn rebuild_deadlines(&mut self) {
         self.paused_keys = self.paused_indexes();
+        let base = self.base;
         self.deadlines = self
             .checks
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| c.machine.next_deadline().map(|at| Reverse((at, i))))
+            .filter_map(|(i, c)| {
+                c.machine
+                    .next_deadline()
+                    .map(|at| Reverse((key_of(base, at), i)))
+            })
             .collect();
+    }
+
+    /// A deadline's key in the heap.
+    fn key(&self, at: Instant) -> u64 {
+        key_of(self.base, at)
     }
 
     fn reload(&mut self, plan: spec::Plan, spread_percent: u32) {

@@ -77,7 +77,13 @@ impl Driver {
         let key = (c.key.backend.clone(), c.key.server.clone());
         if c.key.rank == 0 && !is_agent {
             if let Ok(mut last) = self.shared.last.lock() {
-                last.insert(key.clone(), outcome.clone());
+                // overwritten in place: no copy of the key per result
+                match last.get_mut(&key) {
+                    Some(l) => *l = outcome.clone(),
+                    None => {
+                        last.insert(key.clone(), outcome.clone());
+                    }
+                }
             }
         }
         if let Ok(mut pending) = self.shared.pending.lock() {

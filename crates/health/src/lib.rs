@@ -28,6 +28,7 @@
 //! applies events.
 
 pub mod clock;
+mod connect_poll;
 mod driver;
 mod driver_ctx;
 mod driver_feed;

@@ -191,10 +191,12 @@ fn haproxy_check(
             read_timeout,
             disable_on_404: http && proxy.http_check.disable_on_404,
             send_state: send_state.clone(),
+            proxy_v2: server.send_proxy_v2,
         })
     };
     // HAProxy: a `send-proxy[-v2]` server's checks start with the PROXY header too, unless
-    // they go to another `port`/`addr` (then only with `check-send-proxy`). Sent as v1.
+    // they go to another `port`/`addr` (then only with `check-send-proxy`); version 2 (LOCAL)
+    // for a `send-proxy-v2` server, else version 1.
     let send_proxy = server.check_send_proxy
         || ((server.send_proxy || server.send_proxy_v2)
             && server.check_port.is_none()
@@ -237,6 +239,9 @@ fn haproxy_check(
         Probe::Script(mut sc) => {
             apply_tls(&mut sc.script, server).map_err(|e| format!("{who}: {e}; not checked"))?;
             apply_socks4(&mut sc.script, server);
+            if proxy.options.httpchk.is_some() {
+                apply_h2(&mut sc.script, server);
+            }
             Probe::Script(sc)
         }
         other => other,
@@ -277,7 +282,7 @@ fn apply_tls(script: &mut crate::probe::script::Script, server: &Server) -> Resu
     };
     for step in &mut script.steps {
         if let Action::Connect(c) = &mut step.action {
-            if c.implicit && t.enabled {
+            if (c.implicit || c.server_defaults) && t.enabled {
                 c.tls = Some(TlsSettings {
                     sni: t.sni.clone(),
                     alpn: t.alpn.clone(),
@@ -302,8 +307,22 @@ fn apply_tls(script: &mut crate::probe::script::Script, server: &Server) -> Resu
 fn apply_socks4(script: &mut crate::probe::script::Script, server: &Server) {
     for step in &mut script.steps {
         if let crate::probe::script::Action::Connect(c) = &mut step.action {
-            if c.via_socks4 || (c.implicit && server.check_via_socks4) {
+            if c.via_socks4 || ((c.implicit || c.server_defaults) && server.check_via_socks4) {
                 c.socks4 = server.socks4;
+            }
+        }
+    }
+}
+
+/// An HTTP check's default connect speaks HTTP/2 under the server's `check-proto h2`, or
+/// under its `proto h2` when `check-proto` is not set (HAProxy takes the server's protocol
+/// for its checks when it fits the check's kind).
+fn apply_h2(script: &mut crate::probe::script::Script, server: &Server) {
+    let h2 = server.check_proto_h2.unwrap_or(server.proto_h2);
+    for step in &mut script.steps {
+        if let crate::probe::script::Action::Connect(c) = &mut step.action {
+            if c.implicit || c.server_defaults {
+                c.h2 = h2;
             }
         }
     }

@@ -170,7 +170,8 @@ impl fmt::Display for CheckOutcome {
         if let Some(code) = self.code {
             write!(f, ", code: {code}")?;
         }
-        if let Some(info) = &self.info {
+        // HAProxy prints no info when its text is empty (an HTTP/2 answer has no reason)
+        if let Some(info) = self.info.as_deref().filter(|i| !i.is_empty()) {
             write!(f, ", info: \"{info}\"")?;
         }
         if let Some(d) = self.duration {

@@ -3,42 +3,129 @@
 //! gives the session the client and destination addresses it carries. A missing, malformed
 //! or late header closes the connection, as HAProxy does.
 
-use crate::proxy_protocol::{self, Header, Invalid};
+use crate::proxy_protocol::{self, Header, V2_SIG};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-/// Reads the header; `Err` when it is malformed, the peer closed, or `limit` passed.
+/// Why a connection had no usable PROXY header, as HAProxy tells it (`conn_err_code_str`;
+/// each is logged, `Closed` and `Aborted` not under `option dontlognull`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    /// The peer closed before its first byte.
+    Closed,
+    /// A socket error (a reset) before the first byte.
+    Aborted,
+    /// The time limit passed before the first byte.
+    Timeout,
+    /// Part of a header, then a close, an error or the time limit (or a v1 line longer than
+    /// a header can be).
+    Truncated,
+    /// The first bytes are neither a v1 nor a v2 header (nor v2's version).
+    NotProxy,
+    /// A header with a bad field (address, port, length, command, family).
+    BadHeader,
+    /// A v1 header whose protocol is not `TCP4`, `TCP6` or `UNKNOWN`.
+    BadProto,
+}
+
+impl Missing {
+    /// HAProxy's words for it in the connection's log line.
+    pub fn message(self) -> &'static str {
+        match self {
+            Missing::Closed => "Connection closed while waiting for PROXY protocol header",
+            Missing::Aborted => "Connection error while waiting for PROXY protocol header",
+            Missing::Timeout => "Timeout while waiting for PROXY protocol header",
+            Missing::Truncated => "Truncated PROXY protocol header received",
+            Missing::NotProxy => {
+                "Received something which does not look like a PROXY protocol header"
+            }
+            Missing::BadHeader => "Received an invalid PROXY protocol header",
+            Missing::BadProto => "Received an unhandled protocol in the PROXY protocol header",
+        }
+    }
+}
+
+/// Reads the header within `limit`, no byte past it; `Err` says why there is none.
 pub async fn read<S: AsyncRead + Unpin>(
     s: &mut S,
     limit: Option<Duration>,
-) -> Result<Header, Invalid> {
-    let work = async {
-        // 8 bytes: shorter than either version's shortest header.
-        let mut buf = vec![0u8; 8];
-        s.read_exact(&mut buf).await.map_err(|_| Invalid)?;
-        loop {
-            match proxy_protocol::needed(&buf)? {
-                Some(n) if n <= buf.len() => return proxy_protocol::parse(&buf[..n]),
-                Some(n) => {
-                    // v2: the rest at once.
-                    let have = buf.len();
-                    buf.resize(n, 0);
-                    s.read_exact(&mut buf[have..]).await.map_err(|_| Invalid)?;
-                }
-                None => {
-                    // v1 (up to its LF) or the v2 length field: one byte at a time, so nothing
-                    // after the header is consumed.
-                    let mut b = [0u8; 1];
-                    s.read_exact(&mut b).await.map_err(|_| Invalid)?;
-                    buf.push(b[0]);
-                }
-            }
-        }
+) -> Result<Header, Missing> {
+    let mut buf = Vec::with_capacity(16);
+    let r = match limit {
+        Some(d) => tokio::time::timeout(d, read_header(s, &mut buf)).await.ok(),
+        None => Some(read_header(s, &mut buf).await),
     };
-    match limit {
-        Some(d) => tokio::time::timeout(d, work).await.map_err(|_| Invalid)?,
-        None => work.await,
+    r.unwrap_or(Err(if buf.is_empty() {
+        Missing::Timeout
+    } else {
+        Missing::Truncated
+    }))
+}
+
+async fn read_header<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+) -> Result<Header, Missing> {
+    // 8 bytes: shorter than either version's shortest header.
+    fill(s, buf, 8).await?;
+    loop {
+        match proxy_protocol::needed(buf) {
+            Err(_) => return Err(unusable(buf)),
+            Ok(Some(n)) if n <= buf.len() => {
+                return proxy_protocol::parse(&buf[..n]).map_err(|_| unusable(&buf[..n]))
+            }
+            // v2 of another version: not a header (HAProxy looks before reading the rest).
+            Ok(Some(_)) if unusable(buf) == Missing::NotProxy => return Err(Missing::NotProxy),
+            // v2: the rest at once.
+            Ok(Some(n)) => fill(s, buf, n).await?,
+            // v1 (up to its LF) or the v2 length field: one byte at a time, so nothing after
+            // the header is consumed.
+            Ok(None) => fill(s, buf, buf.len() + 1).await?,
+        }
+    }
+}
+
+/// Reads until `buf` holds `upto` bytes.
+async fn fill<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+    upto: usize,
+) -> Result<(), Missing> {
+    let mut chunk = [0u8; 64];
+    while buf.len() < upto {
+        let want = (upto - buf.len()).min(chunk.len());
+        match s.read(&mut chunk[..want]).await {
+            Ok(0) if buf.is_empty() => return Err(Missing::Closed),
+            Err(_) if buf.is_empty() => return Err(Missing::Aborted),
+            Ok(0) | Err(_) => return Err(Missing::Truncated),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Ok(())
+}
+
+/// What is wrong with bytes that are no usable header, in HAProxy's classes: not a header
+/// (neither signature, or v2 with another version), a v1 protocol it does not know, or a bad
+/// field.
+fn unusable(buf: &[u8]) -> Missing {
+    if buf.starts_with(V2_SIG) {
+        return match buf.get(12) {
+            Some(v) if v >> 4 != 2 => Missing::NotProxy,
+            _ => Missing::BadHeader,
+        };
+    }
+    let n = buf.len().min(6);
+    if buf[..n] != b"PROXY "[..n] {
+        return Missing::NotProxy;
+    }
+    let proto = buf[n..].split(|&c| c == b' ' || c == b'\r').next();
+    match proto {
+        // A v1 line without its LF within the longest a header can be: HAProxy calls it
+        // truncated.
+        _ if buf.len() >= proxy_protocol::V1_MAX && !buf.contains(&b'\n') => Missing::Truncated,
+        Some(b"TCP4" | b"TCP6" | b"UNKNOWN") => Missing::BadHeader,
+        _ => Missing::BadProto,
     }
 }
 
@@ -48,74 +135,33 @@ pub fn addresses(h: &Header, peer: SocketAddr, local: SocketAddr) -> (SocketAddr
     h.addrs.unwrap_or((peer, local))
 }
 
-/// Why a connection had no usable PROXY header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Missing {
-    /// Its first bytes are neither a v1 nor a v2 header (HAProxy logs this one).
-    NotProxy,
-    /// Malformed, truncated, late, or the peer closed.
-    Other,
-}
-
 /// The addresses a new connection speaks for: with `accept-proxy`, the PROXY header's (read
 /// off `s` within `limit`), else the socket's own; `Err` when the header is missing or
-/// invalid (the connection is then closed).
+/// invalid (the connection is then closed, and logged).
 pub async fn client_addresses<S: AsyncRead + Unpin>(
     s: &mut S,
     accept_proxy: bool,
     limit: Option<Duration>,
-    (peer, local): (SocketAddr, SocketAddr),
+    addrs: (SocketAddr, SocketAddr),
 ) -> Result<(SocketAddr, SocketAddr), Missing> {
-    if !accept_proxy {
-        return Ok((peer, local));
-    }
-    let mut first = [0u8; 8];
-    let r = read_noting(s, limit, &mut first).await;
-    match r {
-        Ok(h) => Ok(addresses(&h, peer, local)),
-        Err(_) if first != [0u8; 8] && proxy_protocol::needed(&first).is_err() => {
-            Err(Missing::NotProxy)
-        }
-        Err(_) => Err(Missing::Other),
-    }
+    client_header(s, accept_proxy, limit, addrs)
+        .await
+        .map(|(a, _)| a)
 }
 
-/// [`read`], keeping the first 8 bytes in `first` (zeros when fewer came).
-async fn read_noting<S: AsyncRead + Unpin>(
+/// [`client_addresses`], with the PROXY header read (`fc_rcvd_proxy`, `fc_pp_*`).
+pub async fn client_header<S: AsyncRead + Unpin>(
     s: &mut S,
+    accept_proxy: bool,
     limit: Option<Duration>,
-    first: &mut [u8; 8],
-) -> Result<Header, Invalid> {
-    let mut tee = Tee {
-        inner: s,
-        first,
-        at: 0,
-    };
-    read(&mut tee, limit).await
-}
-
-/// Copies the first bytes read through it.
-struct Tee<'a, S> {
-    inner: &'a mut S,
-    first: &'a mut [u8; 8],
-    at: usize,
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Tee<'_, S> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let this = &mut *self;
-        let r = std::pin::Pin::new(&mut *this.inner).poll_read(cx, buf);
-        let got = &buf.filled()[before..];
-        let n = got.len().min(8 - this.at);
-        this.first[this.at..this.at + n].copy_from_slice(&got[..n]);
-        this.at += n;
-        r
+    (peer, local): (SocketAddr, SocketAddr),
+) -> Result<((SocketAddr, SocketAddr), Option<Header>), Missing> {
+    if !accept_proxy {
+        return Ok(((peer, local), None));
     }
+    read(s, limit)
+        .await
+        .map(|h| (addresses(&h, peer, local), Some(h)))
 }
 
 #[cfg(test)]
@@ -142,16 +188,30 @@ mod tests {
                 assert_eq!(addresses(&h, b, a), (a, b));
                 assert_eq!(r, b"GET /");
             }
-            let mut r = &b"GET / HTTP/1.1\r\n\r\n"[..];
-            assert!(read(&mut r, None).await.is_err());
-            let mut r = &b"GET / HTTP/1.1\r\n\r\n"[..];
-            let got = client_addresses(&mut r, true, None, (a, b)).await;
-            assert_eq!(got, Err(Missing::NotProxy));
-            let mut r = &b"PROXY TCP4 1.2.3.4\r\n"[..];
-            let got = client_addresses(&mut r, true, None, (a, b)).await;
-            assert_eq!(got, Err(Missing::Other));
-            let mut r = &b"PROXY TCP4"[..];
-            assert!(read(&mut r, None).await.is_err());
+            let cases: &[(&[u8], Missing)] = &[
+                (b"", Missing::Closed),
+                (b"GET", Missing::Truncated),
+                (b"GET / HTTP/1.1\r\n\r\n", Missing::NotProxy),
+                (b"PROXY TCP4", Missing::Truncated),
+                (b"PROXY TCP4 1.2.3.4\r\n", Missing::BadHeader),
+                (b"PROXY TCP4 1.2.3.4 5.6.7.8 x 2\r\n", Missing::BadHeader),
+                (b"PROXY TCP9 1.2.3.4 5.6.7.8 1 2\r\n", Missing::BadProto),
+                (b"\r\n\r\n\0\r\nQUIT\n\x99\x11\0\x0c", Missing::NotProxy),
+                (b"\r\n\r\n\0\r\nQUIT\n\x21\x71\0\x00", Missing::BadHeader),
+                (
+                    b"\r\n\r\n\0\r\nQUIT\n\x21\x11\0\x0c\0\0",
+                    Missing::Truncated,
+                ),
+            ];
+            for (input, want) in cases {
+                let mut r = *input;
+                let got = client_addresses(&mut r, true, None, (a, b)).await;
+                assert_eq!(got, Err(*want), "{input:?}");
+            }
+            let mut long = b"PROXY TCP4 ".to_vec();
+            long.resize(200, b'1');
+            let mut r = &long[..];
+            assert_eq!(read(&mut r, None).await.err(), Some(Missing::Truncated));
         });
     }
 }

@@ -82,12 +82,12 @@ impl ServerConn {
     }
 }
 
-/// Connects to `target` (`dst_port`: the client connection's destination port, for servers
-/// written without one), from `source` when set.
+/// Connects to `target` (`dst`: the client connection's destination, for servers written
+/// without a port or an address), from `source` when set.
 pub async fn open(
     target: &Target,
     source: Option<SocketAddr>,
-    dst_port: u16,
+    dst: SocketAddr,
 ) -> io::Result<ServerConn> {
     match target {
         Target::Unix(path) => Ok(ServerConn::Unix(UnixStream::connect(&**path).await?)),
@@ -99,7 +99,7 @@ pub async fn open(
         },
         _ => {
             let addr = target
-                .resolve(dst_port)
+                .resolve(dst)
                 .ok_or_else(|| io::Error::other("not an IP target"))?;
             let s = match source {
                 None => TcpStream::connect(addr).await?,
@@ -118,10 +118,10 @@ pub async fn open_via_socks4(
     target: &Target,
     source: Option<SocketAddr>,
     proxy: SocketAddr,
-    dst_port: u16,
+    dst: SocketAddr,
 ) -> io::Result<ServerConn> {
     let addr = target
-        .resolve(dst_port)
+        .resolve(dst)
         .ok_or_else(|| io::Error::other("a SOCKS4 proxy reaches IP servers only"))?;
     let mut s = match source {
         None => TcpStream::connect(proxy).await?,
@@ -208,6 +208,10 @@ pub async fn h2_start(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client destination for targets that do not use it.
+    const NO_DST: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
     use std::os::linux::net::SocketAddrExt;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -227,7 +231,7 @@ mod tests {
                 let addr =
                     std::os::unix::net::SocketAddr::from_abstract_name(&wire[1..]).expect("addr");
                 let l = std::os::unix::net::UnixListener::bind_addr(&addr).expect("bind");
-                let conn = open(&Target::Abns(name.as_str().into()), None, 0)
+                let conn = open(&Target::Abns(name.as_str().into()), None, NO_DST)
                     .await
                     .expect("connect");
                 let ServerConn::Unix(mut c) = conn else {
@@ -239,9 +243,13 @@ mod tests {
                 std::io::Read::read_exact(&mut a, &mut got).expect("read");
                 assert_eq!(&got, b"x");
             }
-            let e = open(&Target::Abns("fulcrum-connect-test-nobody".into()), None, 0)
-                .await
-                .expect_err("nobody listens");
+            let e = open(
+                &Target::Abns("fulcrum-connect-test-nobody".into()),
+                None,
+                NO_DST,
+            )
+            .await
+            .expect_err("nobody listens");
             assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
         });
     }
@@ -256,7 +264,7 @@ mod tests {
             let target = Target::Fixed(dst);
             for src in ["127.0.0.2:0", "127.0.0.3:0"] {
                 let src: SocketAddr = src.parse().expect("literal");
-                let conn = open(&target, Some(src), 0).await.expect("connect");
+                let conn = open(&target, Some(src), NO_DST).await.expect("connect");
                 let (mut a, peer) = l.accept().await.expect("accept");
                 assert_eq!(peer.ip(), src.ip());
                 let ServerConn::Tcp(mut c) = conn else {
@@ -266,9 +274,13 @@ mod tests {
                 assert_eq!(a.read_u8().await.expect("read"), b'y');
             }
             // A source that is not a local address fails the connection.
-            let e = open(&target, Some("192.0.2.1:0".parse().expect("literal")), 0)
-                .await
-                .expect_err("not local");
+            let e = open(
+                &target,
+                Some("192.0.2.1:0".parse().expect("literal")),
+                NO_DST,
+            )
+            .await
+            .expect_err("not local");
             assert_eq!(e.raw_os_error(), Some(nix::libc::EADDRNOTAVAIL));
         });
     }

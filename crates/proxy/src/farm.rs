@@ -14,7 +14,7 @@
 //! A request that persistence (a `cookie`, `stick on src`) sends to a known server skips the
 //! pick (`Hints::prefer`); a redispatch still moves it elsewhere.
 
-use crate::balance::{self, Algorithm, Candidate, PickInput};
+use crate::balance::{self, Algorithm, PickInput};
 use crate::clock::unix_now;
 use crate::connect::ServerConn;
 use crate::counters::{Counters, Ctr};
@@ -23,14 +23,15 @@ use crate::persist::stick::StickTable;
 use crate::server::{AdminState, ServerRt};
 use crate::termination::{Cause, Phase, Termination};
 use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
-use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
 
 mod admin;
+mod group;
 mod history;
 mod persistence;
+mod queue;
 mod retry;
 
 use history::History;
@@ -50,10 +51,17 @@ pub struct Farm<P> {
     pub timeouts: Timeouts,
     pub retries: u32,
     pub options: ProxyOptions,
-    waiters: AtomicUsize,
-    queue: Notify,
+    /// Requests waiting for a server slot, oldest first.
+    queue: queue::Queue,
+    /// Requests that left the queue with a server so far (HAProxy's `queue.idx`): a request's
+    /// queue position (`%bq`) is how many left from its arrival to its own departure.
+    dequeued: AtomicU64,
     /// Each server's `cookie VALUE`, index-aligned with `servers`.
     pub server_cookies: Vec<Option<String>>,
+    /// `dispatch ADDR:PORT` beside servers (index of its `<NOSRV>` server): balancing picks
+    /// it alone; the servers take only what persistence sends them (HAProxy's backend
+    /// without a `balance` algorithm).
+    dispatch: Option<usize>,
     /// `stick-table type ip` + `stick on src`: client address → server name, shared by all
     /// worker threads.
     stick: Option<Arc<Mutex<StickTable<IpAddr, String>>>>,
@@ -127,6 +135,8 @@ pub struct Hints<'a> {
     pub prefer: Option<usize>,
     /// `force-persist`: `prefer` is used even when it is DOWN (not in maintenance).
     pub force: bool,
+    /// `set-priority-class|offset`: the request's place in the queue (`farm::queue`).
+    pub priority: Option<(i32, i32)>,
     /// A server's `sni EXPR` evaluated on the request (None: no request to evaluate it on).
     pub sni: Option<&'a SniEval<'a>>,
 }
@@ -146,6 +156,8 @@ impl Hints<'_> {
 pub struct Assigned<P> {
     backend: Arc<Farm<P>>,
     pub index: usize,
+    /// Its position in the backend's queue (`%bq`): 0 when it did not wait.
+    pub queue_pos: u32,
 }
 
 impl<P> Assigned<P> {
@@ -154,17 +166,13 @@ impl<P> Assigned<P> {
     }
 }
 
-/// One request waiting in a backend's queue (`qcur`), until dropped.
-struct Waiting<'a, P>(&'a Farm<P>);
+/// One request waiting in a backend's queue (`qcur`), until dropped (a slot, a timeout, or
+/// the request dropped while queued).
+struct Waiting<'a, P>(&'a Farm<P>, queue::Key);
 
 impl<P> Drop for Waiting<'_, P> {
     fn drop(&mut self) {
-        let left = self.0.waiters.fetch_sub(1, Ordering::AcqRel) - 1;
-        if left > 0 {
-            // Pass on a wake-up this waiter may have consumed (a spare one is harmless: the
-            // woken waiter tries again and waits).
-            self.0.queue.notify_one();
-        }
+        self.0.queue.leave(self.1);
     }
 }
 
@@ -172,9 +180,7 @@ impl<P> Drop for Assigned<P> {
     fn drop(&mut self) {
         self.backend.servers[self.index].release();
         self.backend.counters.end();
-        if self.backend.waiters.load(Ordering::Acquire) > 0 {
-            self.backend.queue.notify_one();
-        }
+        self.backend.queue.wake();
     }
 }
 
@@ -200,6 +206,11 @@ impl<P> Farm<P> {
             _ => None,
         };
         let version = Arc::new(AtomicU64::new(0));
+        let dispatch = p
+            .servers
+            .iter()
+            .position(|s| s.name == fulcrum_config::model_keywords::DISPATCH_SERVER)
+            .filter(|_| p.servers.len() > 1);
         for s in &p.servers {
             s.set_owner(version.clone());
         }
@@ -222,9 +233,10 @@ impl<P> Farm<P> {
                 p.retries
             },
             options: p.options,
-            waiters: AtomicUsize::new(0),
-            queue: Notify::new(),
+            dequeued: AtomicU64::new(0),
+            queue: queue::Queue::default(),
             server_cookies: p.server_cookies,
+            dispatch,
             stick: p.stick.map(|t| Arc::new(Mutex::new(t))),
             sink: p.sink,
             id: p.id,
@@ -289,7 +301,7 @@ impl<P> Farm<P> {
 
     /// Requests waiting in the backend queue (`qcur`).
     pub fn queued(&self) -> usize {
-        self.waiters.load(Ordering::Relaxed)
+        self.queue.len()
     }
 
     /// Passive health: reports what was seen on `server` when it has `observe` (cheap check
@@ -300,40 +312,6 @@ impl<P> Farm<P> {
         }
         if let Some(sink) = self.sink.get() {
             sink.observe(&self.name, &server.name, event);
-        }
-    }
-
-    /// HAProxy's usable group: active servers that are up; else the first backup that is up
-    /// (or every backup with `option allbackups`).
-    fn group(&self) -> Vec<Candidate> {
-        // UP, READY and a runtime weight above 0: DRAIN and MAINT servers take no new session.
-        let usable = |s: &ServerRt| s.balanceable();
-        let act: Vec<Candidate> = self
-            .servers
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| !s.backup && usable(s))
-            .map(|(index, s)| Candidate {
-                index,
-                weight: s.effective_weight(),
-            })
-            .collect();
-        if !act.is_empty() {
-            return act;
-        }
-        let bck = self
-            .servers
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.backup && usable(s))
-            .map(|(index, s)| Candidate {
-                index,
-                weight: s.effective_weight(),
-            });
-        if self.options.allbackups {
-            bck.collect()
-        } else {
-            bck.take(1).collect()
         }
     }
 
@@ -386,6 +364,7 @@ impl<P> Farm<P> {
         Assigned {
             backend: self.clone(),
             index,
+            queue_pos: 0,
         }
     }
 
@@ -416,36 +395,47 @@ impl<P> Farm<P> {
             self.servers[index].take();
             return Ok(self.assigned(index, new_session));
         }
-        if let Some(index) = self.try_pick(hints, avoid)? {
-            return Ok(self.assigned(index, new_session));
+        // A new request takes a free slot only when nobody waits (HAProxy: the queue is
+        // served first, oldest first).
+        if self.queue.len() == 0 {
+            if let Some(index) = self.try_pick(hints, avoid)? {
+                return Ok(self.assigned(index, new_session));
+            }
         }
         // HAProxy: `timeout queue` when set, else `timeout connect`.
         let limit = self.timeouts.queue.or(self.timeouts.connect);
         let deadline = limit.map(|d| tokio::time::Instant::now() + d);
-        let queued = self.waiters.fetch_add(1, Ordering::AcqRel) + 1;
+        let arrived = self.dequeued.load(Ordering::Acquire);
+        let (key, me, queued) = self.queue.enter(hints.priority);
         self.counters.queued(queued as u64);
         // Leaves the queue however the wait ends, also when the request is dropped while
-        // queued (`option abortonclose`), passing on a wake-up it may have consumed.
-        let _waiting = Waiting(self);
-        let result = loop {
-            let notified = self.queue.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            match self.try_pick(hints, avoid) {
-                Ok(Some(index)) => break Ok(self.assigned(index, new_session)),
-                Ok(None) => {}
-                Err(e) => break Err(e),
+        // queued (`option abortonclose`), waking the next one.
+        let _waiting = Waiting(self, key);
+        loop {
+            if self.queue.may_take(key) {
+                match self.try_pick(hints, avoid) {
+                    Ok(Some(index)) => {
+                        let left = self.dequeued.fetch_add(1, Ordering::AcqRel) + 1;
+                        let mut a = self.assigned(index, new_session);
+                        a.queue_pos = u32::try_from(left - arrived).unwrap_or(u32::MAX);
+                        return Ok(a);
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(e),
+                }
             }
             match deadline {
                 Some(d) => {
-                    if tokio::time::timeout_at(d, notified).await.is_err() {
-                        break Err(NoServer::QueueTimeout);
+                    if tokio::time::timeout_at(d, me.wake.notified())
+                        .await
+                        .is_err()
+                    {
+                        return Err(NoServer::QueueTimeout);
                     }
                 }
-                None => notified.await,
+                None => me.wake.notified().await,
             }
-        };
-        result
+        }
     }
 
     /// One connection attempt to `server` within `timeout connect`, reported to passive health
@@ -453,14 +443,14 @@ impl<P> Farm<P> {
     pub async fn attempt(
         &self,
         server: &ServerRt,
-        dst_port: u16,
+        dst: SocketAddr,
         sni: Option<&str>,
     ) -> Result<ServerConn, ConnectFailure> {
         let open = async {
             let c = match server.socks4 {
-                None => crate::connect::open(&server.target, server.source, dst_port).await?,
+                None => crate::connect::open(&server.target, server.source, dst).await?,
                 Some(proxy) => {
-                    crate::connect::open_via_socks4(&server.target, server.source, proxy, dst_port)
+                    crate::connect::open_via_socks4(&server.target, server.source, proxy, dst)
                         .await?
                 }
             };

@@ -8,10 +8,12 @@
 //! `maxconn` (global and frontend) is enforced before `accept()`, so excess connections wait
 //! in the kernel backlog.
 
+mod connection;
 use crate::state::Frontend;
 use crate::stream::{ClientStream, Conn};
 use crate::tcp_rules::Verdict;
 use crate::track::Tracking;
+use connection::connection_rules;
 use fulcrum_config::model::{Mode, TuneH2};
 use socket2::{Domain, Socket};
 use std::net::SocketAddr;
@@ -31,6 +33,8 @@ pub struct Slot {
     key: Option<crate::addr::ListenKey>,
     /// `proto h2` on the bind: its HTTP/2 settings (swapped with the frontend on reload).
     h2: RwLock<Option<TuneH2>>,
+    /// The bind's `name` (`so_name`; swapped with the frontend on reload).
+    name: RwLock<Option<Arc<str>>>,
 }
 
 impl Slot {
@@ -39,6 +43,7 @@ impl Slot {
             current: RwLock::new(fe),
             key: None,
             h2: RwLock::new(None),
+            name: RwLock::new(None),
         }
     }
     /// A slot for listening address `key`.
@@ -47,6 +52,7 @@ impl Slot {
             current: RwLock::new(fe),
             key: Some(key),
             h2: RwLock::new(None),
+            name: RwLock::new(None),
         }
     }
     pub fn h2(&self) -> Option<TuneH2> {
@@ -59,6 +65,20 @@ impl Slot {
         match self.h2.write() {
             Ok(mut g) => *g = h2,
             Err(p) => *p.into_inner() = h2,
+        }
+    }
+    /// The bind's `name`, for `so_name`.
+    pub fn set_name(&self, name: Option<&str>) {
+        let name = name.map(Arc::from);
+        match self.name.write() {
+            Ok(mut g) => *g = name,
+            Err(p) => *p.into_inner() = name,
+        }
+    }
+    fn name(&self) -> Option<Arc<str>> {
+        match self.name.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
         }
     }
     pub fn get(&self) -> Arc<Frontend> {
@@ -282,48 +302,73 @@ pub async fn accept_loop(
         let stop = stop.clone();
         // `%Th`: the handshakes (PROXY header, TLS) run from here to the session.
         let accepted = std::time::Instant::now();
-        match conn {
-            Conn::Tcp(sock, peer, local) => match connection_rules(&fe, peer, local) {
-                (Verdict::Accept, track, (peer, local)) => {
-                    match slot.key.as_ref().and_then(|k| fe.tls_for(k)).cloned() {
-                        Some(tls) => crate::tls::handshake::spawn(
-                            fe,
-                            tls,
-                            sock,
-                            peer,
-                            local,
-                            (accept_proxy, id),
-                            move |fe, c, peer, local| {
-                                spawn_session(
-                                    fe,
-                                    c,
-                                    (peer, local),
-                                    stop,
-                                    counted,
-                                    permits,
-                                    (track, false, accepted, id),
-                                    h2,
-                                )
-                            },
-                        ),
-                        None => spawn_session(
-                            fe,
-                            sock,
-                            (peer, local),
-                            stop,
-                            counted,
-                            permits,
-                            (track, accept_proxy, accepted, id),
-                            h2,
-                        ),
-                    }
-                }
-                (Verdict::Reject, ..) => drop(sock),
-                (Verdict::SilentDrop, ..) => crate::tcp_rules::silence(&sock),
+        // What `so_*`/`fc_*` read of the connection, when the configuration reads them.
+        let seed = fe.conn_facts.then(|| crate::front::Seed {
+            name: slot.name(),
+            fd: match &conn {
+                Conn::Tcp(s, ..) => Some(std::os::fd::AsRawFd::as_raw_fd(s)),
+                Conn::Unix(_) => None,
             },
+            ..Default::default()
+        });
+        match conn {
+            Conn::Tcp(sock, peer, local) => {
+                match connection_rules(&fe, peer, local, &sock, (id, &seed)) {
+                    (Verdict::Accept, track, (peer, local), expect) => {
+                        // `tcp-request connection expect-proxy layer4`: as `accept-proxy`
+                        let accept_proxy = accept_proxy || expect;
+                        match slot.key.as_ref().and_then(|k| fe.tls_for(k)).cloned() {
+                            Some(tls) => crate::tls::handshake::spawn(
+                                fe,
+                                tls,
+                                sock,
+                                peer,
+                                local,
+                                (accept_proxy, id),
+                                move |fe, c, addrs, header| {
+                                    // The header was read before the handshake: the facts keep
+                                    // it and the socket's own addresses.
+                                    let seed = seed.map(|s| crate::front::Seed {
+                                        pp: header.map(Box::new),
+                                        fc: Some((peer, local)),
+                                        ..s
+                                    });
+                                    spawn_session(
+                                        fe,
+                                        c,
+                                        addrs,
+                                        stop,
+                                        counted,
+                                        permits,
+                                        (track, false, accepted, id),
+                                        seed,
+                                        h2,
+                                    )
+                                },
+                            ),
+                            None => spawn_session(
+                                fe,
+                                sock,
+                                (peer, local),
+                                stop,
+                                counted,
+                                permits,
+                                (track, accept_proxy, accepted, id),
+                                seed,
+                                h2,
+                            ),
+                        }
+                    }
+                    (Verdict::Reject, ..) => drop(sock),
+                    (Verdict::SilentDrop, ..) => crate::tcp_rules::silence(&sock),
+                }
+            }
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);
-                if let (Verdict::Accept, track, addrs) = connection_rules(&fe, me, me) {
+                if let (Verdict::Accept, track, addrs, expect) =
+                    connection_rules(&fe, me, me, &(), (id, &seed))
+                {
+                    let accept_proxy = accept_proxy || expect;
                     spawn_session(
                         fe,
                         sock,
@@ -332,38 +377,13 @@ pub async fn accept_loop(
                         counted,
                         permits,
                         (track, accept_proxy, accepted, id),
+                        seed,
                         h2,
                     )
                 }
             }
         }
     }
-}
-
-/// `tcp-request connection` rules (the `session` rules run in the session's task, after a PROXY header),
-/// the connection's stick counters (when the configuration has stick tables), and its
-/// addresses as `set-src`/`set-dst` rules left them.
-fn connection_rules(
-    fe: &Frontend,
-    peer: SocketAddr,
-    local: SocketAddr,
-) -> (Verdict, Option<Arc<Tracking>>, (SocketAddr, SocketAddr)) {
-    let track = fe.new_tracking();
-    if fe.tcp_connection.is_empty() {
-        return (Verdict::Accept, track, (peer, local));
-    }
-    let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
-    let place = crate::place::Place {
-        fe,
-        be: None,
-        srv: None,
-    };
-    let ctx = crate::acl::Ctx::new(peer, local, None, None)
-        .with_counters(counters)
-        .at(Some(&place));
-    let moved = crate::tcp_rules::Moved::default();
-    let v = crate::tcp_rules::eval(&fe.tcp_connection, &ctx, false, &moved);
-    (v, track, moved.get(peer, local))
 }
 
 type Permits = (
@@ -380,6 +400,7 @@ fn spawn_session<C: ClientStream>(
     counted: Counted,
     permits: Permits,
     (track, accept_proxy, accepted, bind): (Option<Arc<Tracking>>, bool, std::time::Instant, u16),
+    seed: Option<crate::front::Seed>,
     h2: Option<TuneH2>,
 ) {
     tokio::spawn(async move {
@@ -388,35 +409,38 @@ fn spawn_session<C: ClientStream>(
         // `accept-proxy`: the PROXY header's addresses are the client's everywhere after.
         let addrs = (peer, local);
         let limit = fe.timeouts.client;
-        let (peer, local) = match crate::accept_proxy::client_addresses(
-            &mut sock,
-            accept_proxy,
-            limit,
-            addrs,
-        )
-        .await
-        {
-            Ok(a) => a,
-            Err(m) => {
-                if m == crate::accept_proxy::Missing::NotProxy {
-                    let failure = crate::log_error::Failure::NotProxy;
+        let (peer, local) =
+            match crate::accept_proxy::client_header(&mut sock, accept_proxy, limit, addrs).await {
+                Ok((a, header)) => {
+                    // The connection's facts (`fc_*`): its own addresses as the connection rules
+                    // left them (HAProxy 2.6's `fc_src` is not the PROXY header's), its header.
+                    if let (Some(mut seed), Some(t)) = (seed, track.as_deref()) {
+                        let unix = C::UNIX;
+                        let read = seed.pp.take();
+                        let pp = header.as_ref().or(read.as_deref());
+                        let fc = seed.fc.unwrap_or(addrs);
+                        let facts = crate::front::ConnFacts::new(bind, seed, fc, unix, pp);
+                        t.set_conn(facts);
+                    }
+                    a
+                }
+                Err(m) => {
+                    let failure = crate::log_error::Failure::Proxy(m);
                     let at = std::time::SystemTime::now()
                         .checked_sub(accepted.elapsed())
                         .unwrap_or_else(std::time::SystemTime::now);
                     crate::log_error::connection_error(&fe, addrs, at, bind, failure);
+                    return;
                 }
-                return;
-            }
-        };
+            };
         // `tcp-request session` rules see the PROXY header's addresses, as HAProxy's.
         let (peer, local) = if fe.tcp_session.is_empty() {
             (peer, local)
         } else {
             let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
             let place = crate::place::Place {
-                fe: &fe,
-                be: None,
-                srv: None,
+                conn: track.as_deref().and_then(|t| t.conn()),
+                ..crate::place::Place::at(&fe)
             };
             let ctx = crate::acl::Ctx::new(peer, local, None, None)
                 .with_counters(counters)
@@ -427,6 +451,9 @@ fn spawn_session<C: ClientStream>(
             }
             moved.get(peer, local)
         };
+        if let Some(t) = &track {
+            t.session();
+        }
         // HTTP/2: `proto h2` on the bind, or chosen by the client in the TLS handshake (ALPN).
         let alpn_h2 = sock.tls().is_some_and(|t| t.alpn.as_deref() == Some("h2"));
         let handshake = accepted.elapsed();

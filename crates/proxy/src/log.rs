@@ -54,6 +54,24 @@ struct Out {
     max: Option<u8>,
     /// MINLEVEL: lines are sent at least this severe.
     min: Option<u8>,
+    /// `sample RANGES:SIZE`: the ranks (from 1, in cycles of SIZE) of the lines sent here,
+    /// and the lines seen so far (after the level filter, as HAProxy counts them).
+    sample: Option<(
+        fulcrum_config::model::LogSample,
+        std::sync::atomic::AtomicU64,
+    )>,
+}
+
+impl Out {
+    /// Whether the next line (at a level this target takes) is one its `sample` keeps.
+    fn sampled(&self) -> bool {
+        let Some((s, seen)) = &self.sample else {
+            return true;
+        };
+        let n = seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let rank = (n % u64::from(s.size)) as u32 + 1;
+        s.ranges.iter().any(|&(lo, hi)| lo <= rank && rank <= hi)
+    }
 }
 
 pub struct Logger {
@@ -188,6 +206,10 @@ impl Logger {
                 pri,
                 max,
                 min,
+                sample: t
+                    .sample
+                    .clone()
+                    .map(|s| (s, std::sync::atomic::AtomicU64::new(0))),
             });
         }
         if outs.is_empty() {
@@ -224,7 +246,7 @@ impl Logger {
     /// `rfc5424` targets.
     pub fn send_sd(&self, level: u8, line: &str, sd: Option<&str>) {
         for o in &self.outs {
-            if o.max.is_some_and(|max| level > max) {
+            if o.max.is_some_and(|max| level > max) || !o.sampled() {
                 continue;
             }
             let sev = o.min.map_or(level, |min| level.min(min));
@@ -268,7 +290,7 @@ impl Logger {
         let now = SystemTime::now();
         let head = match o.frame {
             Frame::Default | Frame::Rfc3164 => {
-                let (_, mon, day, h, m, s, _) = civil(now);
+                let (_, mon, day, h, m, s, _) = civil(now, local_offset(now));
                 let host = match o.frame {
                     Frame::Rfc3164 => host.or(Some("localhost")),
                     _ => host,
@@ -281,12 +303,16 @@ impl Logger {
                 )
             }
             Frame::Rfc5424 => {
-                let (y, mo, d, h, m, s, _) = civil(now);
+                let offset = local_offset(now);
+                let (y, mo, d, h, m, s, _) = civil(now, offset);
                 let us = now
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.subsec_micros());
+                let z = fulcrum_sample::localtime::offset_hhmm(offset);
                 format!(
-                    "<{pri}>1 {y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{us:06}+00:00 {} {} {pid} - {} ",
+                    "<{pri}>1 {y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{us:06}{}:{} {} {} {pid} - {} ",
+                    &z[..3],
+                    &z[3..],
                     host.unwrap_or("-"),
                     self.tag,
                     sd.filter(|s| !s.is_empty()).unwrap_or("-")
@@ -354,10 +380,11 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// (year, month, day, hour, minute, second, millisecond) in UTC.
-fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32, u32) {
+/// (year, month, day, hour, minute, second, millisecond) of `t` shown `offset` seconds east
+/// of UTC.
+fn civil(t: SystemTime, offset: i64) -> (i64, u32, u32, u32, u32, u32, u32) {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
+    let secs = d.as_secs() as i64 + offset;
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400) as u32;
     let (year, month, day) = fulcrum_sample::time::civil(days);
@@ -372,12 +399,36 @@ fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32, u32) {
     )
 }
 
-/// HAProxy's accept date: `23/Nov/2026:09:00:00.123`.
+/// The system's local offset (seconds east of UTC) at `t`: HAProxy's dates are local.
+fn local_offset(t: SystemTime) -> i64 {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    fulcrum_sample::localtime::offset_at(secs)
+}
+
+/// HAProxy's accept date in local time (`%t`, `%tr`): `23/Nov/2026:09:00:00.123`.
 pub fn accept_date(t: SystemTime) -> String {
-    let (y, mo, d, h, m, s, ms) = civil(t);
+    accept_date_in(t, local_offset(t))
+}
+
+fn accept_date_in(t: SystemTime, offset: i64) -> String {
+    let (y, mo, d, h, m, s, ms) = civil(t, offset);
     format!(
         "{d:02}/{}/{y}:{h:02}:{m:02}:{s:02}.{ms:03}",
         MONTHS[mo as usize - 1]
+    )
+}
+
+/// HAProxy's date with its zone, to the second: `23/Nov/2026:09:00:00 +0000` in GMT (`%T`,
+/// `%trg`) or local time (`%Tl`, `%trl`).
+pub fn zoned_date(t: SystemTime, local: bool) -> String {
+    let offset = if local { local_offset(t) } else { 0 };
+    let (y, mo, d, h, m, s, _) = civil(t, offset);
+    format!(
+        "{d:02}/{}/{y}:{h:02}:{m:02}:{s:02} {}",
+        MONTHS[mo as usize - 1],
+        fulcrum_sample::localtime::offset_hhmm(offset)
     )
 }
 
@@ -394,7 +445,8 @@ mod tests {
     #[test]
     fn dates_format_like_haproxy() {
         let t = UNIX_EPOCH + Duration::from_millis(1_779_526_800_123);
-        assert_eq!(accept_date(t), "23/May/2026:09:00:00.123");
+        assert_eq!(accept_date_in(t, 0), "23/May/2026:09:00:00.123");
+        assert_eq!(accept_date_in(t, 19_800), "23/May/2026:14:30:00.123");
     }
 
     #[test]
@@ -423,6 +475,7 @@ mod tests {
             min_level: min.map(Into::into),
             format: None,
             len: None,
+            sample: None,
         };
         // `notice` is more important than the traffic lines' `info`: nothing is sent there
         // (a notice line is).

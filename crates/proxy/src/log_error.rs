@@ -1,11 +1,12 @@
 //! The log line of a connection that failed before it carried a request (HAProxy 2.6,
 //! section 8.2.5 "error log format"): a TLS handshake that failed, timed out or was closed,
-//! or an `accept-proxy` connection whose first bytes are no PROXY header.
+//! or an `accept-proxy` connection without a usable PROXY header.
 //! Without `error-log-format` it is HAProxy's fixed line `CLIENT:PORT [ACCEPT_DATE]
 //! FRONTEND/BIND: MESSAGE`; with one, that format rendered from what the connection has
 //! (addresses, dates, frontend, connection counts). Logged at `info`, or `err` under
 //! `option log-separate-errors`.
 
+use crate::accept_proxy::Missing;
 use crate::log::accept_date;
 use crate::logline::{Entry, Timers};
 use crate::net::shown;
@@ -24,8 +25,8 @@ pub enum Failure {
     TlsClosed,
     /// `timeout client` ran out during the handshake.
     TlsTimeout,
-    /// `accept-proxy`: the first bytes are no PROXY protocol header.
-    NotProxy,
+    /// `accept-proxy`: no usable PROXY protocol header (why, in HAProxy's words).
+    Proxy(crate::accept_proxy::Missing),
 }
 
 impl Failure {
@@ -34,9 +35,7 @@ impl Failure {
             Failure::TlsHandshake => "SSL handshake failure",
             Failure::TlsClosed => "Connection closed during SSL handshake",
             Failure::TlsTimeout => "Timeout during SSL handshake",
-            Failure::NotProxy => {
-                "Received something which does not look like a PROXY protocol header"
-            }
+            Failure::Proxy(m) => m.message(),
         }
     }
 
@@ -61,7 +60,11 @@ pub fn connection_error(
 ) {
     let Some(log) = &fe.log else { return };
     // `option dontlognull`: a connection that closed without a byte of handshake.
-    if fe.options.dontlognull && failure == Failure::TlsClosed {
+    let null = matches!(
+        failure,
+        Failure::TlsClosed | Failure::Proxy(Missing::Closed | Missing::Aborted)
+    );
+    if fe.options.dontlognull && null {
         return;
     }
     let level = if fe.options.log_separate_errors {
@@ -85,12 +88,8 @@ pub fn connection_error(
             // A TLS listener's connection: `%ft` has HAProxy's `~` (no TLS figures are
             // written in these lines: the config refuses them).
             let tls = crate::stream::TlsInfo::default();
-            let on_tls = failure != Failure::NotProxy;
-            let place = crate::place::Place {
-                fe,
-                be: None,
-                srv: None,
-            };
+            let on_tls = !matches!(failure, Failure::Proxy(_));
+            let place = crate::place::Place::at(fe);
             let entry = Entry {
                 mode: fe.mode,
                 frontend: &fe.name,

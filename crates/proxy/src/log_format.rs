@@ -111,17 +111,19 @@ pub fn for_proxy(p: &Proxy) -> Result<Option<fulcrum_sample::Format>, String> {
 }
 
 /// Whether a frontend's lines write the server connection's own address (`%bi`, `%bp`, in
-/// its format or its `log-format-sd`): only then is it asked of the socket, per request.
+/// its format or its `log-format-sd`), or some expression reads it (`bc_src`): only then is
+/// it asked of the socket, per request.
 pub fn writes_source(
     f: Option<&fulcrum_sample::Format>,
     sd: Option<&fulcrum_sample::Format>,
 ) -> bool {
     use fulcrum_sample::logformat::Node;
-    [f, sd].into_iter().flatten().any(|f| {
-        f.nodes
-            .iter()
-            .any(|n| matches!(n, Node::Var("bi" | "bp", _)))
-    })
+    fulcrum_sample::fetch::bc_src_read()
+        || [f, sd].into_iter().flatten().any(|f| {
+            f.nodes
+                .iter()
+                .any(|n| matches!(n, Node::Var("bi" | "bp", _)))
+        })
 }
 
 /// A compiled log format as HAProxy writes it: a run of blanks in the format is one

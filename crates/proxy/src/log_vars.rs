@@ -6,7 +6,7 @@
 
 use crate::http::capture::Captures;
 use crate::http::sample_env::HttpEnv;
-use crate::log::{accept_date, ms};
+use crate::log::{accept_date, ms, zoned_date};
 use crate::logline::Entry;
 use crate::net::shown;
 use fulcrum_sample::logformat::{Flags, Written};
@@ -87,17 +87,15 @@ pub fn var(
             }
             None => return None,
         },
-        // The accept date in GMT / local time (fulcrum's local time is UTC), as `%T`; the
-        // request's (`tr...`) comes after the handshake and the idle time.
+        // The accept date in GMT (`%T`) or local time (`%Tl`) with its zone; the request's
+        // (`tr...`) comes after the handshake and the idle time.
         "T" | "Tl" | "trg" | "trl" => {
             let at = if name.starts_with("tr") {
                 e.request_date()
             } else {
                 e.accept
             };
-            let d = accept_date(at);
-            let d = d.rsplit_once('.').map_or(d.as_str(), |x| x.0);
-            write!(out, "{d} +0000")
+            write!(out, "{}", zoned_date(at, name.ends_with('l')))
         }
         "ci" => ip(out, e.peer.ip(), hex),
         "cp" => num(out, e.peer.port().into(), hex),
@@ -144,10 +142,17 @@ pub fn var(
         ),
         "ac" => write!(out, "{}", e.active),
         "fc" => write!(out, "{}", e.frontend_conns),
-        // Sessions on the backend and the server, and queue positions, when the line is
-        // written: HAProxy 2.6 has released them by then (0), except on a `logasap` line.
-        "bc" | "sc" => write!(out, "{}", u8::from(e.asap)),
-        "sq" | "bq" => write!(out, "0"),
+        // Sessions on the backend and the server when the line is written (HAProxy 2.6 has
+        // released this one by then, except on a `logasap` line).
+        "bc" | "sc" => {
+            let (be, srv) = e.place.map_or((None, None), |p| p.conns());
+            write!(out, "{}", if name == "bc" { be } else { srv }.unwrap_or(0))
+        }
+        // Positions in the queues (HAProxy: how many requests left the queue from this one's
+        // arrival to its own departure). fulcrum queues in the backend only: a request
+        // persistence sends to a full server goes to it at once, so `%sq` is 0.
+        "bq" => write!(out, "{}", e.place.map_or(0, |p| p.queue_pos())),
+        "sq" => write!(out, "0"),
         "rc" => write!(out, "{}", e.retries),
         "Ts" => num(
             out,

@@ -4,21 +4,31 @@
 //! session's code can reach, laid out once at spawn) plus the task cell. A connection idle
 //! for more than [`PARK_AFTER`] ends its task instead: what it needs to go on (the socket,
 //! its addresses, its frontend, its counters) goes into a small box handed to this thread's
-//! parking lot, which waits for all of them in one task: one slot (its waker, its deadline)
-//! per connection. When bytes (or a close) arrive, the lot calls [`Parked::resume`], which
-//! spawns the session again; at the idle deadline (`timeout http-keep-alive`, or what stands
-//! for it) or on a stop, the box is dropped, which closes the connection as an idle timeout
-//! or a soft stop did in its task.
+//! parking lot, which waits for all of them in one task: one slot (the box, its deadline)
+//! per connection. The socket leaves the runtime's registrations while parked (tokio keeps
+//! about 300 bytes per registered socket): the lot watches it on an epoll set of its own
+//! (level-triggered, the slot's key as the event's data), which costs a kernel entry and
+//! none of our memory, and no peek (a fresh registration is not reported readable, as the
+//! runtime's is). When bytes (or a close) arrive, the lot calls [`Parked::resume`], which
+//! registers the socket again and spawns the session; at the idle deadline (`timeout
+//! http-keep-alive`, or what stands for it) or on a stop, the box is dropped, which closes
+//! the connection as an idle timeout or a soft stop did in its task. Parking and resuming
+//! cost four `epoll_ctl` calls (off the runtime's set, onto the lot's, and back), paid only
+//! by connections quiet for [`PARK_AFTER`].
 //!
 //! A connection busy enough to send its next request within [`PARK_AFTER`] never parks: the
 //! request path does no extra work (no task spawned per request), only the quiet ones pay a
 //! spawn when they speak again.
 
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::task::{Context, Poll, Wake, Waker};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -46,66 +56,61 @@ pub fn park_at(now: Instant) -> Instant {
 
 /// An idle connection's state while parked.
 pub trait Parked: Send + 'static {
-    /// Polls the connection's read readiness (keeping `cx`'s waker): ready when bytes, a
-    /// close or an error are there.
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+    /// Its socket, watched for bytes, a close or an error while parked (off the runtime's
+    /// registrations: see the module's comment).
+    fn fd(&self) -> BorrowedFd<'_>;
     /// Whether it must close now (a stop).
     fn stopping(&self) -> bool;
-    /// Something arrived: serve it (spawns the session's task again).
+    /// Something arrived: serve it (registers the socket again, spawns the session's task).
     fn resume(self: Box<Self>);
 }
 
-/// One connection's place in the lot. The waker is made once per slot and kept: a wake meant
-/// for a former occupant only makes the lot poll the new one, which says `Pending`.
+/// One connection's place in the lot.
 struct Slot {
     conn: Option<Box<dyn Parked>>,
     /// Its key in `timers` (`u64::MAX`: no deadline).
     due: u64,
-    waker: Waker,
 }
 
 struct Inner {
     slots: Vec<Slot>,
     free: Vec<u32>,
-    /// Slots whose readiness was signalled (or newly parked: polled once to register).
-    ready: Vec<u32>,
     /// (deadline in ms since `epoch`, slot), earliest first.
     timers: BTreeSet<(u64, u32)>,
+    /// The lot's task, woken when a deadline earlier than those it sleeps for comes in.
     watcher: Option<Waker>,
+    /// Such a deadline came in: the task's sleep is to be set again.
+    rearm: bool,
     /// False once the lot's task is gone (its runtime stopped): a new lot is made.
     alive: bool,
     parked: usize,
 }
 
+/// The lot's epoll set (itself watched by the runtime).
+struct EpollFd(Epoll);
+
+impl AsRawFd for EpollFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0 .0.as_raw_fd()
+    }
+}
+
 struct Lot {
     inner: Mutex<Inner>,
+    /// The parked sockets, each with its slot's key as the event's data.
+    epoll: AsyncFd<EpollFd>,
     epoch: Instant,
     /// The stop signal of the connections parked here (one per proxy runtime).
     stop: watch::Receiver<bool>,
 }
 
-struct SlotWaker {
-    lot: Weak<Lot>,
-    key: u32,
+/// What the lot's set reports: bytes, a close (either way) or an error.
+fn watched() -> EpollFlags {
+    EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP
 }
 
-impl Wake for SlotWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref()
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        if let Some(lot) = self.lot.upgrade() {
-            let w = {
-                let mut i = lot.lock();
-                i.ready.push(self.key);
-                i.watcher.take()
-            };
-            if let Some(w) = w {
-                w.wake();
-            }
-        }
-    }
-}
+/// Events taken from the lot's set per `epoll_wait`.
+const BATCH: usize = 64;
 
 thread_local! {
     static LOT: RefCell<Option<Arc<Lot>>> = const { RefCell::new(None) };
@@ -125,7 +130,8 @@ impl Lot {
         d.as_millis() as u64 + u64::from(!d.subsec_nanos().is_multiple_of(1_000_000))
     }
 
-    /// Takes the connection out of slot `key` (freed, its deadline cancelled).
+    /// Takes the connection out of slot `key` (freed, its deadline cancelled). Its socket
+    /// stays in the lot's set until closed or [`Lot::unwatch`]ed.
     fn evict(i: &mut Inner, key: u32) -> Option<Box<dyn Parked>> {
         let slot = i.slots.get_mut(key as usize)?;
         let conn = slot.conn.take()?;
@@ -138,37 +144,36 @@ impl Lot {
         Some(conn)
     }
 
-    /// Polls the signalled slots: resumes those with something to read.
-    fn poll_ready_slots(&self) {
+    /// Takes `conn`'s socket out of the lot's set (it goes back to the runtime's).
+    fn unwatch(&self, conn: &dyn Parked) {
+        // An error leaves it watched: a later event finds its slot empty or another
+        // connection's, which it then polls for nothing (level-triggered: not again).
+        let _ = self.epoll.get_ref().0.delete(conn.fd());
+    }
+
+    /// Resumes the connections whose sockets have something (bytes, a close, an error).
+    fn resume_ready(&self) {
+        let mut events = [EpollEvent::empty(); BATCH];
         loop {
-            let keys = std::mem::take(&mut self.lock().ready);
-            if keys.is_empty() {
-                return;
+            let n = match self.epoll.get_ref().0.wait(&mut events, EpollTimeout::ZERO) {
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => return,
+            };
+            let ready: Vec<Box<dyn Parked>> = {
+                let mut i = self.lock();
+                events[..n]
+                    .iter()
+                    .filter_map(|e| u32::try_from(e.data()).ok())
+                    .filter_map(|key| Lot::evict(&mut i, key))
+                    .collect()
+            };
+            for conn in ready {
+                self.unwatch(&*conn);
+                conn.resume();
             }
-            for key in keys {
-                let taken = {
-                    let mut i = self.lock();
-                    i.slots
-                        .get_mut(key as usize)
-                        .and_then(|s| s.conn.take().map(|c| (c, s.waker.clone())))
-                };
-                let Some((mut conn, waker)) = taken else {
-                    continue;
-                };
-                if conn.poll_ready(&mut Context::from_waker(&waker)).is_ready() {
-                    {
-                        let mut i = self.lock();
-                        // Put back only to take it out with its timer and slot.
-                        i.slots[key as usize].conn = Some(conn);
-                        conn = match Lot::evict(&mut i, key) {
-                            Some(c) => c,
-                            None => continue,
-                        };
-                    }
-                    conn.resume();
-                } else {
-                    self.lock().slots[key as usize].conn = Some(conn);
-                }
+            if n < BATCH {
+                return;
             }
         }
     }
@@ -191,7 +196,7 @@ impl Lot {
             }
             gone
         };
-        drop(gone); // closes them, outside the lock
+        drop(gone); // closes them (and so takes them out of the set), outside the lock
     }
 
     /// Closes the connections that must stop.
@@ -220,17 +225,29 @@ impl Lot {
             .map(|&(due, _)| self.epoch + Duration::from_millis(due))
     }
 
-    /// Ready when a slot was signalled; otherwise keeps `cx`'s waker for the next signal.
+    /// Ready when the lot's set has events or an earlier deadline came in ([`park`]);
+    /// otherwise keeps `cx`'s waker.
     fn poll_signalled(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut i = self.lock();
-        if !i.ready.is_empty() {
-            return Poll::Ready(());
+        {
+            let mut i = self.lock();
+            if std::mem::take(&mut i.rearm) {
+                return Poll::Ready(());
+            }
+            match &i.watcher {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => i.watcher = Some(cx.waker().clone()),
+            }
         }
-        match &i.watcher {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => i.watcher = Some(cx.waker().clone()),
+        match self.epoll.poll_read_ready(cx) {
+            Poll::Ready(Ok(mut guard)) => {
+                // Edge-triggered: cleared here, raised again by the next event (the set is
+                // drained by `resume_ready` right after).
+                guard.clear_ready();
+                Poll::Ready(())
+            }
+            Poll::Ready(Err(_)) => Poll::Pending,
+            Poll::Pending => Poll::Pending,
         }
-        Poll::Pending
     }
 }
 
@@ -243,7 +260,6 @@ impl Drop for Dead {
             let mut i = self.0.lock();
             i.alive = false;
             i.timers.clear();
-            i.ready.clear();
             i.parked = 0;
             i.slots.iter_mut().filter_map(|s| s.conn.take()).collect()
         };
@@ -251,7 +267,7 @@ impl Drop for Dead {
     }
 }
 
-/// The lot's task: waits for signals, the earliest deadline and the stop.
+/// The lot's task: waits for the set's events, the earliest deadline and the stop.
 async fn watch_lot(lot: Arc<Lot>) {
     let lot = Dead(lot);
     let mut stop = Some(lot.0.stop.clone());
@@ -267,7 +283,7 @@ async fn watch_lot(lot: Arc<Lot>) {
                 lot.0.close_stopping();
             }
         }
-        lot.0.poll_ready_slots();
+        lot.0.resume_ready();
         lot.0.expire(Instant::now());
     }
 }
@@ -287,8 +303,8 @@ async fn sleep_opt(deadline: Option<Instant>) {
 }
 
 /// This thread's lot for connections stopped by `stop`: a live one, or a new one (its task
-/// spawned on the current runtime). `None` outside a runtime, or when the lot here serves
-/// another stop signal.
+/// spawned on the current runtime). `None` outside a runtime, when the lot here serves
+/// another stop signal, or when no epoll set can be made.
 fn lot_for(stop: &watch::Receiver<bool>) -> Option<Arc<Lot>> {
     tokio::runtime::Handle::try_current().ok()?;
     LOT.with(|l| {
@@ -298,16 +314,22 @@ fn lot_for(stop: &watch::Receiver<bool>) -> Option<Arc<Lot>> {
                 return lot.stop.same_channel(stop).then(|| lot.clone());
             }
         }
+        let set = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).ok()?;
+        // The AsyncFd owns the set, so the I/O-safety concern behind the deprecation (a
+        // descriptor closed or reused while registered) does not arise.
+        #[allow(deprecated)]
+        let epoll = AsyncFd::with_interest(EpollFd(set), Interest::READABLE).ok()?;
         let lot = Arc::new(Lot {
             inner: Mutex::new(Inner {
                 slots: Vec::new(),
                 free: Vec::new(),
-                ready: Vec::new(),
                 timers: BTreeSet::new(),
                 watcher: None,
+                rearm: false,
                 alive: true,
                 parked: 0,
             }),
+            epoll,
             epoch: Instant::now(),
             stop: stop.clone(),
         });
@@ -334,19 +356,21 @@ pub fn park(
             Some(k) => k,
             None => {
                 let k = i.slots.len() as u32;
-                let waker = Waker::from(Arc::new(SlotWaker {
-                    lot: Arc::downgrade(&lot),
-                    key: k,
-                }));
                 i.slots.push(Slot {
                     conn: None,
                     due: u64::MAX,
-                    waker,
                 });
                 k
             }
         };
+        let event = EpollEvent::new(watched(), u64::from(key));
+        if lot.epoll.get_ref().0.add(conn.fd(), event).is_err() {
+            i.free.push(key);
+            return Err(conn);
+        }
         let due = deadline.map_or(u64::MAX, |d| lot.ms(d));
+        // The lot's task sleeps until the earliest deadline it knew: woken for an earlier one.
+        let earlier = due != u64::MAX && i.timers.first().is_none_or(|&(first, _)| due < first);
         let slot = &mut i.slots[key as usize];
         slot.conn = Some(conn);
         slot.due = due;
@@ -354,9 +378,12 @@ pub fn park(
             i.timers.insert((due, key));
         }
         i.parked += 1;
-        // Polled once by the lot, which registers the slot's waker with the socket.
-        i.ready.push(key);
-        i.watcher.take()
+        if earlier {
+            i.rearm = true;
+            i.watcher.take()
+        } else {
+            None
+        }
     };
     if let Some(w) = wake_watcher {
         w.wake();
@@ -364,16 +391,38 @@ pub fn park(
     Ok(())
 }
 
+/// A socket the caller's task watches without owning it ([`wait_here`]).
+struct Borrowed(RawFd);
+
+impl AsRawFd for Borrowed {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
 /// Waits in the caller's task for what the lot would wait for (`conn` could not be parked).
 pub async fn wait_here(
-    mut conn: Box<dyn Parked>,
+    conn: Box<dyn Parked>,
     deadline: Option<Instant>,
     mut stop: watch::Receiver<bool>,
 ) {
-    tokio::select! {
-        _ = std::future::poll_fn(|cx| conn.poll_ready(cx)) => conn.resume(),
-        _ = sleep_opt(deadline) => {}
-        _ = stop.changed() => {}
+    // Registered for the wait only (dropped, so deregistered, before `resume` registers
+    // the socket again, and before `conn` closes it on the other paths: the descriptor
+    // stays open and the same while registered, the I/O safety the deprecation is about);
+    // a socket the runtime cannot take is closed.
+    #[allow(deprecated)]
+    let Ok(watch) = AsyncFd::with_interest(Borrowed(conn.fd().as_raw_fd()), Interest::READABLE) else {
+        return;
+    };
+    let arrived = tokio::select! {
+        // Bytes, a close or an error: the session reads and sees which.
+        _ = watch.readable() => true,
+        _ = sleep_opt(deadline) => false,
+        _ = stop.changed() => false,
+    };
+    drop(watch);
+    if arrived {
+        conn.resume();
     }
 }
 

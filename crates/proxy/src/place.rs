@@ -1,31 +1,86 @@
-//! Where a stream is — its frontend, the backend it was routed to, the server it was given — as
-//! the sample language's `fe_name fe_id be_name be_id srv_name srv_id` read it. As HAProxy,
-//! before routing the backend is the frontend itself, and a server's id is its number in its
-//! backend (from 1). [`Place`] is a fixed view (log lines, TCP sessions); [`Located`] follows a
-//! request while its backend and server are decided (the HTTP rules' environment).
+//! Where a stream is — its frontend, the backend it was routed to, the server it was given, the
+//! client and server connections — as the sample language reads it: `fe_name fe_id be_name
+//! be_id srv_name srv_id`, the servers of a backend (`nbsrv srv_is_up connslots`, of the
+//! current backend or of one named), `thread`, the client connection's facts (`so_*`, `fc_*`:
+//! `front`) and the server connection's (`bc_*`). As HAProxy, before routing the backend is
+//! the frontend itself, and a server's id is its number in its backend (from 1). [`Place`] is a
+//! fixed view (log lines, TCP sessions); [`Located`] follows a request while its backend,
+//! server and server connection are decided (the HTTP rules' environment).
 
 use crate::backend::Backend;
+use crate::front::ConnFacts;
 use crate::http::sample_env::Where;
-use crate::server::ServerRt;
+use crate::server::{H2Mode, ServerRt};
 use crate::state::Frontend;
+use fulcrum_sample::fetch::Fetch;
 use fulcrum_sample::Value;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A stream's frontend, backend and server, as known now.
 pub struct Place<'a> {
     pub fe: &'a Frontend,
     pub be: Option<&'a Backend>,
     pub srv: Option<&'a ServerRt>,
+    /// The client connection's facts, when the configuration reads them.
+    pub conn: Option<&'a ConnFacts>,
+    /// The stream's rule state: its variables, for log lines (`%[var(txn.x)]`).
+    pub vars: Option<&'a crate::track::Tracking>,
+    /// The server connection's local address (`%bi`/`%bp`, `bc_src`), when known.
+    pub bc_src: Option<SocketAddr>,
+    /// The stream's position in its backend's queue (`%bq`; 0: it did not wait).
+    pub bq: u32,
+    /// The server connection is closed (a TCP session's last log line): its own fetches
+    /// (`bc_src`, `bc_src_port`, `bc_http_major`) have no value then, as in HAProxy 2.6.
+    pub bc_gone: bool,
+}
+
+impl<'a> Place<'a> {
+    /// A stream in frontend `fe`, not routed yet.
+    pub fn at(fe: &'a Frontend) -> Place<'a> {
+        Place {
+            fe,
+            be: None,
+            srv: None,
+            conn: None,
+            vars: None,
+            bc_src: None,
+            bq: 0,
+            bc_gone: false,
+        }
+    }
 }
 
 impl Where for Place<'_> {
-    fn fetch(&self, name: &str) -> Option<Value> {
+    fn fetch(&self, f: &Fetch) -> Option<Value> {
         let srv = self.be.zip(self.srv).and_then(|(be, srv)| {
             let i = be.servers.iter().position(|s| std::ptr::eq(&**s, srv))?;
-            Some((srv.name.as_str(), i))
+            Some((srv, i))
         });
-        answer(name, self.fe, self.be, srv)
+        if self.bc_gone && matches!(f.kw.name, "bc_src" | "bc_src_port" | "bc_http_major") {
+            return None;
+        }
+        let here = Here {
+            fe: self.fe,
+            be: self.be,
+            srv,
+            conn: self.conn,
+            bc_src: self.bc_src,
+        };
+        here.answer(f)
+    }
+
+    fn conns(&self) -> (Option<u64>, Option<u64>) {
+        live(self.be, self.srv)
+    }
+
+    fn queue_pos(&self) -> u32 {
+        self.bq
+    }
+
+    fn var(&self, scope: fulcrum_sample::Scope, name: &str) -> Option<Value> {
+        self.vars?.var(scope, name)
     }
 }
 
@@ -33,17 +88,27 @@ impl Where for Place<'_> {
 /// ([`Located::route`]), the server whose answer is being handled (`Where::at_server`).
 pub struct Located<'a> {
     fe: &'a Frontend,
+    conn: Option<&'a ConnFacts>,
     be: OnceLock<Arc<Backend>>,
     srv: AtomicUsize,
+    bc_src: Mutex<Option<SocketAddr>>,
 }
 
 impl<'a> Located<'a> {
     pub fn new(fe: &'a Frontend) -> Located<'a> {
         Located {
             fe,
+            conn: None,
             be: OnceLock::new(),
             srv: AtomicUsize::new(usize::MAX),
+            bc_src: Mutex::new(None),
         }
+    }
+
+    /// The same place, knowing the client connection's facts.
+    pub fn with_conn(mut self, conn: Option<&'a ConnFacts>) -> Located<'a> {
+        self.conn = conn;
+        self
     }
 
     /// The request was routed to `be` (once: a request has one backend).
@@ -57,31 +122,179 @@ impl Where for Located<'_> {
         self.srv.store(index, Ordering::Relaxed);
     }
 
-    fn fetch(&self, name: &str) -> Option<Value> {
+    fn at_source(&self, src: Option<SocketAddr>) {
+        if let Ok(mut g) = self.bc_src.lock() {
+            *g = src;
+        }
+    }
+
+    fn fetch(&self, f: &Fetch) -> Option<Value> {
         let be = self.be.get().map(|b| &**b);
         let i = self.srv.load(Ordering::Relaxed);
-        let srv = be
-            .and_then(|b| b.servers.get(i))
-            .map(|s| (s.name.as_str(), i));
-        answer(name, self.fe, be, srv)
+        let srv = be.and_then(|b| b.servers.get(i)).map(|s| (&**s, i));
+        let here = Here {
+            fe: self.fe,
+            be,
+            srv,
+            conn: self.conn,
+            bc_src: self.bc_src.lock().ok().and_then(|g| *g),
+        };
+        here.answer(f)
+    }
+
+    fn conns(&self) -> (Option<u64>, Option<u64>) {
+        let be = self.be.get().map(|b| &**b);
+        let i = self.srv.load(Ordering::Relaxed);
+        live(be, be.and_then(|b| b.servers.get(i)).map(|s| &**s))
     }
 }
 
-fn answer(
-    name: &str,
-    fe: &Frontend,
-    be: Option<&Backend>,
-    srv: Option<(&str, usize)>,
-) -> Option<Value> {
-    let (be_name, be_id) = be.map_or((fe.name.as_str(), fe.id), |b| (b.name.as_str(), b.id));
-    let text = |s: &str| Some(Value::Str(s.as_bytes().to_vec()));
-    match name {
-        "fe_name" => text(&fe.name),
-        "fe_id" => Some(Value::Sint(i64::from(fe.id))),
-        "be_name" => text(be_name),
-        "be_id" => Some(Value::Sint(i64::from(be_id))),
-        "srv_name" => text(srv?.0),
-        "srv_id" => Some(Value::Sint(srv?.1 as i64 + 1)),
-        _ => None,
+/// `%bc` and `%sc`: the sessions the backend (those waiting in its queue too, as HAProxy's
+/// `beconn`) and the server have now.
+fn live(be: Option<&Backend>, srv: Option<&ServerRt>) -> (Option<u64>, Option<u64>) {
+    (
+        be.map(|b| b.counters.current() + b.queued() as u64),
+        srv.map(|s| u64::from(s.served())),
+    )
+}
+
+/// One view of a stream's place.
+struct Here<'a> {
+    fe: &'a Frontend,
+    be: Option<&'a Backend>,
+    srv: Option<(&'a ServerRt, usize)>,
+    conn: Option<&'a ConnFacts>,
+    bc_src: Option<SocketAddr>,
+}
+
+impl Here<'_> {
+    fn answer(&self, f: &Fetch) -> Option<Value> {
+        let name = f.kw.name;
+        let (be_name, be_id) = self.be.map_or((self.fe.name.as_str(), self.fe.id), |b| {
+            (b.name.as_str(), b.id)
+        });
+        let text = |s: &str| Some(Value::Str(s.as_bytes().to_vec()));
+        let int = |n: i64| Some(Value::Sint(n));
+        match name {
+            "fe_name" => text(&self.fe.name),
+            "fe_id" => int(i64::from(self.fe.id)),
+            "be_name" => text(be_name),
+            "be_id" => int(i64::from(be_id)),
+            "srv_name" => text(&self.srv?.0.name),
+            "srv_id" => {
+                int(i64::try_from(self.be?.policy.server_id(self.srv?.1)).unwrap_or(i64::MAX))
+            }
+            "thread" => int(crate::front::thread()),
+            "nbsrv" => int(nbsrv(self.backend(f.args.first())?)),
+            "connslots" => int(connslots(self.backend(f.args.first())?)),
+            // HAProxy's `beconn` (queued sessions too) and `totpend`.
+            "be_conn" => {
+                let be = self.backend(f.args.first())?;
+                int(be.counters.current() as i64 + be.queued() as i64)
+            }
+            "queue" => int(self.backend(f.args.first())?.queued() as i64),
+            // The queue per usable server (rounded up), twice the queue without one.
+            "avg_queue" => {
+                let be = self.backend(f.args.first())?;
+                let (q, n) = (be.queued() as i64, nbsrv(be));
+                int(if n > 0 { (q + n - 1) / n } else { q * 2 })
+            }
+            "srv_is_up" => {
+                let s = self.server(f)?;
+                Some(Value::Bool(
+                    s.is_up() && s.admin() != crate::server::AdminState::Maint && !s.is_stopping(),
+                ))
+            }
+            "srv_conn" => int(i64::from(self.server(f)?.served())),
+            // fulcrum queues in the backend only (a server never has a queue of its own).
+            "srv_queue" => self.server(f).map(|_| Value::Sint(0)),
+            "bc_src" | "bc_src_port" => {
+                let a = self.bc_src?;
+                Some(if name == "bc_src" {
+                    ip(a)
+                } else {
+                    Value::Sint(i64::from(a.port()))
+                })
+            }
+            "bc_dst" | "bc_dst_port" => {
+                let a = self.srv?.0.fixed_addr()?;
+                Some(if name == "bc_dst" {
+                    ip(a)
+                } else {
+                    Value::Sint(i64::from(a.port()))
+                })
+            }
+            // A server connection was made (the request reached a server): no error on it.
+            "bc_err" => self.srv.map(|_| Value::Sint(0)),
+            "bc_http_major" => {
+                let s = self.srv?.0;
+                int(if s.h2_mode() == H2Mode::Always { 2 } else { 1 })
+            }
+            // HAProxy's text for a connection without error (a session's client connection
+            // has none: a failed one is an error log line, `log_error`).
+            "fc_err_str" => text("Success"),
+            "bc_err_str" => self.srv.and_then(|_| text("Success")),
+            n if crate::front::FETCHES.contains(&n) => self.conn?.fetch(f),
+            _ => None,
+        }
+    }
+
+    /// The server named by the fetch's `[B/]S` argument.
+    fn server(&self, f: &Fetch) -> Option<&ServerRt> {
+        let arg = std::str::from_utf8(f.args.first()?.as_bytes()).ok()?;
+        let (be, srv) = match arg.split_once('/') {
+            Some((b, s)) => (self.fe.backends.get(b).map(|b| &**b)?, s),
+            None => (self.backend(None)?, arg),
+        };
+        be.servers.iter().find(|x| x.name == srv).map(|s| &**s)
+    }
+
+    /// The backend named by `arg`, or the stream's current one (the frontend's own when it is
+    /// also a backend, before routing).
+    fn backend(&self, arg: Option<&fulcrum_sample::fetch::Arg>) -> Option<&Backend> {
+        match arg.map(|a| a.as_bytes()).filter(|a| !a.is_empty()) {
+            Some(name) => {
+                let name = std::str::from_utf8(name).ok()?;
+                self.fe.backends.get(name).map(|b| &**b)
+            }
+            None => self
+                .be
+                .or_else(|| self.fe.backends.get(&self.fe.name).map(|b| &**b)),
+        }
+    }
+}
+
+fn ip(a: SocketAddr) -> Value {
+    match crate::net::canonical(a.ip()) {
+        std::net::IpAddr::V4(v) => Value::Ipv4(v),
+        std::net::IpAddr::V6(v) => Value::Ipv6(v),
+    }
+}
+
+/// HAProxy's `be_usable_srv`: the usable active servers; without any, 1 when a backup is
+/// usable (the first one takes the traffic), or every usable backup with `option allbackups`.
+fn nbsrv(be: &Backend) -> i64 {
+    let usable = |backup: bool| {
+        be.servers
+            .iter()
+            .filter(|s| s.backup == backup && s.balanceable())
+            .count() as i64
+    };
+    match (usable(false), usable(true)) {
+        (0, 0) => 0,
+        (0, b) if be.options.allbackups => b,
+        (0, _) => 1,
+        (a, _) => a,
+    }
+}
+
+/// HAProxy's `connslots`: the free connection and queue slots of the servers that are not
+/// stopped, or -1 when one of them has no `maxconn` or no `maxqueue` (fulcrum runs no
+/// `maxqueue`, so a running server always makes it -1, as a server without one does in HAProxy).
+fn connslots(be: &Backend) -> i64 {
+    if be.servers.iter().any(|s| !s.stopped()) {
+        -1
+    } else {
+        0
     }
 }

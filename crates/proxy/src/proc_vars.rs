@@ -1,6 +1,7 @@
 //! The global `set-var proc.NAME EXPR` / `set-var-fmt proc.NAME FMT`: evaluated once per
 //! configuration generation, in order (a later one may read an earlier one), with nothing of
-//! a stream (process-level fetches only, as HAProxy 2.6 evaluates them at start).
+//! a stream (process-level fetches only, as HAProxy 2.6 evaluates them at start). Each load
+//! starts from these alone: variables set at run time do not survive a reload.
 
 use fulcrum_config::model_keywords::ProcVar;
 use fulcrum_sample::fetch::Fetch;
@@ -29,8 +30,13 @@ impl Env for ProcessEnv<'_> {
     }
 }
 
-/// Sets the configuration's process variables (the parser checked each expression).
+/// Sets the configuration's process variables (the parser checked each expression), after
+/// clearing every `proc.` variable: a reload starts from the configuration's as haproxy's new
+/// process does (one set at run time by a rule, a check or `set var` is gone).
 pub fn set(vars: &[ProcVar]) {
+    if let Ok(mut all) = fulcrum_sample::proc_vars().lock() {
+        all.clear(Scope::Proc);
+    }
     let t = crate::track::Tracking::default();
     for v in vars {
         let value = match (&v.expr, &v.format) {

@@ -97,6 +97,8 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
         let thread = std::thread::Builder::new()
             .name(format!("fulcrum-w{i}"))
             .spawn(move || {
+                // `thread`: this worker's number (HAProxy's thread id).
+                crate::front::set_thread(i);
                 let built = if threads_each == 1 {
                     tokio::runtime::Builder::new_current_thread()
                         .enable_all()
@@ -180,7 +182,11 @@ fn wanted(config: &Config) -> Result<Vec<Wanted>, ProxyError> {
             let mut last_id = 0;
             for key in keys {
                 let id = match b.id {
-                    Some(id) => id,
+                    // HAProxy counts a numbered listener's place too (`next_id++` for each).
+                    Some(id) => {
+                        next += 1;
+                        id
+                    }
                     // abns@'s plain name is the same HAProxy listener as its padded one.
                     None if matches!(key, ListenKey::Abns { padded: false, .. }) => last_id,
                     None => {
@@ -321,6 +327,7 @@ impl Runtime {
         };
         let slot = Arc::new(Slot::keyed(fe, w.key.clone()));
         slot.set_h2(w.h2);
+        slot.set_name(w.bind.name.as_deref());
         let (close, close_rx) = watch::channel(false);
         // More sockets than workers (received from a predecessor with more threads): every
         // socket is accepted on, some workers take two.
@@ -393,6 +400,7 @@ impl Runtime {
             ) {
                 l.slot.set(fe.clone());
                 l.slot.set_h2(w.h2);
+                l.slot.set_name(w.bind.name.as_deref());
                 l.frontend = w.frontend.clone();
             }
         }

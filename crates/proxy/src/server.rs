@@ -19,14 +19,16 @@
 //!   backend: they also wake requests waiting in the backend's queue.
 
 use crate::counters::Counters;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
 mod h2_pool;
 mod health_state;
+mod target;
 pub use h2_pool::H2Pool;
+pub use target::Target;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// Orders load changes across all servers (leastconn's tie-break: longest unchanged first).
@@ -86,36 +88,6 @@ pub struct CheckInfo {
 
 /// The maximum weight HAProxy accepts.
 pub const MAX_WEIGHT: u32 = 256;
-
-/// Where to connect: a fixed address, the client connection's destination port (+offset), or
-/// a unix stream socket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    Fixed(SocketAddr),
-    /// No port written: keep the destination port of the client connection.
-    SamePort(IpAddr),
-    /// `+N`/`-N`: offset from the destination port.
-    Offset(IpAddr, i32),
-    /// `unix@PATH` / `/PATH`.
-    Unix(std::sync::Arc<str>),
-    /// `abns@NAME`.
-    Abns(std::sync::Arc<str>),
-}
-
-impl Target {
-    /// The IP address and port to connect to; None for a unix socket.
-    pub fn resolve(&self, dst_port: u16) -> Option<SocketAddr> {
-        Some(match *self {
-            Target::Fixed(a) => a,
-            Target::SamePort(ip) => SocketAddr::new(ip, dst_port),
-            Target::Offset(ip, off) => {
-                let port = (i32::from(dst_port) + off).clamp(1, 65535);
-                SocketAddr::new(ip, u16::try_from(port).unwrap_or(dst_port))
-            }
-            Target::Unix(_) | Target::Abns(_) => return None,
-        })
-    }
-}
 
 #[derive(Debug)]
 pub struct ServerRt {
@@ -220,7 +192,7 @@ impl ServerRt {
     /// The server's address when it is written as a fixed IP:port (logs' `%si`/`%sp`).
     pub fn fixed_addr(&self) -> Option<SocketAddr> {
         match self.target {
-            Target::Fixed(a) => Some(a),
+            Target::Fixed(a) if !a.ip().is_unspecified() => Some(a),
             _ => None,
         }
     }

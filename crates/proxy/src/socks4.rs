@@ -6,18 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// The CONNECT request for `dst`, as HAProxy 2.6 sends it; None for an IPv6 destination
-/// (SOCKS4 carries IPv4 addresses only).
-pub fn request(dst: SocketAddr) -> Option<Vec<u8>> {
-    let SocketAddr::V4(v4) = dst else {
-        return None;
-    };
-    let mut r = vec![0x04, 0x01];
-    r.extend_from_slice(&v4.port().to_be_bytes());
-    r.extend_from_slice(&v4.ip().octets());
-    r.extend_from_slice(b"HAProxy\0");
-    Some(r)
-}
+use fulcrum_config::socks4::request;
 
 /// Asks the proxy on `s` for a connection to `dst`; Ok once granted.
 pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
@@ -40,16 +29,6 @@ pub async fn connect<S: AsyncRead + AsyncWrite + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn request_is_haproxys() {
-        // captured from haproxy 2.6 checking 127.0.0.2:6379 through a SOCKS4 proxy
-        assert_eq!(
-            request("127.0.0.2:6379".parse().expect("addr")),
-            Some(b"\x04\x01\x18\xeb\x7f\x00\x00\x02HAProxy\x00".to_vec())
-        );
-        assert_eq!(request("[::1]:80".parse().expect("addr")), None);
-    }
 
     #[tokio::test]
     async fn granted_or_denied() {

@@ -141,8 +141,10 @@ pub struct Frontend {
     pub retire: tokio::sync::Notify,
     /// Connections currently open on this frontend (log field `fc`).
     pub conns: AtomicU64,
-    /// The proxy's number (declaration order, from 1): stats `iid`.
+    /// The proxy's number (its `id`, or HAProxy's automatic one): stats `iid`, `fe_id`.
     pub id: u32,
+    /// Its place among the configuration's proxies (HAProxy lists them in that order).
+    pub order: u32,
     /// Activity counters; carried over on reload when the frontend keeps its name.
     pub counters: Arc<Counters>,
     /// `maxconn` (stats `slim`).
@@ -155,6 +157,11 @@ pub struct Frontend {
     pub inspect_hello: Option<std::time::Duration>,
     /// `tune.h2.*`: the settings of its HTTP/2 connections (`proto h2`, or ALPN `h2` over TLS).
     pub tune_h2: fulcrum_config::model::TuneH2,
+    /// The generation's backends by name: `nbsrv(B)`, `srv_is_up(B/S)`, `connslots(B)`.
+    pub backends: Arc<HashMap<String, Arc<Backend>>>,
+    /// The configuration reads client connection facts (`so_*`, `fc_*`, `front`): each
+    /// connection keeps them in its rule state.
+    pub conn_facts: bool,
 }
 
 impl Frontend {
@@ -331,14 +338,18 @@ fn error_pages(p: &Proxy) -> Result<ErrorPages, ProxyError> {
     Ok(ErrorPages::new(files))
 }
 
-/// The proxy's number: its position among the configuration's proxies, from 1 (HAProxy's
-/// default `id`).
-fn proxy_id(config: &Config, p: &Proxy) -> u32 {
+/// The proxy's place among the configuration's proxies.
+fn proxy_order(config: &Config, p: &Proxy) -> u32 {
     config
         .proxies
         .iter()
         .position(|x| std::ptr::eq(x, p))
-        .map_or(0, |i| i as u32 + 1)
+        .map_or(u32::MAX, |i| i as u32)
+}
+
+/// The proxy's number: its `id`, or HAProxy's automatic one (`model_ids`).
+fn proxy_id(config: &Config, p: &Proxy) -> u32 {
+    config.proxy_id(p)
 }
 
 /// Whether any rule of `config` sets variables, or the global section process variables

@@ -40,7 +40,7 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// request, and its connection counts the session.
     const H2: bool = false;
     /// Whether an idle connection of this kind can be parked without a task (`park`):
-    /// [`Self::poll_idle`] answers.
+    /// [`Self::into_cold`] and [`Self::from_cold`] answer.
     const PARK: bool = false;
     type Read<'a>: PeekRead + 'a;
     type Write<'a>: AsyncWrite + Unpin + Send + 'a;
@@ -59,14 +59,22 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
         None
     }
     fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>);
-    /// Polls read readiness without a future, keeping `cx`'s waker (an idle connection parked
-    /// without a task, `park`); `None` when this kind of stream cannot (it is never parked).
-    fn poll_idle(
-        &self,
-        cx: &mut std::task::Context<'_>,
-    ) -> Option<std::task::Poll<io::Result<()>>> {
-        let _ = cx;
-        None
+    /// The socket off the runtime's registrations, for an idle connection parked without a
+    /// task (`park` watches it itself); `Err(self)` when this kind of stream is never parked
+    /// (`PARK` false), `Ok(Err(_))` when it could not be taken off (it is then closed).
+    fn into_cold(self) -> Result<io::Result<Cold>, Self>
+    where
+        Self: Sized,
+    {
+        Err(self)
+    }
+    /// A parked socket back on the runtime (something arrived).
+    fn from_cold(cold: Cold) -> io::Result<Self>
+    where
+        Self: Sized,
+    {
+        drop(cold);
+        Err(io::ErrorKind::Unsupported.into())
     }
     /// A read just returned less than it asked for (see [`PeekRead::drained`]).
     fn drained(&self) {}
@@ -79,6 +87,11 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// What the TLS handshake settled, on a TLS connection (the `ssl_fc*`/`ssl_c_*` fetches).
     fn tls(&self) -> Option<&std::sync::Arc<TlsInfo>> {
         None
+    }
+    /// Runs `f` on the client's own IP socket (`set-mark`, `set-tos`: `sockopt`); nothing
+    /// for a unix client or an HTTP/2 stream.
+    fn with_socket(&self, f: &mut dyn FnMut(socket2::SockRef<'_>)) {
+        let _ = f;
     }
 }
 
@@ -126,6 +139,9 @@ pub struct ClientCert {
 impl ClientStream for TcpStream {
     const UNIX: bool = false;
     const PARK: bool = true;
+    fn with_socket(&self, f: &mut dyn FnMut(socket2::SockRef<'_>)) {
+        f(socket2::SockRef::from(self));
+    }
     type Read<'a> = tcp::ReadHalf<'a>;
     type Write<'a> = tcp::WriteHalf<'a>;
     async fn peek_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -140,19 +156,14 @@ impl ClientStream for TcpStream {
     fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
         Some(TcpStream::try_read_buf(self, buf))
     }
-    fn poll_idle(
-        &self,
-        cx: &mut std::task::Context<'_>,
-    ) -> Option<std::task::Poll<io::Result<()>>> {
-        Some(poll_idle(
-            cx,
-            |cx| self.poll_read_ready(cx),
-            || {
-                self.try_io(Interest::READABLE, || {
-                    peek_one(socket2::SockRef::from(self))
-                })
-            },
-        ))
+    fn into_cold(self) -> Result<io::Result<Cold>, Self> {
+        Ok(self.into_std().map(Cold::Tcp))
+    }
+    fn from_cold(cold: Cold) -> io::Result<Self> {
+        match cold {
+            Cold::Tcp(s) => TcpStream::from_std(s),
+            Cold::Unix(_) => Err(io::ErrorKind::InvalidInput.into()),
+        }
     }
     fn drained(&self) {
         let _ = self.try_io(Interest::READABLE, would_block);
@@ -171,30 +182,20 @@ impl PeekRead for tcp::ReadHalf<'_> {
     }
 }
 
-/// Read readiness confirmed by a peek: the runtime may report a socket readable that is not
-/// (a fresh registration); a peek that would block clears that readiness, and the next poll
-/// keeps the waker.
-fn poll_idle(
-    cx: &mut std::task::Context<'_>,
-    mut poll: impl FnMut(&mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>>,
-    mut peek: impl FnMut() -> io::Result<usize>,
-) -> std::task::Poll<io::Result<()>> {
-    use std::task::Poll;
-    loop {
-        if let Err(e) = std::task::ready!(poll(cx)) {
-            return Poll::Ready(Err(e));
-        }
-        match peek() {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            _ => return Poll::Ready(Ok(())),
-        }
-    }
+/// A parked client's socket, off the runtime (`ClientStream::into_cold`): only its
+/// descriptor, which `park` watches.
+pub enum Cold {
+    Tcp(std::net::TcpStream),
+    Unix(std::os::unix::net::UnixStream),
 }
 
-/// `recv(MSG_PEEK)` of one byte (0: closed).
-fn peek_one(s: socket2::SockRef<'_>) -> io::Result<usize> {
-    let mut b = [MaybeUninit::<u8>::uninit(); 1];
-    s.peek(&mut b)
+impl std::os::fd::AsFd for Cold {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Cold::Tcp(s) => s.as_fd(),
+            Cold::Unix(s) => s.as_fd(),
+        }
+    }
 }
 
 /// What `try_io` is given to clear a socket's read readiness without a system call.
@@ -224,19 +225,14 @@ impl ClientStream for UnixStream {
     fn try_read_buf(&mut self, buf: &mut bytes::BytesMut) -> Option<io::Result<usize>> {
         Some(UnixStream::try_read_buf(self, buf))
     }
-    fn poll_idle(
-        &self,
-        cx: &mut std::task::Context<'_>,
-    ) -> Option<std::task::Poll<io::Result<()>>> {
-        Some(poll_idle(
-            cx,
-            |cx| self.poll_read_ready(cx),
-            || {
-                self.try_io(Interest::READABLE, || {
-                    peek_one(socket2::SockRef::from(self))
-                })
-            },
-        ))
+    fn into_cold(self) -> Result<io::Result<Cold>, Self> {
+        Ok(self.into_std().map(Cold::Unix))
+    }
+    fn from_cold(cold: Cold) -> io::Result<Self> {
+        match cold {
+            Cold::Unix(s) => UnixStream::from_std(s),
+            Cold::Tcp(_) => Err(io::ErrorKind::InvalidInput.into()),
+        }
     }
     fn drained(&self) {
         let _ = self.try_io(Interest::READABLE, would_block);

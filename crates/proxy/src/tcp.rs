@@ -67,9 +67,15 @@ pub async fn serve<C: ClientStream>(
     // What `tcp-request content set-src|set-dst|...` make of the addresses (the log line,
     // routing, persistence and the server connection see them).
     let moved = crate::tcp_rules::Moved::default();
+    // `tcp-request content capture` slots (`%hr`)
+    let samples = fe.captures.has_samples().then(|| fe.captures.new_samples());
     // `%rt`, and the server connection's address (`%bi`/`%bp`) once there is one.
     let rt = crate::logline::next_request();
     let source = std::sync::Mutex::new(None);
+    // The client connection's facts (`so_*`, `fc_*`), when the configuration reads them.
+    let facts = track.as_deref().and_then(|t| t.conn());
+    // `%bq`: the session's position in its backend's queue, once it has a server.
+    let queue_pos = std::sync::atomic::AtomicU32::new(0);
     // `option logasap`: logged once the server connection is made, not at the end.
     let logged = std::sync::atomic::AtomicBool::new(false);
     let log = |d: Done<'_>| {
@@ -82,6 +88,12 @@ pub async fn serve<C: ClientStream>(
                 accepted.elapsed(),
                 &d,
                 (source.lock().ok().and_then(|s| *s), rt, false, handshake),
+                (
+                    track.as_deref(),
+                    queue_pos.load(Ordering::Relaxed),
+                    moved.level(),
+                    samples.as_ref(),
+                ),
             )
         }
     };
@@ -91,9 +103,8 @@ pub async fn serve<C: ClientStream>(
     let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
     let tls_info = client.tls().cloned();
     let at_fe = crate::place::Place {
-        fe: &fe,
-        be: None,
-        srv: None,
+        conn: facts,
+        ..crate::place::Place::at(&fe)
     };
     let rules_wait = crate::tcp_rules::inspects(&fe.tcp_content);
     let waits = rules_wait || fe.inspect_hello.is_some();
@@ -113,6 +124,8 @@ pub async fn serve<C: ClientStream>(
             _ => ins.more(&mut client).await,
         }
     };
+    moved.sock.apply(&client);
+    moved.captures_into(samples.as_ref());
     if crate::tcp_rules::ends(verdict, &client) {
         return log(rejected(None));
     }
@@ -147,9 +160,9 @@ pub async fn serve<C: ClientStream>(
         );
         let verdict = loop {
             let at_be = crate::place::Place {
-                fe: &fe,
                 be: Some(&be),
-                srv: None,
+                conn: facts,
+                ..crate::place::Place::at(&fe)
             };
             let ctx = Ctx::new(peer, local, ins.request(), None)
                 .with_counters(counters)
@@ -161,6 +174,8 @@ pub async fn serve<C: ClientStream>(
                 None => ins.more(&mut client).await,
             }
         };
+        moved.sock.apply(&client);
+        moved.captures_into(samples.as_ref());
         if crate::tcp_rules::ends(verdict, &client) {
             return log(rejected(Some(be.as_ref())));
         }
@@ -168,23 +183,33 @@ pub async fn serve<C: ClientStream>(
     // The addresses the content rules left, from here on.
     let (peer, local) = moved.get(peer, local);
     let src = crate::net::canonical(peer.ip());
-    // Phase: persistence: a client stuck to a usable server goes back to it.
+    // Phase: persistence: a client stuck to a usable server goes back to it (`stick on src`,
+    // then the sample-keyed rules: conditions, `table T`, other samples).
+    let view = crate::tcp_stick::View {
+        fe: &fe,
+        be: &be,
+        track: track.as_deref(),
+        addrs: (peer, local),
+        tls: tls_info.as_deref(),
+    };
+    let mut prefer = be.stuck_server(src);
+    let (stuck, stick_keys) = view.request(&ins, prefer.is_some());
+    prefer = prefer.or(stuck);
     // `sni EXPR` on a server: the connection's addresses and TLS handshake (no request).
     let sni = crate::http::server_sni::evaluator(None, peer, local, tls_info.as_deref());
     let hints = Hints {
+        priority: moved.priority(),
         src: Some(src),
         uri: b"",
         header: None,
-        prefer: be.stuck_server(src),
+        prefer,
         force: false,
         sni: Some(&sni),
     };
     // Phase: assign a server and connect.
     let mut waited = Duration::ZERO;
     let t_connect = Instant::now();
-    let mut conn = be
-        .connect(&hints, local.port(), |_| None, &mut waited)
-        .await;
+    let mut conn = be.connect(&hints, local, |_| None, &mut waited).await;
     let mut tc = t_connect.elapsed().saturating_sub(waited);
     let idle = be
         .timeouts
@@ -199,7 +224,10 @@ pub async fn serve<C: ClientStream>(
     let mut replays = be.retries.max(1);
     let (assigned, mut server, sent) = loop {
         let (assigned, mut server, _) = match conn {
-            Ok(v) => v,
+            Ok(v) => {
+                queue_pos.store(v.0.queue_pos, Ordering::Relaxed);
+                v
+            }
             Err((e, srv)) => {
                 return log(Done {
                     backend: Some(&be),
@@ -245,7 +273,7 @@ pub async fn serve<C: ClientStream>(
                     let avoid = Some(assigned.index);
                     drop(assigned);
                     conn = be
-                        .connect_avoiding(&hints, local.port(), avoid, |_| None, &mut waited)
+                        .connect_avoiding(&hints, local, avoid, |_| None, &mut waited)
                         .await;
                     tc += t.elapsed();
                     continue;
@@ -264,7 +292,10 @@ pub async fn serve<C: ClientStream>(
             retries: 0,
         });
     };
-    be.remember_server(src, assigned.index);
+    if be.policy.sticks(assigned.index) {
+        be.remember_server(src, assigned.index);
+    }
+    crate::http::persist::stick_store(&be, &stick_keys, assigned.index);
     if fe.options.log.logasap {
         logged.store(true, Ordering::Relaxed);
         log_tcp(
@@ -283,6 +314,12 @@ pub async fn serve<C: ClientStream>(
                 retries: 0,
             },
             (source.lock().ok().and_then(|s| *s), rt, true, handshake),
+            (
+                track.as_deref(),
+                queue_pos.load(Ordering::Relaxed),
+                moved.level(),
+                samples.as_ref(),
+            ),
         );
     }
     // Phase: the backend's `tcp-response content` rules on the server's first bytes.
@@ -290,9 +327,11 @@ pub async fn serve<C: ClientStream>(
     if let Some(r) = fe.backend_tcp_response.get(&be.name) {
         let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
         let at_srv = crate::place::Place {
-            fe: &fe,
             be: Some(&be),
             srv: Some(assigned.server()),
+            conn: facts,
+            bc_src: source.lock().ok().and_then(|s| *s),
+            ..crate::place::Place::at(&fe)
         };
         let base = Ctx::new(peer, local, None, None)
             .with_counters(counters)
@@ -347,6 +386,8 @@ pub async fn serve<C: ClientStream>(
             });
         }
     }
+    // Phase: `stick store-response` on the bytes the response rules read.
+    view.response(&shown, assigned.index);
     // Phase: exchange.
     let t = Tunnel {
         idle,
@@ -398,6 +439,12 @@ fn log_tcp(
     total: Duration,
     d: &Done<'_>,
     (source, rt, asap, handshake): (Option<SocketAddr>, u64, bool, Duration),
+    (track, bq, chosen, samples): (
+        Option<&crate::track::Tracking>,
+        u32,
+        Option<u8>,
+        Option<&crate::http::capture::Samples>,
+    ),
 ) {
     let Some(log) = &fe.log else { return };
     if fe.options.dontlognull && d.bytes == 0 && d.term == Termination::NORMAL {
@@ -407,11 +454,25 @@ fn log_tcp(
     let Some(level) = crate::log_format::level(&fe.options, error) else {
         return;
     };
+    // `tcp-request content set-log-level` (8: `silent`, no line)
+    let level = match chosen {
+        Some(8) => return,
+        Some(l) => l,
+        None => level,
+    };
     let place = crate::place::Place {
-        fe,
         be: d.backend,
         srv: d.server,
+        conn: track.and_then(|t| t.conn()),
+        vars: track,
+        bc_src: source,
+        bq,
+        bc_gone: !asap,
+        ..crate::place::Place::at(fe)
     };
+    let taken: Vec<Option<Vec<u8>>> = samples
+        .and_then(|s| s.lock().ok().map(|g| g.clone()))
+        .unwrap_or_default();
     let entry = Entry {
         mode: fe.mode,
         frontend: &fe.name,
@@ -438,7 +499,7 @@ fn log_tcp(
         bytes_in: d.bytes_in,
         log_count: log.count(),
         unique_id: None,
-        samples: &[],
+        samples: &taken,
         server_addr: d.server.and_then(|s| s.fixed_addr()),
         source,
         rt,

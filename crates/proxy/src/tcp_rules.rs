@@ -5,9 +5,8 @@
 //! condition holds and whose action ends the phase decides; none: the connection goes on.
 
 use crate::acl::{self, Cond, Ctx};
-use crate::persist::track::Event;
 use crate::track::{Table, TableRefs};
-use fulcrum_config::model::{Acl, CounterAction, TcpAction, TcpRule};
+use fulcrum_config::model::{Acl, ConnAction, CounterAction, TcpAction, TcpRule};
 use fulcrum_sample::fetch::Needs;
 use std::sync::Arc;
 
@@ -42,10 +41,26 @@ enum Action {
         key: fulcrum_sample::Expr,
         table: Arc<Table>,
     },
-    Counter(usize, Event),
+    Counter(crate::track::CounterOp),
     Var(crate::vars::VarOp),
     /// `set-src` and its siblings: the connection's addresses from then on.
     SetAddr(fulcrum_config::model::AddrPart, fulcrum_sample::Expr),
+    /// `set-mark` (`true`) / `set-tos`: for the caller to apply to the client's socket.
+    Sock(bool, u32),
+    /// `set-nice`: nothing to run (`http::rules::knobs`).
+    Nothing,
+    /// `set-log-level`: the session's line at this severity (8: `silent`).
+    Level(u8),
+    /// `expect-proxy layer4`.
+    ExpectProxy,
+    /// `set-priority-class` (`false`) / `set-priority-offset` (`true`).
+    Priority(bool, fulcrum_sample::Expr),
+    /// `capture SAMPLE len N` into request capture slot `slot`.
+    Capture {
+        expr: fulcrum_sample::Expr,
+        len: usize,
+        slot: usize,
+    },
 }
 
 /// The addresses a phase's `set-src`/`set-dst`/`set-*-port` rules left (`http::set_addr`).
@@ -106,13 +121,30 @@ pub fn compile(
                     fulcrum_sample::compile(expr)
                         .map_err(|e| acl::AclError(format!("{}: '{expr}': {e}", r.span)))?,
                 ),
-                TcpAction::Counter(CounterAction::IncGpc { slot, idx }) => Action::Counter(
-                    usize::from(*slot),
-                    if *idx == 0 { Event::IncGpc0 } else { Event::IncGpc1 },
-                ),
-                TcpAction::Counter(CounterAction::SetGpt0 { slot, value }) => Action::Counter(
-                    usize::from(*slot),
-                    Event::SetGpt0(u64::try_from(*value).unwrap_or(0)),
+                TcpAction::Counter(c) => match crate::track::CounterOp::compile(c) {
+                    Some(op) => Action::Counter(
+                        op.map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                    ),
+                    None => {
+                        return Err(acl::AclError(format!("{}: not a counter action", r.span)))
+                    }
+                },
+                TcpAction::Conn(ConnAction::SetMark(m)) => Action::Sock(true, *m),
+                TcpAction::Conn(ConnAction::SetTos(t)) => Action::Sock(false, *t),
+                TcpAction::Conn(ConnAction::SetNice(_)) => Action::Nothing,
+                TcpAction::SetLogLevel { level } => Action::Level(level.unwrap_or(8)),
+                TcpAction::ExpectProxy => Action::ExpectProxy,
+                TcpAction::Capture { expr, len, slot } => Action::Capture {
+                    expr: fulcrum_sample::compile(expr).map_err(|e| {
+                        acl::AclError(format!("{}: capture '{expr}': {e}", r.span))
+                    })?,
+                    len: *len,
+                    slot: *slot,
+                },
+                TcpAction::Conn(ConnAction::SetPriority { offset, expr }) => Action::Priority(
+                    *offset,
+                    fulcrum_sample::compile(expr)
+                        .map_err(|e| acl::AclError(format!("{}: '{expr}': {e}", r.span)))?,
                 ),
             };
             Ok(Rule { action, cond })
@@ -168,7 +200,13 @@ fn run(
     // what the previous run left, as HAProxy's rewritten connection).
     let at = |m: &Moved| {
         let (src, dst) = m.get(base.src, base.dst);
-        Ctx { src, dst, ..*base }
+        let priority = m.priority().unwrap_or(base.priority);
+        Ctx {
+            src,
+            dst,
+            priority,
+            ..*base
+        }
     };
     let mut cur = at(moved);
     let ctx = &mut cur;
@@ -190,9 +228,9 @@ fn run(
                     }
                 }
             }
-            Action::Counter(slot, ev) => {
+            Action::Counter(op) => {
                 if let Some(c) = ctx.counters {
-                    c.tracking.event(*slot, *ev);
+                    op.run(c.tracking, ctx);
                 }
             }
             Action::Var(op) => op.run(ctx),
@@ -200,6 +238,29 @@ fn run(
                 moved.apply(*part, expr.eval(&*ctx), base.src, base.dst);
                 *ctx = at(moved);
             }
+            Action::Sock(true, m) => moved.sock.mark(*m),
+            Action::Sock(false, t) => moved.sock.tos(*t),
+            Action::Nothing => {}
+            Action::Level(l) => moved.set_level(*l),
+            Action::Capture { expr, len, slot } => {
+                if let Some(v) = expr.eval(&*ctx) {
+                    let mut v = v.to_bytes();
+                    v.truncate(*len);
+                    moved.capture(*slot, v);
+                }
+            }
+            Action::Priority(offset, expr) => {
+                let v = expr
+                    .eval(&*ctx)
+                    .and_then(|v| fulcrum_sample::cast::cast(v, fulcrum_sample::Type::Sint));
+                if let Some(fulcrum_sample::Value::Sint(v)) = v {
+                    moved.set_priority(*offset, v);
+                    *ctx = at(moved);
+                }
+            }
+            Action::ExpectProxy => moved
+                .expect_proxy
+                .store(true, std::sync::atomic::Ordering::Relaxed),
         }
     }
     Some(Ok(Verdict::Accept))
@@ -216,7 +277,7 @@ pub fn silence(sock: &tokio::net::TcpStream) {
 
 /// Runs `tcp-request content` rules for a client stream; whether the connection ends here
 /// (a silent drop first silences a TCP client's socket).
-pub fn content<C: 'static>(
+pub fn content<C: crate::stream::ClientStream>(
     rules: &[Rule],
     ctx: &Ctx<'_>,
     client: &C,
@@ -226,7 +287,9 @@ pub fn content<C: 'static>(
     if rules.is_empty() {
         return false;
     }
-    ends(eval(rules, ctx, per_request, moved), client)
+    let v = eval(rules, ctx, per_request, moved);
+    moved.sock.apply(client);
+    ends(v, client)
 }
 
 /// Whether verdict `v` ends the connection (a silent drop first silences a TCP client).

@@ -6,10 +6,8 @@
 use crate::persist::stick::ClearHook;
 use crate::persist::track::{CounterTable, Data, Event};
 use fulcrum_config::model::{Proxy, StickKeyType, StickTable};
-use fulcrum_sample::fetch::{Arg, Fetch};
 use fulcrum_sample::{Scope, Type, Value, Vars};
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
@@ -26,35 +24,18 @@ pub struct Table {
     /// The stickiness sharing this table (`stick on|match|store-*`): forgets its keys on
     /// `clear table`. Held weakly: each generation's backend keeps its own hook alive.
     clear_hooks: Mutex<Vec<Weak<ClearHook>>>,
+    /// The persistence entries of the sample-keyed stick rules naming this table (made by
+    /// the first backend that needs them, shared by every backend naming the table).
+    sample: std::sync::OnceLock<Arc<crate::persist::stick_sample::StickStore>>,
 }
 
 /// Every table of a configuration, by proxy name.
 pub type Tables = HashMap<String, Arc<Table>>;
 
-/// The `store` list of a table, parsed: `(type, period)`; an unknown type is an error.
+/// The `store` list of a table, parsed: `(type, period)` (one per array element); an
+/// unknown type is an error.
 pub fn parse_store(def: &StickTable) -> Result<Vec<(Data, std::time::Duration)>, String> {
-    let mut out = Vec::new();
-    for item in &def.store {
-        let (name, period) = match item.split_once('(') {
-            Some((n, rest)) => (n, Some(rest.trim_end_matches(')'))),
-            None => (item.as_str(), None),
-        };
-        let (data, needs_period) = Data::parse(name).ok_or_else(|| {
-            format!("stick-table store: data type '{name}' is not kept by fulcrum yet")
-        })?;
-        let period = match (needs_period, period) {
-            (true, Some(p)) => fulcrum_config::units::parse_haproxy_time(p)
-                .map_err(|e| format!("stick-table store {item}: {e}"))?,
-            (true, None) => {
-                return Err(format!(
-                    "stick-table store: '{name}' needs a period, e.g. {name}(10s)"
-                ))
-            }
-            (false, _) => std::time::Duration::ZERO,
-        };
-        out.push((data, period));
-    }
-    Ok(out)
+    crate::persist::track_data::parse_items(def.store.iter().map(String::as_str))
 }
 
 /// Builds the tables of `proxies`, reusing `old`'s (and its counters) where the definition
@@ -63,6 +44,13 @@ pub fn build<'a>(
     proxies: impl Iterator<Item = &'a Proxy>,
     old: Option<&Tables>,
 ) -> Result<Tables, (String, String)> {
+    let proxies: Vec<&Proxy> = proxies.collect();
+    // Tables other proxies' stick rules name (`stick ... table T`) keep servers too.
+    let named: Vec<&str> = proxies
+        .iter()
+        .flat_map(|p| p.stick_rules.iter())
+        .filter_map(|r| r.table.as_ref().map(|t| t.name.as_str()))
+        .collect();
     let mut out = Tables::new();
     for p in proxies {
         let Some(def) = &p.stick_table else { continue };
@@ -74,7 +62,8 @@ pub fn build<'a>(
         }
         let mut store = parse_store(def).map_err(|e| (format!("{}", def.span), e))?;
         // Stick rules keep the server in the table's entries (HAProxy adds `server_id`).
-        if !p.stick_rules.is_empty() && !store.iter().any(|(d, _)| *d == Data::ServerId) {
+        let sticky = !p.stick_rules.is_empty() || named.contains(&p.name.as_str());
+        if sticky && !store.iter().any(|(d, _)| *d == Data::ServerId) {
             store.push((Data::ServerId, std::time::Duration::ZERO));
         }
         let size = usize::try_from(def.size).unwrap_or(usize::MAX);
@@ -86,6 +75,7 @@ pub fn build<'a>(
                 key_type: def.key_type,
                 counters: Mutex::new(CounterTable::new(size, def.expire, store)),
                 clear_hooks: Mutex::new(Vec::new()),
+                sample: std::sync::OnceLock::new(),
             }),
         );
     }
@@ -119,6 +109,11 @@ impl Table {
 
     pub fn size(&self) -> u64 {
         self.def.size
+    }
+
+    /// The table's `expire`.
+    pub fn expire(&self) -> Option<std::time::Duration> {
+        self.def.expire
     }
 
     pub fn store(&self) -> Vec<(Data, std::time::Duration)> {
@@ -195,9 +190,21 @@ type Slots = [Option<Slot>; 3];
 pub struct Tracking {
     slots: Mutex<Option<Box<Slots>>>,
     vars: Mutex<Vars>,
+    /// The client connection's facts (`so_*`/`fc_*` fetches), when the configuration reads them.
+    conn: std::sync::OnceLock<Box<crate::front::ConnFacts>>,
 }
 
 impl Tracking {
+    /// Keeps the connection's facts (once: later calls change nothing).
+    pub fn set_conn(&self, facts: crate::front::ConnFacts) {
+        let _ = self.conn.set(Box::new(facts));
+    }
+
+    /// The connection's facts, once known.
+    pub fn conn(&self) -> Option<&crate::front::ConnFacts> {
+        self.conn.get().map(|b| &**b)
+    }
+
     /// Variable `scope.name`.
     pub fn var(&self, scope: Scope, name: &str) -> Option<Value> {
         let vars = if scope == Scope::Proc {
@@ -272,11 +279,22 @@ impl Tracking {
         self.each(Event::HttpReq);
     }
 
-    /// A response status: 4xx counts as an HTTP error.
-    pub fn http_status(&self, status: u16) {
+    /// A response status: 4xx counts as an HTTP error; `from_server` (a server was connected
+    /// for it), a 5xx other than 501 and 505 counts as a server failure (`http_fail_*`, as
+    /// HAProxy counts a server's 5xx, a bad answer or a server timeout).
+    pub fn http_status(&self, status: u16, from_server: bool) {
         if (400..500).contains(&status) {
             self.each(Event::HttpErr);
         }
+        if from_server && (500..600).contains(&status) && status != 501 && status != 505 {
+            self.each(Event::HttpFail);
+        }
+    }
+
+    /// The connection became a session (its `tcp-request connection|session` rules accepted
+    /// it): counted for the entries tracked so far (`sess_cnt`, `sess_rate`).
+    pub fn session(&self) {
+        self.each(Event::Session);
     }
 
     /// Bytes received from the client and sent to it (`bytes_in_*`, `bytes_out_*`).
@@ -361,109 +379,7 @@ impl TableRefs<'_> {
     }
 }
 
-/// What the counter fetches read: the stream's tracked entries, its proxy's own table and
-/// every table by name.
-#[derive(Clone, Copy)]
-pub struct Counters<'a> {
-    pub tracking: &'a Tracking,
-    pub own: Option<&'a Arc<Table>>,
-    pub tables: &'a Tables,
-}
-
-fn data_of(what: &str) -> Option<(Data, Option<Event>)> {
-    Some(match what {
-        "conn_cnt" => (Data::ConnCnt, None),
-        "conn_cur" => (Data::ConnCur, None),
-        "conn_rate" => (Data::ConnRate, None),
-        "http_req_cnt" => (Data::HttpReqCnt, None),
-        "http_req_rate" => (Data::HttpReqRate, None),
-        "http_err_cnt" => (Data::HttpErrCnt, None),
-        "http_err_rate" => (Data::HttpErrRate, None),
-        "get_gpc0" => (Data::Gpc0, None),
-        "get_gpc1" => (Data::Gpc1, None),
-        "get_gpt0" => (Data::Gpt0, None),
-        "gpc0_rate" => (Data::Gpc0Rate, None),
-        "inc_gpc0" => (Data::Gpc0, Some(Event::IncGpc0)),
-        "inc_gpc1" => (Data::Gpc1, Some(Event::IncGpc1)),
-        "bytes_in_rate" => (Data::BytesInRate, None),
-        "bytes_out_rate" => (Data::BytesOutRate, None),
-        _ => return None,
-    })
-}
-
-impl Counters<'_> {
-    /// The `table_*` converters and `in_table` (`what` without the `table_` prefix): 0 for a
-    /// key not in the table, as HAProxy; `None` when the table does not store the data.
-    pub fn table_conv(&self, table: &str, key: Value, what: &str) -> Option<Value> {
-        let table = self.tables.get(table)?;
-        let key = table.key(key)?;
-        let now = Instant::now();
-        let int = |n: u64| Value::Sint(i64::try_from(n).unwrap_or(i64::MAX));
-        match what {
-            "in_table" => Some(Value::Bool(table.usage(now, &key).is_some())),
-            // HAProxy 2.6 counts its own lookup's reference too.
-            "trackers" => Some(int(table.usage(now, &key).map_or(0, |u| u.0 + 1))),
-            "kbytes_in" => table
-                .read_at(now, &key, Data::BytesInCnt)
-                .map(|n| int(n / 1024)),
-            "kbytes_out" => table
-                .read_at(now, &key, Data::BytesOutCnt)
-                .map(|n| int(n / 1024)),
-            _ => {
-                let (d, _) = Data::parse(what)?;
-                table.read_at(now, &key, d).map(int)
-            }
-        }
-    }
-
-    fn named(&self, f: &Fetch, i: usize) -> Option<Arc<Table>> {
-        match f.args.get(i) {
-            Some(Arg::Str(name)) => self.tables.get(std::str::from_utf8(name).ok()?).cloned(),
-            _ => None,
-        }
-    }
-
-    /// Answers a counter fetch: `None` when nothing is tracked in that slot (`sc*`) or the
-    /// table does not store that data; an unknown key reads 0 (`src_*`).
-    pub fn fetch(&self, f: &Fetch, src: SocketAddr) -> Option<Value> {
-        let name = f.kw.name;
-        let (slot, what, table_arg) = if let Some(w) = name.strip_prefix("src_") {
-            (None, w, 0)
-        } else if let Some(w) = name.strip_prefix("sc_") {
-            (Some(usize::try_from(f.args.first()?.as_int()).ok()?), w, 1)
-        } else {
-            let n = usize::from(name.as_bytes().get(2)?.checked_sub(b'0')?);
-            (Some(n), name.get(4..)?, 0)
-        };
-        let (data, event) = data_of(what)?;
-        let (table, key) = match slot {
-            None => {
-                let table = match f.args.get(table_arg) {
-                    Some(_) => self.named(f, table_arg)?,
-                    None => self.own?.clone(),
-                };
-                let ip = crate::net::canonical(src.ip());
-                let v = match ip {
-                    std::net::IpAddr::V4(a) => Value::Ipv4(a),
-                    std::net::IpAddr::V6(a) => Value::Ipv6(a),
-                };
-                let key = table.key(v)?;
-                (table, key)
-            }
-            Some(n) => {
-                let (tracked, key) = self.tracking.get(n)?;
-                let table = match f.args.get(table_arg) {
-                    Some(_) => self.named(f, table_arg)?,
-                    None => tracked,
-                };
-                (table, key)
-            }
-        };
-        if let Some(ev) = event {
-            table.update(&key, ev);
-        }
-        table
-            .read(&key, data)
-            .map(|n| Value::Sint(i64::try_from(n).unwrap_or(i64::MAX)))
-    }
-}
+mod fetch;
+pub use fetch::Counters;
+mod action;
+pub use action::CounterOp;

@@ -71,29 +71,40 @@ fn line(t: &Table, now: Instant, key: &[u8]) -> Option<String> {
         String::from_utf8_lossy(key)
     );
     let mut store = t.store();
-    store.sort_by_key(|(d, _)| d.haproxy_id());
+    store.sort_by_key(|(d, _)| d.order());
+    // HAProxy 2.6's `server_key` is its data type 19: after `gpc1_rate`, before `http_fail_cnt`
+    let server_key = t.server_key(now, key);
+    let mut key_done = server_key.is_none();
     for (d, period) in store {
+        if !key_done && d.order().0 > 19 {
+            out.push_str(&format!(
+                " server_key={}",
+                server_key.as_deref().unwrap_or("")
+            ));
+            key_done = true;
+        }
         let v = t.read_at(now, key, d).unwrap_or(0);
         if d.is_rate() {
-            out.push_str(&format!(" {}({})={v}", d.name(), period.as_millis()));
+            out.push_str(&format!(" {}({})={v}", d.label(), period.as_millis()));
         } else {
-            out.push_str(&format!(" {}={v}", d.name()));
+            out.push_str(&format!(" {}={v}", d.label()));
         }
     }
-    // HAProxy 2.6's `server_key` (its data type 19, after the others fulcrum keeps)
-    if let Some(name) = t.server_key(now, key) {
+    if let (false, Some(name)) = (key_done, server_key) {
         out.push_str(&format!(" server_key={name}"));
     }
     out.push('\n');
     Some(out)
 }
 
-/// `data.TYPE` of a table: the type, or HAProxy's message.
+/// `data.TYPE` of a table: the type, or HAProxy's message (an unknown name, or a type the
+/// table does not store; an array's name is its first element, as HAProxy 2.6 reads it).
 fn data_of(t: &Table, word: &str) -> Result<Data, &'static str> {
     let name = word.strip_prefix("data.").ok_or("Unknown data type\n")?;
-    match Data::parse(name) {
-        Some((d, _)) if t.stores(d) => Ok(d),
-        _ => Err("Unknown data type\n"),
+    match Data::runtime(name) {
+        Some(d) if t.stores(d) => Ok(d),
+        Some(_) => Err("Data type not stored in this table\n"),
+        None => Err("Unknown data type\n"),
     }
 }
 

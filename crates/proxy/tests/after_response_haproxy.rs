@@ -1,7 +1,8 @@
 //! `http-after-response` rules side by side with the real haproxy 2.6 on the same config: in
 //! a named `defaults` section, a frontend and a backend, on the server's answers (after the
 //! `http-response` rules, the backend's rules before the frontend's) and on the proxy's own
-//! answers (`deny`, `return`, `redirect`, `auth`, a 503 without servers): `set-header`,
+//! answers (`deny`, `return`, `redirect`, `auth`, a 503 without servers, a cache hit; the
+//! stats page: `fulcrum/tests/proxy_keywords_vs_haproxy.rs`): `set-header`,
 //! `add-header`, `del-header`, `replace-value`, `set-status`, `set-var`, `allow` (the rest
 //! of that proxy's rules skipped), conditions on `status`. Compared: the status line and the
 //! headers these rules touch, and the log line's status.
@@ -14,6 +15,7 @@ use std::sync::Arc;
 fn cfg(s: &Setup<'_>) -> String {
     format!(
         "global\n  log 127.0.0.1:{} local0\n\
+         cache c\n  total-max-size 4\n  max-age 60\n\
          userlist L\n  user u insecure-password p\n\
          defaults d\n  mode http\n  log global\n  option httplog\n\
          \x20 timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
@@ -24,6 +26,7 @@ fn cfg(s: &Setup<'_>) -> String {
          \x20 http-request redirect location /elsewhere if {{ path /redirect }}\n\
          \x20 http-request auth realm R if {{ path /auth }}\n\
          \x20 use_backend empty if {{ path /empty }}\n\
+         \x20 use_backend cached if {{ path /cached }}\n\
          \x20 http-response set-header x-resp r\n\
          \x20 http-after-response set-var(txn.st) status\n\
          \x20 http-after-response set-header x-fe %[var(txn.st)]\n\
@@ -39,8 +42,13 @@ fn cfg(s: &Setup<'_>) -> String {
          backend app\n  http-after-response set-header x-be b\n\
          \x20 http-after-response set-header x-fe from-backend\n\
          \x20 server s {}\n\
-         backend empty\n  http-after-response set-header x-be empty\n",
-        s.syslog, s.ports[0], s.backend
+         backend empty\n  http-after-response set-header x-be empty\n\
+         backend cached\n  http-request cache-use c\n\
+         \x20 http-response set-header cache-control max-age=60\n\
+         \x20 http-response cache-store c\n\
+         \x20 http-after-response set-header x-be cached\n\
+         \x20 server s {}\n",
+        s.syslog, s.ports[0], s.backend, s.backend
     )
 }
 
@@ -84,7 +92,17 @@ fn logged(line: &str) -> String {
 
 async fn drive(side: Arc<Side>) -> Vec<String> {
     let mut out = Vec::new();
-    for path in ["/", "/deny", "/return", "/redirect", "/auth", "/empty"] {
+    // `/cached` twice: stored, then a cache hit
+    for path in [
+        "/",
+        "/deny",
+        "/return",
+        "/redirect",
+        "/auth",
+        "/empty",
+        "/cached",
+        "/cached",
+    ] {
         let raw = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         let got = side.exchange(0, raw.as_bytes()).await;
         out.push(answer(&got));
@@ -108,6 +126,11 @@ async fn after_response_rules_as_haproxy() {
     );
     assert!(!ours[2].contains("x-after-allow"), "allow: {ours:#?}");
     assert!(ours[4].starts_with("HTTP/1.1 299"), "{ours:#?}");
+    // a cache hit gets the backend's and the frontend's rules
+    assert!(
+        ours[14].contains("x-fe:200") && ours[14].contains("x-be:cached"),
+        "{ours:#?}"
+    );
     if let Some(theirs) = theirs {
         assert_same(&ours, &theirs);
     }

@@ -154,13 +154,22 @@ async fn run(ports: [u16; 3], seen: &Mutex<Vec<Vec<u8>>>) -> Vec<String> {
         (s, b"GET /bad-name HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec()),
         (l, b"GET /bad-name HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec()),
         // Case adjusted toward the client (loose) and the server (bl).
-        (l, b"GET / HTTP/1.1\r\nX-CASE: 1\r\nx-file: 2\r\nConnection: close\r\n\r\n".to_vec()),
+        (l, b"GET / HTTP/1.1\r\nX-CASE: 1\r\nx-file: 2\r\nX-Other: 3\r\nConnection: close\r\n\r\n".to_vec()),
         // Proxy requests under http-use-proxy-header.
         (p, b"GET http://x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec()),
         (p, b"GET http://x/ HTTP/1.1\r\nHost: x\r\nProxy-Authorization: Basic dTpw\r\nConnection: close\r\n\r\n".to_vec()),
         (p, b"GET http://x/ HTTP/1.1\r\nHost: x\r\nAuthorization: Basic dTpw\r\nConnection: close\r\n\r\n".to_vec()),
         (p, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec()),
         (p, b"GET / HTTP/1.1\r\nHost: x\r\nAuthorization: Basic dTpw\r\nConnection: close\r\n\r\n".to_vec()),
+        // HTTP/0.9 (`GET TARGET`, no version, no fields) and versions such as `HTTP/1.10`:
+        // refused by the strict frontend; the loose one forwards them as HTTP/1.0 (a 0.9 GET
+        // only; haproxy writes a long version as it came, see the comparison below).
+        (s, b"GET /v09\r\n".to_vec()),
+        (l, b"GET /v09\r\n".to_vec()),
+        (l, b"POST /v09\r\n".to_vec()),
+        (s, b"GET / HTTP/1.10\r\nX-C: 1\r\n\r\n".to_vec()),
+        (l, b"GET / HTTP/1.10\r\nX-C: 1\r\n\r\n".to_vec()),
+        (l, b"GET / HTTP/10.1\r\nX-C: 1\r\n\r\n".to_vec()),
     ];
     let mut out = Vec::new();
     for (to, raw) in cases {
@@ -171,10 +180,11 @@ async fn run(ports: [u16; 3], seen: &Mutex<Vec<Vec<u8>>>) -> Vec<String> {
             .next()
             .unwrap_or("closed")
             .to_string();
-        // Case is compared where the adjustment applies (haproxy writes other names in lower
-        // case, fulcrum as they came).
+        // Case is compared where the adjustment applies (names not in the table: lower case
+        // there, as haproxy; elsewhere haproxy writes every name in lower case, fulcrum as
+        // they came).
         let adjusted = to == l;
-        let client = lines(&got, &["x-case", "x-file"], adjusted).join(" ");
+        let client = lines(&got, &["x-case", "x-file", "x-other"], adjusted).join(" ");
         let auth = lines(&got, &["www-authenticate", "proxy-authenticate"], false).join(" ");
         let at_server: Vec<String> = seen
             .lock()
@@ -183,7 +193,7 @@ async fn run(ports: [u16; 3], seen: &Mutex<Vec<Vec<u8>>>) -> Vec<String> {
             .iter()
             .map(|h| {
                 let mut found = lines(h, &["x(a)", "x b", "x-c"], false);
-                found.extend(lines(h, &["x-case", "x-file"], adjusted));
+                found.extend(lines(h, &["x-case", "x-file", "x-other"], adjusted));
                 let line = String::from_utf8_lossy(h)
                     .lines()
                     .next()
@@ -227,12 +237,21 @@ async fn h1_codec_settings_as_haproxy() {
     has(9, "GET /a#f");
     has(12, "x-c: a\u{1}b\u{7f}");
     has(14, "200");
-    has(15, "X-CaSe: v X-File: w");
-    has(15, "server: GET / HTTP/1.1 | X-CaSe: 1 X-File: 2");
+    has(15, "X-CaSe: v X-File: w x-other: o");
+    has(
+        15,
+        "server: GET / HTTP/1.1 | X-CaSe: 1 X-File: 2 x-other: 3",
+    );
     has(16, "407");
     has(16, "proxy-authenticate: Basic realm=\"R\"");
     has(17, "200");
     has(19, "www-authenticate");
+    has(21, "400");
+    has(22, "server: GET /v09 HTTP/1.0 |");
+    has(23, "400");
+    has(24, "400");
+    has(25, "server: GET / HTTP/1.0 | x-c: 1");
+    has(26, "server: GET / HTTP/1.0 | x-c: 1");
 
     let hports = [free_port(), free_port(), free_port()];
     let Some(_haproxy) = Haproxy::start(&cfg(hports, app, &case_file), addr(hports[0])).await
@@ -241,7 +260,13 @@ async fn h1_codec_settings_as_haproxy() {
     };
     assert!(wait_listening(addr(hports[1])).await && wait_listening(addr(hports[2])).await);
     let theirs = run(hports, &seen).await;
+    assert_eq!(ours.len(), theirs.len());
     for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-        assert_eq!(a, b, "case {i}: fulcrum vs haproxy");
+        // The one known difference: haproxy forwards `HTTP/1.10` and `HTTP/10.1` as written,
+        // fulcrum as `HTTP/1.0` (the version both handle the request as).
+        let b = b
+            .replace("server: GET / HTTP/1.10 |", "server: GET / HTTP/1.0 |")
+            .replace("server: GET / HTTP/10.1 |", "server: GET / HTTP/1.0 |");
+        assert_eq!(a, &b, "case {i}: fulcrum vs haproxy");
     }
 }

@@ -36,6 +36,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             // `userlist` credentials (Basic auth, crypt(3) hashes) for the http_auth fetches.
             "http::userlist",
             "farm::history",
+            // A backend's queue in HAProxy's order (priority class, arrival + offset).
+            "farm::queue",
             "termination",
             // `rate-limit sessions` (sans-IO counter, a tokio sleep).
             "rate_limit",
@@ -49,8 +51,14 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::ticket_keys",
         ],
     ),
+    // A client connection's facts for `so_*`/`fc_*` (uses net, proxy_protocol).
+    ("client connection facts", &["front"]),
     // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
     ("client certificate fetches", &["http::ssl_client"]),
+    (
+        "socket options rules ask for: set-mark, set-tos (uses stream)",
+        &["sockopt"],
+    ),
     (
         "capture slots: `capture ... header`, `capture cookie`, `declare capture` (uses http::message)",
         &["http::capture"],
@@ -188,7 +196,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "backend: farm + HTTP policy; the farm's persistence hooks and admin API",
-        &["backend", "farm::persistence", "farm::admin", "farm::retry"],
+        &["backend", "farm::persistence", "farm::admin", "farm::retry", "farm::group"],
     ),
     (
         "compiled configuration, HTTP persistence",
@@ -206,6 +214,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "routing, TLS handshakes; a server's `sni EXPR` on the request (uses http::sample_env)",
         &["route", "tls::handshake", "http::server_sni"],
     ),
+    (
+        "the stick rules of a TCP session (uses place, http::persist, tcp_inspect)",
+        &["tcp_stick"],
+    ),
     ("TCP sessions", &["tcp"]),
     ("HTTP sessions", &["http::session"]),
     (
@@ -218,7 +230,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::cache::tests",
         ],
     ),
-    ("accepting connections", &["listener"]),
+    ("accepting connections", &["listener", "listener::connection"]),
     ("worker threads, reloads", &["runtime"]),
     ("crate root", &["lib", "http"]),
     // The fuzz targets' entries (parsers fed from outside; fuzz/ and tests/fuzz_replay.rs).

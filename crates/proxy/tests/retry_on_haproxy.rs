@@ -3,7 +3,8 @@
 //! one with `option redispatch` (a GET and a POST with its body), retried `retries` times on
 //! itself without it (the client then gets the server's 503), a server that closes without
 //! answering a POST (`empty-response`), answers junk (`junk-response`) or lets `timeout server`
-//! strike (`response-timeout`), and a backend without `retry-on` that passes the 503 on. The
+//! strike (`response-timeout`), a backend without `retry-on` that passes the 503 on, and
+//! `http-request disable-l7-retry` (the 503 passed on where it would be retried). The
 //! client's answers and what every server received (method and body, in order) must be the
 //! same from both. Under FULCRUM_REQUIRE_NETNS=1 a missing haproxy fails the test.
 
@@ -170,6 +171,7 @@ fn cfg(port: u16, f: &Farm) -> String {
     format!(
         "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 500ms\n\
          frontend f\n  bind 127.0.0.1:{port}\n\
+         \x20 http-request disable-l7-retry if {{ path /rd-no }}\n\
          \x20 use_backend rd if {{ path_beg /rd }}\n\
          \x20 use_backend rp if {{ path_beg /rp }}\n\
          \x20 use_backend nr if {{ path_beg /nr }}\n\
@@ -245,6 +247,9 @@ async fn run(port: u16, f: &Farm) -> Seen {
         ask(to, "GET", "/jk", "").await,
         ask(to, "GET", "/sl", "").await,
         ask(to, "GET", "/no", "").await,
+        // `disable-l7-retry`: the 503 goes to the client, nothing is retried
+        ask(to, "GET", "/rd-no", "").await,
+        ask(to, "GET", "/rd-no", "").await,
     ];
     (answers, f.seen())
 }
@@ -262,6 +267,7 @@ async fn answers_are_retried_as_haproxy_retries_them() {
     assert_eq!(ours.0[2], "503 nr_a", "{ours:?}");
     assert_eq!(ours.0[3], "200 em_b", "{ours:?}");
     assert_eq!(ours.0[6], "503 no_a", "{ours:?}");
+    assert!(ours.0[7..].contains(&"503 rd_a".to_string()), "{ours:?}");
     let nr_a = &ours.1[4];
     assert_eq!(
         nr_a.1.len(),

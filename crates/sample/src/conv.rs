@@ -2,6 +2,7 @@
 //! HAProxy 2.6's configuration manual (section 7.3.1). Each is a plain function of the value,
 //! its compiled arguments and the environment (for variables and stick tables).
 
+use crate::conv_table::{table_array_conv, table_conv, table_conv_or};
 pub use crate::encode::unhex;
 use crate::encode::{base64, json, unbase64, url_enc};
 use crate::env::Env;
@@ -106,14 +107,15 @@ pub static CONVERTERS: &[ConvKw] = &[
         ))
     }),
     kw!("strcmp", Str, [N], 1, Sint, |v, c, e| {
+        // HAProxy: memcmp over the shorter length (the first differing bytes' difference:
+        // `str(a),strcmp(txn.n)` with n=3 is 46), else -1/0/1 by length.
         let other = var_arg(&c.args[0], e)?.to_bytes();
-        Some(Value::Sint(
-            match bytes(&v)?.as_slice().cmp(other.as_slice()) {
-                std::cmp::Ordering::Less => -1,
-                std::cmp::Ordering::Equal => 0,
-                std::cmp::Ordering::Greater => 1,
-            },
-        ))
+        let mine = bytes(&v)?;
+        let diff = mine.iter().zip(&other).find(|(a, b)| a != b);
+        Some(Value::Sint(match diff {
+            Some((a, b)) => i64::from(*a) - i64::from(*b),
+            None => (mine.len() as i64 - other.len() as i64).signum(),
+        }))
     }),
     kw!("concat", Str, [S, N, S], 0, Str, |v, c, e| {
         let mut out = bytes(&v)?;
@@ -220,10 +222,9 @@ pub static CONVERTERS: &[ConvKw] = &[
             t,
         )))
     }),
-    // fulcrum's local time is UTC (as in its logs): the same as `utime` on a UTC machine
     kw!("ltime", Sint, [S, I], 1, Str, |v, c, _| {
         let t = int(&v)?.checked_add(c.args.get(1).map_or(0, Arg::as_int))?;
-        Some(Value::Str(crate::time::strftime_utc(
+        Some(Value::Str(crate::time::strftime_local(
             c.args[0].as_bytes(),
             t,
         )))
@@ -247,16 +248,17 @@ pub static CONVERTERS: &[ConvKw] = &[
     kw!("table_kbytes_out", Any, [S], 1, Sint, table_conv),
     kw!("table_server_id", Any, [S], 1, Sint, table_conv),
     kw!("table_trackers", Any, [S], 1, Sint, table_conv),
+    kw!("table_gpc1_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_sess_cnt", Any, [S], 1, Sint, table_conv),
+    kw!("table_sess_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_http_fail_cnt", Any, [S], 1, Sint, table_conv),
+    kw!("table_http_fail_rate", Any, [S], 1, Sint, table_conv),
+    kw!("table_expire", Any, [S, I], 1, Sint, table_conv_or),
+    kw!("table_idle", Any, [S, I], 1, Sint, table_conv_or),
+    kw!("table_gpt", Any, [I, S], 2, Sint, table_array_conv),
+    kw!("table_gpc", Any, [I, S], 2, Sint, table_array_conv),
+    kw!("table_gpc_rate", Any, [I, S], 2, Sint, table_array_conv),
 ];
-
-/// `table_<data>(table)` and `in_table(table)`: the input sample is the key (HAProxy 2.6's
-/// stick-table converters), answered by the caller's tables.
-fn table_conv(v: Value, c: &Conv, env: &dyn Env) -> Option<Value> {
-    let name = c.kw.name;
-    let what = name.strip_prefix("table_").unwrap_or(name);
-    let table = std::str::from_utf8(c.args.first()?.as_bytes()).ok()?;
-    env.table_lookup(table, v, what)
-}
 
 /// Map converters: `map_<match>[_<output>]`, all compiled through this one table entry
 /// shape; their input type follows the match (`ip` → address, `int` → integer).

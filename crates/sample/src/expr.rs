@@ -37,6 +37,41 @@ pub struct Compiler {
     /// The generation's map and ACL-file references: a file named by several converters or
     /// ACLs is one table (one compiled set per match method), changed at run time as one.
     pub registry: Arc<Registry>,
+    /// The rule runs in a frontend before a backend is chosen: the fetches of
+    /// [`fetch::NEEDS_BACKEND`] are refused (HAProxy: "needs 'backend' which is not
+    /// available here"). Set from [`before_backend`] when the compiler is made.
+    pub before_backend: bool,
+}
+
+thread_local! {
+    static BEFORE_BACKEND: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static PROXY_REFS: std::cell::RefCell<Option<Vec<ProxyRef>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// A fetch that names a backend or a server (`nbsrv(B)`, `connslots(B)`, `srv_is_up(B/S)`),
+/// or means the proxy it is used in without an argument: the configuration checks these once
+/// every proxy is known, as HAProxy does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyRef {
+    pub fetch: &'static str,
+    pub arg: Option<String>,
+}
+
+/// Runs `f`, returning the [`ProxyRef`]s of every expression compiled meanwhile on this thread.
+pub fn with_proxy_refs<T>(f: impl FnOnce() -> T) -> (T, Vec<ProxyRef>) {
+    let outer = PROXY_REFS.with(|r| r.replace(Some(Vec::new())));
+    let out = f();
+    let refs = PROXY_REFS.with(|r| r.replace(outer)).unwrap_or_default();
+    (out, refs)
+}
+
+/// Runs `f` with every compiler made meanwhile on this thread marked [`Compiler::before_backend`]
+/// (the config parser wraps a frontend's request-side lines with it).
+pub fn before_backend<T>(f: impl FnOnce() -> T) -> T {
+    let was = BEFORE_BACKEND.with(|b| b.replace(true));
+    let out = f();
+    BEFORE_BACKEND.with(|b| b.set(was));
+    out
 }
 
 impl Compiler {
@@ -45,6 +80,7 @@ impl Compiler {
             base_dir: base_dir.into(),
             available: fetch::Needs::Response,
             registry: crate::registry::current(),
+            before_backend: BEFORE_BACKEND.with(std::cell::Cell::get),
         }
     }
 
@@ -250,7 +286,55 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
             ),
         ));
     }
+    if c.before_backend && fetch::NEEDS_BACKEND.contains(&kw.name) {
+        return Err(CompileError::at(
+            first.col,
+            format!(
+                "fetch '{}' may not be reliably used here because it needs 'backend' which is not available here",
+                first.name
+            ),
+        ));
+    }
     let args = compile_args(first.name, kw.args, kw.min, first.col, &first.args)?;
+    fetch::note_compiled(kw);
+    if matches!(
+        kw.name,
+        "nbsrv"
+            | "connslots"
+            | "srv_is_up"
+            | "be_conn"
+            | "queue"
+            | "avg_queue"
+            | "srv_conn"
+            | "srv_queue"
+    ) {
+        let arg = args
+            .first()
+            .map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned())
+            .filter(|a| !a.is_empty());
+        PROXY_REFS.with(|r| {
+            if let Some(v) = r.borrow_mut().as_mut() {
+                v.push(ProxyRef {
+                    fetch: kw.name,
+                    arg,
+                });
+            }
+        });
+    }
+    if matches!(kw.name, "fc_rtt" | "fc_rttvar") {
+        if let Some(Arg::Str(u)) = args.first() {
+            if !fetch::RTT_UNITS.iter().any(|x| x.as_bytes() == &u[..]) {
+                return Err(CompileError::at(
+                    first.col,
+                    format!(
+                        "'{}' expects 'us' or 'ms', got '{}'",
+                        kw.name,
+                        String::from_utf8_lossy(u)
+                    ),
+                ));
+            }
+        }
+    }
     if kw.name == "var" && !matches!(args.first(), Some(Arg::Var(..))) {
         return Err(CompileError::at(
             first.col,

@@ -50,6 +50,65 @@ pub enum Needs {
     Response,
 }
 
+/// Fetches that read the backend a stream was routed to: HAProxy 2.6 refuses them where no
+/// backend is chosen yet (a frontend's `tcp-request` and `http-request` rules and its
+/// `use_backend` conditions).
+pub const NEEDS_BACKEND: &[&str] = &["be_name", "be_id"];
+
+/// Fetches that read the client connection's own facts (its listener, its addresses before
+/// any `set-src`, its PROXY header, its TCP_INFO): the data plane keeps those per connection
+/// only once some expression of the process read one ([`conn_facts_read`]).
+pub const CONN_FACTS: &[&str] = &[
+    "so_id",
+    "so_name",
+    "fc_src",
+    "fc_src_port",
+    "fc_dst",
+    "fc_dst_port",
+    "fc_rcvd_proxy",
+    "fc_pp_authority",
+    "fc_pp_unique_id",
+    "fc_rtt",
+    "fc_rttvar",
+    "fc_unacked",
+    "fc_sacked",
+    "fc_retrans",
+    "fc_fackets",
+    "fc_lost",
+    "fc_reordering",
+    "fc_src_is_local",
+    "fc_dst_is_local",
+];
+
+static CONN_FACTS_READ: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static BC_SRC_READ: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Notes that an expression reading [`CONN_FACTS`] (or `bc_src`) was compiled (by
+/// `expr::compile_with`).
+pub(crate) fn note_compiled(kw: &FetchKw) {
+    if CONN_FACTS.contains(&kw.name) {
+        CONN_FACTS_READ.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    if kw.name.starts_with("bc_src") {
+        BC_SRC_READ.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Whether any expression compiled in this process reads `bc_src`/`bc_src_port` (the data
+/// plane then asks each server connection its local address, a system call otherwise saved).
+pub fn bc_src_read() -> bool {
+    BC_SRC_READ.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether any expression compiled in this process reads [`CONN_FACTS`] (it stays true: a
+/// configuration that stops reading them only keeps a few bytes per connection more).
+pub fn conn_facts_read() -> bool {
+    CONN_FACTS_READ.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The units `fc_rtt` and `fc_rttvar` take (HAProxy 2.6 refuses any other).
+pub const RTT_UNITS: &[&str] = &["ms", "us"];
+
 /// A fetch keyword.
 #[derive(Debug)]
 pub struct FetchKw {
@@ -83,7 +142,7 @@ pub static FETCHES: &[FetchKw] = &[
     // process-level, answered here
     kw!("always_true", [], 0, Bool, Nothing),
     kw!("always_false", [], 0, Bool, Nothing),
-    kw!("str", [S], 1, Str, Nothing),
+    kw!("str", [S], 0, Str, Nothing),
     kw!("int", [I], 1, Sint, Nothing),
     kw!("bool", [I], 1, Bool, Nothing),
     kw!("ipv4", [S], 1, Ipv4, Nothing),
@@ -113,6 +172,24 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("fc_src_port", [], 0, Sint, Connection),
     kw!("fc_dst", [], 0, Addr, Connection),
     kw!("fc_dst_port", [], 0, Sint, Connection),
+    // The PROXY header's TLVs (v2 `PP2_TYPE_AUTHORITY`, `PP2_TYPE_UNIQUE_ID`).
+    kw!("fc_pp_authority", [], 0, Str, Connection),
+    kw!("fc_pp_unique_id", [], 0, Str, Connection),
+    // TCP_INFO of the client connection; the optional unit is `ms` (default) or `us`.
+    kw!("fc_rtt", [S], 0, Sint, Connection),
+    kw!("fc_rttvar", [S], 0, Sint, Connection),
+    kw!("fc_unacked", [S], 0, Sint, Connection),
+    kw!("fc_sacked", [S], 0, Sint, Connection),
+    kw!("fc_retrans", [S], 0, Sint, Connection),
+    kw!("fc_fackets", [S], 0, Sint, Connection),
+    kw!("fc_lost", [S], 0, Sint, Connection),
+    kw!("fc_reordering", [S], 0, Sint, Connection),
+    kw!("fc_err_str", [], 0, Str, Connection),
+    // Whether an address is one of this host's (HAProxy binds a socket to it to know).
+    kw!("src_is_local", [], 0, Bool, Connection),
+    kw!("dst_is_local", [], 0, Bool, Connection),
+    kw!("fc_src_is_local", [], 0, Bool, Connection),
+    kw!("fc_dst_is_local", [], 0, Bool, Connection),
     kw!("fe_name", [], 0, Str, Connection),
     kw!("fe_id", [], 0, Sint, Connection),
     kw!("ssl_fc", [], 0, Bool, Connection),
@@ -150,11 +227,18 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("nbsrv", [S], 0, Sint, Nothing),
     kw!("srv_is_up", [S], 1, Bool, Nothing),
     kw!("connslots", [S], 0, Sint, Nothing),
+    kw!("be_conn", [S], 0, Sint, Nothing),
+    kw!("queue", [S], 0, Sint, Nothing),
+    kw!("avg_queue", [S], 0, Sint, Nothing),
+    kw!("srv_conn", [S], 1, Sint, Nothing),
+    kw!("srv_queue", [S], 1, Sint, Nothing),
     kw!("bc_http_major", [], 0, Sint, Response),
     kw!("bc_src", [], 0, Addr, Response),
     kw!("bc_src_port", [], 0, Sint, Response),
     kw!("bc_dst", [], 0, Addr, Response),
     kw!("bc_dst_port", [], 0, Sint, Response),
+    kw!("bc_err", [], 0, Sint, Response),
+    kw!("bc_err_str", [], 0, Str, Response),
     // request
     kw!("method", [], 0, Meth, Request),
     kw!("path", [], 0, Str, Request),
@@ -193,6 +277,8 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("capture.req.method", [], 0, Str, Request),
     kw!("capture.req.uri", [], 0, Str, Request),
     kw!("unique-id", [], 0, Str, Request),
+    kw!("prio_class", [], 0, Sint, Request),
+    kw!("prio_offset", [], 0, Sint, Request),
     kw!("http_auth", [S], 1, Bool, Request),
     kw!("http_auth_group", [S], 1, Str, Request),
     kw!("http_auth_type", [], 0, Str, Request),
@@ -244,15 +330,49 @@ pub static COUNTER_FETCHES: &[FetchKw] = counter_kws!(
     "get_gpc1",
     "get_gpt0",
     "gpc0_rate",
+    "gpc1_rate",
     "inc_gpc0",
     "inc_gpc1",
+    "clr_gpc0",
+    "clr_gpc1",
+    "sess_cnt",
+    "sess_rate",
+    "http_fail_cnt",
+    "http_fail_rate",
     "bytes_in_rate",
-    "bytes_out_rate"
+    "bytes_out_rate",
+    "kbytes_in",
+    "kbytes_out",
+    "trackers"
 );
+
+/// The array forms (HAProxy 2.5+): `sc_<what>(IDX,N[,table])`, `src_<what>(IDX[,table])`,
+/// and `sc*_tracked`.
+pub static COUNTER_ARRAY_FETCHES: &[FetchKw] = &[
+    kw!("sc_get_gpt", [I, I, S], 2, Sint, Connection),
+    kw!("sc_get_gpc", [I, I, S], 2, Sint, Connection),
+    kw!("sc_gpc_rate", [I, I, S], 2, Sint, Connection),
+    kw!("sc_inc_gpc", [I, I, S], 2, Sint, Connection),
+    kw!("sc_clr_gpc", [I, I, S], 2, Sint, Connection),
+    // HAProxy 2.6 wants the table of these (its keywords' mandatory count is 2)
+    kw!("src_get_gpt", [I, S], 2, Sint, Connection),
+    kw!("src_get_gpc", [I, S], 2, Sint, Connection),
+    kw!("src_gpc_rate", [I, S], 2, Sint, Connection),
+    kw!("src_inc_gpc", [I, S], 2, Sint, Connection),
+    kw!("src_clr_gpc", [I, S], 2, Sint, Connection),
+    kw!("src_updt_conn_cnt", [S], 0, Sint, Connection),
+    kw!("sc_tracked", [I, S], 1, Bool, Connection),
+    kw!("sc0_tracked", [S], 0, Bool, Connection),
+    kw!("sc1_tracked", [S], 0, Bool, Connection),
+    kw!("sc2_tracked", [S], 0, Bool, Connection),
+];
 
 /// Whether `name` is a stick-counter fetch (answered from the stick tables).
 pub fn is_counter(name: &str) -> bool {
-    COUNTER_FETCHES.iter().any(|k| k.name == name)
+    COUNTER_FETCHES
+        .iter()
+        .chain(COUNTER_ARRAY_FETCHES)
+        .any(|k| k.name == name)
 }
 
 /// The keyword named `name`, if fulcrum knows it.
@@ -260,6 +380,7 @@ pub fn lookup(name: &str) -> Option<&'static FetchKw> {
     FETCHES
         .iter()
         .chain(COUNTER_FETCHES)
+        .chain(COUNTER_ARRAY_FETCHES)
         .find(|k| k.name == name)
 }
 
@@ -269,7 +390,8 @@ pub fn eval(f: &Fetch, env: &dyn Env) -> Option<Value> {
     match f.kw.name {
         "always_true" => Some(Value::Bool(true)),
         "always_false" => Some(Value::Bool(false)),
-        "str" => Some(Value::Str(arg(0)?.as_bytes().to_vec())),
+        // `str()` / `str`: the empty string, as HAProxy.
+        "str" => Some(Value::Str(arg(0).map_or(&b""[..], Arg::as_bytes).to_vec())),
         "int" => Some(Value::Sint(arg(0)?.as_int())),
         "bool" => Some(Value::Bool(arg(0)?.as_int() != 0)),
         "ipv4" | "ipv6" | "meth" => {

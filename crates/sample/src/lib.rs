@@ -15,6 +15,7 @@
 pub mod acl;
 pub mod cast;
 pub mod conv;
+mod conv_table;
 mod encode;
 /// Base64 text to bytes (the `b64dec` converter's decoder; also TLS ticket key files).
 pub use encode::{base64, unbase64};
@@ -25,6 +26,7 @@ pub mod expr;
 pub mod fetch;
 pub mod hash;
 pub mod index;
+pub mod localtime;
 pub mod logformat;
 pub mod map;
 pub mod pattern;

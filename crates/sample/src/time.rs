@@ -1,4 +1,4 @@
-//! `strftime` for the `utime` converter and the log's date fields, in UTC, for the
+//! `strftime` for the `utime`/`ltime` converters and the log's date fields, in UTC or local time, for the
 //! conversions HAProxy's users write (`%Y %m %d %H %M %S %y %e %j %a %A %b %B %h %p %Z %z %s
 //! %T %D %F %R %n %t %%`). An unknown conversion is copied as it is, as glibc does.
 
@@ -46,8 +46,19 @@ fn leap(y: i64) -> bool {
 }
 
 pub fn strftime_utc(fmt: &[u8], t: i64) -> Vec<u8> {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
+    strftime_in(fmt, t, &crate::localtime::Zone::utc())
+}
+
+/// `strftime` in the system's local time (`ltime`), as glibc's `localtime` + `strftime`.
+pub fn strftime_local(fmt: &[u8], t: i64) -> Vec<u8> {
+    strftime_in(fmt, t, &crate::localtime::zone_at(t))
+}
+
+/// `strftime` of unix time `t` shown in `zone` (`%z`/`%Z` print the zone).
+pub fn strftime_in(fmt: &[u8], t: i64, zone: &crate::localtime::Zone) -> Vec<u8> {
+    let shown = t + zone.offset;
+    let days = shown.div_euclid(86_400);
+    let secs = shown.rem_euclid(86_400);
     let (y, m, d) = civil(days);
     let (hh, mm, ss) = (secs / 3600, secs / 60 % 60, secs % 60);
     let wday = (days + 4).rem_euclid(7) as usize;
@@ -80,8 +91,8 @@ pub fn strftime_utc(fmt: &[u8], t: i64) -> Vec<u8> {
             b'b' | b'h' => MONTHS[(m - 1) as usize][..3].to_string(),
             b'B' => MONTHS[(m - 1) as usize].to_string(),
             b'p' => (if hh < 12 { "AM" } else { "PM" }).to_string(),
-            b'Z' => "GMT".to_string(),
-            b'z' => "+0000".to_string(),
+            b'Z' => zone.name.clone(),
+            b'z' => crate::localtime::offset_hhmm(zone.offset),
             b's' => t.to_string(),
             b'u' => (if wday == 0 { 7 } else { wday }).to_string(),
             b'w' => wday.to_string(),

@@ -70,6 +70,9 @@ const EXPRS: &[&str] = &[
     "str(12abc),add(1)",
     "str(abc),strcmp(txn.s)",
     "str(abd),strcmp(txn.s)",
+    // HAProxy answers memcmp's byte difference, or the length difference.
+    "str(z),strcmp(txn.s)",
+    "str(a),strcmp(txn.s)",
     "str(x),concat(<,txn.s,>)",
     "str(192.168.1.77),ipmask(24)",
     "str(192.168.1.77),ipmask(255.255.0.0)",

@@ -106,7 +106,7 @@ pub fn server_row(be: &Backend, index: usize) -> Option<StatRow> {
         &be.name,
         &s.name,
         be.id,
-        index as u32 + 1,
+        u32::try_from(be.policy.server_id(index)).unwrap_or(u32::MAX),
         be.mode,
     );
     r.qcur = Some(0);
@@ -266,8 +266,8 @@ pub fn backend_row(be: &Backend) -> StatRow {
     r
 }
 
-/// Every row of the given proxies, HAProxy's order: proxies by number; in each, `FRONTEND`,
-/// the servers, then `BACKEND`.
+/// Every row of the given proxies, HAProxy's order: proxies in configuration order (by
+/// number when none has an `id`); in each, `FRONTEND`, the servers, then `BACKEND`.
 pub fn rows<'a>(
     frontends: impl IntoIterator<Item = &'a Frontend>,
     backends: impl IntoIterator<Item = &'a Backend>,
@@ -276,13 +276,14 @@ pub fn rows<'a>(
     let mut bes: Vec<&Backend> = backends.into_iter().collect();
     fes.sort_by_key(|f| f.id);
     bes.sort_by_key(|b| b.id);
-    let mut ids: Vec<u32> = fes
+    let mut ids: Vec<(u32, u32)> = fes
         .iter()
-        .map(|f| f.id)
-        .chain(bes.iter().map(|b| b.id))
+        .map(|f| (f.order, f.id))
+        .chain(bes.iter().map(|b| (b.policy.order, b.id)))
         .collect();
     ids.sort_unstable();
-    ids.dedup();
+    ids.dedup_by_key(|(_, id)| *id);
+    let ids = ids.into_iter().map(|(_, id)| id);
     let mut out = Vec::new();
     for id in ids {
         for fe in fes.iter().filter(|f| f.id == id) {

@@ -183,7 +183,13 @@ fn parse_body(words: &[String], name: &str, line: &Line<'_>) -> Result<Acl, Stri
         format!("ACL '{name}'")
     };
     let head = &criterion[..criterion.find(['(', ',']).unwrap_or(criterion.len())];
-    let compiled = fulcrum_sample::acl::compile(words, &mut Compiler::default()).map_err(|e| {
+    // HAProxy only warns about an ACL whose fetch is not available where it is used ("will
+    // never match"): not refused here (values and expressions are).
+    let mut compiler = Compiler {
+        before_backend: false,
+        ..Compiler::default()
+    };
+    let compiled = fulcrum_sample::acl::compile(words, &mut compiler).map_err(|e| {
         let hint = if e.contains("unknown fetch") {
             did_you_mean(head, FETCHES)
         } else {

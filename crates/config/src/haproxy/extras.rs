@@ -69,9 +69,9 @@ pub fn originalto(
         match arg {
             "except" => {
                 let net = line.need(i + 1, "a network such as 10.0.0.0/8")?;
-                if !ipv4_network(net) {
+                if !ip_network(net) {
                     return Err(format!(
-                        "'option originalto except' expects an IPv4 network such as 10.0.0.0/8, found '{net}'"
+                        "'option originalto except' expects a network such as 10.0.0.0/8 or 2001:db8::/32, found '{net}'"
                     ));
                 }
                 ot.except = Some(net.to_string());
@@ -172,10 +172,9 @@ pub fn global_keyword(g: &mut Global, line: &Line<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// A server address whose host is `*`, empty or `0.0.0.0`/`::`: HAProxy then connects to the
-/// address the client connected to, which fulcrum does not do yet (refused, never run as a
-/// connection to the local host).
-pub fn refuse_client_destination(written: &str) -> Result<(), String> {
+/// A `dispatch` address whose host is `*`, empty or `0.0.0.0`/`::` (refused: fulcrum runs
+/// client-destination servers, not such a dispatch; never run as a connection to the local host).
+fn refuse_client_destination(written: &str) -> Result<(), String> {
     let (_, text) = super::line::ip_family(written);
     let host = if let Some(r) = text.strip_prefix('[') {
         r.split(']').next().unwrap_or("")
@@ -191,17 +190,18 @@ pub fn refuse_client_destination(written: &str) -> Result<(), String> {
             .is_ok_and(|ip| ip.is_unspecified())
     {
         return Err(format!(
-            "server address '{written}': HAProxy sends such a server's connections to the address the client connected to; fulcrum does not support that yet (write the server's address)"
+            "'dispatch {written}': a dispatch to the address the client connected to is not supported by fulcrum (write the address, or use 'server NAME {written}')"
         ));
     }
     Ok(())
 }
 
-/// The name HAProxy logs for a request sent to the `dispatch` address (no server).
-pub const DISPATCH_SERVER: &str = "<NOSRV>";
+pub use crate::model_keywords::DISPATCH_SERVER;
 
-/// `dispatch ADDR:PORT`: a backend without servers sends every connection to that address.
-/// Run as one server named `<NOSRV>` (the name HAProxy logs), never health-checked.
+/// `dispatch ADDR:PORT`: the backend sends every connection that persistence (a cookie,
+/// `use-server`, `stick`) does not send to one of its servers to that address. Run as one
+/// server named `<NOSRV>` (the name HAProxy logs), never health-checked, placed after the
+/// servers by [`settle_dispatch`].
 pub fn dispatch(p: &mut Proxy, line: &Line<'_>) -> Result<(), String> {
     let written = line.address(1, "an address such as 10.0.0.1:80")?;
     line.no_more(2)?;
@@ -212,9 +212,6 @@ pub fn dispatch(p: &mut Proxy, line: &Line<'_>) -> Result<(), String> {
             "'dispatch': missing port specification in '{written}' (expected ADDR:PORT)"
         ));
     }
-    if p.servers.iter().any(|s| s.name != DISPATCH_SERVER) {
-        return Err(dispatch_with_servers());
-    }
     let mut s = super::server::default_server();
     s.name = DISPATCH_SERVER.to_string();
     s.span = line.span.clone();
@@ -224,13 +221,40 @@ pub fn dispatch(p: &mut Proxy, line: &Line<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// HAProxy 2.6 sends every request to the `dispatch` address and none to the servers.
-pub fn dispatch_with_servers() -> String {
-    "'dispatch' together with 'server' lines is not supported by fulcrum (HAProxy 2.6 sends every request to the dispatch address and none to the servers): keep one of them".into()
+/// Once a backend is read: with a `balance` line (its own or its `defaults`'), HAProxy 2.6
+/// ignores `dispatch` and warns; otherwise the dispatch goes after the servers (their ids stay
+/// the numbers HAProxy gives them) and the farm balances over it alone.
+pub fn settle_dispatch(proxies: &mut [Proxy], diags: &mut crate::diagnostics::Diagnostics) {
+    for p in proxies {
+        let Some(at) = p.servers.iter().position(|s| s.name == DISPATCH_SERVER) else {
+            continue;
+        };
+        let dispatch = p.servers.remove(at);
+        if p.options.keywords.balance_set {
+            diags.warning(
+                &dispatch.span,
+                format!(
+                    "dispatch address of {} '{}' will be ignored in balance mode.",
+                    p.kind.keyword(),
+                    p.name
+                ),
+            );
+        } else {
+            p.servers.push(dispatch);
+        }
+    }
 }
 
-/// `ADDR`, `ADDR/BITS` or `ADDR/DOTTED-MASK`, IPv4 (HAProxy's `except` networks).
-fn ipv4_network(s: &str) -> bool {
+/// `ADDR`, `ADDR/BITS` or `ADDR/DOTTED-MASK` (IPv4), `ADDR[/BITS]` (IPv6): HAProxy's `except`
+/// networks.
+fn ip_network(s: &str) -> bool {
+    if let Some((a, m)) = s.split_once('/') {
+        if a.parse::<std::net::Ipv6Addr>().is_ok() {
+            return m.parse::<u8>().is_ok_and(|b| b <= 128);
+        }
+    } else if s.parse::<std::net::Ipv6Addr>().is_ok() {
+        return true;
+    }
     let (a, m) = s.split_once('/').unwrap_or((s, "32"));
     a.parse::<std::net::Ipv4Addr>().is_ok()
         && (m.parse::<u8>().is_ok_and(|b| b <= 32) || m.parse::<std::net::Ipv4Addr>().is_ok())

@@ -99,17 +99,44 @@ fn dispatch_is_one_unchecked_server() {
     assert_eq!(b.servers[0].name, "<NOSRV>");
     assert!(!b.servers[0].check);
     assert_eq!(b.servers[0].maxconn, None);
+    // beside servers, in either order: the dispatch goes last (the servers keep their ids)
+    for body in [
+        "backend c\n  server s 127.0.0.1:80\n  dispatch 127.0.0.1:81\n  server t 127.0.0.1:82\n",
+        "backend c\n  dispatch 127.0.0.1:81\n  server s 127.0.0.1:80\n  server t 127.0.0.1:82\n",
+    ] {
+        let l = cfg(body);
+        assert!(l.is_ok(), "{body}: {}", errors(&l));
+        assert!(
+            l.diagnostics
+                .warnings()
+                .all(|d| !d.to_string().contains("dispatch")),
+            "{body}"
+        );
+        let c = l.config.proxies.iter().find(|p| p.name == "c").expect("c");
+        let names: Vec<&str> = c.servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["s", "t", "<NOSRV>"], "{body}");
+    }
+    // with `balance` (the backend's or its defaults'): HAProxy 2.6's warning, dispatch dropped
+    for body in [
+        "backend c\n  balance roundrobin\n  dispatch 127.0.0.1:81\n  server s 127.0.0.1:80\n",
+        "defaults\n  balance source\nbackend c\n  dispatch 127.0.0.1:81\n",
+    ] {
+        let l = cfg(body);
+        assert!(l.is_ok(), "{body}: {}", errors(&l));
+        let w: Vec<String> = l.diagnostics.warnings().map(|d| d.to_string()).collect();
+        assert!(
+            w.iter().any(|w| w.ends_with(
+                "warning: dispatch address of backend 'c' will be ignored in balance mode."
+            )),
+            "{body}: {w:?}"
+        );
+        let c = l.config.proxies.iter().find(|p| p.name == "c").expect("c");
+        assert!(c.servers.iter().all(|s| s.name != "<NOSRV>"), "{body}");
+    }
     for (body, want) in [
-        (
-            "backend c\n  server s 127.0.0.1:80\n  dispatch 127.0.0.1:81\n",
-            "t.cfg:10: ",
-        ),
-        (
-            "backend c\n  dispatch 127.0.0.1:81\n  server s 127.0.0.1:80\n",
-            "t.cfg:10: ",
-        ),
         ("backend c\n  dispatch 127.0.0.1\n", "t.cfg:9: "),
         ("defaults\n  dispatch 127.0.0.1:80\n", "t.cfg:9: "),
+        ("backend c\n  dispatch *:80\n", "t.cfg:9: "),
     ] {
         let l = cfg(body);
         assert!(errors(&l).starts_with(want), "{body}: {}", errors(&l));
@@ -211,23 +238,29 @@ fn global_keywords() {
 }
 
 #[test]
-fn servers_at_the_client_destination_are_refused() {
-    for addr in [
-        "*:80",
-        ":80",
-        "0.0.0.0:80",
-        "0.0.0.0",
-        "[::]:80",
-        "::",
-        "ipv4@*:8080",
-        "*",
+fn servers_at_the_client_destination_have_no_address() {
+    use crate::model::ServerPort;
+    for (addr, ip, port) in [
+        ("*:80", "0.0.0.0", ServerPort::Fixed(80)),
+        (":80", "0.0.0.0", ServerPort::Fixed(80)),
+        ("0.0.0.0:80", "0.0.0.0", ServerPort::Fixed(80)),
+        ("0.0.0.0", "0.0.0.0", ServerPort::Unset),
+        ("[::]:80", "::", ServerPort::Fixed(80)),
+        ("::", "::", ServerPort::Unset),
+        ("ipv4@*:8080", "0.0.0.0", ServerPort::Fixed(8080)),
+        ("ipv6@:::8080", "::", ServerPort::Fixed(8080)),
+        ("ipv6@*:8080", "::", ServerPort::Fixed(8080)),
+        ("*", "0.0.0.0", ServerPort::Unset),
+        ("*:+1", "0.0.0.0", ServerPort::Offset(1)),
+        // port 0 is no port (HAProxy: the client's destination port)
+        ("127.0.0.1:0", "127.0.0.1", ServerPort::Unset),
     ] {
         let l = cfg(&format!("backend c\n  server s {addr}\n"));
-        let e = errors(&l);
-        assert!(
-            e.starts_with("t.cfg:9: ") && e.contains("the address the client connected to"),
-            "{addr}: {e}"
-        );
+        assert!(l.is_ok(), "{addr}: {}", errors(&l));
+        let c = l.config.proxies.iter().find(|p| p.name == "c").expect("c");
+        let a = &c.servers[0].address;
+        assert_eq!(a.ip, ip.parse().ok(), "{addr}");
+        assert_eq!(a.port, port, "{addr}");
     }
     for addr in [
         "127.0.0.1:80",
@@ -261,6 +294,78 @@ fn compression_errors_name_the_line() {
         assert!(
             d.contains(want) && d.starts_with("t.cfg:8: "),
             "{body}: {d}"
+        );
+    }
+}
+
+#[test]
+fn grace_is_refused_as_haproxy_2_6_refuses_it() {
+    for (body, at) in [
+        ("frontend g\n  bind :8081\n  grace 2s\n", "t.cfg:10"),
+        ("defaults\n  grace 1s\n", "t.cfg:9"),
+    ] {
+        let l = cfg(body);
+        assert!(
+            errors(&l).contains(&format!(
+                "{at}: error: the 'grace' keyword is not supported any more since HAProxy version 2.5."
+            )),
+            "{body}: {}",
+            errors(&l)
+        );
+    }
+}
+
+#[test]
+fn nbproc_is_refused_as_haproxy_2_6_refuses_it() {
+    let l = load_sources(&[Source {
+        name: "t.cfg",
+        text: "global\n  nbproc 4\n",
+    }]);
+    assert!(
+        errors(&l).contains("t.cfg:2: error: nbproc is not supported any more since HAProxy 2.5."),
+        "{}",
+        errors(&l)
+    );
+}
+
+#[test]
+fn log_sample_ranges_and_errors() {
+    let l = cfg("  log 127.0.0.1:514 sample 3-4,1:5 local0\n");
+    assert!(l.is_ok(), "{}", errors(&l));
+    let f = l.config.proxies.iter().find(|p| p.name == "f").expect("f");
+    let s = f.logs[0].sample.clone().expect("sample");
+    assert_eq!((s.ranges, s.size), (vec![(1, 1), (3, 4)], 5));
+    for (body, want) in [
+        (
+            "  log 127.0.0.1:514 sample 1:0 local0\n",
+            "expects RANGES:SIZE",
+        ),
+        (
+            "  log 127.0.0.1:514 sample 0:5 local0\n",
+            "expects RANGES:SIZE",
+        ),
+        (
+            "  log 127.0.0.1:514 sample 4-3:5 local0\n",
+            "expects RANGES:SIZE",
+        ),
+        (
+            "  log 127.0.0.1:514 sample 1-6:5 local0\n",
+            "beyond the sample size 5",
+        ),
+        (
+            "  log 127.0.0.1:514 sample 1-3,2:5 local0\n",
+            "ranges overlap",
+        ),
+        (
+            "  log 127.0.0.1:514 sample 1,2 local0\n",
+            "expects RANGES:SIZE",
+        ),
+    ] {
+        let l = cfg(body);
+        let e = errors(&l);
+        assert!(
+            e.starts_with("t.cfg:8: ") && e.contains(want),
+            "{body}: {e}"
         );
     }
 }

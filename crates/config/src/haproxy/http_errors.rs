@@ -136,6 +136,52 @@ fn import_where(
     Ok(())
 }
 
+/// `errorfiles NAME` in `return`, `deny` and `tarpit` rules: the section's file for the
+/// rule's status, or an empty answer of that status when the section has none (HAProxy 2.6
+/// warns so, and answers the status with `content-length: 0`). An unknown section is an
+/// error at the rule's line.
+pub fn resolve_rules(
+    proxies: &mut [crate::model::Proxy],
+    sections: &[HttpErrors],
+    diags: &mut Diagnostics,
+) {
+    use crate::model::{HttpAction, Reply, ReturnBody};
+    for p in proxies.iter_mut() {
+        let proxy = p.name.clone();
+        for r in p.http_request.iter_mut().chain(p.http_response.iter_mut()) {
+            let (status, body) = match &mut r.action {
+                HttpAction::Return { status, body, .. } => (*status, body),
+                HttpAction::DenyReply(Reply { status, body, .. })
+                | HttpAction::Tarpit {
+                    reply: Some(Reply { status, body, .. }),
+                    ..
+                } => (*status, body),
+                _ => continue,
+            };
+            let ReturnBody::Errorfiles(name) = &*body else {
+                continue;
+            };
+            let Some(h) = sections.iter().rev().find(|h| &h.name == name) else {
+                diags.error(
+                    &r.span,
+                    format!("errorfiles: unknown http-errors section '{name}'"),
+                );
+                continue;
+            };
+            *body = match h.files.iter().find(|f| f.status == status) {
+                Some(f) => ReturnBody::Errorfile(f.path.clone()),
+                None => {
+                    diags.warning(
+                        &r.span,
+                        format!("Proxy '{proxy}': status '{status}' referenced by an http reply not declared in http-errors section '{name}' (the answer is empty, as in HAProxy)"),
+                    );
+                    ReturnBody::None
+                }
+            };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{load_sources, Source};

@@ -82,16 +82,11 @@ pub(super) fn keyword(
         "errorloc" | "errorloc302" | "errorloc303" => errorloc(&mut p.errorfiles, line),
         "http-error" => http_error(&mut p.errorfiles, line),
         "disabled" => line.no_more(1).map(|()| p.options.keywords.disabled = true),
+        "id" => proxy_id(p, section, line),
         "enabled" => line
             .no_more(1)
             .map(|()| p.options.keywords.disabled = false),
         "server-template" => backend_only(kw).and_then(|()| {
-            if p.servers
-                .iter()
-                .any(|s| s.name == super::extras::DISPATCH_SERVER)
-            {
-                return Err(super::extras::dispatch_with_servers());
-            }
             let servers = server_template(line, default_server, diags)?;
             p.servers.extend(servers);
             Ok(())
@@ -244,7 +239,15 @@ fn http_error(list: &mut Vec<ErrorFile>, line: &Line<'_>) -> Result<(), String> 
             "'http-error': unexpected '{extra}' (expected content-type, string, file, errorfile, default-errorfiles or hdr)"
         ));
     }
+    if let Some((n, v)) = headers.iter().find(|(_, v)| v.contains('%')) {
+        return Err(format!(
+            "'http-error hdr {n} {v}': a log-format header value in an error page is not run by fulcrum yet (error pages are built once)"
+        ));
+    }
     let (path, reply) = match body {
+        ReturnBody::Errorfiles(_) => {
+            return Err("'http-error ... errorfiles NAME' is not run by fulcrum yet: use 'errorfiles NAME' in the proxy".into())
+        }
         ReturnBody::LfString(_) => {
             return Err(
                 "'http-error' with 'lf-string' or 'lf-file' is not run by fulcrum yet (error pages are built once); use 'string' or 'file'"
@@ -341,4 +344,20 @@ fn server_template(
         out.push(super::server::parse_server(&one, template, diags)?);
     }
     Ok(out)
+}
+
+/// `id N` of a proxy (not in `defaults`).
+fn proxy_id(p: &mut Proxy, section: Option<ProxyKind>, line: &Line<'_>) -> Result<(), String> {
+    if section.is_none() {
+        return Err("'id' is not allowed in a 'defaults' section".into());
+    }
+    let v = line.need(1, "a positive integer")?;
+    line.no_more(2)?;
+    match v.parse::<u32>() {
+        Ok(n) if (1..=i32::MAX as u32).contains(&n) => {
+            p.options.keywords.id = Some(n);
+            Ok(())
+        }
+        _ => Err(format!("'id' expects a positive integer, found '{v}'")),
+    }
 }

@@ -11,6 +11,8 @@ use fulcrum_sample::logformat::{compile_format_with, Node};
 /// `str int env date rand uuid var ...`, are answered by the sample crate itself). The proxy
 /// has a test that each of these is answered.
 pub const HTTP_FETCHES: &[&str] = &[
+    "prio_class",
+    "prio_offset",
     // Where the stream is (the proxy's `place`): in every rule, value and log line.
     "fe_name",
     "fe_id",
@@ -19,6 +21,49 @@ pub const HTTP_FETCHES: &[&str] = &[
     "srv_name",
     "srv_id",
     "hostname",
+    // The stream's backend and servers (proxy `place`): by name, or the current backend.
+    "nbsrv",
+    "srv_is_up",
+    "connslots",
+    "be_conn",
+    "queue",
+    "avg_queue",
+    "srv_conn",
+    "srv_queue",
+    "thread",
+    // The client connection (proxy `front`): its listener, its addresses before any
+    // `set-src`, its PROXY header, its TCP_INFO, its HTTP version.
+    "so_name",
+    "so_id",
+    "fc_src",
+    "fc_src_port",
+    "fc_dst",
+    "fc_dst_port",
+    "fc_rcvd_proxy",
+    "fc_pp_authority",
+    "fc_pp_unique_id",
+    "fc_http_major",
+    "fc_rtt",
+    "fc_rttvar",
+    "fc_unacked",
+    "fc_sacked",
+    "fc_retrans",
+    "fc_fackets",
+    "fc_lost",
+    "fc_reordering",
+    "fc_err_str",
+    "fc_src_is_local",
+    "fc_dst_is_local",
+    "src_is_local",
+    "dst_is_local",
+    // The server connection (`%bi %bp`'s), its HTTP version and error.
+    "bc_src",
+    "bc_src_port",
+    "bc_dst",
+    "bc_dst_port",
+    "bc_http_major",
+    "bc_err",
+    "bc_err_str",
     "src",
     "src_port",
     "dst",
@@ -112,6 +157,8 @@ pub const HTTP_FETCHES: &[&str] = &[
     // `http-request|http-response capture`), by index.
     "capture.req.hdr",
     "capture.res.hdr",
+    "capture.req.method",
+    "capture.req.uri",
 ];
 
 /// The process-level fetches the sample crate answers itself.
@@ -179,7 +226,8 @@ pub fn check_log_format(text: &str) -> Result<(), String> {
                 let name = e.fetch.kw.name;
                 // The backend and server a stream went to are kept for its log line, as
                 // HAProxy keeps them (SMP_USE_BKEND / SMP_USE_SERVR are valid at log end).
-                let kept = matches!(name, "be_name" | "be_id" | "srv_name" | "srv_id");
+                let kept = matches!(name, "be_name" | "be_id" | "srv_name" | "srv_id")
+                    || name.starts_with("bc_");
                 if e.fetch.kw.needs > Needs::Connection && !name.starts_with("capture.") && !kept {
                     let what = if e.fetch.kw.needs == Needs::Request {
                         "the request"
@@ -222,7 +270,13 @@ pub fn check_log_format(text: &str) -> Result<(), String> {
 /// still has them); fulcrum's TLS (rustls) has no such codes, so they are refused there
 /// rather than written differently.
 pub fn check_error_log_format(text: &str) -> Result<(), String> {
-    const NOT_THERE: &[&str] = &["fc_err", "ssl_fc_err", "ssl_c_err", "ssl_c_ca_err"];
+    const NOT_THERE: &[&str] = &[
+        "fc_err",
+        "fc_err_str",
+        "ssl_fc_err",
+        "ssl_c_err",
+        "ssl_c_ca_err",
+    ];
     let format = compile_format_with(text, &mut Compiler::default())
         .map_err(|e| format!("error-log-format '{text}': column {}: {}", e.col, e.msg))?;
     for node in &format.nodes {
@@ -313,8 +367,8 @@ mod tests {
         let e = check_rule_value("%[status]", true, "v").expect_err("no response yet");
         assert!(e.contains("column 3"), "{e}");
         assert!(check_rule_value("%[status]", false, "v").is_ok());
-        let e = check_rule_value("%[nbsrv]", true, "v").expect_err("not run");
-        assert!(e.contains("not run by fulcrum"), "{e}");
+        let e = check_rule_value("%[fc_pp_tlv(1)]", true, "v").expect_err("not 2.6");
+        assert!(e.contains("unknown fetch"), "{e}");
         let e = check_rule_value("%[url", true, "v").expect_err("unclosed");
         assert!(e.contains("missing ']'"), "{e}");
         let e = check_rule_value("%Tt", true, "v").expect_err("timers");

@@ -15,6 +15,7 @@ mod cond;
 mod counters;
 mod defaults_rules;
 mod extras;
+mod fetch_refs;
 mod global;
 mod http_check;
 pub mod http_errors;
@@ -128,6 +129,8 @@ pub struct Parser {
     userlists: Vec<crate::model_userlist::Userlist>,
     /// Problems found when a userlist section closed (reported by `take_userlists`).
     userlist_diags: Diagnostics,
+    /// Fetches naming a backend or server (`nbsrv(B)`...), checked once every proxy is read.
+    fetch_refs: Vec<fetch_refs::Use>,
 }
 
 impl Default for Parser {
@@ -160,6 +163,7 @@ impl Parser {
             peers: Vec::new(),
             http_errors: Vec::new(),
             pending_errorfiles: Vec::new(),
+            fetch_refs: Vec::new(),
             userlists: Vec::new(),
             userlist_diags: Diagnostics::new(),
         }
@@ -218,6 +222,7 @@ impl Parser {
     pub fn finish(mut self, diags: &mut Diagnostics) -> (Global, Vec<Proxy>) {
         self.close_section();
         keywords::close(&mut self.proxies);
+        extras::settle_dispatch(&mut self.proxies, diags);
         self.global.keywords.environment = self.env_ops.borrow().clone();
         for (i, words, span) in std::mem::take(&mut self.pending_errorfiles) {
             let env = self.env.clone();
@@ -235,6 +240,9 @@ impl Parser {
                 }
             }
         }
+        http_errors::resolve_rules(&mut self.proxies, &self.http_errors, diags);
+        rules::conn::warn_h2(&self.proxies, diags);
+        wait_body::warn_h2_servers(&self.proxies, diags);
         // a cache section refused for its contents still exists for the rules naming it
         let cache_names: Vec<String> = self.global.caches.iter().map(|c| c.name.clone()).collect();
         self.global.caches = std::mem::take(&mut self.global.caches)
@@ -242,6 +250,7 @@ impl Parser {
             .filter_map(|c| cache::close(c, diags))
             .collect();
         cache::check_references(&cache_names, &self.proxies, diags);
+        fetch_refs::check(&self.fetch_refs, &self.proxies, diags);
         // `tune.comp.maxlevel` is global, wherever it was written
         for c in self
             .proxies
@@ -369,7 +378,15 @@ impl Parser {
                     return;
                 }
                 let kind = draft.proxy.kind;
-                proxy::keyword(&mut draft.proxy, &mut draft.server, Some(kind), line, diags)
+                let ((), refs) = fulcrum_sample::expr::with_proxy_refs(|| {
+                    proxy::keyword(&mut draft.proxy, &mut draft.server, Some(kind), line, diags)
+                });
+                self.fetch_refs.extend(refs.into_iter().map(|r| fetch_refs::Use {
+                    r,
+                    proxy: draft.proxy.name.clone(),
+                    kind,
+                    span: line.span.clone(),
+                }));
             }
             Section::Skipped => {}
             Section::Resolvers => peers::resolvers_keyword(line, diags),

@@ -82,7 +82,19 @@ pub fn keyword(
     line: &Line<'_>,
     diags: &mut Diagnostics,
 ) {
-    if let Err(msg) = apply(p, default_server, section, line, diags) {
+    // A frontend's request-side rules run before a backend is chosen: fetches that read it
+    // are refused there, as HAProxy 2.6 refuses them.
+    let before_backend = section == Some(ProxyKind::Frontend)
+        && matches!(
+            line.keyword(),
+            "http-request" | "tcp-request" | "use_backend" | "redirect" | "monitor"
+        );
+    let r = if before_backend {
+        fulcrum_sample::expr::before_backend(|| apply(p, default_server, section, line, diags))
+    } else {
+        apply(p, default_server, section, line, diags)
+    };
+    if let Err(msg) = r {
         diags.error(&line.span, msg);
     }
 }
@@ -195,6 +207,7 @@ fn apply(
         "acl" => p.acls.push(acl::parse_named(line)?),
         "balance" => {
             p.balance = options::balance(line)?;
+            p.options.keywords.balance_set = true;
             match &p.balance {
                 Balance::RdpCookie { .. } => diags.warning(
                     &line.span,
@@ -207,16 +220,9 @@ fn apply(
                 _ => {}
             }
         }
-        "server" => {
-            if p.servers
-                .iter()
-                .any(|s| s.name == super::extras::DISPATCH_SERVER)
-            {
-                return Err(super::extras::dispatch_with_servers());
-            }
-            p.servers
-                .push(server::parse_server(line, default_server, diags)?)
-        }
+        "server" => p
+            .servers
+            .push(server::parse_server(line, default_server, diags)?),
         "dispatch" => super::extras::dispatch(p, line)?,
         "retry-on" => super::extras::retry_on(&mut p.options, line)?,
         "http-reuse" => p.options.http_reuse = super::http_reuse::parse(line)?,
@@ -272,7 +278,10 @@ fn apply(
                 ))
             }
         },
-        "tcp-request" | "tcp-response" => tcp_rules::parse(&mut p.tcp_rules, section, line)?,
+        "tcp-request" | "tcp-response" => {
+            tcp_rules::parse(&mut p.tcp_rules, section, line)?;
+            capture::tcp_content_slot(p, section, line)?;
+        }
         "capture" => capture::parse(p, line)?,
         "http-after-response" => p
             .http_after_response
@@ -372,6 +381,9 @@ fn apply(
             }
             p.http_request.push(rule);
         }
+        "http-response" if line.arg(1) == Some("wait-for-body") => {
+            super::wait_body::place_response(p, line)?;
+        }
         "http-response" => p.http_response.push(rules::http_rule(line, false)?),
         "stick-table" => p.stick_table = Some(rules::stick_table(line)?),
         "stick" => p.stick_rules.push(rules::stick_rule(line)?),
@@ -386,6 +398,7 @@ fn apply(
                     min_level: None,
                     format: None,
                     len: None,
+                    sample: None,
                 });
             }
             _ => p.logs.push(global::log_target(line)?),
@@ -419,6 +432,13 @@ fn apply(
         _ => {
             if let Some(r) = super::keywords::keyword(p, default_server, section, line, diags) {
                 return r;
+            }
+            if kw == "grace" {
+                // HAProxy 2.6's own refusal (a soft stop no longer keeps a proxy serving)
+                return Err(
+                    "the 'grace' keyword is not supported any more since HAProxy version 2.5."
+                        .into(),
+                );
             }
             if let Some((_, instead)) = REMOVED.iter().find(|(k, _)| *k == kw) {
                 return Err(format!(

@@ -3,14 +3,15 @@
 use super::acl::condition;
 use super::line::{number_in, time, Line};
 use super::suggest::did_you_mean;
-use crate::model::{Condition, HttpAction, HttpRule, LinePart, ReturnBody};
+use crate::model::{Condition, HttpAction, HttpRule, LinePart};
 
 mod stick;
 pub use stick::{stick_rule, stick_table};
 
 mod answers;
+pub mod conn;
 pub(super) use answers::response_options_from;
-use answers::{deny_action, redirect, response_options, return_action};
+use answers::{deny_action, redirect, return_action, tarpit_action};
 
 const ACTIONS: &[&str] = &[
     "allow",
@@ -34,13 +35,9 @@ const ACTIONS: &[&str] = &[
 const UNSUPPORTED: &[&str] = &[
     "wait-for-body",
     "normalize-uri",
-    "early-hint",
     "do-resolve",
     "lua",
     "send-spoe-group",
-    "set-nice",
-    "set-tos",
-    "set-mark",
 ];
 
 /// `set-map(FILE) KEY VALUE`, `del-map(FILE) KEY`, `add-acl(FILE) KEY`, `del-acl(FILE) KEY`.
@@ -120,6 +117,18 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             condition: cond_at(line, next)?,
         });
     }
+    let place = if request {
+        conn::Place::Request
+    } else {
+        conn::Place::Response
+    };
+    if let Some((c, next)) = conn::parse(line, 1, place, side)? {
+        return Ok(HttpRule {
+            span: line.span.clone(),
+            action: HttpAction::Conn(c),
+            condition: cond_at(line, next)?,
+        });
+    }
     if let Some(r) = map_edit(line, request)? {
         return Ok(HttpRule {
             span: line.span.clone(),
@@ -137,6 +146,13 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
             other => return Err(format!("'strict-mode' expects on or off, found '{other}'")),
         },
         "deny" => deny_action(line, request)?,
+        "disable-l7-retry" if request => (HttpAction::DisableL7Retry, 2),
+        "early-hint" if request => {
+            let name = line.need(2, "a header name")?.to_string();
+            let value = line.need(3, "a value (log-format string)")?.to_string();
+            super::logformat::check_rule_value(&value, request, "the early hint value")?;
+            (HttpAction::EarlyHint { name, value }, 4)
+        }
         "set-header" | "add-header" => {
             let name = line.need(2, "a header name")?.to_string();
             let value = line.need(3, "a value (log-format string)")?.to_string();
@@ -315,16 +331,12 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
         }
         "set-log-level" => {
             let w = line.need(2, "a log level (emerg ... debug, or silent)")?;
-            const LEVELS: &[&str] = &[
-                "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
-            ];
-            let level = match w {
-                "silent" => None,
-                l => Some(LEVELS.iter().position(|x| *x == l).ok_or_else(|| {
-                    format!("set-log-level: unknown level '{l}' (emerg, alert, crit, err, warning, notice, info, debug or silent)")
-                })? as u8),
-            };
-            (HttpAction::SetLogLevel { level }, 3)
+            (
+                HttpAction::SetLogLevel {
+                    level: log_level(w)?,
+                },
+                3,
+            )
         }
         "auth" => {
             if !request {
@@ -340,20 +352,7 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
                 _ => (HttpAction::Auth { realm: None }, 2),
             }
         }
-        "tarpit" => {
-            if !request {
-                return Err("'tarpit' is only valid in 'http-request'".into());
-            }
-            let (status, content_type, body, headers, i) =
-                response_options(line, request, 500, "deny")?;
-            if !matches!(body, ReturnBody::None) || !headers.is_empty() || content_type.is_some() {
-                return Err(
-                    "'http-request tarpit' with a response (string, file, hdr...) is not run by fulcrum yet: use deny_status and errorfile"
-                        .into(),
-                );
-            }
-            (HttpAction::Tarpit { status }, i)
-        }
+        "tarpit" => tarpit_action(line, request)?,
         "return" => return_action(line, request)?,
         "use-service" => {
             if !request {
@@ -406,6 +405,19 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
         action,
         condition,
     })
+}
+
+/// `set-log-level`'s level: 0 (emerg) .. 7 (debug), `None` for `silent`.
+pub(super) fn log_level(w: &str) -> Result<Option<u8>, String> {
+    const LEVELS: &[&str] = &[
+        "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
+    ];
+    match w {
+        "silent" => Ok(None),
+        l => Ok(Some(LEVELS.iter().position(|x| *x == l).ok_or_else(|| {
+            format!("set-log-level: unknown level '{l}' (emerg, alert, crit, err, warning, notice, info, debug or silent)")
+        })? as u8)),
+    }
 }
 
 /// A regular expression's compile error, if any (the sample engine's regex flavour).

@@ -18,6 +18,7 @@ pub fn default_server() -> Server {
     Server {
         name: String::new(),
         span: Default::default(),
+        id: None,
         address: ServerAddress {
             host: String::new(),
             ip: None,
@@ -27,6 +28,7 @@ pub fn default_server() -> Server {
         weight: 1,
         maxconn: None,
         backup: false,
+        non_stick: false,
         disabled: false,
         check: false,
         inter: Duration::from_secs(2),
@@ -48,6 +50,7 @@ pub fn default_server() -> Server {
         source: None,
         socks4: None,
         check_via_socks4: false,
+        check_proto_h2: None,
         ssl: false,
         tls: Default::default(),
         proto_h2: false,
@@ -107,7 +110,6 @@ const IGNORED: &[(&str, usize)] = &[
     ("slowstart", 1),
     ("resolvers", 1),
     ("init-addr", 1),
-    ("id", 1),
     ("track", 1),
     ("redir", 1),
     ("tfo", 0),
@@ -121,8 +123,6 @@ const IGNORED: &[(&str, usize)] = &[
     ("namespace", 1),
     ("tcp-ut", 1),
     ("log-proto", 1),
-    ("non-stick", 0),
-    ("stick", 0),
     ("hash-key", 1),
     ("guid", 1),
 ];
@@ -153,7 +153,6 @@ pub fn parse_server(
 ) -> Result<Server, String> {
     let name = line.need(1, "a server name")?.to_string();
     let addr = line.address(2, "an address such as 10.0.0.1:80")?;
-    super::extras::refuse_client_destination(&addr)?;
     let mut s = template.clone();
     s.name = name;
     s.span = line.span.clone();
@@ -213,6 +212,7 @@ fn apply_options<'a>(
         let mut consumed = 2;
         match opt {
             "weight" => s.weight = number_in(value("a weight from 0 to 256")?, "weight", 0, 256)?,
+            "id" => s.id = Some(number_in(value("a positive integer")?, "id", 1, i32::MAX as u64)?),
             "agent-port" => s.agent.port = Some(number_in(value("a port")?, "agent-port", 1, 65535)? as u16),
             "agent-inter" => s.agent.inter = Some(positive_time(value("a time")?, "agent-inter")?),
             "agent-addr" => {
@@ -240,11 +240,12 @@ fn apply_options<'a>(
                 s.check_addr = Some(v.parse::<IpAddr>().map_err(|_| format!("'addr' expects an IP address, found '{v}'"))?);
             }
             "cookie" => s.cookie = Some(value("a cookie value")?.to_string()),
-            // the checks' multiplexer: fulcrum's checks speak raw TCP or HTTP/1 (the defaults)
+            // the checks' multiplexer: raw TCP, HTTP/1 or HTTP/2 (fcgi: not yet)
             "check-proto" => match value("a protocol")? {
-                "h1" | "none" => {}
-                p @ ("h2" | "fcgi") => {
-                    return Err(format!("server option 'check-proto {p}' is not supported by fulcrum yet (checks speak HTTP/1)"))
+                "h1" | "none" => s.check_proto_h2 = Some(false),
+                "h2" => s.check_proto_h2 = Some(true),
+                "fcgi" => {
+                    return Err("server option 'check-proto fcgi' is not supported by fulcrum yet (checks speak HTTP/1 or HTTP/2)".to_string())
                 }
                 p => return Err(format!("'check-proto' : unknown MUX protocol '{p}'")),
             },
@@ -280,6 +281,8 @@ fn apply_options<'a>(
                 consumed = 1;
                 match opt {
                     "backup" => s.backup = true,
+                    "non-stick" => s.non_stick = true,
+                    "stick" => s.non_stick = false,
                     "no-backup" => s.backup = false,
                     "disabled" => s.disabled = true,
                     "enabled" => s.disabled = false,

@@ -167,7 +167,7 @@ pub(super) fn connect(line: &Line<'_>) -> Result<TcpCheckConnect, String> {
     let mut i = 2;
     while let Some(a) = line.arg(i) {
         match a {
-            "default" => {}
+            "default" => c.default = true,
             "port" => {
                 let p = line.need(i + 1, "a port")?;
                 match p.parse::<u16>() {
@@ -209,13 +209,14 @@ pub(super) fn connect(line: &Line<'_>) -> Result<TcpCheckConnect, String> {
             }
             "proto" => {
                 // HAProxy's multiplexers: `none` (raw TCP) for tcp-check, `h1`/`h2`/`fcgi` for
-                // http-check; fulcrum's checks speak the default of each (raw TCP, HTTP/1)
+                // http-check; fulcrum's checks speak raw TCP, HTTP/1 or HTTP/2
                 let p = line.need(i + 1, "a protocol name")?;
                 let http = line.words[0] == "http-check";
                 match (http, p) {
                     (false, "none") | (true, "h1") => {}
-                    (true, "h2" | "fcgi") => {
-                        return Err(format!("'http-check connect proto {p}' is not supported by fulcrum yet (HTTP/1 checks only)"))
+                    (true, "h2") => c.proto_h2 = true,
+                    (true, "fcgi") => {
+                        return Err("'http-check connect proto fcgi' is not supported by fulcrum yet (HTTP/1 and HTTP/2 checks only)".to_string())
                     }
                     _ => {
                         return Err(format!("'{} connect' : 'proto' : invalid MUX protocol '{p}' for {}", line.words[0], line.words[0]))

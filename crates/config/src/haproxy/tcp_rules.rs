@@ -10,14 +10,7 @@ use fulcrum_sample::fetch::Needs;
 
 /// Actions HAProxy 2.6 has in TCP rules that fulcrum does not run yet.
 const NOT_RUN: &[&str] = &[
-    "expect-proxy",
     "expect-netscaler-cip",
-    "capture",
-    "sc-inc-gpc",
-    "set-mark",
-    "set-tos",
-    "set-nice",
-    "set-log-level",
     "set-priority-class",
     "set-priority-offset",
     "do-resolve",
@@ -46,6 +39,52 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
         return Ok((TcpAction::Counter(c), next));
     }
     let base = word.split('(').next().unwrap_or(word);
+    if !response {
+        let place = if what.ends_with("content") {
+            super::rules::conn::Place::Request
+        } else {
+            super::rules::conn::Place::Accept
+        };
+        if let Some((c, next)) = super::rules::conn::parse(line, i, place, what)? {
+            return Ok((TcpAction::Conn(c), next));
+        }
+    }
+    if base == "capture" {
+        if what != "tcp-request content" {
+            return Err(format!(
+                "'capture' is not allowed in '{what}' rules (only 'tcp-request content', as HAProxy 2.6)"
+            ));
+        }
+        let expr = line.need(i + 1, "a sample expression")?.to_string();
+        let mut compiler = fulcrum_sample::expr::Compiler::default().with_available(available);
+        let compiled = fulcrum_sample::expr::compile_with(&expr, &mut compiler)
+            .map_err(|e| format!("capture '{expr}': {e}"))?;
+        super::logformat::check_answered(compiled.fetch.kw.name)
+            .map_err(|e| format!("capture '{expr}': {e}"))?;
+        if line.arg(i + 2) != Some("len") {
+            return Err("'tcp-request content capture SAMPLE' expects 'len N'".into());
+        }
+        let len = super::line::number_in(line.need(i + 3, "a length")?, "capture len", 1, 65535)?
+            as usize;
+        // the slot is the proxy's next request capture (`proxy.rs`)
+        return Ok((TcpAction::Capture { expr, len, slot: 0 }, i + 4));
+    }
+    if base == "expect-proxy" {
+        if what != "tcp-request connection" {
+            return Err(format!(
+                "'expect-proxy layer4' is not allowed in '{what}' rules (only 'tcp-request connection')"
+            ));
+        }
+        match line.arg(i + 1) {
+            Some("layer4") => return Ok((TcpAction::ExpectProxy, i + 2)),
+            _ => return Err("'expect-proxy' expects 'layer4'".into()),
+        }
+    }
+    if what == "tcp-request content" && base == "set-log-level" {
+        let w = line.need(i + 1, "a log level (emerg ... debug, or silent)")?;
+        let level = super::rules::log_level(w)?;
+        return Ok((TcpAction::SetLogLevel { level }, i + 2));
+    }
     if !response
         && matches!(
             base,

@@ -839,8 +839,12 @@ fn http_check() {
             "not supported with a regex matching method",
         ),
         (
-            " server s 127.0.0.1:80 check check-proto h2\n",
-            "'check-proto h2' is not supported by fulcrum yet",
+            " server s 127.0.0.1:80 check check-proto fcgi\n",
+            "'check-proto fcgi' is not supported by fulcrum yet",
+        ),
+        (
+            " http-check connect proto fcgi\n server s 127.0.0.1:80 check\n",
+            "'http-check connect proto fcgi' is not supported by fulcrum yet",
         ),
     ] {
         let e = errors(&format!("{TIMEOUTS}backend b\n option httpchk\n{text}"));
@@ -882,10 +886,15 @@ fn stick_tables() {
         errors(&format!("{TIMEOUTS}backend b\n stick on src table nope\n")).len(),
         1
     );
-    // A converter would be dropped from the model: refused, not run differently.
+    // The pattern is a whole sample expression, converters kept.
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n stick-table type ip size 1k\n stick on src,ipmask(24)\n"
+    ));
+    assert_eq!(c.proxy("b").unwrap().stick_rules[0].expr, "src,ipmask(24)");
+    // A mistake in it is an error at its line, with the column.
     assert_eq!(
         errors(&format!(
-            "{TIMEOUTS}backend b\n stick-table type ip size 1k\n stick on src,ipmask(24)\n"
+            "{TIMEOUTS}backend b\n stick-table type ip size 1k\n stick on src,nope\n"
         ))
         .len(),
         1
@@ -1169,11 +1178,11 @@ fn tcp_rules_are_parsed_or_refused_by_name() {
     );
     assert_eq!(c.proxies[1].tcp_rules.content.len(), 1);
     let e = errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n tcp-request connection expect-proxy layer4\n"
+        "{TIMEOUTS}frontend f\n bind :80\n tcp-request content switch-mode http\n"
     ));
     assert_eq!(
         e,
-        vec!["t.cfg:7: error: 'tcp-request connection expect-proxy' is not run by fulcrum yet"]
+        vec!["t.cfg:7: error: 'tcp-request content switch-mode' is not run by fulcrum yet"]
     );
     let e = errors(&format!(
         "{TIMEOUTS}frontend f\n bind :80\n tcp-request connection track-sc0 src\n"
@@ -1432,4 +1441,126 @@ fn capture_action() {
         "{TIMEOUTS}backend b\n http-response capture status id 0\n"
     ))
     .is_empty());
+}
+
+#[test]
+fn http2_checks_parse() {
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n option httpchk\n http-check connect proto h2\n server s 127.0.0.1:80 check check-proto h2\n server t 127.0.0.1:81 check check-proto h1\n server u 127.0.0.1:82 check\n"
+    ));
+    let b = c.proxy("b").unwrap();
+    let h2: Vec<_> = b.servers.iter().map(|s| s.check_proto_h2).collect();
+    assert_eq!(h2, vec![Some(true), Some(false), None]);
+    assert!(matches!(
+        b.http_check.rules.first(),
+        Some(HttpCheckRule::Connect(c)) if c.proto_h2
+    ));
+}
+
+#[test]
+fn deny_and_tarpit_replies_with_errorfiles() {
+    let dir = std::env::temp_dir().join(format!("fulcrum-cfg-errf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let page = dir.join("403.http");
+    std::fs::write(&page, "HTTP/1.1 403 Forbidden\r\n\r\nno\n").expect("page");
+    let head = format!(
+        "{TIMEOUTS}http-errors E\n errorfile 403 {}\nfrontend f\n bind :1\n mode http\n",
+        page.display()
+    );
+    let c = ok(&format!(
+        "{head} http-request deny errorfiles E if {{ path /a }}\n http-request tarpit deny_status 429 errorfiles E hdr X %[path]\n"
+    ));
+    let rules = &c.proxies[0].http_request;
+    match &rules[0].action {
+        HttpAction::DenyReply(r) => {
+            assert_eq!(r.status, 403);
+            assert_eq!(r.body, ReturnBody::Errorfile(page.display().to_string()));
+        }
+        other => panic!("{other:?}"),
+    }
+    match &rules[1].action {
+        HttpAction::Tarpit {
+            status: 429,
+            reply: Some(r),
+        } => assert_eq!(r.body, ReturnBody::None, "no 429 in E: an empty answer"),
+        other => panic!("{other:?}"),
+    }
+    // haproxy's warning for the status E does not have, at the rule's line
+    let w = warnings(&format!(
+        "{head} http-request tarpit deny_status 429 errorfiles E\n"
+    ));
+    assert!(
+        w.iter()
+            .any(|w| w.contains("t.cfg:10:") && w.contains("status '429'")),
+        "{w:?}"
+    );
+    let e = errors(&format!("{head} http-request deny errorfiles NOPE\n"));
+    assert!(
+        e[0].contains("t.cfg:10:") && e[0].contains("unknown http-errors section 'NOPE'"),
+        "{e:?}"
+    );
+    // a response deny defaults to 502
+    let c = ok(&format!(
+        "{head} http-response deny content-type text/plain string x\n"
+    ));
+    assert!(matches!(
+        &c.proxies[0].http_response[0].action,
+        HttpAction::DenyReply(Reply { status: 502, .. })
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn connection_actions_where_haproxy_allows_them() {
+    let head = format!("{TIMEOUTS}frontend f\n bind :1\n mode http\n");
+    let c = ok(&format!(
+        "{head} http-request set-mark 0x10\n http-request set-tos 010\n http-response set-nice 5000\n\
+         \x20http-request early-hint link \"<%[path]>\"\n http-request disable-l7-retry\n\
+         \x20tcp-request connection set-mark 7\n tcp-request connection expect-proxy layer4 if {{ src 10.0.0.1 }}\n\
+         \x20tcp-request content capture req.hdr(host) len 8\n tcp-request content set-log-level err\n"
+    ));
+    let p = &c.proxies[0];
+    assert_eq!(
+        p.http_request[0].action,
+        HttpAction::Conn(ConnAction::SetMark(16))
+    );
+    assert_eq!(
+        p.http_request[1].action,
+        HttpAction::Conn(ConnAction::SetTos(8))
+    );
+    assert_eq!(
+        p.http_response[0].action,
+        HttpAction::Conn(ConnAction::SetNice(1024))
+    );
+    assert_eq!(p.tcp_rules.connection[1].action, TcpAction::ExpectProxy);
+    assert!(matches!(
+        p.tcp_rules.content[0].action,
+        TcpAction::Capture {
+            len: 8,
+            slot: 0,
+            ..
+        }
+    ));
+    assert!(p.captures.iter().any(|c| c.sample && c.len == 8));
+    let w = warnings(&format!(
+        "{TIMEOUTS}frontend f\n bind :1 proto h2\n mode http\n http-request set-tos 4\n"
+    ));
+    assert!(
+        w.len() == 1 && w[0].contains("t.cfg:8:") && w[0].contains("HTTP/2"),
+        "{w:?}"
+    );
+    for (line, want) in [
+        ("tcp-request session expect-proxy layer4", "not allowed"),
+        ("tcp-request connection capture src len 4", "not allowed"),
+        ("tcp-request session set-nice 1", "not allowed"),
+        ("http-response set-priority-class int(1)", "not allowed"),
+        ("http-response disable-l7-retry", "unknown"),
+        ("http-request set-mark abc", "invalid number"),
+    ] {
+        let e = errors(&format!("{head} {line}\n"));
+        assert!(
+            e.len() == 1 && e[0].contains("t.cfg:8:") && e[0].contains(want),
+            "{line}: {e:?}"
+        );
+    }
 }

@@ -33,7 +33,10 @@ pub fn parse(line: &Line<'_>) -> Result<(WaitForBody, Option<usize>), String> {
         i += 2;
     }
     let Some(time) = time else {
-        return Err("'http-request wait-for-body' needs 'time <time>'".to_string());
+        return Err(format!(
+            "'{} wait-for-body' needs 'time <time>'",
+            line.keyword()
+        ));
     };
     Ok((WaitForBody { time, at_least }, cond))
 }
@@ -73,6 +76,36 @@ pub fn place(p: &mut crate::model::Proxy, line: &Line<'_>, frontend: bool) -> Re
         condition,
     });
     Ok(())
+}
+
+/// `http-response wait-for-body time T [at-least N]`: run as the proxy's first, unconditional
+/// `http-response` rule (the answer's body is read before the rules); elsewhere refused.
+pub fn place_response(p: &mut crate::model::Proxy, line: &Line<'_>) -> Result<(), String> {
+    let (w, cond) = parse(line)?;
+    if cond.is_some() || !p.http_response.is_empty() || p.options.response_wait_for_body.is_some() {
+        return Err(
+            "'http-response wait-for-body' is run by fulcrum only as a proxy's first http-response rule, without a condition (not yet elsewhere)"
+                .to_string(),
+        );
+    }
+    p.options.response_wait_for_body = Some(w);
+    Ok(())
+}
+
+/// `http-response wait-for-body` in a backend with HTTP/2 servers (`proto h2`): their
+/// answers are not waited for yet, which the operator is told (at the backend's line).
+pub fn warn_h2_servers(
+    proxies: &[crate::model::Proxy],
+    diags: &mut crate::diagnostics::Diagnostics,
+) {
+    for p in proxies {
+        if p.options.response_wait_for_body.is_some() && p.servers.iter().any(|s| s.proto_h2) {
+            diags.warning(
+                &p.span,
+                format!("proxy '{}': 'http-response wait-for-body' is not applied to the answers of its HTTP/2 servers yet", p.name),
+            );
+        }
+    }
 }
 
 /// A size with HAProxy's optional `k`, `m` or `g` suffix (powers of 1024).

@@ -119,6 +119,16 @@ pub struct LogTarget {
     pub format: Option<String>,
     /// `len N`: the longest datagram (None: 1024, HAProxy's default).
     pub len: Option<u32>,
+    /// `sample RANGES:SIZE`: of every SIZE lines sent to this target, only those whose rank
+    /// (from 1) is in one of the inclusive ranges, sorted (`1,3-4:5`: lines 1, 3 and 4 of 5).
+    pub sample: Option<LogSample>,
+}
+
+/// A `log` target's `sample` setting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogSample {
+    pub ranges: Vec<(u32, u32)>,
+    pub size: u32,
 }
 
 /// `stats socket PATH|ADDR [mode M] [level L] ...`

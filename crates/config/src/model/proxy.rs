@@ -244,11 +244,16 @@ pub enum Balance {
 pub struct Server {
     pub name: String,
     pub span: Span,
+    /// `id N`: the server's number in its backend (`srv_id`, a stick table's `server_id`,
+    /// the stats' `sid`); see `model_ids`.
+    pub id: Option<u32>,
     pub address: ServerAddress,
     /// `weight`, 0..=256, default 1.
     pub weight: u32,
     pub maxconn: Option<u32>,
     pub backup: bool,
+    /// `non-stick` (`stick` clears it): stick rules never store this server.
+    pub non_stick: bool,
     pub disabled: bool,
     pub check: bool,
     /// `inter`, default 2s.
@@ -285,6 +290,9 @@ pub struct Server {
     pub socks4: Option<SocketAddr>,
     /// `check-via-socks4`: the health checks' default connect goes through `socks4` too.
     pub check_via_socks4: bool,
+    /// `check-proto h2` (Some(true)) or `h1`/`none` (Some(false)): the multiplexer of the
+    /// checks' default connect; unset, an HTTP check follows the server's `proto`.
+    pub check_proto_h2: Option<bool>,
     /// `ssl`: connections to the server are TLS (`no-ssl` clears it).
     pub ssl: bool,
     /// TLS options of the line (`verify`, `ca-file`, `sni`, `alpn`, ...), as written.
@@ -440,6 +448,9 @@ pub struct ProxyOptions {
     pub http_buffer_request: bool,
     /// `http-request wait-for-body` as a frontend's first rule (`haproxy::wait_body`).
     pub wait_for_body: Option<WaitForBody>,
+    /// `http-response wait-for-body` as the proxy's first `http-response` rule: the
+    /// server's answer body is waited for before the rules (`haproxy::wait_body`).
+    pub response_wait_for_body: Option<WaitForBody>,
     /// `retry-on none`: a failed connection is not retried (nor redispatched).
     pub retry_on_none: bool,
     /// `retry-on` conditions met after the request was sent (HAProxy's layer-7 retries).

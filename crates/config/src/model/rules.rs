@@ -56,6 +56,38 @@ pub enum TcpAction {
     /// `set-src|set-dst|set-src-port|set-dst-port EXPR` (`tcp-request` phases): the
     /// connection's addresses from then on.
     SetAddr { part: AddrPart, expr: String },
+    /// `set-mark`, `set-tos`, `set-nice`, `set-priority-class|offset`.
+    Conn(ConnAction),
+    /// `capture SAMPLE len N` (`tcp-request content`): the sample's value, cut to N bytes, in
+    /// the request capture slot `slot` (a new one, as `http-request capture ... len N`).
+    Capture {
+        expr: String,
+        len: usize,
+        slot: usize,
+    },
+    /// `expect-proxy layer4` (`tcp-request connection`): the connection must start with a
+    /// PROXY header (as `accept-proxy` on the bind), whose addresses are the client's after.
+    ExpectProxy,
+    /// `set-log-level LEVEL` (`tcp-request content`): the session's log line at this
+    /// severity (0 emerg .. 7 debug); `None`: `silent`.
+    SetLogLevel { level: Option<u8> },
+}
+
+/// Actions on the client's connection or the stream's scheduling, in `tcp-request` and
+/// `http-request|http-response` rules.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "conn")]
+pub enum ConnAction {
+    /// `set-mark MARK`: the client socket's `SO_MARK`.
+    SetMark(u32),
+    /// `set-tos TOS`: the client socket's `IP_TOS` (`IPV6_TCLASS`).
+    SetTos(u32),
+    /// `set-nice N` (-1024..1024): HAProxy's task priority (see the README for what fulcrum
+    /// does with it).
+    SetNice(i32),
+    /// `set-priority-class EXPR` / `set-priority-offset EXPR`: the request's place in a
+    /// backend queue (`prio_class`, `prio_offset`).
+    SetPriority { offset: bool, expr: String },
 }
 
 /// One `http-request` or `http-response` rule.
@@ -103,6 +135,10 @@ pub enum HttpAction {
     Deny {
         status: Option<u16>,
     },
+    /// `deny` with response options (`content-type`, `string`, `lf-string`, `file`,
+    /// `lf-file`, `errorfile`, `errorfiles`, `hdr`): that answer, logged as the proxy's
+    /// refusal (`PR`/`PH`), not as a local answer.
+    DenyReply(Reply),
     /// `set-header NAME FMT` (FMT is a HAProxy log-format string, kept as written).
     SetHeader {
         name: String,
@@ -187,6 +223,8 @@ pub enum HttpAction {
     /// the error page for N (500 by default).
     Tarpit {
         status: u16,
+        /// Response options (as `deny`'s), rendered once the hold is over.
+        reply: Option<Reply>,
     },
     /// `set-log-level LEVEL`: the request's log line is sent at this syslog severity
     /// (0 emerg .. 7 debug); `None`: `silent`, no line.
@@ -212,6 +250,16 @@ pub enum HttpAction {
     SetAddr {
         part: AddrPart,
         expr: String,
+    },
+    /// `set-mark`, `set-tos`, `set-nice`, `set-priority-class|offset`.
+    Conn(ConnAction),
+    /// `disable-l7-retry`: no `retry-on` retry for this request.
+    DisableL7Retry,
+    /// `early-hint NAME FMT`: a field of the `103 Early Hints` sent before the answer (the
+    /// fields of consecutive rules go in one 103).
+    EarlyHint {
+        name: String,
+        value: String,
     },
 }
 
@@ -278,10 +326,16 @@ pub enum CounterAction {
         key: String,
         table: Option<String>,
     },
-    /// `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`.
-    IncGpc { slot: u8, idx: u8 },
-    /// `sc-set-gpt0(N) VALUE`.
-    SetGpt0 { slot: u8, value: i64 },
+    /// `sc-inc-gpc(IDX,N)` (`array`) / `sc-inc-gpc0(N)` / `sc-inc-gpc1(N)`.
+    IncGpc { slot: u8, idx: u8, array: bool },
+    /// `sc-set-gpt(IDX,N) VALUE` (`array`) / `sc-set-gpt0(N) VALUE`: VALUE a sample
+    /// expression (an integer is written `int(N)`).
+    SetGpt {
+        slot: u8,
+        idx: u8,
+        array: bool,
+        value: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -290,6 +344,16 @@ pub enum RedirectKind {
     Location,
     Prefix,
     Scheme,
+}
+
+/// The answer of `deny`/`tarpit` written with `return`'s response options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: ReturnBody,
+    /// `hdr NAME FMT`: FMT is a log-format string.
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -301,6 +365,9 @@ pub enum ReturnBody {
     LfString(String),
     File(String),
     Errorfile(String),
+    /// `errorfiles NAME`: the file of the `http-errors` section NAME for the status, resolved
+    /// once the whole configuration is read (`Errorfile`, or `None`: an empty answer).
+    Errorfiles(String),
 }
 
 /// `stick-table type ip|ipv6|integer|string|binary [len N] size N [expire T] [nopurge] [store ...]`
@@ -332,7 +399,10 @@ pub enum StickKeyType {
 pub struct StickRule {
     pub span: Span,
     pub kind: StickRuleKind,
+    /// The pattern's first fetch (its name and its first argument as written).
     pub fetch: Fetch,
+    /// The whole pattern, a sample expression (`src`, `req.cook(a),lower`).
+    pub expr: String,
     pub table: Option<Reference>,
     pub condition: Option<Condition>,
 }

@@ -37,17 +37,31 @@ pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCod
     for msg in &tls {
         eprintln!("{}", error_line(msg));
     }
-    // Stick rules are compiled as `run` compiles them (a `type string` table's, and the
-    // `stick on src` of an address table): what `run` refuses, `check` refuses.
+    // Stick rules are compiled as `run` compiles them (sample-keyed rules with their
+    // conditions, and the `stick on src` of an address table): what `run` refuses, `check`
+    // refuses.
     let sticks: Vec<String> = loaded
         .config
         .proxies
         .iter()
         .filter_map(|p| {
-            fulcrum_proxy::persist::stick_sample::SampleStick::from_proxy(p)
-                .err()
-                .or_else(|| fulcrum_proxy::persist::stick::stick_on_src(p).err())
+            fulcrum_proxy::persist::stick_sample::check(p, |c| {
+                fulcrum_proxy::acl::compile_condition(c, &p.acls)
+                    .map(|_| ())
+                    .map_err(|e| e.0)
+            })
+            .err()
+            .or_else(|| fulcrum_proxy::persist::stick::stick_on_src(p).err())
         })
+        .collect();
+    // A stick table's `store` list is read as `run` reads it (types, periods, arrays).
+    let sticks: Vec<String> = sticks
+        .into_iter()
+        .chain(loaded.config.proxies.iter().filter_map(|p| {
+            let t = p.stick_table.as_ref()?;
+            let e = fulcrum_proxy::track::parse_store(t).err()?;
+            Some(format!("{}: {e}", t.span))
+        }))
         .collect();
     for msg in &sticks {
         eprintln!("{}", error_line(msg));

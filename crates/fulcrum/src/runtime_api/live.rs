@@ -224,8 +224,10 @@ impl Live<'_> {
             AdminState::Maint if disabled => 0x04,
             AdminState::Maint => 0x01,
         };
+        let (id, forced) = p.server_id_of(index);
         ServerView {
-            id: index as u32 + 1,
+            forced_ids: (p.options.keywords.id.is_some(), forced),
+            id,
             name: s.name.clone(),
             addr,
             port,

@@ -258,6 +258,8 @@ pub struct ServerView {
     pub reason: String,
     /// Requests/connections in flight.
     pub served: u32,
+    /// `bk_f_forced_id`, `srv_f_forced_id`: the backend's and the server's `id` were given.
+    pub forced_ids: (bool, bool),
 }
 
 /// A backend (or `listen`) as the runtime API shows it.
@@ -280,7 +282,7 @@ pub fn servers_state(backends: &[BackendView]) -> String {
         for s in &b.servers {
             let _ = writeln!(
                 out,
-                "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} 0 0 - {} - 0 {} - {} {}",
+                "{} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} {} - {} - 0 {} - {} {}",
                 b.id,
                 b.name,
                 s.id,
@@ -296,6 +298,8 @@ pub fn servers_state(backends: &[BackendView]) -> String {
                 s.check_health,
                 s.check_state,
                 s.agent_state,
+                u8::from(s.forced_ids.0),
+                u8::from(s.forced_ids.1),
                 s.port,
                 s.check_port,
                 if s.agent_addr.is_empty() {

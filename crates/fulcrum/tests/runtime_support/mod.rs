@@ -317,3 +317,44 @@ pub fn read_prompt(s: &mut UnixStream) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// A `show table` answer with the entry addresses and the milliseconds before expiry set
+/// aside (they differ between two processes).
+pub fn table_normal(answer: &str) -> String {
+    answer
+        .lines()
+        .map(|l| {
+            let l = match l.split_once(": key=") {
+                Some((p, rest)) if p.starts_with("0x") => format!("0xADDR: key={rest}"),
+                _ => l.to_string(),
+            };
+            l.split(' ')
+                .map(|w| match w.strip_prefix("exp=") {
+                    Some(_) => "exp=E".to_string(),
+                    None => w.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// haproxy and fulcrum side by side, each on its own config with an `admin.sock` runtime
+/// socket in its directory; returns once haproxy's socket answers (fulcrum's already does).
+pub fn versus(
+    test: &str,
+    haproxy_cfg: impl FnOnce(&Path) -> String,
+    fulcrum_cfg: impl FnMut(&Path) -> String,
+) -> (PathBuf, fulcrum_testlab::process::Child, Fulcrum) {
+    let hdir = Fulcrum::dir(&format!("{test}-h"));
+    let hcfg = hdir.join("h.cfg");
+    std::fs::write(&hcfg, haproxy_cfg(&hdir)).expect("write");
+    let haproxy = fulcrum_testlab::process::Child::haproxy(&hcfg, hdir.join("haproxy.log"));
+    let f = Fulcrum::start_bound(&format!("{test}-f"), "admin.sock", fulcrum_cfg);
+    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        query(&hdir.join("admin.sock"), "show cli level").is_ok()
+    });
+    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+    (hdir, haproxy, f)
+}

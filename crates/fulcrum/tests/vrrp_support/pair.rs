@@ -161,3 +161,26 @@ pub fn after_term(backup_priority: u8) -> Duration {
 pub fn after_kill(backup_priority: u8, advert_int: f64) -> Duration {
     Duration::from_secs_f64(3.0 * advert_int + skew_v2(backup_priority) * advert_int + 0.5)
 }
+
+/// Two routers whose passwords differ (node 0 priority 100 with `auth[0]`, node 1 priority
+/// 150 with `auth[1]`): each drops the other's adverts, so both come to hold the address, and
+/// node 0 (fulcrum) logs the mismatch. The daemons, for the caller's further checks.
+pub fn split_by_auth(t: &Topo, kinds: [Kind; 2], auth: [&'static str; 2]) -> [Daemon; 2] {
+    let inst = |priority, auth| Inst {
+        priority,
+        auth: Some(auth),
+        ..Inst::default()
+    };
+    let a = Daemon::start(kinds[0], t, 0, &inst(100, auth[0]).render(t, 0));
+    let b = Daemon::start(kinds[1], t, 1, &inst(150, auth[1]).render(t, 1));
+    for node in 0..2 {
+        assert!(
+            wait_vip(t, node, true, SETTLE).is_some(),
+            "node {node} holds the address: adverts with another password are ignored{}",
+            logs(&[&a, &b])
+        );
+    }
+    let seen = fulcrum_testlab::wait::until(SETTLE, || a.log().contains("authentication mismatch"));
+    assert!(seen.is_some(), "the drop is logged{}", logs(&[&a]));
+    [a, b]
+}

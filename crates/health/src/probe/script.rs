@@ -85,12 +85,18 @@ pub struct Connect {
     pub linger: bool,
     /// Inserted because the rules did not start with a connect.
     pub implicit: bool,
+    /// `connect default`: the server's check settings apply, as to an implicit connect.
+    pub server_defaults: bool,
     /// TLS after the connect (`connect ssl`, or the server's `check-ssl` on the default one).
     pub tls: Option<TlsSettings>,
     /// `via-socks4` (or the server's `check-via-socks4` on the default connect).
     pub via_socks4: bool,
     /// The server's `socks4` proxy when this connect goes through it (set from the server).
     pub socks4: Option<std::net::SocketAddr>,
+    /// HTTP/2 on this connection (`http-check connect proto h2`, or the server's `check-proto
+    /// h2` / `proto h2` on the default connect); an HTTP check over TLS also speaks HTTP/2
+    /// when ALPN chose `h2`, as HAProxy's.
+    pub h2: bool,
 }
 
 /// How a check's TLS handshake goes: SNI, ALPN, and the CA that verifies the server's

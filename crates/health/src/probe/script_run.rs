@@ -6,11 +6,12 @@
 use crate::clock;
 use crate::probe::addr::{CheckAddr, Conn, Dest};
 use crate::probe::check_sample::CheckEnv;
+use crate::probe::h2check::H2Link;
+use crate::probe::link::{read, write, Link};
 use crate::probe::script::{self, Action, Script, Step, Verdict};
 use crate::probe::{response, tcp};
 use crate::status::{CheckOutcome, CheckStatus};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// HAProxy judges on its first buffer: a check reads at most this much.
 pub const CHECK_BUFFER: usize = 16384;
@@ -47,7 +48,14 @@ pub struct ScriptCheck {
     pub disable_on_404: bool,
     /// `http-check send-state`: the static part of `X-Haproxy-Server-State`.
     pub send_state: Option<crate::send_state::StateHeader>,
+    /// The server has `send-proxy-v2`: the checks' PROXY headers are version 2 (HAProxy sends
+    /// the 16-byte LOCAL header: no addresses), else the version 1 line.
+    pub proxy_v2: bool,
 }
+
+/// HAProxy's PROXY v2 header on a check connection: the signature, version 2 command LOCAL,
+/// family UNSPEC, no address block (captured from haproxy 2.6 checking a send-proxy-v2 server).
+pub const PROXY_V2_LOCAL: [u8; 16] = *b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00";
 
 /// HAProxy prints `code: N` for the statuses past layer 6 (L7OK, L7OKC, L7STS).
 fn outcome(
@@ -67,39 +75,6 @@ fn outcome(
         o = o.with_info(info);
     }
     o
-}
-
-/// A check connection: plain, or TLS after a `connect ssl` / `check-ssl` handshake.
-enum Link {
-    Plain(Conn),
-    Tls(Box<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>),
-}
-
-async fn write(conn: &mut Link, data: &[u8]) -> std::io::Result<()> {
-    match conn {
-        Link::Plain(Conn::Tcp(s)) => s.write_all(data).await,
-        Link::Plain(Conn::Unix(s)) => s.write_all(data).await,
-        Link::Tls(s) => {
-            s.write_all(data).await?;
-            s.flush().await
-        }
-    }
-}
-
-async fn read(conn: &mut Link, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-    let room = CHECK_BUFFER.saturating_sub(buf.len());
-    let mut chunk = vec![0u8; room.min(4096)];
-    let n = match conn {
-        Link::Plain(Conn::Tcp(s)) => s.read(&mut chunk).await?,
-        Link::Plain(Conn::Unix(s)) => s.read(&mut chunk).await?,
-        // a TLS peer closing without close_notify ends the answer too
-        Link::Tls(s) => match s.read(&mut chunk).await {
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
-            r => r?,
-        },
-    };
-    buf.extend_from_slice(&chunk[..n]);
-    Ok(n)
 }
 
 impl ScriptCheck {
@@ -215,7 +190,13 @@ impl ScriptCheck {
                         // clean close (SO_LINGER 0: no FIN exchange, no TIME_WAIT left)
                         let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
                     }
-                    let header = c.send_proxy.then(|| proxy_v1(&new));
+                    let header = c.send_proxy.then(|| {
+                        if self.proxy_v2 {
+                            PROXY_V2_LOCAL.to_vec()
+                        } else {
+                            proxy_v1(&new)
+                        }
+                    });
                     let mut new = Link::Plain(new);
                     if let Some(header) = header {
                         if let Err(e) = write(&mut new, &header).await {
@@ -250,6 +231,10 @@ impl ScriptCheck {
                             )
                         }
                         (None, plain) => plain,
+                    };
+                    let new = match self.h2_over(c, new).await {
+                        Ok(new) => new,
+                        Err(e) => return self.socket_error(start, step, &e),
                     };
                     conn = Some(new);
                     deadline = clock::now() + self.read_timeout;
@@ -449,6 +434,28 @@ impl ScriptCheck {
                 .with_code(404);
         }
         script::success(flavor, last, pass, clock::since(start))
+    }
+
+    /// HTTP/2 on the new connection when the connect asks for it, or when an HTTP check's
+    /// TLS handshake chose `h2` by ALPN (HAProxy picks its multiplexer so).
+    async fn h2_over(&self, c: &script::Connect, link: Link) -> std::io::Result<Link> {
+        let alpn_h2 = matches!(&link, Link::Tls(s) if s.get_ref().1.alpn_protocol() == Some(b"h2"));
+        let http = || {
+            self.script
+                .steps
+                .iter()
+                .any(|s| matches!(s.action, Action::ExpectHttp(..)))
+        };
+        if !(c.h2 || alpn_h2) || !http() {
+            return Ok(link);
+        }
+        let h2 = match link {
+            Link::Plain(Conn::Tcp(s)) => H2Link::handshake(s).await?,
+            Link::Plain(Conn::Unix(s)) => H2Link::handshake(s).await?,
+            Link::Tls(s) => H2Link::handshake(*s).await?,
+            h2 @ Link::H2(_) => return Ok(h2),
+        };
+        Ok(Link::H2(Box::new(h2)))
     }
 
     fn timeout(&self, start: Instant, step: &Step, status: CheckStatus) -> CheckOutcome {

@@ -17,17 +17,7 @@ pub enum Refused {
     Io(std::io::Error),
 }
 
-/// The CONNECT request for `dst` as HAProxy sends it; None for IPv6 (SOCKS4 is IPv4 only).
-pub fn request(dst: SocketAddr) -> Option<Vec<u8>> {
-    let SocketAddr::V4(v4) = dst else {
-        return None;
-    };
-    let mut r = vec![0x04, 0x01];
-    r.extend_from_slice(&v4.port().to_be_bytes());
-    r.extend_from_slice(&v4.ip().octets());
-    r.extend_from_slice(b"HAProxy\0");
-    Some(r)
-}
+use fulcrum_config::socks4::request;
 
 /// Asks the proxy on `s` for `dst`, the reply expected before `deadline`.
 pub async fn through(s: &mut TcpStream, dst: SocketAddr, deadline: Instant) -> Result<(), Refused> {
@@ -48,20 +38,5 @@ pub async fn through(s: &mut TcpStream, dst: SocketAddr, deadline: Instant) -> R
         Ok(Err(e)) => Err(Refused::Io(e)),
         Ok(Ok(reply)) if reply[1] == 0x5a => Ok(()),
         Ok(Ok(_)) => Err(Refused::Denied),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_is_haproxys() {
-        // captured from haproxy 2.6 checking 127.0.0.2:6379 through a SOCKS4 proxy
-        assert_eq!(
-            request("127.0.0.2:6379".parse().expect("addr")),
-            Some(b"\x04\x01\x18\xeb\x7f\x00\x00\x02HAProxy\x00".to_vec())
-        );
-        assert_eq!(request("[::1]:80".parse().expect("addr")), None);
     }
 }

@@ -12,7 +12,7 @@ impl<P> Farm<P> {
         if let Some(s) = self.servers.get(index) {
             if s.set_up(up) {
                 self.version.fetch_add(1, Ordering::AcqRel);
-                self.queue.notify_waiters();
+                self.queue.wake_all();
                 self.note_state();
             }
         }
@@ -23,7 +23,7 @@ impl<P> Farm<P> {
         if let Some(s) = self.servers.get(index) {
             if s.set_stopping(on) {
                 self.version.fetch_add(1, Ordering::AcqRel);
-                self.queue.notify_waiters();
+                self.queue.wake_all();
             }
         }
     }
@@ -31,7 +31,7 @@ impl<P> Farm<P> {
     /// A server's limit changed (an agent's `maxconn:N`): queued requests look again.
     pub fn queue_changed(&self) {
         self.version.fetch_add(1, Ordering::AcqRel);
-        self.queue.notify_waiters();
+        self.queue.wake_all();
     }
 
     /// The index of server `name` in `servers`.
@@ -48,7 +48,7 @@ impl<P> Farm<P> {
         let changed = s.set_admin(state);
         if changed {
             self.version.fetch_add(1, Ordering::AcqRel);
-            self.queue.notify_waiters();
+            self.queue.wake_all();
             self.note_state();
         }
         changed
@@ -63,7 +63,7 @@ impl<P> Farm<P> {
         let changed = s.set_weight(weight)?;
         if changed {
             self.version.fetch_add(1, Ordering::AcqRel);
-            self.queue.notify_waiters();
+            self.queue.wake_all();
         }
         Ok(changed)
     }

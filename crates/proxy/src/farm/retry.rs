@@ -11,6 +11,7 @@ use crate::connect::ServerConn;
 use crate::counters::Ctr;
 use crate::server::ServerRt;
 use fulcrum_config::model::Balance;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,12 +21,11 @@ impl<P> Farm<P> {
     pub async fn connect(
         self: &Arc<Self>,
         hints: &Hints<'_>,
-        dst_port: u16,
+        dst: SocketAddr,
         reuse: impl FnMut(&ServerRt) -> Option<ServerConn>,
         waited: &mut Duration,
     ) -> Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)> {
-        self.connect_avoiding(hints, dst_port, None, reuse, waited)
-            .await
+        self.connect_avoiding(hints, dst, None, reuse, waited).await
     }
 
     /// Whether another usable server than `failed` could take a request now.
@@ -47,7 +47,7 @@ impl<P> Farm<P> {
     pub async fn connect_avoiding(
         self: &Arc<Self>,
         hints: &Hints<'_>,
-        dst_port: u16,
+        dst: SocketAddr,
         avoid: Option<usize>,
         mut reuse: impl FnMut(&ServerRt) -> Option<ServerConn>,
         waited: &mut Duration,
@@ -90,10 +90,7 @@ impl<P> Farm<P> {
         let mut attempt = 0u32;
         loop {
             let sni = hints.sni_for(assigned.server());
-            let failure = match self
-                .attempt(assigned.server(), dst_port, sni.as_deref())
-                .await
-            {
+            let failure = match self.attempt(assigned.server(), dst, sni.as_deref()).await {
                 Ok(s) => return Ok((assigned, s, Origin::Fresh)),
                 Err(f) => f,
             };

@@ -1,8 +1,9 @@
 //! One transaction's use of the cache: `http-request cache-use` (compute the key, look up,
 //! prepare the answer of a hit: stored head + `Age`, the body unless HEAD or `304`) and
-//! `http-response cache-store` (decide, snapshot the head as it is at that rule, drop the
-//! `Age` it came with); the exchange then copies the body as it relays it ([`Tee`]) and
-//! [`Pending::finish`] stores the object. HAProxy 2.6's order of checks (`src/cache.c`).
+//! `http-response cache-store` (decide, snapshot the head, drop the `Age` it came with; the
+//! head is taken again once every `http-response` rule has run, [`CacheTxn::final_head`],
+//! as HAProxy stores the head it forwards, before `http-after-response`); the exchange then
+//! copies the body as it relays it ([`Tee`]) and [`Pending::finish`] stores the object. HAProxy 2.6's order of checks (`src/cache.c`).
 
 use super::cache::{Cache, Object};
 use super::cache_policy::{self as policy, Flags};
@@ -192,6 +193,18 @@ impl CacheTxn {
                 object,
             })
         });
+    }
+
+    /// The head a pending store keeps: `res` as the `http-response` rules of the backend and
+    /// the frontend left it (HAProxy 2.6's cache stores what it forwards: a hit carries the
+    /// frontend's `http-response` changes too, not the `http-after-response` ones).
+    pub fn final_head(&self, res: &Message) {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = g.as_mut().and_then(|s| s.pending.as_mut()) {
+            let (head, head_len) = snapshot(res);
+            p.object.head = head;
+            p.object.head_len = head_len;
+        }
     }
 
     /// The response `cache-store` decided to store, if any (taken once).

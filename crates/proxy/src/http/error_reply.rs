@@ -25,7 +25,7 @@ pub fn render(status: u16, reply: &ErrorReply) -> Response {
             body,
             headers,
         } => {
-            let mut r = Response::new(status, super::errors::reason(status).as_bytes());
+            let mut r = Response::new(status, super::errors::reply_reason(status).as_bytes());
             for (n, v) in headers {
                 r = r.field(n.to_ascii_lowercase().as_bytes(), v.as_bytes());
             }

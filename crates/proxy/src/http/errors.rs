@@ -59,6 +59,80 @@ pub fn reason(status: u16) -> &'static str {
     }
 }
 
+/// The reason phrase of HAProxy 2.6's `http_get_reason`, which its http replies (`return`,
+/// `deny`/`tarpit` with response options, `http-error`) carry; measured from haproxy 2.6.12
+/// (`http-request return status N`). Its redirects and built-in pages use their own texts.
+pub fn reply_reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        205 => "Reset Content",
+        206 => "Partial Content",
+        207 => "Multi-Status",
+        208 => "Success",
+        226 => "IM Used",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        302 => "Moved Temporarily",
+        303 => "See Other",
+        304 => "Not Modified",
+        305 => "Use Proxy",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        402 => "Payment Required",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        406 => "Not Acceptable",
+        407 => "Proxy Authentication Required",
+        408 => "Request Time-out",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        412 => "Precondition Failed",
+        413 => "Request Entity Too Large",
+        414 => "Request-URI Too Long",
+        415 => "Unsupported Media Type",
+        416 => "Requested range unsatisfiable",
+        417 => "Expectation failed",
+        418 => "I'm a teapot",
+        421 => "Misdirected Request",
+        422 => "Unprocessable Content",
+        423 => "Locked",
+        424 => "Method failure",
+        425 => "Too Early",
+        426 => "Upgrade Required",
+        428 => "Precondition Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        451 => "Unavailable For Legal Reasons",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway or Proxy Error",
+        503 => "Service Unavailable",
+        504 => "Gateway Time-out",
+        505 => "HTTP Version not supported",
+        506 => "Variant also negotiate",
+        507 => "Insufficient storage",
+        508 => "Loop detected",
+        510 => "Not extended",
+        511 => "Network authentication required",
+        _ => match status / 100 {
+            1 => "Informational",
+            2 => "Success",
+            3 => "Redirection",
+            4 => "Client Error",
+            5 => "Server Error",
+            _ => "Other",
+        },
+    }
+}
+
 /// Status line text and body of HAProxy's built-in page for `status`, if it has one.
 fn builtin(status: u16) -> Option<(&'static str, &'static str)> {
     Some(match status {
@@ -180,22 +254,22 @@ pub fn user_page(raw: &[u8]) -> Result<Page, String> {
     }
 }
 
-/// `http-request return`: HAProxy puts content-length first, then content-type, then `hdr`s.
+/// The answer of `return`/`deny`/`tarpit` with response options, laid out as HAProxy 2.6 does.
 pub fn return_response(
     status: u16,
     content_type: Option<&str>,
-    headers: &[(String, String)],
+    headers: &[(Vec<u8>, Vec<u8>)],
     body: &[u8],
 ) -> Response {
-    let mut r = Response::new(status, reason(status).as_bytes())
-        .field(b"content-length", body.len().to_string().as_bytes());
-    if let Some(ct) = content_type {
-        if !body.is_empty() {
-            r = r.field(b"content-type", ct.as_bytes());
-        }
+    // HAProxy 2.6's `http_reply_to_htx`: the `hdr` fields first (lower-case names, empty
+    // values left out), then content-length, then content-type with a body.
+    let mut r = Response::new(status, reply_reason(status).as_bytes());
+    for (n, v) in headers.iter().filter(|(_, v)| !v.is_empty()) {
+        r = r.field(&n.to_ascii_lowercase(), v);
     }
-    for (n, v) in headers {
-        r = r.field(n.as_bytes(), v.as_bytes());
+    r = r.field(b"content-length", body.len().to_string().as_bytes());
+    if let (Some(ct), false) = (content_type, body.is_empty()) {
+        r = r.field(b"content-type", ct.as_bytes());
     }
     r.body(body.to_vec())
 }

@@ -102,14 +102,41 @@ impl Message {
         limits: &Limits,
     ) -> Result<Option<usize>, ParseError> {
         match self.parse_request_in(buf, buf, limits) {
-            Err(ParseError::Invalid) => {
-                match super::h1_relax::relax(buf, limits.accept_invalid, true) {
-                    Some(copy) => self.parse_request_in(&copy, buf, limits),
-                    None => Err(ParseError::Invalid),
-                }
+            Err(ParseError::Invalid) if limits.accept_invalid => {
+                self.parse_request_relaxed(buf, limits)
             }
             r => r,
         }
+    }
+
+    /// Under `option accept-invalid-http-request`: what HAProxy 2.6 tolerates (`h1_relax`),
+    /// a version such as `HTTP/1.10` (handled as HTTP/1.0), an HTTP/0.9 `GET TARGET` line
+    /// (forwarded as `GET TARGET HTTP/1.0` without fields).
+    fn parse_request_relaxed(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Option<usize>, ParseError> {
+        use super::h1_relax as relax;
+        let mut copy = relax::relax(buf, true, true);
+        let mut r = match &copy {
+            Some(c) => self.parse_request_in(c, buf, limits),
+            None => Err(ParseError::Invalid),
+        };
+        if r == Err(ParseError::Invalid) {
+            let mut c = copy.take().unwrap_or_else(|| buf.to_vec());
+            if relax::legacy_version(&mut c) {
+                r = self.parse_request_in(&c, buf, limits);
+            }
+        }
+        if r == Err(ParseError::Invalid) {
+            if let Some((target, len)) = relax::http09(buf) {
+                self.clear();
+                self.set_request_target(b"GET", &buf[target], Version::Http10);
+                return Ok(Some(len));
+            }
+        }
+        r
     }
 
     fn parse_request_in(
@@ -237,8 +264,8 @@ impl Message {
         };
         for last in [false, true] {
             for f in self.fields.iter().filter(|f| te(self, f) == last) {
-                match case.and_then(|c| c.find(self.name(f))) {
-                    Some(to) => out.extend_from_slice(to),
+                match case {
+                    Some(c) => c.write(self.name(f), out),
                     None => out.extend(self.name(f).iter().map(u8::to_ascii_lowercase)),
                 }
                 out.extend_from_slice(b": ");
@@ -288,13 +315,19 @@ impl Message {
         out: &mut Vec<u8>,
     ) {
         for f in &self.fields {
-            out.extend_from_slice(case.map_or(self.name(f), |c| c.adjust(self.name(f))));
+            match case {
+                Some(c) => c.write(self.name(f), out),
+                None => out.extend_from_slice(self.name(f)),
+            }
             out.extend_from_slice(b": ");
             out.extend_from_slice(self.value(f));
             out.extend_from_slice(b"\r\n");
         }
         for (name, value) in extra {
-            out.extend_from_slice(case.map_or(*name, |c| c.adjust(name)));
+            match case {
+                Some(c) => c.write(name, out),
+                None => out.extend_from_slice(name),
+            }
             out.extend_from_slice(b": ");
             out.extend_from_slice(value);
             out.extend_from_slice(b"\r\n");
@@ -375,6 +408,49 @@ mod tests {
         assert_eq!(
             m.parse_request(b"\x00\x01 garbage\r\n\r\n"),
             Err(ParseError::Invalid)
+        );
+    }
+}
+
+#[cfg(test)]
+mod legacy_tests {
+    use super::*;
+
+    #[test]
+    fn http09_and_legacy_versions_under_accept_invalid() {
+        let loose = Limits {
+            accept_invalid: true,
+            ..Limits::default()
+        };
+        for (head, target, len, fields) in [
+            (&b"GET /x\r\n\r\n"[..], &b"/x"[..], 8, 0),
+            (b"GET /\r\n", b"/", 7, 0),
+            (b"GET / HTTP/1.10\r\nHost: a\r\n\r\n", b"/", 28, 1),
+            (b"GET / HTTP/10.1\r\nHost: a\r\n\r\n", b"/", 28, 1),
+        ] {
+            let mut m = Message::new();
+            assert_eq!(
+                m.parse_request_with(head, &Limits::default()),
+                Err(ParseError::Invalid)
+            );
+            let mut m = Message::new();
+            assert_eq!(
+                m.parse_request_with(head, &loose),
+                Ok(Some(len)),
+                "{head:?}"
+            );
+            assert_eq!(m.version, Version::Http10);
+            assert_eq!(m.target(), target);
+            assert_eq!(m.has_header(b"host"), fields == 1);
+        }
+        let mut m = Message::new();
+        assert_eq!(
+            m.parse_request_with(b"POST /\r\n", &loose),
+            Err(ParseError::Invalid)
+        );
+        assert_eq!(
+            m.parse_request_with(b"GET / HTTP/1.10\r\nHost", &loose),
+            Ok(None)
         );
     }
 }

@@ -1,7 +1,7 @@
 //! `h1-case-adjust` / `h1-case-adjust-file`: the header names HAProxy writes in a given case
 //! toward HTTP/1 peers that need it (`option h1-case-adjust-bogus-client` for responses to
 //! clients, `-server` for requests to servers). A name is looked up ignoring case; one not
-//! in the table is written as it is.
+//! in the table is written in lower case, as HAProxy writes every name it does not adjust.
 
 /// The configured names, each written as given.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -21,9 +21,12 @@ impl CaseMap {
             .map(Vec::as_slice)
     }
 
-    /// The name to write for `name`.
-    pub fn adjust<'a>(&'a self, name: &'a [u8]) -> &'a [u8] {
-        self.find(name).unwrap_or(name)
+    /// Writes the name to send for `name`: the table's, else `name` in lower case.
+    pub fn write(&self, name: &[u8], out: &mut Vec<u8>) {
+        match self.find(name) {
+            Some(to) => out.extend_from_slice(to),
+            None => out.extend(name.iter().map(u8::to_ascii_lowercase)),
+        }
     }
 }
 
@@ -34,8 +37,13 @@ mod tests {
     #[test]
     fn names_in_the_table_take_its_case() {
         let m = CaseMap::new(&[("content-length".into(), "Content-Length".into())]);
-        assert_eq!(m.adjust(b"content-length"), b"Content-Length");
-        assert_eq!(m.adjust(b"CONTENT-LENGTH"), b"Content-Length");
-        assert_eq!(m.adjust(b"x-other"), b"x-other");
+        let w = |n: &[u8]| {
+            let mut out = Vec::new();
+            m.write(n, &mut out);
+            out
+        };
+        assert_eq!(w(b"content-length"), b"Content-Length");
+        assert_eq!(w(b"CONTENT-LENGTH"), b"Content-Length");
+        assert_eq!(w(b"X-Other"), b"x-other");
     }
 }

@@ -79,6 +79,71 @@ pub fn relax(buf: &[u8], invalid_ok: bool, request: bool) -> Option<Vec<u8>> {
     out
 }
 
+/// The request line of `buf` (after the empty lines HAProxy skips): (start, end) offsets,
+/// `end` at its `\r` or `\n`, and the offset just past its line feed.
+fn first_line(buf: &[u8]) -> Option<(usize, usize, usize)> {
+    let mut start = 0;
+    loop {
+        let p = buf[start..].iter().position(|&c| c == b'\n')?;
+        let mut end = start + p;
+        let next = end + 1;
+        if end > start && buf[end - 1] == b'\r' {
+            end -= 1;
+        }
+        if end > start {
+            return Some((start, end, next));
+        }
+        start = next;
+    }
+}
+
+/// An HTTP/0.9 request under `option accept-invalid-http-request`: `GET TARGET` and the end of
+/// the line, no version and no header fields. HAProxy 2.6 forwards it as `GET TARGET HTTP/1.0`
+/// (and refuses any other method so written). Returns the target's range and the head's length.
+pub fn http09(buf: &[u8]) -> Option<(std::ops::Range<usize>, usize)> {
+    let (start, end, next) = first_line(buf)?;
+    let line = &buf[start..end];
+    let rest = line.strip_prefix(b"GET ")?;
+    let target = rest.trim_ascii();
+    if target.is_empty() || target.iter().any(|c| c.is_ascii_whitespace()) {
+        return None;
+    }
+    let at = start + 4 + (rest.len() - rest.trim_ascii_start().len());
+    Some((at..at + target.len(), next))
+}
+
+/// A request line whose version HAProxy 2.6 takes only under `option
+/// accept-invalid-http-request` (`HTTP/1.10`, `HTTP/10.1`: `HTTP/` and digits or dots, not
+/// `D.D`): rewritten in `copy` as `HTTP/1.0` (such a request is handled as HTTP/1.0, as
+/// HAProxy does), the length kept by spaces before it (runs of spaces are accepted between
+/// the words). False when there is no such version or it is shorter than `HTTP/1.0`.
+pub fn legacy_version(copy: &mut [u8]) -> bool {
+    let Some((start, end, _)) = first_line(copy) else {
+        return false;
+    };
+    let Some(sp) = copy[start..end].iter().rposition(|&c| c == b' ') else {
+        return false;
+    };
+    let v = start + sp + 1;
+    let version = &copy[v..end];
+    let odd = version.starts_with(b"HTTP/")
+        && version.len() >= 8
+        && version[5..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || *c == b'.')
+        && !(version.len() == 8
+            && version[5].is_ascii_digit()
+            && version[6] == b'.'
+            && version[7].is_ascii_digit());
+    if !odd {
+        return false;
+    }
+    let pad = version.len() - 8;
+    copy[v..v + pad].fill(b' ');
+    copy[v + pad..end].copy_from_slice(b"HTTP/1.0");
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +163,35 @@ mod tests {
             relax(b"HTTP/1.1 200 \x80\r\n: x\r\n\r\n", true, false),
             None
         );
+    }
+
+    #[test]
+    fn http09_and_legacy_versions() {
+        assert_eq!(http09(b"GET /a\r\n"), Some((4..6, 8)));
+        assert_eq!(http09(b"\r\nGET  /a\n"), Some((7..9, 10)));
+        assert_eq!(http09(b"POST /a\r\n"), None);
+        assert_eq!(http09(b"GET /a HTTP/1.1\r\n"), None);
+        assert_eq!(http09(b"GET \r\n"), None);
+        assert_eq!(http09(b"GET /a"), None);
+        for (line, want) in [
+            (
+                &b"GET / HTTP/1.10\r\nA: b\r\n\r\n"[..],
+                &b"GET /  HTTP/1.0\r\nA: b\r\n\r\n"[..],
+            ),
+            (b"GET / HTTP/10.1\r\n\r\n", b"GET /  HTTP/1.0\r\n\r\n"),
+            (b"GET / HTTP/1.234\n\n", b"GET /   HTTP/1.0\n\n"),
+        ] {
+            let mut copy = line.to_vec();
+            assert!(legacy_version(&mut copy));
+            assert_eq!(copy, want);
+        }
+        for line in [
+            &b"GET / HTTP/1.1\r\n\r\n"[..],
+            b"GET / HTTP/1\r\n\r\n",
+            b"GET / HTTX/1.10\r\n\r\n",
+        ] {
+            let mut copy = line.to_vec();
+            assert!(!legacy_version(&mut copy));
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! `option originalto`: the address the client connected to, added to the request as
-//! `X-Original-To` (or the configured header), as HAProxy 2.6 does: IPv4 destinations only,
-//! none when the destination is in the frontend's or the backend's `except` network, the
+//! `X-Original-To` (or the configured header), as HAProxy 2.6(.12) does: IPv4 and IPv6
+//! destinations (an IPv4-mapped one written as IPv4), none when the destination is in the frontend's or the backend's `except` network, the
 //! backend's header name before the frontend's.
 
 use super::message::Message;
@@ -13,17 +13,15 @@ pub fn apply(be: Option<&OriginalTo>, fe: Option<&OriginalTo>, m: &mut Message, 
     let Some(name) = be.or(fe).map(|o| o.header.as_bytes()) else {
         return;
     };
-    let IpAddr::V4(v4) = crate::net::canonical(dst) else {
-        return;
-    };
+    let dst = crate::net::canonical(dst);
     let excepted = [be, fe].into_iter().flatten().any(|o| {
         o.except
             .as_deref()
             .and_then(Cidr::parse)
-            .is_some_and(|n| n.contains(IpAddr::V4(v4)))
+            .is_some_and(|n| n.contains(dst))
     });
     if !excepted {
-        m.append(name, v4.to_string().as_bytes());
+        m.append(name, dst.to_string().as_bytes());
     }
 }
 
@@ -71,7 +69,15 @@ mod tests {
             None,
             Some(&ot(None, "X-Original-To")),
             &mut m,
-            "::1".parse().unwrap_or(dst),
+            "::2".parse().unwrap_or(dst),
+        );
+        assert_eq!(m.header(b"x-original-to"), Some(&b"::2"[..]));
+        let mut m = req();
+        apply(
+            None,
+            Some(&ot(Some("2001:db8:1f89::/48"), "X-Original-To")),
+            &mut m,
+            "2001:db8:1f89::1".parse().unwrap_or(dst),
         );
         assert!(!m.has_header(b"x-original-to"));
         let mut m = req();

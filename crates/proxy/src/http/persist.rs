@@ -146,46 +146,67 @@ pub fn on_response(
         server_cookie: be.server_cookies.get(server).and_then(|c| c.as_deref()),
         direct,
     };
-    let edits = cp.on_response(now_secs(), decision, &ctx, &view(res));
+    // The `dispatch` address is no server: HAProxy inserts no cookie for it.
+    let dispatched = be
+        .servers
+        .get(server)
+        .is_some_and(|s| s.name == fulcrum_config::model_keywords::DISPATCH_SERVER);
+    let edits = if dispatched {
+        Vec::new()
+    } else {
+        cp.on_response(now_secs(), decision, &ctx, &view(res))
+    };
     apply(res, &edits);
     response_flag(&edits, decision, direct, server_set)
 }
 
-/// Sample-keyed stick rules, request phase (`stick match|on EXPR` on a string table): the
-/// usable server the request's key is stuck to, unless `assigned` (a cookie already chose), and
-/// the `stick on|store-request` key to store once the server is known.
-pub fn stick_request(
-    be: &Backend,
-    env: &HttpEnv<'_>,
-    assigned: bool,
-) -> (Option<usize>, Option<Vec<u8>>) {
+/// Sample-keyed stick rules, request phase (`stick match|on EXPR [table T] [if COND]`): the
+/// usable server the request's key is stuck to, unless `assigned` (a cookie already chose),
+/// and the `stick on|store-request` keys to store once the server is known.
+pub fn stick_request(be: &Backend, env: &HttpEnv<'_>, assigned: bool) -> (Option<usize>, Stores) {
     let Some(ss) = be.policy.stick_sample.as_ref() else {
-        return (None, None);
+        return (None, Vec::new());
     };
     // DRAIN (or runtime weight 0) keeps its stuck clients; DOWN and MAINT do not.
-    let usable = |name: &String| {
-        be.servers
-            .iter()
-            .any(|s| &s.name == name && s.persistable())
-    };
-    let got = ss.on_request(std::time::Instant::now(), env, assigned, usable);
+    let usable = |name: &str| be.servers.iter().any(|s| s.name == name && s.persistable());
+    let got = ss.on_request(std::time::Instant::now(), env, assigned, usable, |c| {
+        c.eval(env)
+    });
     let index = got
         .server
         .and_then(|name| be.servers.iter().position(|s| s.name == name));
-    (index, got.store)
+    (index, got.stores)
 }
 
-/// Stores a request's `stick on|store-request` key with server `index`.
-pub fn stick_store(be: &Backend, key: Vec<u8>, index: usize) {
-    if let (Some(ss), Some(s)) = (be.policy.stick_sample.as_ref(), be.servers.get(index)) {
-        ss.store(std::time::Instant::now(), key, &s.name);
+/// The keys stick rules keep until the server is known.
+pub type Stores = Vec<(
+    std::sync::Arc<crate::persist::stick_sample::StickStore>,
+    Vec<u8>,
+)>;
+
+/// Stores a request's `stick on|store-request` keys with server `index` (not a `non-stick`
+/// one, as HAProxy's `process_store_rules`).
+pub fn stick_store(be: &Backend, stores: &Stores, index: usize) {
+    if let Some(s) = be.servers.get(index).filter(|_| be.policy.sticks(index)) {
+        let stuck = crate::persist::stick_sample::Stuck {
+            name: s.name.clone(),
+            id: be.policy.server_id(index),
+        };
+        crate::persist::stick_sample::SampleStick::<crate::acl::Cond>::store(
+            std::time::Instant::now(),
+            stores.clone(),
+            &stuck,
+        );
     }
 }
 
-/// Sample-keyed stick rules, response phase (`stick store-response EXPR`): the response's key
-/// now sticks to server `index`, the one that answered.
+/// Sample-keyed stick rules, response phase (`stick store-response EXPR`): the response's
+/// keys now stick to server `index`, the one that answered.
 pub fn stick_response(be: &Backend, env: &HttpEnv<'_>, index: usize) {
-    if let (Some(ss), Some(s)) = (be.policy.stick_sample.as_ref(), be.servers.get(index)) {
-        ss.on_response(std::time::Instant::now(), env, &s.name);
+    if let Some(ss) = be.policy.stick_sample.as_ref() {
+        let stores = ss.on_response(env, |c| c.eval(env));
+        if !stores.is_empty() {
+            stick_store(be, &stores, index);
+        }
     }
 }

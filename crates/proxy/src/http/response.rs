@@ -106,6 +106,18 @@ impl Response {
         }
     }
 
+    /// Whether the answer says where its body ends (a length, chunks, or a status without a
+    /// body): a user page without one (an `errorfile` written without `content-length`) is
+    /// delimited by the close, which HAProxy announces with `connection: close`.
+    pub fn delimited(&self) -> bool {
+        let s = self.head.status;
+        (100..200).contains(&s)
+            || s == 204
+            || s == 304
+            || self.head.has_header(b"content-length")
+            || self.head.has_header(b"transfer-encoding")
+    }
+
     /// The length of what [`Response::write_h1`] writes (without writing it).
     pub fn h1_len(&self, close: Close, part: Part) -> u64 {
         let h = &self.head;

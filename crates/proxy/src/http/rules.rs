@@ -4,22 +4,23 @@
 //! sample-language crate and rendered per request.
 //! A rule that answers (deny, redirect, return) stops the evaluation, as in HAProxy.
 
-use super::errors;
 use super::message::Message;
 use super::response::Response;
 use super::rewrite;
 use super::sample_env::HttpEnv;
 use crate::acl::Cond;
 use crate::applet::Applet;
-use crate::persist::track::Event;
 use crate::track::{Counters, Table};
 use fulcrum_config::model::LinePart;
-use fulcrum_config::model::{HttpAction, HttpRule, RedirectKind};
+use fulcrum_config::model::{HttpAction, HttpRule};
 use regex::bytes::Regex;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 mod compile;
+pub mod knobs;
+mod redirect;
+pub mod reply;
 pub use compile::{auth_response, compile};
 
 /// A compiled log-format string: HAProxy's sample language (fulcrum-sample), rendered
@@ -50,22 +51,13 @@ enum Action {
     SetHeader(Vec<u8>, Fmt),
     AddHeader(Vec<u8>, Fmt),
     DelHeader(Vec<u8>),
-    Redirect {
-        kind: RedirectKind,
-        target: Vec<u8>,
-        code: u16,
-        drop_query: bool,
-        append_slash: bool,
-        cookie: Option<Vec<u8>>,
-    },
-    Return(Arc<Response>),
-    /// `return ... lf-string`: the body is rendered per request.
-    ReturnLf {
-        status: u16,
-        content_type: Option<String>,
-        headers: Vec<(String, String)>,
-        body: Fmt,
-    },
+    Redirect(redirect::Redirect),
+    /// `set-mark`, `set-tos`, `set-nice`, `disable-l7-retry`, `early-hint` (`rules::knobs`).
+    Knob(knobs::Op),
+    /// `return` with its response options (`rules::reply`).
+    Return(reply::Reply),
+    /// `deny` with response options: the answer, logged as a refusal.
+    DenyReply(reply::Reply),
     /// `use-service NAME`: the applet answers (resolved when compiled).
     Service(Arc<dyn Applet>),
     /// `track-scN KEY [table T]`.
@@ -75,7 +67,7 @@ enum Action {
         table: Arc<Table>,
     },
     /// `sc-inc-gpc0/1(N)`, `sc-set-gpt0(N) V`.
-    Counter(usize, Event),
+    Counter(crate::track::CounterOp),
     /// `set-var`, `set-var-fmt`, `unset-var`.
     Var(crate::vars::VarOp),
     SetLine(LinePart, Fmt),
@@ -96,8 +88,8 @@ enum Action {
     /// `reject` / `silent-drop`.
     Drop(bool),
     Auth(Arc<Response>, Arc<Response>),
-    /// `tarpit [deny_status N]`, held this long.
-    Tarpit(u16, std::time::Duration),
+    /// `tarpit [deny_status N] [response options]`, held this long.
+    Tarpit(u16, std::time::Duration, Option<reply::Reply>),
     /// `set-log-level`: the severity (0..7) or [`SILENT`].
     SetLogLevel(u8),
     /// `set-map(FILE)`, `del-map(FILE)`, `add-acl(FILE)`, `del-acl(FILE)` on the generation's
@@ -148,11 +140,14 @@ pub enum Verdict {
     Respond(Arc<Response>),
     /// Answer with the proxy's error page for this status.
     Error(u16),
+    /// `deny` with response options: this answer, logged as the proxy's refusal.
+    Deny(Arc<Response>),
     /// `use-service`: the applet answers.
     Service(Arc<dyn Applet>),
     /// `tarpit`: hold the request this long (the rule's proxy's `timeout tarpit`, else its
-    /// `timeout connect`), then answer the error page for this status.
-    Tarpit(u16, std::time::Duration),
+    /// `timeout connect`), then answer the error page for this status (or the rule's own
+    /// answer, rendered without the request as HAProxy 2.6 renders it after the hold).
+    Tarpit(u16, std::time::Duration, Option<Arc<Response>>),
     /// `reject` / `silent-drop`: close the client's connection without an answer (`silent`:
     /// without the client being told).
     Drop {
@@ -199,6 +194,8 @@ pub struct Env<'a> {
     pub proxy_request: bool,
     /// Where the request is (frontend, backend once routed, server once answering).
     pub place: Option<&'a dyn super::sample_env::Where>,
+    /// What `disable-l7-retry` and `early-hint` rules left (`rules::knobs`).
+    pub knobs: knobs::Knobs,
 }
 
 /// Per-request timeouts set by `set-timeout`.
@@ -257,6 +254,7 @@ impl<'a> Env<'a> {
         env.body = self.body.as_deref();
         env.res_body_in = self.res_body_in.load(std::sync::atomic::Ordering::Relaxed);
         env.proxy_auth = self.proxy_request;
+        env.priority = self.knobs.priority().unwrap_or((0, 0));
         env.at(self.place)
     }
 }
@@ -269,7 +267,7 @@ pub fn apply(
     mut res: Option<&mut Message>,
     scratch: &mut Vec<u8>,
 ) -> Verdict {
-    for rule in rules {
+    for (i, rule) in rules.iter().enumerate() {
         if let Some(c) = &rule.cond {
             let ctx = env.sample(Some(req), res.as_deref());
             if !c.eval(&ctx) {
@@ -297,27 +295,20 @@ pub fn apply(
                     target.append(n, scratch);
                 }
             }
-            Action::Return(r) => return Verdict::Respond(r.clone()),
-            Action::ReturnLf {
-                status,
-                content_type,
-                headers,
-                body,
-            } => {
-                scratch.clear();
-                body.render(scratch, &env.sample(Some(req), res.as_deref()));
-                return Verdict::Respond(Arc::new(errors::return_response(
-                    *status,
-                    content_type.as_deref(),
-                    headers,
-                    scratch,
-                )));
+            Action::Return(r) => {
+                return Verdict::Respond(r.answer(&env.sample(Some(req), res.as_deref())))
+            }
+            Action::DenyReply(r) => {
+                return Verdict::Deny(r.answer(&env.sample(Some(req), res.as_deref())))
             }
             Action::Service(a) => return Verdict::Service(a.clone()),
             Action::Auth(r, proxy) => {
                 return Verdict::Respond(if env.proxy_request { proxy } else { r }.clone())
             }
-            Action::Tarpit(s, hold) => return Verdict::Tarpit(*s, *hold),
+            Action::Tarpit(s, hold, reply) => {
+                let page = reply.as_ref().map(|r| r.answer(&env.sample(None, None)));
+                return Verdict::Tarpit(*s, *hold, page);
+            }
             Action::Drop(silent) => return Verdict::Drop { silent: *silent },
             // HAProxy 2.6 (measured, `log_level_haproxy`): only the request side's level
             // reaches the traffic line; `http-response set-log-level` leaves it as it was.
@@ -375,9 +366,9 @@ pub fn apply(
                     }
                 }
             }
-            Action::Counter(slot, ev) => {
+            Action::Counter(op) => {
                 if let Some(c) = env.counters {
-                    c.tracking.event(*slot, *ev);
+                    op.run(c.tracking, &env.sample(Some(req), res.as_deref()));
                 }
             }
             Action::Var(op) => op.run(&env.sample(Some(req), res.as_deref())),
@@ -426,50 +417,13 @@ pub fn apply(
                 };
                 rewrite::del_header_match(target, name, method, re.as_ref());
             }
-            Action::Redirect {
-                kind,
-                target,
-                code,
-                drop_query,
-                append_slash,
-                cookie,
-            } => {
-                let mut loc = Vec::with_capacity(64);
-                // The request's path (and query unless `drop-query`), `/` appended with
-                // `append-slash`, as HAProxy's prefix and scheme redirects.
-                let tail = |loc: &mut Vec<u8>| {
-                    let uri = req.uri();
-                    let path = if *drop_query {
-                        uri.split(|&b| b == b'?').next().unwrap_or(uri)
-                    } else {
-                        uri
-                    };
-                    loc.extend_from_slice(path);
-                    // HAProxy appends it to the location as built, query included
-                    if *append_slash && !loc.ends_with(b"/") {
-                        loc.push(b'/');
-                    }
-                };
-                match kind {
-                    RedirectKind::Location => loc.extend_from_slice(target),
-                    RedirectKind::Prefix => {
-                        if target.as_slice() != b"/" {
-                            loc.extend_from_slice(target);
-                        }
-                        tail(&mut loc);
-                    }
-                    RedirectKind::Scheme => {
-                        loc.extend_from_slice(target);
-                        loc.extend_from_slice(b"://");
-                        loc.extend_from_slice(req.header(b"host").unwrap_or(b""));
-                        tail(&mut loc);
-                    }
-                }
-                return Verdict::Respond(Arc::new(errors::redirect_response(
-                    *code,
-                    &loc,
-                    cookie.as_deref(),
-                )));
+            Action::Redirect(r) => return Verdict::Respond(r.answer(req)),
+            Action::Knob(op) => {
+                // HAProxy 2.6 ends the 103 unless the next rule is an unconditional hint.
+                let next_is_hint = rules.get(i + 1).is_some_and(|r| {
+                    r.cond.is_none() && matches!(r.action, Action::Knob(knobs::Op::EarlyHint(..)))
+                });
+                knobs::run(op, env, req, res.as_deref(), next_is_hint);
             }
         }
     }

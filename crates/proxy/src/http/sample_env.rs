@@ -43,20 +43,61 @@ pub struct HttpEnv<'a> {
     pub shared_samples: Option<&'a crate::http::capture::Samples>,
     /// Where the stream is: its frontend, backend and server (`fe_name`, `be_id`, `srv_name`...).
     pub place: Option<&'a dyn Where>,
+    /// `set-priority-class|offset` (`prio_class`, `prio_offset`: 0 unless set).
+    pub priority: (i32, i32),
 }
 
-/// The proxies a stream passes through, for `fe_name fe_id be_name be_id srv_name srv_id`:
-/// answered by the layer that knows them (`crate::place`).
+/// The proxies and connections a stream passes through, for `fe_name fe_id be_name be_id
+/// srv_name srv_id nbsrv srv_is_up connslots thread`, `so_*`, `fc_*` and `bc_*`: answered by
+/// the layer that knows them (`crate::place`).
 pub trait Where: Sync {
     /// The value of one of those fetches (`None`: none here, e.g. no server yet).
-    fn fetch(&self, name: &str) -> Option<Value>;
+    fn fetch(&self, f: &Fetch) -> Option<Value>;
     /// Server `index` of the backend is the one whose answer is being handled (a request's
     /// place follows it; a fixed view ignores this).
     fn at_server(&self, _index: usize) {}
+    /// The server connection's local address, when known (`bc_src`, `bc_src_port`).
+    fn at_source(&self, _src: Option<SocketAddr>) {}
+    /// The sessions the backend and the server have now (`%bc`, `%sc`).
+    fn conns(&self) -> (Option<u64>, Option<u64>) {
+        (None, None)
+    }
+    /// The stream's position in its backend's queue (`%bq`; 0: it did not wait).
+    fn queue_pos(&self) -> u32 {
+        0
+    }
+    /// A variable of the stream, where the view has no stick counters (log lines).
+    fn var(&self, _scope: Scope, _name: &str) -> Option<Value> {
+        None
+    }
 }
 
 /// The fetches [`Where`] answers.
-pub const WHERE_FETCHES: &[&str] = &["fe_name", "fe_id", "be_name", "be_id", "srv_name", "srv_id"];
+pub const WHERE_FETCHES: &[&str] = &[
+    "fe_name",
+    "fe_id",
+    "be_name",
+    "be_id",
+    "srv_name",
+    "srv_id",
+    "thread",
+    "nbsrv",
+    "connslots",
+    "srv_is_up",
+    "be_conn",
+    "queue",
+    "avg_queue",
+    "srv_conn",
+    "srv_queue",
+    "bc_src",
+    "bc_src_port",
+    "bc_dst",
+    "bc_dst_port",
+    "bc_err",
+    "bc_err_str",
+    "bc_http_major",
+    "fc_err_str",
+];
 
 impl<'a> HttpEnv<'a> {
     pub fn new(
@@ -84,6 +125,7 @@ impl<'a> HttpEnv<'a> {
             samples: None,
             shared_samples: None,
             place: None,
+            priority: (0, 0),
         }
     }
 
@@ -278,7 +320,21 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         match f.kw.name {
             n if n.starts_with("http_auth") => self.auth_fetch(f),
             "unique-id" => s(self.unique_id?),
-            n if WHERE_FETCHES.contains(&n) => self.place?.fetch(n),
+            "prio_class" => Some(Value::Sint(i64::from(self.priority.0))),
+            "prio_offset" => Some(Value::Sint(i64::from(self.priority.1))),
+            n if WHERE_FETCHES.contains(&n) || fulcrum_sample::fetch::CONN_FACTS.contains(&n) => {
+                self.place?.fetch(f)
+            }
+            // HAProxy's mux: 2 on an HTTP/2 connection, else 1; none in TCP mode.
+            "fc_http_major" => Some(Value::Sint(
+                if req?.version == super::message::Version::Http2 {
+                    2
+                } else {
+                    1
+                },
+            )),
+            "capture.req.method" => s(req?.method()),
+            "capture.req.uri" => s(req?.target()),
             "hostname" => s(crate::net::hostname().as_bytes()),
             "capture.req.hdr" | "capture.res.hdr" => {
                 let caps = self.captures?;
@@ -298,6 +354,8 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
             "dst" => Some(ip(self.dst.ip())),
             "dst_port" => Some(Value::Sint(i64::from(self.dst.port()))),
+            "src_is_local" => Some(Value::Bool(crate::front::is_local(self.src.ip()))),
+            "dst_is_local" => Some(Value::Bool(crate::front::is_local(self.dst.ip()))),
             "ssl_fc" => Some(Value::Bool(self.tls.is_some())),
             n if crate::payload::is_payload(n) => {
                 let c = if crate::payload::is_response(n) {
@@ -451,7 +509,17 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         if scope == Scope::Req && self.res.is_some() {
             return None;
         }
-        self.counters?.tracking.var(scope, name)
+        match self.counters {
+            Some(c) => c.tracking.var(scope, name),
+            // Log lines: the stream's variables through its place; `proc` ones are the
+            // process's.
+            None if scope == Scope::Proc => fulcrum_sample::proc_vars()
+                .lock()
+                .ok()?
+                .get(scope, name)
+                .cloned(),
+            None => self.place?.var(scope, name),
+        }
     }
 
     fn now_unix(&self) -> i64 {

@@ -45,6 +45,7 @@ mod account;
 mod after_response;
 use account::Start;
 mod buffer_body;
+mod content_rules;
 mod exchange;
 mod exchange_h2;
 mod head;
@@ -59,9 +60,11 @@ mod request;
 mod respond;
 mod response_head;
 mod response_rules;
+mod response_wait;
 mod retry_on;
 #[cfg(test)]
 mod reuse_tests;
+mod rule_effects;
 mod tcp_response;
 
 /// What happens to a connection (the client's, or the server's) after a request.
@@ -160,6 +163,10 @@ struct Rec {
     /// `%B` minus the bytes sent (`bytes + head_out`): HAProxy logs its HTX size of the
     /// answer as it came in (`http::log_bytes`), not the bytes on the wire.
     log_adjust: i64,
+    /// `103 Early Hints` sent before the answer, as HAProxy's `%B` counts them.
+    interim: u64,
+    /// `set-priority-class|offset`: the request's place in a backend queue.
+    priority: Option<(i32, i32)>,
     /// `%U` minus `bytes_in`: HAProxy 2.6 counts a request head without each header's `: `
     /// and line end (`http::log_bytes::request_in`).
     in_adjust: i64,
@@ -184,6 +191,8 @@ struct Rec {
     source: Option<SocketAddr>,
     rt: u64,
     waits: crate::logline::Waits,
+    /// `%bq`: the request's position in its backend's queue (0: it did not wait).
+    queue_pos: u32,
 }
 
 pub struct Session<C> {
@@ -430,6 +439,8 @@ impl<C: ClientStream> Session<C> {
             bytes_in: head_len as u64,
             head_out: 0,
             log_adjust: 0,
+            interim: 0,
+            priority: None,
             in_adjust: crate::http::log_bytes::request_in(&self.req) as i64 - head_len as i64,
             counted: StatusCount::Pending,
             nolog: false,
@@ -442,6 +453,7 @@ impl<C: ClientStream> Session<C> {
             source: None,
             rt: crate::logline::next_request(),
             waits,
+            queue_pos: 0,
         };
         crate::record::request_received(&self.fe.counters);
         // Boxed: the request phases' state is large and only exists while a request is in
@@ -454,13 +466,21 @@ impl<C: ClientStream> Session<C> {
             Turn::Later
         };
         let next = Box::pin(self.one_request(&mut rec, turn)).await;
+        if next != Next::Close {
+            // The keep-alive wait (`%Ti`, `%t` and `timeout http-keep-alive` of the next
+            // request) begins as the answer ends, not after this one's log line.
+            self.wait_from = Some(tokio::time::Instant::now());
+        }
         self.served += 1;
         if let Some(t) = &self.track {
-            t.http_status(rec.status);
+            t.http_status(rec.status, rec.server.is_some() && rec.tc.is_some());
             t.bytes(rec.bytes_in, rec.bytes + rec.head_out);
+        }
+        // The line reads the transaction's variables (`%[var(txn.x)]`): logged before they go.
+        self.log(&rec);
+        if let Some(t) = &self.track {
             t.end_request();
         }
-        self.log(&rec);
         self.count(&rec);
         next
     }

@@ -15,9 +15,65 @@ use std::sync::Mutex;
 pub struct Moved {
     set: AtomicBool,
     addrs: Mutex<Option<(SocketAddr, SocketAddr)>>,
+    /// `set-mark`/`set-tos` of the same rules, for the caller to apply to the client's
+    /// socket (`sockopt`).
+    pub sock: crate::sockopt::SockOps,
+    /// `tcp-request content set-log-level`: the severity + 1 (0: none; 9: `silent`).
+    level: std::sync::atomic::AtomicU8,
+    /// `tcp-request connection expect-proxy layer4` ran: a PROXY header must come first.
+    pub expect_proxy: AtomicBool,
+    /// `tcp-request content capture`: (request capture slot, value), for the caller's
+    /// capture slots (`http::capture::Samples`).
+    captured: Mutex<Vec<(usize, Vec<u8>)>>,
+    /// `tcp-request content set-priority-class|offset`: (class, offset) once one ran.
+    priority: Mutex<Option<(i32, i32)>>,
 }
 
 impl Moved {
+    /// `tcp-request content set-log-level`: 0 (emerg) .. 7 (debug), or 8 for `silent`.
+    pub fn set_level(&self, level: u8) {
+        self.level.store(level.saturating_add(1), Ordering::Relaxed);
+    }
+
+    /// `set-priority-class` (`offset`: `set-priority-offset`) to `v`, clamped as HAProxy 2.6.
+    pub fn set_priority(&self, offset: bool, v: i64) {
+        if let Ok(mut p) = self.priority.lock() {
+            let (c, o) = p.get_or_insert((0, 0));
+            if offset {
+                *o = v.clamp(-524_287, 524_287) as i32;
+            } else {
+                *c = v.clamp(-2047, 2047) as i32;
+            }
+        }
+    }
+
+    /// What `set-priority-*` rules left.
+    pub fn priority(&self) -> Option<(i32, i32)> {
+        self.priority.lock().ok().and_then(|p| *p)
+    }
+
+    /// A `capture` rule took `v` for request slot `slot`.
+    pub fn capture(&self, slot: usize, v: Vec<u8>) {
+        if let Ok(mut g) = self.captured.lock() {
+            g.push((slot, v));
+        }
+    }
+
+    /// Moves what `capture` rules took into `into` (a request's or a session's slots).
+    pub fn captures_into(&self, into: Option<&crate::http::capture::Samples>) {
+        let taken = self.captured.lock().map(|mut g| std::mem::take(&mut *g));
+        if let (Ok(taken), Some(into)) = (taken, into) {
+            for (slot, v) in taken {
+                into.set(false, slot, v);
+            }
+        }
+    }
+
+    /// The level a `set-log-level` rule chose, if any (8: `silent`).
+    pub fn level(&self) -> Option<u8> {
+        self.level.load(Ordering::Relaxed).checked_sub(1)
+    }
+
     /// The current (source, destination), given the connection's.
     pub fn get(&self, src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
         if !self.set.load(Ordering::Relaxed) {

@@ -7,20 +7,18 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-/// A parked connection that reports what happened to it.
+/// A parked connection that reports what happened to it. Its socket is off the runtime, as a
+/// parked session's is: only the lot's own set watches it.
 struct Probe {
-    sock: TcpStream,
+    sock: std::net::TcpStream,
     stop: watch::Receiver<bool>,
     said: Option<mpsc::UnboundedSender<&'static str>>,
 }
 
 impl Parked for Probe {
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        use crate::stream::ClientStream;
-        match self.sock.poll_idle(cx) {
-            Some(Poll::Pending) => Poll::Pending,
-            _ => Poll::Ready(()),
-        }
+    fn fd(&self) -> BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.sock.as_fd()
     }
     fn stopping(&self) -> bool {
         *self.stop.borrow()
@@ -40,11 +38,12 @@ impl Drop for Probe {
     }
 }
 
-/// A connected pair: (the proxy's side, the client's side).
-async fn pair(l: &TcpListener) -> (TcpStream, TcpStream) {
+/// A connected pair: (the proxy's side, off the runtime; the client's side).
+async fn pair(l: &TcpListener) -> (std::net::TcpStream, TcpStream) {
     let a = l.local_addr().expect("addr");
     let (c, s) = tokio::join!(TcpStream::connect(a), l.accept());
-    (s.expect("accept").0, c.expect("connect"))
+    let s = s.expect("accept").0.into_std().expect("off the runtime");
+    (s, c.expect("connect"))
 }
 
 async fn next(rx: &mut mpsc::UnboundedReceiver<&'static str>) -> &'static str {
@@ -163,5 +162,49 @@ fn a_lot_whose_runtime_stopped_is_replaced() {
         assert!(park(p, None, &stop).is_ok(), "a new lot on the new runtime");
         c.write_all(b"x").await.expect("send");
         assert_eq!(next(&mut rx).await, "resumed");
+    });
+}
+
+#[test]
+fn cold_sockets_go_back_to_the_runtime_with_what_arrived() {
+    use crate::stream::{ClientStream, Cold};
+    use tokio::io::AsyncReadExt;
+    rt().block_on(async {
+        // TCP: off the runtime, bytes arrive, back on it: read as usual.
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let a = l.local_addr().expect("addr");
+        let (c, s) = tokio::join!(TcpStream::connect(a), l.accept());
+        let (s, mut c) = (s.expect("accept").0, c.expect("connect"));
+        let cold = match s.into_cold() {
+            Ok(Ok(cold @ Cold::Tcp(_))) => cold,
+            _ => panic!("a TCP stream goes off the runtime"),
+        };
+        c.write_all(b"GET").await.expect("send");
+        let mut s = TcpStream::from_cold(cold).expect("back on the runtime");
+        let mut b = [0u8; 3];
+        tokio::time::timeout(Duration::from_secs(5), s.read_exact(&mut b))
+            .await
+            .expect("in time")
+            .expect("read");
+        assert_eq!(&b, b"GET");
+        // A unix stream too; each kind refuses the other's socket.
+        let (u, mut v) = tokio::net::UnixStream::pair().expect("pair");
+        let cold = match u.into_cold() {
+            Ok(Ok(cold @ Cold::Unix(_))) => cold,
+            _ => panic!("a unix stream goes off the runtime"),
+        };
+        v.write_all(b"x").await.expect("send");
+        let mut u = tokio::net::UnixStream::from_cold(cold).expect("back on the runtime");
+        let mut b = [0u8; 1];
+        tokio::time::timeout(Duration::from_secs(5), u.read_exact(&mut b))
+            .await
+            .expect("in time")
+            .expect("read");
+        assert_eq!(&b, b"x");
+        let (u, _v) = tokio::net::UnixStream::pair().expect("pair");
+        let Ok(Ok(cold)) = u.into_cold() else {
+            panic!("off the runtime")
+        };
+        assert!(TcpStream::from_cold(cold).is_err());
     });
 }

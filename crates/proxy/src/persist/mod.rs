@@ -15,6 +15,7 @@ pub mod stick;
 mod stick_replication_tests;
 pub mod stick_sample;
 pub mod track;
+pub mod track_data;
 
 /// One change to a message's header list, by position in the view that was passed in.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -309,17 +309,14 @@ pub fn stick_on_src(p: &Proxy) -> Result<Option<StickTable<IpAddr, String>>, Str
     {
         return Ok(None);
     }
+    // Rules naming other proxies' tables only: `stick_sample`'s (the model checks names).
     let Some(table) = &p.stick_table else {
-        return Err(format!(
-            "{}: stick rules without a stick-table in this backend are not supported yet",
-            p.span
-        ));
+        return Ok(None);
     };
     // Any other form (`match`, `store-*`, another sample, a condition) is `stick_sample`'s.
     let plain = p.stick_rules.iter().all(|r| {
         r.kind == StickRuleKind::On
-            && r.fetch.name == "src"
-            && r.fetch.arg.is_none()
+            && r.expr == "src"
             && r.condition.is_none()
             && r.table.as_ref().is_none_or(|t| t.name == p.name)
     });

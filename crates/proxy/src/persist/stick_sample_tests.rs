@@ -35,17 +35,63 @@ impl Env for Cookies<'_> {
     }
 }
 
-fn backend(body: &str) -> Result<Option<SampleStick>, String> {
+/// A condition in these tests: the name of its first named ACL (`holds` decides).
+type C = String;
+
+fn load(text: &str) -> fulcrum_config::model::Config {
+    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
+        name: "t.cfg",
+        text,
+    }]);
+    assert!(loaded.is_ok(), "{:?}", loaded.diagnostics);
+    loaded.config
+}
+
+/// Backend `b`'s rules, each table a fresh store (made once per name).
+fn rules_of(config: &fulcrum_config::model::Config) -> Result<Option<SampleStick<C>>, String> {
+    let p = config.backend("b").expect("b");
+    let made: std::cell::RefCell<Vec<Arc<StickStore>>> = Default::default();
+    SampleStick::from_proxy(
+        p,
+        |name| {
+            let name = name.unwrap_or("b");
+            if let Some(s) = made.borrow().iter().find(|s| s.name == name) {
+                return Ok(s.clone());
+            }
+            let def = config
+                .proxies
+                .iter()
+                .find(|q| q.name == name)
+                .and_then(|q| q.stick_table.as_ref())
+                .ok_or("no table")?;
+            let s = Arc::new(StickStore::new(name, def));
+            made.borrow_mut().push(s.clone());
+            Ok(s)
+        },
+        |c| match &c.any_of[0][0].acl {
+            fulcrum_config::model::AclRef::Named(r) => Ok(r.name.clone()),
+            _ => Err("anonymous".into()),
+        },
+    )
+}
+
+fn backend(body: &str) -> Result<Option<SampleStick<C>>, String> {
     let text = format!(
         "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
          backend b\n{body}    server a 127.0.0.1:1\n    server c 127.0.0.1:2\n"
     );
-    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
-        name: "t.cfg",
-        text: &text,
-    }]);
-    assert!(loaded.is_ok(), "{:?}", loaded.diagnostics);
-    SampleStick::from_proxy(loaded.config.backend("b").expect("b"))
+    rules_of(&load(&text))
+}
+
+fn stuck(name: &str) -> Stuck {
+    Stuck {
+        name: name.into(),
+        id: 1,
+    }
+}
+
+fn all(_: &C) -> bool {
+    true
 }
 
 const OCTAVIA: &str = "    stick-table type string len 64 size 10k\n    stick store-response res.cook(JSESSIONID)\n    stick match req.cook(JSESSIONID)\n";
@@ -53,42 +99,46 @@ const OCTAVIA: &str = "    stick-table type string len 64 size 10k\n    stick st
 #[test]
 fn octavias_app_cookie_learns_from_the_response_and_matches_the_request() {
     let s = backend(OCTAVIA).expect("supported").expect("rules");
+    let store = s.stores()[0].clone();
     let t0 = Instant::now();
     let first = Cookies {
         req: &[],
         res: &[("JSESSIONID", "abc")],
     };
+    let got = s.on_request(t0, &first, false, |_| true, all);
     assert_eq!(
-        s.on_request(t0, &first, false, |_| true),
-        RequestStick::default(),
+        (got.server, got.stores.len()),
+        (None, 0),
         "no cookie yet: balance, nothing to store"
     );
-    assert_eq!(s.on_response(t0, &first, "c"), Some(b"abc".to_vec()));
+    let keys = s.on_response(&first, all);
+    assert_eq!(keys[0].1, b"abc".to_vec());
+    SampleStick::<C>::store(t0, keys, &stuck("c"));
     let replay = Cookies {
         req: &[("other", "x"), ("JSESSIONID", "abc")],
         res: &[],
     };
-    let got = s.on_request(t0, &replay, false, |_| true);
+    let got = s.on_request(t0, &replay, false, |_| true, all);
     assert_eq!(got.server.as_deref(), Some("c"));
-    assert_eq!(got.store, None, "'stick match' stores nothing");
+    assert!(got.stores.is_empty(), "'stick match' stores nothing");
     // A server that may not take traffic: balance again; the answer re-sticks the cookie.
-    let down = s.on_request(t0, &replay, false, |n| n != "c");
+    let down = s.on_request(t0, &replay, false, |n| n != "c", all);
     assert_eq!(down.server, None);
-    s.on_response(
-        t0,
+    let keys = s.on_response(
         &Cookies {
             req: &[],
             res: &[("JSESSIONID", "abc")],
         },
-        "a",
+        all,
     );
+    SampleStick::<C>::store(t0, keys, &stuck("a"));
     assert_eq!(
-        s.lookup(t0, b"abc").as_deref(),
+        store.lookup(t0, b"abc").map(|s| s.name).as_deref(),
         Some("a"),
         "a store overwrites"
     );
     // Persistence already chose (a `cookie`): the match rules are skipped.
-    assert_eq!(s.on_request(t0, &replay, true, |_| true).server, None);
+    assert_eq!(s.on_request(t0, &replay, true, |_| true, all).server, None);
 }
 
 #[test]
@@ -98,31 +148,29 @@ fn stick_on_matches_then_stores_and_keys_are_cut_to_len() {
     )
     .expect("supported")
     .expect("rules");
+    let store = s.stores()[0].clone();
     let t0 = Instant::now();
     let env = Cookies {
         req: &[("sid", "abcdefgh")],
         res: &[],
     };
-    let got = s.on_request(t0, &env, false, |_| true);
-    assert_eq!(
-        got,
-        RequestStick {
-            server: None,
-            store: Some(b"abcd".to_vec())
-        }
-    );
-    s.store(t0, b"abcd".to_vec(), "a");
+    let got = s.on_request(t0, &env, false, |_| true, all);
+    assert_eq!(got.server, None);
+    assert_eq!(got.keys(), vec![&b"abcd"[..]]);
+    SampleStick::<C>::store(t0, got.stores, &stuck("a"));
     let other = Cookies {
         req: &[("sid", "abcdXYZ")],
         res: &[],
     };
     assert_eq!(
-        s.on_request(t0, &other, false, |_| true).server.as_deref(),
+        s.on_request(t0, &other, false, |_| true, all)
+            .server
+            .as_deref(),
         Some("a"),
         "only the first 4 bytes are the key, as HAProxy's len 4"
     );
     assert_eq!(
-        s.lookup(t0 + Duration::from_secs(31), b"abcd"),
+        store.lookup(t0 + Duration::from_secs(31), b"abcd"),
         None,
         "expire 30s"
     );
@@ -132,40 +180,75 @@ fn stick_on_matches_then_stores_and_keys_are_cut_to_len() {
 fn a_reload_keeps_the_entries() {
     let old = backend(OCTAVIA).expect("ok").expect("rules");
     let t0 = Instant::now();
-    old.store(t0, b"k".to_vec(), "a");
+    old.stores()[0].store(t0, b"k".to_vec(), stuck("a"));
     let new = backend(OCTAVIA).expect("ok").expect("rules");
-    new.adopt(t0, &old);
-    assert_eq!(new.lookup(t0, b"k").as_deref(), Some("a"));
+    new.stores()[0].adopt(t0, &old.stores()[0]);
+    assert_eq!(
+        new.stores()[0].lookup(t0, b"k").map(|s| s.name).as_deref(),
+        Some("a")
+    );
 }
 
 #[test]
-fn ip_tables_and_conditions_are_not_this_modules() {
+fn conditions_and_one_store_per_table_as_haproxy() {
+    let s = backend(
+        "    stick-table type string size 10\n    acl no path /\n    acl yes path /\n\
+         \x20   stick on req.cook(a) if no\n    stick on req.cook(b) if yes\n    stick on req.cook(c)\n",
+    )
+    .expect("ok")
+    .expect("rules");
+    let t0 = Instant::now();
+    let env = Cookies {
+        req: &[("a", "A"), ("b", "B"), ("c", "C")],
+        res: &[],
+    };
+    // the first rule's condition fails; the second keeps its key; the third's table has one
+    let got = s.on_request(t0, &env, false, |_| true, |c: &C| c == "yes");
+    assert_eq!(got.keys(), vec![&b"B"[..]]);
+    // a stick rule whose sample is missing lets the next one decide
+    let env = Cookies {
+        req: &[("c", "C")],
+        res: &[],
+    };
+    let got = s.on_request(t0, &env, false, |_| true, |c: &C| c == "yes");
+    assert_eq!(got.keys(), vec![&b"C"[..]]);
+}
+
+#[test]
+fn rules_naming_another_table_share_it() {
+    let text = "defaults\n    mode http\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
+                backend t\n    stick-table type ip size 10\n\
+                backend b\n    stick on src table t\n    stick match req.cook(x) table t\n    server a 127.0.0.1:1\n";
+    let config = load(text);
+    let s = rules_of(&config).expect("supported").expect("rules");
+    assert_eq!(s.stores().len(), 1);
+    assert_eq!(s.stores()[0].name, "t");
+}
+
+#[test]
+fn ip_tables_with_plain_stick_on_src_are_not_this_modules() {
     assert!(
         backend("    stick-table type ip size 10\n    stick on src\n")
             .expect("ok")
             .is_none()
     );
-    let err = backend(
-        "    stick-table type string size 10\n    acl x path /\n    stick on req.cook(a) if x\n",
-    )
-    .expect_err("refused");
-    assert!(
-        err.contains("t.cfg:") && err.contains("not supported"),
-        "{err}"
-    );
 }
 
 #[test]
-fn tcp_mode_is_refused_not_silently_ignored() {
+fn store_response_in_tcp_mode_needs_response_rules() {
     let text = "defaults\n    mode tcp\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n\
-                backend b\n    stick-table type string size 10\n    stick on req.cook(a)\n    server a 127.0.0.1:1\n";
-    let loaded = fulcrum_config::load_sources(&[fulcrum_config::Source {
-        name: "t.cfg",
-        text,
-    }]);
-    let err = SampleStick::from_proxy(loaded.config.backend("b").expect("b")).expect_err("refused");
+                backend b\n    stick-table type string size 10\n    stick store-response req.payload(0,4)\n    server a 127.0.0.1:1\n";
+    let err = rules_of(&load(text)).expect_err("refused");
     assert!(
         err.starts_with("t.cfg:8:") && err.contains("TCP mode"),
         "{err}"
     );
+    let on = text.replace("store-response", "on");
+    assert!(rules_of(&load(&on)).expect("runs").is_some());
+    // with response rules, which read the server's bytes
+    let read = text.replace(
+        "    server a",
+        "    tcp-response inspect-delay 1s\n    tcp-response content accept if { res.len gt 0 }\n    server a",
+    );
+    assert!(rules_of(&load(&read)).expect("runs").is_some());
 }

@@ -1,96 +1,16 @@
-//! Stick counters: the data a `stick-table ... store ...` keeps per key (`conn_cnt conn_cur
-//! conn_rate() http_req_cnt http_req_rate() http_err_cnt http_err_rate() gpc0 gpc0_rate()
-//! gpc1 gpt0 bytes_in_cnt bytes_out_cnt bytes_in_rate() bytes_out_rate()`), updated by the
-//! streams that track a key (`track-sc0/1/2`) and read by the `sc*_`/`src_*` fetches. Pure:
-//! the caller passes `now`. Sits beside `stick.rs` (server persistence), which it leaves
-//! alone. Rates are HAProxy's sliding-window frequency counters: the current period's
-//! count plus the previous period's weighted by what is left of the current one.
+//! Stick counters: the data a `stick-table ... store ...` keeps per key (the types of
+//! [`super::track_data`]: `conn_*`, `sess_*`, `http_req_*`, `http_err_*`, `http_fail_*`,
+//! `bytes_*`, `gpt0`/`gpc0`/`gpc1` and their rates, the `gpt(N)`/`gpc(N)`/`gpc_rate(N,P)`
+//! arrays, `server_id`), updated by the streams that track a key (`track-sc0/1/2`) and read
+//! by the `sc*_`/`src_*` fetches. Pure: the caller passes `now`. Sits beside `stick.rs`
+//! (server persistence), which it leaves alone. Rates are HAProxy's sliding-window frequency
+//! counters: the current period's count plus the previous period's weighted by what is left
+//! of the current one.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// A data type a table stores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Data {
-    ConnCnt,
-    ConnCur,
-    ConnRate,
-    HttpReqCnt,
-    HttpReqRate,
-    HttpErrCnt,
-    HttpErrRate,
-    Gpc0,
-    Gpc0Rate,
-    Gpc1,
-    Gpt0,
-    BytesInCnt,
-    BytesOutCnt,
-    BytesInRate,
-    BytesOutRate,
-    ServerId,
-}
-
-impl Data {
-    /// `(name, needs a period)` of every type fulcrum keeps.
-    pub const ALL: &'static [(&'static str, Data, bool)] = &[
-        ("conn_cnt", Data::ConnCnt, false),
-        ("conn_cur", Data::ConnCur, false),
-        ("conn_rate", Data::ConnRate, true),
-        ("http_req_cnt", Data::HttpReqCnt, false),
-        ("http_req_rate", Data::HttpReqRate, true),
-        ("http_err_cnt", Data::HttpErrCnt, false),
-        ("http_err_rate", Data::HttpErrRate, true),
-        ("gpc0", Data::Gpc0, false),
-        ("gpc0_rate", Data::Gpc0Rate, true),
-        ("gpc1", Data::Gpc1, false),
-        ("gpt0", Data::Gpt0, false),
-        ("bytes_in_cnt", Data::BytesInCnt, false),
-        ("bytes_out_cnt", Data::BytesOutCnt, false),
-        ("bytes_in_rate", Data::BytesInRate, true),
-        ("bytes_out_rate", Data::BytesOutRate, true),
-        ("server_id", Data::ServerId, false),
-    ];
-
-    /// HAProxy's data type number (`STKTABLE_DT_*`): the order `show table` prints them in.
-    pub fn haproxy_id(self) -> u8 {
-        match self {
-            Data::ServerId => 0,
-            Data::Gpt0 => 1,
-            Data::Gpc0 => 2,
-            Data::Gpc0Rate => 3,
-            Data::ConnCnt => 4,
-            Data::ConnRate => 5,
-            Data::ConnCur => 6,
-            Data::HttpReqCnt => 9,
-            Data::HttpReqRate => 10,
-            Data::HttpErrCnt => 11,
-            Data::HttpErrRate => 12,
-            Data::BytesInCnt => 13,
-            Data::BytesInRate => 14,
-            Data::BytesOutCnt => 15,
-            Data::BytesOutRate => 16,
-            Data::Gpc1 => 17,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        Data::ALL
-            .iter()
-            .find(|(_, d, _)| *d == self)
-            .map_or("", |(n, _, _)| n)
-    }
-
-    pub fn is_rate(self) -> bool {
-        Data::ALL.iter().any(|(_, d, p)| *d == self && *p)
-    }
-
-    pub fn parse(name: &str) -> Option<(Data, bool)> {
-        Data::ALL
-            .iter()
-            .find(|(n, _, _)| *n == name)
-            .map(|(_, d, p)| (*d, *p))
-    }
-}
+pub use super::track_data::Data;
 
 /// HAProxy's `freq_ctr` over a period.
 #[derive(Debug, Clone, Copy, Default)]
@@ -132,28 +52,107 @@ impl Freq {
     }
 }
 
-/// One key's counters.
+/// One key's counters. The legacy `gpt0`, `gpc0`, `gpc1`, `gpc0_rate`, `gpc1_rate` live in
+/// the arrays' first slots (see [`super::track_data`]).
 #[derive(Debug, Clone, Default)]
 pub struct Counters {
     conn_cnt: u64,
     conn_cur: u64,
+    sess_cnt: u64,
     http_req_cnt: u64,
     http_err_cnt: u64,
-    gpc0: u64,
-    gpc1: u64,
-    gpt0: u64,
+    http_fail_cnt: u64,
     bytes_in: u64,
     bytes_out: u64,
+    server_id: u64,
     conn_rate: Freq,
+    sess_rate: Freq,
     http_req_rate: Freq,
     http_err_rate: Freq,
-    gpc0_rate: Freq,
+    http_fail_rate: Freq,
     bytes_in_rate: Freq,
     bytes_out_rate: Freq,
-    server_id: u64,
+    gpt: Vec<u64>,
+    gpc: Vec<u64>,
+    gpc_rate: Vec<Freq>,
     /// The server's name, written by stick rules (HAProxy 2.6's `server_key`).
     server_key: Option<Box<str>>,
     expires: Option<Instant>,
+}
+
+/// A counter's storage: a plain count or a rate.
+enum Cell<'a> {
+    Count(&'a mut u64),
+    Rate(&'a mut Freq),
+}
+
+fn grown<T: Default>(v: &mut Vec<T>, i: u8) -> &mut T {
+    let i = usize::from(i);
+    if v.len() <= i {
+        v.resize_with(i + 1, T::default);
+    }
+    &mut v[i]
+}
+
+impl Counters {
+    fn cell(&mut self, d: Data) -> Cell<'_> {
+        match d {
+            Data::ServerId => Cell::Count(&mut self.server_id),
+            Data::ConnCnt => Cell::Count(&mut self.conn_cnt),
+            Data::ConnCur => Cell::Count(&mut self.conn_cur),
+            Data::SessCnt => Cell::Count(&mut self.sess_cnt),
+            Data::HttpReqCnt => Cell::Count(&mut self.http_req_cnt),
+            Data::HttpErrCnt => Cell::Count(&mut self.http_err_cnt),
+            Data::HttpFailCnt => Cell::Count(&mut self.http_fail_cnt),
+            Data::BytesInCnt => Cell::Count(&mut self.bytes_in),
+            Data::BytesOutCnt => Cell::Count(&mut self.bytes_out),
+            Data::ConnRate => Cell::Rate(&mut self.conn_rate),
+            Data::SessRate => Cell::Rate(&mut self.sess_rate),
+            Data::HttpReqRate => Cell::Rate(&mut self.http_req_rate),
+            Data::HttpErrRate => Cell::Rate(&mut self.http_err_rate),
+            Data::HttpFailRate => Cell::Rate(&mut self.http_fail_rate),
+            Data::BytesInRate => Cell::Rate(&mut self.bytes_in_rate),
+            Data::BytesOutRate => Cell::Rate(&mut self.bytes_out_rate),
+            Data::Gpc(i) => Cell::Count(grown(&mut self.gpc, i)),
+            Data::GpcRate(i) => Cell::Rate(grown(&mut self.gpc_rate, i)),
+            Data::Gpt(i) => Cell::Count(grown(&mut self.gpt, i)),
+            // the legacy types share the arrays' first slots
+            Data::Gpt0 => Cell::Count(grown(&mut self.gpt, 0)),
+            Data::Gpc0 => Cell::Count(grown(&mut self.gpc, 0)),
+            Data::Gpc1 => Cell::Count(grown(&mut self.gpc, 1)),
+            Data::Gpc0Rate => Cell::Rate(grown(&mut self.gpc_rate, 0)),
+            Data::Gpc1Rate => Cell::Rate(grown(&mut self.gpc_rate, 1)),
+        }
+    }
+
+    fn get(&self, d: Data, now: Instant, period: Duration) -> u64 {
+        let at = |v: &Vec<u64>, i: u8| v.get(usize::from(i)).copied().unwrap_or(0);
+        match d.element().unwrap_or(d) {
+            Data::ServerId => self.server_id,
+            Data::ConnCnt => self.conn_cnt,
+            Data::ConnCur => self.conn_cur,
+            Data::SessCnt => self.sess_cnt,
+            Data::HttpReqCnt => self.http_req_cnt,
+            Data::HttpErrCnt => self.http_err_cnt,
+            Data::HttpFailCnt => self.http_fail_cnt,
+            Data::BytesInCnt => self.bytes_in,
+            Data::BytesOutCnt => self.bytes_out,
+            Data::ConnRate => self.conn_rate.read(now, period),
+            Data::SessRate => self.sess_rate.read(now, period),
+            Data::HttpReqRate => self.http_req_rate.read(now, period),
+            Data::HttpErrRate => self.http_err_rate.read(now, period),
+            Data::HttpFailRate => self.http_fail_rate.read(now, period),
+            Data::BytesInRate => self.bytes_in_rate.read(now, period),
+            Data::BytesOutRate => self.bytes_out_rate.read(now, period),
+            Data::Gpc(i) => at(&self.gpc, i),
+            Data::GpcRate(i) => self
+                .gpc_rate
+                .get(usize::from(i))
+                .map_or(0, |f| f.read(now, period)),
+            Data::Gpt(i) => at(&self.gpt, i),
+            _ => 0,
+        }
+    }
 }
 
 /// What happened to a tracked key.
@@ -163,13 +162,57 @@ pub enum Event {
     TrackStart,
     /// A stream that tracked it ended (`conn_cur` down).
     TrackEnd,
+    /// A session was accepted while the key was tracked (`sess_cnt`, `sess_rate`).
+    Session,
     HttpReq,
     HttpErr,
-    IncGpc0,
-    IncGpc1,
-    SetGpt0(u64),
+    /// A server's failure (`http_fail_cnt`, `http_fail_rate`).
+    HttpFail,
+    /// `sc-inc-gpc(IDX,N)` (`array`) or `sc-inc-gpc0/1(N)`: the counter and its rate.
+    IncGpc {
+        idx: u8,
+        array: bool,
+    },
+    /// `sc-set-gpt(IDX,N)` (`array`) or `sc-set-gpt0(N)`.
+    SetGpt {
+        idx: u8,
+        array: bool,
+        value: u64,
+    },
+    /// `sc_clr_gpc*` fetches: the counter back to 0.
+    ClrGpc {
+        idx: u8,
+        array: bool,
+    },
     BytesIn(u64),
     BytesOut(u64),
+    /// Creates or refreshes the entry, nothing else (`set table` without data).
+    Touch,
+    /// `src_updt_conn_cnt`: `conn_cnt` up, nothing else.
+    UpdtConnCnt,
+}
+
+/// The general-purpose type an action or fetch names: `gpc(IDX)`-style array elements, or
+/// the legacy `gpc0`/`gpc1`/`gpt0`.
+fn general(kind: char, idx: u8, array: bool) -> Option<Data> {
+    Some(match (kind, array, idx) {
+        ('c', true, i) => Data::Gpc(i),
+        ('r', true, i) => Data::GpcRate(i),
+        ('t', true, i) => Data::Gpt(i),
+        ('c', false, 0) => Data::Gpc0,
+        ('c', false, 1) => Data::Gpc1,
+        ('r', false, 0) => Data::Gpc0Rate,
+        ('r', false, 1) => Data::Gpc1Rate,
+        ('t', false, 0) => Data::Gpt0,
+        _ => return None,
+    })
+}
+
+impl Event {
+    /// The types a general-purpose event reads (`Gpc`, `GpcRate`, `Gpt` forms).
+    pub fn general(kind: char, idx: u8, array: bool) -> Option<Data> {
+        general(kind, idx, array)
+    }
 }
 
 /// A `stick-table`'s counters by key.
@@ -235,53 +278,66 @@ impl CounterTable {
                 }
             }
         }
-        let periods: Vec<(Data, Duration)> = self.store.clone();
-        let p = |d: Data| periods.iter().find(|(x, _)| *x == d).map(|(_, p)| *p);
+        // What the event changes, resolved against the stored types before borrowing the
+        // entry: (type, period) pairs to count up, or one to set.
+        let mut adds: [Option<(Data, Duration, u64)>; 2] = [None, None];
+        let mut put: Option<(Data, u64)> = None;
+        let mut conn_cur = 0i8;
+        let mut pair = |a: Data, b: Data, n: u64| {
+            adds = [
+                self.resolve(a).map(|(d, p)| (d, p, n)),
+                self.resolve(b).map(|(d, p)| (d, p, n)),
+            ];
+        };
+        match ev {
+            Event::TrackStart => {
+                conn_cur = 1;
+                pair(Data::ConnCnt, Data::ConnRate, 1);
+            }
+            Event::TrackEnd => conn_cur = -1,
+            Event::Session => pair(Data::SessCnt, Data::SessRate, 1),
+            Event::HttpReq => pair(Data::HttpReqCnt, Data::HttpReqRate, 1),
+            Event::HttpErr => pair(Data::HttpErrCnt, Data::HttpErrRate, 1),
+            Event::HttpFail => pair(Data::HttpFailCnt, Data::HttpFailRate, 1),
+            Event::BytesIn(n) => pair(Data::BytesInCnt, Data::BytesInRate, n),
+            Event::BytesOut(n) => pair(Data::BytesOutCnt, Data::BytesOutRate, n),
+            Event::IncGpc { idx, array } => {
+                if let (Some(c), Some(r)) = (general('c', idx, array), general('r', idx, array)) {
+                    pair(c, r, 1);
+                }
+            }
+            Event::SetGpt { idx, array, value } => {
+                put = general('t', idx, array)
+                    .and_then(|d| self.resolve(d))
+                    .map(|(d, _)| (d, value));
+            }
+            Event::ClrGpc { idx, array } => {
+                put = general('c', idx, array)
+                    .and_then(|d| self.resolve(d))
+                    .map(|(d, _)| (d, 0));
+            }
+            Event::Touch => {}
+            Event::UpdtConnCnt => adds[0] = self.resolve(Data::ConnCnt).map(|(d, p)| (d, p, 1)),
+        }
         let expire = self.expire;
         let c = self.entries.entry(key.to_vec()).or_default();
         if c.expires.is_some_and(|e| e <= now) && c.conn_cur == 0 {
             *c = Counters::default();
         }
-        match ev {
-            Event::TrackStart => {
-                c.conn_cur += 1;
-                c.conn_cnt += 1;
-                if let Some(p) = p(Data::ConnRate) {
-                    c.conn_rate.add(now, p, 1);
-                }
+        match conn_cur {
+            1 => c.conn_cur += 1,
+            -1 => c.conn_cur = c.conn_cur.saturating_sub(1),
+            _ => {}
+        }
+        for (d, p, n) in adds.into_iter().flatten() {
+            match c.cell(d) {
+                Cell::Count(v) => *v = v.wrapping_add(n),
+                Cell::Rate(f) => f.add(now, p, n),
             }
-            Event::TrackEnd => c.conn_cur = c.conn_cur.saturating_sub(1),
-            Event::HttpReq => {
-                c.http_req_cnt += 1;
-                if let Some(p) = p(Data::HttpReqRate) {
-                    c.http_req_rate.add(now, p, 1);
-                }
-            }
-            Event::HttpErr => {
-                c.http_err_cnt += 1;
-                if let Some(p) = p(Data::HttpErrRate) {
-                    c.http_err_rate.add(now, p, 1);
-                }
-            }
-            Event::IncGpc0 => {
-                c.gpc0 += 1;
-                if let Some(p) = p(Data::Gpc0Rate) {
-                    c.gpc0_rate.add(now, p, 1);
-                }
-            }
-            Event::IncGpc1 => c.gpc1 += 1,
-            Event::SetGpt0(v) => c.gpt0 = v,
-            Event::BytesIn(n) => {
-                c.bytes_in += n;
-                if let Some(p) = p(Data::BytesInRate) {
-                    c.bytes_in_rate.add(now, p, n);
-                }
-            }
-            Event::BytesOut(n) => {
-                c.bytes_out += n;
-                if let Some(p) = p(Data::BytesOutRate) {
-                    c.bytes_out_rate.add(now, p, n);
-                }
+        }
+        if let Some((d, v)) = put {
+            if let Cell::Count(x) = c.cell(d) {
+                *x = v;
             }
         }
         c.expires = expire.map(|e| now + e);
@@ -308,9 +364,19 @@ impl CounterTable {
 
     /// Creates `key`'s entry if needed and refreshes its expiry.
     pub fn touch(&mut self, now: Instant, key: &[u8]) {
-        // A new entry's gpt0 is 0: setting it changes nothing but makes the entry.
-        let gpt0 = self.entries.get(key).map_or(0, |c| c.gpt0);
-        self.update(now, key, Event::SetGpt0(gpt0));
+        self.update(now, key, Event::Touch);
+    }
+
+    /// The stored type a fetch or action reaches for `d`: `d` itself, or for a legacy
+    /// `gpt0`/`gpc0`/`gpc1`/`gpc0_rate`/`gpc1_rate` the array element holding it (HAProxy:
+    /// "all 'gpc0' related fetches and actions will apply to the first element"). With its
+    /// period; `None`: not stored.
+    pub fn resolve(&self, d: Data) -> Option<(Data, Duration)> {
+        if let Some(p) = self.period(d) {
+            return Some((d, p));
+        }
+        let e = d.element()?;
+        self.period(e).map(|p| (e, p))
     }
 
     /// `set table T key K data.D V`: creates the entry if needed, sets `d` (a rate starts a
@@ -320,35 +386,23 @@ impl CounterTable {
             return false;
         }
         if !self.entries.contains_key(key) {
-            // Created (room made) as a tracked key would be; a new entry's gpt0 is 0 anyway.
-            self.update(now, key, Event::SetGpt0(0));
+            // Created (room made) as a tracked key would be.
+            self.update(now, key, Event::Touch);
         }
         let expire = self.expire;
         let Some(c) = self.entries.get_mut(key) else {
             return true;
         };
-        let fresh = Freq {
-            start: Some(now),
-            curr: v,
-            prev: 0,
-        };
-        match d {
-            Data::ConnCnt => c.conn_cnt = v,
-            Data::ConnCur => c.conn_cur = v,
-            Data::ConnRate => c.conn_rate = fresh,
-            Data::HttpReqCnt => c.http_req_cnt = v,
-            Data::HttpReqRate => c.http_req_rate = fresh,
-            Data::HttpErrCnt => c.http_err_cnt = v,
-            Data::HttpErrRate => c.http_err_rate = fresh,
-            Data::Gpc0 => c.gpc0 = v,
-            Data::Gpc0Rate => c.gpc0_rate = fresh,
-            Data::Gpc1 => c.gpc1 = v,
-            Data::Gpt0 => c.gpt0 = v,
-            Data::BytesInCnt => c.bytes_in = v,
-            Data::BytesOutCnt => c.bytes_out = v,
-            Data::BytesInRate => c.bytes_in_rate = fresh,
-            Data::BytesOutRate => c.bytes_out_rate = fresh,
-            Data::ServerId => c.server_id = v,
+        match c.cell(d) {
+            Cell::Count(x) => *x = v,
+            // a rate starts a new period at `v`
+            Cell::Rate(f) => {
+                *f = Freq {
+                    start: Some(now),
+                    curr: v,
+                    prev: 0,
+                }
+            }
         }
         c.expires = expire.map(|e| now + e);
         true
@@ -391,92 +445,14 @@ impl CounterTable {
     /// `key`'s value of `d`: `None` when the table does not store `d`; 0 for an unknown or
     /// expired key (as HAProxy's `src_*` fetches).
     pub fn read(&self, now: Instant, key: &[u8], d: Data) -> Option<u64> {
-        let period = self.period(d)?;
+        let (d, period) = self.resolve(d)?;
         let Some(c) = self.entries.get(key).filter(|c| self.alive(now, c)) else {
             return Some(0);
         };
-        Some(match d {
-            Data::ConnCnt => c.conn_cnt,
-            Data::ConnCur => c.conn_cur,
-            Data::ConnRate => c.conn_rate.read(now, period),
-            Data::HttpReqCnt => c.http_req_cnt,
-            Data::HttpReqRate => c.http_req_rate.read(now, period),
-            Data::HttpErrCnt => c.http_err_cnt,
-            Data::HttpErrRate => c.http_err_rate.read(now, period),
-            Data::Gpc0 => c.gpc0,
-            Data::Gpc0Rate => c.gpc0_rate.read(now, period),
-            Data::Gpc1 => c.gpc1,
-            Data::Gpt0 => c.gpt0,
-            Data::BytesInCnt => c.bytes_in,
-            Data::BytesOutCnt => c.bytes_out,
-            Data::BytesInRate => c.bytes_in_rate.read(now, period),
-            Data::BytesOutRate => c.bytes_out_rate.read(now, period),
-            Data::ServerId => c.server_id,
-        })
+        Some(c.get(d, now, period))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn table(expire: u64) -> CounterTable {
-        let s = Duration::from_secs(10);
-        CounterTable::new(
-            2,
-            Some(Duration::from_secs(expire)),
-            vec![
-                (Data::HttpReqRate, s),
-                (Data::ConnCur, s),
-                (Data::ConnCnt, s),
-                (Data::Gpc0, s),
-            ],
-        )
-    }
-
-    #[test]
-    fn rates_slide_over_the_period() {
-        let t0 = Instant::now();
-        let mut t = table(60);
-        for _ in 0..10 {
-            t.update(t0, b"a", Event::HttpReq);
-        }
-        assert_eq!(t.read(t0, b"a", Data::HttpReqRate), Some(10));
-        // Half-way through the next period, half of the previous one still counts.
-        let later = t0 + Duration::from_secs(15);
-        assert_eq!(t.read(later, b"a", Data::HttpReqRate), Some(5));
-        t.update(later, b"a", Event::HttpReq);
-        assert_eq!(t.read(later, b"a", Data::HttpReqRate), Some(6));
-        assert_eq!(
-            t.read(t0 + Duration::from_secs(30), b"a", Data::HttpReqRate),
-            Some(0)
-        );
-        assert_eq!(
-            t.read(t0, b"b", Data::HttpReqRate),
-            Some(0),
-            "unknown key: 0"
-        );
-        assert_eq!(t.read(t0, b"a", Data::HttpErrRate), None, "not stored");
-    }
-
-    #[test]
-    fn tracking_expiry_and_eviction() {
-        let t0 = Instant::now();
-        let mut t = table(5);
-        t.update(t0, b"a", Event::TrackStart);
-        t.update(t0, b"b", Event::IncGpc0);
-        assert_eq!(t.read(t0, b"a", Data::ConnCur), Some(1));
-        assert_eq!(t.read(t0, b"b", Data::Gpc0), Some(1));
-        // Full: a new key evicts the untracked entry, never the tracked one.
-        t.update(t0, b"c", Event::IncGpc0);
-        assert_eq!(t.len(), 2);
-        assert_eq!(t.read(t0, b"b", Data::Gpc0), Some(0));
-        assert_eq!(t.read(t0, b"a", Data::ConnCnt), Some(1));
-        // A tracked entry outlives its expiry; once released it expires.
-        let late = t0 + Duration::from_secs(6);
-        assert_eq!(t.read(late, b"a", Data::ConnCnt), Some(1));
-        t.update(t0, b"a", Event::TrackEnd);
-        assert_eq!(t.read(late, b"a", Data::ConnCnt), Some(0));
-        assert_eq!(t.read(late, b"c", Data::Gpc0), Some(0));
-    }
-}
+#[path = "track_tests.rs"]
+mod tests;

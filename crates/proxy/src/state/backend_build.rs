@@ -39,6 +39,16 @@ fn server_target(p: &Proxy, s: &fulcrum_config::model::Server) -> Result<Target,
     })
 }
 
+/// Each server's name and id (its `id`, or HAProxy's automatic number): what `server_id`
+/// stores and `srv_id` reads.
+pub(crate) fn server_ids(p: &Proxy) -> Vec<(String, u64)> {
+    p.servers
+        .iter()
+        .zip(p.server_ids())
+        .map(|(s, id)| (s.name.clone(), u64::from(id)))
+        .collect()
+}
+
 pub(super) fn build_backend(
     config: &Config,
     p: &Proxy,
@@ -84,7 +94,12 @@ pub(super) fn build_backend(
         let kept_any = kept.is_some();
         let server = kept.cloned().unwrap_or_else(|| Arc::new(fresh));
         server.set_observed(s.observe.is_some());
-        server.set_pool_limits(s.pool_max_conn, s.pool_low_conn);
+        if server.target.is_client_destination() {
+            // `*:PORT`: each client's destination is another server; keep no idle connection
+            server.set_pool_limits(Some(0), 0);
+        } else {
+            server.set_pool_limits(s.pool_max_conn, s.pool_low_conn);
+        }
         server.set_tls(if s.ssl {
             let t = crate::tls::connector::build(s, &config.global.tls)
                 .map_err(|m| ProxyError::Config(format!("{}: {m}", s.span)))?;
@@ -98,6 +113,12 @@ pub(super) fn build_backend(
             .is_some_and(|t| t.config.alpn_protocols.iter().any(|a| a == b"h2"));
         let h2 =
             h2_mode(p, s, alpn_h2).map_err(|m| ProxyError::Config(format!("{}: {m}", s.span)))?;
+        if h2 != crate::server::H2Mode::Never && server.target.is_client_destination() {
+            return Err(ProxyError::Config(format!(
+                "{}: server {}: HTTP/2 to the address the client connected to ('*', '0.0.0.0', '::') is not supported by fulcrum (shared HTTP/2 connections are per server): write the server's address",
+                s.span, s.name
+            )));
+        }
         server.set_h2_mode(h2);
         server.set_h2_pool(crate::server::H2Pool::of(s));
         server.set_checked(s.check, s.rise, s.fall);
@@ -133,22 +154,39 @@ pub(super) fn build_backend(
     if let (Some(table), Some(hub)) = (stick.as_mut(), &hub) {
         table.set_feed(hub.feed());
     }
-    // Sample-keyed rules on a `type string` table (APP_COOKIE); kept across reloads too. A
-    // form not run yet is refused with its FILE:LINE.
-    let stick_sample =
-        crate::persist::stick_sample::SampleStick::from_proxy(p).map_err(ProxyError::Config)?;
-    if let (Some(table), Some(previous)) = (
+    // Sample-keyed rules (APP_COOKIE's string table, conditions, another proxy's table):
+    // their tables' entries live with the tables (kept across reloads while a table's
+    // definition is unchanged, handed over when it changes).
+    let stick_sample = crate::persist::stick_sample::SampleStick::from_proxy(
+        p,
+        |name| {
+            let name = name.unwrap_or(&p.name);
+            cx.tables
+                .get(name)
+                .map(|t| t.sample_store())
+                .ok_or_else(|| format!("stick rules: no stick-table in '{name}'"))
+        },
+        |c| crate::acl::compile_condition(c, &p.acls).map_err(|e| e.0),
+    )
+    .map_err(ProxyError::Config)?;
+    if let (Some(new), Some(prev)) = (
         stick_sample.as_ref(),
         old.and_then(|g| g.backends.get(&p.name))
             .and_then(|b| b.policy.stick_sample.as_ref()),
     ) {
-        table.adopt(std::time::Instant::now(), previous);
+        let now = std::time::Instant::now();
+        for s in new.stores() {
+            let before = prev.stores().into_iter().find(|o| o.name == s.name);
+            if let Some(o) = before.filter(|o| !Arc::ptr_eq(o, &s) && s.is_empty()) {
+                s.adopt(now, &o);
+            }
+        }
     }
-    // Stickiness writes `server_id`/`server_key` into the proxy's stick table, as HAProxy's.
+    // `stick on src` writes `server_id`/`server_key` into the proxy's stick table, as
+    // HAProxy's.
     let table = cx.tables.get(&p.name).filter(|_| !p.stick_rules.is_empty());
-    if let Some(t) = table {
-        let names: Vec<String> = p.servers.iter().map(|s| s.name.clone()).collect();
-        crate::track::share(t, &names, stick.as_mut(), stick_sample.as_ref());
+    if let (Some(t), Some(src)) = (table, stick.as_mut()) {
+        crate::track::share(t, &server_ids(p), src);
     }
     let counters = old
         .and_then(|g| g.backends.get(&p.name))
@@ -183,6 +221,9 @@ pub(super) fn build_backend(
         stats,
         server_rules: crate::http::server_rules::ServerRules::compile(p)
             .map_err(ProxyError::Config)?,
+        server_ids: server_ids(p).into_iter().map(|(_, id)| id).collect(),
+        non_stick: p.servers.iter().map(|s| s.non_stick).collect(),
+        order: proxy_order(config, p),
     };
     let parts = FarmParts {
         id: proxy_id(config, p),

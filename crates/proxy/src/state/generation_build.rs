@@ -145,6 +145,7 @@ fn build_scoped(
     }
     let backend_tcp_response = Arc::new(be_response);
     let mut frontends = HashMap::new();
+    let by_name = Arc::new(backends.clone());
     for p in config.frontends() {
         let find = |name: &str| {
             backends
@@ -250,7 +251,9 @@ fn build_scoped(
                 backend_tcp_response: backend_tcp_response.clone(),
                 tables: cx.tables.clone(),
                 own_table: cx.tables.get(&p.name).cloned(),
-                stateful: !cx.tables.is_empty() || uses_vars(config),
+                stateful: !cx.tables.is_empty()
+                    || uses_vars(config)
+                    || fulcrum_sample::fetch::conn_facts_read(),
                 timeouts: p.timeouts.clone(),
                 options: p.options.clone(),
                 forwardfor: p.options.forwardfor.as_ref().map(ForwardForRt::new),
@@ -281,6 +284,7 @@ fn build_scoped(
                 retire: tokio::sync::Notify::new(),
                 conns: AtomicU64::new(0),
                 id: proxy_id(config, p),
+                order: proxy_order(config, p),
                 counters: old
                     .and_then(|g| g.frontends.get(&p.name))
                     .map(|f| f.counters.clone())
@@ -294,6 +298,8 @@ fn build_scoped(
                 tls: crate::tls::frontend(p, config).map_err(ProxyError::Config)?,
                 inspect_hello,
                 tune_h2: config.global.tune_h2,
+                backends: by_name.clone(),
+                conn_facts: fulcrum_sample::fetch::conn_facts_read(),
             }),
         );
     }

@@ -189,6 +189,9 @@ impl<S: TlsIo> ClientStream for TlsConn<S> {
     fn tls(&self) -> Option<&Arc<TlsInfo>> {
         Some(&self.info)
     }
+    fn with_socket(&self, f: &mut dyn FnMut(socket2::SockRef<'_>)) {
+        f(socket2::SockRef::from(lock(&self.inner).tcp()));
+    }
 }
 
 /// What the handshake settled, for the fetches and logs.

@@ -21,30 +21,29 @@ pub fn spawn<F>(
     (accept_proxy, bind): (bool, u16),
     then: F,
 ) where
-    F: FnOnce(Arc<Frontend>, TlsConn<ServerTls>, SocketAddr, SocketAddr) + Send + 'static,
+    // The session's addresses, and the PROXY header read (`fc_rcvd_proxy`, `fc_pp_*`).
+    F: FnOnce(
+            Arc<Frontend>,
+            TlsConn<ServerTls>,
+            (SocketAddr, SocketAddr),
+            Option<crate::proxy_protocol::Header>,
+        ) + Send
+        + 'static,
 {
     tokio::spawn(async move {
         let accepted = std::time::SystemTime::now();
         // `accept-proxy`: the PROXY header comes before the TLS handshake.
         let addrs = (peer, local);
         let limit = fe.timeouts.client;
-        let (peer, local) = match crate::accept_proxy::client_addresses(
-            &mut sock,
-            accept_proxy,
-            limit,
-            addrs,
-        )
-        .await
-        {
-            Ok(a) => a,
-            Err(m) => {
-                if m == crate::accept_proxy::Missing::NotProxy {
-                    let failure = crate::log_error::Failure::NotProxy;
+        let ((peer, local), header) =
+            match crate::accept_proxy::client_header(&mut sock, accept_proxy, limit, addrs).await {
+                Ok(a) => a,
+                Err(m) => {
+                    let failure = crate::log_error::Failure::Proxy(m);
                     crate::log_error::connection_error(&fe, addrs, accepted, bind, failure);
+                    return;
                 }
-                return;
-            }
-        };
+            };
         let hs = tls.accept(sock);
         let r = match fe.timeouts.client {
             Some(t) => match tokio::time::timeout(t, hs).await {
@@ -63,7 +62,7 @@ pub fn spawn<F>(
                 // now, not with the first response (a client that reads nothing before it
                 // leaves would never get one to resume with).
                 let _ = tokio::io::AsyncWriteExt::flush(&mut c).await;
-                then(fe, c, peer, local)
+                then(fe, c, (peer, local), header)
             }
             Err(e) => {
                 count_handshake(&fe.counters, None, true);

@@ -1,50 +1,53 @@
 //! The stickiness that shares a proxy's stick table (`stick on|match|store-*`): HAProxy keeps
 //! the server in the table's own entries (`server_id`, `server_key`), and `clear table`
 //! forgets persistence too. fulcrum's persistence tables (`persist::stick`,
-//! `persist::stick_sample`) record each store here and register what a clear calls.
+//! `persist::stick_sample`'s stores, one per table and shared by the backends naming it)
+//! record each store here and register what a clear calls.
 
 use super::Table;
 use crate::persist::stick::{ClearHook, StickTable, UpdateFeed};
-use crate::persist::stick_sample::SampleStick;
+use crate::persist::stick_sample::{StickStore, Stuck};
 use fulcrum_sample::Value;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
-/// Makes a backend's stickiness share its stick table `t`: every store (`stick on src` in
-/// `src`, the sample rules in `sample`) writes `server_id` (the server's number from 1, as
-/// HAProxy numbers servers without `id`) and `server_key` into `t`'s entry for the key.
-pub fn share(
-    t: &Arc<Table>,
-    servers: &[String],
-    src: Option<&mut StickTable<IpAddr, String>>,
-    sample: Option<&SampleStick>,
-) {
-    let names: Arc<[String]> = servers.into();
-    let id = move |n: &str| {
-        names
-            .iter()
-            .position(|x| x == n)
-            .map_or(0, |i| i as u64 + 1)
-    };
-    if let Some(src) = src {
-        let (t, id) = (t.clone(), id.clone());
-        src.set_record(UpdateFeed(Arc::new(move |k: &IpAddr, s: &String, _| {
-            let v = match k {
-                IpAddr::V4(a) => Value::Ipv4(*a),
-                IpAddr::V6(a) => Value::Ipv6(*a),
-            };
-            if let Some(key) = t.key(v) {
-                t.stick_server(&key, id(s), s);
-            }
-        })));
-    }
-    if let Some(sample) = sample {
-        let tt = t.clone();
-        sample.set_record(UpdateFeed(Arc::new(move |k: &Vec<u8>, s: &String, _| {
-            tt.stick_server(k, id(s), s);
-        })));
-        t.on_clear(&sample.clear_hook());
+/// Makes a backend's `stick on src` share its stick table `t`: every store writes
+/// `server_id` (`ids[i]` for the backend's server `i`: its `id`, or its number from 1 as
+/// HAProxy numbers servers without one) and `server_key` into `t`'s entry for the key.
+pub fn share(t: &Arc<Table>, servers: &[(String, u64)], src: &mut StickTable<IpAddr, String>) {
+    let ids: Arc<[(String, u64)]> = servers.into();
+    let t = t.clone();
+    src.set_record(UpdateFeed(Arc::new(move |k: &IpAddr, s: &String, _| {
+        let v = match k {
+            IpAddr::V4(a) => Value::Ipv4(*a),
+            IpAddr::V6(a) => Value::Ipv6(*a),
+        };
+        let id = ids.iter().find(|(n, _)| n == s).map_or(0, |(_, id)| *id);
+        if let Some(key) = t.key(v) {
+            t.stick_server(&key, id, s);
+        }
+    })));
+}
+
+impl Table {
+    /// The persistence entries of the sample-keyed stick rules naming this table: made on
+    /// first use, each store written into this table's entries (`server_id`, `server_key`)
+    /// and forgotten by `clear table`.
+    pub fn sample_store(self: &Arc<Self>) -> Arc<StickStore> {
+        self.sample
+            .get_or_init(|| {
+                let store = Arc::new(StickStore::new(&self.name, &self.def));
+                let weak = Arc::downgrade(self);
+                store.set_record(UpdateFeed(Arc::new(move |k: &Vec<u8>, s: &Stuck, _| {
+                    if let Some(t) = weak.upgrade() {
+                        t.stick_server(k, s.id, &s.name);
+                    }
+                })));
+                self.on_clear(&store.clear_hook());
+                store
+            })
+            .clone()
     }
 }
 

@@ -44,3 +44,40 @@ pub(super) fn parse(p: &mut Proxy, line: &Line<'_>) -> Result<(), String> {
 
     Ok(())
 }
+
+/// `tcp-request content capture ... len N` (the line just parsed into `p`'s rules) makes a
+/// new request capture slot, as `http-request capture ... len N` does; only in a proxy with
+/// a frontend side.
+pub(super) fn tcp_content_slot(
+    p: &mut Proxy,
+    section: Option<crate::model::ProxyKind>,
+    line: &Line<'_>,
+) -> Result<(), String> {
+    use crate::model::{ProxyKind, TcpAction, TcpRule};
+    let last = p
+        .tcp_rules
+        .content
+        .last_mut()
+        .filter(|r| r.span == line.span);
+    let Some(TcpRule {
+        action: TcpAction::Capture { len, slot, .. },
+        ..
+    }) = last
+    else {
+        return Ok(());
+    };
+    if !matches!(section, Some(ProxyKind::Frontend | ProxyKind::Listen)) {
+        return Err(format!(
+            "'tcp-request content capture': proxy '{}' has no frontend capability",
+            p.name
+        ));
+    }
+    *slot = p.captures.iter().filter(|c| !c.response).count();
+    p.captures.push(crate::model::Capture {
+        response: false,
+        name: String::new(),
+        len: *len,
+        sample: true,
+    });
+    Ok(())
+}

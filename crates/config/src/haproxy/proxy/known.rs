@@ -23,13 +23,11 @@ pub(super) enum Cap {
 /// Real HAProxy proxy keywords fulcrum reads but does not act on (yet): accepted with a warning.
 pub(super) const IGNORED: &[&str] = &[
     "description",
-    "id",
     "hash-type",
     "hash-balance-factor",
     "email-alert",
     "load-server-state-from-file",
     "backlog",
-    "grace",
     "max-keep-alive-queue",
     "bind-process",
     "max-session-srv-conns",

@@ -3,7 +3,7 @@
 //! body, headers).
 
 use super::super::line::{number, number_in, Line};
-use crate::model::{HttpAction, RedirectKind, ReturnBody};
+use crate::model::{HttpAction, RedirectKind, Reply, ReturnBody};
 
 /// `redirect location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [set-cookie X] [clear-cookie X]`
 pub(super) fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
@@ -75,11 +75,13 @@ pub(super) fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
 }
 
 /// `return [status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F|default-errorfiles] [hdr N V]...`
-/// `deny [deny_status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F] [hdr N V]...`:
+/// `deny [deny_status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F|errorfiles NAME] [hdr N V]...`:
 /// without a response option, the proxy's error page for the status; with one, that
-/// response (as `return`).
+/// response (as `return`'s, logged as a refusal).
 pub(super) fn deny_action(line: &Line<'_>, request: bool) -> Result<(HttpAction, usize), String> {
-    let (status, content_type, body, headers, i) = response_options(line, request, 403, "deny")?;
+    // HAProxy 2.6: 403 for a request, 502 for a response
+    let dflt = if request { 403 } else { 502 };
+    let (status, content_type, body, headers, i) = response_options(line, request, dflt, "deny")?;
     if matches!(body, ReturnBody::None) && headers.is_empty() && content_type.is_none() {
         let status = if line
             .args_from(2)
@@ -93,14 +95,31 @@ pub(super) fn deny_action(line: &Line<'_>, request: bool) -> Result<(HttpAction,
         return Ok((HttpAction::Deny { status }, i));
     }
     Ok((
-        HttpAction::Return {
+        HttpAction::DenyReply(Reply {
             status,
             content_type,
             body,
             headers,
-        },
+        }),
         i,
     ))
+}
+
+/// `tarpit [deny_status N] [response options as deny's]`.
+pub(super) fn tarpit_action(line: &Line<'_>, request: bool) -> Result<(HttpAction, usize), String> {
+    if !request {
+        return Err("'tarpit' is only valid in 'http-request'".into());
+    }
+    let (status, content_type, body, headers, i) = response_options(line, request, 500, "deny")?;
+    let reply =
+        (!matches!(body, ReturnBody::None) || !headers.is_empty() || content_type.is_some())
+            .then_some(Reply {
+                status,
+                content_type,
+                body,
+                headers,
+            });
+    Ok((HttpAction::Tarpit { status, reply }, i))
 }
 
 pub(super) fn return_action(line: &Line<'_>, request: bool) -> Result<(HttpAction, usize), String> {
@@ -148,10 +167,11 @@ pub(in crate::haproxy) fn response_options_from(
     let mut headers = Vec::new();
     while let Some(w) = line.arg(i) {
         match w {
+            // resolved once every `http-errors` section is read (`http_errors::resolve_rules`)
             "errorfiles" => {
-                return Err(format!(
-                    "'{what} errorfiles' (http-errors sections) is not run by fulcrum yet"
-                ))
+                let name = line.need(i + 1, "an http-errors section name")?;
+                body = ReturnBody::Errorfiles(name.to_string());
+                i += 2;
             }
             "deny_status" if what != "deny" => break,
             "status" | "deny_status" => {
@@ -190,11 +210,7 @@ pub(in crate::haproxy) fn response_options_from(
             "hdr" => {
                 let n = line.need(i + 1, "a header name")?.to_string();
                 let v = line.need(i + 2, "a header value")?.to_string();
-                if v.contains('%') {
-                    return Err(format!(
-                        "'return hdr {n} {v}': log-format in return header values is not run by fulcrum yet"
-                    ));
-                }
+                super::super::logformat::check_rule_value(&v, request, "the header value")?;
                 headers.push((n, v));
                 i += 3;
             }
@@ -203,7 +219,7 @@ pub(in crate::haproxy) fn response_options_from(
     }
     if !matches!(body, ReturnBody::None)
         && content_type.is_none()
-        && !matches!(body, ReturnBody::Errorfile(_))
+        && !matches!(body, ReturnBody::Errorfile(_) | ReturnBody::Errorfiles(_))
     {
         return Err(format!("'{what}' with a body needs a 'content-type'"));
     }

@@ -6,6 +6,8 @@ use super::super::line::{number, time, Line};
 use super::*;
 use crate::model::{Reference, StickKeyType, StickRule, StickRuleKind, StickTable};
 use crate::units;
+use fulcrum_sample::expr::{compile_with, Compiler};
+use fulcrum_sample::fetch::Needs;
 
 /// `stick-table type T [len N] size N [expire T] [nopurge] [peers P] [store D,...]`
 pub fn stick_table(line: &Line<'_>) -> Result<StickTable, String> {
@@ -52,7 +54,7 @@ pub fn stick_table(line: &Line<'_>) -> Result<StickTable, String> {
             }
             "srvkey" | "write-to" | "recv-only" => i += if w == "recv-only" { 1 } else { 2 },
             "store" => {
-                for item in line.need(i + 1, "data types")?.split(',') {
+                for item in split_items(line.need(i + 1, "data types")?) {
                     let name = item.split('(').next().unwrap_or(item);
                     if !STORE_TYPES.contains(&name) {
                         return Err(format!("stick-table store: data type '{name}' is not kept by fulcrum yet (it keeps {})", STORE_TYPES.join(", ")));
@@ -79,25 +81,54 @@ pub fn stick_table(line: &Line<'_>) -> Result<StickTable, String> {
     })
 }
 
-/// The `stick-table ... store` data types fulcrum keeps (the proxy's `persist::track`).
+/// The `stick-table ... store` data types fulcrum keeps (the proxy's `persist::track_data`,
+/// which checks their arguments): HAProxy 2.6's list but `server_key` (written by stick
+/// rules, not stored by name).
 pub const STORE_TYPES: &[&str] = &[
     "conn_cnt",
     "conn_cur",
     "conn_rate",
+    "sess_cnt",
+    "sess_rate",
     "http_req_cnt",
     "http_req_rate",
     "http_err_cnt",
     "http_err_rate",
+    "http_fail_cnt",
+    "http_fail_rate",
     "gpc0",
     "gpc0_rate",
     "gpc1",
+    "gpc1_rate",
     "gpt0",
+    "gpt",
+    "gpc",
+    "gpc_rate",
     "bytes_in_cnt",
     "bytes_out_cnt",
     "bytes_in_rate",
     "bytes_out_rate",
     "server_id",
 ];
+
+/// A `store` list split on the commas outside parentheses (`gpc_rate(2,10s),conn_cnt`).
+fn split_items(list: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut start) = (0i32, 0);
+    for (i, c) in list.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                out.push(&list[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&list[start..]);
+    out
+}
 
 /// `stick on|match|store-request|store-response PATTERN [table T] [if|unless COND]`
 pub fn stick_rule(line: &Line<'_>) -> Result<StickRule, String> {
@@ -113,12 +144,25 @@ pub fn stick_rule(line: &Line<'_>) -> Result<StickRule, String> {
         }
     };
     let sample = line.need(2, "a sample such as src")?;
-    let fetch = parse_fetch(sample)?;
-    if sample.contains(',') {
-        return Err(format!(
-            "converters after a stick rule's sample ('{sample}') are not supported yet"
-        ));
-    }
+    // The pattern is a sample expression: compiled here for its errors (with the column);
+    // a response's for `store-response`, the request's otherwise.
+    let available = if kind == StickRuleKind::StoreResponse {
+        Needs::Response
+    } else {
+        Needs::Request
+    };
+    let mut c = Compiler::default().with_available(available);
+    let e = compile_with(sample, &mut c)
+        .map_err(|e| format!("stick pattern '{sample}': column {}: {}", e.col, e.msg))?;
+    super::super::logformat::check_answered(e.fetch.kw.name)
+        .map_err(|e| format!("stick pattern '{sample}': {e}"))?;
+    let fetch = match parse_fetch(sample.split(',').next().unwrap_or(sample)) {
+        Ok(f) => f,
+        Err(_) => crate::model::Fetch {
+            name: e.fetch.kw.name.to_string(),
+            arg: None,
+        },
+    };
     let mut i = 3;
     let mut table = None;
     if line.arg(i) == Some("table") {
@@ -133,6 +177,7 @@ pub fn stick_rule(line: &Line<'_>) -> Result<StickRule, String> {
         span: line.span.clone(),
         kind,
         fetch,
+        expr: sample.to_string(),
         table,
         condition,
     })

@@ -71,11 +71,16 @@ pub fn parse_address(written: &str) -> Result<ServerAddress, String> {
             None => (text, None),
         }
     };
-    if host.is_empty() {
-        return Err(format!("missing host in server address '{text}'"));
-    }
+    // `*:PORT`, `:PORT`, `*`: no address, as `0.0.0.0` (`::` under `ipv6@`): the connection
+    // goes to the address the client connected to (HAProxy's server without an address).
+    let host = match host {
+        "" | "*" if family == Some(6) => "::",
+        "" | "*" => "0.0.0.0",
+        h => h,
+    };
     let port = match port {
-        None | Some("") => ServerPort::Unset,
+        // HAProxy: port 0 is no port (the client's destination port, SRV_F_MAPPORTS)
+        None | Some("") | Some("0") => ServerPort::Unset,
         Some(p) if p.starts_with('+') || p.starts_with('-') => {
             let n: i32 = p
                 .parse()

@@ -104,6 +104,14 @@ pub async fn serve<C: ClientStream>(
         tokio::select! {
             next = conn.accept() => match next {
                 Some(Ok((req, respond))) => {
+                    if transaction::too_many_fields(&req, fe.h1_req.max_headers) {
+                        // `tune.http.maxhdr`: HAProxy 2.6 cannot decode such a head and ends
+                        // the connection (GOAWAY, COMPRESSION_ERROR)
+                        drop(respond);
+                        conn.abrupt_shutdown(h2::Reason::COMPRESSION_ERROR);
+                        closing = true;
+                        continue;
+                    }
                     let task = transaction::serve(
                         fe.clone(),
                         req,

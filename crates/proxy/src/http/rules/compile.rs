@@ -7,9 +7,8 @@ use crate::acl;
 use crate::applet::Applet;
 use crate::http::errors;
 use crate::http::response::Response;
-use crate::persist::track::Event;
 use crate::track::TableRefs;
-use fulcrum_config::model::{Acl, CounterAction, HttpAction, HttpRule, ReturnBody};
+use fulcrum_config::model::{Acl, CounterAction, HttpAction, HttpRule};
 use regex::bytes::Regex;
 use std::sync::Arc;
 
@@ -30,6 +29,14 @@ pub fn compile(
             .as_ref()
             .map(|c| acl::compile_condition(c, acls))
             .transpose()?;
+        if let Some(op) = super::knobs::compile(&r.action) {
+            let op = op.map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?;
+            out.push(Rule {
+                action: Action::Knob(op),
+                cond,
+            });
+            continue;
+        }
         let action = match &r.action {
             // Nothing to run: fulcrum's rewrites do not fail for lack of room.
             HttpAction::StrictMode(_) => continue,
@@ -44,17 +51,6 @@ pub fn compile(
                 name.clone().into_bytes(),
                 Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
             ),
-            HttpAction::Return {
-                status,
-                content_type,
-                body: ReturnBody::LfString(text),
-                headers,
-            } => Action::ReturnLf {
-                status: *status,
-                content_type: content_type.clone(),
-                headers: headers.clone(),
-                body: Fmt::parse(text).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
-            },
             HttpAction::DelHeader { name } => Action::DelHeader(name.clone().into_bytes()),
             HttpAction::Redirect {
                 kind,
@@ -63,56 +59,27 @@ pub fn compile(
                 drop_query,
                 append_slash,
                 cookie,
-            } => Action::Redirect {
+            } => Action::Redirect(super::redirect::Redirect {
                 kind: *kind,
                 target: target.clone().into_bytes(),
                 code: *code,
                 drop_query: *drop_query,
                 append_slash: *append_slash,
                 cookie: cookie.clone().map(String::into_bytes),
-            },
+            }),
             HttpAction::Return {
                 status,
                 content_type,
                 body,
                 headers,
-            } => {
-                let bytes = match body {
-                    ReturnBody::None => Vec::new(),
-                    ReturnBody::String(s) | ReturnBody::LfString(s) => s.clone().into_bytes(),
-                    ReturnBody::File(f) | ReturnBody::Errorfile(f) => {
-                        std::fs::read(f).map_err(|e| {
-                            acl::AclError(format!(
-                                "{}: cannot read '{f}' for http-request return: {e}",
-                                r.span
-                            ))
-                        })?
-                    }
-                };
-                if let ReturnBody::Errorfile(f) = body {
-                    // The file is a whole response, read once (as HAProxy's HTX at start-up).
-                    let page = errors::user_page(&bytes).map_err(|e| {
-                        acl::AclError(format!(
-                            "{}: http-request return errorfile '{f}': {e}",
-                            r.span
-                        ))
-                    })?;
-                    let page = page.ok_or_else(|| {
-                        acl::AclError(format!(
-                            "{}: http-request return errorfile '{f}': the file is empty (an answer with nothing to send is not supported)",
-                            r.span
-                        ))
-                    })?;
-                    Action::Return(page)
-                } else {
-                    Action::Return(Arc::new(errors::return_response(
-                        *status,
-                        content_type.as_deref(),
-                        headers,
-                        &bytes,
-                    )))
-                }
-            }
+            } => Action::Return(reply::compile(
+                &r.span.to_string(),
+                *status,
+                content_type.as_deref(),
+                body,
+                headers,
+            )?),
+            HttpAction::DenyReply(d) => Action::DenyReply(reply_of(&r.span.to_string(), d)?),
             HttpAction::SetLine { part, value } => Action::SetLine(
                 *part,
                 Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
@@ -168,7 +135,14 @@ pub fn compile(
                     Arc::new(proxy_auth_response(realm)),
                 )
             }
-            HttpAction::Tarpit { status } => Action::Tarpit(*status, tarpit),
+            HttpAction::Tarpit { status, reply } => Action::Tarpit(
+                *status,
+                tarpit,
+                reply
+                    .as_ref()
+                    .map(|d| reply_of(&r.span.to_string(), d))
+                    .transpose()?,
+            ),
             HttpAction::SetLogLevel { level } => Action::SetLogLevel(level.unwrap_or(SILENT)),
             HttpAction::MapEdit {
                 op,
@@ -226,6 +200,12 @@ pub fn compile(
                     r.span
                 )));
             }
+            HttpAction::Conn(_) | HttpAction::DisableL7Retry | HttpAction::EarlyHint { .. } => {
+                return Err(acl::AclError(format!(
+                    "{}: this action is not run by fulcrum yet",
+                    r.span
+                )))
+            }
             HttpAction::UseService { name } => match service(name) {
                 Some(a) => Action::Service(a),
                 None => {
@@ -261,6 +241,10 @@ pub fn proxy_auth_response(realm: &str) -> Response {
     r
 }
 
+fn reply_of(at: &str, d: &fulcrum_config::model::Reply) -> Result<reply::Reply, acl::AclError> {
+    reply::compile(at, d.status, d.content_type.as_deref(), &d.body, &d.headers)
+}
+
 fn regex_of(re: &str) -> Result<Regex, String> {
     Regex::new(re).map_err(|e| format!("invalid regular expression '{re}': {e}"))
 }
@@ -273,17 +257,9 @@ fn counter_action(c: &CounterAction, tables: &TableRefs<'_>) -> Result<Action, S
                 .map_err(|e| format!("track-sc{slot} key '{key}': {e}"))?,
             table: tables.find(table.as_deref())?,
         },
-        CounterAction::IncGpc { slot, idx } => Action::Counter(
-            usize::from(*slot),
-            if *idx == 0 {
-                Event::IncGpc0
-            } else {
-                Event::IncGpc1
-            },
-        ),
-        CounterAction::SetGpt0 { slot, value } => Action::Counter(
-            usize::from(*slot),
-            Event::SetGpt0(u64::try_from(*value).unwrap_or(0)),
-        ),
+        other => match crate::track::CounterOp::compile(other) {
+            Some(op) => Action::Counter(op?),
+            None => return Err("not a counter action".into()),
+        },
     })
 }

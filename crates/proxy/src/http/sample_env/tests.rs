@@ -68,8 +68,8 @@ fn answers_everything_the_config_layer_accepts() {
                       // The proxy's place (`fe_name`...) answered by a stand-in.
     struct Here;
     impl super::Where for Here {
-        fn fetch(&self, name: &str) -> Option<Value> {
-            Some(Value::Str(name.as_bytes().to_vec()))
+        fn fetch(&self, f: &Fetch) -> Option<Value> {
+            Some(Value::Str(f.kw.name.as_bytes().to_vec()))
         }
     }
     env.place = Some(&Here);

@@ -107,6 +107,8 @@ impl<C: ClientStream> Session<C> {
             bytes_in: 0,
             head_out: 0,
             log_adjust: 0,
+            interim: 0,
+            priority: None,
             in_adjust: 0,
             counted: StatusCount::Counted,
             nolog: false,
@@ -119,6 +121,7 @@ impl<C: ClientStream> Session<C> {
             source: None,
             rt: crate::logline::next_request(),
             waits: Default::default(),
+            queue_pos: 0,
         };
         self.log(&rec);
     }
@@ -176,9 +179,13 @@ impl<C: ClientStream> Session<C> {
         let samples = r.captures.as_ref().and_then(|c| c.lock().ok());
         let samples: &[Option<Vec<u8>>] = samples.as_deref().map_or(&[], |v| v.as_slice());
         let place = crate::place::Place {
-            fe: &self.fe,
             be: r.backend.as_deref(),
             srv: r.server.as_deref(),
+            conn: self.track.as_deref().and_then(|t| t.conn()),
+            vars: self.track.as_deref(),
+            bc_src: r.source,
+            bq: r.queue_pos,
+            ..crate::place::Place::at(&self.fe)
         };
         let entry = Entry {
             mode: self.fe.mode,
@@ -202,7 +209,8 @@ impl<C: ClientStream> Session<C> {
                 total: r.t0.elapsed(),
             },
             status: r.status,
-            bytes: asap.unwrap_or((r.bytes + r.head_out).saturating_add_signed(r.log_adjust)),
+            bytes: asap
+                .unwrap_or((r.bytes + r.head_out + r.interim).saturating_add_signed(r.log_adjust)),
             term: r.term,
             cookie: r.cookie,
             active: crate::counters::active_connections(),

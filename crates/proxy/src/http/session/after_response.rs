@@ -50,9 +50,9 @@ impl<C: ClientStream> Session<C> {
         let fe = self.fe.clone();
         let mut out = resp.clone();
         let place = crate::place::Place {
-            fe: &fe,
             be,
-            srv: None,
+            conn: self.track.as_deref().and_then(|t| t.conn()),
+            ..crate::place::Place::at(&fe)
         };
         let env = Env {
             src: self.peer,
@@ -70,6 +70,7 @@ impl<C: ClientStream> Session<C> {
             res_body_in: Default::default(),
             proxy_request: false,
             place: Some(&place),
+            knobs: Default::default(),
         };
         let sets = be
             .map(|b| &b.policy.http_after_response)

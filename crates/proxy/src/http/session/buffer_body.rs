@@ -131,6 +131,7 @@ impl<C: ClientStream> Session<C> {
         if let Some((s, d)) = env.moved.result() {
             (self.peer, self.local) = (s, d);
         }
+        self.rule_effects(env, rec).await;
         self.respond_verdict(verdict, rec, &fe.errors).await
     }
 }

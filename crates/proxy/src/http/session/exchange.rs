@@ -240,6 +240,29 @@ impl<C: ClientStream> Session<C> {
                 )
             }
         };
+        // `http-response wait-for-body` (`response_wait`)
+        if let Some(w) = be
+            .options
+            .response_wait_for_body
+            .as_ref()
+            .or(fe.options.response_wait_for_body.as_ref())
+        {
+            if !self
+                .wait_response_body(&mut server, w, res_framing, fe.bufsize)
+                .await
+            {
+                return Step::Done(
+                    self.send_error(
+                        504,
+                        rec,
+                        Termination::SERVER_TIMEOUT_HEADERS,
+                        &be.policy.errors,
+                        AfterError::Close,
+                    )
+                    .await,
+                );
+            }
+        }
         env.res_body_in
             .store(self.sbuf.len(), std::sync::atomic::Ordering::Relaxed);
         // Phase: response rules (`http-response`, `checkcache`, the cookie's response part).

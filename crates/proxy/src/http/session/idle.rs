@@ -1,14 +1,14 @@
 //! A keep-alive connection between requests: its server connection handed to the idle pool
 //! (or kept when private), its buffers given back, and taken again when bytes arrive. Quiet
 //! for longer than `park::PARK_AFTER`, it is parked: its task ends, and what the next request
-//! needs waits in the thread's parking lot ([`IdleConn`], a few hundred bytes) until bytes
-//! arrive and the session is spawned again.
+//! needs waits in the thread's parking lot ([`IdleConn`], a few hundred bytes, the socket off
+//! the runtime's registrations) until bytes arrive and the session is spawned again.
 
 use super::*;
 use crate::counters::SessionGuard;
 use crate::park::{self, Parked};
-use crate::stream::ClientStream;
-use std::task::{Context, Poll};
+use crate::stream::{ClientStream, Cold};
+use std::os::fd::{AsFd, BorrowedFd};
 
 /// How a connection's run of requests ended.
 pub(super) enum End {
@@ -35,10 +35,15 @@ pub(super) async fn live<C: ClientStream, K: Send + 'static>(
         End::Park(deadline) => {
             s.release_bufs();
             let s = *s;
+            // Only streams that say `PARK` come here, and they can all be taken off the
+            // runtime; one that could not is closed, as at the idle deadline.
+            let Ok(Ok(client)) = s.client.into_cold() else {
+                return;
+            };
             let stop = s.stop.clone();
-            let idle = Box::new(IdleConn {
+            let idle = Box::new(IdleConn::<C, K> {
                 fe: s.fe,
-                client: s.client,
+                client,
                 peer: s.peer,
                 local: s.local,
                 stop: s.stop,
@@ -48,6 +53,7 @@ pub(super) async fn live<C: ClientStream, K: Send + 'static>(
                 attached: s.attached.map(Box::new),
                 counted,
                 keep,
+                kind: std::marker::PhantomData,
             });
             if let Err(idle) = park::park(idle, deadline, &stop) {
                 park::wait_here(idle, deadline, stop).await;
@@ -60,7 +66,8 @@ pub(super) async fn live<C: ClientStream, K: Send + 'static>(
 /// starts from. Dropping it closes the connection (its counters and permits go with it).
 pub(super) struct IdleConn<C, K> {
     fe: Arc<Frontend>,
-    client: C,
+    /// The socket, off the runtime while parked.
+    client: Cold,
     peer: SocketAddr,
     local: SocketAddr,
     stop: watch::Receiver<bool>,
@@ -72,15 +79,13 @@ pub(super) struct IdleConn<C, K> {
     attached: Option<Box<Attached>>,
     counted: SessionGuard,
     keep: K,
+    /// The kind of stream it goes back to.
+    kind: std::marker::PhantomData<fn() -> C>,
 }
 
 impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        match self.client.poll_idle(cx) {
-            Some(Poll::Pending) => Poll::Pending,
-            // Bytes, a close or an error: the session reads and sees which.
-            Some(Poll::Ready(_)) | None => Poll::Ready(()),
-        }
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.client.as_fd()
     }
 
     fn stopping(&self) -> bool {
@@ -89,9 +94,13 @@ impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
 
     fn resume(self: Box<Self>) {
         let i = *self;
+        // Back on the runtime; a socket it cannot take is closed (the guards go with it).
+        let Ok(client) = C::from_cold(i.client) else {
+            return;
+        };
         let s = Box::new(Session {
             fe: i.fe,
-            client: i.client,
+            client,
             peer: i.peer,
             local: i.local,
             cbuf: BytesMut::new(),

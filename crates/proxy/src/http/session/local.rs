@@ -126,8 +126,10 @@ impl<C: ClientStream> Session<C> {
             let _ = self.client.shutdown().await;
             return Next::Close;
         };
-        let keep =
-            drained == Drained::Yes && rec.client_asked == Next::KeepAlive && !self.stopping();
+        let keep = drained == Drained::Yes
+            && rec.client_asked == Next::KeepAlive
+            && !self.stopping()
+            && resp.delimited();
         let close = if keep { Close::Silent } else { Close::Announce };
         let part = self.answer_part();
         let be = rec.backend.clone();
@@ -183,25 +185,30 @@ impl<C: ClientStream> Session<C> {
                 self.drop_client(silent, rec, Termination::PROXY_REQUEST)
                     .await,
             ),
-            Verdict::Tarpit(s, hold) => {
+            Verdict::Tarpit(s, hold, page) => {
                 // HAProxy holds the request `timeout tarpit` (else `timeout connect`) of the
                 // rule's proxy, then answers the error (`PT` in the log); the connection stays
-                // usable.
+                // usable. HAProxy 2.6 logs the hold as `Tw` and no `TR` (measured).
+                let held = std::time::Instant::now();
                 tokio::time::sleep(hold).await;
-                Some(
-                    self.send_error(
-                        s,
-                        rec,
-                        Termination::new(
-                            crate::termination::Cause::Proxy,
-                            crate::termination::Phase::Tarpit,
-                        ),
-                        pages,
-                        AfterError::KeepIfClean,
-                    )
-                    .await,
-                )
+                rec.tr = None;
+                rec.tw = Some(held.elapsed());
+                let term = Termination::new(
+                    crate::termination::Cause::Proxy,
+                    crate::termination::Phase::Tarpit,
+                );
+                Some(match page {
+                    Some(p) => self.send_refusal(&p, rec, term).await,
+                    None => {
+                        self.send_error(s, rec, term, pages, AfterError::KeepIfClean)
+                            .await
+                    }
+                })
             }
+            Verdict::Deny(resp) => Some(
+                self.send_refusal(&resp, rec, Termination::PROXY_REQUEST)
+                    .await,
+            ),
             Verdict::Respond(resp) => {
                 // `return` and `redirect` are local answers (HAProxy's `LR`), a `deny` the
                 // proxy's (`PR`).
@@ -213,6 +220,16 @@ impl<C: ClientStream> Session<C> {
                 Some(self.send_local(rec, Some(&resp), drained).await)
             }
         }
+    }
+
+    /// A rule's own refusal (`deny`/`tarpit` with response options): sent as a local answer,
+    /// logged as the proxy's (`term`).
+    async fn send_refusal(&mut self, resp: &Response, rec: &mut Rec, term: Termination) -> Next {
+        rec.status = resp.status();
+        rec.term = term;
+        self.count_status(rec);
+        let drained = Drained::of(body::request_framing(&mut self.req).ok());
+        self.send_local(rec, Some(resp), drained).await
     }
 
     /// `reject` / `silent-drop`: the client's connection closes without an answer (logged
@@ -257,14 +274,15 @@ impl<C: ClientStream> Session<C> {
         let page = pages.get_or(status, &fe.errors);
         let drained = Drained::of(body::request_framing(&mut self.req).ok());
         let keep = after == AfterError::KeepIfClean
+            && page.as_deref().is_none_or(Response::delimited)
             && drained == Drained::Yes
             && rec.client_asked == Next::KeepAlive
             && !self.stopping();
         let ok = match page.as_deref() {
             Some(p) => {
                 let close = match rec.client_asked {
-                    Next::KeepAlive => Close::Silent,
-                    Next::Close => Close::Announce,
+                    Next::KeepAlive if p.delimited() => Close::Silent,
+                    _ => Close::Announce,
                 };
                 let part = self.answer_part();
                 let be = rec.backend.clone();

@@ -21,45 +21,18 @@ use crate::http::server_rules::Persist;
 use crate::pool;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
-use crate::track::Table;
 use fulcrum_config::model::{HttpConnectionMode, HttpReuse};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 impl<C: ClientStream> Session<C> {
-    /// Runs `tcp-request content` rules on this request; whether the connection ends.
-    /// `own`: the stick table of the proxy whose rules these are.
-    fn content_rules(
-        &mut self,
-        rules: &[crate::tcp_rules::Rule],
-        own: Option<&Arc<Table>>,
-        env: &mut Env<'_>,
-    ) -> bool {
-        if rules.is_empty() {
-            return false;
-        }
-        let counters = self.fe.counters(self.track.as_deref(), own);
-        let (src, dst) = env.moved.get(self.peer, self.local);
-        let ctx = Ctx::new(src, dst, Some(&self.req), None)
-            .with_counters(counters)
-            .at(env.place);
-        let moved = crate::tcp_rules::Moved::default();
-        let end = crate::tcp_rules::content(rules, &ctx, &self.client, true, &moved);
-        if let Some((s, d)) = moved.result() {
-            // `set-src`/`set-dst`: the connection's addresses from now on, for this
-            // request's later rules too.
-            (self.peer, self.local) = (s, d);
-            (env.src, env.dst) = (s, d);
-        }
-        end
-    }
-
     /// Serves the request in `self.req`; returns whether the client connection stays open.
     pub(super) async fn one_request(&mut self, rec: &mut Rec, turn: Turn) -> Next {
         let fe = self.fe.clone();
         let track = self.track.clone();
         // Where the request is, for `fe_name`, `be_id`, `srv_name`... (`crate::place`).
-        let located = crate::place::Located::new(&fe);
+        let located =
+            crate::place::Located::new(&fe).with_conn(track.as_deref().and_then(|t| t.conn()));
         // The `unique-id-format` id, made once per request (HAProxy makes it when first used;
         // its variables are the connection's, so the value is the same).
         let unique_id = fe.unique_id.as_ref().map(|u| {
@@ -102,13 +75,16 @@ impl<C: ClientStream> Session<C> {
             proxy_request: fe.options.h1.use_proxy_header
                 && !matches!(self.req.target().first(), Some(b'/' | b'*')),
             place: Some(&located),
+            knobs: Default::default(),
         };
         rec.log_level.clone_from(&env.log_level);
         rec.captures.clone_from(&env.captures);
         let src = crate::net::canonical(self.peer.ip());
         // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode; then
         // the request counts for every entry tracked so far.
-        if self.content_rules(&fe.tcp_content, fe.own_table.as_ref(), &mut env) {
+        let end = self.content_rules(&fe.tcp_content, fe.own_table.as_ref(), &mut env);
+        rec.log_level.clone_from(&env.log_level);
+        if end {
             rec.term = Termination::PROXY_REQUEST;
             return Next::Close;
         }
@@ -133,6 +109,7 @@ impl<C: ClientStream> Session<C> {
             (self.peer, self.local) = (s, d);
         }
         crate::http::cache_flow::count(&env.cache, &fe.counters);
+        self.rule_effects(&env, rec).await;
         if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
             return next;
         }
@@ -174,7 +151,9 @@ impl<C: ClientStream> Session<C> {
         rec.backend = Some(be.clone());
         located.route(&be);
         if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
-            if self.content_rules(rules, fe.tables.get(&be.name), &mut env) {
+            let end = self.content_rules(rules, fe.tables.get(&be.name), &mut env);
+            rec.log_level.clone_from(&env.log_level);
+            if end {
                 rec.term = Termination::PROXY_REQUEST;
                 return Next::Close;
             }
@@ -192,6 +171,7 @@ impl<C: ClientStream> Session<C> {
             (self.peer, self.local) = (s, d);
         }
         crate::http::cache_flow::count(&env.cache, &be.counters);
+        self.rule_effects(&env, rec).await;
         if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
             return next;
         }
@@ -270,11 +250,15 @@ impl<C: ClientStream> Session<C> {
                 .filter(|a| a.prefer_last)
                 .and_then(|a| be.servers.iter().position(|s| s.id == a.server.id));
         }
-        // Then the sample-keyed stick rules of a string table (`stick match req.cook(C)`).
-        let mut stick_key = None;
+        // Then the sample-keyed stick rules (`stick match req.cook(C)`, conditions, `table T`).
+        let mut stick_key = Vec::new();
         if be.policy.stick_sample.is_some() {
+            let counters = self
+                .fe
+                .counters(self.track.as_deref(), fe.tables.get(&be.name));
             let env =
                 crate::http::sample_env::HttpEnv::new(self.peer, self.local, Some(&self.req), None)
+                    .with_counters(counters)
                     .at(Some(&located));
             let (stuck, key) = crate::http::persist::stick_request(&be, &env, prefer.is_some());
             prefer = prefer.or(stuck);
@@ -367,13 +351,14 @@ impl<C: ClientStream> Session<C> {
             Err(next) => return next,
         };
         rec.server = Some(assigned.server().clone());
+        rec.queue_pos = assigned.queue_pos;
         if let Some(h) = &be.options.keywords.send_name_header {
             crate::http::send_name::apply(&mut self.req, h, &assigned.server().name, conn_appended);
         }
-        be.remember_server(src, assigned.index);
-        if let Some(key) = &stick_key {
-            crate::http::persist::stick_store(&be, key.clone(), assigned.index);
+        if be.policy.sticks(assigned.index) {
+            be.remember_server(src, assigned.index);
         }
+        crate::http::persist::stick_store(&be, &stick_key, assigned.index);
         // Phase: exchange with the server, compiled once per kind of connection (TCP, unix);
         // a reused connection found closed before any answer is replayed on a fresh one.
         let comp = crate::http::compress::on_request(
@@ -391,7 +376,7 @@ impl<C: ClientStream> Session<C> {
             client,
             server,
             cookie: cookie.as_ref(),
-            l7_left: (if be.options.retry_on.after_sending() {
+            l7_left: (if be.options.retry_on.after_sending() && !env.knobs.l7_retry_disabled() {
                 be.retries
             } else {
                 0
@@ -454,9 +439,7 @@ impl<C: ClientStream> Session<C> {
                         );
                     }
                     // `stick on|store-request`: the key goes with the server finally used.
-                    if let Some(key) = &stick_key {
-                        crate::http::persist::stick_store(&be, key.clone(), assigned.index);
-                    }
+                    crate::http::persist::stick_store(&be, &stick_key, assigned.index);
                 }
                 None => {
                     let (status, term, after) = if elsewhere {
@@ -503,18 +486,22 @@ impl<C: ClientStream> Session<C> {
             prefer: None,
             force: false,
             sni: Some(&sni),
+            // a retried connection: the request is not queued again by priority
+            priority: None,
         };
         if !elsewhere {
             let name = hints.sni_for(assigned.server());
-            let port = self.local.port();
-            if let Ok(s) = be.attempt(assigned.server(), port, name.as_deref()).await {
+            if let Ok(s) = be
+                .attempt(assigned.server(), self.local, name.as_deref())
+                .await
+            {
                 return Some(s);
             }
         }
         let mut waited = Duration::ZERO;
         let failed = Some(assigned.index);
         match be
-            .connect_avoiding(&hints, self.local.port(), failed, |_| None, &mut waited)
+            .connect_avoiding(&hints, self.local, failed, |_| None, &mut waited)
             .await
         {
             Ok((a, s, _)) => {

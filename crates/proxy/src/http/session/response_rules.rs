@@ -26,17 +26,21 @@ impl<C: ClientStream> Session<C> {
         let be = x.be;
         if let Some(p) = x.env.place {
             p.at_server(server);
+            p.at_source(rec.source);
         }
         // `tcp-response content` rules first, as HAProxy (`tcp_response`).
         let close_server = self.tcp_response_rules(x, rec).await?;
         for rules_set in [&be.policy.http_response, &fe.http_response] {
-            match rules::apply(
+            let verdict = rules::apply(
                 rules_set,
                 x.env,
                 &mut self.req,
                 Some(&mut self.res),
                 &mut self.scratch,
-            ) {
+            );
+            // `set-mark`/`set-tos` of `http-response` rules (`sockopt`)
+            x.env.moved.sock.apply(&self.client);
+            match verdict {
                 // `use-service` is only valid in `http-request` (the parser rejects it here).
                 Verdict::Continue | Verdict::Service(_) | Verdict::Tarpit(..) => {}
                 Verdict::Drop { silent } => {
@@ -51,6 +55,26 @@ impl<C: ClientStream> Session<C> {
                     return Err(Step::Done(next));
                 }
                 Verdict::Error(s) => return Err(self.refuse(s, rec, be).await),
+                Verdict::Deny(resp) => {
+                    // HAProxy logs a refused answer `PH`, whatever the page.
+                    rec.term = Termination::PROXY_HEADERS;
+                    rec.status = resp.status();
+                    self.count_status(rec);
+                    let part = self.answer_part();
+                    // as the error page of a plain `deny` (`refuse`): the connection closes
+                    let close = match rec.client_asked {
+                        Next::KeepAlive if resp.delimited() => Close::Silent,
+                        _ => Close::Announce,
+                    };
+                    let (Ok(s) | Err(s)) = self.send_answer(&resp, close, part, Some(be)).await;
+                    rec.bytes = s.wire;
+                    rec.status = s.status;
+                    // haproxy 2.6 counts the refused answer's internal size too (measured)
+                    rec.log_adjust = s.log_adjust()
+                        + (crate::payload::htx_response(&self.res) + self.sbuf.len()) as i64;
+                    let _ = tokio::io::AsyncWriteExt::shutdown(&mut self.client).await;
+                    return Err(Step::Done(Next::Close));
+                }
                 Verdict::Respond(resp) => {
                     rec.status = resp.status();
                     self.count_status(rec);
@@ -87,6 +111,8 @@ impl<C: ClientStream> Session<C> {
                 rec.cookie[0] = b'D';
             }
         }
+        // `cache-store`: the head as the rules left it is the one stored
+        x.env.cache.final_head(&self.res);
         // `http-after-response`: the backend's rules, then the frontend's (`after_response`);
         // the status they set is the one logged.
         self.after_response(x.env, Some(be));

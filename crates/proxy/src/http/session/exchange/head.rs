@@ -17,11 +17,9 @@ impl<C: ClientStream> Session<C> {
         kept: &mut Option<Vec<u8>>,
         body_sent: &mut Sent,
     ) -> Result<(), Step> {
-        let fe = self.fe.clone();
         let be = x.be;
         let (env, framing) = (x.env, x.framing);
         let srv_timeout = env.timeouts.server(be.timeouts.server);
-        let cli_timeout = fe.timeouts.client;
         self.sbuf.clear();
         loop {
             match self.read_response_head(&mut *server, srv_timeout, be).await {
@@ -87,23 +85,10 @@ impl<C: ClientStream> Session<C> {
                     return Err(Step::Done(Next::Close));
                 }
                 if st == 100 && *body_sent == Sent::Pending {
-                    match body::forward(
-                        framing,
-                        &mut self.client,
-                        &mut self.cbuf,
-                        &mut *server,
-                        fe.bufsize,
-                        cli_timeout,
-                        srv_timeout,
-                    )
-                    .await
-                    {
-                        Ok(n) => {
-                            *body_sent = Sent::Done;
-                            rec.bytes_in += n;
-                        }
-                        Err(_) => return Err(Step::Done(Next::Close)),
+                    if self.send_body(x, rec, &mut *server).await.is_err() {
+                        return Err(Step::Done(Next::Close));
                     }
+                    *body_sent = Sent::Done;
                 }
                 continue;
             }

@@ -26,7 +26,6 @@ impl<C: ClientStream> Session<C> {
         let be = x.be;
         let (env, framing) = (x.env, x.framing);
         let srv_timeout = env.timeouts.server(be.timeouts.server);
-        let cli_timeout = fe.timeouts.client;
         self.out.clear();
         let send_proxy = assigned.server().send_proxy;
         if origin == Origin::Fresh && send_proxy != 0 {
@@ -48,21 +47,8 @@ impl<C: ClientStream> Session<C> {
             .await
             .is_ok();
         if ok && x.body == BodySend::Now && body_sent == Sent::Pending {
-            match body::forward(
-                framing,
-                &mut self.client,
-                &mut self.cbuf,
-                &mut *server,
-                fe.bufsize,
-                cli_timeout,
-                srv_timeout,
-            )
-            .await
-            {
-                Ok(n) => {
-                    body_sent = Sent::Done;
-                    rec.bytes_in += n;
-                }
+            match self.send_body(x, rec, server).await {
+                Ok(()) => body_sent = Sent::Done,
                 Err(BodyError::SrcClosed)
                 | Err(BodyError::SrcTimeout)
                 | Err(BodyError::Invalid) => {
@@ -101,5 +87,30 @@ impl<C: ClientStream> Session<C> {
             t_sent,
             body_sent,
         })
+    }
+}
+
+impl<C: ClientStream> Session<C> {
+    /// The request body from the client to `server` (at once, or after `100 Continue`), its
+    /// bytes counted in the log record; the caller decides what a failure means.
+    pub(in crate::http::session) async fn send_body<S: ServerStream>(
+        &mut self,
+        x: &Exchange<'_>,
+        rec: &mut Rec,
+        server: &mut S,
+    ) -> Result<(), BodyError> {
+        let srv_timeout = x.env.timeouts.server(x.be.timeouts.server);
+        let n = body::forward(
+            x.framing,
+            &mut self.client,
+            &mut self.cbuf,
+            &mut *server,
+            self.fe.bufsize,
+            self.fe.timeouts.client,
+            srv_timeout,
+        )
+        .await?;
+        rec.bytes_in += n;
+        Ok(())
     }
 }

@@ -37,6 +37,7 @@ impl<C: ClientStream> Session<C> {
                 prefer,
                 force: persist == Persist::Force,
                 sni: Some(&sni),
+                priority: rec.priority,
             }
         };
         let mut attached_slot = self.attached.take();
@@ -47,7 +48,7 @@ impl<C: ClientStream> Session<C> {
         let mut prior = Prior::default();
         let connecting = be.connect(
             &hints,
-            self.local.port(),
+            self.local,
             |srv| {
                 if let Some(a) = attached_slot.take() {
                     if a.server.id == srv.id {
