@@ -413,7 +413,18 @@ fn frontend_can_serve(
     if names.is_empty() {
         return true;
     }
-    names.iter().filter_map(|n| config.backend(n)).any(|be| {
+    let backends: Vec<_> = names.iter().filter_map(|n| config.backend(n)).collect();
+    // Backends with no server to run (a load balancer being built through the API: its pool
+    // before its members; or every server `disabled`) are no failure of this node: every node
+    // has the same configuration, so giving the address away would gain nothing and drop it
+    // for the frontends that do serve.
+    if backends
+        .iter()
+        .all(|be| be.servers.iter().all(|s| s.disabled))
+    {
+        return true;
+    }
+    backends.iter().any(|be| {
         be.servers.iter().any(|s| {
             !s.disabled
                 && *states
@@ -456,6 +467,24 @@ mod tests {
             .iter()
             .map(|(b, s)| ((b.to_string(), s.to_string()), false))
             .collect()
+    }
+
+    #[test]
+    fn a_frontend_whose_backend_has_no_server_yet_does_not_fail() {
+        let l = load_sources(&[
+            Source {
+                name: "h.cfg",
+                text: "defaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\n\
+                       frontend web\n bind 10.99.0.100:80\n default_backend pool\n\
+                       backend pool\n",
+            },
+            Source {
+                name: "k.conf",
+                text: KA,
+            },
+        ]);
+        assert!(l.is_ok(), "{:?}", l.diagnostics);
+        assert!(failing_addresses(&l.config, &ServerStates::new()).is_empty());
     }
 
     #[test]
