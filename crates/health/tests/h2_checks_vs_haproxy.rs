@@ -8,7 +8,6 @@
 
 mod common;
 
-use common::closed_port;
 use common::versus::{self, first_lines};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -84,13 +83,7 @@ async fn http2_checks_as_haproxy() {
     let srv = |extra: &str| {
         format!("    server s 127.0.0.1:{port} check inter 300 fall 1 rise 1{extra}\n")
     };
-    let mut text = format!(
-        "global\n    log 127.0.0.1:{} local0\n    spread-checks 0\n\
-         defaults\n    mode http\n    log global\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    timeout check 600ms\n    option log-health-checks\n\
-         frontend fe\n    bind 127.0.0.1:{}\n    default_backend connect\n",
-        syslog.port(),
-        closed_port()
-    );
+    let mut text = versus::head(syslog.port(), "http", "600ms", "connect");
     let connect = "    option httpchk\n    http-check connect proto h2\n";
     text += &format!("backend connect\n{connect}    http-check send meth GET uri /ok hdr host svc.local\n    http-check expect status 200\n");
     text += &srv("");
@@ -233,13 +226,7 @@ async fn http2_over_tls_by_alpn_as_haproxy() {
     let srv = |extra: &str| {
         format!("    server s 127.0.0.1:{port} check inter 300 fall 1 rise 1 verify none{extra}\n")
     };
-    let mut text = format!(
-        "global\n    log 127.0.0.1:{} local0\n    spread-checks 0\n\
-         defaults\n    mode http\n    log global\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    timeout check 600ms\n    option log-health-checks\n\
-         frontend fe\n    bind 127.0.0.1:{}\n    default_backend alpn_h2\n",
-        syslog.port(),
-        closed_port()
-    );
+    let mut text = versus::head(syslog.port(), "http", "600ms", "alpn_h2");
     text += "backend alpn_h2\n    option httpchk GET /by-alpn\n";
     text += &srv(" check-ssl check-alpn h2");
     text += "backend alpn_h1\n    option httpchk GET /by-alpn-h1\n";

@@ -107,12 +107,7 @@ async fn server(kind: Kind, seen: Seen) -> u16 {
 
 fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16, slow: u16) -> String {
     let srv = |port: u16| format!("    server s 127.0.0.1:{port} check inter 300 fall 2 rise 1\n");
-    let mut c = format!(
-        "global\n    log 127.0.0.1:{log_port} local0\n    spread-checks 0\n\
-         defaults\n    mode tcp\n    log global\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    timeout check 600ms\n    option log-health-checks\n\
-         frontend fe\n    bind 127.0.0.1:{bind}\n    default_backend vars\n",
-        bind = common::closed_port()
-    );
+    let mut c = versus::head(log_port, "tcp", "600ms", "vars");
     // the server line names another port: the check goes where the variable says
     c += &format!(
         "backend vars\n    option tcp-check\n    tcp-check set-var(check.port) int({pong})\n    tcp-check connect port var(check.port)\n    tcp-check set-var(check.cmd) str(PING)\n    tcp-check send-lf \"%[var(check.cmd)] %[var(check.port)]\\r\\n\"\n    tcp-check expect string +PONG on-success \"got %[res.payload(0,5)]\"\n"

@@ -280,7 +280,7 @@ impl Lab {
             .collect()
     }
 
-    fn config(&self, log_port: u16, bind_port: u16) -> String {
+    fn config(&self, log_port: u16) -> String {
         let p = |n: &str| self.ports[n];
         let srv = |name: &str, target: &str, extra: &str| {
             format!(
@@ -288,11 +288,7 @@ impl Lab {
                 p(target)
             )
         };
-        let mut c = format!(
-            "global\n    log 127.0.0.1:{log_port} local0\n    spread-checks 0\n\
-             defaults\n    mode tcp\n    log global\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    timeout check 600ms\n    option log-health-checks\n\
-             frontend fe\n    bind 127.0.0.1:{bind_port}\n    default_backend redis_be\n"
-        );
+        let mut c = versus::head(log_port, "tcp", "600ms", "redis_be");
         c += "backend redis_be\n    option redis-check\n";
         c += &srv("real", "redis", "");
         c += &srv("err", "err", "");
@@ -398,7 +394,7 @@ async fn protocol_checks_talk_and_log_like_haproxy() {
     let dir = &tmp.0;
     let lab = Lab::start(dir).await;
     let syslog = versus::Syslog::bind();
-    let cfg = lab.config(syslog.port(), closed_port());
+    let cfg = lab.config(syslog.port());
     let done =
         |l: &[String]| first_lines(l).len() >= SERVER_COUNT && agent_lines(l).len() >= AGENT_LINES;
     // haproxy first, alone against the servers; then the state lines that follow the last

@@ -7,7 +7,6 @@
 
 mod common;
 
-use common::closed_port;
 use common::versus::{self, first_lines};
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -60,13 +59,7 @@ async fn proxy_v2_headers_on_checks_as_haproxy() {
     let srv = |extra: &str| {
         format!("    server s 127.0.0.1:{port} check inter 300 fall 1 rise 1{extra}\n")
     };
-    let mut text = format!(
-        "global\n    log 127.0.0.1:{} local0\n    spread-checks 0\n\
-         defaults\n    mode tcp\n    log global\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    timeout check 600ms\n    option log-health-checks\n\
-         frontend fe\n    bind 127.0.0.1:{}\n    default_backend seq\n",
-        syslog.port(),
-        closed_port()
-    );
+    let mut text = versus::head(syslog.port(), "tcp", "600ms", "seq");
     text += "backend seq\n    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n";
     text += &srv(" send-proxy-v2");
     text += "backend http\n    option httpchk GET /v2\n";

@@ -8,7 +8,6 @@
 
 mod common;
 
-use common::closed_port;
 use common::versus::{self, first_lines};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -109,13 +108,7 @@ async fn checks_through_socks4_as_haproxy() {
         format!("    server s {target} check inter 300 fall 2 rise 1{extra}\n")
     };
     let seq = "    option tcp-check\n    tcp-check connect via-socks4\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n";
-    let mut text = format!(
-        "global\n    log 127.0.0.1:{} local0\n    spread-checks 0\n\
-         defaults\n    mode tcp\n    log global\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    timeout check 600ms\n    option log-health-checks\n\
-         frontend fe\n    bind 127.0.0.1:{}\n    default_backend granted\n",
-        syslog.port(),
-        closed_port()
-    );
+    let mut text = versus::head(syslog.port(), "tcp", "600ms", "granted");
     text += &format!("backend granted\n{seq}");
     text += &srv("127.0.0.2:6379", &format!(" socks4 127.0.0.1:{grant}"));
     text += &format!("backend denied\n{seq}");

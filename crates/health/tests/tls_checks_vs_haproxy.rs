@@ -152,13 +152,7 @@ async fn tls_checks_log_like_haproxy() {
     let srv = |name: &str, port: u16, extra: &str| {
         format!("    server {name} 127.0.0.1:{port} check inter 300 fall 2 rise 1{extra}\n")
     };
-    let mut cfg = format!(
-        "global\n    log 127.0.0.1:{} local0\n    spread-checks 0\n\
-         defaults\n    mode tcp\n    log global\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    timeout check 800ms\n    option log-health-checks\n\
-         frontend fe\n    bind 127.0.0.1:{}\n    default_backend l6\n",
-        syslog.port(),
-        free_port()
-    );
+    let mut cfg = versus::head(syslog.port(), "tcp", "800ms", "l6");
     cfg += "backend l6\n";
     cfg += &srv("tls", tls, " check-ssl verify none");
     cfg += &srv("plain", plain, " check-ssl verify none");

@@ -15,6 +15,18 @@ use std::net::UdpSocket;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// The head most check configs share: `global` logging to the test's syslog port with checks
+/// not spread, `defaults` in `mode` with `option log-health-checks` and `timeout check
+/// CHECK`, and a frontend (on a port nothing else uses) whose default backend is `backend`.
+pub fn head(log_port: u16, mode: &str, check: &str, backend: &str) -> String {
+    format!(
+        "global\n    log 127.0.0.1:{log_port} local0\n    spread-checks 0\n\
+         defaults\n    mode {mode}\n    log global\n    timeout connect 1s\n    timeout client 5s\n    timeout server 5s\n    timeout check {check}\n    option log-health-checks\n\
+         frontend fe\n    bind 127.0.0.1:{}\n    default_backend {backend}\n",
+        super::closed_port()
+    )
+}
+
 /// Whether haproxy and the other `tools` (program, Debian package) are installed: when not,
 /// `test` skips loudly, or fails under `FULCRUM_REQUIRE_NETNS=1` (testlab's one rule).
 pub fn available(test: &str, tools: &[(&str, &str)]) -> bool {
