@@ -365,19 +365,13 @@ fn apply(
                     p.http_request.push(rule);
                     return Ok(());
                 }
-                if !matches!(section, Some(ProxyKind::Frontend | ProxyKind::Listen)) {
-                    return Err(format!(
-                        "'http-request capture ... len': proxy '{}' has no frontend capability",
-                        p.name
-                    ));
-                }
-                *slot = p.captures.iter().filter(|c| !c.response).count();
-                p.captures.push(crate::model::Capture {
-                    response: false,
-                    name: String::new(),
-                    len: *len,
-                    sample: true,
-                });
+                *slot = capture::new_request_slot(
+                    &mut p.captures,
+                    &p.name,
+                    section,
+                    "http-request capture ... len",
+                    *len,
+                )?;
             }
             p.http_request.push(rule);
         }

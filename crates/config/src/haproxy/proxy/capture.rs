@@ -53,7 +53,7 @@ pub(super) fn tcp_content_slot(
     section: Option<crate::model::ProxyKind>,
     line: &Line<'_>,
 ) -> Result<(), String> {
-    use crate::model::{ProxyKind, TcpAction, TcpRule};
+    use crate::model::{TcpAction, TcpRule};
     let last = p
         .tcp_rules
         .content
@@ -66,18 +66,37 @@ pub(super) fn tcp_content_slot(
     else {
         return Ok(());
     };
+    *slot = new_request_slot(
+        &mut p.captures,
+        &p.name,
+        section,
+        "tcp-request content capture",
+        *len,
+    )?;
+    Ok(())
+}
+
+/// A new request capture slot of `len` bytes for a rule's sample (`http-request capture ...
+/// len N`, `tcp-request content capture`): its number; only in a proxy with a frontend side.
+pub(super) fn new_request_slot(
+    captures: &mut Vec<crate::model::Capture>,
+    proxy: &str,
+    section: Option<crate::model::ProxyKind>,
+    what: &str,
+    len: usize,
+) -> Result<usize, String> {
+    use crate::model::ProxyKind;
     if !matches!(section, Some(ProxyKind::Frontend | ProxyKind::Listen)) {
         return Err(format!(
-            "'tcp-request content capture': proxy '{}' has no frontend capability",
-            p.name
+            "'{what}': proxy '{proxy}' has no frontend capability"
         ));
     }
-    *slot = p.captures.iter().filter(|c| !c.response).count();
-    p.captures.push(crate::model::Capture {
+    let slot = captures.iter().filter(|c| !c.response).count();
+    captures.push(crate::model::Capture {
         response: false,
         name: String::new(),
-        len: *len,
+        len,
         sample: true,
     });
-    Ok(())
+    Ok(slot)
 }
