@@ -122,6 +122,21 @@ fn idempotent(method: &[u8]) -> bool {
 }
 
 impl<C: ClientStream> Session<C> {
+    /// The exchange ends with an error answer from the backend's error pages (`status`, why
+    /// in `term`) and the client connection closed.
+    pub(in crate::http::session) async fn failed(
+        &mut self,
+        status: u16,
+        rec: &mut Rec,
+        term: Termination,
+        be: &Backend,
+    ) -> Step {
+        Step::Done(
+            self.send_error(status, rec, term, &be.policy.errors, AfterError::Close)
+                .await,
+        )
+    }
+
     /// Sends the request on `server` and relays the answer (or a tunnel after a 101); returns
     /// whether the client connection stays open, or asks for a fresh server connection when a
     /// reused one turned out closed before anything was answered.
@@ -227,18 +242,7 @@ impl<C: ClientStream> Session<C> {
         // Phase: http-response rules (backend, then frontend).
         let res_framing = match body::response_framing(&mut self.res, &self.req) {
             Ok(f) => f,
-            Err(_) => {
-                return Step::Done(
-                    self.send_error(
-                        502,
-                        rec,
-                        Termination::SERVER_HEADERS,
-                        &be.policy.errors,
-                        AfterError::Close,
-                    )
-                    .await,
-                )
-            }
+            Err(_) => return self.failed(502, rec, Termination::SERVER_HEADERS, be).await,
         };
         // `http-response wait-for-body` (`response_wait`)
         if let Some(w) = be
@@ -251,16 +255,9 @@ impl<C: ClientStream> Session<C> {
                 .wait_response_body(&mut server, w, res_framing, fe.bufsize)
                 .await
             {
-                return Step::Done(
-                    self.send_error(
-                        504,
-                        rec,
-                        Termination::SERVER_TIMEOUT_HEADERS,
-                        &be.policy.errors,
-                        AfterError::Close,
-                    )
-                    .await,
-                );
+                return self
+                    .failed(504, rec, Termination::SERVER_TIMEOUT_HEADERS, be)
+                    .await;
             }
         }
         env.res_body_in

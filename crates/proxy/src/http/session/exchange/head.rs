@@ -36,16 +36,9 @@ impl<C: ClientStream> Session<C> {
                 }
                 Err(ResError::Timeout) => {
                     be.observe(assigned.server(), ServerEvent::HttpReadTimeout);
-                    return Err(Step::Done(
-                        self.send_error(
-                            504,
-                            rec,
-                            Termination::SERVER_TIMEOUT_HEADERS,
-                            &be.policy.errors,
-                            AfterError::Close,
-                        )
-                        .await,
-                    ));
+                    return Err(self
+                        .failed(504, rec, Termination::SERVER_TIMEOUT_HEADERS, be)
+                        .await);
                 }
                 Err(ResError::Closed)
                     if reused && *body_sent == Sent::Done && framing == Framing::None =>
@@ -65,16 +58,7 @@ impl<C: ClientStream> Session<C> {
                 }
                 Err(e) => {
                     be.observe(assigned.server(), super::super::retry_on::event_of(&e));
-                    return Err(Step::Done(
-                        self.send_error(
-                            502,
-                            rec,
-                            Termination::SERVER_HEADERS,
-                            &be.policy.errors,
-                            AfterError::Close,
-                        )
-                        .await,
-                    ));
+                    return Err(self.failed(502, rec, Termination::SERVER_HEADERS, be).await);
                 }
             }
             let st = self.res.status;

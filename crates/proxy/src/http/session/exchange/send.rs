@@ -71,16 +71,7 @@ impl<C: ClientStream> Session<C> {
             return Err(Step::Elsewhere);
         }
         if !ok {
-            return Err(Step::Done(
-                self.send_error(
-                    502,
-                    rec,
-                    Termination::SERVER_HEADERS,
-                    &be.policy.errors,
-                    AfterError::Close,
-                )
-                .await,
-            ));
+            return Err(self.failed(502, rec, Termination::SERVER_HEADERS, be).await);
         }
         Ok(SentRequest {
             kept,
