@@ -69,6 +69,8 @@ impl Termination {
     /// `cR`: the client did not send its request in time.
     pub const CLIENT_TIMEOUT_REQUEST: Termination =
         Termination::new(Cause::ClientTimeout, Phase::Request);
+    /// `CR`: the client went away before its request was complete.
+    pub const CLIENT_REQUEST: Termination = Termination::new(Cause::Client, Phase::Request);
     /// `SC`: no server connection.
     pub const SERVER_CONNECT: Termination = Termination::new(Cause::Server, Phase::Connect);
     /// `SH`: the server failed before or while answering the headers.

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 fn cfg(s: &Setup<'_>) -> String {
     format!(
-        "defaults\n  mode http\n  option httplog\n\
+        // `dontlognull`: the readiness probe's empty connection takes no rank.
+        "defaults\n  mode http\n  option httplog\n  option dontlognull\n\
          \x20 timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
          frontend f\n  bind 127.0.0.1:{}\n\
          \x20 log 127.0.0.1:{} sample 1,3-4:5 local0\n\

@@ -87,7 +87,7 @@ fn parse_csv(text: &str) -> (Vec<String>, HashMap<String, HashMap<String, String
 
 fn layout_cfg(port: u16, be1: SocketAddr, be2: SocketAddr) -> String {
     format!(
-        "global\n nbthread 1\ndefaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+        "global\n nbthread 1\ndefaults\n mode http\n option http-ignore-probes\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
          listen st\n bind 127.0.0.1:{port}\n stats enable\n stats uri /stats\n stats refresh 5s\n\
          \x20server s1 {be1} check inter 200ms\n server s2 {be2}\n\
          frontend fe\n bind 127.0.0.1:{}\n default_backend be\n\
@@ -181,7 +181,7 @@ async fn numbers_after_requests_auth_json_and_refresh() {
     let (a, b) = (Backend::start("aaa").await, Backend::start("bbbbb").await);
     let port = free_range(2);
     let cfg = format!(
-        "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+        "defaults\n mode http\n option http-ignore-probes\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
          frontend web\n bind 127.0.0.1:{port}\n http-request deny if {{ path_beg /forbidden }}\n default_backend app\n\
          backend app\n balance roundrobin\n server a {} \n server b {}\n\
          listen admin\n bind 127.0.0.1:{}\n stats uri /st\n stats realm Fulcrum\\ Stats\n stats auth admin:secret\n stats refresh 3s\n stats hide-version\n stats show-legends\n",
@@ -337,7 +337,7 @@ async fn admin_form_sets_maint_drain_ready() {
     let (a, b) = (Backend::start("a").await, Backend::start("b").await);
     let port = free_range(3);
     let cfg = format!(
-        "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+        "defaults\n mode http\n option http-ignore-probes\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
          frontend web\n bind 127.0.0.1:{port}\n default_backend app\n\
          backend app\n balance roundrobin\n cookie SRV insert indirect nocache\n server a {} cookie A\n server b {} cookie B\n\
          frontend stats\n bind 127.0.0.1:{}\n stats uri /\n stats admin if LOCALHOST\n stats scope app\n\
@@ -517,7 +517,7 @@ async fn errors_retries_and_redispatches_are_counted() {
     let dead = free_port(); // nothing listens there
     let port = free_range(2);
     let cfg = format!(
-        "defaults\n mode http\n timeout connect 1s\n timeout client 2s\n timeout server 2s\n retries 2\n\
+        "defaults\n mode http\n option http-ignore-probes\n timeout connect 1s\n timeout client 2s\n timeout server 2s\n retries 2\n\
          frontend web\n bind 127.0.0.1:{port}\n default_backend app\n\
          backend app\n balance roundrobin\n option redispatch\n server dead 127.0.0.1:{dead}\n server good {}\n\
          listen st\n bind 127.0.0.1:{}\n stats uri /\n",
@@ -588,7 +588,7 @@ async fn a_response_is_counted_before_the_client_sees_it() {
     let a = Backend::start("a").await;
     let port = free_range(2);
     let cfg = format!(
-        "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+        "defaults\n mode http\n option http-ignore-probes\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
          frontend web\n bind 127.0.0.1:{port}\n default_backend app\n backend app\n server a {}\n\
          listen st\n bind 127.0.0.1:{}\n stats uri /\n",
         a.addr,

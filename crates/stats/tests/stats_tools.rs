@@ -44,7 +44,7 @@ impl Drop for Kill {
 
 fn cfg(port: u16, a: SocketAddr, b: SocketAddr) -> String {
     format!(
-        "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+        "defaults\n mode http\n option http-ignore-probes\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
          frontend web\n bind 127.0.0.1:{port}\n default_backend app\n\
          backend app\n balance roundrobin\n server a {a}\n server b {b}\n\
          listen stats\n bind 127.0.0.1:{}\n stats enable\n stats uri /stats\n stats refresh 2s\n stats admin if LOCALHOST\n",

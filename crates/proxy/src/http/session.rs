@@ -19,7 +19,6 @@
 //! private one (`http-reuse never`, NTLM/Negotiate authentication) stays attached to its
 //! client connection and closes with it.
 
-use super::body;
 use super::errors;
 use super::h2::edge::H2Edge;
 use super::message::Message;
@@ -106,6 +105,9 @@ enum Turn {
 enum HeadError {
     /// Closed (or stopping) with no byte of a new request received.
     Idle,
+    /// The client closed (or failed) before its request was complete: with part of it, or
+    /// with nothing on a connection's first request (HAProxy logs both `CR` 400).
+    Aborted(Received),
     Timeout(Received),
     TooLarge,
     Invalid,
@@ -243,23 +245,11 @@ pub async fn serve<C: ClientStream, K: Send + 'static>(
     let (client, first) = Box::pin(first_bytes(client, deadline)).await;
     match first {
         First::Data => {}
-        First::Closed => return,
-        First::Timeout => {
-            if fe.options.http_ignore_probes {
-                return; // `option http-ignore-probes`: a pre-connect probe gets no 408
-            }
-            let t = fe.timeouts.client;
-            let mut client = client;
-            Box::pin(async move {
-                // The HTTP/1 codec writes the page: no session exists yet.
-                let mut page = Vec::new();
-                errors::builtin_response(408).write_h1(Close::Silent, Part::Whole, &mut page);
-                body::write_all(&mut client, &page, t).await
-            })
-            .await
-            .ok();
-            return;
-        }
+        // Nothing came: the session's first read answers and logs HAProxy's `400 CR--`
+        // (closed) or `408 cR--` (timeout); `option http-ignore-probes`: no answer, no line
+        // (`option dontlognull`: the answer, no line).
+        First::Closed | First::Timeout if fe.options.http_ignore_probes => return,
+        First::Closed | First::Timeout => {}
     }
     let s = Box::new(Session {
         fe,
@@ -370,13 +360,30 @@ impl<C: ClientStream> Session<C> {
             let head_len = match self.read_head(turn, &mut arrived).await {
                 Ok(n) => n,
                 Err(HeadError::Idle) => return End::Done,
+                Err(HeadError::Aborted(got)) => {
+                    // HAProxy: the 400 page (to a client that only half-closed) and a
+                    // `<BADREQ>` line `400 ... CR--` (its `%B` 0); a connection that never sent
+                    // a byte is not logged under `option dontlognull`.
+                    let page = self.fe.errors.get(400);
+                    crate::record::bad_request(&self.fe.counters, 400, page_len(page.as_deref()));
+                    self.answer_page(page.as_deref()).await;
+                    if got == Received::Part || !self.fe.options.dontlognull {
+                        let (accept, t0) = self.clock_of(turn, accept, t0);
+                        self.log_simple(accept, t0, 400, Termination::CLIENT_REQUEST);
+                    }
+                    return End::Done;
+                }
                 Err(HeadError::Park(deadline)) => return End::Park(deadline),
                 Err(HeadError::Timeout(got)) => {
                     if turn == Turn::First || got == Received::Part {
                         let page = errors::builtin_response(408);
                         crate::record::bad_request(&self.fe.counters, 408, page_len(Some(&page)));
                         self.answer_page(Some(&page)).await;
-                        self.log_simple(accept, t0, 408, Termination::CLIENT_TIMEOUT_REQUEST);
+                        // `option dontlognull`: no line for a connection that sent nothing.
+                        if got == Received::Part || !self.fe.options.dontlognull {
+                            let (accept, t0) = self.clock_of(turn, accept, t0);
+                            self.log_simple(accept, t0, 408, Termination::CLIENT_TIMEOUT_REQUEST);
+                        }
                     }
                     return End::Done;
                 }

@@ -14,6 +14,28 @@ use std::time::{Instant, SystemTime};
 pub(super) type Start = (SystemTime, Instant, crate::logline::Waits);
 
 impl<C: ClientStream> Session<C> {
+    /// The accept date and clock a connection's first request counts from when it ends before
+    /// a request (HAProxy's timers run from the accept, before the handshake and the wait for
+    /// the first byte).
+    pub(super) fn clock_of(
+        &self,
+        turn: super::Turn,
+        accept: SystemTime,
+        t0: Instant,
+    ) -> (SystemTime, Instant) {
+        if turn == super::Turn::First {
+            self.first_clock(accept, t0)
+        } else {
+            (accept, t0)
+        }
+    }
+
+    fn first_clock(&self, accept: SystemTime, t0: Instant) -> (SystemTime, Instant) {
+        let (at, _, waits) = self.start(true, accept, t0, None);
+        let back = waits.idle + waits.handshake;
+        (at, t0.checked_sub(back).unwrap_or(t0))
+    }
+
     /// A request's [`Start`] from when its turn began (`accept`, `t0`) and when its first
     /// byte `arrived` (if it was not here already): the first request waited for its first
     /// byte since the accept (before `run`, after the handshakes), a later one since the

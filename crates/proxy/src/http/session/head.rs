@@ -104,6 +104,7 @@ impl<C: ClientStream> Session<C> {
                     Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                         self.release_bufs()
                     }
+                    Some(_) if first => return Err(HeadError::Aborted(Received::Nothing)),
                     Some(_) => return Err(HeadError::Idle),
                 }
                 continue;
@@ -115,6 +116,7 @@ impl<C: ClientStream> Session<C> {
                 let stop = self.stop.changed();
                 tokio::select! {
                     r = read => match r {
+                        Ok(0) | Err(_) if first => return Err(HeadError::Aborted(Received::Nothing)),
                         Ok(0) | Err(_) => return Err(HeadError::Idle),
                         Ok(_) => {
                             *arrived = Some(std::time::Instant::now());
@@ -128,7 +130,7 @@ impl<C: ClientStream> Session<C> {
             let read = body::read_some(&mut self.client, &mut self.cbuf, bufsize, None);
             tokio::select! {
                 r = read => match r {
-                    Ok(0) | Err(_) => return Err(HeadError::Invalid),
+                    Ok(0) | Err(_) => return Err(HeadError::Aborted(Received::Part)),
                     Ok(_) => {}
                 },
                 _ = sleep_opt(deadline) => return Err(HeadError::Timeout(Received::Part)),
