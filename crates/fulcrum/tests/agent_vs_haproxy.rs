@@ -95,7 +95,7 @@ fn agent_replies_and_columns_as_haproxy() {
     let server = CountingServer::start("s");
     let agent_port = agent(b"up 50% maxconn:30\n");
     let dead = free_port();
-    let hdir = Fulcrum::dir("agent-vs-haproxy-h");
+    let hdir = Scratch::new("agent-vs-haproxy-h");
     let hcfg = hdir.join("h.cfg");
     std::fs::write(
         &hcfg,

@@ -78,7 +78,7 @@ fn check_columns_as_haproxy() {
     }
     let server = CountingServer::start("s");
     let dead = free_port();
-    let hdir = Fulcrum::dir("check-columns-h");
+    let hdir = Scratch::new("check-columns-h");
     let hcfg = hdir.join("h.cfg");
     std::fs::write(&hcfg, config(&hdir, free_port(), server.port, dead)).expect("write");
     let haproxy = fulcrum_testlab::process::Child::haproxy(&hcfg, hdir.join("haproxy.log"));

@@ -8,7 +8,7 @@
 mod runtime_support;
 mod tls_support;
 
-use runtime_support::{free_port, tool, CountingServer, Fulcrum};
+use runtime_support::{free_port, tool, CountingServer, Fulcrum, Scratch};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -83,12 +83,12 @@ fn readme_https_example_redirects_and_sends_hsts_as_haproxy() {
     {
         return;
     }
-    let certs = Fulcrum::dir("example-https-certs");
+    let certs = Scratch::new("example-https-certs");
     let ca = Ca::new(&certs.join("ca"), "Fulcrum Test CA");
     let site = ca.issue("site.pem", "site.test", &["site.test"], Key::Ec, false);
     let server = CountingServer::start("app1");
 
-    let hdir = Fulcrum::dir("example-https-h");
+    let hdir = Scratch::new("example-https-h");
     let (htext, hhttp, hhttps) = moved(&hdir, &site, server.port);
     std::fs::write(hdir.join("h.cfg"), &htext).expect("write");
     let haproxy =

@@ -42,7 +42,7 @@ fn global_set_var_as_haproxy() {
     if !tool("global_set_var_as_haproxy", "haproxy", "haproxy") {
         return;
     }
-    let hdir = Fulcrum::dir("gvars-h");
+    let hdir = Scratch::new("gvars-h");
     let hcfg = hdir.join("h.cfg");
     let hport = free_port();
     std::fs::write(&hcfg, config(hport)).expect("write");

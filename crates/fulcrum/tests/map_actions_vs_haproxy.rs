@@ -61,10 +61,10 @@ fn map_and_acl_actions_as_haproxy() {
     if !tool("map_and_acl_actions_as_haproxy", "haproxy", "haproxy") {
         return;
     }
-    let files = Fulcrum::dir("map-actions-files");
+    let files = Scratch::new("map-actions-files");
     std::fs::write(files.join("hosts.map"), "a one\nb two\nb two-dup\n").expect("map");
     std::fs::write(files.join("keys.lst"), "k1\n").expect("acl");
-    let hdir = Fulcrum::dir("map-actions-h");
+    let hdir = Scratch::new("map-actions-h");
     let hcfg = hdir.join("h.cfg");
     let hport = free_port();
     std::fs::write(&hcfg, config(&hdir, &files, hport)).expect("write");

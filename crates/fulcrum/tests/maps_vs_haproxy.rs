@@ -78,10 +78,10 @@ fn maps_and_acls_as_haproxy() {
         return;
     }
     let (a, b) = (CountingServer::start("a"), CountingServer::start("b"));
-    let files = Fulcrum::dir("maps-vs-haproxy-files");
+    let files = Scratch::new("maps-vs-haproxy-files");
     std::fs::write(files.join("hosts.map"), "www.a.com be_a\nb.com be_b\n").expect("map");
     std::fs::write(files.join("ips.lst"), "10.0.0.0/8\n127.0.0.1\n").expect("acl file");
-    let hdir = Fulcrum::dir("maps-vs-haproxy-h");
+    let hdir = Scratch::new("maps-vs-haproxy-h");
     let hcfg = hdir.join("h.cfg");
     let hport = free_port();
     std::fs::write(&hcfg, config(&hdir, &files, hport, a.port, b.port)).expect("write");

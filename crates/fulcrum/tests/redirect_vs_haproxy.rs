@@ -56,7 +56,7 @@ fn redirect_keyword_as_haproxy() {
         return;
     }
     let app = CountingServer::start("app");
-    let hdir = Fulcrum::dir("redirect-h");
+    let hdir = Scratch::new("redirect-h");
     let hcfg = hdir.join("h.cfg");
     let hport = free_port();
     std::fs::write(&hcfg, config(&hdir, hport, app.port)).expect("write");

@@ -584,7 +584,7 @@ fn hatop_shows_the_servers() {
 
 #[test]
 fn a_stats_socket_that_cannot_be_opened_stops_the_start() {
-    let dir = Fulcrum::dir("rt-nobind");
+    let dir = Scratch::new("rt-nobind");
     let cfg = format!(
         "global\n stats socket {}/missing-dir/admin.sock level admin\n\
          defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\

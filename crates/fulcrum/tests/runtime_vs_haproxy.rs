@@ -102,7 +102,7 @@ fn same_answers_as_haproxy() {
         return;
     }
     let (s1, s2) = (CountingServer::start("s1"), CountingServer::start("s2"));
-    let hdir = Fulcrum::dir("rt-vs-haproxy-h");
+    let hdir = Scratch::new("rt-vs-haproxy-h");
     let hcfg = hdir.join("h.cfg");
     let dead = free_port();
     std::fs::write(&hcfg, config(&hdir, free_port(), s1.port, s2.port, dead)).expect("write");

@@ -134,7 +134,7 @@ fn status_shows_the_vrrp_master_and_its_address_in_a_netns() {
     }
     let lab = fulcrum_testlab::netns::Lab::new(1).expect("netns lab");
     let node = lab.node(0);
-    let dir = Fulcrum::dir("status-vrrp");
+    let dir = Scratch::new("status-vrrp");
     let keepalived = "vrrp_instance VI_1 {\n  state MASTER\n  interface eth0\n  virtual_router_id 51\n  priority 150\n  \
                       advert_int 1\n  virtual_ipaddress {\n    10.99.0.100/32 dev eth0\n  }\n}\n";
     let haproxy = proxy_config(&dir, "*:8080", 8000, 8001);

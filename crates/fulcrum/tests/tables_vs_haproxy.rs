@@ -124,7 +124,7 @@ fn tables_as_haproxy() {
         return;
     }
     let a = CountingServer::start("a");
-    let hdir = Fulcrum::dir("tables-vs-haproxy-h");
+    let hdir = Scratch::new("tables-vs-haproxy-h");
     let hcfg = hdir.join("h.cfg");
     let hport = free_port();
     std::fs::write(&hcfg, config(&hdir, hport, a.port)).expect("write");

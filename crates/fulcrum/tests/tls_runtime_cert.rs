@@ -6,7 +6,7 @@
 mod runtime_support;
 mod tls_support;
 
-use runtime_support::{free_port, query, tool, Fulcrum};
+use runtime_support::{free_port, query, tool, Fulcrum, Scratch};
 use std::path::Path;
 use std::time::Duration;
 use tls_support::{client_config, s_client, served_cn, Ca, Key, Load};
@@ -38,7 +38,7 @@ fn ssl_cert_commands_answer_as_haproxy() {
     {
         return;
     }
-    let certs = Fulcrum::dir("ssl-cert-files");
+    let certs = Scratch::new("ssl-cert-files");
     let ca = Ca::new(&certs.join("ca"), "Fulcrum Test CA");
     let site = ca.issue("site.pem", "one.test", &["site.test"], Key::Ec, false);
     let two = ca.issue(
@@ -61,7 +61,7 @@ fn ssl_cert_commands_answer_as_haproxy() {
     let name = site.display().to_string();
     let new = certs.join("new.pem").display().to_string();
 
-    let hdir = Fulcrum::dir("ssl-cert-h");
+    let hdir = Scratch::new("ssl-cert-h");
     let (hport, hport2) = (free_port(), free_port());
     std::fs::write(hdir.join("h.cfg"), config(&hdir, &site, hport, hport2)).expect("write");
     let haproxy =
@@ -138,7 +138,7 @@ fn commits_under_load_fail_no_request() {
     if !tool("commits_under_load_fail_no_request", "openssl", "openssl") {
         return;
     }
-    let certs = Fulcrum::dir("ssl-cert-load-files");
+    let certs = Scratch::new("ssl-cert-load-files");
     let ca = Ca::new(&certs.join("ca"), "Fulcrum Test CA");
     let site = ca.issue("site.pem", "one.test", &["site.test"], Key::Ec, false);
     let two = ca.issue("two.pem", "two.test", &["site.test"], Key::Rsa, false);
@@ -199,7 +199,7 @@ fn commit_reindexes_sni_names_as_haproxy() {
     if !tool(test, "haproxy", "haproxy") || !tool(test, "openssl", "openssl") {
         return;
     }
-    let certs = Fulcrum::dir("ssl-cert-sni-files");
+    let certs = Scratch::new("ssl-cert-sni-files");
     let ca = Ca::new(&certs.join("ca"), "Fulcrum Test CA");
     let one = ca.issue("one.pem", "one.test", &["one.test"], Key::Ec, false);
     let two = ca.issue("two.pem", "two.test", &["two.test"], Key::Ec, false);
@@ -216,7 +216,7 @@ fn commit_reindexes_sni_names_as_haproxy() {
             two = two.display(),
         )
     };
-    let hdir = Fulcrum::dir("ssl-cert-sni-h");
+    let hdir = Scratch::new("ssl-cert-sni-h");
     let hport = free_port();
     std::fs::write(hdir.join("h.cfg"), cfg(&hdir, hport)).expect("write");
     let haproxy = fulcrum_testlab::process::Child::spawn(

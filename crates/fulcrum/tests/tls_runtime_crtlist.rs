@@ -9,7 +9,7 @@
 mod runtime_support;
 mod tls_support;
 
-use runtime_support::{free_port, query, tool, Fulcrum};
+use runtime_support::{free_port, query, tool, Fulcrum, Scratch};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tls_support::{client_config, s_client, served_cn, Ca, Key, Load};
@@ -102,7 +102,7 @@ fn crt_list_commands_answer_as_haproxy() {
         return;
     }
     let files = Files::new("crtlist-files");
-    let hdir = Fulcrum::dir("crtlist-h");
+    let hdir = Scratch::new("crtlist-h");
     let hports = [free_port(), free_port(), free_port()];
     let hcfg = hdir.join("h.cfg");
     std::fs::write(&hcfg, config(&hdir, &files, hports)).expect("write");
@@ -303,7 +303,7 @@ fn crt_list_lines_inherit_the_binds_settings_as_haproxy() {
             list = list.display(),
         )
     };
-    let hdir = Fulcrum::dir("crtlist-inherit-h");
+    let hdir = Scratch::new("crtlist-inherit-h");
     let hport = free_port();
     std::fs::write(hdir.join("h.cfg"), cfg(&hdir, hport)).expect("write");
     let haproxy = fulcrum_testlab::process::Child::haproxy_listening(

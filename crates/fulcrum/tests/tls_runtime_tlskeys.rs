@@ -7,7 +7,7 @@
 mod runtime_support;
 mod tls_support;
 
-use runtime_support::{free_port, query, tool, Fulcrum};
+use runtime_support::{free_port, query, tool, Fulcrum, Scratch};
 use std::path::Path;
 use std::time::Duration;
 use tls_support::{s_client, s_client_request, Ca, Key};
@@ -67,14 +67,14 @@ fn tls_key_commands_answer_and_rotate_as_haproxy() {
     if !tool(test, "haproxy", "haproxy") || !tool(test, "openssl", "openssl") {
         return;
     }
-    let files = Fulcrum::dir("tlskeys-files");
+    let files = Scratch::new("tlskeys-files");
     let ca = Ca::new(&files.join("ca"), "Fulcrum Test CA");
     let cert = ca.issue("a.pem", "a.test", &["a.test"], Key::Ec, false);
     let (k1, k2) = (files.join("k1.keys"), files.join("k2.keys"));
     key_file(&k1, 4, 48);
     key_file(&k2, 3, 80);
 
-    let hdir = Fulcrum::dir("tlskeys-h");
+    let hdir = Scratch::new("tlskeys-h");
     let hports = [free_port(), free_port(), free_port()];
     let hcfg = hdir.join("h.cfg");
     std::fs::write(&hcfg, config(&hdir, &cert, &k1, &k2, hports)).expect("write");

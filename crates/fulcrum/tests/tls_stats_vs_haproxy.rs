@@ -7,7 +7,7 @@
 mod runtime_support;
 mod tls_support;
 
-use runtime_support::{free_port, query, tool, Fulcrum};
+use runtime_support::{free_port, query, tool, Fulcrum, Scratch};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -110,10 +110,10 @@ fn ssl_columns_count_as_haproxy() {
     {
         return;
     }
-    let certs = Fulcrum::dir("ssl-stats-files");
+    let certs = Scratch::new("ssl-stats-files");
     let ca = Ca::new(&certs.join("ca"), "Fulcrum Test CA");
     let site = ca.issue("site.pem", "site.test", &["site.test"], Key::Ec, false);
-    let hdir = Fulcrum::dir("ssl-stats-h");
+    let hdir = Scratch::new("ssl-stats-h");
     let hfront = free_port();
     std::fs::write(
         hdir.join("h.cfg"),

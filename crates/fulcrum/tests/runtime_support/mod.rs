@@ -154,6 +154,37 @@ pub struct Fulcrum {
 
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
+/// A scratch directory (a haproxy side's config and sockets, certificate or map files),
+/// removed when dropped as a [`Fulcrum`]'s own (kept under FULCRUM_KEEP_TEST_LOGS=1).
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(test: &str) -> Scratch {
+        Scratch(Fulcrum::dir(test))
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::env::var("FULCRUM_KEEP_TEST_LOGS").as_deref() != Ok("1") {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 impl Fulcrum {
     pub fn dir(test: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
@@ -346,8 +377,8 @@ pub fn versus(
     test: &str,
     haproxy_cfg: impl FnOnce(&Path) -> String,
     fulcrum_cfg: impl FnMut(&Path) -> String,
-) -> (PathBuf, fulcrum_testlab::process::Child, Fulcrum) {
-    let hdir = Fulcrum::dir(&format!("{test}-h"));
+) -> (Scratch, fulcrum_testlab::process::Child, Fulcrum) {
+    let hdir = Scratch::new(&format!("{test}-h"));
     let hcfg = hdir.join("h.cfg");
     std::fs::write(&hcfg, haproxy_cfg(&hdir)).expect("write");
     let haproxy = fulcrum_testlab::process::Child::haproxy(&hcfg, hdir.join("haproxy.log"));
