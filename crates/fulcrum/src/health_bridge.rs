@@ -88,16 +88,18 @@ impl ServerIndex {
             self.generation = id;
             self.backends.clear();
         }
-        if !self.backends.contains_key(backend) {
-            let map = be
-                .servers
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (s.name.clone(), i))
-                .collect();
-            self.backends.insert(backend.to_string(), map);
+        if let Some(map) = self.backends.get(backend) {
+            return map.get(server).copied();
         }
-        self.backends.get(backend)?.get(server).copied()
+        let map: HashMap<String, usize> = be
+            .servers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        let i = map.get(server).copied();
+        self.backends.insert(backend.to_string(), map);
+        i
     }
 }
 
@@ -233,47 +235,58 @@ impl Bridge {
         }
     }
 
-    /// Every probe's outcome, for the stats page's and the exporter's last-check columns.
-    pub fn record_check(
+    /// Every probe's outcome, for the stats page's and the exporter's last-check columns: a
+    /// batch at a time (the generation and the server index are taken once per batch).
+    pub fn record_checks(
         &self,
         proxy: &fulcrum_proxy::ProxyHandle,
-        r: &fulcrum_health::CheckResult,
+        batch: &[fulcrum_health::CheckResult],
     ) {
-        // `option log-health-checks`: HAProxy logs this at NOTICE level (a warning on stderr).
-        if let Some(line) = &r.log_line {
-            if let Some(l) = self.loggers.get(&r.backend) {
-                l.send_level(NOTICE, line);
+        if let Some(generation) = proxy.generation() {
+            if let Ok(mut index) = self.index.lock() {
+                self.apply_checks(&generation, &mut index, batch);
             }
-            tracing::warn!("{line}");
         }
-        let Some(generation) = proxy.generation() else {
-            return;
-        };
-        if let Some(be) = generation.backends.get(&r.backend) {
-            let Some(i) = self
-                .index
-                .lock()
-                .ok()
-                .and_then(|mut x| x.position(&generation, &r.backend, be, &r.server))
-            else {
-                return;
+        // `option log-health-checks`: HAProxy logs this at NOTICE level (a warning on stderr),
+        // once the stats show the result.
+        for r in batch {
+            if let Some(line) = &r.log_line {
+                if let Some(l) = self.loggers.get(&*r.backend) {
+                    l.send_level(NOTICE, line);
+                }
+                tracing::warn!("{line}");
+            }
+        }
+    }
+
+    fn apply_checks(
+        &self,
+        generation: &std::sync::Arc<fulcrum_proxy::state::Generation>,
+        index: &mut ServerIndex,
+        batch: &[fulcrum_health::CheckResult],
+    ) {
+        for r in batch {
+            let Some(be) = generation.backends.get(&*r.backend) else {
+                continue;
+            };
+            let Some(i) = index.position(generation, &r.backend, be, &r.server) else {
+                continue;
             };
             if let Some(reply) = &r.agent {
                 self.apply_agent(be, i, &r.backend, &r.server, reply);
             }
+            let Some(s) = be.servers.get(i) else {
+                continue;
+            };
             if r.is_agent {
                 // the agent columns (agent_status, last_agt, ...), never the health check's
-                if let Some(s) = be.servers.get(i) {
-                    s.set_agent_check(check_info(&r.outcome));
-                }
-                return;
+                s.set_agent_check(check_info(&r.outcome));
+                continue;
             }
-            if let Some(s) = be.servers.get(i) {
-                if r.was_up && !r.outcome.status.passed() {
-                    s.check_failed();
-                }
-                s.set_check(check_info(&r.outcome));
+            if r.was_up && !r.outcome.status.passed() {
+                s.check_failed();
             }
+            s.set_check(check_info(&r.outcome));
         }
     }
 
@@ -335,10 +348,10 @@ impl Bridge {
 /// A check outcome as the stats page shows it (`check_status`, `check_code`, ...).
 fn check_info(o: &fulcrum_health::CheckOutcome) -> fulcrum_proxy::server::CheckInfo {
     fulcrum_proxy::server::CheckInfo {
-        status: o.status.code().to_string(),
+        status: o.status.code(),
         code: o.code,
         duration: o.duration,
-        desc: o.status.description().to_string(),
+        desc: o.status.description(),
         info: o.info.clone().unwrap_or_default(),
     }
 }

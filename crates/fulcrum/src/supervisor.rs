@@ -138,8 +138,8 @@ impl Supervisor {
                 Some(batch) = check_results.recv_batch() => {
                     for r in &batch {
                         parts.lvs.record_check(r);
-                        parts.bridge.record_check(&parts.proxy, r);
                     }
+                    parts.bridge.record_checks(&parts.proxy, &batch);
                 }
                 Some(ev) = health_events.recv() => {
                     parts.history.health(&ev);

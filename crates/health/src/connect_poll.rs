@@ -1,21 +1,26 @@
 //! HAProxy's default check (connect, held half-open, closed with a reset) for many servers at
-//! once, the way HAProxy runs it: a non-blocking `connect` watched by one epoll set of the
-//! driver's own, drained in a batch when the driver's task wakes, each probe's timeout an entry
-//! of a queue per connect timeout. No future, no tokio timer and no tokio registration per probe: the
-//! socket is added to the set once and leaves it when it is closed (no `EPOLL_CTL_DEL`), and
-//! its error is read (`SO_ERROR`) only when the kernel reports one. Six system calls per check
-//! (socket, setsockopt TCP_QUICKACK, connect, epoll_ctl, setsockopt SO_LINGER, close) where a
-//! tokio connect made eight. The outcomes and their words are [`tcp::check`]'s.
+//! once: non-blocking `connect`s started in a batch (the checks due in one driver tick), then
+//! one `poll(2)` over the batch ([`settle`](ConnectPoller::settle)): a connect the kernel has
+//! already completed (a local server's handshake runs inside the `connect` call) or refused
+//! ends there. Only the others enter one epoll set of the driver's own, drained in a batch
+//! when the driver's task wakes, each probe's timeout an entry of a queue per connect timeout.
+//! No future, no tokio timer and no tokio registration per probe: a socket is added to the set
+//! once and leaves it when it is closed (no `EPOLL_CTL_DEL`), and its error is read
+//! (`SO_ERROR`) only when the kernel reports one. Five system calls per settled check (socket,
+//! setsockopt TCP_QUICKACK, connect, setsockopt SO_LINGER, close) plus one `poll` per batch,
+//! six with the epoll set (HAProxy makes eight, a tokio connect made eight). The outcomes and
+//! their words are [`tcp::check`]'s.
 //!
 //! [`tcp::check`]: crate::probe::tcp::check
 
 use crate::probe::tcp::io_error_info;
 use crate::status::{CheckOutcome, CheckStatus};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use socket2::{Domain, Socket, Type};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -40,9 +45,19 @@ impl AsRawFd for Set {
     }
 }
 
+/// A connect started in this batch, not settled yet.
+struct Fresh {
+    check: usize,
+    socket: Socket,
+    start: Instant,
+    timeout: Duration,
+}
+
 /// The connects in flight: a slab indexed by the epoll event's data, and their deadlines.
 pub(crate) struct ConnectPoller {
     set: AsyncFd<Set>,
+    /// Started since the last [`settle`](Self::settle).
+    fresh: Vec<Fresh>,
     slots: Vec<Option<InFlight>>,
     free: Vec<usize>,
     /// (deadline, slot) in start order, one queue per connect timeout: each queue's deadlines
@@ -63,6 +78,7 @@ impl ConnectPoller {
         let set = AsyncFd::with_interest(Set(epoll), Interest::READABLE).ok()?;
         Some(ConnectPoller {
             set,
+            fresh: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
             timeouts: Vec::new(),
@@ -76,7 +92,7 @@ impl ConnectPoller {
     }
 
     /// Starts check `check`'s connect to `dst`; the outcome at once when the connect completed
-    /// or failed without waiting.
+    /// or failed without waiting. A connect in progress waits for [`settle`](Self::settle).
     pub fn start(
         &mut self,
         check: usize,
@@ -104,6 +120,63 @@ impl ConnectPoller {
             Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EINPROGRESS as i32) => {}
             Err(e) => return failed(e),
         }
+        self.fresh.push(Fresh {
+            check,
+            socket,
+            start: now,
+            timeout,
+        });
+        None
+    }
+
+    /// Ends the batch started since the last call: one `poll(2)` over its sockets; the connects
+    /// already completed or refused give their outcome into `done` (closed at once), the others
+    /// enter the epoll set and their timeout queue.
+    pub fn settle(&mut self, now: Instant, done: &mut Vec<(usize, CheckOutcome)>) {
+        if self.fresh.is_empty() {
+            return;
+        }
+        let mut batch = std::mem::take(&mut self.fresh);
+        let mut ready: Vec<PollFlags> = Vec::with_capacity(batch.len());
+        {
+            let mut fds: Vec<PollFd<'_>> = batch
+                .iter()
+                .map(|f| PollFd::new(f.socket.as_fd(), PollFlags::POLLOUT))
+                .collect();
+            // EINTR or any failure: nothing settled here, all go to the epoll set
+            if nix::poll::poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0) {
+                ready.extend(
+                    fds.iter()
+                        .map(|f| f.revents().unwrap_or(PollFlags::empty())),
+                );
+            }
+        }
+        for (k, f) in batch.drain(..).enumerate() {
+            let revents = ready.get(k).copied().unwrap_or(PollFlags::empty());
+            let took = now.saturating_duration_since(f.start);
+            if revents.intersects(PollFlags::POLLERR | PollFlags::POLLHUP) {
+                let o = CheckOutcome::new(CheckStatus::L4Connection, took);
+                done.push((
+                    f.check,
+                    match f.socket.take_error() {
+                        Ok(Some(e)) | Err(e) => o.with_info(io_error_info(&e)),
+                        Ok(None) => o,
+                    },
+                ));
+            } else if revents.contains(PollFlags::POLLOUT) {
+                // closed with a single RST as it drops
+                let _ = f.socket.set_linger(Some(Duration::ZERO));
+                done.push((f.check, CheckOutcome::new(CheckStatus::L4Ok, took)));
+            } else if let Some(o) = self.watch(f) {
+                done.push(o);
+            }
+        }
+        // the batch's allocation is kept for the next one
+        self.fresh = batch;
+    }
+
+    /// A connect still in progress enters the epoll set and its timeout queue.
+    fn watch(&mut self, f: Fresh) -> Option<(usize, CheckOutcome)> {
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -112,15 +185,21 @@ impl ConnectPoller {
             }
         };
         let event = EpollEvent::new(EpollFlags::EPOLLOUT, slot as u64);
-        if let Err(e) = self.set.get_ref().0.add(&socket, event) {
+        if let Err(e) = self.set.get_ref().0.add(&f.socket, event) {
             self.free.push(slot);
-            return failed(e.into());
+            let e: std::io::Error = e.into();
+            return Some((
+                f.check,
+                CheckOutcome::new(CheckStatus::L4Connection, Duration::ZERO)
+                    .with_info(io_error_info(&e)),
+            ));
         }
-        let deadline = now + timeout;
+        let deadline = f.start + f.timeout;
+        let timeout = f.timeout;
         self.slots[slot] = Some(InFlight {
-            check,
-            socket,
-            start: now,
+            check: f.check,
+            socket: f.socket,
+            start: f.start,
             deadline,
         });
         let queue = match self.timeouts.iter().position(|(t, _)| *t == timeout) {
@@ -216,6 +295,7 @@ impl ConnectPoller {
 
     /// Drops every connect in flight (a reload: their check indexes are the old plan's).
     pub fn clear(&mut self) {
+        self.fresh.clear();
         self.slots.clear();
         self.free.clear();
         self.timeouts.clear();
@@ -226,8 +306,23 @@ impl ConnectPoller {
 mod tests {
     use super::*;
 
+    /// Runs the poller until `n` outcomes are in (bounded): settles the batch, then drains.
+    async fn outcomes(p: &mut ConnectPoller, n: usize) -> Vec<(usize, CheckOutcome)> {
+        let mut done = Vec::new();
+        p.settle(crate::clock::now(), &mut done);
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while done.len() < n && std::time::Instant::now() < until {
+            tokio::time::timeout(Duration::from_millis(500), p.ready())
+                .await
+                .ok();
+            p.drain(crate::clock::now(), &mut done);
+        }
+        done.sort_by_key(|(i, _)| *i);
+        done
+    }
+
     /// The poller's outcomes are the probe's: an open port passes (never accepted: the
-    /// half-open check), a closed one is refused with the OS's words, a black hole times out.
+    /// half-open check), a closed one is refused with the OS's words.
     #[tokio::test]
     async fn outcomes_match_the_connect_probe() {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -247,13 +342,7 @@ mod tests {
                 done.push((i, o));
             }
         }
-        let until = std::time::Instant::now() + Duration::from_secs(5);
-        while done.len() < 2 && std::time::Instant::now() < until {
-            tokio::time::timeout(Duration::from_millis(500), p.ready())
-                .await
-                .ok();
-            p.drain(crate::clock::now(), &mut done);
-        }
+        done.extend(outcomes(&mut p, 2 - done.len()).await);
         done.sort_by_key(|(i, _)| *i);
         let got: Vec<_> = done
             .iter()
@@ -277,11 +366,33 @@ mod tests {
                 .is_err(),
             "a half-open check is never accepted"
         );
-        // A connect not reported by its deadline times out (checked before any drain).
+    }
+
+    /// A connect the batch's `poll` does not settle waits in the epoll set and times out at its
+    /// deadline: a listener whose accept queue is full drops the SYN.
+    #[tokio::test]
+    async fn a_connect_in_progress_waits_in_the_set_and_times_out() {
+        let full = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        full.bind(&"127.0.0.1:0".parse::<SocketAddr>().expect("addr").into())
+            .expect("bind");
+        full.listen(0).expect("listen");
+        let addr = full.local_addr().expect("addr").as_socket().expect("inet");
+        // fill the accept queue (never accepted): the next SYN is dropped
+        let mut fillers = Vec::new();
+        for _ in 0..3 {
+            if let Ok(s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+                fillers.push(s);
+            }
+        }
+        assert!(!fillers.is_empty(), "the accept queue takes one connection");
+        let mut p = ConnectPoller::new().expect("epoll");
         let start = crate::clock::now();
-        assert!(p.start(7, open, Duration::from_millis(50), start).is_none());
-        assert!(p.busy());
+        assert!(p.start(7, addr, Duration::from_millis(50), start).is_none());
         let mut done = Vec::new();
+        p.settle(start, &mut done);
+        assert!(done.is_empty(), "{done:?}");
+        assert!(p.busy());
+        assert_eq!(p.next_timeout(), Some(start + Duration::from_millis(50)));
         p.expire(start + Duration::from_millis(49), &mut done);
         assert!(done.is_empty());
         p.expire(start + Duration::from_millis(50), &mut done);

@@ -84,7 +84,7 @@ pub(crate) struct Shared {
     /// [`check_results`]: crate::HealthHandle::check_results
     pub pending: Mutex<Option<mpsc::UnboundedReceiver<Vec<CheckResult>>>>,
     /// The last outcome of each server's (first) check: check_status/code/desc.
-    pub last: Mutex<HashMap<ServerKey, CheckOutcome>>,
+    pub last: Mutex<crate::last_checks::LastChecks>,
     /// The data plane's session counts, for `send-state` (None: shown as 0).
     pub load: Mutex<Option<Arc<dyn crate::send_state::ServerLoad>>>,
 }
@@ -134,6 +134,9 @@ impl Driver {
         shared: Arc<Shared>,
         events: mpsc::UnboundedSender<HealthEvent>,
     ) -> Driver {
+        if let Ok(mut last) = shared.last.lock() {
+            last.rebuild(&checks);
+        }
         Driver {
             checks,
             deadlines: BinaryHeap::new(),
@@ -205,6 +208,11 @@ impl Driver {
                         (i, outcome)
                     }));
                 }
+            }
+            // the batch's connects: those a local server completed (or refused) inside
+            // `connect` end here, with one poll(2) for the batch; the others wait in the set
+            if let Some(p) = connects.as_mut() {
+                p.settle(clock::now(), &mut done);
             }
             for (i, outcome) in done.drain(..) {
                 self.feed_result(i, outcome);
@@ -282,6 +290,15 @@ impl Driver {
         if self.batch.is_empty() {
             return;
         }
+        if let Ok(mut pending) = self.shared.pending.lock() {
+            if pending.as_ref().is_some_and(|p| p.len() >= PENDING_LIMIT) {
+                // Nobody subscribed: stop buffering.
+                *pending = None;
+                if let Ok(mut sink) = self.shared.results.lock() {
+                    *sink = None;
+                }
+            }
+        }
         let batch = std::mem::take(&mut self.batch);
         if let Ok(sink) = self.shared.results.lock() {
             if let Some(tx) = sink.as_ref() {
@@ -339,7 +356,7 @@ impl Driver {
             p.retain(|k| r.states.contains_key(k));
         }
         if let Ok(mut last) = self.shared.last.lock() {
-            last.retain(|k, _| r.states.contains_key(k));
+            last.rebuild(&self.checks);
         }
         if let Ok(mut s) = self.shared.states.lock() {
             *s = r.states;

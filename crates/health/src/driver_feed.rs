@@ -3,7 +3,7 @@
 //! replies applied (weight, DRAIN/MAINT), and a state change handed to `driver_publish`.
 
 use crate::clock;
-use crate::driver::{Driver, PENDING_LIMIT, RESULT_BATCH};
+use crate::driver::{Driver, RESULT_BATCH};
 use crate::events::CheckResult;
 use crate::observe::Observed;
 use crate::status::CheckOutcome;
@@ -63,9 +63,10 @@ impl Driver {
         };
         let now_up = c.machine.is_up();
         let log_line = c
-            .machine
-            .health_report()
-            .filter(|_| c.spec.log_health_checks)
+            .spec
+            .log_health_checks
+            .then(|| c.machine.health_report())
+            .flatten()
             .map(|status| {
                 // HAProxy shows a server whose weight an agent set to 0 as DRAIN
                 let status = match (status.strip_suffix(" UP"), c.dynamic_weight) {
@@ -74,31 +75,13 @@ impl Driver {
                 };
                 health_check_line(&c.spec, &outcome, &status)
             });
-        let key = (c.key.backend.clone(), c.key.server.clone());
-        if c.key.rank == 0 && !is_agent {
-            if let Ok(mut last) = self.shared.last.lock() {
-                // overwritten in place: no copy of the key per result
-                match last.get_mut(&key) {
-                    Some(l) => *l = outcome.clone(),
-                    None => {
-                        last.insert(key.clone(), outcome.clone());
-                    }
-                }
-            }
-        }
-        if let Ok(mut pending) = self.shared.pending.lock() {
-            if pending.as_ref().is_some_and(|p| p.len() >= PENDING_LIMIT) {
-                // Nobody subscribed: stop buffering.
-                *pending = None;
-                if let Ok(mut sink) = self.shared.results.lock() {
-                    *sink = None;
-                }
-            }
+        if let Ok(mut last) = self.shared.last.lock() {
+            last.record(i, c, &outcome);
         }
         // Batched: the listener (stats, logs) wakes once per RESULT_BATCH, not once per check.
         self.batch.push(CheckResult {
-            backend: key.0,
-            server: key.1,
+            backend: c.names.0.clone(),
+            server: c.names.1.clone(),
             outcome: outcome.clone(),
             was_up,
             log_line,

@@ -32,8 +32,9 @@ pub struct HealthEvent {
 /// The outcome of one probe of one server (every probe, not only state changes).
 #[derive(Debug, Clone)]
 pub struct CheckResult {
-    pub backend: String,
-    pub server: String,
+    /// The names, shared by every result of the check (no copy per result).
+    pub backend: std::sync::Arc<str>,
+    pub server: std::sync::Arc<str>,
     pub outcome: CheckOutcome,
     /// The server was UP when this probe's result came (HAProxy's `chkfail` counts failed
     /// checks of UP servers only).

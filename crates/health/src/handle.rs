@@ -218,12 +218,7 @@ impl HealthHandle {
     /// ([`CheckStatus::description`](crate::CheckStatus::description)), `check_duration` and
     /// the info text show. None before the first check ends.
     pub fn last_check(&self, backend: &str, server: &str) -> Option<CheckOutcome> {
-        self.shared
-            .last
-            .lock()
-            .ok()?
-            .get(&(backend.to_string(), server.to_string()))
-            .cloned()
+        self.shared.last.lock().ok()?.get(backend, server)
     }
 
     /// Every known server as (backend, server, up), sorted: for stats pages and logs.

@@ -36,6 +36,7 @@ mod driver_publish;
 pub mod events;
 pub mod handle;
 pub mod keepalived;
+mod last_checks;
 pub mod log;
 pub mod machine;
 pub mod observe;

@@ -38,6 +38,10 @@ pub struct Running {
     pub dynamic_weight: Option<u32>,
     /// `spec.probe`, shared with the probes in flight (no deep copy per check).
     pub probe: std::sync::Arc<crate::probe::Probe>,
+    /// Backend and server names, shared with every [`CheckResult`] (no copy per check).
+    ///
+    /// [`CheckResult`]: crate::events::CheckResult
+    pub names: (std::sync::Arc<str>, std::sync::Arc<str>),
 }
 
 /// The outcome of a reconcile.
@@ -185,6 +189,7 @@ pub fn schedule(
             };
             *rank += 1;
             Running {
+                names: (spec.backend.as_str().into(), spec.server.as_str().into()),
                 key,
                 probe: std::sync::Arc::new(spec.probe.clone()),
                 spec,

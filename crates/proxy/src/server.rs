@@ -75,13 +75,14 @@ impl AdminState {
 /// The last health check result shown on the stats page (`check_status` and friends).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckInfo {
-    /// HAProxy's short status: `L4OK`, `L7OK`, `L4CON`, `L7STS`, ...
-    pub status: String,
+    /// HAProxy's short status: `L4OK`, `L7OK`, `L4CON`, `L7STS`, ... (static words: a check
+    /// result is recorded without allocating)
+    pub status: &'static str,
     /// HTTP status of the check, when there was one.
     pub code: Option<u16>,
     pub duration: Option<Duration>,
     /// The status in words (HAProxy's `check_desc`), e.g. "Layer4 connection problem".
-    pub desc: String,
+    pub desc: &'static str,
     /// What the check saw (HAProxy's `last_chk`), e.g. "Connection refused".
     pub info: String,
 }

@@ -223,10 +223,10 @@ pub struct AgentColumns {
 impl AgentColumns {
     pub fn of(a: &fulcrum_proxy::server::CheckInfo) -> AgentColumns {
         AgentColumns {
-            status: a.status.clone(),
+            status: a.status.to_string(),
             code: a.status.starts_with("L7").then(|| a.code.unwrap_or(0)),
             duration_ms: a.duration.map_or(0, |d| d.as_millis() as u64),
-            desc: a.desc.clone(),
+            desc: a.desc.to_string(),
             last: a.info.clone(),
             rise: 1,
             fall: 1,

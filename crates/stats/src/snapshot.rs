@@ -146,14 +146,14 @@ pub fn server_row(be: &Backend, index: usize) -> Option<StatRow> {
         r.check_status = Some(if chk.status.is_empty() {
             "INI".to_string()
         } else {
-            chk.status.clone()
+            chk.status.to_string()
         });
         r.check_code = chk.code;
         r.check_duration_ms = Some(chk.duration.map_or(0, |d| d.as_millis() as u64));
         r.check_desc = Some(if chk.desc.is_empty() {
             "Initializing".to_string()
         } else {
-            chk.desc.clone()
+            chk.desc.to_string()
         });
         r.last_chk = Some(chk.info.clone()).filter(|i| !i.is_empty());
         r.check_rise = Some(rise);

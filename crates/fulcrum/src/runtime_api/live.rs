@@ -170,7 +170,7 @@ impl Live<'_> {
                 .unwrap_or(if up { "L4OK" } else { "L4CON" })
                 .to_string()
         } else {
-            latest.status.clone()
+            latest.status.to_string()
         };
         // DOWN: the check that took it down; UP: the latest check.
         let change = self.history.reason(&p.name, &s.name).map(str::to_string);
