@@ -118,6 +118,7 @@ measure() { # name cmd...
   echo "$name $(awk -v d=$((t1 - t0)) -v s="$SECS" 'BEGIN{printf "%.3f", 100*d/1e9/s}') $(awk -v r="$rss" 'BEGIN{printf "%.1f", r/1024}') $(( (c1 - c0) / SECS ))"
 }
 
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 : > "$WORK/results"
 for r in $(seq "$RUNS"); do
   measure haproxy "${PINCMD[@]}" haproxy -db -f "$WORK/lb.cfg" >> "$WORK/results"
@@ -132,7 +133,7 @@ hr=$(awk '$1=="haproxy"{print $3}' "$WORK/results" | median)
 fr=$(awk '$1=="fulcrum"{print $3}' "$WORK/results" | median)
 hx=$(awk '$1=="haproxy"{print $4}' "$WORK/results" | median)
 fx=$(awk '$1=="fulcrum"{print $4}' "$WORK/results" | median)
-echo "servers=$N inter=1s kind=$KIND window=${SECS}s runs=$RUNS (alternating)"
+echo "servers=$N inter=1s kind=$KIND window=${SECS}s runs=$RUNS (alternating); load average at start: $load_at_start, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 cat "$WORK/results"
 printf "%-8s %10s %10s %10s\n" "" "CPU %" "RSS MiB" "ctxsw/s"
 printf "%-8s %10s %10s %10s\n" haproxy "$hc" "$hr" "$hx"
@@ -151,6 +152,8 @@ echo "CPU ratio, median of the per-round ratios: $rr"
 if [ -n "$BEFORE" ]; then
   br_=$(awk '$1=="haproxy"{h=$2} $1=="before" && h>0 {printf "%.3f\n", $2/h}' "$WORK/results" | median)
   echo "CPU ratio of the BEFORE build, median of the per-round ratios: $br_"
+  fb_=$(awk '$1=="fulcrum"{f=$2} $1=="before" && $2>0 {printf "%.3f\n", f/$2}' "$WORK/results" | median)
+  echo "CPU ratio fulcrum/BEFORE, median of the per-round ratios: $fb_"
 fi
 printf "%-8s %10s %10s\n" ratio "$(awk -v a="$fc" -v b="$hc" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')" \
   "$(awk -v a="$fr" -v b="$hr" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')"

@@ -89,8 +89,19 @@ pub(crate) struct Shared {
     pub load: Mutex<Option<Arc<dyn crate::send_state::ServerLoad>>>,
 }
 
-/// Checks due within this much of each other start together (up to this much early).
-pub const CHECK_TICK: std::time::Duration = std::time::Duration::from_millis(5);
+/// Checks due close together start together: a check may start up to 1% of its interval
+/// early, never more than this (so one wake-up of the driver serves every check due within
+/// it: at 1,000 servers and `inter 1s`, ~100 wake-ups a second, not one per check).
+pub const CHECK_SLACK_MAX: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// How early (nanoseconds) a check due `interval` after its scheduling may start.
+fn slack_of(interval: std::time::Duration) -> u64 {
+    u64::try_from((interval / 100).min(CHECK_SLACK_MAX).as_nanos()).unwrap_or(0)
+}
+
+/// A deadline heap entry: (due, check index, how early it may start), times in nanoseconds
+/// after the driver's base.
+type Due = Reverse<(u64, usize, u64)>;
 
 /// How long check results wait to be sent together (state changes are never delayed).
 pub const RESULT_BATCH: std::time::Duration = std::time::Duration::from_millis(50);
@@ -110,7 +121,9 @@ pub(crate) struct Driver {
     /// they are checked against the machine when popped).
     /// Keys are nanoseconds after `base` ([`Driver::key`]): integers compare and move faster
     /// than instants.
-    pub deadlines: BinaryHeap<Reverse<(u64, usize)>>,
+    pub deadlines: BinaryHeap<Due>,
+    /// Entries popped in a wake-up but not due within their own slack (pushed back).
+    deferred: Vec<Due>,
     pub base: Instant,
     /// Indexes of the checks whose server's checks are paused (`disable health`).
     pub paused_keys: HashSet<usize>,
@@ -140,6 +153,7 @@ impl Driver {
         Driver {
             checks,
             deadlines: BinaryHeap::new(),
+            deferred: Vec::new(),
             base: clock::now(),
             paused_keys: HashSet::new(),
             batch: Vec::new(),
@@ -169,15 +183,20 @@ impl Driver {
             if let Some(p) = connects.as_mut() {
                 p.expire(now, &mut done);
             }
-            // Start what is due, and what falls due within one tick: checks due together share
-            // one wake-up (at 1,000 servers and `inter 1s` that is at most 1/TICK wake-ups a
-            // second for starts, not one per check). O(log N) per check.
-            let horizon = self.key(now + CHECK_TICK);
-            while let Some(Reverse((k, i))) = self.deadlines.peek().copied() {
+            // Start what is due, and what falls due within its slack (1% of its interval, at
+            // most CHECK_SLACK_MAX): checks due together share one wake-up. O(log N) a check.
+            let now_k = self.key(now);
+            let horizon = self.key(now + CHECK_SLACK_MAX);
+            while let Some(Reverse((k, i, slack))) = self.deadlines.peek().copied() {
                 if k > horizon {
                     break;
                 }
                 self.deadlines.pop();
+                if k > now_k.saturating_add(slack) {
+                    // not within its own slack yet (a shorter interval): back after the loop
+                    self.deferred.push(Reverse((k, i, slack)));
+                    continue;
+                }
                 let base = self.base;
                 let Some(c) = self.checks.get_mut(i) else {
                     continue;
@@ -209,6 +228,7 @@ impl Driver {
                     }));
                 }
             }
+            self.deadlines.extend(self.deferred.drain(..));
             // the batch's connects: those a local server completed (or refused) inside
             // `connect` end here, with one poll(2) for the batch; the others wait in the set
             if let Some(p) = connects.as_mut() {
@@ -221,7 +241,7 @@ impl Driver {
             let deadline = self
                 .deadlines
                 .peek()
-                .map(|Reverse((k, _))| self.base + std::time::Duration::from_nanos(*k));
+                .map(|Reverse((k, _, _))| self.base + std::time::Duration::from_nanos(*k));
             let deadline = match (deadline, connects.as_ref().and_then(|p| p.next_timeout())) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -310,7 +330,8 @@ impl Driver {
     /// Queues check `i`'s next deadline (after a result or a change of its timer).
     pub(crate) fn schedule(&mut self, i: usize) {
         if let Some(at) = self.checks.get(i).and_then(|c| c.machine.next_deadline()) {
-            self.deadlines.push(Reverse((self.key(at), i)));
+            let slack = slack_of(at.saturating_duration_since(clock::now()));
+            self.deadlines.push(Reverse((self.key(at), i, slack)));
         }
     }
 
@@ -318,14 +339,16 @@ impl Driver {
     fn rebuild_deadlines(&mut self) {
         self.paused_keys = self.paused_indexes();
         let base = self.base;
+        let now = clock::now();
         self.deadlines = self
             .checks
             .iter()
             .enumerate()
             .filter_map(|(i, c)| {
-                c.machine
-                    .next_deadline()
-                    .map(|at| Reverse((key_of(base, at), i)))
+                c.machine.next_deadline().map(|at| {
+                    let slack = slack_of(at.saturating_duration_since(now));
+                    Reverse((key_of(base, at), i, slack))
+                })
             })
             .collect();
     }
