@@ -6,18 +6,21 @@
 //! when the driver's task wakes, each probe's timeout an entry of a queue per connect timeout.
 //! No future, no tokio timer and no tokio registration per probe: a socket is added to the set
 //! once and leaves it when it is closed (no `EPOLL_CTL_DEL`), and its error is read
-//! (`SO_ERROR`) only when the kernel reports one. Five system calls per settled check (socket,
-//! setsockopt TCP_QUICKACK, connect, setsockopt SO_LINGER, close) plus one `poll` per batch,
-//! six with the epoll set (HAProxy makes eight, a tokio connect made eight). The outcomes and
-//! their words are [`tcp::check`]'s.
+//! (`SO_ERROR`) only when the kernel reports one. A settled check's socket is disconnected
+//! (the same RST) and kept for a next check ([`connect_spare`](crate::connect_spare)): three
+//! system calls per settled check (setsockopt TCP_QUICKACK, connect, the disconnecting
+//! connect) plus one `poll` per batch; with a new socket or the epoll set, six (socket,
+//! TCP_QUICKACK, connect, epoll_ctl, SO_LINGER, close). HAProxy makes eight, a tokio connect
+//! made eight. The outcomes and their words are [`tcp::check`]'s.
 //!
 //! [`tcp::check`]: crate::probe::tcp::check
 
+use crate::connect_spare::Spares;
 use crate::probe::tcp::io_error_info;
 use crate::status::{CheckOutcome, CheckStatus};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
-use socket2::{Domain, Socket, Type};
+use socket2::Socket;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -49,6 +52,7 @@ impl AsRawFd for Set {
 struct Fresh {
     check: usize,
     socket: Socket,
+    v6: bool,
     start: Instant,
     timeout: Duration,
 }
@@ -58,6 +62,8 @@ pub(crate) struct ConnectPoller {
     set: AsyncFd<Set>,
     /// Started since the last [`settle`](Self::settle).
     fresh: Vec<Fresh>,
+    /// Sockets of settled checks, disconnected, for the next checks.
+    pub(crate) spares: Spares,
     slots: Vec<Option<InFlight>>,
     free: Vec<usize>,
     /// (deadline, slot) in start order, one queue per connect timeout: each queue's deadlines
@@ -79,6 +85,7 @@ impl ConnectPoller {
         Some(ConnectPoller {
             set,
             fresh: Vec::new(),
+            spares: Spares::new(),
             slots: Vec::new(),
             free: Vec::new(),
             timeouts: Vec::new(),
@@ -106,7 +113,7 @@ impl ConnectPoller {
                     .with_info(io_error_info(&e)),
             )
         };
-        let socket = match Socket::new(Domain::for_address(dst), Type::STREAM.nonblocking(), None) {
+        let socket = match self.spares.take(dst) {
             Ok(s) => s,
             Err(e) => return failed(e),
         };
@@ -114,7 +121,7 @@ impl ConnectPoller {
         let _ = socket.set_quickack(false);
         match socket.connect(&dst.into()) {
             Ok(()) => {
-                let _ = socket.set_linger(Some(Duration::ZERO));
+                self.spares.give_back(socket, dst.is_ipv6());
                 return Some(CheckOutcome::new(CheckStatus::L4Ok, Duration::ZERO));
             }
             Err(e) if e.raw_os_error() == Some(nix::errno::Errno::EINPROGRESS as i32) => {}
@@ -123,6 +130,7 @@ impl ConnectPoller {
         self.fresh.push(Fresh {
             check,
             socket,
+            v6: dst.is_ipv6(),
             start: now,
             timeout,
         });
@@ -130,7 +138,7 @@ impl ConnectPoller {
     }
 
     /// Ends the batch started since the last call: one `poll(2)` over its sockets; the connects
-    /// already completed or refused give their outcome into `done` (closed at once), the others
+    /// already completed or refused give their outcome into `done` (reset at once), the others
     /// enter the epoll set and their timeout queue.
     pub fn settle(&mut self, now: Instant, done: &mut Vec<(usize, CheckOutcome)>) {
         if self.fresh.is_empty() {
@@ -164,8 +172,8 @@ impl ConnectPoller {
                     },
                 ));
             } else if revents.contains(PollFlags::POLLOUT) {
-                // closed with a single RST as it drops
-                let _ = f.socket.set_linger(Some(Duration::ZERO));
+                // reset (a single RST) and kept for a next check
+                self.spares.give_back(f.socket, f.v6);
                 done.push((f.check, CheckOutcome::new(CheckStatus::L4Ok, took)));
             } else if let Some(o) = self.watch(f) {
                 done.push(o);
@@ -305,6 +313,7 @@ impl ConnectPoller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use socket2::{Domain, Type};
 
     /// Runs the poller until `n` outcomes are in (bounded): settles the batch, then drains.
     async fn outcomes(p: &mut ConnectPoller, n: usize) -> Vec<(usize, CheckOutcome)> {
@@ -365,6 +374,43 @@ mod tests {
                 .await
                 .is_err(),
             "a half-open check is never accepted"
+        );
+    }
+
+    /// A settled check's socket is reset and reused: ten checks to a listening server one after
+    /// the other take one socket, all pass, and the server never gets a connection to accept
+    /// (the ACK still waits on a reused socket: TCP_QUICKACK is set again each time).
+    #[tokio::test]
+    async fn settled_sockets_are_reset_and_reused_still_half_open() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let open = l.local_addr().expect("addr");
+        let mut p = ConnectPoller::new().expect("epoll");
+        for round in 0..10 {
+            let now = crate::clock::now();
+            let mut done: Vec<(usize, CheckOutcome)> = p
+                .start(round, open, Duration::from_secs(2), now)
+                .map(|o| (round, o))
+                .into_iter()
+                .collect();
+            done.extend(outcomes(&mut p, 1 - done.len()).await);
+            assert_eq!(done.len(), 1, "round {round}");
+            assert_eq!(done[0].1.status, CheckStatus::L4Ok, "round {round}");
+        }
+        assert!(!p.busy());
+        // loopback handshakes complete inside `connect`: settled by the poll, socket reused
+        // (a connect left to the epoll set would close its socket and take a new one)
+        assert!(
+            p.spares.created <= 2,
+            "{} sockets for 10 checks",
+            p.spares.created
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), l.accept())
+                .await
+                .is_err(),
+            "a half-open check is never accepted, on a reused socket either"
         );
     }
 

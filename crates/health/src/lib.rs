@@ -29,6 +29,7 @@
 
 pub mod clock;
 mod connect_poll;
+mod connect_spare;
 mod driver;
 mod driver_ctx;
 mod driver_feed;
