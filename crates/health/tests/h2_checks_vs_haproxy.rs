@@ -2,7 +2,8 @@
 //! against the same HTTP/2 server (h2c, prior knowledge, written with the `h2` crate's server
 //! side): `http-check connect proto h2` with `send`/`expect` rules (status, header, body, a
 //! POST with a body), the server's `check-proto h2` under `option httpchk` (passing and
-//! failing), and a server's `proto h2` without `check-proto`. Both must log the same
+//! failing), a server's `proto h2` without `check-proto`, and an HTTP/1-only server checked
+//! over HTTP/2 ("Socket error", no info). Both must log the same
 //! `option log-health-checks` lines and the server must see the same requests (method, path,
 //! `:authority`, `Host`, body).
 
@@ -255,4 +256,74 @@ async fn http2_over_tls_by_alpn_as_haproxy() {
         "the same log-health-checks lines"
     );
     assert_eq!(ours_seen, theirs_seen, "the same protocols chosen by ALPN");
+}
+
+/// An HTTP/1-only server (it answers anything with `400 Bad Request` and closes, as nginx
+/// answers an HTTP/2 preface on an HTTP/1 port) checked over HTTP/2: both fail the check with
+/// "Socket error" and nothing more (no info: the error is HTTP/2's, not the socket's), and the
+/// server sees the same HTTP/2 preface from both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_check_of_an_http1_server_as_haproxy() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if !versus::available("http2_check_of_an_http1_server_as_haproxy", &[]) {
+        return;
+    }
+    let tmp = versus::TempDir::new("h2-on-h1-checks");
+    let seen: Arc<Mutex<BTreeSet<Vec<u8>>>> = Arc::default();
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let server_seen = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let seen = server_seen.clone();
+            tokio::spawn(async move {
+                let mut first = vec![0u8; 24];
+                if s.read_exact(&mut first).await.is_ok() {
+                    seen.lock().expect("lock").insert(first);
+                }
+                let _ = s
+                    .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 11\r\nconnection: close\r\n\r\nBad Request")
+                    .await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    let syslog = versus::Syslog::bind();
+    let srv = |extra: &str| {
+        format!("    server s 127.0.0.1:{port} check inter 300 fall 1 rise 1{extra}\n")
+    };
+    let mut text = versus::head(syslog.port(), "http", "600ms", "checkproto");
+    text += "backend checkproto\n    option httpchk GET /ok\n";
+    text += &srv(" check-proto h2");
+    text += "backend connect\n    option httpchk\n    http-check connect proto h2\n    http-check send meth GET uri /x\n    http-check expect status 200\n";
+    text += &srv("");
+    let done = |l: &[String]| first_lines(l).len() == 2;
+    let quick = versus::Window {
+        settle: std::time::Duration::ZERO,
+        ..Default::default()
+    };
+    let take = || std::mem::take(&mut *seen.lock().expect("lock"));
+    let (theirs_raw, out) = versus::haproxy(&tmp.0, &text, &syslog, done, quick).await;
+    let theirs_seen = take();
+    let theirs = first_lines(&theirs_raw);
+    assert_eq!(theirs.len(), 2, "{theirs_raw:#?}\n{out}");
+    assert!(
+        theirs["checkproto/s"].contains(" failed, reason: Socket error, check duration"),
+        "{theirs:#?}"
+    );
+    assert_eq!(
+        theirs_seen,
+        BTreeSet::from([b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec()]),
+        "haproxy sent the HTTP/2 preface"
+    );
+    let ours = versus::fulcrum("haproxy.cfg", &text, done, quick).await;
+    let ours_seen = take();
+    assert_eq!(
+        first_lines(&ours.lines),
+        theirs,
+        "the same log-health-checks lines"
+    );
+    assert_eq!(ours_seen, theirs_seen, "the same HTTP/2 preface");
 }

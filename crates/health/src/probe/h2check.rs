@@ -28,10 +28,33 @@ impl Drop for H2Link {
     }
 }
 
+/// An HTTP/2 protocol error found by our side (a frame it cannot take, e.g. an HTTP/1 answer
+/// to the preface): HAProxy reports it as "Socket error" without an info text (compared).
+#[derive(Debug)]
+pub struct ProtocolError(pub String);
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
+/// Whether `e` is an HTTP/2 protocol error found by our side ([`ProtocolError`]).
+pub fn is_protocol_error(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|i| i.is::<ProtocolError>())
+}
+
 fn io_err(e: h2::Error) -> std::io::Error {
     if e.is_io() {
         e.into_io()
             .unwrap_or_else(|| std::io::Error::other("HTTP/2 error"))
+    } else if e.is_library() {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            ProtocolError(e.to_string()),
+        )
     } else {
         std::io::Error::other(e.to_string())
     }

@@ -473,7 +473,12 @@ impl ScriptCheck {
             None,
             format!(
                 "{}{}",
-                tcp::io_error_info(e),
+                // an HTTP/2 protocol error has no words in HAProxy's report (no errno)
+                if crate::probe::h2check::is_protocol_error(e) {
+                    String::new()
+                } else {
+                    tcp::io_error_info(e)
+                },
                 script::where_info(self.script.flavor, step)
             ),
             clock::since(start),
