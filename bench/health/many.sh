@@ -13,7 +13,7 @@
 # with `check inter 1s` on every server. Each run starts the checker (HAProxy or `fulcrum run`,
 # alternating), lets it settle 2 s, then samples its CPU time (nanoseconds on CPU, every thread: /proc/PID/task/*/schedstat) over
 # SECS seconds, its context switches a second (all threads: its wake-ups, roughly) and its
-# RSS at the end. Printed: medians per checker and the fulcrum/HAProxy ratios. The machine may be shared: keep runs short and read ratios, not absolute numbers.
+# RSS and anonymous memory (RssAnon) at the end. Printed: medians per checker and the fulcrum/HAProxy ratios. The machine may be shared: keep runs short and read ratios, not absolute numbers.
 set -euo pipefail
 
 N=${N:-1000}
@@ -100,6 +100,8 @@ cpu_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {pri
 # context switches of every thread of the process (its wake-ups, roughly)
 ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches/ {s += $2} END {print s + 0}'; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+# anonymous memory only (VmRSS also counts the binary's file pages, which differ between builds)
+anon_kb() { awk '/RssAnon/ {print $2}' "/proc/$1/status"; }
 
 measure() { # name cmd...
   local name=$1; shift
@@ -112,10 +114,12 @@ measure() { # name cmd...
   local t1; t1=$(cpu_ns "$pid")
   local c1; c1=$(ctx_switches "$pid")
   local rss; rss=$(rss_kb "$pid")
+  local anon; anon=$(anon_kb "$pid")
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
-  # CPU as percent of one core over the window; RSS in MiB; context switches a second
-  echo "$name $(awk -v d=$((t1 - t0)) -v s="$SECS" 'BEGIN{printf "%.3f", 100*d/1e9/s}') $(awk -v r="$rss" 'BEGIN{printf "%.1f", r/1024}') $(( (c1 - c0) / SECS ))"
+  # CPU as percent of one core over the window; RSS in MiB; context switches a second;
+  # anonymous memory in MiB
+  echo "$name $(awk -v d=$((t1 - t0)) -v s="$SECS" 'BEGIN{printf "%.3f", 100*d/1e9/s}') $(awk -v r="$rss" 'BEGIN{printf "%.1f", r/1024}') $(( (c1 - c0) / SECS )) $(awk -v r="$anon" 'BEGIN{printf "%.1f", r/1024}')"
 }
 
 load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -133,16 +137,19 @@ hr=$(awk '$1=="haproxy"{print $3}' "$WORK/results" | median)
 fr=$(awk '$1=="fulcrum"{print $3}' "$WORK/results" | median)
 hx=$(awk '$1=="haproxy"{print $4}' "$WORK/results" | median)
 fx=$(awk '$1=="fulcrum"{print $4}' "$WORK/results" | median)
+ha=$(awk '$1=="haproxy"{print $5}' "$WORK/results" | median)
+fa=$(awk '$1=="fulcrum"{print $5}' "$WORK/results" | median)
 echo "servers=$N inter=1s kind=$KIND window=${SECS}s runs=$RUNS (alternating); load average at start: $load_at_start, at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 cat "$WORK/results"
-printf "%-8s %10s %10s %10s\n" "" "CPU %" "RSS MiB" "ctxsw/s"
-printf "%-8s %10s %10s %10s\n" haproxy "$hc" "$hr" "$hx"
-printf "%-8s %10s %10s %10s\n" fulcrum "$fc" "$fr" "$fx"
+printf "%-8s %10s %10s %10s %10s\n" "" "CPU %" "RSS MiB" "ctxsw/s" "anon MiB"
+printf "%-8s %10s %10s %10s %10s\n" haproxy "$hc" "$hr" "$hx" "$ha"
+printf "%-8s %10s %10s %10s %10s\n" fulcrum "$fc" "$fr" "$fx" "$fa"
 if [ -n "$BEFORE" ]; then
   bc=$(awk '$1=="before"{print $2}' "$WORK/results" | median)
   br=$(awk '$1=="before"{print $3}' "$WORK/results" | median)
   bx=$(awk '$1=="before"{print $4}' "$WORK/results" | median)
-  printf "%-8s %10s %10s %10s\n" before "$bc" "$br" "$bx"
+  ba=$(awk '$1=="before"{print $5}' "$WORK/results" | median)
+  printf "%-8s %10s %10s %10s %10s\n" before "$bc" "$br" "$bx" "$ba"
   printf "%-8s %10s %10s\n" "before/h" "$(awk -v a="$bc" -v b="$hc" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')" \
     "$(awk -v a="$br" -v b="$hr" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')"
 fi
@@ -155,5 +162,6 @@ if [ -n "$BEFORE" ]; then
   fb_=$(awk '$1=="fulcrum"{f=$2} $1=="before" && $2>0 {printf "%.3f\n", f/$2}' "$WORK/results" | median)
   echo "CPU ratio fulcrum/BEFORE, median of the per-round ratios: $fb_"
 fi
-printf "%-8s %10s %10s\n" ratio "$(awk -v a="$fc" -v b="$hc" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')" \
-  "$(awk -v a="$fr" -v b="$hr" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')"
+printf "%-8s %10s %10s %10s %10s\n" ratio "$(awk -v a="$fc" -v b="$hc" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')" \
+  "$(awk -v a="$fr" -v b="$hr" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')" "" \
+  "$(awk -v a="$fa" -v b="$ha" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a"}')"
