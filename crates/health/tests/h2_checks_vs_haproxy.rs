@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::versus::{self, first_lines};
+use common::versus;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
@@ -102,30 +102,15 @@ async fn http2_checks_as_haproxy() {
     text += &srv(" check-proto h2");
     text += "backend serverproto\n    option httpchk GET /ok\n";
     text += &srv(" proto h2");
-    let done = |l: &[String]| first_lines(l).len() == BACKENDS;
-    let quick = versus::Window {
-        settle: std::time::Duration::ZERO,
-        ..Default::default()
-    };
-    let take = || std::mem::take(&mut *seen.lock().expect("lock"));
-    let (theirs_raw, out) = versus::haproxy(&tmp.0, &text, &syslog, done, quick).await;
-    let theirs_seen = take();
-    let theirs = first_lines(&theirs_raw);
-    assert_eq!(theirs.len(), BACKENDS, "{theirs_raw:#?}\n{out}");
+    let both = versus::run_both(&tmp.0, &text, &syslog, BACKENDS, &seen).await;
     assert!(
-        theirs["connect/s"].contains(" succeeded, ")
-            && theirs["checkproto_down/s"].contains(" failed, "),
-        "{theirs:#?}"
+        both.theirs["connect/s"].contains(" succeeded, ")
+            && both.theirs["checkproto_down/s"].contains(" failed, "),
+        "{:#?}",
+        both.theirs
     );
-
-    let ours = versus::fulcrum("haproxy.cfg", &text, done, quick).await;
-    let ours_seen = take();
-    assert_eq!(
-        first_lines(&ours.lines),
-        theirs,
-        "the same log-health-checks lines"
-    );
-    assert_eq!(ours_seen, theirs_seen, "the same HTTP/2 requests");
+    assert_eq!(both.ours, both.theirs, "the same log-health-checks lines");
+    assert_eq!(both.ours_seen, both.theirs_seen, "the same HTTP/2 requests");
 }
 
 /// A TLS server offering `h2` and `http/1.1` by ALPN (a self-signed certificate made by
@@ -234,28 +219,18 @@ async fn http2_over_tls_by_alpn_as_haproxy() {
     text += &srv(" check-ssl check-alpn http/1.1");
     text += "backend connect_ssl\n    option httpchk\n    http-check connect ssl alpn h2,http/1.1\n    http-check send meth GET uri /connect-ssl\n";
     text += &srv("");
-    let done = |l: &[String]| first_lines(l).len() == 3;
-    let quick = versus::Window {
-        settle: std::time::Duration::ZERO,
-        ..Default::default()
-    };
-    let take = || std::mem::take(&mut *seen.lock().expect("lock"));
-    let (theirs_raw, out) = versus::haproxy(&tmp.0, &text, &syslog, done, quick).await;
-    let theirs_seen = take();
-    let theirs = first_lines(&theirs_raw);
-    assert_eq!(theirs.len(), 3, "{theirs_raw:#?}\n{out}");
+    let both = versus::run_both(&tmp.0, &text, &syslog, 3, &seen).await;
     assert!(
-        theirs_seen.contains(&("h2".to_string(), "/by-alpn".to_string())),
-        "{theirs_seen:?}"
+        both.theirs_seen
+            .contains(&("h2".to_string(), "/by-alpn".to_string())),
+        "{:?}",
+        both.theirs_seen
     );
-    let ours = versus::fulcrum("haproxy.cfg", &text, done, quick).await;
-    let ours_seen = take();
+    assert_eq!(both.ours, both.theirs, "the same log-health-checks lines");
     assert_eq!(
-        first_lines(&ours.lines),
-        theirs,
-        "the same log-health-checks lines"
+        both.ours_seen, both.theirs_seen,
+        "the same protocols chosen by ALPN"
     );
-    assert_eq!(ours_seen, theirs_seen, "the same protocols chosen by ALPN");
 }
 
 /// An HTTP/1-only server (it answers anything with `400 Bad Request` and closes, as nginx
@@ -299,31 +274,17 @@ async fn http2_check_of_an_http1_server_as_haproxy() {
     text += &srv(" check-proto h2");
     text += "backend connect\n    option httpchk\n    http-check connect proto h2\n    http-check send meth GET uri /x\n    http-check expect status 200\n";
     text += &srv("");
-    let done = |l: &[String]| first_lines(l).len() == 2;
-    let quick = versus::Window {
-        settle: std::time::Duration::ZERO,
-        ..Default::default()
-    };
-    let take = || std::mem::take(&mut *seen.lock().expect("lock"));
-    let (theirs_raw, out) = versus::haproxy(&tmp.0, &text, &syslog, done, quick).await;
-    let theirs_seen = take();
-    let theirs = first_lines(&theirs_raw);
-    assert_eq!(theirs.len(), 2, "{theirs_raw:#?}\n{out}");
+    let both = versus::run_both(&tmp.0, &text, &syslog, 2, &seen).await;
     assert!(
-        theirs["checkproto/s"].contains(" failed, reason: Socket error, check duration"),
-        "{theirs:#?}"
+        both.theirs["checkproto/s"].contains(" failed, reason: Socket error, check duration"),
+        "{:#?}",
+        both.theirs
     );
     assert_eq!(
-        theirs_seen,
+        both.theirs_seen,
         BTreeSet::from([b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec()]),
         "haproxy sent the HTTP/2 preface"
     );
-    let ours = versus::fulcrum("haproxy.cfg", &text, done, quick).await;
-    let ours_seen = take();
-    assert_eq!(
-        first_lines(&ours.lines),
-        theirs,
-        "the same log-health-checks lines"
-    );
-    assert_eq!(ours_seen, theirs_seen, "the same HTTP/2 preface");
+    assert_eq!(both.ours, both.theirs, "the same log-health-checks lines");
+    assert_eq!(both.ours_seen, both.theirs_seen, "the same HTTP/2 preface");
 }

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::versus::{self, first_lines};
+use common::versus;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -68,28 +68,17 @@ async fn proxy_v2_headers_on_checks_as_haproxy() {
     text += &srv(" send-proxy-v2");
     text += "backend checkonly\n    option tcp-check\n    tcp-check send PING\\r\\n\n    tcp-check expect string +PONG\n";
     text += &srv(" send-proxy-v2 check-send-proxy");
-    let done = |l: &[String]| first_lines(l).len() == 4;
-    let quick = versus::Window {
-        settle: std::time::Duration::ZERO,
-        ..Default::default()
-    };
-    let take = || std::mem::take(&mut *seen.lock().expect("lock"));
-    let (theirs_raw, out) = versus::haproxy(&tmp.0, &text, &syslog, done, quick).await;
-    let theirs_seen = take();
-    let theirs = first_lines(&theirs_raw);
-    assert_eq!(theirs.len(), 4, "{theirs_raw:#?}\n{out}");
+    let both = versus::run_both(&tmp.0, &text, &syslog, 4, &seen).await;
     assert!(
-        theirs_seen
+        both.theirs_seen
             .iter()
             .any(|b| b.starts_with(b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00PING")),
-        "{theirs_seen:?}"
+        "{:?}",
+        both.theirs_seen
     );
-    let ours = versus::fulcrum("haproxy.cfg", &text, done, quick).await;
-    let ours_seen = take();
+    assert_eq!(both.ours, both.theirs, "the same log-health-checks lines");
     assert_eq!(
-        first_lines(&ours.lines),
-        theirs,
-        "the same log-health-checks lines"
+        both.ours_seen, both.theirs_seen,
+        "the same bytes on the wire"
     );
-    assert_eq!(ours_seen, theirs_seen, "the same bytes on the wire");
 }

@@ -113,6 +113,44 @@ pub async fn haproxy(
     (lines, output)
 }
 
+/// Both sides of a comparison whose test server records what it saw: each side's first
+/// log-health-checks line per server, and what the server recorded during its run.
+pub struct Both<T> {
+    pub theirs: BTreeMap<String, String>,
+    pub theirs_seen: T,
+    pub ours: BTreeMap<String, String>,
+    pub ours_seen: T,
+}
+
+/// Runs haproxy, then fulcrum, on `text` until each logged a first line for `servers` servers
+/// (no settling: checks stop once each server was checked), taking what `seen` recorded after
+/// each. Fails, with haproxy's output, when haproxy did not check every server.
+pub async fn run_both<T: Default>(
+    dir: &Path,
+    text: &str,
+    syslog: &Syslog,
+    servers: usize,
+    seen: &std::sync::Mutex<T>,
+) -> Both<T> {
+    let done = |l: &[String]| first_lines(l).len() == servers;
+    let quick = Window {
+        settle: Duration::ZERO,
+        ..Default::default()
+    };
+    let take = || std::mem::take(&mut *seen.lock().expect("lock"));
+    let (theirs_raw, out) = haproxy(dir, text, syslog, done, quick).await;
+    let theirs_seen = take();
+    let theirs = first_lines(&theirs_raw);
+    assert_eq!(theirs.len(), servers, "{theirs_raw:#?}\n{out}");
+    let ours = fulcrum("haproxy.cfg", text, done, quick).await;
+    Both {
+        theirs,
+        theirs_seen,
+        ours: first_lines(&ours.lines),
+        ours_seen: take(),
+    }
+}
+
 /// What fulcrum's monitor said on the same config: the check results' log lines, and its
 /// events (state changes with their lines).
 pub struct Ours {
