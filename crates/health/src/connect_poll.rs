@@ -382,9 +382,17 @@ mod tests {
     /// (the ACK still waits on a reused socket: TCP_QUICKACK is set again each time).
     #[tokio::test]
     async fn settled_sockets_are_reset_and_reused_still_half_open() {
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        reused_half_open("127.0.0.1:0").await;
+        // IPv6 sockets are kept apart (when the machine has ::1)
+        if std::net::TcpListener::bind("[::1]:0").is_ok() {
+            reused_half_open("[::1]:0").await;
+        } else {
+            eprintln!("no ::1 on this machine: IPv6 reuse not tested");
+        }
+    }
+
+    async fn reused_half_open(bind: &str) {
+        let l = tokio::net::TcpListener::bind(bind).await.expect("bind");
         let open = l.local_addr().expect("addr");
         let mut p = ConnectPoller::new().expect("epoll");
         for round in 0..10 {

@@ -433,3 +433,20 @@ impl Driver {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A check may start 1% of its interval early, never more than CHECK_SLACK_MAX.
+    #[test]
+    fn slack_is_one_percent_of_the_interval_at_most_ten_ms() {
+        let ms = |n| Duration::from_millis(n).as_nanos() as u64;
+        assert_eq!(slack_of(Duration::from_millis(100)), ms(1));
+        assert_eq!(slack_of(Duration::from_millis(500)), ms(5));
+        assert_eq!(slack_of(Duration::from_secs(1)), ms(10));
+        assert_eq!(slack_of(Duration::from_secs(30)), ms(10));
+        assert_eq!(slack_of(Duration::ZERO), 0);
+    }
+}
