@@ -62,6 +62,7 @@ pub mod termination;
 pub mod tls;
 pub mod track;
 pub mod track_cli;
+pub mod trim;
 pub mod tunnel;
 pub mod vars;
 

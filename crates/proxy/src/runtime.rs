@@ -128,7 +128,14 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
                     loop {
                         tokio::select! {
                             _ = &mut srx => break,
-                            _ = tick.tick() => crate::pool::purge(std::time::Instant::now()),
+                            _ = tick.tick() => {
+                                let now = std::time::Instant::now();
+                                crate::pool::purge(now);
+                                // Transaction buffers unused lately, then free pages, back
+                                // to the system after a burst went idle.
+                                crate::http::bufs::decay();
+                                crate::trim::tick(now);
+                            }
                         }
                     }
                 });

@@ -49,6 +49,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::hello",
             // `tls-ticket-keys` files (ring, the sample crate's base64).
             "tls::ticket_keys",
+            // Free heap pages back to the system after a burst of connections parked.
+            "trim",
         ],
     ),
     // A client connection's facts for `so_*`/`fc_*` (uses net, proxy_protocol).
