@@ -223,17 +223,17 @@ impl<T: Parked> Lot<T> {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(_) => return,
             };
-            let ready: Vec<T> = {
-                let mut i = self.lock();
-                events[..n]
-                    .iter()
-                    .filter_map(|e| u32::try_from(e.data()).ok())
-                    .filter_map(|key| Lot::evict(&mut i, key))
-                    .collect()
-            };
-            for conn in ready {
-                self.unwatch(&conn);
-                conn.resume();
+            // One at a time: a vector of the batch's states (up to 64 of ~200 bytes) was a
+            // 12 KB allocation per wake, which grew and shrank the heap's top (page faults).
+            for key in events[..n]
+                .iter()
+                .filter_map(|e| u32::try_from(e.data()).ok())
+            {
+                let conn = Lot::evict(&mut self.lock(), key);
+                if let Some(conn) = conn {
+                    self.unwatch(&conn);
+                    conn.resume();
+                }
             }
             if n < BATCH {
                 return;
