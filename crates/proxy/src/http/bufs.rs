@@ -29,9 +29,10 @@ pub struct Bufs {
 }
 
 impl Bufs {
-    /// Whether this set holds no memory (taken back, or never given).
+    /// Whether this set holds no memory (taken back, or never given). An HTTP/2 stream's set
+    /// may hold its heads only (its byte buffers are taken when a body comes): kept.
     pub fn is_empty_set(&self) -> bool {
-        self.cbuf.capacity() == 0 && self.sbuf.capacity() == 0
+        self.cbuf.capacity() == 0 && self.sbuf.capacity() == 0 && !self.req.holds_memory()
     }
 }
 
@@ -39,7 +40,8 @@ thread_local! {
     static POOL: RefCell<Vec<Bufs>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A set of buffers with room for `bufsize` bytes from the client: a pooled one, or new.
+/// A set of buffers with room for `bufsize` bytes from the client: a pooled one, or new
+/// (`bufsize` 0: the client buffer is left to grow when bytes come, as an HTTP/2 stream's).
 pub fn take(bufsize: usize) -> Bufs {
     let mut b = POOL.with(|p| p.borrow_mut().pop()).unwrap_or_else(|| Bufs {
         req: Message::new(),
