@@ -27,6 +27,10 @@ pub type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;
 /// One certificate with the settings it is served with.
 pub struct Entry {
     config: Arc<ServerConfig>,
+    /// The options it is served with (its settings are rebuilt with them when a CA or CRL
+    /// file is committed), and its uses of those files.
+    opts: TlsOptions,
+    _files: Vec<super::cafiles::FileUse>,
     /// The certificate file's slot: `commit ssl cert` replaces what it holds.
     slot: SlotUse,
     path: String,
@@ -40,6 +44,22 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The same certificate with settings built again (CA and CRL files as committed).
+    fn rebuilt(&self, b: &mut Builder<'_>) -> Result<Arc<Entry>, String> {
+        let (config, files) = b.config(&self.opts, &self.slot.0)?;
+        Ok(Arc::new(Entry {
+            config,
+            opts: self.opts.clone(),
+            _files: files,
+            slot: SlotUse::new(self.slot.0.clone()),
+            path: self.path.clone(),
+            filters: self.filters.clone(),
+            excluded: self.excluded.clone(),
+            list: self.list.clone(),
+            default: self.default,
+        }))
+    }
+
     fn is_line(&self, list: &str, linenum: usize, cert: &str) -> bool {
         self.path == cert
             && self
@@ -53,6 +73,8 @@ impl Entry {
 struct Served {
     /// `store::commits()` when the index was built (a commit changes the names).
     commits: u64,
+    /// `cafiles::generation()` when the entries' settings were built.
+    files: u64,
     entries: Vec<Arc<Entry>>,
     index: SniIndex,
 }
@@ -60,6 +82,7 @@ struct Served {
 impl Served {
     fn new(entries: Vec<Arc<Entry>>, strict: bool) -> Served {
         let commits = store::commits();
+        let files = super::cafiles::generation();
         let mut index = SniIndex::new(strict);
         for (idx, e) in entries.iter().enumerate() {
             let names = if e.filters.is_empty() {
@@ -80,6 +103,7 @@ impl Served {
         }
         Served {
             commits,
+            files,
             entries,
             index,
         }
@@ -126,11 +150,13 @@ impl TlsBind {
                        default: bool|
          -> Result<(), String> {
             let slot = store::install(&e.path, e.key);
-            let config = b
+            let (config, files) = b
                 .config(o, &slot)
                 .map_err(|m| format!("certificate '{}': {m}", e.path))?;
             entries.push(Arc::new(Entry {
                 config,
+                opts: o.clone(),
+                _files: files,
                 slot: SlotUse::new(slot),
                 path: e.path,
                 filters: l.map(|l| l.filters.clone()).unwrap_or_default(),
@@ -196,18 +222,33 @@ impl TlsBind {
         Ok((bind, lists))
     }
 
-    /// What the bind serves now (re-indexed first if a certificate was committed since).
+    /// What the bind serves now (re-indexed first if a certificate was committed since,
+    /// its settings rebuilt if a CA or CRL file was).
     fn served(&self) -> Arc<Served> {
         let s = self
             .served
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        if s.commits == store::commits() {
+        let files = super::cafiles::generation();
+        if s.commits == store::commits() && s.files == files {
             return s;
         }
         let mut w = self.served.write().unwrap_or_else(|e| e.into_inner());
-        if w.commits != store::commits() {
+        if w.files != files {
+            let mut b = Builder::live(&self.global);
+            let entries = w
+                .entries
+                .iter()
+                .map(|e| {
+                    e.rebuilt(&mut b).unwrap_or_else(|m| {
+                        tracing::warn!("{}: certificate '{}': {m}", self.span, e.path);
+                        e.clone()
+                    })
+                })
+                .collect();
+            *w = Arc::new(Served::new(entries, self.strict));
+        } else if w.commits != store::commits() {
             *w = Arc::new(Served::new(w.entries.clone(), self.strict));
         }
         w.clone()
@@ -242,9 +283,11 @@ impl TlsBind {
             Some(lo) => suites::line_over(lo, &self.opts),
             None => self.opts.clone(),
         };
-        let config = Builder::new(&self.global).config(&o, slot)?;
+        let (config, files) = Builder::live(&self.global).config(&o, slot)?;
         Ok(Arc::new(Entry {
             config,
+            opts: o,
+            _files: files,
             slot: SlotUse::new(slot.clone()),
             path: line.cert.clone(),
             filters: parsed.filters,
