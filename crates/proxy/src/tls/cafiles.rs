@@ -12,7 +12,7 @@
 //! first certificate of each `.pem`, `.crt`, `.cer` or `.crl` file, in name order), listed
 //! from the first command on, as HAProxy lists the one its HTTP client loads at start.
 
-use super::x509_store::{self, cert_key, crl_key};
+use super::x509_store;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer};
 use std::collections::BTreeMap;
@@ -126,14 +126,11 @@ fn read(name: &str, kind: Kind) -> Result<Vec<Vec<u8>>, String> {
             "CRL file '{shown}' holds no revocation list (expected 'BEGIN X509 CRL')"
         ));
     }
-    Ok(ordered(items, kind))
+    Ok(ordered(items))
 }
 
-fn ordered(items: Vec<Vec<u8>>, kind: Kind) -> Vec<Vec<u8>> {
-    match kind {
-        Kind::Ca => x509_store::store_order(items, cert_key),
-        Kind::Crl => x509_store::store_order(items, crl_key),
-    }
+fn ordered(items: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    x509_store::store_order(items)
 }
 
 /// The system's CAs as HAProxy 2.6 loads `@system-ca`: in file name order, the first
@@ -166,7 +163,7 @@ fn system_cas() -> Vec<Vec<u8>> {
             )
         })
         .collect();
-    ordered(items, Kind::Ca)
+    ordered(items)
 }
 
 /// Lists `@system-ca` (once), as HAProxy's HTTP client loads it at start.
@@ -192,6 +189,7 @@ pub fn roots(items: &[Vec<u8>], name: &str) -> Result<rustls::RootCertStore, Str
     let (added, _) = store.add_parsable_certificates(
         items
             .iter()
+            .filter(|c| !x509_store::is_crl(c))
             .map(|c| CertificateDer::from(c.clone()))
             .collect::<Vec<_>>(),
     );
@@ -205,6 +203,7 @@ pub fn roots(items: &[Vec<u8>], name: &str) -> Result<rustls::RootCertStore, Str
 pub fn crls(items: &[Vec<u8>]) -> Vec<CertificateRevocationListDer<'static>> {
     items
         .iter()
+        .filter(|c| x509_store::is_crl(c))
         .map(|c| CertificateRevocationListDer::from(c.clone()))
         .collect()
 }
@@ -245,23 +244,21 @@ fn word(kind: Kind) -> (&'static str, &'static str) {
     }
 }
 
-/// Parses a payload of PEM certificates (CA) or CRLs; None when it holds none.
-fn parse_payload(kind: Kind, payload: &str) -> Option<Vec<Vec<u8>>> {
-    let items: Vec<Vec<u8>> = match kind {
-        Kind::Ca => CertificateDer::pem_slice_iter(payload.as_bytes())
-            .map(|c| c.map(|c| c.to_vec()))
-            .collect::<Result<_, _>>()
-            .ok()?,
-        Kind::Crl => CertificateRevocationListDer::pem_slice_iter(payload.as_bytes())
-            .map(|c| c.map(|c| c.to_vec()))
-            .collect::<Result<_, _>>()
-            .ok()?,
-    };
-    let readable = items.iter().all(|i| match kind {
-        Kind::Ca => super::der::fields(i).is_some(),
-        Kind::Crl => x509_store::is_crl(i),
-    });
-    (!items.is_empty() && readable).then(|| ordered(items, kind))
+/// Parses a payload of PEM certificates and CRLs (either kind takes both, as HAProxy's
+/// store does); None when it holds none, or one that does not read.
+fn parse_payload(payload: &str) -> Option<Vec<Vec<u8>>> {
+    use rustls::pki_types::pem::SectionKind;
+    let mut rd = std::io::Cursor::new(payload.as_bytes());
+    let mut items = Vec::new();
+    while let Some((section, der)) = rustls::pki_types::pem::from_buf(&mut rd).ok()? {
+        match section {
+            SectionKind::Certificate if super::der::fields(&der).is_some() => items.push(der),
+            SectionKind::Crl if x509_store::is_crl(&der) => items.push(der),
+            SectionKind::Certificate | SectionKind::Crl => return None,
+            _ => {}
+        }
+    }
+    (!items.is_empty()).then(|| ordered(items))
 }
 
 impl Registry {
@@ -302,7 +299,7 @@ impl Registry {
 
     fn detail(&mut self, kind: Kind, arg: &str) -> String {
         let (_, what) = word(kind);
-        const NOT_FOUND: &str = "Can't display the CA file : Not found!\n";
+        let not_found = format!("Can't display the {what} file : Not found!\n");
         let (name, index) = match arg.split_once(':') {
             Some((n, i)) => match i.parse::<i64>() {
                 Ok(i) if i > 0 => (n, usize::try_from(i).ok()),
@@ -313,7 +310,7 @@ impl Registry {
         let (shown, items, used) = if let Some(n) = name.strip_prefix('*') {
             match self.tx(kind).as_ref() {
                 Some(tx) if tx.name == n => (name.to_string(), tx.items.clone(), false),
-                _ => return NOT_FOUND.into(),
+                _ => return not_found,
             }
         } else {
             match self.files.get(name).filter(|e| e.kind == kind) {
@@ -322,12 +319,13 @@ impl Registry {
                     e.items.to_vec(),
                     e.uses.load(Ordering::Relaxed) > 0,
                 ),
-                None => return NOT_FOUND.into(),
+                None => return not_found,
             }
         };
         let mut blocks = String::new();
         for (i, item) in items.iter().enumerate() {
-            if index.is_some_and(|n| n != i + 1) {
+            if index.is_some_and(|n| n != i + 1) || x509_store::is_crl(item) != (kind == Kind::Crl)
+            {
                 continue;
             }
             match kind {
@@ -344,11 +342,17 @@ impl Registry {
                 }
             }
         }
-        if blocks.is_empty() {
-            // HAProxy 2.6 answers nothing for an empty file or an index past its end.
+        let status = if items.is_empty() {
+            "Empty"
+        } else if used {
+            "Used"
+        } else {
+            "Unused"
+        };
+        if blocks.is_empty() && kind == Kind::Ca {
+            // HAProxy 2.6 answers nothing for an empty CA file or an index past its end.
             return String::new();
         }
-        let status = if used { "Used" } else { "Unused" };
         format!("Filename: {shown}\nStatus: {status}\n{blocks}")
     }
 
@@ -389,7 +393,7 @@ impl Registry {
                 "Can't replace a {what} file which is not referenced by the configuration!\n"
             ));
         }
-        let Some(items) = parse_payload(kind, payload) else {
+        let Some(items) = parse_payload(payload) else {
             return fail("Invalid payload\n".into());
         };
         let tx = self.tx(kind);
@@ -398,7 +402,7 @@ impl Registry {
             name: name.to_string(),
             items,
         });
-        format!("transaction {verb} for CA {name}!\n")
+        format!("transaction {verb} for {what} {name}!\n")
     }
 
     fn commit(&mut self, kind: Kind, name: &str) -> String {

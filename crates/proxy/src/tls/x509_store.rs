@@ -106,15 +106,30 @@ pub fn canonical_name(name: &[u8]) -> Vec<u8> {
     out
 }
 
-/// `X509_NAME_cmp` on two canonical encodings: the shorter first, then bytewise.
-fn name_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+/// `x509_object_cmp`: certificates before CRLs, then `X509_NAME_cmp` on the canonical names
+/// (the shorter first, then bytewise).
+fn name_order(a: &(u8, Vec<u8>), b: &(u8, Vec<u8>)) -> std::cmp::Ordering {
+    a.0.cmp(&b.0)
+        .then_with(|| a.1.len().cmp(&b.1.len()))
+        .then_with(|| a.1.cmp(&b.1))
 }
 
-/// The order an `X509_STORE` shows `items` (DER, in the order they were added) in, with
-/// `key` giving each one's canonical name; exact duplicates are dropped.
-pub fn store_order(items: Vec<Vec<u8>>, key: impl Fn(&[u8]) -> Vec<u8>) -> Vec<Vec<u8>> {
-    let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+/// A store object's sort key: (1, canonical subject) for a certificate, (2, canonical
+/// issuer) for a CRL.
+pub fn object_key(der: &[u8]) -> (u8, Vec<u8>) {
+    if let Some(f) = der::fields(der) {
+        return (1, canonical_name(f.subject));
+    }
+    match crl_fields(der) {
+        Some(f) => (2, canonical_name(f.issuer)),
+        None => (3, Vec::new()),
+    }
+}
+
+/// The order an `X509_STORE` shows `items` (DER certificates and CRLs, in the order they
+/// were added) in; exact duplicates are dropped.
+pub fn store_order(items: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut out: Vec<((u8, Vec<u8>), Vec<u8>)> = Vec::new();
     for item in items {
         // The lookup before each add sorts what is there (stable here; OpenSSL's qsort
         // leaves equal names in no set order), and finds a duplicate.
@@ -122,14 +137,9 @@ pub fn store_order(items: Vec<Vec<u8>>, key: impl Fn(&[u8]) -> Vec<u8>) -> Vec<V
         if out.iter().any(|(_, d)| *d == item) {
             continue;
         }
-        out.push((key(&item), item));
+        out.push((object_key(&item), item));
     }
     out.into_iter().map(|(_, d)| d).collect()
-}
-
-/// The canonical subject of a certificate (empty when it cannot be read).
-pub fn cert_key(cert: &[u8]) -> Vec<u8> {
-    der::fields(cert).map_or_else(Vec::new, |f| canonical_name(f.subject))
 }
 
 /// The parts of a CRL that `show ssl crl-file` prints.
@@ -198,14 +208,9 @@ fn crl_fields(crl: &[u8]) -> Option<CrlFields<'_>> {
     })
 }
 
-/// The canonical issuer of a CRL (empty when it cannot be read).
-pub fn crl_key(crl: &[u8]) -> Vec<u8> {
-    crl_fields(crl).map_or_else(Vec::new, |f| canonical_name(f.issuer))
-}
-
 /// Whether `der` reads as a CRL.
 pub fn is_crl(der: &[u8]) -> bool {
-    crl_fields(der).is_some()
+    der::fields(der).is_none() && crl_fields(der).is_some()
 }
 
 /// OpenSSL's long name of a signature algorithm (`OBJ_nid2ln`).
@@ -313,17 +318,33 @@ mod tests {
 
     #[test]
     fn a_store_shows_sorted_but_for_the_last_added() {
-        let key = |d: &[u8]| d.to_vec();
-        let items = vec![
-            b"long".to_vec(),
-            b"zz".to_vec(),
-            b"zz".to_vec(),
-            b"b".to_vec(),
-        ];
-        assert_eq!(
-            store_order(items, key),
-            vec![b"zz".to_vec(), b"long".to_vec(), b"b".to_vec()]
-        );
+        let cert = |cn: &[u8]| {
+            // A minimal Certificate: SEQUENCE { TBS { [0]{v3}, serial, sigalg, issuer,
+            // validity, subject, spki } }: enough for `der::fields`.
+            let mut tbs = Vec::new();
+            tlv(0xa0, &[0x02, 0x01, 0x02], &mut tbs);
+            tlv(0x02, &[0x01], &mut tbs);
+            tlv(0x30, &[0x06, 0x01, 0x2a], &mut tbs);
+            tbs.extend(wrap(&name(b"ca", 0x0c)));
+            tlv(0x30, &[], &mut tbs);
+            tbs.extend(wrap(&name(cn, 0x0c)));
+            tlv(0x30, &[], &mut tbs);
+            let mut t = Vec::new();
+            tlv(0x30, &tbs, &mut t);
+            let mut c = Vec::new();
+            tlv(0x30, &t, &mut c);
+            c
+        };
+        let (long, zz, b) = (cert(b"long"), cert(b"zz"), cert(b"b"));
+        assert_eq!(object_key(&zz).0, 1, "reads as a certificate");
+        let items = vec![long.clone(), zz.clone(), zz.clone(), b.clone()];
+        assert_eq!(store_order(items), vec![zz, long, b]);
+    }
+
+    fn wrap(n: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        tlv(0x30, n, &mut out);
+        out
     }
 
     #[test]

@@ -96,13 +96,12 @@ fn crl_files_show_their_revoked_serials() {
         format!("New CRL file created '{n}'!\n")
     );
     assert_eq!(
-        cmd(Kind::Crl, FileCommand::Set(n.into(), Some(CA.into()))),
-        format!("Invalid payload\nCan't update {n}!\n"),
-        "a certificate is no CRL"
+        cmd(Kind::Crl, FileCommand::Set(n.into(), Some("junk\n".into()))),
+        format!("Invalid payload\nCan't update {n}!\n")
     );
     assert_eq!(
         cmd(Kind::Crl, FileCommand::Set(n.into(), Some(CRL.into()))),
-        format!("transaction created for CA {n}!\n")
+        format!("transaction created for CRL {n}!\n")
     );
     assert!(cmd(Kind::Crl, FileCommand::Show(None))
         .starts_with(&format!("# transaction\n*{n}\n# filename\n")));
