@@ -68,6 +68,9 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A file's DER objects (certificates, CRLs), in the order OpenSSL's store shows them.
+pub type Items = Arc<Vec<Vec<u8>>>;
+
 /// One bind certificate's or server's use of a file, counted while it lives.
 #[derive(Debug)]
 pub struct FileUse(Arc<AtomicUsize>);
@@ -81,7 +84,7 @@ impl Drop for FileUse {
 /// The contents of file `name` of `kind`: read from disk when `fresh` (a config being
 /// loaded; the registry takes what was read), else what the registry holds (read once if
 /// it holds nothing of that name). Counts a use when `count`.
-pub fn load(name: &str, kind: Kind, fresh: bool) -> Result<(Arc<Vec<Vec<u8>>>, FileUse), String> {
+pub fn load(name: &str, kind: Kind, fresh: bool) -> Result<(Items, FileUse), String> {
     if !fresh {
         let r = registry();
         if let Some(e) = r.files.get(name).filter(|e| e.kind == kind) {

@@ -106,9 +106,12 @@ pub fn canonical_name(name: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A store object's sort key: its type (1 certificate, 2 CRL) and canonical name.
+pub type Key = (u8, Vec<u8>);
+
 /// `x509_object_cmp`: certificates before CRLs, then `X509_NAME_cmp` on the canonical names
 /// (the shorter first, then bytewise).
-fn name_order(a: &(u8, Vec<u8>), b: &(u8, Vec<u8>)) -> std::cmp::Ordering {
+fn name_order(a: &Key, b: &Key) -> std::cmp::Ordering {
     a.0.cmp(&b.0)
         .then_with(|| a.1.len().cmp(&b.1.len()))
         .then_with(|| a.1.cmp(&b.1))
@@ -116,7 +119,7 @@ fn name_order(a: &(u8, Vec<u8>), b: &(u8, Vec<u8>)) -> std::cmp::Ordering {
 
 /// A store object's sort key: (1, canonical subject) for a certificate, (2, canonical
 /// issuer) for a CRL.
-pub fn object_key(der: &[u8]) -> (u8, Vec<u8>) {
+pub fn object_key(der: &[u8]) -> Key {
     if let Some(f) = der::fields(der) {
         return (1, canonical_name(f.subject));
     }
@@ -129,7 +132,7 @@ pub fn object_key(der: &[u8]) -> (u8, Vec<u8>) {
 /// The order an `X509_STORE` shows `items` (DER certificates and CRLs, in the order they
 /// were added) in; exact duplicates are dropped.
 pub fn store_order(items: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    let mut out: Vec<((u8, Vec<u8>), Vec<u8>)> = Vec::new();
+    let mut out: Vec<(Key, Vec<u8>)> = Vec::new();
     for item in items {
         // The lookup before each add sorts what is there (stable here; OpenSSL's qsort
         // leaves equal names in no set order), and finds a duplicate.
@@ -142,14 +145,17 @@ pub fn store_order(items: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     out.into_iter().map(|(_, d)| d).collect()
 }
 
+/// A DER time: its tag (UTCTime, GeneralizedTime) and contents.
+type Time<'a> = (u8, &'a [u8]);
+
 /// The parts of a CRL that `show ssl crl-file` prints.
 struct CrlFields<'a> {
     version: i64,
     issuer: &'a [u8],
-    this_update: (u8, &'a [u8]),
-    next_update: Option<(u8, &'a [u8])>,
+    this_update: Time<'a>,
+    next_update: Option<Time<'a>>,
     /// (serial, revocation date) of each revoked certificate.
-    revoked: Vec<(&'a [u8], (u8, &'a [u8]))>,
+    revoked: Vec<(&'a [u8], Time<'a>)>,
     /// The outer signatureAlgorithm's OID.
     sig_alg: &'a [u8],
 }
