@@ -73,16 +73,16 @@ impl Entry {
 struct Served {
     /// `store::commits()` when the index was built (a commit changes the names).
     commits: u64,
-    /// `cafiles::generation()` when the entries' settings were built.
+    /// `cafiles::generation()` the entries' settings were built at (or after).
     files: u64,
     entries: Vec<Arc<Entry>>,
     index: SniIndex,
 }
 
 impl Served {
-    fn new(entries: Vec<Arc<Entry>>, strict: bool) -> Served {
+    /// `files`: the `cafiles::generation()` the entries' settings are as recent as.
+    fn new(entries: Vec<Arc<Entry>>, strict: bool, files: u64) -> Served {
         let commits = store::commits();
-        let files = super::cafiles::generation();
         let mut index = SniIndex::new(strict);
         for (idx, e) in entries.iter().enumerate() {
             let names = if e.filters.is_empty() {
@@ -139,6 +139,8 @@ impl TlsBind {
             return Err("'ssl' on a unix socket bind is not supported by fulcrum yet".into());
         }
         let opts = suites::merged(&bind.tls, &global.default_bind);
+        // Read before the files are: a commit while they are read rebuilds them later.
+        let files = super::cafiles::generation();
         let mut b = Builder::new(global);
         let crt_base = global.crt_base.as_deref();
         let mut entries = Vec::new();
@@ -213,7 +215,7 @@ impl TlsBind {
             return Err("'ssl' on a bind needs at least one certificate".into());
         }
         let bind = TlsBind {
-            served: RwLock::new(Arc::new(Served::new(entries, opts.strict_sni))),
+            served: RwLock::new(Arc::new(Served::new(entries, opts.strict_sni, files))),
             strict: opts.strict_sni,
             opts,
             global: global.clone(),
@@ -247,9 +249,9 @@ impl TlsBind {
                     })
                 })
                 .collect();
-            *w = Arc::new(Served::new(entries, self.strict));
+            *w = Arc::new(Served::new(entries, self.strict, files));
         } else if w.commits != store::commits() {
-            *w = Arc::new(Served::new(w.entries.clone(), self.strict));
+            *w = Arc::new(Served::new(w.entries.clone(), self.strict, w.files));
         }
         w.clone()
     }
@@ -302,7 +304,7 @@ impl TlsBind {
         let mut w = self.served.write().unwrap_or_else(|e| e.into_inner());
         let mut entries = w.entries.clone();
         entries.push(entry);
-        *w = Arc::new(Served::new(entries, self.strict));
+        *w = Arc::new(Served::new(entries, self.strict, w.files));
     }
 
     /// Whether line `linenum` of `list` (certificate `cert`) is this bind's default
@@ -327,7 +329,7 @@ impl TlsBind {
             .filter(|e| !e.is_line(list, linenum, cert))
             .cloned()
             .collect();
-        *w = Arc::new(Served::new(entries, self.strict));
+        *w = Arc::new(Served::new(entries, self.strict, w.files));
     }
 
     /// Runs the handshake on an accepted connection.
