@@ -4,7 +4,9 @@
 //! the store's order of three CAs, `@system-ca`, every error, a `user` socket); and a commit
 //! acts on both the same way: the next handshakes verify client certificates with the
 //! committed CA file (a client of the new CA gets in, one of the old no more) and the
-//! committed CRL (a revoked client no more).
+//! committed CRL (a revoked client no more). A server line's CA file is listed unused and
+//! committed without a dot by both; fulcrum's next server handshakes verify with it, haproxy
+//! 2.6's (a server without `crt`) keep the old one.
 
 mod runtime_support;
 mod tls_support;
@@ -15,15 +17,24 @@ use std::time::Duration;
 use tls_support::{curl, Ca, Key};
 
 /// Two binds verify client certificates with the same CA file; the second checks a CRL too.
-fn config(dir: &Path, site: &Path, ca: &Path, crl: &Path, ports: [u16; 2]) -> String {
+/// A third bind asks no certificate; a server line reaches it over TLS, verifying it with
+/// `srvca`, from the plain HTTP frontend on the fourth port.
+fn config(dir: &Path, site: &Path, ca: &Path, crl: &Path, srvca: &Path, ports: [u16; 4]) -> String {
     format!(
         "global\n stats socket {admin} mode 600 level admin\n stats socket {user} mode 600 level user\n\
          defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
          frontend f\n bind 127.0.0.1:{p0} ssl crt {site} ca-file {ca} verify required\n\
          bind 127.0.0.1:{p1} ssl crt {site} ca-file {ca} crl-file {crl} verify required\n\
-         http-request return status 200 content-type text/plain string ok\n",
+         bind 127.0.0.1:{p2} ssl crt {site}\n\
+         http-request return status 200 content-type text/plain string ok\n\
+         frontend g\n bind 127.0.0.1:{p3}\n default_backend be\n\
+         backend be\n http-reuse never\n\
+         server s 127.0.0.1:{p2} ssl verify required ca-file {srvca} sni str(site.test) no-ssl-reuse\n",
         p0 = ports[0],
         p1 = ports[1],
+        p2 = ports[2],
+        p3 = ports[3],
+        srvca = srvca.display(),
         admin = dir.join("admin.sock").display(),
         user = dir.join("user.sock").display(),
         site = site.display(),
@@ -78,14 +89,16 @@ fn ca_and_crl_file_commands_answer_and_act_as_haproxy() {
     );
 
     let hdir = Scratch::new("cafile-h");
-    let hports = [free_port(), free_port()];
+    let srvca = files.join("servers.pem");
+    std::fs::copy(site_ca.ca_pem(), &srvca).expect("server ca file");
+    let hports = [free_port(), free_port(), free_port(), free_port()];
     let hcfg = hdir.join("h.cfg");
-    std::fs::write(&hcfg, config(&hdir, &site, &ca_file, &crl, hports)).expect("write");
+    std::fs::write(&hcfg, config(&hdir, &site, &ca_file, &crl, &srvca, hports)).expect("write");
     let haproxy = fulcrum_testlab::process::Child::haproxy(&hcfg, hdir.join("haproxy.log"));
-    let mut fports = [0; 2];
+    let mut fports = [0; 4];
     let f = Fulcrum::start_bound("cafile-f", "admin.sock", |dir| {
-        fports = [free_port(), free_port()];
-        config(dir, &site, &ca_file, &crl, fports)
+        fports = [free_port(), free_port(), free_port(), free_port()];
+        config(dir, &site, &ca_file, &crl, &srvca, fports)
     });
     let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
         query(&hdir.join("admin.sock"), "show cli level").is_ok()
@@ -98,7 +111,7 @@ fn ca_and_crl_file_commands_answer_and_act_as_haproxy() {
         want
     };
     let server_ca = site_ca.ca_pem();
-    for [p0, p1] in [hports, fports] {
+    for [p0, p1, _, _] in [hports, fports] {
         assert!(
             admitted(&server_ca, p0, &client_a, true),
             "client A on {p0}"
@@ -194,7 +207,7 @@ fn ca_and_crl_file_commands_answer_and_act_as_haproxy() {
         "one dot a bind"
     );
     ask("admin.sock", &format!("show ssl ca-file {ca}"));
-    for [p0, _] in [hports, fports] {
+    for [p0, _, _, _] in [hports, fports] {
         assert!(
             admitted(&server_ca, p0, &client_b, true),
             "client B on {p0} after commit"
@@ -210,7 +223,7 @@ fn ca_and_crl_file_commands_answer_and_act_as_haproxy() {
         &format!("set ssl ca-file {ca} <<\n{}", text(&ca_a.ca_pem())),
     );
     ask("admin.sock", &format!("commit ssl ca-file {ca}"));
-    for [p0, p1] in [hports, fports] {
+    for [p0, p1, _, _] in [hports, fports] {
         assert!(
             admitted(&server_ca, p0, &client_a, true),
             "client A on {p0} again"
@@ -225,7 +238,7 @@ fn ca_and_crl_file_commands_answer_and_act_as_haproxy() {
     ask("admin.sock", &format!("show ssl crl-file *{crlp}"));
     ask("admin.sock", &format!("commit ssl crl-file {crlp}"));
     ask("admin.sock", &format!("show ssl crl-file {crlp}"));
-    for [p0, p1] in [hports, fports] {
+    for [p0, p1, _, _] in [hports, fports] {
         assert!(
             admitted(&server_ca, p1, &client_a, false),
             "revoked client A on {p1}"
@@ -235,4 +248,40 @@ fn ca_and_crl_file_commands_answer_and_act_as_haproxy() {
             "client A on {p0} (no CRL)"
         );
     }
+
+    // A server line's CA file: listed unused and committed without a dot by both (haproxy 2.6
+    // links a server's files only when it has a client certificate); fulcrum's next server
+    // handshakes verify with the committed file, haproxy's keep the old one.
+    let status = |port: u16| {
+        let out = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "--max-time",
+                "5",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+            ])
+            .arg(format!("http://127.0.0.1:{port}/"))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for [_, _, _, p3] in [hports, fports] {
+        assert_eq!(status(p3), "200", "through the server on {p3}");
+    }
+    let sp = srvca.display().to_string();
+    ask("admin.sock", &format!("show ssl ca-file {sp}:1"));
+    ask("admin.sock", &format!("set ssl ca-file {sp} <<\n{b_text}"));
+    let answer = ask("admin.sock", &format!("commit ssl ca-file {sp}"));
+    assert_eq!(answer, format!("Committing {sp}\nSuccess!\n\n"));
+    assert_eq!(status(hports[3]), "200", "haproxy keeps the old file");
+    let refused =
+        fulcrum_testlab::wait::until(Duration::from_secs(10), || status(fports[3]) == "503");
+    assert!(
+        refused.is_some(),
+        "fulcrum verifies with the committed file: {}",
+        status(fports[3])
+    );
 }

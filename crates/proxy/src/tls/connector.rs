@@ -40,7 +40,9 @@ struct Verifier {
 }
 
 /// The chain verifier of a server line's `ca-file` (and `crl-file`), built again from the
-/// files as committed when the runtime socket commits one (`cafiles`).
+/// files as committed when the runtime socket commits one (`cafiles`): the next handshakes
+/// verify with them. (HAProxy 2.6 does so only for a server with a client certificate, one
+/// without keeps the files it started with.)
 #[derive(Debug)]
 struct Live {
     /// Registry names of the CA file and the CRL file.
@@ -52,14 +54,20 @@ struct Live {
 }
 
 impl Live {
+    /// `counted`: the line's uses of the files show (HAProxy 2.6 links a server's CA and CRL
+    /// files only when it has a client certificate, `crt`: without one its files are
+    /// listed unused, and a commit prints no dot for it).
     fn new(
         ca: String,
         crl: Option<String>,
         provider: Arc<rustls::crypto::CryptoProvider>,
-        fresh: bool,
+        counted: bool,
     ) -> Result<Live, String> {
         let generation = cafiles::generation();
-        let (verifier, files) = Self::build(&ca, crl.as_deref(), &provider, fresh)?;
+        let (verifier, mut files) = Self::build(&ca, crl.as_deref(), &provider, true)?;
+        if !counted {
+            files.clear();
+        }
         Ok(Live {
             ca,
             crl,
@@ -227,7 +235,7 @@ pub fn build(s: &Server, global: &GlobalTls) -> Result<ServerTls, String> {
                 .crl_file
                 .as_ref()
                 .map(|c| certs::under(base, c).display().to_string());
-            Some(Live::new(ca, crl, provider.clone(), true)?)
+            Some(Live::new(ca, crl, provider.clone(), !o.crt.is_empty())?)
         }
     };
     let verifier = Arc::new(Verifier {
