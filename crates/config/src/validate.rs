@@ -88,16 +88,10 @@ fn counter_tables(config: &Config, p: &Proxy, diags: &mut Diagnostics) {
             HttpAction::Counter(c) => Some((&r.span, c)),
             _ => None,
         });
-    let t = &p.tcp_rules;
-    let tcp = t
-        .connection
-        .iter()
-        .chain(&t.session)
-        .chain(&t.content)
-        .filter_map(|r| match &r.action {
-            TcpAction::Counter(c) => Some((&r.span, c)),
-            _ => None,
-        });
+    let tcp = p.tcp_rules.requests().filter_map(|r| match &r.action {
+        TcpAction::Counter(c) => Some((&r.span, c)),
+        _ => None,
+    });
     for (span, c) in http.chain(tcp) {
         let CounterAction::TrackSc { slot, table, .. } = c else {
             continue;
@@ -214,14 +208,7 @@ fn acl_references(p: &Proxy, diags: &mut Diagnostics) {
             check(c);
         }
     }
-    let t = &p.tcp_rules;
-    for r in t
-        .connection
-        .iter()
-        .chain(&t.session)
-        .chain(&t.content)
-        .chain(&t.response)
-    {
+    for r in p.tcp_rules.all() {
         if let Some(c) = &r.condition {
             check(c);
         }

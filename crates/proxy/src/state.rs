@@ -358,16 +358,13 @@ fn uses_vars(config: &Config) -> bool {
     use fulcrum_config::model::{HttpAction, TcpAction};
     !config.global.keywords.proc_vars.is_empty()
         || config.proxies.iter().any(|p| {
-            let t = &p.tcp_rules;
             p.http_request
                 .iter()
                 .chain(&p.http_response)
                 .chain(&p.http_after_response)
                 .any(|r| matches!(r.action, HttpAction::Var(_)))
-                || t.connection
-                    .iter()
-                    .chain(&t.session)
-                    .chain(&t.content)
+                || p.tcp_rules
+                    .requests()
                     .any(|r| matches!(r.action, TcpAction::Var(_)))
         })
 }

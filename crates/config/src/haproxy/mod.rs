@@ -242,6 +242,7 @@ impl Parser {
         }
         http_errors::resolve_rules(&mut self.proxies, &self.http_errors, diags);
         rules::conn::warn_h2(&self.proxies, diags);
+        rules::conn::warn_nice(&self.proxies, diags);
         wait_body::warn_h2_servers(&self.proxies, diags);
         // a cache section refused for its contents still exists for the rules naming it
         let cache_names: Vec<String> = self.global.caches.iter().map(|c| c.name.clone()).collect();

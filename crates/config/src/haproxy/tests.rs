@@ -1543,6 +1543,16 @@ fn connection_actions_where_haproxy_allows_them() {
     ));
     assert!(p.captures.iter().any(|c| c.sample && c.len == 8));
     let w = warnings(&format!(
+        "{head} tcp-request content set-nice 3\n http-request set-nice -2\n"
+    ));
+    assert!(
+        w.len() == 2
+            && w.iter().any(|x| x.contains("t.cfg:8:"))
+            && w.iter().any(|x| x.contains("t.cfg:9:"))
+            && w.iter().all(|x| x.contains("set-nice")),
+        "{w:?}"
+    );
+    let w = warnings(&format!(
         "{TIMEOUTS}frontend f\n bind :1 proto h2\n mode http\n http-request set-tos 4\n"
     ));
     assert!(

@@ -21,6 +21,19 @@ pub struct TcpRules {
 }
 
 impl TcpRules {
+    /// The `tcp-request connection|session|content` rules, in that order.
+    pub fn requests(&self) -> impl Iterator<Item = &TcpRule> {
+        self.connection
+            .iter()
+            .chain(&self.session)
+            .chain(&self.content)
+    }
+
+    /// Every rule: the request phases', then `tcp-response content`.
+    pub fn all(&self) -> impl Iterator<Item = &TcpRule> {
+        self.requests().chain(&self.response)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.connection.is_empty()
             && self.session.is_empty()
