@@ -350,4 +350,3 @@ mod tests {
         assert_eq!(pages.get(403).map(|p| p.status()), Some(403));
     }
 }
-
