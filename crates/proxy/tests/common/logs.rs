@@ -237,6 +237,18 @@ pub fn x_fields_but(head: &str, skip: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// A `httplog` line's status, bytes and termination state (`200 123 ----`).
+pub fn status_bytes_state(line: &str) -> String {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let Some(t) = words.iter().position(|w| w.matches('/').count() == 4) else {
+        return format!("unparsed: {line}");
+    };
+    words
+        .get(t + 1..t + 6)
+        .map(|w| format!("{} {} {}", w[0], w[1], w[4]))
+        .unwrap_or_else(|| format!("short: {line}"))
+}
+
 /// `127.0.0.1:N` written as `127.0.0.1:PORT` (client ports differ between the runs).
 pub fn mask_ports(line: &str) -> String {
     regex::Regex::new(r"127\.0\.0\.1:[0-9]+")
