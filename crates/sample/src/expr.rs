@@ -245,12 +245,14 @@ fn compile_args(
                     let (scope, name) = text.split_once('.').ok_or_else(|| {
                         CompileError::at(*acol, format!("'{what}': '{text}' is neither an integer nor a variable (scope.name)"))
                     })?;
+                    let scope_word = scope;
                     let scope = Scope::parse(scope).ok_or_else(|| {
                         CompileError::at(*acol, format!("'{what}': unknown variable scope '{scope}' (expected proc, sess, txn, req, res or check)"))
                     })?;
                     if name.is_empty() {
                         return Err(CompileError::at(*acol, format!("'{what}': empty variable name")));
                     }
+                    crate::var_uses::note_read(scope_word, name);
                     Ok(Arg::Var(scope, name.to_string()))
                 }
             }

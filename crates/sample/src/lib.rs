@@ -36,6 +36,7 @@ pub mod registry_edit;
 mod registry_versions;
 pub mod time;
 pub mod value;
+pub mod var_uses;
 
 pub use env::{proc_vars, Env, Scope, Vars};
 pub use error::CompileError;

@@ -38,6 +38,7 @@ mod suggest;
 mod tcp_check;
 mod tcp_rules;
 mod userlist;
+mod var_reads;
 mod vars;
 mod wait_body;
 use sections::is_section_keyword;
@@ -131,6 +132,8 @@ pub struct Parser {
     userlist_diags: Diagnostics,
     /// Fetches naming a backend or server (`nbsrv(B)`...), checked once every proxy is read.
     fetch_refs: Vec<fetch_refs::Use>,
+    /// Variables read and set, for the warning about ones read that nothing sets.
+    var_reads: var_reads::VarReads,
 }
 
 impl Default for Parser {
@@ -164,6 +167,7 @@ impl Parser {
             http_errors: Vec::new(),
             pending_errorfiles: Vec::new(),
             fetch_refs: Vec::new(),
+            var_reads: Default::default(),
             userlists: Vec::new(),
             userlist_diags: Diagnostics::new(),
         }
@@ -202,7 +206,8 @@ impl Parser {
                 undefined: &lexed.undefined,
                 env: &*env,
             };
-            self.line(&line, diags);
+            let ((), uses) = fulcrum_sample::var_uses::collect(|| self.line(&line, diags));
+            self.var_reads.line(&line.span, uses);
         }
         blocks.finish(diags);
         // A section never continues into the next file.
@@ -243,6 +248,11 @@ impl Parser {
         http_errors::resolve_rules(&mut self.proxies, &self.http_errors, diags);
         rules::conn::warn_h2(&self.proxies, diags);
         rules::conn::warn_nice(&self.proxies, diags);
+        // advice beyond HAProxy's: not under `zero-warning`, which would refuse a configuration
+        // haproxy starts
+        if self.global.zero_warning.is_none() {
+            self.var_reads.warn(diags);
+        }
         wait_body::warn_h2_servers(&self.proxies, diags);
         // a cache section refused for its contents still exists for the rules naming it
         let cache_names: Vec<String> = self.global.caches.iter().map(|c| c.name.clone()).collect();

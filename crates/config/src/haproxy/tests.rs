@@ -1574,3 +1574,29 @@ fn connection_actions_where_haproxy_allows_them() {
         );
     }
 }
+
+#[test]
+fn variables_read_but_never_set_are_warned_where_read() {
+    let head = format!("{TIMEOUTS}frontend f\n bind :1\n mode http\n");
+    let w = warnings(&format!(
+        "{head} http-request set-var(txn.seen) src\n\
+         \x20http-request set-header x-a %[var(txn.seen)]\n\
+         \x20http-request set-header x-b %[var(txn.typo)]\n\
+         \x20http-request deny if {{ var(req.none) -m found }}\n\
+         \x20http-request set-header x-c %[int(1),add(sess.n)]\n\
+         \x20http-request set-header x-d %[var(proc.cli)]\n"
+    ));
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(
+        w[0].contains("t.cfg:10:") && w[0].contains("'txn.typo'"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].contains("t.cfg:11:") && w[1].contains("'req.none'"),
+        "{w:?}"
+    );
+    assert!(
+        w[2].contains("t.cfg:12:") && w[2].contains("'sess.n'"),
+        "{w:?}"
+    );
+}

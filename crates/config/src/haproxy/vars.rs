@@ -37,6 +37,7 @@ pub fn parse(
     let word = line.need(i, "an action")?;
     if word.starts_with("set-var-fmt(") {
         let (scope, name) = var_name(word, "set-var-fmt(")?;
+        fulcrum_sample::var_uses::note_set(&scope, &name);
         let format = line.need(i + 1, "a log-format string")?.to_string();
         super::logformat::check_rule_value(
             &format,
@@ -54,6 +55,7 @@ pub fn parse(
     }
     if word.starts_with("set-var(") {
         let (scope, name) = var_name(word, "set-var(")?;
+        fulcrum_sample::var_uses::note_set(&scope, &name);
         let expr = line.need(i + 1, "a sample expression")?.to_string();
         let mut c = Compiler::default().with_available(available);
         let e = compile_with(&expr, &mut c)
