@@ -92,6 +92,8 @@ pub fn reads_http_head(name: &str) -> bool {
             | "fhdr"
             | "req.hdr_cnt"
             | "hdr_cnt"
+            | "req.hdr_ip"
+            | "hdr_ip"
             | "req.cook"
             | "cook"
             | "req.cook_cnt"

@@ -291,6 +291,7 @@ maps! {
 pub fn lookup(name: &str) -> Option<&'static ConvKw> {
     CONVERTERS
         .iter()
+        .chain(crate::conv_more::MORE_CONVERTERS)
         .find(|k| k.name == name)
         .or_else(|| map_kw(name))
 }

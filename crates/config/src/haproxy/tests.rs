@@ -659,7 +659,9 @@ fn http_rules() {
             code: 301,
             drop_query: false,
             append_slash: false,
-            cookie: None
+            cookie: None,
+            log_format: false,
+            ignore_empty: false,
         }
     );
     assert_eq!(
@@ -670,7 +672,9 @@ fn http_rules() {
             code: 302,
             drop_query: false,
             append_slash: false,
-            cookie: None
+            cookie: None,
+            log_format: false,
+            ignore_empty: false,
         }
     );
     assert_eq!(
@@ -681,7 +685,9 @@ fn http_rules() {
             code: 308,
             drop_query: false,
             append_slash: false,
-            cookie: None
+            cookie: None,
+            log_format: false,
+            ignore_empty: false,
         }
     );
     assert_eq!(

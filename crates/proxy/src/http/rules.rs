@@ -417,7 +417,11 @@ pub fn apply(
                 };
                 rewrite::del_header_match(target, name, method, re.as_ref());
             }
-            Action::Redirect(r) => return Verdict::Respond(r.answer(req)),
+            Action::Redirect(r) => {
+                if let Some(answer) = r.answer(req, &env.sample(Some(req), res.as_deref())) {
+                    return Verdict::Respond(answer);
+                }
+            }
             Action::Knob(op) => {
                 // HAProxy 2.6 ends the 103 unless the next rule is an unconditional hint.
                 let next_is_hint = rules.get(i + 1).is_some_and(|r| {

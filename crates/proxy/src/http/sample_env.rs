@@ -97,6 +97,7 @@ pub const WHERE_FETCHES: &[&str] = &[
     "bc_err_str",
     "bc_http_major",
     "fc_err_str",
+    "http_first_req",
 ];
 
 impl<'a> HttpEnv<'a> {
@@ -237,6 +238,19 @@ fn values<'a>(m: &'a Message, name: &'a [u8], split: bool) -> Vec<&'a [u8]> {
         }
     }
     out
+}
+
+/// `hdr_cnt(NAME)`: the comma-separated values of header `name`; without a name, those of
+/// every header (HAProxy's header search matches every header for an empty name).
+fn hdr_cnt(m: &Message, name: &[u8]) -> i64 {
+    if name.is_empty() {
+        m.fields
+            .iter()
+            .map(|fl| m.value(fl).split(|&b| b == b',').count() as i64)
+            .sum()
+    } else {
+        values(m, name, true).len() as i64
+    }
 }
 
 /// Cookie `name`'s values in `Cookie` (request) or `Set-Cookie` (response) headers.
@@ -448,10 +462,12 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                 let v = values(res?, str_arg(f, 0), split);
                 s(pick(v.into_iter(), int_arg(f, 1))?)
             }
-            "req.hdr_cnt" | "hdr_cnt" => {
-                Some(Value::Sint(values(req?, str_arg(f, 0), true).len() as i64))
+            "req.hdr_ip" | "hdr_ip" => {
+                let v = values(req?, str_arg(f, 0), true);
+                hdr_ip::parse(pick(v.into_iter(), int_arg(f, 1))?)
             }
-            "res.hdr_cnt" => Some(Value::Sint(values(res?, str_arg(f, 0), true).len() as i64)),
+            "req.hdr_cnt" | "hdr_cnt" => Some(Value::Sint(hdr_cnt(req?, str_arg(f, 0)))),
+            "res.hdr_cnt" => Some(Value::Sint(hdr_cnt(res?, str_arg(f, 0)))),
             "req.cook" | "cook" => s(pick(
                 cookies(req?, b"cookie", str_arg(f, 0)).into_iter(),
                 None,
@@ -537,6 +553,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
     }
 }
 
+mod hdr_ip;
 mod vars;
 
 mod auth;

@@ -55,17 +55,28 @@ pub fn compile(
             HttpAction::Redirect {
                 kind,
                 target,
+                log_format,
                 code,
                 drop_query,
                 append_slash,
                 cookie,
+                ignore_empty,
             } => Action::Redirect(super::redirect::Redirect {
                 kind: *kind,
                 target: target.clone().into_bytes(),
+                format: if *log_format {
+                    Some(
+                        Fmt::parse(target)
+                            .map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                    )
+                } else {
+                    None
+                },
                 code: *code,
                 drop_query: *drop_query,
                 append_slash: *append_slash,
                 cookie: cookie.clone().map(String::into_bytes),
+                ignore_empty: *ignore_empty,
             }),
             HttpAction::Return {
                 status,
