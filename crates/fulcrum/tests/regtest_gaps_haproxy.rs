@@ -1,0 +1,269 @@
+//! What HAProxy 2.6's own reg-tests use and fulcrum refused until the audit
+//! (`scripts/regtests-audit.sh`), side by side with the real haproxy on the same config:
+//! the converters `sha1 crc32c xxh3 xxh32 xxh64 iif`, the fetches `req.hdr_ip`/`hdr_ip`
+//! (with `ipmask`), `http_first_req` over a keep-alive connection and `req.hdr_cnt` without
+//! a name; `redirect` with its code before the type, log-format `prefix`/`location` targets
+//! and `ignore-empty`. Bodies and status/`Location` lines compared byte for byte.
+
+mod runtime_support;
+
+use runtime_support::*;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::Duration;
+
+fn samples_config(port: u16) -> String {
+    let body = [
+        "sha1=%[req.hdr(x-k),sha1,hex]",
+        "crc32c=%[req.hdr(x-k),crc32c]",
+        "crc32c1=%[req.hdr(x-k),crc32c(1)]",
+        "xxh3=%[req.hdr(x-k),xxh3]",
+        "xxh3s=%[req.hdr(x-k),xxh3(7)]",
+        "xxh32=%[req.hdr(x-k),xxh32]",
+        "xxh32s=%[req.hdr(x-k),xxh32(5)]",
+        "xxh64=%[req.hdr(x-k),xxh64]",
+        "xxh64s=%[req.hdr(x-k),xxh64(-3)]",
+        "iif=%[req.hdr_cnt(x-k),iif(yes,no)]",
+        "cnt=%[req.hdr_cnt]",
+        "first=%[http_first_req]",
+        "ip=%[req.hdr_ip(x-ip)]",
+        "ip1=%[hdr_ip(x-ip,1)]",
+        "masked=%[req.hdr_ip(x-ip),ipmask(24,64)]",
+    ]
+    .join(" ");
+    format!(
+        "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+         frontend fe\n bind 127.0.0.1:{port}\n\
+         \x20http-request set-var(txn.first) http_first_req\n\
+         \x20http-request return status 200 content-type text/plain lf-string \"{body} var=%[var(txn.first)]\"\n"
+    )
+}
+
+/// Sends each head on one connection in turn; the bodies of the answers (read by their
+/// `content-length`), joined.
+fn exchange(port: u16, heads: &[String]) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return "no connection".into();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut out = Vec::new();
+    for head in heads {
+        if s.write_all(head.as_bytes()).is_err() {
+            out.push("write failed".to_string());
+            break;
+        }
+        out.push(read_answer(&mut s));
+    }
+    out.join("\n")
+}
+
+/// One answer: its status line and, by `content-length`, its body.
+fn read_answer(s: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => buf.push(byte[0]),
+            _ => return format!("cut: {}", String::from_utf8_lossy(&buf)),
+        }
+    }
+    let head = String::from_utf8_lossy(&buf).to_string();
+    let len = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    if s.read_exact(&mut body).is_err() {
+        return format!("body cut: {head}");
+    }
+    let status = head.lines().next().unwrap_or("").to_string();
+    format!("{status} | {}", String::from_utf8_lossy(&body))
+}
+
+fn head(path: &str, extra: &[(&str, &str)]) -> String {
+    let mut h = format!("GET {path} HTTP/1.1\r\nHost: h\r\n");
+    for (k, v) in extra {
+        h.push_str(&format!("{k}: {v}\r\n"));
+    }
+    h.push_str("\r\n");
+    h
+}
+
+fn start_both(
+    test: &str,
+    config: impl Fn(&Path, u16) -> String,
+) -> (u16, u16, Scratch, fulcrum_testlab::process::Child, Fulcrum) {
+    let hdir = Scratch::new(&format!("{test}-h"));
+    let hcfg = hdir.join("h.cfg");
+    let hport = free_port();
+    std::fs::write(&hcfg, config(&hdir, hport)).expect("write");
+    let h = fulcrum_testlab::process::Child::haproxy_listening(&hcfg, hdir.join("h.log"), hport);
+    let fport = free_port();
+    let fdir = Fulcrum::dir(&format!("{test}-f"));
+    let f = Fulcrum::start(fdir, &config(&hdir, fport));
+    assert!(
+        fulcrum_testlab::wait::listening(fport, Duration::from_secs(10)),
+        "fulcrum never listened: {}",
+        f.log()
+    );
+    (hport, fport, hdir, h, f)
+}
+
+#[test]
+fn reg_test_converters_and_fetches_as_haproxy() {
+    if !tool(
+        "reg_test_converters_and_fetches_as_haproxy",
+        "haproxy",
+        "haproxy",
+    ) {
+        return;
+    }
+    let (hport, fport, _hdir, _h, _f) =
+        start_both("regtest-samples", |_, port| samples_config(port));
+    let cases: Vec<Vec<String>> = vec![
+        vec![head("/", &[("x-k", "abc"), ("x-ip", "10.1.2.3")])],
+        // a keep-alive connection: http_first_req is false from the second request on
+        vec![
+            head("/1", &[("x-ip", "10.1.2.3:8080")]),
+            head("/2", &[("x-k", "a,b"), ("x-k", "c")]),
+            head("/3", &[]),
+        ],
+        vec![head("/", &[("x-ip", "2001:db8:1:2::1")])],
+        vec![head("/", &[("x-ip", "[2001:db8::1]")])],
+        vec![head("/", &[("x-ip", "010.001.2.3")])],
+        vec![head("/", &[("x-ip", "1.2.3.4:99999")])],
+        vec![head("/", &[("x-ip", "1.2.3.4.5")])],
+        vec![head("/", &[("x-ip", "junk")])],
+        vec![head(
+            "/",
+            &[("x-ip", "1.1.1.1, 2.2.2.2"), ("x-ip", "3.3.3.3")],
+        )],
+        vec![head("/", &[("x-k", "")])],
+    ];
+    let mut diffs = Vec::new();
+    for heads in &cases {
+        let (want, got) = (exchange(hport, heads), exchange(fport, heads));
+        if want != got {
+            diffs.push(format!(
+                "{heads:?}\n    haproxy: {want}\n    fulcrum: {got}"
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    // the comparison saw values, not two empty answers
+    let one = exchange(hport, &cases[0]);
+    assert!(one.contains("200") && one.contains("ip=10.1.2.3 "), "{one}");
+    let three = exchange(hport, &cases[1]);
+    assert!(
+        three.contains("first=0") && three.contains("first=1"),
+        "{three}"
+    );
+}
+
+fn redirect_config(dir: &Path, port: u16) -> String {
+    let map = dir.join("redirect.map");
+    std::fs::write(&map, "/old /new\n/gone https://example.org/else\n").expect("map");
+    let map = map.display();
+    format!(
+        "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+         frontend fe\n bind 127.0.0.1:{port}\n\
+         \x20http-request redirect code 301 location %[path,map_str({map})] ignore-empty\n\
+         \x20http-request redirect prefix %[req.hdr(x-p)] code 308 if {{ req.hdr(x-p) -m found }}\n\
+         \x20http-request redirect code 303 location https://%[req.hdr(host)]%[path]?q=%[query] if {{ path_beg /lf }}\n\
+         \x20http-request redirect location %[req.hdr(x-empty)] if {{ path_beg /empty }}\n\
+         \x20http-request redirect prefix / drop-query if {{ path_beg /self }}\n\
+         \x20http-request redirect scheme %[req.hdr(x-s)] code 307 if {{ req.hdr(x-s) -m found }}\n\
+         \x20http-request return status 200 content-type text/plain string fallthrough\n"
+    )
+}
+
+/// Status line and `location` of one answer.
+fn redirect_answer(port: u16, head: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return "no connection".into();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.write_all(head.as_bytes());
+    let a = read_answer(&mut s);
+    let _ = s.shutdown(std::net::Shutdown::Both);
+    a
+}
+
+fn redirect_head(path: &str, extra: &[(&str, &str)]) -> String {
+    let mut h = format!("GET {path} HTTP/1.1\r\nHost: h.test\r\n");
+    for (k, v) in extra {
+        h.push_str(&format!("{k}: {v}\r\n"));
+    }
+    h.push_str("\r\n");
+    h
+}
+
+/// Status line and `location` of an answer read whole (a redirect has no body).
+fn status_and_location(port: u16, head: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return "no connection".into();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.write_all(head.as_bytes());
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => buf.push(byte[0]),
+            _ => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let mut lines = text.lines();
+    let mut seen = vec![lines.next().unwrap_or("").to_string()];
+    seen.extend(
+        lines
+            .map(str::to_ascii_lowercase)
+            .filter(|l| l.starts_with("location:")),
+    );
+    seen.join(" | ")
+}
+
+#[test]
+fn reg_test_redirects_as_haproxy() {
+    if !tool("reg_test_redirects_as_haproxy", "haproxy", "haproxy") {
+        return;
+    }
+    let (hport, fport, _hdir, _h, _f) = start_both("regtest-redirect", redirect_config);
+    let cases = [
+        redirect_head("/old", &[]),
+        redirect_head("/gone", &[]),
+        redirect_head("/missing", &[]),
+        redirect_head("/a/b?x=1", &[("x-p", "/pre")]),
+        redirect_head("/a/b?x=1", &[("x-p", "/")]),
+        redirect_head("/a/b?x=1", &[("x-p", "")]),
+        redirect_head("/lf/x?a=b", &[]),
+        redirect_head("/empty", &[]),
+        redirect_head("/self/x?y=1", &[]),
+        redirect_head("/s/x?y=1", &[("x-s", "https")]),
+    ];
+    let mut diffs = Vec::new();
+    for h in &cases {
+        let (want, got) = (status_and_location(hport, h), status_and_location(fport, h));
+        if want != got {
+            diffs.push(format!(
+                "{}\n    haproxy: {want}\n    fulcrum: {got}",
+                h.lines().next().unwrap_or("")
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    let old = status_and_location(hport, &cases[0]);
+    assert!(
+        old.contains("301") && old.contains("location: /new"),
+        "{old}"
+    );
+    // ignore-empty: no key in the map, the rule is skipped and the next ones run
+    let missing = redirect_answer(hport, &cases[2]);
+    assert!(missing.contains("fallthrough"), "{missing}");
+}
