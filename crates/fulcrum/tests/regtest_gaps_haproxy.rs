@@ -267,3 +267,54 @@ fn reg_test_redirects_as_haproxy() {
     let missing = redirect_answer(hport, &cases[2]);
     assert!(missing.contains("fallthrough"), "{missing}");
 }
+
+fn wait_config(_dir: &Path, port: u16) -> String {
+    format!(
+        "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+         frontend fe\n bind 127.0.0.1:{port}\n\
+         \x20http-request wait-for-body time 2s if {{ path /a }}\n\
+         \x20http-request set-var(txn.path) path\n\
+         \x20http-request wait-for-body time 2s at-least 10 if {{ path /b }}\n\
+         \x20http-request return status 200 content-type text/plain lf-string \"p=%[var(txn.path)] len=%[req.body_len] body=%[req.body]\"\n"
+    )
+}
+
+/// A POST whose body follows its head a little later (the client is slow): the answer.
+fn slow_post(port: u16, path: &str, body: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return "no connection".into();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let _ = s.write_all(head.as_bytes());
+    // the body comes later than the head: only a rule that waits sees it
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = s.write_all(body.as_bytes());
+    read_answer(&mut s)
+}
+
+#[test]
+fn two_wait_for_body_rules_as_haproxy() {
+    if !tool("two_wait_for_body_rules_as_haproxy", "haproxy", "haproxy") {
+        return;
+    }
+    let (hport, fport, _hdir, _h, _f) = start_both("regtest-wait", wait_config);
+    let mut diffs = Vec::new();
+    for (path, body) in [("/a", "0123456789abcdef"), ("/b", "0123456789ABCDEFGHIJ")] {
+        let (want, got) = (slow_post(hport, path, body), slow_post(fport, path, body));
+        if want != got {
+            diffs.push(format!(
+                "POST {path}\n    haproxy: {want}\n    fulcrum: {got}"
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    let b = slow_post(hport, "/b", "0123456789ABCDEFGHIJ");
+    assert!(
+        b.contains("len=20"),
+        "the second rule waited on haproxy: {b}"
+    );
+}

@@ -1,8 +1,9 @@
 //! `http-request wait-for-body time T [at-least N] [if|unless COND]` in a frontend or
 //! listen: as the first unconditional `http-request` rule it is waited for before the chain
 //! (nothing runs between the head and the rule: the same behaviour); anywhere else in the
-//! chain, or with a condition, it is a rule where the chain pauses until the body is in.
-//! In a backend, or a second one in a proxy: refused with the reason.
+//! chain, or with a condition, it is a rule where the chain pauses until the body is in
+//! (several such rules each pause there; a body already waited for is not waited for
+//! again). In a backend: refused with the reason.
 
 use super::line::Line;
 use crate::model::WaitForBody;
@@ -43,22 +44,12 @@ pub fn parse(line: &Line<'_>) -> Result<(WaitForBody, Option<usize>), String> {
 
 /// Where the rule goes: a frontend's leading unconditional wait is waited for before the
 /// chain (`options.wait_for_body`); elsewhere in a frontend or listen it is a rule of the
-/// chain, which pauses there (one per proxy); in a backend it is refused (not run yet).
+/// chain, which pauses there; in a backend it is refused (not run yet).
 pub fn place(p: &mut crate::model::Proxy, line: &Line<'_>, frontend: bool) -> Result<(), String> {
     let (w, cond) = parse(line)?;
     if !frontend {
         return Err(
             "'http-request wait-for-body' is run by fulcrum only in a frontend or listen section (not yet in a backend)"
-                .to_string(),
-        );
-    }
-    let waits = p
-        .http_request
-        .iter()
-        .any(|r| matches!(r.action, crate::model::HttpAction::WaitForBody(_)));
-    if waits || (p.options.wait_for_body.is_some() && cond.is_some()) {
-        return Err(
-            "'http-request wait-for-body': fulcrum runs one per proxy (this one would wait again)"
                 .to_string(),
         );
     }
