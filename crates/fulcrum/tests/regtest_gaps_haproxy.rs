@@ -178,6 +178,7 @@ fn redirect_config(dir: &Path, port: u16) -> String {
          \x20http-request redirect location %[req.hdr(x-empty)] if {{ path_beg /empty }}\n\
          \x20http-request redirect prefix / drop-query if {{ path_beg /self }}\n\
          \x20http-request redirect scheme %[req.hdr(x-s)] code 307 if {{ req.hdr(x-s) -m found }}\n\
+         \x20http-request return file /dev/null hdr x-a b if {{ path /devnull }}\n\
          \x20http-request return status 200 content-type text/plain string fallthrough\n"
     )
 }
@@ -263,6 +264,21 @@ fn reg_test_redirects_as_haproxy() {
         old.contains("301") && old.contains("location: /new"),
         "{old}"
     );
+    // `return file /dev/null` without a content-type (an empty payload needs none): the
+    // whole answer, as haproxy's
+    let raw = |port: u16| {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return "no connection".to_string();
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = s.write_all(b"GET /devnull HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    };
+    let (want, got) = (raw(hport), raw(fport));
+    assert_eq!(got, want, "return file /dev/null");
+    assert!(want.contains("x-a: b"), "{want}");
     // ignore-empty: no key in the map, the rule is skipped and the next ones run
     let missing = redirect_answer(hport, &cases[2]);
     assert!(missing.contains("fallthrough"), "{missing}");

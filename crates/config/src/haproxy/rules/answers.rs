@@ -211,6 +211,10 @@ pub(in crate::haproxy) fn response_options_from(
             }
             "string" | "lf-string" | "file" | "lf-file" | "errorfile" => {
                 let v = line.need(i + 1, "a value")?.to_string();
+                if v.is_empty() {
+                    // as HAProxy 2.6 (`'string' expects <str> as argument`)
+                    return Err(format!("'{w}' expects a non-empty argument"));
+                }
                 if matches!(w, "file" | "lf-file" | "errorfile") {
                     std::fs::metadata(&v)
                         .map_err(|e| format!("'return {w}': cannot open '{v}': {e}"))?;
@@ -244,7 +248,15 @@ pub(in crate::haproxy) fn response_options_from(
             _ => break,
         }
     }
+    // HAProxy 2.6 wants a content-type only for a payload that is not empty (`file
+    // /dev/null` or an empty `lf-file` go without one).
+    let empty = match &body {
+        ReturnBody::LfString(t) => t.is_empty(),
+        ReturnBody::File(f) => std::fs::metadata(f).is_ok_and(|m| m.len() == 0),
+        _ => false,
+    };
     if !matches!(body, ReturnBody::None)
+        && !empty
         && content_type.is_none()
         && !matches!(body, ReturnBody::Errorfile(_) | ReturnBody::Errorfiles(_))
     {
