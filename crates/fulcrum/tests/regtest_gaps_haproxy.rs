@@ -334,3 +334,76 @@ fn two_wait_for_body_rules_as_haproxy() {
         "the second rule waited on haproxy: {b}"
     );
 }
+
+/// A `peers` section's own `table` (HAProxy names it `SECTION/NAME`), shared by two
+/// backends' `stick on` rules, as the reg-test `stickiness/lb-services.vtc` uses it.
+fn peers_table_config(peers_port: u16, port: u16, s: &[u16; 3]) -> String {
+    format!(
+        "global\n localpeer A\n\
+         peers mypeers\n bind 127.0.0.1:{peers_port}\n server A\n\
+         \x20table mytable type string size 10m\n\
+         defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+         frontend fe\n bind 127.0.0.1:{port}\n\
+         \x20use_backend be2 if {{ path_beg /two }}\n default_backend be1\n\
+         backend be1\n balance roundrobin\n stick on urlp(client) table mypeers/mytable\n\
+         \x20server srv1 127.0.0.1:{a}\n server srv2 127.0.0.1:{b}\n\
+         backend be2\n balance roundrobin\n stick on urlp(client) table mypeers/mytable\n\
+         \x20server other 127.0.0.1:{c}\n server srv2 127.0.0.1:{b}\n",
+        a = s[0],
+        b = s[1],
+        c = s[2],
+    )
+}
+
+/// The server that answers `path` (its name is the body).
+fn served_by(port: u16, path: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return "no connection".into();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = s.write_all(head(path, &[]).as_bytes());
+    read_answer(&mut s)
+}
+
+#[test]
+fn peers_section_table_as_haproxy() {
+    if !tool("peers_section_table_as_haproxy", "haproxy", "haproxy") {
+        return;
+    }
+    let servers = [
+        CountingServer::start("srv1"),
+        CountingServer::start("srv2"),
+        CountingServer::start("other"),
+    ];
+    let ports = [servers[0].port, servers[1].port, servers[2].port];
+    let (hport, fport, _hdir, _h, f) = start_both("regtest-peers", |_, port| {
+        peers_table_config(free_port(), port, &ports)
+    });
+    let steps = [
+        "/?client=c1",
+        "/?client=c2",
+        "/?client=c1",
+        "/?client=c3",
+        "/two?client=c2",
+        "/two?client=c1",
+        "/two?client=new",
+        "/?client=c2",
+    ];
+    let mut diffs = Vec::new();
+    let mut seen = Vec::new();
+    for p in steps {
+        let (want, got) = (served_by(hport, p), served_by(fport, p));
+        if want != got {
+            diffs.push(format!("GET {p}\n    haproxy: {want}\n    fulcrum: {got}"));
+        }
+        seen.push(want);
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    // c2 stuck to srv2 is found by name in be2, where srv2 is the second server
+    assert!(seen[4].ends_with("| srv2"), "{seen:?}");
+    assert!(
+        f.log().is_empty() || !f.log().contains("panicked"),
+        "{}",
+        f.log()
+    );
+}

@@ -93,8 +93,12 @@ fn build_scoped(
             serving,
         },
         tables: Arc::new(
-            track::build(config.proxies.iter(), old.map(|g| &*g.tables))
-                .map_err(|(at, e)| ProxyError::Config(format!("{at}: {e}")))?,
+            track::build(
+                config.proxies.iter(),
+                config.peers_tables(),
+                old.map(|g| &*g.tables),
+            )
+            .map_err(|(at, e)| ProxyError::Config(format!("{at}: {e}")))?,
         ),
     };
     let mut backends = HashMap::new();
