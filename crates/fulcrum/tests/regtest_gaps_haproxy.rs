@@ -144,6 +144,12 @@ fn reg_test_converters_and_fetches_as_haproxy() {
             &[("x-ip", "1.1.1.1, 2.2.2.2"), ("x-ip", "3.3.3.3")],
         )],
         vec![head("/", &[("x-k", "")])],
+        // Connection's close/keep-alive are not headers to haproxy (req.hdr_cnt)
+        vec![head("/", &[("Connection", "keep-alive"), ("x-k", "v")])],
+        vec![head(
+            "/",
+            &[("Connection", "keep-alive, x-k"), ("x-k", "v")],
+        )],
     ];
     let mut diffs = Vec::new();
     for heads in &cases {
@@ -406,4 +412,114 @@ fn peers_section_table_as_haproxy() {
         "{}",
         f.log()
     );
+}
+
+/// A server that answers every request with `Connection: close` (and closes).
+fn closing_server() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for c in l.incoming().take(16) {
+            let Ok(mut c) = c else { continue };
+            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = [0u8; 4096];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut buf) {
+                    Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
+            let _ = c.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\nX-S: 1\r\n\r\nok",
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn res_len_with_a_closing_server_as_haproxy() {
+    if !tool(
+        "res_len_with_a_closing_server_as_haproxy",
+        "haproxy",
+        "haproxy",
+    ) {
+        return;
+    }
+    let app = closing_server();
+    let (hport, fport, _hdir, _h, _f) = start_both("regtest-reslen", |_, port| {
+        format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend fe\n bind 127.0.0.1:{port}\n default_backend be\n\
+             backend be\n http-response set-header x-len %[res.len]\n\
+             \x20http-response set-header x-cnt %[res.hdr_cnt]\n server s 127.0.0.1:{app}\n"
+        )
+    });
+    let len = |port: u16| {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return "no connection".to_string();
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out.lines()
+            .filter(|l| l.starts_with("x-len") || l.starts_with("x-cnt"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (want, got) = (len(hport), len(fport));
+    assert!(want.contains("x-len: "), "{want}");
+    assert_eq!(
+        got, want,
+        "res.len and res.hdr_cnt of an answer with Connection: close"
+    );
+}
+
+/// `http-response` and `http-after-response` conditions on the request's content (`path`,
+/// `req.hdr`): HAProxy 2.6 warns they never match (the request is gone by then), and they
+/// do not; a negated one always does.
+#[test]
+fn response_rules_on_request_content_as_haproxy() {
+    if !tool(
+        "response_rules_on_request_content_as_haproxy",
+        "haproxy",
+        "haproxy",
+    ) {
+        return;
+    }
+    let app = CountingServer::start("app");
+    let (hport, fport, _hdir, _h, _f) = start_both("regtest-resreq", |_, port| {
+        format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend fe\n bind 127.0.0.1:{port}\n acl p path /\n\
+             \x20http-response set-header x-fe-path 1 if {{ path / }}\n\
+             \x20http-response set-header x-fe-hdr 1 if {{ req.hdr(host) -m found }}\n\
+             \x20http-response set-header x-fe-named 1 if p\n\
+             \x20http-response set-header x-fe-method 1 if {{ method GET }}\n\
+             \x20http-after-response set-header x-ar-path 1 if {{ path / }}\n\
+             \x20http-after-response set-header x-ar-not 1 if !{{ path / }}\n\
+             \x20http-after-response set-header x-ar-status 1 if {{ status 200 }}\n\
+             \x20default_backend be\n\
+             backend be\n http-response set-header x-be-path 1 if {{ path / }}\n\
+             \x20server s 127.0.0.1:{app}\n",
+            app = app.port
+        )
+    });
+    let xs = |port: u16| {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return "no connection".to_string();
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        let mut v: Vec<&str> = out.lines().filter(|l| l.starts_with("x-")).collect();
+        v.sort_unstable();
+        v.join(" ")
+    };
+    let (want, got) = (xs(hport), xs(fport));
+    assert!(want.contains("x-ar-not"), "{want}");
+    assert_eq!(got, want);
 }

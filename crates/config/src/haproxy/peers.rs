@@ -128,7 +128,7 @@ fn peers_line(p: &mut Peers, line: &Line<'_>) -> Result<(), String> {
         "disabled" | "enabled" | "enable" | "default-bind" | "default-server" | "log"
         | "shards" => {
             return Err(format!(
-                "'{}' in a peers section is not run by fulcrum (supported: 'peer NAME IP:PORT', 'bind IP:PORT', 'server NAME [IP:PORT]')",
+                "'{}' in a peers section is not run by fulcrum (supported: 'peer NAME IP:PORT', 'bind IP:PORT', 'server NAME [IP:PORT]', 'table NAME ...')",
                 line.keyword()
             ))
         }

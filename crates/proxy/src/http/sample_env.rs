@@ -241,12 +241,19 @@ fn values<'a>(m: &'a Message, name: &'a [u8], split: bool) -> Vec<&'a [u8]> {
 }
 
 /// `hdr_cnt(NAME)`: the comma-separated values of header `name`; without a name, those of
-/// every header (HAProxy's header search matches every header for an empty name).
+/// every header (HAProxy's header search matches every header for an empty name) as its
+/// HTTP/1 parser keeps them: `Connection` without `close`/`keep-alive`.
 fn hdr_cnt(m: &Message, name: &[u8]) -> i64 {
     if name.is_empty() {
         m.fields
             .iter()
-            .map(|fl| m.value(fl).split(|&b| b == b',').count() as i64)
+            .map(
+                |fl| match crate::payload::connection_kept(m.name(fl), m.value(fl)) {
+                    Some(kept) => kept.len(),
+                    None => m.value(fl).split(|&b| b == b',').count(),
+                },
+            )
+            .map(|n| n as i64)
             .sum()
     } else {
         values(m, name, true).len() as i64
