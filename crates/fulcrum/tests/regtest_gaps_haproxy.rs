@@ -523,3 +523,70 @@ fn response_rules_on_request_content_as_haproxy() {
     assert!(want.contains("x-ar-not"), "{want}");
     assert_eq!(got, want);
 }
+
+/// The converters the widened audit found (`be2dec be2hex ub64enc ub64dec secure_memcmp
+/// sha2 digest`) and `req.fhdr_cnt`, on the values of HAProxy's reg-tests and a few more.
+#[test]
+fn reg_test_codec_converters_as_haproxy() {
+    if !tool("reg_test_codec_converters_as_haproxy", "haproxy", "haproxy") {
+        return;
+    }
+    let body = [
+        "d1=%[req.hdr(x-in),be2dec(:,1)]",
+        "d3=%[req.hdr(x-in),be2dec(-,3)]",
+        "d3t=%[req.hdr(x-in),be2dec(::,3,1)]",
+        "h=%[req.hdr(x-in),be2hex]",
+        "h1=%[req.hdr(x-in),be2hex(:,1)]",
+        "h2t=%[req.hdr(x-in),be2hex(-,2,1)]",
+        "u=%[req.hdr(x-in),ub64enc]",
+        "ud=%[req.hdr(x-in),ub64enc,ub64dec]",
+        "sha2=%[req.hdr(x-in),sha2,hex]",
+        "sha224=%[req.hdr(x-in),sha2(224),hex]",
+        "sha512=%[req.hdr(x-in),sha2(512),hex]",
+        "d_sha1=%[req.hdr(x-in),digest(sha1),hex]",
+        "d_sha384=%[req.hdr(x-in),digest(sha384),hex]",
+        "same=%[var(txn.in),secure_memcmp(txn.ref)]",
+        "fcnt=%[req.fhdr_cnt(x-in)] all=%[req.fhdr_cnt]",
+    ]
+    .join(" ");
+    let (hport, fport, _hdir, _h, _f) = start_both("regtest-codec", |_, port| {
+        format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend fe\n bind 127.0.0.1:{port}\n\
+             \x20http-request set-var(txn.in) req.hdr(x-in)\n\
+             \x20http-request set-var(txn.ref) req.hdr(x-ref)\n\
+             \x20http-request return status 200 content-type text/plain lf-string \"{body}\"\n"
+        )
+    });
+    let cases = [
+        vec![head(
+            "/",
+            &[("x-in", "0123456789"), ("x-ref", "0123456789")],
+        )],
+        vec![head(
+            "/",
+            &[("x-in", "abcdefghijklmnopqrstuvwxyz"), ("x-ref", "abc")],
+        )],
+        vec![head("/", &[("x-in", "1")])],
+        vec![head(
+            "/",
+            &[("x-in", "f"), ("x-in", "fo"), ("Connection", "keep-alive")],
+        )],
+        vec![head("/", &[])],
+    ];
+    let mut diffs = Vec::new();
+    for heads in &cases {
+        let (want, got) = (exchange(hport, heads), exchange(fport, heads));
+        if want != got {
+            diffs.push(format!(
+                "{heads:?}\n    haproxy: {want}\n    fulcrum: {got}"
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    let one = exchange(hport, &cases[0]);
+    assert!(
+        one.contains("d3=3158322-3355701-3553080-57") && one.contains("same=1"),
+        "{one}"
+    );
+}

@@ -94,6 +94,7 @@ pub fn reads_http_head(name: &str) -> bool {
             | "hdr_cnt"
             | "req.hdr_ip"
             | "hdr_ip"
+            | "req.fhdr_cnt"
             | "req.cook"
             | "cook"
             | "req.cook_cnt"

@@ -1,6 +1,7 @@
-//! Converters HAProxy 2.4+ added and the reg-tests use: the digests `sha1 crc32c xxh3 xxh32
-//! xxh64` (same results as HAProxy's for the same bytes, from the field's crates) and `iif`.
-//! [`crate::conv::lookup`] finds them after its own table.
+//! Converters HAProxy 2.4+ added and the reg-tests use: the digests `sha1 sha2 digest crc32c
+//! xxh3 xxh32 xxh64` (same results as HAProxy's for the same bytes, from the field's crates)
+//! and `iif`. [`crate::conv::lookup`] finds them after its own table; [`check_args`] refuses
+//! at compile time what HAProxy refuses at startup.
 
 use crate::conv::{Conv, ConvKw};
 use crate::env::Env;
@@ -21,6 +22,31 @@ pub(crate) static MORE_CONVERTERS: &[ConvKw] = &[
         run: |v, _, _| {
             let d = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &bytes(&v));
             Some(Value::Bin(d.as_ref().to_vec()))
+        },
+    },
+    // `sha2([bits])`: SHA-2 of 224, 256 (the default), 384 or 512 bits (binary).
+    ConvKw {
+        name: "sha2",
+        input: Type::Bin,
+        args: &[I],
+        min: 0,
+        out: Type::Bin,
+        run: |v, c, _| {
+            let bits = c.args.first().map_or(256, |a| a.as_int());
+            sha(&format!("sha{bits}"), &bytes(&v)).map(Value::Bin)
+        },
+    },
+    // `digest(NAME)`: the digest OpenSSL names NAME (the SHA family here: `sha1 sha224
+    // sha256 sha384 sha512`; another name is refused at compile time).
+    ConvKw {
+        name: "digest",
+        input: Type::Bin,
+        args: &[S],
+        min: 1,
+        out: Type::Bin,
+        run: |v, c, _| {
+            let name = String::from_utf8_lossy(c.args[0].as_bytes()).to_ascii_lowercase();
+            sha(&name, &bytes(&v)).map(Value::Bin)
         },
     },
     // `crc32c([avalanche])`: CRC-32C (Castagnoli), as `crc32` with its optional full avalanche.
@@ -90,6 +116,46 @@ pub(crate) static MORE_CONVERTERS: &[ConvKw] = &[
         run: iif,
     },
 ];
+
+/// The digests `sha2` and `digest` compute.
+const DIGESTS: &[&str] = &["sha1", "sha224", "sha256", "sha384", "sha512"];
+
+fn sha(name: &str, data: &[u8]) -> Option<Vec<u8>> {
+    use sha2::Digest;
+    Some(match name {
+        "sha1" => ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, data)
+            .as_ref()
+            .to_vec(),
+        "sha224" => sha2::Sha224::digest(data).to_vec(),
+        "sha256" => sha2::Sha256::digest(data).to_vec(),
+        "sha384" => sha2::Sha384::digest(data).to_vec(),
+        "sha512" => sha2::Sha512::digest(data).to_vec(),
+        _ => return None,
+    })
+}
+
+/// HAProxy's startup checks of these converters' arguments.
+pub(crate) fn check_args(name: &str, args: &[crate::fetch::Arg]) -> Result<(), String> {
+    match name {
+        "sha2" => match args.first().map_or(256, |a| a.as_int()) {
+            224 | 256 | 384 | 512 => Ok(()),
+            n => Err(format!("Unsupported number of bits: '{n}'.")),
+        },
+        "digest" => {
+            let n = String::from_utf8_lossy(args.first().map_or(&b""[..], |a| a.as_bytes()))
+                .to_ascii_lowercase();
+            if DIGESTS.contains(&n.as_str()) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "unknown digest '{n}' (fulcrum computes {})",
+                    DIGESTS.join(", ")
+                ))
+            }
+        }
+        _ => crate::conv_codec::check_args(name, args),
+    }
+}
 
 fn iif(v: Value, c: &Conv, _: &dyn Env) -> Option<Value> {
     let truth = match crate::cast::cast(v, Type::Bool)? {
@@ -173,6 +239,33 @@ mod tests {
         };
         let hex: String = d.iter().map(|b| format!("{b:02X}")).collect();
         assert_eq!(hex, "4916D6BDB7F78E6803698CAB32D1586EA457DFC8");
+    }
+
+    /// HAProxy's reg-tests `converter/sha2.vtc` and `digest.vtc` (the input "1").
+    #[test]
+    fn sha2_and_digest_as_haproxy_reg_tests() {
+        let hex = |name: &str, args: Vec<Arg>| match run(name, b"1", args) {
+            crate::Value::Bin(d) => d.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            other => panic!("{name}: {other:?}"),
+        };
+        let sha256 = "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b";
+        assert_eq!(hex("sha2", vec![]), sha256);
+        assert_eq!(hex("sha2", vec![Arg::Int(256)]), sha256);
+        assert_eq!(
+            hex("sha2", vec![Arg::Int(224)]),
+            "e25388fde8290dc286a6164fa2d97e551b53498dcbf7bc378eb1f178"
+        );
+        assert_eq!(
+            hex("digest", vec![Arg::Str(b"sha1".to_vec())]),
+            "356a192b7913b04c54574d18c28d46e6395428ab"
+        );
+        assert_eq!(hex("digest", vec![Arg::Str(b"sha256".to_vec())]), sha256);
+        assert_eq!(
+            hex("digest", vec![Arg::Str(b"sha384".to_vec())]),
+            "47f05d367b0c32e438fb63e6cf4a5f35c2aa2f90dc7543f8a41a0f95ce8a40a313ab5cf36134a2068c4c969cb50db776"
+        );
+        assert!(super::check_args("sha2", &[Arg::Int(128)]).is_err());
+        assert!(super::check_args("digest", &[Arg::Str(b"md5".to_vec())]).is_err());
     }
 
     #[test]

@@ -15,6 +15,7 @@
 pub mod acl;
 pub mod cast;
 pub mod conv;
+mod conv_codec;
 mod conv_more;
 mod conv_table;
 mod encode;

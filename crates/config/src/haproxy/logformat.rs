@@ -91,6 +91,8 @@ pub const HTTP_FETCHES: &[&str] = &[
     "hdr_cnt",
     "req.hdr_ip",
     "hdr_ip",
+    "req.fhdr_cnt",
+    "res.fhdr_cnt",
     "http_first_req",
     "req.cook",
     "cook",

@@ -240,26 +240,6 @@ fn values<'a>(m: &'a Message, name: &'a [u8], split: bool) -> Vec<&'a [u8]> {
     out
 }
 
-/// `hdr_cnt(NAME)`: the comma-separated values of header `name`; without a name, those of
-/// every header (HAProxy's header search matches every header for an empty name) as its
-/// HTTP/1 parser keeps them: `Connection` without `close`/`keep-alive`.
-fn hdr_cnt(m: &Message, name: &[u8]) -> i64 {
-    if name.is_empty() {
-        m.fields
-            .iter()
-            .map(
-                |fl| match crate::payload::connection_kept(m.name(fl), m.value(fl)) {
-                    Some(kept) => kept.len(),
-                    None => m.value(fl).split(|&b| b == b',').count(),
-                },
-            )
-            .map(|n| n as i64)
-            .sum()
-    } else {
-        values(m, name, true).len() as i64
-    }
-}
-
 /// Cookie `name`'s values in `Cookie` (request) or `Set-Cookie` (response) headers.
 fn cookies<'a>(m: &'a Message, header: &'a [u8], name: &'a [u8]) -> Vec<&'a [u8]> {
     let mut out = Vec::new();
@@ -471,10 +451,12 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             }
             "req.hdr_ip" | "hdr_ip" => {
                 let v = values(req?, str_arg(f, 0), true);
-                hdr_ip::parse(pick(v.into_iter(), int_arg(f, 1))?)
+                headers::parse(pick(v.into_iter(), int_arg(f, 1))?)
             }
             "req.hdr_cnt" | "hdr_cnt" => Some(Value::Sint(hdr_cnt(req?, str_arg(f, 0)))),
             "res.hdr_cnt" => Some(Value::Sint(hdr_cnt(res?, str_arg(f, 0)))),
+            "req.fhdr_cnt" => Some(Value::Sint(fhdr_cnt(req?, str_arg(f, 0)))),
+            "res.fhdr_cnt" => Some(Value::Sint(fhdr_cnt(res?, str_arg(f, 0)))),
             "req.cook" | "cook" => s(pick(
                 cookies(req?, b"cookie", str_arg(f, 0)).into_iter(),
                 None,
@@ -560,7 +542,8 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
     }
 }
 
-mod hdr_ip;
+mod headers;
+use headers::{fhdr_cnt, hdr_cnt};
 mod vars;
 
 mod auth;

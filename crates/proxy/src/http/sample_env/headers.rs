@@ -1,8 +1,12 @@
-//! `req.hdr_ip(NAME[,OCC])` / `hdr_ip`: a header value read as an address, as HAProxy 2.6's
+//! Header fetches as HAProxy 2.6 answers them where fulcrum's plain header lookups would not:
+//! `req.hdr_ip(NAME[,OCC])` / `hdr_ip`, a header value read as an address as its
 //! `smp_fetch_hdr_ip` reads it — a whole dotted IPv4 address (its `url2ipv4`: up to three
 //! digits an octet, leading zeros allowed), the same followed by `:PORT` (0-65535), or a
-//! whole IPv6 address without brackets; anything else has no value.
+//! whole IPv6 address without brackets; anything else has no value — and the counts
+//! `hdr_cnt`/`fhdr_cnt` without a name (every header, as its HTTP/1 parser keeps them).
 
+use super::values;
+use crate::http::message::Message;
 use fulcrum_sample::Value;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -76,6 +80,42 @@ fn url2ipv4(s: &[u8]) -> Option<(Ipv4Addr, usize)> {
     }
     let b = |k: usize| octets[k] as u8;
     Some((Ipv4Addr::new(b(0), b(1), b(2), b(3)), i))
+}
+
+/// `hdr_cnt(NAME)`: the comma-separated values of header `name`; without a name, those of
+/// every header (HAProxy's header search matches every header for an empty name) as its
+/// HTTP/1 parser keeps them: `Connection` without `close`/`keep-alive`.
+pub(super) fn hdr_cnt(m: &Message, name: &[u8]) -> i64 {
+    if name.is_empty() {
+        m.fields
+            .iter()
+            .map(
+                |fl| match crate::payload::connection_kept(m.name(fl), m.value(fl)) {
+                    Some(kept) => kept.len(),
+                    None => m.value(fl).split(|&b| b == b',').count(),
+                },
+            )
+            .map(|n| n as i64)
+            .sum()
+    } else {
+        values(m, name, true).len() as i64
+    }
+}
+
+/// `fhdr_cnt(NAME)`: the lines of header `name` (every header's without a name, as HAProxy's
+/// HTTP/1 parser keeps them: a `Connection` line left empty is gone).
+pub(super) fn fhdr_cnt(m: &Message, name: &[u8]) -> i64 {
+    if name.is_empty() {
+        m.fields
+            .iter()
+            .filter(|fl| {
+                crate::payload::connection_kept(m.name(fl), m.value(fl))
+                    .is_none_or(|kept| !kept.is_empty())
+            })
+            .count() as i64
+    } else {
+        m.headers(name).count() as i64
+    }
 }
 
 #[cfg(test)]
