@@ -590,3 +590,67 @@ fn reg_test_codec_converters_as_haproxy() {
         "{one}"
     );
 }
+
+/// A server that answers in HTTP/1.0 with a cacheable body (and closes).
+fn http10_server() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for c in l.incoming().take(16) {
+            let Ok(mut c) = c else { continue };
+            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = [0u8; 4096];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut buf) {
+                    Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
+            let _ = c.write_all(
+                b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nCache-Control: max-age=60\r\n\r\nok",
+            );
+        }
+    });
+    port
+}
+
+/// A cache hit of a stored HTTP/1.0 answer: the status line says HTTP/1.0, as haproxy's.
+#[test]
+fn cache_hit_of_an_http10_answer_as_haproxy() {
+    if !tool(
+        "cache_hit_of_an_http10_answer_as_haproxy",
+        "haproxy",
+        "haproxy",
+    ) {
+        return;
+    }
+    let app = http10_server();
+    let (hport, fport, _hdir, _h, _f) = start_both("regtest-cache10", |_, port| {
+        format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             cache c\n total-max-size 4\n max-age 60\n\
+             frontend fe\n bind 127.0.0.1:{port}\n default_backend be\n\
+             backend be\n http-request cache-use c\n http-response cache-store c\n\
+             \x20server s 127.0.0.1:{app}\n"
+        )
+    });
+    let status = |port: u16| {
+        (0..2)
+            .map(|_| {
+                let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+                    return "no connection".to_string();
+                };
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let _ = s.write_all(b"GET /c HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+                let mut out = String::new();
+                let _ = s.read_to_string(&mut out);
+                out.lines().next().unwrap_or("").to_string()
+            })
+            .collect::<Vec<_>>()
+            .join(" / ")
+    };
+    let (want, got) = (status(hport), status(fport));
+    assert!(want.contains("200"), "{want}");
+    assert_eq!(got, want, "status lines of a miss then a hit");
+}

@@ -69,7 +69,7 @@ pub(crate) static CODEC_CONVERTERS: &[ConvKw] = &[
                     c => c,
                 })
                 .collect();
-            while std.len() % 4 != 0 {
+            while !std.len().is_multiple_of(4) {
                 std.push(b'=');
             }
             crate::encode::unbase64(&std).map(Value::Bin)

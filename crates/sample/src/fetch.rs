@@ -254,7 +254,7 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("req.hdr", [S, I], 0, Str, Request),
     kw!("hdr", [S, I], 0, Str, Request),
     kw!("req.fhdr", [S, I], 0, Str, Request),
-    kw!("fhdr", [S, I], 0, Str, Request),
+    // (no `fhdr`: HAProxy 2.6 has only `req.fhdr`, and refuses `fhdr` as an unknown fetch)
     kw!("req.hdr_cnt", [S], 0, Sint, Request),
     kw!("req.fhdr_cnt", [S], 0, Sint, Request),
     kw!("req.hdr_ip", [S, I], 1, Addr, Request),

@@ -86,7 +86,6 @@ pub const HTTP_FETCHES: &[&str] = &[
     "req.hdr",
     "hdr",
     "req.fhdr",
-    "fhdr",
     "req.hdr_cnt",
     "hdr_cnt",
     "req.hdr_ip",
