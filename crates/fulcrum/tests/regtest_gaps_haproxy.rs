@@ -547,6 +547,7 @@ fn reg_test_codec_converters_as_haproxy() {
         "d_sha384=%[req.hdr(x-in),digest(sha384),hex]",
         "same=%[var(txn.in),secure_memcmp(txn.ref)]",
         "fcnt=%[req.fhdr_cnt(x-in)] all=%[req.fhdr_cnt]",
+        "b=%[bool(false)] t=%[bool(true)] o=%[bool(1)] z=%[bool(0)]",
     ]
     .join(" ");
     let (hport, fport, _hdir, _h, _f) = start_both("regtest-codec", |_, port| {
@@ -653,4 +654,95 @@ fn cache_hit_of_an_http10_answer_as_haproxy() {
     let (want, got) = (status(hport), status(fport));
     assert!(want.contains("200"), "{want}");
     assert_eq!(got, want, "status lines of a miss then a hit");
+}
+
+/// A server answering `/NNN` with status NNN, its head first and its 10-byte body 200 ms
+/// later (and closing).
+fn slow_body_server() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for c in l.incoming().take(32) {
+            let Ok(mut c) = c else { continue };
+            std::thread::spawn(move || {
+                let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = [0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match c.read(&mut buf) {
+                        Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                        _ => return,
+                    }
+                }
+                let text = String::from_utf8_lossy(&got).to_string();
+                let status = text
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|p| p.trim_start_matches('/').parse::<u16>().ok())
+                    .unwrap_or(200);
+                let head = format!("HTTP/1.1 {status} X\r\nContent-Length: 10\r\n\r\n");
+                let _ = c.write_all(head.as_bytes());
+                std::thread::sleep(Duration::from_millis(200));
+                let _ = c.write_all(b"0123456789");
+            });
+        }
+    });
+    port
+}
+
+/// `http-response wait-for-body` rules with conditions on the answer (the reg-test's
+/// `status eq 200` / `status eq 201` pair): the first that matches waits, `res.len` then
+/// counts the body, as on haproxy; an answer none matches is not waited for.
+#[test]
+fn conditional_response_waits_as_haproxy() {
+    if !tool(
+        "conditional_response_waits_as_haproxy",
+        "haproxy",
+        "haproxy",
+    ) {
+        return;
+    }
+    let app = slow_body_server();
+    let (hport, fport, _hdir, _h, _f) = start_both("regtest-reswait", |_, port| {
+        format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend fe\n bind 127.0.0.1:{port}\n default_backend be\n\
+             backend be\n\
+             \x20http-response wait-for-body time 2s if {{ status eq 200 }}\n\
+             \x20http-response wait-for-body time 2s at-least 5 if {{ status eq 201 }}\n\
+             \x20http-response set-header x-len %[res.len]\n server s 127.0.0.1:{app}\n"
+        )
+    });
+    let get = |port: u16, path: &str| {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return "no connection".to_string();
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let req = format!("GET {path} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        let _ = s.write_all(req.as_bytes());
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        let status = out.lines().next().unwrap_or("").to_string();
+        let len = out
+            .lines()
+            .find(|l| l.starts_with("x-len"))
+            .unwrap_or("")
+            .to_string();
+        format!("{status} {len}")
+    };
+    let mut diffs = Vec::new();
+    for p in ["/200", "/201", "/202"] {
+        let (want, got) = (get(hport, p), get(fport, p));
+        if want != got {
+            diffs.push(format!("GET {p}\n    haproxy: {want}\n    fulcrum: {got}"));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    let waited = get(hport, "/200");
+    let not = get(hport, "/202");
+    assert_ne!(
+        waited,
+        not.replace("202", "200"),
+        "the wait shows in res.len: {waited} / {not}"
+    );
 }

@@ -335,6 +335,17 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
             }
         }
     }
+    if kw.name == "bool"
+        && !matches!(
+            args.first().map(Arg::as_bytes),
+            Some(b"true" | b"false" | b"0" | b"1")
+        )
+    {
+        return Err(CompileError::at(
+            first.col,
+            "invalid args in fetch method 'bool' : Expects 'true', 'false', '0' or '1'.",
+        ));
+    }
     if kw.name == "var" && !matches!(args.first(), Some(Arg::Var(..))) {
         return Err(CompileError::at(
             first.col,

@@ -144,7 +144,8 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("always_false", [], 0, Bool, Nothing),
     kw!("str", [S], 0, Str, Nothing),
     kw!("int", [I], 1, Sint, Nothing),
-    kw!("bool", [I], 1, Bool, Nothing),
+    // `bool(true|false|1|0)`: HAProxy 2.6 takes these four words only.
+    kw!("bool", [S], 1, Bool, Nothing),
     kw!("ipv4", [S], 1, Ipv4, Nothing),
     kw!("ipv6", [S], 1, Ipv6, Nothing),
     kw!("meth", [S], 1, Meth, Nothing),
@@ -398,7 +399,7 @@ pub fn eval(f: &Fetch, env: &dyn Env) -> Option<Value> {
         // `str()` / `str`: the empty string, as HAProxy.
         "str" => Some(Value::Str(arg(0).map_or(&b""[..], Arg::as_bytes).to_vec())),
         "int" => Some(Value::Sint(arg(0)?.as_int())),
-        "bool" => Some(Value::Bool(arg(0)?.as_int() != 0)),
+        "bool" => Some(Value::Bool(matches!(arg(0)?.as_bytes(), b"true" | b"1"))),
         "ipv4" | "ipv6" | "meth" => {
             crate::cast::cast(Value::Str(arg(0)?.as_bytes().to_vec()), f.kw.out)
         }

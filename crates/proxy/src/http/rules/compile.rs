@@ -204,13 +204,9 @@ pub fn compile(
                 *tunnel,
                 u64::try_from(value.as_millis()).unwrap_or(u64::MAX - 1),
             ),
-            HttpAction::WaitForBody(_) => {
-                // The state splits a chain at its wait (`state::BodyWait`): none reaches here.
-                return Err(acl::AclError(format!(
-                    "{}: 'http-request wait-for-body' is run by fulcrum only in a frontend or listen's own rules",
-                    r.span
-                )));
-            }
+            // `http-response wait-for-body` before a proxy's other response rules (the
+            // `http-request` ones are split off by the state: `state::BodyWait`).
+            HttpAction::WaitForBody(w) => Action::WaitBody(w.clone()),
             HttpAction::Conn(_) | HttpAction::DisableL7Retry | HttpAction::EarlyHint { .. } => {
                 return Err(acl::AclError(format!(
                     "{}: this action is not run by fulcrum yet",
