@@ -746,3 +746,67 @@ fn conditional_response_waits_as_haproxy() {
         "the wait shows in res.len: {waited} / {not}"
     );
 }
+
+/// `json_query` on request bodies (the reg-test `converter/json_query.vtc`'s paths and types).
+#[test]
+fn json_query_as_haproxy() {
+    if !tool("json_query_as_haproxy", "haproxy", "haproxy") {
+        return;
+    }
+    let body = [
+        "iss=%[var(txn.iss)]",
+        "int=%[var(txn.int)]",
+        "dbl=%[var(txn.dbl)]",
+        "t=%[var(txn.t)]",
+        "arr=%[var(txn.arr)]",
+        "obj=%[var(txn.obj)]",
+        "deep=%[var(txn.deep)]",
+    ]
+    .join(" ");
+    let (hport, fport, _hdir, _h, _f) = start_both("regtest-json", |_, port| {
+        format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             \x20option http-buffer-request\n\
+             frontend fe\n bind 127.0.0.1:{port}\n\
+             \x20http-request set-var(txn.iss) req.body,json_query('$.iss')\n\
+             \x20http-request set-var(txn.int) req.body,json_query('$.integer',\"int\"),add(1)\n\
+             \x20http-request set-var(txn.dbl) req.body,json_query('$.double')\n\
+             \x20http-request set-var(txn.t) req.body,json_query('$.boolean-true')\n\
+             \x20http-request set-var(txn.arr) req.body,json_query('$.my\\.key')\n\
+             \x20http-request set-var(txn.obj) req.body,json_query('$.o')\n\
+             \x20http-request set-var(txn.deep) req.body,json_query('$.o.a[1]')\n\
+             \x20http-request return status 200 content-type text/plain lf-string \"{body}\"\n"
+        )
+    });
+    let post = |port: u16, json: &str| {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+            return "no connection".to_string();
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n{json}",
+            json.len()
+        );
+        let _ = s.write_all(req.as_bytes());
+        read_answer(&mut s)
+    };
+    let mut diffs = Vec::new();
+    for json in [
+        r#"{"iss":"kubernetes.io/serviceaccount"}"#,
+        r#"{"integer":4,"double":4.5,"boolean-true":true}"#,
+        r#"{"integer":-4,"double":1234567.25}"#,
+        r#"{"my.key":["val1","val2","val3"],"key2":"val4"}"#,
+        // an ASCII `\u` escape (mjson writes `\u00XX` as one byte, gives up on others;
+        // fulcrum writes any character in UTF-8: README)
+        r#"{"o":{"a":["x","y\u0041"]}}"#,
+        "not json",
+    ] {
+        let (want, got) = (post(hport, json), post(fport, json));
+        if want != got {
+            diffs.push(format!("{json}\n    haproxy: {want}\n    fulcrum: {got}"));
+        }
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    let one = post(hport, r#"{"integer":4,"double":4.5,"boolean-true":true}"#);
+    assert!(one.contains("int=5") && one.contains("dbl=4.5"), "{one}");
+}

@@ -293,6 +293,7 @@ pub fn lookup(name: &str) -> Option<&'static ConvKw> {
         .iter()
         .chain(crate::conv_more::MORE_CONVERTERS)
         .chain(crate::conv_codec::CODEC_CONVERTERS)
+        .chain(crate::conv_json::JSON_CONVERTERS)
         .find(|k| k.name == name)
         .or_else(|| map_kw(name))
 }

@@ -16,6 +16,7 @@ pub mod acl;
 pub mod cast;
 pub mod conv;
 mod conv_codec;
+mod conv_json;
 mod conv_more;
 mod conv_table;
 mod encode;
