@@ -64,7 +64,8 @@ impl Frontend {
 }
 
 /// A frontend's `http-request wait-for-body` in the middle of its chain (or with a
-/// condition): the rules before it are the frontend's `http_request`; these run after.
+/// condition): the rules before the first are the frontend's `http_request`; each wait's
+/// `after` runs up to the next one.
 pub struct BodyWait {
     pub cond: Option<Cond>,
     pub wait: fulcrum_config::model::WaitForBody,
@@ -102,8 +103,9 @@ pub struct Frontend {
     /// `tcp-response content` rules of the backends and listens that have some, by name,
     /// with their `tcp-response inspect-delay` (TCP mode).
     pub backend_tcp_response: Arc<HashMap<String, TcpResponse>>,
-    /// `http-request wait-for-body` in the middle of the chain, and the rules after it.
-    pub body_wait: Option<BodyWait>,
+    /// `http-request wait-for-body` rules in the middle of the chain, each with the rules
+    /// after it (up to the next).
+    pub body_waits: Vec<BodyWait>,
     /// Every stick table, and this frontend's own.
     pub tables: Arc<Tables>,
     pub own_table: Option<Arc<Table>>,

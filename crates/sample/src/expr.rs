@@ -337,6 +337,17 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
             }
         }
     }
+    if kw.name == "bool"
+        && !matches!(
+            args.first().map(Arg::as_bytes),
+            Some(b"true" | b"false" | b"0" | b"1")
+        )
+    {
+        return Err(CompileError::at(
+            first.col,
+            "invalid args in fetch method 'bool' : Expects 'true', 'false', '0' or '1'.",
+        ));
+    }
     if kw.name == "var" && !matches!(args.first(), Some(Arg::Var(..))) {
         return Err(CompileError::at(
             first.col,
@@ -367,6 +378,8 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
             ));
         }
         let args = compile_args(st.name, ckw.args, ckw.min, st.col, &st.args)?;
+        crate::conv_more::check_args(ckw.name, &args)
+            .map_err(|e| CompileError::at(st.col, format!("{}: {e}", st.name)))?;
         let regex = if ckw.name == "regsub" {
             let icase = args.get(2).is_some_and(|f| f.as_bytes().contains(&b'i'));
             let pat = String::from_utf8_lossy(args[0].as_bytes()).into_owned();

@@ -15,6 +15,9 @@
 pub mod acl;
 pub mod cast;
 pub mod conv;
+mod conv_codec;
+mod conv_json;
+mod conv_more;
 mod conv_table;
 mod encode;
 /// Base64 text to bytes (the `b64dec` converter's decoder; also TLS ticket key files).

@@ -6,7 +6,7 @@
 //! Keyword parsing lives in the sibling modules; cross-proxy checks live in `validate.rs`.
 
 mod acl;
-mod after_response;
+pub(crate) mod after_response;
 mod api;
 mod bind;
 pub mod cache;

@@ -24,6 +24,13 @@ fn var_name(word: &str, prefix: &str) -> Result<(String, String), String> {
     if name.is_empty() {
         return Err(format!("'{word}': empty variable name"));
     }
+    // HAProxy 2.5+'s conditions (`set-var(txn.x,ifnotexists)`): refused rather than read as
+    // part of the name.
+    if let Some((_, conds)) = name.split_once(',') {
+        return Err(format!(
+            "'{word}': the set-var conditions ('{conds}') are not run by fulcrum yet"
+        ));
+    }
     Ok((scope.to_string(), name.to_string()))
 }
 

@@ -57,11 +57,18 @@ pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCod
     // A stick table's `store` list is read as `run` reads it (types, periods, arrays).
     let sticks: Vec<String> = sticks
         .into_iter()
-        .chain(loaded.config.proxies.iter().filter_map(|p| {
-            let t = p.stick_table.as_ref()?;
-            let e = fulcrum_proxy::track::parse_store(t).err()?;
-            Some(format!("{}: {e}", t.span))
-        }))
+        .chain(
+            loaded
+                .config
+                .proxies
+                .iter()
+                .filter_map(|p| p.stick_table.as_ref())
+                .chain(loaded.config.peers_tables().map(|(_, t)| t))
+                .filter_map(|t| {
+                    let e = fulcrum_proxy::track::parse_store(t).err()?;
+                    Some(format!("{}: {e}", t.span))
+                }),
+        )
         .collect();
     for msg in &sticks {
         eprintln!("{}", error_line(msg));
