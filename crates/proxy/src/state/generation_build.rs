@@ -34,6 +34,8 @@ pub fn build_with(
     services: &dyn Services,
     serving: &watch::Receiver<Serving>,
 ) -> Result<Generation, ProxyError> {
+    // Map and ACL files named relatively under `default-path` are read where the parser found them.
+    fulcrum_sample::files::install(&config.global.keywords.pattern_files);
     // Everything compiled for this generation shares one registry of maps and ACL files.
     let patterns = Arc::new(fulcrum_sample::registry::Registry::default());
     let gen = fulcrum_sample::registry::scope(&patterns, || {
