@@ -17,6 +17,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         "leaves: errors, clocks, counters, addresses, client streams, pure algorithms",
         &[
             "error",
+            // A generation's "end now" signal: `hard-stop-after`, `mworker-max-reloads` (tokio).
+            "end",
             "clock",
             "net",
             "counters",
