@@ -15,9 +15,12 @@ use std::sync::{Arc, RwLock};
 
 static TABLE: RwLock<Option<Arc<HashMap<String, PathBuf>>>> = RwLock::new(None);
 
+/// Names resolved: (as written, file to read).
+type Resolved = Vec<(String, PathBuf)>;
+
 thread_local! {
     /// The directory of the config line being parsed, and the names resolved under it.
-    static BASE: RefCell<Option<(PathBuf, Vec<(String, PathBuf)>)>> = const { RefCell::new(None) };
+    static BASE: RefCell<Option<(PathBuf, Resolved)>> = const { RefCell::new(None) };
 }
 
 /// Installs the names a configuration resolved (name as written, file to read).
@@ -30,7 +33,7 @@ pub fn install(resolved: &[(String, PathBuf)]) {
 
 /// Runs `f` (one config line) with relative file names read under `base`; returns what `f`
 /// returned and the names resolved meanwhile.
-pub fn with_base<T>(base: &Path, f: impl FnOnce() -> T) -> (T, Vec<(String, PathBuf)>) {
+pub fn with_base<T>(base: &Path, f: impl FnOnce() -> T) -> (T, Resolved) {
     let outer = BASE.with(|b| b.replace(Some((base.to_path_buf(), Vec::new()))));
     let out = f();
     let seen = BASE
