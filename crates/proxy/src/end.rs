@@ -4,8 +4,9 @@
 //!
 //! Every frontend of a generation holds its [`End`]. When the configuration can end its
 //! connections (one of the two keywords is set), each connection's task is registered at
-//! spawn ([`spawn`]: one lock per connection, nothing per request); otherwise nothing is
-//! registered and the signal costs a flag test per connection. [`End::end_now`] aborts every
+//! spawn and leaves when it ends ([`spawn`]: a few uncontended locks per connection, nothing
+//! per request, no finished task kept); otherwise nothing is registered and the signal costs
+//! a flag test per connection. [`End::end_now`] aborts every
 //! registered task (its sockets close with it, whatever it was doing: a request, a TCP relay,
 //! a tunnel, an HTTP/2 connection) and marks the generation ended: a task registered later (a
 //! parked keep-alive connection waking up) is aborted at once, and the parking lots close the
@@ -30,9 +31,10 @@ pub struct End {
 
 #[derive(Debug, Default)]
 struct State {
-    tasks: Vec<AbortHandle>,
-    /// Finished tasks are dropped from `tasks` when it grows past this.
-    prune_at: usize,
+    /// One slot per live registered task: (its number, its handle once spawned).
+    slots: Vec<Option<(u64, Option<AbortHandle>)>>,
+    free: Vec<usize>,
+    seq: u64,
 }
 
 impl End {
@@ -63,44 +65,96 @@ impl End {
         }
     }
 
-    fn track(&self, task: AbortHandle) {
+    /// A slot for a task about to be spawned (None: the generation has ended).
+    fn reserve(&self) -> Option<(usize, u64)> {
         let mut s = self.lock();
         if self.ended() {
-            // ended while it was being spawned: it goes too
+            return None;
+        }
+        s.seq += 1;
+        let entry = Some((s.seq, None));
+        let key = match s.free.pop() {
+            Some(k) => {
+                s.slots[k] = entry;
+                k
+            }
+            None => {
+                s.slots.push(entry);
+                s.slots.len() - 1
+            }
+        };
+        Some((key, s.seq))
+    }
+
+    /// The task of slot `key` is spawned: kept to be aborted (at once if ended meanwhile).
+    fn fill(&self, (key, seq): (usize, u64), task: AbortHandle) {
+        let mut s = self.lock();
+        if self.ended() {
             task.abort();
             return;
         }
-        if s.tasks.len() >= s.prune_at {
-            s.tasks.retain(|t| !t.is_finished());
-            s.prune_at = (s.tasks.len() * 2).max(64);
+        if let Some(Some((n, h))) = s.slots.get_mut(key) {
+            if *n == seq {
+                *h = Some(task);
+            }
         }
-        s.tasks.push(task);
+    }
+
+    /// The task of slot `key` ended: its slot is free.
+    fn release(&self, (key, seq): (usize, u64)) {
+        let mut s = self.lock();
+        if matches!(s.slots.get(key), Some(Some((n, _))) if *n == seq) {
+            s.slots[key] = None;
+            s.free.push(key);
+        }
     }
 
     /// Ends every connection of the generation now; returns how many tasks were aborted.
     pub fn end_now(&self) -> usize {
-        let tasks = {
+        let tasks: Vec<AbortHandle> = {
             let mut s = self.lock();
             self.ended.store(true, std::sync::atomic::Ordering::Release);
-            std::mem::take(&mut s.tasks)
+            s.free.clear();
+            std::mem::take(&mut s.slots)
+                .into_iter()
+                .filter_map(|slot| slot.and_then(|(_, h)| h))
+                .collect()
         };
-        let live = tasks.iter().filter(|t| !t.is_finished()).count();
-        for t in tasks {
+        for t in &tasks {
             t.abort();
         }
-        live
+        tasks.len()
     }
 }
 
-/// Spawns a connection's task on the current runtime, registered with `end` when given.
+/// Frees a task's slot when the task ends (finished or aborted).
+struct Registered(Arc<End>, (usize, u64));
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.0.release(self.1);
+    }
+}
+
+/// Spawns a connection's task on the current runtime, registered with `end` when given (a
+/// task of an ended generation is not run: dropping it closes its connection).
 pub fn spawn<F>(end: Option<Arc<End>>, task: F)
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    let handle = tokio::spawn(task);
-    if let Some(end) = end {
-        end.track(handle.abort_handle());
-    }
+    let Some(end) = end else {
+        tokio::spawn(task);
+        return;
+    };
+    let Some(slot) = end.reserve() else {
+        return;
+    };
+    let registered = Registered(end.clone(), slot);
+    let handle = tokio::spawn(async move {
+        let _registered = registered;
+        task.await
+    });
+    end.fill(slot, handle.abort_handle());
 }
 
 /// The generations reloads replaced whose connections may still run.
@@ -184,6 +238,22 @@ mod tests {
             rx.await.is_err(),
             "a task spawned after the end is aborted too"
         );
+    }
+
+    #[tokio::test]
+    async fn a_finished_task_leaves_its_slot() {
+        let end = End::new(true, None);
+        for _ in 0..3 {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            spawn(end.tracker(), async move {
+                let _ = tx.send(());
+            });
+            let _ = rx.await;
+            tokio::task::yield_now().await;
+        }
+        let s = end.lock();
+        assert!(s.slots.iter().all(Option::is_none), "{:?}", s.slots);
+        assert_eq!(s.slots.len(), 1, "the slot is reused");
     }
 
     #[test]
