@@ -11,7 +11,7 @@
 //! a tunnel, an HTTP/2 connection) and marks the generation ended: a task registered later (a
 //! parked keep-alive connection waking up) is aborted at once, and the parking lots close the
 //! parked connections of an ended generation when asked (`park::close_stopping`, run on each
-//! worker by the runtime). [`Replaced`] keeps the generations a reload replaced and ends them
+//! worker). [`Replaced`] keeps the generations a reload replaced and ends them
 //! on time.
 
 use std::sync::{Arc, Mutex, Weak};
@@ -188,13 +188,20 @@ impl Replaced {
     }
 }
 
-/// Closes the parked connections of an ended generation (on every worker: the runtime's).
-pub type Wake = Arc<dyn Fn() + Send + Sync>;
-
 /// A reload replaced `old`: the generations now more than `max_reloads` reloads old end now,
 /// and `old`'s own connections end after its `hard-stop-after` (a timer on the current
-/// runtime). `wake` closes what is parked once a generation has ended.
-pub fn retire(replaced: &mut Replaced, old: &Arc<End>, max_reloads: Option<u32>, wake: Wake) {
+/// runtime). Once a generation has ended, what is parked on the `workers` closes.
+pub fn retire(
+    replaced: &mut Replaced,
+    old: &Arc<End>,
+    max_reloads: Option<u32>,
+    workers: Vec<tokio::runtime::Handle>,
+) {
+    let wake = move || {
+        for w in &workers {
+            w.spawn(async { crate::park::close_stopping() });
+        }
+    };
     for due in replaced.reload(old, max_reloads) {
         let n = due.end_now();
         tracing::info!("mworker-max-reloads: a configuration replaced more than {} times ended its {n} connection(s)", max_reloads.unwrap_or(0));

@@ -421,15 +421,12 @@ impl Runtime {
             fe.retire.notify_waiters();
         }
         // its connections end after its `hard-stop-after`, or N reloads later (`end.rs`)
-        let workers: Vec<_> = self.workers.iter().map(|w| w.handle.clone()).collect();
-        let wake: crate::end::Wake = Arc::new(move || {
-            for w in &workers {
-                w.spawn(async { crate::park::close_stopping() });
-            }
-        });
-        let max = config.global.keywords.mworker_max_reloads;
-        let old = running.gen.end.clone();
-        crate::end::retire(&mut running.replaced, &old, max, wake);
+        let workers = self.workers.iter().map(|w| w.handle.clone()).collect();
+        let (old, max) = (
+            running.gen.end.clone(),
+            config.global.keywords.mworker_max_reloads,
+        );
+        crate::end::retire(&mut running.replaced, &old, max, workers);
         // Idle server connections to servers that are gone are dropped on every worker.
         let alive: Arc<HashSet<u64>> = Arc::new(
             gen.backends
