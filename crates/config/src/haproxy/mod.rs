@@ -213,20 +213,7 @@ impl Parser {
                 env: &*env,
                 paths: &paths,
             };
-            match &paths.base {
-                // map and `-f` files named on this line are read under the base
-                Some(base) => {
-                    let ((), seen) =
-                        fulcrum_sample::files::with_base(base, || self.line(&line, diags));
-                    for (name, file) in seen {
-                        let files = &mut self.global.keywords.pattern_files;
-                        if !files.iter().any(|(n, _)| *n == name) {
-                            files.push((name, file));
-                        }
-                    }
-                }
-                None => self.line(&line, diags),
-            }
+            self.line(&line, diags);
         }
         blocks.finish(diags);
         // A section never continues into the next file.
@@ -360,6 +347,20 @@ impl Parser {
     }
 
     fn line(&mut self, line: &Line<'_>, diags: &mut Diagnostics) {
+        // map and `-f` files named on the line are read under its base (`paths.rs`)
+        let Some(base) = &line.paths.base else {
+            return self.keyword_line(line, diags);
+        };
+        let ((), seen) = fulcrum_sample::files::with_base(base, || self.keyword_line(line, diags));
+        for (name, file) in seen {
+            let files = &mut self.global.keywords.pattern_files;
+            if !files.iter().any(|(n, _)| *n == name) {
+                files.push((name, file));
+            }
+        }
+    }
+
+    fn keyword_line(&mut self, line: &Line<'_>, diags: &mut Diagnostics) {
         let kw = line.keyword();
         if is_section_keyword(kw) {
             self.close_section();
