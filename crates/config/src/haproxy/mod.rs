@@ -119,6 +119,10 @@ pub struct Parser {
     env: std::rc::Rc<EnvFn>,
     /// What `setenv` and its siblings did so far (`env` sees it).
     env_ops: keywords::EnvOps,
+    /// `default-path`: the policy in force (it carries over to later files).
+    default_path: paths::Policy,
+    /// The lines' base directory and TLS bases (`paths.rs`).
+    paths: std::rc::Rc<paths::Paths>,
     cluster: Option<crate::model::Cluster>,
     peers: Vec<crate::model::Peers>,
     /// `http-errors` sections read so far.
@@ -132,10 +136,6 @@ pub struct Parser {
     userlist_diags: Diagnostics,
     /// Fetches naming a backend or server (`nbsrv(B)`...), checked once every proxy is read.
     fetch_refs: Vec<fetch_refs::Use>,
-    /// `default-path`: the policy in force (it carries over to later files).
-    default_path: paths::Policy,
-    /// The lines' base directory and TLS bases (`paths.rs`).
-    paths: std::rc::Rc<paths::Paths>,
 }
 
 impl Default for Parser {
