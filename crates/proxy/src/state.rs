@@ -141,6 +141,8 @@ pub struct Frontend {
     pub retired: AtomicBool,
     /// Woken when `retired` is set: HTTP/2 connections send GOAWAY (`http::h2`).
     pub retire: tokio::sync::Notify,
+    /// The generation's "end now" signal (`hard-stop-after`, `mworker-max-reloads`).
+    pub end: Arc<crate::end::End>,
     /// Connections currently open on this frontend (log field `fc`).
     pub conns: AtomicU64,
     /// The proxy's number (its `id`, or HAProxy's automatic one): stats `iid`, `fe_id`.
@@ -186,6 +188,8 @@ pub struct Generation {
     /// Map files and ACL patterns of this generation (the runtime socket's `show map`,
     /// `add acl`, ...): one table per file, shared by every rule naming it.
     pub patterns: Arc<fulcrum_sample::registry::Registry>,
+    /// Ends its connections when a reload or a stop says so (`end.rs`).
+    pub end: Arc<crate::end::End>,
 }
 
 /// Every proxy of one configuration generation (held weakly so a generation is freed when it

@@ -14,7 +14,7 @@ use crate::map::{Map, Match};
 use crate::registry::Registry;
 use crate::value::{Type, Value};
 use regex::bytes::Regex;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 /// A compiled expression.
@@ -91,12 +91,7 @@ impl Compiler {
     }
 
     fn map(&mut self, file: &str, how: Match) -> Result<Arc<RwLock<Map>>, String> {
-        let path = if Path::new(file).is_absolute() {
-            PathBuf::from(file)
-        } else {
-            self.base_dir.join(file)
-        };
-        let name = path.display().to_string();
+        let (name, path) = crate::files::resolve(&self.base_dir, file);
         let map = self.registry.map(&name, how, || {
             std::fs::read_to_string(&path).map_err(|e| format!("map file '{name}': {e}"))
         })?;

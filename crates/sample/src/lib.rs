@@ -27,6 +27,7 @@ pub mod environ;
 pub mod error;
 pub mod expr;
 pub mod fetch;
+pub mod files;
 pub mod hash;
 pub mod index;
 pub mod localtime;

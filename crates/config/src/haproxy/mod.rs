@@ -25,6 +25,7 @@ mod lexer;
 mod line;
 pub mod logformat;
 mod options;
+pub mod paths;
 mod peers;
 mod proxy;
 mod redirect;
@@ -119,6 +120,10 @@ pub struct Parser {
     env: std::rc::Rc<EnvFn>,
     /// What `setenv` and its siblings did so far (`env` sees it).
     env_ops: keywords::EnvOps,
+    /// `default-path`: the policy in force (it carries over to later files).
+    default_path: paths::Policy,
+    /// The lines' base directory and TLS bases (`paths.rs`).
+    paths: std::rc::Rc<paths::Paths>,
     cluster: Option<crate::model::Cluster>,
     peers: Vec<crate::model::Peers>,
     /// `http-errors` sections read so far.
@@ -170,6 +175,8 @@ impl Parser {
             var_reads: Default::default(),
             userlists: Vec::new(),
             userlist_diags: Diagnostics::new(),
+            default_path: paths::Policy::default(),
+            paths: Default::default(),
         }
     }
 
@@ -177,6 +184,8 @@ impl Parser {
         let file: std::sync::Arc<str> = std::sync::Arc::from(path);
         let env = self.env.clone();
         let mut blocks = cond::Blocks::default();
+        // HAProxy applies the `default-path` policy again at each file (`paths.rs`)
+        self.set_base(path);
         for (index, raw) in text.lines().enumerate() {
             let span = Span {
                 file: file.clone(),
@@ -200,11 +209,13 @@ impl Parser {
             if !blocks.active() {
                 continue;
             }
+            let paths = self.paths.clone();
             let line = Line {
                 words: &lexed.words,
                 span,
                 undefined: &lexed.undefined,
                 env: &*env,
+                paths: &paths,
             };
             let ((), uses) = fulcrum_sample::var_uses::collect(|| self.line(&line, diags));
             self.var_reads.line(&line.span, uses);
@@ -231,11 +242,13 @@ impl Parser {
         self.global.keywords.environment = self.env_ops.borrow().clone();
         for (i, words, span) in std::mem::take(&mut self.pending_errorfiles) {
             let env = self.env.clone();
+            let paths = self.paths.clone();
             let line = Line {
                 words: &words,
                 span: span.clone(),
                 undefined: &[],
                 env: &*env,
+                paths: &paths,
             };
             if let Some(p) = self.proxies.get_mut(i) {
                 if let Err(msg) =
@@ -337,7 +350,28 @@ impl Parser {
         self.cluster.take()
     }
 
+    /// The base directory of the lines of `file` under the policy in force.
+    fn set_base(&mut self, file: &str) {
+        let mut p = (*self.paths).clone();
+        p.base = self.default_path.base(file);
+        self.paths = std::rc::Rc::new(p);
+    }
+
     fn line(&mut self, line: &Line<'_>, diags: &mut Diagnostics) {
+        // map and `-f` files named on the line are read under its base (`paths.rs`)
+        let Some(base) = &line.paths.base else {
+            return self.keyword_line(line, diags);
+        };
+        let ((), seen) = fulcrum_sample::files::with_base(base, || self.keyword_line(line, diags));
+        for (name, file) in seen {
+            let files = &mut self.global.keywords.pattern_files;
+            if !files.iter().any(|(n, _)| *n == name) {
+                files.push((name, file));
+            }
+        }
+    }
+
+    fn keyword_line(&mut self, line: &Line<'_>, diags: &mut Diagnostics) {
         let kw = line.keyword();
         if is_section_keyword(kw) {
             self.close_section();
@@ -354,7 +388,22 @@ impl Parser {
                     diags.error(&line.span, msg);
                 }
             }
-            Section::Global => global::keyword(&mut self.global, line, diags),
+            Section::Global if kw == "default-path" => match paths::Policy::parse(line.words) {
+                Ok(policy) => {
+                    self.default_path = policy;
+                    self.set_base(&line.span.file);
+                }
+                Err(msg) => diags.error(&line.span, msg),
+            },
+            Section::Global => {
+                global::keyword(&mut self.global, line, diags);
+                if matches!(kw, "crt-base" | "ca-base") {
+                    let mut p = (*self.paths).clone();
+                    p.crt_base = self.global.tls.crt_base.clone();
+                    p.ca_base = self.global.tls.ca_base.clone();
+                    self.paths = std::rc::Rc::new(p);
+                }
+            }
             Section::Proxy(_)
                 if kw == "errorfiles"
                     && line

@@ -115,6 +115,7 @@ fn peers_line(p: &mut Peers, line: &Line<'_>) -> Result<(), String> {
                 span: line.span.clone(),
                 undefined: &[],
                 env: line.env,
+                paths: line.paths,
             };
             let mut t = super::rules::stick_table(&as_table)?;
             if t.peers.is_some() {

@@ -26,6 +26,7 @@ pub(super) fn parse(p: &Proxy, line: &Line<'_>) -> Result<HttpRule, String> {
         span: line.span.clone(),
         undefined: &[],
         env: line.env,
+        paths: line.paths,
     };
     let rule = super::rules::http_rule(&as_rule, true)?;
     if let HttpAction::Redirect {

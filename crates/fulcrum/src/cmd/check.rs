@@ -13,6 +13,8 @@ pub fn run(files: &[PathBuf], dump: bool) -> ExitCode {
 
 pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCode {
     let mut loaded = load_files_with(files, options);
+    // maps and `-f` files under `default-path` are compiled again below
+    fulcrum_sample::files::install(&loaded.config.global.keywords.pattern_files);
     // Scripts are checked against the file system as `keepalived -t` checks them.
     fulcrum_script::audit(&loaded.config.keepalived, &mut loaded.diagnostics);
     if let Err(e) = crate::privileges::check(&loaded.config.global) {

@@ -34,6 +34,8 @@ pub fn build_with(
     services: &dyn Services,
     serving: &watch::Receiver<Serving>,
 ) -> Result<Generation, ProxyError> {
+    // Map and ACL files named relatively under `default-path` are read where the parser found them.
+    fulcrum_sample::files::install(&config.global.keywords.pattern_files);
     // Everything compiled for this generation shares one registry of maps and ACL files.
     let patterns = Arc::new(fulcrum_sample::registry::Registry::default());
     let gen = fulcrum_sample::registry::scope(&patterns, || {
@@ -58,6 +60,12 @@ fn build_scoped(
     serving: &watch::Receiver<Serving>,
 ) -> Result<Generation, ProxyError> {
     let proxies = Arc::new(OnceLock::new());
+    // `hard-stop-after` / `mworker-max-reloads`: this generation's connections can be ended
+    let k = &config.global.keywords;
+    let end = crate::end::End::new(
+        k.hard_stop_after.is_some() || k.mworker_max_reloads.is_some(),
+        k.hard_stop_after,
+    );
     // `env(NAME)` sees the global `setenv` family's changes
     let ops = config.global.keywords.environment.clone();
     fulcrum_sample::environ::install((!ops.is_empty()).then(|| {
@@ -285,6 +293,7 @@ fn build_scoped(
                 bufsize,
                 retired: AtomicBool::new(false),
                 retire: tokio::sync::Notify::new(),
+                end: end.clone(),
                 conns: AtomicU64::new(0),
                 id: proxy_id(config, p),
                 order: proxy_order(config, p),
@@ -319,5 +328,6 @@ fn build_scoped(
         backends,
         sink,
         patterns: fulcrum_sample::registry::current(),
+        end,
     })
 }

@@ -210,12 +210,13 @@ pub(in crate::haproxy) fn response_options_from(
                 i += 2;
             }
             "string" | "lf-string" | "file" | "lf-file" | "errorfile" => {
-                let v = line.need(i + 1, "a value")?.to_string();
+                let mut v = line.need(i + 1, "a value")?.to_string();
                 if v.is_empty() {
                     // as HAProxy 2.6 (`'string' expects <str> as argument`)
                     return Err(format!("'{w}' expects a non-empty argument"));
                 }
                 if matches!(w, "file" | "lf-file" | "errorfile") {
+                    v = line.paths.file(&v);
                     std::fs::metadata(&v)
                         .map_err(|e| format!("'return {w}': cannot open '{v}': {e}"))?;
                 }
