@@ -416,6 +416,14 @@ fn peers_section_table_as_haproxy() {
 
 /// A server that answers every request with `Connection: close` (and closes).
 fn closing_server() -> u16 {
+    answering_server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\nX-S: 1\r\n\r\nok",
+    )
+}
+
+/// A server that reads each request head (16 connections at most), writes `answer` and
+/// closes.
+fn answering_server(answer: &'static [u8]) -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = l.local_addr().expect("addr").port();
     std::thread::spawn(move || {
@@ -430,9 +438,7 @@ fn closing_server() -> u16 {
                     _ => break,
                 }
             }
-            let _ = c.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\nX-S: 1\r\n\r\nok",
-            );
+            let _ = c.write_all(answer);
         }
     });
     port
@@ -594,26 +600,7 @@ fn reg_test_codec_converters_as_haproxy() {
 
 /// A server that answers in HTTP/1.0 with a cacheable body (and closes).
 fn http10_server() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = l.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for c in l.incoming().take(16) {
-            let Ok(mut c) = c else { continue };
-            let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
-            let mut buf = [0u8; 4096];
-            let mut got = Vec::new();
-            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                match c.read(&mut buf) {
-                    Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
-                    _ => break,
-                }
-            }
-            let _ = c.write_all(
-                b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nCache-Control: max-age=60\r\n\r\nok",
-            );
-        }
-    });
-    port
+    answering_server(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nCache-Control: max-age=60\r\n\r\nok")
 }
 
 /// A cache hit of a stored HTTP/1.0 answer: the status line says HTTP/1.0, as haproxy's.
