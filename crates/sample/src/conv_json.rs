@@ -124,24 +124,8 @@ fn g_format(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fetch::Fetch;
-    use crate::Scope;
 
-    struct NoEnv;
-    impl crate::Env for NoEnv {
-        fn fetch(&self, _: &Fetch) -> Option<Value> {
-            None
-        }
-        fn var(&self, _: Scope, _: &str) -> Option<Value> {
-            None
-        }
-        fn now_unix(&self) -> i64 {
-            0
-        }
-        fn random(&self) -> u32 {
-            0
-        }
-    }
+    use crate::NoEnv;
 
     fn q(json: &str, path: &str, int: bool) -> Option<Value> {
         let kw = crate::conv::lookup("json_query").expect("known");

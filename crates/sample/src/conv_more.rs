@@ -180,24 +180,9 @@ fn bytes(v: &Value) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use crate::fetch::{Arg, Fetch};
-    use crate::{Scope, Value};
+    use crate::fetch::Arg;
 
-    struct NoEnv;
-    impl crate::Env for NoEnv {
-        fn fetch(&self, _: &Fetch) -> Option<Value> {
-            None
-        }
-        fn var(&self, _: Scope, _: &str) -> Option<Value> {
-            None
-        }
-        fn now_unix(&self) -> i64 {
-            0
-        }
-        fn random(&self) -> u32 {
-            0
-        }
-    }
+    use crate::NoEnv;
 
     fn run(name: &str, input: &[u8], args: Vec<Arg>) -> crate::Value {
         let kw = crate::conv::lookup(name).expect("known converter");

@@ -47,3 +47,24 @@ pub use error::CompileError;
 pub use expr::{compile, Expr};
 pub use logformat::{compile_format, Format};
 pub use value::{Type, Value};
+
+/// An environment with no stream, no variables, time 0 and random 0: for unit tests of
+/// converters that read nothing of it.
+#[cfg(test)]
+pub(crate) struct NoEnv;
+
+#[cfg(test)]
+impl Env for NoEnv {
+    fn fetch(&self, _: &fetch::Fetch) -> Option<Value> {
+        None
+    }
+    fn var(&self, _: Scope, _: &str) -> Option<Value> {
+        None
+    }
+    fn now_unix(&self) -> i64 {
+        0
+    }
+    fn random(&self) -> u32 {
+        0
+    }
+}
