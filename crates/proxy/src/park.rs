@@ -426,6 +426,15 @@ pub async fn wait_here(
     }
 }
 
+/// Closes the connections parked on this thread that must stop now ([`Parked::stopping`]):
+/// the runtime runs it on each worker when a generation's connections end.
+pub fn close_stopping() {
+    let lot = LOT.with(|l| l.borrow().clone());
+    if let Some(lot) = lot {
+        lot.close_stopping();
+    }
+}
+
 /// Connections parked on this thread now.
 pub fn parked() -> usize {
     LOT.with(|l| {

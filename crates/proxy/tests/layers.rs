@@ -139,6 +139,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "socks4",
         ],
     ),
+    // A generation's "end now" signal: `hard-stop-after`, `mworker-max-reloads` (uses park).
+    ("ending a generation's connections", &["end"]),
     (
         "conditions: ACLs on the sample engine; variable actions; certificates by name",
         // tls::store: the runtime socket's `ssl cert` registry (uses tls::certs).

@@ -195,7 +195,8 @@ impl TlsBind {
                     Some(lo) => suites::line_over(lo, &opts),
                     None => opts.clone(),
                 };
-                let file = certs::under(crt_base, &l.file);
+                // without `crt-base`, under the bind line's `default-path` directory
+                let file = certs::under(crt_base.or(opts.list_base.as_deref()), &l.file);
                 for e in certs::load_path(&file)
                     .map_err(|m| format!("{}:{}: {m}", path.display(), l.line))?
                 {
