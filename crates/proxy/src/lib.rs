@@ -20,6 +20,7 @@ pub mod bind;
 pub mod clock;
 pub mod connect;
 pub mod counters;
+pub mod end;
 pub mod error;
 pub mod farm;
 pub mod front;

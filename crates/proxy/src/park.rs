@@ -136,6 +136,7 @@ const KEEP_SLOTS: usize = 1024;
 /// A lot of any kind, as this thread's list holds them.
 trait AnyLot: Send + Sync {
     fn parked(&self) -> usize;
+    fn close_stopping(&self);
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
@@ -147,6 +148,9 @@ impl<T: Parked> AnyLot for Lot<T> {
         } else {
             0
         }
+    }
+    fn close_stopping(&self) {
+        Lot::close_stopping(self)
     }
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
@@ -458,6 +462,15 @@ pub fn park<T: Parked>(
         w.wake();
     }
     Ok(())
+}
+
+/// Closes the connections parked on this thread that must stop now ([`Parked::stopping`]):
+/// the runtime runs it on each worker when a generation's connections end.
+pub fn close_stopping() {
+    let lots: Vec<Arc<dyn AnyLot>> = LOTS.with(|l| l.borrow().clone());
+    for lot in lots {
+        lot.close_stopping();
+    }
 }
 
 /// Connections parked on this thread now.

@@ -35,9 +35,10 @@ pub struct Bufs {
 }
 
 impl Bufs {
-    /// Whether this set holds no memory (taken back, or never given).
+    /// Whether this set holds no memory (taken back, or never given). An HTTP/2 stream's set
+    /// may hold its heads only (its byte buffers are taken when a body comes): kept.
     pub fn is_empty_set(&self) -> bool {
-        self.cbuf.capacity() == 0 && self.sbuf.capacity() == 0
+        self.cbuf.capacity() == 0 && self.sbuf.capacity() == 0 && !self.req.holds_memory()
     }
 
     /// Heap bytes its byte buffers hold (the heads' arenas left out).
@@ -67,7 +68,8 @@ thread_local! {
     };
 }
 
-/// A set of buffers with room for `bufsize` bytes from the client: a pooled one, or new.
+/// A set of buffers with room for `bufsize` bytes from the client: a pooled one, or new
+/// (`bufsize` 0: the client buffer is left to grow when bytes come, as an HTTP/2 stream's).
 pub fn take(bufsize: usize) -> Bufs {
     let pooled = POOL.with(|p| {
         let mut p = p.borrow_mut();

@@ -89,7 +89,8 @@ impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
     }
 
     fn stopping(&self) -> bool {
-        *self.stop.borrow()
+        // a stop, or its generation's connections ended (`hard-stop-after`...)
+        *self.stop.borrow() || self.fe.end.ended()
     }
 
     fn resume(self) {
@@ -98,6 +99,7 @@ impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
         let Ok(client) = C::from_cold(i.client) else {
             return;
         };
+        let end = i.fe.end.tracker();
         let s = Box::new(Session {
             fe: i.fe,
             client,
@@ -116,7 +118,7 @@ impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
             served: i.served,
             track: i.track,
         });
-        tokio::spawn(live(s, i.counted, i.keep));
+        crate::end::spawn(end, live(s, i.counted, i.keep));
     }
 }
 
