@@ -113,7 +113,8 @@ pub fn load_sources_with(sources: &[Source<'_>], options: &LoadOptions) -> Loade
     let peers = haproxy.take_peers();
     let userlists = haproxy.take_userlists(&mut diags);
     let api = haproxy.take_api(&mut diags);
-    let (global, proxies) = haproxy.finish(&mut diags);
+    let (global, mut proxies) = haproxy.finish(&mut diags);
+    haproxy::after_response::never_matching(&mut proxies, &mut diags);
     let keepalived = keepalived.finish(&mut diags);
     let config = Config {
         files,

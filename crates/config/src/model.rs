@@ -108,6 +108,27 @@ impl Config {
         self.proxies.iter().filter(|p| p.kind.is_frontend())
     }
     /// Proxies that hold servers (`backend` and `listen`).
+    /// The stick table named `name`: a proxy's own, or a `peers` section's `table`
+    /// (`SECTION/NAME`).
+    pub fn table_named(&self, name: &str) -> Option<&StickTable> {
+        self.proxies
+            .iter()
+            .find(|q| q.name == name && q.stick_table.is_some())
+            .and_then(|q| q.stick_table.as_ref())
+            .or_else(|| {
+                self.peers_tables()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, t)| t)
+            })
+    }
+
+    /// Every `peers` section's tables, with their `SECTION/NAME` names.
+    pub fn peers_tables(&self) -> impl Iterator<Item = (&str, &StickTable)> {
+        self.peers
+            .iter()
+            .flat_map(|s| s.tables.iter().map(|(n, t)| (n.as_str(), t)))
+    }
+
     pub fn backends(&self) -> impl Iterator<Item = &Proxy> {
         self.proxies.iter().filter(|p| p.kind.is_backend())
     }

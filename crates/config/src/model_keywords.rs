@@ -99,6 +99,15 @@ pub struct GlobalKeywords {
     /// `set-var proc.NAME EXPR` / `set-var-fmt proc.NAME FMT`: process variables set when the
     /// configuration is loaded (only process-level fetches: nothing of a stream).
     pub proc_vars: Vec<ProcVar>,
+    /// Map and `-f` ACL files named relatively under a `default-path` other than `current`:
+    /// (name as written, file to read), the first line naming it wins (as HAProxy's
+    /// references, one per name). Installed with `fulcrum_sample::files::install`.
+    pub pattern_files: Vec<(String, std::path::PathBuf)>,
+    /// `hard-stop-after TIME`: how long a replaced configuration's connections (after a
+    /// reload) and a stopping process's (after SIGTERM/SIGUSR1) may last.
+    pub hard_stop_after: Option<std::time::Duration>,
+    /// `mworker-max-reloads N`: a configuration's connections end once N reloads replaced it.
+    pub mworker_max_reloads: Option<u32>,
 }
 
 /// A global `set-var` or `set-var-fmt`.

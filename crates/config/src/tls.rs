@@ -60,6 +60,9 @@ pub struct TlsOptions {
     pub crt: Vec<String>,
     /// `crt-list FILE`.
     pub crt_list: Vec<String>,
+    /// The bind line's `default-path` directory: without `crt-base`, the relative entries of
+    /// its crt-lists are read under it (HAProxy reads them while parsing, in that directory).
+    pub list_base: Option<String>,
     pub ca_file: Option<String>,
     pub crl_file: Option<String>,
     pub verify: Option<Verify>,

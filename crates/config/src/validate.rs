@@ -88,25 +88,16 @@ fn counter_tables(config: &Config, p: &Proxy, diags: &mut Diagnostics) {
             HttpAction::Counter(c) => Some((&r.span, c)),
             _ => None,
         });
-    let t = &p.tcp_rules;
-    let tcp = t
-        .connection
-        .iter()
-        .chain(&t.session)
-        .chain(&t.content)
-        .filter_map(|r| match &r.action {
-            TcpAction::Counter(c) => Some((&r.span, c)),
-            _ => None,
-        });
+    let tcp = p.tcp_rules.requests().filter_map(|r| match &r.action {
+        TcpAction::Counter(c) => Some((&r.span, c)),
+        _ => None,
+    });
     for (span, c) in http.chain(tcp) {
         let CounterAction::TrackSc { slot, table, .. } = c else {
             continue;
         };
         let ok = match table {
-            Some(name) => config
-                .proxies
-                .iter()
-                .any(|q| q.name == *name && q.stick_table.is_some()),
+            Some(name) => config.table_named(name).is_some(),
             None => p.stick_table.is_some(),
         };
         if !ok {
@@ -214,14 +205,7 @@ fn acl_references(p: &Proxy, diags: &mut Diagnostics) {
             check(c);
         }
     }
-    let t = &p.tcp_rules;
-    for r in t
-        .connection
-        .iter()
-        .chain(&t.session)
-        .chain(&t.content)
-        .chain(&t.response)
-    {
+    for r in p.tcp_rules.all() {
         if let Some(c) = &r.condition {
             check(c);
         }
@@ -343,10 +327,7 @@ fn stick(config: &Config, p: &Proxy, diags: &mut Diagnostics) {
     for r in &p.stick_rules {
         match &r.table {
             Some(t) => {
-                let found = config
-                    .proxies
-                    .iter()
-                    .any(|q| q.name == t.name && q.stick_table.is_some());
+                let found = config.table_named(&t.name).is_some();
                 if !found {
                     diags.error(&t.span, format!("stick rule names table '{}' but no proxy of that name has a 'stick-table'", t.name));
                 }
@@ -394,6 +375,9 @@ fn missing_timeouts(p: &Proxy, diags: &mut Diagnostics) {
 /// section's `bind`.
 fn peers_sections(config: &Config, diags: &mut Diagnostics) {
     for s in &config.peers {
+        for (name, t) in &s.tables {
+            diags.warning(&t.span, format!("table '{name}' of peers '{}' runs on this node, but fulcrum does not replicate a peers section's own tables to its peers yet (only a backend's 'stick-table' with 'stick on src' is)", s.name));
+        }
         if s.peers.is_empty() {
             diags.error(
                 &s.span,

@@ -257,9 +257,29 @@ fn peers_run_and_resolvers_are_checked_but_not_run() {
 }
 
 #[test]
+fn peers_section_tables_are_named_section_slash_table() {
+    let l = load("global\n localpeer a\npeers p\n peer a 127.0.0.1:10000\n table t type string len 16 size 1k expire 1m store http_req_cnt\ndefaults\n mode http\n timeout connect 1s\n timeout client 1s\n timeout server 1s\nbackend b\n stick on req.cook(c) table p/t\n http-request track-sc0 src table p/t\n server s 127.0.0.1:80\n");
+    let t = l
+        .config
+        .table_named("p/t")
+        .expect("the peers section's table");
+    assert_eq!(t.len, Some(16));
+    assert_eq!(t.peers.as_deref(), Some("p"));
+    assert!(l.config.table_named("t").is_none());
+    let e = errors("peers p\n peer a 127.0.0.1:10000\n table t type ip size 1k\n table t type ip size 1k\n table u type ip size 1k peers p\n");
+    assert_eq!(
+        e,
+        vec![
+            "t.cfg:4: error: peers 'p': table 't' is defined twice".to_string(),
+            "t.cfg:5: error: table 'u': 'peers' is not allowed in a peers section's table (it is replicated by its own section)".to_string(),
+        ]
+    );
+}
+
+#[test]
 fn peer_and_nameserver_address_errors() {
     let e = errors(
-        "peers p\n peer a ${FULCRUM_H1B_UNDEFINED}:10000\n peer b 127.0.0.1:99999\n peer c 127.0.0.1:1000-1002\n peer d unix@/run/p.sock\n bind unix@\n peer f\n table t type ip size 1k\n peer g 127.0.0.1:1 shard 1\n peer h 127.0.0.1:2\n peer h 127.0.0.1:3\nresolvers r\n nameserver n1 ${FULCRUM_H1B_UNDEFINED}:53\n nameserver n2 127.0.0.1\n nameserver n3 unix@/x\n nameserver n4 bad!host:53\n nameserver n5\n",
+        "peers p\n peer a ${FULCRUM_H1B_UNDEFINED}:10000\n peer b 127.0.0.1:99999\n peer c 127.0.0.1:1000-1002\n peer d unix@/run/p.sock\n bind unix@\n peer f\n shards 2\n peer g 127.0.0.1:1 shard 1\n peer h 127.0.0.1:2\n peer h 127.0.0.1:3\nresolvers r\n nameserver n1 ${FULCRUM_H1B_UNDEFINED}:53\n nameserver n2 127.0.0.1\n nameserver n3 unix@/x\n nameserver n4 bad!host:53\n nameserver n5\n",
     );
     let ip_only = "fulcrum's peers take an IP address and a port (such as 10.0.0.2:10000); host names, UNIX sockets and port ranges are not supported";
     assert_eq!(
@@ -271,7 +291,7 @@ fn peer_and_nameserver_address_errors() {
             format!("t.cfg:5: error: peer address 'unix@/run/p.sock': {ip_only}"),
             format!("t.cfg:6: error: peers bind address 'unix@': {ip_only}"),
             "t.cfg:7: error: 'peer f' expects an address such as 10.0.0.2:10000 (the local peer's too: it listens there)".to_string(),
-            "t.cfg:8: error: 'table' in a peers section is not run by fulcrum (supported: 'peer NAME IP:PORT', 'bind IP:PORT', 'server NAME [IP:PORT]')".to_string(),
+            "t.cfg:8: error: 'shards' in a peers section is not run by fulcrum (supported: 'peer NAME IP:PORT', 'bind IP:PORT', 'server NAME [IP:PORT]', 'table NAME ...')".to_string(),
             "t.cfg:9: error: 'peer g': option 'shard' is not run by fulcrum's peers (no TLS, no shards): only 'peer NAME IP:PORT' is".to_string(),
             "t.cfg:11: error: peer 'h' is already defined in peers 'p' (at t.cfg:10)".to_string(),
             "t.cfg:13: error: environment variable 'FULCRUM_H1B_UNDEFINED' used in address '${FULCRUM_H1B_UNDEFINED}:53' is not defined".to_string(),

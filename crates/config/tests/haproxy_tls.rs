@@ -49,7 +49,9 @@ fn bind_and_global_tls_options_are_read() {
     assert_eq!(b.tls.alpn.as_deref(), Some(&["http/1.1".to_string()][..]));
     assert!(b.tls.strict_sni);
     assert_eq!(b.tls.max_ver, Some(TlsVersion::Tls13));
-    assert_eq!(b.tls.crl_file.as_deref(), Some("crl.pem"));
+    // `ca-base` applies to `ca-file` and `crl-file` (HAProxy 2.6)
+    assert_eq!(b.tls.crl_file.as_deref(), Some("/etc/ca/crl.pem"));
+    assert_eq!(b.tls.ca_file.as_deref(), Some("/etc/ca/ca.pem"));
     let be = l.config.proxies.iter().find(|p| p.name == "b").expect("b");
     let s1 = &be.servers[0];
     assert!(s1.ssl);

@@ -22,7 +22,8 @@ use std::time::Duration;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-/// How long in-flight requests may take to finish after a stop signal.
+/// How long in-flight requests may take to finish after a stop signal (without
+/// `hard-stop-after`).
 const GRACE: Duration = Duration::from_secs(10);
 
 pub struct Supervisor {
@@ -257,7 +258,14 @@ impl Supervisor {
         parts.cluster.shutdown().await;
         parts.vrrp.shutdown().await;
         parts.health.shutdown().await;
-        parts.proxy.shutdown(GRACE).await;
+        // `hard-stop-after` bounds the soft stop (HAProxy: SIGUSR1), else fulcrum's grace
+        let grace = parts
+            .config
+            .global
+            .keywords
+            .hard_stop_after
+            .unwrap_or(GRACE);
+        parts.proxy.shutdown(grace).await;
         parts.lvs.shutdown();
         for p in &self.opts.pidfiles {
             let _ = std::fs::remove_file(p);

@@ -52,13 +52,6 @@ fn servers_state(text: &str) -> Vec<String> {
 
 /// The server rows' columns that an agent sets.
 fn agent_columns(csv: &str) -> Vec<String> {
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
     let cols = [
         "svname",
         "slim",
@@ -72,19 +65,7 @@ fn agent_columns(csv: &str) -> Vec<String> {
         "agent_fall",
         "agent_health",
     ];
-    lines
-        .filter(|l| l.starts_with("agents,s"))
-        .map(|l| {
-            let v: Vec<&str> = l.split(',').collect();
-            cols.iter()
-                .map(|c| {
-                    let i = header.iter().position(|h| h == c).expect("column");
-                    format!("{c}={}", v.get(i).copied().unwrap_or(""))
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect()
+    csv_columns(csv, |l| l.starts_with("agents,s"), &cols)
 }
 
 #[test]

@@ -34,13 +34,6 @@ fn config(dir: &Path, port: u16, live: u16, dead: u16) -> String {
 
 /// The check columns of every server row, one line per server.
 fn check_columns(csv: &str) -> Vec<String> {
-    let mut lines = csv.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
     let cols = [
         "pxname",
         "svname",
@@ -53,22 +46,14 @@ fn check_columns(csv: &str) -> Vec<String> {
         "check_fall",
         "check_health",
     ];
-    lines
-        .filter(|l| {
+    csv_columns(
+        csv,
+        |l| {
             let sv = l.split(',').nth(1).unwrap_or_default();
             !l.is_empty() && sv != "FRONTEND" && sv != "BACKEND"
-        })
-        .map(|l| {
-            let v: Vec<&str> = l.split(',').collect();
-            cols.iter()
-                .map(|c| {
-                    let i = header.iter().position(|h| h == c).expect("column");
-                    format!("{c}={}", v.get(i).copied().unwrap_or(""))
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect()
+        },
+        &cols,
+    )
 }
 
 #[test]

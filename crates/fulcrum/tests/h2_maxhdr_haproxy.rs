@@ -8,11 +8,11 @@
 
 mod common;
 
-use common::{free_port, Fulcrum, Running, Scratch};
+use common::{free_port, Fulcrum, Scratch};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
 
 fn config(port: u16, app: u16) -> String {
     format!(
@@ -62,11 +62,8 @@ fn curl(port: u16, n: usize) -> (bool, String) {
 }
 
 fn wait_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "nothing listened on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let up = fulcrum_testlab::wait::listening(port, Duration::from_secs(10));
+    assert!(up, "nothing listened on {port}");
 }
 
 #[test]
@@ -84,14 +81,7 @@ fn maxhdr_limits_http2_heads_as_haproxy() {
     let fcfg = scratch.write("f.cfg", &config(fport, app_port));
     let hcfg = scratch.write("h.cfg", &config(hport, app_port));
     let _f = Fulcrum::start(&fcfg);
-    let _h = Running(
-        Command::new("haproxy")
-            .args(["-db", "-f", hcfg.to_str().expect("utf-8 path")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start haproxy"),
-    );
+    let _h = fulcrum_testlab::process::Child::haproxy(&hcfg, hcfg.with_extension("log"));
     wait_port(fport);
     wait_port(hport);
     for n in [0, 9, 10, 20] {

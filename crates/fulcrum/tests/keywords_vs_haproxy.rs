@@ -57,11 +57,8 @@ fn request_as(port: u16, method: &str, path: &str, extra: &str) -> String {
 }
 
 fn wait_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} never listened on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let up = fulcrum_testlab::wait::listening(port, Duration::from_secs(10));
+    assert!(up, "{what} never listened on {port}");
 }
 
 struct Ports {
@@ -388,14 +385,7 @@ fn add_map_payload_as_haproxy() {
     let fcfg = scratch.write("f.cfg", &cfg(&fsock, fport));
     let hcfg = scratch.write("h.cfg", &cfg(&hsock, hport));
     let _f = Fulcrum::start(&fcfg);
-    let _h = Running(
-        Command::new("haproxy")
-            .args(["-db", "-f", hcfg.to_str().expect("utf-8 path")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start haproxy"),
-    );
+    let _h = fulcrum_testlab::process::Child::haproxy(&hcfg, hcfg.with_extension("log"));
     wait_port(fport, "fulcrum");
     wait_port(hport, "haproxy");
     let m = map.display();

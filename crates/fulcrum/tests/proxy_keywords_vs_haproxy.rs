@@ -7,12 +7,11 @@
 
 mod common;
 
-use common::{free_port, head_server, header_lines, Fulcrum, Running, Scratch};
+use common::{free_port, head_server, header_lines, Fulcrum, Scratch};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A server answering each request with the request's header fields (lower-cased) as body.
@@ -151,11 +150,8 @@ fn retries(sock: &Path, backend: &str, server: &str) -> String {
 }
 
 fn wait_port(port: u16, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} never listened on {port}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let up = fulcrum_testlab::wait::listening(port, Duration::from_secs(10));
+    assert!(up, "{what} never listened on {port}");
 }
 
 #[test]
@@ -194,14 +190,7 @@ fn proxy_keywords_act_as_haproxy() {
     let fcfg = scratch.write("f.cfg", &config(&fsock, &fp, app, other, dead, app3));
     let hcfg = scratch.write("h.cfg", &config(&hsock, &hp, app, other, dead, app3));
     let _f = Fulcrum::start(&fcfg);
-    let _h = Running(
-        Command::new("haproxy")
-            .args(["-db", "-f", hcfg.to_str().expect("utf-8 path")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start haproxy"),
-    );
+    let _h = fulcrum_testlab::process::Child::haproxy(&hcfg, hcfg.with_extension("log"));
     for p in [hport, hprobe, fport, fprobe] {
         wait_port(p, "proxy");
     }
@@ -371,14 +360,7 @@ fn errorfiles_answer_as_haproxy() {
     let fcfg = scratch.write("f.cfg", &cfg(0));
     let hcfg = scratch.write("h.cfg", &cfg(1));
     let _f = Fulcrum::start(&fcfg);
-    let _h = Running(
-        Command::new("haproxy")
-            .args(["-db", "-f", hcfg.to_str().expect("utf-8 path")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start haproxy"),
-    );
+    let _h = fulcrum_testlab::process::Child::haproxy(&hcfg, hcfg.with_extension("log"));
     for (f, h) in &ports {
         wait_port(*f, "fulcrum");
         wait_port(*h, "haproxy");

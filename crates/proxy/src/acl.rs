@@ -234,7 +234,10 @@ mod tests {
         assert!(eval("hdr_beg(host) -i www.", &m, s));
         assert!(eval("hdr(x-list) b", &m, s), "hdr() splits on commas");
         assert!(eval("hdr(x-list) c", &m, s), "every header line is tried");
-        assert!(!eval("fhdr(x-list) b", &m, s), "fhdr() does not split");
+        assert!(
+            !eval("req.fhdr(x-list) b", &m, s),
+            "req.fhdr() does not split"
+        );
         assert!(eval("hdr_cnt(x-list) 3", &m, s));
         assert!(eval(
             "req.hdr(host),lower,field(1,:) www.example.com",

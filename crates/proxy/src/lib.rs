@@ -20,6 +20,7 @@ pub mod bind;
 pub mod clock;
 pub mod connect;
 pub mod counters;
+pub mod end;
 pub mod error;
 pub mod farm;
 pub mod front;
@@ -62,6 +63,7 @@ pub mod termination;
 pub mod tls;
 pub mod track;
 pub mod track_cli;
+pub mod trim;
 pub mod tunnel;
 pub mod vars;
 

@@ -403,7 +403,8 @@ fn spawn_session<C: ClientStream>(
     seed: Option<crate::front::Seed>,
     h2: Option<TuneH2>,
 ) {
-    tokio::spawn(async move {
+    // registered with the generation's end signal when the configuration can end it
+    crate::end::spawn(fe.end.tracker(), async move {
         // Held for as long as the connection lives (an HTTP/1 session keeps them while parked).
         let keep = (counted, permits);
         // `accept-proxy`: the PROXY header's addresses are the client's everywhere after.

@@ -3,15 +3,17 @@
 //! A tokio task costs its whole future for as long as it lives (the largest state the
 //! session's code can reach, laid out once at spawn) plus the task cell. A connection idle
 //! for more than [`PARK_AFTER`] ends its task instead: what it needs to go on (the socket,
-//! its addresses, its frontend, its counters) goes into a small box handed to this thread's
-//! parking lot, which waits for all of them in one task: one slot (the box, its deadline)
-//! per connection. The socket leaves the runtime's registrations while parked (tokio keeps
+//! its addresses, its frontend, its counters) moves into this thread's parking lot, which
+//! waits for all of them in one task: one slot (that state, its deadline) per connection.
+//! The slots are one vector per kind of parked state (no allocation per connection): parked
+//! states allocated one by one would land in the holes that the sessions parking around
+//! them free, and pin the heap's pages among that freed memory (`trim`). The socket leaves the runtime's registrations while parked (tokio keeps
 //! about 300 bytes per registered socket): the lot watches it on an epoll set of its own
 //! (level-triggered, the slot's key as the event's data), which costs a kernel entry and
 //! none of our memory, and no peek (a fresh registration is not reported readable, as the
 //! runtime's is). When bytes (or a close) arrive, the lot calls [`Parked::resume`], which
 //! registers the socket again and spawns the session; at the idle deadline (`timeout
-//! http-keep-alive`, or what stands for it) or on a stop, the box is dropped, which closes
+//! http-keep-alive`, or what stands for it) or on a stop, the state is dropped, which closes
 //! the connection as an idle timeout or a soft stop did in its task. Parking and resuming
 //! cost four `epoll_ctl` calls (off the runtime's set, onto the lot's, and back), paid only
 //! by connections quiet for [`PARK_AFTER`].
@@ -21,8 +23,10 @@
 //! spawn when they speak again.
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use std::any::Any;
 use std::cell::RefCell;
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -54,29 +58,34 @@ pub fn park_at(now: Instant) -> Instant {
     epoch + Duration::from_nanos((slots * step).min(u128::from(u64::MAX)) as u64)
 }
 
-/// An idle connection's state while parked.
-pub trait Parked: Send + 'static {
+/// An idle connection's state while parked (kept by value in its lot's slots).
+pub trait Parked: Send + Sized + 'static {
     /// Its socket, watched for bytes, a close or an error while parked (off the runtime's
     /// registrations: see the module's comment).
     fn fd(&self) -> BorrowedFd<'_>;
     /// Whether it must close now (a stop).
     fn stopping(&self) -> bool;
     /// Something arrived: serve it (registers the socket again, spawns the session's task).
-    fn resume(self: Box<Self>);
+    fn resume(self);
 }
 
 /// One connection's place in the lot.
-struct Slot {
-    conn: Option<Box<dyn Parked>>,
-    /// Its key in `timers` (`u64::MAX`: no deadline).
-    due: u64,
+struct Slot<T> {
+    conn: Option<T>,
+    /// Bumped at each park into this slot: a timer of an earlier stay no longer matches.
+    turn: u32,
 }
 
-struct Inner {
-    slots: Vec<Slot>,
+/// A deadline: (ms since `epoch`, slot, the slot's `turn` then), earliest first.
+type Timer = Reverse<(u64, u32, u32)>;
+
+struct Inner<T> {
+    slots: Vec<Slot<T>>,
     free: Vec<u32>,
-    /// (deadline in ms since `epoch`, slot), earliest first.
-    timers: BTreeSet<(u64, u32)>,
+    /// The parked connections' deadlines, in one heap: an entry whose connection left stays
+    /// until it comes first or the heap is compacted (no allocation per connection, which
+    /// would pin heap pages among the sessions' freed memory: `trim`).
+    timers: BinaryHeap<Timer>,
     /// The lot's task, woken when a deadline earlier than those it sleeps for comes in.
     watcher: Option<Waker>,
     /// Such a deadline came in: the task's sleep is to be set again.
@@ -95,8 +104,8 @@ impl AsRawFd for EpollFd {
     }
 }
 
-struct Lot {
-    inner: Mutex<Inner>,
+struct Lot<T> {
+    inner: Mutex<Inner<T>>,
     /// The parked sockets, each with its slot's key as the event's data.
     epoll: AsyncFd<EpollFd>,
     epoch: Instant,
@@ -109,15 +118,52 @@ fn watched() -> EpollFlags {
     EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP
 }
 
+/// Whether timer `t` is its slot's current stay (not one that already left).
+fn current<T>(slots: &[Slot<T>], t: &Timer) -> bool {
+    let Reverse((_, key, turn)) = *t;
+    slots
+        .get(key as usize)
+        .is_some_and(|s| s.conn.is_some() && s.turn == turn)
+}
+
 /// Events taken from the lot's set per `epoll_wait`.
 const BATCH: usize = 64;
 
-thread_local! {
-    static LOT: RefCell<Option<Arc<Lot>>> = const { RefCell::new(None) };
+/// Slots kept when the lot empties: a larger vector is freed then (a burst of idle clients
+/// does not pin its peak for ever).
+const KEEP_SLOTS: usize = 1024;
+
+/// A lot of any kind, as this thread's list holds them.
+trait AnyLot: Send + Sync {
+    fn parked(&self) -> usize;
+    fn close_stopping(&self);
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
-impl Lot {
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+impl<T: Parked> AnyLot for Lot<T> {
+    fn parked(&self) -> usize {
+        let i = self.lock();
+        if i.alive {
+            i.parked
+        } else {
+            0
+        }
+    }
+    fn close_stopping(&self) {
+        Lot::close_stopping(self)
+    }
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+thread_local! {
+    /// This thread's lots, one per kind of parked state.
+    static LOTS: RefCell<Vec<Arc<dyn AnyLot>>> = const { RefCell::new(Vec::new()) };
+}
+
+impl<T: Parked> Lot<T> {
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
         match self.inner.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
@@ -132,20 +178,41 @@ impl Lot {
 
     /// Takes the connection out of slot `key` (freed, its deadline cancelled). Its socket
     /// stays in the lot's set until closed or [`Lot::unwatch`]ed.
-    fn evict(i: &mut Inner, key: u32) -> Option<Box<dyn Parked>> {
+    fn evict(i: &mut Inner<T>, key: u32) -> Option<T> {
         let slot = i.slots.get_mut(key as usize)?;
         let conn = slot.conn.take()?;
-        let due = std::mem::replace(&mut slot.due, u64::MAX);
-        if due != u64::MAX {
-            i.timers.remove(&(due, key));
-        }
-        i.free.push(key);
         i.parked -= 1;
+        if i.parked == 0 && i.slots.len() > KEEP_SLOTS {
+            // Empty: the vectors of a burst's peak are freed (stale events of the set find
+            // no slot, or an empty one; no timer is left to meet a new slot's turn).
+            i.slots = Vec::new();
+            i.free = Vec::new();
+            i.timers = BinaryHeap::new();
+        } else {
+            i.free.push(key);
+            if i.parked == 0 {
+                i.timers.clear();
+            } else if i.timers.len() > 2 * i.parked + KEEP_SLOTS {
+                let slots = &i.slots;
+                i.timers.retain(|t| current(slots, t));
+            }
+        }
         Some(conn)
     }
 
+    /// The earliest deadline, stale ones dropped on the way.
+    fn first(i: &mut Inner<T>) -> Option<u64> {
+        while let Some(t) = i.timers.peek() {
+            if current(&i.slots, t) {
+                return Some(t.0 .0);
+            }
+            i.timers.pop();
+        }
+        None
+    }
+
     /// Takes `conn`'s socket out of the lot's set (it goes back to the runtime's).
-    fn unwatch(&self, conn: &dyn Parked) {
+    fn unwatch(&self, conn: &T) {
         // An error leaves it watched: a later event finds its slot empty or another
         // connection's, which it then polls for nothing (level-triggered: not again).
         let _ = self.epoll.get_ref().0.delete(conn.fd());
@@ -160,17 +227,17 @@ impl Lot {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(_) => return,
             };
-            let ready: Vec<Box<dyn Parked>> = {
-                let mut i = self.lock();
-                events[..n]
-                    .iter()
-                    .filter_map(|e| u32::try_from(e.data()).ok())
-                    .filter_map(|key| Lot::evict(&mut i, key))
-                    .collect()
-            };
-            for conn in ready {
-                self.unwatch(&*conn);
-                conn.resume();
+            // One at a time: a vector of the batch's states (up to 64 of ~200 bytes) was a
+            // 12 KB allocation per wake, which grew and shrank the heap's top (page faults).
+            for key in events[..n]
+                .iter()
+                .filter_map(|e| u32::try_from(e.data()).ok())
+            {
+                let conn = Lot::evict(&mut self.lock(), key);
+                if let Some(conn) = conn {
+                    self.unwatch(&conn);
+                    conn.resume();
+                }
             }
             if n < BATCH {
                 return;
@@ -181,18 +248,16 @@ impl Lot {
     /// Closes the connections whose deadline has passed.
     fn expire(&self, now: Instant) {
         let now = self.ms(now);
-        let gone: Vec<Box<dyn Parked>> = {
+        let gone: Vec<T> = {
             let mut i = self.lock();
             let mut gone = Vec::new();
-            while let Some(&(due, key)) = i.timers.first() {
+            while let Some(due) = Lot::first(&mut i) {
                 if due > now {
                     break;
                 }
-                i.timers.pop_first();
-                if let Some(s) = i.slots.get_mut(key as usize) {
-                    s.due = u64::MAX;
+                if let Some(Reverse((_, key, _))) = i.timers.pop() {
+                    gone.extend(Lot::evict(&mut i, key));
                 }
-                gone.extend(Lot::evict(&mut i, key));
             }
             gone
         };
@@ -201,7 +266,7 @@ impl Lot {
 
     /// Closes the connections that must stop.
     fn close_stopping(&self) {
-        let gone: Vec<Box<dyn Parked>> = {
+        let gone: Vec<T> = {
             let mut i = self.lock();
             let keys: Vec<u32> = (0..i.slots.len() as u32)
                 .filter(|&k| {
@@ -219,10 +284,8 @@ impl Lot {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let i = self.lock();
-        i.timers
-            .first()
-            .map(|&(due, _)| self.epoch + Duration::from_millis(due))
+        let mut i = self.lock();
+        Lot::first(&mut i).map(|due| self.epoch + Duration::from_millis(due))
     }
 
     /// Ready when the lot's set has events or an earlier deadline came in ([`park`]);
@@ -252,11 +315,11 @@ impl Lot {
 }
 
 /// Marks the lot dead and closes what it holds when its task ends (its runtime stopped).
-struct Dead(Arc<Lot>);
+struct Dead<T: Parked>(Arc<Lot<T>>);
 
-impl Drop for Dead {
+impl<T: Parked> Drop for Dead<T> {
     fn drop(&mut self) {
-        let gone: Vec<Box<dyn Parked>> = {
+        let gone: Vec<T> = {
             let mut i = self.0.lock();
             i.alive = false;
             i.timers.clear();
@@ -268,7 +331,7 @@ impl Drop for Dead {
 }
 
 /// The lot's task: waits for the set's events, the earliest deadline and the stop.
-async fn watch_lot(lot: Arc<Lot>) {
+async fn watch_lot<T: Parked>(lot: Arc<Lot<T>>) {
     let lot = Dead(lot);
     let mut stop = Some(lot.0.stop.clone());
     loop {
@@ -302,16 +365,21 @@ async fn sleep_opt(deadline: Option<Instant>) {
     }
 }
 
-/// This thread's lot for connections stopped by `stop`: a live one, or a new one (its task
-/// spawned on the current runtime). `None` outside a runtime, when the lot here serves
-/// another stop signal, or when no epoll set can be made.
-fn lot_for(stop: &watch::Receiver<bool>) -> Option<Arc<Lot>> {
+/// This thread's lot of `T`s for connections stopped by `stop`: a live one, or a new one
+/// (its task spawned on the current runtime). `None` outside a runtime, when the lot here
+/// serves another stop signal, or when no epoll set can be made.
+fn lot_for<T: Parked>(stop: &watch::Receiver<bool>) -> Option<Arc<Lot<T>>> {
     tokio::runtime::Handle::try_current().ok()?;
-    LOT.with(|l| {
+    LOTS.with(|l| {
         let mut l = l.borrow_mut();
-        if let Some(lot) = l.as_ref() {
-            if lot.lock().alive {
-                return lot.stop.same_channel(stop).then(|| lot.clone());
+        let mut at = None;
+        for (n, any) in l.iter().enumerate() {
+            if let Ok(lot) = any.clone().into_any().downcast::<Lot<T>>() {
+                if lot.lock().alive {
+                    return lot.stop.same_channel(stop).then_some(lot);
+                }
+                at = Some(n);
+                break;
             }
         }
         let set = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).ok()?;
@@ -323,7 +391,7 @@ fn lot_for(stop: &watch::Receiver<bool>) -> Option<Arc<Lot>> {
             inner: Mutex::new(Inner {
                 slots: Vec::new(),
                 free: Vec::new(),
-                timers: BTreeSet::new(),
+                timers: BinaryHeap::new(),
                 watcher: None,
                 rearm: false,
                 alive: true,
@@ -334,7 +402,10 @@ fn lot_for(stop: &watch::Receiver<bool>) -> Option<Arc<Lot>> {
             stop: stop.clone(),
         });
         tokio::spawn(watch_lot(lot.clone()));
-        *l = Some(lot.clone());
+        match at {
+            Some(n) => l[n] = lot.clone(),
+            None => l.push(lot.clone()),
+        }
         Some(lot)
     })
 }
@@ -342,12 +413,12 @@ fn lot_for(stop: &watch::Receiver<bool>) -> Option<Arc<Lot>> {
 /// Parks `conn` until something arrives (resumed), `deadline` passes or `stop` turns true
 /// (dropped). Given back when it cannot be parked here: the caller waits in its own task
 /// ([`wait_here`]).
-pub fn park(
-    conn: Box<dyn Parked>,
+pub fn park<T: Parked>(
+    conn: T,
     deadline: Option<Instant>,
     stop: &watch::Receiver<bool>,
-) -> Result<(), Box<dyn Parked>> {
-    let Some(lot) = lot_for(stop) else {
+) -> Result<(), T> {
+    let Some(lot) = lot_for::<T>(stop) else {
         return Err(conn);
     };
     let wake_watcher = {
@@ -358,7 +429,7 @@ pub fn park(
                 let k = i.slots.len() as u32;
                 i.slots.push(Slot {
                     conn: None,
-                    due: u64::MAX,
+                    turn: 0,
                 });
                 k
             }
@@ -370,14 +441,16 @@ pub fn park(
         }
         let due = deadline.map_or(u64::MAX, |d| lot.ms(d));
         // The lot's task sleeps until the earliest deadline it knew: woken for an earlier one.
-        let earlier = due != u64::MAX && i.timers.first().is_none_or(|&(first, _)| due < first);
+        let earlier = due != u64::MAX && Lot::first(&mut i).is_none_or(|first| due < first);
         let slot = &mut i.slots[key as usize];
         slot.conn = Some(conn);
-        slot.due = due;
+        slot.turn = slot.turn.wrapping_add(1);
+        let turn = slot.turn;
         if due != u64::MAX {
-            i.timers.insert((due, key));
+            i.timers.push(Reverse((due, key, turn)));
         }
         i.parked += 1;
+        crate::trim::parked_one();
         if earlier {
             i.rearm = true;
             i.watcher.take()
@@ -391,54 +464,22 @@ pub fn park(
     Ok(())
 }
 
-/// A socket the caller's task watches without owning it ([`wait_here`]).
-struct Borrowed(RawFd);
-
-impl AsRawFd for Borrowed {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0
-    }
-}
-
-/// Waits in the caller's task for what the lot would wait for (`conn` could not be parked).
-pub async fn wait_here(
-    conn: Box<dyn Parked>,
-    deadline: Option<Instant>,
-    mut stop: watch::Receiver<bool>,
-) {
-    // Registered for the wait only (dropped, so deregistered, before `resume` registers
-    // the socket again, and before `conn` closes it on the other paths: the descriptor
-    // stays open and the same while registered, the I/O safety the deprecation is about);
-    // a socket the runtime cannot take is closed.
-    #[allow(deprecated)]
-    let Ok(watch) = AsyncFd::with_interest(Borrowed(conn.fd().as_raw_fd()), Interest::READABLE) else {
-        return;
-    };
-    let arrived = tokio::select! {
-        // Bytes, a close or an error: the session reads and sees which.
-        _ = watch.readable() => true,
-        _ = sleep_opt(deadline) => false,
-        _ = stop.changed() => false,
-    };
-    drop(watch);
-    if arrived {
-        conn.resume();
+/// Closes the connections parked on this thread that must stop now ([`Parked::stopping`]):
+/// the runtime runs it on each worker when a generation's connections end.
+pub fn close_stopping() {
+    let lots: Vec<Arc<dyn AnyLot>> = LOTS.with(|l| l.borrow().clone());
+    for lot in lots {
+        lot.close_stopping();
     }
 }
 
 /// Connections parked on this thread now.
 pub fn parked() -> usize {
-    LOT.with(|l| {
-        l.borrow().as_ref().map_or(0, |lot| {
-            let i = lot.lock();
-            if i.alive {
-                i.parked
-            } else {
-                0
-            }
-        })
-    })
+    LOTS.with(|l| l.borrow().iter().map(|lot| lot.parked()).sum())
 }
+
+mod here;
+pub use here::wait_here;
 
 #[cfg(test)]
 mod tests;

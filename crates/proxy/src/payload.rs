@@ -92,6 +92,9 @@ pub fn reads_http_head(name: &str) -> bool {
             | "fhdr"
             | "req.hdr_cnt"
             | "hdr_cnt"
+            | "req.hdr_ip"
+            | "hdr_ip"
+            | "req.fhdr_cnt"
             | "req.cook"
             | "cook"
             | "req.cook_cnt"
@@ -213,39 +216,51 @@ pub fn htx_request(m: &crate::http::message::Message) -> usize {
     let fields: usize = m
         .fields
         .iter()
-        .map(|f| {
-            let (name, value) = (m.name(f), m.value(f));
-            if name.eq_ignore_ascii_case(b"connection") {
-                let kept: Vec<&[u8]> = value
-                    .split(|&b| b == b',')
-                    .map(crate::http::message::trim)
-                    .filter(|t| {
-                        !t.is_empty()
-                            && !t.eq_ignore_ascii_case(b"close")
-                            && !t.eq_ignore_ascii_case(b"keep-alive")
-                    })
-                    .collect();
-                if kept.is_empty() {
-                    return 0;
-                }
-                // What is left is written back joined with ", ".
-                let len: usize = kept.iter().map(|t| t.len()).sum::<usize>() + 2 * (kept.len() - 1);
-                return name.len() + len;
-            }
-            name.len() + value.len()
-        })
+        .map(|f| htx_field(m.name(f), m.value(f)))
         .sum();
     SL + m.method().len() + m.target().len() + 5 + m.version.as_str().len() + fields + EOH
 }
 
+/// The `Connection` tokens HAProxy's HTTP/1 parser keeps (all but `close`/`keep-alive`);
+/// none for another header.
+pub fn connection_kept(name: &[u8], value: &[u8]) -> Option<Vec<Vec<u8>>> {
+    if !name.eq_ignore_ascii_case(b"connection") {
+        return None;
+    }
+    Some(
+        value
+            .split(|&b| b == b',')
+            .map(crate::http::message::trim)
+            .filter(|t| {
+                !t.is_empty()
+                    && !t.eq_ignore_ascii_case(b"close")
+                    && !t.eq_ignore_ascii_case(b"keep-alive")
+            })
+            .map(<[u8]>::to_vec)
+            .collect(),
+    )
+}
+
+/// One header's HTX size (its name and value), as HAProxy's HTTP/1 parser keeps it: a
+/// `Connection` header without its `close`/`keep-alive` tokens (the rest joined with ", "),
+/// none when nothing is left.
+fn htx_field(name: &[u8], value: &[u8]) -> usize {
+    match connection_kept(name, value) {
+        None => name.len() + value.len(),
+        Some(kept) if kept.is_empty() => 0,
+        Some(kept) => name.len() + kept.iter().map(Vec::len).sum::<usize>() + 2 * (kept.len() - 1),
+    }
+}
+
 /// The HTX size of a response head (`res.len` in HTTP mode): the start-line descriptor,
-/// version, 3-digit status and reason, each header's name and value, the end of headers
-/// (the count `%B` uses too, `http::log_bytes`).
+/// version, 3-digit status and reason, each header's name and value (a server's
+/// `Connection: close` is not counted, as in [`htx_request`]), the end of headers (the count
+/// `%B` uses too, `http::log_bytes`).
 pub fn htx_response(m: &crate::http::message::Message) -> usize {
     let fields: usize = m
         .fields
         .iter()
-        .map(|f| m.name(f).len() + m.value(f).len())
+        .map(|f| htx_field(m.name(f), m.value(f)))
         .sum();
     20 + 5 + m.version.as_str().len() + 3 + m.reason().len() + fields + 1
 }

@@ -92,6 +92,9 @@ pub struct Located<'a> {
     be: OnceLock<Arc<Backend>>,
     srv: AtomicUsize,
     bc_src: Mutex<Option<SocketAddr>>,
+    /// Not the connection's first request (`http_first_req` false), as HAProxy's
+    /// `TX_NOT_FIRST`: set for an HTTP/1 connection's later requests, never on HTTP/2.
+    not_first: bool,
 }
 
 impl<'a> Located<'a> {
@@ -102,7 +105,14 @@ impl<'a> Located<'a> {
             be: OnceLock::new(),
             srv: AtomicUsize::new(usize::MAX),
             bc_src: Mutex::new(None),
+            not_first: false,
         }
+    }
+
+    /// The same place, for a request that is not its connection's first.
+    pub fn not_first(mut self, not_first: bool) -> Located<'a> {
+        self.not_first = not_first;
+        self
     }
 
     /// The same place, knowing the client connection's facts.
@@ -129,6 +139,9 @@ impl Where for Located<'_> {
     }
 
     fn fetch(&self, f: &Fetch) -> Option<Value> {
+        if f.kw.name == "http_first_req" {
+            return Some(Value::Bool(!self.not_first));
+        }
         let be = self.be.get().map(|b| &**b);
         let i = self.srv.load(Ordering::Relaxed);
         let srv = be.and_then(|b| b.servers.get(i)).map(|s| (&**s, i));

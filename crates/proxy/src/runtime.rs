@@ -51,6 +51,8 @@ impl Listening {
 struct Running {
     gen: Arc<Generation>,
     listeners: HashMap<ListenKey, Listening>,
+    /// The generations reloads replaced (`hard-stop-after`, `mworker-max-reloads`).
+    replaced: crate::end::Replaced,
 }
 
 pub struct Runtime {
@@ -128,7 +130,14 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
                     loop {
                         tokio::select! {
                             _ = &mut srx => break,
-                            _ = tick.tick() => crate::pool::purge(std::time::Instant::now()),
+                            _ = tick.tick() => {
+                                let now = std::time::Instant::now();
+                                crate::pool::purge(now);
+                                // Transaction buffers unused lately, then free pages, back
+                                // to the system after a burst went idle.
+                                crate::http::bufs::decay();
+                                crate::trim::tick(now);
+                            }
                         }
                     }
                 });
@@ -246,6 +255,7 @@ impl Runtime {
             running: tokio::sync::Mutex::new(Running {
                 gen: gen.clone(),
                 listeners: HashMap::new(),
+                replaced: Default::default(),
             }),
             stop,
             tracker: Arc::new(AtomicU64::new(0)),
@@ -417,6 +427,13 @@ impl Runtime {
             fe.retired.store(true, Ordering::Relaxed);
             fe.retire.notify_waiters();
         }
+        // its connections end after its `hard-stop-after`, or N reloads later (`end.rs`)
+        let workers = self.workers.iter().map(|w| w.handle.clone()).collect();
+        let (old, max) = (
+            running.gen.end.clone(),
+            config.global.keywords.mworker_max_reloads,
+        );
+        crate::end::retire(&mut running.replaced, &old, max, workers);
         // Idle server connections to servers that are gone are dropped on every worker.
         let alive: Arc<HashSet<u64>> = Arc::new(
             gen.backends

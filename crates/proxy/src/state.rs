@@ -64,7 +64,8 @@ impl Frontend {
 }
 
 /// A frontend's `http-request wait-for-body` in the middle of its chain (or with a
-/// condition): the rules before it are the frontend's `http_request`; these run after.
+/// condition): the rules before the first are the frontend's `http_request`; each wait's
+/// `after` runs up to the next one.
 pub struct BodyWait {
     pub cond: Option<Cond>,
     pub wait: fulcrum_config::model::WaitForBody,
@@ -102,8 +103,9 @@ pub struct Frontend {
     /// `tcp-response content` rules of the backends and listens that have some, by name,
     /// with their `tcp-response inspect-delay` (TCP mode).
     pub backend_tcp_response: Arc<HashMap<String, TcpResponse>>,
-    /// `http-request wait-for-body` in the middle of the chain, and the rules after it.
-    pub body_wait: Option<BodyWait>,
+    /// `http-request wait-for-body` rules in the middle of the chain, each with the rules
+    /// after it (up to the next).
+    pub body_waits: Vec<BodyWait>,
     /// Every stick table, and this frontend's own.
     pub tables: Arc<Tables>,
     pub own_table: Option<Arc<Table>>,
@@ -139,6 +141,8 @@ pub struct Frontend {
     pub retired: AtomicBool,
     /// Woken when `retired` is set: HTTP/2 connections send GOAWAY (`http::h2`).
     pub retire: tokio::sync::Notify,
+    /// The generation's "end now" signal (`hard-stop-after`, `mworker-max-reloads`).
+    pub end: Arc<crate::end::End>,
     /// Connections currently open on this frontend (log field `fc`).
     pub conns: AtomicU64,
     /// The proxy's number (its `id`, or HAProxy's automatic one): stats `iid`, `fe_id`.
@@ -184,6 +188,8 @@ pub struct Generation {
     /// Map files and ACL patterns of this generation (the runtime socket's `show map`,
     /// `add acl`, ...): one table per file, shared by every rule naming it.
     pub patterns: Arc<fulcrum_sample::registry::Registry>,
+    /// Ends its connections when a reload or a stop says so (`end.rs`).
+    pub end: Arc<crate::end::End>,
 }
 
 /// Every proxy of one configuration generation (held weakly so a generation is freed when it
@@ -358,16 +364,13 @@ fn uses_vars(config: &Config) -> bool {
     use fulcrum_config::model::{HttpAction, TcpAction};
     !config.global.keywords.proc_vars.is_empty()
         || config.proxies.iter().any(|p| {
-            let t = &p.tcp_rules;
             p.http_request
                 .iter()
                 .chain(&p.http_response)
                 .chain(&p.http_after_response)
                 .any(|r| matches!(r.action, HttpAction::Var(_)))
-                || t.connection
-                    .iter()
-                    .chain(&t.session)
-                    .chain(&t.content)
+                || p.tcp_rules
+                    .requests()
                     .any(|r| matches!(r.action, TcpAction::Var(_)))
         })
 }

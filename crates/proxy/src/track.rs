@@ -38,10 +38,11 @@ pub fn parse_store(def: &StickTable) -> Result<Vec<(Data, std::time::Duration)>,
     crate::persist::track_data::parse_items(def.store.iter().map(String::as_str))
 }
 
-/// Builds the tables of `proxies`, reusing `old`'s (and its counters) where the definition
-/// did not change.
+/// Builds the tables of `proxies` and of the `peers` sections (`SECTION/NAME`), reusing
+/// `old`'s (and its counters) where the definition did not change.
 pub fn build<'a>(
     proxies: impl Iterator<Item = &'a Proxy>,
+    peers_tables: impl Iterator<Item = (&'a str, &'a StickTable)>,
     old: Option<&Tables>,
 ) -> Result<Tables, (String, String)> {
     let proxies: Vec<&Proxy> = proxies.collect();
@@ -51,26 +52,36 @@ pub fn build<'a>(
         .flat_map(|p| p.stick_rules.iter())
         .filter_map(|r| r.table.as_ref().map(|t| t.name.as_str()))
         .collect();
+    // (name, definition, whether its own proxy has stick rules)
+    let defs = proxies
+        .iter()
+        .filter_map(|p| {
+            Some((
+                p.name.as_str(),
+                p.stick_table.as_ref()?,
+                !p.stick_rules.is_empty(),
+            ))
+        })
+        .chain(peers_tables.map(|(n, t)| (n, t, false)));
     let mut out = Tables::new();
-    for p in proxies {
-        let Some(def) = &p.stick_table else { continue };
-        if let Some(t) = old.and_then(|o| o.get(&p.name)) {
+    for (name, def, own_rules) in defs {
+        if let Some(t) = old.and_then(|o| o.get(name)) {
             if t.def == *def {
-                out.insert(p.name.clone(), t.clone());
+                out.insert(name.to_string(), t.clone());
                 continue;
             }
         }
         let mut store = parse_store(def).map_err(|e| (format!("{}", def.span), e))?;
         // Stick rules keep the server in the table's entries (HAProxy adds `server_id`).
-        let sticky = !p.stick_rules.is_empty() || named.contains(&p.name.as_str());
+        let sticky = own_rules || named.contains(&name);
         if sticky && !store.iter().any(|(d, _)| *d == Data::ServerId) {
             store.push((Data::ServerId, std::time::Duration::ZERO));
         }
         let size = usize::try_from(def.size).unwrap_or(usize::MAX);
         out.insert(
-            p.name.clone(),
+            name.to_string(),
             Arc::new(Table {
-                name: p.name.clone(),
+                name: name.to_string(),
                 def: def.clone(),
                 key_type: def.key_type,
                 counters: Mutex::new(CounterTable::new(size, def.expire, store)),

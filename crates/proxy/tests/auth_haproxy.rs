@@ -84,17 +84,7 @@ async fn run(front: u16, server: &Backend) -> (Vec<(u16, Vec<String>, String)>, 
             String::from_utf8_lossy(&r.body).into_owned(),
         ));
     }
-    let xs = |head: &String| -> Vec<String> {
-        head.lines()
-            .filter_map(|l| l.split_once(':'))
-            .filter(|(n, _)| {
-                let n = n.to_ascii_lowercase();
-                n.starts_with("x-") && n != "x-forwarded-for"
-            })
-            .map(|(n, v)| format!("{}={}", n.to_ascii_lowercase(), v.trim()))
-            .collect()
-    };
-    let seen = server.heads().iter().map(xs).collect();
+    let seen = server.heads().iter().map(|h| x_fields(h)).collect();
     (answers, seen)
 }
 

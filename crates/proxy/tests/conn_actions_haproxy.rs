@@ -62,17 +62,6 @@ fn sock_marks(proxy_port: u16, client: std::net::SocketAddr) -> String {
     format!("fwmark {} tos {}", pick("fwmark:"), pick("tos:"))
 }
 
-fn logged(line: &str) -> String {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let Some(t) = words.iter().position(|w| w.matches('/').count() == 4) else {
-        return format!("unparsed: {line}");
-    };
-    words
-        .get(t + 1..t + 6)
-        .map(|w| format!("{} {} {}", w[0], w[1], w[4]))
-        .unwrap_or_else(|| format!("short: {line}"))
-}
-
 async fn drive(side: Arc<Side>) -> Vec<String> {
     let mut out = Vec::new();
     for path in ["/plain", "/tos", "/mark", "/nice", "/rtos", "/rmark"] {
@@ -84,7 +73,7 @@ async fn drive(side: Arc<Side>) -> Vec<String> {
             r.status,
             sock_marks(side.port(0), me)
         ));
-        out.push(logged(&side.line().await));
+        out.push(status_bytes_state(&side.line().await));
     }
     for path in ["/hint", "/hint-x", "/hint-deny"] {
         let mut c = Client::connect(side.addr(0)).await.expect("connect");
@@ -98,7 +87,7 @@ async fn drive(side: Arc<Side>) -> Vec<String> {
                 break;
             }
         }
-        out.push(logged(&side.line().await));
+        out.push(status_bytes_state(&side.line().await));
     }
     // HTTP/1.0: no early hints (haproxy 2.6)
     let got = side
@@ -110,7 +99,7 @@ async fn drive(side: Arc<Side>) -> Vec<String> {
         .unwrap_or("")
         .to_string();
     out.push(format!("1.0: {first}"));
-    out.push(logged(&side.line().await));
+    out.push(status_bytes_state(&side.line().await));
     // a TCP proxy: `tcp-request connection set-mark`, `tcp-request content set-tos`
     let mut c = Client::connect(side.addr(1)).await.expect("connect");
     let r = c.get("/tcp").await.expect("answer");

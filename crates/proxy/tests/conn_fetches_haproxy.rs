@@ -54,18 +54,6 @@ fn cfg(s: &Setup<'_>) -> String {
     )
 }
 
-/// The `x-` fields of a head (lower-cased names), in order.
-fn x_fields(head: &str) -> Vec<String> {
-    head.lines()
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(n, _)| {
-            let n = n.to_ascii_lowercase();
-            n.starts_with("x-") && n != "x-forwarded-for"
-        })
-        .map(|(n, v)| format!("{}={}", n.to_ascii_lowercase(), v.trim()))
-        .collect()
-}
-
 /// `text` with the side's own port numbers named (they differ between the sides).
 fn named_ports(side: &Side, text: &str) -> String {
     text.replace(&side.port(0).to_string(), "P0")

@@ -49,6 +49,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::hello",
             // `tls-ticket-keys` files (ring, the sample crate's base64).
             "tls::ticket_keys",
+            // Free heap pages back to the system after a burst of connections parked.
+            "trim",
         ],
     ),
     // A client connection's facts for `so_*`/`fc_*` (uses net, proxy_protocol).
@@ -139,15 +141,22 @@ const LAYERS: &[(&str, &[&str])] = &[
             "socks4",
         ],
     ),
+    // A generation's "end now" signal: `hard-stop-after`, `mworker-max-reloads` (uses park).
+    ("ending a generation's connections", &["end"]),
     (
         "conditions: ACLs on the sample engine; variable actions; certificates by name",
         // tls::store: the runtime socket's `ssl cert` registry (uses tls::certs).
         // http::h2::convert: pure HTTP/2 <-> HTTP/1 heads (uses http::h1, http::message).
-        &["acl", "vars", "tls::store", "http::h2::convert"],
+        // tls::x509_store: OpenSSL's store order and CRL text (uses tls::der).
+        &["acl", "vars", "tls::store", "http::h2::convert", "tls::x509_store"],
     ),
     (
-        "the rustls settings of a certificate on a bind (uses tls::store); the store's tests",
-        &["tls::server_config", "tls::store::tests"],
+        "CA and CRL files by name (uses tls::store, tls::x509_store)",
+        &["tls::cafiles"],
+    ),
+    (
+        "the rustls settings of a certificate on a bind (uses tls::store, tls::cafiles); the stores' tests",
+        &["tls::server_config", "tls::store::tests", "tls::cafiles::tests"],
     ),
     (
         "server connections, applets, log lines",

@@ -32,18 +32,6 @@ fn cfg(s: &Setup<'_>) -> String {
     )
 }
 
-/// The `x-` fields of a head (lower-cased names), in order.
-fn x_fields(head: &str) -> Vec<String> {
-    head.lines()
-        .filter_map(|l| l.split_once(':'))
-        .filter(|(n, _)| {
-            let n = n.to_ascii_lowercase();
-            n.starts_with("x-") && n != "x-forwarded-for"
-        })
-        .map(|(n, v)| format!("{}={}", n.to_ascii_lowercase(), v.trim()))
-        .collect()
-}
-
 #[derive(Debug, PartialEq)]
 struct Seen {
     /// Per request: the `x-` fields the client got, and the log line.

@@ -11,41 +11,23 @@ use common::*;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// A server answering each request 300 ms after it came, recording its path.
 async fn slow_server(seen: Arc<Mutex<Vec<String>>>) -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let a = l.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut tmp = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut tmp).await {
-                        Ok(n) if n > 0 => buf.extend_from_slice(&tmp[..n]),
-                        _ => return,
-                    }
-                }
-                let text = String::from_utf8_lossy(&buf).into_owned();
-                let path = text.split(' ').nth(1).unwrap_or("?").to_string();
-                if let Ok(mut v) = seen.lock() {
-                    v.push(path);
-                }
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                let _ = s
-                    .write_all(
-                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
-                    )
-                    .await;
-            });
+    head_server(move |mut s, head| {
+        let path = head.split(' ').nth(1).unwrap_or("?").to_string();
+        if let Ok(mut v) = seen.lock() {
+            v.push(path);
         }
-    });
-    a
+        async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                .await;
+        }
+    })
+    .await
 }
 
 fn cfg(port: u16, server: SocketAddr) -> String {

@@ -151,16 +151,7 @@ async fn run(
         .heads()
         .iter()
         .filter(|h| h.starts_with("GET /c"))
-        .map(|h| {
-            h.lines()
-                .filter_map(|l| l.split_once(':'))
-                .filter(|(n, _)| {
-                    let n = n.to_ascii_lowercase();
-                    n.starts_with("x-") && n != "x-forwarded-for"
-                })
-                .map(|(n, v)| format!("{}={}", n.to_ascii_lowercase(), v.trim()))
-                .collect()
-        })
+        .map(|h| x_fields(h))
         .collect();
     (limited, tracked, heads)
 }

@@ -23,18 +23,6 @@ fn cfg(s: &Setup<'_>) -> String {
     )
 }
 
-/// A `httplog` line's status, bytes and termination state.
-fn logged(line: &str) -> String {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let Some(t) = words.iter().position(|w| w.matches('/').count() == 4) else {
-        return format!("unparsed: {line}");
-    };
-    words
-        .get(t + 1..t + 6)
-        .map(|w| format!("{} {} {}", w[0], w[1], w[4]))
-        .unwrap_or_else(|| format!("short: {line}"))
-}
-
 async fn drive(side: Arc<Side>) -> Vec<String> {
     let mut out = Vec::new();
     for path in ["/ok", "/reject", "/drop", "/late-drop"] {
@@ -46,7 +34,7 @@ async fn drive(side: Arc<Side>) -> Vec<String> {
             .unwrap_or("nothing")
             .to_string();
         out.push(first);
-        out.push(logged(&side.line().await));
+        out.push(status_bytes_state(&side.line().await));
     }
     out
 }

@@ -8,34 +8,18 @@ mod common;
 use common::*;
 use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 /// A server sending `head + "abc"`, then 200 ms later the rest of a 10-byte body.
 async fn late_body_server() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let a = l.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut tmp = [0u8; 4096];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut tmp).await {
-                        Ok(n) if n > 0 => buf.extend_from_slice(&tmp[..n]),
-                        _ => return,
-                    }
-                }
-                let _ = s
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
-                    .await;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let _ = s.write_all(b"defghij").await;
-            });
-        }
-    });
-    a
+    head_server(|mut s, _| async move {
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc")
+            .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let _ = s.write_all(b"defghij").await;
+    })
+    .await
 }
 
 fn cfg(port: u16, server: SocketAddr) -> String {

@@ -63,15 +63,7 @@ async fn run(front: u16, server: &Backend) -> (Vec<(String, String)>, Vec<(Strin
         .iter()
         .map(|h| {
             let line = h.lines().next().unwrap_or("").to_string();
-            let xs = h
-                .lines()
-                .filter_map(|l| l.split_once(':'))
-                .filter(|(n, _)| {
-                    let n = n.to_ascii_lowercase();
-                    n.starts_with("x-") && n != "x-forwarded-for"
-                })
-                .map(|(n, v)| format!("{}={}", n.to_ascii_lowercase(), v.trim()))
-                .collect();
+            let xs = x_fields(h);
             (line, xs)
         })
         .collect();

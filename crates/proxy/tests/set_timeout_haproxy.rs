@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 fn addr(p: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], p))
@@ -15,29 +15,13 @@ fn addr(p: u16) -> SocketAddr {
 
 /// A server that reads a request head and answers 200 after 1.5 s.
 async fn slow() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let a = l.local_addr().expect("addr");
-    tokio::spawn(async move {
-        while let Ok((mut s, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut b = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut b).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&b[..n]),
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(1500)).await;
-                let _ = s
-                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-                    .await;
-            });
-        }
-    });
-    a
+    head_server(|mut s, _| async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let _ = s
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            .await;
+    })
+    .await
 }
 
 fn cfg(front: u16, server: SocketAddr) -> String {

@@ -46,25 +46,13 @@ fn answer(raw: &[u8]) -> String {
     format!("{} | {}", status.trim_end(), st.trim_end())
 }
 
-/// A `httplog` line's status, bytes and termination state.
-fn logged(line: &str) -> String {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let Some(t) = words.iter().position(|w| w.matches('/').count() == 4) else {
-        return format!("unparsed: {line}");
-    };
-    words
-        .get(t + 1..t + 6)
-        .map(|w| format!("{} {} {}", w[0], w[1], w[4]))
-        .unwrap_or_else(|| format!("short: {line}"))
-}
-
 async fn drive(side: Arc<Side>) -> Vec<String> {
     let mut out = Vec::new();
     for path in ["/ok", "/bad", "/close", "/late-close", "/early"] {
         let raw = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         let got = side.exchange(0, raw.as_bytes()).await;
         out.push(answer(&got));
-        out.push(logged(&side.line().await));
+        out.push(status_bytes_state(&side.line().await));
     }
     out
 }

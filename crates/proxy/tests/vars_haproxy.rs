@@ -52,16 +52,7 @@ const PATHS: &[(&str, &str)] = &[
 /// (status, X- response headers) per request on one connection, and the X- headers the
 /// backend received per request.
 async fn run(front: u16, server: &Backend) -> (Vec<(u16, Vec<String>)>, Vec<Vec<String>>) {
-    let xs = |head: &str| -> Vec<String> {
-        head.lines()
-            .filter_map(|l| l.split_once(':'))
-            .filter(|(n, _)| {
-                let n = n.to_ascii_lowercase();
-                n.starts_with("x-") && n != "x-server" && n != "x-forwarded-for"
-            })
-            .map(|(n, v)| format!("{}={}", n.to_ascii_lowercase(), v.trim()))
-            .collect()
-    };
+    let xs = |head: &str| x_fields_but(head, &["x-server"]);
     let mut answers = Vec::new();
     let mut c = Client::connect(addr(front)).await.expect("connect");
     for (p, host) in PATHS {

@@ -12,7 +12,6 @@
 use crate::expr::{compile_with, Compiler, Expr};
 use crate::fetch;
 use crate::pattern::{Method, Patterns};
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 /// A compiled ACL line (or anonymous `{ ... }` ACL).
@@ -93,12 +92,7 @@ fn pattern_file(
     icase: bool,
     as_map: bool,
 ) -> Result<Arc<RwLock<Patterns>>, String> {
-    let path = if std::path::Path::new(file).is_absolute() {
-        PathBuf::from(file)
-    } else {
-        c.base_dir.join(file)
-    };
-    let name = path.display().to_string();
+    let (name, path) = crate::files::resolve(&c.base_dir, file);
     let read = || {
         std::fs::read_to_string(&path)
             .map_err(|e| format!("cannot read pattern file '{name}': {e}"))

@@ -291,6 +291,9 @@ maps! {
 pub fn lookup(name: &str) -> Option<&'static ConvKw> {
     CONVERTERS
         .iter()
+        .chain(crate::conv_more::MORE_CONVERTERS)
+        .chain(crate::conv_codec::CODEC_CONVERTERS)
+        .chain(crate::conv_json::JSON_CONVERTERS)
         .find(|k| k.name == name)
         .or_else(|| map_kw(name))
 }

@@ -14,7 +14,7 @@ use crate::map::{Map, Match};
 use crate::registry::Registry;
 use crate::value::{Type, Value};
 use regex::bytes::Regex;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 /// A compiled expression.
@@ -91,12 +91,7 @@ impl Compiler {
     }
 
     fn map(&mut self, file: &str, how: Match) -> Result<Arc<RwLock<Map>>, String> {
-        let path = if Path::new(file).is_absolute() {
-            PathBuf::from(file)
-        } else {
-            self.base_dir.join(file)
-        };
-        let name = path.display().to_string();
+        let (name, path) = crate::files::resolve(&self.base_dir, file);
         let map = self.registry.map(&name, how, || {
             std::fs::read_to_string(&path).map_err(|e| format!("map file '{name}': {e}"))
         })?;
@@ -245,12 +240,14 @@ fn compile_args(
                     let (scope, name) = text.split_once('.').ok_or_else(|| {
                         CompileError::at(*acol, format!("'{what}': '{text}' is neither an integer nor a variable (scope.name)"))
                     })?;
+                    let scope_word = scope;
                     let scope = Scope::parse(scope).ok_or_else(|| {
                         CompileError::at(*acol, format!("'{what}': unknown variable scope '{scope}' (expected proc, sess, txn, req, res or check)"))
                     })?;
                     if name.is_empty() {
                         return Err(CompileError::at(*acol, format!("'{what}': empty variable name")));
                     }
+                    crate::var_uses::note_read(scope_word, name);
                     Ok(Arg::Var(scope, name.to_string()))
                 }
             }
@@ -335,6 +332,17 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
             }
         }
     }
+    if kw.name == "bool"
+        && !matches!(
+            args.first().map(Arg::as_bytes),
+            Some(b"true" | b"false" | b"0" | b"1")
+        )
+    {
+        return Err(CompileError::at(
+            first.col,
+            "invalid args in fetch method 'bool' : Expects 'true', 'false', '0' or '1'.",
+        ));
+    }
     if kw.name == "var" && !matches!(args.first(), Some(Arg::Var(..))) {
         return Err(CompileError::at(
             first.col,
@@ -365,6 +373,8 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
             ));
         }
         let args = compile_args(st.name, ckw.args, ckw.min, st.col, &st.args)?;
+        crate::conv_more::check_args(ckw.name, &args)
+            .map_err(|e| CompileError::at(st.col, format!("{}: {e}", st.name)))?;
         let regex = if ckw.name == "regsub" {
             let icase = args.get(2).is_some_and(|f| f.as_bytes().contains(&b'i'));
             let pat = String::from_utf8_lossy(args[0].as_bytes()).into_owned();

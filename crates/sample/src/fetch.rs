@@ -144,7 +144,8 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("always_false", [], 0, Bool, Nothing),
     kw!("str", [S], 0, Str, Nothing),
     kw!("int", [I], 1, Sint, Nothing),
-    kw!("bool", [I], 1, Bool, Nothing),
+    // `bool(true|false|1|0)`: HAProxy 2.6 takes these four words only.
+    kw!("bool", [S], 1, Bool, Nothing),
     kw!("ipv4", [S], 1, Ipv4, Nothing),
     kw!("ipv6", [S], 1, Ipv6, Nothing),
     kw!("meth", [S], 1, Meth, Nothing),
@@ -254,8 +255,12 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("req.hdr", [S, I], 0, Str, Request),
     kw!("hdr", [S, I], 0, Str, Request),
     kw!("req.fhdr", [S, I], 0, Str, Request),
-    kw!("fhdr", [S, I], 0, Str, Request),
+    // (no `fhdr`: HAProxy 2.6 has only `req.fhdr`, and refuses `fhdr` as an unknown fetch)
     kw!("req.hdr_cnt", [S], 0, Sint, Request),
+    kw!("req.fhdr_cnt", [S], 0, Sint, Request),
+    kw!("req.hdr_ip", [S, I], 1, Addr, Request),
+    kw!("hdr_ip", [S, I], 1, Addr, Request),
+    kw!("http_first_req", [], 0, Bool, Request),
     kw!("hdr_cnt", [S], 0, Sint, Request),
     kw!("req.cook", [S], 0, Str, Request),
     kw!("cook", [S], 0, Str, Request),
@@ -296,6 +301,7 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("shdr", [S, I], 0, Str, Response),
     kw!("res.fhdr", [S, I], 0, Str, Response),
     kw!("res.hdr_cnt", [S], 0, Sint, Response),
+    kw!("res.fhdr_cnt", [S], 0, Sint, Response),
     kw!("res.cook", [S], 0, Str, Response),
     kw!("res.ver", [], 0, Str, Response),
     kw!("capture.res.hdr", [I], 1, Str, Response),
@@ -393,7 +399,7 @@ pub fn eval(f: &Fetch, env: &dyn Env) -> Option<Value> {
         // `str()` / `str`: the empty string, as HAProxy.
         "str" => Some(Value::Str(arg(0).map_or(&b""[..], Arg::as_bytes).to_vec())),
         "int" => Some(Value::Sint(arg(0)?.as_int())),
-        "bool" => Some(Value::Bool(arg(0)?.as_int() != 0)),
+        "bool" => Some(Value::Bool(matches!(arg(0)?.as_bytes(), b"true" | b"1"))),
         "ipv4" | "ipv6" | "meth" => {
             crate::cast::cast(Value::Str(arg(0)?.as_bytes().to_vec()), f.kw.out)
         }

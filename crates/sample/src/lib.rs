@@ -15,6 +15,9 @@
 pub mod acl;
 pub mod cast;
 pub mod conv;
+mod conv_codec;
+mod conv_json;
+mod conv_more;
 mod conv_table;
 mod encode;
 /// Base64 text to bytes (the `b64dec` converter's decoder; also TLS ticket key files).
@@ -24,6 +27,7 @@ pub mod environ;
 pub mod error;
 pub mod expr;
 pub mod fetch;
+pub mod files;
 pub mod hash;
 pub mod index;
 pub mod localtime;
@@ -36,9 +40,31 @@ pub mod registry_edit;
 mod registry_versions;
 pub mod time;
 pub mod value;
+pub mod var_uses;
 
 pub use env::{proc_vars, Env, Scope, Vars};
 pub use error::CompileError;
 pub use expr::{compile, Expr};
 pub use logformat::{compile_format, Format};
 pub use value::{Type, Value};
+
+/// An environment with no stream, no variables, time 0 and random 0: for unit tests of
+/// converters that read nothing of it.
+#[cfg(test)]
+pub(crate) struct NoEnv;
+
+#[cfg(test)]
+impl Env for NoEnv {
+    fn fetch(&self, _: &fetch::Fetch) -> Option<Value> {
+        None
+    }
+    fn var(&self, _: Scope, _: &str) -> Option<Value> {
+        None
+    }
+    fn now_unix(&self) -> i64 {
+        0
+    }
+    fn random(&self) -> u32 {
+        0
+    }
+}

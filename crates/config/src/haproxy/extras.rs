@@ -1,6 +1,5 @@
 //! Proxy keywords beyond the core model: `compression`, `option originalto`, `dispatch`,
-//! `retry-on`; the global `zero-warning`, `default-path`, `mworker-max-reloads` and the
-//! refused `lua-load`.
+//! `retry-on`; the global `zero-warning`, `mworker-max-reloads` and the refused `lua-load`.
 //!
 //! Each function parses one keyword line into `model_extras` types, as HAProxy 2.6 reads it.
 
@@ -134,34 +133,19 @@ pub fn retry_on(o: &mut ProxyOptions, line: &Line<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// Global keywords: `zero-warning`, `default-path`, `mworker-max-reloads`, `lua-load*`.
+/// Global keywords: `zero-warning`, `mworker-max-reloads`, `lua-load*` (`default-path` is the
+/// parser's own: `paths.rs`).
 pub fn global_keyword(g: &mut Global, line: &Line<'_>) -> Result<(), String> {
     match line.keyword() {
         "zero-warning" => {
             line.no_more(1)?;
             g.zero_warning = Some(line.span.clone());
         }
-        "default-path" => match line.need(1, "'current', 'config', 'parent' or 'origin <path>'")? {
-            // HAProxy's default: relative paths from the directory fulcrum was started in
-            "current" => line.no_more(2)?,
-            form @ ("config" | "parent" | "origin") => {
-                return Err(format!(
-                    "'default-path {form}' is not supported by fulcrum yet: relative file names are read from the current directory ('default-path current')"
-                ))
-            }
-            other => {
-                return Err(format!(
-                    "'default-path' expects 'current', 'config', 'parent' or 'origin <path>', found '{other}'"
-                ))
-            }
-        },
         "mworker-max-reloads" => {
-            super::line::number::<u32>(line.need(1, "a number of reloads")?, "mworker-max-reloads")?;
+            let n = line.need(1, "a number of reloads")?;
+            g.keywords.mworker_max_reloads =
+                Some(super::line::number::<u32>(n, "mworker-max-reloads")?);
             line.no_more(2)?;
-            return Err(
-                "'mworker-max-reloads' is refused: fulcrum reloads inside one process, so there is no old worker to stop after N reloads; connections of a replaced configuration stay open until they end (fulcrum cannot cut them after N reloads yet). Remove the line: reloads do not pile up processes"
-                    .to_string(),
-            );
         }
         kw => {
             return Err(format!(

@@ -193,23 +193,13 @@ fn global_keywords() {
             "global\n  lua-load-per-thread x.lua\n",
             "fulcrum does not run Lua",
         ),
-        (
-            "global\n  default-path config\n",
-            "'default-path config' is not supported",
-        ),
-        (
-            "global\n  default-path origin /etc\n",
-            "'default-path origin' is not supported",
-        ),
         ("global\n  default-path nowhere\n", "expects 'current'"),
+        ("global\n  default-path origin\n", "expects a path"),
         (
             "global\n  mworker-max-reloads many\n",
             "mworker-max-reloads",
         ),
-        (
-            "global\n  mworker-max-reloads 3\n",
-            "'mworker-max-reloads' is refused: fulcrum reloads inside one process",
-        ),
+        ("global\n  hard-stop-after soon\n", "hard-stop-after"),
         ("global\n  zero-warning now\n", ""),
     ] {
         let l = load_sources(&[Source {
@@ -368,4 +358,49 @@ fn log_sample_ranges_and_errors() {
             "{body}: {e}"
         );
     }
+}
+
+#[test]
+fn stop_keywords_reach_the_model() {
+    let l = load_sources(&[Source {
+        name: "t.cfg",
+        text: "global\n  hard-stop-after 1500ms\n  mworker-max-reloads 2\n",
+    }]);
+    assert!(l.is_ok(), "{}", errors(&l));
+    let k = &l.config.global.keywords;
+    assert_eq!(
+        k.hard_stop_after,
+        Some(std::time::Duration::from_millis(1500))
+    );
+    assert_eq!(k.mworker_max_reloads, Some(2));
+}
+
+#[test]
+fn default_path_joins_names_read_while_parsing() {
+    let dir = std::env::temp_dir().join(format!("fulcrum-dp-unit-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("conf")).expect("dir");
+    std::fs::write(dir.join("conf/503.http"), "HTTP/1.0 503 x\r\n\r\n").expect("page");
+    std::fs::write(dir.join("conf/a.map"), "k v\n").expect("map");
+    let cfg = dir.join("conf/h.cfg").display().to_string();
+    let text = "global\n  default-path config\n  ca-base cas\n\
+                defaults\n  mode http\n  errorfile 503 503.http\n\
+                frontend f\n  bind :1\n  http-request set-header x %[str(k),map(a.map)]\n\
+                backend b\n  server s 127.0.0.1:1 ssl ca-file ca.pem crt /abs.pem\n";
+    let l = load_sources(&[Source { name: &cfg, text }]);
+    let conf = dir.join("conf").display().to_string();
+    let b = l.config.proxies.iter().find(|p| p.name == "b").expect("b");
+    assert_eq!(b.errorfiles[0].path, format!("{conf}/503.http"));
+    assert_eq!(b.servers[0].tls.ca_file, Some(format!("{conf}/cas/ca.pem")));
+    assert_eq!(b.servers[0].tls.crt, ["/abs.pem"]);
+    assert_eq!(
+        l.config.global.keywords.pattern_files,
+        [("a.map".to_string(), dir.join("conf/a.map"))]
+    );
+    // without the policy the same names are read from the current directory
+    let l = load_sources(&[Source {
+        name: &cfg,
+        text: &text.replace("default-path config", "default-path current"),
+    }]);
+    assert!(errors(&l).contains("503.http"), "{}", errors(&l));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -14,7 +14,6 @@ const IGNORED: &[&str] = &[
     "description",
     "server-state-file",
     "server-state-base",
-    "hard-stop-after",
     "cpu-map",
     "tune.http.logurilen",
     "tune.maxaccept",
@@ -221,8 +220,11 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
         "nbproc" => {
             return Err("nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available.".into())
         }
+        "hard-stop-after" => {
+            g.keywords.hard_stop_after = Some(time(line.need(1, "a time")?, kw)?);
+            line.no_more(2)?;
+        }
         "zero-warning"
-        | "default-path"
         | "mworker-max-reloads"
         | "lua-load"
         | "lua-load-per-thread" => super::extras::global_keyword(g, line)?,

@@ -56,6 +56,9 @@ pub fn http_check(h: &mut HttpCheck, line: &Line<'_>) -> Result<(), String> {
         }
         kw if kw.starts_with("set-var(") || kw.starts_with("set-var-fmt(") || kw.starts_with("unset-var(") => {
             let (scope, name, conditions) = super::tcp_check::check_var(kw)?;
+            if kw.starts_with("set-var") {
+                fulcrum_sample::var_uses::note_set(&scope, &name);
+            }
             let fmt = kw.starts_with("set-var-fmt(");
             if kw.starts_with("set-var") {
                 let expr = line.need(2, if fmt { "a log-format string" } else { "a sample expression" })?;

@@ -32,7 +32,7 @@ pub(super) fn status(text: &str, what: &str) -> Result<u16, String> {
 /// `errorfile CODE FILE`: the file must exist; replaces an earlier one of the same status.
 pub fn errorfile(list: &mut Vec<ErrorFile>, line: &Line<'_>) -> Result<(), String> {
     let status = status(line.need(1, "an HTTP status code")?, "errorfile")?;
-    let path = line.need(2, "a file")?.to_string();
+    let path = line.file(2, "a file")?;
     if let Err(e) = std::fs::metadata(&path) {
         return Err(format!("errorfile {status}: cannot open '{path}': {e}"));
     }

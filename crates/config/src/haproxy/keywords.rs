@@ -340,6 +340,7 @@ fn server_template(
             span: line.span.clone(),
             undefined: &undefined,
             env: line.env,
+            paths: line.paths,
         };
         out.push(super::server::parse_server(&one, template, diags)?);
     }

@@ -11,6 +11,8 @@ pub struct Line<'a> {
     /// Variables that were undefined when a word was expanded: (word index, name).
     pub undefined: &'a [(usize, String)],
     pub env: super::lexer::EnvLookup<'a>,
+    /// Where its relative file names are read from (`default-path`, `crt-base`, `ca-base`).
+    pub paths: &'a super::paths::Paths,
 }
 
 impl<'a> Line<'a> {
@@ -24,6 +26,11 @@ impl<'a> Line<'a> {
             ));
         }
         super::lexer::expand_address(text, self.env)
+    }
+
+    /// Word `i`, a file read while parsing: joined with the `default-path` directory.
+    pub fn file(&self, i: usize, what: &str) -> Result<String, String> {
+        self.need(i, what).map(|f| self.paths.file(f))
     }
 
     pub fn keyword(&self) -> &'a str {

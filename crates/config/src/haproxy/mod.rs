@@ -6,7 +6,7 @@
 //! Keyword parsing lives in the sibling modules; cross-proxy checks live in `validate.rs`.
 
 mod acl;
-mod after_response;
+pub(crate) mod after_response;
 mod api;
 mod bind;
 pub mod cache;
@@ -25,6 +25,7 @@ mod lexer;
 mod line;
 pub mod logformat;
 mod options;
+pub mod paths;
 mod peers;
 mod proxy;
 mod redirect;
@@ -38,6 +39,7 @@ mod suggest;
 mod tcp_check;
 mod tcp_rules;
 mod userlist;
+mod var_reads;
 mod vars;
 mod wait_body;
 use sections::is_section_keyword;
@@ -118,6 +120,10 @@ pub struct Parser {
     env: std::rc::Rc<EnvFn>,
     /// What `setenv` and its siblings did so far (`env` sees it).
     env_ops: keywords::EnvOps,
+    /// `default-path`: the policy in force (it carries over to later files).
+    default_path: paths::Policy,
+    /// The lines' base directory and TLS bases (`paths.rs`).
+    paths: std::rc::Rc<paths::Paths>,
     cluster: Option<crate::model::Cluster>,
     peers: Vec<crate::model::Peers>,
     /// `http-errors` sections read so far.
@@ -131,6 +137,8 @@ pub struct Parser {
     userlist_diags: Diagnostics,
     /// Fetches naming a backend or server (`nbsrv(B)`...), checked once every proxy is read.
     fetch_refs: Vec<fetch_refs::Use>,
+    /// Variables read and set, for the warning about ones read that nothing sets.
+    var_reads: var_reads::VarReads,
 }
 
 impl Default for Parser {
@@ -164,8 +172,11 @@ impl Parser {
             http_errors: Vec::new(),
             pending_errorfiles: Vec::new(),
             fetch_refs: Vec::new(),
+            var_reads: Default::default(),
             userlists: Vec::new(),
             userlist_diags: Diagnostics::new(),
+            default_path: paths::Policy::default(),
+            paths: Default::default(),
         }
     }
 
@@ -173,6 +184,8 @@ impl Parser {
         let file: std::sync::Arc<str> = std::sync::Arc::from(path);
         let env = self.env.clone();
         let mut blocks = cond::Blocks::default();
+        // HAProxy applies the `default-path` policy again at each file (`paths.rs`)
+        self.set_base(path);
         for (index, raw) in text.lines().enumerate() {
             let span = Span {
                 file: file.clone(),
@@ -196,13 +209,16 @@ impl Parser {
             if !blocks.active() {
                 continue;
             }
+            let paths = self.paths.clone();
             let line = Line {
                 words: &lexed.words,
                 span,
                 undefined: &lexed.undefined,
                 env: &*env,
+                paths: &paths,
             };
-            self.line(&line, diags);
+            let ((), uses) = fulcrum_sample::var_uses::collect(|| self.line(&line, diags));
+            self.var_reads.line(&line.span, uses);
         }
         blocks.finish(diags);
         // A section never continues into the next file.
@@ -226,11 +242,13 @@ impl Parser {
         self.global.keywords.environment = self.env_ops.borrow().clone();
         for (i, words, span) in std::mem::take(&mut self.pending_errorfiles) {
             let env = self.env.clone();
+            let paths = self.paths.clone();
             let line = Line {
                 words: &words,
                 span: span.clone(),
                 undefined: &[],
                 env: &*env,
+                paths: &paths,
             };
             if let Some(p) = self.proxies.get_mut(i) {
                 if let Err(msg) =
@@ -242,6 +260,12 @@ impl Parser {
         }
         http_errors::resolve_rules(&mut self.proxies, &self.http_errors, diags);
         rules::conn::warn_h2(&self.proxies, diags);
+        rules::conn::warn_nice(&self.proxies, diags);
+        // advice beyond HAProxy's: not under `zero-warning`, which would refuse a configuration
+        // haproxy starts
+        if self.global.zero_warning.is_none() {
+            self.var_reads.warn(diags);
+        }
         wait_body::warn_h2_servers(&self.proxies, diags);
         // a cache section refused for its contents still exists for the rules naming it
         let cache_names: Vec<String> = self.global.caches.iter().map(|c| c.name.clone()).collect();
@@ -326,7 +350,28 @@ impl Parser {
         self.cluster.take()
     }
 
+    /// The base directory of the lines of `file` under the policy in force.
+    fn set_base(&mut self, file: &str) {
+        let mut p = (*self.paths).clone();
+        p.base = self.default_path.base(file);
+        self.paths = std::rc::Rc::new(p);
+    }
+
     fn line(&mut self, line: &Line<'_>, diags: &mut Diagnostics) {
+        // map and `-f` files named on the line are read under its base (`paths.rs`)
+        let Some(base) = &line.paths.base else {
+            return self.keyword_line(line, diags);
+        };
+        let ((), seen) = fulcrum_sample::files::with_base(base, || self.keyword_line(line, diags));
+        for (name, file) in seen {
+            let files = &mut self.global.keywords.pattern_files;
+            if !files.iter().any(|(n, _)| *n == name) {
+                files.push((name, file));
+            }
+        }
+    }
+
+    fn keyword_line(&mut self, line: &Line<'_>, diags: &mut Diagnostics) {
         let kw = line.keyword();
         if is_section_keyword(kw) {
             self.close_section();
@@ -343,7 +388,22 @@ impl Parser {
                     diags.error(&line.span, msg);
                 }
             }
-            Section::Global => global::keyword(&mut self.global, line, diags),
+            Section::Global if kw == "default-path" => match paths::Policy::parse(line.words) {
+                Ok(policy) => {
+                    self.default_path = policy;
+                    self.set_base(&line.span.file);
+                }
+                Err(msg) => diags.error(&line.span, msg),
+            },
+            Section::Global => {
+                global::keyword(&mut self.global, line, diags);
+                if matches!(kw, "crt-base" | "ca-base") {
+                    let mut p = (*self.paths).clone();
+                    p.crt_base = self.global.tls.crt_base.clone();
+                    p.ca_base = self.global.tls.ca_base.clone();
+                    self.paths = std::rc::Rc::new(p);
+                }
+            }
             Section::Proxy(_)
                 if kw == "errorfiles"
                     && line

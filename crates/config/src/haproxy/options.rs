@@ -52,7 +52,6 @@ const IGNORED_OPTIONS: &[&str] = &[
     "prefer-last-server",
     "disable-h2-upgrade",
     "idle-close-on-response",
-    "http-use-htx",
     "tcp-smart-accept",
     "tcp-smart-connect",
 ];
@@ -206,6 +205,12 @@ pub fn option(
                     o.check_protocol = None;
                 }
                 return Ok(());
+            }
+            // HAProxy 2.6 refuses it as an unknown option (HTX is the only mode since 2.1).
+            if name == "http-use-htx" {
+                return Err(
+                    "unknown option 'http-use-htx' (HAProxy 2.6 refuses it too: HTX is always used; remove the line)".into(),
+                );
             }
             if let Some((_, instead)) = REMOVED_OPTIONS.iter().find(|(k, _)| *k == name) {
                 return Err(format!(

@@ -1,6 +1,7 @@
 //! `peers` and `resolvers` sections. `peers NAME` is run (stick-table replication between
 //! fulcrum nodes, see the `fulcrum-peers` crate): `peer NAME IP:PORT`, and 2.x's
-//! `bind IP:PORT` + `server NAME [IP:PORT]`; every other keyword of the section is refused
+//! `bind IP:PORT` + `server NAME [IP:PORT]`, and `table NAME ...` (a stick table named
+//! `NAME/TABLE`, as a proxy's `stick-table`); every other keyword of the section is refused
 //! at FILE:LINE. `resolvers` is not run (server names are resolved once at start): its
 //! addresses are still checked as a `server`'s are, so a typo or an undefined environment
 //! variable is reported at `fulcrum check`.
@@ -45,6 +46,7 @@ pub fn open(line: &Line<'_>, diags: &mut Diagnostics) -> Option<Peers> {
         name: name.to_string(),
         bind: None,
         peers: Vec::new(),
+        tables: Vec::new(),
     })
 }
 
@@ -98,10 +100,36 @@ fn peers_line(p: &mut Peers, line: &Line<'_>) -> Result<(), String> {
             }
             p.bind = Some(a);
         }
+        "table" => {
+            // `table NAME <stick-table options>`: the table `SECTION/NAME`, replicated here.
+            let name = line.need(1, "a table name")?;
+            let full = format!("{}/{name}", p.name);
+            if p.tables.iter().any(|(n, _)| *n == full) {
+                return Err(format!("peers '{}': table '{name}' is defined twice", p.name));
+            }
+            let words: Vec<String> = std::iter::once("stick-table".to_string())
+                .chain(line.words.iter().skip(2).cloned())
+                .collect();
+            let as_table = Line {
+                words: &words,
+                span: line.span.clone(),
+                undefined: &[],
+                env: line.env,
+                paths: line.paths,
+            };
+            let mut t = super::rules::stick_table(&as_table)?;
+            if t.peers.is_some() {
+                return Err(format!(
+                    "table '{name}': 'peers' is not allowed in a peers section's table (it is replicated by its own section)"
+                ));
+            }
+            t.peers = Some(p.name.clone());
+            p.tables.push((full, t));
+        }
         "disabled" | "enabled" | "enable" | "default-bind" | "default-server" | "log"
-        | "shards" | "table" => {
+        | "shards" => {
             return Err(format!(
-                "'{}' in a peers section is not run by fulcrum (supported: 'peer NAME IP:PORT', 'bind IP:PORT', 'server NAME [IP:PORT]')",
+                "'{}' in a peers section is not run by fulcrum (supported: 'peer NAME IP:PORT', 'bind IP:PORT', 'server NAME [IP:PORT]', 'table NAME ...')",
                 line.keyword()
             ))
         }

@@ -26,8 +26,20 @@ pub(super) fn parse(p: &Proxy, line: &Line<'_>) -> Result<HttpRule, String> {
         span: line.span.clone(),
         undefined: &[],
         env: line.env,
+        paths: line.paths,
     };
-    super::rules::http_rule(&as_rule, true)
+    let rule = super::rules::http_rule(&as_rule, true)?;
+    if let HttpAction::Redirect {
+        log_format: true,
+        target,
+        ..
+    } = &rule.action
+    {
+        return Err(format!(
+            "the 'redirect' keyword's target '{target}' has a '%': HAProxy sends this keyword's target as written (only 'http-request redirect' reads a log-format there); fulcrum refuses it rather than send '%' text to clients: write it as an 'http-request redirect' rule"
+        ));
+    }
+    Ok(rule)
 }
 
 /// An `http-request allow` line in a proxy that already has `redirect` rules.

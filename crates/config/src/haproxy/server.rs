@@ -333,6 +333,11 @@ fn apply_options<'a>(
                             if opt == "verify" || opt == "ca-file" {
                                 let _ = check_tls_option(opt, line.arg(i + 1), &mut s.check_tls);
                             }
+                            if opt == "ca-file" {
+                                // under `default-path` and `ca-base`, as the server's own
+                                let ca = s.check_tls.ca_file.take();
+                                s.check_tls.ca_file = ca.map(|f| line.paths.ca(&f));
+                            }
                             let mut warn = Vec::new();
                             let r = super::ssl::option(line, i, super::ssl::Side::Server, &mut s.tls, &mut warn)?;
                             for w in warn {

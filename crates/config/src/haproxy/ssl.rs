@@ -26,6 +26,26 @@ pub fn option(
     };
     let value = |what: &str| line.need(i + 1, what);
     let taken = words(opt, side, o, warn, value)?;
+    // file names are read under the line's `default-path` directory, `crt-base`, `ca-base`
+    let paths = line.paths;
+    let last = |list: &mut Vec<String>| {
+        if let Some(l) = list.last_mut() {
+            *l = paths.crt(l);
+        }
+    };
+    match opt {
+        _ if taken.is_none() => {}
+        "crt" => last(&mut o.crt),
+        "crt-list" => {
+            last(&mut o.crt_list);
+            o.list_base = paths.base.as_ref().map(|b| b.display().to_string());
+        }
+        "default-crt" => last(&mut o.default_crt),
+        "ca-file" | "ca-verify-file" => o.ca_file = o.ca_file.take().map(|f| paths.ca(&f)),
+        "crl-file" => o.crl_file = o.crl_file.take().map(|f| paths.ca(&f)),
+        "tls-ticket-keys" => o.ticket_keys = o.ticket_keys.take().map(|f| paths.file(&f)),
+        _ => {}
+    }
     if taken.is_some() && o.span.is_none() {
         o.span = Some(line.span.clone());
     }

@@ -43,8 +43,10 @@ pub fn apply(t: &mut GlobalTls, line: &Line<'_>, diags: &mut Diagnostics) -> Res
         Ok(v.to_string())
     };
     match kw {
-        "crt-base" => t.crt_base = Some(one("a directory")?),
-        "ca-base" => t.ca_base = Some(one("a directory")?),
+        // relative to the line's `default-path` directory (HAProxy reads the files under
+        // them while it parses, in that directory)
+        "crt-base" => t.crt_base = Some(line.paths.file(&one("a directory")?)),
+        "ca-base" => t.ca_base = Some(line.paths.file(&one("a directory")?)),
         "ssl-default-bind-ciphers" => t.default_bind.ciphers = Some(one("a cipher list")?),
         "ssl-default-bind-ciphersuites" => {
             t.default_bind.ciphersuites = Some(one("a cipher suite list")?)

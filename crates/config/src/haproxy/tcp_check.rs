@@ -116,6 +116,9 @@ pub fn tcp_check(rules: &mut Vec<TcpCheckRule>, line: &Line<'_>) -> Result<(), S
         "comment" => TcpCheckAction::Comment(line.need(2, "a comment")?.to_string()),
         kw if kw.starts_with("set-var(") || kw.starts_with("set-var-fmt(") || kw.starts_with("unset-var(") => {
             let (scope, name, conditions) = check_var(kw)?;
+            if kw.starts_with("set-var") {
+                fulcrum_sample::var_uses::note_set(&scope, &name);
+            }
             let fmt = kw.starts_with("set-var-fmt(");
             if kw.starts_with("set-var") {
                 let expr = line.need(2, if fmt { "a log-format string" } else { "a sample expression" })?;

@@ -659,7 +659,9 @@ fn http_rules() {
             code: 301,
             drop_query: false,
             append_slash: false,
-            cookie: None
+            cookie: None,
+            log_format: false,
+            ignore_empty: false,
         }
     );
     assert_eq!(
@@ -670,7 +672,9 @@ fn http_rules() {
             code: 302,
             drop_query: false,
             append_slash: false,
-            cookie: None
+            cookie: None,
+            log_format: false,
+            ignore_empty: false,
         }
     );
     assert_eq!(
@@ -681,7 +685,9 @@ fn http_rules() {
             code: 308,
             drop_query: false,
             append_slash: false,
-            cookie: None
+            cookie: None,
+            log_format: false,
+            ignore_empty: false,
         }
     );
     assert_eq!(
@@ -727,7 +733,7 @@ fn http_rules() {
         )),
         Vec::<String>::new()
     );
-    // Mid-chain and with a condition: a rule of the chain (one per proxy; not in a backend).
+    // Mid-chain and with a condition: a rule of the chain (several too; not in a backend).
     assert_eq!(
         errors(&format!(
             "{TIMEOUTS}frontend f\n bind :80\n http-request deny if {{ path /x }}\n http-request wait-for-body time 1s at-least 1k\n"
@@ -743,9 +749,9 @@ fn http_rules() {
     assert_eq!(
         errors(&format!(
             "{TIMEOUTS}frontend f\n bind :80\n http-request wait-for-body time 1s if TRUE\n http-request wait-for-body time 2s\n"
-        ))
-        .len(),
-        1
+        )),
+        Vec::<String>::new(),
+        "several wait-for-body rules each pause the chain"
     );
     assert_eq!(
         errors(&format!(
@@ -1543,6 +1549,16 @@ fn connection_actions_where_haproxy_allows_them() {
     ));
     assert!(p.captures.iter().any(|c| c.sample && c.len == 8));
     let w = warnings(&format!(
+        "{head} tcp-request content set-nice 3\n http-request set-nice -2\n"
+    ));
+    assert!(
+        w.len() == 2
+            && w.iter().any(|x| x.contains("t.cfg:8:"))
+            && w.iter().any(|x| x.contains("t.cfg:9:"))
+            && w.iter().all(|x| x.contains("set-nice")),
+        "{w:?}"
+    );
+    let w = warnings(&format!(
         "{TIMEOUTS}frontend f\n bind :1 proto h2\n mode http\n http-request set-tos 4\n"
     ));
     assert!(
@@ -1563,4 +1579,75 @@ fn connection_actions_where_haproxy_allows_them() {
             "{line}: {e:?}"
         );
     }
+}
+
+#[test]
+fn variables_read_but_never_set_are_warned_where_read() {
+    let head = format!("{TIMEOUTS}frontend f\n bind :1\n mode http\n");
+    let w = warnings(&format!(
+        "{head} http-request set-var(txn.seen) src\n\
+         \x20http-request set-header x-a %[var(txn.seen)]\n\
+         \x20http-request set-header x-b %[var(txn.typo)]\n\
+         \x20http-request deny if {{ var(req.none) -m found }}\n\
+         \x20http-request set-header x-c %[int(1),add(sess.n)]\n\
+         \x20http-request set-header x-d %[var(proc.cli)]\n"
+    ));
+    assert_eq!(w.len(), 3, "{w:?}");
+    assert!(
+        w[0].contains("t.cfg:10:") && w[0].contains("'txn.typo'"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].contains("t.cfg:11:") && w[1].contains("'req.none'"),
+        "{w:?}"
+    );
+    assert!(
+        w[2].contains("t.cfg:12:") && w[2].contains("'sess.n'"),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn reg_test_audit_refusals_as_haproxy() {
+    // read as part of the variable's name before: refused by name
+    assert_eq!(
+        errors(&format!(
+            "{TIMEOUTS}frontend f\n bind :80\n http-request set-var(txn.a,ifnotexists) str(x)\n"
+        )),
+        vec!["t.cfg:7: error: 'set-var(txn.a,ifnotexists)': the set-var conditions ('ifnotexists') are not run by fulcrum yet"]
+    );
+    // haproxy 2.6: bool() takes true, false, 0 or 1; fhdr is no fetch; http-use-htx no option
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n http-request set-var(txn.b) bool(7)\n http-request set-header x %[fhdr(host)]\n option http-use-htx\n"
+    ));
+    assert_eq!(e.len(), 3, "{e:?}");
+    assert!(
+        e[0].contains("Expects 'true', 'false', '0' or '1'"),
+        "{e:?}"
+    );
+    assert!(e[1].contains("unknown fetch 'fhdr'"), "{e:?}");
+    assert!(e[2].contains("unknown option 'http-use-htx'"), "{e:?}");
+    assert!(errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n http-request set-var(txn.b) bool(false)\n"
+    ))
+    .is_empty());
+    // response rules without the request's content, as haproxy 2.6
+    let e = errors(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n http-response set-header x %[req.hdr(host)]\n http-after-response set-var(txn.p) path\n"
+    ));
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(
+        e.iter()
+            .all(|m| m.contains("not available in response rules")),
+        "{e:?}"
+    );
+    let w = warnings(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n acl p path /x\n http-response set-header a 1 if p\n http-after-response set-header b 1 if !{{ url_beg /x }}\n"
+    ));
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(w[0].contains("acl 'p' will never match"), "{w:?}");
+    assert!(
+        w[1].contains("anonymous acl will never match because it uses keyword 'url_beg'"),
+        "{w:?}"
+    );
 }

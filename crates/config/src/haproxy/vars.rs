@@ -24,6 +24,13 @@ fn var_name(word: &str, prefix: &str) -> Result<(String, String), String> {
     if name.is_empty() {
         return Err(format!("'{word}': empty variable name"));
     }
+    // HAProxy 2.5+'s conditions (`set-var(txn.x,ifnotexists)`): refused rather than read as
+    // part of the name.
+    if let Some((_, conds)) = name.split_once(',') {
+        return Err(format!(
+            "'{word}': the set-var conditions ('{conds}') are not run by fulcrum yet"
+        ));
+    }
     Ok((scope.to_string(), name.to_string()))
 }
 
@@ -37,6 +44,7 @@ pub fn parse(
     let word = line.need(i, "an action")?;
     if word.starts_with("set-var-fmt(") {
         let (scope, name) = var_name(word, "set-var-fmt(")?;
+        fulcrum_sample::var_uses::note_set(&scope, &name);
         let format = line.need(i + 1, "a log-format string")?.to_string();
         super::logformat::check_rule_value(
             &format,
@@ -54,6 +62,7 @@ pub fn parse(
     }
     if word.starts_with("set-var(") {
         let (scope, name) = var_name(word, "set-var(")?;
+        fulcrum_sample::var_uses::note_set(&scope, &name);
         let expr = line.need(i + 1, "a sample expression")?.to_string();
         let mut c = Compiler::default().with_available(available);
         let e = compile_with(&expr, &mut c)

@@ -1,8 +1,9 @@
 //! `http-request wait-for-body time T [at-least N] [if|unless COND]` in a frontend or
 //! listen: as the first unconditional `http-request` rule it is waited for before the chain
 //! (nothing runs between the head and the rule: the same behaviour); anywhere else in the
-//! chain, or with a condition, it is a rule where the chain pauses until the body is in.
-//! In a backend, or a second one in a proxy: refused with the reason.
+//! chain, or with a condition, it is a rule where the chain pauses until the body is in
+//! (several such rules each pause there; a body already waited for is not waited for
+//! again). In a backend: refused with the reason.
 
 use super::line::Line;
 use crate::model::WaitForBody;
@@ -43,22 +44,12 @@ pub fn parse(line: &Line<'_>) -> Result<(WaitForBody, Option<usize>), String> {
 
 /// Where the rule goes: a frontend's leading unconditional wait is waited for before the
 /// chain (`options.wait_for_body`); elsewhere in a frontend or listen it is a rule of the
-/// chain, which pauses there (one per proxy); in a backend it is refused (not run yet).
+/// chain, which pauses there; in a backend it is refused (not run yet).
 pub fn place(p: &mut crate::model::Proxy, line: &Line<'_>, frontend: bool) -> Result<(), String> {
     let (w, cond) = parse(line)?;
     if !frontend {
         return Err(
             "'http-request wait-for-body' is run by fulcrum only in a frontend or listen section (not yet in a backend)"
-                .to_string(),
-        );
-    }
-    let waits = p
-        .http_request
-        .iter()
-        .any(|r| matches!(r.action, crate::model::HttpAction::WaitForBody(_)));
-    if waits || (p.options.wait_for_body.is_some() && cond.is_some()) {
-        return Err(
-            "'http-request wait-for-body': fulcrum runs one per proxy (this one would wait again)"
                 .to_string(),
         );
     }
@@ -78,17 +69,36 @@ pub fn place(p: &mut crate::model::Proxy, line: &Line<'_>, frontend: bool) -> Re
     Ok(())
 }
 
-/// `http-response wait-for-body time T [at-least N]`: run as the proxy's first, unconditional
-/// `http-response` rule (the answer's body is read before the rules); elsewhere refused.
+/// `http-response wait-for-body time T [at-least N] [if|unless COND]`: the proxy's first,
+/// unconditional one is waited for before the rules (`options.response_wait_for_body`);
+/// others, with conditions, while no other `http-response` rule precedes them, stay rules
+/// whose first matching one is waited for before the rules run (nothing else could run
+/// first); after other response rules: refused (not yet).
 pub fn place_response(p: &mut crate::model::Proxy, line: &Line<'_>) -> Result<(), String> {
     let (w, cond) = parse(line)?;
-    if cond.is_some() || !p.http_response.is_empty() || p.options.response_wait_for_body.is_some() {
+    let only_waits = p
+        .http_response
+        .iter()
+        .all(|r| matches!(r.action, crate::model::HttpAction::WaitForBody(_)));
+    if !only_waits {
         return Err(
-            "'http-response wait-for-body' is run by fulcrum only as a proxy's first http-response rule, without a condition (not yet elsewhere)"
+            "'http-response wait-for-body' is run by fulcrum only before a proxy's other http-response rules (not yet after them)"
                 .to_string(),
         );
     }
-    p.options.response_wait_for_body = Some(w);
+    if cond.is_none() && p.http_response.is_empty() && p.options.response_wait_for_body.is_none() {
+        p.options.response_wait_for_body = Some(w);
+        return Ok(());
+    }
+    let condition = match cond {
+        Some(at) => Some(super::acl::condition(line, at)?),
+        None => None,
+    };
+    p.http_response.push(crate::model::HttpRule {
+        span: line.span.clone(),
+        action: crate::model::HttpAction::WaitForBody(w),
+        condition,
+    });
     Ok(())
 }
 
@@ -99,7 +109,11 @@ pub fn warn_h2_servers(
     diags: &mut crate::diagnostics::Diagnostics,
 ) {
     for p in proxies {
-        if p.options.response_wait_for_body.is_some() && p.servers.iter().any(|s| s.proto_h2) {
+        let waits = p.options.response_wait_for_body.is_some()
+            || p.http_response
+                .iter()
+                .any(|r| matches!(r.action, crate::model::HttpAction::WaitForBody(_)));
+        if waits && p.servers.iter().any(|s| s.proto_h2) {
             diags.warning(
                 &p.span,
                 format!("proxy '{}': 'http-response wait-for-body' is not applied to the answers of its HTTP/2 servers yet", p.name),

@@ -92,6 +92,10 @@ pub struct Peers {
     /// `bind IP:PORT`: where the local peer listens (2.x form).
     pub bind: Option<SocketAddr>,
     pub peers: Vec<Peer>,
+    /// `table NAME type ...`: stick tables of the section itself, named `SECTION/NAME` as
+    /// HAProxy names them (stick rules and `track-sc*` refer to them so), replicated
+    /// between its peers.
+    pub tables: Vec<(String, crate::model::StickTable)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

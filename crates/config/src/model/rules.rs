@@ -21,6 +21,19 @@ pub struct TcpRules {
 }
 
 impl TcpRules {
+    /// The `tcp-request connection|session|content` rules, in that order.
+    pub fn requests(&self) -> impl Iterator<Item = &TcpRule> {
+        self.connection
+            .iter()
+            .chain(&self.session)
+            .chain(&self.content)
+    }
+
+    /// Every rule: the request phases', then `tcp-response content`.
+    pub fn all(&self) -> impl Iterator<Item = &TcpRule> {
+        self.requests().chain(&self.response)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.connection.is_empty()
             && self.session.is_empty()
@@ -154,6 +167,9 @@ pub enum HttpAction {
     Redirect {
         kind: RedirectKind,
         target: String,
+        /// `target` is a log-format string (`%[...]`, in `http-request`/`http-response`
+        /// rules): rendered per request.
+        log_format: bool,
         code: u16,
         /// `drop-query`: the query string is not carried over (prefix, scheme).
         drop_query: bool,
@@ -161,6 +177,8 @@ pub enum HttpAction {
         append_slash: bool,
         /// `set-cookie NAME[=VALUE]` / `clear-cookie NAME[=]`: the Set-Cookie value sent.
         cookie: Option<String>,
+        /// `ignore-empty`: a log-format `location` that renders empty skips the rule.
+        ignore_empty: bool,
     },
     /// `return [status N] [content-type T] [string S | file F | errorfile F] [hdr N V]...`
     Return {

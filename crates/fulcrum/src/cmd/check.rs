@@ -13,6 +13,8 @@ pub fn run(files: &[PathBuf], dump: bool) -> ExitCode {
 
 pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCode {
     let mut loaded = load_files_with(files, options);
+    // maps and `-f` files under `default-path` are compiled again below
+    fulcrum_sample::files::install(&loaded.config.global.keywords.pattern_files);
     // Scripts are checked against the file system as `keepalived -t` checks them.
     fulcrum_script::audit(&loaded.config.keepalived, &mut loaded.diagnostics);
     if let Err(e) = crate::privileges::check(&loaded.config.global) {
@@ -57,11 +59,18 @@ pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCod
     // A stick table's `store` list is read as `run` reads it (types, periods, arrays).
     let sticks: Vec<String> = sticks
         .into_iter()
-        .chain(loaded.config.proxies.iter().filter_map(|p| {
-            let t = p.stick_table.as_ref()?;
-            let e = fulcrum_proxy::track::parse_store(t).err()?;
-            Some(format!("{}: {e}", t.span))
-        }))
+        .chain(
+            loaded
+                .config
+                .proxies
+                .iter()
+                .filter_map(|p| p.stick_table.as_ref())
+                .chain(loaded.config.peers_tables().map(|(_, t)| t))
+                .filter_map(|t| {
+                    let e = fulcrum_proxy::track::parse_store(t).err()?;
+                    Some(format!("{}: {e}", t.span))
+                }),
+        )
         .collect();
     for msg in &sticks {
         eprintln!("{}", error_line(msg));

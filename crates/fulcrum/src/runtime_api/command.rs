@@ -8,6 +8,7 @@
 
 use super::help;
 use super::Level;
+use fulcrum_proxy::tls::cafiles::{FileCommand, Kind};
 use fulcrum_proxy::tls::crtlists::CrtListCommand;
 use fulcrum_proxy::tls::store::SslCommand;
 use fulcrum_proxy::tls::ticket_keys::TlsKeysCommand;
@@ -75,6 +76,8 @@ pub enum Command {
     SslCrtList(CrtListCommand),
     /// `show tls-keys [ID|FILE|*]`, `set ssl tls-key ID|FILE KEY`.
     TlsKeys(TlsKeysCommand),
+    /// `show|new|set|commit|abort|del ssl ca-file|crl-file ...`.
+    SslFile(Kind, FileCommand),
 }
 
 /// What a session does with one command.
@@ -104,7 +107,10 @@ fn need(level: Level, at_least: Level, then: Command) -> Parsed {
 
 /// Parses one command (the words of one `;`-separated part of a line) at `level`.
 pub fn parse(words: &[&str], level: Level) -> Parsed {
-    if let Some(p) = ssl_cert(words, level, None).or_else(|| crt_list(words, level, None)) {
+    if let Some(p) = ssl_cert(words, level, None)
+        .or_else(|| crt_list(words, level, None))
+        .or_else(|| ssl_files(words, level, None))
+    {
         return p;
     }
     let arg = |i: usize| words.get(i).copied().unwrap_or("");
@@ -212,6 +218,7 @@ pub fn parse_with_payload(words: &[&str], level: Level, payload: &str) -> Parsed
     }
     ssl_cert(words, level, Some(payload))
         .or_else(|| crt_list(words, level, Some(payload)))
+        .or_else(|| ssl_files(words, level, Some(payload)))
         .unwrap_or_else(|| parse(words, level))
 }
 
@@ -242,6 +249,33 @@ fn crt_list(words: &[&str], level: Level, payload: Option<&str>) -> Option<Parse
         _ => return None,
     };
     Some(need(level, Level::Admin, Command::SslCrtList(cmd)))
+}
+
+/// The `ssl ca-file` and `ssl crl-file` commands (HAProxy 2.6: `show` needs operator, the
+/// others admin; `set` reads a payload).
+fn ssl_files(words: &[&str], level: Level, payload: Option<&str>) -> Option<Parsed> {
+    let kind = match words.get(1..3)? {
+        ["ssl", "ca-file"] => Kind::Ca,
+        ["ssl", "crl-file"] => Kind::Crl,
+        _ => return None,
+    };
+    let name = words.get(3).map_or(String::new(), |w| w.to_string());
+    let cmd = match words.first().copied()? {
+        "show" => {
+            if level < Level::Operator {
+                return Some(Parsed::Answer("Can't allocate memory!\n".into()));
+            }
+            let name = words.get(3).map(|w| w.to_string());
+            return Some(Parsed::Run(Command::SslFile(kind, FileCommand::Show(name))));
+        }
+        "new" => FileCommand::New(name),
+        "set" => FileCommand::Set(name, payload.map(str::to_string)),
+        "commit" => FileCommand::Commit(name),
+        "abort" => FileCommand::Abort(name),
+        "del" => FileCommand::Del(name),
+        _ => return None,
+    };
+    Some(need(level, Level::Admin, Command::SslFile(kind, cmd)))
 }
 
 /// The `ssl cert` commands (HAProxy 2.6: `show` needs operator (a `user` session is answered

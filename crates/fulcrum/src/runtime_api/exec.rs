@@ -113,6 +113,7 @@ fn run(cmd: &Command, target: &mut dyn Target) -> Result<String, String> {
         Command::SslCert(c) => Ok(target.ssl_cert(c)),
         Command::SslCrtList(c) => Ok(target.crt_list(c)),
         Command::TlsKeys(c) => Ok(fulcrum_proxy::tls::ticket_keys::run(c)),
+        Command::SslFile(kind, c) => Ok(fulcrum_proxy::tls::cafiles::run(*kind, c)),
     }
 }
 

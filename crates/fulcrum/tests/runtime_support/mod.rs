@@ -389,3 +389,38 @@ pub fn versus(
     assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
     (hdir, haproxy, f)
 }
+
+/// `show stat` CSV: the named columns of each row `keep` accepts (given the whole row), one
+/// `name=value ...` line per row, for comparing two proxies' answers column by column.
+pub fn csv_columns(csv: &str, keep: impl Fn(&str) -> bool, cols: &[&str]) -> Vec<String> {
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    lines
+        .filter(|l| keep(l))
+        .map(|l| {
+            let v: Vec<&str> = l.split(',').collect();
+            cols.iter()
+                .map(|c| {
+                    let i = header.iter().position(|h| h == c).expect("column");
+                    format!("{c}={}", v.get(i).copied().unwrap_or(""))
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+/// One runtime-socket line asked of haproxy (its `admin.sock` in `hdir`) and of fulcrum (in
+/// `fdir`): the answers, with `show table`'s varying parts normalised, must be equal.
+pub fn same_table_answer(hdir: &Path, fdir: &Path, line: &str) -> String {
+    let ask = |dir: &Path| table_normal(&query(&dir.join("admin.sock"), line).expect("answer"));
+    let want = ask(hdir);
+    let got = ask(fdir);
+    assert_eq!(got, want, "'{line}' (fulcrum, haproxy)");
+    got
+}

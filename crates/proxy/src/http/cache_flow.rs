@@ -8,7 +8,7 @@
 use super::cache::{Cache, Object};
 use super::cache_policy::{self as policy, Flags};
 use super::cache_vary as vary;
-use super::message::{Message, Version};
+use super::message::Message;
 use super::response::Response;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -248,12 +248,12 @@ fn head_size(res: &Message) -> usize {
     16 + res.reason().len() + fields
 }
 
-/// The response's head as stored: status, reason and fields without the connection's own
-/// (a hit is always answered as HTTP/1.1: HTTP/1.0 requests never reach the cache), and its
-/// size written as HTTP/1 without the blank line.
+/// The response's head as stored: version, status, reason and fields without the
+/// connection's own (a server's HTTP/1.0 answer is served as HTTP/1.0 on a hit, as HAProxy
+/// 2.6 serves its stored start line), and its size written as HTTP/1 without the blank line.
 fn snapshot(res: &Message) -> (Message, usize) {
     let mut head = Message::default();
-    head.set_status(res.status.min(999), res.reason(), Version::Http11);
+    head.set_status(res.status.min(999), res.reason(), res.version);
     let mut size = 15 + res.reason().len();
     for f in &res.fields {
         if connection_field(res.name(f)) {
@@ -272,7 +272,11 @@ fn answer(o: &Object, req: &Message, now: i64) -> Response {
     let mut r = if not_modified {
         Response::new(304, b"Not Modified")
     } else {
-        Response::new(o.head.status, o.head.reason())
+        // The stored status line's version too (`snapshot`).
+        let mut r = Response::new(o.head.status, o.head.reason());
+        r.head
+            .set_status(o.head.status, o.head.reason(), o.head.version);
+        r
     };
     for f in &o.head.fields {
         r.head.append(o.head.name(f), o.head.value(f));

@@ -48,14 +48,7 @@ pub fn reason(status: u16) -> &'static str {
         504 => "Gateway Timeout",
         505 => "HTTP Version Not Supported",
         // HAProxy's `http_get_reason` names other codes by their class.
-        _ => match status / 100 {
-            1 => "Informational",
-            2 => "Success",
-            3 => "Redirection",
-            4 => "Client Error",
-            5 => "Server Error",
-            _ => "Other",
-        },
+        _ => class_reason(status),
     }
 }
 
@@ -122,14 +115,7 @@ pub fn reply_reason(status: u16) -> &'static str {
         508 => "Loop detected",
         510 => "Not extended",
         511 => "Network authentication required",
-        _ => match status / 100 {
-            1 => "Informational",
-            2 => "Success",
-            3 => "Redirection",
-            4 => "Client Error",
-            5 => "Server Error",
-            _ => "Other",
-        },
+        _ => class_reason(status),
     }
 }
 
@@ -287,6 +273,18 @@ pub fn redirect_response(code: u16, location: &[u8], cookie: Option<&[u8]>) -> R
         r = r.field(b"set-cookie", c);
     }
     r
+}
+
+/// HAProxy's `http_get_reason` name of a code it does not list: its class.
+fn class_reason(status: u16) -> &'static str {
+    match status / 100 {
+        1 => "Informational",
+        2 => "Success",
+        3 => "Redirection",
+        4 => "Client Error",
+        5 => "Server Error",
+        _ => "Other",
+    }
 }
 
 #[cfg(test)]

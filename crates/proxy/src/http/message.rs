@@ -114,6 +114,11 @@ impl Message {
         }
     }
 
+    /// Whether the head's storage is allocated (a pooled head, see `bufs`).
+    pub fn holds_memory(&self) -> bool {
+        self.arena.capacity() > 0
+    }
+
     fn push(&mut self, bytes: &[u8]) -> R {
         let start = self.arena.len() as u32;
         self.arena.extend_from_slice(bytes);

@@ -167,8 +167,18 @@ pub fn stick_request(be: &Backend, env: &HttpEnv<'_>, assigned: bool) -> (Option
     let Some(ss) = be.policy.stick_sample.as_ref() else {
         return (None, Vec::new());
     };
-    // DRAIN (or runtime weight 0) keeps its stuck clients; DOWN and MAINT do not.
-    let usable = |name: &str| be.servers.iter().any(|s| s.name == name && s.persistable());
+    // The server of the stored name, else of the stored id (HAProxy 2.6: `server_key`, then
+    // `server_id`, e.g. a table shared by backends with different servers); DRAIN (or
+    // runtime weight 0) keeps its stuck clients; DOWN and MAINT do not.
+    let usable = |stuck: &crate::persist::stick_sample::Stuck| {
+        let i = be
+            .servers
+            .iter()
+            .position(|s| s.name == stuck.name)
+            .or_else(|| (0..be.servers.len()).find(|&i| be.policy.server_id(i) == stuck.id))?;
+        let s = &be.servers[i];
+        s.persistable().then(|| s.name.clone())
+    };
     let got = ss.on_request(std::time::Instant::now(), env, assigned, usable, |c| {
         c.eval(env)
     });

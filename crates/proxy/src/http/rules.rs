@@ -20,6 +20,8 @@ use std::sync::Arc;
 mod compile;
 pub mod knobs;
 mod redirect;
+mod wait_body;
+pub use wait_body::response_wait;
 pub mod reply;
 pub use compile::{auth_response, compile};
 
@@ -103,6 +105,9 @@ enum Action {
     },
     /// `set-timeout server|tunnel` (`true`: tunnel), in milliseconds.
     SetTimeout(bool, u64),
+    /// `http-response wait-for-body` among a proxy's leading rules (`wait_body`): waited
+    /// for before the rules run, nothing to do in them.
+    WaitBody(fulcrum_config::model::WaitForBody),
     /// `http-request|http-response capture SAMPLE len N|id N` into capture slot `slot` of
     /// its side.
     Capture {
@@ -329,6 +334,7 @@ pub fn apply(
                 let v = expr.eval(&env.sample(Some(req), res.as_deref()));
                 env.moved.apply(*part, v, env.src, env.dst);
             }
+            Action::WaitBody(_) => {}
             Action::SetTimeout(tunnel, ms) => {
                 let slot = if *tunnel {
                     &env.timeouts.tunnel
@@ -417,7 +423,11 @@ pub fn apply(
                 };
                 rewrite::del_header_match(target, name, method, re.as_ref());
             }
-            Action::Redirect(r) => return Verdict::Respond(r.answer(req)),
+            Action::Redirect(r) => {
+                if let Some(answer) = r.answer(req, &env.sample(Some(req), res.as_deref())) {
+                    return Verdict::Respond(answer);
+                }
+            }
             Action::Knob(op) => {
                 // HAProxy 2.6 ends the 103 unless the next rule is an unconditional hint.
                 let next_is_hint = rules.get(i + 1).is_some_and(|r| {

@@ -97,6 +97,7 @@ pub const WHERE_FETCHES: &[&str] = &[
     "bc_err_str",
     "bc_http_major",
     "fc_err_str",
+    "http_first_req",
 ];
 
 impl<'a> HttpEnv<'a> {
@@ -448,10 +449,14 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                 let v = values(res?, str_arg(f, 0), split);
                 s(pick(v.into_iter(), int_arg(f, 1))?)
             }
-            "req.hdr_cnt" | "hdr_cnt" => {
-                Some(Value::Sint(values(req?, str_arg(f, 0), true).len() as i64))
+            "req.hdr_ip" | "hdr_ip" => {
+                let v = values(req?, str_arg(f, 0), true);
+                headers::parse(pick(v.into_iter(), int_arg(f, 1))?)
             }
-            "res.hdr_cnt" => Some(Value::Sint(values(res?, str_arg(f, 0), true).len() as i64)),
+            "req.hdr_cnt" | "hdr_cnt" => Some(Value::Sint(hdr_cnt(req?, str_arg(f, 0)))),
+            "res.hdr_cnt" => Some(Value::Sint(hdr_cnt(res?, str_arg(f, 0)))),
+            "req.fhdr_cnt" => Some(Value::Sint(fhdr_cnt(req?, str_arg(f, 0)))),
+            "res.fhdr_cnt" => Some(Value::Sint(fhdr_cnt(res?, str_arg(f, 0)))),
             "req.cook" | "cook" => s(pick(
                 cookies(req?, b"cookie", str_arg(f, 0)).into_iter(),
                 None,
@@ -537,6 +542,8 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
     }
 }
 
+mod headers;
+use headers::{fhdr_cnt, hdr_cnt};
 mod vars;
 
 mod auth;

@@ -285,9 +285,11 @@ pub async fn serve_h2(
 ) {
     let accept = SystemTime::now();
     let t0 = Instant::now();
-    let mut req = super::bufs::take(fe.bufsize);
+    // No client buffer yet: most streams have no body (one is taken when DATA comes).
+    let mut req = super::bufs::take(0);
     let head_len = edge.take_request(&mut req.req);
-    let mut s = Box::new(Session {
+    // Not boxed: the stream's future is its connection's heap task already.
+    let mut s = Session {
         fe,
         client: edge,
         peer,
@@ -304,12 +306,11 @@ pub async fn serve_h2(
         wait_from: None,
         served: 0,
         track,
-    });
+    };
     match super::validate::request(&s.req, s.fe.h1_req.accept_invalid) {
         Ok(()) => {
             let start = (accept, t0, crate::logline::Waits::default());
-            // Not boxed again: `request` boxes the large request phases itself.
-            s.request(start, head_len).await;
+            s.request_h2(start, head_len).await;
             // An answer without a length ends with the stream (a no-op once it ended).
             let _ = s.client.shutdown().await;
         }
@@ -428,8 +429,34 @@ impl<C: ClientStream> Session<C> {
 
     /// Phases after the head: the request's phases and exchange, then count and log; whether
     /// the client connection stays open.
-    async fn request(&mut self, (accept, t0, waits): Start, head_len: usize) -> Next {
-        let mut rec = Rec {
+    async fn request(&mut self, start: Start, head_len: usize) -> Next {
+        let mut rec = self.begin(start, head_len);
+        // Boxed: the request phases' state is large and only exists while a request is in
+        // flight, so an idle keep-alive connection holds just the small session future.
+        // An HTTP/2 stream is not its connection's first request: it may ride an idle
+        // server connection (`http-reuse safe` reuses within a client session).
+        let turn = if self.served == 0 && !C::H2 {
+            Turn::First
+        } else {
+            Turn::Later
+        };
+        let next = Box::pin(self.one_request(&mut rec, turn)).await;
+        self.finish(&rec, next);
+        next
+    }
+
+    /// [`Session::request`] for an HTTP/2 stream: its phases are not boxed again (the stream
+    /// is a heap task of its connection's already, and lives for one request).
+    async fn request_h2(&mut self, start: Start, head_len: usize) -> Next {
+        let mut rec = self.begin(start, head_len);
+        let next = self.one_request(&mut rec, Turn::Later).await;
+        self.finish(&rec, next);
+        next
+    }
+
+    /// A request's record as its phases begin (counted as received).
+    fn begin(&mut self, (accept, t0, waits): Start, head_len: usize) -> Rec {
+        let rec = Rec {
             accept,
             t0,
             tr: Some(t0.elapsed()),
@@ -463,16 +490,11 @@ impl<C: ClientStream> Session<C> {
             queue_pos: 0,
         };
         crate::record::request_received(&self.fe.counters);
-        // Boxed: the request phases' state is large and only exists while a request is in
-        // flight, so an idle keep-alive connection holds just the small session future.
-        // An HTTP/2 stream is not its connection's first request: it may ride an idle
-        // server connection (`http-reuse safe` reuses within a client session).
-        let turn = if self.served == 0 && !C::H2 {
-            Turn::First
-        } else {
-            Turn::Later
-        };
-        let next = Box::pin(self.one_request(&mut rec, turn)).await;
+        rec
+    }
+
+    /// A request's end: its counters, tracking and log line.
+    fn finish(&mut self, rec: &Rec, next: Next) {
         if next != Next::Close {
             // The keep-alive wait (`%Ti`, `%t` and `timeout http-keep-alive` of the next
             // request) begins as the answer ends, not after this one's log line.
@@ -484,12 +506,11 @@ impl<C: ClientStream> Session<C> {
             t.bytes(rec.bytes_in, rec.bytes + rec.head_out);
         }
         // The line reads the transaction's variables (`%[var(txn.x)]`): logged before they go.
-        self.log(&rec);
+        self.log(rec);
         if let Some(t) = &self.track {
             t.end_request();
         }
-        self.count(&rec);
-        next
+        self.count(rec);
     }
 
     fn stopping(&self) -> bool {

@@ -23,7 +23,7 @@ impl Parked for Probe {
     fn stopping(&self) -> bool {
         *self.stop.borrow()
     }
-    fn resume(mut self: Box<Self>) {
+    fn resume(mut self) {
         if let Some(tx) = self.said.take() {
             let _ = tx.send("resumed");
         }
@@ -66,12 +66,10 @@ fn bytes_or_a_close_resume_a_deadline_or_a_stop_drops() {
         let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let (stop_tx, stop) = watch::channel(false);
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let probe = |sock| {
-            Box::new(Probe {
-                sock,
-                stop: stop.clone(),
-                said: Some(tx.clone()),
-            })
+        let probe = |sock| Probe {
+            sock,
+            stop: stop.clone(),
+            said: Some(tx.clone()),
         };
         // Bytes arrive: resumed.
         let (s, mut c) = pair(&l).await;
@@ -92,11 +90,11 @@ fn bytes_or_a_close_resume_a_deadline_or_a_stop_drops() {
         let (s2, _c2) = pair(&l).await;
         let now = Instant::now();
         let (tx2, mut rx2) = mpsc::unbounded_channel();
-        let late = Box::new(Probe {
+        let late = Probe {
             sock: s2,
             stop: stop.clone(),
             said: Some(tx2),
-        });
+        };
         assert!(park(late, Some(now + Duration::from_millis(600)), &stop).is_ok());
         assert!(park(probe(s1), Some(now + Duration::from_millis(50)), &stop).is_ok());
         assert_eq!(next(&mut rx).await, "dropped");
@@ -119,15 +117,95 @@ fn bytes_or_a_close_resume_a_deadline_or_a_stop_drops() {
         let (_other_tx, other) = watch::channel(false);
         let (s, _c) = pair(&l).await;
         let back = park(
-            Box::new(Probe {
+            Probe {
                 sock: s,
                 stop: other.clone(),
                 said: None,
-            }),
+            },
             None,
             &other,
         );
         assert!(back.is_err(), "given back to wait in its task");
+    });
+}
+
+#[test]
+fn a_slot_taken_again_keeps_only_its_own_deadline() {
+    rt().block_on(async {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let (_stop_tx, stop) = watch::channel(false);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let now = Instant::now();
+        // Parked with an early deadline, then resumed: its slot is free, its timer stale.
+        let (s, mut c) = pair(&l).await;
+        let early = Probe {
+            sock: s,
+            stop: stop.clone(),
+            said: Some(tx.clone()),
+        };
+        assert!(park(early, Some(now + Duration::from_millis(150)), &stop).is_ok());
+        c.write_all(b"x").await.expect("send");
+        assert_eq!(next(&mut rx).await, "resumed");
+        // The next connection takes that slot with a later deadline.
+        let (s, _c) = pair(&l).await;
+        let late = Probe {
+            sock: s,
+            stop: stop.clone(),
+            said: Some(tx.clone()),
+        };
+        assert!(park(late, Some(now + Duration::from_millis(700)), &stop).is_ok());
+        assert_eq!(next(&mut rx).await, "dropped");
+        assert!(
+            now.elapsed() >= Duration::from_millis(700),
+            "dropped at the stale deadline ({:?})",
+            now.elapsed()
+        );
+        assert_eq!(parked(), 0);
+    });
+}
+
+#[test]
+fn many_parked_then_gone_leave_the_lot_empty() {
+    rt().block_on(async {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let (_stop_tx, stop) = watch::channel(false);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let now = Instant::now();
+        // More than the slots a lot keeps once empty, each with a deadline; half resume.
+        let n = KEEP_SLOTS + 200;
+        let mut clients = Vec::new();
+        for k in 0..n {
+            let (s, c) = pair(&l).await;
+            let p = Probe {
+                sock: s,
+                stop: stop.clone(),
+                said: Some(tx.clone()),
+            };
+            let due = now + Duration::from_millis(400 + (k % 7) as u64);
+            assert!(park(p, Some(due), &stop).is_ok());
+            clients.push(c);
+        }
+        assert_eq!(parked(), n);
+        for c in clients.iter_mut().step_by(2) {
+            c.write_all(b"x").await.expect("send");
+        }
+        let mut said = std::collections::HashMap::new();
+        for _ in 0..n {
+            *said.entry(next(&mut rx).await).or_insert(0) += 1;
+        }
+        assert_eq!(said.get("resumed"), Some(&n.div_ceil(2)));
+        assert_eq!(said.get("dropped"), Some(&(n / 2)));
+        assert_eq!(parked(), 0);
+        // The lot works on after its vectors were freed.
+        let (s, mut c) = pair(&l).await;
+        let p = Probe {
+            sock: s,
+            stop: stop.clone(),
+            said: Some(tx.clone()),
+        };
+        assert!(park(p, None, &stop).is_ok());
+        c.write_all(b"x").await.expect("send");
+        assert_eq!(next(&mut rx).await, "resumed");
     });
 }
 
@@ -138,11 +216,11 @@ fn a_lot_whose_runtime_stopped_is_replaced() {
     let held = rt().block_on(async {
         let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let (s, c) = pair(&l).await;
-        let p = Box::new(Probe {
+        let p = Probe {
             sock: s,
             stop: stop.clone(),
             said: Some(tx.clone()),
-        });
+        };
         assert!(park(p, None, &stop).is_ok());
         tokio::task::yield_now().await;
         (l, c)
@@ -154,11 +232,11 @@ fn a_lot_whose_runtime_stopped_is_replaced() {
     rt().block_on(async {
         let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let (s, mut c) = pair(&l).await;
-        let p = Box::new(Probe {
+        let p = Probe {
             sock: s,
             stop: stop.clone(),
             said: Some(tx.clone()),
-        });
+        };
         assert!(park(p, None, &stop).is_ok(), "a new lot on the new runtime");
         c.write_all(b"x").await.expect("send");
         assert_eq!(next(&mut rx).await, "resumed");

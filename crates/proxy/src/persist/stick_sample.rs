@@ -19,7 +19,8 @@
 //!
 //! A table ([`StickStore`]) may serve several backends' rules (`table T`): it keeps the
 //! server's name and its id in the backend that stored it; a backend reading it finds its own
-//! server of that name (HAProxy 2.6 looks `server_key` up first).
+//! server of that name, else its server of that id (HAProxy 2.6 looks `server_key` up
+//! first, then `server_id`): the caller's `usable` says which, if usable.
 
 use super::stick::{ClearHook, StickTable, UpdateFeed};
 use fulcrum_config::model::{
@@ -232,7 +233,7 @@ impl<C> SampleStick<C> {
         now: Instant,
         env: &dyn Env,
         assigned: bool,
-        usable: impl Fn(&str) -> bool,
+        usable: impl Fn(&Stuck) -> Option<String>,
         holds: impl Fn(&C) -> bool,
     ) -> RequestStick {
         let mut out = RequestStick::default();
@@ -257,8 +258,8 @@ impl<C> SampleStick<C> {
                 // A match refreshes the entry's date; a store rule sets the server later.
                 let entry = t.lookup(now, &key).cloned();
                 if let Some(s) = entry {
-                    if usable(&s.name) {
-                        out.server = Some(s.name.clone());
+                    if let Some(name) = usable(&s) {
+                        out.server = Some(name);
                     }
                     t.store(now, key.clone(), s);
                 }

@@ -105,7 +105,7 @@ fn octavias_app_cookie_learns_from_the_response_and_matches_the_request() {
         req: &[],
         res: &[("JSESSIONID", "abc")],
     };
-    let got = s.on_request(t0, &first, false, |_| true, all);
+    let got = s.on_request(t0, &first, false, name_if(|_| true), all);
     assert_eq!(
         (got.server, got.stores.len()),
         (None, 0),
@@ -118,11 +118,11 @@ fn octavias_app_cookie_learns_from_the_response_and_matches_the_request() {
         req: &[("other", "x"), ("JSESSIONID", "abc")],
         res: &[],
     };
-    let got = s.on_request(t0, &replay, false, |_| true, all);
+    let got = s.on_request(t0, &replay, false, name_if(|_| true), all);
     assert_eq!(got.server.as_deref(), Some("c"));
     assert!(got.stores.is_empty(), "'stick match' stores nothing");
     // A server that may not take traffic: balance again; the answer re-sticks the cookie.
-    let down = s.on_request(t0, &replay, false, |n| n != "c", all);
+    let down = s.on_request(t0, &replay, false, name_if(|n| n != "c"), all);
     assert_eq!(down.server, None);
     let keys = s.on_response(
         &Cookies {
@@ -138,7 +138,11 @@ fn octavias_app_cookie_learns_from_the_response_and_matches_the_request() {
         "a store overwrites"
     );
     // Persistence already chose (a `cookie`): the match rules are skipped.
-    assert_eq!(s.on_request(t0, &replay, true, |_| true, all).server, None);
+    assert_eq!(
+        s.on_request(t0, &replay, true, name_if(|_| true), all)
+            .server,
+        None
+    );
 }
 
 #[test]
@@ -154,7 +158,7 @@ fn stick_on_matches_then_stores_and_keys_are_cut_to_len() {
         req: &[("sid", "abcdefgh")],
         res: &[],
     };
-    let got = s.on_request(t0, &env, false, |_| true, all);
+    let got = s.on_request(t0, &env, false, name_if(|_| true), all);
     assert_eq!(got.server, None);
     assert_eq!(got.keys(), vec![&b"abcd"[..]]);
     SampleStick::<C>::store(t0, got.stores, &stuck("a"));
@@ -163,7 +167,7 @@ fn stick_on_matches_then_stores_and_keys_are_cut_to_len() {
         res: &[],
     };
     assert_eq!(
-        s.on_request(t0, &other, false, |_| true, all)
+        s.on_request(t0, &other, false, name_if(|_| true), all)
             .server
             .as_deref(),
         Some("a"),
@@ -203,14 +207,14 @@ fn conditions_and_one_store_per_table_as_haproxy() {
         res: &[],
     };
     // the first rule's condition fails; the second keeps its key; the third's table has one
-    let got = s.on_request(t0, &env, false, |_| true, |c: &C| c == "yes");
+    let got = s.on_request(t0, &env, false, name_if(|_| true), |c: &C| c == "yes");
     assert_eq!(got.keys(), vec![&b"B"[..]]);
     // a stick rule whose sample is missing lets the next one decide
     let env = Cookies {
         req: &[("c", "C")],
         res: &[],
     };
-    let got = s.on_request(t0, &env, false, |_| true, |c: &C| c == "yes");
+    let got = s.on_request(t0, &env, false, name_if(|_| true), |c: &C| c == "yes");
     assert_eq!(got.keys(), vec![&b"C"[..]]);
 }
 
@@ -251,4 +255,9 @@ fn store_response_in_tcp_mode_needs_response_rules() {
         "    tcp-response inspect-delay 1s\n    tcp-response content accept if { res.len gt 0 }\n    server a",
     );
     assert!(rules_of(&load(&read)).expect("runs").is_some());
+}
+
+/// A `usable` that finds the server by its stored name only, when `ok` says it is usable.
+fn name_if(ok: impl Fn(&str) -> bool) -> impl Fn(&Stuck) -> Option<String> {
+    move |s| ok(&s.name).then(|| s.name.clone())
 }

@@ -34,6 +34,8 @@ pub fn build_with(
     services: &dyn Services,
     serving: &watch::Receiver<Serving>,
 ) -> Result<Generation, ProxyError> {
+    // Map and ACL files named relatively under `default-path` are read where the parser found them.
+    fulcrum_sample::files::install(&config.global.keywords.pattern_files);
     // Everything compiled for this generation shares one registry of maps and ACL files.
     let patterns = Arc::new(fulcrum_sample::registry::Registry::default());
     let gen = fulcrum_sample::registry::scope(&patterns, || {
@@ -58,6 +60,12 @@ fn build_scoped(
     serving: &watch::Receiver<Serving>,
 ) -> Result<Generation, ProxyError> {
     let proxies = Arc::new(OnceLock::new());
+    // `hard-stop-after` / `mworker-max-reloads`: this generation's connections can be ended
+    let k = &config.global.keywords;
+    let end = crate::end::End::new(
+        k.hard_stop_after.is_some() || k.mworker_max_reloads.is_some(),
+        k.hard_stop_after,
+    );
     // `env(NAME)` sees the global `setenv` family's changes
     let ops = config.global.keywords.environment.clone();
     fulcrum_sample::environ::install((!ops.is_empty()).then(|| {
@@ -93,8 +101,12 @@ fn build_scoped(
             serving,
         },
         tables: Arc::new(
-            track::build(config.proxies.iter(), old.map(|g| &*g.tables))
-                .map_err(|(at, e)| ProxyError::Config(format!("{at}: {e}")))?,
+            track::build(
+                config.proxies.iter(),
+                config.peers_tables(),
+                old.map(|g| &*g.tables),
+            )
+            .map_err(|(at, e)| ProxyError::Config(format!("{at}: {e}")))?,
         ),
     };
     let mut backends = HashMap::new();
@@ -175,35 +187,34 @@ fn build_scoped(
             (None, true) => Some(find(&p.name)?),
             (None, false) => None,
         };
-        // A chain with a wait-for-body runs in two parts around it.
-        let at = p
+        // A chain with wait-for-body rules runs in parts around them.
+        let waits: Vec<usize> = p
             .http_request
             .iter()
             .enumerate()
-            .find_map(|(i, r)| match &r.action {
-                fulcrum_config::model::HttpAction::WaitForBody(w) => Some((i, r, w)),
-                _ => None,
+            .filter(|(_, r)| matches!(r.action, fulcrum_config::model::HttpAction::WaitForBody(_)))
+            .map(|(i, _)| i)
+            .collect();
+        let before = &p.http_request[..waits.first().copied().unwrap_or(p.http_request.len())];
+        let mut body_waits = Vec::with_capacity(waits.len());
+        for (k, &i) in waits.iter().enumerate() {
+            let r = &p.http_request[i];
+            let fulcrum_config::model::HttpAction::WaitForBody(wait) = &r.action else {
+                continue;
+            };
+            let cond = r
+                .condition
+                .as_ref()
+                .map(|c| acl::compile_condition(c, &p.acls))
+                .transpose()
+                .map_err(|e| cfg_err(p, e))?;
+            let end = waits.get(k + 1).copied().unwrap_or(p.http_request.len());
+            body_waits.push(BodyWait {
+                cond,
+                wait: wait.clone(),
+                after: cx.rules(p, &p.http_request[i + 1..end])?,
             });
-        let (before, body_wait) = match at {
-            None => (&p.http_request[..], None),
-            Some((i, r, wait)) => {
-                let cond = r
-                    .condition
-                    .as_ref()
-                    .map(|c| acl::compile_condition(c, &p.acls))
-                    .transpose()
-                    .map_err(|e| cfg_err(p, e))?;
-                let after = cx.rules(p, &p.http_request[i + 1..])?;
-                (
-                    &p.http_request[..i],
-                    Some(BodyWait {
-                        cond,
-                        wait: wait.clone(),
-                        after,
-                    }),
-                )
-            }
-        };
+        }
         let inspect_hello = p
             .tcp_rules
             .inspect_delay
@@ -221,7 +232,7 @@ fn build_scoped(
                 use_backends,
                 default_backend,
                 http_request: cx.rules(p, before)?,
-                body_wait,
+                body_waits,
                 http_response: cx.rules(p, &p.http_response)?,
                 http_after_response: cx.rules(p, &p.http_after_response)?,
                 tcp_connection: tcp_phase(
@@ -282,6 +293,7 @@ fn build_scoped(
                 bufsize,
                 retired: AtomicBool::new(false),
                 retire: tokio::sync::Notify::new(),
+                end: end.clone(),
                 conns: AtomicU64::new(0),
                 id: proxy_id(config, p),
                 order: proxy_order(config, p),
@@ -316,5 +328,6 @@ fn build_scoped(
         backends,
         sink,
         patterns: fulcrum_sample::registry::current(),
+        end,
     })
 }

@@ -27,6 +27,10 @@ pub type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;
 /// One certificate with the settings it is served with.
 pub struct Entry {
     config: Arc<ServerConfig>,
+    /// The options it is served with (its settings are rebuilt with them when a CA or CRL
+    /// file is committed), and its uses of those files.
+    opts: TlsOptions,
+    _files: Vec<super::cafiles::FileUse>,
     /// The certificate file's slot: `commit ssl cert` replaces what it holds.
     slot: SlotUse,
     path: String,
@@ -40,6 +44,22 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// The same certificate with settings built again (CA and CRL files as committed).
+    fn rebuilt(&self, b: &mut Builder<'_>) -> Result<Arc<Entry>, String> {
+        let (config, files) = b.config(&self.opts, &self.slot.0)?;
+        Ok(Arc::new(Entry {
+            config,
+            opts: self.opts.clone(),
+            _files: files,
+            slot: SlotUse::new(self.slot.0.clone()),
+            path: self.path.clone(),
+            filters: self.filters.clone(),
+            excluded: self.excluded.clone(),
+            list: self.list.clone(),
+            default: self.default,
+        }))
+    }
+
     fn is_line(&self, list: &str, linenum: usize, cert: &str) -> bool {
         self.path == cert
             && self
@@ -53,12 +73,15 @@ impl Entry {
 struct Served {
     /// `store::commits()` when the index was built (a commit changes the names).
     commits: u64,
+    /// `cafiles::generation()` the entries' settings were built at (or after).
+    files: u64,
     entries: Vec<Arc<Entry>>,
     index: SniIndex,
 }
 
 impl Served {
-    fn new(entries: Vec<Arc<Entry>>, strict: bool) -> Served {
+    /// `files`: the `cafiles::generation()` the entries' settings are as recent as.
+    fn new(entries: Vec<Arc<Entry>>, strict: bool, files: u64) -> Served {
         let commits = store::commits();
         let mut index = SniIndex::new(strict);
         for (idx, e) in entries.iter().enumerate() {
@@ -80,6 +103,7 @@ impl Served {
         }
         Served {
             commits,
+            files,
             entries,
             index,
         }
@@ -115,6 +139,8 @@ impl TlsBind {
             return Err("'ssl' on a unix socket bind is not supported by fulcrum yet".into());
         }
         let opts = suites::merged(&bind.tls, &global.default_bind);
+        // Read before the files are: a commit while they are read rebuilds them later.
+        let files = super::cafiles::generation();
         let mut b = Builder::new(global);
         let crt_base = global.crt_base.as_deref();
         let mut entries = Vec::new();
@@ -126,11 +152,13 @@ impl TlsBind {
                        default: bool|
          -> Result<(), String> {
             let slot = store::install(&e.path, e.key);
-            let config = b
+            let (config, files) = b
                 .config(o, &slot)
                 .map_err(|m| format!("certificate '{}': {m}", e.path))?;
             entries.push(Arc::new(Entry {
                 config,
+                opts: o.clone(),
+                _files: files,
                 slot: SlotUse::new(slot),
                 path: e.path,
                 filters: l.map(|l| l.filters.clone()).unwrap_or_default(),
@@ -167,7 +195,8 @@ impl TlsBind {
                     Some(lo) => suites::line_over(lo, &opts),
                     None => opts.clone(),
                 };
-                let file = certs::under(crt_base, &l.file);
+                // without `crt-base`, under the bind line's `default-path` directory
+                let file = certs::under(crt_base.or(opts.list_base.as_deref()), &l.file);
                 for e in certs::load_path(&file)
                     .map_err(|m| format!("{}:{}: {m}", path.display(), l.line))?
                 {
@@ -187,7 +216,7 @@ impl TlsBind {
             return Err("'ssl' on a bind needs at least one certificate".into());
         }
         let bind = TlsBind {
-            served: RwLock::new(Arc::new(Served::new(entries, opts.strict_sni))),
+            served: RwLock::new(Arc::new(Served::new(entries, opts.strict_sni, files))),
             strict: opts.strict_sni,
             opts,
             global: global.clone(),
@@ -196,19 +225,34 @@ impl TlsBind {
         Ok((bind, lists))
     }
 
-    /// What the bind serves now (re-indexed first if a certificate was committed since).
+    /// What the bind serves now (re-indexed first if a certificate was committed since,
+    /// its settings rebuilt if a CA or CRL file was).
     fn served(&self) -> Arc<Served> {
         let s = self
             .served
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        if s.commits == store::commits() {
+        let files = super::cafiles::generation();
+        if s.commits == store::commits() && s.files == files {
             return s;
         }
         let mut w = self.served.write().unwrap_or_else(|e| e.into_inner());
-        if w.commits != store::commits() {
-            *w = Arc::new(Served::new(w.entries.clone(), self.strict));
+        if w.files != files {
+            let mut b = Builder::live(&self.global);
+            let entries = w
+                .entries
+                .iter()
+                .map(|e| {
+                    e.rebuilt(&mut b).unwrap_or_else(|m| {
+                        tracing::warn!("{}: certificate '{}': {m}", self.span, e.path);
+                        e.clone()
+                    })
+                })
+                .collect();
+            *w = Arc::new(Served::new(entries, self.strict, files));
+        } else if w.commits != store::commits() {
+            *w = Arc::new(Served::new(w.entries.clone(), self.strict, w.files));
         }
         w.clone()
     }
@@ -242,9 +286,11 @@ impl TlsBind {
             Some(lo) => suites::line_over(lo, &self.opts),
             None => self.opts.clone(),
         };
-        let config = Builder::new(&self.global).config(&o, slot)?;
+        let (config, files) = Builder::live(&self.global).config(&o, slot)?;
         Ok(Arc::new(Entry {
             config,
+            opts: o,
+            _files: files,
             slot: SlotUse::new(slot.clone()),
             path: line.cert.clone(),
             filters: parsed.filters,
@@ -259,7 +305,7 @@ impl TlsBind {
         let mut w = self.served.write().unwrap_or_else(|e| e.into_inner());
         let mut entries = w.entries.clone();
         entries.push(entry);
-        *w = Arc::new(Served::new(entries, self.strict));
+        *w = Arc::new(Served::new(entries, self.strict, w.files));
     }
 
     /// Whether line `linenum` of `list` (certificate `cert`) is this bind's default
@@ -284,7 +330,7 @@ impl TlsBind {
             .filter(|e| !e.is_line(list, linenum, cert))
             .cloned()
             .collect();
-        *w = Arc::new(Served::new(entries, self.strict));
+        *w = Arc::new(Served::new(entries, self.strict, w.files));
     }
 
     /// Runs the handshake on an accepted connection.

@@ -10,6 +10,7 @@
 //! (`verifyhost`, else `sni`); and with neither `verify` nor `ca-file` the line is refused
 //! with HAProxy's own advice, never silently left unverified.
 
+use super::cafiles::{self, Kind};
 use super::certs;
 use super::conn::TlsConn;
 use super::suites;
@@ -28,17 +29,96 @@ use std::sync::Arc;
 
 pub type ClientTls = tokio_rustls::client::TlsStream<tokio::net::TcpStream>;
 
-/// The system's CA bundle (`ca-file @system-ca`).
-const SYSTEM_CA: &str = "/etc/ssl/certs/ca-certificates.crt";
-
 /// Chain checked by webpki; the name only when `check_name` says so, or, with `sni EXPR`,
 /// against the SNI a connection sent (none sent: no name checked, as HAProxy).
 #[derive(Debug)]
 struct Verifier {
-    inner: Option<Arc<WebPkiServerVerifier>>,
+    inner: Option<Live>,
     check_name: Option<ServerName<'static>>,
     dynamic_sni: bool,
     algs: WebPkiSupportedAlgorithms,
+}
+
+/// The chain verifier of a server line's `ca-file` (and `crl-file`), built again from the
+/// files as committed when the runtime socket commits one (`cafiles`): the next handshakes
+/// verify with them. (HAProxy 2.6 does so only for a server with a client certificate, one
+/// without keeps the files it started with.)
+#[derive(Debug)]
+struct Live {
+    /// Registry names of the CA file and the CRL file.
+    ca: String,
+    crl: Option<String>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    current: std::sync::RwLock<(u64, Arc<WebPkiServerVerifier>)>,
+    _files: Vec<cafiles::FileUse>,
+}
+
+impl Live {
+    /// `counted`: the line's uses of the files show (HAProxy 2.6 links a server's CA and CRL
+    /// files only when it has a client certificate, `crt`: without one its files are
+    /// listed unused, and a commit prints no dot for it).
+    fn new(
+        ca: String,
+        crl: Option<String>,
+        provider: Arc<rustls::crypto::CryptoProvider>,
+        counted: bool,
+    ) -> Result<Live, String> {
+        let generation = cafiles::generation();
+        let (verifier, mut files) = Self::build(&ca, crl.as_deref(), &provider, true)?;
+        if !counted {
+            files.clear();
+        }
+        Ok(Live {
+            ca,
+            crl,
+            provider,
+            current: std::sync::RwLock::new((generation, verifier)),
+            _files: files,
+        })
+    }
+
+    fn build(
+        ca: &str,
+        crl: Option<&str>,
+        provider: &Arc<rustls::crypto::CryptoProvider>,
+        fresh: bool,
+    ) -> Result<(Arc<WebPkiServerVerifier>, Vec<cafiles::FileUse>), String> {
+        let (items, ca_use) = cafiles::load(ca, Kind::Ca, fresh)?;
+        let roots = cafiles::roots(&items, ca)?;
+        let mut files = vec![ca_use];
+        let mut b = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone());
+        if let Some(crl) = crl {
+            let (items, crl_use) = cafiles::load(crl, Kind::Crl, fresh)?;
+            files.push(crl_use);
+            b = b
+                .with_crls(cafiles::crls(&items))
+                .only_check_end_entity_revocation();
+        }
+        let v = b
+            .build()
+            .map_err(|e| format!("server certificate verification: {e}"))?;
+        Ok((v, files))
+    }
+
+    /// The verifier of the files as committed now.
+    fn get(&self) -> Arc<WebPkiServerVerifier> {
+        let generation = cafiles::generation();
+        {
+            let c = self.current.read().unwrap_or_else(|e| e.into_inner());
+            if c.0 == generation {
+                return c.1.clone();
+            }
+        }
+        let mut c = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if c.0 != generation {
+            match Self::build(&self.ca, self.crl.as_deref(), &self.provider, false) {
+                Ok((v, _)) => c.1 = v,
+                Err(m) => tracing::warn!("server TLS: {m} (the previous CAs stay)"),
+            }
+            c.0 = generation;
+        }
+        c.1.clone()
+    }
 }
 
 impl ServerCertVerifier for Verifier {
@@ -58,7 +138,10 @@ impl ServerCertVerifier for Verifier {
         // (an address as its name: nothing sent) has no name to check.
         let named = self.check_name.is_some()
             || (self.dynamic_sni && matches!(server_name, ServerName::DnsName(_)));
-        match inner.verify_server_cert(end_entity, intermediates, name, ocsp, now) {
+        match inner
+            .get()
+            .verify_server_cert(end_entity, intermediates, name, ocsp, now)
+        {
             Err(Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) if !named => Ok(ServerCertVerified::assertion()),
@@ -142,26 +225,17 @@ pub fn build(s: &Server, global: &GlobalTls) -> Result<ServerTls, String> {
             let ca = o.ca_file.as_deref().ok_or_else(|| {
                 "verify is enabled by default but no CA file specified; set 'ca-file', or an explicit 'verify none' on the server line, or 'ssl-server-verify none' in the global section".to_string()
             })?;
-            let path = if ca == "@system-ca" {
-                SYSTEM_CA.into()
+            let base = global.ca_base.as_deref();
+            let ca = if ca == cafiles::SYSTEM_CA {
+                ca.to_string()
             } else {
-                certs::under(global.ca_base.as_deref(), ca)
+                certs::under(base, ca).display().to_string()
             };
-            let roots = certs::load_cas(&path)?;
-            let mut b =
-                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone());
-            if let Some(crl) = &o.crl_file {
-                b = b
-                    .with_crls(certs::load_crls(&certs::under(
-                        global.ca_base.as_deref(),
-                        crl,
-                    ))?)
-                    .only_check_end_entity_revocation();
-            }
-            Some(
-                b.build()
-                    .map_err(|e| format!("server certificate verification: {e}"))?,
-            )
+            let crl = o
+                .crl_file
+                .as_ref()
+                .map(|c| certs::under(base, c).display().to_string());
+            Some(Live::new(ca, crl, provider.clone(), !o.crt.is_empty())?)
         }
     };
     let verifier = Arc::new(Verifier {

@@ -5,7 +5,7 @@
 //! rustls/webpki's job.)
 
 /// One DER element: tag and contents; the rest of the input after it.
-fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+pub(crate) fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let tag = *input.first()?;
     let first = *input.get(1)?;
     let (len, head) = if first < 0x80 {
@@ -250,7 +250,7 @@ pub fn validity_text(validity: &[u8]) -> Option<(String, String)> {
 }
 
 /// A UTCTime (0x17, `YYMMDDHHMMSSZ`) or GeneralizedTime (0x18, `YYYYMMDDHHMMSSZ`).
-fn time_text(tag: u8, t: &[u8]) -> Option<String> {
+pub(crate) fn time_text(tag: u8, t: &[u8]) -> Option<String> {
     let s = std::str::from_utf8(t).ok()?;
     let (year, rest) = match tag {
         0x17 => {

@@ -4,9 +4,12 @@
 //! ([`suites`]) and the few X.509 fields the fetches print ([`der`]); the rustls settings of
 //! a certificate on a bind ([`server_config`]); the certificates by file name that the
 //! runtime socket shows and replaces ([`store`]) and the crt-lists it edits ([`crtlists`]);
-//! the process's TLS figures for `show info` and Prometheus ([`totals`]).
+//! the CA and CRL files the runtime socket shows and replaces ([`cafiles`], with what OpenSSL
+//! shows of them: [`x509_store`]); the process's TLS figures for `show info` and Prometheus
+//! ([`totals`]).
 
 pub mod acceptor;
+pub mod cafiles;
 pub mod certs;
 pub mod conn;
 pub mod connector;
@@ -21,6 +24,7 @@ pub mod store;
 pub mod suites;
 pub mod ticket_keys;
 pub mod totals;
+pub mod x509_store;
 
 use crate::addr::ListenKey;
 use fulcrum_config::Config;

@@ -3,8 +3,11 @@
 //! the process's session-id cache and ticket keys (kept across reloads, so resumption
 //! survives them), both bounded by `tune.ssl.lifetime` (HAProxy's default: 300 s): a session
 //! or ticket older than that is not resumed (a full handshake instead), and TLS clients are
-//! told that lifetime. Client-certificate verifiers are shared by the lines that ask the same.
+//! told that lifetime. Client-certificate verifiers are shared by the lines that ask the same;
+//! their CA and CRL files come from `cafiles` (read from disk when a config loads, as the
+//! runtime socket left them when a running bind rebuilds its settings).
 
+use super::cafiles::{self, FileUse, Kind};
 use super::certs;
 use super::store::{Slot, SlotResolver};
 use super::suites;
@@ -113,9 +116,13 @@ type VerifierKey = (Option<String>, Option<String>, Verify);
 pub struct Builder<'a> {
     pub global: &'a GlobalTls,
     verifiers: HashMap<VerifierKey, Arc<dyn ClientCertVerifier>>,
+    /// CA and CRL files read from disk (a config being loaded), else taken from the
+    /// registry as the runtime socket left them (`cafiles`).
+    fresh: bool,
 }
 
 impl<'a> Builder<'a> {
+    /// For a config being loaded: its CA and CRL files are read from disk.
     pub fn new(global: &'a GlobalTls) -> Self {
         let lifetime = global
             .lifetime
@@ -124,7 +131,33 @@ impl<'a> Builder<'a> {
         Builder {
             global,
             verifiers: HashMap::new(),
+            fresh: true,
         }
+    }
+
+    /// For a running config (a certificate added, a CA or CRL file committed): its files as
+    /// the registry holds them.
+    pub fn live(global: &'a GlobalTls) -> Self {
+        Builder {
+            global,
+            verifiers: HashMap::new(),
+            fresh: false,
+        }
+    }
+
+    /// The registry names of the CA and CRL files a bind (or crt-list line) with `o`
+    /// verifies client certificates with (none under `verify none`).
+    fn files(&self, o: &TlsOptions) -> Vec<(String, Kind)> {
+        if o.verify.unwrap_or_default() == Verify::None {
+            return Vec::new();
+        }
+        let base = self.global.ca_base.as_deref();
+        let name = |f: &String| certs::under(base, f).display().to_string();
+        o.ca_file
+            .iter()
+            .map(|f| (name(f), Kind::Ca))
+            .chain(o.crl_file.iter().map(|f| (name(f), Kind::Crl)))
+            .collect()
     }
 
     fn verifier(
@@ -140,17 +173,24 @@ impl<'a> Builder<'a> {
         let v = if verify == Verify::None {
             WebPkiClientVerifier::no_client_auth()
         } else {
-            let ca = o.ca_file.as_deref().ok_or_else(|| {
-                "'verify optional|required' needs 'ca-file' (the CAs client certificates must chain to)".to_string()
-            })?;
-            let base = self.global.ca_base.as_deref();
-            let roots = certs::load_cas(&certs::under(base, ca))?;
+            if o.ca_file.is_none() {
+                return Err("'verify optional|required' needs 'ca-file' (the CAs client certificates must chain to)".to_string());
+            }
+            let files = self.files(o);
+            let mut roots = None;
+            let mut crls = Vec::new();
+            for (name, kind) in &files {
+                let (items, _) = cafiles::load(name, *kind, self.fresh)?;
+                match kind {
+                    Kind::Ca => roots = Some(cafiles::roots(&items, name)?),
+                    Kind::Crl => crls = cafiles::crls(&items),
+                }
+            }
+            let roots = roots.ok_or("no CA file")?;
             let mut b =
                 WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
-            if let Some(crl) = &o.crl_file {
-                b = b
-                    .with_crls(certs::load_crls(&certs::under(base, crl))?)
-                    .only_check_end_entity_revocation();
+            if !crls.is_empty() {
+                b = b.with_crls(crls).only_check_end_entity_revocation();
             }
             if verify == Verify::Optional {
                 b = b.allow_unauthenticated();
@@ -162,11 +202,13 @@ impl<'a> Builder<'a> {
         Ok(v)
     }
 
+    /// The settings of a certificate served with `o`, and its uses of CA and CRL files
+    /// (counted while the bind serves it).
     pub fn config(
         &mut self,
         o: &TlsOptions,
         slot: &Arc<Slot>,
-    ) -> Result<Arc<ServerConfig>, String> {
+    ) -> Result<(Arc<ServerConfig>, Vec<FileUse>), String> {
         let provider = suites::provider(o)?;
         let versions = suites::versions(o)?;
         let verifier = self.verifier(o, &provider)?;
@@ -196,7 +238,11 @@ impl<'a> Builder<'a> {
                 c.ticketer = t;
             }
         }
-        Ok(Arc::new(c))
+        let mut uses = Vec::new();
+        for (name, kind) in self.files(o) {
+            uses.push(cafiles::load(&name, kind, false)?.1);
+        }
+        Ok((Arc::new(c), uses))
     }
 }
 

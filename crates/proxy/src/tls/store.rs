@@ -332,7 +332,7 @@ impl Registry {
 }
 
 /// HAProxy's `show_cert_detail`: serial, validity, SAN, key, fingerprint, names, chain.
-fn cert_detail(chain: &[CertificateDer<'_>], out: &mut String) {
+pub(crate) fn cert_detail(chain: &[CertificateDer<'_>], out: &mut String) {
     let Some(leaf) = chain.first() else {
         return;
     };

@@ -219,6 +219,36 @@ pub fn assert_same<T: PartialEq + std::fmt::Debug>(ours: &[T], theirs: &[T]) {
     );
 }
 
+/// The `x-` fields of a head but `x-forwarded-for` (names lower-cased, values trimmed), in
+/// order: what the rules of a comparison test set.
+pub fn x_fields(head: &str) -> Vec<String> {
+    x_fields_but(head, &[])
+}
+
+/// `x_fields` leaving out also the names in `skip` (lower-case).
+pub fn x_fields_but(head: &str, skip: &[&str]) -> Vec<String> {
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(n, _)| {
+            let n = n.to_ascii_lowercase();
+            n.starts_with("x-") && n != "x-forwarded-for" && !skip.contains(&n.as_str())
+        })
+        .map(|(n, v)| format!("{}={}", n.to_ascii_lowercase(), v.trim()))
+        .collect()
+}
+
+/// A `httplog` line's status, bytes and termination state (`200 123 ----`).
+pub fn status_bytes_state(line: &str) -> String {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let Some(t) = words.iter().position(|w| w.matches('/').count() == 4) else {
+        return format!("unparsed: {line}");
+    };
+    words
+        .get(t + 1..t + 6)
+        .map(|w| format!("{} {} {}", w[0], w[1], w[4]))
+        .unwrap_or_else(|| format!("short: {line}"))
+}
+
 /// `127.0.0.1:N` written as `127.0.0.1:PORT` (client ports differ between the runs).
 pub fn mask_ports(line: &str) -> String {
     regex::Regex::new(r"127\.0\.0\.1:[0-9]+")

@@ -16,6 +16,36 @@ use tokio::net::{TcpListener, TcpStream};
 #[allow(unused_imports)]
 pub use fulcrum_testlab::ports::{free_port, free_range};
 
+/// A server that reads each connection's request head, then hands the stream and the head
+/// (as text) to `answer`: for slow, late or scripted answers. A connection that closes before
+/// a whole head is dropped.
+pub async fn head_server<F, Fut>(answer: F) -> SocketAddr
+where
+    F: Fn(TcpStream, String) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let a = l.local_addr().expect("addr");
+    let answer = Arc::new(answer);
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut tmp = [0u8; 4096];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut tmp).await {
+                        Ok(n) if n > 0 => buf.extend_from_slice(&tmp[..n]),
+                        _ => return,
+                    }
+                }
+                answer(s, String::from_utf8_lossy(&buf).into_owned()).await;
+            });
+        }
+    });
+    a
+}
+
 /// An HTTP/1.1 backend answering every request with its name; it records request heads.
 pub struct Backend {
     pub name: String,

@@ -5,30 +5,30 @@
 use super::super::line::{number, number_in, Line};
 use crate::model::{HttpAction, RedirectKind, Reply, ReturnBody};
 
-/// `redirect location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [set-cookie X] [clear-cookie X]`
+/// `redirect location|prefix|scheme VALUE [code N] [drop-query] [append-slash] [set-cookie X] [clear-cookie X] [ignore-empty]`,
+/// its words in any order (HAProxy's parser takes `code 301 location /x` too). In an
+/// `http-request`/`http-response` rule a VALUE with `%` is a log-format string; the proxy
+/// keyword `redirect` (parsed as such a rule by `haproxy::redirect`) takes it literally in
+/// HAProxy, which fulcrum refuses there rather than send `%[` to a client.
 pub(super) fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
-    let kind = match line.need(2, "location, prefix or scheme")? {
-        "location" => RedirectKind::Location,
-        "prefix" => RedirectKind::Prefix,
-        "scheme" => RedirectKind::Scheme,
-        other => {
-            return Err(format!(
-                "'redirect' expects location, prefix or scheme, found '{other}'"
-            ))
-        }
-    };
-    let target = line.need(3, "a target")?.to_string();
-    if target.contains('%') {
-        return Err(format!(
-            "'redirect {}' with a log-format target ('{target}') is not run by fulcrum yet",
-            line.words[2]
-        ));
-    }
+    let request = line.keyword() != "http-response";
+    let mut kind_target: Option<(RedirectKind, String)> = None;
     let mut code = 302;
     let (mut drop_query, mut append_slash, mut cookie) = (false, false, None);
-    let mut i = 4;
+    let mut ignore_empty = false;
+    let mut i = 2;
     while let Some(w) = line.arg(i) {
         match w {
+            "location" | "prefix" | "scheme" => {
+                let kind = match w {
+                    "location" => RedirectKind::Location,
+                    "prefix" => RedirectKind::Prefix,
+                    _ => RedirectKind::Scheme,
+                };
+                let target = line.need(i + 1, "a target")?.to_string();
+                kind_target = Some((kind, target));
+                i += 2;
+            }
             "code" => {
                 code = number(line.need(i + 1, "a status code")?, "redirect code")?;
                 if ![301, 302, 303, 307, 308].contains(&code) {
@@ -46,8 +46,11 @@ pub(super) fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
                 append_slash = true;
                 i += 1;
             }
-            // Only meaningful for log-format targets, which are refused above.
-            "ignore-empty" => i += 1,
+            // A `location` log-format value that renders empty: the rule is skipped.
+            "ignore-empty" => {
+                ignore_empty = true;
+                i += 1;
+            }
             "set-cookie" => {
                 let c = line.need(i + 1, "a cookie NAME[=VALUE]")?;
                 cookie = Some(format!("{c}; path=/;"));
@@ -58,20 +61,44 @@ pub(super) fn redirect(line: &Line<'_>) -> Result<(HttpAction, usize), String> {
                 cookie = Some(format!("{c}; path=/; Max-Age=0;"));
                 i += 2;
             }
+            "if" | "unless" => break,
+            other if kind_target.is_none() => {
+                return Err(format!(
+                    "'redirect' expects location, prefix or scheme, found '{other}'"
+                ))
+            }
             _ => break,
         }
+    }
+    let Some((kind, target)) = kind_target else {
+        return Err("'redirect' expects location, prefix or scheme and a target".into());
+    };
+    let log_format = target.contains('%');
+    if log_format {
+        let what = format!("the 'redirect {}' target", kind_word(kind));
+        super::super::logformat::check_rule_value(&target, request, &what)?;
     }
     Ok((
         HttpAction::Redirect {
             kind,
             target,
+            log_format,
             code,
             drop_query,
             append_slash,
             cookie,
+            ignore_empty,
         },
         i,
     ))
+}
+
+fn kind_word(k: RedirectKind) -> &'static str {
+    match k {
+        RedirectKind::Location => "location",
+        RedirectKind::Prefix => "prefix",
+        RedirectKind::Scheme => "scheme",
+    }
 }
 
 /// `return [status N] [content-type T] [string S|lf-string S|file F|lf-file F|errorfile F|default-errorfiles] [hdr N V]...`
@@ -183,8 +210,13 @@ pub(in crate::haproxy) fn response_options_from(
                 i += 2;
             }
             "string" | "lf-string" | "file" | "lf-file" | "errorfile" => {
-                let v = line.need(i + 1, "a value")?.to_string();
+                let mut v = line.need(i + 1, "a value")?.to_string();
+                if v.is_empty() {
+                    // as HAProxy 2.6 (`'string' expects <str> as argument`)
+                    return Err(format!("'{w}' expects a non-empty argument"));
+                }
                 if matches!(w, "file" | "lf-file" | "errorfile") {
+                    v = line.paths.file(&v);
                     std::fs::metadata(&v)
                         .map_err(|e| format!("'return {w}': cannot open '{v}': {e}"))?;
                 }
@@ -217,7 +249,15 @@ pub(in crate::haproxy) fn response_options_from(
             _ => break,
         }
     }
+    // HAProxy 2.6 wants a content-type only for a payload that is not empty (`file
+    // /dev/null` or an empty `lf-file` go without one).
+    let empty = match &body {
+        ReturnBody::LfString(t) => t.is_empty(),
+        ReturnBody::File(f) => std::fs::metadata(f).is_ok_and(|m| m.len() == 0),
+        _ => false,
+    };
     if !matches!(body, ReturnBody::None)
+        && !empty
         && content_type.is_none()
         && !matches!(body, ReturnBody::Errorfile(_) | ReturnBody::Errorfiles(_))
     {

@@ -90,6 +90,28 @@ pub fn warn_h2(proxies: &[crate::model::Proxy], diags: &mut crate::diagnostics::
     }
 }
 
+/// `set-nice` wherever it stands: accepted (HAProxy 2.6 configs carry it) and not run —
+/// fulcrum's streams have no run-queue priority — which `check` says at the rule's line.
+pub fn warn_nice(proxies: &[crate::model::Proxy], diags: &mut crate::diagnostics::Diagnostics) {
+    use crate::model::{HttpAction, TcpAction};
+    let says = "'set-nice' is accepted and ignored: fulcrum's streams have no scheduling priority (only who waits first when the CPU is short would change)";
+    for p in proxies {
+        let http = p
+            .http_request
+            .iter()
+            .chain(&p.http_response)
+            .filter_map(|r| {
+                matches!(r.action, HttpAction::Conn(ConnAction::SetNice(_))).then_some(&r.span)
+            });
+        let tcp = p.tcp_rules.all().filter_map(|r| {
+            matches!(r.action, TcpAction::Conn(ConnAction::SetNice(_))).then_some(&r.span)
+        });
+        for span in http.chain(tcp) {
+            diags.warning(span, says.to_string());
+        }
+    }
+}
+
 /// C's `strtoul(s, &end, 0)` with the whole word required: `0x` hex, a leading `0` octal,
 /// else decimal; wraps as the C `unsigned int` it is stored in.
 fn c_ulong(s: &str, what: &str) -> Result<u64, String> {

@@ -142,20 +142,40 @@ pub fn h2_fields(
         .flat_map(|v| v.split(|&c| c == b','))
         .map(crate::http::message::trim)
         .collect();
-    out.reserve(m.fields.len());
-    for f in &m.fields {
-        let (name, value) = (m.name(f), m.value(f));
-        if connection_specific(name)
+    let kept = |name: &[u8], value: &[u8]| {
+        !(connection_specific(name)
             || named.iter().any(|c| name.eq_ignore_ascii_case(c))
             || skip(name)
-        {
+            || (name.eq_ignore_ascii_case(b"te")
+                && !(request && value.eq_ignore_ascii_case(b"trailers"))))
+    };
+    // The values share one buffer (one allocation for the head, not one per field).
+    let mut size = 0;
+    for f in &m.fields {
+        if kept(m.name(f), m.value(f)) {
+            size += m.value(f).len();
+        }
+    }
+    let mut buf = BytesMut::with_capacity(size);
+    for f in &m.fields {
+        if kept(m.name(f), m.value(f)) {
+            buf.extend_from_slice(m.value(f));
+        }
+    }
+    let values = buf.freeze();
+    out.reserve(m.fields.len());
+    let mut at = 0;
+    for f in &m.fields {
+        let (name, value) = (m.name(f), m.value(f));
+        if !kept(name, value) {
             continue;
         }
-        if name.eq_ignore_ascii_case(b"te") && !(request && value.eq_ignore_ascii_case(b"trailers"))
-        {
-            continue;
-        }
-        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value)) {
+        let shared = values.slice(at..at + value.len());
+        at += value.len();
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name),
+            HeaderValue::from_maybe_shared(shared),
+        ) {
             out.append(n, v);
         }
     }

@@ -55,17 +55,28 @@ pub fn compile(
             HttpAction::Redirect {
                 kind,
                 target,
+                log_format,
                 code,
                 drop_query,
                 append_slash,
                 cookie,
+                ignore_empty,
             } => Action::Redirect(super::redirect::Redirect {
                 kind: *kind,
                 target: target.clone().into_bytes(),
+                format: if *log_format {
+                    Some(
+                        Fmt::parse(target)
+                            .map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
+                    )
+                } else {
+                    None
+                },
                 code: *code,
                 drop_query: *drop_query,
                 append_slash: *append_slash,
                 cookie: cookie.clone().map(String::into_bytes),
+                ignore_empty: *ignore_empty,
             }),
             HttpAction::Return {
                 status,
@@ -193,13 +204,9 @@ pub fn compile(
                 *tunnel,
                 u64::try_from(value.as_millis()).unwrap_or(u64::MAX - 1),
             ),
-            HttpAction::WaitForBody(_) => {
-                // The state splits a chain at its wait (`state::BodyWait`): none reaches here.
-                return Err(acl::AclError(format!(
-                    "{}: 'http-request wait-for-body' is run by fulcrum only in a frontend or listen's own rules",
-                    r.span
-                )));
-            }
+            // `http-response wait-for-body` before a proxy's other response rules (the
+            // `http-request` ones are split off by the state: `state::BodyWait`).
+            HttpAction::WaitForBody(w) => Action::WaitBody(w.clone()),
             HttpAction::Conn(_) | HttpAction::DisableL7Retry | HttpAction::EarlyHint { .. } => {
                 return Err(acl::AclError(format!(
                     "{}: this action is not run by fulcrum yet",

@@ -1,9 +1,12 @@
 //! `redirect location|prefix|scheme` rules: the Location built from the request as HAProxy
-//! builds it, and the answer (`errors::redirect_response`).
+//! builds it (`http_apply_redirect_rule`: a log-format target rendered per request), and the
+//! answer (`errors::redirect_response`).
 
 use crate::http::errors;
 use crate::http::message::Message;
 use crate::http::response::Response;
+use crate::http::rules::Fmt;
+use crate::http::sample_env::HttpEnv;
 use fulcrum_config::model::RedirectKind;
 use std::sync::Arc;
 
@@ -11,17 +14,39 @@ use std::sync::Arc;
 pub struct Redirect {
     pub kind: RedirectKind,
     pub target: Vec<u8>,
+    /// The target as a log-format string (`http-request redirect prefix %[...]`).
+    pub format: Option<Fmt>,
     pub code: u16,
     /// `drop-query`: the query string is not carried over (prefix, scheme).
     pub drop_query: bool,
     /// `append-slash`: a `/` is added to a path not ending with one.
     pub append_slash: bool,
     pub cookie: Option<Vec<u8>>,
+    /// `ignore-empty`: a log-format `location` that renders empty skips the rule.
+    pub ignore_empty: bool,
 }
 
 impl Redirect {
-    /// The answer to `req`.
-    pub fn answer(&self, req: &Message) -> Arc<Response> {
+    /// The answer to `req` (`env` renders a log-format target); none when an `ignore-empty`
+    /// location renders empty (the rule is skipped, as HAProxy's).
+    pub fn answer(&self, req: &Message, env: &HttpEnv<'_>) -> Option<Arc<Response>> {
+        let rendered;
+        let target: &[u8] = match &self.format {
+            Some(f) => {
+                let mut out = Vec::with_capacity(64);
+                f.render(&mut out, env);
+                rendered = out;
+                &rendered
+            }
+            None => &self.target,
+        };
+        if self.ignore_empty
+            && self.format.is_some()
+            && target.is_empty()
+            && matches!(self.kind, RedirectKind::Location)
+        {
+            return None;
+        }
         let mut loc = Vec::with_capacity(64);
         // The request's path (and query unless `drop-query`), `/` appended with
         // `append-slash`, as HAProxy's prefix and scheme redirects.
@@ -39,24 +64,26 @@ impl Redirect {
             }
         };
         match self.kind {
-            RedirectKind::Location => loc.extend_from_slice(&self.target),
+            RedirectKind::Location => loc.extend_from_slice(target),
             RedirectKind::Prefix => {
-                if self.target.as_slice() != b"/" {
-                    loc.extend_from_slice(&self.target);
+                // A written prefix of `/` alone adds nothing (a self-redirection), as
+                // HAProxy's; a log-format one is added as rendered.
+                if self.format.is_some() || target != b"/" {
+                    loc.extend_from_slice(target);
                 }
                 tail(&mut loc);
             }
             RedirectKind::Scheme => {
-                loc.extend_from_slice(&self.target);
+                loc.extend_from_slice(target);
                 loc.extend_from_slice(b"://");
                 loc.extend_from_slice(req.header(b"host").unwrap_or(b""));
                 tail(&mut loc);
             }
         }
-        Arc::new(errors::redirect_response(
+        Some(Arc::new(errors::redirect_response(
             self.code,
             &loc,
             self.cookie.as_deref(),
-        ))
+        )))
     }
 }

@@ -8,7 +8,7 @@ use fulcrum_sample::Env;
 #[test]
 fn answers_everything_the_config_layer_accepts() {
     let mut req = Message::new();
-    let raw = b"GET /p?id=1 HTTP/1.1\r\nHost: h\r\nCookie: SID=s\r\nAuthorization: Basic c2NvdHQ6ZWxnYXRv\r\n\r\n";
+    let raw = b"GET /p?id=1 HTTP/1.1\r\nHost: h\r\nX-IP: 10.0.0.1\r\nCookie: SID=s\r\nAuthorization: Basic c2NvdHQ6ZWxnYXRv\r\n\r\n";
     // `http_auth(host)` and friends: scott:elgato is in the list named as the argument.
     crate::http::userlist::publish_one(&crate::http::userlist::tests::list_named("host"));
     assert!(matches!(req.parse_request(raw), Ok(Some(_))));
@@ -104,6 +104,7 @@ fn answers_everything_the_config_layer_accepts() {
             "url_param" | "urlp" => "id",
             "ssl_c_s_dn" | "ssl_c_i_dn" => "cn",
             n if n.contains("cook") => "SID",
+            n if n.contains("hdr_ip") => "x-ip",
             n if n.starts_with("res.") || n == "shdr" => "x-a",
             _ => "host",
         };

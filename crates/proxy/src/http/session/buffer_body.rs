@@ -106,32 +106,37 @@ impl<C: ClientStream> Session<C> {
 }
 
 impl<C: ClientStream> Session<C> {
-    /// A frontend's `http-request wait-for-body` in the middle of its chain: when its
-    /// condition holds, wait for the body (`req.body*` see it from here on), then run the
-    /// rules after it; the answer when one ends the request.
+    /// A frontend's `http-request wait-for-body` rules in the middle of its chain: at each,
+    /// when its condition holds, wait for the body (`req.body*` see it from there on; a body
+    /// already waited for is not waited for again), then run the rules up to the next wait;
+    /// the answer when one ends the request.
     pub(super) async fn body_wait_phase(
         &mut self,
         fe: &std::sync::Arc<crate::state::Frontend>,
         env: &mut crate::http::rules::Env<'_>,
         rec: &mut super::Rec,
     ) -> Option<super::Next> {
-        let bw = fe.body_wait.as_ref()?;
-        let go = bw
-            .cond
-            .as_ref()
-            .is_none_or(|c| c.eval(&env.sample(Some(&self.req), None)));
-        if go && env.body.is_none() {
-            match self.buffer_body(Some(&bw.wait)).await {
-                Ok(b) => env.body = Some(b),
-                Err(w) => return Some(self.body_wait_failed(w, rec).await),
+        for bw in &fe.body_waits {
+            let go = bw
+                .cond
+                .as_ref()
+                .is_none_or(|c| c.eval(&env.sample(Some(&self.req), None)));
+            if go && env.body.is_none() {
+                match self.buffer_body(Some(&bw.wait)).await {
+                    Ok(b) => env.body = Some(b),
+                    Err(w) => return Some(self.body_wait_failed(w, rec).await),
+                }
+            }
+            let verdict =
+                crate::http::rules::apply(&bw.after, env, &mut self.req, None, &mut self.scratch);
+            if let Some((s, d)) = env.moved.result() {
+                (self.peer, self.local) = (s, d);
+            }
+            self.rule_effects(env, rec).await;
+            if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
+                return Some(next);
             }
         }
-        let verdict =
-            crate::http::rules::apply(&bw.after, env, &mut self.req, None, &mut self.scratch);
-        if let Some((s, d)) = env.moved.result() {
-            (self.peer, self.local) = (s, d);
-        }
-        self.rule_effects(env, rec).await;
-        self.respond_verdict(verdict, rec, &fe.errors).await
+        None
     }
 }

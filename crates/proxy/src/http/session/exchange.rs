@@ -244,13 +244,22 @@ impl<C: ClientStream> Session<C> {
             Ok(f) => f,
             Err(_) => return self.failed(502, rec, Termination::SERVER_HEADERS, be).await,
         };
-        // `http-response wait-for-body` (`response_wait`)
-        if let Some(w) = be
+        // `http-response wait-for-body` (`response_wait`): a proxy's first rule, or the
+        // first of its leading ones whose condition holds (`rules::response_wait`)
+        let wait = be
             .options
             .response_wait_for_body
-            .as_ref()
-            .or(fe.options.response_wait_for_body.as_ref())
-        {
+            .clone()
+            .or_else(|| fe.options.response_wait_for_body.clone())
+            .or_else(|| {
+                crate::http::rules::response_wait(
+                    &[&be.policy.http_response, &fe.http_response],
+                    x.env,
+                    &self.req,
+                    &self.res,
+                )
+            });
+        if let Some(w) = &wait {
             if !self
                 .wait_response_body(&mut server, w, res_framing, fe.bufsize)
                 .await

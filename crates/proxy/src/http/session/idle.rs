@@ -1,8 +1,8 @@
 //! A keep-alive connection between requests: its server connection handed to the idle pool
 //! (or kept when private), its buffers given back, and taken again when bytes arrive. Quiet
 //! for longer than `park::PARK_AFTER`, it is parked: its task ends, and what the next request
-//! needs waits in the thread's parking lot ([`IdleConn`], a few hundred bytes, the socket off
-//! the runtime's registrations) until bytes arrive and the session is spawned again.
+//! needs waits in the thread's parking lot ([`IdleConn`], under two hundred bytes in the lot's
+//! slots, the socket off the runtime's registrations) until bytes arrive and the session is spawned again.
 
 use super::*;
 use crate::counters::SessionGuard;
@@ -41,7 +41,7 @@ pub(super) async fn live<C: ClientStream, K: Send + 'static>(
                 return;
             };
             let stop = s.stop.clone();
-            let idle = Box::new(IdleConn::<C, K> {
+            let idle = IdleConn::<C, K> {
                 fe: s.fe,
                 client,
                 peer: s.peer,
@@ -54,7 +54,7 @@ pub(super) async fn live<C: ClientStream, K: Send + 'static>(
                 counted,
                 keep,
                 kind: std::marker::PhantomData,
-            });
+            };
             if let Err(idle) = park::park(idle, deadline, &stop) {
                 park::wait_here(idle, deadline, stop).await;
             }
@@ -89,15 +89,17 @@ impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
     }
 
     fn stopping(&self) -> bool {
-        *self.stop.borrow()
+        // a stop, or its generation's connections ended (`hard-stop-after`...)
+        *self.stop.borrow() || self.fe.end.ended()
     }
 
-    fn resume(self: Box<Self>) {
-        let i = *self;
+    fn resume(self) {
+        let i = self;
         // Back on the runtime; a socket it cannot take is closed (the guards go with it).
         let Ok(client) = C::from_cold(i.client) else {
             return;
         };
+        let end = i.fe.end.tracker();
         let s = Box::new(Session {
             fe: i.fe,
             client,
@@ -116,7 +118,7 @@ impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
             served: i.served,
             track: i.track,
         });
-        tokio::spawn(live(s, i.counted, i.keep));
+        crate::end::spawn(end, live(s, i.counted, i.keep));
     }
 }
 

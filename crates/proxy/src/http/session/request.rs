@@ -31,8 +31,11 @@ impl<C: ClientStream> Session<C> {
         let fe = self.fe.clone();
         let track = self.track.clone();
         // Where the request is, for `fe_name`, `be_id`, `srv_name`... (`crate::place`).
-        let located =
-            crate::place::Located::new(&fe).with_conn(track.as_deref().and_then(|t| t.conn()));
+        // `http_first_req`: HAProxy's H1 mux marks a connection's later requests; every
+        // HTTP/2 stream counts as a first.
+        let located = crate::place::Located::new(&fe)
+            .with_conn(track.as_deref().and_then(|t| t.conn()))
+            .not_first(self.served > 0 && !C::H2);
         // The `unique-id-format` id, made once per request (HAProxy makes it when first used;
         // its variables are the connection's, so the value is the same).
         let unique_id = fe.unique_id.as_ref().map(|u| {

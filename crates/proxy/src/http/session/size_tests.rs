@@ -1,5 +1,5 @@
 //! How large an idle connection is: a guard on per-connection memory. A connection quiet for
-//! `park::PARK_AFTER` holds only its parked state (`idle::IdleConn`, boxed in the thread's
+//! `park::PARK_AFTER` holds only its parked state (`idle::IdleConn`, in a slot of the thread's
 //! lot): no task, no session, no buffers, and no runtime registration (the lot watches the
 //! socket on its own epoll set).
 
