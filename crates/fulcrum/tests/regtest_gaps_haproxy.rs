@@ -85,6 +85,31 @@ fn read_answer(s: &mut TcpStream) -> String {
     format!("{status} | {}", String::from_utf8_lossy(&body))
 }
 
+/// Asks haproxy (`hport`) and fulcrum (`fport`) the same thing for each case: every answer
+/// must be equal (all differences reported at once, each under `name`). Haproxy's answers.
+fn same_answers<T>(
+    cases: &[T],
+    name: impl Fn(&T) -> String,
+    ask: impl Fn(u16, &T) -> String,
+    hport: u16,
+    fport: u16,
+) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let mut seen = Vec::new();
+    for c in cases {
+        let (want, got) = (ask(hport, c), ask(fport, c));
+        if want != got {
+            diffs.push(format!(
+                "{}\n    haproxy: {want}\n    fulcrum: {got}",
+                name(c)
+            ));
+        }
+        seen.push(want);
+    }
+    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    seen
+}
+
 fn head(path: &str, extra: &[(&str, &str)]) -> String {
     let mut h = format!("GET {path} HTTP/1.1\r\nHost: h\r\n");
     for (k, v) in extra {
@@ -151,16 +176,13 @@ fn reg_test_converters_and_fetches_as_haproxy() {
             &[("Connection", "keep-alive, x-k"), ("x-k", "v")],
         )],
     ];
-    let mut diffs = Vec::new();
-    for heads in &cases {
-        let (want, got) = (exchange(hport, heads), exchange(fport, heads));
-        if want != got {
-            diffs.push(format!(
-                "{heads:?}\n    haproxy: {want}\n    fulcrum: {got}"
-            ));
-        }
-    }
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    same_answers(
+        &cases,
+        |h| format!("{h:?}"),
+        |port, h| exchange(port, h),
+        hport,
+        fport,
+    );
     // the comparison saw values, not two empty answers
     let one = exchange(hport, &cases[0]);
     assert!(one.contains("200") && one.contains("ip=10.1.2.3 "), "{one}");
@@ -254,17 +276,13 @@ fn reg_test_redirects_as_haproxy() {
         redirect_head("/self/x?y=1", &[]),
         redirect_head("/s/x?y=1", &[("x-s", "https")]),
     ];
-    let mut diffs = Vec::new();
-    for h in &cases {
-        let (want, got) = (status_and_location(hport, h), status_and_location(fport, h));
-        if want != got {
-            diffs.push(format!(
-                "{}\n    haproxy: {want}\n    fulcrum: {got}",
-                h.lines().next().unwrap_or("")
-            ));
-        }
-    }
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    same_answers(
+        &cases,
+        |h| h.lines().next().unwrap_or("").to_string(),
+        |port, h| status_and_location(port, h),
+        hport,
+        fport,
+    );
     let old = status_and_location(hport, &cases[0]);
     assert!(
         old.contains("301") && old.contains("location: /new"),
@@ -324,16 +342,13 @@ fn two_wait_for_body_rules_as_haproxy() {
         return;
     }
     let (hport, fport, _hdir, _h, _f) = start_both("regtest-wait", wait_config);
-    let mut diffs = Vec::new();
-    for (path, body) in [("/a", "0123456789abcdef"), ("/b", "0123456789ABCDEFGHIJ")] {
-        let (want, got) = (slow_post(hport, path, body), slow_post(fport, path, body));
-        if want != got {
-            diffs.push(format!(
-                "POST {path}\n    haproxy: {want}\n    fulcrum: {got}"
-            ));
-        }
-    }
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    same_answers(
+        &[("/a", "0123456789abcdef"), ("/b", "0123456789ABCDEFGHIJ")],
+        |(path, _)| format!("POST {path}"),
+        |port, (path, body)| slow_post(port, path, body),
+        hport,
+        fport,
+    );
     let b = slow_post(hport, "/b", "0123456789ABCDEFGHIJ");
     assert!(
         b.contains("len=20"),
@@ -395,16 +410,13 @@ fn peers_section_table_as_haproxy() {
         "/two?client=new",
         "/?client=c2",
     ];
-    let mut diffs = Vec::new();
-    let mut seen = Vec::new();
-    for p in steps {
-        let (want, got) = (served_by(hport, p), served_by(fport, p));
-        if want != got {
-            diffs.push(format!("GET {p}\n    haproxy: {want}\n    fulcrum: {got}"));
-        }
-        seen.push(want);
-    }
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    let seen = same_answers(
+        &steps,
+        |p| format!("GET {p}"),
+        |port, p| served_by(port, p),
+        hport,
+        fport,
+    );
     // c2 stuck to srv2 is found by name in be2, where srv2 is the second server
     assert!(seen[4].ends_with("| srv2"), "{seen:?}");
     assert!(
@@ -581,16 +593,13 @@ fn reg_test_codec_converters_as_haproxy() {
         )],
         vec![head("/", &[])],
     ];
-    let mut diffs = Vec::new();
-    for heads in &cases {
-        let (want, got) = (exchange(hport, heads), exchange(fport, heads));
-        if want != got {
-            diffs.push(format!(
-                "{heads:?}\n    haproxy: {want}\n    fulcrum: {got}"
-            ));
-        }
-    }
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    same_answers(
+        &cases,
+        |h| format!("{h:?}"),
+        |port, h| exchange(port, h),
+        hport,
+        fport,
+    );
     let one = exchange(hport, &cases[0]);
     assert!(
         one.contains("d3=3158322-3355701-3553080-57") && one.contains("same=1"),
@@ -717,14 +726,13 @@ fn conditional_response_waits_as_haproxy() {
             .to_string();
         format!("{status} {len}")
     };
-    let mut diffs = Vec::new();
-    for p in ["/200", "/201", "/202"] {
-        let (want, got) = (get(hport, p), get(fport, p));
-        if want != got {
-            diffs.push(format!("GET {p}\n    haproxy: {want}\n    fulcrum: {got}"));
-        }
-    }
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    same_answers(
+        &["/200", "/201", "/202"],
+        |p| format!("GET {p}"),
+        |port, p| get(port, p),
+        hport,
+        fport,
+    );
     let waited = get(hport, "/200");
     let not = get(hport, "/202");
     assert_ne!(
@@ -777,8 +785,7 @@ fn json_query_as_haproxy() {
         let _ = s.write_all(req.as_bytes());
         read_answer(&mut s)
     };
-    let mut diffs = Vec::new();
-    for json in [
+    let docs = [
         r#"{"iss":"kubernetes.io/serviceaccount"}"#,
         r#"{"integer":4,"double":4.5,"boolean-true":true}"#,
         r#"{"integer":-4,"double":1234567.25}"#,
@@ -787,13 +794,14 @@ fn json_query_as_haproxy() {
         // fulcrum writes any character in UTF-8: README)
         r#"{"o":{"a":["x","y\u0041"]}}"#,
         "not json",
-    ] {
-        let (want, got) = (post(hport, json), post(fport, json));
-        if want != got {
-            diffs.push(format!("{json}\n    haproxy: {want}\n    fulcrum: {got}"));
-        }
-    }
-    assert!(diffs.is_empty(), "{}", diffs.join("\n"));
+    ];
+    same_answers(
+        &docs,
+        |j| j.to_string(),
+        |port, j| post(port, j),
+        hport,
+        fport,
+    );
     let one = post(hport, r#"{"integer":4,"double":4.5,"boolean-true":true}"#);
     assert!(one.contains("int=5") && one.contains("dbl=4.5"), "{one}");
 }
