@@ -90,10 +90,7 @@ fn maps_and_acls_as_haproxy() {
     let f = Fulcrum::start_bound("maps-vs-haproxy-f", "admin.sock", |dir| {
         config(dir, &files, fport, a.port, b.port)
     });
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
-        query(&hdir.join("admin.sock"), "show cli level").is_ok()
-    });
-    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+    wait_haproxy_cli(&hdir, &haproxy);
 
     let both = |line: &str| -> String {
         let want = normal(

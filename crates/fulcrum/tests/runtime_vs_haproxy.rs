@@ -111,10 +111,7 @@ fn same_answers_as_haproxy() {
         config(dir, free_port(), s1.port, s2.port, dead)
     });
     let fdir = f.dir.clone();
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
-        query(&hdir.join("admin.sock"), "show cli level").is_ok()
-    });
-    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+    wait_haproxy_cli(&hdir, &haproxy);
 
     for (sock, lines) in [("admin.sock", ADMIN_LINES), ("user.sock", USER_LINES)] {
         for line in lines {

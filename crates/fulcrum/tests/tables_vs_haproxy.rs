@@ -133,10 +133,7 @@ fn tables_as_haproxy() {
     let f = Fulcrum::start_bound("tables-vs-haproxy-f", "admin.sock", |dir| {
         config(dir, fport, a.port)
     });
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
-        query(&hdir.join("admin.sock"), "show cli level").is_ok()
-    });
-    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+    wait_haproxy_cli(&hdir, &haproxy);
 
     let ask =
         |dir: &Path, sock: &str, line: &str| normal(&query(&dir.join(sock), line).expect("answer"));

@@ -11,7 +11,7 @@
 mod runtime_support;
 mod tls_support;
 
-use runtime_support::{free_port, query, tool, Fulcrum, Scratch};
+use runtime_support::{free_port, same_cli_answer, tool, wait_haproxy_cli, Fulcrum, Scratch};
 use std::path::Path;
 use std::time::Duration;
 use tls_support::{curl, Ca, Key};
@@ -100,16 +100,8 @@ fn ca_and_crl_file_commands_answer_and_act_as_haproxy() {
         fports = [free_port(), free_port(), free_port(), free_port()];
         config(dir, &site, &ca_file, &crl, &srvca, fports)
     });
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
-        query(&hdir.join("admin.sock"), "show cli level").is_ok()
-    });
-    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
-    let ask = |sock: &str, line: &str| {
-        let want = query(&hdir.join(sock), line).expect("haproxy answer");
-        let got = query(&f.dir.join(sock), line).expect("fulcrum answer");
-        assert_eq!(got, want, "{sock}: '{line}'\n{}", f.log());
-        want
-    };
+    wait_haproxy_cli(&hdir, &haproxy);
+    let ask = |sock: &str, line: &str| same_cli_answer(&hdir, &f, sock, line);
     let server_ca = site_ca.ca_pem();
     for [p0, p1, _, _] in [hports, fports] {
         assert!(

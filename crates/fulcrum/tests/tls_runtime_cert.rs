@@ -6,7 +6,7 @@
 mod runtime_support;
 mod tls_support;
 
-use runtime_support::{free_port, query, tool, Fulcrum, Scratch};
+use runtime_support::{free_port, query, tool, wait_haproxy_cli, Fulcrum, Scratch};
 use std::path::Path;
 use std::time::Duration;
 use tls_support::{client_config, s_client, served_cn, Ca, Key, Load};
@@ -71,10 +71,7 @@ fn ssl_cert_commands_answer_as_haproxy() {
         fport = free_port();
         config(dir, &site, fport, free_port())
     });
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
-        query(&hdir.join("admin.sock"), "show cli level").is_ok()
-    });
-    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+    wait_haproxy_cli(&hdir, &haproxy);
     assert!(serves(hport, "one.test") && serves(fport, "one.test"));
 
     let admin: Vec<String> = vec![
@@ -234,10 +231,7 @@ fn commit_reindexes_sni_names_as_haproxy() {
         fport = free_port();
         cfg(dir, fport)
     });
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
-        query(&hdir.join("admin.sock"), "show cli level").is_ok()
-    });
-    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+    wait_haproxy_cli(&hdir, &haproxy);
     let served = |port: u16, name: &str| {
         let mut cn = None;
         fulcrum_testlab::wait::until(Duration::from_secs(10), || {

@@ -9,7 +9,7 @@
 mod runtime_support;
 mod tls_support;
 
-use runtime_support::{free_port, query, tool, Fulcrum, Scratch};
+use runtime_support::{free_port, query, tool, wait_haproxy_cli, Fulcrum, Scratch};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tls_support::{client_config, s_client, served_cn, Ca, Key, Load};
@@ -112,10 +112,7 @@ fn crt_list_commands_answer_as_haproxy() {
         fports = [free_port(), free_port(), free_port()];
         config(dir, &files, fports)
     });
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
-        query(&hdir.join("admin.sock"), "show cli level").is_ok()
-    });
-    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+    wait_haproxy_cli(&hdir, &haproxy);
 
     let list = files.list.display().to_string();
     let dir = files.dir.display().to_string();

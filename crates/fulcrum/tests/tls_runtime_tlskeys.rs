@@ -7,9 +7,8 @@
 mod runtime_support;
 mod tls_support;
 
-use runtime_support::{free_port, query, tool, Fulcrum, Scratch};
+use runtime_support::{free_port, same_cli_answer, tool, wait_haproxy_cli, Fulcrum, Scratch};
 use std::path::Path;
-use std::time::Duration;
 use tls_support::{s_client, s_client_request, Ca, Key};
 
 /// A key file of `n` keys of `size` bytes (`openssl rand SIZE | openssl base64 -A`).
@@ -84,16 +83,8 @@ fn tls_key_commands_answer_and_rotate_as_haproxy() {
         fports = [free_port(), free_port(), free_port()];
         config(dir, &cert, &k1, &k2, fports)
     });
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
-        query(&hdir.join("admin.sock"), "show cli level").is_ok()
-    });
-    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
-    let ask = |sock: &str, line: &str| {
-        let want = query(&hdir.join(sock), line).expect("haproxy answer");
-        let got = query(&f.dir.join(sock), line).expect("fulcrum answer");
-        assert_eq!(got, want, "{sock}: '{line}'\n{}", f.log());
-        want
-    };
+    wait_haproxy_cli(&hdir, &haproxy);
+    let ask = |sock: &str, line: &str| same_cli_answer(&hdir, &f, sock, line);
 
     let sess_h = files.join("h.sess");
     let sess_f = files.join("f.sess");

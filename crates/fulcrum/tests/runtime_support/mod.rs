@@ -383,10 +383,7 @@ pub fn versus(
     std::fs::write(&hcfg, haproxy_cfg(&hdir)).expect("write");
     let haproxy = fulcrum_testlab::process::Child::haproxy(&hcfg, hdir.join("haproxy.log"));
     let f = Fulcrum::start_bound(&format!("{test}-f"), "admin.sock", fulcrum_cfg);
-    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
-        query(&hdir.join("admin.sock"), "show cli level").is_ok()
-    });
-    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+    wait_haproxy_cli(&hdir, &haproxy);
     (hdir, haproxy, f)
 }
 
@@ -423,4 +420,21 @@ pub fn same_table_answer(hdir: &Path, fdir: &Path, line: &str) -> String {
     let got = ask(fdir);
     assert_eq!(got, want, "'{line}' (fulcrum, haproxy)");
     got
+}
+
+/// Waits (10 s at most) until haproxy's `admin.sock` in `hdir` answers.
+pub fn wait_haproxy_cli(hdir: &Path, haproxy: &fulcrum_testlab::process::Child) {
+    let up = fulcrum_testlab::wait::until(Duration::from_secs(10), || {
+        query(&hdir.join("admin.sock"), "show cli level").is_ok()
+    });
+    assert!(up.is_some(), "haproxy never answered: {}", haproxy.output());
+}
+
+/// One runtime-socket line asked of haproxy (socket `sock` in `hdir`) and of fulcrum (in
+/// `f`'s directory): the answers must be equal, byte for byte. Haproxy's answer.
+pub fn same_cli_answer(hdir: &Path, f: &Fulcrum, sock: &str, line: &str) -> String {
+    let want = query(&hdir.join(sock), line).expect("haproxy answer");
+    let got = query(&f.dir.join(sock), line).expect("fulcrum answer");
+    assert_eq!(got, want, "{sock}: '{line}'\n{}", f.log());
+    want
 }
