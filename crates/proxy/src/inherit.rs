@@ -13,8 +13,9 @@
 //! sockets keep serving and nothing queued on them is reset.
 //!
 //! This file is the only place where a raw descriptor number becomes an owned descriptor
-//! (one of the proxy's two `unsafe` blocks, see [`adopt_unchecked`]; the other reads TCP_INFO
-//! in `front.rs`); every descriptor is adopted at most once.
+//! (one of the proxy's few `unsafe` blocks, see [`adopt_unchecked`]; the others read TCP_INFO
+//! in `front.rs` and call glibc's `malloc_trim` in `trim.rs`); every descriptor is adopted at
+//! most once.
 
 use socket2::Socket;
 use std::collections::{BTreeMap, HashSet};
