@@ -280,7 +280,7 @@ pub fn condition(line: &Line<'_>, start: usize) -> Result<Condition, String> {
     let mut i = 0;
     while i < words.len() {
         let w = words[i].as_str();
-        if w == "||" || w == "or" {
+        if w == "||" || w.eq_ignore_ascii_case("or") {
             if any_of.last().map(Vec::is_empty).unwrap_or(true) {
                 return Err(format!("'{w}' must stand between two ACLs"));
             }

@@ -547,7 +547,7 @@ fn cookie_persistence() {
 
 #[test]
 fn acls_and_use_backend() {
-    let c = ok(&format!("{TIMEOUTS}frontend f\n mode http\n bind :80\n acl is_api path_beg -i /api /v2\n acl host_a hdr(host) -i a.example.com\n acl dom hdr_dom(host) example.com\n acl beg hdr_beg(host) www.\n acl p path /x\n acl e path_end .jpg\n acl r path_reg ^/img/[0-9]+$\n acl local src 10.0.0.0/8 127.0.0.1\n acl post method POST\n acl tls ssl_fc\n use_backend api if is_api host_a || !local\n use_backend img if {{ path_beg /img }} !post\n use_backend api unless tls\n default_backend web\nbackend api\n mode http\nbackend img\n mode http\nbackend web\n mode http\n"));
+    let c = ok(&format!("{TIMEOUTS}frontend f\n mode http\n bind :80\n acl is_api path_beg -i /api /v2\n acl host_a hdr(host) -i a.example.com\n acl dom hdr_dom(host) example.com\n acl beg hdr_beg(host) www.\n acl p path /x\n acl e path_end .jpg\n acl r path_reg ^/img/[0-9]+$\n acl local src 10.0.0.0/8 127.0.0.1\n acl post method POST\n acl tls ssl_fc\n use_backend api if is_api host_a || !local\n use_backend img if {{ path_beg /img }} !post\n use_backend api unless tls\n use_backend img if post OR tls Or p\n default_backend web\nbackend api\n mode http\nbackend img\n mode http\nbackend web\n mode http\n"));
     let f = c.proxy("f").unwrap();
     assert_eq!(f.acls.len(), 10);
     assert_eq!(
@@ -573,6 +573,9 @@ fn acls_and_use_backend() {
     assert_eq!(cond.any_of.len(), 2);
     assert_eq!(cond.any_of[0].len(), 2);
     assert!(cond.any_of[1][0].negate);
+    // `or` in any case, as haproxy's strcasecmp
+    let any_of = &f.use_backends[3].condition.as_ref().unwrap().any_of;
+    assert_eq!(any_of.len(), 3);
     let anon = &f.use_backends[1].condition.as_ref().unwrap().any_of[0];
     assert!(
         matches!(&anon[0].acl, AclRef::Anonymous(a) if a.fetch.name == "path_beg" && a.patterns == vec!["/img"])
