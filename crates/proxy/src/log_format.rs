@@ -130,43 +130,12 @@ pub fn writes_source(
 /// separator, written once and never at the start of the line nor right after another; and
 /// `%hr`/`%hs`/`%hrl`/`%hsl` of a side that captures nothing write nothing at all (not `-`),
 /// so the separators around them are written once.
-pub fn prepare(mut format: fulcrum_sample::Format, caps: &Captures) -> fulcrum_sample::Format {
-    use fulcrum_sample::logformat::Node;
-    let empty = |name: &str| match name {
+pub fn prepare(format: fulcrum_sample::Format, caps: &Captures) -> fulcrum_sample::Format {
+    format.blanks_once(|name| match name {
         "hr" | "hrl" => caps.block(None, false).is_none(),
         "hs" | "hsl" => caps.block(None, true).is_none(),
         _ => false,
-    };
-    let mut out: Vec<Node> = Vec::with_capacity(format.nodes.len());
-    let mut last_blank = true;
-    for n in format.nodes.drain(..) {
-        match n {
-            Node::Var(name, _) if empty(name) => {}
-            Node::Lit(l) => {
-                let mut text = Vec::with_capacity(l.len());
-                for b in l {
-                    if b != b' ' {
-                        text.push(b);
-                        last_blank = false;
-                    } else if !last_blank {
-                        text.push(b' ');
-                        last_blank = true;
-                    }
-                }
-                match out.last_mut() {
-                    Some(Node::Lit(prev)) => prev.extend_from_slice(&text),
-                    _ if !text.is_empty() => out.push(Node::Lit(text)),
-                    _ => {}
-                }
-            }
-            other => {
-                last_blank = false;
-                out.push(other);
-            }
-        }
-    }
-    format.nodes = out;
-    format
+    })
 }
 
 #[cfg(test)]

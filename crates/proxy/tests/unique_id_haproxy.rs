@@ -45,7 +45,7 @@ async fn run(side: Arc<Side>) -> (String, String, u16, String, String) {
     let logged = line
         .split_once("id=")
         .and_then(|(_, r)| r.split_once(" end"))
-        .map_or(String::new(), |(id, _)| id.trim_start().to_string());
+        .map_or(String::new(), |(id, _)| id.to_string());
     let mut p = Client::connect(side.addr(1)).await.expect("connect");
     p.send_raw(b"GET /b HTTP/1.1\r\nHost: Example.COM\r\n\r\n")
         .await

@@ -172,6 +172,43 @@ pub fn compile_format_with(text: &str, c: &mut Compiler) -> Result<Format, Compi
 }
 
 impl Format {
+    /// The format as HAProxy writes log lines and ids (not HTTP action values): a run of
+    /// blanks is one separator, written once and never at the start nor right after another;
+    /// the `%` variables `skip` names write nothing at all (so the separators around them are
+    /// written once).
+    pub fn blanks_once(mut self, skip: impl Fn(&str) -> bool) -> Format {
+        let mut out: Vec<Node> = Vec::with_capacity(self.nodes.len());
+        let mut last_blank = true;
+        for n in self.nodes.drain(..) {
+            match n {
+                Node::Var(name, _) if skip(name) => {}
+                Node::Lit(l) => {
+                    let mut text = Vec::with_capacity(l.len());
+                    for b in l {
+                        if b != b' ' {
+                            text.push(b);
+                            last_blank = false;
+                        } else if !last_blank {
+                            text.push(b' ');
+                            last_blank = true;
+                        }
+                    }
+                    match out.last_mut() {
+                        Some(Node::Lit(prev)) => prev.extend_from_slice(&text),
+                        _ if !text.is_empty() => out.push(Node::Lit(text)),
+                        _ => {}
+                    }
+                }
+                other => {
+                    last_blank = false;
+                    out.push(other);
+                }
+            }
+        }
+        self.nodes = out;
+        self
+    }
+
     /// Whether the string is only literal text (nothing to evaluate).
     pub fn is_literal(&self) -> bool {
         self.nodes.iter().all(|n| matches!(n, Node::Lit(_)))

@@ -32,8 +32,10 @@ impl UniqueId {
         let Some(text) = &u.format else {
             return Ok(None);
         };
+        // blanks as in log lines: the manual's `%{+X}o\ %ci:...` makes no leading space
         let f = fulcrum_sample::compile_format(text)
-            .map_err(|e| format!("unique-id-format '{text}': column {}: {}", e.col, e.msg))?;
+            .map_err(|e| format!("unique-id-format '{text}': column {}: {}", e.col, e.msg))?
+            .blanks_once(|_| false);
         let parts = f
             .nodes
             .into_iter()
