@@ -41,6 +41,7 @@ fn config(sock: &Path, p: &Ports, app: u16, other: u16, dead: u16, app3: u16) ->
          defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n timeout http-request 300ms\n\
          frontend f\n bind 127.0.0.1:{port}\n option originalto\n\
          http-request set-dst hdr(x-to) if {{ path_beg /o6 }}\n\
+         http-request return status 200 content-type text/plain lf-string \"n=%[nbsrv(d)] m=%[nbsrv(ds)]\" if {{ path_beg /nb }}\n\
          use_backend st if {{ path_beg /st }}\n\
          use_backend ds if {{ path_beg /ds }}\n use_backend db if {{ path_beg /db }}\n\
          use_backend d if {{ path_beg /d }}\n use_backend x if {{ path_beg /x }}\n use_backend y if {{ path_beg /y }}\n\
@@ -256,6 +257,10 @@ fn proxy_keywords_act_as_haproxy() {
         "server app"
     );
     assert_eq!(get_with("127.0.0.1", fport, "/db", "").0, "server app");
+    // a dispatch address is no server to `nbsrv` (0 for `d`, 1 for `ds`'s one server)
+    let (want, got) = (get(hport, "/nb"), get(fport, "/nb"));
+    assert_eq!(got, want, "nbsrv of dispatch backends");
+    assert_eq!(got.1, "n=0 m=1");
     // `option originalto` with IPv6 destinations (set by `set-dst`), as haproxy 2.6.12
     for dst in ["::2", "2001:db8::1", "10.1.2.3", "127.0.0.9"] {
         let extra = format!("x-to: {dst}\r\n");

@@ -290,7 +290,9 @@ fn nbsrv(be: &Backend) -> i64 {
     let usable = |backup: bool| {
         be.servers
             .iter()
+            // the `dispatch` address is no server to haproxy (fulcrum runs it as one)
             .filter(|s| s.backup == backup && s.balanceable())
+            .filter(|s| s.name != fulcrum_config::model_keywords::DISPATCH_SERVER)
             .count() as i64
     };
     match (usable(false), usable(true)) {
