@@ -33,10 +33,11 @@ fn cfg(front: u16, lf: u16, backend: SocketAddr) -> String {
          \x20 http-request set-header X-Missing \"[%[req.hdr(nope)]]\"\n\
          \x20 http-request set-header X-Hash %[req.hdr(host),lower,crc32]\n\
          \x20 http-request add-header X-Src %[src]\n\
+         \x20 http-request set-header X-St \"st=%ST\"\n\
          \x20 default_backend b\n\
          backend b\n  server s1 {backend}\n\
          frontend lf\n  bind 127.0.0.1:{lf}\n\
-         \x20 http-request return status 200 content-type text/plain lf-string \"path=%[path] q=%[query] host=%[req.hdr(host)] m=%[req.hdr(nope)] c=%[req.cook_cnt(SID)]\"\n"
+         \x20 http-request return status 200 content-type text/plain lf-string \"path=%[path] q=%[query] host=%[req.hdr(host)] m=%[req.hdr(nope)] c=%[req.cook_cnt(SID)] st=%ST\" hdr x-st \"%ST\"\n"
     )
 }
 
@@ -88,6 +89,9 @@ async fn rule_values_are_rendered_as_haproxy_renders_them() {
     h.shutdown(Duration::from_secs(1)).await;
     let ours = added(&b.heads());
     assert_eq!(ours.len(), REQUESTS.len());
+    // `%ST` before a response is haproxy's -1; in an answer the proxy makes, its status
+    assert!(ours[0].iter().any(|l| l == "x-st: st=-1"), "{:?}", ours[0]);
+    assert!(our_bodies[0].ends_with(" st=200"), "{:?}", our_bodies[0]);
     assert!(
         ours[0].iter().any(|l| l == "x-url: /a/b?id=42&x=y"),
         "{:?}",

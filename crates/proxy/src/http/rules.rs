@@ -44,6 +44,22 @@ impl Fmt {
         self.0
             .render_value(env, &mut |name, out| env.var_into(name, out), out);
     }
+
+    /// [`Fmt::render`] for a part of an answer the proxy makes (`return`, `deny` with a
+    /// response): `%ST` is that answer's status, as haproxy 2.6 sets it before rendering.
+    pub fn render_answer(&self, out: &mut Vec<u8>, env: &HttpEnv<'_>, status: u16) {
+        self.0.render_value(
+            env,
+            &mut |name, out| {
+                if name == "ST" {
+                    out.extend_from_slice(status.to_string().as_bytes());
+                    return true;
+                }
+                env.var_into(name, out)
+            },
+            out,
+        );
+    }
 }
 
 #[derive(Debug)]

@@ -107,7 +107,7 @@ impl Reply {
                     .iter()
                     .map(|(n, f)| {
                         let mut v = Vec::new();
-                        f.render(&mut v, env);
+                        f.render_answer(&mut v, env, *status);
                         (n.clone(), v)
                     })
                     .collect();
@@ -115,7 +115,7 @@ impl Reply {
                     Body::Bytes(b) => b.clone(),
                     Body::Lf(f) => {
                         let mut v = Vec::new();
-                        f.render(&mut v, env);
+                        f.render_answer(&mut v, env, *status);
                         v
                     }
                 };

@@ -25,9 +25,10 @@ impl HttpEnv<'_> {
             "cp" => write!(out, "{}", self.src.port()).is_ok(),
             "fi" => write!(out, "{}", crate::net::canonical(self.dst.ip())).is_ok(),
             "fp" => write!(out, "{}", self.dst.port()).is_ok(),
+            // before a response: haproxy's txn status, -1
             "ST" => match self.res {
                 Some(r) => write!(out, "{}", r.status).is_ok(),
-                None => false,
+                None => write!(out, "-1").is_ok(),
             },
             "HM" => req.is_some_and(|r| {
                 out.extend_from_slice(r.method());
