@@ -2,7 +2,7 @@
 //! `http-request` and `http-response` rules; the `sess`, `txn`, `req` and `res` scopes; `var()`
 //! in values and ACLs) side by side with the real haproxy 2.6: the backend receives the same
 //! headers, the client the same response headers and statuses, over several requests on
-//! one connection.
+//! one connection; `use_backend` on a variable.
 //! Under FULCRUM_REQUIRE_NETNS=1 a missing haproxy fails the test.
 
 mod common;
@@ -37,8 +37,10 @@ fn cfg(front: u16, server: SocketAddr) -> String {
          \x20 http-response set-header X-Res-Host %[var(txn.host)]\n\
          \x20 http-response set-header X-Res-St %[var(res.st)]\n\
          \x20 http-response set-header X-Res-Tmp \"[%[var(req.tmp)]]\"\n\
+         \x20 use_backend bv if {{ var(txn.host) -m str routed.example }}\n\
          \x20 default_backend b\n\
-         backend b\n  server s {server}\n"
+         backend b\n  server s {server}\n\
+         backend bv\n  http-request return status 200 content-type text/plain string v hdr x-routed by-var\n"
     )
 }
 
@@ -46,6 +48,7 @@ const PATHS: &[(&str, &str)] = &[
     ("/remember/me", "Example.COM"),
     ("/other", "h"),
     ("/unset/x", "h"),
+    ("/r", "routed.example"),
     ("/x", "blocked.example"),
 ];
 
@@ -73,7 +76,12 @@ async fn variables_behave_as_haproxy_variables() {
     let h = start(&cfg(front, server.addr)).await;
     let ours = run(front, &server).await;
     h.shutdown(Duration::from_secs(1)).await;
-    assert_eq!(ours.0[3].0, 403, "{ours:?}");
+    assert_eq!(ours.0[4].0, 403, "{ours:?}");
+    // `use_backend` reads the variables the rules set, as haproxy
+    assert!(
+        ours.0[3].1.contains(&"x-routed=by-var".to_string()),
+        "{ours:?}"
+    );
     assert!(
         ours.1[1].contains(&"x-last=[/remember/me]".to_string()),
         "sess scope: {ours:?}"

@@ -134,12 +134,8 @@ impl<C: ClientStream> Session<C> {
             return self.applet(st.as_ref(), Invocation::StatsUri, rec).await;
         }
         // Phase: route.
-        let be = {
-            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None)
-                .with_tls(self.client.tls().map(|t| &**t))
-                .at(Some(&located));
-            crate::route::backend_for(&fe, &ctx)
-        };
+        // (the rules' view: variables, counters, captures, the waited-for body, as haproxy)
+        let be = crate::route::backend_for(&fe, &env.sample(Some(&self.req), None));
         let Some(be) = be else {
             return self
                 .send_error(
@@ -222,8 +218,7 @@ impl<C: ClientStream> Session<C> {
         // `force-persist` / `ignore-persist`, then `use-server` (`http::server_rules`).
         let rules = &be.policy.server_rules;
         let persist = if rules.has_persist_rules() {
-            rules
-                .persist(&Ctx::new(self.peer, self.local, Some(&self.req), None).at(Some(&located)))
+            rules.persist(&env.sample(Some(&self.req), None))
         } else {
             Persist::Normal
         };
@@ -233,7 +228,7 @@ impl<C: ClientStream> Session<C> {
         }
         let mut prefer = cookie.as_ref().and_then(|c| c.server);
         if prefer.is_none() && rules.has_use_server() {
-            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None).at(Some(&located));
+            let ctx = env.sample(Some(&self.req), None);
             let force = persist == Persist::Force || be.options.persist;
             prefer = rules.use_server(&ctx, |i| be.server_usable(i, force));
             // HAProxy's SF_DIRECT: a server `use-server` chose gets no inserted cookie
