@@ -59,7 +59,7 @@ async def main():
     for _ in range(n):
         s = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=64)
         ports.append(s.sockets[0].getsockname()[1])
-    open(out + ".tmp", "w").write("\n".join(map(str, ports)))
+    open(out + ".tmp", "w").write("".join(f"{p}\n" for p in ports))
     import os; os.rename(out + ".tmp", out)
     await asyncio.Event().wait()
 asyncio.run(main())
