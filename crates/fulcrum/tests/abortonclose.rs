@@ -156,8 +156,26 @@ fn run(haproxy: bool, abort: bool, fin_with_request: bool) -> Vec<String> {
         let _ = fulcrum_testlab::wait::until(Duration::from_secs(3), || queued(&sock) == Some(1));
     }
     let _ = tx.send(());
-    assert!(answered(a), "A answered");
-    assert!(answered(c), "C answered");
+    let which = format!(
+        "{} run, abortonclose {abort}, close with the request {fin_with_request}",
+        if haproxy { "haproxy's" } else { "fulcrum's" }
+    );
+    assert!(answered(a), "A answered ({which})");
+    let t = std::time::Instant::now();
+    let c_ok = answered(c);
+    let detail = format!(
+        "{which}; after {:?}; queue now {:?}; server saw {:?}",
+        t.elapsed(),
+        queued(&sock),
+        seen.lock().map(|v| v.clone()).unwrap_or_default()
+    );
+    if haproxy && !c_ok {
+        // Seen in about one run in eight under load: haproxy 2.6 leaves C queued until
+        // `timeout queue` after dropping B (close with the request, `abortonclose`) although
+        // the server's one slot is free: its own race, reported, not required of it.
+        eprintln!("haproxy did not answer C: {detail}");
+    }
+    assert!(c_ok || haproxy, "C answered ({detail})");
     let v = seen.lock().map(|v| v.clone()).unwrap_or_default();
     v
 }
@@ -187,11 +205,12 @@ fn abortonclose_drops_a_queued_request_whose_client_left() {
             assert_eq!(f, want, "fulcrum, abortonclose {abort}");
             // haproxy 2.6 forwards B in both cases even with the option (measured here: it
             // does not look at a queued request's client connection), so only that it ran
-            // is required of it; its figures are printed beside fulcrum's.
+            // is required of it (and that it served A: it sometimes leaves C queued, see `run`); its
+            // figures are printed beside fulcrum's.
             // (B and C may reach haproxy's server in either order once the queue drains.)
             assert!(
-                h.first().map(String::as_str) == Some("/a") && h.iter().any(|p| p == "/c"),
-                "haproxy served A and C: {h:?}"
+                h.first().map(String::as_str) == Some("/a"),
+                "haproxy served A first: {h:?}"
             );
         }
     }
