@@ -218,7 +218,7 @@ impl Parser {
                 paths: &paths,
             };
             let ((), uses) = fulcrum_sample::var_uses::collect(|| self.line(&line, diags));
-            self.var_reads.line(&line.span, raw, uses);
+            self.var_reads.line(&line.span, raw, line.words, uses);
         }
         blocks.finish(diags);
         // A section never continues into the next file.

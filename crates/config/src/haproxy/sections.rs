@@ -10,6 +10,7 @@ impl Parser {
     pub(super) fn open_section(&mut self, line: &Line<'_>, diags: &mut Diagnostics) {
         let kw = line.keyword();
         let span = line.span.clone();
+        self.var_reads.section();
         match kw {
             "global" => {
                 if line.words.len() > 1 {
