@@ -175,7 +175,9 @@ mod tests {
         raw.split_whitespace().map(str::to_string).collect()
     }
 
-    fn warnings(lines: &[(&str, &[(&str, &str)], &[(&str, &str)])]) -> Vec<String> {
+    type TestLine<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [(&'a str, &'a str)]);
+
+    fn warnings(lines: &[TestLine<'_>]) -> Vec<String> {
         let mut v = VarReads::default();
         for (i, (raw, reads, sets)) in lines.iter().enumerate() {
             if raw.starts_with("frontend") || raw.starts_with("backend") {
