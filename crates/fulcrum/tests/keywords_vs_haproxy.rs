@@ -44,7 +44,9 @@ fn request_as(port: u16, method: &str, path: &str, extra: &str) -> String {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
         return "refused".into();
     };
-    s.set_read_timeout(Some(Duration::from_secs(10)))
+    // Generous: `backend down` answers after haproxy's 3 retries to a closed port, about a
+    // second apart, and a loaded CI machine once saw both proxies silent at 10 s.
+    s.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
     s.write_all(
         format!("{method} {path} HTTP/1.1\r\nHost: t\r\n{extra}Connection: close\r\n\r\n")
