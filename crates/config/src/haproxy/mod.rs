@@ -312,6 +312,7 @@ impl Parser {
                 }
             }
         }
+        proxy::mark_rule_slots(&mut self.proxies);
         // `log global` stands for the global log targets, wherever `global` was written.
         for p in &mut self.proxies {
             if p.logs.iter().any(|l| l.address == "global") {

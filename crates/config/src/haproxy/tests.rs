@@ -1450,6 +1450,13 @@ fn capture_action() {
         "{TIMEOUTS}backend b\n http-response capture status id 0\n"
     ))
     .is_empty());
+    // `capture ... id N` naming a header slot marks it as filled by rules (its own rules
+    // and any backend's), so that the rule's value replaces the header's, as haproxy's.
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n capture request header Host len 5\n capture request header X-A len 5\n capture response header X-S len 5\n capture response header X-T len 5\n http-request capture path id 1\n default_backend b\nbackend b\n http-response capture status id 0\n"
+    ));
+    let marked: Vec<bool> = c.proxies[0].captures.iter().map(|c| c.sample).collect();
+    assert_eq!(marked, [false, true, true, false]);
 }
 
 #[test]
