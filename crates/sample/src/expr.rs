@@ -49,12 +49,30 @@ thread_local! {
 }
 
 /// A fetch that names a backend or a server (`nbsrv(B)`, `connslots(B)`, `srv_is_up(B/S)`),
-/// or means the proxy it is used in without an argument: the configuration checks these once
-/// every proxy is known, as HAProxy does.
+/// or means the proxy it is used in without an argument; or a fetch or converter argument
+/// naming a stick table (`table`: see [`crate::table_refs`]): the configuration checks these
+/// once every proxy is known, as HAProxy does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyRef {
     pub fetch: &'static str,
     pub arg: Option<String>,
+    pub table: Option<TableUse>,
+}
+
+/// Where a [`ProxyRef`]'s table argument is: its place (from 1), and the converter it is an
+/// argument of (`None`: of the fetch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableUse {
+    pub pos: usize,
+    pub conv: Option<&'static str>,
+}
+
+fn note_ref(r: ProxyRef) {
+    PROXY_REFS.with(|refs| {
+        if let Some(v) = refs.borrow_mut().as_mut() {
+            v.push(r);
+        }
+    });
 }
 
 /// Runs `f`, returning the [`ProxyRef`]s of every expression compiled meanwhile on this thread.
@@ -309,13 +327,21 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
             .first()
             .map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned())
             .filter(|a| !a.is_empty());
-        PROXY_REFS.with(|r| {
-            if let Some(v) = r.borrow_mut().as_mut() {
-                v.push(ProxyRef {
-                    fetch: kw.name,
-                    arg,
-                });
-            }
+        note_ref(ProxyRef {
+            fetch: kw.name,
+            arg,
+            table: None,
+        });
+    }
+    if let Some(t) = crate::table_refs::of_fetch(kw, &args) {
+        let table = Some(TableUse {
+            pos: t.pos,
+            conv: None,
+        });
+        note_ref(ProxyRef {
+            fetch: kw.name,
+            arg: t.name,
+            table,
         });
     }
     if matches!(kw.name, "fc_rtt" | "fc_rttvar") {
@@ -375,6 +401,17 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
         let args = compile_args(st.name, ckw.args, ckw.min, st.col, &st.args)?;
         crate::conv_more::check_args(ckw.name, &args)
             .map_err(|e| CompileError::at(st.col, format!("{}: {e}", st.name)))?;
+        if let Some(t) = crate::table_refs::of_conv(ckw, &args) {
+            let table = Some(TableUse {
+                pos: t.pos,
+                conv: Some(ckw.name),
+            });
+            note_ref(ProxyRef {
+                fetch: kw.name,
+                arg: t.name,
+                table,
+            });
+        }
         let regex = if ckw.name == "regsub" {
             let icase = args.get(2).is_some_and(|f| f.as_bytes().contains(&b'i'));
             let pat = String::from_utf8_lossy(args[0].as_bytes()).into_owned();

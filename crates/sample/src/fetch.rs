@@ -120,6 +120,33 @@ pub struct FetchKw {
     pub needs: Needs,
 }
 
+/// Request fetches HAProxy 2.6 still offers to response rules (measured with `haproxy -c`):
+/// the request's facts it keeps (its method, the captures, the unique id, whether it is the
+/// connection's first), the stream's own (its backend, its priority) and `wait_end`. Every
+/// other fetch that needs the request reads its content, which is gone by then.
+pub const KEPT_FOR_RESPONSE: &[&str] = &[
+    "method",
+    "req.proto_http",
+    "http_first_req",
+    "capture.req.hdr",
+    "capture.req.method",
+    "capture.req.uri",
+    "unique-id",
+    "be_name",
+    "be_id",
+    "prio_class",
+    "prio_offset",
+    "wait_end",
+];
+
+impl FetchKw {
+    /// Whether it reads the request's content (path, headers, cookies, body, buffer), which
+    /// HAProxy 2.6 no longer offers to `http-response`/`http-after-response` rules.
+    pub fn reads_request_content(&self) -> bool {
+        self.needs == Needs::Request && !KEPT_FOR_RESPONSE.contains(&self.name)
+    }
+}
+
 /// A compiled fetch: its keyword and arguments.
 #[derive(Debug, Clone)]
 pub struct Fetch {
@@ -373,11 +400,20 @@ pub static COUNTER_ARRAY_FETCHES: &[FetchKw] = &[
     kw!("sc2_tracked", [S], 0, Bool, Connection),
 ];
 
-/// Whether `name` is a stick-counter fetch (answered from the stick tables).
+/// A table's own figures: `table_cnt([table])` (entries in use), `table_avl([table])` (free
+/// entries); without an argument the table of the proxy the expression is in.
+pub static TABLE_FETCHES: &[FetchKw] = &[
+    kw!("table_cnt", [S], 0, Sint, Connection),
+    kw!("table_avl", [S], 0, Sint, Connection),
+];
+
+/// Whether `name` is a stick-counter fetch or a table's figure (answered from the stick
+/// tables).
 pub fn is_counter(name: &str) -> bool {
     COUNTER_FETCHES
         .iter()
         .chain(COUNTER_ARRAY_FETCHES)
+        .chain(TABLE_FETCHES)
         .any(|k| k.name == name)
 }
 
@@ -387,6 +423,7 @@ pub fn lookup(name: &str) -> Option<&'static FetchKw> {
         .iter()
         .chain(COUNTER_FETCHES)
         .chain(COUNTER_ARRAY_FETCHES)
+        .chain(TABLE_FETCHES)
         .find(|k| k.name == name)
 }
 

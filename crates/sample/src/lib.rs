@@ -38,6 +38,7 @@ pub mod registry;
 pub mod registry_cli;
 pub mod registry_edit;
 mod registry_versions;
+pub mod table_refs;
 pub mod time;
 pub mod value;
 pub mod var_uses;

@@ -135,8 +135,11 @@ pub struct Parser {
     userlists: Vec<crate::model_userlist::Userlist>,
     /// Problems found when a userlist section closed (reported by `take_userlists`).
     userlist_diags: Diagnostics,
-    /// Fetches naming a backend or server (`nbsrv(B)`...), checked once every proxy is read.
+    /// Fetches naming a backend, a server or a stick table (`nbsrv(B)`, `table_cnt(T)`...),
+    /// checked once every proxy is read.
     fetch_refs: Vec<fetch_refs::Use>,
+    /// The `peers` sections' table names (`SECTION/NAME`), kept when they are taken.
+    peers_tables: Vec<String>,
     /// Variables read and set, for the warning about ones read that nothing sets.
     var_reads: var_reads::VarReads,
 }
@@ -172,6 +175,7 @@ impl Parser {
             http_errors: Vec::new(),
             pending_errorfiles: Vec::new(),
             fetch_refs: Vec::new(),
+            peers_tables: Vec::new(),
             var_reads: Default::default(),
             userlists: Vec::new(),
             userlist_diags: Diagnostics::new(),
@@ -274,7 +278,7 @@ impl Parser {
             .filter_map(|c| cache::close(c, diags))
             .collect();
         cache::check_references(&cache_names, &self.proxies, diags);
-        fetch_refs::check(&self.fetch_refs, &self.proxies, diags);
+        fetch_refs::check(&self.fetch_refs, &self.proxies, &self.peers_tables, diags);
         // `tune.comp.maxlevel` is global, wherever it was written
         for c in self
             .proxies
@@ -343,7 +347,12 @@ impl Parser {
     /// The `peers` sections, once every file is read.
     pub fn take_peers(&mut self) -> Vec<crate::model::Peers> {
         self.close_section();
-        std::mem::take(&mut self.peers)
+        let peers = std::mem::take(&mut self.peers);
+        self.peers_tables = peers
+            .iter()
+            .flat_map(|p| p.tables.iter().map(|(n, _)| n.clone()))
+            .collect();
+        peers
     }
 
     /// The `cluster` section, once every file is read.
