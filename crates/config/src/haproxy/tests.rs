@@ -1661,3 +1661,56 @@ fn reg_test_audit_refusals_as_haproxy() {
         "{w:?}"
     );
 }
+
+#[test]
+fn statuses_without_a_page_are_refused_as_haproxy() {
+    // haproxy 2.6 -c: refused where the answer is one of its pages (a plain deny/tarpit,
+    // `default-errorfiles`, `errorfiles`), accepted with a response of the rule's own or
+    // with the `status` word (an empty answer).
+    let fe = |rule: &str| {
+        format!(
+            "{TIMEOUTS}http-errors ee\n errorfile 403 /dev/null\nfrontend f\n bind :80\n {rule}\n"
+        )
+    };
+    for bad in [
+        "http-request deny deny_status 418",
+        "http-request deny deny_status 505",
+        "http-request tarpit deny_status 418",
+        "http-response deny deny_status 418",
+        "http-request return status 418 default-errorfiles",
+        "http-request deny deny_status 418 errorfiles ee",
+    ] {
+        let e = errors(&fe(bad));
+        assert!(
+            e.len() == 1
+                && e[0].contains("status code '")
+                && e[0].contains("not handled by default"),
+            "{bad}: {e:?}"
+        );
+    }
+    for ok in [
+        "http-request deny deny_status 418 content-type text/plain string hi",
+        "http-request deny deny_status 418 hdr x y",
+        "http-request deny deny_status 418 content-type text/plain",
+        "http-request deny status 418",
+        "http-request tarpit status 418",
+        "http-request return status 418",
+        "http-request deny deny_status 421",
+        "http-request deny deny_status 422",
+        "http-response deny if { status 500 }",
+        "errorfile 421 /dev/null",
+    ] {
+        assert_eq!(errors(&fe(ok)), Vec::<String>::new(), "{ok}");
+    }
+    // The `status` word: an empty answer; `deny_status`: the page.
+    let c = ok(&fe("http-request deny status 403"));
+    assert!(matches!(
+        c.proxies[0].http_request[0].action,
+        HttpAction::DenyReply(_)
+    ));
+    let c = ok(&fe("http-request deny deny_status 403"));
+    assert!(matches!(
+        c.proxies[0].http_request[0].action,
+        HttpAction::Deny { status: Some(403) }
+    ));
+}
