@@ -108,11 +108,15 @@ impl Compiler {
         self
     }
 
-    fn map(&mut self, file: &str, how: Match) -> Result<Arc<RwLock<Map>>, String> {
+    /// The map of `file` for match `how`; its values checked when the converter's output
+    /// `out` is an integer or an address, as HAProxy checks them when it reads the file.
+    fn map(&mut self, file: &str, how: Match, out: Type) -> Result<Arc<RwLock<Map>>, String> {
         let (name, path) = crate::files::resolve(&self.base_dir, file);
-        let map = self.registry.map(&name, how, || {
-            std::fs::read_to_string(&path).map_err(|e| format!("map file '{name}': {e}"))
-        })?;
+        let read = || std::fs::read_to_string(&path).map_err(|e| format!("map file '{name}': {e}"));
+        let map = self.registry.map(&name, how, read)?;
+        if matches!(out, Type::Sint | Type::Addr) {
+            crate::map::check_values(&read()?, out, &name)?;
+        }
         Ok(map)
     }
 }
@@ -430,8 +434,19 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
                 CompileError::at(st.col, format!("unknown map converter '{}'", st.name))
             })?;
             let file = String::from_utf8_lossy(args[0].as_bytes()).into_owned();
+            if let Some(d) = args.get(1).map(|a| String::from_utf8_lossy(a.as_bytes())) {
+                if !crate::map::value_parses(&d, ckw.out) {
+                    // HAProxy 2.6's words for each
+                    let msg = if ckw.out == Type::Addr {
+                        format!("map: cannot parse default ip <{d}>")
+                    } else {
+                        format!("invalid arg 2 in converter '{}': failed to parse '{d}' as type 'integer'", ckw.name)
+                    };
+                    return Err(CompileError::at(st.args[1].0, msg));
+                }
+            }
             Some(
-                c.map(&file, how)
+                c.map(&file, how, ckw.out)
                     .map_err(|e| CompileError::at(st.args[0].0, e))?,
             )
         } else {
