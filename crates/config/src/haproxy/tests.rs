@@ -1328,7 +1328,7 @@ fn conditional_blocks() {
     assert!(e[0].contains("not closed"), "{e:?}");
     let e = errors(&format!("{TIMEOUTS}.endif\n"));
     assert!(e[0].contains("without a matching"), "{e:?}");
-    let e = errors(&format!("{TIMEOUTS}.if 1\n.alert stop here\n.endif\n"));
+    let e = errors(&format!("{TIMEOUTS}.if 1\n.alert \"stop here\"\n.endif\n"));
     assert!(e[0].contains("stop here"), "{e:?}");
     let e = errors(&format!("{TIMEOUTS}.if nosuch(1)\n.endif\n"));
     assert!(e[0].contains("unknown conditional predicate"), "{e:?}");
@@ -1713,4 +1713,29 @@ fn statuses_without_a_page_are_refused_as_haproxy() {
         c.proxies[0].http_request[0].action,
         HttpAction::Deny { status: Some(403) }
     ));
+}
+
+#[test]
+fn preprocessor_messages_as_haproxy() {
+    let l = load(&format!(
+        "{TIMEOUTS}.notice \"hello there\"\n.diag \"only with -dD\"\n.warning careful\n.if 0\n.notice hidden\n.endif\n.notice\n"
+    ));
+    let all: Vec<String> = l.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        all,
+        [
+            "t.cfg:5: notice: hello there",
+            "t.cfg:7: warning: careful",
+            "t.cfg:11: notice: ",
+        ]
+    );
+    assert!(l.is_ok());
+    assert_eq!(l.diagnostics.warnings().count(), 1);
+    // One argument, as haproxy 2.6 -c: "Unexpected argument 'there' for '.notice'..."
+    let e = errors(&format!("{TIMEOUTS}.notice hello there\n"));
+    assert_eq!(e, ["t.cfg:5: error: Unexpected argument 'there' for '.notice'. Use quotes if the message should contain spaces."]);
+    let e = errors(&format!("{TIMEOUTS}.alert \"stop here\"\n"));
+    assert_eq!(e, ["t.cfg:5: error: stop here"]);
+    // `.notice` is not a warning: `zero-warning` lets it through.
+    assert!(load(&format!("global\n zero-warning\n{TIMEOUTS}.notice \"x\"\n")).is_ok());
 }
