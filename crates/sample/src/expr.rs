@@ -314,7 +314,7 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
             ),
         ));
     }
-    let args = compile_args(first.name, kw.args, kw.min, first.col, &first.args)?;
+    let mut args = compile_args(first.name, kw.args, kw.min, first.col, &first.args)?;
     fetch::note_compiled(kw);
     if matches!(
         kw.name,
@@ -338,6 +338,9 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
         });
     }
     if let Some(t) = crate::table_refs::of_fetch(kw, &args) {
+        if t.name.is_none() {
+            crate::table_refs::fill_own(&mut args, t.pos);
+        }
         let table = Some(TableUse {
             pos: t.pos,
             conv: None,

@@ -16,6 +16,40 @@ pub struct TableArg {
     pub name: Option<String>,
 }
 
+thread_local! {
+    static OWN: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// While it lives, expressions compiled on this thread are proxy `name`'s: a fetch whose
+/// table argument is left out (`table_cnt`, `src_conn_rate`) gets `name`, the table HAProxy
+/// means by it (the proxy the expression is written in), so a backend's rules read the
+/// backend's table wherever they run. The data plane builds each proxy under one.
+pub struct OwnTable(Option<String>);
+
+pub fn own_table(name: &str) -> OwnTable {
+    OwnTable(OWN.with(|o| o.replace(Some(name.to_string()))))
+}
+
+impl Drop for OwnTable {
+    fn drop(&mut self) {
+        let was = self.0.take();
+        OWN.with(|o| *o.borrow_mut() = was);
+    }
+}
+
+/// Puts the current proxy's name ([`own_table`]) as table argument `pos` (from 1) when
+/// there is one.
+pub(crate) fn fill_own(args: &mut Vec<Arg>, pos: usize) {
+    let Some(name) = OWN.with(|o| o.borrow().clone()) else {
+        return;
+    };
+    while args.len() + 1 < pos {
+        args.push(Arg::Str(Vec::new()));
+    }
+    args.truncate(pos - 1);
+    args.push(Arg::Str(name.into_bytes()));
+}
+
 fn text(args: &[Arg], i: usize) -> Option<String> {
     args.get(i)
         .map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned())
@@ -91,5 +125,18 @@ mod tests {
         assert_eq!(conv_ref("src,table_gpt(0,t)"), at(2, Some("t")));
         assert_eq!(conv_ref("src,in_table(t)"), at(1, Some("t")));
         assert_eq!(conv_ref("src,lower"), None);
+    }
+
+    #[test]
+    fn a_proxys_own_table_is_filled_in() {
+        let args = |text: &str| compile(text).expect(text).fetch.args;
+        {
+            let _own = own_table("b");
+            assert_eq!(args("table_cnt"), [Arg::Str(b"b".to_vec())]);
+            assert_eq!(args("src_conn_rate"), [Arg::Str(b"b".to_vec())]);
+            assert_eq!(args("table_avl(t)"), [Arg::Str(b"t".to_vec())]);
+            assert_eq!(args("sc0_conn_rate"), []);
+        }
+        assert_eq!(args("table_cnt"), []);
     }
 }
