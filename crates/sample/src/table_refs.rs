@@ -65,7 +65,8 @@ pub fn of_fetch(kw: &FetchKw, args: &[Arg]) -> Option<TableArg> {
     }
     let own_allowed = matches!(kw.name, "table_cnt" | "table_avl")
         || (kw.name.starts_with("src_") && fetch::is_counter(kw.name));
-    if !own_allowed && !(fetch::is_counter(kw.name) && kw.name.starts_with("sc")) {
+    let tracked = fetch::is_counter(kw.name) && kw.name.starts_with("sc");
+    if !(own_allowed || tracked) {
         return None;
     }
     let name = text(args, i);
