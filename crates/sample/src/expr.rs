@@ -177,9 +177,21 @@ fn steps(text: &str) -> Result<Vec<Step<'_>>, CompileError> {
                     ));
                 };
                 match (quote, c) {
-                    // Inside single quotes everything is literal, backslashes included.
+                    // Inside single quotes everything is literal, backslashes included;
+                    // elsewhere HAProxy 2.6 unescapes `\\ \' \" \<space> \t \n \r` and
+                    // keeps any other backslash with its character (`\b` stays `\b`).
                     (q, b'\\') if q != Some(b'\'') && i + 1 < b.len() => {
-                        cur.push(b[i + 1]);
+                        match b[i + 1] {
+                            e @ (b'\\' | b'\'' | b'"' | b' ') => cur.push(e),
+                            b't' => cur.push(b'\t'),
+                            b'n' => cur.push(b'\n'),
+                            b'r' => cur.push(b'\r'),
+                            _ => {
+                                cur.push(b'\\');
+                                i += 1;
+                                continue;
+                            }
+                        }
                         i += 2;
                         continue;
                     }
