@@ -37,6 +37,7 @@ pub mod ssl;
 mod ssl_global;
 mod suggest;
 mod tcp_check;
+mod tcp_mode;
 mod tcp_rules;
 mod userlist;
 mod var_reads;
@@ -265,6 +266,7 @@ impl Parser {
         http_errors::resolve_rules(&mut self.proxies, &self.http_errors, diags);
         rules::conn::warn_h2(&self.proxies, diags);
         rules::conn::warn_nice(&self.proxies, diags);
+        tcp_mode::warn_http_rules(&self.proxies, diags);
         // advice beyond HAProxy's: not under `zero-warning`, which would refuse a configuration
         // haproxy starts
         if self.global.zero_warning.is_none() {

@@ -1652,7 +1652,7 @@ fn reg_test_audit_refusals_as_haproxy() {
         "{e:?}"
     );
     let w = warnings(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n acl p path /x\n http-response set-header a 1 if p\n http-after-response set-header b 1 if !{{ url_beg /x }}\n"
+        "{TIMEOUTS}frontend f\n mode http\n bind :80\n acl p path /x\n http-response set-header a 1 if p\n http-after-response set-header b 1 if !{{ url_beg /x }}\n"
     ));
     assert_eq!(w.len(), 2, "{w:?}");
     assert!(w[0].contains("acl 'p' will never match"), "{w:?}");
