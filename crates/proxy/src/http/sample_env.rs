@@ -473,6 +473,12 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
     }
 
     fn fetch_each(&self, f: &Fetch, each: &mut dyn FnMut(Value) -> bool) -> bool {
+        // an ACL tries every value of the header as an address, as haproxy's
+        if matches!(f.kw.name, "req.hdr_ip" | "hdr_ip") && f.args.len() <= 1 {
+            let Some(req) = self.req else { return false };
+            let all = values(req, str_arg_of(f), true);
+            return all.into_iter().filter_map(headers::parse).any(each);
+        }
         match self.all_values(f) {
             Some(all) => all.into_iter().any(|v| each(Value::Str(v))),
             None => self.fetch(f).is_some_and(each),
