@@ -114,7 +114,7 @@ pub(super) fn fhdr_cnt(m: &Message, name: &[u8]) -> i64 {
             })
             .count() as i64
     } else {
-        m.headers(name).count() as i64
+        values(m, name, false).len() as i64
     }
 }
 
