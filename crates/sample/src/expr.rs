@@ -43,44 +43,10 @@ pub struct Compiler {
     pub before_backend: bool,
 }
 
+pub use crate::proxy_refs::{with_proxy_refs, ProxyRef, TableUse};
+
 thread_local! {
     static BEFORE_BACKEND: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    static PROXY_REFS: std::cell::RefCell<Option<Vec<ProxyRef>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// A fetch that names a backend or a server (`nbsrv(B)`, `connslots(B)`, `srv_is_up(B/S)`),
-/// or means the proxy it is used in without an argument; or a fetch or converter argument
-/// naming a stick table (`table`: see [`crate::table_refs`]): the configuration checks these
-/// once every proxy is known, as HAProxy does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProxyRef {
-    pub fetch: &'static str,
-    pub arg: Option<String>,
-    pub table: Option<TableUse>,
-}
-
-/// Where a [`ProxyRef`]'s table argument is: its place (from 1), and the converter it is an
-/// argument of (`None`: of the fetch).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableUse {
-    pub pos: usize,
-    pub conv: Option<&'static str>,
-}
-
-fn note_ref(r: ProxyRef) {
-    PROXY_REFS.with(|refs| {
-        if let Some(v) = refs.borrow_mut().as_mut() {
-            v.push(r);
-        }
-    });
-}
-
-/// Runs `f`, returning the [`ProxyRef`]s of every expression compiled meanwhile on this thread.
-pub fn with_proxy_refs<T>(f: impl FnOnce() -> T) -> (T, Vec<ProxyRef>) {
-    let outer = PROXY_REFS.with(|r| r.replace(Some(Vec::new())));
-    let out = f();
-    let refs = PROXY_REFS.with(|r| r.replace(outer)).unwrap_or_default();
-    (out, refs)
 }
 
 /// Runs `f` with every compiler made meanwhile on this thread marked [`Compiler::before_backend`]
@@ -328,41 +294,7 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
     }
     let mut args = compile_args(first.name, kw.args, kw.min, first.col, &first.args)?;
     fetch::note_compiled(kw);
-    if matches!(
-        kw.name,
-        "nbsrv"
-            | "connslots"
-            | "srv_is_up"
-            | "be_conn"
-            | "queue"
-            | "avg_queue"
-            | "srv_conn"
-            | "srv_queue"
-    ) {
-        let arg = args
-            .first()
-            .map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned())
-            .filter(|a| !a.is_empty());
-        note_ref(ProxyRef {
-            fetch: kw.name,
-            arg,
-            table: None,
-        });
-    }
-    if let Some(t) = crate::table_refs::of_fetch(kw, &args) {
-        if t.name.is_none() {
-            crate::table_refs::fill_own(&mut args, t.pos);
-        }
-        let table = Some(TableUse {
-            pos: t.pos,
-            conv: None,
-        });
-        note_ref(ProxyRef {
-            fetch: kw.name,
-            arg: t.name,
-            table,
-        });
-    }
+    crate::proxy_refs::note_fetch(kw, &mut args);
     if matches!(kw.name, "fc_rtt" | "fc_rttvar") {
         if let Some(Arg::Str(u)) = args.first() {
             if !fetch::RTT_UNITS.iter().any(|x| x.as_bytes() == &u[..]) {
@@ -420,17 +352,7 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
         let args = compile_args(st.name, ckw.args, ckw.min, st.col, &st.args)?;
         crate::conv_more::check_args(ckw.name, &args)
             .map_err(|e| CompileError::at(st.col, format!("{}: {e}", st.name)))?;
-        if let Some(t) = crate::table_refs::of_conv(ckw, &args) {
-            let table = Some(TableUse {
-                pos: t.pos,
-                conv: Some(ckw.name),
-            });
-            note_ref(ProxyRef {
-                fetch: kw.name,
-                arg: t.name,
-                table,
-            });
-        }
+        crate::proxy_refs::note_conv(kw.name, ckw, &args);
         let regex = if ckw.name == "regsub" {
             let icase = args.get(2).is_some_and(|f| f.as_bytes().contains(&b'i'));
             let pat = String::from_utf8_lossy(args[0].as_bytes()).into_owned();

@@ -109,7 +109,8 @@ pub fn conn_facts_read() -> bool {
 /// The units `fc_rtt` and `fc_rttvar` take (HAProxy 2.6 refuses any other).
 pub const RTT_UNITS: &[&str] = &["ms", "us"];
 
-/// A fetch keyword.
+/// A fetch keyword (which request fetches response rules may still read:
+/// [`crate::request_content`]).
 #[derive(Debug)]
 pub struct FetchKw {
     pub name: &'static str,
@@ -118,33 +119,6 @@ pub struct FetchKw {
     pub min: usize,
     pub out: Type,
     pub needs: Needs,
-}
-
-/// Request fetches HAProxy 2.6 still offers to response rules (measured with `haproxy -c`):
-/// the request's facts it keeps (its method, the captures, the unique id, whether it is the
-/// connection's first), the stream's own (its backend, its priority) and `wait_end`. Every
-/// other fetch that needs the request reads its content, which is gone by then.
-pub const KEPT_FOR_RESPONSE: &[&str] = &[
-    "method",
-    "req.proto_http",
-    "http_first_req",
-    "capture.req.hdr",
-    "capture.req.method",
-    "capture.req.uri",
-    "unique-id",
-    "be_name",
-    "be_id",
-    "prio_class",
-    "prio_offset",
-    "wait_end",
-];
-
-impl FetchKw {
-    /// Whether it reads the request's content (path, headers, cookies, body, buffer), which
-    /// HAProxy 2.6 no longer offers to `http-response`/`http-after-response` rules.
-    pub fn reads_request_content(&self) -> bool {
-        self.needs == Needs::Request && !KEPT_FOR_RESPONSE.contains(&self.name)
-    }
 }
 
 /// A compiled fetch: its keyword and arguments.

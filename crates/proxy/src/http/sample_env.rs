@@ -227,40 +227,6 @@ fn pick<'a>(values: impl Iterator<Item = &'a [u8]>, occ: Option<i64>) -> Option<
     usize::try_from(i).ok().and_then(|i| v.get(i).copied())
 }
 
-/// Header values split on commas (`hdr`), or whole lines (`fhdr`). `Connection` as HAProxy's
-/// HTTP/1 parser keeps it: without its `close`/`keep-alive` tokens, a line left empty gone (a
-/// line keeping several tokens is read as written).
-fn values<'a>(m: &'a Message, name: &'a [u8], split: bool) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
-    let conn = name.eq_ignore_ascii_case(b"connection");
-    for line in m.headers(name) {
-        let tokens = line.split(|&b| b == b',').map(super::message::trim);
-        if !conn {
-            if split {
-                out.extend(tokens);
-            } else {
-                out.push(line);
-            }
-            continue;
-        }
-        let all = tokens.clone().count();
-        let kept: Vec<&[u8]> = tokens
-            .filter(|t| {
-                !t.is_empty()
-                    && !t.eq_ignore_ascii_case(b"close")
-                    && !t.eq_ignore_ascii_case(b"keep-alive")
-            })
-            .collect();
-        match (split, kept.len()) {
-            (true, _) => out.extend(kept),
-            (false, 0) => {}
-            (false, 1) if all > 1 => out.push(kept[0]),
-            (false, _) => out.push(line),
-        }
-    }
-    out
-}
-
 /// Cookie `name`'s values in `Cookie` (request) or `Set-Cookie` (response) headers.
 fn cookies<'a>(m: &'a Message, header: &'a [u8], name: &'a [u8]) -> Vec<&'a [u8]> {
     let mut out = Vec::new();
@@ -570,7 +536,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
 }
 
 mod headers;
-use headers::{fhdr_cnt, hdr_cnt};
+use headers::{fhdr_cnt, hdr_cnt, values};
 mod vars;
 
 mod auth;

@@ -157,9 +157,7 @@ impl<C: ClientStream> Session<C> {
                 return Next::Close;
             }
         }
-        // Phase: backend rules (`http-request`), then the backend's applet. A table fetch
-        // without a table (`table_cnt`, `src_*`) reads the backend's own there, as haproxy.
-        env.counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
+        // Phase: backend rules (`http-request`), then the backend's applet.
         let verdict = rules::apply(
             &be.policy.http_request,
             &env,
@@ -167,7 +165,6 @@ impl<C: ClientStream> Session<C> {
             None,
             &mut self.scratch,
         );
-        env.counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
         if let Some((s, d)) = env.moved.result() {
             // `set-src`/`set-dst`: the connection's addresses from now on (`http::set_addr`).
             (self.peer, self.local) = (s, d);
