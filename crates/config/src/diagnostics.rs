@@ -42,8 +42,19 @@ impl fmt::Display for Span {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// `.diag "MSG"`: shown only in HAProxy's diagnostic mode (`haproxy -dD`).
+    Diag,
+    /// `.notice "MSG"`: always shown, never a problem.
+    Notice,
     Warning,
     Error,
+}
+
+static SHOW_DIAG: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Diagnostic mode (`haproxy -dD`): `.diag` messages are kept from now on in this process.
+pub fn show_diag(on: bool) {
+    SHOW_DIAG.store(on, std::sync::atomic::Ordering::Relaxed);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,6 +67,8 @@ pub struct Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sev = match self.severity {
+            Severity::Diag => "diag",
+            Severity::Notice => "notice",
             Severity::Warning => "warning",
             Severity::Error => "error",
         };
@@ -80,6 +93,18 @@ impl Diagnostics {
 
     pub fn warning(&mut self, span: &Span, message: impl Into<String>) {
         self.push(Severity::Warning, span, message.into());
+    }
+
+    /// A `.notice` message (printed, not counted as a warning).
+    pub fn notice(&mut self, span: &Span, message: impl Into<String>) {
+        self.push(Severity::Notice, span, message.into());
+    }
+
+    /// A `.diag` message: kept only in diagnostic mode ([`show_diag`]).
+    pub fn diag(&mut self, span: &Span, message: impl Into<String>) {
+        if SHOW_DIAG.load(std::sync::atomic::Ordering::Relaxed) {
+            self.push(Severity::Diag, span, message.into());
+        }
     }
 
     fn push(&mut self, severity: Severity, span: &Span, message: String) {

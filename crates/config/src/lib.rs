@@ -22,7 +22,7 @@ pub mod tls;
 pub mod units;
 pub mod validate;
 
-pub use diagnostics::{Diagnostic, Diagnostics, Severity, Span};
+pub use diagnostics::{show_diag, Diagnostic, Diagnostics, Severity, Span};
 pub use model::Config;
 
 use model::{Dialect, SourceFile};

@@ -66,6 +66,50 @@ fn haproxy_dash_c_like_haproxy() {
     assert!(out.status.success());
 }
 
+/// `.notice` is always printed, `.diag` only with `-dD`, `.warning` as a warning, as by the
+/// real haproxy 2.6 (compared when it is installed: which messages each prints).
+#[test]
+fn preprocessor_messages_like_haproxy() {
+    let t = TempDir::new("msgs");
+    let haproxy = t.link("haproxy");
+    let cfg = t.file(
+        "m.cfg",
+        &format!(".notice \"note here\"\n.diag \"diag here\"\n.warning \"warn here\"\n{VALID}frontend f\n bind 127.0.0.1:18399\n default_backend b\n"),
+    );
+    let cfg = cfg.to_str().unwrap();
+    let seen = |exe: &Path, diag: bool| -> Vec<&'static str> {
+        let mut args = vec!["-c", "-f", cfg];
+        if diag {
+            args.insert(1, "-dD");
+        }
+        let out = run(exe, &args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let all = text(&out.stderr) + &text(&out.stdout);
+        ["note here", "diag here", "warn here"]
+            .into_iter()
+            .filter(|m| all.contains(m))
+            .collect()
+    };
+    assert_eq!(seen(&haproxy, false), ["note here", "warn here"]);
+    assert_eq!(
+        seen(&haproxy, true),
+        ["note here", "diag here", "warn here"]
+    );
+    let out = run(&haproxy, &["-c", "-f", cfg]);
+    assert!(text(&out.stderr).contains("m.cfg:1: notice: note here"));
+    let real = Path::new("/usr/sbin/haproxy");
+    if real.exists() {
+        assert_eq!(seen(real, false), ["note here", "warn here"]);
+        assert_eq!(seen(real, true), ["note here", "diag here", "warn here"]);
+    } else {
+        assert!(
+            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
+            "haproxy is not installed but FULCRUM_REQUIRE_NETNS=1 requires the comparison"
+        );
+        eprintln!("*** SKIPPING the comparison with the real haproxy: not installed ***");
+    }
+}
+
 #[test]
 fn haproxy_dash_f_directory_loads_cfg_files_in_lexical_order() {
     let t = TempDir::new("dir");

@@ -147,7 +147,7 @@ impl Table {
     }
 
     pub fn live_len(&self, now: Instant) -> usize {
-        self.keys(now).len()
+        self.counters.lock().map_or(0, |t| t.live_count(now))
     }
 
     /// `(use, exp ms)` of a live key.

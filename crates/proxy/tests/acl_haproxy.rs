@@ -53,6 +53,9 @@ const CONDS: &[(&str, &str)] = &[
     ("content", "HTTP_CONTENT"),
     ("http", "HTTP"),
     ("true-false", "TRUE !FALSE"),
+    // every value of the header is tried as an address (`ip:port` too)
+    ("hdr-ip", "ipf"),
+    ("hdr-ip-net", "ipnet"),
 ];
 
 fn cfg(front: u16, b1: SocketAddr, b2: SocketAddr, list: &str, map: &str) -> String {
@@ -82,7 +85,9 @@ fn cfg(front: u16, b1: SocketAddr, b2: SocketAddr, list: &str, map: &str) -> Str
          \x20 acl end_i path_end -i .JSON\n\
          \x20 acl beg_conv path,upper -m beg /API\n\
          \x20 acl len_m req.hdr(host) -m len gt 10\n\
-         \x20 acl int_str req.hdr(content-length) -m int 3\n"
+         \x20 acl int_str req.hdr(content-length) -m int 3\n\
+         \x20 acl ipf hdr_ip(x-f) 10.0.0.1\n\
+         \x20 acl ipnet req.hdr_ip(x-f) 10.0.0.0/8\n"
     );
     for (m, cond) in CONDS {
         c.push_str(&format!("  http-request set-header X-M-{m} 1 if {cond}\n"));
@@ -99,11 +104,11 @@ fn cfg(front: u16, b1: SocketAddr, b2: SocketAddr, list: &str, map: &str) -> Str
 }
 
 const REQUESTS: &[&str] = &[
-    "GET /api/v1/items.json?id=42 HTTP/1.1\r\nHost: WWW.Example.com\r\nX-List: one, two\r\nX-List: three\r\nCookie: a=1; SID=abc123\r\n\r\n",
+    "GET /api/v1/items.json?id=42 HTTP/1.1\r\nHost: WWW.Example.com\r\nX-F: 10.0.0.1, 1.1.1.1\r\nX-List: one, two\r\nX-List: three\r\nCookie: a=1; SID=abc123\r\n\r\n",
     "POST /api/v2/x?id=5 HTTP/1.1\r\nHost: two.example\r\nContent-Length: 3\r\n\r\nabc",
-    "GET /CHECK/a HTTP/1.0\r\nHost: other\r\n\r\n",
+    "GET /CHECK/a HTTP/1.0\r\nHost: other\r\nX-F: 10.0.0.1:80, 1.1.1.1\r\n\r\n",
     "PUT /x HTTP/1.1\r\nHost: h\r\nCookie: SID=XYZ\r\nContent-Length: 0\r\n\r\n",
-    "GET / HTTP/1.1\r\nHost: www.example.com\r\nX-List: one,two\r\n\r\n",
+    "GET / HTTP/1.1\r\nHost: www.example.com\r\nX-List: one,two\r\nX-F: junk, 10.0.0.2\r\n\r\n",
     "HEAD /api/z.JSON HTTP/1.1\r\nHost: a.example.org:8080\r\n\r\n",
     // `use_backend %[...]`: a map names the backend; an unknown name or none: default_backend.
     "GET /dyn HTTP/1.1\r\nHost: DYN2\r\nX-Dyn: 1\r\n\r\n",

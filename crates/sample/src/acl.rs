@@ -49,6 +49,24 @@ pub fn keyword(name: &str) -> Option<(&'static str, Method)> {
     Some((kw.name, *method))
 }
 
+/// Every name an ACL may start with: the fetches and their ACL keyword forms (`path_beg`...),
+/// for "did you mean" hints.
+pub fn criterion_names() -> Vec<String> {
+    let fetches = fetch::FETCHES
+        .iter()
+        .chain(fetch::COUNTER_FETCHES)
+        .chain(fetch::COUNTER_ARRAY_FETCHES)
+        .chain(fetch::TABLE_FETCHES);
+    let mut names = Vec::new();
+    for kw in fetches {
+        names.push(kw.name.to_string());
+        if kw.out == crate::Type::Str {
+            names.extend(SUFFIXES.iter().map(|(s, _)| format!("{}_{s}", kw.name)));
+        }
+    }
+    names
+}
+
 /// HAProxy's predefined ACLs, as the ACL lines they stand for (RDP_COOKIE reads an RDP
 /// cookie, which fulcrum does not run: not here).
 pub const PREDEFINED: &[(&str, &str)] = &[

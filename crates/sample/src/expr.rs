@@ -43,26 +43,10 @@ pub struct Compiler {
     pub before_backend: bool,
 }
 
+pub use crate::proxy_refs::{with_proxy_refs, ProxyRef, TableUse};
+
 thread_local! {
     static BEFORE_BACKEND: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    static PROXY_REFS: std::cell::RefCell<Option<Vec<ProxyRef>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// A fetch that names a backend or a server (`nbsrv(B)`, `connslots(B)`, `srv_is_up(B/S)`),
-/// or means the proxy it is used in without an argument: the configuration checks these once
-/// every proxy is known, as HAProxy does.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProxyRef {
-    pub fetch: &'static str,
-    pub arg: Option<String>,
-}
-
-/// Runs `f`, returning the [`ProxyRef`]s of every expression compiled meanwhile on this thread.
-pub fn with_proxy_refs<T>(f: impl FnOnce() -> T) -> (T, Vec<ProxyRef>) {
-    let outer = PROXY_REFS.with(|r| r.replace(Some(Vec::new())));
-    let out = f();
-    let refs = PROXY_REFS.with(|r| r.replace(outer)).unwrap_or_default();
-    (out, refs)
 }
 
 /// Runs `f` with every compiler made meanwhile on this thread marked [`Compiler::before_backend`]
@@ -90,11 +74,15 @@ impl Compiler {
         self
     }
 
-    fn map(&mut self, file: &str, how: Match) -> Result<Arc<RwLock<Map>>, String> {
+    /// The map of `file` for match `how`; its values checked when the converter's output
+    /// `out` is an integer or an address, as HAProxy checks them when it reads the file.
+    fn map(&mut self, file: &str, how: Match, out: Type) -> Result<Arc<RwLock<Map>>, String> {
         let (name, path) = crate::files::resolve(&self.base_dir, file);
-        let map = self.registry.map(&name, how, || {
-            std::fs::read_to_string(&path).map_err(|e| format!("map file '{name}': {e}"))
-        })?;
+        let read = || std::fs::read_to_string(&path).map_err(|e| format!("map file '{name}': {e}"));
+        let map = self.registry.map(&name, how, read)?;
+        if matches!(out, Type::Sint | Type::Addr) {
+            crate::map::check_values(&read()?, out, &name)?;
+        }
         Ok(map)
     }
 }
@@ -155,9 +143,21 @@ fn steps(text: &str) -> Result<Vec<Step<'_>>, CompileError> {
                     ));
                 };
                 match (quote, c) {
-                    // Inside single quotes everything is literal, backslashes included.
+                    // Inside single quotes everything is literal, backslashes included;
+                    // elsewhere HAProxy 2.6 unescapes `\\ \' \" \<space> \t \n \r` and
+                    // keeps any other backslash with its character (`\b` stays `\b`).
                     (q, b'\\') if q != Some(b'\'') && i + 1 < b.len() => {
-                        cur.push(b[i + 1]);
+                        match b[i + 1] {
+                            e @ (b'\\' | b'\'' | b'"' | b' ') => cur.push(e),
+                            b't' => cur.push(b'\t'),
+                            b'n' => cur.push(b'\n'),
+                            b'r' => cur.push(b'\r'),
+                            _ => {
+                                cur.push(b'\\');
+                                i += 1;
+                                continue;
+                            }
+                        }
                         i += 2;
                         continue;
                     }
@@ -292,32 +292,9 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
             ),
         ));
     }
-    let args = compile_args(first.name, kw.args, kw.min, first.col, &first.args)?;
+    let mut args = compile_args(first.name, kw.args, kw.min, first.col, &first.args)?;
     fetch::note_compiled(kw);
-    if matches!(
-        kw.name,
-        "nbsrv"
-            | "connslots"
-            | "srv_is_up"
-            | "be_conn"
-            | "queue"
-            | "avg_queue"
-            | "srv_conn"
-            | "srv_queue"
-    ) {
-        let arg = args
-            .first()
-            .map(|a| String::from_utf8_lossy(a.as_bytes()).into_owned())
-            .filter(|a| !a.is_empty());
-        PROXY_REFS.with(|r| {
-            if let Some(v) = r.borrow_mut().as_mut() {
-                v.push(ProxyRef {
-                    fetch: kw.name,
-                    arg,
-                });
-            }
-        });
-    }
+    crate::proxy_refs::note_fetch(kw, &mut args);
     if matches!(kw.name, "fc_rtt" | "fc_rttvar") {
         if let Some(Arg::Str(u)) = args.first() {
             if !fetch::RTT_UNITS.iter().any(|x| x.as_bytes() == &u[..]) {
@@ -375,6 +352,7 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
         let args = compile_args(st.name, ckw.args, ckw.min, st.col, &st.args)?;
         crate::conv_more::check_args(ckw.name, &args)
             .map_err(|e| CompileError::at(st.col, format!("{}: {e}", st.name)))?;
+        crate::proxy_refs::note_conv(kw.name, ckw, &args);
         let regex = if ckw.name == "regsub" {
             let icase = args.get(2).is_some_and(|f| f.as_bytes().contains(&b'i'));
             let pat = String::from_utf8_lossy(args[0].as_bytes()).into_owned();
@@ -393,8 +371,19 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
                 CompileError::at(st.col, format!("unknown map converter '{}'", st.name))
             })?;
             let file = String::from_utf8_lossy(args[0].as_bytes()).into_owned();
+            if let Some(d) = args.get(1).map(|a| String::from_utf8_lossy(a.as_bytes())) {
+                if !crate::map::value_parses(&d, ckw.out) {
+                    // HAProxy 2.6's words for each
+                    let msg = if ckw.out == Type::Addr {
+                        format!("map: cannot parse default ip <{d}>")
+                    } else {
+                        format!("invalid arg 2 in converter '{}': failed to parse '{d}' as type 'integer'", ckw.name)
+                    };
+                    return Err(CompileError::at(st.args[1].0, msg));
+                }
+            }
             Some(
-                c.map(&file, how)
+                c.map(&file, how, ckw.out)
                     .map_err(|e| CompileError::at(st.args[0].0, e))?,
             )
         } else {

@@ -109,7 +109,8 @@ pub fn conn_facts_read() -> bool {
 /// The units `fc_rtt` and `fc_rttvar` take (HAProxy 2.6 refuses any other).
 pub const RTT_UNITS: &[&str] = &["ms", "us"];
 
-/// A fetch keyword.
+/// A fetch keyword (which request fetches response rules may still read:
+/// [`crate::request_content`]).
 #[derive(Debug)]
 pub struct FetchKw {
     pub name: &'static str,
@@ -373,11 +374,20 @@ pub static COUNTER_ARRAY_FETCHES: &[FetchKw] = &[
     kw!("sc2_tracked", [S], 0, Bool, Connection),
 ];
 
-/// Whether `name` is a stick-counter fetch (answered from the stick tables).
+/// A table's own figures: `table_cnt([table])` (entries in use), `table_avl([table])` (free
+/// entries); without an argument the table of the proxy the expression is in.
+pub static TABLE_FETCHES: &[FetchKw] = &[
+    kw!("table_cnt", [S], 0, Sint, Connection),
+    kw!("table_avl", [S], 0, Sint, Connection),
+];
+
+/// Whether `name` is a stick-counter fetch or a table's figure (answered from the stick
+/// tables).
 pub fn is_counter(name: &str) -> bool {
     COUNTER_FETCHES
         .iter()
         .chain(COUNTER_ARRAY_FETCHES)
+        .chain(TABLE_FETCHES)
         .any(|k| k.name == name)
 }
 
@@ -387,6 +397,7 @@ pub fn lookup(name: &str) -> Option<&'static FetchKw> {
         .iter()
         .chain(COUNTER_FETCHES)
         .chain(COUNTER_ARRAY_FETCHES)
+        .chain(TABLE_FETCHES)
         .find(|k| k.name == name)
 }
 

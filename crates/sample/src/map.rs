@@ -1,4 +1,5 @@
-//! Map files (`map_*` converters): `key value` lines, `#` comments, matched as the converter's
+//! Map files (`map_*` converters): `key value` lines, `#` comments (a `#` as the line's first
+//! byte), values checked when the output is an integer or an address, matched as the converter's
 //! name says (`str beg sub dir dom end reg regm ip int`), indexed as HAProxy indexes them
 //! ([`crate::index`]: exact keys hashed, longest prefix for `beg` and `ip`, first in order
 //! for the rest). Shared behind a lock so the runtime socket's `add map`/`del map`/`set map`/
@@ -6,6 +7,80 @@
 
 use crate::index::{text, Index, Kind, Uid};
 use crate::value::Value;
+
+/// HAProxy 2.6's check of a map file's values when the converter's output is an integer
+/// (`map_*_int`: an optional sign and digits, empty for 0) or an address (`map_*_ip`: IPv4 or
+/// IPv6): the first value that does not parse and its line, in HAProxy's words.
+pub fn check_values(text: &str, out: crate::Type, file: &str) -> Result<(), String> {
+    for (line, _, value) in crate::registry::numbered_lines(text, true) {
+        let v = value.unwrap_or_default();
+        if !value_parses(&v, out) {
+            return Err(format!(
+                "unable to parse '{v}' at line {line} of file '{file}'"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `v` is a value of type `out` as HAProxy's `map_parse_int`/`map_parse_ip` read it
+/// (other outputs take any text).
+pub fn value_parses(v: &str, out: crate::Type) -> bool {
+    match out {
+        crate::Type::Sint => {
+            let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
+            digits.bytes().all(|b| b.is_ascii_digit())
+        }
+        crate::Type::Addr => dotted_quad(v) || v.parse::<std::net::Ipv6Addr>().is_ok(),
+        _ => true,
+    }
+}
+
+/// Four decimal numbers up to 255 separated by dots, leading zeros allowed (HAProxy's
+/// `buf2ip` takes `010.0.0.1`).
+fn dotted_quad(v: &str) -> bool {
+    let parts: Vec<&str> = v.split('.').collect();
+    parts.len() == 4
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && p.parse::<u32>().is_ok_and(|n| n <= 255)
+        })
+}
+
+#[cfg(test)]
+mod value_tests {
+    use super::*;
+    use crate::Type;
+
+    #[test]
+    fn values_are_checked_as_haproxy_reads_them() {
+        for ok in ["1", "+5", "-3", "", "0012"] {
+            assert!(value_parses(ok, Type::Sint), "{ok}");
+        }
+        for bad in ["x2", "1.5", "0x10", "comment"] {
+            assert!(!value_parses(bad, Type::Sint), "{bad}");
+        }
+        for ok in ["10.0.0.1", "010.0.0.1", "::1", "2001:db8::1"] {
+            assert!(value_parses(ok, Type::Addr), "{ok}");
+        }
+        for bad in ["notip", "1.2.3", "1.2.3.4.5", "256.1.1.1", "7"] {
+            assert!(!value_parses(bad, Type::Addr), "{bad}");
+        }
+        assert!(value_parses("anything", Type::Str));
+        // An indented `#` line is an entry (key `#`), as haproxy reads it; a `#` first is a
+        // comment; the line number counts every line.
+        let text = "a 1\n# skipped x\n  # comment\n";
+        assert_eq!(
+            check_values(text, Type::Sint, "m.map"),
+            Err("unable to parse 'comment' at line 3 of file 'm.map'".to_string())
+        );
+        assert_eq!(
+            check_values("a 1\n#x y\n\nb -2\nc\n", Type::Sint, "m.map"),
+            Ok(())
+        );
+    }
+}
 
 /// How a map matches its keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

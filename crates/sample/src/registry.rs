@@ -160,20 +160,33 @@ impl Reference {
 }
 
 /// Map file lines: `key value` (comments and blank lines skipped).
-fn lines(text: &str, with_value: bool) -> Vec<(String, Option<String>)> {
+pub(crate) fn lines(text: &str, with_value: bool) -> Vec<(String, Option<String>)> {
+    numbered_lines(text, with_value)
+        .map(|(_, k, v)| (k, v))
+        .collect()
+}
+
+/// The entries of a map or pattern file with their line numbers (from 1). As HAProxy 2.6, a
+/// line is a comment only when `#` is its first byte (an indented `# x` is an entry whose key
+/// is `#`), and blank lines are skipped.
+pub(crate) fn numbered_lines(
+    text: &str,
+    with_value: bool,
+) -> impl Iterator<Item = (usize, String, Option<String>)> + '_ {
     text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
+        .enumerate()
+        .filter(|(_, l)| !l.starts_with('#'))
+        .map(|(n, l)| (n + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty())
+        .map(move |(n, l)| {
             if !with_value {
-                return (l.to_string(), None);
+                return (n, l.to_string(), None);
             }
             match l.split_once(|c: char| c.is_ascii_whitespace()) {
-                Some((k, v)) => (k.to_string(), Some(v.trim().to_string())),
-                None => (l.to_string(), Some(String::new())),
+                Some((k, v)) => (n, k.to_string(), Some(v.trim().to_string())),
+                None => (n, l.to_string(), Some(String::new())),
             }
         })
-        .collect()
 }
 
 impl Registry {

@@ -37,6 +37,12 @@ const EXPRS: &[&str] = &[
     "str(/a/b/c),regsub(^/,X)",
     "str(abcABC),regsub(b,x,gi)",
     "str(2024-05-06),regsub('([0-9]+)-([0-9]+)-([0-9]+)','\\3/\\2/\\1')",
+    // backslashes in arguments: `\\ \" \' \<space> \t \n \r` unescaped, any other kept
+    "str(a\\b)",
+    "str(a\\\\b)",
+    "str(a\\tb\\nc\\rd\\x41),hex",
+    "str(\"q\\ r\\\"s\")",
+    "str(a.b-c),regsub(\\.,_,g)",
     "str(a%20b+c),url_dec",
     "str(a%20b+c),url_dec(1)",
     "str(a%20b+c?d+e),url_dec",

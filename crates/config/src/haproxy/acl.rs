@@ -5,130 +5,12 @@ use super::suggest::did_you_mean;
 use crate::model::{Acl, AclRef, AclTerm, Condition, Fetch, Reference};
 use fulcrum_sample::expr::Compiler;
 
-/// Sample fetches fulcrum understands in ACLs (HAProxy's names).
-pub const FETCHES: &[&str] = &[
-    "hdr",
-    "hdr_beg",
-    "hdr_end",
-    "hdr_dom",
-    "hdr_sub",
-    "hdr_reg",
-    "hdr_dir",
-    "hdr_len",
-    "hdr_cnt",
-    "hdr_ip",
-    "hdr_val",
-    "hdr_found",
-    "req.hdr",
-    "req.fhdr",
-    "req.hdr_cnt",
-    "res.hdr",
-    "path",
-    "path_beg",
-    "path_end",
-    "path_reg",
-    "path_sub",
-    "path_dir",
-    "path_dom",
-    "path_len",
-    "url",
-    "url_beg",
-    "url_end",
-    "url_reg",
-    "url_sub",
-    "url_dir",
-    "url_dom",
-    "url_param",
-    "urlp",
-    "query",
-    "base",
-    "base_beg",
-    "base_end",
-    "base_reg",
-    "base_sub",
-    "src",
-    "src_port",
-    "dst",
-    "dst_port",
-    "method",
-    "ssl_fc",
-    "ssl_fc_sni",
-    "ssl_fc_has_sni",
-    "ssl_fc_protocol",
-    "ssl_fc_cipher",
-    "ssl_fc_alpn",
-    "ssl_fc_has_crt",
-    "ssl_c_used",
-    "ssl_c_verify",
-    "ssl_c_s_dn",
-    "ssl_c_i_dn",
-    "ssl_c_serial",
-    "ssl_c_sha1",
-    "ssl_c_notbefore",
-    "ssl_c_notafter",
-    "ssl_c_version",
-    "ssl_c_sig_alg",
-    "ssl_c_key_alg",
-    "ssl_fc_alg_keysize",
-    "nbsrv",
-    "always_true",
-    "always_false",
-    "req.cook",
-    "cook",
-    "res.cook",
-    "cook_beg",
-    "cook_end",
-    "cook_sub",
-    "cook_reg",
-    "req_ssl_sni",
-    "req.ssl_sni",
-    "req_ssl_hello_type",
-    "req.len",
-    "req_len",
-    "req.payload",
-    "payload",
-    "req.payload_lv",
-    "payload_lv",
-    "wait_end",
-    "req.ssl_hello_type",
-    "req.ssl_ver",
-    "req_ssl_ver",
-    "res.len",
-    "res.payload",
-    "res.payload_lv",
-    "status",
-    "res.ver",
-    "req.ver",
-    "req_ver",
-    "http_auth",
-    "http_auth_group",
-    "http_first_req",
-    "fe_name",
-    "be_name",
-    "srv_id",
-    "int",
-    "str",
-    "var",
-    "sc_http_req_rate",
-    "src_conn_cur",
-    "src_http_req_rate",
-    "capture.req.hdr",
-    "pathq",
-    "req.body",
-    "req.body_len",
-    "req.body_size",
-    "req.body_param",
-    "req.proto_http",
-    "http.req.method",
-    "queue",
-    "avg_queue",
-    "connslots",
-    "be_conn",
-    "fe_conn",
-    "so_id",
-    "src_is_local",
-    "dst_is_local",
-];
+/// "did you mean" for an unknown fetch or ACL keyword: the closest the sample crate knows.
+fn suggest(name: &str) -> String {
+    let names = fulcrum_sample::acl::criterion_names();
+    let known: Vec<&str> = names.iter().map(String::as_str).collect();
+    did_you_mean(name, &known)
+}
 
 /// ACLs every proxy knows without declaring them.
 pub const PREDEFINED: &[&str] = &[
@@ -191,7 +73,7 @@ fn parse_body(words: &[String], name: &str, line: &Line<'_>) -> Result<Acl, Stri
     };
     let compiled = fulcrum_sample::acl::compile(words, &mut compiler).map_err(|e| {
         let hint = if e.contains("unknown fetch") {
-            did_you_mean(head, FETCHES)
+            suggest(head)
         } else {
             String::new()
         };
@@ -250,10 +132,11 @@ pub fn parse_fetch(text: &str) -> Result<Fetch, String> {
         }
         None => (main, None),
     };
-    if !FETCHES.contains(&name) {
+    if fulcrum_sample::fetch::lookup(name).is_none() && fulcrum_sample::acl::keyword(name).is_none()
+    {
         return Err(format!(
             "unknown fetch method '{name}' in ACL expression '{text}'{}",
-            did_you_mean(name, FETCHES)
+            suggest(name)
         ));
     }
     Ok(Fetch {

@@ -12,64 +12,12 @@ use super::line::Line;
 use crate::diagnostics::Diagnostics;
 use crate::model::{AclRef, Condition, HttpAction, HttpRule, Proxy, Reference};
 
-/// Fetches of the request's content, which HAProxy 2.6 does not offer to
-/// `http-after-response` rules (measured with `haproxy -c`: `method`, `src`, `capture.req.*`,
-/// `unique-id`, `http_first_req`, `req.proto_http` are still offered). ACL forms
-/// (`path_beg`, `hdr_dom`...) are matched by their base.
-const REQUEST_CONTENT: &[&str] = &[
-    "path",
-    "pathq",
-    "url",
-    "query",
-    "base",
-    "base32",
-    "baseq",
-    "url32",
-    "url_param",
-    "urlp",
-    "url_ip",
-    "url_port",
-    "hdr",
-    "req.hdr",
-    "req.fhdr",
-    "fhdr",
-    "hdr_cnt",
-    "req.hdr_cnt",
-    "hdr_ip",
-    "req.hdr_ip",
-    "hdr_val",
-    "req.hdrs",
-    "cook",
-    "req.cook",
-    "cook_cnt",
-    "req.cook_cnt",
-    "cook_val",
-    "req.cook_val",
-    "req.ver",
-    "req_ver",
-    "req.body",
-    "req.body_len",
-    "req.body_size",
-    "req.body_param",
-    "http_auth",
-    "http_auth_user",
-    "http_auth_pass",
-    "http_auth_type",
-    "http_auth_group",
-    "req.len",
-    "req_len",
-    "req.payload",
-    "payload",
-    "req.payload_lv",
-    "payload_lv",
-];
-
-/// Whether fetch (or ACL keyword) `name` reads the request's content.
+/// Whether fetch (or ACL keyword: `path_beg`, `hdr_dom`... stand for their fetch) `name`
+/// reads the request's content, as the sample crate's keyword table says
+/// ([`fulcrum_sample::fetch::FetchKw::reads_request_content`]).
 pub fn reads_request_content(name: &str) -> bool {
-    REQUEST_CONTENT.contains(&name)
-        || ["path_", "url_", "base_", "hdr_", "cook_"]
-            .iter()
-            .any(|p| name.starts_with(p))
+    let base = fulcrum_sample::acl::keyword(name).map_or(name, |(b, _)| b);
+    fulcrum_sample::fetch::lookup(base).is_some_and(|k| k.reads_request_content())
 }
 
 /// The actions HAProxy 2.6 accepts in `http-after-response`.
@@ -236,6 +184,49 @@ fn kill_terms(
                 name: "FALSE".into(),
                 span: span.clone(),
             });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reads_request_content;
+
+    #[test]
+    fn request_content_comes_from_the_keyword_table() {
+        // What haproxy 2.6 -c refuses in `http-response set-header X %[...]` (ACL forms by
+        // their fetch), and what it offers there.
+        for n in [
+            "path",
+            "path_beg",
+            "hdr_dom",
+            "cook_val",
+            "req.hdr",
+            "req.body_len",
+            "req.fhdr_cnt",
+            "req.ssl_sni",
+            "req.len",
+            "http_auth",
+        ] {
+            assert!(reads_request_content(n), "{n}");
+        }
+        for n in [
+            "method",
+            "src",
+            "capture.req.hdr",
+            "capture.req.method",
+            "unique-id",
+            "http_first_req",
+            "req.proto_http",
+            "be_name",
+            "prio_class",
+            "wait_end",
+            "status",
+            "res.hdr",
+            "table_cnt",
+            "nosuch",
+        ] {
+            assert!(!reads_request_content(n), "{n}");
         }
     }
 }

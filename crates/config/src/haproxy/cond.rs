@@ -2,7 +2,9 @@
 //! (`.diag`, `.notice`, `.warning`, `.alert`), as HAProxy 2.6: per file, nested, lines of
 //! a false branch skipped. Conditions: `defined(NAME)`, `feature(NAME)`, `streq(A,B)`,
 //! `strneq(A,B)`, `version_atleast(V)`, `version_before(V)`, or an integer (0: false).
-//! fulcrum answers as HAProxy 2.6 without the optional features.
+//! fulcrum answers as HAProxy 2.6 without the optional features. A message takes one
+//! argument (quoted when it has spaces): `.alert` is an error, `.warning` a warning,
+//! `.notice` always printed, `.diag` printed in diagnostic mode only (`haproxy -dD`).
 
 use crate::diagnostics::{Diagnostics, Span};
 
@@ -123,11 +125,17 @@ impl Blocks {
             }
             ".diag" | ".notice" | ".warning" | ".alert" => {
                 if self.active() {
-                    let msg = rest.join(" ");
+                    // One argument, as HAProxy 2.6 (a message with spaces is quoted).
+                    if let Some(extra) = rest.get(1) {
+                        diags.error(span, format!("Unexpected argument '{extra}' for '{kw}'. Use quotes if the message should contain spaces."));
+                        return true;
+                    }
+                    let msg = rest.first().cloned().unwrap_or_default();
                     match kw {
                         ".alert" => diags.error(span, msg),
                         ".warning" => diags.warning(span, msg),
-                        _ => {}
+                        ".notice" => diags.notice(span, msg),
+                        _ => diags.diag(span, msg),
                     }
                 }
             }

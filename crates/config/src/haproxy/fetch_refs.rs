@@ -1,7 +1,10 @@
 //! Fetches that name a backend or a server — `nbsrv([B])`, `connslots([B])`,
 //! `srv_is_up([B/]S)` — checked once every proxy is read, as HAProxy 2.6 resolves them when it
 //! starts: a named backend must exist (a frontend is not one), a server must be in it, and
-//! without a backend argument the proxy the rule is in must be a backend.
+//! without a backend argument the proxy the rule is in must be a backend. Fetch and converter
+//! arguments naming a stick table (`table_cnt([T])`, `src_conn_rate([T])`,
+//! `table_http_req_rate(T)`...) likewise: a proxy with a `stick-table` of that name or a
+//! `peers` section's table, or without the argument the rule's own proxy's table.
 
 use crate::diagnostics::{Diagnostics, Span};
 use crate::model::{Proxy, ProxyKind};
@@ -16,12 +19,51 @@ pub struct Use {
     pub span: Span,
 }
 
-pub fn check(uses: &[Use], proxies: &[Proxy], diags: &mut Diagnostics) {
+pub fn check(uses: &[Use], proxies: &[Proxy], peers_tables: &[String], diags: &mut Diagnostics) {
     for u in uses {
-        if let Err(e) = one(u, proxies) {
+        let checked = match &u.r.table {
+            Some(t) => table(u, t, proxies, peers_tables),
+            None => one(u, proxies),
+        };
+        if let Err(e) = checked {
             diags.error(&u.span, e);
         }
     }
+}
+
+/// A table argument: HAProxy 2.6's words when the table is not found.
+fn table(
+    u: &Use,
+    t: &fulcrum_sample::expr::TableUse,
+    proxies: &[Proxy],
+    peers_tables: &[String],
+) -> Result<(), String> {
+    let name = u.r.arg.as_deref().unwrap_or(&u.proxy);
+    let found = match u.r.arg.as_deref() {
+        Some(n) => {
+            proxies
+                .iter()
+                .any(|p| p.name == n && p.stick_table.is_some())
+                || peers_tables.iter().any(|t| t == n)
+        }
+        None => proxies
+            .iter()
+            .any(|p| p.name == u.proxy && p.kind == u.kind && p.stick_table.is_some()),
+    };
+    if found {
+        return Ok(());
+    }
+    let of = match t.conv {
+        Some(c) => format!(
+            "conversion keyword '{c}' for sample fetch keyword '{}'",
+            u.r.fetch
+        ),
+        None => format!("sample fetch keyword '{}'", u.r.fetch),
+    };
+    Err(format!(
+        "unable to find table '{name}' referenced in arg {} of {of}",
+        t.pos
+    ))
 }
 
 fn one(u: &Use, proxies: &[Proxy]) -> Result<(), String> {
@@ -133,6 +175,39 @@ mod tests {
             e.len() == 1 && e[0].contains("unable to find server 'x' in proxy 'b2'"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn tables_resolve_as_haproxy() {
+        let cfg = |fe_rule: &str| {
+            format!("frontend f\n bind 127.0.0.1:3\n {fe_rule}\n default_backend b\nbackend b\n stick-table type ip size 10 store conn_rate(10s),gpc(2)\n server s 127.0.0.1:1\npeers p\n peer a 127.0.0.1:5\n table t type ip size 5\n")
+        };
+        for ok in [
+            "http-request set-header X %[table_cnt(b)]/%[table_avl(p/t)]",
+            "http-request set-header X %[src_conn_rate(b)]%[sc0_conn_rate]%[sc_conn_rate(0)]",
+            "http-request set-header X %[src,table_conn_rate(b)]%[src,table_gpt(0,b)]",
+            "http-request deny if { table_cnt(b) gt 0 }",
+        ] {
+            assert_eq!(errors(&cfg(ok)), Vec::<String>::new(), "{ok}");
+        }
+        // Refused by haproxy 2.6 -c with the same words.
+        for (bad, says) in [
+            ("http-request set-header X %[table_cnt]", "unable to find table 'f' referenced in arg 1 of sample fetch keyword 'table_cnt'"),
+            ("http-request set-header X %[table_avl(nope)]", "unable to find table 'nope' referenced in arg 1 of sample fetch keyword 'table_avl'"),
+            ("http-request set-header X %[src_conn_rate]", "unable to find table 'f' referenced in arg 1 of sample fetch keyword 'src_conn_rate'"),
+            ("http-request set-header X %[sc0_conn_rate(nope)]", "unable to find table 'nope' referenced in arg 1 of sample fetch keyword 'sc0_conn_rate'"),
+            ("http-request set-header X %[sc_conn_rate(0,nope)]", "unable to find table 'nope' referenced in arg 2 of sample fetch keyword 'sc_conn_rate'"),
+            ("http-request set-header X %[src_get_gpc(0,nope)]", "unable to find table 'nope' referenced in arg 2 of sample fetch keyword 'src_get_gpc'"),
+            ("http-request set-header X %[src,table_conn_rate(nope)]", "unable to find table 'nope' referenced in arg 1 of conversion keyword 'table_conn_rate' for sample fetch keyword 'src'"),
+            ("http-request set-header X %[src,table_gpt(0,nope)]", "unable to find table 'nope' referenced in arg 2 of conversion keyword 'table_gpt' for sample fetch keyword 'src'"),
+            ("http-request deny if { table_cnt(nope) gt 0 }", "unable to find table 'nope'"),
+        ] {
+            let e = errors(&cfg(bad));
+            assert!(e.len() == 1 && e[0].contains(says) && e[0].contains("t.cfg:8"), "{bad}: {e:?}");
+        }
+        // A backend's own table without the argument.
+        let be = "backend b2\n stick-table type ip size 3\n http-request set-header X %[table_avl]%[src_conn_cnt]\n server s 127.0.0.1:1\n";
+        assert_eq!(errors(be), Vec::<String>::new());
     }
 
     #[test]

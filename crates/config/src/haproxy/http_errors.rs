@@ -14,10 +14,23 @@ pub struct HttpErrors {
     pub files: Vec<ErrorFile>,
 }
 
-/// The statuses HAProxy lets an error file replace.
+/// The statuses HAProxy 2.6 has a page for (`http_err_codes`), which an error file may
+/// replace.
 const CODES: &[u16] = &[
-    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 425, 429, 500, 501, 502, 503, 504,
+    200, 400, 401, 403, 404, 405, 407, 408, 410, 413, 421, 422, 425, 429, 500, 501, 502, 503, 504,
 ];
+
+/// The status of a reply made from the error pages (`how`: `default-errorfiles`, which a
+/// plain `deny`/`tarpit` means, or `errorfiles`) must be one HAProxy 2.6 has a page for:
+/// it refuses the configuration otherwise (`deny_status 418`).
+pub(in crate::haproxy) fn check_page_status(status: u16, how: &str) -> Result<(), String> {
+    if CODES.contains(&status) {
+        return Ok(());
+    }
+    Err(format!(
+        "status code '{status}' not handled by default with '{how}' argument (HAProxy 2.6 has pages for {CODES:?})"
+    ))
+}
 
 pub(super) fn status(text: &str, what: &str) -> Result<u16, String> {
     let status: u16 = number(text, what)?;

@@ -37,6 +37,7 @@ pub mod ssl;
 mod ssl_global;
 mod suggest;
 mod tcp_check;
+mod tcp_mode;
 mod tcp_rules;
 mod userlist;
 mod var_reads;
@@ -135,8 +136,11 @@ pub struct Parser {
     userlists: Vec<crate::model_userlist::Userlist>,
     /// Problems found when a userlist section closed (reported by `take_userlists`).
     userlist_diags: Diagnostics,
-    /// Fetches naming a backend or server (`nbsrv(B)`...), checked once every proxy is read.
+    /// Fetches naming a backend, a server or a stick table (`nbsrv(B)`, `table_cnt(T)`...),
+    /// checked once every proxy is read.
     fetch_refs: Vec<fetch_refs::Use>,
+    /// The `peers` sections' table names (`SECTION/NAME`), kept when they are taken.
+    peers_tables: Vec<String>,
     /// Variables read and set, for the warning about ones read that nothing sets.
     var_reads: var_reads::VarReads,
 }
@@ -172,6 +176,7 @@ impl Parser {
             http_errors: Vec::new(),
             pending_errorfiles: Vec::new(),
             fetch_refs: Vec::new(),
+            peers_tables: Vec::new(),
             var_reads: Default::default(),
             userlists: Vec::new(),
             userlist_diags: Diagnostics::new(),
@@ -261,6 +266,7 @@ impl Parser {
         http_errors::resolve_rules(&mut self.proxies, &self.http_errors, diags);
         rules::conn::warn_h2(&self.proxies, diags);
         rules::conn::warn_nice(&self.proxies, diags);
+        tcp_mode::warn_http_rules(&self.proxies, diags);
         // advice beyond HAProxy's: not under `zero-warning`, which would refuse a configuration
         // haproxy starts
         if self.global.zero_warning.is_none() {
@@ -274,7 +280,7 @@ impl Parser {
             .filter_map(|c| cache::close(c, diags))
             .collect();
         cache::check_references(&cache_names, &self.proxies, diags);
-        fetch_refs::check(&self.fetch_refs, &self.proxies, diags);
+        fetch_refs::check(&self.fetch_refs, &self.proxies, &self.peers_tables, diags);
         // `tune.comp.maxlevel` is global, wherever it was written
         for c in self
             .proxies
@@ -312,6 +318,7 @@ impl Parser {
                 }
             }
         }
+        proxy::mark_rule_slots(&mut self.proxies);
         // `log global` stands for the global log targets, wherever `global` was written.
         for p in &mut self.proxies {
             if p.logs.iter().any(|l| l.address == "global") {
@@ -342,7 +349,12 @@ impl Parser {
     /// The `peers` sections, once every file is read.
     pub fn take_peers(&mut self) -> Vec<crate::model::Peers> {
         self.close_section();
-        std::mem::take(&mut self.peers)
+        let peers = std::mem::take(&mut self.peers);
+        self.peers_tables = peers
+            .iter()
+            .flat_map(|p| p.tables.iter().map(|(n, _)| n.clone()))
+            .collect();
+        peers
     }
 
     /// The `cluster` section, once every file is read.

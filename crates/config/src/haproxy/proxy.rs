@@ -13,6 +13,7 @@ use crate::model::{
 };
 
 mod capture;
+pub(super) use capture::mark_rule_slots;
 mod known;
 use known::*;
 

@@ -1328,7 +1328,7 @@ fn conditional_blocks() {
     assert!(e[0].contains("not closed"), "{e:?}");
     let e = errors(&format!("{TIMEOUTS}.endif\n"));
     assert!(e[0].contains("without a matching"), "{e:?}");
-    let e = errors(&format!("{TIMEOUTS}.if 1\n.alert stop here\n.endif\n"));
+    let e = errors(&format!("{TIMEOUTS}.if 1\n.alert \"stop here\"\n.endif\n"));
     assert!(e[0].contains("stop here"), "{e:?}");
     let e = errors(&format!("{TIMEOUTS}.if nosuch(1)\n.endif\n"));
     assert!(e[0].contains("unknown conditional predicate"), "{e:?}");
@@ -1450,6 +1450,13 @@ fn capture_action() {
         "{TIMEOUTS}backend b\n http-response capture status id 0\n"
     ))
     .is_empty());
+    // `capture ... id N` naming a header slot marks it as filled by rules (its own rules
+    // and any backend's), so that the rule's value replaces the header's, as haproxy's.
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind :80\n capture request header Host len 5\n capture request header X-A len 5\n capture response header X-S len 5\n capture response header X-T len 5\n http-request capture path id 1\n default_backend b\nbackend b\n http-response capture status id 0\n"
+    ));
+    let marked: Vec<bool> = c.proxies[0].captures.iter().map(|c| c.sample).collect();
+    assert_eq!(marked, [false, true, true, false]);
 }
 
 #[test]
@@ -1645,7 +1652,7 @@ fn reg_test_audit_refusals_as_haproxy() {
         "{e:?}"
     );
     let w = warnings(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n acl p path /x\n http-response set-header a 1 if p\n http-after-response set-header b 1 if !{{ url_beg /x }}\n"
+        "{TIMEOUTS}frontend f\n mode http\n bind :80\n acl p path /x\n http-response set-header a 1 if p\n http-after-response set-header b 1 if !{{ url_beg /x }}\n"
     ));
     assert_eq!(w.len(), 2, "{w:?}");
     assert!(w[0].contains("acl 'p' will never match"), "{w:?}");
@@ -1653,4 +1660,82 @@ fn reg_test_audit_refusals_as_haproxy() {
         w[1].contains("anonymous acl will never match because it uses keyword 'url_beg'"),
         "{w:?}"
     );
+}
+
+#[test]
+fn statuses_without_a_page_are_refused_as_haproxy() {
+    // haproxy 2.6 -c: refused where the answer is one of its pages (a plain deny/tarpit,
+    // `default-errorfiles`, `errorfiles`), accepted with a response of the rule's own or
+    // with the `status` word (an empty answer).
+    let fe = |rule: &str| {
+        format!(
+            "{TIMEOUTS}http-errors ee\n errorfile 403 /dev/null\nfrontend f\n bind :80\n {rule}\n"
+        )
+    };
+    for bad in [
+        "http-request deny deny_status 418",
+        "http-request deny deny_status 505",
+        "http-request tarpit deny_status 418",
+        "http-response deny deny_status 418",
+        "http-request return status 418 default-errorfiles",
+        "http-request deny deny_status 418 errorfiles ee",
+    ] {
+        let e = errors(&fe(bad));
+        assert!(
+            e.len() == 1
+                && e[0].contains("status code '")
+                && e[0].contains("not handled by default"),
+            "{bad}: {e:?}"
+        );
+    }
+    for ok in [
+        "http-request deny deny_status 418 content-type text/plain string hi",
+        "http-request deny deny_status 418 hdr x y",
+        "http-request deny deny_status 418 content-type text/plain",
+        "http-request deny status 418",
+        "http-request tarpit status 418",
+        "http-request return status 418",
+        "http-request deny deny_status 421",
+        "http-request deny deny_status 422",
+        "http-response deny if { status 500 }",
+        "errorfile 421 /dev/null",
+    ] {
+        assert_eq!(errors(&fe(ok)), Vec::<String>::new(), "{ok}");
+    }
+    // The `status` word: an empty answer; `deny_status`: the page.
+    let c = ok(&fe("http-request deny status 403"));
+    assert!(matches!(
+        c.proxies[0].http_request[0].action,
+        HttpAction::DenyReply(_)
+    ));
+    let c = ok(&fe("http-request deny deny_status 403"));
+    assert!(matches!(
+        c.proxies[0].http_request[0].action,
+        HttpAction::Deny { status: Some(403) }
+    ));
+}
+
+#[test]
+fn preprocessor_messages_as_haproxy() {
+    let l = load(&format!(
+        "{TIMEOUTS}.notice \"hello there\"\n.diag \"only with -dD\"\n.warning careful\n.if 0\n.notice hidden\n.endif\n.notice\n"
+    ));
+    let all: Vec<String> = l.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        all,
+        [
+            "t.cfg:5: notice: hello there",
+            "t.cfg:7: warning: careful",
+            "t.cfg:11: notice: ",
+        ]
+    );
+    assert!(l.is_ok());
+    assert_eq!(l.diagnostics.warnings().count(), 1);
+    // One argument, as haproxy 2.6 -c: "Unexpected argument 'there' for '.notice'..."
+    let e = errors(&format!("{TIMEOUTS}.notice hello there\n"));
+    assert_eq!(e, ["t.cfg:5: error: Unexpected argument 'there' for '.notice'. Use quotes if the message should contain spaces."]);
+    let e = errors(&format!("{TIMEOUTS}.alert \"stop here\"\n"));
+    assert_eq!(e, ["t.cfg:5: error: stop here"]);
+    // `.notice` is not a warning: `zero-warning` lets it through.
+    assert!(load(&format!("global\n zero-warning\n{TIMEOUTS}.notice \"x\"\n")).is_ok());
 }

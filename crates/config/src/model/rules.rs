@@ -297,7 +297,9 @@ pub struct Capture {
     pub response: bool,
     pub name: String,
     pub len: usize,
-    /// A slot an `http-request capture SAMPLE len N` rule fills (`name` is empty).
+    /// A slot a rule fills: one of `http-request capture SAMPLE len N` or `declare capture`
+    /// (`name` is empty), or a header slot a `capture SAMPLE id N` rule names (the rule's
+    /// value, when it has one, replaces the header's).
     pub sample: bool,
 }
 

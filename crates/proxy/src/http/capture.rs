@@ -3,7 +3,9 @@
 //! of `log-format`), with `"`, `#`, `{`, `|`, `}` and non-printable bytes as `#XX`.
 //! A slot of an `http-request capture SAMPLE len N` rule, or one of `declare capture
 //! request|response len N` filled by `http-request|http-response capture SAMPLE id N`,
-//! holds the value the rule took (per request, in [`Samples`]).
+//! holds the value the rule took (per request, in [`Samples`]). A `capture SAMPLE id N`
+//! rule naming a header slot overwrites it too, as HAProxy 2.6 (it captures the headers
+//! before its rules run): the rule's value, once taken, is the slot's.
 
 use super::message::Message;
 use fulcrum_config::model::Capture;
@@ -33,23 +35,38 @@ impl Samples {
     }
 }
 
-/// A frontend's captures, by side: (header name, or empty for a rule's slot; length).
+/// A frontend's captures, by side.
 #[derive(Debug, Default)]
 pub struct Captures {
-    req: Vec<(Vec<u8>, usize)>,
-    res: Vec<(Vec<u8>, usize)>,
-    /// Request slots filled by `http-request capture` rules.
+    req: Vec<Slot>,
+    res: Vec<Slot>,
+    /// Slots rules fill (`http-request|http-response capture`).
     samples: usize,
     /// `capture cookie NAME len N`: (NAME, N).
     cookie: Option<(Vec<u8>, usize)>,
+}
+
+/// One capture slot.
+#[derive(Debug)]
+struct Slot {
+    /// The header it captures (lower-case), or empty for a slot only rules fill.
+    name: Vec<u8>,
+    len: usize,
+    /// Whether a rule fills it: a rule's value, once taken, replaces the header's (as
+    /// HAProxy, which captures the headers before its rules run).
+    rules: bool,
 }
 
 impl Captures {
     pub fn new(list: &[Capture]) -> Captures {
         let mut c = Captures::default();
         for cap in list {
-            let spec = (cap.name.to_ascii_lowercase().into_bytes(), cap.len);
-            if cap.sample {
+            let spec = Slot {
+                name: cap.name.to_ascii_lowercase().into_bytes(),
+                len: cap.len,
+                rules: cap.sample || cap.name.is_empty(),
+            };
+            if spec.rules {
                 c.samples += 1;
             }
             if cap.response {
@@ -113,7 +130,7 @@ impl Captures {
         self.req.is_empty() && self.res.is_empty()
     }
 
-    /// Whether `http-request capture` rules fill some request slots.
+    /// Whether `http-request|http-response capture` rules fill some slots.
     pub fn has_samples(&self) -> bool {
         self.samples > 0
     }
@@ -126,7 +143,7 @@ impl Captures {
         }
     }
 
-    /// Slot `i`'s value: the rule's sample for a rule slot, else the header's last value.
+    /// Slot `i`'s value: the value a rule took for it, else the header's last value.
     fn value<'a>(
         &'a self,
         response: bool,
@@ -139,13 +156,17 @@ impl Captures {
         } else {
             (&self.req, i)
         };
-        let (name, len) = &specs[i];
-        let v: &[u8] = if name.is_empty() {
-            samples.get(at)?.as_deref()?
-        } else {
-            m?.headers(name).last()?
+        let slot = &specs[i];
+        let taken = slot
+            .rules
+            .then(|| samples.get(at).and_then(|v| v.as_deref()))
+            .flatten();
+        let v: &[u8] = match taken {
+            Some(v) => v,
+            None if slot.name.is_empty() => return None,
+            None => m?.headers(&slot.name).last()?,
         };
-        Some(&v[..v.len().min(*len)])
+        Some(&v[..v.len().min(slot.len)])
     }
 
     /// The `{...}` block of one side (`response`), or `None` when that side captures nothing.
@@ -257,6 +278,43 @@ mod tests {
         assert_eq!(caps.slot(false, 0, Some(&m), &[]), Some(&b"examp"[..]));
         assert_eq!(caps.slot(false, 1, Some(&m), &[]), Some(&b"a|b\"c"[..]));
         assert_eq!(caps.slot(false, 2, Some(&m), &[]), None);
+    }
+
+    #[test]
+    fn a_rule_value_replaces_a_header_capture() {
+        let caps = Captures::new(&[
+            Capture {
+                response: false,
+                name: "Host".into(),
+                len: 4,
+                sample: true,
+            },
+            Capture {
+                response: false,
+                name: "X-A".into(),
+                len: 4,
+                sample: false,
+            },
+        ]);
+        assert!(caps.has_samples());
+        let mut m = Message::new();
+        let _ = m.parse_request(b"GET / HTTP/1.1\r\nHost: example.com\r\nX-A: 1\r\n\r\n");
+        let samples = caps.new_samples();
+        // No value taken yet: the header's.
+        let none = samples.lock().map(|g| g.clone()).unwrap_or_default();
+        assert_eq!(caps.slot(false, 0, Some(&m), &none), Some(&b"exam"[..]));
+        samples.set(false, 0, b"Mozilla".to_vec());
+        samples.set(false, 1, b"zz".to_vec());
+        let taken = samples.lock().map(|g| g.clone()).unwrap_or_default();
+        assert_eq!(caps.slot(false, 0, Some(&m), &taken), Some(&b"Mozi"[..]));
+        // A slot no rule names keeps its header.
+        assert_eq!(caps.slot(false, 1, Some(&m), &taken), Some(&b"1"[..]));
+        samples.set(false, 0, Vec::new());
+        let empty = samples.lock().map(|g| g.clone()).unwrap_or_default();
+        assert_eq!(
+            caps.block_with(Some(&m), &empty, false).as_deref(),
+            Some("{|1}")
+        );
     }
 
     #[test]

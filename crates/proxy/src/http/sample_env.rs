@@ -227,19 +227,6 @@ fn pick<'a>(values: impl Iterator<Item = &'a [u8]>, occ: Option<i64>) -> Option<
     usize::try_from(i).ok().and_then(|i| v.get(i).copied())
 }
 
-/// Header values split on commas (`hdr`), or whole lines (`fhdr`).
-fn values<'a>(m: &'a Message, name: &'a [u8], split: bool) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
-    for line in m.headers(name) {
-        if split {
-            out.extend(line.split(|&b| b == b',').map(super::message::trim));
-        } else {
-            out.push(line);
-        }
-    }
-    out
-}
-
 /// Cookie `name`'s values in `Cookie` (request) or `Set-Cookie` (response) headers.
 fn cookies<'a>(m: &'a Message, header: &'a [u8], name: &'a [u8]) -> Vec<&'a [u8]> {
     let mut out = Vec::new();
@@ -473,6 +460,12 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
     }
 
     fn fetch_each(&self, f: &Fetch, each: &mut dyn FnMut(Value) -> bool) -> bool {
+        // an ACL tries every value of the header as an address, as haproxy's
+        if matches!(f.kw.name, "req.hdr_ip" | "hdr_ip") && f.args.len() <= 1 {
+            let Some(req) = self.req else { return false };
+            let all = values(req, str_arg_of(f), true);
+            return all.into_iter().filter_map(headers::parse).any(each);
+        }
         match self.all_values(f) {
             Some(all) => all.into_iter().any(|v| each(Value::Str(v))),
             None => self.fetch(f).is_some_and(each),
@@ -543,7 +536,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
 }
 
 mod headers;
-use headers::{fhdr_cnt, hdr_cnt};
+use headers::{fhdr_cnt, hdr_cnt, values};
 mod vars;
 
 mod auth;

@@ -343,6 +343,11 @@ impl CounterTable {
         c.expires = expire.map(|e| now + e);
     }
 
+    /// How many entries are live (`table_cnt`, `show table`'s `used:`).
+    pub fn live_count(&self, now: Instant) -> usize {
+        self.entries.values().filter(|c| self.alive(now, c)).count()
+    }
+
     /// The live keys (the runtime socket's `show table`).
     pub fn keys(&self, now: Instant) -> Vec<Vec<u8>> {
         self.entries

@@ -111,6 +111,8 @@ fn build_scoped(
     };
     let mut backends = HashMap::new();
     for p in config.backends() {
+        // (a table fetch without its table argument reads this proxy's: `table_refs`)
+        let _own = fulcrum_sample::table_refs::own_table(&p.name);
         backends.insert(
             p.name.clone(),
             Arc::new(build_backend(config, p, old, &cx)?),
@@ -128,6 +130,7 @@ fn build_scoped(
             .collect(),
     );
     for p in config.backends().filter(|p| !p.kind.is_frontend()) {
+        let _own = fulcrum_sample::table_refs::own_table(&p.name);
         if !p.tcp_rules.content.is_empty() {
             let rules = tcp_phase(
                 p,
@@ -145,6 +148,7 @@ fn build_scoped(
         .backends()
         .filter(|p| !p.tcp_rules.response.is_empty())
     {
+        let _own = fulcrum_sample::table_refs::own_table(&p.name);
         let rules = tcp_phase(
             p,
             &p.tcp_rules.response,
@@ -159,6 +163,7 @@ fn build_scoped(
     let mut frontends = HashMap::new();
     let by_name = Arc::new(backends.clone());
     for p in config.frontends() {
+        let _own = fulcrum_sample::table_refs::own_table(&p.name);
         let find = |name: &str| {
             backends
                 .get(name)

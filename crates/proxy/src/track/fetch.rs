@@ -2,7 +2,8 @@
 //! `sc<N>_<what>([T])` read the entry slot N tracks, `src_<what>([T])` the client address's
 //! entry; the array forms `sc_get_gpt(IDX,N[,T])`, `sc_get_gpc`, `sc_gpc_rate`, `sc_inc_gpc`,
 //! `sc_clr_gpc` and their `src_*(IDX,T)` siblings; `table_<what>(T)` and `table_gpt(IDX,T)`
-//! converters on a key. A type the table does not store has no value, as HAProxy's.
+//! converters on a key; `table_cnt([T])`, `table_avl([T])`. A type the table does not store
+//! has no value, as HAProxy's.
 
 use super::{Table, Tables, Tracking};
 use crate::persist::track::{Data, Event};
@@ -127,6 +128,19 @@ impl Counters<'_> {
     /// table does not store that data; an unknown key reads 0 (`src_*`).
     pub fn fetch(&self, f: &Fetch, src: SocketAddr) -> Option<Value> {
         let name = f.kw.name;
+        if let "table_cnt" | "table_avl" = name {
+            // HAProxy's `t->current` and `t->size - t->current`.
+            let table = match f.args.first() {
+                Some(_) => self.named(f, 0)?,
+                None => self.own?.clone(),
+            };
+            let used = table.live_len(Instant::now()) as u64;
+            return Some(int(if name == "table_cnt" {
+                used
+            } else {
+                table.size().saturating_sub(used)
+            }));
+        }
         // (slot, what, array index, position of the table argument)
         let (slot, what, idx, table_arg) = if let Some(w) = name.strip_prefix("src_") {
             let array = matches!(

@@ -100,3 +100,44 @@ pub(super) fn new_request_slot(
     });
     Ok(slot)
 }
+
+/// `capture SAMPLE id N` rules that name a `capture request|response header` slot: HAProxy
+/// captures the headers before its rules run, and the rule then overwrites the slot with its
+/// sample (when the sample has a value). Such a slot is marked `sample` so that the data
+/// plane keeps rule values for it. A backend's rules fill the slots of whichever frontend the
+/// request came through: the ids they name are marked in every frontend.
+pub fn mark_rule_slots(proxies: &mut [crate::model::Proxy]) {
+    use crate::model::HttpAction;
+    fn ids(p: &crate::model::Proxy) -> impl Iterator<Item = (bool, usize)> + '_ {
+        [&p.http_request, &p.http_response, &p.http_after_response]
+            .into_iter()
+            .flatten()
+            .filter_map(|r| match &r.action {
+                HttpAction::Capture {
+                    len: usize::MAX,
+                    slot,
+                    response,
+                    ..
+                } => Some((*response, *slot)),
+                _ => None,
+            })
+    }
+    let from_backends: Vec<(bool, usize)> = proxies
+        .iter()
+        .filter(|p| !p.kind.is_frontend())
+        .flat_map(ids)
+        .collect();
+    for p in proxies.iter_mut().filter(|p| p.kind.is_frontend()) {
+        let named: Vec<(bool, usize)> = ids(p).chain(from_backends.iter().copied()).collect();
+        for (response, id) in named {
+            if let Some(c) = p
+                .captures
+                .iter_mut()
+                .filter(|c| c.response == response)
+                .nth(id)
+            {
+                c.sample = true;
+            }
+        }
+    }
+}

@@ -109,16 +109,8 @@ pub(super) fn deny_action(line: &Line<'_>, request: bool) -> Result<(HttpAction,
     // HAProxy 2.6: 403 for a request, 502 for a response
     let dflt = if request { 403 } else { 502 };
     let (status, content_type, body, headers, i) = response_options(line, request, dflt, "deny")?;
-    if matches!(body, ReturnBody::None) && headers.is_empty() && content_type.is_none() {
-        let status = if line
-            .args_from(2)
-            .iter()
-            .any(|w| w == "deny_status" || w == "status")
-        {
-            Some(status)
-        } else {
-            None
-        };
+    if own_page(line, i, &body, &headers, &content_type, status)? {
+        let status = option_word(line, i, "deny_status").then_some(status);
         return Ok((HttpAction::Deny { status }, i));
     }
     Ok((
@@ -138,15 +130,49 @@ pub(super) fn tarpit_action(line: &Line<'_>, request: bool) -> Result<(HttpActio
         return Err("'tarpit' is only valid in 'http-request'".into());
     }
     let (status, content_type, body, headers, i) = response_options(line, request, 500, "deny")?;
-    let reply =
-        (!matches!(body, ReturnBody::None) || !headers.is_empty() || content_type.is_some())
-            .then_some(Reply {
-                status,
-                content_type,
-                body,
-                headers,
-            });
+    let reply = (!own_page(line, i, &body, &headers, &content_type, status)?).then_some(Reply {
+        status,
+        content_type,
+        body,
+        headers,
+    });
     Ok((HttpAction::Tarpit { status, reply }, i))
+}
+
+/// Whether word `word` is one of the response options (words 2 to `end`), not a value.
+fn option_word(line: &Line<'_>, end: usize, word: &str) -> bool {
+    let mut i = 2;
+    while i < end {
+        match line.arg(i) {
+            Some(w) if w == word => return true,
+            Some("hdr") => i += 3,
+            Some("default-errorfiles") => i += 1,
+            _ => i += 2,
+        }
+    }
+    false
+}
+
+/// Whether a `deny`/`tarpit` answers with HAProxy's own page for its status: no payload, no
+/// `hdr` and no `content-type`, its status given as `deny_status` or not at all (with the
+/// `status` word, HAProxy 2.6 answers the status empty, as with a `content-type` alone).
+/// HAProxy 2.6 refuses a status it has no page for there (`deny_status 418`).
+fn own_page(
+    line: &Line<'_>,
+    end: usize,
+    body: &ReturnBody,
+    headers: &[(String, String)],
+    content_type: &Option<String>,
+    status: u16,
+) -> Result<bool, String> {
+    let own = matches!(body, ReturnBody::None)
+        && headers.is_empty()
+        && content_type.is_none()
+        && !option_word(line, end, "status");
+    if own {
+        super::super::http_errors::check_page_status(status, "default-errorfiles")?;
+    }
+    Ok(own)
 }
 
 pub(super) fn return_action(line: &Line<'_>, request: bool) -> Result<(HttpAction, usize), String> {
@@ -192,6 +218,7 @@ pub(in crate::haproxy) fn response_options_from(
     let mut content_type = None;
     let mut body = ReturnBody::None;
     let mut headers = Vec::new();
+    let mut default_errorfiles = false;
     while let Some(w) = line.arg(i) {
         match w {
             // resolved once every `http-errors` section is read (`http_errors::resolve_rules`)
@@ -238,7 +265,10 @@ pub(in crate::haproxy) fn response_options_from(
                 };
                 i += 2;
             }
-            "default-errorfiles" => i += 1,
+            "default-errorfiles" => {
+                default_errorfiles = true;
+                i += 1;
+            }
             "hdr" => {
                 let n = line.need(i + 1, "a header name")?.to_string();
                 let v = line.need(i + 2, "a header value")?.to_string();
@@ -262,6 +292,14 @@ pub(in crate::haproxy) fn response_options_from(
         && !matches!(body, ReturnBody::Errorfile(_) | ReturnBody::Errorfiles(_))
     {
         return Err(format!("'{what}' with a body needs a 'content-type'"));
+    }
+    // A page of HAProxy's own (`default-errorfiles`; a `deny`/`tarpit` without a response:
+    // see `own_page`).
+    if matches!(body, ReturnBody::None) && default_errorfiles {
+        super::super::http_errors::check_page_status(status, "default-errorfiles")?;
+    }
+    if matches!(body, ReturnBody::Errorfiles(_)) {
+        super::super::http_errors::check_page_status(status, "errorfiles")?;
     }
     Ok((status, content_type, body, headers, i))
 }

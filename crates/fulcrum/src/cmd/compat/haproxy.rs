@@ -75,6 +75,8 @@ pub fn parse(args: &[String]) -> Result<HaproxyArgs, String> {
                     a.terminate_pids.extend(pids);
                 }
             }
+            // diagnostic mode: `.diag` messages are printed
+            "-dD" => fulcrum_config::show_diag(true),
             "-d" | "-db" | "-dM" | "-dr" | "-dV" | "-dW" | "-V" | "-q" | "-de" | "-dp" | "-dS"
             | "-dk" => {}
             "-x" => a.expose_socket = Some(PathBuf::from(value(args, &mut i, flag)?)),

@@ -3,9 +3,9 @@
 //! `smp_fetch_hdr_ip` reads it — a whole dotted IPv4 address (its `url2ipv4`: up to three
 //! digits an octet, leading zeros allowed), the same followed by `:PORT` (0-65535), or a
 //! whole IPv6 address without brackets; anything else has no value — and the counts
-//! `hdr_cnt`/`fhdr_cnt` without a name (every header, as its HTTP/1 parser keeps them).
+//! `hdr_cnt`/`fhdr_cnt` without a name (every header, as its HTTP/1 parser keeps them), and
+//! the header values every header fetch reads (`Connection` without `close`/`keep-alive`).
 
-use super::values;
 use crate::http::message::Message;
 use fulcrum_sample::Value;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -114,8 +114,42 @@ pub(super) fn fhdr_cnt(m: &Message, name: &[u8]) -> i64 {
             })
             .count() as i64
     } else {
-        m.headers(name).count() as i64
+        values(m, name, false).len() as i64
     }
+}
+
+/// Header values split on commas (`hdr`), or whole lines (`fhdr`). `Connection` as HAProxy's
+/// HTTP/1 parser keeps it: without its `close`/`keep-alive` tokens, a line left empty gone (a
+/// line keeping several tokens is read as written).
+pub(super) fn values<'a>(m: &'a Message, name: &'a [u8], split: bool) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    let conn = name.eq_ignore_ascii_case(b"connection");
+    for line in m.headers(name) {
+        let tokens = line.split(|&b| b == b',').map(crate::http::message::trim);
+        if !conn {
+            if split {
+                out.extend(tokens);
+            } else {
+                out.push(line);
+            }
+            continue;
+        }
+        let all = tokens.clone().count();
+        let kept: Vec<&[u8]> = tokens
+            .filter(|t| {
+                !t.is_empty()
+                    && !t.eq_ignore_ascii_case(b"close")
+                    && !t.eq_ignore_ascii_case(b"keep-alive")
+            })
+            .collect();
+        match (split, kept.len()) {
+            (true, _) => out.extend(kept),
+            (false, 0) => {}
+            (false, 1) if all > 1 => out.push(kept[0]),
+            (false, _) => out.push(line),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

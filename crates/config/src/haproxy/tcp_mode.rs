@@ -1,0 +1,54 @@
+//! `http-request`, `http-response` and `http-after-response` rules in a proxy in `mode tcp`:
+//! never run (a TCP stream has no HTTP messages), warned as HAProxy 2.6 warns, at the
+//! proxy's line ("'http-request' rules ignored for frontend 'f' as they require HTTP mode").
+
+use crate::diagnostics::Diagnostics;
+use crate::model::{Mode, Proxy, ProxyKind};
+
+pub fn warn_http_rules(proxies: &[Proxy], diags: &mut Diagnostics) {
+    for p in proxies.iter().filter(|p| p.mode == Mode::Tcp) {
+        let kind = match p.kind {
+            ProxyKind::Frontend => "frontend",
+            ProxyKind::Backend => "backend",
+            ProxyKind::Listen => "proxy",
+        };
+        for (rules, word) in [
+            (p.http_request.is_empty(), "http-request"),
+            (p.http_response.is_empty(), "http-response"),
+            (p.http_after_response.is_empty(), "http-after-response"),
+        ] {
+            if !rules {
+                diags.warning(
+                    &p.span,
+                    format!(
+                        "'{word}' rules ignored for {kind} '{}' as they require HTTP mode",
+                        p.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{load_sources, Source};
+
+    #[test]
+    fn http_rules_in_tcp_mode_are_warned_as_haproxy() {
+        let text = "defaults\n mode tcp\n timeout client 1s\n timeout server 1s\n timeout connect 1s\nfrontend f\n bind 127.0.0.1:3\n http-request deny if { path /x }\n http-response set-header X y\n default_backend b\nbackend b\n http-request set-header X y\n server s 127.0.0.1:1\nlisten l\n mode http\n bind 127.0.0.1:4\n http-request set-header X y\n server s 127.0.0.1:1\n";
+        let l = load_sources(&[Source {
+            name: "t.cfg",
+            text,
+        }]);
+        let w: Vec<String> = l.diagnostics.warnings().map(|d| d.to_string()).collect();
+        assert_eq!(
+            w,
+            [
+                "t.cfg:6: warning: 'http-request' rules ignored for frontend 'f' as they require HTTP mode",
+                "t.cfg:6: warning: 'http-response' rules ignored for frontend 'f' as they require HTTP mode",
+                "t.cfg:11: warning: 'http-request' rules ignored for backend 'b' as they require HTTP mode",
+            ]
+        );
+    }
+}
