@@ -166,6 +166,16 @@ impl Bridge {
             }
             tracing::error!("{line}");
         }
+        // `track`: the servers following this one, after its own line (as HAProxy)
+        if let (None, Some(generation)) = (ev.weight, proxy.generation()) {
+            let follow = crate::health_track::follow;
+            for (backend, line) in follow(&self.config, &generation, &ev.backend, &ev.server, ev.up) {
+                if let Some(l) = self.loggers.get(&backend) {
+                    l.send_level(if ev.up { NOTICE } else { ALERT }, &line);
+                }
+                tracing::warn!("{line}");
+            }
+        }
         if ev.weight.is_none() {
             self.publish();
         }
@@ -224,6 +234,7 @@ impl Bridge {
                         be.set_server_up(i, ev.up);
                         // disable-on-404: NOLB while UP (a DOWN server leaves it too)
                         be.set_server_stopping(i, ev.up && ev.stopping);
+                        crate::health_track::shutdown_sessions(&generation, be, i, ev.up);
                     }
                 }
             }

@@ -30,6 +30,7 @@ use std::sync::{Arc, Mutex};
 mod admin;
 mod group;
 mod history;
+mod limits;
 mod persistence;
 mod queue;
 mod retry;
@@ -75,11 +76,15 @@ pub struct Farm<P> {
     history: Mutex<History>,
     /// What the protocol above does with requests routed here (rules, error pages, ...).
     pub policy: P,
+    /// A server has `slowstart`: the balancer also rebuilds when a ramp moves (`farm/limits`).
+    slowstart: bool,
 }
 
 struct Lb {
     version: u64,
     alg: Option<Box<dyn Algorithm>>,
+    /// The servers' slow-start scales the algorithm was built with.
+    ramp: u64,
 }
 
 /// Why no server connection could be had; each maps to HAProxy's status and log flags.
@@ -91,6 +96,8 @@ pub enum NoServer {
     QueueTimeout,
     /// Every attempt failed (503, `SC`) or timed out (503, `sC`).
     ConnectFailed(ConnectFailure),
+    /// The server assigned has `redir PREFIX` (the HTTP session answers 302, `LC`).
+    Redirect,
 }
 
 impl NoServer {
@@ -104,6 +111,7 @@ impl NoServer {
             NoServer::Unavailable | NoServer::ConnectFailed(ConnectFailure::Refused) => {
                 Termination::new(Cause::Server, Phase::Connect)
             }
+            NoServer::Redirect => Termination::new(Cause::Local, Phase::Connect),
         }
     }
 }
@@ -139,6 +147,9 @@ pub struct Hints<'a> {
     pub priority: Option<(i32, i32)>,
     /// A server's `sni EXPR` evaluated on the request (None: no request to evaluate it on).
     pub sni: Option<&'a SniEval<'a>>,
+    /// An HTTP GET or HEAD request: a server with `redir PREFIX` answers it with a 302
+    /// instead of being connected to ([`NoServer::Redirect`]).
+    pub redirect: bool,
 }
 
 /// Evaluates a server's `sni EXPR` on the request being connected (None: no value).
@@ -158,6 +169,8 @@ pub struct Assigned<P> {
     pub index: usize,
     /// Its position in the backend's queue (`%bq`): 0 when it did not wait.
     pub queue_pos: u32,
+    /// The task noted as serving the server (`on-marked-down shutdown-sessions`).
+    session: Option<tokio::task::Id>,
 }
 
 impl<P> Assigned<P> {
@@ -178,7 +191,14 @@ impl<P> Drop for Waiting<'_, P> {
 
 impl<P> Drop for Assigned<P> {
     fn drop(&mut self) {
-        self.backend.servers[self.index].release();
+        let s = &self.backend.servers[self.index];
+        s.release();
+        if let Some(id) = self.session {
+            s.limits.session_end(id);
+        }
+        if s.limits.maxqueue().is_some() {
+            s.limits.freed.notify_one();
+        }
         self.backend.counters.end();
         self.backend.queue.wake();
     }
@@ -214,6 +234,7 @@ impl<P> Farm<P> {
         for s in &p.servers {
             s.set_owner(version.clone());
         }
+        let slowstart = p.servers.iter().any(|s| s.limits.has_slowstart());
         Farm {
             name: p.name,
             mode: p.mode,
@@ -223,6 +244,7 @@ impl<P> Farm<P> {
             lb: Mutex::new(Lb {
                 version: u64::MAX,
                 alg: None,
+                ramp: 0,
             }),
             version,
             timeouts: p.timeouts,
@@ -243,6 +265,7 @@ impl<P> Farm<P> {
             counters: p.counters,
             policy,
             history: Mutex::new(History::new(unix_now())),
+            slowstart,
         }
         .with_history()
     }
@@ -321,7 +344,9 @@ impl<P> Farm<P> {
             Err(p) => p.into_inner(),
         };
         let v = self.version.load(Ordering::Acquire);
-        if lb.version != v || lb.alg.is_none() {
+        let ramp = self.ramp_signature();
+        if lb.version != v || lb.alg.is_none() || lb.ramp != ramp {
+            lb.ramp = ramp;
             let g = self.group();
             lb.alg = if g.is_empty() {
                 None
@@ -365,6 +390,7 @@ impl<P> Farm<P> {
             backend: self.clone(),
             index,
             queue_pos: 0,
+            session: self.servers[index].limits.session_start(),
         }
     }
 
@@ -390,10 +416,14 @@ impl<P> Farm<P> {
             })
         };
         if let Some(index) = hints.prefer.filter(|i| persistable(i) && avoid != Some(*i)) {
-            // Persistence: HAProxy queues on the server itself when it is full; fulcrum sends
-            // the request anyway (the server's maxconn is not enforced for persistent requests).
-            self.servers[index].take();
-            return Ok(self.assigned(index, new_session));
+            // Persistence: HAProxy queues on the server itself when it is full. fulcrum does
+            // so for a server with `maxqueue` (`farm/limits`); without one it sends the
+            // request anyway (the server's maxconn is not enforced for persistent requests).
+            match self.wait_for_server(index, hints.force).await {
+                limits::Wait::Taken => return Ok(self.assigned(index, new_session)),
+                limits::Wait::Full => {}
+                limits::Wait::Failed(e) => return Err(e),
+            }
         }
         // A new request takes a free slot only when nobody waits (HAProxy: the queue is
         // served first, oldest first).
