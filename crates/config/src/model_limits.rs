@@ -39,9 +39,9 @@ pub struct BindLimits {
     pub maxconn: Option<u32>,
     /// `defer-accept`: TCP_DEFER_ACCEPT, a connection is accepted once data arrived.
     pub defer_accept: bool,
-    /// `mss N`: TCP_MAXSEG on the listening socket (negative in HAProxy's syntax: absolute
-    /// value, same effect on Linux).
-    pub mss: Option<u32>,
+    /// `mss N`: TCP_MAXSEG on the listening socket; negative: the socket's default MSS
+    /// lowered by that much (HAProxy's reading).
+    pub mss: Option<i32>,
     /// `interface NAME`: SO_BINDTODEVICE.
     pub interface: Option<String>,
 }

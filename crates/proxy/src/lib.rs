@@ -32,6 +32,8 @@ pub mod listener;
 pub mod log;
 pub mod log_error;
 pub mod log_format;
+pub mod log_uri;
+pub mod cpu_usage;
 pub mod log_vars;
 pub mod logline;
 pub mod net;

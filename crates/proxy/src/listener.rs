@@ -9,6 +9,8 @@
 //! in the kernel backlog.
 
 mod connection;
+pub mod limits;
+pub mod sockets;
 use crate::state::Frontend;
 use crate::stream::{ClientStream, Conn};
 use crate::tcp_rules::Verdict;
@@ -225,7 +227,7 @@ pub async fn accept_loop(
     tracker: Arc<AtomicU64>,
     mut close: watch::Receiver<bool>,
     stop: watch::Receiver<bool>,
-    accept_proxy: bool,
+    (accept_proxy, limits): (bool, limits::AcceptLimits),
 ) {
     let registered = match incoming {
         Incoming::Tcp(l) => {
@@ -259,6 +261,16 @@ pub async fn accept_loop(
             }
             _ = close.changed() => return,
         };
+        // the bind's `maxconn` and the process's accept rates (`listener/limits.rs`)
+        let own = if limits.is_empty() {
+            None
+        } else {
+            tokio::select! {
+                p = limits.admit() => p,
+                _ = close.changed() => return,
+            }
+        };
+        let permits = (permits.0, permits.1, own);
         // `rate-limit sessions N`: the same, at most N new sessions per second
         if let Some(rate) = &fe.session_rate {
             tokio::select! {
@@ -387,6 +399,7 @@ pub async fn accept_loop(
 }
 
 type Permits = (
+    Option<tokio::sync::OwnedSemaphorePermit>,
     Option<tokio::sync::OwnedSemaphorePermit>,
     Option<tokio::sync::OwnedSemaphorePermit>,
 );

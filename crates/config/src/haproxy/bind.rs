@@ -115,10 +115,10 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
                     consumed = 2;
                 }
                 "mss" => {
-                    // HAProxy: a negative value is the same MSS (Linux applies the absolute value)
+                    // HAProxy: negative, the default MSS lowered by that much
                     let v = line.need(i + 1, "a maximum segment size")?;
-                    let n: u32 = number(v.trim_start_matches('-'), "mss")?;
-                    b.limits.mss = Some(n);
+                    let n: i32 = number(v.trim_start_matches('-'), "mss")?;
+                    b.limits.mss = Some(if v.starts_with('-') { -n } else { n });
                     consumed = 2;
                 }
                 "interface" => {

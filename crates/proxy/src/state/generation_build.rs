@@ -71,6 +71,12 @@ fn build_scoped(
         k.hard_stop_after.is_some() || k.mworker_max_reloads.is_some() || shutdowns,
         k.hard_stop_after,
     );
+    crate::log_uri::install(config.global.limits.logurilen);
+    let threads = config.global.nbthread.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |n| n as usize,
+    );
+    crate::cpu_usage::install(config.global.limits.maxcompcpuusage, threads);
     // `env(NAME)` sees the global `setenv` family's changes
     let ops = config.global.keywords.environment.clone();
     fulcrum_sample::environ::install((!ops.is_empty()).then(|| {

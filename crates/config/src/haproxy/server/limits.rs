@@ -102,3 +102,7 @@ pub fn check_tracks(proxies: &mut [Proxy]) -> Vec<(crate::diagnostics::Span, Str
     }
     errors
 }
+
+#[cfg(test)]
+#[path = "../limits_tests.rs"]
+mod tests;
