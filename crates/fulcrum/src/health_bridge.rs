@@ -37,7 +37,7 @@ impl ObservationSink for ObserverSink {
 
 /// `http-check send-state`'s `scur=S/B; qcur=Q`, read from the generation being served:
 /// the server's sessions, its backend's minus the backend's queue (HAProxy's `beconn -
-/// queue.length`), and the server's own queue (fulcrum queues per backend: 0).
+/// queue.length`), and the server's own queue (`maxqueue`: persistent requests waiting).
 pub struct ProxyLoad(pub tokio::sync::watch::Receiver<fulcrum_proxy::state::Serving>);
 
 impl fulcrum_health::send_state::ServerLoad for ProxyLoad {
@@ -49,7 +49,7 @@ impl fulcrum_health::send_state::ServerLoad for ProxyLoad {
         Some((
             s.served(),
             u32::try_from(backend_cur).unwrap_or(u32::MAX),
-            0,
+            s.limits.waiting(),
         ))
     }
 }

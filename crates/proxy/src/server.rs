@@ -350,7 +350,8 @@ impl ServerRt {
         let was_stopped = self.stopped();
         let changed = self.admin.swap(state as u8, Ordering::AcqRel) != state as u8;
         if changed {
-            if state != AdminState::Maint && !self.checked() {
+            // a tracking server keeps the state its tracked server gave it
+            if state != AdminState::Maint && !self.checked() && !self.limits.tracks() {
                 self.up.store(true, Ordering::Release);
             }
             self.note_change(was_stopped);

@@ -33,6 +33,8 @@ pub struct Limits {
     shutdown_backup_on_up: AtomicBool,
     /// Sessions are noted (see the module's comment).
     noting: AtomicBool,
+    /// `track`: the state is another server's (its health events set it).
+    tracks: AtomicBool,
     sessions: Mutex<Vec<tokio::task::Id>>,
 }
 
@@ -57,6 +59,12 @@ impl Limits {
             .store(l.shutdown_backup_on_up, Ordering::Relaxed);
         self.noting
             .store(note_sessions || l.shutdown_on_down, Ordering::Relaxed);
+        self.tracks.store(l.track.is_some(), Ordering::Relaxed);
+    }
+
+    /// `track`: the server's state follows another's (stats show it as checked).
+    pub fn tracks(&self) -> bool {
+        self.tracks.load(Ordering::Relaxed)
     }
 
     pub fn has_slowstart(&self) -> bool {
