@@ -59,7 +59,8 @@ pub struct GlobalLimits {
     pub maxsslrate: Option<u32>,
     /// `maxcompcpuusage N`: above N% of CPU use, new responses are not compressed.
     pub maxcompcpuusage: Option<u32>,
-    /// `tune.http.logurilen N`: the URI in log lines is cut to N bytes (HAProxy's default 1024).
+    /// `tune.http.logurilen N`: the request line in log lines (`%r`, and the `%HU`... read
+    /// from it) is cut to N bytes (HAProxy's default 1024).
     pub logurilen: Option<u32>,
 }
 

@@ -421,3 +421,183 @@ fn track_and_shutdown_sessions_as_haproxy() {
         assert!(round_trip(kept, b"still"), "{}: the session on c goes on", NAMES[i]);
     }
 }
+
+/// The local address `ss` lists for the sockets listening on `port` (`ADDR%DEV:PORT` with
+/// SO_BINDTODEVICE).
+fn ss_local(port: u16) -> Vec<String> {
+    let out = std::process::Command::new("ss")
+        .args(["-ltnH", &format!("sport = :{port}")])
+        .output()
+        .expect("ss (iproute2)");
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3).map(str::to_string))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[test]
+fn bind_options_as_haproxy() {
+    // answers at once, but `/slow` after 1.5 s
+    let slow = app("app", Duration::from_millis(1500));
+    // ports: mss, interface, defer-accept, its control, maxconn, its control (each proxy)
+    let extra: Vec<[u16; 5]> = (0..2)
+        .map(|_| [free_port(), free_port(), free_port(), free_port(), free_port()])
+        .collect();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let Some(p) = start("kw_bind", |sock, port, port2| {
+        let [m, i, d, c, k] = extra[n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)];
+        format!(
+            "global\n stats socket {} level admin\n{HEAD}\
+             frontend plain\n bind 127.0.0.1:{port}\n default_backend b\n\
+             frontend mss\n bind 127.0.0.1:{m} mss 1200\n default_backend b\n\
+             frontend dev\n bind 127.0.0.1:{i} interface lo\n default_backend b\n\
+             frontend defer\n bind 127.0.0.1:{d} defer-accept\n default_backend b\n\
+             frontend nodefer\n bind 127.0.0.1:{c}\n default_backend b\n\
+             frontend one\n bind 127.0.0.1:{port2} maxconn 1\n default_backend b\n\
+             frontend many\n bind 127.0.0.1:{k}\n default_backend b\n\
+             backend b\n server s1 127.0.0.1:{slow}\n",
+            sock.display()
+        )
+    }) else {
+        return;
+    };
+    for (i, [m, dev, ..]) in extra.iter().enumerate() {
+        assert!(fulcrum_testlab::wait::listening(*m, Duration::from_secs(10)), "{}", NAMES[i]);
+        let _ = dev;
+    }
+    // `mss 1200`: the MSS a client's socket gets from the listener's SYN-ACK
+    let mss = |port: u16| {
+        let c = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        socket2::SockRef::from(&c).mss().expect("TCP_MAXSEG")
+    };
+    let [f, h] = [0, 1].map(|i| (mss(extra[i][0]), mss(p.ports[i])));
+    assert_eq!(f, h, "(mss listener, plain listener): fulcrum vs haproxy");
+    assert!(f.0 < f.1 && f.0 <= 1200, "mss 1200 lowers the MSS: {f:?}");
+    // `interface lo`: SO_BINDTODEVICE, as `ss` shows it
+    let [f, h] = [0, 1].map(|i| ss_local(extra[i][1]));
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].replace(&extra[0][1].to_string(), "P"), h[0].replace(&extra[1][1].to_string(), "P"));
+    assert!(f[0].contains("%lo"), "{f:?}");
+    for (i, sock) in p.socks.iter().enumerate() {
+        let [_, _, d, c, k] = extra[i];
+        // `defer-accept`: a connection that sends nothing is not accepted (counted) while
+        // the same one to a plain listener is
+        let mut silent_d = TcpStream::connect(("127.0.0.1", d)).expect("connect");
+        let _silent_c = TcpStream::connect(("127.0.0.1", c)).expect("connect");
+        assert!(until(|| stat(sock, "nodefer", "FRONTEND", "stot") == "1"), "{}: plain listener accepts", NAMES[i]);
+        assert_eq!(stat(sock, "defer", "FRONTEND", "stot"), "0", "{}: deferred", NAMES[i]);
+        silent_d.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        silent_d.write_all(b"GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").expect("send");
+        let mut all = String::new();
+        let _ = silent_d.read_to_string(&mut all);
+        assert!(all.starts_with("HTTP/1.1 200"), "{}: deferred then served: {all}", NAMES[i]);
+        // bind `maxconn 1`: a second client waits for the first one's connection to end;
+        // without it, the quick one is answered first
+        for (port, limited) in [(p.ports2[i], true), (k, false)] {
+            let t0 = Instant::now();
+            let slow_req = std::thread::spawn(move || {
+                request(port, "GET /slow HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &[]);
+                t0.elapsed()
+            });
+            let fe = if limited { "one" } else { "many" };
+            assert!(until(|| stat(sock, fe, "FRONTEND", "scur") == "1"), "{}: first client in", NAMES[i]);
+            let (status, _, body) = request(port, "GET /fast HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &[]);
+            let fast_done = t0.elapsed();
+            assert_eq!((status.as_str(), body.as_str()), ("200", "server app"), "{}", NAMES[i]);
+            let slow_done = slow_req.join().expect("slow");
+            assert_eq!(
+                fast_done >= slow_done,
+                limited,
+                "{} {fe}: quick client done at {fast_done:?}, slow one at {slow_done:?}",
+                NAMES[i]
+            );
+        }
+    }
+}
+
+/// The next syslog datagram's request line (the last quoted field of an httplog line),
+/// past the `<BADREQ>` lines of the port probes (`wait::listening` connects and closes: both
+/// proxies log that, not always in the same order relative to the requests).
+fn logged_request(sock: &std::net::UdpSocket) -> String {
+    let mut b = [0u8; 4096];
+    for _ in 0..10 {
+        let n = sock.recv(&mut b).expect("a log line");
+        let line = String::from_utf8_lossy(&b[..n]).to_string();
+        let end = line.rfind('"').unwrap_or(0);
+        let start = line[..end].rfind('"').map_or(0, |s| s + 1);
+        if let Some(r) = line.split_once("R=") {
+            return r.1.trim_end().to_string();
+        }
+        if &line[start..end] != "<BADREQ>" {
+            return line[start..end].to_string();
+        }
+    }
+    panic!("only <BADREQ> lines logged");
+}
+
+#[test]
+fn maxconnrate_and_logurilen_as_haproxy() {
+    let fast = app("fast", Duration::ZERO);
+    let logs: Vec<std::net::UdpSocket> = (0..2)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("udp"))
+        .collect();
+    for l in &logs {
+        l.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    }
+    let log_ports: Vec<u16> = logs.iter().map(|l| l.local_addr().expect("addr").port()).collect();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let Some(p) = start("kw_rates", |sock, port, port2| {
+        let log = log_ports[n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)];
+        format!(
+            "global\n stats socket {} level admin\n maxconnrate 4\n tune.http.logurilen 40\n log 127.0.0.1:{log} local0\n{HEAD}\
+             \x20log global\n option httplog\n\
+             frontend f\n bind 127.0.0.1:{port}\n default_backend b\n\
+             frontend parts\n bind 127.0.0.1:{port2}\n log-format \"R=%HM|%HU|%HP|%HQ|%HV|%ST\"\n default_backend b\n\
+             backend b\n server s1 127.0.0.1:{fast}\n",
+            sock.display()
+        )
+    }) else {
+        return;
+    };
+    // `tune.http.logurilen 40`: the request line logged is cut to 40 bytes
+    for path in ["/short", "/a-much-longer-path-that-goes-on-and-on?and=a&query=string"] {
+        let [f, h] = [0, 1].map(|i| {
+            let head = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+            assert_eq!(request(p.ports[i], &head, &[]).0, "200");
+            logged_request(&logs[i])
+        });
+        assert_eq!(f, h, "{path}: the request line logged");
+        assert!(f.len() <= 40, "{f}");
+    }
+    // ... and the request line's parts are read from the cut line (`%HV` is then HTTP/0.9).
+    // (`%ST` in the format: haproxy 2.6 logs a line of request-line variables alone twice.)
+    for path in ["/short?q", "/a-much-longer-path-that-goes?on=and&on", "/a-much-longer-path-that-goes-on-and-on?q"] {
+        let [f, h] = [0, 1].map(|i| {
+            let head = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+            assert_eq!(request(p.ports2[i], &head, &[]).0, "200");
+            logged_request(&logs[i])
+        });
+        assert_eq!(f, h, "{path}: %HM|%HU|%HP|%HQ|%HV logged");
+    }
+    // `maxconnrate 4`: 12 connections at once are accepted at 4 per second
+    for (i, &port) in p.ports.iter().enumerate() {
+        // a second for the connections made above to leave the rate's window
+        std::thread::sleep(Duration::from_millis(1100));
+        let t0 = Instant::now();
+        let done: Vec<_> = (0..12)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let r = request(port, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &[]);
+                    (r.0, t0.elapsed())
+                })
+            })
+            .collect();
+        let done: Vec<(String, Duration)> = done.into_iter().map(|t| t.join().expect("client")).collect();
+        assert!(done.iter().all(|(s, _)| s == "200"), "{}: {done:?}", NAMES[i]);
+        let early = done.iter().filter(|(_, t)| *t < Duration::from_millis(700)).count();
+        assert!((1..=6).contains(&early), "{}: {early} of 12 answered in the first 0.7 s: {done:?}", NAMES[i]);
+    }
+}

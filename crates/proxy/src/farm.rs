@@ -78,6 +78,8 @@ pub struct Farm<P> {
     pub policy: P,
     /// A server has `slowstart`: the balancer also rebuilds when a ramp moves (`farm/limits`).
     slowstart: bool,
+    /// A server has `redir PREFIX` (read once per HTTP request: kept as a flag).
+    redir: bool,
 }
 
 struct Lb {
@@ -235,6 +237,7 @@ impl<P> Farm<P> {
             s.set_owner(version.clone());
         }
         let slowstart = p.servers.iter().any(|s| s.limits.has_slowstart());
+        let redir = p.servers.iter().any(|s| s.limits.redir().is_some());
         Farm {
             name: p.name,
             mode: p.mode,
@@ -266,6 +269,7 @@ impl<P> Farm<P> {
             policy,
             history: Mutex::new(History::new(unix_now())),
             slowstart,
+            redir,
         }
         .with_history()
     }

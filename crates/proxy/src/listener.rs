@@ -261,16 +261,6 @@ pub async fn accept_loop(
             }
             _ = close.changed() => return,
         };
-        // the bind's `maxconn` and the process's accept rates (`listener/limits.rs`)
-        let own = if limits.is_empty() {
-            None
-        } else {
-            tokio::select! {
-                p = limits.admit() => p,
-                _ = close.changed() => return,
-            }
-        };
-        let permits = (permits.0, permits.1, own);
         // `rate-limit sessions N`: the same, at most N new sessions per second
         if let Some(rate) = &fe.session_rate {
             tokio::select! {
@@ -302,6 +292,18 @@ pub async fn accept_loop(
                 continue;
             }
         };
+        // the bind's `maxconn` and the process's accept rates (`listener/limits.rs`): waited
+        // for once a connection came (each worker accepts on its own socket: a permit taken
+        // before `accept()` could wait on a socket no client is queued on)
+        let own = if limits.is_empty() {
+            None
+        } else {
+            tokio::select! {
+                p = limits.admit() => p,
+                _ = close.changed() => return,
+            }
+        };
+        let permits = (permits.0, permits.1, own);
         let fe = slot.get();
         let h2 = slot.h2();
         crate::counters::ACTIVE.fetch_add(1, Ordering::Relaxed);

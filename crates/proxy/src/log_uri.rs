@@ -1,5 +1,5 @@
 //! `tune.http.logurilen N` (default 1024): HAProxy captures the request line for the log cut
-//! to N-1 bytes, and `%r %HM %HU %HP %HPO %HQ %HV` read that capture (in log lines and rule
+//! to N bytes (measured with haproxy 2.6), and `%r %HM %HU %HP %HPO %HQ %HV` read that capture (in log lines and rule
 //! values alike). A line that fits is written from the request as usual; a longer one is cut
 //! here and its parts found again as HAProxy 2.6's `log.c` finds them (a cut line without a
 //! version has `%HV` `HTTP/0.9`; one without a space has `%HU` `<BADREQ>`). Sans-IO, pure.
@@ -22,7 +22,7 @@ pub fn install(limit: Option<u32>) {
 pub fn cut(name: &str, method: &[u8], target: &[u8], version: &str) -> Option<Vec<u8>> {
     let limit = LIMIT.load(Ordering::Relaxed);
     let len = method.len() + target.len() + version.len() + 7;
-    if len < limit {
+    if len <= limit {
         return None;
     }
     let mut line = Vec::with_capacity(len);
@@ -31,7 +31,7 @@ pub fn cut(name: &str, method: &[u8], target: &[u8], version: &str) -> Option<Ve
     line.extend_from_slice(target);
     line.extend_from_slice(b" HTTP/");
     line.extend_from_slice(version.as_bytes());
-    line.truncate(limit.saturating_sub(1));
+    line.truncate(limit);
     Some(part(name, &line))
 }
 
@@ -109,11 +109,11 @@ mod tests {
 
     #[test]
     fn only_lines_that_do_not_fit_are_cut() {
-        // the default 1024: a line of 1023 bytes or more is cut to 1023
+        // the default 1024: a longer line is cut to 1024 bytes
         let long = vec![b'a'; 2000];
         assert_eq!(cut("r", b"GET", b"/", "1.1"), None);
         let r = cut("r", b"GET", &long, "1.1").expect("cut");
-        assert_eq!(r.len(), DEFAULT - 1);
+        assert_eq!(r.len(), DEFAULT);
         assert_eq!(cut("HV", b"GET", &long, "1.1"), Some(b"HTTP/0.9".to_vec()));
     }
 }

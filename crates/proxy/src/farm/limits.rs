@@ -21,7 +21,7 @@ pub(super) enum Wait {
 impl<P> Farm<P> {
     /// A server has `redir PREFIX` (HTTP GET/HEAD requests ask the farm about it).
     pub fn has_redir(&self) -> bool {
-        self.servers.iter().any(|s| s.limits.redir().is_some())
+        self.redir
     }
 
     /// The servers' slow-start scales, when a server has `slowstart` (else 0: nothing to do).

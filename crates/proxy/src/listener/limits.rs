@@ -1,8 +1,9 @@
 //! What holds an accept loop back besides the global and frontend `maxconn`: the bind's own
 //! `maxconn` (connections this listener holds at once) and the process's accept rates
-//! (`maxconnrate`, `maxsessrate`, and `maxsslrate` for `ssl` listeners), each waited for
-//! before `accept()` so that excess connections stay in the backlog, as HAProxy's listeners
-//! stop accepting at a limit. The rates use `rate_limit`'s one-second sliding counter
+//! (`maxconnrate`, `maxsessrate`, and `maxsslrate` for `ssl` listeners). HAProxy's listeners
+//! stop accepting at a limit; fulcrum's workers each accept on a socket of their own, so a
+//! worker waits for these limits right after `accept()`, before the connection is counted or
+//! read (a client sees the same wait; nothing is read from it meanwhile). The rates use `rate_limit`'s one-second sliding counter
 //! (HAProxy's `freq_ctr`). fulcrum makes a session of every accepted connection, so
 //! `maxsessrate` counts what `maxconnrate` counts (HAProxy leaves out connections
 //! `tcp-request connection` rejects); `maxsslrate` counts connections to `ssl` listeners
