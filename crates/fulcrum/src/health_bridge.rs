@@ -169,7 +169,8 @@ impl Bridge {
         // `track`: the servers following this one, after its own line (as HAProxy)
         if let (None, Some(generation)) = (ev.weight, proxy.generation()) {
             let follow = crate::health_track::follow;
-            for (backend, line) in follow(&self.config, &generation, &ev.backend, &ev.server, ev.up) {
+            for (backend, line) in follow(&self.config, &generation, &ev.backend, &ev.server, ev.up)
+            {
                 if let Some(l) = self.loggers.get(&backend) {
                     l.send_level(if ev.up { NOTICE } else { ALERT }, &line);
                 }

@@ -65,10 +65,7 @@ fn serve(c: TcpStream, name: &str, slow: Duration) {
             std::thread::sleep(slow);
         }
         let b = format!("server {name}");
-        let resp = format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{b}",
-            b.len()
-        );
+        let resp = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{b}", b.len());
         if w.write_all(resp.as_bytes()).is_err() {
             return;
         }
@@ -230,7 +227,10 @@ fn start(tag: &str, cfg: impl Fn(&Path, u16, u16) -> String) -> Option<Pair> {
         hcfg.with_extension("log"),
         ports[1],
     );
-    assert!(fulcrum_testlab::wait::listening(ports[0], Duration::from_secs(10)));
+    assert!(fulcrum_testlab::wait::listening(
+        ports[0],
+        Duration::from_secs(10)
+    ));
     Some(Pair {
         _f: f,
         _h: h,
@@ -274,8 +274,15 @@ fn redir_prefer_last_server_and_maxqueue_as_haproxy() {
         let [f, h] = p.ports.map(|port| request(port, head, &fields));
         assert_eq!(f, h, "{head}: fulcrum vs haproxy");
     }
-    let (status, loc, _) = request(p.ports[0], "GET /red/a?b=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &["location"]);
-    assert_eq!((status.as_str(), loc[0].as_str()), ("302", "location: http://red.example/red/a?b=1"));
+    let (status, loc, _) = request(
+        p.ports[0],
+        "GET /red/a?b=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        &["location"],
+    );
+    assert_eq!(
+        (status.as_str(), loc[0].as_str()),
+        ("302", "location: http://red.example/red/a?b=1")
+    );
     // `option prefer-last-server`: a keep-alive connection whose server connection is its own
     // (`http-reuse never`) stays on its server; a shared one (`http-reuse safe`, the
     // default: haproxy gives it back to the server's idle list) and none: round robin
@@ -300,11 +307,23 @@ fn redir_prefer_last_server_and_maxqueue_as_haproxy() {
             })
         };
         let first = send(1);
-        assert!(until(|| stat(sock, "mq", "s1", "scur") == "1"), "{}: first request on s1", NAMES[i]);
+        assert!(
+            until(|| stat(sock, "mq", "s1", "scur") == "1"),
+            "{}: first request on s1",
+            NAMES[i]
+        );
         let second = send(2);
-        assert!(until(|| stat(sock, "mq", "s1", "qcur") == "1"), "{}: second request queued on s1", NAMES[i]);
+        assert!(
+            until(|| stat(sock, "mq", "s1", "qcur") == "1"),
+            "{}: second request queued on s1",
+            NAMES[i]
+        );
         let third = send(3).join().expect("third");
-        let got = [first.join().expect("first"), second.join().expect("second"), third];
+        let got = [
+            first.join().expect("first"),
+            second.join().expect("second"),
+            third,
+        ];
         assert_eq!(got, ["200", "200", "503"], "{}", NAMES[i]);
     }
 }
@@ -331,7 +350,8 @@ fn slowstart_gives_a_returning_server_a_small_share_as_haproxy() {
             cli(sock, &format!("set server {be}/s1 state ready"));
             let n = (0..40)
                 .filter(|_| {
-                    let head = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+                    let head =
+                        format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
                     request(port, &head, &[]).2 == "server s1"
                 })
                 .count();
@@ -339,11 +359,24 @@ fn slowstart_gives_a_returning_server_a_small_share_as_haproxy() {
         }
         // slow start: s1 at 1/16 of its weight the first second, 2/16 the next (HAProxy's
         // ramp); without it, half
-        assert!(counts[0] <= 12, "{}: s1 got {} of 40 during its slow start", NAMES[i], counts[0]);
-        assert!((15..=25).contains(&counts[1]), "{}: s1 got {} of 40 without slow start", NAMES[i], counts[1]);
+        assert!(
+            counts[0] <= 12,
+            "{}: s1 got {} of 40 during its slow start",
+            NAMES[i],
+            counts[0]
+        );
+        assert!(
+            (15..=25).contains(&counts[1]),
+            "{}: s1 got {} of 40 without slow start",
+            NAMES[i],
+            counts[1]
+        );
         shares.push(counts);
     }
-    eprintln!("s1's requests of 40 (slow start, plain): fulcrum {:?}, haproxy {:?}", shares[0], shares[1]);
+    eprintln!(
+        "s1's requests of 40 (slow start, plain): fulcrum {:?}, haproxy {:?}",
+        shares[0], shares[1]
+    );
 }
 
 /// An echoed round trip on `c`: whether `msg` came back.
@@ -377,14 +410,21 @@ fn track_and_shutdown_sessions_as_haproxy() {
     let mut conns = Vec::new();
     for (i, sock) in p.socks.iter().enumerate() {
         assert!(
-            until(|| stat(sock, "t", "a", "status") == "UP" && stat(sock, "keep", "c", "status") == "UP"),
-            "{}: servers UP", NAMES[i]
+            until(|| stat(sock, "t", "a", "status") == "UP"
+                && stat(sock, "keep", "c", "status") == "UP"),
+            "{}: servers UP",
+            NAMES[i]
         );
         let mut shut = TcpStream::connect(("127.0.0.1", p.ports[i])).expect("connect");
         let mut kept = TcpStream::connect(("127.0.0.1", p.ports2[i])).expect("connect");
         for c in [&mut shut, &mut kept] {
-            c.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-            assert!(round_trip(c, b"hello"), "{}: echo through the proxy", NAMES[i]);
+            c.set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("timeout");
+            assert!(
+                round_trip(c, b"hello"),
+                "{}: echo through the proxy",
+                NAMES[i]
+            );
         }
         conns.push((shut, kept));
     }
@@ -418,7 +458,11 @@ fn track_and_shutdown_sessions_as_haproxy() {
         let closed = matches!(shut.read(&mut b), Ok(0) | Err(_));
         assert!(closed, "{}: the session on a is closed", NAMES[i]);
         // without it, the session on `c` goes on
-        assert!(round_trip(kept, b"still"), "{}: the session on c goes on", NAMES[i]);
+        assert!(
+            round_trip(kept, b"still"),
+            "{}: the session on c goes on",
+            NAMES[i]
+        );
     }
 }
 
@@ -444,7 +488,15 @@ fn bind_options_as_haproxy() {
     let slow = app("app", Duration::from_millis(1500));
     // ports: mss, interface, defer-accept, its control, maxconn, its control (each proxy)
     let extra: Vec<[u16; 5]> = (0..2)
-        .map(|_| [free_port(), free_port(), free_port(), free_port(), free_port()])
+        .map(|_| {
+            [
+                free_port(),
+                free_port(),
+                free_port(),
+                free_port(),
+                free_port(),
+            ]
+        })
         .collect();
     let n = std::sync::atomic::AtomicUsize::new(0);
     let Some(p) = start("kw_bind", |sock, port, port2| {
@@ -465,7 +517,11 @@ fn bind_options_as_haproxy() {
         return;
     };
     for (i, [m, dev, ..]) in extra.iter().enumerate() {
-        assert!(fulcrum_testlab::wait::listening(*m, Duration::from_secs(10)), "{}", NAMES[i]);
+        assert!(
+            fulcrum_testlab::wait::listening(*m, Duration::from_secs(10)),
+            "{}",
+            NAMES[i]
+        );
         let _ = dev;
     }
     // `mss 1200`: the MSS a client's socket gets from the listener's SYN-ACK
@@ -479,7 +535,10 @@ fn bind_options_as_haproxy() {
     // `interface lo`: SO_BINDTODEVICE, as `ss` shows it
     let [f, h] = [0, 1].map(|i| ss_local(extra[i][1]));
     assert_eq!(f.len(), 1, "{f:?}");
-    assert_eq!(f[0].replace(&extra[0][1].to_string(), "P"), h[0].replace(&extra[1][1].to_string(), "P"));
+    assert_eq!(
+        f[0].replace(&extra[0][1].to_string(), "P"),
+        h[0].replace(&extra[1][1].to_string(), "P")
+    );
     assert!(f[0].contains("%lo"), "{f:?}");
     for (i, sock) in p.socks.iter().enumerate() {
         let [_, _, d, c, k] = extra[i];
@@ -487,26 +546,60 @@ fn bind_options_as_haproxy() {
         // the same one to a plain listener is
         let mut silent_d = TcpStream::connect(("127.0.0.1", d)).expect("connect");
         let _silent_c = TcpStream::connect(("127.0.0.1", c)).expect("connect");
-        assert!(until(|| stat(sock, "nodefer", "FRONTEND", "stot") == "1"), "{}: plain listener accepts", NAMES[i]);
-        assert_eq!(stat(sock, "defer", "FRONTEND", "stot"), "0", "{}: deferred", NAMES[i]);
-        silent_d.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-        silent_d.write_all(b"GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").expect("send");
+        assert!(
+            until(|| stat(sock, "nodefer", "FRONTEND", "stot") == "1"),
+            "{}: plain listener accepts",
+            NAMES[i]
+        );
+        assert_eq!(
+            stat(sock, "defer", "FRONTEND", "stot"),
+            "0",
+            "{}: deferred",
+            NAMES[i]
+        );
+        silent_d
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        silent_d
+            .write_all(b"GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .expect("send");
         let mut all = String::new();
         let _ = silent_d.read_to_string(&mut all);
-        assert!(all.starts_with("HTTP/1.1 200"), "{}: deferred then served: {all}", NAMES[i]);
+        assert!(
+            all.starts_with("HTTP/1.1 200"),
+            "{}: deferred then served: {all}",
+            NAMES[i]
+        );
         // bind `maxconn 1`: a second client waits for the first one's connection to end;
         // without it, the quick one is answered first
         for (port, limited) in [(p.ports2[i], true), (k, false)] {
             let t0 = Instant::now();
             let slow_req = std::thread::spawn(move || {
-                request(port, "GET /slow HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &[]);
+                request(
+                    port,
+                    "GET /slow HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                    &[],
+                );
                 t0.elapsed()
             });
             let fe = if limited { "one" } else { "many" };
-            assert!(until(|| stat(sock, fe, "FRONTEND", "scur") == "1"), "{}: first client in", NAMES[i]);
-            let (status, _, body) = request(port, "GET /fast HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &[]);
+            assert!(
+                until(|| stat(sock, fe, "FRONTEND", "scur") == "1"),
+                "{}: first client in",
+                NAMES[i]
+            );
+            let (status, _, body) = request(
+                port,
+                "GET /fast HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                &[],
+            );
             let fast_done = t0.elapsed();
-            assert_eq!((status.as_str(), body.as_str()), ("200", "server app"), "{}", NAMES[i]);
+            assert_eq!(
+                (status.as_str(), body.as_str()),
+                ("200", "server app"),
+                "{}",
+                NAMES[i]
+            );
             let slow_done = slow_req.join().expect("slow");
             assert_eq!(
                 fast_done >= slow_done,
@@ -545,9 +638,13 @@ fn maxconnrate_and_logurilen_as_haproxy() {
         .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("udp"))
         .collect();
     for l in &logs {
-        l.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        l.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
     }
-    let log_ports: Vec<u16> = logs.iter().map(|l| l.local_addr().expect("addr").port()).collect();
+    let log_ports: Vec<u16> = logs
+        .iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect();
     let n = std::sync::atomic::AtomicUsize::new(0);
     let Some(p) = start("kw_rates", |sock, port, port2| {
         let log = log_ports[n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)];
@@ -563,7 +660,10 @@ fn maxconnrate_and_logurilen_as_haproxy() {
         return;
     };
     // `tune.http.logurilen 40`: the request line logged is cut to 40 bytes
-    for path in ["/short", "/a-much-longer-path-that-goes-on-and-on?and=a&query=string"] {
+    for path in [
+        "/short",
+        "/a-much-longer-path-that-goes-on-and-on?and=a&query=string",
+    ] {
         let [f, h] = [0, 1].map(|i| {
             let head = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
             assert_eq!(request(p.ports[i], &head, &[]).0, "200");
@@ -574,7 +674,11 @@ fn maxconnrate_and_logurilen_as_haproxy() {
     }
     // ... and the request line's parts are read from the cut line (`%HV` is then HTTP/0.9).
     // (`%ST` in the format: haproxy 2.6 logs a line of request-line variables alone twice.)
-    for path in ["/short?q", "/a-much-longer-path-that-goes?on=and&on", "/a-much-longer-path-that-goes-on-and-on?q"] {
+    for path in [
+        "/short?q",
+        "/a-much-longer-path-that-goes?on=and&on",
+        "/a-much-longer-path-that-goes-on-and-on?q",
+    ] {
         let [f, h] = [0, 1].map(|i| {
             let head = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
             assert_eq!(request(p.ports2[i], &head, &[]).0, "200");
@@ -590,14 +694,32 @@ fn maxconnrate_and_logurilen_as_haproxy() {
         let done: Vec<_> = (0..12)
             .map(|_| {
                 std::thread::spawn(move || {
-                    let r = request(port, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", &[]);
+                    let r = request(
+                        port,
+                        "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+                        &[],
+                    );
                     (r.0, t0.elapsed())
                 })
             })
             .collect();
-        let done: Vec<(String, Duration)> = done.into_iter().map(|t| t.join().expect("client")).collect();
-        assert!(done.iter().all(|(s, _)| s == "200"), "{}: {done:?}", NAMES[i]);
-        let early = done.iter().filter(|(_, t)| *t < Duration::from_millis(700)).count();
-        assert!((1..=6).contains(&early), "{}: {early} of 12 answered in the first 0.7 s: {done:?}", NAMES[i]);
+        let done: Vec<(String, Duration)> = done
+            .into_iter()
+            .map(|t| t.join().expect("client"))
+            .collect();
+        assert!(
+            done.iter().all(|(s, _)| s == "200"),
+            "{}: {done:?}",
+            NAMES[i]
+        );
+        let early = done
+            .iter()
+            .filter(|(_, t)| *t < Duration::from_millis(700))
+            .count();
+        assert!(
+            (1..=6).contains(&early),
+            "{}: {early} of 12 answered in the first 0.7 s: {done:?}",
+            NAMES[i]
+        );
     }
 }

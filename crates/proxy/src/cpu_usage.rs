@@ -20,7 +20,10 @@ const TICK: Duration = Duration::from_millis(10);
 /// Sets the limit (at each configuration load) and the number of worker threads.
 pub fn install(limit: Option<u32>, threads: usize) {
     LIMIT.store(limit.unwrap_or(100).min(100), Ordering::Relaxed);
-    THREADS.store(u32::try_from(threads.max(1)).unwrap_or(1), Ordering::Relaxed);
+    THREADS.store(
+        u32::try_from(threads.max(1)).unwrap_or(1),
+        Ordering::Relaxed,
+    );
 }
 
 /// Whether compression is to be skipped now (the process is busier than the limit).

@@ -26,7 +26,8 @@ fn warnings(l: &Loaded) -> String {
         .join("\n")
 }
 
-const HEAD: &str = "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n";
+const HEAD: &str =
+    "defaults\n  mode http\n  timeout connect 1s\n  timeout client 1s\n  timeout server 1s\n";
 
 #[test]
 fn server_keywords_are_read_and_not_warned() {
@@ -37,7 +38,11 @@ fn server_keywords_are_read_and_not_warned() {
     assert_eq!(warnings(&l), "", "nothing is warned any more");
     let b = &l.config.proxies[0];
     assert!(b.options.prefer_last_server);
-    let (s1, s2, s3) = (&b.servers[0].limits, &b.servers[1].limits, &b.servers[2].limits);
+    let (s1, s2, s3) = (
+        &b.servers[0].limits,
+        &b.servers[1].limits,
+        &b.servers[2].limits,
+    );
     assert_eq!(s1.slowstart, Some(Duration::from_millis(3500)));
     assert_eq!(s1.maxqueue, Some(4));
     assert_eq!(s1.redir.as_deref(), Some("http://x.example"));
@@ -69,10 +74,26 @@ fn track_errors_in_haproxy_words() {
 #[test]
 fn keywords_not_run_are_refused_at_their_line() {
     let cases = [
-        ("backend b\n  server s 127.0.0.1:1 minconn 10 maxconn 100", "t.cfg:7:", "minconn"),
-        ("backend b\n  server s 127.0.0.1:1 namespace blue", "t.cfg:7:", "namespace"),
-        ("frontend f\n  bind :8080 namespace blue", "t.cfg:7:", "namespace"),
-        ("frontend f\n  bind :8080\n  log ring@r local0", "t.cfg:8:", "ring@r"),
+        (
+            "backend b\n  server s 127.0.0.1:1 minconn 10 maxconn 100",
+            "t.cfg:7:",
+            "minconn",
+        ),
+        (
+            "backend b\n  server s 127.0.0.1:1 namespace blue",
+            "t.cfg:7:",
+            "namespace",
+        ),
+        (
+            "frontend f\n  bind :8080 namespace blue",
+            "t.cfg:7:",
+            "namespace",
+        ),
+        (
+            "frontend f\n  bind :8080\n  log ring@r local0",
+            "t.cfg:8:",
+            "ring@r",
+        ),
         ("program p\n  command /bin/true", "t.cfg:6:", "program p"),
     ];
     for (body, at, word) in cases {
@@ -96,7 +117,13 @@ fn bind_and_global_keywords_are_read() {
     assert_eq!(warnings(&l), "");
     let g = &l.config.global.limits;
     assert_eq!(
-        (g.maxconnrate, g.maxsessrate, g.maxsslrate, g.maxcompcpuusage, g.logurilen),
+        (
+            g.maxconnrate,
+            g.maxsessrate,
+            g.maxsslrate,
+            g.maxcompcpuusage,
+            g.logurilen
+        ),
         (Some(100), Some(50), None, Some(80), Some(64))
     );
     let f = &l.config.proxies[0];

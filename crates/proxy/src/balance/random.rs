@@ -17,7 +17,10 @@ impl Random {
     pub fn new(group: &[Candidate], draws: u32) -> Self {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_usize(group.len());
-        let total = group.iter().map(|c| u64::from((c.weight * c.scale).max(1))).sum();
+        let total = group
+            .iter()
+            .map(|c| u64::from((c.weight * c.scale).max(1)))
+            .sum();
         Random {
             group: group.to_vec(),
             total,

@@ -44,7 +44,8 @@ pub struct AcceptLimits {
 
 impl AcceptLimits {
     pub fn new(b: &fulcrum_config::model::Bind, rates: &Rates) -> AcceptLimits {
-        let mut all: Vec<Arc<SessionRate>> = rates.conn.iter().chain(&rates.sess).cloned().collect();
+        let mut all: Vec<Arc<SessionRate>> =
+            rates.conn.iter().chain(&rates.sess).cloned().collect();
         if b.ssl {
             all.extend(rates.ssl.iter().cloned());
         }

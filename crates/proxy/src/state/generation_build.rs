@@ -64,9 +64,11 @@ fn build_scoped(
     let k = &config.global.keywords;
     // ... and so can those of a server with `on-marked-down shutdown-sessions` (or a backup
     // that `on-marked-up shutdown-backup-sessions` shuts down)
-    let shutdowns = config.proxies.iter().flat_map(|p| &p.servers).any(|s| {
-        s.limits.shutdown_on_down || s.limits.shutdown_backup_on_up
-    });
+    let shutdowns = config
+        .proxies
+        .iter()
+        .flat_map(|p| &p.servers)
+        .any(|s| s.limits.shutdown_on_down || s.limits.shutdown_backup_on_up);
     let end = crate::end::End::new(
         k.hard_stop_after.is_some() || k.mworker_max_reloads.is_some() || shutdowns,
         k.hard_stop_after,

@@ -9,7 +9,14 @@ use crate::model::{Proxy, Server};
 pub fn is_option(opt: &str) -> bool {
     matches!(
         opt,
-        "slowstart" | "maxqueue" | "redir" | "track" | "on-marked-down" | "on-marked-up" | "minconn" | "namespace"
+        "slowstart"
+            | "maxqueue"
+            | "redir"
+            | "track"
+            | "on-marked-down"
+            | "on-marked-up"
+            | "minconn"
+            | "namespace"
     )
 }
 
@@ -63,13 +70,21 @@ pub fn apply(s: &mut Server, line: &Line<'_>, i: usize) -> Result<usize, String>
 /// line named only the server. Returns (span, message) errors.
 pub fn check_tracks(proxies: &mut [Proxy]) -> Vec<(crate::diagnostics::Span, String)> {
     let mut errors = Vec::new();
-    let snapshot: Vec<(String, Vec<(String, bool, bool)>)> = proxies
+    // per proxy: its servers as (name, checked or with an agent, tracking another)
+    type Servers = Vec<(String, bool, bool)>;
+    let snapshot: Vec<(String, Servers)> = proxies
         .iter()
         .map(|p| {
             let servers = p
                 .servers
                 .iter()
-                .map(|s| (s.name.clone(), s.check || s.agent.enabled, s.limits.track.is_some()))
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        s.check || s.agent.enabled,
+                        s.limits.track.is_some(),
+                    )
+                })
                 .collect();
             (p.name.clone(), servers)
         })
@@ -82,12 +97,18 @@ pub fn check_tracks(proxies: &mut [Proxy]) -> Vec<(crate::diagnostics::Span, Str
             };
             let who = format!("'server {own}/{}'", s.name);
             if s.check {
-                errors.push((s.span.clone(), format!("{who} : unable to enable checks and tracking at the same time!")));
+                errors.push((
+                    s.span.clone(),
+                    format!("{who} : unable to enable checks and tracking at the same time!"),
+                ));
                 continue;
             }
             let b = backend.unwrap_or_else(|| own.clone());
             let Some((_, servers)) = snapshot.iter().find(|(n, _)| *n == b) else {
-                errors.push((s.span.clone(), format!("{who} : unable to find required proxy '{b}' for tracking.")));
+                errors.push((
+                    s.span.clone(),
+                    format!("{who} : unable to find required proxy '{b}' for tracking."),
+                ));
                 continue;
             };
             match servers.iter().find(|(n, ..)| *n == target) {
