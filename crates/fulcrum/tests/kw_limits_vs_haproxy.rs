@@ -394,9 +394,19 @@ fn track_and_shutdown_sessions_as_haproxy() {
     // the checks of `a` and `c` go to a port the test closes to mark them DOWN (both proxies)
     let checks = TcpListener::bind("127.0.0.1:0").expect("bind");
     let chk = checks.local_addr().expect("addr").port();
+    // each proxy's syslog: the tracking server's state lines
+    let logs: Vec<std::net::UdpSocket> = (0..2)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").expect("udp"))
+        .collect();
+    let log_ports: Vec<u16> = logs
+        .iter()
+        .map(|l| l.local_addr().expect("addr").port())
+        .collect();
+    let n = std::sync::atomic::AtomicUsize::new(0);
     let Some(p) = start("kw_track", |sock, port, port2| {
+        let log = log_ports[n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)];
         format!(
-            "global\n stats socket {} level admin\n{HEAD}\
+            "global\n stats socket {} level admin\n log 127.0.0.1:{log} local0\n{HEAD} log global\n\
              frontend f\n mode tcp\n bind 127.0.0.1:{port}\n default_backend t\n\
              frontend g\n mode tcp\n bind 127.0.0.1:{port2}\n default_backend keep\n\
              backend t\n mode tcp\n server a 127.0.0.1:{e1} check port {chk} inter 200ms rise 1 fall 1 on-marked-down shutdown-sessions\n\
@@ -452,6 +462,28 @@ fn track_and_shutdown_sessions_as_haproxy() {
             "the tracking server's {col} while DOWN"
         );
     }
+    // `Server t2/b is DOWN via t/a. ...`, word for word
+    let via: Vec<String> = logs
+        .iter()
+        .map(|l| {
+            l.set_read_timeout(Some(Duration::from_secs(10)))
+                .expect("timeout");
+            let mut b = [0u8; 2048];
+            for _ in 0..20 {
+                let Ok(n) = l.recv(&mut b) else { break };
+                let line = String::from_utf8_lossy(&b[..n]).to_string();
+                if let Some((_, msg)) = line.split_once(" via ").and(line.split_once("]: ")) {
+                    return msg.trim().to_string();
+                }
+            }
+            String::new()
+        })
+        .collect();
+    assert_eq!(via[0], via[1], "the tracking server's DOWN line");
+    assert!(
+        via[0].starts_with("Server t2/b is DOWN via t/a."),
+        "{via:?}"
+    );
     for (i, (shut, kept)) in conns.iter_mut().enumerate() {
         // `on-marked-down shutdown-sessions`: the session on `a` was closed
         let mut b = [0u8; 16];
