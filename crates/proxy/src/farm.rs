@@ -21,7 +21,6 @@ use crate::counters::{Counters, Ctr};
 use crate::observe::{ServerEvent, SinkSlot};
 use crate::persist::stick::StickTable;
 use crate::server::{AdminState, ServerRt};
-use crate::termination::{Cause, Phase, Termination};
 use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,11 +30,13 @@ mod admin;
 mod group;
 mod history;
 mod limits;
+mod outcome;
 mod persistence;
 mod queue;
 mod retry;
 
 use history::History;
+pub use outcome::{ConnectFailure, NoServer};
 
 /// A server farm; `P` is the protocol policy beside it (the backend's HTTP rules and pages).
 pub struct Farm<P> {
@@ -87,44 +88,6 @@ struct Lb {
     alg: Option<Box<dyn Algorithm>>,
     /// The servers' slow-start scales the algorithm was built with.
     ramp: u64,
-}
-
-/// Why no server connection could be had; each maps to HAProxy's status and log flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoServer {
-    /// No usable server at all (503, `SC`).
-    Unavailable,
-    /// Queued for longer than `timeout queue` (503, `sQ`).
-    QueueTimeout,
-    /// Every attempt failed (503, `SC`) or timed out (503, `sC`).
-    ConnectFailed(ConnectFailure),
-    /// The server assigned has `redir PREFIX` (the HTTP session answers 302, `LC`).
-    Redirect,
-}
-
-impl NoServer {
-    /// The termination state a session ends with when it got no server connection.
-    pub fn termination(self) -> Termination {
-        match self {
-            NoServer::QueueTimeout => Termination::new(Cause::ServerTimeout, Phase::Queue),
-            NoServer::ConnectFailed(ConnectFailure::TimedOut) => {
-                Termination::new(Cause::ServerTimeout, Phase::Connect)
-            }
-            NoServer::Unavailable | NoServer::ConnectFailed(ConnectFailure::Refused) => {
-                Termination::new(Cause::Server, Phase::Connect)
-            }
-            NoServer::Redirect => Termination::new(Cause::Local, Phase::Connect),
-        }
-    }
-}
-
-/// How one connection attempt failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectFailure {
-    /// Refused, reset, unreachable.
-    Refused,
-    /// No answer within `timeout connect`.
-    TimedOut,
 }
 
 /// Where a server connection came from.

@@ -61,8 +61,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     // A client connection's facts for `so_*`/`fc_*` (uses net, proxy_protocol).
     ("client connection facts", &["front"]),
-    // A bind's `maxconn` and the global accept rates (uses rate_limit).
-    ("accept limits", &["listener::limits"]),
+    // A bind's `maxconn` and the global accept rates (uses rate_limit); why no server
+    // connection was had, with its termination flags (uses termination).
+    ("accept limits, connect outcomes", &["listener::limits", "farm::outcome"]),
     // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
     ("client certificate fetches", &["http::ssl_client"]),
     (
