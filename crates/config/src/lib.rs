@@ -16,6 +16,7 @@ pub mod model_codec;
 pub mod model_extras;
 pub mod model_ids;
 pub mod model_keywords;
+pub mod model_limits;
 pub mod model_userlist;
 pub mod socks4;
 pub mod tls;

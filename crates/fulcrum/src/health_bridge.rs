@@ -37,7 +37,7 @@ impl ObservationSink for ObserverSink {
 
 /// `http-check send-state`'s `scur=S/B; qcur=Q`, read from the generation being served:
 /// the server's sessions, its backend's minus the backend's queue (HAProxy's `beconn -
-/// queue.length`), and the server's own queue (fulcrum queues per backend: 0).
+/// queue.length`), and the server's own queue (`maxqueue`: persistent requests waiting).
 pub struct ProxyLoad(pub tokio::sync::watch::Receiver<fulcrum_proxy::state::Serving>);
 
 impl fulcrum_health::send_state::ServerLoad for ProxyLoad {
@@ -49,7 +49,7 @@ impl fulcrum_health::send_state::ServerLoad for ProxyLoad {
         Some((
             s.served(),
             u32::try_from(backend_cur).unwrap_or(u32::MAX),
-            0,
+            s.limits.waiting(),
         ))
     }
 }
@@ -166,6 +166,17 @@ impl Bridge {
             }
             tracing::error!("{line}");
         }
+        // `track`: the servers following this one, after its own line (as HAProxy)
+        if let (None, Some(generation)) = (ev.weight, proxy.generation()) {
+            let follow = crate::health_track::follow;
+            for (backend, line) in follow(&self.config, &generation, &ev.backend, &ev.server, ev.up)
+            {
+                if let Some(l) = self.loggers.get(&backend) {
+                    l.send_level(if ev.up { NOTICE } else { ALERT }, &line);
+                }
+                tracing::warn!("{line}");
+            }
+        }
         if ev.weight.is_none() {
             self.publish();
         }
@@ -224,6 +235,7 @@ impl Bridge {
                         be.set_server_up(i, ev.up);
                         // disable-on-404: NOLB while UP (a DOWN server leaves it too)
                         be.set_server_stopping(i, ev.up && ev.stopping);
+                        crate::health_track::shutdown_sessions(&generation, be, i, ev.up);
                     }
                 }
             }

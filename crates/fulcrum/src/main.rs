@@ -9,6 +9,7 @@ mod cluster_bridge;
 mod cmd;
 mod control;
 mod health_bridge;
+mod health_track;
 mod lvs_bridge;
 mod lvs_metrics;
 mod metrics;

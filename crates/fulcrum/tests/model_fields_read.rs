@@ -62,7 +62,7 @@ const COSMETIC: &[(&str, &str, &str)] = &[
     (
         "Proxy",
         "fullconn",
-        "only scales servers' `minconn`, which fulcrum warns about and ignores (so fullconn has nothing to act on)",
+        "only scales servers' `minconn`, which fulcrum refuses (so fullconn has nothing to act on)",
     ),
 ];
 

@@ -236,6 +236,7 @@ pub fn open(addr: SocketAddr, b: &Bind) -> std::io::Result<std::net::TcpListener
         set_freebind(&s, addr)?;
     }
     s.set_nodelay(true)?;
+    crate::listener::sockets::apply(&s, &b.limits)?;
     match s.bind(&addr.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(99) => {

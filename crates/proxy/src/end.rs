@@ -109,6 +109,23 @@ impl End {
         }
     }
 
+    /// Aborts the registered tasks among `ids` (a server's sessions, `on-marked-down
+    /// shutdown-sessions`); returns how many were.
+    pub fn abort_tasks(&self, ids: &[tokio::task::Id]) -> usize {
+        if ids.is_empty() {
+            return 0;
+        }
+        let s = self.lock();
+        let mut n = 0;
+        for (_, h) in s.slots.iter().flatten() {
+            if let Some(h) = h.as_ref().filter(|h| ids.contains(&h.id())) {
+                h.abort();
+                n += 1;
+            }
+        }
+        n
+    }
+
     /// Ends every connection of the generation now; returns how many tasks were aborted.
     pub fn end_now(&self) -> usize {
         let tasks: Vec<AbortHandle> = {

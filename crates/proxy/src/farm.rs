@@ -21,7 +21,6 @@ use crate::counters::{Counters, Ctr};
 use crate::observe::{ServerEvent, SinkSlot};
 use crate::persist::stick::StickTable;
 use crate::server::{AdminState, ServerRt};
-use crate::termination::{Cause, Phase, Termination};
 use fulcrum_config::model::{Balance, Mode, ProxyOptions, Timeouts};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,11 +29,14 @@ use std::sync::{Arc, Mutex};
 mod admin;
 mod group;
 mod history;
+mod limits;
+mod outcome;
 mod persistence;
 mod queue;
 mod retry;
 
 use history::History;
+pub use outcome::{ConnectFailure, NoServer};
 
 /// A server farm; `P` is the protocol policy beside it (the backend's HTTP rules and pages).
 pub struct Farm<P> {
@@ -75,46 +77,17 @@ pub struct Farm<P> {
     history: Mutex<History>,
     /// What the protocol above does with requests routed here (rules, error pages, ...).
     pub policy: P,
+    /// A server has `slowstart`: the balancer also rebuilds when a ramp moves (`farm/limits`).
+    slowstart: bool,
+    /// A server has `redir PREFIX` (read once per HTTP request: kept as a flag).
+    redir: bool,
 }
 
 struct Lb {
     version: u64,
     alg: Option<Box<dyn Algorithm>>,
-}
-
-/// Why no server connection could be had; each maps to HAProxy's status and log flags.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoServer {
-    /// No usable server at all (503, `SC`).
-    Unavailable,
-    /// Queued for longer than `timeout queue` (503, `sQ`).
-    QueueTimeout,
-    /// Every attempt failed (503, `SC`) or timed out (503, `sC`).
-    ConnectFailed(ConnectFailure),
-}
-
-impl NoServer {
-    /// The termination state a session ends with when it got no server connection.
-    pub fn termination(self) -> Termination {
-        match self {
-            NoServer::QueueTimeout => Termination::new(Cause::ServerTimeout, Phase::Queue),
-            NoServer::ConnectFailed(ConnectFailure::TimedOut) => {
-                Termination::new(Cause::ServerTimeout, Phase::Connect)
-            }
-            NoServer::Unavailable | NoServer::ConnectFailed(ConnectFailure::Refused) => {
-                Termination::new(Cause::Server, Phase::Connect)
-            }
-        }
-    }
-}
-
-/// How one connection attempt failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectFailure {
-    /// Refused, reset, unreachable.
-    Refused,
-    /// No answer within `timeout connect`.
-    TimedOut,
+    /// The servers' slow-start scales the algorithm was built with.
+    ramp: u64,
 }
 
 /// Where a server connection came from.
@@ -139,6 +112,9 @@ pub struct Hints<'a> {
     pub priority: Option<(i32, i32)>,
     /// A server's `sni EXPR` evaluated on the request (None: no request to evaluate it on).
     pub sni: Option<&'a SniEval<'a>>,
+    /// An HTTP GET or HEAD request: a server with `redir PREFIX` answers it with a 302
+    /// instead of being connected to ([`NoServer::Redirect`]).
+    pub redirect: bool,
 }
 
 /// Evaluates a server's `sni EXPR` on the request being connected (None: no value).
@@ -158,6 +134,8 @@ pub struct Assigned<P> {
     pub index: usize,
     /// Its position in the backend's queue (`%bq`): 0 when it did not wait.
     pub queue_pos: u32,
+    /// The task noted as serving the server (`on-marked-down shutdown-sessions`).
+    session: Option<tokio::task::Id>,
 }
 
 impl<P> Assigned<P> {
@@ -178,7 +156,14 @@ impl<P> Drop for Waiting<'_, P> {
 
 impl<P> Drop for Assigned<P> {
     fn drop(&mut self) {
-        self.backend.servers[self.index].release();
+        let s = &self.backend.servers[self.index];
+        s.release();
+        if let Some(id) = self.session {
+            s.limits.session_end(id);
+        }
+        if s.limits.maxqueue().is_some() {
+            s.limits.freed.notify_one();
+        }
         self.backend.counters.end();
         self.backend.queue.wake();
     }
@@ -214,6 +199,8 @@ impl<P> Farm<P> {
         for s in &p.servers {
             s.set_owner(version.clone());
         }
+        let slowstart = p.servers.iter().any(|s| s.limits.has_slowstart());
+        let redir = p.servers.iter().any(|s| s.limits.redir().is_some());
         Farm {
             name: p.name,
             mode: p.mode,
@@ -223,6 +210,7 @@ impl<P> Farm<P> {
             lb: Mutex::new(Lb {
                 version: u64::MAX,
                 alg: None,
+                ramp: 0,
             }),
             version,
             timeouts: p.timeouts,
@@ -243,6 +231,8 @@ impl<P> Farm<P> {
             counters: p.counters,
             policy,
             history: Mutex::new(History::new(unix_now())),
+            slowstart,
+            redir,
         }
         .with_history()
     }
@@ -321,7 +311,9 @@ impl<P> Farm<P> {
             Err(p) => p.into_inner(),
         };
         let v = self.version.load(Ordering::Acquire);
-        if lb.version != v || lb.alg.is_none() {
+        let ramp = self.ramp_signature();
+        if lb.version != v || lb.alg.is_none() || lb.ramp != ramp {
+            lb.ramp = ramp;
             let g = self.group();
             lb.alg = if g.is_empty() {
                 None
@@ -365,6 +357,7 @@ impl<P> Farm<P> {
             backend: self.clone(),
             index,
             queue_pos: 0,
+            session: self.servers[index].limits.session_start(),
         }
     }
 
@@ -390,10 +383,14 @@ impl<P> Farm<P> {
             })
         };
         if let Some(index) = hints.prefer.filter(|i| persistable(i) && avoid != Some(*i)) {
-            // Persistence: HAProxy queues on the server itself when it is full; fulcrum sends
-            // the request anyway (the server's maxconn is not enforced for persistent requests).
-            self.servers[index].take();
-            return Ok(self.assigned(index, new_session));
+            // Persistence: HAProxy queues on the server itself when it is full. fulcrum does
+            // so for a server with `maxqueue` (`farm/limits`); without one it sends the
+            // request anyway (the server's maxconn is not enforced for persistent requests).
+            match self.wait_for_server(index, hints.force).await {
+                limits::Wait::Taken => return Ok(self.assigned(index, new_session)),
+                limits::Wait::Full => {}
+                limits::Wait::Failed(e) => return Err(e),
+            }
         }
         // A new request takes a free slot only when nobody waits (HAProxy: the queue is
         // served first, oldest first).

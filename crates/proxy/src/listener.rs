@@ -9,6 +9,8 @@
 //! in the kernel backlog.
 
 mod connection;
+pub mod limits;
+pub mod sockets;
 use crate::state::Frontend;
 use crate::stream::{ClientStream, Conn};
 use crate::tcp_rules::Verdict;
@@ -225,7 +227,7 @@ pub async fn accept_loop(
     tracker: Arc<AtomicU64>,
     mut close: watch::Receiver<bool>,
     stop: watch::Receiver<bool>,
-    accept_proxy: bool,
+    (accept_proxy, limits): (bool, limits::AcceptLimits),
 ) {
     let registered = match incoming {
         Incoming::Tcp(l) => {
@@ -290,6 +292,18 @@ pub async fn accept_loop(
                 continue;
             }
         };
+        // the bind's `maxconn` and the process's accept rates (`listener/limits.rs`): waited
+        // for once a connection came (each worker accepts on its own socket: a permit taken
+        // before `accept()` could wait on a socket no client is queued on)
+        let own = if limits.is_empty() {
+            None
+        } else {
+            tokio::select! {
+                p = limits.admit() => p,
+                _ = close.changed() => return,
+            }
+        };
+        let permits = (permits.0, permits.1, own);
         let fe = slot.get();
         let h2 = slot.h2();
         crate::counters::ACTIVE.fetch_add(1, Ordering::Relaxed);
@@ -387,6 +401,7 @@ pub async fn accept_loop(
 }
 
 type Permits = (
+    Option<tokio::sync::OwnedSemaphorePermit>,
     Option<tokio::sync::OwnedSemaphorePermit>,
     Option<tokio::sync::OwnedSemaphorePermit>,
 );

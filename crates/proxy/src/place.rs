@@ -219,8 +219,8 @@ impl Here<'_> {
                 ))
             }
             "srv_conn" => int(i64::from(self.server(f)?.served())),
-            // fulcrum queues in the backend only (a server never has a queue of its own).
-            "srv_queue" => self.server(f).map(|_| Value::Sint(0)),
+            // a server's own queue: requests a persistence sent to it while full (`maxqueue`)
+            "srv_queue" => int(i64::from(self.server(f)?.limits.waiting())),
             "bc_src" | "bc_src_port" => {
                 let a = self.bc_src?;
                 Some(if name == "bc_src" {
@@ -304,12 +304,15 @@ fn nbsrv(be: &Backend) -> i64 {
 }
 
 /// HAProxy's `connslots`: the free connection and queue slots of the servers that are not
-/// stopped, or -1 when one of them has no `maxconn` or no `maxqueue` (fulcrum runs no
-/// `maxqueue`, so a running server always makes it -1, as a server without one does in HAProxy).
+/// stopped, or -1 when one of them has no `maxconn` or no `maxqueue`.
 fn connslots(be: &Backend) -> i64 {
-    if be.servers.iter().any(|s| !s.stopped()) {
-        -1
-    } else {
-        0
+    let mut slots = 0i64;
+    for s in be.servers.iter().filter(|s| !s.stopped()) {
+        let (Some(maxconn), Some(maxqueue)) = (s.maxconn, s.limits.maxqueue()) else {
+            return -1;
+        };
+        slots += i64::from(maxconn) - i64::from(s.served()) + i64::from(maxqueue)
+            - i64::from(s.limits.waiting());
     }
+    slots
 }

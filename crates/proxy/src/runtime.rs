@@ -61,6 +61,8 @@ pub struct Runtime {
     stop: watch::Sender<bool>,
     tracker: Arc<AtomicU64>,
     global_maxconn: Option<Arc<Semaphore>>,
+    /// `maxconnrate`, `maxsessrate`, `maxsslrate` (read at start, as HAProxy's).
+    rates: listener::limits::Rates,
     /// Passive health's sink, shared by every backend of every generation.
     pub(crate) sink: Arc<crate::observe::SinkSlot>,
     /// Resolves `use-service` and stats pages at start and at each reload.
@@ -264,6 +266,7 @@ impl Runtime {
                 .maxconn
                 .filter(|m| *m > 0)
                 .map(|m| Arc::new(Semaphore::new(m as usize))),
+            rates: listener::limits::Rates::new(&config.global.limits),
             sink,
             services,
             serving,
@@ -339,6 +342,7 @@ impl Runtime {
         slot.set_h2(w.h2);
         slot.set_name(w.bind.name.as_deref());
         let (close, close_rx) = watch::channel(false);
+        let limits = listener::limits::AcceptLimits::new(&w.bind, &self.rates);
         // More sockets than workers (received from a predecessor with more threads): every
         // socket is accepted on, some workers take two.
         for (worker, inc) in self.workers.iter().cycle().zip(incoming) {
@@ -350,7 +354,7 @@ impl Runtime {
                 self.tracker.clone(),
                 close_rx.clone(),
                 self.stop.subscribe(),
-                w.bind.accept_proxy,
+                (w.bind.accept_proxy, limits.clone()),
             );
             worker.handle.spawn(fut);
         }

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 mod h2_pool;
 mod health_state;
+pub mod limits;
 mod target;
 pub use h2_pool::H2Pool;
 pub use target::Target;
@@ -160,6 +161,8 @@ pub struct ServerRt {
     h2: AtomicU8,
     /// How its HTTP/2 connections are reused and kept (set at every reload, as `tls`).
     h2_pool: Mutex<H2Pool>,
+    /// `slowstart`, `maxqueue`, `redir`, `on-marked-down|up` (set at every reload).
+    pub limits: limits::Limits,
 }
 
 /// When requests go to a server in HTTP/2.
@@ -242,6 +245,7 @@ impl ServerRt {
             counters: std::sync::Arc::new(Counters::new()),
             owner: Mutex::new(None),
             tls: std::sync::RwLock::new(None),
+            limits: limits::Limits::default(),
         }
     }
 
@@ -346,7 +350,8 @@ impl ServerRt {
         let was_stopped = self.stopped();
         let changed = self.admin.swap(state as u8, Ordering::AcqRel) != state as u8;
         if changed {
-            if state != AdminState::Maint && !self.checked() {
+            // a tracking server keeps the state its tracked server gave it
+            if state != AdminState::Maint && !self.checked() && !self.limits.tracks() {
                 self.up.store(true, Ordering::Release);
             }
             self.note_change(was_stopped);
@@ -404,6 +409,9 @@ impl ServerRt {
         let now = crate::clock::unix_now();
         self.last_change.store(now, Ordering::Relaxed);
         let stopped = self.stopped();
+        if stopped != was_stopped {
+            self.limits.note_running(!stopped);
+        }
         if stopped && !was_stopped {
             self.down_since.store(now, Ordering::Relaxed);
         } else if !stopped && was_stopped {

@@ -205,6 +205,7 @@ pub async fn serve<C: ClientStream>(
         prefer,
         force: false,
         sni: Some(&sni),
+        redirect: false,
     };
     // Phase: assign a server and connect.
     let mut waited = Duration::ZERO;

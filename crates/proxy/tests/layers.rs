@@ -51,10 +51,19 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::ticket_keys",
             // Free heap pages back to the system after a burst of connections parked.
             "trim",
+            // `tune.http.logurilen`: the request line's capture cut (pure bytes).
+            "log_uri",
+            // `maxcompcpuusage`: the process's CPU use (reads /proc/self/stat).
+            "cpu_usage",
+            // A bind's socket options (`defer-accept`, `mss`, `interface`).
+            "listener::sockets",
         ],
     ),
     // A client connection's facts for `so_*`/`fc_*` (uses net, proxy_protocol).
     ("client connection facts", &["front"]),
+    // A bind's `maxconn` and the global accept rates (uses rate_limit); why no server
+    // connection was had, with its termination flags (uses termination).
+    ("accept limits, connect outcomes", &["listener::limits", "farm::outcome"]),
     // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
     ("client certificate fetches", &["http::ssl_client"]),
     (
@@ -90,6 +99,8 @@ const LAYERS: &[(&str, &[&str])] = &[
         &[
             "record",
             "server",
+            // `slowstart`, `maxqueue`, `redir`, `on-marked-down` state (uses balance, clock).
+            "server::limits",
             "log",
             "handover",
             "sockpair",
@@ -205,7 +216,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "backend: farm + HTTP policy; the farm's persistence hooks and admin API",
-        &["backend", "farm::persistence", "farm::admin", "farm::retry", "farm::group"],
+        &[
+            "backend",
+            "farm::persistence",
+            "farm::admin",
+            "farm::retry",
+            "farm::group",
+            // slow-start rebuilds, a server's own queue (`maxqueue`), `redir` (uses farm)
+            "farm::limits",
+        ],
     ),
     (
         "compiled configuration, HTTP persistence",

@@ -92,7 +92,7 @@ pub fn server_status(s: &ServerRt) -> &'static str {
         AdminState::Drain => "DRAIN",
         _ if s.uweight() == 0 => "DRAIN",
         _ if s.is_stopping() => "NOLB",
-        _ if !s.checked() => "no check",
+        _ if !s.checked() && !s.limits.tracks() => "no check",
         _ => "UP",
     }
 }
@@ -109,7 +109,8 @@ pub fn server_row(be: &Backend, index: usize) -> Option<StatRow> {
         u32::try_from(be.policy.server_id(index)).unwrap_or(u32::MAX),
         be.mode,
     );
-    r.qcur = Some(0);
+    // a server's own queue (`maxqueue`): requests a persistence sent to it while full
+    r.qcur = Some(u64::from(s.limits.waiting()));
     r.qmax = Some(0);
     r.scur = u64::from(s.served());
     r.smax = c.max();

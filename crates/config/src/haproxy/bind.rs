@@ -13,17 +13,12 @@ use std::net::IpAddr;
 
 /// Bind options fulcrum reads but does not act on (yet), with how many values each takes.
 const IGNORED: &[(&str, usize)] = &[
-    ("maxconn", 1),
     ("process", 1),
     ("thread", 1),
-    ("defer-accept", 0),
     ("tfo", 0),
-    ("interface", 1),
     ("level", 1),
     ("backlog", 1),
     ("nice", 1),
-    ("mss", 1),
-    ("namespace", 1),
     ("severity-output", 1),
     ("expose-fd", 1),
     ("tcp-ut", 1),
@@ -56,6 +51,7 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
             gid: None,
             group: None,
             id: None,
+            limits: Default::default(),
         });
     }
     let mut i = 2;
@@ -111,6 +107,26 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
                 "group" => {
                     b.group = Some(line.need(i + 1, "a group name")?.to_string());
                     consumed = 2;
+                }
+                "defer-accept" => b.limits.defer_accept = true,
+                "maxconn" => {
+                    let n: u32 = number(line.need(i + 1, "a number of connections")?, "maxconn")?;
+                    b.limits.maxconn = Some(n).filter(|n| *n > 0);
+                    consumed = 2;
+                }
+                "mss" => {
+                    // HAProxy: negative, the default MSS lowered by that much
+                    let v = line.need(i + 1, "a maximum segment size")?;
+                    let n: i32 = number(v.trim_start_matches('-'), "mss")?;
+                    b.limits.mss = Some(if v.starts_with('-') { -n } else { n });
+                    consumed = 2;
+                }
+                "interface" => {
+                    b.limits.interface = Some(line.need(i + 1, "an interface name")?.to_string());
+                    consumed = 2;
+                }
+                "namespace" => {
+                    return Err("bind option 'namespace' (listening in another network namespace) is not run by fulcrum; run fulcrum inside that namespace instead".into())
                 }
                 "id" => {
                     let id: u32 = number(line.need(i + 1, "a listener id")?, "id")?;

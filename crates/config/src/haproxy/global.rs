@@ -15,7 +15,6 @@ const IGNORED: &[&str] = &[
     "server-state-file",
     "server-state-base",
     "cpu-map",
-    "tune.http.logurilen",
     "tune.maxaccept",
     "insecure-fork-wanted",
     "master-worker",
@@ -27,10 +26,6 @@ const IGNORED: &[&str] = &[
     "nosplice",
     "tune.idle-pool.shared",
     "maxsslconn",
-    "maxcompcpuusage",
-    "maxconnrate",
-    "maxsessrate",
-    "maxsslrate",
     "maxpipes",
     "external-check",
     "unix-bind",
@@ -220,6 +215,22 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
         "nbproc" => {
             return Err("nbproc is not supported any more since HAProxy 2.5. Threads will automatically be used on multi-processor machines if available.".into())
         }
+        "maxconnrate" | "maxsessrate" | "maxsslrate" | "maxcompcpuusage" | "tune.http.logurilen" => {
+            let l = &mut g.limits;
+            let v = line.need(1, "a number")?;
+            let n = match kw {
+                "maxcompcpuusage" => number_in(v, kw, 0, 100)?,
+                _ => number(v, kw)?,
+            };
+            line.no_more(2)?;
+            match kw {
+                "maxconnrate" => l.maxconnrate = Some(n).filter(|n| *n > 0),
+                "maxsessrate" => l.maxsessrate = Some(n).filter(|n| *n > 0),
+                "maxsslrate" => l.maxsslrate = Some(n).filter(|n| *n > 0),
+                "maxcompcpuusage" => l.maxcompcpuusage = Some(n),
+                _ => l.logurilen = Some(n),
+            }
+        }
         "hard-stop-after" => {
             g.keywords.hard_stop_after = Some(time(line.need(1, "a time")?, kw)?);
             line.no_more(2)?;
@@ -307,6 +318,9 @@ fn stats(g: &mut Global, line: &Line<'_>) -> Result<(), String> {
 /// `log ADDRESS [len N] [format F] [sample R:S] FACILITY [LEVEL [MINLEVEL]]`
 pub fn log_target(line: &Line<'_>) -> Result<LogTarget, String> {
     let address = line.address(1, "an address, a path or 'global'")?;
+    if let Some(ring) = address.strip_prefix("ring@") {
+        return Err(format!("log target 'ring@{ring}': ring buffers are not run by fulcrum yet; log to a syslog address ([udp@|tcp@]HOST:PORT), a unix socket path, stdout/stderr or fd@N instead"));
+    }
     let mut i = 2;
     let (mut format, mut len, mut sample) = (None, None, None);
     while let Some(opt @ ("len" | "format" | "sample")) = line.arg(i) {

@@ -289,6 +289,9 @@ impl Parser {
         {
             c.maxlevel = self.global.tune_comp_maxlevel;
         }
+        for (span, msg) in server::limits::check_tracks(&mut self.proxies) {
+            diags.error(&span, msg);
+        }
         for p in &mut self.proxies {
             let global = self.global.tls.server_verify;
             for (span, msg) in server::check_tls_verify(&mut p.servers, global) {

@@ -49,7 +49,6 @@ const IGNORED_OPTIONS: &[&str] = &[
     "independent-streams",
     "nolinger",
     "contstats",
-    "prefer-last-server",
     "disable-h2-upgrade",
     "idle-close-on-response",
     "tcp-smart-accept",
@@ -77,6 +76,7 @@ pub fn option(
     let o = &mut p.options;
     match name {
         "redispatch" => o.redispatch = enable,
+        "prefer-last-server" => o.prefer_last_server = enable,
         "forwardfor" => {
             if !enable {
                 o.forwardfor = None;

@@ -142,6 +142,15 @@ impl Parser {
                     Section::Skipped
                 };
             }
+            // HAProxy 2.6 starts the command only in master-worker mode (else refuses the
+            // section); fulcrum starts no program: a supervisor (systemd) does that job.
+            "program" => {
+                diags.error(
+                    &span,
+                    format!("'program {}' sections are not run by fulcrum: start the command with your service manager (systemd) instead", line.arg(1).unwrap_or("")),
+                );
+                self.section = Section::Skipped;
+            }
             other => {
                 diags.warning(
                     &span,

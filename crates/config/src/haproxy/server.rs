@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 mod address;
+pub mod limits;
 pub use address::parse_address;
 
 /// HAProxy's defaults for a server.
@@ -58,6 +59,7 @@ pub fn default_server() -> Server {
         pool_purge_delay: Duration::from_secs(5),
         pool_max_conn: None,
         pool_low_conn: 0,
+        limits: Default::default(),
     }
 }
 
@@ -105,22 +107,14 @@ const KNOWN: &[&str] = &[
 
 /// Server options fulcrum reads but does not act on (yet), with how many values each takes.
 const IGNORED: &[(&str, usize)] = &[
-    ("maxqueue", 1),
-    ("minconn", 1),
-    ("slowstart", 1),
     ("resolvers", 1),
     ("init-addr", 1),
-    ("track", 1),
-    ("redir", 1),
     ("tfo", 0),
-    ("on-marked-down", 1),
-    ("on-marked-up", 1),
     ("ws", 1),
     ("resolve-prefer", 1),
     ("resolve-net", 1),
     ("resolve-opts", 1),
     ("shard", 1),
-    ("namespace", 1),
     ("tcp-ut", 1),
     ("log-proto", 1),
     ("hash-key", 1),
@@ -277,6 +271,7 @@ fn apply_options<'a>(
                     other => return Err(format!("'on-error' expects fastinter, fail-check, sudden-death or mark-down, found '{other}'")),
                 }
             }
+            _ if limits::is_option(opt) => consumed = limits::apply(s, line, i)?,
             _ => {
                 consumed = 1;
                 match opt {

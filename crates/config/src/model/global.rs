@@ -51,6 +51,8 @@ pub struct Global {
     pub log_send_hostname: Option<String>,
     /// `setenv`, `presetenv`, `resetenv`, `unsetenv`, ... (issue 13).
     pub keywords: crate::model_keywords::GlobalKeywords,
+    /// `maxconnrate`, `maxsessrate`, `maxsslrate`, `maxcompcpuusage`, `tune.http.logurilen`.
+    pub limits: crate::model_limits::GlobalLimits,
 }
 
 /// `tune.h2.initial-window-size` (65535), `tune.h2.max-concurrent-streams` (100),
@@ -102,6 +104,7 @@ impl Default for Global {
             log_tag: None,
             log_send_hostname: None,
             keywords: Default::default(),
+            limits: Default::default(),
         }
     }
 }

@@ -136,6 +136,8 @@ pub struct Bind {
     /// `id`: the listener's number in its frontend (logged as `unix:ID` for unix clients);
     /// None: its position among the frontend's listeners, from 1, as HAProxy numbers them.
     pub id: Option<u32>,
+    /// `maxconn`, `defer-accept`, `mss`, `interface` (`model_limits`).
+    pub limits: crate::model_limits::BindLimits,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -310,6 +312,8 @@ pub struct Server {
     pub pool_max_conn: Option<u32>,
     /// `pool-low-conn`: idle connections a thread keeps beyond the estimated need (default 0).
     pub pool_low_conn: u32,
+    /// `slowstart`, `maxqueue`, `redir`, `track`, `on-marked-down|up` (`model_limits`).
+    pub limits: crate::model_limits::ServerLimits,
 }
 
 /// `ADDRESS[:PORT]` of a server. `host` is an IP or a name resolved when the proxy starts.
@@ -460,6 +464,9 @@ pub struct ProxyOptions {
     /// `http-reuse`: which requests may ride an idle server connection.
     pub http_reuse: HttpReuse,
     pub h1: crate::model_codec::H1Options,
+    /// `option prefer-last-server`: a keep-alive connection's next request goes to the server
+    /// of the previous one while it is usable (without persistence deciding otherwise).
+    pub prefer_last_server: bool,
 }
 
 /// What `retry-on` retries once the request has reached a server: statuses among 401 403

@@ -28,7 +28,7 @@ impl Algorithm for Leastconn {
             if !(input.has_room)(c.index) {
                 continue;
             }
-            let ew = u64::from(c.weight.max(1) * WEIGHT_SCALE);
+            let ew = u64::from(c.weight.max(1) * c.scale);
             let key = (
                 u64::from((input.served)(c.index)) * EWGHT_MAX / ew,
                 (input.changed_at)(c.index),

@@ -22,6 +22,9 @@ use std::net::IpAddr;
 pub struct Candidate {
     pub index: usize,
     pub weight: u32,
+    /// HAProxy's `w` (effective weight = weight × scale): [`WEIGHT_SCALE`], less during a
+    /// server's slow start (the dynamic algorithms use it; the static map ones do not).
+    pub scale: u32,
 }
 
 /// What a request offers to the hashing algorithms, and the servers' current load.
@@ -149,7 +152,11 @@ pub(crate) mod testutil {
         weights
             .iter()
             .enumerate()
-            .map(|(index, &weight)| Candidate { index, weight })
+            .map(|(index, &weight)| Candidate {
+                index,
+                weight,
+                scale: WEIGHT_SCALE,
+            })
             .collect()
     }
 }

@@ -17,7 +17,10 @@ impl Random {
     pub fn new(group: &[Candidate], draws: u32) -> Self {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_usize(group.len());
-        let total = group.iter().map(|c| u64::from(c.weight.max(1))).sum();
+        let total = group
+            .iter()
+            .map(|c| u64::from((c.weight * c.scale).max(1)))
+            .sum();
         Random {
             group: group.to_vec(),
             total,
@@ -38,7 +41,7 @@ impl Random {
     fn draw(&mut self) -> usize {
         let mut r = self.next() % self.total.max(1);
         for c in &self.group {
-            let w = u64::from(c.weight.max(1));
+            let w = u64::from((c.weight * c.scale).max(1));
             if r < w {
                 return c.index;
             }

@@ -46,7 +46,7 @@ impl Fwrr {
             .filter(|c| c.weight > 0)
             .map(|c| Srv {
                 index: c.index,
-                eweight: i64::from(c.weight * WEIGHT_SCALE),
+                eweight: i64::from(c.weight * c.scale),
                 npos: 0,
                 rweight: 0,
                 tree: Tree::None,

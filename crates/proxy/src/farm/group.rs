@@ -18,6 +18,7 @@ impl<P> Farm<P> {
                 vec![Candidate {
                     index,
                     weight: s.effective_weight(),
+                    scale: s.weight_scale(),
                 }]
             } else {
                 Vec::new()
@@ -31,6 +32,7 @@ impl<P> Farm<P> {
             .map(|(index, s)| Candidate {
                 index,
                 weight: s.effective_weight(),
+                scale: s.weight_scale(),
             })
             .collect();
         if !act.is_empty() {
@@ -44,6 +46,7 @@ impl<P> Farm<P> {
             .map(|(index, s)| Candidate {
                 index,
                 weight: s.effective_weight(),
+                scale: s.weight_scale(),
             });
         if self.options.allbackups {
             bck.collect()

@@ -58,6 +58,10 @@ impl<P> Farm<P> {
             .await
             .map_err(|e| (e, None))?;
         *waited = t0.elapsed();
+        // `redir PREFIX`: no connection, the HTTP session answers (HAProxy counts the session)
+        if hints.redirect && assigned.server().limits.redir().is_some() {
+            return Err((NoServer::Redirect, Some(assigned.server().clone())));
+        }
         // HTTP/2 servers: an open connection with room for another stream carries the request
         // (HAProxy's available connections, shared by every session in any `http-reuse`
         // mode but `never`).

@@ -133,7 +133,9 @@ pub fn on_response(
     res: &mut Message,
     framing: Framing,
 ) -> bool {
+    // `maxcompcpuusage`: not while the process is busier than the limit (`cpu_usage.rs`)
     if req.version == Version::Http10
+        || crate::cpu_usage::over_limit()
         || res.version == Version::Http10
         || req.is_head()
         || !(200..=203).contains(&res.status)

@@ -54,6 +54,7 @@ mod idle_tests;
 mod local;
 #[cfg(test)]
 mod park_tests;
+mod redir;
 mod relay;
 mod request;
 mod respond;

@@ -109,9 +109,17 @@ impl ServerRt {
     /// Whether one more request may be sent now (`maxconn`, or the agent's `maxconn:N`).
     pub fn has_room(&self) -> bool {
         match self.maxconn_now() {
-            Some(m) => self.served() < m,
+            Some(m) => self.served() < self.limits.ramped_maxconn(m, self.last_change_at()),
             None => true,
         }
+    }
+    /// Unix time of the last UP/DOWN/MAINT change.
+    pub fn last_change_at(&self) -> u64 {
+        self.last_change.load(Ordering::Relaxed)
+    }
+    /// The weight scale balancing uses now (HAProxy's `w`: 16, less during a slow start).
+    pub fn weight_scale(&self) -> u32 {
+        self.limits.weight_scale(self.last_change_at())
     }
     /// The limit in force: the agent's `maxconn:N` once it sent one, else `maxconn`.
     pub fn maxconn_now(&self) -> Option<u32> {

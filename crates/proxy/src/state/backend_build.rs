@@ -122,6 +122,9 @@ pub(super) fn build_backend(
         server.set_h2_mode(h2);
         server.set_h2_pool(crate::server::H2Pool::of(s));
         server.set_checked(s.check, s.rise, s.fall);
+        // backups' sessions are noted when an active server shuts them down coming UP
+        let backups_noted = s.backup && p.servers.iter().any(|o| o.limits.shutdown_backup_on_up);
+        server.limits.set(&s.limits, backups_noted);
         if s.disabled && !kept_any {
             // HAProxy: `disabled` is maintenance (the stats page says MAINT; `enable server` or
             // the page's READY action brings it back).

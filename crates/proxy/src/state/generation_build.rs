@@ -62,10 +62,23 @@ fn build_scoped(
     let proxies = Arc::new(OnceLock::new());
     // `hard-stop-after` / `mworker-max-reloads`: this generation's connections can be ended
     let k = &config.global.keywords;
+    // ... and so can those of a server with `on-marked-down shutdown-sessions` (or a backup
+    // that `on-marked-up shutdown-backup-sessions` shuts down)
+    let shutdowns = config
+        .proxies
+        .iter()
+        .flat_map(|p| &p.servers)
+        .any(|s| s.limits.shutdown_on_down || s.limits.shutdown_backup_on_up);
     let end = crate::end::End::new(
-        k.hard_stop_after.is_some() || k.mworker_max_reloads.is_some(),
+        k.hard_stop_after.is_some() || k.mworker_max_reloads.is_some() || shutdowns,
         k.hard_stop_after,
     );
+    crate::log_uri::install(config.global.limits.logurilen);
+    let threads = config.global.nbthread.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |n| n as usize,
+    );
+    crate::cpu_usage::install(config.global.limits.maxcompcpuusage, threads);
     // `env(NAME)` sees the global `setenv` family's changes
     let ops = config.global.keywords.environment.clone();
     fulcrum_sample::environ::install((!ops.is_empty()).then(|| {

@@ -10,7 +10,20 @@ impl HttpEnv<'_> {
     /// `option accept-invalid-http-request`, which lets such bytes in).
     pub fn var_into(&self, name: &str, out: &mut Vec<u8>) -> bool {
         let start = out.len();
-        let written = self.var_raw(name, out);
+        // `tune.http.logurilen`: a request line longer than the capture (`log_uri.rs`)
+        let cut = match (self.req, name) {
+            (Some(r), "r" | "HM" | "HU" | "HP" | "HPO" | "HQ" | "HV") => {
+                crate::log_uri::cut(name, r.method(), r.target(), r.version.as_str())
+            }
+            _ => None,
+        };
+        let written = match cut {
+            Some(part) => {
+                out.extend_from_slice(&part);
+                true
+            }
+            None => self.var_raw(name, out),
+        };
         if written && matches!(name, "r" | "HM" | "HU" | "HP" | "HPO" | "HQ" | "HV") {
             url_encode(out, start);
         }

@@ -32,7 +32,7 @@ pub(super) enum Drained {
 }
 
 impl Drained {
-    fn of(framing: Option<Framing>) -> Drained {
+    pub(super) fn of(framing: Option<Framing>) -> Drained {
         if matches!(framing, Some(Framing::None)) {
             Drained::Yes
         } else {

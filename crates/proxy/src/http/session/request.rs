@@ -241,11 +241,14 @@ impl<C: ClientStream> Session<C> {
         }
         if prefer.is_none() {
             // A connection the server bound to this client (NTLM/Negotiate): its server is
-            // preferred, as HAProxy's SESS_FL_PREFER_LAST.
+            // preferred, as HAProxy's SESS_FL_PREFER_LAST; with `option prefer-last-server`
+            // (not for the hashing algorithms) the server of a private connection kept
+            // (`http-reuse never`: HAProxy's session-owned ones) while usable.
+            let last = be.options.prefer_last_server && !be.balance.is_hashed();
             prefer = self
                 .attached
                 .as_ref()
-                .filter(|a| a.prefer_last)
+                .filter(|a| a.prefer_last || (last && a.private && a.server.balanceable()))
                 .and_then(|a| be.servers.iter().position(|s| s.id == a.server.id));
         }
         // Then the sample-keyed stick rules (`stick match req.cook(C)`, conditions, `table T`).
@@ -486,6 +489,7 @@ impl<C: ClientStream> Session<C> {
             sni: Some(&sni),
             // a retried connection: the request is not queued again by priority
             priority: None,
+            redirect: false,
         };
         if !elsewhere {
             let name = hints.sni_for(assigned.server());

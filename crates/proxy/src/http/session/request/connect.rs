@@ -38,6 +38,7 @@ impl<C: ClientStream> Session<C> {
                 force: persist == Persist::Force,
                 sni: Some(&sni),
                 priority: rec.priority,
+                redirect: be.has_redir() && matches!(self.req.method(), b"GET" | b"HEAD"),
             }
         };
         let mut attached_slot = self.attached.take();
@@ -105,6 +106,10 @@ impl<C: ClientStream> Session<C> {
         rec.tw = Some(waited);
         let (assigned, server_conn, origin) = match conn {
             Ok(v) => v,
+            Err((crate::farm::NoServer::Redirect, Some(srv))) => {
+                rec.server = Some(srv.clone());
+                return Err(self.server_redirect(&srv, rec).await);
+            }
             Err((e, srv)) => {
                 if let Some(s) = srv {
                     rec.server = Some(s);
