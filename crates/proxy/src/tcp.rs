@@ -507,6 +507,8 @@ fn log_tcp(
         idle: Duration::ZERO,
         asap,
         place: Some(&place),
+        counters: fe.counters(track, fe.own_table.as_ref()),
+        open: false,
     };
     let line = match &fe.log_format {
         Some(f) => crate::log_format::render(f, &entry, None, None, &fe.captures),

@@ -186,10 +186,11 @@ const PROCESS_FETCHES: &[&str] = &[
     "proc",
 ];
 
-/// The `%` variables the HTTP data plane writes in rule values.
-pub const HTTP_VARS: &[&str] = &[
-    "ci", "cp", "fi", "fp", "ST", "HM", "HU", "HP", "HPO", "HQ", "HV", "r", "sslv", "sslc",
-];
+/// The `%` variables the HTTP data plane writes in rule values: every one of the manual's
+/// table, with what is known when the rule runs, as HAProxy 2.6 writes them there (the proxy's
+/// `rule_facts`: `%b` is the frontend's name before routing, `%s` `<NOSRV>` before a server,
+/// the timers not reached yet -1...).
+pub static HTTP_VARS: &[&str] = fulcrum_sample::logformat::VARIABLES;
 
 /// Whether the data plane answers fetch `name` (the sample crate answers the process-level
 /// ones itself); an error naming it otherwise.
@@ -230,8 +231,13 @@ pub fn check_log_format(text: &str) -> Result<(), String> {
                 let name = e.fetch.kw.name;
                 // The backend and server a stream went to are kept for its log line, as
                 // HAProxy keeps them (SMP_USE_BKEND / SMP_USE_SERVR are valid at log end).
-                let kept = matches!(name, "be_name" | "be_id" | "srv_name" | "srv_id")
-                    || name.starts_with("bc_");
+                // `status` is the transaction's (the line's `%ST`), `unique-id` the stream's id
+                // and the stick counters the ones the stream tracked: HAProxy 2.6 writes them.
+                let kept = matches!(
+                    name,
+                    "be_name" | "be_id" | "srv_name" | "srv_id" | "status" | "unique-id"
+                ) || name.starts_with("bc_")
+                    || fulcrum_sample::fetch::is_counter(name);
                 if e.fetch.kw.needs > Needs::Connection && !name.starts_with("capture.") && !kept {
                     let what = if e.fetch.kw.needs == Needs::Request {
                         "the request"
@@ -240,19 +246,6 @@ pub fn check_log_format(text: &str) -> Result<(), String> {
                     };
                     return Err(format!(
                         "log-format '{text}': fetch '{name}' reads {what}, which is not available where it is used"
-                    ));
-                }
-                if fulcrum_sample::fetch::is_counter(name) {
-                    return Err(format!("log-format '{text}': fetch '{name}' is not run by fulcrum in log lines yet"));
-                }
-                if let Some(c) = e
-                    .convs
-                    .iter()
-                    .find(|c| c.kw.name.starts_with("table_") || c.kw.name == "in_table")
-                {
-                    return Err(format!(
-                        "log-format '{text}': converter '{}' is not run by fulcrum in log lines yet",
-                        c.kw.name
                     ));
                 }
                 check_answered(name).map_err(|e| format!("log-format '{text}': {e}"))?;
@@ -342,6 +335,7 @@ pub fn check_rule_value(text: &str, request: bool, what: &str) -> Result<(), Str
     let mut compiler = Compiler::default().with_available(available);
     let format = compile_format_with(text, &mut compiler)
         .map_err(|e| format!("{what} '{text}': column {}: {}", e.col, e.msg))?;
+    fulcrum_sample::logformat::note_rule_value(&format);
     for node in &format.nodes {
         match node {
             Node::Lit(_) => {}
@@ -351,7 +345,7 @@ pub fn check_rule_value(text: &str, request: bool, what: &str) -> Result<(), Str
             Node::Var(v, _) => {
                 if !HTTP_VARS.contains(v) {
                     return Err(format!(
-                        "{what} '{text}': log-format variable '%{v}' is not run by fulcrum in rule values yet"
+                        "{what} '{text}': log-format variable '%{v}' is not run by fulcrum in rule values"
                     ));
                 }
             }
@@ -375,7 +369,33 @@ mod tests {
         assert!(e.contains("unknown fetch"), "{e}");
         let e = check_rule_value("%[url", true, "v").expect_err("unclosed");
         assert!(e.contains("missing ']'"), "{e}");
-        let e = check_rule_value("%Tt", true, "v").expect_err("timers");
-        assert!(e.contains("%Tt"), "{e}");
+        // Every `%` variable of the manual's table runs in rule values (haproxy 2.6 writes
+        // them with what is known then), unknown flags are ignored as haproxy ignores them.
+        for v in fulcrum_sample::logformat::VARIABLES {
+            let text = format!("%{{+Q,+M}}{v}");
+            assert!(check_rule_value(&text, true, "v").is_ok(), "{text}");
+        }
+        assert!(check_rule_value("%Tt %b/%s %ID %{Q}B", false, "v").is_ok());
+    }
+
+    #[test]
+    fn log_lines_write_what_haproxy_writes() {
+        // As haproxy 2.6: the transaction's status, the stream's id, its stick counters and
+        // the table converters are written in log lines.
+        for ok in [
+            "%[status] %[unique-id]",
+            "%[sc0_http_req_rate] %[sc_get_gpc0(0)] %[src_conn_rate(t)] %[sc1_conn_cnt]",
+            "%[src,table_http_req_rate(t)] %[src,in_table(t)]",
+            "%{+M}ST %{+Q,M}b %{Q}ci",
+        ] {
+            assert!(
+                check_log_format(ok).is_ok(),
+                "{ok}: {:?}",
+                check_log_format(ok)
+            );
+        }
+        // The request's own content is not there when the line is written (refused by haproxy).
+        let e = check_log_format("%[req.hdr(host)]").expect_err("request");
+        assert!(e.contains("reads the request"), "{e}");
     }
 }

@@ -1,8 +1,9 @@
 //! What HAProxy's sample language reads from an HTTP exchange: the fetches and `%` variables
 //! of rule values (`set-header X %[req.hdr(host),lower]`, `return lf-string ...`), answered
 //! from the connection's addresses and the parsed request and response heads.
-//! The list of what is answered here is fulcrum-config's `logformat::HTTP_FETCHES` /
-//! `HTTP_VARS` (checked when the file is read); a test keeps the two in step.
+//! The list of what is answered here is fulcrum-config's `logformat::HTTP_FETCHES` and the
+//! sample crate's `logformat::EXCHANGE_VARS` (checked when the file is read; the other `%`
+//! variables are the stream's log facts, `LogFacts`); a test keeps them in step.
 
 use super::message::Message;
 use fulcrum_sample::fetch::{Arg, Fetch};
@@ -45,6 +46,46 @@ pub struct HttpEnv<'a> {
     pub place: Option<&'a dyn Where>,
     /// `set-priority-class|offset` (`prio_class`, `prio_offset`: 0 unless set).
     pub priority: (i32, i32),
+    /// The log line's facts known when a rule runs (`%t %b %s %ID %Tw %ac`...): none where
+    /// no rule value reads them (the common case costs nothing).
+    pub facts: Option<&'a dyn LogFacts>,
+}
+
+/// The `%` variables of a log line that the exchange alone does not answer (`%t %Ts %b %s
+/// %ID %Tw %B %ac`...), in rule values: written with what the stream knows when the rule
+/// runs by the same function as the log line (`crate::rule_facts`, `crate::log_vars`).
+pub trait LogFacts: Sync {
+    /// Writes `%` variable `name`; `None`: it has no value now.
+    fn var(
+        &self,
+        env: &HttpEnv<'_>,
+        name: &str,
+        flags: fulcrum_sample::logformat::Flags,
+        out: &mut Vec<u8>,
+    ) -> Option<fulcrum_sample::logformat::Written>;
+    /// A `unique-id` fetch made the stream's id: HAProxy makes it when first used (else after
+    /// the request rules), and `%ID` writes it from then on.
+    fn id_made(&self) {}
+    /// The response head is there (before the `http-response` rules): what it brings.
+    fn response(&self, _r: ResponseFacts) {}
+}
+
+/// What a response brings to a rule's log facts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ResponseFacts {
+    /// `%TR %Tw %Tc %Tr`.
+    pub request: Option<std::time::Duration>,
+    pub queue: Option<std::time::Duration>,
+    pub connect: Option<std::time::Duration>,
+    pub response: Option<std::time::Duration>,
+    /// `%rc`.
+    pub retries: u32,
+    /// The request cookie's flag (`%tsc`'s third character; `-`: none).
+    pub cookie: u8,
+    /// The server connection's own address (`%bi %bp`).
+    pub source: Option<SocketAddr>,
+    /// `%bq`.
+    pub queue_pos: u32,
 }
 
 /// The proxies and connections a stream passes through, for `fe_name fe_id be_name be_id
@@ -58,6 +99,11 @@ pub trait Where: Sync {
     fn at_server(&self, _index: usize) {}
     /// The server connection's local address, when known (`bc_src`, `bc_src_port`).
     fn at_source(&self, _src: Option<SocketAddr>) {}
+    /// The names of the stream's backend (none before routing) and server (none before
+    /// one is chosen), and the server's fixed address (`%b %s %si %sp`).
+    fn names(&self) -> (Option<&str>, Option<(&str, Option<SocketAddr>)>) {
+        (None, None)
+    }
     /// The sessions the backend and the server have now (`%bc`, `%sc`).
     fn conns(&self) -> (Option<u64>, Option<u64>) {
         (None, None)
@@ -127,6 +173,7 @@ impl<'a> HttpEnv<'a> {
             shared_samples: None,
             place: None,
             priority: (0, 0),
+            facts: None,
         }
     }
 
@@ -320,7 +367,13 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         }
         match f.kw.name {
             n if n.starts_with("http_auth") => self.auth_fetch(f),
-            "unique-id" => s(self.unique_id?),
+            "unique-id" => {
+                let id = self.unique_id?;
+                if let Some(f) = self.facts {
+                    f.id_made();
+                }
+                s(id)
+            }
             "prio_class" => Some(Value::Sint(i64::from(self.priority.0))),
             "prio_offset" => Some(Value::Sint(i64::from(self.priority.1))),
             n if WHERE_FETCHES.contains(&n) || fulcrum_sample::fetch::CONN_FACTS.contains(&n) => {

@@ -71,6 +71,7 @@ impl<C: ClientStream> Session<C> {
             proxy_request: false,
             place: Some(&place),
             knobs: Default::default(),
+            facts: None,
         };
         let sets = be
             .map(|b| &b.policy.http_after_response)
