@@ -194,6 +194,12 @@ impl<'a> HttpEnv<'a> {
         self
     }
 
+    /// The same view, with the stream's log facts (`%` variables of rule values).
+    pub fn with_facts(mut self, facts: Option<&'a dyn LogFacts>) -> HttpEnv<'a> {
+        self.facts = facts;
+        self
+    }
+
     /// The same view, with the bytes the client sent so far (content inspection).
     pub fn with_req_data(mut self, c: crate::payload::Channel<'a>) -> HttpEnv<'a> {
         self.req_data = Some(c);
