@@ -14,13 +14,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::time::UNIX_EPOCH;
 
-/// Variables HAProxy 2.6 writes without quotes even under `+Q` (numbers, dates and the
-/// termination state, ports), as the `%{+Q}o` of `option httplog clf` shows.
-pub const UNQUOTED: &[&str] = &[
-    "Th", "Ti", "TR", "Tq", "Tw", "Tc", "Tr", "Td", "Ta", "Tt", "Tu", "ST", "B", "U", "ac", "fc",
-    "bc", "sc", "rc", "sq", "bq", "lc", "rt", "pid", "Ts", "ts", "tsc", "t", "tr", "trg", "trl",
-    "T", "Tl", "cp", "fp", "sp", "bp", "ms",
-];
+pub use fulcrum_sample::logformat::UNQUOTED;
 
 /// Variables `option logasap` prefixes with `+` (their value grows after the line).
 const GROWING: &[&str] = &["Ta", "Tt", "Tu", "B"];

@@ -39,7 +39,7 @@ pub fn note_rule_value(f: &Format) {
     let reads = f
         .nodes
         .iter()
-        .any(|n| matches!(n, Node::Var(v, _) if !EXCHANGE_VARS.contains(v)));
+        .any(|n| matches!(n, Node::Var(v, f) if !EXCHANGE_VARS.contains(v) || f.hex));
     if reads {
         RULE_FACTS_READ.store(true, std::sync::atomic::Ordering::Relaxed);
     }
@@ -62,6 +62,14 @@ pub fn rule_source_read() -> bool {
 pub fn rule_facts_read() -> bool {
     RULE_FACTS_READ.load(std::sync::atomic::Ordering::Relaxed)
 }
+
+/// Variables HAProxy 2.6 writes without quotes even under `+Q` (numbers, dates and the
+/// termination state, ports), as the `%{+Q}o` of `option httplog clf` shows.
+pub static UNQUOTED: &[&str] = &[
+    "Th", "Ti", "TR", "Tq", "Tw", "Tc", "Tr", "Td", "Ta", "Tt", "Tu", "ST", "B", "U", "ac", "fc",
+    "bc", "sc", "rc", "sq", "bq", "lc", "rt", "pid", "Ts", "ts", "tsc", "t", "tr", "trg", "trl",
+    "T", "Tl", "cp", "fp", "sp", "bp", "ms",
+];
 
 /// `+Q` quote, `+X` hexadecimal, `+E` escape.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -49,6 +49,9 @@ pub struct HttpEnv<'a> {
     /// The log line's facts known when a rule runs (`%t %b %s %ID %Tw %ac`...): none where
     /// no rule value reads them (the common case costs nothing).
     pub facts: Option<&'a dyn LogFacts>,
+    /// A log line of an answer no server sent (`%[status]` has no value there: haproxy 2.6
+    /// reads the server's start line, measured `-` after a `deny` or a `return`).
+    pub no_server_answer: bool,
 }
 
 /// The `%` variables of a log line that the exchange alone does not answer (`%t %Ts %b %s
@@ -174,6 +177,7 @@ impl<'a> HttpEnv<'a> {
             place: None,
             priority: (0, 0),
             facts: None,
+            no_server_answer: false,
         }
     }
 
@@ -497,6 +501,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             // No sample without an HTTP request (raw TCP bytes that are not one), as HAProxy.
             "req.proto_http" => req.map(|_| Value::Bool(true)),
             "res.ver" => Some(version(res?)),
+            "status" if self.no_server_answer => None,
             "status" => Some(Value::Sint(i64::from(res?.status))),
             "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
                 let split = matches!(f.kw.name, "req.hdr" | "hdr");

@@ -31,10 +31,18 @@ impl HttpEnv<'_> {
         flags: fulcrum_sample::logformat::Flags,
         out: &mut Vec<u8>,
     ) -> Option<fulcrum_sample::logformat::Written> {
-        if EXCHANGE_VARS.contains(&name) {
-            return self
-                .var_into(name, out)
-                .then_some(fulcrum_sample::logformat::Written::Value);
+        use fulcrum_sample::logformat::{Written, UNQUOTED};
+        // `+X` writes addresses and ports in hexadecimal: the log line's writer.
+        if EXCHANGE_VARS.contains(&name) && !flags.hex {
+            if !self.var_into(name, out) {
+                return None;
+            }
+            // Numbers and ports stay unquoted under `+Q`, as in log lines.
+            return Some(if flags.quote && UNQUOTED.contains(&name) {
+                Written::Formatted
+            } else {
+                Written::Value
+            });
         }
         self.facts?.var(self, name, flags, out)
     }
