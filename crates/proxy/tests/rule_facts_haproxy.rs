@@ -75,7 +75,7 @@ fn masked(fields: Vec<String>) -> Vec<String> {
         .into_iter()
         .map(|f| {
             let (name, value) = f.split_once('=').unwrap_or((&f, ""));
-            let var = name.splitn(2, '-').nth(1).and_then(|n| n.split_once('-'));
+            let var = name.split_once('-').and_then(|(_, n)| n.split_once('-'));
             let var = var.map_or("", |(_, v)| v);
             let mask = MASKED.iter().any(|m| m.eq_ignore_ascii_case(var));
             let value = match var {
@@ -167,7 +167,9 @@ async fn every_variable_in_rule_values_and_counters_in_log_lines_as_haproxy() {
         // written (200 with some servers, `-` with this test's: README). Compared apart.
         let st = regex::Regex::new("^st=(200|-) ").expect("re");
         let rest = |l: &[String]| -> Vec<String> {
-            l.iter().map(|x| st.replace(x, "st=? ").into_owned()).collect()
+            l.iter()
+                .map(|x| st.replace(x, "st=? ").into_owned())
+                .collect()
         };
         assert_same(&rest(&ours.2), &rest(&theirs.2));
         assert!(theirs.2[1].starts_with("st=- "), "{:?}", theirs.2);
