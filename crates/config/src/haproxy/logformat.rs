@@ -192,6 +192,53 @@ const PROCESS_FETCHES: &[&str] = &[
 /// the timers not reached yet -1...).
 pub static HTTP_VARS: &[&str] = fulcrum_sample::logformat::VARIABLES;
 
+/// The `%` variables HAProxy 2.6 reserves for HTTP mode (measured with `haproxy -c`: "format
+/// variable 'HM' is reserved for HTTP mode", in `log-format` and in rule values alike).
+pub const HTTP_MODE_VARS: &[&str] = &[
+    "CC", "CS", "HM", "HP", "HPO", "HQ", "HU", "HV", "TR", "Ta", "Ti", "Tq", "Tr", "r", "tr",
+    "trg", "trl",
+];
+
+/// The first variable of log-format string `text` that HAProxy reserves for HTTP mode.
+pub fn http_mode_var(text: &str) -> Option<&'static str> {
+    let f = compile_format_with(text, &mut Compiler::default()).ok()?;
+    f.nodes.iter().find_map(|n| match n {
+        Node::Var(v, _) if HTTP_MODE_VARS.contains(v) => Some(*v),
+        _ => None,
+    })
+}
+
+/// Errors, as HAProxy 2.6 refuses them, for the HTTP-mode variables a TCP proxy's log formats
+/// and `tcp-request`/`tcp-response` `set-var-fmt` values use.
+pub fn check_tcp_mode(p: &crate::model::Proxy) -> Vec<(crate::diagnostics::Span, String)> {
+    use crate::model::{TcpAction, VarAction};
+    let mut out = Vec::new();
+    if p.mode != crate::model::Mode::Tcp {
+        return out;
+    }
+    let formats = [&p.log_format, &p.options.log_format_sd];
+    for text in formats.into_iter().flatten() {
+        if let Some(v) = http_mode_var(text) {
+            out.push((
+                p.span.clone(),
+                format!("proxy '{}': log-format '{text}': format variable '{v}' is reserved for HTTP mode", p.name),
+            ));
+        }
+    }
+    let rules = p.tcp_rules.requests().chain(&p.tcp_rules.response);
+    for r in rules {
+        if let TcpAction::Var(VarAction::SetFmt { format, .. }) = &r.action {
+            if let Some(v) = http_mode_var(format) {
+                out.push((
+                    r.span.clone(),
+                    format!("format variable '{v}' is reserved for HTTP mode"),
+                ));
+            }
+        }
+    }
+    out
+}
+
 /// Whether the data plane answers fetch `name` (the sample crate answers the process-level
 /// ones itself); an error naming it otherwise.
 pub fn check_answered(name: &str) -> Result<(), String> {
@@ -376,6 +423,28 @@ mod tests {
             assert!(check_rule_value(&text, true, "v").is_ok(), "{text}");
         }
         assert!(check_rule_value("%Tt %b/%s %ID %{Q}B", false, "v").is_ok());
+    }
+
+    #[test]
+    fn http_mode_variables_are_refused_in_tcp_proxies() {
+        let text = "defaults\n  mode tcp\nfrontend f\n  bind :8000\n  log-format \"%ci %HM\"\n\
+                    \x20 tcp-request content set-var-fmt(sess.x) \"%b %TR\"\n  default_backend b\n\
+                    backend b\n  server s 127.0.0.1:80\n\
+                    frontend h\n  mode http\n  bind :8001\n  log-format \"%HM %TR\"\n\
+                    \x20 tcp-request content set-var-fmt(sess.x) \"%r\"\n  default_backend hb\n\
+                    backend hb\n  mode http\n  server s 127.0.0.1:80\n";
+        let l = crate::load_sources(&[crate::Source {
+            name: "t.cfg",
+            text,
+        }]);
+        let errors: Vec<String> = l.diagnostics.errors().map(|d| d.to_string()).collect();
+        assert_eq!(
+            errors,
+            [
+                "t.cfg:3: error: proxy 'f': log-format '%ci %HM': format variable 'HM' is reserved for HTTP mode",
+                "t.cfg:6: error: format variable 'TR' is reserved for HTTP mode",
+            ]
+        );
     }
 
     #[test]
