@@ -25,6 +25,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::SystemTime;
 
+/// A request's own clock and id, kept by its session for rules that run outside the
+/// request's phases (`http-after-response` on the proxy's own answers).
+#[derive(Debug, Clone)]
+pub struct Clock {
+    pub accept: SystemTime,
+    pub waits: Waits,
+    pub rt: u64,
+    pub unique_id: Option<Vec<u8>>,
+}
+
 /// One request's facts for its rule values.
 pub struct RuleFacts<'a> {
     pub mode: Mode,
@@ -39,6 +49,8 @@ pub struct RuleFacts<'a> {
     pub rt: u64,
     later: OnceLock<ResponseFacts>,
     id_made: AtomicBool,
+    /// `http-after-response` on an answer the proxy made: no server's response came.
+    local: bool,
 }
 
 impl<'a> RuleFacts<'a> {
@@ -62,7 +74,15 @@ impl<'a> RuleFacts<'a> {
             rt,
             later: OnceLock::new(),
             id_made: AtomicBool::new(false),
+            local: false,
         }
+    }
+
+    /// The same facts, for `http-after-response` rules on an answer the proxy made (what
+    /// the request rules saw: no response facts, `%CC` and `%ID` as there).
+    pub fn local_answer(mut self) -> RuleFacts<'a> {
+        self.local = true;
+        self
     }
 
     /// The same facts, on a TLS connection (`%ft`'s `~`).
@@ -89,7 +109,7 @@ impl LogFacts for RuleFacts<'_> {
         out: &mut Vec<u8>,
     ) -> Option<Written> {
         let later = self.later.get().copied();
-        let responded = later.is_some() || env.res.is_some();
+        let responded = later.is_some() || (env.res.is_some() && !self.local);
         match name {
             // Captured after the rules that could read them (HAProxy 2.6).
             "CC" if !responded => return None,

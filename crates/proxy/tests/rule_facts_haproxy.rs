@@ -41,6 +41,9 @@ fn cfg(s: &Setup<'_>) -> String {
          \x20 http-request track-sc0 src\n\
          \x20 http-request sc-inc-gpc0(0)\n\
          \x20 http-request deny if {{ path /deny }}\n\
+         \x20 http-request set-var(txn.ret) int(1) if {{ path /ret }}\n\
+         \x20 http-request return status 200 content-type text/plain string ok if {{ path /ret }}\n\
+         \x20 http-after-response set-header X-A \"id=[%ID] cc=[%CC] %b/%s %Tq/%TR/%Tw/%Tc/%Tr/%Tt %ts %tsc %ST %B %f\" if {{ var(txn.ret) -m int 1 }}\n\
          \x20 log-format \"st=%[status] id=%[unique-id] r=%[sc0_http_req_rate] g=%[sc_get_gpc0(0)] c=%[src_conn_rate(f)] t=%[src,table_http_req_rate(f)] m=%{{+M}}ST q=%{{+Q,M}}b\"\n",
         s.ports[0]
     ));
@@ -107,6 +110,16 @@ async fn run(side: Arc<Side>) -> (Vec<String>, Vec<String>, Vec<String>) {
         .expect("send");
     assert_eq!(d.read_response(false).await.expect("answer").status, 403);
     lines.push(side.line().await);
+    // `http-after-response` on an answer the proxy made (`return`): the request's facts.
+    let mut a = Client::connect(side.addr(0)).await.expect("connect");
+    a.send_raw(b"GET /ret HTTP/1.1\r\nHost: h\r\nCookie: SID=abc\r\n\r\n")
+        .await
+        .expect("send");
+    let ret = a.read_response(false).await.expect("answer");
+    assert_eq!(ret.status, 200, "{}", side.who);
+    lines.push(side.line().await);
+    let mut client = masked(x_fields(&r.head));
+    client.extend(x_fields(&ret.head));
     let heads = side.backend.heads();
     let hex = regex::Regex::new("id=[0-9A-F:_]+").expect("re");
     let lines = lines
@@ -116,11 +129,7 @@ async fn run(side: Arc<Side>) -> (Vec<String>, Vec<String>, Vec<String>) {
             hex.replace_all(msg, "id=ID").into_owned()
         })
         .collect();
-    (
-        masked(x_fields(&heads[0])),
-        masked(x_fields(&r.head)),
-        lines,
-    )
+    (masked(x_fields(&heads[0])), client, lines)
 }
 
 #[tokio::test]
@@ -140,6 +149,7 @@ async fn every_variable_in_rule_values_and_counters_in_log_lines_as_haproxy() {
         "x-r60-s=s1",
         "x-r52-hs={app}",
         "x-r53-hsl=app",
+        "x-a=id=[] cc=[] f/<NOSRV> -1/-1/-1/-1/-1/0 -- ---- 200 0 f",
         "x-r11-cc=SID=abc",
         "x-r20-id=N:N_N",
         "x-mix=f/<NOSRV> \"f\" 7F000001 -1/-1 1/1/0/0/0 --",
@@ -156,7 +166,8 @@ async fn every_variable_in_rule_values_and_counters_in_log_lines_as_haproxy() {
         ours.2,
         [
             "st=200 id=ID r=1 g=1 c=1 t=1 m=200 q=\"b\"",
-            "st=- id=ID r=2 g=2 c=2 t=2 m=403 q=\"f\""
+            "st=- id=ID r=2 g=2 c=2 t=2 m=403 q=\"f\"",
+            "st=- id=ID r=3 g=3 c=3 t=3 m=200 q=\"f\""
         ]
     );
     if let Some(theirs) = theirs {
@@ -173,5 +184,6 @@ async fn every_variable_in_rule_values_and_counters_in_log_lines_as_haproxy() {
         };
         assert_same(&rest(&ours.2), &rest(&theirs.2));
         assert!(theirs.2[1].starts_with("st=- "), "{:?}", theirs.2);
+        assert!(theirs.2[2].starts_with("st=- "), "{:?}", theirs.2);
     }
 }

@@ -70,6 +70,14 @@ impl<C: ClientStream> Session<C> {
             )
             .with_tls(tls.as_deref())
         });
+        self.clock = facts.as_ref().map(|_| {
+            Box::new(crate::rule_facts::Clock {
+                accept: rec.accept,
+                waits: rec.waits,
+                rt: rec.rt,
+                unique_id: unique_id.clone(),
+            })
+        });
         let mut env = Env {
             src: self.peer,
             dst: self.local,
