@@ -366,3 +366,35 @@ fn emit(v: Option<&[u8]>, f: Flags, absent: &[u8], out: &mut Vec<u8>) {
         out.push(b'"');
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags_of(text: &str) -> Flags {
+        match compile_format(text).expect("compiles").nodes.first() {
+            Some(Node::Var(_, f)) => *f,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_and_unsigned_flags_are_ignored_as_haproxy() {
+        // haproxy 2.6.12: `%{Q}HM` writes GET, `%{+Q,M}HM` and `%{+M,+Q}HM` "GET".
+        assert_eq!(flags_of("%{Q}HM"), Flags::default());
+        assert!(flags_of("%{+Q,M}HM").quote);
+        assert!(flags_of("%{+M,+Q}HM").quote);
+        assert_eq!(flags_of("%{+M}ST"), Flags::default());
+        assert_eq!(flags_of("%{}ST"), Flags::default());
+        assert!(flags_of("%{+X,-Q}ci").hex);
+    }
+
+    #[test]
+    fn rule_values_note_what_they_read() {
+        note_rule_value(&compile_format("%ci %[src] %HM").expect("compiles"));
+        // (a process-wide flag: other tests may have set it; this one only sets)
+        note_rule_value(&compile_format("%b %{+X}bp").expect("compiles"));
+        assert!(rule_facts_read());
+        assert!(rule_source_read());
+    }
+}
