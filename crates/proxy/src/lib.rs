@@ -49,6 +49,7 @@ pub mod proxy_protocol;
 pub mod rate_limit;
 pub mod record;
 pub mod route;
+pub mod rule_facts;
 pub mod runtime;
 pub mod server;
 pub mod sockopt;

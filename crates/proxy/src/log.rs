@@ -232,6 +232,11 @@ impl Logger {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// How many traffic lines were logged so far (`%lc` in a rule value: nothing counted).
+    pub fn logged(&self) -> u64 {
+        self.count.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn send(&self, line: &str) {
         self.send_level(INFO, line);
     }

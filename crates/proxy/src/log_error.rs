@@ -121,6 +121,8 @@ pub fn connection_error(
                 idle: Duration::ZERO,
                 asap: false,
                 place: Some(&place),
+                counters: None,
+                open: false,
             };
             crate::log_format::render(f, &entry, None, None, &fe.captures)
         }

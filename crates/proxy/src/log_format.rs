@@ -11,7 +11,6 @@ use crate::log::Logger;
 use crate::logline::Entry;
 use crate::termination::{Cause, Termination};
 use fulcrum_config::model::{Mode, Proxy};
-use fulcrum_sample::logformat::Written;
 
 /// The line `format` says for `e`.
 pub fn render(
@@ -21,24 +20,20 @@ pub fn render(
     res: Option<&Message>,
     caps: &Captures,
 ) -> String {
-    let env = HttpEnv::new(e.peer, e.local, req, res)
+    let mut env = HttpEnv::new(e.peer, e.local, req, res)
         .with_tls(e.tls)
         .with_captures(caps, e.samples)
+        .with_counters(e.counters)
         .at(e.place);
+    // `%[unique-id]` is the stream's id; `%[status]` the server's answer's (none when the
+    // proxy answered: haproxy 2.6 reads the response's start line, measured `-` after a
+    // `deny` or a `return`).
+    env.unique_id = e.unique_id;
+    env.no_server_answer = e.timers.response.is_none();
     let mut out = Vec::with_capacity(256);
     format.render_flagged(
         &env,
-        &mut |name, flags, o| {
-            let w = crate::log_vars::var(e, &env, caps, name, flags, o);
-            match w {
-                Some(Written::Value)
-                    if flags.quote && crate::log_vars::UNQUOTED.contains(&name) =>
-                {
-                    Some(Written::Formatted)
-                }
-                w => w,
-            }
-        },
+        &mut |name, flags, o| crate::log_vars::write(e, &env, caps, name, flags, o),
         b"-",
         &mut out,
     );
@@ -119,6 +114,7 @@ pub fn writes_source(
 ) -> bool {
     use fulcrum_sample::logformat::Node;
     fulcrum_sample::fetch::bc_src_read()
+        || fulcrum_sample::logformat::rule_source_read()
         || [f, sd].into_iter().flatten().any(|f| {
             f.nodes
                 .iter()

@@ -14,13 +14,7 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::time::UNIX_EPOCH;
 
-/// Variables HAProxy 2.6 writes without quotes even under `+Q` (numbers, dates and the
-/// termination state, ports), as the `%{+Q}o` of `option httplog clf` shows.
-pub const UNQUOTED: &[&str] = &[
-    "Th", "Ti", "TR", "Tq", "Tw", "Tc", "Tr", "Td", "Ta", "Tt", "Tu", "ST", "B", "U", "ac", "fc",
-    "bc", "sc", "rc", "sq", "bq", "lc", "rt", "pid", "Ts", "ts", "tsc", "t", "tr", "trg", "trl",
-    "T", "Tl", "cp", "fp", "sp", "bp", "ms",
-];
+pub use fulcrum_sample::logformat::UNQUOTED;
 
 /// Variables `option logasap` prefixes with `+` (their value grows after the line).
 const GROWING: &[&str] = &["Ta", "Tt", "Tu", "B"];
@@ -58,7 +52,14 @@ pub fn var(
         out.push(b'+');
     }
     let (th, ti) = (e.handshake.as_millis() as i64, e.idle.as_millis() as i64);
-    let ta = t.total.as_millis() as i64;
+    // `%Ta %Tt %Tu` run to HAProxy's `t_close`, which is 0 while the stream is open (a rule's
+    // value): `%Tt` 0, `%Ta` -(`%Th`+`%Ti`), `%Tu` -`%Ti` there, as haproxy 2.6 writes them.
+    let (ta, tt, tu) = if e.open {
+        (-(th + ti), 0, -ti)
+    } else {
+        let ta = t.total.as_millis() as i64;
+        (ta, th + ti + ta, th + ta)
+    };
     let r = match name {
         "Th" => write!(out, "{th}"),
         "Ti" => write!(out, "{ti}"),
@@ -71,8 +72,8 @@ pub fn var(
         "TR" => write!(out, "{}", ms(t.request)),
         "Td" => write!(out, "{}", transfer(e)),
         "Ta" => write!(out, "{ta}"),
-        "Tt" => write!(out, "{}", th + ti + ta),
-        "Tu" => write!(out, "{}", th + ta),
+        "Tt" => write!(out, "{tt}"),
+        "Tu" => write!(out, "{tu}"),
         "U" => write!(out, "{}", e.bytes_in),
         "lc" => write!(out, "{}", e.log_count),
         "rt" => num(out, e.rt, hex),
@@ -222,5 +223,26 @@ fn transfer(e: &Entry<'_>) -> i64 {
             t.connect.map(|c| ms(t.queue).max(0) + c.as_millis() as i64)
         }
     };
-    before.map_or(-1, |b| (total - b).max(0))
+    match before {
+        // An open stream: HAProxy's `t_close` (0) minus the time from the accept.
+        Some(b) if e.open => -(b + e.handshake.as_millis() as i64 + e.idle.as_millis() as i64),
+        Some(b) => (total - b).max(0),
+        None => -1,
+    }
+}
+
+/// [`var`], with numbers, dates and ports unquoted under `+Q` (as HAProxy 2.6 writes them in
+/// log lines and rule values alike).
+pub fn write(
+    e: &Entry<'_>,
+    env: &HttpEnv<'_>,
+    caps: &Captures,
+    name: &str,
+    flags: Flags,
+    out: &mut Vec<u8>,
+) -> Option<Written> {
+    match var(e, env, caps, name, flags, out) {
+        Some(Written::Value) if flags.quote && UNQUOTED.contains(&name) => Some(Written::Formatted),
+        w => w,
+    }
 }

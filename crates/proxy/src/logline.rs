@@ -105,6 +105,11 @@ pub struct Entry<'a> {
     pub asap: bool,
     /// Where the stream went, for `%[fe_name]`, `%[srv_id]`... (`crate::place`).
     pub place: Option<&'a dyn crate::http::sample_env::Where>,
+    /// The stick counters the stream tracked (`%[sc0_http_req_rate]`, `table_*`).
+    pub counters: Option<crate::track::Counters<'a>>,
+    /// The stream is not finished: the line is a rule value's view of it (`rule_facts`;
+    /// HAProxy's `t_close` is 0 then).
+    pub open: bool,
 }
 
 impl Entry<'_> {
@@ -184,6 +189,8 @@ mod tests {
             idle: Duration::ZERO,
             asap: false,
             place: None,
+            counters: None,
+            open: false,
         }
     }
 

@@ -75,6 +75,13 @@ impl Where for Place<'_> {
         live(self.be, self.srv)
     }
 
+    fn names(&self) -> (Option<&str>, Option<(&str, Option<SocketAddr>)>) {
+        (
+            self.be.map(|b| b.name.as_str()),
+            self.srv.map(|s| (s.name.as_str(), s.fixed_addr())),
+        )
+    }
+
     fn queue_pos(&self) -> u32 {
         self.bq
     }
@@ -153,6 +160,15 @@ impl Where for Located<'_> {
             bc_src: self.bc_src.lock().ok().and_then(|g| *g),
         };
         here.answer(f)
+    }
+
+    fn names(&self) -> (Option<&str>, Option<(&str, Option<SocketAddr>)>) {
+        let be = self.be.get().map(|b| &**b);
+        let srv = be.and_then(|b| b.servers.get(self.srv.load(Ordering::Relaxed)));
+        (
+            be.map(|b| b.name.as_str()),
+            srv.map(|s| (s.name.as_str(), s.fixed_addr())),
+        )
     }
 
     fn conns(&self) -> (Option<u64>, Option<u64>) {

@@ -106,6 +106,26 @@ pub async fn serve<C: ClientStream>(
         conn: facts,
         ..crate::place::Place::at(&fe)
     };
+    // The log line's facts for rule values that read them (`%t %b %s %Tw`...: `rule_facts`).
+    let rule_facts = fulcrum_sample::logformat::rule_facts_read().then(|| {
+        let waits = crate::logline::Waits {
+            idle: Duration::ZERO,
+            handshake,
+        };
+        crate::rule_facts::RuleFacts::new(
+            fe.mode,
+            &fe.name,
+            &fe.conns,
+            fe.log.as_ref(),
+            accept_wall,
+            waits,
+            rt,
+        )
+        .with_tls(tls_info.as_deref())
+    });
+    let lf = rule_facts
+        .as_ref()
+        .map(|f| f as &dyn crate::http::sample_env::LogFacts);
     let rules_wait = crate::tcp_rules::inspects(&fe.tcp_content);
     let waits = rules_wait || fe.inspect_hello.is_some();
     let delay = fe.inspect_delay.filter(|_| waits);
@@ -115,6 +135,7 @@ pub async fn serve<C: ClientStream>(
             .with_counters(counters)
             .with_tls(tls_info.as_deref())
             .with_req_data(ins.channel())
+            .with_facts(lf)
             .at(Some(&at_fe));
         let hello_wait = !rules_wait
             && fe.inspect_hello.is_some()
@@ -135,6 +156,7 @@ pub async fn serve<C: ClientStream>(
         .with_counters(counters)
         .with_tls(tls_info.as_deref())
         .with_req_data(ins.final_channel())
+        .with_facts(lf)
         .at(Some(&at_fe));
     let Some(be) = crate::route::backend_for(&fe, &ctx) else {
         return log(Done {
@@ -168,6 +190,7 @@ pub async fn serve<C: ClientStream>(
                 .with_counters(counters)
                 .with_tls(tls_info.as_deref())
                 .with_req_data(ins.channel())
+                .with_facts(lf)
                 .at(Some(&at_be));
             match crate::tcp_rules::decide(rules, &ctx, false, &moved) {
                 Some(v) => break v,
@@ -334,9 +357,19 @@ pub async fn serve<C: ClientStream>(
             bc_src: source.lock().ok().and_then(|s| *s),
             ..crate::place::Place::at(&fe)
         };
+        if let Some(f) = lf {
+            f.response(crate::http::sample_env::ResponseFacts {
+                queue: Some(waited),
+                connect: Some(tc),
+                source: source.lock().ok().and_then(|s| *s),
+                queue_pos: queue_pos.load(Ordering::Relaxed),
+                ..Default::default()
+            });
+        }
         let base = Ctx::new(peer, local, None, None)
             .with_counters(counters)
             .with_tls(tls_info.as_deref())
+            .with_facts(lf)
             .at(Some(&at_srv));
         let sizes = (fe.head_limit, fe.bufsize);
         let (v, kept) = match &mut server {
@@ -508,6 +541,8 @@ fn log_tcp(
         idle: Duration::ZERO,
         asap,
         place: Some(&place),
+        counters: fe.counters(track, fe.own_table.as_ref()),
+        open: false,
     };
     let line = match &fe.log_format {
         Some(f) => crate::log_format::render(f, &entry, None, None, &fe.captures),

@@ -53,7 +53,12 @@ impl VarOp {
             }
             VarOp::SetFmt(s, n, f) => {
                 let mut out = Vec::new();
-                f.render(env, &mut |name, o| env.var_into(name, o), b"", &mut out);
+                f.render_flagged(
+                    env,
+                    &mut |name, fl, o| env.var_flagged(name, fl, o),
+                    b"",
+                    &mut out,
+                );
                 c.tracking.set_var(*s, n, Some(Value::Str(out)));
             }
             VarOp::Unset(s, n) => c.tracking.set_var(*s, n, None),

@@ -199,6 +199,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::rules",
             "log_format",
             "http::unique_id",
+            // A request's log facts for its rule values (uses log_vars, logline).
+            "rule_facts",
             "http::h2::edge",
             // The TCP content-inspection phase (uses payload, stream).
             "tcp_inspect",
@@ -256,6 +258,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "http::h2::edge::tests",
             "http::h2::upstream::tests",
             "http::cache::tests",
+            "rule_facts::tests",
         ],
     ),
     ("accepting connections", &["listener", "listener::connection"]),

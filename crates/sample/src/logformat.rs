@@ -24,6 +24,53 @@ pub static VARIABLES: &[&str] = &[
     "ts", "tsc",
 ];
 
+/// The `%` variables an exchange's own request and connection answer in rule values; the
+/// others are the stream's log facts (`%t %b %s %ID %Tw`...), which the data plane gathers
+/// per request only once a rule value in the process reads one ([`rule_facts_read`]).
+pub static EXCHANGE_VARS: &[&str] = &[
+    "ci", "cp", "fi", "fp", "ST", "HM", "HU", "HP", "HPO", "HQ", "HV", "r", "sslv", "sslc",
+];
+
+static RULE_FACTS_READ: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static RULE_SOURCE_READ: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Notes a rule value's format (not a log line's): whether it reads the stream's log facts.
+pub fn note_rule_value(f: &Format) {
+    let reads = f
+        .nodes
+        .iter()
+        .any(|n| matches!(n, Node::Var(v, f) if !EXCHANGE_VARS.contains(v) || f.hex));
+    if reads {
+        RULE_FACTS_READ.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    if f.nodes
+        .iter()
+        .any(|n| matches!(n, Node::Var("bi" | "bp", _)))
+    {
+        RULE_SOURCE_READ.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Whether a rule value compiled in this process writes `%bi`/`%bp` (the server
+/// connection's own address, asked of the socket only then).
+pub fn rule_source_read() -> bool {
+    RULE_SOURCE_READ.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Whether a rule value compiled in this process reads the stream's log facts (it stays
+/// true: a later configuration without them only gathers a few words per request more).
+pub fn rule_facts_read() -> bool {
+    RULE_FACTS_READ.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Variables HAProxy 2.6 writes without quotes even under `+Q` (numbers, dates and the
+/// termination state, ports), as the `%{+Q}o` of `option httplog clf` shows.
+pub static UNQUOTED: &[&str] = &[
+    "Th", "Ti", "TR", "Tq", "Tw", "Tc", "Tr", "Td", "Ta", "Tt", "Tu", "ST", "B", "U", "ac", "fc",
+    "bc", "sc", "rc", "sq", "bq", "lc", "rt", "pid", "Ts", "ts", "tsc", "t", "tr", "trg", "trl",
+    "T", "Tl", "cp", "fp", "sp", "bp", "ms",
+];
+
 /// `+Q` quote, `+X` hexadecimal, `+E` escape.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Flags {
@@ -62,31 +109,24 @@ pub fn compile_format(text: &str) -> Result<Format, CompileError> {
     compile_format_with(text, &mut Compiler::default())
 }
 
-fn parse_flags(text: &str, col: usize, mut f: Flags) -> Result<Flags, CompileError> {
-    for flag in text.split(',').filter(|s| !s.is_empty()) {
+fn parse_flags(text: &str, mut f: Flags) -> Flags {
+    // HAProxy 2.6 ignores what it does not know: a flag without its sign (`%{Q}`) or an
+    // unknown name (`%{+M}`) is accepted by `haproxy -c` without a word and changes nothing
+    // (measured: `%{Q}HM` and `%{+Q,M}HM` write `GET` and `"GET"`).
+    for flag in text.split(',') {
         let on = match flag.as_bytes().first() {
             Some(b'+') => true,
             Some(b'-') => false,
-            _ => {
-                return Err(CompileError::at(
-                    col,
-                    format!("flag '{flag}' must start with '+' or '-'"),
-                ))
-            }
+            _ => continue,
         };
         match &flag[1..] {
             "Q" => f.quote = on,
             "X" => f.hex = on,
             "E" => f.escape = on,
-            other => {
-                return Err(CompileError::at(
-                    col,
-                    format!("unknown log-format flag '{other}' (expected Q, X or E)"),
-                ))
-            }
+            _ => {}
         }
     }
-    Ok(f)
+    f
 }
 
 pub fn compile_format_with(text: &str, c: &mut Compiler) -> Result<Format, CompileError> {
@@ -114,7 +154,7 @@ pub fn compile_format_with(text: &str, c: &mut Compiler) -> Result<Format, Compi
                 .find('}')
                 .map(|n| i + n)
                 .ok_or_else(|| CompileError::at(i + 1, "missing '}' after '%{'"))?;
-            flags = parse_flags(&text[i + 1..close], i + 2, flags)?;
+            flags = parse_flags(&text[i + 1..close], flags);
             i = close + 1;
         }
         if !lit.is_empty() {
@@ -266,6 +306,12 @@ impl Format {
         );
     }
 
+    /// [`Format::render_value`] where `var` sees the variable's flags (`+X` writes numbers
+    /// and addresses in hexadecimal) and may write a value already formatted with them.
+    pub fn render_value_flagged(&self, env: &dyn Env, var: &mut VarWriter<'_>, out: &mut Vec<u8>) {
+        self.render_with(env, var, b"", false, out);
+    }
+
     fn render_with(
         &self,
         env: &dyn Env,
@@ -318,5 +364,37 @@ fn emit(v: Option<&[u8]>, f: Flags, absent: &[u8], out: &mut Vec<u8>) {
     }
     if f.quote {
         out.push(b'"');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags_of(text: &str) -> Flags {
+        match compile_format(text).expect("compiles").nodes.first() {
+            Some(Node::Var(_, f)) => *f,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_and_unsigned_flags_are_ignored_as_haproxy() {
+        // haproxy 2.6.12: `%{Q}HM` writes GET, `%{+Q,M}HM` and `%{+M,+Q}HM` "GET".
+        assert_eq!(flags_of("%{Q}HM"), Flags::default());
+        assert!(flags_of("%{+Q,M}HM").quote);
+        assert!(flags_of("%{+M,+Q}HM").quote);
+        assert_eq!(flags_of("%{+M}ST"), Flags::default());
+        assert_eq!(flags_of("%{}ST"), Flags::default());
+        assert!(flags_of("%{+X,-Q}ci").hex);
+    }
+
+    #[test]
+    fn rule_values_note_what_they_read() {
+        note_rule_value(&compile_format("%ci %[src] %HM").expect("compiles"));
+        // (a process-wide flag: other tests may have set it; this one only sets)
+        note_rule_value(&compile_format("%b %{+X}bp").expect("compiles"));
+        assert!(rule_facts_read());
+        assert!(rule_source_read());
     }
 }

@@ -186,10 +186,58 @@ const PROCESS_FETCHES: &[&str] = &[
     "proc",
 ];
 
-/// The `%` variables the HTTP data plane writes in rule values.
-pub const HTTP_VARS: &[&str] = &[
-    "ci", "cp", "fi", "fp", "ST", "HM", "HU", "HP", "HPO", "HQ", "HV", "r", "sslv", "sslc",
+/// The `%` variables the HTTP data plane writes in rule values: every one of the manual's
+/// table, with what is known when the rule runs, as HAProxy 2.6 writes them there (the proxy's
+/// `rule_facts`: `%b` is the frontend's name before routing, `%s` `<NOSRV>` before a server,
+/// the timers not reached yet -1...).
+pub static HTTP_VARS: &[&str] = fulcrum_sample::logformat::VARIABLES;
+
+/// The `%` variables HAProxy 2.6 reserves for HTTP mode (measured with `haproxy -c`: "format
+/// variable 'HM' is reserved for HTTP mode", in `log-format` and in rule values alike).
+pub const HTTP_MODE_VARS: &[&str] = &[
+    "CC", "CS", "HM", "HP", "HPO", "HQ", "HU", "HV", "TR", "Ta", "Ti", "Tq", "Tr", "r", "tr",
+    "trg", "trl",
 ];
+
+/// The first variable of log-format string `text` that HAProxy reserves for HTTP mode.
+pub fn http_mode_var(text: &str) -> Option<&'static str> {
+    let f = compile_format_with(text, &mut Compiler::default()).ok()?;
+    f.nodes.iter().find_map(|n| match n {
+        Node::Var(v, _) if HTTP_MODE_VARS.contains(v) => Some(*v),
+        _ => None,
+    })
+}
+
+/// Errors, as HAProxy 2.6 refuses them, for the HTTP-mode variables a TCP proxy's log formats
+/// and `tcp-request`/`tcp-response` `set-var-fmt` values use.
+pub fn check_tcp_mode(p: &crate::model::Proxy) -> Vec<(crate::diagnostics::Span, String)> {
+    use crate::model::{TcpAction, VarAction};
+    let mut out = Vec::new();
+    if p.mode != crate::model::Mode::Tcp {
+        return out;
+    }
+    let formats = [&p.log_format, &p.options.log_format_sd];
+    for text in formats.into_iter().flatten() {
+        if let Some(v) = http_mode_var(text) {
+            out.push((
+                p.span.clone(),
+                format!("proxy '{}': log-format '{text}': format variable '{v}' is reserved for HTTP mode", p.name),
+            ));
+        }
+    }
+    let rules = p.tcp_rules.requests().chain(&p.tcp_rules.response);
+    for r in rules {
+        if let TcpAction::Var(VarAction::SetFmt { format, .. }) = &r.action {
+            if let Some(v) = http_mode_var(format) {
+                out.push((
+                    r.span.clone(),
+                    format!("format variable '{v}' is reserved for HTTP mode"),
+                ));
+            }
+        }
+    }
+    out
+}
 
 /// Whether the data plane answers fetch `name` (the sample crate answers the process-level
 /// ones itself); an error naming it otherwise.
@@ -230,8 +278,13 @@ pub fn check_log_format(text: &str) -> Result<(), String> {
                 let name = e.fetch.kw.name;
                 // The backend and server a stream went to are kept for its log line, as
                 // HAProxy keeps them (SMP_USE_BKEND / SMP_USE_SERVR are valid at log end).
-                let kept = matches!(name, "be_name" | "be_id" | "srv_name" | "srv_id")
-                    || name.starts_with("bc_");
+                // `status` is the transaction's (the line's `%ST`), `unique-id` the stream's id
+                // and the stick counters the ones the stream tracked: HAProxy 2.6 writes them.
+                let kept = matches!(
+                    name,
+                    "be_name" | "be_id" | "srv_name" | "srv_id" | "status" | "unique-id"
+                ) || name.starts_with("bc_")
+                    || fulcrum_sample::fetch::is_counter(name);
                 if e.fetch.kw.needs > Needs::Connection && !name.starts_with("capture.") && !kept {
                     let what = if e.fetch.kw.needs == Needs::Request {
                         "the request"
@@ -240,19 +293,6 @@ pub fn check_log_format(text: &str) -> Result<(), String> {
                     };
                     return Err(format!(
                         "log-format '{text}': fetch '{name}' reads {what}, which is not available where it is used"
-                    ));
-                }
-                if fulcrum_sample::fetch::is_counter(name) {
-                    return Err(format!("log-format '{text}': fetch '{name}' is not run by fulcrum in log lines yet"));
-                }
-                if let Some(c) = e
-                    .convs
-                    .iter()
-                    .find(|c| c.kw.name.starts_with("table_") || c.kw.name == "in_table")
-                {
-                    return Err(format!(
-                        "log-format '{text}': converter '{}' is not run by fulcrum in log lines yet",
-                        c.kw.name
                     ));
                 }
                 check_answered(name).map_err(|e| format!("log-format '{text}': {e}"))?;
@@ -342,6 +382,7 @@ pub fn check_rule_value(text: &str, request: bool, what: &str) -> Result<(), Str
     let mut compiler = Compiler::default().with_available(available);
     let format = compile_format_with(text, &mut compiler)
         .map_err(|e| format!("{what} '{text}': column {}: {}", e.col, e.msg))?;
+    fulcrum_sample::logformat::note_rule_value(&format);
     for node in &format.nodes {
         match node {
             Node::Lit(_) => {}
@@ -351,7 +392,7 @@ pub fn check_rule_value(text: &str, request: bool, what: &str) -> Result<(), Str
             Node::Var(v, _) => {
                 if !HTTP_VARS.contains(v) {
                     return Err(format!(
-                        "{what} '{text}': log-format variable '%{v}' is not run by fulcrum in rule values yet"
+                        "{what} '{text}': log-format variable '%{v}' is not run by fulcrum in rule values"
                     ));
                 }
             }
@@ -375,7 +416,55 @@ mod tests {
         assert!(e.contains("unknown fetch"), "{e}");
         let e = check_rule_value("%[url", true, "v").expect_err("unclosed");
         assert!(e.contains("missing ']'"), "{e}");
-        let e = check_rule_value("%Tt", true, "v").expect_err("timers");
-        assert!(e.contains("%Tt"), "{e}");
+        // Every `%` variable of the manual's table runs in rule values (haproxy 2.6 writes
+        // them with what is known then), unknown flags are ignored as haproxy ignores them.
+        for v in fulcrum_sample::logformat::VARIABLES {
+            let text = format!("%{{+Q,+M}}{v}");
+            assert!(check_rule_value(&text, true, "v").is_ok(), "{text}");
+        }
+        assert!(check_rule_value("%Tt %b/%s %ID %{Q}B", false, "v").is_ok());
+    }
+
+    #[test]
+    fn http_mode_variables_are_refused_in_tcp_proxies() {
+        let text = "defaults\n  mode tcp\nfrontend f\n  bind :8000\n  log-format \"%ci %HM\"\n\
+                    \x20 tcp-request content set-var-fmt(sess.x) \"%b %TR\"\n  default_backend b\n\
+                    backend b\n  server s 127.0.0.1:80\n\
+                    frontend h\n  mode http\n  bind :8001\n  log-format \"%HM %TR\"\n\
+                    \x20 tcp-request content set-var-fmt(sess.x) \"%r\"\n  default_backend hb\n\
+                    backend hb\n  mode http\n  server s 127.0.0.1:80\n";
+        let l = crate::load_sources(&[crate::Source {
+            name: "t.cfg",
+            text,
+        }]);
+        let errors: Vec<String> = l.diagnostics.errors().map(|d| d.to_string()).collect();
+        assert_eq!(
+            errors,
+            [
+                "t.cfg:3: error: proxy 'f': log-format '%ci %HM': format variable 'HM' is reserved for HTTP mode",
+                "t.cfg:6: error: format variable 'TR' is reserved for HTTP mode",
+            ]
+        );
+    }
+
+    #[test]
+    fn log_lines_write_what_haproxy_writes() {
+        // As haproxy 2.6: the transaction's status, the stream's id, its stick counters and
+        // the table converters are written in log lines.
+        for ok in [
+            "%[status] %[unique-id]",
+            "%[sc0_http_req_rate] %[sc_get_gpc0(0)] %[src_conn_rate(t)] %[sc1_conn_cnt]",
+            "%[src,table_http_req_rate(t)] %[src,in_table(t)]",
+            "%{+M}ST %{+Q,M}b %{Q}ci",
+        ] {
+            assert!(
+                check_log_format(ok).is_ok(),
+                "{ok}: {:?}",
+                check_log_format(ok)
+            );
+        }
+        // The request's own content is not there when the line is written (refused by haproxy).
+        let e = check_log_format("%[req.hdr(host)]").expect_err("request");
+        assert!(e.contains("reads the request"), "{e}");
     }
 }

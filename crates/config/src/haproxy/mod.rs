@@ -292,6 +292,12 @@ impl Parser {
         for (span, msg) in server::limits::check_tracks(&mut self.proxies) {
             diags.error(&span, msg);
         }
+        // `%HM`, `%TR`... in a TCP proxy's formats: refused, as haproxy 2.6 refuses them.
+        for p in &self.proxies {
+            for (span, msg) in logformat::check_tcp_mode(p) {
+                diags.error(&span, msg);
+            }
+        }
         for p in &mut self.proxies {
             let global = self.global.tls.server_verify;
             for (span, msg) in server::check_tls_verify(&mut p.servers, global) {

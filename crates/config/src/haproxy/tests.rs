@@ -1294,21 +1294,21 @@ fn captures_are_parsed() {
 #[test]
 fn log_format_is_checked() {
     let c = ok(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%ci:%cp %ft %b/%s %ST %{{+Q}}r %[src]\"\n"
+        "{TIMEOUTS}frontend f\n mode http\n bind :80\n log-format \"%ci:%cp %ft %b/%s %ST %{{+Q}}r %[src]\"\n"
     ));
     assert!(c.proxies[0].log_format.is_some());
     let e = errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%[req.hdr(host)]\"\n"
+        "{TIMEOUTS}frontend f\n mode http\n bind :80\n log-format \"%[req.hdr(host)]\"\n"
     ));
     assert!(e[0].contains("not available"), "{e:?}");
     // Every variable of HAProxy 2.6's table is written now, and the capture slots are
     // readable at the end.
     assert_eq!(errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%bi %bp %Tu %HPO %rt %{{+X}}ci %[capture.req.hdr(0)]\"\n"
+        "{TIMEOUTS}frontend f\n mode http\n bind :80\n log-format \"%bi %bp %Tu %HPO %rt %{{+X}}ci %[capture.req.hdr(0)]\"\n"
     )),
     Vec::<String>::new());
     assert_eq!(errors(&format!(
-        "{TIMEOUTS}frontend f\n bind :80\n log-format \"%{{+Q}}hrl %U %Th %Ti %Tq %Td %lc %Tl %sslv %sslc\"\n"
+        "{TIMEOUTS}frontend f\n mode http\n bind :80\n log-format \"%{{+Q}}hrl %U %Th %Ti %Tq %Td %lc %Tl %sslv %sslc\"\n"
     )),
     Vec::<String>::new());
     let e = errors(&format!(

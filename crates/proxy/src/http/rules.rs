@@ -40,22 +40,23 @@ impl Fmt {
 
     pub fn render(&self, out: &mut Vec<u8>, env: &HttpEnv<'_>) {
         // A missing value is empty in header values and bodies (HAProxy writes `-` only in
-        // logs), and `+Q` quotes nothing there (as haproxy 2.6).
+        // logs), and `+Q` quotes no sample there (as haproxy 2.6); the `%` variables are the
+        // log line's, with what the stream knows now (`crate::rule_facts`).
         self.0
-            .render_value(env, &mut |name, out| env.var_into(name, out), out);
+            .render_value_flagged(env, &mut |name, f, out| env.var_flagged(name, f, out), out);
     }
 
     /// [`Fmt::render`] for a part of an answer the proxy makes (`return`, `deny` with a
     /// response): `%ST` is that answer's status, as haproxy 2.6 sets it before rendering.
     pub fn render_answer(&self, out: &mut Vec<u8>, env: &HttpEnv<'_>, status: u16) {
-        self.0.render_value(
+        self.0.render_value_flagged(
             env,
-            &mut |name, out| {
+            &mut |name, f, out| {
                 if name == "ST" {
                     out.extend_from_slice(status.to_string().as_bytes());
-                    return true;
+                    return Some(fulcrum_sample::logformat::Written::Value);
                 }
-                env.var_into(name, out)
+                env.var_flagged(name, f, out)
             },
             out,
         );
@@ -217,6 +218,9 @@ pub struct Env<'a> {
     pub place: Option<&'a dyn super::sample_env::Where>,
     /// What `disable-l7-retry` and `early-hint` rules left (`rules::knobs`).
     pub knobs: knobs::Knobs,
+    /// The request's log facts, when a rule value reads them (`%t %b %s %ID`...:
+    /// `crate::rule_facts`).
+    pub facts: Option<&'a dyn super::sample_env::LogFacts>,
 }
 
 /// Per-request timeouts set by `set-timeout`.
@@ -276,6 +280,7 @@ impl<'a> Env<'a> {
         env.res_body_in = self.res_body_in.load(std::sync::atomic::Ordering::Relaxed);
         env.proxy_auth = self.proxy_request;
         env.priority = self.knobs.priority().unwrap_or((0, 0));
+        env.facts = self.facts;
         env.at(self.place)
     }
 }

@@ -1,8 +1,9 @@
 //! What HAProxy's sample language reads from an HTTP exchange: the fetches and `%` variables
 //! of rule values (`set-header X %[req.hdr(host),lower]`, `return lf-string ...`), answered
 //! from the connection's addresses and the parsed request and response heads.
-//! The list of what is answered here is fulcrum-config's `logformat::HTTP_FETCHES` /
-//! `HTTP_VARS` (checked when the file is read); a test keeps the two in step.
+//! The list of what is answered here is fulcrum-config's `logformat::HTTP_FETCHES` and the
+//! sample crate's `logformat::EXCHANGE_VARS` (checked when the file is read; the other `%`
+//! variables are the stream's log facts, `LogFacts`); a test keeps them in step.
 
 use super::message::Message;
 use fulcrum_sample::fetch::{Arg, Fetch};
@@ -45,60 +46,13 @@ pub struct HttpEnv<'a> {
     pub place: Option<&'a dyn Where>,
     /// `set-priority-class|offset` (`prio_class`, `prio_offset`: 0 unless set).
     pub priority: (i32, i32),
+    /// The log line's facts known when a rule runs (`%t %b %s %ID %Tw %ac`...): none where
+    /// no rule value reads them (the common case costs nothing).
+    pub facts: Option<&'a dyn LogFacts>,
+    /// A log line of an answer no server sent (`%[status]` has no value there: haproxy 2.6
+    /// reads the server's start line, measured `-` after a `deny` or a `return`).
+    pub no_server_answer: bool,
 }
-
-/// The proxies and connections a stream passes through, for `fe_name fe_id be_name be_id
-/// srv_name srv_id nbsrv srv_is_up connslots thread`, `so_*`, `fc_*` and `bc_*`: answered by
-/// the layer that knows them (`crate::place`).
-pub trait Where: Sync {
-    /// The value of one of those fetches (`None`: none here, e.g. no server yet).
-    fn fetch(&self, f: &Fetch) -> Option<Value>;
-    /// Server `index` of the backend is the one whose answer is being handled (a request's
-    /// place follows it; a fixed view ignores this).
-    fn at_server(&self, _index: usize) {}
-    /// The server connection's local address, when known (`bc_src`, `bc_src_port`).
-    fn at_source(&self, _src: Option<SocketAddr>) {}
-    /// The sessions the backend and the server have now (`%bc`, `%sc`).
-    fn conns(&self) -> (Option<u64>, Option<u64>) {
-        (None, None)
-    }
-    /// The stream's position in its backend's queue (`%bq`; 0: it did not wait).
-    fn queue_pos(&self) -> u32 {
-        0
-    }
-    /// A variable of the stream, where the view has no stick counters (log lines).
-    fn var(&self, _scope: Scope, _name: &str) -> Option<Value> {
-        None
-    }
-}
-
-/// The fetches [`Where`] answers.
-pub const WHERE_FETCHES: &[&str] = &[
-    "fe_name",
-    "fe_id",
-    "be_name",
-    "be_id",
-    "srv_name",
-    "srv_id",
-    "thread",
-    "nbsrv",
-    "connslots",
-    "srv_is_up",
-    "be_conn",
-    "queue",
-    "avg_queue",
-    "srv_conn",
-    "srv_queue",
-    "bc_src",
-    "bc_src_port",
-    "bc_dst",
-    "bc_dst_port",
-    "bc_err",
-    "bc_err_str",
-    "bc_http_major",
-    "fc_err_str",
-    "http_first_req",
-];
 
 impl<'a> HttpEnv<'a> {
     pub fn new(
@@ -127,6 +81,8 @@ impl<'a> HttpEnv<'a> {
             shared_samples: None,
             place: None,
             priority: (0, 0),
+            facts: None,
+            no_server_answer: false,
         }
     }
 
@@ -144,6 +100,12 @@ impl<'a> HttpEnv<'a> {
     ) -> HttpEnv<'a> {
         self.captures = Some(caps);
         self.samples = Some(samples);
+        self
+    }
+
+    /// The same view, with the stream's log facts (`%` variables of rule values).
+    pub fn with_facts(mut self, facts: Option<&'a dyn LogFacts>) -> HttpEnv<'a> {
+        self.facts = facts;
         self
     }
 
@@ -307,7 +269,13 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         }
         match f.kw.name {
             n if n.starts_with("http_auth") => self.auth_fetch(f),
-            "unique-id" => s(self.unique_id?),
+            "unique-id" => {
+                let id = self.unique_id?;
+                if let Some(f) = self.facts {
+                    f.id_made();
+                }
+                s(id)
+            }
             "prio_class" => Some(Value::Sint(i64::from(self.priority.0))),
             "prio_offset" => Some(Value::Sint(i64::from(self.priority.1))),
             n if WHERE_FETCHES.contains(&n) || fulcrum_sample::fetch::CONN_FACTS.contains(&n) => {
@@ -425,6 +393,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             // No sample without an HTTP request (raw TCP bytes that are not one), as HAProxy.
             "req.proto_http" => req.map(|_| Value::Bool(true)),
             "res.ver" => Some(version(res?)),
+            "status" if self.no_server_answer => None,
             "status" => Some(Value::Sint(i64::from(res?.status))),
             "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
                 let split = matches!(f.kw.name, "req.hdr" | "hdr");
@@ -536,7 +505,9 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
 }
 
 mod headers;
+mod views;
 use headers::{fhdr_cnt, hdr_cnt, values};
+pub use views::{LogFacts, ResponseFacts, Where, WHERE_FETCHES};
 mod vars;
 
 mod auth;

@@ -219,6 +219,9 @@ pub struct Session<C> {
     served: u32,
     /// Stick counters this connection and its current request track (none without tables).
     track: Option<Arc<Tracking>>,
+    /// The current request's clock for the log facts of `http-after-response` rules on the
+    /// proxy's own answers (`crate::rule_facts`); only when a rule value reads them.
+    clock: Option<Box<crate::rule_facts::Clock>>,
 }
 
 /// Serves an HTTP/1 client connection. `keep` is held for as long as the connection lives
@@ -269,6 +272,7 @@ pub async fn serve<C: ClientStream, K: Send + 'static>(
         wait_from: None,
         served: 0,
         track,
+        clock: None,
     });
     idle::live(s, counted, keep).await;
 }
@@ -307,6 +311,7 @@ pub async fn serve_h2(
         wait_from: None,
         served: 0,
         track,
+        clock: None,
     };
     match super::validate::request(&s.req, s.fe.h1_req.accept_invalid) {
         Ok(()) => {

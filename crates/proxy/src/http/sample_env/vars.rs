@@ -2,6 +2,7 @@
 //! %ST %HM %HU %HP %HPO %HQ %HV %r %sslv %sslc`), written as HAProxy 2.6 writes them.
 
 use super::{query, HttpEnv};
+use fulcrum_sample::logformat::EXCHANGE_VARS;
 
 impl HttpEnv<'_> {
     /// Writes a `%` variable of rule values and log lines; false when it has no value here.
@@ -9,6 +10,10 @@ impl HttpEnv<'_> {
     /// and bytes outside 32..127 as `#XX` (its `url_encode_map`; measured with
     /// `option accept-invalid-http-request`, which lets such bytes in).
     pub fn var_into(&self, name: &str, out: &mut Vec<u8>) -> bool {
+        if !EXCHANGE_VARS.contains(&name) {
+            let f = fulcrum_sample::logformat::Flags::default();
+            return self.facts.and_then(|x| x.var(self, name, f, out)).is_some();
+        }
         let start = out.len();
         // `tune.http.logurilen`: a request line longer than the capture (`log_uri.rs`)
         let cut = match (self.req, name) {
@@ -28,6 +33,31 @@ impl HttpEnv<'_> {
             url_encode(out, start);
         }
         written
+    }
+
+    /// A `%` variable of a rule value with its flags: the exchange's own ones
+    /// ([`HttpEnv::var_into`]), the others from the stream's log facts (`%{+X}Ts`
+    /// hexadecimal, numbers unquoted under `+Q`, as in log lines).
+    pub fn var_flagged(
+        &self,
+        name: &str,
+        flags: fulcrum_sample::logformat::Flags,
+        out: &mut Vec<u8>,
+    ) -> Option<fulcrum_sample::logformat::Written> {
+        use fulcrum_sample::logformat::{Written, UNQUOTED};
+        // `+X` writes addresses and ports in hexadecimal: the log line's writer.
+        if EXCHANGE_VARS.contains(&name) && !flags.hex {
+            if !self.var_into(name, out) {
+                return None;
+            }
+            // Numbers and ports stay unquoted under `+Q`, as in log lines.
+            return Some(if flags.quote && UNQUOTED.contains(&name) {
+                Written::Formatted
+            } else {
+                Written::Value
+            });
+        }
+        self.facts?.var(self, name, flags, out)
     }
 
     fn var_raw(&self, name: &str, out: &mut Vec<u8>) -> bool {

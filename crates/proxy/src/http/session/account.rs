@@ -249,6 +249,10 @@ impl<C: ClientStream> Session<C> {
             idle: r.waits.idle,
             asap: asap.is_some(),
             place: Some(&place),
+            counters: self
+                .fe
+                .counters(self.track.as_deref(), self.fe.own_table.as_ref()),
+            open: false,
         };
         let line = match &self.fe.log_format {
             Some(f) => {

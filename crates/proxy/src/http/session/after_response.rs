@@ -42,6 +42,7 @@ impl<C: ClientStream> Session<C> {
         resp: &Response,
         be: Option<&Backend>,
     ) -> Option<Response> {
+        let routed = be;
         let be = be.filter(|b| !b.policy.http_after_response.is_empty());
         // Interim answers (`100 Continue`) are not final: no rules.
         if (self.fe.http_after_response.is_empty() && be.is_none()) || resp.status() < 200 {
@@ -50,17 +51,34 @@ impl<C: ClientStream> Session<C> {
         let fe = self.fe.clone();
         let mut out = resp.clone();
         let place = crate::place::Place {
-            be,
+            // the backend the request was routed to (`%b`, `be_name`), whether or not it has
+            // rules of its own
+            be: routed,
             conn: self.track.as_deref().and_then(|t| t.conn()),
             ..crate::place::Place::at(&fe)
         };
+        // The request's log facts (`%t %b %s`...), when a rule value reads them.
+        let tls = self.client.tls().cloned();
+        let facts = self.clock.as_deref().map(|c| {
+            crate::rule_facts::RuleFacts::new(
+                fe.mode,
+                &fe.name,
+                &fe.conns,
+                fe.log.as_ref(),
+                c.accept,
+                c.waits,
+                c.rt,
+            )
+            .with_tls(tls.as_deref())
+            .local_answer()
+        });
         let env = Env {
             src: self.peer,
             dst: self.local,
             counters: fe.counters(self.track.as_deref(), fe.own_table.as_ref()),
             tls: self.client.tls().cloned(),
             cache: Default::default(),
-            unique_id: None,
+            unique_id: self.clock.as_ref().and_then(|c| c.unique_id.clone()),
             log_level: None,
             timeouts: Default::default(),
             captures: None,
@@ -71,6 +89,9 @@ impl<C: ClientStream> Session<C> {
             proxy_request: false,
             place: Some(&place),
             knobs: Default::default(),
+            facts: facts
+                .as_ref()
+                .map(|f| f as &dyn crate::http::sample_env::LogFacts),
         };
         let sets = be
             .map(|b| &b.policy.http_after_response)

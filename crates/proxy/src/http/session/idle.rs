@@ -117,6 +117,7 @@ impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
             wait_from: Some(i.since),
             served: i.served,
             track: i.track,
+            clock: None,
         });
         crate::end::spawn(end, live(s, i.counted, i.keep));
     }

@@ -56,6 +56,28 @@ impl<C: ClientStream> Session<C> {
         } else {
             None
         };
+        // The log line's facts for rule values that read them (`%t %b %s %ID`...).
+        let tls = self.client.tls().cloned();
+        let facts = fulcrum_sample::logformat::rule_facts_read().then(|| {
+            crate::rule_facts::RuleFacts::new(
+                fe.mode,
+                &fe.name,
+                &fe.conns,
+                fe.log.as_ref(),
+                rec.accept,
+                rec.waits,
+                rec.rt,
+            )
+            .with_tls(tls.as_deref())
+        });
+        self.clock = facts.as_ref().map(|_| {
+            Box::new(crate::rule_facts::Clock {
+                accept: rec.accept,
+                waits: rec.waits,
+                rt: rec.rt,
+                unique_id: unique_id.clone(),
+            })
+        });
         let mut env = Env {
             src: self.peer,
             dst: self.local,
@@ -79,6 +101,9 @@ impl<C: ClientStream> Session<C> {
                 && !matches!(self.req.target().first(), Some(b'/' | b'*')),
             place: Some(&located),
             knobs: Default::default(),
+            facts: facts
+                .as_ref()
+                .map(|f| f as &dyn crate::http::sample_env::LogFacts),
         };
         rec.log_level.clone_from(&env.log_level);
         rec.captures.clone_from(&env.captures);

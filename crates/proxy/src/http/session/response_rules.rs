@@ -28,6 +28,18 @@ impl<C: ClientStream> Session<C> {
             p.at_server(server);
             p.at_source(rec.source);
         }
+        if let Some(f) = x.env.facts {
+            f.response(crate::http::sample_env::ResponseFacts {
+                request: rec.tr,
+                queue: rec.tw,
+                connect: rec.tc,
+                response: rec.trs,
+                retries: rec.retries,
+                cookie: rec.cookie[0],
+                source: rec.source,
+                queue_pos: rec.queue_pos,
+            });
+        }
         // `tcp-response content` rules first, as HAProxy (`tcp_response`).
         let close_server = self.tcp_response_rules(x, rec).await?;
         for rules_set in [&be.policy.http_response, &fe.http_response] {

@@ -43,6 +43,7 @@ fn idle_session_future_is_small() {
             wait_from: None,
             served: 0,
             track: None,
+            clock: None,
         };
         eprintln!(
             "idle state: session {} bytes, run future {} bytes",
