@@ -374,6 +374,7 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
         }
         let args = compile_args(st.name, ckw.args, ckw.min, st.col, &st.args)?;
         crate::conv_more::check_args(ckw.name, &args)
+            .and_then(|()| crate::conv_var::check_args(ckw.name, &args))
             .map_err(|e| CompileError::at(st.col, format!("{}: {e}", st.name)))?;
         let regex = if ckw.name == "regsub" {
             let icase = args.get(2).is_some_and(|f| f.as_bytes().contains(&b'i'));

@@ -1612,12 +1612,16 @@ fn variables_read_but_never_set_are_warned_where_read() {
 
 #[test]
 fn reg_test_audit_refusals_as_haproxy() {
-    // read as part of the variable's name before: refused by name
+    // set-var conditions: HAProxy 2.6's words (an empty one skipped), none on unset-var
     assert_eq!(
         errors(&format!(
-            "{TIMEOUTS}frontend f\n bind :80\n http-request set-var(txn.a,ifnotexists) str(x)\n"
+            "{TIMEOUTS}frontend f\n bind :80\n http-request set-var(txn.a,ifnotexists,,ifgt) str(x)\n              http-request set-var-fmt(txn.b,ifnotempty) %[src]\n http-request set-var(txn.c,ifbig) str(x)\n              http-request unset-var(txn.a,ifexists)\n http-request set-header x %[str(a),set-var(txn.d,ifbig)]\n"
         )),
-        vec!["t.cfg:7: error: 'set-var(txn.a,ifnotexists)': the set-var conditions ('ifnotexists') are not run by fulcrum yet"]
+        vec![
+            "t.cfg:9: error: 'set-var(txn.c,ifbig)': unknown set-var condition 'ifbig' (expected one of ifexists, ifnotexists, ifempty, ifnotempty, ifset, ifnotset, ifgt, iflt)",
+            "t.cfg:10: error: 'unset-var(txn.a,ifexists)': unset-var does not expect parameters after the variable name (only set-var and set-var-fmt take conditions)",
+            "t.cfg:11: error: the header value '%[str(a),set-var(txn.d,ifbig)]': column 10: set-var: unknown set-var condition 'ifbig' (expected one of ifexists, ifnotexists, ifempty, ifnotempty, ifset, ifnotset, ifgt, iflt)",
+        ]
     );
     // haproxy 2.6: bool() takes true, false, 0 or 1; fhdr is no fetch; http-use-htx no option
     let e = errors(&format!(

@@ -317,17 +317,22 @@ pub enum LinePart {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "var")]
 pub enum VarAction {
-    /// `set-var(scope.name) EXPR`: a sample expression.
+    /// `set-var(scope.name[,COND...]) EXPR`: a sample expression; `conditions`: HAProxy
+    /// 2.6's `ifexists ifnotexists ifempty ifnotempty ifset ifnotset ifgt iflt`.
     Set {
         scope: String,
         name: String,
         expr: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        conditions: Vec<String>,
     },
-    /// `set-var-fmt(scope.name) FMT`: a log-format string.
+    /// `set-var-fmt(scope.name[,COND...]) FMT`: a log-format string.
     SetFmt {
         scope: String,
         name: String,
         format: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        conditions: Vec<String>,
     },
     /// `unset-var(scope.name)`.
     Unset { scope: String, name: String },
