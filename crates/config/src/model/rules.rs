@@ -249,10 +249,13 @@ pub enum HttpAction {
     SetLogLevel {
         level: Option<u8>,
     },
-    /// `set-timeout server|tunnel TIME`: this request's server (or tunnel) timeout.
+    /// `set-timeout server|tunnel TIME|EXPR`: this request's server (or tunnel) timeout;
+    /// with `expr` (a sample expression giving milliseconds) `value` is unused.
     SetTimeout {
         tunnel: bool,
         value: Duration,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expr: Option<String>,
     },
     /// `http-request capture SAMPLE len N`: the sample's value, cut to N bytes, in the
     /// request capture slot `slot` (a new one, after those declared before it); `... id N`

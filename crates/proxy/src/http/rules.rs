@@ -120,7 +120,9 @@ enum Action {
         registry: Arc<fulcrum_sample::registry::Registry>,
     },
     /// `set-timeout server|tunnel` (`true`: tunnel), in milliseconds.
-    SetTimeout(bool, u64),
+    /// `set-timeout server|tunnel`: tunnel or not, the milliseconds, or an expression giving
+    /// them.
+    SetTimeout(bool, u64, Option<fulcrum_sample::Expr>),
     /// `http-response wait-for-body` among a proxy's leading rules (`wait_body`): waited
     /// for before the rules run, nothing to do in them.
     WaitBody(fulcrum_config::model::WaitForBody),
@@ -351,13 +353,19 @@ pub fn apply(
                 env.moved.apply(*part, v, env.src, env.dst);
             }
             Action::WaitBody(_) => {}
-            Action::SetTimeout(tunnel, ms) => {
+            Action::SetTimeout(tunnel, ms, expr) => {
+                let ms = match expr {
+                    None => Some(*ms),
+                    Some(e) => knobs::timeout_ms(e, &env.sample(Some(req), res.as_deref())),
+                };
                 let slot = if *tunnel {
                     &env.timeouts.tunnel
                 } else {
                     &env.timeouts.server
                 };
-                slot.store(*ms, std::sync::atomic::Ordering::Relaxed);
+                if let Some(ms) = ms {
+                    slot.store(ms, std::sync::atomic::Ordering::Relaxed);
+                }
             }
             Action::MapEdit {
                 edit,
