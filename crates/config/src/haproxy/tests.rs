@@ -736,7 +736,7 @@ fn http_rules() {
         )),
         Vec::<String>::new()
     );
-    // Mid-chain and with a condition: a rule of the chain (several too; not in a backend).
+    // Mid-chain and with a condition: a rule of the chain (several too; in a backend too).
     assert_eq!(
         errors(&format!(
             "{TIMEOUTS}frontend f\n bind :80\n http-request deny if {{ path /x }}\n http-request wait-for-body time 1s at-least 1k\n"
@@ -756,11 +756,24 @@ fn http_rules() {
         Vec::<String>::new(),
         "several wait-for-body rules each pause the chain"
     );
-    assert_eq!(
-        errors(&format!(
-            "{TIMEOUTS}backend b\n http-request wait-for-body time 1s\n"
-        )),
-        vec!["t.cfg:6: error: 'http-request wait-for-body' is run by fulcrum only in a frontend or listen section (not yet in a backend)"]
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n http-request wait-for-body time 1s\n http-response set-header a b\n http-response wait-for-body time 1s\n"
+    ));
+    let b = c.proxy("b").unwrap();
+    assert!(
+        b.options.wait_for_body.is_none(),
+        "a backend's wait is a rule"
+    );
+    assert!(matches!(
+        b.http_request[..],
+        [HttpRule {
+            action: HttpAction::WaitForBody(_),
+            ..
+        }]
+    ));
+    assert!(
+        matches!(b.http_response[1].action, HttpAction::WaitForBody(_)),
+        "a response wait after other rules is a rule"
     );
 }
 

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 pub struct HttpPolicy {
     pub http_request: Vec<Rule>,
+    /// `http-request wait-for-body` rules of this backend, each with the rules after it.
+    pub body_waits: Vec<super::rules::wait_body::BodyWait>,
     pub http_response: Vec<Rule>,
     /// `http-after-response` rules of this backend (before the frontend's).
     pub http_after_response: Vec<Rule>,

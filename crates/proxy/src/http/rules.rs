@@ -20,9 +20,8 @@ use std::sync::Arc;
 mod compile;
 pub mod knobs;
 mod redirect;
-mod wait_body;
-pub use wait_body::response_wait;
 pub mod reply;
+pub mod wait_body;
 pub use compile::{auth_response, compile};
 
 /// A compiled log-format string: HAProxy's sample language (fulcrum-sample), rendered
@@ -159,6 +158,12 @@ pub struct Rule {
 /// What the rules decided for this message.
 pub enum Verdict {
     Continue,
+    /// An `allow` rule ended the chain: go on as [`Verdict::Continue`], but the proxy's
+    /// rules after a `wait-for-body` do not run either.
+    Allow,
+    /// An `http-response wait-for-body` rule whose condition holds: the rules pause there
+    /// (the index of the rule after it) until the answer's body is in.
+    WaitBody(usize, fulcrum_config::model::WaitForBody),
     /// Answer with this response instead of forwarding (deny, redirect, return, auth).
     Respond(Arc<Response>),
     /// Answer with the proxy's error page for this status.
@@ -298,7 +303,7 @@ pub fn apply(
             }
         }
         match &rule.action {
-            Action::Allow => return Verdict::Continue,
+            Action::Allow => return Verdict::Allow,
             Action::Deny(s) => return Verdict::Error(*s),
             Action::DelHeader(n) => match res.as_deref_mut() {
                 Some(r) => r.remove(n),
@@ -352,7 +357,12 @@ pub fn apply(
                 let v = expr.eval(&env.sample(Some(req), res.as_deref()));
                 env.moved.apply(*part, v, env.src, env.dst);
             }
-            Action::WaitBody(_) => {}
+            // only response chains hold waits (the request's are split off: `BodyWait`)
+            Action::WaitBody(w) => {
+                if res.is_some() {
+                    return Verdict::WaitBody(i + 1, w.clone());
+                }
+            }
             Action::SetTimeout(tunnel, ms, expr) => {
                 let ms = match expr {
                     None => Some(*ms),

@@ -129,7 +129,7 @@ pub(super) fn build_backend(
         }
         servers.push(server);
     }
-    let http_request = cx.rules(p, &p.http_request)?;
+    let (http_request, body_waits) = cx.request_rules(p)?;
     let http_response = cx.rules(p, &p.http_response)?;
     let http_after_response = cx.rules(p, &p.http_after_response)?;
     // Persistence. A reload keeps the stick table's entries (HAProxy loses them unless a
@@ -203,6 +203,11 @@ pub(super) fn build_backend(
             Vec::new()
         } else {
             http_request
+        },
+        body_waits: if frontend_only {
+            Vec::new()
+        } else {
+            body_waits
         },
         http_response: if frontend_only {
             Vec::new()

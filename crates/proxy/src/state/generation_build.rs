@@ -188,33 +188,7 @@ fn build_scoped(
             (None, false) => None,
         };
         // A chain with wait-for-body rules runs in parts around them.
-        let waits: Vec<usize> = p
-            .http_request
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| matches!(r.action, fulcrum_config::model::HttpAction::WaitForBody(_)))
-            .map(|(i, _)| i)
-            .collect();
-        let before = &p.http_request[..waits.first().copied().unwrap_or(p.http_request.len())];
-        let mut body_waits = Vec::with_capacity(waits.len());
-        for (k, &i) in waits.iter().enumerate() {
-            let r = &p.http_request[i];
-            let fulcrum_config::model::HttpAction::WaitForBody(wait) = &r.action else {
-                continue;
-            };
-            let cond = r
-                .condition
-                .as_ref()
-                .map(|c| acl::compile_condition(c, &p.acls))
-                .transpose()
-                .map_err(|e| cfg_err(p, e))?;
-            let end = waits.get(k + 1).copied().unwrap_or(p.http_request.len());
-            body_waits.push(BodyWait {
-                cond,
-                wait: wait.clone(),
-                after: cx.rules(p, &p.http_request[i + 1..end])?,
-            });
-        }
+        let (http_request, body_waits) = cx.request_rules(p)?;
         let inspect_hello = p
             .tcp_rules
             .inspect_delay
@@ -231,7 +205,7 @@ fn build_scoped(
                 mode: p.mode,
                 use_backends,
                 default_backend,
-                http_request: cx.rules(p, before)?,
+                http_request,
                 body_waits,
                 http_response: cx.rules(p, &p.http_response)?,
                 http_after_response: cx.rules(p, &p.http_after_response)?,

@@ -169,7 +169,7 @@ impl<C: ClientStream> Session<C> {
         pages: &errors::ErrorPages,
     ) -> Option<Next> {
         match v {
-            Verdict::Continue => None,
+            Verdict::Continue | Verdict::Allow | Verdict::WaitBody(..) => None,
             Verdict::Service(a) => Some(self.applet(a.as_ref(), Invocation::UseService, rec).await),
             Verdict::Error(s) => Some(
                 self.send_error(
