@@ -132,7 +132,10 @@ mod tests {
         assert!(!v.set_if(k, "n", Value::Sint(4), c(&["iflt"])));
         // any pair that is not two integers passes ifgt/iflt
         assert!(v.set_if(k, "n", s("x"), c(&["ifgt"])));
-        assert!(v.set_if(k, "z", Value::Sint(0), c(&["ifempty"])) == false);
+        assert!(
+            !v.set_if(k, "z", Value::Sint(0), c(&["ifempty"])),
+            "numbers are never empty"
+        );
         v.unset(k, "e");
         assert!(!v.exists(k, "e"));
         v.clear(k);

@@ -256,6 +256,12 @@ fn build_scoped(
                 sets_log_level: config.proxies.iter().any(|q| {
                     crate::http::rules::sets_log_level(&q.http_request)
                         || crate::http::rules::sets_log_level(&q.http_response)
+                        || q.tcp_rules.response.iter().any(|r| {
+                            matches!(
+                                r.action,
+                                fulcrum_config::model::TcpAction::SetLogLevel { .. }
+                            )
+                        })
                 }),
                 log_format: crate::log_format::for_proxy(p).map_err(|e| cfg_err(p, e))?,
                 head_limit,
