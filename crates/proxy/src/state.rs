@@ -110,6 +110,8 @@ pub struct Frontend {
     pub forwardfor: Option<ForwardForRt>,
     pub maxconn: Option<Arc<Semaphore>>,
     pub errors: ErrorPages,
+    /// `http-error` pages with log-format parts, rendered per answer.
+    pub rendered_errors: crate::http::rules::error_pages::RenderedErrors,
     /// `monitor-uri` / `monitor fail`.
     pub monitor: Option<crate::http::monitor::Monitor>,
     pub log: Option<Logger>,
@@ -349,10 +351,18 @@ fn cfg_err(p: &Proxy, msg: impl std::fmt::Display) -> ProxyError {
     ))
 }
 
+fn rendered_errors(
+    p: &Proxy,
+) -> Result<crate::http::rules::error_pages::RenderedErrors, ProxyError> {
+    crate::http::rules::error_pages::RenderedErrors::compile(p).map_err(|e| cfg_err(p, e))
+}
+
 fn error_pages(p: &Proxy) -> Result<ErrorPages, ProxyError> {
     let mut files = Vec::new();
     for e in &p.errorfiles {
         let page = match &e.reply {
+            // rendered per answer (`rendered_errors`)
+            Some(r) if crate::http::rules::error_pages::rendered(r) => continue,
             Some(r) if !matches!(r, fulcrum_config::model_keywords::ErrorReply::File) => Some(
                 std::sync::Arc::new(crate::http::error_reply::render(e.status, r)),
             ),

@@ -17,6 +17,8 @@ pub struct HttpPolicy {
     /// `http-after-response` rules of this backend (before the frontend's).
     pub http_after_response: Vec<Rule>,
     pub errors: ErrorPages,
+    /// `http-error` pages with log-format parts, rendered per answer.
+    pub rendered_errors: super::rules::error_pages::RenderedErrors,
     /// `option forwardfor`, compiled.
     pub forwardfor: Option<ForwardForRt>,
     /// `cookie NAME ...` with `option persist` (None: no cookie persistence, no per-request work).

@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 mod compile;
+pub mod error_pages;
 pub mod knobs;
 mod redirect;
 pub mod reply;

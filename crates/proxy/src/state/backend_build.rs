@@ -220,6 +220,7 @@ pub(super) fn build_backend(
             http_after_response
         },
         errors: error_pages(p)?,
+        rendered_errors: rendered_errors(p)?,
         forwardfor: p.options.forwardfor.as_ref().map(ForwardForRt::new),
         cookie: crate::persist::cookie::CookiePersist::from_proxy(p),
         stick_sample,

@@ -247,6 +247,7 @@ fn build_scoped(
                     .filter(|m| *m > 0)
                     .map(|m| Arc::new(Semaphore::new(m as usize))),
                 errors: error_pages(p)?,
+                rendered_errors: rendered_errors(p)?,
                 monitor: crate::http::monitor::Monitor::compile(p).map_err(|e| cfg_err(p, e))?,
                 log: crate::log_format::logger(p, &config.global).map_err(|e| cfg_err(p, e))?,
                 captures: crate::http::capture::Captures::new(&p.captures)
