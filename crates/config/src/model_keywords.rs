@@ -78,15 +78,24 @@ pub enum HdrNamePolicy {
 pub enum ErrorReply {
     /// A redirect (302 or 303) to `url`, with no body.
     Location { code: u16, url: String },
-    /// `http-error status CODE [content-type T] [string S|file F] [hdr N V]...`.
+    /// `http-error status CODE [content-type T] [string S|file F|lf-string S|lf-file F]
+    /// [hdr N V]...`; `hdr` values are log-format strings.
     Reply {
         content_type: Option<String>,
         /// The body (a `string`, or a `file`'s content read when the config is loaded).
         body: Vec<u8>,
         headers: Vec<(String, String)>,
+        /// `lf-string S` / `lf-file F` (its content): a log-format body rendered per answer
+        /// (`body` is then empty).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        lf_body: Option<String>,
     },
     /// `http-error status CODE errorfile F`: the file is the whole answer.
     File,
+    /// `http-error status CODE errorfiles NAME`: the `http-errors` section's file for CODE,
+    /// resolved once every section is read (then [`ErrorReply::File`], or the entry is
+    /// dropped with haproxy's warning when the section has no file for CODE).
+    Section(String),
 }
 
 /// Global keywords of issue 13.

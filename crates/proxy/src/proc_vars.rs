@@ -17,6 +17,9 @@ impl Env for ProcessEnv<'_> {
     fn var(&self, scope: Scope, name: &str) -> Option<Value> {
         self.0.var(scope, name)
     }
+    fn set_var(&self, scope: Scope, name: &str, v: Value, c: fulcrum_sample::SetConds) -> bool {
+        self.0.set_var_if(scope, name, v, c)
+    }
     fn now_unix(&self) -> i64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

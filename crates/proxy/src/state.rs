@@ -63,14 +63,7 @@ impl Frontend {
     }
 }
 
-/// A frontend's `http-request wait-for-body` in the middle of its chain (or with a
-/// condition): the rules before the first are the frontend's `http_request`; each wait's
-/// `after` runs up to the next one.
-pub struct BodyWait {
-    pub cond: Option<Cond>,
-    pub wait: fulcrum_config::model::WaitForBody,
-    pub after: Vec<Rule>,
-}
+pub use crate::http::rules::wait_body::BodyWait;
 
 /// A backend's `tcp-response content` rules and how long they may wait for data.
 pub struct TcpResponse {
@@ -117,6 +110,8 @@ pub struct Frontend {
     pub forwardfor: Option<ForwardForRt>,
     pub maxconn: Option<Arc<Semaphore>>,
     pub errors: ErrorPages,
+    /// `http-error` pages with log-format parts, rendered per answer.
+    pub rendered_errors: crate::http::rules::error_pages::RenderedErrors,
     /// `monitor-uri` / `monitor fail`.
     pub monitor: Option<crate::http::monitor::Monitor>,
     pub log: Option<Logger>,
@@ -287,6 +282,39 @@ impl Ctx<'_> {
         let tarpit = p.timeouts.tarpit.or(p.timeouts.connect).unwrap_or_default();
         rules::compile(&p.name, tarpit, list, &p.acls, &resolve, &tables).map_err(|e| cfg_err(p, e))
     }
+    /// A proxy's `http-request` rules split around its `wait-for-body` rules: the rules
+    /// before the first wait, and each wait with the rules after it (up to the next).
+    fn request_rules(&self, p: &Proxy) -> Result<(Vec<Rule>, Vec<BodyWait>), ProxyError> {
+        let list = &p.http_request;
+        let waits: Vec<usize> = list
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| matches!(r.action, fulcrum_config::model::HttpAction::WaitForBody(_)))
+            .map(|(i, _)| i)
+            .collect();
+        let before = self.rules(p, &list[..waits.first().copied().unwrap_or(list.len())])?;
+        let mut body_waits = Vec::with_capacity(waits.len());
+        for (k, &i) in waits.iter().enumerate() {
+            let r = &list[i];
+            let fulcrum_config::model::HttpAction::WaitForBody(wait) = &r.action else {
+                continue;
+            };
+            let cond = r
+                .condition
+                .as_ref()
+                .map(|c| crate::acl::compile_condition(c, &p.acls))
+                .transpose()
+                .map_err(|e| cfg_err(p, e))?;
+            let end = waits.get(k + 1).copied().unwrap_or(list.len());
+            body_waits.push(BodyWait {
+                cond,
+                wait: wait.clone(),
+                after: self.rules(p, &list[i + 1..end])?,
+            });
+        }
+        Ok((before, body_waits))
+    }
+
     fn stats(&self, p: &Proxy) -> Result<Option<Arc<dyn Applet>>, ProxyError> {
         self.services.stats(p, &self.env).map_err(|e| cfg_err(p, e))
     }
@@ -323,10 +351,18 @@ fn cfg_err(p: &Proxy, msg: impl std::fmt::Display) -> ProxyError {
     ))
 }
 
+fn rendered_errors(
+    p: &Proxy,
+) -> Result<crate::http::rules::error_pages::RenderedErrors, ProxyError> {
+    crate::http::rules::error_pages::RenderedErrors::compile(p).map_err(|e| cfg_err(p, e))
+}
+
 fn error_pages(p: &Proxy) -> Result<ErrorPages, ProxyError> {
     let mut files = Vec::new();
     for e in &p.errorfiles {
         let page = match &e.reply {
+            // rendered per answer (`rendered_errors`)
+            Some(r) if crate::http::rules::error_pages::rendered(r) => continue,
             Some(r) if !matches!(r, fulcrum_config::model_keywords::ErrorReply::File) => Some(
                 std::sync::Arc::new(crate::http::error_reply::render(e.status, r)),
             ),

@@ -346,7 +346,10 @@ pub async fn serve<C: ClientStream>(
             ),
         );
     }
-    // Phase: the backend's `tcp-response content` rules on the server's first bytes.
+    // Phase: the backend's `tcp-response content` rules on the server's first bytes. Their
+    // `set-log-level` leaves a TCP session's line as it is (haproxy 2.6, measured): what
+    // they set goes nowhere.
+    let response_moved = crate::tcp_rules::Moved::default();
     let mut shown = bytes::BytesMut::new();
     if let Some(r) = fe.backend_tcp_response.get(&be.name) {
         let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
@@ -374,13 +377,22 @@ pub async fn serve<C: ClientStream>(
         let sizes = (fe.head_limit, fe.bufsize);
         let (v, kept) = match &mut server {
             ServerConn::Tcp(s) => {
-                crate::tcp_inspect::response(s, &r.rules, r.delay, sizes, &base).await
+                crate::tcp_inspect::response(s, &r.rules, r.delay, sizes, (&base, &response_moved))
+                    .await
             }
             ServerConn::Unix(s) => {
-                crate::tcp_inspect::response(s, &r.rules, r.delay, sizes, &base).await
+                crate::tcp_inspect::response(s, &r.rules, r.delay, sizes, (&base, &response_moved))
+                    .await
             }
             ServerConn::Tls(s) => {
-                crate::tcp_inspect::response(&mut **s, &r.rules, r.delay, sizes, &base).await
+                crate::tcp_inspect::response(
+                    &mut **s,
+                    &r.rules,
+                    r.delay,
+                    sizes,
+                    (&base, &response_moved),
+                )
+                .await
             }
             // Never in `mode tcp` (HTTP/2 servers are for HTTP mode only): the tunnel below
             // ends it as a server error.

@@ -140,13 +140,14 @@ impl Inspect {
 /// `tcp-response content` rules on the server's first bytes (HAProxy's response
 /// inspection): the bytes are read and kept while a rule waits on them (`res.len`,
 /// `res.payload*`, within `tcp-response inspect-delay`); what the rules decide, and the
-/// bytes to hand to the client. `base`: the session's view without the response bytes.
+/// bytes to hand to the client. `base`: the session's view without the response bytes;
+/// `moved`: the session's, for a `set-log-level`.
 pub async fn response<S: ClientStream>(
     server: &mut S,
     rules: &[crate::tcp_rules::Rule],
     delay: Option<Duration>,
     (limit, size): (usize, usize),
-    base: &crate::acl::Ctx<'_>,
+    (base, moved): (&crate::acl::Ctx<'_>, &crate::tcp_rules::Moved),
 ) -> (crate::tcp_rules::ResVerdict, BytesMut) {
     let mut ins = Inspect::new(delay, limit, size);
     if delay.is_some() && crate::tcp_rules::inspects(rules) {
@@ -158,7 +159,7 @@ pub async fn response<S: ClientStream>(
             res_data: Some(ins.channel()),
             ..*base
         };
-        if let Some(v) = crate::tcp_rules::decide_response(rules, &ctx) {
+        if let Some(v) = crate::tcp_rules::decide_response(rules, &ctx, moved) {
             return (v, ins.kept);
         }
         ins.more(server).await;

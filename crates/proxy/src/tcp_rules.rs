@@ -179,10 +179,11 @@ pub fn decide(rules: &[Rule], ctx: &Ctx<'_>, per_request: bool, moved: &Moved) -
     })
 }
 
-/// [`decide`] for `tcp-response content` rules (a silent drop closes as a reject).
-pub fn decide_response(rules: &[Rule], ctx: &Ctx<'_>) -> Option<ResVerdict> {
+/// [`decide`] for `tcp-response content` rules (a silent drop closes as a reject); what they
+/// leave for the log line (`set-log-level`) goes to `moved`.
+pub fn decide_response(rules: &[Rule], ctx: &Ctx<'_>, moved: &Moved) -> Option<ResVerdict> {
     // No `set-src` in `tcp-response` (the parser refuses it).
-    run(rules, ctx, false, &Moved::default()).map(|o| match o {
+    run(rules, ctx, false, moved).map(|o| match o {
         Ok(Verdict::Accept) => ResVerdict::Accept,
         Ok(_) => ResVerdict::Reject,
         Err(()) => ResVerdict::Close,

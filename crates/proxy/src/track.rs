@@ -226,6 +226,24 @@ impl Tracking {
         vars.lock().ok()?.get(scope, name).cloned()
     }
 
+    /// `set-var(scope.name,COND...)`: sets `scope.name` when the conditions allow it; whether
+    /// they did.
+    pub fn set_var_if(
+        &self,
+        scope: Scope,
+        name: &str,
+        v: Value,
+        c: fulcrum_sample::SetConds,
+    ) -> bool {
+        let vars = if scope == Scope::Proc {
+            fulcrum_sample::proc_vars()
+        } else {
+            &self.vars
+        };
+        vars.lock()
+            .is_ok_and(|mut vars| vars.set_if(scope, name, v, c))
+    }
+
     /// `set-var`: sets (or with `None`, `unset-var`: removes) variable `scope.name`.
     pub fn set_var(&self, scope: Scope, name: &str, v: Option<Value>) {
         let vars = if scope == Scope::Proc {

@@ -2,7 +2,9 @@
 //! a server sends its answer's head at once and its body 200 ms later; the `http-response`
 //! rules see the whole body when they wait for it (`res.len` in a header), the part that came
 //! with the head when they do not, a part of it with `at-least`, and nothing more when the
-//! time runs out first (a 504). Under FULCRUM_REQUIRE_NETNS=1 a missing haproxy fails the test.
+//! time runs out first (a 504); a wait after other response rules (they see the part that
+//! came with the head, the rules after it the whole body; its condition reads a variable a
+//! rule before it set). Under FULCRUM_REQUIRE_NETNS=1 a missing haproxy fails the test.
 
 mod common;
 use common::*;
@@ -34,22 +36,28 @@ fn cfg(port: u16, server: SocketAddr) -> String {
          \x20 use_backend all if {{ path /all }}\n\
          \x20 use_backend some if {{ path /some }}\n\
          \x20 use_backend short if {{ path /short }}\n\
-         \x20 default_backend none\n{}{}{}{}",
+         \x20 use_backend after if {{ path /after }}\n\
+         \x20 default_backend none\n{}{}{}{}{}",
         be("all", "  http-response wait-for-body time 2s\n"),
         be("some", "  http-response wait-for-body time 2s at-least 5\n"),
         be("short", "  http-response wait-for-body time 50ms\n"),
         be("none", ""),
+        be(
+            "after",
+            "  http-response set-header x-before %[res.len]\n  http-response set-var(txn.w) status\n  http-response wait-for-body time 2s if { var(txn.w) -m int 200 }\n"
+        ),
     )
 }
 
 async fn run(port: u16) -> Vec<String> {
     let to = SocketAddr::from(([127, 0, 0, 1], port));
     let mut out = Vec::new();
-    for path in ["/all", "/some", "/short", "/none"] {
+    for path in ["/all", "/some", "/short", "/none", "/after"] {
         let r = get(to, path).await.expect("answer");
         out.push(format!(
-            "{path} {} {} {}",
+            "{path} {} {} {} {}",
             r.status,
+            r.header("x-before").unwrap_or("-"),
             r.header("x-len").unwrap_or("-"),
             r.text()
         ));
@@ -65,6 +73,10 @@ async fn response_body_waits_as_haproxy() {
     let ours = run(port).await;
     proxy.shutdown(Duration::from_secs(1)).await;
     assert_ne!(ours[0], ours[3], "{ours:?}");
+    assert_eq!(
+        ours[4], "/after 200 53 70 abcdefghij",
+        "the rules before the wait saw the head's part: {ours:?}"
+    );
     let hport = free_port();
     let Some(_h) = Haproxy::start(
         &cfg(hport, server),

@@ -1,6 +1,9 @@
 //! `http-request set-timeout server TIME` side by side with the real haproxy 2.6: a server
 //! that answers after 1.5 s is cut with a 504 after the rule's 300 ms on the paths the rule
-//! matches, and waited for (the backend's `timeout server 5s`) elsewhere.
+//! matches, and waited for (the backend's `timeout server 5s`) elsewhere. `set-timeout
+//! server EXPR` (a sample expression giving milliseconds) with the values haproxy 2.6 reads
+//! differently: 0 and a value that is no number leave the timeout, a negative one expires at
+//! once, `2s` is 2 ms.
 //! Under FULCRUM_REQUIRE_NETNS=1 a missing haproxy fails the test.
 
 mod common;
@@ -74,4 +77,54 @@ async fn set_timeout_server_as_haproxy() {
     };
     let theirs = run(hfront).await;
     check("haproxy", &theirs);
+}
+
+fn expr_cfg(front: u16, server: SocketAddr) -> String {
+    format!(
+        "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 600ms\n\
+         listen l\n  bind 127.0.0.1:{front}\n\
+         \x20 http-request set-timeout server req.hdr(x-t)\n\
+         \x20 server s {server}\n"
+    )
+}
+
+/// (x-t value, status, when) per request: "at once" (under 0.2 s), "300ms", "default"
+/// (the backend's 600 ms) or "server" (the 1.5 s answer).
+async fn run_expr(front: u16) -> Vec<(&'static str, u16, &'static str)> {
+    let mut out = Vec::new();
+    for t in ["300", "0", "-5", "3000", "abc", "2s", ""] {
+        let mut c = Client::connect(addr(front)).await.expect("connect");
+        let started = Instant::now();
+        c.send_raw(format!("GET / HTTP/1.1\r\nHost: h\r\nx-t: {t}\r\n\r\n").as_bytes())
+            .await
+            .expect("send");
+        let r = c.read_response(false).await.expect("answer");
+        let s = started.elapsed().as_secs_f64();
+        let when = match s {
+            s if s < 0.2 => "at once",
+            s if s < 0.45 => "300ms",
+            s if s < 1.2 => "default",
+            _ => "server",
+        };
+        out.push((t, r.status, when));
+    }
+    out
+}
+
+#[tokio::test]
+async fn set_timeout_expression_as_haproxy() {
+    let server = slow().await;
+    let front = free_port();
+    let h = start(&expr_cfg(front, server)).await;
+    let ours = run_expr(front).await;
+    h.shutdown(Duration::from_secs(1)).await;
+    assert_eq!(ours[0], ("300", 504, "300ms"), "{ours:?}");
+    assert_eq!(ours[3], ("3000", 200, "server"), "{ours:?}");
+
+    let hfront = free_port();
+    let Some(_haproxy) = Haproxy::start(&expr_cfg(hfront, server), addr(hfront)).await else {
+        return;
+    };
+    let theirs = run_expr(hfront).await;
+    assert_eq!(ours, theirs, "(x-t, status, when): fulcrum vs haproxy");
 }

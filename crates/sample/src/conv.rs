@@ -294,6 +294,7 @@ pub fn lookup(name: &str) -> Option<&'static ConvKw> {
         .chain(crate::conv_more::MORE_CONVERTERS)
         .chain(crate::conv_codec::CODEC_CONVERTERS)
         .chain(crate::conv_json::JSON_CONVERTERS)
+        .chain(crate::conv_var::VAR_CONVERTERS)
         .find(|k| k.name == name)
         .or_else(|| map_kw(name))
 }

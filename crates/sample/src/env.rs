@@ -6,7 +6,7 @@
 
 use crate::fetch::Fetch;
 use crate::value::Value;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// HAProxy's variable scopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,6 +57,13 @@ pub trait Env {
     /// A variable, `None` when unset.
     fn var(&self, scope: Scope, name: &str) -> Option<Value>;
 
+    /// The `set-var(SCOPE.NAME[,COND...])` converter: stores `v` when the conditions allow it
+    /// ([`crate::var_set`]); whether they did (the converter gives no value when not, as
+    /// haproxy's). By default nothing is stored and the value passes (no variables here).
+    fn set_var(&self, _scope: Scope, _name: &str, _v: Value, _conds: crate::SetConds) -> bool {
+        true
+    }
+
     /// Seconds since the Unix epoch, for `date` (the caller's clock: tests fix it).
     fn now_unix(&self) -> i64;
 
@@ -89,6 +96,9 @@ pub fn proc_vars() -> &'static std::sync::Mutex<Vars> {
 #[derive(Debug, Default, Clone)]
 pub struct Vars {
     maps: HashMap<(Scope, String), Value>,
+    /// Variables that exist without a value (a conditional `set-var` created them: see
+    /// [`crate::var_set`]).
+    pub(crate) created: HashSet<(Scope, String)>,
 }
 
 impl Vars {
@@ -101,11 +111,16 @@ impl Vars {
     }
 
     pub fn unset(&mut self, scope: Scope, name: &str) {
-        self.maps.remove(&(scope, name.to_string()));
+        let key = (scope, name.to_string());
+        self.maps.remove(&key);
+        if !self.created.is_empty() {
+            self.created.remove(&key);
+        }
     }
 
     /// Forgets one scope (a transaction ended: `txn`, `req`, `res`).
     pub fn clear(&mut self, scope: Scope) {
         self.maps.retain(|(s, _), _| *s != scope);
+        self.created.retain(|(s, _)| *s != scope);
     }
 }

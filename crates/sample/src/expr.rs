@@ -351,6 +351,7 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
         }
         let args = compile_args(st.name, ckw.args, ckw.min, st.col, &st.args)?;
         crate::conv_more::check_args(ckw.name, &args)
+            .and_then(|()| crate::conv_var::check_args(ckw.name, &args))
             .map_err(|e| CompileError::at(st.col, format!("{}: {e}", st.name)))?;
         crate::proxy_refs::note_conv(kw.name, ckw, &args);
         let regex = if ckw.name == "regsub" {

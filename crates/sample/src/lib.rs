@@ -19,6 +19,7 @@ mod conv_codec;
 mod conv_json;
 mod conv_more;
 mod conv_table;
+mod conv_var;
 mod encode;
 /// Base64 text to bytes (the `b64dec` converter's decoder; also TLS ticket key files).
 pub use encode::{base64, unbase64};
@@ -43,6 +44,7 @@ mod request_content;
 pub mod table_refs;
 pub mod time;
 pub mod value;
+pub mod var_set;
 pub mod var_uses;
 
 pub use env::{proc_vars, Env, Scope, Vars};
@@ -50,6 +52,7 @@ pub use error::CompileError;
 pub use expr::{compile, Expr};
 pub use logformat::{compile_format, Format};
 pub use value::{Type, Value};
+pub use var_set::SetConds;
 
 /// An environment with no stream, no variables, time 0 and random 0: for unit tests of
 /// converters that read nothing of it.

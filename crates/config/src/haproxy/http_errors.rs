@@ -161,6 +161,31 @@ pub fn resolve_rules(
     use crate::model::{HttpAction, Reply, ReturnBody};
     for p in proxies.iter_mut() {
         let proxy = p.name.clone();
+        // `http-error status N errorfiles NAME`: the section's file, else haproxy's warning
+        // and the built-in page.
+        p.errorfiles.retain_mut(|e| {
+            let Some(crate::model_keywords::ErrorReply::Section(name)) = &e.reply else {
+                return true;
+            };
+            let Some(h) = sections.iter().rev().find(|h| &h.name == name) else {
+                diags.error(&e.span, format!("errorfiles: unknown http-errors section '{name}'"));
+                return false;
+            };
+            match h.files.iter().find(|f| f.status == e.status) {
+                Some(f) => {
+                    e.path = f.path.clone();
+                    e.reply = Some(crate::model_keywords::ErrorReply::File);
+                    true
+                }
+                None => {
+                    diags.warning(
+                        &e.span,
+                        format!("proxy '{proxy}': status '{}' not declared in http-errors section '{name}' (the built-in page is sent, as in HAProxy)", e.status),
+                    );
+                    false
+                }
+            }
+        });
         for r in p.http_request.iter_mut().chain(p.http_response.iter_mut()) {
             let (status, body) = match &mut r.action {
                 HttpAction::Return { status, body, .. } => (*status, body),

@@ -225,8 +225,9 @@ fn errorloc(list: &mut Vec<ErrorFile>, line: &Line<'_>) -> Result<(), String> {
     Ok(())
 }
 
-/// `http-error status CODE [content-type T] [string S|file F|errorfile F|default-errorfiles]
-/// [hdr NAME VALUE]...`: the error page for CODE, wherever the proxy answers it.
+/// `http-error status CODE [content-type T] [string S|file F|lf-string S|lf-file F|errorfile
+/// F|errorfiles NAME|default-errorfiles] [hdr NAME VALUE]...`: the error page for CODE,
+/// wherever the proxy answers it (log-format parts rendered per answer).
 fn http_error(list: &mut Vec<ErrorFile>, line: &Line<'_>) -> Result<(), String> {
     if line.arg(1) != Some("status") {
         return Err("'http-error' expects 'status' followed by an HTTP status code".into());
@@ -239,21 +240,19 @@ fn http_error(list: &mut Vec<ErrorFile>, line: &Line<'_>) -> Result<(), String> 
             "'http-error': unexpected '{extra}' (expected content-type, string, file, errorfile, default-errorfiles or hdr)"
         ));
     }
-    if let Some((n, v)) = headers.iter().find(|(_, v)| v.contains('%')) {
-        return Err(format!(
-            "'http-error hdr {n} {v}': a log-format header value in an error page is not run by fulcrum yet (error pages are built once)"
-        ));
-    }
     let (path, reply) = match body {
-        ReturnBody::Errorfiles(_) => {
-            return Err("'http-error ... errorfiles NAME' is not run by fulcrum yet: use 'errorfiles NAME' in the proxy".into())
-        }
-        ReturnBody::LfString(_) => {
-            return Err(
-                "'http-error' with 'lf-string' or 'lf-file' is not run by fulcrum yet (error pages are built once); use 'string' or 'file'"
-                    .into(),
-            )
-        }
+        // resolved once every `http-errors` section is read (`http_errors::resolve_rules`)
+        ReturnBody::Errorfiles(name) => (String::new(), ErrorReply::Section(name)),
+        // rendered per answer, as haproxy 2.6 (the `hdr` values too)
+        ReturnBody::LfString(text) => (
+            String::new(),
+            ErrorReply::Reply {
+                content_type,
+                body: Vec::new(),
+                headers,
+                lf_body: Some(text),
+            },
+        ),
         ReturnBody::Errorfile(f) => (f, ErrorReply::File),
         // `default-errorfiles` or nothing, without headers: the built-in page
         ReturnBody::None if headers.is_empty() && content_type.is_none() => {
@@ -266,6 +265,7 @@ fn http_error(list: &mut Vec<ErrorFile>, line: &Line<'_>) -> Result<(), String> 
                 content_type,
                 body: Vec::new(),
                 headers,
+                lf_body: None,
             },
         ),
         ReturnBody::String(s) => (
@@ -274,6 +274,7 @@ fn http_error(list: &mut Vec<ErrorFile>, line: &Line<'_>) -> Result<(), String> 
                 content_type,
                 body: s.into_bytes(),
                 headers,
+                lf_body: None,
             },
         ),
         ReturnBody::File(f) => {
@@ -285,6 +286,7 @@ fn http_error(list: &mut Vec<ErrorFile>, line: &Line<'_>) -> Result<(), String> 
                     content_type,
                     body,
                     headers,
+                    lf_body: None,
                 },
             )
         }

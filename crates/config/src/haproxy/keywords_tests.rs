@@ -95,6 +95,7 @@ fn errorloc_and_http_error_become_pages() {
                     content_type: Some("text/plain".into()),
                     body: b"hi".to_vec(),
                     headers: vec![("X-A".into(), "b".into())],
+                    lf_body: None,
                 })
             ),
         ]
@@ -104,8 +105,8 @@ fn errorloc_and_http_error_become_pages() {
         (" errorloc 503\n", "expects a URL"),
         (" http-error 503\n", "expects 'status'"),
         (
-            " http-error status 503 lf-string %[src] content-type text/plain\n",
-            "lf-string",
+            " http-error status 503 content-type text/plain lf-string %[nosuch]\n",
+            "nosuch",
         ),
         (
             " http-error status 503 string x\n",
@@ -120,6 +121,34 @@ fn errorloc_and_http_error_become_pages() {
         let e = text(&l);
         assert!(e.contains("t.cfg:7") && e.contains(want), "{body}: {e}");
     }
+}
+
+#[test]
+fn http_error_with_log_format_parts_and_errorfiles() {
+    let l = load(&format!(
+        "{HEAD}backend b\n http-error status 503 content-type text/plain lf-string %[src] hdr x-p %[path]\n          http-error status 502 errorfiles S\n http-error status 504 errorfiles S\n server s 127.0.0.1:1\n\
+         http-errors S\n errorfile 502 /dev/null\n"
+    ));
+    let c = &l.config;
+    let e = &c.proxy("b").unwrap().errorfiles;
+    assert!(
+        matches!(&e[0].reply, Some(ErrorReply::Reply { lf_body: Some(t), headers, .. }) if t == "%[src]" && headers[0].1 == "%[path]")
+    );
+    assert_eq!(e[1].status, 502);
+    assert_eq!(
+        (e[1].path.as_str(), &e[1].reply),
+        ("/dev/null", &Some(ErrorReply::File))
+    );
+    assert_eq!(
+        e.len(),
+        2,
+        "504 is not in S: the built-in page, with haproxy's warning"
+    );
+    assert!(
+        text(&l).contains("t.cfg:9: warning") && text(&l).contains("status '504' not declared"),
+        "{}",
+        text(&l)
+    );
 }
 
 #[test]

@@ -23,6 +23,7 @@ mod http_reuse;
 mod keywords;
 mod lexer;
 mod line;
+mod literal_pct;
 pub mod logformat;
 mod options;
 pub mod paths;
@@ -143,6 +144,7 @@ pub struct Parser {
     peers_tables: Vec<String>,
     /// Variables read and set, for the warning about ones read that nothing sets.
     var_reads: var_reads::VarReads,
+    literal_pct: literal_pct::LiteralPct,
 }
 
 impl Default for Parser {
@@ -178,6 +180,7 @@ impl Parser {
             fetch_refs: Vec::new(),
             peers_tables: Vec::new(),
             var_reads: Default::default(),
+            literal_pct: Default::default(),
             userlists: Vec::new(),
             userlist_diags: Diagnostics::new(),
             default_path: paths::Policy::default(),
@@ -224,6 +227,7 @@ impl Parser {
             };
             let ((), uses) = fulcrum_sample::var_uses::collect(|| self.line(&line, diags));
             self.var_reads.line(&line.span, raw, line.words, uses);
+            self.literal_pct.line(&line);
         }
         blocks.finish(diags);
         // A section never continues into the next file.
@@ -271,6 +275,7 @@ impl Parser {
         // haproxy starts
         if self.global.zero_warning.is_none() {
             self.var_reads.warn(diags);
+            self.literal_pct.warn(diags);
         }
         wait_body::warn_h2_servers(&self.proxies, diags);
         // a cache section refused for its contents still exists for the rules naming it

@@ -323,11 +323,29 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
                     ))
                 }
             };
-            let v = line.need(3, "a time such as 5s")?;
-            let value = time(v, "set-timeout").map_err(|e| {
-                format!("{e} (a sample expression as the value is not run by fulcrum yet)")
-            })?;
-            (HttpAction::SetTimeout { tunnel, value }, 4)
+            // A time, else (as haproxy 2.6) a sample expression giving milliseconds.
+            let v = line.need(3, "a time such as 5s, or a sample expression")?;
+            let (value, expr) = match time(v, "set-timeout") {
+                Ok(t) => (t, None),
+                Err(_) => {
+                    let mut c = fulcrum_sample::expr::Compiler::default()
+                        .with_available(fulcrum_sample::fetch::Needs::Request);
+                    let e = fulcrum_sample::expr::compile_with(v, &mut c).map_err(|e| {
+                        format!("set-timeout: '{v}' is neither a time such as '5s' nor a sample expression (column {}: {})", e.col, e.msg)
+                    })?;
+                    super::logformat::check_answered(e.fetch.kw.name)
+                        .map_err(|e| format!("set-timeout '{v}': {e}"))?;
+                    (std::time::Duration::ZERO, Some(v.to_string()))
+                }
+            };
+            (
+                HttpAction::SetTimeout {
+                    tunnel,
+                    value,
+                    expr,
+                },
+                4,
+            )
         }
         "set-log-level" => {
             let w = line.need(2, "a log level (emerg ... debug, or silent)")?;

@@ -388,17 +388,8 @@ fn expect_option(line: &Line<'_>, j: usize, e: &mut TcpCheckExpect) -> Result<us
     Ok(j + 2)
 }
 
-/// HAProxy 2.6's `set-var` conditions.
-pub(super) const SET_VAR_CONDITIONS: &[&str] = &[
-    "ifexists",
-    "ifnotexists",
-    "ifempty",
-    "ifnotempty",
-    "ifset",
-    "ifnotset",
-    "ifgt",
-    "iflt",
-];
+// HAProxy 2.6's `set-var` conditions (the sample crate's list).
+use fulcrum_sample::var_set::WORDS as SET_VAR_CONDITIONS;
 
 /// A check variable's scope, name and `set-var` conditions from
 /// `set-var(SCOPE.NAME[,COND...])` / `unset-var(SCOPE.NAME)`: `check` and `sess` live for one

@@ -80,7 +80,8 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
             _ => return Err("'expect-proxy' expects 'layer4'".into()),
         }
     }
-    if what == "tcp-request content" && base == "set-log-level" {
+    if (what == "tcp-request content" || what == "tcp-response content") && base == "set-log-level"
+    {
         let w = line.need(i + 1, "a log level (emerg ... debug, or silent)")?;
         let level = super::rules::log_level(w)?;
         return Ok((TcpAction::SetLogLevel { level }, i + 2));

@@ -736,7 +736,7 @@ fn http_rules() {
         )),
         Vec::<String>::new()
     );
-    // Mid-chain and with a condition: a rule of the chain (several too; not in a backend).
+    // Mid-chain and with a condition: a rule of the chain (several too; in a backend too).
     assert_eq!(
         errors(&format!(
             "{TIMEOUTS}frontend f\n bind :80\n http-request deny if {{ path /x }}\n http-request wait-for-body time 1s at-least 1k\n"
@@ -756,11 +756,24 @@ fn http_rules() {
         Vec::<String>::new(),
         "several wait-for-body rules each pause the chain"
     );
-    assert_eq!(
-        errors(&format!(
-            "{TIMEOUTS}backend b\n http-request wait-for-body time 1s\n"
-        )),
-        vec!["t.cfg:6: error: 'http-request wait-for-body' is run by fulcrum only in a frontend or listen section (not yet in a backend)"]
+    let c = ok(&format!(
+        "{TIMEOUTS}backend b\n http-request wait-for-body time 1s\n http-response set-header a b\n http-response wait-for-body time 1s\n"
+    ));
+    let b = c.proxy("b").unwrap();
+    assert!(
+        b.options.wait_for_body.is_none(),
+        "a backend's wait is a rule"
+    );
+    assert!(matches!(
+        b.http_request[..],
+        [HttpRule {
+            action: HttpAction::WaitForBody(_),
+            ..
+        }]
+    ));
+    assert!(
+        matches!(b.http_response[1].action, HttpAction::WaitForBody(_)),
+        "a response wait after other rules is a rule"
     );
 }
 
@@ -1619,12 +1632,16 @@ fn variables_read_but_never_set_are_warned_where_read() {
 
 #[test]
 fn reg_test_audit_refusals_as_haproxy() {
-    // read as part of the variable's name before: refused by name
+    // set-var conditions: HAProxy 2.6's words (an empty one skipped), none on unset-var
     assert_eq!(
         errors(&format!(
-            "{TIMEOUTS}frontend f\n bind :80\n http-request set-var(txn.a,ifnotexists) str(x)\n"
+            "{TIMEOUTS}frontend f\n bind :80\n http-request set-var(txn.a,ifnotexists,,ifgt) str(x)\n              http-request set-var-fmt(txn.b,ifnotempty) %[src]\n http-request set-var(txn.c,ifbig) str(x)\n              http-request unset-var(txn.a,ifexists)\n http-request set-header x %[str(a),set-var(txn.d,ifbig)]\n"
         )),
-        vec!["t.cfg:7: error: 'set-var(txn.a,ifnotexists)': the set-var conditions ('ifnotexists') are not run by fulcrum yet"]
+        vec![
+            "t.cfg:9: error: 'set-var(txn.c,ifbig)': unknown set-var condition 'ifbig' (expected one of ifexists, ifnotexists, ifempty, ifnotempty, ifset, ifnotset, ifgt, iflt)",
+            "t.cfg:10: error: 'unset-var(txn.a,ifexists)': unset-var does not expect parameters after the variable name (only set-var and set-var-fmt take conditions)",
+            "t.cfg:11: error: the header value '%[str(a),set-var(txn.d,ifbig)]': column 10: set-var: unknown set-var condition 'ifbig' (expected one of ifexists, ifnotexists, ifempty, ifnotempty, ifset, ifnotset, ifgt, iflt)",
+        ]
     );
     // haproxy 2.6: bool() takes true, false, 0 or 1; fhdr is no fetch; http-use-htx no option
     let e = errors(&format!(

@@ -8,7 +8,9 @@ use crate::model::VarAction;
 use fulcrum_sample::expr::{compile_with, Compiler};
 use fulcrum_sample::fetch::Needs;
 
-fn var_name(word: &str, prefix: &str) -> Result<(String, String), String> {
+/// `scope.name[,COND...]` of `PREFIXscope.name)`: the scope, the name and the conditions
+/// (only `set-var`/`set-var-fmt` take them, as haproxy 2.6).
+fn var_name(word: &str, prefix: &str) -> Result<(String, String, Vec<String>), String> {
     let inner = word
         .strip_prefix(prefix)
         .and_then(|r| r.strip_suffix(')'))
@@ -21,17 +23,27 @@ fn var_name(word: &str, prefix: &str) -> Result<(String, String), String> {
             "'{word}': unknown variable scope '{scope}' (expected proc, sess, txn, req or res)"
         ));
     }
+    // HAProxy 2.5+'s conditions (`set-var(txn.x,ifnotexists)`).
+    let (name, conditions) = match name.split_once(',') {
+        Some((n, conds)) => {
+            if prefix == "unset-var(" {
+                return Err(format!("'{word}': unset-var does not expect parameters after the variable name (only set-var and set-var-fmt take conditions)"));
+            }
+            let words: Vec<String> = conds
+                .split(',')
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect();
+            fulcrum_sample::SetConds::parse(words.iter().map(String::as_str))
+                .map_err(|e| format!("'{word}': {e}"))?;
+            (n, words)
+        }
+        None => (name, Vec::new()),
+    };
     if name.is_empty() {
         return Err(format!("'{word}': empty variable name"));
     }
-    // HAProxy 2.5+'s conditions (`set-var(txn.x,ifnotexists)`): refused rather than read as
-    // part of the name.
-    if let Some((_, conds)) = name.split_once(',') {
-        return Err(format!(
-            "'{word}': the set-var conditions ('{conds}') are not run by fulcrum yet"
-        ));
-    }
-    Ok((scope.to_string(), name.to_string()))
+    Ok((scope.to_string(), name.to_string(), conditions))
 }
 
 /// Parses the variable action at word `i` if it is one: the action and the next word's
@@ -43,7 +55,7 @@ pub fn parse(
 ) -> Result<Option<(VarAction, usize)>, String> {
     let word = line.need(i, "an action")?;
     if word.starts_with("set-var-fmt(") {
-        let (scope, name) = var_name(word, "set-var-fmt(")?;
+        let (scope, name, conditions) = var_name(word, "set-var-fmt(")?;
         fulcrum_sample::var_uses::note_set(&scope, &name);
         let format = line.need(i + 1, "a log-format string")?.to_string();
         super::logformat::check_rule_value(
@@ -56,12 +68,13 @@ pub fn parse(
                 scope,
                 name,
                 format,
+                conditions,
             },
             i + 2,
         )));
     }
     if word.starts_with("set-var(") {
-        let (scope, name) = var_name(word, "set-var(")?;
+        let (scope, name, conditions) = var_name(word, "set-var(")?;
         fulcrum_sample::var_uses::note_set(&scope, &name);
         let expr = line.need(i + 1, "a sample expression")?.to_string();
         let mut c = Compiler::default().with_available(available);
@@ -69,10 +82,18 @@ pub fn parse(
             .map_err(|e| format!("'{word}' expression '{expr}': column {}: {}", e.col, e.msg))?;
         super::logformat::check_answered(e.fetch.kw.name)
             .map_err(|e| format!("'{word}' expression '{expr}': {e}"))?;
-        return Ok(Some((VarAction::Set { scope, name, expr }, i + 2)));
+        return Ok(Some((
+            VarAction::Set {
+                scope,
+                name,
+                expr,
+                conditions,
+            },
+            i + 2,
+        )));
     }
     if word.starts_with("unset-var(") {
-        let (scope, name) = var_name(word, "unset-var(")?;
+        let (scope, name, _) = var_name(word, "unset-var(")?;
         return Ok(Some((VarAction::Unset { scope, name }, i + 1)));
     }
     Ok(None)

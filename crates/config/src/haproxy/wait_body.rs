@@ -3,7 +3,7 @@
 //! (nothing runs between the head and the rule: the same behaviour); anywhere else in the
 //! chain, or with a condition, it is a rule where the chain pauses until the body is in
 //! (several such rules each pause there; a body already waited for is not waited for
-//! again). In a backend: refused with the reason.
+//! again). In a backend it is always such a rule: the backend's chain pauses there.
 
 use super::line::Line;
 use crate::model::WaitForBody;
@@ -43,17 +43,12 @@ pub fn parse(line: &Line<'_>) -> Result<(WaitForBody, Option<usize>), String> {
 }
 
 /// Where the rule goes: a frontend's leading unconditional wait is waited for before the
-/// chain (`options.wait_for_body`); elsewhere in a frontend or listen it is a rule of the
-/// chain, which pauses there; in a backend it is refused (not run yet).
+/// chain (`options.wait_for_body`); elsewhere in a frontend or listen, and anywhere in a
+/// backend, it is a rule of the chain, which pauses there.
 pub fn place(p: &mut crate::model::Proxy, line: &Line<'_>, frontend: bool) -> Result<(), String> {
     let (w, cond) = parse(line)?;
-    if !frontend {
-        return Err(
-            "'http-request wait-for-body' is run by fulcrum only in a frontend or listen section (not yet in a backend)"
-                .to_string(),
-        );
-    }
-    if p.http_request.is_empty() && cond.is_none() && p.options.wait_for_body.is_none() {
+    if frontend && p.http_request.is_empty() && cond.is_none() && p.options.wait_for_body.is_none()
+    {
         p.options.wait_for_body = Some(w);
         return Ok(());
     }
@@ -71,21 +66,9 @@ pub fn place(p: &mut crate::model::Proxy, line: &Line<'_>, frontend: bool) -> Re
 
 /// `http-response wait-for-body time T [at-least N] [if|unless COND]`: the proxy's first,
 /// unconditional one is waited for before the rules (`options.response_wait_for_body`);
-/// others, with conditions, while no other `http-response` rule precedes them, stay rules
-/// whose first matching one is waited for before the rules run (nothing else could run
-/// first); after other response rules: refused (not yet).
+/// any other is a rule where the response rules pause until the body is in.
 pub fn place_response(p: &mut crate::model::Proxy, line: &Line<'_>) -> Result<(), String> {
     let (w, cond) = parse(line)?;
-    let only_waits = p
-        .http_response
-        .iter()
-        .all(|r| matches!(r.action, crate::model::HttpAction::WaitForBody(_)));
-    if !only_waits {
-        return Err(
-            "'http-response wait-for-body' is run by fulcrum only before a proxy's other http-response rules (not yet after them)"
-                .to_string(),
-        );
-    }
     if cond.is_none() && p.http_response.is_empty() && p.options.response_wait_for_body.is_none() {
         p.options.response_wait_for_body = Some(w);
         return Ok(());

@@ -249,10 +249,13 @@ pub enum HttpAction {
     SetLogLevel {
         level: Option<u8>,
     },
-    /// `set-timeout server|tunnel TIME`: this request's server (or tunnel) timeout.
+    /// `set-timeout server|tunnel TIME|EXPR`: this request's server (or tunnel) timeout;
+    /// with `expr` (a sample expression giving milliseconds) `value` is unused.
     SetTimeout {
         tunnel: bool,
         value: Duration,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expr: Option<String>,
     },
     /// `http-request capture SAMPLE len N`: the sample's value, cut to N bytes, in the
     /// request capture slot `slot` (a new one, after those declared before it); `... id N`
@@ -319,17 +322,22 @@ pub enum LinePart {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "var")]
 pub enum VarAction {
-    /// `set-var(scope.name) EXPR`: a sample expression.
+    /// `set-var(scope.name[,COND...]) EXPR`: a sample expression; `conditions`: HAProxy
+    /// 2.6's `ifexists ifnotexists ifempty ifnotempty ifset ifnotset ifgt iflt`.
     Set {
         scope: String,
         name: String,
         expr: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        conditions: Vec<String>,
     },
-    /// `set-var-fmt(scope.name) FMT`: a log-format string.
+    /// `set-var-fmt(scope.name[,COND...]) FMT`: a log-format string.
     SetFmt {
         scope: String,
         name: String,
         format: String,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        conditions: Vec<String>,
     },
     /// `unset-var(scope.name)`.
     Unset { scope: String, name: String },

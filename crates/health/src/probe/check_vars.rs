@@ -1,54 +1,18 @@
 //! A check's variables: `check.` and `sess.` ones live for one check run, `proc.` ones are the
 //! process's (shared with the data plane's `http-request set-var(proc.x)`), and HAProxy 2.6's
-//! `set-var(SCOPE.NAME,COND...)` conditions decide whether a value is stored.
-//!
-//! As haproxy 2.6 (measured against it): a variable that does not exist is created (with no
-//! value) before the other conditions are tested, unless `ifexists` stops it; so
-//! `set-var(check.x,ifnotempty) str()` leaves `check.x` existing and empty. `ifset`/`ifnotset`
-//! test whether the variable holds a value; `ifempty`/`ifnotempty` whether the new value is an
-//! empty string (numbers are never empty); `ifgt`/`iflt` compare two integers (the current
-//! value greater / lower than the new one) and let any other pair through.
+//! `set-var(SCOPE.NAME,COND...)` conditions decide whether a value is stored: the sample
+//! crate's one rule for them ([`fulcrum_sample::var_set`], the data plane's too).
 
-use fulcrum_sample::{Scope, Value, Vars};
-use std::collections::HashSet;
-use std::sync::{LazyLock, Mutex};
-
-/// `proc.` variables created without a value by a condition (the values are in
-/// [`fulcrum_sample::proc_vars`]).
-static PROC_CREATED: LazyLock<Mutex<HashSet<String>>> = LazyLock::new(Default::default);
+use fulcrum_sample::{Scope, SetConds, Value, Vars};
 
 /// The `set-var` conditions of one rule.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Conditions {
-    pub if_exists: bool,
-    pub if_not_exists: bool,
-    pub if_empty: bool,
-    pub if_not_empty: bool,
-    pub if_set: bool,
-    pub if_not_set: bool,
-    pub if_gt: bool,
-    pub if_lt: bool,
-}
+pub struct Conditions(SetConds);
 
 impl Conditions {
     /// From the config's words (checked there).
     pub fn parse(words: &[String]) -> Result<Conditions, String> {
-        let mut c = Conditions::default();
-        for w in words {
-            let flag = match w.as_str() {
-                "ifexists" => &mut c.if_exists,
-                "ifnotexists" => &mut c.if_not_exists,
-                "ifempty" => &mut c.if_empty,
-                "ifnotempty" => &mut c.if_not_empty,
-                "ifset" => &mut c.if_set,
-                "ifnotset" => &mut c.if_not_set,
-                "ifgt" => &mut c.if_gt,
-                "iflt" => &mut c.if_lt,
-                other => return Err(format!("unknown set-var condition \"{other}\"")),
-            };
-            *flag = true;
-        }
-        Ok(c)
+        SetConds::parse(words.iter().map(String::as_str)).map(Conditions)
     }
 }
 
@@ -56,8 +20,6 @@ impl Conditions {
 #[derive(Debug, Default, Clone)]
 pub struct CheckVars {
     own: Vars,
-    /// `check.`/`sess.` variables that exist without a value.
-    created: HashSet<(Scope, String)>,
 }
 
 impl CheckVars {
@@ -73,61 +35,19 @@ impl CheckVars {
         self.own.get(scope, name).cloned()
     }
 
-    fn exists(&self, scope: Scope, name: &str) -> bool {
-        if self.get(scope, name).is_some() {
-            return true;
-        }
-        if scope == Scope::Proc {
-            return PROC_CREATED.lock().is_ok_and(|c| c.contains(name));
-        }
-        self.created.contains(&(scope, name.to_string()))
-    }
-
-    fn create(&mut self, scope: Scope, name: &str) {
-        if scope == Scope::Proc {
-            if let Ok(mut c) = PROC_CREATED.lock() {
-                c.insert(name.to_string());
-            }
-        } else {
-            self.created.insert((scope, name.to_string()));
-        }
-    }
-
     /// `set-var` without conditions.
     pub fn set(&mut self, scope: Scope, name: &str, v: Value) {
         self.set_if(scope, name, v, Conditions::default());
     }
 
-    /// `set-var(SCOPE.NAME,COND...)`: stores `v` when the conditions allow it (see the
-    /// module's comment for haproxy's order).
+    /// `set-var(SCOPE.NAME,COND...)`: stores `v` when the conditions allow it.
     pub fn set_if(&mut self, scope: Scope, name: &str, v: Value, c: Conditions) {
-        if !self.exists(scope, name) {
-            if c.if_exists {
-                return;
-            }
-            self.create(scope, name);
-        } else if c.if_not_exists {
-            return;
-        }
-        let current = self.get(scope, name);
-        if (c.if_set && current.is_none()) || (c.if_not_set && current.is_some()) {
-            return;
-        }
-        let empty = matches!(&v, Value::Str(b) | Value::Bin(b) if b.is_empty());
-        if (c.if_empty && !empty) || (c.if_not_empty && empty) {
-            return;
-        }
-        if let (Some(Value::Sint(cur)), Value::Sint(new)) = (&current, &v) {
-            if (c.if_gt && cur <= new) || (c.if_lt && cur >= new) {
-                return;
-            }
-        }
         if scope == Scope::Proc {
             if let Ok(mut p) = fulcrum_sample::proc_vars().lock() {
-                p.set(scope, name, v);
+                p.set_if(scope, name, v, c.0);
             }
         } else {
-            self.own.set(scope, name, v);
+            self.own.set_if(scope, name, v, c.0);
         }
     }
 
@@ -137,12 +57,8 @@ impl CheckVars {
             if let Ok(mut p) = fulcrum_sample::proc_vars().lock() {
                 p.unset(scope, name);
             }
-            if let Ok(mut c) = PROC_CREATED.lock() {
-                c.remove(name);
-            }
         } else {
             self.own.unset(scope, name);
-            self.created.remove(&(scope, name.to_string()));
         }
     }
 }

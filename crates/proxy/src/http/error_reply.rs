@@ -20,10 +20,12 @@ pub fn render(status: u16, reply: &ErrorReply) -> Response {
         }
         // haproxy's http_reply_to_htx(): the `hdr`s, then content-length, then content-type
         // (only with a body)
+        // (one with log-format parts is rendered per answer: `rules::error_pages`)
         ErrorReply::Reply {
             content_type,
             body,
             headers,
+            ..
         } => {
             let mut r = Response::new(status, super::errors::reply_reason(status).as_bytes());
             for (n, v) in headers {
@@ -35,7 +37,8 @@ pub fn render(status: u16, reply: &ErrorReply) -> Response {
             }
             r.body(body.clone())
         }
-        ErrorReply::File => super::errors::builtin_response(status),
+        // (`Section` is resolved to `File` when the configuration is read)
+        ErrorReply::File | ErrorReply::Section(_) => super::errors::builtin_response(status),
     }
 }
 
@@ -63,6 +66,7 @@ mod tests {
             b"HTTP/1.1 303 See Other\r\ncache-control: no-cache\r\ncontent-length: 0\r\nlocation: http://example.com/x\r\n\r\n"
         );
         let reply = ErrorReply::Reply {
+            lf_body: None,
             content_type: Some("text/plain".into()),
             body: b"not here".to_vec(),
             headers: vec![("X-A".into(), "b".into())],

@@ -215,6 +215,12 @@ impl ErrorPages {
         }
     }
 
+    /// Whether the proxy has a page of its own for `status` (an `errorfile`, `errorloc`,
+    /// `http-error`).
+    pub fn has(&self, status: u16) -> bool {
+        self.files.contains_key(&status)
+    }
+
     pub fn get(&self, status: u16) -> Page {
         if let Some(f) = self.files.get(&status) {
             return f.clone();

@@ -11,10 +11,14 @@ use std::sync::Arc;
 
 pub struct HttpPolicy {
     pub http_request: Vec<Rule>,
+    /// `http-request wait-for-body` rules of this backend, each with the rules after it.
+    pub body_waits: Vec<super::rules::wait_body::BodyWait>,
     pub http_response: Vec<Rule>,
     /// `http-after-response` rules of this backend (before the frontend's).
     pub http_after_response: Vec<Rule>,
     pub errors: ErrorPages,
+    /// `http-error` pages with log-format parts, rendered per answer.
+    pub rendered_errors: super::rules::error_pages::RenderedErrors,
     /// `option forwardfor`, compiled.
     pub forwardfor: Option<ForwardForRt>,
     /// `cookie NAME ...` with `option persist` (None: no cookie persistence, no per-request work).

@@ -18,11 +18,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 mod compile;
+pub mod error_pages;
 pub mod knobs;
 mod redirect;
-mod wait_body;
-pub use wait_body::response_wait;
 pub mod reply;
+pub mod wait_body;
 pub use compile::{auth_response, compile};
 
 /// A compiled log-format string: HAProxy's sample language (fulcrum-sample), rendered
@@ -121,7 +121,9 @@ enum Action {
         registry: Arc<fulcrum_sample::registry::Registry>,
     },
     /// `set-timeout server|tunnel` (`true`: tunnel), in milliseconds.
-    SetTimeout(bool, u64),
+    /// `set-timeout server|tunnel`: tunnel or not, the milliseconds, or an expression giving
+    /// them.
+    SetTimeout(bool, u64, Option<fulcrum_sample::Expr>),
     /// `http-response wait-for-body` among a proxy's leading rules (`wait_body`): waited
     /// for before the rules run, nothing to do in them.
     WaitBody(fulcrum_config::model::WaitForBody),
@@ -158,6 +160,12 @@ pub struct Rule {
 /// What the rules decided for this message.
 pub enum Verdict {
     Continue,
+    /// An `allow` rule ended the chain: go on as [`Verdict::Continue`], but the proxy's
+    /// rules after a `wait-for-body` do not run either.
+    Allow,
+    /// An `http-response wait-for-body` rule whose condition holds: the rules pause there
+    /// (the index of the rule after it) until the answer's body is in.
+    WaitBody(usize, fulcrum_config::model::WaitForBody),
     /// Answer with this response instead of forwarding (deny, redirect, return, auth).
     Respond(Arc<Response>),
     /// Answer with the proxy's error page for this status.
@@ -301,7 +309,7 @@ pub fn apply(
             }
         }
         match &rule.action {
-            Action::Allow => return Verdict::Continue,
+            Action::Allow => return Verdict::Allow,
             Action::Deny(s) => return Verdict::Error(*s),
             Action::DelHeader(n) => match res.as_deref_mut() {
                 Some(r) => r.remove(n),
@@ -355,14 +363,25 @@ pub fn apply(
                 let v = expr.eval(&env.sample(Some(req), res.as_deref()));
                 env.moved.apply(*part, v, env.src, env.dst);
             }
-            Action::WaitBody(_) => {}
-            Action::SetTimeout(tunnel, ms) => {
+            // only response chains hold waits (the request's are split off: `BodyWait`)
+            Action::WaitBody(w) => {
+                if res.is_some() {
+                    return Verdict::WaitBody(i + 1, w.clone());
+                }
+            }
+            Action::SetTimeout(tunnel, ms, expr) => {
+                let ms = match expr {
+                    None => Some(*ms),
+                    Some(e) => knobs::timeout_ms(e, &env.sample(Some(req), res.as_deref())),
+                };
                 let slot = if *tunnel {
                     &env.timeouts.tunnel
                 } else {
                     &env.timeouts.server
                 };
-                slot.store(*ms, std::sync::atomic::Ordering::Relaxed);
+                if let Some(ms) = ms {
+                    slot.store(ms, std::sync::atomic::Ordering::Relaxed);
+                }
             }
             Action::MapEdit {
                 edit,

@@ -489,6 +489,13 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         }
     }
 
+    fn set_var(&self, scope: Scope, name: &str, v: Value, c: fulcrum_sample::SetConds) -> bool {
+        // The `set-var()` converter: where the rules' variables are (in log lines the value
+        // passes).
+        self.counters
+            .is_none_or(|k| k.tracking.set_var_if(scope, name, v, c))
+    }
+
     fn now_unix(&self) -> i64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

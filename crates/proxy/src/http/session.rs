@@ -45,6 +45,7 @@ mod after_response;
 use account::Start;
 mod buffer_body;
 mod content_rules;
+mod error_page;
 mod exchange;
 mod exchange_h2;
 mod head;
@@ -321,7 +322,7 @@ pub async fn serve_h2(
             let _ = s.client.shutdown().await;
         }
         Err(super::validate::Refused(status)) => {
-            let page = s.fe.errors.get(status);
+            let page = s.error_page(status, &s.fe.errors, None, true);
             crate::record::bad_request(&s.fe.counters, status, page_len(page.as_deref()));
             s.answer_page(page.as_deref()).await;
             s.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
@@ -371,7 +372,7 @@ impl<C: ClientStream> Session<C> {
                     // HAProxy: the 400 page (to a client that only half-closed) and a
                     // `<BADREQ>` line `400 ... CR--` (its `%B` 0); a connection that never sent
                     // a byte is not logged under `option dontlognull`.
-                    let page = self.fe.errors.get(400);
+                    let page = self.error_page(400, &self.fe.errors, None, false);
                     crate::record::bad_request(&self.fe.counters, 400, page_len(page.as_deref()));
                     self.answer_page(page.as_deref()).await;
                     if got == Received::Part || !self.fe.options.dontlognull {
@@ -399,7 +400,7 @@ impl<C: ClientStream> Session<C> {
                         HeadError::Refused(s) => s,
                         _ => 400,
                     };
-                    let page = self.fe.errors.get(status);
+                    let page = self.error_page(status, &self.fe.errors, None, false);
                     crate::record::bad_request(
                         &self.fe.counters,
                         status,

@@ -132,7 +132,7 @@ pub(super) fn build_backend(
         }
         servers.push(server);
     }
-    let http_request = cx.rules(p, &p.http_request)?;
+    let (http_request, body_waits) = cx.request_rules(p)?;
     let http_response = cx.rules(p, &p.http_response)?;
     let http_after_response = cx.rules(p, &p.http_after_response)?;
     // Persistence. A reload keeps the stick table's entries (HAProxy loses them unless a
@@ -207,6 +207,11 @@ pub(super) fn build_backend(
         } else {
             http_request
         },
+        body_waits: if frontend_only {
+            Vec::new()
+        } else {
+            body_waits
+        },
         http_response: if frontend_only {
             Vec::new()
         } else {
@@ -218,6 +223,7 @@ pub(super) fn build_backend(
             http_after_response
         },
         errors: error_pages(p)?,
+        rendered_errors: rendered_errors(p)?,
         forwardfor: p.options.forwardfor.as_ref().map(ForwardForRt::new),
         cookie: crate::persist::cookie::CookiePersist::from_proxy(p),
         stick_sample,

@@ -206,33 +206,7 @@ fn build_scoped(
             (None, false) => None,
         };
         // A chain with wait-for-body rules runs in parts around them.
-        let waits: Vec<usize> = p
-            .http_request
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| matches!(r.action, fulcrum_config::model::HttpAction::WaitForBody(_)))
-            .map(|(i, _)| i)
-            .collect();
-        let before = &p.http_request[..waits.first().copied().unwrap_or(p.http_request.len())];
-        let mut body_waits = Vec::with_capacity(waits.len());
-        for (k, &i) in waits.iter().enumerate() {
-            let r = &p.http_request[i];
-            let fulcrum_config::model::HttpAction::WaitForBody(wait) = &r.action else {
-                continue;
-            };
-            let cond = r
-                .condition
-                .as_ref()
-                .map(|c| acl::compile_condition(c, &p.acls))
-                .transpose()
-                .map_err(|e| cfg_err(p, e))?;
-            let end = waits.get(k + 1).copied().unwrap_or(p.http_request.len());
-            body_waits.push(BodyWait {
-                cond,
-                wait: wait.clone(),
-                after: cx.rules(p, &p.http_request[i + 1..end])?,
-            });
-        }
+        let (http_request, body_waits) = cx.request_rules(p)?;
         let inspect_hello = p
             .tcp_rules
             .inspect_delay
@@ -249,7 +223,7 @@ fn build_scoped(
                 mode: p.mode,
                 use_backends,
                 default_backend,
-                http_request: cx.rules(p, before)?,
+                http_request,
                 body_waits,
                 http_response: cx.rules(p, &p.http_response)?,
                 http_after_response: cx.rules(p, &p.http_after_response)?,
@@ -291,6 +265,7 @@ fn build_scoped(
                     .filter(|m| *m > 0)
                     .map(|m| Arc::new(Semaphore::new(m as usize))),
                 errors: error_pages(p)?,
+                rendered_errors: rendered_errors(p)?,
                 monitor: crate::http::monitor::Monitor::compile(p).map_err(|e| cfg_err(p, e))?,
                 log: crate::log_format::logger(p, &config.global).map_err(|e| cfg_err(p, e))?,
                 captures: crate::http::capture::Captures::new(&p.captures)
@@ -300,6 +275,12 @@ fn build_scoped(
                 sets_log_level: config.proxies.iter().any(|q| {
                     crate::http::rules::sets_log_level(&q.http_request)
                         || crate::http::rules::sets_log_level(&q.http_response)
+                        || q.tcp_rules.response.iter().any(|r| {
+                            matches!(
+                                r.action,
+                                fulcrum_config::model::TcpAction::SetLogLevel { .. }
+                            )
+                        })
                 }),
                 log_format: crate::log_format::for_proxy(p).map_err(|e| cfg_err(p, e))?,
                 head_limit,

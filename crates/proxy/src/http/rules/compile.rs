@@ -200,9 +200,20 @@ pub fn compile(
                 fulcrum_sample::compile(expr)
                     .map_err(|e| acl::AclError(format!("{}: '{expr}': {e}", r.span)))?,
             ),
-            HttpAction::SetTimeout { tunnel, value } => Action::SetTimeout(
+            HttpAction::SetTimeout {
+                tunnel,
+                value,
+                expr,
+            } => Action::SetTimeout(
                 *tunnel,
                 u64::try_from(value.as_millis()).unwrap_or(u64::MAX - 1),
+                match expr {
+                    Some(e) => Some(
+                        fulcrum_sample::compile(e)
+                            .map_err(|x| acl::AclError(format!("{}: '{e}': {x}", r.span)))?,
+                    ),
+                    None => None,
+                },
             ),
             // `http-response wait-for-body` before a proxy's other response rules (the
             // `http-request` ones are split off by the state: `state::BodyWait`).

@@ -8,6 +8,10 @@
 //! `set-priority-class|offset EXPR`: the request's place in a backend queue
 //! (`farm::queue`) and the `prio_class`/`prio_offset` fetches.
 //!
+//! `set-timeout server|tunnel EXPR`: the expression's value as milliseconds, as haproxy 2.6
+//! reads it (measured): no value or 0 leaves the timeout as it was, a negative one expires
+//! at once, a string is read for its leading digits (`2s`: 2 ms).
+//!
 //! `set-nice`: HAProxy runs a stream's tasks earlier or later in its run queue under load.
 //! fulcrum's streams are tokio tasks, run in the order they become ready with no priority
 //! of their own: the value is accepted and changes nothing (README). It changes no byte a
@@ -152,4 +156,14 @@ pub fn compile(a: &fulcrum_config::model::HttpAction) -> Option<Result<Op, Strin
         },
         _ => return None,
     }))
+}
+
+/// `set-timeout ... EXPR`: the new timeout in milliseconds, `None` to leave it.
+pub fn timeout_ms(e: &fulcrum_sample::Expr, env: &dyn fulcrum_sample::Env) -> Option<u64> {
+    let v = fulcrum_sample::cast::cast(e.eval(env)?, fulcrum_sample::Type::Sint)?;
+    match v {
+        fulcrum_sample::Value::Sint(0) => None,
+        fulcrum_sample::Value::Sint(n) => Some(u64::try_from(n).unwrap_or(0)),
+        _ => None,
+    }
 }

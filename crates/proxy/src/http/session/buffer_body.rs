@@ -112,11 +112,12 @@ impl<C: ClientStream> Session<C> {
     /// the answer when one ends the request.
     pub(super) async fn body_wait_phase(
         &mut self,
-        fe: &std::sync::Arc<crate::state::Frontend>,
+        waits: &[crate::http::rules::wait_body::BodyWait],
+        errors: &crate::http::errors::ErrorPages,
         env: &mut crate::http::rules::Env<'_>,
         rec: &mut super::Rec,
     ) -> Option<super::Next> {
-        for bw in &fe.body_waits {
+        for bw in waits {
             let go = bw
                 .cond
                 .as_ref()
@@ -133,8 +134,13 @@ impl<C: ClientStream> Session<C> {
                 (self.peer, self.local) = (s, d);
             }
             self.rule_effects(env, rec).await;
-            if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
+            let allowed = matches!(verdict, crate::http::rules::Verdict::Allow);
+            if let Some(next) = self.respond_verdict(verdict, rec, errors).await {
                 return Some(next);
+            }
+            if allowed {
+                // `allow` ends the proxy's chain, later waits and rules included.
+                break;
             }
         }
         None

@@ -244,22 +244,15 @@ impl<C: ClientStream> Session<C> {
             Ok(f) => f,
             Err(_) => return self.failed(502, rec, Termination::SERVER_HEADERS, be).await,
         };
-        // `http-response wait-for-body` (`response_wait`): a proxy's first rule, or the
-        // first of its leading ones whose condition holds (`rules::response_wait`)
-        let wait = be
+        // `http-response wait-for-body` (`response_wait`): a proxy's first, unconditional
+        // rule is waited for before the rules; the others pause the rules where they stand.
+        let first = be
             .options
             .response_wait_for_body
             .clone()
-            .or_else(|| fe.options.response_wait_for_body.clone())
-            .or_else(|| {
-                crate::http::rules::response_wait(
-                    &[&be.policy.http_response, &fe.http_response],
-                    x.env,
-                    &self.req,
-                    &self.res,
-                )
-            });
-        if let Some(w) = &wait {
+            .or_else(|| fe.options.response_wait_for_body.clone());
+        let mut waited = false;
+        if let Some(w) = &first {
             if !self
                 .wait_response_body(&mut server, w, res_framing, fe.bufsize)
                 .await
@@ -268,12 +261,34 @@ impl<C: ClientStream> Session<C> {
                     .failed(504, rec, Termination::SERVER_TIMEOUT_HEADERS, be)
                     .await;
             }
+            waited = true;
         }
         env.res_body_in
             .store(self.sbuf.len(), std::sync::atomic::Ordering::Relaxed);
         // Phase: response rules (`http-response`, `checkcache`, the cookie's response part).
-        if let Err(step) = self.response_rules(x, rec, assigned.index).await {
-            return step;
+        let mut at = None;
+        loop {
+            match self.response_rules(x, rec, assigned.index, at).await {
+                Err(step) => return step,
+                Ok(None) => break,
+                Ok(Some((next, w))) => {
+                    at = Some(next);
+                    if waited {
+                        continue;
+                    }
+                    waited = true;
+                    if !self
+                        .wait_response_body(&mut server, &w, res_framing, fe.bufsize)
+                        .await
+                    {
+                        return self
+                            .failed(504, rec, Termination::SERVER_TIMEOUT_HEADERS, be)
+                            .await;
+                    }
+                    env.res_body_in
+                        .store(self.sbuf.len(), std::sync::atomic::Ordering::Relaxed);
+                }
+            }
         }
         let encoder = self.response_encoder(x, res_framing);
         // `cache-store` kept this response: its body is copied as it is relayed (not when

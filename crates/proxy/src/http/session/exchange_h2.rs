@@ -240,7 +240,7 @@ impl<C: ClientStream> Session<C> {
             },
         };
         // Phase: response rules (`http-response`, `checkcache`, the cookie's response part).
-        if let Err(step) = self.response_rules(x, rec, assigned.index).await {
+        if let Err(step) = self.response_rules_unwaited(x, rec, assigned.index).await {
             return step;
         }
         if res_body == InBody::Chunked {

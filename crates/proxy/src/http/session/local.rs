@@ -169,7 +169,7 @@ impl<C: ClientStream> Session<C> {
         pages: &errors::ErrorPages,
     ) -> Option<Next> {
         match v {
-            Verdict::Continue => None,
+            Verdict::Continue | Verdict::Allow | Verdict::WaitBody(..) => None,
             Verdict::Service(a) => Some(self.applet(a.as_ref(), Invocation::UseService, rec).await),
             Verdict::Error(s) => Some(
                 self.send_error(
@@ -270,8 +270,7 @@ impl<C: ClientStream> Session<C> {
         rec.status = status;
         rec.term = term;
         self.count_status(rec);
-        let fe = self.fe.clone();
-        let page = pages.get_or(status, &fe.errors);
+        let page = self.error_page(status, pages, rec.backend.as_deref(), true);
         let drained = Drained::of(body::request_framing(&mut self.req).ok());
         let keep = after == AfterError::KeepIfClean
             && page.as_deref().is_none_or(Response::delimited)

@@ -138,12 +138,19 @@ impl<C: ClientStream> Session<C> {
         }
         crate::http::cache_flow::count(&env.cache, &fe.counters);
         self.rule_effects(&env, rec).await;
+        // `allow` ends the chain: the waits and rules after them do not run.
+        let allowed = matches!(verdict, rules::Verdict::Allow);
         if let Some(next) = self.respond_verdict(verdict, rec, &fe.errors).await {
             return next;
         }
         // Phase: `http-request wait-for-body` in the chain, then the rules after it.
-        if let Some(next) = self.body_wait_phase(&fe, &mut env, rec).await {
-            return next;
+        if !allowed {
+            if let Some(next) = self
+                .body_wait_phase(&fe.body_waits, &fe.errors, &mut env, rec)
+                .await
+            {
+                return next;
+            }
         }
         if crate::http::hdr_names::restrict(
             fe.options.keywords.restrict_req_hdr_names,
@@ -196,8 +203,19 @@ impl<C: ClientStream> Session<C> {
         }
         crate::http::cache_flow::count(&env.cache, &be.counters);
         self.rule_effects(&env, rec).await;
+        let allowed = matches!(verdict, rules::Verdict::Allow);
         if let Some(next) = self.respond_verdict(verdict, rec, &be.policy.errors).await {
             return next;
+        }
+        // The backend's `http-request wait-for-body` rules and the rules after them.
+        if !allowed {
+            let waits = &be.policy.body_waits;
+            if let Some(next) = self
+                .body_wait_phase(waits, &be.policy.errors, &mut env, rec)
+                .await
+            {
+                return next;
+            }
         }
         if be.options.keywords.restrict_req_hdr_names != fe.options.keywords.restrict_req_hdr_names
             && crate::http::hdr_names::restrict(

@@ -2,6 +2,11 @@
 //! `exchange.rs`, an HTTP/2 server's in `exchange_h2.rs`): the backend's `tcp-response
 //! content` rules (`tcp_response`), the backend's then the frontend's `http-response` rules (a rule may answer instead of the server), `option checkcache`, the
 //! persistence cookie's response part; then which encoder the answer gets (`compression`).
+//!
+//! An `http-response wait-for-body` rule whose condition holds pauses the rules there
+//! ([`RulesAt`]): the exchange reads the body (`response_wait`) and resumes them after it,
+//! as HAProxy's chain waits where the rule stands (once: a body already waited for is not
+//! waited for again).
 
 use super::exchange::{Exchange, Step};
 use super::local::AfterError;
@@ -13,38 +18,80 @@ use crate::http::rules::{self, Verdict};
 use crate::stream::ClientStream;
 use crate::termination::Termination;
 
+/// Where paused response rules resume: the rule set (0 the backend's, 1 the frontend's), the
+/// rule in it, and what the `tcp-response content` rules decided before.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RulesAt {
+    set: usize,
+    rule: usize,
+    close_server: bool,
+}
+
+/// The rules paused at a `wait-for-body`: where to resume, and the wait.
+pub(super) type Paused = (RulesAt, fulcrum_config::model::WaitForBody);
+
 impl<C: ClientStream> Session<C> {
-    /// Applies the response rules to `self.res`; `Err` when the proxy answered (the step the
-    /// exchange returns). `server`: the index of the server that answered.
-    pub(super) async fn response_rules(
+    /// [`Session::response_rules`] for an answer whose body is not waited for (an HTTP/2
+    /// server's: README): a pause resumes at once.
+    pub(super) async fn response_rules_unwaited(
         &mut self,
         x: &Exchange<'_>,
         rec: &mut Rec,
         server: usize,
     ) -> Result<(), Step> {
+        let mut at = None;
+        while let Some((next, _)) = self.response_rules(x, rec, server, at).await? {
+            at = Some(next);
+        }
+        Ok(())
+    }
+
+    /// Applies the response rules to `self.res` from the start (`at` None) or where they
+    /// paused; `Ok(Some(..))` when a `wait-for-body` rule pauses them, `Err` when the proxy
+    /// answered (the step the exchange returns). `server`: the index of the server that
+    /// answered.
+    pub(super) async fn response_rules(
+        &mut self,
+        x: &Exchange<'_>,
+        rec: &mut Rec,
+        server: usize,
+        at: Option<RulesAt>,
+    ) -> Result<Option<Paused>, Step> {
         let fe = self.fe.clone();
         let be = x.be;
-        if let Some(p) = x.env.place {
-            p.at_server(server);
-            p.at_source(rec.source);
-        }
-        if let Some(f) = x.env.facts {
-            f.response(crate::http::sample_env::ResponseFacts {
-                request: rec.tr,
-                queue: rec.tw,
-                connect: rec.tc,
-                response: rec.trs,
-                retries: rec.retries,
-                cookie: rec.cookie[0],
-                source: rec.source,
-                queue_pos: rec.queue_pos,
-            });
-        }
-        // `tcp-response content` rules first, as HAProxy (`tcp_response`).
-        let close_server = self.tcp_response_rules(x, rec).await?;
-        for rules_set in [&be.policy.http_response, &fe.http_response] {
+        let at = match at {
+            Some(at) => at,
+            None => {
+                if let Some(p) = x.env.place {
+                    p.at_server(server);
+                    p.at_source(rec.source);
+                }
+                if let Some(f) = x.env.facts {
+                    f.response(crate::http::sample_env::ResponseFacts {
+                        request: rec.tr,
+                        queue: rec.tw,
+                        connect: rec.tc,
+                        response: rec.trs,
+                        retries: rec.retries,
+                        cookie: rec.cookie[0],
+                        source: rec.source,
+                        queue_pos: rec.queue_pos,
+                    });
+                }
+                // `tcp-response content` rules first, as HAProxy (`tcp_response`).
+                RulesAt {
+                    set: 0,
+                    rule: 0,
+                    close_server: self.tcp_response_rules(x, rec).await?,
+                }
+            }
+        };
+        let close_server = at.close_server;
+        let sets = [&be.policy.http_response, &fe.http_response];
+        for (set, rules_set) in sets.into_iter().enumerate().skip(at.set) {
+            let start = if set == at.set { at.rule } else { 0 };
             let verdict = rules::apply(
-                rules_set,
+                rules_set.get(start..).unwrap_or_default(),
                 x.env,
                 &mut self.req,
                 Some(&mut self.res),
@@ -54,7 +101,15 @@ impl<C: ClientStream> Session<C> {
             x.env.moved.sock.apply(&self.client);
             match verdict {
                 // `use-service` is only valid in `http-request` (the parser rejects it here).
-                Verdict::Continue | Verdict::Service(_) | Verdict::Tarpit(..) => {}
+                Verdict::Continue | Verdict::Allow | Verdict::Service(_) | Verdict::Tarpit(..) => {}
+                Verdict::WaitBody(next, w) => {
+                    let at = RulesAt {
+                        set,
+                        rule: start + next,
+                        close_server,
+                    };
+                    return Ok(Some((at, w)));
+                }
                 Verdict::Drop { silent } => {
                     // HAProxy 2.6 logs the server's status, the answer's internal size and
                     // `PR` (measured).
@@ -133,7 +188,7 @@ impl<C: ClientStream> Session<C> {
             // `tcp-response content close`: the server connection ends with this answer.
             self.res.append(b"connection", b"close");
         }
-        Ok(())
+        Ok(None)
     }
 
     /// The server's answer refused by the proxy (a rule's `deny`, `option checkcache`):

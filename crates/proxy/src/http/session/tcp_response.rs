@@ -8,7 +8,8 @@
 //! body bytes that came with it (no further waiting within `tcp-response inspect-delay`:
 //! what HAProxy does there is not reproduced). Then `reject` closes the client's connection
 //! without a byte of the answer (logged `PD` with the server's status), `close` lets the
-//! answer through and closes the server connection after it.
+//! answer through and closes the server connection after it. `set-log-level` sets the
+//! request's log line level as the `http-request` action does.
 
 use super::exchange::{Exchange, Step};
 use super::local::AfterError;
@@ -36,7 +37,10 @@ impl<C: ClientStream> Session<C> {
         let mut before = x.env.sample(Some(&self.req), None);
         before.res_data = Some(crate::payload::Channel::http(0, false, self.fe.bufsize));
         before.res_pending = true;
-        match tcp_rules::decide_response(&r.rules, &before) {
+        let moved = tcp_rules::Moved::default();
+        let decided = tcp_rules::decide_response(&r.rules, &before, &moved);
+        self.tcp_response_level(x, rec, &moved);
+        match decided {
             None => {}
             Some(ResVerdict::Accept) => return Ok(false),
             Some(ResVerdict::Close) => {
@@ -63,7 +67,9 @@ impl<C: ClientStream> Session<C> {
         let htx = crate::payload::htx_response(&self.res) + body_in;
         let mut ctx = x.env.sample(Some(&self.req), Some(&self.res));
         ctx.res_data = Some(crate::payload::Channel::http(htx, true, self.fe.bufsize));
-        match tcp_rules::decide_response(&r.rules, &ctx).unwrap_or(ResVerdict::Accept) {
+        let decided = tcp_rules::decide_response(&r.rules, &ctx, &moved);
+        self.tcp_response_level(x, rec, &moved);
+        match decided.unwrap_or(ResVerdict::Accept) {
             ResVerdict::Accept => Ok(false),
             ResVerdict::Close => Ok(true),
             ResVerdict::Reject => {
@@ -72,6 +78,18 @@ impl<C: ClientStream> Session<C> {
                 rec.bytes = 0;
                 rec.log_adjust = htx as i64;
                 Err(Step::Done(Next::Close))
+            }
+        }
+    }
+
+    /// A `tcp-response content set-log-level` that ran: the request's log line level.
+    fn tcp_response_level(&self, x: &Exchange<'_>, rec: &mut Rec, moved: &tcp_rules::Moved) {
+        if let Some(l) = moved.level() {
+            if let Some(cell) = x.env.log_level.as_ref() {
+                cell.store(l, std::sync::atomic::Ordering::Relaxed);
+            }
+            if rec.log_level.is_none() {
+                rec.log_level.clone_from(&x.env.log_level);
             }
         }
     }
