@@ -3,6 +3,7 @@
 #
 #   bench/tls/run.sh                    # RUNS=3 DURATION=4 CONNS=50 by default
 #   ONLY=handshake bench/tls/run.sh     # scenarios whose name contains the word
+#   FULCRUM=/path/to/fulcrum bench/tls/run.sh   # that build (nothing is built)
 #
 # Scenarios (wrk as the client, answers made by the proxy itself with `http-request return`,
 # so only the proxy's TLS and HTTP path is measured):
@@ -66,12 +67,19 @@ fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "pinning: proxy on CPU $PROXY_CPU, client on CPU $LOAD_CPU ($(nproc) CPUs); $(haproxy -v | head -1)" >&2
 
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-if [ -z "${NOBUILD:-}" ]; then   # NOBUILD=1: use the release binary already built
-  echo "building fulcrum (release)" >&2
-  (cd "$ROOT" && cargo build --release -q -p fulcrum)
+# FULCRUM=PATH (as bench/h2 and bench/proxy take it; FULCRUM_BIN is its older spelling): that
+# binary, nothing built. Otherwise a release build into $CARGO_TARGET_DIR (NOBUILD=1: the
+# release binary already built there).
+FULCRUM=${FULCRUM:-${FULCRUM_BIN:-}}
+if [ -z "$FULCRUM" ]; then
+  TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+  if [ -z "${NOBUILD:-}" ]; then
+    echo "building fulcrum (release)" >&2
+    (cd "$ROOT" && cargo build --release -q -p fulcrum)
+  fi
+  FULCRUM=$TARGET/release/fulcrum
 fi
-FULCRUM=${FULCRUM_BIN:-$TARGET/release/fulcrum}   # FULCRUM_BIN: another build (e.g. debug, to try the script)
+[ -x "$FULCRUM" ] || { echo "no fulcrum binary at $FULCRUM" >&2; exit 2; }
 
 # Certificates (self-signed: wrk and s_time do not verify).
 openssl req -x509 -nodes -days 2 -subj /CN=bench.test -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
