@@ -170,12 +170,17 @@ fn many_parked_then_gone_leave_the_lot_empty() {
         let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let (_stop_tx, stop) = watch::channel(false);
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let now = Instant::now();
         // More than the slots a lot keeps once empty, each with a deadline; half resume.
         let n = KEEP_SLOTS + 200;
+        // Connected first, parked after: on a loaded machine the connects alone can outlast
+        // the deadlines (the slots then expired before they were counted).
+        let mut pairs = Vec::new();
+        for _ in 0..n {
+            pairs.push(pair(&l).await);
+        }
+        let now = Instant::now();
         let mut clients = Vec::new();
-        for k in 0..n {
-            let (s, c) = pair(&l).await;
+        for (k, (s, c)) in pairs.into_iter().enumerate() {
             let p = Probe {
                 sock: s,
                 stop: stop.clone(),
