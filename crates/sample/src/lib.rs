@@ -44,6 +44,7 @@ mod request_content;
 pub mod table_refs;
 pub mod time;
 pub mod value;
+pub mod value_text;
 pub mod var_set;
 pub mod var_uses;
 

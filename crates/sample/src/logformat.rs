@@ -7,6 +7,7 @@
 use crate::env::Env;
 use crate::error::CompileError;
 use crate::expr::{compile_with, Compiler, Expr};
+use crate::value_text;
 
 /// HAProxy 2.6's `option httplog` format.
 pub const HTTP_LOG: &str = "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r";
@@ -290,7 +291,8 @@ impl Format {
     /// parses with LOG_OPT_HTTP: a missing value is empty and `+Q` quotes no sample
     /// expression (haproxy 2.6.12 sets `%{+Q}[str(a)]` as `a`, and Octavia's
     /// `X-SSL-Client-DN %{+Q}[ssl_c_s_dn]` unquoted), while it does quote a `%` variable
-    /// (measured: `%{+Q}HU` is sent as `"/p"`).
+    /// (measured: `%{+Q}HU` is sent as `"/p"`). A sample's control bytes are written `%XX`
+    /// (`value_text`): no CR, LF or NUL from a sample reaches a header or request line.
     pub fn render_value(
         &self,
         env: &dyn Env,
@@ -320,16 +322,18 @@ impl Format {
         quoting: bool,
         out: &mut Vec<u8>,
     ) {
-        let flags = |f: Flags| Flags {
-            quote: f.quote && quoting,
-            ..f
-        };
         for n in &self.nodes {
             match n {
                 Node::Lit(l) => out.extend_from_slice(l),
+                // HTTP values encode control bytes; log lines cut at NUL (`value_text`)
+                Node::Expr(e, f) if quoting => {
+                    let v = e.eval(env).map(value_text::log_text);
+                    emit(v.as_deref(), *f, absent, out);
+                }
                 Node::Expr(e, f) => {
-                    let v = e.eval(env).map(|v| v.to_bytes());
-                    emit(v.as_deref(), flags(*f), absent, out);
+                    if let Some(v) = e.eval(env) {
+                        value_text::write_http(&value_text::http_text(v), f.escape, out);
+                    }
                 }
                 Node::Var(name, f) => {
                     let mut tmp = Vec::new();

@@ -56,9 +56,9 @@ impl UniqueId {
         for p in &self.parts {
             match p {
                 Part::Var(name, hex) => var(&mut out, name, *hex, peer, local, rt),
-                Part::Other(f) => {
-                    f.render(env, &mut |_, _| false, b"-", &mut out);
-                }
+                // haproxy 2.6.12 parses the format as an HTTP value: a missing sample is
+                // empty and control bytes are `%XX` (the id may be sent as a header)
+                Part::Other(f) => f.render_value(env, &mut |_, _| false, &mut out),
             }
         }
         out

@@ -1,0 +1,98 @@
+//! How a sample expression's value is written as text by a log-format string, as haproxy
+//! 2.6.12 does (measured side by side, `crates/proxy/tests/value_encoding_haproxy.rs`):
+//!
+//! - in HTTP values (headers, request-line parts, `redirect location`, `return hdr` and
+//!   `lf-string` bodies, `unique-id-format`) every control byte but TAB (0x00-0x08,
+//!   0x0A-0x1F, 0x7F) is written `%XX` (upper-case hex), so a sample never ends a header
+//!   line or the request line early; `+E` still backslash-escapes `"`, `\` and `]`; a binary
+//!   sample is cut at its first NUL (haproxy's binary-to-string cast), a string's NUL is
+//!   written `%00`;
+//! - in log lines and `set-var-fmt` the bytes are written as they are, each value cut at
+//!   its first NUL (haproxy copies it as a C string).
+
+use crate::value::Value;
+
+/// Whether haproxy's `http_encode_map` encodes `b`.
+fn encoded(b: u8) -> bool {
+    matches!(b, 0x00..=0x08 | 0x0a..=0x1f | 0x7f)
+}
+
+fn cut_at_nul(mut v: Vec<u8>) -> Vec<u8> {
+    if let Some(p) = v.iter().position(|&b| b == 0) {
+        v.truncate(p);
+    }
+    v
+}
+
+/// A value's text in a log line or `set-var-fmt`.
+pub fn log_text(v: Value) -> Vec<u8> {
+    cut_at_nul(v.to_bytes())
+}
+
+/// A value's text before [`write_http`]: a binary sample ends at its first NUL.
+pub fn http_text(v: Value) -> Vec<u8> {
+    match v {
+        Value::Bin(b) => cut_at_nul(b),
+        v => v.to_bytes(),
+    }
+}
+
+/// Appends `v` to an HTTP value: control bytes `%XX`, and with `escape` (`+E`) a
+/// backslash before `"`, `\` and `]`.
+pub fn write_http(v: &[u8], escape: bool, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in v {
+        if encoded(b) {
+            out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        } else {
+            if escape && matches!(b, b'"' | b'\\' | b']') {
+                out.push(b'\\');
+            }
+            out.push(b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(v: Value, escape: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_http(&http_text(v), escape, &mut out);
+        out
+    }
+
+    #[test]
+    fn http_values_encode_control_bytes_as_haproxy() {
+        // haproxy 2.6.12: `x-in: p%0D%0ASet-Cookie: evil=1%00z%09t%7F%22%5C%5D` through
+        // `url_dec` is sent `p%0D%0ASet-Cookie: evil=1%00z\tt%7F"\]`.
+        let s = b"p\r\nSet-Cookie: evil=1\0z\tt\x7f\"\\]".to_vec();
+        assert_eq!(
+            http(Value::Str(s.clone()), false),
+            b"p%0D%0ASet-Cookie: evil=1%00z\tt%7F\"\\]".to_vec()
+        );
+        assert_eq!(
+            http(Value::Str(s), true),
+            b"p%0D%0ASet-Cookie: evil=1%00z\tt%7F\\\"\\\\\\]".to_vec()
+        );
+        // bytes from 0x80 up are sent as they are
+        assert_eq!(http(Value::Str(vec![0x80, 0xff]), false), vec![0x80, 0xff]);
+        // `bin(41420043)` is sent `AB`, `bin(00)` as nothing; `req.body` `A\r\nB\0c`
+        // as `A%0D%0AB`
+        assert_eq!(http(Value::Bin(b"AB\0C".to_vec()), false), b"AB".to_vec());
+        assert_eq!(http(Value::Bin(vec![0]), false), b"".to_vec());
+        assert_eq!(
+            http(Value::Bin(b"A\r\nB\0c".to_vec()), false),
+            b"A%0D%0AB".to_vec()
+        );
+    }
+
+    #[test]
+    fn log_text_is_raw_up_to_the_first_nul() {
+        // haproxy 2.6.12 logs `p\r\nSet-Cookie: evil=1` for that same value, and
+        // `set-var-fmt` stores those 21 bytes.
+        let s = b"p\r\nSet-Cookie: evil=1\0z".to_vec();
+        assert_eq!(log_text(Value::Str(s)), b"p\r\nSet-Cookie: evil=1".to_vec());
+    }
+}
