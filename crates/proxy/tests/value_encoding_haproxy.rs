@@ -5,7 +5,7 @@
 //! `set-path`, `set-query`, `set-uri`, `http-response set-header`, `redirect location`,
 //! `return hdr` and `lf-string`, and `unique-id-format`; binary samples with NUL
 //! (`a%[bin(00)]b` is `ab`, and the rules after it still run); a log line of the same
-//! value. haproxy writes every control byte but TAB as `%XX` in HTTP values, so no sample
+//! value; the same response headers over HTTP/2 (curl, h2c). haproxy writes every control byte but TAB as `%XX` in HTTP values, so no sample
 //! ends a header line or the request line; log lines get the bytes as they are, up to a NUL.
 //! Compared: the request line and `x-` / injected lines the server gets, the status line and
 //! the `x-` / injected lines and body the client gets, and the log line.
@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 fn cfg(s: &Setup<'_>) -> String {
     format!(
-        "{}frontend f\n  bind 127.0.0.1:{}\n\
+        "{}frontend f\n  bind 127.0.0.1:{}\n  bind 127.0.0.1:{} proto h2\n\
          \x20 log-format \"LOG %[var(txn.v)] %{{+Q}}[var(txn.v)] %{{+E}}[var(txn.v)]\"\n\
          \x20 option http-buffer-request\n\
          \x20 unique-id-format \"u%[req.hdr(x-in),url_dec]%[req.hdr(x-none)]|\"\n\
@@ -46,6 +46,7 @@ fn cfg(s: &Setup<'_>) -> String {
          backend b\n  server s {}\n",
         s.head("http"),
         s.ports[0],
+        s.ports[1],
         s.backend
     )
 }
@@ -102,12 +103,35 @@ async fn drive(side: Arc<Side>) -> Vec<String> {
         }
         out.push(format!("log {:?}", side.line().await));
     }
+    // HTTP/2 to the client (h2c): a value http::HeaderValue refuses (a NUL) would be
+    // dropped by the HTTP/2 encoder; encoded, each header is there.
+    let url = format!("http://127.0.0.1:{}/", side.port(1));
+    let got = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-D",
+                "-",
+                "-o",
+                "/dev/null",
+                "--http2-prior-knowledge",
+            ])
+            .args(["-H", "x-in: p%0D%0ASet-Cookie: evil=1%00z%09t%7F%22%5C%5D"])
+            .arg(&url)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("curl runs (scripts/install-deps.sh installs it)");
+    out.push("h2: client gets".into());
+    out.extend(answer(&got.stdout));
+    out.push(format!("log {:?}", side.line().await));
     out
 }
 
 #[tokio::test]
 async fn control_bytes_from_samples_are_encoded_as_haproxy() {
-    let (ours, theirs) = side_by_side(1, cfg, drive).await;
+    let (ours, theirs) = side_by_side(2, cfg, drive).await;
     let all = ours.join("\n");
     // Not vacuous, and never an injected line: the values are there, encoded.
     assert!(
