@@ -6,7 +6,7 @@
 //! `on-success` / `on-error "%[status]"` and `status-code`; `set-var(NAME,COND...)` conditions,
 //! `proc.` variables, `expect string-lf` / `binary-lf` / `! string-lf` and `http-check expect
 //! string-lf` / `min-recv`, `http-check send hdr` values with `%[...]`, `expect hdr name-lf /
-//! value-lf`, `set-var-fmt`. Each server must receive the same bytes from both, and both
+//! value-lf`, `set-var-fmt`, control bytes from a sample in `uri-lf`/`hdr`/`body-lf`. Each server must receive the same bytes from both, and both
 //! must log the same `option log-health-checks` lines (durations aside) and the same UP/DOWN.
 //! Without haproxy the test skips loudly, and fails under FULCRUM_REQUIRE_NETNS=1.
 
@@ -187,12 +187,16 @@ fn cfg(log_port: u16, pong: u16, banner: u16, http: u16, other_pong: u16, slow: 
     // header values of `http-check send` are log-format strings; `hdr name-lf / value-lf`
     c += "backend hdrlf\n    option httpchk GET /h\n    http-check set-var(check.v) str(abc)\n    http-check send hdr X-V \"v=%[var(check.v)]\" hdr X-Plain plain\n    http-check expect hdr name-lf \"content-%[str(length)]\" value-lf \"%[str(2)]\"\n";
     c += &srv(http);
+    // control bytes from a sample: haproxy 2.6 sends checks' values as they are, up to a NUL
+    // (not `%XX` as in the proxy's HTTP values: measured)
+    c += "backend ctl\n    option httpchk\n    http-check set-var(check.x) str(a%0D%0AX-Evil:%201%00z),url_dec\n    http-check send meth GET uri-lf \"/c%[var(check.x)]\" hdr X-C \"%[var(check.x)]\" body-lf \"B%[var(check.x)]\"\n    http-check expect status 200\n";
+    c += &srv(http);
     c += "backend hdrlffail\n    option httpchk GET /hf\n    http-check expect fhdr name content-length value-lf \"%[str(3)]\"\n";
     c += &srv(http);
     c
 }
 
-const BACKENDS: usize = 31;
+const BACKENDS: usize = 32;
 
 fn take(seen: &BTreeMap<&str, Seen>) -> BTreeMap<String, BTreeSet<Vec<u8>>> {
     seen.iter()
@@ -242,6 +246,12 @@ async fn sample_language_in_checks_as_haproxy() {
             .iter()
             .any(|r| r.windows(10).any(|w| w == b"x-v: v=abc")),
         "haproxy renders the header value: {theirs_seen:?}"
+    );
+    assert!(
+        theirs_seen["http"]
+            .iter()
+            .any(|r| r.starts_with(b"GET /ca\r\nX-Evil: 1 HTTP/1.0\r\n")),
+        "haproxy sends a check's CR LF as they are, cut at the NUL: {theirs_seen:?}"
     );
     assert!(
         theirs_seen["pong"].contains(b"F x-y-3\r\n".as_slice()),
