@@ -6,8 +6,9 @@
 //! `on-success` / `on-error "%[status]"` and `status-code`; `set-var(NAME,COND...)` conditions,
 //! `proc.` variables, `expect string-lf` / `binary-lf` / `! string-lf` and `http-check expect
 //! string-lf` / `min-recv`, `http-check send hdr` values with `%[...]`, `expect hdr name-lf /
-//! value-lf`, `set-var-fmt`, control bytes from a sample in `uri-lf`/`hdr`/`body-lf`. Each server must receive the same bytes from both, and both
-//! must log the same `option log-health-checks` lines (durations aside) and the same UP/DOWN.
+//! value-lf`, `set-var-fmt`, control bytes from a sample in `uri-lf`/`hdr`/`body-lf`.
+//! Each server must receive the same bytes from both, and both must log the same
+//! `option log-health-checks` lines (durations aside) and the same UP/DOWN.
 //! Without haproxy the test skips loudly, and fails under FULCRUM_REQUIRE_NETNS=1.
 
 mod common;
