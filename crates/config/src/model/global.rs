@@ -51,6 +51,19 @@ pub struct Global {
     pub log_send_hostname: Option<String>,
     /// `setenv`, `presetenv`, `resetenv`, `unsetenv`, ... (issue 13).
     pub keywords: crate::model_keywords::GlobalKeywords,
+    /// `nosplice`, `maxpipes`, `tune.pipesize`.
+    pub splice: GlobalSplice,
+}
+
+/// The global settings of kernel splicing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct GlobalSplice {
+    /// `nosplice`: never splice, whatever the proxies' options say.
+    pub off: bool,
+    /// `maxpipes N` (None: HAProxy's default, a quarter of `maxconn`).
+    pub maxpipes: Option<u32>,
+    /// `tune.pipesize SIZE` (None: the kernel's default).
+    pub pipesize: Option<u32>,
 }
 
 /// `tune.h2.initial-window-size` (65535), `tune.h2.max-concurrent-streams` (100),
@@ -102,6 +115,7 @@ impl Default for Global {
             log_tag: None,
             log_send_hostname: None,
             keywords: Default::default(),
+            splice: GlobalSplice::default(),
         }
     }
 }

@@ -460,6 +460,17 @@ pub struct ProxyOptions {
     /// `http-reuse`: which requests may ride an idle server connection.
     pub http_reuse: HttpReuse,
     pub h1: crate::model_codec::H1Options,
+    /// `option splice-auto|splice-request|splice-response`.
+    pub splice: SpliceOptions,
+}
+
+/// `option splice-auto|splice-request|splice-response` as written: `None` not written,
+/// `Some(false)` written with `no` (the proxy's `splice` module decides what each means).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SpliceOptions {
+    pub auto: Option<bool>,
+    pub request: Option<bool>,
+    pub response: Option<bool>,
 }
 
 /// What `retry-on` retries once the request has reached a server: statuses among 401 403

@@ -6,6 +6,7 @@
 use super::exchange::{Exchange, Step};
 use super::{Next, Rec, Session};
 use crate::http::body::{self, BodyError, Framing};
+use crate::http::body_splice::Splicing;
 use crate::http::compress;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
@@ -23,7 +24,28 @@ impl<C: ClientStream> Session<C> {
         res_framing: Framing,
         server: &mut S,
         cache_store: Option<crate::http::cache_flow::Pending>,
-        mut cached_body: Vec<u8>,
+        cached_body: Vec<u8>,
+    ) -> Result<(), Step> {
+        let (enc, cache) = (encoder, cache_store);
+        let with = (enc, cache, cached_body, None);
+        self.relay_body_with(x, rec, res_framing, server, with)
+            .await
+    }
+
+    /// [`Self::relay_body`], splicing a body forwarded as it is where `splicing` allows.
+    #[allow(clippy::type_complexity)]
+    pub(super) async fn relay_body_with<S: AsyncRead + Unpin>(
+        &mut self,
+        x: &Exchange<'_>,
+        rec: &mut Rec,
+        res_framing: Framing,
+        server: &mut S,
+        (encoder, cache_store, mut cached_body, splicing): (
+            Option<compress::Encoder>,
+            Option<crate::http::cache_flow::Pending>,
+            Vec<u8>,
+            Option<Splicing<S, C>>,
+        ),
     ) -> Result<(), Step> {
         let fe = self.fe.clone();
         let be = x.be;
@@ -71,14 +93,14 @@ impl<C: ClientStream> Session<C> {
                 r
             }
             None => {
-                body::forward_htx(
+                body::forward_spliced(
                     res_framing,
                     &mut *server,
                     &mut self.sbuf,
                     &mut self.client,
                     fe.bufsize,
-                    srv_timeout,
-                    cli_timeout,
+                    (srv_timeout, cli_timeout),
+                    splicing,
                 )
                 .await
             }
