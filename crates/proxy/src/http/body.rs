@@ -198,12 +198,16 @@ pub async fn forward_htx<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
     src_timeout: Option<Duration>,
     dst_timeout: Option<Duration>,
 ) -> Result<(u64, u64), BodyError> {
-    let t = (src_timeout, dst_timeout);
-    forward_spliced(framing, src, buf, dst, bufsize, t, None).await
+    let (t, mut sent) = ((src_timeout, dst_timeout), 0);
+    let htx = forward_spliced(framing, src, buf, dst, bufsize, t, None, &mut sent).await?;
+    Ok((sent, htx))
 }
 
 /// [`forward_htx`], splicing where `splicing` allows (`body_splice`): the bytes already in
-/// `buf` are written as they are, the rest of the body may be moved by the kernel.
+/// `buf` are written as they are, the rest of the body may be moved by the kernel. `sent`
+/// counts the body bytes `dst` took, also when forwarding fails half-way (the log's `%B`,
+/// `%U`); returns the body's HTX size.
+#[allow(clippy::too_many_arguments)]
 pub async fn forward_spliced<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
     framing: Framing,
     src: &mut S,
@@ -212,30 +216,30 @@ pub async fn forward_spliced<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
     bufsize: usize,
     (src_timeout, dst_timeout): (Option<Duration>, Option<Duration>),
     splicing: Option<Splicing<S, D>>,
-) -> Result<(u64, u64), BodyError> {
-    let mut sent = 0u64;
+    sent: &mut u64,
+) -> Result<u64, BodyError> {
+    let start = *sent;
     let bufsize = bufsize.max(BODY_READ);
     let mut sp = splicing.map(|s| s.start(bufsize));
     let t = (src_timeout, dst_timeout);
     match framing {
-        Framing::None => Ok((0, 0)),
+        Framing::None => Ok(0),
         Framing::Length(mut left) => loop {
             let n = (buf.len() as u64).min(left) as usize;
             if n > 0 {
                 write_all(dst, &buf[..n], dst_timeout).await?;
                 buf.advance(n);
                 left -= n as u64;
-                sent += n as u64;
+                *sent += n as u64;
             }
             if left == 0 {
-                return Ok((sent, sent));
+                return Ok(*sent - start);
             }
-            if let Some(k) = splice_some(&mut sp, src, dst, left, t).await? {
+            if let Some(k) = splice_some(&mut sp, src, dst, left, t, sent).await? {
                 if k == 0 {
                     return Err(BodyError::SrcClosed);
                 }
                 left -= k;
-                sent += k;
                 continue;
             }
             if read_some(src, buf, bufsize, src_timeout).await? == 0 {
@@ -250,20 +254,19 @@ pub async fn forward_spliced<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
                     if n > 0 {
                         write_all(dst, &buf[..n], dst_timeout).await?;
                         buf.advance(n);
-                        sent += n as u64;
+                        *sent += n as u64;
                     }
                 }
                 if ch.done() {
-                    return Ok((sent, ch.htx()));
+                    return Ok(ch.htx());
                 }
                 let data = ch.data_left();
                 if buf.is_empty() && data > 0 {
-                    if let Some(k) = splice_some(&mut sp, src, dst, data, t).await? {
+                    if let Some(k) = splice_some(&mut sp, src, dst, data, t, sent).await? {
                         if k == 0 {
                             return Err(BodyError::SrcClosed);
                         }
                         ch.skip_data(k);
-                        sent += k;
                         continue;
                     }
                 }
@@ -275,19 +278,16 @@ pub async fn forward_spliced<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
         Framing::UntilClose => loop {
             if !buf.is_empty() {
                 write_all(dst, buf, dst_timeout).await?;
-                sent += buf.len() as u64;
+                *sent += buf.len() as u64;
                 buf.clear();
             }
-            match splice_some(&mut sp, src, dst, u64::MAX, t).await? {
-                Some(0) => return Ok((sent, sent)),
-                Some(k) => {
-                    sent += k;
-                    continue;
-                }
+            match splice_some(&mut sp, src, dst, u64::MAX, t, sent).await? {
+                Some(0) => return Ok(*sent - start),
+                Some(_) => continue,
                 None => {}
             }
             if read_some(src, buf, bufsize, src_timeout).await? == 0 {
-                return Ok((sent, sent));
+                return Ok(*sent - start);
             }
         },
     }

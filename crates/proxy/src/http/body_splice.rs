@@ -39,14 +39,16 @@ pub struct Going<S, D> {
 }
 
 /// Splices at most `max` bytes of the body (none in the buffer: the caller writes those
-/// first) when worth it: `Some(n)` moved (0: the source's end), `None` copy instead. (Not an
-/// `async fn`: the future holds the sockets only, not `src`/`dst`, which need not be `Sync`.)
+/// first) when worth it: `Some(n)` moved (0: the source's end), `None` copy instead. `sent`
+/// grows by each byte `dst` took, also when the call fails. (Not an `async fn`: the future
+/// holds the sockets only, not `src`/`dst`, which need not be `Sync`.)
 pub fn splice_some<'a, S, D>(
     sp: &'a mut Option<Going<S, D>>,
     src: &'a S,
     dst: &'a D,
     max: u64,
     t: (Option<Duration>, Option<Duration>),
+    sent: &'a mut u64,
 ) -> impl Future<Output = Result<Option<u64>, BodyError>> + Send + 'a {
     let ends = sp.as_mut().and_then(|g| {
         let worth = match g.how.mode {
@@ -67,8 +69,7 @@ pub fn splice_some<'a, S, D>(
             return Ok(None);
         };
         let max = usize::try_from(max).unwrap_or(usize::MAX);
-        let mut moved = 0u64;
-        match crate::splice::move_some(s, d, max, false, t, &mut moved).await {
+        match crate::splice::move_some(s, d, max, false, t, sent).await {
             Ok(Got::Moved(n)) => Ok(Some(n as u64)),
             Ok(Got::Eof) => Ok(Some(0)),
             Ok(Got::Drained) | Err(Fail::NoPipe) => Ok(None),

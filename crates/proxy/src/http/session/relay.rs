@@ -68,7 +68,7 @@ impl<C: ClientStream> Session<C> {
                 if let Ok((plain, packed, _)) = r {
                     compress::count([&fe.counters, &be.counters], bypass, plain, packed);
                 }
-                r.map(|(_, _, sent)| (sent, sent))
+                r.map(|(_, _, sent)| (sent, sent)).map_err(|e| (e, 0))
             }
             None if cache_store.is_some() => {
                 let limit = cache_store.as_ref().map_or(0, |p| p.body_limit());
@@ -77,22 +77,25 @@ impl<C: ClientStream> Session<C> {
                     copy: (cached_body.len() <= limit).then(|| std::mem::take(&mut cached_body)),
                     limit,
                 };
-                let r = body::forward_htx(
+                let mut sent = 0;
+                let r = body::forward_spliced(
                     res_framing,
                     &mut *server,
                     &mut self.sbuf,
                     &mut tee,
                     fe.bufsize,
-                    srv_timeout,
-                    cli_timeout,
+                    (srv_timeout, cli_timeout),
+                    None,
+                    &mut sent,
                 )
                 .await;
                 if let (Ok(_), Some(copy), Some(p)) = (&r, tee.copy, cache_store) {
                     p.finish(copy);
                 }
-                r
+                r.map(|htx| (sent, htx)).map_err(|e| (e, sent))
             }
             None => {
+                let mut sent = 0;
                 body::forward_spliced(
                     res_framing,
                     &mut *server,
@@ -101,8 +104,11 @@ impl<C: ClientStream> Session<C> {
                     fe.bufsize,
                     (srv_timeout, cli_timeout),
                     splicing,
+                    &mut sent,
                 )
                 .await
+                .map(|htx| (sent, htx))
+                .map_err(|e| (e, sent))
             }
         };
         match relayed {
@@ -111,11 +117,14 @@ impl<C: ClientStream> Session<C> {
                 // `%B` counts a chunked body without its framing (HAProxy's HTX size).
                 rec.log_adjust += htx as i64 - n as i64;
             }
-            Err(BodyError::DstFailed) | Err(BodyError::DstTimeout) => {
+            // What the client got before the failure is counted (`%B`, `bout`), as HAProxy.
+            Err((BodyError::DstFailed | BodyError::DstTimeout, sent)) => {
+                rec.bytes += sent;
                 rec.term = Termination::CLIENT_DATA;
                 return Err(Step::Done(Next::Close));
             }
-            Err(_) => {
+            Err((_, sent)) => {
+                rec.bytes += sent;
                 rec.term = Termination::SERVER_DATA;
                 return Err(Step::Done(Next::Close));
             }

@@ -96,7 +96,8 @@ impl<C: ClientStream> Session<C> {
             src: C::plain_tcp,
             dst: S::plain_tcp,
         };
-        let (n, _) = body::forward_spliced(
+        let mut sent = 0;
+        let r = body::forward_spliced(
             x.framing,
             &mut self.client,
             &mut self.cbuf,
@@ -104,9 +105,11 @@ impl<C: ClientStream> Session<C> {
             self.fe.bufsize,
             (self.fe.timeouts.client, srv_timeout),
             Some(splicing),
+            &mut sent,
         )
-        .await?;
-        rec.bytes_in += n;
-        Ok(())
+        .await;
+        // Counted also when the body stops half-way (`%U`, `bin`).
+        rec.bytes_in += sent;
+        r.map(|_| ())
     }
 }
