@@ -51,8 +51,12 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::ticket_keys",
             // Free heap pages back to the system after a burst of connections parked.
             "trim",
+            // Kernel splicing between plain TCP sockets, its per-thread pipe pool.
+            "splice",
         ],
     ),
+    // When a message body is spliced (uses splice; http::body uses it).
+    ("body splicing", &["http::body_splice"]),
     // A client connection's facts for `so_*`/`fc_*` (uses net, proxy_protocol).
     ("client connection facts", &["front"]),
     // The `ssl_c_*` fetches of a client certificate (uses stream's ClientCert).
@@ -262,6 +266,7 @@ const COLLAPSED: &[&str] = &[
     "http::body",
     "runtime",
     "track",
+    "splice",
 ];
 
 /// Module name of a file relative to `src/` (`http/session.rs` → `http::session`).

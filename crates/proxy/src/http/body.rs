@@ -167,6 +167,19 @@ pub async fn write_all<S: AsyncWrite + Unpin>(
     r.map_err(|_| BodyError::DstFailed)
 }
 
+impl From<crate::splice::Fail> for BodyError {
+    fn from(f: crate::splice::Fail) -> Self {
+        use crate::splice::Fail;
+        use std::io::ErrorKind::TimedOut;
+        match f {
+            Fail::Src(e) if e.kind() == TimedOut => BodyError::SrcTimeout,
+            Fail::Src(_) | Fail::NoPipe => BodyError::SrcClosed,
+            Fail::Dst(e) if e.kind() == TimedOut => BodyError::DstTimeout,
+            Fail::Dst(_) => BodyError::DstFailed,
+        }
+    }
+}
+
 /// Smallest read size while streaming a body. Measured (bench/proxy, 100 KB responses):
 /// 64 KiB reads were slower than `tune.bufsize`-sized (16 KiB) ones and held more memory.
 const BODY_READ: usize = 16 * 1024;

@@ -5,10 +5,8 @@
 //! body's known end (its length, the current chunk's payload) so what follows stays in the
 //! socket; a body delimited by the server's close is spliced to that close.
 
-use super::body::BodyError;
 use crate::splice::{Fail, Got, Mode};
 use std::future::Future;
-use std::io::ErrorKind::TimedOut;
 use std::time::Duration;
 use tokio::net::TcpStream;
 
@@ -49,7 +47,7 @@ pub fn splice_some<'a, S, D>(
     max: u64,
     t: (Option<Duration>, Option<Duration>),
     sent: &'a mut u64,
-) -> impl Future<Output = Result<Option<u64>, BodyError>> + Send + 'a {
+) -> impl Future<Output = Result<Option<u64>, Fail>> + Send + 'a {
     let ends = sp.as_mut().and_then(|g| {
         let worth = match g.how.mode {
             Mode::Off => false,
@@ -73,10 +71,7 @@ pub fn splice_some<'a, S, D>(
             Ok(Got::Moved(n)) => Ok(Some(n as u64)),
             Ok(Got::Eof) => Ok(Some(0)),
             Ok(Got::Drained) | Err(Fail::NoPipe) => Ok(None),
-            Err(Fail::Src(e)) if e.kind() == TimedOut => Err(BodyError::SrcTimeout),
-            Err(Fail::Src(_)) => Err(BodyError::SrcClosed),
-            Err(Fail::Dst(e)) if e.kind() == TimedOut => Err(BodyError::DstTimeout),
-            Err(Fail::Dst(_)) => Err(BodyError::DstFailed),
+            Err(e) => Err(e),
         }
     }
 }
