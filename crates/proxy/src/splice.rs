@@ -195,7 +195,9 @@ pub async fn move_some(
     let mut pipe: Option<Pipe> = None;
     let n = loop {
         if !stop_drained {
-            ready(src.readable(), src_t).await.map_err(Fail::Src)?;
+            // The stream's own reader slot, not `readable()`'s waiter list (cheaper per wait).
+            let wait = std::future::poll_fn(|cx| src.poll_read_ready(cx));
+            ready(wait, src_t).await.map_err(Fail::Src)?;
         }
         let p = match pipe.take().or_else(take) {
             Some(p) => p,
@@ -233,7 +235,8 @@ pub async fn move_some(
     let mut left = n;
     while left > 0 {
         // A failure leaves bytes in the pipe: it is dropped (closed), not pooled.
-        ready(dst.writable(), dst_t).await.map_err(Fail::Dst)?;
+        let wait = std::future::poll_fn(|cx| dst.poll_write_ready(cx));
+        ready(wait, dst_t).await.map_err(Fail::Dst)?;
         let r = dst.try_io(Interest::WRITABLE, || {
             splice(&p.r, None, dst, None, left, FLAGS).map_err(io::Error::from)
         });

@@ -175,7 +175,11 @@ async fn pump_tcp(
                 Err(Fail::Dst(_)) => return Err(TunnelEnd::Error(from.other())),
             }
         }
-        if src.readable().await.is_err() {
+        // The stream's own reader slot (`poll_read_ready`), not `readable()`'s waiter list.
+        if std::future::poll_fn(|cx| src.poll_read_ready(cx))
+            .await
+            .is_err()
+        {
             return Err(TunnelEnd::Error(from));
         }
         if buf.is_empty() {
@@ -209,7 +213,7 @@ async fn pump_tcp(
 
 async fn write_all_tcp(s: &TcpStream, mut data: &[u8]) -> std::io::Result<()> {
     while !data.is_empty() {
-        s.writable().await?;
+        std::future::poll_fn(|cx| s.poll_write_ready(cx)).await?;
         match s.try_write(data) {
             Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
             Ok(n) => data = &data[n..],
