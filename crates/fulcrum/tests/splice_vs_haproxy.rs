@@ -486,9 +486,9 @@ fn run_haproxy(srv: u16, tsrv: u16) -> Run {
 }
 
 /// An HTTP line without its ` U=N` field (the TCP line keeps it).
-fn without_u(l: &String) -> String {
+fn without_u(l: &str) -> String {
     if l.starts_with("tcp ") {
-        return l.clone();
+        return l.to_string();
     }
     l.split(' ')
         .filter(|w| !w.starts_with("U="))
