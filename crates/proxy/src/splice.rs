@@ -10,8 +10,9 @@
 //! their size (default: the kernel's, 64 KiB). `nosplice` turns splicing off.
 //!
 //! [`Mode`] says how a direction splices: `Always` from the first byte (`splice-request`,
-//! `splice-response`), `Auto` once a transfer is large (`splice-auto`, and fulcrum's default:
-//! see bench/proxy/ab.sh's figures in the README), or not at all.
+//! `splice-response`), `Auto` once a transfer is large (`splice-auto`, and fulcrum's default
+//! for HTTP/1 bodies: see bench/proxy/ab.sh's figures in the README), or not at all (tunnels
+//! without an option, as HAProxy).
 
 use fulcrum_config::model::SpliceOptions;
 use nix::fcntl::{fcntl, splice, FcntlArg, OFlag, SpliceFFlags};
@@ -37,13 +38,18 @@ pub enum Mode {
     Always,
 }
 
-/// What the proxy does where no `option splice-*` is written (measured: README, issue 20).
+/// What HTTP/1 bodies do where no `option splice-*` is written (measured: README, issue 20).
 pub const DEFAULT: Mode = Mode::Auto;
+/// What tunnels (TCP mode, HTTP upgrades) do where none is written: copy, as HAProxy (small
+/// messages gain nothing from splicing, and the plain-TCP pump measured 1.02-1.07x the copy
+/// pump's CPU per small request in TCP mode).
+pub const TUNNEL_DEFAULT: Mode = Mode::Off;
 
 /// The mode of one direction from the options of the frontend and the backend (`own`: the
 /// direction's `splice-request`/`splice-response`, `auto`: `splice-auto`; `Some(false)`:
-/// written with `no`), as HAProxy ORs the frontend's and backend's flags.
-pub fn mode(own: [Option<bool>; 2], auto: [Option<bool>; 2]) -> Mode {
+/// written with `no`), as HAProxy ORs the frontend's and backend's flags; `default` where
+/// none is written.
+pub fn mode(own: [Option<bool>; 2], auto: [Option<bool>; 2], default: Mode) -> Mode {
     if !ENABLED.load(Ordering::Relaxed) {
         Mode::Off
     } else if own.contains(&Some(true)) {
@@ -53,17 +59,17 @@ pub fn mode(own: [Option<bool>; 2], auto: [Option<bool>; 2]) -> Mode {
     } else if auto.contains(&Some(false)) || own.contains(&Some(false)) {
         Mode::Off
     } else {
-        DEFAULT
+        default
     }
 }
 
 /// The modes of a connection's two directions (request, response) from its frontend's and
-/// backend's options.
-pub fn modes(fe: &SpliceOptions, be: &SpliceOptions) -> [Mode; 2] {
+/// backend's options (`default`: [`DEFAULT`] for bodies, [`TUNNEL_DEFAULT`] for tunnels).
+pub fn modes(fe: &SpliceOptions, be: &SpliceOptions, default: Mode) -> [Mode; 2] {
     let auto = [fe.auto, be.auto];
     [
-        mode([fe.request, be.request], auto),
-        mode([fe.response, be.response], auto),
+        mode([fe.request, be.request], auto, default),
+        mode([fe.response, be.response], auto, default),
     ]
 }
 

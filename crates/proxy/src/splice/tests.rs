@@ -4,16 +4,17 @@ use tokio::net::TcpListener;
 
 #[test]
 fn modes_as_haproxy_ors_them() {
-    let n = None;
-    // Nothing written: fulcrum's default.
-    assert_eq!(mode([n, n], [n, n]), DEFAULT);
+    let (n, d) = (None, DEFAULT);
+    // Nothing written: the default given.
+    assert_eq!(mode([n, n], [n, n], d), DEFAULT);
+    assert_eq!(mode([n, n], [n, n], TUNNEL_DEFAULT), Mode::Off);
     // `option splice-request|response` in either proxy: always.
-    assert_eq!(mode([Some(true), n], [n, n]), Mode::Always);
-    assert_eq!(mode([n, Some(true)], [Some(false), n]), Mode::Always);
-    assert_eq!(mode([n, n], [n, Some(true)]), Mode::Auto);
+    assert_eq!(mode([Some(true), n], [n, n], d), Mode::Always);
+    assert_eq!(mode([n, Some(true)], [Some(false), n], d), Mode::Always);
+    assert_eq!(mode([n, n], [n, Some(true)], TUNNEL_DEFAULT), Mode::Auto);
     // `no option splice-auto`: off (unless the direction's own option is on).
-    assert_eq!(mode([n, n], [Some(false), n]), Mode::Off);
-    assert_eq!(mode([Some(false), n], [n, n]), Mode::Off);
+    assert_eq!(mode([n, n], [Some(false), n], d), Mode::Off);
+    assert_eq!(mode([Some(false), n], [n, n], d), Mode::Off);
 }
 
 /// A connected pair of loopback TCP sockets (client end, accepted end).

@@ -212,7 +212,11 @@ impl<C: ClientStream> Session<C> {
                 idle: env.timeouts.tunnel(be.timeouts.tunnel).or(cli_timeout),
                 client_fin: fe.timeouts.client_fin,
                 server_fin: be.timeouts.server_fin,
-                splice: crate::splice::modes(&fe.options.splice, &be.options.splice),
+                splice: crate::splice::modes(
+                    &fe.options.splice,
+                    &be.options.splice,
+                    crate::splice::TUNNEL_DEFAULT,
+                ),
             };
             let to_server = self.cbuf.split().freeze();
             let to_client = self.sbuf.split().freeze();
@@ -337,7 +341,11 @@ impl<C: ClientStream> Session<C> {
         }
         self.log_asap(rec);
         let splicing = crate::http::body_splice::Splicing {
-            mode: crate::splice::modes(&fe.options.splice, &be.options.splice)[1],
+            mode: crate::splice::modes(
+                &fe.options.splice,
+                &be.options.splice,
+                crate::splice::DEFAULT,
+            )[1],
             src: S::plain_tcp,
             dst: C::plain_tcp,
         };

@@ -92,7 +92,11 @@ impl<C: ClientStream> Session<C> {
     ) -> Result<(), BodyError> {
         let srv_timeout = x.env.timeouts.server(x.be.timeouts.server);
         let splicing = crate::http::body_splice::Splicing {
-            mode: crate::splice::modes(&self.fe.options.splice, &x.be.options.splice)[0],
+            mode: crate::splice::modes(
+                &self.fe.options.splice,
+                &x.be.options.splice,
+                crate::splice::DEFAULT,
+            )[0],
             src: C::plain_tcp,
             dst: S::plain_tcp,
         };
