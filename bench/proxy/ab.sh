@@ -13,6 +13,8 @@
 # median of the per-round ratios, and every round. With IDLE=N (N > 0) it also measures the anonymous RSS
 # growth per idle keep-alive client over N clients (bench/proxy/idle.py), each binary IDLE_RUNS
 # times; IDLE_CONC=K (default 1) opens K connections at a time (bench/proxy/idle.py).
+# A_GLOBAL / B_GLOBAL: extra `global` lines for the before / after binary (e.g. B_GLOBAL=nosplice
+# with the same binary twice compares splicing with copying; `\n` separates lines).
 set -euo pipefail
 
 A=${1:?before binary}
@@ -42,7 +44,7 @@ cleanup() {
 trap cleanup EXIT
 # Two builds from different worktrees sharing one CARGO_TARGET_DIR can come out identical
 # (cargo keys path crates by their place in the workspace and trusts file times): say so.
-if cmp -s "$A" "$B"; then echo "warning: $A and $B are the same binary" >&2; fi
+if cmp -s "$A" "$B" && [ "${A_GLOBAL:-}" = "${B_GLOBAL:-}" ]; then echo "warning: $A and $B are the same binary" >&2; fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 echo "pinning: proxy on CPU $PROXY_CPU; wrk and nginx on CPU $LOAD_CPU ($(nproc) CPUs); load now: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
@@ -65,10 +67,12 @@ http {
 }
 NGX
 $PIN_LOAD nginx -c "$WORK/nginx.conf" -p "$WORK"
-cat > "$WORK/lb.cfg" <<CFG
+lb_cfg() { # $1 extra global lines → config on stdout
+cat <<CFG
 global
   nbthread 1
   maxconn 30000
+$(printf '%b' "$1" | sed 's/^/  /')
 defaults
   timeout connect 5s
   timeout client 30s
@@ -85,9 +89,12 @@ listen tcp
   bind 127.0.0.1:$TCP_PORT
   server n1 127.0.0.1:$NGINX_PORT
 CFG
+}
+lb_cfg "${A_GLOBAL:-}" > "$WORK/lb-a.cfg"
+lb_cfg "${B_GLOBAL:-}" > "$WORK/lb-b.cfg"
 
-start_proxy() { # $1 binary → pid
-  $PIN_PROXY "$1" run -f "$WORK/lb.cfg" >/dev/null 2>&1 &
+start_proxy() { # $1 binary, $2 config → pid
+  $PIN_PROXY "$1" run -f "$2" >/dev/null 2>&1 &
   local pid=$!
   PIDS+=("$pid")
   for _ in $(seq 1 100); do
@@ -100,11 +107,11 @@ stop_proxy() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 median() { sort -g | awk '{a[NR]=$1} END { if (NR==0) {print 0} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2} }'; }
 
-one() { # $1 binary, $2 url, $3 "close" (a new connection per request) or "" → µs of proxy CPU per request
+one() { # $1 binary, $2 url, $3 "close" (a new connection per request) or "", $4 config → µs of proxy CPU per request
   # (wrk drops `-H Connection:close`, written without a space: the header goes as an array)
   local extra=(); [ "$3" = close ] && extra=(-H "Connection: close")
   local pid t0 t1 out n
-  pid=$(start_proxy "$1")
+  pid=$(start_proxy "$1" "$4")
   $PIN_LOAD wrk -t1 -c"$CONNS" -d1s "${extra[@]}" "$2" >/dev/null 2>&1 || true
   t0=$(ticks "$pid")
   out=$($PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" "${extra[@]}" "$2" 2>&1)
@@ -119,8 +126,8 @@ scenario() { # $1 name, $2 url, $3 "close" or ""
   case "$1" in *${ONLY:-}*) ;; *) return 0 ;; esac
   local a=() b=() r=()
   for _ in $(seq 1 "$RUNS"); do
-    a+=("$(one "$A" "$2" "$3")")
-    b+=("$(one "$B" "$2" "$3")")
+    a+=("$(one "$A" "$2" "$3" "$WORK/lb-a.cfg")")
+    b+=("$(one "$B" "$2" "$3" "$WORK/lb-b.cfg")")
     r+=("$(awk -v x="${a[-1]}" -v y="${b[-1]}" 'BEGIN { if (x > 0) printf "%.4f\n", y / x }')")
   done
   local ma mb
@@ -137,9 +144,9 @@ scenario "100 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/big" ""
 scenario "new conn per request" "http://127.0.0.1:$HTTP_PORT/small" "close"
 scenario "TCP mode" "http://127.0.0.1:$TCP_PORT/small" ""
 
-idle() { # $1 binary → bytes per idle connection (growth of the anonymous RSS: see idle.py)
+idle() { # $1 binary, $2 config → bytes per idle connection (growth of the anonymous RSS: see idle.py)
   local pid base out
-  pid=$(start_proxy "$1")
+  pid=$(start_proxy "$1" "$2")
   base=$(awk '/RssAnon/ {print $2}' "/proc/$pid/status")
   out=$($PIN_LOAD python3 "$ROOT/bench/proxy/idle.py" 127.0.0.1 "$HTTP_PORT" "$IDLE" "$pid" "$IDLE_CONC")
   stop_proxy "$pid"
@@ -147,7 +154,7 @@ idle() { # $1 binary → bytes per idle connection (growth of the anonymous RSS:
 }
 if [ "$IDLE" -gt 0 ]; then
   ia=(); ib=()
-  for _ in $(seq 1 "$IDLE_RUNS"); do ia+=("$(idle "$A")"); ib+=("$(idle "$B")"); done
+  for _ in $(seq 1 "$IDLE_RUNS"); do ia+=("$(idle "$A" "$WORK/lb-a.cfg")"); ib+=("$(idle "$B" "$WORK/lb-b.cfg")"); done
   printf "%-22s B/idle conn (%s):  before %s  after %s\n" "idle keep-alive" "$IDLE" \
     "$(printf '%s\n' "${ia[@]}" | median)" "$(printf '%s\n' "${ib[@]}" | median)"
   echo "   before: ${ia[*]}"

@@ -55,6 +55,7 @@ pub mod server;
 pub mod sockopt;
 pub mod sockpair;
 pub mod socks4;
+pub mod splice;
 pub mod state;
 pub mod stick_sync;
 pub mod stream;

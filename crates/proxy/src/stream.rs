@@ -88,6 +88,11 @@ pub trait ClientStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn tls(&self) -> Option<&std::sync::Arc<TlsInfo>> {
         None
     }
+    /// The plain TCP socket this stream is, for kernel splicing (`splice`); `None` for TLS,
+    /// unix sockets and HTTP/2 streams.
+    fn plain_tcp(&self) -> Option<&TcpStream> {
+        None
+    }
     /// Runs `f` on the client's own IP socket (`set-mark`, `set-tos`: `sockopt`); nothing
     /// for a unix client or an HTTP/2 stream.
     fn with_socket(&self, f: &mut dyn FnMut(socket2::SockRef<'_>)) {
@@ -144,6 +149,9 @@ impl ClientStream for TcpStream {
     }
     type Read<'a> = tcp::ReadHalf<'a>;
     type Write<'a> = tcp::WriteHalf<'a>;
+    fn plain_tcp(&self) -> Option<&TcpStream> {
+        Some(self)
+    }
     async fn peek_into(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.peek(buf).await
     }

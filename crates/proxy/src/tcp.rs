@@ -439,6 +439,11 @@ pub async fn serve<C: ClientStream>(
         idle,
         client_fin: fe.timeouts.client_fin,
         server_fin: be.timeouts.server_fin,
+        splice: crate::splice::modes(
+            &fe.options.splice,
+            &be.options.splice,
+            crate::splice::TUNNEL_DEFAULT,
+        ),
     };
     // Compiled once per kind of server connection (TCP, unix).
     let (up, down, end) = match &mut server {

@@ -3,13 +3,18 @@
 //! write half is shut down and the opposite direction keeps flowing until it finishes too.
 //! Inactivity is bounded by one idle timeout (`timeout tunnel`, else the client/server
 //! timeouts); after a side has closed, `timeout client-fin`/`server-fin` bound the rest.
+//! Between two plain TCP sockets a direction may splice (`splice`): its small reads are
+//! copied, its bulk moved by the kernel.
 
+use crate::splice::{Fail, Got, Mode};
 use crate::stream::{ClientStream, PeekRead};
 use crate::termination::{Cause, Phase, Termination};
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWrite;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::TcpStream;
 
 const TUNNEL_BUF: usize = 16 * 1024;
 
@@ -56,14 +61,25 @@ pub struct Tunnel {
     pub idle: Option<Duration>,
     pub client_fin: Option<Duration>,
     pub server_fin: Option<Duration>,
+    /// How each direction is forwarded between plain TCP sockets: client → server, then
+    /// server → client (`splice::mode`).
+    pub splice: [Mode; 2],
 }
 
 struct Shared {
     start: Instant,
     last: AtomicU64,
+    /// Bytes each direction delivered so far (client → server, server → client): exact also
+    /// when a direction fails or times out.
+    moved: [AtomicU64; 2],
 }
 
 impl Shared {
+    /// `n` bytes of `from`'s direction reached the other side.
+    fn moved(&self, from: Side, n: u64) {
+        self.moved[from as usize].fetch_add(n, Ordering::Relaxed);
+        self.touch();
+    }
     fn touch(&self) {
         self.last
             .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
@@ -82,27 +98,26 @@ async fn pump<R: PeekRead, W: AsyncWrite + Unpin>(
     pending: &[u8],
     shared: &Shared,
     from: Side,
-) -> (u64, Result<(), TunnelEnd>) {
-    let mut total = 0u64;
+) -> Result<(), TunnelEnd> {
     if !pending.is_empty() {
         if w.write_all(pending).await.is_err() || w.flush().await.is_err() {
-            return (0, Err(TunnelEnd::Error(from.other())));
+            return Err(TunnelEnd::Error(from.other()));
         }
-        total += pending.len() as u64;
+        shared.moved(from, pending.len() as u64);
     }
     let mut buf: Vec<u8> = Vec::new();
     loop {
         if buf.is_empty() {
             // Wait for data before allocating: idle tunnels hold no buffer.
             match r.peek_byte().await {
-                Err(_) => return (total, Err(TunnelEnd::Error(from))),
+                Err(_) => return Err(TunnelEnd::Error(from)),
                 Ok(_) => buf.resize(TUNNEL_BUF, 0),
             }
         }
         match r.read(&mut buf).await {
             Ok(0) => {
                 let _ = w.shutdown().await;
-                return (total, Ok(()));
+                return Ok(());
             }
             Ok(n) => {
                 if n < buf.len() {
@@ -111,14 +126,102 @@ async fn pump<R: PeekRead, W: AsyncWrite + Unpin>(
                 }
                 // Flushed: a TLS stream holds encrypted bytes until flushed (no-op on TCP).
                 if w.write_all(&buf[..n]).await.is_err() || w.flush().await.is_err() {
-                    return (total, Err(TunnelEnd::Error(from.other())));
+                    return Err(TunnelEnd::Error(from.other()));
                 }
-                total += n as u64;
-                shared.touch();
+                shared.moved(from, n as u64);
             }
-            Err(_) => return (total, Err(TunnelEnd::Error(from))),
+            Err(_) => return Err(TunnelEnd::Error(from)),
         }
     }
+}
+
+/// [`pump`] between two plain TCP sockets: reads are copied; one that fills the buffer (bulk)
+/// turns the direction to splicing until the source has nothing more to read (`Mode::Auto`),
+/// or every byte is spliced (`Mode::Always`). Counts what `dst` took.
+async fn pump_tcp(
+    src: &TcpStream,
+    dst: &TcpStream,
+    pending: &[u8],
+    shared: &Shared,
+    from: Side,
+    mode: Mode,
+) -> Result<(), TunnelEnd> {
+    if !pending.is_empty() {
+        if write_all_tcp(dst, pending).await.is_err() {
+            return Err(TunnelEnd::Error(from.other()));
+        }
+        shared.moved(from, pending.len() as u64);
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    let mut bulk = mode == Mode::Always;
+    loop {
+        if bulk {
+            let mut moved = 0u64;
+            let stop = mode == Mode::Auto;
+            let r = crate::splice::move_some(src, dst, usize::MAX, stop, (None, None), &mut moved);
+            let r = r.await;
+            if moved > 0 {
+                shared.moved(from, moved);
+            }
+            match r {
+                Ok(Got::Moved(_)) => continue,
+                Ok(Got::Eof) => {
+                    let _ = socket2::SockRef::from(dst).shutdown(std::net::Shutdown::Write);
+                    return Ok(());
+                }
+                // Back to copying: the next read waits for the source.
+                Ok(Got::Drained) | Err(Fail::NoPipe) => bulk = false,
+                Err(Fail::Src(_)) => return Err(TunnelEnd::Error(from)),
+                Err(Fail::Dst(_)) => return Err(TunnelEnd::Error(from.other())),
+            }
+        }
+        // The stream's own reader slot (`poll_read_ready`), not `readable()`'s waiter list.
+        if std::future::poll_fn(|cx| src.poll_read_ready(cx))
+            .await
+            .is_err()
+        {
+            return Err(TunnelEnd::Error(from));
+        }
+        if buf.is_empty() {
+            // Taken once bytes come: idle tunnels hold no buffer.
+            buf.resize(TUNNEL_BUF, 0);
+        }
+        match src.try_read(&mut buf) {
+            Ok(0) => {
+                let _ = socket2::SockRef::from(dst).shutdown(std::net::Shutdown::Write);
+                return Ok(());
+            }
+            Ok(n) => {
+                if n < buf.len() {
+                    // A short read emptied the socket: wait for readiness, not `EAGAIN`.
+                    let _ = src.try_io(Interest::READABLE, || {
+                        Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+                    });
+                } else if mode == Mode::Auto {
+                    bulk = true;
+                }
+                if write_all_tcp(dst, &buf[..n]).await.is_err() {
+                    return Err(TunnelEnd::Error(from.other()));
+                }
+                shared.moved(from, n as u64);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => return Err(TunnelEnd::Error(from)),
+        }
+    }
+}
+
+async fn write_all_tcp(s: &TcpStream, mut data: &[u8]) -> std::io::Result<()> {
+    while !data.is_empty() {
+        std::future::poll_fn(|cx| s.poll_write_ready(cx)).await?;
+        match s.try_write(data) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// Resolves when neither direction moved a byte for `idle` (never without a timeout).
@@ -149,12 +252,32 @@ pub async fn tunnel<C: ClientStream, S: ClientStream>(
     let shared = Shared {
         start: Instant::now(),
         last: AtomicU64::new(0),
+        moved: [AtomicU64::new(0), AtomicU64::new(0)],
     };
+    if t.splice != [Mode::Off; 2] {
+        if let (Some(c), Some(s)) = (client.plain_tcp(), server.plain_tcp()) {
+            let up = pump_tcp(c, s, to_server, &shared, Side::Client, t.splice[0]);
+            let down = pump_tcp(s, c, to_client, &shared, Side::Server, t.splice[1]);
+            return both(up, down, &shared, t).await;
+        }
+    }
     let (cr, cw) = client.split_halves();
     let (sr, sw) = server.split_halves();
     let up = pump(cr, sw, to_server, &shared, Side::Client);
     let down = pump(sr, cw, to_client, &shared, Side::Server);
-    let dog = watchdog(&shared, t.idle);
+    both(up, down, &shared, t).await
+}
+
+type Pumped = Result<(), TunnelEnd>;
+
+/// Runs both directions under the idle watchdog and the `*-fin` timeouts.
+async fn both(
+    up: impl Future<Output = Pumped>,
+    down: impl Future<Output = Pumped>,
+    shared: &Shared,
+    t: &Tunnel,
+) -> (u64, u64, TunnelEnd) {
+    let dog = watchdog(shared, t.idle);
     tokio::pin!(up);
     tokio::pin!(down);
     tokio::pin!(dog);
@@ -163,38 +286,37 @@ pub async fn tunnel<C: ClientStream, S: ClientStream>(
     while up_res.is_none() || down_res.is_none() {
         tokio::select! {
             r = &mut up, if up_res.is_none() => {
-                let failed = r.1.is_err();
+                let failed = r.is_err();
                 up_res = Some(r);
                 if failed { break; }
                 if let (Some(fin), None) = (t.client_fin, &down_res) {
                     match tokio::time::timeout(fin, &mut down).await {
                         Ok(r) => down_res = Some(r),
-                        Err(_) => down_res = Some((0, Err(TunnelEnd::Timeout))),
+                        Err(_) => down_res = Some(Err(TunnelEnd::Timeout)),
                     }
                 }
             }
             _ = &mut dog => {
-                up_res.get_or_insert((0, Err(TunnelEnd::Timeout)));
-                down_res.get_or_insert((0, Err(TunnelEnd::Timeout)));
+                up_res.get_or_insert(Err(TunnelEnd::Timeout));
+                down_res.get_or_insert(Err(TunnelEnd::Timeout));
             }
             r = &mut down, if down_res.is_none() => {
-                let failed = r.1.is_err();
+                let failed = r.is_err();
                 down_res = Some(r);
                 if failed { break; }
                 if let (Some(fin), None) = (t.server_fin, &up_res) {
                     match tokio::time::timeout(fin, &mut up).await {
                         Ok(r) => up_res = Some(r),
-                        Err(_) => up_res = Some((0, Err(TunnelEnd::Timeout))),
+                        Err(_) => up_res = Some(Err(TunnelEnd::Timeout)),
                     }
                 }
             }
         }
     }
-    let (u, ue) = up_res.unwrap_or((0, Ok(())));
-    let (d, de) = down_res.unwrap_or((0, Ok(())));
-    let end = match (ue, de) {
+    let end = match (up_res.unwrap_or(Ok(())), down_res.unwrap_or(Ok(()))) {
         (Ok(()), Ok(())) => TunnelEnd::Done,
         (Err(e), _) | (_, Err(e)) => e,
     };
-    (u, d, end)
+    let [u, d] = &shared.moved;
+    (u.load(Ordering::Relaxed), d.load(Ordering::Relaxed), end)
 }

@@ -57,8 +57,12 @@ const LAYERS: &[(&str, &[&str])] = &[
             "cpu_usage",
             // A bind's socket options (`defer-accept`, `mss`, `interface`).
             "listener::sockets",
+            // Kernel splicing between plain TCP sockets, its per-thread pipe pool.
+            "splice",
         ],
     ),
+    // When a message body is spliced (uses splice; http::body uses it).
+    ("body splicing", &["http::body_splice"]),
     // A client connection's facts for `so_*`/`fc_*` (uses net, proxy_protocol).
     ("client connection facts", &["front"]),
     // A bind's `maxconn` and the global accept rates (uses rate_limit); why no server
@@ -284,6 +288,7 @@ const COLLAPSED: &[&str] = &[
     "http::body",
     "runtime",
     "track",
+    "splice",
 ];
 
 /// Module name of a file relative to `src/` (`http/session.rs` → `http::session`).

@@ -23,10 +23,8 @@ const IGNORED: &[&str] = &[
     "quiet",
     "noepoll",
     "nopoll",
-    "nosplice",
     "tune.idle-pool.shared",
     "maxsslconn",
-    "maxpipes",
     "external-check",
     "unix-bind",
     // HAProxy's LRU cache of pattern lookups: fulcrum's map and ACL indexes need none, and the
@@ -55,6 +53,9 @@ const KNOWN: &[&str] = &[
     "gid",
     "pidfile",
     "tune.bufsize",
+    "nosplice",
+    "maxpipes",
+    "tune.pipesize",
     "tune.maxrewrite",
     "spread-checks",
     "debug",
@@ -145,6 +146,22 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
                 ));
             }
             g.tune_bufsize = size as u32;
+        }
+        "nosplice" => {
+            line.no_more(1)?;
+            g.splice.off = true;
+        }
+        "maxpipes" => {
+            g.splice.maxpipes = Some(number_in(line.need(1, "a number of pipes")?, kw, 1, u64::from(u32::MAX))?);
+            line.no_more(2)?;
+        }
+        "tune.pipesize" => {
+            let size = units::parse_size(line.need(1, "a size")?)?;
+            if !(4096..=(1 << 30)).contains(&size) {
+                return Err(format!("tune.pipesize must be between 4k and 1g, found {size}"));
+            }
+            g.splice.pipesize = Some(size as u32);
+            line.no_more(2)?;
         }
         "tune.http.maxhdr" => {
             g.h1.max_headers = number_in(line.need(1, "a number of header fields")?, kw, 1, 32767)?;

@@ -34,13 +34,13 @@ const OPTIONS: &[&str] = &[
     "h1-case-adjust-bogus-client",
     "h1-case-adjust-bogus-server",
     "http-use-proxy-header",
+    "splice-auto",
+    "splice-request",
+    "splice-response",
 ];
 
 /// Real options fulcrum reads but does not act on (yet): accepted with a warning.
 const IGNORED_OPTIONS: &[&str] = &[
-    "splice-auto",
-    "splice-request",
-    "splice-response",
     "tcpka",
     "clitcpka",
     "srvtcpka",
@@ -160,6 +160,9 @@ pub fn option(
         "h1-case-adjust-bogus-server" => o.h1.case_adjust_server = enable,
         "http-use-proxy-header" => o.h1.use_proxy_header = enable,
         "http-buffer-request" => o.http_buffer_request = enable,
+        "splice-auto" => o.splice.auto = Some(enable),
+        "splice-request" => o.splice.request = Some(enable),
+        "splice-response" => o.splice.response = Some(enable),
         "originalto" => super::extras::originalto(o, line, base, enable)?,
         "httpchk" => {
             if !enable {

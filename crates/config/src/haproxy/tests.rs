@@ -1756,3 +1756,36 @@ fn preprocessor_messages_as_haproxy() {
     // `.notice` is not a warning: `zero-warning` lets it through.
     assert!(load(&format!("global\n zero-warning\n{TIMEOUTS}.notice \"x\"\n")).is_ok());
 }
+
+#[test]
+fn splice_options_and_globals_run() {
+    use crate::model::{GlobalSplice, SpliceOptions};
+    let text = format!(
+        "global\n nosplice\n maxpipes 100\n tune.pipesize 128k\n{TIMEOUTS}\
+         frontend f\n bind :80\n no option splice-auto\n option splice-response\n default_backend b\n\
+         backend b\n option splice-auto\n option splice-request\n server s 10.0.0.1:80\n"
+    );
+    let c = ok(&text);
+    assert_eq!(
+        c.global.splice,
+        GlobalSplice {
+            off: true,
+            maxpipes: Some(100),
+            pipesize: Some(128 * 1024),
+        }
+    );
+    let f = &c.proxy("f").unwrap().options.splice;
+    assert_eq!(
+        *f,
+        SpliceOptions {
+            auto: Some(false),
+            request: None,
+            response: Some(true),
+        }
+    );
+    let b = &c.proxy("b").unwrap().options.splice;
+    assert_eq!((b.auto, b.request), (Some(true), Some(true)));
+    // Run, so no "not supported" warning any more.
+    assert!(warnings(&text).is_empty(), "{:?}", warnings(&text));
+    assert!(!errors(&format!("global\n tune.pipesize 100\n{TIMEOUTS}")).is_empty());
+}

@@ -53,6 +53,19 @@ pub struct Global {
     pub keywords: crate::model_keywords::GlobalKeywords,
     /// `maxconnrate`, `maxsessrate`, `maxsslrate`, `maxcompcpuusage`, `tune.http.logurilen`.
     pub limits: crate::model_limits::GlobalLimits,
+    /// `nosplice`, `maxpipes`, `tune.pipesize`.
+    pub splice: GlobalSplice,
+}
+
+/// The global settings of kernel splicing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct GlobalSplice {
+    /// `nosplice`: never splice, whatever the proxies' options say.
+    pub off: bool,
+    /// `maxpipes N` (None: HAProxy's default, a quarter of `maxconn`).
+    pub maxpipes: Option<u32>,
+    /// `tune.pipesize SIZE` (None: the kernel's default).
+    pub pipesize: Option<u32>,
 }
 
 /// `tune.h2.initial-window-size` (65535), `tune.h2.max-concurrent-streams` (100),
@@ -105,6 +118,7 @@ impl Default for Global {
             log_send_hostname: None,
             keywords: Default::default(),
             limits: Default::default(),
+            splice: GlobalSplice::default(),
         }
     }
 }

@@ -467,6 +467,17 @@ pub struct ProxyOptions {
     /// `option prefer-last-server`: a keep-alive connection's next request goes to the server
     /// of the previous one while it is usable (without persistence deciding otherwise).
     pub prefer_last_server: bool,
+    /// `option splice-auto|splice-request|splice-response`.
+    pub splice: SpliceOptions,
+}
+
+/// `option splice-auto|splice-request|splice-response` as written: `None` not written,
+/// `Some(false)` written with `no` (the proxy's `splice` module decides what each means).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct SpliceOptions {
+    pub auto: Option<bool>,
+    pub request: Option<bool>,
+    pub response: Option<bool>,
 }
 
 /// What `retry-on` retries once the request has reached a server: statuses among 401 403

@@ -4,8 +4,10 @@
 //! as they arrive. Chunked bodies are forwarded as they are (no re-encoding); the sans-IO
 //! `Chunked` machine only finds where the message ends, so pipelined requests stay intact.
 
+use super::body_splice::{splice_some, Splicing};
 use super::message::Message;
 use bytes::{Buf, BytesMut};
+pub use chunked::Chunked;
 use std::future::Future;
 use std::task::Poll;
 use std::time::Duration;
@@ -107,208 +109,6 @@ pub fn response_framing(m: &mut Message, req: &Message) -> Result<Framing, BadFr
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum St {
-    Size,
-    /// Blanks after the size: only more blanks, `;` or the line end may follow.
-    SizeWs,
-    Ext,
-    SizeLf,
-    Data,
-    DataCr,
-    DataLf,
-    TrailerStart,
-    /// In a trailer field's name (token characters up to the colon).
-    TrailerName,
-    /// Blanks after a trailer field's colon.
-    TrailerOws,
-    /// In a trailer field's value (or an obs-fold continuation line).
-    TrailerValue,
-    /// A CR in a trailer line: only LF may follow.
-    TrailerLf,
-    FinalLf,
-    Done,
-}
-
-/// RFC 9110 5.6.2 token characters (a field name).
-fn is_tchar(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c)
-}
-
-/// Finds the end of a chunked body in a byte stream (sans-IO).
-#[derive(Debug)]
-pub struct Chunked {
-    st: St,
-    size: u64,
-    digits: u8,
-    /// The body's size in HAProxy's internal (HTX) form so far: the chunks' payload, each
-    /// trailer's name and value, and 1 for the end of the trailers (what `%B` counts).
-    htx: u64,
-}
-
-impl Default for Chunked {
-    fn default() -> Self {
-        Chunked {
-            st: St::Size,
-            size: 0,
-            digits: 0,
-            htx: 0,
-        }
-    }
-}
-
-impl Chunked {
-    pub fn done(&self) -> bool {
-        self.st == St::Done
-    }
-
-    /// The body's HTX size so far (payload, trailers' names and values, end of trailers):
-    /// HAProxy 2.6 logs this in `%B`, not the chunk framing.
-    pub fn htx(&self) -> u64 {
-        self.htx
-    }
-
-    /// Consumes bytes of `input` that belong to the body; returns how many.
-    pub fn advance(&mut self, input: &[u8]) -> Result<usize, BadFraming> {
-        self.advance_with(input, |_| {})
-    }
-
-    /// `advance`, also handing each piece of chunk payload to `data` (to re-encode a body).
-    pub fn advance_with(
-        &mut self,
-        input: &[u8],
-        mut data: impl FnMut(&[u8]),
-    ) -> Result<usize, BadFraming> {
-        let mut i = 0;
-        while i < input.len() && self.st != St::Done {
-            if self.st == St::Data {
-                let take = (self.size.min((input.len() - i) as u64)) as usize;
-                data(&input[i..i + take]);
-                self.htx += take as u64;
-                i += take;
-                self.size -= take as u64;
-                if self.size == 0 {
-                    self.st = St::DataCr;
-                }
-                continue;
-            }
-            let c = input[i];
-            i += 1;
-            self.st = match self.st {
-                St::Size => match c {
-                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
-                        if self.digits >= 15 {
-                            return Err(BadFraming);
-                        }
-                        self.digits += 1;
-                        let d = (c as char).to_digit(16).unwrap_or(0);
-                        self.size = self.size * 16 + u64::from(d);
-                        St::Size
-                    }
-                    b';' if self.digits > 0 => St::Ext,
-                    b' ' | b'\t' if self.digits > 0 => St::SizeWs,
-                    b'\r' if self.digits > 0 => St::SizeLf,
-                    b'\n' if self.digits > 0 => self.line_end(),
-                    _ => return Err(BadFraming),
-                },
-                St::SizeWs => match c {
-                    b' ' | b'\t' => St::SizeWs,
-                    b';' => St::Ext,
-                    b'\r' => St::SizeLf,
-                    b'\n' => self.line_end(),
-                    _ => return Err(BadFraming),
-                },
-                St::Ext => match c {
-                    b'\r' => St::SizeLf,
-                    b'\n' => self.line_end(),
-                    _ => St::Ext,
-                },
-                St::SizeLf => match c {
-                    b'\n' => self.line_end(),
-                    _ => return Err(BadFraming),
-                },
-                St::DataCr => match c {
-                    b'\r' => St::DataLf,
-                    b'\n' => self.next_chunk(),
-                    _ => return Err(BadFraming),
-                },
-                St::DataLf => match c {
-                    b'\n' => self.next_chunk(),
-                    _ => return Err(BadFraming),
-                },
-                St::TrailerStart => match c {
-                    b'\r' => St::FinalLf,
-                    b'\n' => {
-                        self.htx += 1;
-                        St::Done
-                    }
-                    // obs-fold: continues the previous trailer line (HAProxy accepts it).
-                    b' ' | b'\t' => St::TrailerValue,
-                    c if is_tchar(c) => {
-                        self.htx += 1;
-                        St::TrailerName
-                    }
-                    // A trailer field line needs a token name before its colon (HAProxy: 400).
-                    _ => return Err(BadFraming),
-                },
-                St::TrailerName => match c {
-                    b':' => St::TrailerOws,
-                    c if is_tchar(c) => {
-                        self.htx += 1;
-                        St::TrailerName
-                    }
-                    _ => return Err(BadFraming),
-                },
-                // Blanks before a trailer's value are not part of it.
-                St::TrailerOws => match c {
-                    b' ' | b'\t' => St::TrailerOws,
-                    b'\r' => St::TrailerLf,
-                    b'\n' => St::TrailerStart,
-                    _ => {
-                        self.htx += 1;
-                        St::TrailerValue
-                    }
-                },
-                St::TrailerValue => match c {
-                    b'\r' => St::TrailerLf,
-                    b'\n' => St::TrailerStart,
-                    _ => {
-                        self.htx += 1;
-                        St::TrailerValue
-                    }
-                },
-                St::TrailerLf => match c {
-                    b'\n' => St::TrailerStart,
-                    _ => return Err(BadFraming),
-                },
-                St::FinalLf => match c {
-                    b'\n' => {
-                        self.htx += 1;
-                        St::Done
-                    }
-                    _ => return Err(BadFraming),
-                },
-                St::Data | St::Done => self.st,
-            };
-        }
-        Ok(i)
-    }
-
-    fn line_end(&mut self) -> St {
-        if self.size == 0 {
-            St::TrailerStart
-        } else {
-            St::Data
-        }
-    }
-
-    fn next_chunk(&mut self) -> St {
-        self.size = 0;
-        self.digits = 0;
-        St::Size
-    }
-}
-
 /// Why streaming a body stopped early.
 #[derive(Debug)]
 pub enum BodyError {
@@ -367,6 +167,19 @@ pub async fn write_all<S: AsyncWrite + Unpin>(
     r.map_err(|_| BodyError::DstFailed)
 }
 
+impl From<crate::splice::Fail> for BodyError {
+    fn from(f: crate::splice::Fail) -> Self {
+        use crate::splice::Fail;
+        use std::io::ErrorKind::TimedOut;
+        match f {
+            Fail::Src(e) if e.kind() == TimedOut => BodyError::SrcTimeout,
+            Fail::Src(_) | Fail::NoPipe => BodyError::SrcClosed,
+            Fail::Dst(e) if e.kind() == TimedOut => BodyError::DstTimeout,
+            Fail::Dst(_) => BodyError::DstFailed,
+        }
+    }
+}
+
 /// Smallest read size while streaming a body. Measured (bench/proxy, 100 KB responses):
 /// 64 KiB reads were slower than `tune.bufsize`-sized (16 KiB) ones and held more memory.
 const BODY_READ: usize = 16 * 1024;
@@ -398,20 +211,49 @@ pub async fn forward_htx<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
     src_timeout: Option<Duration>,
     dst_timeout: Option<Duration>,
 ) -> Result<(u64, u64), BodyError> {
-    let mut sent = 0u64;
+    let (t, mut sent) = ((src_timeout, dst_timeout), 0);
+    let htx = forward_spliced(framing, src, buf, dst, bufsize, t, None, &mut sent).await?;
+    Ok((sent, htx))
+}
+
+/// [`forward_htx`], splicing where `splicing` allows (`body_splice`): the bytes already in
+/// `buf` are written as they are, the rest of the body may be moved by the kernel. `sent`
+/// counts the body bytes `dst` took, also when forwarding fails half-way (the log's `%B`,
+/// `%U`); returns the body's HTX size.
+#[allow(clippy::too_many_arguments)]
+pub async fn forward_spliced<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
+    framing: Framing,
+    src: &mut S,
+    buf: &mut BytesMut,
+    dst: &mut D,
+    bufsize: usize,
+    (src_timeout, dst_timeout): (Option<Duration>, Option<Duration>),
+    splicing: Option<Splicing<S, D>>,
+    sent: &mut u64,
+) -> Result<u64, BodyError> {
+    let start = *sent;
     let bufsize = bufsize.max(BODY_READ);
+    let mut sp = splicing.map(|s| s.start(bufsize));
+    let t = (src_timeout, dst_timeout);
     match framing {
-        Framing::None => Ok((0, 0)),
+        Framing::None => Ok(0),
         Framing::Length(mut left) => loop {
             let n = (buf.len() as u64).min(left) as usize;
             if n > 0 {
                 write_all(dst, &buf[..n], dst_timeout).await?;
                 buf.advance(n);
                 left -= n as u64;
-                sent += n as u64;
+                *sent += n as u64;
             }
             if left == 0 {
-                return Ok((sent, sent));
+                return Ok(*sent - start);
+            }
+            if let Some(k) = splice_some(&mut sp, src, dst, left, t, sent).await? {
+                if k == 0 {
+                    return Err(BodyError::SrcClosed);
+                }
+                left -= k;
+                continue;
             }
             if read_some(src, buf, bufsize, src_timeout).await? == 0 {
                 return Err(BodyError::SrcClosed);
@@ -425,11 +267,21 @@ pub async fn forward_htx<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
                     if n > 0 {
                         write_all(dst, &buf[..n], dst_timeout).await?;
                         buf.advance(n);
-                        sent += n as u64;
+                        *sent += n as u64;
                     }
                 }
                 if ch.done() {
-                    return Ok((sent, ch.htx()));
+                    return Ok(ch.htx());
+                }
+                let data = ch.data_left();
+                if buf.is_empty() && data > 0 {
+                    if let Some(k) = splice_some(&mut sp, src, dst, data, t, sent).await? {
+                        if k == 0 {
+                            return Err(BodyError::SrcClosed);
+                        }
+                        ch.skip_data(k);
+                        continue;
+                    }
                 }
                 if read_some(src, buf, bufsize, src_timeout).await? == 0 {
                     return Err(BodyError::SrcClosed);
@@ -439,15 +291,21 @@ pub async fn forward_htx<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
         Framing::UntilClose => loop {
             if !buf.is_empty() {
                 write_all(dst, buf, dst_timeout).await?;
-                sent += buf.len() as u64;
+                *sent += buf.len() as u64;
                 buf.clear();
             }
+            match splice_some(&mut sp, src, dst, u64::MAX, t, sent).await? {
+                Some(0) => return Ok(*sent - start),
+                Some(_) => continue,
+                None => {}
+            }
             if read_some(src, buf, bufsize, src_timeout).await? == 0 {
-                return Ok((sent, sent));
+                return Ok(*sent - start);
             }
         },
     }
 }
 
+mod chunked;
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod body_param;
+pub mod body_splice;
 pub mod bufs;
 pub mod cache;
 pub mod cache_flow;

@@ -197,6 +197,10 @@ pub type Stores = Vec<(
 /// Stores a request's `stick on|store-request` keys with server `index` (not a `non-stick`
 /// one, as HAProxy's `process_store_rules`).
 pub fn stick_store(be: &Backend, stores: &Stores, index: usize) {
+    // Nothing to store (no `stick` rule, or none matched): no server name copied per request.
+    if stores.is_empty() {
+        return;
+    }
     if let Some(s) = be.servers.get(index).filter(|_| be.policy.sticks(index)) {
         let stuck = crate::persist::stick_sample::Stuck {
             name: s.name.clone(),

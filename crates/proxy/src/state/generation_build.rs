@@ -131,6 +131,15 @@ fn build_scoped(
             Arc::new(build_backend(config, p, old, &cx)?),
         );
     }
+    let sp = config.global.splice;
+    crate::splice::configure(
+        !sp.off,
+        sp.pipesize.unwrap_or(0) as usize,
+        // HAProxy's default: a quarter of `maxconn`.
+        sp.maxpipes
+            .or(config.global.maxconn.map(|m| m / 4))
+            .map_or(usize::MAX, |m| m as usize),
+    );
     let bufsize = config.global.tune_bufsize.max(1024) as usize;
     let head_limit = bufsize
         .saturating_sub(config.global.tune_maxrewrite as usize)

@@ -212,6 +212,11 @@ impl<C: ClientStream> Session<C> {
                 idle: env.timeouts.tunnel(be.timeouts.tunnel).or(cli_timeout),
                 client_fin: fe.timeouts.client_fin,
                 server_fin: be.timeouts.server_fin,
+                splice: crate::splice::modes(
+                    &fe.options.splice,
+                    &be.options.splice,
+                    crate::splice::TUNNEL_DEFAULT,
+                ),
             };
             let to_server = self.cbuf.split().freeze();
             let to_client = self.sbuf.split().freeze();
@@ -350,16 +355,18 @@ impl<C: ClientStream> Session<C> {
             return Step::Done(Next::Close);
         }
         self.log_asap(rec);
+        let splicing = crate::http::body_splice::Splicing {
+            mode: crate::splice::modes(
+                &fe.options.splice,
+                &be.options.splice,
+                crate::splice::DEFAULT,
+            )[1],
+            src: S::plain_tcp,
+            dst: C::plain_tcp,
+        };
+        let with = (encoder, cache_store, cached_body, Some(splicing));
         if let Err(step) = self
-            .relay_body(
-                x,
-                rec,
-                encoder,
-                res_framing,
-                &mut server,
-                cache_store,
-                cached_body,
-            )
+            .relay_body_with(x, rec, res_framing, &mut server, with)
             .await
         {
             return step;

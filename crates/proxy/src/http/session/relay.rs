@@ -6,6 +6,7 @@
 use super::exchange::{Exchange, Step};
 use super::{Next, Rec, Session};
 use crate::http::body::{self, BodyError, Framing};
+use crate::http::body_splice::Splicing;
 use crate::http::compress;
 use crate::stream::ClientStream;
 use crate::termination::Termination;
@@ -23,7 +24,28 @@ impl<C: ClientStream> Session<C> {
         res_framing: Framing,
         server: &mut S,
         cache_store: Option<crate::http::cache_flow::Pending>,
-        mut cached_body: Vec<u8>,
+        cached_body: Vec<u8>,
+    ) -> Result<(), Step> {
+        let (enc, cache) = (encoder, cache_store);
+        let with = (enc, cache, cached_body, None);
+        self.relay_body_with(x, rec, res_framing, server, with)
+            .await
+    }
+
+    /// [`Self::relay_body`], splicing a body forwarded as it is where `splicing` allows.
+    #[allow(clippy::type_complexity)]
+    pub(super) async fn relay_body_with<S: AsyncRead + Unpin>(
+        &mut self,
+        x: &Exchange<'_>,
+        rec: &mut Rec,
+        res_framing: Framing,
+        server: &mut S,
+        (encoder, cache_store, mut cached_body, splicing): (
+            Option<compress::Encoder>,
+            Option<crate::http::cache_flow::Pending>,
+            Vec<u8>,
+            Option<Splicing<S, C>>,
+        ),
     ) -> Result<(), Step> {
         let fe = self.fe.clone();
         let be = x.be;
@@ -46,7 +68,7 @@ impl<C: ClientStream> Session<C> {
                 if let Ok((plain, packed, _)) = r {
                     compress::count([&fe.counters, &be.counters], bypass, plain, packed);
                 }
-                r.map(|(_, _, sent)| (sent, sent))
+                r.map(|(_, _, sent)| (sent, sent)).map_err(|e| (e, 0))
             }
             None if cache_store.is_some() => {
                 let limit = cache_store.as_ref().map_or(0, |p| p.body_limit());
@@ -55,32 +77,38 @@ impl<C: ClientStream> Session<C> {
                     copy: (cached_body.len() <= limit).then(|| std::mem::take(&mut cached_body)),
                     limit,
                 };
-                let r = body::forward_htx(
+                let mut sent = 0;
+                let r = body::forward_spliced(
                     res_framing,
                     &mut *server,
                     &mut self.sbuf,
                     &mut tee,
                     fe.bufsize,
-                    srv_timeout,
-                    cli_timeout,
+                    (srv_timeout, cli_timeout),
+                    None,
+                    &mut sent,
                 )
                 .await;
                 if let (Ok(_), Some(copy), Some(p)) = (&r, tee.copy, cache_store) {
                     p.finish(copy);
                 }
-                r
+                r.map(|htx| (sent, htx)).map_err(|e| (e, sent))
             }
             None => {
-                body::forward_htx(
+                let mut sent = 0;
+                body::forward_spliced(
                     res_framing,
                     &mut *server,
                     &mut self.sbuf,
                     &mut self.client,
                     fe.bufsize,
-                    srv_timeout,
-                    cli_timeout,
+                    (srv_timeout, cli_timeout),
+                    splicing,
+                    &mut sent,
                 )
                 .await
+                .map(|htx| (sent, htx))
+                .map_err(|e| (e, sent))
             }
         };
         match relayed {
@@ -89,11 +117,14 @@ impl<C: ClientStream> Session<C> {
                 // `%B` counts a chunked body without its framing (HAProxy's HTX size).
                 rec.log_adjust += htx as i64 - n as i64;
             }
-            Err(BodyError::DstFailed) | Err(BodyError::DstTimeout) => {
+            // What the client got before the failure is counted (`%B`, `bout`), as HAProxy.
+            Err((BodyError::DstFailed | BodyError::DstTimeout, sent)) => {
+                rec.bytes += sent;
                 rec.term = Termination::CLIENT_DATA;
                 return Err(Step::Done(Next::Close));
             }
-            Err(_) => {
+            Err((_, sent)) => {
+                rec.bytes += sent;
                 rec.term = Termination::SERVER_DATA;
                 return Err(Step::Done(Next::Close));
             }

@@ -91,17 +91,29 @@ impl<C: ClientStream> Session<C> {
         server: &mut S,
     ) -> Result<(), BodyError> {
         let srv_timeout = x.env.timeouts.server(x.be.timeouts.server);
-        let n = body::forward(
+        let splicing = crate::http::body_splice::Splicing {
+            mode: crate::splice::modes(
+                &self.fe.options.splice,
+                &x.be.options.splice,
+                crate::splice::DEFAULT,
+            )[0],
+            src: C::plain_tcp,
+            dst: S::plain_tcp,
+        };
+        let mut sent = 0;
+        let r = body::forward_spliced(
             x.framing,
             &mut self.client,
             &mut self.cbuf,
             &mut *server,
             self.fe.bufsize,
-            self.fe.timeouts.client,
-            srv_timeout,
+            (self.fe.timeouts.client, srv_timeout),
+            Some(splicing),
+            &mut sent,
         )
-        .await?;
-        rec.bytes_in += n;
-        Ok(())
+        .await;
+        // Counted also when the body stops half-way (`%U`, `bin`).
+        rec.bytes_in += sent;
+        r.map(|_| ())
     }
 }
