@@ -91,7 +91,7 @@ impl<C: ClientStream> Session<C> {
         server: &mut S,
     ) -> Result<(), BodyError> {
         let srv_timeout = x.env.timeouts.server(x.be.timeouts.server);
-        let n = body::forward(
+        let (n, htx) = body::forward_htx(
             x.framing,
             &mut self.client,
             &mut self.cbuf,
@@ -102,6 +102,8 @@ impl<C: ClientStream> Session<C> {
         )
         .await?;
         rec.bytes_in += n;
+        // `%U` counts a chunked body without its framing (HAProxy's HTX size, as `%B`).
+        rec.in_adjust += htx as i64 - n as i64;
         Ok(())
     }
 }
