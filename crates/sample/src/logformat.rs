@@ -269,6 +269,7 @@ impl Format {
             &mut |name, _, o| var(name, o).then_some(Written::Value),
             absent,
             true,
+            false,
             out,
         )
     }
@@ -283,7 +284,21 @@ impl Format {
         absent: &[u8],
         out: &mut Vec<u8>,
     ) {
-        self.render_with(env, var, absent, true, out);
+        self.render_with(env, var, absent, true, false, out);
+    }
+
+    /// [`Format::render_flagged`] for a log line of a format made with
+    /// [`Format::blanks_once`]: a separator blank right after another one that nothing
+    /// followed is not written, as HAProxy 2.6 writes its separators (a variable that writes
+    /// nothing at run time, e.g. `%hr` on a `<BADREQ>` line, leaves one blank, not two).
+    pub fn render_log(
+        &self,
+        env: &dyn Env,
+        var: &mut VarWriter<'_>,
+        absent: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        self.render_with(env, var, absent, true, true, out);
     }
 
     /// As `render`, for the values of HTTP actions (headers, redirects, bodies), which HAProxy
@@ -302,6 +317,7 @@ impl Format {
             &mut |name, _, o| var(name, o).then_some(Written::Value),
             b"",
             false,
+            false,
             out,
         );
     }
@@ -309,7 +325,7 @@ impl Format {
     /// [`Format::render_value`] where `var` sees the variable's flags (`+X` writes numbers
     /// and addresses in hexadecimal) and may write a value already formatted with them.
     pub fn render_value_flagged(&self, env: &dyn Env, var: &mut VarWriter<'_>, out: &mut Vec<u8>) {
-        self.render_with(env, var, b"", false, out);
+        self.render_with(env, var, b"", false, false, out);
     }
 
     fn render_with(
@@ -318,14 +334,27 @@ impl Format {
         var: &mut VarWriter<'_>,
         absent: &[u8],
         quoting: bool,
+        blanks: bool,
         out: &mut Vec<u8>,
     ) {
         let flags = |f: Flags| Flags {
             quote: f.quote && quoting,
             ..f
         };
+        // `blanks`: where the last separator blank ended (still there: nothing written since).
+        let mut blank_at = Some(out.len());
         for n in &self.nodes {
             match n {
+                Node::Lit(l) if blanks => {
+                    let l = match l.split_first() {
+                        Some((b' ', rest)) if blank_at == Some(out.len()) => rest,
+                        _ => &l[..],
+                    };
+                    if !l.is_empty() {
+                        out.extend_from_slice(l);
+                        blank_at = (l.last() == Some(&b' ')).then_some(out.len());
+                    }
+                }
                 Node::Lit(l) => out.extend_from_slice(l),
                 Node::Expr(e, f) => {
                     let v = e.eval(env).map(|v| v.to_bytes());
@@ -376,6 +405,32 @@ mod tests {
             Some(Node::Var(_, f)) => *f,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_log_line_writes_one_blank_where_a_variable_wrote_nothing() {
+        // HAProxy 2.6's separators: `option httplog` with captures on a `<BADREQ>` line
+        // (`%hr %hs` write nothing) reads `0/0 "<BADREQ>"`, one blank.
+        let f = compile_format("%sq/%bq %hr %hs %{+Q}r").expect("compiles");
+        let f = f.blanks_once(|_| false);
+        let mut var = |name: &str, _: Flags, o: &mut Vec<u8>| match name {
+            "hr" | "hs" => Some(Written::Formatted),
+            "r" => {
+                o.extend_from_slice(b"<BADREQ>");
+                Some(Written::Value)
+            }
+            _ => {
+                o.push(b'0');
+                Some(Written::Value)
+            }
+        };
+        let mut out = Vec::new();
+        f.render_log(&crate::NoEnv, &mut var, b"-", &mut out);
+        assert_eq!(out, b"0/0 \"<BADREQ>\"");
+        // Without `render_log` (HTTP action values) the blanks stay as written.
+        let mut out = Vec::new();
+        f.render_flagged(&crate::NoEnv, &mut var, b"-", &mut out);
+        assert_eq!(out, b"0/0   \"<BADREQ>\"");
     }
 
     #[test]

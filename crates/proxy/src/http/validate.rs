@@ -187,7 +187,12 @@ pub fn request(m: &Message, accept_invalid: bool) -> Result<(), Refused> {
             return bad;
         }
     }
-    transfer_codings(m)
+    transfer_codings(m)?;
+    // An invalid Content-Length, a coding other than `chunked` last, `chunked` twice.
+    if !super::body::request_framing_valid(m) {
+        return bad;
+    }
+    Ok(())
 }
 
 /// `chunked` after another transfer coding (`gzip, chunked`): HAProxy 2.6 answers 422, as
