@@ -56,7 +56,7 @@ pub fn var(
                 out.extend_from_slice(b"<BADREQ>");
                 return Some(Written::Value);
             }
-            "hr" | "hs" | "hrl" | "hsl" => return Some(Written::Formatted),
+            "hr" | "hs" | "hrl" | "hsl" => return Some(Written::Skipped),
             _ => {}
         }
     }

@@ -93,6 +93,10 @@ pub enum Written {
     Value,
     /// Its value already formatted with the flags.
     Formatted,
+    /// Nothing, not even an empty value: in a log line ([`Format::render_log`]) the blank
+    /// before it and the one after it are one separator, as when HAProxy 2.6 skips a node
+    /// (`%hr` on a `<BADREQ>` line), while an empty value (`%HQ` without a query) leaves both.
+    Skipped,
 }
 
 /// Writes a `%` variable (its name and flags) for [`Format::render_flagged`].
@@ -288,9 +292,8 @@ impl Format {
     }
 
     /// [`Format::render_flagged`] for a log line of a format made with
-    /// [`Format::blanks_once`]: a separator blank right after another one that nothing
-    /// followed is not written, as HAProxy 2.6 writes its separators (a variable that writes
-    /// nothing at run time, e.g. `%hr` on a `<BADREQ>` line, leaves one blank, not two).
+    /// [`Format::blanks_once`]: the blanks around a [`Written::Skipped`] variable are one
+    /// separator, as HAProxy 2.6 writes them (`%hr` on a `<BADREQ>` line leaves one blank).
     pub fn render_log(
         &self,
         env: &dyn Env,
@@ -341,7 +344,7 @@ impl Format {
             quote: f.quote && quoting,
             ..f
         };
-        // `blanks`: where the last separator blank ended (still there: nothing written since).
+        // `blanks`: where the last separator blank ended (None: a node was written since).
         let mut blank_at = Some(out.len());
         for n in &self.nodes {
             match n {
@@ -359,15 +362,18 @@ impl Format {
                 Node::Expr(e, f) => {
                     let v = e.eval(env).map(|v| v.to_bytes());
                     emit(v.as_deref(), flags(*f), absent, out);
+                    blank_at = None;
                 }
                 Node::Var(name, f) => {
                     let mut tmp = Vec::new();
                     let f = *f;
                     match var(name, f, &mut tmp) {
+                        Some(Written::Skipped) => continue,
                         Some(Written::Formatted) => out.extend_from_slice(&tmp),
                         Some(Written::Value) => emit(Some(&tmp[..]), f, absent, out),
                         None => emit(None, f, absent, out),
                     }
+                    blank_at = None;
                 }
             }
         }
@@ -410,11 +416,12 @@ mod tests {
     #[test]
     fn a_log_line_writes_one_blank_where_a_variable_wrote_nothing() {
         // HAProxy 2.6's separators: `option httplog` with captures on a `<BADREQ>` line
-        // (`%hr %hs` write nothing) reads `0/0 "<BADREQ>"`, one blank.
-        let f = compile_format("%sq/%bq %hr %hs %{+Q}r").expect("compiles");
+        // (`%hr %hs` are skipped) reads `0/0 "<BADREQ>"`, one blank.
+        let f = compile_format("%sq/%bq %hr %hs %{+Q}r %HQ end").expect("compiles");
         let f = f.blanks_once(|_| false);
         let mut var = |name: &str, _: Flags, o: &mut Vec<u8>| match name {
-            "hr" | "hs" => Some(Written::Formatted),
+            "hr" | "hs" => Some(Written::Skipped),
+            "HQ" => Some(Written::Value),
             "r" => {
                 o.extend_from_slice(b"<BADREQ>");
                 Some(Written::Value)
@@ -426,11 +433,12 @@ mod tests {
         };
         let mut out = Vec::new();
         f.render_log(&crate::NoEnv, &mut var, b"-", &mut out);
-        assert_eq!(out, b"0/0 \"<BADREQ>\"");
+        // An empty value (`%HQ` without a query) is written: its blanks stay (haproxy too).
+        assert_eq!(out, b"0/0 \"<BADREQ>\"  end");
         // Without `render_log` (HTTP action values) the blanks stay as written.
         let mut out = Vec::new();
         f.render_flagged(&crate::NoEnv, &mut var, b"-", &mut out);
-        assert_eq!(out, b"0/0   \"<BADREQ>\"");
+        assert_eq!(out, b"0/0   \"<BADREQ>\"  end");
     }
 
     #[test]
