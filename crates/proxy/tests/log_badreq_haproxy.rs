@@ -75,7 +75,11 @@ async fn bad_requests_are_logged_as_haproxy() {
             out.push(mask(&side.line().await));
             out.push(mask(&side.line().await));
             // A connection closed before a request (no `option dontlognull`).
-            drop(tokio::net::TcpStream::connect(side.addr(i)).await.expect("connect"));
+            drop(
+                tokio::net::TcpStream::connect(side.addr(i))
+                    .await
+                    .expect("connect"),
+            );
             out.push(mask(&side.line().await));
         }
         out
@@ -93,10 +97,16 @@ async fn bad_requests_are_logged_as_haproxy() {
     let caps = "127.0.0.1:PORT [DATE] caps caps/<NOSRV> -1/-1/-1/-1/N 400 0 - - PR-- 1/1/0/0/0 0/0 \"<BADREQ>\"";
     assert_eq!(ours[5], caps);
     assert_eq!(ours[6], caps);
-    assert!(ours[7].ends_with(" {good} {app} \"GET /g?q=2 HTTP/1.1\""), "{ours:?}");
+    assert!(
+        ours[7].ends_with(" {good} {app} \"GET /g?q=2 HTTP/1.1\""),
+        "{ours:?}"
+    );
     assert_eq!(ours[8], caps);
     assert_eq!(ours[9], caps.replace("PR--", "CR--"));
-    assert_eq!(ours[14], caps.replace("caps", "plain").replace("PR--", "CR--"));
+    assert_eq!(
+        ours[14],
+        caps.replace("caps", "plain").replace("PR--", "CR--")
+    );
     if let Some(theirs) = theirs {
         assert_same(&ours, &theirs);
     }

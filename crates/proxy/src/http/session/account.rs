@@ -259,9 +259,7 @@ impl<C: ClientStream> Session<C> {
             open: false,
         };
         let line = match &self.fe.log_format {
-            Some(f) => {
-                crate::log_format::render(f, &entry, req, res, &self.fe.captures)
-            }
+            Some(f) => crate::log_format::render(f, &entry, req, res, &self.fe.captures),
             None => entry.connect(),
         };
         let sd = log
