@@ -52,8 +52,14 @@ async fn no_server_logs_tw_minus_one_as_haproxy() {
         ours[0].contains(" f empty/<NOSRV> 0/-1/-1/-1/N 503 "),
         "{ours:?}"
     );
-    assert!(ours[1].contains(" f off/<NOSRV> 0/-1/-1/-1/N 503 "), "{ours:?}");
-    assert!(ours[2].contains(" t emptyt/<NOSRV> -1/-1/N 0 SC "), "{ours:?}");
+    assert!(
+        ours[1].contains(" f off/<NOSRV> 0/-1/-1/-1/N 503 "),
+        "{ours:?}"
+    );
+    assert!(
+        ours[2].contains(" t emptyt/<NOSRV> -1/-1/N 0 SC "),
+        "{ours:?}"
+    );
     if let Some(theirs) = theirs {
         assert_same(&ours, &theirs);
     }

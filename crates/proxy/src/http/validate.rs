@@ -187,12 +187,7 @@ pub fn request(m: &Message, accept_invalid: bool) -> Result<(), Refused> {
             return bad;
         }
     }
-    transfer_codings(m)?;
-    // An invalid Content-Length, a coding other than `chunked` last, `chunked` twice.
-    if !super::body::request_framing_valid(m) {
-        return bad;
-    }
-    Ok(())
+    transfer_codings(m)
 }
 
 /// `chunked` after another transfer coding (`gzip, chunked`): HAProxy 2.6 answers 422, as
