@@ -31,7 +31,7 @@ pub fn render(
     env.unique_id = e.unique_id;
     env.no_server_answer = e.timers.response.is_none();
     let mut out = Vec::with_capacity(256);
-    format.render_flagged(
+    format.render_log(
         &env,
         &mut |name, flags, o| crate::log_vars::write(e, &env, caps, name, flags, o),
         b"-",

@@ -47,6 +47,19 @@ pub fn var(
     out: &mut Vec<u8>,
 ) -> Option<Written> {
     let ok = |b: bool| b.then_some(Written::Value);
+    // An HTTP line without a request (a bad head, a failed handshake): HAProxy 2.6 logs it
+    // without a stream, so the request line's parts are `<BADREQ>` and the captures nothing
+    // (measured with haproxy 2.6.12: `%hr` empty, not `{}`; `%hrl` empty, not `-`).
+    if e.mode == fulcrum_config::model::Mode::Http && env.req.is_none() {
+        match name {
+            "r" | "HM" | "HU" | "HP" | "HPO" | "HQ" | "HV" => {
+                out.extend_from_slice(b"<BADREQ>");
+                return Some(Written::Value);
+            }
+            "hr" | "hs" | "hrl" | "hsl" => return Some(Written::Skipped),
+            _ => {}
+        }
+    }
     let (t, hex, quote) = (&e.timers, flags.hex, flags.quote);
     if e.asap && GROWING.contains(&name) {
         out.push(b'+');

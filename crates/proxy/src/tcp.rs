@@ -253,10 +253,12 @@ pub async fn serve<C: ClientStream>(
                 v
             }
             Err((e, srv)) => {
+                // No server at all: `Tw` -1, as haproxy 2.6 (the session never queued).
+                let none = srv.is_none() && matches!(e, crate::farm::NoServer::Unavailable);
                 return log(Done {
                     backend: Some(&be),
                     server: srv.as_deref(),
-                    queue: Some(waited),
+                    queue: (!none).then_some(waited),
                     connect: None,
                     bytes: 0,
                     bytes_in: 0,

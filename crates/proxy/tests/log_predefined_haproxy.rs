@@ -88,3 +88,59 @@ async fn predefined_formats_and_variables_as_haproxy() {
         assert_same(&ours, &theirs);
     }
 }
+
+/// `%U` whatever the request says about its connection (haproxy 2.6 counts the head's HTX
+/// size: a `Connection` field's `close` / `keep-alive` tokens are not in it) and with a
+/// chunked body (counted without its framing). The requests are pipelined on one
+/// connection, the last one asking to close; a curl-like request and a `Connection` field
+/// with another token come on their own connections.
+#[tokio::test]
+async fn request_bytes_with_any_connection_field_as_haproxy() {
+    let cfg = |s: &Setup<'_>| {
+        format!(
+            "{}frontend u\n  bind 127.0.0.1:{}\n  log-format \"U=%U %HM %HU\"\n\
+             \x20 default_backend app\nbackend app\n  server s1 {}\n",
+            s.head("http"),
+            s.ports[0],
+            s.backend
+        )
+    };
+    let pipelined = "GET /none HTTP/1.1\r\nHost: h\r\n\r\n\
+         GET /ka HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n\
+         POST /chunked HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n\
+         5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n\
+         GET /http10 HTTP/1.0\r\nHost: h\r\n\r\n";
+    let curl = "GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: curl/7.88.1\r\n\
+         Accept: */*\r\nConnection: close\r\n\r\n";
+    let other = "GET /o HTTP/1.1\r\nHost: h\r\nConnection: Foo, close\r\n\r\n";
+    let drive = |side: Arc<Side>| async move {
+        let answer = side.exchange(0, pipelined.as_bytes()).await;
+        let answers = String::from_utf8_lossy(&answer)
+            .matches("HTTP/1.1 200")
+            .count();
+        assert_eq!(answers, 4, "{}: {answer:?}", side.who);
+        let mut out = Vec::new();
+        for _ in 0..4 {
+            out.push(side.line().await);
+        }
+        out.push(side.request_line(0, curl).await);
+        out.push(side.request_line(0, other).await);
+        out
+    };
+    let (ours, theirs) = side_by_side(1, cfg, drive).await;
+    // The figures haproxy 2.6.12 logs (not vacuous without haproxy).
+    assert_eq!(
+        ours,
+        [
+            "U=42 GET /none",
+            "U=40 GET /ka",
+            "U=79 POST /chunked",
+            "U=44 GET /http10",
+            "U=81 GET /",
+            "U=52 GET /o",
+        ]
+    );
+    if let Some(theirs) = theirs {
+        assert_same(&ours, &theirs);
+    }
+}

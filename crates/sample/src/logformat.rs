@@ -94,6 +94,10 @@ pub enum Written {
     Value,
     /// Its value already formatted with the flags.
     Formatted,
+    /// Nothing, not even an empty value: in a log line ([`Format::render_log`]) the blank
+    /// before it and the one after it are one separator, as when HAProxy 2.6 skips a node
+    /// (`%hr` on a `<BADREQ>` line), while an empty value (`%HQ` without a query) leaves both.
+    Skipped,
 }
 
 /// Writes a `%` variable (its name and flags) for [`Format::render_flagged`].
@@ -270,6 +274,7 @@ impl Format {
             &mut |name, _, o| var(name, o).then_some(Written::Value),
             absent,
             true,
+            false,
             out,
         )
     }
@@ -284,7 +289,20 @@ impl Format {
         absent: &[u8],
         out: &mut Vec<u8>,
     ) {
-        self.render_with(env, var, absent, true, out);
+        self.render_with(env, var, absent, true, false, out);
+    }
+
+    /// [`Format::render_flagged`] for a log line of a format made with
+    /// [`Format::blanks_once`]: the blanks around a [`Written::Skipped`] variable are one
+    /// separator, as HAProxy 2.6 writes them (`%hr` on a `<BADREQ>` line leaves one blank).
+    pub fn render_log(
+        &self,
+        env: &dyn Env,
+        var: &mut VarWriter<'_>,
+        absent: &[u8],
+        out: &mut Vec<u8>,
+    ) {
+        self.render_with(env, var, absent, true, true, out);
     }
 
     /// As `render`, for the values of HTTP actions (headers, redirects, bodies), which HAProxy
@@ -304,6 +322,7 @@ impl Format {
             &mut |name, _, o| var(name, o).then_some(Written::Value),
             b"",
             false,
+            false,
             out,
         );
     }
@@ -311,7 +330,7 @@ impl Format {
     /// [`Format::render_value`] where `var` sees the variable's flags (`+X` writes numbers
     /// and addresses in hexadecimal) and may write a value already formatted with them.
     pub fn render_value_flagged(&self, env: &dyn Env, var: &mut VarWriter<'_>, out: &mut Vec<u8>) {
-        self.render_with(env, var, b"", false, out);
+        self.render_with(env, var, b"", false, false, out);
     }
 
     fn render_with(
@@ -320,29 +339,46 @@ impl Format {
         var: &mut VarWriter<'_>,
         absent: &[u8],
         quoting: bool,
+        blanks: bool,
         out: &mut Vec<u8>,
     ) {
+        // `blanks`: where the last separator blank ended (None: a node was written since).
+        let mut blank_at = Some(out.len());
         for n in &self.nodes {
             match n {
+                Node::Lit(l) if blanks => {
+                    let l = match l.split_first() {
+                        Some((b' ', rest)) if blank_at == Some(out.len()) => rest,
+                        _ => &l[..],
+                    };
+                    if !l.is_empty() {
+                        out.extend_from_slice(l);
+                        blank_at = (l.last() == Some(&b' ')).then_some(out.len());
+                    }
+                }
                 Node::Lit(l) => out.extend_from_slice(l),
                 // HTTP values encode control bytes; log lines cut at NUL (`value_text`)
                 Node::Expr(e, f) if quoting => {
                     let v = e.eval(env).map(value_text::log_text);
                     emit(v.as_deref(), *f, absent, out);
+                    blank_at = None;
                 }
                 Node::Expr(e, f) => {
                     if let Some(v) = e.eval(env) {
                         value_text::write_http(&value_text::http_text(v), f.escape, out);
                     }
+                    blank_at = None;
                 }
                 Node::Var(name, f) => {
                     let mut tmp = Vec::new();
                     let f = *f;
                     match var(name, f, &mut tmp) {
+                        Some(Written::Skipped) => continue,
                         Some(Written::Formatted) => out.extend_from_slice(&tmp),
                         Some(Written::Value) => emit(Some(&tmp[..]), f, absent, out),
                         None => emit(None, f, absent, out),
                     }
+                    blank_at = None;
                 }
             }
         }
@@ -380,6 +416,34 @@ mod tests {
             Some(Node::Var(_, f)) => *f,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_log_line_writes_one_blank_where_a_variable_wrote_nothing() {
+        // HAProxy 2.6's separators: `option httplog` with captures on a `<BADREQ>` line
+        // (`%hr %hs` are skipped) reads `0/0 "<BADREQ>"`, one blank.
+        let f = compile_format("%sq/%bq %hr %hs %{+Q}r %HQ end").expect("compiles");
+        let f = f.blanks_once(|_| false);
+        let mut var = |name: &str, _: Flags, o: &mut Vec<u8>| match name {
+            "hr" | "hs" => Some(Written::Skipped),
+            "HQ" => Some(Written::Value),
+            "r" => {
+                o.extend_from_slice(b"<BADREQ>");
+                Some(Written::Value)
+            }
+            _ => {
+                o.push(b'0');
+                Some(Written::Value)
+            }
+        };
+        let mut out = Vec::new();
+        f.render_log(&crate::NoEnv, &mut var, b"-", &mut out);
+        // An empty value (`%HQ` without a query) is written: its blanks stay (haproxy too).
+        assert_eq!(out, b"0/0 \"<BADREQ>\"  end");
+        // Without `render_log` (HTTP action values) the blanks stay as written.
+        let mut out = Vec::new();
+        f.render_flagged(&crate::NoEnv, &mut var, b"-", &mut out);
+        assert_eq!(out, b"0/0   \"<BADREQ>\"  end");
     }
 
     #[test]

@@ -89,6 +89,16 @@ pub fn request_framing(m: &mut Message) -> Result<Framing, BadFraming> {
     }
 }
 
+/// Whether a request's framing fields are what [`request_framing`] accepts: checked with the
+/// head, before any rule runs, as HAProxy 2.6's H1 parser refuses them (`Content-Length: zz`
+/// is a `<BADREQ>` line `PR--`, not a request that reached a backend).
+pub fn request_framing_valid(m: &Message) -> bool {
+    match chunked_last(m) {
+        Ok(Some(true) | None) => content_length(m).is_ok(),
+        Ok(Some(false)) | Err(_) => false,
+    }
+}
+
 /// Response body framing of `m`, the answer to `req` (an answer to HEAD has no body).
 pub fn response_framing(m: &mut Message, req: &Message) -> Result<Framing, BadFraming> {
     let s = m.status;

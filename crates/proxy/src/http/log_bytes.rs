@@ -16,8 +16,14 @@ const EOH: u64 = 1;
 /// `keep-alive` tokens of a `Connection` field, and the field when nothing else is left
 /// (measured: a `Connection: close` answer logs 15 bytes less than fulcrum counted).
 pub fn head(m: &Message) -> u64 {
-    let fields: u64 = m
-        .fields
+    SL + 5 + m.version.as_str().len() as u64 + 3 + m.reason().len() as u64 + fields(m) + EOH
+}
+
+/// The HTX size of a head's fields: each name + value, but a `Connection` field without its
+/// `close` and `keep-alive` tokens (HAProxy's H1 parser drops them on input, and the field
+/// when nothing else is left; measured: `Connection: foo, close` counts as `connection` + `foo`).
+fn fields(m: &Message) -> u64 {
+    m.fields
         .iter()
         .map(|f| {
             let (name, value) = (m.name(f), m.value(f));
@@ -39,25 +45,24 @@ pub fn head(m: &Message) -> u64 {
             let v: usize = kept.iter().map(|t| t.len()).sum::<usize>() + 2 * (kept.len() - 1);
             (name.len() + v) as u64
         })
-        .sum();
-    SL + 5 + m.version.as_str().len() as u64 + 3 + m.reason().len() as u64 + fields + EOH
+        .sum()
 }
 
-/// A request head as HAProxy 2.6 counts it in `%U` (measured: `GET /a HTTP/1.1`, `Host: h`
-/// and `Connection: close`, 47 bytes on the wire, log 39): the request line with its line
-/// end, each header's name and value, and the blank line.
+/// A request head as HAProxy 2.6 counts it in `%U`: its HTX size as it came in, before any
+/// `http-request` rule, i.e. the start-line descriptor + method + target + version, the
+/// fields as [`head`] counts them (a `Connection` field's `close` / `keep-alive` dropped) and
+/// the end of headers. Measured against haproxy 2.6.12: `GET /a HTTP/1.1` + `Host: h` logs
+/// 39 with `Connection: close`, with `Connection: keep-alive` and with no `Connection` field;
+/// `Connection: foo, close` logs 52 (tests/log_predefined_haproxy.rs).
 pub fn request_in(m: &Message) -> u64 {
-    let fields: u64 = m
-        .fields
-        .iter()
-        .map(|f| (m.name(f).len() + m.value(f).len()) as u64)
-        .sum();
-    let line = m.method().len() + 1 + m.target().len() + 1 + 5 + m.version.as_str().len() + 2;
-    line as u64 + fields + 2
+    let line = m.method().len() + m.target().len() + 5 + m.version.as_str().len();
+    SL + line as u64 + fields(m) + EOH
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::http::message::Message;
+
     #[test]
     fn haproxy_403_page_counts_192() {
         // haproxy 2.6's built-in 403 (its log says 192 while 208 bytes go out); 99 for a
@@ -66,5 +71,30 @@ mod tests {
         assert_eq!(page.body.len(), 93);
         assert_eq!(super::head(&page.head) + page.body.len() as u64, 192);
         assert_eq!(super::head(&page.head), 99);
+    }
+
+    #[test]
+    fn request_heads_count_as_haproxy_2_6() {
+        // Figures logged by haproxy 2.6.12 for `%U` (no body).
+        for (raw, want) in [
+            ("GET /a HTTP/1.1\r\nHost: h\r\n\r\n", 39),
+            (
+                "GET /a HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+                39,
+            ),
+            (
+                "GET /a HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n",
+                39,
+            ),
+            (
+                "GET /a HTTP/1.1\r\nHost: h\r\nConnection: foo, close\r\n\r\n",
+                52,
+            ),
+            ("GET /a HTTP/1.0\r\nHost: h\r\n\r\n", 39),
+        ] {
+            let mut m = Message::new();
+            assert!(matches!(m.parse_request(raw.as_bytes()), Ok(Some(_))));
+            assert_eq!(super::request_in(&m), want, "{raw:?}");
+        }
     }
 }

@@ -197,6 +197,9 @@ struct Rec {
     waits: crate::logline::Waits,
     /// `%bq`: the request's position in its backend's queue (0: it did not wait).
     queue_pos: u32,
+    /// A head refused, timed out or cut short (`log_simple`): HAProxy 2.6 logs it without a
+    /// stream, so the line has no request (`<BADREQ>`) and no captures.
+    badreq: bool,
 }
 
 pub struct Session<C> {
@@ -495,6 +498,7 @@ impl<C: ClientStream> Session<C> {
             rt: crate::logline::next_request(),
             waits,
             queue_pos: 0,
+            badreq: false,
         };
         crate::record::request_received(&self.fe.counters);
         rec

@@ -144,6 +144,7 @@ impl<C: ClientStream> Session<C> {
             rt: crate::logline::next_request(),
             waits: Default::default(),
             queue_pos: 0,
+            badreq: true,
         };
         self.log(&rec);
     }
@@ -197,7 +198,10 @@ impl<C: ClientStream> Session<C> {
         } else {
             level
         };
-        let res = (r.status != 0 && self.res.status != 0).then_some(&self.res);
+        // A bad request's line reads no request and no response (the session's messages
+        // may still hold a previous request's on a keep-alive connection).
+        let req = (!r.badreq).then_some(&self.req);
+        let res = (r.status != 0 && self.res.status != 0 && !r.badreq).then_some(&self.res);
         let samples = r.captures.as_ref().and_then(|c| c.lock().ok());
         let samples: &[Option<Vec<u8>>] = samples.as_deref().map_or(&[], |v| v.as_slice());
         let place = crate::place::Place {
@@ -255,15 +259,13 @@ impl<C: ClientStream> Session<C> {
             open: false,
         };
         let line = match &self.fe.log_format {
-            Some(f) => {
-                crate::log_format::render(f, &entry, Some(&self.req), res, &self.fe.captures)
-            }
+            Some(f) => crate::log_format::render(f, &entry, req, res, &self.fe.captures),
             None => entry.connect(),
         };
         let sd = log
             .sd
             .as_ref()
-            .map(|f| crate::log_format::render(f, &entry, Some(&self.req), res, &self.fe.captures));
+            .map(|f| crate::log_format::render(f, &entry, req, res, &self.fe.captures));
         log.send_sd(level, &line, sd.as_deref());
     }
 }

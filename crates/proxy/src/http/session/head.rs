@@ -25,6 +25,11 @@ impl<C: ClientStream> Session<C> {
         };
         match r {
             Ok(Some(n)) => match validate::request(&self.req, limits.accept_invalid) {
+                // An invalid Content-Length, a coding other than `chunked` last, `chunked`
+                // twice: refused with the head, before any rule, as HAProxy's H1 parser.
+                Ok(()) if !crate::http::body::request_framing_valid(&self.req) => {
+                    Err(HeadError::Refused(400))
+                }
                 Ok(()) => Ok(Some(n)),
                 Err(Refused(status)) => Err(HeadError::Refused(status)),
             },

@@ -114,6 +114,9 @@ impl<C: ClientStream> Session<C> {
         .await;
         // Counted also when the body stops half-way (`%U`, `bin`).
         rec.bytes_in += sent;
-        r.map(|_| ())
+        let htx = r?;
+        // `%U` counts a chunked body without its framing (HAProxy's HTX size, as `%B`).
+        rec.in_adjust += htx as i64 - sent as i64;
+        Ok(())
     }
 }

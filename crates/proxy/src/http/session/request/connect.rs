@@ -111,6 +111,11 @@ impl<C: ClientStream> Session<C> {
                 return Err(self.server_redirect(&srv, rec).await);
             }
             Err((e, srv)) => {
+                // No server to wait for (none in the backend, none up): HAProxy 2.6 logs
+                // `Tw` -1, the request never reached a queue.
+                if srv.is_none() && matches!(e, crate::farm::NoServer::Unavailable) {
+                    rec.tw = None;
+                }
                 if let Some(s) = srv {
                     rec.server = Some(s);
                     rec.retries = be.retries;
