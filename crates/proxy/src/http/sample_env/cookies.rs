@@ -3,12 +3,13 @@
 //! `cook_val` on `Cookie`, and `res.cook`/`scook`, `res.cook_cnt`/`scook_cnt`,
 //! `res.cook_val`/`scook_val` on `Set-Cookie`.
 //!
-//! A `Cookie` line is a list of `name=value` pairs split at `;` and `,` (outside a quoted
-//! value); blanks around names and values are dropped, a pair without `=` and a `$name`
-//! (RFC 2109 attribute) are no cookie, a quoted value keeps its quotes. A `Set-Cookie` line
-//! holds one cookie followed by its attributes: a named fetch reads the first pair (and the
-//! pairs of the same name right after it), while without a name every pair counts,
-//! attributes too (haproxy 2.6.12: `x=1; Path=/` counts 2).
+//! A header line is read as comma-separated values (outside quotes), each a list of
+//! `name=value` pairs split at `;` (outside quotes); blanks around names and values are
+//! dropped, a pair without `=` is no cookie, nor a `$name` (RFC 2109 attribute), a quoted
+//! value keeps its quotes, and the scan stops where too little is left for `name=`. A `Set-Cookie` value holds one cookie and
+//! its attributes: a named fetch reads its first pair (and the pairs of the same name right
+//! after it), while without a name every pair counts, attributes too (haproxy 2.6.12:
+//! `x=1; Path=/` counts 2).
 //! Without a name `req.cook`/`res.cook`/`*_cook_val` give the first cookie's value, with
 //! one the last occurrence's; the counts count every match; ACLs try every value.
 
@@ -20,43 +21,59 @@ pub(super) fn cookies<'a>(m: &'a Message, set_cookie: bool, name: &[u8]) -> Vec<
     let header: &[u8] = if set_cookie { b"set-cookie" } else { b"cookie" };
     let mut out = Vec::new();
     for line in m.headers(header) {
-        for pair in pairs(line, !set_cookie) {
-            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
-                continue; // no `=`: no cookie
-            };
-            let (k, v) = (trim(&pair[..eq]), trim(&pair[eq + 1..]));
-            if !set_cookie && k.first() == Some(&b'$') {
-                continue;
-            }
-            if name.is_empty() || k == name {
-                out.push(v);
-            } else if set_cookie {
-                break; // attributes follow the cookie
+        // haproxy reads a header's comma-separated values one by one (each `Set-Cookie`
+        // value is then a cookie and its attributes).
+        for (_, part) in split_outside_quotes(line, b',') {
+            let part = trim(part);
+            for (at, pair) in split_outside_quotes(part, b';') {
+                // haproxy stops where too little is left for `name=`
+                if at + name.len() + 1 >= part.len() {
+                    break;
+                }
+                let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                    continue; // no `=`: no cookie
+                };
+                let (k, v) = (trim(&pair[..eq]), trim(&pair[eq + 1..]));
+                if k.first() == Some(&b'$') {
+                    continue; // an RFC 2109 attribute, skipped in both directions
+                }
+                if name.is_empty() || k == name {
+                    out.push(v);
+                } else if set_cookie {
+                    break; // attributes follow the cookie
+                }
             }
         }
     }
     out
 }
 
-/// The pieces of a cookie line between delimiters (`;`, and `,` in a `Cookie` list), a
-/// double-quoted stretch kept whole.
-fn pairs(line: &[u8], comma: bool) -> impl Iterator<Item = &[u8]> {
-    let mut start = 0;
-    let mut quoted = false;
+/// The pieces of `line` between `delim`s with their offsets, a double-quoted stretch (with
+/// its backslash escapes) kept whole.
+fn split_outside_quotes(line: &[u8], delim: u8) -> impl Iterator<Item = (usize, &[u8])> {
+    let (mut quoted, mut escaped) = (false, false);
     let mut cuts = Vec::new();
     for (i, &b) in line.iter().enumerate() {
-        match b {
-            b'"' => quoted = !quoted,
-            b';' if !quoted => cuts.push(i),
-            b',' if comma && !quoted => cuts.push(i),
-            _ => {}
+        if escaped {
+            escaped = false;
+        } else if quoted {
+            match b {
+                b'\\' => escaped = true,
+                b'"' => quoted = false,
+                _ => {}
+            }
+        } else if b == b'"' {
+            quoted = true;
+        } else if b == delim {
+            cuts.push(i);
         }
     }
     cuts.push(line.len());
+    let mut start = 0;
     cuts.into_iter().map(move |end| {
-        let piece = &line[start.min(end)..end];
+        let at = start.min(end);
         start = end + 1;
-        piece
+        (at, &line[at..end])
     })
 }
 
@@ -141,6 +158,8 @@ mod tests {
         assert_eq!(vals(&req(&["$Version=1; a=1"]), false, ""), ["1"]);
         assert_eq!(vals(&req(&["a=x=y; b"]), false, "a"), ["x=y"]);
         assert_eq!(vals(&req(&["a=; a=1"]), false, ""), ["", "1"]);
+        assert_eq!(vals(&req(&["a="]), false, ""), [""]);
+        assert!(vals(&req(&["a="]), false, "a").is_empty());
     }
 
     #[test]
@@ -156,6 +175,15 @@ mod tests {
         assert_eq!(vals(&m, true, "y"), ["2"]);
         assert!(vals(&m, true, "Path").is_empty());
         assert!(vals(&m, true, "b").is_empty());
+        let m = res(&["a=1, b=2"]);
+        assert_eq!(vals(&m, true, "b"), ["2"]);
+        let m = res(&["$v=1; x=2"]);
+        assert_eq!(vals(&m, true, ""), ["2"]);
+        assert_eq!(vals(&m, true, "x"), ["2"]);
+        let m = res(&["a=\"q;b=3\"; b=4"]);
+        assert_eq!(vals(&m, true, ""), ["\"q;b=3\"", "4"]);
+        assert!(vals(&m, true, "b").is_empty());
+        assert_eq!(vals(&res(&["a=1; a=2; b=3"]), true, "a"), ["1", "2"]);
         let m = res(&["flag", "Path=/q"]);
         assert_eq!(vals(&m, true, "Path"), ["/q"]);
         assert_eq!(vals(&m, true, ""), ["/q"]);
