@@ -110,6 +110,46 @@ fn preprocessor_messages_like_haproxy() {
     }
 }
 
+/// `haproxy -cc EXPR` evaluates a `.if` condition: exit 0 when true, 1 when false, 2 when
+/// it does not parse, as the real haproxy 2.6 (compared when it is installed).
+#[test]
+fn check_condition_like_haproxy() {
+    let t = TempDir::new("cc");
+    let haproxy = t.link("haproxy");
+    let cases = [
+        ("version_atleast(2.6) && !defined(FULCRUM_COND_UNSET)", 0),
+        ("version_atleast(2.7) || streq(a,b)", 1),
+        ("(feature(OPENSSL) || 0) && version_before(2.6.13)", 0),
+        ("version_atleast(2.6.13)", 1),
+        ("foo(", 2),
+        ("1 2", 2),
+    ];
+    let code = |exe: &Path, e: &str| {
+        Command::new(exe)
+            .args(["-cc", e])
+            .env_remove("FULCRUM_COND_UNSET")
+            .output()
+            .expect("run")
+            .status
+            .code()
+    };
+    for (e, want) in cases {
+        assert_eq!(code(&haproxy, e), Some(want), "fulcrum -cc {e:?}");
+    }
+    let real = Path::new("/usr/sbin/haproxy");
+    if real.exists() {
+        for (e, want) in cases {
+            assert_eq!(code(real, e), Some(want), "haproxy -cc {e:?}");
+        }
+    } else {
+        assert!(
+            std::env::var("FULCRUM_REQUIRE_NETNS").as_deref() != Ok("1"),
+            "haproxy is not installed but FULCRUM_REQUIRE_NETNS=1 requires the comparison"
+        );
+        eprintln!("*** SKIPPING the comparison with the real haproxy: not installed ***");
+    }
+}
+
 #[test]
 fn haproxy_dash_f_directory_loads_cfg_files_in_lexical_order() {
     let t = TempDir::new("dir");

@@ -99,13 +99,15 @@ pub fn reads_http_head(name: &str) -> bool {
             | "cook"
             | "req.cook_cnt"
             | "cook_cnt"
+            | "req.cook_val"
+            | "cook_val"
     ) || name.starts_with("http_auth")
 }
 
 /// Whether fetch `name` reads an HTTP response (`status`, `res.hdr()`, ...): before the
 /// answer has arrived, `tcp-response content` rules reading it wait.
 pub fn reads_http_response(name: &str) -> bool {
-    name == "status" || name == "shdr" || name.starts_with("res.")
+    name == "status" || name == "shdr" || name.starts_with("scook") || name.starts_with("res.")
 }
 
 /// Whether an HTTP fetch `f` on raw bytes `c` may still change (an incomplete head that may

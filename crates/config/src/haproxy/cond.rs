@@ -1,15 +1,11 @@
 //! Conditional blocks (`.if COND` / `.elif COND` / `.else` / `.endif`) and messages
 //! (`.diag`, `.notice`, `.warning`, `.alert`), as HAProxy 2.6: per file, nested, lines of
-//! a false branch skipped. Conditions: `defined(NAME)`, `feature(NAME)`, `streq(A,B)`,
-//! `strneq(A,B)`, `version_atleast(V)`, `version_before(V)`, or an integer (0: false).
-//! fulcrum answers as HAProxy 2.6 without the optional features. A message takes one
+//! a false branch skipped. The condition's grammar and answers are `cond_expr.rs`'s
+//! (`!`, `&&`, `||`, parentheses, HAProxy 2.6's predicates). A message takes one
 //! argument (quoted when it has spaces): `.alert` is an error, `.warning` a warning,
 //! `.notice` always printed, `.diag` printed in diagnostic mode only (`haproxy -dD`).
 
 use crate::diagnostics::{Diagnostics, Span};
-
-/// The version fulcrum answers `version_atleast`/`version_before` with.
-const VERSION: &[u32] = &[2, 6];
 
 #[derive(Debug)]
 struct Level {
@@ -29,34 +25,11 @@ pub struct Blocks {
     stack: Vec<Level>,
 }
 
-fn version(v: &str) -> Vec<u32> {
-    v.split(['.', '-']).map_while(|p| p.parse().ok()).collect()
-}
-
-fn eval(words: &[String], env: &dyn Fn(&str) -> Option<String>) -> Result<bool, String> {
-    let text = words.join(" ");
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(false);
-    }
-    if let Ok(n) = text.parse::<i64>() {
-        return Ok(n != 0);
-    }
-    let (func, args) = text
-        .split_once('(')
-        .and_then(|(f, a)| Some((f.trim(), a.strip_suffix(')')?)))
-        .ok_or_else(|| format!("unparsable conditional expression '{text}'"))?;
-    let args: Vec<&str> = args.split(',').map(str::trim).collect();
-    let arg = |i: usize| args.get(i).copied().unwrap_or("");
-    Ok(match func {
-        "defined" => env(arg(0)).is_some(),
-        "feature" => false,
-        "streq" => arg(0) == arg(1),
-        "strneq" => arg(0) != arg(1),
-        "version_atleast" => VERSION >= version(arg(0)).as_slice(),
-        "version_before" => VERSION < version(arg(0)).as_slice(),
-        other => return Err(format!("unknown conditional predicate '{other}'")),
-    })
+/// The condition of a `.if`/`.elif` line: its words joined by one space, as HAProxy 2.6
+/// joins them, parsed and evaluated by `cond_expr`.
+fn eval(kw: &str, words: &[String], env: &dyn Fn(&str) -> Option<String>) -> Result<bool, String> {
+    super::cond_expr::evaluate(&words.join(" "), env)
+        .map_err(|e| format!("{} in '{kw}' at position {}", e.msg, e.at + 1))
 }
 
 impl Blocks {
@@ -80,7 +53,7 @@ impl Blocks {
             ".if" => {
                 let parent = self.active();
                 let cond = if parent {
-                    eval(rest, env).unwrap_or_else(|e| {
+                    eval(kw, rest, env).unwrap_or_else(|e| {
                         diags.error(span, e);
                         false
                     })
@@ -108,7 +81,7 @@ impl Blocks {
                     top.seen_else = true;
                     true
                 } else if top.parent && !top.taken {
-                    eval(rest, env).unwrap_or_else(|e| {
+                    eval(kw, rest, env).unwrap_or_else(|e| {
                         diags.error(span, e);
                         false
                     })

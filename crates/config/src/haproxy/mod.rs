@@ -12,6 +12,7 @@ mod bind;
 pub mod cache;
 pub mod cluster;
 mod cond;
+pub mod cond_expr;
 mod counters;
 mod defaults_rules;
 mod extras;

@@ -1344,7 +1344,7 @@ fn conditional_blocks() {
     let e = errors(&format!("{TIMEOUTS}.if 1\n.alert \"stop here\"\n.endif\n"));
     assert!(e[0].contains("stop here"), "{e:?}");
     let e = errors(&format!("{TIMEOUTS}.if nosuch(1)\n.endif\n"));
-    assert!(e[0].contains("unknown conditional predicate"), "{e:?}");
+    assert!(e[0].contains("unparsable conditional expression"), "{e:?}");
 }
 
 #[test]

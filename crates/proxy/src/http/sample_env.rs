@@ -157,8 +157,8 @@ impl<'a> HttpEnv<'a> {
             "req.fhdr" | "fhdr" => values(self.req?, str_arg_of(f), false),
             "res.hdr" | "shdr" => values(self.res?, str_arg_of(f), true),
             "res.fhdr" => values(self.res?, str_arg_of(f), false),
-            "req.cook" | "cook" => cookies(self.req?, b"cookie", str_arg_of(f)),
-            "res.cook" => cookies(self.res?, b"set-cookie", str_arg_of(f)),
+            "req.cook" | "cook" => cookies(self.req?, false, str_arg_of(f)),
+            "res.cook" | "scook" => cookies(self.res?, true, str_arg_of(f)),
             _ => return None,
         };
         Some(v.into_iter().map(<[u8]>::to_vec).collect())
@@ -187,27 +187,6 @@ fn pick<'a>(values: impl Iterator<Item = &'a [u8]>, occ: Option<i64>) -> Option<
         k => n + k,
     };
     usize::try_from(i).ok().and_then(|i| v.get(i).copied())
-}
-
-/// Cookie `name`'s values in `Cookie` (request) or `Set-Cookie` (response) headers.
-fn cookies<'a>(m: &'a Message, header: &'a [u8], name: &'a [u8]) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
-    for line in m.headers(header) {
-        for pair in line.split(|&b| b == b';') {
-            let pair = super::message::trim(pair);
-            let (k, v) = match pair.iter().position(|&b| b == b'=') {
-                Some(eq) => (&pair[..eq], &pair[eq + 1..]),
-                None => (pair, &b""[..]),
-            };
-            if k == name {
-                out.push(v);
-            }
-            if header.eq_ignore_ascii_case(b"set-cookie") {
-                break; // attributes follow the first pair
-            }
-        }
-    }
-    out
 }
 
 pub(super) fn query(target: &[u8]) -> Option<&[u8]> {
@@ -413,17 +392,28 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             "res.hdr_cnt" => Some(Value::Sint(hdr_cnt(res?, str_arg(f, 0)))),
             "req.fhdr_cnt" => Some(Value::Sint(fhdr_cnt(req?, str_arg(f, 0)))),
             "res.fhdr_cnt" => Some(Value::Sint(fhdr_cnt(res?, str_arg(f, 0)))),
-            "req.cook" | "cook" => s(pick(
-                cookies(req?, b"cookie", str_arg(f, 0)).into_iter(),
-                None,
+            "req.cook" | "cook" => s(cookies::one(
+                &cookies(req?, false, str_arg(f, 0)),
+                str_arg(f, 0),
             )?),
-            "req.cook_cnt" | "cook_cnt" => Some(Value::Sint(
-                cookies(req?, b"cookie", str_arg(f, 0)).len() as i64,
-            )),
-            "res.cook" => s(pick(
-                cookies(res?, b"set-cookie", str_arg(f, 0)).into_iter(),
-                None,
+            "res.cook" | "scook" => s(cookies::one(
+                &cookies(res?, true, str_arg(f, 0)),
+                str_arg(f, 0),
             )?),
+            "req.cook_cnt" | "cook_cnt" => {
+                Some(Value::Sint(cookies(req?, false, str_arg(f, 0)).len() as i64))
+            }
+            "res.cook_cnt" | "scook_cnt" => {
+                Some(Value::Sint(cookies(res?, true, str_arg(f, 0)).len() as i64))
+            }
+            "req.cook_val" | "cook_val" | "res.cook_val" | "scook_val" => {
+                let set = matches!(f.kw.name, "res.cook_val" | "scook_val");
+                let all = cookies(if set { res? } else { req? }, set, str_arg(f, 0));
+                Some(Value::Sint(cookies::int_value(cookies::one(
+                    &all,
+                    str_arg(f, 0),
+                )?)))
+            }
             _ => None,
         }
     }
@@ -434,6 +424,20 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             let Some(req) = self.req else { return false };
             let all = values(req, str_arg_of(f), true);
             return all.into_iter().filter_map(headers::parse).any(each);
+        }
+        // `cook_val` in an ACL tries every occurrence's integer, as haproxy's
+        if matches!(
+            f.kw.name,
+            "req.cook_val" | "cook_val" | "res.cook_val" | "scook_val"
+        ) {
+            let set = matches!(f.kw.name, "res.cook_val" | "scook_val");
+            let Some(m) = (if set { self.res } else { self.req }) else {
+                return false;
+            };
+            let all = cookies(m, set, str_arg_of(f));
+            return all
+                .into_iter()
+                .any(|v| each(Value::Sint(cookies::int_value(v))));
         }
         match self.all_values(f) {
             Some(all) => all.into_iter().any(|v| each(Value::Str(v))),
@@ -518,6 +522,8 @@ pub use views::{LogFacts, ResponseFacts, Where, WHERE_FETCHES};
 mod vars;
 
 mod auth;
+mod cookies;
+use cookies::cookies;
 
 #[cfg(test)]
 mod tests;

@@ -35,6 +35,8 @@ pub struct HaproxyArgs {
     pub terminate_pids: Vec<u32>,
     pub master_cli: Option<String>,
     pub expose_socket: Option<PathBuf>,
+    /// `-cc EXPR`: evaluate a `.if` condition and exit (0 true, 1 false, 2 error).
+    pub condition: Option<String>,
 }
 
 pub fn parse(args: &[String]) -> Result<HaproxyArgs, String> {
@@ -45,6 +47,7 @@ pub fn parse(args: &[String]) -> Result<HaproxyArgs, String> {
         match flag {
             "-f" => a.files.push(PathBuf::from(value(args, &mut i, flag)?)),
             "-c" => a.check = true,
+            "-cc" => a.condition = Some(value(args, &mut i, flag)?.to_string()),
             "-v" => a.version = a.version.max(1),
             "-vv" => a.version = 2,
             "-p" => a.pidfile = Some(PathBuf::from(value(args, &mut i, flag)?)),
@@ -106,6 +109,21 @@ pub fn main(args: &[String]) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if let Some(cond) = &a.condition {
+        let env = |name: &str| std::env::var(name).ok();
+        return match fulcrum_config::haproxy::cond_expr::evaluate(cond, &env) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!(
+                    "[ALERT] Failed to evaluate condition: {} at position {}",
+                    e.msg,
+                    e.at + 1
+                );
+                ExitCode::from(2)
+            }
+        };
+    }
     if a.version > 0 {
         println!(
             "fulcrum version {} (HAProxy-compatible)",
