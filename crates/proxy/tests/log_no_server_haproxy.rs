@@ -23,9 +23,13 @@ fn cfg(s: &Setup<'_>) -> String {
     )
 }
 
-/// Masks the client ports and dates, and the total time (the last timer, 0 unless slow).
+/// Masks the client ports and dates, the total time (the last timer, 0 unless slow) and the
+/// process's connection count `%ac` (the previous request's connection may still be closing
+/// when the next line is written: haproxy 2.6 once logged 2 where fulcrum logged 1).
 fn mask(line: &str) -> String {
     let line = mask_ports(line);
+    let ac = regex::Regex::new(r" [0-9]+(/[0-9]+/[0-9]+/[0-9]+/[0-9]+ )").expect("re");
+    let line = ac.replacen(&line, 1, " AC$1").into_owned();
     let date = regex::Regex::new(r"\[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:.]+\]").expect("re");
     let line = date.replace_all(&line, "[DATE]");
     let total = regex::Regex::new(r"(/-?[0-9]+)/[0-9]+ ").expect("re");
