@@ -63,23 +63,13 @@ const REQS: &[(&str, &str)] = &[
     ("/set4", ""),
 ];
 
-type Answers = Vec<(u16, Vec<String>)>;
-
-/// (status, X- response headers) per request, each on its own connection, and the X-
-/// headers the backend received.
-async fn run(front: u16, server: &Backend) -> (Answers, Vec<Vec<String>>) {
-    let xs = |head: &str| x_fields_but(head, &["x-server"]);
-    let mut answers = Vec::new();
-    for (p, extra) in REQS {
-        let mut c = Client::connect(addr(front)).await.expect("connect");
-        c.send_raw(format!("GET {p} HTTP/1.1\r\nHost: h\r\n{extra}\r\n").as_bytes())
-            .await
-            .expect("send");
-        let r = c.read_response(false).await.expect("answer");
-        answers.push((r.status, xs(&r.head)));
-    }
-    let seen = server.heads().iter().map(|h| xs(h)).collect();
-    (answers, seen)
+/// The requests, each on its own connection ([`x_exchanges`]).
+async fn run(front: u16, server: &Backend) -> XExchanges {
+    let heads: Vec<String> = REQS
+        .iter()
+        .map(|(p, extra)| format!("GET {p} HTTP/1.1\r\nHost: h\r\n{extra}\r\n"))
+        .collect();
+    x_exchanges(front, server, &heads, false).await
 }
 
 #[tokio::test]

@@ -68,21 +68,13 @@ const REQS: &[(&str, &str)] = &[
     ("/four", "x-n: abc\r\nx-c: World\r\n"),
 ];
 
-/// (status, X- response headers) per request on one connection, and the X- headers the
-/// backend received per request.
-async fn run(front: u16, server: &Backend) -> (Vec<(u16, Vec<String>)>, Vec<Vec<String>>) {
-    let xs = |head: &str| x_fields_but(head, &["x-server"]);
-    let mut answers = Vec::new();
-    let mut c = Client::connect(addr(front)).await.expect("connect");
-    for (p, extra) in REQS {
-        c.send_raw(format!("GET {p} HTTP/1.1\r\nHost: h\r\n{extra}\r\n").as_bytes())
-            .await
-            .expect("send");
-        let r = c.read_response(false).await.expect("answer");
-        answers.push((r.status, xs(&r.head)));
-    }
-    let seen = server.heads().iter().map(|h| xs(h)).collect();
-    (answers, seen)
+/// The requests on one connection ([`x_exchanges`]).
+async fn run(front: u16, server: &Backend) -> XExchanges {
+    let heads: Vec<String> = REQS
+        .iter()
+        .map(|(p, extra)| format!("GET {p} HTTP/1.1\r\nHost: h\r\n{extra}\r\n"))
+        .collect();
+    x_exchanges(front, server, &heads, true).await
 }
 
 #[tokio::test]

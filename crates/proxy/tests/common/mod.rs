@@ -493,3 +493,34 @@ pub async fn echo(name: &'static str) -> SocketAddr {
     });
     a
 }
+
+/// What one comparison run saw: (status, `x-` response fields but `x-server`) per answer, and
+/// the `x-` fields the backend received per request.
+pub type XExchanges = (Vec<(u16, Vec<String>)>, Vec<Vec<String>>);
+
+/// Sends each raw request head to `front` and reads its answer, all on one connection or each
+/// on its own, then reads what `server` received: one run of a rules comparison.
+pub async fn x_exchanges(
+    front: u16,
+    server: &Backend,
+    heads: &[String],
+    one_connection: bool,
+) -> XExchanges {
+    let xs = |head: &str| x_fields_but(head, &["x-server"]);
+    let mut answers = Vec::new();
+    let mut shared = None;
+    for head in heads {
+        if shared.is_none() || !one_connection {
+            let to = SocketAddr::from(([127, 0, 0, 1], front));
+            shared = Some(Client::connect(to).await.expect("connect"));
+        }
+        let Some(c) = shared.as_mut() else {
+            unreachable!("connected above")
+        };
+        c.send_raw(head.as_bytes()).await.expect("send");
+        let r = c.read_response(false).await.expect("answer");
+        answers.push((r.status, xs(&r.head)));
+    }
+    let seen = server.heads().iter().map(|h| xs(h)).collect();
+    (answers, seen)
+}
