@@ -10,12 +10,13 @@
 //!     h2-floor LISTEN_ADDR SERVER_ADDR [MAX_STREAMS]
 //!
 //! `FLOOR_SPAWN=1` runs each stream as a task of its own (tokio::spawn) instead of inside its
-//! connection's task.
+//! connection's task. `FLOOR_PAD=1` makes each stream's future [`PAD`] bytes larger (state
+//! held across its awaits, as a proxy's session state is): what a large stream future costs.
 
 use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use h2::client::SendRequest;
 use h2::{RecvStream, SendStream};
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::future::poll_fn;
 use std::task::Poll;
 use tokio::net::{TcpListener, TcpStream};
@@ -24,10 +25,15 @@ type Error = Box<dyn std::error::Error + Send + Sync>;
 
 fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
-    let listen = args.next().ok_or("usage: h2-floor LISTEN SERVER [MAX_STREAMS]")?;
-    let server = args.next().ok_or("usage: h2-floor LISTEN SERVER [MAX_STREAMS]")?;
+    let listen = args
+        .next()
+        .ok_or("usage: h2-floor LISTEN SERVER [MAX_STREAMS]")?;
+    let server = args
+        .next()
+        .ok_or("usage: h2-floor LISTEN SERVER [MAX_STREAMS]")?;
     let max_streams: u32 = args.next().map_or(Ok(100), |s| s.parse())?;
     let spawn = std::env::var_os("FLOOR_SPAWN").is_some_and(|v| v == "1");
+    let pad = std::env::var_os("FLOOR_PAD").is_some_and(|v| v == "1");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -42,7 +48,12 @@ fn main() -> Result<(), Error> {
                     sock.set_nodelay(true)?;
                     let up = upstream.clone();
                     tokio::task::spawn_local(async move {
-                        if let Err(e) = serve(sock, up, max_streams, spawn).await {
+                        let served = if pad {
+                            serve::<PAD>(sock, up, max_streams, spawn).await
+                        } else {
+                            serve::<0>(sock, up, max_streams, spawn).await
+                        };
+                        if let Err(e) = served {
                             eprintln!("client connection: {e}");
                         }
                     });
@@ -71,7 +82,7 @@ async fn connect(addr: &str) -> Result<SendRequest<Bytes>, Error> {
 }
 
 /// One client connection: its streams run inside its task (or each in its own).
-async fn serve(
+async fn serve<const N: usize>(
     sock: TcpStream,
     up: SendRequest<Bytes>,
     max_streams: u32,
@@ -88,7 +99,7 @@ async fn serve(
             let (req, respond) = next?;
             let up = up.clone();
             tokio::task::spawn_local(async move {
-                let _ = stream(req, respond, up).await;
+                let _ = stream::<N>(req, respond, up).await;
             });
         }
         return Ok(());
@@ -97,7 +108,7 @@ async fn serve(
     loop {
         tokio::select! {
             next = conn.accept() => match next {
-                Some(Ok((req, respond))) => streams.push(stream(req, respond, up.clone())),
+                Some(Ok((req, respond))) => streams.push(stream::<N>(req, respond, up.clone())),
                 Some(Err(e)) => return Err(e.into()),
                 None => break,
             },
@@ -120,12 +131,17 @@ async fn drain<F: std::future::Future>(streams: &mut FuturesUnordered<F>) {
     .await
 }
 
-/// One stream in, one stream out.
-async fn stream(
+/// The extra state of a stream's future with `FLOOR_PAD=1`.
+const PAD: usize = 8192;
+
+/// One stream in, one stream out (with `N` bytes of state held across its awaits).
+async fn stream<const N: usize>(
     req: http::Request<RecvStream>,
     mut respond: h2::server::SendResponse<Bytes>,
     mut up: SendRequest<Bytes>,
 ) -> Result<(), Error> {
+    let mut state = [0u8; N];
+    std::hint::black_box(&mut state);
     let (parts, mut body_in) = req.into_parts();
     let mut out = http::Request::new(());
     *out.method_mut() = parts.method;
@@ -146,6 +162,7 @@ async fn stream(
     if !end {
         relay(&mut body_down, &mut send).await?;
     }
+    std::hint::black_box(&mut state);
     Ok(())
 }
 
