@@ -9,6 +9,11 @@
 #   FULCRUM_BEFORE=/path/to/old/fulcrum bench/h2/run.sh
 #                                   # a third proxy in every round (an older build): also
 #                                   # prints the medians of its per-round ratios to fulcrum
+#   SERVER_PROTO=h2 FLOOR=1 bench/h2/run.sh
+#                                   # and the floor in every round: a minimal proxy on the
+#                                   # same `h2` crate and tokio (bench/h2/floor: one stream in,
+#                                   # one out, no rules, no logs; built here, or FLOOR=/path
+#                                   # to its binary): what fulcrum's code costs above it
 #
 # The proxy is pinned to CPU $PROXY_CPU (default 0), h2load and nginx to CPU $LOAD_CPU
 # (default 1). Rounds alternate (HAProxy then fulcrum, RUNS times), each on a freshly started
@@ -52,6 +57,15 @@ command -v h2load >/dev/null || need+=(nghttp2-client)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+if [ -n "${FLOOR:-}" ]; then
+  [ "$SERVER_PROTO" = h2 ] || { echo "FLOOR needs SERVER_PROTO=h2 (it speaks HTTP/2 to nginx)" >&2; exit 2; }
+  if [ "$FLOOR" = 1 ]; then
+    echo "building the floor (release)" >&2
+    FLOOR_TARGET=${FLOOR_TARGET:-${CARGO_TARGET_DIR:-$ROOT/target}-floor}
+    (cd "$ROOT/bench/h2/floor" && CARGO_TARGET_DIR="$FLOOR_TARGET" cargo build --release -q)
+    FLOOR="$FLOOR_TARGET/release/h2-floor"
+  fi
 fi
 echo "pinning: proxy on CPU $PROXY_CPU; h2load and nginx on CPU $LOAD_CPU ($(nproc) CPUs)" >&2
 
@@ -102,6 +116,8 @@ CFG
 start_proxy() { # $1 = haproxy|fulcrum → prints pid
   if [ "$1" = haproxy ]; then
     $PIN_PROXY haproxy -db -f "$WORK/lb.cfg" >/dev/null 2>&1 &
+  elif [ "$1" = floor ]; then
+    $PIN_PROXY "$FLOOR" "127.0.0.1:$H2_PORT" "127.0.0.1:$NGINX_PORT" "$STREAMS" >/dev/null 2>&1 &
   elif [ "$1" = before ]; then
     $PIN_PROXY "$FULCRUM_BEFORE" run -f "$WORK/lb.cfg" >/dev/null 2>&1 &
   else
@@ -150,12 +166,16 @@ echo "(cpu: the proxy's CPU µs per request; ratios fulcrum/haproxy)"
 printf '%-8s %10s %10s %6s %10s %10s %6s\n' scenario haproxy fulcrum ratio h-cpu f-cpu ratio
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a/b}'; }
 for path in ${PATHS:-/small /big}; do
-  h=(); f=(); r=(); hi=(); fi_=(); ri=(); b=(); bi=(); rb=(); rbi=()
+  h=(); f=(); r=(); hi=(); fi_=(); ri=(); b=(); bi=(); rb=(); rbi=(); fl=(); fli=(); rfl=(); rfli=()
   for i in $(seq 1 "$RUNS"); do
     read -r hr hn <<<"$(run_h2load haproxy "$path")"
     if [ -n "${FULCRUM_BEFORE:-}" ]; then
       read -r br bn <<<"$(run_h2load before "$path")"
       echo "  round $i $path: before $br req/s $bn µs/req" >&2
+    fi
+    if [ -n "${FLOOR:-}" ]; then
+      read -r lr ln <<<"$(run_h2load floor "$path")"
+      echo "  round $i $path: floor $lr req/s $ln µs/req" >&2
     fi
     read -r fr fn <<<"$(run_h2load fulcrum "$path")"
     echo "  round $i $path: haproxy $hr req/s $hn µs/req, fulcrum $fr req/s $fn µs/req" >&2
@@ -166,6 +186,9 @@ for path in ${PATHS:-/small /big}; do
     if [ -n "${FULCRUM_BEFORE:-}" ] && [ "$bn" != - ] && [ "$fn" != - ]; then
       b+=("$br"); bi+=("$bn"); rb+=("$(ratio "$fr" "$br")"); rbi+=("$(ratio "$fn" "$bn")")
     fi
+    if [ -n "${FLOOR:-}" ] && [ "$ln" != - ] && [ "$hn" != - ]; then
+      fl+=("$lr"); fli+=("$ln"); rfl+=("$(ratio "$lr" "$hr")"); rfli+=("$(ratio "$ln" "$hn")")
+    fi
   done
   med() { if [ $# -gt 0 ]; then printf '%s\n' "$@" | median; else echo -; fi; }
   printf '%-8s %10s %10s %6s %10s %10s %6s\n' "$path" \
@@ -174,5 +197,9 @@ for path in ${PATHS:-/small /big}; do
   if [ -n "${FULCRUM_BEFORE:-}" ]; then
     printf '%-8s before: %s req/s, %s µs/req; fulcrum/before: req/s %s, cpu %s\n' "$path" \
       "$(med "${b[@]}")" "$(med "${bi[@]}")" "$(med "${rb[@]}")" "$(med "${rbi[@]}")"
+  fi
+  if [ -n "${FLOOR:-}" ]; then
+    printf '%-8s floor: %s req/s, %s µs/req; floor/haproxy: req/s %s, cpu %s\n' "$path" \
+      "$(med "${fl[@]}")" "$(med "${fli[@]}")" "$(med "${rfl[@]}")" "$(med "${rfli[@]}")"
   fi
 done
