@@ -6,35 +6,8 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
+use fulcrum_testlab::alloc_count::{allocations, Counting};
 use std::time::Duration;
-
-/// The system allocator, counting allocations (reallocations count too: a growing buffer is
-/// a cost per check as well).
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// The one unsafe of this test: forwarding to the system allocator is what a global allocator
-// is; nothing else changes.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is System's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -60,9 +33,9 @@ async fn plain_connect_checks_allocate_nothing_per_check() {
     // Steady state first: every server checked twice (the batch buffers have grown).
     let (warm, warm_passed) = count(&mut results, 2 * SERVERS).await;
     assert_eq!(warm_passed, warm, "the servers listen: every check passes");
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = allocations();
     let (seen, passed) = count(&mut results, 10 * SERVERS).await;
-    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let allocs = allocations() - before;
     assert_eq!(passed, seen, "the servers listen: every check passes");
     let per_check = allocs as f64 / seen as f64;
     eprintln!("{allocs} allocations for {seen} checks: {per_check:.2} per check");

@@ -1,8 +1,12 @@
 //! `bind ... accept-proxy`: reads the PROXY protocol header (v1 or v2, `proxy_protocol`)
 //! that starts an accepted connection, within a time limit, reading no byte past it, and
 //! gives the session the client and destination addresses it carries. A missing, malformed
-//! or late header closes the connection, as HAProxy does.
+//! or late header closes the connection, as HAProxy does. The same for a NetScaler Client
+//! IP header (`accept-netscaler-cip`, `netscaler_cip`), read first when both are expected
+//! (HAProxy's order). Unlike HAProxy, which peeks at the first segment and calls a CIP
+//! header split over two segments truncated, the rest of a header is waited for.
 
+use crate::netscaler_cip::{self, Unusable};
 use crate::proxy_protocol::{self, Header, V2_SIG};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,7 +33,60 @@ pub enum Missing {
     BadProto,
 }
 
+/// The headers an accepted connection must start with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expect {
+    /// A NetScaler Client IP header with this magic number.
+    pub cip: Option<u32>,
+    /// A PROXY header.
+    pub proxy: bool,
+}
+
+/// What `tcp-request connection expect-proxy|expect-netscaler-cip layer4` rules asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Asked {
+    pub proxy: bool,
+    pub cip: bool,
+}
+
+impl Expect {
+    /// What the bind expects and what the rules added (a CIP header expected by a rule has
+    /// the bind's magic number, HAProxy's 0 without `accept-netscaler-cip`).
+    pub fn and_rules(self, asked: Asked) -> Expect {
+        Expect {
+            cip: if asked.cip {
+                self.cip.or(Some(0))
+            } else {
+                self.cip
+            },
+            proxy: self.proxy || asked.proxy,
+        }
+    }
+}
+
+/// Which header was missing, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    Proxy(Missing),
+    Cip(Missing),
+}
+
 impl Missing {
+    /// HAProxy's words for a NetScaler Client IP header missing this way (`NotProxy`: a bad
+    /// magic number).
+    pub fn cip_message(self) -> &'static str {
+        match self {
+            Missing::Closed => "Connection closed while waiting for NetScaler Client IP header",
+            Missing::Aborted => "Connection error while waiting for NetScaler Client IP header",
+            Missing::Timeout => "Timeout while waiting for a NetScaler Client IP header",
+            Missing::Truncated | Missing::BadHeader => {
+                "Truncated NetScaler Client IP header received"
+            }
+            Missing::NotProxy => "Received an invalid NetScaler Client IP magic number",
+            Missing::BadProto => "Received an unhandled protocol in the NetScaler Client IP header",
+        }
+    }
+
     /// HAProxy's words for it in the connection's log line.
     pub fn message(self) -> &'static str {
         match self {
@@ -46,21 +103,59 @@ impl Missing {
     }
 }
 
+/// Reads a NetScaler Client IP header with `magic` within `limit`, no byte past it: the
+/// (client, destination) addresses it carries.
+pub async fn read_cip<S: AsyncRead + Unpin>(
+    s: &mut S,
+    magic: u32,
+    limit: Option<Duration>,
+) -> Result<(SocketAddr, SocketAddr), Missing> {
+    let mut buf = Vec::with_capacity(64);
+    let r = within(limit, read_cip_header(s, magic, &mut buf)).await;
+    r.unwrap_or(Err(late(&buf)))
+}
+
+/// `f`'s outcome, `None` when `limit` passed first.
+async fn within<T>(limit: Option<Duration>, f: impl std::future::Future<Output = T>) -> Option<T> {
+    match limit {
+        Some(d) => tokio::time::timeout(d, f).await.ok(),
+        None => Some(f.await),
+    }
+}
+
+/// Why a header was missing when the time ran out with `buf` read.
+fn late(buf: &[u8]) -> Missing {
+    if buf.is_empty() {
+        Missing::Timeout
+    } else {
+        Missing::Truncated
+    }
+}
+
+async fn read_cip_header<S: AsyncRead + Unpin>(
+    s: &mut S,
+    magic: u32,
+    buf: &mut Vec<u8>,
+) -> Result<(SocketAddr, SocketAddr), Missing> {
+    let class = |u| match u {
+        Unusable::Truncated => Missing::Truncated,
+        Unusable::BadMagic => Missing::NotProxy,
+        Unusable::BadProto => Missing::BadProto,
+    };
+    fill(s, buf, netscaler_cip::PREFIX).await?;
+    let len = netscaler_cip::length(buf, magic).map_err(class)?;
+    fill(s, buf, len).await?;
+    netscaler_cip::addresses(buf).map_err(class)
+}
+
 /// Reads the header within `limit`, no byte past it; `Err` says why there is none.
 pub async fn read<S: AsyncRead + Unpin>(
     s: &mut S,
     limit: Option<Duration>,
 ) -> Result<Header, Missing> {
     let mut buf = Vec::with_capacity(16);
-    let r = match limit {
-        Some(d) => tokio::time::timeout(d, read_header(s, &mut buf)).await.ok(),
-        None => Some(read_header(s, &mut buf).await),
-    };
-    r.unwrap_or(Err(if buf.is_empty() {
-        Missing::Timeout
-    } else {
-        Missing::Truncated
-    }))
+    let r = within(limit, read_header(s, &mut buf)).await;
+    r.unwrap_or(Err(late(&buf)))
 }
 
 async fn read_header<S: AsyncRead + Unpin>(
@@ -135,33 +230,27 @@ pub fn addresses(h: &Header, peer: SocketAddr, local: SocketAddr) -> (SocketAddr
     h.addrs.unwrap_or((peer, local))
 }
 
-/// The addresses a new connection speaks for: with `accept-proxy`, the PROXY header's (read
-/// off `s` within `limit`), else the socket's own; `Err` when the header is missing or
-/// invalid (the connection is then closed, and logged).
-pub async fn client_addresses<S: AsyncRead + Unpin>(
-    s: &mut S,
-    accept_proxy: bool,
-    limit: Option<Duration>,
-    addrs: (SocketAddr, SocketAddr),
-) -> Result<(SocketAddr, SocketAddr), Missing> {
-    client_header(s, accept_proxy, limit, addrs)
-        .await
-        .map(|(a, _)| a)
-}
-
-/// [`client_addresses`], with the PROXY header read (`fc_rcvd_proxy`, `fc_pp_*`).
+/// The addresses a new connection speaks for: those of the headers it must start with
+/// (read off `s` within `limit`: a NetScaler Client IP header's, then a PROXY header's),
+/// else the socket's own; `Err` when a header is missing or invalid (the connection is then
+/// closed, and logged). The PROXY header read goes with them (`fc_rcvd_proxy`, `fc_pp_*`).
 pub async fn client_header<S: AsyncRead + Unpin>(
     s: &mut S,
-    accept_proxy: bool,
+    expect: Expect,
     limit: Option<Duration>,
     (peer, local): (SocketAddr, SocketAddr),
-) -> Result<((SocketAddr, SocketAddr), Option<Header>), Missing> {
-    if !accept_proxy {
+) -> Result<((SocketAddr, SocketAddr), Option<Header>), Refused> {
+    let (peer, local) = match expect.cip {
+        Some(magic) => read_cip(s, magic, limit).await.map_err(Refused::Cip)?,
+        None => (peer, local),
+    };
+    if !expect.proxy {
         return Ok(((peer, local), None));
     }
     read(s, limit)
         .await
         .map(|h| (addresses(&h, peer, local), Some(h)))
+        .map_err(Refused::Proxy)
 }
 
 #[cfg(test)]
@@ -203,11 +292,43 @@ mod tests {
                     Missing::Truncated,
                 ),
             ];
+            let proxy = Expect {
+                cip: None,
+                proxy: true,
+            };
             for (input, want) in cases {
                 let mut r = *input;
-                let got = client_addresses(&mut r, true, None, (a, b)).await;
-                assert_eq!(got, Err(*want), "{input:?}");
+                let got = client_header(&mut r, proxy, None, (a, b)).await;
+                assert_eq!(got.err(), Some(Refused::Proxy(*want)), "{input:?}");
             }
+            // a CIP header, then a PROXY header: the PROXY header's addresses win; the
+            // bytes after both are left
+            let c: SocketAddr = "192.0.2.9:5000".parse().expect("lit");
+            let mut input = netscaler_cip::encode(0, c, b, false);
+            let cip_only = input.len();
+            input.extend_from_slice(&proxy_protocol::v1(Some((a, b))));
+            input.extend_from_slice(b"GET /");
+            let cip_rule = Asked {
+                proxy: false,
+                cip: true,
+            };
+            let both = proxy.and_rules(cip_rule);
+            let mut r = &input[..];
+            let got = client_header(&mut r, both, None, (b, a)).await;
+            assert_eq!(got.map(|(x, _)| x), Ok((a, b)));
+            assert_eq!(r, b"GET /");
+            let mut r = &input[..];
+            let cip = Expect::default().and_rules(cip_rule);
+            let got = client_header(&mut r, cip, None, (b, a)).await;
+            assert_eq!(got.map(|(x, _)| x), Ok((c, b)));
+            assert_eq!(r.len(), input.len() - cip_only);
+            let mut r = &input[..];
+            let other = Expect {
+                cip: Some(9),
+                proxy: false,
+            };
+            let got = client_header(&mut r, other, None, (b, a)).await;
+            assert_eq!(got.err(), Some(Refused::Cip(Missing::NotProxy)));
             let mut long = b"PROXY TCP4 ".to_vec();
             long.resize(200, b'1');
             let mut r = &long[..];

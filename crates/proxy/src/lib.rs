@@ -37,6 +37,7 @@ pub mod log_uri;
 pub mod log_vars;
 pub mod logline;
 pub mod net;
+pub mod netscaler_cip;
 pub mod observe;
 pub mod opening;
 pub mod park;

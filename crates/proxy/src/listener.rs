@@ -227,7 +227,7 @@ pub async fn accept_loop(
     tracker: Arc<AtomicU64>,
     mut close: watch::Receiver<bool>,
     stop: watch::Receiver<bool>,
-    (accept_proxy, limits): (bool, limits::AcceptLimits),
+    (expect, limits): (crate::accept_proxy::Expect, limits::AcceptLimits),
 ) {
     let registered = match incoming {
         Incoming::Tcp(l) => {
@@ -328,9 +328,10 @@ pub async fn accept_loop(
         match conn {
             Conn::Tcp(sock, peer, local) => {
                 match connection_rules(&fe, peer, local, &sock, (id, &seed)) {
-                    (Verdict::Accept, track, (peer, local), expect) => {
-                        // `tcp-request connection expect-proxy layer4`: as `accept-proxy`
-                        let accept_proxy = accept_proxy || expect;
+                    (Verdict::Accept, track, (peer, local), asked) => {
+                        // `tcp-request connection expect-proxy|expect-netscaler-cip layer4`:
+                        // as `accept-proxy`, `accept-netscaler-cip`
+                        let expect = expect.and_rules(asked);
                         match slot.key.as_ref().and_then(|k| fe.tls_for(k)).cloned() {
                             Some(tls) => crate::tls::handshake::spawn(
                                 fe,
@@ -338,7 +339,7 @@ pub async fn accept_loop(
                                 sock,
                                 peer,
                                 local,
-                                (accept_proxy, id),
+                                (expect, id),
                                 move |fe, c, addrs, header| {
                                     // The header was read before the handshake: the facts keep
                                     // it and the socket's own addresses.
@@ -354,7 +355,7 @@ pub async fn accept_loop(
                                         stop,
                                         counted,
                                         permits,
-                                        (track, false, accepted, id),
+                                        (track, Default::default(), accepted, id),
                                         seed,
                                         h2,
                                     )
@@ -367,7 +368,7 @@ pub async fn accept_loop(
                                 stop,
                                 counted,
                                 permits,
-                                (track, accept_proxy, accepted, id),
+                                (track, expect, accepted, id),
                                 seed,
                                 h2,
                             ),
@@ -379,10 +380,10 @@ pub async fn accept_loop(
             }
             Conn::Unix(sock) => {
                 let me = crate::net::unix_peer(id);
-                if let (Verdict::Accept, track, addrs, expect) =
+                if let (Verdict::Accept, track, addrs, asked) =
                     connection_rules(&fe, me, me, &(), (id, &seed))
                 {
-                    let accept_proxy = accept_proxy || expect;
+                    let expect = expect.and_rules(asked);
                     spawn_session(
                         fe,
                         sock,
@@ -390,7 +391,7 @@ pub async fn accept_loop(
                         stop,
                         counted,
                         permits,
-                        (track, accept_proxy, accepted, id),
+                        (track, expect, accepted, id),
                         seed,
                         h2,
                     )
@@ -414,7 +415,12 @@ fn spawn_session<C: ClientStream>(
     stop: watch::Receiver<bool>,
     counted: Counted,
     permits: Permits,
-    (track, accept_proxy, accepted, bind): (Option<Arc<Tracking>>, bool, std::time::Instant, u16),
+    (track, expect, accepted, bind): (
+        Option<Arc<Tracking>>,
+        crate::accept_proxy::Expect,
+        std::time::Instant,
+        u16,
+    ),
     seed: Option<crate::front::Seed>,
     h2: Option<TuneH2>,
 ) {
@@ -426,7 +432,7 @@ fn spawn_session<C: ClientStream>(
         let addrs = (peer, local);
         let limit = fe.timeouts.client;
         let (peer, local) =
-            match crate::accept_proxy::client_header(&mut sock, accept_proxy, limit, addrs).await {
+            match crate::accept_proxy::client_header(&mut sock, expect, limit, addrs).await {
                 Ok((a, header)) => {
                     // The connection's facts (`fc_*`): its own addresses as the connection rules
                     // left them (HAProxy 2.6's `fc_src` is not the PROXY header's), its header.
@@ -441,7 +447,7 @@ fn spawn_session<C: ClientStream>(
                     a
                 }
                 Err(m) => {
-                    let failure = crate::log_error::Failure::Proxy(m);
+                    let failure = crate::log_error::Failure::from(m);
                     let at = std::time::SystemTime::now()
                         .checked_sub(accepted.elapsed())
                         .unwrap_or_else(std::time::SystemTime::now);

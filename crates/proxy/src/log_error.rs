@@ -1,6 +1,7 @@
 //! The log line of a connection that failed before it carried a request (HAProxy 2.6,
 //! section 8.2.5 "error log format"): a TLS handshake that failed, timed out or was closed,
-//! or an `accept-proxy` connection without a usable PROXY header.
+//! or an `accept-proxy` (`accept-netscaler-cip`) connection without a usable PROXY (NetScaler
+//! Client IP) header.
 //! Without `error-log-format` it is HAProxy's fixed line `CLIENT:PORT [ACCEPT_DATE]
 //! FRONTEND/BIND: MESSAGE`; with one, that format rendered from what the connection has
 //! (addresses, dates, frontend, connection counts). Logged at `info`, or `err` under
@@ -27,6 +28,17 @@ pub enum Failure {
     TlsTimeout,
     /// `accept-proxy`: no usable PROXY protocol header (why, in HAProxy's words).
     Proxy(crate::accept_proxy::Missing),
+    /// `accept-netscaler-cip`: no usable NetScaler Client IP header.
+    Cip(crate::accept_proxy::Missing),
+}
+
+impl From<crate::accept_proxy::Refused> for Failure {
+    fn from(r: crate::accept_proxy::Refused) -> Failure {
+        match r {
+            crate::accept_proxy::Refused::Proxy(m) => Failure::Proxy(m),
+            crate::accept_proxy::Refused::Cip(m) => Failure::Cip(m),
+        }
+    }
 }
 
 impl Failure {
@@ -36,6 +48,7 @@ impl Failure {
             Failure::TlsClosed => "Connection closed during SSL handshake",
             Failure::TlsTimeout => "Timeout during SSL handshake",
             Failure::Proxy(m) => m.message(),
+            Failure::Cip(m) => m.cip_message(),
         }
     }
 
@@ -62,7 +75,9 @@ pub fn connection_error(
     // `option dontlognull`: a connection that closed without a byte of handshake.
     let null = matches!(
         failure,
-        Failure::TlsClosed | Failure::Proxy(Missing::Closed | Missing::Aborted)
+        Failure::TlsClosed
+            | Failure::Proxy(Missing::Closed | Missing::Aborted)
+            | Failure::Cip(Missing::Closed | Missing::Aborted)
     );
     if fe.options.dontlognull && null {
         return;
@@ -88,7 +103,7 @@ pub fn connection_error(
             // A TLS listener's connection: `%ft` has HAProxy's `~` (no TLS figures are
             // written in these lines: the config refuses them).
             let tls = crate::stream::TlsInfo::default();
-            let on_tls = !matches!(failure, Failure::Proxy(_));
+            let on_tls = !matches!(failure, Failure::Proxy(_) | Failure::Cip(_));
             let place = crate::place::Place::at(fe);
             let entry = Entry {
                 mode: fe.mode,

@@ -354,7 +354,13 @@ impl Runtime {
                 self.tracker.clone(),
                 close_rx.clone(),
                 self.stop.subscribe(),
-                (w.bind.accept_proxy, limits.clone()),
+                (
+                    crate::accept_proxy::Expect {
+                        cip: w.bind.netscaler_cip,
+                        proxy: w.bind.accept_proxy,
+                    },
+                    limits.clone(),
+                ),
             );
             worker.handle.spawn(fut);
         }

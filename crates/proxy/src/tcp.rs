@@ -401,6 +401,8 @@ pub async fn serve<C: ClientStream>(
             ServerConn::H2(_) => (crate::tcp_rules::ResVerdict::Accept, bytes::BytesMut::new()),
         };
         shown = kept;
+        // `set-mark`/`set-tos` (`sockopt`)
+        response_moved.sock.apply(&client);
         let end = match v {
             crate::tcp_rules::ResVerdict::Accept => None,
             // Nothing reaches the client (HAProxy logs `PD`).

@@ -51,8 +51,8 @@ enum Action {
     Nothing,
     /// `set-log-level`: the session's line at this severity (8: `silent`).
     Level(u8),
-    /// `expect-proxy layer4`.
-    ExpectProxy,
+    /// `expect-proxy layer4` (`false`), `expect-netscaler-cip layer4` (`true`).
+    Expect(bool),
     /// `set-priority-class` (`false`) / `set-priority-offset` (`true`).
     Priority(bool, fulcrum_sample::Expr),
     /// `capture SAMPLE len N` into request capture slot `slot`.
@@ -133,7 +133,8 @@ pub fn compile(
                 TcpAction::Conn(ConnAction::SetTos(t)) => Action::Sock(false, *t),
                 TcpAction::Conn(ConnAction::SetNice(_)) => Action::Nothing,
                 TcpAction::SetLogLevel { level } => Action::Level(level.unwrap_or(8)),
-                TcpAction::ExpectProxy => Action::ExpectProxy,
+                TcpAction::ExpectProxy => Action::Expect(false),
+                TcpAction::ExpectNetscalerCip => Action::Expect(true),
                 TcpAction::Capture { expr, len, slot } => Action::Capture {
                     expr: fulcrum_sample::compile(expr).map_err(|e| {
                         acl::AclError(format!("{}: capture '{expr}': {e}", r.span))
@@ -259,9 +260,14 @@ fn run(
                     *ctx = at(moved);
                 }
             }
-            Action::ExpectProxy => moved
-                .expect_proxy
-                .store(true, std::sync::atomic::Ordering::Relaxed),
+            Action::Expect(cip) => {
+                let flag = if *cip {
+                    &moved.expect_cip
+                } else {
+                    &moved.expect_proxy
+                };
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
         }
     }
     Some(Ok(Verdict::Accept))

@@ -9,36 +9,10 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use fulcrum_testlab::alloc_count::{allocations, Counting};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-
-/// The system allocator, counting allocations (reallocations count too).
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-// The one unsafe of this test: forwarding to the system allocator is what a global allocator
-// is; nothing else changes.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is System's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -124,12 +98,12 @@ fn keep_alive(port: u16, n: u64) -> f64 {
         c.write_all(REQ).expect("send");
         assert!(answer(&mut c, &mut buf), "warm-up answer");
     }
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = allocations();
     for _ in 0..n {
         c.write_all(REQ).expect("send");
         assert!(answer(&mut c, &mut buf), "answer");
     }
-    (ALLOCS.load(Ordering::Relaxed) - before) as f64 / n as f64
+    (allocations() - before) as f64 / n as f64
 }
 
 /// Allocations per request of `n` requests each on a new connection.
@@ -144,11 +118,11 @@ fn new_conn(port: u16, n: u64) -> f64 {
     for _ in 0..200 {
         one(&mut buf);
     }
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = allocations();
     for _ in 0..n {
         one(&mut buf);
     }
-    (ALLOCS.load(Ordering::Relaxed) - before) as f64 / n as f64
+    (allocations() - before) as f64 / n as f64
 }
 
 #[test]

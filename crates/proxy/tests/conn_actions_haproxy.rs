@@ -1,5 +1,6 @@
-//! `set-mark`, `set-tos` (in `http-request`, `http-response`, `tcp-request connection` and
-//! `tcp-request content` rules), `set-nice` and `early-hint` side by side with the real
+//! `set-mark`, `set-tos` (in `http-request`, `http-response`, `tcp-request connection`,
+//! `tcp-request content` and `tcp-response content` rules, HTTP and TCP mode), `set-nice`,
+//! `wait-for-handshake` (nothing to wait for: no early data) and `early-hint` side by side with the real
 //! haproxy 2.6 on the same config: the client socket's `fwmark` and `tos` as `ss -e --tos`
 //! shows them while the connection is open, the `103 Early Hints` answers and the final
 //! answer's status a client reads, and the log line (status, bytes, termination state).
@@ -13,6 +14,7 @@ use std::sync::Arc;
 fn cfg(s: &Setup<'_>) -> String {
     format!(
         "{}frontend f\n  bind 127.0.0.1:{}\n  option httplog\n\
+         \x20 http-request wait-for-handshake\n\
          \x20 http-request set-tos 0x28 if {{ path /tos }}\n\
          \x20 http-request set-mark 0x77 if {{ path /mark }}\n\
          \x20 http-request set-nice 100 if {{ path /nice }}\n\
@@ -27,14 +29,23 @@ fn cfg(s: &Setup<'_>) -> String {
          \x20 http-request deny deny_status 403 if {{ path /hint-deny }}\n\
          \x20 default_backend app\n\
          backend app\n  server s {}\n\
+         \x20 tcp-response content set-tos 0x30 if {{ var(txn.p) -m str /ttos }}\n\
+         \x20 tcp-response content set-mark 0x31 if {{ var(txn.p) -m str /tmark }}\n\
          listen t\n  mode tcp\n  bind 127.0.0.1:{}\n\
          \x20 tcp-request connection set-mark 0x42\n\
          \x20 tcp-request content set-tos 0x48\n\
+         \x20 server s {}\n\
+         listen u\n  mode tcp\n  bind 127.0.0.1:{}\n\
+         \x20 tcp-response content set-mark 0x52\n\
+         \x20 tcp-response content set-nice 7\n\
+         \x20 tcp-response content set-tos 0x58\n\
          \x20 server s {}\n",
         s.head("http"),
         s.ports[0],
         s.backend,
         s.ports[1],
+        s.backend,
+        s.ports[2],
         s.backend
     )
 }
@@ -64,7 +75,9 @@ fn sock_marks(proxy_port: u16, client: std::net::SocketAddr) -> String {
 
 async fn drive(side: Arc<Side>) -> Vec<String> {
     let mut out = Vec::new();
-    for path in ["/plain", "/tos", "/mark", "/nice", "/rtos", "/rmark"] {
+    for path in [
+        "/plain", "/tos", "/mark", "/nice", "/rtos", "/rmark", "/ttos", "/tmark",
+    ] {
         let mut c = Client::connect(side.addr(0)).await.expect("connect");
         let r = c.get(path).await.expect("answer");
         let me = c.s.local_addr().expect("addr");
@@ -100,22 +113,30 @@ async fn drive(side: Arc<Side>) -> Vec<String> {
         .to_string();
     out.push(format!("1.0: {first}"));
     out.push(status_bytes_state(&side.line().await));
-    // a TCP proxy: `tcp-request connection set-mark`, `tcp-request content set-tos`
-    let mut c = Client::connect(side.addr(1)).await.expect("connect");
-    let r = c.get("/tcp").await.expect("answer");
-    let me = c.s.local_addr().expect("addr");
-    out.push(format!(
-        "tcp: {} {}",
-        r.status,
-        sock_marks(side.port(1), me)
-    ));
+    // TCP proxies: `tcp-request connection set-mark`, `tcp-request content set-tos`;
+    // `tcp-response content set-mark|set-nice|set-tos`
+    for (port, what) in [(1, "tcp"), (2, "tcp-response")] {
+        let mut c = Client::connect(side.addr(port)).await.expect("connect");
+        let r = c.get(&format!("/{what}")).await.expect("answer");
+        let me = c.s.local_addr().expect("addr");
+        out.push(format!(
+            "{what}: {} {}",
+            r.status,
+            sock_marks(side.port(port), me)
+        ));
+    }
     out
 }
 
 #[tokio::test]
 async fn marks_tos_and_early_hints_as_haproxy() {
-    let (ours, theirs) = side_by_side(2, cfg, drive).await;
+    let (ours, theirs) = side_by_side(3, cfg, drive).await;
     assert!(ours[2].contains("tos 0x28"), "{ours:?}");
+    assert!(ours[12].contains("tos 0x30"), "{ours:?}");
+    assert!(
+        ours.last().is_some_and(|l| l.contains("tos 0x58")),
+        "{ours:?}"
+    );
     assert!(
         ours.iter().any(|l| l.starts_with("/hint: 103 ")),
         "{ours:?}"

@@ -43,6 +43,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "rate_limit",
             // PROXY protocol v1/v2 parser and encoder (sans-IO).
             "proxy_protocol",
+            // The NetScaler Client IP header (sans-IO).
+            "netscaler_cip",
             "tls::der",
             "tls::sni",
             "tls::suites",

@@ -85,7 +85,14 @@ pub fn cast(v: Value, to: Type) -> Option<Value> {
         },
         (Str(s), Type::Bin) => Bin(s),
         (Str(s) | Bin(s), Type::Meth) => Meth(s),
-        (Bin(s) | Meth(s), Type::Str) => Str(s),
+        // HAProxy's `c_bin2str`: the bytes up to the first NUL
+        (Bin(mut s), Type::Str) => {
+            if let Some(nul) = s.iter().position(|&b| b == 0) {
+                s.truncate(nul);
+            }
+            Str(s)
+        }
+        (Meth(s), Type::Str) => Str(s),
         (Meth(s), Type::Bin) => Bin(s),
         _ => return None,
     })
@@ -128,6 +135,14 @@ mod tests {
         );
         assert!(!can_cast(Type::Ipv4, Type::Bool));
         assert!(!can_cast(Type::Bin, Type::Sint));
+    }
+
+    #[test]
+    fn binary_to_string_stops_at_the_first_nul() {
+        assert_eq!(
+            cast(Value::Bin(b"A\0B".to_vec()), Type::Str),
+            Some(Value::str("A"))
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::conv_table::{table_array_conv, table_conv, table_conv_or};
 pub use crate::encode::unhex;
-use crate::encode::{base64, json, unbase64, url_enc};
+use crate::encode::{base64, unbase64, url_enc};
 use crate::env::Env;
 use crate::fetch::{Arg, ArgKind};
 use crate::map::Map;
@@ -93,7 +93,6 @@ pub static CONVERTERS: &[ConvKw] = &[
     )
     .ok()
     .map(Value::Sint)),
-    kw!("json", Str, [S], 0, Str, |v, _, _| bytes_map(v, json)),
     kw!("bytes", Bin, [I, I], 1, Bin, |v, c, _| {
         let s = bytes(&v)?;
         let off = usize::try_from(c.args[0].as_int()).ok()?;
@@ -128,29 +127,31 @@ pub static CONVERTERS: &[ConvKw] = &[
         out.extend_from_slice(c.args.get(2).map_or(&b""[..], Arg::as_bytes));
         Some(Value::Str(out))
     }),
+    // HAProxy 2.6 caps the arithmetic at the 64-bit limits (`arith_add`...); a division by
+    // 0 (or of the lowest value by -1) gives the highest value.
     kw!("add", Sint, [N], 1, Sint, |v, c, e| arith(
         v,
         c,
         e,
-        |a, b| Some(a.wrapping_add(b))
+        |a, b| Some(a.saturating_add(b))
     )),
     kw!("sub", Sint, [N], 1, Sint, |v, c, e| arith(
         v,
         c,
         e,
-        |a, b| Some(a.wrapping_sub(b))
+        |a, b| Some(a.saturating_sub(b))
     )),
     kw!("mul", Sint, [N], 1, Sint, |v, c, e| arith(
         v,
         c,
         e,
-        |a, b| Some(a.wrapping_mul(b))
+        |a, b| Some(a.saturating_mul(b))
     )),
     kw!("div", Sint, [N], 1, Sint, |v, c, e| arith(
         v,
         c,
         e,
-        |a, b| Some(if b == 0 { i64::MAX } else { a.wrapping_div(b) })
+        |a, b| Some(a.checked_div(b).unwrap_or(i64::MAX))
     )),
     kw!("mod", Sint, [N], 1, Sint, |v, c, e| arith(
         v,
@@ -177,7 +178,7 @@ pub static CONVERTERS: &[ConvKw] = &[
         |a, b| Some(a ^ b)
     )),
     kw!("neg", Sint, [], 0, Sint, |v, _, _| Some(Value::Sint(
-        int(&v)?.wrapping_neg()
+        int(&v)?.saturating_neg()
     ))),
     kw!("cpl", Sint, [], 0, Sint, |v, _, _| Some(Value::Sint(!int(
         &v
@@ -348,9 +349,20 @@ fn field(v: Value, c: &Conv, words: bool) -> Option<Value> {
     let index = c.args[0].as_int();
     let delims = c.args[1].as_bytes();
     let count = c.args.get(2).map_or(1, Arg::as_int);
-    let mut parts: Vec<&[u8]> = s.split(|b| delims.contains(b)).collect();
+    // Each field's (start, end) in `s`: what is between them is kept as it was, as HAProxy
+    // returns the span from the first field to the last (`word(2,_,0)` of `f1_f2_f3__f5`
+    // is `f2_f3__f5`).
+    let mut parts: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for (i, b) in s.iter().enumerate() {
+        if delims.contains(b) {
+            parts.push((start, i));
+            start = i + 1;
+        }
+    }
+    parts.push((start, s.len()));
     if words {
-        parts.retain(|p| !p.is_empty());
+        parts.retain(|(a, b)| a < b);
     }
     let n = parts.len() as i64;
     let (from, to) = if index > 0 {
@@ -364,23 +376,12 @@ fn field(v: Value, c: &Conv, words: bool) -> Option<Value> {
     } else {
         return None;
     };
-    if from >= n || to <= from {
+    if from >= n || to <= from || from < 0 {
         return Some(Value::Str(Vec::new()));
     }
-    let sep = if words { None } else { delims.first().copied() };
-    let mut out = Vec::new();
-    for (i, p) in parts[from as usize..to as usize].iter().enumerate() {
-        if i > 0 {
-            // HAProxy keeps the original text between the fields: with one delimiter this is it.
-            if let Some(d) = sep {
-                out.push(d);
-            } else {
-                out.push(delims.first().copied().unwrap_or(b' '));
-            }
-        }
-        out.extend_from_slice(p);
-    }
-    Some(Value::Str(out))
+    let first = parts[from as usize].0;
+    let last = parts[to as usize - 1].1;
+    Some(Value::Str(s[first..last].to_vec()))
 }
 
 fn regsub(v: Value, c: &Conv, _: &dyn Env) -> Option<Value> {

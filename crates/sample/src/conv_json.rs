@@ -2,6 +2,14 @@
 //! at a `$.key.key[N]` path of a JSON text — a string unescaped, a number written as C's `%g`
 //! (or an integer with `int`), `true`/`false` as a boolean; an array, an object, `null` or
 //! no match has no value (as haproxy 2.6.12 answers, measured). Parsed with serde_json.
+//!
+//! `json([ascii|utf8|utf8s|utf8p|utf8ps])`: the input escaped as a JSON string's content, as
+//! HAProxy 2.6's `sample_conv_json`: `"` `\` `/` and the C escapes by name, any other
+//! character below 0x20 or above 0x7e as `\uXXXX`. `ascii` (the default) takes each byte as
+//! a character; the UTF-8 decoders take UTF-8 characters and, on a bad sequence, a value out
+//! of range or above 0xffff (which `\uXXXX` cannot say), give no value, or (`s`) leave the
+//! character out; an overlong form is such an error too, but for the `p` decoders, which
+//! take its value.
 
 use crate::conv::{Conv, ConvKw};
 use crate::env::Env;
@@ -9,17 +17,47 @@ use crate::fetch::{Arg, ArgKind};
 use crate::value::{Type, Value};
 use serde_json::Value as Json;
 
-pub(crate) static JSON_CONVERTERS: &[ConvKw] = &[ConvKw {
-    name: "json_query",
-    input: Type::Str,
-    args: &[ArgKind::Str, ArgKind::Str],
-    min: 1,
-    out: Type::Any,
-    run: json_query,
-}];
+pub(crate) static JSON_CONVERTERS: &[ConvKw] = &[
+    ConvKw {
+        name: "json_query",
+        input: Type::Str,
+        args: &[ArgKind::Str, ArgKind::Str],
+        min: 1,
+        out: Type::Any,
+        run: json_query,
+    },
+    ConvKw {
+        name: "json",
+        input: Type::Str,
+        args: &[ArgKind::Str],
+        min: 0,
+        out: Type::Str,
+        run: json,
+    },
+];
 
-/// HAProxy's startup checks: a path from `$`, and `int` as the only output type.
+/// `json`'s input decoders: (name, UTF-8, skip errors, take overlong forms).
+const DECODERS: &[(&str, bool, bool, bool)] = &[
+    ("ascii", false, false, false),
+    ("utf8", true, false, false),
+    ("utf8s", true, true, false),
+    ("utf8p", true, false, true),
+    ("utf8ps", true, true, true),
+];
+
+/// HAProxy's startup checks: `json`'s decoder by name; for `json_query`, a path from `$`,
+/// and `int` as the only output type.
 pub(crate) fn check_args(name: &str, args: &[Arg]) -> Result<(), String> {
+    if name == "json" {
+        return match args.first().map(Arg::as_bytes) {
+            None => Ok(()),
+            Some(d) if DECODERS.iter().any(|(n, ..)| n.as_bytes() == d) => Ok(()),
+            Some(d) => Err(format!(
+                "Unexpected input code type '{}'. Allowed value are 'ascii', 'utf8', 'utf8s', 'utf8p' and 'utf8ps'",
+                String::from_utf8_lossy(d)
+            )),
+        };
+    }
     if name != "json_query" {
         return Ok(());
     }
@@ -34,6 +72,88 @@ pub(crate) fn check_args(name: &str, args: &[Arg]) -> Result<(), String> {
             String::from_utf8_lossy(other)
         )),
     }
+}
+
+fn json(v: Value, c: &Conv, _: &dyn Env) -> Option<Value> {
+    let s = match &v {
+        Value::Str(s) | Value::Bin(s) => s.clone(),
+        other => other.to_bytes(),
+    };
+    let name = c.args.first().map_or(&b"ascii"[..], Arg::as_bytes);
+    let &(_, utf8, skip, overlong) = DECODERS.iter().find(|(n, ..)| n.as_bytes() == name)?;
+    let mut out = Vec::with_capacity(s.len());
+    let mut rest = &s[..];
+    while !rest.is_empty() {
+        let (c, used) = if utf8 {
+            let (c, used, fault) = utf8_next(rest);
+            let bad = match fault {
+                Fault::None => false,
+                Fault::Overlong => !overlong,
+                Fault::Bad => true,
+            } || c > 0xffff;
+            if bad {
+                if !skip {
+                    return None;
+                }
+                rest = &rest[used..];
+                continue;
+            }
+            (c, used)
+        } else {
+            (u32::from(rest[0]), 1)
+        };
+        rest = &rest[used..];
+        match c {
+            0x22 => out.extend_from_slice(b"\\\""),
+            0x5c => out.extend_from_slice(b"\\\\"),
+            0x2f => out.extend_from_slice(b"\\/"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            0x0d => out.extend_from_slice(b"\\r"),
+            0x0a => out.extend_from_slice(b"\\n"),
+            0x09 => out.extend_from_slice(b"\\t"),
+            0x20..=0x7e => out.push(c as u8),
+            _ => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
+        }
+    }
+    Some(Value::Str(out))
+}
+
+/// What is wrong with a UTF-8 character.
+enum Fault {
+    None,
+    /// Encoded with more bytes than needed.
+    Overlong,
+    /// A bad sequence, or a value UTF-8 forbids (a surrogate, above 0x10ffff).
+    Bad,
+}
+
+/// The next UTF-8 character of `s` (not empty): its value, the bytes it takes (a bad
+/// sequence: up to its first byte that does not continue it), what is wrong with it.
+fn utf8_next(s: &[u8]) -> (u32, usize, Fault) {
+    let lead = s[0];
+    let (len, init, min) = match lead {
+        0x00..=0x7f => return (u32::from(lead), 1, Fault::None),
+        0xc0..=0xdf => (2, u32::from(lead & 0x1f), 0x80),
+        0xe0..=0xef => (3, u32::from(lead & 0x0f), 0x800),
+        0xf0..=0xf7 => (4, u32::from(lead & 0x07), 0x1_0000),
+        _ => return (u32::from(lead), 1, Fault::Bad),
+    };
+    let mut c = init;
+    for i in 1..len {
+        match s.get(i) {
+            Some(b) if b & 0xc0 == 0x80 => c = (c << 6) | u32::from(b & 0x3f),
+            _ => return (c, i, Fault::Bad),
+        }
+    }
+    let fault = if (0xd800..=0xdfff).contains(&c) || c > 0x10_ffff {
+        Fault::Bad
+    } else if c < min {
+        Fault::Overlong
+    } else {
+        Fault::None
+    };
+    (c, len, fault)
 }
 
 fn json_query(v: Value, c: &Conv, _: &dyn Env) -> Option<Value> {

@@ -153,7 +153,7 @@ pub(crate) fn check_args(name: &str, args: &[crate::fetch::Arg]) -> Result<(), S
                 ))
             }
         }
-        "json_query" => crate::conv_json::check_args(name, args),
+        "json_query" | "json" => crate::conv_json::check_args(name, args),
         _ => crate::conv_codec::check_args(name, args),
     }
 }

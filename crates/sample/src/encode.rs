@@ -70,24 +70,3 @@ pub fn unhex(s: &[u8]) -> Option<Vec<u8>> {
         .map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
         .collect()
 }
-
-pub(crate) fn json(s: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    for &b in s {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'/' => out.extend_from_slice(b"\\/"),
-            b'\x08' => out.extend_from_slice(b"\\b"),
-            b'\x0c' => out.extend_from_slice(b"\\f"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b if !(0x20..0x7f).contains(&b) => {
-                out.extend_from_slice(format!("\\u{b:04x}").as_bytes())
-            }
-            b => out.push(b),
-        }
-    }
-    out
-}

@@ -33,6 +33,8 @@ pub mod hash;
 pub mod index;
 pub mod localtime;
 pub mod logformat;
+#[cfg(test)]
+mod manual_cases;
 pub mod map;
 pub mod pattern;
 mod proxy_refs;

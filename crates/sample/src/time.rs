@@ -1,6 +1,7 @@
 //! `strftime` for the `utime`/`ltime` converters and the log's date fields, in UTC or local time, for the
-//! conversions HAProxy's users write (`%Y %m %d %H %M %S %y %e %j %a %A %b %B %h %p %Z %z %s
-//! %T %D %F %R %n %t %%`). An unknown conversion is copied as it is, as glibc does.
+//! conversions HAProxy's users write (`%Y %m %d %H %M %S %y %C %e %j %a %A %b %B %h %p %I %l
+//! %k %u %w %U %W %G %g %V %Z %z %s %T %D %F %R %n %t %%`). An unknown conversion is copied
+//! as it is, as glibc does.
 
 const DAYS: [&str; 7] = [
     "Sunday",
@@ -45,6 +46,24 @@ fn leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 
+/// ISO 8601's week-based year and week (`%G`, `%V`) of day `yday` (1-based) of year `y`,
+/// a `wday` (0: Sunday).
+fn iso_week(y: i64, yday: usize, wday: usize) -> (i64, i64) {
+    // whether a year has 53 weeks: it starts on a Thursday, or is leap and starts on a
+    // Wednesday (p: the weekday of its last day, 0: Sunday)
+    let p = |y: i64| (y + y.div_euclid(4) - y.div_euclid(100) + y.div_euclid(400)).rem_euclid(7);
+    let weeks = |y: i64| 52 + i64::from(p(y) == 4 || p(y - 1) == 3);
+    let iso_wday = ((wday + 6) % 7 + 1) as i64;
+    let week = (yday as i64 - iso_wday + 10) / 7;
+    if week < 1 {
+        (y - 1, weeks(y - 1))
+    } else if week > weeks(y) {
+        (y + 1, 1)
+    } else {
+        (y, week)
+    }
+}
+
 pub fn strftime_utc(fmt: &[u8], t: i64) -> Vec<u8> {
     strftime_in(fmt, t, &crate::localtime::Zone::utc())
 }
@@ -83,6 +102,15 @@ pub fn strftime_in(fmt: &[u8], t: i64, zone: &crate::localtime::Zone) -> Vec<u8>
             b'e' => format!("{d:2}"),
             b'H' => format!("{hh:02}"),
             b'I' => format!("{:02}", if hh % 12 == 0 { 12 } else { hh % 12 }),
+            b'l' => format!("{:2}", if hh % 12 == 0 { 12 } else { hh % 12 }),
+            b'k' => format!("{hh:2}"),
+            b'C' => format!("{:02}", y.div_euclid(100)),
+            // weeks of the year: from its first Sunday (`%U`), its first Monday (`%W`)
+            b'U' => format!("{:02}", (yday + 6 - wday) / 7),
+            b'W' => format!("{:02}", (yday + 6 - (wday + 6) % 7) / 7),
+            b'G' => iso_week(y, yday, wday).0.to_string(),
+            b'g' => format!("{:02}", iso_week(y, yday, wday).0.rem_euclid(100)),
+            b'V' => format!("{:02}", iso_week(y, yday, wday).1),
             b'M' => format!("{mm:02}"),
             b'S' => format!("{ss:02}"),
             b'j' => format!("{yday:03}"),
@@ -125,5 +153,15 @@ mod tests {
             b"14/Nov/2023:22:13:20 +0000 Tue 318"
         );
         assert_eq!(strftime_utc(b"%F %T", 951_782_400), b"2000-02-29 00:00:00");
+        // ISO weeks at year ends (glibc's answers): 2021-01-03 is in 2020's week 53,
+        // 2024-12-30 in 2025's week 1
+        assert_eq!(
+            strftime_utc(b"%G %V %U %W", 1_609_632_000),
+            b"2020 53 01 00"
+        );
+        assert_eq!(
+            strftime_utc(b"%G %V %U %W", 1_735_516_800),
+            b"2025 01 52 53"
+        );
     }
 }

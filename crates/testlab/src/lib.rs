@@ -5,6 +5,7 @@
 //! processes so they are killed on drop. This crate may shell out to `ip`: it is test-only.
 #![allow(clippy::unwrap_used)]
 
+pub mod alloc_count;
 pub mod etcd;
 pub mod http;
 pub mod keepalived;

@@ -45,6 +45,7 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
             proto_h2: false,
             name: None,
             accept_proxy: false,
+            netscaler_cip: None,
             mode: None,
             uid: None,
             user: None,
@@ -67,6 +68,19 @@ pub fn parse(line: &Line<'_>, diags: &mut Diagnostics) -> Result<Vec<Bind>, Stri
                 "v6only" => b.v6only = true,
                 "ssl" => b.ssl = true,
                 "accept-proxy" => b.accept_proxy = true,
+                "accept-netscaler-cip" => {
+                    // HAProxy 2.6: `atol` into a 32-bit unsigned, 0 refused (-5 is
+                    // 4294967291, 4294967297 is 1, `12x` is 12)
+                    let v = line.need(i + 1, "a magic number")?;
+                    let n = super::rules::conn::atol(v) as u32;
+                    if n == 0 {
+                        return Err(format!(
+                            "'accept-netscaler-cip' : invalid value 0 ('{v}'), must be >= 0"
+                        ));
+                    }
+                    b.netscaler_cip = Some(n);
+                    consumed = 2;
+                }
                 "proto" => {
                     b.proto_h2 = match line.need(i + 1, "a protocol: h2 or h1")? {
                         "h2" => true,

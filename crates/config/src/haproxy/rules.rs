@@ -147,6 +147,7 @@ pub fn http_rule(line: &Line<'_>, request: bool) -> Result<HttpRule, String> {
         },
         "deny" => deny_action(line, request)?,
         "disable-l7-retry" if request => (HttpAction::DisableL7Retry, 2),
+        "wait-for-handshake" if request => (HttpAction::WaitForHandshake, 2),
         "early-hint" if request => {
             let name = line.need(2, "a header name")?.to_string();
             let value = line.need(3, "a value (log-format string)")?.to_string();

@@ -10,7 +10,6 @@ use fulcrum_sample::fetch::Needs;
 
 /// Actions HAProxy 2.6 has in TCP rules that fulcrum does not run yet.
 const NOT_RUN: &[&str] = &[
-    "expect-netscaler-cip",
     "set-priority-class",
     "set-priority-offset",
     "do-resolve",
@@ -39,15 +38,15 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
         return Ok((TcpAction::Counter(c), next));
     }
     let base = word.split('(').next().unwrap_or(word);
-    if !response {
-        let place = if what.ends_with("content") {
-            super::rules::conn::Place::Request
-        } else {
-            super::rules::conn::Place::Accept
-        };
-        if let Some((c, next)) = super::rules::conn::parse(line, i, place, what)? {
-            return Ok((TcpAction::Conn(c), next));
-        }
+    let place = if response {
+        super::rules::conn::Place::Response
+    } else if what.ends_with("content") {
+        super::rules::conn::Place::Request
+    } else {
+        super::rules::conn::Place::Accept
+    };
+    if let Some((c, next)) = super::rules::conn::parse(line, i, place, what)? {
+        return Ok((TcpAction::Conn(c), next));
     }
     if base == "capture" {
         if what != "tcp-request content" {
@@ -69,15 +68,20 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
         // the slot is the proxy's next request capture (`proxy.rs`)
         return Ok((TcpAction::Capture { expr, len, slot: 0 }, i + 4));
     }
-    if base == "expect-proxy" {
+    if base == "expect-proxy" || base == "expect-netscaler-cip" {
         if what != "tcp-request connection" {
             return Err(format!(
-                "'expect-proxy layer4' is not allowed in '{what}' rules (only 'tcp-request connection')"
+                "'{base} layer4' is not allowed in '{what}' rules (only 'tcp-request connection')"
             ));
         }
+        let a = if base == "expect-proxy" {
+            TcpAction::ExpectProxy
+        } else {
+            TcpAction::ExpectNetscalerCip
+        };
         match line.arg(i + 1) {
-            Some("layer4") => return Ok((TcpAction::ExpectProxy, i + 2)),
-            _ => return Err("'expect-proxy' expects 'layer4'".into()),
+            Some("layer4") => return Ok((a, i + 2)),
+            _ => return Err(format!("'{base}' expects 'layer4'")),
         }
     }
     if (what == "tcp-request content" || what == "tcp-response content") && base == "set-log-level"

@@ -1617,12 +1617,67 @@ fn connection_actions_where_haproxy_allows_them() {
         ("http-response set-priority-class int(1)", "not allowed"),
         ("http-response disable-l7-retry", "unknown"),
         ("http-request set-mark abc", "invalid number"),
+        (
+            "tcp-request session expect-netscaler-cip layer4",
+            "not allowed",
+        ),
+        (
+            "tcp-request connection expect-netscaler-cip layer7",
+            "expects 'layer4'",
+        ),
+        ("http-response wait-for-handshake", "unknown"),
     ] {
         let e = errors(&format!("{head} {line}\n"));
         assert!(
             e.len() == 1 && e[0].contains("t.cfg:8:") && e[0].contains(want),
             "{line}: {e:?}"
         );
+    }
+}
+
+#[test]
+fn netscaler_cip_wait_for_handshake_and_response_socket_options() {
+    let c = ok(&format!(
+        "{TIMEOUTS}frontend f\n bind :1 accept-netscaler-cip -5\n bind :2\n mode http\n\
+         \x20tcp-request connection expect-netscaler-cip layer4\n http-request wait-for-handshake\n\
+         \x20default_backend b\n\
+         backend b\n mode http\n tcp-response content set-mark 0x20\n tcp-response content set-tos 8\n\
+         \x20server s 127.0.0.1:1\n"
+    ));
+    let f = &c.proxies[0];
+    // `atol` into 32 bits, as haproxy 2.6
+    assert_eq!(f.binds[0].netscaler_cip, Some(4294967291));
+    assert_eq!(f.binds[1].netscaler_cip, None);
+    assert_eq!(
+        f.tcp_rules.connection[0].action,
+        TcpAction::ExpectNetscalerCip
+    );
+    assert_eq!(f.http_request[0].action, HttpAction::WaitForHandshake);
+    let b = &c.proxies[1];
+    assert_eq!(
+        b.tcp_rules.response[0].action,
+        TcpAction::Conn(ConnAction::SetMark(32))
+    );
+    assert_eq!(
+        b.tcp_rules.response[1].action,
+        TcpAction::Conn(ConnAction::SetTos(8))
+    );
+    let w = warnings(&format!(
+        "{TIMEOUTS}backend b\n tcp-response content set-nice 3\n server s 127.0.0.1:1\n"
+    ));
+    assert!(w.len() == 1 && w[0].contains("set-nice"), "{w:?}");
+    for (line, want) in [
+        ("bind :1 accept-netscaler-cip 0", "invalid value 0"),
+        ("bind :1 accept-netscaler-cip abc", "invalid value 0"),
+        (
+            "tcp-response content set-priority-class int(1)",
+            "not allowed",
+        ),
+    ] {
+        let e = errors(&format!(
+            "{TIMEOUTS}listen l\n bind :3\n {line}\n server s 127.0.0.1:1\n"
+        ));
+        assert!(e.len() == 1 && e[0].contains(want), "{line}: {e:?}");
     }
 }
 

@@ -125,6 +125,9 @@ pub struct Bind {
     pub name: Option<String>,
     /// `accept-proxy`
     pub accept_proxy: bool,
+    /// `accept-netscaler-cip MAGIC`: every connection starts with a NetScaler Client IP
+    /// header carrying this magic number.
+    pub netscaler_cip: Option<u32>,
     /// `mode` (octal) of a unix socket's file.
     pub mode: Option<u32>,
     /// `uid` / `user`: owner of a unix socket's file (a name is looked up when binding).

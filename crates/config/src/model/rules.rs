@@ -81,6 +81,10 @@ pub enum TcpAction {
     /// `expect-proxy layer4` (`tcp-request connection`): the connection must start with a
     /// PROXY header (as `accept-proxy` on the bind), whose addresses are the client's after.
     ExpectProxy,
+    /// `expect-netscaler-cip layer4` (`tcp-request connection`): the connection must start
+    /// with a NetScaler Client IP header (as `accept-netscaler-cip` on the bind, with the
+    /// bind's magic number, 0 without it), whose addresses are the client's after.
+    ExpectNetscalerCip,
     /// `set-log-level LEVEL` (`tcp-request content`): the session's log line at this
     /// severity (0 emerg .. 7 debug); `None`: `silent`.
     SetLogLevel { level: Option<u8> },
@@ -276,6 +280,9 @@ pub enum HttpAction {
     Conn(ConnAction),
     /// `disable-l7-retry`: no `retry-on` retry for this request.
     DisableL7Retry,
+    /// `wait-for-handshake`: wait until the TLS handshake is complete (no TLS 1.3 early
+    /// data pending). fulcrum accepts no early data, so it always is: nothing to wait for.
+    WaitForHandshake,
     /// `early-hint NAME FMT`: a field of the `103 Early Hints` sent before the answer (the
     /// fields of consecutive rules go in one 103).
     EarlyHint {

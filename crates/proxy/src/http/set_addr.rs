@@ -22,6 +22,9 @@ pub struct Moved {
     level: std::sync::atomic::AtomicU8,
     /// `tcp-request connection expect-proxy layer4` ran: a PROXY header must come first.
     pub expect_proxy: AtomicBool,
+    /// `tcp-request connection expect-netscaler-cip layer4` ran: a NetScaler Client IP
+    /// header must come first.
+    pub expect_cip: AtomicBool,
     /// `tcp-request content capture`: (request capture slot, value), for the caller's
     /// capture slots (`http::capture::Samples`).
     captured: Mutex<Vec<(usize, Vec<u8>)>>,

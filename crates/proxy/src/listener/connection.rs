@@ -1,6 +1,7 @@
 //! `tcp-request connection` rules at accept time (`listener`): the verdict, the
 //! connection's stick counters, the addresses `set-src`/`set-dst` left, the socket options
-//! `set-mark`/`set-tos` asked for (set here) and whether `expect-proxy layer4` ran.
+//! `set-mark`/`set-tos` asked for (set here) and whether `expect-proxy layer4` or
+//! `expect-netscaler-cip layer4` ran.
 
 use crate::state::Frontend;
 use crate::tcp_rules::Verdict;
@@ -21,11 +22,11 @@ pub(super) fn connection_rules<S: crate::sockopt::HasSocket>(
     Verdict,
     Option<Arc<Tracking>>,
     (SocketAddr, SocketAddr),
-    bool,
+    crate::accept_proxy::Asked,
 ) {
     let track = fe.new_tracking();
     if fe.tcp_connection.is_empty() {
-        return (Verdict::Accept, track, (peer, local), false);
+        return (Verdict::Accept, track, (peer, local), Default::default());
     }
     let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
     // The connection as accepted (no PROXY header read yet, as HAProxy's connection rules).
@@ -44,8 +45,10 @@ pub(super) fn connection_rules<S: crate::sockopt::HasSocket>(
     let v = crate::tcp_rules::eval(&fe.tcp_connection, &ctx, false, &moved);
     // `set-mark`/`set-tos` (`sockopt`)
     sock.with(&mut |s| moved.sock.set(&s));
-    let expect = moved
-        .expect_proxy
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
+    let expect = crate::accept_proxy::Asked {
+        proxy: moved.expect_proxy.load(relaxed),
+        cip: moved.expect_cip.load(relaxed),
+    };
     (v, track, moved.get(peer, local), expect)
 }

@@ -17,8 +17,9 @@ pub fn spawn<F>(
     mut sock: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
-    // `accept-proxy` on the bind, and the listener's number in its frontend (error lines).
-    (accept_proxy, bind): (bool, u16),
+    // `accept-proxy`/`accept-netscaler-cip` on the bind or asked by a rule, and the
+    // listener's number in its frontend (error lines).
+    (expect, bind): (crate::accept_proxy::Expect, u16),
     then: F,
 ) where
     // The session's addresses, and the PROXY header read (`fc_rcvd_proxy`, `fc_pp_*`).
@@ -36,10 +37,10 @@ pub fn spawn<F>(
         let addrs = (peer, local);
         let limit = fe.timeouts.client;
         let ((peer, local), header) =
-            match crate::accept_proxy::client_header(&mut sock, accept_proxy, limit, addrs).await {
+            match crate::accept_proxy::client_header(&mut sock, expect, limit, addrs).await {
                 Ok(a) => a,
                 Err(m) => {
-                    let failure = crate::log_error::Failure::Proxy(m);
+                    let failure = crate::log_error::Failure::from(m);
                     crate::log_error::connection_error(&fe, addrs, accepted, bind, failure);
                     return;
                 }

@@ -224,6 +224,9 @@ impl<'a> Builder<'a> {
             .map(|p| p.as_bytes().to_vec())
             .collect();
         c.ignore_client_order = !o.prefer_client_ciphers;
+        // No TLS 1.3 early data: every request comes after a complete handshake, which is
+        // what `http-request wait-for-handshake` waits for (`http::rules::knobs`).
+        c.max_early_data_size = 0;
         c.session_storage = session_cache(self.global.cachesize);
         if !o.no_tls_tickets {
             let keys = match &o.ticket_keys {

@@ -15,7 +15,7 @@ pub enum Place {
     Accept,
     /// `tcp-request content`, `http-request`: all of them.
     Request,
-    /// `http-response`: `set-mark`, `set-tos`, `set-nice`.
+    /// `http-response`, `tcp-response content`: `set-mark`, `set-tos`, `set-nice`.
     Response,
 }
 
@@ -133,6 +133,11 @@ fn c_ulong(s: &str, what: &str) -> Result<u64, String> {
 
 /// C's `atoi`: leading digits with an optional sign, 0 without any.
 fn atoi(s: &str) -> i32 {
+    atol(s).clamp(-i64::from(i32::MAX), i64::from(i32::MAX)) as i32
+}
+
+/// C's `atol`: leading digits with an optional sign, 0 without any (saturating).
+pub(crate) fn atol(s: &str) -> i64 {
     let (neg, rest) = match s.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
@@ -141,10 +146,13 @@ fn atoi(s: &str) -> i32 {
         .bytes()
         .take_while(u8::is_ascii_digit)
         .fold(0i64, |a, d| {
-            (a * 10 + i64::from(d - b'0')).min(i64::from(i32::MAX))
+            a.saturating_mul(10).saturating_add(i64::from(d - b'0'))
         });
-    let n = if neg { -n } else { n };
-    n as i32
+    if neg {
+        -n
+    } else {
+        n
+    }
 }
 
 #[cfg(test)]

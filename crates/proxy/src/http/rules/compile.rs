@@ -220,7 +220,10 @@ pub fn compile(
             // `http-response wait-for-body` before a proxy's other response rules (the
             // `http-request` ones are split off by the state: `state::BodyWait`).
             HttpAction::WaitForBody(w) => Action::WaitBody(w.clone()),
-            HttpAction::Conn(_) | HttpAction::DisableL7Retry | HttpAction::EarlyHint { .. } => {
+            HttpAction::Conn(_)
+            | HttpAction::DisableL7Retry
+            | HttpAction::WaitForHandshake
+            | HttpAction::EarlyHint { .. } => {
                 return Err(acl::AclError(format!(
                     "{}: this action is not run by fulcrum yet",
                     r.span

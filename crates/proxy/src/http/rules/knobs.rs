@@ -12,6 +12,11 @@
 //! reads it (measured): no value or 0 leaves the timeout as it was, a negative one expires
 //! at once, a string is read for its leading digits (`2s`: 2 ms).
 //!
+//! `wait-for-handshake`: HAProxy holds a request that came as TLS 1.3 early data until the
+//! handshake completes. fulcrum's TLS settings accept no early data (rustls's
+//! `max_early_data_size` is left at 0, `tls::server_config`), so every request comes after
+//! a complete handshake and the rule has nothing to wait for.
+//!
 //! `set-nice`: HAProxy runs a stream's tasks earlier or later in its run queue under load.
 //! fulcrum's streams are tokio tasks, run in the order they become ready with no priority
 //! of their own: the value is accepted and changes nothing (README). It changes no byte a
@@ -28,7 +33,8 @@ use std::sync::Mutex;
 pub enum Op {
     Mark(u32),
     Tos(u32),
-    Nice,
+    /// `set-nice`, `wait-for-handshake`: nothing to run (see above).
+    Nothing,
     NoL7Retry,
     EarlyHint(Vec<u8>, Fmt),
     /// `set-priority-class EXPR` (`false`) / `set-priority-offset EXPR` (`true`).
@@ -106,7 +112,7 @@ pub fn run(op: &Op, env: &Env<'_>, req: &Message, res: Option<&Message>, next_is
     match op {
         Op::Mark(m) => env.moved.sock.mark(*m),
         Op::Tos(t) => env.moved.sock.tos(*t),
-        Op::Nice => {}
+        Op::Nothing => {}
         Op::NoL7Retry => env.knobs.no_l7_retry.store(true, Ordering::Relaxed),
         Op::Priority(offset, expr) => {
             // HAProxy 2.6 clamps: class to ±2047, offset to ±524287 ms; no value: unchanged
@@ -142,7 +148,7 @@ pub fn compile(a: &fulcrum_config::model::HttpAction) -> Option<Result<Op, Strin
     Some(Ok(match a {
         HttpAction::Conn(ConnAction::SetMark(m)) => Op::Mark(*m),
         HttpAction::Conn(ConnAction::SetTos(t)) => Op::Tos(*t),
-        HttpAction::Conn(ConnAction::SetNice(_)) => Op::Nice,
+        HttpAction::Conn(ConnAction::SetNice(_)) | HttpAction::WaitForHandshake => Op::Nothing,
         HttpAction::Conn(ConnAction::SetPriority { offset, expr }) => {
             match fulcrum_sample::compile(expr) {
                 Ok(e) => Op::Priority(*offset, e),

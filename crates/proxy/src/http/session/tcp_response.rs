@@ -9,7 +9,8 @@
 //! what HAProxy does there is not reproduced). Then `reject` closes the client's connection
 //! without a byte of the answer (logged `PD` with the server's status), `close` lets the
 //! answer through and closes the server connection after it. `set-log-level` sets the
-//! request's log line level as the `http-request` action does.
+//! request's log line level as the `http-request` action does; `set-mark`/`set-tos` set the
+//! client's socket option when the rule runs, as haproxy 2.6.
 
 use super::exchange::{Exchange, Step};
 use super::local::AfterError;
@@ -82,8 +83,10 @@ impl<C: ClientStream> Session<C> {
         }
     }
 
-    /// A `tcp-response content set-log-level` that ran: the request's log line level.
+    /// A `tcp-response content set-log-level` that ran: the request's log line level; a
+    /// `set-mark`/`set-tos`: the client's socket (`sockopt`).
     fn tcp_response_level(&self, x: &Exchange<'_>, rec: &mut Rec, moved: &tcp_rules::Moved) {
+        moved.sock.apply(&self.client);
         if let Some(l) = moved.level() {
             if let Some(cell) = x.env.log_level.as_ref() {
                 cell.store(l, std::sync::atomic::Ordering::Relaxed);
