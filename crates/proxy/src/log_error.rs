@@ -138,6 +138,7 @@ pub fn connection_error(
                 place: Some(&place),
                 counters: None,
                 open: false,
+                priority: (0, 0),
             };
             crate::log_format::render(f, &entry, None, None, &fe.captures)
         }

@@ -29,7 +29,9 @@ pub fn render(
     // proxy answered: haproxy 2.6 reads the response's start line, measured `-` after a
     // `deny` or a `return`).
     env.unique_id = e.unique_id;
+    env.priority = e.priority;
     env.no_server_answer = e.timers.response.is_none();
+    env.log_end = !e.open;
     let mut out = Vec::with_capacity(256);
     format.render_log(
         &env,

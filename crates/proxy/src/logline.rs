@@ -110,6 +110,8 @@ pub struct Entry<'a> {
     /// The stream is not finished: the line is a rule value's view of it (`rule_facts`;
     /// HAProxy's `t_close` is 0 then).
     pub open: bool,
+    /// `set-priority-class|offset` (`%[prio_class]`, `%[prio_offset]`: 0 unless set).
+    pub priority: (i32, i32),
 }
 
 impl Entry<'_> {
@@ -191,6 +193,7 @@ mod tests {
             place: None,
             counters: None,
             open: false,
+            priority: (0, 0),
         }
     }
 

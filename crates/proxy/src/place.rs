@@ -34,6 +34,8 @@ pub struct Place<'a> {
     /// The server connection is closed (a TCP session's last log line): its own fetches
     /// (`bc_src`, `bc_src_port`, `bc_http_major`) have no value then, as in HAProxy 2.6.
     pub bc_gone: bool,
+    /// Not the connection's first request (`http_first_req` false in a log line).
+    pub not_first: bool,
 }
 
 impl<'a> Place<'a> {
@@ -48,12 +50,16 @@ impl<'a> Place<'a> {
             bc_src: None,
             bq: 0,
             bc_gone: false,
+            not_first: false,
         }
     }
 }
 
 impl Where for Place<'_> {
     fn fetch(&self, f: &Fetch) -> Option<Value> {
+        if f.kw.name == "http_first_req" {
+            return Some(Value::Bool(!self.not_first));
+        }
         let srv = self.be.zip(self.srv).and_then(|(be, srv)| {
             let i = be.servers.iter().position(|s| std::ptr::eq(&**s, srv))?;
             Some((srv, i))

@@ -170,6 +170,7 @@ impl LogFacts for RuleFacts<'_> {
             place: env.place,
             counters: env.counters,
             open: true,
+            priority: env.priority,
         };
         crate::log_vars::write(&e, env, caps, name, flags, out)
     }

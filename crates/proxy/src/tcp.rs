@@ -564,6 +564,7 @@ fn log_tcp(
         place: Some(&place),
         counters: fe.counters(track, fe.own_table.as_ref()),
         open: false,
+        priority: (0, 0),
     };
     let line = match &fe.log_format {
         Some(f) => crate::log_format::render(f, &entry, None, None, &fe.captures),

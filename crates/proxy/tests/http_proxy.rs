@@ -221,7 +221,7 @@ async fn rules_and_acl_routing() {
     assert_eq!(r.header("x-resp"), Some("yes"));
     let last = z.heads().pop().unwrap_or_default();
     assert!(
-        last.contains("X-Via: fulcrum") && !last.contains("X-Secret"),
+        last.contains("x-via: fulcrum") && !last.contains("X-Secret"),
         "{last}"
     );
     let r = c.get("/forbidden").await.expect("deny");

@@ -259,8 +259,8 @@ pub static FETCHES: &[FetchKw] = &[
     // (no `fhdr`: HAProxy 2.6 has only `req.fhdr`, and refuses `fhdr` as an unknown fetch)
     kw!("req.hdr_cnt", [S], 0, Sint, Request),
     kw!("req.fhdr_cnt", [S], 0, Sint, Request),
-    kw!("req.hdr_ip", [S, I], 1, Addr, Request),
-    kw!("hdr_ip", [S, I], 1, Addr, Request),
+    kw!("req.hdr_ip", [S, I], 0, Addr, Request),
+    kw!("hdr_ip", [S, I], 0, Addr, Request),
     kw!("http_first_req", [], 0, Bool, Request),
     kw!("hdr_cnt", [S], 0, Sint, Request),
     kw!("req.cook", [S], 0, Str, Request),

@@ -37,6 +37,20 @@ pub fn check_user(
     }
 }
 
+/// HAProxy's restriction on which rules a side may inherit: a backend does not run
+/// `tcp-request connection|session` rules, a frontend no `tcp-response content` rules, so a
+/// defaults section holding them cannot be the base of one (HAProxy 2.6's words).
+pub fn check_side(base: &Proxy, section_span: &Span, kind: ProxyKind) -> Result<(), String> {
+    let t = &base.tcp_rules;
+    if kind == ProxyKind::Backend && !(t.connection.is_empty() && t.session.is_empty()) {
+        return Err(format!("a backend section cannot inherit from a defaults section defining 'tcp-request connection' or 'tcp-request session' rules (defaults section at {section_span})"));
+    }
+    if kind == ProxyKind::Frontend && !t.response.is_empty() {
+        return Err(format!("a frontend section cannot inherit from a defaults section defining 'tcp-response content' rules (defaults section at {section_span})"));
+    }
+    Ok(())
+}
+
 fn rename(cond: &mut Option<Condition>, section: &str, names: &[String]) {
     let Some(c) = cond else { return };
     for term in c.any_of.iter_mut().flatten() {

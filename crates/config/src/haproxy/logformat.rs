@@ -283,16 +283,20 @@ pub fn check_log_format(text: &str) -> Result<(), String> {
             Node::Lit(_) => {}
             Node::Expr(e, _) => {
                 let name = e.fetch.kw.name;
-                // The backend and server a stream went to are kept for its log line, as
-                // HAProxy keeps them (SMP_USE_BKEND / SMP_USE_SERVR are valid at log end).
-                // `status` is the transaction's (the line's `%ST`), `unique-id` the stream's id
-                // and the stick counters the ones the stream tracked: HAProxy 2.6 writes them.
-                let kept = matches!(
-                    name,
-                    "be_name" | "be_id" | "srv_name" | "srv_id" | "status" | "unique-id"
-                ) || name.starts_with("bc_")
-                    || fulcrum_sample::fetch::is_counter(name);
-                if e.fetch.kw.needs > Needs::Connection && !name.starts_with("capture.") && !kept {
+                // What HAProxy 2.6 keeps for the log line (its fetches valid at log end,
+                // `haproxy -dKsmp`): of the request its facts (the method, whether it is the
+                // connection's first, the captures, the unique id, the backend, the priority,
+                // `wait_end`: `fetch::FetchKw::reads_request_content`), of the response the
+                // server and its connection and the transaction's status (`%ST`).
+                let kept = match e.fetch.kw.needs {
+                    Needs::Request => !e.fetch.kw.reads_request_content(),
+                    Needs::Response => {
+                        matches!(name, "srv_name" | "srv_id" | "status" | "capture.res.hdr")
+                            || name.starts_with("bc_")
+                    }
+                    Needs::Nothing | Needs::Connection => true,
+                };
+                if !kept {
                     let what = if e.fetch.kw.needs == Needs::Request {
                         "the request"
                     } else {
@@ -463,6 +467,9 @@ mod tests {
             "%[sc0_http_req_rate] %[sc_get_gpc0(0)] %[src_conn_rate(t)] %[sc1_conn_cnt]",
             "%[src,table_http_req_rate(t)] %[src,in_table(t)]",
             "%{+M}ST %{+Q,M}b %{Q}ci",
+            // the request's facts haproxy keeps (`haproxy -dKsmp`'s "logs" column)
+            "%[method] %[http_first_req] %[req.proto_http] %[prio_class] %[prio_offset]",
+            "%[wait_end] %[capture.req.method] %[capture.req.uri] %[be_id] %[bc_err]",
         ] {
             assert!(
                 check_log_format(ok).is_ok(),

@@ -31,6 +31,7 @@ pub mod paths;
 mod peers;
 mod proxy;
 mod redirect;
+mod rule_order;
 mod rules;
 mod sections;
 mod server;
@@ -81,6 +82,8 @@ struct Draft {
     server: Server,
     /// `redirect` rules, appended to `http-request` when the section ends (`redirect.rs`).
     redirects: Vec<crate::model::HttpRule>,
+    /// The rules written so far, for HAProxy's warnings on their order (`rule_order.rs`).
+    order: rule_order::Seen,
 }
 
 enum Section {
@@ -454,6 +457,7 @@ impl Parser {
             Section::Userlist(u) => userlist::keyword(u, line, diags),
             Section::Defaults(d) => proxy::keyword(&mut d.proxy, &mut d.server, None, line, diags),
             Section::Proxy(draft) if kw == "redirect" => {
+                rule_order::before(&mut draft.order, line, diags);
                 match redirect::parse(&draft.proxy, line) {
                     Ok(rule) => draft.redirects.push(rule),
                     Err(e) => diags.error(&line.span, e),
@@ -465,9 +469,11 @@ impl Parser {
                     return;
                 }
                 let kind = draft.proxy.kind;
+                rule_order::before(&mut draft.order, line, diags);
                 let ((), refs) = fulcrum_sample::expr::with_proxy_refs(|| {
                     proxy::keyword(&mut draft.proxy, &mut draft.server, Some(kind), line, diags)
                 });
+                rule_order::after(&mut draft.order, &draft.proxy, line);
                 self.fetch_refs.extend(refs.into_iter().map(|r| fetch_refs::Use {
                     r,
                     proxy: draft.proxy.name.clone(),

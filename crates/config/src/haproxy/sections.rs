@@ -72,6 +72,9 @@ impl Parser {
                     let section = base.name.clone().unwrap_or_default();
                     if let Err(e) =
                         defaults_rules::check_user(&mut self.rule_users, &section, &base.span, kind)
+                            .and_then(|()| {
+                                defaults_rules::check_side(&base.proxy, &base.span, kind)
+                            })
                     {
                         diags.error(&span, e);
                     }
@@ -82,6 +85,7 @@ impl Parser {
                     proxy,
                     server: base.server,
                     redirects: Vec::new(),
+                    order: Default::default(),
                 });
             }
             "http-errors" => {

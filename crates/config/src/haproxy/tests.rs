@@ -1277,6 +1277,28 @@ fn rules_in_named_defaults_only() {
 }
 
 #[test]
+fn backends_and_frontends_refuse_the_tcp_rules_they_do_not_run() {
+    // haproxy 2.6's words, at the inheriting section's line
+    let e = errors(&format!(
+        "{NAMED_D} tcp-request session accept\nbackend b from d\n"
+    ));
+    assert_eq!(e, ["t.cfg:6: error: a backend section cannot inherit from a defaults section defining 'tcp-request connection' or 'tcp-request session' rules (defaults section at t.cfg:1)"]);
+    let e = errors(&format!(
+        "{NAMED_D} tcp-response content accept\nfrontend f from d\n bind :80\n"
+    ));
+    assert_eq!(e, ["t.cfg:6: error: a frontend section cannot inherit from a defaults section defining 'tcp-response content' rules (defaults section at t.cfg:1)"]);
+    // the rules each side does run
+    assert!(errors(&format!(
+        "{NAMED_D} tcp-request content accept\nbackend b from d\n"
+    ))
+    .is_empty());
+    assert!(errors(&format!(
+        "{NAMED_D} tcp-request connection accept\nfrontend f from d\n bind :80\n"
+    ))
+    .is_empty());
+}
+
+#[test]
 fn captures_are_parsed() {
     let c = ok(&format!("{TIMEOUTS}frontend f\n bind :80\n capture request header Host len 20\n capture response header X-S len 5\n"));
     assert_eq!(c.proxies[0].captures.len(), 2);

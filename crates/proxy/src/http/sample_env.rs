@@ -52,6 +52,9 @@ pub struct HttpEnv<'a> {
     /// A log line of an answer no server sent (`%[status]` has no value there: haproxy 2.6
     /// reads the server's start line, measured `-` after a `deny` or a `return`).
     pub no_server_answer: bool,
+    /// A log line: the request has left the buffer (`req.proto_http` has no value there,
+    /// measured on haproxy 2.6; its method and other kept facts still do).
+    pub log_end: bool,
 }
 
 impl<'a> HttpEnv<'a> {
@@ -83,6 +86,7 @@ impl<'a> HttpEnv<'a> {
             priority: (0, 0),
             facts: None,
             no_server_answer: false,
+            log_end: false,
         }
     }
 
@@ -310,6 +314,9 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                     (None, "res.len") => Some(Value::Sint(
                         (crate::payload::htx_response(res?) + self.res_body_in) as i64,
                     )),
+                    // HTTP rules and log lines: the request is whole (haproxy's
+                    // `SMP_OPT_FINAL` there).
+                    (None, "wait_end") => Some(Value::Bool(true)),
                     _ => None,
                 }
             }
@@ -370,6 +377,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             }
             "req.ver" | "req_ver" => Some(version(req?)),
             // No sample without an HTTP request (raw TCP bytes that are not one), as HAProxy.
+            "req.proto_http" if self.log_end => None,
             "req.proto_http" => req.map(|_| Value::Bool(true)),
             "res.ver" => Some(version(res?)),
             "status" if self.no_server_answer => None,

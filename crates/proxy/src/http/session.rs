@@ -325,7 +325,7 @@ pub async fn serve_h2(
             let _ = s.client.shutdown().await;
         }
         Err(super::validate::Refused(status)) => {
-            let page = s.error_page(status, &s.fe.errors, None, true);
+            let page = s.error_page(status, &s.fe.errors, None);
             crate::record::bad_request(&s.fe.counters, status, page_len(page.as_deref()));
             s.answer_page(page.as_deref()).await;
             s.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
@@ -374,10 +374,12 @@ impl<C: ClientStream> Session<C> {
                 Err(HeadError::Aborted(got)) => {
                     // HAProxy: the 400 page (to a client that only half-closed) and a
                     // `<BADREQ>` line `400 ... CR--` (its `%B` 0); a connection that never sent
-                    // a byte is not logged under `option dontlognull`.
-                    let page = self.error_page(400, &self.fe.errors, None, false);
-                    crate::record::bad_request(&self.fe.counters, 400, page_len(page.as_deref()));
-                    self.answer_page(page.as_deref()).await;
+                    // a byte is not logged under `option dontlognull`. The page is the
+                    // built-in one: haproxy 2.6's mux answers its parse errors itself, without
+                    // `errorfile` or `http-error` (measured).
+                    let page = errors::builtin_response(400);
+                    crate::record::bad_request(&self.fe.counters, 400, page_len(Some(&page)));
+                    self.answer_page(Some(&page)).await;
                     if got == Received::Part || !self.fe.options.dontlognull {
                         let (accept, t0) = self.clock_of(turn, accept, t0);
                         self.log_simple(accept, t0, 400, Termination::CLIENT_REQUEST);
@@ -403,13 +405,11 @@ impl<C: ClientStream> Session<C> {
                         HeadError::Refused(s) => s,
                         _ => 400,
                     };
-                    let page = self.error_page(status, &self.fe.errors, None, false);
-                    crate::record::bad_request(
-                        &self.fe.counters,
-                        status,
-                        page_len(page.as_deref()),
-                    );
-                    self.answer_page(page.as_deref()).await;
+                    // The built-in page, as haproxy 2.6's mux answers a head it cannot
+                    // parse (neither `errorfile` nor `http-error` apply there: measured).
+                    let page = errors::builtin_response(status);
+                    crate::record::bad_request(&self.fe.counters, status, page_len(Some(&page)));
+                    self.answer_page(Some(&page)).await;
                     self.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
                     return End::Done;
                 }

@@ -43,12 +43,14 @@ pub fn compile(
             HttpAction::Reject { silent } => Action::Drop(*silent),
             HttpAction::Allow => Action::Allow,
             HttpAction::Deny { status } => Action::Deny(status.unwrap_or(403)),
+            // Added names are written in lower case, as haproxy's HTX stores them (and its
+            // HTTP/1 output sends them, `h1-case-adjust` aside).
             HttpAction::SetHeader { name, value } => Action::SetHeader(
-                name.clone().into_bytes(),
+                name.to_ascii_lowercase().into_bytes(),
                 Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
             ),
             HttpAction::AddHeader { name, value } => Action::AddHeader(
-                name.clone().into_bytes(),
+                name.to_ascii_lowercase().into_bytes(),
                 Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
             ),
             HttpAction::DelHeader { name } => Action::DelHeader(name.clone().into_bytes()),

@@ -157,7 +157,8 @@ pub fn compile(a: &fulcrum_config::model::HttpAction) -> Option<Result<Op, Strin
         }
         HttpAction::DisableL7Retry => Op::NoL7Retry,
         HttpAction::EarlyHint { name, value } => match Fmt::parse(value) {
-            Ok(f) => Op::EarlyHint(name.clone().into_bytes(), f),
+            // lower case, as haproxy's HTX names
+            Ok(f) => Op::EarlyHint(name.to_ascii_lowercase().into_bytes(), f),
             Err(e) => return Some(Err(e)),
         },
         _ => return None,

@@ -211,6 +211,9 @@ impl<C: ClientStream> Session<C> {
             vars: self.track.as_deref(),
             bc_src: r.source,
             bq: r.queue_pos,
+            // the requests this connection served before this one (an `option logasap` line
+            // is written before the count goes up)
+            not_first: !C::H2 && self.served > u32::from(asap.is_none()),
             ..crate::place::Place::at(&self.fe)
         };
         let entry = Entry {
@@ -257,6 +260,7 @@ impl<C: ClientStream> Session<C> {
                 .fe
                 .counters(self.track.as_deref(), self.fe.own_table.as_ref()),
             open: false,
+            priority: r.priority.unwrap_or_default(),
         };
         let line = match &self.fe.log_format {
             Some(f) => crate::log_format::render(f, &entry, req, res, &self.fe.captures),

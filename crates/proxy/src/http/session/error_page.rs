@@ -12,20 +12,14 @@ use crate::stream::ClientStream;
 
 impl<C: ClientStream> Session<C> {
     /// The page for `status` from `pages` (the backend's or the frontend's) and the
-    /// frontend's; `be`: the request's backend; `with_req`: a request was read (else a
-    /// rendered page sees none).
-    pub(super) fn error_page(
-        &self,
-        status: u16,
-        pages: &ErrorPages,
-        be: Option<&Backend>,
-        with_req: bool,
-    ) -> Page {
+    /// frontend's, for a request that was read; `be`: the request's backend. (A head that
+    /// does not parse gets the built-in page, as from haproxy's mux.)
+    pub(super) fn error_page(&self, status: u16, pages: &ErrorPages, be: Option<&Backend>) -> Page {
         let fe = &self.fe;
         let render = |r: &Reply| {
             let counters = fe.counters(self.track.as_deref(), fe.own_table.as_ref());
-            let req = with_req.then_some(&self.req);
-            let env = HttpEnv::new(self.peer, self.local, req, None).with_counters(counters);
+            let env =
+                HttpEnv::new(self.peer, self.local, Some(&self.req), None).with_counters(counters);
             Some(r.answer(&env))
         };
         let be = be.filter(|b| std::ptr::eq(&b.policy.errors, pages));

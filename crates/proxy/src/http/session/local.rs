@@ -270,7 +270,7 @@ impl<C: ClientStream> Session<C> {
         rec.status = status;
         rec.term = term;
         self.count_status(rec);
-        let page = self.error_page(status, pages, rec.backend.as_deref(), true);
+        let page = self.error_page(status, pages, rec.backend.as_deref());
         let drained = Drained::of(body::request_framing(&mut self.req).ok());
         let keep = after == AfterError::KeepIfClean
             && page.as_deref().is_none_or(Response::delimited)

@@ -1,0 +1,140 @@
+//! fulcrum warns where the real `haproxy -c` 2.6 warns, with its words, on configs whose rules
+//! stand in an order HAProxy does not run them in (a `tcp-request` rule after an
+//! `http-request` one, an `http-request` rule after `redirect`, `use_backend`, `use-server`,
+//! `monitor fail`...) or after a final action without a condition ("further entries are
+//! NOOP"), and nowhere else on them: the set of (line, message) of every warning is compared,
+//! so `zero-warning` gives the same verdict. Under FULCRUM_REQUIRE_NETNS=1 a missing haproxy
+//! fails the test; without it the expected sets written here are still checked.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+const HEAD: &str =
+    "defaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n";
+
+/// (name, the config after `HEAD`, the lines fulcrum and haproxy warn at).
+const CASES: &[(&str, &str, &[usize])] = &[
+    (
+        "final-deny",
+        "frontend f\n  bind 127.0.0.1:8080\n  http-request deny\n  http-request set-header x 1\n  default_backend b\nbackend b\n  server s 127.0.0.1:8081\n",
+        &[9],
+    ),
+    (
+        "final-with-condition",
+        "frontend f\n  bind 127.0.0.1:8080\n  http-request deny if { path /a }\n  http-request set-header x 1\n  http-request return status 200 unless { path /b }\n  http-request set-header x 1\n  default_backend b\nbackend b\n  server s 127.0.0.1:8081\n",
+        &[],
+    ),
+    (
+        "final-kinds",
+        "frontend f\n  bind 127.0.0.1:8080\n  http-request allow\n  http-request redirect location /x\n  http-request tarpit\n  http-request auth realm r\n  http-request return status 200\n  http-request deny deny_status 400\n  http-request set-header x 1\n  default_backend b\nbackend b\n  server s 127.0.0.1:8081\n",
+        &[9, 10, 11, 12, 13, 14],
+    ),
+    (
+        "not-final-kinds",
+        "frontend f\n  bind 127.0.0.1:8080\n  http-request reject\n  http-request silent-drop\n  http-request set-header x 1\n  default_backend b\nbackend b\n  server s 127.0.0.1:8081\n",
+        &[],
+    ),
+    (
+        "final-response-lists",
+        "frontend f\n  bind 127.0.0.1:8080\n  http-response allow\n  http-response set-header x 1\n  http-response deny\n  http-response set-header x 1\n  http-after-response allow\n  http-after-response set-header x 1\n  default_backend b\nbackend b\n  server s 127.0.0.1:8081\n",
+        &[9, 11, 13],
+    ),
+    (
+        "tcp-after-http",
+        "frontend f\n  bind 127.0.0.1:8080\n  http-request set-header x 1\n  tcp-request content accept\n  tcp-request connection accept\n  tcp-request session accept\n  default_backend b\nbackend b\n  server s 127.0.0.1:8081\n",
+        &[9, 10, 11],
+    ),
+    (
+        "tcp-phases",
+        "frontend f\n  mode tcp\n  bind 127.0.0.1:8080\n  tcp-request content accept\n  tcp-request session accept\n  tcp-request connection accept\n  default_backend b\nbackend b\n  mode tcp\n  server s 127.0.0.1:8081\n",
+        &[10, 11],
+    ),
+    (
+        "tcp-after-session",
+        "frontend f\n  mode tcp\n  bind 127.0.0.1:8080\n  tcp-request session accept\n  tcp-request connection accept\n  default_backend b\nbackend b\n  mode tcp\n  server s 127.0.0.1:8081\n",
+        &[10],
+    ),
+    (
+        "after-redirect-and-use-backend",
+        "frontend f\n  bind 127.0.0.1:8080\n  redirect location /x if { path /r }\n  use_backend b if { path /b }\n  http-request set-header x 1\n  redirect location /y if { path /s }\n  default_backend b\nbackend b\n  server s 127.0.0.1:8081\n",
+        &[10, 11],
+    ),
+    (
+        "monitor-fail",
+        "frontend f\n  bind 127.0.0.1:8080\n  monitor-uri /m\n  http-request set-header x 1\n  monitor fail if { path /f }\n  tcp-request content accept\n  default_backend b\nbackend b\n  server s 127.0.0.1:8081\n",
+        &[10, 11],
+    ),
+    (
+        "backend-use-server",
+        "frontend f\n  bind 127.0.0.1:8080\n  default_backend b\nbackend b\n  use-server s if { path /s }\n  http-request set-header x 1\n  redirect location /x if { path /r }\n  server s 127.0.0.1:8081\n",
+        &[11, 12],
+    ),
+    (
+        "in-order",
+        "frontend f\n  bind 127.0.0.1:8080\n  tcp-request connection accept\n  tcp-request session accept\n  tcp-request content accept\n  monitor-uri /m\n  monitor fail if { path /f }\n  http-request set-header x 1\n  redirect location /x if { path /r }\n  use_backend b if { path /b }\n  default_backend b\nbackend b\n  use-server s if { path /s }\n  server s 127.0.0.1:8081\n",
+        &[],
+    ),
+];
+
+/// (line, message) of each warning haproxy prints for `file`; `None` without haproxy.
+fn haproxy_warnings(file: &Path) -> Option<BTreeSet<(usize, String)>> {
+    let out = Command::new("haproxy")
+        .arg("-c")
+        .arg("-f")
+        .arg(file)
+        .output()
+        .ok()?;
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "haproxy refuses {}:\n{text}",
+        file.display()
+    );
+    let re = regex::Regex::new(r"\[WARNING\].*parsing \[[^:]+:([0-9]+)\] ?: (.*)$").expect("re");
+    Some(
+        text.lines()
+            .filter_map(|l| re.captures(l))
+            .map(|c| (c[1].parse().expect("line"), c[2].trim().to_string()))
+            .collect(),
+    )
+}
+
+/// (line, message) of each warning fulcrum gives for `file`.
+fn fulcrum_warnings(file: &Path) -> BTreeSet<(usize, String)> {
+    let loaded = fulcrum_config::load_files(&[file]);
+    let errors: Vec<String> = loaded.diagnostics.errors().map(|d| d.to_string()).collect();
+    assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
+    loaded
+        .diagnostics
+        .warnings()
+        .map(|d| {
+            let s = d.to_string();
+            let (place, msg) = s
+                .split_once(": warning: ")
+                .expect("FILE:LINE: warning: MSG");
+            let line = place.rsplit(':').next().and_then(|l| l.parse().ok());
+            (line.expect("a line"), msg.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn warned_lines_match_haproxy() {
+    let dir = std::env::temp_dir().join(format!("fulcrum-warnings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let have = fulcrum_testlab::require::tool("HAProxy comparison", "haproxy", "haproxy");
+    for (name, body, lines) in CASES {
+        let file = dir.join(format!("{name}.cfg"));
+        std::fs::write(&file, format!("{HEAD}{body}")).expect("write");
+        let ours = fulcrum_warnings(&file);
+        let at: Vec<usize> = ours.iter().map(|(l, _)| *l).collect();
+        assert_eq!(&at, lines, "{name}: fulcrum's warnings {ours:#?}");
+        if have {
+            let theirs = haproxy_warnings(&file).expect("haproxy runs");
+            assert_eq!(ours, theirs, "{name}: fulcrum (left) vs haproxy -c (right)");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
