@@ -12,7 +12,8 @@
 # http` / `mode tcp`), fulcrum-http / fulcrum-tcp (the same config), and the floor programs of
 # bench/floor/src: tokio (fulcrum's runtime), mio (a bare epoll loop), uring (io_uring without a
 # runtime, a recv and a send submitted per read), uring-multi (io_uring, multishot receives into
-# a provided buffer ring: only the sends submitted). The floors forward bytes without parsing, one backend connection per client
+# a provided buffer ring: only the sends submitted), monoio (the io_uring thread-per-core runtime a
+# port would use). The floors forward bytes without parsing, one backend connection per client
 # connection, and close both at the first end (see src/main.rs).
 #
 # Scenarios: small keep-alive (CONNS connections) and a new connection per request
@@ -23,6 +24,10 @@
 # raw_syscalls:sys_enter on the pid, SYSCALLS=1, the default), and the median of the per-round
 # ratios to haproxy-http (req/s, and CPU per request: below 1 is cheaper).
 #
+# PROFILE=DIR: also `perf record -g` each proxy's timed run (the last round's stays, as
+# DIR/PROXY-SCENARIO.data) and print per proxy the kernel/user split of the samples and the top
+# symbols (perf report --sort sym).
+#
 # The proxy is pinned to CPU $PROXY_CPU (default 0), wrk and nginx to CPU $LOAD_CPU (default 1);
 # the output says so and gives the load average before and after.
 set -euo pipefail
@@ -31,7 +36,7 @@ RUNS=${RUNS:-4}
 DURATION=${DURATION:-8}
 CONNS=${CONNS:-50}
 SYSCALLS=${SYSCALLS:-1}
-PROXIES=${PROXIES:-haproxy-http haproxy-tcp fulcrum-http fulcrum-tcp tokio mio uring uring-multi}
+PROXIES=${PROXIES:-haproxy-http haproxy-tcp fulcrum-http fulcrum-tcp tokio mio monoio uring uring-multi}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 PIN_PROXY="taskset -c $PROXY_CPU"
@@ -59,6 +64,7 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ -z "${PROFILE:-}" ] || mkdir -p "$PROFILE"
 
 echo "building the floor programs (release)" >&2
 cargo build --release -q --manifest-path "$ROOT/bench/floor/Cargo.toml"
@@ -117,7 +123,7 @@ start_proxy() { # $1 proxy name → pid
     haproxy-tcp) $PIN_PROXY haproxy -db -f "$WORK/tcp.cfg" >/dev/null 2>&1 & ;;
     fulcrum-http) $PIN_PROXY "$FULCRUM" run -f "$WORK/http.cfg" >/dev/null 2>&1 & ;;
     fulcrum-tcp) $PIN_PROXY "$FULCRUM" run -f "$WORK/tcp.cfg" >/dev/null 2>&1 & ;;
-    tokio|mio|uring|uring-multi) $PIN_PROXY "$FLOOR" "$1" "127.0.0.1:$PORT" "127.0.0.1:$NGINX_PORT" >/dev/null 2>&1 & ;;
+    tokio|mio|monoio|uring|uring-multi) $PIN_PROXY "$FLOOR" "$1" "127.0.0.1:$PORT" "127.0.0.1:$NGINX_PORT" >/dev/null 2>&1 & ;;
     *) echo "unknown proxy $1" >&2; exit 2 ;;
   esac
   local pid=$! up=0
@@ -137,7 +143,7 @@ to_ms() { # wrk latency like 1.23ms / 850.00us / 1.02s → ms
     if (u=="us") n/=1000; else if (u=="s") n*=1000; else if (u=="m") n*=60000; printf "%.3f", n }'
 }
 
-one() { # $1 proxy, $2 "close" or "" → "rps p50 p99 user_us/req sys_us/req syscalls/req"
+one() { # $1 proxy, $2 "close" or "", $3 scenario tag (PROFILE's file name) → "rps p50 p99 user_us/req sys_us/req syscalls/req"
   local extra=(); [ "$2" = close ] && extra=(-H "Connection: close")
   local pid t0 t1 out n perfpid="" spr=0
   pid=$(start_proxy "$1")
@@ -146,6 +152,11 @@ one() { # $1 proxy, $2 "close" or "" → "rps p50 p99 user_us/req sys_us/req sys
     rm -f "$WORK/perf.out"
     perf stat -e raw_syscalls:sys_enter -x, -p "$pid" -o "$WORK/perf.out" 2>/dev/null &
     perfpid=$!
+  fi
+  local recpid=""
+  if [ -n "${PROFILE:-}" ]; then
+    perf record -q -F 1999 -g -p "$pid" -o "$PROFILE/$1-$3.data" >/dev/null 2>&1 &
+    recpid=$!
   fi
   t0=$(ticks "$pid")
   out=$($PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency "${extra[@]}" "http://127.0.0.1:$PORT/small" 2>&1)
@@ -162,6 +173,7 @@ one() { # $1 proxy, $2 "close" or "" → "rps p50 p99 user_us/req sys_us/req sys
     # (counted over a little more than the timed run: the figure is an upper bound)
     spr=$(awk -F, -v n="${n:-0}" '$3 ~ /sys_enter/ && n > 0 && $1 ~ /^[0-9.]+$/ {printf "%.2f", $1/n}' "$WORK/perf.out")
   fi
+  if [ -n "$recpid" ]; then kill -INT "$recpid" 2>/dev/null || true; wait "$recpid" 2>/dev/null || true; fi
   stop_proxy "$pid"
   local errs; errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
   [ -n "$errs" ] && echo "  ($1: $errs)" >&2
@@ -176,12 +188,12 @@ one() { # $1 proxy, $2 "close" or "" → "rps p50 p99 user_us/req sys_us/req sys
 
 median() { sort -g | awk '{a[NR]=$1} END { if (NR==0) {print 0} else if (NR%2) {print a[(NR+1)/2]} else {printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2} }'; }
 
-scenario() { # $1 name, $2 "close" or ""
+scenario() { # $1 name, $2 "close" or "", $3 tag
   case "$1" in *${ONLY:-}*) ;; *) return 0 ;; esac
   declare -A res=()
   local p r
   for r in $(seq 1 "$RUNS"); do
-    for p in $PROXIES; do res[$p.$r]=$(one "$p" "$2"); done
+    for p in $PROXIES; do res[$p.$r]=$(one "$p" "$2" "$3"); done
   done
   echo
   echo "$1 ($CONNS connections, $RUNS rounds of ${DURATION}s; load average now $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -207,5 +219,16 @@ scenario() { # $1 name, $2 "close" or ""
 
 echo "columns: medians over the rounds; user/kern/CPU us = the proxy's CPU time per request; sys/req = its system calls per request (perf, an upper bound);"
 echo "x req/s, x CPU/req = median of the per-round ratios to haproxy-http (the same round)"
-scenario "small, keep-alive" ""
-scenario "new conn per request" close
+scenario "small, keep-alive" "" keepalive
+scenario "new conn per request" close newconn
+
+if [ -n "${PROFILE:-}" ]; then
+  for f in "$PROFILE"/*.data; do
+    [ -s "$f" ] || continue
+    echo; echo "== $(basename "$f" .data): samples in the kernel / in user space, top symbols"
+    perf report -i "$f" --stdio --no-children --sort dso -g none 2>/dev/null |
+      awk '/%/ && !/^#/ { v=$1; sub(/%/,"",v); if ($2 ~ /kernel/) k+=v; else u+=v }
+           END { printf "   kernel %.1f%%, user space %.1f%% of the samples\n", k, u }'
+    perf report -i "$f" --stdio --no-children --sort sym -g none --percent-limit 1.5 2>/dev/null | awk '/%/ && !/^#/ {print "   " $0}' | head -14
+  done
+fi

@@ -5,10 +5,11 @@
 //!
 //! MODEL: `tokio` (current-thread runtime, as fulcrum's workers), `uring` (io_uring driven
 //! directly, a recv and a send submitted per forwarded read), `uring-multi` (io_uring with
-//! multishot receives into a provided buffer ring: only the sends submitted), `mio` (a bare
-//! epoll loop).
+//! multishot receives into a provided buffer ring: only the sends submitted), `monoio` (the
+//! io_uring thread-per-core runtime), `mio` (a bare epoll loop).
 
 mod mio_floor;
+mod monoio_floor;
 mod net;
 mod tokio_floor;
 mod uring_floor;
@@ -18,7 +19,7 @@ use std::net::SocketAddr;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: floor tokio|uring|uring-multi|mio LISTEN_ADDR BACKEND_ADDR";
+    let usage = "usage: floor tokio|uring|uring-multi|monoio|mio LISTEN_ADDR BACKEND_ADDR";
     let (model, listen, backend) = match args.as_slice() {
         [_, m, l, b] => (m.as_str(), l, b),
         _ => fail(usage),
@@ -30,6 +31,7 @@ fn main() {
         "tokio" => tokio_floor::run(listener, backend),
         "uring" => uring_floor::run(listener, backend),
         "uring-multi" => uring_multi::run(listener, backend),
+        "monoio" => monoio_floor::run(listener, backend),
         "mio" => mio_floor::run(listener, backend),
         _ => fail(usage),
     };
