@@ -1,7 +1,8 @@
 //! (c) The floor of a bare epoll loop (mio, edge-triggered, no tasks, no wakers): one slab of
-//! connection pairs, token 2i = client, 2i+1 = server. A readable side is read until a short
-//! read (the socket is then drained, as tokio assumes too) and written to the other side; what
-//! the other side cannot take waits for its writability. 4 system calls per small request plus
+//! connection pairs, token 2i = client, 2i+1 = server. A readable side is read (into the
+//! loop's one buffer) until a short read (the socket is then drained, as tokio assumes too)
+//! and written to the other side; what the other side cannot take is copied aside and waits
+//! for its writability. 4 system calls per small request plus
 //! the amortized epoll_wait.
 
 use crate::net::BUF;
@@ -12,11 +13,10 @@ use std::net::SocketAddr;
 
 const LISTENER: Token = Token(usize::MAX);
 
-/// One direction's bytes read but not yet written.
+/// One direction's bytes read but not yet written (allocated only when a write fell short).
 struct Pending {
-    buf: Box<[u8]>,
+    buf: Vec<u8>,
     at: usize,
-    end: usize,
 }
 
 struct Pair {
@@ -33,6 +33,7 @@ pub fn run(l: std::net::TcpListener, backend: SocketAddr) -> std::io::Result<()>
     let mut pairs: Vec<Option<Pair>> = Vec::new();
     let mut free: Vec<usize> = Vec::new();
     let mut events = Events::with_capacity(1024);
+    let mut scratch = vec![0u8; BUF];
     loop {
         if let Err(e) = poll.poll(&mut events, None) {
             if e.kind() == ErrorKind::Interrupted {
@@ -52,8 +53,10 @@ pub fn run(l: std::net::TcpListener, backend: SocketAddr) -> std::io::Result<()>
             };
             // Readable side: forward from it; writable side (reported with every edge of the
             // socket): flush what waits for it, if anything, and go on reading that direction.
-            let ok = (!ev.is_readable() || forward(p, side, ev.is_read_closed()))
-                && (!ev.is_writable() || !blocked(p, 1 - side) || forward(p, 1 - side, false))
+            let ok = (!ev.is_readable() || forward(p, side, ev.is_read_closed(), &mut scratch))
+                && (!ev.is_writable()
+                    || !blocked(p, 1 - side)
+                    || forward(p, 1 - side, false, &mut scratch))
                 && !ev.is_error();
             if !ok {
                 if let Some(mut p) = pairs[i].take() {
@@ -84,9 +87,8 @@ fn accept_all(
             pairs.len() - 1
         });
         let pend = || Pending {
-            buf: vec![0u8; BUF].into_boxed_slice(),
+            buf: Vec::new(),
             at: 0,
-            end: 0,
         };
         let mut p = Pair {
             sock: [c, s],
@@ -109,31 +111,44 @@ fn accept_all(
     }
 }
 
-/// Flushes direction `from`, then reads side `from` and writes to the other while bytes come;
-/// false once the pair must close. `closed`: the peer's FIN is known to be there (read to EOF).
-fn forward(p: &mut Pair, from: usize, closed: bool) -> bool {
+/// Flushes direction `from`, then reads side `from` into `scratch` (the loop's one read
+/// buffer) and writes to the other side while bytes come; what the other side cannot take is
+/// kept in the direction's pending buffer. False once the pair must close. `closed`: the peer's
+/// FIN is known to be there (read to EOF).
+fn forward(p: &mut Pair, from: usize, closed: bool, scratch: &mut [u8]) -> bool {
+    let to = 1 - from;
     loop {
         if !flush(p, from) {
             return false;
         }
-        let d = &mut p.pend[from];
-        if d.at < d.end {
+        if blocked(p, from) {
             return true; // the other side is full: its writability resumes us
         }
-        let n = match p.sock[from].read(&mut d.buf) {
+        let n = match p.sock[from].read(scratch) {
             Ok(0) => return false,
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(_) => return false,
         };
-        d.at = 0;
-        d.end = n;
-        if !flush(p, from) {
-            return false;
+        let mut at = 0;
+        while at < n {
+            match p.sock[to].write(&scratch[at..n]) {
+                Ok(k) => at += k,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+        if at < n {
+            let d = &mut p.pend[from];
+            d.buf.clear();
+            d.buf.extend_from_slice(&scratch[at..n]);
+            d.at = 0;
+            return true;
         }
         // A short read drained the socket (edge-triggered: the next bytes raise a new event).
-        if (n < BUF && !closed) || p.pend[from].at < p.pend[from].end {
+        if n < scratch.len() && !closed {
             return true;
         }
     }
@@ -141,20 +156,22 @@ fn forward(p: &mut Pair, from: usize, closed: bool) -> bool {
 
 /// Whether direction `dir` holds bytes its destination could not take yet.
 fn blocked(p: &Pair, dir: usize) -> bool {
-    p.pend[dir].at < p.pend[dir].end
+    p.pend[dir].at < p.pend[dir].buf.len()
 }
 
 /// Writes what direction `dir` holds to its destination; false on error.
 fn flush(p: &mut Pair, dir: usize) -> bool {
     let to = 1 - dir;
     let d = &mut p.pend[dir];
-    while d.at < d.end {
-        match p.sock[to].write(&d.buf[d.at..d.end]) {
+    while d.at < d.buf.len() {
+        match p.sock[to].write(&d.buf[d.at..]) {
             Ok(n) => d.at += n,
             Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(_) => return false,
         }
     }
+    d.buf.clear();
+    d.at = 0;
     true
 }
