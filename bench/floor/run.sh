@@ -29,7 +29,8 @@
 # symbols (perf report --sort sym).
 #
 # The proxy is pinned to CPU $PROXY_CPU (default 0), wrk and nginx to CPU $LOAD_CPU (default 1);
-# the output says so and gives the load average before and after.
+# the output says so and gives the load average before and after. Results and what they mean:
+# bench/floor/README.md.
 set -euo pipefail
 
 RUNS=${RUNS:-4}
@@ -197,7 +198,7 @@ scenario() { # $1 name, $2 "close" or "", $3 tag
   done
   echo
   echo "$1 ($CONNS connections, $RUNS rounds of ${DURATION}s; load average now $(cut -d' ' -f1-3 /proc/loadavg))"
-  printf "%-13s %10s %8s %8s %9s %9s %9s %9s %10s %10s\n" proxy "req/s" "p50 ms" "p99 ms" "user us" "kern us" "CPU us" "sys/req" "x req/s" "x CPU/req"
+  printf "%-13s %10s %8s %8s %9s %9s %9s %9s %10s %10s %12s\n" proxy "req/s" "p50 ms" "p99 ms" "user us" "kern us" "CPU us" "sys/req" "x req/s" "x CPU/req" "(its range)"
   for p in $PROXIES; do
     local rows=() cpu=() rr=() cr=()
     for r in $(seq 1 "$RUNS"); do
@@ -210,15 +211,16 @@ scenario() { # $1 name, $2 "close" or "", $3 tag
       fi
     done
     col() { printf '%s\n' "${rows[@]}" | awk -v c="$1" '{print $c}' | median; }
-    printf "%-13s %10.0f %8.3f %8.3f %9.2f %9.2f %9.2f %9.2f %10s %10s\n" "$p" "$(col 1)" "$(col 2)" "$(col 3)" "$(col 4)" "$(col 5)" \
+    printf "%-13s %10.0f %8.3f %8.3f %9.2f %9.2f %9.2f %9.2f %10s %10s %12s\n" "$p" "$(col 1)" "$(col 2)" "$(col 3)" "$(col 4)" "$(col 5)" \
       "$(printf '%s\n' "${cpu[@]}" | median)" "$(col 6)" \
       "$( [ ${#rr[@]} -gt 0 ] && printf '%.3f' "$(printf '%s\n' "${rr[@]}" | median)" || echo -)" \
-      "$( [ ${#cr[@]} -gt 0 ] && printf '%.3f' "$(printf '%s\n' "${cr[@]}" | median)" || echo -)"
+      "$( [ ${#cr[@]} -gt 0 ] && printf '%.3f' "$(printf '%s\n' "${cr[@]}" | median)" || echo -)" \
+      "$( [ ${#cr[@]} -gt 0 ] && printf '%s\n' "${cr[@]}" | sort -g | awk 'NR==1 {a=$1} {b=$1} END {printf "%.2f-%.2f", a, b}' || echo -)"
   done
 }
 
 echo "columns: medians over the rounds; user/kern/CPU us = the proxy's CPU time per request; sys/req = its system calls per request (perf, an upper bound);"
-echo "x req/s, x CPU/req = median of the per-round ratios to haproxy-http (the same round)"
+echo "x req/s, x CPU/req = median of the per-round ratios to haproxy-http (the same round); its range: the lowest and highest round"
 scenario "small, keep-alive" "" keepalive
 scenario "new conn per request" close newconn
 
