@@ -11,6 +11,7 @@
 mod mio_floor;
 mod monoio_floor;
 mod net;
+mod ring;
 mod tokio_floor;
 mod uring_floor;
 mod uring_multi;

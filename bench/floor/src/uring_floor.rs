@@ -9,17 +9,10 @@
 //! and close as ring operations.
 
 use crate::net::BUF;
-use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use crate::ring::{self, tag, Floor, Ring, CLOSE, CONNECT, RECV, SEND, SHUTDOWN};
+use io_uring::{opcode, squeue, types};
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
-
-// What a completion is for: the low 3 bits of its user_data; the connection's slot above.
-const ACCEPT: u64 = 0;
-const RECV: u64 = 1; // + side (0 client, 1 server)
-const SEND: u64 = 3; // + direction (0 client → server, 1 server → client)
-const CONNECT: u64 = 5;
-const SHUTDOWN: u64 = 6;
-const CLOSE: u64 = 7;
+use std::os::fd::RawFd;
 
 struct Conn {
     /// [client, server]
@@ -35,127 +28,30 @@ struct Conn {
     closing: bool,
 }
 
-struct Floor {
-    ring: IoUring,
+struct Uring {
+    ring: Ring,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
-    listen: RawFd,
-    backend: Box<(libc::sockaddr_storage, libc::socklen_t)>,
-    family: i32,
 }
 
 pub fn run(l: std::net::TcpListener, backend: SocketAddr) -> std::io::Result<()> {
-    let mut b = IoUring::builder();
-    if std::env::var_os("FLOOR_URING_PLAIN").is_none() {
-        b.setup_single_issuer()
-            .setup_defer_taskrun()
-            .setup_coop_taskrun();
-    }
-    let ring = b.setup_submit_all().build(4096)?;
-    let sa = socket2::SockAddr::from(backend);
-    // SAFETY: sockaddr_storage is plain old data; SockAddr's bytes fit it (len ≤ its size).
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            sa.as_ptr() as *const u8,
-            &mut storage as *mut _ as *mut u8,
-            sa.len() as usize,
-        )
-    };
-    let mut f = Floor {
-        ring,
+    let mut f = Uring {
+        ring: Ring::new(&l, backend)?,
         conns: Vec::new(),
         free: Vec::new(),
-        listen: l.as_raw_fd(),
-        backend: Box::new((storage, sa.len())),
-        family: if backend.is_ipv4() {
-            libc::AF_INET
-        } else {
-            libc::AF_INET6
-        },
     };
-    f.arm_accept();
-    let mut done: Vec<(u64, i32, u32)> = Vec::with_capacity(1024);
-    loop {
-        match f.ring.submit_and_wait(1) {
-            Ok(_) => {}
-            Err(e)
-                if e.raw_os_error() == Some(libc::EINTR)
-                    || e.raw_os_error() == Some(libc::EBUSY) => {}
-            Err(e) => return Err(e),
-        }
-        done.clear();
-        done.extend(
-            f.ring
-                .completion()
-                .map(|c| (c.user_data(), c.result(), c.flags())),
-        );
-        for &(ud, res, flags) in &done {
-            f.complete(ud, res, flags);
-        }
-    }
-    #[allow(unreachable_code)]
-    {
-        drop(l);
-        Ok(())
-    }
+    ring::drive(&mut f)
 }
 
-impl Floor {
-    fn push(&mut self, e: squeue::Entry) {
-        // SAFETY: every pointer an entry carries (a connection's boxed buffers, the boxed
-        // backend address) outlives the operation: a slot is freed only when nothing of it is
-        // in flight, and the address lives as long as the ring.
-        while unsafe { self.ring.submission().push(&e) }.is_err() {
-            let _ = self.ring.submit();
-        }
-    }
-
-    fn arm_accept(&mut self) {
-        self.push(
-            opcode::AcceptMulti::new(types::Fd(self.listen))
-                .build()
-                .user_data(ACCEPT),
-        );
-    }
-
-    fn complete(&mut self, ud: u64, res: i32, flags: u32) {
-        let kind = ud & 7;
-        let i = (ud >> 3) as usize;
-        match kind {
-            ACCEPT => {
-                if !cqueue::more(flags) {
-                    self.arm_accept();
-                }
-                if res >= 0 {
-                    self.accepted(res);
-                }
-            }
-            CLOSE => {}
-            _ => self.step(i, kind, res),
-        }
+impl Floor for Uring {
+    fn ring(&mut self) -> &mut Ring {
+        &mut self.ring
     }
 
     fn accepted(&mut self, client: RawFd) {
-        // SAFETY: plain system calls on descriptors this loop owns.
-        let s = unsafe { libc::socket(self.family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-        if s < 0 {
-            unsafe { libc::close(client) };
-            return;
-        }
-        let one: libc::c_int = 1;
-        unsafe {
-            libc::setsockopt(
-                s,
-                libc::IPPROTO_TCP,
-                libc::TCP_NODELAY,
-                &one as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
         let buf = || vec![0u8; BUF].into_boxed_slice();
         let c = Conn {
-            fd: [client, s],
+            fd: [client, -1],
             buf: [buf(), buf()],
             len: [0; 2],
             sent: [0; 2],
@@ -163,21 +59,29 @@ impl Floor {
             inflight: 1,
             closing: false,
         };
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.conns[i] = Some(c);
-                i
+        let i = ring::slot(&mut self.conns, &mut self.free, c);
+        match self.ring.connect(client, tag(i, CONNECT)) {
+            Some(s) => {
+                if let Some(c) = self.conns[i].as_mut() {
+                    c.fd[1] = s;
+                }
             }
             None => {
-                self.conns.push(Some(c));
-                self.conns.len() - 1
+                self.conns[i] = None;
+                self.free.push(i);
             }
-        };
-        let addr = &self.backend.0 as *const _ as *const libc::sockaddr;
-        let e = opcode::Connect::new(types::Fd(s), addr, self.backend.1).build();
-        self.push(e.user_data(tag(i, CONNECT)));
+        }
     }
 
+    fn complete(&mut self, ud: u64, res: i32, _flags: u32) {
+        let kind = ud & 7;
+        if kind != CLOSE {
+            self.step((ud >> 3) as usize, kind, res);
+        }
+    }
+}
+
+impl Uring {
     fn step(&mut self, i: usize, kind: u64, res: i32) {
         let Some(c) = self.conns.get_mut(i).and_then(|c| c.as_mut()) else {
             return;
@@ -233,20 +137,17 @@ impl Floor {
         let finished = c.closing && c.inflight == 0;
         let fds = c.fd;
         for e in next.into_iter().flatten() {
-            self.push(e);
+            self.ring.push(e);
         }
         if finished {
             for fd in fds {
-                self.push(opcode::Close::new(types::Fd(fd)).build().user_data(CLOSE));
+                self.ring
+                    .push(opcode::Close::new(types::Fd(fd)).build().user_data(CLOSE));
             }
             self.conns[i] = None;
             self.free.push(i);
         }
     }
-}
-
-fn tag(i: usize, kind: u64) -> u64 {
-    ((i as u64) << 3) | kind
 }
 
 fn recv(c: &mut Conn, i: usize, side: usize) -> squeue::Entry {

@@ -5,19 +5,14 @@
 //! sends; a buffer goes back to the ring when its bytes were sent. Sends of a direction go one
 //! at a time, in order.
 
+use crate::ring::{self, tag, Floor, Ring, CLOSE, CONNECT, RECV, SEND, SHUTDOWN};
 use io_uring::types::BufRingEntry;
-use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use io_uring::{cqueue, opcode, types, IoUring};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicU16, Ordering};
 
-const ACCEPT: u64 = 0;
-const RECV: u64 = 1; // + side (0 client, 1 server)
-const SEND: u64 = 3; // + direction (0 client → server, 1 server → client)
-const CONNECT: u64 = 5;
-const SHUTDOWN: u64 = 6;
-const CLOSE: u64 = 7;
 const BGID: u16 = 0;
 /// Buffers in the ring, and their size: 1024 × 16 KB, shared by every connection.
 const ENTRIES: u16 = 1024;
@@ -87,151 +82,62 @@ struct Conn {
     closing: bool,
 }
 
-struct Floor {
-    ring: IoUring,
+struct Multi {
+    ring: Ring,
     bufs: Bufs,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
-    listen: RawFd,
-    backend: Box<(libc::sockaddr_storage, libc::socklen_t)>,
-    family: i32,
 }
 
 pub fn run(l: std::net::TcpListener, backend: SocketAddr) -> std::io::Result<()> {
-    let mut b = IoUring::builder();
-    if std::env::var_os("FLOOR_URING_PLAIN").is_none() {
-        b.setup_single_issuer()
-            .setup_defer_taskrun()
-            .setup_coop_taskrun();
-    }
-    let ring = b.setup_submit_all().build(4096)?;
-    let bufs = Bufs::new(&ring)?;
-    let sa = socket2::SockAddr::from(backend);
-    // SAFETY: sockaddr_storage is plain old data; SockAddr's bytes fit it.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            sa.as_ptr() as *const u8,
-            &mut storage as *mut _ as *mut u8,
-            sa.len() as usize,
-        )
-    };
-    let mut f = Floor {
+    let ring = Ring::new(&l, backend)?;
+    let bufs = Bufs::new(&ring.ring)?;
+    let mut f = Multi {
         ring,
         bufs,
         conns: Vec::new(),
         free: Vec::new(),
-        listen: l.as_raw_fd(),
-        backend: Box::new((storage, sa.len())),
-        family: if backend.is_ipv4() {
-            libc::AF_INET
-        } else {
-            libc::AF_INET6
-        },
     };
-    f.push(
-        opcode::AcceptMulti::new(types::Fd(f.listen))
-            .build()
-            .user_data(ACCEPT),
-    );
-    let mut done: Vec<(u64, i32, u32)> = Vec::with_capacity(1024);
-    loop {
-        match f.ring.submit_and_wait(1) {
-            Ok(_) => {}
-            Err(e)
-                if e.raw_os_error() == Some(libc::EINTR)
-                    || e.raw_os_error() == Some(libc::EBUSY) => {}
-            Err(e) => return Err(e),
-        }
-        done.clear();
-        done.extend(
-            f.ring
-                .completion()
-                .map(|c| (c.user_data(), c.result(), c.flags())),
-        );
-        for &(ud, res, flags) in &done {
-            f.complete(ud, res, flags);
-        }
-    }
+    ring::drive(&mut f)
 }
 
-fn tag(i: usize, kind: u64) -> u64 {
-    ((i as u64) << 3) | kind
-}
-
-impl Floor {
-    fn push(&mut self, e: squeue::Entry) {
-        // SAFETY: the pointers entries carry (ring buffers, the boxed backend address) live as
-        // long as the ring; a buffer is reused only after its send completed.
-        while unsafe { self.ring.submission().push(&e) }.is_err() {
-            let _ = self.ring.submit();
-        }
-    }
-
-    fn complete(&mut self, ud: u64, res: i32, flags: u32) {
-        let kind = ud & 7;
-        let i = (ud >> 3) as usize;
-        match kind {
-            ACCEPT => {
-                if !cqueue::more(flags) {
-                    self.push(
-                        opcode::AcceptMulti::new(types::Fd(self.listen))
-                            .build()
-                            .user_data(ACCEPT),
-                    );
-                }
-                if res >= 0 {
-                    self.accepted(res);
-                }
-            }
-            CLOSE => {}
-            _ => self.step(i, kind, res, flags),
-        }
+impl Floor for Multi {
+    fn ring(&mut self) -> &mut Ring {
+        &mut self.ring
     }
 
     fn accepted(&mut self, client: RawFd) {
-        // SAFETY: plain system calls on descriptors this loop owns.
-        let s = unsafe { libc::socket(self.family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-        if s < 0 {
-            unsafe { libc::close(client) };
-            return;
-        }
-        let one: libc::c_int = 1;
-        unsafe {
-            libc::setsockopt(
-                s,
-                libc::IPPROTO_TCP,
-                libc::TCP_NODELAY,
-                &one as *const _ as *const libc::c_void,
-                4,
-            )
-        };
         let c = Conn {
-            fd: [client, s],
+            fd: [client, -1],
             queue: [VecDeque::new(), VecDeque::new()],
             sending: [false; 2],
             recv_armed: [false; 2],
             inflight: 1,
             closing: false,
         };
-        let i = match self.free.pop() {
-            Some(i) => {
-                self.conns[i] = Some(c);
-                i
+        let i = ring::slot(&mut self.conns, &mut self.free, c);
+        match self.ring.connect(client, tag(i, CONNECT)) {
+            Some(s) => {
+                if let Some(c) = self.conns[i].as_mut() {
+                    c.fd[1] = s;
+                }
             }
             None => {
-                self.conns.push(Some(c));
-                self.conns.len() - 1
+                self.conns[i] = None;
+                self.free.push(i);
             }
-        };
-        let addr = &self.backend.0 as *const _ as *const libc::sockaddr;
-        self.push(
-            opcode::Connect::new(types::Fd(s), addr, self.backend.1)
-                .build()
-                .user_data(tag(i, CONNECT)),
-        );
+        }
     }
 
+    fn complete(&mut self, ud: u64, res: i32, flags: u32) {
+        let kind = ud & 7;
+        if kind != CLOSE {
+            self.step((ud >> 3) as usize, kind, res, flags);
+        }
+    }
+}
+
+impl Multi {
     fn step(&mut self, i: usize, kind: u64, res: i32, flags: u32) {
         let Some(mut c) = self.conns.get_mut(i).and_then(|c| c.take()) else {
             return;
@@ -297,7 +203,7 @@ impl Floor {
                 if c.recv_armed[side] {
                     c.inflight += 1;
                     let e = opcode::Shutdown::new(types::Fd(c.fd[side]), libc::SHUT_RDWR).build();
-                    self.push(e.user_data(tag(i, SHUTDOWN)));
+                    self.ring.push(e.user_data(tag(i, SHUTDOWN)));
                 }
             }
         }
@@ -314,7 +220,8 @@ impl Floor {
         }
         if c.closing && c.inflight == 0 {
             for fd in c.fd {
-                self.push(opcode::Close::new(types::Fd(fd)).build().user_data(CLOSE));
+                self.ring
+                    .push(opcode::Close::new(types::Fd(fd)).build().user_data(CLOSE));
             }
             self.free.push(i);
         } else {
@@ -326,7 +233,7 @@ impl Floor {
         c.inflight += 1;
         c.recv_armed[side] = true;
         let e = opcode::RecvMulti::new(types::Fd(c.fd[side]), BGID).build();
-        self.push(e.user_data(tag(i, RECV + side as u64)));
+        self.ring.push(e.user_data(tag(i, RECV + side as u64)));
     }
 
     /// Sends the front of direction `dir`'s queue unless a send of it is in flight.
@@ -342,6 +249,6 @@ impl Floor {
         // SAFETY: within buffer `bid` (at < len ≤ BUF).
         let p = unsafe { self.bufs.ptr(bid).add(at) };
         let e = opcode::Send::new(types::Fd(c.fd[1 - dir]), p, (len - at) as u32).build();
-        self.push(e.user_data(tag(i, SEND + dir as u64)));
+        self.ring.push(e.user_data(tag(i, SEND + dir as u64)));
     }
 }
