@@ -32,8 +32,8 @@ pub trait Floor {
     fn ring(&mut self) -> &mut Ring;
     /// A client was accepted (its descriptor).
     fn accepted(&mut self, client: RawFd);
-    /// Any other completion.
-    fn complete(&mut self, user_data: u64, res: i32, flags: u32);
+    /// A completion of operation `kind` of the connection in slot `i` (closes are not told).
+    fn complete(&mut self, i: usize, kind: u64, res: i32, flags: u32);
 }
 
 impl Ring {
@@ -111,9 +111,18 @@ impl Ring {
     }
 }
 
-/// A slot for `c` in `conns`, reusing a freed one.
-pub fn slot<T>(conns: &mut Vec<Option<T>>, free: &mut Vec<usize>, c: T) -> usize {
-    match free.pop() {
+/// Puts the connection `c` of `client` in a slot of `conns` (reusing a freed one) and connects
+/// its backend socket, which `server` stores in it; when no socket can be had the client is
+/// closed and the slot freed.
+pub fn open<T>(
+    ring: &mut Ring,
+    conns: &mut Vec<Option<T>>,
+    free: &mut Vec<usize>,
+    client: RawFd,
+    c: T,
+    server: impl FnOnce(&mut T) -> &mut RawFd,
+) {
+    let i = match free.pop() {
         Some(i) => {
             conns[i] = Some(c);
             i
@@ -121,6 +130,17 @@ pub fn slot<T>(conns: &mut Vec<Option<T>>, free: &mut Vec<usize>, c: T) -> usize
         None => {
             conns.push(Some(c));
             conns.len() - 1
+        }
+    };
+    match ring.connect(client, tag(i, CONNECT)) {
+        Some(s) => {
+            if let Some(c) = conns[i].as_mut() {
+                *server(c) = s;
+            }
+        }
+        None => {
+            conns[i] = None;
+            free.push(i);
         }
     }
 }
@@ -151,8 +171,8 @@ pub fn drive(f: &mut impl Floor) -> std::io::Result<()> {
                 if res >= 0 {
                     f.accepted(res);
                 }
-            } else {
-                f.complete(ud, res, flags);
+            } else if ud & 7 != CLOSE {
+                f.complete((ud >> 3) as usize, ud & 7, res, flags);
             }
         }
     }

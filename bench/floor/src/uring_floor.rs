@@ -59,30 +59,23 @@ impl Floor for Uring {
             inflight: 1,
             closing: false,
         };
-        let i = ring::slot(&mut self.conns, &mut self.free, c);
-        match self.ring.connect(client, tag(i, CONNECT)) {
-            Some(s) => {
-                if let Some(c) = self.conns[i].as_mut() {
-                    c.fd[1] = s;
-                }
-            }
-            None => {
-                self.conns[i] = None;
-                self.free.push(i);
-            }
-        }
+        ring::open(
+            &mut self.ring,
+            &mut self.conns,
+            &mut self.free,
+            client,
+            c,
+            |c| &mut c.fd[1],
+        );
     }
 
-    fn complete(&mut self, ud: u64, res: i32, _flags: u32) {
-        let kind = ud & 7;
-        if kind != CLOSE {
-            self.step((ud >> 3) as usize, kind, res);
-        }
+    fn complete(&mut self, i: usize, kind: u64, res: i32, flags: u32) {
+        self.step(i, kind, res, flags);
     }
 }
 
 impl Uring {
-    fn step(&mut self, i: usize, kind: u64, res: i32) {
+    fn step(&mut self, i: usize, kind: u64, res: i32, _flags: u32) {
         let Some(c) = self.conns.get_mut(i).and_then(|c| c.as_mut()) else {
             return;
         };
