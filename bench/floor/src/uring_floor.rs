@@ -69,13 +69,7 @@ impl Floor for Uring {
         );
     }
 
-    fn complete(&mut self, i: usize, kind: u64, res: i32, flags: u32) {
-        self.step(i, kind, res, flags);
-    }
-}
-
-impl Uring {
-    fn step(&mut self, i: usize, kind: u64, res: i32, _flags: u32) {
+    fn complete(&mut self, i: usize, kind: u64, res: i32, _flags: u32) {
         let Some(c) = self.conns.get_mut(i).and_then(|c| c.as_mut()) else {
             return;
         };
