@@ -111,37 +111,60 @@ impl Ring {
     }
 }
 
-/// Puts the connection `c` of `client` in a slot of `conns` (reusing a freed one) and connects
-/// its backend socket, which `server` stores in it; when no socket can be had the client is
-/// closed and the slot freed.
-pub fn open<T>(
-    ring: &mut Ring,
-    conns: &mut Vec<Option<T>>,
-    free: &mut Vec<usize>,
-    client: RawFd,
-    c: T,
-    server: impl FnOnce(&mut T) -> &mut RawFd,
-) {
-    let i = match free.pop() {
-        Some(i) => {
-            conns[i] = Some(c);
-            i
+/// A connection pair as the slots see it: its backend socket is set once connecting.
+pub trait Pair {
+    fn server(&mut self) -> &mut RawFd;
+}
+
+/// The floor's connections by slot, freed slots reused.
+pub struct Slots<T> {
+    pub conns: Vec<Option<T>>,
+    free: Vec<usize>,
+}
+
+impl<T: Pair> Slots<T> {
+    pub fn new() -> Self {
+        Slots {
+            conns: Vec::new(),
+            free: Vec::new(),
         }
-        None => {
-            conns.push(Some(c));
-            conns.len() - 1
-        }
-    };
-    match ring.connect(client, tag(i, CONNECT)) {
-        Some(s) => {
-            if let Some(c) = conns[i].as_mut() {
-                *server(c) = s;
+    }
+
+    /// Puts the connection `c` of `client` in a slot and connects its backend socket; when no
+    /// socket can be had the client is closed and the slot freed.
+    pub fn open(&mut self, ring: &mut Ring, client: RawFd, c: T) {
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.conns[i] = Some(c);
+                i
             }
+            None => {
+                self.conns.push(Some(c));
+                self.conns.len() - 1
+            }
+        };
+        match ring.connect(client, tag(i, CONNECT)) {
+            Some(s) => {
+                if let Some(c) = self.conns[i].as_mut() {
+                    *c.server() = s;
+                }
+            }
+            None => self.release(i),
         }
-        None => {
-            conns[i] = None;
-            free.push(i);
+    }
+
+    /// Closes the pair in slot `i` (its descriptors `fds`), nothing of it being in flight.
+    pub fn close(&mut self, ring: &mut Ring, i: usize, fds: [RawFd; 2]) {
+        for fd in fds {
+            ring.push(opcode::Close::new(types::Fd(fd)).build().user_data(CLOSE));
         }
+        self.release(i);
+    }
+
+    /// Slot `i` is free again.
+    fn release(&mut self, i: usize) {
+        self.conns[i] = None;
+        self.free.push(i);
     }
 }
 

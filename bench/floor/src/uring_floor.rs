@@ -9,10 +9,16 @@
 //! and close as ring operations.
 
 use crate::net::BUF;
-use crate::ring::{self, tag, Floor, Ring, CLOSE, CONNECT, RECV, SEND, SHUTDOWN};
+use crate::ring::{self, tag, Floor, Pair, Ring, Slots, CONNECT, RECV, SEND, SHUTDOWN};
 use io_uring::{opcode, squeue, types};
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
+
+impl Pair for Conn {
+    fn server(&mut self) -> &mut RawFd {
+        &mut self.fd[1]
+    }
+}
 
 struct Conn {
     /// [client, server]
@@ -30,15 +36,13 @@ struct Conn {
 
 struct Uring {
     ring: Ring,
-    conns: Vec<Option<Conn>>,
-    free: Vec<usize>,
+    slots: Slots<Conn>,
 }
 
 pub fn run(l: std::net::TcpListener, backend: SocketAddr) -> std::io::Result<()> {
     let mut f = Uring {
         ring: Ring::new(&l, backend)?,
-        conns: Vec::new(),
-        free: Vec::new(),
+        slots: Slots::new(),
     };
     ring::drive(&mut f)
 }
@@ -59,18 +63,11 @@ impl Floor for Uring {
             inflight: 1,
             closing: false,
         };
-        ring::open(
-            &mut self.ring,
-            &mut self.conns,
-            &mut self.free,
-            client,
-            c,
-            |c| &mut c.fd[1],
-        );
+        self.slots.open(&mut self.ring, client, c);
     }
 
     fn complete(&mut self, i: usize, kind: u64, res: i32, _flags: u32) {
-        let Some(c) = self.conns.get_mut(i).and_then(|c| c.as_mut()) else {
+        let Some(c) = self.slots.conns.get_mut(i).and_then(|c| c.as_mut()) else {
             return;
         };
         c.inflight -= 1;
@@ -127,12 +124,7 @@ impl Floor for Uring {
             self.ring.push(e);
         }
         if finished {
-            for fd in fds {
-                self.ring
-                    .push(opcode::Close::new(types::Fd(fd)).build().user_data(CLOSE));
-            }
-            self.conns[i] = None;
-            self.free.push(i);
+            self.slots.close(&mut self.ring, i, fds);
         }
     }
 }

@@ -5,7 +5,7 @@
 //! sends; a buffer goes back to the ring when its bytes were sent. Sends of a direction go one
 //! at a time, in order.
 
-use crate::ring::{self, tag, Floor, Ring, CLOSE, CONNECT, RECV, SEND, SHUTDOWN};
+use crate::ring::{self, tag, Floor, Pair, Ring, Slots, CONNECT, RECV, SEND, SHUTDOWN};
 use io_uring::types::BufRingEntry;
 use io_uring::{cqueue, opcode, types, IoUring};
 use std::collections::VecDeque;
@@ -71,6 +71,12 @@ impl Bufs {
     }
 }
 
+impl Pair for Conn {
+    fn server(&mut self) -> &mut RawFd {
+        &mut self.fd[1]
+    }
+}
+
 struct Conn {
     fd: [RawFd; 2],
     /// Per direction: buffers received and not yet sent (buffer id, bytes sent, length); the
@@ -85,8 +91,7 @@ struct Conn {
 struct Multi {
     ring: Ring,
     bufs: Bufs,
-    conns: Vec<Option<Conn>>,
-    free: Vec<usize>,
+    slots: Slots<Conn>,
 }
 
 pub fn run(l: std::net::TcpListener, backend: SocketAddr) -> std::io::Result<()> {
@@ -95,8 +100,7 @@ pub fn run(l: std::net::TcpListener, backend: SocketAddr) -> std::io::Result<()>
     let mut f = Multi {
         ring,
         bufs,
-        conns: Vec::new(),
-        free: Vec::new(),
+        slots: Slots::new(),
     };
     ring::drive(&mut f)
 }
@@ -115,14 +119,7 @@ impl Floor for Multi {
             inflight: 1,
             closing: false,
         };
-        ring::open(
-            &mut self.ring,
-            &mut self.conns,
-            &mut self.free,
-            client,
-            c,
-            |c| &mut c.fd[1],
-        );
+        self.slots.open(&mut self.ring, client, c);
     }
 
     fn complete(&mut self, i: usize, kind: u64, res: i32, flags: u32) {
@@ -132,7 +129,7 @@ impl Floor for Multi {
 
 impl Multi {
     fn step(&mut self, i: usize, kind: u64, res: i32, flags: u32) {
-        let Some(mut c) = self.conns.get_mut(i).and_then(|c| c.take()) else {
+        let Some(mut c) = self.slots.conns.get_mut(i).and_then(|c| c.take()) else {
             return;
         };
         let mut ok = true;
@@ -212,13 +209,9 @@ impl Multi {
             }
         }
         if c.closing && c.inflight == 0 {
-            for fd in c.fd {
-                self.ring
-                    .push(opcode::Close::new(types::Fd(fd)).build().user_data(CLOSE));
-            }
-            self.free.push(i);
+            self.slots.close(&mut self.ring, i, c.fd);
         } else {
-            self.conns[i] = Some(c);
+            self.slots.conns[i] = Some(c);
         }
     }
 
