@@ -41,8 +41,8 @@ pub fn http_text(v: Value) -> Vec<u8> {
 /// backslash before `"`, `\` and `]`.
 pub fn write_http(v: &[u8], escape: bool, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let plain = |b: &u8| !encoded(*b) && !(escape && matches!(b, b'"' | b'\\' | b']'));
-    if v.iter().all(plain) {
+    let special = |b: &u8| encoded(*b) || (escape && matches!(b, b'"' | b'\\' | b']'));
+    if !v.iter().any(special) {
         // the common value: copied at once
         out.extend_from_slice(v);
         return;
