@@ -45,10 +45,14 @@ macro_rules! kw {
 }
 
 pub static CONVERTERS: &[ConvKw] = &[
-    kw!("lower", Str, [], 0, Str, |v, _, _| bytes_map(v, |s| s
-        .to_ascii_lowercase())),
-    kw!("upper", Str, [], 0, Str, |v, _, _| bytes_map(v, |s| s
-        .to_ascii_uppercase())),
+    kw!("lower", Str, [], 0, Str, |v, _, _| in_place(
+        v,
+        <[u8]>::make_ascii_lowercase
+    )),
+    kw!("upper", Str, [], 0, Str, |v, _, _| in_place(
+        v,
+        <[u8]>::make_ascii_uppercase
+    )),
     kw!("length", Str, [], 0, Sint, |v, _, _| Some(Value::Sint(
         bytes(&v)?.len() as i64
     ))),
@@ -117,7 +121,7 @@ pub static CONVERTERS: &[ConvKw] = &[
         }))
     }),
     kw!("concat", Str, [S, N, S], 0, Str, |v, c, e| {
-        let mut out = bytes(&v)?;
+        let mut out = bytes(&v)?.into_owned();
         out.extend_from_slice(c.args.first().map_or(&b""[..], Arg::as_bytes));
         if let Some(a) = c.args.get(1) {
             if let Some(val) = var_arg(a, e) {
@@ -300,10 +304,11 @@ pub fn lookup(name: &str) -> Option<&'static ConvKw> {
         .or_else(|| map_kw(name))
 }
 
-fn bytes(v: &Value) -> Option<Vec<u8>> {
+/// The value's bytes, borrowed where it holds some (no copy per converter).
+fn bytes(v: &Value) -> Option<std::borrow::Cow<'_, [u8]>> {
     match v {
-        Value::Str(s) | Value::Bin(s) | Value::Meth(s) => Some(s.clone()),
-        other => Some(other.to_bytes()),
+        Value::Str(s) | Value::Bin(s) | Value::Meth(s) => Some(std::borrow::Cow::Borrowed(s)),
+        other => Some(std::borrow::Cow::Owned(other.to_bytes())),
     }
 }
 
@@ -311,6 +316,21 @@ fn int(v: &Value) -> Option<i64> {
     match crate::cast::cast(v.clone(), Type::Sint)? {
         Value::Sint(n) => Some(n),
         _ => None,
+    }
+}
+
+/// A string converter that rewrites the bytes where they are (its input is a string).
+fn in_place(v: Value, f: impl FnOnce(&mut [u8])) -> Option<Value> {
+    match v {
+        Value::Str(mut s) => {
+            f(&mut s);
+            Some(Value::Str(s))
+        }
+        other => bytes_map(other, |s| {
+            let mut s = s.to_vec();
+            f(&mut s);
+            s
+        }),
     }
 }
 

@@ -6,7 +6,7 @@
 
 use crate::fetch::Fetch;
 use crate::value::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// HAProxy's variable scopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,35 +92,49 @@ pub fn proc_vars() -> &'static std::sync::Mutex<Vars> {
     &PROC
 }
 
-/// Variables of one scope set, keyed by name.
+/// Variables of one scope set, keyed by name. A stream holds a few, named by the
+/// configuration: a scan finds one sooner than hashing its name would, and reading or
+/// replacing one allocates nothing.
 #[derive(Debug, Default, Clone)]
 pub struct Vars {
-    maps: HashMap<(Scope, String), Value>,
+    values: Vec<(Scope, String, Value)>,
     /// Variables that exist without a value (a conditional `set-var` created them: see
     /// [`crate::var_set`]).
     pub(crate) created: HashSet<(Scope, String)>,
 }
 
 impl Vars {
+    fn position(&self, scope: Scope, name: &str) -> Option<usize> {
+        self.values
+            .iter()
+            .position(|(s, n, _)| *s == scope && n == name)
+    }
+
     pub fn get(&self, scope: Scope, name: &str) -> Option<&Value> {
-        self.maps.get(&(scope, name.to_string()))
+        self.position(scope, name).map(|i| &self.values[i].2)
     }
 
     pub fn set(&mut self, scope: Scope, name: &str, v: Value) {
-        self.maps.insert((scope, name.to_string()), v);
+        match self.position(scope, name) {
+            Some(i) => self.values[i].2 = v,
+            None => self.values.push((scope, name.to_string(), v)),
+        }
     }
 
     pub fn unset(&mut self, scope: Scope, name: &str) {
-        let key = (scope, name.to_string());
-        self.maps.remove(&key);
+        if let Some(i) = self.position(scope, name) {
+            self.values.swap_remove(i);
+        }
         if !self.created.is_empty() {
-            self.created.remove(&key);
+            self.created.remove(&(scope, name.to_string()));
         }
     }
 
     /// Forgets one scope (a transaction ended: `txn`, `req`, `res`).
     pub fn clear(&mut self, scope: Scope) {
-        self.maps.retain(|(s, _), _| *s != scope);
-        self.created.retain(|(s, _)| *s != scope);
+        self.values.retain(|(s, _, _)| *s != scope);
+        if !self.created.is_empty() {
+            self.created.retain(|(s, _)| *s != scope);
+        }
     }
 }

@@ -47,15 +47,7 @@ pub fn wt6(key: &[u8]) -> u32 {
 
 /// CRC-32 (IEEE 802.3, the zlib one), HAProxy's `hash_crc32`.
 pub fn crc32(key: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in key {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xedb8_8320 & mask);
-        }
-    }
-    !crc
+    crc32fast::hash(key)
 }
 
 #[cfg(test)]

@@ -344,6 +344,8 @@ impl Format {
     ) {
         // `blanks`: where the last separator blank ended (None: a node was written since).
         let mut blank_at = Some(out.len());
+        // one buffer for every `%` variable's value (not one allocation each)
+        let mut tmp = Vec::new();
         for n in &self.nodes {
             match n {
                 Node::Lit(l) if blanks => {
@@ -370,7 +372,7 @@ impl Format {
                     blank_at = None;
                 }
                 Node::Var(name, f) => {
-                    let mut tmp = Vec::new();
+                    tmp.clear();
                     let f = *f;
                     match var(name, f, &mut tmp) {
                         Some(Written::Skipped) => continue,

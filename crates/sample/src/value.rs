@@ -73,6 +73,14 @@ impl Value {
         }
     }
 
+    /// [`Value::to_bytes`] of a value given away: a string's bytes are taken, not copied.
+    pub fn into_bytes(self) -> Vec<u8> {
+        match crate::cast::cast(self, Type::Str) {
+            Some(Value::Str(s)) => s,
+            _ => Vec::new(),
+        }
+    }
+
     /// The boolean an ACL or a condition sees: HAProxy's `bool` cast.
     pub fn truth(&self) -> bool {
         match crate::cast::cast(self.clone(), Type::Bool) {

@@ -26,14 +26,14 @@ fn cut_at_nul(mut v: Vec<u8>) -> Vec<u8> {
 
 /// A value's text in a log line or `set-var-fmt`.
 pub fn log_text(v: Value) -> Vec<u8> {
-    cut_at_nul(v.to_bytes())
+    cut_at_nul(v.into_bytes())
 }
 
 /// A value's text before [`write_http`]: a binary sample ends at its first NUL.
 pub fn http_text(v: Value) -> Vec<u8> {
     match v {
         Value::Bin(b) => cut_at_nul(b),
-        v => v.to_bytes(),
+        v => v.into_bytes(),
     }
 }
 
@@ -41,6 +41,12 @@ pub fn http_text(v: Value) -> Vec<u8> {
 /// backslash before `"`, `\` and `]`.
 pub fn write_http(v: &[u8], escape: bool, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let special = |b: &u8| encoded(*b) || (escape && matches!(b, b'"' | b'\\' | b']'));
+    if !v.iter().any(special) {
+        // the common value: copied at once
+        out.extend_from_slice(v);
+        return;
+    }
     for &b in v {
         if encoded(b) {
             out.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);

@@ -61,8 +61,8 @@ impl SetConds {
 impl Vars {
     /// Whether `scope.name` exists (with a value, or created without one).
     pub fn exists(&self, scope: Scope, name: &str) -> bool {
-        let key = (scope, name.to_string());
-        self.created.contains(&key) || self.get(scope, name).is_some()
+        self.get(scope, name).is_some()
+            || (!self.created.is_empty() && self.created.contains(&(scope, name.to_string())))
     }
 
     /// `set-var(SCOPE.NAME,COND...)`: stores `v` when the conditions allow it (see the

@@ -144,9 +144,9 @@ impl<'a> HttpEnv<'a> {
         self
     }
 
-    /// Every value of a multi-valued fetch without an occurrence argument (`None` for any
-    /// other fetch): what ACLs test one by one.
-    fn all_values(&self, f: &Fetch) -> Option<Vec<Vec<u8>>> {
+    /// Whether `each` holds for any value of a multi-valued fetch without an occurrence
+    /// argument (`None` for any other fetch): what ACLs test one by one.
+    fn any_value(&self, f: &Fetch, each: &mut dyn FnMut(Value) -> bool) -> Option<bool> {
         if f.args.len() > 1 {
             return None;
         }
@@ -154,7 +154,7 @@ impl<'a> HttpEnv<'a> {
             // An ACL `http_auth_group(L) G1 G2` matches when the user is in one of the groups.
             let (list, c) = self.credentials(f)?;
             let groups = super::userlist::check(list, &c)?;
-            return Some(groups.into_iter().map(String::into_bytes).collect());
+            return Some(groups.into_iter().any(|g| each(Value::Str(g.into_bytes()))));
         }
         let v = match f.kw.name {
             "req.hdr" | "hdr" => values(self.req?, str_arg_of(f), true),
@@ -165,7 +165,7 @@ impl<'a> HttpEnv<'a> {
             "res.cook" | "scook" => cookies(self.res?, true, str_arg_of(f)),
             _ => return None,
         };
-        Some(v.into_iter().map(<[u8]>::to_vec).collect())
+        Some(v.into_iter().any(|v| each(Value::Str(v.to_vec()))))
     }
 }
 
@@ -180,17 +180,33 @@ fn ip(a: IpAddr) -> Value {
     }
 }
 
+/// The `occ`-th value of header `name` ([`values`] without gathering them, but for
+/// `Connection`).
+fn value<'a>(m: &'a Message, name: &'a [u8], split: bool, occ: Option<i64>) -> Option<&'a [u8]> {
+    if name.eq_ignore_ascii_case(b"connection") {
+        pick(values(m, name, split).into_iter(), occ)
+    } else if split {
+        let tokens = m
+            .headers(name)
+            .flat_map(|line| line.split(|&b| b == b',').map(crate::http::message::trim));
+        pick(tokens, occ)
+    } else {
+        pick(m.headers(name), occ)
+    }
+}
+
 /// The `occ`-th value (1-based; negative from the end; 0 or none: the last), as HAProxy's
-/// header fetches pick it outside ACLs.
-fn pick<'a>(values: impl Iterator<Item = &'a [u8]>, occ: Option<i64>) -> Option<&'a [u8]> {
-    let v: Vec<&[u8]> = values.collect();
-    let n = v.len() as i64;
-    let i = match occ.unwrap_or(-1) {
-        0 | -1 => n - 1,
-        k if k > 0 => k - 1,
-        k => n + k,
-    };
-    usize::try_from(i).ok().and_then(|i| v.get(i).copied())
+/// header fetches pick it outside ACLs (only a count from the end keeps the values).
+fn pick<'a>(mut values: impl Iterator<Item = &'a [u8]>, occ: Option<i64>) -> Option<&'a [u8]> {
+    match occ.unwrap_or(-1) {
+        0 | -1 => values.last(),
+        k if k > 0 => values.nth(usize::try_from(k - 1).ok()?),
+        k => {
+            let v: Vec<&[u8]> = values.collect();
+            let i = v.len() as i64 + k;
+            usize::try_from(i).ok().and_then(|i| v.get(i).copied())
+        }
+    }
 }
 
 pub(super) fn query(target: &[u8]) -> Option<&[u8]> {
@@ -251,7 +267,6 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             return self.counters?.fetch(f, self.src);
         }
         match f.kw.name {
-            n if n.starts_with("http_auth") => self.auth_fetch(f),
             "unique-id" => {
                 let id = self.unique_id?;
                 if let Some(f) = self.facts {
@@ -261,9 +276,6 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             }
             "prio_class" => Some(Value::Sint(i64::from(self.priority.0))),
             "prio_offset" => Some(Value::Sint(i64::from(self.priority.1))),
-            n if WHERE_FETCHES.contains(&n) || fulcrum_sample::fetch::CONN_FACTS.contains(&n) => {
-                self.place?.fetch(f)
-            }
             // HAProxy's mux: 2 on an HTTP/2 connection, else 1; none in TCP mode.
             "fc_http_major" => Some(Value::Sint(
                 if req?.version == super::message::Version::Http2 {
@@ -296,30 +308,6 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             "src_is_local" => Some(Value::Bool(crate::front::is_local(self.src.ip()))),
             "dst_is_local" => Some(Value::Bool(crate::front::is_local(self.dst.ip()))),
             "ssl_fc" => Some(Value::Bool(self.tls.is_some())),
-            n if crate::payload::is_payload(n) => {
-                let c = if crate::payload::is_response(n) {
-                    self.res_data
-                } else {
-                    self.req_data
-                };
-                match (c, n) {
-                    (Some(c), _) => crate::payload::fetch(&c, f),
-                    // HTTP mode: the request's HTX size (head and the body read so far); its
-                    // rules decide on the parsed request (nothing to wait for).
-                    (None, "req.len" | "req_len") => Some(Value::Sint(
-                        (crate::payload::htx_request(req?) + self.body.map_or(0, <[u8]>::len))
-                            as i64,
-                    )),
-                    // HTTP mode: the response's HTX size, head and the body bytes in.
-                    (None, "res.len") => Some(Value::Sint(
-                        (crate::payload::htx_response(res?) + self.res_body_in) as i64,
-                    )),
-                    // HTTP rules and log lines: the request is whole (haproxy's
-                    // `SMP_OPT_FINAL` there).
-                    (None, "wait_end") => Some(Value::Bool(true)),
-                    _ => None,
-                }
-            }
             "req.ssl_sni" | "req_ssl_sni" | "req.ssl_hello_type" | "req_ssl_hello_type" => {
                 let parsed = self.hello_in_data();
                 match parsed.as_ref().or(self.hello)? {
@@ -339,7 +327,6 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                     .value()
                     .map(Value::Sint)
             }
-            n if n.starts_with("ssl_") || n == "fc_err" => tls_fetch(self.tls, n, f),
             "method" => Some(Value::Meth(req?.method().to_vec())),
             "path" => s(req?.path()),
             "pathq" => s(req?.uri()),
@@ -384,13 +371,11 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             "status" => Some(Value::Sint(i64::from(res?.status))),
             "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
                 let split = matches!(f.kw.name, "req.hdr" | "hdr");
-                let v = values(req?, str_arg(f, 0), split);
-                s(pick(v.into_iter(), int_arg(f, 1))?)
+                s(value(req?, str_arg(f, 0), split, int_arg(f, 1))?)
             }
             "res.hdr" | "shdr" | "res.fhdr" => {
                 let split = f.kw.name != "res.fhdr";
-                let v = values(res?, str_arg(f, 0), split);
-                s(pick(v.into_iter(), int_arg(f, 1))?)
+                s(value(res?, str_arg(f, 0), split, int_arg(f, 1))?)
             }
             "req.hdr_ip" | "hdr_ip" => {
                 let v = values(req?, str_arg(f, 0), true);
@@ -422,6 +407,37 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                     str_arg(f, 0),
                 )?)))
             }
+            // After the names above (none of which they take): the lists they scan cost
+            // every request's fetches nothing.
+            n if n.starts_with("http_auth") => self.auth_fetch(f),
+            n if WHERE_FETCHES.contains(&n) || fulcrum_sample::fetch::CONN_FACTS.contains(&n) => {
+                self.place?.fetch(f)
+            }
+            n if crate::payload::is_payload(n) => {
+                let c = if crate::payload::is_response(n) {
+                    self.res_data
+                } else {
+                    self.req_data
+                };
+                match (c, n) {
+                    (Some(c), _) => crate::payload::fetch(&c, f),
+                    // HTTP mode: the request's HTX size (head and the body read so far); its
+                    // rules decide on the parsed request (nothing to wait for).
+                    (None, "req.len" | "req_len") => Some(Value::Sint(
+                        (crate::payload::htx_request(req?) + self.body.map_or(0, <[u8]>::len))
+                            as i64,
+                    )),
+                    // HTTP mode: the response's HTX size, head and the body bytes in.
+                    (None, "res.len") => Some(Value::Sint(
+                        (crate::payload::htx_response(res?) + self.res_body_in) as i64,
+                    )),
+                    // HTTP rules and log lines: the request is whole (haproxy's
+                    // `SMP_OPT_FINAL` there).
+                    (None, "wait_end") => Some(Value::Bool(true)),
+                    _ => None,
+                }
+            }
+            n if n.starts_with("ssl_") || n == "fc_err" => tls_fetch(self.tls, n, f),
             _ => None,
         }
     }
@@ -447,8 +463,8 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                 .into_iter()
                 .any(|v| each(Value::Sint(cookies::int_value(v))));
         }
-        match self.all_values(f) {
-            Some(all) => all.into_iter().any(|v| each(Value::Str(v))),
+        match self.any_value(f, each) {
+            Some(found) => found,
             None => self.fetch(f).is_some_and(each),
         }
     }
