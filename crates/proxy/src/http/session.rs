@@ -67,6 +67,8 @@ mod retry_on;
 mod reuse_tests;
 mod rule_effects;
 mod tcp_response;
+#[cfg(test)]
+mod tls_park_tests;
 
 /// What happens to a connection (the client's, or the server's) after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
