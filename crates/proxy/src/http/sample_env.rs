@@ -257,7 +257,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             }
             "prio_class" => Some(Value::Sint(i64::from(self.priority.0))),
             "prio_offset" => Some(Value::Sint(i64::from(self.priority.1))),
-            n if WHERE_FETCHES.contains(&n) || fulcrum_sample::fetch::CONN_FACTS.contains(&n) => {
+            n if views::answers(n) || fulcrum_sample::fetch::CONN_FACTS.contains(&n) => {
                 self.place?.fetch(f)
             }
             // HAProxy's mux: 2 on an HTTP/2 connection, else 1; none in TCP mode.
