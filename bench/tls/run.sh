@@ -15,7 +15,9 @@
 #                     on the client's CPU serves the file over plain HTTP to both proxies)
 #   idle-memory       bytes of RSS per idle TLS connection after one request (IDLE_CONNS
 #                     connections, bench/tls/idle_tls.py); lower is better: its ratio is
-#                     fulcrum/HAProxy too, so below 1.0 is fulcrum using less
+#                     fulcrum/HAProxy too, so below 1.0 is fulcrum using less. The guard: the
+#                     script fails when fulcrum's median is above IDLE_TLS_MAX_RATIO (default
+#                     1.0) times HAProxy's (`ONLY=idle IDLE_CONNS=300 RUNS=1` is a quick check)
 #   resumed-tls13     resumed handshakes/s, TLS 1.3 session tickets (bench/tls/resume_tls.py:
 #                     one connection at a time, each offering the previous one's session; the
 #                     round fails unless the proxy resumed nearly all of them)
@@ -39,6 +41,7 @@ RUNS=${RUNS:-3}
 DURATION=${DURATION:-4}
 CONNS=${CONNS:-50}
 IDLE_CONNS=${IDLE_CONNS:-2000}
+IDLE_TLS_MAX_RATIO=${IDLE_TLS_MAX_RATIO:-1.0}
 ONLY=${ONLY:-}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
@@ -222,5 +225,14 @@ for sc in handshake-ecdsa handshake-rsa resumed-tls13 resumed-tls12 keepalive-ec
   done
   printf "%-16s %10s %10s %7s %12s %12s %7s\n" "$sc" "$(median < "$WORK/h")" "$(median < "$WORK/f")" \
     "$(median < "$WORK/r")" "$(median < "$WORK/hc")" "$(median < "$WORK/fc")" "$(median < "$WORK/rc")"
+  if [ "$sc" = idle-memory ]; then
+    # The guard: fulcrum's bytes per idle TLS connection against HAProxy's in the same run.
+    if ! awk -v h="$(median < "$WORK/h")" -v f="$(median < "$WORK/f")" -v m="$IDLE_TLS_MAX_RATIO" \
+      'BEGIN { exit !(h > 0 && f > 0 && f <= m * h) }'; then
+      echo "FAIL: fulcrum holds more than $IDLE_TLS_MAX_RATIO x HAProxy's bytes per idle TLS connection" >&2
+      IDLE_FAILED=1
+    fi
+  fi
 done
 echo "(medians of $RUNS alternating rounds of ${DURATION}s, $CONNS connections; nbthread 1; shared machine)" >&2
+[ "${IDLE_FAILED:-0}" = 0 ] || exit 1

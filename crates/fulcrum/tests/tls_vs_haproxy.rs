@@ -217,3 +217,82 @@ fn passthrough_routes_on_sni_as_haproxy_does() {
         "{got}"
     );
 }
+
+/// The `ssl_bc*` fetches (the server connection's TLS) in `http-response` headers and ACLs,
+/// side by side with haproxy 2.6 on the same configuration: a TLS 1.3 server, a TLS 1.2 one
+/// (each with one suite, ALPN `http/1.1`) and a plain one, each reached by its own request.
+#[test]
+fn ssl_bc_fetches_answer_as_haproxy() {
+    if !tools() {
+        return;
+    }
+    let dir = Scratch::new("tls-vs-haproxy-ssl-bc");
+    let ca = Ca::new(&dir.0.join("ca"), "Fulcrum Test CA");
+    let a = ca.issue("a.pem", "a.test", &["a.test"], Key::Ec, false);
+    let (p13, p12, plain) = (free_port(), free_port(), free_port());
+    let servers = dir.write(
+        "servers.cfg",
+        &format!(
+            "defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend s13\n bind 127.0.0.1:{p13} ssl crt {a} alpn http/1.1 ssl-min-ver TLSv1.3 ciphersuites TLS_AES_256_GCM_SHA384\n\
+              http-request return status 200 content-type text/plain string ok\n\
+             frontend s12\n bind 127.0.0.1:{p12} ssl crt {a} alpn http/1.1 ssl-max-ver TLSv1.2 ciphers ECDHE-ECDSA-CHACHA20-POLY1305\n\
+              http-request return status 200 content-type text/plain string ok\n\
+             frontend plain\n bind 127.0.0.1:{plain}\n\
+              http-request return status 200 content-type text/plain string ok\n",
+            a = a.display()
+        ),
+    );
+    let _servers = Fulcrum::start(&servers);
+    let cfg = |port: u16| {
+        format!(
+            "global\n nbthread 1\ndefaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
+             frontend f\n bind 127.0.0.1:{port}\n\
+              use_backend b13 if {{ path /13 }}\n\
+              use_backend b12 if {{ path /12 }}\n\
+              default_backend bplain\n\
+              http-response set-header X-BC \"%[ssl_bc]|%[ssl_bc_protocol]|%[ssl_bc_cipher]|%[ssl_bc_alpn]|%[ssl_bc_use_keysize]|%[ssl_bc_alg_keysize]|%[ssl_bc_err]\"\n\
+              http-response set-header X-BC13 yes if {{ ssl_bc_protocol TLSv1.3 }}\n\
+              http-response set-header X-BCTLS yes if {{ ssl_bc }}\n\
+              http-response set-header X-BCBITS yes if {{ ssl_bc_use_keysize ge 256 }}\n\
+             backend b13\n server s 127.0.0.1:{p13} ssl verify none alpn http/1.1\n\
+             backend b12\n server s 127.0.0.1:{p12} ssl verify none alpn http/1.1\n\
+             backend bplain\n server s 127.0.0.1:{plain}\n"
+        )
+    };
+    let hport = free_port();
+    let _h = haproxy(&dir.0, "h", &cfg(hport), hport);
+    let fport = free_port();
+    let fcfg = dir.write("f.cfg", &cfg(fport));
+    let f = Fulcrum::start(&fcfg);
+    // The X- headers of the answer to `path`, in order.
+    let headers = |port: u16, path: &str| -> String {
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-D", "-", "-o", "/dev/null", "--max-time", "5"])
+            .arg(format!("http://127.0.0.1:{port}{path}"))
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().starts_with("x-"))
+            .map(|l| l.trim().to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    for (path, first) in [
+        (
+            "/13",
+            "x-bc: 1|tlsv1.3|tls_aes_256_gcm_sha384|http/1.1|256|256|0",
+        ),
+        (
+            "/12",
+            "x-bc: 1|tlsv1.2|ecdhe-ecdsa-chacha20-poly1305|http/1.1|256|256|0",
+        ),
+        ("/plain", "x-bc: 0||||||"),
+    ] {
+        let want = headers(hport, path);
+        let got = headers(fport, path);
+        assert!(want.starts_with(first), "haproxy {path}: {want}");
+        assert_eq!(got, want, "{path}: {}", f.log_text());
+    }
+}

@@ -67,6 +67,14 @@ impl ServerConn {
         }
     }
 
+    /// What the TLS handshake settled, on a TLS connection (`ssl_bc*`).
+    pub fn tls(&self) -> Option<&std::sync::Arc<crate::stream::TlsInfo>> {
+        match self {
+            ServerConn::Tls(s) => crate::stream::ClientStream::tls(&**s),
+            _ => None,
+        }
+    }
+
     /// Whether an idle connection is still open: a non-blocking read would block (no EOF, no
     /// unexpected data).
     pub fn alive(&self) -> bool {

@@ -2,7 +2,7 @@
 //! client and server connections — as the sample language reads it: `fe_name fe_id be_name
 //! be_id srv_name srv_id`, the servers of a backend (`nbsrv srv_is_up connslots`, of the
 //! current backend or of one named), `thread`, the client connection's facts (`so_*`, `fc_*`:
-//! `front`) and the server connection's (`bc_*`). As HAProxy, before routing the backend is
+//! `front`) and the server connection's (`bc_*`, and its TLS handshake's `ssl_bc*`). As HAProxy, before routing the backend is
 //! the frontend itself, and a server's id is its number in its backend (from 1). [`Place`] is a
 //! fixed view (log lines, TCP sessions); [`Located`] follows a request while its backend,
 //! server and server connection are decided (the HTTP rules' environment).
@@ -12,6 +12,7 @@ use crate::front::ConnFacts;
 use crate::http::sample_env::Where;
 use crate::server::{H2Mode, ServerRt};
 use crate::state::Frontend;
+use crate::stream::TlsInfo;
 use fulcrum_sample::fetch::Fetch;
 use fulcrum_sample::Value;
 use std::net::SocketAddr;
@@ -29,6 +30,8 @@ pub struct Place<'a> {
     pub vars: Option<&'a crate::track::Tracking>,
     /// The server connection's local address (`%bi`/`%bp`, `bc_src`), when known.
     pub bc_src: Option<SocketAddr>,
+    /// What the server connection's TLS handshake settled (`ssl_bc*`), on `server ... ssl`.
+    pub bc_tls: Option<&'a TlsInfo>,
     /// The stream's position in its backend's queue (`%bq`; 0: it did not wait).
     pub bq: u32,
     /// The server connection is closed (a TCP session's last log line): its own fetches
@@ -48,6 +51,7 @@ impl<'a> Place<'a> {
             conn: None,
             vars: None,
             bc_src: None,
+            bc_tls: None,
             bq: 0,
             bc_gone: false,
             not_first: false,
@@ -66,6 +70,9 @@ impl Where for Place<'_> {
         });
         if self.bc_gone && matches!(f.kw.name, "bc_src" | "bc_src_port" | "bc_http_major") {
             return None;
+        }
+        if f.kw.name.starts_with("ssl_bc") {
+            return ssl_bc(f.kw.name, self.bc_tls);
         }
         let here = Here {
             fe: self.fe,
@@ -105,6 +112,7 @@ pub struct Located<'a> {
     be: OnceLock<Arc<Backend>>,
     srv: AtomicUsize,
     bc_src: Mutex<Option<SocketAddr>>,
+    bc_tls: Mutex<Option<Arc<TlsInfo>>>,
     /// Not the connection's first request (`http_first_req` false), as HAProxy's
     /// `TX_NOT_FIRST`: set for an HTTP/1 connection's later requests, never on HTTP/2.
     not_first: bool,
@@ -118,6 +126,7 @@ impl<'a> Located<'a> {
             be: OnceLock::new(),
             srv: AtomicUsize::new(usize::MAX),
             bc_src: Mutex::new(None),
+            bc_tls: Mutex::new(None),
             not_first: false,
         }
     }
@@ -151,6 +160,12 @@ impl Where for Located<'_> {
         }
     }
 
+    fn at_server_tls(&self, tls: Option<&Arc<TlsInfo>>) {
+        if let Ok(mut g) = self.bc_tls.lock() {
+            *g = tls.cloned();
+        }
+    }
+
     fn fetch(&self, f: &Fetch) -> Option<Value> {
         if f.kw.name == "http_first_req" {
             return Some(Value::Bool(!self.not_first));
@@ -158,6 +173,10 @@ impl Where for Located<'_> {
         let be = self.be.get().map(|b| &**b);
         let i = self.srv.load(Ordering::Relaxed);
         let srv = be.and_then(|b| b.servers.get(i)).map(|s| (&**s, i));
+        if f.kw.name.starts_with("ssl_bc") {
+            let tls = self.bc_tls.lock().ok().and_then(|g| g.clone());
+            return ssl_bc(f.kw.name, tls.as_deref());
+        }
         let here = Here {
             fe: self.fe,
             be,
@@ -191,6 +210,25 @@ fn live(be: Option<&Backend>, srv: Option<&ServerRt>) -> (Option<u64>, Option<u6
         be.map(|b| b.counters.current() + b.queued() as u64),
         srv.map(|s| u64::from(s.served())),
     )
+}
+
+/// `ssl_bc*`: what the server connection's TLS handshake settled, as HAProxy 2.6 answers
+/// them: `ssl_bc` is false on a plain server connection (and before one), the others have
+/// no value there.
+fn ssl_bc(name: &str, tls: Option<&TlsInfo>) -> Option<Value> {
+    let s = |v: &str| Some(Value::Str(v.as_bytes().to_vec()));
+    match name {
+        "ssl_bc" => Some(Value::Bool(tls.is_some())),
+        "ssl_bc_protocol" => s(tls?.version),
+        "ssl_bc_cipher" => s(tls?.cipher),
+        "ssl_bc_alpn" => s(tls?.alpn.as_deref()?),
+        // rustls's suites use their whole key: the algorithm's size is the size used.
+        "ssl_bc_use_keysize" | "ssl_bc_alg_keysize" => Some(Value::Sint(i64::from(tls?.bits))),
+        "ssl_bc_is_resumed" => Some(Value::Bool(tls?.resumed)),
+        // The handshake succeeded (a failed one is no server connection).
+        "ssl_bc_err" => tls.map(|_| Value::Sint(0)),
+        _ => None,
+    }
 }
 
 /// One view of a stream's place.

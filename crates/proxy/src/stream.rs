@@ -170,7 +170,7 @@ impl ClientStream for TcpStream {
     fn from_cold(cold: Cold) -> io::Result<Self> {
         match cold {
             Cold::Tcp(s) => TcpStream::from_std(s),
-            Cold::Unix(_) => Err(io::ErrorKind::InvalidInput.into()),
+            _ => Err(io::ErrorKind::InvalidInput.into()),
         }
     }
     fn drained(&self) {
@@ -191,16 +191,18 @@ impl PeekRead for tcp::ReadHalf<'_> {
 }
 
 /// A parked client's socket, off the runtime (`ClientStream::into_cold`): only its
-/// descriptor, which `park` watches.
+/// descriptor, which `park` watches, or with the rest of its stream (a TLS session's state),
+/// which only the kind of stream that parked it takes back.
 pub enum Cold {
     Tcp(std::net::TcpStream),
     Unix(std::os::unix::net::UnixStream),
+    With(std::net::TcpStream, Box<dyn std::any::Any + Send>),
 }
 
 impl std::os::fd::AsFd for Cold {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         match self {
-            Cold::Tcp(s) => s.as_fd(),
+            Cold::Tcp(s) | Cold::With(s, _) => s.as_fd(),
             Cold::Unix(s) => s.as_fd(),
         }
     }
@@ -239,7 +241,7 @@ impl ClientStream for UnixStream {
     fn from_cold(cold: Cold) -> io::Result<Self> {
         match cold {
             Cold::Unix(s) => UnixStream::from_std(s),
-            Cold::Tcp(_) => Err(io::ErrorKind::InvalidInput.into()),
+            _ => Err(io::ErrorKind::InvalidInput.into()),
         }
     }
     fn drained(&self) {

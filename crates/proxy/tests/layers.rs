@@ -49,6 +49,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::sni",
             "tls::suites",
             "tls::hello",
+            // The socket under a client's TLS stream, taken out while parked (tokio only).
+            "tls::sock",
             // `tls-ticket-keys` files (ring, the sample crate's base64).
             "tls::ticket_keys",
             // Free heap pages back to the system after a burst of connections parked.

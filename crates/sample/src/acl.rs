@@ -422,6 +422,12 @@ mod tests {
             compile(&words, &mut Compiler::default()).expect_err(line)
         };
         assert!(c("nosuch_fetch x").contains("unknown fetch"));
+        // HAProxy's fetches that rustls cannot answer: refused by name, with why.
+        let e = c("ssl_bc_session_id -m found");
+        assert!(
+            e.contains("'ssl_bc_session_id' is not supported by fulcrum (rustls"),
+            "{e}"
+        );
         assert!(
             c("path,nosuch x").contains("column 6"),
             "{}",

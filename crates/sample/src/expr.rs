@@ -262,6 +262,10 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
         .next()
         .ok_or_else(|| CompileError::at(1, "empty sample expression"))?;
     let kw = fetch::lookup(first.name).ok_or_else(|| {
+        if let Some(why) = fetch::refused(first.name) {
+            let m = format!("fetch '{}' is not supported by fulcrum ({why})", first.name);
+            return CompileError::at(first.col, m);
+        }
         let hint = if conv::lookup(first.name).is_some() {
             " (it is a converter: it follows a fetch after a comma)"
         } else {

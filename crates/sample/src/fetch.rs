@@ -241,6 +241,15 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("bc_dst_port", [], 0, Sint, Response),
     kw!("bc_err", [], 0, Sint, Response),
     kw!("bc_err_str", [], 0, Str, Response),
+    // The server connection's TLS handshake (`server ... ssl`).
+    kw!("ssl_bc", [], 0, Bool, Response),
+    kw!("ssl_bc_protocol", [], 0, Str, Response),
+    kw!("ssl_bc_cipher", [], 0, Str, Response),
+    kw!("ssl_bc_alpn", [], 0, Str, Response),
+    kw!("ssl_bc_use_keysize", [], 0, Sint, Response),
+    kw!("ssl_bc_alg_keysize", [], 0, Sint, Response),
+    kw!("ssl_bc_is_resumed", [], 0, Bool, Response),
+    kw!("ssl_bc_err", [], 0, Sint, Response),
     // request
     kw!("method", [], 0, Meth, Request),
     kw!("path", [], 0, Str, Request),
@@ -399,6 +408,63 @@ pub fn is_counter(name: &str) -> bool {
             .chain(COUNTER_ARRAY_FETCHES)
             .chain(TABLE_FETCHES)
             .any(|k| k.name == name)
+}
+
+/// HAProxy 2.6 fetches that fulcrum refuses by name, with the reason its error gives: what
+/// rustls keeps to itself.
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "ssl_bc_session_id",
+        "rustls does not expose a connection's session id",
+    ),
+    (
+        "ssl_fc_session_id",
+        "rustls does not expose a connection's session id",
+    ),
+    (
+        "ssl_bc_session_key",
+        "rustls does not expose the master key",
+    ),
+    (
+        "ssl_fc_session_key",
+        "rustls does not expose the master key",
+    ),
+    (
+        "ssl_bc_client_random",
+        "rustls does not expose the handshake's randoms",
+    ),
+    (
+        "ssl_fc_client_random",
+        "rustls does not expose the handshake's randoms",
+    ),
+    (
+        "ssl_bc_server_random",
+        "rustls does not expose the handshake's randoms",
+    ),
+    (
+        "ssl_fc_server_random",
+        "rustls does not expose the handshake's randoms",
+    ),
+    (
+        "ssl_bc_unique_id",
+        "rustls does not expose the Finished message",
+    ),
+    (
+        "ssl_fc_unique_id",
+        "rustls does not expose the Finished message",
+    ),
+    ("ssl_bc_npn", "rustls has no NPN"),
+    ("ssl_fc_npn", "rustls has no NPN"),
+    ("ssl_bc_err_str", "rustls's errors are not OpenSSL's"),
+    ("ssl_fc_err_str", "rustls's errors are not OpenSSL's"),
+];
+
+/// Why fulcrum refuses HAProxy's fetch `name`, when it is one it knows and cannot run.
+pub fn refused(name: &str) -> Option<&'static str> {
+    REFUSED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, why)| *why)
 }
 
 /// The keyword named `name`, if fulcrum knows it.

@@ -410,7 +410,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             // After the names above (none of which they take): the lists they scan cost
             // every request's fetches nothing.
             n if n.starts_with("http_auth") => self.auth_fetch(f),
-            n if WHERE_FETCHES.contains(&n) || fulcrum_sample::fetch::CONN_FACTS.contains(&n) => {
+            n if views::answers(n) || fulcrum_sample::fetch::CONN_FACTS.contains(&n) => {
                 self.place?.fetch(f)
             }
             n if crate::payload::is_payload(n) => {

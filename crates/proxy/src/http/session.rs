@@ -67,6 +67,8 @@ mod retry_on;
 mod reuse_tests;
 mod rule_effects;
 mod tcp_response;
+#[cfg(test)]
+mod tls_park_tests;
 
 /// What happens to a connection (the client's, or the server's) after a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +195,8 @@ struct Rec {
     client_asked: Next,
     /// The log line's `%bi %bp`, `%rt`, `%Ti %Th` (`logline::Entry`).
     source: Option<SocketAddr>,
+    /// What the server connection's TLS handshake settled (`ssl_bc*`), on a `server ... ssl`.
+    bc_tls: Option<Arc<crate::stream::TlsInfo>>,
     rt: u64,
     waits: crate::logline::Waits,
     /// `%bq`: the request's position in its backend's queue (0: it did not wait).
@@ -495,6 +499,7 @@ impl<C: ClientStream> Session<C> {
             applet: None,
             client_asked: Next::keep_if(super::headers::client_wants_keep_alive(&self.req)),
             source: None,
+            bc_tls: None,
             rt: crate::logline::next_request(),
             waits,
             queue_pos: 0,

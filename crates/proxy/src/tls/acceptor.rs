@@ -22,7 +22,8 @@ use std::io;
 use std::sync::{Arc, RwLock};
 use tokio::net::TcpStream;
 
-pub type ServerTls = tokio_rustls::server::TlsStream<TcpStream>;
+/// A client's TLS stream (its socket can be taken off the runtime while idle: `sock`).
+pub type ServerTls = tokio_rustls::server::TlsStream<super::sock::Sock>;
 
 /// One certificate with the settings it is served with.
 pub struct Entry {
@@ -336,8 +337,11 @@ impl TlsBind {
     /// Runs the handshake on an accepted connection.
     pub async fn accept(&self, tcp: TcpStream) -> io::Result<TlsConn<ServerTls>> {
         let open = super::totals::connection();
-        let start =
-            tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
+        let start = tokio_rustls::LazyConfigAcceptor::new(
+            rustls::server::Acceptor::default(),
+            super::sock::Sock::Live(tcp),
+        )
+        .await?;
         let hello = start.client_hello();
         let schemes = hello.signature_schemes();
         let served = self.served();

@@ -7,9 +7,13 @@
 //! often arrives with the handshake's last flight and is already decrypted inside rustls, so
 //! peeking the socket alone would wait forever. The halves for the tunnel share the stream
 //! through an uncontended mutex (both run in one task); the whole stream needs no lock.
+//!
+//! An idle client connection parks as a plain one does (`park`): its socket goes to the
+//! lot, the rest (rustls's state, what the handshake settled) waits beside it, boxed.
 
+use super::sock::Sock;
 use crate::counters::{Counters, Ctr, SessionGuard};
-use crate::stream::{ClientCert, ClientStream, PeekRead, TlsInfo};
+use crate::stream::{ClientCert, ClientStream, Cold, PeekRead, TlsInfo};
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
@@ -20,32 +24,62 @@ use tokio::net::TcpStream;
 
 /// A tokio-rustls stream over TCP, client or server side.
 pub trait TlsIo: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Whether an idle connection of this kind can be parked ([`TlsIo::take_cold`]).
+    const PARK: bool = false;
     /// Whether a read would return without the socket: decrypted data, a close, an error.
     fn buffered(&mut self) -> bool;
-    fn tcp(&self) -> &TcpStream;
+    /// Whether rustls holds bytes to send.
+    fn wants_write(&self) -> bool;
+    /// The socket, while on the runtime.
+    fn tcp(&self) -> Option<&TcpStream>;
+    /// Takes the socket out, off the runtime (`None`: this kind is never parked, or it could
+    /// not be taken off).
+    fn take_cold(&mut self) -> Option<std::net::TcpStream> {
+        None
+    }
+    /// Puts a socket taken by [`TlsIo::take_cold`] back, on the runtime.
+    fn put_cold(&mut self, s: std::net::TcpStream) -> io::Result<()> {
+        drop(s);
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
-impl TlsIo for tokio_rustls::server::TlsStream<TcpStream> {
-    fn buffered(&mut self) -> bool {
-        match self.get_mut().1.process_new_packets() {
-            Ok(s) => s.plaintext_bytes_to_read() > 0 || s.peer_has_closed(),
-            Err(_) => true,
-        }
+/// Whether rustls, its records just processed, holds decrypted data, a close or an error.
+fn has_news(processed: Result<rustls::IoState, rustls::Error>) -> bool {
+    match processed {
+        Ok(s) => s.plaintext_bytes_to_read() > 0 || s.peer_has_closed(),
+        Err(_) => true,
     }
-    fn tcp(&self) -> &TcpStream {
-        self.get_ref().0
+}
+
+impl TlsIo for tokio_rustls::server::TlsStream<Sock> {
+    const PARK: bool = true;
+    fn buffered(&mut self) -> bool {
+        has_news(self.get_mut().1.process_new_packets())
+    }
+    fn wants_write(&self) -> bool {
+        self.get_ref().1.wants_write()
+    }
+    fn tcp(&self) -> Option<&TcpStream> {
+        self.get_ref().0.live()
+    }
+    fn take_cold(&mut self) -> Option<std::net::TcpStream> {
+        self.get_mut().0.take_cold()
+    }
+    fn put_cold(&mut self, s: std::net::TcpStream) -> io::Result<()> {
+        self.get_mut().0.put_cold(s)
     }
 }
 
 impl TlsIo for tokio_rustls::client::TlsStream<TcpStream> {
     fn buffered(&mut self) -> bool {
-        match self.get_mut().1.process_new_packets() {
-            Ok(s) => s.plaintext_bytes_to_read() > 0 || s.peer_has_closed(),
-            Err(_) => true,
-        }
+        has_news(self.get_mut().1.process_new_packets())
     }
-    fn tcp(&self) -> &TcpStream {
-        self.get_ref().0
+    fn wants_write(&self) -> bool {
+        self.get_ref().1.wants_write()
+    }
+    fn tcp(&self) -> Option<&TcpStream> {
+        Some(self.get_ref().0)
     }
 }
 
@@ -72,7 +106,10 @@ fn poll_peek<S: TlsIo>(s: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<usize
     }
     let mut b = [0u8; 1];
     let mut rb = ReadBuf::new(&mut b);
-    s.tcp().poll_peek(cx, &mut rb)
+    match s.tcp() {
+        Some(t) => t.poll_peek(cx, &mut rb),
+        None => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+    }
 }
 
 impl<S: TlsIo> TlsConn<S> {
@@ -102,15 +139,18 @@ impl<S: TlsIo> TlsConn<S> {
 
     /// The TCP connection's own address.
     pub fn tcp_local_addr(&self) -> Option<std::net::SocketAddr> {
-        lock(&self.inner).tcp().local_addr().ok()
+        lock(&self.inner).tcp()?.local_addr().ok()
     }
 
     /// An idle pooled connection is usable: nothing decrypted is waiting and the socket has
     /// neither data (an alert, a close) nor an EOF; checked with a non-blocking peek.
     pub fn idle_and_open(&self) -> bool {
         let s = lock(&self.inner);
+        let Some(tcp) = s.tcp() else {
+            return false;
+        };
         let mut b = [std::mem::MaybeUninit::<u8>::uninit(); 1];
-        matches!(socket2::SockRef::from(s.tcp()).peek(&mut b), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+        matches!(socket2::SockRef::from(tcp).peek(&mut b), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 }
 
@@ -177,6 +217,7 @@ impl<S: TlsIo> AsyncWrite for WriteHalf<'_, S> {
 
 impl<S: TlsIo> ClientStream for TlsConn<S> {
     const UNIX: bool = false;
+    const PARK: bool = S::PARK;
     type Read<'a> = ReadHalf<'a, S>;
     type Write<'a> = WriteHalf<'a, S>;
     async fn peek_byte(&mut self) -> io::Result<usize> {
@@ -190,7 +231,36 @@ impl<S: TlsIo> ClientStream for TlsConn<S> {
         Some(&self.info)
     }
     fn with_socket(&self, f: &mut dyn FnMut(socket2::SockRef<'_>)) {
-        f(socket2::SockRef::from(lock(&self.inner).tcp()));
+        if let Some(tcp) = lock(&self.inner).tcp() {
+            f(socket2::SockRef::from(tcp));
+        }
+    }
+    /// The socket goes to the lot; the rest of the connection (rustls's state, what the
+    /// handshake settled) waits beside it, boxed. Parked only when rustls holds nothing
+    /// either way (the idle wait found nothing decrypted, and responses are flushed); one that
+    /// does, or whose socket cannot leave the runtime, is closed.
+    fn into_cold(mut self) -> Result<io::Result<Cold>, Self> {
+        if !S::PARK {
+            return Err(self);
+        }
+        let s = self.get_ref();
+        if s.buffered() || s.wants_write() {
+            return Ok(Err(io::ErrorKind::WouldBlock.into()));
+        }
+        Ok(match s.take_cold() {
+            Some(sock) => Ok(Cold::With(sock, Box::new(self))),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        })
+    }
+    fn from_cold(cold: Cold) -> io::Result<Self> {
+        let Cold::With(sock, rest) = cold else {
+            return Err(io::ErrorKind::InvalidInput.into());
+        };
+        let mut conn = *rest
+            .downcast::<Self>()
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        conn.get_ref().put_cold(sock)?;
+        Ok(conn)
     }
 }
 

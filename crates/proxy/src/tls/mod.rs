@@ -1,12 +1,12 @@
 //! TLS with rustls: termination on `bind ... ssl` lines ([`acceptor`]), the connection type
-//! the sessions use ([`conn`]), and the pure pieces under them: certificate files
-//! ([`certs`], [`crtlist`]), SNI selection ([`sni`]), OpenSSL names for suites and versions
-//! ([`suites`]) and the few X.509 fields the fetches print ([`der`]); the rustls settings of
-//! a certificate on a bind ([`server_config`]); the certificates by file name that the
-//! runtime socket shows and replaces ([`store`]) and the crt-lists it edits ([`crtlists`]);
-//! the CA and CRL files the runtime socket shows and replaces ([`cafiles`], with what OpenSSL
-//! shows of them: [`x509_store`]); the process's TLS figures for `show info` and Prometheus
-//! ([`totals`]).
+//! the sessions use ([`conn`]) and the socket under it, which an idle one parks ([`sock`]),
+//! and the pure pieces under them: certificate files ([`certs`], [`crtlist`]), SNI selection
+//! ([`sni`]), OpenSSL names for suites and versions ([`suites`]) and the few X.509 fields the
+//! fetches print ([`der`]); the rustls settings of a certificate on a bind
+//! ([`server_config`]); the certificates by file name that the runtime socket shows and
+//! replaces ([`store`]) and the crt-lists it edits ([`crtlists`]); the CA and CRL files the
+//! runtime socket shows and replaces ([`cafiles`], with what OpenSSL shows of them:
+//! [`x509_store`]); the process's TLS figures for `show info` and Prometheus ([`totals`]).
 
 pub mod acceptor;
 pub mod cafiles;
@@ -20,6 +20,7 @@ pub mod handshake;
 pub mod hello;
 pub mod server_config;
 pub mod sni;
+pub mod sock;
 pub mod store;
 pub mod suites;
 pub mod ticket_keys;

@@ -18,6 +18,8 @@ pub trait Where: Sync {
     fn at_server(&self, _index: usize) {}
     /// The server connection's local address, when known (`bc_src`, `bc_src_port`).
     fn at_source(&self, _src: Option<SocketAddr>) {}
+    /// What the server connection's TLS handshake settled, on a `server ... ssl` (`ssl_bc*`).
+    fn at_server_tls(&self, _tls: Option<&std::sync::Arc<crate::stream::TlsInfo>>) {}
     /// The names of the stream's backend (none before routing) and server (none before
     /// one is chosen), and the server's fixed address (`%b %s %si %sp`).
     fn names(&self) -> (Option<&str>, Option<(&str, Option<SocketAddr>)>) {
@@ -64,6 +66,12 @@ pub const WHERE_FETCHES: &[&str] = &[
     "fc_err_str",
     "http_first_req",
 ];
+
+/// Whether [`Where`] answers fetch `name`: [`WHERE_FETCHES`] and the server connection's TLS
+/// (`ssl_bc*`).
+pub fn answers(name: &str) -> bool {
+    WHERE_FETCHES.contains(&name) || name.starts_with("ssl_bc")
+}
 
 /// The `%` variables of a log line that the exchange alone does not answer (`%t %Ts %b %s
 /// %ID %Tw %B %ac`...), in rule values: written with what the stream knows when the rule

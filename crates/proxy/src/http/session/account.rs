@@ -141,6 +141,7 @@ impl<C: ClientStream> Session<C> {
             applet: None,
             client_asked: super::Next::Close,
             source: None,
+            bc_tls: None,
             rt: crate::logline::next_request(),
             waits: Default::default(),
             queue_pos: 0,
@@ -210,6 +211,7 @@ impl<C: ClientStream> Session<C> {
             conn: self.track.as_deref().and_then(|t| t.conn()),
             vars: self.track.as_deref(),
             bc_src: r.source,
+            bc_tls: r.bc_tls.as_deref(),
             bq: r.queue_pos,
             // the requests this connection served before this one (an `option logasap` line
             // is written before the count goes up)

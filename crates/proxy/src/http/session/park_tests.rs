@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A server answering every request on a connection with `200` and a 2-byte body.
-async fn server() -> std::net::SocketAddr {
+pub(super) async fn server() -> std::net::SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let a = l.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -54,7 +54,7 @@ async fn request(c: &mut TcpStream, path: &str) -> String {
 }
 
 /// Waits (bounded) until this thread's lot holds `n` connections.
-async fn parked(n: usize) -> bool {
+pub(super) async fn parked(n: usize) -> bool {
     for _ in 0..500 {
         if park::parked() == n {
             return true;

@@ -437,6 +437,7 @@ impl<C: ClientStream> Session<C> {
             if source {
                 rec.source = server.local_addr();
             }
+            rec.bc_tls = server.tls().cloned();
             let step = match server {
                 ServerConn::Tcp(s) => {
                     self.exchange(&x, rec, &mut assigned, s, origin, prior)

@@ -65,6 +65,7 @@ impl<C: ClientStream> Session<C> {
                 if let Some(p) = x.env.place {
                     p.at_server(server);
                     p.at_source(rec.source);
+                    p.at_server_tls(rec.bc_tls.as_ref());
                 }
                 if let Some(f) = x.env.facts {
                     f.response(crate::http::sample_env::ResponseFacts {
