@@ -2,19 +2,21 @@
 """Opens N keep-alive client connections to HOST:PORT, sends one request on each and reads its
 answer, then holds them all idle and prints the proxy's RSS and peak RSS (kB).
 
-Usage: idle.py HOST PORT N PID [CONC]
+Usage: idle.py HOST PORT N PID [CONC [hold]]
 Prints: "opened VmRSS VmHWM RssAnon" (kB; RssAnon leaves out the binary's own pages, which
 vary with how much of the file the page cache holds, so memory per connection is counted on
 it). Each connection is an idle keep-alive client after one request,
 the state a busy front door holds most of its connections in. CONC (default 1) opens that many
 connections at a time: connections that open faster than the proxy parks them hold their
 session's task for a while, so CONC stresses that window (the figure depends less on how fast
-this script runs on a busy machine).
+this script runs on a busy machine). With "hold", the connections stay open after the line is
+printed, until the script is killed (run.sh's HOLD scenario measures a load beside them).
 """
 import asyncio, socket, sys, time
 
 host, port, n, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 conc = int(sys.argv[5]) if len(sys.argv) > 5 else 1
+hold = len(sys.argv) > 6 and sys.argv[6] == "hold"
 REQ = b"GET /small HTTP/1.1\r\nHost: bench\r\n\r\n"
 
 def content_length(head):
@@ -77,7 +79,9 @@ async def concurrent():
     except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as e:
         print(f"a connection failed: {e!r}", file=sys.stderr)
     await asyncio.sleep(2.0)
-    print(len(held), status("VmRSS:"), status("VmHWM:"), status("RssAnon:"))
+    print(len(held), status("VmRSS:"), status("VmHWM:"), status("RssAnon:"), flush=True)
+    while hold:
+        await asyncio.sleep(3600)
     for w in held:
         w.close()
 
@@ -86,6 +90,8 @@ if conc > 1:
     sys.exit(0)
 socks = sequential()
 time.sleep(2.0)  # let the proxy settle (buffers given back, timers armed); nothing to observe
-print(len(socks), status("VmRSS:"), status("VmHWM:"), status("RssAnon:"))
+print(len(socks), status("VmRSS:"), status("VmHWM:"), status("RssAnon:"), flush=True)
+while hold:
+    time.sleep(3600)
 for s in socks:
     s.close()

@@ -2,11 +2,13 @@
 # fulcrum vs HAProxy, same config, nginx-light as the backend, wrk as the client.
 #
 #   bench/proxy/run.sh            # RUNS=4 DURATION=8 CONNS=50 IDLE="5000 20000" by default
-#   ONLY="TCP" IDLE=0 bench/proxy/run.sh   # one scenario (substring of its name), no idle test
+#   ONLY="TCP" IDLE=0 bench/proxy/run.sh   # scenarios whose name matches (grep -E), no idle test
 #   NBTHREAD=2 PROXY_CPU=0,1 LOAD_CPU=0,1 WRK_THREADS=2 bench/proxy/run.sh   # two threads
 #   FULCRUM=/path/to/fulcrum bench/proxy/run.sh   # an already built binary (before/after runs)
 #
-# Knobs: MANY=10000 (the many-connections scenario; 0 skips it), PERF=1 (perf stat
+# Knobs: MANY=10000 (the many-connections scenario; 0 skips it), HOLD=N (a scenario where N
+# idle keep-alive clients stay open beside the CONNS busy ones; 0, the default, skips it),
+# PERF=1 (perf stat
 # instructions and CPU time per request, the proxy's pid only: the figures a shared machine
 # disturbs least), IDLE_LIMIT (bytes per idle connection above which the idle test fails: 700 B,
 # the goal; measured ~265 B opened one at a time, ~335-360 B at IDLE_CONC=32 and ~430 B at 128,
@@ -33,6 +35,7 @@ IDLE=${IDLE:-5000 20000}
 IDLE_LIMIT=${IDLE_LIMIT:-700}
 IDLE_CONC=${IDLE_CONC:-1}
 MANY=${MANY:-10000}
+HOLD=${HOLD:-0}
 NBTHREAD=${NBTHREAD:-1}
 PERF=${PERF:-1}
 WRK_THREADS=${WRK_THREADS:-1}
@@ -156,10 +159,18 @@ to_ms() { # wrk latency like 1.23ms / 850.00us / 1.02s → ms
 # drops a header written without a space after its colon: `-H Connection:close` sent nothing,
 # and the "new conn" rows measured keep-alive until this was found.)
 wrk_args() { if [ "$1" = close ]; then printf '%s\n' -H "Connection: close"; fi; }
-run_wrk() { # $1 proxy, $2 url, $3 "close" or "", $4 connections → "rps p50 p99 rss instr/req cpu-us/req"
-  local pid out rps p50 p99 rss perfpid="" ipr=0 cpr=0 n conns=${4:-$CONNS} extra
+run_wrk() { # $1 proxy, $2 url, $3 "close" or "", $4 connections, $5 idle clients held open
+  # → "rps p50 p99 rss instr/req cpu-us/req"
+  local pid out rps p50 p99 rss perfpid="" ipr=0 cpr=0 n conns=${4:-$CONNS} extra holder=""
   mapfile -t extra < <(wrk_args "$3")
   pid=$(start_proxy "$1")
+  if [ "${5:-0}" -gt 0 ]; then
+    # The idle clients first (each after one request), held until the run ends.
+    $PIN_LOAD python3 "$ROOT/bench/proxy/idle.py" 127.0.0.1 "$HTTP_PORT" "$5" "$pid" "$IDLE_CONC" hold > "$WORK/hold.out" &
+    holder=$!
+    for _ in $(seq 1 1200); do [ -s "$WORK/hold.out" ] && break; sleep 0.1; done
+    echo "  ($1: $(awk '{print $1}' "$WORK/hold.out") idle clients held)" >&2
+  fi
   $PIN_LOAD wrk -t"$WRK_THREADS" -c"$conns" -d1s "${extra[@]}" "$2" >/dev/null 2>&1 || true   # warm-up
   # CPU work per request, counted for the proxy's pid only (a shared machine's other load
   # does not enter it, unlike wall-clock ratios).
@@ -185,6 +196,7 @@ run_wrk() { # $1 proxy, $2 url, $3 "close" or "", $4 connections → "rps p50 p9
     cpr=$(awk -F, -v n="${n:-0}" '$3 ~ /^task-clock/ && n > 0 {printf "%.2f", $1*1000/n}' "$WORK/perf.out")
   fi
   rss=$(peak_rss_kb "$pid")
+  if [ -n "$holder" ]; then kill "$holder" 2>/dev/null || true; wait "$holder" 2>/dev/null || true; fi
   stop_proxy "$pid"
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(to_ms "$(echo "$out" | awk '$1=="50%" {print $2}')")
@@ -202,16 +214,34 @@ round_ratio() { paste -d' ' <(printf '%s\n' "${f[@]}" | awk -v c="$1" '{print $c
                             <(printf '%s\n' "${h[@]}" | awk -v c="$1" '{print $c}') |
                 awk '{ if ($2 > 0) printf "%.4f\n", $1/$2 }' | median; }
 col() { printf '%s\n' "${@:2}" | awk -v c="$1" '{print $c}' | median; }
-report() { # $1 scenario name, $2 url, $3 "close" or "", $4 connections (default $CONNS)
-  case "$1" in *${ONLY:-}*) ;; *) return 0 ;; esac
-  local h=() f=() c
+# Each scenario's medians, "name|proxy|rps p50 p99 ...", for the scaling summary.
+SEEN=()
+report() { # $1 scenario name, $2 url, $3 "close" or "", $4 connections (default $CONNS), $5 held idle clients
+  if [ -n "${ONLY:-}" ] && ! grep -qE -- "$ONLY" <<<"$1"; then return 0; fi
+  local h=() f=() c hm fm
   for i in $(seq 1 "$RUNS"); do
-    h+=("$(run_wrk haproxy "$2" "$3" "${4:-}")")
-    f+=("$(run_wrk fulcrum "$2" "$3" "${4:-}")")
+    h+=("$(run_wrk haproxy "$2" "$3" "${4:-}" "${5:-0}")")
+    f+=("$(run_wrk fulcrum "$2" "$3" "${4:-}" "${5:-0}")")
   done
-  printf "%-24s %-8s %12s %10s %10s %12s %12s %12s\n" "$1" haproxy $(for c in 1 2 3 4 5 6; do col $c "${h[@]}"; done)
-  printf "%-24s %-8s %12s %10s %10s %12s %12s %12s\n" "" fulcrum $(for c in 1 2 3 4 5 6; do col $c "${f[@]}"; done)
+  hm=$(for c in 1 2 3 4 5 6; do col $c "${h[@]}"; done | tr '\n' ' ')
+  fm=$(for c in 1 2 3 4 5 6; do col $c "${f[@]}"; done | tr '\n' ' ')
+  SEEN+=("$1|haproxy|$hm" "$1|fulcrum|$fm")
+  printf "%-24s %-8s %12s %10s %10s %12s %12s %12s\n" "$1" haproxy $hm
+  printf "%-24s %-8s %12s %10s %10s %12s %12s %12s\n" "" fulcrum $fm
   printf "%-24s %-8s %12.2f %10.2f %10.2f %12.2f %12.2f %12.2f\n" "" "ratio" $(for c in 1 2 3 4 5 6; do round_ratio $c; done)
+}
+# Scaling: scenario $2 against scenario $1 for each proxy, req/s and p99 (issue 20: within 10%).
+scaling() {
+  local base other p b o
+  for p in haproxy fulcrum; do
+    b=$(printf '%s\n' "${SEEN[@]}" | awk -F'|' -v s="$1" -v p="$p" '$1==s && $2==p {print $3}')
+    o=$(printf '%s\n' "${SEEN[@]}" | awk -F'|' -v s="$2" -v p="$p" '$1==s && $2==p {print $3}')
+    [ -n "$b" ] && [ -n "$o" ] || continue
+    awk -v b="$b" -v o="$o" -v p="$p" -v s="$2" 'BEGIN { split(b,x," "); split(o,y," ");
+      r=(x[1]>0?y[1]/x[1]:0); l=(x[3]>0?y[3]/x[3]:0);
+      printf "  %-8s %-28s req/s %.2fx, p99 %.2fx of the 50-connection figures%s\n", p, s, r, l,
+        (r >= 0.9 && l <= 1.1) ? "" : "  (outside 10%)" }'
+  done
 }
 
 report "small, keep-alive" "http://127.0.0.1:$HTTP_PORT/small" ""
@@ -226,6 +256,19 @@ if [ "$MANY" -gt $((MAXCONN - 100)) ]; then
   MANY=$((MAXCONN - 100))
 fi
 if [ "$MANY" -gt 0 ]; then report "small, $MANY conns" "http://127.0.0.1:$HTTP_PORT/small" "" "$MANY"; fi
+# Many open clients, few busy: $HOLD idle keep-alive clients held beside the $CONNS busy ones
+# (what holding them costs the busy ones: timers, the poller's set, memory).
+if [ "$HOLD" -gt $((MAXCONN - CONNS - 100)) ]; then
+  echo "$HOLD idle clients beside $CONNS need about $((2 * (HOLD + CONNS) + 200)) descriptors; this machine allows $FDS: holding $((MAXCONN - CONNS - 100)) instead"
+  HOLD=$((MAXCONN - CONNS - 100))
+fi
+if [ "$HOLD" -gt 0 ]; then report "small, $CONNS + $HOLD idle" "http://127.0.0.1:$HTTP_PORT/small" "" "$CONNS" "$HOLD"; fi
+if [ "$MANY" -gt 0 ] || [ "$HOLD" -gt 0 ]; then
+  echo
+  echo "scaling against \"small, keep-alive\" ($CONNS connections); with wrk's closed loop, latency grows as connections / req/s (Little's law): p99 at $MANY busy connections cannot stay near the $CONNS-connection figure, the held-idle row is the one that can:"
+  scaling "small, keep-alive" "small, $MANY conns"
+  scaling "small, keep-alive" "small, $CONNS + $HOLD idle"
+fi
 
 # --- idle connections: RSS growth per idle keep-alive client (one request each) ------------
 idle_rss() { # $1 proxy, $2 n → "opened rss_with peak anon_with rss_before anon_before"

@@ -14,6 +14,7 @@ pub mod model_cache;
 pub mod model_checks;
 pub mod model_codec;
 pub mod model_extras;
+pub mod model_fds;
 pub mod model_ids;
 pub mod model_keywords;
 pub mod model_limits;

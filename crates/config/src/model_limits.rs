@@ -1,7 +1,8 @@
 //! Model of issue 13's "never silent" keywords that were warned and ignored and now run:
 //! server `slowstart`, `maxqueue`, `redir`, `track`, `on-marked-down`/`on-marked-up`; bind
 //! `maxconn`, `defer-accept`, `mss`, `interface`; global `maxconnrate`, `maxsessrate`,
-//! `maxsslrate`, `maxcompcpuusage`, `tune.http.logurilen`.
+//! `maxsslrate`, `maxcompcpuusage`, `tune.http.logurilen`, `ulimit-n`, `strict-limits`,
+//! `stats maxconn` (the descriptor budget is `model_fds`'s).
 //!
 //! Parsed by `haproxy/server.rs`, `haproxy/bind.rs` and `haproxy/global.rs`.
 
@@ -62,6 +63,21 @@ pub struct GlobalLimits {
     /// `tune.http.logurilen N`: the request line in log lines (`%r`, and the `%HU`... read
     /// from it) is cut to N bytes (HAProxy's default 1024).
     pub logurilen: Option<u32>,
+    /// `ulimit-n N`: the descriptor limit to set at start (None: the one `model_fds`
+    /// computes from `maxconn`).
+    pub ulimit_n: Option<u32>,
+    /// `strict-limits` / `no strict-limits` (None: on, HAProxy 2.6's default): a descriptor
+    /// limit that cannot be set refuses to start.
+    pub strict_limits: Option<bool>,
+    /// `stats maxconn N`: connections each stats socket holds at once (None: 10).
+    pub stats_maxconn: Option<u32>,
+}
+
+impl GlobalLimits {
+    /// Whether a descriptor limit that cannot be applied refuses to start.
+    pub fn strict(&self) -> bool {
+        self.strict_limits.unwrap_or(true)
+    }
 }
 
 impl crate::model::Balance {

@@ -8,6 +8,7 @@ mod api_bridge;
 mod cluster_bridge;
 mod cmd;
 mod control;
+mod fd_limit;
 mod health_bridge;
 mod health_track;
 mod lvs_bridge;

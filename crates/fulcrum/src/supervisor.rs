@@ -297,7 +297,8 @@ impl Supervisor {
                 errors.join("\n")
             ));
         }
-        let new = loaded.config;
+        let mut new = loaded.config;
+        crate::fd_limit::keep(&mut new);
         parts
             .proxy
             .reload(&new)

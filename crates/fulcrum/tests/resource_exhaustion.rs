@@ -1,7 +1,8 @@
 //! Issue 19 item 7: resource exhaustion, fulcrum beside the real `haproxy` on the same config.
 //!
-//! - Out of descriptors (`ulimit -n 64`, 120 idle clients): the proxy never dies on EMFILE; it
-//!   pauses accepting (the clients wait in the backlog) and serves again once clients leave.
+//! - Out of descriptors (`ulimit -n 64`, 120 idle clients): haproxy refuses to start; fulcrum
+//!   too, unless `no strict-limits`, with which it never dies on EMFILE: it pauses accepting
+//!   (the clients wait in the backlog) and serves again once clients leave.
 //! - Many idle clients (3,000: the machine's hard descriptor limit is 20,000 for the test, the
 //!   proxy and haproxy together, so the issue's 50,000 is scaled down) with `maxconn` above
 //!   (4,000: all held, a new request is served) and below (1,000: the rest wait in the backlog,
@@ -132,6 +133,9 @@ fn out_of_descriptors_pauses_accepting_and_recovers() {
             assert!(text.contains("FD limit"), "haproxy's answer: {text}");
             continue;
         }
+        // fulcrum, as haproxy, refuses to start when it cannot raise the limit to what its
+        // maxconn needs (`strict-limits`): `no strict-limits` runs it with the 64 descriptors.
+        let cfg = format!("global\n no strict-limits\n{cfg}");
         let mut p = Proxy::start(haproxy, &scratch, &cfg, port, Some(64));
         let idle = idle_clients(port, 120);
         // Every idle client was at least queued by the kernel; the proxy ran out of descriptors

@@ -20,7 +20,9 @@
 //!
 //! A connection busy enough to send its next request within [`PARK_AFTER`] never parks: the
 //! request path does no extra work (no task spawned per request), only the quiet ones pay a
-//! spawn when they speak again.
+//! spawn when they speak again. While most parked connections of a thread come back soon
+//! (thousands of clients each sending a request every few hundred milliseconds), the wait
+//! before parking grows up to 16 times `PARK_AFTER` (`delay`), so they stop paying it.
 
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use std::any::Any;
@@ -40,7 +42,8 @@ use tokio::time::Instant;
 /// [`park_at`]).
 pub const PARK_AFTER: Duration = Duration::from_millis(100);
 
-/// When a connection idle since `now` is parked: `PARK_AFTER` later, rounded up to a multiple
+/// When a connection idle since `now` is parked: this thread's wait later (`PARK_AFTER`, or a
+/// few times it while parked connections come back soon: `delay`), rounded up to a multiple
 /// of `PARK_AFTER` since the process's first call. The runtime wakes its driver (a system
 /// call) whenever a timer is armed earlier than every other: deadlines on a shared grid
 /// almost always meet one already armed, and each worker's tick (`runtime.rs`, every
@@ -51,7 +54,7 @@ pub fn park_at(now: Instant) -> Instant {
     static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     let epoch = *EPOCH.get_or_init(|| now);
     let step = PARK_AFTER.as_nanos();
-    let due = (now + PARK_AFTER)
+    let due = (now + delay::wait())
         .saturating_duration_since(epoch)
         .as_nanos();
     let slots = due.div_ceil(step);
@@ -74,6 +77,8 @@ struct Slot<T> {
     conn: Option<T>,
     /// Bumped at each park into this slot: a timer of an earlier stay no longer matches.
     turn: u32,
+    /// When the connection parked (ms since the lot's epoch): how long it stayed (`delay`).
+    since: u64,
 }
 
 /// A deadline: (ms since `epoch`, slot, the slot's `turn` then), earliest first.
@@ -229,11 +234,18 @@ impl<T: Parked> Lot<T> {
             };
             // One at a time: a vector of the batch's states (up to 64 of ~200 bytes) was a
             // 12 KB allocation per wake, which grew and shrank the heap's top (page faults).
+            let now = self.ms(Instant::now());
             for key in events[..n]
                 .iter()
                 .filter_map(|e| u32::try_from(e.data()).ok())
             {
-                let conn = Lot::evict(&mut self.lock(), key);
+                let conn = {
+                    let mut i = self.lock();
+                    let since = i.slots.get(key as usize).map_or(now, |s| s.since);
+                    Lot::evict(&mut i, key).inspect(|_| {
+                        delay::left(Duration::from_millis(now.saturating_sub(since)), true)
+                    })
+                };
                 if let Some(conn) = conn {
                     self.unwatch(&conn);
                     conn.resume();
@@ -258,6 +270,7 @@ impl<T: Parked> Lot<T> {
                 if let Some(Reverse((_, key, _))) = i.timers.pop() {
                     gone.extend(Lot::evict(&mut i, key));
                 }
+                delay::left(Duration::MAX, false);
             }
             gone
         };
@@ -430,6 +443,7 @@ pub fn park<T: Parked>(
                 i.slots.push(Slot {
                     conn: None,
                     turn: 0,
+                    since: 0,
                 });
                 k
             }
@@ -442,8 +456,10 @@ pub fn park<T: Parked>(
         let due = deadline.map_or(u64::MAX, |d| lot.ms(d));
         // The lot's task sleeps until the earliest deadline it knew: woken for an earlier one.
         let earlier = due != u64::MAX && Lot::first(&mut i).is_none_or(|first| due < first);
+        let since = lot.ms(Instant::now());
         let slot = &mut i.slots[key as usize];
         slot.conn = Some(conn);
+        slot.since = since;
         slot.turn = slot.turn.wrapping_add(1);
         let turn = slot.turn;
         if due != u64::MAX {
@@ -478,6 +494,7 @@ pub fn parked() -> usize {
     LOTS.with(|l| l.borrow().iter().map(|lot| lot.parked()).sum())
 }
 
+mod delay;
 mod here;
 pub use here::wait_here;
 

@@ -10,7 +10,6 @@ use crate::units;
 const IGNORED: &[&str] = &[
     "tune.ssl.default-dh-param",
     "ssl-dh-param-file",
-    "ulimit-n",
     "description",
     "server-state-file",
     "server-state-base",
@@ -30,8 +29,6 @@ const IGNORED: &[&str] = &[
     // HAProxy's LRU cache of pattern lookups: fulcrum's map and ACL indexes need none, and the
     // answers are the same with or without it.
     "tune.pattern.cache-size",
-    // Fail at start when the process limits cannot be set: nothing a client sees.
-    "strict-limits",
 ];
 
 /// Global keywords fulcrum does not run yet whose absence changes the configuration's meaning
@@ -40,6 +37,8 @@ const NOT_YET: &[&str] = &[];
 
 const KNOWN: &[&str] = &[
     "maxconn",
+    "ulimit-n",
+    "strict-limits",
     "log-tag",
     "log-format-sd",
     "nbthread",
@@ -248,6 +247,19 @@ fn apply(g: &mut Global, line: &Line<'_>, diags: &mut Diagnostics) -> Result<(),
                 _ => l.logurilen = Some(n),
             }
         }
+        "ulimit-n" => {
+            g.limits.ulimit_n = Some(number_in(line.need(1, "a number of file descriptors")?, kw, 1, i32::MAX as u64)?);
+            line.no_more(2)?;
+        }
+        "strict-limits" => {
+            line.no_more(1)?;
+            g.limits.strict_limits = Some(true);
+        }
+        // HAProxy 2.6 allows `no` before `strict-limits` only among what fulcrum runs.
+        "no" if line.arg(1) == Some("strict-limits") => {
+            line.no_more(2)?;
+            g.limits.strict_limits = Some(false);
+        }
         "hard-stop-after" => {
             g.keywords.hard_stop_after = Some(time(line.need(1, "a time")?, kw)?);
             line.no_more(2)?;
@@ -324,7 +336,7 @@ fn stats(g: &mut Global, line: &Line<'_>) -> Result<(), String> {
         }
         "timeout" => g.stats_timeout = Some(time(line.need(2, "a time")?, "stats timeout")?),
         "maxconn" => {
-            let _: u32 = number(line.need(2, "a number")?, "stats maxconn")?;
+            g.limits.stats_maxconn = Some(number(line.need(2, "a number")?, "stats maxconn")?);
         }
         "bind-process" => {}
         other => return Err(format!("unknown 'stats' keyword '{other}' in 'global' section (expected socket, timeout or maxconn)")),

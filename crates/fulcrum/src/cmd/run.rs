@@ -60,6 +60,11 @@ pub fn run(opts: RunOptions) -> ExitCode {
     if config.global.maxconn.is_none() {
         config.global.maxconn = opts.default_maxconn;
     }
+    // `ulimit-n`, `maxconn` derived from the limit, `strict-limits` (HAProxy's start-up).
+    if let Err(msg) = crate::fd_limit::apply(&mut config) {
+        tracing::error!("{msg}; not starting");
+        return ExitCode::from(1);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -362,6 +362,7 @@ impl Target for Live<'_> {
         let frontends = rows.iter().filter(|r| r.kind == RowKind::Frontend);
         let (cum_conns, cum_req) = frontends.fold((0, 0), |(c, q), r| (c + r.stot, q + r.req_tot));
         let ulimit_n = open_files_limit();
+        let fd = crate::fd_limit::figures();
         let uptime = self.started.elapsed();
         let start_time_sec = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -371,11 +372,17 @@ impl Target for Live<'_> {
             version: env!("CARGO_PKG_VERSION").to_string(),
             release_date: "-".to_string(),
             pid: std::process::id(),
-            nbthread: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
+            nbthread: self.config.global.nbthread.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+            }),
             uptime,
             start_time_sec,
             ulimit_n,
-            maxconn: u64::from(self.config.global.maxconn.unwrap_or(0)),
+            maxsock: fd.map_or(ulimit_n, |f| f.maxsock),
+            maxconn: fd.map_or(u64::from(self.config.global.maxconn.unwrap_or(0)), |f| {
+                u64::from(f.maxconn)
+            }),
+            maxpipes: fd.map_or(0, |f| u64::from(f.maxpipes)),
             curr_conns: conns,
             cum_conns,
             cum_req,

@@ -15,7 +15,11 @@ pub struct InfoView {
     pub uptime: Duration,
     pub start_time_sec: u64,
     pub ulimit_n: u64,
+    /// The descriptors the configuration may hold (HAProxy's `maxsock`, see `fd_limit.rs`).
+    pub maxsock: u64,
     pub maxconn: u64,
+    /// Pipes for splicing (HAProxy's `maxpipes`).
+    pub maxpipes: u64,
     pub curr_conns: u64,
     pub cum_conns: u64,
     pub cum_req: u64,
@@ -122,7 +126,9 @@ fn info_value(v: &InfoView, name: &str) -> String {
         "Pid" => v.pid.to_string(),
         "Uptime" => uptime(v.uptime),
         "Uptime_sec" => v.uptime.as_secs().to_string(),
-        "Ulimit-n" | "Maxsock" => v.ulimit_n.to_string(),
+        "Ulimit-n" => v.ulimit_n.to_string(),
+        "Maxsock" => v.maxsock.to_string(),
+        "Maxpipes" => v.maxpipes.to_string(),
         "Maxconn" | "Hard_maxconn" => v.maxconn.to_string(),
         "CurrConns" => v.curr_conns.to_string(),
         "CumConns" => v.cum_conns.to_string(),
