@@ -2,8 +2,8 @@
 //! shipped under fulcrum and under haproxy 2.6, with only its addresses, certificate path and
 //! socket moved into the test's directory: plain HTTP is redirected to HTTPS (301), HTTPS
 //! answers carry the HSTS header, the server's answer comes through, and both give the same
-//! status, `Location` and `Strict-Transport-Security` (header names compared without case:
-//! haproxy 2.6 lower-cases them, fulcrum keeps the rule's spelling).
+//! status, `Location` and `strict-transport-security` (header names compared without case: both
+//! lower-case rule-added names; the server's own names haproxy lower-cases, fulcrum keeps).
 
 mod runtime_support;
 mod tls_support;
@@ -114,7 +114,7 @@ fn readme_https_example_redirects_and_sends_hsts_as_haproxy() {
     let (secure, body) = fetch(&ca.ca_pem(), ports.1, "https");
     assert!(
         secure.starts_with("HTTP/1.1 200 ")
-            && secure.contains("Strict-Transport-Security: max-age=63072000; includeSubDomains"),
+            && secure.contains("strict-transport-security: max-age=63072000; includeSubDomains"),
         "HTTPS answers carry HSTS: {secure}\n{}",
         f.log()
     );
@@ -126,7 +126,8 @@ fn readme_https_example_redirects_and_sends_hsts_as_haproxy() {
         redirect,
         hredirect.replace(&hhttp.to_string(), &ports.0.to_string())
     );
-    // haproxy 2.6 sends header names in lower case (HTX); fulcrum keeps the rule's spelling.
+    // haproxy 2.6 sends header names in lower case (HTX), rule-added ones as fulcrum does; the
+    // server's own names fulcrum forwards as the server wrote them (README).
     assert_eq!(secure.to_ascii_lowercase(), hsecure.to_ascii_lowercase());
     drop(haproxy);
     let _ = std::fs::remove_dir_all(&hdir);
