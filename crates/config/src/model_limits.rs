@@ -66,8 +66,9 @@ pub struct GlobalLimits {
     /// `ulimit-n N`: the descriptor limit to set at start (None: the one `model_fds`
     /// computes from `maxconn`).
     pub ulimit_n: Option<u32>,
-    /// `strict-limits` / `no strict-limits` (None: on, HAProxy 2.6's default): a descriptor
-    /// limit that cannot be set refuses to start.
+    /// `strict-limits` / `no strict-limits` (None: off — HAProxy 2.6 defaults to on; fulcrum
+    /// starts with the most the hard limit allows and warns unless `strict-limits` is written):
+    /// a descriptor limit that cannot be set refuses to start.
     pub strict_limits: Option<bool>,
     /// `stats maxconn N`: connections each stats socket holds at once (None: 10).
     pub stats_maxconn: Option<u32>,
@@ -76,7 +77,7 @@ pub struct GlobalLimits {
 impl GlobalLimits {
     /// Whether a descriptor limit that cannot be applied refuses to start.
     pub fn strict(&self) -> bool {
-        self.strict_limits.unwrap_or(true)
+        self.strict_limits.unwrap_or(false)
     }
 }
 

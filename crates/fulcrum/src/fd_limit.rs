@@ -1,8 +1,9 @@
 //! The descriptor limit at start, applied as HAProxy 2.6 applies it: the budget
 //! `fulcrum_config::model_fds` computes (`maxconn` as written or derived from the limit,
 //! `Maxsock`, `ulimit-n`) is set with setrlimit before any socket is opened. A limit that
-//! cannot be raised refuses to start under `strict-limits` (HAProxy 2.6's default) and is a
-//! warning under `no strict-limits`. The figures stay for `show info` and for reloads.
+//! cannot be raised refuses to start under `strict-limits` and is a warning otherwise (HAProxy
+//! 2.6 refuses by default; fulcrum starts with the most the hard limit allows, warns, and
+//! refuses only when `strict-limits` is written). The figures stay for `show info` and for reloads.
 //!
 //! Unlike HAProxy, a computed limit only ever raises the one fulcrum was started with (the
 //! same process also runs VRRP, health checks and the API, whose descriptors HAProxy's count
@@ -67,7 +68,7 @@ pub fn apply(config: &mut Config) -> Result<(), String> {
         );
         config.global.maxconn = Some(b.maxconn);
     }
-    let strict = config.global.limits.strict();
+    let strict = config.global.limits.strict_limits == Some(true);
     let written = config.global.limits.ulimit_n.is_some();
     if b.ulimit_n > soft || (written && b.ulimit_n != soft) {
         if let Err(e) = set(b.ulimit_n, hard.max(b.ulimit_n)) {

@@ -225,7 +225,12 @@ fn strict_limits_refuse_what_cannot_be_set() {
         let port = free_port();
         // Above the hard limit: cannot be raised.
         let sock = scratch.0.join("admin1.sock");
-        let cfg = config("    maxconn 5000\n", &sock, port, free_port());
+        let cfg = config(
+            "    maxconn 5000\n    strict-limits\n",
+            &sock,
+            port,
+            free_port(),
+        );
         let out = refused(haproxy, &scratch, &cfg, (1024, 4096));
         assert!(
             out.contains("Cannot raise FD limit to 10028, limit is 1024"),
@@ -234,7 +239,7 @@ fn strict_limits_refuse_what_cannot_be_set() {
         // `ulimit-n` below what maxconn needs.
         let sock = scratch.0.join("admin2.sock");
         let cfg = config(
-            "    maxconn 3000\n    ulimit-n 2500\n",
+            "    maxconn 3000\n    ulimit-n 2500\n    strict-limits\n",
             &sock,
             port,
             free_port(),
