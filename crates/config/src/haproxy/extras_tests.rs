@@ -213,7 +213,7 @@ fn global_keywords() {
         );
     }
     // zero-warning: any warning refuses the configuration, at the zero-warning line
-    let text = "global\n  zero-warning\n  ulimit-n 1000\n";
+    let text = "global\n  zero-warning\n  description demo\n";
     let l = load_sources(&[Source {
         name: "t.cfg",
         text,
