@@ -57,8 +57,10 @@ fn idle_session_future_is_small() {
         let parked =
             std::mem::size_of::<super::idle::IdleConn<tokio::net::TcpStream, [usize; 6]>>();
         eprintln!("parked state: {parked} bytes");
+        // 208 since a parked TLS connection's state rides beside its socket (`Cold::With`: a
+        // descriptor and a boxed `dyn Any`, whose fat pointer made the enum 8 bytes larger).
         assert!(
-            parked <= 200,
+            parked <= 208,
             "a parked connection's state is {parked} bytes"
         );
     });
