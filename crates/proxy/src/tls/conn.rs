@@ -248,7 +248,7 @@ impl<S: TlsIo> ClientStream for TlsConn<S> {
             return Ok(Err(io::ErrorKind::WouldBlock.into()));
         }
         Ok(match s.take_cold() {
-            Some(sock) => Ok(Cold::With(sock, Box::new(self))),
+            Some(sock) => Ok(Cold::With(sock, Box::new(Box::new(self)))),
             None => Err(io::ErrorKind::NotConnected.into()),
         })
     }
@@ -256,7 +256,7 @@ impl<S: TlsIo> ClientStream for TlsConn<S> {
         let Cold::With(sock, rest) = cold else {
             return Err(io::ErrorKind::InvalidInput.into());
         };
-        let mut conn = *rest
+        let mut conn = *(*rest)
             .downcast::<Self>()
             .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         conn.get_ref().put_cold(sock)?;

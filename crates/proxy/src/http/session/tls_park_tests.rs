@@ -93,6 +93,8 @@ async fn tls_frontend(name: &str, keep_alive: &str) -> std::net::SocketAddr {
     let fe = g.frontends["f"].clone();
     let p = cfg.frontends().next().expect("frontend f");
     let tls = crate::tls::frontend(p, &cfg).expect("tls").remove(0).1;
+    // Read into memory by now: nothing left behind in the temporary directory.
+    let _ = std::fs::remove_file(&pem);
     let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let a = l.local_addr().expect("addr");
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
