@@ -156,6 +156,30 @@ fn run_refuses_an_invalid_config() {
     assert!(text(&out.stderr).contains(&format!("{f}:2: error:")));
 }
 
+/// What a start refuses, `check` refuses (it compiles the proxy as `run` does): a
+/// `tcp-request connection` condition that reads the request passed `check` and then failed
+/// the start.
+#[test]
+fn check_refuses_what_run_refuses() {
+    let dir = TempDir::new("run-parity");
+    let cfg = "defaults\n  timeout client 5s\n  timeout server 5s\n  timeout connect 5s\n\
+               frontend h\n  mode tcp\n  bind 127.0.0.1:1\n\
+               \x20 tcp-request connection reject if !{ req.len gt 0 }\n  default_backend b\n\
+               backend b\n  mode tcp\n  server s 127.0.0.1:2\n";
+    let path = dir.file("parity.cfg", cfg);
+    let check = fulcrum(&["check", "-f", &path]);
+    let stderr = text(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{path}:5: error: frontend h: {path}:8: the condition"
+        )),
+        "{stderr}"
+    );
+    let run = fulcrum(&["run", "-f", &path]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run.stderr));
+}
+
 #[test]
 fn an_unknown_service_is_a_check_error_at_its_line() {
     let dir = TempDir::new("service");

@@ -320,6 +320,21 @@ impl Ctx<'_> {
     }
 }
 
+/// Compiles everything `run` compiles for `config` (rules, conditions, formats, tables, maps,
+/// error pages, backends) without opening a socket, and drops it: `fulcrum check` reports
+/// here what a start would refuse, so a config that checks clean also starts.
+pub fn check(config: &Config, services: &dyn Services) -> Result<(), ProxyError> {
+    let (_tx, rx) = watch::channel(Serving::default());
+    build_with(
+        config,
+        None,
+        Arc::new(crate::observe::SinkSlot::default()),
+        services,
+        &rx,
+    )
+    .map(drop)
+}
+
 /// Every `use-service` of `config` that `services` does not have, as (`FILE:LINE`, message)
 /// (`fulcrum check` reports them; a start or reload fails on the first).
 pub fn unknown_services(config: &Config, services: &dyn Services) -> Vec<(String, String)> {

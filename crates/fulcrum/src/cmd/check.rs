@@ -75,7 +75,15 @@ pub fn run_with(files: &[PathBuf], dump: bool, options: &LoadOptions) -> ExitCod
     for msg in &sticks {
         eprintln!("{}", error_line(msg));
     }
-    let errors = loaded.diagnostics.errors().count() + unknown.len() + tls.len() + sticks.len();
+    let mut errors = loaded.diagnostics.errors().count() + unknown.len() + tls.len() + sticks.len();
+    // Then the whole proxy is compiled as `run` compiles it (the checks above report every
+    // problem of their kind; this one reports the first of the rest, as a start would).
+    if errors == 0 {
+        if let Err(e) = fulcrum_proxy::state::check(&loaded.config, &stats) {
+            eprintln!("{}", error_line(&e.to_string()));
+            errors += 1;
+        }
+    }
     let warnings = loaded.diagnostics.warnings().count();
     if errors > 0 {
         eprintln!(
