@@ -1,8 +1,8 @@
 //! The tokio adapter of the runtime API: listens on every `stats socket` (a unix path with its
 //! `mode`, or `ipv4@`/`ipv6@`/`host:port` TCP), runs a [`Session`] per connection, and sends
 //! the commands that need the running process to the supervisor's loop (`Request::Runtime`),
-//! which owns every part. At most [`MAX_CONNECTIONS`] sessions per socket run at once (HAProxy's
-//! default `stats maxconn`). `RuntimeSockets::reload` re-creates the sockets when their
+//! which owns every part. At most `stats maxconn` sessions per socket run at once (HAProxy's
+//! default 10); more wait in the listen backlog. `RuntimeSockets::reload` re-creates the sockets when their
 //! settings changed.
 
 use super::command::Command;
@@ -20,10 +20,6 @@ use tokio::task::JoinHandle;
 
 /// HAProxy's default `stats timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// HAProxy's default `stats maxconn`: connections served at once per socket; more wait in
-/// the listen backlog.
-pub const MAX_CONNECTIONS: usize = 10;
 
 /// Where a `stats socket` listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +92,8 @@ struct Settings {
     mode: Option<u32>,
     level: StatsLevel,
     timeout: Duration,
+    /// `stats maxconn`: sessions served at once.
+    maxconn: usize,
     /// `user`/`uid`, `group`/`gid` of a unix socket's file (numbers win, as in HAProxy).
     user: Option<String>,
     group: Option<String>,
@@ -105,6 +103,10 @@ struct Settings {
 
 fn settings(global: &Global) -> Vec<Settings> {
     let timeout = global.stats_timeout.unwrap_or(DEFAULT_TIMEOUT);
+    let maxconn = global
+        .limits
+        .stats_maxconn
+        .unwrap_or(fulcrum_config::model_fds::DEFAULT_STATS_MAXCONN);
     global
         .stats_sockets
         .iter()
@@ -113,6 +115,7 @@ fn settings(global: &Global) -> Vec<Settings> {
             mode: s.mode,
             level: s.level,
             timeout,
+            maxconn: usize::try_from(maxconn).unwrap_or(usize::MAX).max(1),
             user: s.user.clone(),
             group: s.group.clone(),
             uid: s.uid,
@@ -315,18 +318,28 @@ fn open_one(s: &Settings, to_supervisor: mpsc::Sender<Request>) -> Result<Runnin
             }
         }
     };
-    let task = tokio::spawn(accept_loop(listener, level, s.timeout, to_supervisor));
+    let task = tokio::spawn(accept_loop(
+        listener,
+        level,
+        s.timeout,
+        s.maxconn,
+        to_supervisor,
+    ));
     Ok(Running { task, unix_path })
 }
 
-/// Accepts connections and serves each in its own task, at most [`MAX_CONNECTIONS`] at once.
+/// Accepts connections and serves each in its own task, at most `maxconn` at once (the next
+/// one is not accepted before a session ends, as HAProxy pauses a full listener).
 async fn accept_loop(
     listener: Listener,
     level: Level,
     timeout: Duration,
+    maxconn: usize,
     to_supervisor: mpsc::Sender<Request>,
 ) {
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(
+        maxconn.min(tokio::sync::Semaphore::MAX_PERMITS),
+    ));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
