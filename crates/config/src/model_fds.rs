@@ -58,7 +58,7 @@ pub fn budget(config: &Config, nbthread: u32, boot: BootLimit) -> FdBudget {
 
 /// What HAProxy counts before connections: its reserve, one per listening socket (each
 /// address and port of a `bind`), one per health check (two per agent check), one per
-/// stats socket plus the connections the stats sockets may hold.
+/// stats socket plus the connections the stats sockets may hold, and the `peers` sections.
 fn fixed_sockets(config: &Config) -> u64 {
     let listeners: u64 = config
         .frontends()
@@ -83,7 +83,22 @@ fn fixed_sockets(config: &Config) -> u64 {
                     .unwrap_or(DEFAULT_STATS_MAXCONN),
             )
     };
-    RESERVED + listeners + checks + cli
+    RESERVED + listeners + checks + cli + peers(config)
+}
+
+/// HAProxy's `peers` sections that run (this node is one of their peers; others are removed
+/// at start): one listener each and 3 descriptors per peer, this node included.
+fn peers(config: &Config) -> u64 {
+    if config.peers.is_empty() {
+        return 0;
+    }
+    let me = config.local_peer();
+    config
+        .peers
+        .iter()
+        .filter(|s| s.peers.iter().any(|p| p.name == me))
+        .map(|s| 1 + 3 * s.peers.len() as u64)
+        .sum()
 }
 
 /// HAProxy's `compute_ideal_maxpipes`: a quarter of the connections of the proxies that

@@ -82,6 +82,29 @@ fn listeners_checks_and_stats_connections_count() {
     assert_eq!(figures(budget(&sockets, 1, BOOT)), (5000, 0, 10026));
 }
 
+/// A `peers` section this node is in: its listener and 3 per peer, this node included
+/// (haproxy 2.6.12 under `-L me`: +4 with the local peer alone, +3 per other peer); a
+/// section without this node is removed at start and counts nothing.
+#[test]
+fn peers_sections_count_a_listener_and_three_per_peer() {
+    let peers = |lines: &str| {
+        config(
+            &format!("    maxconn 5000\n    localpeer me\npeers p\n{lines}"),
+            "",
+            BIND,
+            SERVER,
+        )
+    };
+    let alone = peers("    peer me 127.0.0.1:26010\n");
+    assert_eq!(figures(budget(&alone, 1, BOOT)), (5000, 0, 10029));
+    let three = peers(
+        "    peer me 127.0.0.1:26010\n    peer o1 127.0.0.1:26011\n    peer o2 127.0.0.1:26012\n",
+    );
+    assert_eq!(figures(budget(&three, 1, BOOT)), (5000, 0, 10035));
+    let elsewhere = peers("    peer o1 127.0.0.1:26011\n    peer o2 127.0.0.1:26012\n");
+    assert_eq!(figures(budget(&elsewhere, 1, BOOT)), (5000, 0, 10025));
+}
+
 #[test]
 fn splicing_adds_a_pipe_per_four_connections() {
     let g = "    maxconn 5000\n";
