@@ -1,8 +1,9 @@
 //! fulcrum warns where the real `haproxy -c` 2.6 warns, with its words, on configs whose rules
 //! stand in an order HAProxy does not run them in (a `tcp-request` rule after an
 //! `http-request` one, an `http-request` rule after `redirect`, `use_backend`, `use-server`,
-//! `monitor fail`...) or after a final action without a condition ("further entries are
-//! NOOP"), and nowhere else on them: the set of (line, message) of every warning is compared,
+//! `monitor fail`...), after a final action without a condition ("further entries are
+//! NOOP"), or whose conditions read layer-6 fetches in an HTTP proxy ("L6 sample fetches
+//! ignored on HTTP proxies"), and nowhere else on them: the set of (line, message) of every warning is compared,
 //! so `zero-warning` gives the same verdict. Under FULCRUM_REQUIRE_NETNS=1 a missing haproxy
 //! fails the test; without it the expected sets written here are still checked.
 
@@ -75,6 +76,16 @@ const CASES: &[(&str, &str, &[usize])] = &[
         "frontend f\n  bind 127.0.0.1:8080\n  tcp-request connection accept\n  tcp-request session accept\n  tcp-request content accept\n  monitor-uri /m\n  monitor fail if { path /f }\n  http-request set-header x 1\n  redirect location /x if { path /r }\n  use_backend b if { path /b }\n  default_backend b\nbackend b\n  use-server s if { path /s }\n  server s 127.0.0.1:8081\n",
         &[],
     ),
+    (
+        "l6-fetches-on-http",
+        "frontend f\n  bind 127.0.0.1:8080\n  acl big req.len gt 100000\n  acl bigres res.len gt 1\n  tcp-request content accept if big\n  http-request deny if big\n  http-response deny if bigres\n  http-after-response set-header x 1 if bigres\n  redirect location /x if big\n  monitor-uri /m\n  use_backend b if big\n  default_backend b\nbackend b\n  acl big req.len gt 100000\n  acl bigres res.len gt 1\n  stick-table type ip size 1k\n  stick on src if big\n  stick store-request src if big\n  stick match src if big\n  stick store-response src if bigres\n  use-server s if { req.payload(0,1) -m found }\n  tcp-response content accept if { res.len gt 0 }\n  http-request deny if REQ_CONTENT\n  server s 127.0.0.1:8081\n",
+        &[10, 11, 12, 13, 16, 22, 23, 24, 26, 27, 28, 28],
+    ),
+    (
+        "l6-fetches-on-tcp",
+        "listen l\n  mode tcp\n  bind 127.0.0.1:8080\n  tcp-request inspect-delay 1s\n  tcp-request content accept if { req.len gt 0 }\n  tcp-response content accept if { res.len gt 0 }\n  server s 127.0.0.1:8081\n",
+        &[],
+    ),
 ];
 
 /// (line, message) of each warning haproxy prints for `file`; `None` without haproxy.
@@ -93,10 +104,19 @@ fn haproxy_warnings(file: &Path) -> Option<BTreeSet<(usize, String)>> {
         file.display()
     );
     let re = regex::Regex::new(r"\[WARNING\].*parsing \[[^:]+:([0-9]+)\] ?: (.*)$").expect("re");
+    // Warnings given once the proxy is read name their line at the end.
+    let declared =
+        regex::Regex::new(r"\[WARNING\].*config : (.*\(declared at [^:]+:([0-9]+)\)\.)$")
+            .expect("re");
     Some(
         text.lines()
-            .filter_map(|l| re.captures(l))
-            .map(|c| (c[1].parse().expect("line"), c[2].trim().to_string()))
+            .filter_map(|l| {
+                if let Some(c) = re.captures(l) {
+                    return Some((c[1].parse().expect("line"), c[2].trim().to_string()));
+                }
+                let c = declared.captures(l)?;
+                Some((c[2].parse().expect("line"), c[1].to_string()))
+            })
             .collect(),
     )
 }

@@ -22,6 +22,7 @@ mod http_check;
 pub mod http_errors;
 mod http_reuse;
 mod keywords;
+mod l6_http;
 mod lexer;
 mod line;
 mod literal_pct;
@@ -139,8 +140,9 @@ pub struct Parser {
     pending_errorfiles: Vec<(usize, Vec<String>, Span)>,
     /// `userlist` sections read so far.
     userlists: Vec<crate::model_userlist::Userlist>,
-    /// Problems found when a userlist section closed (reported by `take_userlists`).
-    userlist_diags: Diagnostics,
+    /// Problems found when a section closed (a userlist's, a proxy's L6 warnings), reported by
+    /// `take_userlists`.
+    close_diags: Diagnostics,
     /// Fetches naming a backend, a server or a stick table (`nbsrv(B)`, `table_cnt(T)`...),
     /// checked once every proxy is read.
     fetch_refs: Vec<fetch_refs::Use>,
@@ -186,7 +188,7 @@ impl Parser {
             var_reads: Default::default(),
             literal_pct: Default::default(),
             userlists: Vec::new(),
-            userlist_diags: Diagnostics::new(),
+            close_diags: Diagnostics::new(),
             default_path: paths::Policy::default(),
             paths: Default::default(),
         }
@@ -360,7 +362,7 @@ impl Parser {
         diags: &mut Diagnostics,
     ) -> Vec<crate::model_userlist::Userlist> {
         self.close_section();
-        diags.extend(std::mem::take(&mut self.userlist_diags));
+        diags.extend(std::mem::take(&mut self.close_diags));
         std::mem::take(&mut self.userlists)
     }
 

@@ -183,6 +183,9 @@ impl Parser {
                 self.last_defaults = d;
             }
             Section::Proxy(mut draft) => {
+                // before the `redirect` rules join the `http-request` ones (haproxy does not
+                // warn on theirs)
+                l6_http::warn(&draft.proxy, &mut self.close_diags);
                 draft.proxy.http_request.append(&mut draft.redirects);
                 self.proxies.push(draft.proxy)
             }
@@ -190,7 +193,7 @@ impl Parser {
             // checked once every file is read (`finish`)
             Section::Cache(c) => self.global.caches.push(*c),
             Section::Userlist(u) => {
-                let list = userlist::close(*u, &mut self.userlist_diags);
+                let list = userlist::close(*u, &mut self.close_diags);
                 self.userlists.push(list);
             }
             Section::Peers(p) => self.peers.push(*p),
