@@ -26,6 +26,7 @@ mod l6_http;
 mod lexer;
 mod line;
 mod literal_pct;
+mod log_origin;
 pub mod logformat;
 mod options;
 pub mod paths;
@@ -64,6 +65,8 @@ struct Defaults {
     span: Span,
     proxy: Proxy,
     server: Server,
+    /// Where its `option httplog|httpslog` was written (`log_origin.rs`).
+    log: log_origin::LogOrigin,
 }
 
 impl Defaults {
@@ -73,6 +76,7 @@ impl Defaults {
             span: Span::default(),
             proxy: proxy::new_proxy(String::new(), ProxyKind::Backend, Span::default()),
             server: server::default_server(),
+            log: Default::default(),
         }
     }
 }
@@ -85,6 +89,8 @@ struct Draft {
     redirects: Vec<crate::model::HttpRule>,
     /// The rules written so far, for HAProxy's warnings on their order (`rule_order.rs`).
     order: rule_order::Seen,
+    /// Where its (or its defaults') `option httplog|httpslog` was written (`log_origin.rs`).
+    log: log_origin::LogOrigin,
 }
 
 enum Section {
@@ -353,6 +359,7 @@ impl Parser {
                 p.logs = logs;
             }
         }
+        log_origin::no_address(&self.proxies, diags);
         (self.global, self.proxies)
     }
 
@@ -457,7 +464,10 @@ impl Parser {
             Section::HttpErrors(h) => http_errors::keyword(h, line, diags),
             Section::Cache(c) => cache::keyword(c, line, diags),
             Section::Userlist(u) => userlist::keyword(u, line, diags),
-            Section::Defaults(d) => proxy::keyword(&mut d.proxy, &mut d.server, None, line, diags),
+            Section::Defaults(d) => {
+                proxy::keyword(&mut d.proxy, &mut d.server, None, line, diags);
+                log_origin::note(&mut d.log, None, line, diags);
+            }
             Section::Proxy(draft) if kw == "redirect" => {
                 rule_order::before(&mut draft.order, line, diags);
                 match redirect::parse(&draft.proxy, line) {
@@ -476,6 +486,7 @@ impl Parser {
                     proxy::keyword(&mut draft.proxy, &mut draft.server, Some(kind), line, diags)
                 });
                 rule_order::after(&mut draft.order, &draft.proxy, line);
+                log_origin::note(&mut draft.log, Some(&draft.proxy), line, diags);
                 self.fetch_refs.extend(refs.into_iter().map(|r| fetch_refs::Use {
                     r,
                     proxy: draft.proxy.name.clone(),

@@ -86,6 +86,7 @@ impl Parser {
                     server: base.server,
                     redirects: Vec::new(),
                     order: Default::default(),
+                    log: base.log,
                 });
             }
             "http-errors" => {
@@ -186,6 +187,7 @@ impl Parser {
                 // before the `redirect` rules join the `http-request` ones (haproxy does not
                 // warn on theirs)
                 l6_http::warn(&draft.proxy, &mut self.close_diags);
+                log_origin::close(&draft.proxy, &draft.log, &mut self.close_diags);
                 draft.proxy.http_request.append(&mut draft.redirects);
                 self.proxies.push(draft.proxy)
             }
