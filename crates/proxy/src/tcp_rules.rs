@@ -53,6 +53,8 @@ enum Action {
     Level(u8),
     /// `expect-proxy layer4` (`false`), `expect-netscaler-cip layer4` (`true`).
     Expect(bool),
+    /// `switch-mode http`: stops the rules as `accept`; a TCP session becomes HTTP.
+    SwitchHttp,
     /// `set-priority-class` (`false`) / `set-priority-offset` (`true`).
     Priority(bool, fulcrum_sample::Expr),
     /// `capture SAMPLE len N` into request capture slot `slot`.
@@ -134,6 +136,7 @@ pub fn compile(
                 TcpAction::Conn(ConnAction::SetNice(_)) => Action::Nothing,
                 TcpAction::SetLogLevel { level } => Action::Level(level.unwrap_or(8)),
                 TcpAction::ExpectProxy => Action::Expect(false),
+                TcpAction::SwitchModeHttp => Action::SwitchHttp,
                 TcpAction::ExpectNetscalerCip => Action::Expect(true),
                 TcpAction::Capture { expr, len, slot } => Action::Capture {
                     expr: fulcrum_sample::compile(expr).map_err(|e| {
@@ -222,6 +225,12 @@ fn run(
         }
         match &r.action {
             Action::Decide(v) => return Some(Ok(*v)),
+            Action::SwitchHttp => {
+                moved
+                    .switch_http
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                return Some(Ok(Verdict::Accept));
+            }
             Action::Close => return Some(Err(())),
             Action::Track { slot, key, table } => {
                 if let Some(c) = ctx.counters {
