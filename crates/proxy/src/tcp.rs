@@ -433,6 +433,12 @@ pub async fn serve<C: ClientStream>(
                 ),
                 0,
             )),
+            // Nothing reaches the client, the socket is silenced first; HAProxy logs `PR`
+            // with the bytes read from the server.
+            crate::tcp_rules::ResVerdict::SilentDrop => {
+                crate::tcp_rules::ends(crate::tcp_rules::Verdict::SilentDrop, &client);
+                Some((Termination::PROXY_REQUEST, shown.len() as u64))
+            }
             // What was received reaches the client, then both sides close.
             crate::tcp_rules::ResVerdict::Close => {
                 use tokio::io::AsyncWriteExt;

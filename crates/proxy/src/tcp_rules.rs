@@ -29,6 +29,9 @@ pub enum ResVerdict {
     Reject,
     /// Close the server side now; what was received reaches the client, then the end.
     Close,
+    /// Close both sides now, without the client being told (`silent-drop`: [`silence`]);
+    /// logged `PR` as HAProxy 2.6's silent drops are, wherever they happen.
+    SilentDrop,
 }
 
 #[derive(Debug)]
@@ -189,7 +192,8 @@ pub fn decide_response(rules: &[Rule], ctx: &Ctx<'_>, moved: &Moved) -> Option<R
     // No `set-src` in `tcp-response` (the parser refuses it).
     run(rules, ctx, false, moved).map(|o| match o {
         Ok(Verdict::Accept) => ResVerdict::Accept,
-        Ok(_) => ResVerdict::Reject,
+        Ok(Verdict::SilentDrop) => ResVerdict::SilentDrop,
+        Ok(Verdict::Reject) => ResVerdict::Reject,
         Err(()) => ResVerdict::Close,
     })
 }
