@@ -94,7 +94,7 @@ pub async fn serve<C: ClientStream>(
                 (
                     track.as_deref(),
                     queue_pos.load(Ordering::Relaxed),
-                    moved.level(),
+                    &moved,
                     samples.as_ref(),
                 ),
             )
@@ -363,7 +363,7 @@ pub async fn serve<C: ClientStream>(
             (
                 track.as_deref(),
                 queue_pos.load(Ordering::Relaxed),
-                moved.level(),
+                &moved,
                 samples.as_ref(),
             ),
         );
@@ -520,10 +520,10 @@ fn log_tcp(
     total: Duration,
     d: &Done<'_>,
     (source, rt, asap, handshake): (Option<SocketAddr>, u64, bool, Duration),
-    (track, bq, chosen, samples): (
+    (track, bq, moved, samples): (
         Option<&crate::track::Tracking>,
         u32,
-        Option<u8>,
+        &crate::tcp_rules::Moved,
         Option<&crate::http::capture::Samples>,
     ),
 ) {
@@ -536,7 +536,7 @@ fn log_tcp(
         return;
     };
     // `tcp-request content set-log-level` (8: `silent`, no line)
-    let level = match chosen {
+    let level = match moved.level() {
         Some(8) => return,
         Some(l) => l,
         None => level,
@@ -590,7 +590,8 @@ fn log_tcp(
         place: Some(&place),
         counters: fe.counters(track, fe.own_table.as_ref()),
         open: false,
-        priority: (0, 0),
+        // `tcp-request content set-priority-class|offset`, logged as haproxy 2.6 does.
+        priority: moved.priority().unwrap_or_default(),
     };
     let line = match &fe.log_format {
         Some(f) => crate::log_format::render(f, &entry, None, None, &fe.captures),
