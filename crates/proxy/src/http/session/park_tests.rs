@@ -36,7 +36,7 @@ pub(super) async fn server() -> std::net::SocketAddr {
 }
 
 /// Sends a request and reads its whole answer.
-async fn request(c: &mut TcpStream, path: &str) -> String {
+pub(super) async fn request(c: &mut TcpStream, path: &str) -> String {
     c.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
         .await
         .expect("send");

@@ -2,27 +2,9 @@
 //! requests as any keep-alive connection (`park`): the session runs on the client's own
 //! socket, the inspected bytes already served.
 
-use super::park_tests::{parked, server};
+use super::park_tests::{parked, request, server};
 use crate::park;
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-
-/// Sends `raw` and reads one `ok` answer.
-async fn exchange(c: &mut TcpStream, raw: &[u8]) -> String {
-    c.write_all(raw).await.expect("send");
-    let mut got = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !got.ends_with(b"ok") {
-        let n = tokio::time::timeout(Duration::from_secs(5), c.read(&mut chunk))
-            .await
-            .expect("answer in time")
-            .expect("read");
-        assert!(n > 0, "closed: {}", String::from_utf8_lossy(&got));
-        got.extend_from_slice(&chunk[..n]);
-    }
-    String::from_utf8_lossy(&got).into_owned()
-}
 
 #[test]
 fn a_switched_connection_parks_between_requests() {
@@ -60,11 +42,11 @@ fn a_switched_connection_parks_between_requests() {
             }
         });
         let mut c = TcpStream::connect(a).await.expect("connect");
-        let first = exchange(&mut c, b"GET /1 HTTP/1.1\r\nHost: t\r\n\r\n").await;
+        let first = request(&mut c, "/1").await;
         assert!(first.starts_with("HTTP/1.1 200"), "{first}");
         assert!(parked(1).await, "parked: {}", park::parked());
         // Woken by its next request, served, and parked again.
-        let second = exchange(&mut c, b"GET /2 HTTP/1.1\r\nHost: t\r\n\r\n").await;
+        let second = request(&mut c, "/2").await;
         assert!(second.starts_with("HTTP/1.1 200"), "{second}");
         assert!(parked(1).await);
         drop(c);
