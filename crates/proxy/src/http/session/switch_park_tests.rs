@@ -2,7 +2,7 @@
 //! requests as any keep-alive connection (`park`): the session runs on the client's own
 //! socket, the inspected bytes already served.
 
-use super::park_tests::{parked, request, server};
+use super::park_tests::{frontend, parked, request, server};
 use crate::park;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -14,19 +14,13 @@ fn a_switched_connection_parks_between_requests() {
         .expect("rt");
     rt.block_on(async {
         let srv = server().await;
-        let cfg = fulcrum_config::load_sources(&[fulcrum_config::Source {
-            name: "t",
-            text: &format!(
-                "defaults\n  timeout client 5s\n  timeout server 5s\n  timeout connect 1s\n\
-                 frontend f\n  mode tcp\n  bind 127.0.0.1:1\n  tcp-request inspect-delay 5s\n\
-                 \x20 tcp-request content switch-mode http if HTTP\n\
-                 \x20 tcp-request content reject\n  default_backend b\n\
-                 backend b\n  mode http\n  server s {srv}\n"
-            ),
-        }])
-        .config;
-        let g = crate::state::build(&cfg, None).expect("build");
-        let fe = g.frontends["f"].clone();
+        let fe = frontend(&format!(
+            "defaults\n  timeout client 5s\n  timeout server 5s\n  timeout connect 1s\n\
+             frontend f\n  mode tcp\n  bind 127.0.0.1:1\n  tcp-request inspect-delay 5s\n\
+             \x20 tcp-request content switch-mode http if HTTP\n\
+             \x20 tcp-request content reject\n  default_backend b\n\
+             backend b\n  mode http\n  server s {srv}\n"
+        ));
         let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let a = l.local_addr().expect("addr");
         let (_stop_tx, stop) = tokio::sync::watch::channel(false);
