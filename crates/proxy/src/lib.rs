@@ -60,6 +60,7 @@ pub mod splice;
 pub mod state;
 pub mod stick_sync;
 pub mod stream;
+pub mod switch_mode;
 pub mod tcp;
 pub mod tcp_inspect;
 pub mod tcp_rules;

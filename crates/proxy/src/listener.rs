@@ -492,7 +492,13 @@ fn spawn_session<C: ClientStream>(
                     crate::http::session::serve(fe, sock, peer, local, stop, track, keep).await
                 }
                 // Boxed: keeps the per-connection task as small as the idle HTTP session.
-                Mode::Tcp => Box::pin(crate::tcp::serve(fe, sock, peer, local, track)).await,
+                Mode::Tcp => {
+                    let tcp = crate::tcp::serve(fe.clone(), sock, peer, local, track.clone());
+                    if let Some(up) = Box::pin(tcp).await {
+                        let http = crate::http::session::serve_upgraded(fe, up, stop, track, keep);
+                        Box::pin(http).await
+                    }
+                }
             }
         };
         crate::logline::HANDSHAKE.scope(handshake, session).await

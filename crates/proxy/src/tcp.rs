@@ -14,6 +14,7 @@ use crate::opening::Opening;
 use crate::server::ServerRt;
 use crate::state::Frontend;
 use crate::stream::ClientStream;
+use crate::switch_mode::Upgrade;
 use crate::termination::Termination;
 use crate::tunnel::{tunnel, Side, Tunnel, TunnelEnd};
 use std::net::SocketAddr;
@@ -48,15 +49,16 @@ fn rejected(backend: Option<&Backend>) -> Done<'_> {
     }
 }
 
-/// Serves one `mode tcp` connection.
+/// Serves one `mode tcp` connection; a stream its content rules made HTTP (`switch-mode
+/// http`) is handed back for the HTTP session (`switch_mode`).
 pub async fn serve<C: ClientStream>(
     fe: Arc<Frontend>,
     mut client: C,
     peer: SocketAddr,
     local: SocketAddr,
     track: Option<Arc<crate::track::Tracking>>,
-) {
-    let _counted = crate::counters::SessionGuard::start(&fe.counters);
+) -> Option<Upgrade<C>> {
+    let counted = crate::counters::SessionGuard::start(&fe.counters);
     let accepted = Instant::now();
     // `%Th`: the PROXY header and TLS handshake before this session (`%Tt` counts it).
     let handshake = crate::logline::handshake();
@@ -78,7 +80,8 @@ pub async fn serve<C: ClientStream>(
     let queue_pos = std::sync::atomic::AtomicU32::new(0);
     // `option logasap`: logged once the server connection is made, not at the end.
     let logged = std::sync::atomic::AtomicBool::new(false);
-    let log = |d: Done<'_>| {
+    // Logs the session's end (nothing is handed over: `None`).
+    let log = |d: Done<'_>| -> Option<Upgrade<C>> {
         if !logged.load(Ordering::Relaxed) {
             let (peer, local) = moved.get(peer, local);
             log_tcp(
@@ -91,11 +94,12 @@ pub async fn serve<C: ClientStream>(
                 (
                     track.as_deref(),
                     queue_pos.load(Ordering::Relaxed),
-                    moved.level(),
+                    &moved,
                     samples.as_ref(),
                 ),
             )
         }
+        None
     };
     // Phase: inspect: `tcp-request content` rules (`tcp_inspect`), waiting within
     // `tcp-request inspect-delay` while one reads data that has not arrived; a routing that
@@ -150,6 +154,17 @@ pub async fn serve<C: ClientStream>(
     if crate::tcp_rules::ends(verdict, &client) {
         return log(rejected(None));
     }
+    let upgrade = |client, kept, moved: &crate::tcp_rules::Moved, counted| Upgrade {
+        client,
+        kept,
+        addrs: moved.get(peer, local),
+        counted,
+        accepted: accepted.into(),
+    };
+    if moved.switch_http.load(Ordering::Relaxed) {
+        // `switch-mode http`: HTTP from here, the bytes read so far first (`switch_mode`).
+        return Some(upgrade(client, ins.kept, &moved, counted));
+    }
     // Phase: route (`use_backend` on what the inspection read).
     let (now_peer, now_local) = moved.get(peer, local);
     let ctx = Ctx::new(now_peer, now_local, ins.request(), None)
@@ -170,6 +185,11 @@ pub async fn serve<C: ClientStream>(
             retries: 0,
         });
     };
+    if be.mode == fulcrum_config::model::Mode::Http {
+        // A `mode http` backend: the stream is HTTP from here (HAProxy 2.6's implicit
+        // upgrade); the HTTP session routes each request again and runs the rules.
+        return Some(upgrade(client, ins.kept, &moved, counted));
+    }
     // Phase: the backend's `tcp-request content` rules, within its own inspect delay.
     if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
         let counters = fe.counters(track.as_deref(), fe.tables.get(&be.name));
@@ -343,7 +363,7 @@ pub async fn serve<C: ClientStream>(
             (
                 track.as_deref(),
                 queue_pos.load(Ordering::Relaxed),
-                moved.level(),
+                &moved,
                 samples.as_ref(),
             ),
         );
@@ -413,6 +433,12 @@ pub async fn serve<C: ClientStream>(
                 ),
                 0,
             )),
+            // Nothing reaches the client, the socket is silenced first; HAProxy logs `PR`
+            // with the bytes read from the server.
+            crate::tcp_rules::ResVerdict::SilentDrop => {
+                crate::tcp_rules::ends(crate::tcp_rules::Verdict::SilentDrop, &client);
+                Some((Termination::PROXY_REQUEST, shown.len() as u64))
+            }
             // What was received reaches the client, then both sides close.
             crate::tcp_rules::ResVerdict::Close => {
                 use tokio::io::AsyncWriteExt;
@@ -484,7 +510,7 @@ pub async fn serve<C: ClientStream>(
         bytes_in: up,
         term,
         retries: 0,
-    });
+    })
 }
 
 fn log_tcp(
@@ -494,10 +520,10 @@ fn log_tcp(
     total: Duration,
     d: &Done<'_>,
     (source, rt, asap, handshake): (Option<SocketAddr>, u64, bool, Duration),
-    (track, bq, chosen, samples): (
+    (track, bq, moved, samples): (
         Option<&crate::track::Tracking>,
         u32,
-        Option<u8>,
+        &crate::tcp_rules::Moved,
         Option<&crate::http::capture::Samples>,
     ),
 ) {
@@ -510,7 +536,7 @@ fn log_tcp(
         return;
     };
     // `tcp-request content set-log-level` (8: `silent`, no line)
-    let level = match chosen {
+    let level = match moved.level() {
         Some(8) => return,
         Some(l) => l,
         None => level,
@@ -564,7 +590,8 @@ fn log_tcp(
         place: Some(&place),
         counters: fe.counters(track, fe.own_table.as_ref()),
         open: false,
-        priority: (0, 0),
+        // `tcp-request content set-priority-class|offset`, logged as haproxy 2.6 does.
+        priority: moved.priority().unwrap_or_default(),
     };
     let line = match &fe.log_format {
         Some(f) => crate::log_format::render(f, &entry, None, None, &fe.captures),

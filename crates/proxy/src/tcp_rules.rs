@@ -29,6 +29,9 @@ pub enum ResVerdict {
     Reject,
     /// Close the server side now; what was received reaches the client, then the end.
     Close,
+    /// Close both sides now, without the client being told (`silent-drop`: [`silence`]);
+    /// logged `PR` as HAProxy 2.6's silent drops are, wherever they happen.
+    SilentDrop,
 }
 
 #[derive(Debug)]
@@ -53,6 +56,8 @@ enum Action {
     Level(u8),
     /// `expect-proxy layer4` (`false`), `expect-netscaler-cip layer4` (`true`).
     Expect(bool),
+    /// `switch-mode http`: stops the rules as `accept`; a TCP session becomes HTTP.
+    SwitchHttp,
     /// `set-priority-class` (`false`) / `set-priority-offset` (`true`).
     Priority(bool, fulcrum_sample::Expr),
     /// `capture SAMPLE len N` into request capture slot `slot`.
@@ -134,6 +139,7 @@ pub fn compile(
                 TcpAction::Conn(ConnAction::SetNice(_)) => Action::Nothing,
                 TcpAction::SetLogLevel { level } => Action::Level(level.unwrap_or(8)),
                 TcpAction::ExpectProxy => Action::Expect(false),
+                TcpAction::SwitchModeHttp => Action::SwitchHttp,
                 TcpAction::ExpectNetscalerCip => Action::Expect(true),
                 TcpAction::Capture { expr, len, slot } => Action::Capture {
                     expr: fulcrum_sample::compile(expr).map_err(|e| {
@@ -186,7 +192,8 @@ pub fn decide_response(rules: &[Rule], ctx: &Ctx<'_>, moved: &Moved) -> Option<R
     // No `set-src` in `tcp-response` (the parser refuses it).
     run(rules, ctx, false, moved).map(|o| match o {
         Ok(Verdict::Accept) => ResVerdict::Accept,
-        Ok(_) => ResVerdict::Reject,
+        Ok(Verdict::SilentDrop) => ResVerdict::SilentDrop,
+        Ok(Verdict::Reject) => ResVerdict::Reject,
         Err(()) => ResVerdict::Close,
     })
 }
@@ -222,6 +229,12 @@ fn run(
         }
         match &r.action {
             Action::Decide(v) => return Some(Ok(*v)),
+            Action::SwitchHttp => {
+                moved
+                    .switch_http
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                return Some(Ok(Verdict::Accept));
+            }
             Action::Close => return Some(Err(())),
             Action::Track { slot, key, table } => {
                 if let Some(c) = ctx.counters {

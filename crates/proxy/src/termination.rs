@@ -23,6 +23,8 @@ pub enum Cause {
     ClientTimeout,
     /// `s`: a server-side timeout.
     ServerTimeout,
+    /// `I`: an internal error (a stream made HTTP routed to a `mode tcp` backend).
+    Internal,
 }
 
 /// The phase the session was in.
@@ -80,6 +82,8 @@ impl Termination {
         Termination::new(Cause::ServerTimeout, Phase::Headers);
     /// `CD`: the client went away while data flowed.
     pub const CLIENT_DATA: Termination = Termination::new(Cause::Client, Phase::Data);
+    /// `IR`: an internal error during the request.
+    pub const INTERNAL_REQUEST: Termination = Termination::new(Cause::Internal, Phase::Request);
     /// `SD`: the server went away while data flowed.
     pub const SERVER_DATA: Termination = Termination::new(Cause::Server, Phase::Data);
 
@@ -97,6 +101,7 @@ impl Termination {
             Cause::Local => b'L',
             Cause::ClientTimeout => b'c',
             Cause::ServerTimeout => b's',
+            Cause::Internal => b'I',
         };
         let p = match self.phase {
             Phase::Done => b'-',

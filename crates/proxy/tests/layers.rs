@@ -256,6 +256,10 @@ const LAYERS: &[(&str, &[&str])] = &[
         "the stick rules of a TCP session (uses place, http::persist, tcp_inspect)",
         &["tcp_stick"],
     ),
+    (
+        "a TCP stream made HTTP, handed from the TCP session to the HTTP one (uses counters)",
+        &["switch_mode"],
+    ),
     ("TCP sessions", &["tcp"]),
     ("HTTP sessions", &["http::session"]),
     (

@@ -13,7 +13,6 @@ const NOT_RUN: &[&str] = &[
     "set-priority-class",
     "set-priority-offset",
     "do-resolve",
-    "switch-mode",
     "use-service",
     "send-spoe-group",
     "attach-srv",
@@ -110,6 +109,9 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
             .map_err(|e| format!("{base} '{expr}': {e}"))?;
         return Ok((TcpAction::SetAddr { part, expr }, i + 2));
     }
+    if base == "switch-mode" && what == "tcp-request content" {
+        return switch_mode(line, i);
+    }
     Ok(match base {
         "accept" => (TcpAction::Accept, i + 1),
         "reject" => (TcpAction::Reject, i + 1),
@@ -123,6 +125,40 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
         }
         _ => return Err(format!("unknown '{what}' action '{word}'")),
     })
+}
+
+/// `switch-mode http [proto NAME]`, with HAProxy 2.6's messages for what it refuses; `proto
+/// h2` is a frontend HTTP/2 mux fulcrum does not start on an inspected stream yet.
+fn switch_mode(line: &Line<'_>, i: usize) -> Result<(TcpAction, usize), String> {
+    match line.arg(i + 1) {
+        None | Some("if" | "unless") => {
+            return Err("'tcp-request switch-mode' expects a mode as argument.".into())
+        }
+        Some("http") => {}
+        Some(m) => {
+            return Err(format!(
+                "'tcp-request switch-mode' expects a valid mode (got '{m}')."
+            ))
+        }
+    }
+    if line.arg(i + 2) != Some("proto") {
+        return Ok((TcpAction::SwitchModeHttp, i + 2));
+    }
+    match line.arg(i + 3) {
+        None => Err("'tcp-request switch-mode': 'proto' expects a protocol as argument.".into()),
+        Some("h1") => Ok((TcpAction::SwitchModeHttp, i + 4)),
+        Some("h2") => Err(
+            "'tcp-request content switch-mode http proto h2' is not run by fulcrum yet (the \
+             HTTP/2 mux is started on fresh connections only: 'bind ... proto h2' or ALPN h2)"
+                .into(),
+        ),
+        Some(p @ ("fcgi" | "none")) => Err(format!(
+            "MUX protocol '{p}' is not compatible with the selected mode."
+        )),
+        Some(p) => Err(format!(
+            "'tcp-request switch-mode': 'proto' expects a valid MUX protocol, if specified (got '{p}')"
+        )),
+    }
 }
 
 fn rule(line: &Line<'_>, what: &str) -> Result<TcpRule, String> {
@@ -184,7 +220,16 @@ pub fn parse(
                 rules.session.push(r);
             }
         }
-        ("tcp-request", "content") => rules.content.push(rule(line, &what)?),
+        ("tcp-request", "content") => {
+            let r = rule(line, &what)?;
+            if r.action == TcpAction::SwitchModeHttp && !frontend {
+                return Err(
+                    "'tcp-request switch-mode' not allowed because a backend has no frontend capability"
+                        .into(),
+                );
+            }
+            rules.content.push(r);
+        }
         ("tcp-response", "content") => {
             if !backend {
                 return place_err("a backend or listen");

@@ -66,6 +66,8 @@ mod retry_on;
 #[cfg(test)]
 mod reuse_tests;
 mod rule_effects;
+#[cfg(test)]
+mod switch_park_tests;
 mod tcp_response;
 #[cfg(test)]
 mod tls_park_tests;
@@ -263,26 +265,57 @@ pub async fn serve<C: ClientStream, K: Send + 'static>(
         First::Closed | First::Timeout if fe.options.http_ignore_probes => return,
         First::Closed | First::Timeout => {}
     }
-    let s = Box::new(Session {
-        fe,
-        client,
-        peer,
-        local,
-        cbuf: BytesMut::new(),
-        sbuf: BytesMut::new(),
-        req: Message::default(),
-        res: Message::default(),
-        out: Vec::new(),
-        scratch: Vec::new(),
-        attached: None,
-        stop,
-        started,
-        wait_from: None,
-        served: 0,
-        track,
-        clock: None,
-    });
+    let s = Session::fresh(fe, client, (peer, local), stop, track, started);
     idle::live(s, counted, keep).await;
+}
+
+/// Serves a `mode tcp` connection a `switch-mode http` rule made HTTP (`switch_mode`): as
+/// [`serve`], its session counted at the accept, what inspection read first in its buffer.
+pub async fn serve_upgraded<C: ClientStream, K: Send + 'static>(
+    fe: Arc<Frontend>,
+    up: crate::switch_mode::Upgrade<C>,
+    stop: watch::Receiver<bool>,
+    track: Option<Arc<Tracking>>,
+    keep: K,
+) {
+    let mut s = Session::fresh(fe, up.client, up.addrs, stop, track, up.accepted);
+    if !up.kept.is_empty() {
+        s.acquire_bufs();
+        s.cbuf.extend_from_slice(&up.kept);
+    }
+    idle::live(s, up.counted, keep).await;
+}
+
+impl<C> Session<C> {
+    /// A connection's session before its first request (no buffers yet).
+    fn fresh(
+        fe: Arc<Frontend>,
+        client: C,
+        (peer, local): (SocketAddr, SocketAddr),
+        stop: watch::Receiver<bool>,
+        track: Option<Arc<Tracking>>,
+        started: tokio::time::Instant,
+    ) -> Box<Session<C>> {
+        Box::new(Session {
+            fe,
+            client,
+            peer,
+            local,
+            cbuf: BytesMut::new(),
+            sbuf: BytesMut::new(),
+            req: Message::default(),
+            res: Message::default(),
+            out: Vec::new(),
+            scratch: Vec::new(),
+            attached: None,
+            stop,
+            started,
+            wait_from: None,
+            served: 0,
+            track,
+            clock: None,
+        })
+    }
 }
 
 /// Serves one HTTP/2 stream (`http::h2`): the stream is the session's client edge, its head

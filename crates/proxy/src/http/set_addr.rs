@@ -25,6 +25,9 @@ pub struct Moved {
     /// `tcp-request connection expect-netscaler-cip layer4` ran: a NetScaler Client IP
     /// header must come first.
     pub expect_cip: AtomicBool,
+    /// `tcp-request content switch-mode http` ran: a TCP stream is HTTP from here
+    /// (`switch_mode`).
+    pub switch_http: AtomicBool,
     /// `tcp-request content capture`: (request capture slot, value), for the caller's
     /// capture slots (`http::capture::Samples`).
     captured: Mutex<Vec<(usize, Vec<u8>)>>,

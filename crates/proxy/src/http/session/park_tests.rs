@@ -36,7 +36,7 @@ pub(super) async fn server() -> std::net::SocketAddr {
 }
 
 /// Sends a request and reads its whole answer.
-async fn request(c: &mut TcpStream, path: &str) -> String {
+pub(super) async fn request(c: &mut TcpStream, path: &str) -> String {
     c.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
         .await
         .expect("send");
@@ -64,6 +64,14 @@ pub(super) async fn parked(n: usize) -> bool {
     false
 }
 
+/// Frontend `f` of the configuration `text`, compiled.
+pub(super) fn frontend(text: &str) -> std::sync::Arc<crate::state::Frontend> {
+    let source = fulcrum_config::Source { name: "t", text };
+    let cfg = fulcrum_config::load_sources(&[source]).config;
+    let g = crate::state::build(&cfg, None).expect("build");
+    g.frontends["f"].clone()
+}
+
 /// Reads until the proxy closes the connection; how long it took.
 async fn closed_after(c: &mut TcpStream) -> Duration {
     let t = Instant::now();
@@ -84,17 +92,11 @@ fn quiet_keep_alive_connections_are_parked_without_a_task() {
         .expect("rt");
     rt.block_on(async {
         let srv = server().await;
-        let cfg = fulcrum_config::load_sources(&[fulcrum_config::Source {
-            name: "t",
-            text: &format!(
-                "defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 1s\n\
-                 timeout http-keep-alive 700ms\n\
-                 frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  server s {srv}\n"
-            ),
-        }])
-        .config;
-        let g = crate::state::build(&cfg, None).expect("build");
-        let fe = g.frontends["f"].clone();
+        let fe = frontend(&format!(
+            "defaults\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 1s\n\
+             timeout http-keep-alive 700ms\n\
+             frontend f\n  bind 127.0.0.1:1\n  default_backend b\nbackend b\n  server s {srv}\n"
+        ));
         let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let a = l.local_addr().expect("addr");
         let (stop_tx, stop) = tokio::sync::watch::channel(false);

@@ -180,6 +180,12 @@ impl<C: ClientStream> Session<C> {
                 .await;
         };
         rec.backend = Some(be.clone());
+        if be.mode != fulcrum_config::model::Mode::Http {
+            // A stream `switch-mode http` made HTTP, routed to a `mode tcp` backend: HAProxy
+            // 2.6 closes it without an answer (`IR`, no server).
+            rec.term = Termination::INTERNAL_REQUEST;
+            return Next::Close;
+        }
         located.route(&be);
         if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
             let end = self.content_rules(rules, fe.tables.get(&be.name), &mut env);

@@ -7,7 +7,8 @@
 //! `res.len`...) makes them wait and run again, from the first, on the parsed head and the
 //! body bytes that came with it (no further waiting within `tcp-response inspect-delay`:
 //! what HAProxy does there is not reproduced). Then `reject` closes the client's connection
-//! without a byte of the answer (logged `PD` with the server's status), `close` lets the
+//! without a byte of the answer (logged `PD` with the server's status; `silent-drop` as
+//! `reject`, the socket silenced first, logged `PR` as haproxy 2.6), `close` lets the
 //! answer through and closes the server connection after it. `set-log-level` sets the
 //! request's log line level as the `http-request` action does; `set-mark`/`set-tos` set the
 //! client's socket option when the rule runs, as haproxy 2.6.
@@ -57,9 +58,9 @@ impl<C: ClientStream> Session<C> {
                     .await;
                 return Err(Step::Done(next));
             }
-            Some(ResVerdict::Reject) => {
+            Some(v @ (ResVerdict::Reject | ResVerdict::SilentDrop)) => {
                 rec.status = 0;
-                rec.term = Termination::new(Cause::Proxy, Phase::Data);
+                rec.term = self.dropped(v);
                 rec.bytes = 0;
                 return Err(Step::Done(Next::Close));
             }
@@ -73,14 +74,24 @@ impl<C: ClientStream> Session<C> {
         match decided.unwrap_or(ResVerdict::Accept) {
             ResVerdict::Accept => Ok(false),
             ResVerdict::Close => Ok(true),
-            ResVerdict::Reject => {
+            v @ (ResVerdict::Reject | ResVerdict::SilentDrop) => {
                 rec.status = self.res.status;
-                rec.term = Termination::new(Cause::Proxy, Phase::Data);
+                rec.term = self.dropped(v);
                 rec.bytes = 0;
                 rec.log_adjust = htx as i64;
                 Err(Step::Done(Next::Close))
             }
         }
+    }
+
+    /// A `reject` (logged `PD`) or a `silent-drop` (the client's socket silenced first;
+    /// logged `PR`, as HAProxy 2.6 logs every silent drop).
+    fn dropped(&self, v: ResVerdict) -> Termination {
+        if v == ResVerdict::SilentDrop {
+            tcp_rules::ends(tcp_rules::Verdict::SilentDrop, &self.client);
+            return Termination::PROXY_REQUEST;
+        }
+        Termination::new(Cause::Proxy, Phase::Data)
     }
 
     /// A `tcp-response content set-log-level` that ran: the request's log line level; a
