@@ -97,6 +97,11 @@ const CASES: &[(&str, &str, &[usize])] = &[
         "listen t\n  mode tcp\n  log 127.0.0.1:5514 local0\n  bind 127.0.0.1:8080\n  option httplog clf\n  server s 127.0.0.1:8081\nfrontend h\n  bind 127.0.0.1:8083\n  log 127.0.0.1:5514 local0\n  option httplog\n  default_backend w2\nbackend w2\n  log-format \"%ci\"\n  server s 127.0.0.1:8081\n",
         &[10, 18],
     ),
+    (
+        "defaults-rule-order",
+        "defaults d\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 1s\n  http-request deny if { path /x }\n  tcp-request content accept\n  http-request return status 200\n  http-request set-header a b\nfrontend f from d\n  bind 127.0.0.1:8080\n",
+        &[12, 14],
+    ),
 ];
 
 /// The start of the warnings haproxy gives without a line (0 in the sets compared).

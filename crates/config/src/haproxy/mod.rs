@@ -67,6 +67,8 @@ struct Defaults {
     server: Server,
     /// Where its `option httplog|httpslog` was written (`log_origin.rs`).
     log: log_origin::LogOrigin,
+    /// Its own rules written so far, for HAProxy's warnings on their order (`rule_order.rs`).
+    order: rule_order::Seen,
 }
 
 impl Defaults {
@@ -77,6 +79,7 @@ impl Defaults {
             proxy: proxy::new_proxy(String::new(), ProxyKind::Backend, Span::default()),
             server: server::default_server(),
             log: Default::default(),
+            order: Default::default(),
         }
     }
 }
@@ -465,7 +468,9 @@ impl Parser {
             Section::Cache(c) => cache::keyword(c, line, diags),
             Section::Userlist(u) => userlist::keyword(u, line, diags),
             Section::Defaults(d) => {
+                rule_order::before(&mut d.order, line, diags);
                 proxy::keyword(&mut d.proxy, &mut d.server, None, line, diags);
+                rule_order::after(&mut d.order, &d.proxy, line);
                 log_origin::note(&mut d.log, None, line, diags);
             }
             Section::Proxy(draft) if kw == "redirect" => {

@@ -9,7 +9,8 @@
 //!   NOOP."): HAProxy's final actions are `allow deny tarpit auth redirect return` (not
 //!   `reject`, `silent-drop` nor `use-service`).
 //!
-//! Only the section's own lines count (rules a named defaults section gives are not seen).
+//! Only the section's own lines count (rules a named defaults section gives are not seen);
+//! a `defaults` section's own rules are checked as a proxy's are.
 
 use super::line::Line;
 use crate::diagnostics::Diagnostics;

@@ -44,6 +44,8 @@ impl Parser {
                     None => Defaults::builtin(),
                 };
                 d.proxy.name = name.clone().unwrap_or_default();
+                // the order warnings see this section's own lines only
+                d.order = Default::default();
                 d.name = name;
                 d.span = span;
                 self.section = Section::Defaults(d);
