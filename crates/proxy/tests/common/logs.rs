@@ -257,6 +257,24 @@ pub fn mask_ports(line: &str) -> String {
         .into_owned()
 }
 
+/// An `option httplog` or `log-format` line with the client ports, dates and timers masked
+/// (`-1/-1/-1/-1/N` for a line whose request never reached a server).
+pub fn mask_line(line: &str) -> String {
+    let line = mask_ports(line);
+    let date = regex::Regex::new(r"\[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:.]+\]").expect("re");
+    let line = date.replace_all(&line, "[DATE]");
+    let groups = regex::Regex::new(r"-?[0-9]+/-?[0-9]+/-?[0-9]+/-?[0-9]+/[0-9]+").expect("re");
+    // The first such group is the timers (then `%ac/%fc/%bc/%sc/%rc`).
+    let line = groups.replacen(&line, 1, |c: &regex::Captures<'_>| {
+        if c[0].starts_with("-1/-1/-1/-1/") {
+            "-1/-1/-1/-1/N".to_string()
+        } else {
+            "TIMERS".to_string()
+        }
+    });
+    line.into_owned()
+}
+
 /// A TCP server that reads `hello`, answers `world` and closes.
 pub async fn hello_server() -> SocketAddr {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -247,7 +247,8 @@ impl<C: ClientStream> Session<C> {
         // Phase: http-response rules (backend, then frontend).
         let res_framing = match body::response_framing(&mut self.res, &self.req) {
             Ok(f) => f,
-            Err(_) => return self.failed(502, rec, Termination::SERVER_HEADERS, be).await,
+            // framing that does not parse (`Content-Length: zz`): refused, `PH` as haproxy
+            Err(_) => return self.failed(502, rec, Termination::PROXY_HEADERS, be).await,
         };
         // `http-response wait-for-body` (`response_wait`): a proxy's first, unconditional
         // rule is waited for before the rules; the others pause the rules where they stand.

@@ -13,7 +13,12 @@ use std::time::Duration;
 /// Why no response head was read.
 pub(super) enum ResError {
     Timeout,
+    /// Closed before a byte of the answer.
     Closed,
+    /// Closed (or failed) within the head: the server's abort (`SH`), junk for `retry-on`.
+    Cut,
+    /// An answer that does not parse, or a head larger than the buffer: the proxy's refusal
+    /// (`PH`).
     Invalid,
 }
 
@@ -44,7 +49,7 @@ impl<C: ClientStream> Session<C> {
                     return Err(if self.sbuf.is_empty() {
                         ResError::Closed
                     } else {
-                        ResError::Invalid
+                        ResError::Cut
                     })
                 }
                 Ok(_) => {
@@ -58,7 +63,7 @@ impl<C: ClientStream> Session<C> {
                     return Err(if self.sbuf.is_empty() {
                         ResError::Closed
                     } else {
-                        ResError::Invalid
+                        ResError::Cut
                     })
                 }
             }

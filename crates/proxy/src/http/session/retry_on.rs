@@ -21,7 +21,7 @@ use std::sync::atomic::Ordering;
 /// The health event of a failed response head.
 pub(super) fn event_of(e: &ResError) -> ServerEvent {
     match e {
-        ResError::Invalid => ServerEvent::HttpInvalid,
+        ResError::Invalid | ResError::Cut => ServerEvent::HttpInvalid,
         ResError::Closed => ServerEvent::HttpBrokenPipe,
         ResError::Timeout => ServerEvent::HttpReadTimeout,
     }
@@ -32,7 +32,7 @@ pub(super) fn on_error(x: &Exchange<'_>, e: &ResError) -> bool {
     let r = &x.be.options.retry_on;
     match e {
         ResError::Closed => r.empty_response,
-        ResError::Invalid => r.junk_response,
+        ResError::Invalid | ResError::Cut => r.junk_response,
         ResError::Timeout => r.response_timeout,
     }
 }

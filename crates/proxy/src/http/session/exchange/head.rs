@@ -58,7 +58,14 @@ impl<C: ClientStream> Session<C> {
                 }
                 Err(e) => {
                     be.observe(assigned.server(), super::super::retry_on::event_of(&e));
-                    return Err(self.failed(502, rec, Termination::SERVER_HEADERS, be).await);
+                    // An answer that does not parse is the proxy's refusal (`PH`, as
+                    // haproxy); one cut short is the server's abort (`SH`).
+                    let term = if matches!(e, ResError::Invalid) {
+                        Termination::PROXY_HEADERS
+                    } else {
+                        Termination::SERVER_HEADERS
+                    };
+                    return Err(self.failed(502, rec, term, be).await);
                 }
             }
             let st = self.res.status;
