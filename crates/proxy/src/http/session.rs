@@ -360,15 +360,14 @@ impl<C: ClientStream> Session<C> {
         loop {
             // A resumed connection (`park`): its wait began before this task, and `%Ti`/`%t`
             // count from there.
-            let back = self
-                .wait_from
-                .map_or(std::time::Duration::ZERO, |w| w.elapsed());
+            let now = Instant::now();
+            let back = self.wait_from.map_or(std::time::Duration::ZERO, |w| {
+                now.saturating_duration_since(w.into_std())
+            });
             let accept = SystemTime::now()
                 .checked_sub(back)
                 .unwrap_or_else(SystemTime::now);
-            let t0 = Instant::now()
-                .checked_sub(back)
-                .unwrap_or_else(Instant::now);
+            let t0 = now.checked_sub(back).unwrap_or(now);
             // When the request's first byte came (`%Ti` before it, `%TR` from it).
             let mut arrived = None;
             // Phase: read head.
@@ -511,10 +510,13 @@ impl<C: ClientStream> Session<C> {
 
     /// A request's end: its counters, tracking and log line.
     fn finish(&mut self, rec: &Rec, next: Next) {
+        // One clock reading for the end of the answer: the request's total time and the
+        // start of the keep-alive wait.
+        let end = Instant::now();
         if next != Next::Close {
             // The keep-alive wait (`%Ti`, `%t` and `timeout http-keep-alive` of the next
             // request) begins as the answer ends, not after this one's log line.
-            self.wait_from = Some(tokio::time::Instant::now());
+            self.wait_from = Some(tokio::time::Instant::from_std(end));
         }
         self.served += 1;
         if let Some(t) = &self.track {
@@ -526,7 +528,7 @@ impl<C: ClientStream> Session<C> {
         if let Some(t) = &self.track {
             t.end_request();
         }
-        self.count(rec);
+        self.count(rec, end);
     }
 
     fn stopping(&self) -> bool {
