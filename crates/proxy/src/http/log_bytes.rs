@@ -23,12 +23,11 @@ pub fn head(m: &Message) -> u64 {
 /// `close` and `keep-alive` tokens (HAProxy's H1 parser drops them on input, and the field
 /// when nothing else is left; measured: `Connection: foo, close` counts as `connection` + `foo`).
 fn fields(m: &Message) -> u64 {
-    let connection = m.may_have(b"connection");
     m.fields
         .iter()
         .map(|f| {
             let (name, value) = (m.name(f), m.value(f));
-            if !connection || !name.eq_ignore_ascii_case(b"connection") {
+            if !name.eq_ignore_ascii_case(b"connection") {
                 return (name.len() + value.len()) as u64;
             }
             // The tokens kept: how many, and their bytes.

@@ -103,35 +103,6 @@ pub struct Message {
     /// Response: the status code.
     pub status: u16,
     pub fields: Vec<Field>,
-    /// Which of the [`KNOWN`] names `fields` may hold (a bit each): a clear bit means none,
-    /// so the lookups every request makes for absent framing and connection fields
-    /// (`Transfer-Encoding`, `Connection`, `TE`...) need no scan of the fields.
-    present: u16,
-}
-
-/// The field names looked up on every message (framing, connection management, hop-by-hop
-/// fields), tracked in [`Message::present`].
-const KNOWN: [&[u8]; 9] = [
-    b"connection",
-    b"keep-alive",
-    b"proxy-connection",
-    b"te",
-    b"upgrade",
-    b"trailer",
-    b"transfer-encoding",
-    b"content-length",
-    b"expect",
-];
-
-/// The [`Message::present`] bit of `name` (0: not a [`KNOWN`] name).
-fn known_bit(name: &[u8]) -> u16 {
-    if !matches!(name.len(), 2 | 6 | 7 | 10 | 14 | 16 | 17) {
-        return 0;
-    }
-    KNOWN
-        .iter()
-        .position(|k| name.eq_ignore_ascii_case(k))
-        .map_or(0, |i| 1 << i)
 }
 
 impl Message {
@@ -157,29 +128,6 @@ impl Message {
         }
     }
 
-    /// Whether a field named `name` may be present (false: surely absent, no scan needed).
-    pub fn may_have(&self, name: &[u8]) -> bool {
-        let bit = known_bit(name);
-        bit == 0 || self.present & bit != 0
-    }
-
-    /// The fields a lookup of `name` scans: none when it is surely absent.
-    fn scanned(&self, name: &[u8]) -> &[Field] {
-        if self.may_have(name) {
-            &self.fields
-        } else {
-            &[]
-        }
-    }
-
-    /// Recomputes [`Message::present`] after fields were removed.
-    fn recount(&mut self) {
-        let arena = &self.arena;
-        self.present = self.fields.iter().fold(0, |p, f| {
-            p | known_bit(&arena[f.name.start as usize..f.name.end as usize])
-        });
-    }
-
     pub fn get(&self, r: R) -> &[u8] {
         &self.arena[r.start as usize..r.end as usize]
     }
@@ -188,7 +136,6 @@ impl Message {
     pub fn clear(&mut self) {
         self.arena.clear();
         self.fields.clear();
-        self.present = 0;
         self.method = R::default();
         self.target = R::default();
         self.scheme = R::default();
@@ -320,7 +267,7 @@ impl Message {
 
     /// First value of header `name` (case-insensitive).
     pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
-        self.scanned(name)
+        self.fields
             .iter()
             .find(|f| self.get(f.name).eq_ignore_ascii_case(name))
             .map(|f| self.get(f.value))
@@ -328,14 +275,14 @@ impl Message {
 
     /// Every value of header `name`, in order.
     pub fn headers<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.scanned(name)
+        self.fields
             .iter()
             .filter(move |f| self.get(f.name).eq_ignore_ascii_case(name))
             .map(move |f| self.get(f.value))
     }
 
     pub fn has_header(&self, name: &[u8]) -> bool {
-        self.scanned(name)
+        self.fields
             .iter()
             .any(|f| self.get(f.name).eq_ignore_ascii_case(name))
     }
@@ -349,10 +296,6 @@ impl Message {
     }
 
     pub fn remove(&mut self, name: &[u8]) {
-        if !self.may_have(name) {
-            return;
-        }
-        self.present &= !known_bit(name);
         let arena = &self.arena;
         self.fields.retain(|f| {
             !arena[f.name.start as usize..f.name.end as usize].eq_ignore_ascii_case(name)
@@ -364,11 +307,9 @@ impl Message {
         let arena = &self.arena;
         self.fields
             .retain(|f| keep(&arena[f.name.start as usize..f.name.end as usize]));
-        self.recount();
     }
 
     pub fn append(&mut self, name: &[u8], value: &[u8]) {
-        self.present |= known_bit(name);
         let name = self.push(name);
         let value = self.push(value);
         self.fields.push(Field { name, value });
@@ -392,7 +333,6 @@ impl Message {
                 self.fields.remove(i);
             }
         }
-        self.recount();
     }
 
     pub fn set(&mut self, name: &[u8], value: &[u8]) {
@@ -540,35 +480,5 @@ mod tests {
         m.clear();
         m.set_request(b"GET", b"", b"", b"/", Version::Http2);
         assert_eq!((m.form, m.target()), (TargetForm::Origin, &b"/"[..]));
-    }
-
-    /// The lookups' shortcut for absent framing and connection fields (`present`) follows
-    /// every edit: appended in any case, removed by name, by position, by `retain`, cleared.
-    #[test]
-    fn lookups_follow_edits_of_known_fields() {
-        let mut m = Message::new();
-        m.append(b"Host", b"a");
-        assert!(!m.has_header(b"connection") && !m.may_have(b"content-length"));
-        assert!(
-            m.may_have(b"host"),
-            "names outside the known set are always scanned"
-        );
-        m.append(b"CONNECTION", b"close, X-A");
-        m.append(b"Content-Length", b"3");
-        m.append(b"te", b"trailers");
-        assert!(m.has_token(b"connection", b"x-a"));
-        assert_eq!(m.header(b"content-length"), Some(&b"3"[..]));
-        m.remove(b"Connection");
-        assert!(!m.has_header(b"connection") && !m.may_have(b"connection"));
-        assert_eq!(m.headers(b"content-length").count(), 1);
-        m.retain(|n| !n.eq_ignore_ascii_case(b"content-length"));
-        assert!(!m.may_have(b"content-length") && m.has_header(b"te"));
-        m.remove_at(vec![1]);
-        assert!(!m.may_have(b"te") && m.has_header(b"host"));
-        m.set(b"Transfer-Encoding", b"chunked");
-        m.fields.swap(0, 1);
-        assert_eq!(m.header(b"transfer-encoding"), Some(&b"chunked"[..]));
-        m.clear();
-        assert!(!m.may_have(b"transfer-encoding") && m.header(b"host").is_none());
     }
 }

@@ -231,11 +231,10 @@ pub struct Session<C> {
     /// The current request's clock for the log facts of `http-after-response` rules on the
     /// proxy's own answers (`crate::rule_facts`); only when a rule value reads them.
     clock: Option<Box<crate::rule_facts::Clock>>,
-    /// The wait for the client's next head (park delay, keep-alive and request timeouts), on
-    /// a timer kept armed between requests (`alarm`).
+    /// The waits for the client's next head (park delay, keep-alive and request timeouts)
+    /// and for the server's answer (`timeout server`), one after the other, on one timer
+    /// kept armed between them (`alarm`).
     alarm: alarm::Alarm,
-    /// The wait for the server's answer (`timeout server`), likewise.
-    server_alarm: alarm::Alarm,
 }
 
 /// Serves an HTTP/1 client connection. `keep` is held for as long as the connection lives
@@ -288,7 +287,6 @@ pub async fn serve<C: ClientStream, K: Send + 'static>(
         track,
         clock: None,
         alarm: Default::default(),
-        server_alarm: Default::default(),
     });
     idle::live(s, counted, keep).await;
 }
@@ -329,7 +327,6 @@ pub async fn serve_h2(
         track,
         clock: None,
         alarm: Default::default(),
-        server_alarm: Default::default(),
     };
     match super::validate::request(&s.req, s.fe.h1_req.accept_invalid) {
         Ok(()) => {

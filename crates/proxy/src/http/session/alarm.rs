@@ -1,9 +1,11 @@
-//! A connection's timers kept armed from one wait to the next ([`Alarm`]): the wait for a
+//! A connection's timer kept armed from one wait to the next ([`Alarm`]): the wait for a
 //! keep-alive request's head (its park delay, `timeout http-keep-alive`) and the wait for a
-//! server's answer (`timeout server`) each begin per request with a deadline a little later
-//! than the previous one. A tokio timer entered and removed per wait cost more than the rest
-//! of the wait; an armed timer is only moved when it fires before the deadline now wanted
-//! (once per timeout period on a busy connection), as HAProxy requeues a task's expiry lazily.
+//! server's answer (`timeout server`) come one after the other, each with a deadline a little
+//! later than the previous one of its kind. A tokio timer entered and removed per wait cost
+//! more than the rest of the wait; the armed timer is only moved when it fires before the
+//! deadline now wanted or the deadline wanted is earlier (a few times per park delay on a busy
+//! connection), as HAProxy requeues a task's expiry lazily. Allocated at the connection's
+//! first wait that does wait: one allocation per connection instead of a timer per wait.
 
 use std::pin::Pin;
 use std::time::Duration;

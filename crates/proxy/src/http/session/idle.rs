@@ -119,7 +119,6 @@ impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
             track: i.track,
             clock: None,
             alarm: Default::default(),
-            server_alarm: Default::default(),
         });
         crate::end::spawn(end, live(s, i.counted, i.keep));
     }

@@ -39,13 +39,13 @@ impl<C: ClientStream> Session<C> {
                     Err(_) => return Err(ResError::Invalid),
                 }
             }
-            // `timeout server` on the connection's armed timer (`alarm`), polled only when
+            // `timeout server` on the session's armed timer (`alarm`), polled only when
             // the answer is not there at once.
             let read = body::read_some(server, &mut self.sbuf, self.fe.bufsize, None);
             let r = tokio::select! {
                 biased;
                 r = read => r,
-                _ = self.server_alarm.after(t) => Err(BodyError::SrcTimeout),
+                _ = self.alarm.after(t) => Err(BodyError::SrcTimeout),
             };
             match r {
                 Ok(0) => {

@@ -45,7 +45,6 @@ fn idle_session_future_is_small() {
             track: None,
             clock: None,
             alarm: Default::default(),
-            server_alarm: Default::default(),
         };
         eprintln!(
             "idle state: session {} bytes, run future {} bytes",
