@@ -37,6 +37,7 @@ mod retry;
 
 use history::History;
 pub use outcome::{ConnectFailure, NoServer};
+pub use retry::Settled;
 
 /// A server farm; `P` is the protocol policy beside it (the backend's HTTP rules and pages).
 pub struct Farm<P> {

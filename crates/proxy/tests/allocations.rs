@@ -3,9 +3,11 @@
 //! the in-process proxy to a backend in another process (python3), so every allocation counted
 //! is the proxy's: keep-alive requests on one connection, and a new connection per request.
 //! Prints the figures and guards them: measured 1 per keep-alive request (the request phases'
-//! boxed future, boxed so an idle connection holds only the small session future) and 9 per
+//! boxed future, boxed so an idle connection holds only the small session future) and 10 per
 //! new connection (the session task, its tokio cell, the session, the first read, the request
-//! future, two runtime registrations and what closing them takes); one more per request fails.
+//! future, the session's timer reused by all its waits (`session/alarm.rs`: one allocation per
+//! connection instead of a timer entered and removed per wait), two runtime registrations and
+//! what closing them takes); one more per request fails.
 
 mod common;
 
@@ -20,7 +22,7 @@ static GLOBAL: Counting = Counting;
 /// Allocations per keep-alive request at which the test fails.
 const MAX_KEEP_ALIVE: f64 = 2.0;
 /// Allocations per request on a new connection at which the test fails.
-const MAX_NEW_CONN: f64 = 10.0;
+const MAX_NEW_CONN: f64 = 11.0;
 
 /// A keep-alive HTTP/1.1 backend in a python3 child: a fixed answer per request head.
 struct PyBackend(std::process::Child, u16);

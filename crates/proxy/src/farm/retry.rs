@@ -53,15 +53,87 @@ impl<P> Farm<P> {
         waited: &mut Duration,
     ) -> Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)> {
         let t0 = Instant::now();
-        let mut assigned = self
+        let assigned = self
             .assign_for(hints, avoid, avoid.is_none())
             .await
             .map_err(|e| (e, None))?;
         *waited = t0.elapsed();
+        match self.settle_now(assigned, hints, &mut reuse) {
+            Settled::Done(r) => r,
+            Settled::Open(a, tried) => self.open_for(a, hints, dst, &mut reuse, tried).await,
+        }
+    }
+
+    /// [`Farm::connect`] when it needs no waiting, the usual keep-alive request: no
+    /// persistence preference, nobody queued, a server with room picked at once, and `reuse`
+    /// gives an idle connection to it (no future is built for the connect, its retries and
+    /// timers). `None`: nothing was taken, [`Farm::connect`] does all; [`Settled::Open`]: a
+    /// server is assigned, [`Farm::open_for`] connects to it.
+    pub fn connect_now(
+        self: &Arc<Self>,
+        hints: &Hints<'_>,
+        reuse: &mut impl FnMut(&ServerRt) -> Option<ServerConn>,
+    ) -> Option<Settled<P>> {
+        if hints.prefer.is_some() || self.queue.len() > 0 {
+            return None;
+        }
+        let index = self.try_pick(hints, None).ok().flatten()?;
+        let assigned = self.assigned(index, true);
+        Some(self.settle_now(assigned, hints, reuse))
+    }
+
+    /// What an assigned server gives without waiting: a `redir` answer, or an idle connection
+    /// `reuse` supplies; else [`Settled::Open`] (HTTP/2 servers always: their shared
+    /// connections are looked up after the turn `open_for` waits for).
+    fn settle_now(
+        &self,
+        assigned: Assigned<P>,
+        hints: &Hints<'_>,
+        reuse: &mut impl FnMut(&ServerRt) -> Option<ServerConn>,
+    ) -> Settled<P> {
         // `redir PREFIX`: no connection, the HTTP session answers (HAProxy counts the session)
         if hints.redirect && assigned.server().limits.redir().is_some() {
-            return Err((NoServer::Redirect, Some(assigned.server().clone())));
+            let srv = assigned.server().clone();
+            return Settled::Done(Err((NoServer::Redirect, Some(srv))));
         }
+        if assigned.server().h2_mode() != crate::server::H2Mode::Never {
+            return Settled::Open(assigned, false);
+        }
+        match self.reused(&assigned, hints, reuse) {
+            Some(s) => Settled::Done(Ok((assigned, s, Origin::Reused))),
+            None => Settled::Open(assigned, true),
+        }
+    }
+
+    /// An idle connection `reuse` supplies for the assigned server, counted as a reuse.
+    fn reused(
+        &self,
+        assigned: &Assigned<P>,
+        hints: &Hints<'_>,
+        reuse: &mut impl FnMut(&ServerRt) -> Option<ServerConn>,
+    ) -> Option<ServerConn> {
+        // `sni EXPR`: an idle connection opened for another SNI does not serve this request
+        // (closed; HAProxy keys its idle connections by SNI too).
+        let dynamic_sni = assigned.server().tls().is_some_and(|t| t.sni.is_some());
+        let sni = dynamic_sni
+            .then(|| hints.sni_for(assigned.server()))
+            .flatten();
+        let s = reuse(assigned.server()).filter(|c| !dynamic_sni || same_sni(c, &sni))?;
+        assigned.server().counters.inc(Ctr::Reuse);
+        self.counters.inc(Ctr::Reuse);
+        Some(s)
+    }
+
+    /// Connects to an assigned server (`reuse` already asked when `tried`), with retries and
+    /// redispatch.
+    pub async fn open_for(
+        self: &Arc<Self>,
+        mut assigned: Assigned<P>,
+        hints: &Hints<'_>,
+        dst: SocketAddr,
+        reuse: &mut impl FnMut(&ServerRt) -> Option<ServerConn>,
+        tried: bool,
+    ) -> Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)> {
         // HTTP/2 servers: an open connection with room for another stream carries the request
         // (HAProxy's available connections, shared by every session in any `http-reuse`
         // mode but `never`).
@@ -75,21 +147,19 @@ impl<P> Farm<P> {
             }
             _ => None,
         };
-        let shared = (mode != crate::server::H2Mode::Never)
-            .then(|| crate::connect::h2::shared(id))
-            .flatten()
-            .map(ServerConn::H2);
-        // `sni EXPR`: an idle connection opened for another SNI does not serve this request
-        // (closed; HAProxy keys its idle connections by SNI too).
-        let dynamic_sni = assigned.server().tls().is_some_and(|t| t.sni.is_some());
-        let sni = dynamic_sni
-            .then(|| hints.sni_for(assigned.server()))
-            .flatten();
-        let reused = || reuse(assigned.server()).filter(|c| !dynamic_sni || same_sni(c, &sni));
-        if let Some(s) = shared.or_else(reused) {
-            assigned.server().counters.inc(Ctr::Reuse);
-            self.counters.inc(Ctr::Reuse);
-            return Ok((assigned, s, Origin::Reused));
+        if !tried {
+            let shared = (mode != crate::server::H2Mode::Never)
+                .then(|| crate::connect::h2::shared(id))
+                .flatten()
+                .map(ServerConn::H2);
+            if let Some(s) = shared {
+                assigned.server().counters.inc(Ctr::Reuse);
+                self.counters.inc(Ctr::Reuse);
+                return Ok((assigned, s, Origin::Reused));
+            }
+            if let Some(s) = self.reused(&assigned, hints, reuse) {
+                return Ok((assigned, s, Origin::Reused));
+            }
         }
         let mut attempt = 0u32;
         loop {
@@ -139,6 +209,20 @@ impl<P> Farm<P> {
         }
     }
 }
+
+/// How far [`Farm::connect_now`] got without waiting.
+pub enum Settled<P> {
+    /// The outcome: an idle connection to the assigned server, or an answer (`redir`).
+    Done(ConnectResult<P>),
+    /// A server assigned, a connection still to open ([`Farm::open_for`]); whether `reuse`
+    /// was asked already.
+    Open(Assigned<P>, bool),
+}
+
+/// What connecting a request gives: its server, the connection and where it came from, or
+/// why there is none (with the server it was for, if any).
+pub type ConnectResult<P> =
+    Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)>;
 
 /// Whether idle connection `c` was opened with SNI `sni`.
 fn same_sni(c: &ServerConn, sni: &Option<String>) -> bool {

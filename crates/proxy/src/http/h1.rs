@@ -6,6 +6,7 @@
 
 use super::h1_case::CaseMap;
 use super::message::{Message, TargetForm, Version};
+use std::mem::MaybeUninit;
 
 /// HAProxy's `tune.http.maxhdr` default.
 pub const MAX_HEADERS: usize = 101;
@@ -49,15 +50,20 @@ fn status<T>(r: httparse::Result<T>) -> Result<Option<T>, ParseError> {
 }
 
 /// Room for the header fields `limits` allows, and a few more for the `Connection` fields
-/// HAProxy does not count: on the stack up to the default, else on the heap.
-fn with_headers<'b, R>(limits: &Limits, f: impl FnOnce(&mut [httparse::Header<'b>]) -> R) -> R {
+/// HAProxy does not count: on the stack up to the default, else on the heap. Left
+/// uninitialised (httparse fills what it parses): a hundred empty fields cost more to write
+/// than a small head costs to parse.
+fn with_headers<'b, R>(
+    limits: &Limits,
+    f: impl FnOnce(&mut [MaybeUninit<httparse::Header<'b>>]) -> R,
+) -> R {
     const ROOM: usize = MAX_HEADERS + SLACK;
     let n = limits.max_headers.saturating_sub(1) + SLACK;
     if n <= ROOM {
-        let mut stack: [httparse::Header<'b>; ROOM] = [httparse::EMPTY_HEADER; ROOM];
+        let mut stack = [MaybeUninit::<httparse::Header<'b>>::uninit(); ROOM];
         f(&mut stack[..n])
     } else {
-        let mut heap: Vec<httparse::Header<'b>> = vec![httparse::EMPTY_HEADER; n];
+        let mut heap = vec![MaybeUninit::<httparse::Header<'b>>::uninit(); n];
         f(&mut heap)
     }
 }
@@ -68,6 +74,10 @@ const SLACK: usize = 4;
 /// Whether `fields` are more than `limits` allows, counted as HAProxy's HTTP/1 parser counts
 /// them: a `Connection` field holding only `close`/`keep-alive` is taken out, not counted.
 fn too_many(fields: &[httparse::Header<'_>], limits: &Limits) -> bool {
+    // Below the limit even with every field counted: nothing to look at (the usual case).
+    if fields.len() < limits.max_headers {
+        return false;
+    }
     let dropped = |h: &&httparse::Header<'_>| {
         h.name.eq_ignore_ascii_case("connection")
             && h.value.split(|&b| b == b',').all(|t| {
@@ -146,11 +156,11 @@ impl Message {
         limits: &Limits,
     ) -> Result<Option<usize>, ParseError> {
         with_headers(limits, |headers| {
-            let mut req = httparse::Request::new(headers);
+            let mut req = httparse::Request::new(&mut []);
             // HAProxy accepts runs of spaces between the request line's words.
             let parsed = httparse::ParserConfig::default()
                 .allow_multiple_spaces_in_request_line_delimiters(true)
-                .parse_request(&mut req, copy);
+                .parse_request_with_uninit_headers(&mut req, copy, headers);
             let Some(len) = status(parsed)? else {
                 return Ok(None);
             };
@@ -203,8 +213,10 @@ impl Message {
         limits: &Limits,
     ) -> Result<Option<usize>, ParseError> {
         with_headers(limits, |headers| {
-            let mut res = httparse::Response::new(headers);
-            let Some(len) = status(res.parse(copy))? else {
+            let mut res = httparse::Response::new(&mut []);
+            let parsed = httparse::ParserConfig::default()
+                .parse_response_with_uninit_headers(&mut res, copy, headers);
+            let Some(len) = status(parsed)? else {
                 return Ok(None);
             };
             if too_many(res.headers, limits) {

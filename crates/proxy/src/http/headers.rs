@@ -16,6 +16,14 @@ const HOP_BY_HOP: &[&[u8]] = &[
     b"trailer",
 ];
 
+/// Whether `name` is one of [`HOP_BY_HOP`] (by length first: most names are not).
+fn is_hop(name: &[u8]) -> bool {
+    match name.len() {
+        2 | 7 | 10 | 16 => HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h)),
+        _ => false,
+    }
+}
+
 /// `TE` naming `trailers` is kept as `te: trailers` alone, as HAProxy 2.6 forwards it (gRPC
 /// servers require it); other `TE` fields go. Returns whether one was kept.
 fn keep_te_trailers(m: &mut Message) -> bool {
@@ -62,6 +70,11 @@ pub fn upgrade_requested(req: &Message) -> Upgrade {
 /// Removes hop-by-hop fields. With `Upgrade::Requested` the `Upgrade` field survives for a
 /// tunnel.
 pub fn strip_hop_by_hop(m: &mut Message, upgrade: Upgrade) {
+    // The fields `Connection` names are only removed with it: a head without any hop-by-hop
+    // field (most requests) has nothing to strip.
+    if !m.fields.iter().any(|f| is_hop(m.name(f))) {
+        return;
+    }
     let keep_upgrade = upgrade == Upgrade::Requested;
     let mut named: Vec<Vec<u8>> = Vec::new();
     for v in m.headers(b"connection") {
@@ -79,7 +92,7 @@ pub fn strip_hop_by_hop(m: &mut Message, upgrade: Upgrade) {
     let te_trailers = keep_te_trailers(m);
     // One pass over the fields (this runs for every request and response).
     m.retain(|name| {
-        let hop = HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h))
+        let hop = is_hop(name)
             && !(keep_upgrade && name.eq_ignore_ascii_case(b"upgrade"))
             && !(te_trailers && name.eq_ignore_ascii_case(b"te"));
         !hop && !named.iter().any(|n| name.eq_ignore_ascii_case(n))

@@ -30,19 +30,21 @@ fn fields(m: &Message) -> u64 {
             if !name.eq_ignore_ascii_case(b"connection") {
                 return (name.len() + value.len()) as u64;
             }
-            let kept: Vec<&[u8]> = value
-                .split(|&b| b == b',')
-                .map(|t| t.trim_ascii())
-                .filter(|t| {
-                    !t.is_empty()
-                        && !t.eq_ignore_ascii_case(b"close")
-                        && !t.eq_ignore_ascii_case(b"keep-alive")
-                })
-                .collect();
-            if kept.is_empty() {
+            // The tokens kept: how many, and their bytes.
+            let (mut kept, mut len) = (0usize, 0usize);
+            for t in value.split(|&b| b == b',').map(|t| t.trim_ascii()) {
+                if !t.is_empty()
+                    && !t.eq_ignore_ascii_case(b"close")
+                    && !t.eq_ignore_ascii_case(b"keep-alive")
+                {
+                    kept += 1;
+                    len += t.len();
+                }
+            }
+            if kept == 0 {
                 return 0;
             }
-            let v: usize = kept.iter().map(|t| t.len()).sum::<usize>() + 2 * (kept.len() - 1);
+            let v = len + 2 * (kept - 1);
             (name.len() + v) as u64
         })
         .sum()

@@ -42,6 +42,7 @@ use tokio::sync::watch;
 
 mod account;
 mod after_response;
+mod alarm;
 use account::Start;
 mod buffer_body;
 mod content_rules;
@@ -232,6 +233,10 @@ pub struct Session<C> {
     /// The current request's clock for the log facts of `http-after-response` rules on the
     /// proxy's own answers (`crate::rule_facts`); only when a rule value reads them.
     clock: Option<Box<crate::rule_facts::Clock>>,
+    /// The waits for the client's next head (park delay, keep-alive and request timeouts)
+    /// and for the server's answer (`timeout server`), one after the other, on one timer
+    /// kept armed between them (`alarm`).
+    alarm: alarm::Alarm,
 }
 
 /// Serves an HTTP/1 client connection. `keep` is held for as long as the connection lives
@@ -314,6 +319,7 @@ impl<C> Session<C> {
             served: 0,
             track,
             clock: None,
+            alarm: Default::default(),
         })
     }
 }
@@ -353,6 +359,7 @@ pub async fn serve_h2(
         served: 0,
         track,
         clock: None,
+        alarm: Default::default(),
     };
     match super::validate::request(&s.req, s.fe.h1_req.accept_invalid) {
         Ok(()) => {
@@ -393,15 +400,14 @@ impl<C: ClientStream> Session<C> {
         loop {
             // A resumed connection (`park`): its wait began before this task, and `%Ti`/`%t`
             // count from there.
-            let back = self
-                .wait_from
-                .map_or(std::time::Duration::ZERO, |w| w.elapsed());
+            let now = Instant::now();
+            let back = self.wait_from.map_or(std::time::Duration::ZERO, |w| {
+                now.saturating_duration_since(w.into_std())
+            });
             let accept = SystemTime::now()
                 .checked_sub(back)
                 .unwrap_or_else(SystemTime::now);
-            let t0 = Instant::now()
-                .checked_sub(back)
-                .unwrap_or_else(Instant::now);
+            let t0 = now.checked_sub(back).unwrap_or(now);
             // When the request's first byte came (`%Ti` before it, `%TR` from it).
             let mut arrived = None;
             // Phase: read head.
@@ -544,10 +550,13 @@ impl<C: ClientStream> Session<C> {
 
     /// A request's end: its counters, tracking and log line.
     fn finish(&mut self, rec: &Rec, next: Next) {
+        // One clock reading for the end of the answer: the request's total time and the
+        // start of the keep-alive wait.
+        let end = Instant::now();
         if next != Next::Close {
             // The keep-alive wait (`%Ti`, `%t` and `timeout http-keep-alive` of the next
             // request) begins as the answer ends, not after this one's log line.
-            self.wait_from = Some(tokio::time::Instant::now());
+            self.wait_from = Some(tokio::time::Instant::from_std(end));
         }
         self.served += 1;
         if let Some(t) = &self.track {
@@ -559,7 +568,7 @@ impl<C: ClientStream> Session<C> {
         if let Some(t) = &self.track {
             t.end_request();
         }
-        self.count(rec);
+        self.count(rec, end);
     }
 
     fn stopping(&self) -> bool {

@@ -83,7 +83,7 @@ impl<C: ClientStream> Session<C> {
     }
 
     /// Adds the finished request to its frontend's, backend's and server's counters.
-    pub(super) fn count(&self, r: &Rec) {
+    pub(super) fn count(&self, r: &Rec, end: Instant) {
         let done = crate::record::HttpDone {
             status: r.status,
             term: r.term,
@@ -94,7 +94,7 @@ impl<C: ClientStream> Session<C> {
             tw: r.tw,
             tc: r.tc,
             tr: r.trs,
-            tt: r.t0.elapsed(),
+            tt: end.saturating_duration_since(r.t0),
         };
         crate::record::http(
             &self.fe.counters,

@@ -3,7 +3,7 @@
 //! the accept) or `timeout http-keep-alive` (later ones), and tell apart an idle close, a
 //! timeout, a head too large and an invalid one.
 
-use super::{sleep_opt, HeadError, Received, Session, Turn};
+use super::{HeadError, Received, Session, Turn};
 use crate::http::body;
 use crate::http::h1::ParseError;
 use crate::http::validate::{self, Refused};
@@ -87,7 +87,7 @@ impl<C: ClientStream> Session<C> {
                 tokio::select! {
                     r = ready => { if !matches!(r, Ok(n) if n > 0) { return Err(HeadError::Idle); } }
                     _ = stop, if !first => return Err(HeadError::Idle),
-                    _ = sleep_opt(park_at.or(deadline)) => return Err(if park_at.is_some() {
+                    _ = self.alarm.until(park_at.or(deadline)) => return Err(if park_at.is_some() {
                         // The resumed session's wait (deadlines, `%Ti`) began here.
                         self.wait_from = Some(start);
                         HeadError::Park(deadline)
@@ -129,7 +129,7 @@ impl<C: ClientStream> Session<C> {
                         }
                     },
                     _ = stop, if !first => return Err(HeadError::Idle),
-                    _ = sleep_opt(deadline) => return Err(if first { HeadError::Timeout(Received::Nothing) } else { HeadError::Idle }),
+                    _ = self.alarm.until(deadline) => return Err(if first { HeadError::Timeout(Received::Nothing) } else { HeadError::Idle }),
                 }
             }
             let read = body::read_some(&mut self.client, &mut self.cbuf, bufsize, None);
@@ -138,7 +138,7 @@ impl<C: ClientStream> Session<C> {
                     Ok(0) | Err(_) => return Err(HeadError::Aborted(Received::Part)),
                     Ok(_) => {}
                 },
-                _ = sleep_opt(deadline) => return Err(HeadError::Timeout(Received::Part)),
+                _ = self.alarm.until(deadline) => return Err(HeadError::Timeout(Received::Part)),
             }
         }
     }

@@ -118,6 +118,7 @@ impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
             served: i.served,
             track: i.track,
             clock: None,
+            alarm: Default::default(),
         });
         crate::end::spawn(end, live(s, i.counted, i.keep));
     }

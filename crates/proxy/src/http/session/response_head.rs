@@ -44,7 +44,15 @@ impl<C: ClientStream> Session<C> {
                     Err(_) => return Err(ResError::Invalid),
                 }
             }
-            match body::read_some(server, &mut self.sbuf, self.fe.bufsize, t).await {
+            // `timeout server` on the session's armed timer (`alarm`), polled only when
+            // the answer is not there at once.
+            let read = body::read_some(server, &mut self.sbuf, self.fe.bufsize, None);
+            let r = tokio::select! {
+                biased;
+                r = read => r,
+                _ = self.alarm.after(t) => Err(BodyError::SrcTimeout),
+            };
+            match r {
                 Ok(0) => {
                     return Err(if self.sbuf.is_empty() {
                         ResError::Closed

@@ -44,6 +44,7 @@ fn idle_session_future_is_small() {
             served: 0,
             track: None,
             clock: None,
+            alarm: Default::default(),
         };
         eprintln!(
             "idle state: session {} bytes, run future {} bytes",

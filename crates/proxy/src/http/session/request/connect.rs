@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::backend::Assigned;
+use crate::farm::Settled;
 
 impl<C: ClientStream> Session<C> {
     pub(in crate::http::session) async fn assign_and_connect(
@@ -43,50 +44,65 @@ impl<C: ClientStream> Session<C> {
         };
         let mut attached_slot = self.attached.take();
         let mut waited = Duration::ZERO;
-        let t_conn = Instant::now();
+        // When the slow path (queue, connect) began: a request settled at once waited 0.
+        let mut t_conn = None;
         let reuse_mode = be.options.http_reuse;
         // What the reused connection, if any, brings along (its requests, its privacy).
         let mut prior = Prior::default();
-        let connecting = be.connect(
-            &hints,
-            self.local,
-            |srv| {
-                if let Some(a) = attached_slot.take() {
-                    if a.server.id == srv.id {
-                        prior = Prior {
-                            uses: a.uses,
-                            private: a.private,
-                            prefer_last: a.prefer_last,
-                        };
-                        return Some(a.stream);
-                    }
-                    a.release();
+        let mut reuse = |srv: &crate::server::ServerRt| {
+            if let Some(a) = attached_slot.take() {
+                if a.server.id == srv.id {
+                    prior = Prior {
+                        uses: a.uses,
+                        private: a.private,
+                        prefer_last: a.prefer_last,
+                    };
+                    return Some(a.stream);
                 }
-                // `http-reuse`: `safe` never puts a connection's first request on another
-                // client's idle server connection (`aggressive` only on one proven by
-                // several requests, `always` on any); later requests may ride any.
-                let want = match (reuse_mode, turn) {
-                    (HttpReuse::Never, _) => return None,
-                    (HttpReuse::Safe, Turn::First) => return None,
-                    (HttpReuse::Aggressive, Turn::First) => pool::Want::Proven,
-                    (HttpReuse::Always, _) | (_, Turn::Later) => pool::Want::Any,
-                };
-                let (conn, uses) = pool::take_with(srv.id, want)?;
-                prior.uses = uses;
-                Some(conn)
-            },
-            &mut waited,
-        );
+                a.release();
+            }
+            // `http-reuse`: `safe` never puts a connection's first request on another
+            // client's idle server connection (`aggressive` only on one proven by
+            // several requests, `always` on any); later requests may ride any.
+            let want = match (reuse_mode, turn) {
+                (HttpReuse::Never, _) => return None,
+                (HttpReuse::Safe, Turn::First) => return None,
+                (HttpReuse::Aggressive, Turn::First) => pool::Want::Proven,
+                (HttpReuse::Always, _) | (_, Turn::Later) => pool::Want::Any,
+            };
+            let (conn, uses) = pool::take_with(srv.id, want)?;
+            prior.uses = uses;
+            Some(conn)
+        };
+        // The usual keep-alive request settles without waiting (a server picked at once, an
+        // idle connection to it): no connect future is built.
+        let now = if be.options.abortonclose {
+            None
+        } else {
+            be.connect_now(&hints, &mut reuse)
+        };
         // `option abortonclose`: a client that closes while its request waits in the queue or
         // for the connection drops the request (HAProxy's `CQ`/`CC`); otherwise a close is
         // taken as a half-close and the request goes on.
-        let conn = if be.options.abortonclose {
-            tokio::select! {
-                c = connecting => Some(c),
-                _ = client_gone(self.client.peek_byte()) => None,
+        if !matches!(now, Some(Settled::Done(_))) {
+            t_conn = Some(Instant::now());
+        }
+        let conn = match now {
+            Some(Settled::Done(r)) => Some(r),
+            Some(Settled::Open(a, tried)) => {
+                Some(be.open_for(a, &hints, self.local, &mut reuse, tried).await)
             }
-        } else {
-            Some(connecting.await)
+            None if be.options.abortonclose => {
+                let connecting = be.connect(&hints, self.local, &mut reuse, &mut waited);
+                tokio::select! {
+                    c = connecting => Some(c),
+                    _ = client_gone(self.client.peek_byte()) => None,
+                }
+            }
+            None => Some(
+                be.connect(&hints, self.local, &mut reuse, &mut waited)
+                    .await,
+            ),
         };
         // The evaluator borrows the request: done with it.
         drop(sni);
@@ -97,7 +113,7 @@ impl<C: ClientStream> Session<C> {
                 crate::termination::Phase::Connect
             };
             rec.term = Termination::new(crate::termination::Cause::Client, phase);
-            rec.tw = Some(t_conn.elapsed());
+            rec.tw = Some(t_conn.map_or(Duration::ZERO, |t| t.elapsed()));
             return Err(Next::Close);
         };
         if let Some(a) = attached_slot.take() {
@@ -133,7 +149,7 @@ impl<C: ClientStream> Session<C> {
                     .await);
             }
         };
-        rec.tc = Some(t_conn.elapsed().saturating_sub(waited));
+        rec.tc = Some(t_conn.map_or(Duration::ZERO, |t| t.elapsed().saturating_sub(waited)));
         Ok((assigned, server_conn, origin, prior))
     }
 }
