@@ -50,9 +50,9 @@ impl ServerStream for UnixStream {
     }
 }
 
-impl ServerStream for crate::tls::conn::TlsConn<tokio_rustls::client::TlsStream<TcpStream>> {
+impl ServerStream for Box<crate::tls::conn::TlsConn<tokio_rustls::client::TlsStream<TcpStream>>> {
     fn into_conn(self) -> ServerConn {
-        ServerConn::Tls(Box::new(self))
+        ServerConn::Tls(self)
     }
 }
 

@@ -443,7 +443,10 @@ impl<P> Farm<P> {
         dst: SocketAddr,
         sni: Option<&str>,
     ) -> Result<ServerConn, ConnectFailure> {
-        let open = async {
+        // Boxed: opening (a TLS handshake, HTTP/2's preface) is the largest state of a
+        // request's phases and only exists for a new connection; inline, every request's
+        // future (an HTTP/2 stream's, in flight by the hundred) would carry room for it.
+        let open = Box::pin(async {
             let c = match server.socks4 {
                 None => crate::connect::open(&server.target, server.source, dst).await?,
                 Some(proxy) => {
@@ -460,7 +463,7 @@ impl<P> Farm<P> {
                 None => c,
             };
             crate::connect::h2_start(c, server.h2_mode(), server.id, server.h2_pool()).await
-        };
+        });
         let r = match self.timeouts.connect {
             Some(t) => tokio::time::timeout(t, open).await.map_err(|_| true),
             None => Ok(open.await),
