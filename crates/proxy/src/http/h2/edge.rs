@@ -55,6 +55,7 @@ impl H2Edge {
         let mut source = DataIn::new(body);
         let (framing, size) = convert::request_message(&parts, source.is_end_stream(), head);
         source.frame(framing);
+        super::maps::give(parts.headers);
         let edge = H2Edge {
             source,
             sink: Sink {

@@ -22,6 +22,7 @@ use tokio::sync::watch;
 pub mod convert;
 pub mod edge;
 pub mod frames;
+pub mod maps;
 pub mod transaction;
 pub mod upstream;
 
