@@ -321,7 +321,7 @@ pub fn serve_h2(
         scratch: req.scratch,
         attached: None,
         stop,
-        started: tokio::time::Instant::now(),
+        started: tokio::time::Instant::from_std(t0),
         wait_from: None,
         served: 0,
         track,
