@@ -443,10 +443,7 @@ impl<P> Farm<P> {
         dst: SocketAddr,
         sni: Option<&str>,
     ) -> Result<ServerConn, ConnectFailure> {
-        // Boxed: opening (a TLS handshake, HTTP/2's preface) is the largest state of a
-        // request's phases and only exists for a new connection; inline, every request's
-        // future (an HTTP/2 stream's, in flight by the hundred) would carry room for it.
-        let open = Box::pin(async {
+        let open = async {
             let c = match server.socks4 {
                 None => crate::connect::open(&server.target, server.source, dst).await?,
                 Some(proxy) => {
@@ -458,12 +455,15 @@ impl<P> Farm<P> {
                 // `server ... ssl`: the handshake counts within `timeout connect`.
                 Some(tls) => {
                     let counters = [&*server.counters, &*self.counters];
-                    crate::tls::connector::wrap(c, &tls, counters, sni).await?
+                    // Boxed, as HTTP/2's handshake (`connect::h2_start`): a request's future
+                    // carries no room for a TLS handshake (a plain connection allocates
+                    // nothing more for it).
+                    Box::pin(crate::tls::connector::wrap(c, &tls, counters, sni)).await?
                 }
                 None => c,
             };
             crate::connect::h2_start(c, server.h2_mode(), server.id, server.h2_pool()).await
-        });
+        };
         let r = match self.timeouts.connect {
             Some(t) => tokio::time::timeout(t, open).await.map_err(|_| true),
             None => Ok(open.await),

@@ -31,5 +31,12 @@ fn stream_future_is_small() {
         super::transaction::serve(fe, req, respond, peer, peer, stop, track, tls)
     });
     eprintln!("h2 stream future: {stream} bytes");
-    assert!(stream <= 100_000, "an HTTP/2 stream's future is {stream} bytes");
+    // 10,824 bytes before session 20 (the arguments of two `async fn`s beside their copies,
+    // the request head kept in the edge, a TLS and an HTTP/2 handshake inline, a TLS server
+    // connection moved out of its box); 6,432 since. The rest is mostly the exchange with an
+    // HTTP/1 server and the response rules.
+    assert!(
+        stream <= 6_656,
+        "an HTTP/2 stream's future is {stream} bytes"
+    );
 }
