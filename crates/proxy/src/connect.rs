@@ -50,9 +50,9 @@ impl ServerStream for UnixStream {
     }
 }
 
-impl ServerStream for crate::tls::conn::TlsConn<tokio_rustls::client::TlsStream<TcpStream>> {
+impl ServerStream for Box<crate::tls::conn::TlsConn<tokio_rustls::client::TlsStream<TcpStream>>> {
     fn into_conn(self) -> ServerConn {
-        ServerConn::Tls(Box::new(self))
+        ServerConn::Tls(self)
     }
 }
 
@@ -202,13 +202,15 @@ pub async fn h2_start(
         max_idle: pool.max_idle,
     };
     let always = mode == H2Mode::Always;
+    // The handshakes are boxed (once per connection): inline, every request's future (an
+    // HTTP/2 stream's, in flight by the hundred) would carry room for one.
     Ok(match c {
         _ if mode == H2Mode::Never => c,
         ServerConn::Tls(t) if always || t.info().alpn.as_deref() == Some("h2") => {
-            ServerConn::H2(handshake(*t, id, pool).await?)
+            ServerConn::H2(Box::pin(handshake(*t, id, pool)).await?)
         }
-        ServerConn::Tcp(s) if always => ServerConn::H2(handshake(s, id, pool).await?),
-        ServerConn::Unix(s) if always => ServerConn::H2(handshake(s, id, pool).await?),
+        ServerConn::Tcp(s) if always => ServerConn::H2(Box::pin(handshake(s, id, pool)).await?),
+        ServerConn::Unix(s) if always => ServerConn::H2(Box::pin(handshake(s, id, pool)).await?),
         c => c,
     })
 }

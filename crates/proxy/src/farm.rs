@@ -456,7 +456,10 @@ impl<P> Farm<P> {
                 // `server ... ssl`: the handshake counts within `timeout connect`.
                 Some(tls) => {
                     let counters = [&*server.counters, &*self.counters];
-                    crate::tls::connector::wrap(c, &tls, counters, sni).await?
+                    // Boxed, as HTTP/2's handshake (`connect::h2_start`): a request's future
+                    // carries no room for a TLS handshake (a plain connection allocates
+                    // nothing more for it).
+                    Box::pin(crate::tls::connector::wrap(c, &tls, counters, sni)).await?
                 }
                 None => c,
             };

@@ -139,20 +139,28 @@ impl<P> Farm<P> {
         // mode but `never`).
         // Requests arriving together wait for the first connection rather than opening one
         // each (held until this request has its connection).
+        // A connection with room is taken without the turn (the common case: no lock to
+        // wait on per request).
         let (id, mode) = (assigned.server().id, assigned.server().h2_mode());
-        let _turn = match mode {
+        let mut shared = (mode != crate::server::H2Mode::Never)
+            .then(|| crate::connect::h2::shared(id))
+            .flatten();
+        // Held until this request has its connection.
+        let turn = match mode {
+            _ if shared.is_some() => None,
             crate::server::H2Mode::Always => Some(crate::connect::h2::open_turn(id).await),
             crate::server::H2Mode::Alpn if crate::connect::h2::spoke_h2(id) => {
                 Some(crate::connect::h2::open_turn(id).await)
             }
             _ => None,
         };
+        if turn.is_some() {
+            // The connection another request opened while this one waited for the turn.
+            shared = crate::connect::h2::shared(id);
+        }
+        // (`tried`: `reuse` was asked already, and the server speaks no HTTP/2)
         if !tried {
-            let shared = (mode != crate::server::H2Mode::Never)
-                .then(|| crate::connect::h2::shared(id))
-                .flatten()
-                .map(ServerConn::H2);
-            if let Some(s) = shared {
+            if let Some(s) = shared.map(ServerConn::H2) {
                 assigned.server().counters.inc(Ctr::Reuse);
                 self.counters.inc(Ctr::Reuse);
                 return Ok((assigned, s, Origin::Reused));

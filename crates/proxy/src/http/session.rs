@@ -324,23 +324,29 @@ impl<C> Session<C> {
     }
 }
 
-/// Serves one HTTP/2 stream (`http::h2`): the stream is the session's client edge, its head
-/// already the neutral head (no HTTP/1 bytes in between); one request, through the same
-/// phases as an HTTP/1 request. Its connection counts the session.
-pub async fn serve_h2(
+/// Serves one HTTP/2 stream (`http::h2`): the stream is the session's client edge, its
+/// request head handed over as the neutral head (no HTTP/1 bytes in between); one request,
+/// through the same phases as an HTTP/1 request. Its connection counts the session.
+///
+/// The session is made here, before the future: the future (one per in-flight stream, moved
+/// into its connection's set) holds it once, where an `async fn` would keep its arguments
+/// and the edge beside the session made of them (`h2::size_tests`).
+#[allow(clippy::too_many_arguments)]
+pub fn serve_h2(
     fe: Arc<Frontend>,
-    mut edge: H2Edge,
+    stream: http::Request<h2::RecvStream>,
+    respond: h2::server::SendResponse<bytes::Bytes>,
+    tls: Option<Arc<crate::stream::TlsInfo>>,
     peer: SocketAddr,
     local: SocketAddr,
     stop: watch::Receiver<bool>,
     track: Option<Arc<Tracking>>,
-) {
+) -> impl std::future::Future<Output = ()> + Send + use<> {
     let accept = SystemTime::now();
     let t0 = Instant::now();
     // No client buffer yet: most streams have no body (one is taken when DATA comes).
     let mut req = super::bufs::take(0);
-    let head_len = edge.take_request(&mut req.req);
-    // Not boxed: the stream's future is its connection's heap task already.
+    let (edge, head_len) = H2Edge::new(stream, respond, tls, &mut req.req);
     let mut s = Session {
         fe,
         client: edge,
@@ -354,31 +360,34 @@ pub async fn serve_h2(
         scratch: req.scratch,
         attached: None,
         stop,
-        started: tokio::time::Instant::now(),
+        started: tokio::time::Instant::from_std(t0),
         wait_from: None,
         served: 0,
         track,
         clock: None,
         alarm: Default::default(),
     };
-    match super::validate::request(&s.req, s.fe.h1_req.accept_invalid) {
-        Ok(()) => {
-            let start = (accept, t0, crate::logline::Waits::default());
-            s.request_h2(start, head_len).await;
-            // An answer without a length ends with the stream (a no-op once it ended).
-            let _ = s.client.shutdown().await;
+    // Not boxed: the stream's future is its connection's heap task already.
+    async move {
+        match super::validate::request(&s.req, s.fe.h1_req.accept_invalid) {
+            Ok(()) => {
+                let start = (accept, t0, crate::logline::Waits::default());
+                s.request_h2(start, head_len).await;
+                // An answer without a length ends with the stream (a no-op once it ended).
+                let _ = s.client.shutdown().await;
+            }
+            Err(super::validate::Refused(status)) => {
+                let page = s.error_page(status, &s.fe.errors, None);
+                crate::record::bad_request(&s.fe.counters, status, page_len(page.as_deref()));
+                s.answer_page(page.as_deref()).await;
+                s.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
+            }
         }
-        Err(super::validate::Refused(status)) => {
-            let page = s.error_page(status, &s.fe.errors, None);
-            crate::record::bad_request(&s.fe.counters, status, page_len(page.as_deref()));
-            s.answer_page(page.as_deref()).await;
-            s.log_simple(accept, t0, status, Termination::PROXY_REQUEST);
+        if let Some(a) = s.attached.take() {
+            a.release();
         }
+        s.release_bufs();
     }
-    if let Some(a) = s.attached.take() {
-        a.release();
-    }
-    s.release_bufs();
 }
 
 /// The HTTP/2 edge behind a session's client, when it is one (`C::H2`): its head is sent

@@ -264,6 +264,27 @@ impl<S: TlsIo> ClientStream for TlsConn<S> {
     }
 }
 
+/// A boxed TLS connection is a stream too: a server connection goes through a request's
+/// exchange in its box (`connect::ServerConn::Tls`), so the request's future carries a
+/// pointer rather than the TLS state. Never parked (only client connections are).
+impl<S: TlsIo> ClientStream for Box<TlsConn<S>> {
+    const UNIX: bool = false;
+    type Read<'a> = ReadHalf<'a, S>;
+    type Write<'a> = WriteHalf<'a, S>;
+    fn peek_byte(&mut self) -> impl std::future::Future<Output = io::Result<usize>> + Send {
+        (**self).peek_byte()
+    }
+    fn split_halves(&mut self) -> (Self::Read<'_>, Self::Write<'_>) {
+        (**self).split_halves()
+    }
+    fn tls(&self) -> Option<&Arc<TlsInfo>> {
+        Some(&self.info)
+    }
+    fn with_socket(&self, f: &mut dyn FnMut(socket2::SockRef<'_>)) {
+        (**self).with_socket(f)
+    }
+}
+
 /// What the handshake settled, for the fetches and logs.
 /// Counts a handshake as HAProxy's SSL stats module does: `Some(resumed)` when it succeeded
 /// (a full one or a resumed one), `None` when it failed.

@@ -130,12 +130,15 @@ pub fn connection_specific(name: &[u8]) -> bool {
 /// (RFC 9113 8.2.2): HTTP/1's connection-specific fields, the fields `connection` names, and
 /// `te` unless it says `trailers` in a request (never in an answer). `skip`: names the caller
 /// leaves out too. Fields HTTP/2 cannot carry (not a valid name or value) are dropped.
+/// `lead`: pieces put first in the values' buffer, returned as one `Bytes` (a request's
+/// target shares the head's one allocation).
 pub fn h2_fields(
     m: &Message,
     request: bool,
     out: &mut http::HeaderMap,
     skip: impl Fn(&[u8]) -> bool,
-) {
+    lead: &[&[u8]],
+) -> Bytes {
     // Most heads have no `connection` field: nothing to collect then.
     let named: Vec<&[u8]> = m
         .headers(b"connection")
@@ -150,13 +153,17 @@ pub fn h2_fields(
                 && !(request && value.eq_ignore_ascii_case(b"trailers"))))
     };
     // The values share one buffer (one allocation for the head, not one per field).
-    let mut size = 0;
+    let first: usize = lead.iter().map(|p| p.len()).sum();
+    let mut size = first;
     for f in &m.fields {
         if kept(m.name(f), m.value(f)) {
             size += m.value(f).len();
         }
     }
     let mut buf = BytesMut::with_capacity(size);
+    for p in lead {
+        buf.extend_from_slice(p);
+    }
     for f in &m.fields {
         if kept(m.name(f), m.value(f)) {
             buf.extend_from_slice(m.value(f));
@@ -164,7 +171,7 @@ pub fn h2_fields(
     }
     let values = buf.freeze();
     out.reserve(m.fields.len());
-    let mut at = 0;
+    let mut at = first;
     for f in &m.fields {
         let (name, value) = (m.name(f), m.value(f));
         if !kept(name, value) {
@@ -179,14 +186,16 @@ pub fn h2_fields(
             out.append(n, v);
         }
     }
+    values.slice(..first)
 }
 
 /// The HTTP/2 response head for the session's answer `res`.
 pub fn response_head(res: &Message) -> http::Response<()> {
     let mut out = http::Response::new(());
+    *out.headers_mut() = super::maps::take();
     *out.status_mut() =
         http::StatusCode::from_u16(res.status).unwrap_or(http::StatusCode::BAD_GATEWAY);
-    h2_fields(res, false, out.headers_mut(), |_| false);
+    h2_fields(res, false, out.headers_mut(), |_| false, &[]);
     out
 }
 

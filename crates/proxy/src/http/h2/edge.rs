@@ -1,8 +1,9 @@
 //! The HTTP/2 codec's edge of one stream: what the HTTP session's phases read the request from
 //! and write the answer to, in place of a client connection (a [`ClientStream`]).
 //!
-//! - The request head is handed over as the neutral head ([`H2Edge::take_request`], filled
-//!   from the pseudo-headers by `convert::request_message`): never written as HTTP/1 bytes.
+//! - The request head is handed over as the neutral head as the edge is made ([`H2Edge::new`],
+//!   filled from the pseudo-headers by `convert::request_message`): never written as HTTP/1
+//!   bytes, and not kept in the edge (it lives in every in-flight stream's future).
 //! - The request body is a source (`frames::DataIn`, the stream's DATA frames; a body of
 //!   unknown length is framed as chunks for the HTTP/1.1 server), its flow-control window
 //!   given back as the session takes the bytes.
@@ -34,8 +35,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// One HTTP/2 stream as the HTTP session's client.
 pub struct H2Edge {
-    /// The request head, until the session takes it.
-    head: Option<http::request::Parts>,
     source: DataIn,
     sink: Sink,
     /// The connection's TLS handshake, when HTTP/2 runs over TLS.
@@ -43,33 +42,30 @@ pub struct H2Edge {
 }
 
 impl H2Edge {
+    /// The edge of stream `req`, its head handed over into `head` (the neutral head); also
+    /// returns the head's size as HTTP/1 would write it.
     pub fn new(
         req: http::Request<RecvStream>,
         respond: SendResponse<Bytes>,
         tls: Option<Arc<TlsInfo>>,
-    ) -> H2Edge {
+        head: &mut Message,
+    ) -> (H2Edge, usize) {
         let (parts, body) = req.into_parts();
         let head_req = parts.method == http::Method::HEAD;
-        H2Edge {
-            head: Some(parts),
-            source: DataIn::new(body),
+        let mut source = DataIn::new(body);
+        let (framing, size) = convert::request_message(&parts, source.is_end_stream(), head);
+        source.frame(framing);
+        super::maps::give(parts.headers);
+        let edge = H2Edge {
+            source,
             sink: Sink {
                 respond,
                 head_req,
                 out: DataOut::new(h2::Reason::INTERNAL_ERROR),
             },
             tls,
-        }
-    }
-
-    /// Fills `req` with the request head (once); returns its size as HTTP/1 would write it.
-    pub fn take_request(&mut self, req: &mut Message) -> usize {
-        let Some(parts) = self.head.take() else {
-            return 0;
         };
-        let (framing, size) = convert::request_message(&parts, self.source.is_end_stream(), req);
-        self.source.frame(framing);
-        size
+        (edge, size)
     }
 
     /// Sends the response head from the neutral head `res` (the body follows as writes).

@@ -22,8 +22,12 @@ use tokio::sync::watch;
 pub mod convert;
 pub mod edge;
 pub mod frames;
+pub mod maps;
 pub mod transaction;
 pub mod upstream;
+
+#[cfg(test)]
+mod size_tests;
 
 /// The connection-level receive window: HTTP/2's default (65535) would let one slow stream
 /// stall every upload on the connection; this lets `max-concurrent-streams` uploads each
@@ -122,7 +126,9 @@ pub async fn serve<C: ClientStream>(
                         track.clone(),
                         tls.clone(),
                     );
-                    streams.push(task);
+                    if let Some(task) = task {
+                        streams.push(task);
+                    }
                 }
                 Some(Err(e)) => {
                     tracing::debug!("h2 connection from {peer}: {e}");

@@ -5,7 +5,6 @@
 //! A reset stream (either way) is a failed read or write for the session, as a client going
 //! away.
 
-use super::edge::H2Edge;
 use crate::state::Frontend;
 use bytes::Bytes;
 use h2::server::SendResponse;
@@ -23,9 +22,11 @@ pub fn too_many_fields<B>(req: &http::Request<B>, max_headers: usize) -> bool {
     req.headers().len() + pseudo >= 2 * max_headers
 }
 
-/// Serves one stream to completion.
+/// One stream to serve to completion (None: refused at once). Made without an `async fn`:
+/// the future holds the stream's session once, not the arguments beside a copy of them
+/// (`http::session::serve_h2`).
 #[allow(clippy::too_many_arguments)]
-pub async fn serve(
+pub fn serve(
     fe: Arc<Frontend>,
     req: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
@@ -34,14 +35,15 @@ pub async fn serve(
     stop: watch::Receiver<bool>,
     track: Option<Arc<crate::track::Tracking>>,
     tls: Option<Arc<crate::stream::TlsInfo>>,
-) {
+) -> Option<impl std::future::Future<Output = ()> + Send + use<>> {
     if req.method() == http::Method::CONNECT {
         // Tunnels over HTTP/2 are not done: the client is told to use HTTP/1.1 for it.
         respond.send_reset(h2::Reason::HTTP_1_1_REQUIRED);
-        return;
+        return None;
     }
-    let edge = H2Edge::new(req, respond, tls);
-    crate::http::session::serve_h2(fe, edge, peer, local, stop, track).await;
+    Some(crate::http::session::serve_h2(
+        fe, req, respond, tls, peer, local, stop, track,
+    ))
 }
 
 #[cfg(test)]

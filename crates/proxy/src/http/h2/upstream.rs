@@ -17,45 +17,47 @@ use crate::http::message::{Message, Version};
 use bytes::Bytes;
 use h2::{RecvStream, SendStream};
 
-/// The HTTP/2 request for the neutral head `req` on a connection that is TLS or not.
+/// The HTTP/2 request for the neutral head `req` on a connection that is TLS or not. Its
+/// target and field values share one buffer (one allocation for the head).
 pub fn request_head(req: &Message, tls: bool) -> Result<http::Request<()>, String> {
     let method = http::Method::from_bytes(req.method()).map_err(|e| e.to_string())?;
     let scheme = match req.scheme() {
         b"" => {
             if tls {
-                "https"
+                &b"https"[..]
             } else {
-                "http"
+                &b"http"[..]
             }
         }
-        s => std::str::from_utf8(s).map_err(|e| e.to_string())?,
+        s => s,
     };
     let authority = req.authority();
     let path = match req.uri() {
         b"" => &b"/"[..],
         p => p,
     };
-    let uri = if authority.is_empty() {
-        http::Uri::try_from(path).map_err(|e| e.to_string())?
+    let absolute = !authority.is_empty();
+    let target: [&[u8]; 4] = if !absolute {
+        [path, b"", b"", b""]
+    } else if path == b"*" {
+        [scheme, b"://", authority, b""]
     } else {
-        let mut s = Vec::with_capacity(scheme.len() + 3 + authority.len() + path.len());
-        s.extend_from_slice(scheme.as_bytes());
-        s.extend_from_slice(b"://");
-        s.extend_from_slice(authority);
-        if path != b"*" {
-            s.extend_from_slice(path);
-        }
-        http::Uri::try_from(s).map_err(|e| e.to_string())?
+        [scheme, b"://", authority, path]
     };
     let mut out = http::Request::new(());
+    *out.headers_mut() = super::maps::take();
+    let target = h2_fields(
+        req,
+        true,
+        out.headers_mut(),
+        |name| absolute && name.eq_ignore_ascii_case(b"host"),
+        &target,
+    );
+    let uri = http::Uri::from_maybe_shared(target).map_err(|e| e.to_string())?;
     *out.method_mut() = method;
     *out.uri_mut() = uri;
     // Relative targets: h2 sets `:scheme http` when the request says HTTP/1.1.
     *out.version_mut() = http::Version::HTTP_11;
-    let absolute = !authority.is_empty();
-    h2_fields(req, true, out.headers_mut(), |name| {
-        absolute && name.eq_ignore_ascii_case(b"host")
-    });
     Ok(out)
 }
 

@@ -133,6 +133,7 @@ impl<C: ClientStream> Session<C> {
                 Some(Some(Ok(r))) => {
                     let (parts, _) = r.into_parts();
                     upstream::response_message(&parts, false, false, &mut self.res);
+                    crate::http::h2::maps::give(parts.headers);
                     if self.res.status == 100 && expects {
                         continue;
                     }
@@ -199,6 +200,7 @@ impl<C: ClientStream> Session<C> {
             self.req.is_head(),
             &mut self.res,
         );
+        crate::http::h2::maps::give(parts.headers);
         let mut server = upstream::response_source(recv, res_body);
         be.observe(assigned.server(), ServerEvent::HttpStatus(self.res.status));
         rec.trs = Some(t_sent.elapsed());

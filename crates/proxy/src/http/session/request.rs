@@ -454,7 +454,7 @@ impl<C: ClientStream> Session<C> {
                         .await
                 }
                 ServerConn::Tls(s) => {
-                    self.exchange(&x, rec, &mut assigned, *s, origin, prior)
+                    self.exchange(&x, rec, &mut assigned, s, origin, prior)
                         .await
                 }
                 ServerConn::H2(h) => self.exchange_h2(&x, rec, &mut assigned, h, origin).await,

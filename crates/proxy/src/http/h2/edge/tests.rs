@@ -11,6 +11,8 @@ async fn stream(
     body: Option<&'static [u8]>,
 ) -> (
     H2Edge,
+    Message,
+    usize,
     h2::client::ResponseFuture,
     h2::client::SendRequest<Bytes>,
 ) {
@@ -29,7 +31,9 @@ async fn stream(
     let (req, respond) = server.accept().await.expect("a stream").expect("valid");
     // The connection goes on being driven.
     tokio::spawn(async move { while server.accept().await.is_some() {} });
-    (H2Edge::new(req, respond, None), resp, client)
+    let mut head = Message::default();
+    let (edge, size) = H2Edge::new(req, respond, None, &mut head);
+    (edge, head, size, resp, client)
 }
 
 fn get(path: &str) -> http::Request<()> {
@@ -40,9 +44,8 @@ fn get(path: &str) -> http::Request<()> {
 
 #[tokio::test]
 async fn a_chunked_answer_goes_out_dechunked_with_trailers() {
-    let (mut edge, resp, _c) = stream(get("/x?y=1"), None).await;
-    let mut req = Message::default();
-    assert!(edge.take_request(&mut req) > 0);
+    let (mut edge, req, size, resp, _c) = stream(get("/x?y=1"), None).await;
+    assert!(size > 0);
     assert_eq!((req.method(), req.uri()), (&b"GET"[..], &b"/x?y=1"[..]));
     let mut res = Message::new();
     let head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\nconnection: keep-alive\r\nx-a: 1\r\n\r\n";
@@ -71,9 +74,7 @@ async fn a_chunked_answer_goes_out_dechunked_with_trailers() {
 
 #[tokio::test]
 async fn a_local_answer_goes_from_its_neutral_head_and_interim_answers_go_first() {
-    let (mut edge, resp, _c) = stream(get("/deny"), None).await;
-    let mut req = Message::default();
-    edge.take_request(&mut req);
+    let (mut edge, _req, _, resp, _c) = stream(get("/deny"), None).await;
     // Bytes before a head are refused: nothing parses HTTP/1 here.
     assert!(edge.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.is_err());
     let page = crate::http::response::Response::new(100, b"Continue");
@@ -104,9 +105,7 @@ async fn a_body_of_unknown_length_is_read_as_chunks() {
     let post = http::Request::post("http://a.test/up")
         .body(())
         .expect("request");
-    let (mut edge, _resp, _c) = stream(post, Some(b"hello")).await;
-    let mut req = Message::default();
-    edge.take_request(&mut req);
+    let (mut edge, req, _, _resp, _c) = stream(post, Some(b"hello")).await;
     assert_eq!(req.header(b"transfer-encoding"), Some(&b"chunked"[..]));
     let mut got = Vec::new();
     edge.read_to_end(&mut got).await.expect("body");
@@ -115,7 +114,7 @@ async fn a_body_of_unknown_length_is_read_as_chunks() {
 
 #[tokio::test]
 async fn an_unanswered_stream_is_reset() {
-    let (edge, resp, _c) = stream(get("/"), None).await;
+    let (edge, _req, _, resp, _c) = stream(get("/"), None).await;
     drop(edge);
     let e = resp.await.expect_err("reset");
     assert_eq!(e.reason(), Some(h2::Reason::INTERNAL_ERROR));
