@@ -11,6 +11,7 @@ use fulcrum_sample::{Scope, Value};
 use std::net::{IpAddr, SocketAddr};
 
 /// One exchange as the sample language sees it.
+#[derive(Clone, Copy)]
 pub struct HttpEnv<'a> {
     pub src: SocketAddr,
     pub dst: SocketAddr,
@@ -90,6 +91,15 @@ impl<'a> HttpEnv<'a> {
         }
     }
 
+    /// The same view of other messages (a rule chain builds its view once and shows it each
+    /// rule's request and response as the rules before it left them).
+    pub fn of<'m>(&self, req: Option<&'m Message>, res: Option<&'m Message>) -> HttpEnv<'m>
+    where
+        'a: 'm,
+    {
+        HttpEnv { req, res, ..*self }
+    }
+
     /// The same view, knowing where the stream is (its frontend, backend, server).
     pub fn at(mut self, place: Option<&'a dyn Where>) -> HttpEnv<'a> {
         self.place = place;
@@ -156,6 +166,14 @@ impl<'a> HttpEnv<'a> {
             let groups = super::userlist::check(list, &c)?;
             return Some(groups.into_iter().any(|g| each(Value::Str(g.into_bytes()))));
         }
+        self.any_str(f, &mut |v| each(Value::Str(v.to_vec())))
+    }
+
+    /// [`HttpEnv::any_value`] of the fetches whose values are strings of the messages: lent.
+    fn any_str(&self, f: &Fetch, each: &mut dyn FnMut(&[u8]) -> bool) -> Option<bool> {
+        if f.args.len() > 1 {
+            return None;
+        }
         let v = match f.kw.name {
             "req.hdr" | "hdr" => values(self.req?, str_arg_of(f), true),
             "req.fhdr" | "fhdr" => values(self.req?, str_arg_of(f), false),
@@ -165,7 +183,7 @@ impl<'a> HttpEnv<'a> {
             "res.cook" | "scook" => cookies(self.res?, true, str_arg_of(f)),
             _ => return None,
         };
-        Some(v.into_iter().any(|v| each(Value::Str(v.to_vec()))))
+        Some(v.into_iter().any(each))
     }
 }
 
@@ -466,6 +484,60 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         match self.any_value(f, each) {
             Some(found) => found,
             None => self.fetch(f).is_some_and(each),
+        }
+    }
+
+    fn with_str(&self, f: &Fetch, with: &mut dyn FnMut(Option<&[u8]>)) -> bool {
+        // what `fetch` answers for these, without copying the value
+        let req = self.req;
+        match f.kw.name {
+            "path" => with(req.map(Message::path)),
+            "url" => with(req.map(Message::target)),
+            "pathq" => with(req.map(Message::uri)),
+            "query" => with(req.and_then(|r| query(r.target()))),
+            "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
+                let split = matches!(f.kw.name, "req.hdr" | "hdr");
+                with(req.and_then(|r| value(r, str_arg(f, 0), split, int_arg(f, 1))));
+            }
+            "res.hdr" | "shdr" | "res.fhdr" => {
+                let split = f.kw.name != "res.fhdr";
+                with(
+                    self.res
+                        .and_then(|r| value(r, str_arg(f, 0), split, int_arg(f, 1))),
+                );
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn with_var(&self, scope: Scope, name: &str, with: &mut dyn FnMut(Option<&Value>)) {
+        match self.counters {
+            // `req` variables live while the request is processed (as `var`)
+            Some(_) if scope == Scope::Req && self.res.is_some() => with(None),
+            Some(c) => c.tracking.with_var(scope, name, with),
+            None => with(self.var(scope, name).as_ref()),
+        }
+    }
+
+    fn each_str(&self, f: &Fetch, each: &mut dyn FnMut(&[u8]) -> bool) -> Option<bool> {
+        // what `fetch_each` answers for these, without copying the values
+        let one = |v: Option<&[u8]>, each: &mut dyn FnMut(&[u8]) -> bool| Some(v.is_some_and(each));
+        match f.kw.name {
+            "path" => one(self.req.map(Message::path), each),
+            "url" => one(self.req.map(Message::target), each),
+            "pathq" => one(self.req.map(Message::uri), each),
+            "query" => one(self.req.and_then(|r| query(r.target())), each),
+            "req.hdr" | "hdr" | "req.fhdr" | "fhdr" | "res.hdr" | "shdr" | "res.fhdr"
+            | "req.cook" | "cook" | "res.cook" | "scook" => Some(match self.any_str(f, each) {
+                Some(found) => found,
+                // an occurrence argument, or no such message: the one value `fetch` gives
+                None => self.fetch(f).is_some_and(|v| match v {
+                    Value::Str(b) => each(&b),
+                    _ => false,
+                }),
+            }),
+            _ => None,
         }
     }
 
