@@ -69,7 +69,7 @@ pub trait Env {
     /// The value of string fetch `f` lent to `with` (`None`: there is none) instead of
     /// copied, where the environment holds it as bytes (a request's path, a header value);
     /// false when it does not lend this fetch (the caller then uses [`Env::fetch`]). What it
-    /// lends is what `fetch` gives, as a `Value::Str`.
+    /// lends is what `fetch` gives, as a `Value::Str` (`Value::Meth` for a method).
     fn with_str(&self, _f: &Fetch, _with: &mut dyn FnMut(Option<&[u8]>)) -> bool {
         false
     }

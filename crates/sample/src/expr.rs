@@ -451,7 +451,7 @@ impl Expr {
                     with(v.and_then(|v| self.convert(v, env)).map(Sample::Val));
                 }
             }
-            _ if self.fetch.kw.out == Type::Str
+            _ if matches!(self.fetch.kw.out, Type::Str | Type::Meth)
                 && env.with_str(&self.fetch, &mut |b| match b {
                     Some(b) => lend(b, with),
                     None => with(None),

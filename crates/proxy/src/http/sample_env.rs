@@ -174,11 +174,12 @@ impl<'a> HttpEnv<'a> {
         if f.args.len() > 1 {
             return None;
         }
+        let name = str_arg_of(f);
         let v = match f.kw.name {
-            "req.hdr" | "hdr" => values(self.req?, str_arg_of(f), true),
-            "req.fhdr" | "fhdr" => values(self.req?, str_arg_of(f), false),
-            "res.hdr" | "shdr" => values(self.res?, str_arg_of(f), true),
-            "res.fhdr" => values(self.res?, str_arg_of(f), false),
+            "req.hdr" | "hdr" => return Some(headers::any_value(self.req?, name, true, each)),
+            "req.fhdr" | "fhdr" => return Some(headers::any_value(self.req?, name, false, each)),
+            "res.hdr" | "shdr" => return Some(headers::any_value(self.res?, name, true, each)),
+            "res.fhdr" => return Some(headers::any_value(self.res?, name, false, each)),
             "req.cook" | "cook" => cookies(self.req?, false, str_arg_of(f)),
             "res.cook" | "scook" => cookies(self.res?, true, str_arg_of(f)),
             _ => return None,
@@ -492,6 +493,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         let req = self.req;
         match f.kw.name {
             "path" => with(req.map(Message::path)),
+            "method" => with(req.map(Message::method)),
             "url" => with(req.map(Message::target)),
             "pathq" => with(req.map(Message::uri)),
             "query" => with(req.and_then(|r| query(r.target()))),

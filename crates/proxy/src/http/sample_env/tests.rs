@@ -177,6 +177,7 @@ fn lent_values_are_the_copied_ones() {
     let a = SocketAddr::from(([127, 0, 0, 1], 1));
     let exprs = [
         "path",
+        "method",
         "url",
         "pathq",
         "query",
@@ -208,10 +209,8 @@ fn lent_values_are_the_copied_ones() {
             let e = fulcrum_sample::compile(text).expect("compiles");
             let copied = env.fetch(&e.fetch);
             let mut lent = None;
-            if env.with_str(&e.fetch, &mut |v| {
-                lent = Some(v.map(|b| Value::Str(b.to_vec())))
-            }) {
-                assert_eq!(lent, Some(copied.clone()), "{text}");
+            if env.with_str(&e.fetch, &mut |v| lent = Some(v.map(<[u8]>::to_vec))) {
+                assert_eq!(lent, Some(copied.clone().map(Value::into_bytes)), "{text}");
                 lent_some += 1;
             }
             let mut all = Vec::new();
@@ -224,6 +223,9 @@ fn lent_values_are_the_copied_ones() {
                 each.push(Value::Str(b.to_vec()));
                 false
             });
+            if text == "method" {
+                continue; // not a string: ACLs on it are not lent
+            }
             assert_eq!(r, Some(false), "{text} lends its values");
             assert_eq!(each, all, "{text}");
         }
