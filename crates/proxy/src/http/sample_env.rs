@@ -286,6 +286,24 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             return self.counters?.fetch(f, self.src);
         }
         match f.kw.name {
+            // the fetches most rules read first: a name is compared with each arm in turn
+            "method" => Some(Value::Meth(req?.method().to_vec())),
+            "path" => s(req?.path()),
+            "pathq" => s(req?.uri()),
+            "url" => s(req?.target()),
+            "query" => s(query(req?.target())?),
+            "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
+                let split = matches!(f.kw.name, "req.hdr" | "hdr");
+                s(value(req?, str_arg(f, 0), split, int_arg(f, 1))?)
+            }
+            "res.hdr" | "shdr" | "res.fhdr" => {
+                let split = f.kw.name != "res.fhdr";
+                s(value(res?, str_arg(f, 0), split, int_arg(f, 1))?)
+            }
+            "src" => Some(ip(self.src.ip())),
+            "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
+            "dst" => Some(ip(self.dst.ip())),
+            "dst_port" => Some(Value::Sint(i64::from(self.dst.port()))),
             "unique-id" => {
                 let id = self.unique_id?;
                 if let Some(f) = self.facts {
@@ -320,10 +338,6 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                     (None, None) => s(caps.slot(response, i, m, &[])?),
                 }
             }
-            "src" => Some(ip(self.src.ip())),
-            "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
-            "dst" => Some(ip(self.dst.ip())),
-            "dst_port" => Some(Value::Sint(i64::from(self.dst.port()))),
             "src_is_local" => Some(Value::Bool(crate::front::is_local(self.src.ip()))),
             "dst_is_local" => Some(Value::Bool(crate::front::is_local(self.dst.ip()))),
             "ssl_fc" => Some(Value::Bool(self.tls.is_some())),
@@ -346,11 +360,6 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                     .value()
                     .map(Value::Sint)
             }
-            "method" => Some(Value::Meth(req?.method().to_vec())),
-            "path" => s(req?.path()),
-            "pathq" => s(req?.uri()),
-            "url" => s(req?.target()),
-            "query" => s(query(req?.target())?),
             "base" => {
                 let r = req?;
                 let mut b = r.header(b"host").unwrap_or(b"").to_vec();
@@ -388,14 +397,6 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             "res.ver" => Some(version(res?)),
             "status" if self.no_server_answer => None,
             "status" => Some(Value::Sint(i64::from(res?.status))),
-            "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
-                let split = matches!(f.kw.name, "req.hdr" | "hdr");
-                s(value(req?, str_arg(f, 0), split, int_arg(f, 1))?)
-            }
-            "res.hdr" | "shdr" | "res.fhdr" => {
-                let split = f.kw.name != "res.fhdr";
-                s(value(res?, str_arg(f, 0), split, int_arg(f, 1))?)
-            }
             "req.hdr_ip" | "hdr_ip" => {
                 let v = values(req?, str_arg(f, 0), true);
                 headers::parse(pick(v.into_iter(), int_arg(f, 1))?)
