@@ -25,7 +25,11 @@ use crate::cast::cast;
 use crate::value::{Type, Value};
 use regex::bytes::{Captures, Regex, RegexBuilder};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// The indexes' hash maps: foldhash, seeded per process (std's SipHash costs more than the
+/// rest of a lookup for the short keys of maps and ACLs).
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
 mod ids;
@@ -152,9 +156,9 @@ impl Index {
             kind,
             icase,
             entries: BTreeMap::new(),
-            keys: HashMap::new(),
+            keys: HashMap::default(),
             lens: BTreeMap::new(),
-            ints: HashMap::new(),
+            ints: HashMap::default(),
             v4: Vec::new(),
             v6: Vec::new(),
             list: List::default(),
