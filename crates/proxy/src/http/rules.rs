@@ -304,6 +304,9 @@ pub fn apply(
     // The sample view is built once for the chain (each rule is shown the messages as the
     // rules before it left them); only `set-src`/`set-dst` and `set-priority-*` rules change
     // what it holds, and it is built again after them.
+    if rules.is_empty() {
+        return Verdict::Continue;
+    }
     let mut view = env.sample(None, None);
     for (i, rule) in rules.iter().enumerate() {
         if let Some(c) = &rule.cond {
