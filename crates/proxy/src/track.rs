@@ -226,6 +226,25 @@ impl Tracking {
         vars.lock().ok()?.get(scope, name).cloned()
     }
 
+    /// [`Tracking::var`] lent to `with` under the variables' lock (`with` must not touch
+    /// them).
+    pub fn with_var(
+        &self,
+        scope: Scope,
+        name: &str,
+        with: &mut dyn FnMut(Option<&fulcrum_sample::Value>),
+    ) {
+        let vars = if scope == Scope::Proc {
+            fulcrum_sample::proc_vars()
+        } else {
+            &self.vars
+        };
+        match vars.lock() {
+            Ok(vars) => with(vars.get(scope, name)),
+            Err(_) => with(None),
+        }
+    }
+
     /// `set-var(scope.name,COND...)`: sets `scope.name` when the conditions allow it; whether
     /// they did.
     pub fn set_var_if(

@@ -287,6 +287,21 @@ impl Acl {
     /// Whether any value of the sample matches any pattern (`found`: whether there is a
     /// value; `bool`: whether it is true).
     pub fn matches(&self, env: &dyn crate::Env) -> bool {
+        // A string fetch without converters: its values lent by the environment, not copied.
+        if self.expr.convs.is_empty() && self.expr.fetch.kw.out == crate::Type::Str {
+            let sets = if self.method.takes_patterns() {
+                &self.sets[..]
+            } else {
+                &self.sets[..self.sets.len().min(1)]
+            };
+            let lent = env.each_str(&self.expr.fetch, &mut |s| {
+                sets.iter()
+                    .any(|p| p.read().is_ok_and(|p| p.matches_str(s)))
+            });
+            if let Some(found) = lent {
+                return found;
+            }
+        }
         self.expr.any(env, &mut |v| {
             if !self.method.takes_patterns() {
                 return self.sets[0].read().is_ok_and(|s| s.matches(v));

@@ -52,6 +52,20 @@ fn parse_v6(s: &[u8]) -> Option<Ipv6Addr> {
     std::str::from_utf8(s).ok()?.parse().ok()
 }
 
+/// An IPv4 address in dotted decimal (`Ipv4Addr`'s `Display` without the formatter: this runs
+/// for every `%[src]` of a header value).
+fn v4_text(a: Ipv4Addr) -> Vec<u8> {
+    let mut out = Vec::with_capacity(15);
+    let mut digits = itoa::Buffer::new();
+    for (i, o) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        out.extend_from_slice(digits.format(o).as_bytes());
+    }
+    out
+}
+
 /// The value converted to `to`, or `None` when HAProxy's cast fails.
 pub fn cast(v: Value, to: Type) -> Option<Value> {
     use Value::*;
@@ -64,12 +78,12 @@ pub fn cast(v: Value, to: Type) -> Option<Value> {
         (Bool(b), t) => return cast(Sint(i64::from(b)), t),
         (Sint(n), Type::Ipv4 | Type::Addr) => Ipv4(Ipv4Addr::from(n as u32)),
         (Sint(n), Type::Ipv6) => Ipv6(Ipv4Addr::from(n as u32).to_ipv6_mapped()),
-        (Sint(n), Type::Str) => Str(n.to_string().into_bytes()),
+        (Sint(n), Type::Str) => Str(itoa::Buffer::new().format(n).as_bytes().to_vec()),
         (Sint(n), Type::Bin) => Bin(n.to_be_bytes().to_vec()),
         (Ipv4(a), Type::Sint) => Sint(i64::from(u32::from(a))),
         (Ipv4(a), Type::Addr) => Ipv4(a),
         (Ipv4(a), Type::Ipv6) => Ipv6(a.to_ipv6_mapped()),
-        (Ipv4(a), Type::Str) => Str(a.to_string().into_bytes()),
+        (Ipv4(a), Type::Str) => Str(v4_text(a)),
         (Ipv4(a), Type::Bin) => Bin(a.octets().to_vec()),
         (Ipv6(a), Type::Addr) => Ipv6(a),
         (Ipv6(a), Type::Ipv4) => Ipv4(a.to_ipv4_mapped()?),
@@ -121,6 +135,16 @@ mod tests {
         let v4 = Value::Ipv4(Ipv4Addr::new(10, 0, 0, 1));
         assert_eq!(cast(v4.clone(), Type::Sint), Some(Value::Sint(0x0a00_0001)));
         assert_eq!(cast(v4.clone(), Type::Str), Some(Value::str("10.0.0.1")));
+        for a in ["0.0.0.0", "255.255.255.255", "192.168.100.9"] {
+            let v = Value::Ipv4(a.parse().expect("v4"));
+            assert_eq!(cast(v, Type::Str), Some(Value::str(a)));
+        }
+        for n in [0, -1, i64::MIN, i64::MAX, 1234567] {
+            assert_eq!(
+                cast(Value::Sint(n), Type::Str),
+                Some(Value::str(n.to_string()))
+            );
+        }
         assert_eq!(
             cast(v4, Type::Ipv6),
             Some(Value::Ipv6("::ffff:10.0.0.1".parse().expect("v6")))

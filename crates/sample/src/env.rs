@@ -46,6 +46,15 @@ pub trait Env {
         self.fetch(fetch).is_some_and(each)
     }
 
+    /// [`Env::fetch_each`] of a string fetch whose values the environment can lend (a
+    /// request's path, its header values): calls `each` with each value's bytes until it
+    /// returns true, and says whether it did; `None` when it does not lend this fetch's
+    /// values (the caller then uses [`Env::fetch_each`]). Each value must be the one
+    /// `fetch_each` gives, as a `Value::Str`.
+    fn each_str(&self, _f: &Fetch, _each: &mut dyn FnMut(&[u8]) -> bool) -> Option<bool> {
+        None
+    }
+
     /// Whether fetch `f` may answer otherwise once more data has arrived (HAProxy's
     /// `SMP_F_MAY_CHANGE`: `req.len`, a `req.payload` beyond what was received, a ClientHello
     /// not complete yet), while the caller can still wait for it (`tcp-request
@@ -56,6 +65,20 @@ pub trait Env {
 
     /// A variable, `None` when unset.
     fn var(&self, scope: Scope, name: &str) -> Option<Value>;
+
+    /// The value of string fetch `f` lent to `with` (`None`: there is none) instead of
+    /// copied, where the environment holds it as bytes (a request's path, a header value);
+    /// false when it does not lend this fetch (the caller then uses [`Env::fetch`]). What it
+    /// lends is what `fetch` gives, as a `Value::Str` (`Value::Meth` for a method).
+    fn with_str(&self, _f: &Fetch, _with: &mut dyn FnMut(Option<&[u8]>)) -> bool {
+        false
+    }
+
+    /// [`Env::var`] lent to `with` instead of copied. `with` may hold the variables' lock:
+    /// it must not read or set a variable.
+    fn with_var(&self, scope: Scope, name: &str, with: &mut dyn FnMut(Option<&Value>)) {
+        with(self.var(scope, name).as_ref());
+    }
 
     /// The `set-var(SCOPE.NAME[,COND...])` converter: stores `v` when the conditions allow it
     /// ([`crate::var_set`]); whether they did (the converter gives no value when not, as
@@ -94,10 +117,11 @@ pub fn proc_vars() -> &'static std::sync::Mutex<Vars> {
 
 /// Variables of one scope set, keyed by name. A stream holds a few, named by the
 /// configuration: a scan finds one sooner than hashing its name would, and reading or
-/// replacing one allocates nothing.
+/// replacing one allocates nothing. An unset variable keeps its slot (its name), so the next
+/// transaction setting it again allocates no name.
 #[derive(Debug, Default, Clone)]
 pub struct Vars {
-    values: Vec<(Scope, String, Value)>,
+    values: Vec<(Scope, String, Option<Value>)>,
     /// Variables that exist without a value (a conditional `set-var` created them: see
     /// [`crate::var_set`]).
     pub(crate) created: HashSet<(Scope, String)>,
@@ -111,19 +135,20 @@ impl Vars {
     }
 
     pub fn get(&self, scope: Scope, name: &str) -> Option<&Value> {
-        self.position(scope, name).map(|i| &self.values[i].2)
+        self.position(scope, name)
+            .and_then(|i| self.values[i].2.as_ref())
     }
 
     pub fn set(&mut self, scope: Scope, name: &str, v: Value) {
         match self.position(scope, name) {
-            Some(i) => self.values[i].2 = v,
-            None => self.values.push((scope, name.to_string(), v)),
+            Some(i) => self.values[i].2 = Some(v),
+            None => self.values.push((scope, name.to_string(), Some(v))),
         }
     }
 
     pub fn unset(&mut self, scope: Scope, name: &str) {
         if let Some(i) = self.position(scope, name) {
-            self.values.swap_remove(i);
+            self.values[i].2 = None;
         }
         if !self.created.is_empty() {
             self.created.remove(&(scope, name.to_string()));
@@ -132,7 +157,11 @@ impl Vars {
 
     /// Forgets one scope (a transaction ended: `txn`, `req`, `res`).
     pub fn clear(&mut self, scope: Scope) {
-        self.values.retain(|(s, _, _)| *s != scope);
+        for (s, _, v) in &mut self.values {
+            if *s == scope {
+                *v = None;
+            }
+        }
         if !self.created.is_empty() {
             self.created.retain(|(s, _)| *s != scope);
         }

@@ -17,6 +17,12 @@ use regex::bytes::Regex;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+/// A value [`Expr::eval_lent`] gives: a string lent by its owner, or a value of its own.
+pub(crate) enum Sample<'a> {
+    Str(&'a [u8]),
+    Val(Value),
+}
+
 /// A compiled expression.
 #[derive(Debug, Clone)]
 pub struct Expr {
@@ -415,6 +421,43 @@ impl Expr {
     pub fn eval(&self, env: &dyn Env) -> Option<Value> {
         let v = fetch::eval(&self.fetch, env)?;
         self.convert(v, env)
+    }
+
+    /// [`Expr::eval`] given to `with`, the fetch's string lent by the environment where it
+    /// can (a header value, the path, a variable: no copy) when no converter but `length`
+    /// follows. `with` must not read or set a variable ([`Env::with_var`]).
+    pub(crate) fn eval_lent(&self, env: &dyn Env, with: &mut dyn FnMut(Option<Sample<'_>>)) {
+        let length = match &self.convs[..] {
+            [] => false,
+            [c] if c.kw.name == "length" => true,
+            _ => return with(self.eval(env).map(Sample::Val)),
+        };
+        let lend = |b: &[u8], with: &mut dyn FnMut(Option<Sample<'_>>)| {
+            with(Some(if length {
+                Sample::Val(Value::Sint(b.len() as i64))
+            } else {
+                Sample::Str(b)
+            }))
+        };
+        match (self.fetch.kw.name, &self.fetch.args[..]) {
+            ("var", [Arg::Var(scope, name)]) => {
+                let mut other = None;
+                env.with_var(*scope, name, &mut |v| match v {
+                    Some(Value::Str(b)) => lend(b, with),
+                    v => other = Some(v.cloned()),
+                });
+                // unset, or not a string: after the lock, through the converters
+                if let Some(v) = other {
+                    with(v.and_then(|v| self.convert(v, env)).map(Sample::Val));
+                }
+            }
+            _ if matches!(self.fetch.kw.out, Type::Str | Type::Meth)
+                && env.with_str(&self.fetch, &mut |b| match b {
+                    Some(b) => lend(b, with),
+                    None => with(None),
+                }) => {}
+            _ => with(self.eval(env).map(Sample::Val)),
+        }
     }
 
     /// Whether `pred` holds for any value of the expression: a fetch with several values

@@ -479,6 +479,11 @@ pub fn lookup(name: &str) -> Option<&'static FetchKw> {
 
 /// Evaluates a process-level fetch here, or asks the caller for a stream-level one.
 pub fn eval(f: &Fetch, env: &dyn Env) -> Option<Value> {
+    // Every fetch answered here reads nothing of the stream: the others go to the caller
+    // without being compared with these names.
+    if f.kw.needs != Needs::Nothing {
+        return env.fetch(f);
+    }
     let arg = |i: usize| f.args.get(i);
     match f.kw.name {
         "always_true" => Some(Value::Bool(true)),
@@ -557,6 +562,34 @@ fn uuid4(env: &dyn Env) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `eval` answers these itself and hands every fetch that reads the stream to the
+    /// caller first: each of them must read nothing of it.
+    #[test]
+    fn fetches_answered_here_read_nothing_of_the_stream() {
+        for name in [
+            "always_true",
+            "always_false",
+            "str",
+            "int",
+            "bool",
+            "ipv4",
+            "ipv6",
+            "meth",
+            "bin",
+            "env",
+            "date",
+            "rand",
+            "uuid",
+            "var",
+            "pid",
+            "nbproc",
+            "proc",
+        ] {
+            let kw = lookup(name).expect(name);
+            assert_eq!(kw.needs, Needs::Nothing, "{name}");
+        }
+    }
 
     #[test]
     fn counter_fetches_start_as_is_counter_expects() {

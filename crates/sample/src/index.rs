@@ -25,7 +25,11 @@ use crate::cast::cast;
 use crate::value::{Type, Value};
 use regex::bytes::{Captures, Regex, RegexBuilder};
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+/// The indexes' hash maps: foldhash, seeded per process (std's SipHash costs more than the
+/// rest of a lookup for the short keys of maps and ACLs).
+pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
 mod ids;
@@ -152,9 +156,9 @@ impl Index {
             kind,
             icase,
             entries: BTreeMap::new(),
-            keys: HashMap::new(),
+            keys: HashMap::default(),
             lens: BTreeMap::new(),
-            ints: HashMap::new(),
+            ints: HashMap::default(),
             v4: Vec::new(),
             v6: Vec::new(),
             list: List::default(),
@@ -326,6 +330,26 @@ impl Index {
             return None;
         }
         match self.kind {
+            Kind::Int | Kind::Ip => self.find_typed(v),
+            _ => self.find_text(text(v)),
+        }
+    }
+
+    /// [`Index::find`] of a string sample lent by its owner (an ACL on a request's header
+    /// value or path copies nothing).
+    pub fn find_str(&self, s: &[u8]) -> Option<Uid> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        match self.kind {
+            Kind::Int | Kind::Ip => self.find_typed(&Value::Str(s.to_vec())),
+            _ => self.find_text(Cow::Borrowed(s)),
+        }
+    }
+
+    /// `int` and `ip`: the sample cast to the patterns' type.
+    fn find_typed(&self, v: &Value) -> Option<Uid> {
+        match self.kind {
             Kind::Int => {
                 let n = match v {
                     Value::Sint(n) => *n,
@@ -336,7 +360,6 @@ impl Index {
                 };
                 self.find_int(n)
             }
-            Kind::Len => self.find_int(text(v).len() as i64),
             Kind::Ip => self.find_ip(match v {
                 Value::Ipv4(a) => IpAddr::V4(*a),
                 Value::Ipv6(a) => IpAddr::V6(*a),
@@ -346,16 +369,21 @@ impl Index {
                     _ => return None,
                 },
             }),
-            Kind::Bin => self.keys.get(&text(v)[..]).map(Ids::first),
-            Kind::Reg | Kind::Regm => {
-                let s = text(v);
-                self.list
-                    .iter()
-                    .find(|(_, l)| matches!(l, Listed::Re(r) if r.is_match(&s)))
-                    .map(|(u, _)| *u)
-            }
+            _ => self.find_text(text(v)),
+        }
+    }
+
+    /// Every kind but `int` and `ip`: the sample's text.
+    fn find_text(&self, mut s: Cow<'_, [u8]>) -> Option<Uid> {
+        match self.kind {
+            Kind::Len => self.find_int(s.len() as i64),
+            Kind::Bin => self.keys.get(&s[..]).map(Ids::first),
+            Kind::Reg | Kind::Regm => self
+                .list
+                .iter()
+                .find(|(_, l)| matches!(l, Listed::Re(r) if r.is_match(&s)))
+                .map(|(u, _)| *u),
             kind => {
-                let mut s = text(v);
                 if self.icase {
                     s.to_mut().make_ascii_lowercase();
                 }

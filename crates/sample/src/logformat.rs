@@ -6,7 +6,8 @@
 
 use crate::env::Env;
 use crate::error::CompileError;
-use crate::expr::{compile_with, Compiler, Expr};
+use crate::expr::{compile_with, Compiler, Expr, Sample};
+use crate::value::Value;
 use crate::value_text;
 
 /// HAProxy 2.6's `option httplog` format.
@@ -361,14 +362,27 @@ impl Format {
                 Node::Lit(l) => out.extend_from_slice(l),
                 // HTTP values encode control bytes; log lines cut at NUL (`value_text`)
                 Node::Expr(e, f) if quoting => {
-                    let v = e.eval(env).map(value_text::log_text);
-                    emit(v.as_deref(), *f, absent, out);
+                    e.eval_lent(env, &mut |v| match v {
+                        None => emit(None, *f, absent, out),
+                        Some(Sample::Str(b)) => emit(Some(value_text::to_nul(b)), *f, absent, out),
+                        Some(Sample::Val(v)) => {
+                            emit(Some(&value_text::log_text(v)), *f, absent, out);
+                        }
+                    });
                     blank_at = None;
                 }
                 Node::Expr(e, f) => {
-                    if let Some(v) = e.eval(env) {
-                        value_text::write_http(&value_text::http_text(v), f.escape, out);
-                    }
+                    e.eval_lent(env, &mut |v| match v {
+                        None => {}
+                        Some(Sample::Str(b)) => value_text::write_http(b, f.escape, out),
+                        // digits and `-`: nothing to encode
+                        Some(Sample::Val(Value::Sint(n))) => {
+                            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+                        }
+                        Some(Sample::Val(v)) => {
+                            value_text::write_http(&value_text::http_text(v), f.escape, out);
+                        }
+                    });
                     blank_at = None;
                 }
                 Node::Var(name, f) => {

@@ -192,6 +192,15 @@ impl Patterns {
         }
     }
 
+    /// [`Patterns::matches`] of a string sample lent by its owner.
+    pub fn matches_str(&self, s: &[u8]) -> bool {
+        match self.method {
+            Method::Found => true,
+            Method::Bool => Value::Str(s.to_vec()).truth(),
+            _ => self.index.find_str(s).is_some(),
+        }
+    }
+
     /// The text of the pattern `v` matches (the runtime socket's `get acl`): for a list the
     /// first in order, for a tree (`str`, `beg`, `ip` without `-i`) the one its lookup finds.
     pub fn find(&self, v: &Value) -> Option<&str> {

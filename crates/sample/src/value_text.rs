@@ -17,6 +17,11 @@ fn encoded(b: u8) -> bool {
     matches!(b, 0x00..=0x08 | 0x0a..=0x1f | 0x7f)
 }
 
+/// `v` up to its first NUL (a lent string's [`log_text`]).
+pub fn to_nul(v: &[u8]) -> &[u8] {
+    v.iter().position(|&b| b == 0).map_or(v, |p| &v[..p])
+}
+
 fn cut_at_nul(mut v: Vec<u8>) -> Vec<u8> {
     if let Some(p) = v.iter().position(|&b| b == 0) {
         v.truncate(p);

@@ -301,9 +301,16 @@ pub fn apply(
     mut res: Option<&mut Message>,
     scratch: &mut Vec<u8>,
 ) -> Verdict {
+    // The sample view is built once for the chain (each rule is shown the messages as the
+    // rules before it left them); only `set-src`/`set-dst` and `set-priority-*` rules change
+    // what it holds, and it is built again after them.
+    if rules.is_empty() {
+        return Verdict::Continue;
+    }
+    let mut view = env.sample(None, None);
     for (i, rule) in rules.iter().enumerate() {
         if let Some(c) = &rule.cond {
-            let ctx = env.sample(Some(req), res.as_deref());
+            let ctx = view.of(Some(req), res.as_deref());
             if !c.eval(&ctx) {
                 continue;
             }
@@ -317,7 +324,7 @@ pub fn apply(
             },
             Action::SetHeader(n, f) | Action::AddHeader(n, f) => {
                 scratch.clear();
-                f.render(scratch, &env.sample(Some(req), res.as_deref()));
+                f.render(scratch, &view.of(Some(req), res.as_deref()));
                 let set = matches!(rule.action, Action::SetHeader(..));
                 let target: &mut Message = match res.as_deref_mut() {
                     Some(r) => r,
@@ -330,10 +337,10 @@ pub fn apply(
                 }
             }
             Action::Return(r) => {
-                return Verdict::Respond(r.answer(&env.sample(Some(req), res.as_deref())))
+                return Verdict::Respond(r.answer(&view.of(Some(req), res.as_deref())))
             }
             Action::DenyReply(r) => {
-                return Verdict::Deny(r.answer(&env.sample(Some(req), res.as_deref())))
+                return Verdict::Deny(r.answer(&view.of(Some(req), res.as_deref())))
             }
             Action::Service(a) => return Verdict::Service(a.clone()),
             Action::Auth(r, proxy) => {
@@ -352,7 +359,7 @@ pub fn apply(
                 slot,
                 response,
             } => {
-                let ctx = env.sample(Some(req), res.as_deref());
+                let ctx = view.of(Some(req), res.as_deref());
                 if let (Some(v), Some(caps)) = (expr.eval(&ctx), &env.captures) {
                     let mut v = v.to_bytes();
                     v.truncate(*len);
@@ -360,8 +367,9 @@ pub fn apply(
                 }
             }
             Action::SetAddr(part, expr) => {
-                let v = expr.eval(&env.sample(Some(req), res.as_deref()));
+                let v = expr.eval(&view.of(Some(req), res.as_deref()));
                 env.moved.apply(*part, v, env.src, env.dst);
+                view = env.sample(None, None);
             }
             // only response chains hold waits (the request's are split off: `BodyWait`)
             Action::WaitBody(w) => {
@@ -372,7 +380,7 @@ pub fn apply(
             Action::SetTimeout(tunnel, ms, expr) => {
                 let ms = match expr {
                     None => Some(*ms),
-                    Some(e) => knobs::timeout_ms(e, &env.sample(Some(req), res.as_deref())),
+                    Some(e) => knobs::timeout_ms(e, &view.of(Some(req), res.as_deref())),
                 };
                 let slot = if *tunnel {
                     &env.timeouts.tunnel
@@ -390,7 +398,7 @@ pub fn apply(
                 value,
                 registry,
             } => {
-                let e = env.sample(Some(req), res.as_deref());
+                let e = view.of(Some(req), res.as_deref());
                 let (mut k, mut v) = (Vec::new(), Vec::new());
                 key.render(&mut k, &e);
                 if let Some(f) = value {
@@ -406,7 +414,7 @@ pub fn apply(
             }
             Action::Track { slot, key, table } => {
                 if let Some(c) = env.counters {
-                    let ctx = env.sample(Some(req), res.as_deref());
+                    let ctx = view.of(Some(req), res.as_deref());
                     if let Some(k) = key.eval(&ctx).and_then(|v| table.key(v)) {
                         c.tracking.track(*slot, table, k, true, res.is_none());
                     }
@@ -414,10 +422,10 @@ pub fn apply(
             }
             Action::Counter(op) => {
                 if let Some(c) = env.counters {
-                    op.run(c.tracking, &env.sample(Some(req), res.as_deref()));
+                    op.run(c.tracking, &view.of(Some(req), res.as_deref()));
                 }
             }
-            Action::Var(op) => op.run(&env.sample(Some(req), res.as_deref())),
+            Action::Var(op) => op.run(&view.of(Some(req), res.as_deref())),
             Action::CacheUse(c) => env.cache.use_cache(c, req, super::cache_flow::now()),
             Action::CacheStore(c) => {
                 if let Some(r) = res.as_deref_mut() {
@@ -426,12 +434,12 @@ pub fn apply(
             }
             Action::SetLine(part, f) => {
                 scratch.clear();
-                f.render(scratch, &env.sample(Some(req), res.as_deref()));
+                f.render(scratch, &view.of(Some(req), res.as_deref()));
                 rewrite::set(req, *part, scratch);
             }
             Action::ReplaceLine(part, re, f) => {
                 scratch.clear();
-                f.render(scratch, &env.sample(Some(req), res.as_deref()));
+                f.render(scratch, &view.of(Some(req), res.as_deref()));
                 let cur = rewrite::part(req, *part);
                 if let Some(new) = rewrite::expand(re, &cur, scratch) {
                     rewrite::set(req, *part, &new);
@@ -444,7 +452,7 @@ pub fn apply(
                 each,
             } => {
                 scratch.clear();
-                value.render(scratch, &env.sample(Some(req), res.as_deref()));
+                value.render(scratch, &view.of(Some(req), res.as_deref()));
                 let target: &mut Message = match res.as_deref_mut() {
                     Some(r) => r,
                     None => req,
@@ -464,7 +472,7 @@ pub fn apply(
                 rewrite::del_header_match(target, name, method, re.as_ref());
             }
             Action::Redirect(r) => {
-                if let Some(answer) = r.answer(req, &env.sample(Some(req), res.as_deref())) {
+                if let Some(answer) = r.answer(req, &view.of(Some(req), res.as_deref())) {
                     return Verdict::Respond(answer);
                 }
             }
@@ -474,6 +482,7 @@ pub fn apply(
                     r.cond.is_none() && matches!(r.action, Action::Knob(knobs::Op::EarlyHint(..)))
                 });
                 knobs::run(op, env, req, res.as_deref(), next_is_hint);
+                view = env.sample(None, None);
             }
         }
     }

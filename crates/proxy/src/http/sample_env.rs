@@ -11,6 +11,7 @@ use fulcrum_sample::{Scope, Value};
 use std::net::{IpAddr, SocketAddr};
 
 /// One exchange as the sample language sees it.
+#[derive(Clone, Copy)]
 pub struct HttpEnv<'a> {
     pub src: SocketAddr,
     pub dst: SocketAddr,
@@ -90,6 +91,15 @@ impl<'a> HttpEnv<'a> {
         }
     }
 
+    /// The same view of other messages (a rule chain builds its view once and shows it each
+    /// rule's request and response as the rules before it left them).
+    pub fn of<'m>(&self, req: Option<&'m Message>, res: Option<&'m Message>) -> HttpEnv<'m>
+    where
+        'a: 'm,
+    {
+        HttpEnv { req, res, ..*self }
+    }
+
     /// The same view, knowing where the stream is (its frontend, backend, server).
     pub fn at(mut self, place: Option<&'a dyn Where>) -> HttpEnv<'a> {
         self.place = place;
@@ -156,16 +166,25 @@ impl<'a> HttpEnv<'a> {
             let groups = super::userlist::check(list, &c)?;
             return Some(groups.into_iter().any(|g| each(Value::Str(g.into_bytes()))));
         }
+        self.any_str(f, &mut |v| each(Value::Str(v.to_vec())))
+    }
+
+    /// [`HttpEnv::any_value`] of the fetches whose values are strings of the messages: lent.
+    fn any_str(&self, f: &Fetch, each: &mut dyn FnMut(&[u8]) -> bool) -> Option<bool> {
+        if f.args.len() > 1 {
+            return None;
+        }
+        let name = str_arg_of(f);
         let v = match f.kw.name {
-            "req.hdr" | "hdr" => values(self.req?, str_arg_of(f), true),
-            "req.fhdr" | "fhdr" => values(self.req?, str_arg_of(f), false),
-            "res.hdr" | "shdr" => values(self.res?, str_arg_of(f), true),
-            "res.fhdr" => values(self.res?, str_arg_of(f), false),
+            "req.hdr" | "hdr" => return Some(headers::any_value(self.req?, name, true, each)),
+            "req.fhdr" | "fhdr" => return Some(headers::any_value(self.req?, name, false, each)),
+            "res.hdr" | "shdr" => return Some(headers::any_value(self.res?, name, true, each)),
+            "res.fhdr" => return Some(headers::any_value(self.res?, name, false, each)),
             "req.cook" | "cook" => cookies(self.req?, false, str_arg_of(f)),
             "res.cook" | "scook" => cookies(self.res?, true, str_arg_of(f)),
             _ => return None,
         };
-        Some(v.into_iter().any(|v| each(Value::Str(v.to_vec()))))
+        Some(v.into_iter().any(each))
     }
 }
 
@@ -267,6 +286,24 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             return self.counters?.fetch(f, self.src);
         }
         match f.kw.name {
+            // the fetches most rules read first: a name is compared with each arm in turn
+            "method" => Some(Value::Meth(req?.method().to_vec())),
+            "path" => s(req?.path()),
+            "pathq" => s(req?.uri()),
+            "url" => s(req?.target()),
+            "query" => s(query(req?.target())?),
+            "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
+                let split = matches!(f.kw.name, "req.hdr" | "hdr");
+                s(value(req?, str_arg(f, 0), split, int_arg(f, 1))?)
+            }
+            "res.hdr" | "shdr" | "res.fhdr" => {
+                let split = f.kw.name != "res.fhdr";
+                s(value(res?, str_arg(f, 0), split, int_arg(f, 1))?)
+            }
+            "src" => Some(ip(self.src.ip())),
+            "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
+            "dst" => Some(ip(self.dst.ip())),
+            "dst_port" => Some(Value::Sint(i64::from(self.dst.port()))),
             "unique-id" => {
                 let id = self.unique_id?;
                 if let Some(f) = self.facts {
@@ -301,10 +338,6 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                     (None, None) => s(caps.slot(response, i, m, &[])?),
                 }
             }
-            "src" => Some(ip(self.src.ip())),
-            "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
-            "dst" => Some(ip(self.dst.ip())),
-            "dst_port" => Some(Value::Sint(i64::from(self.dst.port()))),
             "src_is_local" => Some(Value::Bool(crate::front::is_local(self.src.ip()))),
             "dst_is_local" => Some(Value::Bool(crate::front::is_local(self.dst.ip()))),
             "ssl_fc" => Some(Value::Bool(self.tls.is_some())),
@@ -327,11 +360,6 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                     .value()
                     .map(Value::Sint)
             }
-            "method" => Some(Value::Meth(req?.method().to_vec())),
-            "path" => s(req?.path()),
-            "pathq" => s(req?.uri()),
-            "url" => s(req?.target()),
-            "query" => s(query(req?.target())?),
             "base" => {
                 let r = req?;
                 let mut b = r.header(b"host").unwrap_or(b"").to_vec();
@@ -369,14 +397,6 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             "res.ver" => Some(version(res?)),
             "status" if self.no_server_answer => None,
             "status" => Some(Value::Sint(i64::from(res?.status))),
-            "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
-                let split = matches!(f.kw.name, "req.hdr" | "hdr");
-                s(value(req?, str_arg(f, 0), split, int_arg(f, 1))?)
-            }
-            "res.hdr" | "shdr" | "res.fhdr" => {
-                let split = f.kw.name != "res.fhdr";
-                s(value(res?, str_arg(f, 0), split, int_arg(f, 1))?)
-            }
             "req.hdr_ip" | "hdr_ip" => {
                 let v = values(req?, str_arg(f, 0), true);
                 headers::parse(pick(v.into_iter(), int_arg(f, 1))?)
@@ -466,6 +486,61 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
         match self.any_value(f, each) {
             Some(found) => found,
             None => self.fetch(f).is_some_and(each),
+        }
+    }
+
+    fn with_str(&self, f: &Fetch, with: &mut dyn FnMut(Option<&[u8]>)) -> bool {
+        // what `fetch` answers for these, without copying the value
+        let req = self.req;
+        match f.kw.name {
+            "path" => with(req.map(Message::path)),
+            "method" => with(req.map(Message::method)),
+            "url" => with(req.map(Message::target)),
+            "pathq" => with(req.map(Message::uri)),
+            "query" => with(req.and_then(|r| query(r.target()))),
+            "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
+                let split = matches!(f.kw.name, "req.hdr" | "hdr");
+                with(req.and_then(|r| value(r, str_arg(f, 0), split, int_arg(f, 1))));
+            }
+            "res.hdr" | "shdr" | "res.fhdr" => {
+                let split = f.kw.name != "res.fhdr";
+                with(
+                    self.res
+                        .and_then(|r| value(r, str_arg(f, 0), split, int_arg(f, 1))),
+                );
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn with_var(&self, scope: Scope, name: &str, with: &mut dyn FnMut(Option<&Value>)) {
+        match self.counters {
+            // `req` variables live while the request is processed (as `var`)
+            Some(_) if scope == Scope::Req && self.res.is_some() => with(None),
+            Some(c) => c.tracking.with_var(scope, name, with),
+            None => with(self.var(scope, name).as_ref()),
+        }
+    }
+
+    fn each_str(&self, f: &Fetch, each: &mut dyn FnMut(&[u8]) -> bool) -> Option<bool> {
+        // what `fetch_each` answers for these, without copying the values
+        let one = |v: Option<&[u8]>, each: &mut dyn FnMut(&[u8]) -> bool| Some(v.is_some_and(each));
+        match f.kw.name {
+            "path" => one(self.req.map(Message::path), each),
+            "url" => one(self.req.map(Message::target), each),
+            "pathq" => one(self.req.map(Message::uri), each),
+            "query" => one(self.req.and_then(|r| query(r.target())), each),
+            "req.hdr" | "hdr" | "req.fhdr" | "fhdr" | "res.hdr" | "shdr" | "res.fhdr"
+            | "req.cook" | "cook" | "res.cook" | "scook" => Some(match self.any_str(f, each) {
+                Some(found) => found,
+                // an occurrence argument, or no such message: the one value `fetch` gives
+                None => self.fetch(f).is_some_and(|v| match v {
+                    Value::Str(b) => each(&b),
+                    _ => false,
+                }),
+            }),
+            _ => None,
         }
     }
 

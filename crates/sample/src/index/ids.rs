@@ -1,8 +1,8 @@
 //! The entries under one key of an index, in the order they were added.
 
+use super::HashMap;
 use super::{Listed, Uid};
 use std::collections::hash_map::Entry as HashEntry;
-use std::collections::HashMap;
 
 /// The entries under one key, in order (duplicate keys are rare: one id, unboxed).
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@
 //! lookup order of its `pat_match_ip`.
 
 use super::ids::{put, Ids};
+use super::HashMap;
 use super::{Index, Listed, Slot, Uid};
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 
 fn mask4(len: u8) -> u32 {
@@ -70,8 +70,8 @@ impl Index {
             format!("'{text}' is not an IP address or network (fulcrum does not resolve host names in patterns)")
         })?;
         if self.v4.is_empty() {
-            self.v4 = vec![HashMap::new(); 33];
-            self.v6 = vec![HashMap::new(); 129];
+            self.v4 = vec![HashMap::default(); 33];
+            self.v6 = vec![HashMap::default(); 129];
         }
         Ok(match net {
             Net::V4(a, m) if m.leading_ones() + m.trailing_zeros() == 32 => {

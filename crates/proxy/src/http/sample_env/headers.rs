@@ -118,6 +118,24 @@ pub(super) fn fhdr_cnt(m: &Message, name: &[u8]) -> i64 {
     }
 }
 
+/// Whether `each` holds for any of [`values`], tried as they are found (not gathered first).
+pub(super) fn any_value(
+    m: &Message,
+    name: &[u8],
+    split: bool,
+    each: &mut dyn FnMut(&[u8]) -> bool,
+) -> bool {
+    if name.eq_ignore_ascii_case(b"connection") {
+        values(m, name, split).into_iter().any(each)
+    } else if split {
+        m.headers(name)
+            .flat_map(|line| line.split(|&b| b == b',').map(crate::http::message::trim))
+            .any(each)
+    } else {
+        m.headers(name).any(each)
+    }
+}
+
 /// Header values split on commas (`hdr`), or whole lines (`fhdr`). `Connection` as HAProxy's
 /// HTTP/1 parser keeps it: without its `close`/`keep-alive` tokens, a line left empty gone (a
 /// line keeping several tokens is read as written).

@@ -158,3 +158,77 @@ fn request_line_variables_are_url_encoded() {
     assert_eq!(env_for(&m, "HQ"), "x?c=d#22q#23x#C3#A9");
     assert_eq!(env_for(&m, "r"), "xGET /k1?c=d#22q#23x#C3#A9 HTTP/1.1");
 }
+
+/// What `with_str` and `each_str` lend is what `fetch` and `fetch_each` give, for every
+/// fetch they lend, with and without a request and a response, occurrences included.
+#[test]
+fn lent_values_are_the_copied_ones() {
+    let mut req = Message::new();
+    let raw = b"GET /a/b.css?x=1&y=2 HTTP/1.1\r\nHost: H.example\r\nX-L: a, b\r\nX-L: c\r\nCookie: A=1; B=2; A=3\r\n\r\n";
+    assert!(matches!(req.parse_request(raw), Ok(Some(_))));
+    let mut res = Message::new();
+    let raw = b"HTTP/1.1 200 OK\r\nSet-Cookie: S=1\r\nX-L: r1, r2\r\n\r\n";
+    assert!(matches!(res.parse_response(raw), Ok(Some(_))));
+    let mut bare = Message::new();
+    assert!(matches!(
+        bare.parse_request(b"GET / HTTP/1.1\r\n\r\n"),
+        Ok(Some(_))
+    ));
+    let a = SocketAddr::from(([127, 0, 0, 1], 1));
+    let exprs = [
+        "path",
+        "method",
+        "url",
+        "pathq",
+        "query",
+        "req.hdr(x-l)",
+        "hdr(x-l,1)",
+        "req.hdr(x-l,-1)",
+        "req.fhdr(x-l)",
+        "req.fhdr(x-l,2)",
+        "req.hdr(host)",
+        "req.hdr(none)",
+        "res.hdr(x-l)",
+        "shdr(x-l,1)",
+        "res.fhdr(x-l)",
+        "req.cook(A)",
+        "cook(B)",
+        "res.cook(S)",
+        "scook(S)",
+        "req.cook(none)",
+    ];
+    let mut lent_some = 0;
+    for (req, res) in [
+        (Some(&req), Some(&res)),
+        (Some(&req), None),
+        (Some(&bare), None),
+        (None, None),
+    ] {
+        let env = HttpEnv::new(a, a, req, res);
+        for text in exprs {
+            let e = fulcrum_sample::compile(text).expect("compiles");
+            let copied = env.fetch(&e.fetch);
+            let mut lent = None;
+            if env.with_str(&e.fetch, &mut |v| lent = Some(v.map(<[u8]>::to_vec))) {
+                assert_eq!(lent, Some(copied.clone().map(Value::into_bytes)), "{text}");
+                lent_some += 1;
+            }
+            let mut all = Vec::new();
+            env.fetch_each(&e.fetch, &mut |v| {
+                all.push(v);
+                false
+            });
+            let mut each = Vec::new();
+            let r = env.each_str(&e.fetch, &mut |b| {
+                each.push(Value::Str(b.to_vec()));
+                false
+            });
+            if text == "method" {
+                continue; // not a string: ACLs on it are not lent
+            }
+            assert_eq!(r, Some(false), "{text} lends its values");
+            assert_eq!(each, all, "{text}");
+        }
+    }
+    assert!(lent_some > 20);
+}
