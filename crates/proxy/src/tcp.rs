@@ -154,7 +154,8 @@ pub async fn serve<C: ClientStream>(
     if crate::tcp_rules::ends(verdict, &client) {
         return log(rejected(None));
     }
-    let upgrade = |client, kept, moved: &crate::tcp_rules::Moved, counted| Upgrade {
+    // The stream made HTTP: the client, what inspection read, the session's count.
+    let upgrade = |client, kept, counted| Upgrade {
         client,
         kept,
         addrs: moved.get(peer, local),
@@ -163,7 +164,7 @@ pub async fn serve<C: ClientStream>(
     };
     if moved.switch_http.load(Ordering::Relaxed) {
         // `switch-mode http`: HTTP from here, the bytes read so far first (`switch_mode`).
-        return Some(upgrade(client, ins.kept, &moved, counted));
+        return Some(upgrade(client, ins.kept, counted));
     }
     // Phase: route (`use_backend` on what the inspection read).
     let (now_peer, now_local) = moved.get(peer, local);
@@ -188,7 +189,7 @@ pub async fn serve<C: ClientStream>(
     if be.mode == fulcrum_config::model::Mode::Http {
         // A `mode http` backend: the stream is HTTP from here (HAProxy 2.6's implicit
         // upgrade); the HTTP session routes each request again and runs the rules.
-        return Some(upgrade(client, ins.kept, &moved, counted));
+        return Some(upgrade(client, ins.kept, counted));
     }
     // Phase: the backend's `tcp-request content` rules, within its own inspect delay.
     if let Some(rules) = fe.backend_tcp_content.get(&be.name) {
