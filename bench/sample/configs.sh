@@ -1,8 +1,28 @@
-# The two configurations of bench/sample/rules.sh (sourced by it and by instructions.sh):
+# The two configurations of bench/sample/rules.sh (sourced by it and by instructions.sh),
+# and the backend's: `write_nginx_conf DIR` writes DIR/nginx.conf (one worker answering
+# "hello" on 127.0.0.1:$NGINX_PORT, pid and error log in DIR).
+#
 # `write_configs DIR` writes DIR/plain.cfg (`option httplog`), DIR/rules.cfg (20
 # `http-request` rules, a 100-entry map in `use_backend`, a custom `log-format`) and
 # DIR/hosts.map, for a proxy on 127.0.0.1:$PORT in front of a server on $NGINX_PORT,
 # logging to 127.0.0.1:$LOG_PORT.
+
+write_nginx_conf() {
+  cat > "$1/nginx.conf" <<NGX
+worker_processes 1;
+pid $1/nginx.pid;
+error_log $1/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$NGINX_PORT reuseport;
+    location / { return 200 "hello\n"; }
+  }
+}
+NGX
+}
 
 write_configs() {
 local WORK=$1

@@ -34,26 +34,13 @@ for t in valgrind callgrind_control h2load nginx socat; do
   command -v "$t" >/dev/null || { echo "$t is needed" >&2; exit 1; }
 done
 
-cat > "$WORK/nginx.conf" <<NGX
-worker_processes 1;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$NGINX_PORT reuseport;
-    location / { return 200 "hello\n"; }
-  }
-}
-NGX
+# shellcheck source=bench/sample/configs.sh
+. "$(dirname "$0")/configs.sh"
+write_nginx_conf "$WORK"
 nginx -c "$WORK/nginx.conf" -p "$WORK"
 socat -u "UDP-RECV:$LOG_PORT,bind=127.0.0.1" /dev/null &
 PIDS+=("$!")
 
-# shellcheck source=bench/sample/configs.sh
-. "$(dirname "$0")/configs.sh"
 write_configs "$WORK"
 "$F" check -f "$WORK/rules.cfg" >/dev/null
 

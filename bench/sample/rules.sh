@@ -39,26 +39,13 @@ trap cleanup EXIT
 command -v haproxy >/dev/null || { echo "haproxy is needed" >&2; exit 1; }
 echo "pinning: proxy on CPU $PROXY_CPU; wrk and nginx on CPU $LOAD_CPU ($(nproc) CPUs); load now: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-cat > "$WORK/nginx.conf" <<NGX
-worker_processes 1;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$NGINX_PORT reuseport;
-    location / { return 200 "hello\n"; }
-  }
-}
-NGX
+# shellcheck source=bench/sample/configs.sh
+. "$(dirname "$0")/configs.sh"
+write_nginx_conf "$WORK"
 $PIN_LOAD nginx -c "$WORK/nginx.conf" -p "$WORK"
 socat -u "UDP-RECV:$LOG_PORT,bind=127.0.0.1" /dev/null &
 PIDS+=("$!")
 
-# shellcheck source=bench/sample/configs.sh
-. "$(dirname "$0")/configs.sh"
 write_configs "$WORK"
 "$F" check -f "$WORK/rules.cfg" >/dev/null
 haproxy -c -q -f "$WORK/rules.cfg"

@@ -477,6 +477,27 @@ pub fn lookup(name: &str) -> Option<&'static FetchKw> {
         .find(|k| k.name == name)
 }
 
+/// The process-level fetches [`eval`] answers itself (each reads nothing of the stream).
+pub const PROCESS_FETCHES: &[&str] = &[
+    "always_true",
+    "always_false",
+    "str",
+    "int",
+    "bool",
+    "ipv4",
+    "ipv6",
+    "meth",
+    "bin",
+    "env",
+    "date",
+    "rand",
+    "uuid",
+    "var",
+    "pid",
+    "nbproc",
+    "proc",
+];
+
 /// Evaluates a process-level fetch here, or asks the caller for a stream-level one.
 pub fn eval(f: &Fetch, env: &dyn Env) -> Option<Value> {
     // Every fetch answered here reads nothing of the stream: the others go to the caller
@@ -567,25 +588,7 @@ mod tests {
     /// caller first: each of them must read nothing of it.
     #[test]
     fn fetches_answered_here_read_nothing_of_the_stream() {
-        for name in [
-            "always_true",
-            "always_false",
-            "str",
-            "int",
-            "bool",
-            "ipv4",
-            "ipv6",
-            "meth",
-            "bin",
-            "env",
-            "date",
-            "rand",
-            "uuid",
-            "var",
-            "pid",
-            "nbproc",
-            "proc",
-        ] {
+        for name in PROCESS_FETCHES {
             let kw = lookup(name).expect(name);
             assert_eq!(kw.needs, Needs::Nothing, "{name}");
         }

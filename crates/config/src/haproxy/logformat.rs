@@ -4,7 +4,7 @@
 //! or `%` variable it does not run is refused instead of reaching the wire as text.
 
 use fulcrum_sample::expr::Compiler;
-use fulcrum_sample::fetch::Needs;
+use fulcrum_sample::fetch::{Needs, PROCESS_FETCHES};
 use fulcrum_sample::logformat::{compile_format_with, Node};
 
 /// The stream fetches the HTTP data plane answers in rule values (the process-level ones,
@@ -178,27 +178,6 @@ pub const HTTP_FETCHES: &[&str] = &[
     "capture.res.hdr",
     "capture.req.method",
     "capture.req.uri",
-];
-
-/// The process-level fetches the sample crate answers itself.
-const PROCESS_FETCHES: &[&str] = &[
-    "always_true",
-    "always_false",
-    "str",
-    "int",
-    "bool",
-    "ipv4",
-    "ipv6",
-    "meth",
-    "bin",
-    "env",
-    "date",
-    "rand",
-    "uuid",
-    "var",
-    "pid",
-    "nbproc",
-    "proc",
 ];
 
 /// The `%` variables the HTTP data plane writes in rule values: every one of the manual's
