@@ -154,10 +154,11 @@ pub fn h2_fields(
     };
     // The values share one buffer (one allocation for the head, not one per field).
     let first: usize = lead.iter().map(|p| p.len()).sum();
-    let mut size = first;
+    let (mut size, mut count) = (first, 0);
     for f in &m.fields {
         if kept(m.name(f), m.value(f)) {
             size += m.value(f).len();
+            count += 1;
         }
     }
     let mut buf = BytesMut::with_capacity(size);
@@ -170,7 +171,8 @@ pub fn h2_fields(
         }
     }
     let values = buf.freeze();
-    out.reserve(m.fields.len());
+    // Room for the fields kept (a recycled map, `maps`, mostly has it already).
+    out.reserve(count);
     let mut at = first;
     for f in &m.fields {
         let (name, value) = (m.name(f), m.value(f));
