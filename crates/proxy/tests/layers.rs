@@ -156,6 +156,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::conn",
             // HTTP/2 connections to servers, shared by sessions (h2 crate only).
             "connect::h2",
+            // HTTP/2 header maps recycled per thread (http crate only).
+            "http::h2::maps",
             // The SOCKS4 request to a server's `socks4` proxy (tokio only).
             "socks4",
         ],
@@ -273,6 +275,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "rule_facts::tests",
         ],
     ),
+    // The HTTP/2 stream future's size guard (a test: uses http::h2::transaction).
+    ("HTTP/2 size guards", &["http::h2::size_tests"]),
     ("accepting connections", &["listener", "listener::connection"]),
     ("worker threads, reloads", &["runtime"]),
     ("crate root", &["lib", "http"]),
