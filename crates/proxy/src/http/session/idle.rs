@@ -100,26 +100,10 @@ impl<C: ClientStream, K: Send + 'static> Parked for IdleConn<C, K> {
             return;
         };
         let end = i.fe.end.tracker();
-        let s = Box::new(Session {
-            fe: i.fe,
-            client,
-            peer: i.peer,
-            local: i.local,
-            cbuf: BytesMut::new(),
-            sbuf: BytesMut::new(),
-            req: Message::default(),
-            res: Message::default(),
-            out: Vec::new(),
-            scratch: Vec::new(),
-            attached: i.attached.map(|a| *a),
-            stop: i.stop,
-            started: i.since,
-            wait_from: Some(i.since),
-            served: i.served,
-            track: i.track,
-            clock: None,
-            alarm: Default::default(),
-        });
+        let mut s = Session::fresh(i.fe, client, (i.peer, i.local), i.stop, i.track, i.since);
+        s.attached = i.attached.map(|a| *a);
+        s.wait_from = Some(i.since);
+        s.served = i.served;
         crate::end::spawn(end, live(s, i.counted, i.keep));
     }
 }
