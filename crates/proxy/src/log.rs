@@ -290,7 +290,7 @@ impl Logger {
 
     /// One datagram in the target's format, cut to its `len` (newline included).
     fn frame(&self, o: &Out, pri: u8, sev: u8, line: &str, sd: Option<&str>) -> Vec<u8> {
-        let pid = std::process::id();
+        let pid = pid();
         let host = self.host.as_deref();
         let now = SystemTime::now();
         let head = match o.frame {
@@ -384,6 +384,13 @@ pub fn udp_target(text: &str) -> Option<SocketAddr> {
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
+
+/// The process id in every header, read once: `getpid` is a system call per log line
+/// otherwise (glibc does not cache it), and fulcrum never forks after starting.
+fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
 
 /// (year, month, day, hour, minute, second, millisecond) of `t` shown `offset` seconds east
 /// of UTC.
