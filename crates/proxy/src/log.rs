@@ -256,15 +256,16 @@ impl Logger {
             }
             let sev = o.min.map_or(level, |min| level.min(min));
             let pri = o.pri | (sev & 7);
-            let frame = match o.sink {
+            let mut frame = FRAME.take();
+            match o.sink {
                 // stderr/stdout get the bare line, as before.
                 Sink::Stderr | Sink::Stdout => {
-                    let mut f = line.as_bytes().to_vec();
-                    f.push(b'\n');
-                    f
+                    frame.clear();
+                    frame.extend_from_slice(line.as_bytes());
+                    frame.push(b'\n');
                 }
-                _ => self.frame(o, pri, sev, line, sd),
-            };
+                _ => self.frame(o, pri, sev, line, sd, &mut frame),
+            }
             match &o.sink {
                 Sink::Stderr => {
                     let _ = std::io::stderr().lock().write_all(&frame);
@@ -285,27 +286,40 @@ impl Logger {
                     let _ = (&**f).write_all(&frame);
                 }
             }
+            if frame.capacity() <= FRAME_KEEP {
+                FRAME.set(frame);
+            }
         }
     }
 
-    /// One datagram in the target's format, cut to its `len` (newline included).
-    fn frame(&self, o: &Out, pri: u8, sev: u8, line: &str, sd: Option<&str>) -> Vec<u8> {
+    /// One datagram in the target's format, cut to its `len` (newline included), written
+    /// into `f` (emptied first).
+    fn frame(&self, o: &Out, pri: u8, sev: u8, line: &str, sd: Option<&str>, f: &mut Vec<u8>) {
+        f.clear();
         let pid = pid();
         let host = self.host.as_deref();
         let now = SystemTime::now();
-        let head = match o.frame {
+        let mut num = itoa::Buffer::new();
+        match o.frame {
             Frame::Default | Frame::Rfc3164 => {
-                let (_, mon, day, h, m, s, _) = civil(now, local_offset(now));
                 let host = match o.frame {
                     Frame::Rfc3164 => host.or(Some("localhost")),
                     _ => host,
                 };
-                format!(
-                    "<{pri}>{} {day:2} {h:02}:{m:02}:{s:02} {}{}[{pid}]: ",
-                    MONTHS[mon as usize - 1],
-                    host.map(|h| format!("{h} ")).unwrap_or_default(),
-                    self.tag
-                )
+                // `<pri>Nov 23 09:00:00 host tag[pid]: `
+                f.push(b'<');
+                f.extend_from_slice(num.format(pri).as_bytes());
+                f.push(b'>');
+                write_header_date(f, now);
+                f.push(b' ');
+                if let Some(h) = host {
+                    f.extend_from_slice(h.as_bytes());
+                    f.push(b' ');
+                }
+                f.extend_from_slice(self.tag.as_bytes());
+                f.push(b'[');
+                f.extend_from_slice(num.format(pid).as_bytes());
+                f.extend_from_slice(b"]: ");
             }
             Frame::Rfc5424 => {
                 let offset = local_offset(now);
@@ -314,23 +328,26 @@ impl Logger {
                     .duration_since(UNIX_EPOCH)
                     .map_or(0, |d| d.subsec_micros());
                 let z = fulcrum_sample::localtime::offset_hhmm(offset);
-                format!(
+                let head = format!(
                     "<{pri}>1 {y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}.{us:06}{}:{} {} {} {pid} - {} ",
                     &z[..3],
                     &z[3..],
                     host.unwrap_or("-"),
                     self.tag,
                     sd.filter(|s| !s.is_empty()).unwrap_or("-")
-                )
+                );
+                f.extend_from_slice(head.as_bytes());
             }
-            Frame::Short => format!("<{sev}>"),
-            Frame::Raw => String::new(),
-        };
-        let mut f = head.into_bytes();
+            Frame::Short => {
+                f.push(b'<');
+                f.extend_from_slice(num.format(sev).as_bytes());
+                f.push(b'>');
+            }
+            Frame::Raw => {}
+        }
         let room = o.len.saturating_sub(f.len() + 1);
         f.extend_from_slice(&line.as_bytes()[..line.len().min(room)]);
         f.push(b'\n');
-        f
     }
 }
 
@@ -385,9 +402,16 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
+thread_local! {
+    /// The datagram being written, reused from line to line (one allocation per thread).
+    static FRAME: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+/// A frame buffer larger than this (a `len` raised far above the default) is not kept.
+const FRAME_KEEP: usize = 16 * 1024;
+
 /// The process id in every header, read once: `getpid` is a system call per log line
 /// otherwise (glibc does not cache it), and fulcrum never forks after starting.
-fn pid() -> u32 {
+pub(crate) fn pid() -> u32 {
     static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     *PID.get_or_init(std::process::id)
 }
@@ -421,7 +445,65 @@ fn local_offset(t: SystemTime) -> i64 {
 
 /// HAProxy's accept date in local time (`%t`, `%tr`): `23/Nov/2026:09:00:00.123`.
 pub fn accept_date(t: SystemTime) -> String {
-    accept_date_in(t, local_offset(t))
+    let mut out = Vec::with_capacity(24);
+    write_accept_date(&mut out, t);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`accept_date`] appended to `out`. The part to the second is remembered per thread (every
+/// log line writes one: formatting it each time was ~4,000 instructions per request).
+pub fn write_accept_date(out: &mut Vec<u8>, t: SystemTime) {
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> =
+            const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    LAST.with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else {
+            out.extend_from_slice(accept_date_in(t, local_offset(t)).as_bytes());
+            return;
+        };
+        if last.0 != secs {
+            let full = accept_date_in(t, local_offset(t));
+            let cut = full.len() - 4; // without `.mmm`
+            last.1.clear();
+            last.1.push_str(&full[..cut]);
+            last.0 = secs;
+        }
+        out.extend_from_slice(last.1.as_bytes());
+    });
+    let ms = d.subsec_millis();
+    out.extend_from_slice(&[
+        b'.',
+        b'0' + (ms / 100) as u8,
+        b'0' + (ms / 10 % 10) as u8,
+        b'0' + (ms % 10) as u8,
+    ]);
+}
+
+/// The syslog header's date (`Nov 23 09:00:00`, local time), remembered per thread for the
+/// last second written.
+fn write_header_date(out: &mut Vec<u8>, now: SystemTime) {
+    thread_local! {
+        static LAST: std::cell::RefCell<(u64, String)> =
+            const { std::cell::RefCell::new((u64::MAX, String::new())) };
+    }
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let text = |now| {
+        let (_, mon, day, h, m, s, _) = civil(now, local_offset(now));
+        format!("{} {day:2} {h:02}:{m:02}:{s:02}", MONTHS[mon as usize - 1])
+    };
+    LAST.with(|last| match last.try_borrow_mut() {
+        Ok(mut last) => {
+            if last.0 != secs {
+                last.1 = text(now);
+                last.0 = secs;
+            }
+            out.extend_from_slice(last.1.as_bytes());
+        }
+        Err(_) => out.extend_from_slice(text(now).as_bytes()),
+    });
 }
 
 fn accept_date_in(t: SystemTime, offset: i64) -> String {
@@ -446,7 +528,15 @@ pub fn zoned_date(t: SystemTime, local: bool) -> String {
 
 /// Milliseconds for a log field; -1 when the phase never happened, as HAProxy.
 pub fn ms(d: Option<std::time::Duration>) -> i64 {
-    d.map_or(-1, |d| d.as_millis() as i64)
+    d.map_or(-1, millis)
+}
+
+/// Whole milliseconds of `d` in 64-bit arithmetic (`Duration::as_millis` divides a `u128`:
+/// a library call, several per log line).
+pub fn millis(d: std::time::Duration) -> i64 {
+    (d.as_secs() as i64)
+        .saturating_mul(1000)
+        .saturating_add(i64::from(d.subsec_millis()))
 }
 
 #[cfg(test)]

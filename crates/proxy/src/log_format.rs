@@ -39,7 +39,8 @@ pub fn render(
         b"-",
         &mut out,
     );
-    String::from_utf8_lossy(&out).into_owned()
+    // Valid UTF-8 (the usual line) is taken as it is, without a copy.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// A proxy's logger (`log::Logger::for_proxy`) with its compiled `log-format-sd`.

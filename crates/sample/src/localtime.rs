@@ -1,6 +1,7 @@
 //! The system's local time as HAProxy reads it: glibc's `localtime_r` (the `TZ` variable,
 //! else `/etc/localtime`), for the `ltime` converter and the log's local dates (`%t %tr %Tl
-//! %trl`, the syslog header). One call per date; glibc reads the zone once per process.
+//! %trl`, the syslog header). One call per date (an offset: per second and thread); glibc
+//! reads the zone once per process.
 //!
 //! The only `unsafe` of the crate: the C call and the zone name it points to. Calling glibc
 //! is what makes the dates equal to haproxy's, which makes the same call.
@@ -51,9 +52,22 @@ pub fn zone_at(t: i64) -> Zone {
     }
 }
 
-/// Only the offset (seconds east of UTC) at unix time `t`.
+/// Only the offset (seconds east of UTC) at unix time `t`. Remembered per thread for the last
+/// second asked (a log line asks for it once or twice per request: `localtime_r` and the
+/// zone name's allocation then run once per second, not once per line).
 pub fn offset_at(t: i64) -> i64 {
-    zone_at(t).offset
+    thread_local! {
+        static LAST: std::cell::Cell<(i64, i64)> = const { std::cell::Cell::new((i64::MIN, 0)) };
+    }
+    LAST.with(|last| {
+        let (at, offset) = last.get();
+        if at == t {
+            return offset;
+        }
+        let offset = zone_at(t).offset;
+        last.set((t, offset));
+        offset
+    })
 }
 
 /// `+0530` / `-0800`: `%z` of an offset in seconds.

@@ -346,7 +346,7 @@ impl Format {
         // `blanks`: where the last separator blank ended (None: a node was written since).
         let mut blank_at = Some(out.len());
         // one buffer for every `%` variable's value (not one allocation each)
-        let mut tmp = Vec::new();
+        let mut tmp = Vec::with_capacity(64);
         for n in &self.nodes {
             match n {
                 Node::Lit(l) if blanks => {

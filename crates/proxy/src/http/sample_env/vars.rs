@@ -65,12 +65,12 @@ impl HttpEnv<'_> {
         let req = self.req;
         match name {
             "ci" => write!(out, "{}", crate::net::canonical(self.src.ip())).is_ok(),
-            "cp" => write!(out, "{}", self.src.port()).is_ok(),
+            "cp" => int(out, self.src.port()),
             "fi" => write!(out, "{}", crate::net::canonical(self.dst.ip())).is_ok(),
-            "fp" => write!(out, "{}", self.dst.port()).is_ok(),
+            "fp" => int(out, self.dst.port()),
             // before a response: haproxy's txn status, -1
             "ST" => match self.res {
-                Some(r) => write!(out, "{}", r.status).is_ok(),
+                Some(r) => int(out, r.status),
                 None => write!(out, "-1").is_ok(),
             },
             "HM" => req.is_some_and(|r| {
@@ -113,11 +113,19 @@ impl HttpEnv<'_> {
                 out.extend_from_slice(r.method());
                 out.push(b' ');
                 out.extend_from_slice(r.target());
-                write!(out, " HTTP/{}", r.version.as_str()).is_ok()
+                out.extend_from_slice(b" HTTP/");
+                out.extend_from_slice(r.version.as_str().as_bytes());
+                true
             }),
             _ => false,
         }
     }
+}
+
+/// An integer in decimal (itoa, not `core::fmt`: log lines write several per request).
+fn int<I: itoa::Integer>(out: &mut Vec<u8>, n: I) -> bool {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    true
 }
 
 /// `out[start..]` with `"`, `#` and bytes outside 32..127 as `#XX`.
