@@ -139,37 +139,49 @@ async fn drive(side: Arc<Side>) -> Vec<String> {
     out.push(answer(&g.get("/g2").await));
     g.s.shutdown().await.expect("shutdown");
     lines(&side, 2, &mut out).await;
-    // What the backend received, in order: the request line and the rules' headers.
+    heads(&side, &mut out);
+    out
+}
+
+/// What the backend received, in order: the request line and the rules' headers.
+fn heads(side: &Side, out: &mut Vec<String>) {
     for h in side.backend.heads() {
         let line = h.lines().next().unwrap_or("").to_string();
         out.push(format!("{line} {:?}", x_fields(&h)));
     }
-    out
 }
 
-#[tokio::test]
-async fn switch_mode_http_as_haproxy() {
-    let (ours, theirs) = side_by_side(2, cfg, drive).await;
+/// Runs `drive` against fulcrum and haproxy on `cfg` (`ports` listening ports) and compares.
+async fn compare<Fut: std::future::Future<Output = Vec<String>>>(
+    ports: usize,
+    cfg: fn(&Setup<'_>) -> String,
+    drive: fn(Arc<Side>) -> Fut,
+) {
+    let (ours, theirs) = side_by_side(ports, cfg, drive).await;
     let Some(theirs) = theirs else { return };
     assert_same(&ours, &theirs);
 }
 
-/// A `mode tcp` frontend whose content rules track the client, count it, set a variable and
-/// capture a header before `switch-mode http`; its `http-request` rules write the counters
-/// into headers the backend receives.
-fn once_cfg(s: &Setup<'_>) -> String {
+#[tokio::test]
+async fn switch_mode_http_as_haproxy() {
+    compare(2, cfg, drive).await;
+}
+
+/// A `mode tcp` frontend whose content rules admit the client (`admit`), track it, count it,
+/// set a variable (and run `more`) before `switch`; its `http-request` rules write the
+/// counters into headers the backend receives.
+fn counting_cfg(s: &Setup<'_>, log: &str, admit: &str, more: &str, switch: &str) -> String {
     format!(
         "{}\
-         frontend f\n  bind 127.0.0.1:{}\n\
-         \x20 log-format \"%ft %b/%s %ST %hr %[var(txn.n)]\"\n\
-         \x20 stick-table type ip size 1k expire 30s store gpc0,conn_cnt,conn_cur,http_req_cnt\n\
+         frontend f\n  bind 127.0.0.1:{}\n  {log}\n\
+         \x20 stick-table type ip size 1k expire 30s store gpc0,conn_cnt,http_req_cnt\n\
          \x20 tcp-request inspect-delay 5s\n\
-         \x20 tcp-request content reject unless HTTP\n\
+         \x20 tcp-request content reject unless {admit}\n\
          \x20 tcp-request content track-sc0 src\n\
          \x20 tcp-request content sc-inc-gpc0(0)\n\
          \x20 tcp-request content set-var(txn.n) sc0_get_gpc0\n\
-         \x20 tcp-request content capture req.hdr(x-c) len 8\n\
-         \x20 tcp-request content switch-mode http\n\
+         {more}\
+         \x20 tcp-request content {switch}\n\
          \x20 http-request set-header X-Gpc %[sc0_get_gpc0]\n\
          \x20 http-request set-header X-N %[var(txn.n)]\n\
          \x20 http-request set-header X-Cnt %[sc0_conn_cnt]\n\
@@ -179,6 +191,17 @@ fn once_cfg(s: &Setup<'_>) -> String {
         s.head("tcp"),
         s.ports[0],
         s.backend,
+    )
+}
+
+/// `switch-mode http`, a capture among the content rules, a log line with it and the variable.
+fn once_cfg(s: &Setup<'_>) -> String {
+    counting_cfg(
+        s,
+        "log-format \"%ft %b/%s %ST %hr %[var(txn.n)]\"",
+        "HTTP",
+        "  tcp-request content capture req.hdr(x-c) len 8\n",
+        "switch-mode http",
     )
 }
 
@@ -219,10 +242,7 @@ async fn once_drive(side: Arc<Side>) -> Vec<String> {
             request_lines(&side, 1, &mut out).await;
         }
     }
-    for h in side.backend.heads() {
-        let line = h.lines().next().unwrap_or("").to_string();
-        out.push(format!("{line} {:?}", x_fields(&h)));
-    }
+    heads(&side, &mut out);
     out
 }
 
@@ -232,33 +252,17 @@ async fn once_drive(side: Arc<Side>) -> Vec<String> {
 /// entry tracked before the switch stayed for the whole connection).
 #[tokio::test]
 async fn switch_mode_content_rules_run_once_per_request_as_haproxy() {
-    let (ours, theirs) = side_by_side(1, once_cfg, once_drive).await;
-    let Some(theirs) = theirs else { return };
-    assert_same(&ours, &theirs);
+    compare(1, once_cfg, once_drive).await;
 }
 
-/// `switch-mode http proto h2`: the same frontend's content rules count each client, then
-/// make the connection HTTP/2 with prior knowledge.
+/// `switch-mode http proto h2`: the same content rules, then HTTP/2 with prior knowledge.
 fn h2_cfg(s: &Setup<'_>) -> String {
-    format!(
-        "{}\
-         frontend f\n  bind 127.0.0.1:{}\n  option tcplog\n\
-         \x20 stick-table type ip size 1k expire 30s store gpc0,conn_cnt,http_req_cnt\n\
-         \x20 tcp-request inspect-delay 5s\n\
-         \x20 tcp-request content reject unless {{ req.len gt 0 }}\n\
-         \x20 tcp-request content track-sc0 src\n\
-         \x20 tcp-request content sc-inc-gpc0(0)\n\
-         \x20 tcp-request content set-var(txn.n) sc0_get_gpc0\n\
-         \x20 tcp-request content switch-mode http proto h2\n\
-         \x20 http-request set-header X-Gpc %[sc0_get_gpc0]\n\
-         \x20 http-request set-header X-N %[var(txn.n)]\n\
-         \x20 http-request set-header X-Cnt %[sc0_conn_cnt]\n\
-         \x20 http-request set-header X-Req %[sc0_http_req_cnt]\n\
-         \x20 default_backend one\n\
-         backend one\n  mode http\n  server s {}\n",
-        s.head("tcp"),
-        s.ports[0],
-        s.backend,
+    counting_cfg(
+        s,
+        "option tcplog",
+        "{ req.len gt 0 }",
+        "",
+        "switch-mode http proto h2",
     )
 }
 
@@ -294,10 +298,7 @@ async fn h2_drive(side: Arc<Side>) -> Vec<String> {
     );
     request_lines(&side, 3, &mut logged).await;
     out.extend(logged.iter().map(|l| fields(l)));
-    for h in side.backend.heads() {
-        let line = h.lines().next().unwrap_or("").to_string();
-        out.push(format!("{line} {:?}", x_fields(&h)));
-    }
+    heads(&side, &mut out);
     out
 }
 
@@ -306,7 +307,5 @@ async fn h2_drive(side: Arc<Side>) -> Vec<String> {
 /// logged: the answers, the heads the backend receives and the log lines as haproxy 2.6's.
 #[tokio::test]
 async fn switch_mode_http_proto_h2_as_haproxy() {
-    let (ours, theirs) = side_by_side(1, h2_cfg, h2_drive).await;
-    let Some(theirs) = theirs else { return };
-    assert_same(&ours, &theirs);
+    compare(1, h2_cfg, h2_drive).await;
 }
