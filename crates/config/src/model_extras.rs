@@ -69,6 +69,9 @@ pub struct OriginalTo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UniqueId {
     pub format: Option<String>,
+    /// Where `format` was written (here or in the `defaults` section it came from).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format_at: Option<crate::diagnostics::Span>,
     pub header: Option<String>,
 }
 

@@ -3,7 +3,8 @@
 //! `http-request` one, an `http-request` rule after `redirect`, `use_backend`, `use-server`,
 //! `monitor fail`...), after a final action without a condition ("further entries are
 //! NOOP"), whose conditions read layer-6 fetches in an HTTP proxy ("L6 sample fetches
-//! ignored on HTTP proxies"), or log formats that do not apply (in a backend, HTTP formats in
+//! ignored on HTTP proxies") or whose HTTP log-format strings do ("L6 sample fetch <...>
+//! ignored in HTTP log-format string."), or log formats that do not apply (in a backend, HTTP formats in
 //! TCP mode, no log target), and nowhere else on them: the set of (line, message) of every warning is compared,
 //! so `zero-warning` gives the same verdict. Under FULCRUM_REQUIRE_NETNS=1 a missing haproxy
 //! fails the test; without it the expected sets written here are still checked.
@@ -86,6 +87,20 @@ const CASES: &[(&str, &str, &[usize])] = &[
         "l6-fetches-on-tcp",
         "listen l\n  mode tcp\n  bind 127.0.0.1:8080\n  tcp-request inspect-delay 1s\n  tcp-request content accept if { req.len gt 0 }\n  tcp-response content accept if { res.len gt 0 }\n  server s 127.0.0.1:8081\n",
         &[],
+    ),
+    (
+        // HTTP actions' log-format values and `unique-id-format`, in any mode; not
+        // `set-var-fmt` nor a `use_backend` name.
+        "l6-fetches-in-http-formats",
+        "frontend f\n  bind 127.0.0.1:8080\n  unique-id-format %[req.len]\n  http-request set-header X-L \"a %[req.len,add(1)] b\"\n  http-request set-var-fmt(txn.a) %[req.len]\n  http-request return status 200 content-type text/plain lf-string \"%[req.len]\" if { path /r }\n  http-request redirect location /%[req.payload(0,1),hex] if { path /x }\n  http-response set-header X-L %[res.len]\n  http-after-response set-header X-A %[res.len]\n  use_backend b%[req.len] if { path /z }\n  default_backend b\nbackend b\n  http-request set-header X-B \"%[req.hdr(host)] %[req.ssl_sni]\"\n  server s 127.0.0.1:8081\nfrontend t\n  mode tcp\n  bind 127.0.0.1:8082\n  unique-id-format t%[req.len]\n  tcp-request content set-var-fmt(sess.x) %[req.len]\n  default_backend bt\nbackend bt\n  mode tcp\n  server s 127.0.0.1:8081\n",
+        &[8, 9, 11, 12, 13, 14, 18, 23],
+    ),
+    (
+        // A named `defaults` section's: its rule once, its `unique-id-format` for each
+        // proxy that takes it, at its line.
+        "l6-fetches-in-defaults-formats",
+        "defaults named\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n  unique-id-format %[req.len]n\n  http-request set-header X-D %[req.len]\nfrontend h from named\n  bind 127.0.0.1:8080\n  default_backend b\nfrontend h2 from named\n  bind 127.0.0.1:8081\n  unique-id-format h2%[req.len]\n  default_backend b\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\nbackend b\n  server s 127.0.0.1:8082\n",
+        &[11, 12, 18],
     ),
     (
         "log-formats-without-log",

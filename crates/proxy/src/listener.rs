@@ -494,9 +494,17 @@ fn spawn_session<C: ClientStream>(
                 // Boxed: keeps the per-connection task as small as the idle HTTP session.
                 Mode::Tcp => {
                     let tcp = crate::tcp::serve(fe.clone(), sock, peer, local, track.clone());
-                    if let Some(up) = Box::pin(tcp).await {
-                        let http = crate::http::session::serve_upgraded(fe, up, stop, track, keep);
-                        Box::pin(http).await
+                    match Box::pin(tcp).await {
+                        Some(up) if up.h2 => {
+                            let h2 = crate::http::h2::serve_upgraded(fe, up, stop, track);
+                            Box::pin(h2).await
+                        }
+                        Some(up) => {
+                            let http =
+                                crate::http::session::serve_upgraded(fe, up, stop, track, keep);
+                            Box::pin(http).await
+                        }
+                        None => {}
                     }
                 }
             }

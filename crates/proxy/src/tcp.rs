@@ -144,7 +144,9 @@ pub async fn serve<C: ClientStream>(
         let hello_wait = !rules_wait
             && fe.inspect_hello.is_some()
             && crate::payload::hello_may_change(&ins.channel());
-        match crate::tcp_rules::decide(&fe.tcp_content, &ctx, false, &moved) {
+        // Entries tracked per request: a stream made HTTP releases them as its first
+        // request ends (HAProxy's stream ends there); a TCP session keeps them to its end.
+        match crate::tcp_rules::decide(&fe.tcp_content, &ctx, true, &moved) {
             Some(v) if !hello_wait || v != crate::tcp_rules::Verdict::Accept => break v,
             _ => ins.more(&mut client).await,
         }
@@ -154,17 +156,24 @@ pub async fn serve<C: ClientStream>(
     if crate::tcp_rules::ends(verdict, &client) {
         return log(rejected(None));
     }
-    // The stream made HTTP: the client, what inspection read, the session's count.
-    let upgrade = |client, kept, counted| Upgrade {
+    // The stream made HTTP: the client, what inspection read, the session's count, what the
+    // content rules left for the first request (they do not run again for it).
+    let upgrade = |client, kept, counted, captures| Upgrade {
         client,
         kept,
         addrs: moved.get(peer, local),
         counted,
         accepted: accepted.into(),
+        inspected: crate::switch_mode::Inspected {
+            captures,
+            priority: moved.priority(),
+            level: moved.level(),
+        },
+        h2: moved.switch_h2.load(Ordering::Relaxed),
     };
     if moved.switch_http.load(Ordering::Relaxed) {
         // `switch-mode http`: HTTP from here, the bytes read so far first (`switch_mode`).
-        return Some(upgrade(client, ins.kept, counted));
+        return Some(upgrade(client, ins.kept, counted, samples));
     }
     // Phase: route (`use_backend` on what the inspection read).
     let (now_peer, now_local) = moved.get(peer, local);
@@ -189,7 +198,7 @@ pub async fn serve<C: ClientStream>(
     if be.mode == fulcrum_config::model::Mode::Http {
         // A `mode http` backend: the stream is HTTP from here (HAProxy 2.6's implicit
         // upgrade); the HTTP session routes each request again and runs the rules.
-        return Some(upgrade(client, ins.kept, counted));
+        return Some(upgrade(client, ins.kept, counted, samples));
     }
     // Phase: the backend's `tcp-request content` rules, within its own inspect delay.
     if let Some(rules) = fe.backend_tcp_content.get(&be.name) {

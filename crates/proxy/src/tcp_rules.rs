@@ -56,8 +56,9 @@ enum Action {
     Level(u8),
     /// `expect-proxy layer4` (`false`), `expect-netscaler-cip layer4` (`true`).
     Expect(bool),
-    /// `switch-mode http`: stops the rules as `accept`; a TCP session becomes HTTP.
-    SwitchHttp,
+    /// `switch-mode http [proto h2]`: stops the rules as `accept`; a TCP session becomes
+    /// HTTP (`true`: HTTP/2).
+    SwitchHttp(bool),
     /// `set-priority-class` (`false`) / `set-priority-offset` (`true`).
     Priority(bool, fulcrum_sample::Expr),
     /// `capture SAMPLE len N` into request capture slot `slot`.
@@ -139,7 +140,7 @@ pub fn compile(
                 TcpAction::Conn(ConnAction::SetNice(_)) => Action::Nothing,
                 TcpAction::SetLogLevel { level } => Action::Level(level.unwrap_or(8)),
                 TcpAction::ExpectProxy => Action::Expect(false),
-                TcpAction::SwitchModeHttp => Action::SwitchHttp,
+                TcpAction::SwitchModeHttp { h2 } => Action::SwitchHttp(*h2),
                 TcpAction::ExpectNetscalerCip => Action::Expect(true),
                 TcpAction::Capture { expr, len, slot } => Action::Capture {
                     expr: fulcrum_sample::compile(expr).map_err(|e| {
@@ -229,10 +230,13 @@ fn run(
         }
         match &r.action {
             Action::Decide(v) => return Some(Ok(*v)),
-            Action::SwitchHttp => {
+            Action::SwitchHttp(h2) => {
                 moved
                     .switch_http
                     .store(true, std::sync::atomic::Ordering::Relaxed);
+                moved
+                    .switch_h2
+                    .store(*h2, std::sync::atomic::Ordering::Relaxed);
                 return Some(Ok(Verdict::Accept));
             }
             Action::Close => return Some(Err(())),

@@ -119,6 +119,10 @@ pub struct FetchKw {
     pub min: usize,
     pub out: Type,
     pub needs: Needs,
+    /// It reads layer 6, the raw bytes of the request or response channel (HAProxy 2.6's
+    /// `SMP_USE_L6REQ`/`SMP_USE_L6RES`: `req.len`, `req.payload`, `req.ssl_sni`, `res.len`...):
+    /// what HAProxy warns about in HTTP proxies' conditions and HTTP log-format strings.
+    pub l6: bool,
 }
 
 /// A compiled fetch: its keyword and arguments.
@@ -134,7 +138,14 @@ const V: ArgKind = ArgKind::Var;
 
 macro_rules! kw {
     ($name:expr, [$($a:expr),*], $min:expr, $out:ident, $needs:ident) => {
-        FetchKw { name: $name, args: &[$($a),*], min: $min, out: Type::$out, needs: Needs::$needs }
+        FetchKw { name: $name, args: &[$($a),*], min: $min, out: Type::$out, needs: Needs::$needs, l6: false }
+    };
+}
+
+/// A fetch that reads layer 6 ([`FetchKw::l6`]).
+macro_rules! kw6 {
+    ($name:expr, [$($a:expr),*], $min:expr, $out:ident, $needs:ident) => {
+        FetchKw { name: $name, args: &[$($a),*], min: $min, out: Type::$out, needs: Needs::$needs, l6: true }
     };
 }
 
@@ -282,13 +293,13 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("req.body_len", [], 0, Sint, Request),
     kw!("req.body_size", [], 0, Sint, Request),
     kw!("req.body_param", [S], 0, Str, Request),
-    kw!("req.len", [], 0, Sint, Request),
-    kw!("req_len", [], 0, Sint, Request),
+    kw6!("req.len", [], 0, Sint, Request),
+    kw6!("req_len", [], 0, Sint, Request),
     // TCP content inspection: the bytes received so far (HAProxy's buffer).
-    kw!("req.payload", [I, I], 2, Bin, Request),
-    kw!("payload", [I, I], 2, Bin, Request),
-    kw!("req.payload_lv", [I, I, S], 2, Bin, Request),
-    kw!("payload_lv", [I, I, S], 2, Bin, Request),
+    kw6!("req.payload", [I, I], 2, Bin, Request),
+    kw6!("payload", [I, I], 2, Bin, Request),
+    kw6!("req.payload_lv", [I, I, S], 2, Bin, Request),
+    kw6!("payload_lv", [I, I, S], 2, Bin, Request),
     kw!("wait_end", [], 0, Bool, Request),
     kw!("capture.req.hdr", [I], 1, Str, Request),
     kw!("capture.req.method", [], 0, Str, Request),
@@ -301,12 +312,12 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("http_auth_type", [], 0, Str, Request),
     kw!("http_auth_user", [], 0, Str, Request),
     kw!("http_auth_pass", [], 0, Str, Request),
-    kw!("req.ssl_sni", [], 0, Str, Request),
-    kw!("req.ssl_hello_type", [], 0, Sint, Request),
-    kw!("req_ssl_sni", [], 0, Str, Request),
-    kw!("req_ssl_hello_type", [], 0, Sint, Request),
-    kw!("req.ssl_ver", [], 0, Sint, Request),
-    kw!("req_ssl_ver", [], 0, Sint, Request),
+    kw6!("req.ssl_sni", [], 0, Str, Request),
+    kw6!("req.ssl_hello_type", [], 0, Sint, Request),
+    kw6!("req_ssl_sni", [], 0, Str, Request),
+    kw6!("req_ssl_hello_type", [], 0, Sint, Request),
+    kw6!("req.ssl_ver", [], 0, Sint, Request),
+    kw6!("req_ssl_ver", [], 0, Sint, Request),
     // response
     kw!("status", [], 0, Sint, Response),
     kw!("res.hdr", [S, I], 0, Str, Response),
@@ -322,9 +333,9 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("scook_val", [S], 0, Sint, Response),
     kw!("res.ver", [], 0, Str, Response),
     kw!("capture.res.hdr", [I], 1, Str, Response),
-    kw!("res.len", [], 0, Sint, Response),
-    kw!("res.payload", [I, I], 2, Bin, Response),
-    kw!("res.payload_lv", [I, I, S], 2, Bin, Response),
+    kw6!("res.len", [], 0, Sint, Response),
+    kw6!("res.payload", [I, I], 2, Bin, Response),
+    kw6!("res.payload_lv", [I, I, S], 2, Bin, Response),
 ];
 
 macro_rules! counter_kws {

@@ -31,6 +31,7 @@ pub mod fetch;
 pub mod files;
 pub mod hash;
 pub mod index;
+pub mod l6_uses;
 pub mod localtime;
 pub mod logformat;
 #[cfg(test)]

@@ -186,6 +186,9 @@ pub fn compile_format_with(text: &str, c: &mut Compiler) -> Result<Format, Compi
                 j += 1;
             };
             let expr = compile_with(&text[i + 1..end], c).map_err(|e| e.shifted(i + 1))?;
+            if expr.fetch.kw.l6 {
+                crate::l6_uses::note(&text[i + 1..]);
+            }
             nodes.push(Node::Expr(Box::new(expr), flags));
             i = end + 1;
             continue;

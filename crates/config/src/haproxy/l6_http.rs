@@ -7,39 +7,15 @@
 //! fail` nor `stick store-response`). The rules still run: in HTTP mode these fetches read
 //! haproxy's internal view of the message, as fulcrum's do (README). Given so that
 //! `zero-warning` gives the same verdict.
+//!
+//! Also its "L6 sample fetch <TEXT> ignored in HTTP log-format string." on the log-format
+//! values of `http-request`/`http-response`/`http-after-response` actions (at the rule's
+//! line, in any mode: not `set-var-fmt`, `use_backend` nor `log-format`, where haproxy refuses
+//! them) and on a proxy's `unique-id-format` (at the line that set it, here or in its
+//! `defaults`); TEXT is the format from the fetch to its end (`fulcrum_sample::l6_uses`).
 
 use crate::diagnostics::{Diagnostics, Span};
 use crate::model::{AclRef, Condition, Mode, Proxy, StickRuleKind};
-
-/// HAProxy 2.6's fetches that read layer 6 (`SMP_USE_L6REQ`/`SMP_USE_L6RES`), every alias.
-const L6_FETCHES: &[&str] = &[
-    "req.len",
-    "req_len",
-    "req.payload",
-    "payload",
-    "req.payload_lv",
-    "payload_lv",
-    "req.ssl_hello_type",
-    "req_ssl_hello_type",
-    "req.ssl_sni",
-    "req_ssl_sni",
-    "req.ssl_ver",
-    "req_ssl_ver",
-    "req.ssl_ec_ext",
-    "req.ssl_st_ext",
-    "req.ssl_alpn",
-    "req.rdp_cookie",
-    "rdp_cookie",
-    "req.rdp_cookie_cnt",
-    "rdp_cookie_cnt",
-    "res.len",
-    "res.payload",
-    "res.payload_lv",
-    "res.ssl_hello_type",
-    "rep_ssl_hello_type",
-    "distcc_body",
-    "distcc_param",
-];
 
 /// Predefined ACLs that read layer 6 (`REQ_CONTENT` is `req.len gt 0`).
 const L6_PREDEFINED: &[&str] = &["REQ_CONTENT"];
@@ -90,7 +66,9 @@ fn message(proxy: &str, at: &Span) -> String {
 }
 
 fn reads_l6(p: &Proxy, c: &Condition) -> bool {
-    let l6 = |name: &str| L6_FETCHES.contains(&name);
+    // The sample registry's flag (`FetchKw::l6`); the layer-6 fetches fulcrum does not know
+    // (`req.ssl_alpn`, `req.rdp_cookie`, `distcc_*`...) are refused before this is asked.
+    let l6 = |name: &str| fulcrum_sample::fetch::lookup(name).is_some_and(|k| k.l6);
     c.any_of.iter().flatten().any(|t| match &t.acl {
         AclRef::Anonymous(a) => l6(&a.fetch.name),
         AclRef::Named(r) => {
@@ -98,4 +76,27 @@ fn reads_l6(p: &Proxy, c: &Condition) -> bool {
                 || p.acls.iter().any(|a| a.name == r.name && l6(&a.fetch.name))
         }
     })
+}
+
+/// The warnings for the layer-6 fetches `uses` of the log-format values of the HTTP action at
+/// `span` (`fulcrum_sample::l6_uses`).
+pub fn warn_formats(span: &Span, uses: &[String], diags: &mut Diagnostics) {
+    for text in uses {
+        diags.warning(
+            span,
+            format!("L6 sample fetch <{text}> ignored in HTTP log-format string."),
+        );
+    }
+}
+
+/// The warnings for proxy `p`'s `unique-id-format` (as haproxy, once per proxy that has one,
+/// at the line that set it; none for a `defaults` section itself).
+pub fn warn_unique_id(p: &Proxy, diags: &mut Diagnostics) {
+    let u = &p.options.unique_id;
+    let (Some(text), Some(at)) = (&u.format, &u.format_at) else {
+        return;
+    };
+    let (_, uses) =
+        fulcrum_sample::l6_uses::with_l6_uses(|| fulcrum_sample::logformat::compile_format(text));
+    warn_formats(at, &uses, diags);
 }

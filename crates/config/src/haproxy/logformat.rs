@@ -152,26 +152,11 @@ pub const HTTP_FETCHES: &[&str] = &[
     "http_auth_type",
     "http_auth_user",
     "http_auth_pass",
-    // The ClientHello read without decrypting (TCP frontends with `tcp-request inspect-delay`).
-    "req.ssl_sni",
-    "req_ssl_sni",
-    "req.ssl_hello_type",
-    "req_ssl_hello_type",
-    "req.ssl_ver",
-    "req_ssl_ver",
-    // Content inspection on the bytes received so far (proxy payload.rs); in HTTP mode the
-    // payload fetches have no value and `req.len` is the request's HTX size, as HAProxy 2.6.
-    "req.len",
-    "req_len",
-    "req.payload",
-    "payload",
-    "req.payload_lv",
-    "payload_lv",
+    // Every layer-6 fetch is answered too ([`check_answered`]: the registry's `l6` flag):
+    // the ClientHello read without decrypting, content inspection on the bytes received so
+    // far (proxy payload.rs; in HTTP mode the payload fetches have no value and `req.len` is
+    // the request's HTX size, as HAProxy 2.6), `tcp-response content`'s.
     "wait_end",
-    // `tcp-response content` (proxy payload.rs); no value in HTTP mode.
-    "res.len",
-    "res.payload",
-    "res.payload_lv",
     // The frontend's capture slots (`capture request|response header`, `declare capture`,
     // `http-request|http-response capture`), by index.
     "capture.req.hdr",
@@ -239,6 +224,7 @@ pub fn check_answered(name: &str) -> Result<(), String> {
     if HTTP_FETCHES.contains(&name)
         || PROCESS_FETCHES.contains(&name)
         || fulcrum_sample::fetch::is_counter(name)
+        || fulcrum_sample::fetch::lookup(name).is_some_and(|k| k.l6)
     {
         Ok(())
     } else {

@@ -90,13 +90,27 @@ pub fn keyword(
             line.keyword(),
             "http-request" | "tcp-request" | "use_backend" | "redirect" | "monitor"
         );
-    let r = if before_backend {
-        fulcrum_sample::expr::before_backend(|| apply(p, default_server, section, line, diags))
-    } else {
-        apply(p, default_server, section, line, diags)
+    let run = |p: &mut Proxy, default_server: &mut Server, diags: &mut Diagnostics| {
+        if before_backend {
+            fulcrum_sample::expr::before_backend(|| apply(p, default_server, section, line, diags))
+        } else {
+            apply(p, default_server, section, line, diags)
+        }
     };
-    if let Err(msg) = r {
-        diags.error(&line.span, msg);
+    // HTTP actions' log-format values: HAProxy 2.6 warns on the layer-6 fetches they read, in
+    // any mode (`l6_http`).
+    let http_action = matches!(
+        line.keyword(),
+        "http-request" | "http-response" | "http-after-response"
+    );
+    let (r, l6) = if http_action {
+        fulcrum_sample::l6_uses::with_l6_uses(|| run(p, default_server, diags))
+    } else {
+        (run(p, default_server, diags), Vec::new())
+    };
+    match r {
+        Ok(()) => super::l6_http::warn_formats(&line.span, &l6, diags),
+        Err(msg) => diags.error(&line.span, msg),
     }
 }
 
@@ -296,6 +310,7 @@ fn apply(
             line.no_more(2)?;
             super::logformat::check_unique_id_format(text)?;
             p.options.unique_id.format = Some(text.to_string());
+            p.options.unique_id.format_at = Some(line.span.clone());
         }
         "declare" => {
             let response = match (line.arg(1), line.arg(2)) {

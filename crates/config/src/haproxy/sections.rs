@@ -189,6 +189,7 @@ impl Parser {
                 // before the `redirect` rules join the `http-request` ones (haproxy does not
                 // warn on theirs)
                 l6_http::warn(&draft.proxy, &mut self.close_diags);
+                l6_http::warn_unique_id(&draft.proxy, &mut self.close_diags);
                 log_origin::close(&draft.proxy, &draft.log, &mut self.close_diags);
                 draft.proxy.http_request.append(&mut draft.redirects);
                 self.proxies.push(draft.proxy)

@@ -49,7 +49,7 @@ pub fn switches(p: &Proxy) -> bool {
     p.tcp_rules
         .content
         .iter()
-        .any(|r| r.action == crate::model::TcpAction::SwitchModeHttp)
+        .any(|r| matches!(r.action, crate::model::TcpAction::SwitchModeHttp { .. }))
 }
 
 #[cfg(test)]

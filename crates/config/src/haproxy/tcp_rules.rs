@@ -127,8 +127,7 @@ fn action(line: &Line<'_>, what: &str, i: usize) -> Result<(TcpAction, usize), S
     })
 }
 
-/// `switch-mode http [proto NAME]`, with HAProxy 2.6's messages for what it refuses; `proto
-/// h2` is a frontend HTTP/2 mux fulcrum does not start on an inspected stream yet.
+/// `switch-mode http [proto NAME]`, with HAProxy 2.6's messages for what it refuses.
 fn switch_mode(line: &Line<'_>, i: usize) -> Result<(TcpAction, usize), String> {
     match line.arg(i + 1) {
         None | Some("if" | "unless") => {
@@ -142,16 +141,12 @@ fn switch_mode(line: &Line<'_>, i: usize) -> Result<(TcpAction, usize), String> 
         }
     }
     if line.arg(i + 2) != Some("proto") {
-        return Ok((TcpAction::SwitchModeHttp, i + 2));
+        return Ok((TcpAction::SwitchModeHttp { h2: false }, i + 2));
     }
     match line.arg(i + 3) {
         None => Err("'tcp-request switch-mode': 'proto' expects a protocol as argument.".into()),
-        Some("h1") => Ok((TcpAction::SwitchModeHttp, i + 4)),
-        Some("h2") => Err(
-            "'tcp-request content switch-mode http proto h2' is not run by fulcrum yet (the \
-             HTTP/2 mux is started on fresh connections only: 'bind ... proto h2' or ALPN h2)"
-                .into(),
-        ),
+        Some("h1") => Ok((TcpAction::SwitchModeHttp { h2: false }, i + 4)),
+        Some("h2") => Ok((TcpAction::SwitchModeHttp { h2: true }, i + 4)),
         Some(p @ ("fcgi" | "none")) => Err(format!(
             "MUX protocol '{p}' is not compatible with the selected mode."
         )),
@@ -222,7 +217,7 @@ pub fn parse(
         }
         ("tcp-request", "content") => {
             let r = rule(line, &what)?;
-            if r.action == TcpAction::SwitchModeHttp && !frontend {
+            if matches!(r.action, TcpAction::SwitchModeHttp { .. }) && !frontend {
                 return Err(
                     "'tcp-request switch-mode' not allowed because a backend has no frontend capability"
                         .into(),

@@ -1199,14 +1199,13 @@ fn tcp_rules_are_parsed_or_refused_by_name() {
         Some(std::time::Duration::from_secs(5))
     );
     assert_eq!(c.proxies[1].tcp_rules.content.len(), 1);
-    // `switch-mode`: HAProxy 2.6's messages (`haproxy -c`), and `proto h2` not run yet.
+    // `switch-mode`: HAProxy 2.6's messages (`haproxy -c`).
     for (rule, want) in [
         ("switch-mode", "'tcp-request switch-mode' expects a mode as argument."),
         ("switch-mode tcp", "'tcp-request switch-mode' expects a valid mode (got 'tcp')."),
         ("switch-mode http proto", "'tcp-request switch-mode': 'proto' expects a protocol as argument."),
         ("switch-mode http proto foo", "'tcp-request switch-mode': 'proto' expects a valid MUX protocol, if specified (got 'foo')"),
         ("switch-mode http proto fcgi", "MUX protocol 'fcgi' is not compatible with the selected mode."),
-        ("switch-mode http proto h2", "'tcp-request content switch-mode http proto h2' is not run by fulcrum yet (the HTTP/2 mux is started on fresh connections only: 'bind ... proto h2' or ALPN h2)"),
         ("switch-mode http foo", "unexpected 'foo' (expected 'if', 'unless' or the end of the line)"),
     ] {
         let e = errors(&format!("{TIMEOUTS}frontend f\n bind :80\n tcp-request content {rule}\n"));
@@ -1226,7 +1225,11 @@ fn tcp_rules_are_parsed_or_refused_by_name() {
         e,
         vec!["t.cfg:7: error: unknown 'tcp-request session' action 'switch-mode'"]
     );
-    for ok_rule in ["switch-mode http", "switch-mode http proto h1 if TRUE"] {
+    for ok_rule in [
+        "switch-mode http",
+        "switch-mode http proto h1 if TRUE",
+        "switch-mode http proto h2",
+    ] {
         ok(&format!(
             "{TIMEOUTS}frontend f\n bind :80\n tcp-request content {ok_rule}\n"
         ));

@@ -58,11 +58,16 @@ pub fn parse(
         let (scope, name, conditions) = var_name(word, "set-var-fmt(")?;
         fulcrum_sample::var_uses::note_set(&scope, &name);
         let format = line.need(i + 1, "a log-format string")?.to_string();
-        super::logformat::check_rule_value(
-            &format,
-            available <= Needs::Request,
-            &format!("'{word}' format"),
-        )?;
+        // HAProxy 2.6 does not warn on layer-6 fetches here (not an HTTP log-format string
+        // to it): what they note is dropped (`l6_http`).
+        let (checked, _) = fulcrum_sample::l6_uses::with_l6_uses(|| {
+            super::logformat::check_rule_value(
+                &format,
+                available <= Needs::Request,
+                &format!("'{word}' format"),
+            )
+        });
+        checked?;
         return Ok(Some((
             VarAction::SetFmt {
                 scope,

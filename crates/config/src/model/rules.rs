@@ -88,10 +88,10 @@ pub enum TcpAction {
     /// `set-log-level LEVEL` (`tcp-request content`): the session's log line at this
     /// severity (0 emerg .. 7 debug); `None`: `silent`.
     SetLogLevel { level: Option<u8> },
-    /// `switch-mode http [proto h1]` (`tcp-request content`, frontends): the stream is HTTP
-    /// from then on (the frontend's HTTP rules, HTTP backends, one log line per request);
-    /// stops the phase's rules, as `accept`.
-    SwitchModeHttp,
+    /// `switch-mode http [proto h1|h2]` (`tcp-request content`, frontends): the stream is
+    /// HTTP from then on (the frontend's HTTP rules, HTTP backends, one log line per
+    /// request); stops the phase's rules, as `accept`. `h2`: HTTP/2 with prior knowledge.
+    SwitchModeHttp { h2: bool },
 }
 
 /// Actions on the client's connection or the stream's scheduling, in `tcp-request` and

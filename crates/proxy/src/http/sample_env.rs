@@ -1,7 +1,8 @@
 //! What HAProxy's sample language reads from an HTTP exchange: the fetches and `%` variables
 //! of rule values (`set-header X %[req.hdr(host),lower]`, `return lf-string ...`), answered
 //! from the connection's addresses and the parsed request and response heads.
-//! The list of what is answered here is fulcrum-config's `logformat::HTTP_FETCHES` and the
+//! The list of what is answered here is fulcrum-config's `logformat::HTTP_FETCHES` with the
+//! layer-6 fetches (`FetchKw::l6`) and the
 //! sample crate's `logformat::EXCHANGE_VARS` (checked when the file is read; the other `%`
 //! variables are the stream's log facts, `LogFacts`); a test keeps them in step.
 

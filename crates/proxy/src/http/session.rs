@@ -204,6 +204,9 @@ struct Rec {
     waits: crate::logline::Waits,
     /// `%bq`: the request's position in its backend's queue (0: it did not wait).
     queue_pos: u32,
+    /// A stream routed to a backend it cannot go to (a `mode tcp` one: `IR`), counted in
+    /// that backend until its line is written, as HAProxy 2.6 counts it (`%bc`, `stot`).
+    routed: Option<crate::counters::SessionGuard>,
     /// A head refused, timed out or cut short (`log_simple`): HAProxy 2.6 logs it without a
     /// stream, so the line has no request (`<BADREQ>`) and no captures.
     badreq: bool,
@@ -237,6 +240,9 @@ pub struct Session<C> {
     /// and for the server's answer (`timeout server`), one after the other, on one timer
     /// kept armed between them (`alarm`).
     alarm: alarm::Alarm,
+    /// A stream `switch-mode http` made HTTP, before its first request: what the frontend's
+    /// content rules left for it (they ran once for it, before the switch: `switch_mode`).
+    switched: Option<Box<crate::switch_mode::Inspected>>,
 }
 
 /// Serves an HTTP/1 client connection. `keep` is held for as long as the connection lives
@@ -284,6 +290,7 @@ pub async fn serve_upgraded<C: ClientStream, K: Send + 'static>(
     keep: K,
 ) {
     let mut s = Session::fresh(fe, up.client, up.addrs, stop, track, up.accepted);
+    s.switched = Some(Box::new(up.inspected));
     if !up.kept.is_empty() {
         s.acquire_bufs();
         s.cbuf.extend_from_slice(&up.kept);
@@ -320,6 +327,7 @@ impl<C> Session<C> {
             track,
             clock: None,
             alarm: Default::default(),
+            switched: None,
         })
     }
 }
@@ -366,6 +374,7 @@ pub fn serve_h2(
         track,
         clock: None,
         alarm: Default::default(),
+        switched: None,
     };
     // Not boxed: the stream's future is its connection's heap task already.
     async move {
@@ -552,6 +561,7 @@ impl<C: ClientStream> Session<C> {
             waits,
             queue_pos: 0,
             badreq: false,
+            routed: None,
         };
         crate::record::request_received(&self.fe.counters);
         rec

@@ -28,6 +28,8 @@ pub struct Moved {
     /// `tcp-request content switch-mode http` ran: a TCP stream is HTTP from here
     /// (`switch_mode`).
     pub switch_http: AtomicBool,
+    /// ... with `proto h2`: HTTP/2 with prior knowledge.
+    pub switch_h2: AtomicBool,
     /// `tcp-request content capture`: (request capture slot, value), for the caller's
     /// capture slots (`http::capture::Samples`).
     captured: Mutex<Vec<(usize, Vec<u8>)>>,

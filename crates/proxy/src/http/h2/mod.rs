@@ -47,9 +47,70 @@ pub async fn serve<C: ClientStream>(
     tune: TuneH2,
     track: Option<Arc<crate::track::Tracking>>,
 ) {
-    let _counted = crate::counters::SessionGuard::start(&fe.counters);
+    let counted = crate::counters::SessionGuard::start(&fe.counters);
     // Over TLS: every stream's `ssl_fc*` fetches read the connection's handshake.
     let tls = client.tls().cloned();
+    let conn = Conn {
+        tls,
+        peer,
+        local,
+        counted,
+    };
+    serve_io(fe, client, conn, stop, tune, track).await
+}
+
+/// Serves a `mode tcp` connection `switch-mode http proto h2` made HTTP/2 (`switch_mode`):
+/// the bytes inspection read (the client preface and what followed) first, then the
+/// connection's; its session counted at the accept, its tracked entries and transaction
+/// variables gone with the TCP stream, as HAProxy's upgrade to H2 ends it.
+pub async fn serve_upgraded<C: ClientStream>(
+    fe: Arc<Frontend>,
+    up: crate::switch_mode::Upgrade<C>,
+    stop: watch::Receiver<bool>,
+    track: Option<Arc<crate::track::Tracking>>,
+) {
+    if let Some(t) = &track {
+        t.end_request();
+    }
+    let conn = Conn {
+        tls: up.client.tls().cloned(),
+        peer: up.addrs.0,
+        local: up.addrs.1,
+        counted: up.counted,
+    };
+    let (read, write) = tokio::io::split(up.client);
+    let replayed = tokio::io::AsyncReadExt::chain(std::io::Cursor::new(up.kept), read);
+    let io = tokio::io::join(replayed, write);
+    let tune = fe.tune_h2;
+    serve_io(fe, io, conn, stop, tune, track).await
+}
+
+/// The client connection an HTTP/2 server runs on, beside its bytes.
+struct Conn {
+    /// Over TLS: every stream's `ssl_fc*` fetches read the connection's handshake.
+    tls: Option<Arc<crate::stream::TlsInfo>>,
+    peer: SocketAddr,
+    local: SocketAddr,
+    /// The frontend's count of the session, for as long as the connection lives.
+    counted: crate::counters::SessionGuard,
+}
+
+async fn serve_io<T>(
+    fe: Arc<Frontend>,
+    client: T,
+    conn: Conn,
+    stop: watch::Receiver<bool>,
+    tune: TuneH2,
+    track: Option<Arc<crate::track::Tracking>>,
+) where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
+{
+    let Conn {
+        tls,
+        peer,
+        local,
+        counted: _counted,
+    } = conn;
     let mut builder = h2::server::Builder::new();
     builder
         .initial_window_size(tune.initial_window_size)

@@ -74,7 +74,12 @@ fn answers_everything_the_config_layer_accepts() {
         }
     }
     env.place = Some(&Here);
-    for name in HTTP_FETCHES {
+    // The layer-6 fetches (the registry's `l6` flag) are let through too.
+    let l6 = fulcrum_sample::fetch::FETCHES
+        .iter()
+        .filter(|k| k.l6)
+        .map(|k| &k.name);
+    for name in HTTP_FETCHES.iter().chain(l6) {
         if name.contains("ssl_") && !name.starts_with("ssl_") {
             let f = Fetch {
                 kw: fulcrum_sample::fetch::lookup(name).expect("a known fetch"),

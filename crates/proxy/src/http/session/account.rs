@@ -146,6 +146,7 @@ impl<C: ClientStream> Session<C> {
             waits: Default::default(),
             queue_pos: 0,
             badreq: true,
+            routed: None,
         };
         self.log(&rec);
     }

@@ -1,6 +1,7 @@
 //! `tcp-request content` rules run for each request in HTTP mode (before the frontend's
 //! `http-request` rules, and the backend's once routed): what they leave for the request
-//! (moved addresses, captures, `set-priority-*`, `set-log-level`) goes into its `Env`.
+//! (moved addresses, captures, `set-priority-*`, `set-log-level`) goes into its `Env`; the
+//! first request of a stream made HTTP takes what they left before the switch.
 
 use super::Session;
 use crate::acl::Ctx;
@@ -35,16 +36,30 @@ impl<C: ClientStream> Session<C> {
             (env.src, env.dst) = (s, d);
         }
         moved.captures_into(env.captures.as_deref());
-        if let Some(p) = moved.priority() {
-            env.knobs.set_priority(p);
-        }
-        if let Some(l) = moved.level() {
-            // `set-log-level` (8: `silent`, rules::SILENT): the request's line
-            let cell = env
-                .log_level
-                .get_or_insert_with(|| Arc::new(std::sync::atomic::AtomicU8::new(rules::UNSET)));
-            cell.store(l, std::sync::atomic::Ordering::Relaxed);
-        }
+        left_for_request(env, moved.priority(), moved.level());
         end
+    }
+
+    /// The first request of a stream `switch-mode http` made HTTP: what the frontend's
+    /// content rules left before the switch (`switch_mode::Inspected`) is its own.
+    pub(super) fn inspected_before(left: crate::switch_mode::Inspected, env: &mut Env<'_>) {
+        if let Some(c) = left.captures {
+            env.captures = Some(Arc::new(c));
+        }
+        left_for_request(env, left.priority, left.level);
+    }
+}
+
+/// `set-priority-*` and `set-log-level` (8: `silent`, rules::SILENT) of content rules, for
+/// the request.
+fn left_for_request(env: &mut Env<'_>, priority: Option<(i32, i32)>, level: Option<u8>) {
+    if let Some(p) = priority {
+        env.knobs.set_priority(p);
+    }
+    if let Some(l) = level {
+        let cell = env
+            .log_level
+            .get_or_insert_with(|| Arc::new(std::sync::atomic::AtomicU8::new(rules::UNSET)));
+        cell.store(l, std::sync::atomic::Ordering::Relaxed);
     }
 }

@@ -108,9 +108,18 @@ impl<C: ClientStream> Session<C> {
         rec.log_level.clone_from(&env.log_level);
         rec.captures.clone_from(&env.captures);
         let src = crate::net::canonical(self.peer.ip());
-        // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode; then
-        // the request counts for every entry tracked so far.
-        let end = self.content_rules(&fe.tcp_content, fe.own_table.as_ref(), &mut env);
+        // Phase: `tcp-request content` rules, for each request as HAProxy in HTTP mode (the
+        // first request of a stream `switch-mode http` made HTTP takes what they left before
+        // the switch instead: they ran once for it); then the request counts for every entry
+        // tracked so far.
+        let end = match self.switched.take() {
+            Some(left) => {
+                Self::inspected_before(*left, &mut env);
+                rec.captures.clone_from(&env.captures);
+                false
+            }
+            None => self.content_rules(&fe.tcp_content, fe.own_table.as_ref(), &mut env),
+        };
         rec.log_level.clone_from(&env.log_level);
         if end {
             rec.term = Termination::PROXY_REQUEST;
@@ -182,7 +191,9 @@ impl<C: ClientStream> Session<C> {
         rec.backend = Some(be.clone());
         if be.mode != fulcrum_config::model::Mode::Http {
             // A stream `switch-mode http` made HTTP, routed to a `mode tcp` backend: HAProxy
-            // 2.6 closes it without an answer (`IR`, no server).
+            // 2.6 closes it without an answer (`IR`, no server), the stream counted in the
+            // backend (its `%bc` 1; haproxy never releases that count: not reproduced).
+            rec.routed = Some(crate::counters::SessionGuard::start(&be.counters));
             rec.term = Termination::INTERNAL_REQUEST;
             return Next::Close;
         }

@@ -45,6 +45,7 @@ fn idle_session_future_is_small() {
             track: None,
             clock: None,
             alarm: Default::default(),
+            switched: None,
         };
         eprintln!(
             "idle state: session {} bytes, run future {} bytes",
