@@ -16,12 +16,16 @@ const HOP_BY_HOP: &[&[u8]] = &[
     b"trailer",
 ];
 
-/// Whether `name` is one of [`HOP_BY_HOP`] (by length first: most names are not).
+/// Whether `name` is one of [`HOP_BY_HOP`] (by length and first letter first: most names
+/// are not, `user-agent` is as long as `connection`).
 fn is_hop(name: &[u8]) -> bool {
-    match name.len() {
-        2 | 7 | 10 | 16 => HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h)),
-        _ => false,
-    }
+    let (2 | 7 | 10 | 16) = name.len() else {
+        return false;
+    };
+    let first = name[0].to_ascii_lowercase();
+    HOP_BY_HOP
+        .iter()
+        .any(|h| h[0] == first && h.len() == name.len() && name.eq_ignore_ascii_case(h))
 }
 
 /// `TE` naming `trailers` is kept as `te: trailers` alone, as HAProxy 2.6 forwards it (gRPC
@@ -74,8 +78,9 @@ pub fn strip_hop_by_hop(m: &mut Message, upgrade: Upgrade) {
     // field (most requests) has nothing to strip, and one whose only hop-by-hop fields are
     // `Connection` naming no other field (a keep-alive server's `Connection: keep-alive`)
     // loses just those, found in the same pass.
-    let mut plain_connection = false;
-    for f in &m.fields {
+    // (where the one such field is, or `usize::MAX` when there are several)
+    let mut plain_connection = None;
+    for (i, f) in m.fields.iter().enumerate() {
         let name = m.name(f);
         if !is_hop(name) {
             continue;
@@ -83,10 +88,18 @@ pub fn strip_hop_by_hop(m: &mut Message, upgrade: Upgrade) {
         if !name.eq_ignore_ascii_case(b"connection") || !names_no_field(m.value(f)) {
             return strip_all(m, upgrade);
         }
-        plain_connection = true;
+        plain_connection = Some(if plain_connection.is_none() {
+            i
+        } else {
+            usize::MAX
+        });
     }
-    if plain_connection {
-        m.remove(b"connection");
+    match plain_connection {
+        None => {}
+        Some(usize::MAX) => m.remove(b"connection"),
+        Some(i) => {
+            m.fields.remove(i);
+        }
     }
 }
 
