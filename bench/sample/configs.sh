@@ -3,8 +3,8 @@
 # "hello" on 127.0.0.1:$NGINX_PORT, pid and error log in DIR).
 #
 # `write_configs DIR` writes DIR/plain.cfg (`option httplog`), DIR/rules.cfg (20
-# `http-request` rules, a 100-entry map in `use_backend`, a custom `log-format`) and
-# DIR/hosts.map, for a proxy on 127.0.0.1:$PORT in front of a server on $NGINX_PORT,
+# `http-request` rules, a 100-entry map in `use_backend`, a custom `log-format`),
+# DIR/bare.cfg (bench/proxy/run.sh's HTTP config: no log, no rule) and DIR/hosts.map, for a proxy on 127.0.0.1:$PORT in front of a server on $NGINX_PORT,
 # logging to 127.0.0.1:$LOG_PORT.
 
 write_nginx_conf() {
@@ -54,6 +54,23 @@ frontend web
   default_backend app
 CFG
 } > "$WORK/plain.cfg"
+# bench/proxy/run.sh's frontend and backend: nothing logged, nothing configured per request
+cat > "$WORK/bare.cfg" <<CFG
+global
+  nbthread 1
+  maxconn 4000
+defaults
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend web
+  mode http
+  bind 127.0.0.1:$PORT
+  default_backend app
+backend app
+  mode http
+  server n1 127.0.0.1:$NGINX_PORT
+CFG
 { common; cat <<CFG
 frontend web
   bind 127.0.0.1:$PORT

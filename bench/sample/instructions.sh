@@ -7,6 +7,8 @@
 #   bench/sample/instructions.sh FULCRUM_BINARY        # fulcrum only
 #   HAPROXY=1 bench/sample/instructions.sh FULCRUM_BINARY   # and haproxy on the same configs
 #   OUT=/tmp/cg bench/sample/instructions.sh BIN        # keep the dumps for callgrind_annotate
+#   CONFIGS="bare plain" bench/sample/instructions.sh BIN  # these configs, one row each
+#     (bare: bench/proxy/run.sh's HTTP config, no log and no rule: the plain HTTP/1 path)
 #
 # Each proxy runs under `valgrind --tool=callgrind` with one thread; after $WARM keep-alive
 # requests (h2load --h1, $CONNS connections) the counters are zeroed, $N more requests are
@@ -73,6 +75,14 @@ one() { # $1 fulcrum|haproxy, $2 config name → instructions per request
 
 proxies=(fulcrum)
 [ -n "${HAPROXY:-}" ] && proxies+=(haproxy)
+if [ -n "${CONFIGS:-}" ]; then
+  echo "| instructions per request ($N requests, $CONNS conns) | config | instr/req |"
+  echo "|---|---|---:|"
+  for p in "${proxies[@]}"; do
+    for c in $CONFIGS; do echo "| $p | $c | $(one "$p" "$c") |"; done
+  done
+  exit 0
+fi
 echo "| instructions per request ($N requests, $CONNS conns) | plain | rules | rules - plain | rules/plain |"
 echo "|---|---:|---:|---:|---:|"
 for p in "${proxies[@]}"; do

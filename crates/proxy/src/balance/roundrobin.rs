@@ -152,6 +152,12 @@ impl Fwrr {
 
 impl Algorithm for Fwrr {
     fn pick(&mut self, input: &PickInput<'_>) -> Option<usize> {
+        // One server: every pick is it while it has room (a retry's `avoid` has no other
+        // to go to). Its positions only order it against others, and the algorithm is
+        // rebuilt when the group or a weight changes: no tree to walk.
+        if let [only] = &self.srvs[..] {
+            return (input.has_room)(only.index).then_some(only.index);
+        }
         if self.srvs.is_empty() {
             return None;
         }
@@ -230,6 +236,21 @@ mod tests {
         for w in seq.chunks(4) {
             assert_eq!(w.iter().filter(|&&s| s == 0).count(), 3, "{seq:?}");
         }
+    }
+
+    #[test]
+    fn one_server_is_every_pick_while_it_has_room() {
+        let mut alg = Fwrr::new(&group(&[3]));
+        let mut sim = Sim::new(1);
+        sim.maxconn = vec![Some(2)];
+        assert_eq!(sim.pick(&mut alg, None, b"/", None), Some(0));
+        // a retry avoiding it has nowhere else to go
+        assert_eq!(sim.pick(&mut alg, None, b"/", Some(0)), Some(0));
+        sim.take(0);
+        sim.take(0);
+        assert_eq!(sim.pick(&mut alg, None, b"/", None), None);
+        sim.release(0);
+        assert_eq!(sim.pick(&mut alg, None, b"/", None), Some(0));
     }
 
     #[test]

@@ -16,12 +16,16 @@ const HOP_BY_HOP: &[&[u8]] = &[
     b"trailer",
 ];
 
-/// Whether `name` is one of [`HOP_BY_HOP`] (by length first: most names are not).
+/// Whether `name` is one of [`HOP_BY_HOP`] (by length and first letter first: most names
+/// are not, `user-agent` is as long as `connection`).
 fn is_hop(name: &[u8]) -> bool {
-    match name.len() {
-        2 | 7 | 10 | 16 => HOP_BY_HOP.iter().any(|h| name.eq_ignore_ascii_case(h)),
-        _ => false,
-    }
+    let (2 | 7 | 10 | 16) = name.len() else {
+        return false;
+    };
+    let first = name[0].to_ascii_lowercase();
+    HOP_BY_HOP
+        .iter()
+        .any(|h| h[0] == first && h.len() == name.len() && name.eq_ignore_ascii_case(h))
 }
 
 /// `TE` naming `trailers` is kept as `te: trailers` alone, as HAProxy 2.6 forwards it (gRPC
@@ -71,10 +75,37 @@ pub fn upgrade_requested(req: &Message) -> Upgrade {
 /// tunnel.
 pub fn strip_hop_by_hop(m: &mut Message, upgrade: Upgrade) {
     // The fields `Connection` names are only removed with it: a head without any hop-by-hop
-    // field (most requests) has nothing to strip.
-    if !m.fields.iter().any(|f| is_hop(m.name(f))) {
-        return;
+    // field (most requests) has nothing to strip, and one whose only hop-by-hop fields are
+    // `Connection` naming no other field (a keep-alive server's `Connection: keep-alive`)
+    // loses just those, found in the same pass.
+    // (where the one such field is, or `usize::MAX` when there are several)
+    let mut plain_connection = None;
+    for (i, f) in m.fields.iter().enumerate() {
+        let name = m.name(f);
+        if !is_hop(name) {
+            continue;
+        }
+        if !name.eq_ignore_ascii_case(b"connection") || !names_no_field(m.value(f)) {
+            return strip_all(m, upgrade);
+        }
+        plain_connection = Some(if plain_connection.is_none() {
+            i
+        } else {
+            usize::MAX
+        });
     }
+    match plain_connection {
+        None => {}
+        Some(usize::MAX) => m.remove(b"connection"),
+        Some(i) => {
+            m.fields.remove(i);
+        }
+    }
+}
+
+/// [`strip_hop_by_hop`] for a head with other hop-by-hop fields, or a `Connection` naming
+/// fields to remove.
+fn strip_all(m: &mut Message, upgrade: Upgrade) {
     let keep_upgrade = upgrade == Upgrade::Requested;
     let mut named: Vec<Vec<u8>> = Vec::new();
     for v in m.headers(b"connection") {
@@ -97,6 +128,17 @@ pub fn strip_hop_by_hop(m: &mut Message, upgrade: Upgrade) {
             && !(te_trailers && name.eq_ignore_ascii_case(b"te"));
         !hop && !named.iter().any(|n| name.eq_ignore_ascii_case(n))
     });
+}
+
+/// Whether a `Connection` value holds only the tokens that name no field to remove.
+fn names_no_field(v: &[u8]) -> bool {
+    v.split(|&c| c == b',').all(|t| {
+        let t = super::message::trim(t);
+        t.is_empty()
+            || t.eq_ignore_ascii_case(b"close")
+            || t.eq_ignore_ascii_case(b"keep-alive")
+            || t.eq_ignore_ascii_case(b"upgrade")
+    })
 }
 
 /// Whether the client asked to keep its connection open after this request.
@@ -177,6 +219,29 @@ mod tests {
             out,
             b"GET / HTTP/1.1\r\nHost: a\r\nTE: trailers\r\nBar: 2\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn a_connection_naming_no_field_goes_alone() {
+        let mut m = Message::new();
+        let _ = m.parse_response(
+            b"HTTP/1.1 200 OK\r\nServer: n\r\nConnection: Keep-Alive\r\nClose: 1\r\nConnection: close, upgrade\r\nContent-Length: 0\r\n\r\n",
+        );
+        strip_hop_by_hop(&mut m, Upgrade::None);
+        let mut out = Vec::new();
+        m.write_response(&mut out);
+        assert_eq!(
+            out,
+            b"HTTP/1.1 200 OK\r\nServer: n\r\nClose: 1\r\nContent-Length: 0\r\n\r\n"
+        );
+        // a field it names, or another hop-by-hop field, takes the whole path
+        let _ = m.parse_response(
+            b"HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: 5\r\nA: 1\r\n\r\n",
+        );
+        strip_hop_by_hop(&mut m, Upgrade::None);
+        out.clear();
+        m.write_response(&mut out);
+        assert_eq!(out, b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\n");
     }
 
     #[test]

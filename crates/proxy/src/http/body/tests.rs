@@ -73,3 +73,24 @@ fn framing_rules() {
     assert_eq!(response_framing(&mut m, &get), Ok(Framing::UntilClose));
     assert_eq!(response_framing(&mut m, &head), Ok(Framing::None));
 }
+
+#[test]
+fn content_length_values() {
+    let len = |v: &str| {
+        let mut m = Message::new();
+        let head = format!("POST / HTTP/1.1\r\nContent-Length: {v}\r\n\r\n");
+        let _ = m.parse_request(head.as_bytes());
+        request_framing(&mut m)
+    };
+    assert_eq!(len("6"), Ok(Framing::Length(6)));
+    assert_eq!(len("0"), Ok(Framing::None));
+    assert_eq!(len(" 12 , 12"), Ok(Framing::Length(12)));
+    assert_eq!(
+        len("9999999999999999999"),
+        Ok(Framing::Length(9_999_999_999_999_999_999))
+    );
+    assert_eq!(len("00000000000000000042"), Err(BadFraming));
+    assert_eq!(len("12, 13"), Err(BadFraming));
+    assert_eq!(len("+5"), Err(BadFraming));
+    assert_eq!(len("5x"), Err(BadFraming));
+}

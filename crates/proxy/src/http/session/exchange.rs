@@ -194,7 +194,12 @@ impl<C: ClientStream> Session<C> {
         let auth_bound = binds_connection(&self.res);
         rec.trs = Some(t_sent.elapsed());
         rec.status = self.res.status;
-        let htx_head = crate::http::log_bytes::head(&self.res) as i64;
+        // `%B`'s count of the head as it came (`log_bytes`): read by the log line only.
+        let htx_head = if fe.log.is_some() {
+            crate::http::log_bytes::head(&self.res) as i64
+        } else {
+            0
+        };
 
         // Phase: upgrade to a tunnel.
         if self.res.status == 101 && x.upgrade == Upgrade::Requested {
