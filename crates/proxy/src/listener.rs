@@ -37,6 +37,17 @@ pub struct Slot {
     h2: RwLock<Option<TuneH2>>,
     /// The bind's `name` (`so_name`; swapped with the frontend on reload).
     name: RwLock<Option<Arc<str>>>,
+    /// Raised after each change above: the accept loop reads the slot again only then
+    /// ([`Seen`]), not per connection.
+    version: AtomicU64,
+}
+
+/// What an accept loop last read of its slot, and the slot's version then.
+struct Seen {
+    version: u64,
+    fe: Arc<Frontend>,
+    h2: Option<TuneH2>,
+    name: Option<Arc<str>>,
 }
 
 impl Slot {
@@ -46,15 +57,14 @@ impl Slot {
             key: None,
             h2: RwLock::new(None),
             name: RwLock::new(None),
+            version: AtomicU64::new(0),
         }
     }
     /// A slot for listening address `key`.
     pub fn keyed(fe: Arc<Frontend>, key: crate::addr::ListenKey) -> Self {
         Slot {
-            current: RwLock::new(fe),
             key: Some(key),
-            h2: RwLock::new(None),
-            name: RwLock::new(None),
+            ..Slot::new(fe)
         }
     }
     pub fn h2(&self) -> Option<TuneH2> {
@@ -68,6 +78,7 @@ impl Slot {
             Ok(mut g) => *g = h2,
             Err(p) => *p.into_inner() = h2,
         }
+        self.changed();
     }
     /// The bind's `name`, for `so_name`.
     pub fn set_name(&self, name: Option<&str>) {
@@ -76,6 +87,7 @@ impl Slot {
             Ok(mut g) => *g = name,
             Err(p) => *p.into_inner() = name,
         }
+        self.changed();
     }
     fn name(&self) -> Option<Arc<str>> {
         match self.name.read() {
@@ -93,6 +105,28 @@ impl Slot {
         match self.current.write() {
             Ok(mut g) => *g = fe,
             Err(p) => *p.into_inner() = fe,
+        }
+        self.changed();
+    }
+    /// After a change is written: the version an accept loop compares.
+    fn changed(&self) {
+        self.version.fetch_add(1, Ordering::Release);
+    }
+    /// Everything the accept loop reads, with the version it was read at (read first: a
+    /// change written meanwhile raises it again, so it is seen next time).
+    fn seen(&self) -> Seen {
+        let version = self.version.load(Ordering::Acquire);
+        Seen {
+            version,
+            fe: self.get(),
+            h2: self.h2(),
+            name: self.name(),
+        }
+    }
+    /// `seen` read again when the slot changed since (one atomic load otherwise).
+    fn refresh(&self, seen: &mut Seen) {
+        if self.version.load(Ordering::Acquire) != seen.version {
+            *seen = self.seen();
         }
     }
 }
@@ -245,15 +279,21 @@ pub async fn accept_loop(
         }
     };
     let mut paused = false;
+    let mut seen = slot.seen();
     loop {
         if *close.borrow() {
             return;
         }
-        let fe = slot.get();
+        slot.refresh(&mut seen);
+        let fe = &seen.fe;
         // maxconn: wait for room before accepting, so excess waits in the backlog.
+        // `biased`: the work first, so a permit or a connection already there is taken
+        // without registering on the `close` signal (a lock taken and given back per poll).
         let permits = tokio::select! {
+            biased;
             g = permit(&global) => {
                 let f = tokio::select! {
+                    biased;
                     f = permit(&fe.maxconn) => f,
                     _ = close.changed() => return,
                 };
@@ -264,11 +304,13 @@ pub async fn accept_loop(
         // `rate-limit sessions N`: the same, at most N new sessions per second
         if let Some(rate) = &fe.session_rate {
             tokio::select! {
+                biased;
                 _ = crate::rate_limit::wait(rate) => {}
                 _ = close.changed() => return,
             }
         }
         let accepted = tokio::select! {
+            biased;
             r = listener.accept() => r,
             _ = close.changed() => return,
         };
@@ -299,13 +341,16 @@ pub async fn accept_loop(
             None
         } else {
             tokio::select! {
+                biased;
                 p = limits.admit() => p,
                 _ = close.changed() => return,
             }
         };
         let permits = (permits.0, permits.1, own);
-        let fe = slot.get();
-        let h2 = slot.h2();
+        // A reload while this waited: the connection is the new generation's.
+        slot.refresh(&mut seen);
+        let fe = seen.fe.clone();
+        let h2 = seen.h2;
         crate::counters::ACTIVE.fetch_add(1, Ordering::Relaxed);
         fe.conns.fetch_add(1, Ordering::Relaxed);
         tracker.fetch_add(1, Ordering::AcqRel);
@@ -318,7 +363,7 @@ pub async fn accept_loop(
         let accepted = std::time::Instant::now();
         // What `so_*`/`fc_*` read of the connection, when the configuration reads them.
         let seed = fe.conn_facts.then(|| crate::front::Seed {
-            name: slot.name(),
+            name: seen.name.clone(),
             fd: match &conn {
                 Conn::Tcp(s, ..) => Some(std::os::fd::AsRawFd::as_raw_fd(s)),
                 Conn::Unix(_) => None,
