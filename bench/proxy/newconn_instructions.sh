@@ -45,7 +45,7 @@ nginx -c "$WORK/nginx.conf" -p "$WORK"
 cat > "$WORK/lb.cfg" <<CFG
 global
   nbthread 1
-  maxconn 30000
+  maxconn 9000
 defaults
   timeout connect 5s
   timeout client 30s
