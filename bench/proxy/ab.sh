@@ -143,6 +143,7 @@ scenario "small, keep-alive" "http://127.0.0.1:$HTTP_PORT/small" ""
 scenario "100 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/big" ""
 scenario "new conn per request" "http://127.0.0.1:$HTTP_PORT/small" "close"
 scenario "TCP mode" "http://127.0.0.1:$TCP_PORT/small" ""
+scenario "TCP mode, new conn" "http://127.0.0.1:$TCP_PORT/small" "close"
 
 idle() { # $1 binary, $2 config → bytes per idle connection (growth of the anonymous RSS: see idle.py)
   local pid base out

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # System calls per request of fulcrum (strace -c on its pid, divided by wrk's request count),
-# per scenario: small, 1 KB and 100 KB keep-alive, new connection per request, TCP mode.
-# Counts, not timings (strace slows the proxy down; the calls it makes per request do not change).
+# per scenario: small, 1 KB and 100 KB keep-alive, new connection per request (HTTP mode and
+# TCP mode), TCP mode keep-alive. Counts, not timings (strace slows the proxy down; the calls
+# it makes per request do not change).
 #
 #   FULCRUM=/path/to/fulcrum bench/proxy/syscalls.sh     # DURATION=2 CONNS=50
+#   HAPROXY=1 ONLY="new conn" bench/proxy/syscalls.sh    # haproxy 2.6 on the same config after
 set -euo pipefail
 DURATION=${DURATION:-2}; CONNS=${CONNS:-50}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,27 +47,37 @@ listen tcp
   bind 127.0.0.1:$TCP_PORT
   server n1 127.0.0.1:$NGINX_PORT
 CFG
-"$FULCRUM" run -f "$WORK/lb.cfg" >/dev/null 2>&1 &
-PID=$!
-for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT/small" && break; sleep 0.05; done
-printf "%-24s %10s %s\n" scenario "calls/req" "top calls per request"
+start() { # $1 fulcrum|haproxy
+  if [ "$1" = haproxy ]; then haproxy -db -f "$WORK/lb.cfg" >/dev/null 2>&1 &
+  else "$FULCRUM" run -f "$WORK/lb.cfg" >/dev/null 2>&1 &
+  fi
+  PID=$!
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT/small" && break; sleep 0.05; done
+}
 one() { # $1 name, $2 url, $3 "close": a new connection per request (wrk drops a header
   # written without a space after the colon: `-H Connection:close` sent nothing, so this row
   # measured keep-alive and saw no accept)
+  case "$1" in *${ONLY:-}*) ;; *) return 0 ;; esac
   local extra=(); [ "$3" = close ] && extra=(-H "Connection: close")
   strace -c -f -p "$PID" -o "$WORK/strace.out" 2>/dev/null & local sp=$!
   sleep 0.3
   local n; n=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" "${extra[@]}" "$2" 2>&1 | awk '/requests in/ {print $1}')
   kill -INT "$sp"; wait "$sp" 2>/dev/null || true
-  [ -n "${KEEP_STRACE:-}" ] && cp "$WORK/strace.out" "$KEEP_STRACE.$(echo "$1" | tr -c a-z0-9 _)"
-  awk -v n="$n" -v name="$1" '$NF ~ /^[a-z_0-9]+$/ && $1 ~ /^[0-9.]+$/ && $NF != "total" {
+  [ -n "${KEEP_STRACE:-}" ] && cp "$WORK/strace.out" "$KEEP_STRACE.$WHO.$(echo "$1" | tr -c a-z0-9 _)"
+  awk -v n="$n" -v name="$WHO: $1" '$NF ~ /^[a-z_0-9]+$/ && $1 ~ /^[0-9.]+$/ && $NF != "total" {
       c[$NF]=$4; t+=$4 }
     END { s=""; for (k in c) if (c[k]/n >= 0.05) s=s sprintf("%s %.2f  ", k, c[k]/n);
-          printf "%-24s %10.2f %s\n", name, t/n, s }' "$WORK/strace.out"
+          printf "%-34s %10.2f %s\n", name, t/n, s }' "$WORK/strace.out"
 }
-one "small, keep-alive" "http://127.0.0.1:$HTTP_PORT/small" ""
-one "1 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/1k" ""
-one "100 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/big" ""
-one "new conn per request" "http://127.0.0.1:$HTTP_PORT/small" "close"
-one "TCP mode" "http://127.0.0.1:$TCP_PORT/small" ""
-kill "$PID"; wait "$PID" 2>/dev/null || true
+printf "%-34s %10s %s\n" scenario "calls/req" "top calls per request"
+proxies=(fulcrum); [ -n "${HAPROXY:-}" ] && proxies+=(haproxy)
+for WHO in "${proxies[@]}"; do
+  start "$WHO"
+  one "small, keep-alive" "http://127.0.0.1:$HTTP_PORT/small" ""
+  one "1 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/1k" ""
+  one "100 KB, keep-alive" "http://127.0.0.1:$HTTP_PORT/big" ""
+  one "new conn per request" "http://127.0.0.1:$HTTP_PORT/small" "close"
+  one "TCP mode, new conn per request" "http://127.0.0.1:$TCP_PORT/small" "close"
+  one "TCP mode" "http://127.0.0.1:$TCP_PORT/small" ""
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+done

@@ -19,7 +19,7 @@ use crate::server::Target;
 use crate::stream::ClientStream;
 use std::io;
 use std::net::SocketAddr;
-use tokio::net::{TcpSocket, TcpStream, UnixStream};
+use tokio::net::{TcpStream, UnixStream};
 
 /// A connection to a server, of either kind.
 #[derive(Debug)]
@@ -109,12 +109,7 @@ pub async fn open(
             let addr = target
                 .resolve(dst)
                 .ok_or_else(|| io::Error::other("not an IP target"))?;
-            let s = match source {
-                None => TcpStream::connect(addr).await?,
-                Some(src) => tcp_from(src, addr).await?,
-            };
-            let _ = s.set_nodelay(true);
-            Ok(ServerConn::Tcp(s))
+            Ok(ServerConn::Tcp(tcp(addr, source).await?))
         }
     }
 }
@@ -131,34 +126,50 @@ pub async fn open_via_socks4(
     let addr = target
         .resolve(dst)
         .ok_or_else(|| io::Error::other("a SOCKS4 proxy reaches IP servers only"))?;
-    let mut s = match source {
-        None => TcpStream::connect(proxy).await?,
-        Some(src) => tcp_from(src, proxy).await?,
-    };
-    let _ = s.set_nodelay(true);
+    let mut s = tcp(proxy, source).await?;
     crate::socks4::connect(&mut s, addr).await?;
     Ok(ServerConn::Tcp(s))
 }
 
-/// A TCP connection to `dst` leaving from `src` (port 0: any).
-pub async fn tcp_from(src: SocketAddr, dst: SocketAddr) -> io::Result<TcpStream> {
-    let sock = if dst.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    if src.port() == 0 {
-        // Best effort: without it the bind reserves a port for this socket alone.
-        let _ = nix::sys::socket::setsockopt(
-            &sock,
-            nix::sys::socket::sockopt::IpBindAddressNoPort,
-            &true,
-        );
-    } else {
-        sock.set_reuseaddr(true)?;
+/// A TCP connection to `dst` with `TCP_NODELAY`, leaving from `src` when set (port 0: any),
+/// in as few system calls as HAProxy's: the socket is made non-blocking and close-on-exec by
+/// `socket()` itself, `TCP_NODELAY` is set before `connect()`, and the connection is known to
+/// be established by the writable readiness alone: `SO_ERROR` is read only when the runtime
+/// reports the socket closed or failed (a refused or unreachable server).
+pub async fn tcp(dst: SocketAddr, src: Option<SocketAddr>) -> io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(
+        Domain::for_address(dst),
+        Type::STREAM.nonblocking().cloexec(),
+        None,
+    )?;
+    let _ = sock.set_nodelay(true);
+    if let Some(src) = src {
+        if src.port() == 0 {
+            // Best effort: without it the bind reserves a port for this socket alone.
+            let _ = nix::sys::socket::setsockopt(
+                &sock,
+                nix::sys::socket::sockopt::IpBindAddressNoPort,
+                &true,
+            );
+        } else {
+            sock.set_reuse_address(true)?;
+        }
+        sock.bind(&src.into())?;
     }
-    sock.bind(src)?;
-    sock.connect(dst).await
+    match sock.connect(&dst.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(nix::libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let s = TcpStream::from_std(std::net::TcpStream::from(sock))?;
+    let ready = s.ready(tokio::io::Interest::WRITABLE).await?;
+    if ready.is_write_closed() {
+        if let Some(e) = s.take_error()? {
+            return Err(e);
+        }
+    }
+    Ok(s)
 }
 
 /// A connection to the abstract unix socket `name`, under HAProxy's padded name or the plain one.
@@ -261,6 +272,35 @@ mod tests {
             .await
             .expect_err("nobody listens");
             assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+        });
+    }
+
+    #[test]
+    fn a_refused_connection_is_an_error_and_an_accepted_one_has_nodelay() {
+        rt().block_on(async {
+            // A port nobody listens on: the writable readiness comes with the error.
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let closed = l.local_addr().expect("addr");
+            drop(l);
+            let e = open(&Target::Fixed(closed), None, NO_DST)
+                .await
+                .expect_err("refused");
+            assert_eq!(e.kind(), io::ErrorKind::ConnectionRefused);
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let dst = l.local_addr().expect("addr");
+            let conn = open(&Target::Fixed(dst), None, NO_DST)
+                .await
+                .expect("connect");
+            let ServerConn::Tcp(c) = conn else {
+                panic!("a TCP connection")
+            };
+            assert!(
+                c.nodelay().expect("nodelay"),
+                "TCP_NODELAY set before connect()"
+            );
+            assert_eq!(c.peer_addr().expect("peer"), dst);
         });
     }
 

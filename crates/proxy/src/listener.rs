@@ -37,6 +37,17 @@ pub struct Slot {
     h2: RwLock<Option<TuneH2>>,
     /// The bind's `name` (`so_name`; swapped with the frontend on reload).
     name: RwLock<Option<Arc<str>>>,
+    /// Raised after each change above: the accept loop reads the slot again only then
+    /// ([`Seen`]), not per connection.
+    version: AtomicU64,
+}
+
+/// What an accept loop last read of its slot, and the slot's version then.
+struct Seen {
+    version: u64,
+    fe: Arc<Frontend>,
+    h2: Option<TuneH2>,
+    name: Option<Arc<str>>,
 }
 
 impl Slot {
@@ -46,15 +57,14 @@ impl Slot {
             key: None,
             h2: RwLock::new(None),
             name: RwLock::new(None),
+            version: AtomicU64::new(0),
         }
     }
     /// A slot for listening address `key`.
     pub fn keyed(fe: Arc<Frontend>, key: crate::addr::ListenKey) -> Self {
         Slot {
-            current: RwLock::new(fe),
             key: Some(key),
-            h2: RwLock::new(None),
-            name: RwLock::new(None),
+            ..Slot::new(fe)
         }
     }
     pub fn h2(&self) -> Option<TuneH2> {
@@ -68,6 +78,7 @@ impl Slot {
             Ok(mut g) => *g = h2,
             Err(p) => *p.into_inner() = h2,
         }
+        self.changed();
     }
     /// The bind's `name`, for `so_name`.
     pub fn set_name(&self, name: Option<&str>) {
@@ -76,6 +87,7 @@ impl Slot {
             Ok(mut g) => *g = name,
             Err(p) => *p.into_inner() = name,
         }
+        self.changed();
     }
     fn name(&self) -> Option<Arc<str>> {
         match self.name.read() {
@@ -93,6 +105,28 @@ impl Slot {
         match self.current.write() {
             Ok(mut g) => *g = fe,
             Err(p) => *p.into_inner() = fe,
+        }
+        self.changed();
+    }
+    /// After a change is written: the version an accept loop compares.
+    fn changed(&self) {
+        self.version.fetch_add(1, Ordering::Release);
+    }
+    /// Everything the accept loop reads, with the version it was read at (read first: a
+    /// change written meanwhile raises it again, so it is seen next time).
+    fn seen(&self) -> Seen {
+        let version = self.version.load(Ordering::Acquire);
+        Seen {
+            version,
+            fe: self.get(),
+            h2: self.h2(),
+            name: self.name(),
+        }
+    }
+    /// `seen` read again when the slot changed since (one atomic load otherwise).
+    fn refresh(&self, seen: &mut Seen) {
+        if self.version.load(Ordering::Acquire) != seen.version {
+            *seen = self.seen();
         }
     }
 }
@@ -245,15 +279,21 @@ pub async fn accept_loop(
         }
     };
     let mut paused = false;
+    let mut seen = slot.seen();
     loop {
         if *close.borrow() {
             return;
         }
-        let fe = slot.get();
+        slot.refresh(&mut seen);
+        let fe = &seen.fe;
         // maxconn: wait for room before accepting, so excess waits in the backlog.
+        // `biased`: the work first, so a permit or a connection already there is taken
+        // without registering on the `close` signal (a lock taken and given back per poll).
         let permits = tokio::select! {
+            biased;
             g = permit(&global) => {
                 let f = tokio::select! {
+                    biased;
                     f = permit(&fe.maxconn) => f,
                     _ = close.changed() => return,
                 };
@@ -264,11 +304,13 @@ pub async fn accept_loop(
         // `rate-limit sessions N`: the same, at most N new sessions per second
         if let Some(rate) = &fe.session_rate {
             tokio::select! {
+                biased;
                 _ = crate::rate_limit::wait(rate) => {}
                 _ = close.changed() => return,
             }
         }
         let accepted = tokio::select! {
+            biased;
             r = listener.accept() => r,
             _ = close.changed() => return,
         };
@@ -299,13 +341,16 @@ pub async fn accept_loop(
             None
         } else {
             tokio::select! {
+                biased;
                 p = limits.admit() => p,
                 _ = close.changed() => return,
             }
         };
         let permits = (permits.0, permits.1, own);
-        let fe = slot.get();
-        let h2 = slot.h2();
+        // A reload while this waited: the connection is the new generation's.
+        slot.refresh(&mut seen);
+        let fe = seen.fe.clone();
+        let h2 = seen.h2;
         crate::counters::ACTIVE.fetch_add(1, Ordering::Relaxed);
         fe.conns.fetch_add(1, Ordering::Relaxed);
         tracker.fetch_add(1, Ordering::AcqRel);
@@ -318,7 +363,7 @@ pub async fn accept_loop(
         let accepted = std::time::Instant::now();
         // What `so_*`/`fc_*` read of the connection, when the configuration reads them.
         let seed = fe.conn_facts.then(|| crate::front::Seed {
-            name: slot.name(),
+            name: seen.name.clone(),
             fd: match &conn {
                 Conn::Tcp(s, ..) => Some(std::os::fd::AsRawFd::as_raw_fd(s)),
                 Conn::Unix(_) => None,
@@ -407,15 +452,27 @@ type Permits = (
     Option<tokio::sync::OwnedSemaphorePermit>,
 );
 
+/// What a connection's task knows once its PROXY header and `tcp-request session` rules
+/// passed: the session starts from here.
+struct Opened<C> {
+    fe: Arc<Frontend>,
+    sock: C,
+    peer: SocketAddr,
+    local: SocketAddr,
+    track: Option<Arc<Tracking>>,
+    /// `%Th`: the handshakes' time.
+    handshake: Duration,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn spawn_session<C: ClientStream>(
     fe: Arc<Frontend>,
-    mut sock: C,
-    (peer, local): (SocketAddr, SocketAddr),
+    sock: C,
+    addrs: (SocketAddr, SocketAddr),
     stop: watch::Receiver<bool>,
     counted: Counted,
     permits: Permits,
-    (track, expect, accepted, bind): (
+    how: (
         Option<Arc<Tracking>>,
         crate::accept_proxy::Expect,
         std::time::Instant,
@@ -425,92 +482,139 @@ fn spawn_session<C: ClientStream>(
     h2: Option<TuneH2>,
 ) {
     // registered with the generation's end signal when the configuration can end it
-    crate::end::spawn(fe.end.tracker(), async move {
+    let end = fe.end.tracker();
+    // A `mode tcp` connection's task holds its session boxed: tokio moves a task's future
+    // when it is spawned and when it ends (its cell), so a task without the HTTP session
+    // inline moves a few hundred bytes less per connection.
+    if fe.mode == Mode::Tcp {
+        crate::end::spawn(end, async move {
+            // Held for as long as the connection lives (a switched session keeps them parked).
+            let keep = (counted, permits);
+            let Some(o) = open(fe, sock, addrs, how, seed).await else {
+                return;
+            };
+            let session = async move {
+                let tcp = crate::tcp::serve(o.fe.clone(), o.sock, o.peer, o.local, o.track.clone());
+                match Box::pin(tcp).await {
+                    Some(up) if up.h2 => {
+                        let h2 = crate::http::h2::serve_upgraded(o.fe, up, stop, o.track);
+                        Box::pin(h2).await
+                    }
+                    Some(up) => {
+                        let http =
+                            crate::http::session::serve_upgraded(o.fe, up, stop, o.track, keep);
+                        Box::pin(http).await
+                    }
+                    None => {}
+                }
+            };
+            crate::logline::HANDSHAKE.scope(o.handshake, session).await
+        });
+        return;
+    }
+    crate::end::spawn(end, async move {
         // Held for as long as the connection lives (an HTTP/1 session keeps them while parked).
         let keep = (counted, permits);
-        // `accept-proxy`: the PROXY header's addresses are the client's everywhere after.
-        let addrs = (peer, local);
-        let limit = fe.timeouts.client;
-        let (peer, local) =
-            match crate::accept_proxy::client_header(&mut sock, expect, limit, addrs).await {
-                Ok((a, header)) => {
-                    // The connection's facts (`fc_*`): its own addresses as the connection rules
-                    // left them (HAProxy 2.6's `fc_src` is not the PROXY header's), its header.
-                    if let (Some(mut seed), Some(t)) = (seed, track.as_deref()) {
-                        let unix = C::UNIX;
-                        let read = seed.pp.take();
-                        let pp = header.as_ref().or(read.as_deref());
-                        let fc = seed.fc.unwrap_or(addrs);
-                        let facts = crate::front::ConnFacts::new(bind, seed, fc, unix, pp);
-                        t.set_conn(facts);
-                    }
-                    a
-                }
-                Err(m) => {
-                    let failure = crate::log_error::Failure::from(m);
-                    let at = std::time::SystemTime::now()
-                        .checked_sub(accepted.elapsed())
-                        .unwrap_or_else(std::time::SystemTime::now);
-                    crate::log_error::connection_error(&fe, addrs, at, bind, failure);
-                    return;
-                }
-            };
-        // `tcp-request session` rules see the PROXY header's addresses, as HAProxy's.
-        let (peer, local) = if fe.tcp_session.is_empty() {
-            (peer, local)
-        } else {
-            let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
-            let place = crate::place::Place {
-                conn: track.as_deref().and_then(|t| t.conn()),
-                ..crate::place::Place::at(&fe)
-            };
-            let ctx = crate::acl::Ctx::new(peer, local, None, None)
-                .with_counters(counters)
-                .at(Some(&place));
-            let moved = crate::tcp_rules::Moved::default();
-            if crate::tcp_rules::content(&fe.tcp_session, &ctx, &sock, false, &moved) {
-                return;
-            }
-            moved.get(peer, local)
+        let Some(o) = open(fe, sock, addrs, how, seed).await else {
+            return;
         };
-        if let Some(t) = &track {
-            t.session();
-        }
         // HTTP/2: `proto h2` on the bind, or chosen by the client in the TLS handshake (ALPN).
-        let alpn_h2 = sock.tls().is_some_and(|t| t.alpn.as_deref() == Some("h2"));
-        let handshake = accepted.elapsed();
+        let alpn_h2 = o
+            .sock
+            .tls()
+            .is_some_and(|t| t.alpn.as_deref() == Some("h2"));
+        let Opened {
+            fe,
+            sock,
+            peer,
+            local,
+            track,
+            handshake,
+        } = o;
         let session = async move {
-            match fe.mode {
-                Mode::Http if h2.is_some() || alpn_h2 => {
-                    let tune = h2.unwrap_or(fe.tune_h2);
-                    Box::pin(crate::http::h2::serve(
-                        fe, sock, peer, local, stop, tune, track,
-                    ))
-                    .await
-                }
-                Mode::Http => {
-                    crate::http::session::serve(fe, sock, peer, local, stop, track, keep).await
-                }
-                // Boxed: keeps the per-connection task as small as the idle HTTP session.
-                Mode::Tcp => {
-                    let tcp = crate::tcp::serve(fe.clone(), sock, peer, local, track.clone());
-                    match Box::pin(tcp).await {
-                        Some(up) if up.h2 => {
-                            let h2 = crate::http::h2::serve_upgraded(fe, up, stop, track);
-                            Box::pin(h2).await
-                        }
-                        Some(up) => {
-                            let http =
-                                crate::http::session::serve_upgraded(fe, up, stop, track, keep);
-                            Box::pin(http).await
-                        }
-                        None => {}
-                    }
-                }
+            if h2.is_some() || alpn_h2 {
+                let tune = h2.unwrap_or(fe.tune_h2);
+                Box::pin(crate::http::h2::serve(
+                    fe, sock, peer, local, stop, tune, track,
+                ))
+                .await
+            } else {
+                crate::http::session::serve(fe, sock, peer, local, stop, track, keep).await
             }
         };
         crate::logline::HANDSHAKE.scope(handshake, session).await
     });
+}
+
+/// A connection's start in its task: the PROXY header (`accept-proxy`: its addresses are the
+/// client's everywhere after), the connection's facts, the `tcp-request session` rules;
+/// `None` when the connection ends there.
+async fn open<C: ClientStream>(
+    fe: Arc<Frontend>,
+    mut sock: C,
+    addrs: (SocketAddr, SocketAddr),
+    (track, expect, accepted, bind): (
+        Option<Arc<Tracking>>,
+        crate::accept_proxy::Expect,
+        std::time::Instant,
+        u16,
+    ),
+    seed: Option<crate::front::Seed>,
+) -> Option<Opened<C>> {
+    let limit = fe.timeouts.client;
+    let (peer, local) =
+        match crate::accept_proxy::client_header(&mut sock, expect, limit, addrs).await {
+            Ok((a, header)) => {
+                // The connection's facts (`fc_*`): its own addresses as the connection rules
+                // left them (HAProxy 2.6's `fc_src` is not the PROXY header's), its header.
+                if let (Some(mut seed), Some(t)) = (seed, track.as_deref()) {
+                    let unix = C::UNIX;
+                    let read = seed.pp.take();
+                    let pp = header.as_ref().or(read.as_deref());
+                    let fc = seed.fc.unwrap_or(addrs);
+                    let facts = crate::front::ConnFacts::new(bind, seed, fc, unix, pp);
+                    t.set_conn(facts);
+                }
+                a
+            }
+            Err(m) => {
+                let failure = crate::log_error::Failure::from(m);
+                let at = std::time::SystemTime::now()
+                    .checked_sub(accepted.elapsed())
+                    .unwrap_or_else(std::time::SystemTime::now);
+                crate::log_error::connection_error(&fe, addrs, at, bind, failure);
+                return None;
+            }
+        };
+    // `tcp-request session` rules see the PROXY header's addresses, as HAProxy's.
+    let (peer, local) = if fe.tcp_session.is_empty() {
+        (peer, local)
+    } else {
+        let counters = fe.counters(track.as_deref(), fe.own_table.as_ref());
+        let place = crate::place::Place {
+            conn: track.as_deref().and_then(|t| t.conn()),
+            ..crate::place::Place::at(&fe)
+        };
+        let ctx = crate::acl::Ctx::new(peer, local, None, None)
+            .with_counters(counters)
+            .at(Some(&place));
+        let moved = crate::tcp_rules::Moved::default();
+        if crate::tcp_rules::content(&fe.tcp_session, &ctx, &sock, false, &moved) {
+            return None;
+        }
+        moved.get(peer, local)
+    };
+    if let Some(t) = &track {
+        t.session();
+    }
+    Some(Opened {
+        fe,
+        sock,
+        peer,
+        local,
+        track,
+        handshake: accepted.elapsed(),
+    })
 }
 
 #[cfg(test)]

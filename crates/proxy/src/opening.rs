@@ -55,7 +55,7 @@ pub async fn open<C: ClientStream, S: ClientStream>(
                     _ => Opening::Replay(kept),
                 };
             }
-            r = client.peek_byte() => r,
+            r = client.ready() => r,
             _ = sleep_until(deadline) => return Opening::Idle,
         };
         if !matches!(from_client, Ok(n) if n > 0) {
@@ -66,8 +66,20 @@ pub async fn open<C: ClientStream, S: ClientStream>(
         }
         let before = kept.len();
         kept.reserve(4096);
-        match client.read_buf(&mut kept).await {
-            Ok(n) if n > 0 => {}
+        let room = kept.capacity() - before;
+        // Read at once where the stream can (a plain socket: no peek before the read).
+        let read = match client.try_read_buf(&mut kept) {
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Some(r) => r,
+            None => client.read_buf(&mut kept).await,
+        };
+        match read {
+            Ok(n) if n > 0 => {
+                if n < room {
+                    // The socket is empty: the next wait is on readiness, not `EAGAIN`.
+                    client.drained();
+                }
+            }
             _ => {
                 return Opening::Committed {
                     sent: before as u64,

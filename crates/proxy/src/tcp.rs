@@ -276,6 +276,9 @@ pub async fn serve<C: ClientStream>(
     // is replaced and the client's bytes replayed (bounded: one per retry, at least one).
     let mut kept = ins.kept;
     let mut replays = be.retries.max(1);
+    // `%bi %bp`, `bc_src`: asked of the socket (`getsockname`) only when something reads it.
+    let sd = fe.log.as_ref().and_then(|l| l.sd.as_ref());
+    let wants_source = crate::log_format::writes_source(fe.log_format.as_ref(), sd);
     let (assigned, mut server, sent) = loop {
         let (assigned, mut server, _) = match conn {
             Ok(v) => {
@@ -311,8 +314,10 @@ pub async fn serve<C: ClientStream>(
             // Never here: `mode tcp` servers are not spoken to in HTTP/2 (`H2Mode::Never`).
             ServerConn::H2(_) => Opening::Idle,
         };
-        if let Ok(mut s) = source.lock() {
-            *s = server.local_addr();
+        if wants_source {
+            if let Ok(mut s) = source.lock() {
+                *s = server.local_addr();
+            }
         }
         let failed = match o {
             Opening::Committed { sent } => break (assigned, server, sent),

@@ -10,7 +10,7 @@ use crate::splice::{Fail, Got, Mode};
 use crate::stream::{ClientStream, PeekRead};
 use crate::termination::{Cause, Phase, Termination};
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::AsyncWrite;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
@@ -72,6 +72,8 @@ struct Shared {
     /// Bytes each direction delivered so far (client → server, server → client): exact also
     /// when a direction fails or times out.
     moved: [AtomicU64; 2],
+    /// Which side's end of stream was read (a FIN from the client, from the server).
+    eof: [AtomicBool; 2],
 }
 
 impl Shared {
@@ -83,6 +85,14 @@ impl Shared {
     fn touch(&self) {
         self.last
             .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+    /// `from`'s end of stream was read: whether the other side's socket still needs a
+    /// `shutdown(SHUT_WR)`. Not when the other side's own end was read already: the socket
+    /// closes right after (a FIN all the same, nothing being left unread), as HAProxy skips
+    /// the shutdown of a socket whose read side has closed.
+    fn ended(&self, from: Side) -> bool {
+        self.eof[from as usize].store(true, Ordering::Relaxed);
+        !self.eof[from.other() as usize].load(Ordering::Relaxed)
     }
     fn idle_for(&self) -> Duration {
         Duration::from_millis(
@@ -135,9 +145,10 @@ async fn pump<R: PeekRead, W: AsyncWrite + Unpin>(
     }
 }
 
-/// [`pump`] between two plain TCP sockets: reads are copied; one that fills the buffer (bulk)
-/// turns the direction to splicing until the source has nothing more to read (`Mode::Auto`),
-/// or every byte is spliced (`Mode::Always`). Counts what `dst` took.
+/// [`pump`] between two plain TCP sockets, waiting on the runtime's readiness rather than a
+/// peek: reads are copied (`Mode::Off`); one that fills the buffer (bulk) turns the direction
+/// to splicing until the source has nothing more to read (`Mode::Auto`), or every byte is
+/// spliced (`Mode::Always`). Counts what `dst` took.
 async fn pump_tcp(
     src: &TcpStream,
     dst: &TcpStream,
@@ -152,7 +163,9 @@ async fn pump_tcp(
         }
         shared.moved(from, pending.len() as u64);
     }
-    let mut buf: Vec<u8> = Vec::new();
+    // Read into its spare room (never zeroed): the room is taken once bytes come, so idle
+    // tunnels hold no buffer.
+    let mut buf = bytes::BytesMut::new();
     let mut bulk = mode == Mode::Always;
     loop {
         if bulk {
@@ -166,7 +179,9 @@ async fn pump_tcp(
             match r {
                 Ok(Got::Moved(_)) => continue,
                 Ok(Got::Eof) => {
-                    let _ = socket2::SockRef::from(dst).shutdown(std::net::Shutdown::Write);
+                    if shared.ended(from) {
+                        let _ = socket2::SockRef::from(dst).shutdown(std::net::Shutdown::Write);
+                    }
                     return Ok(());
                 }
                 // Back to copying: the next read waits for the source.
@@ -182,17 +197,18 @@ async fn pump_tcp(
         {
             return Err(TunnelEnd::Error(from));
         }
-        if buf.is_empty() {
-            // Taken once bytes come: idle tunnels hold no buffer.
-            buf.resize(TUNNEL_BUF, 0);
-        }
-        match src.try_read(&mut buf) {
+        buf.clear();
+        buf.reserve(TUNNEL_BUF);
+        let room = buf.capacity();
+        match src.try_read_buf(&mut buf) {
             Ok(0) => {
-                let _ = socket2::SockRef::from(dst).shutdown(std::net::Shutdown::Write);
+                if shared.ended(from) {
+                    let _ = socket2::SockRef::from(dst).shutdown(std::net::Shutdown::Write);
+                }
                 return Ok(());
             }
             Ok(n) => {
-                if n < buf.len() {
+                if n < room {
                     // A short read emptied the socket: wait for readiness, not `EAGAIN`.
                     let _ = src.try_io(Interest::READABLE, || {
                         Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
@@ -253,13 +269,13 @@ pub async fn tunnel<C: ClientStream, S: ClientStream>(
         start: Instant::now(),
         last: AtomicU64::new(0),
         moved: [AtomicU64::new(0), AtomicU64::new(0)],
+        eof: [AtomicBool::new(false), AtomicBool::new(false)],
     };
-    if t.splice != [Mode::Off; 2] {
-        if let (Some(c), Some(s)) = (client.plain_tcp(), server.plain_tcp()) {
-            let up = pump_tcp(c, s, to_server, &shared, Side::Client, t.splice[0]);
-            let down = pump_tcp(s, c, to_client, &shared, Side::Server, t.splice[1]);
-            return both(up, down, &shared, t).await;
-        }
+    // Two plain TCP sockets: readiness, then a read (no `MSG_PEEK` first), splicing or not.
+    if let (Some(c), Some(s)) = (client.plain_tcp(), server.plain_tcp()) {
+        let up = pump_tcp(c, s, to_server, &shared, Side::Client, t.splice[0]);
+        let down = pump_tcp(s, c, to_client, &shared, Side::Server, t.splice[1]);
+        return both(up, down, &shared, t).await;
     }
     let (cr, cw) = client.split_halves();
     let (sr, sw) = server.split_halves();
