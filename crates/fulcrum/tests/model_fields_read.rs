@@ -74,6 +74,11 @@ const COSMETIC: &[(&str, &str, &str)] = &[
         "fullconn",
         "only scales servers' `minconn`, which fulcrum refuses (so fullconn has nothing to act on)",
     ),
+    (
+        "UniqueId",
+        "format_at",
+        "where `unique-id-format` was written: the config crate's warnings (`l6_http.rs`) point at it",
+    ),
 ];
 
 /// Read by no subsystem yet: real gaps, each owned elsewhere.
