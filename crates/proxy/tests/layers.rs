@@ -158,6 +158,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "connect::h2",
             // HTTP/2 header maps recycled per thread (http crate only).
             "http::h2::maps",
+            // The per-thread blocks HTTP/2 heads sent cut their values from (bytes only).
+            "http::h2::values",
             // The SOCKS4 request to a server's `socks4` proxy (tokio only).
             "socks4",
         ],

@@ -341,6 +341,7 @@ pub fn serve_h2(
     local: SocketAddr,
     stop: watch::Receiver<bool>,
     track: Option<Arc<Tracking>>,
+    deadlines: Arc<super::h2::deadlines::Deadlines>,
 ) -> impl std::future::Future<Output = ()> + Send + use<> {
     let accept = SystemTime::now();
     let t0 = Instant::now();
@@ -365,7 +366,8 @@ pub fn serve_h2(
         served: 0,
         track,
         clock: None,
-        alarm: Default::default(),
+        // Its waits are on its connection's deadlines (one timer per connection).
+        alarm: alarm::Alarm::Conn(deadlines),
     };
     // Not boxed: the stream's future is its connection's heap task already.
     async move {
