@@ -52,8 +52,6 @@ fn statuses(port: u16, paths: &[&str]) -> Vec<String> {
     let mut cmd = Command::new("curl");
     cmd.args([
         "-s",
-        "-o",
-        "/dev/null",
         "-w",
         "%{http_code}\\n",
         "--http2-prior-knowledge",
@@ -64,7 +62,7 @@ fn statuses(port: u16, paths: &[&str]) -> Vec<String> {
         cmd.args(["--parallel", "--parallel-immediate"]);
     }
     for p in paths {
-        cmd.arg(format!("http://127.0.0.1:{port}{p}"));
+        cmd.args(["-o", "/dev/null", &format!("http://127.0.0.1:{port}{p}")]);
     }
     let out = cmd.output().expect("run curl");
     let mut got: Vec<String> = String::from_utf8_lossy(&out.stdout)
