@@ -95,7 +95,7 @@ impl List {
                 s.fired = true;
                 w.wake_by_ref();
                 s.waker = None;
-            } else if next.map_or(true, |n| s.at < n) {
+            } else if next.is_none_or(|n| s.at < n) {
                 next = Some(s.at);
             }
         }
@@ -132,10 +132,10 @@ impl Future for Wait<'_> {
                     l.slots.len() - 1
                 }
             };
-            if l.next.map_or(true, |n| at < n) {
+            if l.next.is_none_or(|n| at < n) {
                 l.next = Some(at);
             }
-            if l.armed.map_or(true, |a| at < a) {
+            if l.armed.is_none_or(|a| at < a) {
                 // The timer must move earlier: the connection's task does it.
                 if let Some(w) = &l.conn {
                     w.wake_by_ref();

@@ -34,6 +34,12 @@ impl<F: Future<Output = ()>> Future for Boxed<F> {
     }
 }
 
+impl<F: Future<Output = ()>> Default for Streams<F> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<F: Future<Output = ()>> Streams<F> {
     pub fn new() -> Streams<F> {
         Streams {
