@@ -158,6 +158,12 @@ const LAYERS: &[(&str, &[&str])] = &[
             "connect::h2",
             // HTTP/2 header maps recycled per thread (http crate only).
             "http::h2::maps",
+            // The per-thread blocks HTTP/2 heads sent cut their values from (bytes only).
+            "http::h2::values",
+            // An HTTP/2 connection's streams' deadlines on one timer; its set of streams
+            // in recycled boxes (tokio, futures only).
+            "http::h2::deadlines",
+            "http::h2::streams",
             // The SOCKS4 request to a server's `socks4` proxy (tokio only).
             "socks4",
         ],

@@ -349,6 +349,7 @@ pub fn serve_h2(
     local: SocketAddr,
     stop: watch::Receiver<bool>,
     track: Option<Arc<Tracking>>,
+    deadlines: Arc<super::h2::deadlines::Deadlines>,
 ) -> impl std::future::Future<Output = ()> + Send + use<> {
     let accept = SystemTime::now();
     let t0 = Instant::now();
@@ -373,7 +374,8 @@ pub fn serve_h2(
         served: 0,
         track,
         clock: None,
-        alarm: Default::default(),
+        // Its waits are on its connection's deadlines (one timer per connection).
+        alarm: alarm::Alarm::Conn(deadlines),
         switched: None,
     };
     // Not boxed: the stream's future is its connection's heap task already.

@@ -114,15 +114,17 @@ pub fn last_chunk(trailers: Option<&http::HeaderMap>) -> Vec<u8> {
 }
 
 /// HTTP/1's connection-specific fields, which HTTP/2 forbids (RFC 9113 8.2.2; `te` aside).
+/// Told apart by length first: most names are compared with none of them.
 pub fn connection_specific(name: &[u8]) -> bool {
-    const FIXED: [&[u8]; 5] = [
-        b"connection",
-        b"keep-alive",
-        b"proxy-connection",
-        b"transfer-encoding",
-        b"upgrade",
-    ];
-    FIXED.iter().any(|f| name.eq_ignore_ascii_case(f))
+    let fixed: &[u8] = match name.len() {
+        7 => b"upgrade",
+        10 if name[0].eq_ignore_ascii_case(&b'c') => b"connection",
+        10 => b"keep-alive",
+        16 => b"proxy-connection",
+        17 => b"transfer-encoding",
+        _ => return false,
+    };
+    name.eq_ignore_ascii_case(fixed)
 }
 
 /// Appends the fields of the neutral head `m` to an HTTP/2 head's `out`, one piece for both
@@ -149,10 +151,12 @@ pub fn h2_fields(
         !(connection_specific(name)
             || named.iter().any(|c| name.eq_ignore_ascii_case(c))
             || skip(name)
-            || (name.eq_ignore_ascii_case(b"te")
+            || (name.len() == 2
+                && name.eq_ignore_ascii_case(b"te")
                 && !(request && value.eq_ignore_ascii_case(b"trailers"))))
     };
-    // The values share one buffer (one allocation for the head, not one per field).
+    // The values share one buffer, cut from the thread's block (`values`): no allocation
+    // per field, nor per head.
     let first: usize = lead.iter().map(|p| p.len()).sum();
     let (mut size, mut count) = (first, 0);
     for f in &m.fields {
@@ -161,16 +165,16 @@ pub fn h2_fields(
             count += 1;
         }
     }
-    let mut buf = BytesMut::with_capacity(size);
-    for p in lead {
-        buf.extend_from_slice(p);
-    }
-    for f in &m.fields {
-        if kept(m.name(f), m.value(f)) {
-            buf.extend_from_slice(m.value(f));
+    let values = super::values::cut(size, |buf| {
+        for p in lead {
+            buf.extend_from_slice(p);
         }
-    }
-    let values = buf.freeze();
+        for f in &m.fields {
+            if kept(m.name(f), m.value(f)) {
+                buf.extend_from_slice(m.value(f));
+            }
+        }
+    });
     // Room for the fields kept (a recycled map, `maps`, mostly has it already).
     out.reserve(count);
     let mut at = first;
@@ -345,6 +349,22 @@ mod tests {
         assert_eq!((m.method(), m.uri()), (&b"GET"[..], &b"/only-path"[..]));
         assert_eq!(m.header(b"content-length"), Some(&b"3"[..]));
         assert_eq!(request_message(&p, true, &mut m).0, InBody::None);
+    }
+
+    #[test]
+    fn connection_specific_names_in_any_case() {
+        for n in [
+            "Connection",
+            "keep-alive",
+            "Proxy-Connection",
+            "TRANSFER-ENCODING",
+            "upgrade",
+        ] {
+            assert!(connection_specific(n.as_bytes()), "{n}");
+        }
+        for n in ["te", "connectiox", "keep-alivf", "upgrades", "x", ""] {
+            assert!(!connection_specific(n.as_bytes()), "{n}");
+        }
     }
 
     #[test]

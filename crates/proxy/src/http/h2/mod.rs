@@ -13,18 +13,20 @@
 use crate::state::Frontend;
 use crate::stream::ClientStream;
 use fulcrum_config::model::TuneH2;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::watch;
 
 pub mod convert;
+pub mod deadlines;
 pub mod edge;
 pub mod frames;
 pub mod maps;
+pub mod streams;
 pub mod transaction;
 pub mod upstream;
+pub mod values;
 
 #[cfg(test)]
 mod size_tests;
@@ -139,7 +141,11 @@ async fn serve_io<T>(
     // same either way (one runtime per thread), and a stream woken by its server's answer
     // is polled here, next to the connection that sends its response, without a task
     // spawned, scheduled and joined per request.
-    let mut streams = FuturesUnordered::new();
+    let mut streams = streams::Streams::new();
+    // The streams' waits (`timeout server`, ...) on one timer: `deadlines`.
+    let deadlines = Arc::new(deadlines::Deadlines::default());
+    let timer = tokio::time::sleep(std::time::Duration::from_secs(3600));
+    tokio::pin!(timer);
     let mut closing = false;
     // The stop and reload signals are waited on by futures made once (not one pair per
     // accepted stream): created before the flags are first read, so a reload between the two
@@ -160,6 +166,9 @@ async fn serve_io<T>(
             conn.graceful_shutdown();
         }
         let quiet = streams.is_empty() && !closing;
+        if quiet {
+            streams.trim();
+        }
         let idle_sleep = async {
             match idle {
                 Some(t) if quiet => tokio::time::sleep(t).await,
@@ -186,6 +195,7 @@ async fn serve_io<T>(
                         stop.clone(),
                         track.clone(),
                         tls.clone(),
+                        deadlines.clone(),
                     );
                     if let Some(task) = task {
                         streams.push(task);
@@ -198,7 +208,9 @@ async fn serve_io<T>(
                 None => break,
             },
             // Every stream that can move moves; the select ends only once none is left.
-            () = drain(&mut streams), if !streams.is_empty() => {}
+            () = streams.drain(), if !streams.is_empty() => {}
+            // Never ends: wakes the streams whose deadline passed.
+            () = deadlines.run(timer.as_mut()), if !streams.is_empty() => {}
             () = &mut stopped, if !closing => {
                 closing = true;
                 conn.graceful_shutdown();
@@ -214,19 +226,10 @@ async fn serve_io<T>(
     }
     // Streams still running when the connection ended lose their client; they finish (and
     // log) on their own.
-    while streams.next().await.is_some() {}
-}
-
-/// Polls the streams until none can move (Pending) or none is left (Ready).
-async fn drain<F: std::future::Future<Output = ()>>(streams: &mut FuturesUnordered<F>) {
-    std::future::poll_fn(|cx| loop {
-        match streams.poll_next_unpin(cx) {
-            std::task::Poll::Ready(Some(())) => continue,
-            std::task::Poll::Ready(None) => return std::task::Poll::Ready(()),
-            std::task::Poll::Pending => return std::task::Poll::Pending,
-        }
-    })
-    .await
+    tokio::select! {
+        () = streams.finish() => {}
+        () = deadlines.run(timer.as_mut()) => {}
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ type Args = (
     tokio::sync::watch::Receiver<bool>,
     Option<Arc<crate::track::Tracking>>,
     Option<Arc<crate::stream::TlsInfo>>,
+    Arc<super::deadlines::Deadlines>,
 );
 
 /// The size of what `f` returns, without calling it.
@@ -27,8 +28,8 @@ fn returned<R>(_: impl FnOnce(Args) -> Option<R>) -> usize {
 
 #[test]
 fn stream_future_is_small() {
-    let stream = returned(|(fe, req, respond, peer, stop, track, tls)| {
-        super::transaction::serve(fe, req, respond, peer, peer, stop, track, tls)
+    let stream = returned(|(fe, req, respond, peer, stop, track, tls, deadlines)| {
+        super::transaction::serve(fe, req, respond, peer, peer, stop, track, tls, deadlines)
     });
     eprintln!("h2 stream future: {stream} bytes");
     // 10,824 bytes before session 20 (the arguments of two `async fn`s beside their copies,

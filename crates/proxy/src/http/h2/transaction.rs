@@ -35,6 +35,7 @@ pub fn serve(
     stop: watch::Receiver<bool>,
     track: Option<Arc<crate::track::Tracking>>,
     tls: Option<Arc<crate::stream::TlsInfo>>,
+    deadlines: Arc<super::deadlines::Deadlines>,
 ) -> Option<impl std::future::Future<Output = ()> + Send + use<>> {
     if req.method() == http::Method::CONNECT {
         // Tunnels over HTTP/2 are not done: the client is told to use HTTP/1.1 for it.
@@ -42,7 +43,7 @@ pub fn serve(
         return None;
     }
     Some(crate::http::session::serve_h2(
-        fe, req, respond, tls, peer, local, stop, track,
+        fe, req, respond, tls, peer, local, stop, track, deadlines,
     ))
 }
 

@@ -6,14 +6,30 @@
 //! deadline now wanted or the deadline wanted is earlier (a few times per park delay on a busy
 //! connection), as HAProxy requeues a task's expiry lazily. Allocated at the connection's
 //! first wait that does wait: one allocation per connection instead of a timer per wait.
+//! An HTTP/2 stream's session waits on its connection's list of deadlines instead
+//! (`h2::deadlines`: one timer for all the connection's streams).
 
+use crate::http::h2::deadlines::Deadlines;
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 /// One timer reused by successive waits; see the module.
-#[derive(Default)]
-pub(super) struct Alarm(Option<Pin<Box<Sleep>>>);
+pub(super) enum Alarm {
+    /// The session's own timer (made at its first wait).
+    Own(Option<Pin<Box<Sleep>>>),
+    /// An HTTP/2 stream's: its connection's deadlines.
+    Conn(Arc<Deadlines>),
+}
+
+impl Default for Alarm {
+    fn default() -> Alarm {
+        Alarm::Own(None)
+    }
+}
 
 impl Alarm {
     /// Resolves at `deadline` (never when `None`). Cancel-safe: dropping the wait leaves the
@@ -22,14 +38,18 @@ impl Alarm {
         let Some(d) = deadline else {
             return std::future::pending().await;
         };
-        let s = match &mut self.0 {
+        let own = match self {
+            Alarm::Own(own) => own,
+            Alarm::Conn(list) => return list.until(d).await,
+        };
+        let s = match own {
             Some(s) => {
                 if s.deadline() > d {
                     s.as_mut().reset(d);
                 }
                 s
             }
-            None => self.0.insert(Box::pin(tokio::time::sleep_until(d))),
+            None => own.insert(Box::pin(tokio::time::sleep_until(d))),
         };
         loop {
             s.as_mut().await;
@@ -45,6 +65,24 @@ impl Alarm {
     pub(super) async fn after(&mut self, after: Option<Duration>) {
         let deadline = after.map(|a| Instant::now() + a);
         self.until(deadline).await
+    }
+
+    /// `f`, unless `t` passes first (None); the alarm is not touched when `f` is ready at
+    /// once.
+    pub(super) async fn within<F: Future>(
+        &mut self,
+        t: Option<Duration>,
+        f: F,
+    ) -> Option<F::Output> {
+        let mut f = std::pin::pin!(f);
+        if let Poll::Ready(v) = std::future::poll_fn(|cx| Poll::Ready(f.as_mut().poll(cx))).await {
+            return Some(v);
+        }
+        tokio::select! {
+            biased;
+            v = f => Some(v),
+            () = self.after(t) => None,
+        }
     }
 }
 

@@ -19,7 +19,7 @@ use super::{Next, Rec, Session};
 use crate::backend::Origin;
 use crate::connect::h2::H2Conn;
 use crate::http::body::{self, BodyError, Framing};
-use crate::http::h2::frames::{self, within, InBody};
+use crate::http::h2::frames::{self, InBody};
 use crate::http::h2::upstream::{self, Failure};
 use crate::http::headers::{self, Upgrade};
 use crate::http::message::Version;
@@ -78,7 +78,7 @@ impl<C: ClientStream> Session<C> {
         // clone and its drop each take the connection's lock).
         let mut conn = conn;
         let ready = std::future::poll_fn(|cx| conn.send.poll_ready(cx));
-        let Some(Ok(())) = within(srv_timeout, ready).await else {
+        let Some(Ok(())) = self.alarm.within(srv_timeout, ready).await else {
             // The connection is gone (or never got room): nothing was sent.
             return lost(reused);
         };
@@ -128,7 +128,7 @@ impl<C: ClientStream> Session<C> {
         let mut response = response;
         let answer = loop {
             let interim = std::future::poll_fn(|cx| response.poll_informational(cx));
-            match within(srv_timeout, interim).await {
+            match self.alarm.within(srv_timeout, interim).await {
                 None => break None,
                 Some(Some(Ok(r))) => {
                     let (parts, _) = r.into_parts();
@@ -143,7 +143,7 @@ impl<C: ClientStream> Session<C> {
                     }
                 }
                 // The final head is next (or the stream failed: the response says how).
-                Some(_) => break within(srv_timeout, &mut response).await,
+                Some(_) => break self.alarm.within(srv_timeout, &mut response).await,
             }
         };
         let res = match answer {
