@@ -454,24 +454,13 @@ pub fn accept_date(t: SystemTime) -> String {
 /// log line writes one: formatting it each time was ~4,000 instructions per request).
 pub fn write_accept_date(out: &mut Vec<u8>, t: SystemTime) {
     thread_local! {
-        static LAST: std::cell::RefCell<(u64, String)> =
-            const { std::cell::RefCell::new((u64::MAX, String::new())) };
+        static LAST: PerSecond = const { std::cell::RefCell::new((u64::MAX, String::new())) };
     }
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    LAST.with(|last| {
-        let Ok(mut last) = last.try_borrow_mut() else {
-            out.extend_from_slice(accept_date_in(t, local_offset(t)).as_bytes());
-            return;
-        };
-        if last.0 != secs {
-            let full = accept_date_in(t, local_offset(t));
-            let cut = full.len() - 4; // without `.mmm`
-            last.1.clear();
-            last.1.push_str(&full[..cut]);
-            last.0 = secs;
-        }
-        out.extend_from_slice(last.1.as_bytes());
+    per_second(&LAST, d.as_secs(), out, || {
+        let mut full = accept_date_in(t, local_offset(t));
+        full.truncate(full.len() - 4); // without `.mmm`
+        full
     });
     let ms = d.subsec_millis();
     out.extend_from_slice(&[
@@ -486,23 +475,34 @@ pub fn write_accept_date(out: &mut Vec<u8>, t: SystemTime) {
 /// last second written.
 fn write_header_date(out: &mut Vec<u8>, now: SystemTime) {
     thread_local! {
-        static LAST: std::cell::RefCell<(u64, String)> =
-            const { std::cell::RefCell::new((u64::MAX, String::new())) };
+        static LAST: PerSecond = const { std::cell::RefCell::new((u64::MAX, String::new())) };
     }
     let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let text = |now| {
+    per_second(&LAST, secs, out, || {
         let (_, mon, day, h, m, s, _) = civil(now, local_offset(now));
         format!("{} {day:2} {h:02}:{m:02}:{s:02}", MONTHS[mon as usize - 1])
-    };
-    LAST.with(|last| match last.try_borrow_mut() {
+    });
+}
+
+/// A thread's last text to the second: (unix second, text).
+type PerSecond = std::cell::RefCell<(u64, String)>;
+
+/// Appends `text` of unix second `secs`, made once per second and thread (`cache` keeps the
+/// last one; made again when the cache is in use further up the stack).
+fn per_second(
+    cache: &'static std::thread::LocalKey<PerSecond>,
+    secs: u64,
+    out: &mut Vec<u8>,
+    text: impl FnOnce() -> String,
+) {
+    cache.with(|last| match last.try_borrow_mut() {
         Ok(mut last) => {
             if last.0 != secs {
-                last.1 = text(now);
-                last.0 = secs;
+                *last = (secs, text());
             }
             out.extend_from_slice(last.1.as_bytes());
         }
-        Err(_) => out.extend_from_slice(text(now).as_bytes()),
+        Err(_) => out.extend_from_slice(text().as_bytes()),
     });
 }
 

@@ -56,13 +56,7 @@ fn parse_v6(s: &[u8]) -> Option<Ipv6Addr> {
 /// for every `%[src]` of a header value).
 fn v4_text(a: Ipv4Addr) -> Vec<u8> {
     let mut out = Vec::with_capacity(15);
-    let mut digits = itoa::Buffer::new();
-    for (i, o) in a.octets().into_iter().enumerate() {
-        if i > 0 {
-            out.push(b'.');
-        }
-        out.extend_from_slice(digits.format(o).as_bytes());
-    }
+    crate::value_text::write_v4(&mut out, a);
     out
 }
 

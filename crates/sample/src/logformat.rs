@@ -380,7 +380,7 @@ impl Format {
                         Some(Sample::Str(b)) => value_text::write_http(b, f.escape, out),
                         // digits and `-`: nothing to encode
                         Some(Sample::Val(Value::Sint(n))) => {
-                            out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+                            value_text::write_int(out, n);
                         }
                         Some(Sample::Val(v)) => {
                             value_text::write_http(&value_text::http_text(v), f.escape, out);

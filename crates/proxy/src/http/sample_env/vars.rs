@@ -122,9 +122,9 @@ impl HttpEnv<'_> {
     }
 }
 
-/// An integer in decimal (itoa, not `core::fmt`: log lines write several per request).
+/// An integer in decimal (`value_text::write_int`), as the other writers' result.
 fn int<I: itoa::Integer>(out: &mut Vec<u8>, n: I) -> bool {
-    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    fulcrum_sample::value_text::write_int(out, n);
     true
 }
 
