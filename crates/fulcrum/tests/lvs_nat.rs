@@ -489,7 +489,7 @@ fn nat_wlc_sends_new_connections_to_the_least_loaded_server() {
     };
     let fulcrum = Director::start(&topo.dir, &d, "fulcrum", &conf(2));
     wait_answer(&topo, &fulcrum, None);
-    // 20 connections held open on rs1 and rs2 (the servers wait up to 5s for the request).
+    // 20 connections held open on rs1 and rs2 (the servers wait up to 30 s for the request).
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let holder = topo.node(0).in_thread(move || {
         let held: Vec<_> = (0..20)

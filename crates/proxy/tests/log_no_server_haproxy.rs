@@ -24,15 +24,16 @@ fn cfg(s: &Setup<'_>) -> String {
 }
 
 /// Masks the client ports and dates, the total time (the last timer, 0 unless slow), an HTTP
-/// line's `%TR` (0 unless slow: a loaded machine made it 1 ms) and the process's connection
-/// count `%ac` (the previous request's connection may still be closing when the next line is
-/// written: haproxy 2.6 once logged 2 where fulcrum logged 1).
+/// line's `%TR` (0 unless slow: a loaded machine made it 1 ms) and the process's and the
+/// frontend's connection counts `%ac/%fc` (the previous request's connection, or the readiness
+/// probe's, may still be closing when the next line is written: haproxy 2.6 once logged
+/// `%ac` 2 where fulcrum logged 1, and under CI load `%fc` 2 on the TCP line).
 fn mask(line: &str) -> String {
     let line = mask_ports(line);
     let tr = regex::Regex::new(r"> [0-9]+(/-?[0-9]+/-?[0-9]+/-?[0-9]+/)").expect("re");
     let line = tr.replacen(&line, 1, "> TR$1").into_owned();
-    let ac = regex::Regex::new(r" [0-9]+(/[0-9]+/[0-9]+/[0-9]+/[0-9]+ )").expect("re");
-    let line = ac.replacen(&line, 1, " AC$1").into_owned();
+    let ac = regex::Regex::new(r" [0-9]+/[0-9]+(/[0-9]+/[0-9]+/[0-9]+ )").expect("re");
+    let line = ac.replacen(&line, 1, " AC/FC$1").into_owned();
     let date = regex::Regex::new(r"\[[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9:.]+\]").expect("re");
     let line = date.replace_all(&line, "[DATE]");
     let total = regex::Regex::new(r"(/-?[0-9]+)/[0-9]+ ").expect("re");

@@ -68,11 +68,13 @@ impl RealServer {
                     match l.accept() {
                         Ok((mut s, _)) => {
                             // An HTTP/1.0 answer (HTTP_GET checks it) naming the server, each
-                            // connection on its own thread (a client may hold one open).
+                            // connection on its own thread (a client may hold one open: up to
+                            // 30 s, longer than any test holds one — at 5 s a loaded machine
+                            // saw the held flows of the wlc test close before it measured).
                             let name = name.clone();
                             std::thread::spawn(move || {
                                 let _ = s.set_nonblocking(false);
-                                let _ = s.set_read_timeout(Some(Duration::from_millis(5000)));
+                                let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
                                 let mut req = Vec::new();
                                 let mut buf = [0u8; 1024];
                                 while !req.windows(4).any(|w| w == b"\r\n\r\n") {
