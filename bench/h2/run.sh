@@ -6,6 +6,9 @@
 #   SERVER_PROTO=h2 bench/h2/run.sh # HTTP/2 to the server too: nginx `listen ... http2`
 #                                   # (h2c), `server ... proto h2` (multiplexed connections)
 #   PATHS=/small bench/h2/run.sh    # only the small answer (default: "/small /big")
+#   TLS=1 bench/h2/run.sh           # HTTP/2 over TLS on the client side (`bind ... ssl crt
+#                                   # FILE alpn h2,http/1.1`, an ECDSA P-256 certificate made
+#                                   # here by openssl; h2load negotiates h2 by ALPN)
 #   FULCRUM_BEFORE=/path/to/old/fulcrum bench/h2/run.sh
 #                                   # a third proxy in every round (an older build): also
 #                                   # prints the medians of its per-round ratios to fulcrum
@@ -58,7 +61,14 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+TLS=${TLS:-0}
+if [ "$TLS" = 1 ]; then
+  BIND_OPTS="ssl crt $WORK/site.pem alpn h2,http/1.1"; SCHEME=https; CURL_H2=--http2
+else
+  BIND_OPTS="proto h2"; SCHEME=http; CURL_H2=--http2-prior-knowledge
+fi
 if [ -n "${FLOOR:-}" ]; then
+  [ "$TLS" = 1 ] && { echo "FLOOR speaks h2c only: not with TLS=1" >&2; exit 2; }
   [ "$SERVER_PROTO" = h2 ] || { echo "FLOOR needs SERVER_PROTO=h2 (it speaks HTTP/2 to nginx)" >&2; exit 2; }
   if [ "$FLOOR" = 1 ]; then
     echo "building the floor (release)" >&2
@@ -76,6 +86,12 @@ if [ -z "${FULCRUM:-}" ]; then
 fi
 
 mkdir -p "$WORK/www"
+if [ "$TLS" = 1 ]; then
+  command -v openssl >/dev/null || { echo "openssl is needed for TLS=1" >&2; exit 1; }
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=localhost -keyout "$WORK/site.key" -out "$WORK/site.crt" 2>/dev/null
+  cat "$WORK/site.crt" "$WORK/site.key" > "$WORK/site.pem"
+fi
 head -c 102400 /dev/zero | tr '\0' 'x' > "$WORK/www/big"
 cat > "$WORK/nginx.conf" <<NGX
 worker_processes 1;
@@ -107,7 +123,7 @@ defaults
   timeout client 30s
   timeout server 30s
 frontend web
-  bind 127.0.0.1:$H2_PORT proto h2
+  bind 127.0.0.1:$H2_PORT $BIND_OPTS
   default_backend app
 backend app
   server n1 127.0.0.1:$NGINX_PORT$SERVER_OPTS
@@ -126,7 +142,7 @@ start_proxy() { # $1 = haproxy|fulcrum → prints pid
   local pid=$!
   PIDS+=("$pid")
   for _ in $(seq 1 100); do
-    if curl -s --http2-prior-knowledge -o /dev/null "http://127.0.0.1:$H2_PORT/small" 2>/dev/null; then break; fi
+    if curl -sk $CURL_H2 -o /dev/null "$SCHEME://127.0.0.1:$H2_PORT/small" 2>/dev/null; then break; fi
     sleep 0.05
   done
   echo "$pid"
@@ -139,13 +155,13 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 run_h2load() { # $1 proxy, $2 path → "req/s cpu-µs-per-request"
   local pid out
   pid=$(start_proxy "$1")
-  $PIN_LOAD h2load -c "$CONNS" -m "$STREAMS" -D 1 "http://127.0.0.1:$H2_PORT$2" >/dev/null 2>&1 || true
+  $PIN_LOAD h2load -c "$CONNS" -m "$STREAMS" -D 1 "$SCHEME://127.0.0.1:$H2_PORT$2" >/dev/null 2>&1 || true
   # The proxy's own CPU time per request during the measured run (utime+stime): less
   # sensitive than req/s to the other work on a shared machine. (`perf stat -e instructions`
   # would be steadier still, but virtual machines often lack the counter.)
   local t0 t1
   t0=$(cpu_ticks "$pid")
-  out=$($PIN_LOAD h2load -c "$CONNS" -m "$STREAMS" -D "$DURATION" "http://127.0.0.1:$H2_PORT$2" 2>&1)
+  out=$($PIN_LOAD h2load -c "$CONNS" -m "$STREAMS" -D "$DURATION" "$SCHEME://127.0.0.1:$H2_PORT$2" 2>&1)
   t1=$(cpu_ticks "$pid")
   stop_proxy "$pid"
   local failed done
@@ -161,7 +177,7 @@ run_h2load() { # $1 proxy, $2 path → "req/s cpu-µs-per-request"
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
-echo "h2load -c $CONNS -m $STREAMS, ${DURATION}s rounds, $RUNS alternating rounds, nbthread 1, server $SERVER_PROTO"
+echo "h2load -c $CONNS -m $STREAMS, ${DURATION}s rounds, $RUNS alternating rounds, nbthread 1, client side $SCHEME (h2), server $SERVER_PROTO"
 echo "(cpu: the proxy's CPU µs per request; ratios fulcrum/haproxy)"
 printf '%-8s %10s %10s %6s %10s %10s %6s\n' scenario haproxy fulcrum ratio h-cpu f-cpu ratio
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a/b}'; }
