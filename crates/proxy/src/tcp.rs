@@ -35,15 +35,16 @@ struct Done<'a> {
     retries: u32,
 }
 
-/// A connection a `tcp-request content` rule ended (logged `PR--`, as HAProxy).
-fn rejected(backend: Option<&Backend>) -> Done<'_> {
+/// A connection a `tcp-request content` rule ended (logged `PR--`, as HAProxy), after
+/// `inspected` client bytes.
+fn rejected(backend: Option<&Backend>, inspected: u64) -> Done<'_> {
     Done {
         backend,
         server: None,
         queue: None,
         connect: None,
         bytes: 0,
-        bytes_in: 0,
+        bytes_in: inspected,
         term: Termination::PROXY_REQUEST,
         retries: 0,
     }
@@ -154,7 +155,7 @@ pub async fn serve<C: ClientStream>(
     moved.sock.apply(&client);
     moved.captures_into(samples.as_ref());
     if crate::tcp_rules::ends(verdict, &client) {
-        return log(rejected(None));
+        return log(rejected(None, ins.kept.len() as u64));
     }
     // The stream made HTTP: the client, what inspection read, the session's count, what the
     // content rules left for the first request (they do not run again for it).
@@ -190,7 +191,7 @@ pub async fn serve<C: ClientStream>(
             queue: None,
             connect: None,
             bytes: 0,
-            bytes_in: 0,
+            bytes_in: ins.kept.len() as u64,
             term: crate::backend::NoServer::Unavailable.termination(),
             retries: 0,
         });
@@ -230,7 +231,7 @@ pub async fn serve<C: ClientStream>(
         moved.sock.apply(&client);
         moved.captures_into(samples.as_ref());
         if crate::tcp_rules::ends(verdict, &client) {
-            return log(rejected(Some(be.as_ref())));
+            return log(rejected(Some(be.as_ref()), ins.kept.len() as u64));
         }
     }
     // The addresses the content rules left, from here on.
@@ -294,13 +295,15 @@ pub async fn serve<C: ClientStream>(
                     queue: (!none).then_some(waited),
                     connect: None,
                     bytes: 0,
-                    bytes_in: 0,
+                    bytes_in: kept.len() as u64,
                     term: e.termination(),
                     retries: 0,
                 });
             }
         };
         let cap = fe.bufsize;
+        // The client bytes the server is given first (`%U` if it fails to answer).
+        let given = kept.len() as u64;
         let addrs = (!C::UNIX).then_some((peer, local));
         let pre = crate::proxy_protocol::for_server(assigned.server().send_proxy, addrs);
         let o = match &mut server {
@@ -319,9 +322,9 @@ pub async fn serve<C: ClientStream>(
                 *s = server.local_addr();
             }
         }
-        let failed = match o {
+        let (failed, bytes_in) = match o {
             Opening::Committed { sent } => break (assigned, server, sent),
-            Opening::Idle => TunnelEnd::Timeout.termination(),
+            Opening::Idle => (TunnelEnd::Timeout.termination(), given),
             Opening::Replay(k) => {
                 be.observe(
                     assigned.server(),
@@ -339,7 +342,7 @@ pub async fn serve<C: ClientStream>(
                     tc += t.elapsed();
                     continue;
                 }
-                TunnelEnd::Error(Side::Server).termination()
+                (TunnelEnd::Error(Side::Server).termination(), k.len() as u64)
             }
         };
         return log(Done {
@@ -348,7 +351,7 @@ pub async fn serve<C: ClientStream>(
             queue: Some(waited),
             connect: Some(tc),
             bytes: 0,
-            bytes_in: 0,
+            bytes_in,
             term: failed,
             retries: 0,
         });
@@ -543,7 +546,10 @@ fn log_tcp(
     ),
 ) {
     let Some(log) = &fe.log else { return };
-    if fe.options.dontlognull && d.bytes == 0 && d.term == Termination::NORMAL {
+    // `option dontlognull`: no line for a session whose client sent no byte, however it
+    // ended (haproxy 2.6 tests the request channel's total); not for `option logasap`'s
+    // line nor the legacy one, which haproxy writes before knowing (at accept).
+    if fe.options.dontlognull && d.bytes_in == 0 && !asap && fe.log_format.is_some() {
         return;
     }
     let error = crate::log_format::is_error(fe.mode, d.term, d.retries, 0);
