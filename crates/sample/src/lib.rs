@@ -14,6 +14,7 @@
 
 pub mod acl;
 pub mod cast;
+pub mod check_scope;
 pub mod conv;
 mod conv_codec;
 mod conv_json;
