@@ -30,6 +30,7 @@ pub mod error;
 pub mod expr;
 pub mod fetch;
 pub mod files;
+pub mod format_uses;
 pub mod hash;
 pub mod index;
 pub mod l6_uses;

@@ -234,7 +234,9 @@ pub fn compile_format_with(text: &str, c: &mut Compiler) -> Result<Format, Compi
     if !lit.is_empty() {
         nodes.push(Node::Lit(lit));
     }
-    Ok(Format { nodes })
+    let format = Format { nodes };
+    crate::format_uses::note(&format);
+    Ok(format)
 }
 
 impl Format {
