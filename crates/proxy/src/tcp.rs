@@ -302,8 +302,6 @@ pub async fn serve<C: ClientStream>(
             }
         };
         let cap = fe.bufsize;
-        // The client bytes the server is given first (`%U` if it fails to answer).
-        let given = kept.len() as u64;
         let addrs = (!C::UNIX).then_some((peer, local));
         let pre = crate::proxy_protocol::for_server(assigned.server().send_proxy, addrs);
         let o = match &mut server {
@@ -315,7 +313,7 @@ pub async fn serve<C: ClientStream>(
                 crate::opening::open(&mut client, &mut **s, &pre, kept, cap, idle).await
             }
             // Never here: `mode tcp` servers are not spoken to in HTTP/2 (`H2Mode::Never`).
-            ServerConn::H2(_) => Opening::Idle,
+            ServerConn::H2(_) => Opening::Idle { sent: 0 },
         };
         if wants_source {
             if let Ok(mut s) = source.lock() {
@@ -324,7 +322,8 @@ pub async fn serve<C: ClientStream>(
         }
         let (failed, bytes_in) = match o {
             Opening::Committed { sent } => break (assigned, server, sent),
-            Opening::Idle => (TunnelEnd::Timeout.termination(), given),
+            Opening::Idle { sent } => (idle_end(&fe, &be), sent),
+            Opening::ClientFailed { sent } => (TunnelEnd::Error(Side::Client).termination(), sent),
             Opening::Replay(k) => {
                 be.observe(
                     assigned.server(),
@@ -504,7 +503,10 @@ pub async fn serve<C: ClientStream>(
     if let Some(t) = &track {
         t.bytes(up, down);
     }
-    let term = end.termination();
+    let term = match end {
+        TunnelEnd::Timeout => idle_end(&fe, &be),
+        end => end.termination(),
+    };
     // Phase: count and log.
     let srv = assigned.server().clone();
     crate::record::tcp(
@@ -529,6 +531,27 @@ pub async fn serve<C: ClientStream>(
         term,
         retries: 0,
     })
+}
+
+/// How a TCP session idle past its timeout ended, as haproxy 2.6 logs it (measured:
+/// `tcplog_errors_haproxy.rs`): on the server's side (`sD`) when `timeout server` is the
+/// shorter and no `timeout tunnel` is set, else on the client's (`cD`). (With equal timeouts
+/// haproxy's choice depends on which timer its scheduler sees first when the client spoke
+/// after the connection: `cD` or `sD` from run to run; `cD` when it did not.)
+fn idle_end(fe: &Frontend, be: &Backend) -> Termination {
+    let server_first = match (be.timeouts.tunnel, fe.timeouts.client, be.timeouts.server) {
+        (None, Some(c), Some(s)) => s < c,
+        (None, None, Some(_)) => true,
+        _ => false,
+    };
+    if server_first {
+        Termination::new(
+            crate::termination::Cause::ServerTimeout,
+            crate::termination::Phase::Data,
+        )
+    } else {
+        TunnelEnd::Timeout.termination()
+    }
 }
 
 fn log_tcp(

@@ -112,6 +112,8 @@ async fn tcp_sessions_without_client_bytes_are_not_logged_as_haproxy() {
     let dead = free_port();
     let drive = |side: Arc<Side>| async move {
         let mut out = Vec::new();
+        // (No client that sends to a refused server: whether haproxy reads its bytes before
+        // it sees the refusal varies from run to run.)
         for (i, client) in [
             (0, Client::Quiet),
             (0, Client::Sends),
@@ -121,12 +123,10 @@ async fn tcp_sessions_without_client_bytes_are_not_logged_as_haproxy() {
             (3, Client::Quiet),
             (3, Client::Sends),
             (4, Client::Quiet),
-            (4, Client::Sends),
             (5, Client::Sends),
             (6, Client::Quiet),
             (7, Client::Sends),
             (8, Client::Quiet),
-            (8, Client::Sends),
             (9, Client::Quiet),
         ] {
             out.push(case(&side, i, client).await);
@@ -146,9 +146,9 @@ async fn tcp_sessions_without_client_bytes_are_not_logged_as_haproxy() {
         ours[3].ends_with("line Some(\"reject reject/<NOSRV> PR 3 0\")"),
         "rejected after inspecting 3 bytes: {ours:#?}"
     );
-    assert!(ours[10].contains("(legacy/TCP)"), "legacy line: {ours:#?}");
+    assert!(ours[9].contains("(legacy/TCP)"), "legacy line: {ours:#?}");
     assert!(
-        ours[14].contains("asap banner_be/s -- 0 +0"),
+        ours[12].contains("asap banner_be/s -- 0 +0"),
         "logasap: {ours:#?}"
     );
     if let Some(theirs) = theirs {
