@@ -5,7 +5,8 @@
 //! NOOP"), whose conditions read layer-6 fetches in an HTTP proxy ("L6 sample fetches
 //! ignored on HTTP proxies") or whose HTTP log-format strings do ("L6 sample fetch <...>
 //! ignored in HTTP log-format string."), or log formats that do not apply (in a backend, HTTP formats in
-//! TCP mode, no log target), and nowhere else on them: the set of (line, message) of every warning is compared,
+//! TCP mode, no log target), whose rule values read HTTP in a proxy not in `mode http` ("HTTP
+//! log/header format not usable with frontend 'f' (needs 'mode http')."), and nowhere else on them: the set of (line, message) of every warning is compared,
 //! so `zero-warning` gives the same verdict. Under FULCRUM_REQUIRE_NETNS=1 a missing haproxy
 //! fails the test; without it the expected sets written here are still checked.
 
@@ -116,6 +117,24 @@ const CASES: &[(&str, &str, &[usize])] = &[
         "defaults-rule-order",
         "defaults d\n  mode http\n  timeout client 5s\n  timeout server 5s\n  timeout connect 1s\n  http-request deny if { path /x }\n  tcp-request content accept\n  http-request return status 200\n  http-request set-header a b\nfrontend f from d\n  bind 127.0.0.1:8080\n",
         &[12, 14],
+    ),
+    (
+        // A proxy not in `mode http` whose rule values read a sample once something read
+        // HTTP (a condition, a capture, the value itself), or `%ST`: at the last line that
+        // gave a log-format string.
+        "http-formats-after-switch-mode",
+        "frontend f\n  mode tcp\n  bind 127.0.0.1:8080\n  tcp-request inspect-delay 1s\n  tcp-request content switch-mode http if HTTP\n  http-request set-header X-A \"%[src]\"\n  http-request set-header X-B \"x\"\n  default_backend b\nbackend b\n  server s 127.0.0.1:8081\n",
+        &[12],
+    ),
+    (
+        "http-formats-own-fetch-and-order",
+        "frontend f\n  mode tcp\n  bind 127.0.0.1:8080\n  tcp-request content set-var-fmt(txn.x) \"%[req.hdr(host)]\"\n  option tcplog\n  default_backend b\nfrontend g\n  mode tcp\n  bind 127.0.0.1:8082\n  tcp-request content set-var-fmt(txn.x) \"%[src]\" if { path /x }\n  default_backend b\nfrontend h\n  mode tcp\n  bind 127.0.0.1:8083\n  tcp-request content set-var-fmt(txn.x) \"%[src]\" if { path /x }\n  tcp-request content set-var-fmt(txn.y) \"%[src]\"\n  default_backend b\nbackend b\n  mode tcp\n  server s 127.0.0.1:8081\n",
+        &[0, 10, 21],
+    ),
+    (
+        "http-formats-status-acl-capture",
+        "frontend f\n  mode tcp\n  bind 127.0.0.1:8080\n  tcp-request content set-var-fmt(txn.x) \"%ST\"\n  default_backend b\nfrontend g\n  mode tcp\n  bind 127.0.0.1:8082\n  acl h req.hdr(host) x\n  tcp-request content set-var-fmt(txn.y) \"%[src]\" if h\n  tcp-request content set-var-fmt(txn.z) \"%[src]\"\n  default_backend b\nfrontend h\n  mode tcp\n  bind 127.0.0.1:8083\n  tcp-request inspect-delay 1s\n  tcp-request content capture req.hdr(host) len 10\n  tcp-request content set-var-fmt(txn.y) \"%[src]\"\n  default_backend b\nlisten l\n  mode tcp\n  bind 127.0.0.1:8084\n  tcp-request content set-var-fmt(txn.x) \"%[req.len]\"\n  tcp-request content set-var(txn.x) req.hdr(host)\n  tcp-request content set-var-fmt(txn.y) \"%[src]\"\n  tcp-request content set-var-fmt(txn.y) \"%hr\" if METH_GET\n  server s 127.0.0.1:8081\nbackend b\n  mode tcp\n  server s 127.0.0.1:8081\n",
+        &[9, 16, 23],
     ),
 ];
 

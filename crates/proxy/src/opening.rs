@@ -24,8 +24,10 @@ pub enum Opening {
     Committed { sent: u64 },
     /// The server failed before answering: replay these client bytes elsewhere.
     Replay(BytesMut),
-    /// Neither side sent a byte within the idle timeout.
-    Idle,
+    /// The server sent no byte within the idle timeout. `sent`: client bytes it was given.
+    Idle { sent: u64 },
+    /// Reading the client failed (a reset) before the server's first byte.
+    ClientFailed { sent: u64 },
 }
 
 /// Runs the opening on a fresh server connection: first writes `preface` (a PROXY protocol
@@ -56,13 +58,21 @@ pub async fn open<C: ClientStream, S: ClientStream>(
                 };
             }
             r = client.ready() => r,
-            _ = sleep_until(deadline) => return Opening::Idle,
+            _ = sleep_until(deadline) => return Opening::Idle { sent: kept.len() as u64 },
         };
-        if !matches!(from_client, Ok(n) if n > 0) {
-            // The client closed or failed: the tunnel relays that (and any answer).
-            return Opening::Committed {
-                sent: kept.len() as u64,
-            };
+        match from_client {
+            Ok(n) if n > 0 => {}
+            // The client closed: the tunnel relays that (and any answer).
+            Ok(_) => {
+                return Opening::Committed {
+                    sent: kept.len() as u64,
+                }
+            }
+            Err(_) => {
+                return Opening::ClientFailed {
+                    sent: kept.len() as u64,
+                }
+            }
         }
         let before = kept.len();
         kept.reserve(4096);
@@ -80,8 +90,13 @@ pub async fn open<C: ClientStream, S: ClientStream>(
                     client.drained();
                 }
             }
-            _ => {
+            Ok(_) => {
                 return Opening::Committed {
+                    sent: before as u64,
+                }
+            }
+            Err(_) => {
+                return Opening::ClientFailed {
                     sent: before as u64,
                 }
             }
@@ -244,7 +259,7 @@ mod tests {
                 Some(Duration::from_millis(50)),
             )
             .await;
-            assert!(matches!(o, Opening::Idle), "{o:?}");
+            assert!(matches!(o, Opening::Idle { .. }), "{o:?}");
         });
     }
 }

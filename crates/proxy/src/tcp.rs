@@ -35,15 +35,16 @@ struct Done<'a> {
     retries: u32,
 }
 
-/// A connection a `tcp-request content` rule ended (logged `PR--`, as HAProxy).
-fn rejected(backend: Option<&Backend>) -> Done<'_> {
+/// A connection a `tcp-request content` rule ended (logged `PR--`, as HAProxy), after
+/// `inspected` client bytes.
+fn rejected(backend: Option<&Backend>, inspected: u64) -> Done<'_> {
     Done {
         backend,
         server: None,
         queue: None,
         connect: None,
         bytes: 0,
-        bytes_in: 0,
+        bytes_in: inspected,
         term: Termination::PROXY_REQUEST,
         retries: 0,
     }
@@ -154,7 +155,7 @@ pub async fn serve<C: ClientStream>(
     moved.sock.apply(&client);
     moved.captures_into(samples.as_ref());
     if crate::tcp_rules::ends(verdict, &client) {
-        return log(rejected(None));
+        return log(rejected(None, ins.kept.len() as u64));
     }
     // The stream made HTTP: the client, what inspection read, the session's count, what the
     // content rules left for the first request (they do not run again for it).
@@ -190,7 +191,7 @@ pub async fn serve<C: ClientStream>(
             queue: None,
             connect: None,
             bytes: 0,
-            bytes_in: 0,
+            bytes_in: ins.kept.len() as u64,
             term: crate::backend::NoServer::Unavailable.termination(),
             retries: 0,
         });
@@ -230,7 +231,7 @@ pub async fn serve<C: ClientStream>(
         moved.sock.apply(&client);
         moved.captures_into(samples.as_ref());
         if crate::tcp_rules::ends(verdict, &client) {
-            return log(rejected(Some(be.as_ref())));
+            return log(rejected(Some(be.as_ref()), ins.kept.len() as u64));
         }
     }
     // The addresses the content rules left, from here on.
@@ -294,7 +295,7 @@ pub async fn serve<C: ClientStream>(
                     queue: (!none).then_some(waited),
                     connect: None,
                     bytes: 0,
-                    bytes_in: 0,
+                    bytes_in: kept.len() as u64,
                     term: e.termination(),
                     retries: 0,
                 });
@@ -312,16 +313,17 @@ pub async fn serve<C: ClientStream>(
                 crate::opening::open(&mut client, &mut **s, &pre, kept, cap, idle).await
             }
             // Never here: `mode tcp` servers are not spoken to in HTTP/2 (`H2Mode::Never`).
-            ServerConn::H2(_) => Opening::Idle,
+            ServerConn::H2(_) => Opening::Idle { sent: 0 },
         };
         if wants_source {
             if let Ok(mut s) = source.lock() {
                 *s = server.local_addr();
             }
         }
-        let failed = match o {
+        let (failed, bytes_in) = match o {
             Opening::Committed { sent } => break (assigned, server, sent),
-            Opening::Idle => TunnelEnd::Timeout.termination(),
+            Opening::Idle { sent } => (idle_end(&fe, &be), sent),
+            Opening::ClientFailed { sent } => (TunnelEnd::Error(Side::Client).termination(), sent),
             Opening::Replay(k) => {
                 be.observe(
                     assigned.server(),
@@ -339,7 +341,7 @@ pub async fn serve<C: ClientStream>(
                     tc += t.elapsed();
                     continue;
                 }
-                TunnelEnd::Error(Side::Server).termination()
+                (TunnelEnd::Error(Side::Server).termination(), k.len() as u64)
             }
         };
         return log(Done {
@@ -348,7 +350,7 @@ pub async fn serve<C: ClientStream>(
             queue: Some(waited),
             connect: Some(tc),
             bytes: 0,
-            bytes_in: 0,
+            bytes_in,
             term: failed,
             retries: 0,
         });
@@ -501,7 +503,10 @@ pub async fn serve<C: ClientStream>(
     if let Some(t) = &track {
         t.bytes(up, down);
     }
-    let term = end.termination();
+    let term = match end {
+        TunnelEnd::Timeout => idle_end(&fe, &be),
+        end => end.termination(),
+    };
     // Phase: count and log.
     let srv = assigned.server().clone();
     crate::record::tcp(
@@ -528,6 +533,27 @@ pub async fn serve<C: ClientStream>(
     })
 }
 
+/// How a TCP session idle past its timeout ended, as haproxy 2.6 logs it (measured:
+/// `tcplog_errors_haproxy.rs`): on the server's side (`sD`) when `timeout server` is the
+/// shorter and no `timeout tunnel` is set, else on the client's (`cD`). (With equal timeouts
+/// haproxy's choice depends on which timer its scheduler sees first when the client spoke
+/// after the connection: `cD` or `sD` from run to run; `cD` when it did not.)
+fn idle_end(fe: &Frontend, be: &Backend) -> Termination {
+    let server_first = match (be.timeouts.tunnel, fe.timeouts.client, be.timeouts.server) {
+        (None, Some(c), Some(s)) => s < c,
+        (None, None, Some(_)) => true,
+        _ => false,
+    };
+    if server_first {
+        Termination::new(
+            crate::termination::Cause::ServerTimeout,
+            crate::termination::Phase::Data,
+        )
+    } else {
+        TunnelEnd::Timeout.termination()
+    }
+}
+
 fn log_tcp(
     fe: &Frontend,
     (peer, local, tls): (SocketAddr, SocketAddr, Option<&crate::stream::TlsInfo>),
@@ -543,7 +569,10 @@ fn log_tcp(
     ),
 ) {
     let Some(log) = &fe.log else { return };
-    if fe.options.dontlognull && d.bytes == 0 && d.term == Termination::NORMAL {
+    // `option dontlognull`: no line for a session whose client sent no byte, however it
+    // ended (haproxy 2.6 tests the request channel's total); not for `option logasap`'s
+    // line nor the legacy one, which haproxy writes before knowing (at accept).
+    if fe.options.dontlognull && d.bytes_in == 0 && !asap && fe.log_format.is_some() {
         return;
     }
     let error = crate::log_format::is_error(fe.mode, d.term, d.retries, 0);

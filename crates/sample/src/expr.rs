@@ -47,6 +47,9 @@ pub struct Compiler {
     /// [`fetch::NEEDS_BACKEND`] are refused (HAProxy: "needs 'backend' which is not
     /// available here"). Set from [`before_backend`] when the compiler is made.
     pub before_backend: bool,
+    /// The expression is a health check's (`tcp-check`, `http-check`): the fetches of
+    /// [`crate::check_scope`] are refused, as HAProxy 2.6 refuses them.
+    pub health_check: bool,
 }
 
 pub use crate::proxy_refs::{with_proxy_refs, ProxyRef, TableUse};
@@ -71,6 +74,15 @@ impl Compiler {
             available: fetch::Needs::Response,
             registry: crate::registry::current(),
             before_backend: BEFORE_BACKEND.with(std::cell::Cell::get),
+            health_check: false,
+        }
+    }
+
+    /// The compiler of a health check's expressions and log-format strings.
+    pub fn for_checks() -> Compiler {
+        Compiler {
+            health_check: true,
+            ..Compiler::default()
         }
     }
 
@@ -298,6 +310,19 @@ pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> 
             first.col,
             format!(
                 "fetch '{}' may not be reliably used here because it needs 'backend' which is not available here",
+                first.name
+            ),
+        ));
+    }
+    if let Some(needs) = c
+        .health_check
+        .then(|| crate::check_scope::unavailable(kw))
+        .flatten()
+    {
+        return Err(CompileError::at(
+            first.col,
+            format!(
+                "fetch method '{}' extracts information from '{needs}', none of which is available here",
                 first.name
             ),
         ));

@@ -14,6 +14,7 @@
 
 pub mod acl;
 pub mod cast;
+pub mod check_scope;
 pub mod conv;
 mod conv_codec;
 mod conv_json;
@@ -29,6 +30,7 @@ pub mod error;
 pub mod expr;
 pub mod fetch;
 pub mod files;
+pub mod format_uses;
 pub mod hash;
 pub mod index;
 pub mod l6_uses;

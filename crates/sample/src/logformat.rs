@@ -185,7 +185,24 @@ pub fn compile_format_with(text: &str, c: &mut Compiler) -> Result<Format, Compi
                 }
                 j += 1;
             };
-            let expr = compile_with(&text[i + 1..end], c).map_err(|e| e.shifted(i + 1))?;
+            // A health check's format names the rest of the string from the fetch on, as
+            // HAProxy 2.6 (`check_scope`).
+            let check = std::mem::replace(&mut c.health_check, false);
+            let expr = compile_with(&text[i + 1..end], c);
+            c.health_check = check;
+            let expr = expr.map_err(|e| e.shifted(i + 1))?;
+            if let Some(needs) = check
+                .then(|| crate::check_scope::unavailable(expr.fetch.kw))
+                .flatten()
+            {
+                return Err(CompileError::at(
+                    i + 2,
+                    format!(
+                        "sample fetch <{}> may not be reliably used here because it needs '{needs}' which is not available here",
+                        &text[i + 1..]
+                    ),
+                ));
+            }
             if expr.fetch.kw.l6 {
                 crate::l6_uses::note(&text[i + 1..]);
             }
@@ -217,7 +234,9 @@ pub fn compile_format_with(text: &str, c: &mut Compiler) -> Result<Format, Compi
     if !lit.is_empty() {
         nodes.push(Node::Lit(lit));
     }
-    Ok(Format { nodes })
+    let format = Format { nodes };
+    crate::format_uses::note(&format);
+    Ok(format)
 }
 
 impl Format {

@@ -20,6 +20,7 @@ mod fetch_refs;
 mod global;
 mod http_check;
 pub mod http_errors;
+mod http_formats;
 mod http_reuse;
 mod keywords;
 mod l6_http;
@@ -94,6 +95,8 @@ struct Draft {
     order: rule_order::Seen,
     /// Where its (or its defaults') `option httplog|httpslog` was written (`log_origin.rs`).
     log: log_origin::LogOrigin,
+    /// What its lines' log-format strings and conditions read (`http_formats.rs`).
+    formats: http_formats::HttpFormats,
 }
 
 enum Section {
@@ -487,11 +490,14 @@ impl Parser {
                 }
                 let kind = draft.proxy.kind;
                 rule_order::before(&mut draft.order, line, diags);
-                let ((), refs) = fulcrum_sample::expr::with_proxy_refs(|| {
-                    proxy::keyword(&mut draft.proxy, &mut draft.server, Some(kind), line, diags)
+                let (((), refs), formats) = fulcrum_sample::format_uses::with_format_uses(|| {
+                    fulcrum_sample::expr::with_proxy_refs(|| {
+                        proxy::keyword(&mut draft.proxy, &mut draft.server, Some(kind), line, diags)
+                    })
                 });
                 rule_order::after(&mut draft.order, &draft.proxy, line);
                 log_origin::note(&mut draft.log, Some(&draft.proxy), line, diags);
+                http_formats::note(&mut draft.formats, &draft.proxy, line, &formats);
                 self.fetch_refs.extend(refs.into_iter().map(|r| fetch_refs::Use {
                     r,
                     proxy: draft.proxy.name.clone(),

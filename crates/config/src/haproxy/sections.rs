@@ -89,6 +89,7 @@ impl Parser {
                     redirects: Vec::new(),
                     order: Default::default(),
                     log: base.log,
+                    formats: Default::default(),
                 });
             }
             "http-errors" => {
@@ -191,6 +192,7 @@ impl Parser {
                 l6_http::warn(&draft.proxy, &mut self.close_diags);
                 l6_http::warn_unique_id(&draft.proxy, &mut self.close_diags);
                 log_origin::close(&draft.proxy, &draft.log, &mut self.close_diags);
+                http_formats::close(&draft.proxy, &draft.formats, &mut self.close_diags);
                 draft.proxy.http_request.append(&mut draft.redirects);
                 self.proxies.push(draft.proxy)
             }

@@ -434,14 +434,16 @@ pub(super) fn no_conditions(kw: &str, conditions: &[String]) -> Result<(), Strin
 
 /// A sample expression (`res.payload(0,3)`, `var(check.port)`), checked as the check runs it.
 pub(super) fn sample_expr(text: &str, what: &str) -> Result<(), String> {
-    fulcrum_sample::compile(text)
+    fulcrum_sample::expr::compile_with(text, &mut fulcrum_sample::expr::Compiler::for_checks())
         .map(|_| ())
         .map_err(|e| format!("'{what}': {e}"))
 }
 
 /// A log-format string with `%[...]` samples, checked as the check renders it.
 pub(super) fn log_format(text: &str, what: &str) -> Result<(), String> {
-    let f = fulcrum_sample::compile_format(text).map_err(|e| format!("'{what}': {e}"))?;
+    let mut c = fulcrum_sample::expr::Compiler::for_checks();
+    let f = fulcrum_sample::logformat::compile_format_with(text, &mut c)
+        .map_err(|e| format!("'{what}': {e}"))?;
     if f.nodes
         .iter()
         .any(|n| matches!(n, fulcrum_sample::logformat::Node::Var(..)))

@@ -2,13 +2,36 @@
 //! never run (a TCP stream has no HTTP messages), warned as HAProxy 2.6 warns, at the
 //! proxy's line ("'http-request' rules ignored for frontend 'f' as they require HTTP mode"),
 //! unless a `tcp-request content switch-mode http` rule may make its streams HTTP (then they
-//! run on those, and a proxy that routes only to itself is warned it cannot serve them).
+//! run on those, and a proxy that routes only to itself is warned it cannot serve them). Also
+//! haproxy's warnings on a layer-7 `balance` (round robin instead) and a `monitor-uri` there.
 
 use crate::diagnostics::Diagnostics;
 use crate::model::{Mode, Proxy, ProxyKind};
 
 pub fn warn_http_rules(proxies: &[Proxy], diags: &mut Diagnostics) {
     for p in proxies.iter().filter(|p| p.mode == Mode::Tcp) {
+        let kind = match p.kind {
+            ProxyKind::Frontend => "frontend",
+            ProxyKind::Backend => "backend",
+            ProxyKind::Listen => "proxy",
+        };
+        // HAProxy 2.6's `proxy_cfg_ensure_no_http` words (fulcrum balances such a backend by
+        // round robin too, and answers no `monitor-uri` in TCP mode).
+        if p.kind.is_backend() && p.balance.needs_http() {
+            diags.warning(
+                &p.span,
+                format!("Layer 7 hash not possible for {kind} '{}' (needs 'mode http'). Falling back to round robin.", p.name),
+            );
+        }
+        if p.monitor_uri.is_some() {
+            diags.warning(
+                &p.span,
+                format!(
+                    "monitor-uri will be ignored for {kind} '{}' (needs 'mode http').",
+                    p.name
+                ),
+            );
+        }
         if switches(p) {
             if p.default_backend.is_none() && p.use_backends.is_empty() {
                 diags.warning(
@@ -21,11 +44,6 @@ pub fn warn_http_rules(proxies: &[Proxy], diags: &mut Diagnostics) {
             }
             continue;
         }
-        let kind = match p.kind {
-            ProxyKind::Frontend => "frontend",
-            ProxyKind::Backend => "backend",
-            ProxyKind::Listen => "proxy",
-        };
         for (rules, word) in [
             (p.http_request.is_empty(), "http-request"),
             (p.http_response.is_empty(), "http-response"),

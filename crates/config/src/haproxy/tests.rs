@@ -510,10 +510,19 @@ fn balance_algorithms() {
         "{w:?}"
     );
     let w = warnings(&format!(
-        "{TIMEOUTS}backend b\n balance url_param userid check_post\n"
+        "{TIMEOUTS}backend b\n mode http\n balance url_param userid check_post\n"
     ));
     assert!(w.len() == 1 && w[0].contains("check_post"), "{w:?}");
-    assert!(warnings(&format!("{TIMEOUTS}backend b\n balance url_param userid\n")).is_empty());
+    assert!(warnings(&format!(
+        "{TIMEOUTS}backend b\n mode http\n balance url_param userid\n"
+    ))
+    .is_empty());
+    // In `mode tcp` (no request to hash): round robin, with haproxy's warning.
+    let w = warnings(&format!("{TIMEOUTS}backend b\n balance uri\n"));
+    assert!(
+        w.len() == 1 && w[0].contains("Layer 7 hash not possible for backend 'b'"),
+        "{w:?}"
+    );
 }
 
 #[test]

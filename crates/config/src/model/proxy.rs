@@ -245,6 +245,17 @@ pub enum Balance {
     },
 }
 
+impl Balance {
+    /// It hashes a part of an HTTP request (`uri`, `url_param`, `hdr`): HAProxy 2.6 balances
+    /// a proxy not in `mode http` by round robin instead ("Layer 7 hash not possible").
+    pub fn needs_http(&self) -> bool {
+        matches!(
+            self,
+            Balance::Uri { .. } | Balance::UrlParam { .. } | Balance::Hdr { .. }
+        )
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Server {
     pub name: String,

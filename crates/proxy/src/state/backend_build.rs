@@ -243,7 +243,13 @@ pub(super) fn build_backend(
         name: p.name.clone(),
         mode: p.mode,
         servers,
-        balance: p.balance.clone(),
+        // A layer-7 hash in a `mode tcp` backend: round robin, as haproxy 2.6 (it has no
+        // request to hash; `check` warns).
+        balance: if p.mode != fulcrum_config::model::Mode::Http && p.balance.needs_http() {
+            fulcrum_config::model::Balance::Roundrobin
+        } else {
+            p.balance.clone()
+        },
         timeouts: p.timeouts.clone(),
         retries: p.retries,
         options: p.options.clone(),
