@@ -8,6 +8,10 @@
 #   SERVER_PROTO=h1 bench/h2/instructions.sh BIN         # h2 → h1
 #   CLIENT=h1 bench/h2/instructions.sh BIN               # h1 → h2 (h2load --h1, one request at a time per connection)
 #   HAPROXY=1 bench/h2/instructions.sh BIN               # and haproxy on the same config
+#   FLOOR=1 bench/h2/instructions.sh BIN                 # and the floor (bench/h2/floor: the h2
+#                                                        # crate and tokio, one stream in, one
+#                                                        # out; built here, or FLOOR=/path to
+#                                                        # its binary): h2 → h2 only
 #   OUT=/tmp/cg bench/h2/instructions.sh BIN             # keep the dumps for callgrind_annotate
 #
 # Each proxy runs under `valgrind --tool=callgrind`; after $WARM requests ($CONNS connections,
@@ -46,6 +50,15 @@ case "$CLIENT" in
   h2) BIND_OPTS=" proto h2"; H2LOAD=(h2load); CURL=(curl -s --http2-prior-knowledge) ;;
   *) echo "CLIENT must be h1 or h2" >&2; exit 2 ;;
 esac
+if [ -n "${FLOOR:-}" ]; then
+  [ "$SERVER_PROTO" = h2 ] && [ "$CLIENT" = h2 ] || { echo "FLOOR is h2 → h2 only" >&2; exit 2; }
+  if [ "$FLOOR" = 1 ]; then
+    ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+    FLOOR_TARGET=${FLOOR_TARGET:-${CARGO_TARGET_DIR:-$ROOT/target}-floor}
+    (cd "$ROOT/bench/h2/floor" && CARGO_TARGET_DIR="$FLOOR_TARGET" cargo build --release -q)
+    FLOOR="$FLOOR_TARGET/release/h2-floor"
+  fi
+fi
 
 cat > "$WORK/nginx.conf" <<NGX
 worker_processes 1;
@@ -102,9 +115,13 @@ mallocs() {
     }
     END { print n + 0 }' "$1"
 }
-one() { # $1 fulcrum|haproxy → "instructions-per-request mallocs-per-request"
+one() { # $1 fulcrum|haproxy|floor → "instructions-per-request mallocs-per-request"
   local cmd pid out
-  if [ "$1" = fulcrum ]; then cmd=("$F" run -f "$WORK/lb.cfg"); else cmd=(haproxy -db -f "$WORK/lb.cfg"); fi
+  case "$1" in
+    fulcrum) cmd=("$F" run -f "$WORK/lb.cfg") ;;
+    haproxy) cmd=(haproxy -db -f "$WORK/lb.cfg") ;;
+    floor) cmd=("$FLOOR" "127.0.0.1:$H2_PORT" "127.0.0.1:$NGINX_PORT" "$STREAMS") ;;
+  esac
   out="$WORK/cg-$1"
   valgrind --tool=callgrind --callgrind-out-file="$out" "${cmd[@]}" >"$WORK/$1.log" 2>&1 &
   pid=$!
@@ -136,6 +153,7 @@ one() { # $1 fulcrum|haproxy → "instructions-per-request mallocs-per-request"
 
 proxies=(fulcrum)
 [ -n "${HAPROXY:-}" ] && proxies+=(haproxy)
+[ -n "${FLOOR:-}" ] && proxies+=(floor)
 echo "| $CLIENT → $SERVER_PROTO ($N requests, $CONNS conns x $STREAMS streams) | instructions/req | mallocs/req |"
 echo "|---|---:|---:|"
 for p in "${proxies[@]}"; do

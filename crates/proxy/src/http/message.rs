@@ -268,8 +268,13 @@ impl Message {
     /// Whether field `f` is named `name` (case-insensitive): the lengths first, inline, so
     /// the fields of other lengths cost no byte comparison (rules scan the head per rule).
     fn named(arena: &[u8], f: &Field, name: &[u8]) -> bool {
-        (f.name.end - f.name.start) as usize == name.len()
-            && arena[f.name.start as usize..f.name.end as usize].eq_ignore_ascii_case(name)
+        if (f.name.end - f.name.start) as usize != name.len() {
+            return false;
+        }
+        let have = &arena[f.name.start as usize..f.name.end as usize];
+        // Byte for byte first: a name as HTTP/2 writes it (lower case), or as the caller
+        // spells it, is found without folding every byte's case.
+        have == name || have.eq_ignore_ascii_case(name)
     }
 
     /// First value of header `name` (case-insensitive).

@@ -104,7 +104,7 @@ fn authority(target: &[u8], connect: bool) -> &[u8] {
             && s.iter()
                 .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
     };
-    let rest = match target.windows(3).position(|w| w == b"://") {
+    let rest = match scheme_end(target) {
         Some(p) if scheme(&target[..p]) => &target[p + 3..],
         _ => target,
     };
@@ -114,6 +114,11 @@ fn authority(target: &[u8], connect: bool) -> &[u8] {
         Some(at) => &auth[at + 1..],
         None => auth,
     }
+}
+
+/// Where the first `://` of `t` is (byte by byte: no slice comparison per position).
+fn scheme_end(t: &[u8]) -> Option<usize> {
+    (0..t.len().saturating_sub(2)).find(|&i| t[i] == b':' && t[i + 1] == b'/' && t[i + 2] == b'/')
 }
 
 /// `host:port` with a non-empty host and a decimal port (CONNECT's authority-form).
@@ -168,7 +173,7 @@ pub fn request(m: &Message, accept_invalid: bool) -> Result<(), Refused> {
     if connect {
         // CONNECT takes authority-form only.
         let origin = target.starts_with(b"/") || target == b"*";
-        if origin || target.windows(3).any(|w| w == b"://") {
+        if origin || scheme_end(target).is_some() {
             return bad;
         }
     }
@@ -183,7 +188,7 @@ pub fn request(m: &Message, accept_invalid: bool) -> Result<(), Refused> {
             without_default_port(raw, target),
             without_default_port(h, target),
         );
-        if !raw.is_empty() && !h.eq_ignore_ascii_case(a) {
+        if !raw.is_empty() && h != a && !h.eq_ignore_ascii_case(a) {
             return bad;
         }
     }

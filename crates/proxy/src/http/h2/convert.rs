@@ -127,37 +127,107 @@ pub fn connection_specific(name: &[u8]) -> bool {
     name.eq_ignore_ascii_case(fixed)
 }
 
-/// Appends the fields of the neutral head `m` to an HTTP/2 head's `out`, one piece for both
-/// directions (requests to servers, answers to clients), without what HTTP/2 forbids
-/// (RFC 9113 8.2.2): HTTP/1's connection-specific fields, the fields `connection` names, and
-/// `te` unless it says `trailers` in a request (never in an answer). `skip`: names the caller
-/// leaves out too. Fields HTTP/2 cannot carry (not a valid name or value) are dropped.
-/// `lead`: pieces put first in the values' buffer, returned as one `Bytes` (a request's
-/// target shares the head's one allocation).
-pub fn h2_fields(
-    m: &Message,
+/// A head received over HTTP/2, kept beside the neutral head made of it: when the neutral
+/// head goes on to an HTTP/2 peer unchanged (no rule edited its fields), these go as they are
+/// ([`carries`]), no name parsed nor value copied again. A request's keeps its `uri`; an
+/// answer's has none.
+#[derive(Debug)]
+pub struct Received {
+    pub uri: Option<http::Uri>,
+    pub fields: http::HeaderMap,
+}
+
+/// Which fields of the neutral head `m` an HTTP/2 head carries (RFC 9113 8.2.2): not HTTP/1's
+/// connection-specific fields, nor the fields `connection` names, nor `te` unless it says
+/// `trailers` in a request (never in an answer), nor what `skip` names.
+fn sent_fields<'a>(
+    m: &'a Message,
     request: bool,
-    out: &mut http::HeaderMap,
-    skip: impl Fn(&[u8]) -> bool,
-    lead: &[&[u8]],
-) -> Bytes {
+    skip: impl Fn(&[u8]) -> bool + 'a,
+) -> impl Fn(&[u8], &[u8]) -> bool + 'a {
     // Most heads have no `connection` field: nothing to collect then.
     let named: Vec<&[u8]> = m
         .headers(b"connection")
         .flat_map(|v| v.split(|&c| c == b','))
         .map(crate::http::message::trim)
         .collect();
-    let kept = |name: &[u8], value: &[u8]| {
+    move |name: &[u8], value: &[u8]| {
         !(connection_specific(name)
             || named.iter().any(|c| name.eq_ignore_ascii_case(c))
             || skip(name)
             || (name.len() == 2
                 && name.eq_ignore_ascii_case(b"te")
                 && !(request && value.eq_ignore_ascii_case(b"trailers"))))
+    }
+}
+
+/// Whether `map` (a received head's fields, in their order) holds exactly the fields of `m`
+/// that `kept` lets through: the same names (as HTTP/2 writes them, lower case) and values in
+/// the same order, none marked sensitive. `left_out`: a name of `map` the head sent leaves
+/// out (a request's `host` beside `:authority`). `Some(true)` when `map` has a `left_out`.
+fn carries(
+    map: &http::HeaderMap,
+    m: &Message,
+    kept: &impl Fn(&[u8], &[u8]) -> bool,
+    left_out: Option<&HeaderName>,
+) -> Option<bool> {
+    let mut fields = m.fields.iter().filter(|f| kept(m.name(f), m.value(f)));
+    let mut seen = false;
+    for (name, value) in map {
+        if left_out == Some(name) {
+            seen = true;
+            continue;
+        }
+        let f = fields.next()?;
+        if m.name(f) != name.as_str().as_bytes()
+            || m.value(f) != value.as_bytes()
+            || value.is_sensitive()
+        {
+            return None;
+        }
+    }
+    fields.next().is_none().then_some(seen)
+}
+
+/// The fields of an HTTP/2 head for the neutral head `m` (requests to servers, answers to
+/// clients), filtered as [`sent_fields`] says. `carried`: the fields of the head `m` was made
+/// of, sent as they are when nothing changed them ([`carries`]; `left_out` removed), else its
+/// map is refilled. Fields HTTP/2 cannot carry (not a valid name or value) are dropped.
+/// `lead`: pieces put first in the values' buffer, returned as one `Bytes` (a request's
+/// target shares the head's one allocation).
+pub fn h2_fields(
+    m: &Message,
+    request: bool,
+    carried: Option<http::HeaderMap>,
+    skip: impl Fn(&[u8]) -> bool,
+    left_out: Option<&HeaderName>,
+    lead: &[&[u8]],
+) -> (http::HeaderMap, Bytes) {
+    let kept = sent_fields(m, request, skip);
+    let first: usize = lead.iter().map(|p| p.len()).sum();
+    let mut out = match carried {
+        Some(mut map) => {
+            if let Some(seen) = carries(&map, m, &kept, left_out) {
+                if let Some(n) = left_out.filter(|_| seen) {
+                    map.remove(n);
+                }
+                let lead = match first {
+                    0 => Bytes::new(),
+                    _ => super::values::cut(first, |buf| {
+                        for p in lead {
+                            buf.extend_from_slice(p);
+                        }
+                    }),
+                };
+                return (map, lead);
+            }
+            // Its tables hold the head instead.
+            super::maps::recycle(map)
+        }
+        None => super::maps::take(),
     };
     // The values share one buffer, cut from the thread's block (`values`): no allocation
     // per field, nor per head.
-    let first: usize = lead.iter().map(|p| p.len()).sum();
     let (mut size, mut count) = (first, 0);
     for f in &m.fields {
         if kept(m.name(f), m.value(f)) {
@@ -175,7 +245,7 @@ pub fn h2_fields(
             }
         }
     });
-    // Room for the fields kept (a recycled map, `maps`, mostly has it already).
+    // Room for the fields kept (a recycled map mostly has it already).
     out.reserve(count);
     let mut at = first;
     for f in &m.fields {
@@ -192,16 +262,17 @@ pub fn h2_fields(
             out.append(n, v);
         }
     }
-    values.slice(..first)
+    (out, values.slice(..first))
 }
 
-/// The HTTP/2 response head for the session's answer `res`.
-pub fn response_head(res: &Message) -> http::Response<()> {
+/// The HTTP/2 response head for the session's answer `res`; `carried`: the fields of the
+/// head received from an HTTP/2 server (sent on as they are if `res` still holds them), or
+/// of any received head (its map reused).
+pub fn response_head(res: &Message, carried: Option<http::HeaderMap>) -> http::Response<()> {
     let mut out = http::Response::new(());
-    *out.headers_mut() = super::maps::take();
     *out.status_mut() =
         http::StatusCode::from_u16(res.status).unwrap_or(http::StatusCode::BAD_GATEWAY);
-    h2_fields(res, false, out.headers_mut(), |_| false, &[]);
+    *out.headers_mut() = h2_fields(res, false, carried, |_| false, None, &[]).0;
     out
 }
 
@@ -373,11 +444,53 @@ mod tests {
         let raw = b"HTTP/1.1 200 OK\r\nConnection: close, X-Hop\r\nX-Hop: 1\r\nKeep-Alive: t=1\r\nTransfer-Encoding: chunked\r\nX-Kept: 2\r\nSet-Cookie: a\r\nSet-Cookie: b\r\n\r\n";
         assert!(matches!(m.parse_response(raw), Ok(Some(_))));
         assert!(is_chunked(&m));
-        let r = response_head(&m);
+        let r = response_head(&m, None);
         assert_eq!(r.status(), 200);
         let names: Vec<&str> = r.headers().keys().map(|k| k.as_str()).collect();
         assert_eq!(names, ["x-kept", "set-cookie"]);
         assert_eq!(r.headers().get_all("set-cookie").iter().count(), 2);
+    }
+
+    /// An HTTP/2 server's answer the rules left alone goes to an HTTP/2 client with the
+    /// fields it came with (the same values, not copies); once a field changes, the head is
+    /// made from the neutral head, as without them.
+    #[test]
+    fn an_unchanged_answer_goes_on_with_its_own_fields() {
+        let mut map = http::HeaderMap::new();
+        map.append("content-type", HeaderValue::from_static("text/plain"));
+        map.append("x-a", HeaderValue::from_static("1"));
+        map.append("x-a", HeaderValue::from_static("2"));
+        let came = |h: &http::HeaderMap| h.get("content-type").map(|v| v.as_bytes().as_ptr());
+        let mut m = Message::default();
+        m.set_status(200, b"", Version::Http11);
+        for (n, v) in &map {
+            m.append(n.as_str().as_bytes(), v.as_bytes());
+        }
+        // HTTP/1 framing the session adds is not sent over HTTP/2 either way.
+        m.append(b"transfer-encoding", b"chunked");
+        let r = response_head(&m, Some(map.clone()));
+        assert_eq!(r.headers(), &map);
+        assert_eq!(came(r.headers()), came(&map));
+        // Built without them: the same head.
+        assert_eq!(response_head(&m, None).headers(), &map);
+        // A rule's change: made from the neutral head.
+        m.set_value_at(1, b"one");
+        let r = response_head(&m, Some(map.clone()));
+        let got: Vec<_> = r.headers().get_all("x-a").iter().collect();
+        assert_eq!(got, ["one", "2"]);
+        assert_ne!(came(r.headers()), came(&map));
+        m.append(b"x-b", b"3");
+        let r = response_head(&m, Some(map.clone()));
+        assert_eq!(r.headers().len(), 4);
+        // The same fields in another order are another head.
+        let mut m = Message::default();
+        m.set_status(200, b"", Version::Http11);
+        m.append(b"x-a", b"1");
+        m.append(b"x-a", b"2");
+        m.append(b"content-type", b"text/plain");
+        let r = response_head(&m, Some(map.clone()));
+        let names: Vec<&str> = r.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["x-a", "content-type"]);
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! - The request head is handed over as the neutral head as the edge is made ([`H2Edge::new`],
 //!   filled from the pseudo-headers by `convert::request_message`): never written as HTTP/1
-//!   bytes, and not kept in the edge (it lives in every in-flight stream's future).
+//!   bytes. Its target and fields as received are kept beside it, for an HTTP/2 server: sent
+//!   as they are if no rule changed them ([`H2Edge::take_request`]); likewise an HTTP/2
+//!   server's answer for this client ([`H2Edge::carry_answer`]).
 //! - The request body is a source (`frames::DataIn`, the stream's DATA frames; a body of
 //!   unknown length is framed as chunks for the HTTP/1.1 server), its flow-control window
 //!   given back as the session takes the bytes.
@@ -41,6 +43,12 @@ pub struct H2Edge {
     tls: Option<Arc<TlsInfo>>,
 }
 
+/// The last head received over HTTP/2 for this stream, kept beside the neutral head made of
+/// it (`convert::Received`): the client's request until an HTTP/2 server's exchange takes it
+/// ([`H2Edge::take_request`]), then that server's answer ([`H2Edge::carry_answer`]); the
+/// answer sent takes whichever is there (its fields as they are, or its map reused).
+type Carried = Option<convert::Received>;
+
 impl H2Edge {
     /// The edge of stream `req`, its head handed over into `head` (the neutral head); also
     /// returns the head's size as HTTP/1 would write it.
@@ -55,13 +63,16 @@ impl H2Edge {
         let mut source = DataIn::new(body);
         let (framing, size) = convert::request_message(&parts, source.is_end_stream(), head);
         source.frame(framing);
-        super::maps::give(parts.headers);
         let edge = H2Edge {
             source,
             sink: Sink {
                 respond,
                 head_req,
                 out: DataOut::new(h2::Reason::INTERNAL_ERROR),
+                carried: Some(convert::Received {
+                    uri: Some(parts.uri),
+                    fields: parts.headers,
+                }),
             },
             tls,
         };
@@ -71,6 +82,24 @@ impl H2Edge {
     /// Sends the response head from the neutral head `res` (the body follows as writes).
     pub fn send_head(&mut self, res: &Message) -> io::Result<()> {
         self.sink.send_head(res)
+    }
+
+    /// The client's request head as received (for an HTTP/2 server: sent on as it is if the
+    /// neutral head still holds it), once.
+    pub fn take_request(&mut self) -> Option<convert::Received> {
+        match &self.sink.carried {
+            Some(c) if c.uri.is_some() => self.sink.carried.take(),
+            _ => None,
+        }
+    }
+
+    /// Keeps the fields of an HTTP/2 server's answer, to be sent on as they are if the
+    /// answer's neutral head still holds them when it is sent.
+    pub fn carry_answer(&mut self, fields: http::HeaderMap) {
+        if let Some(old) = self.sink.carried.take() {
+            super::maps::give(old.fields);
+        }
+        self.sink.carried = Some(convert::Received { uri: None, fields });
     }
 
     /// Where the answer's body goes (after [`H2Edge::send_head`]): DATA frames.
@@ -85,7 +114,7 @@ impl H2Edge {
         }
         self.sink
             .respond
-            .send_informational(convert::response_head(res))
+            .send_informational(convert::response_head(res, None))
             .map_err(|_| broken())
     }
 }
@@ -113,6 +142,7 @@ pub struct Sink {
     respond: SendResponse<Bytes>,
     head_req: bool,
     out: DataOut,
+    carried: Carried,
 }
 
 fn broken() -> io::Error {
@@ -137,9 +167,12 @@ impl Sink {
             OutBody::UntilEnd
         };
         let end_now = matches!(body, OutBody::None | OutBody::Length(0));
+        // A server's answer carried: its fields go as they are if `res` still holds them; a
+        // request's map holds the answer's fields.
+        let carried = self.carried.take().map(|c| c.fields);
         let send = self
             .respond
-            .send_response(convert::response_head(res), end_now)
+            .send_response(convert::response_head(res, carried), end_now)
             .map_err(|_| broken())?;
         self.out.start(send, body);
         Ok(())

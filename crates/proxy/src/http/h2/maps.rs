@@ -35,6 +35,12 @@ pub fn give(mut map: HeaderMap) {
     });
 }
 
+/// `map` emptied for another head (or another map, if it is not one to keep).
+pub fn recycle(map: HeaderMap) -> HeaderMap {
+    give(map);
+    take()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

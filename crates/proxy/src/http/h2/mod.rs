@@ -31,6 +31,9 @@ pub mod values;
 #[cfg(test)]
 mod size_tests;
 
+/// How long the boxes of a connection's last streams are kept once it has none (`streams`).
+const KEEP_SPARE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The connection-level receive window: HTTP/2's default (65535) would let one slow stream
 /// stall every upload on the connection; this lets `max-concurrent-streams` uploads each
 /// fill a stream window, within bounds.
@@ -160,6 +163,9 @@ async fn serve_io<T>(
             }
         }
     });
+    // Since when the connection has had no stream (its idle time, and how long the boxes of
+    // its last streams are kept for the next ones: `streams`).
+    let mut quiet_since: Option<tokio::time::Instant> = None;
     loop {
         if !closing && (*stop.borrow() || fe.retired.load(Ordering::Relaxed)) {
             closing = true;
@@ -167,17 +173,27 @@ async fn serve_io<T>(
         }
         let quiet = streams.is_empty() && !closing;
         if quiet {
-            streams.trim();
+            quiet_since.get_or_insert_with(tokio::time::Instant::now);
+        } else {
+            quiet_since = None;
         }
+        let since = quiet_since;
         let idle_sleep = async {
-            match idle {
-                Some(t) if quiet => tokio::time::sleep(t).await,
+            match (idle, since) {
+                (Some(t), Some(s)) => tokio::time::sleep_until(s + t).await,
+                _ => std::future::pending().await,
+            }
+        };
+        let spare = streams.has_spare();
+        let trim_sleep = async {
+            match since {
+                Some(s) if spare => tokio::time::sleep_until(s + KEEP_SPARE).await,
                 _ => std::future::pending().await,
             }
         };
         tokio::select! {
             next = conn.accept() => match next {
-                Some(Ok((req, respond))) => {
+                Some(Ok((req, mut respond))) => {
                     if transaction::too_many_fields(&req, fe.h1_req.max_headers) {
                         // `tune.http.maxhdr`: HAProxy 2.6 cannot decode such a head and ends
                         // the connection (GOAWAY, COMPRESSION_ERROR)
@@ -186,20 +202,23 @@ async fn serve_io<T>(
                         closing = true;
                         continue;
                     }
-                    let task = transaction::serve(
-                        fe.clone(),
-                        req,
-                        respond,
-                        peer,
-                        local,
-                        stop.clone(),
-                        track.clone(),
-                        tls.clone(),
-                        deadlines.clone(),
-                    );
-                    if let Some(task) = task {
-                        streams.push(task);
+                    if transaction::refused(&req, &mut respond) {
+                        continue;
                     }
+                    // The stream's future is made in its box.
+                    streams.push_with(|| {
+                        transaction::serve(
+                            fe.clone(),
+                            req,
+                            respond,
+                            peer,
+                            local,
+                            stop.clone(),
+                            track.clone(),
+                            tls.clone(),
+                            deadlines.clone(),
+                        )
+                    });
                 }
                 Some(Err(e)) => {
                     tracing::debug!("h2 connection from {peer}: {e}");
@@ -222,6 +241,7 @@ async fn serve_io<T>(
                 closing = true;
                 conn.graceful_shutdown();
             }
+            () = trim_sleep => streams.trim(),
         }
     }
     // Streams still running when the connection ended lose their client; they finish (and

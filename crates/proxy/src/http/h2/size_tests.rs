@@ -22,7 +22,7 @@ type Args = (
 );
 
 /// The size of what `f` returns, without calling it.
-fn returned<R>(_: impl FnOnce(Args) -> Option<R>) -> usize {
+fn returned<R>(_: impl FnOnce(Args) -> R) -> usize {
     std::mem::size_of::<R>()
 }
 

@@ -22,29 +22,32 @@ pub fn too_many_fields<B>(req: &http::Request<B>, max_headers: usize) -> bool {
     req.headers().len() + pseudo >= 2 * max_headers
 }
 
-/// One stream to serve to completion (None: refused at once). Made without an `async fn`:
-/// the future holds the stream's session once, not the arguments beside a copy of them
+/// Whether stream `req` is refused at once, its reset sent: tunnels over HTTP/2 are not done
+/// (the client is told to use HTTP/1.1 for a CONNECT).
+pub fn refused<B>(req: &http::Request<B>, respond: &mut SendResponse<Bytes>) -> bool {
+    if req.method() == http::Method::CONNECT {
+        respond.send_reset(h2::Reason::HTTP_1_1_REQUIRED);
+        return true;
+    }
+    false
+}
+
+/// One stream to serve to completion (not [`refused`]). Made without an `async fn`: the
+/// future holds the stream's session once, not the arguments beside a copy of them
 /// (`http::session::serve_h2`).
 #[allow(clippy::too_many_arguments)]
 pub fn serve(
     fe: Arc<Frontend>,
     req: http::Request<RecvStream>,
-    mut respond: SendResponse<Bytes>,
+    respond: SendResponse<Bytes>,
     peer: SocketAddr,
     local: SocketAddr,
     stop: watch::Receiver<bool>,
     track: Option<Arc<crate::track::Tracking>>,
     tls: Option<Arc<crate::stream::TlsInfo>>,
     deadlines: Arc<super::deadlines::Deadlines>,
-) -> Option<impl std::future::Future<Output = ()> + Send + use<>> {
-    if req.method() == http::Method::CONNECT {
-        // Tunnels over HTTP/2 are not done: the client is told to use HTTP/1.1 for it.
-        respond.send_reset(h2::Reason::HTTP_1_1_REQUIRED);
-        return None;
-    }
-    Some(crate::http::session::serve_h2(
-        fe, req, respond, tls, peer, local, stop, track, deadlines,
-    ))
+) -> impl std::future::Future<Output = ()> + Send + use<> {
+    crate::http::session::serve_h2(fe, req, respond, tls, peer, local, stop, track, deadlines)
 }
 
 #[cfg(test)]

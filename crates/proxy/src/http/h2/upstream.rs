@@ -11,15 +11,21 @@
 //! The connections themselves (multiplexed, shared by sessions) are `connect::h2`'s; the session
 //! phase that runs one request over them is `http::session`'s `exchange_h2`.
 
-use super::convert::{connection_specific, h2_fields};
+use super::convert::{connection_specific, h2_fields, Received};
 use super::frames::{DataIn, DataOut, InBody, OutBody};
 use crate::http::message::{Message, Version};
 use bytes::Bytes;
 use h2::{RecvStream, SendStream};
 
 /// The HTTP/2 request for the neutral head `req` on a connection that is TLS or not. Its
-/// target and field values share one buffer (one allocation for the head).
-pub fn request_head(req: &Message, tls: bool) -> Result<http::Request<()>, String> {
+/// target and field values share one buffer (one allocation for the head). `carried`: the
+/// head `req` was made of, when an HTTP/2 client sent it: its target and fields go as they
+/// are if `req` still holds them (nothing parsed nor copied again), else its map is reused.
+pub fn request_head(
+    req: &Message,
+    tls: bool,
+    carried: Option<Received>,
+) -> Result<http::Request<()>, String> {
     let method = http::Method::from_bytes(req.method()).map_err(|e| e.to_string())?;
     let scheme = match req.scheme() {
         b"" => {
@@ -44,21 +50,44 @@ pub fn request_head(req: &Message, tls: bool) -> Result<http::Request<()>, Strin
     } else {
         [scheme, b"://", authority, path]
     };
-    let mut out = http::Request::new(());
-    *out.headers_mut() = super::maps::take();
-    let target = h2_fields(
+    let (uri, fields) = match carried {
+        Some(Received { uri, fields }) => (
+            uri.filter(|u| absolute && same_target(u, scheme, authority, path)),
+            Some(fields),
+        ),
+        None => (None, None),
+    };
+    // The client's `host` beside its `:authority` is not sent (the server gets `:authority`).
+    let host = absolute.then_some(&http::header::HOST);
+    let lead: &[&[u8]] = if uri.is_some() { &[] } else { &target };
+    let (fields, target) = h2_fields(
         req,
         true,
-        out.headers_mut(),
+        fields,
         |name| absolute && name.eq_ignore_ascii_case(b"host"),
-        &target,
+        host,
+        lead,
     );
-    let uri = http::Uri::from_maybe_shared(target).map_err(|e| e.to_string())?;
+    let uri = match uri {
+        Some(u) => u,
+        None => http::Uri::from_maybe_shared(target).map_err(|e| e.to_string())?,
+    };
+    let mut out = http::Request::new(());
+    *out.headers_mut() = fields;
     *out.method_mut() = method;
     *out.uri_mut() = uri;
     // Relative targets: h2 sets `:scheme http` when the request says HTTP/1.1.
     *out.version_mut() = http::Version::HTTP_11;
     Ok(out)
+}
+
+/// Whether the client's `uri` is the absolute target `scheme://authority` + `path` (which
+/// `request_head` would otherwise build and parse).
+fn same_target(uri: &http::Uri, scheme: &[u8], authority: &[u8], path: &[u8]) -> bool {
+    path.first() == Some(&b'/')
+        && uri.scheme_str().map(str::as_bytes) == Some(scheme)
+        && uri.authority().map(|a| a.as_str().as_bytes()) == Some(authority)
+        && uri.path_and_query().map(|p| p.as_str().as_bytes()) == Some(path)
 }
 
 /// Fills `res` with the neutral head of an HTTP/2 response; returns how its body follows.

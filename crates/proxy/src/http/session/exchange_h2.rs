@@ -51,7 +51,10 @@ impl<C: ClientStream> Session<C> {
         if expects {
             self.req.remove(b"expect");
         }
-        let head = match upstream::request_head(&self.req, assigned.server().tls().is_some()) {
+        // An HTTP/2 client's head as it came goes on as it is if the request still holds it.
+        let carried = super::h2_edge(&mut self.client).and_then(|e| e.take_request());
+        let tls = assigned.server().tls().is_some();
+        let head = match upstream::request_head(&self.req, tls, carried) {
             Ok(h) => h,
             Err(_) => {
                 let s = self
@@ -200,7 +203,11 @@ impl<C: ClientStream> Session<C> {
             self.req.is_head(),
             &mut self.res,
         );
-        crate::http::h2::maps::give(parts.headers);
+        // To an HTTP/2 client, the answer's fields go on as they came unless rules change them.
+        match super::h2_edge(&mut self.client) {
+            Some(e) => e.carry_answer(parts.headers),
+            None => crate::http::h2::maps::give(parts.headers),
+        }
         let mut server = upstream::response_source(recv, res_body);
         be.observe(assigned.server(), ServerEvent::HttpStatus(self.res.status));
         rec.trs = Some(t_sent.elapsed());
