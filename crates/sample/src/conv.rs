@@ -354,6 +354,7 @@ fn arith(v: Value, c: &Conv, env: &dyn Env, f: fn(i64, i64) -> Option<i64>) -> O
 
 fn hashed(v: Value, c: &Conv, f: fn(&[u8]) -> u32) -> Option<Value> {
     let h = f(&bytes(&v)?);
+    crate::spare::give_value(v);
     let avalanche = c.args.first().is_some_and(|a| a.as_int() != 0);
     Some(Value::Sint(i64::from(if avalanche {
         crate::hash::full_hash(h)
@@ -498,6 +499,7 @@ fn ipmask(v: Value, c: &Conv, _: &dyn Env) -> Option<Value> {
 fn map_lookup(v: Value, c: &Conv, _: &dyn Env) -> Option<Value> {
     let map = c.map.as_ref()?;
     let found = map.read().ok()?.lookup(&v);
+    crate::spare::give_value(v);
     // No key matched: the default value, when there is one.
     let out = Value::Str(found.or_else(|| Some(c.args.get(1)?.as_bytes().to_vec()))?);
     crate::cast::cast(out, c.kw.out)

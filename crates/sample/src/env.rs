@@ -141,14 +141,21 @@ impl Vars {
 
     pub fn set(&mut self, scope: Scope, name: &str, v: Value) {
         match self.position(scope, name) {
-            Some(i) => self.values[i].2 = Some(v),
+            Some(i) => {
+                if let Some(old) = self.values[i].2.replace(v) {
+                    crate::spare::give_value(old);
+                }
+            }
             None => self.values.push((scope, name.to_string(), Some(v))),
         }
     }
 
     pub fn unset(&mut self, scope: Scope, name: &str) {
-        if let Some(i) = self.position(scope, name) {
-            self.values[i].2 = None;
+        if let Some(old) = self
+            .position(scope, name)
+            .and_then(|i| self.values[i].2.take())
+        {
+            crate::spare::give_value(old);
         }
         if !self.created.is_empty() {
             self.created.remove(&(scope, name.to_string()));
@@ -159,7 +166,9 @@ impl Vars {
     pub fn clear(&mut self, scope: Scope) {
         for (s, _, v) in &mut self.values {
             if *s == scope {
-                *v = None;
+                if let Some(old) = v.take() {
+                    crate::spare::give_value(old);
+                }
             }
         }
         if !self.created.is_empty() {

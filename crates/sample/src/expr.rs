@@ -464,8 +464,8 @@ impl Expr {
                 Sample::Str(b)
             }))
         };
-        match (self.fetch.kw.name, &self.fetch.args[..]) {
-            ("var", [Arg::Var(scope, name)]) => {
+        match (self.fetch.kw.id, &self.fetch.args[..]) {
+            (fetch::Id::Var, [Arg::Var(scope, name)]) => {
                 let mut other = None;
                 env.with_var(*scope, name, &mut |v| match v {
                     Some(Value::Str(b)) => lend(b, with),
@@ -489,8 +489,13 @@ impl Expr {
     /// (each header value, each cookie) is tried value by value through the converters, as
     /// HAProxy's ACLs do.
     pub fn any(&self, env: &dyn Env, pred: &mut dyn FnMut(&Value) -> bool) -> bool {
-        fetch::each(&self.fetch, env, &mut |v| {
-            self.convert(v, env).is_some_and(|v| pred(&v))
+        fetch::each(&self.fetch, env, &mut |v| match self.convert(v, env) {
+            Some(v) => {
+                let found = pred(&v);
+                crate::spare::give_value(v);
+                found
+            }
+            None => false,
         })
     }
 

@@ -123,6 +123,35 @@ pub struct FetchKw {
     /// `SMP_USE_L6REQ`/`SMP_USE_L6RES`: `req.len`, `req.payload`, `req.ssl_sni`, `res.len`...):
     /// what HAProxy warns about in HTTP proxies' conditions and HTTP log-format strings.
     pub l6: bool,
+    /// Which of the fetches rules read most it is, if one ([`Id`]).
+    pub id: Id,
+}
+
+/// The fetches a rule chain reads most, told apart by a number: the data plane's
+/// environment answers these first without comparing the name with its arms one by one
+/// (a `match` on a name costs a comparison per arm before the one that answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Id {
+    /// Any other fetch: answered by name.
+    Other,
+    Var,
+    Src,
+    SrcPort,
+    Dst,
+    DstPort,
+    Method,
+    Path,
+    Pathq,
+    Url,
+    Query,
+    /// `req.hdr`, `hdr`: the values split at commas.
+    ReqHdr,
+    /// `req.fhdr`: whole field values.
+    ReqFhdr,
+    /// `res.hdr`, `shdr`.
+    ResHdr,
+    /// `res.fhdr`.
+    ResFhdr,
 }
 
 /// A compiled fetch: its keyword and arguments.
@@ -138,14 +167,17 @@ const V: ArgKind = ArgKind::Var;
 
 macro_rules! kw {
     ($name:expr, [$($a:expr),*], $min:expr, $out:ident, $needs:ident) => {
-        FetchKw { name: $name, args: &[$($a),*], min: $min, out: Type::$out, needs: Needs::$needs, l6: false }
+        kw!($name, [$($a),*], $min, $out, $needs, Other)
+    };
+    ($name:expr, [$($a:expr),*], $min:expr, $out:ident, $needs:ident, $id:ident) => {
+        FetchKw { name: $name, args: &[$($a),*], min: $min, out: Type::$out, needs: Needs::$needs, l6: false, id: Id::$id }
     };
 }
 
 /// A fetch that reads layer 6 ([`FetchKw::l6`]).
 macro_rules! kw6 {
     ($name:expr, [$($a:expr),*], $min:expr, $out:ident, $needs:ident) => {
-        FetchKw { name: $name, args: &[$($a),*], min: $min, out: Type::$out, needs: Needs::$needs, l6: true }
+        FetchKw { name: $name, args: &[$($a),*], min: $min, out: Type::$out, needs: Needs::$needs, l6: true, id: Id::Other }
     };
 }
 
@@ -166,17 +198,17 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("date", [I, S], 0, Sint, Nothing),
     kw!("rand", [I], 0, Sint, Nothing),
     kw!("uuid", [I], 0, Str, Nothing),
-    kw!("var", [V, S], 1, Any, Nothing),
+    kw!("var", [V, S], 1, Any, Nothing, Var),
     kw!("pid", [], 0, Sint, Nothing),
     kw!("nbproc", [], 0, Sint, Nothing),
     kw!("thread", [], 0, Sint, Nothing),
     kw!("hostname", [], 0, Str, Nothing),
     kw!("proc", [], 0, Sint, Nothing),
     // connection
-    kw!("src", [], 0, Addr, Connection),
-    kw!("src_port", [], 0, Sint, Connection),
-    kw!("dst", [], 0, Addr, Connection),
-    kw!("dst_port", [], 0, Sint, Connection),
+    kw!("src", [], 0, Addr, Connection, Src),
+    kw!("src_port", [], 0, Sint, Connection, SrcPort),
+    kw!("dst", [], 0, Addr, Connection, Dst),
+    kw!("dst_port", [], 0, Sint, Connection, DstPort),
     kw!("so_name", [], 0, Str, Connection),
     kw!("so_id", [], 0, Sint, Connection),
     kw!("fc_http_major", [], 0, Sint, Connection),
@@ -262,20 +294,20 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("ssl_bc_is_resumed", [], 0, Bool, Response),
     kw!("ssl_bc_err", [], 0, Sint, Response),
     // request
-    kw!("method", [], 0, Meth, Request),
-    kw!("path", [], 0, Str, Request),
-    kw!("pathq", [], 0, Str, Request),
-    kw!("url", [], 0, Str, Request),
-    kw!("query", [], 0, Str, Request),
+    kw!("method", [], 0, Meth, Request, Method),
+    kw!("path", [], 0, Str, Request, Path),
+    kw!("pathq", [], 0, Str, Request, Pathq),
+    kw!("url", [], 0, Str, Request, Url),
+    kw!("query", [], 0, Str, Request, Query),
     kw!("base", [], 0, Str, Request),
     kw!("url_param", [S, S], 0, Str, Request),
     kw!("urlp", [S, S], 0, Str, Request),
     kw!("req.ver", [], 0, Str, Request),
     kw!("req.proto_http", [], 0, Bool, Request),
     kw!("req_ver", [], 0, Str, Request),
-    kw!("req.hdr", [S, I], 0, Str, Request),
-    kw!("hdr", [S, I], 0, Str, Request),
-    kw!("req.fhdr", [S, I], 0, Str, Request),
+    kw!("req.hdr", [S, I], 0, Str, Request, ReqHdr),
+    kw!("hdr", [S, I], 0, Str, Request, ReqHdr),
+    kw!("req.fhdr", [S, I], 0, Str, Request, ReqFhdr),
     // (no `fhdr`: HAProxy 2.6 has only `req.fhdr`, and refuses `fhdr` as an unknown fetch)
     kw!("req.hdr_cnt", [S], 0, Sint, Request),
     kw!("req.fhdr_cnt", [S], 0, Sint, Request),
@@ -320,9 +352,9 @@ pub static FETCHES: &[FetchKw] = &[
     kw6!("req_ssl_ver", [], 0, Sint, Request),
     // response
     kw!("status", [], 0, Sint, Response),
-    kw!("res.hdr", [S, I], 0, Str, Response),
-    kw!("shdr", [S, I], 0, Str, Response),
-    kw!("res.fhdr", [S, I], 0, Str, Response),
+    kw!("res.hdr", [S, I], 0, Str, Response, ResHdr),
+    kw!("shdr", [S, I], 0, Str, Response, ResHdr),
+    kw!("res.fhdr", [S, I], 0, Str, Response, ResFhdr),
     kw!("res.hdr_cnt", [S], 0, Sint, Response),
     kw!("res.fhdr_cnt", [S], 0, Sint, Response),
     kw!("res.cook", [S], 0, Str, Response),
@@ -602,6 +634,42 @@ mod tests {
         for name in PROCESS_FETCHES {
             let kw = lookup(name).expect(name);
             assert_eq!(kw.needs, Needs::Nothing, "{name}");
+        }
+    }
+
+    /// Each fetch answered by number is the one its name says (the environment's arms for
+    /// an id answer that name's fetch), and every other fetch is `Other`.
+    #[test]
+    fn ids_name_their_fetches() {
+        let named = [
+            ("var", Id::Var),
+            ("src", Id::Src),
+            ("src_port", Id::SrcPort),
+            ("dst", Id::Dst),
+            ("dst_port", Id::DstPort),
+            ("method", Id::Method),
+            ("path", Id::Path),
+            ("pathq", Id::Pathq),
+            ("url", Id::Url),
+            ("query", Id::Query),
+            ("req.hdr", Id::ReqHdr),
+            ("hdr", Id::ReqHdr),
+            ("req.fhdr", Id::ReqFhdr),
+            ("res.hdr", Id::ResHdr),
+            ("shdr", Id::ResHdr),
+            ("res.fhdr", Id::ResFhdr),
+        ];
+        let all = FETCHES
+            .iter()
+            .chain(COUNTER_FETCHES)
+            .chain(COUNTER_ARRAY_FETCHES)
+            .chain(TABLE_FETCHES);
+        for k in all {
+            let want = named
+                .iter()
+                .find(|(n, _)| *n == k.name)
+                .map_or(Id::Other, |x| x.1);
+            assert_eq!(k.id, want, "{}", k.name);
         }
     }
 

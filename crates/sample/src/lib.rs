@@ -46,6 +46,7 @@ pub mod registry_cli;
 pub mod registry_edit;
 mod registry_versions;
 mod request_content;
+pub mod spare;
 pub mod table_refs;
 pub mod time;
 pub mod value;

@@ -367,8 +367,9 @@ impl Format {
     ) {
         // `blanks`: where the last separator blank ended (None: a node was written since).
         let mut blank_at = Some(out.len());
-        // one buffer for every `%` variable's value (not one allocation each)
-        let mut tmp = Vec::with_capacity(64);
+        // `+E` variables are written here first (one buffer for all of them, allocated
+        // only by the first); the others straight into `out`
+        let mut tmp = Vec::new();
         for n in &self.nodes {
             match n {
                 Node::Lit(l) if blanks => {
@@ -387,8 +388,17 @@ impl Format {
                     e.eval_lent(env, &mut |v| match v {
                         None => emit(None, *f, absent, out),
                         Some(Sample::Str(b)) => emit(Some(value_text::to_nul(b)), *f, absent, out),
+                        // digits and dots: nothing to escape nor to cut, no text made
+                        Some(Sample::Val(Value::Sint(n))) => quoted(*f, out, |o| {
+                            value_text::write_int(o, n);
+                        }),
+                        Some(Sample::Val(Value::Ipv4(a))) => {
+                            quoted(*f, out, |o| value_text::write_v4(o, a));
+                        }
                         Some(Sample::Val(v)) => {
-                            emit(Some(&value_text::log_text(v)), *f, absent, out);
+                            let text = value_text::log_text(v);
+                            emit(Some(&text), *f, absent, out);
+                            crate::spare::give(text);
                         }
                     });
                     blank_at = None;
@@ -401,13 +411,16 @@ impl Format {
                         Some(Sample::Val(Value::Sint(n))) => {
                             value_text::write_int(out, n);
                         }
+                        Some(Sample::Val(Value::Ipv4(a))) => value_text::write_v4(out, a),
                         Some(Sample::Val(v)) => {
-                            value_text::write_http(&value_text::http_text(v), f.escape, out);
+                            let text = value_text::http_text(v);
+                            value_text::write_http(&text, f.escape, out);
+                            crate::spare::give(text);
                         }
                     });
                     blank_at = None;
                 }
-                Node::Var(name, f) => {
+                Node::Var(name, f) if f.escape => {
                     tmp.clear();
                     let f = *f;
                     match var(name, f, &mut tmp) {
@@ -418,8 +431,40 @@ impl Format {
                     }
                     blank_at = None;
                 }
+                // written in place: what `emit` would write around it added after
+                Node::Var(name, f) => {
+                    let start = out.len();
+                    match var(name, *f, out) {
+                        Some(Written::Skipped) => {
+                            out.truncate(start);
+                            continue;
+                        }
+                        Some(Written::Formatted) => {}
+                        Some(Written::Value) if f.quote => {
+                            out.insert(start, b'"');
+                            out.push(b'"');
+                        }
+                        Some(Written::Value) => {}
+                        None => {
+                            out.truncate(start);
+                            emit(None, *f, absent, out);
+                        }
+                    }
+                    blank_at = None;
+                }
             }
         }
+    }
+}
+
+/// What `write` appends, in quotes under `+Q` (a value `+E` leaves alone: digits, dots).
+fn quoted(f: Flags, out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    if f.quote {
+        out.push(b'"');
+    }
+    write(out);
+    if f.quote {
+        out.push(b'"');
     }
 }
 

@@ -258,7 +258,7 @@ impl Map {
     fn found(&self, v: &Value) -> Option<(Uid, Vec<u8>)> {
         if self.how != Match::Regm {
             let uid = self.index.find(v)?;
-            return Some((uid, self.index.get(uid)?.1.to_vec()));
+            return Some((uid, crate::spare::copy(self.index.get(uid)?.1)));
         }
         // `regm`: `\N` in the value is the expression's capture N.
         let s = text(v);

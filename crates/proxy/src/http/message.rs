@@ -103,6 +103,19 @@ pub struct Message {
     /// Response: the status code.
     pub status: u16,
     pub fields: Vec<Field>,
+    /// The names the head may hold: bit [`name_bit`] of each field added (a removal clears
+    /// none: a set bit says "maybe"), so looking for a name it lacks (`set-header`,
+    /// `del-header` of a name the client did not send) scans no field.
+    names: u64,
+}
+
+/// A name's bit in [`Message`]'s summary of its names: from its length, last and middle
+/// bytes (names often share a prefix, `X-`), case-insensitive, mixed by a Fibonacci hash.
+fn name_bit(name: &[u8]) -> u64 {
+    let byte = |i: usize| u64::from(name.get(i).map_or(0, u8::to_ascii_lowercase));
+    let key =
+        (name.len() as u64) << 16 | byte(name.len().wrapping_sub(1)) << 8 | byte(name.len() / 2);
+    1 << (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
 }
 
 impl Message {
@@ -136,6 +149,7 @@ impl Message {
     pub fn clear(&mut self) {
         self.arena.clear();
         self.fields.clear();
+        self.names = 0;
         self.method = R::default();
         self.target = R::default();
         self.scheme = R::default();
@@ -265,21 +279,37 @@ impl Message {
         self.get(f.value)
     }
 
-    /// Whether field `f` is named `name` (case-insensitive): the lengths first, inline, so
-    /// the fields of other lengths cost no byte comparison (rules scan the head per rule).
+    /// Whether field `f` is named `name` (case-insensitive): the lengths first, then the
+    /// last bytes, inline, so the fields of other lengths cost no byte comparison (rules scan
+    /// the head per rule) and names of one length that share a prefix (`X-Api`, `X-Sum`)
+    /// little more.
     fn named(arena: &[u8], f: &Field, name: &[u8]) -> bool {
-        if (f.name.end - f.name.start) as usize != name.len() {
+        let (start, end) = (f.name.start as usize, f.name.end as usize);
+        if end - start != name.len() {
             return false;
         }
-        let have = &arena[f.name.start as usize..f.name.end as usize];
+        let have = &arena[start..end];
         // Byte for byte first: a name as HTTP/2 writes it (lower case), or as the caller
         // spells it, is found without folding every byte's case.
-        have == name || have.eq_ignore_ascii_case(name)
+        have == name
+            || (name
+                .last()
+                .is_none_or(|l| arena[end - 1].eq_ignore_ascii_case(l))
+                && have.eq_ignore_ascii_case(name))
+    }
+
+    /// The fields that may be named `name` (none when the summary says it is not there).
+    fn maybe_named(&self, name: &[u8]) -> &[Field] {
+        if self.names & name_bit(name) == 0 {
+            &[]
+        } else {
+            &self.fields
+        }
     }
 
     /// First value of header `name` (case-insensitive).
     pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
-        self.fields
+        self.maybe_named(name)
             .iter()
             .find(|f| Self::named(&self.arena, f, name))
             .map(|f| self.get(f.value))
@@ -287,14 +317,14 @@ impl Message {
 
     /// Every value of header `name`, in order.
     pub fn headers<'a>(&'a self, name: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.fields
+        self.maybe_named(name)
             .iter()
             .filter(move |f| Self::named(&self.arena, f, name))
             .map(move |f| self.get(f.value))
     }
 
     pub fn has_header(&self, name: &[u8]) -> bool {
-        self.fields
+        self.maybe_named(name)
             .iter()
             .any(|f| Self::named(&self.arena, f, name))
     }
@@ -309,7 +339,11 @@ impl Message {
 
     pub fn remove(&mut self, name: &[u8]) {
         let arena = &self.arena;
-        if self.fields.iter().any(|f| Self::named(arena, f, name)) {
+        if self
+            .maybe_named(name)
+            .iter()
+            .any(|f| Self::named(arena, f, name))
+        {
             self.fields.retain(|f| !Self::named(arena, f, name));
         }
     }
@@ -322,6 +356,7 @@ impl Message {
     }
 
     pub fn append(&mut self, name: &[u8], value: &[u8]) {
+        self.names |= name_bit(name);
         let name = self.push(name);
         let value = self.push(value);
         self.fields.push(Field { name, value });
@@ -402,6 +437,29 @@ pub fn trim(v: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The summary of names skips only names the head cannot hold: every lookup answers
+    /// as a scan would, after additions, removals and a clear.
+    #[test]
+    fn name_summary_never_hides_a_field() {
+        let mut m = Message::new();
+        m.append(b"Host", b"h");
+        m.append(b"X-Sum", b"1");
+        assert_eq!(m.header(b"host"), Some(&b"h"[..]));
+        assert_eq!(m.header(b"x-SUM"), Some(&b"1"[..]));
+        assert_eq!(m.header(b"X-Api"), None);
+        assert!(!m.has_header(b"X-Debug"));
+        m.set(b"x-sum", b"2");
+        assert_eq!(m.headers(b"X-Sum").collect::<Vec<_>>(), vec![&b"2"[..]]);
+        m.remove(b"X-SUM");
+        assert!(!m.has_header(b"X-Sum"));
+        m.append(b"X-Sum", b"3");
+        assert_eq!(m.header(b"x-sum"), Some(&b"3"[..]));
+        m.clear();
+        assert_eq!(m.header(b"Host"), None);
+        m.append(b"", b"empty name");
+        assert_eq!(m.header(b""), Some(&b"empty name"[..]));
+    }
 
     /// Method, target; then the form, scheme, authority, `uri()` and `path()` expected.
     type Case<'a> = (

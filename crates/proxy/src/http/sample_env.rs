@@ -7,7 +7,7 @@
 //! variables are the stream's log facts, `LogFacts`); a test keeps them in step.
 
 use super::message::Message;
-use fulcrum_sample::fetch::{Arg, Fetch};
+use fulcrum_sample::fetch::{Arg, Fetch, Id};
 use fulcrum_sample::{Scope, Value};
 use std::net::{IpAddr, SocketAddr};
 
@@ -176,16 +176,33 @@ impl<'a> HttpEnv<'a> {
             return None;
         }
         let name = str_arg_of(f);
+        match f.kw.id {
+            Id::ReqHdr => return Some(headers::any_value(self.req?, name, true, each)),
+            Id::ReqFhdr => return Some(headers::any_value(self.req?, name, false, each)),
+            Id::ResHdr => return Some(headers::any_value(self.res?, name, true, each)),
+            Id::ResFhdr => return Some(headers::any_value(self.res?, name, false, each)),
+            _ => {}
+        }
         let v = match f.kw.name {
-            "req.hdr" | "hdr" => return Some(headers::any_value(self.req?, name, true, each)),
-            "req.fhdr" | "fhdr" => return Some(headers::any_value(self.req?, name, false, each)),
-            "res.hdr" | "shdr" => return Some(headers::any_value(self.res?, name, true, each)),
-            "res.fhdr" => return Some(headers::any_value(self.res?, name, false, each)),
             "req.cook" | "cook" => cookies(self.req?, false, str_arg_of(f)),
             "res.cook" | "scook" => cookies(self.res?, true, str_arg_of(f)),
             _ => return None,
         };
         Some(v.into_iter().any(each))
+    }
+}
+
+impl HttpEnv<'_> {
+    /// [`fulcrum_sample::Env::each_str`] of a header or cookie fetch: its values lent.
+    fn each_header_str(&self, f: &Fetch, each: &mut dyn FnMut(&[u8]) -> bool) -> Option<bool> {
+        Some(match self.any_str(f, each) {
+            Some(found) => found,
+            // an occurrence argument, or no such message: the one value `fetch` gives
+            None => fulcrum_sample::Env::fetch(self, f).is_some_and(|v| match v {
+                Value::Str(b) => each(&b),
+                _ => false,
+            }),
+        })
     }
 }
 
@@ -203,8 +220,18 @@ fn ip(a: IpAddr) -> Value {
 /// The `occ`-th value of header `name` ([`values`] without gathering them, but for
 /// `Connection`).
 fn value<'a>(m: &'a Message, name: &'a [u8], split: bool, occ: Option<i64>) -> Option<&'a [u8]> {
-    if name.eq_ignore_ascii_case(b"connection") {
+    let last = matches!(occ.unwrap_or(-1), 0 | -1);
+    if name.len() == 10 && name.eq_ignore_ascii_case(b"connection") {
         pick(values(m, name, split).into_iter(), occ)
+    } else if split && last {
+        // the last value: the last field's text after its last comma (what splitting every
+        // field and keeping the last token gives, without the scan)
+        let line = m.headers(name).last()?;
+        let token = line
+            .iter()
+            .rposition(|&b| b == b',')
+            .map_or(line, |c| &line[c + 1..]);
+        Some(crate::http::message::trim(token))
     } else if split {
         let tokens = m
             .headers(name)
@@ -282,29 +309,33 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
     fn fetch(&self, f: &Fetch) -> Option<Value> {
         let req = self.req;
         let res = self.res;
-        let s = |b: &[u8]| Some(Value::Str(b.to_vec()));
+        // (a buffer a finished value gave back: `fulcrum_sample::spare`)
+        let s = |b: &[u8]| Some(Value::Str(fulcrum_sample::spare::copy(b)));
+        // the fetches most rules read, by number
+        match f.kw.id {
+            Id::Method => return Some(Value::Meth(fulcrum_sample::spare::copy(req?.method()))),
+            Id::Path => return s(req?.path()),
+            Id::Pathq => return s(req?.uri()),
+            Id::Url => return s(req?.target()),
+            Id::Query => return s(query(req?.target())?),
+            Id::ReqHdr | Id::ReqFhdr => {
+                let split = f.kw.id == Id::ReqHdr;
+                return s(value(req?, str_arg(f, 0), split, int_arg(f, 1))?);
+            }
+            Id::ResHdr | Id::ResFhdr => {
+                let split = f.kw.id == Id::ResHdr;
+                return s(value(res?, str_arg(f, 0), split, int_arg(f, 1))?);
+            }
+            Id::Src => return Some(ip(self.src.ip())),
+            Id::SrcPort => return Some(Value::Sint(i64::from(self.src.port()))),
+            Id::Dst => return Some(ip(self.dst.ip())),
+            Id::DstPort => return Some(Value::Sint(i64::from(self.dst.port()))),
+            Id::Var | Id::Other => {}
+        }
         if fulcrum_sample::fetch::is_counter(f.kw.name) {
             return self.counters?.fetch(f, self.src);
         }
         match f.kw.name {
-            // the fetches most rules read first: a name is compared with each arm in turn
-            "method" => Some(Value::Meth(req?.method().to_vec())),
-            "path" => s(req?.path()),
-            "pathq" => s(req?.uri()),
-            "url" => s(req?.target()),
-            "query" => s(query(req?.target())?),
-            "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
-                let split = matches!(f.kw.name, "req.hdr" | "hdr");
-                s(value(req?, str_arg(f, 0), split, int_arg(f, 1))?)
-            }
-            "res.hdr" | "shdr" | "res.fhdr" => {
-                let split = f.kw.name != "res.fhdr";
-                s(value(res?, str_arg(f, 0), split, int_arg(f, 1))?)
-            }
-            "src" => Some(ip(self.src.ip())),
-            "src_port" => Some(Value::Sint(i64::from(self.src.port()))),
-            "dst" => Some(ip(self.dst.ip())),
-            "dst_port" => Some(Value::Sint(i64::from(self.dst.port()))),
             "unique-id" => {
                 let id = self.unique_id?;
                 if let Some(f) = self.facts {
@@ -493,18 +524,18 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
     fn with_str(&self, f: &Fetch, with: &mut dyn FnMut(Option<&[u8]>)) -> bool {
         // what `fetch` answers for these, without copying the value
         let req = self.req;
-        match f.kw.name {
-            "path" => with(req.map(Message::path)),
-            "method" => with(req.map(Message::method)),
-            "url" => with(req.map(Message::target)),
-            "pathq" => with(req.map(Message::uri)),
-            "query" => with(req.and_then(|r| query(r.target()))),
-            "req.hdr" | "hdr" | "req.fhdr" | "fhdr" => {
-                let split = matches!(f.kw.name, "req.hdr" | "hdr");
+        match f.kw.id {
+            Id::Path => with(req.map(Message::path)),
+            Id::Method => with(req.map(Message::method)),
+            Id::Url => with(req.map(Message::target)),
+            Id::Pathq => with(req.map(Message::uri)),
+            Id::Query => with(req.and_then(|r| query(r.target()))),
+            Id::ReqHdr | Id::ReqFhdr => {
+                let split = f.kw.id == Id::ReqHdr;
                 with(req.and_then(|r| value(r, str_arg(f, 0), split, int_arg(f, 1))));
             }
-            "res.hdr" | "shdr" | "res.fhdr" => {
-                let split = f.kw.name != "res.fhdr";
+            Id::ResHdr | Id::ResFhdr => {
+                let split = f.kw.id == Id::ResHdr;
                 with(
                     self.res
                         .and_then(|r| value(r, str_arg(f, 0), split, int_arg(f, 1))),
@@ -527,20 +558,14 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
     fn each_str(&self, f: &Fetch, each: &mut dyn FnMut(&[u8]) -> bool) -> Option<bool> {
         // what `fetch_each` answers for these, without copying the values
         let one = |v: Option<&[u8]>, each: &mut dyn FnMut(&[u8]) -> bool| Some(v.is_some_and(each));
-        match f.kw.name {
-            "path" => one(self.req.map(Message::path), each),
-            "url" => one(self.req.map(Message::target), each),
-            "pathq" => one(self.req.map(Message::uri), each),
-            "query" => one(self.req.and_then(|r| query(r.target())), each),
-            "req.hdr" | "hdr" | "req.fhdr" | "fhdr" | "res.hdr" | "shdr" | "res.fhdr"
-            | "req.cook" | "cook" | "res.cook" | "scook" => Some(match self.any_str(f, each) {
-                Some(found) => found,
-                // an occurrence argument, or no such message: the one value `fetch` gives
-                None => self.fetch(f).is_some_and(|v| match v {
-                    Value::Str(b) => each(&b),
-                    _ => false,
-                }),
-            }),
+        let cookie = || matches!(f.kw.name, "req.cook" | "cook" | "res.cook" | "scook");
+        match f.kw.id {
+            Id::Path => one(self.req.map(Message::path), each),
+            Id::Url => one(self.req.map(Message::target), each),
+            Id::Pathq => one(self.req.map(Message::uri), each),
+            Id::Query => one(self.req.and_then(|r| query(r.target())), each),
+            Id::ReqHdr | Id::ReqFhdr | Id::ResHdr | Id::ResFhdr => self.each_header_str(f, each),
+            Id::Other if cookie() => self.each_header_str(f, each),
             _ => None,
         }
     }
