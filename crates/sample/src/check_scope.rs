@@ -9,15 +9,9 @@ use crate::fetch::{FetchKw, Needs};
 /// The frontend's and its listener's fetches.
 const FRONTEND: &[&str] = &["fe_name", "fe_id", "so_name", "so_id"];
 
-/// Fetches of the HTTP request as a whole (haproxy's "HTTP request", not its headers).
-const HTTP_REQUEST: &[&str] = &[
-    "method",
-    "req.proto_http",
-    "http_first_req",
-    "capture.req.hdr",
-    "capture.req.method",
-    "capture.req.uri",
-];
+/// Fetches of the HTTP request as a whole (haproxy's "HTTP request", not its headers): the
+/// request facts haproxy keeps for response rules too (its `SMP_USE_HRQHP` fetches).
+const HTTP_REQUEST: &[&str] = crate::request_content::REQUEST_FACTS;
 
 /// Request-side fetches a check may read all the same (haproxy's internal state, the
 /// backend; `hdr`, `payload` and `payload_lv`, which read either channel).
