@@ -35,9 +35,10 @@ fn stream_future_is_small() {
     // 10,824 bytes before session 20 (the arguments of two `async fn`s beside their copies,
     // the request head kept in the edge, a TLS and an HTTP/2 handshake inline, a TLS server
     // connection moved out of its box); 6,432 since. The rest is mostly the exchange with an
-    // HTTP/1 server and the response rules.
+    // HTTP/1 server and the response rules. Session 22: 6,712 (the received head kept for
+    // passing on unchanged, 224 bytes; each head's 8-byte summary of its header names).
     assert!(
-        stream <= 6_656,
+        stream <= 6_720,
         "an HTTP/2 stream's future is {stream} bytes"
     );
 }
