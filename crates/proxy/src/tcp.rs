@@ -266,13 +266,7 @@ pub async fn serve<C: ClientStream>(
     let t_connect = Instant::now();
     let mut conn = be.connect(&hints, local, |_| None, &mut waited).await;
     let mut tc = t_connect.elapsed().saturating_sub(waited);
-    let idle = be
-        .timeouts
-        .tunnel
-        .or_else(|| match (fe.timeouts.client, be.timeouts.server) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        });
+    let (idle, idle_end) = idle_limit(&fe, &be);
     // Phase: opening, until the server's first byte: a server that resets before answering
     // is replaced and the client's bytes replayed (bounded: one per retry, at least one).
     let mut kept = ins.kept;
@@ -322,7 +316,7 @@ pub async fn serve<C: ClientStream>(
         }
         let (failed, bytes_in) = match o {
             Opening::Committed { sent } => break (assigned, server, sent),
-            Opening::Idle { sent } => (idle_end(&fe, &be), sent),
+            Opening::Idle { sent } => (idle_end, sent),
             Opening::ClientFailed { sent } => (TunnelEnd::Error(Side::Client).termination(), sent),
             Opening::Replay(k) => {
                 be.observe(
@@ -504,7 +498,7 @@ pub async fn serve<C: ClientStream>(
         t.bytes(up, down);
     }
     let term = match end {
-        TunnelEnd::Timeout => idle_end(&fe, &be),
+        TunnelEnd::Timeout => idle_end,
         end => end.termination(),
     };
     // Phase: count and log.
@@ -533,25 +527,29 @@ pub async fn serve<C: ClientStream>(
     })
 }
 
-/// How a TCP session idle past its timeout ended, as haproxy 2.6 logs it (measured:
-/// `tcplog_errors_haproxy.rs`): on the server's side (`sD`) when `timeout server` is the
-/// shorter and no `timeout tunnel` is set, else on the client's (`cD`). (With equal timeouts
-/// haproxy's choice depends on which timer its scheduler sees first when the client spoke
-/// after the connection: `cD` or `sD` from run to run; `cD` when it did not.)
-fn idle_end(fe: &Frontend, be: &Backend) -> Termination {
-    let server_first = match (be.timeouts.tunnel, fe.timeouts.client, be.timeouts.server) {
-        (None, Some(c), Some(s)) => s < c,
-        (None, None, Some(_)) => true,
-        _ => false,
+/// How long a TCP session may stay silent (`timeout tunnel`, else the shorter of `timeout
+/// client` and `timeout server`) and how it ends past that, as haproxy 2.6 logs it
+/// (measured: `tcplog_errors_haproxy.rs`): on the server's side (`sD`) when `timeout server`
+/// is the shorter and no `timeout tunnel` is set, else on the client's (`cD`). (With equal
+/// timeouts haproxy's choice depends on which timer its scheduler sees first when the client
+/// spoke after the connection: `cD` or `sD` from run to run; `cD` when it did not.)
+fn idle_limit(fe: &Frontend, be: &Backend) -> (Option<Duration>, Termination) {
+    let (client, server) = (fe.timeouts.client, be.timeouts.server);
+    let (limit, server_first) = match (be.timeouts.tunnel, client, server) {
+        (Some(t), _, _) => (Some(t), false),
+        (None, Some(c), Some(s)) => (Some(c.min(s)), s < c),
+        (None, c, None) => (c, false),
+        (None, None, s) => (s, true),
     };
-    if server_first {
+    let end = if server_first {
         Termination::new(
             crate::termination::Cause::ServerTimeout,
             crate::termination::Phase::Data,
         )
     } else {
         TunnelEnd::Timeout.termination()
-    }
+    };
+    (limit, end)
 }
 
 fn log_tcp(
