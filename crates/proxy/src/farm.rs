@@ -30,14 +30,14 @@ mod admin;
 mod group;
 mod history;
 mod limits;
-mod outcome;
+pub(crate) mod outcome;
 mod persistence;
 mod queue;
 mod retry;
 
 use history::History;
-pub use outcome::{ConnectFailure, NoServer};
-pub use retry::Settled;
+pub use outcome::{ConnectFailure, NoServer, Retries};
+pub use retry::{NoConnection, Settled};
 
 /// A server farm; `P` is the protocol policy beside it (the backend's HTTP rules and pages).
 pub struct Farm<P> {
@@ -135,6 +135,8 @@ pub struct Assigned<P> {
     pub index: usize,
     /// Its position in the backend's queue (`%bq`): 0 when it did not wait.
     pub queue_pos: u32,
+    /// The connection retries it took to reach this server (`%rc`).
+    pub retries: Retries,
     /// The task noted as serving the server (`on-marked-down shutdown-sessions`).
     session: Option<tokio::task::Id>,
 }
@@ -358,6 +360,7 @@ impl<P> Farm<P> {
             backend: self.clone(),
             index,
             queue_pos: 0,
+            retries: Retries::default(),
             session: self.servers[index].limits.session_start(),
         }
     }

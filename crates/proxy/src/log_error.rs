@@ -124,7 +124,7 @@ pub fn connection_error(
                 cookie: *b"--",
                 active: crate::counters::active_connections(),
                 frontend_conns: fe.conns.load(Ordering::Relaxed),
-                retries: 0,
+                retries: Default::default(),
                 bytes_in: 0,
                 log_count: log.count(),
                 unique_id: None,

@@ -4,6 +4,7 @@
 //! session's [`Entry`] and its HTTP messages. A frontend with none of them writes the
 //! legacy `Connect from` line (`logline`).
 
+use crate::farm::outcome::Retries;
 use crate::http::capture::Captures;
 use crate::http::message::Message;
 use crate::http::sample_env::HttpEnv;
@@ -61,11 +62,12 @@ pub fn logger(p: &Proxy, g: &fulcrum_config::model::Global) -> Result<Option<Log
 
 /// Whether a request or session ended in what HAProxy 2.6 calls an error for `option
 /// dontlog-normal` (only those are logged) and `option log-separate-errors` (logged at
-/// `err`): a termination cause other than none or a local answer, a connection retry, or an
-/// HTTP status of 500 or more.
-pub fn is_error(mode: Mode, term: Termination, retries: u32, status: u16) -> bool {
-    !matches!(term.cause, Cause::Normal | Cause::Local)
-        || (term.cause == Cause::Normal && retries > 0)
+/// `err`): a redispatch, a termination cause other than none or a local answer, a connection
+/// retry without one, or an HTTP status of 500 or more.
+pub fn is_error(mode: Mode, term: Termination, retries: Retries, status: u16) -> bool {
+    retries.redispatched
+        || !matches!(term.cause, Cause::Normal | Cause::Local)
+        || (term.cause == Cause::Normal && retries.count > 0)
         || (mode == Mode::Http && status >= 500)
 }
 

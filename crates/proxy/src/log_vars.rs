@@ -196,7 +196,13 @@ pub fn var(
         // persistence sends to a full server goes to it at once, so `%sq` is 0.
         [b'b', b'q'] => int(out, e.place.map_or(0, |p| p.queue_pos())),
         [b's', b'q'] => bytes(out, "0"),
-        [b'r', b'c'] => int(out, e.retries),
+        // `+` first when the stream was redispatched to another server (HAProxy's SF_REDISP).
+        [b'r', b'c'] => {
+            if e.retries.redispatched {
+                out.push(b'+');
+            }
+            int(out, e.retries.count)
+        }
         [b'T', b's'] => num(
             out,
             e.accept

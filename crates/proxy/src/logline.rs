@@ -79,7 +79,8 @@ pub struct Entry<'a> {
     /// Connections of the process (`%ac`) and of the frontend (`%fc`).
     pub active: u64,
     pub frontend_conns: u64,
-    pub retries: u32,
+    /// `%rc`: the connection retries, and whether the stream was redispatched.
+    pub retries: crate::farm::outcome::Retries,
     /// Bytes read from the client as HAProxy 2.6 counts them for `%U` (head without the
     /// `: ` and line end of each header field, and the body).
     pub bytes_in: u64,
@@ -179,7 +180,7 @@ mod tests {
             cookie: *b"--",
             active: 1,
             frontend_conns: 1,
-            retries: 0,
+            retries: crate::farm::outcome::Retries::default(),
             bytes_in: 0,
             log_count: 0,
             unique_id: None,

@@ -8,6 +8,7 @@
 use crate::acl::Ctx;
 use crate::backend::{Backend, Hints};
 use crate::connect::ServerConn;
+use crate::farm::Retries;
 use crate::logline::{Entry, Timers};
 use crate::observe::ServerEvent;
 use crate::opening::Opening;
@@ -32,7 +33,8 @@ struct Done<'a> {
     /// Bytes read from the client (`%U`).
     bytes_in: u64,
     term: Termination,
-    retries: u32,
+    /// `%rc`: the connection retries, and whether the session was redispatched.
+    retries: Retries,
 }
 
 /// A connection a `tcp-request content` rule ended (logged `PR--`, as HAProxy), after
@@ -46,7 +48,7 @@ fn rejected(backend: Option<&Backend>, inspected: u64) -> Done<'_> {
         bytes: 0,
         bytes_in: inspected,
         term: Termination::PROXY_REQUEST,
-        retries: 0,
+        retries: Retries::default(),
     }
 }
 
@@ -193,7 +195,7 @@ pub async fn serve<C: ClientStream>(
             bytes: 0,
             bytes_in: ins.kept.len() as u64,
             term: crate::backend::NoServer::Unavailable.termination(),
-            retries: 0,
+            retries: Retries::default(),
         });
     };
     if be.mode == fulcrum_config::model::Mode::Http {
@@ -271,6 +273,8 @@ pub async fn serve<C: ClientStream>(
     // is replaced and the client's bytes replayed (bounded: one per retry, at least one).
     let mut kept = ins.kept;
     let mut replays = be.retries.max(1);
+    // `%rc`: the retries of every connection the session made (a replay's too).
+    let mut retries = Retries::default();
     // `%bi %bp`, `bc_src`: asked of the socket (`getsockname`) only when something reads it.
     let sd = fe.log.as_ref().and_then(|l| l.sd.as_ref());
     let wants_source = crate::log_format::writes_source(fe.log_format.as_ref(), sd);
@@ -278,9 +282,15 @@ pub async fn serve<C: ClientStream>(
         let (assigned, mut server, _) = match conn {
             Ok(v) => {
                 queue_pos.store(v.0.queue_pos, Ordering::Relaxed);
+                retries.add(v.0.retries);
                 v
             }
-            Err((e, srv)) => {
+            Err(crate::farm::NoConnection {
+                why: e,
+                server: srv,
+                retries: more,
+            }) => {
+                retries.add(more);
                 // No server at all: `Tw` -1, as haproxy 2.6 (the session never queued).
                 let none = srv.is_none() && matches!(e, crate::farm::NoServer::Unavailable);
                 return log(Done {
@@ -291,7 +301,7 @@ pub async fn serve<C: ClientStream>(
                     bytes: 0,
                     bytes_in: kept.len() as u64,
                     term: e.termination(),
-                    retries: 0,
+                    retries,
                 });
             }
         };
@@ -346,7 +356,7 @@ pub async fn serve<C: ClientStream>(
             bytes: 0,
             bytes_in,
             term: failed,
-            retries: 0,
+            retries,
         });
     };
     if be.policy.sticks(assigned.index) {
@@ -368,7 +378,7 @@ pub async fn serve<C: ClientStream>(
                 bytes: 0,
                 bytes_in: sent,
                 term: Termination::NORMAL,
-                retries: 0,
+                retries,
             },
             (source.lock().ok().and_then(|s| *s), rt, true, handshake),
             (
@@ -469,7 +479,7 @@ pub async fn serve<C: ClientStream>(
                 bytes,
                 bytes_in: sent,
                 term,
-                retries: 0,
+                retries,
             });
         }
     }
@@ -523,7 +533,7 @@ pub async fn serve<C: ClientStream>(
         bytes: down,
         bytes_in: up,
         term,
-        retries: 0,
+        retries,
     })
 }
 

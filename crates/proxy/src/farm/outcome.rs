@@ -1,5 +1,5 @@
-//! How getting a server connection failed, and the termination state (HAProxy's log flags)
-//! each failure ends a session with.
+//! How getting a server connection went: the retries it took (`%rc`), why it failed, and the
+//! termination state (HAProxy's log flags) each failure ends a session with.
 
 use crate::termination::{Cause, Phase, Termination};
 
@@ -39,4 +39,28 @@ pub enum ConnectFailure {
     Refused,
     /// No answer within `timeout connect`.
     TimedOut,
+}
+
+/// The connection retries a stream made, as HAProxy 2.6 logs them in `%rc` (the `retries`
+/// field of `option httplog` / `tcplog`): failed attempts after the first, and whether the
+/// stream was redispatched to another server (HAProxy's `SF_REDISP`, written `+` before the
+/// count; it also makes the line an error for `option dontlog-normal`). Four bytes: it rides
+/// in every request's state (a count past 65,535 stays there).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retries {
+    pub count: u16,
+    pub redispatched: bool,
+}
+
+impl Retries {
+    /// Counts one more retry.
+    pub fn one_more(&mut self) {
+        self.count = self.count.saturating_add(1);
+    }
+
+    /// Adds the retries of a later connection of the same stream (a replay, a `retry-on`).
+    pub fn add(&mut self, later: Retries) {
+        self.count = self.count.saturating_add(later.count);
+        self.redispatched |= later.redispatched;
+    }
 }

@@ -6,7 +6,7 @@
 //! server failed after the connection (the HTTP session's replays, a TCP opening reset) comes
 //! back through [`Farm::connect_avoiding`].
 
-use super::{Assigned, ConnectFailure, Farm, Hints, NoServer, Origin};
+use super::{Assigned, ConnectFailure, Farm, Hints, NoServer, Origin, Retries};
 use crate::connect::ServerConn;
 use crate::counters::Ctr;
 use crate::server::ServerRt;
@@ -24,7 +24,7 @@ impl<P> Farm<P> {
         dst: SocketAddr,
         reuse: impl FnMut(&ServerRt) -> Option<ServerConn>,
         waited: &mut Duration,
-    ) -> Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)> {
+    ) -> ConnectResult<P> {
         self.connect_avoiding(hints, dst, None, reuse, waited).await
     }
 
@@ -51,12 +51,12 @@ impl<P> Farm<P> {
         avoid: Option<usize>,
         mut reuse: impl FnMut(&ServerRt) -> Option<ServerConn>,
         waited: &mut Duration,
-    ) -> Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)> {
+    ) -> ConnectResult<P> {
         let t0 = Instant::now();
         let assigned = self
             .assign_for(hints, avoid, avoid.is_none())
             .await
-            .map_err(|e| (e, None))?;
+            .map_err(|why| NoConnection::new(why, None, Retries::default()))?;
         *waited = t0.elapsed();
         match self.settle_now(assigned, hints, &mut reuse) {
             Settled::Done(r) => r,
@@ -94,7 +94,11 @@ impl<P> Farm<P> {
         // `redir PREFIX`: no connection, the HTTP session answers (HAProxy counts the session)
         if hints.redirect && assigned.server().limits.redir().is_some() {
             let srv = assigned.server().clone();
-            return Settled::Done(Err((NoServer::Redirect, Some(srv))));
+            return Settled::Done(Err(NoConnection::new(
+                NoServer::Redirect,
+                Some(srv),
+                Retries::default(),
+            )));
         }
         if assigned.server().h2_mode() != crate::server::H2Mode::Never {
             return Settled::Open(assigned, false);
@@ -133,7 +137,7 @@ impl<P> Farm<P> {
         dst: SocketAddr,
         reuse: &mut impl FnMut(&ServerRt) -> Option<ServerConn>,
         tried: bool,
-    ) -> Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)> {
+    ) -> ConnectResult<P> {
         // HTTP/2 servers: an open connection with room for another stream carries the request
         // (HAProxy's available connections, shared by every session in any `http-reuse`
         // mode but `never`).
@@ -169,18 +173,23 @@ impl<P> Farm<P> {
                 return Ok((assigned, s, Origin::Reused));
             }
         }
-        let mut attempt = 0u32;
+        let (mut attempt, mut retries) = (0u32, Retries::default());
         loop {
             let sni = hints.sni_for(assigned.server());
             let failure = match self.attempt(assigned.server(), dst, sni.as_deref()).await {
-                Ok(s) => return Ok((assigned, s, Origin::Fresh)),
+                Ok(s) => {
+                    assigned.retries = retries;
+                    return Ok((assigned, s, Origin::Fresh));
+                }
                 Err(f) => f,
             };
             if attempt >= self.retries {
                 let srv = assigned.server().clone();
-                return Err((NoServer::ConnectFailed(failure), Some(srv)));
+                let why = NoServer::ConnectFailed(failure);
+                return Err(NoConnection::new(why, Some(srv), retries));
             }
             attempt += 1;
+            retries.one_more();
             // A refused connection means nothing listens there: when another server can take
             // the request it moves now, with no turn-around delay (HAProxy waits up to 1 s and
             // retries the same server). A timed-out connect already cost `timeout connect`.
@@ -189,32 +198,43 @@ impl<P> Farm<P> {
                 && self.another_usable(assigned.index);
             let redispatch = move_now
                 || (self.options.redispatch && attempt == self.retries && self.servers.len() > 1);
-            // HAProxy counts a redispatch instead of a retry on the attempt that moves.
-            let kind = if redispatch {
-                Ctr::Redispatches
-            } else {
-                Ctr::Retries
-            };
-            assigned.server().counters.inc(kind);
-            self.counters.inc(kind);
             if redispatch {
-                let failed = assigned.index;
+                let failed = assigned.server().clone();
+                let index = assigned.index;
                 drop(assigned);
-                assigned = self
-                    .assign_for(hints, Some(failed), false)
-                    .await
-                    .map_err(|e| (e, None))?;
-            } else if failure == ConnectFailure::Refused {
-                // HAProxy's turn-around: give a restarting server a moment before retrying
-                // (only when no other server can take the request).
-                let pause = self
-                    .timeouts
-                    .connect
-                    .unwrap_or(Duration::from_secs(1))
-                    .min(Duration::from_secs(1));
-                tokio::time::sleep(pause).await;
+                let next = self.assign_for(hints, Some(index), false).await;
+                // HAProxy counts a redispatch on the server left when the new assignment is
+                // another server (and marks the stream redispatched), else a retry.
+                let moved = next.as_ref().map_or(true, |a| a.index != index);
+                self.count_retry(&failed, moved);
+                retries.redispatched |= moved;
+                assigned = next.map_err(|why| NoConnection::new(why, None, retries))?;
+            } else {
+                self.count_retry(assigned.server(), false);
+                if failure == ConnectFailure::Refused {
+                    // HAProxy's turn-around: give a restarting server a moment before
+                    // retrying (only when no other server can take the request).
+                    let pause = self
+                        .timeouts
+                        .connect
+                        .unwrap_or(Duration::from_secs(1))
+                        .min(Duration::from_secs(1));
+                    tokio::time::sleep(pause).await;
+                }
             }
         }
+    }
+
+    /// Counts a connection retry on `server` and the backend: `wredis` when it moved the
+    /// request to another server, else `wretr`.
+    fn count_retry(&self, server: &ServerRt, moved: bool) {
+        let kind = if moved {
+            Ctr::Redispatches
+        } else {
+            Ctr::Retries
+        };
+        server.counters.inc(kind);
+        self.counters.inc(kind);
     }
 }
 
@@ -227,10 +247,27 @@ pub enum Settled<P> {
     Open(Assigned<P>, bool),
 }
 
-/// What connecting a request gives: its server, the connection and where it came from, or
-/// why there is none (with the server it was for, if any).
-pub type ConnectResult<P> =
-    Result<(Assigned<P>, ServerConn, Origin), (NoServer, Option<Arc<ServerRt>>)>;
+/// What connecting a request gives: its server (with the retries it took), the connection
+/// and where it came from, or why there is none.
+pub type ConnectResult<P> = Result<(Assigned<P>, ServerConn, Origin), NoConnection>;
+
+/// Why a request got no server connection, the server it was for (if any), and the
+/// connection retries it made before giving up (`%rc` on its `SC` line).
+pub struct NoConnection {
+    pub why: NoServer,
+    pub server: Option<Arc<ServerRt>>,
+    pub retries: Retries,
+}
+
+impl NoConnection {
+    fn new(why: NoServer, server: Option<Arc<ServerRt>>, retries: Retries) -> Self {
+        NoConnection {
+            why,
+            server,
+            retries,
+        }
+    }
+}
 
 /// Whether idle connection `c` was opened with SNI `sni`.
 fn same_sni(c: &ServerConn, sni: &Option<String>) -> bool {

@@ -165,7 +165,7 @@ struct Rec {
     term: Termination,
     /// The termination state's cookie characters (3rd and 4th): `--` without `cookie`.
     cookie: [u8; 2],
-    retries: u32,
+    retries: crate::farm::outcome::Retries,
     /// Stats: bytes received from the client (head and body), response head bytes sent.
     bytes_in: u64,
     head_out: u64,
@@ -545,7 +545,7 @@ impl<C: ClientStream> Session<C> {
             server: None,
             term: Termination::NORMAL,
             cookie: *b"--",
-            retries: 0,
+            retries: crate::farm::outcome::Retries::default(),
             bytes_in: head_len as u64,
             head_out: 0,
             log_adjust: 0,

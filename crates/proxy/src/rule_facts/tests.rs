@@ -70,7 +70,7 @@ fn rule_values_write_what_haproxy_writes_before_and_after_the_response() {
         queue: Some(Duration::ZERO),
         connect: Some(Duration::from_millis(1)),
         response: Some(Duration::from_millis(4)),
-        retries: 0,
+        retries: Default::default(),
         cookie: b'-',
         source: None,
         queue_pos: 0,

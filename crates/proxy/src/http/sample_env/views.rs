@@ -101,7 +101,7 @@ pub struct ResponseFacts {
     pub connect: Option<std::time::Duration>,
     pub response: Option<std::time::Duration>,
     /// `%rc`.
-    pub retries: u32,
+    pub retries: crate::farm::outcome::Retries,
     /// The request cookie's flag (`%tsc`'s third character; `-`: none).
     pub cookie: u8,
     /// The server connection's own address (`%bi %bp`).

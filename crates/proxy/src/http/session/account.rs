@@ -125,7 +125,7 @@ impl<C: ClientStream> Session<C> {
             server: None,
             term,
             cookie: *b"--",
-            retries: 0,
+            retries: Default::default(),
             bytes_in: 0,
             head_out: 0,
             log_adjust: 0,

@@ -471,14 +471,14 @@ impl<C: ClientStream> Session<C> {
                 ServerConn::H2(h) => self.exchange_h2(&x, rec, &mut assigned, h, origin).await,
             };
             prior = Prior::default();
-            let elsewhere = match step {
+            let (elsewhere, l7) = match step {
                 Step::Done(next) => return next,
-                Step::Replay => false,
-                Step::Elsewhere => true,
+                Step::Replay => (false, false),
+                Step::Elsewhere => (true, false),
                 // `retry-on` (`retry_on.rs`, bounded by `retries` there).
                 Step::Retry => {
                     replays += 1;
-                    be.options.redispatch
+                    (be.options.redispatch, true)
                 }
             };
             let again = if replays == 0 {
@@ -489,6 +489,10 @@ impl<C: ClientStream> Session<C> {
             };
             match again {
                 Some(s) => {
+                    rec.retries.add(assigned.retries);
+                    if l7 {
+                        super::retry_on::count_reassign(&be, rec, &assigned);
+                    }
                     server = s;
                     origin = Origin::Fresh;
                     rec.server = Some(assigned.server().clone());
@@ -552,6 +556,8 @@ impl<C: ClientStream> Session<C> {
             priority: None,
             redirect: false,
         };
+        // The retries of a new assignment (none for the same server again).
+        assigned.retries = Default::default();
         if !elsewhere {
             let name = hints.sni_for(assigned.server());
             if let Ok(s) = be

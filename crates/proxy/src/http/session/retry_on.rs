@@ -4,8 +4,9 @@
 //! listed status, closes without answering (`empty-response`), answers something that is not
 //! HTTP (`junk-response`) or lets `timeout server` strike (`response-timeout`), the answer is
 //! dropped with its connection and the request sent again, each time counted against
-//! `retries` (and as a retry in the stats); `request.rs` picks the server (the same one, or
-//! another with `option redispatch`). Whatever the method: HAProxy 2.6 replays a `POST` as
+//! `retries` (and as a retry in the stats, then as HAProxy's reassignment counts it:
+//! `count_reassign`); `request.rs` picks the server (the same one, or another with `option
+//! redispatch`). Whatever the method: HAProxy 2.6 replays a `POST` as
 //! well (its manual leaves replay protection to the application). Once the retries are spent,
 //! the last answer goes to the client as it is.
 
@@ -17,6 +18,7 @@ use crate::http::body::Framing;
 use crate::observe::ServerEvent;
 use crate::stream::ClientStream;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// The health event of a failed response head.
 pub(super) fn event_of(e: &ResError) -> ServerEvent {
@@ -63,7 +65,7 @@ impl<C: ClientStream> Session<C> {
         kept: Option<Vec<u8>>,
     ) -> Step {
         x.l7_left.fetch_sub(1, Ordering::Relaxed);
-        rec.retries += 1;
+        rec.retries.one_more();
         assigned.server().counters.inc(Ctr::Retries);
         x.be.counters.inc(Ctr::Retries);
         if let Some(body) = kept.filter(|b| !b.is_empty()) {
@@ -74,4 +76,27 @@ impl<C: ClientStream> Session<C> {
         }
         Step::Retry
     }
+}
+
+/// After a `retry-on` retry has its new connection (`now`), before `rec.server` moves to
+/// it: HAProxy 2.6 assigns the request again, and counts a redispatch on the server left when
+/// `now` is another one (the stream is then marked redispatched: `+` in `%rc`), else a second
+/// retry on the same server (measured with haproxy 2.6.12: `retries 3` against one server
+/// answering 503 counts `wretr` 6).
+pub(super) fn count_reassign(
+    be: &crate::backend::Backend,
+    rec: &mut Rec,
+    now: &crate::backend::Assigned,
+) {
+    let Some(left) = rec.server.as_ref() else {
+        return;
+    };
+    let kind = if Arc::ptr_eq(now.server(), left) {
+        Ctr::Retries
+    } else {
+        rec.retries.redispatched = true;
+        Ctr::Redispatches
+    };
+    left.counters.inc(kind);
+    be.counters.inc(kind);
 }

@@ -122,19 +122,27 @@ impl<C: ClientStream> Session<C> {
         rec.tw = Some(waited);
         let (assigned, server_conn, origin) = match conn {
             Ok(v) => v,
-            Err((crate::farm::NoServer::Redirect, Some(srv))) => {
+            Err(crate::farm::NoConnection {
+                why: crate::farm::NoServer::Redirect,
+                server: Some(srv),
+                ..
+            }) => {
                 rec.server = Some(srv.clone());
                 return Err(self.server_redirect(&srv, rec).await);
             }
-            Err((e, srv)) => {
+            Err(crate::farm::NoConnection {
+                why: e,
+                server: srv,
+                retries,
+            }) => {
                 // No server to wait for (none in the backend, none up): HAProxy 2.6 logs
                 // `Tw` -1, the request never reached a queue.
                 if srv.is_none() && matches!(e, crate::farm::NoServer::Unavailable) {
                     rec.tw = None;
                 }
+                rec.retries.add(retries);
                 if let Some(s) = srv {
                     rec.server = Some(s);
-                    rec.retries = be.retries;
                 }
                 // HAProxy keeps the client connection after a 503 for want of a server
                 // (none, or none that accepted): measured with haproxy 2.6.
@@ -150,6 +158,7 @@ impl<C: ClientStream> Session<C> {
             }
         };
         rec.tc = Some(t_conn.map_or(Duration::ZERO, |t| t.elapsed().saturating_sub(waited)));
+        rec.retries.add(assigned.retries);
         Ok((assigned, server_conn, origin, prior))
     }
 }
