@@ -152,6 +152,10 @@ pub enum Id {
     ResHdr,
     /// `res.fhdr`.
     ResFhdr,
+    /// `req.cook`, `cook`: a request cookie's value.
+    ReqCook,
+    /// `res.cook`, `scook`: a `Set-Cookie` cookie's value.
+    ResCook,
 }
 
 /// A compiled fetch: its keyword and arguments.
@@ -315,8 +319,8 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("hdr_ip", [S, I], 0, Addr, Request),
     kw!("http_first_req", [], 0, Bool, Request),
     kw!("hdr_cnt", [S], 0, Sint, Request),
-    kw!("req.cook", [S], 0, Str, Request),
-    kw!("cook", [S], 0, Str, Request),
+    kw!("req.cook", [S], 0, Str, Request, ReqCook),
+    kw!("cook", [S], 0, Str, Request, ReqCook),
     kw!("req.cook_cnt", [S], 0, Sint, Request),
     kw!("cook_cnt", [S], 0, Sint, Request),
     kw!("req.cook_val", [S], 0, Sint, Request),
@@ -357,8 +361,8 @@ pub static FETCHES: &[FetchKw] = &[
     kw!("res.fhdr", [S, I], 0, Str, Response, ResFhdr),
     kw!("res.hdr_cnt", [S], 0, Sint, Response),
     kw!("res.fhdr_cnt", [S], 0, Sint, Response),
-    kw!("res.cook", [S], 0, Str, Response),
-    kw!("scook", [S], 0, Str, Response),
+    kw!("res.cook", [S], 0, Str, Response, ResCook),
+    kw!("scook", [S], 0, Str, Response, ResCook),
     kw!("res.cook_cnt", [S], 0, Sint, Response),
     kw!("scook_cnt", [S], 0, Sint, Response),
     kw!("res.cook_val", [S], 0, Sint, Response),
@@ -658,6 +662,10 @@ mod tests {
             ("res.hdr", Id::ResHdr),
             ("shdr", Id::ResHdr),
             ("res.fhdr", Id::ResFhdr),
+            ("req.cook", Id::ReqCook),
+            ("cook", Id::ReqCook),
+            ("res.cook", Id::ResCook),
+            ("scook", Id::ResCook),
         ];
         let all = FETCHES
             .iter()

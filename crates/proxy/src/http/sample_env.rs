@@ -183,9 +183,9 @@ impl<'a> HttpEnv<'a> {
             Id::ResFhdr => return Some(headers::any_value(self.res?, name, false, each)),
             _ => {}
         }
-        let v = match f.kw.name {
-            "req.cook" | "cook" => cookies(self.req?, false, str_arg_of(f)),
-            "res.cook" | "scook" => cookies(self.res?, true, str_arg_of(f)),
+        let v = match f.kw.id {
+            Id::ReqCook => cookies(self.req?, false, name),
+            Id::ResCook => cookies(self.res?, true, name),
             _ => return None,
         };
         Some(v.into_iter().any(each))
@@ -326,6 +326,11 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                 let split = f.kw.id == Id::ResHdr;
                 return s(value(res?, str_arg(f, 0), split, int_arg(f, 1))?);
             }
+            Id::ReqCook | Id::ResCook => {
+                let set = f.kw.id == Id::ResCook;
+                let all = cookies(if set { res? } else { req? }, set, str_arg(f, 0));
+                return s(cookies::one(&all, str_arg(f, 0))?);
+            }
             Id::Src => return Some(ip(self.src.ip())),
             Id::SrcPort => return Some(Value::Sint(i64::from(self.src.port()))),
             Id::Dst => return Some(ip(self.dst.ip())),
@@ -437,14 +442,6 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             "res.hdr_cnt" => Some(Value::Sint(hdr_cnt(res?, str_arg(f, 0)))),
             "req.fhdr_cnt" => Some(Value::Sint(fhdr_cnt(req?, str_arg(f, 0)))),
             "res.fhdr_cnt" => Some(Value::Sint(fhdr_cnt(res?, str_arg(f, 0)))),
-            "req.cook" | "cook" => s(cookies::one(
-                &cookies(req?, false, str_arg(f, 0)),
-                str_arg(f, 0),
-            )?),
-            "res.cook" | "scook" => s(cookies::one(
-                &cookies(res?, true, str_arg(f, 0)),
-                str_arg(f, 0),
-            )?),
             "req.cook_cnt" | "cook_cnt" => {
                 Some(Value::Sint(cookies(req?, false, str_arg(f, 0)).len() as i64))
             }
@@ -558,14 +555,13 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
     fn each_str(&self, f: &Fetch, each: &mut dyn FnMut(&[u8]) -> bool) -> Option<bool> {
         // what `fetch_each` answers for these, without copying the values
         let one = |v: Option<&[u8]>, each: &mut dyn FnMut(&[u8]) -> bool| Some(v.is_some_and(each));
-        let cookie = || matches!(f.kw.name, "req.cook" | "cook" | "res.cook" | "scook");
         match f.kw.id {
             Id::Path => one(self.req.map(Message::path), each),
             Id::Url => one(self.req.map(Message::target), each),
             Id::Pathq => one(self.req.map(Message::uri), each),
             Id::Query => one(self.req.and_then(|r| query(r.target())), each),
             Id::ReqHdr | Id::ReqFhdr | Id::ResHdr | Id::ResFhdr => self.each_header_str(f, each),
-            Id::Other if cookie() => self.each_header_str(f, each),
+            Id::ReqCook | Id::ResCook => self.each_header_str(f, each),
             _ => None,
         }
     }
