@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{free_port, Fulcrum, Scratch};
+use common::{free_port, stat, Fulcrum, Scratch};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -231,33 +231,6 @@ fn log_lines(sock: &UdpSocket, at_least: usize) -> Vec<String> {
         }
     }
     out
-}
-
-/// `show stat` columns of PROXY/SVNAME, by name.
-fn stat(sock: &std::path::Path, proxy: &str, svname: &str, cols: &[&str]) -> Vec<String> {
-    let mut s = std::os::unix::net::UnixStream::connect(sock).expect("stats socket");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    s.write_all(b"show stat\n").expect("send");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let mut lines = out.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap_or("")
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let row: Vec<&str> = lines
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .find(|f| f.first() == Some(&proxy) && f.get(1) == Some(&svname))
-        .unwrap_or_else(|| panic!("no {proxy}/{svname} row in: {out}"));
-    cols.iter()
-        .map(|c| {
-            let i = header.iter().position(|h| h == c).expect("column");
-            row.get(i).unwrap_or(&"").to_string()
-        })
-        .collect()
 }
 
 /// `show cache` of the stats socket: (cache name, number of objects) per cache.

@@ -10,7 +10,6 @@ mod common;
 use common::{free_port, head_server, Fulcrum, Scratch};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -130,30 +129,11 @@ fn config(sock: &Path, port: u16, app: u16) -> String {
     )
 }
 
-/// `show stat` columns of PROXY/SVNAME, by name.
+/// `show stat` columns of PROXY/SVNAME, by name, as numbers.
 fn stat(sock: &Path, proxy: &str, svname: &str, cols: &[&str]) -> Vec<u64> {
-    let mut s = UnixStream::connect(sock).expect("stats socket");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    s.write_all(b"show stat\n").expect("send");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let mut lines = out.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap_or("")
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let row: Vec<&str> = lines
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .find(|f| f.first() == Some(&proxy) && f.get(1) == Some(&svname))
-        .unwrap_or_else(|| panic!("no {proxy}/{svname} row in: {out}"));
-    cols.iter()
-        .map(|c| {
-            let i = header.iter().position(|h| h == c).expect("column");
-            row.get(i).and_then(|v| v.parse().ok()).unwrap_or(u64::MAX)
-        })
+    common::stat(sock, proxy, svname, cols)
+        .iter()
+        .map(|v| v.parse().unwrap_or(u64::MAX))
         .collect()
 }
 

@@ -10,7 +10,6 @@ mod common;
 use common::{free_port, head_server, header_lines, Fulcrum, Scratch};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -126,28 +125,7 @@ fn silent(port: u16) -> String {
 
 /// `show stat`'s `wretr` of BACKEND/SERVER.
 fn retries(sock: &Path, backend: &str, server: &str) -> String {
-    let mut s = UnixStream::connect(sock).expect("stats socket");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    s.write_all(b"show stat\n").expect("send");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let mut lines = out.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap_or("")
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let col = header
-        .iter()
-        .position(|c| *c == "wretr")
-        .expect("wretr column");
-    lines
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .find(|f| f.first() == Some(&backend) && f.get(1) == Some(&server))
-        .and_then(|f| f.get(col).map(|v| v.to_string()))
-        .unwrap_or_else(|| panic!("no {backend}/{server} row in: {out}"))
+    common::stat(sock, backend, server, &["wretr"]).remove(0)
 }
 
 fn wait_port(port: u16, what: &str) {

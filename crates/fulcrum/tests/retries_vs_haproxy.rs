@@ -13,10 +13,9 @@
 
 mod common;
 
-use common::{free_port, head_server, Fulcrum, Scratch};
+use common::{free_port, head_server, show_stat, stat_field, Fulcrum, Scratch};
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
-use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
@@ -130,44 +129,30 @@ fn tcp(port: u16) -> Vec<u8> {
 
 /// `show stat`'s `wretr/wredis` of every server and backend row of the config's backends.
 fn counts(sock: &Path) -> Vec<String> {
-    let mut s = UnixStream::connect(sock).expect("stats socket");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    s.write_all(b"show stat\n").expect("send");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let mut lines = out.lines();
-    let header: Vec<&str> = lines
-        .next()
-        .unwrap_or("")
-        .trim_start_matches("# ")
-        .split(',')
-        .collect();
-    let col = |name: &str| {
-        header
-            .iter()
-            .position(|c| *c == name)
-            .unwrap_or_else(|| panic!("no {name} column in {out}"))
-    };
-    let (retr, redis) = (col("wretr"), col("wredis"));
     let backends = [
         "one",
         "redisp1",
         "both",
         "redisp1e",
-        "t_one",
-        "t_redisp1",
-        "t_both",
         "l7same",
         "l7redisp",
         "l7both",
+        "t_one",
+        "t_redisp1",
+        "t_both",
     ];
-    lines
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|f| f.first().is_some_and(|b| backends.contains(b)))
-        .map(|f| {
-            let at = |i: usize| f.get(i).copied().unwrap_or("?");
-            format!("{}/{} {} {}", at(0), at(1), at(retr), at(redis))
+    show_stat(sock)
+        .iter()
+        .filter(|r| backends.contains(&stat_field(r, "pxname")))
+        .map(|r| {
+            let f = |c| stat_field(r, c);
+            format!(
+                "{}/{} {} {}",
+                f("pxname"),
+                f("svname"),
+                f("wretr"),
+                f("wredis")
+            )
         })
         .collect()
 }

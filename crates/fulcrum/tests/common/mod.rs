@@ -203,3 +203,53 @@ pub fn header_lines(head: &str) -> String {
     }
     out
 }
+
+/// `show stat` on the stats socket `sock`: every row in order, as (column name, value) pairs.
+pub fn show_stat(sock: &Path) -> Vec<Vec<(String, String)>> {
+    let mut s = std::os::unix::net::UnixStream::connect(sock).expect("stats socket");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    s.write_all(b"show stat\n").expect("send");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let mut lines = out.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .trim_start_matches("# ")
+        .split(',')
+        .collect();
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            header
+                .iter()
+                .zip(l.split(','))
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The value of column `col` in a [`show_stat`] row ("" when the row has none).
+pub fn stat_field<'a>(row: &'a [(String, String)], col: &str) -> &'a str {
+    row.iter()
+        .find(|(h, _)| h == col)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// `show stat`'s columns `cols` of the row PROXY/SVNAME (panics when there is no such row
+/// or column).
+pub fn stat(sock: &Path, proxy: &str, svname: &str, cols: &[&str]) -> Vec<String> {
+    let rows = show_stat(sock);
+    let row = rows
+        .iter()
+        .find(|r| stat_field(r, "pxname") == proxy && stat_field(r, "svname") == svname)
+        .unwrap_or_else(|| panic!("no {proxy}/{svname} row in: {rows:?}"));
+    cols.iter()
+        .map(|c| {
+            assert!(row.iter().any(|(h, _)| h == c), "no {c} column");
+            stat_field(row, c).to_string()
+        })
+        .collect()
+}
