@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{free_port, head_server, header_lines, Fulcrum, Scratch};
+use common::{free_port, get_status as get, head_server, header_lines, Fulcrum, Scratch};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -57,23 +57,6 @@ fn config(sock: &Path, p: &Ports, app: u16, other: u16, dead: u16, app3: u16) ->
          backend y\n retries 2\n timeout connect 200ms\n server dead 127.0.0.1:{dead}\n",
         sock = sock.display()
     )
-}
-
-/// One GET; (status, body).
-fn get(port: u16, path: &str) -> (String, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
-        .expect("send");
-    let mut all = String::new();
-    let _ = s.read_to_string(&mut all);
-    let status = all.split(' ').nth(1).unwrap_or("").to_string();
-    let body = all
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// One GET with extra header lines; (server line of the body, `Set-Cookie` values, the

@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{free_port, head_server, show_stat, stat_field, Fulcrum, Scratch};
+use common::{free_port, get_status, head_server, show_stat, stat_field, Fulcrum, Scratch};
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 use std::path::Path;
@@ -103,18 +103,6 @@ fn mask(line: &str) -> String {
     words.join(" ")
 }
 
-/// An HTTP request on its own connection: the status.
-fn http(port: u16, path: &str) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
-        .expect("send");
-    let mut all = String::new();
-    let _ = s.read_to_string(&mut all);
-    all.split(' ').nth(1).unwrap_or("").to_string()
-}
-
 /// The same request through a `mode tcp` frontend: what came back.
 fn tcp(port: u16) -> Vec<u8> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
@@ -178,13 +166,13 @@ fn drive(ports: [u16; 5], log: &UdpSocket, sock: &Path) -> Seen {
         ("/l7redisp", "200"),
         ("/l7both", "503"),
     ] {
-        assert_eq!(http(h, path), status, "{path}");
+        assert_eq!(get_status(h, path).0, status, "{path}");
         lines.push(mask(&datagram(log).1));
     }
     // `option dontlog-normal`: the plain 200 is not logged, the redispatched one is, at `err`
     // (`option log-separate-errors`)
-    assert_eq!(http(e, "/ok"), "200");
-    assert_eq!(http(e, "/redisp1e"), "200");
+    assert_eq!(get_status(e, "/ok").0, "200");
+    assert_eq!(get_status(e, "/redisp1e").0, "200");
     let (pri, line) = datagram(log);
     let error_line = (pri, mask(&line));
     let mut answers = Vec::new();

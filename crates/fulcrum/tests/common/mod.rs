@@ -253,3 +253,20 @@ pub fn stat(sock: &Path, proxy: &str, svname: &str, cols: &[&str]) -> Vec<String
         })
         .collect()
 }
+
+/// One GET of `path` on its own connection (`Connection: close`): (status, body).
+pub fn get_status(port: u16, path: &str) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes())
+        .expect("send");
+    let mut all = String::new();
+    let _ = s.read_to_string(&mut all);
+    let status = all.split(' ').nth(1).unwrap_or("").to_string();
+    let body = all
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
