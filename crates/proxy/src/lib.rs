@@ -52,6 +52,7 @@ pub mod record;
 pub mod route;
 pub mod rule_facts;
 pub mod runtime;
+pub mod runtime_turn;
 pub mod server;
 pub mod sockopt;
 pub mod sockpair;

@@ -122,6 +122,10 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
                 };
                 let _ = htx.send(Ok(rt.handle().clone()));
                 rt.block_on(async {
+                    // A one-thread worker batches its sessions' sends per turn (runtime_turn.rs).
+                    let turn = (threads_each == 1
+                        && std::env::var_os("FULCRUM_TURN_OFF").is_none())
+                    .then(|| tokio::spawn(crate::runtime_turn::run()));
                     // Until stopped, close this worker's idle server connections past their
                     // purge delay (pool.rs). Ticks every `park::PARK_AFTER`: the runtime's
                     // next timer is then never further away than an idle connection's park
@@ -141,6 +145,9 @@ fn spawn_workers(n: usize, layout: Layout) -> Result<Vec<Worker>, ProxyError> {
                                 crate::trim::tick(now);
                             }
                         }
+                    }
+                    if let Some(turn) = turn {
+                        turn.abort();
                     }
                 });
             })

@@ -63,6 +63,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "listener::sockets",
             // Kernel splicing between plain TCP sockets, its per-thread pipe pool.
             "splice",
+            // Sends batched per runtime turn: a worker's turn task (tokio only).
+            "runtime_turn",
         ],
     ),
     // When a message body is spliced (uses splice; http::body uses it).

@@ -75,6 +75,9 @@ impl<C: ClientStream> Session<C> {
             if edge.send_head(&self.res).is_err() {
                 return false;
             }
+        } else {
+            // With the other sessions' sends of this turn (runtime_turn.rs).
+            crate::runtime_turn::after_ready_tasks().await;
         }
         body::write_all(&mut self.client, &self.out, t)
             .await

@@ -43,6 +43,8 @@ impl<C: ClientStream> Session<C> {
         } else {
             Sent::Pending
         };
+        // With the other sessions' sends of this turn (runtime_turn.rs).
+        crate::runtime_turn::after_ready_tasks().await;
         let mut ok = body::write_all(&mut *server, &self.out, srv_timeout)
             .await
             .is_ok();
