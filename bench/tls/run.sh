@@ -34,9 +34,9 @@
 # and, with `openssl s_time` (one connection at a time: latency-bound, both proxies alike):
 #   s_time-new        new handshakes per second. (`s_time -reuse` is not measured: with TLS 1.3
 #                     it resumed nothing, on either proxy.)
-# Every handshake and resumed round checks what the proxy saw (`show info` on its stats socket,
-# the last second's SslFrontendSessionReuse_pct): a handshake round fails above 10% resumed, a
-# resumed one below 90%.
+# Every handshake and resumed round checks what the proxy counted (`show stat` on its stats
+# socket: the frontend's ssl_sess and ssl_reused_sess): a handshake round fails above 10%
+# resumed, a resumed one below 90%.
 # Which figure to read: the client (one wrk or h2load on one CPU) is often the limit, not the
 # proxy (a TLS client verifies the server's ECDSA signature at a cost close to the signing);
 # then both proxies run below 100% of their CPU and the rates say little: read the CPU per
@@ -231,11 +231,12 @@ measure() { # $1: scenario -> prints "rate operations" (operations: requests or 
 # (/proc/PID/task/*/schedstat; /proc/PID/stat counts 10 ms ticks, too coarse for short rounds).
 cpu_ns() { cat /proc/"$PID"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
 
-# One round of scenario $1 on the running proxy: "rate cpu_us_per_operation".
-# The last second's share of resumed handshakes the proxy saw (`show info`).
+# The share (%) of the proxy's handshakes so far that were resumed: its frontend's `ssl_sess`
+# (full) and `ssl_reused_sess` (resumed) in `show stat`.
 reuse_pct() {
-  echo "show info" | socat - "UNIX-CONNECT:$WORK/stats.sock" 2>/dev/null \
-    | awk -F': ' '/^SslFrontendSessionReuse_pct:/ {print $2}'
+  echo "show stat" | socat - "UNIX-CONNECT:$WORK/stats.sock" 2>/dev/null | awk -F, '
+    NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "ssl_sess") s = i; if ($i == "ssl_reused_sess") r = i } }
+    $1 == "bench" && $2 == "FRONTEND" && s && r && $s + $r > 0 { printf "%d\n", 100 * $r / ($s + $r) }'
 }
 
 # One round of scenario $1 on the running proxy: "rate cpu_us_per_operation"; a handshake
@@ -247,7 +248,7 @@ round() {
     handshake-*|resumed-*)
       pct=$(reuse_pct)
       if [[ $1 == handshake-* && ${pct:-100} -gt 10 ]] || [[ $1 == resumed-* && ${pct:-0} -lt 90 ]]; then
-        echo "$1: the proxy resumed ${pct:-?}% of the last second's handshakes" >&2
+        echo "$1: the proxy resumed ${pct:-?}% of its handshakes" >&2
         echo "$1" >> "$WORK/failed"
       fi ;;
   esac
