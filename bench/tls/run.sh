@@ -5,29 +5,42 @@
 #   ONLY=handshake bench/tls/run.sh     # scenarios whose name contains the word
 #   FULCRUM=/path/to/fulcrum bench/tls/run.sh   # that build (nothing is built)
 #
-# Scenarios (wrk as the client, answers made by the proxy itself with `http-request return`,
-# so only the proxy's TLS and HTTP path is measured):
-#   handshake-ecdsa   full TLS handshakes/s, ECDSA P-256 certificate (wrk, Connection: close;
-#                     wrk never resumes a session, so every connection is a full handshake)
+# Scenarios (wrk or h2load as the client, answers made by the proxy itself with `http-request
+# return`, so only the proxy's TLS and HTTP path is measured):
+#   handshake-ecdsa   full TLS handshakes/s, ECDSA P-256 certificate (wrk, Connection: close).
+#                     wrk keeps each slot's TLS session across its reconnects (SSL_clear keeps
+#                     it), so on its own it resumes nearly every handshake: here it runs with
+#                     bench/tls/no_resume.c preloaded (built with cc), which forgets the session,
+#                     so every connection is a full handshake
 #   handshake-rsa     the same with an RSA 2048 certificate
+#   resumed-tls13     resumed handshakes/s, TLS 1.3 (PSK with (EC)DHE, tickets): wrk on its own,
+#                     CONNS connections, Connection: close
+#   resumed-tls12     the same with TLS 1.2 (wrk's OpenSSL capped at TLS 1.2 by an OPENSSL_CONF;
+#                     session tickets)
 #   keepalive-ecdsa   keep-alive HTTPS requests/s on CONNS connections
 #   keepalive-100k    keep-alive HTTPS requests/s for a 100 KB answer from a server (nginx
 #                     on the client's CPU serves the file over plain HTTP to both proxies)
+#   h2-tls            HTTP/2 over TLS (ALPN h2): h2load -c H2_CONNS (10) -m H2_STREAMS (100)
+#                     requests/s, small answers made by the proxy (no server in the row)
 #   idle-memory       bytes of RSS per idle TLS connection after one request (IDLE_CONNS
 #                     connections, bench/tls/idle_tls.py); lower is better: its ratio is
 #                     fulcrum/HAProxy too, so below 1.0 is fulcrum using less. The guard: the
 #                     script fails when fulcrum's median is above IDLE_TLS_MAX_RATIO (default
 #                     1.0) times HAProxy's (`ONLY=idle IDLE_CONNS=300 RUNS=1` is a quick check)
-#   resumed-tls13     resumed handshakes/s, TLS 1.3 session tickets (bench/tls/resume_tls.py:
-#                     one connection at a time, each offering the previous one's session; the
-#                     round fails unless the proxy resumed nearly all of them)
-#   resumed-tls12     the same with TLS 1.2 (tickets)
+#   serial-tls13      resumed handshakes one at a time (bench/tls/resume_tls.py: each connection
+#                     offers the previous one's session; the round fails unless the proxy
+#                     resumed nearly all of them): latency-bound, mostly the cost of waking up
+#   serial-tls12      the same with TLS 1.2 (tickets)
 # and, with `openssl s_time` (one connection at a time: latency-bound, both proxies alike):
 #   s_time-new        new handshakes per second. (`s_time -reuse` is not measured: with TLS 1.3
 #                     it resumed nothing, on either proxy.)
-# Resumed rounds and s_time are bound by the one client's latency: read their CPU columns.
-# PROFILE=DIR: each fulcrum round is also recorded by `perf record -g` (DIR/SCENARIO.perf.data)
-# and its top functions written to DIR/SCENARIO.perf.txt.
+# Every handshake and resumed round checks what the proxy counted (`show stat` on its stats
+# socket: the frontend's ssl_sess and ssl_reused_sess): a handshake round fails above 10%
+# resumed, a resumed one below 90%.
+# Which figure to read: the client (one wrk or h2load on one CPU) is often the limit, not the
+# proxy (a TLS client verifies the server's ECDSA signature at a cost close to the signing);
+# then both proxies run below 100% of their CPU and the rates say little: read the CPU per
+# operation columns. The serial and s_time rows are latency-bound: read their CPU columns.
 # The proxy is pinned to CPU $PROXY_CPU (default 0) and the client to CPU $LOAD_CPU (default 1).
 # Each scenario alternates rounds (HAProxy then fulcrum, RUNS times) on freshly started
 # proxies and prints medians and the median of per-round ratios fulcrum/HAProxy.
@@ -40,6 +53,8 @@ set -euo pipefail
 RUNS=${RUNS:-3}
 DURATION=${DURATION:-4}
 CONNS=${CONNS:-50}
+H2_CONNS=${H2_CONNS:-10}
+H2_STREAMS=${H2_STREAMS:-100}
 IDLE_CONNS=${IDLE_CONNS:-2000}
 IDLE_TLS_MAX_RATIO=${IDLE_TLS_MAX_RATIO:-1.0}
 ONLY=${ONLY:-}
@@ -63,6 +78,9 @@ command -v wrk >/dev/null || need+=(wrk)
 command -v openssl >/dev/null || need+=(openssl)
 command -v nginx >/dev/null || need+=(nginx-light)
 command -v python3 >/dev/null || need+=(python3)
+command -v h2load >/dev/null || need+=(nghttp2-client)
+command -v socat >/dev/null || need+=(socat)
+command -v cc >/dev/null || need+=(gcc)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
@@ -91,6 +109,18 @@ openssl req -x509 -nodes -days 2 -subj /CN=bench.test -newkey rsa:2048 \
   -keyout "$WORK/rsa.key" -out "$WORK/rsa.crt" 2>/dev/null
 cat "$WORK/ec.crt" "$WORK/ec.key" > "$WORK/ec.pem"
 cat "$WORK/rsa.crt" "$WORK/rsa.key" > "$WORK/rsa.pem"
+
+# wrk without resumption (see handshake-ecdsa above), and wrk capped at TLS 1.2.
+cc -O2 -shared -fPIC -o "$WORK/no_resume.so" "$ROOT/bench/tls/no_resume.c" -ldl
+cat > "$WORK/tls12.cnf" <<CNF
+openssl_conf = conf
+[conf]
+ssl_conf = ssl
+[ssl]
+system_default = sys
+[sys]
+MaxProtocol = TLSv1.2
+CNF
 
 # The 100 KB answer's server: nginx on the client's CPU, plain HTTP.
 NGINX_PORT=$((PORT + 1))
@@ -122,13 +152,14 @@ config() { # $1: certificate
 global
   nbthread 1
   maxconn 5000
+  stats socket $WORK/stats.sock level admin
 defaults
   mode http
   timeout connect 5s
   timeout client 30s
   timeout server 30s
 frontend bench
-  bind 127.0.0.1:$PORT ssl crt $1 alpn http/1.1
+  bind 127.0.0.1:$PORT ssl crt $1 alpn ${2:-http/1.1}
   http-request return status 200 content-type text/plain string ok unless { path /100k }
   use_backend files if { path /100k }
 backend files
@@ -136,8 +167,8 @@ backend files
 CFG
 }
 
-start() { # $1: haproxy|fulcrum, $2: certificate
-  config "$2" > "$WORK/p.cfg"
+start() { # $1: haproxy|fulcrum, $2: certificate, $3: ALPN list
+  config "$2" "${3:-}" > "$WORK/p.cfg"
   if [ "$1" = haproxy ]; then
     $PIN_PROXY haproxy -db -f "$WORK/p.cfg" >"$WORK/p.log" 2>&1 &
   else
@@ -159,8 +190,20 @@ wrk_rate() { awk '/requests in/ {n=$1} /Requests\/sec/ {r=$2} END {print r, n}';
 measure() { # $1: scenario -> prints "rate operations" (operations: requests or handshakes)
   case $1 in
     handshake-*)
+      LD_PRELOAD="$WORK/no_resume.so" $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" \
+        -H "Connection: close" "https://127.0.0.1:$PORT/" | wrk_rate ;;
+    resumed-tls13)
       $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" -H "Connection: close" "https://127.0.0.1:$PORT/" \
         | wrk_rate ;;
+    resumed-tls12)
+      OPENSSL_CONF="$WORK/tls12.cnf" $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" \
+        -H "Connection: close" "https://127.0.0.1:$PORT/" | wrk_rate ;;
+    h2-tls)
+      local out
+      out=$($PIN_LOAD h2load -c "$H2_CONNS" -m "$H2_STREAMS" -D "$DURATION" "https://127.0.0.1:$PORT/" 2>&1)
+      echo "$out" | grep -q "Application protocol: h2" || { echo "h2load did not speak h2:" >&2; echo "$out" >&2; exit 1; }
+      echo "$out" | awk '/^finished in/ {r=$4} /^requests:/ {n=$8; f=$10} END {
+        if (f > 0) print f " failed" > "/dev/stderr"; print r, n}' ;;
     keepalive-100k)
       $PIN_LOAD wrk -t1 -c"$CONNS" -d"${DURATION}s" "https://127.0.0.1:$PORT/100k" | wrk_rate ;;
     keepalive-*)
@@ -168,8 +211,8 @@ measure() { # $1: scenario -> prints "rate operations" (operations: requests or 
     idle-memory)
       $PIN_LOAD python3 "$ROOT/bench/tls/idle_tls.py" 127.0.0.1 "$PORT" "$IDLE_CONNS" "$PID" \
         | awk '{print $2, 0}' ;;
-    resumed-*)
-      local v=1.3; [ "$1" = resumed-tls12 ] && v=1.2
+    serial-*)
+      local v=1.3; [ "$1" = serial-tls12 ] && v=1.2
       $PIN_LOAD python3 "$ROOT/bench/tls/resume_tls.py" 127.0.0.1 "$PORT" "$DURATION" "$v" \
         | awk '{ if ($3 < 0.9 * ($2 - 1)) { print "only " $3 " of " $2 " resumed" > "/dev/stderr"; exit 1 }
                  print $1, $2 }' ;;
@@ -188,10 +231,27 @@ measure() { # $1: scenario -> prints "rate operations" (operations: requests or 
 # (/proc/PID/task/*/schedstat; /proc/PID/stat counts 10 ms ticks, too coarse for short rounds).
 cpu_ns() { cat /proc/"$PID"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%d\n", s}'; }
 
-# One round of scenario $1 on the running proxy: "rate cpu_us_per_operation".
+# The share (%) of the proxy's handshakes so far that were resumed: its frontend's `ssl_sess`
+# (full) and `ssl_reused_sess` (resumed) in `show stat`.
+reuse_pct() {
+  echo "show stat" | socat - "UNIX-CONNECT:$WORK/stats.sock" 2>/dev/null | awk -F, '
+    NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "ssl_sess") s = i; if ($i == "ssl_reused_sess") r = i } }
+    $1 == "bench" && $2 == "FRONTEND" && s && r && $s + $r > 0 { printf "%d\n", 100 * $r / ($s + $r) }'
+}
+
+# One round of scenario $1 on the running proxy: "rate cpu_us_per_operation"; a handshake
+# round that resumed, or a resumed one that did not, is marked failed ($WORK/failed).
 round() {
-  local c0 out c1
+  local c0 out c1 pct
   c0=$(cpu_ns); out=$(measure "$1"); c1=$(cpu_ns)
+  case $1 in
+    handshake-*|resumed-*)
+      pct=$(reuse_pct)
+      if [[ $1 == handshake-* && ${pct:-100} -gt 10 ]] || [[ $1 == resumed-* && ${pct:-0} -lt 90 ]]; then
+        echo "$1: the proxy resumed ${pct:-?}% of its handshakes" >&2
+        echo "$1" >> "$WORK/failed"
+      fi ;;
+  esac
   echo "$out" | awk -v a="$c0" -v b="$c1" \
     '{ if ($2 > 0) printf "%s %.2f\n", $1, (b - a) / 1e3 / $2; else printf "%s nan\n", $1 }'
 }
@@ -199,13 +259,15 @@ round() {
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} m=int((NR+1)/2); if (NR%2) print a[m]; else print (a[m]+a[m+1])/2}'; }
 
 printf "%-16s %10s %10s %7s %12s %12s %7s\n" scenario "haproxy/s" "fulcrum/s" ratio "h CPU us/op" "f CPU us/op" "ratio"
-for sc in handshake-ecdsa handshake-rsa resumed-tls13 resumed-tls12 keepalive-ecdsa keepalive-100k s_time-new idle-memory; do
+for sc in handshake-ecdsa handshake-rsa resumed-tls13 resumed-tls12 keepalive-ecdsa keepalive-100k \
+  h2-tls idle-memory serial-tls13 serial-tls12 s_time-new; do
   [ -n "$ONLY" ] && [[ $sc != *$ONLY* ]] && continue
   cert="$WORK/ec.pem"; [[ $sc == *rsa* ]] && cert="$WORK/rsa.pem"
+  alpn=http/1.1; [ "$sc" = h2-tls ] && alpn=h2,http/1.1
   : > "$WORK/h"; : > "$WORK/f"; : > "$WORK/r"; : > "$WORK/hc"; : > "$WORK/fc"; : > "$WORK/rc"
   for _ in $(seq "$RUNS"); do
-    start haproxy "$cert"; read -r h hc < <(round "$sc"); stop
-    start fulcrum "$cert"
+    start haproxy "$cert" "$alpn"; read -r h hc < <(round "$sc"); stop
+    start fulcrum "$cert" "$alpn"
     if [ -n "${PROFILE:-}" ]; then
       mkdir -p "$PROFILE"
       perf record -q -F 499 -g -p "$PID" -o "$PROFILE/$sc.perf.data" -- sleep "$DURATION" >/dev/null 2>&1 &
@@ -221,7 +283,8 @@ for sc in handshake-ecdsa handshake-rsa resumed-tls13 resumed-tls12 keepalive-ec
     echo "$h" >> "$WORK/h"; echo "$f" >> "$WORK/f"; echo "$hc" >> "$WORK/hc"; echo "$fc" >> "$WORK/fc"
     awk -v h="$h" -v f="$f" 'BEGIN { if (h > 0) printf "%.3f\n", f / h }' >> "$WORK/r"
     awk -v h="$hc" -v f="$fc" 'BEGIN { if (h > 0 && f != "nan") printf "%.3f\n", f / h }' >> "$WORK/rc"
-    [ -n "${VERBOSE:-}" ] && echo "  round $sc: haproxy $h/s ${hc}us, fulcrum $f/s ${fc}us" >&2
+    [ -n "${VERBOSE:-}" ] && echo "  round $sc: haproxy $h/s ${hc}us, fulcrum $f/s ${fc}us ($(cut -d' ' -f1 /proc/loadavg))" >&2
+    [ -s "$WORK/failed" ] && { echo "FAIL: a round did not measure what it names" >&2; exit 1; }
   done
   printf "%-16s %10s %10s %7s %12s %12s %7s\n" "$sc" "$(median < "$WORK/h")" "$(median < "$WORK/f")" \
     "$(median < "$WORK/r")" "$(median < "$WORK/hc")" "$(median < "$WORK/fc")" "$(median < "$WORK/rc")"
@@ -234,5 +297,5 @@ for sc in handshake-ecdsa handshake-rsa resumed-tls13 resumed-tls12 keepalive-ec
     fi
   fi
 done
-echo "(medians of $RUNS alternating rounds of ${DURATION}s, $CONNS connections; nbthread 1; shared machine)" >&2
+echo "(medians of $RUNS alternating rounds of ${DURATION}s, $CONNS connections (h2-tls: $H2_CONNS x $H2_STREAMS streams); nbthread 1; load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
 [ "${IDLE_FAILED:-0}" = 0 ] || exit 1

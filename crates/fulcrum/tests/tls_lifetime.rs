@@ -1,6 +1,7 @@
-//! `tune.ssl.lifetime`: a TLS session (a TLS 1.2 session id, a TLS 1.2 ticket, a TLS 1.3
-//! ticket) is resumed within the lifetime and not after it, on fulcrum as on haproxy 2.6 with
-//! the same config. (The lifetime is a time limit, so this test waits it out: 1 s.)
+//! TLS session resumption side by side with haproxy 2.6 on the same config: `tune.ssl.lifetime`
+//! (a TLS 1.2 session id, a TLS 1.2 ticket, a TLS 1.3 ticket is resumed within the lifetime and
+//! not after it; the lifetime is a time limit, so that test waits it out: 1 s), and the TLS 1.3
+//! tickets sent after a handshake (two after a full one, one after a resumed one).
 
 mod common;
 mod tls_support;
@@ -12,9 +13,10 @@ use tls_support::{s_client, s_client_request, Ca, Key};
 
 const T: &str = "tls_lifetime";
 
-fn config(cert: &std::path::Path, port: u16) -> String {
+/// `global_extra`: more `global` lines.
+fn config(cert: &std::path::Path, port: u16, global_extra: &str) -> String {
     format!(
-        "global\n nbthread 1\n tune.ssl.lifetime 1s\n\
+        "global\n nbthread 1\n{global_extra}\
          defaults\n mode http\n timeout connect 1s\n timeout client 5s\n timeout server 5s\n\
          frontend f\n bind 127.0.0.1:{port} ssl crt {}\n\
          http-request return status 200 content-type text/plain string ok\n",
@@ -40,32 +42,89 @@ fn resumption(port: u16, sess: &std::path::Path, extra: &[&str]) -> (bool, bool)
     (soon, late)
 }
 
-#[test]
-fn sessions_expire_after_tune_ssl_lifetime_as_haproxy() {
+/// haproxy and fulcrum on the same config (`global_extra` in `global`): their ports, and what
+/// must live while the test runs.
+struct Pair {
+    hport: u16,
+    fport: u16,
+    sess: std::path::PathBuf,
+    _procs: (fulcrum_testlab::process::Child, Fulcrum, Scratch),
+}
+
+/// `None`: a tool is missing (and FULCRUM_REQUIRE_NETNS is not set).
+fn pair(tag: &str, global_extra: &str) -> Option<Pair> {
     if !require::tool(T, "openssl", "openssl") || !require::tool(T, "haproxy", "haproxy") {
-        return;
+        return None;
     }
-    let dir = Scratch::new("tls-lifetime");
+    let dir = Scratch::new(tag);
     let ca = Ca::new(&dir.0.join("ca"), "Fulcrum Test CA");
     let cert = ca.issue("a.pem", "a.test", &["a.test"], Key::Ec, false);
     let (hport, fport) = (free_port(), free_port());
-    let hcfg = dir.write("h.cfg", &config(&cert, hport));
-    let fcfg = dir.write("f.cfg", &config(&cert, fport));
-    let _haproxy =
+    let hcfg = dir.write("h.cfg", &config(&cert, hport, global_extra));
+    let fcfg = dir.write("f.cfg", &config(&cert, fport, global_extra));
+    let haproxy =
         fulcrum_testlab::process::Child::haproxy_listening(&hcfg, dir.0.join("haproxy.log"), hport);
-    let _fulcrum = Fulcrum::start(&fcfg);
-    let sess = dir.0.join("sess.pem");
+    let fulcrum = Fulcrum::start(&fcfg);
+    Some(Pair {
+        hport,
+        fport,
+        sess: dir.0.join("sess.pem"),
+        _procs: (haproxy, fulcrum, dir),
+    })
+}
+
+#[test]
+fn sessions_expire_after_tune_ssl_lifetime_as_haproxy() {
+    // Bound whole: a pattern leaving `_procs` out would drop the proxies at once.
+    let Some(p) = pair("tls-lifetime", " tune.ssl.lifetime 1s\n") else {
+        return;
+    };
+    let (hport, fport, sess) = (p.hport, p.fport, &p.sess);
     for extra in [
         &["-tls1_2", "-no_ticket"][..],
         &["-tls1_2"][..],
         &["-tls1_3"][..],
     ] {
-        let h = resumption(hport, &sess, extra);
-        let f = resumption(fport, &sess, extra);
+        let h = resumption(hport, sess, extra);
+        let f = resumption(fport, sess, extra);
         assert_eq!(
             f, h,
             "{extra:?}: (resumed at once, after the lifetime), haproxy's first"
         );
         assert_eq!(f, (true, false), "{extra:?}");
     }
+}
+
+/// (resumed, NewSessionTicket messages received) of a full handshake saving its session to
+/// `sess`, then of one resuming it (each sends a request and reads to the server's close, so
+/// every ticket is in).
+fn tickets(port: u16, sess: &std::path::Path) -> [(bool, usize); 2] {
+    let sp = sess.to_str().expect("utf-8 path");
+    let _ = std::fs::remove_file(sess);
+    ["-sess_out", "-sess_in"].map(|flag| {
+        let out = s_client_request(
+            port,
+            &["-tls1_3", "-msg", "-servername", "a.test", flag, sp],
+        );
+        assert!(out.contains("HTTP/1.1 200"), "{flag}: {out}");
+        let n = out
+            .lines()
+            .filter(|l| l.starts_with("<<< ") && l.ends_with("NewSessionTicket"))
+            .count();
+        (out.contains("Reused, TLSv1.3"), n)
+    })
+}
+
+#[test]
+fn tls13_tickets_after_full_and_resumed_handshakes_as_haproxy() {
+    let Some(p) = pair("tls-tickets", "") else {
+        return;
+    };
+    let h = tickets(p.hport, &p.sess);
+    let f = tickets(p.fport, &p.sess);
+    assert_eq!(
+        f, h,
+        "(resumed, tickets) full then resumed: fulcrum, haproxy"
+    );
+    assert_eq!(f, [(false, 2), (true, 1)]);
 }

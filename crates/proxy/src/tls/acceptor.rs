@@ -6,7 +6,9 @@
 //! connections keep what they negotiated.
 //!
 //! The ClientHello is read first (rustls's lazy acceptor), so each certificate can carry its
-//! own settings (crt-list lines) and the right key type (ECDSA or RSA) is chosen per client.
+//! own settings (crt-list lines) and the right key type (ECDSA or RSA) is chosen per client;
+//! before it, a peek at the hello says whether the client offers a session to resume (one
+//! TLS 1.3 ticket after a resumption, two after a full handshake, as OpenSSL sends them).
 
 use super::certs::{self, CertEntry};
 use super::conn::TlsConn;
@@ -28,6 +30,9 @@ pub type ServerTls = tokio_rustls::server::TlsStream<super::sock::Sock>;
 /// One certificate with the settings it is served with.
 pub struct Entry {
     config: Arc<ServerConfig>,
+    /// The same settings for a client offering a session to resume: one TLS 1.3 ticket after
+    /// the handshake, not two (OpenSSL's, so haproxy's, count after a resumption).
+    resuming: Arc<ServerConfig>,
     /// The options it is served with (its settings are rebuilt with them when a CA or CRL
     /// file is committed), and its uses of those files.
     opts: TlsOptions,
@@ -49,6 +54,7 @@ impl Entry {
     fn rebuilt(&self, b: &mut Builder<'_>) -> Result<Arc<Entry>, String> {
         let (config, files) = b.config(&self.opts, &self.slot.0)?;
         Ok(Arc::new(Entry {
+            resuming: resuming(&config),
             config,
             opts: self.opts.clone(),
             _files: files,
@@ -68,6 +74,32 @@ impl Entry {
                 .as_ref()
                 .is_some_and(|(l, n)| l == list && *n == linenum)
     }
+}
+
+/// `config` for a client that offers a session to resume: OpenSSL sends one TLS 1.3 ticket
+/// after a resumed handshake where it sends two after a full one. (A client whose offered
+/// session is refused then gets one ticket here, two from haproxy.)
+fn resuming(config: &Arc<ServerConfig>) -> Arc<ServerConfig> {
+    let mut c = ServerConfig::clone(config);
+    c.send_tls13_tickets = c.send_tls13_tickets.min(1);
+    Arc::new(c)
+}
+
+/// Whether the ClientHello waiting on `tcp` offers a session to resume, peeked (not read)
+/// once the first bytes are in; a hello larger than the peek, or not all in yet, counts as
+/// not offering one.
+async fn offers_psk(tcp: &TcpStream) -> bool {
+    thread_local! {
+        static PEEK: std::cell::RefCell<Box<[u8]>> = std::cell::RefCell::new(vec![0; 4096].into());
+    }
+    std::future::poll_fn(|cx| {
+        PEEK.with_borrow_mut(|b| {
+            let mut rb = tokio::io::ReadBuf::new(b);
+            tcp.poll_peek(cx, &mut rb)
+                .map(|r| r.is_ok_and(|_| super::hello::offers_psk(rb.filled())))
+        })
+    })
+    .await
 }
 
 /// The certificates a bind serves now and their SNI index.
@@ -157,6 +189,7 @@ impl TlsBind {
                 .config(o, &slot)
                 .map_err(|m| format!("certificate '{}': {m}", e.path))?;
             entries.push(Arc::new(Entry {
+                resuming: resuming(&config),
                 config,
                 opts: o.clone(),
                 _files: files,
@@ -289,6 +322,7 @@ impl TlsBind {
         };
         let (config, files) = Builder::live(&self.global).config(&o, slot)?;
         Ok(Arc::new(Entry {
+            resuming: resuming(&config),
             config,
             opts: o,
             _files: files,
@@ -337,6 +371,7 @@ impl TlsBind {
     /// Runs the handshake on an accepted connection.
     pub async fn accept(&self, tcp: TcpStream) -> io::Result<TlsConn<ServerTls>> {
         let open = super::totals::connection();
+        let psk = offers_psk(&tcp).await;
         let start = tokio_rustls::LazyConfigAcceptor::new(
             rustls::server::Acceptor::default(),
             super::sock::Sock::Live(tcp),
@@ -357,7 +392,8 @@ impl TlsBind {
                 hello.server_name()
             )));
         };
-        let config = served.entries[idx].config.clone();
+        let e = &served.entries[idx];
+        let config = if psk { &e.resuming } else { &e.config }.clone();
         drop(served);
         let stream = start.into_stream(config).await?;
         let conn = stream.get_ref().1;

@@ -1,6 +1,7 @@
 //! Reading a TLS ClientHello without decrypting anything (TLS passthrough routing): the
 //! `req.ssl_hello_type` / `req_ssl_hello_type` and `req.ssl_sni` / `req_ssl_sni` fetches, as
-//! HAProxy answers them from the first bytes a client sent. Sans-IO: bytes in, verdict out;
+//! HAProxy answers them from the first bytes a client sent; and whether a client offers a
+//! session to resume ([`offers_psk`], for the TLS acceptor). Sans-IO: bytes in, verdict out;
 //! the TCP session peeks the socket and calls [`parse`] until it is not [`Hello::Incomplete`].
 
 /// What the first bytes of a connection are.
@@ -140,44 +141,54 @@ fn version_of(buf: &[u8], limit: usize) -> Result<Option<i64>, Wait> {
 }
 
 pub fn parse(buf: &[u8]) -> Hello {
-    // Record header: content type 22 (handshake), version 3.x, length.
-    if buf.is_empty() {
-        return Hello::Incomplete;
-    }
-    if buf[0] != 0x16 || (buf.len() > 1 && buf[1] != 3) {
-        return Hello::NotTls;
-    }
-    if buf.len() < 5 {
-        return Hello::Incomplete;
-    }
-    let rec_len = usize::from(buf[3]) << 8 | usize::from(buf[4]);
-    if !(4..=16_384 + 2048).contains(&rec_len) {
-        return Hello::NotTls;
-    }
-    let Some(record) = buf.get(5..5 + rec_len) else {
-        return Hello::Incomplete;
-    };
-    let hello_type = record[0];
-    let msg_len =
-        usize::from(record[1]) << 16 | usize::from(record[2]) << 8 | usize::from(record[3]);
-    let Some(msg) = record.get(4..4 + msg_len) else {
-        // Spread over more records: HAProxy reads the first one only.
-        return Hello::NotTls;
-    };
-    if hello_type != 1 {
-        return Hello::Complete {
+    match first_message(buf) {
+        Ok((1, msg)) => Hello::Complete {
+            hello_type: 1,
+            sni: sni(msg),
+        },
+        Ok((hello_type, _)) => Hello::Complete {
             hello_type,
             sni: None,
-        };
-    }
-    Hello::Complete {
-        hello_type,
-        sni: sni(msg),
+        },
+        Err(h) => h,
     }
 }
 
-/// The host_name of the server_name extension of a ClientHello body.
-fn sni(msg: &[u8]) -> Option<String> {
+/// Whether the ClientHello at the start of `buf` (complete, in its first record) offers a
+/// session to resume: a TLS 1.3 `pre_shared_key` extension (41, always the last one).
+pub fn offers_psk(buf: &[u8]) -> bool {
+    matches!(first_message(buf), Ok((1, msg)) if extension(msg, 41).is_some())
+}
+
+/// The type and body of the handshake message that opens the first record of `buf`; else
+/// whether more bytes could make one ([`Hello::Incomplete`]) or not ([`Hello::NotTls`]).
+fn first_message(buf: &[u8]) -> Result<(u8, &[u8]), Hello> {
+    // Record header: content type 22 (handshake), version 3.x, length.
+    if buf.is_empty() {
+        return Err(Hello::Incomplete);
+    }
+    if buf[0] != 0x16 || (buf.len() > 1 && buf[1] != 3) {
+        return Err(Hello::NotTls);
+    }
+    if buf.len() < 5 {
+        return Err(Hello::Incomplete);
+    }
+    let rec_len = usize::from(buf[3]) << 8 | usize::from(buf[4]);
+    if !(4..=16_384 + 2048).contains(&rec_len) {
+        return Err(Hello::NotTls);
+    }
+    let Some(record) = buf.get(5..5 + rec_len) else {
+        return Err(Hello::Incomplete);
+    };
+    let msg_len =
+        usize::from(record[1]) << 16 | usize::from(record[2]) << 8 | usize::from(record[3]);
+    // Spread over more records: HAProxy reads the first one only.
+    let msg = record.get(4..4 + msg_len).ok_or(Hello::NotTls)?;
+    Ok((record[0], msg))
+}
+
+/// The data of extension `ty` of a ClientHello body.
+fn extension(msg: &[u8], ty: usize) -> Option<&[u8]> {
     let mut c = Cur(msg);
     c.take(2 + 32)?; // version, random
     c.vec8()?; // session id
@@ -185,19 +196,24 @@ fn sni(msg: &[u8]) -> Option<String> {
     c.vec8()?; // compression methods
     let mut exts = Cur(c.vec16()?);
     while !exts.0.is_empty() {
-        let ty = exts.u16()?;
+        let t = exts.u16()?;
         let data = exts.vec16()?;
-        if ty != 0 {
-            continue;
+        if t == ty {
+            return Some(data);
         }
-        let mut list = Cur(Cur(data).vec16()?);
-        while !list.0.is_empty() {
-            let kind = list.u8()?;
-            let name = list.vec16()?;
-            if kind == 0 {
-                let s = std::str::from_utf8(name).ok()?;
-                return Some(s.to_ascii_lowercase());
-            }
+    }
+    None
+}
+
+/// The host_name of the server_name extension of a ClientHello body.
+fn sni(msg: &[u8]) -> Option<String> {
+    let mut list = Cur(Cur(extension(msg, 0)?).vec16()?);
+    while !list.0.is_empty() {
+        let kind = list.u8()?;
+        let name = list.vec16()?;
+        if kind == 0 {
+            let s = std::str::from_utf8(name).ok()?;
+            return Some(s.to_ascii_lowercase());
         }
     }
     None
@@ -209,6 +225,11 @@ mod tests {
 
     /// A minimal ClientHello record for `name`.
     fn hello(name: Option<&str>) -> Vec<u8> {
+        hello_with(name, &[])
+    }
+
+    /// A minimal ClientHello record for `name`, `last` (whole extensions) at the end.
+    fn hello_with(name: Option<&str>, last: &[u8]) -> Vec<u8> {
         let mut exts = Vec::new();
         if let Some(n) = name {
             let mut list = vec![0u8];
@@ -221,6 +242,7 @@ mod tests {
             exts.extend(data);
         }
         exts.extend([0x00, 0x2b, 0x00, 0x03, 0x02, 0x03, 0x04]); // supported_versions
+        exts.extend(last);
         let mut body = vec![3, 3];
         body.extend([7u8; 32]);
         body.extend([0, 0, 2, 0x13, 0x01, 1, 0]);
@@ -253,6 +275,30 @@ mod tests {
         for n in 0..h.len() {
             assert_eq!(parse(&h[..n]), Hello::Incomplete, "prefix of {n} bytes");
         }
+    }
+
+    #[test]
+    fn a_session_offered_for_resumption_is_seen() {
+        // pre_shared_key (41): one identity of 3 bytes, age 0; one binder of 32 bytes.
+        let mut psk = vec![0, 41];
+        let mut data = vec![0, 9, 0, 3, 1, 2, 3, 0, 0, 0, 0, 0, 33, 32];
+        data.extend([9u8; 32]);
+        psk.extend((data.len() as u16).to_be_bytes());
+        psk.extend(data);
+        let h = hello_with(Some("a.test"), &psk);
+        assert!(offers_psk(&h));
+        assert_eq!(
+            parse(&h),
+            Hello::Complete {
+                hello_type: 1,
+                sni: Some("a.test".into())
+            }
+        );
+        assert!(!offers_psk(&hello(Some("a.test"))));
+        for n in 0..h.len() {
+            assert!(!offers_psk(&h[..n]), "prefix of {n} bytes");
+        }
+        assert!(!offers_psk(b"GET / HTTP/1.1\r\n\r\n"));
     }
 
     #[test]
