@@ -39,8 +39,12 @@ pub enum Route {
     /// A log-format name (`use_backend %[req.hdr(host),lower,map(hosts.map)]`), rendered per
     /// request and looked up among the backends; none found: the `default_backend`, as
     /// HAProxy.
-    Named(Fmt, HashMap<String, Arc<Backend>>),
+    Named(Fmt, NamedBackends),
 }
+
+/// The backends by name for [`Route::Named`]: foldhash, seeded per process (std's SipHash
+/// was most of a lookup per request for a short name).
+pub type NamedBackends = HashMap<String, Arc<Backend>, foldhash::fast::RandomState>;
 
 impl Frontend {
     /// What the stick-counter fetches and actions of a stream of this frontend use; `own`:

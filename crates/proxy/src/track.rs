@@ -200,6 +200,9 @@ type Slots = [Option<Slot>; 3];
 #[derive(Debug, Default)]
 pub struct Tracking {
     slots: Mutex<Option<Box<Slots>>>,
+    /// Whether `slots` was ever filled: the events of a connection that tracks nothing (a
+    /// request, its bytes) take no lock.
+    tracked: std::sync::atomic::AtomicBool,
     vars: Mutex<Vars>,
     /// The client connection's facts (`so_*`/`fc_*` fetches), when the configuration reads them.
     conn: std::sync::OnceLock<Box<crate::front::ConnFacts>>,
@@ -285,7 +288,14 @@ impl Tracking {
     }
 
     fn with<R>(&self, f: impl FnOnce(&Slots) -> R) -> Option<R> {
+        if !self.tracks() {
+            return None;
+        }
         self.slots.lock().ok()?.as_deref().map(f)
+    }
+
+    fn tracks(&self) -> bool {
+        self.tracked.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// `track-scN`: starts tracking `key` in `table` unless slot `n` tracks already (the
@@ -297,6 +307,8 @@ impl Tracking {
             return;
         };
         let slots = slots.get_or_insert_with(Default::default);
+        self.tracked
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let Some(slot) = slots.get_mut(n) else {
             return;
         };
@@ -377,9 +389,10 @@ impl Tracking {
     /// The request ended: entries tracked by its `http-request` rules are released.
     pub fn end_request(&self) {
         if let Ok(mut vars) = self.vars.lock() {
-            for s in [Scope::Txn, Scope::Req, Scope::Res] {
-                vars.clear(s);
-            }
+            vars.clear_transaction();
+        }
+        if !self.tracks() {
+            return;
         }
         let Ok(mut slots) = self.slots.lock() else {
             return;

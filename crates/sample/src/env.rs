@@ -164,15 +164,24 @@ impl Vars {
 
     /// Forgets one scope (a transaction ended: `txn`, `req`, `res`).
     pub fn clear(&mut self, scope: Scope) {
+        self.clear_if(|s| s == scope);
+    }
+
+    /// Forgets a transaction's scopes (`txn`, `req`, `res`) in one pass: a request ended.
+    pub fn clear_transaction(&mut self) {
+        self.clear_if(|s| matches!(s, Scope::Txn | Scope::Req | Scope::Res));
+    }
+
+    fn clear_if(&mut self, gone: impl Fn(Scope) -> bool) {
         for (s, _, v) in &mut self.values {
-            if *s == scope {
+            if gone(*s) {
                 if let Some(old) = v.take() {
                     crate::spare::give_value(old);
                 }
             }
         }
         if !self.created.is_empty() {
-            self.created.retain(|(s, _)| *s != scope);
+            self.created.retain(|(s, _)| !gone(*s));
         }
     }
 }

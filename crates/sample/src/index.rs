@@ -4,7 +4,7 @@
 //!
 //! - `str`, `bin`: a hash of the exact key; of duplicate keys the first added wins (HAProxy:
 //!   a string tree, or with `-i` a list: the same answer).
-//! - `beg`: the keys hashed, with the set of key lengths: the longest key that begins the
+//! - `beg`: the keys hashed, with the set of key lengths (`edges`): the longest key that begins the
 //!   sample wins (HAProxy's prefix tree), tried from the longest length present down; with
 //!   `-i` HAProxy keeps a list, so the first in order wins.
 //! - `ip`: IPv4 networks with a contiguous mask and IPv6 networks, hashed per prefix length:
@@ -32,9 +32,11 @@ use std::collections::BTreeMap;
 pub(crate) type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::IpAddr;
 
+mod edges;
 mod ids;
 mod net;
 
+use edges::Edges;
 use ids::{earliest, put, take, Ids, List};
 
 /// The match methods that take patterns.
@@ -92,8 +94,8 @@ pub struct Index {
     entries: BTreeMap<Uid, Stored>,
     /// `str`, `bin`, `beg`, `end`, `dom`, `dir`.
     keys: HashMap<Box<[u8]>, Ids>,
-    /// `beg`, `end`, `dom`, `dir`: how many keys have each length.
-    lens: BTreeMap<usize, usize>,
+    /// `beg`, `end`, `dom`, `dir`: the key lengths, and the bytes keys start and end with.
+    edges: Edges,
     /// `int`, `len`: single values.
     ints: HashMap<i64, Ids>,
     /// `ip`: networks by prefix length (33 and 129 maps once the first address is added).
@@ -157,7 +159,7 @@ impl Index {
             icase,
             entries: BTreeMap::new(),
             keys: HashMap::default(),
-            lens: BTreeMap::new(),
+            edges: Edges::default(),
             ints: HashMap::default(),
             v4: Vec::new(),
             v6: Vec::new(),
@@ -195,7 +197,7 @@ impl Index {
                     _ => self.folded(text),
                 };
                 if !matches!(kind, Kind::Str | Kind::Bin) {
-                    *self.lens.entry(key.len()).or_default() += 1;
+                    self.edges.add(&key);
                 }
                 let key: Box<[u8]> = key.into();
                 put(&mut self.keys, key.clone(), uid);
@@ -245,12 +247,7 @@ impl Index {
         match st.slot {
             Slot::Key(k) => {
                 if !matches!(self.kind, Kind::Str | Kind::Bin) {
-                    if let Some(n) = self.lens.get_mut(&k.len()) {
-                        *n -= 1;
-                        if *n == 0 {
-                            self.lens.remove(&k.len());
-                        }
-                    }
+                    self.edges.remove(&k);
                 }
                 take(&mut self.keys, &k, uid);
             }
@@ -392,7 +389,10 @@ impl Index {
                     Kind::Beg => {
                         // the longest first: without `-i` the first found is the answer
                         let mut best = None;
-                        for &len in self.lens.range(..=s.len()).rev().map(|(l, _)| l) {
+                        for len in self.edges.lens(0, s.len()).rev() {
+                            if !self.edges.may_be(&s[..len]) {
+                                continue;
+                            }
                             if let Some(ids) = self.keys.get(&s[..len]) {
                                 earliest(&mut best, ids.first());
                                 if !self.icase {
@@ -404,8 +404,12 @@ impl Index {
                     }
                     Kind::End => {
                         let mut best = None;
-                        for &len in self.lens.range(..=s.len()).map(|(l, _)| l) {
-                            if let Some(ids) = self.keys.get(&s[s.len() - len..]) {
+                        for len in self.edges.lens(0, s.len()) {
+                            let piece = &s[s.len() - len..];
+                            if !self.edges.may_be(piece) {
+                                continue;
+                            }
+                            if let Some(ids) = self.keys.get(piece) {
                                 earliest(&mut best, ids.first());
                             }
                         }
@@ -459,9 +463,12 @@ impl Index {
             if !std::mem::replace(&mut may_start, false) {
                 continue;
             }
-            for &len in self.lens.range(1..=s.len() - c).map(|(l, _)| l) {
+            for len in self.edges.lens(1, s.len() - c) {
                 let e = c + len;
-                if (e == s.len() || d.contains(&s[e])) && !d.contains(&s[e - 1]) {
+                if (e == s.len() || d.contains(&s[e]))
+                    && !d.contains(&s[e - 1])
+                    && self.edges.may_be(&s[c..e])
+                {
                     if let Some(ids) = self.keys.get(&s[c..e]) {
                         earliest(&mut best, ids.first());
                     }

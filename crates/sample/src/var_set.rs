@@ -140,6 +140,17 @@ mod tests {
         assert!(!v.exists(k, "e"));
         v.clear(k);
         assert!(!v.exists(k, "z"));
+        // a request's end forgets `txn`, `req` and `res`, values and existence, not `sess`
+        for scope in [Scope::Sess, Scope::Txn, Scope::Req, Scope::Res] {
+            v.set(scope, "x", s("X"));
+            assert!(!v.set_if(scope, "y", s(""), c(&["ifnotempty"])));
+        }
+        v.clear_transaction();
+        assert_eq!(v.get(Scope::Sess, "x"), Some(&s("X")));
+        assert!(v.exists(Scope::Sess, "y"));
+        for scope in [Scope::Txn, Scope::Req, Scope::Res] {
+            assert!(!v.exists(scope, "x") && !v.exists(scope, "y"));
+        }
     }
 
     #[test]

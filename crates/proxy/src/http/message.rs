@@ -96,6 +96,9 @@ pub struct Message {
     authority: R,
     /// Request: path and query (`:path`).
     path: R,
+    /// Request: where the query's `?` is in `path` (its length when there is none), found
+    /// once when the target is set: rules read `path` and `query` several times a request.
+    query_at: u32,
     pub form: TargetForm,
     /// Response: the reason phrase.
     reason: R,
@@ -112,10 +115,34 @@ pub struct Message {
 /// A name's bit in [`Message`]'s summary of its names: from its length, last and middle
 /// bytes (names often share a prefix, `X-`), case-insensitive, mixed by a Fibonacci hash.
 fn name_bit(name: &[u8]) -> u64 {
-    let byte = |i: usize| u64::from(name.get(i).map_or(0, u8::to_ascii_lowercase));
-    let key =
-        (name.len() as u64) << 16 | byte(name.len().wrapping_sub(1)) << 8 | byte(name.len() / 2);
+    let Some(&last) = name.last() else { return 1 };
+    // `| 0x20`: a letter's two cases alike (what it does to other bytes, it does to both
+    // spellings of a name)
+    let byte = |b: u8| u64::from(b | 0x20);
+    let key = (name.len() as u64) << 16 | byte(last) << 8 | byte(name[name.len() / 2]);
     1 << (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
+}
+
+/// A header name a rule gives (`set-header`, `del-header`), with its bit in the summary of
+/// names found once, when the configuration is read.
+#[derive(Debug, Clone)]
+pub struct Name {
+    bytes: Box<[u8]>,
+    bit: u64,
+}
+
+impl Name {
+    pub fn new(bytes: impl Into<Box<[u8]>>) -> Name {
+        let bytes = bytes.into();
+        Name {
+            bit: name_bit(&bytes),
+            bytes,
+        }
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 impl Message {
@@ -155,6 +182,7 @@ impl Message {
         self.scheme = R::default();
         self.authority = R::default();
         self.path = R::default();
+        self.query_at = 0;
         self.form = TargetForm::Origin;
         self.reason = R::default();
         self.version = Version::Http11;
@@ -183,6 +211,7 @@ impl Message {
             self.form = TargetForm::Origin;
         }
         self.path = self.push(path);
+        self.query_at = query_at(path);
         self.target = R {
             start: start as u32,
             end: self.arena.len() as u32,
@@ -200,6 +229,7 @@ impl Message {
         self.scheme = t.sub(scheme.0, scheme.1);
         self.authority = t.sub(authority.0, authority.1);
         self.path = t.sub(path.0, path.1);
+        self.query_at = query_at(&target[path.0..path.1]);
         self.version = version;
     }
 
@@ -218,6 +248,7 @@ impl Message {
         self.scheme = t.sub(scheme.0, scheme.1);
         self.authority = t.sub(authority.0, authority.1);
         self.path = t.sub(path.0, path.1);
+        self.query_at = query_at(&target[path.0..path.1]);
     }
 
     /// Replaces a response's reason phrase (`set-status ... reason`).
@@ -258,12 +289,23 @@ impl Message {
     }
     /// The path without the query: `http://host/p?q` gives `/p`.
     pub fn path(&self) -> &[u8] {
-        let t = self.uri();
-        match t.iter().position(|&c| c == b'?') {
-            Some(q) => &t[..q],
-            None => t,
+        if self.path.start == self.path.end && self.form == TargetForm::Absolute {
+            return b"/";
         }
+        self.get(self.path.sub(0, self.query_at as usize))
     }
+
+    /// The query: what follows the target's first `?` (none without one).
+    pub fn query(&self) -> Option<&[u8]> {
+        let (p, len) = (self.path, self.path.end - self.path.start);
+        if self.form == TargetForm::Authority {
+            // (`CONNECT host:port`: no path, a `?` could only be in the authority)
+            let t = self.target();
+            return t.iter().position(|&b| b == b'?').map(|q| &t[q + 1..]);
+        }
+        (self.query_at < len).then(|| self.get(p.sub(self.query_at as usize + 1, len as usize)))
+    }
+
     /// Response: the reason phrase.
     pub fn reason(&self) -> &[u8] {
         self.get(self.reason)
@@ -283,11 +325,15 @@ impl Message {
     /// last bytes, inline, so the fields of other lengths cost no byte comparison (rules scan
     /// the head per rule) and names of one length that share a prefix (`X-Api`, `X-Sum`)
     /// little more.
+    #[inline(always)]
     fn named(arena: &[u8], f: &Field, name: &[u8]) -> bool {
+        (f.name.end - f.name.start) as usize == name.len() && Self::named_as_long(arena, f, name)
+    }
+
+    /// [`Message::named`] of a field whose name is as long as `name`.
+    #[inline(never)]
+    fn named_as_long(arena: &[u8], f: &Field, name: &[u8]) -> bool {
         let (start, end) = (f.name.start as usize, f.name.end as usize);
-        if end - start != name.len() {
-            return false;
-        }
         let have = &arena[start..end];
         // Byte for byte first: a name as HTTP/2 writes it (lower case), or as the caller
         // spells it, is found without folding every byte's case.
@@ -295,12 +341,17 @@ impl Message {
             || (name
                 .last()
                 .is_none_or(|l| arena[end - 1].eq_ignore_ascii_case(l))
-                && have.eq_ignore_ascii_case(name))
+                && eq_fold(have, name))
     }
 
     /// The fields that may be named `name` (none when the summary says it is not there).
     fn maybe_named(&self, name: &[u8]) -> &[Field] {
-        if self.names & name_bit(name) == 0 {
+        self.maybe_with(name_bit(name))
+    }
+
+    /// [`Message::maybe_named`] of a name whose bit is `bit`.
+    fn maybe_with(&self, bit: u64) -> &[Field] {
+        if self.names & bit == 0 {
             &[]
         } else {
             &self.fields
@@ -311,6 +362,15 @@ impl Message {
     pub fn header(&self, name: &[u8]) -> Option<&[u8]> {
         self.maybe_named(name)
             .iter()
+            .find(|f| Self::named(&self.arena, f, name))
+            .map(|f| self.get(f.value))
+    }
+
+    /// Last value of header `name` (case-insensitive), found from the end.
+    pub fn last_header(&self, name: &[u8]) -> Option<&[u8]> {
+        self.maybe_named(name)
+            .iter()
+            .rev()
             .find(|f| Self::named(&self.arena, f, name))
             .map(|f| self.get(f.value))
     }
@@ -338,9 +398,13 @@ impl Message {
     }
 
     pub fn remove(&mut self, name: &[u8]) {
+        self.remove_with(name, name_bit(name));
+    }
+
+    fn remove_with(&mut self, name: &[u8], bit: u64) {
         let arena = &self.arena;
         if self
-            .maybe_named(name)
+            .maybe_with(bit)
             .iter()
             .any(|f| Self::named(arena, f, name))
         {
@@ -356,7 +420,11 @@ impl Message {
     }
 
     pub fn append(&mut self, name: &[u8], value: &[u8]) {
-        self.names |= name_bit(name);
+        self.append_with(name, value, name_bit(name));
+    }
+
+    fn append_with(&mut self, name: &[u8], value: &[u8], bit: u64) {
+        self.names |= bit;
         let name = self.push(name);
         let value = self.push(value);
         self.fields.push(Field { name, value });
@@ -386,9 +454,65 @@ impl Message {
         self.remove(name);
         self.append(name, value);
     }
+
+    /// [`Message::remove`] of a rule's name.
+    pub fn remove_name(&mut self, name: &Name) {
+        self.remove_with(&name.bytes, name.bit);
+    }
+
+    /// [`Message::append`] of a rule's name.
+    pub fn append_name(&mut self, name: &Name, value: &[u8]) {
+        self.append_with(&name.bytes, value, name.bit);
+    }
+
+    /// [`Message::set`] of a rule's name.
+    pub fn set_name(&mut self, name: &Name, value: &[u8]) {
+        self.remove_with(&name.bytes, name.bit);
+        self.append_with(&name.bytes, value, name.bit);
+    }
 }
 
 type Span = (usize, usize);
+
+/// `a.eq_ignore_ascii_case(b)` eight bytes at a time, inline (header names: `Host` against a
+/// rule's `host`; std's is a call per name and a step per byte outside an LTO build).
+#[inline]
+pub fn eq_fold(a: &[u8], b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // each byte `A`..=`Z` of `x` plus 0x20 (SWAR: no carry crosses a byte)
+    let lower = |x: u64| {
+        let low7 = x & (0x7f * ONES);
+        let from_a = low7 + (0x80 - u64::from(b'A')) * ONES;
+        let past_z = low7 + (0x80 - u64::from(b'Z') - 1) * ONES;
+        x | ((from_a & !past_z & !x & (0x80 * ONES)) >> 2)
+    };
+    let word = |s: &[u8], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[i..i + 8]);
+        lower(u64::from_le_bytes(w))
+    };
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y));
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    // the last eight bytes, overlapping what was compared
+    i == n || word(a, n - 8) == word(b, n - 8)
+}
+
+/// Where a path's query starts (its `?`), or its length.
+fn query_at(path: &[u8]) -> u32 {
+    path.iter().position(|&c| c == b'?').unwrap_or(path.len()) as u32
+}
 
 /// Splits an HTTP/1 request target into (form, scheme, authority, path-and-query) spans.
 fn split_target(method: &[u8], t: &[u8]) -> (TargetForm, Span, Span, Span) {
@@ -459,6 +583,40 @@ mod tests {
         assert_eq!(m.header(b"Host"), None);
         m.append(b"", b"empty name");
         assert_eq!(m.header(b""), Some(&b"empty name"[..]));
+        // a rule's name: its bit found once, the same answers
+        let n = Name::new(&b"X-SUM"[..]);
+        m.set_name(&n, b"4");
+        m.append_name(&n, b"5");
+        assert_eq!(
+            m.headers(b"x-sum").collect::<Vec<_>>(),
+            vec![&b"4"[..], b"5"]
+        );
+        m.set_name(&n, b"6");
+        assert_eq!(m.last_header(b"X-Sum"), Some(&b"6"[..]));
+        m.remove_name(&n);
+        assert!(!m.has_header(b"x-sum"));
+    }
+
+    #[test]
+    fn eq_fold_is_std_eq_ignore_ascii_case() {
+        // every pair of bytes, first, middle and last, in names shorter than a word, of
+        // one, longer than one and of two
+        let base = b"x-Forwarded-Proto";
+        for n in [1, 7, 8, 9, 16, 17] {
+            let (mut a, mut b) = (base[..n].to_vec(), base[..n].to_ascii_uppercase());
+            for i in [0, n / 2, n - 1] {
+                let (keep_a, keep_b) = (a[i], b[i]);
+                for x in 0..=255u8 {
+                    for y in 0..=255u8 {
+                        a[i] = x;
+                        b[i] = y;
+                        assert_eq!(eq_fold(&a, &b), a.eq_ignore_ascii_case(&b), "{a:?} {b:?}");
+                    }
+                }
+                (a[i], b[i]) = (keep_a, keep_b);
+            }
+        }
+        assert!(!eq_fold(b"host", b"hos"));
     }
 
     /// Method, target; then the form, scheme, authority, `uri()` and `path()` expected.
@@ -532,7 +690,21 @@ mod tests {
             assert_eq!(m.authority(), authority, "{shown}");
             assert_eq!(m.uri(), uri, "{shown}");
             assert_eq!(m.path(), path, "{shown}");
+            // the query: what follows the target's first `?`, as a scan of it finds
+            let q = target
+                .iter()
+                .position(|&b| b == b'?')
+                .map(|q| &target[q + 1..]);
+            assert_eq!(m.query(), q, "{shown}");
         }
+        let mut m = Message::new();
+        m.set_request_target(b"CONNECT", b"h?x:443", Version::Http11);
+        assert_eq!(m.query(), Some(&b"x:443"[..]));
+        m.clear();
+        m.set_request(b"GET", b"https", b"h", b"/p?", Version::Http2);
+        assert_eq!((m.path(), m.query()), (&b"/p"[..], Some(&b""[..])));
+        m.set_target(b"/a?b?c");
+        assert_eq!((m.path(), m.query()), (&b"/a"[..], Some(&b"b?c"[..])));
     }
 
     #[test]

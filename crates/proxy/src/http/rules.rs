@@ -4,7 +4,7 @@
 //! sample-language crate and rendered per request.
 //! A rule that answers (deny, redirect, return) stops the evaluation, as in HAProxy.
 
-use super::message::Message;
+use super::message::{Message, Name};
 use super::response::Response;
 use super::rewrite;
 use super::sample_env::HttpEnv;
@@ -67,9 +67,9 @@ impl Fmt {
 enum Action {
     Allow,
     Deny(u16),
-    SetHeader(Vec<u8>, Fmt),
-    AddHeader(Vec<u8>, Fmt),
-    DelHeader(Vec<u8>),
+    SetHeader(Name, Fmt),
+    AddHeader(Name, Fmt),
+    DelHeader(Name),
     Redirect(redirect::Redirect),
     /// `set-mark`, `set-tos`, `set-nice`, `disable-l7-retry`, `early-hint` (`rules::knobs`).
     Knob(knobs::Op),
@@ -319,8 +319,8 @@ pub fn apply(
             Action::Allow => return Verdict::Allow,
             Action::Deny(s) => return Verdict::Error(*s),
             Action::DelHeader(n) => match res.as_deref_mut() {
-                Some(r) => r.remove(n),
-                None => req.remove(n),
+                Some(r) => r.remove_name(n),
+                None => req.remove_name(n),
             },
             Action::SetHeader(n, f) | Action::AddHeader(n, f) => {
                 scratch.clear();
@@ -331,9 +331,9 @@ pub fn apply(
                     None => req,
                 };
                 if set {
-                    target.set(n, scratch);
+                    target.set_name(n, scratch);
                 } else {
-                    target.append(n, scratch);
+                    target.append_name(n, scratch);
                 }
             }
             Action::Return(r) => {

@@ -226,7 +226,7 @@ fn value<'a>(m: &'a Message, name: &'a [u8], split: bool, occ: Option<i64>) -> O
     } else if split && last {
         // the last value: the last field's text after its last comma (what splitting every
         // field and keeping the last token gives, without the scan)
-        let line = m.headers(name).last()?;
+        let line = m.last_header(name)?;
         let token = line
             .iter()
             .rposition(|&b| b == b',')
@@ -254,13 +254,6 @@ fn pick<'a>(mut values: impl Iterator<Item = &'a [u8]>, occ: Option<i64>) -> Opt
             usize::try_from(i).ok().and_then(|i| v.get(i).copied())
         }
     }
-}
-
-pub(super) fn query(target: &[u8]) -> Option<&[u8]> {
-    target
-        .iter()
-        .position(|&b| b == b'?')
-        .map(|q| &target[q + 1..])
 }
 
 fn str_arg(f: &Fetch, i: usize) -> &[u8] {
@@ -317,7 +310,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             Id::Path => return s(req?.path()),
             Id::Pathq => return s(req?.uri()),
             Id::Url => return s(req?.target()),
-            Id::Query => return s(query(req?.target())?),
+            Id::Query => return s(req?.query()?),
             Id::ReqHdr | Id::ReqFhdr => {
                 let split = f.kw.id == Id::ReqHdr;
                 return s(value(req?, str_arg(f, 0), split, int_arg(f, 1))?);
@@ -404,7 +397,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
                 Some(Value::Str(b))
             }
             "url_param" | "urlp" => {
-                let q = query(req?.target())?;
+                let q = req?.query()?;
                 let name = str_arg(f, 0);
                 let delim = str_arg(f, 1).first().copied().unwrap_or(b'&');
                 q.split(|&b| b == delim).find_map(|p| {
@@ -526,7 +519,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             Id::Method => with(req.map(Message::method)),
             Id::Url => with(req.map(Message::target)),
             Id::Pathq => with(req.map(Message::uri)),
-            Id::Query => with(req.and_then(|r| query(r.target()))),
+            Id::Query => with(req.and_then(Message::query)),
             Id::ReqHdr | Id::ReqFhdr => {
                 let split = f.kw.id == Id::ReqHdr;
                 with(req.and_then(|r| value(r, str_arg(f, 0), split, int_arg(f, 1))));
@@ -559,7 +552,7 @@ impl fulcrum_sample::Env for HttpEnv<'_> {
             Id::Path => one(self.req.map(Message::path), each),
             Id::Url => one(self.req.map(Message::target), each),
             Id::Pathq => one(self.req.map(Message::uri), each),
-            Id::Query => one(self.req.and_then(|r| query(r.target())), each),
+            Id::Query => one(self.req.and_then(Message::query), each),
             Id::ReqHdr | Id::ReqFhdr | Id::ResHdr | Id::ResFhdr => self.each_header_str(f, each),
             Id::ReqCook | Id::ResCook => self.each_header_str(f, each),
             _ => None,

@@ -202,7 +202,10 @@ fn build_scoped(
             let target = if ub.backend.name.contains('%') {
                 Route::Named(
                     Fmt::parse(&ub.backend.name).map_err(|e| cfg_err(p, e))?,
-                    backends.clone(),
+                    backends
+                        .iter()
+                        .map(|(name, b)| (name.clone(), b.clone()))
+                        .collect(),
                 )
             } else {
                 Route::Backend(find(&ub.backend.name)?)

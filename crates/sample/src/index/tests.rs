@@ -159,6 +159,12 @@ fn end_dom_dir_sub_reg_first_in_order() {
     let ix = index(Kind::End, false, &["example.com", ".com"]);
     assert_eq!(hit(&ix, &s("www.example.com")), Some("example.com"));
     assert_eq!(hit(&ix, &s("a.org")), None);
+    // the bytes tried before a hash (`edges`): keys' first and last, folded under `-i`
+    let ix = index(Kind::End, true, &[".CSS", ".Js"]);
+    assert_eq!(hit(&ix, &s("/A.JS")), Some(".Js"));
+    assert_eq!(hit(&ix, &s("/a.jsx")), None);
+    let ix = index(Kind::End, false, &["", "b"]);
+    assert_eq!(hit(&ix, &s("a")), Some(""), "an empty key ends everything");
     let ix = index(Kind::Dom, false, &["example.com", "www.example.com", "com"]);
     assert_eq!(hit(&ix, &s("www.example.com")), Some("example.com"));
     assert_eq!(hit(&ix, &s("foo.example.com")), Some("example.com"));
@@ -207,6 +213,14 @@ fn removals_and_changes_keep_the_rule() {
     let mut ix = index(Kind::Beg, false, &["/a", "/a/b"]);
     assert!(ix.remove(2));
     assert_eq!(ix.find(&s("/a/b/c")), Some(1));
+    ix.insert(3, "/a/c", b"").expect("add");
+    assert_eq!(
+        ix.find(&s("/a/c/d")),
+        Some(3),
+        "a length removed and added again"
+    );
+    assert!(ix.remove(1));
+    assert_eq!(ix.find(&s("/a/b")), None);
     ix.clear();
     assert!(ix.is_empty());
     assert_eq!(ix.find(&s("/a")), None);

@@ -46,14 +46,16 @@ pub fn compile(
             // Added names are written in lower case, as haproxy's HTX stores them (and its
             // HTTP/1 output sends them, `h1-case-adjust` aside).
             HttpAction::SetHeader { name, value } => Action::SetHeader(
-                name.to_ascii_lowercase().into_bytes(),
+                Name::new(name.to_ascii_lowercase().into_bytes()),
                 Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
             ),
             HttpAction::AddHeader { name, value } => Action::AddHeader(
-                name.to_ascii_lowercase().into_bytes(),
+                Name::new(name.to_ascii_lowercase().into_bytes()),
                 Fmt::parse(value).map_err(|e| acl::AclError(format!("{}: {e}", r.span)))?,
             ),
-            HttpAction::DelHeader { name } => Action::DelHeader(name.clone().into_bytes()),
+            HttpAction::DelHeader { name } => {
+                Action::DelHeader(Name::new(name.clone().into_bytes()))
+            }
             HttpAction::Redirect {
                 kind,
                 target,

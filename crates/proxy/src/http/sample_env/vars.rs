@@ -1,7 +1,7 @@
 //! The `%` variables of rule values and log lines that read the exchange (`%ci %cp %fi %fp
 //! %ST %HM %HU %HP %HPO %HQ %HV %r %sslv %sslc`), written as HAProxy 2.6 writes them.
 
-use super::{query, HttpEnv};
+use super::HttpEnv;
 use fulcrum_sample::logformat::EXCHANGE_VARS;
 
 impl HttpEnv<'_> {
@@ -93,7 +93,7 @@ impl HttpEnv<'_> {
                 true
             }),
             "HQ" => req.is_some_and(|r| {
-                if let Some(q) = query(r.target()) {
+                if let Some(q) = r.query() {
                     out.push(b'?');
                     out.extend_from_slice(q);
                 }
