@@ -226,8 +226,9 @@ impl<P> Farm<P> {
     }
 
     /// Counts a connection retry on `server` and the backend: `wredis` when it moved the
-    /// request to another server, else `wretr`.
-    fn count_retry(&self, server: &ServerRt, moved: bool) {
+    /// request to another server, else `wretr` (also after a `retry-on` retry's new
+    /// assignment: `retry_on::count_reassign`).
+    pub(crate) fn count_retry(&self, server: &ServerRt, moved: bool) {
         let kind = if moved {
             Ctr::Redispatches
         } else {

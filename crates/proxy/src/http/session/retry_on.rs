@@ -91,12 +91,7 @@ pub(super) fn count_reassign(
     let Some(left) = rec.server.as_ref() else {
         return;
     };
-    let kind = if Arc::ptr_eq(now.server(), left) {
-        Ctr::Retries
-    } else {
-        rec.retries.redispatched = true;
-        Ctr::Redispatches
-    };
-    left.counters.inc(kind);
-    be.counters.inc(kind);
+    let moved = !Arc::ptr_eq(now.server(), left);
+    rec.retries.redispatched |= moved;
+    be.count_retry(left, moved);
 }
