@@ -84,6 +84,16 @@ impl Counters {
             &self.rate_max
         };
         max.fetch_max(r, Ordering::Relaxed);
+        // A second after which no event came was never rolled over by `tick`: its total is
+        // final now and counts for `*_max` (HAProxy raises the maximum at each event, so a
+        // burst followed by silence still shows in `MaxSslRate`, `SslFrontendMaxKeyRate`...).
+        for s in self.shards.iter() {
+            let f = if req { &s.req } else { &s.sess };
+            let at = f.sec.load(Ordering::Relaxed);
+            if at < now {
+                max.fetch_max(self.second_total(rate, at), Ordering::Relaxed);
+            }
+        }
         r
     }
 

@@ -63,3 +63,29 @@ fn average_times() {
         (3, 20, 30)
     );
 }
+
+/// A burst of sessions then silence: the maximum is the burst's second, read seconds later
+/// (it was 0: only an event after the burst rolled its second into `rate_max`).
+#[test]
+fn a_burst_then_silence_keeps_its_maximum() {
+    use std::time::{Duration, Instant};
+    for _attempt in 0..3 {
+        let c = Counters::new();
+        let sec = now_ms() / 1000;
+        for _ in 0..50 {
+            c.start_counted(0);
+        }
+        if now_ms() / 1000 != sec {
+            continue; // the burst straddled two seconds: try again
+        }
+        // Two seconds later the estimate over the last second is 0.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while now_ms() / 1000 < sec + 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(c.rate(), 0);
+        assert_eq!(c.rate_max(), 50);
+        return;
+    }
+    panic!("three bursts of 50 events each straddled a second");
+}
