@@ -528,8 +528,9 @@ async fn errors_retries_and_redispatches_are_counted() {
     assert!(wait_listening(addr(port)).await && wait_listening(addr(port + 1)).await);
     // Round robin sends both requests to `dead` first: refused, each moves at once to `good`
     // (issue 19: no turn-around delay while another server can take it), counted as a
-    // redispatch; each failed attempt is a connection error. (HAProxy would retry `dead`
-    // first: wretr 2, econ 4.)
+    // redispatch; each failed attempt is a connection error. (haproxy 2.6.12 does the same
+    // here, with `option redispatch` and another server: `+1`, wredis 1 per request, as
+    // crates/fulcrum/tests/retries_vs_haproxy.rs measures.)
     for _ in 0..2 {
         assert_eq!(get(addr(port), "/").await.expect("get").text(), "good");
     }
