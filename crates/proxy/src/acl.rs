@@ -211,16 +211,16 @@ mod tests {
         m
     }
 
-    fn ctx<'a>(m: &'a Message, src: &str) -> Ctx<'a> {
+    fn seen(src: &str) -> crate::http::sample_env::Situation<'static> {
         let ip: std::net::IpAddr = src.parse().expect("address");
         let src = SocketAddr::new(ip, 40000);
-        Ctx::new(src, SocketAddr::from(([127, 0, 0, 1], 80)), Some(m), None)
+        crate::http::sample_env::Situation::new(src, SocketAddr::from(([127, 0, 0, 1], 80)))
     }
 
     fn eval(line: &str, m: &Message, src: &str) -> bool {
         compile(&acl("a", line))
             .unwrap_or_else(|e| panic!("{e}"))
-            .matches(&ctx(m, src))
+            .matches(&seen(src).view(Some(m), None))
     }
 
     #[test]
@@ -278,7 +278,8 @@ mod tests {
             }),
         };
         let cond = |unless, any_of| Condition { unless, any_of };
-        let cx = ctx(&m, "192.168.1.1");
+        let seen = seen("192.168.1.1");
+        let cx = seen.view(Some(&m), None);
         let c = |cd: &Condition| {
             compile_condition(cd, &acls)
                 .unwrap_or_else(|e| panic!("{e}"))

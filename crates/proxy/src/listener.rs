@@ -595,9 +595,10 @@ async fn open<C: ClientStream>(
             conn: track.as_deref().and_then(|t| t.conn()),
             ..crate::place::Place::at(&fe)
         };
-        let ctx = crate::acl::Ctx::new(peer, local, None, None)
+        let seen = crate::http::sample_env::Situation::new(peer, local)
             .with_counters(counters)
             .at(Some(&place));
+        let ctx = seen.view(None, None);
         let moved = crate::tcp_rules::Moved::default();
         if crate::tcp_rules::content(&fe.tcp_session, &ctx, &sock, false, &moved) {
             return None;

@@ -7,7 +7,6 @@
 use crate::farm::outcome::Retries;
 use crate::http::capture::Captures;
 use crate::http::message::Message;
-use crate::http::sample_env::HttpEnv;
 use crate::log::Logger;
 use crate::logline::Entry;
 use crate::termination::{Cause, Termination};
@@ -21,7 +20,7 @@ pub fn render(
     res: Option<&Message>,
     caps: &Captures,
 ) -> String {
-    let mut env = HttpEnv::new(e.peer, e.local, req, res)
+    let mut seen = crate::http::sample_env::Situation::new(e.peer, e.local)
         .with_tls(e.tls)
         .with_captures(caps, e.samples)
         .with_counters(e.counters)
@@ -29,10 +28,11 @@ pub fn render(
     // `%[unique-id]` is the stream's id; `%[status]` the server's answer's (none when the
     // proxy answered: haproxy 2.6 reads the response's start line, measured `-` after a
     // `deny` or a `return`).
-    env.unique_id = e.unique_id;
-    env.priority = e.priority;
-    env.no_server_answer = e.timers.response.is_none();
-    env.log_end = !e.open;
+    seen.unique_id = e.unique_id;
+    seen.priority = e.priority;
+    seen.no_server_answer = e.timers.response.is_none();
+    seen.log_end = !e.open;
+    let env = seen.view(req, res);
     let mut out = Vec::with_capacity(256);
     format.render_log(
         &env,

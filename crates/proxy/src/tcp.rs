@@ -5,7 +5,6 @@
 //! `logline`). The routing, the termination states, the persistence calls and the log line
 //! are the ones the HTTP session uses.
 
-use crate::acl::Ctx;
 use crate::backend::{Backend, Hints};
 use crate::connect::ServerConn;
 use crate::farm::Retries;
@@ -138,12 +137,13 @@ pub async fn serve<C: ClientStream>(
     let delay = fe.inspect_delay.filter(|_| waits);
     let mut ins = crate::tcp_inspect::Inspect::new(delay, fe.head_limit, fe.bufsize);
     let verdict = loop {
-        let ctx = Ctx::new(peer, local, ins.request(), None)
+        let seen = crate::http::sample_env::Situation::new(peer, local)
             .with_counters(counters)
             .with_tls(tls_info.as_deref())
             .with_req_data(ins.channel())
             .with_facts(lf)
             .at(Some(&at_fe));
+        let ctx = seen.view(ins.request(), None);
         let hello_wait = !rules_wait
             && fe.inspect_hello.is_some()
             && crate::payload::hello_may_change(&ins.channel());
@@ -180,12 +180,13 @@ pub async fn serve<C: ClientStream>(
     }
     // Phase: route (`use_backend` on what the inspection read).
     let (now_peer, now_local) = moved.get(peer, local);
-    let ctx = Ctx::new(now_peer, now_local, ins.request(), None)
+    let seen = crate::http::sample_env::Situation::new(now_peer, now_local)
         .with_counters(counters)
         .with_tls(tls_info.as_deref())
         .with_req_data(ins.final_channel())
         .with_facts(lf)
         .at(Some(&at_fe));
+    let ctx = seen.view(ins.request(), None);
     let Some(be) = crate::route::backend_for(&fe, &ctx) else {
         return log(Done {
             backend: None,
@@ -219,12 +220,13 @@ pub async fn serve<C: ClientStream>(
                 conn: facts,
                 ..crate::place::Place::at(&fe)
             };
-            let ctx = Ctx::new(peer, local, ins.request(), None)
+            let seen = crate::http::sample_env::Situation::new(peer, local)
                 .with_counters(counters)
                 .with_tls(tls_info.as_deref())
                 .with_req_data(ins.channel())
                 .with_facts(lf)
                 .at(Some(&at_be));
+            let ctx = seen.view(ins.request(), None);
             match crate::tcp_rules::decide(rules, &ctx, false, &moved) {
                 Some(v) => break v,
                 None => ins.more(&mut client).await,
@@ -412,11 +414,12 @@ pub async fn serve<C: ClientStream>(
                 ..Default::default()
             });
         }
-        let base = Ctx::new(peer, local, None, None)
+        let seen = crate::http::sample_env::Situation::new(peer, local)
             .with_counters(counters)
             .with_tls(tls_info.as_deref())
             .with_facts(lf)
             .at(Some(&at_srv));
+        let base = seen.view(None, None);
         let sizes = (fe.head_limit, fe.bufsize);
         let (v, kept) = match &mut server {
             ServerConn::Tcp(s) => {

@@ -155,10 +155,11 @@ pub async fn response<S: ClientStream>(
         ins.more(server).await;
     }
     loop {
-        let ctx = crate::acl::Ctx {
+        let seen = crate::http::sample_env::Situation {
             res_data: Some(ins.channel()),
-            ..*base
+            ..*base.situation()
         };
+        let ctx = seen.view(base.req, base.res);
         if let Some(v) = crate::tcp_rules::decide_response(rules, &ctx, moved) {
             return (v, ins.kept);
         }

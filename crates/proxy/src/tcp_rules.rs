@@ -211,16 +211,16 @@ fn run(
     let at = |m: &Moved| {
         let (src, dst) = m.get(base.src, base.dst);
         let priority = m.priority().unwrap_or(base.priority);
-        Ctx {
+        crate::http::sample_env::Situation {
             src,
             dst,
             priority,
-            ..*base
+            ..*base.situation()
         }
     };
-    let mut cur = at(moved);
-    let ctx = &mut cur;
+    let mut seen = at(moved);
     for r in rules {
+        let ctx = &seen.view(base.req, base.res);
         if let Some(c) = &r.cond {
             match c.test(ctx) {
                 fulcrum_sample::acl::Test::Miss => return None,
@@ -254,15 +254,15 @@ fn run(
             }
             Action::Var(op) => op.run(ctx),
             Action::SetAddr(part, expr) => {
-                moved.apply(*part, expr.eval(&*ctx), base.src, base.dst);
-                *ctx = at(moved);
+                moved.apply(*part, expr.eval(ctx), base.src, base.dst);
+                seen = at(moved);
             }
             Action::Sock(true, m) => moved.sock.mark(*m),
             Action::Sock(false, t) => moved.sock.tos(*t),
             Action::Nothing => {}
             Action::Level(l) => moved.set_level(*l),
             Action::Capture { expr, len, slot } => {
-                if let Some(v) = expr.eval(&*ctx) {
+                if let Some(v) = expr.eval(ctx) {
                     let mut v = v.to_bytes();
                     v.truncate(*len);
                     moved.capture(*slot, v);
@@ -270,11 +270,11 @@ fn run(
             }
             Action::Priority(offset, expr) => {
                 let v = expr
-                    .eval(&*ctx)
+                    .eval(ctx)
                     .and_then(|v| fulcrum_sample::cast::cast(v, fulcrum_sample::Type::Sint));
                 if let Some(fulcrum_sample::Value::Sint(v)) = v {
                     moved.set_priority(*offset, v);
-                    *ctx = at(moved);
+                    seen = at(moved);
                 }
             }
             Action::Expect(cip) => {

@@ -3,7 +3,6 @@
 //! kept, and `store-response` on the server's bytes the `tcp-response content` rules read,
 //! each with the session's view (addresses, counters, TLS, where the stream is).
 
-use crate::acl::Ctx;
 use crate::backend::Backend;
 use crate::http::persist::Stores;
 use crate::state::Frontend;
@@ -37,11 +36,12 @@ impl View<'_> {
             srv: None,
             ..crate::place::Place::at(self.fe)
         };
-        let ctx = Ctx::new(self.addrs.0, self.addrs.1, ins.request(), None)
+        let seen = crate::http::sample_env::Situation::new(self.addrs.0, self.addrs.1)
             .with_counters(counters)
             .with_tls(self.tls)
             .with_req_data(ins.channel())
             .at(Some(&at_be));
+        let ctx = seen.view(ins.request(), None);
         crate::http::persist::stick_request(self.be, &ctx, assigned)
     }
 
@@ -66,11 +66,11 @@ impl View<'_> {
             srv,
             ..crate::place::Place::at(self.fe)
         };
-        let mut ctx = Ctx::new(self.addrs.0, self.addrs.1, None, None)
+        let mut seen = crate::http::sample_env::Situation::new(self.addrs.0, self.addrs.1)
             .with_counters(counters)
             .with_tls(self.tls)
             .at(Some(&at_srv));
-        ctx.res_data = Some(crate::payload::Channel {
+        seen.res_data = Some(crate::payload::Channel {
             data: bytes,
             len: bytes.len(),
             raw: true,
@@ -78,6 +78,7 @@ impl View<'_> {
             size: self.fe.bufsize,
             http_partial: false,
         });
+        let ctx = seen.view(None, None);
         crate::http::persist::stick_response(self.be, &ctx, index);
     }
 }

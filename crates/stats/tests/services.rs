@@ -83,12 +83,11 @@ fn the_exporter_follows_the_served_generation() {
     );
     let scrape = |e: &Arc<dyn fulcrum_proxy::applet::Applet>| {
         let head = fulcrum_proxy::http::message::Message::default();
-        let ctx = fulcrum_proxy::acl::Ctx::new(
+        let seen = fulcrum_proxy::http::sample_env::Situation::new(
             "127.0.0.1:1".parse().expect("addr"),
             "127.0.0.1:1".parse().expect("addr"),
-            None,
-            None,
         );
+        let ctx = seen.view(None, None);
         let a = e.answer(&fulcrum_proxy::applet::AppletRequest {
             method: b"GET",
             uri: b"/metrics",
@@ -132,12 +131,11 @@ fn the_page_uptime_counts_from_the_process_start() {
         .expect("compiles")
         .expect("stats enabled");
     let head = fulcrum_proxy::http::message::Message::default();
-    let ctx = fulcrum_proxy::acl::Ctx::new(
+    let seen = fulcrum_proxy::http::sample_env::Situation::new(
         "127.0.0.1:1".parse().expect("addr"),
         "127.0.0.1:1".parse().expect("addr"),
-        None,
-        None,
     );
+    let ctx = seen.view(None, None);
     let a = page.answer(&fulcrum_proxy::applet::AppletRequest {
         method: b"GET",
         uri: b"/s",

@@ -85,7 +85,9 @@ mod tests {
         assert!(!m.matches(&req("GET /upx HTTP/1.1\r\nHost: h\r\n\r\n")));
         let inside: std::net::SocketAddr = ([10, 1, 2, 3], 5000).into();
         let outside: std::net::SocketAddr = ([192, 0, 2, 1], 5000).into();
-        let status = |src, r: &Message| m.status(&Ctx::new(src, src, Some(r), None));
+        let status = |src, r: &Message| {
+            m.status(&crate::http::sample_env::Situation::new(src, src).view(Some(r), None))
+        };
         assert_eq!(status(inside, &up), 200);
         assert_eq!(status(outside, &up), 503, "unless: fails outside 10/8");
         let down = req("GET /up HTTP/1.1\r\nHost: h\r\nX-Down: 1\r\n\r\n");

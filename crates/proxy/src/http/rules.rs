@@ -7,7 +7,7 @@
 use super::message::{Message, Name};
 use super::response::Response;
 use super::rewrite;
-use super::sample_env::HttpEnv;
+use super::sample_env::{HttpEnv, Situation};
 use crate::acl::Cond;
 use crate::applet::Applet;
 use crate::track::{Counters, Table};
@@ -272,13 +272,11 @@ impl Timeouts {
 }
 
 impl<'a> Env<'a> {
-    /// The sample language's view of the exchange.
-    pub fn sample<'m>(&'m self, req: Option<&'m Message>, res: Option<&'m Message>) -> HttpEnv<'m>
-    where
-        'a: 'm,
-    {
+    /// What the sample language sees of the exchange besides its heads (their view:
+    /// [`Situation::view`]).
+    pub fn situation(&self) -> Situation<'_> {
         let (src, dst) = self.moved.get(self.src, self.dst);
-        let mut env = HttpEnv::new(src, dst, req, res)
+        let mut env = Situation::new(src, dst)
             .with_counters(self.counters)
             .with_tls(self.tls.as_deref());
         env.unique_id = self.unique_id.as_deref();
@@ -307,8 +305,9 @@ pub fn apply(
     if rules.is_empty() {
         return Verdict::Continue;
     }
-    let mut view = env.sample(None, None);
+    let mut seen = env.situation();
     for (i, rule) in rules.iter().enumerate() {
+        let view = seen.view(None, None);
         if let Some(c) = &rule.cond {
             let ctx = view.of(Some(req), res.as_deref());
             if !c.eval(&ctx) {
@@ -347,7 +346,9 @@ pub fn apply(
                 return Verdict::Respond(if env.proxy_request { proxy } else { r }.clone())
             }
             Action::Tarpit(s, hold, reply) => {
-                let page = reply.as_ref().map(|r| r.answer(&env.sample(None, None)));
+                let page = reply
+                    .as_ref()
+                    .map(|r| r.answer(&env.situation().view(None, None)));
                 return Verdict::Tarpit(*s, *hold, page);
             }
             Action::Drop(silent) => return Verdict::Drop { silent: *silent },
@@ -369,7 +370,7 @@ pub fn apply(
             Action::SetAddr(part, expr) => {
                 let v = expr.eval(&view.of(Some(req), res.as_deref()));
                 env.moved.apply(*part, v, env.src, env.dst);
-                view = env.sample(None, None);
+                seen = env.situation();
             }
             // only response chains hold waits (the request's are split off: `BodyWait`)
             Action::WaitBody(w) => {
@@ -482,7 +483,7 @@ pub fn apply(
                     r.cond.is_none() && matches!(r.action, Action::Knob(knobs::Op::EarlyHint(..)))
                 });
                 knobs::run(op, env, req, res.as_deref(), next_is_hint);
-                view = env.sample(None, None);
+                seen = env.situation();
             }
         }
     }
@@ -500,7 +501,7 @@ mod tests {
         let _ = m.parse_request(b"GET /p HTTP/1.1\r\nHost: h\r\n\r\n");
         let mut out = Vec::new();
         let src: SocketAddr = ([10, 0, 0, 1], 1234).into();
-        f.render(&mut out, &HttpEnv::new(src, src, Some(&m), None));
+        f.render(&mut out, &Situation::new(src, src).view(Some(&m), None));
         assert_eq!(
             String::from_utf8_lossy(&out),
             "ip=10.0.0.1 host=h 100% 10.0.0.1:1234"

@@ -11,13 +11,31 @@ use fulcrum_sample::fetch::{Arg, Fetch, Id};
 use fulcrum_sample::{Scope, Value};
 use std::net::{IpAddr, SocketAddr};
 
-/// One exchange as the sample language sees it.
+/// One exchange as the sample language sees it: its request and response heads as they are
+/// now, and the rest of what it knows ([`Situation`], by reference: a rule chain shows each
+/// rule the heads as the rules before it left them, and that view costs three words, not a
+/// copy of everything).
 #[derive(Clone, Copy)]
 pub struct HttpEnv<'a> {
-    pub src: SocketAddr,
-    pub dst: SocketAddr,
     pub req: Option<&'a Message>,
     pub res: Option<&'a Message>,
+    x: &'a Situation<'a>,
+}
+
+impl<'a> std::ops::Deref for HttpEnv<'a> {
+    type Target = Situation<'a>;
+
+    fn deref(&self) -> &Situation<'a> {
+        self.x
+    }
+}
+
+/// What the sample language reads of an exchange besides its heads ([`HttpEnv`]): the
+/// connection's addresses, counters, TLS, the stream's place and log facts...
+#[derive(Clone, Copy)]
+pub struct Situation<'a> {
+    pub src: SocketAddr,
+    pub dst: SocketAddr,
     /// Stick counters (`sc*_`/`src_*` fetches); none: those fetches have no value.
     pub counters: Option<crate::track::Counters<'a>>,
     /// The client's TLS handshake, on a `bind ... ssl` connection.
@@ -60,17 +78,30 @@ pub struct HttpEnv<'a> {
 }
 
 impl<'a> HttpEnv<'a> {
-    pub fn new(
-        src: SocketAddr,
-        dst: SocketAddr,
-        req: Option<&'a Message>,
-        res: Option<&'a Message>,
-    ) -> HttpEnv<'a> {
+    /// The same view of other messages (a rule chain builds its [`Situation`] once and shows
+    /// each rule the request and response as the rules before it left them).
+    pub fn of<'m>(&self, req: Option<&'m Message>, res: Option<&'m Message>) -> HttpEnv<'m>
+    where
+        'a: 'm,
+    {
         HttpEnv {
-            src,
-            dst,
             req,
             res,
+            x: self.x,
+        }
+    }
+
+    /// What the view knows besides its heads.
+    pub fn situation(&self) -> &'a Situation<'a> {
+        self.x
+    }
+}
+
+impl<'a> Situation<'a> {
+    pub fn new(src: SocketAddr, dst: SocketAddr) -> Situation<'a> {
+        Situation {
+            src,
+            dst,
             counters: None,
             tls: None,
             hello: None,
@@ -92,40 +123,39 @@ impl<'a> HttpEnv<'a> {
         }
     }
 
-    /// The same view of other messages (a rule chain builds its view once and shows it each
-    /// rule's request and response as the rules before it left them).
-    pub fn of<'m>(&self, req: Option<&'m Message>, res: Option<&'m Message>) -> HttpEnv<'m>
+    /// The sample language's view of these heads of the exchange.
+    pub fn view<'m>(&'m self, req: Option<&'m Message>, res: Option<&'m Message>) -> HttpEnv<'m>
     where
         'a: 'm,
     {
-        HttpEnv { req, res, ..*self }
+        HttpEnv { req, res, x: self }
     }
 
-    /// The same view, knowing where the stream is (its frontend, backend, server).
-    pub fn at(mut self, place: Option<&'a dyn Where>) -> HttpEnv<'a> {
+    /// The same situation, knowing where the stream is (its frontend, backend, server).
+    pub fn at(mut self, place: Option<&'a dyn Where>) -> Situation<'a> {
         self.place = place;
         self
     }
 
-    /// The same view, with the frontend's capture slots and the request's rule samples.
+    /// The same situation, with the frontend's capture slots and the request's rule samples.
     pub fn with_captures(
         mut self,
         caps: &'a crate::http::capture::Captures,
         samples: &'a [Option<Vec<u8>>],
-    ) -> HttpEnv<'a> {
+    ) -> Situation<'a> {
         self.captures = Some(caps);
         self.samples = Some(samples);
         self
     }
 
-    /// The same view, with the stream's log facts (`%` variables of rule values).
-    pub fn with_facts(mut self, facts: Option<&'a dyn LogFacts>) -> HttpEnv<'a> {
+    /// The same situation, with the stream's log facts (`%` variables of rule values).
+    pub fn with_facts(mut self, facts: Option<&'a dyn LogFacts>) -> Situation<'a> {
         self.facts = facts;
         self
     }
 
-    /// The same view, with the bytes the client sent so far (content inspection).
-    pub fn with_req_data(mut self, c: crate::payload::Channel<'a>) -> HttpEnv<'a> {
+    /// The same situation, with the bytes the client sent so far (content inspection).
+    pub fn with_req_data(mut self, c: crate::payload::Channel<'a>) -> Situation<'a> {
         self.req_data = Some(c);
         self
     }
@@ -137,24 +167,26 @@ impl<'a> HttpEnv<'a> {
             .map(|c| crate::tls::hello::parse(c.data))
     }
 
-    /// The same view, with the client's TLS handshake.
-    pub fn with_tls(mut self, tls: Option<&'a crate::stream::TlsInfo>) -> HttpEnv<'a> {
+    /// The same situation, with the client's TLS handshake.
+    pub fn with_tls(mut self, tls: Option<&'a crate::stream::TlsInfo>) -> Situation<'a> {
         self.tls = tls;
         self
     }
 
-    /// The same view, with a ClientHello read without decrypting.
-    pub fn with_hello(mut self, hello: Option<&'a crate::tls::hello::Hello>) -> HttpEnv<'a> {
+    /// The same situation, with a ClientHello read without decrypting.
+    pub fn with_hello(mut self, hello: Option<&'a crate::tls::hello::Hello>) -> Situation<'a> {
         self.hello = hello;
         self
     }
 
-    /// The same view, with the stick counters the stream can read.
-    pub fn with_counters(mut self, counters: Option<crate::track::Counters<'a>>) -> HttpEnv<'a> {
+    /// The same situation, with the stick counters the stream can read.
+    pub fn with_counters(mut self, counters: Option<crate::track::Counters<'a>>) -> Situation<'a> {
         self.counters = counters;
         self
     }
+}
 
+impl HttpEnv<'_> {
     /// Whether `each` holds for any value of a multi-valued fetch without an occurrence
     /// argument (`None` for any other fetch): what ACLs test one by one.
     fn any_value(&self, f: &Fetch, each: &mut dyn FnMut(Value) -> bool) -> Option<bool> {

@@ -4,7 +4,7 @@
 //! req.hdr(host)`, `sni str(x),concat(...)`). An empty value sends no SNI.
 
 use crate::http::message::Message;
-use crate::http::sample_env::HttpEnv;
+use crate::http::sample_env::Situation;
 use crate::stream::TlsInfo;
 use std::net::SocketAddr;
 
@@ -16,8 +16,8 @@ pub fn evaluator<'a>(
     tls: Option<&'a TlsInfo>,
 ) -> impl Fn(&fulcrum_sample::expr::Expr) -> Option<String> + Send + Sync + 'a {
     move |expr| {
-        let env = HttpEnv::new(peer, local, req, None).with_tls(tls);
-        let value = expr.eval(&env)?.to_bytes();
+        let x = Situation::new(peer, local).with_tls(tls);
+        let value = expr.eval(&x.view(req, None))?.to_bytes();
         (!value.is_empty()).then(|| String::from_utf8_lossy(&value).into_owned())
     }
 }

@@ -38,9 +38,10 @@ pub(super) fn connection_rules<S: crate::sockopt::HasSocket>(
         conn: facts.as_ref(),
         ..crate::place::Place::at(fe)
     };
-    let ctx = crate::acl::Ctx::new(peer, local, None, None)
+    let seen = crate::http::sample_env::Situation::new(peer, local)
         .with_counters(counters)
         .at(Some(&place));
+    let ctx = seen.view(None, None);
     let moved = crate::tcp_rules::Moved::default();
     let v = crate::tcp_rules::eval(&fe.tcp_connection, &ctx, false, &moved);
     // `set-mark`/`set-tos` (`sockopt`)

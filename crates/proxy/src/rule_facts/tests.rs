@@ -29,17 +29,16 @@ fn rule_values_write_what_haproxy_writes_before_and_after_the_response() {
     };
     let facts = RuleFacts::new(Mode::Http, "f", &conns, None, accept, waits, 7);
     let req = request();
-    let mut env = HttpEnv::new(
+    let mut seen = crate::http::sample_env::Situation::new(
         "127.0.0.1:51906".parse().expect("addr"),
         "127.0.0.1:18900".parse().expect("addr"),
-        Some(&req),
-        None,
     );
     let cookie = ("SID".to_string(), 20);
     let caps = Captures::new(&[]).with_cookie(Some(&cookie));
-    env.captures = Some(&caps);
-    env.facts = Some(&facts);
-    env.unique_id = Some(b"ID1");
+    seen.captures = Some(&caps);
+    seen.facts = Some(&facts);
+    seen.unique_id = Some(b"ID1");
+    let env = seen.view(Some(&req), None);
     // haproxy 2.6.12, `http-request set-header` values (measured, same timers):
     // no backend, no server, timers not reached -1, t_close 0, no id yet, no cookie capture.
     assert_eq!(

@@ -117,7 +117,7 @@ pub fn run(op: &Op, env: &Env<'_>, req: &Message, res: Option<&Message>, next_is
         Op::Priority(offset, expr) => {
             // HAProxy 2.6 clamps: class to ±2047, offset to ±524287 ms; no value: unchanged
             let v = expr
-                .eval(&env.sample(Some(req), res))
+                .eval(&env.situation().view(Some(req), res))
                 .and_then(|v| fulcrum_sample::cast::cast(v, fulcrum_sample::Type::Sint));
             let Some(fulcrum_sample::Value::Sint(v)) = v else {
                 return;
@@ -136,7 +136,7 @@ pub fn run(op: &Op, env: &Env<'_>, req: &Message, res: Option<&Message>, next_is
                 return;
             }
             let mut v = Vec::new();
-            f.render(&mut v, &env.sample(Some(req), res));
+            f.render(&mut v, &env.situation().view(Some(req), res));
             env.knobs.hint(name, &v, !next_is_hint);
         }
     }

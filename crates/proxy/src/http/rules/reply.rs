@@ -165,7 +165,8 @@ mod tests {
         let mut m = Message::new();
         let _ = m.parse_request(b"GET /e HTTP/1.1\r\nHost: h\r\n\r\n");
         let src: std::net::SocketAddr = ([10, 0, 0, 1], 1234).into();
-        let env = HttpEnv::new(src, src, Some(&m), None);
+        let seen = crate::http::sample_env::Situation::new(src, src);
+        let env = seen.view(Some(&m), None);
         assert_eq!(
             h1(&r.answer(&env)),
             "HTTP/1.1 404 Not Found\r\nx-c: v\r\ncontent-length: 1\r\ncontent-type: text/plain\r\n\r\np"
@@ -187,7 +188,8 @@ mod tests {
             "HTTP/1.1 403 Forbidden\r\nx-b: /e\r\ncontent-length: 4\r\ncontent-type: text/plain\r\n\r\np=/e"
         );
         // No request (a tarpit's answer, rendered after the hold): empty values.
-        let none = HttpEnv::new(src, src, None, None);
+        let seen = crate::http::sample_env::Situation::new(src, src);
+        let none = seen.view(None, None);
         assert_eq!(
             h1(&r.answer(&none)),
             "HTTP/1.1 403 Forbidden\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\np="

@@ -35,11 +35,9 @@ fn answers_everything_the_config_layer_accepts() {
         ..Default::default()
     };
 
-    let env = HttpEnv::new(
+    let seen = crate::http::sample_env::Situation::new(
         SocketAddr::from(([127, 0, 0, 1], 1234)),
         SocketAddr::from(([127, 0, 0, 2], 80)),
-        Some(&req),
-        Some(&res),
     )
     .with_tls(Some(&tls));
     let hello = crate::tls::hello::Hello::Complete {
@@ -60,20 +58,21 @@ fn answers_everything_the_config_layer_accepts() {
             sample: false,
         },
     ]);
-    let mut env = env.with_hello(Some(&hello)).with_captures(&caps, &[]);
-    env.unique_id = Some(b"id");
-    env.body = Some(b"host=a&b=c");
-    env.req_data = Some(crate::payload::Channel::raw(b"\x00\x02abcdef", true, 16384));
-    env.res_data = env.req_data;
-    env.hello = None; // read from the raw bytes instead: not a hello there
-                      // The proxy's place (`fe_name`...) answered by a stand-in.
+    let mut seen = seen.with_hello(Some(&hello)).with_captures(&caps, &[]);
+    seen.unique_id = Some(b"id");
+    seen.body = Some(b"host=a&b=c");
+    seen.req_data = Some(crate::payload::Channel::raw(b"\x00\x02abcdef", true, 16384));
+    seen.res_data = seen.req_data;
+    seen.hello = None; // read from the raw bytes instead: not a hello there
+                       // The proxy's place (`fe_name`...) answered by a stand-in.
     struct Here;
     impl super::Where for Here {
         fn fetch(&self, f: &Fetch) -> Option<Value> {
             Some(Value::Str(f.kw.name.as_bytes().to_vec()))
         }
     }
-    env.place = Some(&Here);
+    seen.place = Some(&Here);
+    let env = seen.view(Some(&req), Some(&res));
     // The layer-6 fetches (the registry's `l6` flag) are let through too.
     let l6 = fulcrum_sample::fetch::FETCHES
         .iter()
@@ -86,13 +85,15 @@ fn answers_everything_the_config_layer_accepts() {
                 args: vec![],
             };
             assert!(env.fetch(&f).is_none(), "{name}: no hello in these bytes");
-            let mut e = HttpEnv::new(env.src, env.dst, None, None).with_hello(Some(&hello));
+            let mut seen =
+                crate::http::sample_env::Situation::new(env.src, env.dst).with_hello(Some(&hello));
             // Read from the bytes: a handshake record's start (TLS 1.2 hello version).
             const RECORD: [u8; 11] = [0x16, 3, 1, 0, 6, 1, 0, 0, 2, 3, 3];
             if name.ends_with("ssl_ver") {
                 let record = &RECORD;
-                e.req_data = Some(crate::payload::Channel::raw(record, true, 16384));
+                seen.req_data = Some(crate::payload::Channel::raw(record, true, 16384));
             }
+            let e = seen.view(None, None);
             assert!(e.fetch(&f).is_some(), "fetch {name} not answered");
             continue;
         }
@@ -137,12 +138,11 @@ fn answers_everything_the_config_layer_accepts() {
 #[test]
 fn request_line_variables_are_url_encoded() {
     let env_for = |m: &Message, name: &str| {
-        let env = HttpEnv::new(
+        let seen = crate::http::sample_env::Situation::new(
             SocketAddr::from(([127, 0, 0, 1], 1)),
             SocketAddr::from(([127, 0, 0, 1], 2)),
-            Some(m),
-            None,
         );
+        let env = seen.view(Some(m), None);
         let mut out = b"x".to_vec();
         assert!(env.var_into(name, &mut out), "{name}");
         String::from_utf8_lossy(&out).into_owned()
@@ -209,7 +209,8 @@ fn lent_values_are_the_copied_ones() {
         (Some(&bare), None),
         (None, None),
     ] {
-        let env = HttpEnv::new(a, a, req, res);
+        let seen = crate::http::sample_env::Situation::new(a, a);
+        let env = seen.view(req, res);
         for text in exprs {
             let e = fulcrum_sample::compile(text).expect("compiles");
             let copied = env.fetch(&e.fetch);

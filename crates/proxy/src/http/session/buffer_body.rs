@@ -121,7 +121,7 @@ impl<C: ClientStream> Session<C> {
             let go = bw
                 .cond
                 .as_ref()
-                .is_none_or(|c| c.eval(&env.sample(Some(&self.req), None)));
+                .is_none_or(|c| c.eval(&env.situation().view(Some(&self.req), None)));
             if go && env.body.is_none() {
                 match self.buffer_body(Some(&bw.wait)).await {
                     Ok(b) => env.body = Some(b),

@@ -4,7 +4,6 @@
 //! first request of a stream made HTTP takes what they left before the switch.
 
 use super::Session;
-use crate::acl::Ctx;
 use crate::http::rules::{self, Env};
 use crate::stream::ClientStream;
 use crate::track::Table;
@@ -24,9 +23,10 @@ impl<C: ClientStream> Session<C> {
         }
         let counters = self.fe.counters(self.track.as_deref(), own);
         let (src, dst) = env.moved.get(self.peer, self.local);
-        let ctx = Ctx::new(src, dst, Some(&self.req), None)
+        let seen = crate::http::sample_env::Situation::new(src, dst)
             .with_counters(counters)
             .at(env.place);
+        let ctx = seen.view(Some(&self.req), None);
         let moved = crate::tcp_rules::Moved::default();
         let end = crate::tcp_rules::content(rules, &ctx, &self.client, true, &moved);
         if let Some((s, d)) = moved.result() {

@@ -7,7 +7,7 @@ use super::Session;
 use crate::backend::Backend;
 use crate::http::errors::{ErrorPages, Page};
 use crate::http::rules::reply::Reply;
-use crate::http::sample_env::HttpEnv;
+use crate::http::sample_env::Situation;
 use crate::stream::ClientStream;
 
 impl<C: ClientStream> Session<C> {
@@ -18,9 +18,8 @@ impl<C: ClientStream> Session<C> {
         let fe = &self.fe;
         let render = |r: &Reply| {
             let counters = fe.counters(self.track.as_deref(), fe.own_table.as_ref());
-            let env =
-                HttpEnv::new(self.peer, self.local, Some(&self.req), None).with_counters(counters);
-            Some(r.answer(&env))
+            let seen = Situation::new(self.peer, self.local).with_counters(counters);
+            Some(r.answer(&seen.view(Some(&self.req), None)))
         };
         let be = be.filter(|b| std::ptr::eq(&b.policy.errors, pages));
         if let Some(b) = be {

@@ -240,13 +240,9 @@ impl<C: ClientStream> Session<C> {
             if let Some(p) = x.env.place {
                 p.at_server(assigned.index);
             }
-            let env = crate::http::sample_env::HttpEnv::new(
-                self.peer,
-                self.local,
-                Some(&self.req),
-                Some(&self.res),
-            )
-            .at(x.env.place);
+            let seen =
+                crate::http::sample_env::Situation::new(self.peer, self.local).at(x.env.place);
+            let env = seen.view(Some(&self.req), Some(&self.res));
             crate::http::persist::stick_response(be, &env, assigned.index);
         }
         // Phase: http-response rules (backend, then frontend).

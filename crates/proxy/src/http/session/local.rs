@@ -4,7 +4,6 @@
 //! client's codec encodes (`respond.rs`).
 
 use super::{Next, Rec, Session};
-use crate::acl::Ctx;
 use crate::applet::{self, Applet, AppletRequest};
 use crate::http::body::{self, Framing};
 use crate::http::errors;
@@ -84,8 +83,9 @@ impl<C: ClientStream> Session<C> {
             rec.bytes_in += n as u64;
             drained = Drained::Yes;
         }
-        let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None)
+        let seen = crate::http::sample_env::Situation::new(self.peer, self.local)
             .with_tls(self.client.tls().map(|t| &**t));
+        let ctx = seen.view(Some(&self.req), None);
         let ans = applet.answer(&AppletRequest {
             method: self.req.method(),
             uri: self.req.uri(),

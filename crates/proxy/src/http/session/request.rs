@@ -10,7 +10,6 @@ use super::local::{AfterError, Invocation};
 use super::{client_gone, Next, Rec, Session, Turn};
 
 mod connect;
-use crate::acl::Ctx;
 use crate::backend::{Backend, Hints, Origin};
 use crate::connect::ServerConn;
 use crate::http::body;
@@ -39,10 +38,15 @@ impl<C: ClientStream> Session<C> {
         // The `unique-id-format` id, made once per request (HAProxy makes it when first used;
         // its variables are the connection's, so the value is the same).
         let unique_id = fe.unique_id.as_ref().map(|u| {
-            let ctx = Ctx::new(self.peer, self.local, Some(&self.req), None)
+            let seen = crate::http::sample_env::Situation::new(self.peer, self.local)
                 .with_tls(self.client.tls().map(|t| &**t))
                 .at(Some(&located));
-            u.make(&ctx, self.peer, self.local, rec.rt)
+            u.make(
+                &seen.view(Some(&self.req), None),
+                self.peer,
+                self.local,
+                rec.rt,
+            )
         });
         rec.unique_id.clone_from(&unique_id);
         // Phase: `option http-buffer-request` (`buffer_body`), for the `req.body*` fetches.
@@ -130,7 +134,7 @@ impl<C: ClientStream> Session<C> {
         }
         // Phase: `monitor-uri` (`http::monitor`), before the frontend's rules.
         if let Some(m) = fe.monitor.as_ref().filter(|m| m.matches(&self.req)) {
-            let status = m.status(&env.sample(Some(&self.req), None));
+            let status = m.status(&env.situation().view(Some(&self.req), None));
             return self.monitor_answer(status, rec).await;
         }
         // Phase: frontend rules (`http-request`), then the frontend's applet.
@@ -176,7 +180,7 @@ impl<C: ClientStream> Session<C> {
         }
         // Phase: route.
         // (the rules' view: variables, counters, captures, the waited-for body, as haproxy)
-        let be = crate::route::backend_for(&fe, &env.sample(Some(&self.req), None));
+        let be = crate::route::backend_for(&fe, &env.situation().view(Some(&self.req), None));
         let Some(be) = be else {
             return self
                 .send_error(
@@ -278,7 +282,7 @@ impl<C: ClientStream> Session<C> {
         // `force-persist` / `ignore-persist`, then `use-server` (`http::server_rules`).
         let rules = &be.policy.server_rules;
         let persist = if rules.has_persist_rules() {
-            rules.persist(&env.sample(Some(&self.req), None))
+            rules.persist(&env.situation().view(Some(&self.req), None))
         } else {
             Persist::Normal
         };
@@ -288,7 +292,8 @@ impl<C: ClientStream> Session<C> {
         }
         let mut prefer = cookie.as_ref().and_then(|c| c.server);
         if prefer.is_none() && rules.has_use_server() {
-            let ctx = env.sample(Some(&self.req), None);
+            let seen = env.situation();
+            let ctx = seen.view(Some(&self.req), None);
             let force = persist == Persist::Force || be.options.persist;
             prefer = rules.use_server(&ctx, |i| be.server_usable(i, force));
             // HAProxy's SF_DIRECT: a server `use-server` chose gets no inserted cookie
@@ -317,10 +322,10 @@ impl<C: ClientStream> Session<C> {
             let counters = self
                 .fe
                 .counters(self.track.as_deref(), fe.tables.get(&be.name));
-            let env =
-                crate::http::sample_env::HttpEnv::new(self.peer, self.local, Some(&self.req), None)
-                    .with_counters(counters)
-                    .at(Some(&located));
+            let seen = crate::http::sample_env::Situation::new(self.peer, self.local)
+                .with_counters(counters)
+                .at(Some(&located));
+            let env = seen.view(Some(&self.req), None);
             let (stuck, key) = crate::http::persist::stick_request(&be, &env, prefer.is_some());
             prefer = prefer.or(stuck);
             stick_key = key;

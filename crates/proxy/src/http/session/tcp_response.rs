@@ -36,9 +36,10 @@ impl<C: ClientStream> Session<C> {
             return Ok(false);
         };
         // Before the answer: a rule that does not read it may decide already.
-        let mut before = x.env.sample(Some(&self.req), None);
-        before.res_data = Some(crate::payload::Channel::http(0, false, self.fe.bufsize));
-        before.res_pending = true;
+        let mut seen = x.env.situation();
+        seen.res_data = Some(crate::payload::Channel::http(0, false, self.fe.bufsize));
+        seen.res_pending = true;
+        let before = seen.view(Some(&self.req), None);
         let moved = tcp_rules::Moved::default();
         let decided = tcp_rules::decide_response(&r.rules, &before, &moved);
         self.tcp_response_level(x, rec, &moved);
@@ -67,8 +68,9 @@ impl<C: ClientStream> Session<C> {
         }
         let body_in = self.sbuf.len();
         let htx = crate::payload::htx_response(&self.res) + body_in;
-        let mut ctx = x.env.sample(Some(&self.req), Some(&self.res));
-        ctx.res_data = Some(crate::payload::Channel::http(htx, true, self.fe.bufsize));
+        let mut seen = x.env.situation();
+        seen.res_data = Some(crate::payload::Channel::http(htx, true, self.fe.bufsize));
+        let ctx = seen.view(Some(&self.req), Some(&self.res));
         let decided = tcp_rules::decide_response(&r.rules, &ctx, &moved);
         self.tcp_response_level(x, rec, &moved);
         match decided.unwrap_or(ResVerdict::Accept) {
