@@ -167,6 +167,17 @@ mod tests {
         (c, s)
     }
 
+    /// `open` with no PROXY header and a 16 KB cap.
+    async fn opened(
+        client: &mut TcpStream,
+        server: &mut TcpStream,
+        kept: BytesMut,
+        idle: Option<Duration>,
+        first: Option<&mut BytesMut>,
+    ) -> Opening {
+        open(client, server, (b"", kept), 1 << 14, idle, first).await
+    }
+
     /// Each test runs twice: the server's first byte peeked at, then read into `got`.
     fn first(read: bool, got: &mut BytesMut) -> Option<&mut BytesMut> {
         read.then_some(got)
@@ -200,11 +211,10 @@ mod tests {
                     drop(backend);
                 };
                 let (o, ()) = tokio::join!(
-                    open(
+                    opened(
                         &mut client,
                         &mut server,
-                        (b"", BytesMut::new()),
-                        1 << 14,
+                        BytesMut::new(),
                         None,
                         first(read, &mut read_first)
                     ),
@@ -234,11 +244,10 @@ mod tests {
                     backend
                 };
                 let (o, _b) = tokio::join!(
-                    open(
+                    opened(
                         &mut client,
                         &mut server,
-                        (b"", BytesMut::from(&b"old"[..])),
-                        1 << 14,
+                        BytesMut::from(&b"old"[..]),
                         None,
                         first(read, &mut read_first)
                     ),
@@ -258,11 +267,10 @@ mod tests {
                 let (_user, mut client) = pair(&l).await;
                 let (mut server, backend) = pair(&l).await;
                 drop(backend);
-                let o = open(
+                let o = opened(
                     &mut client,
                     &mut server,
-                    (b"", BytesMut::new()),
-                    1 << 14,
+                    BytesMut::new(),
                     None,
                     first(read, &mut read_first),
                 )
@@ -278,11 +286,10 @@ mod tests {
                     drop(backend);
                 };
                 let (o, ()) = tokio::join!(
-                    open(
+                    opened(
                         &mut client,
                         &mut server,
-                        (b"", BytesMut::new()),
-                        1 << 14,
+                        BytesMut::new(),
                         None,
                         first(read, &mut read_first)
                     ),
@@ -301,11 +308,10 @@ mod tests {
                 let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
                 let (_user, mut client) = pair(&l).await;
                 let (mut server, _backend) = pair(&l).await;
-                let o = open(
+                let o = opened(
                     &mut client,
                     &mut server,
-                    (b"", BytesMut::new()),
-                    1 << 14,
+                    BytesMut::new(),
                     Some(Duration::from_millis(50)),
                     first(read, &mut read_first),
                 )
@@ -324,11 +330,10 @@ mod tests {
                 let (_user, mut client) = pair(&l).await;
                 let (mut server, mut backend) = pair(&l).await;
                 backend.write_all(b"+OK").await.expect("write");
-                let o = open(
+                let o = opened(
                     &mut client,
                     &mut server,
-                    (b"", BytesMut::new()),
-                    1 << 14,
+                    BytesMut::new(),
                     None,
                     first(read, &mut read_first),
                 )
