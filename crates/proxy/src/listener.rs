@@ -483,67 +483,78 @@ fn spawn_session<C: ClientStream>(
 ) {
     // registered with the generation's end signal when the configuration can end it
     let end = fe.end.tracker();
-    // A `mode tcp` connection's task holds its session boxed: tokio moves a task's future
-    // when it is spawned and when it ends (its cell), so a task without the HTTP session
-    // inline moves a few hundred bytes less per connection.
+    // The task's future is boxed: tokio copies a task's future by value when it is spawned
+    // (three moves into its cell) and writes the whole cell's stage twice more as the task
+    // ends, so a session held inline cost ~3k instructions of copying per connection
+    // (callgrind, `bench/proxy/newconn_instructions.sh`); boxed, each of those copies is a
+    // pointer, for one allocation. Inside, the sessions are inline (one allocation holds the
+    // PROXY header wait and the session); the rare upgraded sessions stay boxed apart, so a
+    // `mode tcp` connection's allocation does not grow to an HTTP session's size.
     if fe.mode == Mode::Tcp {
-        crate::end::spawn(end, async move {
-            // Held for as long as the connection lives (a switched session keeps them parked).
+        crate::end::spawn(
+            end,
+            Box::pin(async move {
+                // Held for as long as the connection lives (a switched session keeps them parked).
+                let keep = (counted, permits);
+                let Some(o) = open(fe, sock, addrs, how, seed).await else {
+                    return;
+                };
+                let session = async move {
+                    let tcp =
+                        crate::tcp::serve(o.fe.clone(), o.sock, o.peer, o.local, o.track.clone());
+                    match tcp.await {
+                        Some(up) if up.h2 => {
+                            let h2 = crate::http::h2::serve_upgraded(o.fe, up, stop, o.track);
+                            Box::pin(h2).await
+                        }
+                        Some(up) => {
+                            let http =
+                                crate::http::session::serve_upgraded(o.fe, up, stop, o.track, keep);
+                            Box::pin(http).await
+                        }
+                        None => {}
+                    }
+                };
+                crate::logline::HANDSHAKE.scope(o.handshake, session).await
+            }),
+        );
+        return;
+    }
+    crate::end::spawn(
+        end,
+        Box::pin(async move {
+            // Held for as long as the connection lives (an HTTP/1 session keeps them while parked).
             let keep = (counted, permits);
             let Some(o) = open(fe, sock, addrs, how, seed).await else {
                 return;
             };
+            // HTTP/2: `proto h2` on the bind, or chosen by the client in the TLS handshake (ALPN).
+            let alpn_h2 = o
+                .sock
+                .tls()
+                .is_some_and(|t| t.alpn.as_deref() == Some("h2"));
+            let Opened {
+                fe,
+                sock,
+                peer,
+                local,
+                track,
+                handshake,
+            } = o;
             let session = async move {
-                let tcp = crate::tcp::serve(o.fe.clone(), o.sock, o.peer, o.local, o.track.clone());
-                match Box::pin(tcp).await {
-                    Some(up) if up.h2 => {
-                        let h2 = crate::http::h2::serve_upgraded(o.fe, up, stop, o.track);
-                        Box::pin(h2).await
-                    }
-                    Some(up) => {
-                        let http =
-                            crate::http::session::serve_upgraded(o.fe, up, stop, o.track, keep);
-                        Box::pin(http).await
-                    }
-                    None => {}
+                if h2.is_some() || alpn_h2 {
+                    let tune = h2.unwrap_or(fe.tune_h2);
+                    Box::pin(crate::http::h2::serve(
+                        fe, sock, peer, local, stop, tune, track,
+                    ))
+                    .await
+                } else {
+                    crate::http::session::serve(fe, sock, peer, local, stop, track, keep).await
                 }
             };
-            crate::logline::HANDSHAKE.scope(o.handshake, session).await
-        });
-        return;
-    }
-    crate::end::spawn(end, async move {
-        // Held for as long as the connection lives (an HTTP/1 session keeps them while parked).
-        let keep = (counted, permits);
-        let Some(o) = open(fe, sock, addrs, how, seed).await else {
-            return;
-        };
-        // HTTP/2: `proto h2` on the bind, or chosen by the client in the TLS handshake (ALPN).
-        let alpn_h2 = o
-            .sock
-            .tls()
-            .is_some_and(|t| t.alpn.as_deref() == Some("h2"));
-        let Opened {
-            fe,
-            sock,
-            peer,
-            local,
-            track,
-            handshake,
-        } = o;
-        let session = async move {
-            if h2.is_some() || alpn_h2 {
-                let tune = h2.unwrap_or(fe.tune_h2);
-                Box::pin(crate::http::h2::serve(
-                    fe, sock, peer, local, stop, tune, track,
-                ))
-                .await
-            } else {
-                crate::http::session::serve(fe, sock, peer, local, stop, track, keep).await
-            }
-        };
-        crate::logline::HANDSHAKE.scope(handshake, session).await
-    });
+            crate::logline::HANDSHAKE.scope(handshake, session).await
+        }),
+    );
 }
 
 /// A connection's start in its task: the PROXY header (`accept-proxy`: its addresses are the

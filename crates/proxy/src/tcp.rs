@@ -280,6 +280,10 @@ pub async fn serve<C: ClientStream>(
     // `%bi %bp`, `bc_src`: asked of the socket (`getsockname`) only when something reads it.
     let sd = fe.log.as_ref().and_then(|l| l.sd.as_ref());
     let wants_source = crate::log_format::writes_source(fe.log_format.as_ref(), sd);
+    // The server's first bytes, read by the opening when no `tcp-response content` rule
+    // inspects them (they are forwarded first); peeked at and left in the socket otherwise.
+    let read_first = !fe.backend_tcp_response.contains_key(&be.name);
+    let mut first = bytes::BytesMut::new();
     let (assigned, mut server, sent) = loop {
         let (assigned, mut server, _) = match conn {
             Ok(v) => {
@@ -310,13 +314,17 @@ pub async fn serve<C: ClientStream>(
         let cap = fe.bufsize;
         let addrs = (!C::UNIX).then_some((peer, local));
         let pre = crate::proxy_protocol::for_server(assigned.server().send_proxy, addrs);
+        let sending = (&pre[..], kept);
+        let into = read_first.then_some(&mut first);
         let o = match &mut server {
-            ServerConn::Tcp(s) => crate::opening::open(&mut client, s, &pre, kept, cap, idle).await,
+            ServerConn::Tcp(s) => {
+                crate::opening::open(&mut client, s, sending, cap, idle, into).await
+            }
             ServerConn::Unix(s) => {
-                crate::opening::open(&mut client, s, &pre, kept, cap, idle).await
+                crate::opening::open(&mut client, s, sending, cap, idle, into).await
             }
             ServerConn::Tls(s) => {
-                crate::opening::open(&mut client, &mut **s, &pre, kept, cap, idle).await
+                crate::opening::open(&mut client, &mut **s, sending, cap, idle, into).await
             }
             // Never here: `mode tcp` servers are not spoken to in HTTP/2 (`H2Mode::Never`).
             ServerConn::H2(_) => Opening::Idle { sent: 0 },
@@ -488,6 +496,10 @@ pub async fn serve<C: ClientStream>(
     }
     // Phase: `stick store-response` on the bytes the response rules read.
     view.response(&shown, assigned.index);
+    if !first.is_empty() {
+        // No response rule ran (`read_first`): `shown` is empty.
+        shown = first;
+    }
     // Phase: exchange.
     let t = Tunnel {
         idle,

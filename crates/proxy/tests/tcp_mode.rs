@@ -119,3 +119,54 @@ async fn large_transfer_both_ways() {
     h.shutdown(Duration::from_secs(1)).await;
     t.abort();
 }
+
+/// A server that speaks first (a banner, as SMTP, FTP or POP3 servers do) and closes after
+/// its answer: the banner reaches a client that has sent nothing yet, the rest follows in
+/// order, and the close arrives after all of it. The opening reads the server's first bytes
+/// itself when no `tcp-response` rule inspects them (`opening::open`'s `first`).
+#[tokio::test]
+async fn a_server_that_speaks_first_reaches_the_client_whole_and_in_order() {
+    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let a = l.local_addr().expect("addr");
+    let t = tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let _ = s.write_all(b"220 ready\r\n").await;
+                let mut line = [0u8; 6];
+                if s.read_exact(&mut line).await.is_err() {
+                    return;
+                }
+                let mut out = b"221 bye ".to_vec();
+                out.extend_from_slice(&line);
+                out.extend(std::iter::repeat_n(b'z', 100_000));
+                let _ = s.write_all(&out).await;
+            });
+        }
+    });
+    let port = free_port();
+    let text = format!(
+        "defaults\n  mode tcp\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\n\
+         listen mail\n  bind 127.0.0.1:{port}\n  server a {a}\n"
+    );
+    let h = start(&text).await;
+    for _ in 0..3 {
+        let mut s = TcpStream::connect(addr(port)).await.expect("connect");
+        let mut banner = [0u8; 11];
+        tokio::time::timeout(Duration::from_secs(3), s.read_exact(&mut banner))
+            .await
+            .expect("banner in time")
+            .expect("banner");
+        assert_eq!(&banner, b"220 ready\r\n");
+        s.write_all(b"QUIT\r\n").await.expect("write");
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(3), s.read_to_end(&mut rest))
+            .await
+            .expect("closed in time")
+            .expect("read");
+        assert_eq!(rest.len(), 8 + 6 + 100_000);
+        assert_eq!(&rest[..14], b"221 bye QUIT\r\n");
+        assert!(rest[14..].iter().all(|&b| b == b'z'));
+    }
+    h.shutdown(Duration::from_secs(1)).await;
+    t.abort();
+}
