@@ -4,6 +4,7 @@
 #   bench/tls/run.sh                    # RUNS=3 DURATION=4 CONNS=50 by default
 #   ONLY=handshake bench/tls/run.sh     # scenarios whose name contains the word
 #   FULCRUM=/path/to/fulcrum bench/tls/run.sh   # that build (nothing is built)
+#   PROFILE=DIR bench/tls/run.sh        # also perf profiles of both proxies (PERF_FREQ Hz, 499)
 #
 # Scenarios (wrk or h2load as the client, answers made by the proxy itself with `http-request
 # return`, so only the proxy's TLS and HTTP path is measured):
@@ -256,6 +257,24 @@ round() {
     '{ if ($2 > 0) printf "%s %.2f\n", $1, (b - a) / 1e3 / $2; else printf "%s nan\n", $1 }'
 }
 
+# PROFILE=DIR: perf records each proxy over its round (the last round's profile is kept):
+# DIR/SCENARIO.perf.data (fulcrum) and DIR/SCENARIO.haproxy.perf.data, with a summary of each
+# beside it (.perf.txt, self time by symbol).
+profile() { # $1: the profile's name
+  PERF=""
+  [ -n "${PROFILE:-}" ] || return 0
+  mkdir -p "$PROFILE"
+  PERF_OUT="$PROFILE/$1.perf"
+  perf record -q -F "${PERF_FREQ:-499}" -g -p "$PID" -o "$PERF_OUT.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+  PERF=$!
+}
+profiled() {
+  [ -n "$PERF" ] || return 0
+  wait "$PERF" || true
+  perf report -i "$PERF_OUT.data" --no-children --percent-limit 1.5 --stdio 2>/dev/null \
+    | grep -E '^ +[0-9.]+%' > "$PERF_OUT.txt" || true
+}
+
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} m=int((NR+1)/2); if (NR%2) print a[m]; else print (a[m]+a[m+1])/2}'; }
 
 printf "%-16s %10s %10s %7s %12s %12s %7s\n" scenario "haproxy/s" "fulcrum/s" ratio "h CPU us/op" "f CPU us/op" "ratio"
@@ -266,20 +285,8 @@ for sc in handshake-ecdsa handshake-rsa resumed-tls13 resumed-tls12 keepalive-ec
   alpn=http/1.1; [ "$sc" = h2-tls ] && alpn=h2,http/1.1
   : > "$WORK/h"; : > "$WORK/f"; : > "$WORK/r"; : > "$WORK/hc"; : > "$WORK/fc"; : > "$WORK/rc"
   for _ in $(seq "$RUNS"); do
-    start haproxy "$cert" "$alpn"; read -r h hc < <(round "$sc"); stop
-    start fulcrum "$cert" "$alpn"
-    if [ -n "${PROFILE:-}" ]; then
-      mkdir -p "$PROFILE"
-      perf record -q -F 499 -g -p "$PID" -o "$PROFILE/$sc.perf.data" -- sleep "$DURATION" >/dev/null 2>&1 &
-      PERF=$!
-    fi
-    read -r f fc < <(round "$sc")
-    [ -n "${PROFILE:-}" ] && wait "$PERF"
-    stop
-    if [ -n "${PROFILE:-}" ]; then
-      perf report -i "$PROFILE/$sc.perf.data" --no-children --percent-limit 1.5 --stdio 2>/dev/null \
-        | grep -E '^ +[0-9.]+%' > "$PROFILE/$sc.perf.txt" || true
-    fi
+    start haproxy "$cert" "$alpn"; profile "$sc.haproxy"; read -r h hc < <(round "$sc"); profiled; stop
+    start fulcrum "$cert" "$alpn"; profile "$sc"; read -r f fc < <(round "$sc"); profiled; stop
     echo "$h" >> "$WORK/h"; echo "$f" >> "$WORK/f"; echo "$hc" >> "$WORK/hc"; echo "$fc" >> "$WORK/fc"
     awk -v h="$h" -v f="$f" 'BEGIN { if (h > 0) printf "%.3f\n", f / h }' >> "$WORK/r"
     awk -v h="$hc" -v f="$fc" 'BEGIN { if (h > 0 && f != "nan") printf "%.3f\n", f / h }' >> "$WORK/rc"
