@@ -78,19 +78,33 @@ impl Send {
     }
 
     fn check_headers(fields: &http::HeaderMap) -> Result<(), UserError> {
-        // 8.1.2.2. Connection-Specific Header Fields
-        if fields.contains_key(http::header::CONNECTION)
-            || fields.contains_key(http::header::TRANSFER_ENCODING)
-            || fields.contains_key(http::header::UPGRADE)
-            || fields.contains_key("keep-alive")
-            || fields.contains_key("proxy-connection")
-        {
-            tracing::debug!("illegal connection-specific headers found");
-            return Err(UserError::MalformedHeaders);
-        } else if let Some(te) = fields.get(http::header::TE) {
-            if te != "trailers" {
+        // fulcrum: one pass over the names, compared as `HeaderName`s (standard names by
+        // their tag, the two custom ones by their bytes), instead of six hashed lookups of
+        // which two re-parsed "keep-alive" and "proxy-connection" on every call. Same
+        // verdicts: any of the five names is an error; `te` is checked on its first value.
+        const KEEP_ALIVE: http::HeaderName = http::HeaderName::from_static("keep-alive");
+        const PROXY_CONNECTION: http::HeaderName =
+            http::HeaderName::from_static("proxy-connection");
+        let mut te = false;
+        for name in fields.keys() {
+            // 8.1.2.2. Connection-Specific Header Fields
+            if name == http::header::CONNECTION
+                || name == http::header::TRANSFER_ENCODING
+                || name == http::header::UPGRADE
+                || name == KEEP_ALIVE
+                || name == PROXY_CONNECTION
+            {
                 tracing::debug!("illegal connection-specific headers found");
                 return Err(UserError::MalformedHeaders);
+            }
+            te |= name == http::header::TE;
+        }
+        if te {
+            if let Some(te) = fields.get(http::header::TE) {
+                if te != "trailers" {
+                    tracing::debug!("illegal connection-specific headers found");
+                    return Err(UserError::MalformedHeaders);
+                }
             }
         }
         Ok(())
