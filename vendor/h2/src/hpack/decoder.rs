@@ -215,7 +215,9 @@ impl Decoder {
                     let entry = self.decode_literal(src, true)?;
 
                     // Insert the header into the table
-                    self.table.insert(entry.clone());
+                    // fulcrum: the table gets its own copy of a field's value (see
+                    // `Header::to_table_entry`); `entry` keeps the decoded bytes.
+                    self.table.insert(entry.to_table_entry());
                     consume(src);
 
                     if f(entry).is_break() {

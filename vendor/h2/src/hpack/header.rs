@@ -96,9 +96,33 @@ impl Header {
         } else {
             // HTTP/2 requires lower case header names
             let name = HeaderName::from_lowercase(&name)?;
-            let value = HeaderValue::from_bytes(&value)?;
+            // fulcrum: the value keeps the decoded bytes (a slice of the frame or of the
+            // Huffman buffer) instead of a copy; the dynamic table gets a copy of those it
+            // indexes (`to_table_entry`).
+            let value = HeaderValue::from_maybe_shared(value)?;
 
             Ok(Header::Field { name, value })
+        }
+    }
+
+    /// fulcrum: the copy of a decoded header the decoder's dynamic table keeps. A field's
+    /// value gets bytes of its own, as upstream copied every decoded value: the table lives as
+    /// long as the connection and must not pin the frame (or read buffer) the value was
+    /// decoded from. The header itself is passed on without a copy. Pseudo-headers are
+    /// cloned, as upstream kept them.
+    pub fn to_table_entry(&self) -> Header {
+        match self {
+            Header::Field { name, value } => {
+                let bytes = Bytes::copy_from_slice(value.as_bytes());
+                // SAFETY (of the `unchecked`): the bytes are those of a valid `HeaderValue`.
+                let mut copy = unsafe { HeaderValue::from_maybe_shared_unchecked(bytes) };
+                copy.set_sensitive(value.is_sensitive());
+                Header::Field {
+                    name: name.clone(),
+                    value: copy,
+                }
+            }
+            other => other.clone(),
         }
     }
 
@@ -231,7 +255,8 @@ impl<'a> Name<'a> {
         match self {
             Name::Field(name) => Ok(Header::Field {
                 name: name.clone(),
-                value: HeaderValue::from_bytes(&value)?,
+                // fulcrum: no copy (see `Header::new`)
+                value: HeaderValue::from_maybe_shared(value)?,
             }),
             Name::Authority => Ok(Header::Authority(BytesStr::try_from(value)?)),
             Name::Method => Ok(Header::Method(Method::from_bytes(&value)?)),
