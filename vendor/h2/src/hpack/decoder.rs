@@ -491,7 +491,13 @@ fn consume(buf: &mut Cursor<&mut BytesMut>) {
     // remove bytes from the internal BytesMut when they have been successfully
     // decoded. This is a more permanent cursor position, which will be
     // used to resume if decoding was only partial.
-    take(buf, 0);
+    //
+    // fulcrum: `advance` instead of `take(buf, 0)` (which split the bytes off into a
+    // `BytesMut` of their own, a reference count up and down, only to drop it): the same
+    // bytes removed, the same position (0) after.
+    let pos = buf.position() as usize;
+    buf.get_mut().advance(pos);
+    buf.set_position(0);
 }
 
 // ===== impl Table =====
