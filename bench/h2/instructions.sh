@@ -13,6 +13,11 @@
 #                                                        # out; built here, or FLOOR=/path to
 #                                                        # its binary): h2 → h2 only
 #   OUT=/tmp/cg bench/h2/instructions.sh BIN             # keep the dumps for callgrind_annotate
+#   TLS=1 SERVER_PROTO=return bench/h2/instructions.sh BIN # bench/tls/run.sh's h2-tls row: h2
+#                                                        # over TLS (ECDSA P-256, ALPN h2), the
+#                                                        # answer made by `http-request return`
+#   ONLY="fulcrum floor" bench/h2/instructions.sh BIN    # these proxies only (default: fulcrum,
+#                                                        # and those HAPROXY/FLOOR ask for)
 #
 # Each proxy runs under `valgrind --tool=callgrind`; after $WARM requests ($CONNS connections,
 # $STREAMS streams each) the counters are zeroed, $N more requests are sent, and the dump's
@@ -37,21 +42,34 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-for t in valgrind callgrind_control h2load nginx curl; do
+for t in valgrind callgrind_control h2load nginx curl openssl; do
   command -v "$t" >/dev/null || { echo "$t is needed" >&2; exit 1; }
 done
 case "$SERVER_PROTO" in
   h1) NGINX_LISTEN=""; SERVER_OPTS="" ;;
   h2) NGINX_LISTEN=" http2"; SERVER_OPTS=" proto h2" ;;
-  *) echo "SERVER_PROTO must be h1 or h2" >&2; exit 2 ;;
+  return) NGINX_LISTEN=""; SERVER_OPTS="" ;; # nginx started but never used
+  *) echo "SERVER_PROTO must be h1, h2 or return" >&2; exit 2 ;;
 esac
+RULES=""
+[ "$SERVER_PROTO" = return ] && RULES="  http-request return status 200 content-type text/plain string ok"
 case "$CLIENT" in
   h1) BIND_OPTS=""; H2LOAD=(h2load --h1); CURL=(curl -s); STREAMS=1 ;; # no pipelining
   h2) BIND_OPTS=" proto h2"; H2LOAD=(h2load); CURL=(curl -s --http2-prior-knowledge) ;;
   *) echo "CLIENT must be h1 or h2" >&2; exit 2 ;;
 esac
+SCHEME=http
+if [ -n "${TLS:-}" ]; then
+  [ "$CLIENT" = h2 ] || { echo "TLS is h2 only" >&2; exit 2; }
+  openssl req -x509 -nodes -days 2 -subj /CN=bench.test -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+    -keyout "$WORK/ec.key" -out "$WORK/ec.crt" 2>/dev/null
+  cat "$WORK/ec.crt" "$WORK/ec.key" > "$WORK/ec.pem"
+  BIND_OPTS=" ssl crt $WORK/ec.pem alpn h2,http/1.1"
+  CURL=(curl -sk --http2)
+  SCHEME=https
+fi
 if [ -n "${FLOOR:-}" ]; then
-  [ "$SERVER_PROTO" = h2 ] && [ "$CLIENT" = h2 ] || { echo "FLOOR is h2 → h2 only" >&2; exit 2; }
+  [ "$SERVER_PROTO" = h2 ] && [ "$CLIENT" = h2 ] && [ -z "${TLS:-}" ] || { echo "FLOOR is h2c → h2 only" >&2; exit 2; }
   if [ "$FLOOR" = 1 ]; then
     ROOT=$(cd "$(dirname "$0")/../.." && pwd)
     FLOOR_TARGET=${FLOOR_TARGET:-${CARGO_TARGET_DIR:-$ROOT/target}-floor}
@@ -88,12 +106,13 @@ defaults
   timeout server 30s
 frontend web
   bind 127.0.0.1:$H2_PORT$BIND_OPTS
+$RULES
   default_backend app
 backend app
   server n1 127.0.0.1:$NGINX_PORT$SERVER_OPTS
 CFG
 
-URL="http://127.0.0.1:$H2_PORT/small"
+URL="$SCHEME://127.0.0.1:$H2_PORT/small"
 # The calls to the allocator's entry points in a callgrind dump (names are compressed: an id
 # is named once, at its first use).
 mallocs() {
@@ -154,7 +173,8 @@ one() { # $1 fulcrum|haproxy|floor → "instructions-per-request mallocs-per-req
 proxies=(fulcrum)
 [ -n "${HAPROXY:-}" ] && proxies+=(haproxy)
 [ -n "${FLOOR:-}" ] && proxies+=(floor)
-echo "| $CLIENT → $SERVER_PROTO ($N requests, $CONNS conns x $STREAMS streams) | instructions/req | mallocs/req |"
+[ -n "${ONLY:-}" ] && read -r -a proxies <<<"$ONLY"
+echo "| $CLIENT${TLS:+ over TLS} → $SERVER_PROTO ($N requests, $CONNS conns x $STREAMS streams) | instructions/req | mallocs/req |"
 echo "|---|---:|---:|"
 for p in "${proxies[@]}"; do
   read -r ir ma <<<"$(one "$p")"
