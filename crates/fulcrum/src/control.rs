@@ -52,9 +52,9 @@ pub fn connect(control: &Path) -> Result<std::os::unix::net::UnixStream, String>
     })
 }
 
-/// The listening side. Dropping it removes the socket file.
+/// The listening side. Dropping it removes the socket file (if still this process's).
 pub struct ControlServer {
-    path: PathBuf,
+    _file: crate::socket_file::SocketFile,
 }
 
 impl ControlServer {
@@ -65,7 +65,13 @@ impl ControlServer {
         to_supervisor: mpsc::Sender<Request>,
     ) -> Option<ControlServer> {
         if path.exists() {
-            if UnixStream::connect(&path).await.is_ok() {
+            // Only a refused connection means nobody listens there (a full backlog says
+            // `EAGAIN`: a live, busy owner).
+            let stale = matches!(
+                UnixStream::connect(&path).await,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
+            );
+            if !stale {
                 tracing::warn!(
                     "control socket {} belongs to another running fulcrum; this one has none (`fulcrum reload` will not reach it; use --control)",
                     path.display()
@@ -99,13 +105,9 @@ impl ControlServer {
                 }
             }
         });
-        Some(ControlServer { path })
-    }
-}
-
-impl Drop for ControlServer {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        Some(ControlServer {
+            _file: crate::socket_file::SocketFile::bound(path),
+        })
     }
 }
 

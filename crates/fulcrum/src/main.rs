@@ -18,6 +18,7 @@ mod peers_bridge;
 mod privileges;
 mod runtime_api;
 mod sd_notify;
+mod socket_file;
 mod status_report;
 mod supervisor;
 

@@ -126,7 +126,8 @@ fn settings(global: &Global) -> Vec<Settings> {
 
 struct Running {
     task: JoinHandle<()>,
-    unix_path: Option<PathBuf>,
+    /// A unix socket's file, removed when closed (if still this process's).
+    unix_path: Option<crate::socket_file::SocketFile>,
 }
 
 /// Every `stats socket` of the running config. Dropping it closes them (and removes the unix
@@ -186,9 +187,7 @@ impl RuntimeSockets {
     fn close(&mut self) {
         for r in self.running.drain(..) {
             r.task.abort();
-            if let Some(p) = r.unix_path {
-                let _ = std::fs::remove_file(p);
-            }
+            drop(r.unix_path);
         }
     }
 }
@@ -260,7 +259,10 @@ fn open_one(s: &Settings, to_supervisor: mpsc::Sender<Request>) -> Result<Runnin
                 path.display(),
                 level.keyword()
             );
-            (Listener::Unix(listener), Some(path))
+            (
+                Listener::Unix(listener),
+                Some(crate::socket_file::SocketFile::bound(path)),
+            )
         }
         SocketAddress::Tcp(addr) => {
             let std_listener = std::net::TcpListener::bind(addr)

@@ -99,7 +99,7 @@ pub fn bind(spec: &Spec) -> Result<Listener, String> {
             Ok(Listener::Tcp(l))
         }
         Address::Unix(path) => {
-            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            use std::os::unix::fs::PermissionsExt;
             let err = |e: std::io::Error| {
                 format!("cannot bind master CLI socket '{}': {e}", path.display())
             };
@@ -145,7 +145,7 @@ pub fn bind(spec: &Spec) -> Result<Listener, String> {
                 return Err(e);
             }
             l.set_nonblocking(true).map_err(err)?;
-            let ino = std::fs::metadata(path).map(|m| m.ino()).unwrap_or(0);
+            let ino = crate::socket_file::inode(path);
             Ok(Listener::Unix(l, path.clone(), ino))
         }
     }
@@ -186,10 +186,7 @@ impl Listener {
 
 /// Removes the socket file on exit, unless a newer process already replaced it.
 pub fn remove_file((path, ino): &(PathBuf, u64)) {
-    use std::os::unix::fs::MetadataExt;
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.ino() == *ino) {
-        let _ = std::fs::remove_file(path);
-    }
+    crate::socket_file::remove_if_ours(path, *ino);
 }
 
 async fn session<S: AsyncRead + AsyncWrite + Unpin>(s: S, started: Instant) {
