@@ -267,8 +267,7 @@ pub async fn serve<C: ClientStream, K: Send + 'static>(
         .map(|d| started + d);
     // Boxed, and freed once bytes arrive: the task's own future stays small for as long as
     // the connection lives (memory per idle keep-alive connection).
-    let exact = fe.options.http_ignore_probes;
-    let (client, first) = Box::pin(first_bytes(client, deadline, exact)).await;
+    let (client, first) = Box::pin(first_bytes(client, deadline)).await;
     match first {
         First::Data => {}
         // Nothing came: the session's first read answers and logs HAProxy's `400 CR--`
@@ -618,35 +617,17 @@ enum First {
     Timeout,
 }
 
-/// Waits for a new connection's first bytes until `deadline`, holding no buffer: on the
-/// socket's readiness (the session's first read follows at once, without a `peek` system call
-/// before it: a close or a wake with nothing to read is the session's first read's to see,
-/// as it is for later requests), or, `exact`, with `peek` (`option http-ignore-probes`: a
-/// connection closed without a byte ends here, without a session). A stop (soft stop, `-sf`
-/// takeover) does not drop a connection already accepted: its first request is served, as
-/// HAProxy does; only idle keep-alive connections close.
+/// Waits for a new connection's first bytes with `peek` (exact: no buffer is taken before
+/// data) until `deadline`. A stop (soft stop, `-sf` takeover) does not drop a connection
+/// already accepted: its first request is served, as HAProxy does; only idle keep-alive
+/// connections close.
 async fn first_bytes<C: ClientStream>(
     mut client: C,
     deadline: Option<tokio::time::Instant>,
-    exact: bool,
 ) -> (C, First) {
-    let data = |r: std::io::Result<usize>| {
-        if matches!(r, Ok(n) if n > 0) {
-            First::Data
-        } else {
-            First::Closed
-        }
-    };
-    let first = if exact {
-        tokio::select! {
-            r = client.peek_byte() => data(r),
-            _ = sleep_opt(deadline) => First::Timeout,
-        }
-    } else {
-        tokio::select! {
-            r = client.ready() => data(r),
-            _ = sleep_opt(deadline) => First::Timeout,
-        }
+    let first = tokio::select! {
+        r = client.peek_byte() => if matches!(r, Ok(n) if n > 0) { First::Data } else { First::Closed },
+        _ = sleep_opt(deadline) => First::Timeout,
     };
     (client, first)
 }
