@@ -16,13 +16,15 @@ pub fn backend_for(fe: &Frontend, ctx: &Ctx<'_>) -> Option<Arc<Backend>> {
         match route {
             Route::Backend(b) => return Some(b.clone()),
             Route::Named(fmt, backends) => {
-                let mut name = fulcrum_sample::spare::copy(b"");
-                fmt.render(&mut name, ctx);
+                // The name as a header value would render it, lent (a map's value under the
+                // map's read lock: nothing copied per request).
+                let mut found = None;
+                fmt.lend(ctx, &mut |name| {
+                    found = std::str::from_utf8(name)
+                        .ok()
+                        .and_then(|n| backends.get(n).cloned());
+                });
                 // An unknown name ends the `use_backend` rules (HAProxy's `break`).
-                let found = std::str::from_utf8(&name)
-                    .ok()
-                    .and_then(|n| backends.get(n).cloned());
-                fulcrum_sample::spare::give(name);
                 return found.or_else(|| fe.default_backend.clone());
             }
         }

@@ -498,9 +498,27 @@ fn ipmask(v: Value, c: &Conv, _: &dyn Env) -> Option<Value> {
 
 fn map_lookup(v: Value, c: &Conv, _: &dyn Env) -> Option<Value> {
     let map = c.map.as_ref()?;
-    let found = map.read().ok()?.lookup(&v);
-    crate::spare::give_value(v);
-    // No key matched: the default value, when there is one.
-    let out = Value::Str(found.or_else(|| Some(c.args.get(1)?.as_bytes().to_vec()))?);
-    crate::cast::cast(out, c.kw.out)
+    let out = {
+        let m = map.read().ok()?;
+        let found = m.find_value(&v);
+        // No key matched: the default value, when there is one.
+        let Some(value) = found
+            .as_deref()
+            .or_else(|| c.args.get(1).map(Arg::as_bytes))
+        else {
+            crate::spare::give_value(v);
+            return None;
+        };
+        // written into the key's own buffer (a string's): none taken from the pool nor given
+        // back
+        match v {
+            Value::Str(mut b) | Value::Bin(mut b) | Value::Meth(mut b) => {
+                b.clear();
+                b.extend_from_slice(value);
+                b
+            }
+            _ => crate::spare::copy(value),
+        }
+    };
+    crate::cast::cast(Value::Str(out), c.kw.out)
 }

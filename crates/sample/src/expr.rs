@@ -273,6 +273,15 @@ fn compile_args(
         .collect()
 }
 
+/// `v` through converters `convs`, each after the cast to its input type.
+fn convert(convs: &[Conv], mut v: Value, env: &dyn Env) -> Option<Value> {
+    for c in convs {
+        v = crate::cast::cast(v, c.kw.input)?;
+        v = (c.kw.run)(v, c, env)?;
+    }
+    Some(v)
+}
+
 /// Compiles `text` with `c` (map files, shared maps).
 pub fn compile_with(text: &str, c: &mut Compiler) -> Result<Expr, CompileError> {
     let mut steps = steps(text)?.into_iter();
@@ -450,11 +459,16 @@ impl Expr {
 
     /// [`Expr::eval`] given to `with`, the fetch's string lent by the environment where it
     /// can (a header value, the path, a variable: no copy) when no converter but `length`
-    /// follows. `with` must not read or set a variable ([`Env::with_var`]).
+    /// follows, and a map's value lent by the map when a string map lookup is the last step
+    /// (`%[req.hdr(host),lower,map(hosts.map)]`). `with` must not read or set a variable
+    /// ([`Env::with_var`]) nor change a map (it may hold the map's read lock).
     pub(crate) fn eval_lent(&self, env: &dyn Env, with: &mut dyn FnMut(Option<Sample<'_>>)) {
         let length = match &self.convs[..] {
             [] => false,
             [c] if c.kw.name == "length" => true,
+            [before @ .., last] if last.map.is_some() && last.kw.out == Type::Str => {
+                return self.lend_map(before, last, env, with);
+            }
             _ => return with(self.eval(env).map(Sample::Val)),
         };
         let lend = |b: &[u8], with: &mut dyn FnMut(Option<Sample<'_>>)| {
@@ -485,6 +499,35 @@ impl Expr {
         }
     }
 
+    /// [`Expr::eval_lent`] of an expression whose last step `map` is a string map lookup:
+    /// what the map converter gives (the entry's value, else the default, else none), lent
+    /// under the map's read lock instead of copied.
+    fn lend_map(
+        &self,
+        before: &[Conv],
+        map: &Conv,
+        env: &dyn Env,
+        with: &mut dyn FnMut(Option<Sample<'_>>),
+    ) {
+        let key = fetch::eval(&self.fetch, env)
+            .and_then(|v| convert(before, v, env))
+            .and_then(|v| crate::cast::cast(v, map.kw.input));
+        let (Some(key), Some(shared)) = (key, map.map.as_ref()) else {
+            return with(None);
+        };
+        match shared.read() {
+            Ok(m) => {
+                let found = m.find_value(&key);
+                let value = found
+                    .as_deref()
+                    .or_else(|| map.args.get(1).map(Arg::as_bytes));
+                with(value.map(Sample::Str));
+            }
+            Err(_) => with(None),
+        }
+        crate::spare::give_value(key);
+    }
+
     /// Whether `pred` holds for any value of the expression: a fetch with several values
     /// (each header value, each cookie) is tried value by value through the converters, as
     /// HAProxy's ACLs do.
@@ -499,12 +542,8 @@ impl Expr {
         })
     }
 
-    fn convert(&self, mut v: Value, env: &dyn Env) -> Option<Value> {
-        for c in &self.convs {
-            v = crate::cast::cast(v, c.kw.input)?;
-            v = (c.kw.run)(v, c, env)?;
-        }
-        Some(v)
+    fn convert(&self, v: Value, env: &dyn Env) -> Option<Value> {
+        convert(&self.convs, v, env)
     }
 
     /// Whether it reads nothing of the stream (a constant for the life of the config).

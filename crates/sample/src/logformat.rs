@@ -356,6 +356,33 @@ impl Format {
         self.render_with(env, var, b"", false, false, out);
     }
 
+    /// [`Format::render_value_flagged`] lent to `with` instead of appended to a buffer: a
+    /// format that is one sample expression whose string needs no encoding (a header value,
+    /// a map's value) is lent as it is, without a copy (`use_backend %[...]` looks the name
+    /// up in it). `with` must not read or set a variable nor change a map.
+    pub fn lend_value(&self, env: &dyn Env, var: &mut VarWriter<'_>, with: &mut dyn FnMut(&[u8])) {
+        if let [Node::Expr(e, f)] = &self.nodes[..] {
+            if !f.escape {
+                let f = *f;
+                e.eval_lent(env, &mut |v| match v {
+                    None => with(b""),
+                    Some(Sample::Str(b)) if !value_text::needs_encoding(b) => with(b),
+                    v => {
+                        let mut out = crate::spare::copy(b"");
+                        write_http_sample(v, f, &mut out);
+                        with(&out);
+                        crate::spare::give(out);
+                    }
+                });
+                return;
+            }
+        }
+        let mut out = crate::spare::copy(b"");
+        self.render_value_flagged(env, var, &mut out);
+        with(&out);
+        crate::spare::give(out);
+    }
+
     fn render_with(
         &self,
         env: &dyn Env,
@@ -404,20 +431,7 @@ impl Format {
                     blank_at = None;
                 }
                 Node::Expr(e, f) => {
-                    e.eval_lent(env, &mut |v| match v {
-                        None => {}
-                        Some(Sample::Str(b)) => value_text::write_http(b, f.escape, out),
-                        // digits and `-`: nothing to encode
-                        Some(Sample::Val(Value::Sint(n))) => {
-                            value_text::write_int(out, n);
-                        }
-                        Some(Sample::Val(Value::Ipv4(a))) => value_text::write_v4(out, a),
-                        Some(Sample::Val(v)) => {
-                            let text = value_text::http_text(v);
-                            value_text::write_http(&text, f.escape, out);
-                            crate::spare::give(text);
-                        }
-                    });
+                    e.eval_lent(env, &mut |v| write_http_sample(v, *f, out));
                     blank_at = None;
                 }
                 Node::Var(name, f) if f.escape => {
@@ -453,6 +467,25 @@ impl Format {
                     blank_at = None;
                 }
             }
+        }
+    }
+}
+
+/// A sample expression's value appended to an HTTP value ([`Format::render_value`]).
+#[inline(always)]
+fn write_http_sample(v: Option<Sample<'_>>, f: Flags, out: &mut Vec<u8>) {
+    match v {
+        None => {}
+        Some(Sample::Str(b)) => value_text::write_http(b, f.escape, out),
+        // digits and `-`: nothing to encode
+        Some(Sample::Val(Value::Sint(n))) => {
+            value_text::write_int(out, n);
+        }
+        Some(Sample::Val(Value::Ipv4(a))) => value_text::write_v4(out, a),
+        Some(Sample::Val(v)) => {
+            let text = value_text::http_text(v);
+            value_text::write_http(&text, f.escape, out);
+            crate::spare::give(text);
         }
     }
 }
@@ -527,6 +560,51 @@ mod tests {
         let mut out = Vec::new();
         f.render_flagged(&crate::NoEnv, &mut var, b"-", &mut out);
         assert_eq!(out, b"0/0   \"<BADREQ>\"  end");
+    }
+
+    #[test]
+    fn a_lent_value_is_the_rendered_value() {
+        // `use_backend %[...]` looks its name up in the lent value: what a header would get.
+        let dir = std::env::temp_dir().join(format!("fulcrum-lend-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        std::fs::write(
+            dir.join("m.map"),
+            "a.example.com app\nctl c\x01d\nn 42\nre.* x\n",
+        )
+        .expect("write");
+        std::fs::write(dir.join("n.map"), "n 42\n").expect("write");
+        let mut c = Compiler::new(&dir);
+        let formats = [
+            "%[str(A.example.com),lower,map(m.map)]",
+            "%[str(zzz),map(m.map,dflt)]",
+            "%[str(zzz),map(m.map)]",
+            "%[str(ctl),map(m.map)]",
+            "%[str(n),map_str_int(n.map)]",
+            "%[str(reg),map_reg(m.map)]",
+            "%{+E}[str(a.example.com),map(m.map)]",
+            "%{+Q}[str(a.example.com),map(m.map)]",
+            "be_%[str(a.example.com),map(m.map)]",
+            "%[str(lit)]",
+            "%[int(7)]",
+            "plain",
+        ];
+        for text in formats {
+            let f = compile_format_with(text, &mut c).expect(text);
+            let mut var = |_: &str, _: Flags, _: &mut Vec<u8>| None;
+            let mut rendered = Vec::new();
+            f.render_value_flagged(&crate::NoEnv, &mut var, &mut rendered);
+            let mut lent = None;
+            f.lend_value(&crate::NoEnv, &mut var, &mut |b| lent = Some(b.to_vec()));
+            assert_eq!(lent.as_deref(), Some(&rendered[..]), "{text}");
+        }
+        let mut out = Vec::new();
+        let f = compile_format_with("%[str(ctl),map(m.map)]", &mut c).expect("ctl");
+        f.render_value_flagged(&crate::NoEnv, &mut |_, _, _| None, &mut out);
+        assert_eq!(
+            out, b"c%01d",
+            "a control byte is encoded in the lent value too"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -255,6 +255,16 @@ impl Map {
         self.found(v).map(|(_, value)| value)
     }
 
+    /// [`Map::lookup`] lent where the map holds the value as written (every match method but
+    /// `regm`, whose value is built from the captures): no copy per request.
+    pub fn find_value(&self, v: &Value) -> Option<std::borrow::Cow<'_, [u8]>> {
+        if self.how == Match::Regm {
+            return self.found(v).map(|(_, value)| value.into());
+        }
+        let uid = self.index.find(v)?;
+        self.index.get(uid).map(|(_, value)| value.into())
+    }
+
     fn found(&self, v: &Value) -> Option<(Uid, Vec<u8>)> {
         if self.how != Match::Regm {
             let uid = self.index.find(v)?;

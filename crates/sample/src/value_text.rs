@@ -19,6 +19,7 @@ fn encoded(b: u8) -> bool {
 
 /// Whether some byte of `v` is [`encoded`]: eight bytes at a time (a header value is a few
 /// words; a scan per byte, or a vector loop's set-up, cost more than the rest of writing it).
+#[inline(always)]
 fn any_encoded(v: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x80 * ONES;
@@ -45,6 +46,11 @@ fn any_encoded(v: &[u8]) -> bool {
     }
     // the last eight bytes, overlapping what was tested
     i < v.len() && maybe(word(v.len() - 8)) && exact(&v[v.len() - 8..])
+}
+
+/// Whether [`write_http`] without `+E` writes `v` otherwise than as it is.
+pub fn needs_encoding(v: &[u8]) -> bool {
+    any_encoded(v)
 }
 
 /// `v` up to its first NUL (a lent string's [`log_text`]).

@@ -46,6 +46,14 @@ impl Fmt {
             .render_value_flagged(env, &mut |name, f, out| env.var_flagged(name, f, out), out);
     }
 
+    /// [`Fmt::render`] lent to `with` instead of written: one sample expression's string
+    /// (a header value, a map's value) is lent without a copy. `with` must not read or set a
+    /// variable nor change a map.
+    pub fn lend(&self, env: &HttpEnv<'_>, with: &mut dyn FnMut(&[u8])) {
+        self.0
+            .lend_value(env, &mut |name, f, out| env.var_flagged(name, f, out), with);
+    }
+
     /// [`Fmt::render`] for a part of an answer the proxy makes (`return`, `deny` with a
     /// response): `%ST` is that answer's status, as haproxy 2.6 sets it before rendering.
     pub fn render_answer(&self, out: &mut Vec<u8>, env: &HttpEnv<'_>, status: u16) {
