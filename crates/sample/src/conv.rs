@@ -353,14 +353,38 @@ fn arith(v: Value, c: &Conv, env: &dyn Env, f: fn(i64, i64) -> Option<i64>) -> O
 }
 
 fn hashed(v: Value, c: &Conv, f: fn(&[u8]) -> u32) -> Option<Value> {
-    let h = f(&bytes(&v)?);
+    let h = hash_of(&bytes(&v)?, c, f);
     crate::spare::give_value(v);
+    Some(h)
+}
+
+/// A hash converter's value of `b`, `full_hash`ed when its argument asks for it.
+fn hash_of(b: &[u8], c: &Conv, f: fn(&[u8]) -> u32) -> Value {
+    let h = f(b);
     let avalanche = c.args.first().is_some_and(|a| a.as_int() != 0);
-    Some(Value::Sint(i64::from(if avalanche {
+    Value::Sint(i64::from(if avalanche {
         crate::hash::full_hash(h)
     } else {
         h
-    })))
+    }))
+}
+
+/// Whether converter `c` reads its input's bytes and gives a number (`length`, the hashes):
+/// it reads a string its owner lends ([`on_lent`]) as well as a copy of it.
+pub(crate) fn reads_lent(c: &Conv) -> bool {
+    matches!(c.kw.name, "length" | "crc32" | "djb2" | "sdbm" | "wt6")
+}
+
+/// What converter `c` ([`reads_lent`]) gives for a string of the bytes `b`.
+pub(crate) fn on_lent(c: &Conv, b: &[u8]) -> Option<Value> {
+    Some(match c.kw.name {
+        "length" => Value::Sint(b.len() as i64),
+        "crc32" => hash_of(b, c, crate::hash::crc32),
+        "djb2" => hash_of(b, c, crate::hash::djb2),
+        "sdbm" => hash_of(b, c, crate::hash::sdbm),
+        "wt6" => hash_of(b, c, crate::hash::wt6),
+        _ => return None,
+    })
 }
 
 /// `field` and `word`: 1-based index (negative: from the end), delimiters, field count.

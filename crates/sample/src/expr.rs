@@ -463,20 +463,18 @@ impl Expr {
     /// (`%[req.hdr(host),lower,map(hosts.map)]`). `with` must not read or set a variable
     /// ([`Env::with_var`]) nor change a map (it may hold the map's read lock).
     pub(crate) fn eval_lent(&self, env: &dyn Env, with: &mut dyn FnMut(Option<Sample<'_>>)) {
-        let length = match &self.convs[..] {
-            [] => false,
-            [c] if c.kw.name == "length" => true,
+        // a converter that reads the lent bytes (`length`, a hash), or none
+        let step = match &self.convs[..] {
+            [] => None,
+            [c] if conv::reads_lent(c) => Some(c),
             [before @ .., last] if last.map.is_some() && last.kw.out == Type::Str => {
                 return self.lend_map(before, last, env, with);
             }
             _ => return with(self.eval(env).map(Sample::Val)),
         };
-        let lend = |b: &[u8], with: &mut dyn FnMut(Option<Sample<'_>>)| {
-            with(Some(if length {
-                Sample::Val(Value::Sint(b.len() as i64))
-            } else {
-                Sample::Str(b)
-            }))
+        let lend = |b: &[u8], with: &mut dyn FnMut(Option<Sample<'_>>)| match step {
+            None => with(Some(Sample::Str(b))),
+            Some(c) => with(conv::on_lent(c, b).map(Sample::Val)),
         };
         match (self.fetch.kw.id, &self.fetch.args[..]) {
             (fetch::Id::Var, [Arg::Var(scope, name)]) => {
@@ -549,5 +547,62 @@ impl Expr {
     /// Whether it reads nothing of the stream (a constant for the life of the config).
     pub fn needs(&self) -> fetch::Needs {
         self.fetch.kw.needs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An environment that lends its path, as the data plane's does.
+    struct Lends;
+
+    impl Env for Lends {
+        fn fetch(&self, f: &Fetch) -> Option<Value> {
+            (f.kw.id == fetch::Id::Path).then(|| Value::str("/Shop/Item.html"))
+        }
+        fn with_str(&self, f: &Fetch, with: &mut dyn FnMut(Option<&[u8]>)) -> bool {
+            if f.kw.id != fetch::Id::Path {
+                return false;
+            }
+            with(Some(b"/Shop/Item.html"));
+            true
+        }
+        fn var(&self, _: Scope, _: &str) -> Option<Value> {
+            None
+        }
+        fn now_unix(&self) -> i64 {
+            0
+        }
+        fn random(&self) -> u32 {
+            0
+        }
+    }
+
+    #[test]
+    fn a_lent_value_is_the_evaluated_value() {
+        for text in [
+            "path",
+            "path,length",
+            "path,crc32",
+            "path,crc32(1)",
+            "path,djb2",
+            "path,sdbm(1)",
+            "path,wt6",
+            "path,lower",
+            "path,upper,length",
+            "method,crc32",
+        ] {
+            let e = compile(text).expect(text);
+            let evaluated = e.eval(&Lends);
+            let mut lent = None;
+            e.eval_lent(&Lends, &mut |v| {
+                lent = Some(v.map(|v| match v {
+                    Sample::Str(b) => Value::Str(b.to_vec()),
+                    Sample::Val(v) => v,
+                }));
+            });
+            assert_eq!(lent, Some(evaluated), "{text}");
+        }
     }
 }
