@@ -7,6 +7,11 @@
 //! need for [`WINDOW`] ticks (`decay`, every `park::PARK_AFTER`) are freed, as HAProxy frees
 //! a pool's objects beyond its recent need: a burst of concurrent transactions (clients that
 //! then stay idle) does not leave ~18 KB per set of its peak behind.
+//!
+//! The same per-thread pooling lends the byte buffers of byte tunnels (`mode tcp` sessions,
+//! HTTP upgrades: [`Lent`], [`TUNNEL_BUF`] bytes each) and of a TCP session's opening (the
+//! client's first bytes, the server's): taken when bytes come, given back when the bytes have
+//! been forwarded and the socket is drained, so an idle tunnel holds none.
 
 use super::message::Message;
 use bytes::BytesMut;
@@ -43,16 +48,33 @@ impl Bufs {
     pub fn is_empty_set(&self) -> bool {
         self.cbuf.capacity() == 0 && self.sbuf.capacity() == 0 && !self.req.holds_memory()
     }
+}
 
-    /// Heap bytes its byte buffers hold (the heads' arenas left out).
+/// The room of a tunnel's byte buffer (each direction reads this much at most at once).
+pub const TUNNEL_BUF: usize = 16 * 1024;
+
+/// What a pool holds: something that keeps heap memory for reuse.
+trait Held {
+    /// Heap bytes it holds (freed with it).
+    fn bytes(&self) -> usize;
+}
+
+impl Held for Bufs {
+    /// Its byte buffers (the heads' arenas left out).
     fn bytes(&self) -> usize {
         self.cbuf.capacity() + self.sbuf.capacity() + self.out.capacity() + self.scratch.capacity()
     }
 }
 
-/// A thread's pooled sets and how few of them were left at once lately.
-struct Pool {
-    sets: Vec<Bufs>,
+impl Held for BytesMut {
+    fn bytes(&self) -> usize {
+        self.capacity()
+    }
+}
+
+/// A thread's pooled objects and how few of them were left at once lately.
+struct Pool<T> {
+    sets: Vec<T>,
     /// The fewest sets pooled since the last tick.
     low: usize,
     /// `low` of the last [`WINDOW`] ticks (a ring).
@@ -60,26 +82,55 @@ struct Pool {
     at: usize,
 }
 
-thread_local! {
-    static POOL: RefCell<Pool> = const {
-        RefCell::new(Pool {
+impl<T: Held> Pool<T> {
+    const fn new() -> Self {
+        Pool {
             sets: Vec::new(),
             low: 0,
             lows: [0; WINDOW],
             at: 0,
-        })
-    };
+        }
+    }
+
+    fn take(&mut self) -> Option<T> {
+        let b = self.sets.pop();
+        self.low = self.low.min(self.sets.len());
+        b
+    }
+
+    fn give(&mut self, b: T) {
+        if self.sets.len() < KEEP {
+            self.sets.push(b);
+        }
+    }
+
+    /// A tick: frees the objects that went unused for the last [`WINDOW`] ticks (those the
+    /// pool never fell below), [`FLOOR`] aside; the bytes freed.
+    fn decay(&mut self) -> usize {
+        let at = self.at;
+        self.lows[at] = self.low;
+        self.at = (at + 1) % WINDOW;
+        let unused = self.lows.iter().copied().min().unwrap_or(0);
+        let n = unused.min(self.sets.len().saturating_sub(FLOOR));
+        // The coldest first (taking and giving back work at the end).
+        let gone: usize = self.sets.drain(..n).map(|b| b.bytes()).sum();
+        for l in &mut self.lows {
+            *l = l.saturating_sub(n);
+        }
+        self.low = self.sets.len();
+        gone
+    }
+}
+
+thread_local! {
+    static POOL: RefCell<Pool<Bufs>> = const { RefCell::new(Pool::new()) };
+    static BYTES: RefCell<Pool<BytesMut>> = const { RefCell::new(Pool::new()) };
 }
 
 /// A set of buffers with room for `bufsize` bytes from the client: a pooled one, or new
 /// (`bufsize` 0: the client buffer is left to grow when bytes come, as an HTTP/2 stream's).
 pub fn take(bufsize: usize) -> Bufs {
-    let pooled = POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        let b = p.sets.pop();
-        p.low = p.low.min(p.sets.len());
-        b
-    });
+    let pooled = POOL.with(|p| p.borrow_mut().take());
     let mut b = pooled.unwrap_or_else(|| Bufs {
         req: Message::new(),
         res: Message::new(),
@@ -103,33 +154,89 @@ pub fn give(mut b: Bufs) {
     b.sbuf.clear();
     b.out.clear();
     b.scratch.clear();
-    POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        if p.sets.len() < KEEP {
-            p.sets.push(b);
-        }
-    });
+    POOL.with(|p| p.borrow_mut().give(b));
 }
 
-/// A worker's tick: frees the pooled sets that went unused for the last [`WINDOW`] ticks
-/// (those the pool never fell below), [`FLOOR`] aside, and tells `trim` what it freed.
-pub fn decay() {
-    let freed = POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        let p = &mut *p;
-        let at = p.at;
-        p.lows[at] = p.low;
-        p.at = (at + 1) % WINDOW;
-        let unused = p.lows.iter().copied().min().unwrap_or(0);
-        let n = unused.min(p.sets.len().saturating_sub(FLOOR));
-        // The coldest first (taking and giving back work at the end).
-        let gone: usize = p.sets.drain(..n).map(|b| b.bytes()).sum();
-        for l in &mut p.lows {
-            *l = l.saturating_sub(n);
+/// An empty byte buffer with room for [`TUNNEL_BUF`] bytes: a pooled one, or new.
+pub fn take_bytes() -> BytesMut {
+    let mut b = BYTES.with(|p| p.borrow_mut().take()).unwrap_or_default();
+    // Back to the start of its memory (see `take`).
+    if b.capacity() < TUNNEL_BUF {
+        b.reserve(TUNNEL_BUF);
+    }
+    b
+}
+
+/// Gives a byte buffer back (emptied; kept if it is one of [`take_bytes`]'s size, else freed).
+pub fn give_bytes(mut b: BytesMut) {
+    b.clear();
+    if (TUNNEL_BUF..=2 * TUNNEL_BUF).contains(&b.capacity()) {
+        BYTES.with(|p| p.borrow_mut().give(b));
+    }
+}
+
+/// A byte buffer that goes back to the thread's pool ([`give_bytes`]) when dropped; empty
+/// (holding no memory) until [`Lent::fill_from_pool`] or a `BytesMut` is put in.
+#[derive(Debug, Default)]
+pub struct Lent(BytesMut);
+
+impl Lent {
+    /// Takes a pooled buffer if it holds none.
+    pub fn fill_from_pool(&mut self) {
+        if self.0.capacity() == 0 {
+            self.0 = take_bytes();
         }
-        p.low = p.sets.len();
-        gone
-    });
+    }
+
+    /// Gives its buffer back to the pool now (it then holds none).
+    pub fn give_back(&mut self) {
+        if self.0.capacity() > 0 {
+            give_bytes(std::mem::take(&mut self.0));
+        }
+    }
+
+    /// The buffer, no longer given back when dropped.
+    pub fn into_inner(mut self) -> BytesMut {
+        std::mem::take(&mut self.0)
+    }
+}
+
+impl From<BytesMut> for Lent {
+    fn from(b: BytesMut) -> Self {
+        Lent(b)
+    }
+}
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Lent {
+    type Target = BytesMut;
+    fn deref(&self) -> &BytesMut {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Lent {
+    fn deref_mut(&mut self) -> &mut BytesMut {
+        &mut self.0
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        self.give_back();
+    }
+}
+
+/// A worker's tick: frees the pooled sets and byte buffers that went unused for the last
+/// [`WINDOW`] ticks (those the pool never fell below), [`FLOOR`] of each aside, and tells
+/// `trim` what it freed.
+pub fn decay() {
+    let freed = POOL.with(|p| p.borrow_mut().decay()) + BYTES.with(|p| p.borrow_mut().decay());
     if freed > 0 {
         crate::trim::freed(freed as u64);
     }
@@ -138,6 +245,11 @@ pub fn decay() {
 /// Sets waiting in this thread's pool.
 pub fn pooled() -> usize {
     POOL.with(|p| p.borrow().sets.len())
+}
+
+/// Byte buffers waiting in this thread's pool.
+pub fn pooled_bytes() -> usize {
+    BYTES.with(|p| p.borrow().sets.len())
 }
 
 #[cfg(test)]
@@ -173,6 +285,30 @@ mod tests {
         assert_eq!(again.cbuf.as_ptr(), start, "the client buffer starts over");
         assert!(again.cbuf.capacity() >= 4096);
         give(again);
+    }
+
+    #[test]
+    fn byte_buffers_are_reused_and_others_are_not_kept() {
+        // Each test runs on a thread of its own: this pool is this test's.
+        let b = take_bytes();
+        assert!(b.is_empty() && b.capacity() >= TUNNEL_BUF);
+        let ptr = b.as_ptr();
+        give_bytes(b);
+        assert_eq!(pooled_bytes(), 1);
+        let mut lent = Lent::default();
+        assert_eq!(lent.capacity(), 0, "nothing taken before it is asked for");
+        lent.fill_from_pool();
+        assert_eq!(lent.as_ptr(), ptr, "the pooled buffer is lent again");
+        lent.extend_from_slice(b"bytes");
+        assert_eq!(pooled_bytes(), 0);
+        drop(lent);
+        assert_eq!(pooled_bytes(), 1, "given back when dropped");
+        give_bytes(BytesMut::with_capacity(100));
+        give_bytes(BytesMut::with_capacity(8 * TUNNEL_BUF));
+        assert_eq!(pooled_bytes(), 1, "other sizes are freed");
+        let kept = Lent::from(take_bytes()).into_inner();
+        assert_eq!(pooled_bytes(), 0, "taken out of the pool's care");
+        give_bytes(kept);
     }
 
     #[test]
