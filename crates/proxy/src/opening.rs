@@ -11,7 +11,7 @@
 //! close before the first byte only when nothing was sent yet (a server that read a request
 //! and closed may have acted on it: that ends as a server close, as in HAProxy).
 
-use crate::http::bufs::Lent;
+use crate::buf_pool::Lent;
 use crate::stream::ClientStream;
 use bytes::BytesMut;
 use std::time::Duration;
@@ -85,7 +85,7 @@ pub async fn open<C: ClientStream, S: ClientStream>(
         kept.reserve(4096);
         let room = kept.capacity() - before;
         // Read at once where the stream can (a plain socket: no peek before the read).
-        let read = match client.try_read_buf(&mut *kept) {
+        let read = match client.try_read_buf(&mut kept) {
             Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Some(r) => r,
             None => client.read_buf(&mut *kept).await,
@@ -137,7 +137,7 @@ async fn first_bytes<S: ClientStream>(
         }
         if buf.capacity() == 0 {
             // The caller forwards them and gives the buffer back (`tunnel`).
-            *buf = crate::http::bufs::take_bytes();
+            *buf = crate::buf_pool::take_bytes();
         }
         buf.reserve(4096);
         let room = buf.capacity() - buf.len();

@@ -6,9 +6,9 @@
 //! are the ones the HTTP session uses.
 
 use crate::backend::{Backend, Hints};
+use crate::buf_pool::Lent;
 use crate::connect::ServerConn;
 use crate::farm::Retries;
-use crate::http::bufs::Lent;
 use crate::logline::{Entry, Timers};
 use crate::observe::ServerEvent;
 use crate::opening::Opening;

@@ -1,31 +1,17 @@
 //! The buffers of one HTTP transaction (client and server byte buffers, the request and
-//! response heads, the output and scratch vectors), lent by a per-thread pool: a session takes
-//! a set when a request's first bytes arrive and gives it back when the transaction ends with
-//! the connection idle, so an idle keep-alive connection holds none (HAProxy's buffer pools
-//! do the same). Taking and giving back moves a few pointers; the allocations live on in the
-//! pool, so a busy thread allocates nothing per request once warm. Sets the thread did not
-//! need for [`WINDOW`] ticks (`decay`, every `park::PARK_AFTER`) are freed, as HAProxy frees
-//! a pool's objects beyond its recent need: a burst of concurrent transactions (clients that
-//! then stay idle) does not leave ~18 KB per set of its peak behind.
-//!
-//! The same per-thread pooling lends the byte buffers of byte tunnels (`mode tcp` sessions,
-//! HTTP upgrades: [`Lent`], [`TUNNEL_BUF`] bytes each) and of a TCP session's opening (the
-//! client's first bytes, the server's): taken when bytes come, given back when the bytes have
-//! been forwarded and the socket is drained, so an idle tunnel holds none.
+//! response heads, the output and scratch vectors), lent by a per-thread pool (`buf_pool`):
+//! a session takes a set when a request's first bytes arrive and gives it back when the
+//! transaction ends with the connection idle, so an idle keep-alive connection holds none
+//! (HAProxy's buffer pools do the same). Taking and giving back moves a few pointers; the
+//! allocations live on in the pool, so a busy thread allocates nothing per request once warm.
+//! Sets the thread did not need lately are freed at its ticks ([`decay`]): a burst of
+//! concurrent transactions (clients that then stay idle) does not leave ~18 KB per set of its
+//! peak behind.
 
 use super::message::Message;
+use crate::buf_pool::{Held, Pool};
 use bytes::BytesMut;
 use std::cell::RefCell;
-
-/// Sets kept per thread beyond those in use; more are freed when given back. As many as one
-/// wave of HTTP/2 streams (10 connections of 100 streams: the sets of the streams that end
-/// serve those that start; with 256, two of three streams made a new set), the unused ones
-/// freed by [`decay`].
-const KEEP: usize = 1024;
-/// Ticks over which a pooled set must go unused to be freed (`decay`).
-const WINDOW: usize = 5;
-/// Sets a thread keeps however long they go unused.
-const FLOOR: usize = 4;
 
 /// One transaction's buffers.
 #[derive(Debug, Default)]
@@ -50,15 +36,6 @@ impl Bufs {
     }
 }
 
-/// The room of a tunnel's byte buffer (each direction reads this much at most at once).
-pub const TUNNEL_BUF: usize = 16 * 1024;
-
-/// What a pool holds: something that keeps heap memory for reuse.
-trait Held {
-    /// Heap bytes it holds (freed with it).
-    fn bytes(&self) -> usize;
-}
-
 impl Held for Bufs {
     /// Its byte buffers (the heads' arenas left out).
     fn bytes(&self) -> usize {
@@ -66,65 +43,8 @@ impl Held for Bufs {
     }
 }
 
-impl Held for BytesMut {
-    fn bytes(&self) -> usize {
-        self.capacity()
-    }
-}
-
-/// A thread's pooled objects and how few of them were left at once lately.
-struct Pool<T> {
-    sets: Vec<T>,
-    /// The fewest sets pooled since the last tick.
-    low: usize,
-    /// `low` of the last [`WINDOW`] ticks (a ring).
-    lows: [usize; WINDOW],
-    at: usize,
-}
-
-impl<T: Held> Pool<T> {
-    const fn new() -> Self {
-        Pool {
-            sets: Vec::new(),
-            low: 0,
-            lows: [0; WINDOW],
-            at: 0,
-        }
-    }
-
-    fn take(&mut self) -> Option<T> {
-        let b = self.sets.pop();
-        self.low = self.low.min(self.sets.len());
-        b
-    }
-
-    fn give(&mut self, b: T) {
-        if self.sets.len() < KEEP {
-            self.sets.push(b);
-        }
-    }
-
-    /// A tick: frees the objects that went unused for the last [`WINDOW`] ticks (those the
-    /// pool never fell below), [`FLOOR`] aside; the bytes freed.
-    fn decay(&mut self) -> usize {
-        let at = self.at;
-        self.lows[at] = self.low;
-        self.at = (at + 1) % WINDOW;
-        let unused = self.lows.iter().copied().min().unwrap_or(0);
-        let n = unused.min(self.sets.len().saturating_sub(FLOOR));
-        // The coldest first (taking and giving back work at the end).
-        let gone: usize = self.sets.drain(..n).map(|b| b.bytes()).sum();
-        for l in &mut self.lows {
-            *l = l.saturating_sub(n);
-        }
-        self.low = self.sets.len();
-        gone
-    }
-}
-
 thread_local! {
     static POOL: RefCell<Pool<Bufs>> = const { RefCell::new(Pool::new()) };
-    static BYTES: RefCell<Pool<BytesMut>> = const { RefCell::new(Pool::new()) };
 }
 
 /// A set of buffers with room for `bufsize` bytes from the client: a pooled one, or new
@@ -157,86 +77,11 @@ pub fn give(mut b: Bufs) {
     POOL.with(|p| p.borrow_mut().give(b));
 }
 
-/// An empty byte buffer with room for [`TUNNEL_BUF`] bytes: a pooled one, or new.
-pub fn take_bytes() -> BytesMut {
-    let mut b = BYTES.with(|p| p.borrow_mut().take()).unwrap_or_default();
-    // Back to the start of its memory (see `take`).
-    if b.capacity() < TUNNEL_BUF {
-        b.reserve(TUNNEL_BUF);
-    }
-    b
-}
-
-/// Gives a byte buffer back (emptied; kept if it is one of [`take_bytes`]'s size, else freed).
-pub fn give_bytes(mut b: BytesMut) {
-    b.clear();
-    if (TUNNEL_BUF..=2 * TUNNEL_BUF).contains(&b.capacity()) {
-        BYTES.with(|p| p.borrow_mut().give(b));
-    }
-}
-
-/// A byte buffer that goes back to the thread's pool ([`give_bytes`]) when dropped; empty
-/// (holding no memory) until [`Lent::fill_from_pool`] or a `BytesMut` is put in.
-#[derive(Debug, Default)]
-pub struct Lent(BytesMut);
-
-impl Lent {
-    /// Takes a pooled buffer if it holds none.
-    pub fn fill_from_pool(&mut self) {
-        if self.0.capacity() == 0 {
-            self.0 = take_bytes();
-        }
-    }
-
-    /// Gives its buffer back to the pool now (it then holds none).
-    pub fn give_back(&mut self) {
-        if self.0.capacity() > 0 {
-            give_bytes(std::mem::take(&mut self.0));
-        }
-    }
-
-    /// The buffer, no longer given back when dropped.
-    pub fn into_inner(mut self) -> BytesMut {
-        std::mem::take(&mut self.0)
-    }
-}
-
-impl From<BytesMut> for Lent {
-    fn from(b: BytesMut) -> Self {
-        Lent(b)
-    }
-}
-
-impl AsRef<[u8]> for Lent {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl std::ops::Deref for Lent {
-    type Target = BytesMut;
-    fn deref(&self) -> &BytesMut {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Lent {
-    fn deref_mut(&mut self) -> &mut BytesMut {
-        &mut self.0
-    }
-}
-
-impl Drop for Lent {
-    fn drop(&mut self) {
-        self.give_back();
-    }
-}
-
-/// A worker's tick: frees the pooled sets and byte buffers that went unused for the last
-/// [`WINDOW`] ticks (those the pool never fell below), [`FLOOR`] of each aside, and tells
-/// `trim` what it freed.
+/// A worker's tick (every `park::PARK_AFTER`): frees the pooled sets and byte buffers
+/// (`buf_pool`) that went unused lately, as HAProxy frees a pool's objects beyond its recent
+/// need, and tells `trim` what it freed.
 pub fn decay() {
-    let freed = POOL.with(|p| p.borrow_mut().decay()) + BYTES.with(|p| p.borrow_mut().decay());
+    let freed = POOL.with(|p| p.borrow_mut().decay()) + crate::buf_pool::decay();
     if freed > 0 {
         crate::trim::freed(freed as u64);
     }
@@ -244,12 +89,7 @@ pub fn decay() {
 
 /// Sets waiting in this thread's pool.
 pub fn pooled() -> usize {
-    POOL.with(|p| p.borrow().sets.len())
-}
-
-/// Byte buffers waiting in this thread's pool.
-pub fn pooled_bytes() -> usize {
-    BYTES.with(|p| p.borrow().sets.len())
+    POOL.with(|p| p.borrow().pooled())
 }
 
 #[cfg(test)]
@@ -288,52 +128,30 @@ mod tests {
     }
 
     #[test]
-    fn byte_buffers_are_reused_and_others_are_not_kept() {
-        // Each test runs on a thread of its own: this pool is this test's.
-        let b = take_bytes();
-        assert!(b.is_empty() && b.capacity() >= TUNNEL_BUF);
-        let ptr = b.as_ptr();
-        give_bytes(b);
-        assert_eq!(pooled_bytes(), 1);
-        let mut lent = Lent::default();
-        assert_eq!(lent.capacity(), 0, "nothing taken before it is asked for");
-        lent.fill_from_pool();
-        assert_eq!(lent.as_ptr(), ptr, "the pooled buffer is lent again");
-        lent.extend_from_slice(b"bytes");
-        assert_eq!(pooled_bytes(), 0);
-        drop(lent);
-        assert_eq!(pooled_bytes(), 1, "given back when dropped");
-        give_bytes(BytesMut::with_capacity(100));
-        give_bytes(BytesMut::with_capacity(8 * TUNNEL_BUF));
-        assert_eq!(pooled_bytes(), 1, "other sizes are freed");
-        let kept = Lent::from(take_bytes()).into_inner();
-        assert_eq!(pooled_bytes(), 0, "taken out of the pool's care");
-        give_bytes(kept);
-    }
-
-    #[test]
     fn sets_unused_for_a_window_are_freed() {
         // Each test runs on a thread of its own: this pool is this test's.
-        let burst: Vec<Bufs> = (0..FLOOR + 10).map(|_| take(4096)).collect();
+        let burst: Vec<Bufs> = (0..crate::buf_pool::FLOOR + 10)
+            .map(|_| take(4096))
+            .collect();
         for b in burst {
             give(b);
         }
-        assert_eq!(pooled(), FLOOR + 10);
+        assert_eq!(pooled(), crate::buf_pool::FLOOR + 10);
         // Three sets in use at once every tick (the first tick saw the burst empty the pool).
-        for _ in 0..=WINDOW {
+        for _ in 0..=crate::buf_pool::WINDOW {
             let busy: Vec<Bufs> = (0..3).map(|_| take(4096)).collect();
             decay();
             busy.into_iter().for_each(give);
         }
         assert_eq!(
             pooled(),
-            FLOOR + 3,
+            crate::buf_pool::FLOOR + 3,
             "the sets needed lately and FLOOR more are kept"
         );
         // Quiet: down to the floor, not below.
-        for _ in 0..2 * WINDOW {
+        for _ in 0..2 * crate::buf_pool::WINDOW {
             decay();
         }
-        assert_eq!(pooled(), FLOOR);
+        assert_eq!(pooled(), crate::buf_pool::FLOOR);
     }
 }

@@ -269,15 +269,15 @@ pub async fn serve<C: ClientStream, K: Send + 'static>(
     // Boxed, and freed once bytes arrive: the task's own future stays small for as long as
     // the connection lives (memory per idle keep-alive connection).
     let exact = fe.options.http_ignore_probes;
-    let (client, first) = Box::pin(first_bytes(client, deadline, exact, fe.bufsize)).await;
-    let read = match first {
-        First::Data(read) => read,
+    let (client, first, read) = Box::pin(first_bytes(client, deadline, exact, fe.bufsize)).await;
+    match first {
+        First::Data => {}
         // Nothing came: the session's first read answers and logs HAProxy's `400 CR--`
         // (closed) or `408 cR--` (timeout); `option http-ignore-probes`: no answer, no line
         // (`option dontlognull`: the answer, no line).
         First::Closed | First::Timeout if exact => return,
-        First::Closed | First::Timeout => None,
-    };
+        First::Closed | First::Timeout => {}
+    }
     let mut s = Session::fresh(fe, client, (peer, local), stop, track, started);
     if let Some(bufs) = read {
         s.use_bufs(bufs);
@@ -618,8 +618,9 @@ fn page_len(page: Option<&Response>) -> u64 {
 /// How the wait for a connection's first bytes ended.
 enum First {
     /// Bytes came: read into a set of the thread's buffers (streams that read without
-    /// waiting), or left to the session's first read (the wait was an exact `peek`).
-    Data(Option<Bufs>),
+    /// waiting: `first_bytes` returns it), or left to the session's first read (the wait was
+    /// an exact `peek`).
+    Data,
     Closed,
     Timeout,
 }
@@ -640,39 +641,39 @@ async fn first_bytes<C: ClientStream>(
     deadline: Option<tokio::time::Instant>,
     exact: bool,
     bufsize: usize,
-) -> (C, First) {
+) -> (C, First, Option<Bufs>) {
     let came = |r: std::io::Result<usize>| matches!(r, Ok(n) if n > 0);
     if exact {
         let first = tokio::select! {
-            r = client.peek_byte() => if came(r) { First::Data(None) } else { First::Closed },
+            r = client.peek_byte() => if came(r) { First::Data } else { First::Closed },
             _ = sleep_opt(deadline) => First::Timeout,
         };
-        return (client, first);
+        return (client, first, None);
     }
     // Bounded by the deadline: each turn waits for a new readiness (a `WouldBlock` cleared the
     // last one).
     loop {
         tokio::select! {
-            r = client.ready() => if !came(r) { return (client, First::Closed) },
-            _ = sleep_opt(deadline) => return (client, First::Timeout),
+            r = client.ready() => if !came(r) { return (client, First::Closed, None) },
+            _ = sleep_opt(deadline) => return (client, First::Timeout, None),
         }
         let mut set = bufs::take(bufsize);
         let first = match client.try_read_buf(&mut set.cbuf) {
             Some(Ok(n)) if n > 0 => {
                 head::drained_if_short(&client, &set.cbuf);
-                return (client, First::Data(Some(set)));
+                return (client, First::Data, Some(set));
             }
             Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 bufs::give(set);
                 continue;
             }
             // This stream has no such read: `ready` was an exact `peek`.
-            None => First::Data(None),
+            None => First::Data,
             // Closed or failed: the session's first read sees it again and answers.
             Some(_) => First::Closed,
         };
         bufs::give(set);
-        return (client, first);
+        return (client, first, None);
     }
 }
 
