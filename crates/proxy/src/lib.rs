@@ -17,6 +17,7 @@ pub mod applet;
 pub mod backend;
 pub mod balance;
 pub mod bind;
+pub mod buf_pool;
 pub mod clock;
 pub mod connect;
 pub mod counters;

@@ -11,6 +11,7 @@
 //! close before the first byte only when nothing was sent yet (a server that read a request
 //! and closed may have acted on it: that ends as a server close, as in HAProxy).
 
+use crate::buf_pool::Lent;
 use crate::stream::ClientStream;
 use bytes::BytesMut;
 use std::time::Duration;
@@ -38,16 +39,18 @@ pub enum Opening {
 pub async fn open<C: ClientStream, S: ClientStream>(
     client: &mut C,
     server: &mut S,
-    (preface, mut kept): (&[u8], BytesMut),
+    (preface, kept): (&[u8], BytesMut),
     cap: usize,
     idle: Option<Duration>,
     mut first: Option<&mut BytesMut>,
 ) -> Opening {
+    // Back to the thread's pool when the opening ends, unless replayed.
+    let mut kept = Lent::from(kept);
     if !preface.is_empty() && server.write_all(preface).await.is_err() {
-        return Opening::Replay(kept);
+        return Opening::Replay(kept.into_inner());
     }
     if !kept.is_empty() && server.write_all(&kept).await.is_err() {
-        return Opening::Replay(kept);
+        return Opening::Replay(kept.into_inner());
     }
     let mut deadline = idle.map(|d| tokio::time::Instant::now() + d);
     loop {
@@ -57,7 +60,7 @@ pub async fn open<C: ClientStream, S: ClientStream>(
                 return match r {
                     Ok(n) if n > 0 => Opening::Committed { sent: kept.len() as u64 },
                     Ok(_) if !kept.is_empty() => Opening::Committed { sent: kept.len() as u64 },
-                    _ => Opening::Replay(kept),
+                    _ => Opening::Replay(kept.into_inner()),
                 };
             }
             r = client.ready() => r,
@@ -78,13 +81,14 @@ pub async fn open<C: ClientStream, S: ClientStream>(
             }
         }
         let before = kept.len();
+        kept.fill_from_pool();
         kept.reserve(4096);
         let room = kept.capacity() - before;
         // Read at once where the stream can (a plain socket: no peek before the read).
         let read = match client.try_read_buf(&mut kept) {
             Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Some(r) => r,
-            None => client.read_buf(&mut kept).await,
+            None => client.read_buf(&mut *kept).await,
         };
         match read {
             Ok(n) if n > 0 => {
@@ -105,7 +109,7 @@ pub async fn open<C: ClientStream, S: ClientStream>(
             }
         }
         if server.write_all(&kept[before..]).await.is_err() {
-            return Opening::Replay(kept);
+            return Opening::Replay(kept.into_inner());
         }
         if kept.len() >= cap {
             return Opening::Committed {
@@ -130,6 +134,10 @@ async fn first_bytes<S: ClientStream>(
         let ready = server.ready().await?;
         if ready == 0 {
             return Ok(0);
+        }
+        if buf.capacity() == 0 {
+            // The caller forwards them and gives the buffer back (`tunnel`).
+            *buf = crate::buf_pool::take_bytes();
         }
         buf.reserve(4096);
         let room = buf.capacity() - buf.len();

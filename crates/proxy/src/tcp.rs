@@ -6,6 +6,7 @@
 //! are the ones the HTTP session uses.
 
 use crate::backend::{Backend, Hints};
+use crate::buf_pool::Lent;
 use crate::connect::ServerConn;
 use crate::farm::Retries;
 use crate::logline::{Entry, Timers};
@@ -283,7 +284,8 @@ pub async fn serve<C: ClientStream>(
     // The server's first bytes, read by the opening when no `tcp-response content` rule
     // inspects them (they are forwarded first); peeked at and left in the socket otherwise.
     let read_first = !fe.backend_tcp_response.contains_key(&be.name);
-    let mut first = bytes::BytesMut::new();
+    // From the thread's pool when bytes come; back there once forwarded (`tunnel`).
+    let mut first = Lent::default();
     let (assigned, mut server, sent) = loop {
         let (assigned, mut server, _) = match conn {
             Ok(v) => {
@@ -315,7 +317,7 @@ pub async fn serve<C: ClientStream>(
         let addrs = (!C::UNIX).then_some((peer, local));
         let pre = crate::proxy_protocol::for_server(assigned.server().send_proxy, addrs);
         let sending = (&pre[..], kept);
-        let into = read_first.then_some(&mut first);
+        let into = read_first.then_some(&mut *first);
         let o = match &mut server {
             ServerConn::Tcp(s) => {
                 crate::opening::open(&mut client, s, sending, cap, idle, into).await
@@ -496,10 +498,12 @@ pub async fn serve<C: ClientStream>(
     }
     // Phase: `stick store-response` on the bytes the response rules read.
     view.response(&shown, assigned.index);
-    if !first.is_empty() {
-        // No response rule ran (`read_first`): `shown` is empty.
-        shown = first;
-    }
+    // No response rule ran when `first` holds bytes (`read_first`): `shown` is empty.
+    let shown = if first.is_empty() {
+        Lent::from(shown)
+    } else {
+        first
+    };
     // Phase: exchange.
     let t = Tunnel {
         idle,
@@ -511,11 +515,12 @@ pub async fn serve<C: ClientStream>(
             crate::splice::TUNNEL_DEFAULT,
         ),
     };
+    let none = Lent::default();
     // Compiled once per kind of server connection (TCP, unix).
     let (up, down, end) = match &mut server {
-        ServerConn::Tcp(s) => tunnel(&mut client, b"", s, &shown, &t).await,
-        ServerConn::Unix(s) => tunnel(&mut client, b"", s, &shown, &t).await,
-        ServerConn::Tls(s) => tunnel(&mut client, b"", &mut **s, &shown, &t).await,
+        ServerConn::Tcp(s) => tunnel(&mut client, none, s, shown, &t).await,
+        ServerConn::Unix(s) => tunnel(&mut client, none, s, shown, &t).await,
+        ServerConn::Tls(s) => tunnel(&mut client, none, &mut **s, shown, &t).await,
         ServerConn::H2(_) => (0, 0, TunnelEnd::Error(Side::Server)),
     };
     let up = up + sent;

@@ -6,6 +6,7 @@
 //! Between two plain TCP sockets a direction may splice (`splice`): its small reads are
 //! copied, its bulk moved by the kernel.
 
+use crate::buf_pool::Lent;
 use crate::splice::{Fail, Got, Mode};
 use crate::stream::{ClientStream, PeekRead};
 use crate::termination::{Cause, Phase, Termination};
@@ -15,8 +16,6 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWrite;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
-
-const TUNNEL_BUF: usize = 16 * 1024;
 
 /// How a tunnel ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,35 +101,42 @@ impl Shared {
     }
 }
 
+/// Forwards one direction: `pending` first (given back to the thread's pool, when it is a
+/// pooled buffer, once written), then what `r` reads, into a buffer taken from the thread's
+/// pool when the first bytes come (waited for with a peek: an idle tunnel holds no buffer
+/// before them) and given back when the direction ends.
 async fn pump<R: PeekRead, W: AsyncWrite + Unpin>(
     mut r: R,
     mut w: W,
-    pending: &[u8],
+    pending: impl AsRef<[u8]>,
     shared: &Shared,
     from: Side,
 ) -> Result<(), TunnelEnd> {
-    if !pending.is_empty() {
-        if w.write_all(pending).await.is_err() || w.flush().await.is_err() {
+    let first = pending.as_ref();
+    if !first.is_empty() {
+        if w.write_all(first).await.is_err() || w.flush().await.is_err() {
             return Err(TunnelEnd::Error(from.other()));
         }
-        shared.moved(from, pending.len() as u64);
+        shared.moved(from, first.len() as u64);
     }
-    let mut buf: Vec<u8> = Vec::new();
+    drop(pending);
+    let mut buf = Lent::default();
     loop {
-        if buf.is_empty() {
-            // Wait for data before allocating: idle tunnels hold no buffer.
+        if buf.capacity() == 0 {
             match r.peek_byte().await {
                 Err(_) => return Err(TunnelEnd::Error(from)),
-                Ok(_) => buf.resize(TUNNEL_BUF, 0),
+                Ok(_) => buf.fill_from_pool(),
             }
         }
-        match r.read(&mut buf).await {
+        buf.clear();
+        let room = buf.capacity();
+        match r.read_buf(&mut *buf).await {
             Ok(0) => {
                 let _ = w.shutdown().await;
                 return Ok(());
             }
             Ok(n) => {
-                if n < buf.len() {
+                if n < room {
                     // A short read emptied the socket: wait for readiness, not `EAGAIN`.
                     r.drained();
                 }
@@ -148,24 +154,27 @@ async fn pump<R: PeekRead, W: AsyncWrite + Unpin>(
 /// [`pump`] between two plain TCP sockets, waiting on the runtime's readiness rather than a
 /// peek: reads are copied (`Mode::Off`); one that fills the buffer (bulk) turns the direction
 /// to splicing until the source has nothing more to read (`Mode::Auto`), or every byte is
-/// spliced (`Mode::Always`). Counts what `dst` took.
+/// spliced (`Mode::Always`). Counts what `dst` took. Reads go into a buffer of the thread's
+/// pool, taken when the source is readable and given back once a short read (the socket
+/// drained) is forwarded: an idle tunnel holds no buffer, and a new connection allocates none.
 async fn pump_tcp(
     src: &TcpStream,
     dst: &TcpStream,
-    pending: &[u8],
+    pending: impl AsRef<[u8]>,
     shared: &Shared,
     from: Side,
     mode: Mode,
 ) -> Result<(), TunnelEnd> {
-    if !pending.is_empty() {
-        if write_all_tcp(dst, pending).await.is_err() {
+    let first = pending.as_ref();
+    if !first.is_empty() {
+        if write_all_tcp(dst, first).await.is_err() {
             return Err(TunnelEnd::Error(from.other()));
         }
-        shared.moved(from, pending.len() as u64);
+        shared.moved(from, first.len() as u64);
     }
-    // Read into its spare room (never zeroed): the room is taken once bytes come, so idle
-    // tunnels hold no buffer.
-    let mut buf = bytes::BytesMut::new();
+    drop(pending);
+    // Read into its spare room (never zeroed).
+    let mut buf = Lent::default();
     let mut bulk = mode == Mode::Always;
     loop {
         if bulk {
@@ -197,10 +206,10 @@ async fn pump_tcp(
         {
             return Err(TunnelEnd::Error(from));
         }
+        buf.fill_from_pool();
         buf.clear();
-        buf.reserve(TUNNEL_BUF);
         let room = buf.capacity();
-        match src.try_read_buf(&mut buf) {
+        match src.try_read_buf(&mut *buf) {
             Ok(0) => {
                 if shared.ended(from) {
                     let _ = socket2::SockRef::from(dst).shutdown(std::net::Shutdown::Write);
@@ -208,7 +217,8 @@ async fn pump_tcp(
                 return Ok(());
             }
             Ok(n) => {
-                if n < room {
+                let drained = n < room;
+                if drained {
                     // A short read emptied the socket: wait for readiness, not `EAGAIN`.
                     let _ = src.try_io(Interest::READABLE, || {
                         Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
@@ -220,8 +230,11 @@ async fn pump_tcp(
                     return Err(TunnelEnd::Error(from.other()));
                 }
                 shared.moved(from, n as u64);
+                if drained {
+                    buf.give_back();
+                }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => buf.give_back(),
             Err(_) => return Err(TunnelEnd::Error(from)),
         }
     }
@@ -257,12 +270,14 @@ async fn watchdog(shared: &Shared, idle: Option<Duration>) {
     }
 }
 
-/// Forwards both directions until both are finished; returns (client→server, server→client).
-pub async fn tunnel<C: ClientStream, S: ClientStream>(
+/// Forwards both directions until both are finished, `to_server` and `to_client` first (each
+/// dropped once written: a pooled buffer, [`Lent`], goes back then); returns
+/// (client→server, server→client).
+pub async fn tunnel<C: ClientStream, S: ClientStream, P: AsRef<[u8]> + Send>(
     client: &mut C,
-    to_server: &[u8],
+    to_server: P,
     server: &mut S,
-    to_client: &[u8],
+    to_client: P,
     t: &Tunnel,
 ) -> (u64, u64, TunnelEnd) {
     let shared = Shared {
@@ -335,4 +350,100 @@ async fn both(
     };
     let [u, d] = &shared.moved;
     (u.load(Ordering::Relaxed), d.load(Ordering::Relaxed), end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buf_pool;
+    use tokio::net::TcpListener;
+
+    /// A connected pair of loopback TCP sockets (connecting end, accepted end).
+    async fn pair() -> (TcpStream, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let a = TcpStream::connect(l.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (b, _) = l.accept().await.expect("accept");
+        (a, b)
+    }
+
+    /// Reads exactly `n` bytes.
+    async fn read_n(s: &mut TcpStream, n: usize) -> Vec<u8> {
+        let mut got = vec![0u8; n];
+        s.read_exact(&mut got).await.expect("read");
+        got
+    }
+
+    #[test]
+    fn an_idle_tcp_tunnel_holds_no_buffer_its_reads_come_from_the_threads_pool() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let (mut client, mut proxy_c) = pair().await;
+            let (mut proxy_s, mut server) = pair().await;
+            // Four buffers in this thread's pool (more than the tunnel ever holds at once: one
+            // per direction), all of them back there whenever the tunnel is idle.
+            let four: Vec<_> = (0..4).map(|_| buf_pool::take_bytes()).collect();
+            four.into_iter().for_each(buf_pool::give_bytes);
+            let pooled = buf_pool::pooled_bytes();
+            // The server's first bytes, read by the opening into a pooled buffer.
+            let mut first = buf_pool::Lent::default();
+            first.fill_from_pool();
+            first.extend_from_slice(b"hi");
+            // The tunnel runs on this thread (a current-thread runtime): its pool is this one.
+            let t = Tunnel {
+                idle: None,
+                client_fin: None,
+                server_fin: None,
+                splice: [Mode::Off, Mode::Off],
+            };
+            let relay = tokio::spawn(async move {
+                tunnel(
+                    &mut proxy_c,
+                    buf_pool::Lent::default(),
+                    &mut proxy_s,
+                    first,
+                    &t,
+                )
+                .await
+            });
+            assert_eq!(read_n(&mut client, 2).await, b"hi");
+            for _ in 0..3 {
+                client.write_all(b"ping").await.expect("send");
+                assert_eq!(read_n(&mut server, 4).await, b"ping");
+                server.write_all(b"pong!").await.expect("send");
+                assert_eq!(read_n(&mut client, 5).await, b"pong!");
+                // Idle now: every buffer the tunnel used is back in the pool (the first bytes'
+                // and those of each read). Bounded wait for the relay's turn.
+                let mut back = false;
+                for _ in 0..1000 {
+                    if buf_pool::pooled_bytes() == pooled {
+                        back = true;
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                assert!(back, "pool holds {}", buf_pool::pooled_bytes());
+            }
+            // A burst fills reads whole: forwarded all the same, the buffer back afterwards.
+            let burst = vec![7u8; 3 * buf_pool::TUNNEL_BUF + 5];
+            client.write_all(&burst).await.expect("send");
+            assert_eq!(read_n(&mut server, burst.len()).await, burst);
+            client.shutdown().await.expect("half-close");
+            let mut rest = Vec::new();
+            server.read_to_end(&mut rest).await.expect("end");
+            assert!(rest.is_empty());
+            drop(server);
+            client.read_to_end(&mut rest).await.expect("end");
+            let (up, down, end) = relay.await.expect("relay");
+            assert_eq!(
+                (up, down, end),
+                (12 + burst.len() as u64, 2 + 15, TunnelEnd::Done)
+            );
+            assert_eq!(buf_pool::pooled_bytes(), pooled);
+        });
+    }
 }

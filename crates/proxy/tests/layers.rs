@@ -55,6 +55,8 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tls::ticket_keys",
             // Free heap pages back to the system after a burst of connections parked.
             "trim",
+            // Per-thread pools of buffers: the pool itself, the tunnels' byte buffers.
+            "buf_pool",
             // `tune.http.logurilen`: the request line's capture cut (pure bytes).
             "log_uri",
             // `maxcompcpuusage`: the process's CPU use (reads /proc/self/stat).

@@ -1,26 +1,17 @@
 //! The buffers of one HTTP transaction (client and server byte buffers, the request and
-//! response heads, the output and scratch vectors), lent by a per-thread pool: a session takes
-//! a set when a request's first bytes arrive and gives it back when the transaction ends with
-//! the connection idle, so an idle keep-alive connection holds none (HAProxy's buffer pools
-//! do the same). Taking and giving back moves a few pointers; the allocations live on in the
-//! pool, so a busy thread allocates nothing per request once warm. Sets the thread did not
-//! need for [`WINDOW`] ticks (`decay`, every `park::PARK_AFTER`) are freed, as HAProxy frees
-//! a pool's objects beyond its recent need: a burst of concurrent transactions (clients that
-//! then stay idle) does not leave ~18 KB per set of its peak behind.
+//! response heads, the output and scratch vectors), lent by a per-thread pool (`buf_pool`):
+//! a session takes a set when a request's first bytes arrive and gives it back when the
+//! transaction ends with the connection idle, so an idle keep-alive connection holds none
+//! (HAProxy's buffer pools do the same). Taking and giving back moves a few pointers; the
+//! allocations live on in the pool, so a busy thread allocates nothing per request once warm.
+//! Sets the thread did not need lately are freed at its ticks ([`decay`]): a burst of
+//! concurrent transactions (clients that then stay idle) does not leave ~18 KB per set of its
+//! peak behind.
 
 use super::message::Message;
+use crate::buf_pool::{Held, Pool};
 use bytes::BytesMut;
 use std::cell::RefCell;
-
-/// Sets kept per thread beyond those in use; more are freed when given back. As many as one
-/// wave of HTTP/2 streams (10 connections of 100 streams: the sets of the streams that end
-/// serve those that start; with 256, two of three streams made a new set), the unused ones
-/// freed by [`decay`].
-const KEEP: usize = 1024;
-/// Ticks over which a pooled set must go unused to be freed (`decay`).
-const WINDOW: usize = 5;
-/// Sets a thread keeps however long they go unused.
-const FLOOR: usize = 4;
 
 /// One transaction's buffers.
 #[derive(Debug, Default)]
@@ -43,43 +34,23 @@ impl Bufs {
     pub fn is_empty_set(&self) -> bool {
         self.cbuf.capacity() == 0 && self.sbuf.capacity() == 0 && !self.req.holds_memory()
     }
+}
 
-    /// Heap bytes its byte buffers hold (the heads' arenas left out).
+impl Held for Bufs {
+    /// Its byte buffers (the heads' arenas left out).
     fn bytes(&self) -> usize {
         self.cbuf.capacity() + self.sbuf.capacity() + self.out.capacity() + self.scratch.capacity()
     }
 }
 
-/// A thread's pooled sets and how few of them were left at once lately.
-struct Pool {
-    sets: Vec<Bufs>,
-    /// The fewest sets pooled since the last tick.
-    low: usize,
-    /// `low` of the last [`WINDOW`] ticks (a ring).
-    lows: [usize; WINDOW],
-    at: usize,
-}
-
 thread_local! {
-    static POOL: RefCell<Pool> = const {
-        RefCell::new(Pool {
-            sets: Vec::new(),
-            low: 0,
-            lows: [0; WINDOW],
-            at: 0,
-        })
-    };
+    static POOL: RefCell<Pool<Bufs>> = const { RefCell::new(Pool::new()) };
 }
 
 /// A set of buffers with room for `bufsize` bytes from the client: a pooled one, or new
 /// (`bufsize` 0: the client buffer is left to grow when bytes come, as an HTTP/2 stream's).
 pub fn take(bufsize: usize) -> Bufs {
-    let pooled = POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        let b = p.sets.pop();
-        p.low = p.low.min(p.sets.len());
-        b
-    });
+    let pooled = POOL.with(|p| p.borrow_mut().take());
     let mut b = pooled.unwrap_or_else(|| Bufs {
         req: Message::new(),
         res: Message::new(),
@@ -103,33 +74,14 @@ pub fn give(mut b: Bufs) {
     b.sbuf.clear();
     b.out.clear();
     b.scratch.clear();
-    POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        if p.sets.len() < KEEP {
-            p.sets.push(b);
-        }
-    });
+    POOL.with(|p| p.borrow_mut().give(b));
 }
 
-/// A worker's tick: frees the pooled sets that went unused for the last [`WINDOW`] ticks
-/// (those the pool never fell below), [`FLOOR`] aside, and tells `trim` what it freed.
+/// A worker's tick (every `park::PARK_AFTER`): frees the pooled sets and byte buffers
+/// (`buf_pool`) that went unused lately, as HAProxy frees a pool's objects beyond its recent
+/// need, and tells `trim` what it freed.
 pub fn decay() {
-    let freed = POOL.with(|p| {
-        let mut p = p.borrow_mut();
-        let p = &mut *p;
-        let at = p.at;
-        p.lows[at] = p.low;
-        p.at = (at + 1) % WINDOW;
-        let unused = p.lows.iter().copied().min().unwrap_or(0);
-        let n = unused.min(p.sets.len().saturating_sub(FLOOR));
-        // The coldest first (taking and giving back work at the end).
-        let gone: usize = p.sets.drain(..n).map(|b| b.bytes()).sum();
-        for l in &mut p.lows {
-            *l = l.saturating_sub(n);
-        }
-        p.low = p.sets.len();
-        gone
-    });
+    let freed = POOL.with(|p| p.borrow_mut().decay()) + crate::buf_pool::decay();
     if freed > 0 {
         crate::trim::freed(freed as u64);
     }
@@ -137,7 +89,7 @@ pub fn decay() {
 
 /// Sets waiting in this thread's pool.
 pub fn pooled() -> usize {
-    POOL.with(|p| p.borrow().sets.len())
+    POOL.with(|p| p.borrow().pooled())
 }
 
 #[cfg(test)]
@@ -178,26 +130,28 @@ mod tests {
     #[test]
     fn sets_unused_for_a_window_are_freed() {
         // Each test runs on a thread of its own: this pool is this test's.
-        let burst: Vec<Bufs> = (0..FLOOR + 10).map(|_| take(4096)).collect();
+        let burst: Vec<Bufs> = (0..crate::buf_pool::FLOOR + 10)
+            .map(|_| take(4096))
+            .collect();
         for b in burst {
             give(b);
         }
-        assert_eq!(pooled(), FLOOR + 10);
+        assert_eq!(pooled(), crate::buf_pool::FLOOR + 10);
         // Three sets in use at once every tick (the first tick saw the burst empty the pool).
-        for _ in 0..=WINDOW {
+        for _ in 0..=crate::buf_pool::WINDOW {
             let busy: Vec<Bufs> = (0..3).map(|_| take(4096)).collect();
             decay();
             busy.into_iter().for_each(give);
         }
         assert_eq!(
             pooled(),
-            FLOOR + 3,
+            crate::buf_pool::FLOOR + 3,
             "the sets needed lately and FLOOR more are kept"
         );
         // Quiet: down to the floor, not below.
-        for _ in 0..2 * WINDOW {
+        for _ in 0..2 * crate::buf_pool::WINDOW {
             decay();
         }
-        assert_eq!(pooled(), FLOOR);
+        assert_eq!(pooled(), crate::buf_pool::FLOOR);
     }
 }

@@ -19,6 +19,7 @@
 //! private one (`http-reuse never`, NTLM/Negotiate authentication) stays attached to its
 //! client connection and closes with it.
 
+use super::bufs::{self, Bufs};
 use super::errors;
 use super::h2::edge::H2Edge;
 use super::message::Message;
@@ -267,16 +268,20 @@ pub async fn serve<C: ClientStream, K: Send + 'static>(
         .map(|d| started + d);
     // Boxed, and freed once bytes arrive: the task's own future stays small for as long as
     // the connection lives (memory per idle keep-alive connection).
-    let (client, first) = Box::pin(first_bytes(client, deadline)).await;
+    let exact = fe.options.http_ignore_probes;
+    let (client, first, read) = Box::pin(first_bytes(client, deadline, exact, fe.bufsize)).await;
     match first {
         First::Data => {}
         // Nothing came: the session's first read answers and logs HAProxy's `400 CR--`
         // (closed) or `408 cR--` (timeout); `option http-ignore-probes`: no answer, no line
         // (`option dontlognull`: the answer, no line).
-        First::Closed | First::Timeout if fe.options.http_ignore_probes => return,
+        First::Closed | First::Timeout if exact => return,
         First::Closed | First::Timeout => {}
     }
-    let s = Session::fresh(fe, client, (peer, local), stop, track, started);
+    let mut s = Session::fresh(fe, client, (peer, local), stop, track, started);
+    if let Some(bufs) = read {
+        s.use_bufs(bufs);
+    }
     idle::live(s, counted, keep).await;
 }
 
@@ -354,7 +359,7 @@ pub fn serve_h2(
     let accept = SystemTime::now();
     let t0 = Instant::now();
     // No client buffer yet: most streams have no body (one is taken when DATA comes).
-    let mut req = super::bufs::take(0);
+    let mut req = bufs::take(0);
     let (edge, head_len) = H2Edge::new(stream, respond, tls, &mut req.req);
     let mut s = Session {
         fe,
@@ -612,24 +617,64 @@ fn page_len(page: Option<&Response>) -> u64 {
 
 /// How the wait for a connection's first bytes ended.
 enum First {
+    /// Bytes came: read into a set of the thread's buffers (streams that read without
+    /// waiting: `first_bytes` returns it), or left to the session's first read (the wait was
+    /// an exact `peek`).
     Data,
     Closed,
     Timeout,
 }
 
-/// Waits for a new connection's first bytes with `peek` (exact: no buffer is taken before
-/// data) until `deadline`. A stop (soft stop, `-sf` takeover) does not drop a connection
-/// already accepted: its first request is served, as HAProxy does; only idle keep-alive
-/// connections close.
+/// Waits for a new connection's first bytes until `deadline`, holding no buffer while
+/// nothing came. A stream that reads without waiting (`ClientStream::try_read_buf`) is read
+/// as soon as it is readable, into a set of the thread's buffers taken then: no `peek` system
+/// call before the first read. The runtime takes an accepted socket as readable before its
+/// first event (tokio's `TcpStream::new_accepted`: its first bytes are usually there), so a
+/// first wake may find nothing: the read's `WouldBlock` gives the set back and clears that
+/// readiness, and the wait goes on (the request's clock, `%Ti`/`%TR`, starts when the session
+/// begins, after bytes were read). Under `exact` (`option http-ignore-probes`: a probe closed
+/// without a byte ends here, without a session) and for other streams, an exact `peek`.
+/// A stop (soft stop, `-sf` takeover) does not drop a connection already accepted: its first
+/// request is served, as HAProxy does; only idle keep-alive connections close.
 async fn first_bytes<C: ClientStream>(
     mut client: C,
     deadline: Option<tokio::time::Instant>,
-) -> (C, First) {
-    let first = tokio::select! {
-        r = client.peek_byte() => if matches!(r, Ok(n) if n > 0) { First::Data } else { First::Closed },
-        _ = sleep_opt(deadline) => First::Timeout,
-    };
-    (client, first)
+    exact: bool,
+    bufsize: usize,
+) -> (C, First, Option<Bufs>) {
+    let came = |r: std::io::Result<usize>| matches!(r, Ok(n) if n > 0);
+    if exact {
+        let first = tokio::select! {
+            r = client.peek_byte() => if came(r) { First::Data } else { First::Closed },
+            _ = sleep_opt(deadline) => First::Timeout,
+        };
+        return (client, first, None);
+    }
+    // Bounded by the deadline: each turn waits for a new readiness (a `WouldBlock` cleared the
+    // last one).
+    loop {
+        tokio::select! {
+            r = client.ready() => if !came(r) { return (client, First::Closed, None) },
+            _ = sleep_opt(deadline) => return (client, First::Timeout, None),
+        }
+        let mut set = bufs::take(bufsize);
+        let first = match client.try_read_buf(&mut set.cbuf) {
+            Some(Ok(n)) if n > 0 => {
+                head::drained_if_short(&client, &set.cbuf);
+                return (client, First::Data, Some(set));
+            }
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                bufs::give(set);
+                continue;
+            }
+            // This stream has no such read: `ready` was an exact `peek`.
+            None => First::Data,
+            // Closed or failed: the session's first read sees it again and answers.
+            Some(_) => First::Closed,
+        };
+        bufs::give(set);
+        return (client, first, None);
+    }
 }
 
 /// Resolves when the client has closed its side with nothing left unread (a client with

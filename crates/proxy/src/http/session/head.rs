@@ -145,7 +145,7 @@ impl<C: ClientStream> Session<C> {
 }
 
 /// Tells `client` a read into `buf` came back short (see `ClientStream::drained`).
-fn drained_if_short<C: ClientStream>(client: &C, buf: &bytes::BytesMut) {
+pub(super) fn drained_if_short<C: ClientStream>(client: &C, buf: &bytes::BytesMut) {
     if buf.len() < buf.capacity() {
         client.drained();
     }

@@ -135,7 +135,12 @@ impl<C: ClientStream> Session<C> {
 
     /// Takes a set of transaction buffers from the thread's pool (bytes have arrived).
     pub(super) fn acquire_bufs(&mut self) {
-        let b = super::super::bufs::take(self.fe.bufsize);
+        self.use_bufs(super::super::bufs::take(self.fe.bufsize));
+    }
+
+    /// Holds a set of transaction buffers taken from the thread's pool (bytes have arrived,
+    /// perhaps read into it already).
+    pub(super) fn use_bufs(&mut self, b: super::super::bufs::Bufs) {
         self.cbuf = b.cbuf;
         self.sbuf = b.sbuf;
         self.req = b.req;
