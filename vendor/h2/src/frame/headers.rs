@@ -3,7 +3,7 @@ use crate::ext::Protocol;
 use crate::frame::{Error, Frame, Head, Kind};
 use crate::hpack::{self, BytesStr};
 
-use http::header::{self, HeaderName, HeaderValue};
+use http::header;
 use http::{uri, HeaderMap, Method, Request, StatusCode, Uri};
 
 use bytes::{Buf, BufMut, BytesMut};
@@ -79,15 +79,6 @@ pub struct Pseudo {
 
     // Response
     pub status: Option<StatusCode>,
-}
-
-#[derive(Debug)]
-pub struct Iter {
-    /// Pseudo headers
-    pseudo: Option<Pseudo>,
-
-    /// Header fields
-    fields: header::IntoIter<HeaderValue>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -290,8 +281,8 @@ impl Headers {
         // Get the HEADERS frame head
         let head = self.head();
 
-        (*self.header_block)
-            .into_encoding(encoder)
+        self.header_block
+            .to_encoding(encoder)
             .encode(&head, dst, Some(encoder), |_| {})
     }
 
@@ -511,8 +502,8 @@ impl PushPromise {
         let head = self.head();
         let promised_id = self.promised_id;
 
-        (*self.header_block)
-            .into_encoding(encoder)
+        self.header_block
+            .to_encoding(encoder)
             .encode(&head, dst, Some(encoder), |dst| {
                 dst.put_u32(promised_id.into());
             })
@@ -711,48 +702,6 @@ impl EncodingHeaderBlock {
         }
 
         continuation
-    }
-}
-
-// ===== impl Iter =====
-
-impl Iterator for Iter {
-    type Item = hpack::Header<Option<HeaderName>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        use crate::hpack::Header::*;
-
-        if let Some(ref mut pseudo) = self.pseudo {
-            if let Some(method) = pseudo.method.take() {
-                return Some(Method(method));
-            }
-
-            if let Some(scheme) = pseudo.scheme.take() {
-                return Some(Scheme(scheme));
-            }
-
-            if let Some(authority) = pseudo.authority.take() {
-                return Some(Authority(authority));
-            }
-
-            if let Some(path) = pseudo.path.take() {
-                return Some(Path(path));
-            }
-
-            if let Some(protocol) = pseudo.protocol.take() {
-                return Some(Protocol(protocol));
-            }
-
-            if let Some(status) = pseudo.status.take() {
-                return Some(Status(status));
-            }
-        }
-
-        self.pseudo = None;
-
-        self.fields
-            .next()
-            .map(|(name, value)| Field { name, value })
     }
 }
 
@@ -995,15 +944,13 @@ impl HeaderBlock {
         Ok(())
     }
 
-    fn into_encoding(self, encoder: &mut hpack::Encoder) -> EncodingHeaderBlock {
+    // fulcrum: the block is encoded where it lies (`Encoder::encode_block`), not moved out of
+    // its box and taken apart header by header (`Iter`); it is dropped whole afterwards.
+    fn to_encoding(&self, encoder: &mut hpack::Encoder) -> EncodingHeaderBlock {
         let mut hpack = encoder.take_scratch();
         hpack.clear();
-        let headers = Iter {
-            pseudo: Some(self.pseudo),
-            fields: self.fields.into_iter(),
-        };
 
-        encoder.encode(headers, &mut hpack);
+        encoder.encode_block(&self.pseudo, &self.fields, &mut hpack);
 
         EncodingHeaderBlock { hpack }
     }
@@ -1050,6 +997,7 @@ mod test {
     use super::*;
     use crate::frame;
     use crate::hpack::{huffman, Encoder};
+    use http::header::{HeaderName, HeaderValue};
 
     #[test]
     fn test_nameless_header_at_resume() {

@@ -1,2 +1,3 @@
 mod fixture;
 mod fuzz;
+mod encode_bytes;
