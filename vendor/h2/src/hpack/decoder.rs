@@ -198,10 +198,10 @@ impl Decoder {
             self.last_max_update = size;
         }
 
-        let span = tracing::trace_span!("hpack::decode");
+        let span = trace_span!("hpack::decode");
         let _e = span.enter();
 
-        tracing::trace!("decode");
+        trace!("decode");
 
         while let Some(ty) = peek_u8(src) {
             // At this point we are always at the beginning of the next block
@@ -209,7 +209,7 @@ impl Decoder {
             // determined from the first byte.
             match Representation::load(ty)? {
                 Indexed => {
-                    tracing::trace!(rem = src.remaining(), kind = %"Indexed");
+                    trace!(rem = src.remaining(), kind = %"Indexed");
                     can_resize = false;
                     let entry = self.decode_indexed(src)?;
                     consume(src);
@@ -218,7 +218,7 @@ impl Decoder {
                     }
                 }
                 LiteralWithIndexing => {
-                    tracing::trace!(rem = src.remaining(), kind = %"LiteralWithIndexing");
+                    trace!(rem = src.remaining(), kind = %"LiteralWithIndexing");
                     can_resize = false;
                     // fulcrum: nginx sends its response fields this way and never refers to
                     // them: their Huffman strings are worth keeping (`huffman::Cache`).
@@ -242,7 +242,7 @@ impl Decoder {
                     }
                 }
                 LiteralWithoutIndexing => {
-                    tracing::trace!(rem = src.remaining(), kind = %"LiteralWithoutIndexing");
+                    trace!(rem = src.remaining(), kind = %"LiteralWithoutIndexing");
                     can_resize = false;
                     // fulcrum: a peer that does not index a field sends it again as it is:
                     // its Huffman strings are worth keeping (never-indexed ones are not).
@@ -253,7 +253,7 @@ impl Decoder {
                     }
                 }
                 LiteralNeverIndexed => {
-                    tracing::trace!(rem = src.remaining(), kind = %"LiteralNeverIndexed");
+                    trace!(rem = src.remaining(), kind = %"LiteralNeverIndexed");
                     can_resize = false;
                     let entry = self.decode_literal(src, false, false)?;
                     consume(src);
@@ -265,7 +265,7 @@ impl Decoder {
                     }
                 }
                 SizeUpdate => {
-                    tracing::trace!(rem = src.remaining(), kind = %"SizeUpdate");
+                    trace!(rem = src.remaining(), kind = %"SizeUpdate");
                     if !can_resize {
                         return Err(DecoderError::InvalidMaxDynamicSize);
                     }
@@ -351,7 +351,7 @@ impl Decoder {
         let len = decode_int(buf, 7)?;
 
         if len > buf.remaining() {
-            tracing::trace!(len, remaining = buf.remaining(), "decode_string underflow",);
+            trace!(len, remaining = buf.remaining(), "decode_string underflow",);
             return Err(DecoderError::NeedMore(NeedMore::StringUnderflow));
         }
 

@@ -265,10 +265,10 @@ where
     ///
     /// If the stream is already contained by the list, return `false`.
     pub fn push(&mut self, stream: &mut store::Ptr) -> bool {
-        tracing::trace!("Queue::push_back");
+        trace!("Queue::push_back");
 
         if N::is_queued(stream) {
-            tracing::trace!(" -> already queued");
+            trace!(" -> already queued");
             return false;
         }
 
@@ -280,7 +280,7 @@ where
         // Queue the stream
         match self.indices {
             Some(ref mut idxs) => {
-                tracing::trace!(" -> existing entries");
+                trace!(" -> existing entries");
 
                 // Update the current tail node to point to `stream`
                 let key = stream.key();
@@ -290,7 +290,7 @@ where
                 idxs.tail = stream.key();
             }
             None => {
-                tracing::trace!(" -> first entry");
+                trace!(" -> first entry");
                 self.indices = Some(store::Indices {
                     head: stream.key(),
                     tail: stream.key(),
@@ -305,10 +305,10 @@ where
     ///
     /// If the stream is already contained by the list, return `false`.
     pub fn push_front(&mut self, stream: &mut store::Ptr) -> bool {
-        tracing::trace!("Queue::push_front");
+        trace!("Queue::push_front");
 
         if N::is_queued(stream) {
-            tracing::trace!(" -> already queued");
+            trace!(" -> already queued");
             return false;
         }
 
@@ -320,7 +320,7 @@ where
         // Queue the stream
         match self.indices {
             Some(ref mut idxs) => {
-                tracing::trace!(" -> existing entries");
+                trace!(" -> existing entries");
 
                 // Update the provided stream to point to the head node
                 let head_key = stream.resolve(idxs.head).key();
@@ -330,7 +330,7 @@ where
                 idxs.head = stream.key();
             }
             None => {
-                tracing::trace!(" -> first entry");
+                trace!(" -> first entry");
                 self.indices = Some(store::Indices {
                     head: stream.key(),
                     tail: stream.key(),
