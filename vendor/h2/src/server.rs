@@ -402,8 +402,7 @@ where
             .expect("invalid SETTINGS frame");
 
         // Create the handshake future.
-        let state =
-            Handshaking::Flushing(Flush::new(codec).instrument(trace_span!("flush")));
+        let state = Handshaking::Flushing(Flush::new(codec).instrument(trace_span!("flush")));
 
         drop(entered);
 

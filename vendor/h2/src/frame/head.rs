@@ -114,8 +114,22 @@ mod test {
     /// `put_*` calls wrote, through the same `Limit<&mut BytesMut>` the codec uses.
     #[test]
     fn encode_writes_upstreams_bytes() {
-        let kinds = [Kind::Data, Kind::Headers, Kind::Settings, Kind::Continuation];
-        let lens = [0usize, 1, 9, 0x3fff, 0x4000, 0xff_ffff, 0x100_0000, 0x1234_5678];
+        let kinds = [
+            Kind::Data,
+            Kind::Headers,
+            Kind::Settings,
+            Kind::Continuation,
+        ];
+        let lens = [
+            0usize,
+            1,
+            9,
+            0x3fff,
+            0x4000,
+            0xff_ffff,
+            0x100_0000,
+            0x1234_5678,
+        ];
         let ids = [0u32, 1, 3, 0x100, 0x7fff_ffff];
         for kind in kinds {
             for flag in [0u8, 0x1, 0x4, 0x25] {

@@ -888,10 +888,7 @@ impl HeaderBlock {
                         trace!("load_hpack; connection level header");
                         malformed = true;
                     } else if name == header::TE && value != "trailers" {
-                        trace!(
-                            "load_hpack; TE header not set to trailers; val={:?}",
-                            value
-                        );
+                        trace!("load_hpack; TE header not set to trailers; val={:?}", value);
                         malformed = true;
                     } else {
                         reg = true;

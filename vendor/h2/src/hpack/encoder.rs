@@ -1,6 +1,6 @@
-use super::table::{Index, Table};
 use super::header::HeaderRef;
 use super::huffman;
+use super::table::{Index, Table};
 #[cfg(test)]
 use super::Header;
 
@@ -129,7 +129,9 @@ impl Encoder {
                 // as the previous entry.
                 Err(value) => {
                     let (index, header) = last.as_ref().unwrap_or_else(|| {
-                        panic!("encoding header without name, but no previous index to use for name");
+                        panic!(
+                            "encoding header without name, but no previous index to use for name"
+                        );
                     });
                     self.encode_header_without_name(index, header.name().as_slice(), &value, dst);
                 }

@@ -156,9 +156,6 @@ impl Header {
     pub fn name(&self) -> Name<'_> {
         self.as_header_ref().name()
     }
-
-
-
 }
 
 impl<'a> HeaderRef<'a> {

@@ -51,8 +51,9 @@ const NAMES: &[&str] = &[
 fn value(rng: &mut StdRng) -> String {
     match rng.gen_range(0..10) {
         // A few values that repeat often
-        0..=4 => ["gzip, deflate", "text/plain", "nginx", "17", "no-cache", ""][rng.gen_range(0..6)]
-            .to_string(),
+        0..=4 => ["gzip, deflate", "text/plain", "nginx", "17", "no-cache", ""]
+            [rng.gen_range(0..6)]
+        .to_string(),
         // Large enough not to be indexed (or to evict everything)
         5 => "v".repeat(rng.gen_range(1000..3500)),
         _ => {
@@ -138,7 +139,11 @@ fn by_value(block: &Block) -> Vec<Header<Option<HeaderName>>> {
 fn digest(encoded: &[BytesMut]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for block in encoded {
-        for &b in (block.len() as u32).to_le_bytes().iter().chain(block.iter()) {
+        for &b in (block.len() as u32)
+            .to_le_bytes()
+            .iter()
+            .chain(block.iter())
+        {
             h ^= b as u64;
             h = h.wrapping_mul(0x0000_0100_0000_01b3);
         }

@@ -1,3 +1,3 @@
+mod encode_bytes;
 mod fixture;
 mod fuzz;
-mod encode_bytes;

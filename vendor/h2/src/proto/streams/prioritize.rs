@@ -172,8 +172,7 @@ impl Prioritize {
         // Update the buffered data counter
         stream.buffered_send_data += sz as usize;
 
-        let span =
-            trace_span!("send_data", sz, requested = stream.requested_send_capacity);
+        let span = trace_span!("send_data", sz, requested = stream.requested_send_capacity);
         let _e = span.enter();
         trace!(buffered = stream.buffered_send_data);
 
@@ -804,23 +803,22 @@ impl Prioritize {
                         debug_assert!(_res.is_ok());
                     });
 
-                    let (eos, len) =
-                        trace_span!("updating connection flow").in_scope(|| {
-                            // TODO: proper error handling
-                            let _res = self.flow.send_data(len);
-                            debug_assert!(_res.is_ok());
+                    let (eos, len) = trace_span!("updating connection flow").in_scope(|| {
+                        // TODO: proper error handling
+                        let _res = self.flow.send_data(len);
+                        debug_assert!(_res.is_ok());
 
-                            // Wrap the frame's data payload to ensure that the
-                            // correct amount of data gets written.
+                        // Wrap the frame's data payload to ensure that the
+                        // correct amount of data gets written.
 
-                            let eos = frame.is_end_stream();
-                            let len = len as usize;
+                        let eos = frame.is_end_stream();
+                        let len = len as usize;
 
-                            if frame.payload().remaining() > len {
-                                frame.set_end_stream(false);
-                            }
-                            (eos, len)
-                        });
+                        if frame.payload().remaining() > len {
+                            frame.set_end_stream(false);
+                        }
+                        (eos, len)
+                    });
 
                     Frame::Data(frame.map(|buf| Prioritized {
                         inner: buf.take(len),
